@@ -1,0 +1,89 @@
+package crm
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors of the store. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the record, list, user or tenant does not exist (or belongs to another tenant).
+	ErrNotFound = errors.New("crm: not found")
+	// ErrTenantExists means a tenant of that id already exists.
+	ErrTenantExists = errors.New("crm: tenant already exists")
+	// ErrUserExists means a user of that email already exists in the tenant.
+	ErrUserExists = errors.New("crm: user already exists")
+	// ErrUnauthenticated means a token is missing, malformed, unknown or revoked.
+	ErrUnauthenticated = errors.New("crm: invalid or missing token")
+	// ErrEvictionPolicy means the Redis server may evict keys, which would lose records.
+	ErrEvictionPolicy = errors.New("crm: redis maxmemory-policy must be noeviction")
+)
+
+// NotFoundError says which thing was not found. It matches ErrNotFound with errors.Is.
+type NotFoundError struct {
+	Kind string // "record", "list", "user", "tenant", "object type", "property"
+	ID   string
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %s not found", e.Kind, e.ID) }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// ValidationError is input that can never succeed as given. Field names the offending field or
+// property, Code is a stable machine-readable code, Message says what was wrong and what to do.
+type ValidationError struct {
+	Field   string
+	Code    string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Message }
+
+// ValidationErrors is several validation errors found in one input; it is returned whole so a
+// caller can show every problem at once.
+type ValidationErrors []*ValidationError
+
+func (es ValidationErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Message
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap gives errors.As access to each error.
+func (es ValidationErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// EmailConflictError means an email already belongs to a live contact of the tenant.
+type EmailConflictError struct {
+	Email      string
+	BlockingID RecordID
+}
+
+func (e *EmailConflictError) Error() string {
+	return fmt.Sprintf("email %s already belongs to contact %s: use a different email or update contact %s", e.Email, e.BlockingID, e.BlockingID)
+}
+
+// ConflictError is a change refused because of the current state (an existing name, for example).
+type ConflictError struct {
+	Message string
+}
+
+func (e *ConflictError) Error() string { return e.Message }
+
+// BlockedEmailError means an email was permanently deleted for privacy law and may not be used again.
+type BlockedEmailError struct {
+	Email string
+}
+
+func (e *BlockedEmailError) Error() string {
+	return fmt.Sprintf("email %s was permanently deleted at the contact's request and is blocklisted: it cannot be used for a new contact", e.Email)
+}

@@ -1,0 +1,77 @@
+package crm
+
+// Every Redis key of the store is built in this file. A tenant's keys all start with
+// "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
+// Lua script can change any of its keys atomically. The only keys without a tenant tag are the
+// global registry of tenants (TenantsKey).
+
+func prefix(t TenantID) string { return "crm:{" + string(t) + "}:" }
+
+// TenantsKey is the SET of every tenant id (the one global key; no script touches it with tenant keys).
+func TenantsKey() string { return "crm:tenants" }
+
+// TenantKey is the HASH of a tenant: plan, created_at (unix ms).
+func TenantKey(t TenantID) string { return prefix(t) + "tenant" }
+
+// UserKey is the HASH of a user: perms, created_at.
+func UserKey(t TenantID, email string) string { return prefix(t) + "user:" + email }
+
+// UsersKey is the SET of a tenant's user emails.
+func UsersKey(t TenantID) string { return prefix(t) + "users" }
+
+// TokenKey is the HASH of an API token, by the SHA-256 of the token: user, created_at.
+func TokenKey(t TenantID, tokenHash string) string { return prefix(t) + "token:" + tokenHash }
+
+// ObjectTypesKey is the HASH of a tenant's custom object types: name -> definition (JSON).
+func ObjectTypesKey(t TenantID) string { return prefix(t) + "objtypes" }
+
+// SchemaKey is the HASH of a tenant's own properties of an object type: name -> definition (JSON).
+// The standard properties of standard types are not stored; they come from the code.
+func SchemaKey(t TenantID, o ObjectType) string { return prefix(t) + "schema:" + string(o) }
+
+// SeqKey is the counter from which a tenant's ids of one kind ("contacts", "lists", ...) are drawn.
+func SeqKey(t TenantID, kind string) string { return prefix(t) + "seq:" + kind }
+
+// RecordKey is the HASH of a live record: its properties, plus _created and _updated (unix ms).
+func RecordKey(t TenantID, o ObjectType, id RecordID) string {
+	return prefix(t) + "obj:" + string(o) + ":" + string(id)
+}
+
+// LiveKey is the ZSET of the live ids of an object type, scored by the numeric id (for paging).
+func LiveKey(t TenantID, o ObjectType) string { return prefix(t) + "live:" + string(o) }
+
+// EmailIndexKey is the HASH from each lowercased email (primary or additional) of a live contact to its id.
+func EmailIndexKey(t TenantID) string { return prefix(t) + "uniq:contacts:email" }
+
+// AssocKey is the SET of a live record's associations, as "<type>:<id>" members.
+func AssocKey(t TenantID, o ObjectType, id RecordID) string {
+	return prefix(t) + "assoc:" + string(o) + ":" + string(id)
+}
+
+// ListsKey is the ZSET of a tenant's list ids, scored by the numeric id.
+func ListsKey(t TenantID) string { return prefix(t) + "lists" }
+
+// ListKey is the HASH of a list: name, object_type, created_at.
+func ListKey(t TenantID, id ListID) string { return prefix(t) + "list:" + string(id) }
+
+// ListMembersKey is the ZSET of a list's member record ids, scored by the numeric id.
+func ListMembersKey(t TenantID, id ListID) string {
+	return prefix(t) + "list:" + string(id) + ":members"
+}
+
+// MemberOfKey is the SET of the list ids a live record belongs to.
+func MemberOfKey(t TenantID, o ObjectType, id RecordID) string {
+	return prefix(t) + "memberof:" + string(o) + ":" + string(id)
+}
+
+// ChangedKey is the ZSET of records changed since the workflow engine last looked: member
+// "<type>:<id>", score the time of the latest change (unix ms). Every record write adds to it in the
+// same script, so no change can be lost.
+func ChangedKey(t TenantID) string { return prefix(t) + "changed" }
+
+// ChangedEventsKey is the HASH from a ChangedKey member to the OR of the events seen since it was
+// last drained (see ChangeCreated and friends).
+func ChangedEventsKey(t TenantID) string { return prefix(t) + "changed:events" }
+
+// OutboxKey is the LIST of a tenant's emails kept because no SMTP server is configured (JSON each).
+func OutboxKey(t TenantID) string { return prefix(t) + "outbox" }

@@ -1,0 +1,337 @@
+package crm
+
+import (
+	"fmt"
+	"net/mail"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PropertyType is the type of a property's values.
+type PropertyType string
+
+// The property types. Values travel and are stored as strings; the type says which strings are valid
+// and how triggers see them.
+const (
+	TypeString      PropertyType = "string"
+	TypeNumber      PropertyType = "number"
+	TypeBool        PropertyType = "bool"
+	TypeDatetime    PropertyType = "datetime"
+	TypeEnumeration PropertyType = "enumeration"
+)
+
+// PropertyTypes lists the property types.
+var PropertyTypes = []PropertyType{TypeString, TypeNumber, TypeBool, TypeDatetime, TypeEnumeration}
+
+// Property describes one property of an object type.
+type Property struct {
+	Name  string       `json:"name" yaml:"name"`
+	Label string       `json:"label" yaml:"label"`
+	Type  PropertyType `json:"type" yaml:"type"`
+	// Options are the allowed values of an enumeration.
+	Options []string `json:"options,omitempty" yaml:"options,omitempty"`
+	// Standard is true for a property that comes with the product and cannot be changed.
+	Standard bool `json:"standard,omitempty" yaml:"standard,omitempty"`
+}
+
+// Validate checks the property's own definition.
+func (p Property) Validate() error {
+	var errs ValidationErrors
+	if !nameRE.MatchString(p.Name) {
+		errs = append(errs, &ValidationError{Field: "name", Code: "INVALID_PROPERTY_NAME",
+			Message: fmt.Sprintf("property name %q is invalid: use lowercase letters, digits and underscores, starting with a letter (at most 63)", p.Name)})
+	}
+	if !slices.Contains(PropertyTypes, p.Type) {
+		errs = append(errs, &ValidationError{Field: "type", Code: "INVALID_PROPERTY_TYPE",
+			Message: fmt.Sprintf("property %q has unknown type %q: use string, number, bool, datetime or enumeration", p.Name, p.Type)})
+	}
+	if p.Type == TypeEnumeration && len(p.Options) == 0 {
+		errs = append(errs, &ValidationError{Field: "options", Code: "MISSING_OPTIONS",
+			Message: fmt.Sprintf("enumeration property %q needs at least one option", p.Name)})
+	}
+	if p.Type != TypeEnumeration && len(p.Options) > 0 {
+		errs = append(errs, &ValidationError{Field: "options", Code: "UNEXPECTED_OPTIONS",
+			Message: fmt.Sprintf("property %q has options but type %q: only enumeration properties take options", p.Name, p.Type)})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// Schema is the set of properties of one object type of one tenant, standard ones included.
+type Schema struct {
+	Type       ObjectType
+	Properties map[string]Property
+}
+
+// Names returns the property names in sorted order.
+func (s Schema) Names() []string {
+	out := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Normalize checks every value of props against the schema and returns them in canonical form
+// (numbers as Go formats them, bools as "true"/"false", datetimes as RFC 3339 in UTC with
+// milliseconds, emails lowercased). An empty value means "clear the property" and is kept as "".
+// Every problem is reported at once as ValidationErrors, each naming its property.
+func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(props))
+	var errs ValidationErrors
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := props[name]
+		p, ok := s.Properties[name]
+		if !ok {
+			errs = append(errs, &ValidationError{Field: name, Code: "PROPERTY_DOESNT_EXIST",
+				Message: fmt.Sprintf("property %q does not exist on %s: create it first (POST /crm/v3/properties/%s) or fix the name", name, s.Type, s.Type)})
+			continue
+		}
+		if v == "" {
+			out[name] = ""
+			continue
+		}
+		nv, err := normalizeValue(p, v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[name] = nv
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+func normalizeValue(p Property, v string) (string, *ValidationError) {
+	bad := func(code, want string) *ValidationError {
+		return &ValidationError{Field: p.Name, Code: code,
+			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}
+	}
+	switch p.Type {
+	case TypeNumber:
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return "", bad("INVALID_NUMBER", "use a decimal number such as 42 or 3.5")
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case TypeBool:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			return "true", nil
+		case "false":
+			return "false", nil
+		}
+		return "", bad("INVALID_BOOL", "use true or false")
+	case TypeDatetime:
+		t, err := ParseDatetime(v)
+		if err != nil {
+			return "", bad("INVALID_DATETIME", "use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds")
+		}
+		return FormatDatetime(t), nil
+	case TypeEnumeration:
+		if !slices.Contains(p.Options, v) {
+			return "", bad("INVALID_OPTION", "use one of "+strings.Join(p.Options, ", "))
+		}
+		return v, nil
+	default:
+		if p.Name == "email" {
+			e, err := NormalizeEmail(v)
+			if err != nil {
+				return "", bad("INVALID_EMAIL", "use an address such as ada@example.com")
+			}
+			return e, nil
+		}
+		if p.Name == "additional_emails" {
+			var all []string
+			for _, part := range strings.Split(v, ";") {
+				if strings.TrimSpace(part) == "" {
+					continue
+				}
+				e, err := NormalizeEmail(part)
+				if err != nil {
+					return "", bad("INVALID_EMAIL", "use addresses separated by ';'")
+				}
+				if !slices.Contains(all, e) {
+					all = append(all, e)
+				}
+			}
+			return strings.Join(all, ";"), nil
+		}
+		return v, nil
+	}
+}
+
+// NormalizeEmail returns the lowercased bare address of s, or an error when s is not an email address.
+func NormalizeEmail(s string) (string, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+		return "", fmt.Errorf("invalid email %q", s)
+	}
+	return strings.ToLower(a.Address), nil
+}
+
+// ParseDatetime parses RFC 3339, a plain date or unix milliseconds.
+func ParseDatetime(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t.UTC(), nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid datetime %q", v)
+}
+
+// FormatDatetime formats t as stored: RFC 3339 in UTC with milliseconds.
+func FormatDatetime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// RecordEmails returns the lowercased primary and additional emails of a contact's properties.
+func RecordEmails(props map[string]string) []string {
+	var out []string
+	if e := props["email"]; e != "" {
+		out = append(out, e)
+	}
+	for _, e := range strings.Split(props["additional_emails"], ";") {
+		if e != "" && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func std(name, label string, t PropertyType, options ...string) Property {
+	return Property{Name: name, Label: label, Type: t, Options: options, Standard: true}
+}
+
+var lifecycleStages = []string{"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
+	"opportunity", "customer", "evangelist", "other"}
+
+// standardProperties are the properties every tenant has on the standard object types.
+var standardProperties = map[ObjectType][]Property{
+	Contacts: {
+		std("email", "Email", TypeString),
+		std("additional_emails", "Additional emails", TypeString),
+		std("firstname", "First name", TypeString),
+		std("lastname", "Last name", TypeString),
+		std("phone", "Phone number", TypeString),
+		std("company", "Company name", TypeString),
+		std("jobtitle", "Job title", TypeString),
+		std("city", "City", TypeString),
+		std("country", "Country", TypeString),
+		std("website", "Website", TypeString),
+		std("lifecyclestage", "Lifecycle stage", TypeEnumeration, lifecycleStages...),
+		std("hs_lead_status", "Lead status", TypeEnumeration, "new", "open", "in_progress", "open_deal", "unqualified", "attempted_to_contact", "connected", "bad_timing"),
+		std("email_bounced", "Email hard-bounced", TypeBool),
+		std("email_opt_out", "Unsubscribed from all email", TypeBool),
+		std("last_activity_date", "Last activity date", TypeDatetime),
+		std("num_notes", "Number of notes", TypeNumber),
+	},
+	Companies: {
+		std("name", "Company name", TypeString),
+		std("domain", "Company domain", TypeString),
+		std("industry", "Industry", TypeString),
+		std("phone", "Phone number", TypeString),
+		std("city", "City", TypeString),
+		std("country", "Country", TypeString),
+		std("numberofemployees", "Number of employees", TypeNumber),
+		std("annualrevenue", "Annual revenue", TypeNumber),
+		std("lifecyclestage", "Lifecycle stage", TypeEnumeration, lifecycleStages...),
+		std("last_activity_date", "Last activity date", TypeDatetime),
+	},
+	Deals: {
+		std("dealname", "Deal name", TypeString),
+		std("amount", "Amount", TypeNumber),
+		std("dealstage", "Deal stage", TypeEnumeration, "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"),
+		std("pipeline", "Pipeline", TypeString),
+		std("closedate", "Close date", TypeDatetime),
+	},
+	Tickets: {
+		std("subject", "Ticket name", TypeString),
+		std("content", "Description", TypeString),
+		std("hs_pipeline_stage", "Ticket status", TypeEnumeration, "new", "waiting_on_contact", "waiting_on_us", "closed"),
+		std("hs_ticket_priority", "Priority", TypeEnumeration, "low", "medium", "high", "urgent"),
+	},
+	Calls: {
+		std("hs_call_title", "Call title", TypeString),
+		std("hs_call_body", "Call notes", TypeString),
+		std("hs_call_duration", "Call duration (ms)", TypeNumber),
+		std("hs_call_direction", "Call direction", TypeEnumeration, "INBOUND", "OUTBOUND"),
+		std("hs_timestamp", "Activity date", TypeDatetime),
+	},
+}
+
+// StandardSchema returns the schema every tenant has for a standard object type, or false for any
+// other type.
+func StandardSchema(o ObjectType) (Schema, bool) {
+	props, ok := standardProperties[o]
+	if !ok {
+		return Schema{}, false
+	}
+	s := Schema{Type: o, Properties: make(map[string]Property, len(props))}
+	for _, p := range props {
+		s.Properties[p.Name] = p
+	}
+	return s, true
+}
+
+// ObjectTypeDef defines a custom object type of a tenant.
+type ObjectTypeDef struct {
+	Name       string     `json:"name"`
+	Label      string     `json:"label"`
+	Properties []Property `json:"properties"`
+	CreatedAt  time.Time  `json:"createdAt"`
+}
+
+// Validate checks a custom object type definition.
+func (d ObjectTypeDef) Validate() error {
+	var errs ValidationErrors
+	if !nameRE.MatchString(d.Name) {
+		errs = append(errs, &ValidationError{Field: "name", Code: "INVALID_OBJECT_TYPE_NAME",
+			Message: fmt.Sprintf("object type name %q is invalid: use lowercase letters, digits and underscores, starting with a letter", d.Name)})
+	} else if ObjectType(d.Name).IsStandard() || d.Name == "lists" || d.Name == "schemas" || d.Name == "properties" {
+		errs = append(errs, &ValidationError{Field: "name", Code: "RESERVED_NAME",
+			Message: fmt.Sprintf("object type name %q is reserved: choose another name", d.Name)})
+	}
+	seen := map[string]bool{}
+	for _, p := range d.Properties {
+		if err := p.Validate(); err != nil {
+			var ve ValidationErrors
+			if asVE(err, &ve) {
+				errs = append(errs, ve...)
+			}
+		}
+		if seen[p.Name] {
+			errs = append(errs, &ValidationError{Field: "properties", Code: "DUPLICATE_PROPERTY",
+				Message: fmt.Sprintf("property %q is defined twice: keep one", p.Name)})
+		}
+		seen[p.Name] = true
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func asVE(err error, out *ValidationErrors) bool {
+	ve, ok := err.(ValidationErrors)
+	if ok {
+		*out = ve
+	}
+	return ok
+}

@@ -1,0 +1,104 @@
+package crm
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the CRM's persistence: tenants, users, schemas, records, associations, lists and the
+// recycle bin. Every method takes the tenant explicitly; nothing of one tenant is reachable through
+// another's id. Implementations are safe for concurrent use. [RedisStore] is the implementation;
+// a conformance suite in store_test.go covers it on a real redis-server and on the embedded server.
+type Store interface {
+	// CreateTenant creates a tenant on a plan. ErrTenantExists if it exists; *ValidationError for a bad id or plan.
+	CreateTenant(ctx context.Context, t TenantID, plan Plan) (Tenant, error)
+	// Tenant returns a tenant, or a *NotFoundError.
+	Tenant(ctx context.Context, t TenantID) (Tenant, error)
+	// SetPlan changes a tenant's plan and returns the tenant as it was before.
+	SetPlan(ctx context.Context, t TenantID, plan Plan) (previous Tenant, err error)
+	// Tenants lists every tenant id, sorted.
+	Tenants(ctx context.Context) ([]TenantID, error)
+
+	// CreateUser adds a user to a tenant. ErrUserExists if the email is taken in that tenant.
+	CreateUser(ctx context.Context, t TenantID, email string, perms Permissions) (User, error)
+	// User returns a user of a tenant, or a *NotFoundError.
+	User(ctx context.Context, t TenantID, email string) (User, error)
+	// CreateToken issues a new API token for a user and returns it. Only its hash is stored: the
+	// token cannot be shown again.
+	CreateToken(ctx context.Context, t TenantID, email string) (string, error)
+	// Authenticate resolves a token to its tenant and user. ErrUnauthenticated for any bad token.
+	Authenticate(ctx context.Context, token string) (Principal, error)
+
+	// ObjectTypes lists a tenant's custom object types.
+	ObjectTypes(ctx context.Context, t TenantID) ([]ObjectTypeDef, error)
+	// CreateObjectType defines a custom object type. *ConflictError if the name is taken.
+	CreateObjectType(ctx context.Context, t TenantID, def ObjectTypeDef) (ObjectTypeDef, error)
+	// Schema returns the properties of an object type (standard ones included), or a *NotFoundError
+	// for a type the tenant does not have.
+	Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error)
+	// CreateProperty adds a property to an object type. *ConflictError if the name is taken.
+	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property) (Property, error)
+
+	// CreateRecords creates records atomically: all or none. Values are validated against the
+	// schema (ValidationErrors naming each property); a contact email that belongs to a live contact
+	// is an *EmailConflictError; a blocklisted email is a *BlockedEmailError.
+	CreateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordInput, by Actor) ([]Record, error)
+	// UpdateRecords changes properties of live records atomically: all or none. A missing record is a
+	// *NotFoundError; other errors as CreateRecords.
+	UpdateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordUpdate, by Actor) ([]Record, error)
+	// Records reads records by id in one round trip; ids that are not found are left out.
+	// With opts.Archived it reads the bin instead of the live records.
+	Records(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, opts *ReadOpts) ([]Record, error)
+	// Record reads one record, or a *NotFoundError.
+	Record(ctx context.Context, t TenantID, o ObjectType, id RecordID, opts *ReadOpts) (Record, error)
+	// ListRecords pages through the live records of a type by ascending id (or the bin with
+	// opts.Archived).
+	ListRecords(ctx context.Context, t TenantID, o ObjectType, opts *ListOpts) (Page, error)
+	// ContactByEmail returns the id of the live contact with that primary or additional email.
+	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
+
+	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
+	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error
+	// Dissociate removes the link between two records (both directions). Idempotent.
+	Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error
+	// Associations lists the ids of the records of type toType linked to a live record, ascending.
+	Associations(ctx context.Context, t TenantID, from AssociationRef, toType ObjectType) ([]RecordID, error)
+
+	// CreateList creates a static list of contacts or companies.
+	CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error)
+	// List returns a list with its size, or a *NotFoundError.
+	List(ctx context.Context, t TenantID, id ListID) (ListDef, error)
+	// Lists returns every list of the tenant.
+	Lists(ctx context.Context, t TenantID) ([]ListDef, error)
+	// DeleteList deletes a list. Its members are never deleted.
+	DeleteList(ctx context.Context, t TenantID, id ListID) error
+	// AddListMembers adds live records of the list's type; ids that are not live are returned as missing.
+	AddListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (added int, missing []RecordID, err error)
+	// RemoveListMembers removes records from a list and returns how many were members.
+	RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, error)
+	// ListMembers pages through a list's member ids by ascending id.
+	ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) (ids []RecordID, after string, err error)
+}
+
+// ReadOpts are options of a read. nil means the defaults.
+type ReadOpts struct {
+	// Archived reads from the recycle bin instead of the live records.
+	Archived bool
+	// Properties limits the properties returned; empty means all.
+	Properties []string
+}
+
+// ListOpts are options of a paged read. nil means the defaults.
+type ListOpts struct {
+	// After is the cursor returned by the previous page; empty starts at the beginning.
+	After string
+	// Limit is the page size. Defaults to 10; at most 100.
+	Limit int
+	// Archived pages through the recycle bin instead of the live records.
+	Archived bool
+	// Properties limits the properties returned; empty means all.
+	Properties []string
+}
+
+// DefaultRetention is how long a deleted record stays restorable by default.
+const DefaultRetention = 90 * 24 * time.Hour

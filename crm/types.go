@@ -1,0 +1,248 @@
+package crm
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// TenantID names a tenant. It is lowercase letters, digits and dashes, 1 to 63 characters,
+// starting with a letter or digit.
+type TenantID string
+
+var tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// Validate returns a *ValidationError when t is not a well-formed tenant id.
+func (t TenantID) Validate() error {
+	if !tenantRE.MatchString(string(t)) {
+		return &ValidationError{Field: "tenant", Code: "INVALID_TENANT",
+			Message: fmt.Sprintf("tenant id %q is invalid: use 1-63 lowercase letters, digits or dashes, starting with a letter or digit", string(t))}
+	}
+	return nil
+}
+
+// ObjectType names a kind of record: one of the standard types or a tenant's custom object type.
+type ObjectType string
+
+// The standard object types every tenant has.
+const (
+	Contacts  ObjectType = "contacts"
+	Companies ObjectType = "companies"
+	Deals     ObjectType = "deals"
+	Tickets   ObjectType = "tickets"
+	Calls     ObjectType = "calls"
+)
+
+// StandardObjectTypes lists the standard object types in a stable order.
+var StandardObjectTypes = []ObjectType{Contacts, Companies, Deals, Tickets, Calls}
+
+// IsStandard reports whether o is one of the standard object types.
+func (o ObjectType) IsStandard() bool { return slices.Contains(StandardObjectTypes, o) }
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// RecordID identifies a record within its tenant and object type. Ids are decimal numbers
+// allocated by the store, as in HubSpot.
+type RecordID string
+
+// ListID identifies a static list within its tenant.
+type ListID string
+
+// Plan is a tenant's subscription plan.
+type Plan string
+
+// The plans, from the smallest.
+const (
+	PlanFree         Plan = "free"
+	PlanStarter      Plan = "starter"
+	PlanProfessional Plan = "professional"
+	PlanEnterprise   Plan = "enterprise"
+)
+
+// Plans lists every plan from the smallest.
+var Plans = []Plan{PlanFree, PlanStarter, PlanProfessional, PlanEnterprise}
+
+// Validate returns a *ValidationError naming the allowed plans when p is not one of them.
+func (p Plan) Validate() error {
+	if !slices.Contains(Plans, p) {
+		return &ValidationError{Field: "plan", Code: "INVALID_PLAN",
+			Message: fmt.Sprintf("plan %q is unknown: use one of free, starter, professional, enterprise", string(p))}
+	}
+	return nil
+}
+
+// AllowsWorkflows reports whether tenants on p may activate workflows (professional and enterprise).
+func (p Plan) AllowsWorkflows() bool { return p == PlanProfessional || p == PlanEnterprise }
+
+// Tenant is an account of the product.
+type Tenant struct {
+	ID        TenantID
+	Plan      Plan
+	CreatedAt time.Time
+}
+
+// Permission is one right a user may hold.
+type Permission string
+
+// The permissions. Read and write cover records, associations and lists; schema covers properties
+// and custom object types; the rest are the deletion rights of the product rules.
+const (
+	PermRead            Permission = "read"
+	PermWrite           Permission = "write"
+	PermSchema          Permission = "schema"
+	PermDelete          Permission = "delete"
+	PermBulkDelete      Permission = "bulk_delete"
+	PermPermanentDelete Permission = "permanent_delete"
+	PermRestore         Permission = "restore"
+	PermWorkflows       Permission = "workflows"
+)
+
+// AllPermissions lists every permission in a stable order.
+var AllPermissions = []Permission{PermRead, PermWrite, PermSchema, PermDelete, PermBulkDelete,
+	PermPermanentDelete, PermRestore, PermWorkflows}
+
+// Permissions is a set of permissions.
+type Permissions []Permission
+
+// ParsePermissions parses a comma-separated list such as "read,write,delete". The word "all"
+// stands for every permission. An unknown name is a *ValidationError listing the known ones.
+func ParsePermissions(s string) (Permissions, error) {
+	var out Permissions
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if f == "all" {
+			return slices.Clone(AllPermissions), nil
+		}
+		p := Permission(f)
+		if !slices.Contains(AllPermissions, p) {
+			return nil, &ValidationError{Field: "perms", Code: "INVALID_PERMISSION",
+				Message: fmt.Sprintf("permission %q is unknown: use a comma-separated list of %s, or all", f, joinPerms(AllPermissions))}
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return slices.Index(AllPermissions, out[i]) < slices.Index(AllPermissions, out[j])
+	})
+	return out, nil
+}
+
+// Has reports whether p contains perm.
+func (p Permissions) Has(perm Permission) bool { return slices.Contains(p, perm) }
+
+// String returns the comma-separated form accepted by ParsePermissions.
+func (p Permissions) String() string { return joinPerms(p) }
+
+func joinPerms(p []Permission) string {
+	s := make([]string, len(p))
+	for i, x := range p {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// User is a person or app of a tenant that calls the API.
+type User struct {
+	Tenant      TenantID
+	Email       string
+	Permissions Permissions
+	CreatedAt   time.Time
+}
+
+// LogValue logs a user by tenant only: an email is personal data.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant_id", string(u.Tenant)), slog.String("perms", u.Permissions.String()))
+}
+
+// Principal is who a request acts as: an authenticated user of one tenant.
+type Principal struct {
+	Tenant TenantID
+	User   User
+}
+
+// Record is one CRM record.
+type Record struct {
+	ID         RecordID
+	Type       ObjectType
+	Properties map[string]string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	// Archived is true for a record read from the recycle bin.
+	Archived bool
+	// Deletion is set for a record in the bin.
+	Deletion *Deletion
+}
+
+// LogValue logs a record by id and type only: its properties are personal data.
+func (r Record) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("object_type", string(r.Type)), slog.String("record_id", string(r.ID)))
+}
+
+// Via tells how a deletion was made.
+type Via string
+
+// The ways a record can be deleted.
+const (
+	ViaAPI      Via = "api"
+	ViaBulk     Via = "bulk"
+	ViaList     Via = "list"
+	ViaWorkflow Via = "workflow"
+)
+
+// Actor is who made a change: a user (by email) or a workflow (by name), and how.
+type Actor struct {
+	// User is the acting user's email, empty for a workflow.
+	User string
+	// Via is how the change was made. Defaults to ViaAPI.
+	Via Via
+	// Ref names what made the change: a workflow's name, a bulk job's id or a list's id.
+	Ref string
+}
+
+// Deletion records when, by whom and how a record was moved to the bin.
+type Deletion struct {
+	At  time.Time
+	By  string
+	Via Via
+	Ref string
+}
+
+// ListDef is a static list of contacts or companies.
+type ListDef struct {
+	ID         ListID
+	Name       string
+	ObjectType ObjectType
+	CreatedAt  time.Time
+	Size       int64
+}
+
+// Page is one page of records with the cursor of the next one ("" when there is none).
+type Page struct {
+	Records []Record
+	After   string
+}
+
+// RecordInput is one record to create.
+type RecordInput struct {
+	Properties map[string]string
+}
+
+// RecordUpdate is one change of a record's properties. A property set to "" is cleared.
+type RecordUpdate struct {
+	ID         RecordID
+	Properties map[string]string
+}
+
+// AssociationRef names the other side of an association.
+type AssociationRef struct {
+	Type ObjectType
+	ID   RecordID
+}

@@ -1,0 +1,208 @@
+// Package redistest gives tests a real Redis: the one named by TEST_REDIS_URL, or else a throwaway
+// redis-server started from PATH on a free port in a temporary directory, shared by the whole test binary.
+//
+// With neither, the test FAILS with a message that says how to install Redis: a skipped suite looks green.
+// Tests never FLUSHDB; each uses its own random tenant (see [Tenant]) so they can run in parallel.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	once    sync.Once
+	url     string
+	initErr error
+)
+
+// URL returns the address of the shared test Redis, starting it on first use.
+// It fails the test when no Redis can be had.
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { url, initErr = start() })
+	if initErr != nil {
+		t.Fatalf("redistest: %v", initErr)
+	}
+	return url
+}
+
+// Client returns a client of the shared test Redis, closed when the test ends.
+func Client(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(URL(t))
+	if err != nil {
+		t.Fatalf("redistest: parse url: %v", err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Tenant returns a fresh random tenant id, so that tests never share data.
+func Tenant(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("redistest: random tenant: %v", err)
+	}
+	return "t-" + hex.EncodeToString(b[:])
+}
+
+func start() (string, error) {
+	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
+		return u, nil
+	}
+	srv, err := StartServer("")
+	if err != nil {
+		return "", err
+	}
+	// The process lives as long as the test binary; the OS reaps it with the binary's process group
+	// only if we kill it, so register a best-effort shutdown through a finalizer-free approach:
+	// redis-server is started with a parent-death watchdog below.
+	return srv.URL, nil
+}
+
+// Server is a redis-server process owned by the caller.
+type Server struct {
+	// URL is redis://127.0.0.1:PORT/0.
+	URL string
+	// Dir is the server's working directory (for AOF or RDB files).
+	Dir  string
+	Port int
+	cmd  *exec.Cmd
+	args []string
+}
+
+// StartServer starts redis-server from PATH on a free loopback port. dir is the working directory;
+// empty means a new temporary directory. extra arguments are passed to redis-server
+// (for example "--appendonly", "yes"). The server is stopped by Stop; it also stops by itself
+// when the current process exits, because it watches its parent.
+func StartServer(dir string, extra ...string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not found on PATH and TEST_REDIS_URL is not set.\n" +
+			"Install Redis (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis)\n" +
+			"or point TEST_REDIS_URL at a Redis you own, e.g. TEST_REDIS_URL=redis://127.0.0.1:6379/15")
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "crmflow-redis-"); err != nil {
+			return nil, fmt.Errorf("temp dir: %w", err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: dir, Port: port, URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port)}
+	s.args = append([]string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
+		"--logfile", filepath.Join(dir, "redis.log"),
+	}, extra...)
+	if err := s.Start(bin); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start (re)starts the server with the arguments it was created with, from the same directory.
+func (s *Server) Start(bin string) error {
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("redis-server"); err != nil {
+			return fmt.Errorf("redis-server: %w", err)
+		}
+	}
+	// A tiny shell wrapper kills redis-server when the parent (this test binary) goes away.
+	script := fmt.Sprintf(`%s "$@" & rp=$!; while kill -0 %d 2>/dev/null && kill -0 $rp 2>/dev/null; do sleep 0.5; done; kill -9 $rp 2>/dev/null; wait $rp`, shellQuote(bin), os.Getpid())
+	cmd := exec.Command("sh", append([]string{"-c", script, "redis-server"}, s.args...)...)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start redis-server: %w", err)
+	}
+	s.cmd = cmd
+	go func() { _ = cmd.Wait() }()
+	return s.waitReady()
+}
+
+func (s *Server) waitReady() error {
+	opt, _ := redis.ParseURL(s.URL)
+	c := redis.NewClient(opt)
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("redis-server on port %d did not answer within 10s: %w (log: %s)", s.Port, err, tailLog(s.Dir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill stops the server at once with SIGKILL, as a crash would.
+func (s *Server) Kill() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	// Kill the real redis-server (the child of the wrapper) by its port.
+	_ = exec.Command("sh", "-c", fmt.Sprintf("pkill -9 -f 'redis-server 127.0.0.1:%d' || true", s.Port)).Run()
+	_ = s.cmd.Process.Kill()
+	return nil
+}
+
+// Stop shuts the server down and waits for the port to close.
+func (s *Server) Stop() {
+	opt, _ := redis.ParseURL(s.URL)
+	c := redis.NewClient(opt)
+	_ = c.Do(context.Background(), "SHUTDOWN", "NOSAVE").Err()
+	_ = c.Close()
+	_ = s.Kill()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func tailLog(dir string) string {
+	f, err := os.Open(filepath.Join(dir, "redis.log"))
+	if err != nil {
+		return "no log"
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > 5 {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, " | ")
+}
