@@ -78,6 +78,24 @@ type Store interface {
 	RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, error)
 	// ListMembers pages through a list's member ids by ascending id.
 	ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) (ids []RecordID, after string, err error)
+
+	// ArchiveRecords moves live records into the recycle bin in one atomic step: they leave reads,
+	// lists, association reads and workflow enrollments, and the bin records when, by whom and how.
+	// Ids that are not live are reported in the result, not as an error. Idempotent.
+	ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error)
+	// RestoreRecords brings records back from the bin with their properties and the associations
+	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
+	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError).
+	RestoreRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (RestoreResult, error)
+	// PurgeExpired removes for good at most limit bin entries of a type deleted at or before horizon,
+	// re-checking each deletion time inside the script, and returns how many it removed.
+	PurgeExpired(ctx context.Context, t TenantID, o ObjectType, horizon time.Time, limit int) (int, error)
+	// CountExpired counts the bin entries of a type deleted at or before horizon.
+	CountExpired(ctx context.Context, t TenantID, o ObjectType, horizon time.Time) (int64, error)
+	// BinSize counts the bin entries of a type.
+	BinSize(ctx context.Context, t TenantID, o ObjectType) (int64, error)
+	// AllObjectTypes lists the standard and the tenant's custom object types.
+	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
 }
 
 // ReadOpts are options of a read. nil means the defaults.

@@ -1,0 +1,24 @@
+package crm
+
+// ArchiveResult tells what ArchiveRecords did.
+type ArchiveResult struct {
+	// Archived are the ids moved into the bin by this call.
+	Archived []RecordID
+	// Missing are the ids that were not live (unknown, or already in the bin).
+	Missing []RecordID
+}
+
+// RestoreResult tells what RestoreRecords did.
+type RestoreResult struct {
+	// Restored are the ids brought back by this call.
+	Restored []RecordID
+	// Failed are the ids that could not be restored, each with its reason.
+	Failed []RestoreFailure
+}
+
+// RestoreFailure is one record that could not be restored.
+type RestoreFailure struct {
+	ID RecordID
+	// Err is a *NotFoundError (not in the bin) or an *EmailConflictError (email taken by a live contact).
+	Err error
+}
