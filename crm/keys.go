@@ -75,3 +75,43 @@ func ChangedEventsKey(t TenantID) string { return prefix(t) + "changed:events" }
 
 // OutboxKey is the LIST of a tenant's emails kept because no SMTP server is configured (JSON each).
 func OutboxKey(t TenantID) string { return prefix(t) + "outbox" }
+
+// BlocklistKey is the SET of salted SHA-256 hashes of the emails of permanently deleted contacts.
+func BlocklistKey(t TenantID) string { return prefix(t) + "blocklist" }
+
+// AuditKey is the STREAM of a tenant's deletions and restores (ids and actors only, no record content).
+func AuditKey(t TenantID) string { return prefix(t) + "audit" }
+
+// BinRecordKey is the HASH of a record in the recycle bin: its properties and _created, _updated,
+// plus _deleted_at (unix ms), _deleted_by, _deleted_via, _deleted_ref.
+func BinRecordKey(t TenantID, o ObjectType, id RecordID) string {
+	return prefix(t) + "bin:" + string(o) + ":" + string(id)
+}
+
+// BinAssocKey is the SET of the associations a record had when it went into the bin ("<type>:<id>").
+func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
+	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
+}
+
+// TrashKey is the ZSET of the ids in a type's bin, scored by deletion time (unix ms): the purge's index.
+func TrashKey(t TenantID, o ObjectType) string { return prefix(t) + "trash:" + string(o) }
+
+// BinIDsKey is the ZSET of the ids in a type's bin, scored by the numeric id: the archived reads' index.
+func BinIDsKey(t TenantID, o ObjectType) string { return prefix(t) + "binids:" + string(o) }
+
+// The prefixes below let a script build the key of a record it only learns about from a stored
+// "<type>:<id>" member (the other side of an association) or a stored list id. Appending the member
+// to the prefix gives exactly what RecordKey, AssocKey, BinRecordKey, BinAssocKey and
+// ListMembersKey build; keys_test.go pins that.
+
+func recordKeyPrefix(t TenantID) string    { return prefix(t) + "obj:" }
+func assocKeyPrefix(t TenantID) string     { return prefix(t) + "assoc:" }
+func binRecordKeyPrefix(t TenantID) string { return prefix(t) + "bin:" }
+func binAssocKeyPrefix(t TenantID) string  { return prefix(t) + "binassoc:" }
+func listKeyPrefix(t TenantID) string      { return prefix(t) + "list:" }
+
+// listMembersKeySuffix follows a list id in ListMembersKey.
+const listMembersKeySuffix = ":members"
+
+// memberOfKeyPrefix followed by a record id gives MemberOfKey for type o.
+func memberOfKeyPrefix(t TenantID, o ObjectType) string { return prefix(t) + "memberof:" + string(o) + ":" }

@@ -32,7 +32,7 @@ type RedisStore struct {
 	cfg Config
 }
 
-// var _ Store = (*RedisStore)(nil) // enabled once every method exists
+var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on rdb. It does not check the server; call CheckServer at start-up.
 func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) {

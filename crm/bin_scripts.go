@@ -1,0 +1,134 @@
+package crm
+
+import "github.com/redis/go-redis/v9"
+
+// The bin scripts learn about some keys only from stored data (the other side of an association, the
+// lists a record is in). They build those keys from prefixes that keys.go makes; every such key
+// carries the same tenant hash tag as KEYS, so the script stays within one cluster slot.
+
+// archiveScript moves live records into their type's bin.
+// KEYS[1] -> crm:{<tenant>}:live:<type>      KEYS[2] -> crm:{<tenant>}:trash:<type>
+// KEYS[3] -> crm:{<tenant>}:binids:<type>    KEYS[4] -> crm:{<tenant>}:uniq:contacts:email
+// KEYS[5] -> crm:{<tenant>}:changed          KEYS[6] -> crm:{<tenant>}:changed:events
+// KEYS[7] -> crm:{<tenant>}:audit
+// ARGV[1] -> deleted_at (unix ms)  ARGV[2] -> object type  ARGV[3] -> deleted by  ARGV[4] -> via
+// ARGV[5] -> ref (workflow name, job id, list id)  ARGV[6] -> audit stream max length
+// ARGV[7] -> record key prefix ("crm:{<tenant>}:obj:")       ARGV[8] -> bin record key prefix
+// ARGV[9] -> association key prefix                          ARGV[10] -> bin association key prefix
+// ARGV[11] -> member-of key prefix of the type               ARGV[12] -> list key prefix
+// ARGV[13] -> list members key suffix                        ARGV[14..] -> record ids
+// Returns the ids it moved; ids that were not live are left out.
+var archiveScript = redis.NewScript(luaHelpers + `
+local now, otype = ARGV[1], ARGV[2]
+local moved = {}
+for i = 14, #ARGV do
+  local id = ARGV[i]
+  local me = otype .. ':' .. id
+  local rec = ARGV[7] .. me
+  if redis.call('EXISTS', rec) == 1 then
+    local bin = ARGV[8] .. me
+    if otype == 'contacts' then
+      local cur = redis.call('HMGET', rec, 'email', 'additional_emails')
+      for _, e in ipairs(split_emails(cur[1] or '', cur[2] or '')) do
+        if redis.call('HGET', KEYS[4], e) == id then redis.call('HDEL', KEYS[4], e) end
+      end
+    end
+    redis.call('DEL', bin)
+    redis.call('RENAME', rec, bin)
+    redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZADD', KEYS[2], now, id)
+    redis.call('ZADD', KEYS[3], id, id)
+    local assoc, binassoc = ARGV[9] .. me, ARGV[10] .. me
+    redis.call('DEL', binassoc)
+    local others = redis.call('SMEMBERS', assoc)
+    for _, other in ipairs(others) do redis.call('SREM', ARGV[9] .. other, me) end
+    if #others > 0 then redis.call('RENAME', assoc, binassoc) end
+    local memberof = ARGV[11] .. id
+    for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
+      redis.call('ZREM', ARGV[12] .. list .. ARGV[13], id)
+    end
+    redis.call('DEL', memberof)
+    mark_changed(KEYS[5], KEYS[6], me, now, 'd')
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
+      'record_id', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+    moved[#moved+1] = id
+  end
+end
+return moved
+`)
+
+// restoreScript brings records back from their type's bin.
+// KEYS[1..7] -> as archiveScript.
+// ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
+// ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
+// ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix  ARGV[11..] -> record ids
+// Returns one entry per id: {"ok", id}, {"missing", id} or {"conflict", id, email, owner id}.
+var restoreScript = redis.NewScript(luaHelpers + `
+local now, otype = ARGV[1], ARGV[2]
+local out = {}
+for i = 11, #ARGV do
+  local id = ARGV[i]
+  local me = otype .. ':' .. id
+  local bin, rec = ARGV[8] .. me, ARGV[7] .. me
+  if redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
+    out[#out+1] = {'missing', id}
+  else
+    local emails = {}
+    local blocked = nil
+    if otype == 'contacts' then
+      local cur = redis.call('HMGET', bin, 'email', 'additional_emails')
+      emails = split_emails(cur[1] or '', cur[2] or '')
+      for _, e in ipairs(emails) do
+        local owner = redis.call('HGET', KEYS[4], e)
+        if owner and owner ~= id then blocked = {'conflict', id, e, owner}; break end
+      end
+    end
+    if blocked then
+      out[#out+1] = blocked
+    else
+      redis.call('RENAME', bin, rec)
+      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref')
+      redis.call('HSET', rec, '_updated', now)
+      redis.call('ZADD', KEYS[1], id, id)
+      redis.call('ZREM', KEYS[2], id)
+      redis.call('ZREM', KEYS[3], id)
+      for _, e in ipairs(emails) do redis.call('HSET', KEYS[4], e, id) end
+      local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
+      for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
+        if redis.call('EXISTS', ARGV[7] .. other) == 1 then
+          redis.call('SADD', assoc, other)
+          redis.call('SADD', ARGV[9] .. other, me)
+        elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
+          -- The other side is in the bin too: its own restore links the two again.
+          redis.call('SADD', ARGV[10] .. other, me)
+        end
+      end
+      redis.call('DEL', binassoc)
+      mark_changed(KEYS[5], KEYS[6], me, now, 'r')
+      redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
+        'record_id', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+      out[#out+1] = {'ok', id}
+    end
+  end
+end
+return out
+`)
+
+// purgeScript removes for good the bin entries of a type deleted at or before a horizon. The deletion
+// time is compared here, inside the script, so a purge can never remove an entry early, and a
+// restored or already purged entry is simply not in the index any more.
+// KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
+// ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
+// ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
+// ARGV[4] -> bin association key prefix of the type
+// Returns the number of entries removed.
+var purgeScript = redis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+  redis.call('UNLINK', ARGV[3] .. id, ARGV[4] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+end
+return #ids
+`)

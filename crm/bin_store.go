@@ -1,0 +1,142 @@
+package crm
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// auditMaxLen bounds the audit stream of a tenant (approximately, as XADD MAXLEN ~ does).
+const auditMaxLen = "1000000"
+
+func (s *RedisStore) binKeys(t TenantID, o ObjectType) []string {
+	return []string{LiveKey(t, o), TrashKey(t, o), BinIDsKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), AuditKey(t)}
+}
+
+func actorFields(by Actor) (string, string, string) {
+	via := by.Via
+	if via == "" {
+		via = ViaAPI
+	}
+	who := by.User
+	if who == "" && via == ViaWorkflow {
+		who = "workflow:" + by.Ref
+	}
+	return who, string(via), by.Ref
+}
+
+func idArgs(ids []RecordID) ([]any, error) {
+	out := make([]any, 0, len(ids))
+	for _, id := range ids {
+		if _, err := strconv.ParseUint(string(id), 10, 64); err != nil {
+			return nil, &ValidationError{Field: "id", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", id)}
+		}
+		out = append(out, string(id))
+	}
+	return out, nil
+}
+
+// ArchiveRecords implements Store.
+func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error) {
+	if err := checkBatch(len(ids)); err != nil {
+		return ArchiveResult{}, err
+	}
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return ArchiveResult{}, err
+	}
+	rest, err := idArgs(ids)
+	if err != nil {
+		return ArchiveResult{}, err
+	}
+	who, via, ref := actorFields(by)
+	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
+		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix}, rest...)
+	moved, err := archiveScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).StringSlice()
+	if err != nil {
+		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
+	}
+	res := ArchiveResult{}
+	done := make(map[string]bool, len(moved))
+	for _, id := range moved {
+		done[id] = true
+		res.Archived = append(res.Archived, RecordID(id))
+	}
+	for _, id := range ids {
+		if !done[string(id)] {
+			res.Missing = append(res.Missing, id)
+		}
+	}
+	return res, nil
+}
+
+// RestoreRecords implements Store.
+func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (RestoreResult, error) {
+	if err := checkBatch(len(ids)); err != nil {
+		return RestoreResult{}, err
+	}
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return RestoreResult{}, err
+	}
+	rest, err := idArgs(ids)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	who, via, ref := actorFields(by)
+	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t)}, rest...)
+	raw, err := restoreScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).Slice()
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
+	}
+	var res RestoreResult
+	for _, item := range raw {
+		parts, _ := item.([]any)
+		if len(parts) < 2 {
+			return RestoreResult{}, fmt.Errorf("restore %s: unexpected reply %v", o, item)
+		}
+		id := RecordID(fmt.Sprint(parts[1]))
+		switch parts[0] {
+		case "ok":
+			res.Restored = append(res.Restored, id)
+		case "missing":
+			res.Failed = append(res.Failed, RestoreFailure{ID: id, Err: &NotFoundError{Kind: "deleted record", ID: string(o) + "/" + string(id)}})
+		case "conflict":
+			res.Failed = append(res.Failed, RestoreFailure{ID: id,
+				Err: &EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: RecordID(fmt.Sprint(parts[3]))}})
+		}
+	}
+	return res, nil
+}
+
+// PurgeExpired implements Store.
+func (s *RedisStore) PurgeExpired(ctx context.Context, t TenantID, o ObjectType, horizon time.Time, limit int) (int, error) {
+	if limit <= 0 || limit > MaxScriptBatch {
+		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, MaxScriptBatch)
+	}
+	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o)},
+		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":").Int()
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", o, err)
+	}
+	return n, nil
+}
+
+// CountExpired implements Store.
+func (s *RedisStore) CountExpired(ctx context.Context, t TenantID, o ObjectType, horizon time.Time) (int64, error) {
+	n, err := s.rdb.ZCount(ctx, TrashKey(t, o), "-inf", ms(horizon)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count expired %s: %w", o, err)
+	}
+	return n, nil
+}
+
+// BinSize implements Store.
+func (s *RedisStore) BinSize(ctx context.Context, t TenantID, o ObjectType) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, TrashKey(t, o)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("bin size %s: %w", o, err)
+	}
+	return n, nil
+}

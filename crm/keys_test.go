@@ -1,0 +1,58 @@
+package crm
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	const tn = TenantID("acme")
+	tests := []struct {
+		got, want string
+	}{
+		{TenantsKey(), "crm:tenants"},
+		{TenantKey(tn), "crm:{acme}:tenant"},
+		{UserKey(tn, "ops@acme.example"), "crm:{acme}:user:ops@acme.example"},
+		{UsersKey(tn), "crm:{acme}:users"},
+		{TokenKey(tn, "abc"), "crm:{acme}:token:abc"},
+		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
+		{SchemaKey(tn, Contacts), "crm:{acme}:schema:contacts"},
+		{SeqKey(tn, "contacts"), "crm:{acme}:seq:contacts"},
+		{RecordKey(tn, Contacts, "7"), "crm:{acme}:obj:contacts:7"},
+		{LiveKey(tn, Deals), "crm:{acme}:live:deals"},
+		{EmailIndexKey(tn), "crm:{acme}:uniq:contacts:email"},
+		{AssocKey(tn, Companies, "3"), "crm:{acme}:assoc:companies:3"},
+		{ListsKey(tn), "crm:{acme}:lists"},
+		{ListKey(tn, "2"), "crm:{acme}:list:2"},
+		{ListMembersKey(tn, "2"), "crm:{acme}:list:2:members"},
+		{MemberOfKey(tn, Contacts, "7"), "crm:{acme}:memberof:contacts:7"},
+		{ChangedKey(tn), "crm:{acme}:changed"},
+		{ChangedEventsKey(tn), "crm:{acme}:changed:events"},
+		{OutboxKey(tn), "crm:{acme}:outbox"},
+		{BlocklistKey(tn), "crm:{acme}:blocklist"},
+		{AuditKey(tn), "crm:{acme}:audit"},
+		{BinRecordKey(tn, Contacts, "7"), "crm:{acme}:bin:contacts:7"},
+		{BinAssocKey(tn, Contacts, "7"), "crm:{acme}:binassoc:contacts:7"},
+		{TrashKey(tn, Contacts), "crm:{acme}:trash:contacts"},
+		{BinIDsKey(tn, Contacts), "crm:{acme}:binids:contacts"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, tt.got)
+	}
+}
+
+// The scripts build keys from a prefix and a stored member; the result must be exactly the key the
+// key builders make, or a script would touch the wrong key.
+func TestKeyPrefixesMatchBuilders(t *testing.T) {
+	t.Parallel()
+	const tn = TenantID("acme")
+	me := string(Contacts) + ":42"
+	require.Equal(t, RecordKey(tn, Contacts, "42"), recordKeyPrefix(tn)+me)
+	require.Equal(t, AssocKey(tn, Contacts, "42"), assocKeyPrefix(tn)+me)
+	require.Equal(t, BinRecordKey(tn, Contacts, "42"), binRecordKeyPrefix(tn)+me)
+	require.Equal(t, BinAssocKey(tn, Contacts, "42"), binAssocKeyPrefix(tn)+me)
+	require.Equal(t, MemberOfKey(tn, Contacts, "42"), memberOfKeyPrefix(tn, Contacts)+"42")
+	require.Equal(t, ListMembersKey(tn, "9"), listKeyPrefix(tn)+"9"+listMembersKeySuffix)
+}

@@ -1,0 +1,151 @@
+package crm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// CreateList implements Store.
+func (s *RedisStore) CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return ListDef{}, &ValidationError{Field: "name", Code: "INVALID_LIST_NAME", Message: "a list needs a name of 1 to 200 characters"}
+	}
+	if o != Contacts && o != Companies {
+		return ListDef{}, &ValidationError{Field: "objectType", Code: "INVALID_LIST_TYPE",
+			Message: fmt.Sprintf("lists hold contacts or companies, not %q", o)}
+	}
+	n, err := s.rdb.Incr(ctx, SeqKey(t, "lists")).Result()
+	if err != nil {
+		return ListDef{}, fmt.Errorf("draw list id: %w", err)
+	}
+	id := ListID(strconv.FormatInt(n, 10))
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	if err := createListScript.Run(ctx, s.rdb, []string{ListsKey(t), ListKey(t, id)}, string(id), name, string(o), ms(now)).Err(); err != nil {
+		return ListDef{}, fmt.Errorf("create list: %w", err)
+	}
+	return ListDef{ID: id, Name: name, ObjectType: o, CreatedAt: now}, nil
+}
+
+// List implements Store.
+func (s *RedisStore) List(ctx context.Context, t TenantID, id ListID) (ListDef, error) {
+	pipe := s.rdb.Pipeline()
+	h := pipe.HGetAll(ctx, ListKey(t, id))
+	size := pipe.ZCard(ctx, ListMembersKey(t, id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return ListDef{}, fmt.Errorf("read list %s: %w", id, err)
+	}
+	if len(h.Val()) == 0 {
+		return ListDef{}, &NotFoundError{Kind: "list", ID: string(id)}
+	}
+	v := h.Val()
+	return ListDef{ID: id, Name: v["name"], ObjectType: ObjectType(v["object_type"]), CreatedAt: parseMS(v["created_at"]), Size: size.Val()}, nil
+}
+
+// Lists implements Store.
+func (s *RedisStore) Lists(ctx context.Context, t TenantID) ([]ListDef, error) {
+	ids, err := s.rdb.ZRange(ctx, ListsKey(t), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
+	out := make([]ListDef, 0, len(ids))
+	for _, id := range ids {
+		l, err := s.List(ctx, t, ListID(id))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// DeleteList implements Store.
+func (s *RedisStore) DeleteList(ctx context.Context, t TenantID, id ListID) error {
+	l, err := s.List(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	n, err := deleteListScript.Run(ctx, s.rdb, []string{ListsKey(t), ListKey(t, id), ListMembersKey(t, id)},
+		string(id), memberOfKeyPrefix(t, l.ObjectType)).Int()
+	if err != nil {
+		return fmt.Errorf("delete list %s: %w", id, err)
+	}
+	if n == 0 {
+		return &NotFoundError{Kind: "list", ID: string(id)}
+	}
+	return nil
+}
+
+// AddListMembers implements Store.
+func (s *RedisStore) AddListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, []RecordID, error) {
+	if err := checkBatch(len(ids)); err != nil {
+		return 0, nil, err
+	}
+	l, err := s.List(ctx, t, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	args := []any{string(id), recordKeyPrefix(t) + string(l.ObjectType) + ":", memberOfKeyPrefix(t, l.ObjectType)}
+	for _, rid := range ids {
+		if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
+			return 0, nil, &ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
+		}
+		args = append(args, string(rid))
+	}
+	res, err := addListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id)}, args...).Slice()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil, &NotFoundError{Kind: "list", ID: string(id)}
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("add list members: %w", err)
+	}
+	added, _ := res[0].(int64)
+	var missing []RecordID
+	for _, m := range res[1:] {
+		missing = append(missing, RecordID(fmt.Sprint(m)))
+	}
+	return int(added), missing, nil
+}
+
+// RemoveListMembers implements Store.
+func (s *RedisStore) RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, error) {
+	if err := checkBatch(len(ids)); err != nil {
+		return 0, err
+	}
+	l, err := s.List(ctx, t, id)
+	if err != nil {
+		return 0, err
+	}
+	args := []any{string(id), memberOfKeyPrefix(t, l.ObjectType)}
+	for _, rid := range ids {
+		args = append(args, string(rid))
+	}
+	n, err := removeListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id)}, args...).Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, &NotFoundError{Kind: "list", ID: string(id)}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("remove list members: %w", err)
+	}
+	return n, nil
+}
+
+// ListMembers implements Store.
+func (s *RedisStore) ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) ([]RecordID, string, error) {
+	if opts == nil {
+		opts = &ListOpts{}
+	}
+	if _, err := s.List(ctx, t, id); err != nil {
+		return nil, "", err
+	}
+	return s.pageIDs(ctx, ListMembersKey(t, id), opts)
+}

@@ -1,0 +1,380 @@
+package crm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxScriptBatch is the most records one store call changes in one script. Bigger inputs are refused;
+// bulk paths split their work into batches of at most this size.
+const MaxScriptBatch = 1000
+
+// emailHash is the salted hash under which an email is blocklisted.
+func (s *RedisStore) emailHash(t TenantID, email string) string {
+	sum := sha256.Sum256([]byte(s.cfg.EmailSalt + "\x00" + string(t) + "\x00" + email))
+	return hex.EncodeToString(sum[:])
+}
+
+func batchErr(i, n int, err error) error {
+	if n == 1 {
+		return err
+	}
+	var ves ValidationErrors
+	if errors.As(err, &ves) {
+		out := make(ValidationErrors, len(ves))
+		for j, ve := range ves {
+			c := *ve
+			c.Message = fmt.Sprintf("inputs[%d]: %s", i, ve.Message)
+			out[j] = &c
+		}
+		return out
+	}
+	return err
+}
+
+func checkBatch(n int) error {
+	if n == 0 {
+		return &ValidationError{Field: "inputs", Code: "EMPTY_BATCH", Message: "no inputs given: send at least one"}
+	}
+	if n > MaxScriptBatch {
+		return &ValidationError{Field: "inputs", Code: "TOO_MANY_INPUTS",
+			Message: fmt.Sprintf("%d inputs in one call: send at most %d", n, MaxScriptBatch)}
+	}
+	return nil
+}
+
+type createJSON struct {
+	ID     string            `json:"id"`
+	Props  map[string]string `json:"props"`
+	Emails []string          `json:"emails"`
+	Hashes []string          `json:"hashes"`
+}
+
+// CreateRecords implements Store.
+func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordInput, by Actor) ([]Record, error) {
+	if err := checkBatch(len(in)); err != nil {
+		return nil, err
+	}
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]createJSON, len(in))
+	var verrs ValidationErrors
+	for i, r := range in {
+		props, err := sch.Normalize(r.Properties)
+		if err != nil {
+			var ves ValidationErrors
+			if errors.As(batchErr(i, len(in), err), &ves) {
+				verrs = append(verrs, ves...)
+				continue
+			}
+			return nil, err
+		}
+		for k, v := range props {
+			if v == "" {
+				delete(props, k)
+			}
+		}
+		recs[i].Props = props
+		recs[i].Emails = []string{}
+		recs[i].Hashes = []string{}
+		if o == Contacts {
+			for _, e := range RecordEmails(props) {
+				recs[i].Emails = append(recs[i].Emails, e)
+				recs[i].Hashes = append(recs[i].Hashes, s.emailHash(t, e))
+			}
+		}
+	}
+	if len(verrs) > 0 {
+		return nil, verrs
+	}
+	last, err := s.rdb.IncrBy(ctx, SeqKey(t, string(o)), int64(len(in))).Result()
+	if err != nil {
+		return nil, fmt.Errorf("draw ids: %w", err)
+	}
+	keys := []string{LiveKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t)}
+	for i := range recs {
+		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
+		keys = append(keys, RecordKey(t, o, RecordID(recs[i].ID)))
+	}
+	payload, err := json.Marshal(recs)
+	if err != nil {
+		return nil, fmt.Errorf("encode records: %w", err)
+	}
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload)).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", o, err)
+	}
+	if err := scriptRefusal(res); err != nil {
+		return nil, err
+	}
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		out[i] = Record{ID: RecordID(r.ID), Type: o, Properties: r.Props, CreatedAt: now, UpdatedAt: now}
+	}
+	return out, nil
+}
+
+// scriptRefusal turns a script's refusal reply into the error it stands for.
+func scriptRefusal(res []string) error {
+	if len(res) == 0 {
+		return errors.New("crm: empty script reply")
+	}
+	switch res[0] {
+	case "ok":
+		return nil
+	case "conflict":
+		return &EmailConflictError{Email: res[1], BlockingID: RecordID(res[2])}
+	case "blocked":
+		return &BlockedEmailError{Email: res[1]}
+	case "missing":
+		return &NotFoundError{Kind: "record", ID: res[1]}
+	}
+	return fmt.Errorf("crm: unexpected script reply %q", res)
+}
+
+type updateJSON struct {
+	ID     string            `json:"id"`
+	Set    map[string]string `json:"set"`
+	Del    []string          `json:"del"`
+	Hashes map[string]string `json:"hashes"`
+}
+
+// UpdateRecords implements Store.
+func (s *RedisStore) UpdateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordUpdate, by Actor) ([]Record, error) {
+	if err := checkBatch(len(in)); err != nil {
+		return nil, err
+	}
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	ups := make([]updateJSON, len(in))
+	keys := []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t)}
+	var verrs ValidationErrors
+	seen := map[RecordID]bool{}
+	for i, u := range in {
+		if _, err := strconv.ParseUint(string(u.ID), 10, 64); err != nil {
+			return nil, &NotFoundError{Kind: "record", ID: string(u.ID)}
+		}
+		if seen[u.ID] {
+			return nil, &ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
+				Message: fmt.Sprintf("record %s appears twice in one batch: merge the two inputs", u.ID)}
+		}
+		seen[u.ID] = true
+		props, err := sch.Normalize(u.Properties)
+		if err != nil {
+			var ves ValidationErrors
+			if errors.As(batchErr(i, len(in), err), &ves) {
+				verrs = append(verrs, ves...)
+				continue
+			}
+			return nil, err
+		}
+		up := updateJSON{ID: string(u.ID), Set: map[string]string{}, Del: []string{}, Hashes: map[string]string{}}
+		for k, v := range props {
+			if v == "" {
+				up.Del = append(up.Del, k)
+			} else {
+				up.Set[k] = v
+			}
+		}
+		slices.Sort(up.Del)
+		if o == Contacts {
+			for _, e := range RecordEmails(map[string]string{"email": up.Set["email"], "additional_emails": up.Set["additional_emails"]}) {
+				up.Hashes[e] = s.emailHash(t, e)
+			}
+		}
+		ups[i] = up
+		keys = append(keys, RecordKey(t, o, u.ID))
+	}
+	if len(verrs) > 0 {
+		return nil, verrs
+	}
+	payload, err := json.Marshal(ups)
+	if err != nil {
+		return nil, fmt.Errorf("encode updates: %w", err)
+	}
+	// cjson encodes an empty Lua table as an object; the script only iterates, so that is harmless.
+	isContacts := "0"
+	if o == Contacts {
+		isContacts = "1"
+	}
+	now := s.cfg.Clock.Now()
+	res, err := updateRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), isContacts, string(payload)).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", o, err)
+	}
+	if err := scriptRefusal(res); err != nil {
+		return nil, err
+	}
+	ids := make([]RecordID, len(in))
+	for i, u := range in {
+		ids[i] = u.ID
+	}
+	return s.Records(ctx, t, o, ids, nil)
+}
+
+// Records implements Store.
+func (s *RedisStore) Records(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, opts *ReadOpts) ([]Record, error) {
+	if opts == nil {
+		opts = &ReadOpts{}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		key := RecordKey(t, o, id)
+		if opts.Archived {
+			key = BinRecordKey(t, o, id)
+		}
+		cmds[i] = pipe.HGetAll(ctx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read %s: %w", o, err)
+	}
+	out := make([]Record, 0, len(ids))
+	for i, c := range cmds {
+		h := c.Val()
+		if len(h) == 0 {
+			continue
+		}
+		out = append(out, recordFromHash(o, ids[i], h, opts.Archived, opts.Properties))
+	}
+	return out, nil
+}
+
+func recordFromHash(o ObjectType, id RecordID, h map[string]string, archived bool, only []string) Record {
+	r := Record{ID: id, Type: o, Properties: make(map[string]string, len(h)), Archived: archived}
+	for k, v := range h {
+		if strings.HasPrefix(k, "_") {
+			continue
+		}
+		if len(only) > 0 && !slices.Contains(only, k) {
+			continue
+		}
+		r.Properties[k] = v
+	}
+	r.CreatedAt = parseMS(h["_created"])
+	r.UpdatedAt = parseMS(h["_updated"])
+	if archived {
+		r.Deletion = &Deletion{At: parseMS(h["_deleted_at"]), By: h["_deleted_by"], Via: Via(h["_deleted_via"]), Ref: h["_deleted_ref"]}
+	}
+	return r
+}
+
+// Record implements Store.
+func (s *RedisStore) Record(ctx context.Context, t TenantID, o ObjectType, id RecordID, opts *ReadOpts) (Record, error) {
+	recs, err := s.Records(ctx, t, o, []RecordID{id}, opts)
+	if err != nil {
+		return Record{}, err
+	}
+	if len(recs) == 0 {
+		if _, err := s.Schema(ctx, t, o); err != nil {
+			return Record{}, err
+		}
+		return Record{}, &NotFoundError{Kind: "record", ID: fmt.Sprintf("%s/%s", o, id)}
+	}
+	return recs[0], nil
+}
+
+func pageLimit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return 10, nil
+	case n < 0 || n > 100:
+		return 0, &ValidationError{Field: "limit", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("limit %d is out of range: use 1 to 100", n)}
+	}
+	return n, nil
+}
+
+func parseAfter(after string) (string, error) {
+	if after == "" {
+		return "-inf", nil
+	}
+	if _, err := strconv.ParseUint(after, 10, 64); err != nil {
+		return "", &ValidationError{Field: "after", Code: "INVALID_CURSOR",
+			Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", after)}
+	}
+	return "(" + after, nil
+}
+
+// ListRecords implements Store.
+func (s *RedisStore) ListRecords(ctx context.Context, t TenantID, o ObjectType, opts *ListOpts) (Page, error) {
+	if opts == nil {
+		opts = &ListOpts{}
+	}
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return Page{}, err
+	}
+	index := LiveKey(t, o)
+	if opts.Archived {
+		index = BinIDsKey(t, o)
+	}
+	ids, next, err := s.pageIDs(ctx, index, opts)
+	if err != nil {
+		return Page{}, err
+	}
+	recs, err := s.Records(ctx, t, o, ids, &ReadOpts{Archived: opts.Archived, Properties: opts.Properties})
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Records: recs, After: next}, nil
+}
+
+// pageIDs reads one page of ids from a ZSET scored by the numeric id.
+func (s *RedisStore) pageIDs(ctx context.Context, index string, opts *ListOpts) ([]RecordID, string, error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return nil, "", err
+	}
+	min, err := parseAfter(opts.After)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, err := s.rdb.ZRangeByScore(ctx, index, &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(limit + 1)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("page %s: %w", index, err)
+	}
+	next := ""
+	if len(raw) > limit {
+		raw = raw[:limit]
+		next = raw[limit-1]
+	}
+	ids := make([]RecordID, len(raw))
+	for i, id := range raw {
+		ids[i] = RecordID(id)
+	}
+	return ids, next, nil
+}
+
+// ContactByEmail implements Store.
+func (s *RedisStore) ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return "", &ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
+	}
+	id, err := s.rdb.HGet(ctx, EmailIndexKey(t), e).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", &NotFoundError{Kind: "contact with email", ID: e}
+	}
+	if err != nil {
+		return "", fmt.Errorf("find contact by email: %w", err)
+	}
+	return RecordID(id), nil
+}

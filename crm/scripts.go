@@ -1,0 +1,253 @@
+package crm
+
+import "github.com/redis/go-redis/v9"
+
+// luaHelpers are shared by the scripts that touch contacts' emails and the change log.
+const luaHelpers = `
+local function split_emails(primary, additional)
+  local out, seen = {}, {}
+  if primary and primary ~= '' then out[#out+1] = primary; seen[primary] = true end
+  if additional and additional ~= '' then
+    for e in string.gmatch(additional, '[^;]+') do
+      if not seen[e] then out[#out+1] = e; seen[e] = true end
+    end
+  end
+  return out
+end
+
+local function mark_changed(changed, events, member, now, ev)
+  redis.call('ZADD', changed, now, member)
+  local cur = redis.call('HGET', events, member)
+  if not cur then cur = '' end
+  if not string.find(cur, ev, 1, true) then
+    redis.call('HSET', events, member, cur .. ev)
+  end
+end
+`
+
+// createTenantScript creates a tenant unless it exists.
+// KEYS[1] -> crm:{<tenant>}:tenant
+// ARGV[1] -> plan   ARGV[2] -> created_at (unix ms)
+// Returns 1 if created, 0 if the tenant existed.
+var createTenantScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1], 'created_at', ARGV[2])
+return 1
+`)
+
+// setPlanScript changes a tenant's plan.
+// KEYS[1] -> crm:{<tenant>}:tenant
+// ARGV[1] -> new plan
+// Returns the previous plan, or false if the tenant does not exist.
+var setPlanScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], 'plan')
+if not old then return false end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1])
+return old
+`)
+
+// createUserScript adds a user to an existing tenant.
+// KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:user:<email>   KEYS[3] -> crm:{<tenant>}:users
+// ARGV[1] -> email   ARGV[2] -> perms (comma-separated)   ARGV[3] -> created_at (unix ms)
+// Returns 1 if created, 0 if the user exists, -1 if the tenant does not exist.
+var createUserScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], 'perms', ARGV[2], 'created_at', ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+`)
+
+// createTokenScript stores a token's hash for an existing user.
+// KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:token:<sha256>
+// ARGV[1] -> email   ARGV[2] -> created_at (unix ms)
+// Returns 1 if stored, -1 if the user does not exist.
+var createTokenScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[2], 'user', ARGV[1], 'created_at', ARGV[2])
+return 1
+`)
+
+// createObjectTypeScript defines a custom object type and its properties.
+// KEYS[1] -> crm:{<tenant>}:objtypes   KEYS[2] -> crm:{<tenant>}:schema:<type>
+// ARGV[1] -> type name   ARGV[2] -> definition (JSON)   ARGV[3..] -> property name, property JSON, ...
+// Returns 1 if created, 0 if the name is taken.
+var createObjectTypeScript = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1]) end
+return 1
+`)
+
+// createRecordsScript creates records whose ids were drawn beforehand, all or none.
+// KEYS[1] -> crm:{<tenant>}:live:<type>         KEYS[2] -> crm:{<tenant>}:uniq:contacts:email
+// KEYS[3] -> crm:{<tenant>}:changed             KEYS[4] -> crm:{<tenant>}:changed:events
+// KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
+// ARGV[1] -> now (unix ms)   ARGV[2] -> object type
+// ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
+// Returns {"ok"}, {"conflict", email, owner id}, or {"blocked", email}. On a refusal nothing changed.
+var createRecordsScript = redis.NewScript(luaHelpers + `
+local now, otype = ARGV[1], ARGV[2]
+local recs = cjson.decode(ARGV[3])
+local claimed = {}
+for i, r in ipairs(recs) do
+  for j, e in ipairs(r.emails) do
+    if redis.call('SISMEMBER', KEYS[5], r.hashes[j]) == 1 then return {'blocked', e} end
+    local owner = redis.call('HGET', KEYS[2], e)
+    if owner then return {'conflict', e, owner} end
+    if claimed[e] then return {'conflict', e, claimed[e]} end
+    claimed[e] = r.id
+  end
+end
+for i, r in ipairs(recs) do
+  local key = KEYS[5+i]
+  local args = {'_created', now, '_updated', now}
+  for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
+  redis.call('HSET', key, unpack(args))
+  redis.call('ZADD', KEYS[1], r.id, r.id)
+  for _, e in ipairs(r.emails) do redis.call('HSET', KEYS[2], e, r.id) end
+  mark_changed(KEYS[3], KEYS[4], otype .. ':' .. r.id, now, 'c')
+end
+return {'ok'}
+`)
+
+// updateRecordsScript changes properties of live records, all or none.
+// KEYS[1] -> crm:{<tenant>}:uniq:contacts:email  KEYS[2] -> crm:{<tenant>}:changed
+// KEYS[3] -> crm:{<tenant>}:changed:events       KEYS[4] -> crm:{<tenant>}:blocklist
+// KEYS[4+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
+// ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
+// ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
+// Returns {"ok"}, {"missing", id}, {"conflict", email, owner id} or {"blocked", email}.
+// On a refusal nothing changed.
+var updateRecordsScript = redis.NewScript(luaHelpers + `
+local now, otype, contacts = ARGV[1], ARGV[2], ARGV[3] == '1'
+local ups = cjson.decode(ARGV[4])
+local plans = {}
+local claimed = {}
+for i, u in ipairs(ups) do
+  local key = KEYS[4+i]
+  if redis.call('EXISTS', key) == 0 then return {'missing', u.id} end
+  local p = {add = {}, drop = {}}
+  if contacts then
+    local cur = redis.call('HMGET', key, 'email', 'additional_emails')
+    local old = split_emails(cur[1] or '', cur[2] or '')
+    local prim, addl = cur[1] or '', cur[2] or ''
+    if u.set.email ~= nil then prim = u.set.email end
+    if u.set.additional_emails ~= nil then addl = u.set.additional_emails end
+    for _, d in ipairs(u.del) do
+      if d == 'email' then prim = '' end
+      if d == 'additional_emails' then addl = '' end
+    end
+    local new = split_emails(prim, addl)
+    local oldset, newset = {}, {}
+    for _, e in ipairs(old) do oldset[e] = true end
+    for _, e in ipairs(new) do newset[e] = true end
+    for _, e in ipairs(new) do
+      if not oldset[e] then
+        local h = u.hashes[e]
+        if h and redis.call('SISMEMBER', KEYS[4], h) == 1 then return {'blocked', e} end
+        local owner = redis.call('HGET', KEYS[1], e)
+        if owner and owner ~= u.id then return {'conflict', e, owner} end
+        if claimed[e] and claimed[e] ~= u.id then return {'conflict', e, claimed[e]} end
+        claimed[e] = u.id
+        p.add[#p.add+1] = e
+      end
+    end
+    for _, e in ipairs(old) do
+      if not newset[e] then p.drop[#p.drop+1] = e end
+    end
+  end
+  plans[i] = p
+end
+for i, u in ipairs(ups) do
+  local key = KEYS[4+i]
+  local args = {'_updated', now}
+  for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
+  redis.call('HSET', key, unpack(args))
+  if #u.del > 0 then redis.call('HDEL', key, unpack(u.del)) end
+  for _, e in ipairs(plans[i].drop) do
+    if redis.call('HGET', KEYS[1], e) == u.id then redis.call('HDEL', KEYS[1], e) end
+  end
+  for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
+  mark_changed(KEYS[2], KEYS[3], otype .. ':' .. u.id, now, 'u')
+end
+return {'ok'}
+`)
+
+// associateScript links two live records in both directions.
+// KEYS[1] -> crm:{<tenant>}:obj:<fromType>:<fromId>    KEYS[2] -> crm:{<tenant>}:obj:<toType>:<toId>
+// KEYS[3] -> crm:{<tenant>}:assoc:<fromType>:<fromId>  KEYS[4] -> crm:{<tenant>}:assoc:<toType>:<toId>
+// ARGV[1] -> "<fromType>:<fromId>"   ARGV[2] -> "<toType>:<toId>"
+// Returns 1 when linked (or already linked), -1 if the first record is not live, -2 if the second is not.
+var associateScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 1
+`)
+
+// dissociateScript removes the link between two records in both directions.
+// KEYS[1] -> crm:{<tenant>}:assoc:<fromType>:<fromId>  KEYS[2] -> crm:{<tenant>}:assoc:<toType>:<toId>
+// ARGV[1] -> "<fromType>:<fromId>"   ARGV[2] -> "<toType>:<toId>"
+// Returns the number of directions removed (0, 1 or 2).
+var dissociateScript = redis.NewScript(`
+return redis.call('SREM', KEYS[1], ARGV[2]) + redis.call('SREM', KEYS[2], ARGV[1])
+`)
+
+// createListScript creates a static list.
+// KEYS[1] -> crm:{<tenant>}:lists   KEYS[2] -> crm:{<tenant>}:list:<id>
+// ARGV[1] -> list id   ARGV[2] -> name   ARGV[3] -> object type   ARGV[4] -> created_at (unix ms)
+// Returns 1.
+var createListScript = redis.NewScript(`
+redis.call('HSET', KEYS[2], 'name', ARGV[2], 'object_type', ARGV[3], 'created_at', ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+return 1
+`)
+
+// deleteListScript deletes a list and its memberships, never its members.
+// KEYS[1] -> crm:{<tenant>}:lists   KEYS[2] -> crm:{<tenant>}:list:<id>   KEYS[3] -> crm:{<tenant>}:list:<id>:members
+// ARGV[1] -> list id   ARGV[2] -> prefix of member-of keys of the list's type ("crm:{<tenant>}:memberof:<type>:")
+// Returns 1 if deleted, 0 if the list did not exist.
+var deleteListScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local ids = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, id in ipairs(ids) do redis.call('SREM', ARGV[2] .. id, ARGV[1]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`)
+
+// addListMembersScript adds live records to a list.
+// KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
+// ARGV[1] -> list id   ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
+// ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4..] -> record ids
+// Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
+var addListMembersScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local out = {0}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+    out[1] = out[1] + redis.call('ZADD', KEYS[2], id, id)
+    redis.call('SADD', ARGV[3] .. id, ARGV[1])
+  else
+    out[#out+1] = id
+  end
+end
+return out
+`)
+
+// removeListMembersScript removes records from a list.
+// KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
+// ARGV[1] -> list id   ARGV[2] -> prefix of member-of keys of the list's type   ARGV[3..] -> record ids
+// Returns the number removed, or false if the list does not exist.
+var removeListMembersScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = 0
+for i = 3, #ARGV do
+  n = n + redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('SREM', ARGV[2] .. ARGV[i], ARGV[1])
+end
+return n
+`)
