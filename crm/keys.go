@@ -114,4 +114,6 @@ func listKeyPrefix(t TenantID) string      { return prefix(t) + "list:" }
 const listMembersKeySuffix = ":members"
 
 // memberOfKeyPrefix followed by a record id gives MemberOfKey for type o.
-func memberOfKeyPrefix(t TenantID, o ObjectType) string { return prefix(t) + "memberof:" + string(o) + ":" }
+func memberOfKeyPrefix(t TenantID, o ObjectType) string {
+	return prefix(t) + "memberof:" + string(o) + ":"
+}
