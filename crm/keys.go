@@ -117,3 +117,12 @@ const listMembersKeySuffix = ":members"
 func memberOfKeyPrefix(t TenantID, o ObjectType) string {
 	return prefix(t) + "memberof:" + string(o) + ":"
 }
+
+// PendingMailKey is the HASH of confirmation emails written atomically with the change that causes
+// them (id -> JSON), until a worker has sent them. A sweep re-enqueues any left behind.
+func PendingMailKey(t TenantID) string { return prefix(t) + "mail:pending" }
+
+// liveKeyPrefix followed by an object type gives LiveKey; trashKeyPrefix and binIDsKeyPrefix likewise.
+func liveKeyPrefix(t TenantID) string   { return prefix(t) + "live:" }
+func trashKeyPrefix(t TenantID) string  { return prefix(t) + "trash:" }
+func binIDsKeyPrefix(t TenantID) string { return prefix(t) + "binids:" }

@@ -96,6 +96,18 @@ type Store interface {
 	BinSize(ctx context.Context, t TenantID, o ObjectType) (int64, error)
 	// AllObjectTypes lists the standard and the tenant's custom object types.
 	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
+
+	// PermanentDeleteContact deletes a contact for good, with its activities, and blocklists its
+	// emails; the confirmation email to p.By is written in the same step (see PendingMails).
+	PermanentDeleteContact(ctx context.Context, t TenantID, p PermanentDeleteParams) (PermanentDeleteResult, error)
+	// IsBlocklisted reports whether an email was blocklisted by a permanent delete.
+	IsBlocklisted(ctx context.Context, t TenantID, email string) (bool, error)
+	// PendingMails lists the emails written with a change and not yet delivered, oldest first.
+	PendingMails(ctx context.Context, t TenantID) ([]PendingMail, error)
+	// AckPendingMail forgets a pending email once delivered. Idempotent.
+	AckPendingMail(ctx context.Context, t TenantID, id string) error
+	// Audit pages through a tenant's audit trail of deletions and restores, oldest first.
+	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
 }
 
 // ReadOpts are options of a read. nil means the defaults.

@@ -1,0 +1,151 @@
+package crm_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func TestPermanentDeleteLeavesNoTrace(t *testing.T) {
+	t.Parallel()
+	for _, inBin := range []bool{false, true} {
+		name := "Live"
+		if inBin {
+			name = "FromBin"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachBackend(t, func(t *testing.T, b *testBundle) {
+				ctx := b.ctx
+				secret := map[string]string{"email": "grace.hopper@navy.example", "additional_emails": "amazing.grace@cobol.example",
+					"firstname": "Gracewind", "lastname": "Hopperstein", "phone": "+1-555-0199-777", "city": "Arlingtonshire"}
+				c := b.contact(t, secret)
+				other := b.contact(t, map[string]string{"email": "other@example.com", "firstname": "Other"})
+				co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Navy"}}}, crm.Actor{})
+				require.NoError(t, err)
+				call, err := b.store.CreateRecords(ctx, b.tenant, crm.Calls, []crm.RecordInput{{Properties: map[string]string{"hs_call_body": "Talked to Gracewind about compilers"}}}, crm.Actor{})
+				require.NoError(t, err)
+				cref := crm.AssociationRef{Type: crm.Contacts, ID: c.ID}
+				coref := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+				callref := crm.AssociationRef{Type: crm.Calls, ID: call[0].ID}
+				require.NoError(t, b.store.Associate(ctx, b.tenant, cref, coref))
+				require.NoError(t, b.store.Associate(ctx, b.tenant, cref, callref))
+				require.NoError(t, b.store.Associate(ctx, b.tenant, callref, coref))
+				l, err := b.store.CreateList(ctx, b.tenant, "speakers", crm.Contacts)
+				require.NoError(t, err)
+				_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID, other.ID})
+				require.NoError(t, err)
+				if inBin {
+					_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{User: "ops@x.example"})
+					require.NoError(t, err)
+				}
+
+				res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: c.ID, By: "dpo@x.example"})
+				require.NoError(t, err)
+				require.Equal(t, c.ID, res.ID)
+				require.Equal(t, 2, res.Blocklisted)
+
+				dump := b.tenantDump(t)
+				for k, v := range dump {
+					for _, val := range []string{"grace.hopper", "amazing.grace", "Gracewind", "Hopperstein", "555-0199", "Arlingtonshire"} {
+						require.NotContains(t, strings.ToLower(k), strings.ToLower(val), "key %s", k)
+						require.NotContains(t, strings.ToLower(v), strings.ToLower(val), "value of %s", k)
+					}
+				}
+				// Gone from reads, the bin, the list, the company's associations; the call went with it.
+				_, err = b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, nil)
+				require.ErrorIs(t, err, crm.ErrNotFound)
+				_, err = b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, &crm.ReadOpts{Archived: true})
+				require.ErrorIs(t, err, crm.ErrNotFound)
+				rr, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+				require.NoError(t, err)
+				require.Empty(t, rr.Restored)
+				_, err = b.store.Record(ctx, b.tenant, crm.Calls, call[0].ID, nil)
+				require.ErrorIs(t, err, crm.ErrNotFound)
+				members, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
+				require.NoError(t, err)
+				require.Equal(t, []crm.RecordID{other.ID}, members)
+				assoc, err := b.store.Associations(ctx, b.tenant, coref, crm.Contacts)
+				require.NoError(t, err)
+				require.Empty(t, assoc)
+				assoc, err = b.store.Associations(ctx, b.tenant, coref, crm.Calls)
+				require.NoError(t, err)
+				require.Empty(t, assoc)
+				// The company is untouched.
+				_, err = b.store.Record(ctx, b.tenant, crm.Companies, co[0].ID, nil)
+				require.NoError(t, err)
+
+				// Its emails are blocklisted, stored only as hashes (S10).
+				for _, e := range []string{"grace.hopper@navy.example", "AMAZING.grace@cobol.example"} {
+					ok, err := b.store.IsBlocklisted(ctx, b.tenant, e)
+					require.NoError(t, err)
+					require.True(t, ok, e)
+					_, err = b.store.CreateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": e}}}, crm.Actor{})
+					var be *crm.BlockedEmailError
+					require.ErrorAs(t, err, &be)
+					_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: other.ID, Properties: map[string]string{"additional_emails": e}}}, crm.Actor{})
+					require.ErrorAs(t, err, &be)
+				}
+
+				// The confirmation was written with the delete, for the acting user, naming only what they typed.
+				pending, err := b.store.PendingMails(ctx, b.tenant)
+				require.NoError(t, err)
+				require.Len(t, pending, 1)
+				require.Equal(t, "dpo@x.example", pending[0].To)
+				require.Contains(t, pending[0].Body, "with id "+string(c.ID))
+				require.NoError(t, b.store.AckPendingMail(ctx, b.tenant, pending[0].ID))
+				pending, err = b.store.PendingMails(ctx, b.tenant)
+				require.NoError(t, err)
+				require.Empty(t, pending)
+
+				audit, _, err := b.store.Audit(ctx, b.tenant, nil)
+				require.NoError(t, err)
+				require.Equal(t, "permanent_delete", audit[len(audit)-1].Action)
+				require.Equal(t, c.ID, audit[len(audit)-1].RecordID)
+			})
+		})
+	}
+}
+
+func TestPermanentDeleteByEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"email": "main@example.com", "additional_emails": "alias@example.com"})
+		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "ALIAS@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, c.ID, res.ID)
+		ok, err := b.store.IsBlocklisted(ctx, b.tenant, "main@example.com")
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		// An unknown email succeeds and is blocklisted.
+		res, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "nobody@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Empty(t, res.ID)
+		ok, err = b.store.IsBlocklisted(ctx, b.tenant, "nobody@example.com")
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = b.store.IsBlocklisted(ctx, b.tenant, "somebody@example.com")
+		require.NoError(t, err)
+		require.False(t, ok)
+		for k := range b.tenantDump(t) {
+			require.NotContains(t, k, "nobody")
+		}
+		_, err = b.store.CreateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "nobody@example.com"}}}, crm.Actor{})
+		var be *crm.BlockedEmailError
+		require.ErrorAs(t, err, &be)
+
+		// Unknown id: not found, nothing changes.
+		before := b.tenantDump(t)
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: "99999", By: "dpo@x.example"})
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		var ve *crm.ValidationError
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: "1", Email: "a@b.example", By: "dpo@x.example"})
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, before, b.tenantDump(t))
+	})
+}
