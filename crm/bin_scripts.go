@@ -17,6 +17,10 @@ import "github.com/redis/go-redis/v9"
 // ARGV[9] -> association key prefix                          ARGV[10] -> bin association key prefix
 // ARGV[11] -> member-of key prefix of the type               ARGV[12] -> list key prefix
 // ARGV[13] -> list members key suffix                        ARGV[14..] -> record ids
+// With a bulk job, also KEYS[8] -> crm:{<tenant>}:job:<id> and KEYS[9] -> crm:{<tenant>}:job:<id>:pending:
+// each id leaves the job's pending set and counts as done (moved) or skipped (not live), in the same
+// step as its move, so a crash or a retry neither loses nor repeats any; the job is marked done when
+// nothing is pending.
 // Returns the ids it moved; ids that were not live are left out.
 var archiveScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
@@ -53,6 +57,16 @@ for i = 14, #ARGV do
     redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
       'record_id', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
     moved[#moved+1] = id
+    if KEYS[9] then redis.call('HINCRBY', KEYS[8], 'done', 1) end
+  elseif KEYS[9] and redis.call('ZSCORE', KEYS[9], id) then
+    redis.call('HINCRBY', KEYS[8], 'skipped', 1)
+  end
+  if KEYS[9] then redis.call('ZREM', KEYS[9], id) end
+end
+if KEYS[9] then
+  redis.call('HSET', KEYS[8], 'updated_at', now)
+  if redis.call('ZCARD', KEYS[9]) == 0 then
+    redis.call('HSET', KEYS[8], 'state', 'done', 'finished_at', now)
   end
 end
 return moved

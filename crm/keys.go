@@ -126,3 +126,14 @@ func PendingMailKey(t TenantID) string { return prefix(t) + "mail:pending" }
 func liveKeyPrefix(t TenantID) string   { return prefix(t) + "live:" }
 func trashKeyPrefix(t TenantID) string  { return prefix(t) + "trash:" }
 func binIDsKeyPrefix(t TenantID) string { return prefix(t) + "binids:" }
+
+// JobsKey is the ZSET of a tenant's bulk job ids, scored by creation time (unix ms).
+func JobsKey(t TenantID) string { return prefix(t) + "jobs" }
+
+// JobKey is the HASH of a bulk job: kind, object_type, state, total, done, skipped, by, via, ref,
+// selection, created_at, updated_at, finished_at.
+func JobKey(t TenantID, id string) string { return prefix(t) + "job:" + id }
+
+// JobPendingKey is the ZSET of the record ids a bulk job has still to process, scored by numeric id.
+// It is the snapshot of the selection taken when the job was confirmed.
+func JobPendingKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":pending" }

@@ -108,6 +108,16 @@ type Store interface {
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
 	// Audit pages through a tenant's audit trail of deletions and restores, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
+
+	// CreateDeleteJob snapshots a bulk delete selection and stores it as a pending job when its size is
+	// the confirmed count; else a *CountMismatchError and nothing is kept.
+	CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error)
+	// Job returns a bulk job, or a *NotFoundError.
+	Job(ctx context.Context, t TenantID, id string) (Job, error)
+	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
+	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
+	// ScanRecords calls fn with every live record of a type, in batches.
+	ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error
 }
 
 // ReadOpts are options of a read. nil means the defaults.

@@ -1,0 +1,222 @@
+package crm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// JobState is the state of a bulk job.
+type JobState string
+
+// The states of a bulk job.
+const (
+	JobPending JobState = "pending" // confirmed, waiting for a worker
+	JobRunning JobState = "running" // a worker has started it
+	JobDone    JobState = "done"    // every selected record was processed
+)
+
+// Job is a bulk delete running in the background.
+type Job struct {
+	ID         string
+	Kind       string // "bulk_delete"
+	ObjectType ObjectType
+	State      JobState
+	// Total is the number of records selected and confirmed; Done were moved to the bin; Skipped were
+	// no longer live when their turn came.
+	Total, Done, Skipped int64
+	// By is who asked, and how (ViaBulk with the job id as Ref, or ViaList with the list id).
+	By Actor
+	// Selection describes what was selected, for people ("filter: ...", "list 7", "12 ids").
+	Selection  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt time.Time
+}
+
+// CountMismatchError means the confirmed count of a bulk delete is not the count matched now.
+type CountMismatchError struct {
+	Confirmed, Matched int64
+}
+
+func (e *CountMismatchError) Error() string {
+	return fmt.Sprintf("you confirmed deleting %d records but %d match now: nothing was deleted; check the selection and confirm %d", e.Confirmed, e.Matched, e.Matched)
+}
+
+// DeleteJobParams selects the records of a bulk delete: IDs, or the members of ListID.
+type DeleteJobParams struct {
+	ObjectType ObjectType
+	// IDs are the selected records (for a filter, the ids it matched). Records not live are dropped.
+	IDs []RecordID
+	// ListID deletes the list's members (never the list). Exclusive with IDs.
+	ListID ListID
+	// ConfirmCount is the number the user typed; it must equal the number of records selected now.
+	ConfirmCount int64
+	// By is the requesting user.
+	By string
+	// Selection describes the selection for people.
+	Selection string
+}
+
+// CreateDeleteJob snapshots a selection and, when its size equals ConfirmCount, stores it as a
+// pending job; otherwise it returns a *CountMismatchError and keeps nothing. Only live records are
+// counted. The job does nothing until RunDeleteJobBatch is called (by a worker).
+func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error) {
+	if _, err := s.Schema(ctx, t, p.ObjectType); err != nil {
+		return Job{}, err
+	}
+	if p.ConfirmCount < 0 {
+		return Job{}, &ValidationError{Field: "confirmCount", Code: "INVALID_COUNT", Message: "confirmCount must be the number of records to delete (0 or more)"}
+	}
+	n, err := s.rdb.Incr(ctx, SeqKey(t, "jobs")).Result()
+	if err != nil {
+		return Job{}, fmt.Errorf("draw job id: %w", err)
+	}
+	id := strconv.FormatInt(n, 10)
+	pending := JobPendingKey(t, id)
+	via, ref := ViaBulk, id
+	listKey := pending
+	isList := "0"
+	if p.ListID != "" {
+		l, err := s.List(ctx, t, p.ListID)
+		if err != nil {
+			return Job{}, err
+		}
+		if l.ObjectType != p.ObjectType {
+			return Job{}, &ValidationError{Field: "listId", Code: "WRONG_LIST_TYPE",
+				Message: fmt.Sprintf("list %s holds %s, not %s", p.ListID, l.ObjectType, p.ObjectType)}
+		}
+		via, ref, listKey, isList = ViaList, string(p.ListID), ListMembersKey(t, p.ListID), "1"
+	} else {
+		// Stage the ids in chunks; the key is private to this job until it is sealed.
+		for start := 0; start < len(p.IDs); start += 1000 {
+			end := min(start+1000, len(p.IDs))
+			zs := make([]redis.Z, 0, end-start)
+			for _, rid := range p.IDs[start:end] {
+				f, err := strconv.ParseUint(string(rid), 10, 64)
+				if err != nil {
+					s.rdb.Del(ctx, pending)
+					return Job{}, &ValidationError{Field: "ids", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
+				}
+				zs = append(zs, redis.Z{Score: float64(f), Member: string(rid)})
+			}
+			if err := s.rdb.ZAdd(ctx, pending, zs...).Err(); err != nil {
+				return Job{}, fmt.Errorf("stage job %s: %w", id, err)
+			}
+		}
+	}
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, LiveKey(t, p.ObjectType), JobKey(t, id), JobsKey(t), listKey},
+		p.ConfirmCount, ms(now), isList, id,
+		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(via), "ref", ref, "selection", p.Selection).Slice()
+	if err != nil {
+		return Job{}, fmt.Errorf("seal job %s: %w", id, err)
+	}
+	matched, _ := res[1].(int64)
+	if res[0] == "mismatch" {
+		return Job{}, &CountMismatchError{Confirmed: p.ConfirmCount, Matched: matched}
+	}
+	return s.Job(ctx, t, id)
+}
+
+// Job returns a bulk job, or a *NotFoundError.
+func (s *RedisStore) Job(ctx context.Context, t TenantID, id string) (Job, error) {
+	h, err := s.rdb.HGetAll(ctx, JobKey(t, id)).Result()
+	if err != nil {
+		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return Job{}, &NotFoundError{Kind: "job", ID: id}
+	}
+	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
+	j := Job{ID: id, Kind: h["kind"], ObjectType: ObjectType(h["object_type"]), State: JobState(h["state"]),
+		Total: num("total"), Done: num("done"), Skipped: num("skipped"),
+		By: Actor{User: h["by"], Via: Via(h["via"]), Ref: h["ref"]}, Selection: h["selection"],
+		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+	if h["finished_at"] != "" {
+		j.FinishedAt = parseMS(h["finished_at"])
+	}
+	return j, nil
+}
+
+// RunDeleteJobBatch moves the next at most limit pending records of a job into the bin, in one
+// script that also records the progress, and returns the job as it is after. A job that is done
+// comes back unchanged. Safe to call again after a crash or from a retried task.
+func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error) {
+	if limit <= 0 || limit > MaxScriptBatch {
+		return Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, MaxScriptBatch)
+	}
+	j, err := s.Job(ctx, t, id)
+	if err != nil || j.State == JobDone {
+		return j, err
+	}
+	if j.State == JobPending {
+		if err := s.rdb.HSet(ctx, JobKey(t, id), "state", string(JobRunning)).Err(); err != nil {
+			return Job{}, fmt.Errorf("start job %s: %w", id, err)
+		}
+	}
+	ids, err := s.rdb.ZRange(ctx, JobPendingKey(t, id), 0, int64(limit-1)).Result()
+	if err != nil {
+		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+	}
+	if len(ids) > 0 {
+		o := j.ObjectType
+		who, via, ref := actorFields(j.By)
+		args := []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
+			recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
+			memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix}
+		for _, rid := range ids {
+			args = append(args, rid)
+		}
+		keys := append(s.binKeys(t, o), JobKey(t, id), JobPendingKey(t, id))
+		if err := archiveScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return Job{}, fmt.Errorf("run job %s: %w", id, err)
+		}
+	} else if j.State != JobDone {
+		// Nothing pending but not marked done (a crash between the two): finish it.
+		if err := s.rdb.HSet(ctx, JobKey(t, id), "state", string(JobDone), "finished_at", ms(s.cfg.Clock.Now())).Err(); err != nil {
+			return Job{}, fmt.Errorf("finish job %s: %w", id, err)
+		}
+	}
+	return s.Job(ctx, t, id)
+}
+
+// ScanRecords calls fn with every live record of a type, in batches of at most batch records read in
+// one round trip each, by ascending id. It stops at the first error fn returns.
+func (s *RedisStore) ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error {
+	if batch <= 0 || batch > MaxScriptBatch {
+		batch = 500
+	}
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return err
+	}
+	min := "-inf"
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		raw, err := s.rdb.ZRangeByScore(ctx, LiveKey(t, o), &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(batch)}).Result()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", o, err)
+		}
+		if len(raw) == 0 {
+			return nil
+		}
+		ids := make([]RecordID, len(raw))
+		for i, id := range raw {
+			ids[i] = RecordID(id)
+		}
+		recs, err := s.Records(ctx, t, o, ids, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(recs); err != nil {
+			return err
+		}
+		min = "(" + raw[len(raw)-1]
+	}
+}
