@@ -1,0 +1,128 @@
+package triggers_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+func contactsSchema(t testing.TB) crm.Schema {
+	t.Helper()
+	s, ok := crm.StandardSchema(crm.Contacts)
+	require.True(t, ok)
+	return s
+}
+
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	rec := crm.Record{ID: "7", Type: crm.Contacts, Properties: map[string]string{
+		"email": "a@example.com", "lifecyclestage": "lead", "num_notes": "3", "email_bounced": "true",
+		"last_activity_date": "2024-05-01T00:00:00.000Z"}}
+	tests := []struct {
+		src  string
+		want bool
+	}{
+		{`lifecyclestage == "lead"`, true},
+		{`lifecyclestage != "customer" && daysSince(last_activity_date) > 730`, true},
+		{`daysSince(last_activity_date) > 800`, false},
+		{`email_bounced`, true},
+		{`num_notes >= 3 && num_notes < 4`, true},
+		{`isSet("phone")`, false},
+		{`!isSet("phone") && isSet("email")`, true},
+		{`hasSuffix(email, "@example.com") && id == "7"`, true},
+		{`lower(email) matches "^[a-z]+@"`, true},
+		{`daysSince(now) == 0`, true},
+		// An unset datetime is infinitely long ago.
+		{`daysSince(hs_lead_status == "" ? last_activity_date : last_activity_date) < 1e9`, true},
+		{`num_notes == 0`, false},
+	}
+	for _, tt := range tests {
+		p, err := triggers.Compile(tt.src, contactsSchema(t))
+		require.NoError(t, err, tt.src)
+		got, err := p.Match(rec, now)
+		require.NoError(t, err, tt.src)
+		require.Equal(t, tt.want, got, tt.src)
+	}
+	p, err := triggers.Compile(`daysSince(last_activity_date) > 1e300`, contactsSchema(t))
+	require.NoError(t, err)
+	got, err := p.Match(crm.Record{ID: "8", Properties: map[string]string{}}, now)
+	require.NoError(t, err)
+	require.True(t, got, "an unset datetime reads as infinitely old")
+}
+
+func TestCompileErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, src, want string
+		line, col       int
+	}{
+		{"NotBoolean", `num_notes + 1`, "bool", 1, 1},
+		{"UnknownProperty", `favourite_colour == "red"`, "unknown name favourite_colour", 1, 1},
+		{"TypeMismatch", `num_notes == "three"`, "mismatched types", 1, 11},
+		{"SecondLine", "lifecyclestage == \"lead\" &&\n  email_bounced > 3", "mismatched types", 2, 17},
+		{"WallClockDisabled", `now() > last_activity_date`, "", 1, 1},
+		{"RepeatDisabled", `len(repeat("x", 1000000000)) > 0`, "", 1, 1},
+		{"UnknownType", `fromJSON(email)`, "", 1, 1},
+		{"Empty", `   `, "empty", 0, 0},
+	}
+	for _, tt := range tests {
+		_, err := triggers.Compile(tt.src, contactsSchema(t))
+		var te *triggers.Error
+		require.ErrorAs(t, err, &te, tt.name)
+		require.Contains(t, te.Message, tt.want, tt.name)
+		if tt.line > 0 {
+			require.Equal(t, tt.line, te.Line, tt.name)
+		}
+		if tt.name == "TypeMismatch" || tt.name == "SecondLine" {
+			require.Equal(t, tt.col, te.Column, tt.name)
+		}
+	}
+}
+
+func TestBounded(t *testing.T) {
+	t.Parallel()
+	// Deep nesting within the source limit compiles and runs without exhausting the stack.
+	deep := strings.Repeat("(", 5000) + "true" + strings.Repeat(")", 5000)
+	p, err := triggers.Compile(deep, contactsSchema(t))
+	require.NoError(t, err)
+	ok, err := p.Match(crm.Record{}, time.Now())
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = triggers.Compile(strings.Repeat("!", 4000)+"true", contactsSchema(t))
+	require.ErrorContains(t, err, "exceeds maximum allowed nodes")
+	_, err = triggers.Compile(strings.Repeat("(", 20000)+"true"+strings.Repeat(")", 20000), contactsSchema(t))
+	require.ErrorContains(t, err, "limit is")
+	big := strings.Repeat(`email == "x" || `, 2000) + "true"
+	_, err = triggers.Compile(big, contactsSchema(t))
+	require.Error(t, err)
+	_, err = triggers.Compile(`email == "x" || email == "y"`, contactsSchema(t), triggers.MaxNodes(3))
+	require.Error(t, err)
+}
+
+func ExampleCompile() {
+	schema, _ := crm.StandardSchema(crm.Contacts)
+	p, err := triggers.Compile(`lifecyclestage != "customer" && daysSince(last_activity_date) > 730`, schema)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	stale := crm.Record{ID: "1", Properties: map[string]string{"lifecyclestage": "lead", "last_activity_date": "2023-01-15"}}
+	fresh := crm.Record{ID: "2", Properties: map[string]string{"lifecyclestage": "lead", "last_activity_date": "2026-10-01"}}
+	a, _ := p.Match(stale, now)
+	b, _ := p.Match(fresh, now)
+	fmt.Println(a, b)
+
+	_, err = triggers.Compile(`num_notes == "many"`, schema)
+	fmt.Println(err)
+	// Output:
+	// true false
+	// 1:11: invalid operation: == (mismatched types float64 and string)
+}
