@@ -10,13 +10,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// AuditEntry is one deletion, restore or permanent delete. It names records by id only.
+// AuditEntry is one deletion, restore or permanent delete, of one record or of a batch of records
+// moved together. It names records by id only.
 type AuditEntry struct {
 	// ID is the entry's cursor.
 	ID         string
 	Action     string // "archive", "restore" or "permanent_delete"
 	ObjectType ObjectType
-	RecordID   RecordID
+	RecordIDs  []RecordID
 	By         string
 	Via        Via
 	Ref        string
@@ -72,6 +73,12 @@ func (s *RedisStore) Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]
 
 func auditEntry(m redis.XMessage) AuditEntry {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordID: RecordID(str("record_id")),
+	var ids []RecordID
+	for _, id := range strings.Split(str("record_ids"), ",") {
+		if id != "" {
+			ids = append(ids, RecordID(id))
+		}
+	}
+	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
 		By: str("by"), Via: Via(str("via")), Ref: str("ref"), At: parseMS(str("at"))}
 }

@@ -6,7 +6,10 @@ import "github.com/redis/go-redis/v9"
 // lists a record is in). They build those keys from prefixes that keys.go makes; every such key
 // carries the same tenant hash tag as KEYS, so the script stays within one cluster slot.
 
-// archiveScript moves live records into their type's bin.
+// archiveScript moves live records into their type's bin. Per record it costs a read, a RENAME and
+// the deletion fields; the indexes, the change log, the audit entry and the job progress are updated
+// once per batch. Associations and list memberships are looked at only for records flagged with
+// _assoc or _lists (see associateScript and addListMembersScript).
 // KEYS[1] -> crm:{<tenant>}:live:<type>      KEYS[2] -> crm:{<tenant>}:trash:<type>
 // KEYS[3] -> crm:{<tenant>}:binids:<type>    KEYS[4] -> crm:{<tenant>}:uniq:contacts:email
 // KEYS[5] -> crm:{<tenant>}:changed          KEYS[6] -> crm:{<tenant>}:changed:events
@@ -24,46 +27,58 @@ import "github.com/redis/go-redis/v9"
 // Returns the ids it moved; ids that were not live are left out.
 var archiveScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
-local moved = {}
+local contacts = otype == 'contacts'
+local moved, members, scores, ids, emails = {}, {}, {}, {}, {}
+local skipped = 0
 for i = 14, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local rec = ARGV[7] .. me
-  if redis.call('EXISTS', rec) == 1 then
+  local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
+  if cur[1] then
     local bin = ARGV[8] .. me
-    if otype == 'contacts' then
-      local cur = redis.call('HMGET', rec, 'email', 'additional_emails')
-      for _, e in ipairs(split_emails(cur[1] or '', cur[2] or '')) do
-        if redis.call('HGET', KEYS[4], e) == id then redis.call('HDEL', KEYS[4], e) end
-      end
+    if contacts then
+      for _, e in ipairs(split_emails(cur[4] or '', cur[5] or '')) do emails[#emails+1] = e end
     end
-    redis.call('DEL', bin)
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('ZADD', KEYS[2], now, id)
-    redis.call('ZADD', KEYS[3], id, id)
-    local assoc, binassoc = ARGV[9] .. me, ARGV[10] .. me
-    redis.call('DEL', binassoc)
-    local others = redis.call('SMEMBERS', assoc)
-    for _, other in ipairs(others) do redis.call('SREM', ARGV[9] .. other, me) end
-    if #others > 0 then redis.call('RENAME', assoc, binassoc) end
-    local memberof = ARGV[11] .. id
-    for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
-      redis.call('ZREM', ARGV[12] .. list .. ARGV[13], id)
+    if cur[2] then
+      local assoc = ARGV[9] .. me
+      local others = redis.call('SMEMBERS', assoc)
+      for _, other in ipairs(others) do redis.call('SREM', ARGV[9] .. other, me) end
+      if #others > 0 then redis.call('RENAME', assoc, ARGV[10] .. me) end
     end
-    redis.call('DEL', memberof)
-    mark_changed(KEYS[5], KEYS[6], me, now, 'd')
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
-      'record_id', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+    if cur[3] then
+      local memberof = ARGV[11] .. id
+      for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
+        redis.call('ZREM', ARGV[12] .. list .. ARGV[13], id)
+      end
+      redis.call('DEL', memberof)
+    end
     moved[#moved+1] = id
-    if KEYS[9] then redis.call('HINCRBY', KEYS[8], 'done', 1) end
+    members[#members+1] = me
+    scores[#scores+1] = now; scores[#scores+1] = id
+    ids[#ids+1] = id; ids[#ids+1] = id
   elseif KEYS[9] and redis.call('ZSCORE', KEYS[9], id) then
-    redis.call('HINCRBY', KEYS[8], 'skipped', 1)
+    skipped = skipped + 1
   end
-  if KEYS[9] then redis.call('ZREM', KEYS[9], id) end
+end
+if #moved > 0 then
+  -- The live contacts' emails always point at them (the write scripts keep it so).
+  if #emails > 0 then redis.call('HDEL', KEYS[4], unpack(emails)) end
+  redis.call('ZREM', KEYS[1], unpack(moved))
+  redis.call('ZADD', KEYS[2], unpack(scores))
+  redis.call('ZADD', KEYS[3], unpack(ids))
+  mark_changed(KEYS[5], KEYS[6], members, now, 'd')
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
+    'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
 end
 if KEYS[9] then
+  local all = {}
+  for i = 14, #ARGV do all[#all+1] = ARGV[i] end
+  redis.call('ZREM', KEYS[9], unpack(all))
+  redis.call('HINCRBY', KEYS[8], 'done', #moved)
+  redis.call('HINCRBY', KEYS[8], 'skipped', skipped)
   redis.call('HSET', KEYS[8], 'updated_at', now)
   if redis.call('ZCARD', KEYS[9]) == 0 then
     redis.call('HSET', KEYS[8], 'state', 'done', 'finished_at', now)
@@ -113,15 +128,17 @@ for i = 11, #ARGV do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
           redis.call('SADD', assoc, other)
           redis.call('SADD', ARGV[9] .. other, me)
+          redis.call('HSET', ARGV[7] .. other, '_assoc', '1')
+          redis.call('HSET', rec, '_assoc', '1')
         elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
           -- The other side is in the bin too: its own restore links the two again.
           redis.call('SADD', ARGV[10] .. other, me)
         end
       end
       redis.call('DEL', binassoc)
-      mark_changed(KEYS[5], KEYS[6], me, now, 'r')
+      mark_changed(KEYS[5], KEYS[6], {me}, now, 'r')
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
-        'record_id', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+        'record_ids', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
       out[#out+1] = {'ok', id}
     end
   end
@@ -139,10 +156,11 @@ return out
 // Returns the number of entries removed.
 var purgeScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(ids) do
-  redis.call('UNLINK', ARGV[3] .. id, ARGV[4] .. id)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
-end
+if #ids == 0 then return 0 end
+local keys = {}
+for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id; keys[#keys+1] = ARGV[4] .. id end
+redis.call('UNLINK', unpack(keys))
+redis.call('ZREM', KEYS[1], unpack(ids))
+redis.call('ZREM', KEYS[2], unpack(ids))
 return #ids
 `)

@@ -71,7 +71,7 @@ func TestArchiveHidesEverywhereAndRecordsWho(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, audit, 1)
 		require.Equal(t, "archive", audit[0].Values["action"])
-		require.Equal(t, string(c.ID), audit[0].Values["record_id"])
+		require.Equal(t, string(c.ID), audit[0].Values["record_ids"])
 
 		// Archiving again does nothing (idempotent under retries).
 		before := b.tenantDump(t)

@@ -29,6 +29,10 @@ func MailSentKey(t TenantID, idempotencyKey string) string {
 // that time is not sent again; it is far longer than any retry schedule of the worker.
 const MailSentTTL = 7 * 24 * time.Hour
 
+// ErrMailDone means an email of that idempotency key was already sent or kept in the outbox:
+// there is nothing left to do.
+var ErrMailDone = errors.New("crm: this email was already sent or kept")
+
 // ErrMailInFlight means another worker holds the lease on the delivery of the same email; the
 // caller should try again after the lease expires.
 var ErrMailInFlight = errors.New("crm: another delivery of this email is in progress")
@@ -137,9 +141,10 @@ func checkMailID(id string) error {
 }
 
 // AppendOutbox keeps an email in the tenant's outbox (crm:{<tenant>}:outbox). It is idempotent by
-// m.ID: a message whose ID was already kept or sent within MailSentTTL is not appended again. It
-// returns a wrapped ErrMailInFlight when an SMTP delivery of the same ID holds the lease, and a
-// *ValidationError for a bad tenant or an empty ID. Safe for concurrent use.
+// m.ID: a message whose ID was already kept or sent within MailSentTTL is not appended again, and
+// the error wraps ErrMailDone. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
+// same ID holds the lease, and a *ValidationError for a bad tenant or an empty ID. A zero
+// m.CreatedAt is set to the store clock's now. Safe for concurrent use.
 func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessage) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -160,8 +165,11 @@ func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessa
 	if err != nil {
 		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
 	}
-	if n < 0 {
+	switch {
+	case n < 0:
 		return fmt.Errorf("append outbox message %s: %w", m.ID, ErrMailInFlight)
+	case n == 0:
+		return fmt.Errorf("append outbox message %s: %w", m.ID, ErrMailDone)
 	}
 	return nil
 }

@@ -65,11 +65,11 @@ if id ~= '' then
   end
   wipe('contacts', id)
   -- The engine learns from this mark that the contact is gone and drops its enrollments.
-  mark_changed(KEYS[2], KEYS[3], me, now, 'p')
+  mark_changed(KEYS[2], KEYS[3], {me}, now, 'p')
 end
 for i = 18, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
-  'record_id', id, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
+  'record_ids', id, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
 redis.call('HSET', KEYS[6], ARGV[15], ARGV[16])
 return 1
 `)

@@ -104,7 +104,7 @@ func TestPermanentDeleteLeavesNoTrace(t *testing.T) {
 				audit, _, err := b.store.Audit(ctx, b.tenant, nil)
 				require.NoError(t, err)
 				require.Equal(t, "permanent_delete", audit[len(audit)-1].Action)
-				require.Equal(t, c.ID, audit[len(audit)-1].RecordID)
+				require.Equal(t, []crm.RecordID{c.ID}, audit[len(audit)-1].RecordIDs)
 			})
 		})
 	}

@@ -15,12 +15,30 @@ local function split_emails(primary, additional)
   return out
 end
 
-local function mark_changed(changed, events, member, now, ev)
-  redis.call('ZADD', changed, now, member)
-  local cur = redis.call('HGET', events, member)
-  if not cur then cur = '' end
-  if not string.find(cur, ev, 1, true) then
-    redis.call('HSET', events, member, cur .. ev)
+-- mark_changed records, in two calls whatever the batch size, that the members ("<type>:<id>")
+-- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted).
+local function mark_changed(changed, events, members, now, ev)
+  if #members == 0 then return end
+  local z = {}
+  for _, m in ipairs(members) do z[#z+1] = now; z[#z+1] = m end
+  redis.call('ZADD', changed, unpack(z))
+  local cur = redis.call('HMGET', events, unpack(members))
+  local h = {}
+  for i, m in ipairs(members) do
+    local c = cur[i] or ''
+    if not string.find(c, ev, 1, true) then h[#h+1] = m; h[#h+1] = c .. ev end
+  end
+  if #h > 0 then redis.call('HSET', events, unpack(h)) end
+end
+
+-- each_chunk calls fn with slices of at most 500 items of list, so unpack stays within Lua's limits.
+local function each_chunk(list, fn)
+  local i = 1
+  while i <= #list do
+    local chunk = {}
+    for j = i, math.min(i + 499, #list) do chunk[#chunk+1] = list[j] end
+    fn(chunk)
+    i = i + 500
   end
 end
 `
@@ -99,15 +117,18 @@ for i, r in ipairs(recs) do
     claimed[e] = r.id
   end
 end
+local live, emails, members = {}, {}, {}
 for i, r in ipairs(recs) do
-  local key = KEYS[5+i]
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
-  redis.call('HSET', key, unpack(args))
-  redis.call('ZADD', KEYS[1], r.id, r.id)
-  for _, e in ipairs(r.emails) do redis.call('HSET', KEYS[2], e, r.id) end
-  mark_changed(KEYS[3], KEYS[4], otype .. ':' .. r.id, now, 'c')
+  redis.call('HSET', KEYS[5+i], unpack(args))
+  live[#live+1] = r.id; live[#live+1] = r.id
+  for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
+  members[#members+1] = otype .. ':' .. r.id
 end
+each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
+each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
+each_chunk(members, function(c) mark_changed(KEYS[3], KEYS[4], c, now, 'c') end)
 return {'ok'}
 `)
 
@@ -169,8 +190,10 @@ for i, u in ipairs(ups) do
     if redis.call('HGET', KEYS[1], e) == u.id then redis.call('HDEL', KEYS[1], e) end
   end
   for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
-  mark_changed(KEYS[2], KEYS[3], otype .. ':' .. u.id, now, 'u')
 end
+local members = {}
+for _, u in ipairs(ups) do members[#members+1] = otype .. ':' .. u.id end
+each_chunk(members, function(c) mark_changed(KEYS[2], KEYS[3], c, now, 'u') end)
 return {'ok'}
 `)
 
@@ -178,12 +201,16 @@ return {'ok'}
 // KEYS[1] -> crm:{<tenant>}:obj:<fromType>:<fromId>    KEYS[2] -> crm:{<tenant>}:obj:<toType>:<toId>
 // KEYS[3] -> crm:{<tenant>}:assoc:<fromType>:<fromId>  KEYS[4] -> crm:{<tenant>}:assoc:<toType>:<toId>
 // ARGV[1] -> "<fromType>:<fromId>"   ARGV[2] -> "<toType>:<toId>"
+// Both records get the field _assoc, which tells the bin scripts that they have associations to
+// look at (most records have none, and bulk deletes skip the look then).
 // Returns 1 when linked (or already linked), -1 if the first record is not live, -2 if the second is not.
 var associateScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[1], '_assoc', '1')
+redis.call('HSET', KEYS[2], '_assoc', '1')
 return 1
 `)
 
@@ -222,6 +249,7 @@ return 1
 // KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
 // ARGV[1] -> list id   ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
 // ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4..] -> record ids
+// A member gets the field _lists, which tells the bin scripts to look at its memberships.
 // Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
 var addListMembersScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
@@ -231,6 +259,7 @@ for i = 4, #ARGV do
   if redis.call('EXISTS', ARGV[2] .. id) == 1 then
     out[1] = out[1] + redis.call('ZADD', KEYS[2], id, id)
     redis.call('SADD', ARGV[3] .. id, ARGV[1])
+    redis.call('HSET', ARGV[2] .. id, '_lists', '1')
   else
     out[#out+1] = id
   end

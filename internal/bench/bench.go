@@ -1,0 +1,307 @@
+// Package bench measures crmflow's store paths beside the raw Redis work they cannot beat, on the same
+// data in the same run, so a figure is a ratio to the machine's own limit rather than a bare number.
+//
+// Each scenario seeds its own random tenants (one for crmflow, one for the raw baseline) on the Redis
+// it is given, and removes them afterwards.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+)
+
+// Result is one scenario's measurement.
+type Result struct {
+	Name    string  `json:"name"`
+	Records int     `json:"records"`
+	Seconds float64 `json:"seconds"`
+	Rate    float64 `json:"records_per_second"`
+	// RawSeconds and RawRate are the raw Redis baseline doing the same work on the same data.
+	RawSeconds float64 `json:"raw_seconds"`
+	RawRate    float64 `json:"raw_records_per_second"`
+	// Ratio is Rate / RawRate.
+	Ratio float64 `json:"ratio"`
+	// Goal is the ratio the scenario should reach.
+	Goal float64 `json:"goal"`
+	// Extra holds scenario-specific figures (for example the slowest Redis command, in ms).
+	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+func (r Result) String() string {
+	s := fmt.Sprintf("%-12s %8d records  %7.2fs  %9.0f rec/s   raw %7.2fs %9.0f rec/s   ratio %.2f (goal %.2f)",
+		r.Name, r.Records, r.Seconds, r.Rate, r.RawSeconds, r.RawRate, r.Ratio, r.Goal)
+	for k, v := range r.Extra {
+		s += fmt.Sprintf("  %s=%.2f", k, v)
+	}
+	return s
+}
+
+func finish(r *Result, d, raw time.Duration) {
+	r.Seconds, r.RawSeconds = d.Seconds(), raw.Seconds()
+	r.Rate = float64(r.Records) / r.Seconds
+	r.RawRate = float64(r.Records) / r.RawSeconds
+	r.Ratio = r.Rate / r.RawRate
+}
+
+func randomTenant(prefix string) crm.TenantID {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return crm.TenantID(prefix + "-" + hex.EncodeToString(b[:]))
+}
+
+// Drop deletes every key of a tenant (SCAN + UNLINK in batches) and its registry entry.
+func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error {
+	iter := rdb.Scan(ctx, 0, "crm:{"+string(t)+"}:*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+			return err
+		}
+	}
+	return rdb.SRem(ctx, crm.TenantsKey(), string(t)).Err()
+}
+
+// contactProps returns ten realistic properties for contact i.
+func contactProps(i int) map[string]string {
+	stages := []string{"subscriber", "lead", "customer", "opportunity"}
+	return map[string]string{
+		"email":              fmt.Sprintf("person%d@example%d.com", i, i%97),
+		"firstname":          "First" + strconv.Itoa(i),
+		"lastname":           "Lastname" + strconv.Itoa(i%1000),
+		"phone":              fmt.Sprintf("+1-555-%07d", i),
+		"company":            "Company " + strconv.Itoa(i%5000),
+		"jobtitle":           "Engineer",
+		"city":               "Springfield",
+		"country":            "US",
+		"lifecyclestage":     stages[i%len(stages)],
+		"last_activity_date": time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%700) * 24 * time.Hour).Format(time.RFC3339),
+	}
+}
+
+// Seed creates n contacts with ten properties each in a new tenant, in batches of 1000.
+func Seed(ctx context.Context, st *crm.RedisStore, t crm.TenantID, n int) ([]crm.RecordID, error) {
+	if _, err := st.CreateTenant(ctx, t, crm.PlanEnterprise); err != nil {
+		return nil, err
+	}
+	ids := make([]crm.RecordID, 0, n)
+	for start := 0; start < n; start += crm.MaxScriptBatch {
+		end := min(start+crm.MaxScriptBatch, n)
+		in := make([]crm.RecordInput, 0, end-start)
+		for i := start; i < end; i++ {
+			in = append(in, crm.RecordInput{Properties: contactProps(i)})
+		}
+		recs, err := st.CreateRecords(ctx, t, crm.Contacts, in, crm.Actor{User: "bench@crmflow.example"})
+		if err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids, nil
+}
+
+func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no used_memory in INFO")
+}
+
+// MemoryPerContact seeds n contacts (ten properties, every index) and returns the growth of Redis's
+// used_memory divided by n. The Redis should be otherwise idle.
+func MemoryPerContact(ctx context.Context, rdb redis.UniversalClient, n int) (float64, error) {
+	st, err := crm.NewRedisStore(rdb, nil)
+	if err != nil {
+		return 0, err
+	}
+	t := randomTenant("bench-mem")
+	defer Drop(context.WithoutCancel(ctx), rdb, t)
+	before, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := Seed(ctx, st, t, n); err != nil {
+		return 0, err
+	}
+	after, err := usedMemory(ctx, rdb)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / float64(n), nil
+}
+
+// rawMoveScript is the least a restorable delete must do: move each record and update the live and
+// bin indexes, one script per batch.
+var rawMoveScript = redis.NewScript(`
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  redis.call('RENAME', KEYS[1] .. id, KEYS[2] .. id)
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZADD', KEYS[4], 1, id)
+end
+return #ARGV
+`)
+
+// BulkDelete measures a confirmed bulk delete job of n contacts run in batches of 500 (the store path
+// the workers run), beside one raw Lua move per 500 records of a copy of the same data.
+func BulkDelete(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error) {
+	res := Result{Name: "bulk-delete", Records: n, Goal: 0.5}
+	st, err := crm.NewRedisStore(rdb, nil)
+	if err != nil {
+		return res, err
+	}
+	t, raw := randomTenant("bench-del"), randomTenant("bench-raw")
+	defer Drop(context.WithoutCancel(ctx), rdb, t)
+	defer Drop(context.WithoutCancel(ctx), rdb, raw)
+	ids, err := Seed(ctx, st, t, n)
+	if err != nil {
+		return res, err
+	}
+	rawIDs, err := Seed(ctx, st, raw, n)
+	if err != nil {
+		return res, err
+	}
+
+	start := time.Now()
+	job, err := st.CreateDeleteJob(ctx, t, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: int64(n), By: "bench@crmflow.example"})
+	if err != nil {
+		return res, err
+	}
+	for job.State != crm.JobDone {
+		if job, err = st.RunDeleteJobBatch(ctx, t, job.ID, 500); err != nil {
+			return res, err
+		}
+	}
+	d := time.Since(start)
+	if job.Done != int64(n) {
+		return res, fmt.Errorf("bulk delete moved %d of %d", job.Done, n)
+	}
+
+	start = time.Now()
+	recPrefix := strings.TrimSuffix(crm.RecordKey(raw, crm.Contacts, "x"), "x")
+	binPrefix := strings.TrimSuffix(crm.BinRecordKey(raw, crm.Contacts, "x"), "x")
+	for s := 0; s < n; s += 500 {
+		e := min(s+500, n)
+		args := make([]any, 0, e-s)
+		for _, id := range rawIDs[s:e] {
+			args = append(args, string(id))
+		}
+		if err := rawMoveScript.Run(ctx, rdb, []string{recPrefix, binPrefix, crm.LiveKey(raw, crm.Contacts), crm.TrashKey(raw, crm.Contacts)}, args...).Err(); err != nil {
+			return res, err
+		}
+	}
+	finish(&res, d, time.Since(start))
+	return res, nil
+}
+
+// Purge measures the purge of n expired bin entries, beside ZRANGEBYSCORE + UNLINK + ZREM in batches
+// of 500 over a copy of the same bin. It also reports the slowest Redis command seen during the
+// crmflow purge (from SLOWLOG, in ms).
+func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error) {
+	res := Result{Name: "purge", Records: n, Goal: 0.6, Extra: map[string]float64{}}
+	clk := clock.NewSim(time.Now().Add(-100 * 24 * time.Hour))
+	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk})
+	if err != nil {
+		return res, err
+	}
+	t, raw := randomTenant("bench-purge"), randomTenant("bench-rawpurge")
+	defer Drop(context.WithoutCancel(ctx), rdb, t)
+	defer Drop(context.WithoutCancel(ctx), rdb, raw)
+	for _, tn := range []crm.TenantID{t, raw} {
+		ids, err := Seed(ctx, st, tn, n)
+		if err != nil {
+			return res, err
+		}
+		for s := 0; s < n; s += crm.MaxScriptBatch {
+			if _, err := st.ArchiveRecords(ctx, tn, crm.Contacts, ids[s:min(s+crm.MaxScriptBatch, n)], crm.Actor{User: "bench@crmflow.example"}); err != nil {
+				return res, err
+			}
+		}
+	}
+	horizon := time.Now().Add(-crm.DefaultRetention)
+
+	_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "0").Err()
+	_ = rdb.Do(ctx, "SLOWLOG", "RESET").Err()
+	start := time.Now()
+	total := 0
+	for {
+		k, err := st.PurgeExpired(ctx, t, crm.Contacts, horizon, 500)
+		if err != nil {
+			return res, err
+		}
+		total += k
+		if k < 500 {
+			break
+		}
+	}
+	d := time.Since(start)
+	if logs, err := rdb.SlowLogGet(ctx, 10000).Result(); err == nil {
+		var worst time.Duration
+		for _, l := range logs {
+			if l.Duration > worst {
+				worst = l.Duration
+			}
+		}
+		res.Extra["slowest_command_ms"] = float64(worst.Microseconds()) / 1000
+	}
+	_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err()
+	if total != n {
+		return res, fmt.Errorf("purge removed %d of %d", total, n)
+	}
+
+	start = time.Now()
+	trash := crm.TrashKey(raw, crm.Contacts)
+	binPrefix := strings.TrimSuffix(crm.BinRecordKey(raw, crm.Contacts, "x"), "x")
+	for {
+		ids, err := rdb.ZRangeByScore(ctx, trash, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(horizon.UnixMilli(), 10), Count: 500}).Result()
+		if err != nil {
+			return res, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		keys := make([]string, len(ids))
+		members := make([]any, len(ids))
+		for i, id := range ids {
+			keys[i] = binPrefix + id
+			members[i] = id
+		}
+		pipe := rdb.Pipeline()
+		pipe.Unlink(ctx, keys...)
+		pipe.ZRem(ctx, trash, members...)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return res, err
+		}
+	}
+	finish(&res, d, time.Since(start))
+	return res, nil
+}

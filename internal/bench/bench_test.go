@@ -1,0 +1,65 @@
+package bench_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/internal/bench"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// records is the size of each benchmark, from CRMFLOW_BENCH_RECORDS (default 100000).
+func records(b *testing.B) int {
+	if v := os.Getenv("CRMFLOW_BENCH_RECORDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err)
+		return n
+	}
+	return 100_000
+}
+
+// Run with: go test ./internal/bench -run '^$' -bench . -benchtime 1x
+func BenchmarkScenarios(b *testing.B) {
+	ctx := context.Background()
+	rdb := redistest.Client(b)
+	n := records(b)
+	b.Run("memory", func(b *testing.B) {
+		for range b.N {
+			per, err := bench.MemoryPerContact(ctx, rdb, n)
+			require.NoError(b, err)
+			b.ReportMetric(per, "bytes/contact")
+		}
+	})
+	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
+		for range b.N {
+			r, err := sc(ctx, rdb, n)
+			require.NoError(b, err)
+			b.Logf("%s", r)
+			b.ReportMetric(r.Rate, r.Name+"-rec/s")
+			b.ReportMetric(r.RawRate, r.Name+"-raw-rec/s")
+			b.ReportMetric(r.Ratio, r.Name+"-ratio")
+		}
+	}
+}
+
+// TestScenariosSmall runs every scenario on a small size so the suite proves they work.
+func TestScenariosSmall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	per, err := bench.MemoryPerContact(ctx, rdb, 200)
+	require.NoError(t, err)
+	require.Positive(t, per)
+	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
+		r, err := sc(ctx, rdb, 1200)
+		require.NoError(t, err)
+		require.Equal(t, 1200, r.Records)
+		require.Positive(t, r.Rate)
+		require.Positive(t, r.RawRate)
+	}
+}
