@@ -1,0 +1,121 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := string(b.contact(t, map[string]string{"firstname": "Ada"}))
+	tenantPart := strings.Split(b.tokens[tokAll], "_")[1]
+
+	for _, tc := range []struct {
+		name string
+		auth string
+	}{
+		{"NoHeader", ""},
+		{"EmptyBearer", "Bearer "},
+		{"BearerOnly", "Bearer"},
+		{"WrongScheme", "Basic " + b.tokens[tokAll]},
+		{"TwoWords", "Bearer " + b.tokens[tokAll] + " extra"},
+		{"NotAToken", "Bearer hello"},
+		{"UnknownToken", "Bearer cft_" + tenantPart + "_" + strings.Repeat("0", 64)},
+		{"UnknownTenant", "Bearer cft_no-such-tenant_" + strings.Repeat("0", 64)},
+		{"TruncatedToken", "Bearer " + b.tokens[tokAll][:len(b.tokens[tokAll])-1]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			for _, req := range []struct {
+				method, path string
+				body         any
+			}{
+				{"GET", "/crm/v3/objects/contacts/" + id, nil},
+				{"PATCH", "/crm/v3/objects/contacts/" + id, map[string]any{"properties": map[string]any{"firstname": "X"}}},
+				{"POST", "/crm/v3/objects/contacts", map[string]any{"properties": map[string]any{"firstname": "X"}}},
+				{"GET", "/crm/v3/lists", nil},
+			} {
+				r := b.raw(t, req.method, req.path, tc.auth, req.body)
+				expectError(t, r, http.StatusUnauthorized, "INVALID_AUTHENTICATION")
+				require.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"), "%s %s", req.method, req.path)
+			}
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+
+	t.Run("SchemeIsCaseInsensitive", func(t *testing.T) {
+		t.Parallel()
+		expect[record](t, b.raw(t, "GET", "/crm/v3/objects/contacts/"+id, "bearer "+b.tokens[tokRead], nil), http.StatusOK)
+	})
+}
+
+// TestPermissions calls every endpoint with a token that lacks the permission it needs: each is a
+// 403 naming the permission, and nothing of the tenant changes.
+func TestPermissions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c1 := string(b.contact(t, map[string]string{"email": "a@example.com"}))
+	c2 := string(b.contact(t, map[string]string{"email": "b@example.com"}))
+	co := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"}))
+	require.NoError(t, b.store.Associate(b.ctx, b.tenantA, crm.AssociationRef{Type: crm.Contacts, ID: crm.RecordID(c2)},
+		crm.AssociationRef{Type: crm.Companies, ID: crm.RecordID(co)}))
+	l, err := b.store.CreateList(b.ctx, b.tenantA, "VIPs", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{crm.RecordID(c1)})
+	require.NoError(t, err)
+	list := string(l.ID)
+	props := map[string]any{"properties": map[string]any{"firstname": "Changed"}}
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		who    string
+		perm   crm.Permission
+	}{
+		{"CreateObject", "POST", "/crm/v3/objects/contacts", props, tokRead, crm.PermWrite},
+		{"UpdateObject", "PATCH", "/crm/v3/objects/contacts/" + c1, props, tokRead, crm.PermWrite},
+		{"BatchCreate", "POST", "/crm/v3/objects/contacts/batch/create", map[string]any{"inputs": []any{props}}, tokRead, crm.PermWrite},
+		{"BatchUpdate", "POST", "/crm/v3/objects/contacts/batch/update",
+			map[string]any{"inputs": []any{map[string]any{"id": c1, "properties": map[string]any{"firstname": "X"}}}}, tokRead, crm.PermWrite},
+		{"Associate", "PUT", "/crm/v4/objects/contacts/" + c1 + "/associations/default/companies/" + co, nil, tokRead, crm.PermWrite},
+		{"Dissociate", "DELETE", "/crm/v4/objects/contacts/" + c2 + "/associations/default/companies/" + co, nil, tokRead, crm.PermWrite},
+		{"CreateList", "POST", "/crm/v3/lists", map[string]any{"name": "New", "objectType": "contacts"}, tokRead, crm.PermWrite},
+		{"DeleteList", "DELETE", "/crm/v3/lists/" + list, nil, tokRead, crm.PermWrite},
+		{"AddMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/add", []string{c2}, tokRead, crm.PermWrite},
+		{"RemoveMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/remove", []string{c1}, tokRead, crm.PermWrite},
+		{"CreateProperty", "POST", "/crm/v3/properties/contacts", map[string]any{"name": "shoe_size", "label": "Shoe size", "type": "number"},
+			tokWrite, crm.PermSchema},
+		{"CreateSchema", "POST", "/crm/v3/schemas", map[string]any{"name": "pets", "label": "Pets"}, tokWrite, crm.PermSchema},
+		{"GetObject", "GET", "/crm/v3/objects/contacts/" + c1, nil, tokNone, crm.PermRead},
+		{"ListObjects", "GET", "/crm/v3/objects/contacts", nil, tokNone, crm.PermRead},
+		{"BatchRead", "POST", "/crm/v3/objects/contacts/batch/read", map[string]any{"inputs": idInputs(c1)}, tokNone, crm.PermRead},
+		{"ListProperties", "GET", "/crm/v3/properties/contacts", nil, tokNone, crm.PermRead},
+		{"GetProperty", "GET", "/crm/v3/properties/contacts/email", nil, tokNone, crm.PermRead},
+		{"ListSchemas", "GET", "/crm/v3/schemas", nil, tokNone, crm.PermRead},
+		{"GetSchema", "GET", "/crm/v3/schemas/contacts", nil, tokNone, crm.PermRead},
+		{"ListAssociations", "GET", "/crm/v4/objects/contacts/" + c2 + "/associations/companies", nil, tokNone, crm.PermRead},
+		{"ListLists", "GET", "/crm/v3/lists", nil, tokNone, crm.PermRead},
+		{"GetList", "GET", "/crm/v3/lists/" + list, nil, tokNone, crm.PermRead},
+		{"ListMembers", "GET", "/crm/v3/lists/" + list + "/memberships", nil, tokNone, crm.PermRead},
+		// A write without read or write at all names write, the permission the route needs.
+		{"CreateWithNothing", "POST", "/crm/v3/objects/contacts", props, tokNone, crm.PermWrite},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, b.call(t, tc.method, tc.path, tc.who, tc.body), http.StatusForbidden, "MISSING_SCOPES")
+			require.Contains(t, e.Message, `"`+string(tc.perm)+`"`)
+			require.Equal(t, []string{string(tc.perm)}, e.Context["requiredScopes"])
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+}

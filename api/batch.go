@@ -1,0 +1,200 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// batchJSON is the response of a batch endpoint. NumErrors and Errors are set on a 207, when some
+// inputs failed and the others succeeded.
+type batchJSON[T any] struct {
+	Status      string           `json:"status"`
+	Results     []T              `json:"results"`
+	NumErrors   int              `json:"numErrors,omitempty"`
+	Errors      []batchErrorJSON `json:"errors,omitempty"`
+	StartedAt   string           `json:"startedAt"`
+	CompletedAt string           `json:"completedAt"`
+}
+
+// batchErrorJSON is one failure inside a 207 batch response; Context names the failed ids.
+type batchErrorJSON struct {
+	Status   string              `json:"status"`
+	Category string              `json:"category"`
+	Message  string              `json:"message"`
+	Context  map[string][]string `json:"context,omitempty"`
+}
+
+// checkBatchSize refuses a batch of no inputs or of more than maxBatchInputs.
+func checkBatchSize(n int) error {
+	switch {
+	case n == 0:
+		return errInvalid("inputs", "EMPTY_BATCH", "inputs is empty: send from 1 to %d inputs", maxBatchInputs)
+	case n > maxBatchInputs:
+		return errInvalid("inputs", "TOO_MANY_INPUTS",
+			"inputs has %d entries, over the limit of %d per batch request: split it into batches of at most %d",
+			n, maxBatchInputs, maxBatchInputs)
+	}
+	return nil
+}
+
+// batchIDs returns the ids of a batch without duplicates, in their first order.
+func batchIDs(in []idInput) []crm.RecordID {
+	out := make([]crm.RecordID, 0, len(in))
+	for _, x := range in {
+		if id := crm.RecordID(x.ID); !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// idInput is one input of batch/read (and of the batch deletes): {"id": "1"}.
+type idInput struct {
+	ID flexID `json:"id"`
+}
+
+type batchCreateInput struct {
+	Inputs []propertiesInput `json:"inputs"`
+}
+
+// batchCreate serves POST /crm/v3/objects/{objectType}/batch/create: all records or none, 201.
+func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in batchCreateInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	inputs := make([]crm.RecordInput, len(in.Inputs))
+	for i, x := range in.Inputs {
+		inputs[i] = crm.RecordInput{Properties: x.Properties}
+	}
+	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, inputs, actor(p))
+	if err != nil {
+		return fmt.Errorf("batch create %s: %w", o, err)
+	}
+	writeJSON(w, http.StatusCreated, s.batchResult(started, toRecordsJSON(recs)))
+	return nil
+}
+
+type batchReadInput struct {
+	Inputs     []idInput `json:"inputs"`
+	Properties []string  `json:"properties"`
+}
+
+// batchRead serves POST /crm/v3/objects/{objectType}/batch/read?archived=: 200 when every id was
+// found, 207 with the missing ids named in errors otherwise.
+func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	archived, err := queryArchived(r)
+	if err != nil {
+		return err
+	}
+	var in batchReadInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	ids := batchIDs(in.Inputs)
+	// Ids that are not decimal cannot exist: they are reported missing without asking the store.
+	lookup := slices.DeleteFunc(slices.Clone(ids), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+	var recs []crm.Record
+	if len(lookup) > 0 {
+		recs, err = s.store.Records(r.Context(), p.Tenant, o, lookup,
+			&crm.ReadOpts{Archived: archived, Properties: splitNames(in.Properties)})
+		if err != nil {
+			return fmt.Errorf("batch read %s: %w", o, err)
+		}
+	}
+	out := s.batchResult(started, toRecordsJSON(recs))
+	if missing := missingIDs(ids, recs); len(missing) > 0 {
+		out.NumErrors = 1
+		out.Errors = []batchErrorJSON{{
+			Status:   "error",
+			Category: categoryNotFound,
+			Message: fmt.Sprintf("could not get some %s records, they may be deleted or not exist: check that the ids are valid (%d missing)",
+				o, len(missing)),
+			Context: map[string][]string{"ids": missing},
+		}}
+		writeJSON(w, http.StatusMultiStatus, out)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// missingIDs returns the ids of want that no record of got has.
+func missingIDs(want []crm.RecordID, got []crm.Record) []string {
+	found := make(map[crm.RecordID]bool, len(got))
+	for _, rec := range got {
+		found[rec.ID] = true
+	}
+	var out []string
+	for _, id := range want {
+		if !found[id] {
+			out = append(out, string(id))
+		}
+	}
+	return out
+}
+
+type batchUpdateInput struct {
+	Inputs []updateInput `json:"inputs"`
+}
+
+type updateInput struct {
+	ID         flexID         `json:"id"`
+	Properties propertyValues `json:"properties"`
+}
+
+// batchUpdate serves POST /crm/v3/objects/{objectType}/batch/update: all records or none, 200.
+// One missing id refuses the whole batch with a 404 naming it.
+func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in batchUpdateInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	updates := make([]crm.RecordUpdate, len(in.Inputs))
+	for i, x := range in.Inputs {
+		if !numericID.MatchString(string(x.ID)) {
+			return errNotFound("record", string(x.ID))
+		}
+		updates[i] = crm.RecordUpdate{ID: crm.RecordID(x.ID), Properties: x.Properties}
+	}
+	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o, updates, actor(p))
+	if err != nil {
+		return fmt.Errorf("batch update %s: %w", o, err)
+	}
+	writeJSON(w, http.StatusOK, s.batchResult(started, toRecordsJSON(recs)))
+	return nil
+}
+
+// batchResult is a COMPLETE batch response of results, started at started and completed now.
+func (s *Server) batchResult(started time.Time, results []recordJSON) batchJSON[recordJSON] {
+	return batchJSON[recordJSON]{Status: "COMPLETE", Results: results,
+		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())}
+}

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// This file holds the only mapping from errors to HTTP status and error category (STYLE rule 5).
+// Handlers return errors; writeError turns them into the HubSpot error body.
+
+// The error categories of the error body, as HubSpot names them.
+const (
+	categoryValidation     = "VALIDATION_ERROR"
+	categoryNotFound       = "OBJECT_NOT_FOUND"
+	categoryMissingScopes  = "MISSING_SCOPES"
+	categoryAuthentication = "INVALID_AUTHENTICATION"
+	categoryConflict       = "CONFLICT"
+	categoryTooLarge       = "REQUEST_TOO_LARGE"
+	categoryMethod         = "METHOD_NOT_ALLOWED"
+	categoryUnavailable    = "SERVICE_UNAVAILABLE"
+	categoryTimeout        = "TIMEOUT"
+	categoryInternal       = "INTERNAL_ERROR"
+)
+
+// errorBody is the body of every error response.
+type errorBody struct {
+	Status        string              `json:"status"`
+	Message       string              `json:"message"`
+	Category      string              `json:"category"`
+	CorrelationID string              `json:"correlationId"`
+	Errors        []errorDetail       `json:"errors"`
+	Context       map[string][]string `json:"context,omitempty"`
+}
+
+// errorDetail is one problem of a request, naming the field it is about in In.
+type errorDetail struct {
+	Message string `json:"message"`
+	Code    string `json:"code"`
+	In      string `json:"in,omitempty"`
+}
+
+// apiError is an error the api package itself decides: a bad query parameter, a missing
+// permission, a body too large. The crm errors are mapped in mapError without being converted.
+type apiError struct {
+	status   int
+	category string
+	message  string
+	details  []errorDetail
+	context  map[string][]string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// errInvalid is a 400 about one field of the request.
+func errInvalid(field, code, format string, args ...any) *apiError {
+	msg := fmt.Sprintf(format, args...)
+	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg,
+		details: []errorDetail{{Message: msg, Code: code, In: field}}}
+}
+
+// errNotFound is a 404 naming what was not found. A thing of another tenant gets the same answer.
+func errNotFound(kind, id string) error { return &crm.NotFoundError{Kind: kind, ID: id} }
+
+// errMissingScope is the 403 of a principal that lacks a permission.
+func errMissingScope(perm crm.Permission) *apiError {
+	msg := fmt.Sprintf("this request needs the %q permission, which your user does not have: ask an admin to grant it "+
+		"(crmflow admin user create ... --perms %s,...)", perm, perm)
+	return &apiError{status: http.StatusForbidden, category: categoryMissingScopes, message: msg,
+		details: []errorDetail{{Message: msg, Code: "MISSING_SCOPES", In: "permission"}},
+		context: map[string][]string{"requiredScopes": {string(perm)}}}
+}
+
+// errAuth is a 401 saying what was wrong with the credentials.
+func errAuth(msg string) error {
+	return &apiError{status: http.StatusUnauthorized, category: categoryAuthentication, message: msg,
+		details: []errorDetail{{Message: msg, Code: "INVALID_AUTHENTICATION", In: "Authorization"}}}
+}
+
+// errTooLarge is the 413 of a body over the limit.
+func errTooLarge(limit int64) error {
+	msg := fmt.Sprintf("request body is larger than the limit of %d bytes: send fewer inputs per request", limit)
+	return &apiError{status: http.StatusRequestEntityTooLarge, category: categoryTooLarge, message: msg,
+		details: []errorDetail{{Message: msg, Code: "REQUEST_TOO_LARGE", In: "body"}}}
+}
+
+// errRoute is the 404 or 405 of a request no route serves.
+func errRoute(status int, method, path string) error {
+	cat, code, msg := categoryNotFound, "ROUTE_NOT_FOUND", fmt.Sprintf("no endpoint %s %s: check the path", method, path)
+	if status == http.StatusMethodNotAllowed {
+		cat, code, msg = categoryMethod, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s is not allowed on %s", method, path)
+	}
+	return &apiError{status: status, category: cat, message: msg, details: []errorDetail{{Message: msg, Code: code}}}
+}
+
+// errUnavailable is the 503 of a failing readiness probe.
+func errUnavailable(reason error) error {
+	msg := "not ready: " + reason.Error()
+	return &apiError{status: http.StatusServiceUnavailable, category: categoryUnavailable, message: msg,
+		details: []errorDetail{{Message: msg, Code: "NOT_READY"}}}
+}
+
+// bodyError turns an error of json.Decoder.Decode into the error of the response.
+func bodyError(err error, maxBytes int64) error {
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		te  *json.UnmarshalTypeError
+		ve  *crm.ValidationError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return errTooLarge(maxBytes)
+	case errors.Is(err, io.EOF):
+		return errInvalid("body", "INVALID_JSON", "request body is empty: send a JSON value")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errInvalid("body", "INVALID_JSON", "request body is malformed JSON: it ends too early")
+	case errors.As(err, &se):
+		return errInvalid("body", "INVALID_JSON", "request body is malformed JSON at byte %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return errInvalid(field, "INVALID_TYPE", "field %q must be a JSON %s, not %s", field, jsonKind(te.Type), te.Value)
+	case errors.As(err, &ve):
+		return ve
+	}
+	// encoding/json (v1) reports an unknown field (DisallowUnknownFields) only as a plain error whose
+	// text is `json: unknown field "name"`; it exports no type to test, so that text is read here.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		return errInvalid(name, "UNKNOWN_FIELD", "unknown field %q in request body: remove it (check its spelling)", name)
+	}
+	return errInvalid("body", "INVALID_JSON", "request body could not be read as JSON")
+}
+
+// trailingError is the error of a body whose JSON value is followed by more than white space:
+// err is what decoding the rest returned (nil when it was a second value).
+func trailingError(err error, maxBytes int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errTooLarge(maxBytes)
+	}
+	return errInvalid("body", "INVALID_JSON", "request body has data after its JSON value: send exactly one JSON value")
+}
+
+// jsonKind names the JSON kind a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "number"
+	default:
+		return "value of another kind"
+	}
+}
+
+// mapError gives the status and body of err. The body's CorrelationID is left for the caller.
+// The message is the typed error's own (not the wrapping chain, which may name internals). Errors it
+// does not know are a 500 whose message reveals nothing of the cause.
+func mapError(err error) (int, errorBody) {
+	var (
+		ae  *apiError
+		ves crm.ValidationErrors
+		ve  *crm.ValidationError
+		nf  *crm.NotFoundError
+		ec  *crm.EmailConflictError
+		be  *crm.BlockedEmailError
+		ce  *crm.ConflictError
+	)
+	one := func(status int, category, code, in, msg string) (int, errorBody) {
+		return status, errorBody{Status: "error", Category: category, Message: msg,
+			Errors: []errorDetail{{Message: msg, Code: code, In: in}}}
+	}
+	switch {
+	case errors.As(err, &ae):
+		return ae.status, errorBody{Status: "error", Category: ae.category, Message: ae.message,
+			Errors: ae.details, Context: ae.context}
+	case errors.Is(err, crm.ErrUnauthenticated):
+		return one(http.StatusUnauthorized, categoryAuthentication, "INVALID_AUTHENTICATION", "Authorization",
+			"the bearer token is invalid, unknown or revoked: create a new one (crmflow admin token create)")
+	case errors.As(err, &ec):
+		status, body := one(http.StatusConflict, categoryConflict, "EMAIL_CONFLICT", "email", ec.Error())
+		body.Context = map[string][]string{"existingId": {string(ec.BlockingID)}}
+		return status, body
+	case errors.As(err, &be):
+		return one(http.StatusBadRequest, categoryValidation, "BLOCKED_EMAIL", "email", be.Error())
+	// ValidationErrors before *ValidationError: errors.As would find its first element through Unwrap.
+	case errors.As(err, &ves) && len(ves) > 0:
+		body := errorBody{Status: "error", Category: categoryValidation, Message: ves.Error()}
+		for _, v := range ves {
+			body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
+		}
+		return http.StatusBadRequest, body
+	case errors.As(err, &ve):
+		return one(http.StatusBadRequest, categoryValidation, ve.Code, ve.Field, ve.Message)
+	case errors.As(err, &nf):
+		return one(http.StatusNotFound, categoryNotFound, "OBJECT_NOT_FOUND", nf.Kind, nf.Error())
+	case errors.Is(err, crm.ErrNotFound):
+		return one(http.StatusNotFound, categoryNotFound, "OBJECT_NOT_FOUND", "", "not found")
+	case errors.As(err, &ce):
+		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", ce.Message)
+	case errors.Is(err, crm.ErrTenantExists), errors.Is(err, crm.ErrUserExists):
+		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", "it already exists")
+	case errors.Is(err, context.DeadlineExceeded):
+		return one(http.StatusGatewayTimeout, categoryTimeout, "TIMEOUT", "", "the request took too long: retry later")
+	default:
+		return one(http.StatusInternalServerError, categoryInternal, "INTERNAL_ERROR", "",
+			"internal error: retry later, and quote the correlationId to support if it persists")
+	}
+}
+
+// writeError writes err as an error response and notes it for the request's log line.
+// Only errors mapped to a 5xx are logged with their text, since 4xx texts may echo request data.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := mapError(err)
+	body.CorrelationID = correlationID(r.Context())
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="crmflow"`)
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.category = body.Category
+		if status >= 500 {
+			rec.err = err
+		}
+	}
+	writeJSON(w, status, body)
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// TestMapError pins the one mapping from errors to status and category, for errors wrapped as the
+// handlers wrap them.
+func TestMapError(t *testing.T) {
+	t.Parallel()
+	wrap := func(err error) error { return fmt.Errorf("create contacts: %w", err) }
+
+	for _, tc := range []struct {
+		name     string
+		err      error
+		status   int
+		category string
+		in       []string
+		message  string
+	}{
+		{"Unauthenticated", wrap(crm.ErrUnauthenticated), http.StatusUnauthorized, categoryAuthentication, []string{"Authorization"}, "token"},
+		{"NotFoundType", wrap(&crm.NotFoundError{Kind: "record", ID: "contacts/7"}), http.StatusNotFound, categoryNotFound, []string{"record"}, "contacts/7"},
+		{"NotFoundSentinel", wrap(crm.ErrNotFound), http.StatusNotFound, categoryNotFound, []string{""}, "not found"},
+		{"Validation", wrap(&crm.ValidationError{Field: "num_notes", Code: "INVALID_NUMBER", Message: "bad num_notes"}),
+			http.StatusBadRequest, categoryValidation, []string{"num_notes"}, "bad num_notes"},
+		{"Validations", wrap(crm.ValidationErrors{{Field: "a", Code: "X", Message: "bad a"}, {Field: "b", Code: "Y", Message: "bad b"}}),
+			http.StatusBadRequest, categoryValidation, []string{"a", "b"}, "bad a; bad b"},
+		{"EmailConflict", wrap(&crm.EmailConflictError{Email: "a@x.example", BlockingID: "42"}),
+			http.StatusConflict, categoryConflict, []string{"email"}, "contact 42"},
+		{"BlockedEmail", wrap(&crm.BlockedEmailError{Email: "a@x.example"}),
+			http.StatusBadRequest, categoryValidation, []string{"email"}, "blocklisted"},
+		{"Conflict", wrap(&crm.ConflictError{Message: "property \"x\" already exists"}),
+			http.StatusConflict, categoryConflict, []string{""}, "already exists"},
+		{"UserExists", wrap(crm.ErrUserExists), http.StatusConflict, categoryConflict, []string{""}, "exists"},
+		{"Deadline", wrap(context.DeadlineExceeded), http.StatusGatewayTimeout, categoryTimeout, []string{""}, "too long"},
+		{"MissingScope", errMissingScope(crm.PermSchema), http.StatusForbidden, categoryMissingScopes, []string{"permission"}, `"schema"`},
+		{"TooLarge", errTooLarge(10), http.StatusRequestEntityTooLarge, categoryTooLarge, []string{"body"}, "10 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, body := mapError(tc.err)
+			require.Equal(t, tc.status, status)
+			require.Equal(t, "error", body.Status)
+			require.Equal(t, tc.category, body.Category)
+			require.Contains(t, body.Message, tc.message)
+			var in []string
+			for _, d := range body.Errors {
+				require.NotEmpty(t, d.Message)
+				require.NotEmpty(t, d.Code)
+				in = append(in, d.In)
+			}
+			require.Equal(t, tc.in, in)
+		})
+	}
+
+	t.Run("InternalLeaksNothing", func(t *testing.T) {
+		t.Parallel()
+		status, body := mapError(fmt.Errorf("read contacts: %w", errors.New("dial tcp 10.0.0.7:6379: connection refused")))
+		require.Equal(t, http.StatusInternalServerError, status)
+		require.Equal(t, categoryInternal, body.Category)
+		require.NotContains(t, body.Message, "10.0.0.7")
+		require.NotContains(t, body.Message, "contacts")
+		require.Len(t, body.Errors, 1)
+	})
+
+	t.Run("WrappedMessageIsTheTypedErrorsOwn", func(t *testing.T) {
+		t.Parallel()
+		_, body := mapError(fmt.Errorf("internal detail: %w", &crm.NotFoundError{Kind: "list", ID: "9"}))
+		require.Equal(t, "list 9 not found", body.Message)
+	})
+}
+
+func TestPanicIsInternalError(t *testing.T) {
+	t.Parallel()
+	st, err := crm.NewRedisStore(redistest.Client(t), nil)
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	s, err := New(st, &Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.NoError(t, err)
+
+	w := httptest.NewRecorder()
+	s.observe(w, httptest.NewRequest("GET", "/crm/v3/objects/contacts", nil), func(http.ResponseWriter, *http.Request) {
+		panic("boom at 10.0.0.7")
+	})
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+	var body errorBody
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+	require.Equal(t, categoryInternal, body.Category)
+	require.NotContains(t, w.Body.String(), "boom")
+	require.Equal(t, w.Header().Get("X-Correlation-Id"), body.CorrelationID)
+	require.Contains(t, logs.String(), "boom at 10.0.0.7") // the cause is logged, with the correlation id
+	require.Contains(t, logs.String(), body.CorrelationID)
+}

@@ -1,0 +1,140 @@
+package api_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+func TestRequestBodies(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := string(b.contact(t, map[string]string{"firstname": "Ada"}))
+	before := b.snapshot(t, b.tenantA)
+
+	for _, tc := range []struct {
+		name     string
+		method   string
+		path     string
+		body     string
+		status   int
+		category string
+		in       string
+		msg      string
+	}{
+		{"UnknownField", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"},"associations":[]}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "associations", "associations"},
+		{"UnknownNestedField", "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"1","idProperty":"email"}]}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "idProperty", "idProperty"},
+		{"UnknownOptionField", "POST", "/crm/v3/properties/contacts", `{"name":"x","type":"enumeration","options":[{"value":"a","hidden":true}]}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "options", "option"},
+		{"MalformedJSON", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "malformed"},
+		{"SyntaxError", "PATCH", "/crm/v3/objects/contacts/" + id, `{"properties": {firstname: "A"}}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "malformed"},
+		{"TrailingData", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"}} {"properties":{}}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "after"},
+		{"TrailingGarbage", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"}}x`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "after"},
+		{"EmptyBody", "POST", "/crm/v3/objects/contacts", ``,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "empty"},
+		{"WrongType", "POST", "/crm/v3/objects/contacts", `{"properties":"firstname=A"}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "properties", "properties"},
+		{"WrongNestedType", "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"1"}],"properties":"email"}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "properties", "array"},
+		{"TooLarge", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"` + bigName(1<<20) + `"}}`,
+			http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "body", "1048576"},
+		{"TooLargeAfterValue", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"}}` + strings.Repeat(" ", 1<<20),
+			http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", "body", "1048576"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, tc.method, tc.path, tokAll, tc.body), tc.status, tc.category)
+			require.Equal(t, []string{tc.in}, e.in())
+			require.Contains(t, e.Message, tc.msg)
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+
+	t.Run("JustUnderTheLimit", func(t *testing.T) {
+		t.Parallel()
+		// A body of exactly the limit is read whole; it fails on its content, not its size.
+		body := `{"properties":{"nope":"` + bigName(1<<20-len(`{"properties":{"nope":""}}`)) + `"}}`
+		require.Len(t, body, 1<<20)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, body), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"nope"}, e.in())
+	})
+}
+
+func TestErrorShape(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	t.Run("CorrelationIDsDiffer", func(t *testing.T) {
+		t.Parallel()
+		e1 := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/1", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		e2 := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/1", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.NotEqual(t, e1.CorrelationID, e2.CorrelationID)
+	})
+
+	t.Run("SuccessCarriesCorrelationID", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		require.Len(t, r.header.Get("X-Correlation-Id"), 36)
+	})
+
+	t.Run("UnknownRoute", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/nothing/here", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "/crm/v3/nothing/here")
+		expectError(t, b.call(t, "GET", "/", "", nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+
+	t.Run("MethodNotAllowed", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "DELETE", "/crm/v3/objects/contacts", tokAll, nil)
+		e := expectError(t, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED")
+		require.Contains(t, e.Message, "DELETE")
+		require.Contains(t, r.header.Get("Allow"), "POST")
+		require.Contains(t, r.header.Get("Allow"), "GET")
+	})
+}
+
+// A store that fails (here: its Redis client is closed) is a 500 that reveals nothing of the cause.
+func TestStoreFailureIsInternalError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rdb := redistest.Client(t)
+	broken, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	require.NoError(t, rdb.Close())
+	srv, err := api.New(broken, &api.Config{Logger: slog.New(slog.NewJSONHandler(b.logs, nil))})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	b.url, b.client = ts.URL, ts.Client()
+
+	r := b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil)
+	e := expectError(t, r, http.StatusInternalServerError, "INTERNAL_ERROR")
+	require.NotContains(t, e.Message, "closed")
+	require.NotContains(t, e.Message, "redis")
+	// The cause is in the log line of that request, found by its correlation id.
+	var line map[string]any
+	for _, l := range b.logs.lines(t) {
+		if l["correlation_id"] == e.CorrelationID {
+			line = l
+		}
+	}
+	require.NotNil(t, line)
+	require.Equal(t, "ERROR", line["level"])
+	require.Contains(t, line["error"], "closed")
+}

@@ -1,0 +1,142 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// freshTenant creates a tenant with one user of every permission and returns its id and token.
+func (b *testBundle) freshTenant(t *testing.T) (crm.TenantID, string) {
+	t.Helper()
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err := b.store.CreateTenant(b.ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	return tn, b.user(t, tn, "intruder@b.example", "all")
+}
+
+// TestTenantIsolation calls every endpoint with the token of another tenant and tenant A's ids. A
+// record, list, property or type of tenant A is answered exactly as a missing one (404), reads show
+// nothing of A, writes land in the caller's own tenant, and tenant A is unchanged.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// Tenant A: contacts, a company, an association, a list with a member, a custom property, a
+	// custom object type with a record, and a contact in the bin.
+	c1 := string(b.contact(t, map[string]string{"email": "ada@a.example", "firstname": "Ada"}))
+	c2 := string(b.contact(t, map[string]string{"email": "bob@a.example"}))
+	binned := b.contact(t, map[string]string{"email": "old@a.example"})
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{binned}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	co := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"}))
+	require.NoError(t, b.store.Associate(b.ctx, b.tenantA, crm.AssociationRef{Type: crm.Contacts, ID: crm.RecordID(c1)},
+		crm.AssociationRef{Type: crm.Companies, ID: crm.RecordID(co)}))
+	l, err := b.store.CreateList(b.ctx, b.tenantA, "VIPs", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{crm.RecordID(c1)})
+	require.NoError(t, err)
+	list := string(l.ID)
+	_, err = b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+	require.NoError(t, err)
+	_, err = b.store.CreateObjectType(b.ctx, b.tenantA, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
+		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+	require.NoError(t, err)
+	pet := string(b.create(t, b.tenantA, "pets", map[string]string{"pet_name": "Rex"}))
+	before := b.snapshot(t, b.tenantA)
+
+	empty := func(t *testing.T, r response) {
+		t.Helper()
+		pg := expect[page[record]](t, r, http.StatusOK)
+		require.Empty(t, pg.Results)
+	}
+	notFound := func(t *testing.T, r response) {
+		t.Helper()
+		expectError(t, r, http.StatusNotFound, "OBJECT_NOT_FOUND")
+	}
+	props := map[string]any{"properties": map[string]any{"firstname": "Mallory"}}
+
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		check  func(t *testing.T, r response)
+	}{
+		{"GetObject", "GET", "/crm/v3/objects/contacts/" + c1, nil, notFound},
+		{"GetArchivedObject", "GET", "/crm/v3/objects/contacts/" + string(binned) + "?archived=true", nil, notFound},
+		{"UpdateObject", "PATCH", "/crm/v3/objects/contacts/" + c1, props, notFound},
+		{"ListObjects", "GET", "/crm/v3/objects/contacts", nil, empty},
+		{"ListArchivedObjects", "GET", "/crm/v3/objects/contacts?archived=true", nil, empty},
+		{"BatchRead", "POST", "/crm/v3/objects/contacts/batch/read", map[string]any{"inputs": idInputs(c1, c2)},
+			func(t *testing.T, r response) {
+				res := expect[batch](t, r, http.StatusMultiStatus)
+				require.Empty(t, res.Results)
+				require.Equal(t, []string{c1, c2}, res.Errors[0].Context["ids"])
+			}},
+		{"BatchReadArchived", "POST", "/crm/v3/objects/contacts/batch/read?archived=true",
+			map[string]any{"inputs": idInputs(string(binned))}, func(t *testing.T, r response) {
+				require.Empty(t, expect[batch](t, r, http.StatusMultiStatus).Results)
+			}},
+		{"BatchUpdate", "POST", "/crm/v3/objects/contacts/batch/update",
+			map[string]any{"inputs": []any{map[string]any{"id": c1, "properties": map[string]any{"firstname": "M"}}}}, notFound},
+		// A's email is free in another tenant: creating lands in the caller's tenant, no conflict leaks.
+		{"CreateObjectWithAsEmail", "POST", "/crm/v3/objects/contacts",
+			map[string]any{"properties": map[string]any{"email": "ada@a.example"}}, func(t *testing.T, r response) {
+				expect[record](t, r, http.StatusCreated)
+			}},
+		{"BatchCreateWithAsEmail", "POST", "/crm/v3/objects/contacts/batch/create",
+			map[string]any{"inputs": []any{map[string]any{"properties": map[string]any{"email": "bob@a.example"}}}},
+			func(t *testing.T, r response) { expect[batch](t, r, http.StatusCreated) }},
+		{"ListCustomObjects", "GET", "/crm/v3/objects/pets", nil, notFound},
+		{"GetCustomObject", "GET", "/crm/v3/objects/pets/" + pet, nil, notFound},
+		{"CreateCustomObject", "POST", "/crm/v3/objects/pets", map[string]any{"properties": map[string]any{"pet_name": "X"}}, notFound},
+		{"ListProperties", "GET", "/crm/v3/properties/contacts", nil, func(t *testing.T, r response) {
+			pg := expect[page[property]](t, r, http.StatusOK)
+			require.NotEmpty(t, pg.Results)
+			for _, p := range pg.Results {
+				require.NotEqual(t, "shoe_size", p.Name)
+			}
+		}},
+		{"GetProperty", "GET", "/crm/v3/properties/contacts/shoe_size", nil, notFound},
+		{"CustomTypeProperties", "GET", "/crm/v3/properties/pets", nil, notFound},
+		{"CreateProperty", "POST", "/crm/v3/properties/contacts", map[string]any{"name": "shoe_size", "type": "string"},
+			func(t *testing.T, r response) {
+				require.Equal(t, "string", expect[property](t, r, http.StatusCreated).Type)
+			}},
+		{"ListSchemas", "GET", "/crm/v3/schemas", nil, func(t *testing.T, r response) {
+			require.Empty(t, expect[page[schema]](t, r, http.StatusOK).Results)
+		}},
+		{"GetSchema", "GET", "/crm/v3/schemas/pets", nil, notFound},
+		{"CreateSchema", "POST", "/crm/v3/schemas", map[string]any{"name": "pets", "label": "Pets"},
+			func(t *testing.T, r response) { expect[schema](t, r, http.StatusCreated) }},
+		{"Associate", "PUT", "/crm/v4/objects/contacts/" + c2 + "/associations/default/companies/" + co, nil, notFound},
+		{"Dissociate", "DELETE", "/crm/v4/objects/contacts/" + c1 + "/associations/default/companies/" + co, nil,
+			func(t *testing.T, r response) { require.Equal(t, http.StatusNoContent, r.status) }},
+		{"DissociateHubSpotPath", "DELETE", "/crm/v4/objects/contacts/" + c1 + "/associations/companies/" + co, nil,
+			func(t *testing.T, r response) { require.Equal(t, http.StatusNoContent, r.status) }},
+		{"ListAssociations", "GET", "/crm/v4/objects/contacts/" + c1 + "/associations/companies", nil, notFound},
+		{"CreateList", "POST", "/crm/v3/lists", map[string]any{"name": "VIPs", "objectType": "contacts"},
+			func(t *testing.T, r response) { expect[listResponse](t, r, http.StatusCreated) }},
+		{"ListLists", "GET", "/crm/v3/lists", nil, func(t *testing.T, r response) {
+			require.Empty(t, expect[listsResponse](t, r, http.StatusOK).Lists)
+		}},
+		{"GetList", "GET", "/crm/v3/lists/" + list, nil, notFound},
+		{"DeleteList", "DELETE", "/crm/v3/lists/" + list, nil, notFound},
+		{"AddMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/add", []string{c2}, notFound},
+		{"RemoveMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/remove", []string{c1}, notFound},
+		{"ListMembers", "GET", "/crm/v3/lists/" + list + "/memberships", nil, notFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// A tenant of its own per case, so that what one case creates cannot answer another.
+			_, tok := b.freshTenant(t)
+			tc.check(t, b.raw(t, tc.method, tc.path, "Bearer "+tok, tc.body))
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+}

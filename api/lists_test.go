@@ -1,0 +1,184 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+type list struct {
+	ListID         string `json:"listId"`
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	ProcessingType string `json:"processingType"`
+	Size           int64  `json:"size"`
+	CreatedAt      string `json:"createdAt"`
+}
+
+type listResponse struct {
+	List list `json:"list"`
+}
+
+type listsResponse struct {
+	Lists []list `json:"lists"`
+}
+
+type member struct {
+	RecordID string `json:"recordId"`
+}
+
+func TestLists(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var contacts []string
+	for range 12 {
+		contacts = append(contacts, string(b.contact(t, map[string]string{"firstname": "M"})))
+	}
+
+	created := expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists", tokWrite,
+		map[string]any{"name": "Newsletter", "objectType": "contacts"}), http.StatusCreated).List
+	require.Equal(t, "Newsletter", created.Name)
+	require.Equal(t, "contacts", created.ObjectType)
+	require.Equal(t, "MANUAL", created.ProcessingType)
+	require.Zero(t, created.Size)
+	id := created.ListID
+
+	added := expect[struct {
+		NumAdded         int      `json:"numAdded"`
+		RecordIDsMissing []string `json:"recordIdsMissing"`
+	}](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/add", tokWrite, append(contacts, "777777")), http.StatusOK)
+	require.Equal(t, 12, added.NumAdded)
+	require.Equal(t, []string{"777777"}, added.RecordIDsMissing)
+
+	got := expect[listResponse](t, b.call(t, "GET", "/crm/v3/lists/"+id, tokRead, nil), http.StatusOK).List
+	require.EqualValues(t, 12, got.Size)
+
+	var members []string
+	path := "/crm/v3/lists/" + id + "/memberships?limit=5"
+	for {
+		pg := expect[page[member]](t, b.call(t, "GET", path, tokRead, nil), http.StatusOK)
+		for _, m := range pg.Results {
+			members = append(members, m.RecordID)
+		}
+		if pg.Paging == nil {
+			break
+		}
+		path = "/crm/v3/lists/" + id + "/memberships?limit=5&after=" + pg.Paging.Next.After
+	}
+	require.Equal(t, contacts, members)
+
+	removed := expect[struct {
+		NumRemoved int `json:"numRemoved"`
+	}](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/remove", tokWrite, `["`+contacts[0]+`", `+contacts[1]+`]`),
+		http.StatusOK)
+	require.Equal(t, 2, removed.NumRemoved)
+
+	all := expect[listsResponse](t, b.call(t, "GET", "/crm/v3/lists", tokRead, nil), http.StatusOK)
+	require.Len(t, all.Lists, 1)
+	require.EqualValues(t, 10, all.Lists[0].Size)
+
+	// Deleting the list never deletes its members (SPEC S15).
+	r := b.call(t, "DELETE", "/crm/v3/lists/"+id, tokWrite, nil)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	expectError(t, b.call(t, "GET", "/crm/v3/lists/"+id, tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	recs, err := b.store.Records(b.ctx, b.tenantA, crm.Contacts, toRecordIDs(contacts), nil)
+	require.NoError(t, err)
+	require.Len(t, recs, 12)
+
+	t.Run("BadObjectType", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists", tokWrite, map[string]any{"name": "X", "objectType": "deals"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"objectType"}, e.in())
+	})
+
+	t.Run("MissingName", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists", tokWrite, map[string]any{"objectType": "0-2"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"name"}, e.in())
+	})
+
+	t.Run("MembersMustBeAnArray", func(t *testing.T) {
+		t.Parallel()
+		expectError(t, b.call(t, "PUT", "/crm/v3/lists/1/memberships/add", tokWrite, map[string]any{"ids": []string{"1"}}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+	})
+
+	t.Run("MissingList", func(t *testing.T) {
+		t.Parallel()
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/crm/v3/lists/999"},
+			{"GET", "/crm/v3/lists/abc"},
+			{"DELETE", "/crm/v3/lists/999"},
+			{"GET", "/crm/v3/lists/999/memberships"},
+			{"PUT", "/crm/v3/lists/999/memberships/add"},
+			{"PUT", "/crm/v3/lists/999/memberships/remove"},
+		} {
+			e := expectError(t, b.call(t, req.method, req.path, tokWrite, []string{contacts[0]}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+			require.Contains(t, e.Message, "list", "%s %s", req.method, req.path)
+		}
+	})
+}
+
+func toRecordIDs(ids []string) []crm.RecordID {
+	out := make([]crm.RecordID, len(ids))
+	for i, id := range ids {
+		out[i] = crm.RecordID(id)
+	}
+	return out
+}
+
+func TestAssociations(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := string(b.contact(t, map[string]string{"firstname": "Ada"}))
+	co1 := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "One"}))
+	co2 := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Two"}))
+
+	for _, co := range []string{co2, co1, co1} { // the repeat is idempotent
+		r := b.call(t, "PUT", "/crm/v4/objects/contacts/"+c+"/associations/default/companies/"+co, tokWrite, nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	}
+	type assoc struct {
+		ToObjectID string `json:"toObjectId"`
+	}
+	toIDs := func(pg page[assoc]) []string {
+		out := []string{}
+		for _, a := range pg.Results {
+			out = append(out, a.ToObjectID)
+		}
+		return out
+	}
+	got := expect[page[assoc]](t, b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/companies", tokRead, nil), http.StatusOK)
+	require.Equal(t, []string{co1, co2}, toIDs(got))
+	back := expect[page[assoc]](t, b.call(t, "GET", "/crm/v4/objects/companies/"+co1+"/associations/contacts", tokRead, nil), http.StatusOK)
+	require.Equal(t, []string{c}, toIDs(back))
+	none := expect[page[assoc]](t, b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/deals", tokRead, nil), http.StatusOK)
+	require.Empty(t, none.Results)
+
+	r := b.call(t, "DELETE", "/crm/v4/objects/companies/"+co1+"/associations/default/contacts/"+c, tokWrite, nil)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	r = b.call(t, "DELETE", "/crm/v4/objects/contacts/"+c+"/associations/companies/"+co2, tokWrite, nil)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	got = expect[page[assoc]](t, b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/companies", tokRead, nil), http.StatusOK)
+	require.Empty(t, got.Results)
+
+	t.Run("MissingSide", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		for _, path := range []string{
+			"/crm/v4/objects/contacts/" + c + "/associations/default/companies/888888",
+			"/crm/v4/objects/contacts/888888/associations/default/companies/" + co1,
+			"/crm/v4/objects/contacts/" + c + "/associations/default/unicorns/" + co1,
+		} {
+			expectError(t, b.call(t, "PUT", path, tokWrite, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		}
+		expectError(t, b.call(t, "GET", "/crm/v4/objects/contacts/888888/associations/companies", tokRead, nil),
+			http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}

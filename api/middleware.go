@@ -1,0 +1,192 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// correlationKey is the context key of a request's correlation id (STYLE rule 4: the context
+// carries the correlation id and nothing else).
+type correlationKey struct{}
+
+// correlationHeader is the response header that carries the request's correlation id, the same
+// id as the correlationId of an error body and the correlation_id of the request's log line.
+const correlationHeader = "X-Correlation-Id"
+
+func withCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey{}, id)
+}
+
+// correlationID returns the request's correlation id, or "" outside a request.
+func correlationID(ctx context.Context) string {
+	id, _ := ctx.Value(correlationKey{}).(string)
+	return id
+}
+
+// recorder is the ResponseWriter the handlers see: it remembers the status for the log line and
+// the metrics, and what the handlers learned along the way (tenant, error category, a 5xx cause).
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	tenant   crm.TenantID
+	category string
+	err      error
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// observe runs next with a correlation id in the context and the X-Correlation-Id header set,
+// turns a panic into a 500, then writes the request's one log line and records its metrics.
+// The log line has ids only: never a body, a token or a property value.
+func (s *Server) observe(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
+	start := time.Now()
+	id := uuid.NewString()
+	w.Header().Set(correlationHeader, id)
+	rec := &recorder{ResponseWriter: w}
+	r = r.WithContext(withCorrelationID(r.Context(), id))
+	r.Pattern = "" // a mux in front of the server may have set its own; the server's mux sets ours
+
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { // net/http's sentinel to abort a response: let it through
+				panic(p)
+			}
+			s.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "http handler panicked",
+				slog.String("correlation_id", id), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			if rec.status == 0 {
+				writeError(rec, r, fmt.Errorf("panic: %v", p))
+			}
+		}
+		s.finish(r, rec, start)
+	}()
+	next(rec, r)
+}
+
+// finish writes the request's log line and records its metrics.
+func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
+	elapsed := time.Since(start)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	route := routeLabel(r.Pattern)
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.String("correlation_id", correlationID(r.Context())),
+	}
+	if rec.tenant != "" {
+		attrs = append(attrs, slog.String("tenant_id", string(rec.tenant)))
+	}
+	if rec.category != "" {
+		attrs = append(attrs, slog.String("error_category", rec.category))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if rec.err != nil {
+			attrs = append(attrs, slog.String("error", rec.err.Error()))
+		}
+	}
+	s.cfg.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
+	s.metrics.observe(r.Method, route, status, elapsed)
+}
+
+// routeLabel is the path part of a mux pattern ("/crm/v3/objects/{objectType}"), or "unmatched"
+// for a request no pattern served, so that metrics never get one series per URL.
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+// apiHandler is an endpoint that runs as an authenticated principal. It returns an error instead of
+// writing one; the error is mapped by writeError.
+type apiHandler func(w http.ResponseWriter, r *http.Request, p crm.Principal) error
+
+// handle registers h at pattern behind bearer-token auth and the permission perm: a request
+// without a valid token is a 401, one without perm is a 403, and neither reaches h, so nothing
+// changes on a refused request.
+func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if rec, ok := w.(*recorder); ok {
+			rec.tenant = p.Tenant
+		}
+		if err := requirePerms(p, perm); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			writeError(w, r, err)
+		}
+	})
+}
+
+// requirePerms returns the 403 of the first permission of perms that p lacks, or nil. Endpoints
+// that need more than their route's permission (a bulk delete, say) call it themselves.
+func requirePerms(p crm.Principal, perms ...crm.Permission) error {
+	for _, perm := range perms {
+		if !p.User.Permissions.Has(perm) {
+			return errMissingScope(perm)
+		}
+	}
+	return nil
+}
+
+// authenticate resolves the request's bearer token. A missing or malformed header and an unknown
+// token are 401s; a store failure is returned as is (a 500).
+func (s *Server) authenticate(r *http.Request) (crm.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return crm.Principal{}, errAuth("missing bearer token: send the header \"Authorization: Bearer <token>\"")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return crm.Principal{}, errAuth("malformed Authorization header: use \"Authorization: Bearer <token>\"")
+	}
+	p, err := s.store.Authenticate(r.Context(), token)
+	if err != nil {
+		if errors.Is(err, crm.ErrUnauthenticated) {
+			return crm.Principal{}, err
+		}
+		return crm.Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// recordJSON is a record as HubSpot shows it. The archived* fields are set for a record read from
+// the recycle bin.
+type recordJSON struct {
+	ID          string            `json:"id"`
+	Properties  map[string]string `json:"properties"`
+	CreatedAt   string            `json:"createdAt"`
+	UpdatedAt   string            `json:"updatedAt"`
+	Archived    bool              `json:"archived"`
+	ArchivedAt  string            `json:"archivedAt,omitempty"`
+	ArchivedBy  string            `json:"archivedBy,omitempty"`
+	ArchivedVia string            `json:"archivedVia,omitempty"`
+	ArchivedRef string            `json:"archivedRef,omitempty"`
+}
+
+func toRecordJSON(rec crm.Record) recordJSON {
+	out := recordJSON{
+		ID:         string(rec.ID),
+		Properties: rec.Properties,
+		CreatedAt:  crm.FormatDatetime(rec.CreatedAt),
+		UpdatedAt:  crm.FormatDatetime(rec.UpdatedAt),
+		Archived:   rec.Archived,
+	}
+	if out.Properties == nil {
+		out.Properties = map[string]string{}
+	}
+	if d := rec.Deletion; d != nil {
+		out.Archived = true
+		out.ArchivedAt = crm.FormatDatetime(d.At)
+		out.ArchivedBy = d.By
+		out.ArchivedVia = string(d.Via)
+		out.ArchivedRef = d.Ref
+	}
+	return out
+}
+
+func toRecordsJSON(recs []crm.Record) []recordJSON {
+	out := make([]recordJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = toRecordJSON(rec)
+	}
+	return out
+}
+
+// actor is who a principal's API calls act as.
+func actor(p crm.Principal) crm.Actor { return crm.Actor{User: p.User.Email, Via: crm.ViaAPI} }
+
+// propertiesInput is the body of a create or an update: {"properties": {...}}.
+type propertiesInput struct {
+	Properties propertyValues `json:"properties"`
+}
+
+// createObject serves POST /crm/v3/objects/{objectType}: 201 with the new record.
+func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in propertiesInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, []crm.RecordInput{{Properties: in.Properties}}, actor(p))
+	if err != nil {
+		return fmt.Errorf("create %s: %w", o, err)
+	}
+	if len(recs) != 1 {
+		return fmt.Errorf("create %s: store returned %d records for 1 input", o, len(recs))
+	}
+	writeJSON(w, http.StatusCreated, toRecordJSON(recs[0]))
+	return nil
+}
+
+// getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&archived=.
+func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	id, err := pathRecordID(r, "id")
+	if err != nil {
+		return err
+	}
+	archived, err := queryArchived(r)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.Record(r.Context(), p.Tenant, o, id,
+		&crm.ReadOpts{Archived: archived, Properties: queryProperties(r)})
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", o, id, err)
+	}
+	writeJSON(w, http.StatusOK, toRecordJSON(rec))
+	return nil
+}
+
+// updateObject serves PATCH /crm/v3/objects/{objectType}/{id}: 200 with the changed record.
+func (s *Server) updateObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	id, err := pathRecordID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in propertiesInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o,
+		[]crm.RecordUpdate{{ID: id, Properties: in.Properties}}, actor(p))
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", o, id, err)
+	}
+	if len(recs) != 1 { // archived between the update and the read-back: it is no longer there
+		return errNotFound("record", fmt.Sprintf("%s/%s", o, id))
+	}
+	writeJSON(w, http.StatusOK, toRecordJSON(recs[0]))
+	return nil
+}
+
+// pageJSON is one page of a list endpoint; Paging is left out on the last page.
+type pageJSON[T any] struct {
+	Results []T         `json:"results"`
+	Paging  *pagingJSON `json:"paging,omitempty"`
+}
+
+type pagingJSON struct {
+	Next nextJSON `json:"next"`
+}
+
+type nextJSON struct {
+	After string `json:"after"`
+	Link  string `json:"link"`
+}
+
+// paging returns the paging of a page whose next cursor is after, or nil on the last page. Its
+// link is the request's own URL with the cursor replaced.
+func paging(r *http.Request, after string) *pagingJSON {
+	if after == "" {
+		return nil
+	}
+	q := r.URL.Query()
+	q.Set("after", after)
+	link := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	return &pagingJSON{Next: nextJSON{After: after, Link: link.String()}}
+}
+
+// listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=&archived=.
+func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	archived, err := queryArchived(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
+		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: queryProperties(r),
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", o, err)
+	}
+	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: toRecordsJSON(page.Records), Paging: paging(r, page.After)})
+	return nil
+}

@@ -1,0 +1,302 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func TestObjectsCRUD(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	created := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{
+		"properties": map[string]any{"email": "Ada@Example.com", "firstname": "Ada", "num_notes": 3, "email_opt_out": true},
+	}), http.StatusCreated)
+	require.NotEmpty(t, created.ID)
+	require.Equal(t, map[string]string{"email": "ada@example.com", "firstname": "Ada", "num_notes": "3", "email_opt_out": "true"},
+		created.Properties)
+	require.False(t, created.Archived)
+	require.Equal(t, "2026-03-01T12:00:00.000Z", created.CreatedAt)
+	require.Equal(t, created.CreatedAt, created.UpdatedAt)
+
+	got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+created.ID, tokRead, nil), http.StatusOK)
+	require.Equal(t, created, got)
+
+	only := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+created.ID+"?properties=email,num_notes", tokRead, nil), http.StatusOK)
+	require.Equal(t, map[string]string{"email": "ada@example.com", "num_notes": "3"}, only.Properties)
+
+	// The HubSpot id of contacts reaches the same records.
+	byTypeID := expect[record](t, b.call(t, "GET", "/crm/v3/objects/0-1/"+created.ID, tokRead, nil), http.StatusOK)
+	require.Equal(t, created.ID, byTypeID.ID)
+
+	b.clock.Advance(time.Minute)
+	updated := expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+created.ID, tokWrite, map[string]any{
+		"properties": map[string]any{"lastname": "Lovelace", "firstname": nil, "num_notes": 4.5},
+	}), http.StatusOK)
+	require.Equal(t, map[string]string{"email": "ada@example.com", "lastname": "Lovelace", "num_notes": "4.5", "email_opt_out": "true"},
+		updated.Properties)
+	require.Equal(t, created.CreatedAt, updated.CreatedAt)
+	require.Equal(t, "2026-03-01T12:01:00.000Z", updated.UpdatedAt)
+
+	rec, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, crm.RecordID(created.ID), nil)
+	require.NoError(t, err)
+	require.Equal(t, "Lovelace", rec.Properties["lastname"])
+
+	t.Run("MissingRecord", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/999999", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "999999")
+		expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/not-a-number", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		expectError(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/999999", tokAll,
+			map[string]any{"properties": map[string]any{"firstname": "X"}}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+
+	t.Run("UnknownObjectType", func(t *testing.T) {
+		t.Parallel()
+		for _, req := range []struct{ method, path string }{
+			{"GET", "/crm/v3/objects/unicorns"},
+			{"GET", "/crm/v3/objects/unicorns/1"},
+			{"POST", "/crm/v3/objects/unicorns"},
+			{"GET", "/crm/v3/properties/unicorns"},
+		} {
+			e := expectError(t, b.call(t, req.method, req.path, tokAll, map[string]any{"properties": map[string]any{}}),
+				http.StatusNotFound, "OBJECT_NOT_FOUND")
+			require.Contains(t, e.Message, "unicorns", "%s %s", req.method, req.path)
+		}
+	})
+}
+
+func TestObjectsValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	company := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"})
+
+	for _, tc := range []struct {
+		name  string
+		props map[string]any
+		in    []string
+		code  string
+	}{
+		{"UnknownProperty", map[string]any{"favourite_colour": "blue"}, []string{"favourite_colour"}, "PROPERTY_DOESNT_EXIST"},
+		{"WrongNumber", map[string]any{"num_notes": "many"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
+		{"WrongOption", map[string]any{"lifecyclestage": "friend"}, []string{"lifecyclestage"}, "INVALID_OPTION"},
+		{"WrongEmail", map[string]any{"email": "not an email"}, []string{"email"}, "INVALID_EMAIL"},
+		{"ObjectValue", map[string]any{"firstname": map[string]any{"a": 1}}, []string{"firstname"}, "INVALID_PROPERTY_VALUE"},
+		{"ArrayValue", map[string]any{"firstname": []string{"a"}}, []string{"firstname"}, "INVALID_PROPERTY_VALUE"},
+		{"TwoProblems", map[string]any{"num_notes": "x", "nope": "y"}, []string{"nope", "num_notes"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{"properties": tc.props}),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.ElementsMatch(t, tc.in, e.in())
+			if tc.code != "" {
+				require.Equal(t, tc.code, e.Errors[0].Code)
+			}
+			for _, name := range tc.in {
+				require.Contains(t, e.Message, name)
+			}
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+
+	t.Run("PatchNamesProperty", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "PATCH", "/crm/v3/objects/companies/"+string(company), tokAll,
+			map[string]any{"properties": map[string]any{"numberofemployees": "lots"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"numberofemployees"}, e.in())
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}
+
+func TestObjectsDuplicateEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	existing := b.contact(t, map[string]string{"email": "grace@example.com"})
+	other := b.contact(t, map[string]string{"email": "linus@example.com"})
+
+	for _, tc := range []struct {
+		name string
+		do   func() response
+	}{
+		{"Create", func() response {
+			return b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+				map[string]any{"properties": map[string]any{"email": "GRACE@example.com"}})
+		}},
+		{"BatchCreate", func() response {
+			return b.call(t, "POST", "/crm/v3/objects/contacts/batch/create", tokAll,
+				map[string]any{"inputs": []any{
+					map[string]any{"properties": map[string]any{"email": "new@example.com"}},
+					map[string]any{"properties": map[string]any{"email": "grace@example.com"}},
+				}})
+		}},
+		{"AdditionalEmail", func() response {
+			return b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+				map[string]any{"properties": map[string]any{"email": "other@example.com", "additional_emails": "grace@example.com"}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, tc.do(), http.StatusConflict, "CONFLICT")
+			require.Contains(t, e.Message, string(existing))
+			require.Equal(t, []string{string(existing)}, e.Context["existingId"])
+			require.Equal(t, "email", e.Errors[0].In)
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
+
+	t.Run("UpdateToTakenEmail", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+string(other), tokAll,
+			map[string]any{"properties": map[string]any{"email": "grace@example.com"}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{string(existing)}, e.Context["existingId"])
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}
+
+func TestObjectsPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var want []string
+	for i := range 25 {
+		want = append(want, string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": fmt.Sprintf("Co %d", i)})))
+	}
+
+	t.Run("AllPages", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		var sizes []int
+		path := "/crm/v3/objects/companies?limit=10&properties=name"
+		for {
+			pg := expect[page[record]](t, b.call(t, "GET", path, tokRead, nil), http.StatusOK)
+			sizes = append(sizes, len(pg.Results))
+			for _, r := range pg.Results {
+				got = append(got, r.ID)
+				require.Equal(t, []string{"name"}, keys(r.Properties))
+			}
+			if pg.Paging == nil {
+				break
+			}
+			require.NotEmpty(t, pg.Paging.Next.After)
+			require.Contains(t, pg.Paging.Next.Link, "after="+pg.Paging.Next.After)
+			path = "/crm/v3/objects/companies?limit=10&properties=name&after=" + url.QueryEscape(pg.Paging.Next.After)
+		}
+		require.Equal(t, []int{10, 10, 5}, sizes)
+		require.Equal(t, want, got)
+	})
+
+	t.Run("DefaultLimitIsTen", func(t *testing.T) {
+		t.Parallel()
+		pg := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/companies", tokRead, nil), http.StatusOK)
+		require.Len(t, pg.Results, 10)
+		require.NotNil(t, pg.Paging)
+	})
+
+	t.Run("LastPageHasNoPaging", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "GET", "/crm/v3/objects/companies?limit=100", tokRead, nil)
+		pg := expect[page[record]](t, r, http.StatusOK)
+		require.Len(t, pg.Results, 25)
+		require.NotContains(t, string(r.body), "paging")
+	})
+
+	t.Run("EmptyType", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "GET", "/crm/v3/objects/tickets", tokRead, nil)
+		require.JSONEq(t, `{"results":[]}`, string(r.body))
+	})
+
+	for _, bad := range []string{"0", "101", "-1", "ten", "1.5"} {
+		t.Run("BadLimit"+bad, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "GET", "/crm/v3/objects/companies?limit="+bad, tokRead, nil),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"limit"}, e.in())
+		})
+	}
+
+	t.Run("BadCursor", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/companies?after=xyz", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"after"}, e.in())
+	})
+
+	t.Run("BadArchived", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/companies?archived=yes", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"archived"}, e.in())
+	})
+}
+
+func TestObjectsArchivedReads(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	live := b.contact(t, map[string]string{"firstname": "Live"})
+	gone := b.contact(t, map[string]string{"firstname": "Gone"})
+	b.clock.Advance(time.Hour)
+	res, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{gone},
+		crm.Actor{User: userEmail, Via: crm.ViaWorkflow, Ref: "cleanup"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{gone}, res.Archived)
+
+	expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(gone), tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+
+	rec := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(gone)+"?archived=true", tokRead, nil), http.StatusOK)
+	require.True(t, rec.Archived)
+	require.Equal(t, "Gone", rec.Properties["firstname"])
+	require.Equal(t, "2026-03-01T13:00:00.000Z", rec.ArchivedAt)
+	require.Equal(t, userEmail, rec.ArchivedBy)
+	require.Equal(t, "workflow", rec.ArchivedVia)
+	require.Equal(t, "cleanup", rec.ArchivedRef)
+
+	expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(live)+"?archived=true", tokRead, nil),
+		http.StatusNotFound, "OBJECT_NOT_FOUND")
+
+	livePage := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil), http.StatusOK)
+	require.Equal(t, []string{string(live)}, ids(livePage.Results))
+	for _, r := range livePage.Results {
+		require.False(t, r.Archived)
+		require.Empty(t, r.ArchivedAt)
+	}
+	binPage := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true", tokRead, nil), http.StatusOK)
+	require.Equal(t, []string{string(gone)}, ids(binPage.Results))
+	require.True(t, binPage.Results[0].Archived)
+
+	// A live read does not carry the archived* fields at all.
+	r := b.call(t, "GET", "/crm/v3/objects/contacts/"+string(live), tokRead, nil)
+	require.NotContains(t, string(r.body), "archivedAt")
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func ids(recs []record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// bigName is a property value of n bytes.
+func bigName(n int) string { return strings.Repeat("a", n) }

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// propertyJSON is a property as HubSpot shows it. HubspotDefined marks a standard property.
+type propertyJSON struct {
+	Name           string       `json:"name"`
+	Label          string       `json:"label"`
+	Type           string       `json:"type"`
+	Options        []optionJSON `json:"options"`
+	HubspotDefined bool         `json:"hubspotDefined"`
+}
+
+// optionJSON is one option of an enumeration. In a request it may also be a plain string, which is
+// both its value and its label.
+type optionJSON struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *optionJSON) UnmarshalJSON(b []byte) error {
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("option: %w", err)
+		}
+		*o = optionJSON{Label: s, Value: s}
+		return nil
+	}
+	type plain optionJSON // without this method, so that the decode does not recurse
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return &crm.ValidationError{Field: "options", Code: "INVALID_OPTION",
+			Message: fmt.Sprintf("option %s is invalid: use a string or {\"label\": ..., \"value\": ...}", b)}
+	}
+	*o = optionJSON(p)
+	return nil
+}
+
+func toPropertyJSON(p crm.Property) propertyJSON {
+	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), Options: []optionJSON{}, HubspotDefined: p.Standard}
+	for _, o := range p.Options {
+		out.Options = append(out.Options, optionJSON{Label: o, Value: o})
+	}
+	return out
+}
+
+func toPropertiesJSON(s crm.Schema) []propertyJSON {
+	out := make([]propertyJSON, 0, len(s.Properties))
+	for _, name := range s.Names() {
+		out = append(out, toPropertyJSON(s.Properties[name]))
+	}
+	return out
+}
+
+// propertyInput is the body of a property definition: {"name", "label", "type", "options"}.
+type propertyInput struct {
+	Name    string       `json:"name"`
+	Label   string       `json:"label"`
+	Type    string       `json:"type"`
+	Options []optionJSON `json:"options"`
+}
+
+func (in propertyInput) property() crm.Property {
+	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type)}
+	for _, o := range in.Options {
+		p.Options = append(p.Options, o.Value)
+	}
+	return p
+}
+
+// listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name.
+func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: toPropertiesJSON(schema)})
+	return nil
+}
+
+// getProperty serves GET /crm/v3/properties/{objectType}/{name}.
+func (s *Server) getProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	name := r.PathValue("name")
+	prop, ok := schema.Properties[name]
+	if !ok {
+		return errNotFound("property", name)
+	}
+	writeJSON(w, http.StatusOK, toPropertyJSON(prop))
+	return nil
+}
+
+// createProperty serves POST /crm/v3/properties/{objectType}: 201 with the new property.
+func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in propertyInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	prop := in.property()
+	if err := prop.Validate(); err != nil {
+		return fmt.Errorf("create property of %s: %w", o, err)
+	}
+	created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop)
+	if err != nil {
+		return fmt.Errorf("create property of %s: %w", o, err)
+	}
+	writeJSON(w, http.StatusCreated, toPropertyJSON(created))
+	return nil
+}

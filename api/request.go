@@ -1,0 +1,205 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// Paging limits of the list endpoints, and the batch limit, as in HubSpot.
+const (
+	defaultPageLimit = 10
+	maxPageLimit     = 100
+	// maxBatchInputs is the most inputs a batch request may carry; one more is a 400.
+	maxBatchInputs = 100
+)
+
+// decodeJSON reads the body of r, at most maxBytes of it, into dst. Every way a body can be wrong
+// is an error that names it: too large (413), empty, malformed, an unknown field, a value of the
+// wrong type, or data after the JSON value (400).
+func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
+	body := http.MaxBytesReader(w, r.Body, maxBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return bodyError(err, maxBytes)
+	}
+	// One more value (or anything but the end) after the first is an error.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return trailingError(err, maxBytes)
+	}
+	return nil
+}
+
+// propertyValues are the property values of a request. Values may be JSON strings, numbers or
+// booleans; each is kept as a string (a number as written). null clears the property ("").
+// An object or array is a *crm.ValidationError naming the property.
+type propertyValues map[string]string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *propertyValues) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(propertyValues, len(raw))
+	for name, v := range raw {
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) == 0:
+			continue
+		case v[0] == '"':
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("property %q: %w", name, err)
+			}
+			out[name] = s
+		case string(v) == "null":
+			out[name] = ""
+		case string(v) == "true", string(v) == "false":
+			out[name] = string(v)
+		case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
+			out[name] = string(v)
+		default:
+			return &crm.ValidationError{Field: name, Code: "INVALID_PROPERTY_VALUE",
+				Message: fmt.Sprintf("property %q must be a string, number or boolean, not an object or array", name)}
+		}
+	}
+	*p = out
+	return nil
+}
+
+// flexID is a record id given as a JSON string or number.
+type flexID string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (id *flexID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("id: %w", err)
+		}
+		*id = flexID(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return &crm.ValidationError{Field: "id", Code: "INVALID_ID",
+			Message: fmt.Sprintf("id %s must be a string or a number", b)}
+	}
+	*id = flexID(n.String())
+	return nil
+}
+
+var numericID = regexp.MustCompile(`^[0-9]{1,20}$`)
+
+// pathRecordID reads a record id from the path. Ids are decimal, as the store allocates them;
+// anything else cannot exist and is a 404 naming it.
+func pathRecordID(r *http.Request, name string) (crm.RecordID, error) {
+	v := r.PathValue(name)
+	if !numericID.MatchString(v) {
+		return "", errNotFound("record", v)
+	}
+	return crm.RecordID(v), nil
+}
+
+// pathListID reads a list id from the path; like record ids, a non-decimal one is a 404.
+func pathListID(r *http.Request) (crm.ListID, error) {
+	v := r.PathValue("listId")
+	if !numericID.MatchString(v) {
+		return "", errNotFound("list", v)
+	}
+	return crm.ListID(v), nil
+}
+
+// hubSpotTypeIDs maps HubSpot's numeric ids of the standard object types to their names.
+var hubSpotTypeIDs = map[string]crm.ObjectType{
+	"0-1": crm.Contacts, "0-2": crm.Companies, "0-3": crm.Deals, "0-5": crm.Tickets, "0-48": crm.Calls,
+}
+
+// objectType resolves the object type named in the path parameter name: a standard type (by name
+// or HubSpot id) or one of the tenant's custom types. A type the tenant does not have is a 404
+// naming it.
+func (s *Server) objectType(r *http.Request, t crm.TenantID, name string) (crm.ObjectType, error) {
+	v := r.PathValue(name)
+	if o, ok := hubSpotTypeIDs[v]; ok {
+		return o, nil
+	}
+	o := crm.ObjectType(v)
+	if o.IsStandard() {
+		return o, nil
+	}
+	if _, err := s.store.Schema(r.Context(), t, o); err != nil {
+		if errors.Is(err, crm.ErrNotFound) {
+			return "", errNotFound("object type", v)
+		}
+		return "", fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	return o, nil
+}
+
+// queryLimit reads ?limit=: default 10, 1 to 100, anything else a 400 naming it.
+func queryLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxPageLimit {
+		return 0, errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to %d", v, maxPageLimit)
+	}
+	return n, nil
+}
+
+// queryArchived reads ?archived=: true or false (default), anything else a 400.
+func queryArchived(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("archived"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, errInvalid("archived", "INVALID_BOOLEAN", "archived %q is invalid: use true or false", v)
+	}
+}
+
+// queryProperties reads ?properties=a,b (repeatable) into property names.
+func queryProperties(r *http.Request) []string {
+	return splitNames(r.URL.Query()["properties"])
+}
+
+// splitNames splits comma-separated names, dropping blanks.
+func splitNames(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// writeJSON writes v as the JSON body of a response of the given status. Every body is a plain
+// struct that always encodes, so a failure is a programming error: it panics, and the panic is
+// answered as a 500 by the server's recovery.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("api: encode response %T: %v", v, err))
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

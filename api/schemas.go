@@ -1,0 +1,130 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// schemaJSON is an object type as HubSpot's schemas API shows it. ObjectTypeID is the name used in
+// the paths of the other endpoints.
+type schemaJSON struct {
+	Name         string         `json:"name"`
+	ObjectTypeID string         `json:"objectTypeId"`
+	Labels       labelsJSON     `json:"labels"`
+	Properties   []propertyJSON `json:"properties"`
+	Custom       bool           `json:"custom"`
+	CreatedAt    string         `json:"createdAt,omitempty"`
+}
+
+type labelsJSON struct {
+	Singular string `json:"singular"`
+	Plural   string `json:"plural"`
+}
+
+func toSchemaJSON(def crm.ObjectTypeDef, custom bool) schemaJSON {
+	out := schemaJSON{Name: def.Name, ObjectTypeID: def.Name, Labels: labelsJSON{Singular: def.Label, Plural: def.Label},
+		Properties: make([]propertyJSON, 0, len(def.Properties)), Custom: custom}
+	for _, p := range def.Properties {
+		out.Properties = append(out.Properties, toPropertyJSON(p))
+	}
+	if !def.CreatedAt.IsZero() {
+		out.CreatedAt = crm.FormatDatetime(def.CreatedAt)
+	}
+	return out
+}
+
+// schemaInput is the body of POST /crm/v3/schemas. The label is Label, or else Labels.Singular,
+// or else the name.
+type schemaInput struct {
+	Name       string          `json:"name"`
+	Label      string          `json:"label"`
+	Labels     *labelsJSON     `json:"labels"`
+	Properties []propertyInput `json:"properties"`
+}
+
+func (in schemaInput) def() crm.ObjectTypeDef {
+	def := crm.ObjectTypeDef{Name: in.Name, Label: in.Label}
+	if def.Label == "" && in.Labels != nil {
+		def.Label = in.Labels.Singular
+	}
+	if def.Label == "" {
+		def.Label = in.Name
+	}
+	for _, p := range in.Properties {
+		def.Properties = append(def.Properties, p.property())
+	}
+	return def
+}
+
+// listSchemas serves GET /crm/v3/schemas: the tenant's custom object types.
+func (s *Server) listSchemas(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	defs, err := s.store.ObjectTypes(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("list object types: %w", err)
+	}
+	out := make([]schemaJSON, len(defs))
+	for i, d := range defs {
+		out[i] = toSchemaJSON(d, true)
+	}
+	writeJSON(w, http.StatusOK, pageJSON[schemaJSON]{Results: out})
+	return nil
+}
+
+// createSchema serves POST /crm/v3/schemas: 201 with the new custom object type.
+func (s *Server) createSchema(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	var in schemaInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	def := in.def()
+	if err := def.Validate(); err != nil {
+		return fmt.Errorf("create object type: %w", err)
+	}
+	created, err := s.store.CreateObjectType(r.Context(), p.Tenant, def)
+	if err != nil {
+		return fmt.Errorf("create object type %s: %w", def.Name, err)
+	}
+	writeJSON(w, http.StatusCreated, toSchemaJSON(created, true))
+	return nil
+}
+
+// getSchema serves GET /crm/v3/schemas/{objectType}: a custom object type, or a standard one with
+// its standard properties. Properties added after the type was created are included.
+func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	def := crm.ObjectTypeDef{Name: string(o), Label: string(o)}
+	if !o.IsStandard() {
+		if def, err = s.customType(r, p.Tenant, o); err != nil {
+			return err
+		}
+	}
+	def.Properties = def.Properties[:0:0]
+	for _, name := range schema.Names() {
+		def.Properties = append(def.Properties, schema.Properties[name])
+	}
+	writeJSON(w, http.StatusOK, toSchemaJSON(def, !o.IsStandard()))
+	return nil
+}
+
+// customType returns the definition of a tenant's custom object type, or a 404 naming it.
+func (s *Server) customType(r *http.Request, t crm.TenantID, o crm.ObjectType) (crm.ObjectTypeDef, error) {
+	defs, err := s.store.ObjectTypes(r.Context(), t)
+	if err != nil {
+		return crm.ObjectTypeDef{}, fmt.Errorf("list object types: %w", err)
+	}
+	for _, d := range defs {
+		if d.Name == string(o) {
+			return d, nil
+		}
+	}
+	return crm.ObjectTypeDef{}, errNotFound("object type", string(o))
+}

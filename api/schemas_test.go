@@ -1,0 +1,147 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type property struct {
+	Name    string `json:"name"`
+	Label   string `json:"label"`
+	Type    string `json:"type"`
+	Options []struct {
+		Label string `json:"label"`
+		Value string `json:"value"`
+	} `json:"options"`
+	HubspotDefined bool `json:"hubspotDefined"`
+}
+
+type schema struct {
+	Name         string `json:"name"`
+	ObjectTypeID string `json:"objectTypeId"`
+	Labels       struct {
+		Singular string `json:"singular"`
+		Plural   string `json:"plural"`
+	} `json:"labels"`
+	Properties []property `json:"properties"`
+	Custom     bool       `json:"custom"`
+	CreatedAt  string     `json:"createdAt"`
+}
+
+func propertyNames(ps []property) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func TestProperties(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	all := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts", tokRead, nil), http.StatusOK)
+	require.Contains(t, propertyNames(all.Results), "email")
+	require.IsIncreasing(t, propertyNames(all.Results))
+
+	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
+	require.Equal(t, "enumeration", stage.Type)
+	require.True(t, stage.HubspotDefined)
+	require.Equal(t, "lead", stage.Options[1].Value)
+
+	created := expect[property](t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+		"name": "tier", "label": "Tier", "type": "enumeration",
+		"options": []any{"gold", map[string]any{"label": "Silver", "value": "silver"}},
+	}), http.StatusCreated)
+	require.Equal(t, "tier", created.Name)
+	require.False(t, created.HubspotDefined)
+	require.Len(t, created.Options, 2)
+	require.Equal(t, "silver", created.Options[1].Value)
+
+	got := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/tier", tokRead, nil), http.StatusOK)
+	require.Equal(t, created, got)
+
+	// The new property is usable at once, with its options enforced.
+	expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+		map[string]any{"properties": map[string]any{"tier": "gold"}}), http.StatusCreated)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+		map[string]any{"properties": map[string]any{"tier": "bronze"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"tier"}, e.in())
+
+	t.Run("Duplicate", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+			map[string]any{"name": "email", "type": "string"}), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "email")
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+			map[string]any{"name": "Bad Name", "type": "colour"}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.ElementsMatch(t, []string{"name", "type"}, e.in())
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
+	t.Run("Missing", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts/nope", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "nope")
+	})
+}
+
+func TestSchemas(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	list := expect[page[schema]](t, b.call(t, "GET", "/crm/v3/schemas", tokRead, nil), http.StatusOK)
+	require.Empty(t, list.Results)
+
+	created := expect[schema](t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
+		"name":       "pets",
+		"labels":     map[string]any{"singular": "Pet", "plural": "Pets"},
+		"properties": []any{map[string]any{"name": "pet_name", "label": "Name", "type": "string"}},
+	}), http.StatusCreated)
+	require.Equal(t, "pets", created.Name)
+	require.Equal(t, "pets", created.ObjectTypeID)
+	require.Equal(t, "Pet", created.Labels.Singular)
+	require.True(t, created.Custom)
+	require.Equal(t, []string{"pet_name"}, propertyNames(created.Properties))
+
+	list = expect[page[schema]](t, b.call(t, "GET", "/crm/v3/schemas", tokRead, nil), http.StatusOK)
+	require.Len(t, list.Results, 1)
+
+	// A property added later shows in the schema; records of the type work like any other.
+	expect[property](t, b.call(t, "POST", "/crm/v3/properties/pets", tokAll,
+		map[string]any{"name": "legs", "type": "number"}), http.StatusCreated)
+	got := expect[schema](t, b.call(t, "GET", "/crm/v3/schemas/pets", tokRead, nil), http.StatusOK)
+	require.Equal(t, []string{"legs", "pet_name"}, propertyNames(got.Properties))
+	pet := expect[record](t, b.call(t, "POST", "/crm/v3/objects/pets", tokWrite,
+		map[string]any{"properties": map[string]any{"pet_name": "Rex", "legs": 4}}), http.StatusCreated)
+	require.Equal(t, "4", pet.Properties["legs"])
+
+	standard := expect[schema](t, b.call(t, "GET", "/crm/v3/schemas/contacts", tokRead, nil), http.StatusOK)
+	require.False(t, standard.Custom)
+	require.Contains(t, propertyNames(standard.Properties), "email")
+
+	t.Run("Duplicate", func(t *testing.T) {
+		t.Parallel()
+		expectError(t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "pets"}), http.StatusConflict, "CONFLICT")
+	})
+
+	t.Run("Reserved", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "contacts"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"name"}, e.in())
+	})
+
+	t.Run("Missing", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "GET", "/crm/v3/schemas/dragons", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "dragons")
+	})
+}

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+)
+
+// defaultMaxBodyBytes is the default limit of a request body: 1 MiB.
+const defaultMaxBodyBytes int64 = 1 << 20
+
+// Config configures a Server. The zero value works.
+type Config struct {
+	// Logger receives one line per request. Defaults to slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes is the largest request body accepted; a bigger one is refused with 413.
+	// Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// Ready is the readiness probe behind GET /readyz (a Redis PING, for example). A non-nil error
+	// makes /readyz answer 503 with the error as the reason. nil means always ready.
+	Ready func(ctx context.Context) error
+	// Registerer receives the request metrics: a counter of requests by route, method and status,
+	// and a latency histogram by route. nil means no metrics.
+	Registerer prometheus.Registerer
+}
+
+// Server is the HTTP API over a crm.Store, in the shape of HubSpot's CRM v3 API. It implements
+// http.Handler and is safe for concurrent use. Build one with New.
+type Server struct {
+	store   crm.Store
+	cfg     Config
+	mux     *http.ServeMux
+	metrics *metrics
+	clock   clock.Clock // tells the batch responses' startedAt and completedAt
+}
+
+// New returns a Server over store. A nil cfg means the defaults. It returns an error naming the
+// bad field of cfg, or the error of registering the metrics with cfg.Registerer.
+func New(store crm.Store, cfg *Config) (*Server, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if store == nil {
+		return nil, errors.New("api: New needs a store")
+	}
+	if c.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
+	}
+	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: clock.Real{}}
+	if c.Registerer != nil {
+		m, err := newMetrics(c.Registerer)
+		if err != nil {
+			return nil, fmt.Errorf("api: register metrics: %w", err)
+		}
+		s.metrics = m
+	}
+	s.routes()
+	return s, nil
+}
+
+// routes registers every endpoint with the permission it needs. A new endpoint is one line here
+// and one handler in the file of its resource group.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+
+	// Records (objects.go, batch.go).
+	s.handle("POST /crm/v3/objects/{objectType}", crm.PermWrite, s.createObject)
+	s.handle("GET /crm/v3/objects/{objectType}", crm.PermRead, s.listObjects)
+	s.handle("GET /crm/v3/objects/{objectType}/{id}", crm.PermRead, s.getObject)
+	s.handle("PATCH /crm/v3/objects/{objectType}/{id}", crm.PermWrite, s.updateObject)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/create", crm.PermWrite, s.batchCreate)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/read", crm.PermRead, s.batchRead)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/update", crm.PermWrite, s.batchUpdate)
+
+	// Properties and custom object schemas (properties.go, schemas.go).
+	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)
+	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)
+	s.handle("GET /crm/v3/properties/{objectType}/{name}", crm.PermRead, s.getProperty)
+	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
+	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
+	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
+
+	// Associations (associations.go).
+	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)
+	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.dissociate)
+	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.dissociate)
+	s.handle("GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}", crm.PermRead, s.listAssociations)
+
+	// Static lists (lists.go).
+	s.handle("POST /crm/v3/lists", crm.PermWrite, s.createList)
+	s.handle("GET /crm/v3/lists", crm.PermRead, s.listLists)
+	s.handle("GET /crm/v3/lists/{listId}", crm.PermRead, s.getList)
+	s.handle("DELETE /crm/v3/lists/{listId}", crm.PermWrite, s.deleteList)
+	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)
+	s.handle("PUT /crm/v3/lists/{listId}/memberships/remove", crm.PermWrite, s.removeListMembers)
+	s.handle("GET /crm/v3/lists/{listId}/memberships", crm.PermRead, s.listListMembers)
+}
+
+// ServeHTTP serves one request: it gives it a correlation id, routes it, answers unknown routes
+// with the error body, recovers from panics, and records the log line and the metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.observe(w, r, s.route)
+}
+
+// route dispatches r to its handler. Requests no pattern serves get the error body with the status
+// the mux would have used (404, or 405 with its Allow header).
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	probe := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeError(w, r, errRoute(probe.status, r.Method, r.URL.Path))
+	default: // a redirect of the mux (a path to clean): let it through as the mux wrote it
+		s.mux.ServeHTTP(w, r)
+	}
+}
+
+// headerProbe is a ResponseWriter that keeps only the status and the header, to learn how the mux
+// would have answered a request that no pattern serves.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header { return p.header }
+
+func (p *headerProbe) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+func (p *headerProbe) WriteHeader(status int) {
+	if p.status == 0 {
+		p.status = status
+	}
+}
