@@ -82,26 +82,23 @@ type ServerCheck struct {
 // allowEviction is true. AOF persistence off is always a warning.
 func (s *RedisStore) CheckServer(ctx context.Context, allowEviction bool) (ServerCheck, error) {
 	var out ServerCheck
-	info, err := s.rdb.Info(ctx, "memory", "persistence").Result()
-	if err != nil {
-		return out, fmt.Errorf("crm: read redis INFO: %w", err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
+	// One section per call: some servers (the embedded one) answer INFO with one section only.
+	for _, section := range []string{"memory", "persistence"} {
+		info, err := s.rdb.Info(ctx, section).Result()
+		if err != nil {
+			return out, fmt.Errorf("crm: read redis INFO %s: %w", section, err)
 		}
-		switch k {
-		case "maxmemory_policy":
-			out.EvictionPolicy = v
-		case "aof_enabled":
-			out.AOF = v == "1"
-		}
-	}
-	if out.EvictionPolicy == "" {
-		// Servers that do not report it in INFO (the embedded one) answer CONFIG GET.
-		if res, err := s.rdb.ConfigGet(ctx, "maxmemory-policy").Result(); err == nil {
-			out.EvictionPolicy = res["maxmemory-policy"]
+		for _, line := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "maxmemory_policy":
+				out.EvictionPolicy = v
+			case "aof_enabled":
+				out.AOF = v == "1"
+			}
 		}
 	}
 	if out.EvictionPolicy != "" && out.EvictionPolicy != "noeviction" {
