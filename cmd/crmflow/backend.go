@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// backend is the Redis a command works on and the store on top of it.
+type backend struct {
+	rdb   redis.UniversalClient
+	store *crm.RedisStore
+	// addr is the server's host:port (never the password); db its database number.
+	addr string
+	db   int
+	// embedded is the in-process server of the zero-setup mode; nil on a real Redis.
+	embedded *miniredis.Miniredis
+}
+
+// Close closes the client and stops the embedded server, if any.
+func (b *backend) Close() {
+	_ = b.rdb.Close()
+	if b.embedded != nil {
+		b.embedded.Close()
+	}
+}
+
+// logAttrs describes the backend for log lines, without secrets.
+func (b *backend) logAttrs() []any {
+	store := "redis"
+	if b.embedded != nil {
+		store = "embedded"
+	}
+	return []any{"store", store, "redis_addr", b.addr, "redis_db", b.db}
+}
+
+// storeConfig is the crm configuration the flags give.
+func (a *app) storeConfig() *crm.Config {
+	return &crm.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention}
+}
+
+// openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. With
+// checkServer it refuses a server that may evict keys (unless --allow-eviction) and logs the
+// server's warnings, such as AOF being off.
+func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error) {
+	opt, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return nil, usageErrorf("--redis/REDIS_URL is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
+			redisURLError(err))
+	}
+	rdb := redis.NewClient(opt)
+	b := &backend{rdb: rdb, addr: opt.Addr, db: opt.DB}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", opt.Addr, err)
+	}
+	if b.store, err = crm.NewRedisStore(rdb, a.storeConfig()); err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	if !checkServer {
+		return b, nil
+	}
+	check, err := b.store.CheckServer(ctx, a.cfg.AllowEviction)
+	for _, w := range check.Warnings {
+		a.logger.Warn(w, b.logAttrs()...)
+	}
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("refusing to start on Redis at %s: %w", opt.Addr, err)
+	}
+	a.logger.Debug("redis server checked", "maxmemory_policy", check.EvictionPolicy, "aof", check.AOF)
+	return b, nil
+}
+
+// openEmbedded starts an in-process Redis (miniredis) on a loopback port and builds the store on
+// it. Nothing it holds survives the process.
+//
+// It does not call CheckServer: the embedded server never evicts and never persists, and it
+// answers neither a multi-section INFO nor CONFIG GET.
+func (a *app) openEmbedded() (*backend, error) {
+	mr := miniredis.NewMiniRedis()
+	// Expire keys by the wall clock, as a real server does (miniredis otherwise waits for FastForward).
+	mr.ClockTTL(true)
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the embedded Redis: %w", err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	b := &backend{rdb: rdb, addr: mr.Addr(), embedded: mr}
+	store, err := crm.NewRedisStore(rdb, a.storeConfig())
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.store = store
+	a.logger.Warn("using the embedded in-process Redis: state is NOT kept after exit; "+
+		"pass --redis or set REDIS_URL to keep data", b.logAttrs()...)
+	return b, nil
+}
+
+// The demo tenant the zero-setup mode starts with.
+const (
+	demoTenant crm.TenantID = "demo"
+	demoPlan                = crm.PlanProfessional
+	demoUser                = "admin@demo.example"
+)
+
+// seedDemo makes sure the demo tenant and its admin user exist, and issues a new token for the
+// user. It keeps a tenant or user that already exists (on a real Redis, from an earlier run).
+func (a *app) seedDemo(ctx context.Context, s crm.Store) (string, error) {
+	if _, err := s.CreateTenant(ctx, demoTenant, demoPlan); err != nil {
+		if !errors.Is(err, crm.ErrTenantExists) {
+			return "", fmt.Errorf("seed tenant %s: %w", demoTenant, err)
+		}
+		a.logger.Info("demo tenant already exists; keeping it", "tenant_id", demoTenant)
+	}
+	if _, err := s.CreateUser(ctx, demoTenant, demoUser, slices.Clone(crm.AllPermissions)); err != nil {
+		if !errors.Is(err, crm.ErrUserExists) {
+			return "", fmt.Errorf("seed user of tenant %s: %w", demoTenant, err)
+		}
+		a.logger.Info("demo user already exists; keeping it", "tenant_id", demoTenant)
+	}
+	token, err := s.CreateToken(ctx, demoTenant, demoUser)
+	if err != nil {
+		return "", fmt.Errorf("seed token of tenant %s: %w", demoTenant, err)
+	}
+	a.logger.Info("demo tenant ready", "tenant_id", demoTenant, "plan", demoPlan)
+	return token, nil
+}
+
+// printDemo tells a newcomer how to call the API at baseURL with the demo token.
+func (a *app) printDemo(b *backend, baseURL, token string) {
+	kept := "state is NOT kept after exit (embedded in-process Redis at " + b.addr + ")"
+	if b.embedded == nil {
+		kept = "on Redis at " + b.addr + " db " + strconv.Itoa(b.db)
+	}
+	fmt.Fprintf(a.stdout, `
+crmflow is ready at %[1]s: %[2]s.
+
+  tenant  %[3]s (plan %[4]s)
+  user    %[5]s (all permissions)
+  token   %[6]s
+
+Try it:
+
+  export CRMFLOW_TOKEN=%[6]s
+  curl -s -X POST %[1]s/crm/v3/objects/contacts \
+    -H "Authorization: Bearer $CRMFLOW_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"properties":{"email":"ada@example.com","firstname":"Ada","lastname":"Lovelace"}}'
+  curl -s '%[1]s/crm/v3/objects/contacts?limit=10' -H "Authorization: Bearer $CRMFLOW_TOKEN"
+
+`, baseURL, kept, demoTenant, demoPlan, demoUser, token)
+}

@@ -1,0 +1,609 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// The end-to-end tests build the binary once per test binary and run it as a user would.
+
+const testVersion = "v0.0.0-e2e"
+
+var (
+	binDir    string // made by TestMain, removed after the tests
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "crmflow-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binary builds cmd/crmflow on first use and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		path := filepath.Join(binDir, "crmflow")
+		cmd := exec.Command("go", "build", "-o", path, "-ldflags", "-X main.version="+testVersion, ".")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+			return
+		}
+		binPath = path
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// testEnv is the environment of a child process: ours without any crmflow or Redis setting,
+// so that a developer's shell cannot change what a test sees.
+func testEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "CRMFLOW_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer process and a reading test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a crmflow process started by a test.
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{} // closed when the process has exited
+}
+
+// start starts crmflow with args and the extra environment; the process is killed when the test
+// ends, if it still runs.
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary(t), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = testEnv(env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit (at most a minute) and returns its exit code.
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("crmflow %v did not exit within a minute\nstderr:\n%s", p.cmd.Args[1:], p.stderr)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (p *proc) stop(t *testing.T) int {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	return p.wait(t)
+}
+
+// crmflow runs crmflow to completion and returns its stdout, stderr and exit code.
+func crmflow(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	p := start(t, env, args...)
+	code = p.wait(t)
+	return p.stdout.String(), p.stderr.String(), code
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// waitReady polls GET /readyz until it answers 200. It fails at once if the process exits,
+// and after 30 seconds of short attempts.
+func waitReady(t *testing.T, p *proc, base string) {
+	t.Helper()
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-p.done:
+			t.Fatalf("crmflow exited with %d before it was ready\nstdout:\n%s\nstderr:\n%s",
+				p.cmd.ProcessState.ExitCode(), p.stdout, p.stderr)
+		default:
+		}
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crmflow not ready after %d attempts (last error %v)\nstderr:\n%s", attempt, err, p.stderr)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
+
+// call makes one API request and decodes the JSON answer (nil for an empty body).
+func call(t *testing.T, method, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	if len(bytes.TrimSpace(raw)) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &out), "body: %s", raw)
+	}
+	return resp.StatusCode, out
+}
+
+// requireErrorShape checks the API's error body.
+func requireErrorShape(t *testing.T, body map[string]any, category string) {
+	t.Helper()
+	require.Equal(t, "error", body["status"], "body: %v", body)
+	require.NotEmpty(t, body["message"], "body: %v", body)
+	require.NotEmpty(t, body["correlationId"], "body: %v", body)
+	require.Equal(t, category, body["category"], "body: %v", body)
+}
+
+// logMessages returns the msg of every JSON log line in stderr.
+func logMessages(t *testing.T, stderr string) []string {
+	t.Helper()
+	var msgs []string
+	sc := bufio.NewScanner(strings.NewReader(stderr))
+	for sc.Scan() {
+		var line struct {
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg != "" {
+			msgs = append(msgs, line.Msg)
+		}
+	}
+	return msgs
+}
+
+type testBundle struct {
+	redisURL string
+	tenant   string
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	return &testBundle{redisURL: redistest.URL(t), tenant: redistest.Tenant(t)}
+}
+
+// admin runs `crmflow admin ARGS --redis URL` and requires success.
+func (b *testBundle) admin(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	stdout, stderr, code := crmflow(t, nil, append(append([]string{"admin"}, args...), "--redis", b.redisURL)...)
+	require.Equal(t, 0, code, "crmflow admin %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+	return stdout, stderr
+}
+
+var tokenRE = regexp.MustCompile(`^\S+\n$`)
+
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// The operator's commands, as written in the README.
+	stdout, stderr := b.admin(t, "tenant", "create", b.tenant, "--plan", "professional")
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "created tenant "+b.tenant)
+	b.admin(t, "user", "create", b.tenant, "ops@example.com", "--perms", "read,write,delete")
+	b.admin(t, "user", "create", b.tenant, "reader@example.com", "--perms", "read")
+	token, stderr := b.admin(t, "token", "create", b.tenant, "ops@example.com")
+	require.Regexp(t, tokenRE, token, "stdout must be the token alone")
+	require.Contains(t, stderr, "shown only once")
+	token = strings.TrimSpace(token)
+	readerToken, _ := b.admin(t, "token", "create", b.tenant, "reader@example.com")
+	readerToken = strings.TrimSpace(readerToken)
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json")
+	waitReady(t, p, base)
+	contacts := base + "/crm/v3/objects/contacts"
+
+	// Stop the server once every subtest is done, and check it shut down cleanly.
+	t.Cleanup(func() {
+		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+		msgs := logMessages(t, p.stderr.String())
+		require.Contains(t, msgs, "crmflow starting")
+		require.Contains(t, msgs, "shutting down")
+		require.Contains(t, msgs, "crmflow stopped")
+	})
+
+	t.Run("CreateReadUpdatePage", func(t *testing.T) {
+		t.Parallel()
+		var ids []string
+		for i := range 3 {
+			code, body := call(t, http.MethodPost, contacts, token, map[string]any{
+				"properties": map[string]string{"email": fmt.Sprintf("c%d@example.com", i), "firstname": fmt.Sprintf("C%d", i)},
+			})
+			require.Equal(t, http.StatusCreated, code, "body: %v", body)
+			require.NotEmpty(t, body["id"])
+			ids = append(ids, body["id"].(string))
+		}
+
+		code, body := call(t, http.MethodGet, contacts+"/"+ids[0], token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		require.Equal(t, "c0@example.com", body["properties"].(map[string]any)["email"])
+
+		code, body = call(t, http.MethodPatch, contacts+"/"+ids[0], token, map[string]any{
+			"properties": map[string]string{"firstname": "Ada"},
+		})
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		code, body = call(t, http.MethodGet, contacts+"/"+ids[0], token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		require.Equal(t, "Ada", body["properties"].(map[string]any)["firstname"])
+
+		var seen []string
+		after := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10, "paging does not end")
+			url := contacts + "?limit=2"
+			if after != "" {
+				url += "&after=" + after
+			}
+			code, body := call(t, http.MethodGet, url, token, nil)
+			require.Equal(t, http.StatusOK, code, "body: %v", body)
+			results := body["results"].([]any)
+			require.LessOrEqual(t, len(results), 2)
+			for _, r := range results {
+				seen = append(seen, r.(map[string]any)["id"].(string))
+			}
+			paging, _ := body["paging"].(map[string]any)
+			next, _ := paging["next"].(map[string]any)
+			if next == nil {
+				break
+			}
+			after = next["after"].(string)
+		}
+		require.ElementsMatch(t, ids, seen)
+	})
+
+	t.Run("Unauthenticated", func(t *testing.T) {
+		t.Parallel()
+		code, body := call(t, http.MethodGet, contacts, "", nil)
+		require.Equal(t, http.StatusUnauthorized, code)
+		requireErrorShape(t, body, "INVALID_AUTHENTICATION")
+		code, body = call(t, http.MethodGet, contacts, "not-a-token", nil)
+		require.Equal(t, http.StatusUnauthorized, code)
+		requireErrorShape(t, body, "INVALID_AUTHENTICATION")
+	})
+
+	t.Run("MissingPermission", func(t *testing.T) {
+		t.Parallel()
+		code, body := call(t, http.MethodPost, contacts, readerToken, map[string]any{
+			"properties": map[string]string{"email": "nope@example.com"},
+		})
+		require.Equal(t, http.StatusForbidden, code)
+		requireErrorShape(t, body, "MISSING_SCOPES")
+		code, body = call(t, http.MethodGet, contacts+"?limit=100", readerToken, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		for _, r := range body["results"].([]any) {
+			require.NotEqual(t, "nope@example.com", r.(map[string]any)["properties"].(map[string]any)["email"])
+		}
+	})
+
+	t.Run("Metrics", func(t *testing.T) {
+		t.Parallel()
+		resp, err := http.Get(base + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, string(raw), "go_goroutines")
+		require.Contains(t, string(raw), "process_start_time_seconds")
+	})
+}
+
+func TestRequiresRedis(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"serve"},
+		{"admin", "tenant", "create", "acme", "--plan", "free"},
+		{"admin", "tenant", "list"},
+		{"admin", "user", "create", "acme", "a@example.com", "--perms", "all"},
+		{"admin", "token", "create", "acme", "a@example.com"},
+	} {
+		t.Run(strings.Join(args[:min(3, len(args))], "_"), func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, []string{"REDIS_URL="}, args...)
+			require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, "pass --redis")
+			require.Contains(t, stderr, "set REDIS_URL")
+			require.Contains(t, stderr, "crmflow run")
+			require.Contains(t, stderr, "serve --embedded")
+		})
+	}
+}
+
+func TestServeEvictionPolicy(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("", "--maxmemory-policy", "allkeys-lru")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+
+	t.Run("Refused", func(t *testing.T) {
+		t.Parallel()
+		_, stderr, code := crmflow(t, nil, "serve", "--addr", freeAddr(t), "--redis", srv.URL)
+		require.NotEqual(t, 0, code)
+		require.Contains(t, stderr, "allkeys-lru")
+		require.Contains(t, stderr, "noeviction")
+		require.Contains(t, stderr, "--allow-eviction")
+	})
+
+	t.Run("AllowedWithFlag", func(t *testing.T) {
+		t.Parallel()
+		addr := freeAddr(t)
+		p := start(t, nil, "serve", "--addr", addr, "--redis", srv.URL, "--allow-eviction")
+		waitReady(t, p, "http://"+addr)
+		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+		require.Contains(t, p.stderr.String(), "allkeys-lru")
+		require.Contains(t, p.stderr.String(), "level=WARN")
+	})
+
+	t.Run("AllowedByEnvironment", func(t *testing.T) {
+		t.Parallel()
+		addr := freeAddr(t)
+		p := start(t, []string{"REDIS_URL=" + srv.URL, "CRMFLOW_ADDR=" + addr, "CRMFLOW_ALLOW_EVICTION=true"}, "serve")
+		waitReady(t, p, "http://"+addr)
+		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+	})
+}
+
+var exportTokenRE = regexp.MustCompile(`(?m)^\s*export CRMFLOW_TOKEN=(\S+)$`)
+
+func TestEmbedded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"Run", []string{"run"}},
+		{"ServeEmbedded", []string{"serve", "--embedded"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := freeAddr(t)
+			base := "http://" + addr
+			p := start(t, nil, append(tc.args, "--addr", addr)...)
+			waitReady(t, p, base)
+			// The demo token is printed before the API serves.
+			m := exportTokenRE.FindStringSubmatch(p.stdout.String())
+			require.NotNil(t, m, "no token in stdout:\n%s", p.stdout)
+			token := m[1]
+			require.Contains(t, p.stdout.String(), "curl")
+			require.Contains(t, p.stderr.String(), "NOT kept after exit")
+
+			contacts := base + "/crm/v3/objects/contacts"
+			code, body := call(t, http.MethodPost, contacts, token, map[string]any{
+				"properties": map[string]string{"email": "ada@example.com", "firstname": "Ada"},
+			})
+			require.Equal(t, http.StatusCreated, code, "body: %v", body)
+			code, body = call(t, http.MethodGet, contacts, token, nil)
+			require.Equal(t, http.StatusOK, code, "body: %v", body)
+			require.Len(t, body["results"], 1)
+
+			require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+			require.Contains(t, p.stderr.String(), `msg="crmflow stopped"`)
+		})
+	}
+}
+
+func TestRunOnRedisDoesNotSeed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	addr := freeAddr(t)
+	p := start(t, nil, "run", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, p, "http://"+addr)
+	require.NotContains(t, p.stdout.String(), "CRMFLOW_TOKEN")
+	require.NotContains(t, p.stderr.String(), "NOT kept after exit")
+	require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+}
+
+func TestAdmin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.admin(t, "tenant", "create", b.tenant, "--plan", "starter")
+
+	t.Run("SetPlanAndList", func(t *testing.T) {
+		t.Parallel()
+		other := redistest.Tenant(t)
+		b.admin(t, "tenant", "create", other, "--plan", "free")
+		_, stderr := b.admin(t, "tenant", "set-plan", other, "enterprise")
+		require.Contains(t, stderr, "free -> enterprise")
+		stdout, _ := b.admin(t, "tenant", "list")
+		require.Regexp(t, `(?m)^`+other+`\s+enterprise\s`, stdout)
+	})
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"UnknownPlan", []string{"tenant", "create", "x-" + b.tenant, "--plan", "gold"}, exitUsage,
+			[]string{`plan "gold" is unknown`, "free, starter, professional, enterprise"}},
+		{"MissingPlan", []string{"tenant", "create", "x-" + b.tenant}, exitUsage, []string{"--plan is required"}},
+		{"BadTenantID", []string{"tenant", "create", "Not_A_Tenant", "--plan", "free"}, exitUsage, []string{"is invalid"}},
+		{"TenantExists", []string{"tenant", "create", b.tenant, "--plan", "free"}, 1, []string{"already exists", "set-plan"}},
+		{"SetPlanUnknownTenant", []string{"tenant", "set-plan", "x-" + b.tenant, "free"}, 1, []string{"does not exist", "admin tenant create"}},
+		{"UnknownPermission", []string{"user", "create", b.tenant, "a@example.com", "--perms", "read,fly"}, exitUsage,
+			[]string{`permission "fly" is unknown`, "bulk_delete"}},
+		{"UserOfUnknownTenant", []string{"user", "create", "x-" + b.tenant, "a@example.com"}, 1, []string{"admin tenant create"}},
+		{"TokenOfUnknownUser", []string{"token", "create", b.tenant, "nobody@example.com"}, 1, []string{"admin user create"}},
+		{"MissingArgument", []string{"token", "create", b.tenant}, exitUsage, []string{"needs EMAIL"}},
+		{"UnknownCommand", []string{"tenant", "delete", b.tenant}, exitUsage, []string{"unknown command"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, nil, append(append([]string{"admin"}, tc.args...), "--redis", b.redisURL)...)
+			require.Equal(t, tc.code, code, "stderr:\n%s", stderr)
+			require.Empty(t, stdout, "errors go to stderr")
+			for _, s := range tc.stderr {
+				require.Contains(t, stderr, s)
+			}
+		})
+	}
+
+	t.Run("UserExists", func(t *testing.T) {
+		t.Parallel()
+		b.admin(t, "user", "create", b.tenant, "twice@example.com", "--perms", "all")
+		_, stderr, code := crmflow(t, nil, "admin", "user", "create", b.tenant, "twice@example.com", "--redis", b.redisURL)
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "admin token create")
+	})
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := crmflow(t, nil, "version")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, "version  "+testVersion)
+	require.Contains(t, stdout, "commit   ")
+	require.Contains(t, stdout, runtime.Version())
+}
+
+func TestApplyEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"REDIS_URL": "redis://env:6379/0", "CRMFLOW_ADDR": ":9999", "CRMFLOW_RETENTION": "1h",
+		"CRMFLOW_SHUTDOWN_TIMEOUT": "soon"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	t.Run("FlagWinsOverEnvironment", func(t *testing.T) {
+		t.Parallel()
+		a := &app{}
+		cmd := newServeCmd(a)
+		require.NoError(t, cmd.ParseFlags([]string{"--redis", "redis://flag:6379/0"}))
+		fs := cmd.Flags()
+		require.NoError(t, fs.Set("shutdown-timeout", "5s")) // so the bad variable is not read
+		fromEnv, err := applyEnv(fs, lookup)
+		require.NoError(t, err)
+		require.Equal(t, "redis://flag:6379/0", a.cfg.RedisURL)
+		require.Equal(t, ":9999", a.cfg.Addr)
+		require.Equal(t, time.Hour, a.cfg.Retention)
+		require.Equal(t, map[string]string{"addr": "CRMFLOW_ADDR", "retention": "CRMFLOW_RETENTION"}, fromEnv)
+	})
+
+	t.Run("BadValueNamesTheVariable", func(t *testing.T) {
+		t.Parallel()
+		cmd := newServeCmd(&app{})
+		require.NoError(t, cmd.ParseFlags(nil))
+		_, err := applyEnv(cmd.Flags(), lookup)
+		require.ErrorContains(t, err, "CRMFLOW_SHUTDOWN_TIMEOUT")
+		var ee *exitError
+		require.ErrorAs(t, err, &ee)
+		require.Equal(t, exitUsage, ee.code)
+	})
+
+	t.Run("EveryServerFlagHasAVariable", func(t *testing.T) {
+		t.Parallel()
+		cmd := newServeCmd(&app{})
+		var missing []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "embedded" && f.Name != "help" && len(f.Annotations[envAnnotation]) == 0 {
+				missing = append(missing, f.Name)
+			}
+		})
+		slices.Sort(missing)
+		require.Empty(t, missing)
+	})
+}
+
+func TestRedisURLErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := crmflow(t, nil, "admin", "tenant", "list", "--redis", "redis://:hunter2@127.0.0.1:notaport/0")
+	require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "not a valid Redis URL")
+	require.NotContains(t, stderr, "hunter2")
+}

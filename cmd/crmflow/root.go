@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitUsage is the exit code of a command line or configuration that can never work as given.
+const exitUsage = 2
+
+// exitError is an error with the process exit code it calls for.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf returns an error that exits with exitUsage.
+func usageErrorf(format string, a ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// app is what every command shares: the configuration its flags fill, the output streams and
+// the environment.
+type app struct {
+	cfg       Config
+	stdout    io.Writer
+	stderr    io.Writer
+	lookupEnv func(string) (string, bool)
+	// fromEnv names the flags that were set from the environment, with their variables.
+	fromEnv map[string]string
+	// logger is built from the flags before any command runs.
+	logger *slog.Logger
+}
+
+// execute runs the command line args and returns the process exit code: 0, 1 for a failure,
+// exitUsage for a command line or configuration that can never work. SIGINT and SIGTERM cancel
+// the context; a second signal kills the process at once.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "crmflow: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := group("crmflow", "Multi-tenant CRM workflow automation: the API, the operator's commands and the zero-setup mode")
+	root.Long = `crmflow is a multi-tenant CRM with workflow automation, stored in Redis.
+
+Start here:
+  crmflow run                                    every role in one process on a throwaway in-process Redis
+  crmflow serve --redis redis://HOST:6379/0      the HTTP API on a real Redis
+  crmflow admin tenant create acme --plan professional --redis redis://HOST:6379/0
+
+Flags may also come from the environment (the variable is named in each flag's help);
+a flag on the command line wins.`
+	root.Version = buildVersion().String()
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
+	})
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		fromEnv, err := applyEnv(cmd.Flags(), a.lookupEnv)
+		if err != nil {
+			return err
+		}
+		a.fromEnv = fromEnv
+		a.logger, err = a.cfg.logger(a.stderr)
+		return err
+	}
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.cfg.LogFormat, "log-format", "text", "log line format: text or json")
+	bindEnv(pf, "log-format", "CRMFLOW_LOG_FORMAT")
+	pf.StringVar(&a.cfg.LogLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
+	bindEnv(pf, "log-level", "CRMFLOW_LOG_LEVEL")
+
+	root.AddCommand(newServeCmd(a), newRunCmd(a), newAdminCmd(a), newVersionCmd(a))
+	return root
+}
+
+// group returns a command that only holds subcommands. Run bare, it prints its help; an unknown
+// subcommand is a usage error.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return usageErrorf("%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
+		},
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SuggestionsMinimumDistance: 2,
+	}
+	c.AddCommand(subs...)
+	return c
+}
+
+// exactArgs is a cobra.PositionalArgs that wants the named arguments, with a usage error that
+// names the missing or extra ones.
+func exactArgs(names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < len(names):
+			return usageErrorf("%s needs %s\nUsage: %s", cmd.CommandPath(), strings.Join(names[len(args):], " and "), cmd.UseLine())
+		case len(args) > len(names):
+			return usageErrorf("%s takes %d argument(s), got extra %q\nUsage: %s", cmd.CommandPath(), len(names), args[len(names):], cmd.UseLine())
+		}
+		return nil
+	}
+}
