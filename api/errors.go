@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 // This file holds the only mapping from errors to HTTP status and error category (STYLE rule 5).
@@ -41,11 +42,14 @@ type errorBody struct {
 	Context       map[string][]string `json:"context,omitempty"`
 }
 
-// errorDetail is one problem of a request, naming the field it is about in In.
+// errorDetail is one problem of a request, naming the field it is about in In. Context carries
+// the values the problem is about (the two counts of a count mismatch, the position of an
+// expression error), as HubSpot's error details do.
 type errorDetail struct {
-	Message string `json:"message"`
-	Code    string `json:"code"`
-	In      string `json:"in,omitempty"`
+	Message string              `json:"message"`
+	Code    string              `json:"code"`
+	In      string              `json:"in,omitempty"`
+	Context map[string][]string `json:"context,omitempty"`
 }
 
 // apiError is an error the api package itself decides: a bad query parameter, a missing
@@ -184,6 +188,8 @@ func mapError(err error) (int, errorBody) {
 		ec  *crm.EmailConflictError
 		be  *crm.BlockedEmailError
 		ce  *crm.ConflictError
+		cm  *crm.CountMismatchError
+		te  *triggers.Error
 	)
 	one := func(status int, category, code, in, msg string) (int, errorBody) {
 		return status, errorBody{Status: "error", Category: category, Message: msg,
@@ -202,6 +208,19 @@ func mapError(err error) (int, errorBody) {
 		return status, body
 	case errors.As(err, &be):
 		return one(http.StatusBadRequest, categoryValidation, "BLOCKED_EMAIL", "email", be.Error())
+	case errors.As(err, &cm):
+		// The confirmed count of a bulk delete is not the count matched now: nothing was deleted.
+		ctx := map[string][]string{
+			"confirmCount": {strconv.FormatInt(cm.Confirmed, 10)},
+			"matched":      {strconv.FormatInt(cm.Matched, 10)},
+		}
+		status, body := one(http.StatusConflict, categoryConflict, "COUNT_MISMATCH", "confirmCount", cm.Error())
+		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
+	case errors.As(err, &te):
+		// A filter expression (of a bulk delete) that does not compile. Workflow documents report their
+		// triggers' errors with the YAML path themselves; the only bare *triggers.Error is a filter.
+		return http.StatusBadRequest, filterErrorBody(te)
 	// ValidationErrors before *ValidationError: errors.As would find its first element through Unwrap.
 	case errors.As(err, &ves) && len(ves) > 0:
 		body := errorBody{Status: "error", Category: categoryValidation, Message: ves.Error()}
@@ -225,6 +244,27 @@ func mapError(err error) (int, errorBody) {
 		return one(http.StatusInternalServerError, categoryInternal, "INTERNAL_ERROR", "",
 			"internal error: retry later, and quote the correlationId to support if it persists")
 	}
+}
+
+// filterErrorBody is the 400 of a filter that does not compile: the message gives the position as
+// line:column, and the detail's context gives it again with expr's snippet of the source (a caret
+// under the column).
+func filterErrorBody(te *triggers.Error) errorBody {
+	msg := "filter is invalid: " + te.Message
+	ctx := map[string][]string{}
+	if te.Line > 0 {
+		msg = fmt.Sprintf("filter is invalid at %d:%d (line:column): %s", te.Line, te.Column, te.Message)
+		ctx["line"] = []string{strconv.Itoa(te.Line)}
+		ctx["column"] = []string{strconv.Itoa(te.Column)}
+	}
+	if te.Snippet != "" {
+		ctx["snippet"] = []string{te.Snippet}
+	}
+	if len(ctx) == 0 {
+		ctx = nil
+	}
+	return errorBody{Status: "error", Category: categoryValidation, Message: msg,
+		Errors: []errorDetail{{Message: msg, Code: "INVALID_FILTER", In: "filter", Context: ctx}}}
 }
 
 // writeError writes err as an error response and notes it for the request's log line.

@@ -16,8 +16,25 @@ import (
 // defaultMaxBodyBytes is the default limit of a request body: 1 MiB.
 const defaultMaxBodyBytes int64 = 1 << 20
 
+// Tasks enqueues background work for the API: the bulk delete jobs and the confirmation emails
+// that a request has written to the store. The worker package implements it; cmd wires it in, so
+// that the api never imports the worker. Implementations must be safe for concurrent use.
+//
+// The store is the source of truth: a job or a mail is durable in Redis before it is enqueued,
+// and enqueuing only tells a worker to start now. A failed (or skipped) enqueue loses nothing,
+// because the worker's sweep picks up the pending jobs and mails left behind.
+type Tasks interface {
+	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t. Enqueuing the same job twice is harmless.
+	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
+	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
+	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.PendingMail) error
+}
+
 // Config configures a Server. The zero value works.
 type Config struct {
+	// Clock tells the time: the "now" of the filters of bulk deletes, and the startedAt and
+	// completedAt of batch responses. Defaults to clock.Real{}.
+	Clock clock.Clock
 	// Logger receives one line per request. Defaults to slog.Default().
 	Logger *slog.Logger
 	// MaxBodyBytes is the largest request body accepted; a bigger one is refused with 413.
@@ -29,6 +46,10 @@ type Config struct {
 	// Registerer receives the request metrics: a counter of requests by route, method and status,
 	// and a latency histogram by route. nil means no metrics.
 	Registerer prometheus.Registerer
+	// Tasks enqueues the bulk delete jobs and the confirmation emails. nil means nothing is
+	// enqueued: the endpoints still write their jobs and mails to the store, answer as usual and
+	// log a warning, and the pending work waits for the worker's sweep.
+	Tasks Tasks
 }
 
 // Server is the HTTP API over a crm.Store, in the shape of HubSpot's CRM v3 API. It implements
@@ -38,7 +59,7 @@ type Server struct {
 	cfg     Config
 	mux     *http.ServeMux
 	metrics *metrics
-	clock   clock.Clock // tells the batch responses' startedAt and completedAt
+	clock   clock.Clock // cfg.Clock: the filters' now, the batch responses' startedAt and completedAt
 }
 
 // New returns a Server over store. A nil cfg means the defaults. It returns an error naming the
@@ -54,13 +75,16 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
 	if store == nil {
 		return nil, errors.New("api: New needs a store")
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
 	}
-	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: clock.Real{}}
+	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock}
 	if c.Registerer != nil {
 		m, err := newMetrics(c.Registerer)
 		if err != nil {
@@ -86,6 +110,16 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/batch/create", crm.PermWrite, s.batchCreate)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/read", crm.PermRead, s.batchRead)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/update", crm.PermWrite, s.batchUpdate)
+
+	// Deletes (deletes.go, bulk.go): the bin, restore, permanent delete, bulk jobs (jobs.go), audit (audit.go).
+	s.handle("DELETE /crm/v3/objects/{objectType}/{id}", crm.PermDelete, s.archiveObject)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/archive", crm.PermDelete, s.batchArchive)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/restore", crm.PermRestore, s.batchRestore)
+	s.handle("POST /crm/v3/objects/{objectType}/gdpr-delete", crm.PermPermanentDelete, s.gdprDelete)
+	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermBulkDelete, s.bulkDelete)
+	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermBulkDelete, s.deleteListRecords)
+	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
+	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
 
 	// Properties and custom object schemas (properties.go, schemas.go).
 	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)

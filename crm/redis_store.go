@@ -82,7 +82,7 @@ type ServerCheck struct {
 // allowEviction is true. AOF persistence off is always a warning.
 func (s *RedisStore) CheckServer(ctx context.Context, allowEviction bool) (ServerCheck, error) {
 	var out ServerCheck
-	// One section per call: some servers (the embedded one) answer INFO with one section only.
+	// One section per call: servers differ in how many sections one INFO call may name.
 	for _, section := range []string{"memory", "persistence"} {
 		info, err := s.rdb.Info(ctx, section).Result()
 		if err != nil {

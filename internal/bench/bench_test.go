@@ -35,6 +35,15 @@ func BenchmarkScenarios(b *testing.B) {
 			b.ReportMetric(per, "bytes/contact")
 		}
 	})
+	b.Run("batch-create-http", func(b *testing.B) {
+		for range b.N {
+			r, err := bench.BatchCreateHTTP(ctx, rdb, n, 4)
+			require.NoError(b, err)
+			b.Logf("%s", r)
+			b.ReportMetric(r.Rate, "rec/s")
+			b.ReportMetric(r.RawRate, "raw-rec/s")
+		}
+	})
 	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
 		for range b.N {
 			r, err := sc(ctx, rdb, n)
@@ -55,6 +64,9 @@ func TestScenariosSmall(t *testing.T) {
 	per, err := bench.MemoryPerContact(ctx, rdb, 200)
 	require.NoError(t, err)
 	require.Positive(t, per)
+	r, err := bench.BatchCreateHTTP(ctx, rdb, 450, 3)
+	require.NoError(t, err)
+	require.Positive(t, r.Ratio)
 	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
 		r, err := sc(ctx, rdb, 1200)
 		require.NoError(t, err)
