@@ -220,3 +220,45 @@ func (s *RedisStore) ScanRecords(ctx context.Context, t TenantID, o ObjectType, 
 		min = "(" + raw[len(raw)-1]
 	}
 }
+
+// LeaseJob takes, or renews, the lease of a job for owner for ttl, and reports whether owner holds
+// it. A runner renews it before each batch; while another owner holds it, a runner leaves the job alone.
+func (s *RedisStore) LeaseJob(ctx context.Context, t TenantID, id, owner string, ttl time.Duration) (bool, error) {
+	n, err := leaseScript.Run(ctx, s.rdb, []string{JobLeaseKey(t, id)}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("lease job %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseJob gives up the lease of a job if owner holds it.
+func (s *RedisStore) ReleaseJob(ctx context.Context, t TenantID, id, owner string) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{JobLeaseKey(t, id)}, owner).Err(); err != nil {
+		return fmt.Errorf("release job %s: %w", id, err)
+	}
+	return nil
+}
+
+// UnfinishedJobs lists the ids of a tenant's jobs created since `since` that are not done, oldest
+// first: the jobs a sweep makes sure a worker is running.
+func (s *RedisStore) UnfinishedJobs(ctx context.Context, t TenantID, since time.Time) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, JobsKey(t), &redis.ZRangeBy{Min: ms(since), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	states := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		states[i] = pipe.HGet(ctx, JobKey(t, id), "state")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read job states: %w", err)
+	}
+	var out []string
+	for i, id := range ids {
+		if st := states[i].Val(); st != "" && JobState(st) != JobDone {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}

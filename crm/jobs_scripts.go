@@ -29,3 +29,21 @@ if n == 0 then redis.call('HSET', KEYS[3], 'state', 'done', 'finished_at', ARGV[
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[4])
 return {'ok', n}
 `)
+
+// leaseScript takes or renews a lease.
+// KEYS[1] -> the lease key   ARGV[1] -> owner   ARGV[2] -> TTL (ms)
+// Returns 1 when the caller holds the lease (taken or renewed), 0 when another owner holds it.
+var leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// releaseScript gives a lease up if the caller holds it.
+// KEYS[1] -> the lease key   ARGV[1] -> owner
+// Returns 1 when released, 0 otherwise.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -147,5 +148,42 @@ func TestDeleteListMembersJob(t *testing.T) {
 		require.Equal(t, string(l.ID), arch.Deletion.Ref)
 		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, outside.ID, nil)
 		require.NoError(t, err)
+	})
+}
+
+func TestJobLeaseAndUnfinished(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"firstname": "x"})
+		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{c.ID}, ConfirmCount: 1, By: "ops@x.example"})
+		require.NoError(t, err)
+		ids, err := b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, []string{j.ID}, ids)
+
+		ok, err := b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, "another runner holds the lease")
+		ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok, "the holder renews")
+		require.NoError(t, b.store.ReleaseJob(ctx, b.tenant, j.ID, "worker-b"))
+		ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+		require.NoError(t, err)
+		require.False(t, ok, "only the holder releases")
+		require.NoError(t, b.store.ReleaseJob(ctx, b.tenant, j.ID, "worker-a"))
+		ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		_, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+		require.NoError(t, err)
+		ids, err = b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		require.Empty(t, ids)
 	})
 }

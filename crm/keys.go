@@ -137,3 +137,7 @@ func JobKey(t TenantID, id string) string { return prefix(t) + "job:" + id }
 // JobPendingKey is the ZSET of the record ids a bulk job has still to process, scored by numeric id.
 // It is the snapshot of the selection taken when the job was confirmed.
 func JobPendingKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":pending" }
+
+// JobLeaseKey is the STRING naming the runner that holds a bulk job, with a TTL: one runner at a
+// time works on a job, and a dead runner's job is free again when the lease runs out.
+func JobLeaseKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":lease" }

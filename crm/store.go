@@ -116,6 +116,12 @@ type Store interface {
 	Job(ctx context.Context, t TenantID, id string) (Job, error)
 	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
 	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
+	// LeaseJob takes or renews the lease of a job for owner; false while another owner holds it.
+	LeaseJob(ctx context.Context, t TenantID, id, owner string, ttl time.Duration) (bool, error)
+	// ReleaseJob gives up the lease of a job if owner holds it.
+	ReleaseJob(ctx context.Context, t TenantID, id, owner string) error
+	// UnfinishedJobs lists the ids of the jobs created since `since` that are not done.
+	UnfinishedJobs(ctx context.Context, t TenantID, since time.Time) ([]string, error)
 	// ScanRecords calls fn with every live record of a type, in batches.
 	ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error
 }
