@@ -72,7 +72,9 @@ func (s *RedisStore) PermanentDeleteContact(ctx context.Context, t TenantID, p P
 			return PermanentDeleteResult{}, &ValidationError{Field: "objectId", Code: "INVALID_EMAIL",
 				Message: fmt.Sprintf("%q is not an email address: pass the contact's email, or its id without idProperty", p.Email)}
 		}
-		p.Email, typed = e, "with email "+e
+		// The confirmation never repeats the address: it is kept in Redis until sent (and in the
+		// outbox when no SMTP server is configured), where no trace of the contact may stay.
+		p.Email, typed = e, "named by its email address"
 	} else {
 		if _, err := idArgs([]RecordID{p.ID}); err != nil {
 			return PermanentDeleteResult{}, err

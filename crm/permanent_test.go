@@ -118,6 +118,11 @@ func TestPermanentDeleteByEmail(t *testing.T) {
 		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "ALIAS@example.com", By: "dpo@x.example"})
 		require.NoError(t, err)
 		require.Equal(t, c.ID, res.ID)
+		for k, v := range b.tenantDump(t) {
+			for _, e := range []string{"alias@", "main@"} {
+				require.NotContains(t, strings.ToLower(k+v), e, "the deleted contact's email is kept in %s", k)
+			}
+		}
 		ok, err := b.store.IsBlocklisted(ctx, b.tenant, "main@example.com")
 		require.NoError(t, err)
 		require.True(t, ok)

@@ -1,0 +1,109 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/worker"
+)
+
+func TestAdminHandler(t *testing.T) {
+	t.Parallel()
+
+	get := func(t *testing.T, url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url) //nolint:noctx // a test against a loopback server
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+
+	t.Run("HealthReadinessAndMetrics", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w := b.startWorker(t, cfg)
+		task, err := worker.NewPermanentDeleteConfirmation(b.tenant, "admin@example.com", "1", t0)
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+
+		hs := httptest.NewServer(worker.AdminHandler(b.reg, w.Ping))
+		t.Cleanup(hs.Close)
+		code, body := get(t, hs.URL+"/healthz")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "ok\n", body)
+		code, body = get(t, hs.URL+"/readyz")
+		require.Equal(t, http.StatusOK, code, body)
+		code, body = get(t, hs.URL+"/metrics")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, `crmflow_worker_tasks_processed_total{type="mail:send"} 1`)
+		require.Contains(t, body, `crmflow_mail_sent_total{kind="permanent_delete_confirmation"} 1`)
+		require.Contains(t, body, `crmflow_worker_task_duration_seconds_count{type="mail:send"} 1`)
+	})
+
+	t.Run("NotReady", func(t *testing.T) {
+		t.Parallel()
+		hs := httptest.NewServer(worker.AdminHandler(prometheus.NewRegistry(), func(context.Context) error {
+			return errors.New("queue redis unreachable")
+		}))
+		t.Cleanup(hs.Close)
+		code, body := get(t, hs.URL+"/readyz")
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Equal(t, "not ready: queue redis unreachable\n", body)
+		code, _ = get(t, hs.URL+"/healthz")
+		require.Equal(t, http.StatusOK, code, "alive even when not ready")
+	})
+}
+
+func TestBinSizeCollector(t *testing.T) {
+	t.Parallel()
+
+	t.Run("SumsEveryTenantByType", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		other := crm.TenantID(redistest.Tenant(t))
+		_, err := b.store.CreateTenant(b.ctx, other, crm.PlanFree)
+		require.NoError(t, err)
+		binFixture(t, b, b.tenant) // 10 companies, 2 pets in the bin
+		b.archive(t, other, crm.Companies, b.companies(t, other, 3))
+
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(worker.NewBinSizeCollector(b.ctx, b.store, &worker.BinSizeConfig{Logger: b.logger}))
+		require.InDelta(t, 1, metricValue(t, reg, "crmflow_trash_bin_sample_ok", ""), 0)
+		require.InDelta(t, 13, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
+		require.InDelta(t, 2, metricValue(t, reg, "crmflow_trash_bin_records", "pets"), 0)
+		require.InDelta(t, 0, metricValue(t, reg, "crmflow_trash_bin_records", "contacts"), 0)
+
+		// Sampled at scrape time: a purge shows at the next scrape.
+		_, err = worker.Purge(b.ctx, b.store, worker.AllTenants, t0.Add(retention), nil)
+		require.NoError(t, err)
+		require.InDelta(t, 7, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
+	})
+
+	t.Run("AFailedSampleReportsNotOK", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ctx, cancel := context.WithCancel(b.ctx)
+		cancel() // a sample that cannot finish in time
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(worker.NewBinSizeCollector(ctx, b.store, &worker.BinSizeConfig{Logger: b.logger}))
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		require.Len(t, families, 1)
+		require.Equal(t, "crmflow_trash_bin_sample_ok", families[0].GetName())
+		require.InDelta(t, 0, families[0].GetMetric()[0].GetGauge().GetValue(), 0)
+	})
+}

@@ -1,0 +1,79 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/worker"
+)
+
+func TestBulkDeleteTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	st, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	in := make([]crm.RecordInput, 1200)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "x"}}
+	}
+	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, in[:600], crm.Actor{})
+	require.NoError(t, err)
+	more, err := st.CreateRecords(ctx, tn, crm.Contacts, in[600:], crm.Actor{})
+	require.NoError(t, err)
+	recs = append(recs, more...)
+	ids := make([]crm.RecordID, 0, 1100)
+	for _, r := range recs[:1100] {
+		ids = append(ids, r.ID)
+	}
+	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1100, By: "ops@x.example"})
+	require.NoError(t, err)
+
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+
+	// A runner that holds the lease keeps a second one away.
+	held, err := st.LeaseJob(ctx, tn, job.ID, "someone-else", time.Minute)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
+	job, err = st.Job(ctx, tn, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobPending, job.State)
+	require.NoError(t, st.ReleaseJob(ctx, tn, job.ID, "someone-else"))
+
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "2")))
+	job, err = st.Job(ctx, tn, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 1100, job.Done)
+	n, err := st.BinSize(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1100, n)
+	// Run again (a redelivery): nothing more happens.
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "3")))
+	n, err = st.BinSize(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1100, n)
+	page, err := st.ListRecords(ctx, tn, crm.Contacts, &crm.ListOpts{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 100)
+
+	// A bad payload is not retried.
+	err = w.ProcessTask(ctx, asynq.NewTask(worker.TypeBulkDelete, []byte("{")))
+	require.ErrorIs(t, err, asynq.SkipRetry)
+}

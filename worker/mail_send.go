@@ -1,0 +1,289 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TypeMailSend is the type of the task that sends one email.
+const TypeMailSend = "mail:send"
+
+// MailMaxRetry is how many times a mail:send task is retried before asynq archives it (where an
+// operator can still see and re-run it). With the default backoff this keeps trying for about a day.
+const MailMaxRetry = 25
+
+// KindPermanentDeleteConfirmation is the kind of the email confirming a permanent delete.
+const KindPermanentDeleteConfirmation = "permanent_delete_confirmation"
+
+// MailSendPayload is the payload of a mail:send task.
+type MailSendPayload struct {
+	// TenantID is the tenant the email is sent for; its outbox keeps the email when no SMTP server
+	// is configured.
+	TenantID crm.TenantID `json:"tenant_id"`
+	// To is the recipient's address.
+	To string `json:"to"`
+	// Subject is one line of text.
+	Subject string `json:"subject"`
+	// Body is plain UTF-8 text.
+	Body string `json:"body"`
+	// Kind names what the email is for, in lowercase letters, digits and underscores (a metric
+	// label), such as KindPermanentDeleteConfirmation.
+	Kind string `json:"kind"`
+	// IdempotencyKey identifies the email: however often its task runs, an email of a key is sent
+	// (or kept in the outbox) once. NewMailSendTask fills in a random one when it is empty.
+	IdempotencyKey string `json:"idempotency_key"`
+	// PendingMail is set when the email is a crm.PendingMail of the tenant (whose ID is the
+	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
+	PendingMail bool `json:"pending_mail,omitempty"`
+}
+
+// LogValue logs the payload without the address or the text, which are personal data.
+func (p MailSendPayload) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("tenant_id", string(p.TenantID)), slog.String("kind", p.Kind),
+		slog.String("mail_id", p.IdempotencyKey))
+}
+
+var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+func (p MailSendPayload) validate() error {
+	if err := p.TenantID.Validate(); err != nil {
+		return err
+	}
+	if a, err := mail.ParseAddress(p.To); err != nil || a.Address != p.To {
+		return &crm.ValidationError{Field: "to", Code: "INVALID_EMAIL",
+			Message: "the email's recipient is not a plain email address (such as jane@example.com)"}
+	}
+	if p.Subject == "" || strings.ContainsAny(p.Subject, "\r\n") {
+		return &crm.ValidationError{Field: "subject", Code: "INVALID_SUBJECT",
+			Message: "the email's subject must be one non-empty line"}
+	}
+	if !kindRE.MatchString(p.Kind) {
+		return &crm.ValidationError{Field: "kind", Code: "INVALID_KIND",
+			Message: fmt.Sprintf("email kind %q is invalid: use lowercase letters, digits and underscores", p.Kind)}
+	}
+	if p.IdempotencyKey == "" || len(p.IdempotencyKey) > 200 || strings.ContainsFunc(p.IdempotencyKey, unicode.IsSpace) {
+		return &crm.ValidationError{Field: "idempotency_key", Code: "INVALID_IDEMPOTENCY_KEY",
+			Message: "the email's idempotency key must be 1 to 200 characters without spaces"}
+	}
+	return nil
+}
+
+// NewMailSendTask returns a mail:send task for queue critical, retried up to MailMaxRetry times with
+// the worker's exponential backoff (see MailConfig.RetryBase). Its task id is derived from the
+// tenant and the idempotency key, so enqueueing the same email twice while the first is queued
+// fails with ErrDuplicate. It returns a *crm.ValidationError naming a bad field.
+func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
+	if p.IdempotencyKey == "" {
+		p.IdempotencyKey = uuid.NewString()
+	}
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", TypeMailSend, err)
+	}
+	return asynq.NewTask(TypeMailSend, raw,
+		asynq.Queue(QueueCritical),
+		asynq.MaxRetry(MailMaxRetry),
+		asynq.TaskID(TypeMailSend+":"+string(p.TenantID)+":"+p.IdempotencyKey),
+	), nil
+}
+
+// NewPendingMailTask returns the mail:send task that delivers a pending email the store wrote
+// atomically with the change that caused it (such as crm.PermanentDeleteResult.Mail), with m.ID as
+// its idempotency key; once delivered (or kept in the outbox) the handler acknowledges it
+// (crm.RedisStore.AckPendingMail). Enqueueing it twice, from the API and from the mail sweep, sends
+// it once. Options and errors as NewMailSendTask.
+func NewPendingMailTask(tenant crm.TenantID, m crm.PendingMail) (*asynq.Task, error) {
+	if m.ID == "" {
+		return nil, &crm.ValidationError{Field: "id", Code: "INVALID_IDEMPOTENCY_KEY",
+			Message: "a pending email needs its id: it is the email's idempotency key"}
+	}
+	return NewMailSendTask(MailSendPayload{TenantID: tenant, To: m.To, Subject: m.Subject, Body: m.Body,
+		Kind: m.Kind, IdempotencyKey: m.ID, PendingMail: true})
+}
+
+// NewPermanentDeleteConfirmation returns the mail:send task that tells the acting user, at
+// userEmail, that the permanent delete they asked for at time at is done (SPEC S11). what is what
+// the user typed to name the contact. The email names no personal data beyond that: a record id
+// is echoed as typed, but an email address is not (the message is kept in the tenant's outbox when
+// no SMTP server is configured, and no key of the tenant may hold the deleted contact's email, SPEC
+// S9); it is then described as "the contact with the email address you entered". Each call draws a
+// new idempotency key, so call it once per delete. A *crm.ValidationError for a bad tenant,
+// address or time. When the store wrote the confirmation with the delete
+// (crm.PermanentDeleteResult.Mail), send that one with NewPendingMailTask instead.
+func NewPermanentDeleteConfirmation(tenant crm.TenantID, userEmail, what string, at time.Time) (*asynq.Task, error) {
+	if at.IsZero() {
+		return nil, &crm.ValidationError{Field: "at", Code: "MISSING_TIME",
+			Message: "the confirmation of a permanent delete needs the time of the delete"}
+	}
+	return NewMailSendTask(MailSendPayload{
+		TenantID: tenant,
+		To:       userEmail,
+		Subject:  "crmflow: your permanent delete is done",
+		Body:     permanentDeleteBody(tenant, what, at),
+		Kind:     KindPermanentDeleteConfirmation,
+	})
+}
+
+func permanentDeleteBody(tenant crm.TenantID, what string, at time.Time) string {
+	target := "the contact with the email address you entered"
+	what = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, what))
+	switch {
+	case what == "":
+		target = "the contact you named"
+	case !strings.Contains(what, "@"):
+		if len(what) > 100 {
+			what = what[:100]
+		}
+		target = "contact " + what
+	}
+	return fmt.Sprintf(`Hello,
+
+The permanent delete you asked for in the crmflow account %s is done.
+
+Deleted: %s
+At: %s
+
+The contact and everything tied to it (notes, activities, form submissions, workflow history,
+list memberships) were removed for good; they cannot be restored. Its email addresses are
+blocklisted: a new contact with one of them will be refused.
+
+You receive this email because you made this request.
+`, tenant, target, at.UTC().Format("2006-01-02 15:04:05 MST"))
+}
+
+// MailStore keeps the outbox and the delivery ledger of emails. *crm.RedisStore implements it;
+// see its methods for the contract.
+type MailStore interface {
+	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
+	// wrapping crm.ErrMailDone).
+	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.OutboxMessage) error
+	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
+	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
+	// FinishMail records the email as sent, or releases the lease after a failure.
+	FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error
+}
+
+// PendingMailStore lists and acknowledges the emails the store wrote atomically with the change
+// that caused them. *crm.RedisStore implements it.
+type PendingMailStore interface {
+	// PendingMails lists a tenant's emails not yet delivered, oldest first.
+	PendingMails(ctx context.Context, t crm.TenantID) ([]crm.PendingMail, error)
+	// AckPendingMail forgets a pending email once it was delivered or kept. Idempotent.
+	AckPendingMail(ctx context.Context, t crm.TenantID, id string) error
+}
+
+// HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
+// tenant's outbox. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
+// sends over SMTP, and records the email as sent, so that a retry after a successful send does
+// nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
+// temporary failure (network, 4xx) returns an error so that asynq retries with backoff; a permanent
+// one (5xx) or a bad payload wraps asynq.SkipRetry and the task is archived.
+func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
+	var p MailSendPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", TypeMailSend, asynq.SkipRetry, err)
+	}
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("%s payload: %w: %w", TypeMailSend, asynq.SkipRetry, err)
+	}
+	log := w.taskLogger(ctx, t).With("kind", p.Kind, "mail_id", p.IdempotencyKey)
+	if err := w.deliver(ctx, log, p); err != nil {
+		return err
+	}
+	if p.PendingMail {
+		// Even when ctx ends: the email is out, only the acknowledgement is left.
+		if err := w.pending.AckPendingMail(context.WithoutCancel(ctx), p.TenantID, p.IdempotencyKey); err != nil {
+			// The retry finds the email delivered in the ledger and acknowledges it then.
+			return fmt.Errorf("acknowledge pending email: %w", err)
+		}
+	}
+	return nil
+}
+
+// deliver sends the email, or keeps it in the outbox, once per idempotency key; an email already
+// delivered is not an error.
+func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayload) error {
+	if w.cfg.Mail.Host == "" {
+		m := crm.OutboxMessage{ID: p.IdempotencyKey, To: p.To, Subject: p.Subject, Body: p.Body,
+			Kind: p.Kind, CreatedAt: w.clock.Now()}
+		err := w.mail.AppendOutbox(ctx, p.TenantID, m)
+		switch {
+		case errors.Is(err, crm.ErrMailDone):
+			log.Info("email already kept or sent: not keeping it again")
+			return nil
+		case err != nil:
+			return fmt.Errorf("keep email in the outbox: %w", err)
+		}
+		w.metrics.mailKept.WithLabelValues(p.Kind).Inc()
+		log.Warn("no SMTP server is configured: email kept in the tenant's outbox")
+		return nil
+	}
+
+	token := randomToken()
+	claim, err := w.mail.ClaimMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease())
+	if err != nil {
+		return fmt.Errorf("claim email delivery: %w", err)
+	}
+	switch claim {
+	case crm.MailDone:
+		log.Info("email already delivered: not sending it again")
+		return nil
+	case crm.MailBusy:
+		return fmt.Errorf("email %s: %w", p.IdempotencyKey, crm.ErrMailInFlight)
+	}
+
+	msg := buildMessage(w.cfg.Mail.From, p.To, p.Subject, p.Body, messageID(p), w.clock.Now())
+	// The ledger is written even when ctx ends: the outcome of the delivery must not be lost.
+	finishCtx := context.WithoutCancel(ctx)
+	if err := w.cfg.Mail.send(ctx, p.To, msg); err != nil {
+		w.metrics.mailFailed.WithLabelValues(p.Kind).Inc()
+		if rerr := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, false); rerr != nil {
+			log.Warn("could not release the email's lease: its retry waits for the lease to expire", "error", rerr)
+		}
+		return err
+	}
+	w.metrics.mailSent.WithLabelValues(p.Kind).Inc()
+	if err := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, true); err != nil {
+		// Returning an error would retry, and send again once the lease expires: the email went.
+		log.Error("email delivered but not recorded as sent", "error", err)
+	}
+	log.Info("email delivered")
+	return nil
+}
+
+// messageID derives the Message-ID's local part from the email's tenant and idempotency key, so a
+// receiving server can recognise a copy too.
+func messageID(p MailSendPayload) string {
+	sum := sha256.Sum256([]byte(string(p.TenantID) + "\x00" + p.IdempotencyKey))
+	return hex.EncodeToString(sum[:16])
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,416 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/worker"
+)
+
+func TestMailSend(t *testing.T) {
+	t.Parallel()
+
+	t.Run("DeliveredOnceEvenWhenRunAgain", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w := b.startWorker(t, cfg)
+
+		task, err := worker.NewPermanentDeleteConfirmation(b.tenant, "admin@example.com", "1234", t0)
+		require.NoError(t, err)
+		info, err := b.client(t).Enqueue(b.ctx, task)
+		require.NoError(t, err)
+		require.Equal(t, worker.QueueCritical, info.Queue)
+
+		eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv.messages()) == 1 })
+		eventually(t, 10*time.Second, "the task to finish", func() bool {
+			return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+		})
+
+		// asynq delivers at least once: the same task run again (a redelivery after the send) does
+		// not send again.
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.messages()
+		require.Len(t, msgs, 1)
+		m := msgs[0]
+		require.Equal(t, "crm@example.com", m.From)
+		require.Equal(t, []string{"admin@example.com"}, m.To)
+		require.Contains(t, m.Data, "To: <admin@example.com>\r\n")
+		require.Contains(t, m.Data, "Subject: crmflow: your permanent delete is done\r\n")
+		require.Contains(t, m.Data, "Message-ID: <")
+		body := decodeQP(m.Data)
+		require.Contains(t, body, "Deleted: contact 1234")
+		require.Contains(t, body, "At: 2026-03-01 12:00:00 UTC")
+		require.Contains(t, body, string(b.tenant))
+
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_sent_total", worker.KindPermanentDeleteConfirmation), 0)
+		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_worker_tasks_processed_total", worker.TypeMailSend), 0)
+		// Nothing went to the outbox.
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		require.Empty(t, out)
+		// One log line per task, with its id, type and tenant.
+		require.Contains(t, b.logs.String(), `"task_id":"`+info.ID+`"`)
+		require.Contains(t, b.logs.String(), `"type":"mail:send"`)
+		require.Contains(t, b.logs.String(), `"tenant_id":"`+string(b.tenant)+`"`)
+		require.NotContains(t, b.logs.String(), "admin@example.com", "the address is personal data: it stays out of the logs")
+	})
+
+	t.Run("RetriedOnTemporaryFailureAndDeliveredOnce", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{failData: 2})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		b.startWorker(t, cfg)
+
+		info, err := b.client(t).EnqueueMailSend(b.ctx, worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi there", Kind: "test",
+		})
+		require.NoError(t, err)
+		require.Equal(t, worker.MailMaxRetry, info.MaxRetry)
+		eventually(t, 20*time.Second, "the email to arrive after two 451s", func() bool {
+			// The retry's delay is a millisecond, but asynq moves due retries only every few
+			// seconds: run them at once instead.
+			_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
+			return len(srv.messages()) == 1
+		})
+		eventually(t, 10*time.Second, "the task to finish", func() bool {
+			return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+		})
+		require.Equal(t, 3, srv.dataAttempts())
+		require.Len(t, srv.messages(), 1)
+		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_mail_failed_total", "test"), 0)
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_sent_total", "test"), 0)
+		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_worker_tasks_failed_total", worker.TypeMailSend), 0)
+	})
+
+	t.Run("PermanentRefusalIsArchivedNotDropped", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{rejectRcpt: true})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		b.startWorker(t, cfg)
+
+		info, err := b.client(t).EnqueueMailSend(b.ctx, worker.MailSendPayload{
+			TenantID: b.tenant, To: "nobody@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		eventually(t, 10*time.Second, "the task to be archived", func() bool {
+			return b.taskState(t, worker.QueueCritical, info.ID) == "archived"
+		})
+		archived, err := b.insp.GetTaskInfo(worker.QueueCritical, info.ID)
+		require.NoError(t, err)
+		require.Contains(t, archived.LastErr, "550")
+		require.Equal(t, 0, archived.Retried, "a 5xx is not retried")
+		require.Empty(t, srv.messages())
+	})
+
+	t.Run("StartTLSWithAuth", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{tls: true, auth: true})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Grüße", Body: "Ünïcödé body", Kind: "test",
+		})
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.messages()
+		require.Len(t, msgs, 1)
+		require.True(t, msgs[0].TLS, "the message went over STARTTLS")
+		require.Equal(t, "mailer", msgs[0].User)
+		require.Contains(t, msgs[0].Data, "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n")
+	})
+
+	t.Run("OpportunisticStartTLS", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		tlsSrv := startSMTP(t, smtpOpts{tls: true})
+		plainSrv := startSMTP(t, smtpOpts{})
+		for _, srv := range []*smtpServer{tlsSrv, plainSrv} {
+			cfg := b.config()
+			cfg.Mail = srv.mailConfig()
+			cfg.Mail.StartTLS = worker.StartTLSOpportunistic
+			w, err := worker.New(b.store, b.queue, cfg)
+			require.NoError(t, err)
+			task, err := worker.NewMailSendTask(worker.MailSendPayload{
+				TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+			})
+			require.NoError(t, err)
+			require.NoError(t, w.ProcessTask(b.ctx, task))
+			require.NoError(t, w.Close())
+		}
+		require.Len(t, tlsSrv.messages(), 1)
+		require.True(t, tlsSrv.messages()[0].TLS, "upgraded when the server offers STARTTLS")
+		require.Len(t, plainSrv.messages(), 1)
+		require.False(t, plainSrv.messages()[0].TLS, "clear text when it does not")
+	})
+
+	t.Run("MandatoryStartTLSRefusesAPlainServer", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		cfg.Mail.StartTLS = worker.StartTLSMandatory
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		err = w.ProcessTask(b.ctx, task)
+		require.ErrorContains(t, err, "STARTTLS")
+		require.NotErrorIs(t, err, asynq.SkipRetry, "a configuration problem is retried once fixed")
+		require.Empty(t, srv.messages())
+		// The failed attempt released its lease: a retry may deliver at once.
+		claim, err := b.store.ClaimMail(b.ctx, b.tenant, mailID(t, task), "next-attempt", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, crm.MailClaimed, claim)
+	})
+
+	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		w := b.startWorker(t, b.config()) // zero MailConfig: no SMTP host
+
+		task, err := worker.NewPermanentDeleteConfirmation(b.tenant, "admin@example.com", "77", t0)
+		require.NoError(t, err)
+		info, err := b.client(t).Enqueue(b.ctx, task)
+		require.NoError(t, err)
+		var out []crm.OutboxMessage
+		eventually(t, 10*time.Second, "the email to reach the outbox", func() bool {
+			out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+			require.NoError(t, err)
+			return len(out) == 1
+		})
+		eventually(t, 10*time.Second, "the task to finish", func() bool {
+			return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+		})
+		// Run again (a redelivery): still one message.
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		require.Equal(t, "admin@example.com", out[0].To)
+		require.Equal(t, worker.KindPermanentDeleteConfirmation, out[0].Kind)
+		require.Equal(t, mailID(t, task), out[0].ID)
+		require.Equal(t, t0, out[0].CreatedAt)
+		require.Contains(t, out[0].Body, "Deleted: contact 77")
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_outbox_total", worker.KindPermanentDeleteConfirmation), 0)
+	})
+}
+
+func TestNewPermanentDeleteConfirmation(t *testing.T) {
+	t.Parallel()
+	tenant := crm.TenantID("acme")
+
+	t.Run("AnEmailTheUserTypedIsNotEchoed", func(t *testing.T) {
+		t.Parallel()
+		task, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "Jane.Doe@Example.com", t0)
+		require.NoError(t, err)
+		var p worker.MailSendPayload
+		require.NoError(t, json.Unmarshal(task.Payload(), &p))
+		require.NotContains(t, strings.ToLower(string(task.Payload())), "jane.doe@example.com")
+		require.Contains(t, p.Body, "the contact with the email address you entered")
+		require.Equal(t, "admin@example.com", p.To)
+		require.Equal(t, tenant, p.TenantID)
+		require.NotEmpty(t, p.IdempotencyKey)
+	})
+
+	t.Run("EachCallHasItsOwnKey", func(t *testing.T) {
+		t.Parallel()
+		a, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "1", t0)
+		require.NoError(t, err)
+		b, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "1", t0)
+		require.NoError(t, err)
+		require.NotEqual(t, mailID(t, a), mailID(t, b))
+	})
+
+	t.Run("ControlCharactersAreDropped", func(t *testing.T) {
+		t.Parallel()
+		task, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "12\r\nBcc: x", t0)
+		require.NoError(t, err)
+		var p worker.MailSendPayload
+		require.NoError(t, json.Unmarshal(task.Payload(), &p))
+		require.Contains(t, p.Body, "Deleted: contact 12Bcc: x\n")
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		for name, tc := range map[string]struct {
+			tenant crm.TenantID
+			to     string
+			at     time.Time
+			field  string
+		}{
+			"BadTenant":   {tenant: "Not A Tenant", to: "a@example.com", at: t0, field: "tenant"},
+			"BadAddress":  {tenant: tenant, to: "not-an-address", at: t0, field: "to"},
+			"NamedAddr":   {tenant: tenant, to: "Jane <a@example.com>", at: t0, field: "to"},
+			"HeaderSplit": {tenant: tenant, to: "a@example.com\r\nBcc: b@example.com", at: t0, field: "to"},
+			"NoTime":      {tenant: tenant, to: "a@example.com", field: "at"},
+		} {
+			_, err := worker.NewPermanentDeleteConfirmation(tc.tenant, tc.to, "1", tc.at)
+			var ve *crm.ValidationError
+			require.ErrorAs(t, err, &ve, name)
+			require.Equal(t, tc.field, ve.Field, name)
+		}
+	})
+}
+
+func TestNewMailSendTask(t *testing.T) {
+	t.Parallel()
+	ok := worker.MailSendPayload{TenantID: "acme", To: "a@example.com", Subject: "S", Body: "B", Kind: "k"}
+	for name, tc := range map[string]struct {
+		edit  func(p *worker.MailSendPayload)
+		field string
+	}{
+		"SubjectWithNewline": {func(p *worker.MailSendPayload) { p.Subject = "a\nBcc: x" }, "subject"},
+		"EmptySubject":       {func(p *worker.MailSendPayload) { p.Subject = "" }, "subject"},
+		"BadKind":            {func(p *worker.MailSendPayload) { p.Kind = "Bad Kind" }, "kind"},
+		"KeyWithSpace":       {func(p *worker.MailSendPayload) { p.IdempotencyKey = "a b" }, "idempotency_key"},
+	} {
+		p := ok
+		tc.edit(&p)
+		_, err := worker.NewMailSendTask(p)
+		var ve *crm.ValidationError
+		require.ErrorAs(t, err, &ve, name)
+		require.Equal(t, tc.field, ve.Field, name)
+	}
+
+	t.Run("SameKeyTwiceIsADuplicate", func(t *testing.T) {
+		t.Parallel()
+		srv, err := redistest.StartServer("")
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = srv.Kill() })
+		opt, err := asynq.ParseRedisURI(srv.URL)
+		require.NoError(t, err)
+		c := worker.NewClient(opt)
+		t.Cleanup(func() { _ = c.Close() })
+		p := ok
+		p.IdempotencyKey = "order-42"
+		_, err = c.EnqueueMailSend(context.Background(), p)
+		require.NoError(t, err)
+		_, err = c.EnqueueMailSend(context.Background(), p)
+		require.ErrorIs(t, err, worker.ErrDuplicate)
+		require.ErrorIs(t, err, asynq.ErrTaskIDConflict)
+	})
+}
+
+// mailID returns the idempotency key of a mail:send task.
+func mailID(t *testing.T, task *asynq.Task) string {
+	t.Helper()
+	var p worker.MailSendPayload
+	require.NoError(t, json.Unmarshal(task.Payload(), &p))
+	return p.IdempotencyKey
+}
+
+// runAndStop runs a worker that a test drove through ProcessTask with an already cancelled
+// context, which closes its connections.
+func runAndStop(t *testing.T, w *worker.Worker) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, w.Run(ctx))
+}
+
+// The confirmation of a permanent delete, written by the store with the delete (a pending email),
+// is delivered once however often it is enqueued, then acknowledged; one whose enqueue was lost is
+// picked up by the mail sweep.
+func TestPendingMail(t *testing.T) {
+	t.Parallel()
+
+	permanentDelete := func(t *testing.T, b *testBundle, email string) crm.PendingMail {
+		t.Helper()
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts,
+			[]crm.RecordInput{{Properties: map[string]string{"email": email}}}, crm.Actor{})
+		require.NoError(t, err)
+		res, err := b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: recs[0].ID, By: "dpo@example.com"})
+		require.NoError(t, err)
+		require.NotEmpty(t, res.Mail.ID)
+		return res.Mail
+	}
+	pending := func(t *testing.T, b *testBundle) []crm.PendingMail {
+		t.Helper()
+		m, err := b.store.PendingMails(b.ctx, b.tenant)
+		require.NoError(t, err)
+		return m
+	}
+
+	t.Run("EnqueuedTwiceDeliveredOnceThenAcknowledged", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w := b.startWorker(t, cfg)
+		m := permanentDelete(t, b, "jane@example.com")
+
+		c := b.client(t)
+		require.NoError(t, c.EnqueueMail(b.ctx, b.tenant, m))
+		require.NoError(t, c.EnqueueMail(b.ctx, b.tenant, m), "a second enqueue is harmless")
+		eventually(t, 10*time.Second, "the pending email to be delivered and acknowledged", func() bool {
+			return len(srv.messages()) == 1 && len(pending(t, b)) == 0
+		})
+		// Once more, after it was delivered (the task id is free again): not sent twice.
+		task, err := worker.NewPendingMailTask(b.tenant, m)
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.messages()
+		require.Len(t, msgs, 1)
+		require.Equal(t, []string{"dpo@example.com"}, msgs[0].To)
+		require.Contains(t, msgs[0].Data, "Subject: "+m.Subject+"\r\n")
+	})
+
+	t.Run("TheSweepPicksUpWhatWasNeverEnqueued", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtpOpts{})
+		m := permanentDelete(t, b, "jane@example.com") // written at t0; its enqueue is "lost"
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		// Within the grace period the sweep leaves it to the request that wrote it.
+		b.clock.Set(t0.Add(worker.MailSweepGrace - time.Second))
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		_, err = b.insp.ListPendingTasks(worker.QueueCritical)
+		require.ErrorIs(t, err, asynq.ErrQueueNotFound, "nothing enqueued yet")
+
+		// After it, the sweep enqueues it, once however often it runs.
+		b.clock.Set(t0.Add(worker.MailSweepGrace))
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		tasks, err := b.insp.ListPendingTasks(worker.QueueCritical)
+		require.NoError(t, err)
+		require.Len(t, tasks, 1)
+		require.Equal(t, worker.TypeMailSend, tasks[0].Type)
+
+		// A worker delivers it and acknowledges it.
+		require.NoError(t, w.ProcessTask(b.ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)))
+		require.Len(t, srv.messages(), 1)
+		require.Empty(t, pending(t, b))
+		require.Equal(t, m.To, srv.messages()[0].To[0])
+	})
+}

@@ -1,0 +1,100 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypeMailSweep is the type of the task that re-enqueues the pending emails left behind: emails the
+// store wrote with the change that caused them (a permanent delete's confirmation) whose enqueue
+// was lost (the API crashed, or the queue was down). The scheduler enqueues one per tick.
+const TypeMailSweep = "mail:sweep"
+
+// MailSweepGrace is how old a pending email must be before a sweep re-enqueues it: younger ones are
+// most likely being enqueued by the request that wrote them. (Enqueueing twice would still send once.)
+const MailSweepGrace = time.Minute
+
+// MailSweepPayload is the payload of a mail:sweep task. A sweep is for every tenant, so it has no
+// tenant_id.
+type MailSweepPayload struct {
+	// AsOf is the sweep's time (the scheduler's tick): pending emails written MailSweepGrace before
+	// it are re-enqueued. Zero means the worker's now.
+	AsOf time.Time `json:"as_of,omitzero"`
+}
+
+// NewMailSweepTask returns a mail:sweep task for queue default. With a non-zero asOf its task id is
+// derived from asOf, so a second sweep of the same asOf within DedupeWindow is refused with
+// ErrDuplicate.
+func NewMailSweepTask(asOf time.Time) *asynq.Task {
+	raw, _ := json.Marshal(MailSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
+	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(3)}
+	if !asOf.IsZero() {
+		opts = append(opts, asynq.TaskID(TypeMailSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
+	}
+	return asynq.NewTask(TypeMailSweep, raw, opts...)
+}
+
+// HandleMailSweep handles a mail:sweep task: for every tenant it enqueues a mail:send
+// (NewPendingMailTask) for each pending email written at least MailSweepGrace before as_of. An email
+// already queued is skipped, one already delivered is acknowledged by its task without sending it
+// again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
+// cannot be enqueued. A bad payload wraps asynq.SkipRetry.
+func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
+	var p MailSweepPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", TypeMailSweep, asynq.SkipRetry, err)
+	}
+	asOf := p.AsOf
+	if asOf.IsZero() {
+		asOf = w.clock.Now()
+	}
+	tenants, err := w.store.Tenants(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	var enqueued, duplicates int
+	var errs []error
+	for _, tenant := range tenants {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		mails, err := w.pending.PendingMails(ctx, tenant)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
+			continue
+		}
+		for _, m := range mails {
+			if asOf.Sub(m.CreatedAt) < MailSweepGrace {
+				continue
+			}
+			task, err := NewPendingMailTask(tenant, m)
+			if err != nil {
+				// A pending email that can never be sent: say so loudly, leave it for an operator.
+				w.taskLogger(ctx, t).Error("pending email cannot be sent", "tenant_id", string(tenant),
+					"mail_id", m.ID, "error", err)
+				continue
+			}
+			_, err = w.enq.Enqueue(ctx, task)
+			switch {
+			case errors.Is(err, ErrDuplicate):
+				duplicates++
+			case err != nil:
+				errs = append(errs, fmt.Errorf("tenant %s, email %s: %w", tenant, m.ID, err))
+			default:
+				enqueued++
+			}
+		}
+	}
+	w.taskLogger(ctx, t).Info("mail sweep done", "tenants", len(tenants), "enqueued", enqueued,
+		"already_enqueued", duplicates, "failed", len(errs))
+	if len(errs) > 0 {
+		return fmt.Errorf("enqueue pending emails: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/hibiken/asynq"
+)
+
+// StartTLSPolicy says whether the connection to the SMTP server is upgraded with STARTTLS.
+type StartTLSPolicy string
+
+// The STARTTLS policies.
+const (
+	// StartTLSOpportunistic upgrades when the server offers STARTTLS and goes on in clear text
+	// otherwise (credentials are then sent only to a loopback server). The default.
+	StartTLSOpportunistic StartTLSPolicy = "opportunistic"
+	// StartTLSMandatory refuses to send unless the server offers STARTTLS and the TLS handshake,
+	// with certificate verification, succeeds.
+	StartTLSMandatory StartTLSPolicy = "mandatory"
+	// StartTLSNever never upgrades: for a relay on the same host or network.
+	StartTLSNever StartTLSPolicy = "never"
+)
+
+// MailConfig configures the delivery of emails over SMTP. The zero value has no Host: every email
+// is then kept in the tenant's outbox (crm.OutboxKey), never dropped.
+type MailConfig struct {
+	// From is the sender, as "crm@example.com" or "CRM <crm@example.com>". Required when Host is set.
+	From string
+	// Host is the SMTP server's host name or IP. Empty keeps every email in the tenant's outbox.
+	Host string
+	// Password goes with Username.
+	Password string
+	// Port is the SMTP server's port. Defaults to 587 (submission).
+	Port int
+	// RetryBase is the delay before the first retry of a failed email; it doubles at each retry.
+	// Defaults to 30s.
+	RetryBase time.Duration
+	// RetryMax caps the delay between retries. Defaults to 1h.
+	RetryMax time.Duration
+	// StartTLS says whether to upgrade the connection. Defaults to StartTLSOpportunistic.
+	StartTLS StartTLSPolicy
+	// Timeout bounds one delivery, from connecting to the end of the DATA command. Defaults to 30s.
+	Timeout time.Duration
+	// TLSConfig is used for STARTTLS. nil verifies the server's certificate against the system's
+	// roots for Host.
+	TLSConfig *tls.Config
+	// Username, when set, authenticates with AUTH PLAIN. Credentials are sent only over TLS, or to
+	// a loopback server.
+	Username string
+}
+
+func (m MailConfig) withDefaults() MailConfig {
+	if m.Port == 0 {
+		m.Port = 587
+	}
+	if m.RetryBase == 0 {
+		m.RetryBase = 30 * time.Second
+	}
+	if m.RetryMax == 0 {
+		m.RetryMax = time.Hour
+	}
+	if m.StartTLS == "" {
+		m.StartTLS = StartTLSOpportunistic
+	}
+	if m.Timeout == 0 {
+		m.Timeout = 30 * time.Second
+	}
+	return m
+}
+
+func (m MailConfig) validate() error {
+	switch m.StartTLS {
+	case StartTLSOpportunistic, StartTLSMandatory, StartTLSNever:
+	default:
+		return fmt.Errorf("worker: Config.Mail.StartTLS %q is unknown: use %q, %q or %q",
+			m.StartTLS, StartTLSOpportunistic, StartTLSMandatory, StartTLSNever)
+	}
+	if m.Port < 1 || m.Port > 65535 {
+		return fmt.Errorf("worker: Config.Mail.Port %d is out of range 1..65535", m.Port)
+	}
+	if m.RetryBase < 0 || m.RetryMax < m.RetryBase {
+		return fmt.Errorf("worker: Config.Mail.RetryBase (%s) must be positive and at most RetryMax (%s)", m.RetryBase, m.RetryMax)
+	}
+	if m.Timeout < 0 {
+		return fmt.Errorf("worker: Config.Mail.Timeout must be positive, got %s", m.Timeout)
+	}
+	if m.Host == "" {
+		return nil
+	}
+	if strings.ContainsAny(m.Host, " \r\n/") {
+		return fmt.Errorf("worker: Config.Mail.Host %q is not a host name", m.Host)
+	}
+	if m.From == "" {
+		return errors.New("worker: Config.Mail.From is required when Config.Mail.Host is set: give the sender address, e.g. crm@example.com")
+	}
+	if _, err := mail.ParseAddress(m.From); err != nil {
+		return fmt.Errorf("worker: Config.Mail.From %q is not an email address: %w", m.From, err)
+	}
+	if m.Username != "" && m.StartTLS == StartTLSNever && !isLoopback(m.Host) {
+		return fmt.Errorf("worker: Config.Mail.Username is set with StartTLS %q: credentials would cross the network in clear text to %s; use %q or %q",
+			StartTLSNever, m.Host, StartTLSMandatory, StartTLSOpportunistic)
+	}
+	return nil
+}
+
+// backoff is the delay before retry n+1 of an email: RetryBase doubled n times, capped at
+// RetryMax, with up to 10% jitter so that many failed emails do not retry at once.
+func (m MailConfig) backoff(n int) time.Duration {
+	d := m.RetryMax
+	if n < 32 {
+		if x := m.RetryBase << n; x > 0 && x < m.RetryMax {
+			d = x
+		}
+	}
+	if j := int64(d) / 10; j > 0 {
+		d += time.Duration(rand.Int64N(j))
+	}
+	return d
+}
+
+// lease is how long a delivery may hold the ledger's lease: longer than any delivery can take.
+func (m MailConfig) lease() time.Duration { return 2*m.Timeout + 10*time.Second }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// send delivers one message to one recipient. An error the server gives as permanent (5xx) wraps
+// asynq.SkipRetry, so the task is archived rather than retried; every other error is temporary.
+func (m MailConfig) send(ctx context.Context, to string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, m.Timeout)
+	defer cancel()
+	from, err := mail.ParseAddress(m.From)
+	if err != nil {
+		return fmt.Errorf("smtp: sender %q: %w: %w", m.From, asynq.SkipRetry, err)
+	}
+	addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+
+	c, err := m.dial(ctx, addr, m.StartTLS == StartTLSMandatory)
+	if err != nil {
+		return classifySMTP("connect to "+addr, err)
+	}
+	defer func() { _ = c.Close() }()
+	if m.StartTLS == StartTLSOpportunistic {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			// go-smtp upgrades only a fresh client: reconnect and upgrade.
+			_ = c.Close()
+			if c, err = m.dial(ctx, addr, true); err != nil {
+				return classifySMTP("connect to "+addr+" with STARTTLS", err)
+			}
+		}
+	}
+	if m.Username != "" {
+		if _, secure := c.TLSConnectionState(); !secure && !isLoopback(m.Host) {
+			return fmt.Errorf("smtp: %s does not offer STARTTLS: refusing to send credentials in clear text", addr)
+		}
+		if ok, _ := c.Extension("AUTH"); !ok {
+			return fmt.Errorf("smtp: %s does not offer AUTH, but Config.Mail.Username is set", addr)
+		}
+		if err := c.Auth(sasl.NewPlainClient("", m.Username, m.Password)); err != nil {
+			return classifySMTP("authenticate", err)
+		}
+	}
+	if err := c.SendMail(from.Address, []string{to}, bytes.NewReader(msg)); err != nil {
+		return classifySMTP("send", err)
+	}
+	// The server accepted the message at the end of DATA; a failed QUIT does not undo that.
+	_ = c.Quit()
+	return nil
+}
+
+// dial connects to the server, upgrading with STARTTLS when startTLS is set. The connection is
+// closed when ctx ends, which unblocks any read or write in progress.
+func (m MailConfig) dial(ctx context.Context, addr string, startTLS bool) (*smtp.Client, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	var c *smtp.Client
+	if startTLS {
+		cfg := &tls.Config{ServerName: m.Host, MinVersion: tls.VersionTLS12}
+		if m.TLSConfig != nil {
+			cfg = m.TLSConfig.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName = m.Host
+			}
+		}
+		if c, err = smtp.NewClientStartTLS(conn, cfg); err != nil {
+			stop()
+			_ = conn.Close()
+			return nil, err
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout = m.Timeout
+	c.SubmissionTimeout = m.Timeout
+	return c, nil
+}
+
+// classifySMTP wraps err, adding asynq.SkipRetry when the server refused for good (a 5xx reply).
+func classifySMTP(step string, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+		return fmt.Errorf("smtp: %s: server refused for good: %w: %w", step, asynq.SkipRetry, err)
+	}
+	return fmt.Errorf("smtp: %s: %w", step, err)
+}
+
+// buildMessage renders an RFC 5322 message: UTF-8 text, quoted-printable, CRLF line ends.
+func buildMessage(from, to, subject, body, messageID string, date time.Time) []byte {
+	var b bytes.Buffer
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	if a, err := mail.ParseAddress(from); err == nil {
+		from = a.String()
+	}
+	header("From", from)
+	header("To", (&mail.Address{Address: to}).String())
+	header("Subject", mime.QEncoding.Encode("utf-8", subject))
+	header("Date", date.Format(time.RFC1123Z))
+	header("Message-ID", "<"+messageID+"@crmflow>")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	_, _ = qp.Write([]byte(body))
+	_ = qp.Close()
+	return b.Bytes()
+}

@@ -1,0 +1,70 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the worker's Prometheus metrics. See the package documentation for their names.
+type metrics struct {
+	processed *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	purged    *prometheus.CounterVec
+	// bulkDeleted is for bulk_delete.go's handler.
+	bulkDeleted *prometheus.CounterVec
+	mailSent    *prometheus.CounterVec
+	mailFailed  *prometheus.CounterVec
+	mailKept    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	var m metrics
+	var err error
+	counter := func(name, help, label string) *prometheus.CounterVec {
+		c, e := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label}))
+		err = errors.Join(err, e)
+		return c
+	}
+	m.processed = counter("crmflow_worker_tasks_processed_total",
+		"Tasks handled by the worker, whether they succeeded or failed, by task type.", "type")
+	m.failed = counter("crmflow_worker_tasks_failed_total",
+		"Tasks whose handler returned an error (to be retried or archived), by task type.", "type")
+	var e error
+	m.duration, e = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "crmflow_worker_task_duration_seconds",
+		Help:    "Time a task's handler ran, by task type.",
+		Buckets: []float64{.005, .025, .1, .5, 1, 5, 30, 120, 600},
+	}, []string{"type"}))
+	err = errors.Join(err, e)
+	m.purged = counter("crmflow_trash_purged_records_total",
+		"Recycle-bin entries removed for good by purges, by object type.", "object_type")
+	m.bulkDeleted = counter("crmflow_bulk_deleted_records_total",
+		"Records moved to the recycle bin by bulk delete jobs, by object type.", "object_type")
+	m.mailSent = counter("crmflow_mail_sent_total", "Emails delivered to the SMTP server, by kind.", "kind")
+	m.mailFailed = counter("crmflow_mail_failed_total",
+		"Email deliveries that failed (and will be retried unless the server refused for good), by kind.", "kind")
+	m.mailKept = counter("crmflow_mail_outbox_total",
+		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// register registers c, or returns the collector already registered under the same description, so
+// that several components of one process share their metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, fmt.Errorf("worker: register metric: %w", err)
+	}
+	return c, nil
+}

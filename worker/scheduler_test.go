@@ -1,0 +1,134 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/worker"
+)
+
+func TestScheduler(t *testing.T) {
+	t.Parallel()
+
+	t.Run("InvalidSpecIsNamed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := worker.NewScheduler(b.queue, &worker.SchedulerConfig{PurgeSpec: "every hour"})
+		require.ErrorContains(t, err, `SchedulerConfig.PurgeSpec "every hour" is not a valid cron spec`)
+		_, err = worker.NewScheduler(b.queue, &worker.SchedulerConfig{MailSweepSpec: "61 * * * *"})
+		require.ErrorContains(t, err, `SchedulerConfig.MailSweepSpec "61 * * * *" is not a valid cron spec`)
+		_, err = worker.NewScheduler(nil, nil)
+		require.ErrorContains(t, err, "queue")
+	})
+
+	t.Run("Period", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for spec, want := range map[string]time.Duration{
+			"":             time.Hour, // the default, @hourly
+			"@hourly":      time.Hour,
+			"*/15 * * * *": 15 * time.Minute,
+			"@every 90s":   90 * time.Second,
+			"30 3 * * *":   24 * time.Hour,
+		} {
+			s, err := worker.NewScheduler(b.queue, &worker.SchedulerConfig{PurgeSpec: spec, Clock: b.clock, Logger: b.logger})
+			require.NoError(t, err, spec)
+			require.Equal(t, want, s.PurgePeriod(), spec)
+			require.Equal(t, 5*time.Minute, s.MailSweepPeriod(), spec)
+			require.NoError(t, s.Close())
+		}
+	})
+
+	t.Run("TwoSchedulersEnqueueOneSweepPerTick", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cfg := &worker.SchedulerConfig{Clock: b.clock, Logger: b.logger}
+		s1, err := worker.NewScheduler(b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s1.Close()) })
+		s2, err := worker.NewScheduler(b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { runSchedulerAndStop(t, s2) }) // Run with a cancelled context: returns at once
+
+		tick := t0.Add(-2 * time.Hour)
+		info, err := s1.RunPurgeOnce(b.ctx, tick)
+		require.NoError(t, err)
+		require.Equal(t, worker.QueueDefault, info.Queue)
+		_, err = s2.RunPurgeOnce(b.ctx, tick)
+		require.ErrorIs(t, err, worker.ErrDuplicate)
+
+		tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		require.Len(t, tasks, 1)
+		require.Equal(t, worker.TypeTrashSweep, tasks[0].Type)
+		var p worker.TrashSweepPayload
+		require.NoError(t, json.Unmarshal(tasks[0].Payload, &p))
+		require.True(t, p.AsOf.Equal(tick))
+
+		// The next tick is a new sweep; a zero tick is the clock's now.
+		_, err = s2.RunPurgeOnce(b.ctx, tick.Add(time.Hour))
+		require.NoError(t, err)
+		_, err = s2.RunPurgeOnce(b.ctx, time.Time{})
+		require.NoError(t, err)
+		tasks, err = b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		require.Len(t, tasks, 3)
+
+		// The mail entry works the same way.
+		_, err = s1.RunMailSweepOnce(b.ctx, tick)
+		require.NoError(t, err)
+		_, err = s2.RunMailSweepOnce(b.ctx, tick)
+		require.ErrorIs(t, err, worker.ErrDuplicate)
+		tasks, err = b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		require.Len(t, tasks, 4)
+	})
+
+	// The real cron entry fires and enqueues a sweep whose as_of is the tick it was due at (a whole
+	// second for @every 1s), not the moment the job happened to run; Run stops on cancel.
+	t.Run("CronEntryEnqueues", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		s, err := worker.NewScheduler(b.queue, &worker.SchedulerConfig{PurgeSpec: "@every 1s", Logger: b.logger})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(b.ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+		require.NoError(t, s.Ping(b.ctx))
+
+		eventually(t, 10*time.Second, "the cron entry to enqueue a sweep", func() bool {
+			tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+			if errors.Is(err, asynq.ErrQueueNotFound) {
+				return false // nothing enqueued yet
+			}
+			require.NoError(t, err)
+			return len(tasks) > 0
+		})
+		tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		var p worker.TrashSweepPayload
+		require.NoError(t, json.Unmarshal(tasks[0].Payload, &p))
+		require.False(t, p.AsOf.IsZero())
+		require.Zero(t, p.AsOf.Nanosecond(), "as_of is the scheduled tick")
+		require.Contains(t, b.logs.String(), `"msg":"sweep enqueued","entry":"purge"`)
+	})
+}
+
+// runSchedulerAndStop runs a scheduler with an already cancelled context, which closes its
+// connections.
+func runSchedulerAndStop(t *testing.T, s *worker.Scheduler) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, s.Run(ctx))
+}

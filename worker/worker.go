@@ -1,0 +1,379 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+)
+
+// The queues tasks go to. A Worker serves all three, by the weights of [Config].Queues.
+const (
+	// QueueCritical holds tasks a person waits for: emails.
+	QueueCritical = "critical"
+	// QueueDefault holds ordinary tasks: the trash sweep.
+	QueueDefault = "default"
+	// QueueBulk holds long batch work: trash purges, bulk deletes.
+	QueueBulk = "bulk"
+)
+
+// DefaultQueues returns the default queue weights: critical 6, default 3, bulk 1. A worker
+// fetches from a queue in proportion to its weight (critical tasks about 60% of the time when all
+// queues are busy), so no queue starves.
+func DefaultQueues() map[string]int {
+	return map[string]int{QueueCritical: 6, QueueDefault: 3, QueueBulk: 1}
+}
+
+// Config configures a Worker. The zero value works: every email is then kept in the tenant's
+// outbox, since no SMTP server is configured.
+type Config struct {
+	// Clock tells the time of purges (as_of when a task has none) and of emails. Defaults to the
+	// wall clock.
+	Clock clock.Clock
+	// Concurrency is how many tasks the worker runs at once. Defaults to 10.
+	Concurrency int
+	// Logger receives the worker's structured logs; each task's lines carry task_id, type and
+	// tenant_id. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Mail configures how mail:send tasks are delivered. The zero value (no Host) keeps every email
+	// in the tenant's outbox.
+	Mail MailConfig
+	// MailStore keeps the outbox and the delivery ledger of emails. Defaults to the store given to
+	// New when it implements MailStore, as *crm.RedisStore does; New fails otherwise.
+	MailStore MailStore
+	// PendingMailStore lists and acknowledges the emails the store wrote with the changes that
+	// caused them. Defaults to the store given to New when it implements PendingMailStore, as
+	// *crm.RedisStore does; New fails otherwise.
+	PendingMailStore PendingMailStore
+	// PollInterval is how long an idle worker waits before looking for tasks again. Defaults to 1s.
+	PollInterval time.Duration
+	// Queues maps each queue the worker serves to its weight. It must give QueueCritical,
+	// QueueDefault and QueueBulk a weight above zero; it may add queues. Defaults to DefaultQueues().
+	Queues map[string]int
+	// Registerer receives the worker's metrics. Defaults to prometheus.DefaultRegisterer. Metrics
+	// already registered there (by another Worker of the same process) are shared, not duplicated.
+	Registerer prometheus.Registerer
+	// Retention is how long a deleted record stays restorable: a purge removes only the bin entries
+	// deleted at or before as_of minus Retention. Defaults to crm.DefaultRetention (90 days).
+	Retention time.Duration
+	// ShutdownTimeout is how long Run, once its context is cancelled, waits for the tasks in flight
+	// before handing them back to the queue. Defaults to 30s; keep a process supervisor's stop
+	// timeout above it.
+	ShutdownTimeout time.Duration
+}
+
+func (c *Config) withDefaults(store crm.Store) Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	if out.Clock == nil {
+		out.Clock = clock.Real{}
+	}
+	if out.Concurrency == 0 {
+		out.Concurrency = 10
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	out.Mail = out.Mail.withDefaults()
+	if out.MailStore == nil {
+		if ms, ok := store.(MailStore); ok {
+			out.MailStore = ms
+		}
+	}
+	if out.PendingMailStore == nil {
+		if ps, ok := store.(PendingMailStore); ok {
+			out.PendingMailStore = ps
+		}
+	}
+	if out.PollInterval == 0 {
+		out.PollInterval = time.Second
+	}
+	if out.Queues == nil {
+		out.Queues = DefaultQueues()
+	} else {
+		out.Queues = maps.Clone(out.Queues)
+	}
+	if out.Registerer == nil {
+		out.Registerer = prometheus.DefaultRegisterer
+	}
+	if out.Retention == 0 {
+		out.Retention = crm.DefaultRetention
+	}
+	if out.ShutdownTimeout == 0 {
+		out.ShutdownTimeout = 30 * time.Second
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	if c.Concurrency < 0 {
+		return fmt.Errorf("worker: Config.Concurrency must be positive, got %d", c.Concurrency)
+	}
+	if c.MailStore == nil {
+		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
+			"pass a *crm.RedisStore as the store, or set Config.MailStore")
+	}
+	if c.PendingMailStore == nil {
+		return errors.New("worker: Config.PendingMailStore is nil and the store does not implement worker.PendingMailStore: " +
+			"pass a *crm.RedisStore as the store, or set Config.PendingMailStore")
+	}
+	if c.PollInterval < 0 {
+		return fmt.Errorf("worker: Config.PollInterval must be positive, got %s", c.PollInterval)
+	}
+	for _, q := range []string{QueueCritical, QueueDefault, QueueBulk} {
+		if c.Queues[q] <= 0 {
+			return fmt.Errorf("worker: Config.Queues must give queue %q a weight above zero (got %v): its tasks would never run",
+				q, c.Queues)
+		}
+	}
+	for q, w := range c.Queues {
+		if q == "" || w <= 0 {
+			return fmt.Errorf("worker: Config.Queues has queue %q with weight %d: use a non-empty name and a weight above zero", q, w)
+		}
+	}
+	if c.Retention < 0 {
+		return fmt.Errorf("worker: Config.Retention must be positive, got %s", c.Retention)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("worker: Config.ShutdownTimeout must be positive, got %s", c.ShutdownTimeout)
+	}
+	return c.Mail.validate()
+}
+
+// Worker processes the tasks of every type of this package from the queue. Build it with New and
+// run it with Run. Safe for concurrent use; Run may be called once.
+type Worker struct {
+	cfg     Config
+	store   crm.Store
+	mail    MailStore
+	pending PendingMailStore
+	log     *slog.Logger
+	clock   clock.Clock
+	metrics *metrics
+	rc      redis.UniversalClient // the queue's connections, shared by srv and enq; closed by close
+	srv     *asynq.Server
+	handler asynq.Handler
+	enq     *Client
+
+	running    atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+	closedFlag atomic.Bool
+	inflight   sync.WaitGroup
+	baseCtx    context.Context // parent of every task's context; set by Run before the server starts
+}
+
+// New returns a Worker that serves the queue at queue (for example asynq.RedisClientOpt{Addr: ...}
+// or the result of asynq.ParseRedisURI) and works on store. The queue's Redis may differ from the
+// store's. cfg may be nil for the defaults. New does not dial, but it holds a connection pool: Run
+// releases it when it returns, and a Worker that will never Run must be closed with Close. New
+// returns an error naming the bad Config field, or a metric that cannot be registered.
+func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error) {
+	if store == nil {
+		return nil, errors.New("worker: New needs a store")
+	}
+	if queue == nil {
+		return nil, errors.New("worker: New needs the queue's Redis (an asynq.RedisConnOpt)")
+	}
+	c := cfg.withDefaults(store)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(c.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg:     c,
+		store:   store,
+		mail:    c.MailStore,
+		pending: c.PendingMailStore,
+		log:     c.Logger,
+		clock:   c.Clock,
+		metrics: m,
+	}
+	mux := asynq.NewServeMux()
+	mux.Use(w.observe)
+	mux.HandleFunc(TypeMailSend, w.HandleMailSend)
+	mux.HandleFunc(TypeMailSweep, w.HandleMailSweep)
+	mux.HandleFunc(TypeTrashSweep, w.HandleTrashSweep)
+	mux.HandleFunc(TypeTrashPurge, w.HandleTrashPurge)
+	mux.HandleFunc(TypeBulkDelete, w.HandleBulkDelete)
+	mux.HandleFunc(TypeJobsSweep, w.HandleJobsSweep)
+	w.handler = mux
+
+	rc, ok := queue.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("worker: unsupported queue connection option %T: use an asynq.RedisClientOpt, RedisFailoverClientOpt or RedisClusterClientOpt", queue)
+	}
+	w.rc = rc
+	w.srv = asynq.NewServerFromRedisClient(rc, asynq.Config{
+		BaseContext:       func() context.Context { return w.baseCtx },
+		Concurrency:       c.Concurrency,
+		Logger:            asynqLogger{c.Logger.With("component", "asynq")},
+		LogLevel:          asynq.InfoLevel,
+		Queues:            c.Queues,
+		RetryDelayFunc:    w.retryDelay,
+		ShutdownTimeout:   c.ShutdownTimeout,
+		TaskCheckInterval: c.PollInterval,
+	})
+	w.enq = newSharedClient(rc)
+	return w, nil
+}
+
+// Run starts processing and blocks until ctx is cancelled. Then it shuts down gracefully: it stops
+// fetching tasks, waits up to Config.ShutdownTimeout for the tasks in flight, hands the unfinished
+// ones back to the queue (another worker will run them again: every handler is idempotent), cancels
+// their contexts and returns nil. It returns an error if the server cannot start, or if Run was
+// already called. Run closes the Worker's connections when it returns.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("worker: Run called twice, or after Close")
+	}
+	defer w.close()
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	w.baseCtx = base
+	if err := w.srv.Start(w.handler); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "queues", w.cfg.Queues,
+		"smtp", w.cfg.Mail.Host != "", "shutdown_timeout", w.cfg.ShutdownTimeout.String())
+	<-ctx.Done()
+	w.log.Info("worker stopping: no new tasks, waiting for the tasks in flight",
+		"shutdown_timeout", w.cfg.ShutdownTimeout.String())
+	w.srv.Shutdown() // stop fetching, wait up to ShutdownTimeout, requeue what is left
+	cancel()         // the tasks handed back: tell their handlers to stop
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		w.log.Warn("worker stopped with handlers still running after their context was cancelled")
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// Close releases the connections of a Worker that will not Run; Run releases them itself when it
+// returns. It returns an error if the Worker is running (cancel Run's context to stop it). After
+// Close, Run fails. Idempotent.
+func (w *Worker) Close() error {
+	if !w.running.CompareAndSwap(false, true) {
+		if w.closed() {
+			return w.closeErr
+		}
+		return errors.New("worker: Close called while Run is running: cancel Run's context instead")
+	}
+	return w.close()
+}
+
+func (w *Worker) close() error {
+	w.closeOnce.Do(func() {
+		if err := w.rc.Close(); err != nil {
+			w.closeErr = fmt.Errorf("worker: close queue connections: %w", err)
+		}
+		w.closedFlag.Store(true)
+	})
+	return w.closeErr
+}
+
+func (w *Worker) closed() bool { return w.closedFlag.Load() }
+
+// Ping checks that the queue's Redis answers; use it as the readiness check of AdminHandler. It
+// returns the connection's error (also once the Worker is closed), or ctx's.
+func (w *Worker) Ping(ctx context.Context) error { return ping(ctx, w.rc) }
+
+// ProcessTask runs a task through the worker's middleware and handler, as the server would. It
+// makes Worker an asynq.Handler, for tests and for embedding in another asynq server.
+func (w *Worker) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	return w.handler.ProcessTask(ctx, t)
+}
+
+// retryDelay is the server's RetryDelayFunc: mail tasks back off exponentially up to a cap, the
+// others as asynq does by default.
+func (w *Worker) retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if t.Type() == TypeMailSend {
+		return w.cfg.Mail.backoff(n)
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
+}
+
+// observe is the middleware of every task: one log line per task with task_id, type and tenant_id,
+// and the task metrics.
+func (w *Worker) observe(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) (err error) {
+		w.inflight.Add(1)
+		defer w.inflight.Done()
+		log := w.taskLogger(ctx, t)
+		start := w.clock.Now()
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("task %s panicked: %v", t.Type(), r)
+			}
+			took := w.clock.Now().Sub(start)
+			w.metrics.processed.WithLabelValues(t.Type()).Inc()
+			w.metrics.duration.WithLabelValues(t.Type()).Observe(took.Seconds())
+			if err == nil {
+				log.Info("task done", "duration_ms", took.Milliseconds())
+				return
+			}
+			w.metrics.failed.WithLabelValues(t.Type()).Inc()
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			level := slog.LevelWarn
+			if errors.Is(err, asynq.SkipRetry) || retried >= maxRetry {
+				level = slog.LevelError // archived: no retry left
+			}
+			log.Log(ctx, level, "task failed", "error", err, "retried", retried, "max_retry", maxRetry,
+				"duration_ms", took.Milliseconds())
+		}()
+		return next.ProcessTask(ctx, t)
+	})
+}
+
+// taskLogger returns the worker's logger with the task's id, type and tenant attached once.
+func (w *Worker) taskLogger(ctx context.Context, t *asynq.Task) *slog.Logger {
+	attrs := []any{"type", t.Type()}
+	if id, ok := asynq.GetTaskID(ctx); ok {
+		attrs = append(attrs, "task_id", id)
+	}
+	var p struct {
+		TenantID string `json:"tenant_id"`
+	}
+	if json.Unmarshal(t.Payload(), &p) == nil && p.TenantID != "" {
+		attrs = append(attrs, "tenant_id", p.TenantID)
+	}
+	return w.log.With(attrs...)
+}
+
+// asynqLogger sends asynq's own log lines to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// Fatal logs at error level and exits, as asynq.Logger requires.
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...))
+	os.Exit(1)
+}
