@@ -19,10 +19,6 @@ const TypeBulkDelete = "bulk:delete"
 // BulkDeleteBatchSize is how many records one store call moves to the bin.
 const BulkDeleteBatchSize = 500
 
-// jobLeaseTTL is how long a runner holds a job without renewing it; a runner that dies frees the job
-// this long after its last batch.
-const jobLeaseTTL = 15 * time.Second
-
 // BulkDeletePayload is the payload of a bulk:delete task.
 type BulkDeletePayload struct {
 	// TenantID is the job's tenant.
@@ -60,7 +56,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ok, err := w.store.LeaseJob(ctx, p.TenantID, p.JobID, owner, jobLeaseTTL)
+		ok, err := w.store.LeaseJob(ctx, p.TenantID, p.JobID, owner, w.cfg.JobLease)
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,10 @@ type Config struct {
 	Clock clock.Clock
 	// Concurrency is how many tasks the worker runs at once. Defaults to 10.
 	Concurrency int
+	// JobLease is how long a bulk job's runner holds the job without renewing it (it renews before
+	// every batch): a runner that dies frees its job this long after its last batch, and the next
+	// jobs:sweep gives the job a new runner. Defaults to 15s.
+	JobLease time.Duration
 	// Logger receives the worker's structured logs; each task's lines carry task_id, type and
 	// tenant_id. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -85,6 +89,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	}
 	if out.Concurrency == 0 {
 		out.Concurrency = 10
+	}
+	if out.JobLease == 0 {
+		out.JobLease = 15 * time.Second
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
@@ -145,6 +152,9 @@ func (c *Config) validate() error {
 		if q == "" || w <= 0 {
 			return fmt.Errorf("worker: Config.Queues has queue %q with weight %d: use a non-empty name and a weight above zero", q, w)
 		}
+	}
+	if c.JobLease < 0 {
+		return fmt.Errorf("worker: Config.JobLease must be positive, got %s", c.JobLease)
 	}
 	if c.Retention < 0 {
 		return fmt.Errorf("worker: Config.Retention must be positive, got %s", c.Retention)
