@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
@@ -30,6 +31,7 @@ const (
 	tokRead   = "read"  // tenant A, read only
 	tokWrite  = "write" // tenant A, read and write, no schema
 	tokNone   = "none"  // tenant A, only workflows: not even read
+	tokDelete = "del"   // tenant A, read, write and delete: no bulk_delete, restore or permanent_delete
 	tokBAll   = "b-all" // tenant B, every permission
 	userEmail = "ops@a.example"
 )
@@ -37,6 +39,8 @@ const (
 type testBundle struct {
 	url     string
 	store   *crm.RedisStore
+	rdb     *redis.Client // the store's Redis, to look at every key of a tenant
+	tasks   *fakeTasks    // the server's Config.Tasks
 	clock   *clock.Sim
 	ctx     context.Context
 	tenantA crm.TenantID
@@ -52,10 +56,13 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{Clock: clk})
+	rdb := redistest.Client(t)
+	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk})
 	require.NoError(t, err)
 	b := &testBundle{
 		store:   st,
+		rdb:     rdb,
+		tasks:   &fakeTasks{},
 		clock:   clk,
 		ctx:     context.Background(),
 		tenantA: crm.TenantID(redistest.Tenant(t)),
@@ -72,17 +79,26 @@ func setup(t *testing.T) *testBundle {
 	b.tokens[tokRead] = b.user(t, b.tenantA, "read@a.example", "read")
 	b.tokens[tokWrite] = b.user(t, b.tenantA, "write@a.example", "read,write")
 	b.tokens[tokNone] = b.user(t, b.tenantA, "none@a.example", "workflows")
+	b.tokens[tokDelete] = b.user(t, b.tenantA, "del@a.example", "read,write,delete")
 	b.tokens[tokBAll] = b.user(t, b.tenantB, "all@b.example", "all")
 
-	srv, err := api.New(st, &api.Config{
+	b.serve(t, &api.Config{
+		Clock:      clk,
 		Logger:     slog.New(slog.NewJSONHandler(b.logs, nil)),
 		Registerer: b.reg,
+		Tasks:      b.tasks,
 	})
+	return b
+}
+
+// serve starts a server of cfg over the bundle's store on loopback and points the bundle at it.
+func (b *testBundle) serve(t *testing.T, cfg *api.Config) {
+	t.Helper()
+	srv, err := api.New(b.store, cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	b.url, b.client = ts.URL, ts.Client()
-	return b
 }
 
 // user creates a user with perms in tenant tn and returns a token of it.
@@ -203,9 +219,10 @@ type apiError struct {
 	CorrelationID string              `json:"correlationId"`
 	Context       map[string][]string `json:"context"`
 	Errors        []struct {
-		Message string `json:"message"`
-		Code    string `json:"code"`
-		In      string `json:"in"`
+		Message string              `json:"message"`
+		Code    string              `json:"code"`
+		In      string              `json:"in"`
+		Context map[string][]string `json:"context"`
 	} `json:"errors"`
 }
 
@@ -260,8 +277,8 @@ func (b *testBundle) create(t *testing.T, tn crm.TenantID, o crm.ObjectType, pro
 }
 
 // snapshot reads everything of a tenant that the Store shows: every live and binned record of every
-// object type, their associations, the schemas, the custom types and the lists with their members.
-// Two equal snapshots mean a request changed nothing.
+// object type, their associations, the schemas, the custom types, the lists with their members, the
+// audit trail and the pending emails. Two equal snapshots mean a request changed nothing.
 func (b *testBundle) snapshot(t *testing.T, tn crm.TenantID) map[string]any {
 	t.Helper()
 	out := map[string]any{}
@@ -305,6 +322,114 @@ func (b *testBundle) snapshot(t *testing.T, tn crm.TenantID) map[string]any {
 		ids, _, err := b.store.ListMembers(b.ctx, tn, l.ID, &crm.ListOpts{Limit: 100})
 		require.NoError(t, err)
 		out["members:"+string(l.ID)] = ids
+	}
+	var audit []crm.AuditEntry
+	for after := ""; ; {
+		pg, next, err := b.store.Audit(b.ctx, tn, &crm.AuditOpts{After: after, Limit: 1000})
+		require.NoError(t, err)
+		audit = append(audit, pg...)
+		if after = next; after == "" {
+			break
+		}
+	}
+	out["audit"] = audit
+	mails, err := b.store.PendingMails(b.ctx, tn)
+	require.NoError(t, err)
+	out["mails"] = mails
+	return out
+}
+
+// dump reads every key of a tenant in Redis with its whole value, by type: what a request must not
+// change when it is refused, and where no trace of a permanently deleted contact may remain.
+func (b *testBundle) dump(t *testing.T, tn crm.TenantID) map[string]string {
+	t.Helper()
+	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(tn)+"}:*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys)
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		typ, err := b.rdb.Type(b.ctx, k).Result()
+		require.NoError(t, err)
+		var v any
+		switch typ {
+		case "hash":
+			v, err = b.rdb.HGetAll(b.ctx, k).Result()
+		case "set":
+			v, err = b.rdb.SMembers(b.ctx, k).Result()
+		case "zset":
+			v, err = b.rdb.ZRangeWithScores(b.ctx, k, 0, -1).Result()
+		case "string":
+			v, err = b.rdb.Get(b.ctx, k).Result()
+		case "list":
+			v, err = b.rdb.LRange(b.ctx, k, 0, -1).Result()
+		case "stream":
+			v, err = b.rdb.XRange(b.ctx, k, "-", "+").Result()
+		case "none": // deleted since KEYS, by a request running in parallel
+			continue
+		default:
+			t.Fatalf("key %s has type %s, which dump does not read", k, typ)
+		}
+		require.NoError(t, err)
+		out[k] = typ + ":" + fmt.Sprint(v)
+	}
+	return out
+}
+
+// fakeTasks is a Config.Tasks that records what it was asked to enqueue, and fails every call with
+// err when err is set. Safe for concurrent use.
+type fakeTasks struct {
+	err   error
+	mu    sync.Mutex
+	jobs  []enqueuedJob
+	mails []enqueuedMail
+}
+
+type enqueuedJob struct {
+	tenant crm.TenantID
+	id     string
+}
+
+type enqueuedMail struct {
+	tenant crm.TenantID
+	mail   crm.PendingMail
+}
+
+func (f *fakeTasks) EnqueueDeleteJob(_ context.Context, t crm.TenantID, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs = append(f.jobs, enqueuedJob{tenant: t, id: id})
+	return f.err
+}
+
+func (f *fakeTasks) EnqueueMail(_ context.Context, t crm.TenantID, m crm.PendingMail) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mails = append(f.mails, enqueuedMail{tenant: t, mail: m})
+	return f.err
+}
+
+// jobsOf returns the ids of the jobs enqueued for tenant tn, in order.
+func (f *fakeTasks) jobsOf(tn crm.TenantID) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, j := range f.jobs {
+		if j.tenant == tn {
+			out = append(out, j.id)
+		}
+	}
+	return out
+}
+
+// mailsOf returns the mails enqueued for tenant tn, in order.
+func (f *fakeTasks) mailsOf(tn crm.TenantID) []crm.PendingMail {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []crm.PendingMail
+	for _, m := range f.mails {
+		if m.tenant == tn {
+			out = append(out, m.mail)
+		}
 	}
 	return out
 }

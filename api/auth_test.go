@@ -72,6 +72,13 @@ func TestPermissions(t *testing.T) {
 	require.NoError(t, err)
 	list := string(l.ID)
 	props := map[string]any{"properties": map[string]any{"firstname": "Changed"}}
+	binned := string(b.contact(t, map[string]string{"email": "binned@example.com"}))
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{crm.RecordID(binned)}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenantA, crm.DeleteJobParams{ObjectType: crm.Contacts,
+		IDs: []crm.RecordID{crm.RecordID(c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
+	require.NoError(t, err)
+	bulk := func(sel map[string]any) map[string]any { sel["confirmCount"] = 2; return sel }
 
 	for _, tc := range []struct {
 		name   string
@@ -108,14 +115,35 @@ func TestPermissions(t *testing.T) {
 		{"ListMembers", "GET", "/crm/v3/lists/" + list + "/memberships", nil, tokNone, crm.PermRead},
 		// A write without read or write at all names write, the permission the route needs.
 		{"CreateWithNothing", "POST", "/crm/v3/objects/contacts", props, tokNone, crm.PermWrite},
+
+		// The deletion endpoints (SPEC S2): delete, bulk_delete, restore, permanent_delete are separate rights.
+		{"ArchiveObject", "DELETE", "/crm/v3/objects/contacts/" + c1, nil, tokWrite, crm.PermDelete},
+		{"ArchiveWithNothing", "DELETE", "/crm/v3/objects/contacts/" + c1, nil, tokNone, crm.PermDelete},
+		{"BatchArchiveOne", "POST", "/crm/v3/objects/contacts/batch/archive", map[string]any{"inputs": idInputs(c1)}, tokWrite, crm.PermDelete},
+		{"BatchArchiveTwo", "POST", "/crm/v3/objects/contacts/batch/archive", map[string]any{"inputs": idInputs(c1, c2)}, tokDelete, crm.PermBulkDelete},
+		{"BatchArchiveTwoWithoutDelete", "POST", "/crm/v3/objects/contacts/batch/archive", map[string]any{"inputs": idInputs(c1, c2)}, tokWrite, crm.PermDelete},
+		{"BatchRestore", "POST", "/crm/v3/objects/contacts/batch/restore", map[string]any{"inputs": idInputs(binned)}, tokDelete, crm.PermRestore},
+		{"GDPRDelete", "POST", "/crm/v3/objects/contacts/gdpr-delete", map[string]any{"objectId": c1}, tokDelete, crm.PermPermanentDelete},
+		{"GDPRDeleteUnknownEmail", "POST", "/crm/v3/objects/contacts/gdpr-delete",
+			map[string]any{"objectId": "nobody@example.com", "idProperty": "email"}, tokDelete, crm.PermPermanentDelete},
+		{"GDPRDeleteOtherType", "POST", "/crm/v3/objects/companies/gdpr-delete", map[string]any{"objectId": co}, tokDelete, crm.PermPermanentDelete},
+		{"BulkDeleteIDs", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"ids": []string{c1, c2}}), tokDelete, crm.PermBulkDelete},
+		{"BulkDeleteFilter", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"filter": `email != ""`}), tokDelete, crm.PermBulkDelete},
+		{"BulkDeleteList", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"listId": list}), tokDelete, crm.PermBulkDelete},
+		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, tokDelete, crm.PermBulkDelete},
+		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, tokNone, crm.PermRead},
+		{"Audit", "GET", "/crm/v3/audit", nil, tokDelete, crm.PermRestore},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			before := b.snapshot(t, b.tenantA)
+			before, raw := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 			e := expectError(t, b.call(t, tc.method, tc.path, tc.who, tc.body), http.StatusForbidden, "MISSING_SCOPES")
 			require.Contains(t, e.Message, `"`+string(tc.perm)+`"`)
 			require.Equal(t, []string{string(tc.perm)}, e.Context["requiredScopes"])
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
+			require.Equal(t, raw, b.dump(t, b.tenantA)) // not a key nor a value of the tenant changed
+			require.Empty(t, b.tasks.jobsOf(b.tenantA))
+			require.Empty(t, b.tasks.mailsOf(b.tenantA))
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 // TestMapError pins the one mapping from errors to status and category, for errors wrapped as the
@@ -48,6 +49,12 @@ func TestMapError(t *testing.T) {
 		{"Deadline", wrap(context.DeadlineExceeded), http.StatusGatewayTimeout, categoryTimeout, []string{""}, "too long"},
 		{"MissingScope", errMissingScope(crm.PermSchema), http.StatusForbidden, categoryMissingScopes, []string{"permission"}, `"schema"`},
 		{"TooLarge", errTooLarge(10), http.StatusRequestEntityTooLarge, categoryTooLarge, []string{"body"}, "10 bytes"},
+		{"CountMismatch", wrap(&crm.CountMismatchError{Confirmed: 12, Matched: 13}), http.StatusConflict, categoryConflict,
+			[]string{"confirmCount"}, "12 records but 13 match"},
+		{"FilterError", wrap(&triggers.Error{Line: 2, Column: 7, Message: "unknown name nope", Snippet: "\n | nope\n | ^"}),
+			http.StatusBadRequest, categoryValidation, []string{"filter"}, "2:7"},
+		{"FilterErrorWithoutPosition", wrap(&triggers.Error{Message: "the expression is empty"}),
+			http.StatusBadRequest, categoryValidation, []string{"filter"}, "empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -65,6 +72,23 @@ func TestMapError(t *testing.T) {
 			require.Equal(t, tc.in, in)
 		})
 	}
+
+	t.Run("CountMismatchContext", func(t *testing.T) {
+		t.Parallel()
+		_, body := mapError(wrap(&crm.CountMismatchError{Confirmed: 12, Matched: 13}))
+		want := map[string][]string{"confirmCount": {"12"}, "matched": {"13"}}
+		require.Equal(t, want, body.Context)
+		require.Equal(t, want, body.Errors[0].Context)
+	})
+
+	t.Run("FilterErrorContext", func(t *testing.T) {
+		t.Parallel()
+		_, body := mapError(wrap(&triggers.Error{Line: 2, Column: 7, Message: "unknown name nope", Snippet: "\n | nope\n | ^"}))
+		require.Equal(t, map[string][]string{"line": {"2"}, "column": {"7"}, "snippet": {"\n | nope\n | ^"}}, body.Errors[0].Context)
+		require.Equal(t, "INVALID_FILTER", body.Errors[0].Code)
+		_, body = mapError(&triggers.Error{Message: "the expression is empty"})
+		require.Nil(t, body.Errors[0].Context)
+	})
 
 	t.Run("InternalLeaksNothing", func(t *testing.T) {
 		t.Parallel()

@@ -47,6 +47,9 @@ func TestTenantIsolation(t *testing.T) {
 		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
 	require.NoError(t, err)
 	pet := string(b.create(t, b.tenantA, "pets", map[string]string{"pet_name": "Rex"}))
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenantA, crm.DeleteJobParams{ObjectType: crm.Contacts,
+		IDs: []crm.RecordID{crm.RecordID(c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
+	require.NoError(t, err)
 	before := b.snapshot(t, b.tenantA)
 
 	empty := func(t *testing.T, r response) {
@@ -59,6 +62,12 @@ func TestTenantIsolation(t *testing.T) {
 		expectError(t, r, http.StatusNotFound, "OBJECT_NOT_FOUND")
 	}
 	props := map[string]any{"properties": map[string]any{"firstname": "Mallory"}}
+	// noneMatched is a bulk delete's refusal: of A's records, none is selected in the caller's tenant.
+	noneMatched := func(t *testing.T, r response) {
+		t.Helper()
+		e := expectError(t, r, http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{"0"}, e.Context["matched"])
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -130,6 +139,38 @@ func TestTenantIsolation(t *testing.T) {
 		{"AddMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/add", []string{c2}, notFound},
 		{"RemoveMembers", "PUT", "/crm/v3/lists/" + list + "/memberships/remove", []string{c1}, notFound},
 		{"ListMembers", "GET", "/crm/v3/lists/" + list + "/memberships", nil, notFound},
+
+		// Deletes: another tenant can neither delete, restore, permanently delete, select nor see A's records.
+		{"ArchiveObject", "DELETE", "/crm/v3/objects/contacts/" + c1, nil, notFound},
+		{"ArchiveCustomObject", "DELETE", "/crm/v3/objects/pets/" + pet, nil, notFound},
+		{"BatchArchive", "POST", "/crm/v3/objects/contacts/batch/archive", map[string]any{"inputs": idInputs(c1, c2)},
+			func(t *testing.T, r response) { require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body) }},
+		{"BatchRestore", "POST", "/crm/v3/objects/contacts/batch/restore", map[string]any{"inputs": idInputs(string(binned))},
+			func(t *testing.T, r response) {
+				res := expect[batch](t, r, http.StatusMultiStatus)
+				require.Empty(t, res.Results)
+				require.Equal(t, []string{string(binned)}, res.Errors[0].Context["id"])
+			}},
+		{"GDPRDeleteByID", "POST", "/crm/v3/objects/contacts/gdpr-delete", map[string]any{"objectId": c1}, notFound},
+		{"GDPRDeleteBinnedByID", "POST", "/crm/v3/objects/contacts/gdpr-delete", map[string]any{"objectId": string(binned)}, notFound},
+		// A's email is unknown in the caller's tenant: it is blocklisted there, and only there.
+		{"GDPRDeleteByAsEmail", "POST", "/crm/v3/objects/contacts/gdpr-delete",
+			map[string]any{"objectId": "ada@a.example", "idProperty": "email"}, func(t *testing.T, r response) {
+				require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+				ok, err := b.store.IsBlocklisted(b.ctx, b.tenantA, "ada@a.example")
+				require.NoError(t, err)
+				require.False(t, ok)
+			}},
+		{"BulkDeleteIDs", "POST", "/crm/v3/objects/contacts/bulk-delete", map[string]any{"ids": []string{c1, c2}, "confirmCount": 2}, noneMatched},
+		{"BulkDeleteFilter", "POST", "/crm/v3/objects/contacts/bulk-delete",
+			map[string]any{"filter": `email == "ada@a.example"`, "confirmCount": 1}, noneMatched},
+		{"BulkDeleteCustomType", "POST", "/crm/v3/objects/pets/bulk-delete", map[string]any{"ids": []string{pet}, "confirmCount": 1}, notFound},
+		{"BulkDeleteList", "POST", "/crm/v3/objects/contacts/bulk-delete", map[string]any{"listId": list, "confirmCount": 1}, notFound},
+		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, notFound},
+		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, notFound},
+		{"Audit", "GET", "/crm/v3/audit", nil, func(t *testing.T, r response) {
+			require.Empty(t, expect[page[auditEntry]](t, r, http.StatusOK).Results)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -137,6 +178,8 @@ func TestTenantIsolation(t *testing.T) {
 			_, tok := b.freshTenant(t)
 			tc.check(t, b.raw(t, tc.method, tc.path, "Bearer "+tok, tc.body))
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
+			require.Empty(t, b.tasks.jobsOf(b.tenantA))
+			require.Empty(t, b.tasks.mailsOf(b.tenantA))
 		})
 	}
 }

@@ -1,5 +1,7 @@
 package crm
 
+import "strconv"
+
 // Every Redis key of the store is built in this file. A tenant's keys all start with
 // "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
 // Lua script can change any of its keys atomically. The only keys without a tenant tag are the
@@ -141,3 +143,40 @@ func JobPendingKey(t TenantID, id string) string { return prefix(t) + "job:" + i
 // JobLeaseKey is the STRING naming the runner that holds a bulk job, with a TTL: one runner at a
 // time works on a job, and a dead runner's job is free again when the lease runs out.
 func JobLeaseKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":lease" }
+
+// FlowsKey is the SET of a tenant's workflow names.
+func FlowsKey(t TenantID) string { return prefix(t) + "flows" }
+
+// FlowKey is the HASH of a workflow: object_type, state, revision (latest), active_revision,
+// created_at, updated_at, activated_at, paused_reason.
+func FlowKey(t TenantID, name string) string { return prefix(t) + "flow:" + name }
+
+// FlowRevisionKey is the HASH of one revision of a workflow: source (YAML), by, created_at.
+func FlowRevisionKey(t TenantID, name string, rev int64) string {
+	return prefix(t) + "flow:" + name + ":rev:" + strconv.FormatInt(rev, 10)
+}
+
+// ActiveFlowsKey is the SET of the names of a tenant's active workflows of one object type.
+func ActiveFlowsKey(t TenantID, o ObjectType) string { return prefix(t) + "flows:active:" + string(o) }
+
+func flowKeyPrefix(t TenantID) string        { return prefix(t) + "flow:" }
+func activeFlowsKeyPrefix(t TenantID) string { return prefix(t) + "flows:active:" }
+
+// EnrollmentKey is the HASH of one record's enrollment in a workflow (member "<type>:<id>"): state
+// (enrolled, completed, unenrolled), revision, step, enrolled_at, count (times enrolled), blocked
+// (1 when only a manual enrollment may enroll it again: it was deleted while enrolled).
+func EnrollmentKey(t TenantID, flow, member string) string { return enrollmentKeyPrefix(t, flow) + member }
+
+// FlowEnrolledKey is the ZSET of the records enrolled in a workflow now, scored by when their next
+// step is due (unix ms): the index the step sweep reads.
+func FlowEnrolledKey(t TenantID, flow string) string { return prefix(t) + "flow:" + flow + ":enrolled" }
+
+// FlowMatchingKey is the SET of the records that matched a workflow's trigger at their latest
+// evaluation; re-enrollment needs a record to go from not matching to matching.
+func FlowMatchingKey(t TenantID, flow string) string { return prefix(t) + "flow:" + flow + ":matching" }
+
+// HistoryKey is the LIST of a record's history in a workflow, newest first (JSON entries).
+func HistoryKey(t TenantID, flow, member string) string { return historyKeyPrefix(t, flow) + member }
+
+func enrollmentKeyPrefix(t TenantID, flow string) string { return prefix(t) + "enr:" + flow + ":" }
+func historyKeyPrefix(t TenantID, flow string) string    { return prefix(t) + "hist:" + flow + ":" }

@@ -53,17 +53,6 @@ redis.call('HSET', KEYS[1], 'plan', ARGV[1], 'created_at', ARGV[2])
 return 1
 `)
 
-// setPlanScript changes a tenant's plan.
-// KEYS[1] -> crm:{<tenant>}:tenant
-// ARGV[1] -> new plan
-// Returns the previous plan, or false if the tenant does not exist.
-var setPlanScript = redis.NewScript(`
-local old = redis.call('HGET', KEYS[1], 'plan')
-if not old then return false end
-redis.call('HSET', KEYS[1], 'plan', ARGV[1])
-return old
-`)
-
 // createUserScript adds a user to an existing tenant.
 // KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:user:<email>   KEYS[3] -> crm:{<tenant>}:users
 // ARGV[1] -> email   ARGV[2] -> perms (comma-separated)   ARGV[3] -> created_at (unix ms)

@@ -61,7 +61,8 @@ func (s *RedisStore) Tenant(ctx context.Context, t TenantID) (Tenant, error) {
 	return Tenant{ID: t, Plan: Plan(h["plan"]), CreatedAt: parseMS(h["created_at"])}, nil
 }
 
-// SetPlan implements Store.
+// SetPlan implements Store. A plan without workflows pauses the tenant's active workflows in the
+// same step; they are never deleted.
 func (s *RedisStore) SetPlan(ctx context.Context, t TenantID, plan Plan) (Tenant, error) {
 	if err := plan.Validate(); err != nil {
 		return Tenant{}, err
@@ -70,14 +71,22 @@ func (s *RedisStore) SetPlan(ctx context.Context, t TenantID, plan Plan) (Tenant
 	if err != nil {
 		return Tenant{}, err
 	}
-	old, err := setPlanScript.Run(ctx, s.rdb, []string{TenantKey(t)}, string(plan)).Text()
+	allows := "0"
+	if plan.AllowsWorkflows() {
+		allows = "1"
+	}
+	res, err := setPlanScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowsKey(t)}, string(plan), allows,
+		ms(s.cfg.Clock.Now()), flowKeyPrefix(t), activeFlowsKeyPrefix(t)).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Tenant{}, &NotFoundError{Kind: "tenant", ID: string(t)}
 	}
 	if err != nil {
 		return Tenant{}, fmt.Errorf("set plan of %s: %w", t, err)
 	}
-	prev.Plan = Plan(old)
+	prev.Plan = Plan(res[0])
+	if len(res) > 1 {
+		s.cfg.Logger.Info("plan change paused workflows", "tenant_id", string(t), "plan", string(plan), "paused", strings.Join(res[1:], ","))
+	}
 	return prev, nil
 }
 

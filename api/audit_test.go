@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+type auditEntry struct {
+	Action     string   `json:"action"`
+	ObjectType string   `json:"objectType"`
+	RecordIDs  []string `json:"recordIds"`
+	By         string   `json:"by"`
+	Via        string   `json:"via"`
+	Ref        string   `json:"ref"`
+	At         string   `json:"at"`
+}
+
+func TestAudit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c1 := string(b.contact(t, map[string]string{"email": "one@example.com"}))
+	c2 := string(b.contact(t, map[string]string{"email": "two@example.com"}))
+	c3 := string(b.contact(t, map[string]string{"email": "three@example.com"}))
+	c4 := string(b.contact(t, map[string]string{"email": "four@example.com"}))
+	t0 := b.clock.Now()
+
+	// Every way of deleting and restoring, through the API, one minute apart.
+	step := func(method, path, who string, body any, status int) {
+		t.Helper()
+		b.clock.Advance(time.Minute)
+		r := b.call(t, method, path, who, body)
+		require.Equal(t, status, r.status, "body: %s", r.body)
+	}
+	step("DELETE", "/crm/v3/objects/contacts/"+c1, tokDelete, nil, http.StatusNoContent)
+	step("POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(c2, c3)}, http.StatusNoContent)
+	step("POST", "/crm/v3/objects/contacts/batch/restore", tokAll, map[string]any{"inputs": idInputs(c1)}, http.StatusOK)
+	step("POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": c2}, http.StatusNoContent)
+	b.clock.Advance(time.Minute)
+	acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"ids": []string{c4}, "confirmCount": 1}), 1)
+	b.runJob(t, acc.ID, 10)
+
+	at := func(minutes int) string { return crm.FormatDatetime(t0.Add(time.Duration(minutes) * time.Minute)) }
+	want := []auditEntry{
+		{"archive", "contacts", []string{c1}, "del@a.example", "api", "", at(1)},
+		{"archive", "contacts", []string{c2, c3}, "all@a.example", "api", "", at(2)},
+		{"restore", "contacts", []string{c1}, "all@a.example", "api", "", at(3)},
+		{"permanent_delete", "contacts", []string{c2}, "all@a.example", "api", "", at(4)},
+		{"archive", "contacts", []string{c4}, "all@a.example", "bulk", acc.ID, at(5)},
+	}
+	all := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit", tokAll, nil), http.StatusOK)
+	require.Equal(t, want, all.Results)
+	require.Nil(t, all.Paging)
+
+	t.Run("Paging", func(t *testing.T) {
+		t.Parallel()
+		var got []auditEntry
+		after := ""
+		for range len(want) {
+			pg := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?limit=2&after="+url.QueryEscape(after), tokAll, nil), http.StatusOK)
+			require.LessOrEqual(t, len(pg.Results), 2)
+			got = append(got, pg.Results...)
+			if pg.Paging == nil {
+				break
+			}
+			after = pg.Paging.Next.After
+			require.Contains(t, pg.Paging.Next.Link, "after="+url.QueryEscape(after))
+		}
+		require.Equal(t, want, got)
+	})
+
+	for _, tc := range []struct {
+		name, query, in string
+	}{
+		{"LimitZero", "limit=0", "limit"},
+		{"LimitTooLarge", "limit=1001", "limit"},
+		{"LimitNotANumber", "limit=ten", "limit"},
+		{"BadCursor", "after=yesterday", "after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "GET", "/crm/v3/audit?"+tc.query, tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{tc.in}, e.in())
+		})
+	}
+
+	t.Run("UnknownEmailHasNoRecordIDs", func(t *testing.T) {
+		t.Parallel()
+		rb := setup(t)
+		r := rb.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": "ghost@example.com", "idProperty": "email"})
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		r = rb.call(t, "GET", "/crm/v3/audit", tokAll, nil)
+		require.Equal(t, http.StatusOK, r.status)
+		require.Contains(t, string(r.body), `"recordIds":[]`)
+		require.NotContains(t, string(r.body), "ghost")
+	})
+}

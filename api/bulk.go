@@ -1,0 +1,236 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+// maxBulkIDs is the most ids a bulk delete by ids may name; a filter or a list has no such limit.
+const maxBulkIDs = 10_000
+
+// scanBatch is how many records a filter's scan reads per round trip.
+const scanBatch = 500
+
+// confirmCount is the count of records the user confirmed in a bulk delete: a JSON whole number of
+// 0 or more. Anything else is a *crm.ValidationError naming the field.
+type confirmCount struct {
+	n   int64
+	set bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *confirmCount) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n < 0 {
+		return &crm.ValidationError{Field: "confirmCount", Code: "INVALID_CONFIRM_COUNT",
+			Message: fmt.Sprintf("confirmCount %s is invalid: send the number of records the user confirmed, a whole number of 0 or more", b)}
+	}
+	*c = confirmCount{n: n, set: true}
+	return nil
+}
+
+// require returns the count, or the 400 of a request that did not send one.
+func (c confirmCount) require() (int64, error) {
+	if !c.set {
+		return 0, errInvalid("confirmCount", "REQUIRED",
+			"confirmCount is required: send the number of records the user confirmed deleting")
+	}
+	return c.n, nil
+}
+
+// bulkDeleteInput is the body of bulk-delete: exactly one of IDs, Filter and ListID, and the count.
+type bulkDeleteInput struct {
+	IDs          []flexID     `json:"ids"`
+	Filter       *string      `json:"filter"`
+	ListID       *flexID      `json:"listId"`
+	ConfirmCount confirmCount `json:"confirmCount"`
+}
+
+// jobAcceptedJSON is the 202 of a request that started a bulk job.
+type jobAcceptedJSON struct {
+	ID     string       `json:"id"`
+	Status string       `json:"status"`
+	Total  int64        `json:"total"`
+	Links  jobLinksJSON `json:"links"`
+}
+
+type jobLinksJSON struct {
+	Status string `json:"status"`
+}
+
+// bulkDelete serves POST /crm/v3/objects/{objectType}/bulk-delete ("all N in this view", SPEC
+// S13-S14). The selection is exactly one of "ids" (at most 10,000), "filter" (an expression of the
+// trigger language over the type's properties, evaluated now against every live record) or "listId"
+// (the members of a static list of that type), and "confirmCount" is the number the user confirmed.
+// When the selection's size now differs from it, the answer is a 409 giving both numbers and nothing
+// is deleted; otherwise the selection is kept as a pending job and the answer is a 202 with its id
+// (see startDeleteJob). Records are moved to the bin by the workers, not in the request.
+func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in bulkDeleteInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	given := 0
+	for _, set := range []bool{in.IDs != nil, in.Filter != nil, in.ListID != nil} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return errInvalid("ids,filter,listId", "INVALID_SELECTION",
+			"send exactly one of \"ids\", \"filter\" or \"listId\" to select the records to delete (this request has %d)", given)
+	}
+	n, err := in.ConfirmCount.require()
+	if err != nil {
+		return err
+	}
+	params := crm.DeleteJobParams{ObjectType: o, ConfirmCount: n, By: p.User.Email}
+	switch {
+	case in.IDs != nil:
+		if params.IDs, err = bulkIDs(in.IDs); err != nil {
+			return err
+		}
+		params.Selection = fmt.Sprintf("%d ids", len(in.IDs))
+	case in.Filter != nil:
+		if params.IDs, err = s.matchFilter(r, p.Tenant, o, *in.Filter); err != nil {
+			return err
+		}
+		// Not the filter's text: it may name an email or a name, and job records outlive a
+		// permanent delete of the contact (SPEC S9). The audit trail keeps the ids deleted.
+		params.Selection = "records matching a filter"
+	default:
+		id := strings.TrimSpace(string(*in.ListID))
+		if !numericID.MatchString(id) {
+			return errNotFound("list", id)
+		}
+		// Read first, so that an unknown list is a 404 before the store draws a job id.
+		if _, err := s.store.List(r.Context(), p.Tenant, crm.ListID(id)); err != nil {
+			return fmt.Errorf("read list %s: %w", id, err)
+		}
+		params.ListID = crm.ListID(id)
+		params.Selection = "members of list " + id
+	}
+	return s.startDeleteJob(w, r, p, params)
+}
+
+// bulkIDs checks the ids of a bulk delete and returns the ones that can exist, without duplicates.
+// Malformed ids are dropped like the ids of records that are not live: neither is counted.
+func bulkIDs(in []flexID) ([]crm.RecordID, error) {
+	switch {
+	case len(in) == 0:
+		return nil, errInvalid("ids", "EMPTY_SELECTION", "ids is empty: name from 1 to %d records to delete", maxBulkIDs)
+	case len(in) > maxBulkIDs:
+		return nil, errInvalid("ids", "TOO_MANY_IDS",
+			"ids has %d entries, over the limit of %d: select the records with a filter or a list instead", len(in), maxBulkIDs)
+	}
+	out := make([]crm.RecordID, 0, len(in))
+	seen := make(map[flexID]bool, len(in))
+	for _, id := range in {
+		if !seen[id] && numericID.MatchString(string(id)) {
+			out = append(out, crm.RecordID(id))
+		}
+		seen[id] = true
+	}
+	return out, nil
+}
+
+// matchFilter compiles src against the type's schema (a *triggers.Error, a 400 with the position,
+// when it does not compile) and returns the ids of the live records it matches now. A record on
+// which the expression fails at run time counts as not matching.
+func (s *Server) matchFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, src string) ([]crm.RecordID, error) {
+	schema, err := s.store.Schema(r.Context(), t, o)
+	if err != nil {
+		return nil, fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	prog, err := triggers.Compile(src, schema)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var ids []crm.RecordID
+	err = s.store.ScanRecords(r.Context(), t, o, scanBatch, func(recs []crm.Record) error {
+		for _, rec := range recs {
+			if ok, err := prog.Match(rec, now); err == nil && ok {
+				ids = append(ids, rec.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s for filter: %w", o, err)
+	}
+	return ids, nil
+}
+
+// listRecordsDeleteInput is the body of POST /crm/v3/lists/{listId}/records/delete.
+type listRecordsDeleteInput struct {
+	ConfirmCount confirmCount `json:"confirmCount"`
+}
+
+// deleteListRecords serves POST /crm/v3/lists/{listId}/records/delete: it deletes the list's member
+// contacts or companies, restorably, and never the list (SPEC S15). As bulk-delete, confirmCount must
+// be the number of members now, else a 409; the answer is a 202 with the job's id.
+func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	id, err := pathListID(r)
+	if err != nil {
+		return err
+	}
+	var in listRecordsDeleteInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	n, err := in.ConfirmCount.require()
+	if err != nil {
+		return err
+	}
+	l, err := s.store.List(r.Context(), p.Tenant, id)
+	if err != nil {
+		return fmt.Errorf("read list %s: %w", id, err)
+	}
+	return s.startDeleteJob(w, r, p, crm.DeleteJobParams{ObjectType: l.ObjectType, ListID: id, ConfirmCount: n,
+		By: p.User.Email, Selection: "members of list " + string(id)})
+}
+
+// startDeleteJob stores a bulk delete job of params (a *crm.CountMismatchError when the confirmed
+// count is not the count selected now: nothing is kept), enqueues it with Config.Tasks and answers
+// 202. The job is durable before it is enqueued: when Tasks is nil or the enqueue fails, the answer
+// is still 202, a warning is logged, and the worker's sweep of pending jobs starts it later.
+func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Principal, params crm.DeleteJobParams) error {
+	job, err := s.store.CreateDeleteJob(r.Context(), p.Tenant, params)
+	if err != nil {
+		return fmt.Errorf("create delete job of %s: %w", params.ObjectType, err)
+	}
+	if job.State != crm.JobDone { // an empty selection is done at once: nothing to run
+		log := s.cfg.Logger.With(slog.String("tenant_id", string(p.Tenant)), slog.String("job_id", job.ID),
+			slog.String("correlation_id", correlationID(r.Context())))
+		if s.cfg.Tasks == nil {
+			log.WarnContext(r.Context(), "no task queue configured: the bulk delete job stays pending until the worker's sweep")
+		} else {
+			ctx, cancel := enqueueContext(r)
+			err := s.cfg.Tasks.EnqueueDeleteJob(ctx, p.Tenant, job.ID)
+			cancel()
+			if err != nil {
+				log.WarnContext(r.Context(), "enqueue the bulk delete job failed: it stays pending until the worker's sweep",
+					slog.String("error", err.Error()))
+			}
+		}
+	}
+	writeJSON(w, http.StatusAccepted, jobAcceptedJSON{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
+		Links: jobLinksJSON{Status: jobPath(job.ID)}})
+	return nil
+}

@@ -1,0 +1,394 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// jobAccepted is the 202 of a request that started a bulk job.
+type jobAccepted struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Total  int64  `json:"total"`
+	Links  struct {
+		Status string `json:"status"`
+	} `json:"links"`
+}
+
+// jobStatus is GET /crm/v3/jobs/{jobId}.
+type jobStatus struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	ObjectType  string `json:"objectType"`
+	Total       int64  `json:"total"`
+	Done        int64  `json:"done"`
+	Skipped     int64  `json:"skipped"`
+	Selection   string `json:"selection"`
+	RequestedBy string `json:"requestedBy"`
+	CreatedAt   string `json:"createdAt"`
+	UpdatedAt   string `json:"updatedAt"`
+	CompletedAt string `json:"completedAt"`
+}
+
+// accepted checks the 202 of a request that started a job of total records, enqueued for the workers.
+func (b *testBundle) accepted(t *testing.T, r response, total int64) jobAccepted {
+	t.Helper()
+	acc := expect[jobAccepted](t, r, http.StatusAccepted)
+	require.NotEmpty(t, acc.ID)
+	require.Equal(t, "PENDING", acc.Status)
+	require.Equal(t, total, acc.Total)
+	require.Equal(t, "/crm/v3/jobs/"+acc.ID, acc.Links.Status)
+	require.Contains(t, b.tasks.jobsOf(b.tenantA), acc.ID)
+	return acc
+}
+
+// runJob does what a worker does: it runs a job of tenant A in batches of limit until it is done,
+// reading its progress through the API after every batch.
+func (b *testBundle) runJob(t *testing.T, id string, limit int) jobStatus {
+	t.Helper()
+	for range 10_000 {
+		j, err := b.store.RunDeleteJobBatch(b.ctx, b.tenantA, id, limit)
+		require.NoError(t, err)
+		st := expect[jobStatus](t, b.call(t, "GET", "/crm/v3/jobs/"+id, tokRead, nil), http.StatusOK)
+		require.Equal(t, j.Done, st.Done)
+		require.LessOrEqual(t, st.Done+st.Skipped, st.Total)
+		if j.State == crm.JobDone {
+			require.Equal(t, "COMPLETE", st.Status)
+			return st
+		}
+		require.Equal(t, "RUNNING", st.Status)
+		require.Empty(t, st.CompletedAt)
+	}
+	t.Fatalf("job %s did not finish", id)
+	return jobStatus{}
+}
+
+func TestBulkDeleteByFilter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := "/crm/v3/objects/contacts/bulk-delete"
+	var leads, customers []string
+	for i := range 5 {
+		leads = append(leads, string(b.contact(t, map[string]string{"firstname": fmt.Sprint("Lead ", i), "lifecyclestage": "lead"})))
+	}
+	for i := range 2 {
+		customers = append(customers, string(b.contact(t, map[string]string{"firstname": fmt.Sprint("Customer ", i), "lifecyclestage": "customer"})))
+	}
+	filter := `lifecyclestage == "lead"`
+
+	// The wrong count: refused with both numbers, nothing deleted, no job.
+	before := b.snapshot(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 4}),
+		http.StatusConflict, "CONFLICT")
+	require.Contains(t, e.Message, "4")
+	require.Contains(t, e.Message, "5")
+	require.Equal(t, []string{"confirmCount"}, e.in())
+	require.Equal(t, map[string][]string{"confirmCount": {"4"}, "matched": {"5"}}, e.Errors[0].Context)
+	require.Equal(t, map[string][]string{"confirmCount": {"4"}, "matched": {"5"}}, e.Context)
+	require.Equal(t, before, b.snapshot(t, b.tenantA))
+	n, err := b.rdb.ZCard(b.ctx, crm.JobsKey(b.tenantA)).Result()
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, b.tasks.jobsOf(b.tenantA))
+
+	// The right count: a pending job, enqueued; the request itself deletes nothing.
+	acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 5}), 5)
+	require.Equal(t, []string{acc.ID}, b.tasks.jobsOf(b.tenantA))
+	require.Equal(t, before, b.snapshot(t, b.tenantA))
+	st := expect[jobStatus](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
+	require.Equal(t, jobStatus{ID: acc.ID, Status: "PENDING", ObjectType: "contacts", Total: 5, Selection: "records matching a filter",
+		RequestedBy: "all@a.example", CreatedAt: crm.FormatDatetime(b.clock.Now()), UpdatedAt: crm.FormatDatetime(b.clock.Now())}, st)
+
+	// A worker runs it in batches; its progress shows through the API until it is COMPLETE.
+	b.clock.Advance(time.Minute)
+	st = b.runJob(t, acc.ID, 2)
+	require.Equal(t, int64(5), st.Total)
+	require.Equal(t, st.Total, st.Done)
+	require.Zero(t, st.Skipped)
+	require.Equal(t, crm.FormatDatetime(b.clock.Now()), st.CompletedAt)
+
+	for _, id := range leads {
+		b.requireLive(t, crm.Contacts, id, false)
+		rec := b.archived(t, crm.Contacts, id)
+		require.Equal(t, "all@a.example", rec.ArchivedBy)
+		require.Equal(t, "bulk", rec.ArchivedVia)
+		require.Equal(t, acc.ID, rec.ArchivedRef)
+	}
+	for _, id := range customers {
+		b.requireLive(t, crm.Contacts, id, true)
+	}
+
+	// Nothing left matches: a count of 0 is a job complete at once, with nothing to enqueue.
+	r := b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 0})
+	zero := expect[jobAccepted](t, r, http.StatusAccepted)
+	require.Equal(t, "COMPLETE", zero.Status)
+	require.Zero(t, zero.Total)
+	require.NotContains(t, b.tasks.jobsOf(b.tenantA), zero.ID)
+}
+
+// The filter's "now" is the server's clock, not the wall clock.
+func TestBulkDeleteFilterUsesTheClock(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := b.clock.Now()
+	stale := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Stale", "last_activity_date": crm.FormatDatetime(now.Add(-40 * 24 * time.Hour))})
+	fresh := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Fresh", "last_activity_date": crm.FormatDatetime(now.Add(-10 * 24 * time.Hour))})
+	body := map[string]any{"filter": "daysSince(last_activity_date) > 30 && isSet(\"last_activity_date\")", "confirmCount": 1}
+
+	acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/0-2/bulk-delete", tokAll, body), 1)
+	b.runJob(t, acc.ID, 100)
+	b.requireLive(t, crm.Companies, string(stale), false)
+	b.requireLive(t, crm.Companies, string(fresh), true)
+
+	// 25 days later the other one is stale too.
+	b.clock.Advance(25 * 24 * time.Hour)
+	acc = b.accepted(t, b.call(t, "POST", "/crm/v3/objects/companies/bulk-delete", tokAll, body), 1)
+	b.runJob(t, acc.ID, 100)
+	b.requireLive(t, crm.Companies, string(fresh), false)
+}
+
+func TestBulkDeleteByIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := "/crm/v3/objects/deals/bulk-delete"
+	d1 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "One"}))
+	d2 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "Two"}))
+	d3 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "Three"}))
+	// Unknown, malformed and repeated ids are not counted.
+	sel := []any{d1, d2, "999999", "abc", d1, 12345678}
+
+	e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": sel, "confirmCount": 6}), http.StatusConflict, "CONFLICT")
+	require.Equal(t, []string{"6"}, e.Errors[0].Context["confirmCount"])
+	require.Equal(t, []string{"2"}, e.Errors[0].Context["matched"])
+
+	acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": sel, "confirmCount": 2}), 2)
+	st := expect[jobStatus](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
+	require.Equal(t, "deals", st.ObjectType)
+	require.Equal(t, "6 ids", st.Selection)
+
+	// One of them is deleted by someone else before the worker gets to it: it is skipped, not counted twice.
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Deals, []crm.RecordID{crm.RecordID(d2)}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	st = b.runJob(t, acc.ID, 1)
+	require.Equal(t, jobStatus{Total: 2, Done: 1, Skipped: 1}, jobStatus{Total: st.Total, Done: st.Done, Skipped: st.Skipped})
+	require.Equal(t, "bulk", b.archived(t, crm.Deals, d1).ArchivedVia)
+	require.Equal(t, "api", b.archived(t, crm.Deals, d2).ArchivedVia)
+	b.requireLive(t, crm.Deals, d3, true)
+}
+
+func TestBulkDeleteByList(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l, err := b.store.CreateList(b.ctx, b.tenantA, "Churned", crm.Contacts)
+	require.NoError(t, err)
+	m1, m2 := b.contact(t, map[string]string{"firstname": "M1"}), b.contact(t, map[string]string{"firstname": "M2"})
+	outsider := b.contact(t, map[string]string{"firstname": "Outsider"})
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{m1, m2})
+	require.NoError(t, err)
+
+	acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"listId": string(l.ID), "confirmCount": 2}), 2)
+	st := b.runJob(t, acc.ID, 500)
+	require.Equal(t, int64(2), st.Done)
+	for _, id := range []crm.RecordID{m1, m2} {
+		rec := b.archived(t, crm.Contacts, string(id))
+		require.Equal(t, "list", rec.ArchivedVia)
+		require.Equal(t, string(l.ID), rec.ArchivedRef)
+	}
+	b.requireLive(t, crm.Contacts, string(outsider), true)
+	got := expect[listResponse](t, b.call(t, "GET", "/crm/v3/lists/"+string(l.ID), tokRead, nil), http.StatusOK)
+	require.Equal(t, string(l.ID), got.List.ListID) // the list stays
+
+	// A list of companies cannot select contacts.
+	cl, err := b.store.CreateList(b.ctx, b.tenantA, "Accounts", crm.Companies)
+	require.NoError(t, err)
+	before := b.snapshot(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"listId": string(cl.ID), "confirmCount": 0}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"listId"}, e.in())
+	require.Equal(t, before, b.snapshot(t, b.tenantA))
+}
+
+// TestBulkDeleteRefused sends bulk deletes that cannot succeed: each is an error naming the field,
+// and nothing of the tenant changes.
+func TestBulkDeleteRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := "/crm/v3/objects/contacts/bulk-delete"
+	c := string(b.contact(t, map[string]string{"lifecyclestage": "lead"}))
+	before := b.snapshot(t, b.tenantA)
+	tooMany := make([]string, 10_001)
+	for i := range tooMany {
+		tooMany[i] = fmt.Sprint(i + 1)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		path   string
+		body   any
+		status int
+		in     string
+		msg    []string
+	}{
+		{"NoSelection", path, map[string]any{"confirmCount": 1}, http.StatusBadRequest, "ids,filter,listId",
+			[]string{"exactly one", `"ids"`, `"filter"`, `"listId"`}},
+		{"TwoSelections", path, map[string]any{"ids": []string{c}, "filter": "true", "confirmCount": 1}, http.StatusBadRequest,
+			"ids,filter,listId", []string{"exactly one", "has 2"}},
+		{"NoConfirmCount", path, map[string]any{"ids": []string{c}}, http.StatusBadRequest, "confirmCount", []string{"required"}},
+		{"NullConfirmCount", path, map[string]any{"ids": []string{c}, "confirmCount": nil}, http.StatusBadRequest, "confirmCount", []string{"required"}},
+		{"NegativeConfirmCount", path, map[string]any{"ids": []string{c}, "confirmCount": -1}, http.StatusBadRequest, "confirmCount", []string{"-1"}},
+		{"FractionalConfirmCount", path, map[string]any{"ids": []string{c}, "confirmCount": 1.5}, http.StatusBadRequest, "confirmCount", []string{"1.5"}},
+		{"StringConfirmCount", path, map[string]any{"ids": []string{c}, "confirmCount": "1"}, http.StatusBadRequest, "confirmCount", []string{"whole number"}},
+		{"EmptyIDs", path, map[string]any{"ids": []string{}, "confirmCount": 0}, http.StatusBadRequest, "ids", []string{"empty"}},
+		{"TooManyIDs", path, map[string]any{"ids": tooMany, "confirmCount": 1}, http.StatusBadRequest, "ids", []string{"10001", "10000"}},
+		{"EmptyFilter", path, map[string]any{"filter": " ", "confirmCount": 1}, http.StatusBadRequest, "filter", []string{"empty"}},
+		{"UnknownProperty", path, map[string]any{"filter": `shoe_size > 3`, "confirmCount": 1}, http.StatusBadRequest, "filter",
+			[]string{"1:1", "shoe_size"}},
+		{"SyntaxErrorOnLine2", path, map[string]any{"filter": "lifecyclestage == \"lead\" &&\n  num_notes >", "confirmCount": 1},
+			http.StatusBadRequest, "filter", []string{"2:"}},
+		{"NotBoolean", path, map[string]any{"filter": `firstname`, "confirmCount": 1}, http.StatusBadRequest, "filter", []string{"1:"}},
+		{"UnknownType", "/crm/v3/objects/spaceships/bulk-delete", map[string]any{"ids": []string{c}, "confirmCount": 1}, http.StatusNotFound,
+			"object type", []string{"spaceships"}},
+		{"UnknownList", path, map[string]any{"listId": "999", "confirmCount": 0}, http.StatusNotFound, "list", []string{"999"}},
+		{"MalformedList", path, map[string]any{"listId": "x", "confirmCount": 0}, http.StatusNotFound, "list", []string{"x"}},
+		{"UnknownField", path, map[string]any{"ids": []string{c}, "confirmCount": 1, "force": true}, http.StatusBadRequest, "force",
+			[]string{"unknown field"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cat := "VALIDATION_ERROR"
+			if tc.status == http.StatusNotFound {
+				cat = "OBJECT_NOT_FOUND"
+			}
+			e := expectError(t, b.call(t, "POST", tc.path, tokAll, tc.body), tc.status, cat)
+			require.Equal(t, []string{tc.in}, e.in())
+			for _, m := range tc.msg {
+				require.Contains(t, e.Message, m)
+			}
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+			require.Empty(t, b.tasks.jobsOf(b.tenantA))
+		})
+	}
+
+	t.Run("FilterErrorCarriesThePosition", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": `lifecyclestage == "lead" && nope`, "confirmCount": 1}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "1:29")
+		d := e.Errors[0]
+		require.Equal(t, "filter", d.In)
+		require.Equal(t, "INVALID_FILTER", d.Code)
+		require.Equal(t, []string{"1"}, d.Context["line"])
+		require.Equal(t, []string{"29"}, d.Context["column"])
+		require.Len(t, d.Context["snippet"], 1)
+		require.Contains(t, d.Context["snippet"][0], `lifecyclestage == "lead" && nope`)
+		require.Contains(t, d.Context["snippet"][0], "^")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}
+
+func TestDeleteListRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	t.Run("MembersNotTheList", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t) // its own tenant: the refusal below compares snapshots
+		l, err := b.store.CreateList(b.ctx, b.tenantA, "Old leads", crm.Contacts)
+		require.NoError(t, err)
+		var members []crm.RecordID
+		for i := range 3 {
+			members = append(members, b.contact(t, map[string]string{"firstname": fmt.Sprint("Member ", i)}))
+		}
+		outsider := b.contact(t, map[string]string{"firstname": "Outsider"})
+		_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, members)
+		require.NoError(t, err)
+		path := "/crm/v3/lists/" + string(l.ID) + "/records/delete"
+
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 2}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{"3"}, e.Context["matched"])
+		require.Contains(t, e.Message, "2")
+		require.Contains(t, e.Message, "3")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+
+		acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 3}), 3)
+		st := b.runJob(t, acc.ID, 2)
+		require.Equal(t, int64(3), st.Done)
+		require.Equal(t, "members of list "+string(l.ID), st.Selection)
+		for _, id := range members {
+			rec := b.archived(t, crm.Contacts, string(id))
+			require.Equal(t, "list", rec.ArchivedVia)
+			require.Equal(t, string(l.ID), rec.ArchivedRef)
+			require.Equal(t, "all@a.example", rec.ArchivedBy)
+		}
+		b.requireLive(t, crm.Contacts, string(outsider), true)
+		got := expect[listResponse](t, b.call(t, "GET", "/crm/v3/lists/"+string(l.ID), tokRead, nil), http.StatusOK)
+		require.Equal(t, "Old leads", got.List.Name)
+		require.Zero(t, got.List.Size)
+	})
+
+	t.Run("Companies", func(t *testing.T) {
+		t.Parallel()
+		l, err := b.store.CreateList(b.ctx, b.tenantA, "Accounts", crm.Companies)
+		require.NoError(t, err)
+		co := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Gone Inc"})
+		_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{co})
+		require.NoError(t, err)
+		acc := b.accepted(t, b.call(t, "POST", "/crm/v3/lists/"+string(l.ID)+"/records/delete", tokAll,
+			map[string]any{"confirmCount": 1}), 1)
+		b.runJob(t, acc.ID, 10)
+		require.Equal(t, "list", b.archived(t, crm.Companies, string(co)).ArchivedVia)
+	})
+
+	t.Run("DeletingTheListKeepsTheMembers", func(t *testing.T) {
+		t.Parallel()
+		l, err := b.store.CreateList(b.ctx, b.tenantA, "Temporary", crm.Contacts)
+		require.NoError(t, err)
+		m := b.contact(t, nil)
+		_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{m})
+		require.NoError(t, err)
+		r := b.call(t, "DELETE", "/crm/v3/lists/"+string(l.ID), tokAll, nil)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		b.requireLive(t, crm.Contacts, string(m), true)
+	})
+
+	for _, tc := range []struct {
+		name   string
+		path   string
+		body   any
+		status int
+		in     string
+	}{
+		{"UnknownList", "/crm/v3/lists/999/records/delete", map[string]any{"confirmCount": 0}, http.StatusNotFound, "list"},
+		{"MalformedList", "/crm/v3/lists/abc/records/delete", map[string]any{"confirmCount": 0}, http.StatusNotFound, "list"},
+		{"NoConfirmCount", "/crm/v3/lists/1/records/delete", map[string]any{}, http.StatusBadRequest, "confirmCount"},
+		{"ExtraSelection", "/crm/v3/lists/1/records/delete", map[string]any{"confirmCount": 1, "ids": []string{"1"}}, http.StatusBadRequest, "ids"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cat := "VALIDATION_ERROR"
+			if tc.status == http.StatusNotFound {
+				cat = "OBJECT_NOT_FOUND"
+			}
+			e := expectError(t, b.call(t, "POST", tc.path, tokAll, tc.body), tc.status, cat)
+			require.Equal(t, []string{tc.in}, e.in())
+		})
+	}
+}
+
+func TestGetJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, id := range []string{"999", "abc"} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/jobs/"+id, tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.True(t, strings.Contains(e.Message, "job "+id), e.Message)
+	}
+}

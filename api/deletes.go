@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// enqueueTimeout bounds a call of Config.Tasks. The enqueue runs after the store has written the
+// work, so it is detached from the request's cancellation: a client that hangs up does not lose
+// the enqueue (and a lost one is picked up by the worker's sweep anyway).
+const enqueueTimeout = 5 * time.Second
+
+// enqueueContext is the context of a Tasks call made on behalf of r.
+func enqueueContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), enqueueTimeout)
+}
+
+// archiveObject serves DELETE /crm/v3/objects/{objectType}/{id}: it moves one live record into the
+// bin (restorable, SPEC S4) and answers 204. A record that is not live is a 404.
+func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	id, err := pathRecordID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, []crm.RecordID{id}, actor(p))
+	if err != nil {
+		return fmt.Errorf("archive %s %s: %w", o, id, err)
+	}
+	if len(res.Archived) == 0 {
+		return errNotFound("record", fmt.Sprintf("%s/%s", o, id))
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type batchIDsInput struct {
+	Inputs []idInput `json:"inputs"`
+}
+
+// decodeBatchIDs reads the body of batch/archive and batch/restore: 1 to 100 inputs, returned
+// without duplicates.
+func (s *Server) decodeBatchIDs(w http.ResponseWriter, r *http.Request) ([]crm.RecordID, error) {
+	var in batchIDsInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return nil, err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return nil, err
+	}
+	return batchIDs(in.Inputs), nil
+}
+
+// wellFormed returns the ids that can exist (decimal ones); the others can never be live nor in
+// the bin.
+func wellFormed(ids []crm.RecordID) []crm.RecordID {
+	return slices.DeleteFunc(slices.Clone(ids), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+}
+
+// batchArchive serves POST /crm/v3/objects/{objectType}/batch/archive: it moves up to 100 records
+// into the bin in one step and answers 204. More than one record also needs bulk_delete (SPEC
+// S2). As in HubSpot, ids that are not live are ignored.
+func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	ids, err := s.decodeBatchIDs(w, r)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 1 {
+		if err := requirePerms(p, crm.PermBulkDelete); err != nil {
+			return err
+		}
+	}
+	if ids = wellFormed(ids); len(ids) > 0 {
+		if _, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, ids, actor(p)); err != nil {
+			return fmt.Errorf("batch archive %s: %w", o, err)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// batchRestore serves POST /crm/v3/objects/{objectType}/batch/restore: it brings up to 100
+// records back from the bin. Each input succeeds or fails on its own: 200 with the restored records
+// when all were restored, else 207 whose errors say which failed and why (OBJECT_NOT_FOUND for ids
+// not in the bin; CONFLICT, naming the blocking contact, for a contact whose email is now taken).
+func (s *Server) batchRestore(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	ids, err := s.decodeBatchIDs(w, r)
+	if err != nil {
+		return err
+	}
+	var res crm.RestoreResult
+	if lookup := wellFormed(ids); len(lookup) > 0 {
+		if res, err = s.store.RestoreRecords(r.Context(), p.Tenant, o, lookup, actor(p)); err != nil {
+			return fmt.Errorf("batch restore %s: %w", o, err)
+		}
+	}
+	var recs []crm.Record
+	if len(res.Restored) > 0 {
+		if recs, err = s.store.Records(r.Context(), p.Tenant, o, res.Restored, nil); err != nil {
+			return fmt.Errorf("read restored %s: %w", o, err)
+		}
+	}
+	out := s.batchResult(started, toRecordsJSON(recs))
+	out.Errors = restoreErrors(o, ids, res)
+	if out.NumErrors = len(out.Errors); out.NumErrors > 0 {
+		writeJSON(w, http.StatusMultiStatus, out)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// restoreErrors are the errors of a 207 restore: one per email conflict, naming the blocking
+// contact, and one for every id that was not in the bin (malformed ids included).
+func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) []batchErrorJSON {
+	var out []batchErrorJSON
+	var missing []string
+	failed := map[crm.RecordID]error{}
+	for _, f := range res.Failed {
+		failed[f.ID] = f.Err
+	}
+	for _, id := range ids {
+		if slices.Contains(res.Restored, id) {
+			continue
+		}
+		var ec *crm.EmailConflictError
+		switch err := failed[id]; {
+		case errors.As(err, &ec):
+			out = append(out, batchErrorJSON{
+				Status:   "error",
+				Category: categoryConflict,
+				Message: fmt.Sprintf("could not restore %s %s: its email %s now belongs to the live contact %s: "+
+					"change that contact's email or delete it, then restore again", o, id, ec.Email, ec.BlockingID),
+				Context: map[string][]string{"id": {string(id)}, "blockingId": {string(ec.BlockingID)}},
+			})
+		default: // not in the bin: never deleted, purged, permanently deleted, restored already, or malformed
+			missing = append(missing, string(id))
+		}
+	}
+	if len(missing) > 0 {
+		out = append(out, batchErrorJSON{
+			Status:   "error",
+			Category: categoryNotFound,
+			Message: fmt.Sprintf("could not restore some %s records: they are not in the recycle bin (never deleted, "+
+				"restored already, or purged after the retention period) (%d missing)", o, len(missing)),
+			Context: map[string][]string{"id": missing},
+		})
+	}
+	return out
+}
+
+// gdprDeleteInput is the body of gdpr-delete, as in HubSpot.
+type gdprDeleteInput struct {
+	ObjectID   flexID `json:"objectId"`
+	IDProperty string `json:"idProperty"`
+}
+
+// gdprDelete serves POST /crm/v3/objects/contacts/gdpr-delete: the permanent delete of one contact
+// (SPEC S9-S12), by id or, with "idProperty": "email", by email; 204. It works on a live contact
+// or one in the bin; an unknown email succeeds and is blocklisted; an unknown id is a 404. Any other
+// object type is a 400: permanent delete is for contacts only.
+//
+// The store writes the confirmation email to the acting user in the same step as the delete; the
+// handler then enqueues it with Config.Tasks. A failed enqueue is logged and the answer is still 204:
+// the pending mail is durable, and the worker's sweep enqueues it again.
+func (s *Server) gdprDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	if v := r.PathValue("objectType"); v != string(crm.Contacts) && hubSpotTypeIDs[v] != crm.Contacts {
+		return errInvalid("objectType", "CONTACTS_ONLY",
+			"permanent delete is for contacts only, not %q: use POST /crm/v3/objects/contacts/gdpr-delete for a contact, "+
+				"or delete other records restorably with DELETE /crm/v3/objects/%s/{id}", v, v)
+	}
+	var in gdprDeleteInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	params := crm.PermanentDeleteParams{By: p.User.Email}
+	id := strings.TrimSpace(string(in.ObjectID))
+	switch {
+	case id == "":
+		return errInvalid("objectId", "REQUIRED", "objectId is required: the contact's id, or its email with \"idProperty\": \"email\"")
+	case in.IDProperty == "email":
+		params.Email = id
+	case in.IDProperty != "" && in.IDProperty != "hs_object_id":
+		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q is not supported: use \"email\", or leave it out to name the contact by id", in.IDProperty)
+	case strings.Contains(id, "@"):
+		return errInvalid("objectId", "INVALID_ID",
+			"objectId %q looks like an email: add \"idProperty\": \"email\" to delete the contact of that email", id)
+	case !numericID.MatchString(id):
+		return errNotFound("record", "contacts/"+id)
+	default:
+		params.ID = crm.RecordID(id)
+	}
+	res, err := s.store.PermanentDeleteContact(r.Context(), p.Tenant, params)
+	if err != nil {
+		return fmt.Errorf("permanent delete: %w", err)
+	}
+	log := s.cfg.Logger.With(slog.String("tenant_id", string(p.Tenant)),
+		slog.String("correlation_id", correlationID(r.Context())), slog.Any("mail", res.Mail))
+	if s.cfg.Tasks == nil {
+		log.WarnContext(r.Context(), "no task queue configured: the permanent delete's confirmation email stays pending until the worker's sweep")
+	} else {
+		ctx, cancel := enqueueContext(r)
+		err := s.cfg.Tasks.EnqueueMail(ctx, p.Tenant, res.Mail)
+		cancel()
+		if err != nil {
+			log.WarnContext(r.Context(), "enqueue the permanent delete's confirmation email failed: it stays pending until the worker's sweep",
+				slog.String("error", err.Error()))
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,83 @@
+package crm
+
+import "github.com/redis/go-redis/v9"
+
+// putFlowScript stores a new revision of a workflow (creating the workflow as a draft).
+// KEYS[1] -> crm:{<tenant>}:flows   KEYS[2] -> crm:{<tenant>}:flow:<name>
+// ARGV[1] -> name   ARGV[2] -> object type   ARGV[3] -> source   ARGV[4] -> by   ARGV[5] -> now (unix ms)
+// ARGV[6] -> revision key prefix ("crm:{<tenant>}:flow:<name>:rev:")
+// Returns {revision, 1} for a new revision, {revision, 0} when the source equals the latest one's,
+// or {0, "type", old type} when the workflow exists with another object type.
+var putFlowScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
+local rev = tonumber(cur[1] or '0')
+if rev > 0 then
+  if cur[2] ~= ARGV[2] then return {0, 'type', cur[2]} end
+  local last = redis.call('HGET', ARGV[6] .. rev, 'source')
+  if last == ARGV[3] then return {rev, 0} end
+end
+rev = rev + 1
+redis.call('HSET', ARGV[6] .. rev, 'source', ARGV[3], 'by', ARGV[4], 'created_at', ARGV[5])
+if rev == 1 then
+  redis.call('HSET', KEYS[2], 'object_type', ARGV[2], 'state', 'draft', 'active_revision', 0, 'created_at', ARGV[5])
+  redis.call('SADD', KEYS[1], ARGV[1])
+end
+redis.call('HSET', KEYS[2], 'revision', rev, 'updated_at', ARGV[5])
+return {rev, 1}
+`)
+
+// activateFlowScript activates the latest revision of a workflow, if the tenant's plan allows it.
+// KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flow:<name>
+// ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
+// ARGV[3] -> name   ARGV[4..] -> the plans that allow workflows
+// Returns {"ok", revision}, {"plan", plan} or {"missing"}.
+var activateFlowScript = redis.NewScript(`
+local plan = redis.call('HGET', KEYS[1], 'plan')
+local allowed = false
+for i = 4, #ARGV do if ARGV[i] == plan then allowed = true end end
+if not allowed then return {'plan', plan or ''} end
+local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
+if not cur[1] then return {'missing'} end
+redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1], 'paused_reason', '')
+redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
+return {'ok', cur[1]}
+`)
+
+// pauseFlowScript pauses a workflow.
+// KEYS[1] -> crm:{<tenant>}:flow:<name>
+// ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix   ARGV[3] -> name   ARGV[4] -> reason
+// Returns 1, or 0 if the workflow does not exist.
+var pauseFlowScript = redis.NewScript(`
+local otype = redis.call('HGET', KEYS[1], 'object_type')
+if not otype then return 0 end
+if redis.call('HGET', KEYS[1], 'state') == 'active' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason', ARGV[4])
+end
+redis.call('SREM', ARGV[2] .. otype, ARGV[3])
+return 1
+`)
+
+// setPlanScript changes a tenant's plan; when the new plan does not allow workflows, it pauses every
+// active workflow of the tenant in the same step (never deleting one).
+// KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flows
+// ARGV[1] -> new plan   ARGV[2] -> 1 if the plan allows workflows   ARGV[3] -> now (unix ms)
+// ARGV[4] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[5] -> active flows key prefix
+// Returns {previous plan, paused name, ...}, or false if the tenant does not exist.
+var setPlanScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], 'plan')
+if not old then return false end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1])
+local out = {old}
+if ARGV[2] == '0' then
+  for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    local fk = ARGV[4] .. name
+    local cur = redis.call('HMGET', fk, 'state', 'object_type')
+    if cur[1] == 'active' then
+      redis.call('HSET', fk, 'state', 'paused', 'updated_at', ARGV[3], 'paused_reason', 'plan ' .. ARGV[1] .. ' does not include workflows')
+      redis.call('SREM', ARGV[5] .. cur[2], name)
+      out[#out+1] = name
+    end
+  end
+end
+return out
+`)
