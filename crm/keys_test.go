@@ -56,3 +56,29 @@ func TestKeyPrefixesMatchBuilders(t *testing.T) {
 	require.Equal(t, MemberOfKey(tn, Contacts, "42"), memberOfKeyPrefix(tn, Contacts)+"42")
 	require.Equal(t, ListMembersKey(tn, "9"), listKeyPrefix(tn)+"9"+listMembersKeySuffix)
 }
+
+func TestFlowKeys(t *testing.T) {
+	t.Parallel()
+	const tn = TenantID("acme")
+	require.Equal(t, "crm:{acme}:flows", FlowsKey(tn))
+	require.Equal(t, "crm:{acme}:flow:bounced", FlowKey(tn, "bounced"))
+	require.Equal(t, "crm:{acme}:flow:bounced:rev:3", FlowRevisionKey(tn, "bounced", 3))
+	require.Equal(t, "crm:{acme}:flows:active:contacts", ActiveFlowsKey(tn, Contacts))
+	require.Equal(t, "crm:{acme}:enr:bounced:contacts:7", EnrollmentKey(tn, "bounced", "contacts:7"))
+	require.Equal(t, "crm:{acme}:flow:bounced:enrolled", FlowEnrolledKey(tn, "bounced"))
+	require.Equal(t, "crm:{acme}:flow:bounced:matching", FlowMatchingKey(tn, "bounced"))
+	require.Equal(t, "crm:{acme}:hist:bounced:contacts:7", HistoryKey(tn, "bounced", "contacts:7"))
+	require.Equal(t, "crm:{acme}:job:4", JobKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:job:4:pending", JobPendingKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:job:4:lease", JobLeaseKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:jobs", JobsKey(tn))
+	require.Equal(t, "crm:{acme}:mail:pending", PendingMailKey(tn))
+	// The prefixes the scripts extend.
+	require.Equal(t, FlowEnrolledKey(tn, "bounced"), flowKeyPrefix(tn)+"bounced"+":enrolled")
+	require.Equal(t, EnrollmentKey(tn, "bounced", "contacts:7"), prefix(tn)+"enr:"+"bounced"+":"+"contacts:7")
+	require.Equal(t, HistoryKey(tn, "bounced", "contacts:7"), prefix(tn)+"hist:"+"bounced"+":"+"contacts:7")
+	require.Equal(t, ActiveFlowsKey(tn, Contacts), activeFlowsKeyPrefix(tn)+"contacts")
+	require.Equal(t, LiveKey(tn, Contacts), liveKeyPrefix(tn)+"contacts")
+	require.Equal(t, TrashKey(tn, Contacts), trashKeyPrefix(tn)+"contacts")
+	require.Equal(t, BinIDsKey(tn, Contacts), binIDsKeyPrefix(tn)+"contacts")
+}

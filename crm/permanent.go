@@ -135,12 +135,13 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	}
 	args := []any{ms(now), string(id), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
 		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
-		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), recordEmails}
+		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), recordEmails,
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:"}
 	for _, e := range emails {
 		args = append(args, s.emailHash(t, e))
 	}
 	n, err := permanentDeleteScript.Run(ctx, s.rdb, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t)}, args...).Int()
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...).Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 	}

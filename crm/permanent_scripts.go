@@ -17,7 +17,12 @@ import "github.com/redis/go-redis/v9"
 // ARGV[9] -> member-of key prefix (no type)   ARGV[10] -> list key prefix   ARGV[11] -> list members key suffix
 // ARGV[12] -> live ids key prefix   ARGV[13] -> trash key prefix   ARGV[14] -> bin ids key prefix
 // ARGV[15] -> pending mail id       ARGV[16] -> pending mail (JSON)
-// ARGV[17] -> the contact's emails as read, joined by ';'   ARGV[18..] -> salted hashes to blocklist
+// ARGV[17] -> the contact's emails as read, joined by ';'
+// ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
+// ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
+// ARGV[21..] -> salted hashes to blocklist
+// KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
+// each workflow.
 // Returns 1 when done, 0 when the contact id is unknown, -1 when its emails changed since read.
 var permanentDeleteScript = redis.NewScript(luaHelpers + `
 local now, id = ARGV[1], ARGV[2]
@@ -44,6 +49,11 @@ local function wipe(otype, rid)
   redis.call('ZREM', P.binids .. otype, rid)
   redis.call('HDEL', KEYS[3], me)
   redis.call('ZREM', KEYS[2], me)
+  for _, flow in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+    redis.call('DEL', ARGV[19] .. flow .. ':' .. me, ARGV[20] .. flow .. ':' .. me)
+    redis.call('ZREM', ARGV[18] .. flow .. ':enrolled', me)
+    redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
+  end
 end
 
 if id ~= '' then
@@ -67,7 +77,7 @@ if id ~= '' then
   -- The engine learns from this mark that the contact is gone and drops its enrollments.
   mark_changed(KEYS[2], KEYS[3], {me}, now, 'p')
 end
-for i = 18, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 21, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', id, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
 redis.call('HSET', KEYS[6], ARGV[15], ARGV[16])

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -38,6 +39,9 @@ func TestPermanentDeleteLeavesNoTrace(t *testing.T) {
 				require.NoError(t, err)
 				_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID, other.ID})
 				require.NoError(t, err)
+				f := activeFlow(t, b, false)
+				_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+				require.NoError(t, err)
 				if inBin {
 					_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{User: "ops@x.example"})
 					require.NoError(t, err)
@@ -55,6 +59,13 @@ func TestPermanentDeleteLeavesNoTrace(t *testing.T) {
 						require.NotContains(t, strings.ToLower(v), strings.ToLower(val), "value of %s", k)
 					}
 				}
+				// Its enrollments and workflow history went too (S9).
+				me := "contacts:" + string(c.ID)
+				n, err := b.rdb.Exists(ctx, crm.EnrollmentKey(b.tenant, "wf", me), crm.HistoryKey(b.tenant, "wf", me)).Result()
+				require.NoError(t, err)
+				require.Zero(t, n)
+				_, err = b.rdb.ZScore(ctx, crm.FlowEnrolledKey(b.tenant, "wf"), me).Result()
+				require.ErrorIs(t, err, redis.Nil)
 				// Gone from reads, the bin, the list, the company's associations; the call went with it.
 				_, err = b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, nil)
 				require.ErrorIs(t, err, crm.ErrNotFound)

@@ -1,0 +1,255 @@
+package crm_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+const flowSrc = "name: bounced\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+
+func TestFlowRevisionsAndPlanGating(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		_, err := b.store.SetPlan(ctx, b.tenant, crm.PlanStarter)
+		require.NoError(t, err)
+		f, created, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, crm.FlowDraft, f.State)
+		require.EqualValues(t, 1, f.Revision)
+		_, created, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+		require.NoError(t, err)
+		require.False(t, created, "an unchanged source adds no revision")
+		f, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc+"# v2\n", "ops@x.example")
+		require.NoError(t, err)
+		require.EqualValues(t, 2, f.Revision)
+		_, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Companies, flowSrc, "ops@x.example")
+		var ce *crm.ConflictError
+		require.ErrorAs(t, err, &ce)
+		rev, err := b.store.FlowRevision(ctx, b.tenant, "bounced", 1)
+		require.NoError(t, err)
+		require.Equal(t, flowSrc, rev.Source)
+
+		// Starter: activation refused, nothing changes (S18).
+		before := b.tenantDump(t)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		var pe *crm.PlanError
+		require.ErrorAs(t, err, &pe)
+		require.Equal(t, crm.PlanStarter, pe.Plan)
+		require.Contains(t, pe.Error(), "professional")
+		require.Equal(t, before, b.tenantDump(t))
+
+		_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanProfessional)
+		require.NoError(t, err)
+		f, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowActive, f.State)
+		require.EqualValues(t, 2, f.ActiveRevision)
+		flows, revs, err := b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.Len(t, flows, 1)
+		require.EqualValues(t, 2, revs[0].Revision)
+
+		// Dropping below Professional pauses, never deletes (S18).
+		_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanFree)
+		require.NoError(t, err)
+		f, err = b.store.Flow(ctx, b.tenant, "bounced")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State)
+		require.Contains(t, f.PausedReason, "free")
+		flows, _, err = b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.Empty(t, flows)
+		all, err := b.store.Flows(ctx, b.tenant)
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+
+		_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanEnterprise)
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		require.NoError(t, err)
+		f, err = b.store.PauseFlow(ctx, b.tenant, "bounced")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State)
+		_, err = b.store.PauseFlow(ctx, b.tenant, "nope")
+		require.ErrorIs(t, err, crm.ErrNotFound)
+	})
+}
+
+func activeFlow(t *testing.T, b *testBundle, reenroll bool) crm.FlowRef {
+	t.Helper()
+	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "wf", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "wf")
+	require.NoError(t, err)
+	return crm.FlowRef{Name: "wf", Revision: f.ActiveRevision, ObjectType: crm.Contacts, Reenrollment: reenroll}
+}
+
+func verdicts(v crm.Verdict, ids ...crm.RecordID) []crm.FlowVerdict {
+	out := make([]crm.FlowVerdict, len(ids))
+	for i, id := range ids {
+		out[i] = crm.FlowVerdict{ID: id, Verdict: v}
+	}
+	return out
+}
+
+func TestEnrollOnlyOnceByDefault(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, false)
+		c := b.contact(t, map[string]string{"firstname": "a"})
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, got)
+		// Never enrolled twice at once, and (without re-enrollment) never again (S19).
+		for _, v := range []crm.Verdict{crm.VerdictMatch, crm.VerdictNoMatch, crm.VerdictMatch} {
+			got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(v, c.ID))
+			require.NoError(t, err)
+			require.Empty(t, got)
+		}
+		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{c.ID})
+		require.NoError(t, err)
+		require.Equal(t, "enrolled", enr[0].State)
+		require.Equal(t, 1, enr[0].Count)
+
+		// Steps advance once, however often the same results are applied.
+		res := []crm.StepResult{{ID: c.ID, Outcome: "done", Detail: "moved to the bin", Due: b.clock.Now()}}
+		adv, err := b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", res)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, adv)
+		adv, err = b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", res)
+		require.NoError(t, err)
+		require.Empty(t, adv)
+		h, err := b.store.History(ctx, b.tenant, "wf", crm.Contacts, c.ID)
+		require.NoError(t, err)
+		kinds := []string{}
+		for _, e := range h {
+			kinds = append(kinds, e.Kind)
+		}
+		require.Equal(t, []string{"enrolled", "action", "completed"}, kinds)
+		require.Equal(t, "done", h[1].Outcome)
+		// Completed, without re-enrollment: a new match does not enroll.
+		got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+}
+
+func TestReenrollmentNeedsATransition(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, true)
+		c := b.contact(t, map[string]string{"firstname": "a"})
+		_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		_, err = b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "set_property", []crm.StepResult{{ID: c.ID, Outcome: "done", Due: b.clock.Now()}})
+		require.NoError(t, err)
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got, "still matching since the last enrollment")
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictNoMatch, c.ID))
+		require.NoError(t, err)
+		got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, got, "not matching -> matching enrolls again")
+	})
+}
+
+func TestDeletedRecordUnenrollsAndNeedsManualEnrollment(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, true)
+		c := b.contact(t, map[string]string{"firstname": "a"})
+		_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictDeleted, c.ID))
+		require.NoError(t, err)
+		due, err := b.store.DueEnrollments(ctx, b.tenant, "wf", b.clock.Now().Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.Empty(t, due, "unenrolled at once (S8)")
+		// Restored and matching again: no automatic enrollment (S8)...
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got)
+		// ...but a manual one, where re-enrollment is allowed.
+		require.NoError(t, b.store.EnrollManually(ctx, b.tenant, f, c.ID, "ops@x.example"))
+		err = b.store.EnrollManually(ctx, b.tenant, f, c.ID, "ops@x.example")
+		var ce *crm.ConflictError
+		require.ErrorAs(t, err, &ce)
+		require.Contains(t, ce.Message, "enrolled already")
+
+		// Without re-enrollment, manual enrollment of a former enrollee is refused.
+		g := crm.FlowRef{Name: "wf", Revision: f.Revision, ObjectType: crm.Contacts}
+		d := b.contact(t, map[string]string{"firstname": "d"})
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, g, verdicts(crm.VerdictMatch, d.ID))
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, g, verdicts(crm.VerdictDeleted, d.ID))
+		require.NoError(t, err)
+		err = b.store.EnrollManually(ctx, b.tenant, g, d.ID, "ops@x.example")
+		require.ErrorAs(t, err, &ce)
+		require.True(t, strings.Contains(ce.Message, "re-enrollment"))
+	})
+}
+
+func TestPausedFlowEnrollsNothingAndSuppression(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, false)
+		c := b.contact(t, map[string]string{"firstname": "a"})
+		s := b.contact(t, map[string]string{"firstname": "s"})
+		_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, s.ID))
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, f, []crm.FlowVerdict{{ID: s.ID, Verdict: crm.VerdictSuppressed, Detail: "member of list 3"}})
+		require.NoError(t, err)
+		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{s.ID})
+		require.NoError(t, err)
+		require.Equal(t, "unenrolled", enr[0].State, "starting to match suppression unenrolls (S19)")
+
+		_, err = b.store.PauseFlow(ctx, b.tenant, "wf")
+		require.NoError(t, err)
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got, "a paused workflow enrolls nothing (S20)")
+		err = b.store.EnrollManually(ctx, b.tenant, f, c.ID, "ops@x.example")
+		require.Error(t, err)
+	})
+}
+
+func TestChangesDrainWithoutLosingNewOnes(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		a := b.contact(t, map[string]string{"firstname": "a"})
+		c := b.contact(t, map[string]string{"firstname": "c"})
+		cs, err := b.store.PendingChanges(ctx, b.tenant, 10)
+		require.NoError(t, err)
+		require.Len(t, cs, 2)
+		require.Equal(t, "c", cs[0].Events)
+		// c changes again while the engine works on the batch: its mark survives the ack.
+		b.clock.Advance(time.Second)
+		_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: c.ID, Properties: map[string]string{"lastname": "x"}}}, crm.Actor{})
+		require.NoError(t, err)
+		n, err := b.store.AckChanges(ctx, b.tenant, cs)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		cs, err = b.store.PendingChanges(ctx, b.tenant, 10)
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+		require.Equal(t, c.ID, cs[0].ID)
+		require.Equal(t, "cu", cs[0].Events)
+		with, err := b.store.TenantsWithChanges(ctx, []crm.TenantID{b.tenant, "t-nobody"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.TenantID{b.tenant}, with)
+		_ = a
+	})
+}
