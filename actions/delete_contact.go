@@ -1,0 +1,44 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func deleteContactDef() Definition {
+	return Definition{
+		Name:        "delete_contact",
+		Summary:     "Moves the contact to the recycle bin, restorable for the retention period (90 days by default), recorded as deleted by the workflow.",
+		ObjectTypes: []crm.ObjectType{crm.Contacts},
+		Configure: func(Params, crm.Schema) (Step, error) {
+			return DeleteContact{}, nil
+		},
+	}
+}
+
+// DeleteContact is the delete_contact step: a restorable delete of the enrolled contact, recorded
+// as made by the workflow (crm.Actor{Via: crm.ViaWorkflow, Ref: <workflow name>}). It never deletes
+// permanently.
+type DeleteContact struct{}
+
+// Bind implements Step.
+func (DeleteContact) Bind(deps Deps, inv Invocation) Action {
+	return Func(func(ctx context.Context, tenant crm.TenantID, rec crm.Record) (Result, error) {
+		if deps.Store == nil {
+			return Result{}, errNoStore
+		}
+		if rec.Type != crm.Contacts {
+			return Result{}, fmt.Errorf("delete_contact on %s %s: %w: it deletes contacts only", rec.Type, rec.ID, ErrCannotRun)
+		}
+		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, []crm.RecordID{rec.ID}, inv.actor())
+		if err != nil {
+			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
+		}
+		if len(res.Archived) == 0 {
+			return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is not live (already in the recycle bin, or gone)", rec.ID)}, nil
+		}
+		return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", rec.ID)}, nil
+	})
+}

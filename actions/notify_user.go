@@ -1,0 +1,152 @@
+package actions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// MaxSubjectLen bounds notify_user's subject, in characters.
+const MaxSubjectLen = 200
+
+// MaxBodyLen bounds notify_user's body, in bytes.
+const MaxBodyLen = 16 * 1024
+
+func notifyUserDef() Definition {
+	return Definition{
+		Name:    "notify_user",
+		Summary: "Emails a user of the tenant (an internal notification); {{property}} in the subject or body inserts the record's value, {{id}} its id.",
+		Params: []Param{
+			{Name: "to", Required: true, Doc: "the email address of a user of the tenant"},
+			{Name: "subject", Required: true, Doc: "one line of text, at most 200 characters; may use {{property}} and {{id}}"},
+			{Name: "body", Required: true, Doc: "plain text; may use {{property}} and {{id}}"},
+		},
+		Configure: configureNotifyUser,
+	}
+}
+
+func configureNotifyUser(p Params, schema crm.Schema) (Step, error) {
+	var errs FieldErrors
+	to, err := crm.NormalizeEmail(p["to"])
+	if err != nil {
+		errs = append(errs, &FieldError{Path: "to", Message: fmt.Sprintf("%q is not an email address: write the address of a user of the tenant, such as ops@example.com", p["to"])})
+	}
+	subject, body := p["subject"], p["body"]
+	switch {
+	case strings.TrimSpace(subject) == "":
+		errs = append(errs, &FieldError{Path: "subject", Message: "the subject is empty: write one line of text"})
+	case strings.ContainsAny(subject, "\r\n"):
+		errs = append(errs, &FieldError{Path: "subject", Message: "the subject must be one line: remove the line breaks (use a plain or quoted scalar, not a block scalar |)"})
+	case utf8.RuneCountInString(subject) > MaxSubjectLen:
+		errs = append(errs, &FieldError{Path: "subject", Message: fmt.Sprintf("the subject is %d characters long: the limit is %d", utf8.RuneCountInString(subject), MaxSubjectLen)})
+	}
+	switch {
+	case strings.TrimSpace(body) == "":
+		errs = append(errs, &FieldError{Path: "body", Message: "the body is empty: write the text of the email"})
+	case len(body) > MaxBodyLen:
+		errs = append(errs, &FieldError{Path: "body", Message: fmt.Sprintf("the body is %d bytes long: the limit is %d", len(body), MaxBodyLen)})
+	}
+	st, err := parseTemplate(subject, schema)
+	if err != nil {
+		errs = append(errs, &FieldError{Path: "subject", Message: err.Error()})
+	}
+	bt, err := parseTemplate(body, schema)
+	if err != nil {
+		errs = append(errs, &FieldError{Path: "body", Message: err.Error()})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return NotifyUser{To: to, subject: st, body: bt}, nil
+}
+
+// template is text with {{name}} placeholders: even elements are text, odd ones names.
+type template []string
+
+func parseTemplate(s string, schema crm.Schema) (template, error) {
+	var out template
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			return append(out, s), nil
+		}
+		j := strings.Index(s[i+2:], "}}")
+		if j < 0 {
+			return nil, errors.New(`a "{{" is not closed: write {{property}}, or remove it`)
+		}
+		name := strings.TrimSpace(s[i+2 : i+2+j])
+		if name != "id" {
+			if _, ok := schema.Properties[name]; !ok {
+				return nil, fmt.Errorf("{{%s}}: %s", name, unknownPropertyMessage(name, schema))
+			}
+		}
+		out = append(out, s[:i], name)
+		s = s[i+2+j+2:]
+	}
+}
+
+func (t template) render(rec crm.Record) string {
+	var b strings.Builder
+	for i, part := range t {
+		switch {
+		case i%2 == 0:
+			b.WriteString(part)
+		case part == "id":
+			b.WriteString(string(rec.ID))
+		default:
+			b.WriteString(rec.Properties[part])
+		}
+	}
+	return b.String()
+}
+
+// NotifyUser is the notify_user step: an email to To, a user of the tenant.
+type NotifyUser struct {
+	// To is the recipient's address, lowercased.
+	To            string
+	subject, body template
+}
+
+// Bind implements Step. The email is handed to deps.Mailer with an idempotency key derived from
+// inv.Key, so a retried step sends it once. The subject is made one line; when its placeholders
+// are all empty it names the workflow and the record instead. A recipient who is not (or no longer) a user of the
+// tenant fails the run with an error wrapping ErrCannotRun.
+func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
+	return Func(func(ctx context.Context, tenant crm.TenantID, rec crm.Record) (Result, error) {
+		switch {
+		case deps.Store == nil:
+			return Result{}, errNoStore
+		case deps.Mailer == nil:
+			return Result{}, errors.New("actions: notify_user: Deps.Mailer is nil: bind the step with a mailer")
+		case inv.Key == "":
+			return Result{}, errors.New("actions: notify_user: Invocation.Key is empty: it makes the email idempotent")
+		}
+		if _, err := deps.Store.User(ctx, tenant, s.To); errors.Is(err, crm.ErrNotFound) {
+			return Result{}, fmt.Errorf("notify_user: the recipient (to:) is not a user of the tenant: %w", ErrCannotRun)
+		} else if err != nil {
+			return Result{}, fmt.Errorf("notify_user: read the recipient: %w", err)
+		}
+		subject := strings.Join(strings.Fields(s.subject.render(rec)), " ")
+		if subject == "" { // the placeholders were all empty
+			subject = fmt.Sprintf("Workflow %s: %s %s", inv.Workflow, Singular(rec.Type), rec.ID)
+		}
+		sum := sha256.Sum256([]byte(inv.Key))
+		m := Mail{
+			IdempotencyKey: "workflow-" + hex.EncodeToString(sum[:16]),
+			Kind:           KindWorkflowNotification,
+			To:             s.To,
+			Subject:        subject,
+			Body:           s.body.render(rec),
+		}
+		if err := deps.Mailer.SendMail(ctx, tenant, m); err != nil {
+			return Result{}, fmt.Errorf("notify_user: send: %w", err)
+		}
+		return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("sent a notification about %s %s to a user", Singular(rec.Type), rec.ID)}, nil
+	})
+}

@@ -1,0 +1,782 @@
+package workflows
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/crmflow/crmflow/actions"
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+// MaxFileSize bounds a workflow file, in bytes.
+const MaxFileSize = 1 << 20
+
+// The fields of a workflow file, in the order the docs list them.
+var (
+	workflowFields    = []string{"name", "description", "object_type", "trigger", "events", "enroll_existing", "reenrollment", "unenroll_when_not_matching", "suppression", "actions"}
+	requiredFields    = []string{"name", "object_type", "trigger", "actions"}
+	suppressionFields = []string{"trigger", "lists"}
+)
+
+// Parse decodes and validates the workflow file called filename whose contents are src. Triggers
+// (the enrollment trigger and the suppression trigger) are compiled once, typed against the
+// schema that schemas gives for the workflow's object type; actions are looked up in reg and
+// configured against that schema. A nil schemas means StandardSchemas(); a nil reg means
+// actions.Default().
+//
+// A file with problems gives a *ValidationError holding all of them, each with its line and
+// column in the file: YAML syntax errors, unknown fields, duplicate keys, a value of the wrong
+// kind (a mapping or list where text is expected, or the reverse), an unknown object type, action
+// or property, a trigger that does not compile or is not boolean (reported where the problem is
+// inside the expression), an action that does not apply to the object type, bad parameters.
+// Another error is returned only when schemas fails for another reason than an unknown type.
+// Parse is safe for concurrent use.
+func Parse(filename string, src []byte, schemas SchemaLookup, reg *actions.Registry) (*Workflow, error) {
+	if schemas == nil {
+		schemas = StandardSchemas()
+	}
+	if reg == nil {
+		reg = actions.Default()
+	}
+	p := newParser(filename, src, schemas, reg)
+	wf := p.parse()
+	if p.fatal != nil {
+		return nil, p.fatal
+	}
+	if len(p.probs) > 0 {
+		return nil, &ValidationError{Problems: p.finish()}
+	}
+	return wf, nil
+}
+
+type parser struct {
+	file       string
+	src        []byte
+	lineStarts []int
+	schemas    SchemaLookup
+	reg        *actions.Registry
+	probs      []Problem
+	dropped    int // problems past MaxProblems
+	fatal      error
+}
+
+func newParser(file string, src []byte, schemas SchemaLookup, reg *actions.Registry) *parser {
+	return &parser{file: file, src: src, lineStarts: lineStarts(src), schemas: schemas, reg: reg}
+}
+
+// MaxActions bounds the actions of one workflow.
+const MaxActions = 200
+
+// MaxProblems bounds the problems reported for one file; past it, a last problem says that more
+// were left out.
+const MaxProblems = 100
+
+func (p *parser) addAt(pos Position, path, msg string) {
+	if p.full() {
+		p.dropped++
+		return
+	}
+	p.probs = append(p.probs, Problem{File: p.file, Line: pos.Line, Column: pos.Column, Path: path, Message: msg})
+}
+
+// full reports whether MaxProblems were found: callers skip work whose only use is a message.
+func (p *parser) full() bool { return len(p.probs) >= MaxProblems }
+
+func (p *parser) add(n *yaml.Node, path, msg string) { p.addAt(nodePos(n), path, msg) }
+
+func nodePos(n *yaml.Node) Position {
+	if n == nil || n.Line < 1 {
+		return Position{Line: 1, Column: 1}
+	}
+	return Position{Line: n.Line, Column: max(n.Column, 1)}
+}
+
+// finish sorts the problems and fills in their snippets.
+func (p *parser) finish() []Problem {
+	ps := sortProblems(p.probs)
+	for i := range ps {
+		ps[i].Snippet = p.snippet(Position{Line: ps[i].Line, Column: ps[i].Column})
+	}
+	if p.dropped > 0 {
+		last := ps[len(ps)-1]
+		ps = append(ps, Problem{File: p.file, Line: last.Line, Column: last.Column,
+			Message: fmt.Sprintf("%d more problems were left out: fix these and validate again", p.dropped)})
+	}
+	return ps
+}
+
+func (p *parser) parse() *Workflow {
+	if len(p.src) > MaxFileSize {
+		p.addAt(Position{1, 1}, "", fmt.Sprintf("the file is %d bytes long: a workflow file may be at most %d bytes", len(p.src), MaxFileSize))
+		return nil
+	}
+	root := p.decode()
+	if root == nil {
+		return nil
+	}
+	p.checkAliases(root)
+	return p.workflow(root)
+}
+
+// decode parses the YAML into its one document's root node, or reports why it cannot.
+func (p *parser) decode() (root *yaml.Node) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.addAt(Position{1, 1}, "", fmt.Sprintf("invalid YAML: the parser failed (%v): check the file's syntax", r))
+			root = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(p.src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.addAt(Position{1, 1}, "", "the file is empty: a workflow needs name, object_type, trigger and actions")
+		} else {
+			p.syntaxError(err)
+		}
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		p.syntaxError(err)
+	case len(next.Content) > 0:
+		p.add(next.Content[0], "", "a workflow file holds one workflow: this second YAML document (after ---) is not allowed; put it in a file of its own")
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind == 0 {
+		p.addAt(Position{1, 1}, "", "the file is empty: a workflow needs name, object_type, trigger and actions")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// maxLocateSize bounds the files whose syntax errors are located by parsing prefixes (a few
+// parses of the file); a larger file gets the line yaml.v3 reports.
+const maxLocateSize = 64 << 10
+
+// syntaxError reports a YAML syntax error. yaml.v3 gives a line for most errors (not always the
+// right one) and never a column, so the line is found again by parsing ever longer prefixes of the
+// file, and the column is guessed from the line's text.
+func (p *parser) syntaxError(err error) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		fmt.Sscan(m[1], &line)
+		msg = m[2]
+	}
+	if len(p.src) <= maxLocateSize {
+		if l := p.locateSyntaxError(msg); l > 0 {
+			line = l
+		}
+	}
+	line = min(max(line, 1), len(p.lineStarts))
+	text := p.lineText(line)
+	col := 1
+	if i := strings.IndexFunc(text, func(r rune) bool { return r != ' ' && r != '\t' }); i >= 0 {
+		col = runeCol(text, i)
+	}
+	hint := ""
+	switch {
+	case strings.Contains(msg, "mapping values are not allowed"):
+		if i := secondColon(text); i >= 0 {
+			col = runeCol(text, i)
+		}
+		hint = `: a ": " inside an unquoted value starts a mapping; quote the whole value ('...' or "...") or write it as a block scalar (|)`
+	case strings.HasPrefix(text, "\t") || strings.Contains(msg, "tab"):
+		if i := strings.IndexByte(text, '\t'); i >= 0 {
+			col = runeCol(text, i)
+		}
+		hint = ": indent YAML with spaces, not tabs"
+	}
+	p.addAt(Position{line, col}, "", "invalid YAML: "+msg+hint)
+}
+
+// locateSyntaxError returns the first line whose end, parsed as the end of the file, gives the
+// same error message; 0 when none does.
+func (p *parser) locateSyntaxError(msg string) int {
+	n := len(p.lineStarts)
+	same := func(k int) bool {
+		end := len(p.src)
+		if k < n {
+			end = p.lineStarts[k]
+		}
+		err := parseAll(p.src[:end])
+		if err == nil {
+			return false
+		}
+		m := strings.TrimPrefix(err.Error(), "yaml: ")
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			m = sm[2]
+		}
+		return m == msg
+	}
+	if !same(n) {
+		return 0
+	}
+	lo, hi := 1, n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if same(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+func parseAll(src []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: panic: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// secondColon returns the byte index of the second ": " (or a final ":") outside quotes in a
+// line: where a plain value that contains ": " turns into a mapping. -1 when there is none.
+func secondColon(line string) int {
+	var quote byte
+	seen := 0
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || line[i-1] == ' '):
+			return -1
+		case c == ':' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t'):
+			seen++
+			if seen == 2 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// checkAliases reports every alias: a workflow is written out in full.
+func (p *parser) checkAliases(n *yaml.Node) {
+	if n.Kind == yaml.AliasNode {
+		p.add(n, "", fmt.Sprintf("YAML aliases (*%s) are not supported in workflows: write the value out", n.Value))
+		return
+	}
+	for _, c := range n.Content {
+		p.checkAliases(c)
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "empty"
+		case "!!bool":
+			return "true/false"
+		case "!!int", "!!float":
+			return "a number"
+		}
+		return fmt.Sprintf("the text %q", truncate(n.Value, 40))
+	}
+	return "empty"
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "..."
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+type field struct{ key, val *yaml.Node }
+
+// fields returns the fields of mapping n by key. It reports keys that are not text, duplicate
+// keys and keys not in known; those are left out. n must be a mapping.
+func (p *parser) fields(n *yaml.Node, path string, known []string, unknownHint func(key string) string) map[string]field {
+	out := make(map[string]field, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.AliasNode {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			p.add(k, path, fmt.Sprintf("a key must be a plain name, not %s", describe(k)))
+			continue
+		}
+		if prev, dup := out[k.Value]; dup {
+			p.add(k, join(path, k.Value), fmt.Sprintf("duplicate key %q: it is already set on line %d; keep one", k.Value, prev.key.Line))
+			continue
+		}
+		if !slices.Contains(known, k.Value) {
+			// Record it so a second copy is reported as a duplicate, not twice as unknown.
+			out[k.Value] = field{key: k}
+			if p.full() {
+				p.dropped++
+			} else {
+				p.add(k, join(path, k.Value), unknownHint(k.Value))
+			}
+			continue
+		}
+		out[k.Value] = field{key: k, val: v}
+	}
+	for name, f := range out {
+		if f.val == nil {
+			delete(out, name)
+		}
+	}
+	return out
+}
+
+func unknownField(key string, known []string) string {
+	if s := suggest(key, known); s != "" {
+		return fmt.Sprintf("unknown field %q: did you mean %q?", key, s)
+	}
+	return fmt.Sprintf("unknown field %q: use %s", key, strings.Join(known, ", "))
+}
+
+// str reads a text scalar (YAML tag !!str). Anything else is a problem: a mapping, a list, an
+// empty value, or a number or true/false, which YAML does not read as text.
+func (p *parser) str(n *yaml.Node, path, what string) (string, bool) {
+	switch {
+	case n.Kind == yaml.AliasNode:
+		return "", false
+	case n.Kind == yaml.MappingNode:
+		p.add(n, path, fmt.Sprintf("must be %s, not a mapping: a \": \" inside an unquoted value starts a mapping; quote the whole value or write it as a block scalar (|)", what))
+		return "", false
+	case n.Kind == yaml.SequenceNode:
+		p.add(n, path, fmt.Sprintf("must be %s, not a list: a value starting with [ or \"- \" is a list; quote it", what))
+		return "", false
+	case n.Kind != yaml.ScalarNode:
+		p.add(n, path, fmt.Sprintf("must be %s", what))
+		return "", false
+	case isNull(n):
+		p.add(n, path, fmt.Sprintf("is empty: write %s", what))
+		return "", false
+	case n.ShortTag() != "!!str":
+		p.add(n, path, fmt.Sprintf("must be %s, not %s: quote it if you meant the text", what, describe(n)))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// scalar reads any scalar as text: numbers and true/false as well (list: 12, value: 42). Integers
+// and booleans are written canonically (0x1F reads 31, True reads true).
+func (p *parser) scalar(n *yaml.Node, path, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || isNull(n) || n.ShortTag() == "!!str" {
+		return p.str(n, path, what)
+	}
+	switch n.ShortTag() {
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return strconv.FormatInt(i, 10), true
+		}
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return strconv.FormatBool(b), true
+		}
+	}
+	return n.Value, true
+}
+
+func (p *parser) boolean(n *yaml.Node, path string) bool {
+	if n.Kind == yaml.AliasNode {
+		return false
+	}
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		p.add(n, path, fmt.Sprintf("must be true or false, not %s", describe(n)))
+		return false
+	}
+	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
+}
+
+// seq checks that n is a list.
+func (p *parser) seq(n *yaml.Node, path, what string) bool {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return true
+	case yaml.AliasNode:
+		return false
+	}
+	p.add(n, path, fmt.Sprintf("must be a list of %s, not %s", what, describe(n)))
+	return false
+}
+
+func (p *parser) workflow(root *yaml.Node) *Workflow {
+	if root.Kind != yaml.MappingNode {
+		if root.Kind != yaml.AliasNode {
+			p.add(root, "", fmt.Sprintf("a workflow file must be a mapping with name, object_type, trigger and actions, not %s", describe(root)))
+		}
+		return nil
+	}
+	fs := p.fields(root, "", workflowFields, func(k string) string { return unknownField(k, workflowFields) })
+	for _, k := range requiredFields {
+		if _, ok := fs[k]; !ok {
+			p.add(root, k, fmt.Sprintf("is missing: a workflow needs %s", strings.Join(requiredFields, ", ")))
+		}
+	}
+	wf := &Workflow{Events: slices.Clone(AllEvents)}
+	if f, ok := fs["name"]; ok {
+		if name, ok := p.str(f.val, "name", "the workflow's name, such as clean-bounced-contacts"); ok {
+			if err := ValidateName(name); err != nil {
+				p.add(f.val, "name", err.Error())
+			}
+			wf.Name = name
+		}
+	}
+	if f, ok := fs["description"]; ok && !isNull(f.val) {
+		wf.Description, _ = p.str(f.val, "description", "text")
+	}
+	var schema *crm.Schema
+	if f, ok := fs["object_type"]; ok {
+		if o, ok := p.str(f.val, "object_type", "an object type, such as contacts"); ok {
+			wf.ObjectType = crm.ObjectType(o)
+			schema = p.schema(f.val, wf.ObjectType)
+		}
+	}
+	if f, ok := fs["trigger"]; ok {
+		if e := p.expr(f.val, "trigger", schema); e != nil {
+			wf.Trigger = *e
+		}
+	}
+	if f, ok := fs["events"]; ok && !isNull(f.val) {
+		wf.Events = p.events(f.val)
+	}
+	for key, dst := range map[string]*bool{"enroll_existing": &wf.EnrollExisting, "reenrollment": &wf.Reenrollment,
+		"unenroll_when_not_matching": &wf.UnenrollWhenNotMatching} {
+		if f, ok := fs[key]; ok && !isNull(f.val) {
+			*dst = p.boolean(f.val, key)
+		}
+	}
+	if f, ok := fs["suppression"]; ok && !isNull(f.val) {
+		wf.Suppression = p.suppression(f.val, schema)
+	}
+	if f, ok := fs["actions"]; ok {
+		wf.Actions = p.actions(f.val, schema)
+	}
+	return wf
+}
+
+// schema looks up the schema of o; nil when the type is unknown (reported) or the lookup failed.
+func (p *parser) schema(n *yaml.Node, o crm.ObjectType) *crm.Schema {
+	s, err := p.schemas.Schema(o)
+	if errors.Is(err, crm.ErrNotFound) {
+		var known []string
+		if l, ok := p.schemas.(interface{ ObjectTypes() []crm.ObjectType }); ok {
+			for _, t := range l.ObjectTypes() {
+				known = append(known, string(t))
+			}
+		}
+		msg := fmt.Sprintf("unknown object type %q", o)
+		switch s := suggest(string(o), known); {
+		case s != "":
+			msg += fmt.Sprintf(": did you mean %q?", s)
+		case len(known) > 0:
+			msg += ": use " + strings.Join(known, ", ")
+		default:
+			msg += ": use contacts, companies, deals, tickets, calls or one of the tenant's custom object types"
+		}
+		p.add(n, "object_type", msg)
+		return nil
+	}
+	if err != nil {
+		p.fatal = fmt.Errorf("look up the schema of %s: %w", o, err)
+		return nil
+	}
+	if s.Type == "" {
+		s.Type = o
+	}
+	return &s
+}
+
+func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
+	src, ok := p.str(n, path, `an expression (text), such as lifecyclestage == "lead"`)
+	if !ok {
+		return nil
+	}
+	m := p.mapScalar(n)
+	e := &Expr{Source: src, Pos: m.at(0)}
+	if schema == nil {
+		return e
+	}
+	prog, err := triggers.Compile(src, *schema)
+	if err != nil {
+		var te *triggers.Error
+		if !errors.As(err, &te) {
+			p.addAt(e.Pos, path, err.Error())
+			return e
+		}
+		pos := nodePos(n)
+		if te.Line > 0 {
+			pos = m.exprPos(te.Line, te.Column)
+		}
+		p.addAt(pos, path, exprMessage(te.Message, *schema))
+		return e
+	}
+	e.Program = prog
+	return e
+}
+
+var unknownNameRE = regexp.MustCompile(`^unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
+
+// exprMessage adds a hint to expr's message for an unknown name.
+func exprMessage(msg string, schema crm.Schema) string {
+	m := unknownNameRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	if s := suggest(m[1], schema.Names()); s != "" {
+		return fmt.Sprintf("%s: did you mean %s?", msg, s)
+	}
+	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type)
+}
+
+func (p *parser) events(n *yaml.Node) []Event {
+	if !p.seq(n, "events", "events (created, updated)") {
+		return nil
+	}
+	if len(n.Content) == 0 {
+		p.add(n, "events", "is empty: list created, updated or both, or leave events out for both")
+		return nil
+	}
+	var out []Event
+	for i, item := range n.Content {
+		path := fmt.Sprintf("events[%d]", i)
+		s, ok := p.str(item, path, "created or updated")
+		if !ok {
+			continue
+		}
+		e := Event(s)
+		switch {
+		case !slices.Contains(AllEvents, e):
+			p.add(item, path, fmt.Sprintf("unknown event %q: use created or updated", s))
+		case slices.Contains(out, e):
+			p.add(item, path, fmt.Sprintf("event %q is listed twice: keep one", s))
+		default:
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var listIDRE = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
+
+func (p *parser) suppression(n *yaml.Node, schema *crm.Schema) *Suppression {
+	if n.Kind != yaml.MappingNode {
+		if n.Kind != yaml.AliasNode {
+			p.add(n, "suppression", fmt.Sprintf("must be a mapping with trigger, lists or both, not %s", describe(n)))
+		}
+		return nil
+	}
+	fs := p.fields(n, "suppression", suppressionFields, func(k string) string { return unknownField(k, suppressionFields) })
+	if len(n.Content) == 0 {
+		p.add(n, "suppression", "is empty: give trigger, lists or both, or remove suppression")
+	}
+	s := &Suppression{}
+	if f, ok := fs["trigger"]; ok {
+		s.Trigger = p.expr(f.val, "suppression.trigger", schema)
+	}
+	if f, ok := fs["lists"]; ok && p.seq(f.val, "suppression.lists", "list ids") {
+		if len(f.val.Content) == 0 {
+			p.add(f.val, "suppression.lists", "is empty: give the ids of static lists, or remove lists")
+		}
+		for i, item := range f.val.Content {
+			path := fmt.Sprintf("suppression.lists[%d]", i)
+			id, ok := p.scalar(item, path, "a list id, such as 12")
+			if !ok {
+				continue
+			}
+			switch {
+			case !listIDRE.MatchString(id):
+				p.add(item, path, fmt.Sprintf("list id %q is invalid: use the list's number, such as 12 (GET /crm/v3/lists shows them)", id))
+			case slices.Contains(s.Lists, crm.ListID(id)):
+				p.add(item, path, fmt.Sprintf("list %s is listed twice: keep one", id))
+			default:
+				s.Lists = append(s.Lists, crm.ListID(id))
+			}
+		}
+	}
+	return s
+}
+
+func (p *parser) actions(n *yaml.Node, schema *crm.Schema) []Step {
+	if isNull(n) {
+		p.add(n, "actions", "is empty: a workflow needs at least one action, such as - type: delete_contact")
+		return nil
+	}
+	if !p.seq(n, "actions", "actions, each a mapping with a type") {
+		return nil
+	}
+	if len(n.Content) == 0 {
+		p.add(n, "actions", "is empty: a workflow needs at least one action, such as - type: delete_contact")
+		return nil
+	}
+	if len(n.Content) > MaxActions {
+		p.add(n, "actions", fmt.Sprintf("has %d actions: a workflow may have at most %d; split it into several workflows", len(n.Content), MaxActions))
+		return nil
+	}
+	steps := make([]Step, 0, len(n.Content))
+	bad := false
+	for i, item := range n.Content {
+		path := fmt.Sprintf("actions[%d]", i)
+		if i > 0 && actionType(n.Content[i-1]) == "delete_contact" {
+			p.add(item, path, "comes after delete_contact, so it would never run: the contact is already in the recycle bin; make delete_contact the last action")
+		}
+		st, ok := p.action(item, path, schema)
+		bad = bad || !ok
+		steps = append(steps, st)
+	}
+	if bad {
+		return nil
+	}
+	return steps
+}
+
+// actionType returns the type written in an action's mapping, or "".
+func actionType(n *yaml.Node) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Kind == yaml.ScalarNode && k.Value == "type" && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bool) {
+	if n.Kind != yaml.MappingNode {
+		if n.Kind != yaml.AliasNode {
+			p.add(n, path, fmt.Sprintf("an action must be a mapping with a type, such as {type: delete_contact}, not %s", describe(n)))
+		}
+		return Step{}, false
+	}
+	st := Step{Pos: nodePos(n), Params: actions.Params{}}
+	var typeNode *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == "type" && typeNode == nil {
+			typeNode = n.Content[i+1]
+		}
+	}
+	if typeNode == nil {
+		p.add(n, path, fmt.Sprintf("the action has no type: add type: with one of %s", strings.Join(p.reg.Names(), ", ")))
+		return Step{}, false
+	}
+	name, ok := p.str(typeNode, join(path, "type"), "an action type, such as delete_contact")
+	if !ok {
+		return Step{}, false
+	}
+	def, ok := p.reg.Lookup(name)
+	if !ok {
+		msg := fmt.Sprintf("unknown action type %q", name)
+		if s := suggest(name, p.reg.Names()); s != "" {
+			msg += fmt.Sprintf(": did you mean %q?", s)
+		} else {
+			msg += ": use " + strings.Join(p.reg.Names(), ", ")
+		}
+		if strings.Contains(name, "permanent") || strings.Contains(name, "gdpr") {
+			msg += " (workflows never delete permanently: delete_contact moves the contact to the recycle bin)"
+		}
+		p.add(typeNode, join(path, "type"), msg)
+		return Step{}, false
+	}
+	st.Type = name
+	known := []string{"type"}
+	for _, prm := range def.Params {
+		known = append(known, prm.Name)
+	}
+	before := len(p.probs)
+	fs := p.fields(n, path, known, func(k string) string {
+		if s := suggest(k, known); s != "" {
+			return fmt.Sprintf("unknown field %q of %s: did you mean %q?", k, name, s)
+		}
+		if len(def.Params) == 0 {
+			return fmt.Sprintf("unknown field %q: %s takes no parameters", k, name)
+		}
+		return fmt.Sprintf("unknown field %q of %s: use %s", k, name, strings.Join(known[1:], ", "))
+	})
+	for k, f := range fs {
+		if k == "type" || isNull(f.val) {
+			continue
+		}
+		prm, _ := def.Param(k)
+		read, what := p.str, "text"
+		if prm.AnyScalar {
+			read, what = p.scalar, "a single value (text, a number or true/false)"
+		}
+		if v, ok := read(f.val, join(path, k), what); ok {
+			st.Params[k] = v
+		}
+	}
+	if len(p.probs) > before || schema == nil {
+		return Step{}, false
+	}
+	cfg, err := p.reg.Configure(name, st.Params, *schema)
+	if err != nil {
+		var fes actions.FieldErrors
+		if !errors.As(err, &fes) {
+			p.add(typeNode, join(path, "type"), err.Error())
+			return Step{}, false
+		}
+		for _, fe := range fes {
+			at, fpath := typeNode, path
+			if fe.Path != "" {
+				fpath = join(path, fe.Path)
+				if f, ok := fs[fe.Path]; ok {
+					at = f.val
+				} else {
+					at = n
+				}
+			}
+			p.add(at, fpath, fe.Message)
+		}
+		return Step{}, false
+	}
+	st.Action = cfg
+	return st, true
+}
