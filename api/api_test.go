@@ -120,7 +120,7 @@ type response struct {
 }
 
 // call sends a request as the user of token key who ("" for no Authorization header). body is
-// nil, a string or []byte sent as is, or a value sent as JSON.
+// nil, a string or []byte sent as is, a yamlBody sent as application/yaml, or a value sent as JSON.
 func (b *testBundle) call(t *testing.T, method, path, who string, body any) response {
 	t.Helper()
 	tok := ""
@@ -134,8 +134,11 @@ func (b *testBundle) call(t *testing.T, method, path, who string, body any) resp
 func (b *testBundle) raw(t *testing.T, method, path, auth string, body any) response {
 	t.Helper()
 	var rd io.Reader
+	ctype := "application/json"
 	switch v := body.(type) {
 	case nil:
+	case yamlBody:
+		rd, ctype = strings.NewReader(string(v)), "application/yaml"
 	case string:
 		rd = strings.NewReader(v)
 	case []byte:
@@ -151,7 +154,7 @@ func (b *testBundle) raw(t *testing.T, method, path, auth string, body any) resp
 		req.Header.Set("Authorization", auth)
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	res, err := b.client.Do(req)
 	require.NoError(t, err)
@@ -278,7 +281,7 @@ func (b *testBundle) create(t *testing.T, tn crm.TenantID, o crm.ObjectType, pro
 
 // snapshot reads everything of a tenant that the Store shows: every live and binned record of every
 // object type, their associations, the schemas, the custom types, the lists with their members, the
-// audit trail and the pending emails. Two equal snapshots mean a request changed nothing.
+// audit trail, the pending emails and the workflows with their revisions. Two equal snapshots mean a request changed nothing.
 func (b *testBundle) snapshot(t *testing.T, tn crm.TenantID) map[string]any {
 	t.Helper()
 	out := map[string]any{}
@@ -336,6 +339,16 @@ func (b *testBundle) snapshot(t *testing.T, tn crm.TenantID) map[string]any {
 	mails, err := b.store.PendingMails(b.ctx, tn)
 	require.NoError(t, err)
 	out["mails"] = mails
+	flows, err := b.store.Flows(b.ctx, tn)
+	require.NoError(t, err)
+	out["flows"] = flows
+	for _, f := range flows {
+		for rev := int64(1); rev <= f.Revision; rev++ {
+			fr, err := b.store.FlowRevision(b.ctx, tn, f.Name, rev)
+			require.NoError(t, err)
+			out[fmt.Sprintf("flow:%s:%d", f.Name, rev)] = fr
+		}
+	}
 	return out
 }
 
@@ -378,10 +391,17 @@ func (b *testBundle) dump(t *testing.T, tn crm.TenantID) map[string]string {
 // fakeTasks is a Config.Tasks that records what it was asked to enqueue, and fails every call with
 // err when err is set. Safe for concurrent use.
 type fakeTasks struct {
-	err   error
-	mu    sync.Mutex
-	jobs  []enqueuedJob
-	mails []enqueuedMail
+	err       error
+	mu        sync.Mutex
+	jobs      []enqueuedJob
+	mails     []enqueuedMail
+	backfills []enqueuedBackfill
+}
+
+type enqueuedBackfill struct {
+	tenant   crm.TenantID
+	flow     string
+	revision int64
 }
 
 type enqueuedJob struct {
@@ -392,6 +412,26 @@ type enqueuedJob struct {
 type enqueuedMail struct {
 	tenant crm.TenantID
 	mail   crm.PendingMail
+}
+
+func (f *fakeTasks) EnqueueBackfill(_ context.Context, t crm.TenantID, flow string, rev int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.backfills = append(f.backfills, enqueuedBackfill{tenant: t, flow: flow, revision: rev})
+	return f.err
+}
+
+// backfillsOf returns the backfills enqueued for tenant tn, in order.
+func (f *fakeTasks) backfillsOf(tn crm.TenantID) []enqueuedBackfill {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []enqueuedBackfill
+	for _, b := range f.backfills {
+		if b.tenant == tn {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func (f *fakeTasks) EnqueueDeleteJob(_ context.Context, t crm.TenantID, id string) error {

@@ -79,6 +79,15 @@ func TestPermissions(t *testing.T) {
 		IDs: []crm.RecordID{crm.RecordID(c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
 	require.NoError(t, err)
 	bulk := func(sel map[string]any) map[string]any { sel["confirmCount"] = 2; return sel }
+	// An active workflow, and a record enrolled in it, for the workflow endpoints.
+	_, _, err = b.store.PutFlow(b.ctx, b.tenantA, "perm-flow", crm.Contacts, bouncedFlow("perm-flow"), userEmail)
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "perm-flow")
+	require.NoError(t, err)
+	_, err = b.store.EvaluateFlow(b.ctx, b.tenantA, crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts},
+		[]crm.FlowVerdict{{ID: crm.RecordID(c1), Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+	flowPath := "/automation/v4/flows/perm-flow"
 
 	for _, tc := range []struct {
 		name   string
@@ -133,6 +142,19 @@ func TestPermissions(t *testing.T) {
 		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, tokDelete, crm.PermBulkDelete},
 		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, tokNone, crm.PermRead},
 		{"Audit", "GET", "/crm/v3/audit", nil, tokDelete, crm.PermRestore},
+
+		// Workflows: writing, activating, pausing and enrolling need workflows; reading needs read.
+		{"PutFlow", "PUT", flowPath, yamlBody("# v2\n" + bouncedFlow("perm-flow")), tokWrite, crm.PermWorkflows},
+		{"PutNewFlow", "PUT", "/automation/v4/flows/new-flow", yamlBody(bouncedFlow("new-flow")), tokRead, crm.PermWorkflows},
+		{"ActivateFlow", "POST", flowPath + "/activate", map[string]any{"enrollExisting": true}, tokWrite, crm.PermWorkflows},
+		{"PauseFlow", "POST", flowPath + "/pause", nil, tokWrite, crm.PermWorkflows},
+		{"EnrollRecord", "POST", flowPath + "/enrollments", map[string]any{"recordId": c2}, tokWrite, crm.PermWorkflows},
+		{"ListFlows", "GET", "/automation/v4/flows", nil, tokNone, crm.PermRead},
+		{"GetFlow", "GET", flowPath, nil, tokNone, crm.PermRead},
+		{"GetFlowRevision", "GET", flowPath + "/revisions/1", nil, tokNone, crm.PermRead},
+		{"PreviewFlow", "GET", flowPath + "/preview", nil, tokNone, crm.PermRead},
+		{"PreviewSource", "POST", "/automation/v4/flows/preview", yamlBody(bouncedFlow("x")), tokNone, crm.PermRead},
+		{"FlowHistory", "GET", flowPath + "/history?recordId=" + c1, nil, tokNone, crm.PermRead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -144,6 +166,7 @@ func TestPermissions(t *testing.T) {
 			require.Equal(t, raw, b.dump(t, b.tenantA)) // not a key nor a value of the tenant changed
 			require.Empty(t, b.tasks.jobsOf(b.tenantA))
 			require.Empty(t, b.tasks.mailsOf(b.tenantA))
+			require.Empty(t, b.tasks.backfillsOf(b.tenantA))
 		})
 	}
 }

@@ -35,6 +35,16 @@
 //	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete], 202
 //	GET    /crm/v3/jobs/{jobId}                            a bulk job's state and progress [read]
 //	GET    /crm/v3/audit?limit=&after=                     deletions and restores, oldest first [restore]
+//	PUT    /automation/v4/flows/{name}                     store a workflow file (YAML body) [workflows], 201 or 200
+//	GET    /automation/v4/flows                            every workflow with its state and revision [read]
+//	GET    /automation/v4/flows/{name}                     one, with its latest source and its revisions [read]
+//	GET    /automation/v4/flows/{name}/revisions/{rev}     one revision's source [read]
+//	POST   /automation/v4/flows/{name}/activate            {"enrollExisting": bool}, optional [workflows]
+//	POST   /automation/v4/flows/{name}/pause               [workflows]
+//	GET    /automation/v4/flows/{name}/preview?limit=      what it would enroll now, changing nothing [read]
+//	POST   /automation/v4/flows/preview?limit=             the same for a YAML body, not stored [read]
+//	GET    /automation/v4/flows/{name}/history?recordId=   one record's events in it, oldest first [read]
+//	POST   /automation/v4/flows/{name}/enrollments         {"recordId": "..."}: manual enrollment [workflows], 204
 //	GET    /healthz, /readyz                               probes, no token
 //
 // Object types are contacts, companies, deals, tickets, calls (or HubSpot's ids 0-1, 0-2, 0-3, 0-5,
@@ -58,6 +68,31 @@
 // the store first and then enqueued through [Config.Tasks]. When Tasks is nil or an enqueue fails
 // the request still succeeds and a warning is logged: the job or mail stays pending in Redis, and
 // the worker's sweep of pending jobs and mails enqueues it.
+//
+// # Workflows
+//
+// A workflow is stored as the YAML file its team keeps in git (see package workflows), sent with
+// Content-Type application/yaml, text/yaml or application/x-yaml. Every PUT validates it against
+// the tenant's live property schema and custom object types, the action registry
+// ([Config.Actions]) and the tenant's lists; its name must be the {name} of the URL. A file with
+// problems is a 400 VALIDATION_ERROR whose message lists them as `crmflow validate` prints them
+// ("flow.yaml:3:20: trigger: ..."), with one error per problem, code INVALID_WORKFLOW, and
+// context.line, context.column and context.path. A valid file becomes a new revision (201), or
+// nothing when it equals the latest one (200). Storing never activates a revision.
+//
+// Every plan may store, read and preview workflows; only professional and enterprise tenants may
+// activate them. Others get a 403 with category PLAN_NOT_ALLOWED (not MISSING_SCOPES, which is
+// about the user's permissions) whose context names the plan, and nothing changes. Activation
+// activates the latest revision. With enrollExisting (which defaults to the file's
+// enroll_existing) the records that match already are enrolled by a worker, through
+// [Tasks.EnqueueBackfill]; the answer's backfill.queued says whether that was enqueued. No sweep
+// recovers a backfill that was not, so then the activation stands (200) and backfill.warning says
+// to activate again, which is harmless.
+//
+// A preview evaluates the trigger and the suppression of the latest revision (or of a file sent
+// to POST .../flows/preview) on every live record of the type, at [Config.Clock]'s now, and
+// returns total, matched (would enroll), suppressed, errors (run-time failures, which would not
+// enroll) and a sample of the matched records. It only reads.
 //
 // # Errors
 //

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/triggers"
+	"github.com/crmflow/crmflow/workflows"
 )
 
 // This file holds the only mapping from errors to HTTP status and error category (STYLE rule 5).
@@ -23,6 +24,8 @@ const (
 	categoryValidation     = "VALIDATION_ERROR"
 	categoryNotFound       = "OBJECT_NOT_FOUND"
 	categoryMissingScopes  = "MISSING_SCOPES"
+	categoryPlan           = "PLAN_NOT_ALLOWED"
+	categoryMediaType      = "UNSUPPORTED_MEDIA_TYPE"
 	categoryAuthentication = "INVALID_AUTHENTICATION"
 	categoryConflict       = "CONFLICT"
 	categoryTooLarge       = "REQUEST_TOO_LARGE"
@@ -94,6 +97,16 @@ func errTooLarge(limit int64) error {
 	msg := fmt.Sprintf("request body is larger than the limit of %d bytes: send fewer inputs per request", limit)
 	return &apiError{status: http.StatusRequestEntityTooLarge, category: categoryTooLarge, message: msg,
 		details: []errorDetail{{Message: msg, Code: "REQUEST_TOO_LARGE", In: "body"}}}
+}
+
+// errMediaType is the 415 of a body whose Content-Type is not one of want.
+func errMediaType(got string, want []string) error {
+	if got == "" {
+		got = "none"
+	}
+	msg := fmt.Sprintf("Content-Type %s is not accepted here: send the workflow file as %s", got, strings.Join(want, ", or "))
+	return &apiError{status: http.StatusUnsupportedMediaType, category: categoryMediaType, message: msg,
+		details: []errorDetail{{Message: msg, Code: "UNSUPPORTED_MEDIA_TYPE", In: "Content-Type"}}}
 }
 
 // errRoute is the 404 or 405 of a request no route serves.
@@ -189,7 +202,9 @@ func mapError(err error) (int, errorBody) {
 		be  *crm.BlockedEmailError
 		ce  *crm.ConflictError
 		cm  *crm.CountMismatchError
+		pe  *crm.PlanError
 		te  *triggers.Error
+		wve *workflows.ValidationError
 	)
 	one := func(status int, category, code, in, msg string) (int, errorBody) {
 		return status, errorBody{Status: "error", Category: category, Message: msg,
@@ -215,6 +230,21 @@ func mapError(err error) (int, errorBody) {
 			"matched":      {strconv.FormatInt(cm.Matched, 10)},
 		}
 		status, body := one(http.StatusConflict, categoryConflict, "COUNT_MISMATCH", "confirmCount", cm.Error())
+		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
+	case errors.As(err, &wve) && len(wve.Problems) > 0:
+		return http.StatusBadRequest, workflowErrorBody(wve)
+	case errors.As(err, &pe):
+		// The plan does not include workflows (SPEC S18): not a missing permission of the user, and
+		// nothing changed.
+		var allowed []string
+		for _, p := range crm.Plans {
+			if p.AllowsWorkflows() {
+				allowed = append(allowed, string(p))
+			}
+		}
+		ctx := map[string][]string{"plan": {string(pe.Plan)}, "requiredPlans": allowed}
+		status, body := one(http.StatusForbidden, categoryPlan, "PLAN_NOT_ALLOWED", "plan", pe.Error())
 		body.Errors[0].Context, body.Context = ctx, ctx
 		return status, body
 	case errors.As(err, &te):
@@ -265,6 +295,30 @@ func filterErrorBody(te *triggers.Error) errorBody {
 	}
 	return errorBody{Status: "error", Category: categoryValidation, Message: msg,
 		Errors: []errorDetail{{Message: msg, Code: "INVALID_FILTER", In: "filter", Context: ctx}}}
+}
+
+// workflowErrorBody is the 400 of a workflow file with problems: the message lists them as
+// crmflow validate prints them ("flow.yaml:3:20: trigger: ..."), one per line, and each problem is
+// an error detail whose context gives its line, column and path (and the line with a caret under
+// the column, when known).
+func workflowErrorBody(ve *workflows.ValidationError) errorBody {
+	body := errorBody{Status: "error", Category: categoryValidation, Message: ve.Error()}
+	for _, p := range ve.Problems {
+		in := p.Path
+		if in == "" {
+			in = "body"
+		}
+		ctx := map[string][]string{
+			"line":   {strconv.Itoa(p.Line)},
+			"column": {strconv.Itoa(p.Column)},
+			"path":   {p.Path},
+		}
+		if p.Snippet != "" {
+			ctx["snippet"] = []string{p.Snippet}
+		}
+		body.Errors = append(body.Errors, errorDetail{Message: p.String(), Code: "INVALID_WORKFLOW", In: in, Context: ctx})
+	}
+	return body
 }
 
 // writeError writes err as an error response and notes it for the request's log line.

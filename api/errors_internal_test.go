@@ -16,6 +16,7 @@ import (
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/triggers"
+	"github.com/crmflow/crmflow/workflows"
 )
 
 // TestMapError pins the one mapping from errors to status and category, for errors wrapped as the
@@ -55,6 +56,13 @@ func TestMapError(t *testing.T) {
 			http.StatusBadRequest, categoryValidation, []string{"filter"}, "2:7"},
 		{"FilterErrorWithoutPosition", wrap(&triggers.Error{Message: "the expression is empty"}),
 			http.StatusBadRequest, categoryValidation, []string{"filter"}, "empty"},
+		{"WorkflowProblems", wrap(&workflows.ValidationError{Problems: []workflows.Problem{
+			{File: "flow.yaml", Line: 1, Column: 1, Message: "the file is empty"},
+			{File: "flow.yaml", Line: 3, Column: 20, Path: "trigger", Message: "mismatched types"}}}),
+			http.StatusBadRequest, categoryValidation, []string{"body", "trigger"}, "flow.yaml:1:1: the file is empty\nflow.yaml:3:20: trigger: mismatched types"},
+		{"Plan", wrap(&crm.PlanError{Plan: crm.PlanStarter}), http.StatusForbidden, categoryPlan, []string{"plan"}, "the starter plan"},
+		{"MediaType", errMediaType("text/plain", []string{"application/yaml", "text/yaml"}), http.StatusUnsupportedMediaType,
+			categoryMediaType, []string{"Content-Type"}, "application/yaml, or text/yaml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -88,6 +96,28 @@ func TestMapError(t *testing.T) {
 		require.Equal(t, "INVALID_FILTER", body.Errors[0].Code)
 		_, body = mapError(&triggers.Error{Message: "the expression is empty"})
 		require.Nil(t, body.Errors[0].Context)
+	})
+
+	t.Run("WorkflowProblemsContext", func(t *testing.T) {
+		t.Parallel()
+		_, body := mapError(wrap(&workflows.ValidationError{Problems: []workflows.Problem{
+			{File: "flow.yaml", Line: 3, Column: 20, Path: "trigger", Message: "mismatched types", Snippet: " 3 | x\n   | ^"}}}))
+		require.Equal(t, "INVALID_WORKFLOW", body.Errors[0].Code)
+		require.Equal(t, "flow.yaml:3:20: trigger: mismatched types", body.Errors[0].Message)
+		require.Equal(t, map[string][]string{"line": {"3"}, "column": {"20"}, "path": {"trigger"}, "snippet": {" 3 | x\n   | ^"}},
+			body.Errors[0].Context)
+		// An empty list of problems is no workflow error: it must not become a 400 without details.
+		status, _ := mapError(&workflows.ValidationError{})
+		require.Equal(t, http.StatusInternalServerError, status)
+	})
+
+	t.Run("PlanContext", func(t *testing.T) {
+		t.Parallel()
+		_, body := mapError(wrap(&crm.PlanError{Plan: crm.PlanFree}))
+		want := map[string][]string{"plan": {"free"}, "requiredPlans": {"professional", "enterprise"}}
+		require.Equal(t, want, body.Context)
+		require.Equal(t, want, body.Errors[0].Context)
+		require.Equal(t, "PLAN_NOT_ALLOWED", body.Errors[0].Code)
 	})
 
 	t.Run("InternalLeaksNothing", func(t *testing.T) {

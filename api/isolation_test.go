@@ -50,7 +50,17 @@ func TestTenantIsolation(t *testing.T) {
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenantA, crm.DeleteJobParams{ObjectType: crm.Contacts,
 		IDs: []crm.RecordID{crm.RecordID(c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
 	require.NoError(t, err)
-	before := b.snapshot(t, b.tenantA)
+	// An active workflow of A with a suppression list, and a contact enrolled in it.
+	flowSrc := "name: a-flow\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  lists: [" + list + "]\n" +
+		"actions:\n  - type: delete_contact\n"
+	_, _, err = b.store.PutFlow(b.ctx, b.tenantA, "a-flow", crm.Contacts, flowSrc, userEmail)
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "a-flow")
+	require.NoError(t, err)
+	_, err = b.store.EvaluateFlow(b.ctx, b.tenantA, crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts},
+		[]crm.FlowVerdict{{ID: crm.RecordID(c2), Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+	before, raw := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 
 	empty := func(t *testing.T, r response) {
 		t.Helper()
@@ -171,6 +181,33 @@ func TestTenantIsolation(t *testing.T) {
 		{"Audit", "GET", "/crm/v3/audit", nil, func(t *testing.T, r response) {
 			require.Empty(t, expect[page[auditEntry]](t, r, http.StatusOK).Results)
 		}},
+
+		// Workflows: another tenant neither sees, changes, activates, previews nor enrolls into A's.
+		{"ListFlows", "GET", "/automation/v4/flows", nil, func(t *testing.T, r response) {
+			require.Empty(t, expect[results[flow]](t, r, http.StatusOK).Results)
+		}},
+		{"GetFlow", "GET", "/automation/v4/flows/a-flow", nil, notFound},
+		{"GetFlowRevision", "GET", "/automation/v4/flows/a-flow/revisions/1", nil, notFound},
+		{"ActivateFlow", "POST", "/automation/v4/flows/a-flow/activate", map[string]any{"enrollExisting": true}, notFound},
+		{"PauseFlow", "POST", "/automation/v4/flows/a-flow/pause", nil, notFound},
+		{"PreviewFlow", "GET", "/automation/v4/flows/a-flow/preview", nil, notFound},
+		{"FlowHistory", "GET", "/automation/v4/flows/a-flow/history?recordId=" + c2, nil, notFound},
+		{"EnrollRecord", "POST", "/automation/v4/flows/a-flow/enrollments", map[string]any{"recordId": c1}, notFound},
+		// A's name is free in another tenant: the workflow lands in the caller's tenant, as a new one.
+		{"PutFlowWithAsName", "PUT", "/automation/v4/flows/a-flow", yamlBody(bouncedFlow("a-flow")), func(t *testing.T, r response) {
+			f := expect[flow](t, r, http.StatusCreated)
+			require.Equal(t, int64(1), f.Revision)
+			require.Equal(t, "DRAFT", f.State)
+		}},
+		// A's suppression list does not exist in another tenant, and A's contacts are not previewed.
+		{"PreviewSourceWithAsList", "POST", "/automation/v4/flows/preview", yamlBody(flowSrc), func(t *testing.T, r response) {
+			expectProblems(t, r, problem{5, 11, "suppression.lists[0]", "list " + list + " does not exist"})
+		}},
+		{"PreviewSource", "POST", "/automation/v4/flows/preview", yamlBody(bouncedFlow("x")), func(t *testing.T, r response) {
+			p := expect[preview](t, r, http.StatusOK)
+			require.Zero(t, p.Total)
+			require.Empty(t, p.Sample)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -178,8 +215,10 @@ func TestTenantIsolation(t *testing.T) {
 			_, tok := b.freshTenant(t)
 			tc.check(t, b.raw(t, tc.method, tc.path, "Bearer "+tok, tc.body))
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
+			require.Equal(t, raw, b.dump(t, b.tenantA)) // not a key nor a value of A changed
 			require.Empty(t, b.tasks.jobsOf(b.tenantA))
 			require.Empty(t, b.tasks.mailsOf(b.tenantA))
+			require.Empty(t, b.tasks.backfillsOf(b.tenantA))
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
 )
@@ -17,13 +18,20 @@ import (
 const defaultMaxBodyBytes int64 = 1 << 20
 
 // Tasks enqueues background work for the API: the bulk delete jobs and the confirmation emails
-// that a request has written to the store. The worker package implements it; cmd wires it in, so
-// that the api never imports the worker. Implementations must be safe for concurrent use.
+// that a request has written to the store, and the enrollment of the existing records of a
+// workflow being activated. The worker package implements it; cmd wires it in, so that the api
+// never imports the worker. Implementations must be safe for concurrent use.
 //
 // The store is the source of truth: a job or a mail is durable in Redis before it is enqueued,
-// and enqueuing only tells a worker to start now. A failed (or skipped) enqueue loses nothing,
-// because the worker's sweep picks up the pending jobs and mails left behind.
+// and enqueuing only tells a worker to start now. A failed (or skipped) enqueue of a job or a mail
+// loses nothing, because the worker's sweep picks up the pending jobs and mails left behind. No
+// sweep covers a backfill: when its enqueue fails, the activation's answer says so (see
+// POST /automation/v4/flows/{name}/activate).
 type Tasks interface {
+	// EnqueueBackfill asks a worker to enroll the live records of tenant t that match workflow flow
+	// at its active revision revision (enroll existing records on activation). Enqueuing the same
+	// backfill twice is harmless: enrollment is idempotent.
+	EnqueueBackfill(ctx context.Context, t crm.TenantID, flow string, revision int64) error
 	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t. Enqueuing the same job twice is harmless.
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
@@ -32,8 +40,11 @@ type Tasks interface {
 
 // Config configures a Server. The zero value works.
 type Config struct {
-	// Clock tells the time: the "now" of the filters of bulk deletes, and the startedAt and
-	// completedAt of batch responses. Defaults to clock.Real{}.
+	// Actions are the action types workflows may use, against which PUT /automation/v4/flows
+	// validates them. Give the workers' registry, so that both agree. Defaults to actions.Default().
+	Actions *actions.Registry
+	// Clock tells the time: the "now" of the filters of bulk deletes and of workflow previews, and
+	// the startedAt and completedAt of batch responses. Defaults to clock.Real{}.
 	Clock clock.Clock
 	// Logger receives one line per request. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -46,9 +57,10 @@ type Config struct {
 	// Registerer receives the request metrics: a counter of requests by route, method and status,
 	// and a latency histogram by route. nil means no metrics.
 	Registerer prometheus.Registerer
-	// Tasks enqueues the bulk delete jobs and the confirmation emails. nil means nothing is
-	// enqueued: the endpoints still write their jobs and mails to the store, answer as usual and
-	// log a warning, and the pending work waits for the worker's sweep.
+	// Tasks enqueues the bulk delete jobs, the confirmation emails and the backfills of workflow
+	// activations. nil means nothing is enqueued: the endpoints still write their jobs and mails to
+	// the store, answer as usual and log a warning, and the pending work waits for the worker's
+	// sweep; an activation answers that its backfill was not queued.
 	Tasks Tasks
 }
 
@@ -77,6 +89,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
+	}
+	if c.Actions == nil {
+		c.Actions = actions.Default()
 	}
 	if store == nil {
 		return nil, errors.New("api: New needs a store")
@@ -143,6 +158,18 @@ func (s *Server) routes() {
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/remove", crm.PermWrite, s.removeListMembers)
 	s.handle("GET /crm/v3/lists/{listId}/memberships", crm.PermRead, s.listListMembers)
+
+	// Workflows (flows.go). Every plan may store and preview them; activating needs a plan with workflows.
+	s.handle("GET /automation/v4/flows", crm.PermRead, s.listFlows)
+	s.handle("POST /automation/v4/flows/preview", crm.PermRead, s.previewSource)
+	s.handle("PUT /automation/v4/flows/{name}", crm.PermWorkflows, s.putFlow)
+	s.handle("GET /automation/v4/flows/{name}", crm.PermRead, s.getFlow)
+	s.handle("GET /automation/v4/flows/{name}/revisions/{rev}", crm.PermRead, s.getFlowRevision)
+	s.handle("POST /automation/v4/flows/{name}/activate", crm.PermWorkflows, s.activateFlow)
+	s.handle("POST /automation/v4/flows/{name}/pause", crm.PermWorkflows, s.pauseFlow)
+	s.handle("GET /automation/v4/flows/{name}/preview", crm.PermRead, s.previewFlow)
+	s.handle("GET /automation/v4/flows/{name}/history", crm.PermRead, s.flowHistory)
+	s.handle("POST /automation/v4/flows/{name}/enrollments", crm.PermWorkflows, s.enrollRecord)
 }
 
 // ServeHTTP serves one request: it gives it a correlation id, routes it, answers unknown routes

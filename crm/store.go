@@ -124,6 +124,39 @@ type Store interface {
 	UnfinishedJobs(ctx context.Context, t TenantID, since time.Time) ([]string, error)
 	// ScanRecords calls fn with every live record of a type, in batches.
 	ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error
+
+	// PutFlow stores a validated workflow source as a new revision (unless unchanged).
+	PutFlow(ctx context.Context, t TenantID, name string, o ObjectType, source, by string) (Flow, bool, error)
+	// Flow returns a workflow, or a *NotFoundError.
+	Flow(ctx context.Context, t TenantID, name string) (Flow, error)
+	// Flows lists a tenant's workflows by name.
+	Flows(ctx context.Context, t TenantID) ([]Flow, error)
+	// FlowRevision returns one revision of a workflow.
+	FlowRevision(ctx context.Context, t TenantID, name string, rev int64) (FlowRevision, error)
+	// ActivateFlow activates a workflow's latest revision; a *PlanError when the plan lacks workflows.
+	ActivateFlow(ctx context.Context, t TenantID, name string) (Flow, error)
+	// PauseFlow pauses a workflow.
+	PauseFlow(ctx context.Context, t TenantID, name string) (Flow, error)
+	// ActiveFlows returns the active workflows of a type with their active revisions.
+	ActiveFlows(ctx context.Context, t TenantID, o ObjectType) ([]Flow, []FlowRevision, error)
+	// EvaluateFlow applies the engine's verdicts on records to a workflow; returns those enrolled.
+	EvaluateFlow(ctx context.Context, t TenantID, f FlowRef, vs []FlowVerdict) ([]RecordID, error)
+	// EnrollManually enrolls one record at a person's request; a *ConflictError says why not.
+	EnrollManually(ctx context.Context, t TenantID, f FlowRef, id RecordID, by string) error
+	// AdvanceSteps records a step's results and moves each record to its next step, once.
+	AdvanceSteps(ctx context.Context, t TenantID, f FlowRef, step, nsteps int, action string, rs []StepResult) ([]RecordID, error)
+	// Enrollments reads the enrollments of records in a workflow.
+	Enrollments(ctx context.Context, t TenantID, flow string, o ObjectType, ids []RecordID) ([]Enrollment, error)
+	// DueEnrollments returns enrolled records whose next step is due by until.
+	DueEnrollments(ctx context.Context, t TenantID, flow string, until time.Time, limit int) ([]RecordID, error)
+	// History returns a record's history in a workflow, oldest first.
+	History(ctx context.Context, t TenantID, flow string, o ObjectType, id RecordID) ([]HistoryEntry, error)
+	// PendingChanges reads change marks the engine has still to look at.
+	PendingChanges(ctx context.Context, t TenantID, limit int) ([]Change, error)
+	// AckChanges forgets handled change marks, except those changed again since read.
+	AckChanges(ctx context.Context, t TenantID, cs []Change) (int, error)
+	// TenantsWithChanges returns which tenants have change marks waiting.
+	TenantsWithChanges(ctx context.Context, tenants []TenantID) ([]TenantID, error)
 }
 
 // ReadOpts are options of a read. nil means the defaults.

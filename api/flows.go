@@ -1,0 +1,815 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/workflows"
+)
+
+// flowFile is the file name that workflow problems are reported against ("flow.yaml:3:20: ...").
+const flowFile = "flow.yaml"
+
+// flowsPath is the path of the workflow endpoints.
+const flowsPath = "/automation/v4/flows"
+
+// yamlMediaTypes are the Content-Types a workflow body may have.
+var yamlMediaTypes = []string{"application/yaml", "text/yaml", "application/x-yaml"}
+
+// flowJSON is a stored workflow. ActivatedAt is null for a workflow never activated.
+type flowJSON struct {
+	Name           string  `json:"name"`
+	ObjectType     string  `json:"objectType"`
+	State          string  `json:"state"` // DRAFT, ACTIVE or PAUSED
+	Revision       int64   `json:"revision"`
+	ActiveRevision int64   `json:"activeRevision"`
+	PausedReason   string  `json:"pausedReason"`
+	CreatedAt      string  `json:"createdAt"`
+	UpdatedAt      string  `json:"updatedAt"`
+	ActivatedAt    *string `json:"activatedAt"`
+}
+
+func toFlowJSON(f crm.Flow) flowJSON {
+	out := flowJSON{Name: f.Name, ObjectType: string(f.ObjectType), State: flowState(f.State), Revision: f.Revision,
+		ActiveRevision: f.ActiveRevision, PausedReason: f.PausedReason,
+		CreatedAt: crm.FormatDatetime(f.CreatedAt), UpdatedAt: crm.FormatDatetime(f.UpdatedAt)}
+	if !f.ActivatedAt.IsZero() {
+		at := crm.FormatDatetime(f.ActivatedAt)
+		out.ActivatedAt = &at
+	}
+	return out
+}
+
+// flowState is the API's name of a workflow state.
+func flowState(s crm.FlowState) string {
+	switch s {
+	case crm.FlowDraft:
+		return "DRAFT"
+	case crm.FlowActive:
+		return "ACTIVE"
+	case crm.FlowPaused:
+		return "PAUSED"
+	default:
+		return string(s)
+	}
+}
+
+// flowDetailJSON is one workflow with the source of its latest revision and the list of its
+// revisions, oldest first.
+type flowDetailJSON struct {
+	flowJSON
+	Source    string                `json:"source"`
+	Revisions []revisionSummaryJSON `json:"revisions"`
+}
+
+type revisionSummaryJSON struct {
+	Revision  int64  `json:"revision"`
+	CreatedAt string `json:"createdAt"`
+	By        string `json:"by"`
+}
+
+type revisionJSON struct {
+	Revision  int64  `json:"revision"`
+	Source    string `json:"source"`
+	By        string `json:"by"`
+	CreatedAt string `json:"createdAt"`
+}
+
+// activateJSON is the answer of an activation: the workflow and what became of the enrollment of
+// the records that already match (the backfill).
+type activateJSON struct {
+	flowJSON
+	Backfill backfillJSON `json:"backfill"`
+}
+
+// backfillJSON says whether the activation asked to enroll the existing records (Requested) and
+// whether that work was handed to a worker (Queued). Warning says what to do when it was asked
+// and not queued.
+type backfillJSON struct {
+	Requested bool   `json:"requested"`
+	Queued    bool   `json:"queued"`
+	Warning   string `json:"warning,omitempty"`
+}
+
+// previewJSON is what a workflow would enroll now: of Total live records of its type, Matched
+// match the trigger and are not suppressed, Suppressed match it but are suppressed, and Errors
+// could not be evaluated (the trigger or the suppression trigger failed at run time; they would
+// not enroll). Sample holds up to limit of the matched records, by ascending id.
+type previewJSON struct {
+	Name       string       `json:"name"`
+	ObjectType string       `json:"objectType"`
+	Revision   int64        `json:"revision,omitempty"`
+	At         string       `json:"at"`
+	Total      int64        `json:"total"`
+	Matched    int64        `json:"matched"`
+	Suppressed int64        `json:"suppressed"`
+	Errors     int64        `json:"errors"`
+	Sample     []recordJSON `json:"sample"`
+	Warnings   []string     `json:"warnings,omitempty"`
+}
+
+// historyJSON is one event of a record in a workflow.
+type historyJSON struct {
+	At       string `json:"at"`
+	Kind     string `json:"kind"`
+	Revision int64  `json:"revision"`
+	Step     *int   `json:"step,omitempty"`
+	Action   string `json:"action,omitempty"`
+	Outcome  string `json:"outcome,omitempty"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+type resultsJSON[T any] struct {
+	Results []T `json:"results"`
+}
+
+// activateInput is the optional body of an activation. EnrollExisting nil means the workflow's own
+// enroll_existing.
+type activateInput struct {
+	EnrollExisting *bool `json:"enrollExisting"`
+}
+
+// enrollInput is the body of a manual enrollment.
+type enrollInput struct {
+	RecordID *flexID `json:"recordId"`
+}
+
+// liveSchemas is the workflows.SchemaLookup of a tenant's live schema, for the length of one
+// request (the interface has no context, so it carries the request's).
+type liveSchemas struct {
+	ctx    context.Context
+	store  crm.Store
+	tenant crm.TenantID
+}
+
+// Schema returns the tenant's schema of o, or a *crm.NotFoundError for a type it does not have.
+func (l liveSchemas) Schema(o crm.ObjectType) (crm.Schema, error) {
+	return l.store.Schema(l.ctx, l.tenant, o)
+}
+
+// ObjectTypes lists the tenant's object types, for the hint of an unknown one (nil on error).
+func (l liveSchemas) ObjectTypes() []crm.ObjectType {
+	ts, err := l.store.AllObjectTypes(l.ctx, l.tenant)
+	if err != nil {
+		return nil
+	}
+	return ts
+}
+
+// pathFlowName reads a workflow name from the path. A name that is not a valid workflow name
+// cannot exist: a 404 naming it.
+func pathFlowName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if workflows.ValidateName(name) != nil {
+		return "", errNotFound("workflow", name)
+	}
+	return name, nil
+}
+
+// readYAML reads a workflow body: a YAML Content-Type (else 415) and at most maxBytes (else 413).
+func readYAML(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || !slices.Contains(yamlMediaTypes, mt) {
+		return nil, errMediaType(ct, yamlMediaTypes)
+	}
+	src, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge(maxBytes)
+		}
+		return nil, fmt.Errorf("read workflow body: %w", err)
+	}
+	return src, nil
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be absent: it returns false, leaving dst
+// alone, when the body is empty or only white space.
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) (bool, error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return false, errTooLarge(maxBytes)
+		}
+		return false, fmt.Errorf("read body: %w", err)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return false, bodyError(err, maxBytes)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return false, trailingError(err, maxBytes)
+	}
+	return true, nil
+}
+
+// parseFlow validates a workflow file against the tenant's live schema and the action registry,
+// and checks that its suppression lists exist and hold records of its object type: a
+// *workflows.ValidationError lists every problem, each at its line and column.
+func (s *Server) parseFlow(ctx context.Context, t crm.TenantID, src []byte) (*workflows.Workflow, error) {
+	wf, err := workflows.Parse(flowFile, src, liveSchemas{ctx: ctx, store: s.store, tenant: t}, s.cfg.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("validate workflow: %w", err)
+	}
+	_, bad, err := s.suppressionLists(ctx, t, wf)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		ve := &workflows.ValidationError{}
+		for _, b := range bad {
+			pos := yamlPos(src, "suppression", "lists", b.index)
+			ve.Problems = append(ve.Problems, workflows.Problem{File: flowFile, Line: pos.Line, Column: pos.Column,
+				Path: b.path(), Message: b.message})
+		}
+		return nil, ve
+	}
+	return wf, nil
+}
+
+// parseRevision reads a stored revision of a workflow and parses it against the live schema. A
+// revision that no longer validates (the schema changed under it) is a *workflows.ValidationError.
+func (s *Server) parseRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (*workflows.Workflow, error) {
+	fr, err := s.store.FlowRevision(ctx, t, name, rev)
+	if err != nil {
+		return nil, fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
+	}
+	wf, err := workflows.Parse(flowFile, []byte(fr.Source), liveSchemas{ctx: ctx, store: s.store, tenant: t}, s.cfg.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("validate workflow %s revision %d: %w", name, rev, err)
+	}
+	return wf, nil
+}
+
+// badList is a suppression list that suppresses nobody: it does not exist, or holds another type.
+type badList struct {
+	index   int
+	message string
+}
+
+func (b badList) path() string { return fmt.Sprintf("suppression.lists[%d]", b.index) }
+
+// suppressionLists sorts wf's suppression lists into those that hold records of its type and
+// those that cannot suppress anything.
+func (s *Server) suppressionLists(ctx context.Context, t crm.TenantID, wf *workflows.Workflow) ([]crm.ListID, []badList, error) {
+	if wf.Suppression == nil {
+		return nil, nil, nil
+	}
+	var good []crm.ListID
+	var bad []badList
+	for i, id := range wf.Suppression.Lists {
+		l, err := s.store.List(ctx, t, id)
+		switch {
+		case errors.Is(err, crm.ErrNotFound):
+			bad = append(bad, badList{i, fmt.Sprintf("list %s does not exist: use the id of a static list of %s (GET /crm/v3/lists shows them)",
+				id, wf.ObjectType)})
+		case err != nil:
+			return nil, nil, fmt.Errorf("read suppression list %s: %w", id, err)
+		case l.ObjectType != wf.ObjectType:
+			bad = append(bad, badList{i, fmt.Sprintf("list %s holds %s, not %s: use a list of %s", id, l.ObjectType, wf.ObjectType, wf.ObjectType)})
+		default:
+			good = append(good, id)
+		}
+	}
+	return good, bad, nil
+}
+
+// listMembers returns the members of wf's suppression lists, and a warning for each list that
+// suppresses nobody (deleted since the workflow was stored, say).
+func (s *Server) listMembers(ctx context.Context, t crm.TenantID, wf *workflows.Workflow) (map[crm.RecordID]bool, []string, error) {
+	good, bad, err := s.suppressionLists(ctx, t, wf)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warns []string
+	for _, b := range bad {
+		warns = append(warns, b.path()+": "+b.message+"; it suppresses nobody")
+	}
+	out := map[crm.RecordID]bool{}
+	for _, id := range good {
+		for after := ""; ; {
+			ids, next, err := s.store.ListMembers(ctx, t, id, &crm.ListOpts{After: after, Limit: maxPageLimit})
+			if errors.Is(err, crm.ErrNotFound) { // deleted meanwhile: it suppresses nobody
+				break
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("read members of suppression list %s: %w", id, err)
+			}
+			for _, m := range ids {
+				out[m] = true
+			}
+			if after = next; after == "" {
+				break
+			}
+		}
+	}
+	return out, warns, nil
+}
+
+// isListMember reports whether id is a member of list l. List pages go by ascending id, and after
+// is an exclusive bound, so the first member after id-1 is id when it is a member.
+func (s *Server) isListMember(ctx context.Context, t crm.TenantID, l crm.ListID, id crm.RecordID) (bool, error) {
+	n, err := strconv.ParseUint(string(id), 10, 64)
+	if err != nil {
+		return false, nil
+	}
+	after := ""
+	if n > 0 {
+		after = strconv.FormatUint(n-1, 10)
+	}
+	ids, _, err := s.store.ListMembers(ctx, t, l, &crm.ListOpts{After: after, Limit: 1})
+	if errors.Is(err, crm.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read members of suppression list %s: %w", l, err)
+	}
+	return len(ids) == 1 && ids[0] == id, nil
+}
+
+// yamlPos is the position in src of the value at path (mapping keys and sequence indexes), or of
+// the deepest node of path that exists. src is a file that workflows.Parse accepted.
+func yamlPos(src []byte, path ...any) workflows.Position {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
+		return workflows.Position{Line: 1, Column: 1}
+	}
+	n := doc.Content[0]
+walk:
+	for _, step := range path {
+		switch step := step.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				break walk
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == step {
+					n, found = n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				break walk
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || step >= len(n.Content) {
+				break walk
+			}
+			n = n.Content[step]
+		}
+	}
+	return workflows.Position{Line: max(n.Line, 1), Column: max(n.Column, 1)}
+}
+
+// putFlow serves PUT /automation/v4/flows/{name} with a YAML body: the workflow is validated
+// against the tenant's live schema, the action registry and its lists (a 400 listing every
+// problem at its line and column), its name must be {name}, and it is stored as a new revision
+// (201) unless its source equals the latest revision's (200). It stays in its state: storing a
+// revision of an active workflow does not activate the revision (POST .../activate does). Every
+// plan may store workflows (SPEC S18).
+func (s *Server) putFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name := r.PathValue("name")
+	if err := workflows.ValidateName(name); err != nil {
+		return errInvalid("name", "INVALID_NAME", "%s", err.Error())
+	}
+	src, err := readYAML(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	wf, err := s.parseFlow(r.Context(), p.Tenant, src)
+	if err != nil {
+		return err
+	}
+	if wf.Name != name {
+		pos := yamlPos(src, "name")
+		return &workflows.ValidationError{Problems: []workflows.Problem{{File: flowFile, Line: pos.Line, Column: pos.Column,
+			Path: "name", Message: fmt.Sprintf("is %q but the URL names workflow %q: make them equal (PUT %s/%s stores this file)",
+				wf.Name, name, flowsPath, wf.Name)}}}
+	}
+	f, created, err := s.store.PutFlow(r.Context(), p.Tenant, name, wf.ObjectType, string(src), p.User.Email)
+	if err != nil {
+		return fmt.Errorf("store workflow %s: %w", name, err)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", flowsPath+"/"+name)
+	}
+	writeJSON(w, status, toFlowJSON(f))
+	return nil
+}
+
+// listFlows serves GET /automation/v4/flows: every workflow of the tenant by name.
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	fs, err := s.store.Flows(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("list workflows: %w", err)
+	}
+	out := resultsJSON[flowJSON]{Results: make([]flowJSON, len(fs))}
+	for i, f := range fs {
+		out.Results[i] = toFlowJSON(f)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getFlow serves GET /automation/v4/flows/{name}: the workflow, the source of its latest revision
+// and its revisions, oldest first.
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.Flow(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	out := flowDetailJSON{flowJSON: toFlowJSON(f), Revisions: make([]revisionSummaryJSON, 0, f.Revision)}
+	for rev := int64(1); rev <= f.Revision; rev++ {
+		fr, err := s.store.FlowRevision(r.Context(), p.Tenant, name, rev)
+		if err != nil {
+			return fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
+		}
+		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: rev, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By})
+		if rev == f.Revision {
+			out.Source = fr.Source
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getFlowRevision serves GET /automation/v4/flows/{name}/revisions/{rev}.
+func (s *Server) getFlowRevision(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	v := r.PathValue("rev")
+	rev, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || rev < 1 {
+		return errNotFound("workflow revision", name+"@"+v)
+	}
+	fr, err := s.store.FlowRevision(r.Context(), p.Tenant, name, rev)
+	if err != nil {
+		return fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
+	}
+	writeJSON(w, http.StatusOK, revisionJSON{Revision: fr.Revision, Source: fr.Source, By: fr.By, CreatedAt: crm.FormatDatetime(fr.CreatedAt)})
+	return nil
+}
+
+// activateFlow serves POST /automation/v4/flows/{name}/activate with an optional body
+// {"enrollExisting": true|false}. It activates the workflow's latest revision, after checking it
+// still validates against the live schema. Only the professional and enterprise plans may (SPEC
+// S18): others get a 403 PLAN_NOT_ALLOWED and nothing changes.
+//
+// When enrollExisting is true (or absent and the revision says enroll_existing: true), the
+// enrollment of the records that match already is handed to a worker with Config.Tasks
+// (EnqueueBackfill). No sweep recovers a backfill that was not enqueued, so the answer says so: the
+// activation stands, and the answer is still 200, with backfill.queued false and a warning to
+// activate again (activating an active workflow again is harmless, and enrolls nobody twice).
+func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	var in activateInput
+	if _, err := decodeOptionalJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	f, err := s.store.Flow(ctx, p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	// The script checks the plan again atomically; reading it first only makes the plan the first
+	// thing a Free or Starter tenant hears about, before anything about its workflow's contents.
+	tn, err := s.store.Tenant(ctx, p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read tenant: %w", err)
+	}
+	if !tn.Plan.AllowsWorkflows() {
+		return &crm.PlanError{Plan: tn.Plan}
+	}
+	rev := f.Revision
+	wf, err := s.parseRevision(ctx, p.Tenant, name, rev)
+	if err != nil {
+		return err
+	}
+	f, err = s.store.ActivateFlow(ctx, p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("activate workflow %s: %w", name, err)
+	}
+	out := activateJSON{flowJSON: toFlowJSON(f)}
+	if f.ActiveRevision != rev {
+		// Another revision was stored meanwhile and activated: its own enroll_existing applies.
+		if wf, err = s.parseRevision(ctx, p.Tenant, name, f.ActiveRevision); err != nil {
+			wf = nil
+		}
+	}
+	switch {
+	case in.EnrollExisting != nil:
+		out.Backfill.Requested = *in.EnrollExisting
+	case wf != nil:
+		out.Backfill.Requested = wf.EnrollExisting
+	}
+	if out.Backfill.Requested {
+		out.Backfill.Queued, out.Backfill.Warning = s.enqueueBackfill(r, p.Tenant, f)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// enqueueBackfill asks a worker to enroll the records of f that match already, and reports
+// whether it could, or what to do.
+func (s *Server) enqueueBackfill(r *http.Request, t crm.TenantID, f crm.Flow) (bool, string) {
+	log := s.cfg.Logger.With(slog.String("tenant_id", string(t)), slog.String("workflow_id", f.Name),
+		slog.String("correlation_id", correlationID(r.Context())))
+	retry := fmt.Sprintf(`retry POST %s/%s/activate with {"enrollExisting": true}`, flowsPath, f.Name)
+	if s.cfg.Tasks == nil {
+		log.WarnContext(r.Context(), "no task queue configured: the enrollment of existing records was not queued")
+		return false, "backfill not queued: this server has no task queue configured; the workflow is active and " +
+			"enrolls records as they change, but not the ones that match already: " + retry + " on a server with workers"
+	}
+	ctx, cancel := enqueueContext(r)
+	err := s.cfg.Tasks.EnqueueBackfill(ctx, t, f.Name, f.ActiveRevision)
+	cancel()
+	if err != nil {
+		log.WarnContext(r.Context(), "enqueue the enrollment of existing records failed", slog.String("error", err.Error()))
+		return false, "backfill not queued: the task queue failed; the workflow is active and enrolls records as they " +
+			"change, but not the ones that match already: " + retry
+	}
+	return true, ""
+}
+
+// pauseFlow serves POST /automation/v4/flows/{name}/pause: the workflow enrolls nothing and runs no
+// action until activated again (SPEC S20). Pausing a paused or draft workflow changes nothing.
+func (s *Server) pauseFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.PauseFlow(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("pause workflow %s: %w", name, err)
+	}
+	writeJSON(w, http.StatusOK, toFlowJSON(f))
+	return nil
+}
+
+// previewFlow serves GET /automation/v4/flows/{name}/preview?limit=: what the workflow's latest
+// revision would enroll now (see preview). It changes nothing, on every plan.
+func (s *Server) previewFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.store.Flow(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	wf, err := s.parseRevision(r.Context(), p.Tenant, name, f.Revision)
+	if err != nil {
+		return err
+	}
+	out, err := s.preview(r.Context(), p.Tenant, wf, limit)
+	if err != nil {
+		return err
+	}
+	out.Revision = f.Revision
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// previewSource serves POST /automation/v4/flows/preview?limit= with a YAML body: the preview of a
+// workflow that is not stored (crmflow preview FILE). It is validated as PUT validates it.
+func (s *Server) previewSource(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	src, err := readYAML(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	wf, err := s.parseFlow(r.Context(), p.Tenant, src)
+	if err != nil {
+		return err
+	}
+	out, err := s.preview(r.Context(), p.Tenant, wf, limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// preview evaluates wf on every live record of its type at the clock's now, as the engine would:
+// a record enrolls when the trigger matches and neither the suppression trigger matches nor a
+// suppression list holds it. It only reads.
+func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, limit int) (previewJSON, error) {
+	now := s.clock.Now()
+	members, warns, err := s.listMembers(ctx, t, wf)
+	if err != nil {
+		return previewJSON{}, err
+	}
+	out := previewJSON{Name: wf.Name, ObjectType: string(wf.ObjectType), At: crm.FormatDatetime(now),
+		Sample: []recordJSON{}, Warnings: warns}
+	err = s.store.ScanRecords(ctx, t, wf.ObjectType, scanBatch, func(recs []crm.Record) error {
+		for _, rec := range recs {
+			out.Total++
+			ok, err := wf.Matches(rec, now)
+			if err != nil {
+				out.Errors++
+				continue
+			}
+			if !ok {
+				continue
+			}
+			suppressed, err := suppressedBy(wf, rec, now, members[rec.ID])
+			switch {
+			case err != nil:
+				out.Errors++
+			case suppressed != "":
+				out.Suppressed++
+			default:
+				out.Matched++
+				if len(out.Sample) < limit {
+					out.Sample = append(out.Sample, toRecordJSON(rec))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return previewJSON{}, fmt.Errorf("preview workflow %s over %s: %w", wf.Name, wf.ObjectType, err)
+	}
+	return out, nil
+}
+
+// suppressedBy says why rec is suppressed from wf ("" when it is not): inList is whether one of
+// the suppression lists holds it. An error is the suppression trigger's run-time error.
+func suppressedBy(wf *workflows.Workflow, rec crm.Record, now time.Time, inList bool) (string, error) {
+	if inList {
+		return "it is a member of a suppression list", nil
+	}
+	if wf.Suppression == nil || wf.Suppression.Trigger == nil || wf.Suppression.Trigger.Program == nil {
+		return "", nil
+	}
+	ok, err := wf.Suppression.Trigger.Program.Match(rec, now)
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return "it matches the suppression trigger", nil
+	}
+	return "", nil
+}
+
+// flowHistory serves GET /automation/v4/flows/{name}/history?recordId=: every event of one record in
+// the workflow (enrollments, action results, skips, suppressions, unenrollments), oldest first. A
+// record of the workflow's type that is live or in the bin and has no history gets an empty list;
+// one that does not exist, a 404.
+func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	v := r.URL.Query().Get("recordId")
+	if v == "" {
+		return errInvalid("recordId", "REQUIRED", "recordId is required: name the record whose history to read (?recordId=123)")
+	}
+	if !numericID.MatchString(v) {
+		return errNotFound("record", v)
+	}
+	id := crm.RecordID(v)
+	ctx := r.Context()
+	f, err := s.store.Flow(ctx, p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	hs, err := s.store.History(ctx, p.Tenant, name, f.ObjectType, id)
+	if err != nil {
+		return fmt.Errorf("read history of %s in workflow %s: %w", id, name, err)
+	}
+	if len(hs) == 0 {
+		if err := s.recordExists(ctx, p.Tenant, f.ObjectType, id); err != nil {
+			return err
+		}
+	}
+	out := resultsJSON[historyJSON]{Results: make([]historyJSON, len(hs))}
+	for i, h := range hs {
+		rev, _ := strconv.ParseInt(h.Revision, 10, 64)
+		out.Results[i] = historyJSON{At: crm.FormatDatetime(h.At), Kind: h.Kind, Revision: rev, Step: h.Step,
+			Action: h.Action, Outcome: h.Outcome, Detail: h.Detail}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// recordExists returns nil when a record of type o is live or in the bin, else a *crm.NotFoundError.
+func (s *Server) recordExists(ctx context.Context, t crm.TenantID, o crm.ObjectType, id crm.RecordID) error {
+	for _, archived := range []bool{false, true} {
+		_, err := s.store.Record(ctx, t, o, id, &crm.ReadOpts{Archived: archived, Properties: []string{"-"}})
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, crm.ErrNotFound) {
+			return fmt.Errorf("read %s %s: %w", o, id, err)
+		}
+	}
+	return errNotFound("record", string(id))
+}
+
+// enrollRecord serves POST /automation/v4/flows/{name}/enrollments {"recordId": "..."}: a person
+// enrolls one live record in an active workflow, whether or not it matches the trigger (204). It
+// is refused with a 409 naming the reason when the workflow is not active, when the record matches
+// the suppression criteria, is enrolled already, or was enrolled before and the workflow does not
+// allow re-enrollment (SPEC S19). A record deleted while enrolled and then restored re-enters only
+// this way (SPEC S8).
+func (s *Server) enrollRecord(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := pathFlowName(r)
+	if err != nil {
+		return err
+	}
+	var in enrollInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.RecordID == nil || *in.RecordID == "" {
+		return errInvalid("recordId", "REQUIRED", "recordId is required: name the record to enroll")
+	}
+	if !numericID.MatchString(string(*in.RecordID)) {
+		return errNotFound("record", string(*in.RecordID))
+	}
+	id := crm.RecordID(*in.RecordID)
+	ctx := r.Context()
+	f, err := s.store.Flow(ctx, p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	if f.State != crm.FlowActive {
+		return &crm.ConflictError{Message: fmt.Sprintf("workflow %s is %s and enrolls nobody: activate it first (POST %s/%s/activate)",
+			name, f.State, flowsPath, name)}
+	}
+	wf, err := s.parseRevision(ctx, p.Tenant, name, f.ActiveRevision)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.Record(ctx, p.Tenant, f.ObjectType, id, nil)
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", f.ObjectType, id, err)
+	}
+	lists, _, err := s.suppressionLists(ctx, p.Tenant, wf)
+	if err != nil {
+		return err
+	}
+	inList := false
+	for _, l := range lists {
+		if inList, err = s.isListMember(ctx, p.Tenant, l, id); err != nil {
+			return err
+		}
+		if inList {
+			break
+		}
+	}
+	why, err := suppressedBy(wf, rec, s.clock.Now(), inList)
+	if err != nil {
+		why = "its suppression trigger fails on it (" + err.Error() + ")"
+	}
+	if why != "" {
+		return &crm.ConflictError{Message: fmt.Sprintf("record %s cannot be enrolled in workflow %s: %s, and suppressed records never enroll",
+			id, name, why)}
+	}
+	ref := crm.FlowRef{Name: name, Revision: f.ActiveRevision, ObjectType: f.ObjectType, Reenrollment: wf.Reenrollment}
+	if err := s.store.EnrollManually(ctx, p.Tenant, ref, id, p.User.Email); err != nil {
+		return fmt.Errorf("enroll %s in workflow %s: %w", id, name, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,821 @@
+package api_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// yamlBody is a request body sent as application/yaml (see testBundle.raw).
+type yamlBody string
+
+type flow struct {
+	Name           string  `json:"name"`
+	ObjectType     string  `json:"objectType"`
+	State          string  `json:"state"`
+	Revision       int64   `json:"revision"`
+	ActiveRevision int64   `json:"activeRevision"`
+	PausedReason   string  `json:"pausedReason"`
+	CreatedAt      string  `json:"createdAt"`
+	UpdatedAt      string  `json:"updatedAt"`
+	ActivatedAt    *string `json:"activatedAt"`
+	Source         string  `json:"source"`
+	Revisions      []struct {
+		Revision  int64  `json:"revision"`
+		CreatedAt string `json:"createdAt"`
+		By        string `json:"by"`
+	} `json:"revisions"`
+	Backfill *struct {
+		Requested bool   `json:"requested"`
+		Queued    bool   `json:"queued"`
+		Warning   string `json:"warning"`
+	} `json:"backfill"`
+}
+
+type flowRevision struct {
+	Revision  int64  `json:"revision"`
+	Source    string `json:"source"`
+	By        string `json:"by"`
+	CreatedAt string `json:"createdAt"`
+}
+
+type preview struct {
+	Name       string   `json:"name"`
+	ObjectType string   `json:"objectType"`
+	Revision   int64    `json:"revision"`
+	At         string   `json:"at"`
+	Total      int64    `json:"total"`
+	Matched    int64    `json:"matched"`
+	Suppressed int64    `json:"suppressed"`
+	Errors     int64    `json:"errors"`
+	Sample     []record `json:"sample"`
+	Warnings   []string `json:"warnings"`
+}
+
+type historyEntry struct {
+	At       string `json:"at"`
+	Kind     string `json:"kind"`
+	Revision int64  `json:"revision"`
+	Step     *int   `json:"step"`
+	Action   string `json:"action"`
+	Outcome  string `json:"outcome"`
+	Detail   string `json:"detail"`
+}
+
+type results[T any] struct {
+	Results []T `json:"results"`
+}
+
+// bouncedFlow is a contact workflow named name: hard-bounced contacts go to the bin.
+func bouncedFlow(name string) string {
+	return "name: " + name + `
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`
+}
+
+// planTenant creates a fresh tenant on plan with a user of every permission, ops@x.example, and
+// returns the tenant and an Authorization header of that user.
+func (b *testBundle) planTenant(t *testing.T, plan crm.Plan) (crm.TenantID, string) {
+	t.Helper()
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err := b.store.CreateTenant(b.ctx, tn, plan)
+	require.NoError(t, err)
+	return tn, "Bearer " + b.user(t, tn, "ops@x.example", "all")
+}
+
+// sendYAML sends src with Content-Type ctype as the holder of auth (a full Authorization header).
+func (b *testBundle) sendYAML(t *testing.T, method, path, auth, ctype, src string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(b.ctx, method, b.url+path, strings.NewReader(src))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", auth)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	res, err := b.client.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return response{status: res.StatusCode, header: res.Header, body: raw}
+}
+
+// put stores src as workflow name through the API, as the holder of auth.
+func (b *testBundle) put(t *testing.T, auth, name, src string) response {
+	t.Helper()
+	return b.raw(t, "PUT", "/automation/v4/flows/"+name, auth, yamlBody(src))
+}
+
+// problem is one expected problem of a workflow file.
+type problem struct {
+	line, column int
+	path         string
+	msg          string
+}
+
+// expectProblems checks that r is the 400 of a workflow file with exactly the problems want, in
+// order, each an error detail with its position and the message listing all of them.
+func expectProblems(t *testing.T, r response, want ...problem) {
+	t.Helper()
+	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Len(t, e.Errors, len(want), "body: %s", r.body)
+	lines := strings.Split(e.Message, "\n")
+	require.Len(t, lines, len(want), "message: %s", e.Message)
+	for i, w := range want {
+		d := e.Errors[i]
+		require.Equal(t, "INVALID_WORKFLOW", d.Code)
+		require.Equal(t, []string{fmt.Sprint(w.line)}, d.Context["line"], "problem %d: %s", i, d.Message)
+		require.Equal(t, []string{fmt.Sprint(w.column)}, d.Context["column"], "problem %d: %s", i, d.Message)
+		require.Equal(t, []string{w.path}, d.Context["path"], "problem %d: %s", i, d.Message)
+		prefix := fmt.Sprintf("flow.yaml:%d:%d: ", w.line, w.column)
+		if w.path != "" {
+			prefix += w.path + ": "
+		}
+		require.True(t, strings.HasPrefix(d.Message, prefix), "problem %d: %q does not start with %q", i, d.Message, prefix)
+		require.Contains(t, d.Message, w.msg)
+		require.Equal(t, d.Message, lines[i])
+	}
+}
+
+func TestPutFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	t.Run("RevisionsAndUnchangedSource", func(t *testing.T) {
+		t.Parallel()
+		tn, all := b.planTenant(t, crm.PlanProfessional)
+		writer := "Bearer " + b.user(t, tn, "wf@x.example", "workflows")
+		reader := "Bearer " + b.user(t, tn, "read@x.example", "read")
+		src := bouncedFlow("bounced")
+		r := b.put(t, all, "bounced", src)
+		f := expect[flow](t, r, http.StatusCreated)
+		require.Equal(t, "/automation/v4/flows/bounced", r.header.Get("Location"))
+		require.Equal(t, "bounced", f.Name)
+		require.Equal(t, "contacts", f.ObjectType)
+		require.Equal(t, "DRAFT", f.State)
+		require.Equal(t, int64(1), f.Revision)
+		require.Equal(t, int64(0), f.ActiveRevision)
+		require.Nil(t, f.ActivatedAt)
+		require.Equal(t, "2026-03-01T12:00:00.000Z", f.CreatedAt)
+
+		// The same source again stores nothing: 200, the same revision, not a key changed.
+		before := b.dump(t, tn)
+		f = expect[flow](t, b.put(t, all, "bounced", src), http.StatusOK)
+		require.Equal(t, int64(1), f.Revision)
+		require.Equal(t, before, b.dump(t, tn))
+
+		// Any change of the source, a comment included, is a new revision.
+		v2 := "# v2: a comment\n" + src
+		f = expect[flow](t, b.put(t, writer, "bounced", v2), http.StatusCreated)
+		require.Equal(t, int64(2), f.Revision)
+		require.Equal(t, "DRAFT", f.State)
+
+		got := expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/bounced", reader, nil), http.StatusOK)
+		require.Equal(t, v2, got.Source)
+		require.Len(t, got.Revisions, 2)
+		require.Equal(t, int64(1), got.Revisions[0].Revision)
+		require.Equal(t, "ops@x.example", got.Revisions[0].By)
+		require.Equal(t, int64(2), got.Revisions[1].Revision)
+		require.Equal(t, "wf@x.example", got.Revisions[1].By)
+		require.Equal(t, "2026-03-01T12:00:00.000Z", got.Revisions[1].CreatedAt)
+
+		rev := expect[flowRevision](t, b.raw(t, "GET", "/automation/v4/flows/bounced/revisions/1", reader, nil), http.StatusOK)
+		require.Equal(t, flowRevision{Revision: 1, Source: src, By: "ops@x.example", CreatedAt: "2026-03-01T12:00:00.000Z"}, rev)
+		for _, bad := range []string{"3", "0", "-1", "x"} {
+			expectError(t, b.raw(t, "GET", "/automation/v4/flows/bounced/revisions/"+bad, reader, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		}
+
+		list := expect[results[flow]](t, b.raw(t, "GET", "/automation/v4/flows", reader, nil), http.StatusOK)
+		require.Len(t, list.Results, 1)
+		require.Equal(t, "bounced", list.Results[0].Name)
+		require.Equal(t, "DRAFT", list.Results[0].State)
+		require.Equal(t, int64(2), list.Results[0].Revision)
+		require.Empty(t, list.Results[0].Source) // the list is light: no sources
+	})
+
+	t.Run("ContentTypes", func(t *testing.T) {
+		t.Parallel()
+		tn, all := b.planTenant(t, crm.PlanProfessional)
+		for i, ct := range []string{"application/yaml", "text/yaml", "application/x-yaml", "application/yaml; charset=utf-8", "Text/YAML"} {
+			name := fmt.Sprintf("ctype-%d", i)
+			expect[flow](t, b.sendYAML(t, "PUT", "/automation/v4/flows/"+name, all, ct, bouncedFlow(name)), http.StatusCreated)
+		}
+		before := b.dump(t, tn)
+		for _, ct := range []string{"", "application/json", "text/plain", "application/x-www-form-urlencoded", "yaml"} {
+			e := expectError(t, b.sendYAML(t, "PUT", "/automation/v4/flows/ctype-bad", all, ct, bouncedFlow("ctype-bad")),
+				http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
+			require.Contains(t, e.Message, "application/yaml")
+			require.Equal(t, []string{"Content-Type"}, e.in())
+		}
+		require.Equal(t, before, b.dump(t, tn))
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		tn, all := b.planTenant(t, crm.PlanProfessional)
+		companies, err := b.store.CreateList(b.ctx, tn, "Partners", crm.Companies)
+		require.NoError(t, err)
+
+		for _, tc := range []struct {
+			name string
+			path string // the {name} of the URL
+			src  string
+			want []problem
+		}{
+			{"TypeErrorInTrigger", "typed", "name: typed\nobject_type: contacts\ntrigger: email_bounced && lifecyclestage == 3\nactions:\n  - type: delete_contact\n",
+				[]problem{{3, 42, "trigger", "mismatched types string and int"}}},
+			// The same type error in a block scalar: reported at its line and column in the file.
+			{"TypeErrorInBlockTrigger", "typed-block", "name: typed-block\nobject_type: contacts\ntrigger: |\n  email_bounced &&\n    lifecyclestage == 3\nactions:\n  - type: delete_contact\n",
+				[]problem{{5, 20, "trigger", "mismatched types string and int"}}},
+			{"DeleteContactInCompanies", "companies", "name: companies\nobject_type: companies\ntrigger: name == \"Acme\"\nactions:\n  - type: delete_contact\n",
+				[]problem{{5, 11, "actions[0]", "delete_contact exists only for contact workflows"}}},
+			{"UnknownProperty", "shoes", "name: shoes\nobject_type: contacts\ntrigger: shoe_size > 3\nactions:\n  - type: delete_contact\n",
+				[]problem{{3, 10, "trigger", "unknown name shoe_size"}}},
+			{"NameDiffersFromURL", "other", bouncedFlow("bounced"),
+				[]problem{{1, 7, "name", `the URL names workflow "other"`}}},
+			{"UnknownSuppressionList", "lists", "name: lists\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  lists: [999999]\nactions:\n  - type: delete_contact\n",
+				[]problem{{5, 11, "suppression.lists[0]", "list 999999 does not exist"}}},
+			{"SuppressionListOfAnotherType", "lists2", "name: lists2\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  lists:\n    - " + string(companies.ID) + "\nactions:\n  - type: delete_contact\n",
+				[]problem{{6, 7, "suppression.lists[0]", "holds companies, not contacts"}}},
+			{"SeveralProblems", "several", "name: several\nobject_type: contacts\ntrigger: lifecyclestage == 3\nunknown_field: 1\nactions:\n  - type: delete_everything\n",
+				[]problem{{3, 25, "trigger", "mismatched types"}, {4, 1, "unknown_field", ""}, {6, 11, "actions[0].type", "unknown action type \"delete_everything\""}}},
+			{"Empty", "empty", "", []problem{{1, 1, "", "empty"}}},
+			{"NotYAML", "broken", "name: [unclosed\n", []problem{{1, 7, "", ""}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				before := b.dump(t, tn)
+				r := b.put(t, all, tc.path, tc.src)
+				if tc.name == "NotYAML" { // the position of a syntax error is yaml's: only check its shape
+					e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+					require.Equal(t, "INVALID_WORKFLOW", e.Errors[0].Code)
+					require.True(t, strings.HasPrefix(e.Message, "flow.yaml:"), e.Message)
+				} else {
+					expectProblems(t, r, tc.want...)
+				}
+				require.Equal(t, before, b.dump(t, tn))
+				expectError(t, b.raw(t, "GET", "/automation/v4/flows/"+tc.path, all, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+			})
+		}
+	})
+
+	t.Run("LiveSchema", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		src := "name: shoes\nobject_type: contacts\ntrigger: shoe_size > 44\nactions:\n  - type: delete_contact\n"
+		expectProblems(t, b.put(t, auth, "shoes", src), problem{3, 10, "trigger", "unknown name shoe_size"})
+		// Another tenant's property does not count.
+		other, _ := b.freshTenant(t)
+		_, err := b.store.CreateProperty(b.ctx, other, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+		require.NoError(t, err)
+		expectProblems(t, b.put(t, auth, "shoes", src), problem{3, 10, "trigger", "unknown name shoe_size"})
+		// Its own does, typed: a number compared to text is a type error.
+		_, err = b.store.CreateProperty(b.ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+		require.NoError(t, err)
+		expect[flow](t, b.put(t, auth, "shoes", src), http.StatusCreated)
+		expectProblems(t, b.put(t, auth, "shoes", strings.Replace(src, "44", `"44"`, 1)),
+			problem{3, 20, "trigger", "mismatched types float64 and string"})
+		// A custom object type of the tenant.
+		_, err = b.store.CreateObjectType(b.ctx, tn, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
+			Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+		require.NoError(t, err)
+		pets := "name: pets\nobject_type: pets\ntrigger: pet_name == \"Rex\"\nactions:\n  - type: set_property\n    property: pet_name\n    value: Max\n"
+		expect[flow](t, b.put(t, auth, "pets", pets), http.StatusCreated)
+		expectProblems(t, b.put(t, "Bearer "+b.tokens[tokAll], "pets", pets), problem{2, 14, "object_type", `unknown object type "pets"`})
+	})
+
+	t.Run("ObjectTypeIsKept", func(t *testing.T) {
+		t.Parallel()
+		tn, all := b.planTenant(t, crm.PlanProfessional)
+		expect[flow](t, b.put(t, all, "kept", bouncedFlow("kept")), http.StatusCreated)
+		before := b.dump(t, tn)
+		src := "name: kept\nobject_type: companies\ntrigger: name == \"Acme\"\nactions:\n  - type: set_property\n    property: name\n    value: ACME\n"
+		e := expectError(t, b.put(t, all, "kept", src), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "contacts")
+		require.Equal(t, before, b.dump(t, tn))
+	})
+
+	t.Run("BadRequests", func(t *testing.T) {
+		t.Parallel()
+		tn, all := b.planTenant(t, crm.PlanProfessional)
+		before := b.dump(t, tn)
+		e := expectError(t, b.put(t, all, "Bad_Name", bouncedFlow("bad")), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"name"}, e.in())
+		huge := bouncedFlow("huge") + "description: " + strings.Repeat("x", 1<<20) + "\n"
+		expectError(t, b.put(t, all, "huge", huge), http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE")
+		for _, path := range []string{"/automation/v4/flows/nope", "/automation/v4/flows/Not_A_Name"} {
+			expectError(t, b.raw(t, "GET", path, all, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		}
+		require.Equal(t, before, b.dump(t, tn))
+	})
+}
+
+func TestActivateFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	all := "Bearer " + b.tokens[tokAll]
+	now := "2026-03-01T12:00:00.000Z"
+
+	for name, plan := range map[string]crm.Plan{"RefusedOnFree": crm.PlanFree, "RefusedOnStarter": crm.PlanStarter} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tn, auth := b.planTenant(t, plan)
+			// Free and Starter tenants may write, validate and preview workflows (SPEC S18).
+			expect[flow](t, b.put(t, auth, "bounced", bouncedFlow("bounced")), http.StatusCreated)
+			expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/bounced/preview", auth, nil), http.StatusOK)
+			expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(bouncedFlow("x"))), http.StatusOK)
+
+			before, snap := b.dump(t, tn), b.snapshot(t, tn)
+			for _, body := range []any{nil, map[string]any{"enrollExisting": true}, map[string]any{"enrollExisting": false}} {
+				e := expectError(t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", auth, body), http.StatusForbidden, "PLAN_NOT_ALLOWED")
+				require.Contains(t, e.Message, "the "+string(plan)+" plan does not include workflow")
+				require.Contains(t, e.Message, "upgrade to professional or enterprise")
+				require.Equal(t, []string{string(plan)}, e.Context["plan"])
+				require.Equal(t, []string{"professional", "enterprise"}, e.Context["requiredPlans"])
+				require.Equal(t, []string{"plan"}, e.in())
+			}
+			require.Equal(t, before, b.dump(t, tn))
+			require.Equal(t, snap, b.snapshot(t, tn))
+			require.Empty(t, b.tasks.backfillsOf(tn))
+			f := expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/bounced", auth, nil), http.StatusOK)
+			require.Equal(t, "DRAFT", f.State)
+		})
+	}
+
+	t.Run("ProfessionalWithEnrollExisting", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		expect[flow](t, b.put(t, auth, "bounced", bouncedFlow("bounced")), http.StatusCreated)
+		f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", auth, map[string]any{"enrollExisting": true}), http.StatusOK)
+		require.Equal(t, "ACTIVE", f.State)
+		require.Equal(t, int64(1), f.ActiveRevision)
+		require.Equal(t, now, *f.ActivatedAt)
+		require.NotNil(t, f.Backfill)
+		require.True(t, f.Backfill.Requested)
+		require.True(t, f.Backfill.Queued)
+		require.Empty(t, f.Backfill.Warning)
+		require.Equal(t, []enqueuedBackfill{{tenant: tn, flow: "bounced", revision: 1}}, b.tasks.backfillsOf(tn))
+
+		// A new revision of an active workflow is stored, not activated, until activated.
+		f = expect[flow](t, b.put(t, auth, "bounced", "# v2\n"+bouncedFlow("bounced")), http.StatusCreated)
+		require.Equal(t, "ACTIVE", f.State)
+		require.Equal(t, int64(2), f.Revision)
+		require.Equal(t, int64(1), f.ActiveRevision)
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", auth, nil), http.StatusOK)
+		require.Equal(t, int64(2), f.ActiveRevision)
+		require.False(t, f.Backfill.Requested) // the file does not ask for it, nor the request
+		require.Len(t, b.tasks.backfillsOf(tn), 1)
+	})
+
+	t.Run("EnrollExistingDefaultsToTheFile", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanEnterprise)
+		src := strings.Replace(bouncedFlow("from-file"), "actions:", "enroll_existing: true\nactions:", 1)
+		expect[flow](t, b.put(t, auth, "from-file", src), http.StatusCreated)
+		f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/from-file/activate", auth, nil), http.StatusOK)
+		require.True(t, f.Backfill.Requested)
+		require.True(t, f.Backfill.Queued)
+		require.Len(t, b.tasks.backfillsOf(tn), 1)
+		// An explicit false wins over the file.
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/from-file/activate", auth, map[string]any{"enrollExisting": false}), http.StatusOK)
+		require.False(t, f.Backfill.Requested)
+		require.False(t, f.Backfill.Queued)
+		require.Len(t, b.tasks.backfillsOf(tn), 1)
+		// An empty body is no body.
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/from-file/activate", auth, " \n"), http.StatusOK)
+		require.True(t, f.Backfill.Requested)
+		require.Len(t, b.tasks.backfillsOf(tn), 2)
+	})
+
+	t.Run("BackfillNotQueued", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name  string
+			tasks api.Tasks
+			want  string
+		}{
+			{"EnqueueFails", &fakeTasks{err: errors.New("redis: connection refused")}, "the task queue failed"},
+			{"NoTaskQueue", nil, "no task queue configured"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				b.serve(t, &api.Config{Clock: b.clock, Logger: slog.New(slog.NewJSONHandler(b.logs, nil)), Tasks: tc.tasks})
+				all := "Bearer " + b.tokens[tokAll]
+				expect[flow](t, b.put(t, all, "bounced", bouncedFlow("bounced")), http.StatusCreated)
+				f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, map[string]any{"enrollExisting": true}), http.StatusOK)
+				// The activation stands; the answer says the backfill was not queued and what to do.
+				require.Equal(t, "ACTIVE", f.State)
+				require.True(t, f.Backfill.Requested)
+				require.False(t, f.Backfill.Queued)
+				require.Contains(t, f.Backfill.Warning, "backfill not queued")
+				require.Contains(t, f.Backfill.Warning, tc.want)
+				require.Contains(t, f.Backfill.Warning, `retry POST /automation/v4/flows/bounced/activate with {"enrollExisting": true}`)
+				require.Contains(t, b.logs.String(), `"workflow_id":"bounced"`)
+				got := expect[flow](t, b.call(t, "GET", "/automation/v4/flows/bounced", tokRead, nil), http.StatusOK)
+				require.Equal(t, "ACTIVE", got.State)
+			})
+		}
+	})
+
+	t.Run("LowerPlanPausesNeverDeletes", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		for _, name := range []string{"one", "two"} {
+			expect[flow](t, b.put(t, auth, name, bouncedFlow(name)), http.StatusCreated)
+		}
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/one/activate", auth, nil), http.StatusOK)
+		_, err := b.store.SetPlan(b.ctx, tn, crm.PlanStarter)
+		require.NoError(t, err)
+		list := expect[results[flow]](t, b.raw(t, "GET", "/automation/v4/flows", auth, nil), http.StatusOK)
+		require.Len(t, list.Results, 2)
+		require.Equal(t, "PAUSED", list.Results[0].State)
+		require.Contains(t, list.Results[0].PausedReason, "starter")
+		require.Equal(t, int64(1), list.Results[0].ActiveRevision)
+		require.Equal(t, "DRAFT", list.Results[1].State)
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/one/activate", auth, nil), http.StatusForbidden, "PLAN_NOT_ALLOWED")
+		// Upgrading again does not resume it on its own; activating does.
+		_, err = b.store.SetPlan(b.ctx, tn, crm.PlanProfessional)
+		require.NoError(t, err)
+		f := expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/one", auth, nil), http.StatusOK)
+		require.Equal(t, "PAUSED", f.State)
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/one/activate", auth, nil), http.StatusOK)
+		require.Equal(t, "ACTIVE", f.State)
+		require.Empty(t, f.PausedReason)
+	})
+
+	t.Run("Pause", func(t *testing.T) {
+		t.Parallel()
+		_, auth := b.planTenant(t, crm.PlanProfessional)
+		expect[flow](t, b.put(t, auth, "p", bouncedFlow("p")), http.StatusCreated)
+		// Pausing a draft changes nothing.
+		f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/p/pause", auth, nil), http.StatusOK)
+		require.Equal(t, "DRAFT", f.State)
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/p/activate", auth, nil), http.StatusOK)
+		for range 2 { // pausing twice is pausing once
+			f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/p/pause", auth, nil), http.StatusOK)
+			require.Equal(t, "PAUSED", f.State)
+			require.Empty(t, f.PausedReason)
+			require.Equal(t, int64(1), f.ActiveRevision)
+		}
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/nope/pause", auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+
+	t.Run("BadRequests", func(t *testing.T) {
+		t.Parallel()
+		expect[flow](t, b.put(t, all, "bad-requests", bouncedFlow("bad-requests")), http.StatusCreated)
+		before := b.dump(t, b.tenantA)
+		expectError(t, b.call(t, "POST", "/automation/v4/flows/nope/activate", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		e := expectError(t, b.call(t, "POST", "/automation/v4/flows/bad-requests/activate", tokAll, `{"enrollExisting": "yes"}`),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"enrollExisting"}, e.in())
+		e = expectError(t, b.call(t, "POST", "/automation/v4/flows/bad-requests/activate", tokAll, `{"enroll_existing": true}`),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"enroll_existing"}, e.in())
+		expectError(t, b.call(t, "POST", "/automation/v4/flows/bad-requests/activate", tokAll, `{} {}`), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, before, b.dump(t, b.tenantA))
+		require.Empty(t, b.tasks.backfillsOf(b.tenantA))
+	})
+}
+
+func TestPreviewFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// seed gives a fresh tenant: five live contacts and one in the bin, and a list holding c3.
+	// With the trigger email_bounced and the suppression below, c1 and c5 would enroll, c2 and c3
+	// are suppressed, and c4 does not match.
+	type seeded struct {
+		tn     crm.TenantID
+		auth   string
+		ids    []string // c1..c5
+		list   crm.ListID
+		flow   string
+		binned crm.RecordID
+	}
+	seed := func(t *testing.T, plan crm.Plan) seeded {
+		t.Helper()
+		tn, auth := b.planTenant(t, plan)
+		s := seeded{tn: tn, auth: auth}
+		for _, props := range []map[string]string{
+			{"email": "c1@x.example", "email_bounced": "true"},
+			{"email": "c2@x.example", "email_bounced": "true", "lifecyclestage": "customer"},
+			{"email": "c3@x.example", "email_bounced": "true"},
+			{"email": "c4@x.example", "email_bounced": "false"},
+			{"email": "c5@x.example", "email_bounced": "true", "firstname": "Eve"},
+		} {
+			s.ids = append(s.ids, string(b.create(t, tn, crm.Contacts, props)))
+		}
+		s.binned = b.create(t, tn, crm.Contacts, map[string]string{"email": "gone@x.example", "email_bounced": "true"})
+		_, err := b.store.ArchiveRecords(b.ctx, tn, crm.Contacts, []crm.RecordID{s.binned}, crm.Actor{User: userEmail})
+		require.NoError(t, err)
+		l, err := b.store.CreateList(b.ctx, tn, "Keep", crm.Contacts)
+		require.NoError(t, err)
+		_, _, err = b.store.AddListMembers(b.ctx, tn, l.ID, []crm.RecordID{crm.RecordID(s.ids[2])})
+		require.NoError(t, err)
+		s.list = l.ID
+		s.flow = "name: clean\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  trigger: lifecyclestage == \"customer\"\n" +
+			"  lists: [" + string(l.ID) + "]\nactions:\n  - type: delete_contact\n"
+		return s
+	}
+
+	t.Run("CountsAndNoSideEffects", func(t *testing.T) {
+		t.Parallel()
+		s := seed(t, crm.PlanStarter) // previews work on every plan
+		expect[flow](t, b.put(t, s.auth, "clean", s.flow), http.StatusCreated)
+		before, snap := b.dump(t, s.tn), b.snapshot(t, s.tn)
+
+		p := expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/clean/preview", s.auth, nil), http.StatusOK)
+		require.Equal(t, "clean", p.Name)
+		require.Equal(t, "contacts", p.ObjectType)
+		require.Equal(t, int64(1), p.Revision)
+		require.Equal(t, "2026-03-01T12:00:00.000Z", p.At)
+		require.Equal(t, int64(5), p.Total)
+		require.Equal(t, int64(2), p.Matched)
+		require.Equal(t, int64(2), p.Suppressed)
+		require.Equal(t, int64(0), p.Errors)
+		require.Empty(t, p.Warnings)
+		require.Len(t, p.Sample, 2)
+		require.Equal(t, s.ids[0], p.Sample[0].ID)
+		require.Equal(t, s.ids[4], p.Sample[1].ID)
+		require.Equal(t, "Eve", p.Sample[1].Properties["firstname"])
+
+		p = expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/clean/preview?limit=1", s.auth, nil), http.StatusOK)
+		require.Equal(t, int64(2), p.Matched)
+		require.Len(t, p.Sample, 1)
+
+		// The same file, not stored, previews the same.
+		q := expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", s.auth, yamlBody(s.flow)), http.StatusOK)
+		require.Equal(t, int64(0), q.Revision)
+		q.Revision = 1
+		p = expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/clean/preview", s.auth, nil), http.StatusOK)
+		require.Equal(t, p, q)
+
+		// Another file, not stored: nothing of it is kept.
+		other := strings.ReplaceAll(s.flow, "clean", "not-stored")
+		expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", s.auth, yamlBody(other)), http.StatusOK)
+		expectError(t, b.raw(t, "GET", "/automation/v4/flows/not-stored", s.auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+
+		require.Equal(t, before, b.dump(t, s.tn)) // not a key nor a value of the tenant changed
+		require.Equal(t, snap, b.snapshot(t, s.tn))
+		require.Empty(t, b.tasks.backfillsOf(s.tn))
+	})
+
+	t.Run("UsesTheClock", func(t *testing.T) {
+		t.Parallel()
+		sb := setup(t) // a bundle of its own, so that moving its clock moves no other test's
+		tn, auth := sb.planTenant(t, crm.PlanProfessional)
+		id := string(sb.create(t, tn, crm.Contacts, map[string]string{"email": "old@x.example", "last_activity_date": "2026-01-01T00:00:00Z"}))
+		sb.create(t, tn, crm.Contacts, map[string]string{"email": "new@x.example", "last_activity_date": "2026-02-20T00:00:00Z"})
+		src := "name: old\nobject_type: contacts\ntrigger: daysSince(last_activity_date) > 90\nactions:\n  - type: delete_contact\n"
+		p := expect[preview](t, sb.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Equal(t, int64(0), p.Matched)
+		sb.clock.Advance(40 * 24 * time.Hour) // 2026-04-10: the first is 99 days old, the second 49
+		p = expect[preview](t, sb.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Equal(t, "2026-04-10T12:00:00.000Z", p.At)
+		require.Equal(t, int64(1), p.Matched)
+		require.Equal(t, id, p.Sample[0].ID)
+	})
+
+	t.Run("RunTimeErrors", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		ada := string(b.create(t, tn, crm.Contacts, map[string]string{"firstname": "Ada Lovelace"}))
+		b.create(t, tn, crm.Contacts, map[string]string{"firstname": "Bob"}) // no second word: index out of range
+		src := "name: split\nobject_type: contacts\ntrigger: split(firstname, \" \")[1] == \"Lovelace\"\nactions:\n  - type: delete_contact\n"
+		p := expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Equal(t, int64(2), p.Total)
+		require.Equal(t, int64(1), p.Matched)
+		require.Equal(t, int64(1), p.Errors)
+		require.Equal(t, ada, p.Sample[0].ID)
+	})
+
+	t.Run("DeletedSuppressionList", func(t *testing.T) {
+		t.Parallel()
+		s := seed(t, crm.PlanProfessional)
+		expect[flow](t, b.put(t, s.auth, "clean", s.flow), http.StatusCreated)
+		require.NoError(t, b.store.DeleteList(b.ctx, s.tn, s.list))
+		p := expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/clean/preview", s.auth, nil), http.StatusOK)
+		require.Equal(t, int64(3), p.Matched) // c3 is no longer suppressed
+		require.Equal(t, int64(1), p.Suppressed)
+		require.Len(t, p.Warnings, 1)
+		require.Contains(t, p.Warnings[0], "suppression.lists[0]: list "+string(s.list)+" does not exist")
+		// Unstored, the same file is refused: the list is checked as a PUT checks it.
+		expectProblems(t, b.raw(t, "POST", "/automation/v4/flows/preview", s.auth, yamlBody(s.flow)),
+			problem{6, 11, "suppression.lists[0]", "does not exist"})
+	})
+
+	t.Run("BadRequests", func(t *testing.T) {
+		t.Parallel()
+		_, auth := b.planTenant(t, crm.PlanProfessional)
+		expectError(t, b.raw(t, "GET", "/automation/v4/flows/nope/preview", auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		expect[flow](t, b.put(t, auth, "bounced", bouncedFlow("bounced")), http.StatusCreated)
+		for _, limit := range []string{"0", "101", "x"} {
+			e := expectError(t, b.raw(t, "GET", "/automation/v4/flows/bounced/preview?limit="+limit, auth, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"limit"}, e.in())
+		}
+		expectProblems(t, b.raw(t, "POST", "/automation/v4/flows/preview", auth,
+			yamlBody("name: x\nobject_type: companies\ntrigger: name == 1\nactions:\n  - type: delete_contact\n")),
+			problem{3, 15, "trigger", "mismatched types"}, problem{5, 11, "actions[0]", "only for contact workflows"})
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, bouncedFlow("x")), http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
+	})
+}
+
+func TestFlowHistoryAndManualEnrollment(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	// active gives a fresh professional tenant with an active contact workflow "wf" (trigger
+	// email_bounced; suppressed: customers and the members of a list) and contacts by role.
+	type fixture struct {
+		tn   crm.TenantID
+		auth string
+		ref  crm.FlowRef
+		c    map[string]crm.RecordID
+	}
+	active := func(t *testing.T, reenroll bool) fixture {
+		t.Helper()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		fx := fixture{tn: tn, auth: auth, c: map[string]crm.RecordID{}}
+		for _, role := range []string{"matching", "other", "listed", "customer", "deleted"} {
+			props := map[string]string{"email": role + "@x.example", "email_bounced": "true"}
+			if role == "customer" {
+				props["lifecyclestage"] = "customer"
+			}
+			fx.c[role] = b.create(t, tn, crm.Contacts, props)
+		}
+		l, err := b.store.CreateList(b.ctx, tn, "Keep", crm.Contacts)
+		require.NoError(t, err)
+		_, _, err = b.store.AddListMembers(b.ctx, tn, l.ID, []crm.RecordID{fx.c["listed"]})
+		require.NoError(t, err)
+		src := fmt.Sprintf("name: wf\nobject_type: contacts\ntrigger: email_bounced\nreenrollment: %v\nsuppression:\n"+
+			"  trigger: lifecyclestage == \"customer\"\n  lists: [%s]\nactions:\n  - type: delete_contact\n", reenroll, l.ID)
+		expect[flow](t, b.put(t, auth, "wf", src), http.StatusCreated)
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/wf/activate", auth, nil), http.StatusOK)
+		fx.ref = crm.FlowRef{Name: "wf", Revision: 1, ObjectType: crm.Contacts, Reenrollment: reenroll}
+		return fx
+	}
+	enroll := func(t *testing.T, fx fixture, id crm.RecordID) response {
+		t.Helper()
+		return b.raw(t, "POST", "/automation/v4/flows/wf/enrollments", fx.auth, map[string]any{"recordId": id})
+	}
+	history := func(t *testing.T, fx fixture, id crm.RecordID) []historyEntry {
+		t.Helper()
+		return expect[results[historyEntry]](t, b.raw(t, "GET", "/automation/v4/flows/wf/history?recordId="+string(id), fx.auth, nil), http.StatusOK).Results
+	}
+
+	t.Run("History", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		id := fx.c["matching"]
+		// The engine runs in the workers; here the store's engine calls stand in for it.
+		got, err := b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: id, Verdict: crm.VerdictMatch}})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{id}, got)
+		_, err = b.store.AdvanceSteps(b.ctx, fx.tn, fx.ref, 0, 1, "delete_contact",
+			[]crm.StepResult{{ID: id, Outcome: "done", Detail: "moved to the bin", Due: b.clock.Now()}})
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: fx.c["customer"], Verdict: crm.VerdictSuppressed, Detail: "suppression trigger"}})
+		require.NoError(t, err)
+
+		h := history(t, fx, id)
+		require.Len(t, h, 3)
+		zero := 0
+		require.Equal(t, historyEntry{At: "2026-03-01T12:00:00.000Z", Kind: "enrolled", Revision: 1, Detail: "trigger matched"}, h[0])
+		require.Equal(t, historyEntry{At: "2026-03-01T12:00:00.000Z", Kind: "action", Revision: 1, Step: &zero, Action: "delete_contact",
+			Outcome: "done", Detail: "moved to the bin"}, h[1])
+		require.Equal(t, "completed", h[2].Kind)
+
+		h = history(t, fx, fx.c["customer"])
+		require.Len(t, h, 1)
+		require.Equal(t, "suppressed", h[0].Kind)
+		require.Equal(t, "suppression trigger", h[0].Detail)
+
+		// A record without history, live or in the bin: an empty list.
+		require.Empty(t, history(t, fx, fx.c["other"]))
+		_, err = b.store.ArchiveRecords(b.ctx, fx.tn, crm.Contacts, []crm.RecordID{fx.c["other"]}, crm.Actor{User: userEmail})
+		require.NoError(t, err)
+		require.Empty(t, history(t, fx, fx.c["other"]))
+		// A record deleted after its history was written keeps its history.
+		_, err = b.store.ArchiveRecords(b.ctx, fx.tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: userEmail})
+		require.NoError(t, err)
+		require.Len(t, history(t, fx, id), 3)
+	})
+
+	t.Run("HistoryErrors", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		id := string(fx.c["matching"])
+		for _, path := range []string{
+			"/automation/v4/flows/nope/history?recordId=" + id, // unknown workflow
+			"/automation/v4/flows/wf/history?recordId=999999",  // unknown record
+			"/automation/v4/flows/wf/history?recordId=abc",     // not an id
+		} {
+			expectError(t, b.raw(t, "GET", path, fx.auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		}
+		e := expectError(t, b.raw(t, "GET", "/automation/v4/flows/wf/history", fx.auth, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"recordId"}, e.in())
+	})
+
+	t.Run("ManualEnrollment", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		id := fx.c["other"]
+		r := enroll(t, fx, id)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		h := history(t, fx, id)
+		require.Len(t, h, 1)
+		require.Equal(t, "enrolled", h[0].Kind)
+		require.Equal(t, "enrolled manually by ops@x.example", h[0].Detail)
+		enr, err := b.store.Enrollments(b.ctx, fx.tn, "wf", crm.Contacts, []crm.RecordID{id})
+		require.NoError(t, err)
+		require.Equal(t, "enrolled", enr[0].State)
+
+		// Never enrolled twice at once (SPEC S19); refusals change nothing.
+		before := b.dump(t, fx.tn)
+		e := expectError(t, enroll(t, fx, id), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "enrolled already")
+		// Suppressed records never enroll, manually neither: by the trigger and by a list.
+		e = expectError(t, enroll(t, fx, fx.c["customer"]), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "suppression trigger")
+		e = expectError(t, enroll(t, fx, fx.c["listed"]), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "suppression list")
+		// Unknown and malformed records, and bad bodies.
+		expectError(t, enroll(t, fx, "999999"), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/wf/enrollments", fx.auth, map[string]any{"recordId": "abc"}),
+			http.StatusNotFound, "OBJECT_NOT_FOUND")
+		e = expectError(t, b.raw(t, "POST", "/automation/v4/flows/wf/enrollments", fx.auth, map[string]any{}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"recordId"}, e.in())
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/wf/enrollments", fx.auth, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		expectError(t, b.raw(t, "POST", "/automation/v4/flows/nope/enrollments", fx.auth, map[string]any{"recordId": id}),
+			http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Equal(t, before, b.dump(t, fx.tn))
+
+		// A number is an id too.
+		var n int
+		_, err = fmt.Sscan(string(fx.c["matching"]), &n)
+		require.NoError(t, err)
+		r = b.raw(t, "POST", "/automation/v4/flows/wf/enrollments", fx.auth, map[string]any{"recordId": n})
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	})
+
+	t.Run("DeletedAndRestored", func(t *testing.T) {
+		t.Parallel()
+		for name, reenroll := range map[string]bool{"WithoutReenrollment": false, "WithReenrollment": true} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				fx := active(t, reenroll)
+				id := fx.c["deleted"]
+				_, err := b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: id, Verdict: crm.VerdictMatch}})
+				require.NoError(t, err)
+				_, err = b.store.ArchiveRecords(b.ctx, fx.tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: userEmail})
+				require.NoError(t, err)
+				_, err = b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: id, Verdict: crm.VerdictDeleted}})
+				require.NoError(t, err)
+				// In the bin: not enrollable, and its history is readable.
+				expectError(t, enroll(t, fx, id), http.StatusNotFound, "OBJECT_NOT_FOUND")
+				require.Equal(t, "unenrolled", history(t, fx, id)[1].Kind)
+				_, err = b.store.RestoreRecords(b.ctx, fx.tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: userEmail})
+				require.NoError(t, err)
+				// A restored record re-enters only by manual enrollment, where re-enrollment allows (SPEC S8).
+				r := enroll(t, fx, id)
+				if !reenroll {
+					e := expectError(t, r, http.StatusConflict, "CONFLICT")
+					require.Contains(t, e.Message, "does not allow re-enrollment")
+					return
+				}
+				require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+				require.Equal(t, "enrolled", history(t, fx, id)[2].Kind)
+			})
+		}
+	})
+
+	t.Run("NotActive", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		expect[flow](t, b.put(t, fx.auth, "draft", bouncedFlow("draft")), http.StatusCreated)
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/wf/pause", fx.auth, nil), http.StatusOK)
+		before := b.dump(t, fx.tn)
+		for _, name := range []string{"wf", "draft"} {
+			e := expectError(t, b.raw(t, "POST", "/automation/v4/flows/"+name+"/enrollments", fx.auth,
+				map[string]any{"recordId": fx.c["other"]}), http.StatusConflict, "CONFLICT")
+			require.Contains(t, e.Message, "activate it first")
+			require.Contains(t, e.Message, "/automation/v4/flows/"+name+"/activate")
+		}
+		require.Equal(t, before, b.dump(t, fx.tn))
+	})
+}
