@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/crmflow/crmflow/crm"
+
+	"github.com/crmflow/crmflow/internal/suggest"
 )
 
 func setPropertyDef() Definition {
@@ -77,7 +79,7 @@ func unknownPropertyMessage(name string, schema crm.Schema) string {
 		return fmt.Sprintf("the property name is empty: name a property of %s", schema.Type)
 	}
 	msg := fmt.Sprintf("unknown property %q of %s", name, schema.Type)
-	if s := suggest(name, schema.Names()); s != "" {
+	if s := suggest.Closest(name, schema.Names()); s != "" {
 		return msg + fmt.Sprintf(": did you mean %q?", s)
 	}
 	return msg + ": create it first, or fix the name"

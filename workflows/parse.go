@@ -371,7 +371,7 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, unknownHint f
 }
 
 func unknownField(key string, known []string) string {
-	if s := suggest(key, known); s != "" {
+	if s := closest(key, known); s != "" {
 		return fmt.Sprintf("unknown field %q: did you mean %q?", key, s)
 	}
 	return fmt.Sprintf("unknown field %q: use %s", key, strings.Join(known, ", "))
@@ -512,7 +512,7 @@ func (p *parser) schema(n *yaml.Node, o crm.ObjectType) *crm.Schema {
 			}
 		}
 		msg := fmt.Sprintf("unknown object type %q", o)
-		switch s := suggest(string(o), known); {
+		switch s := closest(string(o), known); {
 		case s != "":
 			msg += fmt.Sprintf(": did you mean %q?", s)
 		case len(known) > 0:
@@ -569,7 +569,7 @@ func exprMessage(msg string, schema crm.Schema) string {
 	if m == nil {
 		return msg
 	}
-	if s := suggest(m[1], schema.Names()); s != "" {
+	if s := closest(m[1], schema.Names()); s != "" {
 		return fmt.Sprintf("%s: did you mean %s?", msg, s)
 	}
 	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type)
@@ -714,7 +714,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 	def, ok := p.reg.Lookup(name)
 	if !ok {
 		msg := fmt.Sprintf("unknown action type %q", name)
-		if s := suggest(name, p.reg.Names()); s != "" {
+		if s := closest(name, p.reg.Names()); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
 		} else {
 			msg += ": use " + strings.Join(p.reg.Names(), ", ")
@@ -732,7 +732,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 	}
 	before := len(p.probs)
 	fs := p.fields(n, path, known, func(k string) string {
-		if s := suggest(k, known); s != "" {
+		if s := closest(k, known); s != "" {
 			return fmt.Sprintf("unknown field %q of %s: did you mean %q?", k, name, s)
 		}
 		if len(def.Params) == 0 {

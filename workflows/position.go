@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/crmflow/crmflow/internal/suggest"
 )
 
 // This file maps positions: a line and column inside a YAML scalar's value (an expression, as
@@ -286,41 +288,8 @@ func decodeEscape(s []byte) (r rune, width int, lineBreak bool) {
 	return rune(v), 2 + n, false
 }
 
-// suggest returns the candidate closest to s, when it is close enough to be a likely typo.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(s), c)
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD < 0 || bestD > max(2, len(s)/3) || bestD >= len(s) {
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+// closest returns the candidate closest to s (compared in lower case), when it is close enough to be
+// a likely typo.
+func closest(s string, candidates []string) string {
+	return suggest.Closest(strings.ToLower(s), candidates)
 }

@@ -1,11 +1,13 @@
-package actions
+// Package suggest finds the likely intended word for a misspelt one ("did you mean ...?"), for the
+// messages of the workflow validator and the action registry.
+package suggest
 
-// suggest returns the candidate closest to s by edit distance, when it is close enough to be a
-// likely typo; else "".
-func suggest(s string, candidates []string) string {
+// Closest returns the candidate closest to s by edit distance when it is close enough to be a
+// likely typo (at most max(2, len(s)/3) edits, and fewer than len(s)); else "".
+func Closest(s string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := editDistance(s, c)
+		d := Distance(s, c)
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
@@ -16,8 +18,9 @@ func suggest(s string, candidates []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
+// Distance is the Levenshtein distance between a and b, in bytes. Words longer than 64 bytes are
+// never close: their distance is the longer length.
+func Distance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return max(len(a), len(b))
 	}
