@@ -352,39 +352,12 @@ func (b *testBundle) snapshot(t *testing.T, tn crm.TenantID) map[string]any {
 	return out
 }
 
-// dump reads every key of a tenant in Redis with its whole value, by type: what a request must not
-// change when it is refused, and where no trace of a permanently deleted contact may remain.
+// dump reads every key of a tenant in Redis with its whole value: what a request must not change
+// when it is refused, and where no trace of a permanently deleted contact may remain.
 func (b *testBundle) dump(t *testing.T, tn crm.TenantID) map[string]string {
 	t.Helper()
-	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(tn)+"}:*").Result()
-	require.NoError(t, err)
-	require.NotEmpty(t, keys)
-	out := make(map[string]string, len(keys))
-	for _, k := range keys {
-		typ, err := b.rdb.Type(b.ctx, k).Result()
-		require.NoError(t, err)
-		var v any
-		switch typ {
-		case "hash":
-			v, err = b.rdb.HGetAll(b.ctx, k).Result()
-		case "set":
-			v, err = b.rdb.SMembers(b.ctx, k).Result()
-		case "zset":
-			v, err = b.rdb.ZRangeWithScores(b.ctx, k, 0, -1).Result()
-		case "string":
-			v, err = b.rdb.Get(b.ctx, k).Result()
-		case "list":
-			v, err = b.rdb.LRange(b.ctx, k, 0, -1).Result()
-		case "stream":
-			v, err = b.rdb.XRange(b.ctx, k, "-", "+").Result()
-		case "none": // deleted since KEYS, by a request running in parallel
-			continue
-		default:
-			t.Fatalf("key %s has type %s, which dump does not read", k, typ)
-		}
-		require.NoError(t, err)
-		out[k] = typ + ":" + fmt.Sprint(v)
-	}
+	out := redistest.Dump(t, b.rdb, string(tn))
+	require.NotEmpty(t, out)
 	return out
 }
 

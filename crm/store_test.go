@@ -2,7 +2,6 @@ package crm_test
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,31 +70,7 @@ func (b *testBundle) contact(t *testing.T, props map[string]string) crm.Record {
 // tenantDump returns every key of the bundle's tenant with its full content, for before/after comparisons.
 func (b *testBundle) tenantDump(t *testing.T) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(b.tenant)+"}:*").Result()
-	require.NoError(t, err)
-	for _, k := range keys {
-		typ, err := b.rdb.Type(b.ctx, k).Result()
-		require.NoError(t, err)
-		var v any
-		switch typ {
-		case "hash":
-			v, err = b.rdb.HGetAll(b.ctx, k).Result()
-		case "set":
-			v, err = b.rdb.SMembers(b.ctx, k).Result()
-		case "zset":
-			v, err = b.rdb.ZRangeWithScores(b.ctx, k, 0, -1).Result()
-		case "string":
-			v, err = b.rdb.Get(b.ctx, k).Result()
-		case "list":
-			v, err = b.rdb.LRange(b.ctx, k, 0, -1).Result()
-		case "stream":
-			v, err = b.rdb.XRange(b.ctx, k, "-", "+").Result()
-		}
-		require.NoError(t, err)
-		out[k] = typ + ":" + fmt.Sprint(v)
-	}
-	return out
+	return redistest.Dump(t, b.rdb, string(b.tenant))
 }
 
 func TestTenantsUsersTokens(t *testing.T) {
