@@ -34,15 +34,18 @@ type Result struct {
 	RawRate    float64 `json:"raw_records_per_second"`
 	// Ratio is Rate / RawRate.
 	Ratio float64 `json:"ratio"`
-	// Goal is the ratio the scenario should reach.
+	// Goal is the ratio the scenario should reach; 0 when none is set.
 	Goal float64 `json:"goal"`
 	// Extra holds scenario-specific figures (for example the slowest Redis command, in ms).
 	Extra map[string]float64 `json:"extra,omitempty"`
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-12s %8d records  %7.2fs  %9.0f rec/s   raw %7.2fs %9.0f rec/s   ratio %.2f (goal %.2f)",
-		r.Name, r.Records, r.Seconds, r.Rate, r.RawSeconds, r.RawRate, r.Ratio, r.Goal)
+	s := fmt.Sprintf("%-12s %8d records  %7.2fs  %9.0f rec/s   raw %7.2fs %9.0f rec/s   ratio %.2f",
+		r.Name, r.Records, r.Seconds, r.Rate, r.RawSeconds, r.RawRate, r.Ratio)
+	if r.Goal > 0 {
+		s += fmt.Sprintf(" (goal %.2f)", r.Goal)
+	}
 	for k, v := range r.Extra {
 		s += fmt.Sprintf("  %s=%.2f", k, v)
 	}
