@@ -18,13 +18,15 @@ end
 // ARGV[1] -> now (unix ms)   ARGV[2] -> revision evaluated   ARGV[3] -> 1 if re-enrollment is allowed
 // ARGV[4] -> enrollment key prefix   ARGV[5] -> history key prefix
 // ARGV[6..] -> triples: member, verdict, detail. Verdicts:
-//   match      the record matches the trigger (and no suppression)
-//   nomatch    it does not match
-//   unmatch    it does not match and the workflow unenrolls records that stop matching
-//   error      the trigger failed at run time (counts as nomatch; the error is recorded)
-//   suppressed it matches the suppression criteria
-//   deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
-//   manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
+//
+//	match      the record matches the trigger (and no suppression)
+//	nomatch    it does not match
+//	unmatch    it does not match and the workflow unenrolls records that stop matching
+//	error      the trigger failed at run time (counts as nomatch; the error is recorded)
+//	suppressed it matches the suppression criteria
+//	deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
+//	manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
+//
 // Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why}.
 var evaluateFlowScript = redis.NewScript(luaHistory + `
 local now, rev, reenroll = ARGV[1], ARGV[2], ARGV[3] == '1'
@@ -87,7 +89,9 @@ return enrolled
 // ARGV[1] -> now (unix ms)   ARGV[2] -> revision   ARGV[3] -> step index   ARGV[4] -> number of steps
 // ARGV[5] -> enrollment key prefix   ARGV[6] -> history key prefix   ARGV[7] -> action type
 // ARGV[8..] -> quintuples: member, outcome (done, unchanged, skipped, wait, failed), detail,
-//              next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
+//
+//	next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
+//
 // Returns {member advanced, ...}.
 var advanceStepsScript = redis.NewScript(luaHistory + `
 local now, rev, step, nsteps = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])

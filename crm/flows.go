@@ -202,4 +202,3 @@ func (s *RedisStore) ActiveFlows(ctx context.Context, t TenantID, o ObjectType) 
 
 // flowMember is how records appear in the enrollment keys: "<type>:<id>".
 func flowMember(o ObjectType, id RecordID) string { return string(o) + ":" + string(id) }
-

@@ -165,7 +165,9 @@ func activeFlowsKeyPrefix(t TenantID) string { return prefix(t) + "flows:active:
 // EnrollmentKey is the HASH of one record's enrollment in a workflow (member "<type>:<id>"): state
 // (enrolled, completed, unenrolled), revision, step, enrolled_at, count (times enrolled), blocked
 // (1 when only a manual enrollment may enroll it again: it was deleted while enrolled).
-func EnrollmentKey(t TenantID, flow, member string) string { return enrollmentKeyPrefix(t, flow) + member }
+func EnrollmentKey(t TenantID, flow, member string) string {
+	return enrollmentKeyPrefix(t, flow) + member
+}
 
 // FlowEnrolledKey is the ZSET of the records enrolled in a workflow now, scored by when their next
 // step is due (unix ms): the index the step sweep reads.
