@@ -19,19 +19,29 @@ import "github.com/redis/go-redis/v9"
 // ARGV[7] -> record key prefix ("crm:{<tenant>}:obj:")       ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix                          ARGV[10] -> bin association key prefix
 // ARGV[11] -> member-of key prefix of the type               ARGV[12] -> list key prefix
-// ARGV[13] -> list members key suffix                        ARGV[14..] -> record ids
-// With a bulk job, also KEYS[8] -> crm:{<tenant>}:job:<id> and KEYS[9] -> crm:{<tenant>}:job:<id>:pending:
+// ARGV[13] -> list members key suffix                        ARGV[14] -> record ids, comma-separated
+// KEYS[8] -> crm:{<tenant>}:flows:type:<type>: the record leaves every enrollment of those workflows
+// at once (SPEC S8), except the one whose own step deletes it (via workflow, ref its name), which
+// records its completion itself; any enrollment it had is marked blocked, so only a manual
+// enrollment brings the record back into the workflow after a restore.
+// ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[16] -> enrollment key prefix base
+// ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
+// With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending:
 // each id leaves the job's pending set and counts as done (moved) or skipped (not live), in the same
 // step as its move, so a crash or a retry neither loses nor repeats any; the job is marked done when
 // nothing is pending.
 // Returns the ids it moved; ids that were not live are left out.
-var archiveScript = redis.NewScript(luaHelpers + `
+var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails = {}, {}, {}, {}, {}
 local skipped = 0
-for i = 14, #ARGV do
-  local id = ARGV[i]
+local flows = redis.call('SMEMBERS', KEYS[8])
+local own = nil
+if ARGV[4] == 'workflow' then own = ARGV[5] end
+local input = {}
+for id in string.gmatch(ARGV[14], '[^,]+') do input[#input+1] = id end
+for _, id in ipairs(input) do
   local me = otype .. ':' .. id
   local rec = ARGV[7] .. me
   local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
@@ -55,11 +65,24 @@ for i = 14, #ARGV do
       end
       redis.call('DEL', memberof)
     end
+    for _, flow in ipairs(flows) do
+      local enr = ARGV[16] .. flow .. ':' .. me
+      local st = redis.call('HGET', enr, 'state')
+      if st then
+        redis.call('HSET', enr, 'blocked', '1')
+        if st == 'enrolled' and flow ~= own then
+          redis.call('HSET', enr, 'state', 'unenrolled')
+          redis.call('ZREM', ARGV[15] .. flow .. ':enrolled', me)
+          history(ARGV[17] .. flow .. ':' .. me, {at = now, kind = 'unenrolled', revision = redis.call('HGET', enr, 'revision'), detail = 'record deleted'})
+        end
+      end
+      redis.call('SREM', ARGV[15] .. flow .. ':matching', me)
+    end
     moved[#moved+1] = id
     members[#members+1] = me
     scores[#scores+1] = now; scores[#scores+1] = id
     ids[#ids+1] = id; ids[#ids+1] = id
-  elseif KEYS[9] and redis.call('ZSCORE', KEYS[9], id) then
+  elseif KEYS[10] and redis.call('ZSCORE', KEYS[10], id) then
     skipped = skipped + 1
   end
 end
@@ -73,15 +96,13 @@ if #moved > 0 then
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
     'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
 end
-if KEYS[9] then
-  local all = {}
-  for i = 14, #ARGV do all[#all+1] = ARGV[i] end
-  redis.call('ZREM', KEYS[9], unpack(all))
-  redis.call('HINCRBY', KEYS[8], 'done', #moved)
-  redis.call('HINCRBY', KEYS[8], 'skipped', skipped)
-  redis.call('HSET', KEYS[8], 'updated_at', now)
-  if redis.call('ZCARD', KEYS[9]) == 0 then
-    redis.call('HSET', KEYS[8], 'state', 'done', 'finished_at', now)
+if KEYS[10] then
+  redis.call('ZREM', KEYS[10], unpack(input))
+  redis.call('HINCRBY', KEYS[9], 'done', #moved)
+  redis.call('HINCRBY', KEYS[9], 'skipped', skipped)
+  redis.call('HSET', KEYS[9], 'updated_at', now)
+  if redis.call('ZCARD', KEYS[10]) == 0 then
+    redis.call('HSET', KEYS[9], 'state', 'done', 'finished_at', now)
   end
 end
 return moved

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,24 @@ const auditMaxLen = "1000000"
 
 func (s *RedisStore) binKeys(t TenantID, o ObjectType) []string {
 	return []string{LiveKey(t, o), TrashKey(t, o), BinIDsKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), AuditKey(t)}
+}
+
+// archiveKeys are the KEYS of archiveScript without a job.
+func (s *RedisStore) archiveKeys(t TenantID, o ObjectType) []string {
+	return append(s.binKeys(t, o), FlowsOfTypeKey(t, o))
+}
+
+// archiveArgs are the ARGV of archiveScript.
+func (s *RedisStore) archiveArgs(t TenantID, o ObjectType, by Actor, ids []any) []any {
+	who, via, ref := actorFields(by)
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = fmt.Sprint(id)
+	}
+	return []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
+		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix, strings.Join(list, ","),
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:"}
 }
 
 func actorFields(by Actor) (string, string, string) {
@@ -49,11 +68,7 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err != nil {
 		return ArchiveResult{}, err
 	}
-	who, via, ref := actorFields(by)
-	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
-		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix}, rest...)
-	moved, err := archiveScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).StringSlice()
+	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), s.archiveArgs(t, o, by, rest)...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}

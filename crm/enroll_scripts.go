@@ -46,10 +46,8 @@ for i = 6, #ARGV, 3 do
   local count = tonumber(e[2] or '0')
   if verdict == 'deleted' then
     redis.call('SREM', KEYS[3], member)
-    if is_enrolled then
-      unenroll(enr, hist, member, 'record deleted')
-      redis.call('HSET', enr, 'blocked', '1')
-    end
+    if is_enrolled then unenroll(enr, hist, member, 'record deleted') end
+    if count > 0 then redis.call('HSET', enr, 'blocked', '1') end
   elseif verdict == 'suppressed' then
     redis.call('SADD', KEYS[3], member)
     if is_enrolled then unenroll(enr, hist, member, 'record matches the suppression criteria: ' .. detail)

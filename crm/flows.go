@@ -57,7 +57,7 @@ func (e *PlanError) Error() string {
 // caller has validated source; an unchanged source adds no revision. A *ConflictError when the
 // workflow exists with another object type.
 func (s *RedisStore) PutFlow(ctx context.Context, t TenantID, name string, o ObjectType, source, by string) (Flow, bool, error) {
-	res, err := putFlowScript.Run(ctx, s.rdb, []string{FlowsKey(t), FlowKey(t, name)},
+	res, err := putFlowScript.Run(ctx, s.rdb, []string{FlowsKey(t), FlowKey(t, name), FlowsOfTypeKey(t, o)},
 		name, string(o), source, by, ms(s.cfg.Clock.Now()), flowKeyPrefix(t)+name+":rev:").Slice()
 	if err != nil {
 		return Flow{}, false, fmt.Errorf("store workflow %s: %w", name, err)

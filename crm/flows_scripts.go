@@ -6,6 +6,7 @@ import "github.com/redis/go-redis/v9"
 // KEYS[1] -> crm:{<tenant>}:flows   KEYS[2] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> name   ARGV[2] -> object type   ARGV[3] -> source   ARGV[4] -> by   ARGV[5] -> now (unix ms)
 // ARGV[6] -> revision key prefix ("crm:{<tenant>}:flow:<name>:rev:")
+// KEYS[3] -> crm:{<tenant>}:flows:type:<type>
 // Returns {revision, 1} for a new revision, {revision, 0} when the source equals the latest one's,
 // or {0, "type", old type} when the workflow exists with another object type.
 var putFlowScript = redis.NewScript(`
@@ -21,6 +22,7 @@ redis.call('HSET', ARGV[6] .. rev, 'source', ARGV[3], 'by', ARGV[4], 'created_at
 if rev == 1 then
   redis.call('HSET', KEYS[2], 'object_type', ARGV[2], 'state', 'draft', 'active_revision', 0, 'created_at', ARGV[5])
   redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('SADD', KEYS[3], ARGV[1])
 end
 redis.call('HSET', KEYS[2], 'revision', rev, 'updated_at', ARGV[5])
 return {rev, 1}

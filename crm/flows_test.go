@@ -253,3 +253,53 @@ func TestChangesDrainWithoutLosingNewOnes(t *testing.T) {
 		_ = a
 	})
 }
+
+func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, true)
+		c := b.contact(t, map[string]string{"firstname": "a"})
+		own := b.contact(t, map[string]string{"firstname": "own"})
+		_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID, own.ID))
+		require.NoError(t, err)
+		_, err = b.store.PauseFlow(ctx, b.tenant, "wf")
+		require.NoError(t, err)
+
+		// Deleted while the workflow is paused: unenrolled in the same step as the delete (S8).
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{c.ID})
+		require.NoError(t, err)
+		require.Equal(t, "unenrolled", enr[0].State)
+		h, err := b.store.History(ctx, b.tenant, "wf", crm.Contacts, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "unenrolled", h[len(h)-1].Kind)
+		require.Equal(t, "record deleted", h[len(h)-1].Detail)
+
+		// Restored and reactivated: it does not resume, nor re-enroll by itself.
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "wf")
+		require.NoError(t, err)
+		due, err := b.store.DueEnrollments(ctx, b.tenant, "wf", b.clock.Now().Add(time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{own.ID}, due)
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictNoMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got)
+		got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
+		require.NoError(t, err)
+		require.Empty(t, got, "only a manual enrollment brings it back")
+
+		// The workflow's own delete_contact leaves the enrollment for its step to complete.
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{own.ID}, crm.Actor{Via: crm.ViaWorkflow, Ref: "wf"})
+		require.NoError(t, err)
+		enr, err = b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{own.ID})
+		require.NoError(t, err)
+		require.Equal(t, "enrolled", enr[0].State)
+		adv, err := b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", []crm.StepResult{{ID: own.ID, Outcome: "done", Due: b.clock.Now()}})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{own.ID}, adv)
+	})
+}

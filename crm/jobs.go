@@ -165,15 +165,12 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 	}
 	if len(ids) > 0 {
 		o := j.ObjectType
-		who, via, ref := actorFields(j.By)
-		args := []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-			recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
-			memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix}
-		for _, rid := range ids {
-			args = append(args, rid)
+		rest := make([]any, len(ids))
+		for i, rid := range ids {
+			rest[i] = rid
 		}
-		keys := append(s.binKeys(t, o), JobKey(t, id), JobPendingKey(t, id))
-		if err := archiveScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		keys := append(s.archiveKeys(t, o), JobKey(t, id), JobPendingKey(t, id))
+		if err := archiveScript.Run(ctx, s.rdb, keys, s.archiveArgs(t, o, j.By, rest)...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
 	} else if j.State != JobDone {

@@ -72,7 +72,7 @@ func MemberOfKey(t TenantID, o ObjectType, id RecordID) string {
 func ChangedKey(t TenantID) string { return prefix(t) + "changed" }
 
 // ChangedEventsKey is the HASH from a ChangedKey member to the OR of the events seen since it was
-// last drained (see ChangeCreated and friends).
+// last drained: c created, u updated, d deleted, r restored, p permanently deleted.
 func ChangedEventsKey(t TenantID) string { return prefix(t) + "changed:events" }
 
 // OutboxKey is the LIST of a tenant's emails kept because no SMTP server is configured (JSON each).
@@ -182,3 +182,7 @@ func HistoryKey(t TenantID, flow, member string) string { return historyKeyPrefi
 
 func enrollmentKeyPrefix(t TenantID, flow string) string { return prefix(t) + "enr:" + flow + ":" }
 func historyKeyPrefix(t TenantID, flow string) string    { return prefix(t) + "hist:" + flow + ":" }
+
+// FlowsOfTypeKey is the SET of the names of a tenant's workflows (in any state) of one object type:
+// the workflows a deleted record of that type must leave.
+func FlowsOfTypeKey(t TenantID, o ObjectType) string { return prefix(t) + "flows:type:" + string(o) }
