@@ -141,3 +141,47 @@ func (c *Client) EnqueueTrashPurge(ctx context.Context, tenant crm.TenantID, asO
 	}
 	return c.Enqueue(ctx, NewTrashPurgeTask(tenant, asOf))
 }
+
+// EnqueueChangesDrain enqueues a changes:drain of tenant t as of at (see NewChangesDrainTask): the
+// API calls it after a record write so that the workflow engine sees the change at once, rather
+// than at the next changes:sweep. A drain already queued for the same DrainWindow is not an error.
+// A *crm.ValidationError for a bad tenant.
+func (c *Client) EnqueueChangesDrain(ctx context.Context, t crm.TenantID, at time.Time) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.Enqueue(ctx, NewChangesDrainTask(t, at)); err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	return nil
+}
+
+// EnqueueWorkflowBackfill enqueues the enroll-existing run of a workflow just activated at
+// revision (see NewWorkflowBackfillTask). One already queued is not an error. A
+// *crm.ValidationError for a bad tenant, workflow name or revision.
+func (c *Client) EnqueueWorkflowBackfill(ctx context.Context, t crm.TenantID, workflow string, revision int64) error {
+	task, err := NewWorkflowBackfillTask(WorkflowBackfillPayload{TenantID: t, Workflow: workflow, Revision: revision})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Enqueue(ctx, task); err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	return nil
+}
+
+// EnqueueWorkflowSteps enqueues the first step of records just enrolled in a workflow at revision
+// (for example by crm.RedisStore.EnrollManually), at most crm.MaxScriptBatch of them (see
+// NewWorkflowStepsTask). A task already queued for the same records is not an error; a step that
+// was enqueued nowhere runs anyway, a little later, through the workflow:sweep. A
+// *crm.ValidationError for a bad payload.
+func (c *Client) EnqueueWorkflowSteps(ctx context.Context, t crm.TenantID, workflow string, revision int64, ids []crm.RecordID) error {
+	task, err := NewWorkflowStepsTask(WorkflowStepsPayload{TenantID: t, Workflow: workflow, Revision: revision, RecordIDs: ids}, time.Time{})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Enqueue(ctx, task); err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	return nil
+}

@@ -23,7 +23,8 @@
 //	return w.Run(ctx) // a Worker that will never Run must be Closed instead
 //
 // A scheduler process builds a [Scheduler], whose cron entries only enqueue (a [TypeTrashSweep]
-// every hour and a [TypeMailSweep] every 5 minutes by default), and runs it the same way, with
+// every hour, a [TypeMailSweep] every 5 minutes, a [TypeJobsSweep] and a [TypeWorkflowSweep] every
+// 30 seconds and a [TypeChangesSweep] every 2 seconds by default), and runs it the same way, with
 // [Scheduler.Ping] as its readiness check. Producers such as the HTTP API enqueue through a
 // [Client] (for example [Client.EnqueueMail] for the confirmation email that
 // crm.RedisStore.PermanentDeleteContact wrote). The `crmflow purge` command calls [Purge] directly:
@@ -49,6 +50,28 @@
 //     one tenant deleted at or before as_of minus the retention. The store re-checks each deletion
 //     time inside its script, so a purge run twice, or by two workers, deletes nothing twice and
 //     nothing early.
+//   - [TypeChangesDrain] ("changes:drain", queue default): feeds one tenant's record changes to the
+//     workflow engine. Every record write leaves a change mark in the same script as the write; the
+//     drain reads them in batches, asks package engine for each active workflow's verdicts,
+//     enrolls, suppresses or unenrolls in one script per workflow (crm.RedisStore.EvaluateFlow),
+//     enqueues one [TypeWorkflowSteps] per workflow for the records it enrolled, and acknowledges
+//     the marks. Its task id is derived from the tenant and a [DrainWindow], so a burst of writes
+//     enqueues few drains ([Client.EnqueueChangesDrain]).
+//   - [TypeChangesSweep] ("changes:sweep", queue default): enqueues a drain for every tenant with
+//     change marks waiting.
+//   - [TypeWorkflowSteps] ("workflow:steps", queue default): runs one step of a workflow on a batch
+//     of enrolled records, records each result and moves each record on once
+//     (crm.RedisStore.AdvanceSteps), continues at once with the steps due now, and schedules a task
+//     at the due time of the others (a delay). A paused workflow runs nothing. Its task id is
+//     derived from the tenant, the workflow, the revision, the step and the records.
+//   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue
+//     (their task was lost, or their workflow was paused and is active again).
+//   - [TypeWorkflowBackfill] ("workflow:backfill", queue bulk): enroll-existing on activation,
+//     in batches over the live records of the workflow's object type, with its cursor and progress
+//     in the payload of each continuation ([Client.EnqueueWorkflowBackfill]).
+//
+// The workflow tasks parse each stored revision once (an [engine.Cache] of [Config].ProgramCacheSize
+// entries); notify_user's emails go through [TypeMailSend], like the permanent-delete confirmation.
 //
 // # Queues
 //
@@ -65,6 +88,9 @@
 //	crmflow_trash_purged_records_total{object_type}
 //	crmflow_bulk_deleted_records_total{object_type}
 //	crmflow_mail_sent_total{kind}, crmflow_mail_failed_total{kind}, crmflow_mail_outbox_total{kind}
+//	crmflow_changes_drained_total{object_type}
+//	crmflow_workflow_enrolled_total{object_type}
+//	crmflow_workflow_steps_total{outcome}
 //
 // and [NewBinSizeCollector] adds crmflow_trash_bin_records{object_type} and
 // crmflow_trash_bin_sample_ok, sampled at scrape time.

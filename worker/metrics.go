@@ -18,6 +18,10 @@ type metrics struct {
 	mailSent    *prometheus.CounterVec
 	mailFailed  *prometheus.CounterVec
 	mailKept    *prometheus.CounterVec
+	// drained, enrolled and steps are for the workflow engine's tasks.
+	drained  *prometheus.CounterVec
+	enrolled *prometheus.CounterVec
+	steps    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -48,6 +52,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Email deliveries that failed (and will be retried unless the server refused for good), by kind.", "kind")
 	m.mailKept = counter("crmflow_mail_outbox_total",
 		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
+	m.drained = counter("crmflow_changes_drained_total",
+		"Record change marks the workflow engine evaluated and acknowledged, by object type.", "object_type")
+	m.enrolled = counter("crmflow_workflow_enrolled_total",
+		"Records enrolled in workflows (by a change, or by enroll-existing), by object type.", "object_type")
+	m.steps = counter("crmflow_workflow_steps_total",
+		"Workflow steps run on a record, by outcome (done, unchanged, skipped, wait, failed).", "outcome")
 	if err != nil {
 		return nil, err
 	}

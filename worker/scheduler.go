@@ -17,6 +17,9 @@ import (
 
 // SchedulerConfig configures a Scheduler. The zero value works.
 type SchedulerConfig struct {
+	// ChangesSweepSpec is when the tenants with record changes waiting get a changes:drain (a
+	// changes:sweep), in the syntax of PurgeSpec. Defaults to "@every 2s".
+	ChangesSweepSpec string
 	// Clock gives the tick of a run that has none (RunPurgeOnce with a zero tick). Defaults to the
 	// wall clock.
 	Clock clock.Clock
@@ -34,15 +37,20 @@ type SchedulerConfig struct {
 	// PurgeSpec is when the trash is purged (a trash:sweep): a cron spec of five fields
 	// ("0 * * * *") or a descriptor ("@hourly", "@every 30m"). Defaults to "@hourly".
 	PurgeSpec string
+	// WorkflowSweepSpec is when overdue workflow steps are enqueued again (a workflow:sweep), in the
+	// syntax of PurgeSpec. Defaults to "@every 30s".
+	WorkflowSweepSpec string
 }
 
 // Scheduler runs cron entries that only enqueue; workers do the work. Each tick of an entry
 // enqueues one sweep task, unique for the entry's period and with a task id derived from the tick,
 // so several schedulers running at once enqueue one sweep per tick. The entries:
 //
-//	purge   a trash:sweep (PurgeSpec, hourly by default)
-//	mail    a mail:sweep  (MailSweepSpec, every 5 minutes by default)
-//	jobs    a jobs:sweep  (JobsSweepSpec, every 30 seconds by default)
+//	purge     a trash:sweep    (PurgeSpec, hourly by default)
+//	mail      a mail:sweep     (MailSweepSpec, every 5 minutes by default)
+//	jobs      a jobs:sweep     (JobsSweepSpec, every 30 seconds by default)
+//	changes   a changes:sweep  (ChangesSweepSpec, every 2 seconds by default)
+//	workflows a workflow:sweep (WorkflowSweepSpec, every 30 seconds by default)
 //
 // Build it with NewScheduler and run it with Run. Safe for concurrent use; Run may be called once.
 type Scheduler struct {
@@ -53,6 +61,8 @@ type Scheduler struct {
 	purge   *entry
 	mail    *entry
 	jobs    *entry
+	changes *entry
+	flows   *entry
 	jobCtx  context.Context // parent of the jobs' contexts, set by Run before the cron starts
 	running atomic.Bool
 	closed  atomic.Bool
@@ -89,6 +99,12 @@ func NewScheduler(queue asynq.RedisConnOpt, cfg *SchedulerConfig) (*Scheduler, e
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.ChangesSweepSpec == "" {
+		c.ChangesSweepSpec = "@every 2s"
+	}
+	if c.WorkflowSweepSpec == "" {
+		c.WorkflowSweepSpec = "@every 30s"
+	}
 	if c.JobsSweepSpec == "" {
 		c.JobsSweepSpec = "@every 30s"
 	}
@@ -110,6 +126,12 @@ func NewScheduler(queue asynq.RedisConnOpt, cfg *SchedulerConfig) (*Scheduler, e
 		return nil, err
 	}
 	if s.jobs, err = s.add("jobs", "JobsSweepSpec", c.JobsSweepSpec, NewJobsSweepTask, c.Location); err != nil {
+		return nil, err
+	}
+	if s.changes, err = s.add("changes", "ChangesSweepSpec", c.ChangesSweepSpec, NewChangesSweepTask, c.Location); err != nil {
+		return nil, err
+	}
+	if s.flows, err = s.add("workflows", "WorkflowSweepSpec", c.WorkflowSweepSpec, NewWorkflowSweepTask, c.Location); err != nil {
 		return nil, err
 	}
 	s.client = NewClient(queue)
@@ -145,7 +167,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.jobCtx = context.WithoutCancel(ctx)
 	s.cron.Start()
 	s.log.Info("scheduler started", "purge_spec", s.purge.spec, "next_purge", s.cron.Entry(s.purge.id).Next,
-		"mail_sweep_spec", s.mail.spec)
+		"mail_sweep_spec", s.mail.spec, "jobs_sweep_spec", s.jobs.spec, "changes_sweep_spec", s.changes.spec,
+		"workflow_sweep_spec", s.flows.spec)
 	<-ctx.Done()
 	s.log.Info("scheduler stopping: waiting for the entries running")
 	<-s.cron.Stop().Done()
@@ -184,6 +207,18 @@ func (s *Scheduler) RunJobsSweepOnce(ctx context.Context, tick time.Time) (*asyn
 	return s.client.Enqueue(ctx, NewJobsSweepTask(tick))
 }
 
+// RunChangesSweepOnce does what the changes entry does at a tick: it enqueues a changes:sweep as of
+// tick (zero means the Clock's now). Errors as RunPurgeOnce.
+func (s *Scheduler) RunChangesSweepOnce(ctx context.Context, tick time.Time) (*asynq.TaskInfo, error) {
+	return s.runOnce(ctx, s.changes, tick)
+}
+
+// RunWorkflowSweepOnce does what the workflows entry does at a tick: it enqueues a workflow:sweep as
+// of tick (zero means the Clock's now). Errors as RunPurgeOnce.
+func (s *Scheduler) RunWorkflowSweepOnce(ctx context.Context, tick time.Time) (*asynq.TaskInfo, error) {
+	return s.runOnce(ctx, s.flows, tick)
+}
+
 // MailSweepPeriod is the time between two ticks of the mail entry.
 func (s *Scheduler) MailSweepPeriod() time.Duration { return s.mail.period }
 
@@ -208,6 +243,15 @@ func (s *Scheduler) runOnce(ctx context.Context, e *entry, tick time.Time) (*asy
 	return s.client.Enqueue(ctx, e.newTask(tick), asynq.Unique(e.period), asynq.Retention(e.period))
 }
 
+// level is the level of an entry's routine log lines: debug for the changes entry, which ticks
+// every few seconds, info for the others.
+func (e *entry) level() slog.Level {
+	if e.name == "changes" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 // runEntry is the cron job of an entry. Its tick is the instant the entry was due, the same on
 // every scheduler, so their sweeps dedupe.
 func (s *Scheduler) runEntry(e *entry) {
@@ -217,11 +261,11 @@ func (s *Scheduler) runEntry(e *entry) {
 	info, err := s.runOnce(ctx, e, tick)
 	switch {
 	case errors.Is(err, ErrDuplicate):
-		s.log.Info("sweep already enqueued for this tick", "entry", e.name, "tick", tick)
+		s.log.Log(ctx, e.level(), "sweep already enqueued for this tick", "entry", e.name, "tick", tick)
 	case err != nil:
 		s.log.Error("could not enqueue the sweep", "entry", e.name, "tick", tick, "error", err)
 	default:
-		s.log.Info("sweep enqueued", "entry", e.name, "tick", tick, "task_id", info.ID)
+		s.log.Log(ctx, e.level(), "sweep enqueued", "entry", e.name, "tick", tick, "task_id", info.ID)
 	}
 }
 

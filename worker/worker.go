@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/engine"
 	"github.com/crmflow/crmflow/internal/clock"
 )
 
@@ -40,11 +42,18 @@ func DefaultQueues() map[string]int {
 // Config configures a Worker. The zero value works: every email is then kept in the tenant's
 // outbox, since no SMTP server is configured.
 type Config struct {
+	// Actions is the registry of workflow actions that stored workflows are parsed with. Defaults
+	// to actions.Default().
+	Actions *actions.Registry
 	// Clock tells the time of purges (as_of when a task has none) and of emails. Defaults to the
 	// wall clock.
 	Clock clock.Clock
 	// Concurrency is how many tasks the worker runs at once. Defaults to 10.
 	Concurrency int
+	// FlowStore holds the workflows, their enrollments and the change marks the workflow tasks
+	// drain. Defaults to the store given to New when it implements FlowStore, as *crm.RedisStore
+	// does; New fails otherwise.
+	FlowStore FlowStore
 	// JobLease is how long a bulk job's runner holds the job without renewing it (it renews before
 	// every batch): a runner that dies frees its job this long after its last batch, and the next
 	// jobs:sweep gives the job a new runner. Defaults to 15s.
@@ -64,6 +73,9 @@ type Config struct {
 	PendingMailStore PendingMailStore
 	// PollInterval is how long an idle worker waits before looking for tasks again. Defaults to 1s.
 	PollInterval time.Duration
+	// ProgramCacheSize is how many parsed workflow revisions (compiled triggers, configured actions)
+	// the worker keeps, least recently used out first. Defaults to engine.DefaultCacheSize.
+	ProgramCacheSize int
 	// Queues maps each queue the worker serves to its weight. It must give QueueCritical,
 	// QueueDefault and QueueBulk a weight above zero; it may add queues. Defaults to DefaultQueues().
 	Queues map[string]int
@@ -77,6 +89,14 @@ type Config struct {
 	// before handing them back to the queue. Defaults to 30s; keep a process supervisor's stop
 	// timeout above it.
 	ShutdownTimeout time.Duration
+	// WorkflowBatchSize is how many records one step of the workflow engine handles: the change
+	// marks a changes:drain reads at a time, the records of a workflow:backfill batch, the records
+	// of one workflow:steps task. Defaults to 500; at most crm.MaxScriptBatch.
+	WorkflowBatchSize int
+	// WorkflowSweepGrace is how long past due an enrolled record's next step may be before a
+	// workflow:sweep enqueues it again (its task was lost, or its workflow was paused and is active
+	// again). Defaults to 1m.
+	WorkflowSweepGrace time.Duration
 }
 
 func (c *Config) withDefaults(store crm.Store) Config {
@@ -84,11 +104,19 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if c != nil {
 		out = *c
 	}
+	if out.Actions == nil {
+		out.Actions = actions.Default()
+	}
 	if out.Clock == nil {
 		out.Clock = clock.Real{}
 	}
 	if out.Concurrency == 0 {
 		out.Concurrency = 10
+	}
+	if out.FlowStore == nil {
+		if fs, ok := store.(FlowStore); ok {
+			out.FlowStore = fs
+		}
 	}
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
@@ -124,6 +152,12 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if out.ShutdownTimeout == 0 {
 		out.ShutdownTimeout = 30 * time.Second
 	}
+	if out.WorkflowBatchSize == 0 {
+		out.WorkflowBatchSize = 500
+	}
+	if out.WorkflowSweepGrace == 0 {
+		out.WorkflowSweepGrace = time.Minute
+	}
 	return out
 }
 
@@ -134,6 +168,10 @@ func (c *Config) validate() error {
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
 			"pass a *crm.RedisStore as the store, or set Config.MailStore")
+	}
+	if c.FlowStore == nil {
+		return errors.New("worker: Config.FlowStore is nil and the store does not implement worker.FlowStore: " +
+			"pass a *crm.RedisStore as the store, or set Config.FlowStore")
 	}
 	if c.PendingMailStore == nil {
 		return errors.New("worker: Config.PendingMailStore is nil and the store does not implement worker.PendingMailStore: " +
@@ -162,6 +200,15 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("worker: Config.ShutdownTimeout must be positive, got %s", c.ShutdownTimeout)
 	}
+	if c.ProgramCacheSize < 0 {
+		return fmt.Errorf("worker: Config.ProgramCacheSize must be positive, got %d", c.ProgramCacheSize)
+	}
+	if c.WorkflowBatchSize < 0 || c.WorkflowBatchSize > crm.MaxScriptBatch {
+		return fmt.Errorf("worker: Config.WorkflowBatchSize must be between 1 and %d, got %d", crm.MaxScriptBatch, c.WorkflowBatchSize)
+	}
+	if c.WorkflowSweepGrace < 0 {
+		return fmt.Errorf("worker: Config.WorkflowSweepGrace must be positive, got %s", c.WorkflowSweepGrace)
+	}
 	return c.Mail.validate()
 }
 
@@ -172,13 +219,16 @@ type Worker struct {
 	store   crm.Store
 	mail    MailStore
 	pending PendingMailStore
-	log     *slog.Logger
-	clock   clock.Clock
-	metrics *metrics
-	rc      redis.UniversalClient // the queue's connections, shared by srv and enq; closed by close
-	srv     *asynq.Server
-	handler asynq.Handler
-	enq     *Client
+	flows   FlowStore
+	// programs keeps the parsed workflow revisions.
+	programs *engine.Cache
+	log      *slog.Logger
+	clock    clock.Clock
+	metrics  *metrics
+	rc       redis.UniversalClient // the queue's connections, shared by srv and enq; closed by close
+	srv      *asynq.Server
+	handler  asynq.Handler
+	enq      *Client
 
 	running    atomic.Bool
 	closeOnce  sync.Once
@@ -208,14 +258,20 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 	if err != nil {
 		return nil, err
 	}
+	programs, err := engine.NewCache(&engine.CacheConfig{Registry: c.Actions, Size: c.ProgramCacheSize})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	w := &Worker{
-		cfg:     c,
-		store:   store,
-		mail:    c.MailStore,
-		pending: c.PendingMailStore,
-		log:     c.Logger,
-		clock:   c.Clock,
-		metrics: m,
+		cfg:      c,
+		store:    store,
+		mail:     c.MailStore,
+		pending:  c.PendingMailStore,
+		flows:    c.FlowStore,
+		programs: programs,
+		log:      c.Logger,
+		clock:    c.Clock,
+		metrics:  m,
 	}
 	mux := asynq.NewServeMux()
 	mux.Use(w.observe)
@@ -225,6 +281,11 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 	mux.HandleFunc(TypeTrashPurge, w.HandleTrashPurge)
 	mux.HandleFunc(TypeBulkDelete, w.HandleBulkDelete)
 	mux.HandleFunc(TypeJobsSweep, w.HandleJobsSweep)
+	mux.HandleFunc(TypeChangesDrain, w.HandleChangesDrain)
+	mux.HandleFunc(TypeChangesSweep, w.HandleChangesSweep)
+	mux.HandleFunc(TypeWorkflowSteps, w.HandleWorkflowSteps)
+	mux.HandleFunc(TypeWorkflowSweep, w.HandleWorkflowSweep)
+	mux.HandleFunc(TypeWorkflowBackfill, w.HandleWorkflowBackfill)
 	w.handler = mux
 
 	rc, ok := queue.MakeRedisClient().(redis.UniversalClient)

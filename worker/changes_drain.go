@@ -1,0 +1,220 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/engine"
+	"github.com/crmflow/crmflow/workflows"
+)
+
+// TypeChangesDrain is the type of the task that drains a tenant's record change marks (left by
+// every record write, in the same script as the write) through the workflow engine: each changed
+// record is evaluated against the tenant's active workflows of its object type, enrolled,
+// suppressed or unenrolled, and the first step of each new enrollment is enqueued.
+const TypeChangesDrain = "changes:drain"
+
+// DrainWindow is the time bucket of a changes:drain task id: however many writes a tenant makes
+// within one window, one drain is queued for it.
+const DrainWindow = time.Second
+
+// DrainBatchesPerTask bounds one changes:drain run: after that many batches (of
+// Config.WorkflowBatchSize marks) it enqueues its continuation and returns, so that one busy tenant
+// does not hold a worker slot for long.
+const DrainBatchesPerTask = 20
+
+// ChangesDrainPayload is the payload of a changes:drain task.
+type ChangesDrainPayload struct {
+	// TenantID is the tenant whose changes are drained.
+	TenantID crm.TenantID `json:"tenant_id"`
+	// At is when the drain was asked for; its DrainWindow names the task.
+	At time.Time `json:"at,omitzero"`
+	// Round counts the drains that continued this one (0 for the first).
+	Round int `json:"round,omitempty"`
+}
+
+// NewChangesDrainTask returns a changes:drain task of tenant for queue default. Its task id is
+// derived from the tenant and the DrainWindow of at, so a burst of writes enqueues one drain per
+// window (the others get ErrDuplicate). A drain that runs finds every mark left until then.
+func NewChangesDrainTask(tenant crm.TenantID, at time.Time) *asynq.Task {
+	return newChangesDrainTask(ChangesDrainPayload{TenantID: tenant, At: at.UTC()})
+}
+
+func newChangesDrainTask(p ChangesDrainPayload) *asynq.Task {
+	raw, _ := json.Marshal(p) // strings, a time and an int always encode
+	id := TypeChangesDrain + ":" + string(p.TenantID) + ":" + stamp(p.At.Truncate(DrainWindow))
+	if p.Round > 0 {
+		id += ":r" + strconv.Itoa(p.Round)
+	}
+	return asynq.NewTask(TypeChangesDrain, raw, asynq.Queue(QueueDefault), asynq.MaxRetry(5), asynq.TaskID(id))
+}
+
+// HandleChangesDrain handles a changes:drain task. It reads the tenant's oldest change marks
+// (Config.WorkflowBatchSize at a time), evaluates them (drainChanges), and acknowledges them; a mark
+// that changed again meanwhile survives the acknowledgement and is drained next. It stops when no
+// mark is left, or after DrainBatchesPerTask batches, when it enqueues its continuation. Every step
+// is idempotent: a drain that crashes is retried, and the store's scripts enroll nobody twice. A bad
+// payload wraps asynq.SkipRetry.
+func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
+	var p ChangesDrainPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", TypeChangesDrain, asynq.SkipRetry, err)
+	}
+	if err := p.TenantID.Validate(); err != nil {
+		return fmt.Errorf("%s payload: %w: %w", TypeChangesDrain, asynq.SkipRetry, err)
+	}
+	log := w.taskLogger(ctx, t)
+	lists := engine.ListSets{} // the suppression lists read in this run
+	var drained, enrolled int
+	for range DrainBatchesPerTask {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cs, err := w.flows.PendingChanges(ctx, p.TenantID, w.cfg.WorkflowBatchSize)
+		if err != nil {
+			return err
+		}
+		if len(cs) == 0 {
+			log.Info("changes drained", "changes", drained, "enrolled", enrolled)
+			return nil
+		}
+		n, err := w.drainChanges(ctx, log, p.TenantID, cs, lists)
+		if err != nil {
+			return err
+		}
+		if _, err := w.flows.AckChanges(ctx, p.TenantID, cs); err != nil {
+			return err
+		}
+		drained += len(cs)
+		enrolled += n
+	}
+	next := p
+	next.Round++
+	if next.At.IsZero() {
+		next.At = w.clock.Now().UTC()
+	}
+	if _, err := w.enq.Enqueue(ctx, newChangesDrainTask(next)); err != nil && !errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("enqueue the drain's continuation: %w", err)
+	}
+	log.Info("changes drain continues in a new task", "changes", drained, "enrolled", enrolled, "round", next.Round)
+	return nil
+}
+
+// drainChanges evaluates one batch of change marks against the active workflows of their object
+// types and returns how many records it enrolled. Per object type it reads the live records in one
+// round trip (and, for deleted ones, the bin's record of who deleted them), asks the engine for the
+// verdicts of each workflow, applies them in one script per workflow, and enqueues one
+// workflow:steps task per workflow for the records newly enrolled. A workflow whose revision no
+// longer validates is skipped, and logged.
+func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.TenantID, cs []crm.Change, lists engine.ListSets) (int, error) {
+	var types []crm.ObjectType
+	byType := map[crm.ObjectType][]crm.Change{}
+	for _, c := range cs {
+		if _, ok := byType[c.Type]; !ok {
+			types = append(types, c.Type)
+		}
+		byType[c.Type] = append(byType[c.Type], c)
+	}
+	now := w.clock.Now()
+	total := 0
+	for _, o := range types {
+		changes := byType[o]
+		w.metrics.drained.WithLabelValues(string(o)).Add(float64(len(changes)))
+		flows, revs, err := w.flows.ActiveFlows(ctx, t, o)
+		if err != nil {
+			return total, err
+		}
+		if len(flows) == 0 {
+			continue
+		}
+		ecs, err := w.engineChanges(ctx, t, o, changes)
+		if err != nil {
+			return total, err
+		}
+		for i, f := range flows {
+			wf, err := w.workflow(ctx, t, revs[i])
+			if err != nil {
+				var ve *workflows.ValidationError
+				if errors.As(err, &ve) {
+					log.Error("an active workflow's revision no longer validates against the tenant's schema: it evaluates no change",
+						"workflow_id", f.Name, "revision", revs[i].Revision, "error", err)
+					continue
+				}
+				return total, err
+			}
+			if wf.ObjectType != o {
+				log.Error("an active workflow's revision is of another object type: it evaluates no change",
+					"workflow_id", f.Name, "revision", revs[i].Revision, "object_type", o, "workflow_object_type", wf.ObjectType)
+				continue
+			}
+			var ls engine.Lists
+			if wf.Suppression != nil && len(wf.Suppression.Lists) > 0 {
+				if ls, err = w.listSets(ctx, log, t, o, wf.Suppression.Lists, lists); err != nil {
+					return total, err
+				}
+			}
+			vs := engine.Decide(wf, ecs, ls, now)
+			if len(vs) == 0 {
+				continue
+			}
+			ref := crm.FlowRef{Name: f.Name, Revision: revs[i].Revision, ObjectType: o, Reenrollment: wf.Reenrollment}
+			enrolled, err := w.flows.EvaluateFlow(ctx, t, ref, vs)
+			if err != nil {
+				return total, err
+			}
+			if len(enrolled) > 0 {
+				w.metrics.enrolled.WithLabelValues(string(o)).Add(float64(len(enrolled)))
+				total += len(enrolled)
+				w.enqueueSteps(ctx, log, t, f.Name, ref.Revision, 0, enrolled, nil, time.Time{})
+			}
+		}
+	}
+	return total, nil
+}
+
+// engineChanges reads the records of changes (all of object type o) for the engine: the live ones
+// in one round trip, and, for those deleted since, their deletion from the bin in one more.
+func (w *Worker) engineChanges(ctx context.Context, t crm.TenantID, o crm.ObjectType, changes []crm.Change) ([]engine.Change, error) {
+	ids := make([]crm.RecordID, len(changes))
+	for i, c := range changes {
+		ids[i] = c.ID
+	}
+	recs, err := w.store.Records(ctx, t, o, ids, nil)
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[crm.RecordID]*crm.Record, len(recs))
+	for i := range recs {
+		live[recs[i].ID] = &recs[i]
+	}
+	var gone []crm.RecordID
+	for _, c := range changes {
+		if live[c.ID] == nil && strings.Contains(c.Events, "d") {
+			gone = append(gone, c.ID)
+		}
+	}
+	deletions := map[crm.RecordID]*crm.Deletion{}
+	if len(gone) > 0 {
+		binned, err := w.store.Records(ctx, t, o, gone, &crm.ReadOpts{Archived: true, Properties: []string{"-"}})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range binned {
+			deletions[r.ID] = r.Deletion
+		}
+	}
+	out := make([]engine.Change, len(changes))
+	for i, c := range changes {
+		out[i] = engine.Change{ID: c.ID, Events: c.Events, Record: live[c.ID], Deletion: deletions[c.ID]}
+	}
+	return out, nil
+}

@@ -1,0 +1,321 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/actions"
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/engine"
+	"github.com/crmflow/crmflow/workflows"
+)
+
+// TypeWorkflowSteps is the type of the task that runs one step of a workflow on a batch of
+// enrolled records, and the steps after it that are due at once.
+const TypeWorkflowSteps = "workflow:steps"
+
+// StepsRounding is how delayed steps are grouped: records whose next step is due within the same
+// second (rounded up) share one scheduled task.
+const StepsRounding = time.Second
+
+// WorkflowStepsPayload is the payload of a workflow:steps task.
+type WorkflowStepsPayload struct {
+	// TenantID is the workflow's tenant.
+	TenantID crm.TenantID `json:"tenant_id"`
+	// Workflow is the workflow's name.
+	Workflow string `json:"workflow"`
+	// Revision is the revision the records are enrolled at; its actions run.
+	Revision int64 `json:"revision"`
+	// Step is the index of the action to run.
+	Step int `json:"step"`
+	// RecordIDs are the records, at most crm.MaxScriptBatch.
+	RecordIDs []crm.RecordID `json:"record_ids"`
+	// Counts are the records' enrollment counts (crm.Enrollment.Count), in the order of RecordIDs,
+	// when known: a record enrolled again since the task was made is left to its own task. Empty
+	// means any enrollment.
+	Counts []int `json:"counts,omitempty"`
+}
+
+func (p WorkflowStepsPayload) validate() error {
+	if err := p.TenantID.Validate(); err != nil {
+		return err
+	}
+	if err := workflows.ValidateName(p.Workflow); err != nil {
+		return &crm.ValidationError{Field: "workflow", Code: "INVALID_WORKFLOW", Message: err.Error()}
+	}
+	switch {
+	case p.Revision < 1:
+		return &crm.ValidationError{Field: "revision", Code: "INVALID_REVISION", Message: fmt.Sprintf("revision %d is invalid: revisions start at 1", p.Revision)}
+	case p.Step < 0:
+		return &crm.ValidationError{Field: "step", Code: "INVALID_STEP", Message: fmt.Sprintf("step %d is invalid: steps start at 0", p.Step)}
+	case len(p.RecordIDs) == 0 || len(p.RecordIDs) > crm.MaxScriptBatch:
+		return &crm.ValidationError{Field: "record_ids", Code: "INVALID_BATCH",
+			Message: fmt.Sprintf("%d record ids: give 1 to %d", len(p.RecordIDs), crm.MaxScriptBatch)}
+	case len(p.Counts) != 0 && len(p.Counts) != len(p.RecordIDs):
+		return &crm.ValidationError{Field: "counts", Code: "INVALID_COUNTS",
+			Message: fmt.Sprintf("%d counts for %d record ids: give one per id, or none", len(p.Counts), len(p.RecordIDs))}
+	}
+	return nil
+}
+
+// NewWorkflowStepsTask returns a workflow:steps task for queue default, to run at processAt (zero:
+// at once). Its task id is derived from the tenant, the workflow, the revision, the step and the
+// records (with their counts), so a retry, a second enqueue or a sweep's re-enqueue of the same
+// batch while it is queued enqueues nothing (ErrDuplicate). It returns a *crm.ValidationError
+// naming a bad field.
+func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.Task, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s payload: %w", TypeWorkflowSteps, err)
+	}
+	id := fmt.Sprintf("%s:%s:%s:%d:%d:%s", TypeWorkflowSteps, p.TenantID, p.Workflow, p.Revision, p.Step, idsHash(p.RecordIDs, p.Counts))
+	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(10), asynq.TaskID(id)}
+	if !processAt.IsZero() {
+		opts = append(opts, asynq.ProcessAt(processAt))
+	}
+	return asynq.NewTask(TypeWorkflowSteps, raw, opts...), nil
+}
+
+// HandleWorkflowSteps handles a workflow:steps task. While the workflow is active it runs step Step
+// of revision Revision on the records still enrolled at that revision and step (a record that an
+// earlier run advanced, unenrolled or completed is left alone), records every result and moves each
+// record on once (crm.RedisStore.AdvanceSteps), then runs the next step at once for the records
+// due now, and schedules a task at their due time for the others (a delay). A workflow that is
+// paused runs nothing: its records stay enrolled where they are, and the workflow:sweep enqueues
+// them again once it is active. The enrollment's own revision runs, whatever revision is active
+// now.
+//
+// A record that is no longer live is not acted on: if this workflow's delete_contact moved it to
+// the bin (a run that crashed before recording its result), the step is recorded as done;
+// otherwise it is unenrolled as deleted (SPEC S8), or, when another revision is active, its
+// enrollment ends as skipped. An action error wrapping actions.ErrCannotRun ends the record's
+// enrollment as failed; another error fails the task after the other records' results are
+// recorded, and the retry runs the step again only for the records it did not advance. A bad
+// payload wraps asynq.SkipRetry.
+func (w *Worker) HandleWorkflowSteps(ctx context.Context, t *asynq.Task) error {
+	var p WorkflowStepsPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", TypeWorkflowSteps, asynq.SkipRetry, err)
+	}
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("%s payload: %w: %w", TypeWorkflowSteps, asynq.SkipRetry, err)
+	}
+	log := w.taskLogger(ctx, t).With("workflow_id", p.Workflow, "revision", p.Revision)
+	step, ids, counts := p.Step, p.RecordIDs, p.Counts
+	for len(ids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		if ids, counts, err = w.runStep(ctx, log, p.TenantID, p.Workflow, p.Revision, step, ids, counts); err != nil {
+			return err
+		}
+		step++
+	}
+	return nil
+}
+
+// runStep runs step `step` on ids and returns the records whose next step is due now, with their
+// enrollment counts; the others are scheduled.
+func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, name string, rev int64, step int,
+	ids []crm.RecordID, counts []int) ([]crm.RecordID, []int, error) {
+	flow, err := w.flows.Flow(ctx, t, name)
+	if errors.Is(err, crm.ErrNotFound) {
+		log.Warn("workflow not found: its steps do not run")
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if flow.State != crm.FlowActive {
+		log.Info("workflow is not active: its records stay enrolled and wait", "state", flow.State, "step", step, "records", len(ids))
+		return nil, nil, nil
+	}
+	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: name, Revision: rev})
+	if err != nil {
+		var ve *workflows.ValidationError
+		if errors.As(err, &ve) || errors.Is(err, crm.ErrNotFound) {
+			return nil, nil, fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+		}
+		return nil, nil, err
+	}
+	if step >= len(wf.Actions) {
+		return nil, nil, fmt.Errorf("workflow %s revision %d has %d steps, not %d: %w", name, rev, len(wf.Actions), step+1, asynq.SkipRetry)
+	}
+	o := flow.ObjectType
+	enrs, err := w.flows.Enrollments(ctx, t, name, o, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keep []crm.RecordID
+	countOf := make(map[crm.RecordID]int, len(ids))
+	for i, e := range enrs {
+		if e.State != "enrolled" || e.Revision != rev || e.Step != step || (len(counts) > 0 && e.Count != counts[i]) {
+			continue
+		}
+		if _, dup := countOf[e.ID]; dup {
+			continue
+		}
+		keep = append(keep, e.ID)
+		countOf[e.ID] = e.Count
+	}
+	if len(keep) == 0 {
+		return nil, nil, nil
+	}
+	recs, err := w.store.Records(ctx, t, o, keep, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	live := make(map[crm.RecordID]crm.Record, len(recs))
+	for _, r := range recs {
+		live[r.ID] = r
+	}
+	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment}
+	st := wf.Actions[step]
+	now := w.clock.Now()
+	var results []crm.StepResult
+	var missing []crm.RecordID
+	for _, id := range keep {
+		if _, ok := live[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		if results, err = w.notLive(ctx, flow, ref, st.Type, missing, now, t); err != nil {
+			return nil, nil, err
+		}
+	}
+	deps := w.workflowDeps()
+	var errs []error
+	for _, id := range keep {
+		rec, ok := live[id]
+		if !ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		inv := actions.Invocation{Key: invocationKey(name, rev, o, id, countOf[id], step), Workflow: name}
+		res, runErr := st.Action.Bind(deps, inv).Run(ctx, t, rec)
+		r, err := engine.StepResult(id, res, runErr, now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("step %d (%s) on %s %s: %w", step, st.Type, o, id, err))
+			continue
+		}
+		results = append(results, r)
+	}
+	// The results are recorded even when ctx ends: the actions they report have run.
+	advanced, err := w.flows.AdvanceSteps(context.WithoutCancel(ctx), t, ref, step, len(wf.Actions), st.Type, results)
+	if err != nil {
+		return nil, nil, err
+	}
+	moved := make(map[crm.RecordID]bool, len(advanced))
+	for _, id := range advanced {
+		moved[id] = true
+	}
+	for _, r := range results {
+		if moved[r.ID] {
+			w.metrics.steps.WithLabelValues(r.Outcome).Inc()
+		}
+	}
+	countsOf := func(ids []crm.RecordID) []int {
+		out := make([]int, len(ids))
+		for i, id := range ids {
+			out[i] = countOf[id]
+		}
+		return out
+	}
+	dueNow, later := engine.NextRuns(results, advanced, step, len(wf.Actions), now, StepsRounding)
+	for _, run := range later {
+		w.enqueueSteps(ctx, log, t, name, rev, run.Step, run.IDs, countsOf(run.IDs), run.Due)
+	}
+	if len(errs) > 0 {
+		w.enqueueSteps(ctx, log, t, name, rev, step+1, dueNow, countsOf(dueNow), time.Time{})
+		return nil, nil, errors.Join(errs...)
+	}
+	return dueNow, countsOf(dueNow), nil
+}
+
+// notLive decides about enrolled records that are no longer live when their step is due.
+func (w *Worker) notLive(ctx context.Context, flow crm.Flow, ref crm.FlowRef, action string, ids []crm.RecordID, now time.Time, t crm.TenantID) ([]crm.StepResult, error) {
+	binned, err := w.store.Records(ctx, t, ref.ObjectType, ids, &crm.ReadOpts{Archived: true, Properties: []string{"-"}})
+	if err != nil {
+		return nil, err
+	}
+	byUs := map[crm.RecordID]bool{}
+	for _, r := range binned {
+		if d := r.Deletion; d != nil && d.Via == crm.ViaWorkflow && d.Ref == ref.Name && action == "delete_contact" {
+			byUs[r.ID] = true
+		}
+	}
+	var results []crm.StepResult
+	var deleted []crm.FlowVerdict
+	for _, id := range ids {
+		switch {
+		case byUs[id]:
+			// This step moved it to the bin in a run that did not record its result.
+			results = append(results, crm.StepResult{ID: id, Outcome: string(actions.OutcomeDone),
+				Detail: fmt.Sprintf("moved %s %s to the recycle bin", actions.Singular(ref.ObjectType), id), Due: now, Stop: true})
+		case flow.ActiveRevision == ref.Revision:
+			deleted = append(deleted, crm.FlowVerdict{ID: id, Verdict: crm.VerdictDeleted, Detail: "record deleted"})
+		default:
+			results = append(results, crm.StepResult{ID: id, Outcome: string(actions.OutcomeSkipped),
+				Detail: fmt.Sprintf("%s %s is not live", actions.Singular(ref.ObjectType), id), Due: now, Stop: true})
+		}
+	}
+	if len(deleted) > 0 {
+		// Unenrolled at once, and only a manual enrollment brings it back (SPEC S8), as the drain of
+		// its deletion would do.
+		if _, err := w.flows.EvaluateFlow(ctx, t, ref, deleted); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// invocationKey names one run of one step for one enrollment of one record: stable across retries,
+// new for each enrollment (so notify_user sends once per enrollment).
+func invocationKey(flow string, rev int64, o crm.ObjectType, id crm.RecordID, count, step int) string {
+	return flow + ":" + strconv.FormatInt(rev, 10) + ":" + string(o) + ":" + string(id) + ":" +
+		strconv.Itoa(count) + ":" + strconv.Itoa(step)
+}
+
+// enqueueSteps enqueues workflow:steps tasks for ids, Config.WorkflowBatchSize records per task, to
+// run at due (zero: at once), and returns how many it enqueued. A task already queued is not an
+// error; an enqueue that fails is logged and left to the workflow:sweep, which finds the records
+// enrolled and due.
+func (w *Worker) enqueueSteps(ctx context.Context, log *slog.Logger, t crm.TenantID, flow string, rev int64, step int,
+	ids []crm.RecordID, counts []int, due time.Time) int {
+	n := 0
+	for start := 0; start < len(ids); start += w.cfg.WorkflowBatchSize {
+		end := min(start+w.cfg.WorkflowBatchSize, len(ids))
+		p := WorkflowStepsPayload{TenantID: t, Workflow: flow, Revision: rev, Step: step, RecordIDs: ids[start:end]}
+		if len(counts) == len(ids) {
+			p.Counts = counts[start:end]
+		}
+		task, err := NewWorkflowStepsTask(p, due)
+		if err == nil {
+			_, err = w.enq.Enqueue(ctx, task)
+		}
+		switch {
+		case errors.Is(err, ErrDuplicate):
+		case err != nil:
+			log.Warn("could not enqueue a workflow step: the workflow sweep will", "workflow_id", flow, "step", step,
+				"records", end-start, "error", err)
+		default:
+			n++
+		}
+	}
+	return n
+}

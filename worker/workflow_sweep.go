@@ -1,0 +1,136 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TypeWorkflowSweep is the type of the task that makes sure every enrolled record's next step
+// runs: it enqueues a workflow:steps task for the records of every active workflow whose next step
+// is overdue by more than Config.WorkflowSweepGrace, because their task was lost (a crash between
+// two writes, a queue outage) or because their workflow was paused when it came and is active again.
+// The scheduler enqueues one per tick, every 30 seconds by default.
+const TypeWorkflowSweep = "workflow:sweep"
+
+// WorkflowSweepLimit bounds how many overdue records of one workflow one sweep enqueues; the next
+// sweep takes the rest.
+const WorkflowSweepLimit = 10000
+
+// WorkflowSweepPayload is the payload of a workflow:sweep task. A sweep is for every tenant, so it
+// has no tenant_id.
+type WorkflowSweepPayload struct {
+	// AsOf is the sweep's time (the scheduler's tick). Zero means the worker's now.
+	AsOf time.Time `json:"as_of,omitzero"`
+}
+
+// NewWorkflowSweepTask returns a workflow:sweep task for queue default, unique per tick like the
+// other sweeps.
+func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
+	raw, _ := json.Marshal(WorkflowSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
+	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(3)}
+	if !asOf.IsZero() {
+		opts = append(opts, asynq.TaskID(TypeWorkflowSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
+	}
+	return asynq.NewTask(TypeWorkflowSweep, raw, opts...)
+}
+
+// HandleWorkflowSweep handles a workflow:sweep task: for every tenant and every active workflow it
+// reads the enrolled records whose next step was due at or before as_of minus
+// Config.WorkflowSweepGrace (at most WorkflowSweepLimit), groups them by revision and step, and
+// enqueues workflow:steps tasks for them. A batch whose task is still queued is not enqueued again;
+// one that runs twice does each step once (see HandleWorkflowSteps).
+func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
+	var p WorkflowSweepPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode %s payload: %w: %w", TypeWorkflowSweep, asynq.SkipRetry, err)
+	}
+	asOf := p.AsOf
+	if asOf.IsZero() {
+		asOf = w.clock.Now()
+	}
+	log := w.taskLogger(ctx, t)
+	tenants, err := w.store.Tenants(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	var overdue, enqueued int
+	var errs []error
+	for _, tenant := range tenants {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		flows, err := w.flows.Flows(ctx, tenant)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
+			continue
+		}
+		for _, f := range flows {
+			if f.State != crm.FlowActive {
+				continue
+			}
+			n, e, err := w.sweepFlow(ctx, tenant, f, asOf)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s, workflow %s: %w", tenant, f.Name, err))
+			}
+			overdue += n
+			enqueued += e
+		}
+	}
+	log.Info("workflow sweep done", "tenants", len(tenants), "overdue", overdue, "enqueued", enqueued, "failed", len(errs))
+	if len(errs) > 0 {
+		return fmt.Errorf("sweep workflows: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// sweepFlow enqueues the overdue steps of one workflow; it returns how many records were overdue
+// and how many tasks it enqueued.
+func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf time.Time) (int, int, error) {
+	ids, err := w.flows.DueEnrollments(ctx, t, f.Name, asOf.Add(-w.cfg.WorkflowSweepGrace), WorkflowSweepLimit)
+	if err != nil || len(ids) == 0 {
+		return 0, 0, err
+	}
+	enrs, err := w.flows.Enrollments(ctx, t, f.Name, f.ObjectType, ids)
+	if err != nil {
+		return 0, 0, err
+	}
+	type group struct {
+		rev    int64
+		step   int
+		ids    []crm.RecordID
+		counts []int
+	}
+	type key struct {
+		rev  int64
+		step int
+	}
+	var groups []*group
+	byKey := map[key]*group{}
+	for _, e := range enrs {
+		if e.State != "enrolled" {
+			continue
+		}
+		k := key{e.Revision, e.Step}
+		g, ok := byKey[k]
+		if !ok {
+			g = &group{rev: e.Revision, step: e.Step}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.ids = append(g.ids, e.ID)
+		g.counts = append(g.counts, e.Count)
+	}
+	log := w.log.With("tenant_id", t, "workflow_id", f.Name)
+	enqueued := 0
+	for _, g := range groups {
+		enqueued += w.enqueueSteps(ctx, log, t, f.Name, g.rev, g.step, g.ids, g.counts, time.Time{})
+	}
+	return len(ids), enqueued, nil
+}
