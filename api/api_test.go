@@ -369,6 +369,7 @@ type fakeTasks struct {
 	jobs      []enqueuedJob
 	mails     []enqueuedMail
 	backfills []enqueuedBackfill
+	steps     []enqueuedSteps
 }
 
 type enqueuedBackfill struct {
@@ -387,11 +388,38 @@ type enqueuedMail struct {
 	mail   crm.PendingMail
 }
 
-func (f *fakeTasks) EnqueueBackfill(_ context.Context, t crm.TenantID, flow string, rev int64) error {
+func (f *fakeTasks) EnqueueWorkflowBackfill(_ context.Context, t crm.TenantID, flow string, rev int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.backfills = append(f.backfills, enqueuedBackfill{tenant: t, flow: flow, revision: rev})
 	return f.err
+}
+
+func (f *fakeTasks) EnqueueWorkflowSteps(_ context.Context, t crm.TenantID, flow string, rev int64, ids []crm.RecordID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.steps = append(f.steps, enqueuedSteps{tenant: t, flow: flow, revision: rev, ids: ids})
+	return f.err
+}
+
+// stepsOf returns the workflow steps enqueued for tenant tn, in order.
+func (f *fakeTasks) stepsOf(tn crm.TenantID) []enqueuedSteps {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []enqueuedSteps
+	for _, s := range f.steps {
+		if s.tenant == tn {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type enqueuedSteps struct {
+	tenant   crm.TenantID
+	flow     string
+	revision int64
+	ids      []crm.RecordID
 }
 
 // backfillsOf returns the backfills enqueued for tenant tn, in order.

@@ -553,7 +553,7 @@ func (s *Server) enqueueBackfill(r *http.Request, t crm.TenantID, f crm.Flow) (b
 			"enrolls records as they change, but not the ones that match already: " + retry + " on a server with workers"
 	}
 	ctx, cancel := enqueueContext(r)
-	err := s.cfg.Tasks.EnqueueBackfill(ctx, t, f.Name, f.ActiveRevision)
+	err := s.cfg.Tasks.EnqueueWorkflowBackfill(ctx, t, f.Name, f.ActiveRevision)
 	cancel()
 	if err != nil {
 		log.WarnContext(r.Context(), "enqueue the enrollment of existing records failed", slog.String("error", err.Error()))
@@ -809,6 +809,12 @@ func (s *Server) enrollRecord(w http.ResponseWriter, r *http.Request, p crm.Prin
 	ref := crm.FlowRef{Name: name, Revision: f.ActiveRevision, ObjectType: f.ObjectType, Reenrollment: wf.Reenrollment}
 	if err := s.store.EnrollManually(ctx, p.Tenant, ref, id, p.User.Email); err != nil {
 		return fmt.Errorf("enroll %s in workflow %s: %w", id, name, err)
+	}
+	// The first step runs now; if it cannot be queued, the workflow sweep finds the enrollment due.
+	if s.cfg.Tasks == nil {
+		s.cfg.Logger.Warn("no task queue: the enrollment's first step waits for the workflow sweep", "tenant_id", string(p.Tenant), "workflow_id", name)
+	} else if err := s.cfg.Tasks.EnqueueWorkflowSteps(context.WithoutCancel(ctx), p.Tenant, name, f.ActiveRevision, []crm.RecordID{id}); err != nil {
+		s.cfg.Logger.Warn("first step not queued: the workflow sweep will run it", "tenant_id", string(p.Tenant), "workflow_id", name, "error", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

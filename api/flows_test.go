@@ -741,6 +741,8 @@ func TestFlowHistoryAndManualEnrollment(t *testing.T) {
 		require.Len(t, h, 1)
 		require.Equal(t, "enrolled", h[0].Kind)
 		require.Equal(t, "enrolled manually by ops@x.example", h[0].Detail)
+		require.Contains(t, b.tasks.stepsOf(fx.tn), enqueuedSteps{tenant: fx.tn, flow: "wf", revision: 1, ids: []crm.RecordID{id}},
+			"the first step is queued at once")
 		enr, err := b.store.Enrollments(b.ctx, fx.tn, "wf", crm.Contacts, []crm.RecordID{id})
 		require.NoError(t, err)
 		require.Equal(t, "enrolled", enr[0].State)

@@ -31,7 +31,10 @@ type Tasks interface {
 	// EnqueueBackfill asks a worker to enroll the live records of tenant t that match workflow flow
 	// at its active revision revision (enroll existing records on activation). Enqueuing the same
 	// backfill twice is harmless: enrollment is idempotent.
-	EnqueueBackfill(ctx context.Context, t crm.TenantID, flow string, revision int64) error
+	EnqueueWorkflowBackfill(ctx context.Context, t crm.TenantID, flow string, revision int64) error
+	// EnqueueWorkflowSteps asks a worker to run the due steps of records enrolled in workflow flow
+	// at revision revision (after a manual enrollment). Enqueuing the same steps twice is harmless.
+	EnqueueWorkflowSteps(ctx context.Context, t crm.TenantID, flow string, revision int64, ids []crm.RecordID) error
 	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t. Enqueuing the same job twice is harmless.
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
