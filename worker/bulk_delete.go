@@ -64,12 +64,17 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			log.Info("bulk delete job is run by another worker; leaving it")
 			return nil
 		}
+		before, err := w.store.Job(ctx, p.TenantID, p.JobID)
+		if err != nil {
+			return err
+		}
 		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
 		if err != nil {
 			return err
 		}
+		// Count what this batch moved (the job's done count is the job's, across runners).
+		w.metrics.bulkDeleted.WithLabelValues(string(job.ObjectType)).Add(float64(job.Done - before.Done))
 		if job.State == crm.JobDone {
-			w.metrics.bulkDeleted.WithLabelValues(string(job.ObjectType)).Add(float64(job.Done))
 			log.Info("bulk delete job done", "total", job.Total, "done", job.Done, "skipped", job.Skipped)
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -42,7 +43,8 @@ func TestBulkDeleteTask(t *testing.T) {
 
 	opt, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 
@@ -69,6 +71,17 @@ func TestBulkDeleteTask(t *testing.T) {
 	n, err = st.BinSize(ctx, tn, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 1100, n)
+	// Each record counts once in the metric, however many runs saw the job done.
+	n2, err := testutil.GatherAndCount(reg, "crmflow_bulk_deleted_records_total")
+	require.NoError(t, err)
+	require.Equal(t, 1, n2)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "crmflow_bulk_deleted_records_total" {
+			require.EqualValues(t, 1100, mf.GetMetric()[0].GetCounter().GetValue())
+		}
+	}
 	page, err := st.ListRecords(ctx, tn, crm.Contacts, &crm.ListOpts{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, page.Records, 100)
