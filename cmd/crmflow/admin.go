@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,22 +17,25 @@ import (
 // reads (the token of `token create`, the table of `tenant list`).
 
 func newAdminCmd(a *app) *cobra.Command {
-	admin := group("admin", "Operator's commands: tenants, users and API tokens (needs --redis or REDIS_URL)",
+	admin := group("admin", "Operator's commands: tenants, users, API tokens, the email outbox (needs --redis or REDIS_URL)",
 		group("tenant", "Create, list and re-plan tenants",
 			a.newTenantCreateCmd(), a.newTenantSetPlanCmd(), a.newTenantListCmd()),
 		group("user", "Create users", a.newUserCreateCmd()),
 		group("token", "Issue API tokens", a.newTokenCreateCmd()),
+		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
 	)
-	admin.Long = `Operator's commands: tenants, users and API tokens.
+	admin.Long = `Operator's commands: tenants, users, API tokens and the email outbox.
 
 They need the store's Redis: pass --redis or set REDIS_URL. What they did goes to stderr; stdout
-carries only what a script reads (the token of "token create", the table of "tenant list").`
+carries only what a script reads (the token of "token create", the tables of "tenant list" and
+"outbox list").`
 	admin.Example = `  export REDIS_URL=redis://127.0.0.1:6379/0
   crmflow admin tenant create acme --plan professional
   crmflow admin user create acme ops@acme.example --perms read,write,delete,bulk_delete
   TOKEN=$(crmflow admin token create acme ops@acme.example)
   crmflow admin tenant set-plan acme enterprise
-  crmflow admin tenant list`
+  crmflow admin tenant list
+  crmflow admin outbox list acme`
 	a.redisFlag(admin.PersistentFlags())
 	return admin
 }
@@ -241,4 +245,58 @@ func tenantError(t crm.TenantID, what string, err error) error {
 		return usage(err)
 	}
 	return fmt.Errorf("%s tenant %s: %w", what, t, err)
+}
+
+func (a *app) newOutboxListCmd() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list TENANT",
+		Short: "List the emails of a tenant's outbox, oldest first",
+		Long: `List the emails kept in a tenant's outbox, oldest first: the emails a worker without an SMTP
+server (no --smtp-host) kept instead of sending, such as the confirmations of permanent deletes.
+An email is never dropped: configure SMTP on the workers to have new ones sent.`,
+		Example: `  crmflow admin outbox list acme
+  crmflow admin outbox list acme --limit 20`,
+		Args: exactArgs("TENANT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t := crm.TenantID(args[0])
+			check := func() error {
+				if limit < 0 {
+					return usageErrorf("--limit must be 0 (all) or more, got %d", limit)
+				}
+				return usage(t.Validate())
+			}
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				if _, err := s.Tenant(ctx, t); err != nil {
+					return tenantError(t, "read the outbox of", err)
+				}
+				rs, ok := s.(*crm.RedisStore)
+				if !ok { // cannot happen: the admin commands run on a *crm.RedisStore
+					return fmt.Errorf("the store %T keeps no outbox", s)
+				}
+				msgs, err := rs.Outbox(ctx, t, limit)
+				if err != nil {
+					return fmt.Errorf("read the outbox of tenant %s: %w", t, err)
+				}
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "TIME\tTO\tSUBJECT\tKIND")
+				for _, m := range msgs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.CreatedAt.UTC().Format(time.RFC3339), m.To, oneLine(m.Subject), m.Kind)
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "%d email(s) in the outbox of tenant %s\n", len(msgs), t)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many emails, oldest first (0: all)")
+	return cmd
+}
+
+// oneLine keeps a table cell on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

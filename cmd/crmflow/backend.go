@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
@@ -31,6 +32,14 @@ func (b *backend) Close() {
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
+}
+
+// ping checks that the store's Redis answers; it is part of the readiness checks.
+func (b *backend) ping(ctx context.Context) error {
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping store redis: %w", err)
+	}
+	return nil
 }
 
 // logAttrs describes the backend for log lines, without secrets.
@@ -71,16 +80,91 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 	if !checkServer {
 		return b, nil
 	}
-	check, err := b.store.CheckServer(ctx, a.cfg.AllowEviction)
-	for _, w := range check.Warnings {
-		a.logger.Warn(w, b.logAttrs()...)
-	}
-	if err != nil {
+	if err := a.checkServer(ctx, b.store, "", b.logAttrs()); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("refusing to start on Redis at %s: %w", opt.Addr, err)
 	}
-	a.logger.Debug("redis server checked", "maxmemory_policy", check.EvictionPolicy, "aof", check.AOF)
 	return b, nil
+}
+
+// checkServer refuses a Redis that may evict keys (unless --allow-eviction) and logs the server's
+// warnings, such as AOF being off, with attrs. what names the Redis in the warnings ("" for the
+// store's, "queue " for the queue's).
+func (a *app) checkServer(ctx context.Context, s *crm.RedisStore, what string, attrs []any) error {
+	check, err := s.CheckServer(ctx, a.cfg.AllowEviction)
+	for _, w := range check.Warnings {
+		a.logger.Warn(what+w, attrs...)
+	}
+	if err != nil {
+		return err
+	}
+	a.logger.Debug(what+"redis server checked", "maxmemory_policy", check.EvictionPolicy, "aof", check.AOF)
+	return nil
+}
+
+// queue is the task queue's Redis: the one of --queue-redis, else the store's.
+type queue struct {
+	opt asynq.RedisClientOpt
+	// fromFlag names where the URL came from, for error messages: --queue-redis or --redis.
+	fromFlag string
+}
+
+// logAttrs describes the queue for log lines, without secrets.
+func (q queue) logAttrs() []any {
+	return []any{"queue_redis_addr", q.opt.Addr, "queue_redis_db", q.opt.DB}
+}
+
+// queueOf returns the task queue of the configuration: --queue-redis when given, else the Redis
+// of b (the store's; b may be nil when the command has no store, as the scheduler). It is a usage
+// error to give --queue-redis with the embedded store, whose queue lives in the same process.
+func (a *app) queueOf(b *backend) (queue, error) {
+	if b != nil && b.embedded != nil {
+		if a.cfg.QueueRedisURL != "" {
+			return queue{}, usageErrorf("--queue-redis (QUEUE_REDIS_URL) needs --redis: the embedded store keeps its task queue " +
+				"in the same in-process Redis; drop --queue-redis, or give both")
+		}
+		return queue{opt: asynq.RedisClientOpt{Addr: b.addr}, fromFlag: "the embedded store"}, nil
+	}
+	raw, flag := a.cfg.QueueRedisURL, "--queue-redis/QUEUE_REDIS_URL"
+	if raw == "" {
+		raw, flag = a.cfg.RedisURL, "--redis/REDIS_URL"
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return queue{}, usageErrorf("%s is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
+			flag, redisURLError(err))
+	}
+	return queue{fromFlag: flag, opt: asynq.RedisClientOpt{
+		Network: opt.Network, Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB,
+		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+		PoolSize: opt.PoolSize, TLSConfig: opt.TLSConfig,
+	}}, nil
+}
+
+// checkQueue makes sure the queue's Redis answers and, unless it is the server of b (already
+// checked) or the embedded one, that it does not evict keys: an evicted task is lost work.
+func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
+	rdb, ok := q.opt.MakeRedisClient().(*redis.Client)
+	if !ok { // cannot happen: RedisClientOpt makes a *redis.Client
+		return fmt.Errorf("queue redis client of type %T", q.opt.MakeRedisClient())
+	}
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; check %s and that the server is up", q.opt.Addr, err, q.fromFlag)
+	}
+	if b != nil && (b.embedded != nil || b.addr == q.opt.Addr) {
+		return nil
+	}
+	s, err := crm.NewRedisStore(rdb, nil)
+	if err != nil {
+		return err
+	}
+	if err := a.checkServer(ctx, s, "queue ", q.logAttrs()); err != nil {
+		return fmt.Errorf("refusing to start on the queue's Redis at %s: %w", q.opt.Addr, err)
+	}
+	return nil
 }
 
 // openEmbedded starts an in-process Redis (miniredis) on a loopback port and builds the store on

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/pflag"
+
+	"github.com/crmflow/crmflow/worker"
 )
 
 // Config is everything the binary reads from its flags and environment. A flag given on the
@@ -19,20 +23,44 @@ type Config struct {
 	// Addr is the HTTP listen address (--addr, CRMFLOW_ADDR). Defaults to ":8080" for serve and
 	// "127.0.0.1:8080" for run, whose demo token has every permission.
 	Addr string
+	// AdminAddr is the listen address of the health and metrics endpoints of worker and scheduler
+	// (--admin-addr, CRMFLOW_ADMIN_ADDR). Defaults to "127.0.0.1:9091" for worker and
+	// "127.0.0.1:9092" for scheduler, so that both fit on one host.
+	AdminAddr string
 	// AllowEviction downgrades a Redis maxmemory-policy other than noeviction from a refusal to
 	// start to a warning (--allow-eviction, CRMFLOW_ALLOW_EVICTION). Defaults to false.
 	AllowEviction bool
+	// Concurrency is how many tasks a worker runs at once (--concurrency, CRMFLOW_CONCURRENCY).
+	// Defaults to 10.
+	Concurrency int
 	// EmailSalt salts the hashes of blocklisted emails (--email-salt, CRMFLOW_EMAIL_SALT). Empty
 	// means the store's fixed default; deployments should set their own secret.
 	EmailSalt string
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool
+	// JobLease is how long a bulk delete job's runner holds the job without renewing it
+	// (--job-lease, CRMFLOW_JOB_LEASE): a worker killed mid-job frees its job this long after its
+	// last batch. Defaults to 15s.
+	JobLease time.Duration
+	// JobsSweepSpec is when the scheduler gives unfinished bulk jobs a runner again
+	// (--jobs-sweep-spec, CRMFLOW_JOBS_SWEEP_SPEC). Defaults to "@every 30s".
+	JobsSweepSpec string
 	// LogFormat is "text" or "json" (--log-format, CRMFLOW_LOG_FORMAT). Defaults to "text".
 	LogFormat string
 	// LogLevel is debug, info, warn or error (--log-level, CRMFLOW_LOG_LEVEL). Defaults to info.
 	LogLevel string
+	// MailSweepSpec is when the scheduler re-enqueues the emails left pending
+	// (--mail-sweep-spec, CRMFLOW_MAIL_SWEEP_SPEC). Defaults to "@every 5m".
+	MailSweepSpec string
+	// PurgeSpec is when the scheduler purges the expired bin entries (--purge-spec,
+	// CRMFLOW_PURGE_SPEC): five cron fields or a descriptor such as "@hourly". Defaults to "@hourly".
+	PurgeSpec string
+	// QueueRedisURL is the task queue's Redis (--queue-redis, QUEUE_REDIS_URL). Empty means the
+	// store's Redis (RedisURL).
+	QueueRedisURL string
 	// RedisURL is the store's Redis, redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...
-	// (--redis, REDIS_URL). Required by serve and admin; empty makes run use the embedded store.
+	// (--redis, REDIS_URL). Required by serve, worker, purge and admin; empty makes run use the
+	// embedded store.
 	RedisURL string
 	// Retention is how long a deleted record stays restorable (--retention, CRMFLOW_RETENTION).
 	// Defaults to 2160h (90 days).
@@ -42,6 +70,21 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT (--shutdown-timeout,
 	// CRMFLOW_SHUTDOWN_TIMEOUT). Defaults to 30s.
 	ShutdownTimeout time.Duration
+	// SMTPFrom is the sender of the worker's emails (--smtp-from, SMTP_FROM). Required with SMTPHost.
+	SMTPFrom string
+	// SMTPHost is the SMTP server of the worker's emails (--smtp-host, SMTP_HOST). Empty keeps every
+	// email in the tenant's outbox (crmflow admin outbox list).
+	SMTPHost string
+	// SMTPPassword goes with SMTPUsername. It comes from SMTP_PASSWORD only, never from a flag,
+	// so that it does not show in the process list.
+	SMTPPassword string
+	// SMTPPort is the SMTP server's port (--smtp-port, SMTP_PORT). Defaults to 587.
+	SMTPPort int
+	// SMTPStartTLS is opportunistic, mandatory or never (--smtp-starttls, SMTP_STARTTLS). Defaults
+	// to opportunistic.
+	SMTPStartTLS string
+	// SMTPUsername authenticates to the SMTP server with AUTH PLAIN (--smtp-username, SMTP_USERNAME).
+	SMTPUsername string
 }
 
 // validateServer checks the fields of the long-running commands; it returns a usage error
@@ -50,6 +93,11 @@ func (c *Config) validateServer() error {
 	if c.Addr == "" {
 		return usageErrorf("--addr is empty: give a listen address such as :8080 or 127.0.0.1:8080")
 	}
+	return c.validateLongRunning()
+}
+
+// validateLongRunning checks the fields every long-running command has.
+func (c *Config) validateLongRunning() error {
 	if c.Retention <= 0 {
 		return usageErrorf("--retention must be positive, got %s: use a duration such as 2160h (90 days)", c.Retention)
 	}
@@ -57,6 +105,66 @@ func (c *Config) validateServer() error {
 		return usageErrorf("--shutdown-timeout must be positive, got %s: use a duration such as 30s", c.ShutdownTimeout)
 	}
 	return nil
+}
+
+// validateWorker checks the fields of the worker role (crmflow worker, and crmflow run).
+func (c *Config) validateWorker() error {
+	if c.Concurrency <= 0 {
+		return usageErrorf("--concurrency must be at least 1, got %d", c.Concurrency)
+	}
+	if c.JobLease <= 0 {
+		return usageErrorf("--job-lease must be positive, got %s: use a duration such as 15s", c.JobLease)
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		return usageErrorf("--smtp-port %d is out of range 1..65535", c.SMTPPort)
+	}
+	switch worker.StartTLSPolicy(c.SMTPStartTLS) {
+	case worker.StartTLSOpportunistic, worker.StartTLSMandatory, worker.StartTLSNever:
+	default:
+		return usageErrorf("--smtp-starttls %q is unknown: use opportunistic, mandatory or never", c.SMTPStartTLS)
+	}
+	if c.SMTPHost == "" {
+		if c.SMTPUsername != "" || c.SMTPPassword != "" {
+			return usageErrorf("SMTP credentials are set but --smtp-host (SMTP_HOST) is not: set the SMTP server, " +
+				"or unset --smtp-username/SMTP_USERNAME and SMTP_PASSWORD to keep emails in the outbox")
+		}
+		return nil
+	}
+	if c.SMTPFrom == "" {
+		return usageErrorf("--smtp-from (SMTP_FROM) is required with --smtp-host: give the sender address, e.g. crm@example.com")
+	}
+	if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+		return usageErrorf("--smtp-from %q is not an email address: %v", c.SMTPFrom, err)
+	}
+	if c.SMTPPassword != "" && c.SMTPUsername == "" {
+		return usageErrorf("SMTP_PASSWORD is set but --smtp-username (SMTP_USERNAME) is not: set both, or neither")
+	}
+	return nil
+}
+
+// validateScheduler checks the cron specs of the scheduler role, naming the flag of a bad one.
+func (c *Config) validateScheduler() error {
+	for _, f := range []struct{ flag, spec string }{
+		{"--purge-spec", c.PurgeSpec}, {"--jobs-sweep-spec", c.JobsSweepSpec}, {"--mail-sweep-spec", c.MailSweepSpec},
+	} {
+		if _, err := cron.ParseStandard(f.spec); err != nil {
+			return usageErrorf("%s %q is not a valid cron spec: %v; use five fields such as \"0 * * * *\", "+
+				"or a descriptor such as \"@hourly\" or \"@every 30m\"", f.flag, f.spec, err)
+		}
+	}
+	return nil
+}
+
+// mailConfig is the worker's SMTP configuration.
+func (c *Config) mailConfig() worker.MailConfig {
+	return worker.MailConfig{
+		From:     c.SMTPFrom,
+		Host:     c.SMTPHost,
+		Password: c.SMTPPassword,
+		Port:     c.SMTPPort,
+		StartTLS: worker.StartTLSPolicy(c.SMTPStartTLS),
+		Username: c.SMTPUsername,
+	}
 }
 
 // errNoRedis is the refusal of a production role or admin command run without a Redis URL.

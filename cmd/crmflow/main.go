@@ -1,5 +1,6 @@
-// Command crmflow is the crmflow binary: the HTTP API (serve), the operator's commands (admin),
-// all roles in one process on a throwaway store (run), and version.
+// Command crmflow is the crmflow binary: the HTTP API (serve), the background worker (worker) and
+// its cron scheduler (scheduler), all roles in one process (run), the operator's commands on the
+// store (admin, purge) and on the API (delete, jobs), and version.
 //
 // Run `crmflow --help` for the commands, or see README.md.
 package main

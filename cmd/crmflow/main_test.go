@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
@@ -49,12 +50,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binary builds cmd/crmflow on first use and returns its path.
+// binary builds cmd/crmflow on first use, with the race detector when the tests have it, and
+// returns its path.
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		path := filepath.Join(binDir, "crmflow")
-		cmd := exec.Command("go", "build", "-o", path, "-ldflags", "-X main.version="+testVersion, ".")
+		args := []string{"build", "-o", path, "-ldflags", "-X main.version=" + testVersion}
+		if raceEnabled {
+			// The processes' races fail the tests too: a race makes the process exit with 66.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
@@ -66,12 +73,13 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// testEnv is the environment of a child process: ours without any crmflow or Redis setting,
-// so that a developer's shell cannot change what a test sees.
+// testEnv is the environment of a child process: ours without any crmflow, Redis or SMTP
+// setting, so that a developer's shell cannot change what a test sees.
 func testEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "CRMFLOW_") {
+		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "QUEUE_REDIS_URL=") ||
+			strings.HasPrefix(kv, "CRMFLOW_") || strings.HasPrefix(kv, "SMTP_") {
 			continue
 		}
 		env = append(env, kv)
@@ -392,6 +400,10 @@ func TestRequiresRedis(t *testing.T) {
 		{"admin", "tenant", "list"},
 		{"admin", "user", "create", "acme", "a@example.com", "--perms", "all"},
 		{"admin", "token", "create", "acme", "a@example.com"},
+		{"admin", "outbox", "list", "acme"},
+		{"worker"},
+		{"scheduler"},
+		{"purge"},
 	} {
 		t.Run(strings.Join(args[:min(3, len(args))], "_"), func(t *testing.T) {
 			t.Parallel()
@@ -429,6 +441,20 @@ func TestServeEvictionPolicy(t *testing.T) {
 		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
 		require.Contains(t, p.stderr.String(), "allkeys-lru")
 		require.Contains(t, p.stderr.String(), "level=WARN")
+	})
+
+	t.Run("QueueRefused", func(t *testing.T) {
+		t.Parallel()
+		for _, args := range [][]string{
+			{"worker", "--redis", redistest.URL(t), "--queue-redis", srv.URL},
+			{"scheduler", "--redis", srv.URL},
+		} {
+			_, stderr, code := crmflow(t, nil, append(args, "--admin-addr", freeAddr(t))...)
+			require.Equal(t, 1, code, "crmflow %v\nstderr:\n%s", args, stderr)
+			require.Contains(t, stderr, "refusing to start on the queue's Redis")
+			require.Contains(t, stderr, "allkeys-lru")
+			require.Contains(t, stderr, "--allow-eviction")
+		}
 	})
 
 	t.Run("AllowedByEnvironment", func(t *testing.T) {
@@ -587,15 +613,17 @@ func TestApplyEnv(t *testing.T) {
 
 	t.Run("EveryServerFlagHasAVariable", func(t *testing.T) {
 		t.Parallel()
-		cmd := newServeCmd(&app{})
-		var missing []string
-		cmd.Flags().VisitAll(func(f *pflag.Flag) {
-			if f.Name != "embedded" && f.Name != "help" && len(f.Annotations[envAnnotation]) == 0 {
-				missing = append(missing, f.Name)
-			}
-		})
-		slices.Sort(missing)
-		require.Empty(t, missing)
+		a := &app{}
+		for _, cmd := range []*cobra.Command{newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a)} {
+			var missing []string
+			cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				if f.Name != "embedded" && f.Name != "seed" && f.Name != "help" && len(f.Annotations[envAnnotation]) == 0 {
+					missing = append(missing, f.Name)
+				}
+			})
+			slices.Sort(missing)
+			require.Empty(t, missing, cmd.Name())
+		}
 	})
 }
 

@@ -79,7 +79,11 @@ func newRootCmd(a *app) *cobra.Command {
 Start here:
   crmflow run                                    every role in one process on a throwaway in-process Redis
   crmflow serve --redis redis://HOST:6379/0      the HTTP API on a real Redis
+  crmflow worker --redis redis://HOST:6379/0     the background tasks (bulk deletes, purges, emails)
+  crmflow scheduler --redis redis://HOST:6379/0  the cron entries that enqueue purges and sweeps
   crmflow admin tenant create acme --plan professional --redis redis://HOST:6379/0
+
+Operators' commands on the store: admin, purge. On the API (CRMFLOW_URL, CRMFLOW_TOKEN): delete, jobs.
 
 Flags may also come from the environment (the variable is named in each flag's help);
 a flag on the command line wins.`
@@ -106,7 +110,8 @@ a flag on the command line wins.`
 	pf.StringVar(&a.cfg.LogLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
 	bindEnv(pf, "log-level", "CRMFLOW_LOG_LEVEL")
 
-	root.AddCommand(newServeCmd(a), newRunCmd(a), newAdminCmd(a), newVersionCmd(a))
+	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
+		newDeleteCmd(a), newJobsCmd(a), newVersionCmd(a))
 	return root
 }
 

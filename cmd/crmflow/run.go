@@ -10,18 +10,23 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+
+	"github.com/crmflow/crmflow/worker"
 )
 
 func newRunCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run every role in one process; with no Redis given, on a throwaway embedded store",
-		Long: `Run every role in one process. For now the roles are: api.
+		Long: `Run every role in one process: the HTTP API, the worker and the scheduler.
 
 With no --redis and no REDIS_URL, run starts an embedded in-process Redis whose state is NOT kept
 after exit, creates the tenant "demo" (plan professional) with the user admin@demo.example (all
-permissions) and prints an API token and curl commands to try. With --redis or REDIS_URL it runs on
-that Redis instead, and seeds the demo tenant only with --seed.`,
+permissions) and prints an API token and curl commands to try. The worker and the scheduler use the
+same embedded Redis as their task queue. With --redis or REDIS_URL it runs on that Redis instead,
+and seeds the demo tenant only with --seed.
+
+The worker's and the scheduler's metrics are served with the API's at /metrics on --addr.`,
 		Example: `  crmflow run
   crmflow run --addr 127.0.0.1:9000
   crmflow run --redis redis://127.0.0.1:6379/0 --seed`,
@@ -31,13 +36,17 @@ that Redis instead, and seeds the demo tenant only with --seed.`,
 	fs := cmd.Flags()
 	// Loopback by default: the demo token printed at start holds every permission.
 	a.serverFlags(fs, "127.0.0.1:8080")
+	a.queueFlag(fs)
+	a.workerFlags(fs)
+	a.schedulerFlags(fs)
 	fs.BoolVar(&a.cfg.Seed, "seed", false, "create the demo tenant, user and a token on start (always on with the embedded store)")
 	return cmd
 }
 
 // run starts every role in one process.
 func (a *app) run(ctx context.Context) error {
-	if err := a.cfg.validateServer(); err != nil {
+	a.readSecrets()
+	if err := errors.Join(a.cfg.validateServer(), a.cfg.validateWorker(), a.cfg.validateScheduler()); err != nil {
 		return err
 	}
 	var (
@@ -45,6 +54,10 @@ func (a *app) run(ctx context.Context) error {
 		err error
 	)
 	if a.cfg.RedisURL == "" {
+		if a.cfg.QueueRedisURL != "" {
+			return usageErrorf("--queue-redis (QUEUE_REDIS_URL) needs --redis: the embedded store keeps its task queue " +
+				"in the same in-process Redis; drop --queue-redis, or give both")
+		}
 		b, err = a.openEmbedded()
 	} else {
 		b, err = a.openRedis(ctx, true)
@@ -53,37 +66,107 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	defer b.Close()
-	return a.launch(ctx, "run", b, a.cfg.Seed || b.embedded != nil, func(ln net.Listener) ([]role, error) {
-		return a.allRoles(b, ln)
+	q, err := a.queueOf(b)
+	if err != nil {
+		return err
+	}
+	if err := a.checkQueue(ctx, q, b); err != nil {
+		return err
+	}
+	tasks := worker.NewClient(q.opt)
+	defer tasks.Close()
+	return a.launch(ctx, launchSpec{
+		command:  "run",
+		addr:     a.cfg.Addr,
+		addrFlag: "--addr or CRMFLOW_ADDR",
+		attrs:    append(b.logAttrs(), q.logAttrs()...),
+		seed:     a.cfg.Seed || b.embedded != nil,
+		backend:  b,
+		build:    func(ln net.Listener) ([]role, error) { return a.allRoles(ctx, b, q, tasks, ln) },
 	})
 }
 
-// allRoles lists every role `crmflow run` starts. New roles (the worker, the scheduler) are
-// added here, and only here.
-func (a *app) allRoles(b *backend, ln net.Listener) ([]role, error) {
-	apiRole, err := a.apiRole(b, ln)
+// allRoles lists every role `crmflow run` starts: the API on ln, the worker and the scheduler.
+// New roles are added here, and only here. Their metrics share one registry, served by the API
+// at /metrics.
+func (a *app) allRoles(ctx context.Context, b *backend, q queue, tasks *worker.Client, ln net.Listener) ([]role, error) {
+	reg, err := newRegistry()
 	if err != nil {
 		return nil, err
 	}
-	return []role{apiRole}, nil
+	workerRole, err := a.workerRole(b, q, reg)
+	if err != nil {
+		return nil, err
+	}
+	schedulerRole, err := a.schedulerRole(q)
+	if err != nil {
+		workerRole.abort()
+		return nil, err
+	}
+	if err := reg.Register(worker.NewBinSizeCollector(ctx, b.store, &worker.BinSizeConfig{Logger: a.logger})); err != nil {
+		workerRole.abort()
+		schedulerRole.abort()
+		return nil, fmt.Errorf("register bin size metrics: %w", err)
+	}
+	apiRole, err := a.apiRole(b, ln, reg, tasks, readyAll(b.ping, tasks.Ping))
+	if err != nil {
+		workerRole.abort()
+		schedulerRole.abort()
+		return nil, err
+	}
+	return []role{apiRole, workerRole.role, schedulerRole.role}, nil
+}
+
+// readyAll is a readiness check that passes when every check passes.
+func readyAll(checks ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var errs []error
+		for _, c := range checks {
+			errs = append(errs, c(ctx))
+		}
+		return errors.Join(errs...)
+	}
 }
 
 // role is one long-running part of crmflow. run stops when its context ends (SIGTERM or
-// SIGINT, or another role failing) and returns nil after a clean shutdown.
+// SIGINT, or another role failing) and returns nil after a clean shutdown. stop, if set, releases
+// the resources of a role that will never run.
 type role struct {
 	name string
 	run  func(ctx context.Context) error
+	stop func()
 }
 
-// launch listens on --addr, builds the roles, seeds the demo tenant when asked, then runs the
-// roles until a signal or the first failure and waits for all of them to stop. serve and run both
-// go through it.
-func (a *app) launch(ctx context.Context, command string, b *backend, seed bool, build func(ln net.Listener) ([]role, error)) error {
-	ln, err := net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w; choose another address with --addr or CRMFLOW_ADDR", a.cfg.Addr, err)
+// abort releases the resources of a role that will never run.
+func (r role) abort() {
+	if r.stop != nil {
+		r.stop()
 	}
-	roles, err := build(ln)
+}
+
+// launchSpec is what launch starts.
+type launchSpec struct {
+	command string
+	// addr is the address to listen on; addrFlag names its flag and variable for errors.
+	addr, addrFlag string
+	// attrs describe the process's Redis servers in the start line.
+	attrs []any
+	// seed creates the demo tenant in backend's store and prints its token before the roles run.
+	seed    bool
+	backend *backend
+	// build returns the roles, given the listener on addr.
+	build func(ln net.Listener) ([]role, error)
+}
+
+// launch listens on the spec's address, builds the roles, seeds the demo tenant when asked, then
+// runs the roles until a signal or the first failure and waits for all of them to stop. Every
+// long-running command goes through it.
+func (a *app) launch(ctx context.Context, s launchSpec) error {
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w; choose another address with %s", s.addr, err, s.addrFlag)
+	}
+	roles, err := s.build(ln)
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -92,22 +175,25 @@ func (a *app) launch(ctx context.Context, command string, b *backend, seed bool,
 	for i, r := range roles {
 		names[i] = r.name
 	}
-	a.logger.Info("crmflow starting", append([]any{"command", command, "roles", strings.Join(names, ","),
-		"addr", ln.Addr().String(), "version", buildVersion().Version}, b.logAttrs()...)...)
-	if seed {
-		token, err := a.seedDemo(ctx, b.store)
+	a.logger.Info("crmflow starting", append([]any{"command", s.command, "roles", strings.Join(names, ","),
+		"addr", ln.Addr().String(), "version", buildVersion().Version}, s.attrs...)...)
+	if s.seed {
+		token, err := a.seedDemo(ctx, s.backend.store)
 		if err != nil {
 			_ = ln.Close()
+			for _, r := range roles {
+				r.abort()
+			}
 			return err
 		}
-		a.printDemo(b, baseURL(ln.Addr()), token)
+		a.printDemo(s.backend, baseURL(ln.Addr()), token)
 	}
 	err = runRoles(ctx, a.logger, roles)
 	if err != nil {
-		a.logger.Error("crmflow stopped with an error", "command", command, "error", err.Error())
+		a.logger.Error("crmflow stopped with an error", "command", s.command, "error", err.Error())
 		return err
 	}
-	a.logger.Info("crmflow stopped", "command", command)
+	a.logger.Info("crmflow stopped", "command", s.command)
 	return nil
 }
 

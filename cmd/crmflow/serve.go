@@ -17,18 +17,25 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/worker"
 )
 
 func newServeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API on a Redis store (needs --redis or REDIS_URL, or --embedded)",
-		Long: `Serve the HTTP API, with /healthz, /readyz (Redis answers PING) and Prometheus metrics at /metrics.
+		Long: `Serve the HTTP API, with /healthz, /readyz (the store's and the queue's Redis answer PING) and
+Prometheus metrics at /metrics.
 
 serve needs a Redis: pass --redis or set REDIS_URL. It refuses to start when the server's
 maxmemory-policy is not noeviction (unless --allow-eviction) and warns when AOF persistence is off.
+Bulk delete jobs and confirmation emails go to the task queue on --queue-redis (default: the
+store's Redis), where "crmflow worker" runs them.
+
 With --embedded it runs on a throwaway in-process Redis instead and prints a demo tenant, user and
-token. SIGTERM or SIGINT stops it gracefully within --shutdown-timeout.`,
+token; no worker can reach that Redis, so background work waits: use "crmflow run" for every role in
+one process. SIGTERM or SIGINT stops it gracefully within --shutdown-timeout.`,
 		Example: `  crmflow serve --redis redis://127.0.0.1:6379/0
   REDIS_URL=redis://:secret@redis.internal:6379/0 crmflow serve --addr :9000 --log-format json
   crmflow serve --embedded`,
@@ -37,6 +44,7 @@ token. SIGTERM or SIGINT stops it gracefully within --shutdown-timeout.`,
 	}
 	fs := cmd.Flags()
 	a.serverFlags(fs, ":8080")
+	a.queueFlag(fs)
 	fs.BoolVar(&a.cfg.Embedded, "embedded", false,
 		"run on an in-process Redis whose state is lost on exit, seeded with a demo tenant, user and token")
 	return cmd
@@ -48,19 +56,46 @@ func (a *app) redisFlag(fs *pflag.FlagSet) {
 	bindEnv(fs, "redis", "REDIS_URL")
 }
 
-// serverFlags defines the flags of the long-running commands (serve, run).
+// queueFlag defines --queue-redis.
+func (a *app) queueFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&a.cfg.QueueRedisURL, "queue-redis", "",
+		"Redis URL of the task queue, if it is not the store's (default: the value of --redis)")
+	bindEnv(fs, "queue-redis", "QUEUE_REDIS_URL")
+}
+
+// serverFlags defines the flags of the commands that serve the API (serve, run).
 func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	fs.StringVar(&a.cfg.Addr, "addr", defaultAddr, "HTTP listen address")
 	bindEnv(fs, "addr", "CRMFLOW_ADDR")
+	a.storeFlags(fs)
+	a.shutdownFlag(fs)
+}
+
+// storeFlags defines the flags of the commands that work on the store.
+func (a *app) storeFlags(fs *pflag.FlagSet) {
 	a.redisFlag(fs)
-	fs.BoolVar(&a.cfg.AllowEviction, "allow-eviction", false,
-		"start even when Redis's maxmemory-policy is not noeviction, with a warning (Redis may then drop records)")
-	bindEnv(fs, "allow-eviction", "CRMFLOW_ALLOW_EVICTION")
-	fs.DurationVar(&a.cfg.Retention, "retention", crm.DefaultRetention, "how long a deleted record stays restorable")
-	bindEnv(fs, "retention", "CRMFLOW_RETENTION")
+	a.evictionFlag(fs)
+	a.retentionFlag(fs)
 	fs.StringVar(&a.cfg.EmailSalt, "email-salt", "",
 		"secret salt of the blocklisted-email hashes; set it once per deployment and never change it (prefer the environment variable)")
 	bindEnv(fs, "email-salt", "CRMFLOW_EMAIL_SALT")
+}
+
+// evictionFlag defines --allow-eviction.
+func (a *app) evictionFlag(fs *pflag.FlagSet) {
+	fs.BoolVar(&a.cfg.AllowEviction, "allow-eviction", false,
+		"start even when Redis's maxmemory-policy is not noeviction, with a warning (Redis may then drop records)")
+	bindEnv(fs, "allow-eviction", "CRMFLOW_ALLOW_EVICTION")
+}
+
+// retentionFlag defines --retention.
+func (a *app) retentionFlag(fs *pflag.FlagSet) {
+	fs.DurationVar(&a.cfg.Retention, "retention", crm.DefaultRetention, "how long a deleted record stays restorable")
+	bindEnv(fs, "retention", "CRMFLOW_RETENTION")
+}
+
+// shutdownFlag defines --shutdown-timeout.
+func (a *app) shutdownFlag(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long the graceful shutdown after SIGTERM or SIGINT may take")
 	bindEnv(fs, "shutdown-timeout", "CRMFLOW_SHUTDOWN_TIMEOUT")
@@ -82,6 +117,10 @@ func (a *app) serve(ctx context.Context) error {
 				return usageErrorf("--embedded and --redis exclude each other: drop --embedded to serve on that Redis")
 			}
 			a.logger.Warn("ignoring " + env + ": --embedded serves on a throwaway in-process Redis")
+			a.cfg.RedisURL = ""
+		}
+		if a.cfg.QueueRedisURL != "" {
+			return usageErrorf("--embedded and --queue-redis exclude each other: the embedded store keeps its task queue in process")
 		}
 		b, err = a.openEmbedded()
 	} else {
@@ -94,31 +133,63 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 	defer b.Close()
-	return a.launch(ctx, "serve", b, a.cfg.Embedded, func(ln net.Listener) ([]role, error) {
-		r, err := a.apiRole(b, ln)
-		if err != nil {
-			return nil, err
-		}
-		return []role{r}, nil
+	q, err := a.queueOf(b)
+	if err != nil {
+		return err
+	}
+	if err := a.checkQueue(ctx, q, b); err != nil {
+		return err
+	}
+	if b.embedded != nil {
+		a.logger.Warn("serve --embedded runs the API only: bulk delete jobs and confirmation emails stay queued, " +
+			"since no worker can reach the in-process Redis; use `crmflow run` to run every role in one process")
+	}
+	tasks := worker.NewClient(q.opt)
+	defer tasks.Close()
+	return a.launch(ctx, launchSpec{
+		command:  "serve",
+		addr:     a.cfg.Addr,
+		addrFlag: "--addr or CRMFLOW_ADDR",
+		attrs:    append(b.logAttrs(), q.logAttrs()...),
+		seed:     a.cfg.Embedded,
+		backend:  b,
+		build: func(ln net.Listener) ([]role, error) {
+			reg, err := newRegistry()
+			if err != nil {
+				return nil, err
+			}
+			r, err := a.apiRole(b, ln, reg, tasks, readyAll(b.ping, tasks.Ping))
+			if err != nil {
+				return nil, err
+			}
+			return []role{r}, nil
+		},
 	})
 }
 
-// apiRole returns the HTTP API serving on ln: the api handler at /, plus GET /metrics with the
-// API's metrics and the Go and process collectors. It runs until its context ends, then shuts
-// down gracefully within --shutdown-timeout.
-func (a *app) apiRole(b *backend, ln net.Listener) (role, error) {
+// newRegistry returns a Prometheus registry holding the Go and process collectors.
+func newRegistry() (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return role{}, fmt.Errorf("register go metrics: %w", err)
+		return nil, fmt.Errorf("register go metrics: %w", err)
 	}
 	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return role{}, fmt.Errorf("register process metrics: %w", err)
+		return nil, fmt.Errorf("register process metrics: %w", err)
 	}
-	rdb := b.rdb
+	return reg, nil
+}
+
+// apiRole returns the HTTP API serving on ln: the api handler at /, plus GET /metrics with the
+// metrics of reg, on which the API registers its own. Bulk delete jobs and confirmation emails
+// are enqueued with tasks; ready is the check behind /readyz. It runs until its context ends, then
+// shuts down gracefully within --shutdown-timeout.
+func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tasks api.Tasks, ready func(context.Context) error) (role, error) {
 	h, err := api.New(b.store, &api.Config{
+		Clock:      clock.Real{},
 		Logger:     a.logger,
-		Ready:      func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		Ready:      ready,
 		Registerer: reg,
+		Tasks:      tasks,
 	})
 	if err != nil {
 		return role{}, fmt.Errorf("build the api: %w", err)
@@ -126,17 +197,23 @@ func (a *app) apiRole(b *backend, ln net.Listener) (role, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", h)
+	return a.httpRole("api", ln, mux), nil
+}
+
+// httpRole serves h on ln until its context ends, then shuts the server down gracefully within
+// --shutdown-timeout.
+func (a *app) httpRole(name string, ln net.Listener, h http.Handler) role {
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	timeout := a.cfg.ShutdownTimeout
-	return role{name: "api", run: func(ctx context.Context) error {
+	return role{name: name, stop: func() { _ = ln.Close() }, run: func(ctx context.Context) error {
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ln) }()
-		a.logger.Info("api listening", "addr", ln.Addr().String())
+		a.logger.Info(name+" listening", "addr", ln.Addr().String())
 		select {
 		case err := <-served:
 			return fmt.Errorf("serve http: %w", err)
@@ -151,7 +228,7 @@ func (a *app) apiRole(b *backend, ln net.Listener) (role, error) {
 		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
 		}
-		a.logger.Info("api stopped")
+		a.logger.Info(name + " stopped")
 		return nil
-	}}, nil
+	}}
 }

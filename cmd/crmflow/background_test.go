@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// The tests of the background roles run each on a redis-server of its own: the asynq queues and
+// the tenant registry that the worker's sweeps read are per server, so a worker of one test must
+// never see the tasks and jobs of another.
+
+// bgBundle is a private Redis with a store on it and a fresh tenant.
+type bgBundle struct {
+	*testBundle
+	ctx   context.Context
+	rdb   *redis.Client
+	store *crm.RedisStore
+}
+
+func setupBackground(t *testing.T) *bgBundle {
+	t.Helper()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		// SHUTDOWN ends redis-server (and its watchdog wrapper) without a signal; no retries, as the
+		// server closes the connection instead of answering.
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port), MaxRetries: -1})
+		_ = c.Do(context.Background(), "SHUTDOWN", "NOSAVE").Err()
+		_ = c.Close()
+		_ = os.RemoveAll(srv.Dir)
+	})
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	return &bgBundle{
+		testBundle: &testBundle{redisURL: srv.URL, tenant: redistest.Tenant(t)},
+		ctx:        context.Background(),
+		rdb:        rdb,
+		store:      store,
+	}
+}
+
+// tenantWithToken creates the bundle's tenant (plan professional) and a user with every
+// permission, and returns the user's API token.
+func (b *bgBundle) tenantWithToken(t *testing.T, user string) string {
+	t.Helper()
+	b.admin(t, "tenant", "create", b.tenant, "--plan", "professional")
+	b.admin(t, "user", "create", b.tenant, user, "--perms", "all")
+	token, _ := b.admin(t, "token", "create", b.tenant, user)
+	return strings.TrimSpace(token)
+}
+
+// eventually polls cond every 20ms until it holds, and fails the test after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+// get returns the status and body of GET url.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(raw)
+}
+
+// smtpSink is an SMTP server on loopback that keeps every message it accepts.
+type smtpSink struct {
+	port int
+	mu   sync.Mutex
+	msgs []smtpMsg
+}
+
+type smtpMsg struct {
+	from string
+	to   []string
+	data string
+}
+
+func startSMTP(t *testing.T) *smtpSink {
+	t.Helper()
+	s := &smtpSink{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{sink: s}, nil }))
+	srv.Domain = "localhost"
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.port = l.Addr().(*net.TCPAddr).Port
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-served
+	})
+	return s
+}
+
+func (s *smtpSink) messages() []smtpMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]smtpMsg(nil), s.msgs...)
+}
+
+type smtpSession struct {
+	sink *smtpSink
+	from string
+	to   []string
+}
+
+func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *smtpSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.sink.mu.Lock()
+	defer ss.sink.mu.Unlock()
+	ss.sink.msgs = append(ss.sink.msgs, smtpMsg{from: ss.from, to: ss.to, data: string(raw)})
+	return nil
+}
+
+func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *smtpSession) Logout() error { return nil }
+
+func TestWorkerAndSchedulerProcesses(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		metrics []string
+		stopped string
+	}{
+		{"Worker", []string{"worker", "--shutdown-timeout", "5s"},
+			[]string{"go_goroutines", "process_start_time_seconds", "crmflow_trash_bin_records", "crmflow_trash_bin_sample_ok 1"},
+			"worker stopped"},
+		{"Scheduler", []string{"scheduler"}, []string{"go_goroutines", "process_start_time_seconds"}, "scheduler stopped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			admin := freeAddr(t)
+			p := start(t, nil, append(tc.args, "--redis", b.redisURL, "--admin-addr", admin, "--log-format", "json")...)
+			base := "http://" + admin
+			waitReady(t, p, base)
+
+			code, body := get(t, base+"/healthz")
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, "ok\n", body)
+			code, body = get(t, base+"/metrics")
+			require.Equal(t, http.StatusOK, code)
+			for _, m := range tc.metrics {
+				require.Contains(t, body, m)
+			}
+
+			require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+			msgs := logMessages(t, p.stderr.String())
+			require.Contains(t, msgs, "crmflow starting")
+			require.Contains(t, msgs, "shutting down")
+			require.Contains(t, msgs, tc.stopped)
+			require.Contains(t, msgs, "crmflow stopped")
+			require.Contains(t, p.stderr.String(), `"role":"`+strings.ToLower(tc.name)+`"`)
+		})
+	}
+
+	t.Run("QueueOnAnotherRedis", func(t *testing.T) {
+		t.Parallel()
+		q := setupBackground(t)
+		admin := freeAddr(t)
+		p := start(t, nil, "worker", "--redis", b.redisURL, "--queue-redis", q.redisURL, "--admin-addr", admin,
+			"--log-format", "json")
+		waitReady(t, p, "http://"+admin)
+		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+		require.Contains(t, p.stderr.String(), fmt.Sprintf(`"queue_redis_addr":"%s"`, strings.TrimSuffix(strings.TrimPrefix(q.redisURL, "redis://"), "/0")))
+	})
+}
+
+func TestBackgroundUsageErrors(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		args   []string
+		stderr []string
+	}{
+		{"WorkerWithoutRedis", nil, []string{"worker"}, []string{"crmflow worker needs a Redis", "pass --redis", "set REDIS_URL"}},
+		{"SchedulerWithoutRedis", nil, []string{"scheduler"}, []string{"crmflow scheduler needs a Redis", "pass --redis"}},
+		{"PurgeWithoutRedis", nil, []string{"purge"}, []string{"crmflow purge needs a Redis"}},
+		{"SMTPHostWithoutFrom", nil, []string{"worker", "--redis", url, "--smtp-host", "smtp.example.com"},
+			[]string{"--smtp-from (SMTP_FROM) is required with --smtp-host"}},
+		{"SMTPPasswordWithoutUser", []string{"SMTP_HOST=smtp.example.com", "SMTP_FROM=crm@example.com", "SMTP_PASSWORD=hunter2"},
+			[]string{"worker", "--redis", url}, []string{"SMTP_PASSWORD is set but --smtp-username"}},
+		{"BadStartTLS", nil, []string{"worker", "--redis", url, "--smtp-starttls", "sometimes"}, []string{`--smtp-starttls "sometimes" is unknown`}},
+		{"ZeroConcurrency", nil, []string{"worker", "--redis", url, "--concurrency", "0"}, []string{"--concurrency must be at least 1"}},
+		{"BadPurgeSpec", nil, []string{"scheduler", "--redis", url, "--purge-spec", "every hour"},
+			[]string{`--purge-spec "every hour" is not a valid cron spec`, "@hourly"}},
+		{"BadSweepSpecFromEnv", []string{"CRMFLOW_JOBS_SWEEP_SPEC=@every soon"}, []string{"scheduler", "--redis", url},
+			[]string{`--jobs-sweep-spec "@every soon" is not a valid cron spec`}},
+		{"BadQueueURL", nil, []string{"worker", "--redis", url, "--queue-redis", "redis://:hunter2@127.0.0.1:nope/0"},
+			[]string{"--queue-redis/QUEUE_REDIS_URL is not a valid Redis URL"}},
+		{"BadAsOf", nil, []string{"purge", "--redis", url, "--as-of", "tomorrow"}, []string{`--as-of "tomorrow" is not an RFC 3339 time`}},
+		{"BadPurgeTenant", nil, []string{"purge", "--redis", url, "--tenant", "Not_A_Tenant"}, []string{"is invalid"}},
+		{"QueueRedisWithEmbedded", nil, []string{"run", "--queue-redis", url}, []string{"--queue-redis (QUEUE_REDIS_URL) needs --redis"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, tc.env, tc.args...)
+			require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+			require.Empty(t, stdout)
+			for _, s := range tc.stderr {
+				require.Contains(t, stderr, s)
+			}
+			require.NotContains(t, stderr, "hunter2")
+		})
+	}
+}
+
+var embeddedAddrRE = regexp.MustCompile(`store=embedded redis_addr=(\S+)`)
+
+// TestEmbeddedRunsBackgroundWork runs `crmflow run` on the embedded store: its worker runs a bulk
+// delete job and keeps the confirmation email of a permanent delete in the outbox, which the admin
+// command reads from the embedded Redis.
+func TestEmbeddedRunsBackgroundWork(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	p := start(t, nil, "run", "--addr", addr)
+	waitReady(t, p, base)
+	m := exportTokenRE.FindStringSubmatch(p.stdout.String())
+	require.NotNil(t, m, "no token in stdout:\n%s", p.stdout)
+	token := m[1]
+	em := embeddedAddrRE.FindStringSubmatch(p.stderr.String())
+	require.NotNil(t, em, "no embedded Redis address in stderr:\n%s", p.stderr)
+	require.Contains(t, p.stderr.String(), "roles=api,worker,scheduler")
+
+	contacts := base + "/crm/v3/objects/contacts"
+	var inputs []map[string]any
+	for i := range 3 {
+		inputs = append(inputs, map[string]any{"properties": map[string]string{"email": fmt.Sprintf("lead%d@example.com", i), "lifecyclestage": "lead"}})
+	}
+	inputs = append(inputs, map[string]any{"properties": map[string]string{"email": "gone@example.com", "lifecyclestage": "customer"}})
+	code, body := call(t, http.MethodPost, contacts+"/batch/create", token, map[string]any{"inputs": inputs})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	gone := body["results"].([]any)[3].(map[string]any)["id"].(string)
+
+	code, body = call(t, http.MethodPost, contacts+"/gdpr-delete", token, map[string]any{"objectId": gone})
+	require.Equal(t, http.StatusNoContent, code, "body: %v", body)
+	stdout, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token},
+		"delete", "--type", "contacts", "--filter", `lifecyclestage == "lead"`, "--confirm", "3", "--wait", "--interval", "50ms")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, "COMPLETE: 3 of 3 contacts moved to the recycle bin")
+
+	embedded := "redis://" + em[1] + "/0"
+	var outbox string
+	eventually(t, 20*time.Second, "the confirmation email is kept in the outbox", func() bool {
+		outbox, stderr, code = crmflow(t, nil, "admin", "outbox", "list", "demo", "--redis", embedded)
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		return strings.Count(outbox, "\n") == 2
+	})
+	require.Regexp(t, `(?m)^TIME\s+TO\s+SUBJECT\s+KIND$`, outbox)
+	require.Regexp(t, `(?m)^\S+Z\s+admin@demo\.example\s+Permanent deletion completed\s+permanent_delete_confirmation$`, outbox)
+	require.Contains(t, stderr, "1 email(s) in the outbox of tenant demo")
+
+	// One /metrics for every role of the process.
+	code, metrics := get(t, base+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	for _, m := range []string{
+		`(?m)^crmflow_http_requests_total\{`,
+		`(?m)^crmflow_mail_outbox_total\{kind="permanent_delete_confirmation"\} 1$`,
+		`(?m)^crmflow_bulk_deleted_records_total\{object_type="contacts"\} [1-9]\d*$`, // may overcount: see TestOperatorWalkthrough
+		`(?m)^crmflow_trash_bin_records\{object_type="contacts"\} 3$`,
+		`(?m)^go_goroutines `,
+	} {
+		require.Regexp(t, m, metrics)
+	}
+
+	require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+	require.Contains(t, p.stderr.String(), `msg="worker stopped"`)
+	require.Contains(t, p.stderr.String(), `msg="scheduler stopped"`)
+}
+
+// TestScheduledPurge runs the purge as a deployment does: the scheduler enqueues it, a worker
+// removes the bin entries older than the worker's --retention, and its metrics count them.
+func TestScheduledPurge(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant := crm.TenantID(b.tenant)
+	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	by := crm.Actor{User: "ops@example.com", Via: crm.ViaAPI}
+	in := make([]crm.RecordInput, 5)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": fmt.Sprint("C", i)}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, in, by)
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, ids[:3], by)
+	require.NoError(t, err)
+
+	admin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", admin, "--retention", "1s", "--log-format", "json")
+	schedAdmin := freeAddr(t)
+	sched := start(t, nil, "scheduler", "--redis", b.redisURL, "--admin-addr", schedAdmin, "--purge-spec", "@every 1s")
+	waitReady(t, wrk, "http://"+admin)
+	waitReady(t, sched, "http://"+schedAdmin)
+	eventually(t, 20*time.Second, "the scheduled purge empties the bin", func() bool {
+		n, err := b.store.BinSize(b.ctx, tenant, crm.Contacts)
+		require.NoError(t, err)
+		return n == 0
+	})
+	code, metrics := get(t, "http://"+admin+"/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Regexp(t, `(?m)^crmflow_trash_purged_records_total\{object_type="contacts"\} 3$`, metrics)
+	require.Regexp(t, `(?m)^crmflow_worker_tasks_processed_total\{type="trash:purge"\} \d+$`, metrics)
+	require.Regexp(t, `(?m)^crmflow_worker_tasks_processed_total\{type="trash:sweep"\} \d+$`, metrics)
+	require.Equal(t, 0, sched.stop(t), "stderr:\n%s", sched.stderr)
+	require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+	require.Contains(t, logMessages(t, wrk.stderr.String()), "trash purge done")
+
+	live, err := b.store.Records(b.ctx, tenant, crm.Contacts, ids[3:], nil)
+	require.NoError(t, err)
+	require.Len(t, live, 2, "live records are never purged")
+
+	stdout, stderr, code := crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", "t-unknown")
+	require.Equal(t, 1, code, "stderr:\n%s", stderr)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "tenant t-unknown does not exist")
+}

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// The ops commands talk to a running API (crmflow serve) as a user would, with a token of theirs:
+// they go through the same permission checks, confirmations and audit trail as any client.
+
+// defaultAPIURL is the API the ops commands call when neither --url nor CRMFLOW_URL is set.
+const defaultAPIURL = "http://127.0.0.1:8080"
+
+// opsConfig is what every ops command reads from its flags.
+type opsConfig struct {
+	url      string
+	interval time.Duration
+	progress string
+}
+
+// flags defines the flags every ops command has.
+func (o *opsConfig) flags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.url, "url", defaultAPIURL, "base URL of the crmflow API; the token comes from the environment variable CRMFLOW_TOKEN")
+	bindEnv(fs, "url", "CRMFLOW_URL")
+}
+
+// watchFlags defines the flags of the commands that follow a job.
+func (o *opsConfig) watchFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.interval, "interval", time.Second, "how often to read the job's progress")
+	fs.StringVar(&o.progress, "progress", "auto",
+		"how to show progress on stderr: bar, lines (one \"done/total\" line per change) or auto (bar on a terminal)")
+}
+
+func newDeleteCmd(a *app) *cobra.Command {
+	var (
+		o       opsConfig
+		typ     string
+		filter  string
+		ids     []string
+		listID  string
+		confirm int64
+		wait    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "delete --type TYPE (--filter EXPR | --ids ID,... | --list ID) --confirm N [--wait]",
+		Short: "Delete many records through the API, restorably, after confirming their number",
+		Long: `Delete many records through the API: the records of --type matching --filter (an expression in the
+language of workflow triggers), the records named by --ids, or the members of the static list --list.
+Records go to the recycle bin: they stay restorable for the retention period.
+
+--confirm is the number of records you expect to delete. The API counts the selection again and
+refuses, deleting nothing, when the numbers differ; its message gives both. When they match, the API
+answers with a bulk delete job that the workers run; its id is printed on stdout. --wait follows the
+job until it is complete, as "crmflow jobs watch" does.
+
+--list without --type deletes the list's members with POST /crm/v3/lists/{id}/records/delete; the
+list itself is never deleted. The API is at --url (CRMFLOW_URL, default ` + defaultAPIURL + `), and the
+token, of a user with the bulk_delete permission, comes from the environment variable CRMFLOW_TOKEN.`,
+		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
+  crmflow delete --type contacts --filter 'lifecyclestage == "lead" && num_notes == 0' --confirm 1250 --wait
+  crmflow delete --type companies --ids 101,102,103 --confirm 3
+  JOB=$(crmflow delete --list 42 --confirm 300) && crmflow jobs watch "$JOB"`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs := cmd.Flags()
+			given := 0
+			for _, f := range []string{"filter", "ids", "list"} {
+				if fs.Changed(f) {
+					given++
+				}
+			}
+			switch {
+			case given != 1:
+				return usageErrorf("give exactly one of --filter, --ids or --list to select the records to delete")
+			case !fs.Changed("confirm"):
+				return usageErrorf("--confirm is required: the number of records you expect to delete; the API refuses when it differs")
+			case confirm < 0:
+				return usageErrorf("--confirm must be 0 or more, got %d", confirm)
+			case typ == "" && !fs.Changed("list"):
+				return usageErrorf("--type is required with --filter and --ids: the object type, e.g. contacts or companies")
+			case fs.Changed("ids") && len(ids) == 0:
+				return usageErrorf("--ids is empty: give the ids to delete, comma-separated")
+			case fs.Changed("list") && strings.TrimSpace(listID) == "":
+				return usageErrorf("--list is empty: give the id of the list whose members to delete")
+			}
+			if wait {
+				if err := o.checkWatch(); err != nil {
+					return err
+				}
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			var path string
+			body := map[string]any{"confirmCount": confirm}
+			switch {
+			case fs.Changed("list") && typ == "":
+				path = "/crm/v3/lists/" + url.PathEscape(listID) + "/records/delete"
+			case fs.Changed("list"):
+				path, body["listId"] = "/crm/v3/objects/"+url.PathEscape(typ)+"/bulk-delete", listID
+			case fs.Changed("filter"):
+				path, body["filter"] = "/crm/v3/objects/"+url.PathEscape(typ)+"/bulk-delete", filter
+			default:
+				path, body["ids"] = "/crm/v3/objects/"+url.PathEscape(typ)+"/bulk-delete", ids
+			}
+			ctx := cmd.Context()
+			var acc struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+				Total  int64  `json:"total"`
+			}
+			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`\n",
+				acc.ID, acc.Total, acc.Status, acc.ID)
+			if !wait {
+				return nil
+			}
+			return a.watchJob(ctx, c, acc.ID, o)
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	o.watchFlags(fs)
+	fs.StringVar(&typ, "type", "", "object type of the records: contacts, companies, deals, tickets, calls or a custom object")
+	fs.StringVar(&filter, "filter", "", "select the live records of --type this expression matches (e.g. 'lifecyclestage == \"lead\"')")
+	fs.StringSliceVar(&ids, "ids", nil, "select these records of --type, comma-separated ids")
+	fs.StringVar(&listID, "list", "", "select the members of this static list")
+	fs.Int64Var(&confirm, "confirm", 0, "the number of records you expect to delete (required)")
+	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
+	return cmd
+}
+
+func newJobsCmd(a *app) *cobra.Command {
+	var o opsConfig
+	watch := &cobra.Command{
+		Use:   "watch JOBID",
+		Short: "Follow a bulk delete job until it is complete, showing its progress",
+		Long: `Read a bulk delete job's progress (GET /crm/v3/jobs/{id}) every --interval until it is COMPLETE.
+On a terminal the progress is a bar on stderr; otherwise one "done/total" line on stderr each time
+it changes (done counts the records moved to the bin and those skipped because they were no longer
+live). When the job is complete, a summary line goes to stdout and the exit code is 0.
+
+Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. The API is at --url
+(CRMFLOW_URL); the token comes from the environment variable CRMFLOW_TOKEN.`,
+		Example: `  crmflow jobs watch 17
+  crmflow jobs watch 17 --progress lines --interval 5s`,
+		Args: exactArgs("JOBID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.checkWatch(); err != nil {
+				return err
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			return a.watchJob(cmd.Context(), c, args[0], o)
+		},
+	}
+	o.flags(watch.Flags())
+	o.watchFlags(watch.Flags())
+	jobs := group("jobs", "Follow bulk delete jobs through the API (CRMFLOW_URL, CRMFLOW_TOKEN)", watch)
+	return jobs
+}
+
+// checkWatch checks the flags of a command that follows a job.
+func (o *opsConfig) checkWatch() error {
+	if o.interval <= 0 {
+		return usageErrorf("--interval must be positive, got %s", o.interval)
+	}
+	switch o.progress {
+	case "auto", "bar", "lines":
+		return nil
+	}
+	return usageErrorf("--progress %q is unknown: use auto, bar or lines", o.progress)
+}
+
+// apiClient calls the crmflow API with a bearer token.
+type apiClient struct {
+	base  *url.URL
+	token string
+	http  *http.Client
+}
+
+// newAPIClient returns a client of the API at rawURL, with the token of CRMFLOW_TOKEN.
+func (a *app) newAPIClient(rawURL string) (*apiClient, error) {
+	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErrorf("--url/CRMFLOW_URL %q is not an http(s) URL: use e.g. %s", rawURL, defaultAPIURL)
+	}
+	token, _ := a.lookupEnv("CRMFLOW_TOKEN")
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, usageErrorf("set CRMFLOW_TOKEN to an API token of yours (an operator issues one with " +
+			"`crmflow admin token create TENANT EMAIL`); it is read from the environment only, so that it never shows in the process list")
+	}
+	// The timeout is long: a filter is matched against every record of its type in the request.
+	return &apiClient{base: u, token: token, http: &http.Client{Timeout: 2 * time.Minute}}, nil
+}
+
+// apiError is an error answer of the API, in its error shape.
+type apiError struct {
+	status        int
+	Message       string `json:"message"`
+	Category      string `json:"category"`
+	CorrelationID string `json:"correlationId"`
+}
+
+// Error returns the API's message as it gave it, then the status, category and correlation id.
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s\n(the API answered %d %s; correlation id %s)", e.Message, e.status, e.Category, e.CorrelationID)
+}
+
+// errUnreachable marks a request that got no answer from the API.
+var errUnreachable = errors.New("no answer from the API")
+
+// do sends a request with a JSON body (nil: none) and decodes a 2xx JSON answer into out (nil:
+// discard it). An error answer is an *apiError; no answer at all wraps errUnreachable.
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var r io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		r = bytes.NewReader(raw)
+	}
+	u := c.base.String() + path
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return fmt.Errorf("build request %s %s: %w", method, u, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiError{status: resp.StatusCode}
+		if json.Unmarshal(raw, e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))
+			e.Category = http.StatusText(resp.StatusCode)
+		}
+		return e
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decode the answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// jobView is a bulk job as GET /crm/v3/jobs/{id} shows it: of Total records, Done were moved to
+// the bin and Skipped were no longer live when their turn came.
+type jobView struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	ObjectType string `json:"objectType"`
+	Total      int64  `json:"total"`
+	Done       int64  `json:"done"`
+	Skipped    int64  `json:"skipped"`
+}
+
+// processed is how many records the job has handled so far.
+func (j jobView) processed() int64 { return j.Done + j.Skipped }
+
+// jobComplete is the status of a finished job.
+const jobComplete = "COMPLETE"
+
+// maxPollFailures is how many reads of a job in a row may get no answer, or a 5xx, before watchJob
+// gives up (the API restarting, for instance).
+const maxPollFailures = 30
+
+// watchJob reads job id every o.interval until it is complete, showing its progress on stderr, and
+// prints a summary line on stdout.
+func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig) error {
+	show := a.newProgress(id, o.progress)
+	t := time.NewTicker(o.interval)
+	defer t.Stop()
+	failures := 0
+	for {
+		var j jobView
+		err := c.do(ctx, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(id), nil, &j)
+		switch {
+		case err == nil:
+			failures = 0
+			show.update(j)
+			if j.Status == jobComplete {
+				show.finish(j)
+				_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s moved to the recycle bin, %d skipped (no longer live)\n",
+					j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
+				return err
+			}
+		case errors.Is(err, errUnreachable) || isServerError(err):
+			failures++
+			if failures >= maxPollFailures {
+				return fmt.Errorf("gave up following job %s after %d failed reads in a row (the job goes on): %w", id, failures, err)
+			}
+			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
+		default:
+			if ctx.Err() != nil {
+				return fmt.Errorf("stopped following job %s; the workers go on with it: crmflow jobs watch %s", id, id)
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following job %s; the workers go on with it: crmflow jobs watch %s", id, id)
+		case <-t.C:
+		}
+	}
+}
+
+// isServerError reports whether err is an answer of the API with a 5xx status (a restart, Redis
+// briefly away), after which a read may succeed.
+func isServerError(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status >= 500
+}
+
+// progress shows a job's progress.
+type progress interface {
+	update(j jobView)
+	finish(j jobView)
+}
+
+// newProgress returns a bar on a terminal (mode auto) or with mode bar, else lines.
+func (a *app) newProgress(id, mode string) progress {
+	if mode == "bar" || (mode == "auto" && isTerminal(a.stderr)) {
+		return &barProgress{w: a.stderr, id: id}
+	}
+	return &lineProgress{w: a.stderr, id: id}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// lineProgress prints "processed/total" with the status, once per change.
+type lineProgress struct {
+	w    io.Writer
+	id   string
+	last string
+}
+
+func (p *lineProgress) update(j jobView) {
+	line := fmt.Sprintf("%d/%d %s (job %s: %d deleted, %d skipped)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	if line != p.last {
+		fmt.Fprintln(p.w, line)
+		p.last = line
+	}
+}
+
+func (p *lineProgress) finish(jobView) {}
+
+// barProgress draws a progress bar, created at the first update, once the total is known.
+type barProgress struct {
+	w   io.Writer
+	id  string
+	bar *progressbar.ProgressBar
+}
+
+func (p *barProgress) update(j jobView) {
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions64(max(j.Total, 1),
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription("job "+p.id+" "+j.ObjectType),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
+		)
+	}
+	_ = p.bar.Set64(min(j.processed(), p.bar.GetMax64()))
+}
+
+func (p *barProgress) finish(j jobView) {
+	if p.bar != nil && !p.bar.IsFinished() {
+		_ = p.bar.Finish()
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestOpsCommands drives `crmflow delete` and `crmflow jobs watch` against serve and a worker.
+func TestOpsCommands(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	token := b.tenantWithToken(t, "ops@example.com")
+	b.admin(t, "user", "create", b.tenant, "reader@example.com", "--perms", "read")
+	readerToken, _ := b.admin(t, "token", "create", b.tenant, "reader@example.com")
+	readerToken = strings.TrimSpace(readerToken)
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	t.Cleanup(func() {
+		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
+	})
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	companies := func(n int) []string {
+		t.Helper()
+		var in []map[string]any
+		for i := range n {
+			in = append(in, map[string]any{"properties": map[string]string{"name": fmt.Sprintf("Co %d", i)}})
+		}
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/companies/batch/create", token, map[string]any{"inputs": in})
+		require.Equal(t, http.StatusCreated, code, "body: %v", body)
+		var ids []string
+		for _, r := range body["results"].([]any) {
+			ids = append(ids, r.(map[string]any)["id"].(string))
+		}
+		return ids
+	}
+	live := func(o string, ids []string) int {
+		t.Helper()
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/"+o+"/batch/read", token, map[string]any{"inputs": idInputs(ids)})
+		require.Contains(t, []int{http.StatusOK, http.StatusMultiStatus}, code, "body: %v", body)
+		return len(body["results"].([]any))
+	}
+
+	t.Run("IDsWithWait", func(t *testing.T) {
+		t.Parallel()
+		ids := companies(3)
+		stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "companies", "--ids", strings.Join(ids[:2], ","),
+			"--confirm", "2", "--wait", "--interval", "50ms")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		require.Len(t, lines, 2, "stdout: the job id, then the summary")
+		require.Regexp(t, `^\d+$`, lines[0])
+		require.Equal(t, "job "+lines[0]+" COMPLETE: 2 of 2 companies moved to the recycle bin, 0 skipped (no longer live)", lines[1])
+		require.Contains(t, stderr, "2/2 COMPLETE")
+		require.Equal(t, 0, live("companies", ids[:2]))
+		require.Equal(t, 1, live("companies", ids[2:]))
+	})
+
+	t.Run("ListMembersNotTheList", func(t *testing.T) {
+		t.Parallel()
+		ids := companies(4)
+		code, body := call(t, http.MethodPost, base+"/crm/v3/lists", token, map[string]any{"name": "to clean", "objectType": "companies"})
+		require.Equal(t, http.StatusCreated, code, "body: %v", body)
+		list := body["list"].(map[string]any)["listId"].(string)
+		code, body = call(t, http.MethodPut, base+"/crm/v3/lists/"+list+"/memberships/add", token, ids[:3])
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+
+		_, stderr, code := crmflow(t, ctl, "delete", "--list", list, "--confirm", "2")
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "you confirmed deleting 2 records but 3 match now")
+
+		stdout, stderr, code := crmflow(t, ctl, "delete", "--list", list, "--confirm", "3", "--wait", "--interval", "50ms")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stdout, "COMPLETE: 3 of 3 companies moved to the recycle bin")
+		require.Equal(t, 0, live("companies", ids[:3]))
+		require.Equal(t, 1, live("companies", ids[3:]))
+		code, body = call(t, http.MethodGet, base+"/crm/v3/lists/"+list, token, nil)
+		require.Equal(t, http.StatusOK, code, "the list stays: body %v", body)
+	})
+
+	t.Run("Refusals", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name   string
+			env    []string
+			args   []string
+			stderr []string
+		}{
+			{"MissingPermission", []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + readerToken},
+				[]string{"delete", "--type", "contacts", "--filter", "true", "--confirm", "0"}, []string{"403 MISSING_SCOPES", "bulk_delete"}},
+			{"BadToken", []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=nope"},
+				[]string{"jobs", "watch", "1"}, []string{"401 INVALID_AUTHENTICATION"}},
+			{"UnknownJob", ctl, []string{"jobs", "watch", "999999"}, []string{"404 OBJECT_NOT_FOUND"}},
+			{"FilterDoesNotCompile", ctl, []string{"delete", "--type", "contacts", "--filter", "lifecyclestage ==", "--confirm", "1"},
+				[]string{"400 VALIDATION_ERROR"}},
+			{"APIDown", []string{"CRMFLOW_URL=http://" + freeAddr(t), "CRMFLOW_TOKEN=" + token},
+				[]string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "1"}, []string{"no answer from the API", "is crmflow serve running there?"}},
+			{"APIDownWhileWatching", []string{"CRMFLOW_URL=http://" + freeAddr(t), "CRMFLOW_TOKEN=" + token},
+				[]string{"jobs", "watch", "1", "--interval", "5ms"}, []string{"gave up following job 1 after 30 failed reads in a row"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				stdout, stderr, code := crmflow(t, tc.env, tc.args...)
+				require.Equal(t, 1, code, "stderr:\n%s", stderr)
+				require.Empty(t, stdout)
+				for _, s := range tc.stderr {
+					require.Contains(t, stderr, s)
+				}
+			})
+		}
+	})
+}
+
+func TestOpsUsageErrors(t *testing.T) {
+	t.Parallel()
+	tok := []string{"CRMFLOW_TOKEN=t"}
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		args   []string
+		stderr string
+	}{
+		{"NoSelection", tok, []string{"delete", "--type", "contacts", "--confirm", "1"}, "give exactly one of --filter, --ids or --list"},
+		{"TwoSelections", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--list", "2", "--confirm", "1"}, "give exactly one of"},
+		{"NoConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1"}, "--confirm is required"},
+		{"NegativeConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "-1"}, "--confirm must be 0 or more"},
+		{"NoType", tok, []string{"delete", "--filter", "true", "--confirm", "1"}, "--type is required with --filter and --ids"},
+		{"NoToken", nil, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "1"}, "set CRMFLOW_TOKEN"},
+		{"BadURL", append([]string{"CRMFLOW_URL=ftp://x"}, tok...), []string{"jobs", "watch", "1"}, `"ftp://x" is not an http(s) URL`},
+		{"BadProgress", tok, []string{"jobs", "watch", "1", "--progress", "fancy"}, `--progress "fancy" is unknown`},
+		{"WatchNeedsAJob", tok, []string{"jobs", "watch"}, "needs JOBID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, tc.env, tc.args...)
+			require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+}
+
+func TestProgress(t *testing.T) {
+	t.Parallel()
+	steps := []jobView{
+		{ID: "7", Status: "PENDING", ObjectType: "contacts", Total: 1000},
+		{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500},
+		{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500},
+		{ID: "7", Status: "COMPLETE", ObjectType: "contacts", Total: 1000, Done: 990, Skipped: 10},
+	}
+
+	t.Run("Lines", func(t *testing.T) {
+		t.Parallel()
+		var out bytes.Buffer
+		a := &app{stderr: &out}
+		p := a.newProgress("7", "auto") // a buffer is no terminal
+		for _, s := range steps {
+			p.update(s)
+		}
+		p.finish(steps[len(steps)-1])
+		require.Equal(t, "0/1000 PENDING (job 7: 0 deleted, 0 skipped)\n"+
+			"500/1000 RUNNING (job 7: 500 deleted, 0 skipped)\n"+
+			"1000/1000 COMPLETE (job 7: 990 deleted, 10 skipped)\n", out.String(), "one line per change")
+	})
+
+	t.Run("Bar", func(t *testing.T) {
+		t.Parallel()
+		var out bytes.Buffer
+		a := &app{stderr: &out}
+		p := a.newProgress("7", "bar")
+		for _, s := range steps {
+			p.update(s)
+		}
+		p.finish(steps[len(steps)-1])
+		require.Contains(t, out.String(), "job 7 contacts")
+		require.Regexp(t, regexp.MustCompile(`100% \|█+\| \(1000/1000`), out.String())
+		require.True(t, strings.HasSuffix(out.String(), "\n"), "the bar ends its line: %q", out.String())
+	})
+}
