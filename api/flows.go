@@ -73,6 +73,19 @@ type flowDetailJSON struct {
 	flowJSON
 	Source    string                `json:"source"`
 	Revisions []revisionSummaryJSON `json:"revisions"`
+	// Backfill is the progress of the latest enroll-existing backfill; absent when there was none.
+	BackfillProgress *backfillProgressJSON `json:"backfillProgress,omitempty"`
+}
+
+// backfillProgressJSON is the progress of an enroll-existing backfill.
+type backfillProgressJSON struct {
+	Revision  int64  `json:"revision"`
+	Status    string `json:"status"` // RUNNING, COMPLETE or STOPPED
+	Total     int64  `json:"total"`
+	Done      int64  `json:"done"`
+	Enrolled  int64  `json:"enrolled"`
+	StartedAt string `json:"startedAt"`
+	UpdatedAt string `json:"updatedAt"`
 }
 
 type revisionSummaryJSON struct {
@@ -455,6 +468,15 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal
 		if rev == f.Revision {
 			out.Source = fr.Source
 		}
+	}
+	bf, ok, err := s.store.Backfill(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s backfill: %w", name, err)
+	}
+	if ok {
+		status := map[string]string{"running": "RUNNING", "done": "COMPLETE", "stopped": "STOPPED"}[bf.State]
+		out.BackfillProgress = &backfillProgressJSON{Revision: bf.Revision, Status: status, Total: bf.Total, Done: bf.Done, Enrolled: bf.Enrolled,
+			StartedAt: crm.FormatDatetime(bf.StartedAt), UpdatedAt: crm.FormatDatetime(bf.UpdatedAt)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -41,6 +41,13 @@ type flow struct {
 		Queued    bool   `json:"queued"`
 		Warning   string `json:"warning"`
 	} `json:"backfill"`
+	BackfillProgress *struct {
+		Revision int64  `json:"revision"`
+		Status   string `json:"status"`
+		Total    int64  `json:"total"`
+		Done     int64  `json:"done"`
+		Enrolled int64  `json:"enrolled"`
+	} `json:"backfillProgress"`
 }
 
 type flowRevision struct {
@@ -369,6 +376,14 @@ func TestActivateFlow(t *testing.T) {
 		require.True(t, f.Backfill.Queued)
 		require.Empty(t, f.Backfill.Warning)
 		require.Equal(t, []enqueuedBackfill{{tenant: tn, flow: "bounced", revision: 1}}, b.tasks.backfillsOf(tn))
+		// The worker keeps the backfill's progress in the store; the workflow's detail shows it.
+		f = expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/bounced", auth, nil), http.StatusOK)
+		require.Nil(t, f.BackfillProgress)
+		require.NoError(t, b.store.SetBackfill(b.ctx, tn, "bounced", crm.Backfill{Revision: 1, State: "running", Total: 40, Done: 20, Enrolled: 3}))
+		f = expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/bounced", auth, nil), http.StatusOK)
+		require.NotNil(t, f.BackfillProgress)
+		require.Equal(t, "RUNNING", f.BackfillProgress.Status)
+		require.Equal(t, []int64{1, 40, 20, 3}, []int64{f.BackfillProgress.Revision, f.BackfillProgress.Total, f.BackfillProgress.Done, f.BackfillProgress.Enrolled})
 
 		// A new revision of an active workflow is stored, not activated, until activated.
 		f = expect[flow](t, b.put(t, auth, "bounced", "# v2\n"+bouncedFlow("bounced")), http.StatusCreated)

@@ -303,3 +303,26 @@ func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
 		require.Equal(t, []crm.RecordID{own.ID}, adv)
 	})
 }
+
+func TestBackfillProgress(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		_, ok, err := b.store.Backfill(ctx, b.tenant, "wf")
+		require.NoError(t, err)
+		require.False(t, ok)
+		b.contact(t, map[string]string{"firstname": "a"})
+		b.contact(t, map[string]string{"firstname": "b"})
+		n, err := b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+		start := b.clock.Now()
+		require.NoError(t, b.store.SetBackfill(ctx, b.tenant, "wf", crm.Backfill{Revision: 2, State: "running", Total: n, Done: 1, StartedAt: start}))
+		b.clock.Advance(time.Second)
+		require.NoError(t, b.store.SetBackfill(ctx, b.tenant, "wf", crm.Backfill{Revision: 2, State: "done", Total: n, Done: 2, Enrolled: 1, StartedAt: start}))
+		got, ok, err := b.store.Backfill(ctx, b.tenant, "wf")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, crm.Backfill{Revision: 2, State: "done", Total: 2, Done: 2, Enrolled: 1, StartedAt: start, UpdatedAt: b.clock.Now()}, got)
+	})
+}

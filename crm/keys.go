@@ -186,3 +186,7 @@ func historyKeyPrefix(t TenantID, flow string) string    { return prefix(t) + "h
 // FlowsOfTypeKey is the SET of the names of a tenant's workflows (in any state) of one object type:
 // the workflows a deleted record of that type must leave.
 func FlowsOfTypeKey(t TenantID, o ObjectType) string { return prefix(t) + "flows:type:" + string(o) }
+
+// FlowBackfillKey is the HASH of the progress of a workflow's enroll-existing backfill: revision,
+// state (running, done, stopped), total, done, enrolled, started_at, updated_at.
+func FlowBackfillKey(t TenantID, flow string) string { return prefix(t) + "flow:" + flow + ":backfill" }

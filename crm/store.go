@@ -155,6 +155,12 @@ type Store interface {
 	PendingChanges(ctx context.Context, t TenantID, limit int) ([]Change, error)
 	// AckChanges forgets handled change marks, except those changed again since read.
 	AckChanges(ctx context.Context, t TenantID, cs []Change) (int, error)
+	// SetBackfill records the progress of a workflow's enroll-existing backfill.
+	SetBackfill(ctx context.Context, t TenantID, flow string, b Backfill) error
+	// Backfill returns the progress of a workflow's latest backfill; false when it never had one.
+	Backfill(ctx context.Context, t TenantID, flow string) (Backfill, bool, error)
+	// CountRecords counts the live records of a type.
+	CountRecords(ctx context.Context, t TenantID, o ObjectType) (int64, error)
 	// TenantsWithChanges returns which tenants have change marks waiting.
 	TenantsWithChanges(ctx context.Context, tenants []TenantID) ([]TenantID, error)
 }

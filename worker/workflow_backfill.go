@@ -124,7 +124,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if flow.State != crm.FlowActive || flow.ActiveRevision != p.Revision {
 			log.Info("workflow is not active at this revision: its backfill stops", "state", flow.State,
 				"active_revision", flow.ActiveRevision, "done", progress.Done, "enrolled", progress.Enrolled)
-			return nil
+			return w.recordBackfill(ctx, p.TenantID, flow.ObjectType, progress, "stopped")
 		}
 		wf, err := w.workflow(ctx, p.TenantID, crm.FlowRevision{Flow: p.Workflow, Revision: p.Revision})
 		if err != nil {
@@ -147,6 +147,13 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		progress.After = next
 		progress.Finished = next == ""
 		w.writeProgress(t, log, progress)
+		state := "running"
+		if progress.Finished {
+			state = "done"
+		}
+		if err := w.recordBackfill(ctx, p.TenantID, flow.ObjectType, progress, state); err != nil {
+			return err
+		}
 		if progress.Finished {
 			log.Info("backfill done", "done", progress.Done, "enrolled", progress.Enrolled)
 			return nil
@@ -217,6 +224,26 @@ func (w *Worker) page(ctx context.Context, t crm.TenantID, o crm.ObjectType, aft
 
 // writeProgress writes the backfill's progress as the task's result, when the task came from a
 // server (ProcessTask on a task built by hand has no result writer).
+// recordBackfill keeps the backfill's progress in the store, where the API shows it and the CLI
+// waits on it. Total is the number of live records when the backfill started.
+func (w *Worker) recordBackfill(ctx context.Context, t crm.TenantID, o crm.ObjectType, p BackfillProgress, state string) error {
+	b, ok, err := w.store.Backfill(ctx, t, p.Workflow)
+	if err != nil {
+		return err
+	}
+	// A backfill that is not running any more (done, stopped) belongs to an earlier activation.
+	if !ok || b.Revision != p.Revision || b.State != "running" {
+		total, err := w.store.CountRecords(ctx, t, o)
+		if err != nil {
+			return err
+		}
+		b = crm.Backfill{Revision: p.Revision, Total: total, StartedAt: w.clock.Now()}
+	}
+	b.State, b.Done, b.Enrolled = state, p.Done, p.Enrolled
+	b.Total = max(b.Total, p.Done)
+	return w.store.SetBackfill(ctx, t, p.Workflow, b)
+}
+
 func (w *Worker) writeProgress(t *asynq.Task, log *slog.Logger, p BackfillProgress) {
 	rw := t.ResultWriter()
 	if rw == nil {

@@ -195,6 +195,14 @@ func TestWorkflowEnrollExistingDeletesExactlyTheMatchingContacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
 	b.runTasks(t)
+	// The progress is kept where the API shows it: every live record looked at, total as at the start.
+	bf, ok, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "done", bf.State)
+	require.EqualValues(t, len(all), bf.Total)
+	require.EqualValues(t, len(all), bf.Done)
+	require.EqualValues(t, len(bounced), bf.Enrolled)
 
 	bin, err := b.store.ListRecords(b.ctx, b.tenant, crm.Contacts, &crm.ListOpts{Archived: true, Limit: 100})
 	require.NoError(t, err)
