@@ -23,8 +23,9 @@ func newAdminCmd(a *app) *cobra.Command {
 		group("user", "Create users", a.newUserCreateCmd()),
 		group("token", "Issue API tokens", a.newTokenCreateCmd()),
 		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
+		a.newSchemaCmd(),
 	)
-	admin.Long = `Operator's commands: tenants, users, API tokens and the email outbox.
+	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox and the schema export.
 
 They need the store's Redis: pass --redis or set REDIS_URL. What they did goes to stderr; stdout
 carries only what a script reads (the token of "token create", the tables of "tenant list" and

@@ -77,13 +77,15 @@ func newRootCmd(a *app) *cobra.Command {
 	root.Long = `crmflow is a multi-tenant CRM with workflow automation, stored in Redis.
 
 Start here:
+  crmflow demo                                   a scripted tour of workflows and the recycle bin, zero setup
   crmflow run                                    every role in one process on a throwaway in-process Redis
   crmflow serve --redis redis://HOST:6379/0      the HTTP API on a real Redis
   crmflow worker --redis redis://HOST:6379/0     the background tasks (bulk deletes, purges, emails)
   crmflow scheduler --redis redis://HOST:6379/0  the cron entries that enqueue purges and sweeps
   crmflow admin tenant create acme --plan professional --redis redis://HOST:6379/0
 
-Operators' commands on the store: admin, purge. On the API (CRMFLOW_URL, CRMFLOW_TOKEN): delete, jobs.
+Operators' commands on the store: admin, purge. Offline: validate. On the API (CRMFLOW_URL,
+CRMFLOW_TOKEN): apply, workflows, preview, delete, jobs.
 
 Flags may also come from the environment (the variable is named in each flag's help);
 a flag on the command line wins.`
@@ -111,7 +113,8 @@ a flag on the command line wins.`
 	bindEnv(pf, "log-level", "CRMFLOW_LOG_LEVEL")
 
 	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
-		newDeleteCmd(a), newJobsCmd(a), newVersionCmd(a))
+		newDeleteCmd(a), newJobsCmd(a), newVersionCmd(a),
+		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a))
 	return root
 }
 

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crmflow/crmflow/workflows"
+)
+
+// newValidateCmd returns `crmflow validate`: offline validation of workflow files.
+func newValidateCmd(a *app) *cobra.Command {
+	var schemaFile string
+	cmd := &cobra.Command{
+		Use:   "validate [--schema schema.yaml] FILE...",
+		Short: "Check workflow files offline, printing every problem as file:line:col: message",
+		Long: `Check workflow files offline, as the API checks them when they are stored: unknown fields, duplicate
+keys, a value of the wrong kind, an unknown action or property, a trigger that does not compile or is
+not boolean (reported at its line and column in the file), an action that does not apply to the
+workflow's object type.
+
+Every problem is printed on stdout as "file:line:col: path: message" (on a terminal followed by the
+line with a caret under the column), and every valid file as "file: ok". One summary line goes to
+stderr. The exit code is 0 when every file is valid, 1 when any has a problem, 2 when a file or the
+schema cannot be read.
+
+Files are checked against the standard properties of every tenant. A workflow that uses a tenant's
+custom properties or object types is checked against that tenant's schema, exported with
+"crmflow admin schema export TENANT > schema.yaml" and given with --schema.`,
+		Example: `  crmflow validate examples/workflows/*.yaml
+  crmflow admin schema export acme --redis redis://127.0.0.1:6379/0 > acme-schema.yaml
+  crmflow validate --schema acme-schema.yaml workflows/*.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("%s needs at least one FILE\nUsage: %s", cmd.CommandPath(), cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			schemas, err := loadSchemas(schemaFile)
+			if err != nil {
+				return err
+			}
+			return a.validateFiles(args, schemas)
+		},
+	}
+	cmd.Flags().StringVar(&schemaFile, "schema", "",
+		"validate against this schema export (crmflow admin schema export TENANT) instead of the standard properties")
+	return cmd
+}
+
+// loadSchemas returns the schemas of --schema, or the standard ones when path is empty. A schema
+// file that cannot be read or parsed is a usage error.
+func loadSchemas(path string) (workflows.Schemas, error) {
+	if path == "" {
+		return workflows.StandardSchemas(), nil
+	}
+	s, err := workflows.LoadSchemaFile(path)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--schema %s: %w", path, err))
+	}
+	return s, nil
+}
+
+// fileCheck is the outcome of checking one workflow file.
+type fileCheck struct {
+	wf  *workflows.Workflow
+	src []byte
+	// problems is the file's *workflows.ValidationError, nil when it is valid.
+	problems *workflows.ValidationError
+}
+
+// checkFile reads and validates one workflow file. A file that cannot be read is a usage error;
+// a file with problems is no error, its problems are in the result.
+func checkFile(path string, schemas workflows.SchemaLookup) (fileCheck, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fileCheck{}, usage(fmt.Errorf("read workflow file: %w", err))
+	}
+	wf, err := workflows.Parse(path, src, schemas, nil)
+	var ve *workflows.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return fileCheck{src: src, problems: ve}, nil
+	case err != nil:
+		return fileCheck{}, fmt.Errorf("validate %s: %w", path, err)
+	}
+	return fileCheck{wf: wf, src: src}, nil
+}
+
+// printProblems prints a file's problems on stdout: one line each, with the snippet on a terminal.
+func (a *app) printProblems(ve *workflows.ValidationError) {
+	out := ve.Error()
+	if isTerminal(a.stdout) {
+		out = ve.Detailed()
+	}
+	fmt.Fprintln(a.stdout, out)
+}
+
+// validateFiles checks every file and prints what it found; see newValidateCmd for the output and
+// the exit codes.
+func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) error {
+	var bad, problems, unchecked int
+	code := 0
+	for _, path := range paths {
+		c, err := checkFile(path, schemas)
+		if err != nil {
+			unchecked++
+			fmt.Fprintf(a.stderr, "crmflow: %v\n", err)
+			code = max(code, exitCodeOf(err))
+			continue
+		}
+		if c.problems != nil {
+			bad++
+			problems += len(c.problems.Problems)
+			a.printProblems(c.problems)
+			continue
+		}
+		fmt.Fprintf(a.stdout, "%s: ok\n", path)
+	}
+	n := len(paths)
+	switch {
+	case unchecked > 0:
+		msg := fmt.Sprintf("%d of %d file(s) could not be checked", unchecked, n)
+		if bad > 0 {
+			msg += fmt.Sprintf("; %d invalid, %d problem(s)", bad, problems)
+		}
+		return &exitError{code: code, err: errors.New(msg)}
+	case bad > 0:
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid, %d problem(s)", bad, n, problems)}
+	}
+	fmt.Fprintf(a.stderr, "%d file(s) valid\n", n)
+	return nil
+}
+
+// exitCodeOf is the exit code err calls for: its own for an *exitError, else 1.
+func exitCodeOf(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

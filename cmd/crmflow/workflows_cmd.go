@@ -1,0 +1,762 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+)
+
+// The workflow commands for ops staff talk to the API (CRMFLOW_URL, CRMFLOW_TOKEN) like the other
+// ops commands: apply, workflows list|activate|pause|history|enroll, preview. Their results go to
+// stdout, hints and warnings to stderr.
+
+// flowsAPIPath is the path of the workflow endpoints.
+const flowsAPIPath = "/automation/v4/flows"
+
+// yamlContentType is the Content-Type of a workflow file sent to the API.
+const yamlContentType = "application/yaml"
+
+// flowView is a workflow as the API shows it.
+type flowView struct {
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	State          string `json:"state"`
+	Revision       int64  `json:"revision"`
+	ActiveRevision int64  `json:"activeRevision"`
+	PausedReason   string `json:"pausedReason"`
+}
+
+// activationView is the API's answer to an activation.
+type activationView struct {
+	flowView
+	Backfill struct {
+		Requested bool   `json:"requested"`
+		Queued    bool   `json:"queued"`
+		Warning   string `json:"warning"`
+	} `json:"backfill"`
+}
+
+// previewView is what a workflow would enroll now, as the API counts it.
+type previewView struct {
+	Name       string `json:"name"`
+	ObjectType string `json:"objectType"`
+	Revision   int64  `json:"revision"`
+	At         string `json:"at"`
+	Total      int64  `json:"total"`
+	Matched    int64  `json:"matched"`
+	Suppressed int64  `json:"suppressed"`
+	Errors     int64  `json:"errors"`
+	Sample     []struct {
+		ID string `json:"id"`
+	} `json:"sample"`
+	Warnings []string `json:"warnings"`
+}
+
+// historyView is one event of a record in a workflow.
+type historyView struct {
+	At       string `json:"at"`
+	Kind     string `json:"kind"`
+	Revision int64  `json:"revision"`
+	Step     *int   `json:"step"`
+	Action   string `json:"action"`
+	Outcome  string `json:"outcome"`
+	Detail   string `json:"detail"`
+}
+
+// flowPath is the path of workflow name, with an optional sub-resource ("activate", ...).
+func flowPath(name string, sub ...string) string {
+	p := flowsAPIPath + "/" + url.PathEscape(name)
+	for _, s := range sub {
+		p += "/" + s
+	}
+	return p
+}
+
+// flowProblemsError is a workflow file the API refused with problems at lines and columns (its
+// 400 VALIDATION_ERROR with INVALID_WORKFLOW details). The API names the file flow.yaml; the
+// commands print the problems against the file the user gave.
+type flowProblemsError struct {
+	problems []apiProblem
+	// apiErr is the whole answer, for its message and correlation id.
+	apiErr *apiError
+}
+
+// apiProblem is one INVALID_WORKFLOW detail: its message ("flow.yaml:3:20: path: message") and
+// the line of the file with a caret under the column, when the API gave it.
+type apiProblem struct {
+	message string
+	snippet string
+}
+
+func (e *flowProblemsError) Error() string { return e.apiErr.Error() }
+
+// lines returns the problems as "file:line:col: path: message", with the snippets when detailed.
+func (e *flowProblemsError) lines(file string, detailed bool) string {
+	var b strings.Builder
+	for i, p := range e.problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		msg := p.message
+		// The API reports against its own name for the body; the position after it is the file's.
+		if j := strings.Index(msg, ":"); j >= 0 {
+			msg = file + msg[j:]
+		}
+		b.WriteString(msg)
+		if detailed && p.snippet != "" {
+			b.WriteByte('\n')
+			b.WriteString(p.snippet)
+		}
+	}
+	return b.String()
+}
+
+// apiErrorBody is the API's error body, with the details the workflow commands read.
+type apiErrorBody struct {
+	Message       string `json:"message"`
+	Category      string `json:"category"`
+	CorrelationID string `json:"correlationId"`
+	Errors        []struct {
+		Message string              `json:"message"`
+		Code    string              `json:"code"`
+		Context map[string][]string `json:"context"`
+	} `json:"errors"`
+}
+
+// send sends a request with a raw body of contentType (a workflow file) and decodes a 2xx JSON
+// answer into out (nil: discard it); it returns the status. An error answer is an *apiError, or a
+// *flowProblemsError for a workflow file with problems; no answer at all wraps errUnreachable.
+func (c *apiClient) send(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
+	u := c.base.String() + path
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("build request %s %s: %w", method, u, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", contentType)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var b apiErrorBody
+		if json.Unmarshal(raw, &b) != nil || b.Message == "" {
+			return resp.StatusCode, &apiError{status: resp.StatusCode, Category: http.StatusText(resp.StatusCode),
+				Message: fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))}
+		}
+		ae := &apiError{status: resp.StatusCode, Message: b.Message, Category: b.Category, CorrelationID: b.CorrelationID}
+		var ps []apiProblem
+		for _, d := range b.Errors {
+			if d.Code != "INVALID_WORKFLOW" {
+				return resp.StatusCode, ae
+			}
+			p := apiProblem{message: d.Message}
+			if s := d.Context["snippet"]; len(s) > 0 {
+				p.snippet = s[0]
+			}
+			ps = append(ps, p)
+		}
+		if len(ps) > 0 {
+			return resp.StatusCode, &flowProblemsError{problems: ps, apiErr: ae}
+		}
+		return resp.StatusCode, ae
+	}
+	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
+		return resp.StatusCode, nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode the answer to %s %s: %w", method, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// printAPIProblems prints the problems the API found in file, as validate prints its own.
+func (a *app) printAPIProblems(file string, pe *flowProblemsError) {
+	fmt.Fprintln(a.stdout, pe.lines(file, isTerminal(a.stdout)))
+}
+
+// newApplyCmd returns `crmflow apply -f FILE...`: store workflow files through the API.
+func newApplyCmd(a *app) *cobra.Command {
+	var (
+		o          opsConfig
+		files      []string
+		schemaFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE [-f FILE...]",
+		Short: "Store workflow files through the API, each as a new revision unless unchanged",
+		Long: `Store workflow files through the API (PUT /automation/v4/flows/{name}), each under the name it gives.
+
+Every file is first validated here, as "crmflow validate" does: if one has a problem, its problems
+are printed and nothing is stored (exit 1). The API then validates each again against the tenant's
+live schema and lists, and stores it as a new revision ("NAME: created revision N") unless it is
+the same as the latest one ("NAME: unchanged"). Storing a revision never activates it: an active
+workflow keeps running its active revision until "crmflow workflows activate NAME".
+
+The local check uses the standard properties; for a workflow that uses a tenant's custom properties
+or object types give the tenant's schema export with --schema. The API is at --url (CRMFLOW_URL);
+the token, of a user with the workflows permission, comes from the environment variable CRMFLOW_TOKEN.`,
+		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
+  crmflow apply -f workflows/clean-bounced-contacts.yaml
+  crmflow apply -f a.yaml -f b.yaml --schema acme-schema.yaml`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return usageErrorf("-f FILE is required: give the workflow file(s) to apply")
+			}
+			schemas, err := loadSchemas(schemaFile)
+			if err != nil {
+				return err
+			}
+			checks := make([]fileCheck, len(files))
+			bad, byName := 0, map[string]string{}
+			for i, f := range files {
+				c, err := checkFile(f, schemas)
+				if err != nil {
+					return err
+				}
+				if c.problems != nil {
+					bad++
+					a.printProblems(c.problems)
+					continue
+				}
+				if prev, dup := byName[c.wf.Name]; dup {
+					return usageErrorf("%s and %s both define workflow %s: apply one of them", prev, f, c.wf.Name)
+				}
+				byName[c.wf.Name] = f
+				checks[i] = c
+			}
+			if bad > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid: nothing applied", bad, len(files))}
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			return a.applyFiles(cmd.Context(), c, files, checks)
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	fs.StringArrayVarP(&files, "filename", "f", nil, "a workflow file to apply (repeat for several)")
+	fs.StringVar(&schemaFile, "schema", "",
+		"validate locally against this schema export (crmflow admin schema export TENANT) instead of the standard properties")
+	return cmd
+}
+
+// applyFiles stores each checked file with PUT, in order, and prints what became of it. A file the
+// API refuses with problems is printed and the others are still applied (exit 1 at the end); any
+// other error stops at once.
+func (a *app) applyFiles(ctx context.Context, c *apiClient, files []string, checks []fileCheck) error {
+	refused := 0
+	for i, f := range files {
+		name := checks[i].wf.Name
+		var fl flowView
+		status, err := c.send(ctx, http.MethodPut, flowPath(name), yamlContentType, checks[i].src, &fl)
+		var pe *flowProblemsError
+		switch {
+		case errors.As(err, &pe):
+			refused++
+			a.printAPIProblems(f, pe)
+			continue
+		case err != nil:
+			return fmt.Errorf("apply %s (workflow %s): %w", f, name, err)
+		}
+		if status == http.StatusCreated {
+			fmt.Fprintf(a.stdout, "%s: created revision %d\n", name, fl.Revision)
+		} else {
+			fmt.Fprintf(a.stdout, "%s: unchanged (revision %d)\n", name, fl.Revision)
+		}
+		if fl.State == "ACTIVE" && fl.ActiveRevision != fl.Revision {
+			fmt.Fprintf(a.stderr, "workflow %s is active at revision %d: run `crmflow workflows activate %s` to run revision %d\n",
+				name, fl.ActiveRevision, name, fl.Revision)
+		}
+	}
+	switch {
+	case refused == len(files):
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s): nothing applied", refused, len(files))}
+	case refused > 0:
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s); the others are applied", refused, len(files))}
+	}
+	return nil
+}
+
+// newWorkflowsCmd returns `crmflow workflows`: list, activate, pause, history and enroll.
+func newWorkflowsCmd(a *app) *cobra.Command {
+	wfs := group("workflows", "List, activate and pause stored workflows, read a record's history (CRMFLOW_URL, CRMFLOW_TOKEN)",
+		a.newWorkflowsListCmd(), a.newWorkflowsActivateCmd(), a.newWorkflowsPauseCmd(),
+		a.newWorkflowsHistoryCmd(), a.newWorkflowsEnrollCmd())
+	wfs.Long = `Manage the workflows stored with "crmflow apply", through the API at --url (CRMFLOW_URL) with the
+token of the environment variable CRMFLOW_TOKEN. Activating and pausing need a user with the
+workflows permission; activating needs a tenant on the professional or enterprise plan.`
+	wfs.Example = `  crmflow workflows list
+  crmflow workflows activate clean-bounced-contacts --enroll-existing
+  crmflow workflows history clean-bounced-contacts --record 1042
+  crmflow workflows pause clean-bounced-contacts`
+	return wfs
+}
+
+func (a *app) newWorkflowsListCmd() *cobra.Command {
+	var o opsConfig
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the tenant's workflows with their state and revisions",
+		Args:  exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Results []flowView `json:"results"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, flowsAPIPath, nil, &out); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tTYPE\tSTATE\tREVISION\tACTIVE_REVISION\tPAUSED_REASON")
+			for _, f := range out.Results {
+				active := "-"
+				if f.ActiveRevision > 0 {
+					active = strconv.FormatInt(f.ActiveRevision, 10)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\n", f.Name, f.ObjectType, f.State, f.Revision, active, oneLine(f.PausedReason))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "%d workflow(s)\n", len(out.Results))
+			return nil
+		},
+	}
+	o.flags(cmd.Flags())
+	return cmd
+}
+
+func (a *app) newWorkflowsActivateCmd() *cobra.Command {
+	var (
+		o              opsConfig
+		enrollExisting bool
+		wait           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "activate NAME [--enroll-existing] [--wait]",
+		Short: "Activate a workflow's latest revision, optionally enrolling the records that match already",
+		Long: `Activate a workflow's latest revision (POST /automation/v4/flows/{name}/activate): from now on records
+that start to match its trigger enroll and run its actions.
+
+--enroll-existing=true also enrolls, in the background, every live record that matches already;
+--enroll-existing=false does not; without the flag the workflow file's enroll_existing decides.
+--wait follows that enrollment until every live record was looked at: on a terminal with a progress
+bar on stderr, otherwise with one "done/total" line on stderr per change; then a summary line goes to
+stdout. Stopping the command (Ctrl-C) does not stop the enrollment.
+
+Only tenants on the professional and enterprise plans may activate workflows: on another plan the
+API's refusal is printed and the exit code is 1. When the enrollment of existing records was asked
+for but could not be queued, the workflow is active anyway, a warning says what to do and the exit
+code is 1.`,
+		Example: `  crmflow workflows activate clean-bounced-contacts --enroll-existing --wait
+  crmflow workflows activate nurture-new-leads --enroll-existing=false`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			changed := cmd.Flags().Changed("enroll-existing")
+			if wait {
+				if changed && !enrollExisting {
+					return usageErrorf("--wait follows the enrollment of the existing records: it needs --enroll-existing, not --enroll-existing=false")
+				}
+				if err := o.checkWatch(); err != nil {
+					return err
+				}
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var before *backfillView
+			if wait {
+				// The progress of an earlier backfill, so that --wait does not take it for this one's.
+				var d flowDetailView
+				if err := c.do(ctx, http.MethodGet, flowPath(name), nil, &d); err != nil {
+					return err
+				}
+				before = d.BackfillProgress
+			}
+			var body any
+			if changed {
+				body = map[string]bool{"enrollExisting": enrollExisting}
+			}
+			var out activationView
+			if err := c.do(ctx, http.MethodPost, flowPath(name, "activate"), body, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "workflow %s: %s at revision %d\n", out.Name, out.State, out.ActiveRevision)
+			switch {
+			case !out.Backfill.Requested:
+				fmt.Fprintf(a.stderr, "records that match already were not enrolled; those created or updated from now on are\n")
+				return nil
+			case !out.Backfill.Queued:
+				return fmt.Errorf("workflow %s is active, but: %s", out.Name, out.Backfill.Warning)
+			case !wait:
+				fmt.Fprintf(a.stderr, "the records that match already are being enrolled in the background; "+
+					"follow it with `crmflow workflows activate %s --enroll-existing --wait`, which enrolls nobody twice\n", out.Name)
+				return nil
+			}
+			return a.waitBackfill(ctx, c, out.flowView, before, o)
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	o.watchFlags(fs)
+	fs.BoolVar(&enrollExisting, "enroll-existing", false,
+		"also enroll the live records that match already (default: the workflow file's enroll_existing)")
+	fs.BoolVar(&wait, "wait", false, "follow the enrollment of the existing records until it is complete, showing its progress")
+	return cmd
+}
+
+// flowDetailView is one workflow as GET /automation/v4/flows/{name} shows it, with the progress of
+// its latest enroll-existing backfill (nil when it never had one).
+type flowDetailView struct {
+	flowView
+	BackfillProgress *backfillView `json:"backfillProgress"`
+}
+
+// backfillView is the progress of an enroll-existing backfill: of Total live records (counted when
+// it started), Done were looked at and Enrolled of those enrolled.
+type backfillView struct {
+	Revision  int64  `json:"revision"`
+	Status    string `json:"status"` // RUNNING, COMPLETE or STOPPED
+	Total     int64  `json:"total"`
+	Done      int64  `json:"done"`
+	Enrolled  int64  `json:"enrolled"`
+	StartedAt string `json:"startedAt"`
+}
+
+// waitBackfill reads workflow f every o.interval until the backfill of its active revision that
+// started after before (the progress read before the activation; nil when there was none) is
+// complete, showing its progress on stderr, and prints a summary line on stdout. A backfill that
+// stops (the workflow was paused, or another revision activated) is an error.
+func (a *app) waitBackfill(ctx context.Context, c *apiClient, f flowView, before *backfillView, o opsConfig) error {
+	show := a.newBackfillDisplay(f.Name, f.ObjectType, o.progress)
+	t := time.NewTicker(o.interval)
+	defer t.Stop()
+	failures, waiting := 0, false
+	for {
+		var d flowDetailView
+		err := c.do(ctx, http.MethodGet, flowPath(f.Name), nil, &d)
+		switch {
+		case err == nil:
+			failures = 0
+			bf := d.BackfillProgress
+			// A record of an earlier backfill is not this one's: a new one starts with a new startedAt,
+			// unless the earlier one of this revision was still running and this activation joined it.
+			fresh := bf != nil && bf.Revision == f.ActiveRevision &&
+				(before == nil || bf.StartedAt != before.StartedAt || before.Status == "RUNNING")
+			if !fresh {
+				if !waiting {
+					fmt.Fprintf(a.stderr, "waiting for a worker to start enrolling the existing %s of workflow %s\n", f.ObjectType, f.Name)
+					waiting = true
+				}
+				break
+			}
+			show.update(*bf)
+			switch bf.Status {
+			case "COMPLETE":
+				show.finish()
+				_, err := fmt.Fprintf(a.stdout, "workflow %s: enroll-existing COMPLETE: %d of %d %s looked at, %d enrolled\n",
+					f.Name, bf.Done, bf.Total, f.ObjectType, bf.Enrolled)
+				return err
+			case "STOPPED":
+				show.finish()
+				return fmt.Errorf("the enrollment of the existing %s of workflow %s STOPPED after %d of %d (%d enrolled): "+
+					"the workflow was paused or another revision activated", f.ObjectType, f.Name, bf.Done, bf.Total, bf.Enrolled)
+			}
+		case errors.Is(err, errUnreachable) || isServerError(err):
+			failures++
+			if failures >= maxPollFailures {
+				return fmt.Errorf("gave up following the enrollment of workflow %s after %d failed reads in a row (it goes on): %w",
+					f.Name, failures, err)
+			}
+			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following the enrollment of workflow %s; the workers go on with it", f.Name)
+		case <-t.C:
+		}
+	}
+}
+
+// backfillDisplay shows a backfill's progress on stderr: a bar, or a line per change.
+type backfillDisplay struct {
+	w          io.Writer
+	name, what string
+	useBar     bool
+	bar        *progressbar.ProgressBar
+	last       string
+}
+
+// newBackfillDisplay returns a bar on a terminal (mode auto) or with mode bar, else lines.
+func (a *app) newBackfillDisplay(name, objectType, mode string) *backfillDisplay {
+	return &backfillDisplay{w: a.stderr, name: name, what: objectType,
+		useBar: mode == "bar" || (mode == "auto" && isTerminal(a.stderr))}
+}
+
+func (d *backfillDisplay) update(bf backfillView) {
+	if !d.useBar {
+		line := fmt.Sprintf("%d/%d %s (workflow %s: %d %s looked at, %d enrolled)", bf.Done, bf.Total, bf.Status, d.name, bf.Done, d.what, bf.Enrolled)
+		if line != d.last {
+			fmt.Fprintln(d.w, line)
+			d.last = line
+		}
+		return
+	}
+	if d.bar == nil {
+		d.bar = progressbar.NewOptions64(max(bf.Total, 1),
+			progressbar.OptionSetWriter(d.w),
+			progressbar.OptionSetDescription("workflow "+d.name+" enroll-existing "+d.what),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(d.w) }),
+		)
+	}
+	if bf.Total > d.bar.GetMax64() {
+		d.bar.ChangeMax64(bf.Total)
+	}
+	_ = d.bar.Set64(min(bf.Done, d.bar.GetMax64()))
+}
+
+func (d *backfillDisplay) finish() {
+	if d.bar != nil && !d.bar.IsFinished() {
+		_ = d.bar.Finish()
+	}
+}
+
+func (a *app) newWorkflowsPauseCmd() *cobra.Command {
+	var o opsConfig
+	cmd := &cobra.Command{
+		Use:   "pause NAME",
+		Short: "Pause a workflow: it enrolls nobody and runs no action until activated again",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			var out flowView
+			if err := c.do(cmd.Context(), http.MethodPost, flowPath(args[0], "pause"), nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "workflow %s: %s\n", out.Name, out.State)
+			return nil
+		},
+	}
+	o.flags(cmd.Flags())
+	return cmd
+}
+
+func (a *app) newWorkflowsHistoryCmd() *cobra.Command {
+	var (
+		o      opsConfig
+		record string
+	)
+	cmd := &cobra.Command{
+		Use:   "history NAME --record ID",
+		Short: "Show every event of one record in a workflow: enrollments, actions, skips, unenrollments",
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(record) == "" {
+				return usageErrorf("--record is required: the id of the record whose history to show")
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Results []historyView `json:"results"`
+			}
+			path := flowPath(args[0], "history") + "?recordId=" + url.QueryEscape(record)
+			if err := c.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "AT\tEVENT\tREVISION\tSTEP\tACTION\tOUTCOME\tDETAIL")
+			for _, h := range out.Results {
+				step := "-"
+				if h.Step != nil {
+					step = strconv.Itoa(*h.Step)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.At, h.Kind, h.Revision, step, dash(h.Action), dash(h.Outcome), oneLine(h.Detail))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "%d event(s) of record %s in workflow %s\n", len(out.Results), record, args[0])
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	fs.StringVar(&record, "record", "", "the id of the record (required)")
+	return cmd
+}
+
+func (a *app) newWorkflowsEnrollCmd() *cobra.Command {
+	var (
+		o      opsConfig
+		record string
+	)
+	cmd := &cobra.Command{
+		Use:   "enroll NAME --record ID",
+		Short: "Enroll one live record in an active workflow, whether or not it matches the trigger",
+		Long: `Enroll one live record in an active workflow (POST /automation/v4/flows/{name}/enrollments); its
+first step runs in the background. The API refuses, saying why, a record that is suppressed, already
+enrolled, or was enrolled before when the workflow does not allow re-enrollment.`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(record) == "" {
+				return usageErrorf("--record is required: the id of the record to enroll")
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			body := map[string]string{"recordId": record}
+			if err := c.do(cmd.Context(), http.MethodPost, flowPath(args[0], "enrollments"), body, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "enrolled record %s in workflow %s\n", record, args[0])
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	fs.StringVar(&record, "record", "", "the id of the record (required)")
+	return cmd
+}
+
+// newPreviewCmd returns `crmflow preview FILE | --name NAME`.
+func newPreviewCmd(a *app) *cobra.Command {
+	var (
+		o     opsConfig
+		name  string
+		limit int
+	)
+	cmd := &cobra.Command{
+		Use:   "preview (FILE | --name NAME) [--limit N]",
+		Short: "Count the live records a workflow would enroll now, with a sample, changing nothing",
+		Long: `Count the live records a workflow would enroll now (they match its trigger and are not suppressed),
+and show the ids of a sample of them, without storing or changing anything, on every plan.
+
+With FILE the workflow file is sent as it is (POST /automation/v4/flows/preview) and validated
+against the tenant's live schema; its problems are printed as "crmflow validate" prints them. With
+--name the latest stored revision of that workflow is previewed.`,
+		Example: `  crmflow preview workflows/clean-bounced-contacts.yaml
+  crmflow preview --name clean-bounced-contacts --limit 50`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0 && name == "":
+				return usageErrorf("give a workflow FILE or --name NAME\nUsage: %s", cmd.UseLine())
+			case len(args) > 0 && name != "":
+				return usageErrorf("give a workflow FILE or --name NAME, not both\nUsage: %s", cmd.UseLine())
+			case len(args) > 1:
+				return usageErrorf("%s previews one FILE, got %d\nUsage: %s", cmd.CommandPath(), len(args), cmd.UseLine())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > 100 {
+				return usageErrorf("--limit must be from 1 to 100, got %d", limit)
+			}
+			var src []byte
+			if len(args) == 1 {
+				var err error
+				if src, err = os.ReadFile(args[0]); err != nil {
+					return usage(fmt.Errorf("read workflow file: %w", err))
+				}
+			}
+			c, err := a.newAPIClient(o.url)
+			if err != nil {
+				return err
+			}
+			q := "?limit=" + strconv.Itoa(limit)
+			var p previewView
+			if len(args) == 1 {
+				_, err = c.send(cmd.Context(), http.MethodPost, flowsAPIPath+"/preview"+q, yamlContentType, src, &p)
+				var pe *flowProblemsError
+				if errors.As(err, &pe) {
+					a.printAPIProblems(args[0], pe)
+					return &exitError{code: 1, err: fmt.Errorf("%s is invalid: nothing previewed", args[0])}
+				}
+			} else {
+				err = c.do(cmd.Context(), http.MethodGet, flowPath(name, "preview")+q, nil, &p)
+			}
+			if err != nil {
+				return err
+			}
+			a.printPreview(p)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	o.flags(fs)
+	fs.StringVar(&name, "name", "", "preview the latest stored revision of this workflow instead of a file")
+	fs.IntVar(&limit, "limit", 10, "show at most this many matching record ids, 1 to 100")
+	return cmd
+}
+
+// printPreview prints a preview: the counts, then the sample ids, on stdout; warnings on stderr.
+func (a *app) printPreview(p previewView) {
+	what := p.Name
+	if p.Revision > 0 {
+		what += fmt.Sprintf(" (revision %d)", p.Revision)
+	}
+	fmt.Fprintf(a.stdout, "%s: %d of %d live %s match now (%d suppressed, %d could not be evaluated)\n",
+		what, p.Matched, p.Total, p.ObjectType, p.Suppressed, p.Errors)
+	ids := make([]string, len(p.Sample))
+	for i, r := range p.Sample {
+		ids[i] = r.ID
+	}
+	if len(ids) > 0 {
+		fmt.Fprintf(a.stdout, "sample ids: %s\n", strings.Join(ids, ", "))
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+}
+
+// dash shows an empty table cell as "-".
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// planRefusal is the API's message to a tenant whose plan cannot activate workflows (crm.PlanError).
+const planRefusal = "the starter plan does not include workflow automation: upgrade to professional or enterprise " +
+	"to activate workflows (you can still write, validate and preview them)"
+
+// TestWorkflowCommands is the script an ops person runs: apply a workflow, preview it, be refused
+// its activation on Starter, activate it on Professional with enroll-existing, see exactly the
+// matching contacts in the bin, read a record's history, pause, enroll one record by hand. It runs
+// the commands against `crmflow serve` and `crmflow worker` on a Redis of its own.
+func TestWorkflowCommands(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	b.admin(t, "tenant", "create", b.tenant, "--plan", "starter")
+	b.admin(t, "user", "create", b.tenant, "ops@example.com", "--perms", "all")
+	token, _ := b.admin(t, "token", "create", b.tenant, "ops@example.com")
+	token = strings.TrimSpace(token)
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	t.Cleanup(func() {
+		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
+	})
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	run := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		stdout, stderr, code := crmflow(t, ctl, args...)
+		require.Equal(t, wantCode, code, "crmflow %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+		return stdout, stderr
+	}
+
+	// Three bounced leads match; a bounced customer is suppressed; two contacts do not bounce.
+	var in []map[string]any
+	for i, c := range []struct{ bounced, stage string }{
+		{"true", "lead"}, {"false", "lead"}, {"true", "lead"}, {"true", "customer"}, {"false", "lead"}, {"true", "lead"},
+	} {
+		in = append(in, map[string]any{"properties": map[string]string{
+			"email": fmt.Sprintf("c%d@example.com", i), "email_bounced": c.bounced, "lifecyclestage": c.stage}})
+	}
+	code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts/batch/create", token, map[string]any{"inputs": in})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	ids := map[string]string{} // email -> id
+	for _, r := range body["results"].([]any) {
+		rec := r.(map[string]any)
+		ids[rec["properties"].(map[string]any)["email"].(string)] = rec["id"].(string)
+	}
+	matching := []string{ids["c0@example.com"], ids["c2@example.com"], ids["c5@example.com"]}
+	slices.Sort(matching)
+	bin := func() map[string]map[string]any {
+		t.Helper()
+		code, body := call(t, http.MethodGet, base+"/crm/v3/objects/contacts?archived=true&limit=100", token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		out := map[string]map[string]any{}
+		for _, r := range body["results"].([]any) {
+			out[r.(map[string]any)["id"].(string)] = r.(map[string]any)
+		}
+		return out
+	}
+
+	example := filepath.Join("..", "..", "examples", "workflows", "clean-bounced-contacts.yaml")
+	const name = "clean-bounced-contacts"
+
+	// Apply: a new revision, then unchanged.
+	stdout, _ := run(0, "apply", "-f", example)
+	require.Equal(t, name+": created revision 1\n", stdout)
+	stdout, _ = run(0, "apply", "-f", example)
+	require.Equal(t, name+": unchanged (revision 1)\n", stdout)
+
+	// A file with a local problem: printed at its position, and nothing is applied, not even the valid file.
+	bad := writeFile(t, "companies.yaml", deleteCompaniesYAML)
+	other := writeFile(t, "other.yaml", "name: tidy-leads\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\n"+
+		"actions:\n  - type: delete_contact\n")
+	stdout, stderr := run(1, "apply", "-f", other, "-f", bad)
+	require.Equal(t, bad+":6:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies\n", stdout)
+	require.Contains(t, stderr, "nothing applied")
+
+	// A file only the API can find wrong (its suppression list does not exist): printed against the file.
+	noList := writeFile(t, "nolist.yaml", "name: no-list\nobject_type: contacts\ntrigger: email_bounced\n"+
+		"suppression:\n  lists: [\"999\"]\nactions:\n  - type: delete_contact\n")
+	stdout, stderr = run(1, "apply", "-f", noList)
+	require.Regexp(t, `^`+regexp.QuoteMeta(noList)+`:5:11: suppression.lists\[0\]: list 999 does not exist`, stdout)
+	require.Contains(t, stderr, "nothing applied")
+
+	stdout, stderr = run(0, "workflows", "list")
+	require.Regexp(t, `(?m)^NAME\s+TYPE\s+STATE\s+REVISION\s+ACTIVE_REVISION\s+PAUSED_REASON$`, stdout)
+	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+DRAFT\s+1\s+-\s*$`, stdout)
+	require.NotContains(t, stdout, "tidy-leads")
+	require.NotContains(t, stdout, "no-list")
+	require.Equal(t, "1 workflow(s)\n", stderr)
+
+	// Preview a file and the stored workflow: nothing changes.
+	wantPreview := fmt.Sprintf(": 3 of 6 live contacts match now (1 suppressed, 0 could not be evaluated)\nsample ids: %s\n",
+		strings.Join(matching, ", "))
+	stdout, _ = run(0, "preview", example)
+	require.Equal(t, name+wantPreview, stdout)
+	stdout, _ = run(0, "preview", "--name", name)
+	require.Equal(t, name+" (revision 1)"+wantPreview, stdout)
+	stdout, _ = run(0, "preview", "--name", name, "--limit", "1")
+	require.Contains(t, stdout, "sample ids: "+matching[0]+"\n")
+	stdout, _ = run(1, "preview", noList)
+	require.Regexp(t, `^`+regexp.QuoteMeta(noList)+`:5:11: `, stdout)
+
+	// Starter: the API's refusal, as it gave it; nothing changes.
+	stdout, stderr = run(1, "workflows", "activate", name, "--enroll-existing")
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, planRefusal)
+	require.Contains(t, stderr, "403 PLAN_NOT_ALLOWED")
+	stdout, _ = run(0, "workflows", "list")
+	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+DRAFT\s+1\s+-\s*$`, stdout)
+	require.Empty(t, bin())
+
+	// Professional: active, and exactly the matching contacts land in the bin, deleted by the workflow.
+	b.admin(t, "tenant", "set-plan", b.tenant, "professional")
+	stdout, stderr = run(0, "workflows", "activate", name, "--enroll-existing", "--wait", "--progress", "lines", "--interval", "50ms")
+	require.Equal(t, "workflow "+name+": ACTIVE at revision 1\n"+
+		"workflow "+name+": enroll-existing COMPLETE: 6 of 6 contacts looked at, 3 enrolled\n", stdout)
+	require.Regexp(t, `(?m)^6/6 COMPLETE \(workflow clean-bounced-contacts: 6 contacts looked at, 3 enrolled\)$`, stderr)
+	// The enrolled contacts run their one step, delete_contact, right after.
+	eventually(t, 30*time.Second, "the matching contacts in the bin", func() bool { return len(bin()) >= len(matching) })
+	got := bin()
+	require.ElementsMatch(t, matching, slices.Collect(maps.Keys(got)))
+	for id, rec := range got {
+		require.Equal(t, "workflow", rec["archivedVia"], "contact %s", id)
+		require.Equal(t, name, rec["archivedRef"], "contact %s", id)
+		require.Equal(t, "workflow:"+name, rec["archivedBy"], "contact %s", id)
+	}
+	stdout, _ = run(0, "workflows", "list")
+	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+ACTIVE\s+1\s+1\s*$`, stdout)
+
+	stdout, stderr = run(0, "workflows", "history", name, "--record", matching[0])
+	require.Regexp(t, `(?m)^AT\s+EVENT\s+REVISION\s+STEP\s+ACTION\s+OUTCOME\s+DETAIL$`, stdout)
+	require.Regexp(t, `(?m)^\S+\s+enrolled\s+1\s`, stdout)
+	require.Regexp(t, `(?m)^\S+\s+action\s+1\s+0\s+delete_contact\s+done\s+moved contact `+matching[0]+` to the recycle bin$`, stdout)
+	require.Contains(t, stderr, "event(s) of record "+matching[0])
+
+	// Paused: no manual enrollment either.
+	stdout, _ = run(0, "workflows", "pause", name)
+	require.Equal(t, "workflow "+name+": PAUSED\n", stdout)
+	stdout, _ = run(0, "workflows", "list")
+	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+PAUSED\s+1\s+1\s`, stdout)
+	lead := ids["c1@example.com"]
+	_, stderr = run(1, "workflows", "enroll", name, "--record", lead)
+	require.Contains(t, stderr, "enrolls nobody")
+	require.Contains(t, stderr, "409 CONFLICT")
+
+	// Active again without enroll-existing; a person enrolls a lead by hand, and the workflow runs on it.
+	_, stderr = run(0, "workflows", "activate", name, "--enroll-existing=false")
+	require.Contains(t, stderr, "were not enrolled")
+	stdout, _ = run(0, "workflows", "enroll", name, "--record", lead)
+	require.Equal(t, "enrolled record "+lead+" in workflow "+name+"\n", stdout)
+	eventually(t, 30*time.Second, "the enrolled lead in the bin", func() bool { _, ok := bin()[lead]; return ok })
+	require.Len(t, bin(), len(matching)+1, "nobody else")
+	_, stderr = run(1, "workflows", "enroll", name, "--record", lead)
+	require.Contains(t, stderr, "404 OBJECT_NOT_FOUND", "a record in the bin cannot be enrolled")
+}
+
+func TestWorkflowCommandsUsageErrors(t *testing.T) {
+	t.Parallel()
+	example := filepath.Join("..", "..", "examples", "workflows", "clean-bounced-contacts.yaml")
+	ctl := []string{"CRMFLOW_URL=http://" + freeAddr(t), "CRMFLOW_TOKEN=t"}
+	for _, tc := range []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"ApplyWithoutFile", ctl, []string{"apply"}, exitUsage, "-f FILE is required"},
+		{"ApplyPositional", ctl, []string{"apply", example}, exitUsage, "takes 0 argument(s)"},
+		{"ApplyUnreadable", ctl, []string{"apply", "-f", "no-such.yaml"}, exitUsage, "no-such.yaml"},
+		{"ApplyTwice", ctl, []string{"apply", "-f", example, "-f", example}, exitUsage, "both define workflow clean-bounced-contacts"},
+		{"ApplyWithoutToken", nil, []string{"apply", "-f", example}, exitUsage, "set CRMFLOW_TOKEN"},
+		{"ApplyUnreachable", ctl, []string{"apply", "-f", example}, 1, "is crmflow serve running there?"},
+		{"ListWithoutToken", nil, []string{"workflows", "list"}, exitUsage, "set CRMFLOW_TOKEN"},
+		{"ActivateWithoutName", ctl, []string{"workflows", "activate"}, exitUsage, "needs NAME"},
+		{"WaitWithoutEnrollExisting", ctl, []string{"workflows", "activate", "x", "--wait", "--enroll-existing=false"}, exitUsage,
+			"--wait follows the enrollment"},
+		{"WaitBadProgress", ctl, []string{"workflows", "activate", "x", "--wait", "--progress", "dots"}, exitUsage, "--progress"},
+		{"HistoryWithoutRecord", ctl, []string{"workflows", "history", "x"}, exitUsage, "--record is required"},
+		{"EnrollWithoutRecord", ctl, []string{"workflows", "enroll", "x"}, exitUsage, "--record is required"},
+		{"UnknownSubcommand", ctl, []string{"workflows", "delete", "x"}, exitUsage, "unknown command"},
+		{"PreviewNothing", ctl, []string{"preview"}, exitUsage, "give a workflow FILE or --name NAME"},
+		{"PreviewBoth", ctl, []string{"preview", example, "--name", "x"}, exitUsage, "not both"},
+		{"PreviewLimit", ctl, []string{"preview", "--name", "x", "--limit", "0"}, exitUsage, "--limit must be from 1 to 100"},
+		{"PreviewUnreadable", ctl, []string{"preview", "no-such.yaml"}, exitUsage, "no-such.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, tc.env, tc.args...)
+			require.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+}
