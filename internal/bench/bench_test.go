@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -33,6 +34,15 @@ func BenchmarkScenarios(b *testing.B) {
 			per, err := bench.MemoryPerContact(ctx, rdb, n)
 			require.NoError(b, err)
 			b.ReportMetric(per, "bytes/contact")
+		}
+	})
+	b.Run("backfill", func(b *testing.B) {
+		for range b.N {
+			r, err := bench.Backfill(ctx, rdb, queueOpt(b), n)
+			require.NoError(b, err)
+			b.Logf("%s", r)
+			b.ReportMetric(r.Rate, "rec/s")
+			b.ReportMetric(r.RawRate, "raw-rec/s")
 		}
 	})
 	b.Run("batch-create-http", func(b *testing.B) {
@@ -64,7 +74,10 @@ func TestScenariosSmall(t *testing.T) {
 	per, err := bench.MemoryPerContact(ctx, rdb, 200)
 	require.NoError(t, err)
 	require.Positive(t, per)
-	r, err := bench.BatchCreateHTTP(ctx, rdb, 450, 3)
+	r, err := bench.Backfill(ctx, rdb, queueOpt(t), 1200)
+	require.NoError(t, err)
+	require.EqualValues(t, 120, r.Extra["enrolled"], "one contact in ten matches")
+	r, err = bench.BatchCreateHTTP(ctx, rdb, 450, 3)
 	require.NoError(t, err)
 	require.Positive(t, r.Ratio)
 	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
@@ -74,4 +87,10 @@ func TestScenariosSmall(t *testing.T) {
 		require.Positive(t, r.Rate)
 		require.Positive(t, r.RawRate)
 	}
+}
+
+func queueOpt(t testing.TB) asynq.RedisConnOpt {
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	return asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}
 }
