@@ -38,6 +38,10 @@ type Config struct {
 	EmailSalt string
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool
+	// ChangesSweepSpec is when the scheduler looks for tenants with record changes the workflow
+	// engine has not seen (--changes-sweep-spec, CRMFLOW_CHANGES_SWEEP_SPEC): it bounds the lag from
+	// a write to an enrollment. Defaults to "@every 2s".
+	ChangesSweepSpec string
 	// JobLease is how long a bulk delete job's runner holds the job without renewing it
 	// (--job-lease, CRMFLOW_JOB_LEASE): a worker killed mid-job frees its job this long after its
 	// last batch. Defaults to 15s.
@@ -55,6 +59,10 @@ type Config struct {
 	// PurgeSpec is when the scheduler purges the expired bin entries (--purge-spec,
 	// CRMFLOW_PURGE_SPEC): five cron fields or a descriptor such as "@hourly". Defaults to "@hourly".
 	PurgeSpec string
+	// WorkflowSweepSpec is when the scheduler re-enqueues workflow steps that are due and not running
+	// (--workflow-sweep-spec, CRMFLOW_WORKFLOW_SWEEP_SPEC): lost tasks, and steps held while a
+	// workflow was paused. Defaults to "@every 30s".
+	WorkflowSweepSpec string
 	// QueueRedisURL is the task queue's Redis (--queue-redis, QUEUE_REDIS_URL). Empty means the
 	// store's Redis (RedisURL).
 	QueueRedisURL string
@@ -146,6 +154,7 @@ func (c *Config) validateWorker() error {
 func (c *Config) validateScheduler() error {
 	for _, f := range []struct{ flag, spec string }{
 		{"--purge-spec", c.PurgeSpec}, {"--jobs-sweep-spec", c.JobsSweepSpec}, {"--mail-sweep-spec", c.MailSweepSpec},
+		{"--changes-sweep-spec", c.ChangesSweepSpec}, {"--workflow-sweep-spec", c.WorkflowSweepSpec},
 	} {
 		if _, err := cron.ParseStandard(f.spec); err != nil {
 			return usageErrorf("%s %q is not a valid cron spec: %v; use five fields such as \"0 * * * *\", "+

@@ -63,6 +63,8 @@ func newSchedulerCmd(a *app) *cobra.Command {
   --jobs-sweep-spec  a jobs:sweep, which gives unfinished bulk delete jobs a runner again, for instance
                      after a worker was killed (default @every 30s)
   --mail-sweep-spec  a mail:sweep, which re-enqueues the emails whose enqueue was lost (default @every 5m)
+  --changes-sweep-spec   a changes:sweep, which hands record changes to the workflow engine (default @every 2s)
+  --workflow-sweep-spec  a workflow:sweep, which re-enqueues due workflow steps (default @every 30s)
 
 A spec is five cron fields ("0 * * * *", in UTC) or a descriptor ("@hourly", "@every 30m"). Each tick
 enqueues one task with an id derived from the tick, so several schedulers may run at once: a tick is
@@ -121,6 +123,10 @@ func (a *app) schedulerFlags(fs *pflag.FlagSet) {
 	bindEnv(fs, "jobs-sweep-spec", "CRMFLOW_JOBS_SWEEP_SPEC")
 	fs.StringVar(&a.cfg.MailSweepSpec, "mail-sweep-spec", "@every 5m", "when to re-enqueue the emails left pending (cron spec)")
 	bindEnv(fs, "mail-sweep-spec", "CRMFLOW_MAIL_SWEEP_SPEC")
+	fs.StringVar(&a.cfg.ChangesSweepSpec, "changes-sweep-spec", "@every 2s", "when to hand record changes to the workflow engine (cron spec)")
+	bindEnv(fs, "changes-sweep-spec", "CRMFLOW_CHANGES_SWEEP_SPEC")
+	fs.StringVar(&a.cfg.WorkflowSweepSpec, "workflow-sweep-spec", "@every 30s", "when to re-enqueue due workflow steps that are not running (cron spec)")
+	bindEnv(fs, "workflow-sweep-spec", "CRMFLOW_WORKFLOW_SWEEP_SPEC")
 }
 
 // readSecrets reads the settings that come from the environment only.
@@ -248,10 +254,12 @@ func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgr
 // schedulerRole builds the scheduler enqueueing on the queue q.
 func (a *app) schedulerRole(q queue) (backgroundRole, error) {
 	s, err := worker.NewScheduler(q.opt, &worker.SchedulerConfig{
-		JobsSweepSpec: a.cfg.JobsSweepSpec,
-		Logger:        a.logger.With("role", "scheduler"),
-		MailSweepSpec: a.cfg.MailSweepSpec,
-		PurgeSpec:     a.cfg.PurgeSpec,
+		JobsSweepSpec:     a.cfg.JobsSweepSpec,
+		ChangesSweepSpec:  a.cfg.ChangesSweepSpec,
+		WorkflowSweepSpec: a.cfg.WorkflowSweepSpec,
+		Logger:            a.logger.With("role", "scheduler"),
+		MailSweepSpec:     a.cfg.MailSweepSpec,
+		PurgeSpec:         a.cfg.PurgeSpec,
 	})
 	if err != nil {
 		return backgroundRole{}, usage(fmt.Errorf("configure the scheduler: %w", err))
