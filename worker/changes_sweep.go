@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,36 +15,20 @@ import (
 // per tick, every 2 seconds by default.
 const TypeChangesSweep = "changes:sweep"
 
-// ChangesSweepPayload is the payload of a changes:sweep task. A sweep is for every tenant, so it
-// has no tenant_id.
-type ChangesSweepPayload struct {
-	// AsOf is the sweep's time (the scheduler's tick). Zero means the worker's now.
-	AsOf time.Time `json:"as_of,omitzero"`
-}
-
 // NewChangesSweepTask returns a changes:sweep task for queue default. With a non-zero asOf its task
 // id is derived from asOf, so a second sweep of the same tick within a minute is refused with
 // ErrDuplicate.
 func NewChangesSweepTask(asOf time.Time) *asynq.Task {
-	raw, _ := json.Marshal(ChangesSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(1)}
-	if !asOf.IsZero() {
-		opts = append(opts, asynq.TaskID(TypeChangesSweep+":"+stamp(asOf)), asynq.Retention(time.Minute))
-	}
-	return asynq.NewTask(TypeChangesSweep, raw, opts...)
+	return newSweepTask(TypeChangesSweep, asOf, 1, time.Minute)
 }
 
 // HandleChangesSweep handles a changes:sweep task: it finds the tenants with change marks waiting
 // (one round trip for all of them) and enqueues a changes:drain for each, as of the sweep's time;
 // a drain already queued for that DrainWindow is not enqueued again.
 func (w *Worker) HandleChangesSweep(ctx context.Context, t *asynq.Task) error {
-	var p ChangesSweepPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s payload: %w: %w", TypeChangesSweep, asynq.SkipRetry, err)
-	}
-	asOf := p.AsOf
-	if asOf.IsZero() {
-		asOf = w.clock.Now()
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return err
 	}
 	tenants, err := w.store.Tenants(ctx)
 	if err != nil {

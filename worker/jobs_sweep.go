@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,34 +18,18 @@ const TypeJobsSweep = "jobs:sweep"
 // JobsSweepHorizon is how far back a sweep looks for unfinished jobs.
 const JobsSweepHorizon = 7 * 24 * time.Hour
 
-// JobsSweepPayload is the payload of a jobs:sweep task. A sweep is for every tenant, so it has no
-// tenant_id.
-type JobsSweepPayload struct {
-	// AsOf is the sweep's time (the scheduler's tick). Zero means the worker's now.
-	AsOf time.Time `json:"as_of,omitzero"`
-}
-
 // NewJobsSweepTask returns a jobs:sweep task for queue default, unique per tick like the other sweeps.
 func NewJobsSweepTask(asOf time.Time) *asynq.Task {
-	raw, _ := json.Marshal(JobsSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(3)}
-	if !asOf.IsZero() {
-		opts = append(opts, asynq.TaskID(TypeJobsSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
-	}
-	return asynq.NewTask(TypeJobsSweep, raw, opts...)
+	return newSweepTask(TypeJobsSweep, asOf, 3, DedupeWindow)
 }
 
 // HandleJobsSweep handles a jobs:sweep task: for every tenant it enqueues a bulk:delete task, with
 // the sweep's tick as its attempt, for each job created within JobsSweepHorizon that is not done.
 // A job whose runner is alive is left alone by the new task (the runner holds its lease).
 func (w *Worker) HandleJobsSweep(ctx context.Context, t *asynq.Task) error {
-	var p JobsSweepPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s payload: %w: %w", TypeJobsSweep, asynq.SkipRetry, err)
-	}
-	asOf := p.AsOf
-	if asOf.IsZero() {
-		asOf = w.clock.Now()
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return err
 	}
 	tenants, err := w.store.Tenants(ctx)
 	if err != nil {

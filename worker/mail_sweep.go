@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,24 +18,11 @@ const TypeMailSweep = "mail:sweep"
 // most likely being enqueued by the request that wrote them. (Enqueueing twice would still send once.)
 const MailSweepGrace = time.Minute
 
-// MailSweepPayload is the payload of a mail:sweep task. A sweep is for every tenant, so it has no
-// tenant_id.
-type MailSweepPayload struct {
-	// AsOf is the sweep's time (the scheduler's tick): pending emails written MailSweepGrace before
-	// it are re-enqueued. Zero means the worker's now.
-	AsOf time.Time `json:"as_of,omitzero"`
-}
-
 // NewMailSweepTask returns a mail:sweep task for queue default. With a non-zero asOf its task id is
 // derived from asOf, so a second sweep of the same asOf within DedupeWindow is refused with
 // ErrDuplicate.
 func NewMailSweepTask(asOf time.Time) *asynq.Task {
-	raw, _ := json.Marshal(MailSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(3)}
-	if !asOf.IsZero() {
-		opts = append(opts, asynq.TaskID(TypeMailSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
-	}
-	return asynq.NewTask(TypeMailSweep, raw, opts...)
+	return newSweepTask(TypeMailSweep, asOf, 3, DedupeWindow)
 }
 
 // HandleMailSweep handles a mail:sweep task: for every tenant it enqueues a mail:send
@@ -45,13 +31,9 @@ func NewMailSweepTask(asOf time.Time) *asynq.Task {
 // again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
 // cannot be enqueued. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
-	var p MailSweepPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s payload: %w: %w", TypeMailSweep, asynq.SkipRetry, err)
-	}
-	asOf := p.AsOf
-	if asOf.IsZero() {
-		asOf = w.clock.Now()
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return err
 	}
 	tenants, err := w.store.Tenants(ctx)
 	if err != nil {

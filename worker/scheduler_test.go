@@ -67,7 +67,7 @@ func TestScheduler(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, tasks, 1)
 		require.Equal(t, worker.TypeTrashSweep, tasks[0].Type)
-		var p worker.TrashSweepPayload
+		var p worker.SweepPayload
 		require.NoError(t, json.Unmarshal(tasks[0].Payload, &p))
 		require.True(t, p.AsOf.Equal(tick))
 
@@ -116,7 +116,7 @@ func TestScheduler(t *testing.T) {
 		})
 		tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
 		require.NoError(t, err)
-		var p worker.TrashSweepPayload
+		var p worker.SweepPayload
 		require.NoError(t, json.Unmarshal(tasks[0].Payload, &p))
 		require.False(t, p.AsOf.IsZero())
 		require.Zero(t, p.AsOf.Nanosecond(), "as_of is the scheduled tick")

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,25 +17,11 @@ const TypeTrashSweep = "trash:sweep"
 // that a second scheduler's sweep of the same tick, arriving late, enqueues nothing.
 const DedupeWindow = time.Hour
 
-// TrashSweepPayload is the payload of a trash:sweep task. A sweep is for every tenant, so it has no
-// tenant_id.
-type TrashSweepPayload struct {
-	// AsOf is the time the purges are computed from (the scheduler's tick). Zero means the
-	// worker's now when the sweep runs.
-	AsOf time.Time `json:"as_of,omitzero"`
-}
-
 // NewTrashSweepTask returns a trash:sweep task for queue default. With a non-zero asOf its task id
 // is derived from asOf, so a second sweep of the same asOf within DedupeWindow is refused with
 // ErrDuplicate.
 func NewTrashSweepTask(asOf time.Time) *asynq.Task {
-	p := TrashSweepPayload{AsOf: asOf.UTC()}
-	raw, _ := json.Marshal(p) // a struct of one time.Time always encodes
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(10)}
-	if !asOf.IsZero() {
-		opts = append(opts, asynq.TaskID(TypeTrashSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
-	}
-	return asynq.NewTask(TypeTrashSweep, raw, opts...)
+	return newSweepTask(TypeTrashSweep, asOf, 10, DedupeWindow)
 }
 
 // HandleTrashSweep handles a trash:sweep task: it enqueues one trash:purge per tenant, as of the
@@ -45,13 +30,9 @@ func NewTrashSweepTask(asOf time.Time) *asynq.Task {
 // tenants cannot be listed or a purge cannot be enqueued; the retry skips the purges already
 // enqueued. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleTrashSweep(ctx context.Context, t *asynq.Task) error {
-	var p TrashSweepPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s payload: %w: %w", TypeTrashSweep, asynq.SkipRetry, err)
-	}
-	asOf := p.AsOf
-	if asOf.IsZero() {
-		asOf = w.clock.Now()
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return err
 	}
 	log := w.taskLogger(ctx, t).With("as_of", asOf.UTC().Format(time.RFC3339Nano))
 	tenants, err := w.store.Tenants(ctx)

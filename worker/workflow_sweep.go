@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,22 +22,10 @@ const TypeWorkflowSweep = "workflow:sweep"
 // sweep takes the rest.
 const WorkflowSweepLimit = 10000
 
-// WorkflowSweepPayload is the payload of a workflow:sweep task. A sweep is for every tenant, so it
-// has no tenant_id.
-type WorkflowSweepPayload struct {
-	// AsOf is the sweep's time (the scheduler's tick). Zero means the worker's now.
-	AsOf time.Time `json:"as_of,omitzero"`
-}
-
 // NewWorkflowSweepTask returns a workflow:sweep task for queue default, unique per tick like the
 // other sweeps.
 func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
-	raw, _ := json.Marshal(WorkflowSweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(3)}
-	if !asOf.IsZero() {
-		opts = append(opts, asynq.TaskID(TypeWorkflowSweep+":"+stamp(asOf)), asynq.Retention(DedupeWindow))
-	}
-	return asynq.NewTask(TypeWorkflowSweep, raw, opts...)
+	return newSweepTask(TypeWorkflowSweep, asOf, 3, DedupeWindow)
 }
 
 // HandleWorkflowSweep handles a workflow:sweep task: for every tenant and every active workflow it
@@ -47,13 +34,9 @@ func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
 // enqueues workflow:steps tasks for them. A batch whose task is still queued is not enqueued again;
 // one that runs twice does each step once (see HandleWorkflowSteps).
 func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
-	var p WorkflowSweepPayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode %s payload: %w: %w", TypeWorkflowSweep, asynq.SkipRetry, err)
-	}
-	asOf := p.AsOf
-	if asOf.IsZero() {
-		asOf = w.clock.Now()
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return err
 	}
 	log := w.taskLogger(ctx, t)
 	tenants, err := w.store.Tenants(ctx)

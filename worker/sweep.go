@@ -1,0 +1,41 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// SweepPayload is the payload of every sweep task (trash:sweep, jobs:sweep, mail:sweep,
+// workflow:sweep, changes:sweep). A sweep is for every tenant, so it has no tenant_id.
+type SweepPayload struct {
+	// AsOf is the sweep's time: the scheduler's tick. Zero means the worker's now.
+	AsOf time.Time `json:"as_of,omitzero"`
+}
+
+// newSweepTask returns a sweep task of type typ for queue default, retried at most maxRetry times.
+// With a non-zero asOf its task id is derived from (typ, asOf), so a second sweep of the same tick
+// within retention (several schedulers, or one ticking twice) is refused with ErrDuplicate.
+func newSweepTask(typ string, asOf time.Time, maxRetry int, retention time.Duration) *asynq.Task {
+	raw, _ := json.Marshal(SweepPayload{AsOf: asOf.UTC()}) // a struct of one time.Time always encodes
+	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(maxRetry)}
+	if !asOf.IsZero() {
+		opts = append(opts, asynq.TaskID(typ+":"+stamp(asOf)), asynq.Retention(retention))
+	}
+	return asynq.NewTask(typ, raw, opts...)
+}
+
+// sweepTime decodes a sweep task's payload and returns its time: as_of, or the worker's now when it
+// has none. A payload that does not decode wraps asynq.SkipRetry.
+func (w *Worker) sweepTime(t *asynq.Task) (time.Time, error) {
+	var p SweepPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return time.Time{}, fmt.Errorf("decode %s payload: %w: %w", t.Type(), asynq.SkipRetry, err)
+	}
+	if p.AsOf.IsZero() {
+		return w.clock.Now(), nil
+	}
+	return p.AsOf, nil
+}
