@@ -79,7 +79,7 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cs, err := w.flows.PendingChanges(ctx, p.TenantID, w.cfg.WorkflowBatchSize)
+		cs, err := w.store.PendingChanges(ctx, p.TenantID, w.cfg.WorkflowBatchSize)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		if _, err := w.flows.AckChanges(ctx, p.TenantID, cs); err != nil {
+		if _, err := w.store.AckChanges(ctx, p.TenantID, cs); err != nil {
 			return err
 		}
 		drained += len(cs)
@@ -129,7 +129,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 	for _, o := range types {
 		changes := byType[o]
 		w.metrics.drained.WithLabelValues(string(o)).Add(float64(len(changes)))
-		flows, revs, err := w.flows.ActiveFlows(ctx, t, o)
+		flows, revs, err := w.store.ActiveFlows(ctx, t, o)
 		if err != nil {
 			return total, err
 		}
@@ -167,7 +167,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 				continue
 			}
 			ref := crm.FlowRef{Name: f.Name, Revision: revs[i].Revision, ObjectType: o, Reenrollment: wf.Reenrollment}
-			enrolled, err := w.flows.EvaluateFlow(ctx, t, ref, vs)
+			enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
 			if err != nil {
 				return total, err
 			}

@@ -34,7 +34,7 @@ func (w *Worker) HandleChangesSweep(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("list tenants: %w", err)
 	}
-	with, err := w.flows.TenantsWithChanges(ctx, tenants)
+	with, err := w.store.TenantsWithChanges(ctx, tenants)
 	if err != nil {
 		return err
 	}

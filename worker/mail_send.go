@@ -187,15 +187,6 @@ type MailStore interface {
 	FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error
 }
 
-// PendingMailStore lists and acknowledges the emails the store wrote atomically with the change
-// that caused them. *crm.RedisStore implements it.
-type PendingMailStore interface {
-	// PendingMails lists a tenant's emails not yet delivered, oldest first.
-	PendingMails(ctx context.Context, t crm.TenantID) ([]crm.PendingMail, error)
-	// AckPendingMail forgets a pending email once it was delivered or kept. Idempotent.
-	AckPendingMail(ctx context.Context, t crm.TenantID, id string) error
-}
-
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
 // tenant's outbox. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
@@ -216,7 +207,7 @@ func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 	}
 	if p.PendingMail {
 		// Even when ctx ends: the email is out, only the acknowledgement is left.
-		if err := w.pending.AckPendingMail(context.WithoutCancel(ctx), p.TenantID, p.IdempotencyKey); err != nil {
+		if err := w.store.AckPendingMail(context.WithoutCancel(ctx), p.TenantID, p.IdempotencyKey); err != nil {
 			// The retry finds the email delivered in the ledger and acknowledges it then.
 			return fmt.Errorf("acknowledge pending email: %w", err)
 		}

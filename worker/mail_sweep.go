@@ -46,7 +46,7 @@ func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
 			errs = append(errs, err)
 			break
 		}
-		mails, err := w.pending.PendingMails(ctx, tenant)
+		mails, err := w.store.PendingMails(ctx, tenant)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
 			continue

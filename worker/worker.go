@@ -50,10 +50,6 @@ type Config struct {
 	Clock clock.Clock
 	// Concurrency is how many tasks the worker runs at once. Defaults to 10.
 	Concurrency int
-	// FlowStore holds the workflows, their enrollments and the change marks the workflow tasks
-	// drain. Defaults to the store given to New when it implements FlowStore, as *crm.RedisStore
-	// does; New fails otherwise.
-	FlowStore FlowStore
 	// JobLease is how long a bulk job's runner holds the job without renewing it (it renews before
 	// every batch): a runner that dies frees its job this long after its last batch, and the next
 	// jobs:sweep gives the job a new runner. Defaults to 15s.
@@ -67,10 +63,6 @@ type Config struct {
 	// MailStore keeps the outbox and the delivery ledger of emails. Defaults to the store given to
 	// New when it implements MailStore, as *crm.RedisStore does; New fails otherwise.
 	MailStore MailStore
-	// PendingMailStore lists and acknowledges the emails the store wrote with the changes that
-	// caused them. Defaults to the store given to New when it implements PendingMailStore, as
-	// *crm.RedisStore does; New fails otherwise.
-	PendingMailStore PendingMailStore
 	// PollInterval is how long an idle worker waits before looking for tasks again. Defaults to 1s.
 	PollInterval time.Duration
 	// ProgramCacheSize is how many parsed workflow revisions (compiled triggers, configured actions)
@@ -113,11 +105,6 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if out.Concurrency == 0 {
 		out.Concurrency = 10
 	}
-	if out.FlowStore == nil {
-		if fs, ok := store.(FlowStore); ok {
-			out.FlowStore = fs
-		}
-	}
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
 	}
@@ -128,11 +115,6 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if out.MailStore == nil {
 		if ms, ok := store.(MailStore); ok {
 			out.MailStore = ms
-		}
-	}
-	if out.PendingMailStore == nil {
-		if ps, ok := store.(PendingMailStore); ok {
-			out.PendingMailStore = ps
 		}
 	}
 	if out.PollInterval == 0 {
@@ -168,14 +150,6 @@ func (c *Config) validate() error {
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
 			"pass a *crm.RedisStore as the store, or set Config.MailStore")
-	}
-	if c.FlowStore == nil {
-		return errors.New("worker: Config.FlowStore is nil and the store does not implement worker.FlowStore: " +
-			"pass a *crm.RedisStore as the store, or set Config.FlowStore")
-	}
-	if c.PendingMailStore == nil {
-		return errors.New("worker: Config.PendingMailStore is nil and the store does not implement worker.PendingMailStore: " +
-			"pass a *crm.RedisStore as the store, or set Config.PendingMailStore")
 	}
 	if c.PollInterval < 0 {
 		return fmt.Errorf("worker: Config.PollInterval must be positive, got %s", c.PollInterval)
@@ -215,11 +189,9 @@ func (c *Config) validate() error {
 // Worker processes the tasks of every type of this package from the queue. Build it with New and
 // run it with Run. Safe for concurrent use; Run may be called once.
 type Worker struct {
-	cfg     Config
-	store   crm.Store
-	mail    MailStore
-	pending PendingMailStore
-	flows   FlowStore
+	cfg   Config
+	store crm.Store
+	mail  MailStore
 	// programs keeps the parsed workflow revisions.
 	programs *engine.Cache
 	log      *slog.Logger
@@ -266,8 +238,6 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 		cfg:      c,
 		store:    store,
 		mail:     c.MailStore,
-		pending:  c.PendingMailStore,
-		flows:    c.FlowStore,
 		programs: programs,
 		log:      c.Logger,
 		clock:    c.Clock,

@@ -113,7 +113,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		flow, err := w.flows.Flow(ctx, p.TenantID, p.Workflow)
+		flow, err := w.store.Flow(ctx, p.TenantID, p.Workflow)
 		if errors.Is(err, crm.ErrNotFound) {
 			log.Warn("workflow not found: its backfill stops")
 			return nil
@@ -193,7 +193,7 @@ func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.Tena
 		return 0, nil
 	}
 	ref := crm.FlowRef{Name: flow.Name, Revision: flow.ActiveRevision, ObjectType: flow.ObjectType, Reenrollment: wf.Reenrollment}
-	enrolled, err := w.flows.EvaluateFlow(ctx, t, ref, vs)
+	enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
 	if err != nil {
 		return 0, err
 	}

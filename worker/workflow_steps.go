@@ -129,7 +129,7 @@ func (w *Worker) HandleWorkflowSteps(ctx context.Context, t *asynq.Task) error {
 // enrollment counts; the others are scheduled.
 func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, name string, rev int64, step int,
 	ids []crm.RecordID, counts []int) ([]crm.RecordID, []int, error) {
-	flow, err := w.flows.Flow(ctx, t, name)
+	flow, err := w.store.Flow(ctx, t, name)
 	if errors.Is(err, crm.ErrNotFound) {
 		log.Warn("workflow not found: its steps do not run")
 		return nil, nil, nil
@@ -153,7 +153,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return nil, nil, fmt.Errorf("workflow %s revision %d has %d steps, not %d: %w", name, rev, len(wf.Actions), step+1, asynq.SkipRetry)
 	}
 	o := flow.ObjectType
-	enrs, err := w.flows.Enrollments(ctx, t, name, o, ids)
+	enrs, err := w.store.Enrollments(ctx, t, name, o, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +216,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		results = append(results, r)
 	}
 	// The results are recorded even when ctx ends: the actions they report have run.
-	advanced, err := w.flows.AdvanceSteps(context.WithoutCancel(ctx), t, ref, step, len(wf.Actions), st.Type, results)
+	advanced, err := w.store.AdvanceSteps(context.WithoutCancel(ctx), t, ref, step, len(wf.Actions), st.Type, results)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,7 +277,7 @@ func (w *Worker) notLive(ctx context.Context, flow crm.Flow, ref crm.FlowRef, ac
 	if len(deleted) > 0 {
 		// Unenrolled at once, and only a manual enrollment brings it back (SPEC S8), as the drain of
 		// its deletion would do.
-		if _, err := w.flows.EvaluateFlow(ctx, t, ref, deleted); err != nil {
+		if _, err := w.store.EvaluateFlow(ctx, t, ref, deleted); err != nil {
 			return nil, err
 		}
 	}

@@ -49,7 +49,7 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		flows, err := w.flows.Flows(ctx, tenant)
+		flows, err := w.store.Flows(ctx, tenant)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
 			continue
@@ -76,11 +76,11 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 // sweepFlow enqueues the overdue steps of one workflow; it returns how many records were overdue
 // and how many tasks it enqueued.
 func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf time.Time) (int, int, error) {
-	ids, err := w.flows.DueEnrollments(ctx, t, f.Name, asOf.Add(-w.cfg.WorkflowSweepGrace), WorkflowSweepLimit)
+	ids, err := w.store.DueEnrollments(ctx, t, f.Name, asOf.Add(-w.cfg.WorkflowSweepGrace), WorkflowSweepLimit)
 	if err != nil || len(ids) == 0 {
 		return 0, 0, err
 	}
-	enrs, err := w.flows.Enrollments(ctx, t, f.Name, f.ObjectType, ids)
+	enrs, err := w.store.Enrollments(ctx, t, f.Name, f.ObjectType, ids)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -8,41 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/engine"
 	"github.com/crmflow/crmflow/workflows"
 )
-
-// FlowStore is the part of the store the workflow engine's tasks use: workflows and their
-// revisions, enrollments, steps, history and the change marks every record write leaves.
-// *crm.RedisStore implements it; see its methods for the contract.
-type FlowStore interface {
-	// Flow returns a workflow, or an error matching crm.ErrNotFound.
-	Flow(ctx context.Context, t crm.TenantID, name string) (crm.Flow, error)
-	// Flows lists a tenant's workflows.
-	Flows(ctx context.Context, t crm.TenantID) ([]crm.Flow, error)
-	// FlowRevision returns one revision of a workflow, or an error matching crm.ErrNotFound.
-	FlowRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (crm.FlowRevision, error)
-	// ActiveFlows returns the active workflows of an object type with their active revision.
-	ActiveFlows(ctx context.Context, t crm.TenantID, o crm.ObjectType) ([]crm.Flow, []crm.FlowRevision, error)
-	// EvaluateFlow applies verdicts to a workflow and returns the records it enrolled.
-	EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef, vs []crm.FlowVerdict) ([]crm.RecordID, error)
-	// AdvanceSteps records the results of a step and moves each record to its next step, once.
-	AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef, step, nsteps int, action string, rs []crm.StepResult) ([]crm.RecordID, error)
-	// Enrollments reads the enrollments of records in a workflow.
-	Enrollments(ctx context.Context, t crm.TenantID, flow string, o crm.ObjectType, ids []crm.RecordID) ([]crm.Enrollment, error)
-	// DueEnrollments returns the records whose next step was due at or before until, earliest first.
-	DueEnrollments(ctx context.Context, t crm.TenantID, flow string, until time.Time, limit int) ([]crm.RecordID, error)
-	// PendingChanges reads a tenant's oldest change marks.
-	PendingChanges(ctx context.Context, t crm.TenantID, limit int) ([]crm.Change, error)
-	// AckChanges forgets change marks, except those that changed again since they were read.
-	AckChanges(ctx context.Context, t crm.TenantID, cs []crm.Change) (int, error)
-	// TenantsWithChanges returns which of tenants have change marks waiting.
-	TenantsWithChanges(ctx context.Context, tenants []crm.TenantID) ([]crm.TenantID, error)
-}
 
 // workflowDeps are the services the workflow actions run with (see actions.Deps).
 func (w *Worker) workflowDeps() actions.Deps {
@@ -73,11 +44,11 @@ func (w *Worker) workflow(ctx context.Context, t crm.TenantID, rev crm.FlowRevis
 	return w.programs.Workflow(ctx, cacheStore{w}, t, rev)
 }
 
-// cacheStore is what the program cache reads: revisions from the FlowStore, schemas from the store.
+// cacheStore is what the program cache reads from the store: revisions and schemas.
 type cacheStore struct{ w *Worker }
 
 func (c cacheStore) FlowRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (crm.FlowRevision, error) {
-	return c.w.flows.FlowRevision(ctx, t, name, rev)
+	return c.w.store.FlowRevision(ctx, t, name, rev)
 }
 
 func (c cacheStore) Schema(ctx context.Context, t crm.TenantID, o crm.ObjectType) (crm.Schema, error) {
