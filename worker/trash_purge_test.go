@@ -159,10 +159,11 @@ func TestTrashPurge(t *testing.T) {
 		eventually(t, 20*time.Second, "the purge to empty the expired part of the bin", func() bool {
 			return b.binSize(t, b.tenant, crm.Companies) == 4 && b.binSize(t, b.tenant, "pets") == 0
 		})
+		// The metric is counted after each store call returns, so it may trail the bin by a moment.
 		eventually(t, 10*time.Second, "the purge metric", func() bool {
-			return metricValue(t, b.reg, "crmflow_trash_purged_records_total", "companies") == 1209
+			return metricValue(t, b.reg, "crmflow_trash_purged_records_total", "companies") == 1209 &&
+				metricValue(t, b.reg, "crmflow_trash_purged_records_total", "pets") == 2
 		})
-		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_trash_purged_records_total", "pets"), 0)
 		require.Contains(t, b.logs.String(), `"msg":"trash purge done"`)
 	})
 
