@@ -458,16 +458,14 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal
 	if err != nil {
 		return fmt.Errorf("read workflow %s: %w", name, err)
 	}
-	out := flowDetailJSON{flowJSON: toFlowJSON(f), Revisions: make([]revisionSummaryJSON, 0, f.Revision)}
-	for rev := int64(1); rev <= f.Revision; rev++ {
-		fr, err := s.store.FlowRevision(r.Context(), p.Tenant, name, rev)
-		if err != nil {
-			return fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
-		}
-		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: rev, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By})
-		if rev == f.Revision {
-			out.Source = fr.Source
-		}
+	revs, err := s.store.FlowRevisions(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read workflow %s revisions: %w", name, err)
+	}
+	out := flowDetailJSON{flowJSON: toFlowJSON(f), Revisions: make([]revisionSummaryJSON, 0, len(revs))}
+	for _, fr := range revs {
+		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: fr.Revision, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By})
+		out.Source = fr.Source // the latest revision's, once the loop ends
 	}
 	bf, ok, err := s.store.Backfill(r.Context(), p.Tenant, name)
 	if err != nil {

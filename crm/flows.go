@@ -202,3 +202,26 @@ func (s *RedisStore) ActiveFlows(ctx context.Context, t TenantID, o ObjectType) 
 
 // flowMember is how records appear in the enrollment keys: "<type>:<id>".
 func flowMember(o ObjectType, id RecordID) string { return string(o) + ":" + string(id) }
+
+// FlowRevisions returns every revision of a workflow, oldest first, in one round trip after the
+// workflow itself; a *NotFoundError for an unknown workflow.
+func (s *RedisStore) FlowRevisions(ctx context.Context, t TenantID, name string) ([]FlowRevision, error) {
+	f, err := s.Flow(ctx, t, name)
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, f.Revision)
+	for i := range cmds {
+		cmds[i] = pipe.HGetAll(ctx, FlowRevisionKey(t, name, int64(i+1)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read workflow %s revisions: %w", name, err)
+	}
+	out := make([]FlowRevision, 0, len(cmds))
+	for i, c := range cmds {
+		h := c.Val()
+		out = append(out, FlowRevision{Flow: name, Revision: int64(i + 1), Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])})
+	}
+	return out, nil
+}

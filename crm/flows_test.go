@@ -326,3 +326,25 @@ func TestBackfillProgress(t *testing.T) {
 		require.Equal(t, crm.Backfill{Revision: 2, State: "done", Total: 2, Done: 2, Enrolled: 1, StartedAt: start, UpdatedAt: b.clock.Now()}, got)
 	})
 }
+
+func TestFlowRevisions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		_, err := b.store.FlowRevisions(b.ctx, b.tenant, "wf")
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		for i, src := range []string{flowSrc, flowSrc + "# v2\n", flowSrc + "# v3\n"} {
+			b.clock.Advance(time.Duration(i) * time.Minute)
+			_, _, err := b.store.PutFlow(b.ctx, b.tenant, "wf", crm.Contacts, src, "ops@x.example")
+			require.NoError(t, err)
+		}
+		revs, err := b.store.FlowRevisions(b.ctx, b.tenant, "wf")
+		require.NoError(t, err)
+		require.Len(t, revs, 3)
+		for i, r := range revs {
+			one, err := b.store.FlowRevision(b.ctx, b.tenant, "wf", int64(i+1))
+			require.NoError(t, err)
+			require.Equal(t, one, r)
+		}
+		require.Equal(t, flowSrc+"# v3\n", revs[2].Source)
+	})
+}

@@ -133,6 +133,8 @@ type Store interface {
 	Flows(ctx context.Context, t TenantID) ([]Flow, error)
 	// FlowRevision returns one revision of a workflow.
 	FlowRevision(ctx context.Context, t TenantID, name string, rev int64) (FlowRevision, error)
+	// FlowRevisions returns every revision of a workflow, oldest first.
+	FlowRevisions(ctx context.Context, t TenantID, name string) ([]FlowRevision, error)
 	// ActivateFlow activates a workflow's latest revision; a *PlanError when the plan lacks workflows.
 	ActivateFlow(ctx context.Context, t TenantID, name string) (Flow, error)
 	// PauseFlow pauses a workflow.
