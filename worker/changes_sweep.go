@@ -26,13 +26,9 @@ func NewChangesSweepTask(asOf time.Time) *asynq.Task {
 // (one round trip for all of them) and enqueues a changes:drain for each, as of the sweep's time;
 // a drain already queued for that DrainWindow is not enqueued again.
 func (w *Worker) HandleChangesSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, err := w.sweepTime(t)
+	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
-	}
-	tenants, err := w.store.Tenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
 	}
 	with, err := w.store.TenantsWithChanges(ctx, tenants)
 	if err != nil {

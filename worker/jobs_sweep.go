@@ -27,13 +27,9 @@ func NewJobsSweepTask(asOf time.Time) *asynq.Task {
 // the sweep's tick as its attempt, for each job created within JobsSweepHorizon that is not done.
 // A job whose runner is alive is left alone by the new task (the runner holds its lease).
 func (w *Worker) HandleJobsSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, err := w.sweepTime(t)
+	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
-	}
-	tenants, err := w.store.Tenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
 	}
 	var enqueued int
 	var errs []error

@@ -31,13 +31,9 @@ func NewMailSweepTask(asOf time.Time) *asynq.Task {
 // again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
 // cannot be enqueued. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, err := w.sweepTime(t)
+	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
-	}
-	tenants, err := w.store.Tenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
 	}
 	var enqueued, duplicates int
 	var errs []error

@@ -1,11 +1,14 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // SweepPayload is the payload of every sweep task (trash:sweep, jobs:sweep, mail:sweep,
@@ -25,6 +28,19 @@ func newSweepTask(typ string, asOf time.Time, maxRetry int, retention time.Durat
 		opts = append(opts, asynq.TaskID(typ+":"+stamp(asOf)), asynq.Retention(retention))
 	}
 	return asynq.NewTask(typ, raw, opts...)
+}
+
+// sweepStart begins a sweep: it decodes the task's time (see sweepTime) and lists every tenant.
+func (w *Worker) sweepStart(ctx context.Context, t *asynq.Task) (time.Time, []crm.TenantID, error) {
+	asOf, err := w.sweepTime(t)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	tenants, err := w.store.Tenants(ctx)
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return asOf, tenants, nil
 }
 
 // sweepTime decodes a sweep task's payload and returns its time: as_of, or the worker's now when it

@@ -30,15 +30,11 @@ func NewTrashSweepTask(asOf time.Time) *asynq.Task {
 // tenants cannot be listed or a purge cannot be enqueued; the retry skips the purges already
 // enqueued. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleTrashSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, err := w.sweepTime(t)
+	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
 	}
 	log := w.taskLogger(ctx, t).With("as_of", asOf.UTC().Format(time.RFC3339Nano))
-	tenants, err := w.store.Tenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
-	}
 	var enqueued, duplicates int
 	var errs []error
 	for _, tenant := range tenants {

@@ -34,15 +34,11 @@ func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
 // enqueues workflow:steps tasks for them. A batch whose task is still queued is not enqueued again;
 // one that runs twice does each step once (see HandleWorkflowSteps).
 func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, err := w.sweepTime(t)
+	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
 	}
 	log := w.taskLogger(ctx, t)
-	tenants, err := w.store.Tenants(ctx)
-	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
-	}
 	var overdue, enqueued int
 	var errs []error
 	for _, tenant := range tenants {
