@@ -33,6 +33,25 @@ type bgBundle struct {
 	store *crm.RedisStore
 }
 
+// serveWithWorker starts `crmflow serve` and `crmflow worker` on the bundle's Redis, waits until
+// both are ready, stops both at the end of the test (asserting a clean exit) and returns the API's
+// base URL.
+func (b *bgBundle) serveWithWorker(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	t.Cleanup(func() {
+		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
+	})
+	return base
+}
+
 func setupBackground(t *testing.T) *bgBundle {
 	t.Helper()
 	srv, err := redistest.StartServer("")

@@ -395,18 +395,23 @@ type barProgress struct {
 	bar *progressbar.ProgressBar
 }
 
+// newProgressBar is the bar the CLI shows on a terminal for background work of total items.
+func newProgressBar(w io.Writer, total int64, desc string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(max(total, 1),
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+	)
+}
+
 func (p *barProgress) update(j jobView) {
 	if p.bar == nil {
-		p.bar = progressbar.NewOptions64(max(j.Total, 1),
-			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription("job "+p.id+" "+j.ObjectType),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
-		)
+		p.bar = newProgressBar(p.w, j.Total, "job "+p.id+" "+j.ObjectType)
 	}
 	_ = p.bar.Set64(min(j.processed(), p.bar.GetMax64()))
 }

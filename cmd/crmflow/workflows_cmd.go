@@ -537,16 +537,7 @@ func (d *backfillDisplay) update(bf backfillView) {
 		return
 	}
 	if d.bar == nil {
-		d.bar = progressbar.NewOptions64(max(bf.Total, 1),
-			progressbar.OptionSetWriter(d.w),
-			progressbar.OptionSetDescription("workflow "+d.name+" enroll-existing "+d.what),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(d.w) }),
-		)
+		d.bar = newProgressBar(d.w, bf.Total, "workflow "+d.name+" enroll-existing "+d.what)
 	}
 	if bf.Total > d.bar.GetMax64() {
 		d.bar.ChangeMax64(bf.Total)

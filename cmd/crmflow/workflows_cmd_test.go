@@ -30,17 +30,7 @@ func TestWorkflowCommands(t *testing.T) {
 	token, _ := b.admin(t, "token", "create", b.tenant, "ops@example.com")
 	token = strings.TrimSpace(token)
 
-	addr := freeAddr(t)
-	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
-	workerAdmin := freeAddr(t)
-	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
-	waitReady(t, api, base)
-	waitReady(t, wrk, "http://"+workerAdmin)
-	t.Cleanup(func() {
-		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
-		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
-	})
+	base := b.serveWithWorker(t)
 	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
 	run := func(wantCode int, args ...string) (string, string) {
 		t.Helper()
