@@ -320,44 +320,18 @@ func (s *Server) listMembers(ctx context.Context, t crm.TenantID, wf *workflows.
 	}
 	out := map[crm.RecordID]bool{}
 	for _, id := range good {
-		for after := ""; ; {
-			ids, next, err := s.store.ListMembers(ctx, t, id, &crm.ListOpts{After: after, Limit: maxPageLimit})
-			if errors.Is(err, crm.ErrNotFound) { // deleted meanwhile: it suppresses nobody
-				break
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("read members of suppression list %s: %w", id, err)
-			}
-			for _, m := range ids {
-				out[m] = true
-			}
-			if after = next; after == "" {
-				break
-			}
+		ids, err := s.store.AllListMembers(ctx, t, id)
+		if errors.Is(err, crm.ErrNotFound) { // deleted meanwhile: it suppresses nobody
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read members of suppression list %s: %w", id, err)
+		}
+		for _, m := range ids {
+			out[m] = true
 		}
 	}
 	return out, warns, nil
-}
-
-// isListMember reports whether id is a member of list l. List pages go by ascending id, and after
-// is an exclusive bound, so the first member after id-1 is id when it is a member.
-func (s *Server) isListMember(ctx context.Context, t crm.TenantID, l crm.ListID, id crm.RecordID) (bool, error) {
-	n, err := strconv.ParseUint(string(id), 10, 64)
-	if err != nil {
-		return false, nil
-	}
-	after := ""
-	if n > 0 {
-		after = strconv.FormatUint(n-1, 10)
-	}
-	ids, _, err := s.store.ListMembers(ctx, t, l, &crm.ListOpts{After: after, Limit: 1})
-	if errors.Is(err, crm.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read members of suppression list %s: %w", l, err)
-	}
-	return len(ids) == 1 && ids[0] == id, nil
 }
 
 // yamlPos is the position in src of the value at path (mapping keys and sequence indexes), or of
@@ -811,7 +785,7 @@ func (s *Server) enrollRecord(w http.ResponseWriter, r *http.Request, p crm.Prin
 	}
 	inList := false
 	for _, l := range lists {
-		if inList, err = s.isListMember(ctx, p.Tenant, l, id); err != nil {
+		if inList, err = s.store.IsListMember(ctx, p.Tenant, l, id); err != nil {
 			return err
 		}
 		if inList {

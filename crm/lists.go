@@ -48,22 +48,30 @@ func (s *RedisStore) List(ctx context.Context, t TenantID, id ListID) (ListDef, 
 	return ListDef{ID: id, Name: v["name"], ObjectType: ObjectType(v["object_type"]), CreatedAt: parseMS(v["created_at"]), Size: size.Val()}, nil
 }
 
-// Lists implements Store.
+// Lists implements Store. It reads every list and its size in one round trip after the ids.
 func (s *RedisStore) Lists(ctx context.Context, t TenantID) ([]ListDef, error) {
 	ids, err := s.rdb.ZRange(ctx, ListsKey(t), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read lists: %w", err)
 	}
+	pipe := s.rdb.Pipeline()
+	hs := make([]*redis.MapStringStringCmd, len(ids))
+	sizes := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		hs[i] = pipe.HGetAll(ctx, ListKey(t, ListID(id)))
+		sizes[i] = pipe.ZCard(ctx, ListMembersKey(t, ListID(id)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read lists: %w", err)
+	}
 	out := make([]ListDef, 0, len(ids))
-	for _, id := range ids {
-		l, err := s.List(ctx, t, ListID(id))
-		if errors.Is(err, ErrNotFound) {
+	for i, id := range ids {
+		v := hs[i].Val()
+		if len(v) == 0 { // deleted between the two reads
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
+		out = append(out, ListDef{ID: ListID(id), Name: v["name"], ObjectType: ObjectType(v["object_type"]),
+			CreatedAt: parseMS(v["created_at"]), Size: sizes[i].Val()})
 	}
 	return out, nil
 }
@@ -148,4 +156,40 @@ func (s *RedisStore) ListMembers(ctx context.Context, t TenantID, id ListID, opt
 		return nil, "", err
 	}
 	return s.pageIDs(ctx, ListMembersKey(t, id), opts)
+}
+
+// listChunk is how many member ids one read of AllListMembers takes.
+const listChunk = 10000
+
+// AllListMembers returns every member id of a list, ascending, reading listChunk ids per round trip.
+// A *NotFoundError for an unknown list.
+func (s *RedisStore) AllListMembers(ctx context.Context, t TenantID, id ListID) ([]RecordID, error) {
+	if _, err := s.List(ctx, t, id); err != nil {
+		return nil, err
+	}
+	var out []RecordID
+	for start := int64(0); ; start += listChunk {
+		raw, err := s.rdb.ZRange(ctx, ListMembersKey(t, id), start, start+listChunk-1).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read members of list %s: %w", id, err)
+		}
+		for _, m := range raw {
+			out = append(out, RecordID(m))
+		}
+		if len(raw) < listChunk {
+			return out, nil
+		}
+	}
+}
+
+// IsListMember reports whether a record is a member of a list (false for an unknown list).
+func (s *RedisStore) IsListMember(ctx context.Context, t TenantID, id ListID, rec RecordID) (bool, error) {
+	_, err := s.rdb.ZScore(ctx, ListMembersKey(t, id), string(rec)).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read list %s: %w", id, err)
+	}
+	return true, nil
 }

@@ -76,6 +76,10 @@ type Store interface {
 	AddListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (added int, missing []RecordID, err error)
 	// RemoveListMembers removes records from a list and returns how many were members.
 	RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, error)
+	// AllListMembers returns every member id of a list, ascending, in few round trips.
+	AllListMembers(ctx context.Context, t TenantID, id ListID) ([]RecordID, error)
+	// IsListMember reports whether a record is a member of a list.
+	IsListMember(ctx context.Context, t TenantID, id ListID, rec RecordID) (bool, error)
 	// ListMembers pages through a list's member ids by ascending id.
 	ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) (ids []RecordID, after string, err error)
 

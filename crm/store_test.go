@@ -425,3 +425,39 @@ func TestCheckServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "noeviction", chk.EvictionPolicy)
 }
+
+func TestAllListMembersAndIsListMember(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		l, err := b.store.CreateList(b.ctx, b.tenant, "many", crm.Contacts)
+		require.NoError(t, err)
+		in := make([]crm.RecordInput, 1000)
+		for i := range in {
+			in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "m"}}
+		}
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{})
+		require.NoError(t, err)
+		ids := make([]crm.RecordID, len(recs))
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, ids)
+		require.NoError(t, err)
+		got, err := b.store.AllListMembers(b.ctx, b.tenant, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, ids, got)
+		ok, err := b.store.IsListMember(b.ctx, b.tenant, l.ID, ids[500])
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = b.store.IsListMember(b.ctx, b.tenant, l.ID, "999999")
+		require.NoError(t, err)
+		require.False(t, ok)
+		all, err := b.store.Lists(b.ctx, b.tenant)
+		require.NoError(t, err)
+		require.Len(t, all, 1)
+		require.Equal(t, "many", all[0].Name)
+		require.EqualValues(t, 1000, all[0].Size)
+		_, err = b.store.AllListMembers(b.ctx, b.tenant, "777")
+		require.ErrorIs(t, err, crm.ErrNotFound)
+	})
+}

@@ -80,24 +80,13 @@ func (w *Worker) listSets(ctx context.Context, log *slog.Logger, t crm.TenantID,
 				"list_object_type", def.ObjectType, "object_type", o)
 			continue
 		}
-		after := ""
-		for {
-			if err := ctx.Err(); err != nil {
-				delete(seen, id)
-				return nil, err
-			}
-			members, next, err := w.store.ListMembers(ctx, t, id, &crm.ListOpts{After: after, Limit: 100})
-			if err != nil {
-				delete(seen, id)
-				return nil, fmt.Errorf("read members of list %s: %w", id, err)
-			}
-			for _, m := range members {
-				set[m] = true
-			}
-			if next == "" {
-				break
-			}
-			after = next
+		members, err := w.store.AllListMembers(ctx, t, id)
+		if err != nil {
+			delete(seen, id)
+			return nil, fmt.Errorf("read members of list %s: %w", id, err)
+		}
+		for _, m := range members {
+			set[m] = true
 		}
 	}
 	return seen, nil
