@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -55,7 +57,73 @@ type Program struct {
 	src    string
 	prog   *vm.Program
 	schema crm.Schema
+	// reads is what a record's environment must hold for this expression: the properties it names
+	// and the helpers it calls. An expression that reads $env gets every property.
+	reads reads
 }
+
+// reads lists the names an expression looks up in its environment.
+type reads struct {
+	props                                 []prop // properties named, each once
+	now, id, daysSince, hoursSince, isSet bool
+	all                                   bool // $env: the environment as a whole
+}
+
+// prop is a property an expression reads, and its type.
+type prop struct {
+	name string
+	typ  crm.PropertyType
+}
+
+// collectReads walks a checked expression for the names it looks up. Names that are neither
+// properties nor helpers (variables of let, predicates' arguments) are ignored.
+func collectReads(node ast.Node, schema crm.Schema) reads {
+	var r reads
+	seen := map[string]bool{}
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		id, ok := n.(*ast.IdentifierNode)
+		if !ok || seen[id.Value] {
+			return
+		}
+		seen[id.Value] = true
+		switch id.Value {
+		case "$env":
+			r.all = true
+		case "now":
+			r.now = true
+		case "id":
+			r.id = true
+		case "daysSince":
+			r.daysSince = true
+		case "hoursSince":
+			r.hoursSince = true
+		case "isSet":
+			r.isSet = true
+		default:
+			if _, ok := schema.Properties[id.Value]; ok {
+				r.props = append(r.props, prop{id.Value, schema.Properties[id.Value].Type})
+			}
+		}
+	}))
+	if r.all {
+		r.now, r.id, r.daysSince, r.hoursSince, r.isSet = true, true, true, true, true
+		r.props = r.props[:0]
+		for name, p := range schema.Properties {
+			if !reserved[name] {
+				r.props = append(r.props, prop{name, p.Type})
+			}
+		}
+	}
+	return r
+}
+
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(*n) }
+
+// Bytecode returns expr's compiled program, for tools that run it with expr's own machine (the
+// bench measures Match against that). It must not be modified.
+func (p *Program) Bytecode() *vm.Program { return p.prog }
 
 // Source returns the expression's source.
 func (p *Program) Source() string { return p.src }
@@ -87,7 +155,7 @@ func Compile(src string, schema crm.Schema, opts ...Option) (*Program, error) {
 	if t := prog.Node().Type(); t == nil || t.Kind() == reflect.Interface {
 		return nil, &Error{Line: 1, Column: 1, Message: "the expression's type is not known before it runs: it must be boolean (compare values, e.g. x == \"a\", or convert them)"}
 	}
-	return &Program{src: src, prog: prog, schema: schema}, nil
+	return &Program{src: src, prog: prog, schema: schema, reads: collectReads(prog.Node(), schema)}, nil
 }
 
 func asError(err error) error {
@@ -131,23 +199,51 @@ func typeEnv(schema crm.Schema) map[string]any {
 // Env is the environment one record is seen through. Build it with NewEnv; reuse is not allowed.
 type Env map[string]any
 
-// NewEnv builds the environment of a record at time now. Stored values that do not parse as their
-// type read as the type's zero value.
+// NewEnv builds the environment of a record at time now: the properties the expression reads, as
+// their types, and the helpers it calls. Stored values that do not parse as their type read as the
+// type's zero value.
 func (p *Program) NewEnv(rec crm.Record, now time.Time) Env {
-	env := make(Env, len(p.schema.Properties)+len(reserved))
-	for name, prop := range p.schema.Properties {
-		if reserved[name] {
-			continue
-		}
-		env[name] = value(prop.Type, rec.Properties[name])
-	}
-	props := rec.Properties
-	env["now"] = now
-	env["id"] = string(rec.ID)
-	env["daysSince"] = func(t time.Time) float64 { return since(now, t, 24*time.Hour) }
-	env["hoursSince"] = func(t time.Time) float64 { return since(now, t, time.Hour) }
-	env["isSet"] = func(name string) bool { return props[name] != "" }
+	h := &helpers{now: now, props: rec.Properties}
+	h.bind()
+	env := make(Env, len(p.reads.props)+2)
+	p.fill(env, h, rec)
 	return env
+}
+
+// helpers are the functions a record's environment offers, bound to the record and the time.
+type helpers struct {
+	now                          time.Time
+	props                        map[string]string
+	daysSince, hoursSince, isSet any
+}
+
+func (h *helpers) bind() {
+	h.daysSince = func(t time.Time) float64 { return since(h.now, t, 24*time.Hour) }
+	h.hoursSince = func(t time.Time) float64 { return since(h.now, t, time.Hour) }
+	h.isSet = func(name string) bool { return h.props[name] != "" }
+}
+
+// fill puts into env what the expression reads of rec, with the helpers h.
+func (p *Program) fill(env Env, h *helpers, rec crm.Record) {
+	r := &p.reads
+	for _, pr := range r.props {
+		env[pr.name] = value(pr.typ, rec.Properties[pr.name])
+	}
+	if r.now {
+		env["now"] = h.now
+	}
+	if r.id {
+		env["id"] = string(rec.ID)
+	}
+	if r.daysSince {
+		env["daysSince"] = h.daysSince
+	}
+	if r.hoursSince {
+		env["hoursSince"] = h.hoursSince
+	}
+	if r.isSet {
+		env["isSet"] = h.isSet
+	}
 }
 
 func since(now, t time.Time, unit time.Duration) float64 {
@@ -179,19 +275,47 @@ func value(t crm.PropertyType, s string) any {
 }
 
 // Match runs the program on a record at time now. A run-time error (which a well-typed expression
-// rarely has) is returned, wrapped; the record then counts as not matching.
+// rarely has) is returned, wrapped; the record then counts as not matching. Match builds only what
+// the expression reads and reuses its environment and machine between calls, so evaluating a
+// record costs little more than running the program; it is safe for concurrent use.
 func (p *Program) Match(rec crm.Record, now time.Time) (bool, error) {
-	return p.Run(p.NewEnv(rec, now))
+	r := runners.Get().(*runner)
+	defer runners.Put(r)
+	r.helpers.now, r.helpers.props = now, rec.Properties
+	p.fill(r.env, &r.helpers, rec)
+	ok, err := p.run(&r.vm, r.env)
+	// Nothing of the record outlives the call.
+	clear(r.env)
+	r.helpers.props = nil
+	return ok, err
 }
 
 // Run runs the program on a prepared environment.
 func (p *Program) Run(env Env) (ok bool, err error) {
+	var m vm.VM
+	return p.run(&m, env)
+}
+
+// runner is what one evaluation reuses: an environment, the helpers and expr's machine.
+type runner struct {
+	env     Env
+	helpers helpers
+	vm      vm.VM
+}
+
+var runners = sync.Pool{New: func() any {
+	r := &runner{env: make(Env, 8)}
+	r.helpers.bind()
+	return r
+}}
+
+func (p *Program) run(m *vm.VM, env Env) (ok bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok, err = false, fmt.Errorf("trigger %q: run-time panic: %v", p.src, r)
 		}
 	}()
-	out, err := expr.Run(p.prog, map[string]any(env))
+	out, err := m.Run(p.prog, map[string]any(env))
 	if err != nil {
 		return false, fmt.Errorf("trigger %q: %w", p.src, err)
 	}

@@ -57,6 +57,69 @@ func TestMatch(t *testing.T) {
 	require.True(t, got, "an unset datetime reads as infinitely old")
 }
 
+// TestMatchBuildsWhatItReads checks that an expression sees every name it reads however it reads
+// it (directly, through let, inside a predicate, through $env), that Match and NewEnv+Run agree,
+// and that reusing the evaluation state between records and goroutines mixes nothing up.
+func TestMatchBuildsWhatItReads(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	exprs := []string{
+		`let f = firstname; f == "Ada" && lastname != ""`,
+		`any(["Ada", "Bob"], {# == firstname})`,
+		`$env["firstname"] == "Ada"`,
+		`$env.num_notes > 2 && isSet("email")`,
+		`id == "1" || daysSince(last_activity_date) < 0`,
+		`hoursSince(now) == 0 && firstname == "Ada"`,
+		`firstname + lastname == "AdaLovelace"`,
+	}
+	recs := []crm.Record{
+		{ID: "1", Properties: map[string]string{"firstname": "Ada", "lastname": "Lovelace", "num_notes": "3", "email": "a@example.com"}},
+		{ID: "2", Properties: map[string]string{"firstname": "Bob", "num_notes": "1"}},
+		{ID: "3", Properties: map[string]string{}},
+	}
+	want := map[string][]bool{
+		exprs[0]: {true, false, false},
+		exprs[1]: {true, true, false},
+		exprs[2]: {true, false, false},
+		exprs[3]: {true, false, false},
+		exprs[4]: {true, false, false},
+		exprs[5]: {true, false, false},
+		exprs[6]: {true, false, false},
+	}
+	progs := make([]*triggers.Program, len(exprs))
+	for i, src := range exprs {
+		p, err := triggers.Compile(src, contactsSchema(t))
+		require.NoError(t, err, src)
+		progs[i] = p
+		for j, rec := range recs {
+			got, err := p.Run(p.NewEnv(rec, now))
+			require.NoError(t, err, src)
+			require.Equal(t, want[src][j], got, "%s on record %s through NewEnv", src, rec.ID)
+		}
+	}
+	// Many goroutines, each evaluating every expression on every record in its own order.
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for k := range 200 {
+				i, j := (g+k)%len(exprs), (g*7+k)%len(recs)
+				got, err := progs[i].Match(recs[j], now)
+				if err == nil && got != want[exprs[i]][j] {
+					err = fmt.Errorf("%s on record %s: got %v", exprs[i], recs[j].ID, got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

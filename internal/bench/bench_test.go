@@ -94,3 +94,19 @@ func queueOpt(t testing.TB) asynq.RedisConnOpt {
 	require.NoError(t, err)
 	return asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}
 }
+
+func TestTriggerEvalSmall(t *testing.T) {
+	t.Parallel()
+	r, err := bench.TriggerEval(triggerN())
+	require.NoError(t, err)
+	t.Log(r)
+	require.Positive(t, r.Extra["matched"])
+}
+
+func triggerN() int {
+	if v := os.Getenv("CRMFLOW_TRIGGER_N"); v != "" {
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return 2000
+}
