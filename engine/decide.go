@@ -132,7 +132,9 @@ func listens(wf *workflows.Workflow, ev string) bool {
 // redact replaces, in a trigger's error text, every property value of rec of three characters or
 // more by the property's name in angle brackets, so that the history (which names no property
 // values) keeps the error without the data; it leaves the trigger's own source alone (quoted in
-// the first line, and in expr's snippet lines " | ..."), and cuts the text at MaxDetail bytes.
+// the first line, and in expr's snippet lines " | ..."), and cuts the text at MaxDetail bytes. When
+// the text is longer, it quotes only the beginning of the source and leaves the snippet out, so
+// that the error itself is kept.
 func redact(msg, src string, rec crm.Record) string {
 	type pv struct{ name, value string }
 	var vals []pv
@@ -160,8 +162,25 @@ func redact(msg, src string, rec crm.Record) string {
 		}
 		lines[i] = strings.Join(parts, quoted)
 	}
-	return truncate(strings.Join(lines, "\n"), MaxDetail)
+	out := strings.Join(lines, "\n")
+	if len(out) > MaxDetail {
+		// A long trigger would fill the detail before the error: quote its beginning only, and
+		// leave out expr's snippet (the position stays in the message).
+		kept := lines[:0]
+		for i, line := range lines {
+			if i == 0 || !strings.HasPrefix(strings.TrimLeft(line, " "), "|") {
+				kept = append(kept, line)
+			}
+		}
+		kept[0] = strings.Replace(kept[0], quoted, strconv.Quote(truncate(src, maxQuoted)), 1)
+		out = strings.Join(kept, "\n")
+	}
+	return truncate(out, MaxDetail)
 }
+
+// maxQuoted bounds the part of a trigger's source that a verdict's detail quotes when the whole
+// detail would be longer than MaxDetail.
+const maxQuoted = 120
 
 // truncate cuts s to at most n bytes, at a rune boundary, marking the cut with "...".
 func truncate(s string, n int) string {

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
@@ -60,6 +59,9 @@ type Program struct {
 	// reads is what a record's environment must hold for this expression: the properties it names
 	// and the helpers it calls. An expression that reads $env gets every property.
 	reads reads
+	// metered is set when the program charges an evaluation's meter (see EvalBudget): each run
+	// then gets a fresh one.
+	metered bool
 }
 
 // reads lists the names an expression looks up in its environment.
@@ -67,6 +69,10 @@ type reads struct {
 	props                                 []prop // properties named, each once
 	now, id, daysSince, hoursSince, isSet bool
 	all                                   bool // $env: the environment as a whole
+	// checked are the properties isSet is asked about by name; anyChecked is set when isSet's
+	// argument is not a string literal, so that any property may be asked about.
+	checked    []string
+	anyChecked bool
 }
 
 // prop is a property an expression reads, and its type.
@@ -81,6 +87,15 @@ func collectReads(node ast.Node, schema crm.Schema) reads {
 	var r reads
 	seen := map[string]bool{}
 	ast.Walk(&node, visitor(func(n ast.Node) {
+		if c, ok := n.(*ast.CallNode); ok {
+			if callee, ok := c.Callee.(*ast.IdentifierNode); ok && callee.Value == "isSet" {
+				if arg, ok := singleString(c.Arguments); ok {
+					r.checked = append(r.checked, arg)
+				} else {
+					r.anyChecked = true
+				}
+			}
+		}
 		id, ok := n.(*ast.IdentifierNode)
 		if !ok || seen[id.Value] {
 			return
@@ -117,6 +132,35 @@ func collectReads(node ast.Node, schema crm.Schema) reads {
 	return r
 }
 
+func singleString(args []ast.Node) (string, bool) {
+	if len(args) != 1 {
+		return "", false
+	}
+	s, ok := args[0].(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+// Reads returns the properties a record must hold for the expression to see it whole: those it
+// names and those isSet asks about. all is true when that cannot be known before it runs ($env, or
+// isSet of a computed name): the record must then hold every property.
+func (p *Program) Reads() (props []string, all bool) {
+	if p.reads.all || p.reads.anyChecked {
+		return nil, true
+	}
+	for _, pr := range p.reads.props {
+		props = append(props, pr.name)
+	}
+	for _, name := range p.reads.checked {
+		if !slices.Contains(props, name) {
+			props = append(props, name)
+		}
+	}
+	return props, false
+}
+
 type visitor func(ast.Node)
 
 func (v visitor) Visit(n *ast.Node) { v(*n) }
@@ -141,21 +185,11 @@ func Compile(src string, schema crm.Schema, opts ...Option) (*Program, error) {
 	if len(src) > MaxSourceLen {
 		return nil, &Error{Message: fmt.Sprintf("the expression is %d bytes long: the limit is %d", len(src), MaxSourceLen)}
 	}
-	prog, err := expr.Compile(src,
-		expr.Env(typeEnv(schema)),
-		expr.AsBool(),
-		expr.MaxNodes(cfg.maxNodes),
-		expr.DisableBuiltin("now"),
-		expr.DisableBuiltin("repeat"),
-		expr.DisableBuiltin("timezone"),
-	)
+	prog, metered, err := compileSandboxed(src, typeEnv(schema), cfg.maxNodes)
 	if err != nil {
-		return nil, asError(err)
+		return nil, err
 	}
-	if t := prog.Node().Type(); t == nil || t.Kind() == reflect.Interface {
-		return nil, &Error{Line: 1, Column: 1, Message: "the expression's type is not known before it runs: it must be boolean (compare values, e.g. x == \"a\", or convert them)"}
-	}
-	return &Program{src: src, prog: prog, schema: schema, reads: collectReads(prog.Node(), schema)}, nil
+	return &Program{src: src, prog: prog, schema: schema, reads: collectReads(prog.Node(), schema), metered: metered}, nil
 }
 
 func asError(err error) error {
@@ -193,6 +227,7 @@ func typeEnv(schema crm.Schema) map[string]any {
 	env["daysSince"] = func(time.Time) float64 { return 0 }
 	env["hoursSince"] = func(time.Time) float64 { return 0 }
 	env["isSet"] = func(string) bool { return false }
+	env[meterVar] = (*meter)(nil)
 	return env
 }
 
@@ -203,28 +238,28 @@ type Env map[string]any
 // their types, and the helpers it calls. Stored values that do not parse as their type read as the
 // type's zero value.
 func (p *Program) NewEnv(rec crm.Record, now time.Time) Env {
-	h := &helpers{now: now, props: rec.Properties}
+	h := &envHelpers{now: now, props: rec.Properties}
 	h.bind()
 	env := make(Env, len(p.reads.props)+2)
 	p.fill(env, h, rec)
 	return env
 }
 
-// helpers are the functions a record's environment offers, bound to the record and the time.
-type helpers struct {
+// envHelpers are the functions a record's environment offers, bound to the record and the time.
+type envHelpers struct {
 	now                          time.Time
 	props                        map[string]string
 	daysSince, hoursSince, isSet any
 }
 
-func (h *helpers) bind() {
+func (h *envHelpers) bind() {
 	h.daysSince = func(t time.Time) float64 { return since(h.now, t, 24*time.Hour) }
 	h.hoursSince = func(t time.Time) float64 { return since(h.now, t, time.Hour) }
 	h.isSet = func(name string) bool { return h.props[name] != "" }
 }
 
 // fill puts into env what the expression reads of rec, with the helpers h.
-func (p *Program) fill(env Env, h *helpers, rec crm.Record) {
+func (p *Program) fill(env Env, h *envHelpers, rec crm.Record) {
 	r := &p.reads
 	for _, pr := range r.props {
 		env[pr.name] = value(pr.typ, rec.Properties[pr.name])
@@ -299,7 +334,7 @@ func (p *Program) Run(env Env) (ok bool, err error) {
 // runner is what one evaluation reuses: an environment, the helpers and expr's machine.
 type runner struct {
 	env     Env
-	helpers helpers
+	helpers envHelpers
 	vm      vm.VM
 }
 
@@ -315,9 +350,12 @@ func (p *Program) run(m *vm.VM, env Env) (ok bool, err error) {
 			ok, err = false, fmt.Errorf("trigger %q: run-time panic: %v", p.src, r)
 		}
 	}()
+	if p.metered {
+		env[meterVar] = newMeter()
+	}
 	out, err := m.Run(p.prog, map[string]any(env))
 	if err != nil {
-		return false, fmt.Errorf("trigger %q: %w", p.src, err)
+		return false, fmt.Errorf("trigger %q: %w", p.src, boundRunError(err))
 	}
 	b, _ := out.(bool)
 	return b, nil

@@ -2,6 +2,7 @@ package triggers_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,49 @@ func TestMatchBuildsWhatItReads(t *testing.T) {
 	}
 	for range 8 {
 		require.NoError(t, <-errs)
+	}
+}
+
+// TestReads lists what a record must hold for an expression: the properties it names and those
+// isSet asks about by name; everything when it reads $env or asks isSet about a computed name.
+func TestReads(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src  string
+		want []string
+		all  bool
+	}{
+		{`lifecyclestage == "lead" && daysSince(last_activity_date) > 30`, []string{"last_activity_date", "lifecyclestage"}, false},
+		{`isSet("phone") || email != ""`, []string{"email", "phone"}, false},
+		{`let s = lifecyclestage; s == "lead" && id != "" && hoursSince(now) < 1`, []string{"lifecyclestage"}, false},
+		{`any(["a", "b"], {# == firstname}) || firstname == "c"`, []string{"firstname"}, false},
+		{`true`, nil, false},
+		{`$env["firstname"] == "Ada"`, nil, true},
+		{`isSet(lifecyclestage)`, nil, true},
+		{`isSet("ph" + "one")`, nil, true},
+	} {
+		p, err := triggers.Compile(tc.src, contactsSchema(t))
+		require.NoError(t, err, tc.src)
+		props, all := p.Reads()
+		require.Equal(t, tc.all, all, tc.src)
+		slices.Sort(props)
+		require.Equal(t, tc.want, props, tc.src)
+		if all {
+			continue
+		}
+		// What Reads names is enough: a record cut down to it decides as the whole record does.
+		whole := crm.Record{ID: "9", Properties: map[string]string{"firstname": "Ada", "lifecyclestage": "lead", "phone": "+1 555",
+			"email": "a@example.com", "last_activity_date": "2020-01-01T00:00:00.000Z", "lastname": "L"}}
+		cut := crm.Record{ID: "9", Properties: map[string]string{}}
+		for _, name := range props {
+			cut.Properties[name] = whole.Properties[name]
+		}
+		now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		a, errA := p.Match(whole, now)
+		b, errB := p.Match(cut, now)
+		require.NoError(t, errA)
+		require.NoError(t, errB)
+		require.Equal(t, a, b, tc.src)
 	}
 }
 
