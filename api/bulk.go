@@ -162,19 +162,29 @@ func (s *Server) matchFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, 
 		return nil, err
 	}
 	now := s.clock.Now()
+	// Only what the filter reads of each record (or all of it, when that is not known).
+	props, all := prog.Reads()
+	if all {
+		props = nil
+	} else if len(props) == 0 {
+		props = []string{"-"}
+	}
 	var ids []crm.RecordID
-	err = s.store.ScanRecords(r.Context(), t, o, scanBatch, func(recs []crm.Record) error {
+	for after := ""; ; {
+		recs, next, err := s.store.NextRecords(r.Context(), t, o, after, scanBatch, props)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s for filter: %w", o, err)
+		}
 		for _, rec := range recs {
 			if ok, err := prog.Match(rec, now); err == nil && ok {
 				ids = append(ids, rec.ID)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan %s for filter: %w", o, err)
+		if next == "" {
+			return ids, nil
+		}
+		after = next
 	}
-	return ids, nil
 }
 
 // listRecordsDeleteInput is the body of POST /crm/v3/lists/{listId}/records/delete.

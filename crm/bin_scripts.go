@@ -26,11 +26,13 @@ import "github.com/redis/go-redis/v9"
 // enrollment brings the record back into the workflow after a restore.
 // ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[16] -> enrollment key prefix base
 // ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
-// With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending:
-// each id leaves the job's pending set and counts as done (moved) or skipped (not live), in the same
-// step as its move, so a crash or a retry neither loses nor repeats any; the job is marked done when
-// nothing is pending.
-// Returns the ids it moved; ids that were not live are left out.
+// With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
+// ARGV[14] empty and ARGV[18] -> the batch size: the ids are the first of the job's pending set
+// (the job starts running, unless it is done); each leaves the pending set and counts as done
+// (moved) or skipped (not live), in the same step as its move, so a crash or a retry neither loses
+// nor repeats any; the job is marked done when nothing is pending.
+// Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
+// HGETALL gives it, empty when there is no such job.
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
@@ -40,7 +42,16 @@ local flows = redis.call('SMEMBERS', KEYS[8])
 local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
-for id in string.gmatch(ARGV[14], '[^,]+') do input[#input+1] = id end
+local job_limit = tonumber(ARGV[18] or '0')
+if job_limit > 0 then
+  local st = redis.call('HGET', KEYS[9], 'state')
+  if not st then return {} end
+  if st == 'done' then return redis.call('HGETALL', KEYS[9]) end
+  if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
+  input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)
+else
+  for id in string.gmatch(ARGV[14], '[^,]+') do input[#input+1] = id end
+end
 for _, id in ipairs(input) do
   local me = otype .. ':' .. id
   local rec = ARGV[7] .. me
@@ -96,14 +107,17 @@ if #moved > 0 then
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
     'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
 end
-if KEYS[10] then
-  redis.call('ZREM', KEYS[10], unpack(input))
-  redis.call('HINCRBY', KEYS[9], 'done', #moved)
-  redis.call('HINCRBY', KEYS[9], 'skipped', skipped)
-  redis.call('HSET', KEYS[9], 'updated_at', now)
+if job_limit > 0 then
+  if #input > 0 then
+    redis.call('ZREM', KEYS[10], unpack(input))
+    redis.call('HINCRBY', KEYS[9], 'done', #moved)
+    redis.call('HINCRBY', KEYS[9], 'skipped', skipped)
+    redis.call('HSET', KEYS[9], 'updated_at', now)
+  end
   if redis.call('ZCARD', KEYS[10]) == 0 then
     redis.call('HSET', KEYS[9], 'state', 'done', 'finished_at', now)
   end
+  return redis.call('HGETALL', KEYS[9])
 end
 return moved
 `)

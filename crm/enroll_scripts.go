@@ -5,8 +5,7 @@ import "github.com/redis/go-redis/v9"
 // luaHistory appends an entry to a record's history in a workflow, keeping the newest 500.
 const luaHistory = `
 local function history(key, entry)
-  redis.call('LPUSH', key, cjson.encode(entry))
-  redis.call('LTRIM', key, 0, 499)
+  if redis.call('LPUSH', key, cjson.encode(entry)) > 500 then redis.call('LTRIM', key, 0, 499) end
 end
 `
 
@@ -17,10 +16,11 @@ end
 // KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
 // ARGV[1] -> now (unix ms)   ARGV[2] -> revision evaluated   ARGV[3] -> 1 if re-enrollment is allowed
 // ARGV[4] -> enrollment key prefix   ARGV[5] -> history key prefix
-// ARGV[6..] -> triples: member, verdict, detail. Verdicts:
+// ARGV[6] -> k, the number of records that do not match; ARGV[7..6+k] -> their members
+// ARGV[7+k..] -> triples: member, verdict, detail. Verdicts:
 //
 //	match      the record matches the trigger (and no suppression)
-//	nomatch    it does not match
+//	nomatch    it does not match (sent as a member of ARGV[7..6+k] rather than as a triple)
 //	unmatch    it does not match and the workflow unenrolls records that stop matching
 //	error      the trigger failed at run time (counts as nomatch; the error is recorded)
 //	suppressed it matches the suppression criteria
@@ -38,12 +38,18 @@ local function unenroll(enr, hist, member, why)
   redis.call('ZREM', KEYS[2], member)
   history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why})
 end
-for i = 6, #ARGV, 3 do
+-- Most verdicts of a backfill are "does not match": only the matching set changes.
+local k = tonumber(ARGV[6])
+for i = 7, 6 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 6 + k))) end
+for i = 7 + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
   local enr, hist = ARGV[4] .. member, ARGV[5] .. member
-  local e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
-  local is_enrolled = e[1] == 'enrolled'
-  local count = tonumber(e[2] or '0')
+  local e, is_enrolled, count = nil, false, 0
+  if verdict ~= 'error' then
+    e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
+    is_enrolled = e[1] == 'enrolled'
+    count = tonumber(e[2] or '0')
+  end
   if verdict == 'deleted' then
     redis.call('SREM', KEYS[3], member)
     if is_enrolled then unenroll(enr, hist, member, 'record deleted') end
@@ -52,7 +58,7 @@ for i = 6, #ARGV, 3 do
     redis.call('SADD', KEYS[3], member)
     if is_enrolled then unenroll(enr, hist, member, 'record matches the suppression criteria: ' .. detail)
     else history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}) end
-  elseif verdict == 'nomatch' or verdict == 'unmatch' or verdict == 'error' then
+  elseif verdict == 'unmatch' or verdict == 'error' then
     redis.call('SREM', KEYS[3], member)
     if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}) end
     if verdict == 'unmatch' and is_enrolled then unenroll(enr, hist, member, 'record no longer matches the trigger') end

@@ -53,9 +53,18 @@ func (s *RedisStore) EvaluateFlow(ctx context.Context, t TenantID, f FlowRef, vs
 	if len(vs) > MaxScriptBatch {
 		return nil, fmt.Errorf("crm: %d verdicts in one call: at most %d", len(vs), MaxScriptBatch)
 	}
-	args := []any{ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)}
+	args := make([]any, 6, 6+3*len(vs))
+	args[0], args[1], args[2], args[3], args[4] = ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)
 	for _, v := range vs {
-		args = append(args, flowMember(f.ObjectType, v.ID), string(v.Verdict), v.Detail)
+		if v.Verdict == VerdictNoMatch {
+			args = append(args, flowMember(f.ObjectType, v.ID))
+		}
+	}
+	args[5] = len(args) - 6
+	for _, v := range vs {
+		if v.Verdict != VerdictNoMatch {
+			args = append(args, flowMember(f.ObjectType, v.ID), string(v.Verdict), v.Detail)
+		}
 	}
 	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
 	if err != nil {
@@ -75,7 +84,7 @@ func (s *RedisStore) EnrollManually(ctx context.Context, t TenantID, f FlowRef, 
 		return err
 	}
 	args := []any{ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name),
-		flowMember(f.ObjectType, id), "manual", by}
+		0, flowMember(f.ObjectType, id), "manual", by}
 	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
 	if err != nil {
 		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)

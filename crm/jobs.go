@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,8 +80,6 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 	id := strconv.FormatInt(n, 10)
 	pending := JobPendingKey(t, id)
 	via, ref := ViaBulk, id
-	listKey := pending
-	isList := "0"
 	if p.ListID != "" {
 		l, err := s.List(ctx, t, p.ListID)
 		if err != nil {
@@ -90,28 +89,33 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 			return Job{}, &ValidationError{Field: "listId", Code: "WRONG_LIST_TYPE",
 				Message: fmt.Sprintf("list %s holds %s, not %s", p.ListID, l.ObjectType, p.ObjectType)}
 		}
-		via, ref, listKey, isList = ViaList, string(p.ListID), ListMembersKey(t, p.ListID), "1"
-	} else {
-		// Stage the ids in chunks; the key is private to this job until it is sealed.
-		for start := 0; start < len(p.IDs); start += 1000 {
-			end := min(start+1000, len(p.IDs))
-			zs := make([]redis.Z, 0, end-start)
-			for _, rid := range p.IDs[start:end] {
-				f, err := strconv.ParseUint(string(rid), 10, 64)
-				if err != nil {
-					s.rdb.Del(ctx, pending)
-					return Job{}, &ValidationError{Field: "ids", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
-				}
-				zs = append(zs, redis.Z{Score: float64(f), Member: string(rid)})
+		via, ref = ViaList, string(p.ListID)
+		members, err := s.AllListMembers(ctx, t, p.ListID)
+		if err != nil {
+			return Job{}, err
+		}
+		p.IDs = members
+	}
+	// Stage the live ones of the ids in chunks, each a short script (one long intersection would
+	// hold Redis for every tenant); the key is private to this job until it is sealed.
+	for start := 0; start < len(p.IDs); start += 1000 {
+		end := min(start+1000, len(p.IDs))
+		args := make([]any, 0, end-start)
+		for _, rid := range p.IDs[start:end] {
+			if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
+				s.rdb.Del(ctx, pending)
+				return Job{}, &ValidationError{Field: "ids", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 			}
-			if err := s.rdb.ZAdd(ctx, pending, zs...).Err(); err != nil {
-				return Job{}, fmt.Errorf("stage job %s: %w", id, err)
-			}
+			args = append(args, string(rid))
+		}
+		if err := stageLiveScript.Run(ctx, s.rdb, []string{pending, LiveKey(t, p.ObjectType)}, args...).Err(); err != nil {
+			s.rdb.Del(ctx, pending)
+			return Job{}, fmt.Errorf("stage job %s: %w", id, err)
 		}
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, LiveKey(t, p.ObjectType), JobKey(t, id), JobsKey(t), listKey},
-		p.ConfirmCount, ms(now), isList, id,
+	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, JobKey(t, id), JobsKey(t)},
+		p.ConfirmCount, ms(now), id,
 		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(via), "ref", ref, "selection", p.Selection).Slice()
 	if err != nil {
 		return Job{}, fmt.Errorf("seal job %s: %w", id, err)
@@ -132,6 +136,12 @@ func (s *RedisStore) Job(ctx context.Context, t TenantID, id string) (Job, error
 	if len(h) == 0 {
 		return Job{}, &NotFoundError{Kind: "job", ID: id}
 	}
+	j := jobFromHash(id, h)
+	s.jobs.put(t, j)
+	return j, nil
+}
+
+func jobFromHash(id string, h map[string]string) Job {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	j := Job{ID: id, Kind: h["kind"], ObjectType: ObjectType(h["object_type"]), State: JobState(h["state"]),
 		Total: num("total"), Done: num("done"), Skipped: num("skipped"),
@@ -140,46 +150,66 @@ func (s *RedisStore) Job(ctx context.Context, t TenantID, id string) (Job, error
 	if h["finished_at"] != "" {
 		j.FinishedAt = parseMS(h["finished_at"])
 	}
-	return j, nil
+	return j
+}
+
+// jobCache keeps what never changes of the jobs a store has read (their type and who started
+// them), so that running a batch of a job costs one round trip. Safe for concurrent use.
+type jobCache struct {
+	mu sync.Mutex
+	m  map[string]Job
+}
+
+// jobCacheMax bounds the cache; it starts over when full.
+const jobCacheMax = 4096
+
+func (c *jobCache) put(t TenantID, j Job) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= jobCacheMax {
+		c.m = make(map[string]Job)
+	}
+	c.m[string(t)+"\x00"+j.ID] = Job{ID: j.ID, ObjectType: j.ObjectType, By: j.By}
+}
+
+func (c *jobCache) get(t TenantID, id string) (Job, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.m[string(t)+"\x00"+id]
+	return j, ok
 }
 
 // RunDeleteJobBatch moves the next at most limit pending records of a job into the bin, in one
-// script that also records the progress, and returns the job as it is after. A job that is done
-// comes back unchanged. Safe to call again after a crash or from a retried task.
+// script that also takes them from the job's pending set, records the progress and returns the job
+// as it is after: one round trip once the store knows the job's type. A job that is done comes back
+// unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
+// retried task.
 func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error) {
 	if limit <= 0 || limit > MaxScriptBatch {
 		return Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	j, err := s.Job(ctx, t, id)
-	if err != nil || j.State == JobDone {
-		return j, err
-	}
-	if j.State == JobPending {
-		if err := s.rdb.HSet(ctx, JobKey(t, id), "state", string(JobRunning)).Err(); err != nil {
-			return Job{}, fmt.Errorf("start job %s: %w", id, err)
+	meta, ok := s.jobs.get(t, id)
+	if !ok {
+		j, err := s.Job(ctx, t, id)
+		if err != nil || j.State == JobDone {
+			return j, err
 		}
+		meta = j
 	}
-	ids, err := s.rdb.ZRange(ctx, JobPendingKey(t, id), 0, int64(limit-1)).Result()
+	keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
+	args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit)
+	res, err := archiveScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 	if err != nil {
-		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+		return Job{}, fmt.Errorf("run job %s: %w", id, err)
 	}
-	if len(ids) > 0 {
-		o := j.ObjectType
-		rest := make([]any, len(ids))
-		for i, rid := range ids {
-			rest[i] = rid
-		}
-		keys := append(s.archiveKeys(t, o), JobKey(t, id), JobPendingKey(t, id))
-		if err := archiveScript.Run(ctx, s.rdb, keys, s.archiveArgs(t, o, j.By, rest)...).Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return Job{}, fmt.Errorf("run job %s: %w", id, err)
-		}
-	} else if j.State != JobDone {
-		// Nothing pending but not marked done (a crash between the two): finish it.
-		if err := s.rdb.HSet(ctx, JobKey(t, id), "state", string(JobDone), "finished_at", ms(s.cfg.Clock.Now())).Err(); err != nil {
-			return Job{}, fmt.Errorf("finish job %s: %w", id, err)
-		}
+	if len(res) == 0 {
+		return Job{}, &NotFoundError{Kind: "job", ID: id}
 	}
-	return s.Job(ctx, t, id)
+	h := make(map[string]string, len(res)/2)
+	for k := 0; k+1 < len(res); k += 2 {
+		h[res[k]] = res[k+1]
+	}
+	return jobFromHash(id, h), nil
 }
 
 // ScanRecords calls fn with every live record of a type, in batches of at most batch records read in
@@ -191,30 +221,24 @@ func (s *RedisStore) ScanRecords(ctx context.Context, t TenantID, o ObjectType, 
 	if _, err := s.Schema(ctx, t, o); err != nil {
 		return err
 	}
-	min := "-inf"
+	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		raw, err := s.rdb.ZRangeByScore(ctx, LiveKey(t, o), &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(batch)}).Result()
+		recs, next, err := s.NextRecords(ctx, t, o, after, batch, nil)
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", o, err)
+			return err
 		}
-		if len(raw) == 0 {
+		if len(recs) > 0 {
+			if err := fn(recs); err != nil {
+				return err
+			}
+		}
+		if next == "" {
 			return nil
 		}
-		ids := make([]RecordID, len(raw))
-		for i, id := range raw {
-			ids[i] = RecordID(id)
-		}
-		recs, err := s.Records(ctx, t, o, ids, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(recs); err != nil {
-			return err
-		}
-		min = "(" + raw[len(raw)-1]
+		after = next
 	}
 }
 

@@ -235,6 +235,9 @@ func (s *RedisStore) Records(ctx context.Context, t TenantID, o ObjectType, ids 
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if len(opts.Properties) > 0 {
+		return s.someProperties(ctx, t, o, ids, opts)
+	}
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	for i, id := range ids {
@@ -253,26 +256,76 @@ func (s *RedisStore) Records(ctx context.Context, t TenantID, o ObjectType, ids 
 		if len(h) == 0 {
 			continue
 		}
-		out = append(out, recordFromHash(o, ids[i], h, opts.Archived, opts.Properties))
+		out = append(out, recordFromHash(o, ids[i], h, opts.Archived))
 	}
 	return out, nil
 }
 
-func recordFromHash(o ObjectType, id RecordID, h map[string]string, archived bool, only []string) Record {
-	r := Record{ID: id, Type: o, Properties: make(map[string]string, len(h)), Archived: archived}
-	for k, v := range h {
-		if strings.HasPrefix(k, "_") {
-			continue
-		}
-		if len(only) > 0 && !slices.Contains(only, k) {
-			continue
-		}
-		r.Properties[k] = v
+// bookkeeping are the fields of a record's hash that are not properties, in the order
+// someProperties reads them. _created is in every record's hash.
+var bookkeeping = []string{"_created", "_updated", "_deleted_at", "_deleted_by", "_deleted_via", "_deleted_ref"}
+
+// someProperties is Records for opts.Properties: it reads those fields alone (HMGET), which costs
+// less than the whole hash when a caller needs a few.
+func (s *RedisStore) someProperties(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, opts *ReadOpts) ([]Record, error) {
+	fields := make([]string, 0, len(bookkeeping)+len(opts.Properties))
+	fields = append(fields, bookkeeping[:2]...)
+	if opts.Archived {
+		fields = append(fields, bookkeeping[2:]...)
 	}
+	nbook := len(fields)
+	for _, p := range opts.Properties {
+		if !strings.HasPrefix(p, "_") {
+			fields = append(fields, p)
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		key := RecordKey(t, o, id)
+		if opts.Archived {
+			key = BinRecordKey(t, o, id)
+		}
+		cmds[i] = pipe.HMGet(ctx, key, fields...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read %s: %w", o, err)
+	}
+	out := make([]Record, 0, len(ids))
+	for i, c := range cmds {
+		vals := c.Val()
+		if len(vals) != len(fields) || vals[0] == nil {
+			continue // no _created: no such record
+		}
+		str := func(k int) string { v, _ := vals[k].(string); return v }
+		r := Record{ID: ids[i], Type: o, Properties: make(map[string]string, len(fields)-nbook), Archived: opts.Archived,
+			CreatedAt: parseMS(str(0)), UpdatedAt: parseMS(str(1))}
+		if opts.Archived {
+			r.Deletion = &Deletion{At: parseMS(str(2)), By: str(3), Via: Via(str(4)), Ref: str(5)}
+		}
+		for k := nbook; k < len(fields); k++ {
+			if v, ok := vals[k].(string); ok {
+				r.Properties[fields[k]] = v
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// recordFromHash makes a record of a record's hash, which it takes over: the properties are h
+// itself once the bookkeeping fields (those starting with _) are out.
+func recordFromHash(o ObjectType, id RecordID, h map[string]string, archived bool) Record {
+	r := Record{ID: id, Type: o, Properties: h, Archived: archived}
 	r.CreatedAt = parseMS(h["_created"])
 	r.UpdatedAt = parseMS(h["_updated"])
 	if archived {
 		r.Deletion = &Deletion{At: parseMS(h["_deleted_at"]), By: h["_deleted_by"], Via: Via(h["_deleted_via"]), Ref: h["_deleted_ref"]}
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "_") {
+			delete(h, k)
+		}
 	}
 	return r
 }
@@ -335,6 +388,32 @@ func (s *RedisStore) ListRecords(ctx context.Context, t TenantID, o ObjectType, 
 		return Page{}, err
 	}
 	return Page{Records: recs, After: next}, nil
+}
+
+// NextRecords implements Store.
+func (s *RedisStore) NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) ([]Record, string, error) {
+	if n < 1 || n > MaxScriptBatch {
+		return nil, "", &ValidationError{Field: "limit", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("limit %d is out of range: use 1 to %d", n, MaxScriptBatch)}
+	}
+	min, err := parseAfter(after)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, err := s.rdb.ZRangeByScore(ctx, LiveKey(t, o), &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(n)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("scan %s: %w", o, err)
+	}
+	next := ""
+	if len(raw) == n {
+		next = raw[n-1]
+	}
+	ids := make([]RecordID, len(raw))
+	for i, id := range raw {
+		ids[i] = RecordID(id)
+	}
+	recs, err := s.Records(ctx, t, o, ids, &ReadOpts{Properties: props})
+	return recs, next, err
 }
 
 // pageIDs reads one page of ids from a ZSET scored by the numeric id.

@@ -28,8 +28,9 @@ type Config struct {
 
 // RedisStore is the Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
 type RedisStore struct {
-	rdb redis.UniversalClient
-	cfg Config
+	rdb  redis.UniversalClient
+	cfg  Config
+	jobs jobCache
 }
 
 var _ Store = (*RedisStore)(nil)

@@ -54,6 +54,11 @@ type Store interface {
 	// ListRecords pages through the live records of a type by ascending id (or the bin with
 	// opts.Archived).
 	ListRecords(ctx context.Context, t TenantID, o ObjectType, opts *ListOpts) (Page, error)
+	// NextRecords reads up to n (at most MaxScriptBatch) live records of a type with ids above the
+	// cursor after ("" starts at the beginning), by ascending id, in two round trips, for the engine
+	// and jobs that walk every record; next is "" at the end. props limits the properties read (as
+	// ReadOpts.Properties; nil reads all). It does not check that the type exists.
+	NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) (recs []Record, next string, err error)
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
 

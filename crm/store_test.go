@@ -280,6 +280,68 @@ func TestPaging(t *testing.T) {
 	})
 }
 
+// TestNextRecords walks the live records in pages of up to MaxScriptBatch: every live record once,
+// in id order, with its properties and none of the bookkeeping fields; the bin is not walked.
+func TestNextRecords(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		in := make([]crm.RecordInput, 23)
+		for i := range in {
+			in[i] = crm.RecordInput{Properties: map[string]string{"dealname": "deal " + strconv.Itoa(i)}}
+		}
+		created, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Deals, in, crm.Actor{})
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Deals, []crm.RecordID{created[4].ID}, crm.Actor{})
+		require.NoError(t, err)
+		for _, n := range []int{1, 5, 22, 23, crm.MaxScriptBatch} {
+			var seen []crm.Record
+			after := ""
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 30)
+				recs, next, err := b.store.NextRecords(b.ctx, b.tenant, crm.Deals, after, n, nil)
+				require.NoError(t, err)
+				require.LessOrEqual(t, len(recs), n)
+				seen = append(seen, recs...)
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			require.Len(t, seen, 22, "page size %d", n)
+			k := 0
+			for i, c := range created {
+				if i == 4 {
+					continue
+				}
+				require.Equal(t, c.ID, seen[k].ID)
+				require.Equal(t, map[string]string{"dealname": "deal " + strconv.Itoa(i)}, seen[k].Properties)
+				require.False(t, seen[k].CreatedAt.IsZero())
+				k++
+			}
+		}
+		// Limited to some properties: those alone, and the records without them still come.
+		in2 := []crm.RecordInput{{Properties: map[string]string{"dealname": "x", "amount": "5", "pipeline": "p"}}, {Properties: map[string]string{"pipeline": "q"}}}
+		more, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Deals, in2, crm.Actor{})
+		require.NoError(t, err)
+		recs, next, err := b.store.NextRecords(b.ctx, b.tenant, crm.Deals, string(created[len(created)-1].ID), 10, []string{"amount", "dealname", "_created"})
+		require.NoError(t, err)
+		require.Empty(t, next)
+		require.Len(t, recs, 2)
+		require.Equal(t, more[0].ID, recs[0].ID)
+		require.Equal(t, map[string]string{"dealname": "x", "amount": "5"}, recs[0].Properties)
+		require.Equal(t, more[1].ID, recs[1].ID)
+		require.Empty(t, recs[1].Properties)
+		require.Equal(t, more[1].CreatedAt.UnixMilli(), recs[1].CreatedAt.UnixMilli())
+		var ve *crm.ValidationError
+		for _, n := range []int{0, -1, crm.MaxScriptBatch + 1} {
+			_, _, err = b.store.NextRecords(b.ctx, b.tenant, crm.Deals, "", n, nil)
+			require.ErrorAs(t, err, &ve, "page size %d", n)
+		}
+		_, _, err = b.store.NextRecords(b.ctx, b.tenant, crm.Deals, "abc", 10, nil)
+		require.ErrorAs(t, err, &ve)
+	})
+}
+
 func TestCustomObjectsAndProperties(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {

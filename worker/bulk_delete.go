@@ -52,7 +52,8 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	log := w.taskLogger(ctx, t).With("job_id", p.JobID)
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
-	for {
+	var before crm.Job
+	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -64,16 +65,19 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			log.Info("bulk delete job is run by another worker; leaving it")
 			return nil
 		}
-		before, err := w.store.Job(ctx, p.TenantID, p.JobID)
-		if err != nil {
-			return err
+		if first {
+			if before, err = w.store.Job(ctx, p.TenantID, p.JobID); err != nil {
+				return err
+			}
 		}
 		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
 		if err != nil {
 			return err
 		}
-		// Count what this batch moved (the job's done count is the job's, across runners).
+		// Count what this batch moved (the job's done count is the job's, across runners; while
+		// this runner holds the lease, no other moves any).
 		w.metrics.bulkDeleted.WithLabelValues(string(job.ObjectType)).Add(float64(job.Done - before.Done))
+		before = job
 		if job.State == crm.JobDone {
 			log.Info("bulk delete job done", "total", job.Total, "done", job.Done, "skipped", job.Skipped)
 			return nil

@@ -134,7 +134,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			}
 			return err
 		}
-		recs, next, err := w.page(ctx, p.TenantID, flow.ObjectType, progress.After, w.cfg.WorkflowBatchSize)
+		recs, next, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, progress.After, w.cfg.WorkflowBatchSize, readsOf(wf))
 		if err != nil {
 			return err
 		}
@@ -204,22 +204,18 @@ func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.Tena
 	return len(enrolled), nil
 }
 
-// page reads up to n live records of type o after cursor after, and returns the next cursor ("" at
-// the end).
-func (w *Worker) page(ctx context.Context, t crm.TenantID, o crm.ObjectType, after string, n int) ([]crm.Record, string, error) {
-	var out []crm.Record
-	for len(out) < n {
-		pg, err := w.store.ListRecords(ctx, t, o, &crm.ListOpts{After: after, Limit: min(100, n-len(out))})
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, pg.Records...)
-		after = pg.After
-		if after == "" {
-			break
-		}
+// readsOf returns the properties the backfill reads of each record for wf: those its triggers
+// read, or nil (all) when they may read any. A record always has one field read, so that none
+// that was deleted meanwhile passes as a record without properties.
+func readsOf(wf *workflows.Workflow) []string {
+	props, all := wf.Reads()
+	if all {
+		return nil
 	}
-	return out, after, nil
+	if len(props) == 0 {
+		return []string{"-"} // the record's existence alone: a trigger such as "true"
+	}
+	return props
 }
 
 // writeProgress writes the backfill's progress as the task's result, when the task came from a

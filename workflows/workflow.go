@@ -71,6 +71,33 @@ func (w *Workflow) Matches(rec crm.Record, now time.Time) (bool, error) {
 	return w.Trigger.Program.Match(rec, now)
 }
 
+// Reads returns the properties a record must hold for the workflow's triggers (enrollment and
+// suppression) to decide about it; all is true when they may read any property.
+func (w *Workflow) Reads() (props []string, all bool) {
+	for _, e := range []*Expr{&w.Trigger, w.suppressionTrigger()} {
+		if e == nil || e.Program == nil {
+			continue
+		}
+		p, a := e.Program.Reads()
+		if a {
+			return nil, true
+		}
+		for _, name := range p {
+			if !slices.Contains(props, name) {
+				props = append(props, name)
+			}
+		}
+	}
+	return props, false
+}
+
+func (w *Workflow) suppressionTrigger() *Expr {
+	if w.Suppression == nil {
+		return nil
+	}
+	return w.Suppression.Trigger
+}
+
 // Expr is an expression of a workflow: its source, where it is in the file, and its compiled
 // program.
 type Expr struct {
