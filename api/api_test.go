@@ -370,6 +370,20 @@ type fakeTasks struct {
 	mails     []enqueuedMail
 	backfills []enqueuedBackfill
 	steps     []enqueuedSteps
+	drains    []crm.TenantID
+}
+
+// drainsOf returns how many drains of tn's changes were asked for.
+func (f *fakeTasks) drainsOf(tn crm.TenantID) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, t := range f.drains {
+		if t == tn {
+			n++
+		}
+	}
+	return n
 }
 
 type enqueuedBackfill struct {
@@ -433,6 +447,13 @@ func (f *fakeTasks) backfillsOf(tn crm.TenantID) []enqueuedBackfill {
 		}
 	}
 	return out
+}
+
+func (f *fakeTasks) EnqueueChangesDrain(_ context.Context, t crm.TenantID, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drains = append(f.drains, t)
+	return nil
 }
 
 func (f *fakeTasks) EnqueueDeleteJob(_ context.Context, t crm.TenantID, id string) error {

@@ -154,8 +154,31 @@ func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 		}
 		if err := h(w, r, p); err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if changesRecords[perm] && r.Method != http.MethodGet {
+			s.drainSoon(r, p.Tenant)
 		}
 	})
+}
+
+// changesRecords are the permissions of the routes whose success may have changed records: after
+// one, the tenant's changes are drained through the workflow engine at once.
+var changesRecords = map[crm.Permission]bool{crm.PermWrite: true, crm.PermDelete: true, crm.PermRestore: true, crm.PermPermanentDelete: true}
+
+// drainSoon enqueues a drain of tenant t's record changes. It is only a head start: the change marks
+// are written with the records, and the worker's sweep drains them anyway, so a failure is logged at
+// debug level and the answer stands.
+func (s *Server) drainSoon(r *http.Request, t crm.TenantID) {
+	if s.cfg.Tasks == nil {
+		return
+	}
+	ctx, cancel := enqueueContext(r)
+	defer cancel()
+	if err := s.cfg.Tasks.EnqueueChangesDrain(ctx, t, s.clock.Now()); err != nil {
+		s.cfg.Logger.DebugContext(r.Context(), "enqueue a drain of the record changes failed: the worker's sweep drains them",
+			slog.String("tenant_id", string(t)), slog.String("error", err.Error()))
+	}
 }
 
 // requirePerms returns the 403 of the first permission of perms that p lacks, or nil. Endpoints

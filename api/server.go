@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,6 +40,10 @@ type Tasks interface {
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
 	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.PendingMail) error
+	// EnqueueChangesDrain asks a worker to run tenant t's record changes through the workflow engine
+	// now (at is the time of the write) rather than at the worker's next sweep. Enqueuing it after
+	// every write is harmless: a drain already queued takes the later changes too.
+	EnqueueChangesDrain(ctx context.Context, t crm.TenantID, at time.Time) error
 }
 
 // Config configures a Server. The zero value works.
