@@ -114,7 +114,7 @@ a flag on the command line wins.`
 
 	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
 		newDeleteCmd(a), newJobsCmd(a), newVersionCmd(a),
-		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a))
+		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a))
 	return root
 }
 

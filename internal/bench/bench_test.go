@@ -54,7 +54,7 @@ func BenchmarkScenarios(b *testing.B) {
 			b.ReportMetric(r.RawRate, "raw-rec/s")
 		}
 	})
-	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
+	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(b), bench.Purge} {
 		for range b.N {
 			r, err := sc(ctx, rdb, n)
 			require.NoError(b, err)
@@ -67,8 +67,8 @@ func BenchmarkScenarios(b *testing.B) {
 }
 
 // TestScenariosSmall runs every scenario on a small size so the suite proves they work.
+// It shares the queues with TestPipelineScenariosSmall, so neither runs in parallel.
 func TestScenariosSmall(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Client(t)
 	per, err := bench.MemoryPerContact(ctx, rdb, 200)
@@ -80,7 +80,7 @@ func TestScenariosSmall(t *testing.T) {
 	r, err = bench.BatchCreateHTTP(ctx, rdb, 450, 3)
 	require.NoError(t, err)
 	require.Positive(t, r.Ratio)
-	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bench.BulkDelete, bench.Purge} {
+	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(t), bench.Purge} {
 		r, err := sc(ctx, rdb, 1200)
 		require.NoError(t, err)
 		require.Equal(t, 1200, r.Records)
@@ -109,4 +109,26 @@ func triggerN() int {
 		return n
 	}
 	return 2000
+}
+
+func bulkDelete(t testing.TB) func(context.Context, redis.UniversalClient, int) (bench.Result, error) {
+	return func(ctx context.Context, rdb redis.UniversalClient, n int) (bench.Result, error) {
+		return bench.BulkDelete(ctx, rdb, queueOpt(t), n)
+	}
+}
+
+// TestPipelineScenariosSmall runs the scenarios that go through the API and a worker on a small size.
+func TestPipelineScenariosSmall(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	r, err := bench.WorkflowE2E(ctx, rdb, queueOpt(t), 1000)
+	require.NoError(t, err)
+	t.Log(r)
+	require.EqualValues(t, 100, r.Extra["deleted"])
+	require.Positive(t, r.RawRate)
+	lag, err := bench.MeasureLag(ctx, rdb, queueOpt(t), 40, 100)
+	require.NoError(t, err)
+	t.Log(lag)
+	require.Positive(t, lag.P50)
+	require.GreaterOrEqual(t, lag.P99, lag.P50)
 }

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crmflow/crmflow/internal/bench"
+)
+
+func newBenchCmd(a *app) *cobra.Command {
+	var records int
+	var asJSON bool
+	var scenarios string
+	var skipFigures bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure crmflow against the raw limits of the same Redis and machine (needs --redis or REDIS_URL)",
+		Long: `Measure crmflow's paths side by side with the raw work they cannot beat, on the same data in the
+same run, and print each as a ratio: crmflow's records per second over the raw limit's.
+
+  trigger-eval  the engine's decision per record, in process, beside expr's vm.Run of the same
+                program on environments built beforehand (goal 0.7)
+  backfill      enroll-existing of a contact workflow (one contact in ten matches) beside pipelined
+                HGETALL of the same records (goal 0.6)
+  bulk-delete   a bulk delete by filter through the API and a worker, until the job is done, beside
+                one Lua RENAME + ZREM + ZADD per 500 records (goal 0.5)
+  purge         the purge of expired bin entries beside ZRANGEBYSCORE + UNLINK + ZREM per 500 (goal
+                0.6); it also reports the slowest single Redis command of the purge (goal 10 ms)
+  workflow-e2e  a delete_contact workflow from its activation until every matching contact is in the
+                bin, beside the naive design of one asynq task per contact (goal 10: ten times faster)
+  batch-create  batch creates over HTTP, 100 per request, beside pipelined HSETs (no goal)
+
+It also prints Redis memory per contact (ten properties, every index) and the p50/p99 lag from an
+API write to the enrollment it causes, under a steady stream of updates.
+
+The Redis must be a real one, and should be otherwise idle: the embedded store's figures mean
+nothing, so there is none here. Each scenario works in tenants of its own and drops them after; the
+worker queues of the Redis are used and cleared. It exits 1 when a ratio misses its goal.`,
+		Example: `  crmflow bench --redis redis://127.0.0.1:6379/0
+  crmflow bench --redis redis://127.0.0.1:6379/0 --records 20000 --scenario backfill,purge --json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var names []string
+			for _, s := range strings.Split(scenarios, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					names = append(names, s)
+				}
+			}
+			return a.bench(cmd.Context(), bench.Options{Records: records, Scenarios: names, SkipFigures: skipFigures}, asJSON)
+		},
+	}
+	fs := cmd.Flags()
+	a.redisFlag(fs)
+	fs.IntVar(&records, "records", bench.DefaultRecords, "records in each scenario")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON on stdout (progress lines go to stderr)")
+	fs.StringVar(&scenarios, "scenario", "", "comma-separated scenarios to run (default: all): "+strings.Join(bench.Scenarios, ", "))
+	fs.BoolVar(&skipFigures, "skip-figures", false, "leave out the memory per contact and the write-to-enrollment lag")
+	return cmd
+}
+
+// bench runs the scenarios and prints the report.
+func (a *app) bench(ctx context.Context, opts bench.Options, asJSON bool) error {
+	if opts.Records < 1000 {
+		return usageErrorf("--records %d is too small to measure anything: use 1000 or more (default %d)", opts.Records, bench.DefaultRecords)
+	}
+	if a.cfg.RedisURL == "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("crmflow bench needs a real Redis: pass --redis redis://HOST:6379/0 or set REDIS_URL " +
+			"(the embedded store's figures would mean nothing, so bench has none)")}
+	}
+	b, err := a.openRedis(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	q, err := a.queueOf(b)
+	if err != nil {
+		return err
+	}
+	progress := a.stdout
+	if asJSON {
+		progress = a.stderr
+	}
+	fmt.Fprintf(progress, "crmflow bench: %d records per scenario on Redis at %s\n", opts.Records, b.addr)
+	opts.Progress = progress
+	rep, err := bench.Run(ctx, b.rdb, q.opt, opts)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printSummary(a.stdout, rep)
+	}
+	if !rep.Met() {
+		return &exitError{code: 1, err: fmt.Errorf("a ratio missed its goal (see above)")}
+	}
+	return nil
+}
+
+// printSummary prints the report's table of ratios.
+func printSummary(w io.Writer, rep bench.Report) {
+	fmt.Fprintf(w, "\n%-13s %9s %9s %12s %12s %7s %6s\n", "scenario", "records", "seconds", "records/s", "raw rec/s", "ratio", "goal")
+	for _, s := range rep.Scenarios {
+		goal, mark := "-", ""
+		if s.Goal > 0 {
+			goal = fmt.Sprintf("%.2f", s.Goal)
+			mark = " ok"
+			if s.Ratio < s.Goal {
+				mark = " MISSED"
+			}
+		}
+		fmt.Fprintf(w, "%-13s %9d %9.2f %12.0f %12.0f %7.2f %6s%s\n", s.Name, s.Records, s.Seconds, s.Rate, s.RawRate, s.Ratio, goal, mark)
+		if ms, ok := s.Extra["slowest_command_ms"]; ok {
+			fmt.Fprintf(w, "%-13s slowest Redis command during the purge: %.2f ms (goal 10 ms)\n", "", ms)
+		}
+	}
+	if rep.MemoryPerContact > 0 {
+		fmt.Fprintf(w, "memory per contact: %.0f bytes\n", rep.MemoryPerContact)
+	}
+	if rep.Lag != nil {
+		fmt.Fprintf(w, "write to enrollment lag: p50 %.1f ms, p99 %.1f ms (%d updates at %.0f/s)\n", rep.Lag.P50, rep.Lag.P99, rep.Lag.Writes, rep.Lag.Rate)
+	}
+	fmt.Fprintf(w, "total %.0f s on %d CPUs, %s, Redis %s\n", rep.Seconds, rep.Machine.CPUs, rep.Machine.Go, rep.Machine.RedisVersion)
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// TestBenchCommand checks that bench refuses to run without a real Redis, on a Redis that is not
+// its own, and with bad flags, and that a small run prints a JSON report whose ratios agree with
+// its exit status. The run gets a redis-server of its own: bench clears the worker queues.
+func TestBenchCommand(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := crmflow(t, []string{"REDIS_URL="}, "bench")
+	require.Equal(t, exitUsage, code, stderr)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "needs a real Redis")
+	require.Contains(t, stderr, "--redis")
+
+	srv, err := redistest.StartServer(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Kill() })
+
+	_, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "10")
+	require.Equal(t, exitUsage, code, stderr)
+	require.Contains(t, stderr, "--records 10 is too small")
+
+	_, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--scenario", "backfil")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, `unknown scenario "backfil"`)
+	require.Contains(t, stderr, "backfill, bulk-delete")
+
+	stdout, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--json", "--skip-figures",
+		"--scenario", "trigger-eval,backfill,bulk-delete,purge")
+	require.Contains(t, []int{0, 1}, code, stderr)
+	var rep struct {
+		Records   int `json:"records"`
+		Scenarios []struct {
+			Name  string             `json:"name"`
+			Ratio float64            `json:"ratio"`
+			Goal  float64            `json:"goal"`
+			Extra map[string]float64 `json:"extra"`
+		} `json:"scenarios"`
+		Machine struct {
+			RedisVersion string `json:"redis_version"`
+		} `json:"machine"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rep), "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Equal(t, 1000, rep.Records)
+	require.NotEmpty(t, rep.Machine.RedisVersion)
+	var names []string
+	missed := false
+	for _, s := range rep.Scenarios {
+		names = append(names, s.Name)
+		require.Positive(t, s.Ratio, s.Name)
+		require.Positive(t, s.Goal, s.Name)
+		missed = missed || s.Ratio < s.Goal
+	}
+	require.Equal(t, []string{"trigger-eval", "backfill", "bulk-delete", "purge"}, names)
+	require.Equal(t, missed, code == 1, "exit status %d, stderr:\n%s", code, stderr)
+	require.Contains(t, stderr, "crmflow bench: 1000 records per scenario")
+	require.Equal(t, 4, strings.Count(stderr, "(goal "), "one progress line per scenario on stderr:\n%s", stderr)
+
+	// A second run on the same Redis is allowed: the first left no tenant and no task behind.
+	stdout, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--skip-figures", "--scenario", "purge")
+	require.Contains(t, []int{0, 1}, code, stderr)
+	require.Contains(t, stdout, "slowest Redis command during the purge")
+}
