@@ -23,7 +23,7 @@ const TypeWorkflowBackfill = "workflow:backfill"
 
 // BackfillBatchesPerTask bounds one workflow:backfill run: after that many batches (of
 // Config.WorkflowBatchSize records) it enqueues its continuation, with its cursor, and returns.
-const BackfillBatchesPerTask = 20
+const BackfillBatchesPerTask = 100
 
 // WorkflowBackfillPayload is the payload of a workflow:backfill task. The cursor and the counts
 // travel with the task: each continuation carries the progress so far, and a run that crashes is
