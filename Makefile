@@ -35,6 +35,10 @@ lint: ## Vet the code (go vet)
 bench: ## Run the benchmarks, without the tests
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: bench/ratios
+bench/ratios: ## Run crmflow bench on the otherwise idle Redis of REDIS_URL
+	$(GO) run ./cmd/crmflow bench --redis "$(REDIS_URL)"
+
 .PHONY: examples
 examples: ## Run the testable examples (func ExampleXxx with // Output:)
 	$(GO) test -run '^Example' ./...
