@@ -93,6 +93,8 @@ return 1
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type
 // ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 // Returns {"ok"}, {"conflict", email, owner id}, or {"blocked", email}. On a refusal nothing changed.
+// The same call run twice (a client that retries after losing the reply) stores the same records
+// again: an email already owned by the very id being created is no conflict.
 var createRecordsScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local recs = cjson.decode(ARGV[3])
@@ -101,7 +103,7 @@ for i, r in ipairs(recs) do
   for j, e in ipairs(r.emails) do
     if redis.call('SISMEMBER', KEYS[5], r.hashes[j]) == 1 then return {'blocked', e} end
     local owner = redis.call('HGET', KEYS[2], e)
-    if owner then return {'conflict', e, owner} end
+    if owner and owner ~= r.id then return {'conflict', e, owner} end
     if claimed[e] then return {'conflict', e, claimed[e]} end
     claimed[e] = r.id
   end
