@@ -32,7 +32,8 @@ import "github.com/redis/go-redis/v9"
 // (moved) or skipped (not live), in the same step as its move, so a crash or a retry neither loses
 // nor repeats any; the job is marked done when nothing is pending.
 // Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
-// HGETALL gives it, empty when there is no such job.
+// HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
+// ARGV[2..5] (nothing is done).
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
@@ -44,8 +45,12 @@ if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[18] or '0')
 if job_limit > 0 then
-  local st = redis.call('HGET', KEYS[9], 'state')
+  local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
+  local st = j[1]
   if not st then return {} end
+  -- The caller's idea of the job (type and actor, which never change) must be this job's: an id
+  -- drawn again after Redis lost writes names another job.
+  if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
   if st == 'done' then return redis.call('HGETALL', KEYS[9]) end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)

@@ -188,22 +188,32 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 	if limit <= 0 || limit > MaxScriptBatch {
 		return Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	meta, ok := s.jobs.get(t, id)
-	if !ok {
-		j, err := s.Job(ctx, t, id)
-		if err != nil || j.State == JobDone {
-			return j, err
+	meta, cached := s.jobs.get(t, id)
+	var res []string
+	for {
+		if !cached {
+			j, err := s.Job(ctx, t, id)
+			if err != nil || j.State == JobDone {
+				return j, err
+			}
+			meta = j
 		}
-		meta = j
-	}
-	keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
-	args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit)
-	res, err := archiveScript.Run(ctx, s.rdb, keys, args...).StringSlice()
-	if err != nil {
-		return Job{}, fmt.Errorf("run job %s: %w", id, err)
-	}
-	if len(res) == 0 {
-		return Job{}, &NotFoundError{Kind: "job", ID: id}
+		keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
+		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit)
+		var err error
+		if res, err = archiveScript.Run(ctx, s.rdb, keys, args...).StringSlice(); err != nil {
+			return Job{}, fmt.Errorf("run job %s: %w", id, err)
+		}
+		if len(res) == 0 {
+			return Job{}, &NotFoundError{Kind: "job", ID: id}
+		}
+		if res[0] != "stale" {
+			break
+		}
+		if !cached {
+			return Job{}, fmt.Errorf("crm: job %s changed while it was read", id)
+		}
+		cached = false // the cache knew another job of that id: read this one
 	}
 	h := make(map[string]string, len(res)/2)
 	for k := 0; k+1 < len(res); k += 2 {

@@ -113,7 +113,7 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 		return nil, fmt.Errorf("encode records: %w", err)
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload)).StringSlice()
+	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload), binRecordKeyPrefix(t)).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -22,6 +23,8 @@ type replyDropper struct {
 	target  string
 	armed   atomic.Bool
 	dropped atomic.Int32
+	// onDrop, when set, runs after Redis answered the call and before the connection is cut.
+	onDrop func()
 }
 
 func newReplyDropper(t *testing.T, target string) *replyDropper {
@@ -54,6 +57,9 @@ func (p *replyDropper) relay(c net.Conn) {
 			n, err := s.Read(buf)
 			if n > 0 {
 				if dropReply.Load() {
+					if p.onDrop != nil {
+						p.onDrop()
+					}
 					_ = c.Close()
 					_ = s.Close()
 					return
@@ -90,8 +96,8 @@ func (p *replyDropper) relay(c net.Conn) {
 }
 
 // TestCreateRetriedAfterLostReply creates records through a connection that loses the reply of the
-// create script: the client retries the call, and the records exist once, with no error (a contact's
-// own email is no conflict with itself).
+// create script, and deletes one of them before the client retries the call: the retry answers
+// success and changes nothing, so each record exists once, and the deleted one stays in the bin.
 func TestCreateRetriedAfterLostReply(t *testing.T) {
 	t.Parallel()
 	opt, err := redis.ParseURL(redistest.URL(t))
@@ -110,6 +116,17 @@ func TestCreateRetriedAfterLostReply(t *testing.T) {
 	first, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "Warm"}}}, crm.Actor{})
 	require.NoError(t, err)
 
+	direct, err := crm.NewRedisStore(redistest.Client(t), nil)
+	require.NoError(t, err)
+	// The ids the next create draws: the reply is lost after Redis created them, and the first is
+	// deleted before the client tries again.
+	next := crm.RecordID(strconv.Itoa(mustAtoi(t, string(first[0].ID)) + 1))
+	proxy.onDrop = func() {
+		res, err := direct.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{next}, crm.Actor{User: "ops@example.com"})
+		if err != nil || len(res.Archived) != 1 {
+			t.Errorf("archive %s before the retry: %v %+v", next, err, res)
+		}
+	}
 	proxy.armed.Store(true)
 	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{
 		{Properties: map[string]string{"email": "ada@example.com", "firstname": "Ada"}},
@@ -119,14 +136,26 @@ func TestCreateRetriedAfterLostReply(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
 
+	require.Equal(t, next, recs[0].ID)
 	n, err := st.CountRecords(ctx, tn, crm.Contacts)
 	require.NoError(t, err)
-	require.EqualValues(t, 3, n, "each record once")
-	owner, err := st.ContactByEmail(ctx, tn, "ada@example.com")
+	require.EqualValues(t, 2, n, "the first record and the second of the batch are live, once")
+	_, err = st.Record(ctx, tn, crm.Contacts, next, nil)
+	require.ErrorAs(t, err, new(*crm.NotFoundError), "the record deleted before the retry is not live again")
+	binned, err := st.Record(ctx, tn, crm.Contacts, next, &crm.ReadOpts{Archived: true})
 	require.NoError(t, err)
-	require.Equal(t, recs[0].ID, owner)
+	require.Equal(t, "Ada", binned.Properties["firstname"])
+	_, err = st.ContactByEmail(ctx, tn, "ada@example.com")
+	require.ErrorAs(t, err, new(*crm.NotFoundError), "the deleted contact's email is free")
 	got, err := st.Record(ctx, tn, crm.Contacts, recs[1].ID, nil)
 	require.NoError(t, err)
 	require.Equal(t, "Nomail", got.Properties["firstname"])
 	require.NotEqual(t, first[0].ID, recs[0].ID)
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }

@@ -92,18 +92,22 @@ return 1
 // KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type
 // ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
+// ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
 // Returns {"ok"}, {"conflict", email, owner id}, or {"blocked", email}. On a refusal nothing changed.
-// The same call run twice (a client that retries after losing the reply) stores the same records
-// again: an email already owned by the very id being created is no conflict.
+// The ids are new, so a record of one of them, live or in the bin, means this very call ran before
+// (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
 var createRecordsScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local recs = cjson.decode(ARGV[3])
+for i, r in ipairs(recs) do
+  if redis.call('EXISTS', KEYS[5+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
+end
 local claimed = {}
 for i, r in ipairs(recs) do
   for j, e in ipairs(r.emails) do
     if redis.call('SISMEMBER', KEYS[5], r.hashes[j]) == 1 then return {'blocked', e} end
     local owner = redis.call('HGET', KEYS[2], e)
-    if owner and owner ~= r.id then return {'conflict', e, owner} end
+    if owner then return {'conflict', e, owner} end
     if claimed[e] then return {'conflict', e, claimed[e]} end
     claimed[e] = r.id
   end
