@@ -64,8 +64,9 @@ type DeleteJobParams struct {
 }
 
 // CreateDeleteJob snapshots a selection and, when its size equals ConfirmCount, stores it as a
-// pending job; otherwise it returns a *CountMismatchError and keeps nothing. Only live records are
-// counted. The job does nothing until RunDeleteJobBatch is called (by a worker).
+// pending job; otherwise it returns a *CountMismatchError and keeps nothing. Only live records (and,
+// for a list, its members) are counted, as they are when each chunk of 1000 ids is staged; a record
+// deleted after its chunk was staged is skipped when the job runs. The job does nothing until RunDeleteJobBatch is called (by a worker).
 func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error) {
 	if _, err := s.Schema(ctx, t, p.ObjectType); err != nil {
 		return Job{}, err
@@ -96,6 +97,10 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 		}
 		p.IDs = members
 	}
+	stageKeys := []string{pending, LiveKey(t, p.ObjectType)}
+	if p.ListID != "" {
+		stageKeys = append(stageKeys, ListMembersKey(t, p.ListID))
+	}
 	// Stage the live ones of the ids in chunks, each a short script (one long intersection would
 	// hold Redis for every tenant); the key is private to this job until it is sealed.
 	for start := 0; start < len(p.IDs); start += 1000 {
@@ -108,7 +113,7 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 			}
 			args = append(args, string(rid))
 		}
-		if err := stageLiveScript.Run(ctx, s.rdb, []string{pending, LiveKey(t, p.ObjectType)}, args...).Err(); err != nil {
+		if err := stageLiveScript.Run(ctx, s.rdb, stageKeys, args...).Err(); err != nil {
 			s.rdb.Del(ctx, pending)
 			return Job{}, fmt.Errorf("stage job %s: %w", id, err)
 		}
@@ -223,7 +228,7 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 }
 
 // ScanRecords calls fn with every live record of a type, in batches of at most batch records read in
-// one round trip each, by ascending id. It stops at the first error fn returns.
+// two round trips each (NextRecords), by ascending id. It stops at the first error fn returns.
 func (s *RedisStore) ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error {
 	if batch <= 0 || batch > MaxScriptBatch {
 		batch = 500

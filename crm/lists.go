@@ -167,9 +167,11 @@ func (s *RedisStore) AllListMembers(ctx context.Context, t TenantID, id ListID) 
 	if _, err := s.List(ctx, t, id); err != nil {
 		return nil, err
 	}
+	// By score (the numeric id) after the last id read, not by position: a member added or removed
+	// meanwhile shifts no other member in or out of a page.
 	var out []RecordID
-	for start := int64(0); ; start += listChunk {
-		raw, err := s.rdb.ZRange(ctx, ListMembersKey(t, id), start, start+listChunk-1).Result()
+	for min := "-inf"; ; {
+		raw, err := s.rdb.ZRangeByScore(ctx, ListMembersKey(t, id), &redis.ZRangeBy{Min: min, Max: "+inf", Count: listChunk}).Result()
 		if err != nil {
 			return nil, fmt.Errorf("read members of list %s: %w", id, err)
 		}
@@ -179,6 +181,7 @@ func (s *RedisStore) AllListMembers(ctx context.Context, t TenantID, id ListID) 
 		if len(raw) < listChunk {
 			return out, nil
 		}
+		min = "(" + raw[len(raw)-1]
 	}
 }
 

@@ -521,5 +521,21 @@ func TestAllListMembersAndIsListMember(t *testing.T) {
 		require.EqualValues(t, 1000, all[0].Size)
 		_, err = b.store.AllListMembers(b.ctx, b.tenant, "777")
 		require.ErrorIs(t, err, crm.ErrNotFound)
+
+		// Past one read of 10,000: every member once, in id order.
+		for range 10 {
+			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{})
+			require.NoError(t, err)
+			more := make([]crm.RecordID, len(recs))
+			for i, r := range recs {
+				more[i] = r.ID
+			}
+			_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, more)
+			require.NoError(t, err)
+			ids = append(ids, more...)
+		}
+		got, err = b.store.AllListMembers(b.ctx, b.tenant, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, ids, got)
 	})
 }

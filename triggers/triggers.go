@@ -319,9 +319,12 @@ func (p *Program) Match(rec crm.Record, now time.Time) (bool, error) {
 	r.helpers.now, r.helpers.props = now, rec.Properties
 	p.fill(r.env, &r.helpers, rec)
 	ok, err := p.run(&r.vm, r.env)
-	// Nothing of the record outlives the call.
+	// Nothing of the record outlives the call: not in the environment, nor in what the machine
+	// keeps for its next run (its stack and the values of let).
 	clear(r.env)
 	r.helpers.props = nil
+	clear(r.vm.Stack[:cap(r.vm.Stack)])
+	clear(r.vm.Variables)
 	return ok, err
 }
 

@@ -23,7 +23,7 @@ type Options struct {
 	// Records is the size of each scenario. Defaults to DefaultRecords.
 	Records int
 	// Scenarios are the names (of Scenarios) to run; empty runs them all. Memory per contact and
-	// the write-to-enrollment lag are measured whenever Figures is not false.
+	// the write-to-enrollment lag are measured unless SkipFigures is set.
 	Scenarios []string
 	// SkipFigures leaves out the memory per contact and the lag.
 	SkipFigures bool
