@@ -3,6 +3,7 @@ package api_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -32,6 +33,11 @@ func TestWritesAskForADrain(t *testing.T) {
 		before := b.tasks.drainsOf(b.tenantA)
 		r := b.call(t, s.method, s.path, s.who, s.body)
 		require.Equal(t, s.status, r.status, "%s %s: %s", s.method, s.path, r.body)
+		// The drain is asked for beside the answer: wait for it, then make sure there is no other.
+		if s.drains > 0 {
+			require.Eventually(t, func() bool { return b.tasks.drainsOf(b.tenantA)-before >= s.drains }, 5*time.Second, time.Millisecond,
+				"%s %s asks for a drain", s.method, s.path)
+		}
 		require.Equal(t, s.drains, b.tasks.drainsOf(b.tenantA)-before, "%s %s", s.method, s.path)
 	}
 }

@@ -166,19 +166,22 @@ func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 // one, the tenant's changes are drained through the workflow engine at once.
 var changesRecords = map[crm.Permission]bool{crm.PermWrite: true, crm.PermDelete: true, crm.PermRestore: true, crm.PermPermanentDelete: true}
 
-// drainSoon enqueues a drain of tenant t's record changes. It is only a head start: the change marks
-// are written with the records, and the worker's sweep drains them anyway, so a failure is logged at
-// debug level and the answer stands.
+// drainSoon enqueues a drain of tenant t's record changes, beside the answer rather than before it.
+// It is only a head start: the change marks are written with the records, and the worker's sweep
+// drains them anyway, so a failure is logged at debug level and the answer stands.
 func (s *Server) drainSoon(r *http.Request, t crm.TenantID) {
 	if s.cfg.Tasks == nil {
 		return
 	}
+	at := s.clock.Now()
 	ctx, cancel := enqueueContext(r)
-	defer cancel()
-	if err := s.cfg.Tasks.EnqueueChangesDrain(ctx, t, s.clock.Now()); err != nil {
-		s.cfg.Logger.DebugContext(r.Context(), "enqueue a drain of the record changes failed: the worker's sweep drains them",
-			slog.String("tenant_id", string(t)), slog.String("error", err.Error()))
-	}
+	go func() {
+		defer cancel()
+		if err := s.cfg.Tasks.EnqueueChangesDrain(ctx, t, at); err != nil {
+			s.cfg.Logger.DebugContext(ctx, "enqueue a drain of the record changes failed: the worker's sweep drains them",
+				slog.String("tenant_id", string(t)), slog.String("error", err.Error()))
+		}
+	}()
 }
 
 // requirePerms returns the 403 of the first permission of perms that p lacks, or nil. Endpoints

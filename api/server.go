@@ -41,8 +41,9 @@ type Tasks interface {
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
 	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.PendingMail) error
 	// EnqueueChangesDrain asks a worker to run tenant t's record changes through the workflow engine
-	// now (at is the time of the write) rather than at the worker's next sweep. Enqueuing it after
-	// every write is harmless: a drain already queued takes the later changes too.
+	// now (at is the time of the write) rather than at the scheduler's next changes sweep. Enqueuing
+	// it after every write is harmless: a drain queued or running takes the later changes too (but
+	// for a change made as a running drain finishes, which the sweep drains).
 	EnqueueChangesDrain(ctx context.Context, t crm.TenantID, at time.Time) error
 }
 

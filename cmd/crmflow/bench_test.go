@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
-// TestBenchCommand checks that bench refuses to run without a real Redis, on a Redis that is not
-// its own, and with bad flags, and that a small run prints a JSON report whose ratios agree with
+// TestBenchCommand checks that bench refuses to run without a real Redis, with bad flags, and on a
+// Redis that holds a tenant, and that a small run prints a JSON report whose ratios agree with
 // its exit status. The run gets a redis-server of its own: bench clears the worker queues.
 func TestBenchCommand(t *testing.T) {
 	t.Parallel()
@@ -69,4 +72,19 @@ func TestBenchCommand(t *testing.T) {
 	stdout, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--skip-figures", "--scenario", "purge")
 	require.Contains(t, []int{0, 1}, code, stderr)
 	require.Contains(t, stdout, "slowest Redis command during the purge")
+
+	// A Redis that holds a tenant is not the bench's own: refused, and the tenant untouched.
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	st, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	_, err = st.CreateTenant(context.Background(), "acme", crm.PlanProfessional)
+	require.NoError(t, err)
+	before := redistest.Dump(t, rdb, "acme")
+	_, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--skip-figures", "--scenario", "purge")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "holds 1 tenants: the bench needs a Redis of its own")
+	require.Equal(t, before, redistest.Dump(t, rdb, "acme"))
 }
