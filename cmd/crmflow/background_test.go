@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,23 @@ type bgBundle struct {
 	rdb   *redis.Client
 	store *crm.RedisStore
 }
+
+// opsTenant creates the bundle's tenant on the Professional plan with the user ops@example.com,
+// who holds every permission, and returns the tenant and a token of that user.
+func (b *bgBundle) opsTenant(t *testing.T) (crm.TenantID, string) {
+	t.Helper()
+	tenant := crm.TenantID(b.tenant)
+	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	_, err = b.store.CreateUser(b.ctx, tenant, opsUser, slices.Clone(crm.AllPermissions))
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(b.ctx, tenant, opsUser)
+	require.NoError(t, err)
+	return tenant, token
+}
+
+// opsUser is the user opsTenant creates.
+const opsUser = "ops@example.com"
 
 // serveWithWorker starts `crmflow serve` and `crmflow worker` on the bundle's Redis, waits until
 // both are ready, stops both at the end of the test (asserting a clean exit) and returns the API's

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -21,14 +20,8 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	t.Parallel()
 	const n = 20_000
 	b := setupBackground(t)
-	tenant := crm.TenantID(b.tenant)
-	const ops = "ops@example.com"
-	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
-	require.NoError(t, err)
-	_, err = b.store.CreateUser(b.ctx, tenant, ops, slices.Clone(crm.AllPermissions))
-	require.NoError(t, err)
-	token, err := b.store.CreateToken(b.ctx, tenant, ops)
-	require.NoError(t, err)
+	tenant, token := b.opsTenant(t)
+	const ops = opsUser
 
 	// Half the contacts are leads (the job killed with SIGKILL deletes them), three eighths
 	// subscribers (the job stopped with SIGTERM), an eighth customers (never deleted).

@@ -472,14 +472,8 @@ func TestLoad(t *testing.T) {
 	}
 	t.Parallel()
 	b := setupBackground(t)
-	tenant := crm.TenantID(b.tenant)
-	const ops = "ops@example.com"
-	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
-	require.NoError(t, err)
-	_, err = b.store.CreateUser(b.ctx, tenant, ops, slices.Clone(crm.AllPermissions))
-	require.NoError(t, err)
-	token, err := b.store.CreateToken(b.ctx, tenant, ops)
-	require.NoError(t, err)
+	tenant, token := b.opsTenant(t)
+	const ops = opsUser
 
 	phase := time.Now()
 	var phases []string
