@@ -12,17 +12,18 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // Content-Types of the fuzzed requests.
@@ -95,31 +96,41 @@ var fuzzUsers = []struct{ email, perms string }{
 	{"read@a.example", "read"},
 }
 
-// fuzzFixture is the data every request of FuzzAPI starts from, in an in-process Redis: tenant A
-// (whose users send the requests) with contacts live and in the bin, a company associated with a
-// contact, a static list, a custom object type, a stored and an active workflow and a pending bulk
-// job; and tenant B, which no request of tenant A may change.
+// fuzzFixture is the data every request of FuzzAPI starts from, in a redis-server of its own:
+// tenant A (whose users send the requests) with contacts live and in the bin, a company associated
+// with a contact, a static list, a custom object type, a stored and an active workflow and a
+// pending bulk job; and tenant B, which no request of tenant A may change.
 type fuzzFixture struct {
-	mr     *miniredis.Miniredis
+	rdb    *redis.Client
 	srv    *api.Server
 	tokens []string
+	// saved is every key of the fixture as DUMP serialized it, to restore database 0 from after a
+	// request changed it.
+	saved []fuzzSavedKey
 	// Ids of tenant A's fixture records, list and job.
 	ada, bob, cy, dan, acme, rex, list, job string
 	// Id of a contact of tenant B that tenant A does not have.
 	other string
 }
 
+// fuzzSavedKey is one key of the fixture: its DUMP payload and its absolute expiry in unix
+// milliseconds (PEXPIRETIME: -1 for none).
+type fuzzSavedKey struct {
+	key, payload string
+	expireAt     int64
+}
+
 const (
 	fuzzTenantA crm.TenantID = "fuzz-a"
 	fuzzTenantB crm.TenantID = "fuzz-b"
-	// fuzzBackupDB is the database of the in-process Redis that keeps the fixture, to restore
-	// database 0 from after a request changed it.
-	fuzzBackupDB = 1
 )
 
-// newFuzzFixture builds the fixture in a fresh in-process Redis and keeps a copy of it. The fuzz
-// target runs on the embedded Redis of the zero-setup mode for speed (thousands of requests a
-// second); the store's conformance suite checks that it runs the store's scripts as redis-server does.
+// newFuzzFixture starts a redis-server for the fuzz target alone, builds the fixture in it and
+// keeps a copy of it. FuzzAPI calls it once as it sets up, so every process that runs the target
+// (the test binary; under -fuzz the coordinator, which needs the fixture's ids for the seeds, and
+// each worker) has a redis-server of its own, and workers never share one. The server is killed
+// when tb's cleanup runs, or by its parent-death watchdog (see redistest.StartServer) if the
+// process dies first.
 func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	tb.Helper()
 	must := func(err error) {
@@ -128,14 +139,18 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 			tb.Fatal(err)
 		}
 	}
-	mr := miniredis.RunT(tb)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rs, err := redistest.StartServer(tb.TempDir())
+	must(err)
+	tb.Cleanup(func() { _ = rs.Kill() })
+	opt, err := redis.ParseURL(rs.URL)
+	must(err)
+	rdb := redis.NewClient(opt)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	must(err)
 	ctx := context.Background()
-	fx := &fuzzFixture{mr: mr}
+	fx := &fuzzFixture{rdb: rdb}
 
 	for _, tn := range []crm.TenantID{fuzzTenantA, fuzzTenantB} {
 		_, err := st.CreateTenant(ctx, tn, crm.PlanProfessional)
@@ -213,27 +228,175 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 		Tasks:        fuzzTasks{},
 	})
 	must(err)
-	// A value of the dump is cut at this length; keep whole values, so that any change shows.
-	miniredis.DumpMaxLineLen = 1 << 20
-	for _, k := range mr.DB(0).Keys() {
-		must(mr.Copy(0, k, fuzzBackupDB, k))
-	}
+	fx.save(tb)
 	return fx
 }
 
-// reset restores database 0 to the fixture.
-func (fx *fuzzFixture) reset(tb testing.TB) {
+// save keeps every key of database 0, as the fixture to restore.
+func (fx *fuzzFixture) save(tb testing.TB) {
 	tb.Helper()
-	fx.mr.FlushDB()
-	for _, k := range fx.mr.DB(fuzzBackupDB).Keys() {
-		if err := fx.mr.Copy(fuzzBackupDB, k, 0, k); err != nil {
-			tb.Fatal(err)
+	ctx := context.Background()
+	keys, err := fx.rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		tb.Fatalf("fixture keys: %v", err)
+	}
+	slices.Sort(keys)
+	pipe := fx.rdb.Pipeline()
+	dumps := make([]*redis.StringCmd, len(keys))
+	expiries := make([]*redis.Cmd, len(keys))
+	for i, k := range keys {
+		dumps[i] = pipe.Dump(ctx, k)
+		expiries[i] = pipe.Do(ctx, "PEXPIRETIME", k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		tb.Fatalf("dump the fixture: %v", err)
+	}
+	fx.saved = make([]fuzzSavedKey, len(keys))
+	for i, k := range keys {
+		exp, err := expiries[i].Int64()
+		if err != nil {
+			tb.Fatalf("expiry of %s: %v", k, err)
 		}
+		fx.saved[i] = fuzzSavedKey{key: k, payload: dumps[i].Val(), expireAt: exp}
 	}
 }
 
-// dump is every key of database 0 with its whole value, in key order.
-func (fx *fuzzFixture) dump() string { return fx.mr.Dump() }
+// reset restores database 0 to the fixture, in one transaction: it empties the database and
+// restores every key of the fixture from its DUMP payload, with its expiry.
+func (fx *fuzzFixture) reset(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := fx.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.FlushDB(ctx)
+		for _, s := range fx.saved {
+			if s.expireAt > 0 {
+				pipe.Do(ctx, "RESTORE", s.key, s.expireAt, s.payload, "ABSTTL")
+			} else {
+				pipe.Do(ctx, "RESTORE", s.key, 0, s.payload)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("restore the fixture: %v", err)
+	}
+}
+
+// fuzzDumpScript reads every key of the database it runs in, whatever its type.
+// No KEYS; no ARGV.
+// Returns one array for each key: {key, type, PEXPIRETIME (-1 for none), elements}, where the
+// elements are the value of a string, HGETALL of a hash (field, value, ...), LRANGE of a list,
+// SMEMBERS of a set, ZRANGE WITHSCORES of a sorted set (member, score, ...), the last generated id
+// of a stream followed by its entries (id, {field, value, ...}, ...), and the DUMP payload of any
+// other type.
+var fuzzDumpScript = redis.NewScript(`
+local out = {}
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  local t = redis.call('TYPE', k)['ok']
+  local v
+  if t == 'string' then v = {redis.call('GET', k)}
+  elseif t == 'hash' then v = redis.call('HGETALL', k)
+  elseif t == 'list' then v = redis.call('LRANGE', k, 0, -1)
+  elseif t == 'set' then v = redis.call('SMEMBERS', k)
+  elseif t == 'zset' then v = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+  elseif t == 'stream' then
+    local info = redis.call('XINFO', 'STREAM', k)
+    v = {''}
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then v = {info[i + 1]} end
+    end
+    for _, e in ipairs(redis.call('XRANGE', k, '-', '+')) do
+      v[#v + 1] = e[1]
+      v[#v + 1] = e[2]
+    end
+  else v = {redis.call('DUMP', k)} end
+  out[#out + 1] = {k, t, redis.call('PEXPIRETIME', k), v}
+end
+return out
+`)
+
+// dump is every key of database 0 with its whole value, read in one script run: for each key in
+// key order, a line "- <key>", then indented lines of its type, of its expiry when it has one,
+// and of its value (a string; each field of a hash; each element of a list in order; each member
+// of a set; each member and score of a sorted set in order; the last generated id of a stream,
+// then each of its entries in order; the DUMP payload of another type).
+// Strings are quoted; the fields of a hash and the members of a set are sorted, so that two equal
+// values, however Redis encodes them, give the same lines.
+func (fx *fuzzFixture) dump(tb testing.TB) string {
+	tb.Helper()
+	res, err := fuzzDumpScript.Run(context.Background(), fx.rdb, nil).Slice()
+	if err != nil {
+		tb.Fatalf("dump: %v", err)
+	}
+	type section struct{ key, text string }
+	sections := make([]section, 0, len(res))
+	for _, r := range res {
+		e, ok := r.([]any)
+		if !ok || len(e) != 4 {
+			tb.Fatalf("dump: unexpected reply %#v", r)
+		}
+		key, _ := e[0].(string)
+		typ, _ := e[1].(string)
+		exp, _ := e[2].(int64)
+		raw, _ := e[3].([]any)
+		vals := make([]string, len(raw))
+		for i, v := range raw {
+			switch v := v.(type) {
+			case string:
+				vals[i] = strconv.Quote(v)
+			case []any: // the fields and values of a stream entry
+				fields := make([]string, len(v))
+				for j, f := range v {
+					fields[j] = strconv.Quote(fmt.Sprint(f))
+				}
+				vals[i] = strings.Join(fields, " ")
+			default:
+				tb.Fatalf("dump: %s: unexpected element %#v", key, v)
+			}
+		}
+		var lines []string
+		switch typ {
+		case "stream":
+			if len(vals)%2 != 1 {
+				tb.Fatalf("dump: %s: unexpected stream reply", key)
+			}
+			lines = append(lines, "last id "+vals[0])
+			for i := 1; i < len(vals); i += 2 {
+				lines = append(lines, vals[i]+": "+vals[i+1])
+			}
+		case "hash", "zset":
+			if len(vals)%2 != 0 {
+				tb.Fatalf("dump: %s: odd number of elements", key)
+			}
+			for i := 0; i < len(vals); i += 2 {
+				lines = append(lines, vals[i]+": "+vals[i+1])
+			}
+			if typ == "hash" {
+				slices.Sort(lines)
+			}
+		case "set":
+			lines = slices.Sorted(slices.Values(vals))
+		default:
+			lines = vals
+		}
+		var b strings.Builder
+		quoted := strconv.Quote(key)
+		fmt.Fprintf(&b, "- %s\n   type %s\n", quoted[1:len(quoted)-1], typ)
+		if exp >= 0 {
+			fmt.Fprintf(&b, "   expires at %d\n", exp)
+		}
+		for _, l := range lines {
+			b.WriteString("   " + l + "\n")
+		}
+		sections = append(sections, section{key, b.String()})
+	}
+	slices.SortFunc(sections, func(a, b section) int { return strings.Compare(a.key, b.key) })
+	var out strings.Builder
+	for _, s := range sections {
+		out.WriteString(s.text)
+	}
+	return out.String()
+}
 
 // tenantDump is the part of a dump about tenant tn's keys.
 func tenantDump(dump string, tn crm.TenantID) string {
@@ -454,10 +617,11 @@ var fuzzBadBodies = []string{
 //     nothing in Redis but the id counters (see withoutCounters);
 //   - a GET changes nothing, whatever its status, and no request of tenant A changes tenant B.
 //
-// Every request starts from the same fixture (see newFuzzFixture): after a request that changed
-// something, Redis is restored. The seed corpus (testdata/fuzz/FuzzAPI) holds requests at the edges
-// of the JSON and YAML decoding, the ids and the query parameters; valid and invalid bodies of every
-// route are added here so that they follow the fixture.
+// Every request starts from the same fixture (see newFuzzFixture), in a redis-server of the fuzz
+// target's own: after a request that changed something, Redis is restored. The seed corpus
+// (testdata/fuzz/FuzzAPI) holds requests at the edges of the JSON and YAML decoding, the ids and
+// the query parameters; valid and invalid bodies of every route are added here so that they follow
+// the fixture.
 func FuzzAPI(f *testing.F) {
 	fx := newFuzzFixture(f)
 	routes := fuzzRoutes(fx)
@@ -486,7 +650,7 @@ func FuzzAPI(f *testing.F) {
 			f.Add(uint8(i), uint8(0), "", q, []byte(fuzzFirst(seeds[i])))
 		}
 	}
-	base := fx.dump()
+	base := fx.dump(f)
 	f.Fuzz(func(t *testing.T, route, as uint8, arg, query string, body []byte) {
 		rt := routes[int(route)%len(routes)]
 		seg := rt.Default
@@ -501,7 +665,7 @@ func FuzzAPI(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		fx.srv.ServeHTTP(rec, req)
-		after := fx.dump()
+		after := fx.dump(t)
 		defer func() {
 			if after != base {
 				fx.reset(t)

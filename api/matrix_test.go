@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -110,6 +111,20 @@ type matrixRow struct {
 func (r matrixRow) method() string {
 	m, _, _ := strings.Cut(r.pattern, " ")
 	return m
+}
+
+// drains says whether a success of the row asks for a drain of its tenant's record changes: it
+// does for a request other than a GET to a route that needs write, delete, restore or
+// permanent_delete.
+func (r matrixRow) drains() bool {
+	if len(r.needs) == 0 || r.method() == http.MethodGet {
+		return false
+	}
+	switch r.needs[0] {
+	case crm.PermWrite, crm.PermDelete, crm.PermRestore, crm.PermPermanentDelete:
+		return true
+	}
+	return false
 }
 
 // matrixRows is every endpoint of the server.
@@ -430,8 +445,10 @@ func serverRoutes(t *testing.T) map[string]crm.Permission {
 // another tenant's user (the answer of TestTenantIsolation), and users of no permission, of each
 // permission alone, of each set an endpoint needs together, and of every permission (403
 // MISSING_SCOPES naming the first permission lacking, or the endpoint's success status). A
-// refused call changes no key of the tenant and enqueues nothing; an allowed one runs in a fresh
-// tenant of its own, and a read among them changes nothing either. The rows are checked against
+// refused call, and any call from another tenant, changes no key of the tenant and enqueues
+// nothing, not even a drain of its changes; an allowed one runs in a fresh tenant of its own,
+// enqueues the row's work and asks for one drain of its tenant's changes if it is a write (see
+// matrixRow.drains), and a read among them changes nothing either. The rows are checked against
 // the server's routes, so that a route without a row fails the test.
 func TestPermissionMatrix(t *testing.T) {
 	t.Parallel()
@@ -450,6 +467,7 @@ func TestPermissionMatrix(t *testing.T) {
 	}
 	badToken := "cft_" + string(b.tenantA) + "_" + strings.Repeat("0", 64)
 	baseline := b.dump(t, b.tenantA)
+	drainsA := b.tasks.drainsOf(b.tenantA)
 
 	// Each row names a route, declares the permission the route declares, and its request is
 	// served by that route; every route has a row.
@@ -481,7 +499,7 @@ func TestPermissionMatrix(t *testing.T) {
 			for _, c := range callers {
 				t.Run(row.name+"/"+c.name, func(t *testing.T) {
 					t.Parallel()
-					b.matrixCell(t, row, c, fixA, tokens[c.name], badToken, baseline)
+					b.matrixCell(t, row, c, fixA, tokens[c.name], badToken, baseline, drainsA)
 				})
 			}
 		}
@@ -490,9 +508,10 @@ func TestPermissionMatrix(t *testing.T) {
 		len(rows), len(callers), len(rows)*len(callers), len(routes))
 }
 
-// matrixCell runs one cell of the permission matrix.
+// matrixCell runs one cell of the permission matrix. baseline is every key of tenant A before any
+// cell ran, and drainsA how many drains of tenant A's changes had been asked for then.
 func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fixA matrixFixture, tok, badToken string,
-	baseline map[string]string) {
+	baseline map[string]string, drainsA int) {
 	t.Helper()
 	public := len(row.needs) == 0
 	lacks, refused := missing(row.needs, c.perms)
@@ -508,6 +527,7 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 		if row.readOnly {
 			before = b.dump(t, tn)
 		}
+		drainsBefore := b.tasks.drainsOf(tn)
 		rq := row.req(f)
 		r := b.raw(t, row.method(), rq.path, auth, rq.body)
 		require.Equal(t, row.ok, r.status, "body: %s", r.body)
@@ -515,6 +535,15 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 			require.Equal(t, before, b.dump(t, tn))
 		}
 		b.requireEnqueued(t, tn, row.enqueues)
+		// The drain is asked for beside the answer, not before it: wait for it, then make sure
+		// there is no other.
+		wantDrains := 0
+		if row.drains() {
+			wantDrains = 1
+			require.Eventually(t, func() bool { return b.tasks.drainsOf(tn)-drainsBefore >= wantDrains },
+				5*time.Second, time.Millisecond, "a success of %s asks for a drain of the tenant's changes", row.name)
+		}
+		require.Equal(t, wantDrains, b.tasks.drainsOf(tn)-drainsBefore, "drains of the tenant's changes asked for")
 		return
 	}
 
@@ -558,6 +587,9 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 	}
 	require.Equal(t, baseline, b.dump(t, b.tenantA)) // not a key nor a value of A changed
 	b.requireEnqueued(t, b.tenantA, "")
+	// Neither a refusal nor a call from another tenant asks for a drain of A's changes; a refusal
+	// never starts one, so there is nothing to wait for.
+	require.Equal(t, drainsA, b.tasks.drainsOf(b.tenantA), "drains of tenant A's changes asked for")
 }
 
 // requireEnqueued checks that the only background work enqueued for tenant tn is one of kind ("" for none).
