@@ -187,6 +187,13 @@ func historyKeyPrefix(t TenantID, flow string) string    { return prefix(t) + "h
 // the workflows a deleted record of that type must leave.
 func FlowsOfTypeKey(t TenantID, o ObjectType) string { return prefix(t) + "flows:type:" + string(o) }
 
-// FlowBackfillKey is the HASH of the progress of a workflow's enroll-existing backfill: revision,
-// state (running, done, stopped), total, done, enrolled, started_at, updated_at.
+// FlowBackfillKey is the HASH of the position and progress of a workflow's enroll-existing
+// backfill: revision, state (running, done, stopped), total, done, enrolled, after, prev,
+// activated_at, started_at, updated_at.
 func FlowBackfillKey(t TenantID, flow string) string { return prefix(t) + "flow:" + flow + ":backfill" }
+
+// FlowBackfillLeaseKey is the STRING naming the runner that holds a workflow's backfill, with a
+// TTL: one runner at a time.
+func FlowBackfillLeaseKey(t TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":backfill:lease"
+}

@@ -73,6 +73,7 @@ func TestFlowKeys(t *testing.T) {
 	require.Equal(t, "crm:{acme}:job:4:lease", JobLeaseKey(tn, "4"))
 	require.Equal(t, "crm:{acme}:jobs", JobsKey(tn))
 	require.Equal(t, "crm:{acme}:flow:bounced:backfill", FlowBackfillKey(tn, "bounced"))
+	require.Equal(t, "crm:{acme}:flow:bounced:backfill:lease", FlowBackfillLeaseKey(tn, "bounced"))
 	require.Equal(t, "crm:{acme}:flows:type:contacts", FlowsOfTypeKey(tn, Contacts))
 	require.Equal(t, "crm:{acme}:mail:pending", PendingMailKey(tn))
 	// The prefixes the scripts extend.

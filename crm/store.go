@@ -170,6 +170,13 @@ type Store interface {
 	SetBackfill(ctx context.Context, t TenantID, flow string, b Backfill) error
 	// Backfill returns the progress of a workflow's latest backfill; false when it never had one.
 	Backfill(ctx context.Context, t TenantID, flow string) (Backfill, bool, error)
+	// AdvanceBackfill records a backfill's progress if owner holds its lease; false when it does not.
+	AdvanceBackfill(ctx context.Context, t TenantID, flow, owner string, b Backfill) (bool, error)
+	// LeaseBackfill takes or renews the lease of a workflow's backfill for owner; false while
+	// another owner holds it.
+	LeaseBackfill(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (bool, error)
+	// ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
+	ReleaseBackfill(ctx context.Context, t TenantID, flow, owner string) error
 	// CountRecords counts the live records of a type.
 	CountRecords(ctx context.Context, t TenantID, o ObjectType) (int64, error)
 	// TenantsWithChanges returns which tenants have change marks waiting.

@@ -65,10 +65,11 @@
 //     at the due time of the others (a delay). A paused workflow runs nothing. Its task id is
 //     derived from the tenant, the workflow, the revision, the step and the records.
 //   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue
-//     (their task was lost, or their workflow was paused and is active again).
+//     (their task was lost or its worker killed, or their workflow was paused and is active again),
+//     and continues the backfills whose runner died.
 //   - [TypeWorkflowBackfill] ("workflow:backfill", queue bulk): enroll-existing on activation,
-//     in batches over the live records of the workflow's object type, with its cursor and progress
-//     in the payload of each continuation ([Client.EnqueueWorkflowBackfill]).
+//     in batches over the live records of the workflow's object type, one runner at a time (a
+//     lease), with its cursor and progress in the store ([Client.EnqueueWorkflowBackfill]).
 //
 // The workflow tasks parse each stored revision once (an [engine.Cache] of [Config].ProgramCacheSize
 // entries); notify_user's emails go through [TypeMailSend], like the permanent-delete confirmation.

@@ -52,7 +52,8 @@ type Config struct {
 	Concurrency int
 	// JobLease is how long a bulk job's runner holds the job without renewing it (it renews before
 	// every batch): a runner that dies frees its job this long after its last batch, and the next
-	// jobs:sweep gives the job a new runner. Defaults to 15s.
+	// jobs:sweep gives the job a new runner. The runner of an enroll-existing backfill holds its
+	// lease the same way, and the next workflow:sweep gives it a new runner. Defaults to 15s.
 	JobLease time.Duration
 	// Logger receives the worker's structured logs; each task's lines carry task_id, type and
 	// tenant_id. Defaults to slog.Default().

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -25,9 +26,9 @@ const TypeWorkflowBackfill = "workflow:backfill"
 // Config.WorkflowBatchSize records) it enqueues its continuation, with its cursor, and returns.
 const BackfillBatchesPerTask = 100
 
-// WorkflowBackfillPayload is the payload of a workflow:backfill task. The cursor and the counts
-// travel with the task: each continuation carries the progress so far, and a run that crashes is
-// retried from its own cursor (the store enrolls nobody twice).
+// WorkflowBackfillPayload is the payload of a workflow:backfill task. The backfill's position and
+// progress live in the store (crm.Backfill) once it has started, and a task continues from there; the
+// payload's cursor and counts are where a backfill not yet recorded starts.
 type WorkflowBackfillPayload struct {
 	// TenantID is the workflow's tenant.
 	TenantID crm.TenantID `json:"tenant_id"`
@@ -41,6 +42,12 @@ type WorkflowBackfillPayload struct {
 	Done int64 `json:"done,omitempty"`
 	// Enrolled is how many of them were enrolled.
 	Enrolled int64 `json:"enrolled,omitempty"`
+	// ActivatedAt is the activation whose backfill the task continues (crm.Flow.ActivatedAt); zero
+	// in the task that starts it. A task of an earlier activation does nothing.
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	// Attempt names a workflow:sweep's task for a backfill whose runner stopped (the sweep's tick),
+	// so that it is not taken for the task it replaces.
+	Attempt string `json:"attempt,omitempty"`
 }
 
 func (p WorkflowBackfillPayload) validate() error {
@@ -71,9 +78,9 @@ type BackfillProgress struct {
 }
 
 // NewWorkflowBackfillTask returns a workflow:backfill task for queue bulk. Its task id is derived
-// from the tenant, the workflow, the revision and the cursor, so enqueueing the same activation's
-// backfill twice (or a continuation twice) while it is queued enqueues nothing (ErrDuplicate). A
-// *crm.ValidationError names a bad field.
+// from the tenant, the workflow, the revision, the cursor and the attempt, so enqueueing the same
+// activation's backfill twice (or a continuation twice) while it is queued enqueues nothing
+// (ErrDuplicate). A *crm.ValidationError names a bad field.
 func NewWorkflowBackfillTask(p WorkflowBackfillPayload) (*asynq.Task, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -87,17 +94,27 @@ func NewWorkflowBackfillTask(p WorkflowBackfillPayload) (*asynq.Task, error) {
 		cursor = "start"
 	}
 	id := fmt.Sprintf("%s:%s:%s:%d:%s", TypeWorkflowBackfill, p.TenantID, p.Workflow, p.Revision, cursor)
+	if p.Attempt != "" {
+		id += ":" + p.Attempt
+	}
 	return asynq.NewTask(TypeWorkflowBackfill, raw, asynq.Queue(QueueBulk), asynq.MaxRetry(25), asynq.TaskID(id)), nil
 }
 
 // HandleWorkflowBackfill handles a workflow:backfill task. While the workflow is active at the
-// payload's revision, it pages through the live records of the workflow's object type from the
-// cursor, Config.WorkflowBatchSize at a time; per batch it asks the engine for the verdicts (each
-// record evaluated as existing), applies them in one script, enqueues one workflow:steps task for
-// the records it enrolled, and writes its progress (BackfillProgress) as the task's result. After
-// BackfillBatchesPerTask batches it enqueues its continuation. A paused workflow stops the backfill
-// (it enrolls nothing, SPEC S20): activating it again with enroll-existing starts a new one. A bad
-// payload wraps asynq.SkipRetry.
+// payload's revision, it pages through the live records of the workflow's object type,
+// Config.WorkflowBatchSize at a time; per batch it asks the engine for the verdicts (each record
+// evaluated as existing), applies them in one script, enqueues one workflow:steps task for the
+// records it enrolled, and writes its progress (BackfillProgress) as the task's result. After
+// BackfillBatchesPerTask batches it enqueues its continuation.
+//
+// The backfill's position and progress live in the store (crm.Backfill), and one runner at a time
+// holds its lease, renewed before each batch (Config.JobLease). Each batch is counted in the store
+// before it is applied: a runner that dies (a SIGKILL) frees the backfill when its lease runs out,
+// the next workflow:sweep enqueues a task for it, and that task applies the batch in flight again
+// (the store enrolls nobody twice) and goes on from there, so every record is looked at, and counted,
+// once. A task finds the backfill run by another worker, finished, or of an earlier activation, and
+// does nothing. A paused workflow stops the backfill (it enrolls nothing, SPEC S20): activating it
+// again with enroll-existing starts a new one. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) error {
 	var p WorkflowBackfillPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {
@@ -107,9 +124,12 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		return fmt.Errorf("%s payload: %w: %w", TypeWorkflowBackfill, asynq.SkipRetry, err)
 	}
 	log := w.taskLogger(ctx, t).With("workflow_id", p.Workflow, "revision", p.Revision)
-	progress := BackfillProgress{Workflow: p.Workflow, Revision: p.Revision, Done: p.Done, Enrolled: p.Enrolled, After: p.After}
+	owner := runnerID()
+	release := func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), p.TenantID, p.Workflow, owner) }
+	defer release()
+	var bf crm.Backfill // the backfill as this run recorded it
 	lists := engine.ListSets{}
-	for range BackfillBatchesPerTask {
+	for batch := range BackfillBatchesPerTask {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -121,10 +141,32 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err != nil {
 			return err
 		}
+		activation := p.ActivatedAt
+		if batch > 0 {
+			activation = bf.ActivatedAt
+		}
+		if !activation.IsZero() && !activation.Equal(flow.ActivatedAt) {
+			log.Info("the workflow was activated again since: this backfill is over")
+			return nil
+		}
 		if flow.State != crm.FlowActive || flow.ActiveRevision != p.Revision {
 			log.Info("workflow is not active at this revision: its backfill stops", "state", flow.State,
-				"active_revision", flow.ActiveRevision, "done", progress.Done, "enrolled", progress.Enrolled)
-			return w.recordBackfill(ctx, p.TenantID, flow.ObjectType, progress, "stopped")
+				"active_revision", flow.ActiveRevision)
+			return w.stopBackfill(ctx, p, flow)
+		}
+		leased, err := w.store.LeaseBackfill(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
+		if err != nil {
+			return err
+		}
+		if batch == 0 {
+			var finished bool
+			if bf, finished, err = w.resumeBackfill(ctx, p, flow); err != nil || finished {
+				return err
+			}
+		}
+		if !leased {
+			log.Info("backfill is run by another worker; leaving it")
+			return nil
 		}
 		wf, err := w.workflow(ctx, p.TenantID, crm.FlowRevision{Flow: p.Workflow, Revision: p.Revision})
 		if err != nil {
@@ -134,33 +176,72 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			}
 			return err
 		}
-		recs, next, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, progress.After, w.cfg.WorkflowBatchSize, readsOf(wf))
+		if batch == 0 && bf.Prev != bf.After {
+			// The batch counted last may not have been applied: its runner stopped. Apply it again.
+			recs, _, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, bf.Prev, w.cfg.WorkflowBatchSize, readsOf(wf))
+			if err != nil {
+				return err
+			}
+			recs = recordsUpTo(recs, bf.After)
+			before, err := w.enrolledBefore(ctx, p.TenantID, flow, bf.ActivatedAt, recs)
+			if err != nil {
+				return err
+			}
+			enrolled, err := w.backfillBatch(ctx, log, p.TenantID, flow, wf, recs, lists)
+			if err != nil {
+				return err
+			}
+			log.Info("backfill applied again the batch its last runner left", "records", len(recs),
+				"enrolled_before", len(before), "enrolled", len(enrolled))
+			bf.Enrolled += int64(len(before) + len(enrolled))
+			bf.Prev = bf.After
+			if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
+				return leaseLost(log, err)
+			}
+			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, before, nil, time.Time{})
+			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, enrolled, nil, time.Time{})
+		}
+		recs, next, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, bf.After, w.cfg.WorkflowBatchSize, readsOf(wf))
 		if err != nil {
 			return err
 		}
-		n, err := w.backfillBatch(ctx, log, p.TenantID, flow, wf, recs, lists)
+		// Counted before it is applied: whoever continues the backfill applies it again.
+		bf.Prev = bf.After
+		if len(recs) > 0 {
+			bf.After = string(recs[len(recs)-1].ID)
+		}
+		bf.Done += int64(len(recs))
+		bf.Total = max(bf.Total, bf.Done)
+		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
+			return leaseLost(log, err)
+		}
+		enrolled, err := w.backfillBatch(ctx, log, p.TenantID, flow, wf, recs, lists)
 		if err != nil {
 			return err
 		}
-		progress.Done += int64(len(recs))
-		progress.Enrolled += int64(n)
-		progress.After = next
-		progress.Finished = next == ""
-		w.writeProgress(t, log, progress)
-		state := "running"
-		if progress.Finished {
-			state = "done"
+		// Applied: nothing is in flight, and the batch's enrollments are counted, before their
+		// steps can run (a runner that dies in between leaves the steps to the workflow sweep).
+		bf.Enrolled += int64(len(enrolled))
+		bf.Prev = bf.After
+		finished := next == ""
+		if finished {
+			bf.State = "done"
 		}
-		if err := w.recordBackfill(ctx, p.TenantID, flow.ObjectType, progress, state); err != nil {
-			return err
+		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
+			return leaseLost(log, err)
 		}
-		if progress.Finished {
-			log.Info("backfill done", "done", progress.Done, "enrolled", progress.Enrolled)
+		w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, enrolled, nil, time.Time{})
+		w.writeProgress(t, log, BackfillProgress{Workflow: p.Workflow, Revision: p.Revision, Done: bf.Done, Enrolled: bf.Enrolled,
+			After: next, Finished: finished})
+		if finished {
+			log.Info("backfill done", "done", bf.Done, "enrolled", bf.Enrolled)
 			return nil
 		}
 	}
+	// The continuation goes on from the next batch, under its own lease.
+	release()
 	next := p
-	next.After, next.Done, next.Enrolled = progress.After, progress.Done, progress.Enrolled
+	next.After, next.Done, next.Enrolled, next.ActivatedAt, next.Attempt = bf.After, bf.Done, bf.Enrolled, bf.ActivatedAt, ""
 	task, err := NewWorkflowBackfillTask(next)
 	if err != nil {
 		return fmt.Errorf("%w: %w", asynq.SkipRetry, err)
@@ -168,14 +249,103 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	if _, err := w.enq.Enqueue(ctx, task); err != nil && !errors.Is(err, ErrDuplicate) {
 		return fmt.Errorf("enqueue the backfill's continuation: %w", err)
 	}
-	log.Info("backfill continues in a new task", "done", progress.Done, "enrolled", progress.Enrolled)
+	log.Info("backfill continues in a new task", "done", bf.Done, "enrolled", bf.Enrolled)
 	return nil
 }
 
-// backfillBatch evaluates one batch of live records and returns how many it enrolled.
-func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets) (int, error) {
+// leaseLost returns err, or logs that the backfill's lease went to another runner, which goes on
+// from what was recorded.
+func leaseLost(log *slog.Logger, err error) error {
+	if err == nil {
+		log.Warn("the backfill's lease ran out and another worker took it over; leaving it")
+	}
+	return err
+}
+
+// resumeBackfill returns the recorded backfill of flow's activation, and whether it is finished.
+// When there is none, the task starts it: it records it, from the payload's cursor and counts,
+// with the number of live records as its total.
+func (w *Worker) resumeBackfill(ctx context.Context, p WorkflowBackfillPayload, flow crm.Flow) (crm.Backfill, bool, error) {
+	bf, ok, err := w.store.Backfill(ctx, p.TenantID, p.Workflow)
+	if err != nil {
+		return crm.Backfill{}, false, err
+	}
+	if ok && bf.Revision == p.Revision && bf.ActivatedAt.Equal(flow.ActivatedAt) {
+		return bf, bf.State != "running", nil
+	}
+	total, err := w.store.CountRecords(ctx, p.TenantID, flow.ObjectType)
+	if err != nil {
+		return crm.Backfill{}, false, err
+	}
+	bf = crm.Backfill{Revision: p.Revision, State: "running", Total: max(total, p.Done), Done: p.Done, Enrolled: p.Enrolled,
+		After: p.After, Prev: p.After, ActivatedAt: flow.ActivatedAt, StartedAt: w.clock.Now()}
+	return bf, false, w.store.SetBackfill(ctx, p.TenantID, p.Workflow, bf)
+}
+
+// stopBackfill records that the backfill of the task's revision stopped, its workflow being paused
+// or at another revision; one finished already stays as it is.
+func (w *Worker) stopBackfill(ctx context.Context, p WorkflowBackfillPayload, flow crm.Flow) error {
+	bf, ok, err := w.store.Backfill(ctx, p.TenantID, p.Workflow)
+	if err != nil {
+		return err
+	}
+	if !ok || bf.Revision != p.Revision || !bf.ActivatedAt.Equal(flow.ActivatedAt) {
+		total, err := w.store.CountRecords(ctx, p.TenantID, flow.ObjectType)
+		if err != nil {
+			return err
+		}
+		bf = crm.Backfill{Revision: p.Revision, Total: max(total, p.Done), Done: p.Done, Enrolled: p.Enrolled,
+			After: p.After, Prev: p.After, ActivatedAt: flow.ActivatedAt, StartedAt: w.clock.Now()}
+	} else if bf.State != "running" {
+		return nil
+	}
+	bf.State = "stopped"
+	return w.store.SetBackfill(ctx, p.TenantID, p.Workflow, bf)
+}
+
+// enrolledBefore returns the records of recs that an earlier run of the backfill enrolled (at the
+// active revision, since the activation) and that still wait for their first step: that run died
+// before it counted them and enqueued their steps.
+func (w *Worker) enrolledBefore(ctx context.Context, t crm.TenantID, flow crm.Flow, since time.Time, recs []crm.Record) ([]crm.RecordID, error) {
 	if len(recs) == 0 {
-		return 0, nil
+		return nil, nil
+	}
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	enrs, err := w.store.Enrollments(ctx, t, flow.Name, flow.ObjectType, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []crm.RecordID
+	for _, e := range enrs {
+		if e.State == "enrolled" && e.Revision == flow.ActiveRevision && e.Step == 0 && !e.EnrolledAt.Before(since) {
+			out = append(out, e.ID)
+		}
+	}
+	return out, nil
+}
+
+// recordsUpTo returns the records of recs (by ascending id) whose ids are at most last.
+func recordsUpTo(recs []crm.Record, last string) []crm.Record {
+	end, err := strconv.ParseUint(last, 10, 64)
+	if err != nil {
+		return recs
+	}
+	for i, r := range recs {
+		if id, err := strconv.ParseUint(string(r.ID), 10, 64); err == nil && id > end {
+			return recs[:i]
+		}
+	}
+	return recs
+}
+
+// backfillBatch evaluates one batch of live records and returns those it enrolled; the caller
+// enqueues their first step once it has counted them.
+func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets) ([]crm.RecordID, error) {
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	changes := make([]engine.Change, len(recs))
 	for i := range recs {
@@ -185,23 +355,22 @@ func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.Tena
 	if wf.Suppression != nil && len(wf.Suppression.Lists) > 0 {
 		var err error
 		if ls, err = w.listSets(ctx, log, t, flow.ObjectType, wf.Suppression.Lists, lists); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	vs := engine.Decide(wf, changes, ls, w.clock.Now())
 	if len(vs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	ref := crm.FlowRef{Name: flow.Name, Revision: flow.ActiveRevision, ObjectType: flow.ObjectType, Reenrollment: wf.Reenrollment}
 	enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(enrolled) > 0 {
 		w.metrics.enrolled.WithLabelValues(string(flow.ObjectType)).Add(float64(len(enrolled)))
-		w.enqueueSteps(ctx, log, t, flow.Name, ref.Revision, 0, enrolled, nil, time.Time{})
 	}
-	return len(enrolled), nil
+	return enrolled, nil
 }
 
 // readsOf returns the properties the backfill reads of each record for wf: those its triggers
@@ -220,26 +389,6 @@ func readsOf(wf *workflows.Workflow) []string {
 
 // writeProgress writes the backfill's progress as the task's result, when the task came from a
 // server (ProcessTask on a task built by hand has no result writer).
-// recordBackfill keeps the backfill's progress in the store, where the API shows it and the CLI
-// waits on it. Total is the number of live records when the backfill started.
-func (w *Worker) recordBackfill(ctx context.Context, t crm.TenantID, o crm.ObjectType, p BackfillProgress, state string) error {
-	b, ok, err := w.store.Backfill(ctx, t, p.Workflow)
-	if err != nil {
-		return err
-	}
-	// A backfill that is not running any more (done, stopped) belongs to an earlier activation.
-	if !ok || b.Revision != p.Revision || b.State != "running" {
-		total, err := w.store.CountRecords(ctx, t, o)
-		if err != nil {
-			return err
-		}
-		b = crm.Backfill{Revision: p.Revision, Total: total, StartedAt: w.clock.Now()}
-	}
-	b.State, b.Done, b.Enrolled = state, p.Done, p.Enrolled
-	b.Total = max(b.Total, p.Done)
-	return w.store.SetBackfill(ctx, t, p.Workflow, b)
-}
-
 func (w *Worker) writeProgress(t *asynq.Task, log *slog.Logger, p BackfillProgress) {
 	rw := t.ResultWriter()
 	if rw == nil {

@@ -41,6 +41,10 @@ type WorkflowStepsPayload struct {
 	// when known: a record enrolled again since the task was made is left to its own task. Empty
 	// means any enrollment.
 	Counts []int `json:"counts,omitempty"`
+	// Attempt names a workflow:sweep's enqueue of overdue records: the sweep grace period it falls
+	// in. A task of an earlier period that never finished (its worker was killed) then does not keep
+	// the records from being enqueued again.
+	Attempt string `json:"attempt,omitempty"`
 }
 
 func (p WorkflowStepsPayload) validate() error {
@@ -66,10 +70,10 @@ func (p WorkflowStepsPayload) validate() error {
 }
 
 // NewWorkflowStepsTask returns a workflow:steps task for queue default, to run at processAt (zero:
-// at once). Its task id is derived from the tenant, the workflow, the revision, the step and the
-// records (with their counts), so a retry, a second enqueue or a sweep's re-enqueue of the same
-// batch while it is queued enqueues nothing (ErrDuplicate). It returns a *crm.ValidationError
-// naming a bad field.
+// at once). Its task id is derived from the tenant, the workflow, the revision, the step, the
+// records (with their counts) and the attempt, so a retry, a second enqueue or a sweep's re-enqueue
+// of the same batch while it is queued enqueues nothing (ErrDuplicate). It returns a
+// *crm.ValidationError naming a bad field.
 func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.Task, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -79,6 +83,9 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 		return nil, fmt.Errorf("encode %s payload: %w", TypeWorkflowSteps, err)
 	}
 	id := fmt.Sprintf("%s:%s:%s:%d:%d:%s", TypeWorkflowSteps, p.TenantID, p.Workflow, p.Revision, p.Step, idsHash(p.RecordIDs, p.Counts))
+	if p.Attempt != "" {
+		id += ":" + p.Attempt
+	}
 	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(10), asynq.TaskID(id)}
 	if !processAt.IsZero() {
 		opts = append(opts, asynq.ProcessAt(processAt))
@@ -297,10 +304,16 @@ func invocationKey(flow string, rev int64, o crm.ObjectType, id crm.RecordID, co
 // enrolled and due.
 func (w *Worker) enqueueSteps(ctx context.Context, log *slog.Logger, t crm.TenantID, flow string, rev int64, step int,
 	ids []crm.RecordID, counts []int, due time.Time) int {
+	return w.enqueueStepTasks(ctx, log, t, flow, rev, step, ids, counts, due, "")
+}
+
+// enqueueStepTasks is enqueueSteps, its tasks named by attempt (see WorkflowStepsPayload.Attempt).
+func (w *Worker) enqueueStepTasks(ctx context.Context, log *slog.Logger, t crm.TenantID, flow string, rev int64, step int,
+	ids []crm.RecordID, counts []int, due time.Time, attempt string) int {
 	n := 0
 	for start := 0; start < len(ids); start += w.cfg.WorkflowBatchSize {
 		end := min(start+w.cfg.WorkflowBatchSize, len(ids))
-		p := WorkflowStepsPayload{TenantID: t, Workflow: flow, Revision: rev, Step: step, RecordIDs: ids[start:end]}
+		p := WorkflowStepsPayload{TenantID: t, Workflow: flow, Revision: rev, Step: step, RecordIDs: ids[start:end], Attempt: attempt}
 		if len(counts) == len(ids) {
 			p.Counts = counts[start:end]
 		}

@@ -15,7 +15,8 @@ import (
 // runs: it enqueues a workflow:steps task for the records of every active workflow whose next step
 // is overdue by more than Config.WorkflowSweepGrace, because their task was lost (a crash between
 // two writes, a queue outage) or because their workflow was paused when it came and is active again.
-// The scheduler enqueues one per tick, every 30 seconds by default.
+// It also makes sure every enroll-existing backfill under way has a runner: one whose runner died is
+// continued. The scheduler enqueues one per tick, every 30 seconds by default.
 const TypeWorkflowSweep = "workflow:sweep"
 
 // WorkflowSweepLimit bounds how many overdue records of one workflow one sweep enqueues; the next
@@ -31,15 +32,20 @@ func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
 // HandleWorkflowSweep handles a workflow:sweep task: for every tenant and every active workflow it
 // reads the enrolled records whose next step was due at or before as_of minus
 // Config.WorkflowSweepGrace (at most WorkflowSweepLimit), groups them by revision and step, and
-// enqueues workflow:steps tasks for them. A batch whose task is still queued is not enqueued again;
-// one that runs twice does each step once (see HandleWorkflowSteps).
+// enqueues workflow:steps tasks for them, named by the grace period as_of falls in: a batch whose
+// task of this period is still queued is not enqueued again, while one whose task never finished
+// (its worker was killed) is enqueued again in the next period; one that runs twice does each step
+// once (see HandleWorkflowSteps). When the workflow's backfill is
+// running, it enqueues a workflow:backfill task for it, with the sweep's tick as its attempt: while
+// the backfill's runner is alive it holds the lease and the task leaves it; once that runner has
+// died, the task continues the backfill.
 func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 	asOf, tenants, err := w.sweepStart(ctx, t)
 	if err != nil {
 		return err
 	}
 	log := w.taskLogger(ctx, t)
-	var overdue, enqueued int
+	var overdue, enqueued, backfills int
 	var errs []error
 	for _, tenant := range tenants {
 		if err := ctx.Err(); err != nil {
@@ -60,9 +66,15 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 			}
 			overdue += n
 			enqueued += e
+			b, err := w.sweepBackfill(ctx, tenant, f, asOf)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s, workflow %s backfill: %w", tenant, f.Name, err))
+			}
+			backfills += b
 		}
 	}
-	log.Info("workflow sweep done", "tenants", len(tenants), "overdue", overdue, "enqueued", enqueued, "failed", len(errs))
+	log.Info("workflow sweep done", "tenants", len(tenants), "overdue", overdue, "enqueued", enqueued,
+		"backfills", backfills, "failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("sweep workflows: %w", errors.Join(errs...))
 	}
@@ -107,9 +119,31 @@ func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf
 		g.counts = append(g.counts, e.Count)
 	}
 	log := w.log.With("tenant_id", t, "workflow_id", f.Name)
+	attempt := "sweep-" + stamp(asOf.Truncate(w.cfg.WorkflowSweepGrace))
 	enqueued := 0
 	for _, g := range groups {
-		enqueued += w.enqueueSteps(ctx, log, t, f.Name, g.rev, g.step, g.ids, g.counts, time.Time{})
+		enqueued += w.enqueueStepTasks(ctx, log, t, f.Name, g.rev, g.step, g.ids, g.counts, time.Time{}, attempt)
 	}
 	return len(ids), enqueued, nil
+}
+
+// sweepBackfill enqueues a workflow:backfill task for the backfill of f's activation when it is
+// running, and returns how many it enqueued (0 or 1).
+func (w *Worker) sweepBackfill(ctx context.Context, t crm.TenantID, f crm.Flow, asOf time.Time) (int, error) {
+	bf, ok, err := w.store.Backfill(ctx, t, f.Name)
+	if err != nil || !ok || bf.State != "running" || bf.Revision != f.ActiveRevision || !bf.ActivatedAt.Equal(f.ActivatedAt) {
+		return 0, err
+	}
+	task, err := NewWorkflowBackfillTask(WorkflowBackfillPayload{TenantID: t, Workflow: f.Name, Revision: bf.Revision,
+		After: bf.After, Done: bf.Done, Enrolled: bf.Enrolled, ActivatedAt: bf.ActivatedAt, Attempt: "sweep-" + stamp(asOf)})
+	if err != nil {
+		return 0, err
+	}
+	switch _, err := w.enq.Enqueue(ctx, task); {
+	case errors.Is(err, ErrDuplicate):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return 1, nil
 }

@@ -42,9 +42,9 @@ type Config struct {
 	// engine has not seen (--changes-sweep-spec, CRMFLOW_CHANGES_SWEEP_SPEC): it bounds the lag from
 	// a write to an enrollment. Defaults to "@every 2s".
 	ChangesSweepSpec string
-	// JobLease is how long a bulk delete job's runner holds the job without renewing it
-	// (--job-lease, CRMFLOW_JOB_LEASE): a worker killed mid-job frees its job this long after its
-	// last batch. Defaults to 15s.
+	// JobLease is how long the runner of a bulk delete job or of an enroll-existing backfill holds
+	// it without renewing it (--job-lease, CRMFLOW_JOB_LEASE): a worker killed mid-job frees its job
+	// this long after its last batch. Defaults to 15s.
 	JobLease time.Duration
 	// JobsSweepSpec is when the scheduler gives unfinished bulk jobs a runner again
 	// (--jobs-sweep-spec, CRMFLOW_JOBS_SWEEP_SPEC). Defaults to "@every 30s".
@@ -59,6 +59,10 @@ type Config struct {
 	// PurgeSpec is when the scheduler purges the expired bin entries (--purge-spec,
 	// CRMFLOW_PURGE_SPEC): five cron fields or a descriptor such as "@hourly". Defaults to "@hourly".
 	PurgeSpec string
+	// WorkflowSweepGrace is how long past due an enrolled record's next step may be before the
+	// workflow sweep enqueues it again, its task lost or held by a worker that died
+	// (--workflow-sweep-grace, CRMFLOW_WORKFLOW_SWEEP_GRACE). Defaults to 1m.
+	WorkflowSweepGrace time.Duration
 	// WorkflowSweepSpec is when the scheduler re-enqueues workflow steps that are due and not running
 	// (--workflow-sweep-spec, CRMFLOW_WORKFLOW_SWEEP_SPEC): lost tasks, and steps held while a
 	// workflow was paused. Defaults to "@every 30s".
@@ -122,6 +126,9 @@ func (c *Config) validateWorker() error {
 	}
 	if c.JobLease <= 0 {
 		return usageErrorf("--job-lease must be positive, got %s: use a duration such as 15s", c.JobLease)
+	}
+	if c.WorkflowSweepGrace <= 0 {
+		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)
 	}
 	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
 		return usageErrorf("--smtp-port %d is out of range 1..65535", c.SMTPPort)

@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 			`(?m)^\[7/12\] Activate it with enroll-existing$`,
 			`(?m)^ +ACTIVE at revision 1; the enrollment of the 10 matching contacts is queued for the worker$`,
 			`(?m)^\[8/12\] Run the background work$`,
-			`(?m)^ +the worker ran 2 task\(s\): workflow:backfill x1, workflow:steps x1$`,
+			`(?m)^ +the worker ran 3 task\(s\): changes:drain x1, workflow:backfill x1, workflow:steps x1$`,
 			`(?m)^ +enroll-existing COMPLETE: 50 of 50 contacts looked at, 10 enrolled `,
 			`(?m)^\[9/12\] Look in the recycle bin$`,
 			`(?m)^ +contact 4 +contact004@example.com +archivedVia=workflow archivedRef=clean-bounced-contacts archivedBy=workflow:clean-bounced-contacts$`,

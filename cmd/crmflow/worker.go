@@ -99,8 +99,11 @@ func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&a.cfg.Concurrency, "concurrency", 10, "how many tasks the worker runs at once")
 	bindEnv(fs, "concurrency", "CRMFLOW_CONCURRENCY")
 	fs.DurationVar(&a.cfg.JobLease, "job-lease", 15*time.Second,
-		"how long a bulk delete job stays with a worker that stopped renewing it (killed) before another worker continues it")
+		"how long a bulk delete job or an enroll-existing backfill stays with a worker that stopped renewing it (killed) before another worker continues it")
 	bindEnv(fs, "job-lease", "CRMFLOW_JOB_LEASE")
+	fs.DurationVar(&a.cfg.WorkflowSweepGrace, "workflow-sweep-grace", time.Minute,
+		"how long past due a workflow step may be before the workflow sweep runs it again (its task lost, or its worker killed)")
+	bindEnv(fs, "workflow-sweep-grace", "CRMFLOW_WORKFLOW_SWEEP_GRACE")
 	fs.StringVar(&a.cfg.SMTPHost, "smtp-host", "", "SMTP server of the emails; empty keeps every email in the tenant's outbox")
 	bindEnv(fs, "smtp-host", "SMTP_HOST")
 	fs.IntVar(&a.cfg.SMTPPort, "smtp-port", 587, "SMTP server's port")
@@ -234,13 +237,14 @@ type backgroundRole struct {
 // workerRole builds the worker on the store of b and the queue q, registering its metrics on reg.
 func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgroundRole, error) {
 	w, err := worker.New(b.store, q.opt, &worker.Config{
-		Concurrency:     a.cfg.Concurrency,
-		JobLease:        a.cfg.JobLease,
-		Logger:          a.logger.With("role", "worker"),
-		Mail:            a.cfg.mailConfig(),
-		Registerer:      reg,
-		Retention:       a.cfg.Retention,
-		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		Concurrency:        a.cfg.Concurrency,
+		JobLease:           a.cfg.JobLease,
+		Logger:             a.logger.With("role", "worker"),
+		Mail:               a.cfg.mailConfig(),
+		Registerer:         reg,
+		Retention:          a.cfg.Retention,
+		ShutdownTimeout:    a.cfg.ShutdownTimeout,
+		WorkflowSweepGrace: a.cfg.WorkflowSweepGrace,
 	})
 	if err != nil {
 		return backgroundRole{}, usage(fmt.Errorf("configure the worker: %w", err))

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +88,8 @@ type Server struct {
 	Port int
 	cmd  *exec.Cmd
 	args []string
+	pid  int           // the redis-server process, as the server reports it
+	done chan struct{} // closed when the wrapper of the current run has exited
 }
 
 // StartServer starts redis-server from PATH on a free loopback port. dir is the working directory;
@@ -136,8 +140,50 @@ func (s *Server) Start(bin string) error {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
 	s.cmd = cmd
-	go func() { _ = cmd.Wait() }()
-	return s.waitReady()
+	done := make(chan struct{})
+	s.done = done
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	if err := s.waitReady(); err != nil {
+		return err
+	}
+	pid, err := s.serverPID()
+	if err != nil {
+		return err
+	}
+	s.pid = pid
+	return nil
+}
+
+// StartAOF starts redis-server like StartServer, with append-only persistence that syncs every
+// write before it is acknowledged (appendonly yes, appendfsync always): a server killed with Kill
+// and started again with Restart from the same directory has every write it acknowledged.
+func StartAOF(dir string) (*Server, error) {
+	return StartServer(dir, "--appendonly", "yes", "--appendfsync", "always")
+}
+
+// Restart starts the server again after Kill or Stop, on the same port and from the same directory.
+func (s *Server) Restart() error { return s.Start("") }
+
+// serverPID asks the server for its process id.
+func (s *Server) serverPID() (int, error) {
+	opt, _ := redis.ParseURL(s.URL)
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis-server on port %d: INFO server: %w", s.Port, err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, fmt.Errorf("redis-server on port %d: INFO server has no process_id", s.Port)
 }
 
 func (s *Server) waitReady() error {
@@ -159,14 +205,34 @@ func (s *Server) waitReady() error {
 	}
 }
 
-// Kill stops the server at once with SIGKILL, as a crash would.
+// Kill stops the server at once with SIGKILL, as a crash would, and returns once it is gone (its
+// port closed): it kills the redis-server process by the id the server reported at start, and
+// waits for the wrapper, which exits once the server is gone.
 func (s *Server) Kill() error {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return nil
 	}
-	// Kill the real redis-server (the child of the wrapper) by its port.
-	_ = exec.Command("sh", "-c", fmt.Sprintf("pkill -9 -f 'redis-server 127.0.0.1:%d' || true", s.Port)).Run()
-	_ = s.cmd.Process.Kill()
+	var err error
+	select {
+	case <-s.done:
+		s.pid = 0 // gone already (SHUTDOWN): its process id may be another process's by now
+	default:
+	}
+	if s.pid > 0 {
+		if err = syscall.Kill(s.pid, syscall.SIGKILL); errors.Is(err, syscall.ESRCH) {
+			err = nil // gone already
+		}
+		s.pid = 0
+	}
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	if err != nil {
+		return fmt.Errorf("kill redis-server on port %d: %w", s.Port, err)
+	}
 	return nil
 }
 

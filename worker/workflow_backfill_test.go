@@ -1,0 +1,126 @@
+package worker_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// TestWorkflowBackfillWhoseRunnerDiedIsContinued: a runner counted a batch, applied it and died
+// before it recorded anything more or enqueued the steps. While its lease holds, a workflow sweep's
+// task leaves the backfill alone; once it is gone, the next sweep's task applies the batch in
+// flight again, enqueues the steps its enrollments were waiting for, and goes on: every contact
+// looked at and counted once, every matching one enrolled once.
+func TestWorkflowBackfillWhoseRunnerDiedIsContinued(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	in := make([]crm.RecordInput, 150)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "c" + strconv.Itoa(i), "email_bounced": strconv.FormatBool(i%3 == 0)}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.drain(t)
+	f := b.activate(t, "clean-bounced-contacts", cleanBounced)
+	ref := crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts}
+
+	// The dead runner's state: the first batch done (in this test it enrolled nobody, so that a
+	// second look would show), the second counted and applied, its steps never enqueued.
+	var inFlight []crm.FlowVerdict
+	for _, r := range recs[50:100] {
+		if r.Properties["email_bounced"] == "true" {
+			inFlight = append(inFlight, crm.FlowVerdict{ID: r.ID, Verdict: crm.VerdictMatch})
+		}
+	}
+	enrolled, err := b.store.EvaluateFlow(b.ctx, b.tenant, ref, inFlight)
+	require.NoError(t, err)
+	require.Len(t, enrolled, len(inFlight))
+	ok, err := b.store.LeaseBackfill(b.ctx, b.tenant, f.Name, "dead-runner", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	dead := crm.Backfill{Revision: f.ActiveRevision, State: "running", Total: 150, Done: 100, After: string(recs[99].ID),
+		Prev: string(recs[49].ID), ActivatedAt: f.ActivatedAt, StartedAt: b.clock.Now()}
+	ok, err = b.store.AdvanceBackfill(b.ctx, b.tenant, f.Name, "dead-runner", dead)
+	require.NoError(t, err)
+	require.True(t, ok)
+	sweep := func() {
+		t.Helper()
+		b.clock.Advance(time.Second) // a new tick
+		_, err := b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+		require.NoError(t, err)
+		b.runTasks(t)
+	}
+
+	sweep()
+	bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, "running", bf.State, "left alone while its lease holds")
+	require.EqualValues(t, 100, bf.Done)
+
+	require.NoError(t, b.store.ReleaseBackfill(b.ctx, b.tenant, f.Name, "dead-runner")) // as its running out would
+	sweep()
+	bf, _, err = b.store.Backfill(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, "done", bf.State)
+	require.EqualValues(t, 150, bf.Total)
+	require.EqualValues(t, 150, bf.Done, "every contact counted once")
+	matched := 0
+	for i, r := range recs {
+		if r.Properties["email_bounced"] != "true" {
+			require.Empty(t, b.history(t, f.Name, r.ID), "contact %d", i)
+			continue
+		}
+		if i < 50 {
+			require.Empty(t, b.history(t, f.Name, r.ID), "contact %d: before the cursor, not looked at again", i)
+			continue
+		}
+		matched++
+		require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, f.Name, r.ID)), "contact %d", i)
+		_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, r.ID, nil)
+		require.ErrorIs(t, err, crm.ErrNotFound, "contact %d is in the bin", i)
+	}
+	require.EqualValues(t, matched, bf.Enrolled, "the dead runner's enrollments are counted, once")
+}
+
+// TestWorkflowSweepEnqueuesAgainWhatItsEarlierTaskLeft: a workflow sweep's steps task that never
+// ran (its worker killed while it held it) holds its records back for the rest of the sweep grace
+// period at most; the first sweep of the next period enqueues them again, and the step runs once.
+func TestWorkflowSweepEnqueuesAgainWhatItsEarlierTaskLeft(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	f := b.activate(t, "clean-bounced-contacts", cleanBounced)
+	// Enrolled, and its step's task lost.
+	enrolled, err := b.store.EvaluateFlow(b.ctx, b.tenant, crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts},
+		[]crm.FlowVerdict{{ID: id, Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{id}, enrolled)
+	pending := func() int {
+		t.Helper()
+		tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		return len(tasks)
+	}
+	sweep := func(after time.Duration) {
+		t.Helper()
+		b.clock.Advance(after)
+		require.NoError(t, b.w.ProcessTask(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now())))
+	}
+
+	sweep(time.Minute + time.Second) // overdue by more than the grace (1m)
+	require.Equal(t, 1, pending(), "the sweep enqueued the step")
+	sweep(time.Second)
+	require.Equal(t, 1, pending(), "the same period: already enqueued")
+	sweep(time.Minute)
+	require.Equal(t, 2, pending(), "the next period: enqueued again, whatever became of the first task")
+	b.runTasks(t)
+	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, f.Name, id)), "the step ran once")
+	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, id, nil)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+}
