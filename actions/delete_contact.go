@@ -42,3 +42,37 @@ func (DeleteContact) Bind(deps Deps, inv Invocation) Action {
 		return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", rec.ID)}, nil
 	})
 }
+
+// RunBatch implements BatchStep: the contacts go to the bin in one store call per
+// crm.MaxScriptBatch, with one audit entry per call.
+func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, recs []crm.Record) ([]Result, error) {
+	if deps.Store == nil {
+		return nil, errNoStore
+	}
+	ids := make([]crm.RecordID, len(recs))
+	for i, rec := range recs {
+		if rec.Type != crm.Contacts {
+			return nil, fmt.Errorf("delete_contact on %s %s: %w: it deletes contacts only", rec.Type, rec.ID, ErrCannotRun)
+		}
+		ids[i] = rec.ID
+	}
+	moved := make(map[crm.RecordID]bool, len(ids))
+	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
+		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, ids[start:min(start+crm.MaxScriptBatch, len(ids))], inv.actor())
+		if err != nil {
+			return nil, fmt.Errorf("delete_contact: %w", err)
+		}
+		for _, id := range res.Archived {
+			moved[id] = true
+		}
+	}
+	out := make([]Result, len(recs))
+	for i, id := range ids {
+		if moved[id] {
+			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
+		} else {
+			out[i] = Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is not live (already in the recycle bin, or gone)", id)}
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -155,6 +156,27 @@ type Configured struct {
 // through a guard that refuses permanent deletes. Bind is cheap: call it for each run.
 func (c *Configured) Bind(deps Deps, inv Invocation) Action {
 	return c.Step.Bind(deps.guarded(), inv)
+}
+
+// BatchStep is a Step that runs on many records in few store calls: the worker hands it the
+// records of one workflow:steps task at once rather than binding the step once per record. RunBatch
+// must do what Bind(deps, inv).Run does on each record, for the run of workflow inv.Workflow (inv.Key
+// is not set), and return one Result per record, in order; an error means none of them ran to an
+// outcome, and the records are run again.
+type BatchStep interface {
+	Step
+	RunBatch(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, recs []crm.Record) ([]Result, error)
+}
+
+// RunBatch runs the step on recs in one go when it is a BatchStep, with the same guard as Bind, and
+// reports false (running nothing) when it is not.
+func (c *Configured) RunBatch(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, recs []crm.Record) ([]Result, bool, error) {
+	b, ok := c.Step.(BatchStep)
+	if !ok {
+		return nil, false, nil
+	}
+	res, err := b.RunBatch(ctx, deps.guarded(), inv, tenant, recs)
+	return res, true, err
 }
 
 // Registry holds action types by name. The zero value is an empty registry, ready to use. Safe for

@@ -123,6 +123,74 @@ func TestDeleteContactRun(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestDeleteContactRunBatch runs delete_contact on many contacts at once, as a workflow:steps task
+// does: the live ones go to the bin recorded as deleted by the workflow, in one audit entry; one
+// already gone is skipped; running the batch again moves nothing more; a record of another type
+// makes the whole batch fail without deleting anything.
+func TestDeleteContactRunBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg, err := b.reg.Configure("delete_contact", nil, schemaOf(t, crm.Contacts))
+	require.NoError(t, err)
+	recs := []crm.Record{
+		b.create(t, crm.Contacts, map[string]string{"email": "a@example.com"}),
+		b.create(t, crm.Contacts, map[string]string{"email": "b@example.com"}),
+		b.create(t, crm.Contacts, map[string]string{"email": "c@example.com"}),
+	}
+	keep := b.create(t, crm.Contacts, map[string]string{"email": "kept@example.com"})
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{recs[1].ID}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	inv := actions.Invocation{Workflow: "clean-bounced-contacts"}
+
+	res, ok, err := cfg.RunBatch(b.ctx, b.deps, inv, b.tenant, recs)
+	require.True(t, ok, "delete_contact runs in batches")
+	require.NoError(t, err)
+	require.Equal(t, []actions.Outcome{actions.OutcomeDone, actions.OutcomeSkipped, actions.OutcomeDone},
+		[]actions.Outcome{res[0].Outcome, res[1].Outcome, res[2].Outcome})
+	require.Equal(t, "moved contact "+string(recs[2].ID)+" to the recycle bin", res[2].Detail)
+	for _, r := range []crm.Record{recs[0], recs[2]} {
+		binned, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, r.ID, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		require.Equal(t, crm.ViaWorkflow, binned.Deletion.Via)
+		require.Equal(t, "clean-bounced-contacts", binned.Deletion.Ref)
+	}
+	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, keep.ID, nil)
+	require.NoError(t, err, "only the enrolled contacts are deleted")
+	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	byWorkflow := 0
+	for _, e := range audit {
+		if e.Via == crm.ViaWorkflow {
+			byWorkflow++
+			require.ElementsMatch(t, []crm.RecordID{recs[0].ID, recs[2].ID}, e.RecordIDs)
+		}
+	}
+	require.Equal(t, 1, byWorkflow, "one audit entry for the batch")
+
+	res, _, err = cfg.RunBatch(b.ctx, b.deps, inv, b.tenant, recs)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.Equal(t, actions.OutcomeSkipped, r.Outcome)
+	}
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+
+	company := b.create(t, crm.Companies, map[string]string{"name": "Acme"})
+	_, _, err = cfg.RunBatch(b.ctx, b.deps, inv, b.tenant, []crm.Record{keep, company})
+	require.ErrorIs(t, err, actions.ErrCannotRun)
+	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, keep.ID, nil)
+	require.NoError(t, err)
+
+	// Steps that do not run in batches say so, and run nothing.
+	sp, err := b.reg.Configure("set_property", actions.Params{"property": "lifecyclestage", "value": "lead"}, schemaOf(t, crm.Contacts))
+	require.NoError(t, err)
+	_, ok, err = sp.RunBatch(b.ctx, b.deps, inv, b.tenant, []crm.Record{keep})
+	require.False(t, ok)
+	require.NoError(t, err)
+	require.Empty(t, b.fresh(t, keep).Properties["lifecyclestage"])
+}
+
 func TestSetPropertyRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -86,7 +86,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// WorkflowBatchSize is how many records one step of the workflow engine handles: the change
 	// marks a changes:drain reads at a time, the records of a workflow:backfill batch, the records
-	// of one workflow:steps task. Defaults to 500; at most crm.MaxScriptBatch.
+	// of one workflow:steps task. Defaults to 1000; at most crm.MaxScriptBatch.
 	WorkflowBatchSize int
 	// WorkflowSweepGrace is how long past due an enrolled record's next step may be before a
 	// workflow:sweep enqueues it again (its task was lost, or its workflow was paused and is active
@@ -138,7 +138,7 @@ func (c *Config) withDefaults(store crm.Store) Config {
 		out.ShutdownTimeout = 30 * time.Second
 	}
 	if out.WorkflowBatchSize == 0 {
-		out.WorkflowBatchSize = 500
+		out.WorkflowBatchSize = 1000
 	}
 	if out.WorkflowSweepGrace == 0 {
 		out.WorkflowSweepGrace = time.Minute

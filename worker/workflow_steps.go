@@ -204,20 +204,36 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	}
 	deps := w.workflowDeps()
 	var errs []error
+	batch := make([]crm.Record, 0, len(keep))
 	for _, id := range keep {
-		rec, ok := live[id]
-		if !ok {
-			continue
+		if rec, ok := live[id]; ok {
+			batch = append(batch, rec)
 		}
-		if err := ctx.Err(); err != nil {
+	}
+	// A step that runs on many records at once (delete_contact) does so; the others run per record.
+	outs, batched, runErr := st.Action.RunBatch(ctx, deps, actions.Invocation{Workflow: name}, t, batch)
+	if batched && runErr == nil && len(outs) != len(batch) {
+		runErr = fmt.Errorf("step %d (%s) gave %d results for %d records", step, st.Type, len(outs), len(batch))
+	}
+	for i, rec := range batch {
+		if err := ctx.Err(); err != nil && !batched {
 			errs = append(errs, err)
 			break
 		}
-		inv := actions.Invocation{Key: invocationKey(name, rev, o, id, countOf[id], step), Workflow: name}
-		res, runErr := st.Action.Bind(deps, inv).Run(ctx, t, rec)
-		r, err := engine.StepResult(id, res, runErr, now)
+		var res actions.Result
+		var err error
+		switch {
+		case batched && runErr != nil:
+			err = runErr
+		case batched:
+			res = outs[i]
+		default:
+			inv := actions.Invocation{Key: invocationKey(name, rev, o, rec.ID, countOf[rec.ID], step), Workflow: name}
+			res, err = st.Action.Bind(deps, inv).Run(ctx, t, rec)
+		}
+		r, err := engine.StepResult(rec.ID, res, err, now)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("step %d (%s) on %s %s: %w", step, st.Type, o, id, err))
+			errs = append(errs, fmt.Errorf("step %d (%s) on %s %s: %w", step, st.Type, o, rec.ID, err))
 			continue
 		}
 		results = append(results, r)
