@@ -200,7 +200,8 @@ if #ids == 0 then return 0 end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id; keys[#keys+1] = ARGV[4] .. id end
 redis.call('UNLINK', unpack(keys))
-redis.call('ZREM', KEYS[1], unpack(ids))
+-- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
 return #ids
 `)

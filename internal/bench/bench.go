@@ -20,6 +20,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/worker"
 )
 
 // Result is one scenario's measurement.
@@ -277,12 +278,12 @@ func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error
 	start := time.Now()
 	total := 0
 	for {
-		k, err := st.PurgeExpired(ctx, t, crm.Contacts, horizon, 500)
+		k, err := st.PurgeExpired(ctx, t, crm.Contacts, horizon, worker.PurgeBatchSize)
 		if err != nil {
 			return res, err
 		}
 		total += k
-		if k < 500 {
+		if k < worker.PurgeBatchSize {
 			break
 		}
 	}
