@@ -26,8 +26,10 @@ import "github.com/redis/go-redis/v9"
 // enrollment brings the record back into the workflow after a restore.
 // ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[16] -> enrollment key prefix base
 // ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
+// ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"): a record whose associations
+// go to the bin joins that type's set.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
-// ARGV[14] empty and ARGV[18] -> the batch size: the ids are the first of the job's pending set
+// ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
 // (moved) or skipped (not live), in the same step as its move, so a crash or a retry neither loses
 // nor repeats any; the job is marked done when nothing is pending.
@@ -43,7 +45,7 @@ local flows = redis.call('SMEMBERS', KEYS[8])
 local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
-local job_limit = tonumber(ARGV[18] or '0')
+local job_limit = tonumber(ARGV[19] or '0')
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
@@ -72,7 +74,10 @@ for _, id in ipairs(input) do
       local assoc = ARGV[9] .. me
       local others = redis.call('SMEMBERS', assoc)
       for _, other in ipairs(others) do redis.call('SREM', ARGV[9] .. other, me) end
-      if #others > 0 then redis.call('RENAME', assoc, ARGV[10] .. me) end
+      if #others > 0 then
+        redis.call('RENAME', assoc, ARGV[10] .. me)
+        redis.call('SADD', ARGV[18] .. otype, id)
+      end
     end
     if cur[3] then
       local memberof = ARGV[11] .. id
@@ -131,12 +136,13 @@ return moved
 // KEYS[1..7] -> as archiveScript.
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
-// ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix  ARGV[11..] -> record ids
+// ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
+// ARGV[11] -> bin association ids key prefix   ARGV[12..] -> record ids
 // Returns one entry per id: {"ok", id}, {"missing", id} or {"conflict", id, email, owner id}.
 var restoreScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local out = {}
-for i = 11, #ARGV do
+for i = 12, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local bin, rec = ARGV[8] .. me, ARGV[7] .. me
@@ -173,9 +179,12 @@ for i = 11, #ARGV do
         elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
           -- The other side is in the bin too: its own restore links the two again.
           redis.call('SADD', ARGV[10] .. other, me)
+          local ot, oid = string.match(other, '^([^:]+):(.+)$')
+          redis.call('SADD', ARGV[11] .. ot, oid)
         end
       end
       redis.call('DEL', binassoc)
+      redis.call('SREM', ARGV[11] .. otype, id)
       mark_changed(KEYS[5], KEYS[6], {me}, now, 'r')
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
         'record_ids', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
@@ -190,6 +199,7 @@ return out
 // time is compared here, inside the script, so a purge can never remove an entry early, and a
 // restored or already purged entry is simply not in the index any more.
 // KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
+// KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
 // ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
 // ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 // ARGV[4] -> bin association key prefix of the type
@@ -198,7 +208,15 @@ var purgeScript = redis.NewScript(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
 local keys = {}
-for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id; keys[#keys+1] = ARGV[4] .. id end
+for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
+-- Most binned records had no associations: only the association keys that exist are unlinked.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
+  for i, id in ipairs(ids) do
+    if has[i] == 1 then keys[#keys+1] = ARGV[4] .. id; with[#with+1] = id end
+  end
+  if #with > 0 then redis.call('SREM', KEYS[3], unpack(with)) end
+end
 redis.call('UNLINK', unpack(keys))
 -- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)

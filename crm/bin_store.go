@@ -30,7 +30,7 @@ func (s *RedisStore) archiveArgs(t TenantID, o ObjectType, by Actor, ids []any) 
 	return []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
 		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix, strings.Join(list, ","),
-		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:"}
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t)}
 }
 
 func actorFields(by Actor) (string, string, string) {
@@ -100,7 +100,7 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	}
 	who, via, ref := actorFields(by)
 	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t)}, rest...)
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t)}, rest...)
 	raw, err := restoreScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
@@ -130,7 +130,7 @@ func (s *RedisStore) PurgeExpired(ctx context.Context, t TenantID, o ObjectType,
 	if limit <= 0 || limit > MaxScriptBatch {
 		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o)},
+	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o)},
 		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":").Int()
 	if err != nil {
 		return 0, fmt.Errorf("purge %s: %w", o, err)

@@ -245,3 +245,56 @@ func TestBinIsPerTenant(t *testing.T) {
 	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, c.ID, &crm.ReadOpts{Archived: true})
 	require.NoError(t, err)
 }
+
+// TestPurgeLeavesNothingBehind deletes and restores records with associations (one side, then
+// both sides in the bin) and purges the bins: no key of a purged record remains, its association
+// keys included, and the set of binned records with associations is empty again.
+func TestPurgeLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		a := b.contact(t, map[string]string{"email": "a@example.com"})
+		c := b.contact(t, map[string]string{"email": "c@example.com"})
+		plain := b.contact(t, map[string]string{"email": "plain@example.com"})
+		co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coref := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		for _, id := range []crm.RecordID{a.ID, c.ID} {
+			require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: id}, coref))
+		}
+		who := crm.Actor{User: "ops@example.com"}
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, plain.ID}, who)
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{co[0].ID}, who)
+		require.NoError(t, err)
+		// a comes back while its company is in the bin: the company's bin associations name it.
+		rr, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID}, who)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{a.ID}, rr.Restored)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, c.ID}, who)
+		require.NoError(t, err)
+		require.Positive(t, b.rdb.Exists(ctx, crm.BinAssocKey(b.tenant, crm.Companies, co[0].ID)).Val())
+		// d goes to the bin while its company stays live: its associations go to the bin with it.
+		d := b.contact(t, map[string]string{"email": "d@example.com"})
+		live, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Live"}}}, crm.Actor{})
+		require.NoError(t, err)
+		require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: d.ID}, crm.AssociationRef{Type: crm.Companies, ID: live[0].ID}))
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{d.ID}, who)
+		require.NoError(t, err)
+		require.Positive(t, b.rdb.Exists(ctx, crm.BinAssocKey(b.tenant, crm.Contacts, d.ID)).Val())
+
+		horizon := b.clock.Now().Add(time.Hour)
+		for _, o := range []crm.ObjectType{crm.Contacts, crm.Companies} {
+			n, err := b.store.PurgeExpired(ctx, b.tenant, o, horizon, 500)
+			require.NoError(t, err)
+			require.Positive(t, n)
+		}
+		var left []string
+		for _, pattern := range []string{"bin:*", "binassoc:*", "binassocs:*", "trash:*", "binids:*", "assoc:*"} {
+			keys, err := b.rdb.Keys(ctx, "crm:{"+string(b.tenant)+"}:"+pattern).Result()
+			require.NoError(t, err)
+			left = append(left, keys...)
+		}
+		require.Empty(t, left, "nothing of the purged records remains")
+	})
+}

@@ -95,6 +95,10 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
+// BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
+// purge unlinks only the association keys that exist.
+func BinAssocIDsKey(t TenantID, o ObjectType) string { return prefix(t) + "binassocs:" + string(o) }
+
 // TrashKey is the ZSET of the ids in a type's bin, scored by deletion time (unix ms): the purge's index.
 func TrashKey(t TenantID, o ObjectType) string { return prefix(t) + "trash:" + string(o) }
 
@@ -106,11 +110,12 @@ func BinIDsKey(t TenantID, o ObjectType) string { return prefix(t) + "binids:" +
 // to the prefix gives exactly what RecordKey, AssocKey, BinRecordKey, BinAssocKey and
 // ListMembersKey build; keys_test.go pins that.
 
-func recordKeyPrefix(t TenantID) string    { return prefix(t) + "obj:" }
-func assocKeyPrefix(t TenantID) string     { return prefix(t) + "assoc:" }
-func binRecordKeyPrefix(t TenantID) string { return prefix(t) + "bin:" }
-func binAssocKeyPrefix(t TenantID) string  { return prefix(t) + "binassoc:" }
-func listKeyPrefix(t TenantID) string      { return prefix(t) + "list:" }
+func recordKeyPrefix(t TenantID) string      { return prefix(t) + "obj:" }
+func assocKeyPrefix(t TenantID) string       { return prefix(t) + "assoc:" }
+func binRecordKeyPrefix(t TenantID) string   { return prefix(t) + "bin:" }
+func binAssocKeyPrefix(t TenantID) string    { return prefix(t) + "binassoc:" }
+func binAssocIDsKeyPrefix(t TenantID) string { return prefix(t) + "binassocs:" }
+func listKeyPrefix(t TenantID) string        { return prefix(t) + "list:" }
 
 // listMembersKeySuffix follows a list id in ListMembersKey.
 const listMembersKeySuffix = ":members"

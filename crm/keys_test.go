@@ -35,6 +35,7 @@ func TestKeys(t *testing.T) {
 		{AuditKey(tn), "crm:{acme}:audit"},
 		{BinRecordKey(tn, Contacts, "7"), "crm:{acme}:bin:contacts:7"},
 		{BinAssocKey(tn, Contacts, "7"), "crm:{acme}:binassoc:contacts:7"},
+		{BinAssocIDsKey(tn, Contacts), "crm:{acme}:binassocs:contacts"},
 		{TrashKey(tn, Contacts), "crm:{acme}:trash:contacts"},
 		{BinIDsKey(tn, Contacts), "crm:{acme}:binids:contacts"},
 	}
@@ -53,6 +54,7 @@ func TestKeyPrefixesMatchBuilders(t *testing.T) {
 	require.Equal(t, AssocKey(tn, Contacts, "42"), assocKeyPrefix(tn)+me)
 	require.Equal(t, BinRecordKey(tn, Contacts, "42"), binRecordKeyPrefix(tn)+me)
 	require.Equal(t, BinAssocKey(tn, Contacts, "42"), binAssocKeyPrefix(tn)+me)
+	require.Equal(t, BinAssocIDsKey(tn, Contacts), binAssocIDsKeyPrefix(tn)+string(Contacts))
 	require.Equal(t, MemberOfKey(tn, Contacts, "42"), memberOfKeyPrefix(tn, Contacts)+"42")
 	require.Equal(t, ListMembersKey(tn, "9"), listKeyPrefix(tn)+"9"+listMembersKeySuffix)
 }

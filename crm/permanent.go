@@ -136,7 +136,7 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	args := []any{ms(now), string(id), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
 		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
 		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), recordEmails,
-		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:"}
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t)}
 	for _, e := range emails {
 		args = append(args, s.emailHash(t, e))
 	}

@@ -20,14 +20,15 @@ import "github.com/redis/go-redis/v9"
 // ARGV[17] -> the contact's emails as read, joined by ';'
 // ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
 // ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
-// ARGV[21..] -> salted hashes to blocklist
+// ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
+// ARGV[22..] -> salted hashes to blocklist
 // KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
 // each workflow.
 // Returns 1 when done, 0 when the contact id is unknown, -1 when its emails changed since read.
 var permanentDeleteScript = redis.NewScript(luaHelpers + `
 local now, id = ARGV[1], ARGV[2]
 local P = {rec = ARGV[5], bin = ARGV[6], assoc = ARGV[7], binassoc = ARGV[8], memberof = ARGV[9],
-  list = ARGV[10], listsfx = ARGV[11], live = ARGV[12], trash = ARGV[13], binids = ARGV[14]}
+  list = ARGV[10], listsfx = ARGV[11], live = ARGV[12], trash = ARGV[13], binids = ARGV[14], binassocs = ARGV[21]}
 
 -- wipe removes every trace of one record "<type>:<rid>": its hash live or binned, its indexes, its
 -- associations on both sides, its list memberships and its change mark.
@@ -44,6 +45,7 @@ local function wipe(otype, rid)
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
   redis.call('DEL', P.rec .. me, P.bin .. me, P.assoc .. me, P.binassoc .. me, memberof)
+  redis.call('SREM', P.binassocs .. otype, rid)
   redis.call('ZREM', P.live .. otype, rid)
   redis.call('ZREM', P.trash .. otype, rid)
   redis.call('ZREM', P.binids .. otype, rid)
@@ -77,7 +79,7 @@ if id ~= '' then
   -- The engine learns from this mark that the contact is gone and drops its enrollments.
   mark_changed(KEYS[2], KEYS[3], {me}, now, 'p')
 end
-for i = 21, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 22, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', id, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
 redis.call('HSET', KEYS[6], ARGV[15], ARGV[16])
