@@ -128,6 +128,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	release := func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), p.TenantID, p.Workflow, owner) }
 	defer release()
 	var bf crm.Backfill // the backfill as this run recorded it
+	var ahead *pageAhead // the next page, read while a batch is applied
 	lists := engine.ListSets{}
 	for batch := range BackfillBatchesPerTask {
 		if err := ctx.Err(); err != nil {
@@ -201,7 +202,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, before, nil, time.Time{})
 			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, enrolled, nil, time.Time{})
 		}
-		recs, next, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, bf.After, w.cfg.WorkflowBatchSize, readsOf(wf))
+		recs, next, err := ahead.take(ctx, w.store, p.TenantID, flow.ObjectType, bf.After, w.cfg.WorkflowBatchSize, readsOf(wf))
 		if err != nil {
 			return err
 		}
@@ -209,6 +210,11 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		bf.Prev = bf.After
 		if len(recs) > 0 {
 			bf.After = string(recs[len(recs)-1].ID)
+		}
+		// The next page is read while this one is applied.
+		ahead = nil
+		if next != "" && batch+1 < BackfillBatchesPerTask {
+			ahead = readAhead(ctx, w.store, p.TenantID, flow.ObjectType, bf.After, w.cfg.WorkflowBatchSize, readsOf(wf))
 		}
 		bf.Done += int64(len(recs))
 		bf.Total = max(bf.Total, bf.Done)
@@ -251,6 +257,37 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	}
 	log.Info("backfill continues in a new task", "done", bf.Done, "enrolled", bf.Enrolled)
 	return nil
+}
+
+// pageAhead is a page of records being read in the background (crm.Store.NextRecords).
+type pageAhead struct {
+	after string
+	done  chan struct{}
+	recs  []crm.Record
+	next  string
+	err   error
+}
+
+// readAhead starts reading the page after cursor after.
+func readAhead(ctx context.Context, st crm.Store, t crm.TenantID, o crm.ObjectType, after string, n int, props []string) *pageAhead {
+	a := &pageAhead{after: after, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.recs, a.next, a.err = st.NextRecords(ctx, t, o, after, n, props)
+	}()
+	return a
+}
+
+// take returns the page after cursor after: the one read ahead when it is that page (nil a reads
+// none), else one read now.
+func (a *pageAhead) take(ctx context.Context, st crm.Store, t crm.TenantID, o crm.ObjectType, after string, n int, props []string) ([]crm.Record, string, error) {
+	if a != nil {
+		<-a.done
+		if a.after == after && a.err == nil {
+			return a.recs, a.next, nil
+		}
+	}
+	return st.NextRecords(ctx, t, o, after, n, props)
 }
 
 // leaseLost returns err, or logs that the backfill's lease went to another runner, which goes on
