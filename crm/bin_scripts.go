@@ -28,6 +28,9 @@ import "github.com/redis/go-redis/v9"
 // ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
 // ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"): a record whose associations
 // go to the bin joins that type's set.
+// ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
+// client retrying after losing the reply), the call reports those records as moved again and
+// changes nothing.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -39,7 +42,8 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails = {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed = {}, {}, {}, {}, {}, {}
+local op = ARGV[20] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
 local own = nil
@@ -70,6 +74,7 @@ for _, id in ipairs(input) do
     end
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
+    if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
     if cur[2] then
       local assoc = ARGV[9] .. me
       local others = redis.call('SMEMBERS', assoc)
@@ -103,8 +108,10 @@ for _, id in ipairs(input) do
     members[#members+1] = me
     scores[#scores+1] = now; scores[#scores+1] = id
     ids[#ids+1] = id; ids[#ids+1] = id
-  elseif KEYS[10] and redis.call('ZSCORE', KEYS[10], id) then
-    skipped = skipped + 1
+  elseif KEYS[10] then
+    if redis.call('ZSCORE', KEYS[10], id) then skipped = skipped + 1 end
+  elseif op ~= '' and redis.call('HGET', ARGV[8] .. me, '_deleted_op') == op then
+    replayed[#replayed+1] = id
   end
 end
 if #moved > 0 then
@@ -129,6 +136,7 @@ if job_limit > 0 then
   end
   return redis.call('HGETALL', KEYS[9])
 end
+for _, id in ipairs(replayed) do moved[#moved+1] = id end
 return moved
 `)
 
@@ -137,16 +145,20 @@ return moved
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
-// ARGV[11] -> bin association ids key prefix   ARGV[12..] -> record ids
+// ARGV[11] -> bin association ids key prefix   ARGV[12] -> the call's id, kept in each record it
+// restores (_restored_op): run again (a client retrying after losing the reply), the call reports
+// those records as restored again and changes nothing   ARGV[13..] -> record ids
 // Returns one entry per id: {"ok", id}, {"missing", id} or {"conflict", id, email, owner id}.
 var restoreScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local out = {}
-for i = 12, #ARGV do
+for i = 13, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local bin, rec = ARGV[8] .. me, ARGV[7] .. me
-  if redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
+  if redis.call('EXISTS', bin) == 0 and redis.call('HGET', rec, '_restored_op') == ARGV[12] then
+    out[#out+1] = {'ok', id}
+  elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
     out[#out+1] = {'missing', id}
   else
     local emails = {}
@@ -163,8 +175,8 @@ for i = 12, #ARGV do
       out[#out+1] = blocked
     else
       redis.call('RENAME', bin, rec)
-      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref')
-      redis.call('HSET', rec, '_updated', now)
+      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op')
+      redis.call('HSET', rec, '_updated', now, '_restored_op', ARGV[12])
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)

@@ -2,6 +2,8 @@ package crm
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -68,7 +70,8 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err != nil {
 		return ArchiveResult{}, err
 	}
-	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), s.archiveArgs(t, o, by, rest)...).StringSlice()
+	args := append(s.archiveArgs(t, o, by, rest), 0, opID())
+	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), args...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
@@ -100,7 +103,7 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	}
 	who, via, ref := actorFields(by)
 	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t)}, rest...)
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID()}, rest...)
 	raw, err := restoreScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
@@ -154,4 +157,12 @@ func (s *RedisStore) BinSize(ctx context.Context, t TenantID, o ObjectType) (int
 		return 0, fmt.Errorf("bin size %s: %w", o, err)
 	}
 	return n, nil
+}
+
+// opID names one call of a script that moves records, so that the same call run again (go-redis
+// retries a command whose reply was lost) can tell the records it moved itself.
+func opID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }

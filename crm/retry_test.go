@@ -159,3 +159,71 @@ func mustAtoi(t *testing.T, s string) int {
 	require.NoError(t, err)
 	return n
 }
+
+// TestArchiveAndRestoreRetriedAfterLostReply deletes and restores through a connection that loses
+// the reply of each script once: the retried call reports what the first one did (moved, restored),
+// and nothing is done twice (one audit entry each).
+func TestArchiveAndRestoreRetriedAfterLostReply(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	proxy := newReplyDropper(t, opt.Addr)
+	opt.Addr = proxy.ln.Addr().String()
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "a@example.com"}},
+		{Properties: map[string]string{"email": "warm@example.com"}}}, crm.Actor{})
+	require.NoError(t, err)
+	id := recs[0].ID
+	who := crm.Actor{User: "ops@example.com"}
+	// Load both scripts first, so that the calls whose replies are lost run them.
+	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{recs[1].ID}, who)
+	require.NoError(t, err)
+	_, err = st.RestoreRecords(ctx, tn, crm.Contacts, []crm.RecordID{recs[1].ID}, who)
+	require.NoError(t, err)
+	audits := func() int {
+		entries, _, err := st.Audit(ctx, tn, nil)
+		require.NoError(t, err)
+		n := 0
+		for _, e := range entries {
+			if len(e.RecordIDs) == 1 && e.RecordIDs[0] == id {
+				n++
+			}
+		}
+		return n
+	}
+
+	proxy.armed.Store(true)
+	ar, err := st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, who)
+	require.EqualValues(t, 1, proxy.dropped.Load())
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{id}, ar.Archived, "the retry reports the record it moved")
+	require.Empty(t, ar.Missing)
+	require.Equal(t, 1, audits())
+
+	proxy.armed.Store(true)
+	rr, err := st.RestoreRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, who)
+	require.EqualValues(t, 2, proxy.dropped.Load())
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{id}, rr.Restored, "the retry reports the record it restored")
+	require.Empty(t, rr.Failed)
+	require.Equal(t, 2, audits())
+	_, err = st.Record(ctx, tn, crm.Contacts, id, nil)
+	require.NoError(t, err)
+
+	// Another call is another call: deleting the record again moves it, and a second delete
+	// finds it gone.
+	ar, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, who)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{id}, ar.Archived)
+	ar, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, who)
+	require.NoError(t, err)
+	require.Empty(t, ar.Archived)
+	require.Equal(t, []crm.RecordID{id}, ar.Missing)
+}
