@@ -74,13 +74,9 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 	if p.ConfirmCount < 0 {
 		return Job{}, &ValidationError{Field: "confirmCount", Code: "INVALID_COUNT", Message: "confirmCount must be the number of records to delete (0 or more)"}
 	}
-	n, err := s.rdb.Incr(ctx, SeqKey(t, "jobs")).Result()
-	if err != nil {
-		return Job{}, fmt.Errorf("draw job id: %w", err)
-	}
-	id := strconv.FormatInt(n, 10)
-	pending := JobPendingKey(t, id)
-	via, ref := ViaBulk, id
+	token := opID()
+	pending := JobStagingKey(t, token)
+	via, ref := ViaBulk, "" // a bulk job's ref is its own id, drawn when it is sealed
 	if p.ListID != "" {
 		l, err := s.List(ctx, t, p.ListID)
 		if err != nil {
@@ -102,7 +98,7 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 		stageKeys = append(stageKeys, ListMembersKey(t, p.ListID))
 	}
 	// Stage the live ones of the ids in chunks, each a short script (one long intersection would
-	// hold Redis for every tenant); the key is private to this job until it is sealed.
+	// hold Redis for every tenant), in a key of this request's until the job is sealed.
 	for start := 0; start < len(p.IDs); start += 1000 {
 		end := min(start+1000, len(p.IDs))
 		args := make([]any, 0, end-start)
@@ -115,20 +111,21 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 		}
 		if err := stageLiveScript.Run(ctx, s.rdb, stageKeys, args...).Err(); err != nil {
 			s.rdb.Del(ctx, pending)
-			return Job{}, fmt.Errorf("stage job %s: %w", id, err)
+			return Job{}, fmt.Errorf("stage a bulk delete of %s: %w", p.ObjectType, err)
 		}
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, JobKey(t, id), JobsKey(t)},
-		p.ConfirmCount, ms(now), id,
-		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(via), "ref", ref, "selection", p.Selection).Slice()
+	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, SeqKey(t, "jobs"), JobsKey(t)},
+		p.ConfirmCount, ms(now), jobKeyPrefix(t), ref,
+		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(via), "selection", p.Selection).Slice()
 	if err != nil {
-		return Job{}, fmt.Errorf("seal job %s: %w", id, err)
+		return Job{}, fmt.Errorf("seal a bulk delete of %s: %w", p.ObjectType, err)
 	}
-	matched, _ := res[1].(int64)
 	if res[0] == "mismatch" {
+		matched, _ := res[1].(int64)
 		return Job{}, &CountMismatchError{Confirmed: p.ConfirmCount, Matched: matched}
 	}
+	id, _ := res[1].(string)
 	return s.Job(ctx, t, id)
 }
 

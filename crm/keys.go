@@ -145,6 +145,14 @@ func JobKey(t TenantID, id string) string { return prefix(t) + "job:" + id }
 // It is the snapshot of the selection taken when the job was confirmed.
 func JobPendingKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":pending" }
 
+// JobStagingKey is the ZSET of a bulk delete's selection while it is staged, before it has a job id
+// (token is random): the seal renames it to the job's JobPendingKey, or deletes it when the count
+// differs. It expires after an hour, so that a selection whose request died is not kept.
+func JobStagingKey(t TenantID, token string) string { return prefix(t) + "jobstage:" + token }
+
+// jobKeyPrefix is JobKey without the id, for the seal script, which draws the id.
+func jobKeyPrefix(t TenantID) string { return prefix(t) + "job:" }
+
 // JobLeaseKey is the STRING naming the runner that holds a bulk job, with a TTL: one runner at a
 // time works on a job, and a dead runner's job is free again when the lease runs out.
 func JobLeaseKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":lease" }

@@ -72,6 +72,8 @@ func TestFlowKeys(t *testing.T) {
 	require.Equal(t, "crm:{acme}:hist:bounced:contacts:7", HistoryKey(tn, "bounced", "contacts:7"))
 	require.Equal(t, "crm:{acme}:job:4", JobKey(tn, "4"))
 	require.Equal(t, "crm:{acme}:job:4:pending", JobPendingKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:jobstage:abc", JobStagingKey(tn, "abc"))
+	require.Equal(t, JobKey(tn, "4"), jobKeyPrefix(tn)+"4")
 	require.Equal(t, "crm:{acme}:job:4:lease", JobLeaseKey(tn, "4"))
 	require.Equal(t, "crm:{acme}:jobs", JobsKey(tn))
 	require.Equal(t, "crm:{acme}:flow:bounced:backfill", FlowBackfillKey(tn, "bounced"))

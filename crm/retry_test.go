@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,8 @@ type replyDropper struct {
 	target  string
 	armed   atomic.Bool
 	dropped atomic.Int32
+	// skip is how many script calls pass once armed before the one whose reply is lost.
+	skip atomic.Int32
 	// onDrop, when set, runs after Redis answered the call and before the connection is cut.
 	onDrop func()
 }
@@ -79,7 +82,8 @@ func (p *replyDropper) relay(c net.Conn) {
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
-			if bytes.Contains(bytes.ToLower(buf[:n]), []byte("evalsha")) && p.armed.CompareAndSwap(true, false) {
+			if bytes.Contains(bytes.ToLower(buf[:n]), []byte("evalsha")) && p.armed.Load() && p.skip.Add(-1) < 0 &&
+				p.armed.CompareAndSwap(true, false) {
 				dropReply.Store(true)
 				p.dropped.Add(1)
 			}
@@ -226,4 +230,49 @@ func TestArchiveAndRestoreRetriedAfterLostReply(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ar.Archived)
 	require.Equal(t, []crm.RecordID{id}, ar.Missing)
+}
+
+// TestJobSealRetriedAfterLostReply creates a bulk delete job through a connection that loses the
+// reply of the script that seals it: the retry answers the same job, and there is one job. A count
+// that differs keeps nothing, not even a job id.
+func TestJobSealRetriedAfterLostReply(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	proxy := newReplyDropper(t, opt.Addr)
+	opt.Addr = proxy.ln.Addr().String()
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "A"}},
+		{Properties: map[string]string{"firstname": "B"}}}, crm.Actor{})
+	require.NoError(t, err)
+	ids := []crm.RecordID{recs[0].ID, recs[1].ID}
+	params := crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 2, By: "ops@example.com"}
+
+	// A wrong count: refused, and nothing of it kept (the first call also loads the scripts).
+	before := redistest.Dump(t, rdb, string(tn))
+	_, err = st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 3, By: "ops@example.com"})
+	var mismatch *crm.CountMismatchError
+	require.ErrorAs(t, err, &mismatch)
+	require.EqualValues(t, 2, mismatch.Matched)
+	require.Equal(t, before, redistest.Dump(t, rdb, string(tn)), "a refused job changes nothing")
+
+	proxy.skip.Store(1) // the staging script passes; the seal's reply is lost
+	proxy.armed.Store(true)
+	j, err := st.CreateDeleteJob(ctx, tn, params)
+	require.EqualValues(t, 1, proxy.dropped.Load())
+	require.NoError(t, err)
+	require.Equal(t, "1", j.ID)
+	require.EqualValues(t, 2, j.Total)
+	require.Equal(t, crm.JobPending, j.State)
+	require.Equal(t, "1", j.By.Ref, "a bulk job's ref is its id")
+	require.EqualValues(t, 1, rdb.ZCard(ctx, crm.JobsKey(tn)).Val(), "one job")
+	require.EqualValues(t, 2, rdb.ZCard(ctx, crm.JobPendingKey(tn, j.ID)).Val())
+	require.Equal(t, time.Duration(-1), rdb.TTL(ctx, crm.JobPendingKey(tn, j.ID)).Val(), "the job's selection does not expire")
 }
