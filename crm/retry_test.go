@@ -104,18 +104,8 @@ func (p *replyDropper) relay(c net.Conn) {
 // success and changes nothing, so each record exists once, and the deleted one stays in the bin.
 func TestCreateRetriedAfterLostReply(t *testing.T) {
 	t.Parallel()
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	proxy := newReplyDropper(t, opt.Addr)
-	opt.Addr = proxy.ln.Addr().String()
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, nil)
-	require.NoError(t, err)
+	proxy, _, st, tn := throughDropper(t)
 	ctx := context.Background()
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
 	// A first create loads the script, so that the call whose reply is lost runs it.
 	first, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "Warm"}}}, crm.Actor{})
 	require.NoError(t, err)
@@ -157,6 +147,24 @@ func TestCreateRetriedAfterLostReply(t *testing.T) {
 	require.NotEqual(t, first[0].ID, recs[0].ID)
 }
 
+// throughDropper returns a store whose connections go through a replyDropper to the test Redis,
+// with a new tenant on the Professional plan, and the client under it.
+func throughDropper(t *testing.T) (*replyDropper, *redis.Client, *crm.RedisStore, crm.TenantID) {
+	t.Helper()
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	proxy := newReplyDropper(t, opt.Addr)
+	opt.Addr = proxy.ln.Addr().String()
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := crm.NewRedisStore(rdb, nil)
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(context.Background(), tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	return proxy, rdb, st, tn
+}
+
 func mustAtoi(t *testing.T, s string) int {
 	t.Helper()
 	n, err := strconv.Atoi(s)
@@ -169,18 +177,8 @@ func mustAtoi(t *testing.T, s string) int {
 // and nothing is done twice (one audit entry each).
 func TestArchiveAndRestoreRetriedAfterLostReply(t *testing.T) {
 	t.Parallel()
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	proxy := newReplyDropper(t, opt.Addr)
-	opt.Addr = proxy.ln.Addr().String()
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, nil)
-	require.NoError(t, err)
+	proxy, _, st, tn := throughDropper(t)
 	ctx := context.Background()
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
 	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "a@example.com"}},
 		{Properties: map[string]string{"email": "warm@example.com"}}}, crm.Actor{})
 	require.NoError(t, err)
@@ -237,18 +235,8 @@ func TestArchiveAndRestoreRetriedAfterLostReply(t *testing.T) {
 // that differs keeps nothing, not even a job id.
 func TestJobSealRetriedAfterLostReply(t *testing.T) {
 	t.Parallel()
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	proxy := newReplyDropper(t, opt.Addr)
-	opt.Addr = proxy.ln.Addr().String()
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, nil)
-	require.NoError(t, err)
+	proxy, rdb, st, tn := throughDropper(t)
 	ctx := context.Background()
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
 	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "A"}},
 		{Properties: map[string]string{"firstname": "B"}}}, crm.Actor{})
 	require.NoError(t, err)

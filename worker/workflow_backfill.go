@@ -127,7 +127,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	owner := runnerID()
 	release := func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), p.TenantID, p.Workflow, owner) }
 	defer release()
-	var bf crm.Backfill // the backfill as this run recorded it
+	var bf crm.Backfill  // the backfill as this run recorded it
 	var ahead *pageAhead // the next page, read while a batch is applied
 	lists := engine.ListSets{}
 	for batch := range BackfillBatchesPerTask {
