@@ -82,14 +82,20 @@ func setupBackground(t *testing.T) *bgBundle {
 		_ = c.Close()
 		_ = os.RemoveAll(srv.Dir)
 	})
-	opt, err := redis.ParseURL(srv.URL)
+	return bundleOn(t, srv.URL)
+}
+
+// bundleOn returns a bundle of a new tenant on the Redis at url, with a client and a store on it.
+func bundleOn(t *testing.T, url string) *bgBundle {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	store, err := crm.NewRedisStore(rdb, nil)
 	require.NoError(t, err)
 	return &bgBundle{
-		testBundle: &testBundle{redisURL: srv.URL, tenant: redistest.Tenant(t)},
+		testBundle: &testBundle{redisURL: url, tenant: redistest.Tenant(t)},
 		ctx:        context.Background(),
 		rdb:        rdb,
 		store:      store,

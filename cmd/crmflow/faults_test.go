@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -154,6 +153,21 @@ func kill(t *testing.T, p *proc) {
 
 // leaseHolder returns the process id in the runner id that holds a lease key ("host:pid:token"),
 // or 0 when nobody holds it.
+// killRunner SIGKILLs the worker that holds the lease at key (a job's or a backfill's), or a random
+// one when none does, and returns its index and whether it held the lease.
+func killRunner(t *testing.T, b *bgBundle, rng *rand.Rand, workers []*proc, key string) (int, bool) {
+	t.Helper()
+	victim := rng.IntN(len(workers))
+	holder := leaseHolder(t, b, key)
+	for i, w := range workers {
+		if w.cmd.Process.Pid == holder {
+			victim = i
+		}
+	}
+	kill(t, workers[victim])
+	return victim, workers[victim].cmd.Process.Pid == holder
+}
+
 func leaseHolder(t *testing.T, b *bgBundle, key string) int {
 	t.Helper()
 	owner, err := b.rdb.Get(b.ctx, key).Result()
@@ -275,15 +289,7 @@ func TestFaultWorkerKilledDuringBulkDelete(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 
-		// The worker to kill: the one holding the job's lease, else either.
-		victim := rng.IntN(len(workers))
-		holder := leaseHolder(t, b, crm.JobLeaseKey(tenant, jobID))
-		for i, w := range workers {
-			if w.cmd.Process.Pid == holder {
-				victim = i
-			}
-		}
-		kill(t, workers[victim])
+		victim, onRunner := killRunner(t, b, rng, workers, crm.JobLeaseKey(tenant, jobID))
 		after := job()
 		at := fmt.Sprintf("%d/%d", after.Done+after.Skipped, after.Total)
 		if after.State == crm.JobDone {
@@ -291,7 +297,7 @@ func TestFaultWorkerKilledDuringBulkDelete(t *testing.T) {
 			break
 		}
 		who := "a worker (the job's lease was free)"
-		if workers[victim].cmd.Process.Pid == holder {
+		if onRunner {
 			who = "the job's runner"
 			runner++
 		}
@@ -344,18 +350,7 @@ func setupAOF(t *testing.T) (*bgBundle, *redistest.Server) {
 	srv, err := redistest.StartAOF(t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
-	opt, err := redis.ParseURL(srv.URL)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := crm.NewRedisStore(rdb, nil)
-	require.NoError(t, err)
-	return &bgBundle{
-		testBundle: &testBundle{redisURL: srv.URL, tenant: redistest.Tenant(t)},
-		ctx:        context.Background(),
-		rdb:        rdb,
-		store:      store,
-	}, srv
+	return bundleOn(t, srv.URL), srv
 }
 
 // apiOp is one request of the traffic a test keeps up while it breaks things: a delete or a restore
@@ -1026,15 +1021,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 
-		// The worker to kill: the one holding the backfill's lease, else either.
-		victim := rng.IntN(len(workers))
-		holder := leaseHolder(t, b, crm.FlowBackfillLeaseKey(tenant, name))
-		for i, w := range workers {
-			if w.cmd.Process.Pid == holder {
-				victim = i
-			}
-		}
-		kill(t, workers[victim])
+		victim, onRunner := killRunner(t, b, rng, workers, crm.FlowBackfillLeaseKey(tenant, name))
 		after, _ := backfill()
 		at := fmt.Sprintf("%d/%d", after.Done, after.Total)
 		if after.State != "running" {
@@ -1042,7 +1029,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 			break
 		}
 		who := "a worker (the backfill's lease was free)"
-		if workers[victim].cmd.Process.Pid == holder {
+		if onRunner {
 			who = "the backfill's runner"
 			runner++
 		}
