@@ -294,6 +294,7 @@ func TestFaultWorkerKilledDuringBulkDelete(t *testing.T) {
 		at := fmt.Sprintf("%d/%d", after.Done+after.Skipped, after.Total)
 		if after.State == crm.JobDone {
 			t.Logf("SIGKILL after the job finished (%s)", at)
+			workers[victim] = startWorker() // every worker is stopped, and checked, at the end
 			break
 		}
 		who := "a worker (the job's lease was free)"
@@ -1026,6 +1027,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 		at := fmt.Sprintf("%d/%d", after.Done, after.Total)
 		if after.State != "running" {
 			t.Logf("SIGKILL after the backfill finished (%s %s)", after.State, at)
+			workers[victim] = startWorker() // every worker is stopped, and checked, at the end
 			break
 		}
 		who := "a worker (the backfill's lease was free)"
