@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -32,7 +33,7 @@ func TestAdminHandler(t *testing.T) {
 	t.Run("HealthReadinessAndMetrics", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{})
+		srv := startSMTP(t, smtptest.Options{})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		w := b.startWorker(t, cfg)

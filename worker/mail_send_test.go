@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -21,7 +22,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("DeliveredOnceEvenWhenRunAgain", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{})
+		srv := startSMTP(t, smtptest.Options{})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		w := b.startWorker(t, cfg)
@@ -32,7 +33,7 @@ func TestMailSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, worker.QueueCritical, info.Queue)
 
-		eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv.messages()) == 1 })
+		eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv.Messages()) == 1 })
 		eventually(t, 10*time.Second, "the task to finish", func() bool {
 			return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
 		})
@@ -40,7 +41,7 @@ func TestMailSend(t *testing.T) {
 		// asynq delivers at least once: the same task run again (a redelivery after the send) does
 		// not send again.
 		require.NoError(t, w.ProcessTask(b.ctx, task))
-		msgs := srv.messages()
+		msgs := srv.Messages()
 		require.Len(t, msgs, 1)
 		m := msgs[0]
 		require.Equal(t, "crm@example.com", m.From)
@@ -69,7 +70,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("RetriedOnTemporaryFailureAndDeliveredOnce", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{failData: 2})
+		srv := startSMTP(t, smtptest.Options{FailData: 2})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		b.startWorker(t, cfg)
@@ -83,13 +84,13 @@ func TestMailSend(t *testing.T) {
 			// The retry's delay is a millisecond, but asynq moves due retries only every few
 			// seconds: run them at once instead.
 			_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
-			return len(srv.messages()) == 1
+			return len(srv.Messages()) == 1
 		})
 		eventually(t, 10*time.Second, "the task to finish", func() bool {
 			return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
 		})
-		require.Equal(t, 3, srv.dataAttempts())
-		require.Len(t, srv.messages(), 1)
+		require.Equal(t, 3, srv.DataAttempts())
+		require.Len(t, srv.Messages(), 1)
 		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_mail_failed_total", "test"), 0)
 		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_sent_total", "test"), 0)
 		require.InDelta(t, 2, metricValue(t, b.reg, "crmflow_worker_tasks_failed_total", worker.TypeMailSend), 0)
@@ -98,7 +99,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("PermanentRefusalIsArchivedNotDropped", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{rejectRcpt: true})
+		srv := startSMTP(t, smtptest.Options{RejectRcpt: true})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		b.startWorker(t, cfg)
@@ -114,13 +115,13 @@ func TestMailSend(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, archived.LastErr, "550")
 		require.Equal(t, 0, archived.Retried, "a 5xx is not retried")
-		require.Empty(t, srv.messages())
+		require.Empty(t, srv.Messages())
 	})
 
 	t.Run("StartTLSWithAuth", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{tls: true, auth: true})
+		srv := startSMTP(t, smtptest.Options{TLS: true, Auth: true})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		w, err := worker.New(b.store, b.queue, cfg)
@@ -132,7 +133,7 @@ func TestMailSend(t *testing.T) {
 		})
 		require.NoError(t, err)
 		require.NoError(t, w.ProcessTask(b.ctx, task))
-		msgs := srv.messages()
+		msgs := srv.Messages()
 		require.Len(t, msgs, 1)
 		require.True(t, msgs[0].TLS, "the message went over STARTTLS")
 		require.Equal(t, "mailer", msgs[0].User)
@@ -142,8 +143,8 @@ func TestMailSend(t *testing.T) {
 	t.Run("OpportunisticStartTLS", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		tlsSrv := startSMTP(t, smtpOpts{tls: true})
-		plainSrv := startSMTP(t, smtpOpts{})
+		tlsSrv := startSMTP(t, smtptest.Options{TLS: true})
+		plainSrv := startSMTP(t, smtptest.Options{})
 		for _, srv := range []*smtpServer{tlsSrv, plainSrv} {
 			cfg := b.config()
 			cfg.Mail = srv.mailConfig()
@@ -157,16 +158,16 @@ func TestMailSend(t *testing.T) {
 			require.NoError(t, w.ProcessTask(b.ctx, task))
 			require.NoError(t, w.Close())
 		}
-		require.Len(t, tlsSrv.messages(), 1)
-		require.True(t, tlsSrv.messages()[0].TLS, "upgraded when the server offers STARTTLS")
-		require.Len(t, plainSrv.messages(), 1)
-		require.False(t, plainSrv.messages()[0].TLS, "clear text when it does not")
+		require.Len(t, tlsSrv.Messages(), 1)
+		require.True(t, tlsSrv.Messages()[0].TLS, "upgraded when the server offers STARTTLS")
+		require.Len(t, plainSrv.Messages(), 1)
+		require.False(t, plainSrv.Messages()[0].TLS, "clear text when it does not")
 	})
 
 	t.Run("MandatoryStartTLSRefusesAPlainServer", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{})
+		srv := startSMTP(t, smtptest.Options{})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		cfg.Mail.StartTLS = worker.StartTLSMandatory
@@ -181,7 +182,7 @@ func TestMailSend(t *testing.T) {
 		err = w.ProcessTask(b.ctx, task)
 		require.ErrorContains(t, err, "STARTTLS")
 		require.NotErrorIs(t, err, asynq.SkipRetry, "a configuration problem is retried once fixed")
-		require.Empty(t, srv.messages())
+		require.Empty(t, srv.Messages())
 		// The failed attempt released its lease: a retry may deliver at once.
 		claim, err := b.store.ClaimMail(b.ctx, b.tenant, mailID(t, task), "next-attempt", time.Minute)
 		require.NoError(t, err)
@@ -359,7 +360,7 @@ func TestPendingMail(t *testing.T) {
 	t.Run("EnqueuedTwiceDeliveredOnceThenAcknowledged", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{})
+		srv := startSMTP(t, smtptest.Options{})
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
 		w := b.startWorker(t, cfg)
@@ -369,13 +370,13 @@ func TestPendingMail(t *testing.T) {
 		require.NoError(t, c.EnqueueMail(b.ctx, b.tenant, m))
 		require.NoError(t, c.EnqueueMail(b.ctx, b.tenant, m), "a second enqueue is harmless")
 		eventually(t, 10*time.Second, "the pending email to be delivered and acknowledged", func() bool {
-			return len(srv.messages()) == 1 && len(pending(t, b)) == 0
+			return len(srv.Messages()) == 1 && len(pending(t, b)) == 0
 		})
 		// Once more, after it was delivered (the task id is free again): not sent twice.
 		task, err := worker.NewPendingMailTask(b.tenant, m)
 		require.NoError(t, err)
 		require.NoError(t, w.ProcessTask(b.ctx, task))
-		msgs := srv.messages()
+		msgs := srv.Messages()
 		require.Len(t, msgs, 1)
 		require.Equal(t, []string{"dpo@example.com"}, msgs[0].To)
 		require.Contains(t, msgs[0].Data, "Subject: "+m.Subject+"\r\n")
@@ -384,7 +385,7 @@ func TestPendingMail(t *testing.T) {
 	t.Run("TheSweepPicksUpWhatWasNeverEnqueued", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		srv := startSMTP(t, smtpOpts{})
+		srv := startSMTP(t, smtptest.Options{})
 		m := permanentDelete(t, b, "jane@example.com") // written at t0; its enqueue is "lost"
 		cfg := b.config()
 		cfg.Mail = srv.mailConfig()
@@ -409,8 +410,8 @@ func TestPendingMail(t *testing.T) {
 
 		// A worker delivers it and acknowledges it.
 		require.NoError(t, w.ProcessTask(b.ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)))
-		require.Len(t, srv.messages(), 1)
+		require.Len(t, srv.Messages(), 1)
 		require.Empty(t, pending(t, b))
-		require.Equal(t, m.To, srv.messages()[0].To[0])
+		require.Equal(t, m.To, srv.Messages()[0].To[0])
 	})
 }

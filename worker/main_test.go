@@ -3,24 +3,14 @@ package worker_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -30,6 +20,7 @@ import (
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -189,80 +180,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// --- A real SMTP server on loopback that records what it accepts. ---
-
-type smtpMessage struct {
-	From string
-	To   []string
-	Data string
-	User string // the AUTH PLAIN user, if any
-	TLS  bool
-}
-
-type smtpOpts struct {
-	// failData makes the first failData DATA commands fail with 451 (temporary).
-	failData int
-	// rejectRcpt refuses every recipient with 550 (permanent).
-	rejectRcpt bool
-	// gate, when set, holds every MAIL command until it is closed; mailStarted is closed when the
-	// first MAIL command arrives.
-	gate, mailStarted chan struct{}
-	// tls offers STARTTLS with a self-signed certificate; auth requires AUTH PLAIN user:password.
-	tls  bool
-	auth bool
-}
-
+// smtpServer is a real SMTP server on loopback (smtptest) with the worker's configuration for it.
 type smtpServer struct {
-	opts     smtpOpts
-	addr     *net.TCPAddr
-	rootCAs  *x509.CertPool
-	mu       sync.Mutex
-	msgs     []smtpMessage
-	dataSeen int
-	once     sync.Once
+	*smtptest.Server
+	opts smtptest.Options
 }
 
-func startSMTP(t *testing.T, opts smtpOpts) *smtpServer {
+func startSMTP(t *testing.T, opts smtptest.Options) *smtpServer {
 	t.Helper()
-	s := &smtpServer{opts: opts}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		_, isTLS := c.TLSConnectionState()
-		return &smtpSession{s: s, tls: isTLS}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = discardLogger{}
-	if opts.tls {
-		cert, pool := selfSigned(t)
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.rootCAs = pool
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.addr = l.Addr().(*net.TCPAddr)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(l)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-served
-	})
-	return s
-}
-
-func (s *smtpServer) messages() []smtpMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]smtpMessage(nil), s.msgs...)
-}
-
-func (s *smtpServer) dataAttempts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dataSeen
+	return &smtpServer{Server: smtptest.Start(t, opts), opts: opts}
 }
 
 // mailConfig returns a worker MailConfig pointing at the server.
@@ -270,113 +196,20 @@ func (s *smtpServer) mailConfig() worker.MailConfig {
 	mc := worker.MailConfig{
 		From:      "CRM <crm@example.com>",
 		Host:      "127.0.0.1",
-		Port:      s.addr.Port,
+		Port:      s.Port(),
 		RetryBase: time.Millisecond,
 		RetryMax:  time.Millisecond,
 		StartTLS:  worker.StartTLSNever,
 		Timeout:   5 * time.Second,
 	}
-	if s.opts.tls {
+	if s.opts.TLS {
 		mc.StartTLS = worker.StartTLSMandatory
-		mc.TLSConfig = &tls.Config{RootCAs: s.rootCAs, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+		mc.TLSConfig = &tls.Config{RootCAs: s.RootCAs(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	}
-	if s.opts.auth {
-		mc.Username, mc.Password = "mailer", "s3cret"
+	if s.opts.Auth {
+		mc.Username, mc.Password = smtptest.User, smtptest.Password
 	}
 	return mc
-}
-
-type smtpSession struct {
-	s    *smtpServer
-	tls  bool
-	user string
-	from string
-	to   []string
-}
-
-func (ss *smtpSession) AuthMechanisms() []string {
-	if !ss.s.opts.auth {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (ss *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != "mailer" || pass != "s3cret" {
-			return smtp.ErrAuthFailed
-		}
-		ss.user = user
-		return nil
-	}), nil
-}
-
-func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.s.opts.auth && ss.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	if ss.s.opts.gate != nil {
-		ss.s.once.Do(func() { close(ss.s.opts.mailStarted) })
-		<-ss.s.opts.gate
-	}
-	ss.from = from
-	return nil
-}
-
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if ss.s.opts.rejectRcpt {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	}
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	ss.s.dataSeen++
-	if ss.s.dataSeen <= ss.s.opts.failData {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
-	}
-	ss.s.msgs = append(ss.s.msgs, smtpMessage{From: ss.from, To: ss.to, Data: string(b), User: ss.user, TLS: ss.tls})
-	return nil
-}
-
-func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *smtpSession) Logout() error { return nil }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}
-
-// selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "crmflow test smtp"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
 
 // taskState returns the state of a task in a queue, or "gone" once asynq deleted it.

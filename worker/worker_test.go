@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -103,7 +104,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		gate, started := make(chan struct{}), make(chan struct{})
-		srv := startSMTP(t, smtpOpts{gate: gate, mailStarted: started})
+		srv := startSMTP(t, smtptest.Options{Gate: gate, MailStarted: started})
 		release := sync.OnceFunc(func() { close(gate) })
 		t.Cleanup(release)
 		cfg := b.config()
@@ -128,7 +129,7 @@ func TestGracefulShutdown(t *testing.T) {
 		release()
 		require.NoError(t, <-done)
 
-		require.Len(t, srv.messages(), 1)
+		require.Len(t, srv.Messages(), 1)
 		require.Equal(t, "gone", b.taskState(t, worker.QueueCritical, first.ID))
 		require.Equal(t, "pending", b.taskState(t, worker.QueueCritical, second.ID))
 	})
@@ -139,7 +140,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		gate, started := make(chan struct{}), make(chan struct{})
-		srv := startSMTP(t, smtpOpts{gate: gate, mailStarted: started})
+		srv := startSMTP(t, smtptest.Options{Gate: gate, MailStarted: started})
 		release := sync.OnceFunc(func() { close(gate) })
 		t.Cleanup(release)
 		cfg := b.config()
@@ -159,20 +160,20 @@ func TestGracefulShutdown(t *testing.T) {
 		info, err := b.insp.GetTaskInfo(worker.QueueCritical, task.ID)
 		require.NoError(t, err)
 		require.Equal(t, 0, info.Retried, "a task handed back is not a failure")
-		require.Empty(t, srv.messages())
+		require.Empty(t, srv.Messages())
 
 		// The stalled server recovers; the next worker delivers the email once.
 		release()
-		srv2 := startSMTP(t, smtpOpts{})
+		srv2 := startSMTP(t, smtptest.Options{})
 		cfg2 := b.config()
 		cfg2.Mail = srv2.mailConfig()
 		b.startWorker(t, cfg2)
-		eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv2.messages()) == 1 })
+		eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv2.Messages()) == 1 })
 		eventually(t, 10*time.Second, "the task to finish", func() bool {
 			return b.taskState(t, worker.QueueCritical, task.ID) == "gone"
 		})
-		require.Len(t, srv2.messages(), 1)
-		require.Empty(t, srv.messages())
+		require.Len(t, srv2.Messages(), 1)
+		require.Empty(t, srv.Messages())
 	})
 }
 

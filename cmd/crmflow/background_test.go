@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -134,77 +131,6 @@ func get(t *testing.T, url string) (int, string) {
 	require.NoError(t, err)
 	return resp.StatusCode, string(raw)
 }
-
-// smtpSink is an SMTP server on loopback that keeps every message it accepts.
-type smtpSink struct {
-	port int
-	mu   sync.Mutex
-	msgs []smtpMsg
-}
-
-type smtpMsg struct {
-	from string
-	to   []string
-	data string
-}
-
-func startSMTP(t *testing.T) *smtpSink {
-	t.Helper()
-	s := &smtpSink{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{sink: s}, nil }))
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s.port = l.Addr().(*net.TCPAddr).Port
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(l)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-served
-	})
-	return s
-}
-
-func (s *smtpSink) messages() []smtpMsg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]smtpMsg(nil), s.msgs...)
-}
-
-type smtpSession struct {
-	sink *smtpSink
-	from string
-	to   []string
-}
-
-func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.from = from
-	return nil
-}
-
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *smtpSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.sink.mu.Lock()
-	defer ss.sink.mu.Unlock()
-	ss.sink.msgs = append(ss.sink.msgs, smtpMsg{from: ss.from, to: ss.to, data: string(raw)})
-	return nil
-}
-
-func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *smtpSession) Logout() error { return nil }
 
 func TestWorkerAndSchedulerProcesses(t *testing.T) {
 	t.Parallel()

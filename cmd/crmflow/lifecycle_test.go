@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/smtptest"
 )
 
 // TestOperatorWalkthrough drives the deletion lifecycle as an operator would: the binary's admin
@@ -20,14 +21,14 @@ func TestOperatorWalkthrough(t *testing.T) {
 	b := setupBackground(t)
 	const ops = "ops@example.com"
 	token := b.tenantWithToken(t, ops)
-	mail := startSMTP(t)
+	mail := smtptest.Start(t, smtptest.Options{})
 
 	addr := freeAddr(t)
 	base := "http://" + addr
 	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json")
 	workerAdmin := freeAddr(t)
 	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin, "--log-format", "json",
-		"--smtp-host", "127.0.0.1", "--smtp-port", fmt.Sprint(mail.port), "--smtp-from", "CRM <crm@example.com>")
+		"--smtp-host", "127.0.0.1", "--smtp-port", fmt.Sprint(mail.Port()), "--smtp-from", "CRM <crm@example.com>")
 	schedAdmin := freeAddr(t)
 	sched := start(t, nil, "scheduler", "--redis", b.redisURL, "--admin-addr", schedAdmin, "--log-format", "json",
 		"--jobs-sweep-spec", "@every 1s")
@@ -109,17 +110,17 @@ func TestOperatorWalkthrough(t *testing.T) {
 	t.Log("permanently delete another: no trace of its data anywhere in Redis, and the confirmation email is sent once")
 	code, body = call(t, http.MethodPost, contacts+"/gdpr-delete", token, map[string]any{"objectId": forget})
 	require.Equal(t, http.StatusNoContent, code, "body: %v", body)
-	eventually(t, 20*time.Second, "the confirmation email reaches the SMTP server", func() bool { return len(mail.messages()) > 0 })
+	eventually(t, 20*time.Second, "the confirmation email reaches the SMTP server", func() bool { return len(mail.Messages()) > 0 })
 	eventually(t, 20*time.Second, "the pending email is acknowledged", func() bool {
 		pending, err := b.store.PendingMails(b.ctx, crm.TenantID(b.tenant))
 		require.NoError(t, err)
 		return len(pending) == 0
 	})
-	msgs := mail.messages()
+	msgs := mail.Messages()
 	require.Len(t, msgs, 1, "sent once")
-	require.Equal(t, []string{ops}, msgs[0].to)
-	require.Equal(t, "crm@example.com", msgs[0].from)
-	require.Contains(t, msgs[0].data, "Permanent deletion completed")
+	require.Equal(t, []string{ops}, msgs[0].To)
+	require.Equal(t, "crm@example.com", msgs[0].From)
+	require.Contains(t, msgs[0].Data, "Permanent deletion completed")
 	outbox, _ := b.admin(t, "outbox", "list", b.tenant)
 	require.Equal(t, "TIME  TO  SUBJECT  KIND\n", outbox, "sent over SMTP, so the outbox stays empty")
 	// Every key and every value of this Redis (the tenant's keys, and the queue's), scanned for the
