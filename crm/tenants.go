@@ -140,7 +140,7 @@ func (s *RedisStore) User(ctx context.Context, t TenantID, email string) (User, 
 	if err != nil {
 		return User{}, fmt.Errorf("read user %s: stored permissions: %w", e, err)
 	}
-	return User{Tenant: t, Email: e, Permissions: perms, CreatedAt: parseMS(h["created_at"])}, nil
+	return User{Tenant: t, Email: e, Permissions: perms, CreatedAt: parseMS(h["created_at"]), Disabled: h["disabled"] == "1"}, nil
 }
 
 const tokenPrefix = "cft_"

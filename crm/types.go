@@ -155,6 +155,9 @@ type User struct {
 	Email       string
 	Permissions Permissions
 	CreatedAt   time.Time
+	// Disabled is true for a user an admin disabled: their tokens are refused, and the workflows
+	// they activated pause before their next action.
+	Disabled bool
 }
 
 // LogValue logs a user by tenant only: an email is personal data.
