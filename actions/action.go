@@ -96,13 +96,17 @@ type Invocation struct {
 	// "<workflow>:<revision>:<enrollment>:<step>". notify_user derives its email's idempotency key
 	// from it, so a retried step sends one email. Required by notify_user.
 	Key string
-	// Workflow is the workflow's name. Changes are recorded as made by it
-	// (crm.Actor{Via: crm.ViaWorkflow, Ref: Workflow}).
+	// Workflow is the workflow's name. Changes are recorded as made by By through it, at
+	// Revision (crm.Actor{User: By, Via: crm.ViaWorkflow, Ref: Workflow, Revision: Revision}).
 	Workflow string
+	// By is the user the workflow acts for: its activator (SPEC S23). Optional.
+	By string
+	// Revision is the workflow revision the step belongs to. Optional.
+	Revision int64
 }
 
 func (inv Invocation) actor() crm.Actor {
-	return crm.Actor{Via: crm.ViaWorkflow, Ref: inv.Workflow}
+	return crm.Actor{User: inv.By, Via: crm.ViaWorkflow, Ref: inv.Workflow, Revision: inv.Revision}
 }
 
 // Mail is one email from a workflow to a user of its tenant.

@@ -15,12 +15,13 @@ func deleteContactDef() Definition {
 		Configure: func(Params, crm.Schema) (Step, error) {
 			return DeleteContact{}, nil
 		},
+		Needs: func(Params) []crm.Permission { return []crm.Permission{crm.PermDelete} },
 	}
 }
 
 // DeleteContact is the delete_contact step: a restorable delete of the enrolled contact, recorded
-// as made by the workflow (crm.Actor{Via: crm.ViaWorkflow, Ref: <workflow name>}). It never deletes
-// permanently.
+// as made by the workflow's activator through the workflow (crm.Actor{User: <activator>, Via:
+// crm.ViaWorkflow, Ref: <workflow name>, Revision: <revision>}). It never deletes permanently.
 type DeleteContact struct{}
 
 // Bind implements Step.

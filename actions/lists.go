@@ -31,6 +31,7 @@ func listDef(op listOp) Definition {
 		d.Name = "remove_from_list"
 		d.Summary = "Removes the record from a static list of contacts or companies; nothing happens when it is not a member."
 	}
+	d.Needs = func(Params) []crm.Permission { return []crm.Permission{crm.PermWrite} }
 	d.Configure = func(p Params, _ crm.Schema) (Step, error) {
 		id := p["list"]
 		if !listIDRE.MatchString(id) {

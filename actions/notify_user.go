@@ -28,7 +28,30 @@ func notifyUserDef() Definition {
 			{Name: "body", Required: true, Doc: "plain text; may use {{property}} and {{id}}"},
 		},
 		Configure: configureNotifyUser,
+		Needs:     notifyUserNeeds,
 	}
+}
+
+// notifyUserNeeds is read when the subject or the body shows a property of the record: the email
+// shows record data to its recipient, with the activator's authority.
+func notifyUserNeeds(p Params) []crm.Permission {
+	for _, text := range []string{p["subject"], p["body"]} {
+		for {
+			i := strings.Index(text, "{{")
+			if i < 0 {
+				break
+			}
+			j := strings.Index(text[i+2:], "}}")
+			if j < 0 {
+				break
+			}
+			if strings.TrimSpace(text[i+2:i+2+j]) != "id" {
+				return []crm.Permission{crm.PermRead}
+			}
+			text = text[i+2+j+2:]
+		}
+	}
+	return nil
 }
 
 func configureNotifyUser(p Params, schema crm.Schema) (Step, error) {

@@ -104,6 +104,10 @@ type Definition struct {
 	// Configure checks params (only keys of Params, required ones present) against the schema of
 	// the workflow's object type, and returns the step. Its errors are FieldErrors.
 	Configure func(params Params, schema crm.Schema) (Step, error)
+	// Needs returns the permissions a user must hold to activate a workflow that uses the action
+	// with these parameters: the workflow acts with its activator's authority (SPEC S23). nil
+	// means the action needs none (delay).
+	Needs func(params Params) []crm.Permission
 }
 
 // Param returns the parameter of that name.
@@ -150,6 +154,9 @@ type Configured struct {
 	// Step is what the action type's Configure returned; the engine may inspect it (a *Delay, for
 	// example).
 	Step Step
+	// Needs are the permissions the workflow's activator must hold for this action (see
+	// Definition.Needs), without duplicates, in the order of crm.AllPermissions.
+	Needs []crm.Permission
 }
 
 // Bind returns the Action that runs the step with deps, for the run inv. The action sees the store
@@ -291,7 +298,22 @@ func (r *Registry) Configure(name string, params Params, schema crm.Schema) (*Co
 	if out == nil {
 		out = Params{}
 	}
-	return &Configured{Type: d.Name, Params: out, Step: step}, nil
+	var needs []crm.Permission
+	if d.Needs != nil {
+		needs = orderPerms(d.Needs(out))
+	}
+	return &Configured{Type: d.Name, Params: out, Step: step, Needs: needs}, nil
+}
+
+// orderPerms returns the permissions of ps once each, in the order of crm.AllPermissions.
+func orderPerms(ps []crm.Permission) []crm.Permission {
+	var out []crm.Permission
+	for _, p := range crm.AllPermissions {
+		if slices.Contains(ps, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func paramsPhrase(d Definition) string {

@@ -19,6 +19,7 @@ func setPropertyDef() Definition {
 			{Name: "value", Required: true, AnyScalar: true, Doc: `the value, valid for the property's type (an option of an enumeration, a number, true/false, a date); "" clears the property`},
 		},
 		Configure: configureSetProperty,
+		Needs:     func(Params) []crm.Permission { return []crm.Permission{crm.PermWrite} },
 	}
 }
 

@@ -23,7 +23,11 @@ type auditJSON struct {
 	By         string   `json:"by"`
 	Via        string   `json:"via"`
 	Ref        string   `json:"ref"`
-	At         string   `json:"at"`
+	// Revision is the revision of the workflow (ref) that made the change.
+	Revision int64 `json:"revision,omitempty"`
+	// Actor says who made the change, as "USER via workflow NAME (revision R)" for a workflow.
+	Actor string `json:"actor"`
+	At    string `json:"at"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -32,7 +36,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		ids[i] = string(id)
 	}
 	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, By: e.By, Via: string(e.Via),
-		Ref: e.Ref, At: crm.FormatDatetime(e.At)}
+		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At)}
 }
 
 // listAudit serves GET /crm/v3/audit?limit=&after=: the tenant's audit trail of deletions and

@@ -82,7 +82,7 @@ func TestPermissions(t *testing.T) {
 	// An active workflow, and a record enrolled in it, for the workflow endpoints.
 	_, _, err = b.store.PutFlow(b.ctx, b.tenantA, "perm-flow", crm.Contacts, bouncedFlow("perm-flow"), userEmail)
 	require.NoError(t, err)
-	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "perm-flow")
+	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "perm-flow", crm.ActivateFlowParams{By: userEmail})
 	require.NoError(t, err)
 	_, err = b.store.EvaluateFlow(b.ctx, b.tenantA, crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts},
 		[]crm.FlowVerdict{{ID: crm.RecordID(c1), Verdict: crm.VerdictMatch}})

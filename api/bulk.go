@@ -77,6 +77,10 @@ type jobLinksJSON struct {
 // is deleted; otherwise the selection is kept as a pending job and the answer is a 202 with its id
 // (see startDeleteJob). Records are moved to the bin by the workers, not in the request.
 func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
+	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
+		return err
+	}
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
@@ -196,6 +200,10 @@ type listRecordsDeleteInput struct {
 // contacts or companies, restorably, and never the list (SPEC S15). As bulk-delete, confirmCount must
 // be the number of members now, else a 409; the answer is a 202 with the job's id.
 func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
+	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
+		return err
+	}
 	id, err := pathListID(r)
 	if err != nil {
 		return err

@@ -144,7 +144,16 @@ func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) 
 			continue
 		}
 		var ec *crm.EmailConflictError
+		var re *crm.RetentionExpiredError
 		switch err := failed[id]; {
+		case errors.As(err, &re):
+			out = append(out, batchErrorJSON{
+				Status:   "error",
+				Category: categoryConflict,
+				Message:  fmt.Sprintf("could not restore %s %s: %s", o, id, re.Error()),
+				Context: map[string][]string{"id": {string(id)}, "deletedAt": {crm.FormatDatetime(re.DeletedAt)},
+					"restorableUntil": {crm.FormatDatetime(re.ExpiredAt)}},
+			})
 		case errors.As(err, &ec):
 			out = append(out, batchErrorJSON{
 				Status:   "error",

@@ -86,6 +86,15 @@ func errMissingScope(perm crm.Permission) *apiError {
 		context: map[string][]string{"requiredScopes": {string(perm)}}}
 }
 
+// errWorkflowScope is the 403 of a user who lacks a permission a workflow's actions need; msg
+// says what they were doing and why it is needed.
+func errWorkflowScope(perm crm.Permission, msg string) *apiError {
+	e := errMissingScope(perm)
+	e.message = msg + "; " + e.message
+	e.details = []errorDetail{{Message: e.message, Code: "MISSING_SCOPES", In: "permission"}}
+	return e
+}
+
 // errAuth is a 401 saying what was wrong with the credentials.
 func errAuth(msg string) error {
 	return &apiError{status: http.StatusUnauthorized, category: categoryAuthentication, message: msg,

@@ -40,11 +40,13 @@ type flowJSON struct {
 	CreatedAt      string  `json:"createdAt"`
 	UpdatedAt      string  `json:"updatedAt"`
 	ActivatedAt    *string `json:"activatedAt"`
+	// ActivatedBy is the user whose authority the workflow acts with (SPEC S23).
+	ActivatedBy string `json:"activatedBy,omitempty"`
 }
 
 func toFlowJSON(f crm.Flow) flowJSON {
 	out := flowJSON{Name: f.Name, ObjectType: string(f.ObjectType), State: flowState(f.State), Revision: f.Revision,
-		ActiveRevision: f.ActiveRevision, PausedReason: f.PausedReason,
+		ActiveRevision: f.ActiveRevision, PausedReason: f.PausedReason, ActivatedBy: f.ActivatedBy,
 		CreatedAt: crm.FormatDatetime(f.CreatedAt), UpdatedAt: crm.FormatDatetime(f.UpdatedAt)}
 	if !f.ActivatedAt.IsZero() {
 		at := crm.FormatDatetime(f.ActivatedAt)
@@ -143,6 +145,8 @@ type historyJSON struct {
 	Action   string `json:"action,omitempty"`
 	Outcome  string `json:"outcome,omitempty"`
 	Detail   string `json:"detail,omitempty"`
+	// By is, for an action, who it acted as: "USER via workflow NAME (revision R)".
+	By string `json:"by,omitempty"`
 }
 
 type resultsJSON[T any] struct {
@@ -511,23 +515,23 @@ func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if err != nil {
 		return err
 	}
-	f, err = s.store.ActivateFlow(ctx, p.Tenant, name)
+	enroll := wf.EnrollExisting
+	if in.EnrollExisting != nil {
+		enroll = *in.EnrollExisting
+	}
+	// The workflow acts with the activating user's authority (SPEC S23): that user must hold what
+	// its actions need, and bulk_delete too when it enrolls every matching record and deletes.
+	if err := requireFlowPerms(p, wf, enroll, "activating"); err != nil {
+		return err
+	}
+	// Activated only if rev is still the latest: the permissions checked are those of the
+	// revision that runs.
+	f, err = s.store.ActivateFlow(ctx, p.Tenant, name, crm.ActivateFlowParams{By: p.User.Email, Revision: rev})
 	if err != nil {
 		return fmt.Errorf("activate workflow %s: %w", name, err)
 	}
 	out := activateJSON{flowJSON: toFlowJSON(f)}
-	if f.ActiveRevision != rev {
-		// Another revision was stored meanwhile and activated: its own enroll_existing applies.
-		if wf, err = s.parseRevision(ctx, p.Tenant, name, f.ActiveRevision); err != nil {
-			wf = nil
-		}
-	}
-	switch {
-	case in.EnrollExisting != nil:
-		out.Backfill.Requested = *in.EnrollExisting
-	case wf != nil:
-		out.Backfill.Requested = wf.EnrollExisting
-	}
+	out.Backfill.Requested = enroll
 	if out.Backfill.Requested {
 		out.Backfill.Queued, out.Backfill.Warning = s.enqueueBackfill(r, p.Tenant, f)
 	}
@@ -564,7 +568,7 @@ func (s *Server) pauseFlow(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
-	f, err := s.store.PauseFlow(r.Context(), p.Tenant, name)
+	f, err := s.store.PauseFlow(r.Context(), p.Tenant, name, nil)
 	if err != nil {
 		return fmt.Errorf("pause workflow %s: %w", name, err)
 	}
@@ -720,7 +724,7 @@ func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Princ
 	for i, h := range hs {
 		rev, _ := strconv.ParseInt(h.Revision, 10, 64)
 		out.Results[i] = historyJSON{At: crm.FormatDatetime(h.At), Kind: h.Kind, Revision: rev, Step: h.Step,
-			Action: h.Action, Outcome: h.Outcome, Detail: h.Detail}
+			Action: h.Action, Outcome: h.Outcome, Detail: h.Detail, By: h.Actor(name)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -775,6 +779,11 @@ func (s *Server) enrollRecord(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if err != nil {
 		return err
 	}
+	// Enrolling a record runs the workflow's actions on it: the enrolling user must hold what they
+	// need, as the activator must (SPEC S23).
+	if err := requireFlowPerms(p, wf, false, "enrolling a record in"); err != nil {
+		return err
+	}
 	rec, err := s.store.Record(ctx, p.Tenant, f.ObjectType, id, nil)
 	if err != nil {
 		return fmt.Errorf("read %s %s: %w", f.ObjectType, id, err)
@@ -812,4 +821,19 @@ func (s *Server) enrollRecord(w http.ResponseWriter, r *http.Request, p crm.Prin
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// requireFlowPerms returns the 403 naming the first permission p lacks among those workflow wf
+// needs (wf.Permissions(many)), or nil. doing says what the user was doing, as "activating".
+func requireFlowPerms(p crm.Principal, wf *workflows.Workflow, many bool, doing string) error {
+	missing := p.User.Permissions.Missing(wf.Permissions(many))
+	if len(missing) == 0 {
+		return nil
+	}
+	why := "its actions need it"
+	if missing[0] == crm.PermBulkDelete {
+		why = "it deletes, and enrolling the existing records can delete many at once"
+	}
+	return errWorkflowScope(missing[0], fmt.Sprintf("%s workflow %s needs the %q permission (%s), which your user does not have: "+
+		"a workflow acts with the authority of the user who activates it", doing, wf.Name, missing[0], why))
 }

@@ -205,7 +205,7 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 		_, _, err = st.PutFlow(ctx, fuzzTenantA, name, crm.Contacts, string(src), fuzzUsers[0].email)
 		must(err)
 	}
-	_, err = st.ActivateFlow(ctx, fuzzTenantA, "nurture-new-leads")
+	_, err = st.ActivateFlow(ctx, fuzzTenantA, "nurture-new-leads", crm.ActivateFlowParams{By: fuzzUsers[0].email})
 	must(err)
 	job, err := st.CreateDeleteJob(ctx, fuzzTenantA, crm.DeleteJobParams{ObjectType: crm.Contacts,
 		IDs: []crm.RecordID{crm.RecordID(fx.bob)}, ConfirmCount: 1, By: fuzzUsers[0].email, Selection: "1 ids"})

@@ -55,7 +55,7 @@ func TestTenantIsolation(t *testing.T) {
 		"actions:\n  - type: delete_contact\n"
 	_, _, err = b.store.PutFlow(b.ctx, b.tenantA, "a-flow", crm.Contacts, flowSrc, userEmail)
 	require.NoError(t, err)
-	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "a-flow")
+	f, err := b.store.ActivateFlow(b.ctx, b.tenantA, "a-flow", crm.ActivateFlowParams{By: userEmail})
 	require.NoError(t, err)
 	_, err = b.store.EvaluateFlow(b.ctx, b.tenantA, crm.FlowRef{Name: f.Name, Revision: f.ActiveRevision, ObjectType: crm.Contacts},
 		[]crm.FlowVerdict{{ID: crm.RecordID(c2), Verdict: crm.VerdictMatch}})

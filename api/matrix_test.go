@@ -68,7 +68,7 @@ func (b *testBundle) matrixFixture(t *testing.T, tn crm.TenantID) matrixFixture 
 	f.job = job.ID
 	_, _, err = b.store.PutFlow(ctx, tn, matrixFlow, crm.Contacts, bouncedFlow(matrixFlow), userEmail)
 	require.NoError(t, err)
-	fl, err := b.store.ActivateFlow(ctx, tn, matrixFlow)
+	fl, err := b.store.ActivateFlow(ctx, tn, matrixFlow, crm.ActivateFlowParams{By: userEmail})
 	require.NoError(t, err)
 	_, err = b.store.EvaluateFlow(ctx, tn, crm.FlowRef{Name: fl.Name, Revision: fl.ActiveRevision, ObjectType: crm.Contacts},
 		[]crm.FlowVerdict{{ID: crm.RecordID(f.c2), Verdict: crm.VerdictMatch}})
@@ -192,11 +192,11 @@ func matrixRows() []matrixRow {
 				return matrixRequest{"/crm/v3/objects/contacts/gdpr-delete",
 					map[string]any{"objectId": "nobody@m.example", "idProperty": "email"}}
 			}, ok: 204, other: 204, enqueues: enqueuesMail},
-		{name: "BulkDeleteIDs", pattern: "POST /crm/v3/objects/{objectType}/bulk-delete", needs: []crm.Permission{crm.PermBulkDelete},
+		{name: "BulkDeleteIDs", pattern: "POST /crm/v3/objects/{objectType}/bulk-delete", needs: []crm.Permission{crm.PermDelete, crm.PermBulkDelete},
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/objects/contacts/bulk-delete", map[string]any{"ids": []string{f.c1, f.c2}, "confirmCount": 2}}
 			}, ok: 202, other: 409, enqueues: enqueuesJob},
-		{name: "DeleteListRecords", pattern: "POST /crm/v3/lists/{listId}/records/delete", needs: []crm.Permission{crm.PermBulkDelete},
+		{name: "DeleteListRecords", pattern: "POST /crm/v3/lists/{listId}/records/delete", needs: []crm.Permission{crm.PermDelete, crm.PermBulkDelete},
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/lists/" + f.list + "/records/delete", map[string]any{"confirmCount": 1}}
 			}, ok: 202, other: 404, enqueues: enqueuesJob},
@@ -279,10 +279,19 @@ func matrixRows() []matrixRow {
 			req: path(flowPath), ok: 200, other: 404, readOnly: true},
 		{name: "GetFlowRevision", pattern: "GET /automation/v4/flows/{name}/revisions/{rev}", needs: read,
 			req: path(flowPath + "/revisions/1"), ok: 200, other: 404, readOnly: true},
-		{name: "ActivateFlow", pattern: "POST /automation/v4/flows/{name}/activate", needs: wf,
+		// A workflow acts with its activator's authority (SPEC S23): activating the fixture's
+		// delete_contact workflow needs delete, and bulk_delete too when it enrolls the existing
+		// records; enrolling a record needs what its actions need.
+		{name: "ActivateFlow", pattern: "POST /automation/v4/flows/{name}/activate",
+			needs: []crm.Permission{crm.PermWorkflows, crm.PermDelete, crm.PermBulkDelete},
 			req: func(matrixFixture) matrixRequest {
 				return matrixRequest{flowPath + "/activate", map[string]any{"enrollExisting": true}}
 			}, ok: 200, other: 404, enqueues: enqueuesBackfill},
+		{name: "ActivateFlowNoBackfill", pattern: "POST /automation/v4/flows/{name}/activate",
+			needs: []crm.Permission{crm.PermWorkflows, crm.PermDelete},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{flowPath + "/activate", map[string]any{"enrollExisting": false}}
+			}, ok: 200, other: 404},
 		{name: "PauseFlow", pattern: "POST /automation/v4/flows/{name}/pause", needs: wf,
 			req: path(flowPath + "/pause"), ok: 200, other: 404},
 		{name: "PreviewFlow", pattern: "GET /automation/v4/flows/{name}/preview", needs: read,
@@ -292,7 +301,7 @@ func matrixRows() []matrixRow {
 				return matrixRequest{path: flowPath + "/history?recordId=" + f.c2}
 			},
 			ok: 200, other: 404, readOnly: true},
-		{name: "EnrollRecord", pattern: "POST /automation/v4/flows/{name}/enrollments", needs: wf,
+		{name: "EnrollRecord", pattern: "POST /automation/v4/flows/{name}/enrollments", needs: []crm.Permission{crm.PermWorkflows, crm.PermDelete},
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{flowPath + "/enrollments", map[string]any{"recordId": f.c1}}
 			}, ok: 204, other: 404, enqueues: enqueuesSteps},

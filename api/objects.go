@@ -20,6 +20,10 @@ type recordJSON struct {
 	ArchivedBy  string            `json:"archivedBy,omitempty"`
 	ArchivedVia string            `json:"archivedVia,omitempty"`
 	ArchivedRef string            `json:"archivedRef,omitempty"`
+	// ArchivedRevision is the revision of the workflow (archivedRef) that deleted the record.
+	ArchivedRevision int64 `json:"archivedRevision,omitempty"`
+	// ArchivedActor says who deleted it, as "USER via workflow NAME (revision R)" for a workflow.
+	ArchivedActor string `json:"archivedActor,omitempty"`
 }
 
 func toRecordJSON(rec crm.Record) recordJSON {
@@ -39,6 +43,8 @@ func toRecordJSON(rec crm.Record) recordJSON {
 		out.ArchivedBy = d.By
 		out.ArchivedVia = string(d.Via)
 		out.ArchivedRef = d.Ref
+		out.ArchivedRevision = d.Revision
+		out.ArchivedActor = d.Describe()
 	}
 	return out
 }

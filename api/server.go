@@ -140,8 +140,8 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/batch/archive", crm.PermDelete, s.batchArchive)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/restore", crm.PermRestore, s.batchRestore)
 	s.handle("POST /crm/v3/objects/{objectType}/gdpr-delete", crm.PermPermanentDelete, s.gdprDelete)
-	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermBulkDelete, s.bulkDelete)
-	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermBulkDelete, s.deleteListRecords)
+	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermDelete, s.bulkDelete)
+	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermDelete, s.deleteListRecords)
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
 	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
 

@@ -21,7 +21,14 @@ type AuditEntry struct {
 	By         string
 	Via        Via
 	Ref        string
-	At         time.Time
+	// Revision is the revision of workflow Ref that made the change (Via ViaWorkflow), else 0.
+	Revision int64
+	At       time.Time
+}
+
+// Actor describes who made the change, as "USER via workflow NAME (revision R)" for a workflow.
+func (e AuditEntry) Actor() string {
+	return Actor{User: e.By, Via: e.Via, Ref: e.Ref, Revision: e.Revision}.String()
 }
 
 // AuditOpts are options of Audit. nil means the defaults.
@@ -80,5 +87,5 @@ func auditEntry(m redis.XMessage) AuditEntry {
 		}
 	}
 	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
-		By: str("by"), Via: Via(str("via")), Ref: str("ref"), At: parseMS(str("at"))}
+		By: str("by"), Via: Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at"))}
 }

@@ -28,6 +28,8 @@ import "github.com/redis/go-redis/v9"
 // ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
 // ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"): a record whose associations
 // go to the bin joins that type's set.
+// ARGV[21] -> the revision of the workflow that deletes (via workflow), else ”: kept in each record
+// it moves (_deleted_rev) and in the audit entry (rev).
 // ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
 // client retrying after losing the reply), the call reports those records as moved again and
 // changes nothing.
@@ -44,6 +46,7 @@ local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails, replayed = {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
+local rev = ARGV[21] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
 local own = nil
@@ -75,6 +78,7 @@ for _, id in ipairs(input) do
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
     if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
+    if rev ~= '' then redis.call('HSET', bin, '_deleted_rev', rev) end
     if cur[2] then
       local assoc = ARGV[9] .. me
       local others = redis.call('SMEMBERS', assoc)
@@ -122,7 +126,7 @@ if #moved > 0 then
   redis.call('ZADD', KEYS[3], unpack(ids))
   mark_changed(KEYS[5], KEYS[6], members, now, 'd')
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'archive', 'object_type', otype,
-    'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+    'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev, 'at', now)
 end
 if job_limit > 0 then
   if #input > 0 then
@@ -147,12 +151,16 @@ return moved
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
 // ARGV[11] -> bin association ids key prefix   ARGV[12] -> the call's id, kept in each record it
 // restores (_restored_op): run again (a client retrying after losing the reply), the call reports
-// those records as restored again and changes nothing   ARGV[13..] -> record ids
-// Returns one entry per id: {"ok", id}, {"missing", id} or {"conflict", id, email, owner id}.
+// those records as restored again and changes nothing   ARGV[13] -> the retention horizon (unix
+// ms): a record deleted at or before it is past its retention period and stays in the bin
+// ARGV[14..] -> record ids
+// Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at} or
+// {"conflict", id, email, owner id}.
 var restoreScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
+local horizon = tonumber(ARGV[13])
 local out = {}
-for i = 13, #ARGV do
+for i = 14, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local bin, rec = ARGV[8] .. me, ARGV[7] .. me
@@ -160,6 +168,8 @@ for i = 13, #ARGV do
     out[#out+1] = {'ok', id}
   elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
     out[#out+1] = {'missing', id}
+  elseif tonumber(redis.call('HGET', bin, '_deleted_at') or '0') <= horizon then
+    out[#out+1] = {'expired', id, redis.call('HGET', bin, '_deleted_at') or '0'}
   else
     local emails = {}
     local blocked = nil
@@ -175,7 +185,7 @@ for i = 13, #ARGV do
       out[#out+1] = blocked
     else
       redis.call('RENAME', bin, rec)
-      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op')
+      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op', '_deleted_rev')
       redis.call('HSET', rec, '_updated', now, '_restored_op', ARGV[12])
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)

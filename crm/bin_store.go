@@ -47,6 +47,14 @@ func actorFields(by Actor) (string, string, string) {
 	return who, string(via), by.Ref
 }
 
+// revArg is the ARGV of a workflow actor's revision: "" when there is none.
+func revArg(by Actor) string {
+	if by.Via != ViaWorkflow || by.Revision <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(by.Revision, 10)
+}
+
 func idArgs(ids []RecordID) ([]any, error) {
 	out := make([]any, 0, len(ids))
 	for _, id := range ids {
@@ -70,7 +78,7 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err != nil {
 		return ArchiveResult{}, err
 	}
-	args := append(s.archiveArgs(t, o, by, rest), 0, opID())
+	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), revArg(by))
 	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), args...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
@@ -102,8 +110,10 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 		return RestoreResult{}, err
 	}
 	who, via, ref := actorFields(by)
-	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID()}, rest...)
+	now := s.cfg.Clock.Now()
+	args := append([]any{ms(now), string(o), who, via, ref, auditMaxLen,
+		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID(),
+		ms(now.Add(-s.cfg.Retention))}, rest...)
 	raw, err := restoreScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
@@ -120,6 +130,10 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 			res.Restored = append(res.Restored, id)
 		case "missing":
 			res.Failed = append(res.Failed, RestoreFailure{ID: id, Err: &NotFoundError{Kind: "deleted record", ID: string(o) + "/" + string(id)}})
+		case "expired":
+			at := parseMS(fmt.Sprint(parts[2]))
+			res.Failed = append(res.Failed, RestoreFailure{ID: id,
+				Err: &RetentionExpiredError{ID: id, DeletedAt: at, ExpiredAt: at.Add(s.cfg.Retention)}})
 		case "conflict":
 			res.Failed = append(res.Failed, RestoreFailure{ID: id,
 				Err: &EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: RecordID(fmt.Sprint(parts[3]))}})

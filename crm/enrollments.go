@@ -40,6 +40,9 @@ type FlowRef struct {
 	Revision     int64
 	ObjectType   ObjectType
 	Reenrollment bool
+	// By is the user the workflow acts for (its activator, SPEC S23): AdvanceSteps records it in
+	// each action's history entry. Optional.
+	By string
 }
 
 // EvaluateFlow applies verdicts on records of f.ObjectType to workflow f and returns the records it
@@ -129,7 +132,7 @@ func (s *RedisStore) AdvanceSteps(ctx context.Context, t TenantID, f FlowRef, st
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	args := []any{ms(s.cfg.Clock.Now()), f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name), action}
+	args := []any{ms(s.cfg.Clock.Now()), f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name), action, f.By}
 	for _, r := range rs {
 		args = append(args, flowMember(f.ObjectType, r.ID), r.Outcome, r.Detail, ms(r.Due), boolArg(r.Stop))
 	}
@@ -192,6 +195,17 @@ type HistoryEntry struct {
 	Action   string    `json:"action,omitempty"`
 	Outcome  string    `json:"outcome,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// By is, for an action, the user the workflow acted for (its activator).
+	By string `json:"by,omitempty"`
+}
+
+// Actor describes who an action entry acted as: "USER via workflow FLOW (revision R)".
+func (h HistoryEntry) Actor(flow string) string {
+	if h.Kind != "action" {
+		return ""
+	}
+	rev, _ := strconv.ParseInt(h.Revision, 10, 64)
+	return describeWorkflowActor(h.By, flow, rev)
 }
 
 // History returns a record's history in a workflow, oldest first (the newest 500 entries).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors of the store. Callers test them with errors.Is.
@@ -70,6 +71,19 @@ type EmailConflictError struct {
 
 func (e *EmailConflictError) Error() string {
 	return fmt.Sprintf("email %s already belongs to contact %s: use a different email or update contact %s", e.Email, e.BlockingID, e.BlockingID)
+}
+
+// RetentionExpiredError means a record's retention period in the bin has passed (SPEC S6): it can
+// no longer be restored, even though no purge has removed it yet.
+type RetentionExpiredError struct {
+	ID RecordID
+	// DeletedAt is when the record was deleted; ExpiredAt when its retention period ended.
+	DeletedAt, ExpiredAt time.Time
+}
+
+func (e *RetentionExpiredError) Error() string {
+	return fmt.Sprintf("record %s was deleted on %s and its retention period ended on %s: it can no longer be restored, and the next purge removes it for good",
+		e.ID, e.DeletedAt.UTC().Format(time.RFC3339), e.ExpiredAt.UTC().Format(time.RFC3339))
 }
 
 // ConflictError is a change refused because of the current state (an existing name, for example).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,9 +31,12 @@ type Flow struct {
 	Revision, ActiveRevision int64
 	// PausedReason says why a paused workflow was paused ("" when paused by a user).
 	PausedReason string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	ActivatedAt  time.Time
+	// ActivatedBy is the user who activated the workflow: it acts with that user's authority
+	// (SPEC S23). Empty for a workflow never activated.
+	ActivatedBy string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ActivatedAt time.Time
 }
 
 // FlowRevision is one stored revision of a workflow.
@@ -85,7 +89,7 @@ func (s *RedisStore) Flow(ctx context.Context, t TenantID, name string) (Flow, e
 func flowFromHash(name string, h map[string]string) Flow {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	f := Flow{Name: name, ObjectType: ObjectType(h["object_type"]), State: FlowState(h["state"]),
-		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"],
+		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"], ActivatedBy: h["activated_by"],
 		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
 	if h["activated_at"] != "" {
 		f.ActivatedAt = parseMS(h["activated_at"])
@@ -133,10 +137,24 @@ func (s *RedisStore) FlowRevision(ctx context.Context, t TenantID, name string, 
 	return FlowRevision{Flow: name, Revision: rev, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])}, nil
 }
 
-// ActivateFlow activates the latest revision of a workflow. A *PlanError when the tenant's plan does
-// not include workflows (nothing changes); a *NotFoundError for an unknown workflow.
-func (s *RedisStore) ActivateFlow(ctx context.Context, t TenantID, name string) (Flow, error) {
-	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name}
+// ActivateFlowParams are the inputs of ActivateFlow.
+type ActivateFlowParams struct {
+	// By is the activating user's email. Required: the workflow acts with that user's authority.
+	By string
+	// Revision is the revision the caller checked (its actions against By's permissions). When
+	// set, activation is refused with a *ConflictError if another revision was stored since. 0
+	// activates the latest revision.
+	Revision int64
+}
+
+// ActivateFlow activates the latest revision of a workflow on behalf of p.By. A *PlanError when the
+// tenant's plan does not include workflows (nothing changes); a *NotFoundError for an unknown
+// workflow; a *ConflictError when p.Revision is no longer the latest; a *ValidationError without p.By.
+func (s *RedisStore) ActivateFlow(ctx context.Context, t TenantID, name string, p ActivateFlowParams) (Flow, error) {
+	if strings.TrimSpace(p.By) == "" {
+		return Flow{}, &ValidationError{Field: "by", Code: "REQUIRED", Message: "activating a workflow needs the activating user: the workflow acts with that user's authority"}
+	}
+	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, p.By, p.Revision}
 	for _, p := range Plans {
 		if p.AllowsWorkflows() {
 			args = append(args, string(p))
@@ -151,18 +169,45 @@ func (s *RedisStore) ActivateFlow(ctx context.Context, t TenantID, name string) 
 		return Flow{}, &PlanError{Plan: Plan(fmt.Sprint(res[1]))}
 	case "missing":
 		return Flow{}, &NotFoundError{Kind: "workflow", ID: name}
+	case "revision":
+		return Flow{}, &ConflictError{Message: fmt.Sprintf("workflow %s has a newer revision %v than the revision %d that was checked: activate again", name, res[1], p.Revision)}
 	}
 	return s.Flow(ctx, t, name)
 }
 
+// PauseOpts are options of PauseFlow. nil means the defaults.
+type PauseOpts struct {
+	// Reason says why the workflow pauses, for GET /automation/v4/flows/{name}. Empty means a user
+	// paused it.
+	Reason string
+	// IfActivatedAt pauses the workflow only if its activation is still the one made at that time
+	// (Flow.ActivatedAt): a workflow activated again since is left as it is, and PauseFlow returns
+	// ErrFlowReactivated. Zero pauses it whatever its activation.
+	IfActivatedAt time.Time
+}
+
+// ErrFlowReactivated means a conditional PauseFlow found the workflow activated again since.
+var ErrFlowReactivated = errors.New("crm: the workflow was activated again since")
+
 // PauseFlow pauses a workflow: it enrolls nothing and runs no action until activated again.
-func (s *RedisStore) PauseFlow(ctx context.Context, t TenantID, name string) (Flow, error) {
-	n, err := pauseFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, name)}, ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, "").Int()
+func (s *RedisStore) PauseFlow(ctx context.Context, t TenantID, name string, opts *PauseOpts) (Flow, error) {
+	if opts == nil {
+		opts = &PauseOpts{}
+	}
+	at := ""
+	if !opts.IfActivatedAt.IsZero() {
+		at = ms(opts.IfActivatedAt)
+	}
+	n, err := pauseFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, name)}, ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name,
+		opts.Reason, at).Int()
 	if err != nil {
 		return Flow{}, fmt.Errorf("pause workflow %s: %w", name, err)
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		return Flow{}, &NotFoundError{Kind: "workflow", ID: name}
+	case -1:
+		return Flow{}, fmt.Errorf("pause workflow %s: %w", name, ErrFlowReactivated)
 	}
 	return s.Flow(ctx, t, name)
 }

@@ -28,19 +28,24 @@ redis.call('HSET', KEYS[2], 'revision', rev, 'updated_at', ARGV[5])
 return {rev, 1}
 `)
 
-// activateFlowScript activates the latest revision of a workflow, if the tenant's plan allows it.
+// activateFlowScript activates the latest revision of a workflow, if the tenant's plan allows it,
+// on behalf of the activating user, whose authority the workflow then acts with.
 // KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
-// ARGV[3] -> name   ARGV[4..] -> the plans that allow workflows
-// Returns {"ok", revision}, {"plan", plan} or {"missing"}.
+// ARGV[3] -> name   ARGV[4] -> activating user   ARGV[5] -> the revision the caller checked, or 0
+// ARGV[6..] -> the plans that allow workflows
+// Returns {"ok", revision}, {"plan", plan}, {"missing"} or {"revision", latest revision} when the
+// latest revision is not ARGV[5] (nothing changes).
 var activateFlowScript = redis.NewScript(`
 local plan = redis.call('HGET', KEYS[1], 'plan')
 local allowed = false
-for i = 4, #ARGV do if ARGV[i] == plan then allowed = true end end
+for i = 6, #ARGV do if ARGV[i] == plan then allowed = true end end
 if not allowed then return {'plan', plan or ''} end
 local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
 if not cur[1] then return {'missing'} end
-redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1], 'paused_reason', '')
+if ARGV[5] ~= '0' and cur[1] ~= ARGV[5] then return {'revision', cur[1]} end
+redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
+  'paused_reason', '', 'activated_by', ARGV[4])
 redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
 return {'ok', cur[1]}
 `)
@@ -48,10 +53,13 @@ return {'ok', cur[1]}
 // pauseFlowScript pauses a workflow.
 // KEYS[1] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix   ARGV[3] -> name   ARGV[4] -> reason
-// Returns 1, or 0 if the workflow does not exist.
+// ARGV[5] -> the activation (activated_at, unix ms) to pause, or ”: any
+// Returns 1, 0 if the workflow does not exist, -1 if it was activated again since ARGV[5] (nothing
+// changes).
 var pauseFlowScript = redis.NewScript(`
 local otype = redis.call('HGET', KEYS[1], 'object_type')
 if not otype then return 0 end
+if (ARGV[5] or '') ~= '' and redis.call('HGET', KEYS[1], 'activated_at') ~= ARGV[5] then return -1 end
 if redis.call('HGET', KEYS[1], 'state') == 'active' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason', ARGV[4])
 end

@@ -38,7 +38,7 @@ func TestFlowRevisionsAndPlanGating(t *testing.T) {
 
 		// Starter: activation refused, nothing changes (S18).
 		before := b.tenantDump(t)
-		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@example.com"})
 		var pe *crm.PlanError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, crm.PlanStarter, pe.Plan)
@@ -47,7 +47,7 @@ func TestFlowRevisionsAndPlanGating(t *testing.T) {
 
 		_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanProfessional)
 		require.NoError(t, err)
-		f, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		f, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@example.com"})
 		require.NoError(t, err)
 		require.Equal(t, crm.FlowActive, f.State)
 		require.EqualValues(t, 2, f.ActiveRevision)
@@ -72,12 +72,12 @@ func TestFlowRevisionsAndPlanGating(t *testing.T) {
 
 		_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanEnterprise)
 		require.NoError(t, err)
-		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced")
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@example.com"})
 		require.NoError(t, err)
-		f, err = b.store.PauseFlow(ctx, b.tenant, "bounced")
+		f, err = b.store.PauseFlow(ctx, b.tenant, "bounced", nil)
 		require.NoError(t, err)
 		require.Equal(t, crm.FlowPaused, f.State)
-		_, err = b.store.PauseFlow(ctx, b.tenant, "nope")
+		_, err = b.store.PauseFlow(ctx, b.tenant, "nope", nil)
 		require.ErrorIs(t, err, crm.ErrNotFound)
 	})
 }
@@ -86,7 +86,7 @@ func activeFlow(t *testing.T, b *testBundle, reenroll bool) crm.FlowRef {
 	t.Helper()
 	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "wf", crm.Contacts, flowSrc, "ops@x.example")
 	require.NoError(t, err)
-	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "wf")
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: "ops@example.com"})
 	require.NoError(t, err)
 	return crm.FlowRef{Name: "wf", Revision: f.ActiveRevision, ObjectType: crm.Contacts, Reenrollment: reenroll}
 }
@@ -215,7 +215,7 @@ func TestPausedFlowEnrollsNothingAndSuppression(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "unenrolled", enr[0].State, "starting to match suppression unenrolls (S19)")
 
-		_, err = b.store.PauseFlow(ctx, b.tenant, "wf")
+		_, err = b.store.PauseFlow(ctx, b.tenant, "wf", nil)
 		require.NoError(t, err)
 		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID))
 		require.NoError(t, err)
@@ -263,7 +263,7 @@ func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
 		own := b.contact(t, map[string]string{"firstname": "own"})
 		_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, c.ID, own.ID))
 		require.NoError(t, err)
-		_, err = b.store.PauseFlow(ctx, b.tenant, "wf")
+		_, err = b.store.PauseFlow(ctx, b.tenant, "wf", nil)
 		require.NoError(t, err)
 
 		// Deleted while the workflow is paused: unenrolled in the same step as the delete (S8).
@@ -280,7 +280,7 @@ func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
 		// Restored and reactivated: it does not resume, nor re-enroll by itself.
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
 		require.NoError(t, err)
-		_, err = b.store.ActivateFlow(ctx, b.tenant, "wf")
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "wf", crm.ActivateFlowParams{By: "ops@example.com"})
 		require.NoError(t, err)
 		due, err := b.store.DueEnrollments(ctx, b.tenant, "wf", b.clock.Now().Add(time.Hour), 10)
 		require.NoError(t, err)

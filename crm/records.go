@@ -263,7 +263,7 @@ func (s *RedisStore) Records(ctx context.Context, t TenantID, o ObjectType, ids 
 
 // bookkeeping are the fields of a record's hash that are not properties, in the order
 // someProperties reads them. _created is in every record's hash.
-var bookkeeping = []string{"_created", "_updated", "_deleted_at", "_deleted_by", "_deleted_via", "_deleted_ref"}
+var bookkeeping = []string{"_created", "_updated", "_deleted_at", "_deleted_by", "_deleted_via", "_deleted_ref", "_deleted_rev"}
 
 // someProperties is Records for opts.Properties: it reads those fields alone (HMGET), which costs
 // less than the whole hash when a caller needs a few.
@@ -301,7 +301,7 @@ func (s *RedisStore) someProperties(ctx context.Context, t TenantID, o ObjectTyp
 		r := Record{ID: ids[i], Type: o, Properties: make(map[string]string, len(fields)-nbook), Archived: opts.Archived,
 			CreatedAt: parseMS(str(0)), UpdatedAt: parseMS(str(1))}
 		if opts.Archived {
-			r.Deletion = &Deletion{At: parseMS(str(2)), By: str(3), Via: Via(str(4)), Ref: str(5)}
+			r.Deletion = &Deletion{At: parseMS(str(2)), By: str(3), Via: Via(str(4)), Ref: str(5), Revision: parseRev(str(6))}
 		}
 		for k := nbook; k < len(fields); k++ {
 			if v, ok := vals[k].(string); ok {
@@ -320,7 +320,8 @@ func recordFromHash(o ObjectType, id RecordID, h map[string]string, archived boo
 	r.CreatedAt = parseMS(h["_created"])
 	r.UpdatedAt = parseMS(h["_updated"])
 	if archived {
-		r.Deletion = &Deletion{At: parseMS(h["_deleted_at"]), By: h["_deleted_by"], Via: Via(h["_deleted_via"]), Ref: h["_deleted_ref"]}
+		r.Deletion = &Deletion{At: parseMS(h["_deleted_at"]), By: h["_deleted_by"], Via: Via(h["_deleted_via"]), Ref: h["_deleted_ref"],
+			Revision: parseRev(h["_deleted_rev"])}
 	}
 	for k := range h {
 		if strings.HasPrefix(k, "_") {
@@ -456,4 +457,10 @@ func (s *RedisStore) ContactByEmail(ctx context.Context, t TenantID, email strin
 		return "", fmt.Errorf("find contact by email: %w", err)
 	}
 	return RecordID(id), nil
+}
+
+// parseRev reads a stored workflow revision; "" or a bad value is 0.
+func parseRev(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
 }

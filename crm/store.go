@@ -94,7 +94,8 @@ type Store interface {
 	ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error)
 	// RestoreRecords brings records back from the bin with their properties and the associations
 	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
-	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError).
+	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError; a
+	// record past its retention period, purged or not, with *RetentionExpiredError).
 	RestoreRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (RestoreResult, error)
 	// PurgeExpired removes for good at most limit bin entries of a type deleted at or before horizon,
 	// re-checking each deletion time inside the script, and returns how many it removed.
@@ -144,10 +145,11 @@ type Store interface {
 	FlowRevision(ctx context.Context, t TenantID, name string, rev int64) (FlowRevision, error)
 	// FlowRevisions returns every revision of a workflow, oldest first.
 	FlowRevisions(ctx context.Context, t TenantID, name string) ([]FlowRevision, error)
-	// ActivateFlow activates a workflow's latest revision; a *PlanError when the plan lacks workflows.
-	ActivateFlow(ctx context.Context, t TenantID, name string) (Flow, error)
-	// PauseFlow pauses a workflow.
-	PauseFlow(ctx context.Context, t TenantID, name string) (Flow, error)
+	// ActivateFlow activates a workflow's latest revision on behalf of p.By, whose authority it then
+	// acts with; a *PlanError when the plan lacks workflows.
+	ActivateFlow(ctx context.Context, t TenantID, name string, p ActivateFlowParams) (Flow, error)
+	// PauseFlow pauses a workflow, with a reason when it pauses itself (see PauseOpts).
+	PauseFlow(ctx context.Context, t TenantID, name string, opts *PauseOpts) (Flow, error)
 	// ActiveFlows returns the active workflows of a type with their active revisions.
 	ActiveFlows(ctx context.Context, t TenantID, o ObjectType) ([]Flow, []FlowRevision, error)
 	// EvaluateFlow applies the engine's verdicts on records to a workflow; returns those enrolled.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -141,6 +142,17 @@ func (p Permissions) Has(perm Permission) bool { return slices.Contains(p, perm)
 // String returns the comma-separated form accepted by ParsePermissions.
 func (p Permissions) String() string { return joinPerms(p) }
 
+// Missing returns the permissions of need that p lacks, in need's order.
+func (p Permissions) Missing(need []Permission) []Permission {
+	var out []Permission
+	for _, x := range need {
+		if !p.Has(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func joinPerms(p []Permission) string {
 	s := make([]string, len(p))
 	for i, x := range p {
@@ -208,6 +220,29 @@ type Actor struct {
 	Via Via
 	// Ref names what made the change: a workflow's name, a bulk job's id or a list's id.
 	Ref string
+	// Revision is the revision of workflow Ref that made the change (Via ViaWorkflow), else 0.
+	Revision int64
+}
+
+// String describes the actor as the bin, the audit and the history show it: "USER via workflow
+// NAME (revision R)" for a workflow acting with its activator's authority, else the user (or, for
+// a workflow without a known activator, "workflow NAME").
+func (a Actor) String() string {
+	if a.Via != ViaWorkflow {
+		return a.User
+	}
+	return describeWorkflowActor(a.User, a.Ref, a.Revision)
+}
+
+func describeWorkflowActor(user, flow string, rev int64) string {
+	s := "workflow " + flow
+	if rev > 0 {
+		s += " (revision " + strconv.FormatInt(rev, 10) + ")"
+	}
+	if user == "" || strings.HasPrefix(user, "workflow:") {
+		return s
+	}
+	return user + " via " + s
 }
 
 // Deletion records when, by whom and how a record was moved to the bin.
@@ -216,6 +251,16 @@ type Deletion struct {
 	By  string
 	Via Via
 	Ref string
+	// Revision is the revision of workflow Ref that deleted the record (Via ViaWorkflow), else 0.
+	Revision int64
+}
+
+// Describe tells who deleted the record, as "USER via workflow NAME (revision R)" for a workflow.
+func (d Deletion) Describe() string {
+	if d.Via != ViaWorkflow {
+		return d.By
+	}
+	return describeWorkflowActor(d.By, d.Ref, d.Revision)
 }
 
 // ListDef is a static list of contacts or companies.

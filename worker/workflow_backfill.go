@@ -177,6 +177,15 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			}
 			return err
 		}
+		// Enrolling every matching record needs bulk_delete too when the workflow deletes.
+		if reason, err := w.authorityLost(ctx, p.TenantID, flow, wf, true); err != nil {
+			return err
+		} else if reason != "" {
+			if err := w.pauseForAuthority(ctx, log, p.TenantID, flow, reason); err != nil {
+				return err
+			}
+			return w.stopBackfill(ctx, p, flow)
+		}
 		if batch == 0 && bf.Prev != bf.After {
 			// The batch counted last may not have been applied: its runner stopped. Apply it again.
 			recs, _, err := w.store.NextRecords(ctx, p.TenantID, flow.ObjectType, bf.Prev, w.cfg.WorkflowBatchSize, readsOf(wf))

@@ -159,6 +159,13 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	if step >= len(wf.Actions) {
 		return nil, nil, fmt.Errorf("workflow %s revision %d has %d steps, not %d: %w", name, rev, len(wf.Actions), step+1, asynq.SkipRetry)
 	}
+	// The workflow acts with its activator's authority: checked before every step, so that a
+	// disabled activator, or one who lost a permission, stops it before its next action.
+	if reason, err := w.authorityLost(ctx, t, flow, wf, false); err != nil {
+		return nil, nil, err
+	} else if reason != "" {
+		return nil, nil, w.pauseForAuthority(ctx, log, t, flow, reason)
+	}
 	o := flow.ObjectType
 	enrs, err := w.store.Enrollments(ctx, t, name, o, ids)
 	if err != nil {
@@ -187,7 +194,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	for _, r := range recs {
 		live[r.ID] = r
 	}
-	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment}
+	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment, By: flow.ActivatedBy}
 	st := wf.Actions[step]
 	now := w.clock.Now()
 	var results []crm.StepResult
@@ -211,7 +218,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		}
 	}
 	// A step that runs on many records at once (delete_contact) does so; the others run per record.
-	outs, batched, runErr := st.Action.RunBatch(ctx, deps, actions.Invocation{Workflow: name}, t, batch)
+	outs, batched, runErr := st.Action.RunBatch(ctx, deps, actions.Invocation{Workflow: name, By: flow.ActivatedBy, Revision: rev}, t, batch)
 	if batched && runErr == nil && len(outs) != len(batch) {
 		runErr = fmt.Errorf("step %d (%s) gave %d results for %d records", step, st.Type, len(outs), len(batch))
 	}
@@ -228,7 +235,8 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		case batched:
 			res = outs[i]
 		default:
-			inv := actions.Invocation{Key: invocationKey(name, rev, o, rec.ID, countOf[rec.ID], step), Workflow: name}
+			inv := actions.Invocation{Key: invocationKey(name, rev, o, rec.ID, countOf[rec.ID], step), Workflow: name,
+				By: flow.ActivatedBy, Revision: rev}
 			res, err = st.Action.Bind(deps, inv).Run(ctx, t, rec)
 		}
 		r, err := engine.StepResult(rec.ID, res, err, now)

@@ -82,12 +82,25 @@ func (b *flowBundle) drain(t *testing.T) {
 	b.runTasks(t)
 }
 
+// activatorEmail is the user the tests' workflows are activated by: a user with every permission.
+const activatorEmail = "activator@example.com"
+
+// activator makes sure the tenant has the activating user, with every permission, and returns its email.
+func (b *flowBundle) activator(t *testing.T) string {
+	t.Helper()
+	_, err := b.store.CreateUser(b.ctx, b.tenant, activatorEmail, crm.AllPermissions)
+	if !errors.Is(err, crm.ErrUserExists) {
+		require.NoError(t, err)
+	}
+	return activatorEmail
+}
+
 // activate stores a workflow and activates it.
 func (b *flowBundle) activate(t *testing.T, name, src string) crm.Flow {
 	t.Helper()
 	_, _, err := b.store.PutFlow(b.ctx, b.tenant, name, crm.Contacts, src, "ops@example.com")
 	require.NoError(t, err)
-	f, err := b.store.ActivateFlow(b.ctx, b.tenant, name)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, name, crm.ActivateFlowParams{By: b.activator(t)})
 	require.NoError(t, err)
 	return f
 }
@@ -300,7 +313,7 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 		b.enrollment(t, "nurture", a))
 	require.Len(t, b.scheduledSteps(t), 1)
 
-	_, err := b.store.PauseFlow(b.ctx, b.tenant, "nurture")
+	_, err := b.store.PauseFlow(b.ctx, b.tenant, "nurture", nil)
 	require.NoError(t, err)
 	c := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
@@ -317,7 +330,7 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 	require.Equal(t, 1, enr.Step)
 
 	// Active again: the workflow sweep finds A's overdue step and runs it.
-	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "nurture")
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "nurture", crm.ActivateFlowParams{By: b.activator(t)})
 	require.NoError(t, err)
 	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
 	require.NoError(t, err)

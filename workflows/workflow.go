@@ -63,6 +63,32 @@ type Workflow struct {
 	Actions []Step `yaml:"actions"`
 }
 
+// Permissions returns the permissions a user must hold to activate the workflow or enroll records
+// in it, since it acts with that user's authority (SPEC S23): what each action needs (see
+// actions.Definition.Needs), and with many (enroll existing records on activation, or several
+// records at once) bulk_delete too when an action deletes. In the order of crm.AllPermissions.
+func (w *Workflow) Permissions(many bool) []crm.Permission {
+	need := map[crm.Permission]bool{}
+	for _, st := range w.Actions {
+		if st.Action == nil {
+			continue
+		}
+		for _, p := range st.Action.Needs {
+			need[p] = true
+		}
+	}
+	if many && need[crm.PermDelete] {
+		need[crm.PermBulkDelete] = true
+	}
+	var out []crm.Permission
+	for _, p := range crm.AllPermissions {
+		if need[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // ListensTo reports whether the workflow evaluates its trigger on event e.
 func (w *Workflow) ListensTo(e Event) bool { return slices.Contains(w.Events, e) }
 

@@ -48,11 +48,15 @@ func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	defer insp.Close()
 	defer clearQueues(insp)
 
+	// The workflow acts with its activator's authority: the worker checks that user's permissions.
+	if _, err := st.CreateUser(ctx, t, "bench@crmflow.example", crm.AllPermissions); err != nil {
+		return res, err
+	}
 	if _, _, err := st.PutFlow(ctx, t, "bench-backfill", crm.Contacts, backfillFlow, "bench@crmflow.example"); err != nil {
 		return res, err
 	}
 	start := time.Now()
-	f, err := st.ActivateFlow(ctx, t, "bench-backfill")
+	f, err := st.ActivateFlow(ctx, t, "bench-backfill", crm.ActivateFlowParams{By: "bench@crmflow.example"})
 	if err != nil {
 		return res, err
 	}

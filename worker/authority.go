@@ -1,0 +1,57 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/workflows"
+)
+
+// authorityLost tells why the activator of a workflow may no longer run it (SPEC S23), or "" when
+// they may: the user must still exist, not be disabled, and hold every permission the workflow
+// needs (wf.Permissions(many); many for a backfill, which enrolls every matching record).
+func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (string, error) {
+	if flow.ActivatedBy == "" {
+		return "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again", nil
+	}
+	u, err := w.store.User(ctx, t, flow.ActivatedBy)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return fmt.Sprintf("its activator %s is no longer a user of the tenant: a user who holds the permissions its actions need must activate it again",
+			flow.ActivatedBy), nil
+	case err != nil:
+		return "", fmt.Errorf("read the activator of workflow %s: %w", flow.Name, err)
+	case u.Disabled:
+		return fmt.Sprintf("its activator %s was disabled: a user who holds the permissions its actions need must activate it again",
+			flow.ActivatedBy), nil
+	}
+	if missing := u.Permissions.Missing(wf.Permissions(many)); len(missing) > 0 {
+		names := make([]string, len(missing))
+		for i, p := range missing {
+			names[i] = string(p)
+		}
+		return fmt.Sprintf("its activator %s no longer holds the %s permission its actions need: grant it, or have a user who holds it activate the workflow again",
+			flow.ActivatedBy, strings.Join(names, " and ")), nil
+	}
+	return "", nil
+}
+
+// pauseForAuthority pauses a workflow whose activator lost the authority to run it, with the
+// reason, unless it was activated again since flow was read (the new activation then decides).
+// Either way the caller runs nothing more of the workflow in this task.
+func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, reason string) error {
+	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, IfActivatedAt: flow.ActivatedAt})
+	switch {
+	case errors.Is(err, crm.ErrFlowReactivated):
+		log.Info("workflow activated again while its activator's authority was checked: leaving it to the new activation")
+		return nil
+	case err != nil:
+		return fmt.Errorf("pause workflow %s: %w", flow.Name, err)
+	}
+	log.Warn("workflow paused: its activator may no longer run it", "reason", reason)
+	return nil
+}

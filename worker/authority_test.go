@@ -1,0 +1,162 @@
+package worker_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// waitThenDelete deletes bounced contacts a day after they enroll.
+const waitThenDelete = `name: wait-then-delete
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delay
+    duration: 1d
+  - type: delete_contact
+`
+
+// setUser gives user email of the bundle's tenant these permissions and disabled state, creating
+// the user if needed.
+func (b *flowBundle) setUser(t *testing.T, email string, perms crm.Permissions, disabled bool) {
+	t.Helper()
+	if _, err := b.store.User(b.ctx, b.tenant, email); err != nil {
+		_, err = b.store.CreateUser(b.ctx, b.tenant, email, perms)
+		require.NoError(t, err)
+	}
+	off := "0"
+	if disabled {
+		off = "1"
+	}
+	require.NoError(t, b.rdb.HSet(b.ctx, crm.UserKey(b.tenant, email), "perms", perms.String(), "disabled", off).Err())
+}
+
+// activateAs stores a workflow and activates it on behalf of user by.
+func (b *flowBundle) activateAs(t *testing.T, by, name, src string) crm.Flow {
+	t.Helper()
+	_, _, err := b.store.PutFlow(b.ctx, b.tenant, name, crm.Contacts, src, by)
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, name, crm.ActivateFlowParams{By: by})
+	require.NoError(t, err)
+	return f
+}
+
+func TestWorkflowEffectsAreRecordedAsItsActivatorViaTheWorkflow(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermRead, crm.PermDelete, crm.PermWorkflows}, false)
+	f := b.activateAs(t, "ann@example.com", "wait-then-delete", waitThenDelete)
+	id := b.contact(t, map[string]string{"email": "gone@example.com", "email_bounced": "true"})
+	b.drain(t)
+	b.clock.Advance(24 * time.Hour)
+	b.runTasks(t)
+
+	want := "ann@example.com via workflow wait-then-delete (revision " + strconv.FormatInt(f.ActiveRevision, 10) + ")"
+	binned, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.Equal(t, &crm.Deletion{At: b.clock.Now(), By: "ann@example.com", Via: crm.ViaWorkflow, Ref: "wait-then-delete",
+		Revision: f.ActiveRevision}, binned.Deletion)
+	require.Equal(t, want, binned.Deletion.Describe())
+
+	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	var archives []crm.AuditEntry
+	for _, e := range audit {
+		if e.Action == "archive" {
+			archives = append(archives, e)
+		}
+	}
+	require.Len(t, archives, 1)
+	require.Equal(t, want, archives[0].Actor())
+	require.Equal(t, []crm.RecordID{id}, archives[0].RecordIDs)
+
+	var acted []string
+	for _, h := range b.history(t, "wait-then-delete", id) {
+		if h.Kind == "action" {
+			acted = append(acted, h.Actor("wait-then-delete"))
+		}
+	}
+	require.Equal(t, []string{want, want}, acted, "the delay and the delete")
+}
+
+func TestWorkflowPausesBeforeItsNextActionWhenItsActivatorLosesAuthority(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		perms    crm.Permissions
+		disabled bool
+		reason   string
+	}{
+		{name: "Disabled", perms: crm.Permissions{crm.PermDelete, crm.PermWorkflows}, disabled: true, reason: "was disabled"},
+		{name: "LostDelete", perms: crm.Permissions{crm.PermWorkflows}, reason: "no longer holds the delete permission"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+			f := b.activateAs(t, "ann@example.com", "wait-then-delete", waitThenDelete)
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, 1, b.enrollment(t, "wait-then-delete", id).Step, "waiting out the delay")
+
+			b.setUser(t, "ann@example.com", tc.perms, tc.disabled)
+			b.clock.Advance(24 * time.Hour)
+			b.runTasks(t)
+
+			got, err := b.store.Flow(b.ctx, b.tenant, "wait-then-delete")
+			require.NoError(t, err)
+			require.Equal(t, crm.FlowPaused, got.State)
+			require.Contains(t, got.PausedReason, "ann@example.com")
+			require.Contains(t, got.PausedReason, tc.reason)
+			b.live(t, id) // not deleted
+			enr := b.enrollment(t, "wait-then-delete", id)
+			require.Equal(t, "enrolled", enr.State, "the record still waits")
+			require.Equal(t, 1, enr.Step)
+			require.Equal(t, []string{"enrolled", "action"}, kinds(b.history(t, "wait-then-delete", id)), "no action ran")
+
+			// Authority back, and activated again: the waiting record runs its next step.
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+			_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wait-then-delete", crm.ActivateFlowParams{By: "ann@example.com", Revision: f.Revision})
+			require.NoError(t, err)
+			b.clock.Advance(time.Hour) // past the sweep's grace period
+			_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+			require.NoError(t, err)
+			b.runTasks(t)
+			_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, id, nil)
+			require.ErrorIs(t, err, crm.ErrNotFound, "deleted once the workflow runs again")
+		})
+	}
+}
+
+func TestBackfillPausesWhenItsActivatorLacksBulkDelete(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows}, false)
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	f := b.activateAs(t, "ann@example.com", "clean-bounced-contacts", cleanBounced)
+	// bulk_delete is taken away before the backfill runs.
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+	task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name,
+		Revision: f.ActiveRevision, ActivatedAt: f.ActivatedAt})
+	require.NoError(t, err)
+	_, err = b.client.Enqueue(b.ctx, task)
+	require.NoError(t, err)
+	b.runTasks(t)
+
+	got, err := b.store.Flow(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "bulk_delete")
+	for _, id := range ids {
+		b.live(t, id)
+		require.Equal(t, "", b.enrollment(t, f.Name, id).State, "nobody enrolled")
+	}
+}
