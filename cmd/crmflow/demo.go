@@ -363,7 +363,7 @@ func (t *tour) run(ctx context.Context, n int) error {
 		if r.ArchivedVia != string(crm.ViaWorkflow) || r.ArchivedRef != name {
 			return fmt.Errorf("contact %s is in the bin via %q (%q), not via workflow %s", r.ID, r.ArchivedVia, r.ArchivedRef, name)
 		}
-		t.say("contact %-4s %-26s archivedVia=%s archivedRef=%s archivedBy=%s", r.ID, r.Properties["email"], r.ArchivedVia, r.ArchivedRef, r.ArchivedBy)
+		t.say("contact %-4s %-26s deleted by %s", r.ID, r.Properties["email"], r.ArchivedActor)
 		binned = append(binned, r.ID)
 	}
 	slices.Sort(matched)
@@ -447,8 +447,8 @@ func (t *tour) run(ctx context.Context, n int) error {
 	if i < 0 || bin[i].ArchivedRef != name {
 		return fmt.Errorf("contact %s is not in the bin, deleted by workflow %s, after its update", other, name)
 	}
-	t.say("the worker ran %s: contact %s enrolled on the update and is in the bin, archivedBy=%s; %d contacts in the bin",
-		describeRan(ran), other, bin[i].ArchivedBy, len(bin))
+	t.say("the worker ran %s: contact %s enrolled on the update and is in the bin, deleted by %s; %d contacts in the bin",
+		describeRan(ran), other, bin[i].ArchivedActor, len(bin))
 
 	// 12. Purge as of 91 days later.
 	asOf := time.Now().UTC().Add(91 * 24 * time.Hour)
@@ -489,6 +489,8 @@ type binView struct {
 	ArchivedBy  string            `json:"archivedBy"`
 	ArchivedVia string            `json:"archivedVia"`
 	ArchivedRef string            `json:"archivedRef"`
+	// ArchivedActor is "USER via workflow NAME (revision R)" for a workflow's delete.
+	ArchivedActor string `json:"archivedActor"`
 }
 
 // archivedContacts reads the contacts of the bin through the API (at most 100, enough for the

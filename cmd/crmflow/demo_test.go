@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 			`(?m)^ +the worker ran 3 task\(s\): changes:drain x1, workflow:backfill x1, workflow:steps x1$`,
 			`(?m)^ +enroll-existing COMPLETE: 50 of 50 contacts looked at, 10 enrolled `,
 			`(?m)^\[9/12\] Look in the recycle bin$`,
-			`(?m)^ +contact 4 +contact004@example.com +archivedVia=workflow archivedRef=clean-bounced-contacts archivedBy=workflow:clean-bounced-contacts$`,
+			`(?m)^ +contact 4 +contact004@example.com +deleted by ops@[a-z0-9-]+\.example via workflow clean-bounced-contacts \(revision 1\)$`,
 			`(?m)^ +10 contacts in the bin: exactly the ones the preview matched, each deleted by workflow clean-bounced-contacts$`,
 			`(?m)^\[10/12\] Restore contact 4 from the bin$`,
 			`(?m)^ +contact 4 \(contact004@example.com\) is live again, with its properties; 9 contacts left in the bin$`,

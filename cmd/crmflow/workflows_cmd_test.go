@@ -132,7 +132,8 @@ func TestWorkflowCommands(t *testing.T) {
 	for id, rec := range got {
 		require.Equal(t, "workflow", rec["archivedVia"], "contact %s", id)
 		require.Equal(t, name, rec["archivedRef"], "contact %s", id)
-		require.Equal(t, "workflow:"+name, rec["archivedBy"], "contact %s", id)
+		require.Equal(t, "ops@example.com", rec["archivedBy"], "contact %s: deleted with the activator's authority", id)
+		require.Equal(t, "ops@example.com via workflow "+name+" (revision 1)", rec["archivedActor"], "contact %s", id)
 	}
 	stdout, _ = run(0, "workflows", "list")
 	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+ACTIVE\s+1\s+1\s*$`, stdout)
