@@ -526,7 +526,14 @@ func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Prin
 	}
 	// Activated only if rev is still the latest: the permissions checked are those of the
 	// revision that runs.
-	f, err = s.store.ActivateFlow(ctx, p.Tenant, name, crm.ActivateFlowParams{By: p.User.Email, Revision: rev})
+	reads, all := wf.Reads()
+	switch {
+	case all:
+		reads = []string{"*"}
+	case reads == nil:
+		reads = []string{} // reads nothing: every write keeps an empty set of values
+	}
+	f, err = s.store.ActivateFlow(ctx, p.Tenant, name, crm.ActivateFlowParams{By: p.User.Email, Revision: rev, Reads: reads})
 	if err != nil {
 		return fmt.Errorf("activate workflow %s: %w", name, err)
 	}

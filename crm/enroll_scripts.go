@@ -23,7 +23,8 @@ end
 //	nomatch    it does not match (sent as a member of ARGV[7..6+k] rather than as a triple)
 //	unmatch    it does not match and the workflow unenrolls records that stop matching
 //	error      the trigger failed at run time (counts as nomatch; the error is recorded)
-//	suppressed it matches the suppression criteria
+//	suppressed it matches the suppression criteria (and the trigger: recorded when not enrolled)
+//	suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
 //	deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
 //	manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
 //
@@ -54,10 +55,10 @@ for i = 7 + k, #ARGV, 3 do
     redis.call('SREM', KEYS[3], member)
     if is_enrolled then unenroll(enr, hist, member, 'record deleted') end
     if count > 0 then redis.call('HSET', enr, 'blocked', '1') end
-  elseif verdict == 'suppressed' then
-    redis.call('SADD', KEYS[3], member)
+  elseif verdict == 'suppressed' or verdict == 'suppressed_nomatch' then
+    if verdict == 'suppressed' then redis.call('SADD', KEYS[3], member) else redis.call('SREM', KEYS[3], member) end
     if is_enrolled then unenroll(enr, hist, member, 'record matches the suppression criteria: ' .. detail)
-    else history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}) end
+    elseif verdict == 'suppressed' then history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}) end
   elseif verdict == 'unmatch' or verdict == 'error' then
     redis.call('SREM', KEYS[3], member)
     if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}) end
@@ -125,18 +126,68 @@ end
 return advanced
 `)
 
-// ackChangesScript forgets drained change marks, unless a member changed again since it was read
-// (its score moved): that change is kept for the next drain, with its events.
+// moveEnrollmentsScript moves the records enrolled at an older revision of a workflow, waiting at
+// a step, on to its active revision, where they continue at the same step; a record whose step the
+// active revision does not have completes there. Each gets a history entry saying so.
+// KEYS[1] -> crm:{<tenant>}:flow:<name>   KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
+// ARGV[1] -> now (unix ms)   ARGV[2] -> the older revision   ARGV[3] -> the active revision
+// ARGV[4] -> the step   ARGV[5] -> the active revision's number of steps
+// ARGV[6] -> enrollment key prefix   ARGV[7] -> history key prefix   ARGV[8..] -> members
+// Returns {member moved, ...}; nothing happens unless the workflow is active at ARGV[3].
+var moveEnrollmentsScript = redis.NewScript(luaHistory + `
+local now, from, to, step, nsteps = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
+if st[1] ~= 'active' or st[2] ~= to then return {} end
+local moved = {}
+for i = 8, #ARGV do
+  local member = ARGV[i]
+  local enr, hist = ARGV[6] .. member, ARGV[7] .. member
+  local e = redis.call('HMGET', enr, 'state', 'revision', 'step')
+  if e[1] == 'enrolled' and e[2] == from and tonumber(e[3]) == step then
+    if step < nsteps then
+      redis.call('HSET', enr, 'revision', to)
+      history(hist, {at = now, kind = 'moved', revision = to,
+        detail = 'moved from revision ' .. from .. ' to revision ' .. to .. ', activated since; it continues at step ' .. step})
+      moved[#moved+1] = member
+    else
+      redis.call('HSET', enr, 'state', 'completed')
+      redis.call('ZREM', KEYS[2], member)
+      history(hist, {at = now, kind = 'completed', revision = from,
+        detail = 'revision ' .. to .. ', activated since, has no step ' .. step .. ': the enrollment ends here'})
+    end
+  end
+end
+return moved
+`)
+
+// ackChangesScript forgets the drained states of changed records: those numbered up to the last
+// one drained. A record written again since it was read keeps its newer states, and its mark, for
+// the next drain. States of the older format (no numbers) go when the mark's score is still the one
+// read. Acknowledging twice forgets nothing more.
 // KEYS[1] -> crm:{<tenant>}:changed   KEYS[2] -> crm:{<tenant>}:changed:events
-// ARGV[1..] -> pairs: member, score read
+// ARGV[1..] -> triples: member, score read, the number of its last state drained (0: none numbered)
 // Returns the number of marks forgotten.
 var ackChangesScript = redis.NewScript(`
 local n = 0
-for i = 1, #ARGV, 2 do
-  local cur = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if cur and tonumber(cur) == tonumber(ARGV[i+1]) then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    redis.call('HDEL', KEYS[2], ARGV[i])
+for i = 1, #ARGV, 3 do
+  local m, last = ARGV[i], tonumber(ARGV[i+2])
+  local cur = redis.call('HGET', KEYS[2], m)
+  local keep = nil
+  if cur and string.sub(cur, 1, 1) == '[' and last > 0 then
+    local left = {}
+    for _, st in ipairs(cjson.decode(cur)) do
+      if st.s > last then left[#left+1] = st end
+    end
+    if #left > 0 then keep = cjson.encode(left) end
+  else
+    local score = redis.call('ZSCORE', KEYS[1], m)
+    if score and tonumber(score) ~= tonumber(ARGV[i+1]) then keep = cur end
+  end
+  if keep then
+    if keep ~= cur then redis.call('HSET', KEYS[2], m, keep) end
+  else
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('HDEL', KEYS[2], m)
     n = n + 1
   end
 end

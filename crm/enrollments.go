@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -22,6 +23,10 @@ const (
 	VerdictUnmatch    Verdict = "unmatch"
 	VerdictError      Verdict = "error"
 	VerdictSuppressed Verdict = "suppressed"
+	// VerdictSuppressedNoMatch: the record matches the suppression criteria but not the trigger. It
+	// is unenrolled if enrolled, and otherwise leaves no history entry (most suppressed records of a
+	// backfill never matched).
+	VerdictSuppressedNoMatch Verdict = "suppressed_nomatch"
 	VerdictDeleted    Verdict = "deleted"
 )
 
@@ -143,6 +148,25 @@ func (s *RedisStore) AdvanceSteps(ctx context.Context, t TenantID, f FlowRef, st
 	return membersToIDs(res), nil
 }
 
+// MoveEnrollments moves the records of ids enrolled in workflow f.Name at revision from and waiting
+// at step on to f.Revision, which must be the active revision (else nothing happens), where they
+// continue at the same step; those whose step f.Revision does not have (it has nsteps) complete
+// there. Every record gets a history entry saying which. Returns the records moved.
+func (s *RedisStore) MoveEnrollments(ctx context.Context, t TenantID, f FlowRef, from int64, step, nsteps int, ids []RecordID) ([]RecordID, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{ms(s.cfg.Clock.Now()), from, f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)}
+	for _, id := range ids {
+		args = append(args, flowMember(f.ObjectType, id))
+	}
+	res, err := moveEnrollmentsScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name)}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("move enrollments of workflow %s to revision %d: %w", f.Name, f.Revision, err)
+	}
+	return membersToIDs(res), nil
+}
+
 // Enrollment is one record's enrollment in a workflow.
 type Enrollment struct {
 	ID         RecordID
@@ -226,14 +250,59 @@ func (s *RedisStore) History(ctx context.Context, t TenantID, flow string, o Obj
 	return out, nil
 }
 
-// Change is a record the engine has still to look at: the events seen since it last looked
-// (letters: c created, u updated, d deleted, r restored, p permanently deleted).
+// Change is a record the engine has still to look at: the states its writes left since it last
+// looked, oldest first.
 type Change struct {
-	Type   ObjectType
-	ID     RecordID
+	Type ObjectType
+	ID   RecordID
+	// Events are the letters of the states' events, in order: c created, u updated, d deleted, r
+	// restored, p permanently deleted, l added to a list.
 	Events string
+	// States are what each write left, oldest first.
+	States []ChangeState
 	score  float64
 	member string
+}
+
+// ChangeState is what one record write left for the engine.
+type ChangeState struct {
+	// Seq numbers the write among the tenant's writes; 0 for a state of the older format, which
+	// every active workflow evaluates. A workflow evaluates the states numbered after its
+	// activation (Flow.ActivatedSeq).
+	Seq int64 `json:"s"`
+	// Event is the write's event letter (see Change.Events).
+	Event string `json:"e"`
+	// Values are the properties that the active triggers of the record's type read, as the write
+	// left them (a property not set is absent); nil when the write kept none (a delete, a list
+	// join, or no workflow of the type active).
+	Values map[string]string `json:"v,omitempty"`
+}
+
+// lastSeq is the number of the change's last state, 0 when none is numbered.
+func (c Change) lastSeq() int64 {
+	var last int64
+	for _, st := range c.States {
+		last = max(last, st.Seq)
+	}
+	return last
+}
+
+// parseStates reads a member's pending states: a JSON array, or letters of the older format.
+func parseStates(raw string) []ChangeState {
+	if strings.HasPrefix(raw, "[") {
+		var out []ChangeState
+		if json.Unmarshal([]byte(raw), &out) == nil {
+			return out
+		}
+		return nil
+	}
+	out := make([]ChangeState, 0, len(raw))
+	for _, l := range raw {
+		if unicode.IsLetter(l) {
+			out = append(out, ChangeState{Event: string(l)})
+		}
+	}
+	return out
 }
 
 // PendingChanges reads up to limit of a tenant's change marks, oldest first, in two round trips.
@@ -259,8 +328,14 @@ func (s *RedisStore) PendingChanges(ctx context.Context, t TenantID, limit int) 
 		if !ok {
 			continue
 		}
-		ev, _ := evs[i].(string)
-		out = append(out, Change{Type: ObjectType(typ), ID: RecordID(id), Events: ev, score: zs[i].Score, member: m})
+		raw, _ := evs[i].(string)
+		states := parseStates(raw)
+		var ev strings.Builder
+		for _, st := range states {
+			ev.WriteString(st.Event)
+		}
+		out = append(out, Change{Type: ObjectType(typ), ID: RecordID(id), Events: ev.String(), States: states,
+			score: zs[i].Score, member: m})
 	}
 	return out, nil
 }
@@ -271,9 +346,9 @@ func (s *RedisStore) AckChanges(ctx context.Context, t TenantID, cs []Change) (i
 	if len(cs) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 2*len(cs))
+	args := make([]any, 0, 3*len(cs))
 	for _, c := range cs {
-		args = append(args, c.member, strconv.FormatFloat(c.score, 'f', -1, 64))
+		args = append(args, c.member, strconv.FormatFloat(c.score, 'f', -1, 64), c.lastSeq())
 	}
 	n, err := ackChangesScript.Run(ctx, s.rdb, []string{ChangedKey(t), ChangedEventsKey(t)}, args...).Int()
 	if err != nil {

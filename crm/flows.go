@@ -34,9 +34,12 @@ type Flow struct {
 	// ActivatedBy is the user who activated the workflow: it acts with that user's authority
 	// (SPEC S23). Empty for a workflow never activated.
 	ActivatedBy string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ActivatedAt time.Time
+	// ActivatedSeq is the tenant's change counter at the activation: the workflow evaluates only
+	// the record writes numbered after it (ChangeState.Seq).
+	ActivatedSeq int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ActivatedAt  time.Time
 }
 
 // FlowRevision is one stored revision of a workflow.
@@ -90,7 +93,8 @@ func flowFromHash(name string, h map[string]string) Flow {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	f := Flow{Name: name, ObjectType: ObjectType(h["object_type"]), State: FlowState(h["state"]),
 		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"], ActivatedBy: h["activated_by"],
-		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+		ActivatedSeq: num("activated_seq"),
+		CreatedAt:    parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
 	if h["activated_at"] != "" {
 		f.ActivatedAt = parseMS(h["activated_at"])
 	}
@@ -145,6 +149,10 @@ type ActivateFlowParams struct {
 	// set, activation is refused with a *ConflictError if another revision was stored since. 0
 	// activates the latest revision.
 	Revision int64
+	// Reads are the properties the revision's triggers read (enrollment and suppression), "*" for
+	// any: every record write of the type keeps their values for the engine (see
+	// TriggerReadsKey). nil means any.
+	Reads []string
 }
 
 // ActivateFlow activates the latest revision of a workflow on behalf of p.By. A *PlanError when the
@@ -154,13 +162,17 @@ func (s *RedisStore) ActivateFlow(ctx context.Context, t TenantID, name string, 
 	if strings.TrimSpace(p.By) == "" {
 		return Flow{}, &ValidationError{Field: "by", Code: "REQUIRED", Message: "activating a workflow needs the activating user: the workflow acts with that user's authority"}
 	}
-	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, p.By, p.Revision}
+	reads := "*"
+	if p.Reads != nil {
+		reads = strings.Join(p.Reads, ",")
+	}
+	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, p.By, p.Revision, reads, flowKeyPrefix(t), trigReadsKeyPrefix(t)}
 	for _, p := range Plans {
 		if p.AllowsWorkflows() {
 			args = append(args, string(p))
 		}
 	}
-	res, err := activateFlowScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowKey(t, name)}, args...).Slice()
+	res, err := activateFlowScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowKey(t, name), ChangedEventsKey(t)}, args...).Slice()
 	if err != nil {
 		return Flow{}, fmt.Errorf("activate workflow %s: %w", name, err)
 	}
@@ -199,7 +211,7 @@ func (s *RedisStore) PauseFlow(ctx context.Context, t TenantID, name string, opt
 		at = ms(opts.IfActivatedAt)
 	}
 	n, err := pauseFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, name)}, ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name,
-		opts.Reason, at).Int()
+		opts.Reason, at, flowKeyPrefix(t), trigReadsKeyPrefix(t)).Int()
 	if err != nil {
 		return Flow{}, fmt.Errorf("pause workflow %s: %w", name, err)
 	}

@@ -2,6 +2,22 @@ package crm
 
 import "github.com/redis/go-redis/v9"
 
+// luaTriggerReads keeps the trigger-reads set of an object type (see TriggerReadsKey): the union of
+// the "reads" fields of its active workflows, plus "", or no key when none is active.
+const luaTriggerReads = `
+local function refresh_reads(active, flow_prefix, reads_key)
+  redis.call('DEL', reads_key)
+  local names = redis.call('SMEMBERS', active)
+  if #names == 0 then return end
+  local set = {''}
+  for _, n in ipairs(names) do
+    local r = redis.call('HGET', flow_prefix .. n, 'reads') or '*'
+    for p in string.gmatch(r, '[^,]+') do set[#set+1] = p end
+  end
+  for i = 1, #set, 500 do redis.call('SADD', reads_key, unpack(set, i, math.min(i + 499, #set))) end
+end
+`
+
 // putFlowScript stores a new revision of a workflow (creating the workflow as a draft).
 // KEYS[1] -> crm:{<tenant>}:flows   KEYS[2] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> name   ARGV[2] -> object type   ARGV[3] -> source   ARGV[4] -> by   ARGV[5] -> now (unix ms)
@@ -33,20 +49,26 @@ return {rev, 1}
 // KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
 // ARGV[3] -> name   ARGV[4] -> activating user   ARGV[5] -> the revision the caller checked, or 0
-// ARGV[6..] -> the plans that allow workflows
+// ARGV[6] -> the properties its triggers read, comma-separated ("*": any)
+// ARGV[7] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[8] -> trigger-reads key prefix
+// ARGV[9..] -> the plans that allow workflows
+// KEYS[3] -> crm:{<tenant>}:changed:events: the activation keeps the tenant's change counter
+// (activated_seq), and evaluates only the writes numbered after it.
 // Returns {"ok", revision}, {"plan", plan}, {"missing"} or {"revision", latest revision} when the
 // latest revision is not ARGV[5] (nothing changes).
-var activateFlowScript = redis.NewScript(`
+var activateFlowScript = redis.NewScript(luaTriggerReads + `
 local plan = redis.call('HGET', KEYS[1], 'plan')
 local allowed = false
-for i = 6, #ARGV do if ARGV[i] == plan then allowed = true end end
+for i = 9, #ARGV do if ARGV[i] == plan then allowed = true end end
 if not allowed then return {'plan', plan or ''} end
 local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
 if not cur[1] then return {'missing'} end
 if ARGV[5] ~= '0' and cur[1] ~= ARGV[5] then return {'revision', cur[1]} end
 redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
-  'paused_reason', '', 'activated_by', ARGV[4])
+  'paused_reason', '', 'activated_by', ARGV[4], 'reads', ARGV[6],
+  'activated_seq', redis.call('HGET', KEYS[3], '_seq') or '0')
 redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
+refresh_reads(ARGV[2] .. cur[2], ARGV[7], ARGV[8] .. cur[2])
 return {'ok', cur[1]}
 `)
 
@@ -54,9 +76,10 @@ return {'ok', cur[1]}
 // KEYS[1] -> crm:{<tenant>}:flow:<name>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix   ARGV[3] -> name   ARGV[4] -> reason
 // ARGV[5] -> the activation (activated_at, unix ms) to pause, or ”: any
+// ARGV[6] -> flow key prefix   ARGV[7] -> trigger-reads key prefix
 // Returns 1, 0 if the workflow does not exist, -1 if it was activated again since ARGV[5] (nothing
 // changes).
-var pauseFlowScript = redis.NewScript(`
+var pauseFlowScript = redis.NewScript(luaTriggerReads + `
 local otype = redis.call('HGET', KEYS[1], 'object_type')
 if not otype then return 0 end
 if (ARGV[5] or '') ~= '' and redis.call('HGET', KEYS[1], 'activated_at') ~= ARGV[5] then return -1 end
@@ -64,6 +87,7 @@ if redis.call('HGET', KEYS[1], 'state') == 'active' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason', ARGV[4])
 end
 redis.call('SREM', ARGV[2] .. otype, ARGV[3])
+refresh_reads(ARGV[2] .. otype, ARGV[6], ARGV[7] .. otype)
 return 1
 `)
 
@@ -72,8 +96,9 @@ return 1
 // KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flows
 // ARGV[1] -> new plan   ARGV[2] -> 1 if the plan allows workflows   ARGV[3] -> now (unix ms)
 // ARGV[4] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[5] -> active flows key prefix
+// ARGV[6] -> trigger-reads key prefix: the types whose workflows it pauses lose their trigger-reads set
 // Returns {previous plan, paused name, ...}, or false if the tenant does not exist.
-var setPlanScript = redis.NewScript(`
+var setPlanScript = redis.NewScript(luaTriggerReads + `
 local old = redis.call('HGET', KEYS[1], 'plan')
 if not old then return false end
 redis.call('HSET', KEYS[1], 'plan', ARGV[1])
@@ -85,6 +110,7 @@ if ARGV[2] == '0' then
     if cur[1] == 'active' then
       redis.call('HSET', fk, 'state', 'paused', 'updated_at', ARGV[3], 'paused_reason', 'plan ' .. ARGV[1] .. ' does not include workflows')
       redis.call('SREM', ARGV[5] .. cur[2], name)
+      refresh_reads(ARGV[5] .. cur[2], ARGV[4], ARGV[6] .. cur[2])
       out[#out+1] = name
     end
   end

@@ -235,10 +235,11 @@ func TestChangesDrainWithoutLosingNewOnes(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, cs, 2)
 		require.Equal(t, "c", cs[0].Events)
-		// c changes again while the engine works on the batch: its mark survives the ack.
-		b.clock.Advance(time.Second)
+		// c changes again while the engine works on the batch, in the same millisecond: its new state
+		// survives the ack.
 		_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: c.ID, Properties: map[string]string{"lastname": "x"}}}, crm.Actor{})
 		require.NoError(t, err)
+		first := cs
 		n, err := b.store.AckChanges(ctx, b.tenant, cs)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
@@ -246,7 +247,13 @@ func TestChangesDrainWithoutLosingNewOnes(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, cs, 1)
 		require.Equal(t, c.ID, cs[0].ID)
-		require.Equal(t, "cu", cs[0].Events)
+		require.Equal(t, "u", cs[0].Events, "the states drained are forgotten, the new one is kept")
+		// Acknowledging the first batch again forgets nothing more.
+		_, err = b.store.AckChanges(ctx, b.tenant, first)
+		require.NoError(t, err)
+		again, err := b.store.PendingChanges(ctx, b.tenant, 10)
+		require.NoError(t, err)
+		require.Equal(t, cs, again)
 		with, err := b.store.TenantsWithChanges(ctx, []crm.TenantID{b.tenant, "t-nobody"})
 		require.NoError(t, err)
 		require.Equal(t, []crm.TenantID{b.tenant}, with)
@@ -346,5 +353,49 @@ func TestFlowRevisions(t *testing.T) {
 			require.Equal(t, one, r)
 		}
 		require.Equal(t, flowSrc+"# v3\n", revs[2].Source)
+	})
+}
+
+// TestEveryWriteKeepsWhatTheActiveTriggersRead: each write leaves, with its change state, the values
+// of the properties that the active triggers of its type read (all of them for a trigger that may
+// read any), numbered after the activation; with no workflow active it keeps no values.
+func TestEveryWriteKeepsWhatTheActiveTriggersRead(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		props := map[string]string{"email_bounced": "true", "firstname": "Ann", "lastname": "Lee"}
+		none := b.contact(t, props)
+		require.Nil(t, b.pendingChange(t, none.ID).States[0].Values, "no workflow active")
+
+		_, _, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+		require.NoError(t, err)
+		f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@x.example",
+			Reads: []string{"email_bounced", "lifecyclestage"}})
+		require.NoError(t, err)
+		some := b.contact(t, props)
+		_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: some.ID,
+			Properties: map[string]string{"email_bounced": "false", "lifecyclestage": "lead"}}}, crm.Actor{})
+		require.NoError(t, err)
+		c := b.pendingChange(t, some.ID)
+		require.Equal(t, "cu", c.Events)
+		require.Equal(t, map[string]string{"email_bounced": "true"}, c.States[0].Values)
+		require.Equal(t, map[string]string{"email_bounced": "false", "lifecyclestage": "lead"}, c.States[1].Values)
+		require.Greater(t, c.States[0].Seq, f.ActivatedSeq)
+		require.Greater(t, c.States[1].Seq, c.States[0].Seq)
+		require.Less(t, b.pendingChange(t, none.ID).States[0].Seq, f.ActivatedSeq+1, "written before the activation")
+
+		_, _, err = b.store.PutFlow(ctx, b.tenant, "any", crm.Contacts, strings.Replace(flowSrc, "bounced", "any", 1), "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "any", crm.ActivateFlowParams{By: "ops@x.example", Reads: []string{"*"}})
+		require.NoError(t, err)
+		all := b.contact(t, props)
+		require.Equal(t, props, b.pendingChange(t, all.ID).States[0].Values)
+
+		for _, name := range []string{"bounced", "any"} {
+			_, err = b.store.PauseFlow(ctx, b.tenant, name, nil)
+			require.NoError(t, err)
+		}
+		after := b.contact(t, props)
+		require.Nil(t, b.pendingChange(t, after.ID).States[0].Values, "no workflow active any more")
 	})
 }

@@ -71,9 +71,20 @@ func MemberOfKey(t TenantID, o ObjectType, id RecordID) string {
 // same script, so no change can be lost.
 func ChangedKey(t TenantID) string { return prefix(t) + "changed" }
 
-// ChangedEventsKey is the HASH from a ChangedKey member to the OR of the events seen since it was
-// last drained: c created, u updated, d deleted, r restored, p permanently deleted.
+// ChangedEventsKey is the HASH from a ChangedKey member to the states its writes left since it was
+// last drained, oldest first, as a JSON array of {"s": seq, "e": event, "v": values}: event c
+// created, u updated, d deleted, r restored, p permanently deleted, l added to a list; values the
+// properties the active triggers of its type read, as the write left them (see TriggerReadsKey).
+// Its field "_seq" is the tenant's change counter, which numbers the states.
 func ChangedEventsKey(t TenantID) string { return prefix(t) + "changed:events" }
+
+// TriggerReadsKey is the SET of the properties that the triggers of the active workflows of an
+// object type read, plus the member "" (and "*" when one may read any property); absent when no
+// workflow of the type is active. The activate and pause scripts keep it; each record write
+// keeps the values of those properties with its change state.
+func TriggerReadsKey(t TenantID, o ObjectType) string { return trigReadsKeyPrefix(t) + string(o) }
+
+func trigReadsKeyPrefix(t TenantID) string { return prefix(t) + "trigreads:" }
 
 // OutboxKey is the LIST of a tenant's emails kept because no SMTP server is configured (JSON each).
 func OutboxKey(t TenantID) string { return prefix(t) + "outbox" }

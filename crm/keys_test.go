@@ -30,6 +30,7 @@ func TestKeys(t *testing.T) {
 		{MemberOfKey(tn, Contacts, "7"), "crm:{acme}:memberof:contacts:7"},
 		{ChangedKey(tn), "crm:{acme}:changed"},
 		{ChangedEventsKey(tn), "crm:{acme}:changed:events"},
+		{TriggerReadsKey(tn, Contacts), "crm:{acme}:trigreads:contacts"},
 		{OutboxKey(tn), "crm:{acme}:outbox"},
 		{BlocklistKey(tn), "crm:{acme}:blocklist"},
 		{AuditKey(tn), "crm:{acme}:audit"},

@@ -102,14 +102,15 @@ func (s *RedisStore) AddListMembers(ctx context.Context, t TenantID, id ListID, 
 	if err != nil {
 		return 0, nil, err
 	}
-	args := []any{string(id), recordKeyPrefix(t) + string(l.ObjectType) + ":", memberOfKeyPrefix(t, l.ObjectType)}
+	args := []any{string(id), recordKeyPrefix(t) + string(l.ObjectType) + ":", memberOfKeyPrefix(t, l.ObjectType),
+		string(l.ObjectType), ms(s.cfg.Clock.Now())}
 	for _, rid := range ids {
 		if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
 			return 0, nil, &ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 		}
 		args = append(args, string(rid))
 	}
-	res, err := addListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id)}, args...).Slice()
+	res, err := addListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id), ChangedKey(t), ChangedEventsKey(t)}, args...).Slice()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil, &NotFoundError{Kind: "list", ID: string(id)}
 	}
@@ -195,4 +196,27 @@ func (s *RedisStore) IsListMember(ctx context.Context, t TenantID, id ListID, re
 		return false, fmt.Errorf("read list %s: %w", id, err)
 	}
 	return true, nil
+}
+
+// ListMembersAmong reports which of ids are members of list id, in one round trip; a list that
+// does not exist has no members.
+func (s *RedisStore) ListMembersAmong(ctx context.Context, t TenantID, id ListID, ids []RecordID) (map[RecordID]bool, error) {
+	out := map[RecordID]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	members := make([]string, len(ids))
+	for i, rid := range ids {
+		members[i] = string(rid)
+	}
+	scores, err := s.rdb.ZMScore(ctx, ListMembersKey(t, id), members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read list %s: %w", id, err)
+	}
+	for i, sc := range scores {
+		if sc != 0 {
+			out[ids[i]] = true
+		}
+	}
+	return out, nil
 }

@@ -103,7 +103,7 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 	if err != nil {
 		return nil, fmt.Errorf("draw ids: %w", err)
 	}
-	keys := []string{LiveKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t)}
+	keys := []string{LiveKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t), TriggerReadsKey(t, o)}
 	for i := range recs {
 		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
 		keys = append(keys, RecordKey(t, o, RecordID(recs[i].ID)))
@@ -162,7 +162,7 @@ func (s *RedisStore) UpdateRecords(ctx context.Context, t TenantID, o ObjectType
 		return nil, err
 	}
 	ups := make([]updateJSON, len(in))
-	keys := []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t)}
+	keys := []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t), TriggerReadsKey(t, o)}
 	var verrs ValidationErrors
 	seen := map[RecordID]bool{}
 	for i, u := range in {

@@ -15,20 +15,83 @@ local function split_emails(primary, additional)
   return out
 end
 
--- mark_changed records, in two calls whatever the batch size, that the members ("<type>:<id>")
--- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted).
-local function mark_changed(changed, events, members, now, ev)
+-- mark_changed records, in a few calls whatever the batch size, that the members ("<type>:<id>")
+-- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted,
+-- l added to a list): each member's pending states in the events hash (a JSON array) gain
+-- {"s": seq, "e": ev, "v": values}, seq drawn from the tenant's change counter (the hash's field
+-- _seq), values snaps[i] (JSON object text, see snapshot) when given. A member holds at most
+-- max_states states: past that, the newest replaces the last, so a record written thousands of
+-- times between two drains keeps its first states and its latest.
+local max_states = 100
+local function mark_changed(changed, events, members, now, ev, snaps)
   if #members == 0 then return end
   local z = {}
   for _, m in ipairs(members) do z[#z+1] = now; z[#z+1] = m end
   redis.call('ZADD', changed, unpack(z))
+  local first = redis.call('HINCRBY', events, '_seq', #members) - #members
   local cur = redis.call('HMGET', events, unpack(members))
   local h = {}
   for i, m in ipairs(members) do
-    local c = cur[i] or ''
-    if not string.find(c, ev, 1, true) then h[#h+1] = m; h[#h+1] = c .. ev end
+    local st = '{"s":' .. string.format('%d', first + i) .. ',"e":"' .. ev .. '"'
+    if snaps and snaps[i] then st = st .. ',"v":' .. snaps[i] end
+    st = st .. '}'
+    local c = cur[i]
+    if not c or c == '' then
+      c = '[' .. st .. ']'
+    elseif string.sub(c, 1, 1) ~= '[' then
+      -- Letters of an older format (one per event, no values): kept as states of seq 0.
+      local old = {}
+      for l in string.gmatch(c, '%a') do old[#old+1] = '{"s":0,"e":"' .. l .. '"}' end
+      old[#old+1] = st
+      c = '[' .. table.concat(old, ',') .. ']'
+    else
+      local _, n = string.gsub(c, '{"s":', '')
+      if n >= max_states then
+        local list = cjson.decode(c)
+        list[#list] = cjson.decode(st)
+        c = cjson.encode(list)
+      else
+        c = string.sub(c, 1, -2) .. ',' .. st .. ']'
+      end
+    end
+    h[#h+1] = m; h[#h+1] = c
   end
-  if #h > 0 then redis.call('HSET', events, unpack(h)) end
+  redis.call('HSET', events, unpack(h))
+end
+
+-- snapshot returns, as JSON object text, the fields of the record hash at key named in reads
+-- (the members of its type's TriggerReadsKey: "" always, "*" for every property), or nil when
+-- reads is empty (no workflow of the type is active).
+local function snapshot(key, reads)
+  if #reads == 0 then return nil end
+  local vals, all, names = {}, false, {}
+  for _, r in ipairs(reads) do
+    if r == '*' then all = true elseif r ~= '' then names[#names+1] = r end
+  end
+  if all then
+    local h = redis.call('HGETALL', key)
+    for i = 1, #h, 2 do
+      if string.sub(h[i], 1, 1) ~= '_' then vals[h[i]] = h[i+1] end
+    end
+  elseif #names > 0 then
+    local v = redis.call('HMGET', key, unpack(names))
+    for i, name in ipairs(names) do
+      if v[i] then vals[name] = v[i] end
+    end
+  end
+  if next(vals) == nil then return '{}' end
+  return cjson.encode(vals)
+end
+
+-- each_chunk_with is each_chunk over list and, slice for slice, the parallel list other.
+local function each_chunk_with(list, other, fn)
+  local i = 1
+  while i <= #list do
+    local a, b = {}, {}
+    for j = i, math.min(i + 499, #list) do a[j - i + 1] = list[j]; b[j - i + 1] = other[j] end
+    fn(a, b)
+    i = i + 500
+  end
 end
 
 -- each_chunk calls fn with slices of at most 500 items of list, so unpack stays within Lua's limits.
@@ -89,7 +152,8 @@ return 1
 // createRecordsScript creates records whose ids were drawn beforehand, all or none.
 // KEYS[1] -> crm:{<tenant>}:live:<type>         KEYS[2] -> crm:{<tenant>}:uniq:contacts:email
 // KEYS[3] -> crm:{<tenant>}:changed             KEYS[4] -> crm:{<tenant>}:changed:events
-// KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
+// KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[6] -> crm:{<tenant>}:trigreads:<type>
+// KEYS[6+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type
 // ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 // ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
@@ -100,7 +164,7 @@ var createRecordsScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local recs = cjson.decode(ARGV[3])
 for i, r in ipairs(recs) do
-  if redis.call('EXISTS', KEYS[5+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
+  if redis.call('EXISTS', KEYS[6+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
 end
 local claimed = {}
 for i, r in ipairs(recs) do
@@ -116,21 +180,24 @@ local live, emails, members = {}, {}, {}
 for i, r in ipairs(recs) do
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
-  redis.call('HSET', KEYS[5+i], unpack(args))
+  redis.call('HSET', KEYS[6+i], unpack(args))
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
   members[#members+1] = otype .. ':' .. r.id
 end
 each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
 each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
-each_chunk(members, function(c) mark_changed(KEYS[3], KEYS[4], c, now, 'c') end)
+local reads = redis.call('SMEMBERS', KEYS[6])
+local snaps = {}
+for i in ipairs(recs) do snaps[i] = snapshot(KEYS[6+i], reads) end
+each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
 return {'ok'}
 `)
 
 // updateRecordsScript changes properties of live records, all or none.
 // KEYS[1] -> crm:{<tenant>}:uniq:contacts:email  KEYS[2] -> crm:{<tenant>}:changed
 // KEYS[3] -> crm:{<tenant>}:changed:events       KEYS[4] -> crm:{<tenant>}:blocklist
-// KEYS[4+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
+// KEYS[5] -> crm:{<tenant>}:trigreads:<type>     KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
 // ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
 // Returns {"ok"}, {"missing", id}, {"conflict", email, owner id} or {"blocked", email}.
@@ -141,7 +208,7 @@ local ups = cjson.decode(ARGV[4])
 local plans = {}
 local claimed = {}
 for i, u in ipairs(ups) do
-  local key = KEYS[4+i]
+  local key = KEYS[5+i]
   if redis.call('EXISTS', key) == 0 then return {'missing', u.id} end
   local p = {add = {}, drop = {}}
   if contacts then
@@ -176,7 +243,7 @@ for i, u in ipairs(ups) do
   plans[i] = p
 end
 for i, u in ipairs(ups) do
-  local key = KEYS[4+i]
+  local key = KEYS[5+i]
   local args = {'_updated', now}
   for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
   redis.call('HSET', key, unpack(args))
@@ -186,9 +253,13 @@ for i, u in ipairs(ups) do
   end
   for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
 end
-local members = {}
-for _, u in ipairs(ups) do members[#members+1] = otype .. ':' .. u.id end
-each_chunk(members, function(c) mark_changed(KEYS[2], KEYS[3], c, now, 'u') end)
+local members, snaps = {}, {}
+local reads = redis.call('SMEMBERS', KEYS[5])
+for i, u in ipairs(ups) do
+  members[#members+1] = otype .. ':' .. u.id
+  snaps[i] = snapshot(KEYS[5+i], reads)
+end
+each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[2], KEYS[3], c, now, 'u', sn) end)
 return {'ok'}
 `)
 
@@ -242,23 +313,31 @@ return 1
 
 // addListMembersScript adds live records to a list.
 // KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
+// KEYS[3] -> crm:{<tenant>}:changed     KEYS[4] -> crm:{<tenant>}:changed:events
 // ARGV[1] -> list id   ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
-// ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4..] -> record ids
-// A member gets the field _lists, which tells the bin scripts to look at its memberships.
+// ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4] -> the list's object type
+// ARGV[5] -> now (unix ms)   ARGV[6..] -> record ids
+// A member gets the field _lists, which tells the bin scripts to look at its memberships. Each
+// record that joins the list gets a change state "l", so that the workflows that the list
+// suppresses unenroll it (SPEC S19).
 // Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
-var addListMembersScript = redis.NewScript(`
+var addListMembersScript = redis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local out = {0}
-for i = 4, #ARGV do
+local joined = {}
+for i = 6, #ARGV do
   local id = ARGV[i]
   if redis.call('EXISTS', ARGV[2] .. id) == 1 then
-    out[1] = out[1] + redis.call('ZADD', KEYS[2], id, id)
+    local n = redis.call('ZADD', KEYS[2], id, id)
+    out[1] = out[1] + n
+    if n == 1 then joined[#joined+1] = ARGV[4] .. ':' .. id end
     redis.call('SADD', ARGV[3] .. id, ARGV[1])
     redis.call('HSET', ARGV[2] .. id, '_lists', '1')
   else
     out[#out+1] = id
   end
 end
+each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[5], 'l') end)
 return out
 `)
 

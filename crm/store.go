@@ -85,6 +85,8 @@ type Store interface {
 	AllListMembers(ctx context.Context, t TenantID, id ListID) ([]RecordID, error)
 	// IsListMember reports whether a record is a member of a list.
 	IsListMember(ctx context.Context, t TenantID, id ListID, rec RecordID) (bool, error)
+	// ListMembersAmong reports which of ids are members of a list, in one round trip.
+	ListMembersAmong(ctx context.Context, t TenantID, id ListID, ids []RecordID) (map[RecordID]bool, error)
 	// ListMembers pages through a list's member ids by ascending id.
 	ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) (ids []RecordID, after string, err error)
 
@@ -158,6 +160,8 @@ type Store interface {
 	EnrollManually(ctx context.Context, t TenantID, f FlowRef, id RecordID, by string) error
 	// AdvanceSteps records a step's results and moves each record to its next step, once.
 	AdvanceSteps(ctx context.Context, t TenantID, f FlowRef, step, nsteps int, action string, rs []StepResult) ([]RecordID, error)
+	// MoveEnrollments moves records enrolled at an older revision on to the active one, at their step.
+	MoveEnrollments(ctx context.Context, t TenantID, f FlowRef, from int64, step, nsteps int, ids []RecordID) ([]RecordID, error)
 	// Enrollments reads the enrollments of records in a workflow.
 	Enrollments(ctx context.Context, t TenantID, flow string, o ObjectType, ids []RecordID) ([]Enrollment, error)
 	// DueEnrollments returns enrolled records whose next step is due by until.

@@ -76,7 +76,7 @@ func (s *RedisStore) SetPlan(ctx context.Context, t TenantID, plan Plan) (Tenant
 		allows = "1"
 	}
 	res, err := setPlanScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowsKey(t)}, string(plan), allows,
-		ms(s.cfg.Clock.Now()), flowKeyPrefix(t), activeFlowsKeyPrefix(t)).StringSlice()
+		ms(s.cfg.Clock.Now()), flowKeyPrefix(t), activeFlowsKeyPrefix(t), trigReadsKeyPrefix(t)).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Tenant{}, &NotFoundError{Kind: "tenant", ID: string(t)}
 	}

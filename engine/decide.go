@@ -18,6 +18,7 @@ const (
 	eventUpdated   = "u"
 	eventDeleted   = "d"
 	eventPermanent = "p"
+	eventListed    = "l"
 )
 
 // MaxDetail bounds the Detail of a verdict, in bytes: a trigger's run-time error is cut there.
@@ -27,13 +28,16 @@ const MaxDetail = 500
 type Change struct {
 	// ID is the record's id.
 	ID crm.RecordID
-	// Events are the letters of crm.Change.Events: c created, u updated, d deleted, r restored,
-	// p permanently deleted. Ignored when Existing is set.
+	// Events are the letters of one or more crm.ChangeState events: c created, u updated, d
+	// deleted, r restored, p permanently deleted, l added to a list. Ignored when Existing is set.
+	// The worker hands the engine one state at a time, so that every write is judged on what it
+	// left.
 	Events string
 	// Existing marks a record looked at by enroll-existing on activation rather than because it
 	// changed: its trigger is evaluated whatever events the workflow listens to.
 	Existing bool
-	// Record is the live record; nil when the record is not live.
+	// Record is the record as the write left it (the properties the triggers read), or the live
+	// record; nil when the record is not live.
 	Record *crm.Record
 	// Deletion is the bin's record of how the record was deleted, when it is in the bin and the
 	// caller read it; nil otherwise. A record deleted by the workflow being decided about
@@ -85,16 +89,21 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 	if c.Record == nil {
 		return v, false
 	}
+	rec := *c.Record
+	if !c.Existing && !strings.Contains(ev, eventCreated) && !strings.Contains(ev, eventUpdated) &&
+		strings.Contains(ev, eventListed) {
+		// Added to a list: only a suppression list of the workflow calls for a verdict.
+		if why := suppressedByList(wf, c.ID, lists); why != "" {
+			return suppressed(wf, c.ID, rec, now, why), true
+		}
+		return v, false
+	}
 	if !c.Existing && !listens(wf, ev) {
 		return v, false // events the workflow does not listen to, or only restored (SPEC S8)
 	}
-	rec := *c.Record
 	if s := wf.Suppression; s != nil {
-		for _, l := range s.Lists {
-			if lists != nil && lists.Contains(l, c.ID) {
-				v.Verdict, v.Detail = crm.VerdictSuppressed, "member of list "+string(l)
-				return v, true
-			}
+		if why := suppressedByList(wf, c.ID, lists); why != "" {
+			return suppressed(wf, c.ID, rec, now, why), true
 		}
 		if s.Trigger != nil && s.Trigger.Program != nil {
 			hit, err := s.Trigger.Program.Match(rec, now)
@@ -103,8 +112,7 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 				return v, true
 			}
 			if hit {
-				v.Verdict, v.Detail = crm.VerdictSuppressed, "matches the suppression trigger"
-				return v, true
+				return suppressed(wf, c.ID, rec, now, "matches the suppression trigger"), true
 			}
 		}
 	}
@@ -120,6 +128,29 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 		v.Verdict = crm.VerdictNoMatch
 	}
 	return v, true
+}
+
+// suppressedByList names the first suppression list of wf that holds id, or "".
+func suppressedByList(wf *workflows.Workflow, id crm.RecordID, lists Lists) string {
+	if wf.Suppression == nil || lists == nil {
+		return ""
+	}
+	for _, l := range wf.Suppression.Lists {
+		if lists.Contains(l, id) {
+			return "member of list " + string(l)
+		}
+	}
+	return ""
+}
+
+// suppressed is the verdict on a record that matches wf's suppression criteria (why): whether the
+// trigger matches it too decides whether a record not enrolled gets a history entry.
+func suppressed(wf *workflows.Workflow, id crm.RecordID, rec crm.Record, now time.Time, why string) crm.FlowVerdict {
+	v := crm.FlowVerdict{ID: id, Verdict: crm.VerdictSuppressedNoMatch, Detail: why}
+	if hit, err := wf.Matches(rec, now); err == nil && hit {
+		v.Verdict = crm.VerdictSuppressed
+	}
+	return v
 }
 
 // listens reports whether the events ev include one that wf evaluates its trigger on. Restored

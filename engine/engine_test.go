@@ -81,7 +81,12 @@ func TestDecide(t *testing.T) {
 		{"ExistingEvaluatedWhateverTheEvents", createdOnly, engine.Change{ID: "1", Existing: true, Record: contact("1", bounced)}, crm.VerdictMatch, ""},
 		{"SuppressedByTrigger", suppressed, engine.Change{ID: "1", Events: "u", Record: contact("1", customer)}, crm.VerdictSuppressed, "suppression trigger"},
 		{"SuppressedByList", suppressed, engine.Change{ID: "40", Events: "u", Record: contact("40", bounced)}, crm.VerdictSuppressed, "list 7"},
-		{"SuppressedEvenWhenNotMatching", suppressed, engine.Change{ID: "40", Events: "u", Record: contact("40", fine)}, crm.VerdictSuppressed, "list 7"},
+		// Suppressed all the same (unenrolled if enrolled), but without a history entry otherwise.
+		{"SuppressedEvenWhenNotMatching", suppressed, engine.Change{ID: "40", Events: "u", Record: contact("40", fine)}, crm.VerdictSuppressedNoMatch, "list 7"},
+		{"JoinedASuppressionList", suppressed, engine.Change{ID: "40", Events: "l", Record: contact("40", bounced)}, crm.VerdictSuppressed, "list 7"},
+		{"JoinedASuppressionListNotMatching", suppressed, engine.Change{ID: "40", Events: "l", Record: contact("40", fine)}, crm.VerdictSuppressedNoMatch, "list 7"},
+		{"JoinedAnotherList", suppressed, engine.Change{ID: "41", Events: "l", Record: contact("41", bounced)}, "", ""},
+		{"JoinedAListNoSuppression", plain, engine.Change{ID: "40", Events: "l", Record: contact("40", bounced)}, "", ""},
 		{"NotSuppressed", suppressed, engine.Change{ID: "41", Events: "u", Record: contact("41", bounced)}, crm.VerdictMatch, ""},
 		{"TriggerRunTimeError", badTrigger, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, crm.VerdictError, "int(<firstname>)"},
 		{"TriggerRunsFine", badTrigger, engine.Change{ID: "1", Events: "u", Record: contact("1", map[string]string{"firstname": "5"})}, crm.VerdictMatch, ""},

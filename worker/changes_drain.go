@@ -111,10 +111,14 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 
 // drainChanges evaluates one batch of change marks against the active workflows of their object
 // types and returns how many records it enrolled. Per object type it reads the live records in one
-// round trip (and, for deleted ones, the bin's record of who deleted them), asks the engine for the
-// verdicts of each workflow, applies them in one script per workflow, and enqueues one
-// workflow:steps task per workflow for the records newly enrolled. A workflow whose revision no
-// longer validates is skipped, and logged.
+// round trip (and, for deleted ones, the bin's record of who deleted them); then, for each
+// workflow, it replays the states the writes left, in order: the first state of every record,
+// then the second, and so on, each judged by the engine on the values that write left and applied
+// in one script, so that no write goes unseen however close together they came (a record created
+// not matching and updated to match is an update; a match, a miss and a match again is a
+// transition). A workflow evaluates only the writes made after its activation
+// (crm.Flow.ActivatedSeq). One workflow:steps task per workflow and layer is enqueued for the
+// records newly enrolled. A workflow whose revision no longer validates is skipped, and logged.
 func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.TenantID, cs []crm.Change, lists engine.ListSets) (int, error) {
 	var types []crm.ObjectType
 	byType := map[crm.ObjectType][]crm.Change{}
@@ -136,7 +140,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 		if len(flows) == 0 {
 			continue
 		}
-		ecs, err := w.engineChanges(ctx, t, o, changes)
+		seen, err := w.readChanged(ctx, t, o, changes)
 		if err != nil {
 			return total, err
 		}
@@ -162,59 +166,95 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 					return total, err
 				}
 			}
-			vs := engine.Decide(wf, ecs, ls, now)
-			if len(vs) == 0 {
-				continue
-			}
 			ref := crm.FlowRef{Name: f.Name, Revision: revs[i].Revision, ObjectType: o, Reenrollment: wf.Reenrollment}
-			enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
-			if err != nil {
-				return total, err
-			}
-			if len(enrolled) > 0 {
-				w.metrics.enrolled.WithLabelValues(string(o)).Add(float64(len(enrolled)))
-				total += len(enrolled)
-				w.enqueueSteps(ctx, log, t, f.Name, ref.Revision, 0, enrolled, nil, time.Time{})
+			for _, layer := range stateLayers(changes, f.ActivatedSeq, seen) {
+				vs := engine.Decide(wf, layer, ls, now)
+				if len(vs) == 0 {
+					continue
+				}
+				enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
+				if err != nil {
+					return total, err
+				}
+				if len(enrolled) > 0 {
+					w.metrics.enrolled.WithLabelValues(string(o)).Add(float64(len(enrolled)))
+					total += len(enrolled)
+					w.enqueueSteps(ctx, log, t, f.Name, ref.Revision, 0, enrolled, nil, time.Time{})
+				}
 			}
 		}
 	}
 	return total, nil
 }
 
-// engineChanges reads the records of changes (all of object type o) for the engine: the live ones
-// in one round trip, and, for those deleted since, their deletion from the bin in one more.
-func (w *Worker) engineChanges(ctx context.Context, t crm.TenantID, o crm.ObjectType, changes []crm.Change) ([]engine.Change, error) {
+// changedNow is what the store holds now of a batch of changed records: the live ones, and how
+// those in the bin were deleted.
+type changedNow struct {
+	live      map[crm.RecordID]*crm.Record
+	deletions map[crm.RecordID]*crm.Deletion
+}
+
+// readChanged reads the records of changes (all of object type o): the live ones in one round trip,
+// and, for those deleted since, their deletion from the bin in one more.
+func (w *Worker) readChanged(ctx context.Context, t crm.TenantID, o crm.ObjectType, changes []crm.Change) (changedNow, error) {
 	ids := make([]crm.RecordID, len(changes))
 	for i, c := range changes {
 		ids[i] = c.ID
 	}
 	recs, err := w.store.Records(ctx, t, o, ids, nil)
 	if err != nil {
-		return nil, err
+		return changedNow{}, err
 	}
-	live := make(map[crm.RecordID]*crm.Record, len(recs))
+	out := changedNow{live: make(map[crm.RecordID]*crm.Record, len(recs)), deletions: map[crm.RecordID]*crm.Deletion{}}
 	for i := range recs {
-		live[recs[i].ID] = &recs[i]
+		out.live[recs[i].ID] = &recs[i]
 	}
 	var gone []crm.RecordID
 	for _, c := range changes {
-		if live[c.ID] == nil && strings.Contains(c.Events, "d") {
+		if out.live[c.ID] == nil && strings.ContainsAny(c.Events, "dp") {
 			gone = append(gone, c.ID)
 		}
 	}
-	deletions := map[crm.RecordID]*crm.Deletion{}
 	if len(gone) > 0 {
 		binned, err := w.store.Records(ctx, t, o, gone, &crm.ReadOpts{Archived: true, Properties: []string{"-"}})
 		if err != nil {
-			return nil, err
+			return changedNow{}, err
 		}
 		for _, r := range binned {
-			deletions[r.ID] = r.Deletion
+			out.deletions[r.ID] = r.Deletion
 		}
 	}
-	out := make([]engine.Change, len(changes))
-	for i, c := range changes {
-		out[i] = engine.Change{ID: c.ID, Events: c.Events, Record: live[c.ID], Deletion: deletions[c.ID]}
-	}
 	return out, nil
+}
+
+// stateLayers turns the states of changes that a workflow activated at change number since
+// evaluates (those numbered after it, and those of the older format, numbered 0) into the engine's
+// changes, layer by layer: layer k holds the k-th such state of every record that has one. A state
+// is judged on the values its write left; one without values (a list join, or a state of the older
+// format) on the record as it is now, and a delete on the record being gone.
+func stateLayers(changes []crm.Change, since int64, now changedNow) [][]engine.Change {
+	var layers [][]engine.Change
+	for _, c := range changes {
+		k := 0
+		for _, st := range c.States {
+			if st.Seq != 0 && st.Seq <= since {
+				continue
+			}
+			ec := engine.Change{ID: c.ID, Events: st.Event, Deletion: now.deletions[c.ID]}
+			switch {
+			case st.Event == "d" || st.Event == "p":
+				// Gone at that write, whatever came after.
+			case st.Values != nil:
+				ec.Record = &crm.Record{ID: c.ID, Type: c.Type, Properties: st.Values}
+			default:
+				ec.Record = now.live[c.ID]
+			}
+			if k == len(layers) {
+				layers = append(layers, nil)
+			}
+			layers[k] = append(layers[k], ec)
+			k++
+		}
+	}
+	return layers
 }

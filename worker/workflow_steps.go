@@ -148,6 +148,9 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		log.Info("workflow is not active: its records stay enrolled and wait", "state", flow.State, "step", step, "records", len(ids))
 		return nil, nil, nil
 	}
+	if flow.ActiveRevision != rev {
+		return w.moveToActiveRevision(ctx, log, t, flow, rev, step, ids)
+	}
 	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: name, Revision: rev})
 	if err != nil {
 		var ve *workflows.ValidationError
@@ -208,6 +211,9 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		if results, err = w.notLive(ctx, flow, ref, st.Type, missing, now, t); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := w.unenrollSuppressed(ctx, t, wf, ref, live); err != nil {
+		return nil, nil, err
 	}
 	deps := w.workflowDeps()
 	var errs []error
@@ -355,4 +361,64 @@ func (w *Worker) enqueueStepTasks(ctx context.Context, log *slog.Logger, t crm.T
 		}
 	}
 	return n
+}
+
+// unenrollSuppressed unenrolls the records of live that joined one of wf's suppression lists
+// since they enrolled, before their next action runs (SPEC S19), and takes them out of live. The
+// drain of the list join does the same; this covers a step that comes due before that drain.
+func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
+	live map[crm.RecordID]crm.Record) error {
+	if wf.Suppression == nil || len(wf.Suppression.Lists) == 0 || len(live) == 0 {
+		return nil
+	}
+	ids := make([]crm.RecordID, 0, len(live))
+	for id := range live {
+		ids = append(ids, id)
+	}
+	var vs []crm.FlowVerdict
+	for _, l := range wf.Suppression.Lists {
+		in, err := w.store.ListMembersAmong(ctx, t, l, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, still := live[id]; still && in[id] {
+				vs = append(vs, crm.FlowVerdict{ID: id, Verdict: crm.VerdictSuppressed, Detail: "member of list " + string(l)})
+				delete(live, id)
+			}
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	_, err := w.store.EvaluateFlow(ctx, t, ref, vs)
+	return err
+}
+
+// moveToActiveRevision moves the records of ids enrolled at revision rev, an older revision of
+// flow, and waiting at step, on to the active revision at the same step (or completes them where
+// it has no such step, see crm.RedisStore.MoveEnrollments), and enqueues that step of the active
+// revision for them at once. So an edited workflow's enrolled records never run a step of a
+// revision that is no longer active, and none is dropped without a history entry.
+func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, rev int64, step int,
+	ids []crm.RecordID) ([]crm.RecordID, []int, error) {
+	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: flow.Name, Revision: flow.ActiveRevision})
+	if err != nil {
+		var ve *workflows.ValidationError
+		if errors.As(err, &ve) || errors.Is(err, crm.ErrNotFound) {
+			return nil, nil, fmt.Errorf("%w: %w", asynq.SkipRetry, err)
+		}
+		return nil, nil, err
+	}
+	ref := crm.FlowRef{Name: flow.Name, Revision: flow.ActiveRevision, ObjectType: flow.ObjectType}
+	moved, err := w.store.MoveEnrollments(ctx, t, ref, rev, step, len(wf.Actions), ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("records enrolled at an older revision moved on to the active one", "from_revision", rev,
+		"to_revision", flow.ActiveRevision, "step", step, "records", len(ids), "moved", len(moved))
+	// A task of its own, so that the steps due after this one run at the active revision too; if
+	// its enqueue fails, the workflow sweep finds the records due.
+	w.enqueueSteps(ctx, log, t, flow.Name, flow.ActiveRevision, step, moved, nil, time.Time{})
+	return nil, nil, nil
 }

@@ -1,0 +1,208 @@
+package worker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// flowOf is a contact workflow named wf on email_bounced with the given option lines, whose one
+// action waits a day (so that an enrollment stays open).
+func flowOf(options string) string {
+	return "name: wf\nobject_type: contacts\ntrigger: email_bounced\n" + options +
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: set_property\n    property: hs_lead_status\n    value: new\n"
+}
+
+// TestEveryWriteIsJudgedOnWhatItLeft: two writes to a record before the drain runs are judged one
+// after the other, each on the values it left, so that the outcome does not depend on how close
+// together they came.
+func TestEveryWriteIsJudgedOnWhatItLeft(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, options string
+		first, second string // email_bounced of the create, then of the update
+		enrolled      bool
+	}{
+		{name: "CreatedOnlyCreateMissesUpdateMatches", options: "events: [created]\n", first: "false", second: "true", enrolled: false},
+		{name: "CreatedOnlyCreateMatchesUpdateMisses", options: "events: [created]\n", first: "true", second: "false", enrolled: true},
+		{name: "UpdatedOnlyCreateMissesUpdateMatches", options: "events: [updated]\n", first: "false", second: "true", enrolled: true},
+		{name: "UpdatedOnlyCreateMatchesUpdateMisses", options: "events: [updated]\n", first: "true", second: "false", enrolled: false},
+		{name: "BothCreateMissesUpdateMatches", options: "events: [created, updated]\n", first: "false", second: "true", enrolled: true},
+		{name: "BothCreateMatchesUpdateMisses", options: "events: [created, updated]\n", first: "true", second: "false", enrolled: true},
+		{name: "BothUnenrollWhenNotMatching", options: "unenroll_when_not_matching: true\n", first: "true", second: "false", enrolled: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			b.activate(t, "wf", flowOf(tc.options))
+			id := b.contact(t, map[string]string{"email_bounced": tc.first})
+			b.update(t, id, map[string]string{"email_bounced": tc.second}) // in the same millisecond: the clock is still
+			b.drain(t)
+			kinds := kinds(b.history(t, "wf", id))
+			if !tc.enrolled {
+				require.NotEqual(t, "enrolled", b.enrollment(t, "wf", id).State, "history %v", kinds)
+				if tc.options == "unenroll_when_not_matching: true\n" {
+					require.Equal(t, []string{"enrolled", "unenrolled"}, kinds, "enrolled by the create, unenrolled by the update before its first step")
+				}
+				return
+			}
+			require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State, "history %v", kinds)
+		})
+	}
+}
+
+// TestRapidFlipsReenroll: with re-enrollment, a completed record that stops matching and matches
+// again before the drain runs is enrolled again; without it, it is not.
+func TestRapidFlipsReenroll(t *testing.T) {
+	t.Parallel()
+	for _, reenroll := range []bool{true, false} {
+		t.Run(map[bool]string{true: "Reenrollment", false: "NoReenrollment"}[reenroll], func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			opt := ""
+			if reenroll {
+				opt = "reenrollment: true\n"
+			}
+			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\n"+opt+
+				"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, "completed", b.enrollment(t, "wf", id).State)
+
+			b.update(t, id, map[string]string{"email_bounced": "false"})
+			b.update(t, id, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			enr := b.enrollment(t, "wf", id)
+			if reenroll {
+				require.Equal(t, 2, enr.Count, "the flip is a transition: enrolled again")
+			} else {
+				require.Equal(t, 1, enr.Count)
+			}
+		})
+	}
+}
+
+// TestJoiningASuppressionListUnenrolls: a record enrolled and waiting out a delay leaves the
+// workflow when it is added to one of its suppression lists, before its next action.
+func TestJoiningASuppressionListUnenrolls(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
+	require.NoError(t, err)
+	b.activate(t, "wf", `name: wf
+object_type: contacts
+trigger: email_bounced
+suppression:
+  lists: [`+string(l.ID)+`]
+actions:
+  - type: delay
+    duration: 1d
+  - type: delete_contact
+`)
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State)
+
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
+	require.NoError(t, err)
+	b.drain(t)
+	require.Equal(t, "unenrolled", b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, "unenrolled", h[len(h)-1].Kind)
+	require.Contains(t, h[len(h)-1].Detail, "member of list "+string(l.ID))
+
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id) // its delete never ran
+}
+
+// TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain: when the step comes due before the
+// drain has seen the list join, the step itself finds the record suppressed and unenrolls it.
+func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
+	require.NoError(t, err)
+	b.activate(t, "wf", `name: wf
+object_type: contacts
+trigger: email_bounced
+suppression:
+  lists: [`+string(l.ID)+`]
+actions:
+  - type: delay
+    duration: 1d
+  - type: delete_contact
+`)
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
+	require.NoError(t, err)
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.live(t, id)
+	require.Equal(t, "unenrolled", b.enrollment(t, "wf", id).State)
+}
+
+// TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
+// active; those made while it was paused are not evaluated when it is activated again, even when
+// the drain runs after the activation.
+func TestWritesWhilePausedAreNotEvaluatedLater(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	f := b.activate(t, "wf", flowOf(""))
+	_, err := b.store.PauseFlow(b.ctx, b.tenant, "wf", nil)
+	require.NoError(t, err)
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Revision: f.Revision})
+	require.NoError(t, err)
+	b.drain(t)
+	require.Equal(t, "", b.enrollment(t, "wf", id).State, "written while paused")
+
+	b.update(t, id, map[string]string{"firstname": "Ann"}) // still matches: an update while active
+	b.drain(t)
+	require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State)
+}
+
+// TestActivatingANewRevisionMovesEnrolledRecordsOn: records enrolled at an older revision continue
+// at their step in the revision activated since; where that revision has no such step, their
+// enrollment ends there, with a history entry either way.
+func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	rev := func(status string) string {
+		return "name: wf\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 1d\n" +
+			"  - type: set_property\n    property: hs_lead_status\n    value: " + status + "\n"
+	}
+	f := b.activate(t, "wf", rev("open"))
+	a := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, f.ActiveRevision, b.enrollment(t, "wf", a).Revision, "history %+v", b.history(t, "wf", a))
+
+	f = b.activate(t, "wf", rev("new"))
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	require.Equal(t, "new", b.live(t, a).Properties["hs_lead_status"], "the active revision's step ran")
+	enr := b.enrollment(t, "wf", a)
+	require.Equal(t, "completed", enr.State)
+	require.Equal(t, f.ActiveRevision, enr.Revision)
+	require.Equal(t, []string{"enrolled", "action", "moved", "action", "completed"}, kinds(b.history(t, "wf", a)))
+
+	// A revision with fewer steps: a record waiting at a step it does not have completes there.
+	c := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 1d\n")
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	require.Empty(t, b.live(t, c).Properties["hs_lead_status"], "no step of an older revision ran")
+	require.Equal(t, "completed", b.enrollment(t, "wf", c).State)
+	h := b.history(t, "wf", c)
+	require.Equal(t, "completed", h[len(h)-1].Kind)
+	require.Contains(t, h[len(h)-1].Detail, "has no step 1")
+}
