@@ -139,7 +139,7 @@ func TestMapError(t *testing.T) {
 
 func TestPanicIsInternalError(t *testing.T) {
 	t.Parallel()
-	st, err := crm.NewRedisStore(redistest.Client(t), nil)
+	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	s, err := New(st, &Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

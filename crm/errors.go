@@ -16,6 +16,12 @@ var (
 	ErrUserExists = errors.New("crm: user already exists")
 	// ErrUnauthenticated means a token is missing, malformed, unknown or revoked.
 	ErrUnauthenticated = errors.New("crm: invalid or missing token")
+	// ErrNoEmailSalt means a store was configured without Config.EmailSalt.
+	ErrNoEmailSalt = errors.New("crm: Config.EmailSalt is required: it salts the hashes of the blocklisted emails of erased contacts")
+	// ErrEmailSaltMismatch means the store's email salt is not the one the Redis was first used with.
+	ErrEmailSaltMismatch = errors.New("crm: the email salt does not match this Redis")
+	// ErrUserDisabled means the user is disabled: it may not be issued a token.
+	ErrUserDisabled = errors.New("crm: user is disabled")
 	// ErrEvictionPolicy means the Redis server may evict keys, which would lose records.
 	ErrEvictionPolicy = errors.New("crm: redis maxmemory-policy must be noeviction")
 )

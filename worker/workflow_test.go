@@ -549,7 +549,7 @@ actions:
 func TestDelaySchedulesTheNextStepAndAStepRunsOnce(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead})
+	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "test")
 	require.NoError(t, err)
 	f := b.activate(t, "follow-up", `name: follow-up
 object_type: contacts

@@ -91,7 +91,7 @@ func archiveAll(t *testing.T, b *bgBundle, s *crm.RedisStore, ids []crm.RecordID
 // deletion time.
 func storeAt(t *testing.T, b *bgBundle, at time.Time) *crm.RedisStore {
 	t.Helper()
-	s, err := crm.NewRedisStore(b.rdb, &crm.Config{Clock: clock.NewSim(at)})
+	s, err := crm.NewRedisStore(b.rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(at)})
 	require.NoError(t, err)
 	return s
 }

@@ -75,7 +75,8 @@ func binary(t *testing.T) string {
 }
 
 // testEnv is the environment of a child process: ours without any crmflow, Redis or SMTP
-// setting, so that a developer's shell cannot change what a test sees.
+// setting, so that a developer's shell cannot change what a test sees, plus the email salt of the
+// test Redis (redistest.EmailSalt), which extra may override ("CRMFLOW_EMAIL_SALT=" unsets it).
 func testEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -85,6 +86,7 @@ func testEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
+	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt)
 	return append(env, extra...)
 }
 

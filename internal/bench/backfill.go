@@ -29,7 +29,7 @@ actions:
 // queue must be the Redis of rdb as asynq sees it; the run's tasks are deleted afterwards.
 func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
 	res := Result{Name: "backfill", Records: n, Goal: 0.6}
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
