@@ -26,6 +26,17 @@ var (
 	ErrEvictionPolicy = errors.New("crm: redis maxmemory-policy must be noeviction")
 )
 
+// UnauthenticatedError is a valid token that is refused, with the reason and what to do (it
+// expired; its user is disabled). It matches ErrUnauthenticated with errors.Is.
+type UnauthenticatedError struct {
+	Reason string
+}
+
+func (e *UnauthenticatedError) Error() string { return ErrUnauthenticated.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrUnauthenticated) true.
+func (e *UnauthenticatedError) Is(target error) bool { return target == ErrUnauthenticated }
+
 // NotFoundError says which thing was not found. It matches ErrNotFound with errors.Is.
 type NotFoundError struct {
 	Kind string // "record", "list", "user", "tenant", "object type", "property"

@@ -33,7 +33,7 @@ type Store interface {
 	CreateToken(ctx context.Context, t TenantID, email string, opts *TokenOpts) (string, error)
 	// Authenticate resolves a token to its tenant and user. ErrUnauthenticated for any bad token:
 	// malformed, unknown, revoked or expired (by the store's clock), or of a disabled user; the
-	// last two wrapped with what to do. Nothing is cached: a change counts from the next call.
+	// last two as an *UnauthenticatedError that says what to do. Nothing is cached: a change counts from the next call.
 	Authenticate(ctx context.Context, token string) (Principal, error)
 	// Users lists a tenant's users, sorted by email. A *NotFoundError for an unknown tenant.
 	Users(ctx context.Context, t TenantID) ([]User, error)

@@ -335,8 +335,8 @@ func (s *RedisStore) Authenticate(ctx context.Context, token string) (Principal,
 	// whose clock is behind cannot extend a token's life.
 	if v := h["expires_at"]; v != "" && v != "0" {
 		if exp := parseMS(v); !s.cfg.Clock.Now().Before(exp) {
-			return Principal{}, fmt.Errorf("%w: the token expired at %s; ask an admin for a new token",
-				ErrUnauthenticated, exp.UTC().Format(time.RFC3339))
+			return Principal{}, &UnauthenticatedError{Reason: fmt.Sprintf("the token expired at %s; ask an admin for a new token",
+				exp.UTC().Format(time.RFC3339))}
 		}
 	}
 	u, err := s.User(ctx, t, h["user"])
@@ -347,7 +347,7 @@ func (s *RedisStore) Authenticate(ctx context.Context, token string) (Principal,
 		return Principal{}, err
 	}
 	if u.Disabled {
-		return Principal{}, fmt.Errorf("%w: the token's user is disabled; ask an admin to enable the user", ErrUnauthenticated)
+		return Principal{}, &UnauthenticatedError{Reason: "the token's user is disabled; ask an admin to enable the user"}
 	}
 	return Principal{Tenant: t, User: u}, nil
 }
