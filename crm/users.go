@@ -324,12 +324,20 @@ func (s *RedisStore) Authenticate(ctx context.Context, token string) (Principal,
 		return Principal{}, ErrUnauthenticated
 	}
 	t := TenantID(tenant)
-	h, err := s.rdb.HGetAll(ctx, TokenKey(t, hashToken(token))).Result()
+	hash := hashToken(token)
+	h, err := s.rdb.HGetAll(ctx, TokenKey(t, hash)).Result()
 	if err != nil {
 		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if len(h) == 0 {
 		return Principal{}, ErrUnauthenticated // unknown, revoked, or expired and dropped by Redis
+	}
+	if h["id"] == "" {
+		// A token issued before tokens had public ids: index it now, so that Tokens lists it and
+		// RevokeToken can name it from now on.
+		if err := indexTokenScript.Run(ctx, s.rdb, []string{TokenKey(t, hash), TokensKey(t)}, hash[:TokenIDLen], hash).Err(); err != nil {
+			return Principal{}, fmt.Errorf("authenticate: index token: %w", err)
+		}
 	}
 	// Redis drops an expired token by itself; the check by the store's clock makes sure a Redis
 	// whose clock is behind cannot extend a token's life.

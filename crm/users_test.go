@@ -3,6 +3,7 @@ package crm_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,4 +272,30 @@ func tokenHash(t *testing.T, b *testBundle, id string) string {
 	h, err := b.rdb.HGet(b.ctx, crm.TokensKey(b.tenant), id).Result()
 	require.NoError(t, err)
 	return h
+}
+
+// TestLegacyTokenIndexedAtFirstUse checks that a token stored before tokens had public ids (no id
+// field, no index entry) still works, and is listed and revocable once used.
+func TestLegacyTokenIndexedAtFirstUse(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		_, err := b.store.CreateUser(ctx, b.tenant, "old@acme.example", crm.Permissions{crm.PermRead}, "admin")
+		require.NoError(t, err)
+		tok := "cft_" + string(b.tenant) + "_" + strings.Repeat("ab", 32)
+		require.NoError(t, b.rdb.HSet(ctx, crm.TokenKey(b.tenant, hashOf(tok)), "user", "old@acme.example", "created_at", "1").Err())
+		tokens, err := b.store.Tokens(ctx, b.tenant, "")
+		require.NoError(t, err)
+		require.Empty(t, tokens)
+
+		_, err = b.store.Authenticate(ctx, tok)
+		require.NoError(t, err)
+		tokens, err = b.store.Tokens(ctx, b.tenant, "")
+		require.NoError(t, err)
+		require.Len(t, tokens, 1)
+		require.Equal(t, crm.TokenID(tok), tokens[0].ID)
+		require.NoError(t, b.store.RevokeToken(ctx, b.tenant, crm.TokenID(tok), "admin"))
+		_, err = b.store.Authenticate(ctx, tok)
+		require.ErrorIs(t, err, crm.ErrUnauthenticated)
+	})
 }
