@@ -37,6 +37,7 @@ what a script reads (the token of "token create", the tables of the list command
 Every change of a user or a token is written to the tenant's audit trail (GET /crm/v3/audit) with
 the acting admin: --by, or else "admin-cli:" and the operating-system user running the command.`
 	admin.Example = `  export REDIS_URL=redis://127.0.0.1:6379/0
+  export CRMFLOW_EMAIL_SALT=...   # the deployment's, as every crmflow process on that Redis
   crmflow admin tenant create acme --plan professional
   crmflow admin user create acme ops@acme.example --perms read,write,delete,bulk_delete
   TOKEN=$(crmflow admin token create acme ops@acme.example --ttl 90d)
