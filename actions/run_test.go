@@ -29,7 +29,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{Clock: clk})
+	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	ctx := t.Context()
@@ -290,7 +290,7 @@ func TestListRun(t *testing.T) {
 func TestNotifyUserRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales-desk@example.com", crm.Permissions{crm.PermRead})
+	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales-desk@example.com", crm.Permissions{crm.PermRead}, "test")
 	require.NoError(t, err)
 	rec := b.create(t, crm.Contacts, map[string]string{"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace"})
 	params := actions.Params{"to": "Sales-Desk@example.com", "subject": "Call {{firstname}}\t{{ lastname }}", "body": "Contact {{id}}: {{firstname}} ({{company}})"}

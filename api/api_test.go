@@ -57,7 +57,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	rdb := redistest.Client(t)
-	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk})
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	b := &testBundle{
 		store:   st,
@@ -106,9 +106,9 @@ func (b *testBundle) user(t *testing.T, tn crm.TenantID, email, perms string) st
 	t.Helper()
 	ps, err := crm.ParsePermissions(perms)
 	require.NoError(t, err)
-	_, err = b.store.CreateUser(b.ctx, tn, email, ps)
+	_, err = b.store.CreateUser(b.ctx, tn, email, ps, "test")
 	require.NoError(t, err)
-	tok, err := b.store.CreateToken(b.ctx, tn, email)
+	tok, err := b.store.CreateToken(b.ctx, tn, email, nil)
 	require.NoError(t, err)
 	return tok
 }
@@ -543,7 +543,7 @@ func TestNew(t *testing.T) {
 
 	t.Run("NegativeMaxBodyBytes", func(t *testing.T) {
 		t.Parallel()
-		st, err := crm.NewRedisStore(redistest.Client(t), nil)
+		st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		_, err = api.New(st, &api.Config{MaxBodyBytes: -1})
 		require.ErrorContains(t, err, "MaxBodyBytes")
@@ -551,7 +551,7 @@ func TestNew(t *testing.T) {
 
 	t.Run("TwoServersShareARegistry", func(t *testing.T) {
 		t.Parallel()
-		st, err := crm.NewRedisStore(redistest.Client(t), nil)
+		st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		reg := prometheus.NewRegistry()
 		_, err = api.New(st, &api.Config{Registerer: reg})

@@ -15,7 +15,10 @@ const (
 )
 
 // auditJSON is one entry of the audit trail: a deletion, a restore or a permanent delete of one
-// record or of a batch moved together. It names records by id only.
+// record or of a batch moved together, or a change of a user or a token by an admin
+// (user_create, user_set_perms, user_disable, user_enable, token_create, token_revoke). It names
+// records by id, users by email and tokens by public id only. The fields of user and token
+// changes are left out of the other entries.
 type auditJSON struct {
 	Action     string   `json:"action"`
 	ObjectType string   `json:"objectType"`
@@ -28,6 +31,16 @@ type auditJSON struct {
 	// Actor says who made the change, as "USER via workflow NAME (revision R)" for a workflow.
 	Actor string `json:"actor"`
 	At    string `json:"at"`
+	// User is the user a user or token change concerns.
+	User string `json:"user,omitempty"`
+	// Permissions is the user's set after user_create and user_set_perms, PreviousPermissions
+	// the set before user_set_perms.
+	Permissions         *[]string `json:"permissions,omitempty"`
+	PreviousPermissions *[]string `json:"previousPermissions,omitempty"`
+	// TokenID is the public id of the token of token_create and token_revoke.
+	TokenID string `json:"tokenId,omitempty"`
+	// ExpiresAt is when the token of token_create expires, absent for never.
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -35,12 +48,29 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	for i, id := range e.RecordIDs {
 		ids[i] = string(id)
 	}
-	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, By: e.By, Via: string(e.Via),
-		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At)}
+	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, By: e.By, Via: string(e.Via),
+		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID}
+	perms := func(p crm.Permissions) *[]string {
+		s := make([]string, len(p))
+		for i, x := range p {
+			s[i] = string(x)
+		}
+		return &s
+	}
+	switch e.Action {
+	case crm.AuditUserCreate:
+		out.Permissions = perms(e.Permissions)
+	case crm.AuditUserSetPerms:
+		out.Permissions, out.PreviousPermissions = perms(e.Permissions), perms(e.PreviousPermissions)
+	}
+	if !e.ExpiresAt.IsZero() {
+		out.ExpiresAt = crm.FormatDatetime(e.ExpiresAt)
+	}
+	return out
 }
 
 // listAudit serves GET /crm/v3/audit?limit=&after=: the tenant's audit trail of deletions and
-// restores, oldest first. limit defaults to 100, at most 1000; the next page's cursor is
+// restores, and of the admins' changes of users and tokens, oldest first. limit defaults to 100, at most 1000; the next page's cursor is
 // paging.next.after, absent on the last page. It needs restore, the admin-level right.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	limit := defaultAuditLimit

@@ -21,9 +21,22 @@ type auditEntry struct {
 	At         string   `json:"at"`
 }
 
+// auditAfter returns the cursor after the audit entries tenant A has now (the setup's users and
+// tokens), so that a test reads only the entries it caused.
+func (b *testBundle) auditAfter(t *testing.T) string {
+	t.Helper()
+	pg := expect[page[map[string]any]](t, b.call(t, "GET", "/crm/v3/audit?limit=1000", tokAll, nil), http.StatusOK)
+	require.Nil(t, pg.Paging)
+	require.NotEmpty(t, pg.Results, "the setup's users and tokens are audited")
+	entries, _, err := b.store.Audit(b.ctx, b.tenantA, &crm.AuditOpts{Limit: 1000})
+	require.NoError(t, err)
+	return entries[len(entries)-1].ID
+}
+
 func TestAudit(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	start := b.auditAfter(t)
 	c1 := string(b.contact(t, map[string]string{"email": "one@example.com"}))
 	c2 := string(b.contact(t, map[string]string{"email": "two@example.com"}))
 	c3 := string(b.contact(t, map[string]string{"email": "three@example.com"}))
@@ -54,14 +67,14 @@ func TestAudit(t *testing.T) {
 		{"permanent_delete", "contacts", []string{c2}, "all@a.example", "api", "", at(4)},
 		{"archive", "contacts", []string{c4}, "all@a.example", "bulk", acc.ID, at(5)},
 	}
-	all := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit", tokAll, nil), http.StatusOK)
+	all := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?after="+start, tokAll, nil), http.StatusOK)
 	require.Equal(t, want, all.Results)
 	require.Nil(t, all.Paging)
 
 	t.Run("Paging", func(t *testing.T) {
 		t.Parallel()
 		var got []auditEntry
-		after := ""
+		after := start
 		for range len(want) {
 			pg := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?limit=2&after="+url.QueryEscape(after), tokAll, nil), http.StatusOK)
 			require.LessOrEqual(t, len(pg.Results), 2)
@@ -100,4 +113,50 @@ func TestAudit(t *testing.T) {
 		require.Contains(t, string(r.body), `"recordIds":[]`)
 		require.NotContains(t, string(r.body), "ghost")
 	})
+}
+
+// TestAuditUsersAndTokens reads the admins' changes of users and tokens through the API: who did
+// what to which user or token, never a token's secret.
+func TestAuditUsersAndTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	start := b.auditAfter(t)
+	ctx := b.ctx
+	t0 := b.clock.Now()
+	_, err := b.store.CreateUser(ctx, b.tenantA, "new@a.example", crm.Permissions{crm.PermRead}, "admin-cli:alice")
+	require.NoError(t, err)
+	tok, err := b.store.CreateToken(ctx, b.tenantA, "new@a.example", &crm.TokenOpts{By: "admin-cli:alice", TTL: 48 * time.Hour})
+	require.NoError(t, err)
+	_, err = b.store.SetUserPermissions(ctx, b.tenantA, "new@a.example", crm.Permissions{crm.PermRead, crm.PermWrite}, "admin-cli:bob")
+	require.NoError(t, err)
+	_, err = b.store.SetUserDisabled(ctx, b.tenantA, "new@a.example", true, "admin-cli:bob")
+	require.NoError(t, err)
+	_, err = b.store.SetUserDisabled(ctx, b.tenantA, "new@a.example", false, "admin-cli:bob")
+	require.NoError(t, err)
+	require.NoError(t, b.store.RevokeToken(ctx, b.tenantA, crm.TokenID(tok), "admin-cli:carol"))
+
+	r := b.call(t, "GET", "/crm/v3/audit?after="+start, tokAll, nil)
+	require.NotContains(t, string(r.body), tok, "a token's secret is never shown")
+	pg := expect[page[map[string]any]](t, r, http.StatusOK)
+	at := crm.FormatDatetime(t0)
+	id := crm.TokenID(tok)
+	common := map[string]any{"objectType": "", "recordIds": []any{}, "via": "", "ref": "", "at": at, "user": "new@a.example"}
+	with := func(m map[string]any) map[string]any {
+		for k, v := range common {
+			if _, ok := m[k]; !ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	require.Equal(t, []map[string]any{
+		with(map[string]any{"action": "user_create", "by": "admin-cli:alice", "permissions": []any{"read"}}),
+		with(map[string]any{"action": "token_create", "by": "admin-cli:alice", "tokenId": id,
+			"expiresAt": crm.FormatDatetime(t0.Add(48 * time.Hour))}),
+		with(map[string]any{"action": "user_set_perms", "by": "admin-cli:bob", "permissions": []any{"read", "write"},
+			"previousPermissions": []any{"read"}}),
+		with(map[string]any{"action": "user_disable", "by": "admin-cli:bob"}),
+		with(map[string]any{"action": "user_enable", "by": "admin-cli:bob"}),
+		with(map[string]any{"action": "token_revoke", "by": "admin-cli:carol", "tokenId": id}),
+	}, pg.Results)
 }

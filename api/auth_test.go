@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -49,6 +51,47 @@ func TestAuthentication(t *testing.T) {
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
 		})
 	}
+
+	// A valid token is refused from the next request on once revoked, once expired by the store's
+	// clock, or while its user is disabled; the answer says why, and nothing changes.
+	t.Run("RevokedExpiredDisabled", func(t *testing.T) {
+		t.Parallel()
+		rb := setup(t)
+		rid := string(rb.contact(t, map[string]string{"firstname": "Ada"}))
+		path := "/crm/v3/objects/contacts/" + rid
+		ok := func(tok string) {
+			t.Helper()
+			expect[record](t, rb.raw(t, "GET", path, "Bearer "+tok, nil), http.StatusOK)
+		}
+		refused := func(tok, why string) {
+			t.Helper()
+			before := rb.dump(t, rb.tenantA)
+			e := expectError(t, rb.raw(t, "PATCH", path, "Bearer "+tok, map[string]any{"properties": map[string]any{"firstname": "X"}}),
+				http.StatusUnauthorized, "INVALID_AUTHENTICATION")
+			require.Contains(t, e.Message, why)
+			require.Equal(t, before, rb.dump(t, rb.tenantA))
+		}
+		revoked := rb.tokens[tokAll]
+		ok(revoked)
+		require.NoError(t, rb.store.RevokeToken(rb.ctx, rb.tenantA, crm.TokenID(revoked), "admin"))
+		refused(revoked, "revoked")
+
+		rb.user(t, rb.tenantA, "temp@a.example", "all")
+		expiring, err := rb.store.CreateToken(rb.ctx, rb.tenantA, "temp@a.example", &crm.TokenOpts{TTL: time.Hour})
+		require.NoError(t, err)
+		ok(expiring)
+		rb.clock.Advance(time.Hour)
+		refused(expiring, "expired at")
+
+		reader := rb.tokens[tokRead]
+		ok(reader)
+		_, err = rb.store.SetUserDisabled(rb.ctx, rb.tenantA, "read@a.example", true, "admin")
+		require.NoError(t, err)
+		refused(reader, "disabled")
+		_, err = rb.store.SetUserDisabled(rb.ctx, rb.tenantA, "read@a.example", false, "admin")
+		require.NoError(t, err)
+		ok(reader)
+	})
 
 	t.Run("SchemeIsCaseInsensitive", func(t *testing.T) {
 		t.Parallel()
@@ -161,6 +204,11 @@ func TestPermissions(t *testing.T) {
 			before, raw := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 			e := expectError(t, b.call(t, tc.method, tc.path, tc.who, tc.body), http.StatusForbidden, "MISSING_SCOPES")
 			require.Contains(t, e.Message, `"`+string(tc.perm)+`"`)
+			// The hint is a command that works for an existing user: it keeps its permissions.
+			require.Contains(t, e.Message, "crmflow admin user set-perms "+string(b.tenantA)+" ")
+			m := regexp.MustCompile(`--perms (\S+)\)`).FindStringSubmatch(e.Message)
+			require.NotNil(t, m, e.Message)
+			require.Contains(t, strings.Split(m[1], ","), string(tc.perm))
 			require.Equal(t, []string{string(tc.perm)}, e.Context["requiredScopes"])
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
 			require.Equal(t, raw, b.dump(t, b.tenantA)) // not a key nor a value of the tenant changed

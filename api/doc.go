@@ -1,6 +1,6 @@
 // Package api serves crmflow's HTTP API, in the shape of HubSpot's CRM v3 API, over a [crm.Store].
 //
-//	store, _ := crm.NewRedisStore(rdb, nil)
+//	store, _ := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: os.Getenv("CRMFLOW_EMAIL_SALT")})
 //	srv, err := api.New(store, &api.Config{Logger: logger, Registerer: prometheus.DefaultRegisterer})
 //	if err != nil { ... }
 //	http.ListenAndServe(":8080", srv)
@@ -34,7 +34,7 @@
 //	POST   /crm/v3/objects/{objectType}/bulk-delete        ids, filter or listId, with confirmCount [bulk_delete], 202
 //	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete], 202
 //	GET    /crm/v3/jobs/{jobId}                            a bulk job's state and progress [read]
-//	GET    /crm/v3/audit?limit=&after=                     deletions and restores, oldest first [restore]
+//	GET    /crm/v3/audit?limit=&after=                     deletions, restores, user and token changes, oldest first [restore]
 //	PUT    /automation/v4/flows/{name}                     store a workflow file (YAML body) [workflows], 201 or 200
 //	GET    /automation/v4/flows                            every workflow with its state and revision [read]
 //	GET    /automation/v4/flows/{name}                     one, with its latest source and its revisions [read]

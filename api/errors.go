@@ -77,22 +77,26 @@ func errInvalid(field, code, format string, args ...any) *apiError {
 // errNotFound is a 404 naming what was not found. A thing of another tenant gets the same answer.
 func errNotFound(kind, id string) error { return &crm.NotFoundError{Kind: kind, ID: id} }
 
-// errMissingScope is the 403 of a principal that lacks a permission.
-func errMissingScope(perm crm.Permission) *apiError {
-	msg := fmt.Sprintf("this request needs the %q permission, which your user does not have: ask an admin to grant it "+
-		"(crmflow admin user create ... --perms %s,...)", perm, perm)
+// errMissingScope is the 403 of principal p, which lacks permission perm. Its hint is the admin
+// command that grants perm to that existing user, keeping the permissions it has.
+func errMissingScope(p crm.Principal, perm crm.Permission) *apiError {
+	return missingScope(p, perm, fmt.Sprintf("this request needs the %q permission, which your user does not have", perm))
+}
+
+// errWorkflowScope is the 403 of principal p, which lacks permission perm that a workflow's
+// actions need; lead says what p was doing and why perm is needed.
+func errWorkflowScope(p crm.Principal, perm crm.Permission, lead string) *apiError {
+	return missingScope(p, perm, lead)
+}
+
+// missingScope is a 403 MISSING_SCOPES: lead, then the admin command that grants perm to p's
+// existing user, keeping the permissions it has.
+func missingScope(p crm.Principal, perm crm.Permission, lead string) *apiError {
+	grant, _ := crm.ParsePermissions(p.User.Permissions.String() + "," + string(perm)) // known names: cannot fail
+	msg := fmt.Sprintf("%s: ask an admin to grant it (crmflow admin user set-perms %s %s --perms %s)", lead, p.Tenant, p.User.Email, grant)
 	return &apiError{status: http.StatusForbidden, category: categoryMissingScopes, message: msg,
 		details: []errorDetail{{Message: msg, Code: "MISSING_SCOPES", In: "permission"}},
 		context: map[string][]string{"requiredScopes": {string(perm)}}}
-}
-
-// errWorkflowScope is the 403 of a user who lacks a permission a workflow's actions need; msg
-// says what they were doing and why it is needed.
-func errWorkflowScope(perm crm.Permission, msg string) *apiError {
-	e := errMissingScope(perm)
-	e.message = msg + "; " + e.message
-	e.details = []errorDetail{{Message: e.message, Code: "MISSING_SCOPES", In: "permission"}}
-	return e
 }
 
 // errAuth is a 401 saying what was wrong with the credentials.
@@ -224,8 +228,13 @@ func mapError(err error) (int, errorBody) {
 		return ae.status, errorBody{Status: "error", Category: ae.category, Message: ae.message,
 			Errors: ae.details, Context: ae.context}
 	case errors.Is(err, crm.ErrUnauthenticated):
-		return one(http.StatusUnauthorized, categoryAuthentication, "INVALID_AUTHENTICATION", "Authorization",
-			"the bearer token is invalid, unknown or revoked: create a new one (crmflow admin token create)")
+		msg := "the bearer token is invalid, unknown, revoked or expired: ask an admin for a new one (crmflow admin token create)"
+		if ue := (*crm.UnauthenticatedError)(nil); errors.As(err, &ue) {
+			// The store said why (an expired token, a disabled user) and what to do; only a caller
+			// holding the token's secret can learn it.
+			msg = "the bearer token is refused: " + ue.Reason
+		}
+		return one(http.StatusUnauthorized, categoryAuthentication, "INVALID_AUTHENTICATION", "Authorization", msg)
 	case errors.As(err, &ec):
 		status, body := one(http.StatusConflict, categoryConflict, "EMAIL_CONFLICT", "email", ec.Error())
 		body.Context = map[string][]string{"existingId": {string(ec.BlockingID)}}

@@ -48,7 +48,7 @@ func TestMapError(t *testing.T) {
 			http.StatusConflict, categoryConflict, []string{""}, "already exists"},
 		{"UserExists", wrap(crm.ErrUserExists), http.StatusConflict, categoryConflict, []string{""}, "exists"},
 		{"Deadline", wrap(context.DeadlineExceeded), http.StatusGatewayTimeout, categoryTimeout, []string{""}, "too long"},
-		{"MissingScope", errMissingScope(crm.PermSchema), http.StatusForbidden, categoryMissingScopes, []string{"permission"}, `"schema"`},
+		{"MissingScope", errMissingScope(crm.Principal{Tenant: "acme", User: crm.User{Email: "ops@acme.example", Permissions: crm.Permissions{crm.PermRead}}}, crm.PermSchema), http.StatusForbidden, categoryMissingScopes, []string{"permission"}, `"schema"`},
 		{"TooLarge", errTooLarge(10), http.StatusRequestEntityTooLarge, categoryTooLarge, []string{"body"}, "10 bytes"},
 		{"CountMismatch", wrap(&crm.CountMismatchError{Confirmed: 12, Matched: 13}), http.StatusConflict, categoryConflict,
 			[]string{"confirmCount"}, "12 records but 13 match"},
@@ -139,7 +139,7 @@ func TestMapError(t *testing.T) {
 
 func TestPanicIsInternalError(t *testing.T) {
 	t.Parallel()
-	st, err := crm.NewRedisStore(redistest.Client(t), nil)
+	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	s, err := New(st, &Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

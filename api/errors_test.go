@@ -114,7 +114,7 @@ func TestStoreFailureIsInternalError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rdb := redistest.Client(t)
-	broken, err := crm.NewRedisStore(rdb, nil)
+	broken, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	require.NoError(t, rdb.Close())
 	srv, err := api.New(broken, &api.Config{Logger: slog.New(slog.NewJSONHandler(b.logs, nil))})

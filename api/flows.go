@@ -841,6 +841,6 @@ func requireFlowPerms(p crm.Principal, wf *workflows.Workflow, many bool, doing 
 	if missing[0] == crm.PermBulkDelete {
 		why = "it deletes, and enrolling the existing records can delete many at once"
 	}
-	return errWorkflowScope(missing[0], fmt.Sprintf("%s workflow %s needs the %q permission (%s), which your user does not have: "+
-		"a workflow acts with the authority of the user who activates it", doing, wf.Name, missing[0], why))
+	return errWorkflowScope(p, missing[0], fmt.Sprintf("%s workflow %s needs the %q permission (%s), which your user does not have, "+
+		"since a workflow acts with the authority of the user who activates it", doing, wf.Name, missing[0], why))
 }

@@ -147,7 +147,7 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	rdb := redis.NewClient(opt)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	must(err)
 	ctx := context.Background()
 	fx := &fuzzFixture{rdb: rdb}
@@ -159,9 +159,9 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	for _, u := range fuzzUsers {
 		perms, err := crm.ParsePermissions(u.perms)
 		must(err)
-		_, err = st.CreateUser(ctx, fuzzTenantA, u.email, perms)
+		_, err = st.CreateUser(ctx, fuzzTenantA, u.email, perms, "test")
 		must(err)
-		tok, err := st.CreateToken(ctx, fuzzTenantA, u.email)
+		tok, err := st.CreateToken(ctx, fuzzTenantA, u.email, nil)
 		must(err)
 		fx.tokens = append(fx.tokens, tok)
 	}

@@ -179,7 +179,11 @@ func TestTenantIsolation(t *testing.T) {
 		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, notFound},
 		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, notFound},
 		{"Audit", "GET", "/crm/v3/audit", nil, func(t *testing.T, r response) {
-			require.Empty(t, expect[page[auditEntry]](t, r, http.StatusOK).Results)
+			// Only the caller's tenant's own entries: the creation of its user and token, no record.
+			for _, e := range expect[page[auditEntry]](t, r, http.StatusOK).Results {
+				require.Contains(t, []string{crm.AuditUserCreate, crm.AuditTokenCreate}, e.Action)
+				require.Empty(t, e.RecordIDs)
+			}
 		}},
 
 		// Workflows: another tenant neither sees, changes, activates, previews nor enrolls into A's.

@@ -314,6 +314,9 @@ const (
 	callerNoToken            // no Authorization header
 	callerBadToken           // a well-formed token of the fixture's tenant that does not exist
 	callerOtherTenant        // a user with every permission in another tenant
+	callerDisabled           // a user of the fixture's tenant with every permission, disabled
+	callerExpired            // an expired token of a user of the fixture's tenant with every permission
+	callerRevoked            // a revoked token of a user of the fixture's tenant with every permission
 )
 
 // matrixCaller is one column of the permission matrix.
@@ -323,7 +326,8 @@ type matrixCaller struct {
 	perms crm.Permissions
 }
 
-// matrixCallers are the callers of the matrix: no token, a bad token, another tenant's user, and
+// matrixCallers are the callers of the matrix: no token, a bad token, another tenant's user, a
+// disabled user, an expired token and a revoked token (each of a user with every permission), and
 // users holding no permission, each permission alone, every set of permissions that an endpoint
 // needs together, and every permission.
 func matrixCallers(rows []matrixRow) []matrixCaller {
@@ -331,6 +335,9 @@ func matrixCallers(rows []matrixRow) []matrixCaller {
 		{name: "NoToken", kind: callerNoToken},
 		{name: "BadToken", kind: callerBadToken},
 		{name: "OtherTenant", kind: callerOtherTenant},
+		{name: "DisabledUser", kind: callerDisabled, perms: crm.AllPermissions},
+		{name: "ExpiredToken", kind: callerExpired, perms: crm.AllPermissions},
+		{name: "RevokedToken", kind: callerRevoked, perms: crm.AllPermissions},
 		{name: "NoPermissions", perms: crm.Permissions{}},
 	}
 	for _, p := range crm.AllPermissions {
@@ -450,7 +457,8 @@ func serverRoutes(t *testing.T) map[string]crm.Permission {
 	return routes
 }
 
-// TestPermissionMatrix calls every endpoint as every caller: no token and a bad token (401),
+// TestPermissionMatrix calls every endpoint as every caller: no token, a bad token, a disabled
+// user's token, an expired token and a revoked token (401),
 // another tenant's user (the answer of TestTenantIsolation), and users of no permission, of each
 // permission alone, of each set an endpoint needs together, and of every permission (403
 // MISSING_SCOPES naming the first permission lacking, or the endpoint's success status). A
@@ -466,14 +474,31 @@ func TestPermissionMatrix(t *testing.T) {
 	callers := matrixCallers(rows)
 	require.Len(t, matrixPermIdents, len(crm.AllPermissions), "a permission is missing from matrixPermIdents")
 
-	// The shared tenant A, which no cell may change, with one user per caller.
-	fixA := b.matrixFixture(t, b.tenantA)
+	// The shared tenant A, which no cell may change, with one user per caller. The expired token
+	// is valid for a day by the store's clock, which then moves on by more than a day (Redis's own
+	// TTL of the token is a day of real time, so the token key stays for the whole test).
 	tokens := map[string]string{}
 	for i, c := range callers {
-		if c.kind == callerUser {
-			tokens[c.name] = b.user(t, b.tenantA, "matrix"+strconv.Itoa(i)+"@m.example", c.perms.String())
+		email := "matrix" + strconv.Itoa(i) + "@m.example"
+		switch c.kind {
+		case callerUser:
+			tokens[c.name] = b.user(t, b.tenantA, email, c.perms.String())
+		case callerDisabled:
+			tokens[c.name] = b.user(t, b.tenantA, email, c.perms.String())
+			_, err := b.store.SetUserDisabled(b.ctx, b.tenantA, email, true, "matrix-admin")
+			require.NoError(t, err)
+		case callerExpired:
+			b.user(t, b.tenantA, email, c.perms.String())
+			tok, err := b.store.CreateToken(b.ctx, b.tenantA, email, &crm.TokenOpts{By: "matrix-admin", TTL: 24 * time.Hour})
+			require.NoError(t, err)
+			tokens[c.name] = tok
+		case callerRevoked:
+			tokens[c.name] = b.user(t, b.tenantA, email, c.perms.String())
+			require.NoError(t, b.store.RevokeToken(b.ctx, b.tenantA, crm.TokenID(tokens[c.name]), "matrix-admin"))
 		}
 	}
+	b.clock.Advance(25 * time.Hour)
+	fixA := b.matrixFixture(t, b.tenantA)
 	badToken := "cft_" + string(b.tenantA) + "_" + strings.Repeat("0", 64)
 	baseline := b.dump(t, b.tenantA)
 	drainsA := b.tasks.drainsOf(b.tenantA)
@@ -571,7 +596,8 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 	}
 	switch {
 	case public:
-	case c.kind == callerNoToken || c.kind == callerBadToken:
+	case c.kind == callerNoToken || c.kind == callerBadToken || c.kind == callerDisabled ||
+		c.kind == callerExpired || c.kind == callerRevoked:
 		want = http.StatusUnauthorized
 	case c.kind == callerOtherTenant:
 		want = row.other
@@ -582,7 +608,13 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 	r := b.raw(t, row.method(), rq.path, auth, rq.body)
 	switch want {
 	case http.StatusUnauthorized:
-		expectError(t, r, want, "INVALID_AUTHENTICATION")
+		e := expectError(t, r, want, "INVALID_AUTHENTICATION")
+		switch c.kind { // a valid token that is refused says why
+		case callerDisabled:
+			require.Contains(t, e.Message, "disabled")
+		case callerExpired:
+			require.Contains(t, e.Message, "expired at")
+		}
 	case http.StatusForbidden:
 		e := expectError(t, r, want, "MISSING_SCOPES")
 		require.Equal(t, []string{string(lacks)}, e.Context["requiredScopes"])

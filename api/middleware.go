@@ -189,7 +189,7 @@ func (s *Server) drainSoon(r *http.Request, t crm.TenantID) {
 func requirePerms(p crm.Principal, perms ...crm.Permission) error {
 	for _, perm := range perms {
 		if !p.User.Permissions.Has(perm) {
-			return errMissingScope(perm)
+			return errMissingScope(p, perm)
 		}
 	}
 	return nil

@@ -11,25 +11,52 @@ import (
 )
 
 // AuditEntry is one deletion, restore or permanent delete, of one record or of a batch of records
-// moved together. It names records by id only.
+// moved together, or one change of a user or a token by an admin. It names records by id and
+// users by email only, never record content or a token's secret.
 type AuditEntry struct {
 	// ID is the entry's cursor.
-	ID         string
-	Action     string // "archive", "restore" or "permanent_delete"
+	ID string
+	// Action is one of the Audit* actions.
+	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
-	By         string
-	Via        Via
-	Ref        string
+	// By is who made the change: a user's email, a workflow, or for a user or token change the
+	// acting admin (the CLI's "admin-cli:<os user>", say).
+	By  string
+	Via Via
+	Ref string
 	// Revision is the revision of workflow Ref that made the change (Via ViaWorkflow), else 0.
 	Revision int64
 	At       time.Time
+	// User is the email of the user a user or token change concerns.
+	User string
+	// Permissions is the user's set after AuditUserCreate and AuditUserSetPerms;
+	// PreviousPermissions the set before AuditUserSetPerms.
+	Permissions         Permissions
+	PreviousPermissions Permissions
+	// TokenID is the public id of the token of AuditTokenCreate and AuditTokenRevoke.
+	TokenID string
+	// ExpiresAt is when the token of AuditTokenCreate expires; zero for never.
+	ExpiresAt time.Time
 }
 
 // Actor describes who made the change, as "USER via workflow NAME (revision R)" for a workflow.
 func (e AuditEntry) Actor() string {
 	return Actor{User: e.By, Via: e.Via, Ref: e.Ref, Revision: e.Revision}.String()
 }
+
+// The actions of the audit trail.
+const (
+	AuditArchive         = "archive"
+	AuditRestore         = "restore"
+	AuditPermanentDelete = "permanent_delete"
+	AuditUserCreate      = "user_create"
+	AuditUserSetPerms    = "user_set_perms"
+	AuditUserDisable     = "user_disable"
+	AuditUserEnable      = "user_enable"
+	AuditTokenCreate     = "token_create"
+	AuditTokenRevoke     = "token_revoke"
+)
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {
@@ -86,6 +113,21 @@ func auditEntry(m redis.XMessage) AuditEntry {
 			ids = append(ids, RecordID(id))
 		}
 	}
-	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
-		By: str("by"), Via: Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at"))}
+	perms := func(k string) Permissions {
+		p, _ := ParsePermissions(str(k)) // written from a Permissions; a set that no longer parses is left empty
+		return p
+	}
+	e := AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
+		By: str("by"), Via: Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
+		User: str("user"), TokenID: str("token_id")}
+	if _, ok := m.Values["perms"]; ok {
+		e.Permissions = perms("perms")
+	}
+	if _, ok := m.Values["prev_perms"]; ok {
+		e.PreviousPermissions = perms("prev_perms")
+	}
+	if v := str("expires_at"); v != "" && v != "0" {
+		e.ExpiresAt = parseMS(v)
+	}
+	return e
 }

@@ -27,7 +27,7 @@ const (
 	// is unenrolled if enrolled, and otherwise leaves no history entry (most suppressed records of a
 	// backfill never matched).
 	VerdictSuppressedNoMatch Verdict = "suppressed_nomatch"
-	VerdictDeleted    Verdict = "deleted"
+	VerdictDeleted           Verdict = "deleted"
 )
 
 // FlowVerdict is a verdict on one record.

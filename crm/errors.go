@@ -17,9 +17,26 @@ var (
 	ErrUserExists = errors.New("crm: user already exists")
 	// ErrUnauthenticated means a token is missing, malformed, unknown or revoked.
 	ErrUnauthenticated = errors.New("crm: invalid or missing token")
+	// ErrNoEmailSalt means a store was configured without Config.EmailSalt.
+	ErrNoEmailSalt = errors.New("crm: Config.EmailSalt is required: it salts the hashes of the blocklisted emails of erased contacts")
+	// ErrEmailSaltMismatch means the store's email salt is not the one the Redis was first used with.
+	ErrEmailSaltMismatch = errors.New("crm: the email salt does not match this Redis")
+	// ErrUserDisabled means the user is disabled: it may not be issued a token.
+	ErrUserDisabled = errors.New("crm: user is disabled")
 	// ErrEvictionPolicy means the Redis server may evict keys, which would lose records.
 	ErrEvictionPolicy = errors.New("crm: redis maxmemory-policy must be noeviction")
 )
+
+// UnauthenticatedError is a valid token that is refused, with the reason and what to do (it
+// expired; its user is disabled). It matches ErrUnauthenticated with errors.Is.
+type UnauthenticatedError struct {
+	Reason string
+}
+
+func (e *UnauthenticatedError) Error() string { return ErrUnauthenticated.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrUnauthenticated) true.
+func (e *UnauthenticatedError) Is(target error) bool { return target == ErrUnauthenticated }
 
 // NotFoundError says which thing was not found. It matches ErrNotFound with errors.Is.
 type NotFoundError struct {

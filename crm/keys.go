@@ -5,24 +5,39 @@ import "strconv"
 // Every Redis key of the store is built in this file. A tenant's keys all start with
 // "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
 // Lua script can change any of its keys atomically. The only keys without a tenant tag are the
-// global registry of tenants (TenantsKey).
+// global registry of tenants (TenantsKey) and the fingerprint of the email salt (SaltFingerprintKey).
 
 func prefix(t TenantID) string { return "crm:{" + string(t) + "}:" }
 
 // TenantsKey is the SET of every tenant id (the one global key; no script touches it with tenant keys).
 func TenantsKey() string { return "crm:tenants" }
 
+// SaltFingerprintKey is the STRING fingerprint of the deployment's email salt (see
+// SaltFingerprint), written by the first process that starts on the Redis. A global key, like
+// TenantsKey.
+func SaltFingerprintKey() string { return "crm:salt:fingerprint" }
+
 // TenantKey is the HASH of a tenant: plan, created_at (unix ms).
 func TenantKey(t TenantID) string { return prefix(t) + "tenant" }
 
-// UserKey is the HASH of a user: perms, created_at.
+// UserKey is the HASH of a user: perms, created_at, disabled ("1" for a disabled user, else absent).
 func UserKey(t TenantID, email string) string { return prefix(t) + "user:" + email }
 
 // UsersKey is the SET of a tenant's user emails.
 func UsersKey(t TenantID) string { return prefix(t) + "users" }
 
-// TokenKey is the HASH of an API token, by the SHA-256 of the token: user, created_at.
-func TokenKey(t TenantID, tokenHash string) string { return prefix(t) + "token:" + tokenHash }
+// TokenKey is the HASH of an API token, by the SHA-256 of the token: user, created_at, id (the
+// public id, see TokenInfo), expires_at (unix ms; absent for a token that never expires). A token
+// with an expiry has the same TTL, so Redis drops it by itself.
+func TokenKey(t TenantID, tokenHash string) string { return tokenKeyPrefix(t) + tokenHash }
+
+// TokensKey is the HASH of a tenant's API tokens: public id -> SHA-256 of the token. It lets the
+// tokens be listed and revoked by id without a SCAN; an entry whose TokenKey Redis dropped at its
+// expiry is removed when next read.
+func TokensKey(t TenantID) string { return prefix(t) + "tokens" }
+
+// tokenKeyPrefix followed by a token's SHA-256 gives TokenKey.
+func tokenKeyPrefix(t TenantID) string { return prefix(t) + "token:" }
 
 // ObjectTypesKey is the HASH of a tenant's custom object types: name -> definition (JSON).
 func ObjectTypesKey(t TenantID) string { return prefix(t) + "objtypes" }
@@ -92,7 +107,8 @@ func OutboxKey(t TenantID) string { return prefix(t) + "outbox" }
 // BlocklistKey is the SET of salted SHA-256 hashes of the emails of permanently deleted contacts.
 func BlocklistKey(t TenantID) string { return prefix(t) + "blocklist" }
 
-// AuditKey is the STREAM of a tenant's deletions and restores (ids and actors only, no record content).
+// AuditKey is the STREAM of a tenant's deletions and restores, and of the changes of its users and
+// tokens (ids, user emails and actors only, no record content).
 func AuditKey(t TenantID) string { return prefix(t) + "audit" }
 
 // BinRecordKey is the HASH of a record in the recycle bin: its properties and _created, _updated,

@@ -17,6 +17,8 @@ func TestKeys(t *testing.T) {
 		{UserKey(tn, "ops@acme.example"), "crm:{acme}:user:ops@acme.example"},
 		{UsersKey(tn), "crm:{acme}:users"},
 		{TokenKey(tn, "abc"), "crm:{acme}:token:abc"},
+		{TokensKey(tn), "crm:{acme}:tokens"},
+		{SaltFingerprintKey(), "crm:salt:fingerprint"},
 		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
 		{SchemaKey(tn, Contacts), "crm:{acme}:schema:contacts"},
 		{SeqKey(tn, "contacts"), "crm:{acme}:seq:contacts"},
@@ -58,6 +60,7 @@ func TestKeyPrefixesMatchBuilders(t *testing.T) {
 	require.Equal(t, BinAssocIDsKey(tn, Contacts), binAssocIDsKeyPrefix(tn)+string(Contacts))
 	require.Equal(t, MemberOfKey(tn, Contacts, "42"), memberOfKeyPrefix(tn, Contacts)+"42")
 	require.Equal(t, ListMembersKey(tn, "9"), listKeyPrefix(tn)+"9"+listMembersKeySuffix)
+	require.Equal(t, TokenKey(tn, "abc"), tokenKeyPrefix(tn)+"abc")
 }
 
 func TestFlowKeys(t *testing.T) {

@@ -2,6 +2,9 @@ package crm
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +20,10 @@ import (
 type Config struct {
 	// Clock tells the time of every change. Defaults to the wall clock.
 	Clock clock.Clock
-	// EmailSalt salts the hashes of blocklisted emails. Defaults to a fixed salt; deployments should
-	// set their own secret (CRMFLOW_EMAIL_SALT).
+	// EmailSalt salts the hashes of blocklisted emails. Required: NewRedisStore returns an error
+	// without it. It is a secret of the deployment, the same for every process on one Redis and never
+	// changed (CheckEmailSalt refuses a process whose salt differs from the one first used); a
+	// known salt would let anyone who reads Redis test whether an address was erased.
 	EmailSalt string
 	// Logger receives the store's warnings. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -35,7 +40,8 @@ type RedisStore struct {
 
 var _ Store = (*RedisStore)(nil)
 
-// NewRedisStore returns a store on rdb. It does not check the server; call CheckServer at start-up.
+// NewRedisStore returns a store on rdb. It returns ErrNoEmailSalt when cfg has no EmailSalt. It
+// does not check the server; call CheckServer and CheckEmailSalt at start-up.
 func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) {
 	var c Config
 	if cfg != nil {
@@ -51,7 +57,7 @@ func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) 
 		c.Retention = DefaultRetention
 	}
 	if c.EmailSalt == "" {
-		c.EmailSalt = "crmflow-default-salt"
+		return nil, ErrNoEmailSalt
 	}
 	if c.Retention < 0 {
 		return nil, fmt.Errorf("crm: Config.Retention must be positive, got %s", c.Retention)
@@ -82,10 +88,15 @@ type ServerCheck struct {
 // policy and how to fix it) unless maxmemory-policy is noeviction, or only a warning when
 // allowEviction is true. AOF persistence off is always a warning.
 func (s *RedisStore) CheckServer(ctx context.Context, allowEviction bool) (ServerCheck, error) {
+	return CheckServer(ctx, s.rdb, allowEviction)
+}
+
+// CheckServer is RedisStore.CheckServer for a Redis without a store, such as a task queue's.
+func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
 	var out ServerCheck
 	// One section per call: servers differ in how many sections one INFO call may name.
 	for _, section := range []string{"memory", "persistence"} {
-		info, err := s.rdb.Info(ctx, section).Result()
+		info, err := rdb.Info(ctx, section).Result()
 		if err != nil {
 			return out, fmt.Errorf("crm: read redis INFO %s: %w", section, err)
 		}
@@ -115,4 +126,42 @@ func (s *RedisStore) CheckServer(ctx context.Context, allowEviction bool) (Serve
 		out.Warnings = append(out.Warnings, "redis append-only persistence (AOF) is off: a Redis restart can lose the latest changes; set appendonly yes")
 	}
 	return out, nil
+}
+
+// saltFingerprintMessage is what the fingerprint of the email salt is the HMAC of.
+const saltFingerprintMessage = "crmflow email salt fingerprint v1"
+
+// SaltFingerprint is the fingerprint of an email salt kept at SaltFingerprintKey: the hex
+// HMAC-SHA256, keyed by the salt, of a fixed string. It tells two salts apart without revealing
+// either.
+func SaltFingerprint(salt string) string {
+	m := hmac.New(sha256.New, []byte(salt))
+	m.Write([]byte(saltFingerprintMessage))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// CheckEmailSalt makes sure the store's email salt is the deployment's: the first call on a Redis
+// stores the salt's fingerprint (never the salt), and every later call compares with it. A
+// process started with another salt would not recognise the blocklisted emails of erased contacts
+// and would let them back in, so it must not start: CheckEmailSalt then returns
+// ErrEmailSaltMismatch, wrapped with what to do. Safe for concurrent use; two first calls with
+// different salts cannot both succeed.
+func (s *RedisStore) CheckEmailSalt(ctx context.Context) error {
+	fp := SaltFingerprint(s.cfg.EmailSalt)
+	first, err := s.rdb.SetNX(ctx, SaltFingerprintKey(), fp, 0).Result()
+	if err != nil {
+		return fmt.Errorf("crm: check the email salt: %w", err)
+	}
+	if first {
+		return nil
+	}
+	stored, err := s.rdb.Get(ctx, SaltFingerprintKey()).Result()
+	if err != nil {
+		return fmt.Errorf("crm: check the email salt: %w", err)
+	}
+	if !hmac.Equal([]byte(stored), []byte(fp)) {
+		return fmt.Errorf("%w: this Redis was first used with another email salt (its fingerprint is kept at %s); "+
+			"give this process the deployment's salt (CRMFLOW_EMAIL_SALT), the same on every process", ErrEmailSaltMismatch, SaltFingerprintKey())
+	}
+	return nil
 }

@@ -110,7 +110,7 @@ func TestCreateRetriedAfterLostReply(t *testing.T) {
 	first, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "Warm"}}}, crm.Actor{})
 	require.NoError(t, err)
 
-	direct, err := crm.NewRedisStore(redistest.Client(t), nil)
+	direct, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	// The ids the next create draws: the reply is lost after Redis created them, and the first is
 	// deleted before the client tries again.
@@ -157,7 +157,7 @@ func throughDropper(t *testing.T) (*replyDropper, *redis.Client, *crm.RedisStore
 	opt.Addr = proxy.ln.Addr().String()
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	_, err = st.CreateTenant(context.Background(), tn, crm.PlanProfessional)

@@ -116,26 +116,110 @@ redis.call('HSET', KEYS[1], 'plan', ARGV[1], 'created_at', ARGV[2])
 return 1
 `)
 
-// createUserScript adds a user to an existing tenant.
+// createUserScript adds a user to an existing tenant and writes the audit entry of it.
 // KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:user:<email>   KEYS[3] -> crm:{<tenant>}:users
+// KEYS[4] -> crm:{<tenant>}:audit
 // ARGV[1] -> email   ARGV[2] -> perms (comma-separated)   ARGV[3] -> created_at (unix ms)
+// ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
 // Returns 1 if created, 0 if the user exists, -1 if the tenant does not exist.
 var createUserScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[2], 'perms', ARGV[2], 'created_at', ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'action', 'user_create', 'user', ARGV[1],
+  'perms', ARGV[2], 'by', ARGV[4], 'at', ARGV[3])
 return 1
 `)
 
-// createTokenScript stores a token's hash for an existing user.
+// setUserPermsScript replaces the permissions of an existing user and writes the audit entry of it.
+// KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:audit
+// ARGV[1] -> email   ARGV[2] -> perms (comma-separated)   ARGV[3] -> now (unix ms)
+// ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
+// Returns the previous perms, or false if the user does not exist.
+var setUserPermsScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local prev = redis.call('HGET', KEYS[1], 'perms') or ''
+redis.call('HSET', KEYS[1], 'perms', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'action', 'user_set_perms', 'user', ARGV[1],
+  'perms', ARGV[2], 'prev_perms', prev, 'by', ARGV[4], 'at', ARGV[3])
+return prev
+`)
+
+// setUserDisabledScript disables or enables an existing user and writes the audit entry of the change.
+// KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:audit
+// ARGV[1] -> email   ARGV[2] -> 1 to disable, 0 to enable   ARGV[3] -> now (unix ms)
+// ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
+// Returns 1 if changed, 0 if the user already was in that state (no audit entry), -1 if the user
+// does not exist.
+var setUserDisabledScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local was = redis.call('HGET', KEYS[1], 'disabled') == '1'
+local want = ARGV[2] == '1'
+if was == want then return 0 end
+local action = 'user_enable'
+if want then
+  redis.call('HSET', KEYS[1], 'disabled', '1')
+  action = 'user_disable'
+else
+  redis.call('HDEL', KEYS[1], 'disabled')
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'action', action, 'user', ARGV[1],
+  'by', ARGV[4], 'at', ARGV[3])
+return 1
+`)
+
+// createTokenScript stores a token's hash for an existing user that is not disabled, indexes it
+// by its public id and writes the audit entry of it.
 // KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:token:<sha256>
-// ARGV[1] -> email   ARGV[2] -> created_at (unix ms)
-// Returns 1 if stored, -1 if the user does not exist.
+// KEYS[3] -> crm:{<tenant>}:tokens         KEYS[4] -> crm:{<tenant>}:audit
+// ARGV[1] -> email   ARGV[2] -> created_at (unix ms)   ARGV[3] -> expires_at (unix ms, 0 for never)
+// ARGV[4] -> time to live (ms, 0 for none): Redis drops the token key itself after it
+// ARGV[5] -> token id   ARGV[6] -> sha256 of the token   ARGV[7] -> by (the acting admin)
+// ARGV[8] -> audit stream max length
+// Returns 1 if stored, 0 if the id is taken (draw another token), -1 if the user does not exist,
+// -2 if the user is disabled.
 var createTokenScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-redis.call('HSET', KEYS[2], 'user', ARGV[1], 'created_at', ARGV[2])
+if redis.call('HGET', KEYS[1], 'disabled') == '1' then return -2 end
+if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], 'user', ARGV[1], 'created_at', ARGV[2], 'id', ARGV[5])
+if ARGV[3] ~= '0' then redis.call('HSET', KEYS[2], 'expires_at', ARGV[3]) end
+if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', 'action', 'token_create', 'user', ARGV[1],
+  'token_id', ARGV[5], 'expires_at', ARGV[3], 'by', ARGV[7], 'at', ARGV[2])
 return 1
+`)
+
+// indexTokenScript indexes a token issued before tokens had public ids, at its first use.
+// KEYS[1] -> crm:{<tenant>}:token:<sha256>   KEYS[2] -> crm:{<tenant>}:tokens
+// ARGV[1] -> token id   ARGV[2] -> sha256 of the token
+// Returns 1 if indexed, 0 if the token is gone or already has an id.
+var indexTokenScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'id') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`)
+
+// revokeTokenScript deletes a token for good, by its public id, and writes the audit entry of it.
+// KEYS[1] -> crm:{<tenant>}:tokens   KEYS[2] -> crm:{<tenant>}:audit
+// ARGV[1] -> token id   ARGV[2] -> prefix of token keys ("crm:{<tenant>}:token:")   ARGV[3] -> now (unix ms)
+// ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
+// Returns the email of the token's user, or false if no live token has that id (an index entry
+// whose token Redis already dropped at its expiry is removed).
+var revokeTokenScript = redis.NewScript(`
+local h = redis.call('HGET', KEYS[1], ARGV[1])
+if not h then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local key = ARGV[2] .. h
+local user = redis.call('HGET', key, 'user')
+if not user then return false end
+redis.call('DEL', key)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'action', 'token_revoke', 'user', user,
+  'token_id', ARGV[1], 'by', ARGV[4], 'at', ARGV[3])
+return user
 `)
 
 // createObjectTypeScript defines a custom object type and its properties.

@@ -19,15 +19,42 @@ type Store interface {
 	// Tenants lists every tenant id, sorted.
 	Tenants(ctx context.Context) ([]TenantID, error)
 
-	// CreateUser adds a user to a tenant. ErrUserExists if the email is taken in that tenant.
-	CreateUser(ctx context.Context, t TenantID, email string, perms Permissions) (User, error)
+	// CreateUser adds a user to a tenant and records it in the audit trail as done by by (the acting
+	// admin), in the same step. ErrUserExists if the email is taken in that tenant; a *NotFoundError
+	// for an unknown tenant; a *ValidationError for an email that is not one.
+	CreateUser(ctx context.Context, t TenantID, email string, perms Permissions, by string) (User, error)
 	// User returns a user of a tenant, or a *NotFoundError.
 	User(ctx context.Context, t TenantID, email string) (User, error)
 	// CreateToken issues a new API token for a user and returns it. Only its hash is stored: the
-	// token cannot be shown again.
-	CreateToken(ctx context.Context, t TenantID, email string) (string, error)
-	// Authenticate resolves a token to its tenant and user. ErrUnauthenticated for any bad token.
+	// token cannot be shown again; TokenID(token) is its public id. opts.TTL limits its life (nil or
+	// 0: no expiry; negative: a *ValidationError) and opts.By names the issuer in the audit trail,
+	// written in the same step. A *NotFoundError for an unknown tenant or user; ErrUserDisabled
+	// (wrapped) for a disabled user.
+	CreateToken(ctx context.Context, t TenantID, email string, opts *TokenOpts) (string, error)
+	// Authenticate resolves a token to its tenant and user. ErrUnauthenticated for any bad token:
+	// malformed, unknown, revoked or expired (by the store's clock), or of a disabled user; the
+	// last two as an *UnauthenticatedError that says what to do. Nothing is cached: a change counts from the next call.
 	Authenticate(ctx context.Context, token string) (Principal, error)
+	// Users lists a tenant's users, sorted by email. A *NotFoundError for an unknown tenant.
+	Users(ctx context.Context, t TenantID) ([]User, error)
+	// SetUserPermissions replaces the permissions of a user with perms and returns the user as it
+	// is now; the audit trail records the old and the new set, by by, in the same step. A
+	// *NotFoundError for an unknown user. Tokens of the user carry the new set from their next request.
+	SetUserPermissions(ctx context.Context, t TenantID, email string, perms Permissions, by string) (User, error)
+	// SetUserDisabled disables (or enables) a user and returns the user as it is now. Every token of
+	// a disabled user is refused from the next request on, and accepted again once the user is
+	// enabled (unless revoked or expired meanwhile). A change is recorded in the audit trail, by by,
+	// in the same step; setting the state the user already has changes nothing. A *NotFoundError
+	// for an unknown user.
+	SetUserDisabled(ctx context.Context, t TenantID, email string, disabled bool, by string) (User, error)
+	// Tokens lists the tokens of a user (email "": of every user of the tenant), oldest first, without
+	// their secrets. Expired tokens that Redis has not dropped yet are listed (see
+	// TokenInfo.Expired). A *NotFoundError for an unknown tenant or user. It reads an index, not a SCAN.
+	Tokens(ctx context.Context, t TenantID, email string) ([]TokenInfo, error)
+	// RevokeToken deletes the token of public id id for good; it is refused from the next request
+	// on, and the audit trail records it, by by, in the same step. A *NotFoundError for an id
+	// that names no token of the tenant (or one already revoked or expired and dropped).
+	RevokeToken(ctx context.Context, t TenantID, id, by string) error
 
 	// ObjectTypes lists a tenant's custom object types.
 	ObjectTypes(ctx context.Context, t TenantID) ([]ObjectTypeDef, error)
@@ -118,7 +145,8 @@ type Store interface {
 	PendingMails(ctx context.Context, t TenantID) ([]PendingMail, error)
 	// AckPendingMail forgets a pending email once delivered. Idempotent.
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
-	// Audit pages through a tenant's audit trail of deletions and restores, oldest first.
+	// Audit pages through a tenant's audit trail of deletions and restores, and of the changes of
+	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
 
 	// CreateDeleteJob snapshots a bulk delete selection and stores it as a pending job when its size is

@@ -40,7 +40,7 @@ func setup(t *testing.T, backend string) *testBundle {
 		t.Cleanup(func() { _ = rdb.Close() })
 	}
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk})
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	ctx := context.Background()
@@ -113,15 +113,15 @@ func TestTenantsUsersTokens(t *testing.T) {
 
 		perms, err := crm.ParsePermissions("read,delete")
 		require.NoError(t, err)
-		u, err := b.store.CreateUser(ctx, b.tenant, "Ops@Acme.Example", perms)
+		u, err := b.store.CreateUser(ctx, b.tenant, "Ops@Acme.Example", perms, "admin@test")
 		require.NoError(t, err)
 		require.Equal(t, "ops@acme.example", u.Email)
-		_, err = b.store.CreateUser(ctx, b.tenant, "ops@acme.example", perms)
+		_, err = b.store.CreateUser(ctx, b.tenant, "ops@acme.example", perms, "admin@test")
 		require.ErrorIs(t, err, crm.ErrUserExists)
-		_, err = b.store.CreateUser(ctx, crm.TenantID(redistest.Tenant(t)), "ops@acme.example", perms)
+		_, err = b.store.CreateUser(ctx, crm.TenantID(redistest.Tenant(t)), "ops@acme.example", perms, "admin@test")
 		require.ErrorIs(t, err, crm.ErrNotFound)
 
-		tok, err := b.store.CreateToken(ctx, b.tenant, "ops@acme.example")
+		tok, err := b.store.CreateToken(ctx, b.tenant, "ops@acme.example", nil)
 		require.NoError(t, err)
 		p, err := b.store.Authenticate(ctx, tok)
 		require.NoError(t, err)
@@ -484,7 +484,7 @@ func TestCheckServer(t *testing.T) {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	_, err = st.CheckServer(context.Background(), false)
 	require.ErrorIs(t, err, crm.ErrEvictionPolicy)
@@ -493,7 +493,7 @@ func TestCheckServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, chk.Warnings, 2) // the policy, and AOF off
 
-	good, err := crm.NewRedisStore(redistest.Client(t), nil)
+	good, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	chk, err = good.CheckServer(context.Background(), false)
 	require.NoError(t, err)

@@ -2,9 +2,6 @@ package crm
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -102,97 +99,4 @@ func (s *RedisStore) Tenants(ctx context.Context) ([]TenantID, error) {
 		out[i] = TenantID(id)
 	}
 	return out, nil
-}
-
-// CreateUser implements Store.
-func (s *RedisStore) CreateUser(ctx context.Context, t TenantID, email string, perms Permissions) (User, error) {
-	e, err := NormalizeEmail(email)
-	if err != nil {
-		return User{}, &ValidationError{Field: "email", Code: "INVALID_EMAIL",
-			Message: fmt.Sprintf("user email %q is not an email address: use one such as ops@example.com", email)}
-	}
-	now := s.cfg.Clock.Now()
-	n, err := createUserScript.Run(ctx, s.rdb, []string{TenantKey(t), UserKey(t, e), UsersKey(t)},
-		e, perms.String(), ms(now)).Int()
-	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
-	}
-	switch n {
-	case -1:
-		return User{}, &NotFoundError{Kind: "tenant", ID: string(t)}
-	case 0:
-		return User{}, fmt.Errorf("create user %s in %s: %w", e, t, ErrUserExists)
-	}
-	return User{Tenant: t, Email: e, Permissions: perms, CreatedAt: now.UTC().Truncate(time.Millisecond)}, nil
-}
-
-// User implements Store.
-func (s *RedisStore) User(ctx context.Context, t TenantID, email string) (User, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	h, err := s.rdb.HGetAll(ctx, UserKey(t, e)).Result()
-	if err != nil {
-		return User{}, fmt.Errorf("read user: %w", err)
-	}
-	if len(h) == 0 {
-		return User{}, &NotFoundError{Kind: "user", ID: e}
-	}
-	perms, err := ParsePermissions(h["perms"])
-	if err != nil {
-		return User{}, fmt.Errorf("read user %s: stored permissions: %w", e, err)
-	}
-	return User{Tenant: t, Email: e, Permissions: perms, CreatedAt: parseMS(h["created_at"]), Disabled: h["disabled"] == "1"}, nil
-}
-
-const tokenPrefix = "cft_"
-
-// CreateToken implements Store. A token reads "cft_<tenant>_<64 hex digits>".
-func (s *RedisStore) CreateToken(ctx context.Context, t TenantID, email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("create token: %w", err)
-	}
-	token := tokenPrefix + string(t) + "_" + hex.EncodeToString(b[:])
-	n, err := createTokenScript.Run(ctx, s.rdb, []string{UserKey(t, e), TokenKey(t, hashToken(token))},
-		e, ms(s.cfg.Clock.Now())).Int()
-	if err != nil {
-		return "", fmt.Errorf("create token: %w", err)
-	}
-	if n == -1 {
-		return "", &NotFoundError{Kind: "user", ID: e}
-	}
-	return token, nil
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// Authenticate implements Store.
-func (s *RedisStore) Authenticate(ctx context.Context, token string) (Principal, error) {
-	rest, ok := strings.CutPrefix(token, tokenPrefix)
-	if !ok {
-		return Principal{}, ErrUnauthenticated
-	}
-	tenant, secret, ok := strings.Cut(rest, "_")
-	if !ok || len(secret) != 64 || TenantID(tenant).Validate() != nil {
-		return Principal{}, ErrUnauthenticated
-	}
-	t := TenantID(tenant)
-	email, err := s.rdb.HGet(ctx, TokenKey(t, hashToken(token)), "user").Result()
-	if errors.Is(err, redis.Nil) {
-		return Principal{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
-	}
-	u, err := s.User(ctx, t, email)
-	if errors.Is(err, ErrNotFound) {
-		return Principal{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return Principal{}, err
-	}
-	return Principal{Tenant: t, User: u}, nil
 }

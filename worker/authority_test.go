@@ -22,18 +22,17 @@ actions:
 `
 
 // setUser gives user email of the bundle's tenant these permissions and disabled state, creating
-// the user if needed.
+// the user if needed, as an admin would.
 func (b *flowBundle) setUser(t *testing.T, email string, perms crm.Permissions, disabled bool) {
 	t.Helper()
 	if _, err := b.store.User(b.ctx, b.tenant, email); err != nil {
-		_, err = b.store.CreateUser(b.ctx, b.tenant, email, perms)
+		_, err = b.store.CreateUser(b.ctx, b.tenant, email, perms, "admin@example.com")
 		require.NoError(t, err)
 	}
-	off := "0"
-	if disabled {
-		off = "1"
-	}
-	require.NoError(t, b.rdb.HSet(b.ctx, crm.UserKey(b.tenant, email), "perms", perms.String(), "disabled", off).Err())
+	_, err := b.store.SetUserPermissions(b.ctx, b.tenant, email, perms, "admin@example.com")
+	require.NoError(t, err)
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, email, disabled, "admin@example.com")
+	require.NoError(t, err)
 }
 
 // activateAs stores a workflow and activates it on behalf of user by.

@@ -20,7 +20,7 @@ func TestBulkDeleteTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Client(t)
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)

@@ -20,7 +20,7 @@ var _ worker.MailStore = (*crm.RedisStore)(nil)
 
 func mailStore(t *testing.T) (*crm.RedisStore, crm.TenantID) {
 	t.Helper()
-	store, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{Clock: clock.NewSim(t0)})
+	store, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(t0)})
 	require.NoError(t, err)
 	return store, crm.TenantID(redistest.Tenant(t))
 }

@@ -62,7 +62,7 @@ func setup(t *testing.T) *testBundle {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	clk := clock.NewSim(t0)
-	store, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk})
+	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	tenant := crm.TenantID(redistest.Tenant(t))
 	ctx := context.Background()

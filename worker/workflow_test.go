@@ -88,7 +88,7 @@ const activatorEmail = "activator@example.com"
 // activator makes sure the tenant has the activating user, with every permission, and returns its email.
 func (b *flowBundle) activator(t *testing.T) string {
 	t.Helper()
-	_, err := b.store.CreateUser(b.ctx, b.tenant, activatorEmail, crm.AllPermissions)
+	_, err := b.store.CreateUser(b.ctx, b.tenant, activatorEmail, crm.AllPermissions, "admin@example.com")
 	if !errors.Is(err, crm.ErrUserExists) {
 		require.NoError(t, err)
 	}
@@ -562,7 +562,7 @@ actions:
 func TestDelaySchedulesTheNextStepAndAStepRunsOnce(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead})
+	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "test")
 	require.NoError(t, err)
 	f := b.activate(t, "follow-up", `name: follow-up
 object_type: contacts

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,25 +22,57 @@ func newAdminCmd(a *app) *cobra.Command {
 	admin := group("admin", "Operator's commands: tenants, users, API tokens, the email outbox (needs --redis or REDIS_URL)",
 		group("tenant", "Create, list and re-plan tenants",
 			a.newTenantCreateCmd(), a.newTenantSetPlanCmd(), a.newTenantListCmd()),
-		group("user", "Create users", a.newUserCreateCmd()),
-		group("token", "Issue API tokens", a.newTokenCreateCmd()),
+		group("user", "Create, list, re-permission, disable and enable users",
+			a.newUserCreateCmd(), a.newUserListCmd(), a.newUserSetPermsCmd(), a.newUserDisableCmd(true), a.newUserDisableCmd(false)),
+		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
 		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
 		a.newSchemaCmd(),
 	)
 	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox and the schema export.
 
-They need the store's Redis: pass --redis or set REDIS_URL. What they did goes to stderr; stdout
-carries only what a script reads (the token of "token create", the tables of "tenant list" and
-"outbox list").`
+They need the store's Redis: pass --redis or set REDIS_URL, and the deployment's email salt:
+set CRMFLOW_EMAIL_SALT (or pass --email-salt). What they did goes to stderr; stdout carries only
+what a script reads (the token of "token create", the tables of the list commands).
+
+Every change of a user or a token is written to the tenant's audit trail (GET /crm/v3/audit) with
+the acting admin: --by, or else "admin-cli:" and the operating-system user running the command.`
 	admin.Example = `  export REDIS_URL=redis://127.0.0.1:6379/0
+  export CRMFLOW_EMAIL_SALT=...   # the deployment's, as every crmflow process on that Redis
   crmflow admin tenant create acme --plan professional
   crmflow admin user create acme ops@acme.example --perms read,write,delete,bulk_delete
-  TOKEN=$(crmflow admin token create acme ops@acme.example)
+  TOKEN=$(crmflow admin token create acme ops@acme.example --ttl 90d)
+  crmflow admin user set-perms acme ops@acme.example --perms read,write
+  crmflow admin user disable acme ops@acme.example
+  crmflow admin token list acme
+  crmflow admin token revoke acme 3f9a0c1d2e4b5a69
   crmflow admin tenant set-plan acme enterprise
   crmflow admin tenant list
   crmflow admin outbox list acme`
-	a.redisFlag(admin.PersistentFlags())
+	pf := admin.PersistentFlags()
+	a.redisFlag(pf)
+	a.saltFlag(pf)
+	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user and token changes (default "admin-cli:" and the OS user)`)
+	bindEnv(pf, "by", "CRMFLOW_ADMIN_BY")
 	return admin
+}
+
+// adminActor is who the audit trail says made a change from the admin commands: --by, or
+// "admin-cli:" and the operating-system user.
+func (a *app) adminActor() string {
+	if by := strings.TrimSpace(a.cfg.AdminBy); by != "" {
+		return by
+	}
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name, _ = a.lookupEnv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return "admin-cli:" + name
 }
 
 // adminStore opens the store of the admin commands; they need a Redis URL.
@@ -181,11 +215,12 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; 
 				if _, err := s.Tenant(ctx, t); err != nil {
 					return tenantError(t, "add a user to", err)
 				}
-				u, err := s.CreateUser(ctx, t, email, ps)
+				u, err := s.CreateUser(ctx, t, email, ps, a.adminActor())
 				if err != nil {
 					if errors.Is(err, crm.ErrUserExists) {
-						return fmt.Errorf("user %s already exists in tenant %s; issue a token with `crmflow admin token create %s %s`: %w",
-							email, t, t, email, err)
+						return fmt.Errorf("user %s already exists in tenant %s; change its permissions with "+
+							"`crmflow admin user set-perms %s %s --perms PERMS`, or issue a token with `crmflow admin token create %s %s`: %w",
+							email, t, t, email, t, email, err)
 					}
 					return fmt.Errorf("create user %s in tenant %s: %w", email, t, err)
 				}
@@ -200,39 +235,309 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; 
 }
 
 func (a *app) newTokenCreateCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "create TENANT EMAIL",
+	var ttl string
+	cmd := &cobra.Command{
+		Use:   "create TENANT EMAIL [--ttl DURATION]",
 		Short: "Issue an API token for a user; prints the token alone on stdout",
 		Long: `Issue an API token for a user and print it alone on stdout, so a script can capture it:
 
-  TOKEN=$(crmflow admin token create acme ops@acme.example)
+  TOKEN=$(crmflow admin token create acme ops@acme.example --ttl 90d)
 
-Only a hash of the token is stored: it cannot be shown again.`,
+Only a hash of the token is stored: it cannot be shown again. Its public id, which names it in
+"token list", "token revoke" and the audit trail, is printed on stderr.
+
+--ttl limits its life: a Go duration (720h, 90m) or a number of days (90d). Without it, or with 0,
+the token never expires. A disabled user cannot be issued a token.`,
+		Example: `  crmflow admin token create acme ops@acme.example
+  crmflow admin token create acme ops@acme.example --ttl 90d`,
 		Args: exactArgs("TENANT", "EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t, email := crm.TenantID(args[0]), args[1]
+			var life time.Duration
+			check := func() error {
+				var err error
+				if life, err = parseTTL(ttl); err != nil {
+					return err
+				}
+				return usage(t.Validate())
+			}
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				token, err := s.CreateToken(ctx, t, email, &crm.TokenOpts{By: a.adminActor(), TTL: life})
+				if err != nil {
+					if errors.Is(err, crm.ErrUserDisabled) {
+						return fmt.Errorf("user %s of tenant %s is disabled; enable it first with `crmflow admin user enable %s %s`: %w",
+							email, t, t, email, err)
+					}
+					return userError(t, email, "issue a token for", err)
+				}
+				if _, err := fmt.Fprintln(a.stdout, token); err != nil {
+					return err
+				}
+				expiry := "it never expires"
+				if life > 0 {
+					expiry = "it expires in " + life.String()
+				}
+				fmt.Fprintf(a.stderr, "issued API token %s for %s in tenant %s (%s); the token is shown only once\n",
+					crm.TokenID(token), email, t, expiry)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ttl, "ttl", "", "how long the token is valid: a Go duration such as 720h, or days such as 90d (default: never expires)")
+	return cmd
+}
+
+// parseTTL parses --ttl: "" or 0 for no expiry, a Go duration, or a whole number of days ("90d").
+func parseTTL(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	bad := usageErrorf("--ttl %q is not a duration: use a Go duration such as 720h or 90m, or days such as 90d (0 or none: never expires)", s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n > 100*365 {
+			return 0, bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, bad
+		}
+	}
+	if d < 0 {
+		return 0, usageErrorf("--ttl %s is negative: use a positive duration, or 0 for a token that never expires", s)
+	}
+	return d, nil
+}
+
+func (a *app) newTokenListCmd() *cobra.Command {
+	var email string
+	cmd := &cobra.Command{
+		Use:   "list TENANT [--email EMAIL]",
+		Short: "List a tenant's API tokens (id, user, created, expires), never their secrets",
+		Long: `List the API tokens of a tenant, or of one of its users with --email, oldest first: the public
+id of each (the one "token revoke" takes), its user, when it was created and when it expires.
+STATUS is active, expired, or user-disabled (refused while the user is disabled).`,
+		Example: `  crmflow admin token list acme
+  crmflow admin token list acme --email ops@acme.example`,
+		Args: exactArgs("TENANT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t := crm.TenantID(args[0])
+			check := func() error { return usage(t.Validate()) }
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				tokens, err := s.Tokens(ctx, t, email)
+				if err != nil {
+					return userError(t, email, "list the tokens of", err)
+				}
+				users, err := s.Users(ctx, t)
+				if err != nil {
+					return tenantError(t, "list the users of", err)
+				}
+				disabled := map[string]bool{}
+				for _, u := range users {
+					disabled[u.Email] = u.Disabled
+				}
+				now := time.Now()
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tUSER\tCREATED\tEXPIRES\tSTATUS")
+				for _, ti := range tokens {
+					expires, status := "never", "active"
+					if !ti.ExpiresAt.IsZero() {
+						expires = ti.ExpiresAt.UTC().Format(time.RFC3339)
+					}
+					switch {
+					case ti.Expired(now):
+						status = "expired"
+					case disabled[ti.User]:
+						status = "user-disabled"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", ti.ID, ti.User, ti.CreatedAt.UTC().Format(time.RFC3339), expires, status)
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "%d token(s) in tenant %s\n", len(tokens), t)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "list only the tokens of this user")
+	return cmd
+}
+
+func (a *app) newTokenRevokeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke TENANT ID",
+		Short: "Revoke an API token by its id, for good",
+		Long: `Revoke an API token by its public id (see "token list"): it is deleted for good and refused from
+the next request on. The audit trail records who revoked it.`,
+		Example: `  crmflow admin token revoke acme 3f9a0c1d2e4b5a69`,
+		Args:    exactArgs("TENANT", "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t, id := crm.TenantID(args[0]), args[1]
+			check := func() error { return usage(t.Validate()) }
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				if _, err := s.Tenant(ctx, t); err != nil {
+					return tenantError(t, "revoke a token of", err)
+				}
+				if err := s.RevokeToken(ctx, t, id, a.adminActor()); err != nil {
+					if errors.Is(err, crm.ErrNotFound) {
+						return fmt.Errorf("no token %s in tenant %s (revoked, expired, or never issued); list the tokens with `crmflow admin token list %s`: %w",
+							id, t, t, err)
+					}
+					return fmt.Errorf("revoke token %s in tenant %s: %w", id, t, err)
+				}
+				fmt.Fprintf(a.stderr, "revoked API token %s in tenant %s\n", id, t)
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) newUserListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list TENANT",
+		Short: "List a tenant's users with their permissions and status",
+		Args:  exactArgs("TENANT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t := crm.TenantID(args[0])
+			check := func() error { return usage(t.Validate()) }
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				users, err := s.Users(ctx, t)
+				if err != nil {
+					return tenantError(t, "list the users of", err)
+				}
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "EMAIL\tPERMISSIONS\tSTATUS\tCREATED")
+				for _, u := range users {
+					perms, status := u.Permissions.String(), "active"
+					if perms == "" {
+						perms = "-"
+					}
+					if u.Disabled {
+						status = "disabled"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Email, perms, status, u.CreatedAt.UTC().Format(time.RFC3339))
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "%d user(s) in tenant %s\n", len(users), t)
+				return nil
+			})
+		},
+	}
+}
+
+func (a *app) newUserSetPermsCmd() *cobra.Command {
+	var perms string
+	cmd := &cobra.Command{
+		Use:   "set-perms TENANT EMAIL --perms PERMS",
+		Short: "Replace the permissions of an existing user",
+		Long: `Replace the permissions of an existing user with --perms, a comma-separated list of
+read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or "all"; or ""
+for none. It is a replacement, not an addition: to grant one more permission, give the current
+ones and the new one (see "user list"). The user's tokens carry the new set from their next request.`,
+		Example: `  crmflow admin user set-perms acme ops@acme.example --perms read,write,delete,bulk_delete
+  crmflow admin user set-perms acme ops@acme.example --perms read`,
+		Args: exactArgs("TENANT", "EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			t, email := crm.TenantID(args[0]), args[1]
+			var ps crm.Permissions
+			check := func() error {
+				if !cmd.Flags().Changed("perms") {
+					return usageErrorf("--perms is required: give the whole new set, e.g. --perms read,write (\"\" for none)")
+				}
+				var err error
+				ps, err = crm.ParsePermissions(perms)
+				return usage(errors.Join(t.Validate(), err))
+			}
+			return a.adminRun(ctx, check, func(s crm.Store) error {
+				before, err := s.User(ctx, t, email)
+				if err != nil {
+					return userError(t, email, "change the permissions of", err)
+				}
+				u, err := s.SetUserPermissions(ctx, t, email, ps, a.adminActor())
+				if err != nil {
+					return userError(t, email, "change the permissions of", err)
+				}
+				fmt.Fprintf(a.stderr, "user %s in tenant %s: permissions %s -> %s\n", u.Email, t, permsOrNone(before.Permissions), permsOrNone(u.Permissions))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&perms, "perms", "",
+		"the new comma-separated permissions: read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or all (required)")
+	return cmd
+}
+
+func permsOrNone(p crm.Permissions) string {
+	if len(p) == 0 {
+		return "(none)"
+	}
+	return p.String()
+}
+
+// newUserDisableCmd is "user disable" (disable true) or "user enable".
+func (a *app) newUserDisableCmd(disable bool) *cobra.Command {
+	use, short, long := "disable", "Disable a user: every token of it is refused at once",
+		`Disable a user: every API token of the user is refused from the next request on, and no new one
+can be issued. Its tokens are kept, and accepted again if the user is enabled; revoke them with
+"token revoke" to remove them for good.`
+	if !disable {
+		use, short, long = "enable", "Enable a disabled user again",
+			`Enable a disabled user: its tokens that were neither revoked nor expired are accepted again.`
+	}
+	return &cobra.Command{
+		Use:     use + " TENANT EMAIL",
+		Short:   short,
+		Long:    long,
+		Example: "  crmflow admin user " + use + " acme ops@acme.example",
+		Args:    exactArgs("TENANT", "EMAIL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t, email := crm.TenantID(args[0]), args[1]
 			check := func() error { return usage(t.Validate()) }
 			return a.adminRun(ctx, check, func(s crm.Store) error {
-				token, err := s.CreateToken(ctx, t, email)
+				before, err := s.User(ctx, t, email)
 				if err != nil {
-					if nf := (*crm.NotFoundError)(nil); errors.As(err, &nf) && nf.Kind == "tenant" {
-						return tenantError(t, "issue a token in", err)
-					}
-					if errors.Is(err, crm.ErrNotFound) {
-						return fmt.Errorf("no user %s in tenant %s; create it with `crmflow admin user create %s %s --perms PERMS`: %w",
-							email, t, t, email, err)
-					}
-					return fmt.Errorf("issue a token for %s in tenant %s: %w", email, t, err)
+					return userError(t, email, use, err)
 				}
-				if _, err := fmt.Fprintln(a.stdout, token); err != nil {
-					return err
+				u, err := s.SetUserDisabled(ctx, t, email, disable, a.adminActor())
+				if err != nil {
+					return userError(t, email, use, err)
 				}
-				fmt.Fprintf(a.stderr, "issued an API token for %s in tenant %s; it is shown only once\n", email, t)
+				switch {
+				case before.Disabled == disable:
+					fmt.Fprintf(a.stderr, "user %s in tenant %s was already %sd; nothing changed\n", u.Email, t, use)
+				case disable:
+					fmt.Fprintf(a.stderr, "disabled user %s in tenant %s: its tokens are refused from now on\n", u.Email, t)
+				default:
+					fmt.Fprintf(a.stderr, "enabled user %s in tenant %s\n", u.Email, t)
+				}
 				return nil
 			})
 		},
 	}
+}
+
+// userError explains a failed change of user email in tenant t: a missing tenant or user gets
+// the command that lists or creates it.
+func userError(t crm.TenantID, email, what string, err error) error {
+	var nf *crm.NotFoundError
+	if errors.As(err, &nf) && nf.Kind == "user" {
+		return fmt.Errorf("no user %s in tenant %s; list the users with `crmflow admin user list %s`, "+
+			"or create it with `crmflow admin user create %s %s --perms PERMS`: %w", email, t, t, t, email, err)
+	}
+	return tenantError(t, what+" a user of", err)
 }
 
 // tenantError explains a failed change of tenant t; a missing tenant gets the command that

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,10 +58,39 @@ func (a *app) storeConfig() *crm.Config {
 	return &crm.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention}
 }
 
-// openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. With
-// checkServer it refuses a server that may evict keys (unless --allow-eviction) and logs the
-// server's warnings, such as AOF being off.
+// openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. It refuses to
+// start without an email salt (errNoEmailSalt) and with a salt other than the one the Redis was
+// first used with (see crm.RedisStore.CheckEmailSalt). With checkServer it refuses a server that
+// may evict keys (unless --allow-eviction) and logs the server's warnings, such as AOF being off.
 func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error) {
+	if a.cfg.EmailSalt == "" {
+		return nil, errNoEmailSalt()
+	}
+	b, err := a.dialRedis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if b.store, err = crm.NewRedisStore(b.rdb, a.storeConfig()); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := a.checkEmailSalt(ctx, b.store, b.addr); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if !checkServer {
+		return b, nil
+	}
+	if err := a.checkServer(ctx, b.rdb, "", b.logAttrs()); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("refusing to start on Redis at %s: %w", b.addr, err)
+	}
+	return b, nil
+}
+
+// dialRedis connects to the Redis of a.cfg.RedisURL and checks that it answers. The backend has
+// no store: openRedis adds it.
+func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 	opt, err := redis.ParseURL(a.cfg.RedisURL)
 	if err != nil {
 		return nil, usageErrorf("--redis/REDIS_URL is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
@@ -73,25 +104,40 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 		_ = rdb.Close()
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", opt.Addr, err)
 	}
-	if b.store, err = crm.NewRedisStore(rdb, a.storeConfig()); err != nil {
-		_ = rdb.Close()
-		return nil, err
-	}
-	if !checkServer {
-		return b, nil
-	}
-	if err := a.checkServer(ctx, b.store, "", b.logAttrs()); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("refusing to start on Redis at %s: %w", opt.Addr, err)
-	}
 	return b, nil
+}
+
+// checkEmailSalt refuses a salt other than the one the Redis at addr was first used with, as a
+// configuration that can never work (exitUsage: a supervisor does not restart it in a loop).
+func (a *app) checkEmailSalt(ctx context.Context, s *crm.RedisStore, addr string) error {
+	if err := s.CheckEmailSalt(ctx); err != nil {
+		if errors.Is(err, crm.ErrEmailSaltMismatch) {
+			return &exitError{code: exitUsage, err: fmt.Errorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) is not the one "+
+				"this Redis was first used with, so this process would not recognise the blocklisted emails of erased contacts "+
+				"and would let them back in. Give every crmflow process on this Redis the same salt, the deployment's: %w", addr, err)}
+		}
+		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
+	}
+	return nil
+}
+
+// errNoEmailSalt is the refusal of a process on a real Redis that has no email salt.
+func errNoEmailSalt() error {
+	return &exitError{code: exitUsage, err: errors.New(
+		"no email salt: set CRMFLOW_EMAIL_SALT (or pass --email-salt).\n" +
+			"The salt is the secret that salts the hashes of the blocklisted emails of permanently deleted contacts; " +
+			"without a secret of the deployment's own, anyone who can read Redis could test whether an address was erased.\n" +
+			"Make one once per deployment and give every crmflow process on the Redis the same value (serve, worker, scheduler, " +
+			"run, purge and admin), then never change it:\n" +
+			"  export CRMFLOW_EMAIL_SALT=$(openssl rand -hex 32)\n" +
+			"The first process stores a fingerprint of it (never the salt) in Redis, and a process with another salt refuses to start.")}
 }
 
 // checkServer refuses a Redis that may evict keys (unless --allow-eviction) and logs the server's
 // warnings, such as AOF being off, with attrs. what names the Redis in the warnings ("" for the
 // store's, "queue " for the queue's).
-func (a *app) checkServer(ctx context.Context, s *crm.RedisStore, what string, attrs []any) error {
-	check, err := s.CheckServer(ctx, a.cfg.AllowEviction)
+func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, what string, attrs []any) error {
+	check, err := crm.CheckServer(ctx, rdb, a.cfg.AllowEviction)
 	for _, w := range check.Warnings {
 		a.logger.Warn(what+w, attrs...)
 	}
@@ -157,11 +203,7 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 	if b != nil && (b.embedded != nil || b.addr == q.opt.Addr) {
 		return nil
 	}
-	s, err := crm.NewRedisStore(rdb, nil)
-	if err != nil {
-		return err
-	}
-	if err := a.checkServer(ctx, s, "queue ", q.logAttrs()); err != nil {
+	if err := a.checkServer(ctx, rdb, "queue ", q.logAttrs()); err != nil {
 		return fmt.Errorf("refusing to start on the queue's Redis at %s: %w", q.opt.Addr, err)
 	}
 	return nil
@@ -170,6 +212,7 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 // openEmbedded starts an in-process Redis (miniredis) on a loopback port and builds the store on
 // it. Nothing it holds survives the process.
 //
+// Without --email-salt it draws a random salt: its blocklist dies with the process anyway.
 // It does not call CheckServer: the embedded server never evicts and never persists, and it
 // answers neither a multi-section INFO nor CONFIG GET.
 func (a *app) openEmbedded() (*backend, error) {
@@ -181,7 +224,17 @@ func (a *app) openEmbedded() (*backend, error) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	b := &backend{rdb: rdb, addr: mr.Addr(), embedded: mr}
-	store, err := crm.NewRedisStore(rdb, a.storeConfig())
+	cfg := a.storeConfig()
+	if cfg.EmailSalt == "" {
+		// Nothing of the embedded store outlives the process, so neither need its salt.
+		var salt [32]byte
+		if _, err := rand.Read(salt[:]); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("draw the embedded store's email salt: %w", err)
+		}
+		cfg.EmailSalt = hex.EncodeToString(salt[:])
+	}
+	store, err := crm.NewRedisStore(rdb, cfg)
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -197,6 +250,8 @@ const (
 	demoTenant crm.TenantID = "demo"
 	demoPlan                = crm.PlanProfessional
 	demoUser                = "admin@demo.example"
+	// seedActor is who the audit trail says created the demo user and its tokens.
+	seedActor = "crmflow-seed"
 )
 
 // seedDemo makes sure the demo tenant and its admin user exist, and issues a new token for the
@@ -208,13 +263,13 @@ func (a *app) seedDemo(ctx context.Context, s crm.Store) (string, error) {
 		}
 		a.logger.Info("demo tenant already exists; keeping it", "tenant_id", demoTenant)
 	}
-	if _, err := s.CreateUser(ctx, demoTenant, demoUser, slices.Clone(crm.AllPermissions)); err != nil {
+	if _, err := s.CreateUser(ctx, demoTenant, demoUser, slices.Clone(crm.AllPermissions), seedActor); err != nil {
 		if !errors.Is(err, crm.ErrUserExists) {
 			return "", fmt.Errorf("seed user of tenant %s: %w", demoTenant, err)
 		}
 		a.logger.Info("demo user already exists; keeping it", "tenant_id", demoTenant)
 	}
-	token, err := s.CreateToken(ctx, demoTenant, demoUser)
+	token, err := s.CreateToken(ctx, demoTenant, demoUser, &crm.TokenOpts{By: seedActor})
 	if err != nil {
 		return "", fmt.Errorf("seed token of tenant %s: %w", demoTenant, err)
 	}

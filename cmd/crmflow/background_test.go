@@ -38,9 +38,9 @@ func (b *bgBundle) opsTenant(t *testing.T) (crm.TenantID, string) {
 	tenant := crm.TenantID(b.tenant)
 	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
 	require.NoError(t, err)
-	_, err = b.store.CreateUser(b.ctx, tenant, opsUser, slices.Clone(crm.AllPermissions))
+	_, err = b.store.CreateUser(b.ctx, tenant, opsUser, slices.Clone(crm.AllPermissions), "test")
 	require.NoError(t, err)
-	token, err := b.store.CreateToken(b.ctx, tenant, opsUser)
+	token, err := b.store.CreateToken(b.ctx, tenant, opsUser, nil)
 	require.NoError(t, err)
 	return tenant, token
 }
@@ -89,7 +89,7 @@ func bundleOn(t *testing.T, url string) *bgBundle {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := crm.NewRedisStore(rdb, nil)
+	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	return &bgBundle{
 		testBundle: &testBundle{redisURL: url, tenant: redistest.Tenant(t)},

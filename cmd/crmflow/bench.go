@@ -72,7 +72,9 @@ func (a *app) bench(ctx context.Context, opts bench.Options, asJSON bool) error 
 		return &exitError{code: exitUsage, err: fmt.Errorf("crmflow bench needs a real Redis: pass --redis redis://HOST:6379/0 or set REDIS_URL " +
 			"(the embedded store's figures would mean nothing, so bench has none)")}
 	}
-	b, err := a.openRedis(ctx, false)
+	// The bench opens no store of the deployment: its stores work in tenants of their own with a
+	// random salt, and it neither needs nor checks the deployment's email salt.
+	b, err := a.dialRedis(ctx)
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func TestBenchCommand(t *testing.T) {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	_, err = st.CreateTenant(context.Background(), "acme", crm.PlanProfessional)
 	require.NoError(t, err)

@@ -27,14 +27,18 @@ type Config struct {
 	// (--admin-addr, CRMFLOW_ADMIN_ADDR). Defaults to "127.0.0.1:9091" for worker and
 	// "127.0.0.1:9092" for scheduler, so that both fit on one host.
 	AdminAddr string
+	// AdminBy names the acting admin in the audit trail of the admin commands' user and token
+	// changes (--by, CRMFLOW_ADMIN_BY). Defaults to "admin-cli:" and the operating-system user.
+	AdminBy string
 	// AllowEviction downgrades a Redis maxmemory-policy other than noeviction from a refusal to
 	// start to a warning (--allow-eviction, CRMFLOW_ALLOW_EVICTION). Defaults to false.
 	AllowEviction bool
 	// Concurrency is how many tasks a worker runs at once (--concurrency, CRMFLOW_CONCURRENCY).
 	// Defaults to 10.
 	Concurrency int
-	// EmailSalt salts the hashes of blocklisted emails (--email-salt, CRMFLOW_EMAIL_SALT). Empty
-	// means the store's fixed default; deployments should set their own secret.
+	// EmailSalt salts the hashes of blocklisted emails (--email-salt, CRMFLOW_EMAIL_SALT). Required
+	// by every command on a real Redis but bench: the same secret on every process of a deployment,
+	// checked against the fingerprint the first process stored. The embedded store draws a random one.
 	EmailSalt string
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool

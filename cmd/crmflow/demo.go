@@ -72,6 +72,7 @@ tasks of workers running on that Redis.`,
 	// Not bound to REDIS_URL: the tour writes a tenant, so a real store must be asked for by name.
 	fs.StringVar(&o.redisURL, "redis", "", "run on this Redis instead of the embedded one: redis://[[USER]:PASSWORD@]HOST:PORT/DB")
 	fs.StringVar(&o.tenant, "tenant", "", `the new tenant the tour creates (default "demo-tour", or "demo-tour-" and a random suffix with --redis)`)
+	a.saltFlag(fs) // needed with --redis only; the embedded store draws its own
 	fs.IntVar(&o.contacts, "contacts", 50, "how many contacts to seed, 20 to 100")
 	fs.BoolVar(&o.verbose, "verbose", false, "also log the API's and the worker's info lines on stderr")
 	return cmd
@@ -226,10 +227,10 @@ func (t *tour) run(ctx context.Context, n int) error {
 		}
 		return fmt.Errorf("create tenant %s: %w", t.tenant, err)
 	}
-	if _, err := t.store.CreateUser(ctx, t.tenant, t.user, slices.Clone(crm.AllPermissions)); err != nil {
+	if _, err := t.store.CreateUser(ctx, t.tenant, t.user, slices.Clone(crm.AllPermissions), "crmflow-demo"); err != nil {
 		return fmt.Errorf("create user %s: %w", t.user, err)
 	}
-	if t.api.token, err = t.store.CreateToken(ctx, t.tenant, t.user); err != nil {
+	if t.api.token, err = t.store.CreateToken(ctx, t.tenant, t.user, &crm.TokenOpts{By: "crmflow-demo"}); err != nil {
 		return fmt.Errorf("issue a token for %s: %w", t.user, err)
 	}
 	t.say("tenant %s (plan starter), user %s with every permission; every step below calls the API with its token", t.tenant, t.user)

@@ -75,7 +75,8 @@ func binary(t *testing.T) string {
 }
 
 // testEnv is the environment of a child process: ours without any crmflow, Redis or SMTP
-// setting, so that a developer's shell cannot change what a test sees.
+// setting, so that a developer's shell cannot change what a test sees, plus the email salt of the
+// test Redis (redistest.EmailSalt), which extra may override ("CRMFLOW_EMAIL_SALT=" unsets it).
 func testEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -85,6 +86,7 @@ func testEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
+	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt)
 	return append(env, extra...)
 }
 
@@ -481,7 +483,8 @@ func TestEmbedded(t *testing.T) {
 			t.Parallel()
 			addr := freeAddr(t)
 			base := "http://" + addr
-			p := start(t, nil, append(tc.args, "--addr", addr)...)
+			// Without a salt: the embedded store draws its own.
+			p := start(t, []string{"CRMFLOW_EMAIL_SALT="}, append(tc.args, "--addr", addr)...)
 			waitReady(t, p, base)
 			// The demo token is printed before the API serves.
 			m := exportTokenRE.FindStringSubmatch(p.stdout.String())

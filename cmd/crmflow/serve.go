@@ -76,8 +76,14 @@ func (a *app) storeFlags(fs *pflag.FlagSet) {
 	a.redisFlag(fs)
 	a.evictionFlag(fs)
 	a.retentionFlag(fs)
+	a.saltFlag(fs)
+}
+
+// saltFlag defines --email-salt.
+func (a *app) saltFlag(fs *pflag.FlagSet) {
 	fs.StringVar(&a.cfg.EmailSalt, "email-salt", "",
-		"secret salt of the blocklisted-email hashes; set it once per deployment and never change it (prefer the environment variable)")
+		"secret salt of the blocklisted-email hashes, required on a real Redis: the same on every process of a deployment, "+
+			"never changed; e.g. $(openssl rand -hex 32) (prefer the environment variable: flags show in ps)")
 	bindEnv(fs, "email-salt", "CRMFLOW_EMAIL_SALT")
 }
 

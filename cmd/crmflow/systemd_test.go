@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // systemdDir holds the example units and environment file.
@@ -67,6 +69,7 @@ func TestSystemdExample(t *testing.T) {
 	shutdown, err := time.ParseDuration(env["CRMFLOW_SHUTDOWN_TIMEOUT"])
 	require.NoError(t, err)
 	require.NotContains(t, env, "CRMFLOW_ADMIN_ADDR", "the worker and the scheduler would share it")
+	require.Contains(t, env, "CRMFLOW_EMAIL_SALT", "every process on a real Redis needs the salt")
 
 	for _, unit := range []string{"crmflow-api.service", "crmflow-worker.service", "crmflow-scheduler.service"} {
 		t.Run(unit, func(t *testing.T) {
@@ -90,6 +93,8 @@ func TestSystemdExample(t *testing.T) {
 				switch k {
 				case "REDIS_URL":
 					v = b.redisURL
+				case "CRMFLOW_EMAIL_SALT": // the test Redis's, whose fingerprint it holds
+					v = redistest.EmailSalt
 				case "CRMFLOW_ADDR":
 					v = listen
 				}

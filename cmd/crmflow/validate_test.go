@@ -114,7 +114,7 @@ func TestSchemaExportRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.admin(t, "tenant", "create", b.tenant, "--plan", "starter")
-	store, err := crm.NewRedisStore(redistest.Client(t), nil)
+	store, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = store.CreateProperty(ctx, crm.TenantID(b.tenant), crm.Contacts,

@@ -71,7 +71,8 @@ enqueues one task with an id derived from the tick, so several schedulers may ru
 enqueued once, and a purge never removes a record early or twice.
 
 The scheduler needs only the queue's Redis: --queue-redis (QUEUE_REDIS_URL), or else --redis
-(REDIS_URL). Health and metrics are served on --admin-addr (/healthz, /readyz, /metrics). SIGTERM
+(REDIS_URL). Like every process of a deployment it needs the email salt (CRMFLOW_EMAIL_SALT), and
+with --redis it checks it against the store's. Health and metrics are served on --admin-addr (/healthz, /readyz, /metrics). SIGTERM
 or SIGINT stops it after the entries running have enqueued.`,
 		Example: `  crmflow scheduler --redis redis://127.0.0.1:6379/0
   crmflow scheduler --redis redis://127.0.0.1:6379/0 --purge-spec "15 * * * *" --admin-addr 127.0.0.1:9192`,
@@ -82,6 +83,7 @@ or SIGINT stops it after the entries running have enqueued.`,
 	a.redisFlag(fs)
 	a.queueFlag(fs)
 	a.evictionFlag(fs)
+	a.saltFlag(fs)
 	a.shutdownFlag(fs)
 	a.adminAddrFlag(fs, "127.0.0.1:9092")
 	a.schedulerFlags(fs)
@@ -188,7 +190,8 @@ func (a *app) worker(ctx context.Context) error {
 	})
 }
 
-// scheduler runs the scheduler role and its admin endpoints. It needs only the queue's Redis.
+// scheduler runs the scheduler role and its admin endpoints. It needs only the queue's Redis, and
+// the email salt.
 func (a *app) scheduler(ctx context.Context) error {
 	if a.cfg.ShutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive, got %s: use a duration such as 30s", a.cfg.ShutdownTimeout)
@@ -201,6 +204,18 @@ func (a *app) scheduler(ctx context.Context) error {
 	}
 	if a.cfg.RedisURL == "" && a.cfg.QueueRedisURL == "" {
 		return errNoRedis("crmflow scheduler")
+	}
+	// The scheduler hashes no email, but it checks the deployment's salt like every other process,
+	// so that a unit with a wrong environment is caught at once.
+	if a.cfg.EmailSalt == "" {
+		return errNoEmailSalt()
+	}
+	if a.cfg.RedisURL != "" {
+		b, err := a.openRedis(ctx, false)
+		if err != nil {
+			return err
+		}
+		b.Close()
 	}
 	q, err := a.queueOf(nil)
 	if err != nil {

@@ -29,7 +29,7 @@ actions:
 // queue must be the Redis of rdb as asynq sees it; the run's tasks are deleted afterwards.
 func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
 	res := Result{Name: "backfill", Records: n, Goal: 0.6}
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
@@ -49,7 +49,7 @@ func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	defer clearQueues(insp)
 
 	// The workflow acts with its activator's authority: the worker checks that user's permissions.
-	if _, err := st.CreateUser(ctx, t, "bench@crmflow.example", crm.AllPermissions); err != nil {
+	if _, err := st.CreateUser(ctx, t, "bench@crmflow.example", crm.AllPermissions, "crmflow-bench"); err != nil {
 		return res, err
 	}
 	if _, _, err := st.PutFlow(ctx, t, "bench-backfill", crm.Contacts, backfillFlow, "bench@crmflow.example"); err != nil {

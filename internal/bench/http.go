@@ -25,7 +25,7 @@ import (
 // per round trip, from as many clients.
 func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients int) (Result, error) {
 	res := Result{Name: "batch-create", Records: n}
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
@@ -35,10 +35,10 @@ func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients 
 	if _, err := st.CreateTenant(ctx, t, crm.PlanEnterprise); err != nil {
 		return res, err
 	}
-	if _, err := st.CreateUser(ctx, t, "bench@crmflow.example", crm.AllPermissions); err != nil {
+	if _, err := st.CreateUser(ctx, t, "bench@crmflow.example", crm.AllPermissions, "crmflow-bench"); err != nil {
 		return res, err
 	}
-	token, err := st.CreateToken(ctx, t, "bench@crmflow.example")
+	token, err := st.CreateToken(ctx, t, "bench@crmflow.example", nil)
 	if err != nil {
 		return res, err
 	}

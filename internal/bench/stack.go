@@ -41,7 +41,7 @@ const workerConcurrency = 10
 // startStack starts the API and a worker on rdb (queue is the same Redis as asynq sees it), and
 // creates a tenant on the Enterprise plan with a user holding every permission.
 func startStack(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, prefix string) (*stack, error) {
-	st, err := crm.NewRedisStore(rdb, nil)
+	st, err := crm.NewRedisStore(rdb, storeConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +49,10 @@ func startStack(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	if _, err := st.CreateTenant(ctx, s.tenant, crm.PlanEnterprise); err != nil {
 		return nil, err
 	}
-	if _, err := st.CreateUser(ctx, s.tenant, benchUser, crm.AllPermissions); err != nil {
+	if _, err := st.CreateUser(ctx, s.tenant, benchUser, crm.AllPermissions, "crmflow-bench"); err != nil {
 		return nil, err
 	}
-	if s.token, err = st.CreateToken(ctx, s.tenant, benchUser); err != nil {
+	if s.token, err = st.CreateToken(ctx, s.tenant, benchUser, nil); err != nil {
 		return nil, err
 	}
 	h, err := api.New(st, &api.Config{Logger: discardLogger(), Tasks: s.tasks})

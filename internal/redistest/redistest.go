@@ -26,6 +26,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// EmailSalt is the email salt of every store and crmflow process the tests run on a test Redis:
+// one fixed value, so that the salt fingerprint a store keeps in the Redis (crm.SaltFingerprintKey)
+// matches whichever test binary wrote it first, even when several share TEST_REDIS_URL. It is a
+// test value only: a deployment sets its own secret.
+const EmailSalt = "crmflow-test-salt-not-a-secret"
+
 var (
 	once    sync.Once
 	url     string
