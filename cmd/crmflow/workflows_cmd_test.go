@@ -204,3 +204,75 @@ func TestWorkflowCommandsUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyValidatesAgainstTheLiveSchema checks that `crmflow apply`, holding only an API token,
+// validates workflow files against the tenant's live schema (its custom properties, options and
+// object types) before storing anything, and that --schema FILE validates offline instead. It runs
+// the built binary against `crmflow serve` on a redis-server of its own.
+func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	token := b.tenantWithToken(t, "ops@example.com")
+	b.admin(t, "user", "create", b.tenant, "flows@example.com", "--perms", "workflows")
+	flowsToken, _ := b.admin(t, "token", "create", b.tenant, "flows@example.com")
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	code, body := call(t, http.MethodPost, base+"/crm/v3/properties/contacts", token, map[string]any{
+		"name": "favourite_colour", "label": "Favourite colour", "type": "enumeration",
+		"options": []any{map[string]any{"label": "Red", "value": "red"}, map[string]any{"label": "Blue", "value": "blue"}}})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	code, body = call(t, http.MethodPost, base+"/crm/v3/schemas", token, map[string]any{
+		"name": "subscriptions", "labels": map[string]any{"singular": "Subscription", "plural": "Subscriptions"},
+		"properties": []any{map[string]any{"name": "plan", "type": "enumeration", "options": []any{"basic", "pro"}}}})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+
+	run := func(wantCode int, tok string, args ...string) (string, string) {
+		t.Helper()
+		stdout, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + strings.TrimSpace(tok)}, args...)
+		require.Equal(t, wantCode, code, "crmflow %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+		return stdout, stderr
+	}
+	flow := func(name, objectType, trigger string) string {
+		return writeFile(t, name+".yaml", "name: "+name+"\nobject_type: "+objectType+"\ntrigger: "+trigger+
+			"\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: Look\n    body: Look at {{id}}.\n")
+	}
+	reds := flow("red-contacts", "contacts", `favourite_colour == "red"`)
+	pros := flow("pro-subscriptions", "subscriptions", `plan == "pro"`)
+	stdout, _ := run(0, token, "apply", "-f", reds, "-f", pros)
+	require.Equal(t, "red-contacts: created revision 1\npro-subscriptions: created revision 1\n", stdout)
+
+	// Problems against the live schema are found before anything is stored: the valid file is not
+	// applied either (the API alone would have stored it).
+	wrongOption := flow("wrong-option", "contacts", `favourite_colour == "Red"`)
+	wrongType := flow("wrong-type", "subscription", `plan == "pro"`)
+	valid := flow("blue-contacts", "contacts", `favourite_colour != "blue"`)
+	stdout, stderr := run(1, token, "apply", "-f", valid, "-f", wrongOption, "-f", wrongType)
+	require.Equal(t, wrongOption+`:3:30: trigger: "Red" is not an option of favourite_colour: did you mean "red" (label "Red")?`+"\n"+
+		wrongType+`:2:14: object_type: unknown object type "subscription": did you mean "subscriptions"?`+"\n", stdout)
+	require.Contains(t, stderr, "2 of 3 file(s) invalid: nothing applied")
+	stdout, _ = run(0, token, "workflows", "list")
+	require.NotContains(t, stdout, "blue-contacts")
+
+	// --schema validates offline against that export instead: one without the custom property
+	// refuses the file before the API is asked anything.
+	standardOnly := writeFile(t, "schema.yaml", "crmflow_schema: 1\nobject_types: []\n")
+	stdout, stderr = run(1, token, "apply", "--schema", standardOnly, "-f", valid)
+	require.Contains(t, stdout, valid+":3:10: trigger: unknown name favourite_colour")
+	require.Contains(t, stderr, "nothing applied")
+	exported, _ := b.admin(t, "schema", "export", b.tenant)
+	stdout, _ = run(0, token, "apply", "--schema", writeFile(t, "live.yaml", exported), "-f", valid)
+	require.Equal(t, "blue-contacts: created revision 1\n", stdout)
+
+	// A token that cannot read the schema is told so, and of --schema.
+	_, stderr = run(1, flowsToken, "apply", "-f", reds)
+	require.Contains(t, stderr, "read the tenant's properties of contacts through the API")
+	require.Contains(t, stderr, "--schema FILE")
+	require.Contains(t, stderr, "403")
+	stdout, _ = run(0, flowsToken, "apply", "--schema", writeFile(t, "live2.yaml", exported), "-f", reds)
+	require.Equal(t, "red-contacts: unchanged (revision 1)\n", stdout)
+}
