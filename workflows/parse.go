@@ -829,6 +829,11 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 					at = n
 				}
 			}
+			if fe.Offset > 0 && at.Kind == yaml.ScalarNode {
+				// Inside the value: at that character, across the scalar's quoting and folding.
+				p.addAt(p.mapScalar(at).at(fe.Offset), fpath, fe.Message)
+				continue
+			}
 			p.add(at, fpath, fe.Message)
 		}
 		return Step{}, false

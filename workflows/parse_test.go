@@ -121,7 +121,10 @@ func TestParseProblems(t *testing.T) {
 		{"DelayUntilNotDatetime", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: email\n", 6, 12, "actions[0].until", `property "email" is a string: delay until needs a datetime property`},
 		{"BadListID", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: add_to_list\n    list: vip\n", 6, 11, "actions[0].list", `list id "vip" is invalid`},
 		{"NotifyBadEmail", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: sales desk\n    subject: s\n    body: b\n", 6, 9, "actions[0].to", `"sales desk" is not an email address`},
-		{"NotifyUnknownPlaceholder", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: a@example.com\n    subject: \"Call {{first_name}}\"\n    body: b\n", 7, 14, "actions[0].subject", `unknown property "first_name" of contacts: did you mean "firstname"?`},
+		{"NotifyUnknownPlaceholder", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: a@example.com\n    subject: \"Call {{first_name}}\"\n    body: b\n", 7, 20, "actions[0].subject", `unknown property "first_name" of contacts: did you mean "firstname"?`},
+		// A placeholder's problem is at its "{{", also on a later line of a block scalar.
+		{"NotifyPlaceholderInBlockBody", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: a@example.com\n    subject: Hi\n    body: |\n      Hello {{firstname}},\n      call {{compnay}} today.\n", 10, 12, "actions[0].body", `{{compnay}}: unknown property "compnay" of contacts: did you mean "company"?`},
+		{"NotifyPlaceholderNotClosed", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: a@example.com\n    subject: 'Hi {{firstname'\n    body: b\n", 7, 18, "actions[0].subject", `a "{{" is not closed`},
 		{"NotifyMultilineSubject", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: a@example.com\n    subject: |\n      two\n      lines\n    body: b\n", 7, 14, "actions[0].subject", "must be one line"},
 	}
 	for _, tt := range tests {
