@@ -276,3 +276,107 @@ func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
 	stdout, _ = run(0, flowsToken, "apply", "--schema", writeFile(t, "live2.yaml", exported), "-f", reds)
 	require.Equal(t, "red-contacts: unchanged (revision 1)\n", stdout)
 }
+
+// TestDocumentedStepTiming pins two sentences of docs/workflows.md, on `crmflow serve` and
+// `crmflow worker` processes: a delay fires no earlier than its duration and within about 6 s after
+// it (its due time is rounded up to the second, and the worker moves due tasks to its queue every
+// 5 s); and a step that fails for good ends the record's enrollment there, so the later actions
+// never run.
+func TestDocumentedStepTiming(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	token := b.tenantWithToken(t, "ops@example.com")
+	addr, workerAdmin := freeAddr(t), freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin, "--email-salt", "test-salt")
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	t.Cleanup(func() {
+		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
+	})
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	const delay = 2 * time.Second
+	delayFlow := writeFile(t, "delay.yaml", "name: delay-then-set\nobject_type: contacts\ntrigger: firstname == \"Delay\"\n"+
+		"actions:\n  - type: delay\n    duration: 2s\n  - type: set_property\n    property: jobtitle\n    value: Waited\n")
+	failFlow := writeFile(t, "fail.yaml", "name: fail-then-set\nobject_type: contacts\ntrigger: firstname == \"Fail\"\n"+
+		"actions:\n  - type: notify_user\n    to: nobody@example.com\n    subject: Hi\n    body: Hi\n"+
+		"  - type: set_property\n    property: jobtitle\n    value: Reached\n")
+	for _, args := range [][]string{
+		{"apply", "-f", delayFlow, "-f", failFlow},
+		{"workflows", "activate", "delay-then-set"},
+		{"workflows", "activate", "fail-then-set"},
+	} {
+		stdout, stderr, code := crmflow(t, ctl, args...)
+		require.Equal(t, 0, code, "crmflow %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+	}
+	create := func(firstname string) (string, time.Time) {
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts", token,
+			map[string]any{"properties": map[string]any{"firstname": firstname}})
+		require.Equal(t, http.StatusCreated, code, "body: %v", body)
+		created, err := time.Parse(time.RFC3339Nano, body["createdAt"].(string))
+		require.NoError(t, err)
+		return body["id"].(string), created
+	}
+	type entry struct {
+		at      time.Time
+		kind    string
+		step    int
+		outcome string
+		detail  string
+	}
+	history := func(flow, id string) []entry {
+		code, body := call(t, http.MethodGet, base+"/automation/v4/flows/"+flow+"/history?recordId="+id, token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		var out []entry
+		for _, r := range body["results"].([]any) {
+			m := r.(map[string]any)
+			at, err := time.Parse(time.RFC3339Nano, m["at"].(string))
+			require.NoError(t, err)
+			e := entry{at: at, kind: m["kind"].(string), step: -1}
+			if s, ok := m["step"].(float64); ok {
+				e.step = int(s)
+			}
+			e.outcome, _ = m["outcome"].(string)
+			e.detail, _ = m["detail"].(string)
+			out = append(out, e)
+		}
+		return out
+	}
+	step := func(es []entry, i int) (entry, bool) {
+		for _, e := range es {
+			if e.kind == "action" && e.step == i {
+				return e, true
+			}
+		}
+		return entry{}, false
+	}
+	failed, _ := create("Fail")
+	delayed, created := create("Delay")
+
+	eventually(t, 30*time.Second, "the delayed step", func() bool { _, ok := step(history("delay-then-set", delayed), 1); return ok })
+	es := history("delay-then-set", delayed)
+	waited, _ := step(es, 0)
+	ran, _ := step(es, 1)
+	require.Equal(t, "wait", waited.outcome)
+	require.GreaterOrEqual(t, ran.at.Sub(created), delay, "never before its duration")
+	// About 6 s: 1 s of rounding and 5 s of asynq's check of scheduled tasks; 1 s more for a loaded machine.
+	require.LessOrEqual(t, ran.at.Sub(waited.at), delay+7*time.Second, "within about 6 s after its duration")
+	t.Logf("a %s delay fired after %s", delay, ran.at.Sub(waited.at))
+
+	es = history("fail-then-set", failed)
+	first, ok := step(es, 0)
+	require.True(t, ok, "history: %v", es)
+	require.Equal(t, "failed", first.outcome)
+	require.Contains(t, first.detail, "is not a user of the tenant")
+	_, ran2 := step(es, 1)
+	require.False(t, ran2, "the action after a step that failed for good never runs: %v", es)
+	code, body := call(t, http.MethodGet, base+"/crm/v3/objects/contacts/"+failed+"?properties=jobtitle", token, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Empty(t, body["properties"].(map[string]any)["jobtitle"])
+	code, body = call(t, http.MethodPost, base+"/automation/v4/flows/fail-then-set/enrollments", token, map[string]any{"recordId": failed})
+	// The enrollment ended (it is no longer enrolled): without reenrollment it may not enroll again.
+	require.Equal(t, http.StatusConflict, code, "body: %v", body)
+	require.Contains(t, body["message"], "was enrolled before")
+}
