@@ -380,6 +380,12 @@ var standardProperties = map[ObjectType][]Property{
 	},
 }
 
+// StandardProperties returns the standard properties of a standard object type, in the order the
+// docs list them, or nil for any other type. The slice is a copy.
+func StandardProperties(o ObjectType) []Property {
+	return slices.Clone(standardProperties[o])
+}
+
 // StandardSchema returns the schema every tenant has for a standard object type, or false for any
 // other type.
 func StandardSchema(o ObjectType) (Schema, bool) {
