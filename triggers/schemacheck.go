@@ -124,7 +124,7 @@ const maxOptionsListed = 12
 // close (the same but for case, its label, or a likely typo) and its label.
 func optionMessage(p crm.Property, v string) string {
 	msg := fmt.Sprintf("%q is not an option of %s", v, p.Name)
-	if o := closestOption(p, v); o != "" {
+	if o := suggest.Option(v, p.Options, p.OptionLabel); o != "" {
 		if l := p.OptionLabel(o); l != o {
 			return msg + fmt.Sprintf(": did you mean %q (label %q)?", o, l)
 		}
@@ -136,30 +136,4 @@ func optionMessage(p crm.Property, v string) string {
 		opts, more = opts[:maxOptionsListed], fmt.Sprintf(" (and %d more)", len(p.Options)-maxOptionsListed)
 	}
 	return msg + ": compare with one of its values " + strings.Join(opts, ", ") + more
-}
-
-// closestOption returns the option v most likely means: one equal to v or to its label but for
-// case and surrounding spaces, else the closest value or label by edit distance; "" when none is
-// close.
-func closestOption(p crm.Property, v string) string {
-	want := strings.ToLower(strings.TrimSpace(v))
-	for _, o := range p.Options {
-		if strings.ToLower(o) == want || strings.ToLower(p.OptionLabel(o)) == want {
-			return o
-		}
-	}
-	byText := map[string]string{}
-	var texts []string
-	for _, o := range p.Options {
-		for _, s := range []string{strings.ToLower(o), strings.ToLower(p.OptionLabel(o))} {
-			if _, dup := byText[s]; !dup {
-				byText[s] = o
-				texts = append(texts, s)
-			}
-		}
-	}
-	if s := suggest.Closest(want, texts); s != "" {
-		return byText[s]
-	}
-	return ""
 }
