@@ -77,11 +77,11 @@ func configureNotifyUser(p Params, schema crm.Schema) (Step, error) {
 	}
 	st, err := parseTemplate(subject, schema)
 	if err != nil {
-		errs = append(errs, &FieldError{Path: "subject", Message: err.Error()})
+		errs = append(errs, templateFieldError("subject", err))
 	}
 	bt, err := parseTemplate(body, schema)
 	if err != nil {
-		errs = append(errs, &FieldError{Path: "body", Message: err.Error()})
+		errs = append(errs, templateFieldError("body", err))
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -92,24 +92,46 @@ func configureNotifyUser(p Params, schema crm.Schema) (Step, error) {
 // template is text with {{name}} placeholders: even elements are text, odd ones names.
 type template []string
 
+// templateError is a placeholder that is not closed or names no property, at Offset characters
+// from the start of the text.
+type templateError struct {
+	Offset  int
+	Message string
+}
+
+func (e *templateError) Error() string { return e.Message }
+
+func templateFieldError(path string, err error) *FieldError {
+	var te *templateError
+	if errors.As(err, &te) {
+		return &FieldError{Path: path, Message: te.Message, Offset: te.Offset}
+	}
+	return &FieldError{Path: path, Message: err.Error()}
+}
+
+// parseTemplate splits s into text and placeholders. An error is a *templateError at the "{{" of
+// the placeholder at fault.
 func parseTemplate(s string, schema crm.Schema) (template, error) {
 	var out template
+	done := 0 // the characters of the original text before s
 	for {
 		i := strings.Index(s, "{{")
 		if i < 0 {
 			return append(out, s), nil
 		}
+		at := done + utf8.RuneCountInString(s[:i])
 		j := strings.Index(s[i+2:], "}}")
 		if j < 0 {
-			return nil, errors.New(`a "{{" is not closed: write {{property}}, or remove it`)
+			return nil, &templateError{Offset: at, Message: `a "{{" is not closed: write {{property}}, or remove it`}
 		}
 		name := strings.TrimSpace(s[i+2 : i+2+j])
 		if name != "id" {
 			if _, ok := schema.Properties[name]; !ok {
-				return nil, fmt.Errorf("{{%s}}: %s", name, unknownPropertyMessage(name, schema))
+				return nil, &templateError{Offset: at, Message: fmt.Sprintf("{{%s}}: %s", name, unknownPropertyMessage(name, schema))}
 			}
 		}
 		out = append(out, s[:i], name)
+		done += utf8.RuneCountInString(s[:i+2+j+2])
 		s = s[i+2+j+2:]
 	}
 }

@@ -44,6 +44,9 @@ type Param struct {
 type FieldError struct {
 	Path    string
 	Message string
+	// Offset is where in the parameter's value the problem is, in characters from its start (a
+	// placeholder of notify_user's subject); 0 for the value as a whole.
+	Offset int
 }
 
 // Error returns "path: message", or the message alone for a problem with the whole action.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/crmflow/crmflow/crm"
 
@@ -25,8 +26,18 @@ func setPropertyDef() Definition {
 
 func configureSetProperty(p Params, schema crm.Schema) (Step, error) {
 	name := p["property"]
-	if _, ok := schema.Properties[name]; !ok {
+	prop, ok := schema.Properties[name]
+	if !ok {
 		return nil, FieldErrors{{Path: "property", Message: unknownPropertyMessage(name, schema)}}
+	}
+	if v := p["value"]; prop.Type == crm.TypeEnumeration && v != "" && !slices.Contains(prop.Options, v) {
+		if o := suggest.Option(v, prop.Options, prop.OptionLabel); o != "" {
+			msg := fmt.Sprintf("property %q: %q is not one of its options: did you mean %q", name, v, o)
+			if l := prop.OptionLabel(o); l != o {
+				msg += fmt.Sprintf(" (label %q)", l)
+			}
+			return nil, FieldErrors{{Path: "value", Message: msg + "?"}}
+		}
 	}
 	norm, err := schema.Normalize(map[string]string{name: p["value"]})
 	if err != nil {

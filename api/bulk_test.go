@@ -292,6 +292,28 @@ func TestBulkDeleteRefused(t *testing.T) {
 		require.Contains(t, d.Context["snippet"][0], "^")
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
+
+	// The checks against the schema (enumeration options, isSet's argument) answer in the same shape.
+	t.Run("FilterCheckedAgainstTheSchema", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct{ filter, col, msg string }{
+			{`email_bounced && lifecyclestage == "Customer"`, "36", `"Customer" is not an option of lifecyclestage: did you mean "customer" (label "Customer")?`},
+			{`isSet(last_activity_date)`, "7", `isSet takes the property's name in quotes: write isSet("last_activity_date")`},
+			{`contains(email, "@acme")`, "1", `contains is an operator, not a function: write email contains "@acme"`},
+		} {
+			e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": tc.filter, "confirmCount": 1}),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, "filter is invalid at 1:"+tc.col+" (line:column): "+tc.msg, e.Message)
+			d := e.Errors[0]
+			require.Equal(t, "filter", d.In)
+			require.Equal(t, "INVALID_FILTER", d.Code)
+			require.Equal(t, []string{tc.col}, d.Context["column"])
+			require.Len(t, d.Context["snippet"], 1)
+			require.Contains(t, d.Context["snippet"][0], tc.filter)
+		}
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+		require.Empty(t, b.tasks.jobsOf(b.tenantA))
+	})
 }
 
 func TestDeleteListRecords(t *testing.T) {

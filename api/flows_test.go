@@ -590,6 +590,26 @@ func TestPreviewFlow(t *testing.T) {
 		require.Empty(t, b.tasks.backfillsOf(s.tn))
 	})
 
+	// WhatTheCountsMean pins what docs/workflows.md says of preview's counts: of the live records
+	// (total), matched are those the trigger matches and no suppression holds, suppressed those the
+	// trigger matches but a suppression holds; a record the trigger does not match counts in neither,
+	// whatever its suppression, and enrollments are not looked at (an enrolled record counts too).
+	t.Run("WhatTheCountsMean", func(t *testing.T) {
+		t.Parallel()
+		s := seed(t, crm.PlanProfessional)
+		// Suppressed by the trigger, but not bounced: in neither count.
+		b.create(t, s.tn, crm.Contacts, map[string]string{"email": "c6@x.example", "lifecyclestage": "customer"})
+		expect[flow](t, b.put(t, s.auth, "clean", s.flow), http.StatusCreated)
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/clean/activate", s.auth, map[string]any{"enrollExisting": false}), http.StatusOK)
+		r := b.raw(t, "POST", "/automation/v4/flows/clean/enrollments", s.auth, map[string]any{"recordId": s.ids[0]})
+		require.Less(t, r.status, 300, "body: %s", r.body)
+		p := expect[preview](t, b.raw(t, "GET", "/automation/v4/flows/clean/preview", s.auth, nil), http.StatusOK)
+		require.Equal(t, int64(6), p.Total, "live records only: the one in the bin is left out")
+		require.Equal(t, int64(2), p.Matched, "c1 (enrolled already) and c5")
+		require.Equal(t, int64(2), p.Suppressed, "c2 by the suppression trigger, c3 by the list")
+		require.Equal(t, []string{s.ids[0], s.ids[4]}, []string{p.Sample[0].ID, p.Sample[1].ID})
+	})
+
 	t.Run("UsesTheClock", func(t *testing.T) {
 		t.Parallel()
 		sb := setup(t) // a bundle of its own, so that moving its clock moves no other test's

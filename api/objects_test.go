@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 func TestObjectsCRUD(t *testing.T) {
@@ -300,3 +301,33 @@ func ids(recs []record) []string {
 
 // bigName is a property value of n bytes.
 func bigName(n int) string { return strings.Repeat("a", n) }
+
+// TestNullClearsAProperty pins what docs/workflows.md says: in a create or update, a property
+// given as JSON null is cleared, as "" clears it; a cleared property is no longer shown, reads as
+// unset in triggers (isSet is false), and its email frees the address for another contact.
+func TestNullClearsAProperty(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	created := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokWrite, map[string]any{"properties": map[string]any{
+		"email": "null@example.com", "firstname": "Ada", "lifecyclestage": "lead", "num_notes": 3, "jobtitle": "CTO"}}), http.StatusCreated)
+	updated := expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+created.ID, tokWrite, map[string]any{"properties": map[string]any{
+		"email": nil, "firstname": nil, "lifecyclestage": nil, "num_notes": nil, "jobtitle": ""}}), http.StatusOK)
+	got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+created.ID+
+		"?properties=email,firstname,lifecyclestage,num_notes,jobtitle", tokRead, nil), http.StatusOK)
+	for _, r := range []record{updated, got} {
+		for _, name := range []string{"email", "firstname", "lifecyclestage", "num_notes", "jobtitle"} {
+			require.Empty(t, r.Properties[name], "%s is cleared", name)
+		}
+	}
+	recs, err := b.store.Records(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{crm.RecordID(created.ID)}, nil)
+	require.NoError(t, err)
+	schema, _ := crm.StandardSchema(crm.Contacts)
+	prog, err := triggers.Compile(`!isSet("firstname") && !isSet("email") && lifecyclestage == "" && num_notes == 0`, schema)
+	require.NoError(t, err)
+	ok, err := prog.Match(recs[0], b.clock.Now())
+	require.NoError(t, err)
+	require.True(t, ok, "a cleared property reads as unset: %v", recs[0].Properties)
+	// The address is free again.
+	expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokWrite,
+		map[string]any{"properties": map[string]any{"email": "null@example.com"}}), http.StatusCreated)
+}

@@ -50,7 +50,7 @@ func (o *optionJSON) UnmarshalJSON(b []byte) error {
 func toPropertyJSON(p crm.Property) propertyJSON {
 	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), Options: []optionJSON{}, HubspotDefined: p.Standard}
 	for _, o := range p.Options {
-		out.Options = append(out.Options, optionJSON{Label: o, Value: o})
+		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o})
 	}
 	return out
 }
@@ -71,10 +71,21 @@ type propertyInput struct {
 	Options []optionJSON `json:"options"`
 }
 
+// property is the definition in; each option keeps its label (an option without a label is labelled
+// by its value). An option without a value is kept, for crm.Property.Validate to refuse it by its
+// label: records could never be given it.
 func (in propertyInput) property() crm.Property {
 	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type)}
 	for _, o := range in.Options {
 		p.Options = append(p.Options, o.Value)
+		if o.Label != "" && o.Label != o.Value {
+			if p.OptionLabels == nil {
+				p.OptionLabels = map[string]string{}
+			}
+			if _, dup := p.OptionLabels[o.Value]; !dup {
+				p.OptionLabels[o.Value] = o.Label
+			}
+		}
 	}
 	return p
 }

@@ -24,7 +24,11 @@ type labelsJSON struct {
 }
 
 func toSchemaJSON(def crm.ObjectTypeDef, custom bool) schemaJSON {
-	out := schemaJSON{Name: def.Name, ObjectTypeID: def.Name, Labels: labelsJSON{Singular: def.Label, Plural: def.Label},
+	plural := def.PluralLabel
+	if plural == "" {
+		plural = def.Label
+	}
+	out := schemaJSON{Name: def.Name, ObjectTypeID: def.Name, Labels: labelsJSON{Singular: def.Label, Plural: plural},
 		Properties: make([]propertyJSON, 0, len(def.Properties)), Custom: custom}
 	for _, p := range def.Properties {
 		out.Properties = append(out.Properties, toPropertyJSON(p))
@@ -35,8 +39,8 @@ func toSchemaJSON(def crm.ObjectTypeDef, custom bool) schemaJSON {
 	return out
 }
 
-// schemaInput is the body of POST /crm/v3/schemas. The label is Label, or else Labels.Singular,
-// or else the name.
+// schemaInput is the body of POST /crm/v3/schemas. The singular label is Label, or else
+// Labels.Singular, or else the name; the plural label is Labels.Plural, or else the singular one.
 type schemaInput struct {
 	Name       string          `json:"name"`
 	Label      string          `json:"label"`
@@ -51,6 +55,12 @@ func (in schemaInput) def() crm.ObjectTypeDef {
 	}
 	if def.Label == "" {
 		def.Label = in.Name
+	}
+	if in.Labels != nil {
+		def.PluralLabel = in.Labels.Plural
+	}
+	if def.PluralLabel == "" {
+		def.PluralLabel = def.Label
 	}
 	for _, p := range in.Properties {
 		def.Properties = append(def.Properties, p.property())
@@ -101,7 +111,7 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return fmt.Errorf("read schema of %s: %w", o, err)
 	}
-	def := crm.ObjectTypeDef{Name: string(o), Label: string(o)}
+	def := crm.ObjectTypeDef{Name: string(o), Label: standardLabels[o][0], PluralLabel: standardLabels[o][1]}
 	if !o.IsStandard() {
 		if def, err = s.customType(r, p.Tenant, o); err != nil {
 			return err
@@ -113,6 +123,12 @@ func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, p crm.Princip
 	}
 	writeJSON(w, http.StatusOK, toSchemaJSON(def, !o.IsStandard()))
 	return nil
+}
+
+// standardLabels are the singular and plural labels of the standard object types, as HubSpot gives them.
+var standardLabels = map[crm.ObjectType][2]string{
+	crm.Contacts: {"Contact", "Contacts"}, crm.Companies: {"Company", "Companies"}, crm.Deals: {"Deal", "Deals"},
+	crm.Tickets: {"Ticket", "Tickets"}, crm.Calls: {"Call", "Calls"},
 }
 
 // customType returns the definition of a tenant's custom object type, or a 404 naming it.

@@ -145,3 +145,73 @@ func TestSchemas(t *testing.T) {
 		require.Contains(t, e.Message, "dragons")
 	})
 }
+
+// TestSchemaLabels checks that a custom object type keeps its singular and plural labels and its
+// options' labels, as HubSpot does, and that an option given only a label is refused: its value
+// would be "", which no record can be given.
+func TestSchemaLabels(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	created := expect[schema](t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
+		"name":   "subscriptions",
+		"labels": map[string]any{"singular": "Subscription", "plural": "Subscriptions"},
+		"properties": []any{map[string]any{"name": "plan", "label": "Plan", "type": "enumeration",
+			"options": []any{map[string]any{"label": "Basic plan", "value": "basic"}, map[string]any{"label": "Pro", "value": "pro"}, "legacy"}}},
+	}), http.StatusCreated)
+	require.Equal(t, "Subscription", created.Labels.Singular)
+	require.Equal(t, "Subscriptions", created.Labels.Plural)
+	wantOptions := []struct {
+		Label string `json:"label"`
+		Value string `json:"value"`
+	}{{"Basic plan", "basic"}, {"Pro", "pro"}, {"legacy", "legacy"}}
+	require.Equal(t, wantOptions, created.Properties[0].Options)
+
+	got := expect[schema](t, b.call(t, "GET", "/crm/v3/schemas/subscriptions", tokRead, nil), http.StatusOK)
+	require.Equal(t, created.Labels, got.Labels)
+	require.Equal(t, wantOptions, got.Properties[0].Options)
+	list := expect[page[schema]](t, b.call(t, "GET", "/crm/v3/schemas", tokRead, nil), http.StatusOK)
+	require.Equal(t, "Subscriptions", list.Results[0].Labels.Plural)
+	prop := expect[property](t, b.call(t, "GET", "/crm/v3/properties/subscriptions/plan", tokRead, nil), http.StatusOK)
+	require.Equal(t, wantOptions, prop.Options)
+	// Records store the value, never the label.
+	expect[record](t, b.call(t, "POST", "/crm/v3/objects/subscriptions", tokWrite,
+		map[string]any{"properties": map[string]any{"plan": "basic"}}), http.StatusCreated)
+	expectError(t, b.call(t, "POST", "/crm/v3/objects/subscriptions", tokWrite,
+		map[string]any{"properties": map[string]any{"plan": "Basic plan"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+
+	// Only a singular label: the plural is the same. A standard type has HubSpot's labels.
+	one := expect[schema](t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
+		"name": "pets", "labels": map[string]any{"singular": "Pet"}}), http.StatusCreated)
+	require.Equal(t, "Pet", one.Labels.Plural)
+	contacts := expect[schema](t, b.call(t, "GET", "/crm/v3/schemas/contacts", tokRead, nil), http.StatusOK)
+	require.Equal(t, "Contact", contacts.Labels.Singular)
+	require.Equal(t, "Contacts", contacts.Labels.Plural)
+	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
+	require.Equal(t, "Customer", stage.Options[5].Label)
+	require.Equal(t, "customer", stage.Options[5].Value)
+
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+		want       string
+	}{
+		{"SchemaOptionWithoutValue", "/crm/v3/schemas", map[string]any{"name": "tiers", "properties": []any{
+			map[string]any{"name": "tier", "type": "enumeration", "options": []any{map[string]any{"label": "Gold tier"}}}}},
+			`enumeration property "tier": option "Gold tier" has no value: give every option a value, the text records store, as in {"label": "Gold tier", "value": "gold_tier"}`},
+		{"PropertyOptionWithoutValue", "/crm/v3/properties/contacts", map[string]any{"name": "tier", "type": "enumeration",
+			"options": []any{"gold", map[string]any{"label": "Silver"}}},
+			`enumeration property "tier": option "Silver" has no value`},
+		{"DuplicateOption", "/crm/v3/properties/contacts", map[string]any{"name": "tier", "type": "enumeration",
+			"options": []any{"gold", map[string]any{"label": "Gold again", "value": "gold"}}},
+			`enumeration property "tier": option "gold" is listed twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, b.call(t, "POST", tc.path, tokAll, tc.body), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"options"}, e.in())
+			require.Contains(t, e.Message, tc.want)
+			require.Equal(t, before, b.snapshot(t, b.tenantA), "nothing is stored")
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // PropertyType is the type of a property's values.
@@ -31,8 +32,11 @@ type Property struct {
 	Name  string       `json:"name" yaml:"name"`
 	Label string       `json:"label" yaml:"label"`
 	Type  PropertyType `json:"type" yaml:"type"`
-	// Options are the allowed values of an enumeration.
+	// Options are the allowed values of an enumeration, in their display order.
 	Options []string `json:"options,omitempty" yaml:"options,omitempty"`
+	// OptionLabels are the labels of the options whose label is not their value, by value (HubSpot
+	// shows each option as {label, value}; records store the value). See OptionLabel.
+	OptionLabels map[string]string `json:"optionLabels,omitempty" yaml:"option_labels,omitempty"`
 	// Standard is true for a property that comes with the product and cannot be changed.
 	Standard bool `json:"standard,omitempty" yaml:"standard,omitempty"`
 }
@@ -52,6 +56,29 @@ func (p Property) Validate() error {
 		errs = append(errs, &ValidationError{Field: "options", Code: "MISSING_OPTIONS",
 			Message: fmt.Sprintf("enumeration property %q needs at least one option", p.Name)})
 	}
+	seen := map[string]bool{}
+	for i, o := range p.Options {
+		switch {
+		case o == "" && p.OptionLabels[""] != "":
+			errs = append(errs, &ValidationError{Field: "options", Code: "INVALID_OPTION",
+				Message: fmt.Sprintf("enumeration property %q: option %q has no value: give every option a value, the text records store, as in {\"label\": %q, \"value\": %q}",
+					p.Name, p.OptionLabels[""], p.OptionLabels[""], suggestValue(p.OptionLabels[""]))})
+		case o == "":
+			errs = append(errs, &ValidationError{Field: "options", Code: "INVALID_OPTION",
+				Message: fmt.Sprintf("enumeration property %q: option %d has an empty value: give every option a value, the text records store", p.Name, i+1)})
+		case seen[o]:
+			errs = append(errs, &ValidationError{Field: "options", Code: "DUPLICATE_OPTION",
+				Message: fmt.Sprintf("enumeration property %q: option %q is listed twice: keep one", p.Name, o)})
+		}
+		seen[o] = true
+	}
+	for v := range p.OptionLabels {
+		if !seen[v] {
+			errs = append(errs, &ValidationError{Field: "options", Code: "INVALID_OPTION",
+				Message: fmt.Sprintf("property %q has a label for %q, which is not one of its options", p.Name, v)})
+			break
+		}
+	}
 	if p.Type != TypeEnumeration && len(p.Options) > 0 {
 		errs = append(errs, &ValidationError{Field: "options", Code: "UNEXPECTED_OPTIONS",
 			Message: fmt.Sprintf("property %q has options but type %q: only enumeration properties take options", p.Name, p.Type)})
@@ -60,6 +87,33 @@ func (p Property) Validate() error {
 		return errs
 	}
 	return nil
+}
+
+// OptionLabel returns the label of option value v: its label in OptionLabels, or else v itself.
+func (p Property) OptionLabel(v string) string {
+	if l, ok := p.OptionLabels[v]; ok && l != "" {
+		return l
+	}
+	return v
+}
+
+// suggestValue turns an option's label into a value a person would likely give it: lowercase,
+// with runs of other characters than letters and digits as one underscore ("Gold tier" -> "gold_tier").
+func suggestValue(label string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(strings.TrimSpace(label)) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if under && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			under = false
+			b.WriteRune(r)
+			continue
+		}
+		under = true
+	}
+	return b.String()
 }
 
 // Schema is the set of properties of one object type of one tenant, standard ones included.
@@ -247,12 +301,25 @@ func RecordEmails(props map[string]string) []string {
 	return out
 }
 
-func std(name, label string, t PropertyType, options ...string) Property {
-	return Property{Name: name, Label: label, Type: t, Options: options, Standard: true}
+func std(name, label string, t PropertyType) Property {
+	return Property{Name: name, Label: label, Type: t, Standard: true}
 }
 
-var lifecycleStages = []string{"subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-	"opportunity", "customer", "evangelist", "other"}
+// stdEnum is a standard enumeration; options are value, label pairs.
+func stdEnum(name, label string, options ...string) Property {
+	p := Property{Name: name, Label: label, Type: TypeEnumeration, Standard: true, OptionLabels: map[string]string{}}
+	for i := 0; i+1 < len(options); i += 2 {
+		p.Options = append(p.Options, options[i])
+		if options[i+1] != options[i] {
+			p.OptionLabels[options[i]] = options[i+1]
+		}
+	}
+	return p
+}
+
+var lifecycleStages = []string{"subscriber", "Subscriber", "lead", "Lead", "marketingqualifiedlead", "Marketing Qualified Lead",
+	"salesqualifiedlead", "Sales Qualified Lead", "opportunity", "Opportunity", "customer", "Customer",
+	"evangelist", "Evangelist", "other", "Other"}
 
 // standardProperties are the properties every tenant has on the standard object types.
 var standardProperties = map[ObjectType][]Property{
@@ -267,8 +334,10 @@ var standardProperties = map[ObjectType][]Property{
 		std("city", "City", TypeString),
 		std("country", "Country", TypeString),
 		std("website", "Website", TypeString),
-		std("lifecyclestage", "Lifecycle stage", TypeEnumeration, lifecycleStages...),
-		std("hs_lead_status", "Lead status", TypeEnumeration, "new", "open", "in_progress", "open_deal", "unqualified", "attempted_to_contact", "connected", "bad_timing"),
+		stdEnum("lifecyclestage", "Lifecycle stage", lifecycleStages...),
+		stdEnum("hs_lead_status", "Lead status", "new", "New", "open", "Open", "in_progress", "In Progress",
+			"open_deal", "Open Deal", "unqualified", "Unqualified", "attempted_to_contact", "Attempted to Contact",
+			"connected", "Connected", "bad_timing", "Bad Timing"),
 		std("email_bounced", "Email hard-bounced", TypeBool),
 		std("email_opt_out", "Unsubscribed from all email", TypeBool),
 		std("last_activity_date", "Last activity date", TypeDatetime),
@@ -283,29 +352,38 @@ var standardProperties = map[ObjectType][]Property{
 		std("country", "Country", TypeString),
 		std("numberofemployees", "Number of employees", TypeNumber),
 		std("annualrevenue", "Annual revenue", TypeNumber),
-		std("lifecyclestage", "Lifecycle stage", TypeEnumeration, lifecycleStages...),
+		stdEnum("lifecyclestage", "Lifecycle stage", lifecycleStages...),
 		std("last_activity_date", "Last activity date", TypeDatetime),
 	},
 	Deals: {
 		std("dealname", "Deal name", TypeString),
 		std("amount", "Amount", TypeNumber),
-		std("dealstage", "Deal stage", TypeEnumeration, "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"),
+		stdEnum("dealstage", "Deal stage", "appointmentscheduled", "Appointment Scheduled", "qualifiedtobuy", "Qualified To Buy",
+			"presentationscheduled", "Presentation Scheduled", "decisionmakerboughtin", "Decision Maker Bought-In",
+			"contractsent", "Contract Sent", "closedwon", "Closed Won", "closedlost", "Closed Lost"),
 		std("pipeline", "Pipeline", TypeString),
 		std("closedate", "Close date", TypeDatetime),
 	},
 	Tickets: {
 		std("subject", "Ticket name", TypeString),
 		std("content", "Description", TypeString),
-		std("hs_pipeline_stage", "Ticket status", TypeEnumeration, "new", "waiting_on_contact", "waiting_on_us", "closed"),
-		std("hs_ticket_priority", "Priority", TypeEnumeration, "low", "medium", "high", "urgent"),
+		stdEnum("hs_pipeline_stage", "Ticket status", "new", "New", "waiting_on_contact", "Waiting on contact",
+			"waiting_on_us", "Waiting on us", "closed", "Closed"),
+		stdEnum("hs_ticket_priority", "Priority", "low", "Low", "medium", "Medium", "high", "High", "urgent", "Urgent"),
 	},
 	Calls: {
 		std("hs_call_title", "Call title", TypeString),
 		std("hs_call_body", "Call notes", TypeString),
 		std("hs_call_duration", "Call duration (ms)", TypeNumber),
-		std("hs_call_direction", "Call direction", TypeEnumeration, "INBOUND", "OUTBOUND"),
+		stdEnum("hs_call_direction", "Call direction", "INBOUND", "Inbound", "OUTBOUND", "Outbound"),
 		std("hs_timestamp", "Activity date", TypeDatetime),
 	},
+}
+
+// StandardProperties returns the standard properties of a standard object type, in the order the
+// docs list them, or nil for any other type. The slice is a copy.
+func StandardProperties(o ObjectType) []Property {
+	return slices.Clone(standardProperties[o])
 }
 
 // StandardSchema returns the schema every tenant has for a standard object type, or false for any
@@ -324,10 +402,13 @@ func StandardSchema(o ObjectType) (Schema, bool) {
 
 // ObjectTypeDef defines a custom object type of a tenant.
 type ObjectTypeDef struct {
-	Name       string     `json:"name"`
-	Label      string     `json:"label"`
-	Properties []Property `json:"properties"`
-	CreatedAt  time.Time  `json:"createdAt"`
+	Name string `json:"name"`
+	// Label is the singular label ("Subscription").
+	Label string `json:"label"`
+	// PluralLabel is the plural label ("Subscriptions"). Defaults to Label.
+	PluralLabel string     `json:"pluralLabel,omitempty"`
+	Properties  []Property `json:"properties"`
+	CreatedAt   time.Time  `json:"createdAt"`
 }
 
 // Validate checks a custom object type definition.

@@ -53,6 +53,9 @@ func (s *RedisStore) CreateObjectType(ctx context.Context, t TenantID, def Objec
 	if def.Label == "" {
 		def.Label = def.Name
 	}
+	if def.PluralLabel == "" {
+		def.PluralLabel = def.Label
+	}
 	for i := range def.Properties {
 		def.Properties[i].Standard = false
 		if def.Properties[i].Label == "" {

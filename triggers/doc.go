@@ -11,6 +11,13 @@
 // datetime as time.Time). A property the record does not have reads as its type's zero value; use
 // isSet("name") to tell. The expression must be boolean; an expression of unknown type is refused.
 //
+// [Compile] also refuses what type-checks but can never do what it says against the schema: isSet
+// of anything but the quoted name of a property of the object type, and an enumeration compared
+// (==, !=, in, not in, either way round) with a literal that is not one of its options' values,
+// with a "did you mean" that shows the option's label. contains, startsWith, endsWith and matches
+// are operators (email contains "@acme"); written as functions they are refused with the operator
+// form to write.
+//
 // # Helpers
 //
 // Besides expr's pure builtins (len, lower, upper, hasPrefix, ...), expressions may use:

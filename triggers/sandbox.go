@@ -17,6 +17,8 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // EvalBudget bounds the work of one evaluation of an expression on one record, in units of about
@@ -951,14 +953,19 @@ func boundRunError(err error) error {
 }
 
 // compileSandboxed compiles src for Compile: it refuses what a trigger may not use (refuse), type-
-// checks the expression as written, refuses member accesses on values with methods (refuseTyped),
-// then compiles it again with the meterer, and reports whether the program needs a meter to run.
-func compileSandboxed(src string, env map[string]any, maxNodes uint) (*vm.Program, bool, error) {
+// checks the expression as written against schema, refuses member accesses on values with methods
+// (refuseTyped) and what can never do what it says against the schema (checkSchema), then compiles
+// it again with the meterer, and reports whether the program needs a meter to run.
+func compileSandboxed(src string, schema crm.Schema, maxNodes uint) (*vm.Program, bool, error) {
+	env := typeEnv(schema)
 	tree, err := parseForRefusal(src, maxNodes)
 	if err != nil {
-		return nil, false, asError(err)
+		return nil, false, asError(operatorAsFunction(src, err))
 	}
 	if r := refuse(tree.Node); r != nil {
+		return nil, false, asError((&file.Error{Location: r.loc, Message: r.msg}).Bind(tree.Source))
+	}
+	if r := checkSchema(tree.Node, schema); r != nil {
 		return nil, false, asError((&file.Error{Location: r.loc, Message: r.msg}).Bind(tree.Source))
 	}
 	opts := []expr.Option{
@@ -988,4 +995,73 @@ func compileSandboxed(src string, env map[string]any, maxNodes uint) (*vm.Progra
 		return nil, false, &Error{Line: 1, Column: 1, Message: err.Error()}
 	}
 	return prog, metered, nil
+}
+
+// operators are expr's word operators that people write as functions.
+var operators = []string{"contains", "startsWith", "endsWith", "matches"}
+
+// operatorAsFunction replaces expr's parse error at an operator written as a function
+// (contains(email, "@acme")) by one that says how to write it (email contains "@acme"). Other
+// errors are returned as they are.
+func operatorAsFunction(src string, err error) error {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	runes := []rune(src)
+	if fe.From < 0 || fe.From >= len(runes) {
+		return err
+	}
+	rest := string(runes[fe.From:])
+	for _, op := range operators {
+		after, ok := strings.CutPrefix(rest, op)
+		if !ok {
+			continue
+		}
+		args, ok := strings.CutPrefix(strings.TrimLeft(after, " \t\n"), "(")
+		if !ok {
+			return err
+		}
+		example := fmt.Sprintf(`x %s "y"`, op)
+		if a, b, ok := twoArguments(args); ok {
+			example = a + " " + op + " " + b
+		}
+		c := *fe
+		c.Message = fmt.Sprintf("%s is an operator, not a function: write %s", op, example)
+		return &c
+	}
+	return err
+}
+
+// twoArguments splits the text after a call's "(" into its two arguments, when it has exactly two
+// outside brackets and quotes, up to the closing ")".
+func twoArguments(s string) (a, b string, ok bool) {
+	depth, comma := 0, -1
+	var quote rune
+	for i, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case r == '(' || r == '[' || r == '{':
+			depth++
+		case (r == ')' || r == ']' || r == '}') && depth > 0:
+			depth--
+		case r == ')':
+			if comma < 0 {
+				return "", "", false
+			}
+			a, b = strings.TrimSpace(s[:comma]), strings.TrimSpace(s[comma+1:i])
+			return a, b, a != "" && b != "" && !strings.ContainsAny(a+b, "\n")
+		case r == ',' && depth == 0:
+			if comma >= 0 {
+				return "", "", false
+			}
+			comma = i
+		}
+	}
+	return "", "", false
 }

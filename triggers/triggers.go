@@ -185,7 +185,7 @@ func Compile(src string, schema crm.Schema, opts ...Option) (*Program, error) {
 	if len(src) > MaxSourceLen {
 		return nil, &Error{Message: fmt.Sprintf("the expression is %d bytes long: the limit is %d", len(src), MaxSourceLen)}
 	}
-	prog, metered, err := compileSandboxed(src, typeEnv(schema), cfg.maxNodes)
+	prog, metered, err := compileSandboxed(src, schema, cfg.maxNodes)
 	if err != nil {
 		return nil, err
 	}

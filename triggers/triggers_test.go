@@ -122,7 +122,8 @@ func TestMatchBuildsWhatItReads(t *testing.T) {
 }
 
 // TestReads lists what a record must hold for an expression: the properties it names and those
-// isSet asks about by name; everything when it reads $env or asks isSet about a computed name.
+// isSet asks about by name; everything when it reads $env as a whole. (isSet of a computed name,
+// which would need every property, does not compile: see TestSchemaChecks.)
 func TestReads(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -136,8 +137,7 @@ func TestReads(t *testing.T) {
 		{`any(["a", "b"], {# == firstname}) || firstname == "c"`, []string{"firstname"}, false},
 		{`true`, nil, false},
 		{`$env["firstname"] == "Ada"`, nil, true},
-		{`isSet(lifecyclestage)`, nil, true},
-		{`isSet("ph" + "one")`, nil, true},
+		{`isSet("phone") && !isSet("email") && isSet("phone")`, []string{"email", "phone"}, false},
 	} {
 		p, err := triggers.Compile(tc.src, contactsSchema(t))
 		require.NoError(t, err, tc.src)
@@ -232,4 +232,68 @@ func ExampleCompile() {
 	// Output:
 	// true false
 	// 1:11: invalid operation: == (mismatched types float64 and string)
+}
+
+// TestSchemaChecks pins the checks of a trigger against its object type's schema: isSet takes the
+// quoted name of a property, and an enumeration is compared only with its options. Each error is
+// at the argument or the literal at fault, with a "did you mean" and the option's label.
+func TestSchemaChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, src string
+		col       int
+		want      string
+	}{
+		{"IsSetMisspelt", `isSet("emial")`, 7, `isSet("emial"): "emial" is not a property of contacts: did you mean isSet("email")?`},
+		{"IsSetUnknown", `isSet("shoe_size_xx")`, 7, `"shoe_size_xx" is not a property of contacts, so it is never set`},
+		{"IsSetUnquoted", `num_notes > 1 && isSet(email)`, 24, `isSet takes the property's name in quotes: write isSet("email")`},
+		{"IsSetComputed", `isSet(lower("EMAIL"))`, 7, `isSet takes a property's name as a quoted literal`},
+		{"EnumCase", `lifecyclestage == "Customer"`, 19, `"Customer" is not an option of lifecyclestage: did you mean "customer" (label "Customer")?`},
+		{"EnumReversed", `"Customer" == lifecyclestage`, 1, `did you mean "customer" (label "Customer")?`},
+		{"EnumNotEqual", `lifecyclestage != "custmer"`, 19, `"custmer" is not an option of lifecyclestage: did you mean "customer"`},
+		{"EnumLabel", `lifecyclestage in ["lead", "Sales Qualified Lead"]`, 28, `did you mean "salesqualifiedlead" (label "Sales Qualified Lead")?`},
+		{"EnumNotIn", `lifecyclestage not in ["lead", "vip"]`, 32, `"vip" is not an option of lifecyclestage: compare with one of its values subscriber, lead,`},
+		{"EnumThroughEnv", `$env.hs_lead_status == "New"`, 24, `did you mean "new" (label "New")?`},
+		{"EnumSecondLine", "email_bounced &&\n  lifecyclestage == \"Lead\"", 21, `did you mean "lead" (label "Lead")?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := triggers.Compile(tt.src, contactsSchema(t))
+			var te *triggers.Error
+			require.ErrorAs(t, err, &te)
+			require.Contains(t, te.Message, tt.want)
+			require.Equal(t, tt.col, te.Column)
+			require.NotEmpty(t, te.Snippet, "the API shows the snippet of a bulk delete's filter")
+		})
+	}
+	for _, ok := range []string{
+		`lifecyclestage == "" || lifecyclestage == "customer" || "lead" == lifecyclestage`,
+		`lifecyclestage in ["lead", "subscriber"] && isSet("last_activity_date")`,
+		`firstname == "Customer" && lower(lifecyclestage) == "x"`, // not an enumeration; not the property itself
+		`any(["Lead"], {# == "Lead"})`,
+	} {
+		_, err := triggers.Compile(ok, contactsSchema(t))
+		require.NoError(t, err, ok)
+	}
+}
+
+// TestOperatorsAreNotFunctions checks that contains, startsWith, endsWith and matches written as
+// functions are refused with the operator form to write instead.
+func TestOperatorsAreNotFunctions(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		`contains(email, "@acme")`:                     `1:1: contains is an operator, not a function: write email contains "@acme"`,
+		`email_bounced || contains(lower(email), "x")`: `1:18: contains is an operator, not a function: write lower(email) contains "x"`,
+		`startsWith(email, "a")`:                       `1:1: startsWith is an operator, not a function: write email startsWith "a"`,
+		`contains(email)`:                              `1:1: contains is an operator, not a function: write x contains "y"`,
+	} {
+		_, err := triggers.Compile(src, contactsSchema(t))
+		require.EqualError(t, err, want, src)
+	}
+	p, err := triggers.Compile(`email contains "@acme"`, contactsSchema(t))
+	require.NoError(t, err)
+	ok, err := p.Match(crm.Record{ID: "1", Properties: map[string]string{"email": "ada@acme.example"}}, time.Time{})
+	require.NoError(t, err)
+	require.True(t, ok)
 }

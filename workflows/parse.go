@@ -162,6 +162,9 @@ func (p *parser) decode() (root *yaml.Node) {
 
 var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
+// keyRE is the start of a line up to a key's colon: indentation, list dashes and a plain name.
+var keyRE = regexp.MustCompile(`^[ \t]*(- +)*[A-Za-z_][A-Za-z0-9_]*$`)
+
 // maxLocateSize bounds the files whose syntax errors are located by parsing prefixes (a few
 // parses of the file); a larger file gets the line yaml.v3 reports.
 const maxLocateSize = 64 << 10
@@ -190,10 +193,26 @@ func (p *parser) syntaxError(err error) {
 	hint := ""
 	switch {
 	case strings.Contains(msg, "mapping values are not allowed"):
-		if i := secondColon(text); i >= 0 {
+		i := -1
+		if len(p.src) <= maxLocateSize {
+			i = p.locateColon(line, msg)
+		}
+		if i < 0 {
+			i = secondColon(text)
+		}
+		if i >= 0 && keyRE.MatchString(text[:i]) {
+			// The line's own key: the line is indented further than the keys above it, so it
+			// continues the value above.
+			hint = ": this key is indented further than the keys above it, so it continues the value above; line it up with them"
+			break
+		}
+		if i >= 0 {
 			col = runeCol(text, i)
 		}
 		hint = `: a ": " inside an unquoted value starts a mapping; quote the whole value ('...' or "...") or write it as a block scalar (|)`
+		if i >= 0 && (strings.Count(text[:i], `"`)%2 == 1 || strings.Count(text[:i], `'`)%2 == 1) && !quotedValue(text) {
+			hint = `: a ": " inside an unquoted value starts a mapping, even between quotes inside the value; quote the whole value ('...', doubling the ' inside, or "...", escaping the " inside as \") or write it as a block scalar (|)`
+		}
 	case strings.HasPrefix(text, "\t") || strings.Contains(msg, "tab"):
 		if i := strings.IndexByte(text, '\t'); i >= 0 {
 			col = runeCol(text, i)
@@ -253,6 +272,43 @@ func parseAll(src []byte) (err error) {
 			return err
 		}
 	}
+}
+
+// locateColon returns the byte index, in line (1-based), of the ": " that YAML took for a mapping
+// value where none is allowed: the first one such that the file cut just after it gives the error
+// msg. A plain scalar is not quoted text: in trigger: jobtitle == "VP: Sales" it is the colon of
+// "VP: ". -1 when no colon does.
+func (p *parser) locateColon(line int, msg string) int {
+	if line < 1 || line > len(p.lineStarts) {
+		return -1
+	}
+	start := p.lineStarts[line-1]
+	text := p.lineText(line)
+	for i := 0; i < len(text); i++ {
+		if text[i] != ':' || (i+1 < len(text) && text[i+1] != ' ' && text[i+1] != '\t') {
+			continue
+		}
+		err := parseAll(p.src[:start+i+1])
+		if err == nil {
+			continue
+		}
+		m := strings.TrimPrefix(err.Error(), "yaml: ")
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			m = sm[2]
+		}
+		if m == msg {
+			return i
+		}
+	}
+	return -1
+}
+
+// quotedValue reports whether the value of a "key: value" line starts with a quote (a quoted
+// scalar, which may hold ": ").
+func quotedValue(line string) bool {
+	_, v, ok := strings.Cut(line, ": ")
+	v = strings.TrimLeft(v, " \t")
+	return ok && v != "" && (v[0] == '"' || v[0] == '\'')
 }
 
 // secondColon returns the byte index of the second ": " (or a final ":") outside quotes in a
@@ -772,6 +828,11 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 				} else {
 					at = n
 				}
+			}
+			if fe.Offset > 0 && at.Kind == yaml.ScalarNode {
+				// Inside the value: at that character, across the scalar's quoting and folding.
+				p.addAt(p.mapScalar(at).at(fe.Offset), fpath, fe.Message)
+				continue
 			}
 			p.add(at, fpath, fe.Message)
 		}

@@ -17,6 +17,9 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/crmflow/crmflow/workflows"
 )
 
 // The workflow commands for ops staff talk to the API (CRMFLOW_URL, CRMFLOW_TOKEN) like the other
@@ -215,9 +218,11 @@ live schema and lists, and stores it as a new revision ("NAME: created revision 
 the same as the latest one ("NAME: unchanged"). Storing a revision never activates it: an active
 workflow keeps running its active revision until "crmflow workflows activate NAME".
 
-The local check uses the standard properties; for a workflow that uses a tenant's custom properties
-or object types give the tenant's schema export with --schema. The API is at --url (CRMFLOW_URL);
-the token, of a user with the workflows permission, comes from the environment variable CRMFLOW_TOKEN.`,
+The local check uses the tenant's live schema, its standard and custom properties and object types,
+read through the API with the token (GET /crm/v3/properties/{objectType}: the user needs the read
+permission). With --schema FILE it uses that schema export instead and reads nothing before storing
+(crmflow admin schema export TENANT > FILE writes one). The API is at --url (CRMFLOW_URL); the token,
+of a user with the workflows permission, comes from the environment variable CRMFLOW_TOKEN.`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow apply -f workflows/clean-bounced-contacts.yaml
   crmflow apply -f a.yaml -f b.yaml --schema acme-schema.yaml`,
@@ -226,12 +231,42 @@ the token, of a user with the workflows permission, comes from the environment v
 			if len(files) == 0 {
 				return usageErrorf("-f FILE is required: give the workflow file(s) to apply")
 			}
-			schemas, err := loadSchemas(schemaFile)
+			// Every file is read, and two files of one workflow refused, before anything else.
+			byName := map[string]string{}
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					return usage(fmt.Errorf("read workflow file: %w", err))
+				}
+				var head struct {
+					Name any `yaml:"name"`
+				}
+				if yaml.Unmarshal(src, &head) != nil {
+					continue // validation reports it
+				}
+				name, ok := head.Name.(string)
+				if !ok || name == "" {
+					continue
+				}
+				if prev, dup := byName[name]; dup {
+					return usageErrorf("%s and %s both define workflow %s: apply one of them", prev, f, name)
+				}
+				byName[name] = f
+			}
+			var schemas workflows.SchemaLookup
+			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
 			}
+			if schemaFile != "" {
+				if schemas, err = loadSchemas(schemaFile); err != nil {
+					return err
+				}
+			} else {
+				schemas = newAPISchemas(cmd.Context(), c)
+			}
 			checks := make([]fileCheck, len(files))
-			bad, byName := 0, map[string]string{}
+			bad := 0
 			for i, f := range files {
 				c, err := checkFile(f, schemas)
 				if err != nil {
@@ -242,18 +277,10 @@ the token, of a user with the workflows permission, comes from the environment v
 					a.printProblems(c.problems)
 					continue
 				}
-				if prev, dup := byName[c.wf.Name]; dup {
-					return usageErrorf("%s and %s both define workflow %s: apply one of them", prev, f, c.wf.Name)
-				}
-				byName[c.wf.Name] = f
 				checks[i] = c
 			}
 			if bad > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid: nothing applied", bad, len(files))}
-			}
-			c, err := a.newAPIClient(o.url)
-			if err != nil {
-				return err
 			}
 			return a.applyFiles(cmd.Context(), c, files, checks)
 		},
@@ -262,7 +289,7 @@ the token, of a user with the workflows permission, comes from the environment v
 	o.flags(fs)
 	fs.StringArrayVarP(&files, "filename", "f", nil, "a workflow file to apply (repeat for several)")
 	fs.StringVar(&schemaFile, "schema", "",
-		"validate locally against this schema export (crmflow admin schema export TENANT) instead of the standard properties")
+		"validate locally against this schema export (crmflow admin schema export TENANT) instead of the tenant's live schema")
 	return cmd
 }
 

@@ -204,3 +204,179 @@ func TestWorkflowCommandsUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyValidatesAgainstTheLiveSchema checks that `crmflow apply`, holding only an API token,
+// validates workflow files against the tenant's live schema (its custom properties, options and
+// object types) before storing anything, and that --schema FILE validates offline instead. It runs
+// the built binary against `crmflow serve` on a redis-server of its own.
+func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	token := b.tenantWithToken(t, "ops@example.com")
+	b.admin(t, "user", "create", b.tenant, "flows@example.com", "--perms", "workflows")
+	flowsToken, _ := b.admin(t, "token", "create", b.tenant, "flows@example.com")
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	code, body := call(t, http.MethodPost, base+"/crm/v3/properties/contacts", token, map[string]any{
+		"name": "favourite_colour", "label": "Favourite colour", "type": "enumeration",
+		"options": []any{map[string]any{"label": "Red", "value": "red"}, map[string]any{"label": "Blue", "value": "blue"}}})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	code, body = call(t, http.MethodPost, base+"/crm/v3/schemas", token, map[string]any{
+		"name": "subscriptions", "labels": map[string]any{"singular": "Subscription", "plural": "Subscriptions"},
+		"properties": []any{map[string]any{"name": "plan", "type": "enumeration", "options": []any{"basic", "pro"}}}})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+
+	run := func(wantCode int, tok string, args ...string) (string, string) {
+		t.Helper()
+		stdout, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + strings.TrimSpace(tok)}, args...)
+		require.Equal(t, wantCode, code, "crmflow %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+		return stdout, stderr
+	}
+	flow := func(name, objectType, trigger string) string {
+		return writeFile(t, name+".yaml", "name: "+name+"\nobject_type: "+objectType+"\ntrigger: "+trigger+
+			"\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: Look\n    body: Look at {{id}}.\n")
+	}
+	reds := flow("red-contacts", "contacts", `favourite_colour == "red"`)
+	pros := flow("pro-subscriptions", "subscriptions", `plan == "pro"`)
+	stdout, _ := run(0, token, "apply", "-f", reds, "-f", pros)
+	require.Equal(t, "red-contacts: created revision 1\npro-subscriptions: created revision 1\n", stdout)
+
+	// Problems against the live schema are found before anything is stored: the valid file is not
+	// applied either (the API alone would have stored it).
+	wrongOption := flow("wrong-option", "contacts", `favourite_colour == "Red"`)
+	wrongType := flow("wrong-type", "subscription", `plan == "pro"`)
+	valid := flow("blue-contacts", "contacts", `favourite_colour != "blue"`)
+	stdout, stderr := run(1, token, "apply", "-f", valid, "-f", wrongOption, "-f", wrongType)
+	require.Equal(t, wrongOption+`:3:30: trigger: "Red" is not an option of favourite_colour: did you mean "red" (label "Red")?`+"\n"+
+		wrongType+`:2:14: object_type: unknown object type "subscription": did you mean "subscriptions"?`+"\n", stdout)
+	require.Contains(t, stderr, "2 of 3 file(s) invalid: nothing applied")
+	stdout, _ = run(0, token, "workflows", "list")
+	require.NotContains(t, stdout, "blue-contacts")
+
+	// --schema validates offline against that export instead: one without the custom property
+	// refuses the file before the API is asked anything.
+	standardOnly := writeFile(t, "schema.yaml", "crmflow_schema: 1\nobject_types: []\n")
+	stdout, stderr = run(1, token, "apply", "--schema", standardOnly, "-f", valid)
+	require.Contains(t, stdout, valid+":3:10: trigger: unknown name favourite_colour")
+	require.Contains(t, stderr, "nothing applied")
+	exported, _ := b.admin(t, "schema", "export", b.tenant)
+	stdout, _ = run(0, token, "apply", "--schema", writeFile(t, "live.yaml", exported), "-f", valid)
+	require.Equal(t, "blue-contacts: created revision 1\n", stdout)
+
+	// A token that cannot read the schema is told so, and of --schema.
+	_, stderr = run(1, flowsToken, "apply", "-f", reds)
+	require.Contains(t, stderr, "read the tenant's properties of contacts through the API")
+	require.Contains(t, stderr, "--schema FILE")
+	require.Contains(t, stderr, "403")
+	stdout, _ = run(0, flowsToken, "apply", "--schema", writeFile(t, "live2.yaml", exported), "-f", reds)
+	require.Equal(t, "red-contacts: unchanged (revision 1)\n", stdout)
+}
+
+// TestDocumentedStepTiming pins two sentences of docs/workflows.md, on `crmflow serve` and
+// `crmflow worker` processes: a delay fires no earlier than its duration and within about 6 s after
+// it (its due time is rounded up to the second, and the worker moves due tasks to its queue every
+// 5 s); and a step that fails for good ends the record's enrollment there, so the later actions
+// never run.
+func TestDocumentedStepTiming(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	token := b.tenantWithToken(t, "ops@example.com")
+	addr, workerAdmin := freeAddr(t), freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin, "--email-salt", "test-salt")
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	t.Cleanup(func() {
+		require.Equal(t, 0, wrk.stop(t), "stderr:\n%s", wrk.stderr)
+		require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr)
+	})
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	const delay = 2 * time.Second
+	delayFlow := writeFile(t, "delay.yaml", "name: delay-then-set\nobject_type: contacts\ntrigger: firstname == \"Delay\"\n"+
+		"actions:\n  - type: delay\n    duration: 2s\n  - type: set_property\n    property: jobtitle\n    value: Waited\n")
+	failFlow := writeFile(t, "fail.yaml", "name: fail-then-set\nobject_type: contacts\ntrigger: firstname == \"Fail\"\n"+
+		"actions:\n  - type: notify_user\n    to: nobody@example.com\n    subject: Hi\n    body: Hi\n"+
+		"  - type: set_property\n    property: jobtitle\n    value: Reached\n")
+	for _, args := range [][]string{
+		{"apply", "-f", delayFlow, "-f", failFlow},
+		{"workflows", "activate", "delay-then-set"},
+		{"workflows", "activate", "fail-then-set"},
+	} {
+		stdout, stderr, code := crmflow(t, ctl, args...)
+		require.Equal(t, 0, code, "crmflow %v\nstdout:\n%s\nstderr:\n%s", args, stdout, stderr)
+	}
+	create := func(firstname string) (string, time.Time) {
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts", token,
+			map[string]any{"properties": map[string]any{"firstname": firstname}})
+		require.Equal(t, http.StatusCreated, code, "body: %v", body)
+		created, err := time.Parse(time.RFC3339Nano, body["createdAt"].(string))
+		require.NoError(t, err)
+		return body["id"].(string), created
+	}
+	type entry struct {
+		at      time.Time
+		kind    string
+		step    int
+		outcome string
+		detail  string
+	}
+	history := func(flow, id string) []entry {
+		code, body := call(t, http.MethodGet, base+"/automation/v4/flows/"+flow+"/history?recordId="+id, token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		var out []entry
+		for _, r := range body["results"].([]any) {
+			m := r.(map[string]any)
+			at, err := time.Parse(time.RFC3339Nano, m["at"].(string))
+			require.NoError(t, err)
+			e := entry{at: at, kind: m["kind"].(string), step: -1}
+			if s, ok := m["step"].(float64); ok {
+				e.step = int(s)
+			}
+			e.outcome, _ = m["outcome"].(string)
+			e.detail, _ = m["detail"].(string)
+			out = append(out, e)
+		}
+		return out
+	}
+	step := func(es []entry, i int) (entry, bool) {
+		for _, e := range es {
+			if e.kind == "action" && e.step == i {
+				return e, true
+			}
+		}
+		return entry{}, false
+	}
+	failed, _ := create("Fail")
+	delayed, created := create("Delay")
+
+	eventually(t, 30*time.Second, "the delayed step", func() bool { _, ok := step(history("delay-then-set", delayed), 1); return ok })
+	es := history("delay-then-set", delayed)
+	waited, _ := step(es, 0)
+	ran, _ := step(es, 1)
+	require.Equal(t, "wait", waited.outcome)
+	require.GreaterOrEqual(t, ran.at.Sub(created), delay, "never before its duration")
+	// About 6 s: 1 s of rounding and 5 s of asynq's check of scheduled tasks; 1 s more for a loaded machine.
+	require.LessOrEqual(t, ran.at.Sub(waited.at), delay+7*time.Second, "within about 6 s after its duration")
+	t.Logf("a %s delay fired after %s", delay, ran.at.Sub(waited.at))
+
+	es = history("fail-then-set", failed)
+	first, ok := step(es, 0)
+	require.True(t, ok, "history: %v", es)
+	require.Equal(t, "failed", first.outcome)
+	require.Contains(t, first.detail, "is not a user of the tenant")
+	_, ran2 := step(es, 1)
+	require.False(t, ran2, "the action after a step that failed for good never runs: %v", es)
+	code, body := call(t, http.MethodGet, base+"/crm/v3/objects/contacts/"+failed+"?properties=jobtitle", token, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Empty(t, body["properties"].(map[string]any)["jobtitle"])
+	code, body = call(t, http.MethodPost, base+"/automation/v4/flows/fail-then-set/enrollments", token, map[string]any{"recordId": failed})
+	// The enrollment ended (it is no longer enrolled): without reenrollment it may not enroll again.
+	require.Equal(t, http.StatusConflict, code, "body: %v", body)
+	require.Contains(t, body["message"], "was enrolled before")
+}

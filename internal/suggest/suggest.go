@@ -2,6 +2,35 @@
 // messages of the workflow validator and the action registry.
 package suggest
 
+import "strings"
+
+// Option returns the option of an enumeration that v most likely means: the value equal to v or
+// whose label is, but for case and surrounding spaces, else the value or label closest to v by
+// edit distance (as Closest); "" when none is close. label gives an option's label (its value when
+// it has none).
+func Option(v string, values []string, label func(value string) string) string {
+	want := strings.ToLower(strings.TrimSpace(v))
+	for _, o := range values {
+		if strings.ToLower(o) == want || strings.ToLower(label(o)) == want {
+			return o
+		}
+	}
+	byText := map[string]string{}
+	var texts []string
+	for _, o := range values {
+		for _, s := range []string{strings.ToLower(o), strings.ToLower(label(o))} {
+			if _, dup := byText[s]; !dup {
+				byText[s] = o
+				texts = append(texts, s)
+			}
+		}
+	}
+	if s := Closest(want, texts); s != "" {
+		return byText[s]
+	}
+	return ""
+}
+
 // Closest returns the candidate closest to s by edit distance when it is close enough to be a
 // likely typo (at most max(2, len(s)/3) edits, and fewer than len(s)); else "".
 func Closest(s string, candidates []string) string {

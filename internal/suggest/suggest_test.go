@@ -24,3 +24,21 @@ func TestClosest(t *testing.T) {
 	require.Equal(t, 3, suggest.Distance("kitten", "sitting"))
 	require.Equal(t, 0, suggest.Distance("", ""))
 }
+
+func TestOption(t *testing.T) {
+	t.Parallel()
+	values := []string{"basic", "pro", "salesqualifiedlead"}
+	labels := map[string]string{"basic": "Basic plan", "salesqualifiedlead": "Sales Qualified Lead"}
+	label := func(v string) string {
+		if l, ok := labels[v]; ok {
+			return l
+		}
+		return v
+	}
+	for in, want := range map[string]string{
+		"Pro": "pro", " basic plan ": "basic", "Sales Qualified Lead": "salesqualifiedlead",
+		"bsic": "basic", "salesqualifiedleed": "salesqualifiedlead", "enterprise": "",
+	} {
+		require.Equal(t, want, suggest.Option(in, values, label), in)
+	}
+}
