@@ -173,12 +173,12 @@ for i = 1, #ARGV, 3 do
   local m, last = ARGV[i], tonumber(ARGV[i+2])
   local cur = redis.call('HGET', KEYS[2], m)
   local keep = nil
-  if cur and string.sub(cur, 1, 1) == '[' and last > 0 then
+  if cur and not string.find(cur, '^%a+$') and last > 0 then
     local left = {}
-    for _, st in ipairs(cjson.decode(cur)) do
-      if st.s > last then left[#left+1] = st end
+    for line in string.gmatch(cur, '[^\n]+') do
+      if tonumber(string.match(line, '^%a(%d+)') or '0') > last then left[#left+1] = line end
     end
-    if #left > 0 then keep = cjson.encode(left) end
+    if #left > 0 then keep = table.concat(left, '\n') end
   else
     local score = redis.call('ZSCORE', KEYS[1], m)
     if score and tonumber(score) ~= tonumber(ARGV[i+1]) then keep = cur end

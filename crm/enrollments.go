@@ -269,13 +269,13 @@ type ChangeState struct {
 	// Seq numbers the write among the tenant's writes; 0 for a state of the older format, which
 	// every active workflow evaluates. A workflow evaluates the states numbered after its
 	// activation (Flow.ActivatedSeq).
-	Seq int64 `json:"s"`
+	Seq int64
 	// Event is the write's event letter (see Change.Events).
-	Event string `json:"e"`
+	Event string
 	// Values are the properties that the active triggers of the record's type read, as the write
 	// left them (a property not set is absent); nil when the write kept none (a delete, a list
 	// join, or no workflow of the type active).
-	Values map[string]string `json:"v,omitempty"`
+	Values map[string]string
 }
 
 // lastSeq is the number of the change's last state, 0 when none is numbered.
@@ -287,20 +287,32 @@ func (c Change) lastSeq() int64 {
 	return last
 }
 
-// parseStates reads a member's pending states: a JSON array, or letters of the older format.
+// parseStates reads a member's pending states (see ChangedEventsKey): one a line, as
+// "<event><seq>" or "<event><seq>=<values as a JSON object>"; or letters of the older format, one
+// per event. A line it cannot read is left out.
 func parseStates(raw string) []ChangeState {
-	if strings.HasPrefix(raw, "[") {
-		var out []ChangeState
-		if json.Unmarshal([]byte(raw), &out) == nil {
-			return out
-		}
-		return nil
-	}
-	out := make([]ChangeState, 0, len(raw))
-	for _, l := range raw {
-		if unicode.IsLetter(l) {
+	if strings.IndexFunc(raw, func(r rune) bool { return !unicode.IsLetter(r) }) < 0 {
+		out := make([]ChangeState, 0, len(raw))
+		for _, l := range raw {
 			out = append(out, ChangeState{Event: string(l)})
 		}
+		return out
+	}
+	var out []ChangeState
+	for line := range strings.SplitSeq(raw, "\n") {
+		if len(line) < 2 {
+			continue
+		}
+		head, vals, hasVals := strings.Cut(line[1:], "=")
+		seq, err := strconv.ParseInt(head, 10, 64)
+		if err != nil {
+			continue
+		}
+		st := ChangeState{Seq: seq, Event: line[:1]}
+		if hasVals && json.Unmarshal([]byte(vals), &st.Values) != nil {
+			continue
+		}
+		out = append(out, st)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package crm_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,5 +398,38 @@ func TestEveryWriteKeepsWhatTheActiveTriggersRead(t *testing.T) {
 		}
 		after := b.contact(t, props)
 		require.Nil(t, b.pendingChange(t, after.ID).States[0].Values, "no workflow active any more")
+	})
+}
+
+// TestChangeStatesAreBounded: a record written more than 100 times before a drain keeps its first
+// 99 states and its latest; states of the older format (letters) are kept, unnumbered.
+func TestChangeStatesAreBounded(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"firstname": "v0"})
+		for i := 1; i <= 150; i++ {
+			_, err := b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: c.ID,
+				Properties: map[string]string{"firstname": "v" + strconv.Itoa(i)}}}, crm.Actor{})
+			require.NoError(t, err)
+		}
+		states := b.pendingChange(t, c.ID).States
+		require.Len(t, states, 100)
+		require.Equal(t, "c", states[0].Event)
+		for i := 1; i < 99; i++ {
+			require.Equal(t, states[i-1].Seq+1, states[i].Seq, "the first states in order")
+		}
+		require.Equal(t, states[0].Seq+150, states[99].Seq, "the latest state last")
+
+		old := b.contact(t, map[string]string{"firstname": "a"})
+		require.NoError(t, b.rdb.HSet(ctx, crm.ChangedEventsKey(b.tenant), "contacts:"+string(old.ID), "cu").Err())
+		_, err := b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: old.ID,
+			Properties: map[string]string{"firstname": "b"}}}, crm.Actor{})
+		require.NoError(t, err)
+		ch := b.pendingChange(t, old.ID)
+		require.Equal(t, "cuu", ch.Events)
+		require.Zero(t, ch.States[0].Seq)
+		require.Zero(t, ch.States[1].Seq)
+		require.NotZero(t, ch.States[2].Seq)
 	})
 }

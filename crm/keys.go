@@ -87,10 +87,10 @@ func MemberOfKey(t TenantID, o ObjectType, id RecordID) string {
 func ChangedKey(t TenantID) string { return prefix(t) + "changed" }
 
 // ChangedEventsKey is the HASH from a ChangedKey member to the states its writes left since it was
-// last drained, oldest first, as a JSON array of {"s": seq, "e": event, "v": values}: event c
-// created, u updated, d deleted, r restored, p permanently deleted, l added to a list; values the
-// properties the active triggers of its type read, as the write left them (see TriggerReadsKey).
-// Its field "_seq" is the tenant's change counter, which numbers the states.
+// last drained, one a line, oldest first: "<event><seq>" or "<event><seq>=<values>", event c
+// created, u updated, d deleted, r restored, p permanently deleted, l added to a list; values (a
+// JSON object) the properties the active triggers of its type read, as the write left them (see
+// TriggerReadsKey). Its field "_seq" is the tenant's change counter, which numbers the states.
 func ChangedEventsKey(t TenantID) string { return prefix(t) + "changed:events" }
 
 // TriggerReadsKey is the SET of the properties that the triggers of the active workflows of an

@@ -17,9 +17,9 @@ end
 
 -- mark_changed records, in a few calls whatever the batch size, that the members ("<type>:<id>")
 -- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted,
--- l added to a list): each member's pending states in the events hash (a JSON array) gain
--- {"s": seq, "e": ev, "v": values}, seq drawn from the tenant's change counter (the hash's field
--- _seq), values snaps[i] (JSON object text, see snapshot) when given. A member holds at most
+-- l added to a list): each member's pending states in the events hash (one a line, oldest first)
+-- gain "<ev><seq>" or "<ev><seq>=<values>", seq drawn from the tenant's change counter (the hash's
+-- field _seq), values snaps[i] (JSON object text, see snapshot) when given. A member holds at most
 -- max_states states: past that, the newest replaces the last, so a record written thousands of
 -- times between two drains keeps its first states and its latest.
 local max_states = 100
@@ -32,26 +32,23 @@ local function mark_changed(changed, events, members, now, ev, snaps)
   local cur = redis.call('HMGET', events, unpack(members))
   local h = {}
   for i, m in ipairs(members) do
-    local st = '{"s":' .. string.format('%d', first + i) .. ',"e":"' .. ev .. '"'
-    if snaps and snaps[i] then st = st .. ',"v":' .. snaps[i] end
-    st = st .. '}'
+    local st = ev .. string.format('%d', first + i)
+    if snaps and snaps[i] then st = st .. '=' .. snaps[i] end
     local c = cur[i]
     if not c or c == '' then
-      c = '[' .. st .. ']'
-    elseif string.sub(c, 1, 1) ~= '[' then
-      -- Letters of an older format (one per event, no values): kept as states of seq 0.
+      c = st
+    elseif string.find(c, '^%a+$') then
+      -- Letters of an older format (one per event, no number, no values): states of seq 0.
       local old = {}
-      for l in string.gmatch(c, '%a') do old[#old+1] = '{"s":0,"e":"' .. l .. '"}' end
+      for l in string.gmatch(c, '%a') do old[#old+1] = l .. '0' end
       old[#old+1] = st
-      c = '[' .. table.concat(old, ',') .. ']'
+      c = table.concat(old, '\n')
     else
-      local _, n = string.gsub(c, '{"s":', '')
-      if n >= max_states then
-        local list = cjson.decode(c)
-        list[#list] = cjson.decode(st)
-        c = cjson.encode(list)
+      local _, lines = string.gsub(c, '\n', '')
+      if lines + 1 >= max_states then
+        c = string.match(c, '^(.*\n)') .. st
       else
-        c = string.sub(c, 1, -2) .. ',' .. st .. ']'
+        c = c .. '\n' .. st
       end
     end
     h[#h+1] = m; h[#h+1] = c
