@@ -55,3 +55,24 @@ func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.
 	log.Warn("workflow paused: its activator may no longer run it", "reason", reason)
 	return nil
 }
+
+// pauseInvalid pauses an active workflow whose revision rev no longer validates against the
+// tenant's schema (a property it reads or sets was removed or changed, say), with the reason,
+// unless it was activated again since flow was read. Its records stay enrolled where they wait.
+func (w *Worker) pauseInvalid(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, rev int64, ve *workflows.ValidationError) error {
+	msg := ve.Error()
+	if len(msg) > 600 {
+		msg = strings.ToValidUTF8(msg[:600], "") + "..."
+	}
+	reason := fmt.Sprintf("revision %d no longer validates against the tenant's properties: %s; fix the workflow (crmflow validate), "+
+		"store it and activate it again", rev, msg)
+	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, IfActivatedAt: flow.ActivatedAt})
+	switch {
+	case errors.Is(err, crm.ErrFlowReactivated):
+		return nil
+	case err != nil:
+		return fmt.Errorf("pause workflow %s: %w", flow.Name, err)
+	}
+	log.Error("workflow paused: its revision no longer validates", "workflow_id", flow.Name, "revision", rev, "error", ve)
+	return nil
+}

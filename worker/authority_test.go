@@ -159,3 +159,19 @@ func TestBackfillPausesWhenItsActivatorLacksBulkDelete(t *testing.T) {
 		require.Equal(t, "", b.enrollment(t, f.Name, id).State, "nobody enrolled")
 	}
 }
+
+// TestWorkflowWhoseRevisionNoLongerValidatesPausesItself: a revision that no longer validates (here
+// stored without validation, as one whose property was since removed would read) pauses the
+// workflow with the reason at the drain, rather than stopping unseen.
+func TestWorkflowWhoseRevisionNoLongerValidatesPausesItself(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: shoe_size > 3\nactions:\n  - type: delete_contact\n")
+	b.contact(t, map[string]string{"firstname": "Ann"})
+	b.drain(t)
+	got, err := b.store.Flow(b.ctx, b.tenant, "wf")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "revision 1 no longer validates")
+	require.Contains(t, got.PausedReason, "shoe_size")
+}

@@ -118,7 +118,8 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 // not matching and updated to match is an update; a match, a miss and a match again is a
 // transition). A workflow evaluates only the writes made after its activation
 // (crm.Flow.ActivatedSeq). One workflow:steps task per workflow and layer is enqueued for the
-// records newly enrolled. A workflow whose revision no longer validates is skipped, and logged.
+// records newly enrolled. A workflow whose revision no longer validates (a property it reads was
+// removed, say) pauses itself with the reason, so that it does not stop unseen.
 func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.TenantID, cs []crm.Change, lists engine.ListSets) (int, error) {
 	var types []crm.ObjectType
 	byType := map[crm.ObjectType][]crm.Change{}
@@ -149,8 +150,9 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 			if err != nil {
 				var ve *workflows.ValidationError
 				if errors.As(err, &ve) {
-					log.Error("an active workflow's revision no longer validates against the tenant's schema: it evaluates no change",
-						"workflow_id", f.Name, "revision", revs[i].Revision, "error", err)
+					if err := w.pauseInvalid(ctx, log, t, f, revs[i].Revision, ve); err != nil {
+						return total, err
+					}
 					continue
 				}
 				return total, err

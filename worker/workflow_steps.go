@@ -154,7 +154,11 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: name, Revision: rev})
 	if err != nil {
 		var ve *workflows.ValidationError
-		if errors.As(err, &ve) || errors.Is(err, crm.ErrNotFound) {
+		if errors.As(err, &ve) {
+			// Its records stay enrolled where they are, for a fixed revision to carry on.
+			return nil, nil, w.pauseInvalid(ctx, log, t, flow, rev, ve)
+		}
+		if errors.Is(err, crm.ErrNotFound) {
 			return nil, nil, fmt.Errorf("%w: %w", asynq.SkipRetry, err)
 		}
 		return nil, nil, err
