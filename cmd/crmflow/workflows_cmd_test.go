@@ -218,7 +218,7 @@ func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
 
 	addr := freeAddr(t)
 	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
 	waitReady(t, api, base)
 	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
 
@@ -288,8 +288,8 @@ func TestDocumentedStepTiming(t *testing.T) {
 	token := b.tenantWithToken(t, "ops@example.com")
 	addr, workerAdmin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--email-salt", "test-salt")
-	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin, "--email-salt", "test-salt")
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
 	waitReady(t, api, base)
 	waitReady(t, wrk, "http://"+workerAdmin)
 	t.Cleanup(func() {
