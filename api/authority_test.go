@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,17 @@ actions:
     body: "See contact {{id}}."
 `
 
+const notifyAndDelete = `name: tell-and-delete
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: notify_user
+    to: ops@x.example
+    subject: "Bounced: {{email}}"
+    body: "Deleting {{firstname}}."
+  - type: delete_contact
+`
+
 const setStatus = `name: set-status
 object_type: contacts
 trigger: lifecyclestage == "lead"
@@ -48,7 +61,8 @@ func TestActivationNeedsWhatTheActionsNeed(t *testing.T) {
 	for _, tc := range []struct {
 		name, flow, src, perms string
 		enrollExisting         bool
-		missing                string // "" when the activation succeeds
+		missing                string   // "" when the activation succeeds
+		alsoMissing            []string // the other permissions lacking, named in the same answer
 	}{
 		{name: "DeleteWithWorkflowsOnly", flow: "wf", src: bouncedFlow("wf"), perms: "workflows", missing: "delete"},
 		{name: "DeleteWithDelete", flow: "wf", src: bouncedFlow("wf"), perms: "workflows,delete"},
@@ -59,6 +73,8 @@ func TestActivationNeedsWhatTheActionsNeed(t *testing.T) {
 		{name: "NotifyWithIDOnly", flow: "tell-sales", src: notifyWithIDOnly, perms: "workflows"},
 		{name: "SetPropertyWithoutWrite", flow: "set-status", src: setStatus, perms: "workflows,read", missing: "write"},
 		{name: "SetPropertyWithWrite", flow: "set-status", src: setStatus, perms: "workflows,write"},
+		{name: "EveryMissingPermissionAtOnce", flow: "tell-and-delete", src: notifyAndDelete, perms: "workflows", enrollExisting: true,
+			missing: "read", alsoMissing: []string{"delete", "bulk_delete"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -74,8 +90,9 @@ func TestActivationNeedsWhatTheActionsNeed(t *testing.T) {
 				require.Equal(t, 403, r.status, "%s", r.body)
 				e := decode[apiError](t, r)
 				require.Equal(t, "MISSING_SCOPES", e.Category)
-				require.Equal(t, []string{tc.missing}, e.Context["requiredScopes"])
-				require.Contains(t, e.Message, "activating workflow "+name+" needs the \""+tc.missing+"\" permission")
+				require.Equal(t, append([]string{tc.missing}, tc.alsoMissing...), e.Context["requiredScopes"])
+				require.Contains(t, e.Message, "--perms "+strings.Join(crmPermsOrder(tc.perms, tc.missing, tc.alsoMissing), ","))
+				require.Contains(t, e.Message, "activating workflow "+name+" needs the \""+tc.missing+"\"")
 				require.Equal(t, before, b.dump(t, tn), "a refused activation changes nothing")
 				return
 			}
@@ -158,4 +175,17 @@ func TestRestoreAfterTheRetentionPeriodIsRefused(t *testing.T) {
 	require.Equal(t, []string{crm.FormatDatetime(deletedAt.Add(crm.DefaultRetention))}, out.Errors[0].Context["restorableUntil"])
 	require.Contains(t, out.Errors[0].Message, "can no longer be restored")
 	b.archived(t, crm.Contacts, string(old)) // still in the bin, for the purge
+}
+
+// crmPermsOrder is the permission set a user of perms holds once granted the missing ones, in the
+// order the API's grant command writes it.
+func crmPermsOrder(perms, missing string, also []string) []string {
+	have := strings.Split(perms+","+missing+","+strings.Join(also, ","), ",")
+	var out []string
+	for _, p := range crm.AllPermissions {
+		if slices.Contains(have, string(p)) {
+			out = append(out, string(p))
+		}
+	}
+	return out
 }

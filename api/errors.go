@@ -80,23 +80,31 @@ func errNotFound(kind, id string) error { return &crm.NotFoundError{Kind: kind, 
 // errMissingScope is the 403 of principal p, which lacks permission perm. Its hint is the admin
 // command that grants perm to that existing user, keeping the permissions it has.
 func errMissingScope(p crm.Principal, perm crm.Permission) *apiError {
-	return missingScope(p, perm, fmt.Sprintf("this request needs the %q permission, which your user does not have", perm))
+	return missingScope(p, []crm.Permission{perm}, fmt.Sprintf("this request needs the %q permission, which your user does not have", perm))
 }
 
-// errWorkflowScope is the 403 of principal p, which lacks permission perm that a workflow's
-// actions need; lead says what p was doing and why perm is needed.
-func errWorkflowScope(p crm.Principal, perm crm.Permission, lead string) *apiError {
-	return missingScope(p, perm, lead)
+// errWorkflowScope is the 403 of principal p, which lacks the permissions perms that a
+// workflow's actions need; lead says what p was doing and why they are needed.
+func errWorkflowScope(p crm.Principal, perms []crm.Permission, lead string) *apiError {
+	return missingScope(p, perms, lead)
 }
 
-// missingScope is a 403 MISSING_SCOPES: lead, then the admin command that grants perm to p's
-// existing user, keeping the permissions it has.
-func missingScope(p crm.Principal, perm crm.Permission, lead string) *apiError {
-	grant, _ := crm.ParsePermissions(p.User.Permissions.String() + "," + string(perm)) // known names: cannot fail
-	msg := fmt.Sprintf("%s: ask an admin to grant it (crmflow admin user set-perms %s %s --perms %s)", lead, p.Tenant, p.User.Email, grant)
+// missingScope is a 403 MISSING_SCOPES naming perms in requiredScopes: lead, then the admin
+// command that grants them to p's existing user, keeping the permissions it has.
+func missingScope(p crm.Principal, perms []crm.Permission, lead string) *apiError {
+	names := make([]string, len(perms))
+	for i, perm := range perms {
+		names[i] = string(perm)
+	}
+	grant, _ := crm.ParsePermissions(p.User.Permissions.String() + "," + strings.Join(names, ",")) // known names: cannot fail
+	them := "it"
+	if len(perms) > 1 {
+		them = "them"
+	}
+	msg := fmt.Sprintf("%s: ask an admin to grant %s (crmflow admin user set-perms %s %s --perms %s)", lead, them, p.Tenant, p.User.Email, grant)
 	return &apiError{status: http.StatusForbidden, category: categoryMissingScopes, message: msg,
 		details: []errorDetail{{Message: msg, Code: "MISSING_SCOPES", In: "permission"}},
-		context: map[string][]string{"requiredScopes": {string(perm)}}}
+		context: map[string][]string{"requiredScopes": names}}
 }
 
 // errAuth is a 401 saying what was wrong with the credentials.

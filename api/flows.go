@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -837,10 +838,17 @@ func requireFlowPerms(p crm.Principal, wf *workflows.Workflow, many bool, doing 
 	if len(missing) == 0 {
 		return nil
 	}
-	why := "its actions need it"
-	if missing[0] == crm.PermBulkDelete {
-		why = "it deletes, and enrolling the existing records can delete many at once"
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		quoted[i] = strconv.Quote(string(m))
 	}
-	return errWorkflowScope(p, missing[0], fmt.Sprintf("%s workflow %s needs the %q permission (%s), which your user does not have, "+
-		"since a workflow acts with the authority of the user who activates it", doing, wf.Name, missing[0], why))
+	what := "the " + quoted[0] + " permission"
+	if n := len(quoted); n > 1 {
+		what = "the " + strings.Join(quoted[:n-1], ", ") + " and " + quoted[n-1] + " permissions"
+	}
+	if slices.Contains(missing, crm.PermBulkDelete) {
+		what += " (bulk_delete since it deletes, and enrolling the existing records can delete many at once)"
+	}
+	return errWorkflowScope(p, missing, fmt.Sprintf("%s workflow %s needs %s for its actions, which your user does not have, "+
+		"since a workflow acts with the authority of the user who activates it", doing, wf.Name, what))
 }

@@ -617,7 +617,14 @@ func (b *testBundle) matrixCell(t *testing.T, row matrixRow, c matrixCaller, fix
 		}
 	case http.StatusForbidden:
 		e := expectError(t, r, want, "MISSING_SCOPES")
-		require.Equal(t, []string{string(lacks)}, e.Context["requiredScopes"])
+		// The first permission lacking first; a workflow's refusal names every one it lacks.
+		scopes := e.Context["requiredScopes"]
+		require.NotEmpty(t, scopes)
+		require.Equal(t, string(lacks), scopes[0])
+		for _, s := range scopes {
+			require.Contains(t, row.needs, crm.Permission(s))
+			require.False(t, c.perms.Has(crm.Permission(s)), "%s is not lacking", s)
+		}
 		require.Contains(t, e.Message, `"`+string(lacks)+`"`)
 	case http.StatusNotFound:
 		expectError(t, r, want, "OBJECT_NOT_FOUND")
