@@ -20,6 +20,7 @@ type auditJSON struct {
 	Action     string   `json:"action"`
 	ObjectType string   `json:"objectType"`
 	RecordIDs  []string `json:"recordIds"`
+	Count      int      `json:"count,omitempty"`
 	By         string   `json:"by"`
 	Via        string   `json:"via"`
 	Ref        string   `json:"ref"`
@@ -31,7 +32,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	for i, id := range e.RecordIDs {
 		ids[i] = string(id)
 	}
-	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, By: e.By, Via: string(e.Via),
+	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, By: e.By, Via: string(e.Via),
 		Ref: e.Ref, At: crm.FormatDatetime(e.At)}
 }
 

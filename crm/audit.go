@@ -14,14 +14,19 @@ import (
 // moved together. It names records by id only.
 type AuditEntry struct {
 	// ID is the entry's cursor.
-	ID         string
-	Action     string // "archive", "restore" or "permanent_delete"
+	ID string
+	// Action is "archive", "restore", "permanent_delete", "permanent_delete_cascade" (the calls
+	// wiped with a permanently deleted contact), "purge" (bin entries removed for good) or
+	// "mail_dropped" (a notification about a record that no longer exists, not sent).
+	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
-	By         string
-	Via        Via
-	Ref        string
-	At         time.Time
+	// Count is how many records the entry is about, set by the purge and cascade entries; 0 otherwise.
+	Count int
+	By    string
+	Via   Via
+	Ref   string
+	At    time.Time
 }
 
 // AuditOpts are options of Audit. nil means the defaults.
@@ -79,6 +84,7 @@ func auditEntry(m redis.XMessage) AuditEntry {
 			ids = append(ids, RecordID(id))
 		}
 	}
-	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
+	count, _ := strconv.Atoi(str("count"))
+	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids, Count: count,
 		By: str("by"), Via: Via(str("via")), Ref: str("ref"), At: parseMS(str("at"))}
 }

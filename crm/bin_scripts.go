@@ -31,6 +31,10 @@ import "github.com/redis/go-redis/v9"
 // ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
 // client retrying after losing the reply), the call reports those records as moved again and
 // changes nothing.
+// ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails join
+// it as "<email>\x00<id>", so that a permanent delete by email finds the contact in the bin. (An
+// ARGV rather than a KEY because KEYS[9..10] are the job's; it carries the same hash tag.) With a job,
+// ARGV[20] is empty.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -42,7 +46,7 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails, replayed = {}, {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed, binemails = {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
@@ -70,7 +74,10 @@ for _, id in ipairs(input) do
   if cur[1] then
     local bin = ARGV[8] .. me
     if contacts then
-      for _, e in ipairs(split_emails(cur[4] or '', cur[5] or '')) do emails[#emails+1] = e end
+      for _, e in ipairs(split_emails(cur[4] or '', cur[5] or '')) do
+        emails[#emails+1] = e
+        binemails[#binemails+1] = 0; binemails[#binemails+1] = e .. '\0' .. id
+      end
     end
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
@@ -116,7 +123,10 @@ for _, id in ipairs(input) do
 end
 if #moved > 0 then
   -- The live contacts' emails always point at them (the write scripts keep it so).
-  if #emails > 0 then redis.call('HDEL', KEYS[4], unpack(emails)) end
+  if #emails > 0 then
+    redis.call('HDEL', KEYS[4], unpack(emails))
+    each_chunk(binemails, function(c) redis.call('ZADD', ARGV[21], unpack(c)) end)
+  end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
@@ -141,7 +151,8 @@ return moved
 `)
 
 // restoreScript brings records back from their type's bin.
-// KEYS[1..7] -> as archiveScript.
+// KEYS[1..7] -> as archiveScript.   KEYS[8] -> crm:{<tenant>}:binemails:contacts (a restored
+// contact's emails leave it).
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
@@ -180,7 +191,10 @@ for i = 13, #ARGV do
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
-      for _, e in ipairs(emails) do redis.call('HSET', KEYS[4], e, id) end
+      for _, e in ipairs(emails) do
+        redis.call('HSET', KEYS[4], e, id)
+        redis.call('ZREM', KEYS[8], e .. '\0' .. id)
+      end
       local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
@@ -212,15 +226,29 @@ return out
 // restored or already purged entry is simply not in the index any more.
 // KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
 // KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+// KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts
 // ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
 // ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 // ARGV[4] -> bin association key prefix of the type
+// ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
+// Each batch writes one audit entry (action "purge", the ids and their count, no content). The
+// emails of purged contacts leave the bin email index; that costs one HMGET per contact inside the
+// script, no round trip.
 // Returns the number of entries removed.
-var purgeScript = redis.NewScript(`
+var purgeScript = redis.NewScript(luaHelpers + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
+if ARGV[5] == 'contacts' then
+  local gone = {}
+  for _, k in ipairs(keys) do
+    local cur = redis.call('HMGET', k, 'email', 'additional_emails')
+    local id = string.sub(k, #ARGV[3] + 1)
+    for _, e in ipairs(split_emails(cur[1] or '', cur[2] or '')) do gone[#gone+1] = e .. '\0' .. id end
+  end
+  each_chunk(gone, function(c) redis.call('ZREM', KEYS[5], unpack(c)) end)
+end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
@@ -233,5 +261,7 @@ redis.call('UNLINK', unpack(keys))
 -- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'action', 'purge', 'object_type', ARGV[5],
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', 'system', 'via', 'purge', 'ref', '', 'at', ARGV[6])
 return #ids
 `)

@@ -95,6 +95,17 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
+// BinEmailIndexKey is the ZSET of the emails (primary and additional, lowercased) of the contacts in
+// the bin: members "<email>\x00<id>", all scored 0, so that ZRANGEBYLEX finds every binned contact
+// of an email without scanning the bin. The archive, restore, purge and permanent delete scripts
+// keep it in step with the bin.
+func BinEmailIndexKey(t TenantID) string { return prefix(t) + "binemails:contacts" }
+
+// OutboxExpiryKey is the ZSET of the outbox entries that expire (workflow notifications): member the
+// entry as stored in OutboxKey, score its expiry time (unix ms). Appending to the outbox and
+// ExpireOutbox remove the expired ones from both keys.
+func OutboxExpiryKey(t TenantID) string { return prefix(t) + "outbox:expiry" }
+
 // BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
 // purge unlinks only the association keys that exist.
 func BinAssocIDsKey(t TenantID, o ObjectType) string { return prefix(t) + "binassocs:" + string(o) }

@@ -31,6 +31,8 @@ func TestKeys(t *testing.T) {
 		{ChangedKey(tn), "crm:{acme}:changed"},
 		{ChangedEventsKey(tn), "crm:{acme}:changed:events"},
 		{OutboxKey(tn), "crm:{acme}:outbox"},
+		{OutboxExpiryKey(tn), "crm:{acme}:outbox:expiry"},
+		{BinEmailIndexKey(tn), "crm:{acme}:binemails:contacts"},
 		{BlocklistKey(tn), "crm:{acme}:blocklist"},
 		{AuditKey(tn), "crm:{acme}:audit"},
 		{BinRecordKey(tn, Contacts, "7"), "crm:{acme}:bin:contacts:7"},
