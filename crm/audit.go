@@ -21,6 +21,8 @@ type AuditEntry struct {
 	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
+	// MailID is the id of the email a "mail_dropped" entry is about.
+	MailID string
 	// Count is how many records the entry is about, set by the purge and cascade entries; 0 otherwise.
 	Count int
 	By    string
@@ -85,6 +87,6 @@ func auditEntry(m redis.XMessage) AuditEntry {
 		}
 	}
 	count, _ := strconv.Atoi(str("count"))
-	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids, Count: count,
+	return AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids, Count: count, MailID: str("mail_id"),
 		By: str("by"), Via: Via(str("via")), Ref: str("ref"), At: parseMS(str("at"))}
 }
