@@ -65,6 +65,7 @@ type Server struct {
 	srvMu    sync.Mutex
 	srv      *smtp.Server
 	served   chan struct{}
+	ln       net.Listener
 }
 
 // Start starts a server on a free loopback port; it stops when the test ends.
@@ -106,7 +107,7 @@ func (s *Server) listen(addr string) error {
 		_ = srv.Serve(l)
 	}()
 	s.srvMu.Lock()
-	s.srv, s.served = srv, served
+	s.srv, s.served, s.ln = srv, served, l
 	s.srvMu.Unlock()
 	return nil
 }
@@ -115,11 +116,14 @@ func (s *Server) listen(addr string) error {
 // The messages accepted so far are kept. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.srvMu.Lock()
-	srv, served := s.srv, s.served
+	srv, served, l := s.srv, s.served, s.ln
 	s.srv = nil
 	s.srvMu.Unlock()
 	if srv != nil {
+		// Closing the listener too: a Close that comes before Serve has taken the listener
+		// would not stop it.
 		_ = srv.Close()
+		_ = l.Close()
 		<-served
 	}
 }
