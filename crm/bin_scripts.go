@@ -34,7 +34,7 @@ import "github.com/redis/go-redis/v9"
 // ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails join
 // it as "<email>\x00<id>", so that a permanent delete by email finds the contact in the bin. (An
 // ARGV rather than a KEY because KEYS[9..10] are the job's; it carries the same hash tag.) With a job,
-// ARGV[20] is empty.
+// ARGV[20] is empty. ARGV[22] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey): id -> its emails.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -46,7 +46,7 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails, replayed, binemails = {}, {}, {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed, binemails, byid = {}, {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
@@ -74,10 +74,12 @@ for _, id in ipairs(input) do
   if cur[1] then
     local bin = ARGV[8] .. me
     if contacts then
-      for _, e in ipairs(split_emails(cur[4] or '', cur[5] or '')) do
+      local mine = split_emails(cur[4] or '', cur[5] or '')
+      for _, e in ipairs(mine) do
         emails[#emails+1] = e
         binemails[#binemails+1] = 0; binemails[#binemails+1] = e .. '\0' .. id
       end
+      if #mine > 0 then byid[#byid+1] = id; byid[#byid+1] = table.concat(mine, ';') end
     end
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
@@ -126,6 +128,7 @@ if #moved > 0 then
   if #emails > 0 then
     redis.call('HDEL', KEYS[4], unpack(emails))
     each_chunk(binemails, function(c) redis.call('ZADD', ARGV[21], unpack(c)) end)
+    each_chunk(byid, function(c) redis.call('HSET', ARGV[22], unpack(c)) end)
   end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
@@ -151,8 +154,8 @@ return moved
 `)
 
 // restoreScript brings records back from their type's bin.
-// KEYS[1..7] -> as archiveScript.   KEYS[8] -> crm:{<tenant>}:binemails:contacts (a restored
-// contact's emails leave it).
+// KEYS[1..7] -> as archiveScript.   KEYS[8] -> crm:{<tenant>}:binemails:contacts and KEYS[9] ->
+// crm:{<tenant>}:binemails:contacts:byid (a restored contact's emails leave both).
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
@@ -195,6 +198,7 @@ for i = 13, #ARGV do
         redis.call('HSET', KEYS[4], e, id)
         redis.call('ZREM', KEYS[8], e .. '\0' .. id)
       end
+      if #emails > 0 then redis.call('HDEL', KEYS[9], id) end
       local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
@@ -227,27 +231,31 @@ return out
 // KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
 // KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
 // KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts
+// KEYS[6] -> crm:{<tenant>}:binemails:contacts:byid
 // ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
 // ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 // ARGV[4] -> bin association key prefix of the type
 // ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
 // Each batch writes one audit entry (action "purge", the ids and their count, no content). The
-// emails of purged contacts leave the bin email index; that costs one HMGET per contact inside the
-// script, no round trip.
+// emails of purged contacts leave the bin email indexes: one HMGET of KEYS[6] for the whole batch.
 // Returns the number of entries removed.
 var purgeScript = redis.NewScript(luaHelpers + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
-if ARGV[5] == 'contacts' then
-  local gone = {}
-  for _, k in ipairs(keys) do
-    local cur = redis.call('HMGET', k, 'email', 'additional_emails')
-    local id = string.sub(k, #ARGV[3] + 1)
-    for _, e in ipairs(split_emails(cur[1] or '', cur[2] or '')) do gone[#gone+1] = e .. '\0' .. id end
+if ARGV[5] == 'contacts' and redis.call('EXISTS', KEYS[6]) == 1 then
+  local gone, with = {}, {}
+  for i, joined in ipairs(redis.call('HMGET', KEYS[6], unpack(ids))) do
+    if joined then
+      with[#with+1] = ids[i]
+      for e in string.gmatch(joined, '[^;]+') do gone[#gone+1] = e .. '\0' .. ids[i] end
+    end
   end
-  each_chunk(gone, function(c) redis.call('ZREM', KEYS[5], unpack(c)) end)
+  if #with > 0 then
+    each_chunk(gone, function(c) redis.call('ZREM', KEYS[5], unpack(c)) end)
+    redis.call('HDEL', KEYS[6], unpack(with))
+  end
 end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then

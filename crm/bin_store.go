@@ -70,7 +70,7 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err != nil {
 		return ArchiveResult{}, err
 	}
-	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), BinEmailIndexKey(t))
+	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), BinEmailIndexKey(t), BinEmailsByIDKey(t))
 	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), args...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
@@ -104,7 +104,7 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	who, via, ref := actorFields(by)
 	args := append([]any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID()}, rest...)
-	raw, err := restoreScript.Run(ctx, s.rdb, append(s.binKeys(t, o), BinEmailIndexKey(t)), args...).Slice()
+	raw, err := restoreScript.Run(ctx, s.rdb, append(s.binKeys(t, o), BinEmailIndexKey(t), BinEmailsByIDKey(t)), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
 	}
@@ -133,7 +133,7 @@ func (s *RedisStore) PurgeExpired(ctx context.Context, t TenantID, o ObjectType,
 	if limit <= 0 || limit > MaxScriptBatch {
 		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailIndexKey(t)},
+	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailIndexKey(t), BinEmailsByIDKey(t)},
 		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":",
 		string(o), ms(s.cfg.Clock.Now()), auditMaxLen).Int()
 	if err != nil {

@@ -101,6 +101,11 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 // keep it in step with the bin.
 func BinEmailIndexKey(t TenantID) string { return prefix(t) + "binemails:contacts" }
 
+// BinEmailsByIDKey is the HASH from the id of each binned contact that has emails to those emails,
+// joined by ';': what BinEmailIndexKey holds for it, so that a purge finds the index entries of a
+// whole batch with one HMGET rather than reading each record.
+func BinEmailsByIDKey(t TenantID) string { return prefix(t) + "binemails:contacts:byid" }
+
 // OutboxExpiryKey is the ZSET of the outbox entries that expire (workflow notifications): member the
 // entry as stored in OutboxKey, score its expiry time (unix ms). Appending to the outbox and
 // ExpireOutbox remove the expired ones from both keys.

@@ -33,6 +33,7 @@ func TestKeys(t *testing.T) {
 		{OutboxKey(tn), "crm:{acme}:outbox"},
 		{OutboxExpiryKey(tn), "crm:{acme}:outbox:expiry"},
 		{BinEmailIndexKey(tn), "crm:{acme}:binemails:contacts"},
+		{BinEmailsByIDKey(tn), "crm:{acme}:binemails:contacts:byid"},
 		{BlocklistKey(tn), "crm:{acme}:blocklist"},
 		{AuditKey(tn), "crm:{acme}:audit"},
 		{BinRecordKey(tn, Contacts, "7"), "crm:{acme}:bin:contacts:7"},

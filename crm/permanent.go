@@ -153,7 +153,7 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 		args = append(args, s.emailHash(t, e))
 	}
 	n, err := permanentDeleteScript.Run(ctx, s.rdb, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t), BinEmailIndexKey(t)}, args...).Int()
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t), BinEmailIndexKey(t), BinEmailsByIDKey(t)}, args...).Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 	}

@@ -16,6 +16,7 @@ import "github.com/redis/go-redis/v9"
 // KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
 // each workflow.
 // KEYS[8] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey)
+// KEYS[9] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey)
 // ARGV[1] -> now (unix ms)   ARGV[2] -> contact ids, comma-separated, or ” when only an email is
 // blocklisted
 // ARGV[3] -> acting user     ARGV[4] -> audit stream max length
@@ -118,6 +119,7 @@ for i, id in ipairs(ids) do
       end
     end
   end
+  redis.call('HDEL', KEYS[9], id)
   wipe('contacts', id)
   members[#members+1] = me
 end

@@ -248,6 +248,9 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		n, err := b.rdb.ZCard(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
 		require.NoError(t, err)
 		require.EqualValues(t, 2, n)
+		byID, err := b.rdb.HGetAll(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{string(c.ID): "a@example.com;b@example.com"}, byID)
 
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
 		require.NoError(t, err)
@@ -266,6 +269,9 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.Empty(t, byEmail("a@example.com"))
+		left, err := b.rdb.Exists(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, left)
 		audit, _, err := b.store.Audit(ctx, b.tenant, nil)
 		require.NoError(t, err)
 		last := audit[len(audit)-1]
