@@ -21,6 +21,7 @@ type auditJSON struct {
 	ObjectType string   `json:"objectType"`
 	RecordIDs  []string `json:"recordIds"`
 	Count      int      `json:"count,omitempty"`
+	MailID     string   `json:"mailId,omitempty"`
 	By         string   `json:"by"`
 	Via        string   `json:"via"`
 	Ref        string   `json:"ref"`
@@ -32,7 +33,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	for i, id := range e.RecordIDs {
 		ids[i] = string(id)
 	}
-	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, By: e.By, Via: string(e.Via),
+	return auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, MailID: e.MailID, By: e.By, Via: string(e.Via),
 		Ref: e.Ref, At: crm.FormatDatetime(e.At)}
 }
 

@@ -317,36 +317,6 @@ func (s *RedisStore) ExpireOutbox(ctx context.Context, t TenantID, now time.Time
 	return n, nil
 }
 
-// DropMail drops an email about a record that no longer exists: it writes the audit entry
-// "mail_dropped" (the mail id, the workflow's name and the record's id, no content) and marks the
-// email as done in the delivery ledger, so that no retry sends it. It does so only while the
-// record exists neither live nor in the bin, and reports whether it dropped. Idempotent: a second
-// call on a dropped email reports true and writes nothing.
-func (s *RedisStore) DropMail(ctx context.Context, t TenantID, id string, ref MailRef) (bool, error) {
-	if err := t.Validate(); err != nil {
-		return false, err
-	}
-	if err := checkMailID(id); err != nil {
-		return false, err
-	}
-	if ref.IsZero() {
-		return false, nil
-	}
-	// A claim with a token no one holds: it drops when the record is gone, and otherwise is
-	// released at once.
-	token := mailLeasePrefix + "drop-" + opID()
-	res, err := s.claimMail(ctx, t, id, token, time.Second, ref)
-	if err != nil {
-		return false, err
-	}
-	if res == MailClaimed {
-		if err := releaseMailScript.Run(ctx, s.rdb, []string{MailSentKey(t, id)}, token).Err(); err != nil {
-			return false, fmt.Errorf("release email %s: %w", id, err)
-		}
-	}
-	return res == MailDropped, nil
-}
-
 // ClaimMail takes a lease of the given length on the delivery of the email whose idempotency key
 // is id, for the caller identified by token (unique per attempt). See MailClaim for the answers.
 // A *ValidationError for a bad tenant, an empty id or token, or a lease under a millisecond.

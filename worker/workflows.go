@@ -21,8 +21,9 @@ func (w *Worker) workflowDeps() actions.Deps {
 }
 
 // workflowMailer hands notify_user's emails to mail:send, the path of the permanent-delete
-// confirmation, as templates plus the record's reference (never rendered text): the task id is derived from the tenant and the email's idempotency key, and the
-// delivery ledger (or the outbox) keeps a second task of the same key from sending again.
+// confirmation, as templates plus the record's reference (never rendered text): the task id is
+// derived from the tenant and the email's idempotency key, and the delivery ledger (or the outbox)
+// keeps a second task of the same key from sending again.
 type workflowMailer struct{ w *Worker }
 
 // SendMail implements actions.Mailer. An email that cannot be sent at all (a bad address) wraps
