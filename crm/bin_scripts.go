@@ -31,8 +31,8 @@ import "github.com/redis/go-redis/v9"
 // ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
 // client retrying after losing the reply), the call reports those records as moved again and
 // changes nothing.
-// ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails join
-// it as "<email>\x00<id>", so that a permanent delete by email finds the contact in the bin. (An
+// ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails
+// point at it there, so that a permanent delete by email finds the contact in the bin. (An
 // ARGV rather than a KEY because KEYS[9..10] are the job's; it carries the same hash tag.) With a job,
 // ARGV[20] is empty. ARGV[22] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey): id -> its emails.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
@@ -46,7 +46,7 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails, replayed, binemails, byid = {}, {}, {}, {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed, emailids, byid = {}, {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
@@ -77,7 +77,7 @@ for _, id in ipairs(input) do
       local mine = split_emails(cur[4] or '', cur[5] or '')
       for _, e in ipairs(mine) do
         emails[#emails+1] = e
-        binemails[#binemails+1] = 0; binemails[#binemails+1] = e .. '\0' .. id
+        emailids[#emailids+1] = id
       end
       if #mine > 0 then byid[#byid+1] = id; byid[#byid+1] = table.concat(mine, ';') end
     end
@@ -127,7 +127,7 @@ if #moved > 0 then
   -- The live contacts' emails always point at them (the write scripts keep it so).
   if #emails > 0 then
     redis.call('HDEL', KEYS[4], unpack(emails))
-    each_chunk(binemails, function(c) redis.call('ZADD', ARGV[21], unpack(c)) end)
+    bin_emails_add(ARGV[21], emails, emailids)
     each_chunk(byid, function(c) redis.call('HSET', ARGV[22], unpack(c)) end)
   end
   redis.call('ZREM', KEYS[1], unpack(moved))
@@ -194,11 +194,15 @@ for i = 13, #ARGV do
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
+      local rids = {}
       for _, e in ipairs(emails) do
         redis.call('HSET', KEYS[4], e, id)
-        redis.call('ZREM', KEYS[8], e .. '\0' .. id)
+        rids[#rids+1] = id
       end
-      if #emails > 0 then redis.call('HDEL', KEYS[9], id) end
+      if #emails > 0 then
+        bin_emails_remove(KEYS[8], emails, rids)
+        redis.call('HDEL', KEYS[9], id)
+      end
       local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
@@ -245,15 +249,15 @@ if #ids == 0 then return 0 end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
 if ARGV[5] == 'contacts' and redis.call('EXISTS', KEYS[6]) == 1 then
-  local gone, with = {}, {}
+  local es, rids, with = {}, {}, {}
   for i, joined in ipairs(redis.call('HMGET', KEYS[6], unpack(ids))) do
     if joined then
       with[#with+1] = ids[i]
-      for e in string.gmatch(joined, '[^;]+') do gone[#gone+1] = e .. '\0' .. ids[i] end
+      for e in string.gmatch(joined, '[^;]+') do es[#es+1] = e; rids[#rids+1] = ids[i] end
     end
   end
   if #with > 0 then
-    each_chunk(gone, function(c) redis.call('ZREM', KEYS[5], unpack(c)) end)
+    bin_emails_remove(KEYS[5], es, rids)
     redis.call('HDEL', KEYS[6], unpack(with))
   end
 end

@@ -95,10 +95,10 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
-// BinEmailIndexKey is the ZSET of the emails (primary and additional, lowercased) of the contacts in
-// the bin: members "<email>\x00<id>", all scored 0, so that ZRANGEBYLEX finds every binned contact
-// of an email without scanning the bin. The archive, restore, purge and permanent delete scripts
-// keep it in step with the bin.
+// BinEmailIndexKey is the HASH from each email (primary or additional, lowercased) of a contact in
+// the bin to the ids of the binned contacts with that email, joined by ',' (usually one), so that a
+// permanent delete by email finds them without scanning the bin. The archive, restore, purge and
+// permanent delete scripts keep it in step with the bin.
 func BinEmailIndexKey(t TenantID) string { return prefix(t) + "binemails:contacts" }
 
 // BinEmailsByIDKey is the HASH from the id of each binned contact that has emails to those emails,

@@ -181,11 +181,10 @@ func (s *RedisStore) ContactsByAnyEmail(ctx context.Context, t TenantID, email s
 	if err != nil {
 		return nil, &ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
 	}
-	var live *redis.StringCmd
-	var binned *redis.StringSliceCmd
+	var live, binned *redis.StringCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		live = p.HGet(ctx, EmailIndexKey(t), e)
-		binned = p.ZRangeByLex(ctx, BinEmailIndexKey(t), &redis.ZRangeBy{Min: "[" + e + "\x00", Max: "(" + e + "\x01"})
+		binned = p.HGet(ctx, BinEmailIndexKey(t), e)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -195,8 +194,8 @@ func (s *RedisStore) ContactsByAnyEmail(ctx context.Context, t TenantID, email s
 	if id, err := live.Result(); err == nil {
 		ids = append(ids, RecordID(id))
 	}
-	for _, m := range binned.Val() {
-		if _, id, ok := strings.Cut(m, "\x00"); ok && !slices.Contains(ids, RecordID(id)) {
+	for _, id := range strings.Split(binned.Val(), ",") {
+		if id != "" && !slices.Contains(ids, RecordID(id)) {
 			ids = append(ids, RecordID(id))
 		}
 	}

@@ -105,10 +105,12 @@ end
 local calls, members, wiped = {}, {}, {}
 for i, id in ipairs(ids) do
   local me = 'contacts:' .. id
+  local rids = {}
   for _, e in ipairs(found[i]) do
     if redis.call('HGET', KEYS[1], e) == id then redis.call('HDEL', KEYS[1], e) end
-    redis.call('ZREM', KEYS[8], e .. '\0' .. id)
+    rids[#rids+1] = id
   end
+  bin_emails_remove(KEYS[8], found[i], rids)
   for _, s in ipairs({P.assoc .. me, P.binassoc .. me}) do
     for _, other in ipairs(redis.call('SMEMBERS', s)) do
       local otype, oid = string.match(other, '^([^:]+):(.+)$')

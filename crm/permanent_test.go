@@ -245,7 +245,7 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{c.ID}, byEmail("b@example.com"))
 		require.Empty(t, byEmail("b@example.co"))
-		n, err := b.rdb.ZCard(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		n, err := b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
 		require.NoError(t, err)
 		require.EqualValues(t, 2, n)
 		byID, err := b.rdb.HGetAll(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
@@ -254,7 +254,7 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
 		require.NoError(t, err)
-		n, err = b.rdb.ZCard(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
 		require.NoError(t, err)
 		require.Zero(t, n)
 
@@ -265,7 +265,7 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		removed, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, b.clock.Now(), 100)
 		require.NoError(t, err)
 		require.Equal(t, 1, removed)
-		n, err = b.rdb.ZCard(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.Empty(t, byEmail("a@example.com"))
@@ -278,5 +278,44 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		require.Equal(t, "purge", last.Action)
 		require.Equal(t, []crm.RecordID{c.ID}, last.RecordIDs)
 		require.Equal(t, 1, last.Count)
+	})
+}
+
+// Two binned contacts may share an email (the second was created after the first went to the bin):
+// the index names both, a restore removes only its own, and an erasure by that email takes every one.
+func TestBinEmailIndexSharedEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		archive := func(id crm.RecordID) {
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+			require.NoError(t, err)
+		}
+		first := b.contact(t, map[string]string{"email": "shared@example.com"})
+		archive(first.ID)
+		second := b.contact(t, map[string]string{"email": "other@example.com", "additional_emails": "shared@example.com"})
+		archive(second.ID)
+		third := b.contact(t, map[string]string{"email": "shared@example.com"})
+		archive(third.ID)
+		ids, err := b.store.ContactsByAnyEmail(ctx, b.tenant, "shared@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, ids)
+
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{second.ID}, crm.Actor{})
+		require.NoError(t, err)
+		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "shared@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, ids, "live or binned")
+		binned, err := b.rdb.HGet(ctx, crm.BinEmailIndexKey(b.tenant), "shared@example.com").Result()
+		require.NoError(t, err)
+		require.Equal(t, string(first.ID)+","+string(third.ID), binned)
+
+		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "shared@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, res.IDs)
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, k+v, "shared@", "kept in %s", k)
+			require.NotContains(t, k+v, "other@", "kept in %s", k)
+		}
 	})
 }
