@@ -118,10 +118,15 @@ type Mail struct {
 	Kind string
 	// To is the recipient's address, a user of the tenant.
 	To string
-	// Subject is one line of text.
+	// Subject is one line of text. With a Ref it is a template ({{property}}, {{id}}), rendered
+	// from the record when the email is delivered (crm.RenderNotification).
 	Subject string
-	// Body is plain UTF-8 text.
+	// Body is plain UTF-8 text; with a Ref, a template like Subject.
 	Body string
+	// Ref names the record the email is about and the workflow that wrote it. The Mailer must keep
+	// the templates and this reference, never the rendered text: the record's data is read only when
+	// the email is delivered, and an email about a record that no longer exists is dropped.
+	Ref crm.MailRef
 }
 
 // KindWorkflowNotification is the Kind of notify_user's emails.

@@ -24,6 +24,8 @@
 //	remove_from_list   list: removes the record from a static list
 //	delay              duration ("3d", "12h", "1d12h", "90m") or until (a datetime property)
 //	notify_user        to, subject, body: emails a user of the tenant; {{property}} inserts a value
+//	                   when the worker delivers the email (the task holds the template and the
+//	                   record reference only)
 //
 // There is no permanent delete among them, and there can be none: the store an action is bound to
 // refuses [crm.Store.PermanentDeleteContact] (see [ErrPermanentDelete]).

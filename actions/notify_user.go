@@ -75,18 +75,17 @@ func configureNotifyUser(p Params, schema crm.Schema) (Step, error) {
 	case len(body) > MaxBodyLen:
 		errs = append(errs, &FieldError{Path: "body", Message: fmt.Sprintf("the body is %d bytes long: the limit is %d", len(body), MaxBodyLen)})
 	}
-	st, err := parseTemplate(subject, schema)
-	if err != nil {
+	// The templates are parsed here only to validate them: the worker renders them at delivery.
+	if _, err := parseTemplate(subject, schema); err != nil {
 		errs = append(errs, templateFieldError("subject", err))
 	}
-	bt, err := parseTemplate(body, schema)
-	if err != nil {
+	if _, err := parseTemplate(body, schema); err != nil {
 		errs = append(errs, templateFieldError("body", err))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return NotifyUser{To: to, subject: st, body: bt}, nil
+	return NotifyUser{To: to, subject: subject, body: body}, nil
 }
 
 // template is text with {{name}} placeholders: even elements are text, odd ones names.
@@ -136,31 +135,20 @@ func parseTemplate(s string, schema crm.Schema) (template, error) {
 	}
 }
 
-func (t template) render(rec crm.Record) string {
-	var b strings.Builder
-	for i, part := range t {
-		switch {
-		case i%2 == 0:
-			b.WriteString(part)
-		case part == "id":
-			b.WriteString(string(rec.ID))
-		default:
-			b.WriteString(rec.Properties[part])
-		}
-	}
-	return b.String()
-}
-
 // NotifyUser is the notify_user step: an email to To, a user of the tenant.
 type NotifyUser struct {
 	// To is the recipient's address, lowercased.
-	To            string
-	subject, body template
+	To string
+	// subject and body are the validated templates, handed to the Mailer as they are.
+	subject, body string
 }
 
 // Bind implements Step. The email is handed to deps.Mailer with an idempotency key derived from
-// inv.Key, so a retried step sends it once. The subject is made one line; when its placeholders
-// are all empty it names the workflow and the record instead. A recipient who is not (or no longer) a user of the
+// inv.Key, so a retried step sends it once. It carries the subject and body templates and a
+// reference to the record (Mail.Ref), never the record's data: the worker renders the text when it
+// delivers the email (crm.RenderNotification makes the subject one line and, when its placeholders
+// are all empty, names the workflow and the record instead), and drops it when the record was
+// permanently deleted or purged in the meantime. A recipient who is not (or no longer) a user of the
 // tenant fails the run with an error wrapping ErrCannotRun.
 func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 	return Func(func(ctx context.Context, tenant crm.TenantID, rec crm.Record) (Result, error) {
@@ -177,17 +165,14 @@ func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 		} else if err != nil {
 			return Result{}, fmt.Errorf("notify_user: read the recipient: %w", err)
 		}
-		subject := strings.Join(strings.Fields(s.subject.render(rec)), " ")
-		if subject == "" { // the placeholders were all empty
-			subject = fmt.Sprintf("Workflow %s: %s %s", inv.Workflow, Singular(rec.Type), rec.ID)
-		}
 		sum := sha256.Sum256([]byte(inv.Key))
 		m := Mail{
 			IdempotencyKey: "workflow-" + hex.EncodeToString(sum[:16]),
 			Kind:           KindWorkflowNotification,
 			To:             s.To,
-			Subject:        subject,
-			Body:           s.body.render(rec),
+			Subject:        s.subject,
+			Body:           s.body,
+			Ref:            crm.MailRef{ObjectType: rec.Type, RecordID: rec.ID, Workflow: inv.Workflow},
 		}
 		if err := deps.Mailer.SendMail(ctx, tenant, m); err != nil {
 			return Result{}, fmt.Errorf("notify_user: send: %w", err)

@@ -342,13 +342,7 @@ func objectTypesPhrase(types []crm.ObjectType) string {
 // Singular names one record of an object type: "contact" for contacts, "company" for companies.
 // A custom type's name is returned as it is.
 func Singular(o crm.ObjectType) string {
-	switch o {
-	case crm.Companies:
-		return "company"
-	case crm.Contacts, crm.Deals, crm.Tickets, crm.Calls:
-		return strings.TrimSuffix(string(o), "s")
-	}
-	return string(o)
+	return crm.SingularType(o)
 }
 
 func builtins() []Definition {

@@ -303,8 +303,14 @@ func TestNotifyUserRun(t *testing.T) {
 	require.Len(t, b.mailer.sent, 1)
 	m := b.mailer.sent[0]
 	require.Equal(t, "sales-desk@example.com", m.To)
-	require.Equal(t, "Call Ada Lovelace", m.Subject)
-	require.Equal(t, "Contact "+string(rec.ID)+": Ada ()", m.Body)
+	// The email carries the templates and the record's reference, never its data: the worker
+	// renders it at delivery.
+	require.Equal(t, "Call {{firstname}}\t{{ lastname }}", m.Subject)
+	require.Equal(t, "Contact {{id}}: {{firstname}} ({{company}})", m.Body)
+	require.Equal(t, crm.MailRef{ObjectType: crm.Contacts, RecordID: rec.ID, Workflow: "nurture"}, m.Ref)
+	subject, body := crm.RenderNotification(m.Subject, m.Body, m.Ref, rec)
+	require.Equal(t, "Call Ada Lovelace", subject)
+	require.Equal(t, "Contact "+string(rec.ID)+": Ada ()", body)
 	require.Equal(t, actions.KindWorkflowNotification, m.Kind)
 
 	// A retry of the same step hands over the same idempotency key; another step another key.
@@ -321,7 +327,8 @@ func TestNotifyUserRun(t *testing.T) {
 	empty := b.action(t, "notify_user", actions.Params{"to": "sales-desk@example.com", "subject": "{{city}}", "body": "b"}, crm.Contacts, actions.Invocation{Workflow: "nurture", Key: "k2"})
 	_, err = empty.Run(b.ctx, b.tenant, rec)
 	require.NoError(t, err)
-	require.Equal(t, "Workflow nurture: contact "+string(rec.ID), b.mailer.sent[3].Subject)
+	subject, _ = crm.RenderNotification(b.mailer.sent[3].Subject, b.mailer.sent[3].Body, b.mailer.sent[3].Ref, rec)
+	require.Equal(t, "Workflow nurture: contact "+string(rec.ID), subject)
 
 	// A recipient who is not a user of the tenant can never be mailed.
 	stranger := b.action(t, "notify_user", actions.Params{"to": "someone@elsewhere.example", "subject": "s", "body": "b"}, crm.Contacts, actions.Invocation{Workflow: "nurture", Key: "k"})

@@ -23,6 +23,8 @@ type auditJSON struct {
 	Action     string   `json:"action"`
 	ObjectType string   `json:"objectType"`
 	RecordIDs  []string `json:"recordIds"`
+	Count      int      `json:"count,omitempty"`
+	MailID     string   `json:"mailId,omitempty"`
 	By         string   `json:"by"`
 	Via        string   `json:"via"`
 	Ref        string   `json:"ref"`
@@ -48,7 +50,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	for i, id := range e.RecordIDs {
 		ids[i] = string(id)
 	}
-	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, By: e.By, Via: string(e.Via),
+	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, MailID: e.MailID, By: e.By, Via: string(e.Via),
 		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID}
 	perms := func(p crm.Permissions) *[]string {
 		s := make([]string, len(p))

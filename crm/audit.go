@@ -16,10 +16,17 @@ import (
 type AuditEntry struct {
 	// ID is the entry's cursor.
 	ID string
-	// Action is one of the Audit* actions.
+	// Action is one of the Audit* actions: "archive", "restore", "permanent_delete",
+	// "permanent_delete_cascade" (the calls wiped with a permanently deleted contact), "purge" (bin
+	// entries removed for good), "mail_dropped" (a notification about a record that no longer
+	// exists, not sent), and the changes of users and tokens.
 	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
+	// MailID is the id of the email a "mail_dropped" entry is about.
+	MailID string
+	// Count is how many records the entry is about, set by the purge and cascade entries; 0 otherwise.
+	Count int
 	// By is who made the change: a user's email, a workflow, or for a user or token change the
 	// acting admin (the CLI's "admin-cli:<os user>", say).
 	By  string
@@ -113,11 +120,13 @@ func auditEntry(m redis.XMessage) AuditEntry {
 			ids = append(ids, RecordID(id))
 		}
 	}
+	count, _ := strconv.Atoi(str("count"))
 	perms := func(k string) Permissions {
 		p, _ := ParsePermissions(str(k)) // written from a Permissions; a set that no longer parses is left empty
 		return p
 	}
 	e := AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
+		Count: count, MailID: str("mail_id"),
 		By: str("by"), Via: Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
 		User: str("user"), TokenID: str("token_id")}
 	if _, ok := m.Values["perms"]; ok {

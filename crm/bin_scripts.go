@@ -28,11 +28,15 @@ import "github.com/redis/go-redis/v9"
 // ("crm:{<tenant>}:enr:")   ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
 // ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"): a record whose associations
 // go to the bin joins that type's set.
-// ARGV[21] -> the revision of the workflow that deletes (via workflow), else ”: kept in each record
+// ARGV[23] -> the revision of the workflow that deletes (via workflow), else ”: kept in each record
 // it moves (_deleted_rev) and in the audit entry (rev).
 // ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
 // client retrying after losing the reply), the call reports those records as moved again and
 // changes nothing.
+// ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails
+// point at it there, so that a permanent delete by email finds the contact in the bin. (An
+// ARGV rather than a KEY because KEYS[9..10] are the job's; it carries the same hash tag.) With a job,
+// ARGV[20] is empty. ARGV[22] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey): id -> its emails.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -44,9 +48,9 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails, replayed = {}, {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed, emailids, byid = {}, {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
-local rev = ARGV[21] or ''
+local rev = ARGV[23] or ''
 local skipped = 0
 local flows = redis.call('SMEMBERS', KEYS[8])
 local own = nil
@@ -73,7 +77,12 @@ for _, id in ipairs(input) do
   if cur[1] then
     local bin = ARGV[8] .. me
     if contacts then
-      for _, e in ipairs(split_emails(cur[4] or '', cur[5] or '')) do emails[#emails+1] = e end
+      local mine = split_emails(cur[4] or '', cur[5] or '')
+      for _, e in ipairs(mine) do
+        emails[#emails+1] = e
+        emailids[#emailids+1] = id
+      end
+      if #mine > 0 then byid[#byid+1] = id; byid[#byid+1] = table.concat(mine, ';') end
     end
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
@@ -120,7 +129,11 @@ for _, id in ipairs(input) do
 end
 if #moved > 0 then
   -- The live contacts' emails always point at them (the write scripts keep it so).
-  if #emails > 0 then redis.call('HDEL', KEYS[4], unpack(emails)) end
+  if #emails > 0 then
+    redis.call('HDEL', KEYS[4], unpack(emails))
+    bin_emails_add(ARGV[21], emails, emailids)
+    each_chunk(byid, function(c) redis.call('HSET', ARGV[22], unpack(c)) end)
+  end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
@@ -145,7 +158,8 @@ return moved
 `)
 
 // restoreScript brings records back from their type's bin.
-// KEYS[1..7] -> as archiveScript.
+// KEYS[1..7] -> as archiveScript.   KEYS[8] -> crm:{<tenant>}:binemails:contacts and KEYS[9] ->
+// crm:{<tenant>}:binemails:contacts:byid (a restored contact's emails leave both).
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
@@ -190,7 +204,15 @@ for i = 14, #ARGV do
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
-      for _, e in ipairs(emails) do redis.call('HSET', KEYS[4], e, id) end
+      local rids = {}
+      for _, e in ipairs(emails) do
+        redis.call('HSET', KEYS[4], e, id)
+        rids[#rids+1] = id
+      end
+      if #emails > 0 then
+        bin_emails_remove(KEYS[8], emails, rids)
+        redis.call('HDEL', KEYS[9], id)
+      end
       local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
@@ -222,15 +244,33 @@ return out
 // restored or already purged entry is simply not in the index any more.
 // KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
 // KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+// KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts
+// KEYS[6] -> crm:{<tenant>}:binemails:contacts:byid
 // ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
 // ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 // ARGV[4] -> bin association key prefix of the type
+// ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
+// Each batch writes one audit entry (action "purge", the ids and their count, no content). The
+// emails of purged contacts leave the bin email indexes: one HMGET of KEYS[6] for the whole batch.
 // Returns the number of entries removed.
-var purgeScript = redis.NewScript(`
+var purgeScript = redis.NewScript(luaHelpers + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
+if ARGV[5] == 'contacts' and redis.call('EXISTS', KEYS[6]) == 1 then
+  local es, rids, with = {}, {}, {}
+  for i, joined in ipairs(redis.call('HMGET', KEYS[6], unpack(ids))) do
+    if joined then
+      with[#with+1] = ids[i]
+      for e in string.gmatch(joined, '[^;]+') do es[#es+1] = e; rids[#rids+1] = ids[i] end
+    end
+  end
+  if #with > 0 then
+    bin_emails_remove(KEYS[5], es, rids)
+    redis.call('HDEL', KEYS[6], unpack(with))
+  end
+end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
@@ -243,5 +283,7 @@ redis.call('UNLINK', unpack(keys))
 -- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'action', 'purge', 'object_type', ARGV[5],
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', 'system', 'via', 'purge', 'ref', '', 'at', ARGV[6])
 return #ids
 `)

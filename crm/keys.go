@@ -122,6 +122,22 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
+// BinEmailIndexKey is the HASH from each email (primary or additional, lowercased) of a contact in
+// the bin to the ids of the binned contacts with that email, joined by ',' (usually one), so that a
+// permanent delete by email finds them without scanning the bin. The archive, restore, purge and
+// permanent delete scripts keep it in step with the bin.
+func BinEmailIndexKey(t TenantID) string { return prefix(t) + "binemails:contacts" }
+
+// BinEmailsByIDKey is the HASH from the id of each binned contact that has emails to those emails,
+// joined by ';': what BinEmailIndexKey holds for it, so that a purge finds the index entries of a
+// whole batch with one HMGET rather than reading each record.
+func BinEmailsByIDKey(t TenantID) string { return prefix(t) + "binemails:contacts:byid" }
+
+// OutboxExpiryKey is the ZSET of the outbox entries that expire (workflow notifications): member the
+// entry as stored in OutboxKey, score its expiry time (unix ms). Appending to the outbox and
+// ExpireOutbox remove the expired ones from both keys.
+func OutboxExpiryKey(t TenantID) string { return prefix(t) + "outbox:expiry" }
+
 // BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
 // purge unlinks only the association keys that exist.
 func BinAssocIDsKey(t TenantID, o ObjectType) string { return prefix(t) + "binassocs:" + string(o) }

@@ -33,6 +33,10 @@ const MailSentTTL = 7 * 24 * time.Hour
 // there is nothing left to do.
 var ErrMailDone = errors.New("crm: this email was already sent or kept")
 
+// ErrMailDropped means the email was about a record that no longer exists (permanently deleted or
+// purged): it was dropped, with an audit entry "mail_dropped", and is never sent or kept.
+var ErrMailDropped = errors.New("crm: this email was about a record that no longer exists: dropped")
+
 // ErrMailInFlight means another worker holds the lease on the delivery of the same email; the
 // caller should try again after the lease expires.
 var ErrMailInFlight = errors.New("crm: another delivery of this email is in progress")
@@ -51,6 +55,16 @@ type OutboxMessage struct {
 	Kind string `json:"kind"`
 	// CreatedAt is when the email was kept.
 	CreatedAt time.Time `json:"created_at"`
+	// Ref, when set, names the record a workflow notification is about: Subject and Body are then
+	// stored as templates, and Outbox renders them from the record when they are read (the record's
+	// data is never stored in the outbox). Zero for an email stored as text.
+	Ref MailRef `json:"ref,omitzero"`
+	// ExpiresAt, when set, is when the entry leaves the outbox: AppendOutbox and ExpireOutbox
+	// remove the expired entries (indexed by time in OutboxExpiryKey). Zero keeps it.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Erased is set by Outbox, never stored, on a notification whose record no longer exists
+	// (permanently deleted or purged): Subject and Body then say so, naming the record's id only.
+	Erased bool `json:"-"`
 }
 
 // LogValue logs a message by id and kind only: the address and the text are personal data.
@@ -70,6 +84,9 @@ const (
 	MailDone
 	// MailBusy means another delivery holds the lease: try again after it expires.
 	MailBusy
+	// MailDropped means the email was about a record that no longer exists (permanently deleted or
+	// purged): it was dropped, with an audit entry, and must never be sent.
+	MailDropped
 )
 
 // String returns "claimed", "done" or "busy".
@@ -81,43 +98,83 @@ func (c MailClaim) String() string {
 		return "done"
 	case MailBusy:
 		return "busy"
+	case MailDropped:
+		return "dropped"
 	}
 	return fmt.Sprintf("MailClaim(%d)", int(c))
 }
 
 const mailLeasePrefix = "lease:"
 
-// appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered.
+// luaMailDrop is shared by the scripts that may find a notification's record gone. With KEYS[r]
+// and KEYS[r+1] the record's live and bin keys, drop_if_gone writes the audit entry "mail_dropped"
+// (ids and the workflow's name only) and marks the email as done in its ledger, when neither exists.
+const luaMailDrop = `
+local function drop_if_gone(r, a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen)
+  if not KEYS[r] or KEYS[r] == '' then return false end
+  if redis.call('EXISTS', KEYS[r], KEYS[r+1]) > 0 then return false end
+  redis.call('XADD', KEYS[a], 'MAXLEN', '~', maxlen, '*', 'action', 'mail_dropped', 'object_type', otype,
+    'record_ids', rid, 'count', 1, 'by', 'system', 'via', 'workflow', 'ref', workflow, 'mail_id', mailid, 'at', now)
+  redis.call('SET', ledger, 'dropped', 'PX', ttl)
+  return true
+end
+`
+
+// appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
+// and first removes the expired entries (at most 100 a call).
 // KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:mailsent:<id>
+// KEYS[3] -> crm:{<tenant>}:outbox:expiry   KEYS[4] -> crm:{<tenant>}:audit
+// KEYS[5], KEYS[6] -> with a record reference, its RecordKey and BinRecordKey: when neither exists
+// the email is dropped (audit entry "mail_dropped") instead of kept.
 // ARGV[1] -> the message (JSON)      ARGV[2] -> MailSentTTL (ms)
-// Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease.
-var appendOutboxScript = redis.NewScript(`
+// ARGV[3] -> now (unix ms)           ARGV[4] -> expires at (unix ms), 0 for never
+// ARGV[5] -> object type   ARGV[6] -> record id   ARGV[7] -> workflow   ARGV[8] -> mail id
+// ARGV[9] -> audit stream max length
+// Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease,
+// 2 if dropped.
+var appendOutboxScript = redis.NewScript(luaMailDrop + `
+local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
+for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
+if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
 local v = redis.call('GET', KEYS[2])
 if v then
   if string.sub(v, 1, 6) == 'lease:' then return -1 end
   return 0
 end
+if drop_if_gone(5, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 2 end
 redis.call('SET', KEYS[2], 'outbox', 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
+if tonumber(ARGV[4]) > 0 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
 return 1
 `)
 
-// claimMailScript takes the lease on the delivery of an email unless it was delivered.
-// KEYS[1] -> crm:{<tenant>}:mailsent:<id>
-// ARGV[1] -> "lease:<token>"   ARGV[2] -> lease (ms)
-// Returns "claimed" (also when the caller already holds this lease), "busy" or "done".
-var claimMailScript = redis.NewScript(`
+// expireOutboxScript removes the outbox entries expired at now, oldest first.
+// KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:outbox:expiry
+// ARGV[1] -> now (unix ms)   ARGV[2] -> batch limit
+// Returns the number of entries removed.
+var expireOutboxScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
+if #old > 0 then redis.call('ZREM', KEYS[2], unpack(old)) end
+return #old
+`)
+
+// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops
+// it when the record it is about no longer exists.
+// KEYS[1] -> crm:{<tenant>}:mailsent:<id>   KEYS[2] -> crm:{<tenant>}:audit
+// KEYS[3], KEYS[4] -> with a record reference, its RecordKey and BinRecordKey
+// ARGV[1] -> "lease:<token>"   ARGV[2] -> lease (ms)   ARGV[3] -> now (unix ms)
+// ARGV[4] -> object type   ARGV[5] -> record id   ARGV[6] -> workflow   ARGV[7] -> mail id
+// ARGV[8] -> audit stream max length   ARGV[9] -> MailSentTTL (ms)
+// Returns "claimed" (also when the caller already holds this lease), "busy", "done" or "dropped".
+var claimMailScript = redis.NewScript(luaMailDrop + `
 local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 'claimed'
-end
-if v == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 'claimed'
-end
-if string.sub(v, 1, 6) == 'lease:' then return 'busy' end
-return 'done'
+if v == 'dropped' then return 'dropped' end
+if v and string.sub(v, 1, 6) == 'lease:' and v ~= ARGV[1] then return 'busy' end
+if v and string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
+if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'claimed'
 `)
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
@@ -142,7 +199,10 @@ func checkMailID(id string) error {
 
 // AppendOutbox keeps an email in the tenant's outbox (crm:{<tenant>}:outbox). It is idempotent by
 // m.ID: a message whose ID was already kept or sent within MailSentTTL is not appended again, and
-// the error wraps ErrMailDone. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
+// the error wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin
+// is dropped (audit entry "mail_dropped") and the error wraps ErrMailDropped. A message with an
+// ExpiresAt leaves the outbox once that time has passed; each call first removes up to 100
+// expired entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
 // same ID holds the lease, and a *ValidationError for a bad tenant or an empty ID. A zero
 // m.CreatedAt is set to the store clock's now. Safe for concurrent use.
 func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessage) error {
@@ -160,12 +220,22 @@ func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessa
 	if err != nil {
 		return fmt.Errorf("encode outbox message %s: %w", m.ID, err)
 	}
-	n, err := appendOutboxScript.Run(ctx, s.rdb, []string{OutboxKey(t), MailSentKey(t, m.ID)},
-		string(raw), MailSentTTL.Milliseconds()).Int()
+	keys := []string{OutboxKey(t), MailSentKey(t, m.ID), OutboxExpiryKey(t), AuditKey(t)}
+	if !m.Ref.IsZero() {
+		keys = append(keys, RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID))
+	}
+	expires := "0"
+	if !m.ExpiresAt.IsZero() {
+		expires = ms(m.ExpiresAt)
+	}
+	n, err := appendOutboxScript.Run(ctx, s.rdb, keys, string(raw), MailSentTTL.Milliseconds(),
+		ms(s.cfg.Clock.Now()), expires, string(m.Ref.ObjectType), string(m.Ref.RecordID), m.Ref.Workflow, m.ID, auditMaxLen).Int()
 	if err != nil {
 		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
 	}
 	switch {
+	case n == 2:
+		return fmt.Errorf("append outbox message %s: %w", m.ID, ErrMailDropped)
 	case n < 0:
 		return fmt.Errorf("append outbox message %s: %w", m.ID, ErrMailInFlight)
 	case n == 0:
@@ -194,9 +264,57 @@ func (s *RedisStore) Outbox(ctx context.Context, t TenantID, limit int) ([]Outbo
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			return nil, fmt.Errorf("decode outbox message %d: %w", i, err)
 		}
+		if !m.Ref.IsZero() {
+			if err := s.renderOutboxMessage(ctx, t, &m); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// renderOutboxMessage renders a notification's templates from its record, live or in the bin, or
+// marks it erased when the record exists in neither.
+func (s *RedisStore) renderOutboxMessage(ctx context.Context, t TenantID, m *OutboxMessage) error {
+	rec, err := s.MailRecord(ctx, t, m.Ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		m.Subject, m.Body = ErasedNotification(m.Ref)
+		m.Erased = true
+		return nil
+	case err != nil:
+		return fmt.Errorf("render outbox message %s: %w", m.ID, err)
+	}
+	m.Subject, m.Body = RenderNotification(m.Subject, m.Body, m.Ref, rec)
+	return nil
+}
+
+// MailRecord reads the record a notification is about: live, or else in the bin (a notification
+// written before a restorable delete is still delivered; the bin keeps the data until the purge).
+// A *NotFoundError when it exists in neither: it was permanently deleted or purged.
+func (s *RedisStore) MailRecord(ctx context.Context, t TenantID, ref MailRef) (Record, error) {
+	rec, err := s.Record(ctx, t, ref.ObjectType, ref.RecordID, nil)
+	if errors.Is(err, ErrNotFound) {
+		rec, err = s.Record(ctx, t, ref.ObjectType, ref.RecordID, &ReadOpts{Archived: true})
+	}
+	return rec, err
+}
+
+// ExpireOutbox removes up to limit outbox entries whose ExpiresAt is at or before now, oldest
+// first, and returns how many it removed. A *ValidationError for a bad tenant.
+func (s *RedisStore) ExpireOutbox(ctx context.Context, t TenantID, now time.Time, limit int) (int, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 || limit > MaxScriptBatch {
+		return 0, fmt.Errorf("crm: outbox expiry limit %d out of range 1..%d", limit, MaxScriptBatch)
+	}
+	n, err := expireOutboxScript.Run(ctx, s.rdb, []string{OutboxKey(t), OutboxExpiryKey(t)}, ms(now), limit).Int()
+	if err != nil {
+		return 0, fmt.Errorf("expire outbox: %w", err)
+	}
+	return n, nil
 }
 
 // ClaimMail takes a lease of the given length on the delivery of the email whose idempotency key
@@ -213,8 +331,33 @@ func (s *RedisStore) ClaimMail(ctx context.Context, t TenantID, id, token string
 		return 0, &ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
 			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
 	}
-	res, err := claimMailScript.Run(ctx, s.rdb, []string{MailSentKey(t, id)},
-		mailLeasePrefix+token, lease.Milliseconds()).Text()
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, MailRef{})
+}
+
+// ClaimRecordMail is ClaimMail for a notification about a record: when the record exists neither
+// live nor in the bin (permanently deleted or purged), it drops the email in the same step (audit
+// entry "mail_dropped", the ledger marks it done) and answers MailDropped. Errors as ClaimMail.
+func (s *RedisStore) ClaimRecordMail(ctx context.Context, t TenantID, id, token string, lease time.Duration, ref MailRef) (MailClaim, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if err := checkMailID(id); err != nil {
+		return 0, err
+	}
+	if token == "" || lease < time.Millisecond {
+		return 0, &ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
+			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
+	}
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, ref)
+}
+
+func (s *RedisStore) claimMail(ctx context.Context, t TenantID, id, lease string, d time.Duration, ref MailRef) (MailClaim, error) {
+	keys := []string{MailSentKey(t, id), AuditKey(t)}
+	if !ref.IsZero() {
+		keys = append(keys, RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID))
+	}
+	res, err := claimMailScript.Run(ctx, s.rdb, keys, lease, d.Milliseconds(), ms(s.cfg.Clock.Now()),
+		string(ref.ObjectType), string(ref.RecordID), ref.Workflow, id, auditMaxLen, MailSentTTL.Milliseconds()).Text()
 	if err != nil {
 		return 0, fmt.Errorf("claim email %s: %w", id, err)
 	}
@@ -223,6 +366,8 @@ func (s *RedisStore) ClaimMail(ctx context.Context, t TenantID, id, token string
 		return MailClaimed, nil
 	case "busy":
 		return MailBusy, nil
+	case "dropped":
+		return MailDropped, nil
 	default:
 		return MailDone, nil
 	}

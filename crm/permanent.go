@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // PermanentDeleteParams names the contact to delete for good: by id, or by email (exactly one).
@@ -26,8 +28,12 @@ type PermanentDeleteParams struct {
 
 // PermanentDeleteResult tells what PermanentDeleteContact did.
 type PermanentDeleteResult struct {
-	// ID is the deleted contact's id, empty when an unknown email was only blocklisted.
+	// ID is the deleted contact's id (the first of IDs), empty when an unknown email was only
+	// blocklisted.
 	ID RecordID
+	// IDs are the ids of every contact deleted: by email, all the contacts, live or in the bin, that
+	// carry that email as their primary or an additional address.
+	IDs []RecordID
 	// Blocklisted is how many email addresses were blocklisted.
 	Blocklisted int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
@@ -91,28 +97,34 @@ func (s *RedisStore) PermanentDeleteContact(ctx context.Context, t TenantID, p P
 }
 
 func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p PermanentDeleteParams, by, typed string) (PermanentDeleteResult, bool, error) {
-	id := p.ID
-	var emails []string
+	ids := []RecordID{p.ID}
+	var block []string
 	if p.Email != "" {
-		found, err := s.ContactByEmail(ctx, t, p.Email)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			emails = []string{p.Email}
-		case err != nil:
+		found, err := s.ContactsByAnyEmail(ctx, t, p.Email)
+		if err != nil {
 			return PermanentDeleteResult{}, false, err
-		default:
-			id = found
 		}
+		ids, block = found, []string{p.Email}
 	}
-	if id != "" {
+	read := make([]string, len(ids))
+	for i, id := range ids {
 		rec, err := s.Record(ctx, t, Contacts, id, nil)
 		if errors.Is(err, ErrNotFound) {
 			rec, err = s.Record(ctx, t, Contacts, id, &ReadOpts{Archived: true})
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNotFound) && p.Email != "":
+			return PermanentDeleteResult{}, true, nil // purged or erased since the lookup: look again
+		case err != nil:
 			return PermanentDeleteResult{}, false, err
 		}
-		emails = RecordEmails(rec.Properties)
+		emails := RecordEmails(rec.Properties)
+		read[i] = strings.Join(emails, ";")
+		for _, e := range emails {
+			if !slices.Contains(block, e) {
+				block = append(block, e)
+			}
+		}
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	var rb [12]byte
@@ -129,29 +141,71 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("encode mail: %w", err)
 	}
-	recordEmails := ""
-	if id != "" {
-		recordEmails = strings.Join(emails, ";")
+	idList := make([]string, len(ids))
+	for i, id := range ids {
+		idList[i] = string(id)
 	}
-	args := []any{ms(now), string(id), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
+	args := []any{ms(now), strings.Join(idList, ","), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
 		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
-		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), recordEmails,
+		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
 		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t)}
-	for _, e := range emails {
+	for _, e := range block {
 		args = append(args, s.emailHash(t, e))
 	}
 	n, err := permanentDeleteScript.Run(ctx, s.rdb, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...).Int()
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t), BinEmailIndexKey(t), BinEmailsByIDKey(t)}, args...).Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 	}
-	switch n {
-	case 0:
-		return PermanentDeleteResult{}, false, &NotFoundError{Kind: "contact", ID: string(id)}
-	case -1:
+	switch {
+	case n == 0 && p.Email != "":
+		return PermanentDeleteResult{}, true, nil
+	case n == 0:
+		return PermanentDeleteResult{}, false, &NotFoundError{Kind: "contact", ID: string(p.ID)}
+	case n == -1:
 		return PermanentDeleteResult{}, true, nil
 	}
-	return PermanentDeleteResult{ID: id, Blocklisted: len(emails), Mail: mail}, false, nil
+	res := PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
+	if len(ids) > 0 {
+		res.ID = ids[0]
+	}
+	return res, false, nil
+}
+
+// ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or
+// additional email is email (normalized first), ascending and without repeats; none is not an
+// error. It reads the live email index and the bin's (BinEmailIndexKey) in one round trip, never
+// scanning the bin. A *ValidationError for an address that is not an email.
+func (s *RedisStore) ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error) {
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, &ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
+	}
+	var live, binned *redis.StringCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		live = p.HGet(ctx, EmailIndexKey(t), e)
+		binned = p.HGet(ctx, BinEmailIndexKey(t), e)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("find contacts by email: %w", err)
+	}
+	var ids []RecordID
+	if id, err := live.Result(); err == nil {
+		ids = append(ids, RecordID(id))
+	}
+	for _, id := range strings.Split(binned.Val(), ",") {
+		if id != "" && !slices.Contains(ids, RecordID(id)) {
+			ids = append(ids, RecordID(id))
+		}
+	}
+	slices.SortFunc(ids, func(a, b RecordID) int {
+		if c := len(a) - len(b); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	return ids, nil
 }
 
 // IsBlocklisted reports whether an email was blocklisted by a permanent delete.

@@ -3,6 +3,7 @@ package crm_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -163,5 +164,158 @@ func TestPermanentDeleteByEmail(t *testing.T) {
 		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: "1", Email: "a@b.example", By: "dpo@x.example"})
 		require.ErrorAs(t, err, &ve)
 		require.Equal(t, before, b.tenantDump(t))
+	})
+}
+
+func TestPermanentDeleteFindsBinnedContactsByAnyEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		// One person's data in two contacts: a binned one with the address as an additional email,
+		// a live one with it as the primary.
+		binned := b.contact(t, map[string]string{"email": "gdpr-edge@example.com", "additional_emails": "edge-alias@example.com", "firstname": "Edgewina"})
+		co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Edge Co"}}}, crm.Actor{})
+		require.NoError(t, err)
+		call, err := b.store.CreateRecords(ctx, b.tenant, crm.Calls, []crm.RecordInput{{Properties: map[string]string{"hs_call_body": "Edgewina called"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coref := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: binned.ID}, crm.AssociationRef{Type: crm.Calls, ID: call[0].ID}))
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{binned.ID}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		live := b.contact(t, map[string]string{"email": "edge-alias@example.com", "firstname": "Edgewina"})
+		require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: live.ID}, coref))
+		bystander := b.contact(t, map[string]string{"email": "bystander@example.com"})
+
+		ids, err := b.store.ContactsByAnyEmail(ctx, b.tenant, "Edge-Alias@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{binned.ID, live.ID}, ids)
+
+		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "edge-alias@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{binned.ID, live.ID}, res.IDs)
+		require.Equal(t, 2, res.Blocklisted)
+
+		// Nothing can bring either back.
+		rr, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{binned.ID, live.ID}, crm.Actor{})
+		require.NoError(t, err)
+		require.Empty(t, rr.Restored)
+		for k, v := range b.tenantDump(t) {
+			for _, s := range []string{"gdpr-edge", "edge-alias", "edgewina"} {
+				require.NotContains(t, strings.ToLower(k+v), s, "kept in %s", k)
+			}
+		}
+		ok, err := b.store.IsBlocklisted(ctx, b.tenant, "gdpr-edge@example.com")
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		// The company's association flag went with its last association.
+		flag, err := b.rdb.HExists(ctx, crm.RecordKey(b.tenant, crm.Companies, co[0].ID), "_assoc").Result()
+		require.NoError(t, err)
+		require.False(t, flag)
+
+		// The audit names every contact, and the cascaded call, by id and count only.
+		audit, _, err := b.store.Audit(ctx, b.tenant, nil)
+		require.NoError(t, err)
+		last, cascade := audit[len(audit)-1], audit[len(audit)-2]
+		require.Equal(t, "permanent_delete", last.Action)
+		require.Equal(t, []crm.RecordID{binned.ID, live.ID}, last.RecordIDs)
+		require.Equal(t, 2, last.Count)
+		require.Equal(t, "permanent_delete_cascade", cascade.Action)
+		require.Equal(t, crm.Calls, cascade.ObjectType)
+		require.Equal(t, []crm.RecordID{call[0].ID}, cascade.RecordIDs)
+		require.Equal(t, 1, cascade.Count)
+
+		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, bystander.ID, nil)
+		require.NoError(t, err)
+	})
+}
+
+func TestBinEmailIndexFollowsTheBin(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"email": "a@example.com", "additional_emails": "b@example.com"})
+		byEmail := func(e string) []crm.RecordID {
+			ids, err := b.store.ContactsByAnyEmail(ctx, b.tenant, e)
+			require.NoError(t, err)
+			return ids
+		}
+		require.Equal(t, []crm.RecordID{c.ID}, byEmail("b@example.com"))
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, byEmail("b@example.com"))
+		require.Empty(t, byEmail("b@example.co"))
+		n, err := b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+		byID, err := b.rdb.HGetAll(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{string(c.ID): "a@example.com;b@example.com"}, byID)
+
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+		require.NoError(t, err)
+		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n)
+
+		// A purge removes the entries too, and writes an audit entry with the ids and their count.
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+		require.NoError(t, err)
+		b.clock.Advance(time.Hour)
+		removed, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, b.clock.Now(), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, removed)
+		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Empty(t, byEmail("a@example.com"))
+		left, err := b.rdb.Exists(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, left)
+		audit, _, err := b.store.Audit(ctx, b.tenant, nil)
+		require.NoError(t, err)
+		last := audit[len(audit)-1]
+		require.Equal(t, "purge", last.Action)
+		require.Equal(t, []crm.RecordID{c.ID}, last.RecordIDs)
+		require.Equal(t, 1, last.Count)
+	})
+}
+
+// Two binned contacts may share an email (the second was created after the first went to the bin):
+// the index names both, a restore removes only its own, and an erasure by that email takes every one.
+func TestBinEmailIndexSharedEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		archive := func(id crm.RecordID) {
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+			require.NoError(t, err)
+		}
+		first := b.contact(t, map[string]string{"email": "shared@example.com"})
+		archive(first.ID)
+		second := b.contact(t, map[string]string{"email": "other@example.com", "additional_emails": "shared@example.com"})
+		archive(second.ID)
+		third := b.contact(t, map[string]string{"email": "shared@example.com"})
+		archive(third.ID)
+		ids, err := b.store.ContactsByAnyEmail(ctx, b.tenant, "shared@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, ids)
+
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{second.ID}, crm.Actor{})
+		require.NoError(t, err)
+		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "shared@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, ids, "live or binned")
+		binned, err := b.rdb.HGet(ctx, crm.BinEmailIndexKey(b.tenant), "shared@example.com").Result()
+		require.NoError(t, err)
+		require.Equal(t, string(first.ID)+","+string(third.ID), binned)
+
+		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "shared@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, res.IDs)
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, k+v, "shared@", "kept in %s", k)
+			require.NotContains(t, k+v, "other@", "kept in %s", k)
+		}
 	})
 }

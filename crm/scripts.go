@@ -101,6 +101,55 @@ local function each_chunk(list, fn)
     i = i + 500
   end
 end
+
+-- bin_emails_add records, in the bin email index (HASH email -> ids joined by ','), that the binned
+-- contact rids[i] has email es[i]: one HMGET and one HSET per 500 emails.
+local function bin_emails_add(key, es, rids)
+  if #es == 0 then return end
+  local cur = {}
+  each_chunk(es, function(c)
+    for _, v in ipairs(redis.call('HMGET', key, unpack(c))) do cur[#cur+1] = v end
+  end)
+  local order, state = {}, {}
+  for i, e in ipairs(es) do
+    local v = state[e]
+    if v == nil then order[#order+1] = e; v = cur[i] or '' end
+    if v == '' then v = rids[i] else v = v .. ',' .. rids[i] end
+    state[e] = v
+  end
+  local h = {}
+  for _, e in ipairs(order) do h[#h+1] = e; h[#h+1] = state[e] end
+  each_chunk(h, function(c) redis.call('HSET', key, unpack(c)) end)
+end
+
+-- bin_emails_remove removes the binned contact rids[i] from the bin email index entry of es[i],
+-- deleting the entries left empty.
+local function bin_emails_remove(key, es, rids)
+  if #es == 0 then return end
+  local cur = {}
+  each_chunk(es, function(c)
+    for _, v in ipairs(redis.call('HMGET', key, unpack(c))) do cur[#cur+1] = v end
+  end)
+  local order, state = {}, {}
+  for i, e in ipairs(es) do
+    local v = state[e]
+    if v == nil then order[#order+1] = e; v = cur[i] or '' end
+    if v == rids[i] then
+      v = ''
+    elseif v ~= '' then
+      local keep = {}
+      for x in string.gmatch(v, '[^,]+') do if x ~= rids[i] then keep[#keep+1] = x end end
+      v = table.concat(keep, ',')
+    end
+    state[e] = v
+  end
+  local del, set = {}, {}
+  for _, e in ipairs(order) do
+    if state[e] == '' then del[#del+1] = e else set[#set+1] = e; set[#set+1] = state[e] end
+  end
+  each_chunk(del, function(c) redis.call('HDEL', key, unpack(c)) end)
+  each_chunk(set, function(c) redis.call('HSET', key, unpack(c)) end)
+end
 `
 
 // createTenantScript creates a tenant unless it exists.

@@ -145,6 +145,9 @@ type Store interface {
 	PendingMails(ctx context.Context, t TenantID) ([]PendingMail, error)
 	// AckPendingMail forgets a pending email once delivered. Idempotent.
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
+	// ContactsByAnyEmail returns the ids of every contact, live or in the bin, with that primary
+	// or additional email, ascending; none is not an error. It never scans the bin.
+	ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error)
 	// Audit pages through a tenant's audit trail of deletions and restores, and of the changes of
 	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)

@@ -38,11 +38,14 @@
 //
 //   - [TypeMailSend] ("mail:send", queue critical): sends an email over SMTP, or keeps it in the
 //     tenant's outbox when no SMTP host is configured. A delivery ledger keyed by the email's
-//     idempotency key keeps a retried task from sending twice.
+//     idempotency key keeps a retried task from sending twice. A workflow notification carries its
+//     templates and its record's reference only; it is rendered at delivery, and dropped (audit
+//     entry "mail_dropped") when the record was permanently deleted or purged.
 //   - [TypeMailSweep] ("mail:sweep", queue default): re-enqueues the pending emails the store wrote
 //     with the change that caused them (a permanent delete's confirmation) and that no task
 //     delivered, for instance because the API crashed before enqueueing. A delivered pending email
-//     is acknowledged in the store.
+//     is acknowledged in the store. It also removes the expired workflow notifications of each
+//     tenant's outbox (Config.OutboxRetention).
 //   - [TypeTrashSweep] ("trash:sweep", queue default): fans out one [TypeTrashPurge] per tenant,
 //     each with a task id derived from (tenant, tick), so that two sweeps of the same tick enqueue
 //     each tenant's purge once.
@@ -88,7 +91,8 @@
 //	crmflow_worker_task_duration_seconds{type}   handler run time
 //	crmflow_trash_purged_records_total{object_type}
 //	crmflow_bulk_deleted_records_total{object_type}
-//	crmflow_mail_sent_total{kind}, crmflow_mail_failed_total{kind}, crmflow_mail_outbox_total{kind}
+//	crmflow_mail_sent_total{kind}, crmflow_mail_failed_total{kind}, crmflow_mail_outbox_total{kind},
+//	crmflow_mail_dropped_total{kind}
 //	crmflow_changes_drained_total{object_type}
 //	crmflow_workflow_enrolled_total{object_type}
 //	crmflow_workflow_steps_total{outcome}

@@ -48,9 +48,21 @@ type MailSendPayload struct {
 	// IdempotencyKey identifies the email: however often its task runs, an email of a key is sent
 	// (or kept in the outbox) once. NewMailSendTask fills in a random one when it is empty.
 	IdempotencyKey string `json:"idempotency_key"`
+	// ObjectType, RecordID and Workflow, when RecordID is set, name the record a workflow
+	// notification is about and the workflow that wrote it. Subject and Body are then templates
+	// ({{property}}, {{id}}), rendered from the record only when the email is delivered: no queued
+	// or retried task holds the record's data. An email about a record that no longer exists (live
+	// or in the bin) is dropped, never sent (see HandleMailSend).
+	ObjectType crm.ObjectType `json:"object_type,omitempty"`
+	RecordID   crm.RecordID   `json:"record_id,omitempty"`
+	Workflow   string         `json:"workflow,omitempty"`
 	// PendingMail is set when the email is a crm.PendingMail of the tenant (whose ID is the
 	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
 	PendingMail bool `json:"pending_mail,omitempty"`
+}
+
+func (p MailSendPayload) ref() crm.MailRef {
+	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow}
 }
 
 // LogValue logs the payload without the address or the text, which are personal data.
@@ -72,6 +84,10 @@ func (p MailSendPayload) validate() error {
 	if p.Subject == "" || strings.ContainsAny(p.Subject, "\r\n") {
 		return &crm.ValidationError{Field: "subject", Code: "INVALID_SUBJECT",
 			Message: "the email's subject must be one non-empty line"}
+	}
+	if p.RecordID != "" && p.ObjectType == "" {
+		return &crm.ValidationError{Field: "object_type", Code: "INVALID_RECORD_REF",
+			Message: "an email about a record needs the record's object type beside its id"}
 	}
 	if !kindRE.MatchString(p.Kind) {
 		return &crm.ValidationError{Field: "kind", Code: "INVALID_KIND",
@@ -185,10 +201,19 @@ type MailStore interface {
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
 	FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error
+	// ClaimRecordMail is ClaimMail for an email about a record: it drops the email (crm.MailDropped)
+	// when the record exists neither live nor in the bin.
+	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef) (crm.MailClaim, error)
 }
 
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
-// tenant's outbox. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
+// tenant's outbox (a workflow notification as its templates and record reference, expiring after
+// Config.OutboxRetention).
+// An email about a record (MailSendPayload.RecordID) is rendered from the record, live or in the
+// bin, only after the delivery's lease is taken; when the record exists in neither (permanently
+// deleted or purged) the email is dropped in the same step as the claim (or as keeping it in the
+// outbox), with an audit entry "mail_dropped" naming the mail id, the workflow and the record id,
+// and is never sent: a task queued or retrying before an erasure sends nothing after it. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
 // nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
 // temporary failure (network, 4xx) returns an error so that asynq retries with backoff; a permanent
@@ -218,11 +243,20 @@ func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 // deliver sends the email, or keeps it in the outbox, once per idempotency key; an email already
 // delivered is not an error.
 func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayload) error {
+	ref := p.ref()
 	if w.cfg.Mail.Host == "" {
+		now := w.clock.Now()
 		m := crm.OutboxMessage{ID: p.IdempotencyKey, To: p.To, Subject: p.Subject, Body: p.Body,
-			Kind: p.Kind, CreatedAt: w.clock.Now()}
+			Kind: p.Kind, CreatedAt: now, Ref: ref}
+		if !ref.IsZero() {
+			m.ExpiresAt = now.Add(w.cfg.OutboxRetention)
+		}
 		err := w.mail.AppendOutbox(ctx, p.TenantID, m)
 		switch {
+		case errors.Is(err, crm.ErrMailDropped):
+			w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+			log.Info("the email's record no longer exists: email dropped, not kept")
+			return nil
 		case errors.Is(err, crm.ErrMailDone):
 			log.Info("email already kept or sent: not keeping it again")
 			return nil
@@ -235,21 +269,52 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	}
 
 	token := randomToken()
-	claim, err := w.mail.ClaimMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease())
+	claim := func() (crm.MailClaim, error) {
+		if ref.IsZero() {
+			return w.mail.ClaimMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease())
+		}
+		return w.mail.ClaimRecordMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease(), ref)
+	}
+	c, err := claim()
 	if err != nil {
 		return fmt.Errorf("claim email delivery: %w", err)
 	}
-	switch claim {
+	switch c {
 	case crm.MailDone:
 		log.Info("email already delivered: not sending it again")
 		return nil
 	case crm.MailBusy:
 		return fmt.Errorf("email %s: %w", p.IdempotencyKey, crm.ErrMailInFlight)
+	case crm.MailDropped:
+		w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+		log.Info("the email's record no longer exists: email dropped, not sent")
+		return nil
 	}
-
-	msg := buildMessage(w.cfg.Mail.From, p.To, p.Subject, p.Body, messageID(p), w.clock.Now())
 	// The ledger is written even when ctx ends: the outcome of the delivery must not be lost.
 	finishCtx := context.WithoutCancel(ctx)
+
+	subject, body := p.Subject, p.Body
+	if !ref.IsZero() {
+		rec, err := w.mailRecord(ctx, p.TenantID, ref)
+		if errors.Is(err, crm.ErrNotFound) {
+			// Erased between the claim and this read: the claim again (same lease) drops it.
+			c, err = claim()
+			if err == nil && c == crm.MailDropped {
+				w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+				log.Info("the email's record no longer exists: email dropped, not sent")
+				return nil
+			}
+		}
+		if err != nil {
+			if rerr := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, false); rerr != nil {
+				log.Warn("could not release the email's lease: its retry waits for the lease to expire", "error", rerr)
+			}
+			return fmt.Errorf("read the email's record: %w", err)
+		}
+		subject, body = crm.RenderNotification(p.Subject, p.Body, ref, rec)
+	}
+
+	msg := buildMessage(w.cfg.Mail.From, p.To, subject, body, messageID(p), w.clock.Now())
 	if err := w.cfg.Mail.send(ctx, p.To, msg); err != nil {
 		w.metrics.mailFailed.WithLabelValues(p.Kind).Inc()
 		if rerr := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, false); rerr != nil {
@@ -264,6 +329,17 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	}
 	log.Info("email delivered")
 	return nil
+}
+
+// mailRecord reads the record an email is about, live or else in the bin: a notification written
+// before a restorable delete is still delivered (the bin keeps the data until the purge). A
+// *crm.NotFoundError when it exists in neither.
+func (w *Worker) mailRecord(ctx context.Context, t crm.TenantID, ref crm.MailRef) (crm.Record, error) {
+	rec, err := w.store.Record(ctx, t, ref.ObjectType, ref.RecordID, nil)
+	if errors.Is(err, crm.ErrNotFound) {
+		rec, err = w.store.Record(ctx, t, ref.ObjectType, ref.RecordID, &crm.ReadOpts{Archived: true})
+	}
+	return rec, err
 }
 
 // messageID derives the Message-ID's local part from the email's tenant and idempotency key, so a

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // TypeMailSweep is the type of the task that re-enqueues the pending emails left behind: emails the
@@ -25,7 +27,13 @@ func NewMailSweepTask(asOf time.Time) *asynq.Task {
 	return newSweepTask(TypeMailSweep, asOf, 3, DedupeWindow)
 }
 
-// HandleMailSweep handles a mail:sweep task: for every tenant it enqueues a mail:send
+// outboxExpirer is implemented by a MailStore whose outbox entries expire (*crm.RedisStore).
+type outboxExpirer interface {
+	ExpireOutbox(ctx context.Context, t crm.TenantID, now time.Time, limit int) (int, error)
+}
+
+// HandleMailSweep handles a mail:sweep task: for every tenant it removes the expired outbox
+// entries (at most crm.MaxScriptBatch a tenant and sweep), and enqueues a mail:send
 // (NewPendingMailTask) for each pending email written at least MailSweepGrace before as_of. An email
 // already queued is skipped, one already delivered is acknowledged by its task without sending it
 // again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
@@ -41,6 +49,13 @@ func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
+		}
+		if ex, ok := w.mail.(outboxExpirer); ok {
+			// Workflow notifications past Config.OutboxRetention leave the outbox even when no
+			// new email is appended to it.
+			if _, err := ex.ExpireOutbox(ctx, tenant, asOf, crm.MaxScriptBatch); err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
+			}
 		}
 		mails, err := w.store.PendingMails(ctx, tenant)
 		if err != nil {

@@ -36,7 +36,8 @@ const (
 )
 
 // MailConfig configures the delivery of emails over SMTP. The zero value has no Host: every email
-// is then kept in the tenant's outbox (crm.OutboxKey), never dropped.
+// is then kept in the tenant's outbox (crm.OutboxKey); only workflow notifications expire from it
+// (Config.OutboxRetention), and a notification whose record was erased is dropped, never sent.
 type MailConfig struct {
 	// From is the sender, as "crm@example.com" or "CRM <crm@example.com>". Required when Host is set.
 	From string

@@ -18,6 +18,7 @@ type metrics struct {
 	mailSent    *prometheus.CounterVec
 	mailFailed  *prometheus.CounterVec
 	mailKept    *prometheus.CounterVec
+	mailDropped *prometheus.CounterVec
 	// drained, enrolled and steps are for the workflow engine's tasks.
 	drained  *prometheus.CounterVec
 	enrolled *prometheus.CounterVec
@@ -52,6 +53,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Email deliveries that failed (and will be retried unless the server refused for good), by kind.", "kind")
 	m.mailKept = counter("crmflow_mail_outbox_total",
 		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
+	m.mailDropped = counter("crmflow_mail_dropped_total",
+		"Emails about a record that no longer exists (permanently deleted or purged), dropped unsent, by kind.", "kind")
 	m.drained = counter("crmflow_changes_drained_total",
 		"Record change marks the workflow engine evaluated and acknowledged, by object type.", "object_type")
 	m.enrolled = counter("crmflow_workflow_enrolled_total",

@@ -39,6 +39,9 @@ func DefaultQueues() map[string]int {
 	return map[string]int{QueueCritical: 6, QueueDefault: 3, QueueBulk: 1}
 }
 
+// DefaultOutboxRetention is how long a workflow notification stays in a tenant's outbox by default.
+const DefaultOutboxRetention = 30 * 24 * time.Hour
+
 // Config configures a Worker. The zero value works: every email is then kept in the tenant's
 // outbox, since no SMTP server is configured.
 type Config struct {
@@ -64,6 +67,10 @@ type Config struct {
 	// MailStore keeps the outbox and the delivery ledger of emails. Defaults to the store given to
 	// New when it implements MailStore, as *crm.RedisStore does; New fails otherwise.
 	MailStore MailStore
+	// OutboxRetention is how long a workflow notification stays in a tenant's outbox (kept there
+	// when no SMTP server is configured): older ones are removed when the outbox is next appended
+	// to, or by ExpireOutbox. Defaults to DefaultOutboxRetention (30 days).
+	OutboxRetention time.Duration
 	// PollInterval is how long an idle worker waits before looking for tasks again. Defaults to
 	// 100ms: a write's drain then starts within that time of the write (an idle worker costs Redis
 	// ten cheap dequeue attempts a second).
@@ -120,6 +127,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 			out.MailStore = ms
 		}
 	}
+	if out.OutboxRetention == 0 {
+		out.OutboxRetention = DefaultOutboxRetention
+	}
 	if out.PollInterval == 0 {
 		out.PollInterval = 100 * time.Millisecond
 	}
@@ -153,6 +163,9 @@ func (c *Config) validate() error {
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
 			"pass a *crm.RedisStore as the store, or set Config.MailStore")
+	}
+	if c.OutboxRetention < 0 {
+		return fmt.Errorf("worker: Config.OutboxRetention must be positive, got %s", c.OutboxRetention)
 	}
 	if c.PollInterval < 0 {
 		return fmt.Errorf("worker: Config.PollInterval must be positive, got %s", c.PollInterval)

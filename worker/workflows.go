@@ -21,15 +21,17 @@ func (w *Worker) workflowDeps() actions.Deps {
 }
 
 // workflowMailer hands notify_user's emails to mail:send, the path of the permanent-delete
-// confirmation: the task id is derived from the tenant and the email's idempotency key, and the
-// delivery ledger (or the outbox) keeps a second task of the same key from sending again.
+// confirmation, as templates plus the record's reference (never rendered text): the task id is
+// derived from the tenant and the email's idempotency key, and the delivery ledger (or the outbox)
+// keeps a second task of the same key from sending again.
 type workflowMailer struct{ w *Worker }
 
 // SendMail implements actions.Mailer. An email that cannot be sent at all (a bad address) wraps
 // actions.ErrCannotRun; one already queued is not an error.
 func (m workflowMailer) SendMail(ctx context.Context, tenant crm.TenantID, mail actions.Mail) error {
 	task, err := NewMailSendTask(MailSendPayload{TenantID: tenant, To: mail.To, Subject: mail.Subject, Body: mail.Body,
-		Kind: mail.Kind, IdempotencyKey: mail.IdempotencyKey})
+		Kind: mail.Kind, IdempotencyKey: mail.IdempotencyKey,
+		ObjectType: mail.Ref.ObjectType, RecordID: mail.Ref.RecordID, Workflow: mail.Ref.Workflow})
 	if err != nil {
 		return fmt.Errorf("%w: %w", actions.ErrCannotRun, err)
 	}

@@ -560,7 +560,12 @@ func (a *app) newOutboxListCmd() *cobra.Command {
 		Short: "List the emails of a tenant's outbox, oldest first",
 		Long: `List the emails kept in a tenant's outbox, oldest first: the emails a worker without an SMTP
 server (no --smtp-host) kept instead of sending, such as the confirmations of permanent deletes.
-An email is never dropped: configure SMTP on the workers to have new ones sent.`,
+Configure SMTP on the workers to have new ones sent.
+
+A workflow notification is kept as its template and a reference to its record, and is rendered
+here, when listed, from the record (live or in the bin). When the record was permanently deleted
+or purged, its subject says "(erased)" and names the record's id only. Workflow notifications
+leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`,
 		Example: `  crmflow admin outbox list acme
   crmflow admin outbox list acme --limit 20`,
 		Args: exactArgs("TENANT"),

@@ -60,6 +60,9 @@ type Config struct {
 	// MailSweepSpec is when the scheduler re-enqueues the emails left pending
 	// (--mail-sweep-spec, CRMFLOW_MAIL_SWEEP_SPEC). Defaults to "@every 5m".
 	MailSweepSpec string
+	// OutboxRetention is how long a workflow notification stays in a tenant's outbox
+	// (--outbox-retention, CRMFLOW_OUTBOX_RETENTION). Defaults to 720h (30 days).
+	OutboxRetention time.Duration
 	// PurgeSpec is when the scheduler purges the expired bin entries (--purge-spec,
 	// CRMFLOW_PURGE_SPEC): five cron fields or a descriptor such as "@hourly". Defaults to "@hourly".
 	PurgeSpec string

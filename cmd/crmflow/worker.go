@@ -106,6 +106,9 @@ func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.cfg.WorkflowSweepGrace, "workflow-sweep-grace", time.Minute,
 		"how long past due a workflow step may be before the workflow sweep runs it again (its task lost, or its worker killed)")
 	bindEnv(fs, "workflow-sweep-grace", "CRMFLOW_WORKFLOW_SWEEP_GRACE")
+	fs.DurationVar(&a.cfg.OutboxRetention, "outbox-retention", worker.DefaultOutboxRetention,
+		"how long a workflow notification stays in a tenant's outbox (kept there when no SMTP server is configured) before it is removed")
+	bindEnv(fs, "outbox-retention", "CRMFLOW_OUTBOX_RETENTION")
 	fs.StringVar(&a.cfg.SMTPHost, "smtp-host", "", "SMTP server of the emails; empty keeps every email in the tenant's outbox")
 	bindEnv(fs, "smtp-host", "SMTP_HOST")
 	fs.IntVar(&a.cfg.SMTPPort, "smtp-port", 587, "SMTP server's port")
@@ -256,6 +259,7 @@ func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgr
 		JobLease:           a.cfg.JobLease,
 		Logger:             a.logger.With("role", "worker"),
 		Mail:               a.cfg.mailConfig(),
+		OutboxRetention:    a.cfg.OutboxRetention,
 		Registerer:         reg,
 		Retention:          a.cfg.Retention,
 		ShutdownTimeout:    a.cfg.ShutdownTimeout,

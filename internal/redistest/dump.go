@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 
@@ -15,11 +16,30 @@ import (
 // equal. A key deleted between KEYS and its read is left out.
 func Dump(t testing.TB, rdb redis.UniversalClient, tenant string) map[string]string {
 	t.Helper()
+	return dump(t, rdb, "crm:{"+tenant+"}:*")
+}
+
+// DumpAll reads every key of the server, whatever its owner (asynq's queues and task payloads
+// included), with its whole value, as Dump does. Use it on a server of the test's own: it is where
+// a zero-trace check looks.
+func DumpAll(t testing.TB, rdb redis.UniversalClient) map[string]string {
+	t.Helper()
+	return dump(t, rdb, "*")
+}
+
+func dump(t testing.TB, rdb redis.UniversalClient, pattern string) map[string]string {
+	t.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "crm:{"+tenant+"}:*").Result()
-	if err != nil {
+	var keys []string
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
 		t.Fatalf("redistest: dump keys: %v", err)
 	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		typ, err := rdb.Type(ctx, k).Result()

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -60,12 +61,28 @@ type Server struct {
 	msgs     []Message
 	dataSeen int
 	once     sync.Once
+	cert     tls.Certificate
+	srvMu    sync.Mutex
+	srv      *smtp.Server
+	served   chan struct{}
+	ln       net.Listener
 }
 
 // Start starts a server on a free loopback port; it stops when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{opts: opts}
+	if opts.TLS {
+		s.cert, s.rootCAs = selfSigned(t)
+	}
+	if err := s.listen("127.0.0.1:0"); err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) listen(addr string) error {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
 		return &session{s: s, tls: isTLS}, nil
@@ -74,26 +91,52 @@ func Start(t testing.TB, opts Options) *Server {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.ErrorLog = discardLogger{}
-	if opts.TLS {
-		cert, pool := selfSigned(t)
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.rootCAs = pool
+	if s.opts.TLS {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("smtptest: listen: %v", err)
+		return err
 	}
-	s.port = l.Addr().(*net.TCPAddr).Port
+	if s.port == 0 {
+		s.port = l.Addr().(*net.TCPAddr).Port
+	}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
 		_ = srv.Serve(l)
 	}()
-	t.Cleanup(func() {
+	s.srvMu.Lock()
+	s.srv, s.served, s.ln = srv, served, l
+	s.srvMu.Unlock()
+	return nil
+}
+
+// Stop closes the server, as an SMTP server that is down: connections are refused until Restart.
+// The messages accepted so far are kept. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.srvMu.Lock()
+	srv, served, l := s.srv, s.served, s.ln
+	s.srv = nil
+	s.srvMu.Unlock()
+	if srv != nil {
+		// Closing the listener too: a Close that comes before Serve has taken the listener
+		// would not stop it.
 		_ = srv.Close()
+		_ = l.Close()
 		<-served
-	})
-	return s
+	}
+}
+
+// Restart serves again on the same port after Stop.
+func (s *Server) Restart() error {
+	s.srvMu.Lock()
+	running := s.srv != nil
+	s.srvMu.Unlock()
+	if running {
+		return nil
+	}
+	return s.listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)))
 }
 
 // Port is the server's port on 127.0.0.1.

@@ -1,0 +1,80 @@
+package crm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MailRef names the record a workflow notification is about. Such an email is kept (in its
+// mail:send task and in the outbox) as a template plus this reference, never as rendered text, so
+// that a permanent delete of the record leaves no copy of its data in a queued, retried or kept
+// email: the text is rendered from the record when the email is delivered or the outbox is read.
+type MailRef struct {
+	// ObjectType and RecordID name the record.
+	ObjectType ObjectType `json:"object_type,omitempty"`
+	RecordID   RecordID   `json:"record_id,omitempty"`
+	// Workflow is the name of the workflow whose step wrote the email.
+	Workflow string `json:"workflow,omitempty"`
+}
+
+// IsZero reports whether the reference names no record (an email that is stored rendered, such as
+// a permanent delete's confirmation).
+func (r MailRef) IsZero() bool { return r.RecordID == "" }
+
+// SingularType names one record of an object type: "company", "contact", ...; a custom type by its name.
+func SingularType(o ObjectType) string {
+	switch o {
+	case Companies:
+		return "company"
+	case Contacts, Deals, Tickets, Calls:
+		return strings.TrimSuffix(string(o), "s")
+	}
+	return string(o)
+}
+
+// RenderMailTemplate replaces each {{name}} of tpl with the record's property of that name (empty
+// when unset), and {{id}} with its id. Spaces inside the braces are ignored; an unclosed "{{" is
+// kept as text (notify_user's validation refuses it anyway).
+func RenderMailTemplate(tpl string, rec Record) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(tpl, "{{")
+		if i < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		j := strings.Index(tpl[i+2:], "}}")
+		if j < 0 {
+			b.WriteString(tpl)
+			return b.String()
+		}
+		b.WriteString(tpl[:i])
+		name := strings.TrimSpace(tpl[i+2 : i+2+j])
+		if name == "id" {
+			b.WriteString(string(rec.ID))
+		} else {
+			b.WriteString(rec.Properties[name])
+		}
+		tpl = tpl[i+2+j+2:]
+	}
+}
+
+// RenderNotification renders a workflow notification's subject and body templates from the
+// record. The subject is made one line; when it comes out empty (its placeholders were all empty)
+// it names the workflow and the record instead.
+func RenderNotification(subject, body string, ref MailRef, rec Record) (string, string) {
+	s := strings.Join(strings.Fields(RenderMailTemplate(subject, rec)), " ")
+	if s == "" {
+		s = fmt.Sprintf("Workflow %s: %s %s", ref.Workflow, SingularType(ref.ObjectType), ref.RecordID)
+	}
+	return s, RenderMailTemplate(body, rec)
+}
+
+// ErasedNotification is the text shown instead of a workflow notification whose record no longer
+// exists (permanently deleted, or purged from the bin): it names the workflow and the record's id
+// only.
+func ErasedNotification(ref MailRef) (subject, body string) {
+	what := SingularType(ref.ObjectType) + " " + string(ref.RecordID)
+	return fmt.Sprintf("Workflow %s: %s (erased)", ref.Workflow, what),
+		fmt.Sprintf("This notification of workflow %s was about %s, which was permanently deleted or purged from the bin; its data is no longer available.\n", ref.Workflow, what)
+}

@@ -1,0 +1,214 @@
+package worker_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/internal/smtptest"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// secretContact is a contact whose every value must be gone after its permanent delete.
+var secretContact = map[string]string{"email": "erin.erasure@privacy.example", "additional_emails": "erin.alias@privacy.example",
+	"firstname": "Erinwyn", "lastname": "Erasmussen", "phone": "+46-555-0142-999"}
+
+// notification is the mail:send payload notify_user's mailer enqueues about rec: templates and a
+// reference, never the record's data.
+func notification(tenant crm.TenantID, rec crm.RecordID, key string) worker.MailSendPayload {
+	return worker.MailSendPayload{TenantID: tenant, To: "sales@example.com", Kind: "workflow_notification",
+		Subject: "Call {{firstname}} {{lastname}} at {{phone}}", Body: "{{email}} / {{additional_emails}} ({{id}})",
+		IdempotencyKey: key, ObjectType: crm.Contacts, RecordID: rec, Workflow: "nurture"}
+}
+
+func requireNoTrace(t *testing.T, dump map[string]string) {
+	t.Helper()
+	for k, v := range dump {
+		for _, s := range []string{"erin.erasure", "erin.alias", "Erinwyn", "Erasmussen", "555-0142"} {
+			require.NotContains(t, strings.ToLower(k), strings.ToLower(s), "key %s", k)
+			require.NotContains(t, strings.ToLower(v), strings.ToLower(s), "value of %s", k)
+		}
+	}
+}
+
+func TestNotificationRenderedAtDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := startSMTP(t, smtptest.Options{})
+	cfg := b.config()
+	cfg.Mail = srv.mailConfig()
+	b.startWorker(t, cfg)
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+	require.NoError(t, err)
+	id := recs[0].ID
+
+	// The task holds the templates only.
+	info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-1"))
+	require.NoError(t, err)
+	require.NotContains(t, string(info.Payload), "Erinwyn")
+	eventually(t, 10*time.Second, "the email to arrive", func() bool { return len(srv.Messages()) == 1 })
+	m := srv.Messages()[0]
+	require.Contains(t, m.Data, "Subject: Call Erinwyn Erasmussen at +46-555-0142-999\r\n")
+	require.Contains(t, decodeQP(m.Data), "erin.erasure@privacy.example / erin.alias@privacy.example ("+string(id)+")")
+
+	// A contact in the bin is still there to render from (the bin keeps it until the purge).
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+	require.NoError(t, err)
+	_, err = b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-2"))
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "the second email to arrive", func() bool { return len(srv.Messages()) == 2 })
+	require.Contains(t, srv.Messages()[1].Data, "Subject: Call Erinwyn")
+}
+
+// A notification retrying against a down SMTP server when its contact is permanently deleted is
+// dropped once the server is back: nothing names the contact, in Redis or in any email sent.
+func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
+	t.Parallel()
+	for _, fromBin := range []bool{false, true} {
+		name := "Live"
+		if fromBin {
+			name = "FromBinByAdditionalEmail"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			srv := startSMTP(t, smtptest.Options{})
+			srv.Stop()
+			cfg := b.config()
+			cfg.Mail = srv.mailConfig()
+			b.startWorker(t, cfg)
+			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+			require.NoError(t, err)
+			id := recs[0].ID
+
+			info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-retry"))
+			require.NoError(t, err)
+			eventually(t, 10*time.Second, "the delivery to fail and wait for a retry", func() bool {
+				return b.taskState(t, worker.QueueCritical, info.ID) == asynq.TaskStateRetry.String()
+			})
+
+			params := crm.PermanentDeleteParams{ID: id, By: "dpo@example.com"}
+			if fromBin {
+				_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+				require.NoError(t, err)
+				params = crm.PermanentDeleteParams{Email: "Erin.Alias@privacy.example", By: "dpo@example.com"}
+			}
+			res, err := b.store.PermanentDeleteContact(b.ctx, b.tenant, params)
+			require.NoError(t, err)
+			require.Equal(t, []crm.RecordID{id}, res.IDs)
+			requireNoTrace(t, redistest.DumpAll(t, b.rdb))
+
+			require.NoError(t, srv.Restart())
+			eventually(t, 20*time.Second, "the retried task to finish", func() bool {
+				_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
+				return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+			})
+			require.Empty(t, srv.Messages(), "no email about the erased contact")
+			require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+			audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+			require.NoError(t, err)
+			last := audit[len(audit)-1]
+			require.Equal(t, "mail_dropped", last.Action)
+			require.Equal(t, "n-retry", last.MailID)
+			require.Equal(t, "nurture", last.Ref)
+			require.Equal(t, []crm.RecordID{id}, last.RecordIDs)
+			requireNoTrace(t, redistest.DumpAll(t, b.rdb))
+			require.NotContains(t, b.logs.String(), "Erinwyn")
+		})
+	}
+}
+
+// Without SMTP the outbox keeps the templates and the reference; reading it renders them, or says
+// the contact was erased. An email about an erased contact is not kept at all.
+func TestOutboxKeepsNotificationTemplates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+	require.NoError(t, err)
+	id := recs[0].ID
+	task, err := worker.NewMailSendTask(notification(b.tenant, id, "n-out"))
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, task))
+
+	out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, "Call Erinwyn Erasmussen at +46-555-0142-999", out[0].Subject)
+	require.False(t, out[0].Erased)
+	require.Equal(t, t0.Add(worker.DefaultOutboxRetention), out[0].ExpiresAt)
+	raw, err := b.rdb.LRange(b.ctx, crm.OutboxKey(b.tenant), 0, -1).Result()
+	require.NoError(t, err)
+	require.Contains(t, raw[0], "{{firstname}}")
+	require.NotContains(t, raw[0], "Erinwyn")
+
+	_, err = b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: id, By: "dpo@example.com"})
+	require.NoError(t, err)
+	out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.True(t, out[0].Erased)
+	require.Equal(t, "Workflow nurture: contact "+string(id)+" (erased)", out[0].Subject)
+
+	// A notification queued before the erasure and run after it is dropped, not kept.
+	late, err := worker.NewMailSendTask(notification(b.tenant, id, "n-late"))
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, late))
+	out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	requireNoTrace(t, redistest.DumpAll(t, b.rdb))
+}
+
+func TestOutboxNotificationsExpire(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.config()
+	cfg.OutboxRetention = 24 * time.Hour
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "A"}}}, crm.Actor{})
+	require.NoError(t, err)
+	run := func(key string) {
+		task, err := worker.NewMailSendTask(notification(b.tenant, recs[0].ID, key))
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+	}
+	ids := func() []string {
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		var ids []string
+		for _, m := range out {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	run("old")
+	// A confirmation (no record reference) never expires.
+	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenant, crm.OutboxMessage{ID: "confirm", To: "dpo@example.com", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"}))
+	b.clock.Advance(23 * time.Hour)
+	run("young")
+	require.Equal(t, []string{"old", "confirm", "young"}, ids())
+
+	// Past its expiry the next append removes it.
+	b.clock.Advance(time.Hour)
+	run("new")
+	require.Equal(t, []string{"confirm", "young", "new"}, ids())
+
+	// Without appends, the mail sweep (ExpireOutbox) removes the expired ones.
+	b.clock.Advance(48 * time.Hour)
+	n, err := b.store.ExpireOutbox(b.ctx, b.tenant, b.clock.Now(), 100)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, []string{"confirm"}, ids())
+	left, err := b.rdb.ZCard(b.ctx, crm.OutboxExpiryKey(b.tenant)).Result()
+	require.NoError(t, err)
+	require.Zero(t, left)
+}
