@@ -122,8 +122,12 @@ func errMediaType(got string, want []string) error {
 		details: []errorDetail{{Message: msg, Code: "UNSUPPORTED_MEDIA_TYPE", In: "Content-Type"}}}
 }
 
-// errRoute is the 404 or 405 of a request no route serves.
+// errRoute is the 404 or 405 of a request no route serves. A method the API does not know is
+// named by its first bytes only, since a client may send a made-up method of any length.
 func errRoute(status int, method, path string) error {
+	if methodLabel(method) == methodOther && len(method) > 32 {
+		method = method[:32] + "..."
+	}
 	cat, code, msg := categoryNotFound, "ROUTE_NOT_FOUND", fmt.Sprintf("no endpoint %s %s: check the path", method, path)
 	if status == http.StatusMethodNotAllowed {
 		cat, code, msg = categoryMethod, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s is not allowed on %s", method, path)

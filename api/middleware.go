@@ -95,8 +95,9 @@ func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
 		status = http.StatusOK
 	}
 	route := routeLabel(r.Pattern)
+	method := methodLabel(r.Method)
 	attrs := []slog.Attr{
-		slog.String("method", r.Method),
+		slog.String("method", method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
@@ -116,7 +117,7 @@ func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
 		}
 	}
 	s.cfg.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
-	s.metrics.observe(r.Method, route, status, elapsed)
+	s.metrics.observe(method, route, status, elapsed)
 }
 
 // routeLabel is the path part of a mux pattern ("/crm/v3/objects/{objectType}"), or "unmatched"
