@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // readyTimeout bounds the readiness probe, so that GET /readyz answers within 2 s even when the
 // store hangs (a Redis stopped with SIGSTOP) and the probe ignores its context.
-const readyTimeout = 1500 * time.Millisecond
+const readyTimeout = time.Second
 
 // errReadyTimeout is the reason of a readiness probe that did not return within readyTimeout.
 var errReadyTimeout = errors.New("the readiness probe did not answer in time")
@@ -26,13 +28,13 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz serves GET /readyz: 200 when Config.Ready passes (or is nil) within readyTimeout, else 503
-// naming what is unavailable (the probe's error text; "redis unavailable" when it did not answer
-// in time). It needs no token.
+// naming what is unavailable: the probe's error text, or "redis unavailable" when it did not answer
+// in time or failed with crm.ErrStoreUnavailable (whose text names internals). It needs no token.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Ready != nil {
 		if err := s.ready(r.Context()); err != nil {
 			reason := err.Error()
-			if errors.Is(err, errReadyTimeout) {
+			if errors.Is(err, errReadyTimeout) || errors.Is(err, crm.ErrStoreUnavailable) {
 				reason = "redis unavailable"
 			}
 			s.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready",

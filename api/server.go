@@ -66,7 +66,7 @@ type Config struct {
 	// Ready is the readiness probe behind GET /readyz (a Redis PING, for example). A non-nil error
 	// makes /readyz answer 503 with the error's text as the reason, so that text must name what is
 	// unavailable ("redis unavailable") without internals such as addresses; the error is logged
-	// at warn. A probe that does not return within 1.5 s counts as "redis unavailable". nil means
+	// at warn. A probe that does not return within 1 s counts as "redis unavailable". nil means
 	// always ready.
 	Ready func(ctx context.Context) error
 	// Registerer receives the request metrics: a counter of requests by route, method and status,
