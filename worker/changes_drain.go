@@ -84,7 +84,7 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if len(cs) == 0 {
-			log.Info("changes drained", "changes", drained, "enrolled", enrolled)
+			log.Log(ctx, sweepLevel(drained), "changes drained", "changes", drained, "enrolled", enrolled)
 			return nil
 		}
 		n, err := w.drainChanges(ctx, log, p.TenantID, cs, lists)

@@ -376,7 +376,11 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 			w.metrics.processed.WithLabelValues(taskTypeLabel(t.Type())).Inc()
 			w.metrics.duration.WithLabelValues(taskTypeLabel(t.Type())).Observe(took.Seconds())
 			if err == nil {
-				log.Info("task done", "duration_ms", took.Milliseconds())
+				level := slog.LevelInfo
+				if sweepTypes[t.Type()] {
+					level = slog.LevelDebug // routine: the sweep's own line says what it found
+				}
+				log.Log(ctx, level, "task done", "duration_ms", took.Milliseconds())
 				return
 			}
 			w.metrics.failed.WithLabelValues(taskTypeLabel(t.Type())).Inc()
