@@ -68,7 +68,8 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
 // server that is loading or refuses clients), and true; or false for any other error: nil,
 // redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
-// own error, or an error wrapped already.
+// own error, a client closed by its owner (redis.ErrClosed: a bug or a shutdown, not a Redis in
+// trouble), or an error wrapped already.
 func classifyTrouble(err error) (error, bool) {
 	if err == nil || errors.Is(err, ErrStoreUnavailable) || errors.Is(err, ErrStoreFull) ||
 		errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -82,7 +83,7 @@ func classifyTrouble(err error) (error, bool) {
 	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
-		errors.Is(err, redis.ErrClosed), redis.IsLoadingError(err), redis.IsMaxClientsError(err),
+		redis.IsLoadingError(err), redis.IsMaxClientsError(err),
 		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err):
 		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err), true
 	}
