@@ -323,3 +323,28 @@ func TestServeRedisTrouble(t *testing.T) {
 		require.NotContains(t, line, `"status":500`)
 	}
 }
+
+// The limits must make sense together: a usage error names the flag (or its variable's value).
+func TestServeLimitFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"WriteNotAboveRequest", nil, []string{"--request-timeout", "30s"}, "--write-timeout (30s) must exceed --request-timeout (30s)"},
+		{"ZeroReadTimeout", nil, []string{"--read-timeout", "0s"}, "--read-timeout must be positive"},
+		{"NoConnections", []string{"CRMFLOW_MAX_CONNECTIONS=0"}, nil, "--max-connections must be at least 1"},
+		{"TinyHeaders", nil, []string{"--max-header-bytes", "100"}, "--max-header-bytes must be at least 4096"},
+		{"BadVariable", []string{"CRMFLOW_REQUEST_TIMEOUT=soon"}, nil, "CRMFLOW_REQUEST_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"serve", "--redis", "redis://127.0.0.1:1/0"}, tc.args...)
+			_, stderr, code := crmflow(t, tc.env, args...)
+			require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+			require.Contains(t, stderr, tc.want)
+		})
+	}
+}
