@@ -180,6 +180,11 @@ func (s *Server) matchFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, 
 			return nil, fmt.Errorf("scan %s for filter: %w", o, err)
 		}
 		for _, rec := range recs {
+			// A filter's evaluation is bounded per record, not per request: stop at the request's
+			// deadline, or as soon as the client goes away.
+			if err := r.Context().Err(); err != nil {
+				return nil, fmt.Errorf("select %s by filter: %w", o, err)
+			}
 			if ok, err := prog.Match(rec, now); err == nil && ok {
 				ids = append(ids, rec.ID)
 			}

@@ -102,4 +102,16 @@
 // request's one log line. A record or list of another tenant is answered exactly as a missing one
 // (404, OBJECT_NOT_FOUND), and a refused request (401, 403, 4xx) changes nothing. The mapping from
 // errors to status and category lives in errors.go, and nowhere else.
+//
+// # Limits and a store in trouble
+//
+// Every request runs within [Config.RequestTimeout] (15s by default) and stops when its client goes
+// away; previews and bulk delete selections check it between records. A request past its deadline
+// answers 503 with Retry-After and code TIMEOUT. A store in trouble answers 503
+// SERVICE_UNAVAILABLE with Retry-After, never a bare 500: code STORE_UNAVAILABLE, "the store is
+// unavailable, retry later", for a Redis that is down or hung ([crm.ErrStoreUnavailable]), and
+// code STORE_FULL, "the store is full", for a write refused by a Redis out of memory
+// ([crm.ErrStoreFull]). A request with a bad token, or for no route, is answered without reading
+// its body, and its connection is closed. Metrics labels come from bounded sets: a method the API
+// does not know is OTHER, in the metrics and in the log line.
 package api

@@ -43,7 +43,17 @@ type errorBody struct {
 	CorrelationID string              `json:"correlationId"`
 	Errors        []errorDetail       `json:"errors"`
 	Context       map[string][]string `json:"context,omitempty"`
+	// retryAfter is the Retry-After header of the answer, in seconds; 0 means none.
+	retryAfter int
 }
+
+// Retry-After of the answers to a store in trouble (or a request past its deadline), in seconds:
+// soon for a store that is down or slow, since it usually comes back by itself; later for a full
+// one, which needs an operator to free memory.
+const (
+	retryUnavailable = 5
+	retryFull        = 30
+)
 
 // errorDetail is one problem of a request, naming the field it is about in In. Context carries
 // the values the problem is about (the two counts of a count mismatch, the position of an
@@ -130,8 +140,12 @@ func errMediaType(got string, want []string) error {
 		details: []errorDetail{{Message: msg, Code: "UNSUPPORTED_MEDIA_TYPE", In: "Content-Type"}}}
 }
 
-// errRoute is the 404 or 405 of a request no route serves.
+// errRoute is the 404 or 405 of a request no route serves. A method the API does not know is
+// named by its first bytes only, since a client may send a made-up method of any length.
 func errRoute(status int, method, path string) error {
+	if methodLabel(method) == methodOther && len(method) > 32 {
+		method = method[:32] + "..."
+	}
 	cat, code, msg := categoryNotFound, "ROUTE_NOT_FOUND", fmt.Sprintf("no endpoint %s %s: check the path", method, path)
 	if status == http.StatusMethodNotAllowed {
 		cat, code, msg = categoryMethod, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s is not allowed on %s", method, path)
@@ -139,9 +153,10 @@ func errRoute(status int, method, path string) error {
 	return &apiError{status: status, category: cat, message: msg, details: []errorDetail{{Message: msg, Code: code}}}
 }
 
-// errUnavailable is the 503 of a failing readiness probe.
-func errUnavailable(reason error) error {
-	msg := "not ready: " + reason.Error()
+// errUnavailable is the 503 of a failing readiness probe. reason is said to the caller, so it
+// names what is unavailable ("redis unavailable"), never an address or a raw error.
+func errUnavailable(reason string) error {
+	msg := "not ready: " + reason
 	return &apiError{status: http.StatusServiceUnavailable, category: categoryUnavailable, message: msg,
 		details: []errorDetail{{Message: msg, Code: "NOT_READY"}}}
 }
@@ -294,8 +309,23 @@ func mapError(err error) (int, errorBody) {
 		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", ce.Message)
 	case errors.Is(err, crm.ErrTenantExists), errors.Is(err, crm.ErrUserExists):
 		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", "it already exists")
-	case errors.Is(err, context.DeadlineExceeded):
-		return one(http.StatusGatewayTimeout, categoryTimeout, "TIMEOUT", "", "the request took too long: retry later")
+	// A store in trouble and a request past its deadline are 503s with Retry-After (SPEC S27): the
+	// request may succeed later, and the message says which without naming internals.
+	case errors.Is(err, crm.ErrStoreFull):
+		status, body := one(http.StatusServiceUnavailable, categoryUnavailable, "STORE_FULL", "",
+			"the store is full: it refuses writes until an operator frees memory; reads still work, retry later")
+		body.retryAfter = retryFull
+		return status, body
+	case errors.Is(err, crm.ErrStoreUnavailable):
+		status, body := one(http.StatusServiceUnavailable, categoryUnavailable, "STORE_UNAVAILABLE", "",
+			"the store is unavailable, retry later")
+		body.retryAfter = retryUnavailable
+		return status, body
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		status, body := one(http.StatusServiceUnavailable, categoryTimeout, "TIMEOUT", "",
+			"the request did not finish within its deadline: retry later, or ask for less at once (fewer records, a narrower filter or trigger)")
+		body.retryAfter = retryUnavailable
+		return status, body
 	default:
 		return one(http.StatusInternalServerError, categoryInternal, "INTERNAL_ERROR", "",
 			"internal error: retry later, and quote the correlationId to support if it persists")
@@ -354,6 +384,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body.CorrelationID = correlationID(r.Context())
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="crmflow"`)
+	}
+	if body.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(body.retryAfter))
 	}
 	if rec, ok := w.(*recorder); ok {
 		rec.category = body.Category

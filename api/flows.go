@@ -648,6 +648,11 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 		Sample: []recordJSON{}, Warnings: warns}
 	err = s.store.ScanRecords(ctx, t, wf.ObjectType, scanBatch, func(recs []crm.Record) error {
 		for _, rec := range recs {
+			// Each evaluation is bounded (triggers.EvalBudget), the request as a whole by its
+			// deadline: stop at it, or as soon as the client goes away.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			out.Total++
 			ok, err := wf.Matches(rec, now)
 			if err != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -52,11 +53,27 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, fmt.Errorf("register collector: %w", err)
 }
 
-// observe records one request.
+// observe records one request. method is a methodLabel, route a routeLabel: both come from
+// bounded sets, so a client cannot add series of its own.
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
 	if m == nil {
 		return
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+}
+
+// methodOther is the method label (and log value) of any method but the known ones.
+const methodOther = "OTHER"
+
+// methodLabel is the request method as the metrics and the log line name it: one of the methods
+// of RFC 9110 that the API knows (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS), or "OTHER", so
+// that a client sending made-up methods adds no series and no long log values.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return methodOther
 }

@@ -68,7 +68,11 @@ func (s *Server) observe(w http.ResponseWriter, r *http.Request, next http.Handl
 	id := uuid.NewString()
 	w.Header().Set(correlationHeader, id)
 	rec := &recorder{ResponseWriter: w}
-	r = r.WithContext(withCorrelationID(r.Context(), id))
+	// Every request runs within its deadline (Config.RequestTimeout); its context also ends when
+	// the client goes away.
+	ctx, cancel := context.WithTimeout(withCorrelationID(r.Context(), id), s.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	r.Pattern = "" // a mux in front of the server may have set its own; the server's mux sets ours
 
 	defer func() {
@@ -95,8 +99,9 @@ func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
 		status = http.StatusOK
 	}
 	route := routeLabel(r.Pattern)
+	method := methodLabel(r.Method)
 	attrs := []slog.Attr{
-		slog.String("method", r.Method),
+		slog.String("method", method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
@@ -116,7 +121,7 @@ func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
 		}
 	}
 	s.cfg.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
-	s.metrics.observe(r.Method, route, status, elapsed)
+	s.metrics.observe(method, route, status, elapsed)
 }
 
 // routeLabel is the path part of a mux pattern ("/crm/v3/objects/{objectType}"), or "unmatched"
@@ -142,14 +147,14 @@ func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
-			writeError(w, r, err)
+			refuseUnread(w, r, err)
 			return
 		}
 		if rec, ok := w.(*recorder); ok {
 			rec.tenant = p.Tenant
 		}
 		if err := requirePerms(p, perm); err != nil {
-			writeError(w, r, err)
+			refuseUnread(w, r, err)
 			return
 		}
 		if err := h(w, r, p); err != nil {
@@ -160,6 +165,17 @@ func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 			s.drainSoon(r, p.Tenant)
 		}
 	})
+}
+
+// refuseUnread writes err as the answer to a request whose body was never read (a bad token, a
+// missing permission, no such route). When the request has a body, the answer closes the
+// connection: net/http would otherwise read (and discard) the body before answering, so that a
+// client trickling its body, or never sending it, would hold the answer until the read timeout.
+func refuseUnread(w http.ResponseWriter, r *http.Request, err error) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, r, err)
 }
 
 // changesRecords are the permissions of the routes whose success may have changed records: after

@@ -18,6 +18,9 @@ import (
 // defaultMaxBodyBytes is the default limit of a request body: 1 MiB.
 const defaultMaxBodyBytes int64 = 1 << 20
 
+// DefaultRequestTimeout is the default of Config.RequestTimeout.
+const DefaultRequestTimeout = 15 * time.Second
+
 // Tasks enqueues background work for the API: the bulk delete jobs and the confirmation emails
 // that a request has written to the store, and the enrollment of the existing records of a
 // workflow being activated. The worker package implements it; cmd wires it in, so that the api
@@ -61,11 +64,18 @@ type Config struct {
 	// Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// Ready is the readiness probe behind GET /readyz (a Redis PING, for example). A non-nil error
-	// makes /readyz answer 503 with the error as the reason. nil means always ready.
+	// makes /readyz answer 503 with the error's text as the reason, so that text must name what is
+	// unavailable ("redis unavailable") without internals such as addresses; the error is logged
+	// at warn. A probe that does not return within 1 s counts as "redis unavailable". nil means
+	// always ready.
 	Ready func(ctx context.Context) error
 	// Registerer receives the request metrics: a counter of requests by route, method and status,
 	// and a latency histogram by route. nil means no metrics.
 	Registerer prometheus.Registerer
+	// RequestTimeout is the deadline of every request, from the moment its headers are read: a
+	// request still running at it stops and answers 503 with Retry-After (SPEC S27). A request also
+	// stops when its client goes away. Defaults to 15s.
+	RequestTimeout time.Duration
 	// Tasks enqueues the bulk delete jobs, the confirmation emails and the backfills of workflow
 	// activations. nil means nothing is enqueued: the endpoints still write their jobs and mails to
 	// the store, answer as usual and log a warning, and the pending work waits for the worker's
@@ -99,6 +109,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
 	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	if c.Actions == nil {
 		c.Actions = actions.Default()
 	}
@@ -107,6 +120,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
+	}
+	if c.RequestTimeout < 0 {
+		return nil, fmt.Errorf("api: Config.RequestTimeout must be positive, got %s", c.RequestTimeout)
 	}
 	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock}
 	if c.Registerer != nil {
@@ -202,7 +218,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		if allow := probe.header.Get("Allow"); allow != "" {
 			w.Header().Set("Allow", allow)
 		}
-		writeError(w, r, errRoute(probe.status, r.Method, r.URL.Path))
+		refuseUnread(w, r, errRoute(probe.status, r.Method, r.URL.Path))
 	default: // a redirect of the mux (a path to clean): let it through as the mux wrote it
 		s.mux.ServeHTTP(w, r)
 	}

@@ -42,6 +42,11 @@ var _ Store = (*RedisStore)(nil)
 
 // NewRedisStore returns a store on rdb. It returns ErrNoEmailSalt when cfg has no EmailSalt. It
 // does not check the server; call CheckServer and CheckEmailSalt at start-up.
+//
+// It adds a hook to rdb that wraps the errors of a Redis in trouble, so that every caller of rdb
+// can tell them with errors.Is: ErrStoreUnavailable (down, hung, loading) and ErrStoreFull (out of
+// memory for a write). Give rdb ContextTimeoutEnabled and short dial, read and write timeouts so
+// that a hung Redis fails a call within its context's deadline.
 func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) {
 	var c Config
 	if cfg != nil {
@@ -65,6 +70,7 @@ func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) 
 	if rdb == nil {
 		return nil, errors.New("crm: NewRedisStore needs a Redis client")
 	}
+	rdb.AddHook(troubleHook{})
 	return &RedisStore{rdb: rdb, cfg: c}, nil
 }
 

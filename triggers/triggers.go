@@ -40,7 +40,8 @@ func MaxNodes(n uint) Option { return func(c *config) { c.maxNodes = n } }
 type Error struct {
 	Line, Column int
 	Message      string
-	// Snippet is expr's excerpt of the source with a caret under the column.
+	// Snippet is expr's excerpt of the source with a caret under the column, cut to SnippetWidth
+	// characters around it.
 	Snippet string
 }
 
@@ -195,7 +196,7 @@ func Compile(src string, schema crm.Schema, opts ...Option) (*Program, error) {
 func asError(err error) error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return &Error{Line: fe.Line, Column: fe.Column + 1, Message: fe.Message, Snippet: fe.Snippet}
+		return &Error{Line: fe.Line, Column: fe.Column + 1, Message: fe.Message, Snippet: clipSnippet(fe.Snippet)}
 	}
 	// Errors without a position (the result type, the node limit) concern the whole expression.
 	return &Error{Line: 1, Column: 1, Message: err.Error()}

@@ -116,18 +116,18 @@ func (c *BinSizeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.ok, prometheus.GaugeValue, 1)
 	for o, n := range sizes {
-		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(n), string(o))
+		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(n), o)
 	}
 }
 
-func (c *BinSizeCollector) sample(ctx context.Context) (map[crm.ObjectType]int64, error) {
+func (c *BinSizeCollector) sample(ctx context.Context) (map[string]int64, error) {
 	tenants, err := c.store.Tenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
-	sizes := make(map[crm.ObjectType]int64, len(crm.StandardObjectTypes))
+	sizes := make(map[string]int64, len(crm.StandardObjectTypes)+1)
 	for _, o := range crm.StandardObjectTypes {
-		sizes[o] = 0
+		sizes[string(o)] = 0
 	}
 	for _, t := range tenants {
 		types, err := c.store.AllObjectTypes(ctx, t)
@@ -139,7 +139,7 @@ func (c *BinSizeCollector) sample(ctx context.Context) (map[crm.ObjectType]int64
 			if err != nil {
 				return nil, fmt.Errorf("bin size of tenant %s, %s: %w", t, o, err)
 			}
-			sizes[o] += n
+			sizes[objectTypeLabel(o)] += n
 		}
 	}
 	return sizes, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -85,8 +86,12 @@ func TestBinSizeCollector(t *testing.T) {
 		reg.MustRegister(worker.NewBinSizeCollector(b.ctx, b.store, &worker.BinSizeConfig{Logger: b.logger}))
 		require.InDelta(t, 1, metricValue(t, reg, "crmflow_trash_bin_sample_ok", ""), 0)
 		require.InDelta(t, 13, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
-		require.InDelta(t, 2, metricValue(t, reg, "crmflow_trash_bin_records", "pets"), 0)
+		// Custom types (pets) are tenant data: they are summed under "custom", never named.
+		require.InDelta(t, 2, metricValue(t, reg, "crmflow_trash_bin_records", "custom"), 0)
 		require.InDelta(t, 0, metricValue(t, reg, "crmflow_trash_bin_records", "contacts"), 0)
+		n, err := testutil.GatherAndCount(reg, "crmflow_trash_bin_records")
+		require.NoError(t, err)
+		require.Equal(t, len(crm.StandardObjectTypes)+1, n, "one series per standard type, and custom")
 
 		// Sampled at scrape time: a purge shows at the next scrape.
 		_, err = worker.Purge(b.ctx, b.store, worker.AllTenants, t0.Add(retention), nil)

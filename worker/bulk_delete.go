@@ -76,7 +76,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		}
 		// Count what this batch moved (the job's done count is the job's, across runners; while
 		// this runner holds the lease, no other moves any).
-		w.metrics.bulkDeleted.WithLabelValues(string(job.ObjectType)).Add(float64(job.Done - before.Done))
+		w.metrics.bulkDeleted.WithLabelValues(objectTypeLabel(job.ObjectType)).Add(float64(job.Done - before.Done))
 		before = job
 		if job.State == crm.JobDone {
 			log.Info("bulk delete job done", "total", job.Total, "done", job.Done, "skipped", job.Skipped)

@@ -84,7 +84,7 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		if len(cs) == 0 {
-			log.Info("changes drained", "changes", drained, "enrolled", enrolled)
+			log.Log(ctx, sweepLevel(drained), "changes drained", "changes", drained, "enrolled", enrolled)
 			return nil
 		}
 		n, err := w.drainChanges(ctx, log, p.TenantID, cs, lists)
@@ -133,7 +133,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 	total := 0
 	for _, o := range types {
 		changes := byType[o]
-		w.metrics.drained.WithLabelValues(string(o)).Add(float64(len(changes)))
+		w.metrics.drained.WithLabelValues(objectTypeLabel(o)).Add(float64(len(changes)))
 		flows, revs, err := w.store.ActiveFlows(ctx, t, o)
 		if err != nil {
 			return total, err
@@ -179,7 +179,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 					return total, err
 				}
 				if len(enrolled) > 0 {
-					w.metrics.enrolled.WithLabelValues(string(o)).Add(float64(len(enrolled)))
+					w.metrics.enrolled.WithLabelValues(objectTypeLabel(o)).Add(float64(len(enrolled)))
 					total += len(enrolled)
 					w.enqueueSteps(ctx, log, t, f.Name, ref.Revision, 0, enrolled, nil, time.Time{})
 				}

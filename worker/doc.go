@@ -99,4 +99,8 @@
 //
 // and [NewBinSizeCollector] adds crmflow_trash_bin_records{object_type} and
 // crmflow_trash_bin_sample_ok, sampled at scrape time.
+//
+// No label value comes from tenant data, so the number of series is bounded however many tenants
+// and custom types there are: object_type is a standard type's name or "custom", type is a task
+// type the worker handles or "unknown", and kind is a kind of email crmflow sends or "other".
 package worker

@@ -53,7 +53,7 @@ func (w *Worker) HandleJobsSweep(ctx context.Context, t *asynq.Task) error {
 			}
 		}
 	}
-	w.taskLogger(ctx, t).Info("jobs sweep done", "tenants", len(tenants), "enqueued", enqueued, "failed", len(errs))
+	w.taskLogger(ctx, t).Log(ctx, sweepLevel(enqueued, len(errs)), "jobs sweep done", "tenants", len(tenants), "enqueued", enqueued, "failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("enqueue unfinished jobs: %w", errors.Join(errs...))
 	}

@@ -263,7 +263,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		case err != nil:
 			return fmt.Errorf("keep email in the outbox: %w", err)
 		}
-		w.metrics.mailKept.WithLabelValues(p.Kind).Inc()
+		w.metrics.mailKept.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 		log.Warn("no SMTP server is configured: email kept in the tenant's outbox")
 		return nil
 	}
@@ -316,13 +316,13 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 
 	msg := buildMessage(w.cfg.Mail.From, p.To, subject, body, messageID(p), w.clock.Now())
 	if err := w.cfg.Mail.send(ctx, p.To, msg); err != nil {
-		w.metrics.mailFailed.WithLabelValues(p.Kind).Inc()
+		w.metrics.mailFailed.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 		if rerr := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, false); rerr != nil {
 			log.Warn("could not release the email's lease: its retry waits for the lease to expire", "error", rerr)
 		}
 		return err
 	}
-	w.metrics.mailSent.WithLabelValues(p.Kind).Inc()
+	w.metrics.mailSent.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 	if err := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, true); err != nil {
 		// Returning an error would retry, and send again once the lease expires: the email went.
 		log.Error("email delivered but not recorded as sent", "error", err)

@@ -84,7 +84,7 @@ func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
 			}
 		}
 	}
-	w.taskLogger(ctx, t).Info("mail sweep done", "tenants", len(tenants), "enqueued", enqueued,
+	w.taskLogger(ctx, t).Log(ctx, sweepLevel(enqueued, len(errs)), "mail sweep done", "tenants", len(tenants), "enqueued", enqueued,
 		"already_enqueued", duplicates, "failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("enqueue pending emails: %w", errors.Join(errs...))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // metrics are the worker's Prometheus metrics. See the package documentation for their names.
@@ -80,4 +82,40 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 		return c, fmt.Errorf("worker: register metric: %w", err)
 	}
 	return c, nil
+}
+
+// No label value comes from tenant data, nor from a task's payload: every label comes from a fixed
+// set, so that the number of series stays bounded however many tenants and custom types there are.
+
+// objectTypeLabel is the object_type label of o: the standard type's name, or "custom" for every
+// custom object type (whose names are tenant data).
+func objectTypeLabel(o crm.ObjectType) string {
+	if o.IsStandard() {
+		return string(o)
+	}
+	return "custom"
+}
+
+// taskTypes are the task types the worker handles: the values of the type label.
+var taskTypes = map[string]bool{
+	TypeBulkDelete: true, TypeChangesDrain: true, TypeChangesSweep: true, TypeJobsSweep: true,
+	TypeMailSend: true, TypeMailSweep: true, TypeTrashPurge: true, TypeTrashSweep: true,
+	TypeWorkflowBackfill: true, TypeWorkflowSteps: true, TypeWorkflowSweep: true,
+}
+
+// taskTypeLabel is the type label of a task of type typ: typ when the worker handles it, else
+// "unknown" (a task someone else put in the queue).
+func taskTypeLabel(typ string) string {
+	if taskTypes[typ] {
+		return typ
+	}
+	return "unknown"
+}
+
+// mailKindLabel is the kind label of an email of kind kind: the kinds crmflow sends, or "other".
+func mailKindLabel(kind string) string {
+	if kind == KindPermanentDeleteConfirmation {
+		return kind
+	}
+	return "other"
 }

@@ -243,13 +243,14 @@ func (s *Scheduler) runOnce(ctx context.Context, e *entry, tick time.Time) (*asy
 	return s.client.Enqueue(ctx, e.newTask(tick), asynq.Unique(e.period), asynq.Retention(e.period))
 }
 
-// level is the level of an entry's routine log lines: debug for the changes entry, which ticks
-// every few seconds, info for the others.
+// level is the level of an entry's routine log lines: info for the purge, which an operator
+// follows, and debug for the sweeps, which tick every few seconds (the worker's line of each sweep
+// says what it found, at info when it found something).
 func (e *entry) level() slog.Level {
-	if e.name == "changes" {
-		return slog.LevelDebug
+	if e.name == "purge" {
+		return slog.LevelInfo
 	}
-	return slog.LevelInfo
+	return slog.LevelDebug
 }
 
 // runEntry is the cron job of an entry. Its tick is the instant the entry was due, the same on

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,4 +55,21 @@ func (w *Worker) sweepTime(t *asynq.Task) (time.Time, error) {
 		return w.clock.Now(), nil
 	}
 	return p.AsOf, nil
+}
+
+// sweepTypes are the routine sweeps, which run every few seconds or minutes whether or not there is
+// anything to do: their "task done" line is at debug level.
+var sweepTypes = map[string]bool{
+	TypeChangesSweep: true, TypeJobsSweep: true, TypeMailSweep: true, TypeTrashSweep: true, TypeWorkflowSweep: true,
+}
+
+// sweepLevel is the level of a sweep's summary line: info when it found something to do (any of
+// counts is not zero), else debug, so that idle sweeps do not fill the journal.
+func sweepLevel(counts ...int) slog.Level {
+	for _, n := range counts {
+		if n != 0 {
+			return slog.LevelInfo
+		}
+	}
+	return slog.LevelDebug
 }

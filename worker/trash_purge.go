@@ -72,7 +72,7 @@ func (w *Worker) HandleTrashPurge(ctx context.Context, t *asynq.Task) error {
 	}
 	horizon := asOf.Add(-w.cfg.Retention)
 	counts, err := purgeTenant(ctx, w.store, p.TenantID, horizon, PurgeBatchSize, false,
-		func(o crm.ObjectType, n int) { w.metrics.purged.WithLabelValues(string(o)).Add(float64(n)) })
+		func(o crm.ObjectType, n int) { w.metrics.purged.WithLabelValues(objectTypeLabel(o)).Add(float64(n)) })
 	attrs := []any{"horizon", horizon.UTC().Format(time.RFC3339Nano)}
 	var total int64
 	for o, n := range counts {

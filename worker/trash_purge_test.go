@@ -162,7 +162,7 @@ func TestTrashPurge(t *testing.T) {
 		// The metric is counted after each store call returns, so it may trail the bin by a moment.
 		eventually(t, 10*time.Second, "the purge metric", func() bool {
 			return metricValue(t, b.reg, "crmflow_trash_purged_records_total", "companies") == 1209 &&
-				metricValue(t, b.reg, "crmflow_trash_purged_records_total", "pets") == 2
+				metricValue(t, b.reg, "crmflow_trash_purged_records_total", "custom") == 2 // pets: a custom type
 		})
 		require.Contains(t, b.logs.String(), `"msg":"trash purge done"`)
 	})

@@ -52,7 +52,7 @@ func (w *Worker) HandleTrashSweep(ctx context.Context, t *asynq.Task) error {
 			enqueued++
 		}
 	}
-	log.Info("trash sweep done", "tenants", len(tenants), "enqueued", enqueued, "already_enqueued", duplicates,
+	log.Log(ctx, sweepLevel(enqueued, len(errs)), "trash sweep done", "tenants", len(tenants), "enqueued", enqueued, "already_enqueued", duplicates,
 		"failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("enqueue purges: %w", errors.Join(errs...))

@@ -386,13 +386,17 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 				err = fmt.Errorf("task %s panicked: %v", t.Type(), r)
 			}
 			took := w.clock.Now().Sub(start)
-			w.metrics.processed.WithLabelValues(t.Type()).Inc()
-			w.metrics.duration.WithLabelValues(t.Type()).Observe(took.Seconds())
+			w.metrics.processed.WithLabelValues(taskTypeLabel(t.Type())).Inc()
+			w.metrics.duration.WithLabelValues(taskTypeLabel(t.Type())).Observe(took.Seconds())
 			if err == nil {
-				log.Info("task done", "duration_ms", took.Milliseconds())
+				level := slog.LevelInfo
+				if sweepTypes[t.Type()] {
+					level = slog.LevelDebug // routine: the sweep's own line says what it found
+				}
+				log.Log(ctx, level, "task done", "duration_ms", took.Milliseconds())
 				return
 			}
-			w.metrics.failed.WithLabelValues(t.Type()).Inc()
+			w.metrics.failed.WithLabelValues(taskTypeLabel(t.Type())).Inc()
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			level := slog.LevelWarn

@@ -414,7 +414,7 @@ func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.Tena
 		return nil, err
 	}
 	if len(enrolled) > 0 {
-		w.metrics.enrolled.WithLabelValues(string(flow.ObjectType)).Add(float64(len(enrolled)))
+		w.metrics.enrolled.WithLabelValues(objectTypeLabel(flow.ObjectType)).Add(float64(len(enrolled)))
 	}
 	return enrolled, nil
 }

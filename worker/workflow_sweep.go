@@ -73,7 +73,7 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 			backfills += b
 		}
 	}
-	log.Info("workflow sweep done", "tenants", len(tenants), "overdue", overdue, "enqueued", enqueued,
+	log.Log(ctx, sweepLevel(overdue, enqueued, backfills, len(errs)), "workflow sweep done", "tenants", len(tenants), "overdue", overdue, "enqueued", enqueued,
 		"backfills", backfills, "failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("sweep workflows: %w", errors.Join(errs...))

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/internal/suggest"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 // This file maps positions: a line and column inside a YAML scalar's value (an expression, as
@@ -86,7 +87,8 @@ func (p *parser) offset(line, col int) (int, bool) {
 // runeCol returns the 1-based column, in characters, of byte index i of line.
 func runeCol(line string, i int) int { return utf8.RuneCountInString(line[:i]) + 1 }
 
-// snippet shows the line of pos with a caret under its column.
+// snippet shows the line of pos with a caret under its column, cut to triggers.SnippetWidth
+// characters around it (triggers.ClipLine).
 func (p *parser) snippet(pos Position) string {
 	text := p.lineText(pos.Line)
 	if text == "" && pos.Line > len(p.lineStarts) {
@@ -96,9 +98,10 @@ func (p *parser) snippet(pos Position) string {
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, "?")
 	}
+	text, col := triggers.ClipLine(text, pos.Column)
 	num := strconv.Itoa(pos.Line)
 	pad := strings.Repeat(" ", len(num))
-	return " " + num + " | " + text + "\n " + pad + " | " + strings.Repeat(" ", max(pos.Column-1, 0)) + "^"
+	return " " + num + " | " + text + "\n " + pad + " | " + strings.Repeat(" ", max(col-1, 0)) + "^"
 }
 
 // scalarMap knows where each character of a scalar's value is in the file.

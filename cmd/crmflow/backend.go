@@ -96,6 +96,7 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 		return nil, usageErrorf("--redis/REDIS_URL is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
 			redisURLError(err))
 	}
+	withRedisTimeouts(opt)
 	rdb := redis.NewClient(opt)
 	b := &backend{rdb: rdb, addr: opt.Addr, db: opt.DB}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -105,6 +106,40 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", opt.Addr, err)
 	}
 	return b, nil
+}
+
+// The go-redis timeouts of crmflow's clients, where the Redis URL does not set its own (with
+// ?dial_timeout=, ?read_timeout=, ?write_timeout=, ?pool_timeout=, ?max_retries=). They are
+// short, so that a Redis that is down or hung (SIGSTOP) fails a call well within the API's
+// request deadline (SPEC S27): at most (1 + redisMaxRetries) x redisReadTimeout, about 6 s.
+const (
+	redisDialTimeout  = 2 * time.Second
+	redisReadTimeout  = 3 * time.Second
+	redisWriteTimeout = 3 * time.Second
+	redisPoolTimeout  = 4 * time.Second
+	redisMaxRetries   = 1
+)
+
+// withRedisTimeouts sets the timeouts of opt that its URL left unset, and makes the client
+// honour its callers' context deadlines (ContextTimeoutEnabled): a request ends at its deadline
+// even when Redis does not answer.
+func withRedisTimeouts(opt *redis.Options) {
+	opt.ContextTimeoutEnabled = true
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = redisDialTimeout
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = redisReadTimeout
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = redisWriteTimeout
+	}
+	if opt.PoolTimeout == 0 {
+		opt.PoolTimeout = redisPoolTimeout
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = redisMaxRetries
+	}
 }
 
 // checkEmailSalt refuses a salt other than the one the Redis at addr was first used with, as a
@@ -180,6 +215,7 @@ func (a *app) queueOf(b *backend) (queue, error) {
 		return queue{}, usageErrorf("%s is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
 			flag, redisURLError(err))
 	}
+	withRedisTimeouts(opt) // asynq's options have no ContextTimeoutEnabled: its calls end at their timeouts
 	return queue{fromFlag: flag, opt: asynq.RedisClientOpt{
 		Network: opt.Network, Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB,
 		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,

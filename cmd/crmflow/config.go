@@ -46,6 +46,9 @@ type Config struct {
 	// engine has not seen (--changes-sweep-spec, CRMFLOW_CHANGES_SWEEP_SPEC): it bounds the lag from
 	// a write to an enrollment. Defaults to "@every 2s".
 	ChangesSweepSpec string
+	// IdleTimeout is how long the API keeps an idle keep-alive connection open (--idle-timeout,
+	// CRMFLOW_IDLE_TIMEOUT). Defaults to 1m.
+	IdleTimeout time.Duration
 	// JobLease is how long the runner of a bulk delete job or of an enroll-existing backfill holds
 	// it without renewing it (--job-lease, CRMFLOW_JOB_LEASE): a worker killed mid-job frees its job
 	// this long after its last batch. Defaults to 15s.
@@ -60,6 +63,12 @@ type Config struct {
 	// MailSweepSpec is when the scheduler re-enqueues the emails left pending
 	// (--mail-sweep-spec, CRMFLOW_MAIL_SWEEP_SPEC). Defaults to "@every 5m".
 	MailSweepSpec string
+	// MaxConnections caps the API's open connections (--max-connections, CRMFLOW_MAX_CONNECTIONS):
+	// one over the cap is closed at once. Defaults to 1024.
+	MaxConnections int
+	// MaxHeaderBytes bounds the size of a request's headers, request line included
+	// (--max-header-bytes, CRMFLOW_MAX_HEADER_BYTES). Defaults to 65536 (64 KiB).
+	MaxHeaderBytes int
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox
 	// (--outbox-retention, CRMFLOW_OUTBOX_RETENTION). Defaults to 720h (30 days).
 	OutboxRetention time.Duration
@@ -77,10 +86,19 @@ type Config struct {
 	// QueueRedisURL is the task queue's Redis (--queue-redis, QUEUE_REDIS_URL). Empty means the
 	// store's Redis (RedisURL).
 	QueueRedisURL string
+	// ReadHeaderTimeout bounds the reading of a request's headers (--read-header-timeout,
+	// CRMFLOW_READ_HEADER_TIMEOUT). Defaults to 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds the reading of a whole request, body included (--read-timeout,
+	// CRMFLOW_READ_TIMEOUT): a body trickled slower is cut. Defaults to 30s.
+	ReadTimeout time.Duration
 	// RedisURL is the store's Redis, redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...
 	// (--redis, REDIS_URL). Required by serve, worker, purge and admin; empty makes run use the
 	// embedded store.
 	RedisURL string
+	// RequestTimeout is the deadline of every API request (--request-timeout,
+	// CRMFLOW_REQUEST_TIMEOUT): one still running at it answers 503 with Retry-After. Defaults to 15s.
+	RequestTimeout time.Duration
 	// Retention is how long a deleted record stays restorable (--retention, CRMFLOW_RETENTION).
 	// Defaults to 2160h (90 days).
 	Retention time.Duration
@@ -104,6 +122,10 @@ type Config struct {
 	SMTPStartTLS string
 	// SMTPUsername authenticates to the SMTP server with AUTH PLAIN (--smtp-username, SMTP_USERNAME).
 	SMTPUsername string
+	// WriteTimeout bounds a request from the end of its headers to the end of its answer
+	// (--write-timeout, CRMFLOW_WRITE_TIMEOUT). It must exceed RequestTimeout, so that the answer of
+	// a request stopped at its deadline still gets out. Defaults to 30s.
+	WriteTimeout time.Duration
 }
 
 // validateServer checks the fields of the long-running commands; it returns a usage error
@@ -111,6 +133,27 @@ type Config struct {
 func (c *Config) validateServer() error {
 	if c.Addr == "" {
 		return usageErrorf("--addr is empty: give a listen address such as :8080 or 127.0.0.1:8080")
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--read-header-timeout", c.ReadHeaderTimeout}, {"--read-timeout", c.ReadTimeout},
+		{"--write-timeout", c.WriteTimeout}, {"--idle-timeout", c.IdleTimeout}, {"--request-timeout", c.RequestTimeout},
+	} {
+		if d.v <= 0 {
+			return usageErrorf("%s must be positive, got %s: use a duration such as 30s", d.flag, d.v)
+		}
+	}
+	if c.WriteTimeout <= c.RequestTimeout {
+		return usageErrorf("--write-timeout (%s) must exceed --request-timeout (%s), or the answer of a request "+
+			"stopped at its deadline could not be written: raise --write-timeout", c.WriteTimeout, c.RequestTimeout)
+	}
+	if c.MaxConnections < 1 {
+		return usageErrorf("--max-connections must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxHeaderBytes < 4096 {
+		return usageErrorf("--max-header-bytes must be at least 4096, got %d", c.MaxHeaderBytes)
 	}
 	return c.validateLongRunning()
 }
@@ -176,6 +219,14 @@ func (c *Config) validateScheduler() error {
 		}
 	}
 	return nil
+}
+
+// apiLimits are the limits of the API's HTTP server.
+func (c *Config) apiLimits() httpLimits {
+	return httpLimits{
+		readHeaderTimeout: c.ReadHeaderTimeout, readTimeout: c.ReadTimeout, writeTimeout: c.WriteTimeout,
+		idleTimeout: c.IdleTimeout, maxHeaderBytes: c.MaxHeaderBytes,
+	}
 }
 
 // mailConfig is the worker's SMTP configuration.

@@ -8,8 +8,11 @@ package main
 import (
 	"context"
 	"os"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	redis.SetLogger(redisLogger{}) // go-redis logs through the command's slog logger
 	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }

@@ -102,8 +102,11 @@ a flag on the command line wins.`
 			return err
 		}
 		a.fromEnv = fromEnv
-		a.logger, err = a.cfg.logger(a.stderr)
-		return err
+		if a.logger, err = a.cfg.logger(a.stderr); err != nil {
+			return err
+		}
+		redisLog.Store(a.logger)
+		return nil
 	}
 
 	pf := root.PersistentFlags()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -108,7 +109,7 @@ func (a *app) allRoles(ctx context.Context, b *backend, q queue, tasks *worker.C
 		schedulerRole.abort()
 		return nil, fmt.Errorf("register bin size metrics: %w", err)
 	}
-	apiRole, err := a.apiRole(b, ln, reg, tasks, readyAll(b.ping, tasks.Ping))
+	apiRole, err := a.apiRole(b, ln, reg, tasks, a.readiness(redisChecks(b, q, tasks.Ping)...))
 	if err != nil {
 		workerRole.abort()
 		schedulerRole.abort()
@@ -117,14 +118,40 @@ func (a *app) allRoles(ctx context.Context, b *backend, q queue, tasks *worker.C
 	return []role{apiRole, workerRole.role, schedulerRole.role}, nil
 }
 
-// readyAll is a readiness check that passes when every check passes.
-func readyAll(checks ...func(context.Context) error) func(context.Context) error {
+// readyCheck is one readiness check, and what it checks as the probe's answer names it.
+type readyCheck struct {
+	what  string // "redis", "queue redis"
+	check func(context.Context) error
+}
+
+// redisChecks are the readiness checks of a process on the store of b and the queue q, pinged by
+// queuePing: the queue is named "redis" too when it is the store's server.
+func redisChecks(b *backend, q queue, queuePing func(context.Context) error) []readyCheck {
+	queueWhat := "queue redis"
+	if b.embedded != nil || b.addr == q.opt.Addr {
+		queueWhat = "redis"
+	}
+	return []readyCheck{{"redis", b.ping}, {queueWhat, queuePing}}
+}
+
+// readiness is the check behind /readyz: it passes when every check passes. A failing check's
+// error is logged at warn, and the probe's answer names only what it checks ("redis
+// unavailable"), never an address or a raw error.
+func (a *app) readiness(checks ...readyCheck) func(context.Context) error {
 	return func(ctx context.Context) error {
-		var errs []error
+		var down []string
 		for _, c := range checks {
-			errs = append(errs, c(ctx))
+			if err := c.check(ctx); err != nil {
+				a.logger.WarnContext(ctx, "readiness check failed", "check", c.what, "error", err.Error())
+				if reason := c.what + " unavailable"; !slices.Contains(down, reason) {
+					down = append(down, reason)
+				}
+			}
 		}
-		return errors.Join(errs...)
+		if len(down) > 0 {
+			return errors.New(strings.Join(down, ", "))
+		}
+		return nil
 	}
 }
 

@@ -69,6 +69,32 @@ func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	bindEnv(fs, "addr", "CRMFLOW_ADDR")
 	a.storeFlags(fs)
 	a.shutdownFlag(fs)
+	a.limitFlags(fs)
+}
+
+// limitFlags defines the flags that bound the API's connections and requests (SPEC S27).
+func (a *app) limitFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&a.cfg.RequestTimeout, "request-timeout", api.DefaultRequestTimeout,
+		"deadline of every API request: one still running at it answers 503 with Retry-After")
+	bindEnv(fs, "request-timeout", "CRMFLOW_REQUEST_TIMEOUT")
+	fs.DurationVar(&a.cfg.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout,
+		"how long a client may take to send a request's headers")
+	bindEnv(fs, "read-header-timeout", "CRMFLOW_READ_HEADER_TIMEOUT")
+	fs.DurationVar(&a.cfg.ReadTimeout, "read-timeout", defaultReadTimeout,
+		"how long a client may take to send a whole request, body included")
+	bindEnv(fs, "read-timeout", "CRMFLOW_READ_TIMEOUT")
+	fs.DurationVar(&a.cfg.WriteTimeout, "write-timeout", defaultWriteTimeout,
+		"how long a request may take from its headers to the end of its answer; must exceed --request-timeout")
+	bindEnv(fs, "write-timeout", "CRMFLOW_WRITE_TIMEOUT")
+	fs.DurationVar(&a.cfg.IdleTimeout, "idle-timeout", defaultIdleTimeout,
+		"how long an idle keep-alive connection stays open")
+	bindEnv(fs, "idle-timeout", "CRMFLOW_IDLE_TIMEOUT")
+	fs.IntVar(&a.cfg.MaxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes,
+		"largest size of a request's headers, request line included, in bytes")
+	bindEnv(fs, "max-header-bytes", "CRMFLOW_MAX_HEADER_BYTES")
+	fs.IntVar(&a.cfg.MaxConnections, "max-connections", defaultMaxConnections,
+		"most connections open at once; one more is closed at once")
+	bindEnv(fs, "max-connections", "CRMFLOW_MAX_CONNECTIONS")
 }
 
 // storeFlags defines the flags of the commands that work on the store.
@@ -164,7 +190,7 @@ func (a *app) serve(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			r, err := a.apiRole(b, ln, reg, tasks, readyAll(b.ping, tasks.Ping))
+			r, err := a.apiRole(b, ln, reg, tasks, a.readiness(redisChecks(b, q, tasks.Ping)...))
 			if err != nil {
 				return nil, err
 			}
@@ -191,28 +217,36 @@ func newRegistry() (*prometheus.Registry, error) {
 // shuts down gracefully within --shutdown-timeout.
 func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tasks api.Tasks, ready func(context.Context) error) (role, error) {
 	h, err := api.New(b.store, &api.Config{
-		Clock:      clock.Real{},
-		Logger:     a.logger,
-		Ready:      ready,
-		Registerer: reg,
-		Tasks:      tasks,
+		Clock:          clock.Real{},
+		Logger:         a.logger,
+		Ready:          ready,
+		Registerer:     reg,
+		RequestTimeout: a.cfg.RequestTimeout,
+		Tasks:          tasks,
 	})
 	if err != nil {
 		return role{}, fmt.Errorf("build the api: %w", err)
 	}
+	limited, err := newLimitListener(ln, a.cfg.MaxConnections, reg)
+	if err != nil {
+		return role{}, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", h)
-	return a.httpRole("api", ln, mux), nil
+	return a.httpRole("api", limited, mux, a.cfg.apiLimits()), nil
 }
 
-// httpRole serves h on ln until its context ends, then shuts the server down gracefully within
-// --shutdown-timeout.
-func (a *app) httpRole(name string, ln net.Listener, h http.Handler) role {
+// httpRole serves h on ln within limits until its context ends, then shuts the server down
+// gracefully within --shutdown-timeout.
+func (a *app) httpRole(name string, ln net.Listener, h http.Handler, limits httpLimits) role {
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: limits.readHeaderTimeout,
+		ReadTimeout:       limits.readTimeout,
+		WriteTimeout:      limits.writeTimeout,
+		IdleTimeout:       limits.idleTimeout,
+		MaxHeaderBytes:    limits.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	timeout := a.cfg.ShutdownTimeout

@@ -188,7 +188,7 @@ func (a *app) worker(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return []role{w.role, a.httpRole("admin", ln, worker.AdminHandler(reg, readyAll(b.ping, w.ping)))}, nil
+			return []role{w.role, a.httpRole("admin", ln, worker.AdminHandler(reg, a.readiness(redisChecks(b, q, w.ping)...)), adminLimits)}, nil
 		},
 	})
 }
@@ -241,7 +241,7 @@ func (a *app) scheduler(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return []role{s.role, a.httpRole("admin", ln, worker.AdminHandler(reg, s.ping))}, nil
+			return []role{s.role, a.httpRole("admin", ln, worker.AdminHandler(reg, a.readiness(readyCheck{"redis", s.ping})), adminLimits)}, nil
 		},
 	})
 }

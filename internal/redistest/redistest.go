@@ -242,6 +242,24 @@ func (s *Server) Kill() error {
 	return nil
 }
 
+// Pause stops the server with SIGSTOP, as a hung Redis: its port stays open and accepts
+// connections, but nothing is answered until Resume. Call Resume in t.Cleanup, or a stopped
+// server outlives the test.
+func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+
+// Resume continues a server stopped by Pause, with SIGCONT.
+func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	if s.pid <= 0 {
+		return fmt.Errorf("redis-server on port %d is not running", s.Port)
+	}
+	if err := syscall.Kill(s.pid, sig); err != nil {
+		return fmt.Errorf("signal %s to redis-server on port %d: %w", sig, s.Port, err)
+	}
+	return nil
+}
+
 // Stop shuts the server down and waits for the port to close.
 func (s *Server) Stop() {
 	opt, _ := redis.ParseURL(s.URL)
