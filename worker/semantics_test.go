@@ -86,28 +86,28 @@ func TestRapidFlipsReenroll(t *testing.T) {
 	}
 }
 
+// enrolledWithSuppressionList activates a workflow that deletes bounced contacts a day after they
+// enroll, unless they are in list l, and returns it with a bounced contact enrolled and waiting.
+func enrolledWithSuppressionList(t *testing.T) (*flowBundle, crm.ListDef, crm.RecordID) {
+	t.Helper()
+	b := setupFlows(t, 0)
+	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
+	require.NoError(t, err)
+	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  lists: ["+string(l.ID)+"]\n"+
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	return b, l, id
+}
+
 // TestJoiningASuppressionListUnenrolls: a record enrolled and waiting out a delay leaves the
 // workflow when it is added to one of its suppression lists, before its next action.
 func TestJoiningASuppressionListUnenrolls(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 0)
-	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
-	require.NoError(t, err)
-	b.activate(t, "wf", `name: wf
-object_type: contacts
-trigger: email_bounced
-suppression:
-  lists: [`+string(l.ID)+`]
-actions:
-  - type: delay
-    duration: 1d
-  - type: delete_contact
-`)
-	id := b.contact(t, map[string]string{"email_bounced": "true"})
-	b.drain(t)
+	b, l, id := enrolledWithSuppressionList(t)
 	require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State)
 
-	_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
+	_, _, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
 	require.NoError(t, err)
 	b.drain(t)
 	require.Equal(t, "unenrolled", b.enrollment(t, "wf", id).State)
@@ -124,22 +124,8 @@ actions:
 // drain has seen the list join, the step itself finds the record suppressed and unenrolls it.
 func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 0)
-	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
-	require.NoError(t, err)
-	b.activate(t, "wf", `name: wf
-object_type: contacts
-trigger: email_bounced
-suppression:
-  lists: [`+string(l.ID)+`]
-actions:
-  - type: delay
-    duration: 1d
-  - type: delete_contact
-`)
-	id := b.contact(t, map[string]string{"email_bounced": "true"})
-	b.drain(t)
-	_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
+	b, l, id := enrolledWithSuppressionList(t)
+	_, _, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
 	require.NoError(t, err)
 	b.clock.Advance(25 * time.Hour)
 	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
