@@ -32,7 +32,8 @@ type Job struct {
 	Total, Done, Skipped int64
 	// By is who asked, and how (ViaBulk with the job id as Ref, or ViaList with the list id).
 	By Actor
-	// Selection describes what was selected, for people ("filter: ...", "list 7", "12 ids").
+	// Selection describes what was selected, for people ("records matching a filter", "members of
+	// list 7", "12 ids"); never a filter's text, which may name a contact's data.
 	Selection  string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
