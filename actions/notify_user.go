@@ -160,10 +160,15 @@ func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 		case inv.Key == "":
 			return Result{}, errors.New("actions: notify_user: Invocation.Key is empty: it makes the email idempotent")
 		}
-		if _, err := deps.Store.User(ctx, tenant, s.To); errors.Is(err, crm.ErrNotFound) {
+		u, err := deps.Store.User(ctx, tenant, s.To)
+		switch {
+		case errors.Is(err, crm.ErrNotFound):
 			return Result{}, fmt.Errorf("notify_user: the recipient (to:) is not a user of the tenant: %w", ErrCannotRun)
-		} else if err != nil {
+		case err != nil:
 			return Result{}, fmt.Errorf("notify_user: read the recipient: %w", err)
+		case u.Disabled:
+			// A disabled user gets no record data, as they get no API access.
+			return Result{}, fmt.Errorf("notify_user: the recipient (to:) is a disabled user: %w", ErrCannotRun)
 		}
 		sum := sha256.Sum256([]byte(inv.Key))
 		m := Mail{

@@ -336,6 +336,16 @@ func TestNotifyUserRun(t *testing.T) {
 	require.ErrorIs(t, err, actions.ErrCannotRun)
 	require.Len(t, b.mailer.sent, 4)
 
+	// Nor is a disabled user: record data goes to no one who has lost access.
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sales-desk@example.com", true, "test")
+	require.NoError(t, err)
+	_, err = a.Run(b.ctx, b.tenant, rec)
+	require.ErrorIs(t, err, actions.ErrCannotRun)
+	require.ErrorContains(t, err, "disabled")
+	require.Len(t, b.mailer.sent, 4)
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sales-desk@example.com", false, "test")
+	require.NoError(t, err)
+
 	// A mailer failure is returned for a retry.
 	b.mailer.err = errors.New("queue down")
 	_, err = a.Run(b.ctx, b.tenant, rec)
