@@ -135,6 +135,9 @@ type previewJSON struct {
 	Errors     int64        `json:"errors"`
 	Sample     []recordJSON `json:"sample"`
 	Warnings   []string     `json:"warnings,omitempty"`
+	// Partial is set when ?maxRecords stopped the preview before the last record: the counts are
+	// those of the first Total records, by id.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // historyJSON is one event of a record in a workflow.
@@ -595,6 +598,10 @@ func (s *Server) previewFlow(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err != nil {
 		return err
 	}
+	maxRecords, err := queryMaxRecords(r)
+	if err != nil {
+		return err
+	}
 	f, err := s.store.Flow(r.Context(), p.Tenant, name)
 	if err != nil {
 		return fmt.Errorf("read workflow %s: %w", name, err)
@@ -603,7 +610,7 @@ func (s *Server) previewFlow(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err != nil {
 		return err
 	}
-	out, err := s.preview(r.Context(), p.Tenant, wf, limit)
+	out, err := s.preview(r.Context(), p.Tenant, wf, limit, maxRecords)
 	if err != nil {
 		return err
 	}
@@ -619,6 +626,10 @@ func (s *Server) previewSource(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err != nil {
 		return err
 	}
+	maxRecords, err := queryMaxRecords(r)
+	if err != nil {
+		return err
+	}
 	src, err := readYAML(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -627,7 +638,7 @@ func (s *Server) previewSource(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err != nil {
 		return err
 	}
-	out, err := s.preview(r.Context(), p.Tenant, wf, limit)
+	out, err := s.preview(r.Context(), p.Tenant, wf, limit, maxRecords)
 	if err != nil {
 		return err
 	}
@@ -638,8 +649,9 @@ func (s *Server) previewSource(w http.ResponseWriter, r *http.Request, p crm.Pri
 // preview evaluates wf on every live record of its type at the clock's now, as the engine would:
 // a record enrolls when the trigger matches and neither the suppression trigger matches nor a
 // suppression list holds it. It only reads.
-func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, limit int) (previewJSON, error) {
+func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, limit int, maxRecords int64) (previewJSON, error) {
 	now := s.clock.Now()
+	var spent time.Duration // the triggers' time so far, against Config.PreviewBudget
 	members, warns, err := s.listMembers(ctx, t, wf)
 	if err != nil {
 		return previewJSON{}, err
@@ -653,8 +665,17 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if maxRecords > 0 && out.Total >= maxRecords {
+				out.Partial = true
+				return errPreviewDone
+			}
+			if spent > s.cfg.PreviewBudget {
+				return errPreviewTooExpensive(wf, out.Total, s.cfg.PreviewBudget)
+			}
 			out.Total++
+			start := time.Now()
 			ok, err := wf.Matches(rec, now)
+			spent += time.Since(start)
 			if err != nil {
 				out.Errors++
 				continue
@@ -662,7 +683,9 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 			if !ok {
 				continue
 			}
+			start = time.Now()
 			suppressed, err := suppressedBy(wf, rec, now, members[rec.ID])
+			spent += time.Since(start)
 			switch {
 			case err != nil:
 				out.Errors++
@@ -677,10 +700,38 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errPreviewDone) {
 		return previewJSON{}, fmt.Errorf("preview workflow %s over %s: %w", wf.Name, wf.ObjectType, err)
 	}
 	return out, nil
+}
+
+// errPreviewDone stops a preview's scan at ?maxRecords.
+var errPreviewDone = errors.New("preview: maxRecords reached")
+
+// errPreviewTooExpensive is the 400 of a preview whose triggers took more than budget after
+// looking at done records: it says how many fit, and how to narrow the preview.
+func errPreviewTooExpensive(wf *workflows.Workflow, done int64, budget time.Duration) error {
+	fit := max(done-done/10, 1) // a margin: the records ahead may cost more
+	msg := fmt.Sprintf("previewing workflow %s needs more than its budget of %s of trigger evaluation: it had looked at %d %s "+
+		"when the budget ran out. Preview fewer records with ?maxRecords=%d (the first ones by id), or make the trigger cheaper "+
+		"(loops over large ranges or long lists cost the most)", wf.Name, budget, done, wf.ObjectType, fit)
+	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg,
+		details: []errorDetail{{Message: msg, Code: "PREVIEW_TOO_EXPENSIVE", In: "trigger"}},
+		context: map[string][]string{"maxRecords": {strconv.FormatInt(fit, 10)}}}
+}
+
+// queryMaxRecords reads ?maxRecords=, the number of records a preview looks at (0: all).
+func queryMaxRecords(r *http.Request) (int64, error) {
+	v := r.URL.Query().Get("maxRecords")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errInvalid("maxRecords", "INVALID_MAX_RECORDS", "maxRecords %q is invalid: use a whole number of 1 or more (how many records to preview, the first ones by id)", v)
+	}
+	return n, nil
 }
 
 // suppressedBy says why rec is suppressed from wf ("" when it is not): inList is whether one of

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -855,4 +856,41 @@ func TestFlowHistoryAndManualEnrollment(t *testing.T) {
 		}
 		require.Equal(t, before, b.dump(t, fx.tn))
 	})
+}
+
+// TestPreviewWorkBudget: a preview whose triggers need more than its budget over the tenant's
+// records stops with a 400 that says how many records fit; ?maxRecords previews that many.
+func TestPreviewWorkBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.serve(t, &api.Config{Clock: b.clock, PreviewBudget: 20 * time.Millisecond})
+	var in []crm.RecordInput
+	for i := range 300 {
+		in = append(in, crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("p%d@a.example", i)}})
+	}
+	_, err := b.store.CreateRecords(b.ctx, b.tenantA, crm.Contacts, in, crm.Actor{User: "all@a.example"})
+	require.NoError(t, err)
+	heavy := "name: heavy\nobject_type: contacts\ntrigger: any(1..100, {any(1..100, {# == -1})}) or email_bounced\n" +
+		"actions:\n  - type: delete_contact\n"
+
+	r := b.raw(t, "POST", "/automation/v4/flows/preview", "Bearer "+b.tokens[tokRead], yamlBody(heavy))
+	e := expectError(t, r, 400, "VALIDATION_ERROR")
+	require.Equal(t, "PREVIEW_TOO_EXPENSIVE", e.Errors[0].Code)
+	require.Contains(t, e.Message, "?maxRecords=")
+	fit, err := strconv.Atoi(e.Context["maxRecords"][0])
+	require.NoError(t, err)
+	require.Positive(t, fit)
+	require.Less(t, fit, 300)
+
+	r = b.raw(t, "POST", "/automation/v4/flows/preview?maxRecords=5", "Bearer "+b.tokens[tokRead], yamlBody(heavy))
+	require.Equal(t, 200, r.status, "%s", r.body)
+	got := decode[struct {
+		Total   int64 `json:"total"`
+		Partial bool  `json:"partial"`
+	}](t, r)
+	require.EqualValues(t, 5, got.Total)
+	require.True(t, got.Partial)
+
+	r = b.raw(t, "POST", "/automation/v4/flows/preview?maxRecords=0", "Bearer "+b.tokens[tokRead], yamlBody(heavy))
+	require.Equal(t, "INVALID_MAX_RECORDS", expectError(t, r, 400, "VALIDATION_ERROR").Errors[0].Code)
 }

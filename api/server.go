@@ -18,6 +18,9 @@ import (
 // defaultMaxBodyBytes is the default limit of a request body: 1 MiB.
 const defaultMaxBodyBytes int64 = 1 << 20
 
+// DefaultPreviewBudget is the default of Config.PreviewBudget.
+const DefaultPreviewBudget = 5 * time.Second
+
 // DefaultRequestTimeout is the default of Config.RequestTimeout.
 const DefaultRequestTimeout = 15 * time.Second
 
@@ -63,6 +66,11 @@ type Config struct {
 	// MaxBodyBytes is the largest request body accepted; a bigger one is refused with 413.
 	// Defaults to 1 MiB.
 	MaxBodyBytes int64
+	// PreviewBudget bounds the work of one workflow preview: the time its triggers may take over
+	// all the records it looks at. A preview that needs more stops and answers 400
+	// PREVIEW_TOO_EXPENSIVE, saying how many records fit (?maxRecords=N previews those). Defaults to
+	// 5s; it should be well under RequestTimeout.
+	PreviewBudget time.Duration
 	// Ready is the readiness probe behind GET /readyz (a Redis PING, for example). A non-nil error
 	// makes /readyz answer 503 with the error's text as the reason, so that text must name what is
 	// unavailable ("redis unavailable") without internals such as addresses; the error is logged
@@ -112,6 +120,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	if c.PreviewBudget == 0 {
+		c.PreviewBudget = DefaultPreviewBudget
+	}
 	if c.Actions == nil {
 		c.Actions = actions.Default()
 	}
@@ -123,6 +134,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	}
 	if c.RequestTimeout < 0 {
 		return nil, fmt.Errorf("api: Config.RequestTimeout must be positive, got %s", c.RequestTimeout)
+	}
+	if c.PreviewBudget < 0 {
+		return nil, fmt.Errorf("api: Config.PreviewBudget must be positive, got %s", c.PreviewBudget)
 	}
 	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock}
 	if c.Registerer != nil {

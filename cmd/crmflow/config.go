@@ -92,6 +92,9 @@ type Config struct {
 	// ReadTimeout bounds the reading of a whole request, body included (--read-timeout,
 	// CRMFLOW_READ_TIMEOUT): a body trickled slower is cut. Defaults to 30s.
 	ReadTimeout time.Duration
+	// PreviewBudget bounds the trigger work of one workflow preview (--preview-budget,
+	// CRMFLOW_PREVIEW_BUDGET). Defaults to 5s.
+	PreviewBudget time.Duration
 	// RedisURL is the store's Redis, redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...
 	// (--redis, REDIS_URL). Required by serve, worker, purge and admin; empty makes run use the
 	// embedded store.
@@ -140,6 +143,7 @@ func (c *Config) validateServer() error {
 	}{
 		{"--read-header-timeout", c.ReadHeaderTimeout}, {"--read-timeout", c.ReadTimeout},
 		{"--write-timeout", c.WriteTimeout}, {"--idle-timeout", c.IdleTimeout}, {"--request-timeout", c.RequestTimeout},
+		{"--preview-budget", c.PreviewBudget},
 	} {
 		if d.v <= 0 {
 			return usageErrorf("%s must be positive, got %s: use a duration such as 30s", d.flag, d.v)

@@ -77,6 +77,9 @@ func (a *app) limitFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.cfg.RequestTimeout, "request-timeout", api.DefaultRequestTimeout,
 		"deadline of every API request: one still running at it answers 503 with Retry-After")
 	bindEnv(fs, "request-timeout", "CRMFLOW_REQUEST_TIMEOUT")
+	fs.DurationVar(&a.cfg.PreviewBudget, "preview-budget", api.DefaultPreviewBudget,
+		"how long a workflow preview's triggers may run over all its records; more answers 400 PREVIEW_TOO_EXPENSIVE with a ?maxRecords that fits")
+	bindEnv(fs, "preview-budget", "CRMFLOW_PREVIEW_BUDGET")
 	fs.DurationVar(&a.cfg.ReadHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout,
 		"how long a client may take to send a request's headers")
 	bindEnv(fs, "read-header-timeout", "CRMFLOW_READ_HEADER_TIMEOUT")
@@ -222,6 +225,7 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		Ready:          ready,
 		Registerer:     reg,
 		RequestTimeout: a.cfg.RequestTimeout,
+		PreviewBudget:  a.cfg.PreviewBudget,
 		Tasks:          tasks,
 	})
 	if err != nil {

@@ -66,6 +66,8 @@ type previewView struct {
 		ID string `json:"id"`
 	} `json:"sample"`
 	Warnings []string `json:"warnings"`
+	// Partial is set when --max-records stopped the preview before the last record.
+	Partial bool `json:"partial"`
 }
 
 // historyView is one event of a record in a workflow.
@@ -684,12 +686,13 @@ enrolled, or was enrolled before when the workflow does not allow re-enrollment.
 // newPreviewCmd returns `crmflow preview FILE | --name NAME`.
 func newPreviewCmd(a *app) *cobra.Command {
 	var (
-		o     opsConfig
-		name  string
-		limit int
+		o          opsConfig
+		name       string
+		limit      int
+		maxRecords int
 	)
 	cmd := &cobra.Command{
-		Use:   "preview (FILE | --name NAME) [--limit N]",
+		Use:   "preview (FILE | --name NAME) [--limit N] [--max-records N]",
 		Short: "Count the live records a workflow would enroll now, with a sample, changing nothing",
 		Long: `Count the live records a workflow would enroll now (they match its trigger and are not suppressed),
 and show the ids of a sample of them, without storing or changing anything, on every plan.
@@ -725,7 +728,13 @@ against the tenant's live schema; its problems are printed as "crmflow validate"
 			if err != nil {
 				return err
 			}
+			if maxRecords < 0 {
+				return usageErrorf("--max-records must be 1 or more (0: every record), got %d", maxRecords)
+			}
 			q := "?limit=" + strconv.Itoa(limit)
+			if maxRecords > 0 {
+				q += "&maxRecords=" + strconv.Itoa(maxRecords)
+			}
 			var p previewView
 			if len(args) == 1 {
 				_, err = c.send(cmd.Context(), http.MethodPost, flowsAPIPath+"/preview"+q, yamlContentType, src, &p)
@@ -748,6 +757,8 @@ against the tenant's live schema; its problems are printed as "crmflow validate"
 	o.flags(fs)
 	fs.StringVar(&name, "name", "", "preview the latest stored revision of this workflow instead of a file")
 	fs.IntVar(&limit, "limit", 10, "show at most this many matching record ids, 1 to 100")
+	fs.IntVar(&maxRecords, "max-records", 0, "look at the first N records only, by id (0: every record); "+
+		"for a preview over its work budget, which names an N that fits")
 	return cmd
 }
 
@@ -757,8 +768,12 @@ func (a *app) printPreview(p previewView) {
 	if p.Revision > 0 {
 		what += fmt.Sprintf(" (revision %d)", p.Revision)
 	}
-	fmt.Fprintf(a.stdout, "%s: %d of %d live %s match now (%d suppressed, %d could not be evaluated)\n",
-		what, p.Matched, p.Total, p.ObjectType, p.Suppressed, p.Errors)
+	first := ""
+	if p.Partial {
+		first = "the first "
+	}
+	fmt.Fprintf(a.stdout, "%s: %d of %s%d live %s match now (%d suppressed, %d could not be evaluated)\n",
+		what, p.Matched, first, p.Total, p.ObjectType, p.Suppressed, p.Errors)
 	ids := make([]string, len(p.Sample))
 	for i, r := range p.Sample {
 		ids[i] = r.ID

@@ -107,6 +107,9 @@ func TestWorkflowCommands(t *testing.T) {
 	require.Equal(t, name+" (revision 1)"+wantPreview, stdout)
 	stdout, _ = run(0, "preview", "--name", name, "--limit", "1")
 	require.Contains(t, stdout, "sample ids: "+matching[0]+"\n")
+	// The first three contacts by id hold two of the matches (c0 and c2).
+	stdout, _ = run(0, "preview", "--name", name, "--max-records", "3")
+	require.Contains(t, stdout, ": 2 of the first 3 live contacts match now")
 	stdout, _ = run(1, "preview", noList)
 	require.Regexp(t, `^`+regexp.QuoteMeta(noList)+`:5:11: `, stdout)
 
