@@ -33,10 +33,11 @@ import "github.com/redis/go-redis/v9"
 // ARGV[20] -> without a job, the call's id, kept in each record it moves (_deleted_op): run again (a
 // client retrying after losing the reply), the call reports those records as moved again and
 // changes nothing.
-// ARGV[21] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey): each binned contact's emails
-// point at it there, so that a permanent delete by email finds the contact in the bin. (An
-// ARGV rather than a KEY because KEYS[9..10] are the job's; it carries the same hash tag.) With a job,
-// ARGV[20] is empty. ARGV[22] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey): id -> its emails.
+// ARGV[21] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): each binned
+// contact's emails point at it in the key of the day of its deletion (BinEmailDayKey), so that a
+// permanent delete by email finds the contact in the bin. ARGV[22] -> crm:{<tenant>}:binemails:contacts:days
+// (BinEmailDaysKey), which gains that day. (ARGVs rather than KEYS because KEYS[9..10] are the
+// job's; they carry the same hash tag.) With a job, ARGV[20] is empty.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -48,7 +49,7 @@ import "github.com/redis/go-redis/v9"
 var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
 local contacts = otype == 'contacts'
-local moved, members, scores, ids, emails, replayed, emailids, byid = {}, {}, {}, {}, {}, {}, {}, {}
+local moved, members, scores, ids, emails, replayed, emailids = {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
 local rev = ARGV[23] or ''
 local skipped = 0
@@ -82,7 +83,6 @@ for _, id in ipairs(input) do
         emails[#emails+1] = e
         emailids[#emailids+1] = id
       end
-      if #mine > 0 then byid[#byid+1] = id; byid[#byid+1] = table.concat(mine, ';') end
     end
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
@@ -131,8 +131,11 @@ if #moved > 0 then
   -- The live contacts' emails always point at them (the write scripts keep it so).
   if #emails > 0 then
     redis.call('HDEL', KEYS[4], unpack(emails))
-    bin_emails_add(ARGV[21], emails, emailids)
-    each_chunk(byid, function(c) redis.call('HSET', ARGV[22], unpack(c)) end)
+    if #emailids > 0 then
+      local day = math.floor(tonumber(now) / 86400000)
+      bin_emails_add(ARGV[21] .. string.format('%d', day), emails, emailids)
+      redis.call('ZADD', ARGV[22], day, day)
+    end
   end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
@@ -158,8 +161,7 @@ return moved
 `)
 
 // restoreScript brings records back from their type's bin.
-// KEYS[1..7] -> as archiveScript.   KEYS[8] -> crm:{<tenant>}:binemails:contacts and KEYS[9] ->
-// crm:{<tenant>}:binemails:contacts:byid (a restored contact's emails leave both).
+// KEYS[1..7] -> as archiveScript.
 // ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
 // ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
 // ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
@@ -167,14 +169,15 @@ return moved
 // restores (_restored_op): run again (a client retrying after losing the reply), the call reports
 // those records as restored again and changes nothing   ARGV[13] -> the retention horizon (unix
 // ms): a record deleted at or before it is past its retention period and stays in the bin
-// ARGV[14..] -> record ids
+// ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
+// contact's emails leave the key of its deletion's day   ARGV[15..] -> record ids
 // Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at} or
 // {"conflict", id, email, owner id}.
 var restoreScript = redis.NewScript(luaHelpers + `
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local out = {}
-for i = 14, #ARGV do
+for i = 15, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local bin, rec = ARGV[8] .. me, ARGV[7] .. me
@@ -185,6 +188,7 @@ for i = 14, #ARGV do
   elseif tonumber(redis.call('HGET', bin, '_deleted_at') or '0') <= horizon then
     out[#out+1] = {'expired', id, redis.call('HGET', bin, '_deleted_at') or '0'}
   else
+    local deleted = redis.call('HGET', bin, '_deleted_at') or '0'
     local emails = {}
     local blocked = nil
     if otype == 'contacts' then
@@ -210,8 +214,8 @@ for i = 14, #ARGV do
         rids[#rids+1] = id
       end
       if #emails > 0 then
-        bin_emails_remove(KEYS[8], emails, rids)
-        redis.call('HDEL', KEYS[9], id)
+        local day = math.floor(tonumber(deleted) / 86400000)
+        bin_emails_remove(ARGV[14] .. string.format('%d', day), emails, rids)
       end
       local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
@@ -244,33 +248,27 @@ return out
 // restored or already purged entry is simply not in the index any more.
 // KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
 // KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
-// KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts
-// KEYS[6] -> crm:{<tenant>}:binemails:contacts:byid
+// KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts:days
 // ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
 // ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 // ARGV[4] -> bin association key prefix of the type
 // ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
-// Each batch writes one audit entry (action "purge", the ids and their count, no content). The
-// emails of purged contacts leave the bin email indexes: one HMGET of KEYS[6] for the whole batch.
+// ARGV[8] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:")
+// Each batch writes one audit entry (action "purge", the ids and their count, no content). For
+// contacts, the bin email index of a day the batch covers (BinEmailDayKey) goes as a whole once no
+// contact deleted that day is left in the bin: the purge costs nothing per email.
 // Returns the number of entries removed.
 var purgeScript = redis.NewScript(luaHelpers + `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
+local first_day, last_day
+if ARGV[5] == 'contacts' then
+  -- The batch's first and last deletion times: the ids are the lowest scores of the bin.
+  first_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) / 86400000)
+  last_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], #ids - 1, #ids - 1, 'WITHSCORES')[2]) / 86400000)
+end
 local keys = {}
 for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
-if ARGV[5] == 'contacts' and redis.call('EXISTS', KEYS[6]) == 1 then
-  local es, rids, with = {}, {}, {}
-  for i, joined in ipairs(redis.call('HMGET', KEYS[6], unpack(ids))) do
-    if joined then
-      with[#with+1] = ids[i]
-      for e in string.gmatch(joined, '[^;]+') do es[#es+1] = e; rids[#rids+1] = ids[i] end
-    end
-  end
-  if #with > 0 then
-    bin_emails_remove(KEYS[5], es, rids)
-    redis.call('HDEL', KEYS[6], unpack(with))
-  end
-end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
@@ -283,6 +281,18 @@ redis.call('UNLINK', unpack(keys))
 -- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
 redis.call('ZREM', KEYS[2], unpack(ids))
+if ARGV[5] == 'contacts' then
+  -- A day before the batch's first has no contact left in the bin (the batch took the lowest
+  -- deletion times), nor has one whose range of the bin is now empty.
+  for _, d in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', last_day)) do
+    local from = tonumber(d) * 86400000
+    if tonumber(d) < first_day or
+      redis.call('ZCOUNT', KEYS[1], string.format('%d', from), string.format('%d', from + 86400000 - 1)) == 0 then
+      redis.call('UNLINK', ARGV[8] .. d)
+      redis.call('ZREM', KEYS[5], d)
+    end
+  end
+end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'action', 'purge', 'object_type', ARGV[5],
   'record_ids', table.concat(ids, ','), 'count', #ids, 'by', 'system', 'via', 'purge', 'ref', '', 'at', ARGV[6])
 return #ids

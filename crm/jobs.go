@@ -202,7 +202,7 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 			meta = j
 		}
 		keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
-		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", BinEmailIndexKey(t), BinEmailsByIDKey(t))
+		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t))
 		var err error
 		if res, err = archiveScript.Run(ctx, s.rdb, keys, args...).StringSlice(); err != nil {
 			return Job{}, fmt.Errorf("run job %s: %w", id, err)

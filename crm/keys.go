@@ -122,16 +122,20 @@ func BinAssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
-// BinEmailIndexKey is the HASH from each email (primary or additional, lowercased) of a contact in
-// the bin to the ids of the binned contacts with that email, joined by ',' (usually one), so that a
-// permanent delete by email finds them without scanning the bin. The archive, restore, purge and
-// permanent delete scripts keep it in step with the bin.
-func BinEmailIndexKey(t TenantID) string { return prefix(t) + "binemails:contacts" }
+// BinEmailDayKey is the HASH, for the contacts moved to the bin on one UTC day (day: days since the
+// Unix epoch), from each of their emails (primary or additional, lowercased) to their ids joined
+// by ',' (usually one), so that a permanent delete by email finds a binned contact without scanning
+// the bin. The archive script adds to the day's key; restore and permanent delete take a contact
+// out of its day's key; the purge drops a day's whole key once no contact deleted that day is left
+// in the bin, which costs it nothing per email.
+func BinEmailDayKey(t TenantID, day int64) string {
+	return binEmailDayKeyPrefix(t) + strconv.FormatInt(day, 10)
+}
 
-// BinEmailsByIDKey is the HASH from the id of each binned contact that has emails to those emails,
-// joined by ';': what BinEmailIndexKey holds for it, so that a purge finds the index entries of a
-// whole batch with one HMGET rather than reading each record.
-func BinEmailsByIDKey(t TenantID) string { return prefix(t) + "binemails:contacts:byid" }
+// BinEmailDaysKey is the ZSET of the days that have a BinEmailDayKey (member and score the day).
+func BinEmailDaysKey(t TenantID) string { return prefix(t) + "binemails:contacts:days" }
+
+func binEmailDayKeyPrefix(t TenantID) string { return prefix(t) + "binemails:contacts:" }
 
 // OutboxExpiryKey is the ZSET of the outbox entries that expire (workflow notifications): member the
 // entry as stored in OutboxKey, score its expiry time (unix ms). Appending to the outbox and

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,12 +149,12 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	args := []any{ms(now), strings.Join(idList, ","), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
 		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
 		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
-		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t)}
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
 	for _, e := range block {
 		args = append(args, s.emailHash(t, e))
 	}
 	n, err := permanentDeleteScript.Run(ctx, s.rdb, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t), BinEmailIndexKey(t), BinEmailsByIDKey(t)}, args...).Int()
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...).Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 	}
@@ -174,17 +175,19 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 
 // ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or
 // additional email is email (normalized first), ascending and without repeats; none is not an
-// error. It reads the live email index and the bin's (BinEmailIndexKey) in one round trip, never
-// scanning the bin. A *ValidationError for an address that is not an email.
+// error. It reads the live email index and the days of the bin's (BinEmailDaysKey) in one round
+// trip, then each day's index (BinEmailDayKey) in one more, never scanning the bin. A
+// *ValidationError for an address that is not an email.
 func (s *RedisStore) ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error) {
 	e, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, &ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
 	}
-	var live, binned *redis.StringCmd
+	var live *redis.StringCmd
+	var days *redis.StringSliceCmd
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		live = p.HGet(ctx, EmailIndexKey(t), e)
-		binned = p.HGet(ctx, BinEmailIndexKey(t), e)
+		days = p.ZRange(ctx, BinEmailDaysKey(t), 0, -1)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -194,9 +197,44 @@ func (s *RedisStore) ContactsByAnyEmail(ctx context.Context, t TenantID, email s
 	if id, err := live.Result(); err == nil {
 		ids = append(ids, RecordID(id))
 	}
-	for _, id := range strings.Split(binned.Val(), ",") {
-		if id != "" && !slices.Contains(ids, RecordID(id)) {
-			ids = append(ids, RecordID(id))
+	if len(days.Val()) > 0 {
+		cmds := make([]*redis.StringCmd, len(days.Val()))
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, d := range days.Val() {
+				day, _ := strconv.ParseInt(d, 10, 64)
+				cmds[i] = p.HGet(ctx, BinEmailDayKey(t, day), e)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("find contacts in the bin by email: %w", err)
+		}
+		var binned []RecordID
+		for _, c := range cmds {
+			for _, id := range strings.Split(c.Val(), ",") {
+				if id != "" && !slices.Contains(ids, RecordID(id)) && !slices.Contains(binned, RecordID(id)) {
+					binned = append(binned, RecordID(id))
+				}
+			}
+		}
+		// A day's index keeps the entries of its purged contacts until its last one goes: only
+		// those still in the bin count.
+		if len(binned) > 0 {
+			exists := make([]*redis.IntCmd, len(binned))
+			_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, id := range binned {
+					exists[i] = p.Exists(ctx, BinRecordKey(t, Contacts, id))
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("find contacts in the bin by email: %w", err)
+			}
+			for i, id := range binned {
+				if exists[i].Val() == 1 {
+					ids = append(ids, id)
+				}
+			}
 		}
 	}
 	slices.SortFunc(ids, func(a, b RecordID) int {

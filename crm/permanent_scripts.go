@@ -15,8 +15,6 @@ import "github.com/redis/go-redis/v9"
 // KEYS[5] -> crm:{<tenant>}:blocklist             KEYS[6] -> crm:{<tenant>}:mail:pending
 // KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
 // each workflow.
-// KEYS[8] -> crm:{<tenant>}:binemails:contacts (BinEmailIndexKey)
-// KEYS[9] -> crm:{<tenant>}:binemails:contacts:byid (BinEmailsByIDKey)
 // ARGV[1] -> now (unix ms)   ARGV[2] -> contact ids, comma-separated, or ” when only an email is
 // blocklisted
 // ARGV[3] -> acting user     ARGV[4] -> audit stream max length
@@ -30,7 +28,9 @@ import "github.com/redis/go-redis/v9"
 // ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
 // ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
 // ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
-// ARGV[22..] -> salted hashes to blocklist
+// ARGV[22] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
+// contact's emails leave the key of its deletion's day (BinEmailDayKey)
+// ARGV[23..] -> salted hashes to blocklist
 // Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
 // emails changed since read. Nothing is changed unless it returns 1.
 var permanentDeleteScript = redis.NewScript(luaHelpers + `
@@ -91,16 +91,17 @@ end
 local ids = {}
 if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
 local read = split(ARGV[17], '|')
-local found = {}
+local found, binday = {}, {}
 -- First check every contact, so that nothing changes unless all can go.
 for i, id in ipairs(ids) do
   local src = P.rec .. 'contacts:' .. id
   if redis.call('EXISTS', src) == 0 then src = P.bin .. 'contacts:' .. id end
   if redis.call('EXISTS', src) == 0 then return 0 end
-  local cur = redis.call('HMGET', src, 'email', 'additional_emails')
+  local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
   local emails = split_emails(cur[1] or '', cur[2] or '')
   if table.concat(emails, ';') ~= (read[i] or '') then return -1 end
   found[i] = emails
+  if cur[3] then binday[i] = string.format('%d', math.floor(tonumber(cur[3]) / 86400000)) end
 end
 local calls, members, wiped = {}, {}, {}
 for i, id in ipairs(ids) do
@@ -110,7 +111,7 @@ for i, id in ipairs(ids) do
     if redis.call('HGET', KEYS[1], e) == id then redis.call('HDEL', KEYS[1], e) end
     rids[#rids+1] = id
   end
-  bin_emails_remove(KEYS[8], found[i], rids)
+  if binday[i] then bin_emails_remove(ARGV[22] .. binday[i], found[i], rids) end
   for _, s in ipairs({P.assoc .. me, P.binassoc .. me}) do
     for _, other in ipairs(redis.call('SMEMBERS', s)) do
       local otype, oid = string.match(other, '^([^:]+):(.+)$')
@@ -121,13 +122,12 @@ for i, id in ipairs(ids) do
       end
     end
   end
-  redis.call('HDEL', KEYS[9], id)
   wipe('contacts', id)
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 mark_changed(KEYS[2], KEYS[3], members, now, 'p')
-for i = 22, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 23, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)

@@ -1,6 +1,7 @@
 package crm_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,27 @@ func TestPermanentDeleteFindsBinnedContactsByAnyEmail(t *testing.T) {
 	})
 }
 
+// binEmails reads the bin email index of every day: email -> ids, the days' entries joined by ','.
+func (b *testBundle) binEmails(t *testing.T) map[string]string {
+	t.Helper()
+	days, err := b.rdb.ZRange(b.ctx, crm.BinEmailDaysKey(b.tenant), 0, -1).Result()
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, d := range days {
+		day, err := strconv.ParseInt(d, 10, 64)
+		require.NoError(t, err)
+		h, err := b.rdb.HGetAll(b.ctx, crm.BinEmailDayKey(b.tenant, day)).Result()
+		require.NoError(t, err)
+		for e, ids := range h {
+			if out[e] != "" {
+				ids = out[e] + "," + ids
+			}
+			out[e] = ids
+		}
+	}
+	return out
+}
+
 func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
@@ -245,18 +267,11 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{c.ID}, byEmail("b@example.com"))
 		require.Empty(t, byEmail("b@example.co"))
-		n, err := b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
-		require.NoError(t, err)
-		require.EqualValues(t, 2, n)
-		byID, err := b.rdb.HGetAll(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{string(c.ID): "a@example.com;b@example.com"}, byID)
+		require.Equal(t, map[string]string{"a@example.com": string(c.ID), "b@example.com": string(c.ID)}, b.binEmails(t))
 
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
 		require.NoError(t, err)
-		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
-		require.NoError(t, err)
-		require.Zero(t, n)
+		require.Empty(t, b.binEmails(t))
 
 		// A purge removes the entries too, and writes an audit entry with the ids and their count.
 		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
@@ -265,13 +280,11 @@ func TestBinEmailIndexFollowsTheBin(t *testing.T) {
 		removed, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, b.clock.Now(), 100)
 		require.NoError(t, err)
 		require.Equal(t, 1, removed)
-		n, err = b.rdb.HLen(ctx, crm.BinEmailIndexKey(b.tenant)).Result()
-		require.NoError(t, err)
-		require.Zero(t, n)
+		require.Empty(t, b.binEmails(t))
 		require.Empty(t, byEmail("a@example.com"))
-		left, err := b.rdb.Exists(ctx, crm.BinEmailsByIDKey(b.tenant)).Result()
+		days, err := b.rdb.ZCard(ctx, crm.BinEmailDaysKey(b.tenant)).Result()
 		require.NoError(t, err)
-		require.Zero(t, left)
+		require.Zero(t, days, "the day's index went with its last contact")
 		audit, _, err := b.store.Audit(ctx, b.tenant, nil)
 		require.NoError(t, err)
 		last := audit[len(audit)-1]
@@ -306,9 +319,7 @@ func TestBinEmailIndexSharedEmail(t *testing.T) {
 		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "shared@example.com")
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{first.ID, second.ID, third.ID}, ids, "live or binned")
-		binned, err := b.rdb.HGet(ctx, crm.BinEmailIndexKey(b.tenant), "shared@example.com").Result()
-		require.NoError(t, err)
-		require.Equal(t, string(first.ID)+","+string(third.ID), binned)
+		require.Equal(t, string(first.ID)+","+string(third.ID), b.binEmails(t)["shared@example.com"])
 
 		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "shared@example.com", By: "dpo@x.example"})
 		require.NoError(t, err)
@@ -317,5 +328,62 @@ func TestBinEmailIndexSharedEmail(t *testing.T) {
 			require.NotContains(t, k+v, "shared@", "kept in %s", k)
 			require.NotContains(t, k+v, "other@", "kept in %s", k)
 		}
+	})
+}
+
+// Contacts deleted on different days are indexed under their days: a purge drops a day's index
+// once its last contact has gone, and the contacts of later days are still found by email.
+func TestBinEmailIndexByDay(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		archive := func(ids ...crm.RecordID) {
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{})
+			require.NoError(t, err)
+		}
+		old1 := b.contact(t, map[string]string{"email": "old1@example.com"})
+		old2 := b.contact(t, map[string]string{"email": "old2@example.com", "additional_emails": "same@example.com"})
+		archive(old1.ID, old2.ID)
+		b.clock.Advance(3 * 24 * time.Hour)
+		young := b.contact(t, map[string]string{"email": "young@example.com", "additional_emails": "same@example.com"})
+		archive(young.ID)
+		days, err := b.rdb.ZCard(ctx, crm.BinEmailDaysKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 2, days)
+		ids, err := b.store.ContactsByAnyEmail(ctx, b.tenant, "same@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{old2.ID, young.ID}, ids, "across the days")
+
+		// The first purge batch takes one of the two old contacts (old1, the lowest id): their day
+		// keeps its index, whose entries of old1 a lookup no longer returns.
+		horizon := b.clock.Now().Add(-24 * time.Hour)
+		n, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 1)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Len(t, b.binEmails(t), 4, "the old day's index stays while one of its contacts is in the bin")
+		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "old1@example.com")
+		require.NoError(t, err)
+		require.Empty(t, ids, "purged")
+		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "old1@example.com", By: "dpo@x.example"})
+		require.NoError(t, err, "an erasure by the email of a purged contact blocklists it")
+		require.Empty(t, res.IDs)
+		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "same@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{old2.ID, young.ID}, ids)
+
+		// The second takes the other: the old day's index goes whole; the young contact is still found.
+		n, err = b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, map[string]string{"young@example.com": string(young.ID), "same@example.com": string(young.ID)}, b.binEmails(t))
+		ids, err = b.store.ContactsByAnyEmail(ctx, b.tenant, "same@example.com")
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{young.ID}, ids)
+
+		// And an erasure by that email reaches it, leaving no index behind.
+		res, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "same@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{young.ID}, res.IDs)
+		require.Empty(t, b.binEmails(t))
 	})
 }
