@@ -93,18 +93,13 @@ end
 
 -- each_chunk calls fn with slices of at most 500 items of list, so unpack stays within Lua's limits.
 local function each_chunk(list, fn)
-  local i = 1
-  while i <= #list do
-    local chunk = {}
-    for j = i, math.min(i + 499, #list) do chunk[#chunk+1] = list[j] end
-    fn(chunk)
-    i = i + 500
-  end
+  each_chunk_with(list, {}, function(c) fn(c) end)
 end
 
--- bin_emails_add records, in the bin email index (HASH email -> ids joined by ','), that the binned
--- contact rids[i] has email es[i]: one HMGET and one HSET per 500 emails.
-local function bin_emails_add(key, es, rids)
+-- bin_emails_update rewrites, in a bin email index (HASH email -> ids joined by ','), the entry of
+-- each email es[i] with step(entry, rids[i]), in order (an email may come more than once), deleting
+-- the entries left empty: one HMGET, and one HSET or HDEL, per 500 emails.
+local function bin_emails_update(key, es, rids, step)
   if #es == 0 then return end
   local cur = {}
   each_chunk(es, function(c)
@@ -114,34 +109,7 @@ local function bin_emails_add(key, es, rids)
   for i, e in ipairs(es) do
     local v = state[e]
     if v == nil then order[#order+1] = e; v = cur[i] or '' end
-    if v == '' then v = rids[i] else v = v .. ',' .. rids[i] end
-    state[e] = v
-  end
-  local h = {}
-  for _, e in ipairs(order) do h[#h+1] = e; h[#h+1] = state[e] end
-  each_chunk(h, function(c) redis.call('HSET', key, unpack(c)) end)
-end
-
--- bin_emails_remove removes the binned contact rids[i] from the bin email index entry of es[i],
--- deleting the entries left empty.
-local function bin_emails_remove(key, es, rids)
-  if #es == 0 then return end
-  local cur = {}
-  each_chunk(es, function(c)
-    for _, v in ipairs(redis.call('HMGET', key, unpack(c))) do cur[#cur+1] = v end
-  end)
-  local order, state = {}, {}
-  for i, e in ipairs(es) do
-    local v = state[e]
-    if v == nil then order[#order+1] = e; v = cur[i] or '' end
-    if v == rids[i] then
-      v = ''
-    elseif v ~= '' then
-      local keep = {}
-      for x in string.gmatch(v, '[^,]+') do if x ~= rids[i] then keep[#keep+1] = x end end
-      v = table.concat(keep, ',')
-    end
-    state[e] = v
+    state[e] = step(v, rids[i])
   end
   local del, set = {}, {}
   for _, e in ipairs(order) do
@@ -149,6 +117,24 @@ local function bin_emails_remove(key, es, rids)
   end
   each_chunk(del, function(c) redis.call('HDEL', key, unpack(c)) end)
   each_chunk(set, function(c) redis.call('HSET', key, unpack(c)) end)
+end
+
+-- bin_emails_add records that the binned contact rids[i] has email es[i].
+local function bin_emails_add(key, es, rids)
+  bin_emails_update(key, es, rids, function(v, rid)
+    if v == '' then return rid end
+    return v .. ',' .. rid
+  end)
+end
+
+-- bin_emails_remove removes the binned contact rids[i] from the entry of es[i].
+local function bin_emails_remove(key, es, rids)
+  bin_emails_update(key, es, rids, function(v, rid)
+    if v == rid or v == '' then return '' end
+    local keep = {}
+    for x in string.gmatch(v, '[^,]+') do if x ~= rid then keep[#keep+1] = x end end
+    return table.concat(keep, ',')
+  end)
 end
 `
 
