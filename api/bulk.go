@@ -15,9 +15,6 @@ import (
 // maxBulkIDs is the most ids a bulk delete by ids may name; a filter or a list has no such limit.
 const maxBulkIDs = 10_000
 
-// scanBatch is how many records a filter's scan reads per round trip.
-const scanBatch = 500
-
 // confirmCount is the count of records the user confirmed in a bulk delete: a JSON whole number of
 // 0 or more. Anything else is a *crm.ValidationError naming the field.
 type confirmCount struct {
@@ -59,10 +56,12 @@ type bulkDeleteInput struct {
 
 // jobAcceptedJSON is the 202 of a request that started a bulk job.
 type jobAcceptedJSON struct {
-	ID     string       `json:"id"`
-	Status string       `json:"status"`
-	Total  int64        `json:"total"`
-	Links  jobLinksJSON `json:"links"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Total is the number of records to delete; 0 while the job is SELECTING.
+	Total        int64        `json:"total"`
+	ConfirmCount int64        `json:"confirmCount"`
+	Links        jobLinksJSON `json:"links"`
 }
 
 type jobLinksJSON struct {
@@ -70,12 +69,13 @@ type jobLinksJSON struct {
 }
 
 // bulkDelete serves POST /crm/v3/objects/{objectType}/bulk-delete ("all N in this view", SPEC
-// S13-S14). The selection is exactly one of "ids" (at most 10,000), "filter" (an expression of the
-// trigger language over the type's properties, evaluated now against every live record) or "listId"
-// (the members of a static list of that type), and "confirmCount" is the number the user confirmed.
-// When the selection's size now differs from it, the answer is a 409 giving both numbers and nothing
-// is deleted; otherwise the selection is kept as a pending job and the answer is a 202 with its id
-// (see startDeleteJob). Records are moved to the bin by the workers, not in the request.
+// S13-S14, S27). The selection is exactly one of "ids" (at most 10,000), "filter" (an expression of
+// the trigger language over the type's properties) or "listId" (the members of a static list of
+// that type), and "confirmCount" is the number the user confirmed. Ids are checked in the request:
+// when their number now differs, the answer is a 409 giving both numbers and nothing is deleted. A
+// filter or a list answers 202 at once with a job in SELECTING, whatever the tenant's size: the
+// worker selects, checks the count (a mismatch ends the job as REFUSED with both numbers, nothing
+// deleted) and deletes (see startDeleteJob). Records are moved to the bin by the workers.
 func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
 	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
@@ -111,20 +111,18 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		}
 		params.Selection = fmt.Sprintf("%d ids", len(in.IDs))
 	case in.Filter != nil:
-		if params.IDs, err = s.matchFilter(r, p.Tenant, o, *in.Filter); err != nil {
+		// Compiled now, so that a bad filter is a 400 with its position; evaluated by the worker.
+		if err := s.checkFilter(r, p.Tenant, o, *in.Filter); err != nil {
 			return err
 		}
+		params.Filter = *in.Filter
 		// Not the filter's text: it may name an email or a name, and job records outlive a
-		// permanent delete of the contact (SPEC S9). The audit trail keeps the ids deleted.
+		// permanent delete of the contact (SPEC S9). The job keeps the text while it selects only.
 		params.Selection = "records matching a filter"
 	default:
 		id := strings.TrimSpace(string(*in.ListID))
 		if !numericID.MatchString(id) {
 			return errNotFound("list", id)
-		}
-		// Read first, so that an unknown list is a 404 before the store draws a job id.
-		if _, err := s.store.List(r.Context(), p.Tenant, crm.ListID(id)); err != nil {
-			return fmt.Errorf("read list %s: %w", id, err)
 		}
 		params.ListID = crm.ListID(id)
 		params.Selection = "members of list " + id
@@ -153,47 +151,21 @@ func bulkIDs(in []flexID) ([]crm.RecordID, error) {
 	return out, nil
 }
 
-// matchFilter compiles src against the type's schema (a *triggers.Error, a 400 with the position,
-// when it does not compile) and returns the ids of the live records it matches now. A record on
-// which the expression fails at run time counts as not matching.
-func (s *Server) matchFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, src string) ([]crm.RecordID, error) {
+// checkFilter compiles src against the type's schema: a *triggers.Error, a 400 with the position,
+// when it does not compile. Nothing is evaluated in the request: the job's worker selects.
+func (s *Server) checkFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, src string) error {
+	if strings.TrimSpace(src) == "" {
+		return errInvalid("filter", "EMPTY_FILTER",
+			"filter is empty: write an expression over the properties of %s, e.g. lifecyclestage == \"lead\"", o)
+	}
 	schema, err := s.store.Schema(r.Context(), t, o)
 	if err != nil {
-		return nil, fmt.Errorf("read schema of %s: %w", o, err)
+		return fmt.Errorf("read schema of %s: %w", o, err)
 	}
-	prog, err := triggers.Compile(src, schema)
-	if err != nil {
-		return nil, err
+	if _, err := triggers.Compile(src, schema); err != nil {
+		return err
 	}
-	now := s.clock.Now()
-	// Only what the filter reads of each record (or all of it, when that is not known).
-	props, all := prog.Reads()
-	if all {
-		props = nil
-	} else if len(props) == 0 {
-		props = []string{"-"}
-	}
-	var ids []crm.RecordID
-	for after := ""; ; {
-		recs, next, err := s.store.NextRecords(r.Context(), t, o, after, scanBatch, props)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s for filter: %w", o, err)
-		}
-		for _, rec := range recs {
-			// A filter's evaluation is bounded per record, not per request: stop at the request's
-			// deadline, or as soon as the client goes away.
-			if err := r.Context().Err(); err != nil {
-				return nil, fmt.Errorf("select %s by filter: %w", o, err)
-			}
-			if ok, err := prog.Match(rec, now); err == nil && ok {
-				ids = append(ids, rec.ID)
-			}
-		}
-		if next == "" {
-			return ids, nil
-		}
-		after = next
-	}
+	return nil
 }
 
 // listRecordsDeleteInput is the body of POST /crm/v3/lists/{listId}/records/delete.
@@ -202,8 +174,9 @@ type listRecordsDeleteInput struct {
 }
 
 // deleteListRecords serves POST /crm/v3/lists/{listId}/records/delete: it deletes the list's member
-// contacts or companies, restorably, and never the list (SPEC S15). As bulk-delete, confirmCount must
-// be the number of members now, else a 409; the answer is a 202 with the job's id.
+// contacts or companies, restorably, and never the list (SPEC S15). The answer is a 202 with a job in
+// SELECTING: as with bulk-delete by listId, the worker selects the live members and refuses the job
+// (nothing deleted) when their number is not confirmCount.
 func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
 	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
@@ -238,7 +211,7 @@ func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err != nil {
 		return fmt.Errorf("create delete job of %s: %w", params.ObjectType, err)
 	}
-	if job.State != crm.JobDone { // an empty selection is done at once: nothing to run
+	if !job.State.Finished() { // an empty selection of ids is done at once: nothing to run
 		log := s.cfg.Logger.With(slog.String("tenant_id", string(p.Tenant)), slog.String("job_id", job.ID),
 			slog.String("correlation_id", correlationID(r.Context())))
 		if s.cfg.Tasks == nil {
@@ -254,6 +227,6 @@ func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Pr
 		}
 	}
 	writeJSON(w, http.StatusAccepted, jobAcceptedJSON{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
-		Links: jobLinksJSON{Status: jobPath(job.ID)}})
+		ConfirmCount: params.ConfirmCount, Links: jobLinksJSON{Status: jobPath(job.ID)}})
 	return nil
 }

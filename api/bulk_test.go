@@ -7,27 +7,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
 )
 
 // jobAccepted is the 202 of a request that started a bulk job.
 type jobAccepted struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Total  int64  `json:"total"`
-	Links  struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	Total        int64  `json:"total"`
+	ConfirmCount int64  `json:"confirmCount"`
+	Links        struct {
 		Status string `json:"status"`
 	} `json:"links"`
 }
 
 // jobStatus is GET /crm/v3/jobs/{jobId}.
 type jobStatus struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	ObjectType  string `json:"objectType"`
-	Total       int64  `json:"total"`
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	ObjectType   string `json:"objectType"`
+	ConfirmCount int64  `json:"confirmCount"`
+	Scanned      int64  `json:"scanned"`
+	Matched      int64  `json:"matched"`
+	Total        int64  `json:"total"`
 	Done        int64  `json:"done"`
 	Skipped     int64  `json:"skipped"`
 	Selection   string `json:"selection"`
@@ -35,6 +42,10 @@ type jobStatus struct {
 	CreatedAt   string `json:"createdAt"`
 	UpdatedAt   string `json:"updatedAt"`
 	CompletedAt string `json:"completedAt"`
+	Refusal     *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"refusal"`
 }
 
 // accepted checks the 202 of a request that started a job of total records, enqueued for the workers.
@@ -47,6 +58,43 @@ func (b *testBundle) accepted(t *testing.T, r response, total int64) jobAccepted
 	require.Equal(t, "/crm/v3/jobs/"+acc.ID, acc.Links.Status)
 	require.Contains(t, b.tasks.jobsOf(b.tenantA), acc.ID)
 	return acc
+}
+
+// selecting checks the 202 of a request that started a job selecting by filter or list, of the
+// confirmed count, enqueued for the workers.
+func (b *testBundle) selecting(t *testing.T, r response, confirm int64) jobAccepted {
+	t.Helper()
+	acc := expect[jobAccepted](t, r, http.StatusAccepted)
+	require.NotEmpty(t, acc.ID)
+	require.Equal(t, "SELECTING", acc.Status)
+	require.Zero(t, acc.Total)
+	require.Equal(t, confirm, acc.ConfirmCount)
+	require.Equal(t, "/crm/v3/jobs/"+acc.ID, acc.Links.Status)
+	require.Contains(t, b.tasks.jobsOf(b.tenantA), acc.ID)
+	return acc
+}
+
+// work runs a job of tenant A with the worker's own handler, as a worker process would, and
+// returns its status after.
+func (b *testBundle) work(t *testing.T, id string) jobStatus {
+	t.Helper()
+	return b.workIn(t, b.tenantA, id)
+}
+
+// workIn runs a job of tenant tn with the worker's own handler and returns its status after.
+func (b *testBundle) workIn(t *testing.T, tn crm.TenantID, id string) jobStatus {
+	t.Helper()
+	opt := b.rdb.Options()
+	w, err := worker.New(b.store, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB},
+		&worker.Config{Clock: b.clock, Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	require.NoError(t, w.HandleBulkDelete(b.ctx, worker.NewBulkDeleteTask(tn, id, "1")))
+	j, err := b.store.Job(b.ctx, tn, id)
+	require.NoError(t, err)
+	if tn != b.tenantA {
+		return jobStatus{ID: j.ID, Status: strings.ToUpper(string(j.State)), Matched: j.Matched, Total: j.Total, Done: j.Done}
+	}
+	return expect[jobStatus](t, b.call(t, "GET", "/crm/v3/jobs/"+id, tokRead, nil), http.StatusOK)
 }
 
 // runJob does what a worker does: it runs a job of tenant A in batches of limit until it is done,
@@ -83,37 +131,39 @@ func TestBulkDeleteByFilter(t *testing.T) {
 	}
 	filter := `lifecyclestage == "lead"`
 
-	// The wrong count: refused with both numbers, nothing deleted, no job.
-	before := b.snapshot(t, b.tenantA)
-	e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 4}),
-		http.StatusConflict, "CONFLICT")
-	require.Contains(t, e.Message, "4")
-	require.Contains(t, e.Message, "5")
-	require.Equal(t, []string{"confirmCount"}, e.in())
-	require.Equal(t, map[string][]string{"confirmCount": {"4"}, "matched": {"5"}}, e.Errors[0].Context)
-	require.Equal(t, map[string][]string{"confirmCount": {"4"}, "matched": {"5"}}, e.Context)
-	require.Equal(t, before, b.snapshot(t, b.tenantA))
-	n, err := b.rdb.ZCard(b.ctx, crm.JobsKey(b.tenantA)).Result()
-	require.NoError(t, err)
-	require.Zero(t, n)
-	require.Empty(t, b.tasks.jobsOf(b.tenantA))
-
-	// The right count: a pending job, enqueued; the request itself deletes nothing.
-	acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 5}), 5)
-	require.Equal(t, []string{acc.ID}, b.tasks.jobsOf(b.tenantA))
-	require.Equal(t, before, b.snapshot(t, b.tenantA))
+	// The request answers at once with a job that selects in the worker; it deletes nothing.
+	acc := b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 4}), 4)
 	st := expect[jobStatus](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
-	require.Equal(t, jobStatus{ID: acc.ID, Status: "PENDING", ObjectType: "contacts", Total: 5, Selection: "records matching a filter",
+	require.Equal(t, jobStatus{ID: acc.ID, Status: "SELECTING", ObjectType: "contacts", ConfirmCount: 4, Selection: "records matching a filter",
 		RequestedBy: "all@a.example", CreatedAt: crm.FormatDatetime(b.clock.Now()), UpdatedAt: crm.FormatDatetime(b.clock.Now())}, st)
 
-	// A worker runs it in batches; its progress shows through the API until it is COMPLETE.
+	// The wrong count: the job ends refused with both numbers, and nothing is deleted.
+	st = b.work(t, acc.ID)
+	require.Equal(t, "REFUSED", st.Status)
+	require.EqualValues(t, 5, st.Matched)
+	require.EqualValues(t, 7, st.Scanned)
+	require.Zero(t, st.Total)
+	require.Zero(t, st.Done)
+	require.NotNil(t, st.Refusal)
+	require.Equal(t, "COUNT_MISMATCH", st.Refusal.Code)
+	require.Contains(t, st.Refusal.Message, "you confirmed deleting 4 records but 5 match now")
+	require.NotEmpty(t, st.CompletedAt)
+	for _, id := range append(append([]string{}, leads...), customers...) {
+		b.requireLive(t, crm.Contacts, id, true)
+	}
+	require.Zero(t, b.rdb.Exists(b.ctx, crm.JobSelectedKey(b.tenantA, acc.ID), crm.JobPendingKey(b.tenantA, acc.ID)).Val())
+
+	// The right count: selected, then deleted, by the worker.
 	b.clock.Advance(time.Minute)
-	st = b.runJob(t, acc.ID, 2)
+	acc = b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 5}), 5)
+	st = b.work(t, acc.ID)
+	require.Equal(t, "COMPLETE", st.Status)
 	require.Equal(t, int64(5), st.Total)
 	require.Equal(t, st.Total, st.Done)
+	require.EqualValues(t, 5, st.Matched)
 	require.Zero(t, st.Skipped)
+	require.Nil(t, st.Refusal)
 	require.Equal(t, crm.FormatDatetime(b.clock.Now()), st.CompletedAt)
-
 	for _, id := range leads {
 		b.requireLive(t, crm.Contacts, id, false)
 		rec := b.archived(t, crm.Contacts, id)
@@ -125,12 +175,11 @@ func TestBulkDeleteByFilter(t *testing.T) {
 		b.requireLive(t, crm.Contacts, id, true)
 	}
 
-	// Nothing left matches: a count of 0 is a job complete at once, with nothing to enqueue.
-	r := b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 0})
-	zero := expect[jobAccepted](t, r, http.StatusAccepted)
-	require.Equal(t, "COMPLETE", zero.Status)
-	require.Zero(t, zero.Total)
-	require.NotContains(t, b.tasks.jobsOf(b.tenantA), zero.ID)
+	// Nothing left matches: a count of 0 selects nothing and completes.
+	zero := b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": 0}), 0)
+	st = b.work(t, zero.ID)
+	require.Equal(t, "COMPLETE", st.Status)
+	require.Zero(t, st.Total)
 }
 
 // The filter's "now" is the server's clock, not the wall clock.
@@ -142,15 +191,15 @@ func TestBulkDeleteFilterUsesTheClock(t *testing.T) {
 	fresh := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Fresh", "last_activity_date": crm.FormatDatetime(now.Add(-10 * 24 * time.Hour))})
 	body := map[string]any{"filter": "daysSince(last_activity_date) > 30 && isSet(\"last_activity_date\")", "confirmCount": 1}
 
-	acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/0-2/bulk-delete", tokAll, body), 1)
-	b.runJob(t, acc.ID, 100)
+	acc := b.selecting(t, b.call(t, "POST", "/crm/v3/objects/0-2/bulk-delete", tokAll, body), 1)
+	require.Equal(t, "COMPLETE", b.work(t, acc.ID).Status)
 	b.requireLive(t, crm.Companies, string(stale), false)
 	b.requireLive(t, crm.Companies, string(fresh), true)
 
 	// 25 days later the other one is stale too.
 	b.clock.Advance(25 * 24 * time.Hour)
-	acc = b.accepted(t, b.call(t, "POST", "/crm/v3/objects/companies/bulk-delete", tokAll, body), 1)
-	b.runJob(t, acc.ID, 100)
+	acc = b.selecting(t, b.call(t, "POST", "/crm/v3/objects/companies/bulk-delete", tokAll, body), 1)
+	require.Equal(t, "COMPLETE", b.work(t, acc.ID).Status)
 	b.requireLive(t, crm.Companies, string(fresh), false)
 }
 
@@ -193,9 +242,10 @@ func TestBulkDeleteByList(t *testing.T) {
 	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{m1, m2})
 	require.NoError(t, err)
 
-	acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+	acc := b.selecting(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
 		map[string]any{"listId": string(l.ID), "confirmCount": 2}), 2)
-	st := b.runJob(t, acc.ID, 500)
+	st := b.work(t, acc.ID)
+	require.Equal(t, "COMPLETE", st.Status)
 	require.Equal(t, int64(2), st.Done)
 	for _, id := range []crm.RecordID{m1, m2} {
 		rec := b.archived(t, crm.Contacts, string(id))
@@ -334,15 +384,17 @@ func TestDeleteListRecords(t *testing.T) {
 		require.NoError(t, err)
 		path := "/crm/v3/lists/" + string(l.ID) + "/records/delete"
 
-		before := b.snapshot(t, b.tenantA)
-		e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 2}), http.StatusConflict, "CONFLICT")
-		require.Equal(t, []string{"3"}, e.Context["matched"])
-		require.Contains(t, e.Message, "2")
-		require.Contains(t, e.Message, "3")
-		require.Equal(t, before, b.snapshot(t, b.tenantA))
+		refused := b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 2}), 2)
+		st := b.work(t, refused.ID)
+		require.Equal(t, "REFUSED", st.Status)
+		require.EqualValues(t, 3, st.Matched)
+		require.Contains(t, st.Refusal.Message, "you confirmed deleting 2 records but 3 match now")
+		for _, id := range members {
+			b.requireLive(t, crm.Contacts, string(id), true)
+		}
 
-		acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 3}), 3)
-		st := b.runJob(t, acc.ID, 2)
+		acc := b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"confirmCount": 3}), 3)
+		st = b.work(t, acc.ID)
 		require.Equal(t, int64(3), st.Done)
 		require.Equal(t, "members of list "+string(l.ID), st.Selection)
 		for _, id := range members {
@@ -364,9 +416,9 @@ func TestDeleteListRecords(t *testing.T) {
 		co := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Gone Inc"})
 		_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{co})
 		require.NoError(t, err)
-		acc := b.accepted(t, b.call(t, "POST", "/crm/v3/lists/"+string(l.ID)+"/records/delete", tokAll,
+		acc := b.selecting(t, b.call(t, "POST", "/crm/v3/lists/"+string(l.ID)+"/records/delete", tokAll,
 			map[string]any{"confirmCount": 1}), 1)
-		b.runJob(t, acc.ID, 10)
+		require.Equal(t, "COMPLETE", b.work(t, acc.ID).Status)
 		require.Equal(t, "list", b.archived(t, crm.Companies, string(co)).ArchivedVia)
 	})
 

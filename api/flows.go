@@ -649,6 +649,9 @@ func (s *Server) previewSource(w http.ResponseWriter, r *http.Request, p crm.Pri
 // preview evaluates wf on every live record of its type at the clock's now, as the engine would:
 // a record enrolls when the trigger matches and neither the suppression trigger matches nor a
 // suppression list holds it. It only reads.
+// previewBatch is how many records a preview's scan reads per round trip.
+const previewBatch = 500
+
 func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, limit int, maxRecords int64) (previewJSON, error) {
 	now := s.clock.Now()
 	var spent time.Duration // the triggers' time so far, against Config.PreviewBudget
@@ -658,7 +661,7 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 	}
 	out := previewJSON{Name: wf.Name, ObjectType: string(wf.ObjectType), At: crm.FormatDatetime(now),
 		Sample: []recordJSON{}, Warnings: warns}
-	err = s.store.ScanRecords(ctx, t, wf.ObjectType, scanBatch, func(recs []crm.Record) error {
+	err = s.store.ScanRecords(ctx, t, wf.ObjectType, previewBatch, func(recs []crm.Record) error {
 		for _, rec := range recs {
 			// Each evaluation is bounded (triggers.EvalBudget), the request as a whole by its
 			// deadline: stop at it, or as soon as the client goes away.

@@ -7,25 +7,42 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
-// jobJSON is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (done and
-// skipped of total) while it runs. CompletedAt is set once it is COMPLETE.
+// jobJSON is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned
+// and matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set
+// once it is COMPLETE or REFUSED; Refusal says why it was refused.
 type jobJSON struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	ObjectType  string `json:"objectType"`
-	Total       int64  `json:"total"`
-	Done        int64  `json:"done"`
-	Skipped     int64  `json:"skipped"`
-	Selection   string `json:"selection"`
-	RequestedBy string `json:"requestedBy"`
-	CreatedAt   string `json:"createdAt"`
-	UpdatedAt   string `json:"updatedAt"`
-	CompletedAt string `json:"completedAt,omitempty"`
+	ID           string          `json:"id"`
+	Status       string          `json:"status"`
+	ObjectType   string          `json:"objectType"`
+	ConfirmCount int64           `json:"confirmCount"`
+	Scanned      int64           `json:"scanned"`
+	Matched      int64           `json:"matched"`
+	Total        int64           `json:"total"`
+	Done         int64           `json:"done"`
+	Skipped      int64           `json:"skipped"`
+	Selection    string          `json:"selection"`
+	RequestedBy  string          `json:"requestedBy"`
+	CreatedAt    string          `json:"createdAt"`
+	UpdatedAt    string          `json:"updatedAt"`
+	CompletedAt  string          `json:"completedAt,omitempty"`
+	Refusal      *jobRefusalJSON `json:"refusal,omitempty"`
 }
 
-// jobStatus names a job's state as the API shows it: PENDING, RUNNING or COMPLETE.
+// jobRefusalJSON says why a job was REFUSED: a code (COUNT_MISMATCH, INVALID_FILTER, LIST_GONE,
+// FILTER_ERASED) and a message for people.
+type jobRefusalJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE or
+// REFUSED.
 func jobStatus(s crm.JobState) string {
 	switch s {
+	case crm.JobSelecting:
+		return "SELECTING"
+	case crm.JobRefused:
+		return "REFUSED"
 	case crm.JobPending:
 		return "PENDING"
 	case crm.JobRunning:
@@ -41,11 +58,15 @@ func jobStatus(s crm.JobState) string {
 func jobPath(id string) string { return "/crm/v3/jobs/" + id }
 
 func toJobJSON(j crm.Job) jobJSON {
-	out := jobJSON{ID: j.ID, Status: jobStatus(j.State), ObjectType: string(j.ObjectType), Total: j.Total,
-		Done: j.Done, Skipped: j.Skipped, Selection: j.Selection, RequestedBy: j.By.User,
+	out := jobJSON{ID: j.ID, Status: jobStatus(j.State), ObjectType: string(j.ObjectType), ConfirmCount: j.ConfirmCount,
+		Scanned: j.Scanned, Matched: j.Matched, Total: j.Total, Done: j.Done, Skipped: j.Skipped,
+		Selection: j.Selection, RequestedBy: j.By.User,
 		CreatedAt: crm.FormatDatetime(j.CreatedAt), UpdatedAt: crm.FormatDatetime(j.UpdatedAt)}
-	if j.State == crm.JobDone && !j.FinishedAt.IsZero() {
+	if j.State.Finished() && !j.FinishedAt.IsZero() {
 		out.CompletedAt = crm.FormatDatetime(j.FinishedAt)
+	}
+	if j.Refusal != nil {
+		out.Refusal = &jobRefusalJSON{Code: j.Refusal.Code, Message: j.Refusal.Message}
 	}
 	return out
 }

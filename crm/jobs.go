@@ -16,10 +16,35 @@ type JobState string
 
 // The states of a bulk job.
 const (
-	JobPending JobState = "pending" // confirmed, waiting for a worker
-	JobRunning JobState = "running" // a worker has started it
-	JobDone    JobState = "done"    // every selected record was processed
+	JobSelecting JobState = "selecting" // a worker selects the records (a filter or a list) and checks the count
+	JobPending   JobState = "pending"   // confirmed, waiting for a worker
+	JobRunning   JobState = "running"   // a worker has started it
+	JobDone      JobState = "done"      // every selected record was processed
+	JobRefused   JobState = "refused"   // the selection did not hold (see Job.Refusal): nothing was deleted
 )
+
+// Finished reports whether a job in state s has ended (done or refused): no worker will run it again.
+func (s JobState) Finished() bool { return s == JobDone || s == JobRefused }
+
+// The codes of a JobRefusal.
+const (
+	// RefusedCountMismatch: the selection's size was not the count the user confirmed.
+	RefusedCountMismatch = "COUNT_MISMATCH"
+	// RefusedInvalidFilter: the filter no longer compiles against the type's properties.
+	RefusedInvalidFilter = "INVALID_FILTER"
+	// RefusedListGone: the list was deleted, or holds another type, before its members were selected.
+	RefusedListGone = "LIST_GONE"
+	// RefusedFilterErased: a permanent delete erased a contact whose email the filter named.
+	RefusedFilterErased = "FILTER_ERASED"
+)
+
+// JobRefusal says why a bulk delete job was refused. Nothing of a refused job was deleted.
+type JobRefusal struct {
+	// Code is one of the Refused* codes.
+	Code string
+	// Message says what was wrong and what to do, for people.
+	Message string
+}
 
 // Job is a bulk delete running in the background.
 type Job struct {
@@ -28,8 +53,21 @@ type Job struct {
 	ObjectType ObjectType
 	State      JobState
 	// Total is the number of records selected and confirmed; Done were moved to the bin; Skipped were
-	// no longer live when their turn came.
+	// no longer live when their turn came. Total is 0 while the job is selecting.
 	Total, Done, Skipped int64
+	// ConfirmCount is the count the user confirmed.
+	ConfirmCount int64
+	// Scanned is how many records (or list members) the selection has looked at, and Matched how many
+	// of them it selected: its progress while the job is selecting, and its outcome after.
+	Scanned, Matched int64
+	// Filter is the filter's text of a job selecting by filter, kept only while it is selecting: it
+	// may name a contact's data (SPEC S9), and a permanent delete of a contact whose email it names
+	// refuses the job and erases it.
+	Filter string
+	// Cursor is where the next step of the selection starts ("" at first), while the job is selecting.
+	Cursor string
+	// Refusal says why, when State is JobRefused.
+	Refusal *JobRefusal
 	// By is who asked, and how (ViaBulk with the job id as Ref, or ViaList with the list id).
 	By Actor
 	// Selection describes what was selected, for people ("records matching a filter", "members of
@@ -49,12 +87,18 @@ func (e *CountMismatchError) Error() string {
 	return fmt.Sprintf("you confirmed deleting %d records but %d match now: nothing was deleted; check the selection and confirm %d", e.Confirmed, e.Matched, e.Matched)
 }
 
-// DeleteJobParams selects the records of a bulk delete: IDs, or the members of ListID.
+// DeleteJobParams selects the records of a bulk delete: IDs, the records Filter matches, or the
+// members of ListID (exactly one).
 type DeleteJobParams struct {
 	ObjectType ObjectType
-	// IDs are the selected records (for a filter, the ids it matched). Records not live are dropped.
+	// IDs are the selected records. Records not live are dropped. They are checked against
+	// ConfirmCount in the call.
 	IDs []RecordID
-	// ListID deletes the list's members (never the list). Exclusive with IDs.
+	// Filter selects the live records a filter (in the trigger language) matches. The job starts in
+	// JobSelecting: a worker evaluates it (StageSelection) and checks the count (SealSelection).
+	Filter string
+	// ListID deletes the list's members (never the list). The job starts in JobSelecting: a worker
+	// stages the live members (StageListSelection) and checks the count (SealSelection).
 	ListID ListID
 	// ConfirmCount is the number the user typed; it must equal the number of records selected now.
 	ConfirmCount int64
@@ -64,10 +108,12 @@ type DeleteJobParams struct {
 	Selection string
 }
 
-// CreateDeleteJob snapshots a selection and, when its size equals ConfirmCount, stores it as a
-// pending job; otherwise it returns a *CountMismatchError and keeps nothing. Only live records (and,
-// for a list, its members) are counted, as they are when each chunk of 1000 ids is staged; a record
-// deleted after its chunk was staged is skipped when the job runs. The job does nothing until RunDeleteJobBatch is called (by a worker).
+// CreateDeleteJob stores a bulk delete job of p. A selection by IDs is checked now: when the number
+// of those live equals ConfirmCount the job is stored as pending, else a *CountMismatchError is
+// returned and nothing is kept. A selection by Filter or ListID costs the same whatever the tenant's
+// size: the job is stored in JobSelecting, and a worker selects the records and checks the count
+// (see StageSelection, StageListSelection, SealSelection). A *ValidationError for a bad selection,
+// a *NotFoundError for an unknown type or list. The job does nothing until a worker runs it.
 func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error) {
 	if _, err := s.Schema(ctx, t, p.ObjectType); err != nil {
 		return Job{}, err
@@ -75,29 +121,22 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 	if p.ConfirmCount < 0 {
 		return Job{}, &ValidationError{Field: "confirmCount", Code: "INVALID_COUNT", Message: "confirmCount must be the number of records to delete (0 or more)"}
 	}
+	given := 0
+	for _, set := range []bool{p.IDs != nil, p.Filter != "", p.ListID != ""} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return Job{}, &ValidationError{Field: "selection", Code: "INVALID_SELECTION",
+			Message: "select the records to delete by exactly one of ids, a filter or a list"}
+	}
+	if p.IDs == nil {
+		return s.createSelectionJob(ctx, t, p)
+	}
 	token := opID()
 	pending := JobStagingKey(t, token)
-	via, ref := ViaBulk, "" // a bulk job's ref is its own id, drawn when it is sealed
-	if p.ListID != "" {
-		l, err := s.List(ctx, t, p.ListID)
-		if err != nil {
-			return Job{}, err
-		}
-		if l.ObjectType != p.ObjectType {
-			return Job{}, &ValidationError{Field: "listId", Code: "WRONG_LIST_TYPE",
-				Message: fmt.Sprintf("list %s holds %s, not %s", p.ListID, l.ObjectType, p.ObjectType)}
-		}
-		via, ref = ViaList, string(p.ListID)
-		members, err := s.AllListMembers(ctx, t, p.ListID)
-		if err != nil {
-			return Job{}, err
-		}
-		p.IDs = members
-	}
 	stageKeys := []string{pending, LiveKey(t, p.ObjectType)}
-	if p.ListID != "" {
-		stageKeys = append(stageKeys, ListMembersKey(t, p.ListID))
-	}
 	// Stage the live ones of the ids in chunks, each a short script (one long intersection would
 	// hold Redis for every tenant), in a key of this request's until the job is sealed.
 	for start := 0; start < len(p.IDs); start += 1000 {
@@ -117,8 +156,9 @@ func (s *RedisStore) CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJo
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, SeqKey(t, "jobs"), JobsKey(t)},
-		p.ConfirmCount, ms(now), jobKeyPrefix(t), ref,
-		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(via), "selection", p.Selection).Slice()
+		p.ConfirmCount, ms(now), jobKeyPrefix(t), "", // a bulk job's ref is its own id, drawn when it is sealed
+		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(ViaBulk),
+		"selection", p.Selection, "confirm_count", p.ConfirmCount).Slice()
 	if err != nil {
 		return Job{}, fmt.Errorf("seal a bulk delete of %s: %w", p.ObjectType, err)
 	}
@@ -147,11 +187,18 @@ func (s *RedisStore) Job(ctx context.Context, t TenantID, id string) (Job, error
 func jobFromHash(id string, h map[string]string) Job {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	j := Job{ID: id, Kind: h["kind"], ObjectType: ObjectType(h["object_type"]), State: JobState(h["state"]),
-		Total: num("total"), Done: num("done"), Skipped: num("skipped"),
+		Total: num("total"), Done: num("done"), Skipped: num("skipped"), ConfirmCount: num("confirm_count"),
+		Scanned: num("scanned"), Matched: num("matched"), Filter: h["filter"], Cursor: h["select_after"],
 		By: Actor{User: h["by"], Via: Via(h["via"]), Ref: h["ref"]}, Selection: h["selection"],
 		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
 	if h["finished_at"] != "" {
 		j.FinishedAt = parseMS(h["finished_at"])
+	}
+	if j.State == JobRefused {
+		j.Refusal = &JobRefusal{Code: h["refusal_code"], Message: h["refusal"]}
+		if j.Refusal.Code == RefusedCountMismatch {
+			j.Refusal.Message = (&CountMismatchError{Confirmed: j.ConfirmCount, Matched: j.Matched}).Error()
+		}
 	}
 	return j
 }
@@ -184,8 +231,8 @@ func (c *jobCache) get(t TenantID, id string) (Job, bool) {
 
 // RunDeleteJobBatch moves the next at most limit pending records of a job into the bin, in one
 // script that also takes them from the job's pending set, records the progress and returns the job
-// as it is after: one round trip once the store knows the job's type. A job that is done comes back
-// unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
+// as it is after: one round trip once the store knows the job's type. A job that is finished, or
+// still selecting, comes back unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
 // retried task.
 func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error) {
 	if limit <= 0 || limit > MaxScriptBatch {
@@ -196,7 +243,7 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 	for {
 		if !cached {
 			j, err := s.Job(ctx, t, id)
-			if err != nil || j.State == JobDone {
+			if err != nil || j.State.Finished() || j.State == JobSelecting {
 				return j, err
 			}
 			meta = j
@@ -273,7 +320,7 @@ func (s *RedisStore) ReleaseJob(ctx context.Context, t TenantID, id, owner strin
 	return nil
 }
 
-// UnfinishedJobs lists the ids of a tenant's jobs created since `since` that are not done, oldest
+// UnfinishedJobs lists the ids of a tenant's jobs created since `since` that are not finished, oldest
 // first: the jobs a sweep makes sure a worker is running.
 func (s *RedisStore) UnfinishedJobs(ctx context.Context, t TenantID, since time.Time) ([]string, error) {
 	ids, err := s.rdb.ZRangeByScore(ctx, JobsKey(t), &redis.ZRangeBy{Min: ms(since), Max: "+inf"}).Result()
@@ -290,7 +337,7 @@ func (s *RedisStore) UnfinishedJobs(ctx context.Context, t TenantID, since time.
 	}
 	var out []string
 	for i, id := range ids {
-		if st := states[i].Val(); st != "" && JobState(st) != JobDone {
+		if st := states[i].Val(); st != "" && !JobState(st).Finished() {
 			out = append(out, id)
 		}
 	}

@@ -2,6 +2,7 @@ package crm_test
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,21 @@ func TestDeleteListMembersJob(t *testing.T) {
 		require.ErrorAs(t, err, &ve)
 		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, ListID: l.ID, ConfirmCount: 2, By: "ops@x.example"})
 		require.NoError(t, err)
+		require.Equal(t, crm.JobSelecting, j.State, "a list's members are selected by the worker")
+		// A batch run before the selection ends deletes nothing.
+		j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobSelecting, j.State)
+		j, err = b.store.StageListSelection(ctx, b.tenant, j, 1)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobSelecting, j.State, "one member of two selected")
+		require.EqualValues(t, 1, j.Matched)
+		for j.State == crm.JobSelecting {
+			j, err = b.store.StageListSelection(ctx, b.tenant, j, 1)
+			require.NoError(t, err)
+		}
+		require.Equal(t, crm.JobPending, j.State)
+		require.EqualValues(t, 2, j.Total)
 		for j.State != crm.JobDone {
 			j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
 			require.NoError(t, err)
@@ -185,5 +201,135 @@ func TestJobLeaseAndUnfinished(t *testing.T) {
 		ids, err = b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
 		require.NoError(t, err)
 		require.Empty(t, ids)
+	})
+}
+
+// selectAll runs a filter job's selection to its end as a worker would, selecting the records
+// whose firstname is in match, n records per step.
+func selectAll(t *testing.T, b *testBundle, j crm.Job, n int, match map[string]bool) crm.Job {
+	t.Helper()
+	for j.State == crm.JobSelecting {
+		recs, next, err := b.store.NextRecords(b.ctx, b.tenant, j.ObjectType, j.Cursor, n, nil)
+		require.NoError(t, err)
+		step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: len(recs)}
+		for _, r := range recs {
+			if match[r.Properties["firstname"]] {
+				step.IDs = append(step.IDs, r.ID)
+			}
+		}
+		j, err = b.store.StageSelection(b.ctx, b.tenant, j.ID, j.ObjectType, step)
+		require.NoError(t, err)
+	}
+	return j
+}
+
+func TestDeleteJobSelectsByFilter(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		var leads []crm.RecordID
+		for i := 0; i < 7; i++ {
+			name := "keep"
+			if i%2 == 0 {
+				name = "lead"
+			}
+			c := b.contact(t, map[string]string{"firstname": name})
+			if name == "lead" {
+				leads = append(leads, c.ID)
+			}
+		}
+		match := map[string]bool{"lead": true}
+		const filter = `firstname == "lead"`
+
+		t.Run("CountMismatchIsRefused", func(t *testing.T) {
+			j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter, ConfirmCount: 3, By: "ops@x.example"})
+			require.NoError(t, err)
+			require.Equal(t, crm.JobSelecting, j.State)
+			require.Equal(t, filter, j.Filter)
+			require.EqualValues(t, 3, j.ConfirmCount)
+			j = selectAll(t, b, j, 2, match)
+			require.Equal(t, crm.JobRefused, j.State)
+			require.EqualValues(t, 4, j.Matched)
+			require.EqualValues(t, 7, j.Scanned)
+			require.Equal(t, crm.RefusedCountMismatch, j.Refusal.Code)
+			require.Contains(t, j.Refusal.Message, "you confirmed deleting 3 records but 4 match now")
+			require.Empty(t, j.Filter, "the filter's text is not kept once the selection ends")
+			require.False(t, j.FinishedAt.IsZero())
+			// Nothing deleted, nothing of the selection kept, and no worker runs it again.
+			page, err := b.store.ListRecords(ctx, b.tenant, crm.Contacts, &crm.ListOpts{Limit: 100})
+			require.NoError(t, err)
+			require.Len(t, page.Records, 7)
+			n, err := b.rdb.Exists(ctx, crm.JobSelectedKey(b.tenant, j.ID), crm.JobPendingKey(b.tenant, j.ID)).Result()
+			require.NoError(t, err)
+			require.Zero(t, n)
+			open, err := b.store.UnfinishedJobs(ctx, b.tenant, time.Time{})
+			require.NoError(t, err)
+			require.NotContains(t, open, j.ID)
+			require.Zero(t, b.rdb.SCard(ctx, crm.JobsSelectingKey(b.tenant)).Val())
+		})
+
+		t.Run("StaleStepChangesNothing", func(t *testing.T) {
+			j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter, ConfirmCount: 4, By: "ops@x.example"})
+			require.NoError(t, err)
+			// A step from a cursor that is not the job's (a runner that lost its lease) is ignored.
+			got, err := b.store.StageSelection(ctx, b.tenant, j.ID, crm.Contacts, crm.SelectionStep{After: "999", Next: "", IDs: leads, Scanned: 7})
+			require.NoError(t, err)
+			require.Equal(t, crm.JobSelecting, got.State)
+			require.Zero(t, got.Matched)
+			j = selectAll(t, b, j, 3, match)
+			require.Equal(t, crm.JobPending, j.State)
+			require.EqualValues(t, 4, j.Total)
+			// The same last step again (a retried task) changes nothing.
+			again, err := b.store.StageSelection(ctx, b.tenant, j.ID, crm.Contacts, crm.SelectionStep{IDs: leads, Scanned: 7})
+			require.NoError(t, err)
+			require.Equal(t, crm.JobPending, again.State)
+			require.EqualValues(t, 4, again.Total)
+			for j.State != crm.JobDone {
+				j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+				require.NoError(t, err)
+			}
+			require.EqualValues(t, 4, j.Done)
+			for _, id := range leads {
+				_, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+				require.NoError(t, err, "lead %s in the bin", id)
+			}
+		})
+	})
+}
+
+func TestRefuseSelectingJob(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"firstname": "a", "email": "ann@x.example"})
+		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts,
+			Filter: `email == "ANN@x.example" || firstname == "a"`, ConfirmCount: 1, By: "ops@x.example"})
+		require.NoError(t, err)
+		other, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts,
+			Filter: `firstname == "a"`, ConfirmCount: 1, By: "ops@x.example"})
+		require.NoError(t, err)
+		// Erasing the contact refuses the job whose filter names its email, and erases the filter.
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: c.ID, By: "dpo@x.example"})
+		require.NoError(t, err)
+		j, err = b.store.Job(ctx, b.tenant, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobRefused, j.State)
+		require.Equal(t, crm.RefusedFilterErased, j.Refusal.Code)
+		require.Empty(t, j.Filter)
+		raw, err := b.rdb.HGetAll(ctx, crm.JobKey(b.tenant, j.ID)).Result()
+		require.NoError(t, err)
+		for k, v := range raw {
+			require.NotContains(t, strings.ToLower(v), "ann@x.example", "field %s", k)
+		}
+		other, err = b.store.Job(ctx, b.tenant, other.ID)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobSelecting, other.State, "a filter that does not name the email is left alone")
+		// Refusing a job that is no longer selecting changes nothing.
+		again, err := b.store.RefuseJob(ctx, b.tenant, j.ID, crm.RefusedInvalidFilter, "x")
+		require.NoError(t, err)
+		require.Equal(t, crm.RefusedFilterErased, again.Refusal.Code)
+		_, err = b.store.RefuseJob(ctx, b.tenant, "424242", crm.RefusedInvalidFilter, "x")
+		var nf *crm.NotFoundError
+		require.ErrorAs(t, err, &nf)
 	})
 }

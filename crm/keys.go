@@ -192,6 +192,15 @@ func JobKey(t TenantID, id string) string { return prefix(t) + "job:" + id }
 // It is the snapshot of the selection taken when the job was confirmed.
 func JobPendingKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":pending" }
 
+// JobSelectedKey is the ZSET of the records a bulk delete job selecting by filter or list has
+// selected so far, scored by numeric id: the selection's end renames it to JobPendingKey, or deletes
+// it when the job is refused.
+func JobSelectedKey(t TenantID, id string) string { return prefix(t) + "job:" + id + ":selected" }
+
+// JobsSelectingKey is the SET of the ids of a tenant's bulk jobs still selecting: a permanent delete
+// looks there for filters that name the contact it erases.
+func JobsSelectingKey(t TenantID) string { return prefix(t) + "jobs:selecting" }
+
 // JobStagingKey is the ZSET of a bulk delete's selection while it is staged, before it has a job id
 // (token is random): the seal renames it to the job's JobPendingKey, or deletes it when the count
 // differs. It expires after an hour, so that a selection whose request died is not kept.

@@ -82,6 +82,8 @@ func TestFlowKeys(t *testing.T) {
 	require.Equal(t, "crm:{acme}:jobstage:abc", JobStagingKey(tn, "abc"))
 	require.Equal(t, JobKey(tn, "4"), jobKeyPrefix(tn)+"4")
 	require.Equal(t, "crm:{acme}:job:4:lease", JobLeaseKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:job:4:selected", JobSelectedKey(tn, "4"))
+	require.Equal(t, "crm:{acme}:jobs:selecting", JobsSelectingKey(tn))
 	require.Equal(t, "crm:{acme}:jobs", JobsKey(tn))
 	require.Equal(t, "crm:{acme}:flow:bounced:backfill", FlowBackfillKey(tn, "bounced"))
 	require.Equal(t, "crm:{acme}:flow:bounced:backfill:lease", FlowBackfillLeaseKey(tn, "bounced"))

@@ -166,6 +166,10 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	case n == -1:
 		return PermanentDeleteResult{}, true, nil
 	}
+	// A bulk delete still selecting by a filter that names one of the emails keeps no copy of it.
+	if err := s.refuseFiltersNaming(ctx, t, block); err != nil {
+		return PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the bulk delete filters that name it failed (ask again by email to finish): %w", err)
+	}
 	res := PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
 	if len(ids) > 0 {
 		res.ID = ids[0]

@@ -152,9 +152,15 @@ type Store interface {
 	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
 
-	// CreateDeleteJob snapshots a bulk delete selection and stores it as a pending job when its size is
-	// the confirmed count; else a *CountMismatchError and nothing is kept.
+	// CreateDeleteJob stores a bulk delete job: by ids, pending when their number is the confirmed
+	// count (else a *CountMismatchError and nothing is kept); by filter or list, selecting.
 	CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error)
+	// StageSelection records one step of a filter's selection; the last step ends it.
+	StageSelection(ctx context.Context, t TenantID, id string, o ObjectType, step SelectionStep) (Job, error)
+	// StageListSelection runs the next step of a list's selection; the last step ends it.
+	StageListSelection(ctx context.Context, t TenantID, j Job, limit int) (Job, error)
+	// RefuseJob ends a selecting job as refused, keeping nothing of its selection.
+	RefuseJob(ctx context.Context, t TenantID, id, code, message string) (Job, error)
 	// Job returns a bulk job, or a *NotFoundError.
 	Job(ctx context.Context, t TenantID, id string) (Job, error)
 	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.

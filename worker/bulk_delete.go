@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 // TypeBulkDelete is the type of the task that runs a confirmed bulk delete job (see
@@ -37,7 +39,9 @@ func NewBulkDeleteTask(tenant crm.TenantID, jobID, attempt string) *asynq.Task {
 }
 
 // HandleBulkDelete handles a bulk:delete task. It takes the job's lease (or leaves the job alone
-// while another runner holds it), then moves the job's pending records to the bin BulkDeleteBatchSize
+// while another runner holds it). A job selecting by filter or list first selects its records,
+// SelectBatchSize at a time, each step one script that keeps the cursor; after the last, the
+// confirmed count is checked, and a mismatch ends the job as refused with nothing deleted. It then moves the job's pending records to the bin BulkDeleteBatchSize
 // at a time, each batch one script that also records the progress, renewing the lease before each
 // batch and checking ctx between them. A crash, a SIGKILL or a handed-back task loses nothing and
 // repeats nothing: the next runner continues from what is still pending.
@@ -70,6 +74,24 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 				return err
 			}
 		}
+		if before.State == crm.JobSelecting {
+			if before, err = w.selectStep(ctx, p.TenantID, before); err != nil {
+				return err
+			}
+			switch before.State {
+			case crm.JobSelecting:
+				continue
+			case crm.JobRefused:
+				log.Warn("bulk delete job refused: nothing deleted", "code", before.Refusal.Code,
+					"confirmed", before.ConfirmCount, "matched", before.Matched)
+				return nil
+			case crm.JobDone:
+				log.Info("bulk delete job done: nothing selected", "scanned", before.Scanned)
+				return nil
+			}
+			log.Info("bulk delete job selected its records", "scanned", before.Scanned, "total", before.Total)
+			continue // renew the lease before the first batch
+		}
 		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
 		if err != nil {
 			return err
@@ -83,6 +105,59 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			return nil
 		}
 	}
+}
+
+// SelectBatchSize is how many records one step of a job's selection looks at.
+const SelectBatchSize = 500
+
+// selectStep runs one step of the selection of job j, which is selecting, and returns the job
+// after it. A filter is compiled against the type's properties as they are now; one that no longer
+// compiles, and a list deleted meanwhile, refuse the job. A record on which the filter fails at run
+// time is not selected.
+func (w *Worker) selectStep(ctx context.Context, t crm.TenantID, j crm.Job) (crm.Job, error) {
+	if j.By.Via == crm.ViaList {
+		l, err := w.store.List(ctx, t, crm.ListID(j.By.Ref))
+		var nf *crm.NotFoundError
+		switch {
+		case errors.As(err, &nf):
+			return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
+				fmt.Sprintf("list %s was deleted before its members were selected: nothing was deleted", j.By.Ref))
+		case err != nil:
+			return crm.Job{}, err
+		case l.ObjectType != j.ObjectType:
+			return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
+				fmt.Sprintf("list %s no longer holds %s: nothing was deleted", j.By.Ref, j.ObjectType))
+		}
+		return w.store.StageListSelection(ctx, t, j, SelectBatchSize)
+	}
+	schema, err := w.store.Schema(ctx, t, j.ObjectType)
+	if err != nil {
+		return crm.Job{}, err
+	}
+	prog, err := triggers.Compile(j.Filter, schema)
+	if err != nil {
+		return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedInvalidFilter,
+			fmt.Sprintf("the filter no longer compiles against the properties of %s (%v): nothing was deleted; send it again, fixed", j.ObjectType, err))
+	}
+	// Only what the filter reads of each record (or all of it, when that is not known).
+	props, all := prog.Reads()
+	if all {
+		props = nil
+	} else if len(props) == 0 {
+		props = []string{"-"}
+	}
+	recs, next, err := w.store.NextRecords(ctx, t, j.ObjectType, j.Cursor, SelectBatchSize, props)
+	if err != nil {
+		return crm.Job{}, err
+	}
+	now := w.cfg.Clock.Now()
+	step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: len(recs)}
+	for _, rec := range recs {
+		if ok, err := prog.Match(rec, now); err == nil && ok {
+			step.IDs = append(step.IDs, rec.ID)
+		}
+	}
+	return w.store.StageSelection(ctx, t, j.ID, j.ObjectType, step)
 }
 
 // runnerID names this process and one handler run, for leases.

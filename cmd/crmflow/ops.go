@@ -62,10 +62,12 @@ func newDeleteCmd(a *app) *cobra.Command {
 language of workflow triggers), the records named by --ids, or the members of the static list --list.
 Records go to the recycle bin: they stay restorable for the retention period.
 
---confirm is the number of records you expect to delete. The API counts the selection again and
-refuses, deleting nothing, when the numbers differ; its message gives both. When they match, the API
-answers with a bulk delete job that the workers run; its id is printed on stdout. --wait follows the
-job until it is complete, as "crmflow jobs watch" does.
+--confirm is the number of records you expect to delete. The API answers at once with a bulk delete
+job that the workers run; its id is printed on stdout. With --ids the API counts the selection in the
+request and refuses, deleting nothing, when the numbers differ. With --filter or --list the job starts
+SELECTING: the workers select the records, then refuse the job (REFUSED, nothing deleted, both numbers
+given) when their number is not --confirm, or delete them. --wait follows the job until it is complete
+or refused, as "crmflow jobs watch" does, and exits non-zero on a refusal.
 
 --list without --type deletes the list's members with POST /crm/v3/lists/{id}/records/delete; the
 list itself is never deleted. The API is at --url (CRMFLOW_URL, default ` + defaultAPIURL + `), and the
@@ -120,9 +122,10 @@ token, of a user with the bulk_delete permission, comes from the environment var
 			}
 			ctx := cmd.Context()
 			var acc struct {
-				ID     string `json:"id"`
-				Status string `json:"status"`
-				Total  int64  `json:"total"`
+				ID           string `json:"id"`
+				Status       string `json:"status"`
+				Total        int64  `json:"total"`
+				ConfirmCount int64  `json:"confirmCount"`
 			}
 			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
 				return err
@@ -130,8 +133,13 @@ token, of a user with the bulk_delete permission, comes from the environment var
 			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`\n",
-				acc.ID, acc.Total, acc.Status, acc.ID)
+			if acc.Status == jobSelecting {
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`\n",
+					acc.ID, acc.ConfirmCount, acc.Status, acc.ID)
+			} else {
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`\n",
+					acc.ID, acc.Total, acc.Status, acc.ID)
+			}
 			if !wait {
 				return nil
 			}
@@ -286,19 +294,30 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 // jobView is a bulk job as GET /crm/v3/jobs/{id} shows it: of Total records, Done were moved to
 // the bin and Skipped were no longer live when their turn came.
 type jobView struct {
-	ID         string `json:"id"`
-	Status     string `json:"status"`
-	ObjectType string `json:"objectType"`
-	Total      int64  `json:"total"`
-	Done       int64  `json:"done"`
-	Skipped    int64  `json:"skipped"`
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	ObjectType   string `json:"objectType"`
+	ConfirmCount int64  `json:"confirmCount"`
+	Scanned      int64  `json:"scanned"`
+	Matched      int64  `json:"matched"`
+	Total        int64  `json:"total"`
+	Done         int64  `json:"done"`
+	Skipped      int64  `json:"skipped"`
+	Refusal      *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"refusal"`
 }
 
 // processed is how many records the job has handled so far.
 func (j jobView) processed() int64 { return j.Done + j.Skipped }
 
-// jobComplete is the status of a finished job.
-const jobComplete = "COMPLETE"
+// The statuses of a job that watchJob tells apart.
+const (
+	jobSelecting = "SELECTING" // the workers select the records and check the count
+	jobComplete  = "COMPLETE"  // finished
+	jobRefused   = "REFUSED"   // the selection did not hold: nothing was deleted
+)
 
 // maxPollFailures is how many reads of a job in a row may get no answer, or a 5xx, before watchJob
 // gives up (the API restarting, for instance).
@@ -318,11 +337,23 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 		case err == nil:
 			failures = 0
 			show.update(j)
-			if j.Status == jobComplete {
+			switch j.Status {
+			case jobComplete:
 				show.finish(j)
 				_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s moved to the recycle bin, %d skipped (no longer live)\n",
 					j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
 				return err
+			case jobRefused:
+				show.finish(j)
+				why := "no reason given"
+				if j.Refusal != nil {
+					why = j.Refusal.Message
+				}
+				if _, err := fmt.Fprintf(a.stdout, "job %s %s: nothing deleted (confirmed %d, matched %d)\n",
+					j.ID, j.Status, j.ConfirmCount, j.Matched); err != nil {
+					return err
+				}
+				return fmt.Errorf("bulk delete job %s was refused: %s", j.ID, why)
 			}
 		case errors.Is(err, errUnreachable) || isServerError(err):
 			failures++
@@ -380,6 +411,9 @@ type lineProgress struct {
 
 func (p *lineProgress) update(j jobView) {
 	line := fmt.Sprintf("%d/%d %s (job %s: %d deleted, %d skipped)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	if j.Status == jobSelecting || j.Status == jobRefused {
+		line = selectingLine(p.id, j)
+	}
 	if line != p.last {
 		fmt.Fprintln(p.w, line)
 		p.last = line
@@ -390,9 +424,10 @@ func (p *lineProgress) finish(jobView) {}
 
 // barProgress draws a progress bar, created at the first update, once the total is known.
 type barProgress struct {
-	w   io.Writer
-	id  string
-	bar *progressbar.ProgressBar
+	w    io.Writer
+	id   string
+	bar  *progressbar.ProgressBar
+	last string // the last selecting line printed
 }
 
 // newProgressBar is the bar the CLI shows on a terminal for background work of total items.
@@ -409,7 +444,20 @@ func newProgressBar(w io.Writer, total int64, desc string) *progressbar.Progress
 	)
 }
 
+// selectingLine tells a job's selection: what it looked at and matched, against the count confirmed.
+func selectingLine(id string, j jobView) string {
+	return fmt.Sprintf("%s (job %s: %d %s looked at, %d match, %d confirmed)", j.Status, id, j.Scanned, j.ObjectType, j.Matched, j.ConfirmCount)
+}
+
 func (p *barProgress) update(j jobView) {
+	if j.Status == jobSelecting || j.Status == jobRefused {
+		// No bar until the total is known: a line per change of the selection's progress.
+		if line := selectingLine(p.id, j); line != p.last {
+			fmt.Fprintln(p.w, line)
+			p.last = line
+		}
+		return
+	}
 	if p.bar == nil {
 		p.bar = newProgressBar(p.w, j.Total, "job "+p.id+" "+j.ObjectType)
 	}

@@ -68,11 +68,17 @@ func TestOpsCommands(t *testing.T) {
 		code, body = call(t, http.MethodPut, base+"/crm/v3/lists/"+list+"/memberships/add", token, ids[:3])
 		require.Equal(t, http.StatusOK, code, "body: %v", body)
 
-		_, stderr, code := crmflow(t, ctl, "delete", "--list", list, "--confirm", "2")
+		// The wrong count: the job selects in the worker and is refused, deleting nothing.
+		stdout, stderr, code := crmflow(t, ctl, "delete", "--list", list, "--confirm", "2", "--wait", "--interval", "50ms", "--progress", "lines")
 		require.Equal(t, 1, code, "stderr:\n%s", stderr)
-		require.Contains(t, stderr, "you confirmed deleting 2 records but 3 match now")
+		require.Contains(t, stderr, "the workers select the records and delete them if 2 match, status SELECTING")
+		require.Contains(t, stderr, "REFUSED (job ")
+		require.Contains(t, stderr, "3 companies looked at, 3 match, 2 confirmed")
+		require.Contains(t, stderr, "was refused: you confirmed deleting 2 records but 3 match now: nothing was deleted")
+		require.Regexp(t, `(?m)^job \d+ REFUSED: nothing deleted \(confirmed 2, matched 3\)$`, stdout)
+		require.Equal(t, 3, live("companies", ids[:3]))
 
-		stdout, stderr, code := crmflow(t, ctl, "delete", "--list", list, "--confirm", "3", "--wait", "--interval", "50ms")
+		stdout, stderr, code = crmflow(t, ctl, "delete", "--list", list, "--confirm", "3", "--wait", "--interval", "50ms")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		require.Contains(t, stdout, "COMPLETE: 3 of 3 companies moved to the recycle bin")
 		require.Equal(t, 0, live("companies", ids[:3]))
