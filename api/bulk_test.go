@@ -35,14 +35,14 @@ type jobStatus struct {
 	Scanned      int64  `json:"scanned"`
 	Matched      int64  `json:"matched"`
 	Total        int64  `json:"total"`
-	Done        int64  `json:"done"`
-	Skipped     int64  `json:"skipped"`
-	Selection   string `json:"selection"`
-	RequestedBy string `json:"requestedBy"`
-	CreatedAt   string `json:"createdAt"`
-	UpdatedAt   string `json:"updatedAt"`
-	CompletedAt string `json:"completedAt"`
-	Refusal     *struct {
+	Done         int64  `json:"done"`
+	Skipped      int64  `json:"skipped"`
+	Selection    string `json:"selection"`
+	RequestedBy  string `json:"requestedBy"`
+	CreatedAt    string `json:"createdAt"`
+	UpdatedAt    string `json:"updatedAt"`
+	CompletedAt  string `json:"completedAt"`
+	Refusal      *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"refusal"`
