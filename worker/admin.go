@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,8 @@ import (
 // AdminHandler serves the admin endpoints of a worker or scheduler process:
 //
 //	GET /healthz   200 "ok" while the process serves HTTP (liveness)
-//	GET /readyz    200 "ready" when ready(ctx) returns nil within 5s, else 503 with the error (readiness)
+//	GET /readyz    200 "ready" when ready(ctx) returns nil within 1s, else 503 with the error, or
+//	               "redis unavailable" when it did not return in time (readiness)
 //	GET /metrics   the metrics of reg in the Prometheus text format
 //
 // reg nil means prometheus.DefaultGatherer; ready nil means always ready. Pass Worker.Ping or
@@ -33,9 +35,7 @@ func AdminHandler(reg prometheus.Gatherer, ready func(ctx context.Context) error
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if ready != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-			defer cancel()
-			if err := ready(ctx); err != nil {
+			if err := readyWithin(r.Context(), ready, readyTimeout); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = fmt.Fprintf(w, "not ready: %v\n", err)
 				return
@@ -45,6 +45,27 @@ func AdminHandler(reg prometheus.Gatherer, ready func(ctx context.Context) error
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return mux
+}
+
+// readyTimeout bounds a readiness probe: a supervisor's probe gets its answer within it even when
+// Redis hangs.
+const readyTimeout = time.Second
+
+// readyWithin runs ready with a deadline of d and returns at the deadline even if ready goes on (a
+// client that does not honour its context); its answer is then dropped.
+func readyWithin(ctx context.Context, ready func(context.Context) error, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- ready(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return errors.New("redis unavailable")
+	}
 }
 
 // BinSizeConfig configures a bin-size collector. The zero value works.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -67,6 +68,24 @@ func TestAdminHandler(t *testing.T) {
 		require.Equal(t, "not ready: queue redis unreachable\n", body)
 		code, _ = get(t, hs.URL+"/healthz")
 		require.Equal(t, http.StatusOK, code, "alive even when not ready")
+	})
+
+	t.Run("HungProbe", func(t *testing.T) {
+		t.Parallel()
+		// A check that ignores its context (a hung Redis behind a client without deadlines): the
+		// probe still answers, not ready, long before the check returns.
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		hs := httptest.NewServer(worker.AdminHandler(prometheus.NewRegistry(), func(context.Context) error {
+			<-release
+			return nil
+		}))
+		t.Cleanup(hs.Close)
+		began := time.Now()
+		code, body := get(t, hs.URL+"/readyz")
+		t.Logf("a hung readiness check answered after %s", time.Since(began).Round(time.Millisecond))
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Equal(t, "not ready: redis unavailable\n", body)
 	})
 }
 
