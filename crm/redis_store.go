@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -97,8 +99,41 @@ func (s *RedisStore) CheckServer(ctx context.Context, allowEviction bool) (Serve
 	return CheckServer(ctx, s.rdb, allowEviction)
 }
 
-// CheckServer is RedisStore.CheckServer for a Redis without a store, such as a task queue's.
+// CheckServer is RedisStore.CheckServer for a Redis without a store, such as a task queue's. On a
+// Redis Cluster it checks every master: the first that may evict is the error, and the warnings
+// name the master they are about.
 func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return checkOneServer(ctx, rdb, allowEviction)
+	}
+	var (
+		mu  sync.Mutex
+		out = ServerCheck{AOF: true}
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		check, err := checkOneServer(ctx, m, allowEviction)
+		mu.Lock()
+		defer mu.Unlock()
+		addr := m.Options().Addr
+		for _, w := range check.Warnings {
+			out.Warnings = append(out.Warnings, "master "+addr+": "+w)
+		}
+		if out.EvictionPolicy == "" || check.EvictionPolicy != "noeviction" {
+			out.EvictionPolicy = check.EvictionPolicy
+		}
+		out.AOF = out.AOF && check.AOF
+		if err != nil {
+			return fmt.Errorf("master %s: %w", addr, err)
+		}
+		return nil
+	})
+	slices.Sort(out.Warnings)
+	return out, err
+}
+
+// checkOneServer is CheckServer on one server.
+func checkOneServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
 	var out ServerCheck
 	// One section per call: servers differ in how many sections one INFO call may name.
 	for _, section := range []string{"memory", "persistence"} {

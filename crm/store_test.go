@@ -16,9 +16,10 @@ import (
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
-// backends are the servers the conformance suite runs on: a real redis-server, and the embedded
-// in-process server of the zero-setup mode, whose Lua must run the same scripts.
-var backends = []string{"redis", "embedded"}
+// backends are the servers the conformance suite runs on: a real redis-server, the embedded
+// in-process server of the zero-setup mode, whose Lua must run the same scripts, and a Redis
+// Cluster of three masters (redistest.ClusterURL), where every script's keys must share a slot.
+var backends = []string{"redis", "embedded", "cluster"}
 
 type testBundle struct {
 	store  *crm.RedisStore
@@ -30,10 +31,12 @@ type testBundle struct {
 
 func setup(t *testing.T, backend string) *testBundle {
 	t.Helper()
-	var rdb *redis.Client
+	var rdb redis.UniversalClient
 	switch backend {
 	case "redis":
 		rdb = redistest.Client(t)
+	case "cluster":
+		rdb = redistest.ClusterClient(t)
 	case "embedded":
 		mr := miniredis.RunT(t)
 		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})

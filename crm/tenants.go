@@ -38,6 +38,12 @@ func (s *RedisStore) CreateTenant(ctx context.Context, t TenantID, plan Plan) (T
 	}
 	n, err := createTenantScript.Run(ctx, s.rdb, []string{TenantKey(t)}, string(plan), ms(now)).Int()
 	if err != nil {
+		// Never leave a half-made tenant: take the registry entry back unless the tenant exists
+		// (the script may have run and only its answer been lost). On a cluster the two keys live
+		// on different masters, so one script cannot do both.
+		if exists, xerr := s.rdb.Exists(context.WithoutCancel(ctx), TenantKey(t)).Result(); xerr == nil && exists == 0 {
+			_ = s.rdb.SRem(context.WithoutCancel(ctx), TenantsKey(), string(t)).Err()
+		}
 		return Tenant{}, fmt.Errorf("create tenant %s: %w", t, err)
 	}
 	if n == 0 {
@@ -94,9 +100,23 @@ func (s *RedisStore) Tenants(ctx context.Context) ([]TenantID, error) {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	sort.Strings(ids)
-	out := make([]TenantID, len(ids))
+	// Only tenants that exist: a registry entry whose creation failed half-way (and could not be
+	// taken back) is no tenant, and no sweep should work on it.
+	pipe := s.rdb.Pipeline()
+	exists := make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {
-		out[i] = TenantID(id)
+		exists[i] = pipe.Exists(ctx, TenantKey(TenantID(id)))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+	}
+	out := make([]TenantID, 0, len(ids))
+	for i, id := range ids {
+		if exists[i].Val() > 0 {
+			out = append(out, TenantID(id))
+		}
 	}
 	return out, nil
 }

@@ -21,7 +21,8 @@ import (
 type backend struct {
 	rdb   redis.UniversalClient
 	store *crm.RedisStore
-	// addr is the server's host:port (never the password); db its database number.
+	// addr is the server's host:port, or "cluster h1:p1,h2:p2" (never the password); db its
+	// database number.
 	addr string
 	db   int
 	// embedded is the in-process server of the zero-setup mode; nil on a real Redis.
@@ -36,9 +37,10 @@ func (b *backend) Close() {
 	}
 }
 
-// ping checks that the store's Redis answers; it is part of the readiness checks.
+// ping checks that the store's Redis answers (on a cluster, every master, and that every slot is
+// served); it is part of the readiness checks.
 func (b *backend) ping(ctx context.Context) error {
-	if err := b.rdb.Ping(ctx).Err(); err != nil {
+	if err := pingAll(ctx, b.rdb); err != nil {
 		return fmt.Errorf("ping store redis: %w", err)
 	}
 	return nil
@@ -91,19 +93,17 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 // dialRedis connects to the Redis of a.cfg.RedisURL and checks that it answers. The backend has
 // no store: openRedis adds it.
 func (a *app) dialRedis(ctx context.Context) (*backend, error) {
-	opt, err := redis.ParseURL(a.cfg.RedisURL)
+	target, err := parseRedisTarget(a.cfg.RedisURL, "--redis/REDIS_URL")
 	if err != nil {
-		return nil, usageErrorf("--redis/REDIS_URL is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
-			redisURLError(err))
+		return nil, err
 	}
-	withRedisTimeouts(opt)
-	rdb := redis.NewClient(opt)
-	b := &backend{rdb: rdb, addr: opt.Addr, db: opt.DB}
+	rdb := target.client()
+	b := &backend{rdb: rdb, addr: target.where(), db: target.db()}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
+	if err := pingAll(pctx, rdb); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", opt.Addr, err)
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", b.addr, err)
 	}
 	return b, nil
 }
@@ -185,14 +185,18 @@ func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, what s
 
 // queue is the task queue's Redis: the one of --queue-redis, else the store's.
 type queue struct {
-	opt asynq.RedisClientOpt
+	// opt is asynq's connection option: asynq.RedisClientOpt, or asynq.RedisClusterClientOpt.
+	opt asynq.RedisConnOpt
+	// addr names the server as backend.addr does; db is its database number.
+	addr string
+	db   int
 	// fromFlag names where the URL came from, for error messages: --queue-redis or --redis.
 	fromFlag string
 }
 
 // logAttrs describes the queue for log lines, without secrets.
 func (q queue) logAttrs() []any {
-	return []any{"queue_redis_addr", q.opt.Addr, "queue_redis_db", q.opt.DB}
+	return []any{"queue_redis_addr", q.addr, "queue_redis_db", q.db}
 }
 
 // queueOf returns the task queue of the configuration: --queue-redis when given, else the Redis
@@ -204,43 +208,38 @@ func (a *app) queueOf(b *backend) (queue, error) {
 			return queue{}, usageErrorf("--queue-redis (QUEUE_REDIS_URL) needs --redis: the embedded store keeps its task queue " +
 				"in the same in-process Redis; drop --queue-redis, or give both")
 		}
-		return queue{opt: asynq.RedisClientOpt{Addr: b.addr}, fromFlag: "the embedded store"}, nil
+		return queue{opt: asynq.RedisClientOpt{Addr: b.addr}, addr: b.addr, fromFlag: "the embedded store"}, nil
 	}
 	raw, flag := a.cfg.QueueRedisURL, "--queue-redis/QUEUE_REDIS_URL"
 	if raw == "" {
 		raw, flag = a.cfg.RedisURL, "--redis/REDIS_URL"
 	}
-	opt, err := redis.ParseURL(raw)
+	// asynq's options have no ContextTimeoutEnabled: its calls end at the timeouts the target sets.
+	target, err := parseRedisTarget(raw, flag)
 	if err != nil {
-		return queue{}, usageErrorf("%s is not a valid Redis URL (want redis://[[USER]:PASSWORD@]HOST:PORT/DB or rediss://...): %v",
-			flag, redisURLError(err))
+		return queue{}, err
 	}
-	withRedisTimeouts(opt) // asynq's options have no ContextTimeoutEnabled: its calls end at their timeouts
-	return queue{fromFlag: flag, opt: asynq.RedisClientOpt{
-		Network: opt.Network, Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB,
-		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
-		PoolSize: opt.PoolSize, TLSConfig: opt.TLSConfig,
-	}}, nil
+	return queue{fromFlag: flag, opt: target.asynqOpt(), addr: target.where(), db: target.db()}, nil
 }
 
 // checkQueue makes sure the queue's Redis answers and, unless it is the server of b (already
 // checked) or the embedded one, that it does not evict keys: an evicted task is lost work.
 func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
-	rdb, ok := q.opt.MakeRedisClient().(*redis.Client)
-	if !ok { // cannot happen: RedisClientOpt makes a *redis.Client
+	rdb, ok := q.opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok { // cannot happen: asynq's options make go-redis clients
 		return fmt.Errorf("queue redis client of type %T", q.opt.MakeRedisClient())
 	}
 	defer rdb.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; check %s and that the server is up", q.opt.Addr, err, q.fromFlag)
+	if err := pingAll(pctx, rdb); err != nil {
+		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; check %s and that the server is up", q.addr, err, q.fromFlag)
 	}
-	if b != nil && (b.embedded != nil || b.addr == q.opt.Addr) {
+	if b != nil && (b.embedded != nil || b.addr == q.addr) {
 		return nil
 	}
 	if err := a.checkServer(ctx, rdb, "queue ", q.logAttrs()); err != nil {
-		return fmt.Errorf("refusing to start on the queue's Redis at %s: %w", q.opt.Addr, err)
+		return fmt.Errorf("refusing to start on the queue's Redis at %s: %w", q.addr, err)
 	}
 	return nil
 }

@@ -527,10 +527,11 @@ func TestLoad(t *testing.T) {
 		code, raw, ok := g.do(http.MethodPost, "/crm/v3/objects/contacts/bulk-delete", map[string]any{
 			"filter": `lifecyclestage == "lead"`, "confirmCount": loadLeads}, false)
 		var acc struct {
-			ID    string `json:"id"`
-			Total int64  `json:"total"`
+			ID           string `json:"id"`
+			Status       string `json:"status"`
+			ConfirmCount int64  `json:"confirmCount"`
 		}
-		if !ok || code != http.StatusAccepted || json.Unmarshal(raw, &acc) != nil || acc.Total != loadLeads {
+		if !ok || code != http.StatusAccepted || json.Unmarshal(raw, &acc) != nil || acc.Status != "SELECTING" || acc.ConfirmCount != loadLeads {
 			controlErr = append(controlErr, fmt.Sprintf("bulk delete: %d %s", code, raw))
 		} else {
 			jobID = acc.ID

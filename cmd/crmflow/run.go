@@ -128,7 +128,7 @@ type readyCheck struct {
 // queuePing: the queue is named "redis" too when it is the store's server.
 func redisChecks(b *backend, q queue, queuePing func(context.Context) error) []readyCheck {
 	queueWhat := "queue redis"
-	if b.embedded != nil || b.addr == q.opt.Addr {
+	if b.embedded != nil || b.addr == q.addr {
 		queueWhat = "redis"
 	}
 	return []readyCheck{{"redis", b.ping}, {queueWhat, queuePing}}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// redisTarget is a parsed --redis or --queue-redis: one server, or a Redis Cluster.
+type redisTarget struct {
+	single  *redis.Options        // one server; nil for a cluster
+	cluster *redis.ClusterOptions // a cluster's seed nodes; nil for one server
+}
+
+// clusterSchemes maps the schemes that name a cluster to the ones go-redis's ParseClusterURL reads.
+var clusterSchemes = map[string]string{"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+// redisURLHelp is what a valid --redis or --queue-redis looks like, for error messages.
+const redisURLHelp = "want redis://[[USER]:PASSWORD@]HOST:PORT/DB, rediss://..., or a cluster: " +
+	"redis+cluster://[[USER]:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... (rediss+cluster:// with TLS)"
+
+// parseRedisTarget parses the Redis URL raw given by flag: redis:// or rediss:// for one server,
+// redis+cluster:// or rediss+cluster:// for a cluster, whose other seed nodes are given as
+// ?addr=HOST:PORT. A cluster has only database 0: a path other than "" or "/0" is an error. It
+// sets crmflow's timeouts where the URL left them unset (withRedisTimeouts).
+func parseRedisTarget(raw, flag string) (redisTarget, error) {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	plain, isCluster := clusterSchemes[strings.ToLower(scheme)]
+	if !isCluster {
+		opt, err := redis.ParseURL(raw)
+		if err != nil {
+			return redisTarget{}, usageErrorf("%s is not a valid Redis URL (%s): %v", flag, redisURLHelp, redisURLError(err))
+		}
+		withRedisTimeouts(opt)
+		return redisTarget{single: opt}, nil
+	}
+	u, err := url.Parse(plain + "://" + rest)
+	if err != nil {
+		return redisTarget{}, usageErrorf("%s is not a valid Redis Cluster URL (%s): %v", flag, redisURLHelp, redisURLError(err))
+	}
+	switch u.Path {
+	case "", "/", "/0":
+		u.Path = ""
+	default:
+		return redisTarget{}, usageErrorf("%s names database %s, but a Redis Cluster has only database 0: drop %q from the URL",
+			flag, strings.TrimPrefix(u.Path, "/"), u.Path)
+	}
+	opt, err := redis.ParseClusterURL(u.String())
+	if err != nil {
+		return redisTarget{}, usageErrorf("%s is not a valid Redis Cluster URL (%s): %v", flag, redisURLHelp, redisURLError(err))
+	}
+	withClusterTimeouts(opt)
+	return redisTarget{cluster: opt}, nil
+}
+
+// withClusterTimeouts is withRedisTimeouts for a cluster's options.
+func withClusterTimeouts(opt *redis.ClusterOptions) {
+	one := &redis.Options{DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+		PoolTimeout: opt.PoolTimeout, MaxRetries: opt.MaxRetries}
+	withRedisTimeouts(one)
+	opt.ContextTimeoutEnabled = true
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout, opt.MaxRetries =
+		one.DialTimeout, one.ReadTimeout, one.WriteTimeout, one.PoolTimeout, one.MaxRetries
+}
+
+// where names the target for messages and logs: host:port, or "cluster h1:p1,h2:p2". Never a password.
+func (r redisTarget) where() string {
+	if r.cluster != nil {
+		return "cluster " + strings.Join(r.cluster.Addrs, ",")
+	}
+	return r.single.Addr
+}
+
+// db is the target's database number (0 for a cluster).
+func (r redisTarget) db() int {
+	if r.single != nil {
+		return r.single.DB
+	}
+	return 0
+}
+
+// client makes a client of the target.
+func (r redisTarget) client() redis.UniversalClient {
+	if r.cluster != nil {
+		return redis.NewClusterClient(r.cluster)
+	}
+	return redis.NewClient(r.single)
+}
+
+// asynqOpt is the target as asynq's connection option: asynq.RedisClusterClientOpt for a cluster.
+func (r redisTarget) asynqOpt() asynq.RedisConnOpt {
+	if c := r.cluster; c != nil {
+		return asynq.RedisClusterClientOpt{Addrs: c.Addrs, Username: c.Username, Password: c.Password,
+			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, TLSConfig: c.TLSConfig}
+	}
+	o := r.single
+	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
+		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+		PoolSize: o.PoolSize, TLSConfig: o.TLSConfig}
+}
+
+// pingAll pings the server of rdb or, on a cluster, every master: a cluster whose slots are not
+// all reachable is not ready.
+func pingAll(ctx context.Context, rdb redis.UniversalClient) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			if err := m.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", m.Options().Addr, err)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		// Every slot must have a master that answered: CLUSTER INFO says whether the cluster is ok.
+		info, err := cc.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("the cluster's state is not ok: some slots have no master")
+		}
+		return nil
+	}
+	return rdb.Ping(ctx).Err()
+}

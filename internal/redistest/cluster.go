@@ -1,0 +1,168 @@
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// Cluster is a throwaway Redis Cluster: redis-server processes started from PATH on free loopback
+// ports, each a master serving an equal share of the slots, with no replicas.
+type Cluster struct {
+	// URL is redis+cluster://127.0.0.1:P1?addr=127.0.0.1:P2&addr=..., the form crmflow's --redis takes.
+	URL string
+	// Addrs are the masters' host:port.
+	Addrs []string
+	// Masters are the servers, in the order of Addrs.
+	Masters []*Server
+	// buses are the masters' cluster bus ports (--cluster-port), in the same order.
+	buses []int
+}
+
+var (
+	clusterOnce sync.Once
+	clusterURL  string
+	clusterErr  error
+)
+
+// ClusterURL returns the URL of the shared test cluster: TEST_REDIS_CLUSTER_URL when set, else a
+// cluster of three masters started on first use and kept for the whole test binary. It fails the
+// test when no cluster can be had (redis-server missing, or a cluster that does not form).
+func ClusterURL(t testing.TB) string {
+	t.Helper()
+	clusterOnce.Do(func() {
+		if u := os.Getenv("TEST_REDIS_CLUSTER_URL"); u != "" {
+			clusterURL = u
+			return
+		}
+		var c *Cluster
+		if c, clusterErr = StartCluster(3); clusterErr == nil {
+			clusterURL = c.URL
+		}
+	})
+	if clusterErr != nil {
+		t.Fatalf("redistest: %v", clusterErr)
+	}
+	return clusterURL
+}
+
+// ClusterClient returns a cluster client of the shared test cluster, closed when the test ends.
+func ClusterClient(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	opt, err := redis.ParseClusterURL(strings.Replace(ClusterURL(t), "redis+cluster://", "redis://", 1))
+	if err != nil {
+		t.Fatalf("redistest: parse cluster url: %v", err)
+	}
+	c := redis.NewClusterClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// StartCluster starts a cluster of masters redis-servers (3 at least, as Redis Cluster wants),
+// assigns the slots in equal ranges, joins them, and returns once every node sees the cluster as
+// ok. Stop it with Stop; its servers also stop when the current process exits.
+func StartCluster(masters int) (*Cluster, error) {
+	if masters < 3 {
+		return nil, fmt.Errorf("redistest: a cluster needs at least 3 masters, not %d", masters)
+	}
+	c := &Cluster{}
+	for range masters {
+		bus, err := freePort()
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		s, err := StartServer("", "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+		c.Masters, c.buses = append(c.Masters, s), append(c.buses, bus)
+		c.Addrs = append(c.Addrs, "127.0.0.1:"+strconv.Itoa(s.Port))
+	}
+	if err := c.form(); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	c.URL = "redis+cluster://" + c.Addrs[0]
+	for i, a := range c.Addrs[1:] {
+		sep := "&"
+		if i == 0 {
+			sep = "?"
+		}
+		c.URL += sep + "addr=" + a
+	}
+	return c, nil
+}
+
+// form gives each master its range of slots, introduces them to one another and waits until
+// every node reports cluster_state:ok and sees every slot assigned.
+func (c *Cluster) form() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clients := make([]*redis.Client, len(c.Addrs))
+	for i, a := range c.Addrs {
+		clients[i] = redis.NewClient(&redis.Options{Addr: a})
+		defer clients[i].Close()
+	}
+	per := clusterSlots / len(clients)
+	for i, cl := range clients {
+		lo, hi := i*per, (i+1)*per-1
+		if i == len(clients)-1 {
+			hi = clusterSlots - 1
+		}
+		args := []any{"CLUSTER", "ADDSLOTS"}
+		for s := lo; s <= hi; s++ {
+			args = append(args, s)
+		}
+		if err := cl.Do(ctx, args...).Err(); err != nil {
+			return fmt.Errorf("redistest: CLUSTER ADDSLOTS on %s: %w", c.Addrs[i], err)
+		}
+	}
+	for i, cl := range clients[1:] {
+		// The bus port is not the default (port + 10000): MEET must name it.
+		if err := cl.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.Masters[0].Port, c.buses[0]).Err(); err != nil {
+			return fmt.Errorf("redistest: CLUSTER MEET from %s: %w", c.Addrs[i+1], err)
+		}
+	}
+	for {
+		ok := true
+		for _, cl := range clients {
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") ||
+				!strings.Contains(info, "cluster_slots_assigned:"+strconv.Itoa(clusterSlots)) ||
+				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(len(clients))) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("redistest: the cluster did not form within 30s (log of the first node: " + tailLog(c.Masters[0].Dir) + ")")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop shuts every server of the cluster down.
+func (c *Cluster) Stop() {
+	for _, s := range c.Masters {
+		s.Stop()
+		_ = os.RemoveAll(s.Dir)
+	}
+}
