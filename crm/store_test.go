@@ -503,6 +503,47 @@ func TestCheckServer(t *testing.T) {
 	require.Equal(t, "noeviction", chk.EvictionPolicy)
 }
 
+// On a cluster every master is checked: one master that may evict is enough to refuse.
+func TestCheckServerEveryMaster(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartCluster(3)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	ctx := context.Background()
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	t.Cleanup(func() { _ = rdb.Close() })
+	chk, err := crm.CheckServer(ctx, rdb, false)
+	require.NoError(t, err)
+	require.Equal(t, "noeviction", chk.EvictionPolicy)
+	require.Len(t, chk.Warnings, 3, "AOF off, named for each master: %v", chk.Warnings)
+	for _, a := range c.Addrs {
+		require.Contains(t, strings.Join(chk.Warnings, "\n"), "master "+a+": ")
+	}
+
+	third := redis.NewClient(&redis.Options{Addr: c.Addrs[2]})
+	t.Cleanup(func() { _ = third.Close() })
+	require.NoError(t, third.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+	for range 5 { // whichever node the client would have asked first
+		_, err = crm.CheckServer(ctx, rdb, false)
+		require.ErrorIs(t, err, crm.ErrEvictionPolicy)
+		require.Contains(t, err.Error(), "master "+c.Addrs[2])
+	}
+}
+
+// A tenant whose creation failed half-way (its registry entry without the tenant) is not listed.
+func TestTenantsSkipsHalfMadeTenants(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ghost := redistest.Tenant(t)
+		require.NoError(t, b.rdb.SAdd(b.ctx, crm.TenantsKey(), ghost).Err())
+		t.Cleanup(func() { b.rdb.SRem(context.Background(), crm.TenantsKey(), ghost) })
+		all, err := b.store.Tenants(b.ctx)
+		require.NoError(t, err)
+		require.Contains(t, all, b.tenant)
+		require.NotContains(t, all, crm.TenantID(ghost))
+	})
+}
+
 func TestAllListMembersAndIsListMember(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {

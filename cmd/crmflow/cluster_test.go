@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// TestClusterEndToEnd runs admin, serve, worker and scheduler on a Redis Cluster of three masters,
+// with tenants on every master: each tenant's workflow deletes its matching contacts with
+// enroll-existing, a bulk delete by filter runs as a job, a contact is erased, and a purge empties
+// the bins.
+func TestClusterEndToEnd(t *testing.T) {
+	t.Parallel()
+	url := redistest.ClusterURL(t)
+	rdb := redistest.ClusterClient(t)
+	ctx := context.Background()
+	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	admin := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := crmflow(t, nil, append(append([]string{"admin"}, args...), "--redis", url)...)
+		require.Equal(t, 0, code, "crmflow admin %v\nstderr:\n%s", args, stderr)
+		return strings.TrimSpace(stdout)
+	}
+
+	// Tenants until every master holds one.
+	masterOf := func(tn string) string {
+		t.Helper()
+		var at string
+		require.NoError(t, rdb.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			if n, err := m.Exists(ctx, crm.TenantKey(crm.TenantID(tn))).Result(); err == nil && n == 1 {
+				at = m.Options().Addr
+			}
+			return nil
+		}))
+		return at
+	}
+	tokens := map[string]string{}
+	masters := map[string]bool{}
+	for i := 0; len(masters) < 3; i++ {
+		require.Less(t, i, 40, "40 tenants and still a master without one")
+		tn := redistest.Tenant(t)
+		admin("tenant", "create", tn, "--plan", "professional")
+		admin("user", "create", tn, "ops@example.com", "--perms", "all")
+		tokens[tn] = admin("token", "create", tn, "ops@example.com")
+		at := masterOf(tn)
+		require.NotEmpty(t, at, "tenant %s is on no master", tn)
+		masters[at] = true
+	}
+	t.Logf("%d tenants on %d masters", len(tokens), len(masters))
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", url, "--log-format", "json")
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", url, "--admin-addr", workerAdmin, "--log-format", "json")
+	schedAdmin := freeAddr(t)
+	sched := start(t, nil, "scheduler", "--redis", url, "--admin-addr", schedAdmin, "--log-format", "json",
+		"--jobs-sweep-spec", "@every 1s")
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	waitReady(t, sched, "http://"+schedAdmin)
+	t.Cleanup(func() {
+		for _, p := range []*proc{api, wrk, sched} {
+			require.Equal(t, 0, p.stop(t), "crmflow %v\nstderr:\n%s", p.cmd.Args[1:], p.stderr)
+		}
+	})
+
+	const flow = "bounced"
+	src := "name: " + flow + "\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+	for tn, token := range tokens {
+		contacts := base + "/crm/v3/objects/contacts"
+		var in []map[string]any
+		for i := range 9 {
+			in = append(in, map[string]any{"properties": map[string]string{
+				"email": fmt.Sprintf("p%d@%s.example", i, tn), "email_bounced": fmt.Sprint(i < 3),
+				"lifecyclestage": map[bool]string{true: "lead", false: "customer"}[i >= 3 && i < 6]}})
+		}
+		code, body := call(t, http.MethodPost, contacts+"/batch/create", token, map[string]any{"inputs": in})
+		require.Equal(t, http.StatusCreated, code, "tenant %s: %v", tn, body)
+		ids := map[string]string{}
+		for _, r := range body["results"].([]any) {
+			rec := r.(map[string]any)
+			ids[rec["properties"].(map[string]any)["email"].(string)] = rec["id"].(string)
+		}
+
+		// The workflow deletes the 3 bounced contacts, with enroll-existing.
+		_, _, err := store.PutFlow(ctx, crm.TenantID(tn), flow, crm.Contacts, src, "ops@example.com")
+		require.NoError(t, err)
+		code, body = call(t, http.MethodPost, base+"/automation/v4/flows/"+flow+"/activate", token, map[string]any{"enrollExisting": true})
+		require.Equal(t, http.StatusOK, code, "tenant %s: %v", tn, body)
+
+		// A bulk delete by filter of the 3 leads, as a job.
+		code, body = call(t, http.MethodPost, contacts+"/bulk-delete", token, map[string]any{"filter": `lifecyclestage == "lead"`, "confirmCount": 3})
+		require.Equal(t, http.StatusAccepted, code, "tenant %s: %v", tn, body)
+		job := body["id"].(string)
+		eventually(t, 60*time.Second, "the bulk job of tenant "+tn, func() bool {
+			code, body := call(t, http.MethodGet, base+"/crm/v3/jobs/"+job, token, nil)
+			require.Equal(t, http.StatusOK, code)
+			require.NotEqual(t, "REFUSED", body["status"], "body: %v", body)
+			return body["status"] == "COMPLETE"
+		})
+		eventually(t, 60*time.Second, "the workflow's deletes in tenant "+tn, func() bool {
+			n, err := rdb.ZCard(ctx, crm.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
+			require.NoError(t, err)
+			return n == 6
+		})
+
+		// An erasure by email of a live customer.
+		code, body = call(t, http.MethodPost, contacts+"/gdpr-delete", token,
+			map[string]any{"objectId": fmt.Sprintf("p8@%s.example", tn), "idProperty": "email"})
+		require.Equal(t, http.StatusNoContent, code, "tenant %s: %v", tn, body)
+		code, _ = call(t, http.MethodGet, contacts+"/"+ids[fmt.Sprintf("p8@%s.example", tn)], token, nil)
+		require.Equal(t, http.StatusNotFound, code)
+		live, err := rdb.ZCard(ctx, crm.LiveKey(crm.TenantID(tn), crm.Contacts)).Result()
+		require.NoError(t, err)
+		require.EqualValues(t, 2, live, "tenant %s: 9 - 3 bounced - 3 leads - 1 erased", tn)
+	}
+
+	// The purge as of 91 days later empties every tenant's bin, on every master.
+	later := time.Now().Add(91 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	stdout, stderr, code := crmflow(t, nil, "purge", "--redis", url, "--as-of", later)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	for tn := range tokens {
+		require.Regexp(t, `(?m)^`+tn+`\s+contacts\s+6$`, stdout)
+		n, err := rdb.ZCard(ctx, crm.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
+		require.NoError(t, err)
+		require.Zero(t, n, "tenant %s", tn)
+	}
+	for _, p := range []string{base, "http://" + workerAdmin, "http://" + schedAdmin} {
+		code, body := get(t, p+"/readyz")
+		require.Equal(t, http.StatusOK, code, "%s/readyz: %s", p, body)
+	}
+	require.NotContains(t, wrk.stderr.String(), "MOVED")
+	require.NotContains(t, wrk.stderr.String(), "CROSSSLOT")
+}
+
+// A database other than 0 is refused for a cluster, and a cluster URL is read as one.
+func TestClusterURLs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"redis+cluster://127.0.0.1:1/2", "names database 2, but a Redis Cluster has only database 0"},
+		{"redis+cluster://127.0.0.1:1?nonsense=1", "not a valid Redis Cluster URL"},
+		{"cluster://127.0.0.1:1", "redis+cluster://"},
+	} {
+		_, stderr, code := crmflow(t, nil, "serve", "--redis", tc.url)
+		require.Equal(t, 2, code, "%s: stderr:\n%s", tc.url, stderr)
+		require.Contains(t, stderr, tc.want, tc.url)
+	}
+	target, err := parseRedisTarget("redis+cluster://u:secret@127.0.0.1:7001/0?addr=127.0.0.1:7002&addr=127.0.0.1:7003", "--redis")
+	require.NoError(t, err)
+	require.Nil(t, target.single)
+	require.Equal(t, []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"}, target.cluster.Addrs)
+	require.Equal(t, "secret", target.cluster.Password)
+	require.True(t, target.cluster.ContextTimeoutEnabled)
+	require.Equal(t, redisReadTimeout, target.cluster.ReadTimeout)
+	require.Equal(t, "cluster 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003", target.where())
+	require.NotContains(t, target.where(), "secret")
+}
