@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -77,26 +78,45 @@ func randomTenant(prefix string) crm.TenantID {
 	return crm.TenantID(prefix + "-" + hex.EncodeToString(b[:]))
 }
 
-// Drop deletes every key of a tenant (SCAN + UNLINK in batches) and its registry entry.
+// eachServer calls fn with the server of rdb or, on a Redis Cluster, with each master in turn:
+// server-wide figures (INFO memory, SLOWLOG) are per server, and a cluster's are their sum.
+func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c redis.UniversalClient) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex // ForEachMaster calls fn concurrently
+		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return fn(ctx, m)
+		})
+	}
+	return fn(ctx, rdb)
+}
+
+// Drop deletes every key of a tenant (SCAN + UNLINK in batches) and its registry entry. A tenant's
+// keys share a slot, so on a cluster they are all on one master: SCAN runs on each.
 func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error {
-	iter := rdb.Scan(ctx, 0, "crm:{"+string(t)+"}:*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 1000 {
-			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
-				return err
+	err := eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, "crm:{"+string(t)+"}:*", 1000).Iterator()
+		var batch []string
+		for iter.Next(ctx) {
+			batch = append(batch, iter.Val())
+			if len(batch) == 1000 {
+				if err := c.Unlink(ctx, batch...).Err(); err != nil {
+					return err
+				}
+				batch = batch[:0]
 			}
-			batch = batch[:0]
 		}
-	}
-	if err := iter.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
+		if err := iter.Err(); err != nil {
 			return err
 		}
+		if len(batch) > 0 {
+			return c.Unlink(ctx, batch...).Err()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return rdb.SRem(ctx, crm.TenantsKey(), string(t)).Err()
 }
@@ -146,17 +166,24 @@ func seedContacts(ctx context.Context, st *crm.RedisStore, t crm.TenantID, n int
 	return ids, nil
 }
 
+// usedMemory is Redis's used_memory: on a cluster, the sum over the masters.
 func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	info, err := rdb.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
+	var total int64
+	err := eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		info, err := c.Info(ctx, "memory").Result()
+		if err != nil {
+			return err
 		}
-	}
-	return 0, fmt.Errorf("no used_memory in INFO")
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				total += n
+				return err
+			}
+		}
+		return fmt.Errorf("no used_memory in INFO")
+	})
+	return total, err
 }
 
 // MemoryPerContact seeds n contacts (ten properties, every index) and returns the growth of Redis's
@@ -289,8 +316,10 @@ func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error
 	}
 	horizon := time.Now().Add(-crm.DefaultRetention)
 
-	_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "0").Err()
-	_ = rdb.Do(ctx, "SLOWLOG", "RESET").Err()
+	_ = eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		_ = c.ConfigSet(ctx, "slowlog-log-slower-than", "0").Err()
+		return c.Do(ctx, "SLOWLOG", "RESET").Err()
+	})
 	start := time.Now()
 	total := 0
 	for {
@@ -304,16 +333,19 @@ func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error
 		}
 	}
 	d := time.Since(start)
-	if logs, err := rdb.SlowLogGet(ctx, 10000).Result(); err == nil {
-		var worst time.Duration
+	// The slowest command on any server (each master of a cluster keeps its own SLOWLOG).
+	var worst time.Duration
+	err = eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		logs, err := c.SlowLogGet(ctx, 10000).Result()
 		for _, l := range logs {
-			if l.Duration > worst {
-				worst = l.Duration
-			}
+			worst = max(worst, l.Duration)
 		}
+		_ = c.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err()
+		return err
+	})
+	if err == nil {
 		res.Extra["slowest_command_ms"] = float64(worst.Microseconds()) / 1000
 	}
-	_ = rdb.ConfigSet(ctx, "slowlog-log-slower-than", "10000").Err()
 	if total != n {
 		return res, fmt.Errorf("purge removed %d of %d", total, n)
 	}
