@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -57,8 +58,14 @@ func parseRedisTarget(raw, flag string) (redisTarget, error) {
 	return redisTarget{cluster: opt}, nil
 }
 
-// withClusterTimeouts is withRedisTimeouts for a cluster's options.
+// clusterReload is how often a cluster client reads the cluster's slots again. go-redis reloads
+// at once on MOVED, but not when a master dies: without this, a client would keep dialling a dead
+// master for a minute (go-redis's default) after its replica took over.
+const clusterReload = time.Second
+
+// withClusterTimeouts is withRedisTimeouts for a cluster's options, plus clusterReload.
 func withClusterTimeouts(opt *redis.ClusterOptions) {
+	opt.ClusterStateReloadInterval = clusterReload
 	one := &redis.Options{DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
 		PoolTimeout: opt.PoolTimeout, MaxRetries: opt.MaxRetries}
 	withRedisTimeouts(one)
@@ -91,16 +98,26 @@ func (r redisTarget) client() redis.UniversalClient {
 	return redis.NewClient(r.single)
 }
 
-// asynqOpt is the target as asynq's connection option: asynq.RedisClusterClientOpt for a cluster.
+// asynqOpt is the target as asynq's connection option: for a cluster, a clusterConn with the
+// same options as the store's client (asynq.RedisClusterClientOpt cannot set the slot reload).
 func (r redisTarget) asynqOpt() asynq.RedisConnOpt {
-	if c := r.cluster; c != nil {
-		return asynq.RedisClusterClientOpt{Addrs: c.Addrs, Username: c.Username, Password: c.Password,
-			DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, TLSConfig: c.TLSConfig}
+	if r.cluster != nil {
+		return clusterConn{opt: r.cluster}
 	}
 	o := r.single
 	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
 		DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 		PoolSize: o.PoolSize, TLSConfig: o.TLSConfig}
+}
+
+// clusterConn is an asynq.RedisConnOpt of a Redis Cluster that makes its clients from go-redis
+// cluster options.
+type clusterConn struct{ opt *redis.ClusterOptions }
+
+// MakeRedisClient implements asynq.RedisConnOpt: a new *redis.ClusterClient.
+func (c clusterConn) MakeRedisClient() any {
+	o := *c.opt
+	return redis.NewClusterClient(&o)
 }
 
 // pingAll pings the server of rdb or, on a cluster, every master: a cluster whose slots are not

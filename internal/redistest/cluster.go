@@ -18,14 +18,16 @@ import (
 const clusterSlots = 16384
 
 // Cluster is a throwaway Redis Cluster: redis-server processes started from PATH on free loopback
-// ports, each a master serving an equal share of the slots, with no replicas.
+// ports, each master serving an equal share of the slots, with replicas when asked for.
 type Cluster struct {
 	// URL is redis+cluster://127.0.0.1:P1?addr=127.0.0.1:P2&addr=..., the form crmflow's --redis takes.
 	URL string
-	// Addrs are the masters' host:port.
+	// Addrs are the masters' host:port, as they were started.
 	Addrs []string
-	// Masters are the servers, in the order of Addrs.
+	// Masters are the servers started as masters, in the order of Addrs.
 	Masters []*Server
+	// Replicas are the servers started as replicas: Replicas[i] replicate Masters[i].
+	Replicas [][]*Server
 	// buses are the masters' cluster bus ports (--cluster-port), in the same order.
 	buses []int
 }
@@ -64,6 +66,9 @@ func ClusterClient(t testing.TB) *redis.ClusterClient {
 	if err != nil {
 		t.Fatalf("redistest: parse cluster url: %v", err)
 	}
+	// Read the slots again every second, not every minute: a test that kills a master wants its
+	// replica found at once (go-redis reloads at once on MOVED, not on a dead master).
+	opt.ClusterStateReloadInterval = time.Second
 	c := redis.NewClusterClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -72,19 +77,27 @@ func ClusterClient(t testing.TB) *redis.ClusterClient {
 // StartCluster starts a cluster of masters redis-servers (3 at least, as Redis Cluster wants),
 // assigns the slots in equal ranges, joins them, and returns once every node sees the cluster as
 // ok. Stop it with Stop; its servers also stop when the current process exits.
-func StartCluster(masters int) (*Cluster, error) {
+func StartCluster(masters int) (*Cluster, error) { return StartClusterWithReplicas(masters, 0) }
+
+// StartClusterWithReplicas is StartCluster with replicas replicas of each master (append-only
+// persistence off, as every test server): when a master fails, the cluster promotes one of its
+// replicas after the node timeout (2s here).
+func StartClusterWithReplicas(masters, replicas int) (*Cluster, error) {
 	if masters < 3 {
 		return nil, fmt.Errorf("redistest: a cluster needs at least 3 masters, not %d", masters)
 	}
 	c := &Cluster{}
-	for range masters {
+	node := func() (*Server, int, error) {
 		bus, err := freePort()
 		if err != nil {
-			c.Stop()
-			return nil, err
+			return nil, 0, err
 		}
 		s, err := StartServer("", "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000")
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0")
+		return s, bus, err
+	}
+	for range masters {
+		s, bus, err := node()
 		if err != nil {
 			c.Stop()
 			return nil, err
@@ -95,6 +108,23 @@ func StartCluster(masters int) (*Cluster, error) {
 	if err := c.form(); err != nil {
 		c.Stop()
 		return nil, err
+	}
+	if replicas > 0 {
+		c.Replicas = make([][]*Server, masters)
+		for i := range masters {
+			for range replicas {
+				s, _, err := node()
+				if err != nil {
+					c.Stop()
+					return nil, err
+				}
+				c.Replicas[i] = append(c.Replicas[i], s)
+				if err := c.replicate(s, i); err != nil {
+					c.Stop()
+					return nil, err
+				}
+			}
+		}
 	}
 	c.URL = "redis+cluster://" + c.Addrs[0]
 	for i, a := range c.Addrs[1:] {
@@ -159,10 +189,54 @@ func (c *Cluster) form() error {
 	}
 }
 
+// replicate joins s to the cluster as a replica of master i, and waits until it has synced.
+func (c *Cluster) replicate(s *Server, i int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m := redis.NewClient(&redis.Options{Addr: c.Addrs[i]})
+	defer m.Close()
+	r := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port)})
+	defer r.Close()
+	id, err := m.Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		return fmt.Errorf("redistest: CLUSTER MYID on %s: %w", c.Addrs[i], err)
+	}
+	if err := r.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", c.Masters[0].Port, c.buses[0]).Err(); err != nil {
+		return fmt.Errorf("redistest: CLUSTER MEET from replica %d: %w", s.Port, err)
+	}
+	replicating := false
+	for {
+		var err error
+		if !replicating {
+			// REPLICATE needs the replica to know the master first: retry until the gossip has it.
+			err = r.Do(ctx, "CLUSTER", "REPLICATE", id).Err()
+			replicating = err == nil
+		}
+		if replicating {
+			info, ierr := r.Info(ctx, "replication").Result()
+			if ierr == nil && strings.Contains(info, "master_link_status:up") {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redistest: replica on port %d of %s did not sync within 30s (last error: %v; log: %s)",
+				s.Port, c.Addrs[i], err, tailLog(s.Dir))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // Stop shuts every server of the cluster down.
 func (c *Cluster) Stop() {
 	for _, s := range c.Masters {
 		s.Stop()
 		_ = os.RemoveAll(s.Dir)
+	}
+	for _, rs := range c.Replicas {
+		for _, s := range rs {
+			s.Stop()
+			_ = os.RemoveAll(s.Dir)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -27,4 +28,38 @@ func TestCluster(t *testing.T) {
 		return err
 	}))
 	require.Equal(t, 3, masters)
+}
+
+// A master killed is replaced by its replica: the cluster is ok again, and the data it had
+// replicated is served.
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartClusterWithReplicas(3, 1)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	ctx := context.Background()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ClusterStateReloadInterval: time.Second})
+	t.Cleanup(func() { _ = cc.Close() })
+	require.NoError(t, cc.Set(ctx, "probe", "1", 0).Err())
+	require.NoError(t, cc.Do(ctx, "WAIT", 1, 5000).Err())
+	master, err := cc.MasterForKey(ctx, "probe")
+	require.NoError(t, err)
+	var killed *redistest.Server
+	for i, a := range c.Addrs {
+		if a == master.Options().Addr {
+			killed = c.Masters[i]
+		}
+	}
+	require.NotNil(t, killed)
+	require.NoError(t, killed.Kill())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := cc.Get(ctx, "probe").Result()
+		if err == nil {
+			require.Equal(t, "1", v)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no failover within 30s: %v", err)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
