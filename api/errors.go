@@ -316,6 +316,11 @@ func mapError(err error) (int, errorBody) {
 			"the store is full: it refuses writes until an operator frees memory; reads still work, retry later")
 		body.retryAfter = retryFull
 		return status, body
+	case errors.Is(err, crm.ErrNotReplicated):
+		status, body := one(http.StatusServiceUnavailable, categoryUnavailable, "NOT_REPLICATED", "",
+			"the change was made, but not yet copied to enough replicas of the store: it could be lost in a failover; retrying is safe")
+		body.retryAfter = retryUnavailable
+		return status, body
 	case errors.Is(err, crm.ErrStoreUnavailable):
 		status, body := one(http.StatusServiceUnavailable, categoryUnavailable, "STORE_UNAVAILABLE", "",
 			"the store is unavailable, retry later")

@@ -79,7 +79,7 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 		return ArchiveResult{}, err
 	}
 	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), binEmailDayKeyPrefix(t), BinEmailDaysKey(t), revArg(by))
-	moved, err := archiveScript.Run(ctx, s.rdb, s.archiveKeys(t, o), args...).StringSlice()
+	moved, err := s.runAcked(ctx, archiveScript, s.archiveKeys(t, o), args...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
@@ -114,7 +114,7 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	args := append([]any{ms(now), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID(),
 		ms(now.Add(-s.cfg.Retention)), binEmailDayKeyPrefix(t)}, rest...)
-	raw, err := restoreScript.Run(ctx, s.rdb, s.binKeys(t, o), args...).Slice()
+	raw, err := s.runAcked(ctx, restoreScript, s.binKeys(t, o), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
 	}
@@ -147,7 +147,7 @@ func (s *RedisStore) PurgeExpired(ctx context.Context, t TenantID, o ObjectType,
 	if limit <= 0 || limit > MaxScriptBatch {
 		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	n, err := purgeScript.Run(ctx, s.rdb, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailDaysKey(t)},
+	n, err := s.runAcked(ctx, purgeScript, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailDaysKey(t)},
 		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":",
 		string(o), ms(s.cfg.Clock.Now()), auditMaxLen, binEmailDayKeyPrefix(t)).Int()
 	if err != nil {

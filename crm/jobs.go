@@ -251,7 +251,7 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 		keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
 		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t))
 		var err error
-		if res, err = archiveScript.Run(ctx, s.rdb, keys, args...).StringSlice(); err != nil {
+		if res, err = s.runAcked(ctx, archiveScript, keys, args...).StringSlice(); err != nil {
 			return Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
 		if len(res) == 0 {

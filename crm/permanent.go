@@ -153,7 +153,7 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	for _, e := range block {
 		args = append(args, s.emailHash(t, e))
 	}
-	n, err := permanentDeleteScript.Run(ctx, s.rdb, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
+	n, err := s.runAcked(ctx, permanentDeleteScript, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
 		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...).Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)

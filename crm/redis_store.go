@@ -31,6 +31,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
 	Retention time.Duration
+	// WaitReplicas, when above 0, makes every destructive change (a move to the bin, a restore, a
+	// permanent delete, a purge) wait until that many replicas of its master have it (Redis WAIT)
+	// before it is acknowledged: a failover then cannot lose it. 0 (the default) waits for none,
+	// and a change acknowledged just before its master dies may be lost with it.
+	WaitReplicas int
+	// WaitReplicasTimeout bounds that wait. Defaults to 2s; past it the change is made but the call
+	// returns ErrNotReplicated.
+	WaitReplicasTimeout time.Duration
 }
 
 // RedisStore is the Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
@@ -59,6 +67,12 @@ func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) 
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.WaitReplicas < 0 {
+		return nil, fmt.Errorf("crm: Config.WaitReplicas is %d: give 0 or more replicas", c.WaitReplicas)
+	}
+	if c.WaitReplicasTimeout <= 0 {
+		c.WaitReplicasTimeout = 2 * time.Second
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention

@@ -57,7 +57,7 @@ func (b *backend) logAttrs() []any {
 
 // storeConfig is the crm configuration the flags give.
 func (a *app) storeConfig() *crm.Config {
-	return &crm.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention}
+	return &crm.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention, WaitReplicas: a.cfg.WaitReplicas}
 }
 
 // openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. It refuses to
@@ -251,6 +251,9 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 // It does not call CheckServer: the embedded server never evicts and never persists, and it
 // answers neither a multi-section INFO nor CONFIG GET.
 func (a *app) openEmbedded() (*backend, error) {
+	if a.cfg.WaitReplicas > 0 {
+		return nil, usageErrorf("--wait-replicas %d needs a Redis with replicas: the embedded store has none; drop the flag, or pass --redis", a.cfg.WaitReplicas)
+	}
 	mr := miniredis.NewMiniRedis()
 	// Expire keys by the wall clock, as a real server does (miniredis otherwise waits for FastForward).
 	mr.ClockTTL(true)

@@ -169,3 +169,107 @@ func TestClusterURLs(t *testing.T) {
 	require.Equal(t, "cluster 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003", target.where())
 	require.NotContains(t, target.where(), "secret")
 }
+
+// TestClusterFailoverDuringBulkDelete kills the master of a tenant's slot while a worker runs a
+// 20,000-record bulk delete on a cluster with a replica per master, with --wait-replicas 1: once
+// the replica is promoted, the job finishes with every record in the bin once, a delete the API
+// acknowledged just before the kill is still there, and the processes recover by themselves.
+func TestClusterFailoverDuringBulkDelete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster with replicas and a failover: left out by -short")
+	}
+	t.Parallel()
+	c, err := redistest.StartClusterWithReplicas(3, 1)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	ctx := context.Background()
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ClusterStateReloadInterval: time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	b := &bgBundle{testBundle: &testBundle{redisURL: c.URL, tenant: redistest.Tenant(t)}, ctx: ctx, rdb: nil, store: store}
+	tenant, token := b.opsTenant(t)
+	const n = 20_000
+	in := make([]crm.RecordInput, 0, crm.MaxScriptBatch)
+	for start := 0; start < n; start += crm.MaxScriptBatch {
+		in = in[:0]
+		for i := start; i < start+crm.MaxScriptBatch; i++ {
+			in = append(in, crm.RecordInput{Properties: map[string]string{"lifecyclestage": "lead"}})
+		}
+		_, err := store.CreateRecords(ctx, tenant, crm.Contacts, in, crm.Actor{User: opsUser})
+		require.NoError(t, err)
+	}
+	kept, err := store.CreateRecords(ctx, tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"lifecyclestage": "customer"}}, {Properties: map[string]string{"lifecyclestage": "customer"}}},
+		crm.Actor{User: opsUser})
+	require.NoError(t, err)
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", c.URL, "--wait-replicas", "1")
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", c.URL, "--admin-addr", workerAdmin, "--wait-replicas", "1")
+	schedAdmin := freeAddr(t)
+	sched := start(t, nil, "scheduler", "--redis", c.URL, "--admin-addr", schedAdmin, "--jobs-sweep-spec", "@every 1s")
+	for _, p := range []struct {
+		p   *proc
+		url string
+	}{{api, base}, {wrk, "http://" + workerAdmin}, {sched, "http://" + schedAdmin}} {
+		waitReady(t, p.p, p.url)
+	}
+	t.Cleanup(func() {
+		for _, p := range []*proc{api, wrk, sched} {
+			require.Equal(t, 0, p.stop(t), "crmflow %v\nstderr:\n%s", p.cmd.Args[1:], p.stderr)
+		}
+	})
+
+	code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts/bulk-delete", token,
+		map[string]any{"filter": `lifecyclestage == "lead"`, "confirmCount": n})
+	require.Equal(t, http.StatusAccepted, code, "body: %v", body)
+	job := body["id"].(string)
+	eventually(t, 60*time.Second, "the job under way", func() bool {
+		j, err := store.Job(ctx, tenant, job)
+		require.NoError(t, err)
+		return j.Done >= 2000
+	})
+	// Acknowledged with --wait-replicas 1: the replica has it when the answer comes.
+	code, body = call(t, http.MethodDelete, base+"/crm/v3/objects/contacts/"+string(kept[0].ID), token, nil)
+	require.Equal(t, http.StatusNoContent, code, "body: %v", body)
+
+	m, err := rdb.MasterForKey(ctx, crm.TenantKey(tenant))
+	require.NoError(t, err)
+	var victim *redistest.Server
+	for i, a := range c.Addrs {
+		if a == m.Options().Addr {
+			victim = c.Masters[i]
+		}
+	}
+	require.NotNil(t, victim, "the tenant's master %s", m.Options().Addr)
+	j, err := store.Job(ctx, tenant, job)
+	require.NoError(t, err)
+	require.NoError(t, victim.Kill())
+	killed := time.Now()
+	t.Logf("killed master %s with the job at %d of %d", m.Options().Addr, j.Done, n)
+
+	eventually(t, 3*time.Minute, "the job to finish after the failover", func() bool {
+		j, err = store.Job(ctx, tenant, job)
+		return err == nil && j.State.Finished()
+	})
+	t.Logf("the job finished %s after the kill: %d done, %d skipped", time.Since(killed).Round(time.Millisecond), j.Done, j.Skipped)
+	require.Equal(t, crm.JobDone, j.State)
+	require.EqualValues(t, n, j.Done, "every record moved once")
+	require.Zero(t, j.Skipped)
+	binned, err := rdb.ZCard(ctx, crm.TrashKey(tenant, crm.Contacts)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, n+1, binned, "the leads and the contact deleted through the API")
+	_, err = store.Record(ctx, tenant, crm.Contacts, kept[0].ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err, "the acknowledged delete survived the failover")
+	_, err = store.Record(ctx, tenant, crm.Contacts, kept[1].ID, nil)
+	require.NoError(t, err, "the other customer is live")
+	for _, p := range []string{base, "http://" + workerAdmin, "http://" + schedAdmin} {
+		eventually(t, 30*time.Second, p+"/readyz", func() bool {
+			code, _ := get(t, p+"/readyz")
+			return code == http.StatusOK
+		})
+	}
+}

@@ -40,6 +40,8 @@ type Config struct {
 	// by every command on a real Redis but bench: the same secret on every process of a deployment,
 	// checked against the fingerprint the first process stored. The embedded store draws a random one.
 	EmailSalt string
+	// WaitReplicas is crm.Config.WaitReplicas (--wait-replicas, CRMFLOW_WAIT_REPLICAS). Defaults to 0.
+	WaitReplicas int
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool
 	// ChangesSweepSpec is when the scheduler looks for tenants with record changes the workflow
@@ -166,6 +168,9 @@ func (c *Config) validateServer() error {
 func (c *Config) validateLongRunning() error {
 	if c.Retention <= 0 {
 		return usageErrorf("--retention must be positive, got %s: use a duration such as 2160h (90 days)", c.Retention)
+	}
+	if c.WaitReplicas < 0 {
+		return usageErrorf("--wait-replicas must be 0 or more, got %d: the number of replicas that must have a destructive change before it is acknowledged", c.WaitReplicas)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout must be positive, got %s: use a duration such as 30s", c.ShutdownTimeout)

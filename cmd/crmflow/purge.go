@@ -43,6 +43,7 @@ or to empty the bin of a test tenant.`,
 	a.redisFlag(fs)
 	a.retentionFlag(fs)
 	a.saltFlag(fs)
+	a.waitReplicasFlag(fs)
 	fs.StringVar(&tenant, "tenant", "", "purge only this tenant (default: every tenant)")
 	fs.StringVar(&asOf, "as-of", "", "purge as of this time, RFC 3339 (default: now)")
 	fs.BoolVar(&dryRun, "dry-run", false, "count what would be purged; remove nothing")

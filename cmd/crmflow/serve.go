@@ -106,6 +106,16 @@ func (a *app) storeFlags(fs *pflag.FlagSet) {
 	a.evictionFlag(fs)
 	a.retentionFlag(fs)
 	a.saltFlag(fs)
+	a.waitReplicasFlag(fs)
+}
+
+// waitReplicasFlag defines --wait-replicas.
+func (a *app) waitReplicasFlag(fs *pflag.FlagSet) {
+	fs.IntVar(&a.cfg.WaitReplicas, "wait-replicas", 0,
+		"acknowledge a delete, restore, erasure or purge only once this many replicas of its Redis master have it (Redis WAIT, up to 2s; "+
+			"a change not copied in time answers 503 NOT_REPLICATED and is safe to retry); 0 waits for none, and a failover may lose "+
+			"the latest acknowledged changes")
+	bindEnv(fs, "wait-replicas", "CRMFLOW_WAIT_REPLICAS")
 }
 
 // saltFlag defines --email-salt.
