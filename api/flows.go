@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/engine"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -315,31 +316,23 @@ func (s *Server) suppressionLists(ctx context.Context, t crm.TenantID, wf *workf
 	return good, bad, nil
 }
 
-// listMembers returns the members of wf's suppression lists, and a warning for each list that
-// suppresses nobody (deleted since the workflow was stored, say).
-func (s *Server) listMembers(ctx context.Context, t crm.TenantID, wf *workflows.Workflow) (map[crm.RecordID]bool, []string, error) {
-	good, bad, err := s.suppressionLists(ctx, t, wf)
+// listSets reads the members of wf's suppression lists as the worker does (engine.LoadLists), and
+// returns a warning for each list that suppresses nobody (deleted since the workflow was stored,
+// say), naming it by its place in the YAML.
+func (s *Server) listSets(ctx context.Context, t crm.TenantID, wf *workflows.Workflow) (engine.ListSets, []string, error) {
+	if wf.Suppression == nil {
+		return nil, nil, nil
+	}
+	sets, unusable, err := engine.LoadLists(ctx, s.store, t, wf.ObjectType, wf.Suppression.Lists, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read suppression lists: %w", err)
 	}
 	var warns []string
-	for _, b := range bad {
-		warns = append(warns, b.path()+": "+b.message+"; it suppresses nobody")
+	for _, u := range unusable {
+		i := slices.Index(wf.Suppression.Lists, u.ID)
+		warns = append(warns, badList{i, u.Reason(wf.ObjectType)}.path()+": "+u.Reason(wf.ObjectType)+"; it suppresses nobody")
 	}
-	out := map[crm.RecordID]bool{}
-	for _, id := range good {
-		ids, err := s.store.AllListMembers(ctx, t, id)
-		if errors.Is(err, crm.ErrNotFound) { // deleted meanwhile: it suppresses nobody
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read members of suppression list %s: %w", id, err)
-		}
-		for _, m := range ids {
-			out[m] = true
-		}
-	}
-	return out, warns, nil
+	return sets, warns, nil
 }
 
 // yamlPos is the position in src of the value at path (mapping keys and sequence indexes), or of
@@ -655,7 +648,7 @@ const previewBatch = 500
 func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, limit int, maxRecords int64) (previewJSON, error) {
 	now := s.clock.Now()
 	var spent time.Duration // the triggers' time so far, against Config.PreviewBudget
-	members, warns, err := s.listMembers(ctx, t, wf)
+	lists, warns, err := s.listSets(ctx, t, wf)
 	if err != nil {
 		return previewJSON{}, err
 	}
@@ -676,25 +669,16 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 				return errPreviewTooExpensive(wf, out.Total, s.cfg.PreviewBudget)
 			}
 			out.Total++
+			// The engine's own decision on the record, as enroll-existing would take it.
 			start := time.Now()
-			ok, err := wf.Matches(rec, now)
+			v, _ := engine.DecideOne(wf, engine.Change{ID: rec.ID, Existing: true, Record: &rec}, lists, now)
 			spent += time.Since(start)
-			if err != nil {
+			switch v.Verdict {
+			case crm.VerdictError:
 				out.Errors++
-				continue
-			}
-			if !ok {
-				continue
-			}
-			start = time.Now()
-			suppressed, err := suppressedBy(wf, rec, now, members[rec.ID])
-			spent += time.Since(start)
-			switch {
-			case err != nil:
-				out.Errors++
-			case suppressed != "":
+			case crm.VerdictSuppressed:
 				out.Suppressed++
-			default:
+			case crm.VerdictMatch:
 				out.Matched++
 				if len(out.Sample) < limit {
 					out.Sample = append(out.Sample, toRecordJSON(rec))

@@ -59,39 +59,15 @@ func (c cacheStore) Schema(ctx context.Context, t crm.TenantID, o crm.ObjectType
 
 var _ engine.Store = cacheStore{}
 
-// listSets reads the members of the suppression lists of a workflow of object type o into sets,
-// reusing those already read in this task run (seen). A list that does not exist, or holds another
-// object type, has no members here; it is logged.
+// listSets reads the members of the suppression lists of a workflow of object type o into sets
+// (engine.LoadLists), reusing those already read in this task run (seen). A list that does not
+// exist, or holds another object type, has no members here; it is logged.
 func (w *Worker) listSets(ctx context.Context, log *slog.Logger, t crm.TenantID, o crm.ObjectType, ids []crm.ListID, seen engine.ListSets) (engine.ListSets, error) {
-	for _, id := range ids {
-		if _, ok := seen[id]; ok {
-			continue
-		}
-		set := map[crm.RecordID]bool{}
-		seen[id] = set
-		def, err := w.store.List(ctx, t, id)
-		switch {
-		case errors.Is(err, crm.ErrNotFound):
-			log.Warn("a suppression list of a workflow does not exist: it suppresses no one", "list_id", id)
-			continue
-		case err != nil:
-			delete(seen, id)
-			return nil, fmt.Errorf("read list %s: %w", id, err)
-		case def.ObjectType != o:
-			log.Warn("a suppression list of a workflow holds another object type: it suppresses no one", "list_id", id,
-				"list_object_type", def.ObjectType, "object_type", o)
-			continue
-		}
-		members, err := w.store.AllListMembers(ctx, t, id)
-		if err != nil {
-			delete(seen, id)
-			return nil, fmt.Errorf("read members of list %s: %w", id, err)
-		}
-		for _, m := range members {
-			set[m] = true
-		}
+	sets, unusable, err := engine.LoadLists(ctx, w.store, t, o, ids, seen)
+	for _, u := range unusable {
+		log.Warn("a suppression list of a workflow suppresses no one: "+u.Reason(o), "list_id", u.ID)
 	}
-	return seen, nil
+	return sets, err
 }
 
 // idsHash names a set of record ids (with their enrollment counts, when known) in a task id.
