@@ -276,5 +276,9 @@ func SearchValueKey(t TenantID, o ObjectType, prop, v string) string {
 
 // searchIndexKeyPrefix followed by a property name gives SearchIndexKey; searchValueKeyPrefix
 // followed by "<property>:<value>" gives SearchValueKey.
-func searchIndexKeyPrefix(t TenantID, o ObjectType) string { return prefix(t) + "ix:" + string(o) + ":" }
-func searchValueKeyPrefix(t TenantID, o ObjectType) string { return prefix(t) + "ixv:" + string(o) + ":" }
+func searchIndexKeyPrefix(t TenantID, o ObjectType) string {
+	return prefix(t) + "ix:" + string(o) + ":"
+}
+func searchValueKeyPrefix(t TenantID, o ObjectType) string {
+	return prefix(t) + "ixv:" + string(o) + ":"
+}

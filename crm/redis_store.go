@@ -29,6 +29,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
 	Retention time.Duration
+	// SearchWorkBudget is the most records one search may read from its indexes before testing
+	// the rest of its filters (see Store.Search). Defaults to DefaultSearchWorkBudget.
+	SearchWorkBudget int
 }
 
 // RedisStore is the Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
@@ -57,6 +60,9 @@ func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) 
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.SearchWorkBudget <= 0 {
+		c.SearchWorkBudget = DefaultSearchWorkBudget
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention
