@@ -168,7 +168,10 @@ func TestSearchOperators(t *testing.T) {
 			return (p["lifecyclestage"] == "lead" && ok && n < 3) || p["firstname"] == "Barbara"
 		}},
 		{"ObjectID", groups([]map[string]any{filter("hs_object_id", "LTE", 5)}),
-			func(p map[string]string) bool { n, _ := strconv.Atoi(strings.TrimPrefix(p["lastname"], "Name")); return n <= 5 }},
+			func(p map[string]string) bool {
+				n, _ := strconv.Atoi(strings.TrimPrefix(p["lastname"], "Name"))
+				return n <= 5
+			}},
 		{"Query", map[string]any{"query": "gra", "limit": 200},
 			func(p map[string]string) bool { return p["firstname"] == "Grace" }},
 		{"QueryAndFilter", map[string]any{"query": "user1", "limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}},
