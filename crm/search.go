@@ -138,7 +138,16 @@ type searchPart struct {
 // searchCheck is one filter as tested on a record's value: k the value's kind ("n" number, "d"
 // stored datetime, "m" unix ms, "s" text, "v" exact, "id" the record id), a and b the operands
 // (numbers for n, d, m and id), vs the values of IN and NOT_IN, fs the fields of a query.
+//
+// A check on an indexed number, datetime, enumeration or bool reads the index instead of the
+// record: ix "z" tests the scores of the ZSET key (ZMSCORE), ix "s" membership in any of the SETs
+// keys (SMISMEMBER), negated when neg; one call per check for a batch of records.
 type searchCheck struct {
+	IX   string   `json:"ix,omitempty"`
+	Key  string   `json:"key,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+	Neg  bool     `json:"neg,omitempty"`
+
 	Fi int            `json:"fi"`
 	F  string         `json:"f"`
 	K  string         `json:"k"`
@@ -346,6 +355,35 @@ func driverFor(t TenantID, o ObjectType, sp searchProp, op SearchOperator, a, b 
 	return nil
 }
 
+// indexCheck makes c read the index of its property, when it has one that answers it.
+func indexCheck(t TenantID, o ObjectType, sp searchProp, c *searchCheck) {
+	if sp.ix == nil {
+		return
+	}
+	switch sp.ix.Kind {
+	case IndexScore:
+		c.IX, c.Key = "z", SearchIndexKey(t, o, sp.ix.Name)
+	case IndexValues:
+		var vals []string
+		switch c.Op {
+		case OpEQ, OpNEQ:
+			vals = []string{c.A.(string)}
+		case OpIn, OpNotIn:
+			for _, v := range c.Vs {
+				vals = append(vals, v.(string))
+			}
+		case OpHasProperty, OpNotHasProperty:
+			vals = sp.ix.Options
+		default:
+			return
+		}
+		c.IX, c.Neg = "s", c.Op == OpNEQ || c.Op == OpNotIn || c.Op == OpNotHasProperty
+		for _, v := range vals {
+			c.Keys = append(c.Keys, SearchValueKey(t, o, sp.ix.Name, v))
+		}
+	}
+}
+
 // searchables names the indexed properties of a schema, for error messages.
 func searchables(idx []IndexedProperty) string {
 	names := make([]string, len(idx))
@@ -474,6 +512,9 @@ func planSearch(t TenantID, sch Schema, p SearchParams, budget int) (searchPlan,
 			if f.Operator == OpBetween && sp.kind == "v" {
 				bad(field+".operator", "INVALID_OPERATOR", "operator BETWEEN does not apply to %s, a %s: use IN", sp.name, sp.typ)
 			}
+			if len(errs) == 0 {
+				indexCheck(t, o, sp, &c)
+			}
 			grp.Checks = append(grp.Checks, c)
 			if len(errs) == 0 {
 				if parts := driverFor(t, o, sp, f.Operator, c.A, c.B, c.Vs); parts != nil {
@@ -550,27 +591,17 @@ func (s *RedisStore) Search(ctx context.Context, t TenantID, o ObjectType, p Sea
 	}
 	total, _ := res[0].(int64)
 	out := SearchResult{Total: int(total)}
-	for i := 1; i+1 < len(res); i += 2 {
-		id := fmt.Sprint(res[i])
-		flat, _ := res[i+1].([]any)
-		if len(flat) == 0 {
-			continue
+	ids := make([]RecordID, 0, len(res)-1)
+	for _, v := range res[1:] {
+		id, _ := v.(string)
+		ids = append(ids, RecordID(id))
+	}
+	// The page's records are read after the script, as a client reads them: one that left the
+	// live records in between is left out of the page.
+	if len(ids) > 0 {
+		if out.Records, err = s.Records(ctx, t, o, ids, &ReadOpts{Properties: p.Properties}); err != nil {
+			return SearchResult{}, err
 		}
-		h := make(map[string]string, len(flat)/2)
-		for k := 0; k+1 < len(flat); k += 2 {
-			h[fmt.Sprint(flat[k])] = fmt.Sprint(flat[k+1])
-		}
-		rec := recordFromHash(o, RecordID(id), h, false)
-		if len(p.Properties) > 0 {
-			keep := make(map[string]string, len(p.Properties))
-			for _, name := range p.Properties {
-				if v, ok := rec.Properties[name]; ok {
-					keep[name] = v
-				}
-			}
-			rec.Properties = keep
-		}
-		out.Records = append(out.Records, rec)
 	}
 	if next := plan.Off + plan.Lim; next < out.Total && next < MaxSearchResults {
 		out.After = strconv.Itoa(next)

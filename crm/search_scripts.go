@@ -12,8 +12,7 @@ import "github.com/redis/go-redis/v9"
 // its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id). Otherwise each
 // group reads the records of its smallest driver (the live set when it has none) and tests the
 // group's other filters on them; when those reads would pass the budget, nothing is read.
-// Returns {"budget", records it would read}, or {total, id, fields (HGETALL), id, fields, ...} for
-// the page.
+// Returns {"budget", records it would read}, or {total, id, id, ...}: the page's ids in order.
 var searchScript = redis.NewScript(luaHelpers + luaIndex + `
 local plan = cjson.decode(ARGV[1])
 local off, lim = plan.off, plan.lim
@@ -84,13 +83,10 @@ end
 
 local sort = plan.sort
 
--- page reads the records of ids (in order) and returns the reply.
+-- page is the reply: the total, then the page's ids in order.
 local function page(total, ids)
   local out = {total}
-  for _, id in ipairs(ids) do
-    out[#out+1] = id
-    out[#out+1] = redis.call('HGETALL', plan.rec .. id)
-  end
+  for _, id in ipairs(ids) do out[#out+1] = id end
   return out
 end
 
@@ -149,41 +145,82 @@ for gi, g in ipairs(plan.groups) do
 end
 if reads > plan.budget then return {'budget', reads} end
 
+-- each_500 calls fn with slices of at most 500 of list, and the slice's offset in list.
+local function each_500(list, fn)
+  local i = 1
+  while i <= #list do
+    local c = {}
+    for j = i, math.min(i + 499, #list) do c[#c+1] = list[j] end
+    fn(c, i - 1)
+    i = i + 500
+  end
+end
+
 local accepted, list = {}, {}
 for gi, g in ipairs(plan.groups) do
   local d = chosen[gi]
   local ids = {}
+  local seen = {}
   if d then
-    local seen = {}
     for _, p in ipairs(d.parts) do
       for _, id in ipairs(part_ids(p)) do
-        if not seen[id] then seen[id] = true; ids[#ids+1] = id end
+        if not seen[id] and not accepted[id] then seen[id] = true; ids[#ids+1] = id end
       end
     end
   else
-    ids = redis.call('ZRANGE', plan.live, 0, -1)
+    for _, id in ipairs(redis.call('ZRANGE', plan.live, 0, -1)) do
+      if not accepted[id] then ids[#ids+1] = id end
+    end
   end
-  local checks, fields = {}, {}
+  -- The checks that read an index go first, a call per 500 records; then those that read records.
+  local ichecks, fchecks, fields = {}, {}, {}
   for _, c in ipairs(g.checks) do
     if not d or c.fi ~= d.fi then
-      checks[#checks+1] = c
-      if c.op == 'QUERY' then
-        for _, f in ipairs(c.fs) do fields[#fields+1] = f end
-      elseif c.k ~= 'id' then
-        fields[#fields+1] = c.f
+      if c.ix then
+        ichecks[#ichecks+1] = c
+      else
+        fchecks[#fchecks+1] = c
+        if c.op == 'QUERY' then
+          for _, f in ipairs(c.fs) do fields[#fields+1] = f end
+        elseif c.k ~= 'id' then
+          fields[#fields+1] = c.f
+        end
       end
     end
   end
-  for _, id in ipairs(ids) do
-    if not accepted[id] then
-      local ok = true
-      if #checks > 0 then
+  each_500(ids, function(chunk)
+    local alive = {}
+    for j = 1, #chunk do alive[j] = true end
+    for _, c in ipairs(ichecks) do
+      if c.ix == 'z' then
+        local sc = redis.call('ZMSCORE', c.key, unpack(chunk))
+        for j = 1, #chunk do
+          if alive[j] then
+            local x = nil
+            if sc[j] then x = tonumber(sc[j]) end
+            alive[j] = test(c, x)
+          end
+        end
+      else
+        local m = {}
+        for _, key in ipairs(c.keys) do
+          local r = redis.call('SMISMEMBER', key, unpack(chunk))
+          for j = 1, #chunk do if r[j] == 1 then m[j] = true end end
+        end
+        for j = 1, #chunk do
+          if alive[j] then alive[j] = (m[j] == true) ~= (c.neg == true) end
+        end
+      end
+    end
+    for j, id in ipairs(chunk) do
+      local ok = alive[j]
+      if ok and #fchecks > 0 then
         local vals = {}
         if #fields > 0 then
           local got = redis.call('HMGET', plan.rec .. id, unpack(fields))
           for i, f in ipairs(fields) do vals[f] = got[i] end
         end
-        for _, c in ipairs(checks) do
+        for _, c in ipairs(fchecks) do
           if c.op == 'QUERY' then
             local any = false
             for _, f in ipairs(c.fs) do
@@ -201,15 +238,23 @@ for gi, g in ipairs(plan.groups) do
       end
       if ok then accepted[id] = true; list[#list+1] = id end
     end
-  end
+  end)
 end
 
 -- Sort: by id, or by a property's value with the records without one last, ties by id.
 local keyed = {}
-for i, id in ipairs(list) do
-  local v = nil
-  if sort.k ~= 'id' then v = conv(sort.k, redis.call('HGET', plan.rec .. id, sort.f)) end
-  keyed[i] = {tonumber(id), v, id}
+for i, id in ipairs(list) do keyed[i] = {tonumber(id), nil, id} end
+if sort.k ~= 'id' then
+  if sort.c == 'z' then
+    each_500(list, function(chunk, at)
+      local sc = redis.call('ZMSCORE', sort.key, unpack(chunk))
+      for j = 1, #chunk do
+        if sc[j] then keyed[at + j][2] = tonumber(sc[j]) end
+      end
+    end)
+  else
+    for i, id in ipairs(list) do keyed[i][2] = conv(sort.k, redis.call('HGET', plan.rec .. id, sort.f)) end
+  end
 end
 local desc = sort.desc
 table.sort(keyed, function(a, b)

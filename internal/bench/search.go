@@ -61,23 +61,24 @@ func Search(ctx context.Context, rdb redis.UniversalClient, n int) (Result, erro
 
 	var got int
 	totals := make([]int, queries)
-	start := time.Now()
+	var shape, rawShape [2]time.Duration // by shape: the week alone, the week and the stage
 	for q := range queries {
+		start := time.Now()
 		r, err := st.Search(ctx, t, crm.Contacts, params(q))
 		if err != nil {
 			return res, err
 		}
+		shape[q%2] += time.Since(start)
 		got += len(r.Records)
 		totals[q] = r.Total
 	}
-	d := time.Since(start)
 
 	ix := crm.SearchIndexKey(t, crm.Contacts, "last_activity_date")
 	customers := crm.SearchValueKey(t, crm.Contacts, "lifecyclestage", "customer")
 	recPrefix := crm.RecordKey(t, crm.Contacts, "")
 	var rawGot int
-	start = time.Now()
 	for q := range queries {
+		start := time.Now()
 		from, to := week(q)
 		lo, hi := strconv.FormatInt(from.UnixMilli(), 10), strconv.FormatInt(to.UnixMilli(), 10)
 		var ids []string
@@ -123,16 +124,20 @@ func Search(ctx context.Context, rdb redis.UniversalClient, n int) (Result, erro
 		if _, err := pipe.Exec(ctx); err != nil {
 			return res, err
 		}
+		rawShape[q%2] += time.Since(start)
 		if total != totals[q] {
 			return res, fmt.Errorf("search query %d: crmflow found %d, the raw reads %d", q, totals[q], total)
 		}
 		rawGot += len(ids)
 	}
-	raw := time.Since(start)
 	if rawGot != got {
 		return res, fmt.Errorf("search returned %d records, the raw reads %d", got, rawGot)
 	}
 	res.Records = got
-	finish(&res, d, raw)
+	finish(&res, shape[0]+shape[1], rawShape[0]+rawShape[1])
+	res.Extra = map[string]float64{
+		"range_ratio": rawShape[0].Seconds() / shape[0].Seconds(),
+		"and_ratio":   rawShape[1].Seconds() / shape[1].Seconds(),
+	}
 	return res, nil
 }
