@@ -49,7 +49,7 @@ type IndexedProperty struct {
 // integrations look records up by. Every other string property is searchable only beside a filter
 // on an indexed property (see SearchIndexes).
 var textIndexed = map[ObjectType][]string{
-	Contacts:  {"email", "firstname", "lastname", "company"},
+	Contacts:  {"email", "firstname", "lastname"},
 	Companies: {"name", "domain"},
 	Deals:     {"dealname", "pipeline"},
 	Tickets:   {"subject"},
@@ -158,7 +158,10 @@ end
 local function ix_spec(raw)
   local spec = cjson.decode(raw)
   spec.fields = {}
-  for i, e in ipairs(spec.props) do spec.fields[i] = e[3] end
+  for i, e in ipairs(spec.props) do
+    spec.fields[i] = e[3]
+    if e[1] == 'v' then e[4] = spec.ixv .. e[2] .. ':' else e[4] = spec.ix .. e[2] end
+  end
   return spec
 end
 
@@ -191,10 +194,10 @@ local function ix_record(acc, spec, id, vals, add)
     if v and v ~= '' then
       local k = e[1]
       if k == 'v' then
-        local key = spec.ixv .. e[2] .. ':' .. v
+        local key = e[4] .. v
         if add then ix_push(acc.sadd, key, id) else ix_push(acc.srem, key, id) end
       else
-        local key = spec.ix .. e[2]
+        local key = e[4]
         local member, score = id, '0'
         if k == 's' then member = string.lower(v) .. '\0' .. id else score = ix_score(k, v) end
         if not add then ix_push(acc.zrem, key, member)

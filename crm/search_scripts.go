@@ -8,8 +8,8 @@ import "github.com/redis/go-redis/v9"
 // ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
 // one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
 // offset, the page size and the work budget.
-// A search of one filter (or none) whose index holds the records in the sorted order reads only
-// its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id). Otherwise each
+// A search of one filter (or none, sorted by id or by a property every record has) whose index
+// holds the records in the sorted order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id). Otherwise each
 // group reads the records of its smallest driver (the live set when it has none) and tests the
 // group's other filters on them; when those reads would pass the budget, nothing is read.
 // Returns {"budget", records it would read}, or {total, id, id, ...}: the page's ids in order.
@@ -96,6 +96,11 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
   local p = nil
   if #g.checks == 0 then
     p = {c = 'z', key = plan.live, min = '-inf', max = '+inf'}
+    -- Sorted by a property every record has (createdate, lastmodifieddate...): its index is the order.
+    if sort.c ~= '' and redis.call('ZCARD', sort.key) == redis.call('ZCARD', plan.live) then
+      if sort.c == 'z' then p = {c = 'z', key = sort.key, min = '-inf', max = '+inf'}
+      else p = {c = 'l', key = sort.key, min = '-', max = '+'} end
+    end
   elseif #g.drivers == 1 and #g.drivers[1].parts == 1 then
     p = g.drivers[1].parts[1]
   end
