@@ -106,7 +106,7 @@ func TestSearchOperators(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	recs := seedContacts(t, b, b.tenantA, 40)
-	seedContacts(t, b, b.tenantB, 40) // the same data in another tenant must never show
+	seedContacts(t, b, b.tenantB, 45) // the same data and more (ids 41 to 45) in another tenant: never shown
 
 	tests := []struct {
 		name string
@@ -179,6 +179,11 @@ func TestSearchOperators(t *testing.T) {
 				return strings.HasPrefix(p["email"], "user1") && p["lifecyclestage"] == "lead"
 			}},
 	}
+	t.Run("OtherTenant", func(t *testing.T) {
+		t.Parallel()
+		got := b.search(t, tokBAll, map[string]any{"limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("hs_object_id", "GT", 40)}}}})
+		require.Equal(t, []string{"41", "42", "43", "44", "45"}, resultIDs(got))
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
