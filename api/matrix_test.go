@@ -159,6 +159,10 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/objects/contacts/batch/read", map[string]any{"inputs": idInputs(f.c1, f.c2)}}
 			}, ok: 200, other: 207, readOnly: true},
+		{name: "SearchObjects", pattern: "POST /crm/v3/objects/{objectType}/search", needs: read,
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/objects/contacts/search", map[string]any{"query": "a"}}
+			}, ok: 200, other: 200, readOnly: true},
 		{name: "BatchUpdate", pattern: "POST /crm/v3/objects/{objectType}/batch/update", needs: write,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/objects/contacts/batch/update",

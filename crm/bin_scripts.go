@@ -38,6 +38,7 @@ import "github.com/redis/go-redis/v9"
 // permanent delete by email finds the contact in the bin. ARGV[22] -> crm:{<tenant>}:binemails:contacts:days
 // (BinEmailDaysKey), which gains that day. (ARGVs rather than KEYS because KEYS[9..10] are the
 // job's; they carry the same hash tag.) With a job, ARGV[20] is empty.
+// ARGV[24] -> the type's search index spec (indexSpec): each moved record leaves its search indexes.
 // With a bulk job, also KEYS[9] -> crm:{<tenant>}:job:<id> and KEYS[10] -> crm:{<tenant>}:job:<id>:pending,
 // ARGV[14] empty and ARGV[19] -> the batch size: the ids are the first of the job's pending set
 // (the job starts running, unless it is done); each leaves the pending set and counts as done
@@ -46,8 +47,10 @@ import "github.com/redis/go-redis/v9"
 // Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
 // HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
 // ARGV[2..5] (nothing is done).
-var archiveScript = redis.NewScript(luaHelpers + luaHistory + `
+var archiveScript = redis.NewScript(luaHelpers + luaIndex + luaHistory + `
 local now, otype = ARGV[1], ARGV[2]
+local spec = ix_spec(ARGV[24])
+local ix = ix_new()
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails, replayed, emailids = {}, {}, {}, {}, {}, {}, {}
 local op = ARGV[20] or ''
@@ -85,6 +88,7 @@ for _, id in ipairs(input) do
         emailids[#emailids+1] = id
       end
     end
+    ix_record(ix, spec, id, ix_fields(spec, rec), false)
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
     if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
@@ -138,6 +142,7 @@ if #moved > 0 then
       redis.call('ZADD', ARGV[22], day, day)
     end
   end
+  ix_flush(ix)
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
@@ -171,14 +176,17 @@ return moved
 // those records as restored again and changes nothing   ARGV[13] -> the retention horizon (unix
 // ms): a record deleted at or before it is past its retention period and stays in the bin
 // ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
-// contact's emails leave the key of its deletion's day   ARGV[15..] -> record ids
+// contact's emails leave the key of its deletion's day   ARGV[15] -> the type's search index spec
+// (indexSpec): each restored record joins its search indexes   ARGV[16..] -> record ids
 // Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at} or
 // {"conflict", id, email, owner id}.
-var restoreScript = redis.NewScript(luaHelpers + `
+var restoreScript = redis.NewScript(luaHelpers + luaIndex + `
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
+local spec = ix_spec(ARGV[15])
+local ix = ix_new()
 local out = {}
-for i = 15, #ARGV do
+for i = 16, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local bin, rec = ARGV[8] .. me, ARGV[7] .. me
@@ -206,6 +214,7 @@ for i = 15, #ARGV do
       redis.call('RENAME', bin, rec)
       redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op', '_deleted_rev')
       redis.call('HSET', rec, '_updated', now, '_restored_op', ARGV[12])
+      ix_record(ix, spec, id, ix_fields(spec, rec), true)
       redis.call('ZADD', KEYS[1], id, id)
       redis.call('ZREM', KEYS[2], id)
       redis.call('ZREM', KEYS[3], id)
@@ -241,6 +250,7 @@ for i = 15, #ARGV do
     end
   end
 end
+ix_flush(ix)
 return out
 `)
 

@@ -71,14 +71,15 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err := checkBatch(len(ids)); err != nil {
 		return ArchiveResult{}, err
 	}
-	if _, err := s.Schema(ctx, t, o); err != nil {
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
 		return ArchiveResult{}, err
 	}
 	rest, err := idArgs(ids)
 	if err != nil {
 		return ArchiveResult{}, err
 	}
-	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), binEmailDayKeyPrefix(t), BinEmailDaysKey(t), revArg(by))
+	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), binEmailDayKeyPrefix(t), BinEmailDaysKey(t), revArg(by), indexSpec(t, sch))
 	moved, err := s.runAcked(ctx, archiveScript, s.archiveKeys(t, o), args...).StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
@@ -102,7 +103,8 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	if err := checkBatch(len(ids)); err != nil {
 		return RestoreResult{}, err
 	}
-	if _, err := s.Schema(ctx, t, o); err != nil {
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
 		return RestoreResult{}, err
 	}
 	rest, err := idArgs(ids)
@@ -113,7 +115,7 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	now := s.cfg.Clock.Now()
 	args := append([]any{ms(now), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID(),
-		ms(now.Add(-s.cfg.Retention)), binEmailDayKeyPrefix(t)}, rest...)
+		ms(now.Add(-s.cfg.Retention)), binEmailDayKeyPrefix(t), indexSpec(t, sch)}, rest...)
 	raw, err := s.runAcked(ctx, restoreScript, s.binKeys(t, o), args...).Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)

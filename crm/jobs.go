@@ -249,8 +249,12 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 			meta = j
 		}
 		keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
-		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t))
-		var err error
+		sch, err := s.Schema(ctx, t, meta.ObjectType)
+		if err != nil {
+			return Job{}, fmt.Errorf("run job %s: %w", id, err)
+		}
+		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t),
+			"", indexSpec(t, sch))
 		if res, err = s.runAcked(ctx, archiveScript, keys, args...).StringSlice(); err != nil {
 			return Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}

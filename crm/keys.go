@@ -266,3 +266,28 @@ func FlowBackfillKey(t TenantID, flow string) string { return prefix(t) + "flow:
 func FlowBackfillLeaseKey(t TenantID, flow string) string {
 	return prefix(t) + "flow:" + flow + ":backfill:lease"
 }
+
+// SearchIndexKey is the ZSET that indexes one property of an object type's live records for search
+// (see SearchIndexes): for a number or datetime, member the record id and score the value (a
+// datetime in unix ms); for a string, score 0 and member the lowercased value, a NUL byte and the
+// record id, so that ZRANGEBYLEX finds a value, a range or a prefix. The record write scripts keep
+// it in the same step as the record.
+func SearchIndexKey(t TenantID, o ObjectType, prop string) string {
+	return searchIndexKeyPrefix(t, o) + prop
+}
+
+// SearchValueKey is the SET of the ids of an object type's live records whose enumeration or bool
+// property prop has value v (see SearchIndexes). The record write scripts keep it in the same step
+// as the record; an empty set is gone.
+func SearchValueKey(t TenantID, o ObjectType, prop, v string) string {
+	return searchValueKeyPrefix(t, o) + prop + ":" + v
+}
+
+// searchIndexKeyPrefix followed by a property name gives SearchIndexKey; searchValueKeyPrefix
+// followed by "<property>:<value>" gives SearchValueKey.
+func searchIndexKeyPrefix(t TenantID, o ObjectType) string {
+	return prefix(t) + "ix:" + string(o) + ":"
+}
+func searchValueKeyPrefix(t TenantID, o ObjectType) string {
+	return prefix(t) + "ixv:" + string(o) + ":"
+}

@@ -150,6 +150,13 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
 		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
 		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
+	for _, o := range []ObjectType{Contacts, Calls} {
+		sch, err := s.Schema(ctx, t, o)
+		if err != nil {
+			return PermanentDeleteResult{}, false, err
+		}
+		args = append(args, indexSpec(t, sch))
+	}
 	for _, e := range block {
 		args = append(args, s.emailHash(t, e))
 	}

@@ -30,11 +30,15 @@ import "github.com/redis/go-redis/v9"
 // ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
 // ARGV[22] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
 // contact's emails leave the key of its deletion's day (BinEmailDayKey)
-// ARGV[23..] -> salted hashes to blocklist
+// ARGV[23] -> the search index spec of contacts, ARGV[24] -> of calls (indexSpec): a wiped live
+// record leaves its search indexes
+// ARGV[25..] -> salted hashes to blocklist
 // Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
 // emails changed since read. Nothing is changed unless it returns 1.
-var permanentDeleteScript = redis.NewScript(luaHelpers + `
+var permanentDeleteScript = redis.NewScript(luaHelpers + luaIndex + `
 local now = ARGV[1]
+local specs = {contacts = ix_spec(ARGV[23]), calls = ix_spec(ARGV[24])}
+local ix = ix_new()
 local P = {rec = ARGV[5], bin = ARGV[6], assoc = ARGV[7], binassoc = ARGV[8], memberof = ARGV[9],
   list = ARGV[10], listsfx = ARGV[11], live = ARGV[12], trash = ARGV[13], binids = ARGV[14], binassocs = ARGV[21]}
 
@@ -74,6 +78,7 @@ local function wipe(otype, rid)
   for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
+  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], P.rec .. me), false) end
   redis.call('DEL', P.rec .. me, P.bin .. me, P.assoc .. me, P.binassoc .. me, memberof)
   redis.call('SREM', P.binassocs .. otype, rid)
   redis.call('ZREM', P.live .. otype, rid)
@@ -126,8 +131,9 @@ for i, id in ipairs(ids) do
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
+ix_flush(ix)
 mark_changed(KEYS[2], KEYS[3], members, now, 'p')
-for i = 23, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)

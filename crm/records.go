@@ -113,7 +113,7 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 		return nil, fmt.Errorf("encode records: %w", err)
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload), binRecordKeyPrefix(t)).StringSlice()
+	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload), binRecordKeyPrefix(t), indexSpec(t, sch)).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
 	}
@@ -213,7 +213,7 @@ func (s *RedisStore) UpdateRecords(ctx context.Context, t TenantID, o ObjectType
 		isContacts = "1"
 	}
 	now := s.cfg.Clock.Now()
-	res, err := updateRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), isContacts, string(payload)).StringSlice()
+	res, err := updateRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), isContacts, string(payload), indexSpec(t, sch)).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", o, err)
 	}

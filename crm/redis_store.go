@@ -31,6 +31,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
 	Retention time.Duration
+	// SearchWorkBudget is the most records one search may read from its indexes before testing
+	// the rest of its filters (see Store.Search). Defaults to DefaultSearchWorkBudget.
+	SearchWorkBudget int
 	// WaitReplicas, when above 0, makes every destructive change (a move to the bin, a restore, a
 	// permanent delete, a purge) wait until that many replicas of its master have it (Redis WAIT)
 	// before it is acknowledged: a failover then cannot lose it. 0 (the default) waits for none,
@@ -73,6 +76,9 @@ func NewRedisStore(rdb redis.UniversalClient, cfg *Config) (*RedisStore, error) 
 	}
 	if c.WaitReplicasTimeout <= 0 {
 		c.WaitReplicasTimeout = 2 * time.Second
+	}
+	if c.SearchWorkBudget <= 0 {
+		c.SearchWorkBudget = DefaultSearchWorkBudget
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention

@@ -273,11 +273,14 @@ return 1
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type
 // ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 // ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
+// ARGV[5] -> the type's search index spec (indexSpec): each record joins its search indexes
 // Returns {"ok"}, {"conflict", email, owner id}, or {"blocked", email}. On a refusal nothing changed.
 // The ids are new, so a record of one of them, live or in the bin, means this very call ran before
 // (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
-var createRecordsScript = redis.NewScript(luaHelpers + `
+var createRecordsScript = redis.NewScript(luaHelpers + luaIndex + `
 local now, otype = ARGV[1], ARGV[2]
+local spec = ix_spec(ARGV[5])
+local ix = ix_new()
 local recs = cjson.decode(ARGV[3])
 for i, r in ipairs(recs) do
   if redis.call('EXISTS', KEYS[6+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
@@ -297,12 +300,15 @@ for i, r in ipairs(recs) do
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
   redis.call('HSET', KEYS[6+i], unpack(args))
+  r.props._created = now; r.props._updated = now
+  ix_record(ix, spec, r.id, r.props, true)
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
   members[#members+1] = otype .. ':' .. r.id
 end
 each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
 each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
+ix_flush(ix)
 local reads = redis.call('SMEMBERS', KEYS[6])
 local snaps = {}
 for i in ipairs(recs) do snaps[i] = snapshot(KEYS[6+i], reads) end
@@ -316,10 +322,13 @@ return {'ok'}
 // KEYS[5] -> crm:{<tenant>}:trigreads:<type>     KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
 // ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
+// ARGV[5] -> the type's search index spec (indexSpec): the entries of the changed fields move
 // Returns {"ok"}, {"missing", id}, {"conflict", email, owner id} or {"blocked", email}.
 // On a refusal nothing changed.
-var updateRecordsScript = redis.NewScript(luaHelpers + `
+var updateRecordsScript = redis.NewScript(luaHelpers + luaIndex + `
 local now, otype, contacts = ARGV[1], ARGV[2], ARGV[3] == '1'
+local spec = ix_spec(ARGV[5])
+local ix = ix_new()
 local ups = cjson.decode(ARGV[4])
 local plans = {}
 local claimed = {}
@@ -362,6 +371,15 @@ for i, u in ipairs(ups) do
   local key = KEYS[5+i]
   local args = {'_updated', now}
   for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
+  local old = ix_fields(spec, key)
+  local gone, came = {}, {_updated = now}
+  gone._updated = old._updated
+  for k, v in pairs(u.set) do
+    if old[k] ~= v then gone[k] = old[k]; came[k] = v end
+  end
+  for _, k in ipairs(u.del) do gone[k] = old[k] end
+  ix_record(ix, spec, u.id, gone, false)
+  ix_record(ix, spec, u.id, came, true)
   redis.call('HSET', key, unpack(args))
   if #u.del > 0 then redis.call('HDEL', key, unpack(u.del)) end
   for _, e in ipairs(plans[i].drop) do
@@ -369,6 +387,7 @@ for i, u in ipairs(ups) do
   end
   for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
 end
+ix_flush(ix)
 local members, snaps = {}, {}
 local reads = redis.call('SMEMBERS', KEYS[5])
 for i, u in ipairs(ups) do

@@ -27,6 +27,7 @@ func newAdminCmd(a *app) *cobra.Command {
 		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
 		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
 		a.newSchemaCmd(),
+		a.newReindexCmd(),
 	)
 	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox and the schema export.
 
@@ -47,7 +48,8 @@ the acting admin: --by, or else "admin-cli:" and the operating-system user runni
   crmflow admin token revoke acme 3f9a0c1d2e4b5a69
   crmflow admin tenant set-plan acme enterprise
   crmflow admin tenant list
-  crmflow admin outbox list acme`
+  crmflow admin outbox list acme
+  crmflow admin reindex acme      # search indexes of records older than search`
 	pf := admin.PersistentFlags()
 	a.redisFlag(pf)
 	a.saltFlag(pf)

@@ -34,6 +34,9 @@ same run, and print each as a ratio: crmflow's records per second over the raw l
   workflow-e2e  a delete_contact workflow from its activation until every matching contact is in the
                 bin, beside the naive design of one asynq task per contact (goal 10: ten times faster)
   batch-create  batch creates over HTTP, 100 per request, beside pipelined HSETs (no goal)
+  search        searches of a page of 100 (a week of last_activity_date; the same AND a lifecycle
+                stage) beside the raw ZRANGEBYSCORE / SMISMEMBER / HGETALL reads of the same
+                indexes (goal 0.5)
 
 It also prints Redis memory per contact (ten properties, every index) and the p50/p99 lag from an
 API write to the enrollment it causes, under a steady stream of updates.

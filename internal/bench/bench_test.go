@@ -80,6 +80,11 @@ func TestScenariosSmall(t *testing.T) {
 	r, err = bench.BatchCreateHTTP(ctx, rdb, 450, 3)
 	require.NoError(t, err)
 	require.Positive(t, r.Ratio)
+	// The search scenario checks each query's total against the raw reads' itself.
+	r, err = bench.Search(ctx, rdb, 20000)
+	require.NoError(t, err)
+	require.Greater(t, r.Records, 100*100, "200 queries, half of them a full page")
+	require.Positive(t, r.Ratio)
 	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(t), bench.Purge} {
 		r, err := sc(ctx, rdb, 1200)
 		require.NoError(t, err)

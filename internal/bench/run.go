@@ -16,7 +16,7 @@ import (
 )
 
 // Scenarios are the scenarios Run knows, in the order it runs them.
-var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "workflow-e2e", "batch-create"}
+var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "workflow-e2e", "batch-create", "search"}
 
 // Options configure Run. The zero value runs every scenario on DefaultRecords records.
 type Options struct {
@@ -118,6 +118,8 @@ func Run(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOp
 			r, err = WorkflowE2E(ctx, rdb, queue, n)
 		case "batch-create":
 			r, err = BatchCreateHTTP(ctx, rdb, n, 4)
+		case "search":
+			r, err = Search(ctx, rdb, n)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", name, err)

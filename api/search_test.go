@@ -1,0 +1,484 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+type searchPage struct {
+	Total   int      `json:"total"`
+	Results []record `json:"results"`
+	Paging  *struct {
+		Next struct {
+			After string `json:"after"`
+		} `json:"next"`
+	} `json:"paging"`
+}
+
+// seedContacts creates n contacts of tenant tn whose properties follow i (1..n), and returns
+// their properties by id.
+func seedContacts(t *testing.T, b *testBundle, tn crm.TenantID, n int) map[string]map[string]string {
+	t.Helper()
+	firsts := []string{"Ada", "Grace", "Alan", "Linus", "Barbara"}
+	stages := []string{"lead", "customer", "subscriber"}
+	var in []crm.RecordInput
+	for i := 1; i <= n; i++ {
+		props := map[string]string{
+			"email":              fmt.Sprintf("user%02d@%s", i, []string{"acme.example", "globex.example"}[i%2]),
+			"firstname":          firsts[i%5],
+			"lastname":           fmt.Sprintf("Name%02d", i),
+			"lifecyclestage":     stages[i%3],
+			"city":               []string{"Paris", "Oslo"}[i%2],
+			"last_activity_date": fmt.Sprintf("2026-01-%02dT10:00:00Z", i%28+1),
+			"email_opt_out":      strconv.FormatBool(i%4 == 0),
+		}
+		if i%10 != 0 {
+			props["num_notes"] = strconv.Itoa(i % 7)
+		}
+		in = append(in, crm.RecordInput{Properties: props})
+	}
+	recs, err := b.store.CreateRecords(b.ctx, tn, crm.Contacts, in, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	out := map[string]map[string]string{}
+	for _, r := range recs {
+		out[string(r.ID)] = r.Properties
+	}
+	return out
+}
+
+// search posts a search of contacts as who and returns the page.
+func (b *testBundle) search(t *testing.T, who string, body map[string]any) searchPage {
+	t.Helper()
+	return expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/contacts/search", who, body), http.StatusOK)
+}
+
+func resultIDs(p searchPage) []string {
+	out := make([]string, len(p.Results))
+	for i, r := range p.Results {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// matching returns the ids of recs for which keep is true, by ascending id.
+func matching(recs map[string]map[string]string, keep func(p map[string]string) bool) []string {
+	var out []string
+	for id, p := range recs {
+		if keep(p) {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+	return out
+}
+
+func filter(prop, op string, v any) map[string]any {
+	return map[string]any{"propertyName": prop, "operator": op, "value": v}
+}
+
+func groups(gs ...[]map[string]any) map[string]any {
+	var out []any
+	for _, g := range gs {
+		out = append(out, map[string]any{"filters": g})
+	}
+	return map[string]any{"filterGroups": out, "limit": 200}
+}
+
+func num(p map[string]string) (int, bool) {
+	v, ok := p["num_notes"]
+	if !ok {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(v)
+	return n, true
+}
+
+func TestSearchOperators(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	recs := seedContacts(t, b, b.tenantA, 40)
+	seedContacts(t, b, b.tenantB, 45) // the same data and more (ids 41 to 45) in another tenant: never shown
+
+	tests := []struct {
+		name string
+		body map[string]any
+		keep func(p map[string]string) bool
+	}{
+		{"NoFilters", map[string]any{"limit": 200}, func(map[string]string) bool { return true }},
+		{"EQNumber", groups([]map[string]any{filter("num_notes", "EQ", 3)}), func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
+		{"EQNumberAsString", groups([]map[string]any{filter("num_notes", "EQ", "3")}), func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
+		{"NEQNumber", groups([]map[string]any{filter("num_notes", "NEQ", 3)}), func(p map[string]string) bool { n, ok := num(p); return !ok || n != 3 }},
+		{"LT", groups([]map[string]any{filter("num_notes", "LT", 2)}), func(p map[string]string) bool { n, ok := num(p); return ok && n < 2 }},
+		{"LTE", groups([]map[string]any{filter("num_notes", "LTE", 2)}), func(p map[string]string) bool { n, ok := num(p); return ok && n <= 2 }},
+		{"GT", groups([]map[string]any{filter("num_notes", "GT", 4)}), func(p map[string]string) bool { n, ok := num(p); return ok && n > 4 }},
+		{"GTE", groups([]map[string]any{filter("num_notes", "GTE", 4)}), func(p map[string]string) bool { n, ok := num(p); return ok && n >= 4 }},
+		{"Between", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": "2", "highValue": "4"}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n >= 2 && n <= 4 }},
+		{"InNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "values": []any{1, "5"}}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && (n == 1 || n == 5) }},
+		{"NotIn", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "NOT_IN", "values": []string{"lead", "customer"}}}),
+			func(p map[string]string) bool { return p["lifecyclestage"] == "subscriber" }},
+		{"HasProperty", groups([]map[string]any{{"propertyName": "num_notes", "operator": "HAS_PROPERTY"}}),
+			func(p map[string]string) bool { _, ok := num(p); return ok }},
+		{"NotHasProperty", groups([]map[string]any{{"propertyName": "num_notes", "operator": "NOT_HAS_PROPERTY"}}),
+			func(p map[string]string) bool { _, ok := num(p); return !ok }},
+		{"EQEnumeration", groups([]map[string]any{filter("lifecyclestage", "EQ", "customer")}),
+			func(p map[string]string) bool { return p["lifecyclestage"] == "customer" }},
+		{"EQBool", groups([]map[string]any{filter("email_opt_out", "EQ", true)}),
+			func(p map[string]string) bool { return p["email_opt_out"] == "true" }},
+		{"EQTextIgnoresCase", groups([]map[string]any{filter("firstname", "EQ", "ada")}),
+			func(p map[string]string) bool { return p["firstname"] == "Ada" }},
+		{"EQEmail", groups([]map[string]any{filter("email", "EQ", "USER07@globex.example")}),
+			func(p map[string]string) bool { return p["email"] == "user07@globex.example" }},
+		{"LTText", groups([]map[string]any{filter("firstname", "LT", "B")}),
+			func(p map[string]string) bool { return strings.ToLower(p["firstname"]) < "b" }},
+		{"GTEText", groups([]map[string]any{filter("lastname", "GTE", "name35")}),
+			func(p map[string]string) bool { return strings.ToLower(p["lastname"]) >= "name35" }},
+		{"ContainsTokenWildcard", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*@acme.example")}),
+			func(p map[string]string) bool { return strings.HasSuffix(p["email"], "@acme.example") }},
+		{"ContainsToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "globex")}),
+			func(p map[string]string) bool { return strings.Contains(p["email"], "globex") }},
+		{"DatetimeRange", groups([]map[string]any{{"propertyName": "last_activity_date", "operator": "BETWEEN", "value": "2026-01-05", "highValue": "2026-01-10T23:00:00Z"}}),
+			func(p map[string]string) bool {
+				return p["last_activity_date"] >= "2026-01-05" && p["last_activity_date"] <= "2026-01-10T23"
+			}},
+		{"DatetimeMillis", groups([]map[string]any{filter("last_activity_date", "GTE", "1769335200000")}), // 2026-01-25T10:00Z
+			func(p map[string]string) bool { return p["last_activity_date"] >= "2026-01-25" }},
+		{"NonIndexedBesideIndexed", groups([]map[string]any{filter("lifecyclestage", "EQ", "lead"), filter("city", "EQ", "paris")}),
+			func(p map[string]string) bool { return p["lifecyclestage"] == "lead" && p["city"] == "Paris" }},
+		{"AndOfThree", groups([]map[string]any{filter("num_notes", "GTE", 2), filter("email_opt_out", "EQ", "false"), filter("firstname", "NEQ", "Grace")}),
+			func(p map[string]string) bool {
+				n, ok := num(p)
+				return ok && n >= 2 && p["email_opt_out"] == "false" && p["firstname"] != "Grace"
+			}},
+		{"OrOfAnds", groups(
+			[]map[string]any{filter("lifecyclestage", "EQ", "lead"), filter("num_notes", "LT", 3)},
+			[]map[string]any{filter("firstname", "EQ", "Barbara")},
+		), func(p map[string]string) bool {
+			n, ok := num(p)
+			return (p["lifecyclestage"] == "lead" && ok && n < 3) || p["firstname"] == "Barbara"
+		}},
+		{"ObjectID", groups([]map[string]any{filter("hs_object_id", "LTE", 5)}),
+			func(p map[string]string) bool {
+				n, _ := strconv.Atoi(strings.TrimPrefix(p["lastname"], "Name"))
+				return n <= 5
+			}},
+		{"Query", map[string]any{"query": "gra", "limit": 200},
+			func(p map[string]string) bool { return p["firstname"] == "Grace" }},
+		{"QueryAndFilter", map[string]any{"query": "user1", "limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}},
+			func(p map[string]string) bool {
+				return strings.HasPrefix(p["email"], "user1") && p["lifecyclestage"] == "lead"
+			}},
+	}
+	t.Run("OtherTenant", func(t *testing.T) {
+		t.Parallel()
+		got := b.search(t, tokBAll, map[string]any{"limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("hs_object_id", "GT", 40)}}}})
+		require.Equal(t, []string{"41", "42", "43", "44", "45"}, resultIDs(got))
+	})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			want := matching(recs, tt.keep)
+			require.NotEmpty(t, want, "the case must select something")
+			require.Less(t, len(want), 40+1)
+			got := b.search(t, tokRead, tt.body)
+			require.Equal(t, want, resultIDs(got))
+			require.Equal(t, len(want), got.Total)
+			require.Nil(t, got.Paging)
+		})
+	}
+}
+
+func TestSearchSortsAndPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	recs := seedContacts(t, b, b.tenantA, 40)
+
+	t.Run("SortByNumberDescendingMissingLast", func(t *testing.T) {
+		t.Parallel()
+		got := b.search(t, tokRead, map[string]any{"limit": 200, "sorts": []any{map[string]any{"propertyName": "num_notes", "direction": "DESCENDING"}},
+			"filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}})
+		require.NotEmpty(t, got.Results)
+		prev, missing := 1<<30, false
+		for _, r := range got.Results {
+			n, ok := num(recs[r.ID])
+			if !ok {
+				missing = true
+				continue
+			}
+			require.False(t, missing, "a record without num_notes sorts last")
+			require.LessOrEqual(t, n, prev)
+			prev = n
+		}
+	})
+
+	t.Run("SortByIndexedRangeReadsPageOnly", func(t *testing.T) {
+		t.Parallel()
+		got := b.search(t, tokRead, map[string]any{"limit": 4, "sorts": []string{"-num_notes"},
+			"filterGroups": []any{map[string]any{"filters": []any{filter("num_notes", "GTE", 1)}}}})
+		require.Len(t, got.Results, 4) // the four with 6 notes
+		for _, r := range got.Results {
+			require.Equal(t, "6", recs[r.ID]["num_notes"])
+		}
+		require.Equal(t, len(matching(recs, func(p map[string]string) bool { n, ok := num(p); return ok && n >= 1 })), got.Total)
+	})
+
+	t.Run("SortByText", func(t *testing.T) {
+		t.Parallel()
+		got := b.search(t, tokRead, map[string]any{"limit": 200, "sorts": []any{map[string]any{"propertyName": "firstname"}}})
+		var names []string
+		for _, r := range got.Results {
+			names = append(names, strings.ToLower(recs[r.ID]["firstname"]))
+		}
+		require.Len(t, names, 40)
+		require.True(t, slices.IsSorted(names), "%v", names)
+	})
+
+	t.Run("PagingToTheEnd", func(t *testing.T) {
+		t.Parallel()
+		for _, body := range []map[string]any{
+			{"filterGroups": []any{map[string]any{"filters": []any{filter("num_notes", "GTE", 2)}}}},
+			{"filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "IN", nil)}}}},
+			{},
+		} {
+			if fs, ok := body["filterGroups"]; ok && strings.Contains(fmt.Sprint(fs), "IN") {
+				body["filterGroups"] = []any{map[string]any{"filters": []any{map[string]any{"propertyName": "lifecyclestage", "operator": "IN", "values": []string{"lead", "subscriber"}}}}}
+			}
+			all := b.search(t, tokRead, map[string]any{"limit": 200, "filterGroups": body["filterGroups"]})
+			var seen []string
+			after := ""
+			for pages := 0; ; pages++ {
+				require.Less(t, pages, 20)
+				req := map[string]any{"limit": 7, "filterGroups": body["filterGroups"]}
+				if after != "" {
+					req["after"] = after
+				}
+				got := b.search(t, tokRead, req)
+				require.Equal(t, all.Total, got.Total)
+				seen = append(seen, resultIDs(got)...)
+				if got.Paging == nil {
+					break
+				}
+				after = got.Paging.Next.After
+			}
+			require.Equal(t, resultIDs(all), seen)
+		}
+	})
+}
+
+func TestSearchIndexFollowsWrites(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := string(b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada", "lifecyclestage": "lead", "num_notes": "2"}))
+	other := string(b.contact(t, map[string]string{"email": "bob@example.com", "firstname": "Bob", "lifecyclestage": "lead"}))
+	find := func(f map[string]any) []string {
+		return resultIDs(b.search(t, tokRead, groups([]map[string]any{f})))
+	}
+	require.Equal(t, []string{id, other}, find(filter("lifecyclestage", "EQ", "lead")))
+
+	// An update moves the record from the old value's index entries to the new one's.
+	expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+id, tokWrite, map[string]any{
+		"properties": map[string]any{"lifecyclestage": "customer", "num_notes": 9, "firstname": "Augusta", "email": "augusta@example.com"}}), http.StatusOK)
+	require.Equal(t, []string{other}, find(filter("lifecyclestage", "EQ", "lead")))
+	require.Equal(t, []string{id}, find(filter("lifecyclestage", "EQ", "customer")))
+	require.Empty(t, find(filter("num_notes", "EQ", 2)))
+	require.Equal(t, []string{id}, find(filter("num_notes", "EQ", 9)))
+	require.Empty(t, find(filter("firstname", "EQ", "ada")))
+	require.Equal(t, []string{id}, find(filter("firstname", "EQ", "augusta")))
+	require.Equal(t, []string{id}, find(filter("email", "EQ", "augusta@example.com")))
+	require.Empty(t, find(filter("email", "EQ", "ada@example.com")))
+	// lastmodifieddate follows the update; clearing a property takes it out of its index.
+	require.Equal(t, []string{id, other}, find(filter("lastmodifieddate", "GTE", "2026-03-01T12:00:00Z")))
+	expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+id, tokWrite, map[string]any{
+		"properties": map[string]any{"num_notes": nil}}), http.StatusOK)
+	require.Equal(t, []string{id, other}, find(map[string]any{"propertyName": "num_notes", "operator": "NOT_HAS_PROPERTY"}))
+
+	// A record in the bin is not found; restored, it is found again.
+	r := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+id, tokAll, nil)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Empty(t, find(filter("lifecyclestage", "EQ", "customer")))
+	require.Equal(t, []string{other}, find(map[string]any{"propertyName": "firstname", "operator": "HAS_PROPERTY"}))
+	require.Equal(t, 1, b.search(t, tokRead, map[string]any{}).Total)
+	res, err := b.store.RestoreRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{crm.RecordID(id)}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	require.Len(t, res.Restored, 1)
+	require.Equal(t, []string{id}, find(filter("lifecyclestage", "EQ", "customer")))
+	require.Equal(t, []string{id}, find(filter("firstname", "EQ", "Augusta")))
+
+	// Batch archive takes records out of every index.
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{crm.RecordID(id), crm.RecordID(other)}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	require.Empty(t, find(map[string]any{"propertyName": "lifecyclestage", "operator": "HAS_PROPERTY"}))
+	require.Empty(t, find(map[string]any{"propertyName": "createdate", "operator": "HAS_PROPERTY"}))
+	require.Equal(t, 0, b.search(t, tokRead, map[string]any{}).Total)
+	// Nothing of the indexes is left behind for them.
+	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(b.tenantA)+"}:ix*").Result()
+	require.NoError(t, err)
+	require.Empty(t, keys)
+}
+
+func TestSearchCustomType(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
+		"name": "subscriptions", "labels": map[string]any{"singular": "Subscription", "plural": "Subscriptions"},
+		"properties": []any{
+			map[string]any{"name": "plan", "label": "Plan", "type": "enumeration", "options": []any{map[string]any{"label": "Gold", "value": "gold"}, map[string]any{"label": "Basic", "value": "basic"}}},
+			map[string]any{"name": "seats", "label": "Seats", "type": "number"},
+			map[string]any{"name": "title", "label": "Title", "type": "string"},
+		},
+	})
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	var want []string
+	for i := 1; i <= 6; i++ {
+		plan := []string{"gold", "basic"}[i%2]
+		id := b.create(t, b.tenantA, "subscriptions", map[string]string{"plan": plan, "seats": strconv.Itoa(i), "title": fmt.Sprintf("Sub %d", i)})
+		if plan == "gold" && i > 2 {
+			want = append(want, string(id))
+		}
+	}
+	got := expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/subscriptions/search", tokRead,
+		groups([]map[string]any{filter("plan", "EQ", "gold"), filter("seats", "GT", 2)})), http.StatusOK)
+	require.Equal(t, want, resultIDs(got))
+	// A string without an index is searchable while the tenant is small enough to check it all.
+	got = expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/subscriptions/search", tokRead,
+		groups([]map[string]any{filter("title", "EQ", "sub 3")})), http.StatusOK)
+	require.Len(t, got.Results, 1)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/subscriptions/search", tokRead, map[string]any{"query": "sub"}),
+		http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Contains(t, e.Message, "query")
+}
+
+func TestSearchRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 5)
+	before := b.snapshot(t, b.tenantA)
+	many := func(n int) []map[string]any {
+		var out []map[string]any
+		for range n {
+			out = append(out, filter("num_notes", "GT", 1))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		body any
+		in   string
+		says string
+	}{
+		{"UnknownProperty", groups([]map[string]any{filter("shoe_size", "EQ", 3)}), "filterGroups[0].filters[0].propertyName", "shoe_size"},
+		{"BadOperator", groups([]map[string]any{filter("num_notes", "ABOUT", 3)}), "filterGroups[0].filters[0].operator", "EQ, NEQ"},
+		{"NotANumber", groups([]map[string]any{filter("num_notes", "GT", "many")}), "filterGroups[0].filters[0].value", "not a number"},
+		{"NotADatetime", groups([]map[string]any{filter("createdate", "GT", "yesterday")}), "filterGroups[0].filters[0].value", "not a datetime"},
+		{"NotAnOption", groups([]map[string]any{filter("lifecyclestage", "EQ", "alien")}), "filterGroups[0].filters[0].value", "subscriber"},
+		{"NotABool", groups([]map[string]any{filter("email_opt_out", "EQ", "maybe")}), "filterGroups[0].filters[0].value", "true or false"},
+		{"RangeOnEnumeration", groups([]map[string]any{filter("lifecyclestage", "LT", "lead")}), "filterGroups[0].filters[0].operator", "IN"},
+		{"TokenOnNumber", groups([]map[string]any{filter("num_notes", "CONTAINS_TOKEN", "1")}), "filterGroups[0].filters[0].operator", "string"},
+		{"MissingValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ"}}), "filterGroups[0].filters[0].value", "needs a value"},
+		{"MissingHighValue", groups([]map[string]any{filter("num_notes", "BETWEEN", 1)}), "filterGroups[0].filters[0].highValue", "highValue"},
+		{"EmptyIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "values": []any{}}}), "filterGroups[0].filters[0].values", "1 to 100"},
+		{"TooManyGroups", groups(many(1), many(1), many(1), many(1), many(1), many(1)), "filterGroups", "at most 5"},
+		{"TooManyInGroup", groups(many(11)), "filterGroups[0].filters", "at most 10"},
+		{"TooManyInAll", groups(many(9), many(9), many(9)), "filterGroups", "at most 25"},
+		{"EmptyGroup", groups(many(0)), "filterGroups[0].filters", "no filters"},
+		{"LimitTooLarge", map[string]any{"limit": 201}, "limit", "1 to 200"},
+		{"LimitZero", map[string]any{"limit": 0}, "limit", "1 to 200"},
+		{"PastTheWindow", map[string]any{"after": "10000"}, "after", "10000"},
+		{"AfterNotANumber", map[string]any{"after": "abc"}, "after", "offset"},
+		{"TwoSorts", map[string]any{"sorts": []string{"num_notes", "email"}}, "sorts", "at most one"},
+		{"UnknownSort", map[string]any{"sorts": []string{"shoe_size"}}, "sorts[0].propertyName", "shoe_size"},
+		{"BadDirection", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "direction": "UP"}}}, "sorts[0].direction", "ASCENDING"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, tt.body), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.in(), tt.in, "body: %+v", e)
+			require.Contains(t, e.Message, tt.says)
+		})
+	}
+	t.Run("EveryProblemAtOnce", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+			groups([]map[string]any{filter("shoe_size", "EQ", 3), filter("num_notes", "GT", "x")})), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"filterGroups[0].filters[0].propertyName", "filterGroups[0].filters[1].value"}, e.in())
+	})
+	t.Run("UnknownType", func(t *testing.T) {
+		t.Parallel()
+		expectError(t, b.call(t, "POST", "/crm/v3/objects/unicorns/search", tokRead, map[string]any{}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+	t.Run("NeedsReadScope", func(t *testing.T) {
+		t.Parallel()
+		expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", "", map[string]any{}), http.StatusUnauthorized, "INVALID_AUTHENTICATION")
+	})
+	t.Run("ChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}
+
+func TestSearchWorkBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 30)
+	st, err := crm.NewRedisStore(b.rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
+	require.NoError(t, err)
+	search := func(p crm.SearchParams) (crm.SearchResult, error) {
+		return st.Search(b.ctx, b.tenantA, crm.Contacts, p)
+	}
+	// The whole type in id order, or one indexed range in its own order, reads only its page.
+	res, err := search(crm.SearchParams{Limit: 5})
+	require.NoError(t, err)
+	require.Equal(t, 30, res.Total)
+	res, err = search(crm.SearchParams{Limit: 5, Sorts: []crm.SearchSort{{PropertyName: "num_notes"}},
+		FilterGroups: [][]crm.SearchFilter{{{PropertyName: "num_notes", Operator: crm.OpHasProperty}}}})
+	require.NoError(t, err)
+	require.Equal(t, 27, res.Total)
+	// A filter without an index over the whole type is refused, saying what to do.
+	_, err = search(crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{{PropertyName: "city", Operator: crm.OpEQ, Value: "Oslo", HasValue: true}}}})
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "SEARCH_TOO_BROAD", ve.Code)
+	require.Contains(t, ve.Message, "lifecyclestage")
+	// Beside an indexed filter that narrows it within the budget, it runs.
+	res, err = search(crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{
+		{PropertyName: "city", Operator: crm.OpEQ, Value: "Oslo", HasValue: true},
+		{PropertyName: "lifecyclestage", Operator: crm.OpEQ, Value: "lead", HasValue: true},
+	}}})
+	require.NoError(t, err)
+	require.Equal(t, 5, res.Total)
+}
+
+func TestSearchResultWindow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var in []crm.RecordInput
+	for i := range 100 {
+		in = append(in, crm.RecordInput{Properties: map[string]string{"num_notes": strconv.Itoa(i % 3)}})
+	}
+	for range 101 {
+		_, err := b.store.CreateRecords(b.ctx, b.tenantA, crm.Contacts, in, crm.Actor{User: userEmail})
+		require.NoError(t, err)
+	}
+	body := func(after string) map[string]any {
+		return map[string]any{"limit": 200, "after": after, "sorts": []string{"num_notes"},
+			"filterGroups": []any{map[string]any{"filters": []any{filter("num_notes", "GTE", 0)}}}}
+	}
+	got := b.search(t, tokRead, body("9800"))
+	require.Equal(t, 10100, got.Total)
+	require.Len(t, got.Results, 200)
+	// The last page the window reaches offers no next page, though more records match.
+	require.Nil(t, got.Paging)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body("10000")), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Contains(t, e.Message, "10000")
+}

@@ -1,0 +1,217 @@
+package crm
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+)
+
+// IndexKind says how a property is indexed for search.
+type IndexKind string
+
+// The index kinds. Each keeps only the live records of its type, and only those that have a value.
+const (
+	// IndexScore is a ZSET scored by the value: numbers, and datetimes as unix ms.
+	IndexScore IndexKind = "score"
+	// IndexValues is one SET of ids per value: enumerations and bools.
+	IndexValues IndexKind = "values"
+	// IndexText is a ZSET ordered by the lowercased value (ZRANGEBYLEX): a fixed set of strings.
+	IndexText IndexKind = "text"
+	// IndexID is the type's live set itself, scored by the numeric id (hs_object_id).
+	IndexID IndexKind = "id"
+)
+
+// The search pseudo-properties every object type has. createdate and lastmodifieddate come from
+// the record's creation and last change times (HubSpot names the latter hs_lastmodifieddate on
+// every type but contacts; both names are accepted everywhere); hs_object_id is the id.
+const (
+	PropObjectID         = "hs_object_id"
+	PropCreateDate       = "createdate"
+	PropLastModifiedDate = "lastmodifieddate"
+	PropHSLastModified   = "hs_lastmodifieddate"
+)
+
+// IndexedProperty is one property of an object type that search finds through an index.
+type IndexedProperty struct {
+	// Name is the property's name as a filter names it.
+	Name string
+	// Kind is how it is indexed.
+	Kind IndexKind
+	// Type is the property's type (a pseudo-property's: datetime, or number for hs_object_id).
+	Type PropertyType
+	// Field is the record hash field that holds the value: Name, or _created / _updated.
+	Field string
+	// Options are the values of an enumeration or bool (IndexValues): the SETs that exist.
+	Options []string
+}
+
+// textIndexed are the string properties of the standard types that have a text index: the ones
+// integrations look records up by. Every other string property is searchable only beside a filter
+// on an indexed property (see SearchIndexes).
+var textIndexed = map[ObjectType][]string{
+	Contacts:  {"email", "firstname", "lastname"},
+	Companies: {"name", "domain"},
+	Deals:     {"dealname", "pipeline"},
+	Tickets:   {"subject"},
+	Calls:     {"hs_call_title"},
+}
+
+// TextIndexed returns the string properties of type o that have a text index, which `query`
+// searches; none for a custom type.
+func TextIndexed(o ObjectType) []string { return slices.Clone(textIndexed[o]) }
+
+// SearchIndexes returns the indexed properties of a schema, sorted by name: every number,
+// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed, and
+// the pseudo-properties hs_object_id, createdate and lastmodifieddate (plus its alias
+// hs_lastmodifieddate). Every other property can still be filtered on, but only in a filter group
+// that also filters on an indexed property (see SearchParams).
+func SearchIndexes(sch Schema) []IndexedProperty {
+	out := []IndexedProperty{
+		{Name: PropObjectID, Kind: IndexID, Type: TypeNumber},
+		{Name: PropCreateDate, Kind: IndexScore, Type: TypeDatetime, Field: "_created"},
+		{Name: PropLastModifiedDate, Kind: IndexScore, Type: TypeDatetime, Field: "_updated"},
+	}
+	for _, p := range sch.Properties {
+		ip := IndexedProperty{Name: p.Name, Type: p.Type, Field: p.Name}
+		switch p.Type {
+		case TypeNumber, TypeDatetime:
+			ip.Kind = IndexScore
+		case TypeEnumeration:
+			ip.Kind, ip.Options = IndexValues, slices.Clone(p.Options)
+		case TypeBool:
+			ip.Kind, ip.Options = IndexValues, []string{"false", "true"}
+		default:
+			if !slices.Contains(textIndexed[sch.Type], p.Name) {
+				continue
+			}
+			ip.Kind = IndexText
+		}
+		out = append(out, ip)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// indexSpecJSON is the index spec a write script gets: the key prefixes of the type's indexes
+// and, per indexed field, [kind, index name, field]; kind "n" a number, "d" a stored datetime, "m"
+// unix ms, "v" a value set, "s" a text index.
+type indexSpecJSON struct {
+	IX    string      `json:"ix"`
+	IXV   string      `json:"ixv"`
+	Props [][3]string `json:"props"`
+}
+
+// indexSpec encodes the indexes of sch for the write scripts (see luaIndex).
+func indexSpec(t TenantID, sch Schema) string {
+	spec := indexSpecJSON{IX: searchIndexKeyPrefix(t, sch.Type), IXV: searchValueKeyPrefix(t, sch.Type), Props: [][3]string{}}
+	for _, ip := range SearchIndexes(sch) {
+		var k string
+		switch {
+		case ip.Kind == IndexID:
+			continue
+		case ip.Field == "_created" || ip.Field == "_updated":
+			k = "m"
+		case ip.Kind == IndexValues:
+			k = "v"
+		case ip.Kind == IndexText:
+			k = "s"
+		case ip.Type == TypeDatetime:
+			k = "d"
+		default:
+			k = "n"
+		}
+		spec.Props = append(spec.Props, [3]string{k, ip.Name, ip.Field})
+	}
+	raw, _ := json.Marshal(spec) // strings only: cannot fail
+	return string(raw)
+}
+
+// luaIndex keeps the search indexes (SearchIndexKey, SearchValueKey) of records in the write
+// scripts. A script decodes the spec (indexSpec) once, reads the indexed fields of each record
+// it changes (ix_fields) before and after, collects the entries to remove and to add with
+// ix_record, and writes them with ix_flush: a few calls per index key, whatever the batch size.
+// It needs each_chunk (luaHelpers) before it.
+const luaIndex = `
+-- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) into unix ms, or nil.
+local function ix_ms(v)
+  local y, mo, d, h, mi, s, ms = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + tonumber(ms)
+end
+
+-- ix_score is the score of value v of an index of kind k ("n", "d" or "m"), as text, or nil when
+-- v is not a finite number.
+local function ix_score(k, v)
+  local x
+  if k == 'd' then x = ix_ms(v) else x = tonumber(v) end
+  if not x or x ~= x or x == math.huge or x == -math.huge then return nil end
+  return string.format('%.17g', x)
+end
+
+-- ix_spec decodes a spec; its fields lists the record fields its indexes read.
+local function ix_spec(raw)
+  local spec = cjson.decode(raw)
+  spec.fields = {}
+  for i, e in ipairs(spec.props) do
+    spec.fields[i] = e[3]
+    if e[1] == 'v' then e[4] = spec.ixv .. e[2] .. ':' else e[4] = spec.ix .. e[2] end
+  end
+  return spec
+end
+
+-- ix_fields reads the indexed fields of the record at key: a table field -> value.
+local function ix_fields(spec, key)
+  local vals = {}
+  if #spec.fields == 0 then return vals end
+  local got = redis.call('HMGET', key, unpack(spec.fields))
+  for i, f in ipairs(spec.fields) do
+    if got[i] then vals[f] = got[i] end
+  end
+  return vals
+end
+
+local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}} end
+
+local function ix_push(t, key, a, b)
+  local l = t[key]
+  if not l then l = {}; t[key] = l end
+  l[#l+1] = a
+  if b then l[#l+1] = b end
+end
+
+-- ix_record collects the index entries of record id whose indexed fields hold vals (field ->
+-- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
+-- just the fields it changed.
+local function ix_record(acc, spec, id, vals, add)
+  for _, e in ipairs(spec.props) do
+    local v = vals[e[3]]
+    if v and v ~= '' then
+      local k = e[1]
+      if k == 'v' then
+        local key = e[4] .. v
+        if add then ix_push(acc.sadd, key, id) else ix_push(acc.srem, key, id) end
+      else
+        local key = e[4]
+        local member, score = id, '0'
+        if k == 's' then member = string.lower(v) .. '\0' .. id else score = ix_score(k, v) end
+        if not add then ix_push(acc.zrem, key, member)
+        elseif score then ix_push(acc.zadd, key, score, member) end
+      end
+    end
+  end
+end
+
+-- ix_flush writes the collected entries: removals first, so that an update's new value stays.
+local function ix_flush(acc)
+  for key, l in pairs(acc.zrem) do each_chunk(l, function(c) redis.call('ZREM', key, unpack(c)) end) end
+  for key, l in pairs(acc.srem) do each_chunk(l, function(c) redis.call('SREM', key, unpack(c)) end) end
+  for key, l in pairs(acc.zadd) do each_chunk(l, function(c) redis.call('ZADD', key, unpack(c)) end) end
+  for key, l in pairs(acc.sadd) do each_chunk(l, function(c) redis.call('SADD', key, unpack(c)) end) end
+end
+`
