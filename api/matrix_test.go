@@ -222,6 +222,18 @@ func matrixRows() []matrixRow {
 			}, ok: 201, other: 201},
 		{name: "GetSchema", pattern: "GET /crm/v3/schemas/{objectType}", needs: read,
 			req: path("/crm/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
+		{name: "ListSchemasHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas", needs: read,
+			req: path("/crm-object-schemas/v3/schemas"), ok: 200, other: 200, readOnly: true},
+		{name: "GetSchemaHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas/{objectType}", needs: read,
+			req: path("/crm-object-schemas/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
+
+		// Pipelines.
+		{name: "ListPipelines", pattern: "GET /crm/v3/pipelines/{objectType}", needs: read,
+			req: path("/crm/v3/pipelines/deals"), ok: 200, other: 200, readOnly: true},
+		{name: "GetPipeline", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}", needs: read,
+			req: path("/crm/v3/pipelines/tickets/0"), ok: 200, other: 200, readOnly: true},
+		{name: "ListPipelineStages", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", needs: read,
+			req: path("/crm/v3/pipelines/deals/default/stages"), ok: 200, other: 200, readOnly: true},
 
 		// Associations.
 		{name: "Associate", pattern: "PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", needs: write,

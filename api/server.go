@@ -182,6 +182,13 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
 	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
+	s.handle("GET /crm-object-schemas/v3/schemas", crm.PermRead, s.listSchemas)
+	s.handle("GET /crm-object-schemas/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
+
+	// Pipelines of deals and tickets (pipelines.go).
+	s.handle("GET /crm/v3/pipelines/{objectType}", crm.PermRead, s.listPipelines)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}", crm.PermRead, s.getPipeline)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", crm.PermRead, s.listPipelineStages)
 
 	// Associations (associations.go).
 	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)
