@@ -58,10 +58,11 @@ type idInput struct {
 }
 
 type batchCreateInput struct {
-	Inputs []propertiesInput `json:"inputs"`
+	Inputs []createInput `json:"inputs"`
 }
 
-// batchCreate serves POST /crm/v3/objects/{objectType}/batch/create: all records or none, 201.
+// batchCreate serves POST /crm/v3/objects/{objectType}/batch/create: all records or none, with
+// their associations, 201.
 func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -77,13 +78,19 @@ func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	}
 	inputs := make([]crm.RecordInput, len(in.Inputs))
 	for i, x := range in.Inputs {
-		inputs[i] = crm.RecordInput{Properties: x.Properties}
+		if inputs[i], err = x.recordInput(o, fmt.Sprintf("inputs[%d].", i)); err != nil {
+			return err
+		}
 	}
 	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, inputs, actor(p))
 	if err != nil {
 		return fmt.Errorf("batch create %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusCreated, s.batchResult(started, toRecordsJSON(recs)))
+	out := toRecordsJSON(recs)
+	for i := range out {
+		out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+	}
+	writeJSON(w, http.StatusCreated, s.batchResult(started, out))
 	return nil
 }
 

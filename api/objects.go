@@ -24,6 +24,8 @@ type recordJSON struct {
 	ArchivedRevision int64 `json:"archivedRevision,omitempty"`
 	// ArchivedActor says who deleted it, as "USER via workflow NAME (revision R)" for a workflow.
 	ArchivedActor string `json:"archivedActor,omitempty"`
+	// ObjectWriteTraceID echoes the input's objectWriteTraceId in the results of a batch write.
+	ObjectWriteTraceID string `json:"objectWriteTraceId,omitempty"`
 }
 
 func toRecordJSON(rec crm.Record) recordJSON {
@@ -60,22 +62,45 @@ func toRecordsJSON(recs []crm.Record) []recordJSON {
 // actor is who a principal's API calls act as.
 func actor(p crm.Principal) crm.Actor { return crm.Actor{User: p.User.Email, Via: crm.ViaAPI} }
 
-// propertiesInput is the body of a create or an update: {"properties": {...}}.
+// propertiesInput is the body of an update: {"properties": {...}}.
 type propertiesInput struct {
 	Properties propertyValues `json:"properties"`
 }
 
-// createObject serves POST /crm/v3/objects/{objectType}: 201 with the new record.
+// createInput is the body of a create, and one input of a batch create: the properties, the
+// associations to make with the record (see inlineAssociations), and objectWriteTraceId, which
+// a batch's results echo so a caller can tell them apart.
+type createInput struct {
+	Properties         propertyValues      `json:"properties"`
+	Associations       []inlineAssociation `json:"associations"`
+	ObjectWriteTraceID string              `json:"objectWriteTraceId"`
+}
+
+// recordInput turns a create's input into the store's, where naming it in errors (see inlineAssociations).
+func (in createInput) recordInput(o crm.ObjectType, where string) (crm.RecordInput, error) {
+	assocs, err := inlineAssociations(o, in.Associations, where)
+	if err != nil {
+		return crm.RecordInput{}, err
+	}
+	return crm.RecordInput{Properties: in.Properties, Associations: assocs}, nil
+}
+
+// createObject serves POST /crm/v3/objects/{objectType}: 201 with the new record, linked in the
+// same step with the records its associations name.
 func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	var in propertiesInput
+	var in createInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, []crm.RecordInput{{Properties: in.Properties}}, actor(p))
+	rec, err := in.recordInput(o, "")
+	if err != nil {
+		return err
+	}
+	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, []crm.RecordInput{rec}, actor(p))
 	if err != nil {
 		return fmt.Errorf("create %s: %w", o, err)
 	}
