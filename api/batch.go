@@ -95,12 +95,15 @@ func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Princ
 }
 
 type batchReadInput struct {
-	Inputs     []idInput `json:"inputs"`
-	Properties []string  `json:"properties"`
+	Inputs                []idInput `json:"inputs"`
+	Properties            []string  `json:"properties"`
+	PropertiesWithHistory []string  `json:"propertiesWithHistory"`
+	IDProperty            string    `json:"idProperty"`
 }
 
 // batchRead serves POST /crm/v3/objects/{objectType}/batch/read?archived=: 200 when every id was
-// found, 207 with the missing ids named in errors otherwise.
+// found, 207 with the missing ids named in errors otherwise. With "idProperty": "email" the ids
+// are contacts' emails (of live contacts only).
 func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -118,19 +121,54 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err := checkBatchSize(len(in.Inputs)); err != nil {
 		return err
 	}
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, in.IDProperty)
+	if err != nil {
+		return err
+	}
+	if byEmail && archived {
+		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty \"email\" reads live contacts only: read archived contacts by id, or one by email with GET /crm/v3/objects/contacts/{email}?idProperty=email&archived=true")
+	}
 	ids := batchIDs(in.Inputs)
+	var byID map[crm.RecordID][]string // with byEmail: the emails of the inputs naming each id
+	lookup := ids
+	if byEmail {
+		emails := make([]string, len(ids))
+		for i, id := range ids {
+			emails[i] = string(id)
+		}
+		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+		if err != nil {
+			return fmt.Errorf("batch read contacts by email: %w", err)
+		}
+		byID = map[crm.RecordID][]string{}
+		lookup = nil
+		for _, e := range emails {
+			if id, ok := found[e]; ok {
+				if byID[id] == nil {
+					lookup = append(lookup, id)
+				}
+				byID[id] = append(byID[id], e)
+			}
+		}
+	}
 	// Ids that are not decimal cannot exist: they are reported missing without asking the store.
-	lookup := slices.DeleteFunc(slices.Clone(ids), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+	lookup = slices.DeleteFunc(slices.Clone(lookup), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+	spec := readSpec{properties: splitNames(in.Properties), history: splitNames(in.PropertiesWithHistory)}
 	var recs []crm.Record
 	if len(lookup) > 0 {
 		recs, err = s.store.Records(r.Context(), p.Tenant, o, lookup,
-			&crm.ReadOpts{Archived: archived, Properties: splitNames(in.Properties)})
+			&crm.ReadOpts{Archived: archived, Properties: spec.storeProperties()})
 		if err != nil {
 			return fmt.Errorf("batch read %s: %w", o, err)
 		}
 	}
-	out := s.batchResult(started, toRecordsJSON(recs))
-	if missing := missingIDs(ids, recs); len(missing) > 0 {
+	out := s.batchResult(started, spec.renderAll(recs))
+	missing := missingIDs(ids, recs)
+	if byEmail {
+		missing = missingEmails(ids, recs, byID)
+	}
+	if len(missing) > 0 {
 		out.NumErrors = 1
 		out.Errors = []batchErrorJSON{{
 			Status:   "error",
@@ -156,6 +194,24 @@ func missingIDs(want []crm.RecordID, got []crm.Record) []string {
 	for _, id := range want {
 		if !found[id] {
 			out = append(out, string(id))
+		}
+	}
+	return out
+}
+
+// missingEmails returns the emails of want (the inputs of a read by email) whose contact is not
+// among got; byID gives the emails that named each id found in the email index.
+func missingEmails(want []crm.RecordID, got []crm.Record, byID map[crm.RecordID][]string) []string {
+	found := map[string]bool{}
+	for _, rec := range got {
+		for _, e := range byID[rec.ID] {
+			found[e] = true
+		}
+	}
+	var out []string
+	for _, e := range want {
+		if !found[string(e)] {
+			out = append(out, string(e))
 		}
 	}
 	return out

@@ -182,3 +182,100 @@ func TestInlineAssociations(t *testing.T) {
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
 }
+
+type historyRecord struct {
+	record
+	PropertiesWithHistory map[string][]struct {
+		Value     string `json:"value"`
+		Timestamp string `json:"timestamp"`
+	} `json:"propertiesWithHistory"`
+	Associations map[string]page[struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	}] `json:"associations"`
+}
+
+func TestReadsHubSpotOptions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada", "lastname": "L"})
+	bob := b.contact(t, map[string]string{"email": "bob@example.com", "additional_emails": "robert@example.com", "firstname": "Bob"})
+	co := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"})
+	require.Equal(t, http.StatusOK, b.call(t, "PUT", "/crm/v4/objects/contacts/"+string(ada)+"/associations/default/companies/"+string(co), tokAll, nil).status)
+
+	t.Run("GetByEmail", func(t *testing.T) {
+		t.Parallel()
+		got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/ADA@example.com?idProperty=email", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(ada), got.ID)
+		got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/robert@example.com?idProperty=email", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(bob), got.ID)
+		got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(ada)+"?idProperty=hs_object_id", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(ada), got.ID)
+		expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/nobody@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/Ada?idProperty=firstname", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "not a unique property")
+		e = expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/x?idProperty=nope", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "not a property of contacts")
+	})
+
+	t.Run("GetWithHistoryAndAssociations", func(t *testing.T) {
+		t.Parallel()
+		got := expect[historyRecord](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(ada)+
+			"?properties=email&propertiesWithHistory=firstname,phone&associations=companies,deals", tokRead, nil), http.StatusOK)
+		require.Equal(t, map[string]string{"email": "ada@example.com"}, got.Properties)
+		require.Len(t, got.PropertiesWithHistory["firstname"], 1)
+		require.Equal(t, "Ada", got.PropertiesWithHistory["firstname"][0].Value)
+		require.Equal(t, got.UpdatedAt, got.PropertiesWithHistory["firstname"][0].Timestamp)
+		require.NotContains(t, got.PropertiesWithHistory, "phone")
+		require.Len(t, got.Associations["companies"].Results, 1)
+		require.Equal(t, string(co), got.Associations["companies"].Results[0].ID)
+		require.Equal(t, "contact_to_company", got.Associations["companies"].Results[0].Type)
+		require.NotContains(t, got.Associations, "deals")
+	})
+
+	t.Run("PageWithHistory", func(t *testing.T) {
+		t.Parallel()
+		got := expect[page[historyRecord]](t, b.call(t, "GET", "/crm/v3/objects/contacts?propertiesWithHistory=firstname", tokRead, nil), http.StatusOK)
+		require.GreaterOrEqual(t, len(got.Results), 2) // ArchivedByEmail may add one meanwhile
+		require.Equal(t, string(bob), got.Results[1].ID)
+		require.Equal(t, "Bob", got.Results[1].PropertiesWithHistory["firstname"][0].Value)
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?associations=companies", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "?associations=")
+	})
+
+	t.Run("BatchReadByEmail", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/read", tokRead, map[string]any{
+			"idProperty": "email", "properties": []string{"firstname"}, "propertiesWithHistory": []string{"lastname"},
+			"inputs": []any{map[string]any{"id": "ada@example.com"}, map[string]any{"id": "robert@example.com"},
+				map[string]any{"id": "bob@example.com"}, map[string]any{"id": "ghost@example.com"}, map[string]any{"id": "not an email"}},
+		})
+		require.Equal(t, http.StatusMultiStatus, r.status, "body: %s", r.body)
+		out := decode[struct {
+			Results []historyRecord `json:"results"`
+			Errors  []struct {
+				Context map[string][]string `json:"context"`
+			} `json:"errors"`
+		}](t, r)
+		require.Len(t, out.Results, 2)
+		require.Equal(t, string(ada), out.Results[0].ID)
+		require.Equal(t, map[string]string{"firstname": "Ada"}, out.Results[0].Properties)
+		require.Equal(t, "L", out.Results[0].PropertiesWithHistory["lastname"][0].Value)
+		require.Equal(t, string(bob), out.Results[1].ID)
+		require.Equal(t, []string{"ghost@example.com", "not an email"}, out.Errors[0].Context["ids"])
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/read?archived=true", tokRead, map[string]any{
+			"idProperty": "email", "inputs": []any{map[string]any{"id": "ada@example.com"}},
+		}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "live contacts only")
+	})
+
+	t.Run("ArchivedByEmail", func(t *testing.T) {
+		t.Parallel()
+		gone := b.contact(t, map[string]string{"email": "gone@example.com"})
+		require.Equal(t, http.StatusNoContent, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(gone), tokAll, nil).status)
+		got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/gone@example.com?idProperty=email&archived=true", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(gone), got.ID)
+		require.True(t, got.Archived)
+		expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/gone@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+}

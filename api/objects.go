@@ -26,6 +26,10 @@ type recordJSON struct {
 	ArchivedActor string `json:"archivedActor,omitempty"`
 	// ObjectWriteTraceID echoes the input's objectWriteTraceId in the results of a batch write.
 	ObjectWriteTraceID string `json:"objectWriteTraceId,omitempty"`
+	// PropertiesWithHistory is set for a read that asks for it (see valueJSON).
+	PropertiesWithHistory map[string][]valueJSON `json:"propertiesWithHistory,omitempty"`
+	// Associations is set for a read of one record that names types in ?associations=.
+	Associations associationsJSON `json:"associations,omitempty"`
 }
 
 func toRecordJSON(rec crm.Record) recordJSON {
@@ -111,13 +115,10 @@ func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Prin
 	return nil
 }
 
-// getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&archived=.
+// getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&propertiesWithHistory=
+// &associations=&archived=&idProperty=. With idProperty=email, {id} is a contact's email.
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
-	if err != nil {
-		return err
-	}
-	id, err := pathRecordID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -125,12 +126,32 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	if err != nil {
+		return err
+	}
+	var id crm.RecordID
+	if byEmail {
+		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), archived)
+	} else {
+		id, err = pathRecordID(r, "id")
+	}
+	if err != nil {
+		return err
+	}
+	spec := queryReadSpec(r)
 	rec, err := s.store.Record(r.Context(), p.Tenant, o, id,
-		&crm.ReadOpts{Archived: archived, Properties: queryProperties(r)})
+		&crm.ReadOpts{Archived: archived, Properties: spec.storeProperties()})
 	if err != nil {
 		return fmt.Errorf("read %s %s: %w", o, id, err)
 	}
-	writeJSON(w, http.StatusOK, toRecordJSON(rec))
+	out := spec.render(rec)
+	if !archived {
+		if out.Associations, err = s.readAssociations(r, p.Tenant, o, id); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -187,12 +208,20 @@ func paging(r *http.Request, after string) *pagingJSON {
 	return &pagingJSON{Next: nextJSON{After: after, Link: link.String()}}
 }
 
-// listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=&archived=.
+// listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
+// &propertiesWithHistory=&archived=. ?associations= is refused: read a record's associations
+// with GET /crm/v3/objects/{objectType}/{id}?associations= or the v4 associations endpoint.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
+	if len(splitNames(r.URL.Query()["associations"])) > 0 {
+		return errInvalid("associations", "UNSUPPORTED_PARAMETER",
+			"associations is not supported when paging: read them per record with GET /crm/v3/objects/%s/{id}?associations=TYPE "+
+				"or GET /crm/v4/objects/%s/{id}/associations/TYPE", o, o)
+	}
+	spec := queryReadSpec(r)
 	limit, err := queryLimit(r)
 	if err != nil {
 		return err
@@ -202,11 +231,11 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 		return err
 	}
 	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
-		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: queryProperties(r),
+		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(),
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: toRecordsJSON(page.Records), Paging: paging(r, page.After)})
+	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: spec.renderAll(page.Records), Paging: paging(r, page.After)})
 	return nil
 }

@@ -530,6 +530,32 @@ func (s *RedisStore) ContactByEmail(ctx context.Context, t TenantID, email strin
 	return RecordID(id), nil
 }
 
+// ContactsByEmails implements Store.
+func (s *RedisStore) ContactsByEmails(ctx context.Context, t TenantID, emails []string) (map[string]RecordID, error) {
+	given := make([]string, 0, len(emails))
+	norm := make([]string, 0, len(emails))
+	for _, e := range emails {
+		if n, err := NormalizeEmail(e); err == nil {
+			given = append(given, e)
+			norm = append(norm, n)
+		}
+	}
+	out := make(map[string]RecordID, len(norm))
+	if len(norm) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, EmailIndexKey(t), norm...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("find contacts by email: %w", err)
+	}
+	for i, v := range vals {
+		if id, ok := v.(string); ok {
+			out[given[i]] = RecordID(id)
+		}
+	}
+	return out, nil
+}
+
 // parseRev reads a stored workflow revision; "" or a bad value is 0.
 func parseRev(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)

@@ -88,6 +88,10 @@ type Store interface {
 	NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) (recs []Record, next string, err error)
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
+	// ContactsByEmails returns the ids of the live contacts with those primary or additional
+	// emails, in one round trip, keyed by the email as given; emails no live contact has (or that
+	// are not emails) are left out.
+	ContactsByEmails(ctx context.Context, t TenantID, emails []string) (map[string]RecordID, error)
 
 	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
 	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error
