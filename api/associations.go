@@ -104,7 +104,7 @@ var associationTypeIDs = map[crm.ObjectType]map[int]crm.ObjectType{
 	crm.Contacts: {279: crm.Companies, 1: crm.Companies, 4: crm.Deals, 15: crm.Tickets, 193: crm.Calls},
 	crm.Companies: {280: crm.Contacts, 2: crm.Contacts, 342: crm.Deals, 6: crm.Deals, 340: crm.Tickets, 25: crm.Tickets,
 		181: crm.Calls},
-	crm.Deals: {3: crm.Contacts, 341: crm.Companies, 5: crm.Companies, 27: crm.Tickets, 205: crm.Calls},
+	crm.Deals:   {3: crm.Contacts, 341: crm.Companies, 5: crm.Companies, 27: crm.Tickets, 205: crm.Calls},
 	crm.Tickets: {16: crm.Contacts, 339: crm.Companies, 26: crm.Companies, 28: crm.Deals, 219: crm.Calls},
 	crm.Calls:   {194: crm.Contacts, 182: crm.Companies, 206: crm.Deals, 220: crm.Tickets},
 }
