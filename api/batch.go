@@ -261,3 +261,62 @@ func (s *Server) batchResult(started time.Time, results []recordJSON) batchJSON[
 	return batchJSON[recordJSON]{Status: "COMPLETE", Results: results,
 		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())}
 }
+
+type batchUpsertInput struct {
+	Inputs []upsertInput `json:"inputs"`
+}
+
+// upsertInput is one input of batch/upsert: the record's id in IDProperty, and its properties.
+type upsertInput struct {
+	ID                 flexID         `json:"id"`
+	IDProperty         string         `json:"idProperty"`
+	Properties         propertyValues `json:"properties"`
+	ObjectWriteTraceID string         `json:"objectWriteTraceId"`
+}
+
+// upsertedJSON is one result of batch/upsert: the record, and whether it was created.
+type upsertedJSON struct {
+	recordJSON
+	New bool `json:"new"`
+}
+
+// batchUpsert serves POST /crm/v3/objects/{objectType}/batch/upsert: contacts named by email
+// ("idProperty": "email") are updated, or created when no live contact has the email; 200 with
+// each record and "new". Each record is changed atomically, and the batch costs a few round trips
+// whatever its size (see crm.RedisStore.UpsertContacts). Other types have no unique property to
+// upsert by: 400.
+func (s *Server) batchUpsert(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in batchUpsertInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	ups := make([]crm.ContactUpsert, len(in.Inputs))
+	for i, x := range in.Inputs {
+		if o != crm.Contacts || x.IDProperty != idPropertyEmail {
+			return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+				"inputs[%d].idProperty %q cannot upsert %s: crmflow upserts contacts by \"email\" only (it has no other unique property); "+
+					"create other records with batch/create and change them with batch/update", i, x.IDProperty, o)
+		}
+		ups[i] = crm.ContactUpsert{Email: string(x.ID), Properties: x.Properties}
+	}
+	recs, err := s.store.UpsertContacts(r.Context(), p.Tenant, ups, actor(p))
+	if err != nil {
+		return fmt.Errorf("batch upsert %s: %w", o, err)
+	}
+	out := make([]upsertedJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = upsertedJSON{recordJSON: toRecordJSON(rec.Record), New: rec.Created}
+		out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+	}
+	writeJSON(w, http.StatusOK, batchJSON[upsertedJSON]{Status: "COMPLETE", Results: out,
+		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())})
+	return nil
+}

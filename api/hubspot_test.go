@@ -279,3 +279,61 @@ func TestReadsHubSpotOptions(t *testing.T) {
 		expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/gone@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	})
 }
+
+func TestBatchUpsert(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada"})
+	bob := b.contact(t, map[string]string{"email": "bob@example.com", "additional_emails": "robert@example.com"})
+	type upserted struct {
+		record
+		New bool `json:"new"`
+	}
+	input := func(email string, props map[string]any) map[string]any {
+		return map[string]any{"idProperty": "email", "id": email, "properties": props, "objectWriteTraceId": email}
+	}
+
+	out := expect[struct {
+		Status  string     `json:"status"`
+		Results []upserted `json:"results"`
+	}](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/upsert", tokAll, map[string]any{"inputs": []any{
+		input("new@example.com", map[string]any{"firstname": "Neo"}),
+		input("ADA@example.com", map[string]any{"lastname": "Lovelace"}),
+		input("robert@example.com", map[string]any{"firstname": "Bob"}),
+	}}), http.StatusOK)
+	require.Equal(t, "COMPLETE", out.Status)
+	require.Len(t, out.Results, 3)
+	require.True(t, out.Results[0].New)
+	require.Equal(t, "new@example.com", out.Results[0].Properties["email"])
+	require.False(t, out.Results[1].New)
+	require.Equal(t, string(ada), out.Results[1].ID)
+	require.Equal(t, "Lovelace", out.Results[1].Properties["lastname"])
+	require.Equal(t, "Ada", out.Results[1].Properties["firstname"])
+	require.Equal(t, string(bob), out.Results[2].ID)
+	require.Equal(t, "bob@example.com", out.Results[2].Properties["email"])
+	got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/new@example.com?idProperty=email", tokRead, nil), http.StatusOK)
+	require.Equal(t, out.Results[0].ID, got.ID)
+
+	t.Run("RefusedChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		for _, c := range []struct {
+			name   string
+			path   string
+			inputs []any
+			want   string
+		}{
+			{"Duplicate", "contacts", []any{input("x@example.com", nil), input("X@example.com", nil)}, "both name x@example.com"},
+			{"NotEmail", "contacts", []any{input("x@example.com", nil), input("nope", nil)}, "not an email"},
+			{"EmailMismatch", "contacts", []any{input("x@example.com", map[string]any{"email": "y@example.com"})}, "is not the id"},
+			{"BadProperty", "contacts", []any{input("x@example.com", nil), input("ada@example.com", map[string]any{"lifecyclestage": "boss"})}, "lifecyclestage"},
+			{"ByID", "contacts", []any{map[string]any{"idProperty": "hs_object_id", "id": string(ada), "properties": map[string]any{}}}, "by \"email\" only"},
+			{"OtherType", "companies", []any{map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{}}}, "by \"email\" only"},
+		} {
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/"+c.path+"/batch/upsert", tokAll, map[string]any{"inputs": c.inputs}),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.Message, c.want, c.name)
+		}
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+}

@@ -164,6 +164,11 @@ func matrixRows() []matrixRow {
 				return matrixRequest{"/crm/v3/objects/contacts/batch/update",
 					map[string]any{"inputs": []any{map[string]any{"id": f.c1, "properties": map[string]any{"firstname": "X"}}}}}
 			}, ok: 200, other: 404},
+		{name: "BatchUpsert", pattern: "POST /crm/v3/objects/{objectType}/batch/upsert", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": []any{
+					map[string]any{"idProperty": "email", "id": "upserted@example.com", "properties": map[string]any{"firstname": "U"}}}}}
+			}, ok: 200, other: 200},
 
 		// Deletes, the bin, permanent delete, bulk jobs and the audit trail.
 		{name: "ArchiveObject", pattern: "DELETE /crm/v3/objects/{objectType}/{id}", needs: []crm.Permission{crm.PermDelete},

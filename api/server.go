@@ -164,6 +164,7 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/batch/create", crm.PermWrite, s.batchCreate)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/read", crm.PermRead, s.batchRead)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/update", crm.PermWrite, s.batchUpdate)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/upsert", crm.PermWrite, s.batchUpsert)
 
 	// Deletes (deletes.go, bulk.go): the bin, restore, permanent delete, bulk jobs (jobs.go), audit (audit.go).
 	s.handle("DELETE /crm/v3/objects/{objectType}/{id}", crm.PermDelete, s.archiveObject)

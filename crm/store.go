@@ -88,6 +88,9 @@ type Store interface {
 	NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) (recs []Record, next string, err error)
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
+	// UpsertContacts creates or updates contacts by email, each atomically, without a round trip
+	// per contact; see RedisStore.UpsertContacts.
+	UpsertContacts(ctx context.Context, t TenantID, in []ContactUpsert, by Actor) ([]UpsertedRecord, error)
 	// ContactsByEmails returns the ids of the live contacts with those primary or additional
 	// emails, in one round trip, keyed by the email as given; emails no live contact has (or that
 	// are not emails) are left out.
