@@ -98,14 +98,15 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, p crm.
 
 // associationTypeIDs are HubSpot's ids of the association types between the standard object types
 // (category HUBSPOT_DEFINED), by the type of the record they start from: each id names the type
-// of the other record. Both the unlabeled type and the "primary" one are accepted where HubSpot
-// has both; crmflow keeps no labels, so either makes the same plain association.
+// of the other record (449 to 452 link two records of one type). Both the unlabeled type and the
+// "primary" one are accepted where HubSpot has both; crmflow keeps no labels, so either makes the
+// same plain association.
 var associationTypeIDs = map[crm.ObjectType]map[int]crm.ObjectType{
-	crm.Contacts: {279: crm.Companies, 1: crm.Companies, 4: crm.Deals, 15: crm.Tickets, 193: crm.Calls},
+	crm.Contacts: {279: crm.Companies, 1: crm.Companies, 4: crm.Deals, 15: crm.Tickets, 193: crm.Calls, 449: crm.Contacts},
 	crm.Companies: {280: crm.Contacts, 2: crm.Contacts, 342: crm.Deals, 6: crm.Deals, 340: crm.Tickets, 25: crm.Tickets,
-		181: crm.Calls},
-	crm.Deals:   {3: crm.Contacts, 341: crm.Companies, 5: crm.Companies, 27: crm.Tickets, 205: crm.Calls},
-	crm.Tickets: {16: crm.Contacts, 339: crm.Companies, 26: crm.Companies, 28: crm.Deals, 219: crm.Calls},
+		181: crm.Calls, 450: crm.Companies},
+	crm.Deals:   {3: crm.Contacts, 341: crm.Companies, 5: crm.Companies, 27: crm.Tickets, 205: crm.Calls, 451: crm.Deals},
+	crm.Tickets: {16: crm.Contacts, 339: crm.Companies, 26: crm.Companies, 28: crm.Deals, 219: crm.Calls, 452: crm.Tickets},
 	crm.Calls:   {194: crm.Contacts, 182: crm.Companies, 206: crm.Deals, 220: crm.Tickets},
 }
 

@@ -337,3 +337,19 @@ func TestBatchUpsert(t *testing.T) {
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
 }
+
+func TestUpdateByEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.contact(t, map[string]string{"email": "ada@example.com"})
+	got := expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/Ada@Example.com?idProperty=email", tokAll,
+		map[string]any{"properties": map[string]any{"firstname": "Ada"}}), http.StatusOK)
+	require.Equal(t, string(ada), got.ID)
+	require.Equal(t, "Ada", got.Properties["firstname"])
+	before := b.snapshot(t, b.tenantA)
+	expectError(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/nobody@example.com?idProperty=email", tokAll,
+		map[string]any{"properties": map[string]any{"firstname": "X"}}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	expectError(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/Ada?idProperty=firstname", tokAll,
+		map[string]any{"properties": map[string]any{"firstname": "X"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, before, b.snapshot(t, b.tenantA))
+}

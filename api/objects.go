@@ -155,13 +155,23 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	return nil
 }
 
-// updateObject serves PATCH /crm/v3/objects/{objectType}/{id}: 200 with the changed record.
+// updateObject serves PATCH /crm/v3/objects/{objectType}/{id}?idProperty=: 200 with the changed
+// record. With idProperty=email, {id} is a live contact's email.
 func (s *Server) updateObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	id, err := pathRecordID(r, "id")
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	if err != nil {
+		return err
+	}
+	var id crm.RecordID
+	if byEmail {
+		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), false)
+	} else {
+		id, err = pathRecordID(r, "id")
+	}
 	if err != nil {
 		return err
 	}
