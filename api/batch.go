@@ -222,8 +222,9 @@ type batchUpdateInput struct {
 }
 
 type updateInput struct {
-	ID         flexID         `json:"id"`
-	Properties propertyValues `json:"properties"`
+	ID                 flexID         `json:"id"`
+	Properties         propertyValues `json:"properties"`
+	ObjectWriteTraceID string         `json:"objectWriteTraceId"`
 }
 
 // batchUpdate serves POST /crm/v3/objects/{objectType}/batch/update: all records or none, 200.
@@ -252,7 +253,13 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err != nil {
 		return fmt.Errorf("batch update %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusOK, s.batchResult(started, toRecordsJSON(recs)))
+	out := toRecordsJSON(recs)
+	for i := range out {
+		if i < len(in.Inputs) && out[i].ID == string(in.Inputs[i].ID) {
+			out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+		}
+	}
+	writeJSON(w, http.StatusOK, s.batchResult(started, out))
 	return nil
 }
 

@@ -353,3 +353,26 @@ func TestUpdateByEmail(t *testing.T) {
 		map[string]any{"properties": map[string]any{"firstname": "X"}}), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, before, b.snapshot(t, b.tenantA))
 }
+
+func TestObjectWriteTraceID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	type traced struct {
+		ID                 string `json:"id"`
+		ObjectWriteTraceID string `json:"objectWriteTraceId"`
+	}
+	created := expect[struct {
+		Results []traced `json:"results"`
+	}](t, b.call(t, "POST", "/crm/v3/objects/companies/batch/create", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"properties": map[string]any{"name": "A"}, "objectWriteTraceId": "a"},
+		map[string]any{"properties": map[string]any{"name": "B"}},
+	}}), http.StatusCreated)
+	require.Equal(t, "a", created.Results[0].ObjectWriteTraceID)
+	require.Empty(t, created.Results[1].ObjectWriteTraceID)
+	updated := expect[struct {
+		Results []traced `json:"results"`
+	}](t, b.call(t, "POST", "/crm/v3/objects/companies/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"id": created.Results[1].ID, "properties": map[string]any{"name": "B2"}, "objectWriteTraceId": "b"},
+	}}), http.StatusOK)
+	require.Equal(t, "b", updated.Results[0].ObjectWriteTraceID)
+}
