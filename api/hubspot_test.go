@@ -47,6 +47,9 @@ func TestPipelines(t *testing.T) {
 		}
 		require.Equal(t, []string{"1", "2", "3", "4"}, ids)
 		require.Equal(t, "CLOSED", one.Stages[3].Metadata["ticketState"])
+		stage := expect[pipelineStage](t, b.call(t, "GET", "/crm/v3/pipelines/tickets/0/stages/4", tokRead, nil), http.StatusOK)
+		require.Equal(t, one.Stages[3], stage)
+		expectError(t, b.call(t, "GET", "/crm/v3/pipelines/tickets/0/stages/closed", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	})
 
 	t.Run("WrittenWithDefaultIDs", func(t *testing.T) {
@@ -277,6 +280,9 @@ func TestReadsHubSpotOptions(t *testing.T) {
 		require.Equal(t, string(gone), got.ID)
 		require.True(t, got.Archived)
 		expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/gone@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(gone)+"?archived=true&associations=companies", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "archived=true")
 	})
 }
 

@@ -239,6 +239,8 @@ func matrixRows() []matrixRow {
 			req: path("/crm/v3/pipelines/tickets/0"), ok: 200, other: 200, readOnly: true},
 		{name: "ListPipelineStages", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", needs: read,
 			req: path("/crm/v3/pipelines/deals/default/stages"), ok: 200, other: 200, readOnly: true},
+		{name: "GetPipelineStage", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}", needs: read,
+			req: path("/crm/v3/pipelines/tickets/0/stages/4"), ok: 200, other: 200, readOnly: true},
 
 		// Associations.
 		{name: "Associate", pattern: "PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", needs: write,

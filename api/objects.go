@@ -139,6 +139,10 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
+	if archived && len(splitNames(r.URL.Query()["associations"])) > 0 {
+		return errInvalid("associations", "UNSUPPORTED_PARAMETER",
+			"associations cannot be read with archived=true: the associations of a record in the bin are readable once it is restored")
+	}
 	spec := queryReadSpec(r)
 	rec, err := s.store.Record(r.Context(), p.Tenant, o, id,
 		&crm.ReadOpts{Archived: archived, Properties: spec.storeProperties()})
@@ -146,10 +150,8 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 		return fmt.Errorf("read %s %s: %w", o, id, err)
 	}
 	out := spec.render(rec)
-	if !archived {
-		if out.Associations, err = s.readAssociations(r, p.Tenant, o, id); err != nil {
-			return err
-		}
+	if out.Associations, err = s.readAssociations(r, p.Tenant, o, id); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -109,3 +109,19 @@ func (s *Server) listPipelineStages(w http.ResponseWriter, r *http.Request, p cr
 	writeJSON(w, http.StatusOK, pageJSON[stageJSON]{Results: pl.Stages})
 	return nil
 }
+
+// getPipelineStage serves GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}.
+func (s *Server) getPipelineStage(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	pl, err := s.pipeline(r, p)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("stageId")
+	for _, st := range pl.Stages {
+		if st.ID == id {
+			writeJSON(w, http.StatusOK, st)
+			return nil
+		}
+	}
+	return errNotFound("pipeline stage", fmt.Sprintf("%s/%s/%s", r.PathValue("objectType"), pl.ID, id))
+}

@@ -190,6 +190,7 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/pipelines/{objectType}", crm.PermRead, s.listPipelines)
 	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}", crm.PermRead, s.getPipeline)
 	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", crm.PermRead, s.listPipelineStages)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}", crm.PermRead, s.getPipelineStage)
 
 	// Associations (associations.go).
 	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)
