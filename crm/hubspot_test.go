@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,4 +161,49 @@ func TestUpsertContactsRoundTrips(t *testing.T) {
 	t.Logf("round trips of a batch upsert: %d for 10 contacts, %d for 100", small, large)
 	require.Equal(t, small, large, "a bigger batch must not cost more round trips")
 	require.LessOrEqual(t, large, int64(10))
+}
+
+// TestUpsertContactsConcurrent runs writers that upsert the same new emails at once: each email
+// ends up with one contact, created by exactly one of them, and every writer succeeds (a writer
+// that loses the race to create updates the winner's contact instead).
+func TestUpsertContactsConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	const writers, emails = 4, 20
+	in := make([]crm.ContactUpsert, emails)
+	for i := range in {
+		in[i] = crm.ContactUpsert{Email: fmt.Sprintf("race-%d@x.example", i), Properties: map[string]string{"firstname": "R"}}
+	}
+	results := make([][]crm.UpsertedRecord, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w], errs[w] = b.store.UpsertContacts(b.ctx, b.tenant, in, crm.Actor{})
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		require.NoError(t, errs[w], "writer %d", w)
+	}
+	for i, u := range in {
+		created := 0
+		var id crm.RecordID
+		for w := range writers {
+			r := results[w][i]
+			if r.Created {
+				created++
+			}
+			if id == "" {
+				id = r.ID
+			}
+			require.Equal(t, id, r.ID, "writers saw different contacts for %s", u.Email)
+		}
+		require.Equal(t, 1, created, "%s was created %d times", u.Email, created)
+	}
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, int64(emails), n)
 }
