@@ -223,12 +223,14 @@ type batchUpdateInput struct {
 
 type updateInput struct {
 	ID                 flexID         `json:"id"`
+	IDProperty         string         `json:"idProperty"`
 	Properties         propertyValues `json:"properties"`
 	ObjectWriteTraceID string         `json:"objectWriteTraceId"`
 }
 
 // batchUpdate serves POST /crm/v3/objects/{objectType}/batch/update: all records or none, 200.
-// One missing id refuses the whole batch with a 404 naming it.
+// One missing id refuses the whole batch with a 404 naming it. An input with "idProperty": "email"
+// names a live contact by email (all of them looked up in one round trip).
 func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -243,11 +245,36 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 		return err
 	}
 	updates := make([]crm.RecordUpdate, len(in.Inputs))
+	var emails []string // the ids of the inputs with idProperty email
 	for i, x := range in.Inputs {
+		byEmail, err := s.byEmail(r.Context(), p.Tenant, o, x.IDProperty)
+		if err != nil {
+			return err
+		}
+		if byEmail {
+			emails = append(emails, string(x.ID))
+			continue
+		}
 		if !numericID.MatchString(string(x.ID)) {
 			return errNotFound("record", string(x.ID))
 		}
 		updates[i] = crm.RecordUpdate{ID: crm.RecordID(x.ID), Properties: x.Properties}
+	}
+	if len(emails) > 0 {
+		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+		if err != nil {
+			return fmt.Errorf("batch update contacts by email: %w", err)
+		}
+		for i, x := range in.Inputs {
+			if x.IDProperty != idPropertyEmail {
+				continue
+			}
+			id, ok := found[string(x.ID)]
+			if !ok {
+				return errNotFound("contact with email", string(x.ID))
+			}
+			updates[i] = crm.RecordUpdate{ID: id, Properties: x.Properties}
+		}
 	}
 	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o, updates, actor(p))
 	if err != nil {
@@ -255,7 +282,7 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	}
 	out := toRecordsJSON(recs)
 	for i := range out {
-		if i < len(in.Inputs) && out[i].ID == string(in.Inputs[i].ID) {
+		if i < len(updates) && out[i].ID == string(updates[i].ID) {
 			out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
 		}
 	}

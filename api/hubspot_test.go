@@ -382,3 +382,27 @@ func TestObjectWriteTraceID(t *testing.T) {
 	}}), http.StatusOK)
 	require.Equal(t, "b", updated.Results[0].ObjectWriteTraceID)
 }
+
+func TestBatchUpdateByEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.contact(t, map[string]string{"email": "ada@example.com"})
+	bob := b.contact(t, map[string]string{"email": "bob@example.com"})
+	out := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"idProperty": "email", "id": "ADA@example.com", "properties": map[string]any{"firstname": "Ada"}},
+		map[string]any{"id": bob, "properties": map[string]any{"firstname": "Bob"}},
+	}}), http.StatusOK)
+	require.Equal(t, []string{string(ada), string(bob)}, []string{out.Results[0].ID, out.Results[1].ID})
+	require.Equal(t, "Ada", out.Results[0].Properties["firstname"])
+
+	before := b.snapshot(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"id": bob, "properties": map[string]any{"firstname": "X"}},
+		map[string]any{"idProperty": "email", "id": "nobody@example.com", "properties": map[string]any{"firstname": "X"}},
+	}}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	require.Contains(t, e.Message, "nobody@example.com")
+	expectError(t, b.call(t, "POST", "/crm/v3/objects/companies/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{"name": "X"}},
+	}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, before, b.snapshot(t, b.tenantA))
+}

@@ -111,7 +111,9 @@ func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if len(recs) != 1 {
 		return fmt.Errorf("create %s: store returned %d records for 1 input", o, len(recs))
 	}
-	writeJSON(w, http.StatusCreated, toRecordJSON(recs[0]))
+	out := toRecordJSON(recs[0])
+	out.ObjectWriteTraceID = in.ObjectWriteTraceID
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 

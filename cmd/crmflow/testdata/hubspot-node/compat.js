@@ -165,9 +165,11 @@ async function main() {
     eq(byEmail.properties.phone, '+1 555 0100', 'phone');
   });
 
-  await check('batch update', async () => {
+  await check('batch update by id and by email (idProperty)', async () => {
     const got = await contacts.batchApi.update({ inputs: batch.results.map((r) => ({ id: r.id, properties: { lastname: 'Batch' } })) });
     eq(got.results.map((r) => r.properties.lastname), ['Batch', 'Batch', 'Batch'], 'lastnames');
+    const byEmail = await contacts.batchApi.update({ inputs: [{ idProperty: 'email', id: email('bob'), properties: { jobtitle: 'Pilot' }, objectWriteTraceId: 'bob' }] });
+    eq([byEmail.results[0].id, byEmail.results[0].properties.jobtitle, byEmail.results[0].objectWriteTraceId], [batch.results[0].id, 'Pilot', 'bob'], 'by email');
   });
 
   await check('batch upsert by email: one update, one create', async () => {
