@@ -22,7 +22,7 @@ var hubspotNodeDir = filepath.Join("testdata", "hubspot-node")
 func TestHubSpotNodeClient(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")
-	require.NoError(t, err, "node is not installed: the HubSpot compatibility suite needs Node.js 20 or later "+
+	require.NoError(t, err, "node is not installed: the HubSpot compatibility suite needs Node.js (20 or later) "+
 		"(apt-get install nodejs npm), then run the test again")
 	installNodeModules(t)
 
