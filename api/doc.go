@@ -57,8 +57,8 @@
 // # HubSpot's clients
 //
 // Creates take HubSpot's inline associations (see inlineAssociations), reads take idProperty
-// (email for contacts) and propertiesWithHistory (the current value only), and a read of one
-// record takes ?associations=, so that HubSpot's official clients work unchanged: the README lists
+// (email for contacts) and propertiesWithHistory (the current value only), and reads take
+// ?associations=, so that HubSpot's official clients work unchanged: the README lists
 // what is compatible endpoint by endpoint, and cmd/crmflow's TestHubSpotNodeClient proves it with
 // the Node client.
 //

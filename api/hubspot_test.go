@@ -242,8 +242,22 @@ func TestReadsHubSpotOptions(t *testing.T) {
 		require.GreaterOrEqual(t, len(got.Results), 2) // ArchivedByEmail may add one meanwhile
 		require.Equal(t, string(bob), got.Results[1].ID)
 		require.Equal(t, "Bob", got.Results[1].PropertiesWithHistory["firstname"][0].Value)
-		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?associations=companies", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
-		require.Contains(t, e.Message, "?associations=")
+	})
+
+	t.Run("PageWithAssociations", func(t *testing.T) {
+		t.Parallel()
+		got := expect[page[historyRecord]](t, b.call(t, "GET", "/crm/v3/objects/contacts?limit=2&associations=0-2", tokRead, nil), http.StatusOK)
+		require.Len(t, got.Results, 2)
+		require.Equal(t, string(ada), got.Results[0].ID)
+		require.Equal(t, string(co), got.Results[0].Associations["companies"].Results[0].ID)
+		require.Empty(t, got.Results[1].Associations)
+		companies := expect[page[historyRecord]](t, b.call(t, "GET", "/crm/v3/objects/companies?associations=contacts", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(ada), companies.Results[0].Associations["contacts"].Results[0].ID)
+		require.Equal(t, "company_to_contact", companies.Results[0].Associations["contacts"].Results[0].Type)
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true&associations=companies", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "archived=true")
+		e = expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?associations=boats", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, `"boats"`)
 	})
 
 	t.Run("BatchReadByEmail", func(t *testing.T) {

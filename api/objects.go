@@ -28,7 +28,7 @@ type recordJSON struct {
 	ObjectWriteTraceID string `json:"objectWriteTraceId,omitempty"`
 	// PropertiesWithHistory is set for a read that asks for it (see valueJSON).
 	PropertiesWithHistory map[string][]valueJSON `json:"propertiesWithHistory,omitempty"`
-	// Associations is set for a read of one record that names types in ?associations=.
+	// Associations is set for a read that names types in ?associations=.
 	Associations associationsJSON `json:"associations,omitempty"`
 }
 
@@ -141,9 +141,12 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
-	if archived && len(splitNames(r.URL.Query()["associations"])) > 0 {
-		return errInvalid("associations", "UNSUPPORTED_PARAMETER",
-			"associations cannot be read with archived=true: the associations of a record in the bin are readable once it is restored")
+	assocTypes, err := s.queryAssociationTypes(r, p.Tenant)
+	if err != nil {
+		return err
+	}
+	if archived && len(assocTypes) > 0 {
+		return errArchivedAssociations()
 	}
 	spec := queryReadSpec(r)
 	rec, err := s.store.Record(r.Context(), p.Tenant, o, id,
@@ -151,11 +154,11 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return fmt.Errorf("read %s %s: %w", o, id, err)
 	}
-	out := spec.render(rec)
-	if out.Associations, err = s.readAssociations(r, p.Tenant, o, id); err != nil {
+	out := []recordJSON{spec.render(rec)}
+	if err := s.addAssociations(r.Context(), p.Tenant, o, out, assocTypes); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
 }
 
@@ -223,17 +226,16 @@ func paging(r *http.Request, after string) *pagingJSON {
 }
 
 // listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
-// &propertiesWithHistory=&archived=. ?associations= is refused: read a record's associations
-// with GET /crm/v3/objects/{objectType}/{id}?associations= or the v4 associations endpoint.
+// &propertiesWithHistory=&associations=&archived=. The associations of a page's records are read
+// in one round trip; with archived=true, ?associations= is a 400.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	if len(splitNames(r.URL.Query()["associations"])) > 0 {
-		return errInvalid("associations", "UNSUPPORTED_PARAMETER",
-			"associations is not supported when paging: read them per record with GET /crm/v3/objects/%s/{id}?associations=TYPE "+
-				"or GET /crm/v4/objects/%s/{id}/associations/TYPE", o, o)
+	assocTypes, err := s.queryAssociationTypes(r, p.Tenant)
+	if err != nil {
+		return err
 	}
 	spec := queryReadSpec(r)
 	limit, err := queryLimit(r)
@@ -244,12 +246,19 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err != nil {
 		return err
 	}
+	if archived && len(assocTypes) > 0 {
+		return errArchivedAssociations()
+	}
 	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
 		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(),
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: spec.renderAll(page.Records), Paging: paging(r, page.After)})
+	out := spec.renderAll(page.Records)
+	if err := s.addAssociations(r.Context(), p.Tenant, o, out, assocTypes); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: out, Paging: paging(r, page.After)})
 	return nil
 }

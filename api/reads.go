@@ -145,15 +145,11 @@ type associationRefJSON struct {
 	Type string `json:"type"`
 }
 
-// readAssociations reads the associations of live record id of type o with the types named in
-// ?associations=; nil when none are named. A type the tenant does not have is a 400.
-func (s *Server) readAssociations(r *http.Request, t crm.TenantID, o crm.ObjectType, id crm.RecordID) (associationsJSON, error) {
-	names := splitNames(r.URL.Query()["associations"])
-	if len(names) == 0 {
-		return nil, nil
-	}
-	out := associationsJSON{}
-	for _, n := range names {
+// queryAssociationTypes reads ?associations= (comma-separated names or HubSpot ids of object
+// types, repeatable); nil when none is named. A type the tenant does not have is a 400.
+func (s *Server) queryAssociationTypes(r *http.Request, t crm.TenantID) ([]crm.ObjectType, error) {
+	var out []crm.ObjectType
+	for _, n := range splitNames(r.URL.Query()["associations"]) {
 		to := crm.ObjectType(n)
 		if x, ok := hubSpotTypeIDs[n]; ok {
 			to = x
@@ -164,20 +160,46 @@ func (s *Server) readAssociations(r *http.Request, t crm.TenantID, o crm.ObjectT
 			}
 			return nil, fmt.Errorf("read schema of %s: %w", to, err)
 		}
-		ids, err := s.store.Associations(r.Context(), t, crm.AssociationRef{Type: o, ID: id}, to)
-		if err != nil {
-			return nil, fmt.Errorf("read associations of %s %s: %w", o, id, err)
+		if !slices.Contains(out, to) {
+			out = append(out, to)
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		refs := make([]associationRefJSON, len(ids))
-		for i, x := range ids {
-			refs[i] = associationRefJSON{ID: string(x), Type: singular(o) + "_to_" + singular(to)}
-		}
-		out[string(to)] = pageJSON[associationRefJSON]{Results: refs}
 	}
 	return out, nil
+}
+
+// addAssociations sets the Associations of recs, live records of type o, to their links with
+// records of types, read in one round trip.
+func (s *Server) addAssociations(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []recordJSON, types []crm.ObjectType) error {
+	if len(types) == 0 || len(recs) == 0 {
+		return nil
+	}
+	ids := make([]crm.RecordID, len(recs))
+	for i, rec := range recs {
+		ids[i] = crm.RecordID(rec.ID)
+	}
+	linked, err := s.store.AssociationsOf(ctx, t, o, ids, types)
+	if err != nil {
+		return fmt.Errorf("read associations of %s: %w", o, err)
+	}
+	for i, rec := range recs {
+		for to, others := range linked[crm.RecordID(rec.ID)] {
+			if recs[i].Associations == nil {
+				recs[i].Associations = associationsJSON{}
+			}
+			refs := make([]associationRefJSON, len(others))
+			for k, x := range others {
+				refs[k] = associationRefJSON{ID: string(x), Type: singular(o) + "_to_" + singular(to)}
+			}
+			recs[i].Associations[string(to)] = pageJSON[associationRefJSON]{Results: refs}
+		}
+	}
+	return nil
+}
+
+// errArchivedAssociations refuses ?associations= on a read of the bin.
+func errArchivedAssociations() error {
+	return errInvalid("associations", "UNSUPPORTED_PARAMETER",
+		"associations cannot be read with archived=true: the associations of a record in the bin are readable once it is restored")
 }
 
 // singular is the singular of a type's name as HubSpot's association type names use it

@@ -102,6 +102,10 @@ type Store interface {
 	Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error
 	// Associations lists the ids of the records of type toType linked to a live record, ascending.
 	Associations(ctx context.Context, t TenantID, from AssociationRef, toType ObjectType) ([]RecordID, error)
+	// AssociationsOf returns, for each of ids (records of type o), the ids of its linked records of
+	// each of toTypes, ascending, in one round trip; records without any are left out. It does not
+	// check that the records are live: callers pass the ids of records they have just read.
+	AssociationsOf(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toTypes []ObjectType) (map[RecordID]map[ObjectType][]RecordID, error)
 
 	// CreateList creates a static list of contacts or companies.
 	CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error)

@@ -143,18 +143,22 @@ async function main() {
     eq(a.propertiesWithHistory.lastname.map((v) => v.value), ['Lovelace'], 'history of lastname');
   });
 
-  await check('page through the contacts', async () => {
+  await check('page through the contacts, with their associations', async () => {
     const seen = [];
     let after;
+    let adaCompanies;
     for (let pages = 0; ; pages++) {
       assert(pages < 1000, 'paging does not end');
-      const page = await contacts.basicApi.getPage(2, after, ['email']);
+      const page = await contacts.basicApi.getPage(2, after, ['email'], undefined, ['companies']);
       assert(page.results.length <= 2, `page of ${page.results.length}`);
       seen.push(...page.results.map((r) => r.id));
+      const a = page.results.find((r) => r.id === ada.id);
+      if (a) adaCompanies = a.associations && a.associations.companies && a.associations.companies.results.map((r) => r.id);
       if (!page.paging || !page.paging.next) break;
       after = page.paging.next.after;
     }
     for (const id of [ada.id, ...batch.results.map((r) => r.id)]) assert(seen.includes(id), `contact ${id} not paged`);
+    eq(adaCompanies, [company.id], 'companies of the paged contact');
   });
 
   await check('update by id and by email (idProperty)', async () => {
