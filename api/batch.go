@@ -58,10 +58,11 @@ type idInput struct {
 }
 
 type batchCreateInput struct {
-	Inputs []propertiesInput `json:"inputs"`
+	Inputs []createInput `json:"inputs"`
 }
 
-// batchCreate serves POST /crm/v3/objects/{objectType}/batch/create: all records or none, 201.
+// batchCreate serves POST /crm/v3/objects/{objectType}/batch/create: all records or none, with
+// their associations, 201.
 func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -77,23 +78,32 @@ func (s *Server) batchCreate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	}
 	inputs := make([]crm.RecordInput, len(in.Inputs))
 	for i, x := range in.Inputs {
-		inputs[i] = crm.RecordInput{Properties: x.Properties}
+		if inputs[i], err = x.recordInput(o, fmt.Sprintf("inputs[%d].", i)); err != nil {
+			return err
+		}
 	}
 	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, inputs, actor(p))
 	if err != nil {
 		return fmt.Errorf("batch create %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusCreated, s.batchResult(started, toRecordsJSON(recs)))
+	out := toRecordsJSON(recs)
+	for i := range out {
+		out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+	}
+	writeJSON(w, http.StatusCreated, s.batchResult(started, out))
 	return nil
 }
 
 type batchReadInput struct {
-	Inputs     []idInput `json:"inputs"`
-	Properties []string  `json:"properties"`
+	Inputs                []idInput `json:"inputs"`
+	Properties            []string  `json:"properties"`
+	PropertiesWithHistory []string  `json:"propertiesWithHistory"`
+	IDProperty            string    `json:"idProperty"`
 }
 
 // batchRead serves POST /crm/v3/objects/{objectType}/batch/read?archived=: 200 when every id was
-// found, 207 with the missing ids named in errors otherwise.
+// found, 207 with the missing ids named in errors otherwise. With "idProperty": "email" the ids
+// are contacts' emails (of live contacts only).
 func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -111,19 +121,54 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err := checkBatchSize(len(in.Inputs)); err != nil {
 		return err
 	}
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, in.IDProperty)
+	if err != nil {
+		return err
+	}
+	if byEmail && archived {
+		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty \"email\" reads live contacts only: read archived contacts by id, or one by email with GET /crm/v3/objects/contacts/{email}?idProperty=email&archived=true")
+	}
 	ids := batchIDs(in.Inputs)
+	var byID map[crm.RecordID][]string // with byEmail: the emails of the inputs naming each id
+	lookup := ids
+	if byEmail {
+		emails := make([]string, len(ids))
+		for i, id := range ids {
+			emails[i] = string(id)
+		}
+		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+		if err != nil {
+			return fmt.Errorf("batch read contacts by email: %w", err)
+		}
+		byID = map[crm.RecordID][]string{}
+		lookup = nil
+		for _, e := range emails {
+			if id, ok := found[e]; ok {
+				if byID[id] == nil {
+					lookup = append(lookup, id)
+				}
+				byID[id] = append(byID[id], e)
+			}
+		}
+	}
 	// Ids that are not decimal cannot exist: they are reported missing without asking the store.
-	lookup := slices.DeleteFunc(slices.Clone(ids), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+	lookup = slices.DeleteFunc(slices.Clone(lookup), func(id crm.RecordID) bool { return !numericID.MatchString(string(id)) })
+	spec := readSpec{properties: splitNames(in.Properties), history: splitNames(in.PropertiesWithHistory)}
 	var recs []crm.Record
 	if len(lookup) > 0 {
 		recs, err = s.store.Records(r.Context(), p.Tenant, o, lookup,
-			&crm.ReadOpts{Archived: archived, Properties: splitNames(in.Properties)})
+			&crm.ReadOpts{Archived: archived, Properties: spec.storeProperties()})
 		if err != nil {
 			return fmt.Errorf("batch read %s: %w", o, err)
 		}
 	}
-	out := s.batchResult(started, toRecordsJSON(recs))
-	if missing := missingIDs(ids, recs); len(missing) > 0 {
+	out := s.batchResult(started, spec.renderAll(recs))
+	missing := missingIDs(ids, recs)
+	if byEmail {
+		missing = missingEmails(ids, recs, byID)
+	}
+	if len(missing) > 0 {
 		out.NumErrors = 1
 		out.Errors = []batchErrorJSON{{
 			Status:   "error",
@@ -154,17 +199,38 @@ func missingIDs(want []crm.RecordID, got []crm.Record) []string {
 	return out
 }
 
+// missingEmails returns the emails of want (the inputs of a read by email) whose contact is not
+// among got; byID gives the emails that named each id found in the email index.
+func missingEmails(want []crm.RecordID, got []crm.Record, byID map[crm.RecordID][]string) []string {
+	found := map[string]bool{}
+	for _, rec := range got {
+		for _, e := range byID[rec.ID] {
+			found[e] = true
+		}
+	}
+	var out []string
+	for _, e := range want {
+		if !found[string(e)] {
+			out = append(out, string(e))
+		}
+	}
+	return out
+}
+
 type batchUpdateInput struct {
 	Inputs []updateInput `json:"inputs"`
 }
 
 type updateInput struct {
-	ID         flexID         `json:"id"`
-	Properties propertyValues `json:"properties"`
+	ID                 flexID         `json:"id"`
+	IDProperty         string         `json:"idProperty"`
+	Properties         propertyValues `json:"properties"`
+	ObjectWriteTraceID string         `json:"objectWriteTraceId"`
 }
 
 // batchUpdate serves POST /crm/v3/objects/{objectType}/batch/update: all records or none, 200.
-// One missing id refuses the whole batch with a 404 naming it.
+// One missing id refuses the whole batch with a 404 naming it. An input with "idProperty": "email"
+// names a live contact by email (all of them looked up in one round trip).
 func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -179,17 +245,48 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 		return err
 	}
 	updates := make([]crm.RecordUpdate, len(in.Inputs))
+	var emails []string // the ids of the inputs with idProperty email
 	for i, x := range in.Inputs {
+		byEmail, err := s.byEmail(r.Context(), p.Tenant, o, x.IDProperty)
+		if err != nil {
+			return err
+		}
+		if byEmail {
+			emails = append(emails, string(x.ID))
+			continue
+		}
 		if !numericID.MatchString(string(x.ID)) {
 			return errNotFound("record", string(x.ID))
 		}
 		updates[i] = crm.RecordUpdate{ID: crm.RecordID(x.ID), Properties: x.Properties}
 	}
+	if len(emails) > 0 {
+		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+		if err != nil {
+			return fmt.Errorf("batch update contacts by email: %w", err)
+		}
+		for i, x := range in.Inputs {
+			if x.IDProperty != idPropertyEmail {
+				continue
+			}
+			id, ok := found[string(x.ID)]
+			if !ok {
+				return errNotFound("contact with email", string(x.ID))
+			}
+			updates[i] = crm.RecordUpdate{ID: id, Properties: x.Properties}
+		}
+	}
 	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o, updates, actor(p))
 	if err != nil {
 		return fmt.Errorf("batch update %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusOK, s.batchResult(started, toRecordsJSON(recs)))
+	out := toRecordsJSON(recs)
+	for i := range out {
+		if i < len(updates) && out[i].ID == string(updates[i].ID) {
+			out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+		}
+	}
+	writeJSON(w, http.StatusOK, s.batchResult(started, out))
 	return nil
 }
 
@@ -197,4 +294,63 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 func (s *Server) batchResult(started time.Time, results []recordJSON) batchJSON[recordJSON] {
 	return batchJSON[recordJSON]{Status: "COMPLETE", Results: results,
 		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())}
+}
+
+type batchUpsertInput struct {
+	Inputs []upsertInput `json:"inputs"`
+}
+
+// upsertInput is one input of batch/upsert: the record's id in IDProperty, and its properties.
+type upsertInput struct {
+	ID                 flexID         `json:"id"`
+	IDProperty         string         `json:"idProperty"`
+	Properties         propertyValues `json:"properties"`
+	ObjectWriteTraceID string         `json:"objectWriteTraceId"`
+}
+
+// upsertedJSON is one result of batch/upsert: the record, and whether it was created.
+type upsertedJSON struct {
+	recordJSON
+	New bool `json:"new"`
+}
+
+// batchUpsert serves POST /crm/v3/objects/{objectType}/batch/upsert: contacts named by email
+// ("idProperty": "email") are updated, or created when no live contact has the email; 200 with
+// each record and "new". Each record is changed atomically, and the batch costs a few round trips
+// whatever its size (see crm.RedisStore.UpsertContacts). Other types have no unique property to
+// upsert by: 400.
+func (s *Server) batchUpsert(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	started := s.clock.Now()
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	var in batchUpsertInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	ups := make([]crm.ContactUpsert, len(in.Inputs))
+	for i, x := range in.Inputs {
+		if o != crm.Contacts || x.IDProperty != idPropertyEmail {
+			return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+				"inputs[%d].idProperty %q cannot upsert %s: crmflow upserts contacts by \"email\" only (it has no other unique property); "+
+					"create other records with batch/create and change them with batch/update", i, x.IDProperty, o)
+		}
+		ups[i] = crm.ContactUpsert{Email: string(x.ID), Properties: x.Properties}
+	}
+	recs, err := s.store.UpsertContacts(r.Context(), p.Tenant, ups, actor(p))
+	if err != nil {
+		return fmt.Errorf("batch upsert %s: %w", o, err)
+	}
+	out := make([]upsertedJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = upsertedJSON{recordJSON: toRecordJSON(rec.Record), New: rec.Created}
+		out[i].ObjectWriteTraceID = in.Inputs[i].ObjectWriteTraceID
+	}
+	writeJSON(w, http.StatusOK, batchJSON[upsertedJSON]{Status: "COMPLETE", Results: out,
+		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())})
+	return nil
 }

@@ -17,10 +17,13 @@
 //	POST   /crm/v3/objects/{objectType}/batch/create       up to 100 records, all or none [write], 201
 //	POST   /crm/v3/objects/{objectType}/batch/read         up to 100 ids; 207 names the missing ones [read]
 //	POST   /crm/v3/objects/{objectType}/batch/update       up to 100 records, all or none [write]
+//	POST   /crm/v3/objects/contacts/batch/upsert           up to 100 contacts by email, each created or updated [write]
 //	GET    /crm/v3/properties/{objectType}[/{name}]        property definitions [read]
 //	POST   /crm/v3/properties/{objectType}                 add a property [schema], 201
 //	GET    /crm/v3/schemas[/{objectType}]                  custom object types [read]
 //	POST   /crm/v3/schemas                                 define a custom object type [schema], 201
+//	GET    /crm-object-schemas/v3/schemas[/{objectType}]   the same reads at HubSpot's paths [read]
+//	GET    /crm/v3/pipelines/{objectType}[/{pipelineId}[/stages[/{stageId}]]]  deals' and tickets' pipelines [read]
 //	PUT    /crm/v4/objects/{t}/{id}/associations/default/{toType}/{toId}   link two records [write]
 //	DELETE /crm/v4/objects/{t}/{id}/associations[/default]/{toType}/{toId} unlink them [write], 204
 //	GET    /crm/v4/objects/{t}/{id}/associations/{toType}  linked ids [read]
@@ -50,6 +53,14 @@
 // Object types are contacts, companies, deals, tickets, calls (or HubSpot's ids 0-1, 0-2, 0-3, 0-5,
 // 0-48) and the tenant's custom types. Pages hold 10 results by default and at most 100; the next
 // page's cursor is paging.next.after, absent on the last page.
+//
+// # HubSpot's clients
+//
+// Creates take HubSpot's inline associations (see inlineAssociations), reads take idProperty
+// (email for contacts) and propertiesWithHistory (the current value only), and reads take
+// ?associations=, so that HubSpot's official clients work unchanged: the README lists
+// what is compatible endpoint by endpoint, and cmd/crmflow's TestHubSpotNodeClient proves it with
+// the Node client.
 //
 // # Deleting
 //

@@ -30,8 +30,8 @@ func TestRequestBodies(t *testing.T) {
 		in       string
 		msg      string
 	}{
-		{"UnknownField", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"},"associations":[]}`,
-			http.StatusBadRequest, "VALIDATION_ERROR", "associations", "associations"},
+		{"UnknownField", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"},"association":[]}`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "association", "association"},
 		{"UnknownNestedField", "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"1","idProperty":"email"}]}`,
 			http.StatusBadRequest, "VALIDATION_ERROR", "idProperty", "idProperty"},
 		{"UnknownOptionField", "POST", "/crm/v3/properties/contacts", `{"name":"x","type":"enumeration","options":[{"value":"a","hidden":true}]}`,

@@ -168,6 +168,11 @@ func matrixRows() []matrixRow {
 				return matrixRequest{"/crm/v3/objects/contacts/batch/update",
 					map[string]any{"inputs": []any{map[string]any{"id": f.c1, "properties": map[string]any{"firstname": "X"}}}}}
 			}, ok: 200, other: 404},
+		{name: "BatchUpsert", pattern: "POST /crm/v3/objects/{objectType}/batch/upsert", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/objects/contacts/batch/upsert", map[string]any{"inputs": []any{
+					map[string]any{"idProperty": "email", "id": "upserted@example.com", "properties": map[string]any{"firstname": "U"}}}}}
+			}, ok: 200, other: 200},
 
 		// Deletes, the bin, permanent delete, bulk jobs and the audit trail.
 		{name: "ArchiveObject", pattern: "DELETE /crm/v3/objects/{objectType}/{id}", needs: []crm.Permission{crm.PermDelete},
@@ -226,6 +231,20 @@ func matrixRows() []matrixRow {
 			}, ok: 201, other: 201},
 		{name: "GetSchema", pattern: "GET /crm/v3/schemas/{objectType}", needs: read,
 			req: path("/crm/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
+		{name: "ListSchemasHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas", needs: read,
+			req: path("/crm-object-schemas/v3/schemas"), ok: 200, other: 200, readOnly: true},
+		{name: "GetSchemaHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas/{objectType}", needs: read,
+			req: path("/crm-object-schemas/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
+
+		// Pipelines.
+		{name: "ListPipelines", pattern: "GET /crm/v3/pipelines/{objectType}", needs: read,
+			req: path("/crm/v3/pipelines/deals"), ok: 200, other: 200, readOnly: true},
+		{name: "GetPipeline", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}", needs: read,
+			req: path("/crm/v3/pipelines/tickets/0"), ok: 200, other: 200, readOnly: true},
+		{name: "ListPipelineStages", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", needs: read,
+			req: path("/crm/v3/pipelines/deals/default/stages"), ok: 200, other: 200, readOnly: true},
+		{name: "GetPipelineStage", pattern: "GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}", needs: read,
+			req: path("/crm/v3/pipelines/tickets/0/stages/4"), ok: 200, other: 200, readOnly: true},
 
 		// Associations.
 		{name: "Associate", pattern: "PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", needs: write,

@@ -24,6 +24,12 @@ type recordJSON struct {
 	ArchivedRevision int64 `json:"archivedRevision,omitempty"`
 	// ArchivedActor says who deleted it, as "USER via workflow NAME (revision R)" for a workflow.
 	ArchivedActor string `json:"archivedActor,omitempty"`
+	// ObjectWriteTraceID echoes the input's objectWriteTraceId in the results of a batch write.
+	ObjectWriteTraceID string `json:"objectWriteTraceId,omitempty"`
+	// PropertiesWithHistory is set for a read that asks for it (see valueJSON).
+	PropertiesWithHistory map[string][]valueJSON `json:"propertiesWithHistory,omitempty"`
+	// Associations is set for a read that names types in ?associations=.
+	Associations associationsJSON `json:"associations,omitempty"`
 }
 
 func toRecordJSON(rec crm.Record) recordJSON {
@@ -60,39 +66,61 @@ func toRecordsJSON(recs []crm.Record) []recordJSON {
 // actor is who a principal's API calls act as.
 func actor(p crm.Principal) crm.Actor { return crm.Actor{User: p.User.Email, Via: crm.ViaAPI} }
 
-// propertiesInput is the body of a create or an update: {"properties": {...}}.
+// propertiesInput is the body of an update: {"properties": {...}}.
 type propertiesInput struct {
 	Properties propertyValues `json:"properties"`
 }
 
-// createObject serves POST /crm/v3/objects/{objectType}: 201 with the new record.
+// createInput is the body of a create, and one input of a batch create: the properties, the
+// associations to make with the record (see inlineAssociations), and objectWriteTraceId, which
+// a batch's results echo so a caller can tell them apart.
+type createInput struct {
+	Properties         propertyValues      `json:"properties"`
+	Associations       []inlineAssociation `json:"associations"`
+	ObjectWriteTraceID string              `json:"objectWriteTraceId"`
+}
+
+// recordInput turns a create's input into the store's, where naming it in errors (see inlineAssociations).
+func (in createInput) recordInput(o crm.ObjectType, where string) (crm.RecordInput, error) {
+	assocs, err := inlineAssociations(o, in.Associations, where)
+	if err != nil {
+		return crm.RecordInput{}, err
+	}
+	return crm.RecordInput{Properties: in.Properties, Associations: assocs}, nil
+}
+
+// createObject serves POST /crm/v3/objects/{objectType}: 201 with the new record, linked in the
+// same step with the records its associations name.
 func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	var in propertiesInput
+	var in createInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, []crm.RecordInput{{Properties: in.Properties}}, actor(p))
+	rec, err := in.recordInput(o, "")
+	if err != nil {
+		return err
+	}
+	recs, err := s.store.CreateRecords(r.Context(), p.Tenant, o, []crm.RecordInput{rec}, actor(p))
 	if err != nil {
 		return fmt.Errorf("create %s: %w", o, err)
 	}
 	if len(recs) != 1 {
 		return fmt.Errorf("create %s: store returned %d records for 1 input", o, len(recs))
 	}
-	writeJSON(w, http.StatusCreated, toRecordJSON(recs[0]))
+	out := toRecordJSON(recs[0])
+	out.ObjectWriteTraceID = in.ObjectWriteTraceID
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
-// getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&archived=.
+// getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&propertiesWithHistory=
+// &associations=&archived=&idProperty=. With idProperty=email, {id} is a contact's email.
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
-	if err != nil {
-		return err
-	}
-	id, err := pathRecordID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -100,22 +128,57 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	if err != nil {
+		return err
+	}
+	var id crm.RecordID
+	if byEmail {
+		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), archived)
+	} else {
+		id, err = pathRecordID(r, "id")
+	}
+	if err != nil {
+		return err
+	}
+	assocTypes, err := s.queryAssociationTypes(r, p.Tenant)
+	if err != nil {
+		return err
+	}
+	if archived && len(assocTypes) > 0 {
+		return errArchivedAssociations()
+	}
+	spec := queryReadSpec(r)
 	rec, err := s.store.Record(r.Context(), p.Tenant, o, id,
-		&crm.ReadOpts{Archived: archived, Properties: queryProperties(r)})
+		&crm.ReadOpts{Archived: archived, Properties: spec.storeProperties()})
 	if err != nil {
 		return fmt.Errorf("read %s %s: %w", o, id, err)
 	}
-	writeJSON(w, http.StatusOK, toRecordJSON(rec))
+	out := []recordJSON{spec.render(rec)}
+	if err := s.addAssociations(r.Context(), p.Tenant, o, out, assocTypes); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out[0])
 	return nil
 }
 
-// updateObject serves PATCH /crm/v3/objects/{objectType}/{id}: 200 with the changed record.
+// updateObject serves PATCH /crm/v3/objects/{objectType}/{id}?idProperty=: 200 with the changed
+// record. With idProperty=email, {id} is a live contact's email.
 func (s *Server) updateObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	id, err := pathRecordID(r, "id")
+	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	if err != nil {
+		return err
+	}
+	var id crm.RecordID
+	if byEmail {
+		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), false)
+	} else {
+		id, err = pathRecordID(r, "id")
+	}
 	if err != nil {
 		return err
 	}
@@ -162,12 +225,19 @@ func paging(r *http.Request, after string) *pagingJSON {
 	return &pagingJSON{Next: nextJSON{After: after, Link: link.String()}}
 }
 
-// listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=&archived=.
+// listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
+// &propertiesWithHistory=&associations=&archived=. The associations of a page's records are read
+// in one round trip; with archived=true, ?associations= is a 400.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
+	assocTypes, err := s.queryAssociationTypes(r, p.Tenant)
+	if err != nil {
+		return err
+	}
+	spec := queryReadSpec(r)
 	limit, err := queryLimit(r)
 	if err != nil {
 		return err
@@ -176,12 +246,19 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err != nil {
 		return err
 	}
+	if archived && len(assocTypes) > 0 {
+		return errArchivedAssociations()
+	}
 	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
-		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: queryProperties(r),
+		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(),
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", o, err)
 	}
-	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: toRecordsJSON(page.Records), Paging: paging(r, page.After)})
+	out := spec.renderAll(page.Records)
+	if err := s.addAssociations(r.Context(), p.Tenant, o, out, assocTypes); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: out, Paging: paging(r, page.After)})
 	return nil
 }

@@ -10,12 +10,23 @@ import (
 )
 
 // propertyJSON is a property as HubSpot shows it. HubspotDefined marks a standard property.
+// FieldType is HubSpot's form field of the type (see fieldTypes). crmflow has no property groups
+// nor descriptions: GroupName is always "information" and Description empty.
 type propertyJSON struct {
 	Name           string       `json:"name"`
 	Label          string       `json:"label"`
 	Type           string       `json:"type"`
+	FieldType      string       `json:"fieldType"`
+	GroupName      string       `json:"groupName"`
+	Description    string       `json:"description"`
 	Options        []optionJSON `json:"options"`
 	HubspotDefined bool         `json:"hubspotDefined"`
+}
+
+// fieldTypes are the form fields HubSpot gives each property type by default.
+var fieldTypes = map[crm.PropertyType]string{
+	crm.TypeString: "text", crm.TypeNumber: "number", crm.TypeEnumeration: "select", crm.TypeBool: "booleancheckbox",
+	crm.TypeDatetime: "date",
 }
 
 // optionJSON is one option of an enumeration. In a request it may also be a plain string, which is
@@ -48,7 +59,8 @@ func (o *optionJSON) UnmarshalJSON(b []byte) error {
 }
 
 func toPropertyJSON(p crm.Property) propertyJSON {
-	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), Options: []optionJSON{}, HubspotDefined: p.Standard}
+	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), FieldType: fieldTypes[p.Type],
+		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard}
 	for _, o := range p.Options {
 		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o})
 	}

@@ -9,13 +9,23 @@ import (
 
 // schemaJSON is an object type as HubSpot's schemas API shows it. ObjectTypeID is the name used in
 // the paths of the other endpoints.
+// ID and FullyQualifiedName are the name too; the lists of properties (required, searchable,
+// secondary display) and Associations are always empty, since crmflow has none of those settings.
 type schemaJSON struct {
-	Name         string         `json:"name"`
-	ObjectTypeID string         `json:"objectTypeId"`
-	Labels       labelsJSON     `json:"labels"`
-	Properties   []propertyJSON `json:"properties"`
-	Custom       bool           `json:"custom"`
-	CreatedAt    string         `json:"createdAt,omitempty"`
+	ID                         string         `json:"id"`
+	Name                       string         `json:"name"`
+	ObjectTypeID               string         `json:"objectTypeId"`
+	FullyQualifiedName         string         `json:"fullyQualifiedName"`
+	Labels                     labelsJSON     `json:"labels"`
+	Properties                 []propertyJSON `json:"properties"`
+	RequiredProperties         []string       `json:"requiredProperties"`
+	SearchableProperties       []string       `json:"searchableProperties"`
+	SecondaryDisplayProperties []string       `json:"secondaryDisplayProperties"`
+	Associations               []struct{}     `json:"associations"`
+	Archived                   bool           `json:"archived"`
+	Custom                     bool           `json:"custom"`
+	CreatedAt                  string         `json:"createdAt,omitempty"`
+	UpdatedAt                  string         `json:"updatedAt,omitempty"`
 }
 
 type labelsJSON struct {
@@ -28,13 +38,16 @@ func toSchemaJSON(def crm.ObjectTypeDef, custom bool) schemaJSON {
 	if plural == "" {
 		plural = def.Label
 	}
-	out := schemaJSON{Name: def.Name, ObjectTypeID: def.Name, Labels: labelsJSON{Singular: def.Label, Plural: plural},
-		Properties: make([]propertyJSON, 0, len(def.Properties)), Custom: custom}
+	out := schemaJSON{ID: def.Name, Name: def.Name, ObjectTypeID: def.Name, FullyQualifiedName: def.Name,
+		Labels: labelsJSON{Singular: def.Label, Plural: plural}, Properties: make([]propertyJSON, 0, len(def.Properties)),
+		RequiredProperties: []string{}, SearchableProperties: []string{}, SecondaryDisplayProperties: []string{},
+		Associations: []struct{}{}, Custom: custom}
 	for _, p := range def.Properties {
 		out.Properties = append(out.Properties, toPropertyJSON(p))
 	}
 	if !def.CreatedAt.IsZero() {
 		out.CreatedAt = crm.FormatDatetime(def.CreatedAt)
+		out.UpdatedAt = out.CreatedAt
 	}
 	return out
 }
@@ -68,7 +81,8 @@ func (in schemaInput) def() crm.ObjectTypeDef {
 	return def
 }
 
-// listSchemas serves GET /crm/v3/schemas: the tenant's custom object types.
+// listSchemas serves GET /crm/v3/schemas and GET /crm-object-schemas/v3/schemas: the tenant's
+// custom object types.
 func (s *Server) listSchemas(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	defs, err := s.store.ObjectTypes(r.Context(), p.Tenant)
 	if err != nil {
@@ -100,7 +114,8 @@ func (s *Server) createSchema(w http.ResponseWriter, r *http.Request, p crm.Prin
 	return nil
 }
 
-// getSchema serves GET /crm/v3/schemas/{objectType}: a custom object type, or a standard one with
+// getSchema serves GET /crm/v3/schemas/{objectType} (and the same path under
+// /crm-object-schemas/v3/schemas): a custom object type, or a standard one with
 // its standard properties. Properties added after the type was created are included.
 func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")

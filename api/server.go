@@ -164,6 +164,7 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/batch/create", crm.PermWrite, s.batchCreate)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/read", crm.PermRead, s.batchRead)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/update", crm.PermWrite, s.batchUpdate)
+	s.handle("POST /crm/v3/objects/{objectType}/batch/upsert", crm.PermWrite, s.batchUpsert)
 	s.handle("POST /crm/v3/objects/{objectType}/search", crm.PermRead, s.searchObjects) // search.go
 
 	// Deletes (deletes.go, bulk.go): the bin, restore, permanent delete, bulk jobs (jobs.go), audit (audit.go).
@@ -183,6 +184,14 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
 	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
+	s.handle("GET /crm-object-schemas/v3/schemas", crm.PermRead, s.listSchemas)
+	s.handle("GET /crm-object-schemas/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
+
+	// Pipelines of deals and tickets (pipelines.go).
+	s.handle("GET /crm/v3/pipelines/{objectType}", crm.PermRead, s.listPipelines)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}", crm.PermRead, s.getPipeline)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages", crm.PermRead, s.listPipelineStages)
+	s.handle("GET /crm/v3/pipelines/{objectType}/{pipelineId}/stages/{stageId}", crm.PermRead, s.getPipelineStage)
 
 	// Associations (associations.go).
 	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)

@@ -3,9 +3,12 @@ package crm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func (r AssociationRef) member() string { return string(r.Type) + ":" + string(r.ID) }
@@ -62,6 +65,38 @@ func (s *RedisStore) Associations(ctx context.Context, t TenantID, from Associat
 	}
 	sort.Slice(ids, func(i, j int) bool { return numLess(string(ids[i]), string(ids[j])) })
 	return ids, nil
+}
+
+// AssociationsOf implements Store.
+func (s *RedisStore) AssociationsOf(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toTypes []ObjectType) (map[RecordID]map[ObjectType][]RecordID, error) {
+	out := make(map[RecordID]map[ObjectType][]RecordID, len(ids))
+	if len(ids) == 0 || len(toTypes) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.SMembers(ctx, AssocKey(t, o, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read associations of %s: %w", o, err)
+	}
+	for i, id := range ids {
+		for _, m := range cmds[i].Val() {
+			typ, other, ok := strings.Cut(m, ":")
+			if !ok || !slices.Contains(toTypes, ObjectType(typ)) {
+				continue
+			}
+			if out[id] == nil {
+				out[id] = map[ObjectType][]RecordID{}
+			}
+			out[id][ObjectType(typ)] = append(out[id][ObjectType(typ)], RecordID(other))
+		}
+		for _, linked := range out[id] {
+			sort.Slice(linked, func(a, b int) bool { return numLess(string(linked[a]), string(linked[b])) })
+		}
+	}
+	return out, nil
 }
 
 func numLess(a, b string) bool {

@@ -58,6 +58,57 @@ type createJSON struct {
 	Props  map[string]string `json:"props"`
 	Emails []string          `json:"emails"`
 	Hashes []string          `json:"hashes"`
+	// AssocKey is the index in KEYS of the new record's association set; 0 when it has none.
+	AssocKey int         `json:"ak,omitempty"`
+	Assoc    []assocJSON `json:"assoc,omitempty"`
+}
+
+// assocJSON is one inline association of a created record, for createRecordsScript.
+type assocJSON struct {
+	// Member is the target as a member of the new record's association set, "<type>:<id>".
+	Member string `json:"m"`
+	// RecordKey and AssocKey are the indexes in KEYS of the target's record hash and association set.
+	RecordKey int `json:"rk"`
+	AssocKey  int `json:"tak"`
+}
+
+// checkAssociations refuses inline associations to a type the tenant does not have, or to an id
+// that cannot exist, naming the input and the association.
+func (s *RedisStore) checkAssociations(ctx context.Context, t TenantID, in []RecordInput) error {
+	var verrs ValidationErrors
+	known := map[ObjectType]bool{}
+	for i, r := range in {
+		for j, a := range r.Associations {
+			if !known[a.Type] {
+				if _, err := s.Schema(ctx, t, a.Type); err != nil {
+					var nf *NotFoundError
+					if !errors.As(err, &nf) {
+						return err
+					}
+					verrs = append(verrs, assocError(i, j, len(in), fmt.Sprintf("object type %q does not exist", a.Type)))
+					continue
+				}
+				known[a.Type] = true
+			}
+			if _, err := strconv.ParseUint(string(a.ID), 10, 64); err != nil {
+				verrs = append(verrs, assocError(i, j, len(in), fmt.Sprintf("%s %q does not exist: ids are decimal numbers", a.Type, a.ID)))
+			}
+		}
+	}
+	if len(verrs) > 0 {
+		return verrs
+	}
+	return nil
+}
+
+// assocError is the *ValidationError of association j of input i (of n inputs).
+func assocError(i, j, n int, msg string) *ValidationError {
+	where := fmt.Sprintf("associations[%d]", j)
+	if n > 1 {
+		where = fmt.Sprintf("inputs[%d].%s", i, where)
+	}
+	return &ValidationError{Field: "associations", Code: "INVALID_ASSOCIATION_TARGET",
+		Message: fmt.Sprintf("%s: %s: associate only records that exist and are not in the bin; nothing was created", where, msg)}
 }
 
 // CreateRecords implements Store.
@@ -99,6 +150,9 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 	if len(verrs) > 0 {
 		return nil, verrs
 	}
+	if err := s.checkAssociations(ctx, t, in); err != nil {
+		return nil, err
+	}
 	last, err := s.rdb.IncrBy(ctx, SeqKey(t, string(o)), int64(len(in))).Result()
 	if err != nil {
 		return nil, fmt.Errorf("draw ids: %w", err)
@@ -108,6 +162,17 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
 		keys = append(keys, RecordKey(t, o, RecordID(recs[i].ID)))
 	}
+	for i, r := range in {
+		if len(r.Associations) == 0 {
+			continue
+		}
+		keys = append(keys, AssocKey(t, o, RecordID(recs[i].ID)))
+		recs[i].AssocKey = len(keys) // Lua indexes from 1
+		for _, a := range r.Associations {
+			keys = append(keys, RecordKey(t, a.Type, a.ID), AssocKey(t, a.Type, a.ID))
+			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: a.member(), RecordKey: len(keys) - 1, AssocKey: len(keys)})
+		}
+	}
 	payload, err := json.Marshal(recs)
 	if err != nil {
 		return nil, fmt.Errorf("encode records: %w", err)
@@ -116,6 +181,12 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload), binRecordKeyPrefix(t), indexSpec(t, sch)).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
+	}
+	if len(res) == 3 && res[0] == "assoc_missing" {
+		i, _ := strconv.Atoi(res[1])
+		j, _ := strconv.Atoi(res[2])
+		a := in[i].Associations[j]
+		return nil, ValidationErrors{assocError(i, j, len(in), fmt.Sprintf("%s %s does not exist or is in the bin", a.Type, a.ID))}
 	}
 	if err := scriptRefusal(res); err != nil {
 		return nil, err
@@ -457,6 +528,32 @@ func (s *RedisStore) ContactByEmail(ctx context.Context, t TenantID, email strin
 		return "", fmt.Errorf("find contact by email: %w", err)
 	}
 	return RecordID(id), nil
+}
+
+// ContactsByEmails implements Store.
+func (s *RedisStore) ContactsByEmails(ctx context.Context, t TenantID, emails []string) (map[string]RecordID, error) {
+	given := make([]string, 0, len(emails))
+	norm := make([]string, 0, len(emails))
+	for _, e := range emails {
+		if n, err := NormalizeEmail(e); err == nil {
+			given = append(given, e)
+			norm = append(norm, n)
+		}
+	}
+	out := make(map[string]RecordID, len(norm))
+	if len(norm) == 0 {
+		return out, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, EmailIndexKey(t), norm...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("find contacts by email: %w", err)
+	}
+	for i, v := range vals {
+		if id, ok := v.(string); ok {
+			out[given[i]] = RecordID(id)
+		}
+	}
+	return out, nil
 }
 
 // parseRev reads a stored workflow revision; "" or a bad value is 0.

@@ -358,17 +358,18 @@ var standardProperties = map[ObjectType][]Property{
 	Deals: {
 		std("dealname", "Deal name", TypeString),
 		std("amount", "Amount", TypeNumber),
-		stdEnum("dealstage", "Deal stage", "appointmentscheduled", "Appointment Scheduled", "qualifiedtobuy", "Qualified To Buy",
-			"presentationscheduled", "Presentation Scheduled", "decisionmakerboughtin", "Decision Maker Bought-In",
-			"contractsent", "Contract Sent", "closedwon", "Closed Won", "closedlost", "Closed Lost"),
-		std("pipeline", "Pipeline", TypeString),
+		stageEnum(Deals, "dealstage", "Deal stage"),
+		pipelineEnum(Deals, "pipeline", "Pipeline"),
 		std("closedate", "Close date", TypeDatetime),
 	},
 	Tickets: {
 		std("subject", "Ticket name", TypeString),
 		std("content", "Description", TypeString),
-		stdEnum("hs_pipeline_stage", "Ticket status", "new", "New", "waiting_on_contact", "Waiting on contact",
-			"waiting_on_us", "Waiting on us", "closed", "Closed"),
+		pipelineEnum(Tickets, "hs_pipeline", "Pipeline"),
+		// The stage ids of the default pipeline, then the names crmflow used before it had
+		// pipelines, which stay valid for the records and workflows that have them.
+		stageEnum(Tickets, "hs_pipeline_stage", "Ticket status", "new", "New (former id)", "waiting_on_contact",
+			"Waiting on contact (former id)", "waiting_on_us", "Waiting on us (former id)", "closed", "Closed (former id)"),
 		stdEnum("hs_ticket_priority", "Priority", "low", "Low", "medium", "Medium", "high", "High", "urgent", "Urgent"),
 	},
 	Calls: {

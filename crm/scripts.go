@@ -274,7 +274,13 @@ return 1
 // ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 // ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
 // ARGV[5] -> the type's search index spec (indexSpec): each record joins its search indexes
-// Returns {"ok"}, {"conflict", email, owner id}, or {"blocked", email}. On a refusal nothing changed.
+// A record with inline associations also has, in its JSON, "ak": the index in KEYS of its
+// association set (crm:{<tenant>}:assoc:<type>:<id>), and "assoc": [{"m": "<type>:<id>" of the
+// target, "rk": index in KEYS of the target's record hash, "tak": of the target's association set}];
+// those keys follow the record keys.
+// Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, or {"assoc_missing", i, j}
+// when association j of record i (both from 0) is to a record that is not live. On a refusal
+// nothing changed.
 // The ids are new, so a record of one of them, live or in the bin, means this very call ran before
 // (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
 var createRecordsScript = redis.NewScript(luaHelpers + luaIndex + `
@@ -284,6 +290,11 @@ local ix = ix_new()
 local recs = cjson.decode(ARGV[3])
 for i, r in ipairs(recs) do
   if redis.call('EXISTS', KEYS[6+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
+end
+for i, r in ipairs(recs) do
+  for j, a in ipairs(r.assoc or {}) do
+    if redis.call('EXISTS', KEYS[a.rk]) == 0 then return {'assoc_missing', tostring(i-1), tostring(j-1)} end
+  end
 end
 local claimed = {}
 for i, r in ipairs(recs) do
@@ -299,6 +310,15 @@ local live, emails, members = {}, {}, {}
 for i, r in ipairs(recs) do
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
+  if r.assoc then
+    args[#args+1] = '_assoc'; args[#args+1] = '1'
+    local me = otype .. ':' .. r.id
+    for _, a in ipairs(r.assoc) do
+      redis.call('SADD', KEYS[r.ak], a.m)
+      redis.call('SADD', KEYS[a.tak], me)
+      redis.call('HSET', KEYS[a.rk], '_assoc', '1')
+    end
+  end
   redis.call('HSET', KEYS[6+i], unpack(args))
   r.props._created = now; r.props._updated = now
   ix_record(ix, spec, r.id, r.props, true)

@@ -88,6 +88,13 @@ type Store interface {
 	NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) (recs []Record, next string, err error)
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
+	// UpsertContacts creates or updates contacts by email, each atomically, without a round trip
+	// per contact; see RedisStore.UpsertContacts.
+	UpsertContacts(ctx context.Context, t TenantID, in []ContactUpsert, by Actor) ([]UpsertedRecord, error)
+	// ContactsByEmails returns the ids of the live contacts with those primary or additional
+	// emails, in one round trip, keyed by the email as given; emails no live contact has (or that
+	// are not emails) are left out.
+	ContactsByEmails(ctx context.Context, t TenantID, emails []string) (map[string]RecordID, error)
 
 	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
 	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error
@@ -95,6 +102,10 @@ type Store interface {
 	Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error
 	// Associations lists the ids of the records of type toType linked to a live record, ascending.
 	Associations(ctx context.Context, t TenantID, from AssociationRef, toType ObjectType) ([]RecordID, error)
+	// AssociationsOf returns, for each of ids (records of type o), the ids of its linked records of
+	// each of toTypes, ascending, in one round trip; records without any are left out. It does not
+	// check that the records are live: callers pass the ids of records they have just read.
+	AssociationsOf(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toTypes []ObjectType) (map[RecordID]map[ObjectType][]RecordID, error)
 
 	// CreateList creates a static list of contacts or companies.
 	CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error)

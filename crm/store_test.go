@@ -335,7 +335,7 @@ func TestNextRecords(t *testing.T) {
 			}
 		}
 		// Limited to some properties: those alone, and the records without them still come.
-		in2 := []crm.RecordInput{{Properties: map[string]string{"dealname": "x", "amount": "5", "pipeline": "p"}}, {Properties: map[string]string{"pipeline": "q"}}}
+		in2 := []crm.RecordInput{{Properties: map[string]string{"dealname": "x", "amount": "5", "pipeline": "default"}}, {Properties: map[string]string{"pipeline": "default"}}}
 		more, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Deals, in2, crm.Actor{})
 		require.NoError(t, err)
 		recs, next, err := b.store.NextRecords(b.ctx, b.tenant, crm.Deals, string(created[len(created)-1].ID), 10, []string{"amount", "dealname", "_created"})

@@ -281,6 +281,10 @@ type Page struct {
 // RecordInput is one record to create.
 type RecordInput struct {
 	Properties map[string]string
+	// Associations are live records the new record is linked with (both directions), in the same
+	// atomic step as the create. A target that is not live refuses the whole call with a
+	// *ValidationError naming it.
+	Associations []AssociationRef
 }
 
 // RecordUpdate is one change of a record's properties. A property set to "" is cleared.

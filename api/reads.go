@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// This file holds what HubSpot's reads take beyond ids and property names: idProperty (name
+// records by a unique property) and propertiesWithHistory.
+
+// Values of idProperty: hs_object_id names records by id (as leaving it out does); email names
+// contacts by their primary or additional email. crmflow has no other unique property.
+const (
+	idPropertyID    = "hs_object_id"
+	idPropertyEmail = "email"
+)
+
+// valueJSON is one value of a property's history. crmflow keeps no history of property values:
+// the history it shows is the current value alone, with the time of the record's last update as
+// its timestamp (the value was set then or before).
+type valueJSON struct {
+	Value     string `json:"value"`
+	Timestamp string `json:"timestamp"`
+}
+
+// readSpec is what a read asks of each record: the properties (none named means all) and the
+// properties with history.
+type readSpec struct {
+	properties []string
+	history    []string
+}
+
+// storeProperties are the properties to read from the store: nil for all, or else the properties
+// and those with history.
+func (rs readSpec) storeProperties() []string {
+	if len(rs.properties) == 0 {
+		return nil
+	}
+	out := slices.Clone(rs.properties)
+	for _, h := range rs.history {
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// render shows rec as asked: its properties limited to those named (when some are), and
+// propertiesWithHistory for the properties with history that rec has.
+func (rs readSpec) render(rec crm.Record) recordJSON {
+	props := rec.Properties
+	if len(rs.history) > 0 && len(rs.properties) > 0 {
+		props = make(map[string]string, len(rs.properties))
+		for _, n := range rs.properties {
+			if v, ok := rec.Properties[n]; ok {
+				props[n] = v
+			}
+		}
+	}
+	var history map[string][]valueJSON
+	for _, n := range rs.history {
+		if history == nil {
+			history = map[string][]valueJSON{}
+		}
+		if v, ok := rec.Properties[n]; ok {
+			history[n] = []valueJSON{{Value: v, Timestamp: crm.FormatDatetime(rec.UpdatedAt)}}
+		}
+	}
+	rec.Properties = props
+	out := toRecordJSON(rec)
+	out.PropertiesWithHistory = history
+	return out
+}
+
+func (rs readSpec) renderAll(recs []crm.Record) []recordJSON {
+	out := make([]recordJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = rs.render(rec)
+	}
+	return out
+}
+
+// queryReadSpec reads ?properties= and ?propertiesWithHistory= (each comma-separated, repeatable).
+func queryReadSpec(r *http.Request) readSpec {
+	return readSpec{properties: queryProperties(r), history: splitNames(r.URL.Query()["propertiesWithHistory"])}
+}
+
+// byEmail resolves the idProperty v of a read of type o: false for "" or hs_object_id (records are
+// named by id), true for email on contacts. Any other value is a 400 saying why it cannot be used.
+func (s *Server) byEmail(ctx context.Context, t crm.TenantID, o crm.ObjectType, v string) (bool, error) {
+	switch {
+	case v == "" || v == idPropertyID:
+		return false, nil
+	case v == idPropertyEmail && o == crm.Contacts:
+		return true, nil
+	}
+	schema, err := s.store.Schema(ctx, t, o)
+	if err != nil {
+		return false, fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	if _, ok := schema.Properties[v]; !ok {
+		return false, errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q is not a property of %s: use %q (the id), or %q for contacts", v, o, idPropertyID, idPropertyEmail)
+	}
+	return false, errInvalid("idProperty", "INVALID_ID_PROPERTY",
+		"idProperty %q cannot name %s records: it is not a unique property (crmflow has no unique custom properties); use %q (the id), or %q for contacts",
+		v, o, idPropertyID, idPropertyEmail)
+}
+
+// contactIDByEmail returns the id of the contact with email: the live one, or with archived the
+// one in the bin (the newest, if several are). None is a 404 naming the email.
+func (s *Server) contactIDByEmail(ctx context.Context, t crm.TenantID, email string, archived bool) (crm.RecordID, error) {
+	if !archived {
+		id, err := s.store.ContactByEmail(ctx, t, email)
+		if err != nil {
+			return "", fmt.Errorf("find contact %q: %w", email, err)
+		}
+		return id, nil
+	}
+	ids, err := s.store.ContactsByAnyEmail(ctx, t, email)
+	if err != nil {
+		return "", fmt.Errorf("find contacts of %q: %w", email, err)
+	}
+	binned, err := s.store.Records(ctx, t, crm.Contacts, ids, &crm.ReadOpts{Archived: true, Properties: []string{"-"}})
+	if err != nil {
+		return "", fmt.Errorf("read binned contacts of %q: %w", email, err)
+	}
+	if len(binned) == 0 {
+		return "", errNotFound("archived contact with email", email)
+	}
+	return binned[len(binned)-1].ID, nil
+}
+
+// associationsJSON are the associations of a record read with ?associations=, by type.
+type associationsJSON map[string]pageJSON[associationRefJSON]
+
+// associationRefJSON is one associated record of a read.
+type associationRefJSON struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+}
+
+// queryAssociationTypes reads ?associations= (comma-separated names or HubSpot ids of object
+// types, repeatable); nil when none is named. A type the tenant does not have is a 400.
+func (s *Server) queryAssociationTypes(r *http.Request, t crm.TenantID) ([]crm.ObjectType, error) {
+	var out []crm.ObjectType
+	for _, n := range splitNames(r.URL.Query()["associations"]) {
+		to := crm.ObjectType(n)
+		if x, ok := hubSpotTypeIDs[n]; ok {
+			to = x
+		}
+		if _, err := s.store.Schema(r.Context(), t, to); err != nil {
+			if errors.Is(err, crm.ErrNotFound) {
+				return nil, errInvalid("associations", "INVALID_OBJECT_TYPE", "associations names %q, which is not an object type", n)
+			}
+			return nil, fmt.Errorf("read schema of %s: %w", to, err)
+		}
+		if !slices.Contains(out, to) {
+			out = append(out, to)
+		}
+	}
+	return out, nil
+}
+
+// addAssociations sets the Associations of recs, live records of type o, to their links with
+// records of types, read in one round trip.
+func (s *Server) addAssociations(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []recordJSON, types []crm.ObjectType) error {
+	if len(types) == 0 || len(recs) == 0 {
+		return nil
+	}
+	ids := make([]crm.RecordID, len(recs))
+	for i, rec := range recs {
+		ids[i] = crm.RecordID(rec.ID)
+	}
+	linked, err := s.store.AssociationsOf(ctx, t, o, ids, types)
+	if err != nil {
+		return fmt.Errorf("read associations of %s: %w", o, err)
+	}
+	for i, rec := range recs {
+		for to, others := range linked[crm.RecordID(rec.ID)] {
+			if recs[i].Associations == nil {
+				recs[i].Associations = associationsJSON{}
+			}
+			refs := make([]associationRefJSON, len(others))
+			for k, x := range others {
+				refs[k] = associationRefJSON{ID: string(x), Type: singular(o) + "_to_" + singular(to)}
+			}
+			recs[i].Associations[string(to)] = pageJSON[associationRefJSON]{Results: refs}
+		}
+	}
+	return nil
+}
+
+// errArchivedAssociations refuses ?associations= on a read of the bin.
+func errArchivedAssociations() error {
+	return errInvalid("associations", "UNSUPPORTED_PARAMETER",
+		"associations cannot be read with archived=true: the associations of a record in the bin are readable once it is restored")
+}
+
+// singular is the singular of a type's name as HubSpot's association type names use it
+// ("contact_to_company"); a custom type keeps its name.
+func singular(o crm.ObjectType) string {
+	switch o {
+	case crm.Companies:
+		return "company"
+	case crm.Contacts, crm.Deals, crm.Tickets, crm.Calls:
+		return string(o[:len(o)-1])
+	}
+	return string(o)
+}
