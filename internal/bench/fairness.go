@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// DefaultFairnessRecords is the default size of the backfill of the fairness scenario.
+const DefaultFairnessRecords = 1_000_000
+
+// Fairness's tenant B: its writes and their rate.
+const (
+	// fairIdleWrites is how many writes tenant B makes while tenant A does nothing.
+	fairIdleWrites = 400
+	// fairRate is how many writes a second tenant B makes.
+	fairRate = 20
+	// fairBusyLimit bounds the measurement while tenant A works.
+	fairBusyLimit = 20 * time.Minute
+)
+
+// fairFlow is tenant A's workflow: every contact Seed makes matches it, and each enrollment's one
+// step writes the contact.
+const fairFlow = `name: bench-fair
+object_type: contacts
+trigger: hasSuffix(email, ".com")
+actions:
+  - type: set_property
+    property: jobtitle
+    value: Manager
+`
+
+// Fairness measures whether one tenant's big backfill stalls another tenant's enrollments. Tenant
+// B (Professional plan) has an active workflow (lagFlow) and gets writes through the API at a
+// steady fairRate a second, each making a contact match it. First, while tenant A does nothing,
+// it measures B's write-to-enrollment lag over fairIdleWrites writes. Then tenant A (n contacts,
+// seeded through the store) activates fairFlow with enroll-existing, which enrolls all n contacts
+// and runs a set_property step on each; B's writes go on at the same rate until A's backfill is
+// done and none of its enrollments waits for its step (or fairBusyLimit), and their lag is
+// measured again. One worker with the defaults of `crmflow worker` serves the queue. The ratio is
+// B's p99 lag while A works over its p99 lag while A is idle: lower is better, and the goal is at
+// most 2. Records is n, Seconds how long A's work took (RawSeconds the idle phase).
+func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
+	res := Result{Name: "fairness", Records: n, Goal: 2, LowerIsBetter: true, Extra: map[string]float64{}}
+	a := randomTenant("bench-faira")
+	defer Drop(context.WithoutCancel(ctx), rdb, a) // after the worker stopped
+	s, err := startStackOn(ctx, rdb, queue, "bench-fairb", crm.PlanProfessional)
+	if err != nil {
+		return res, err
+	}
+	defer s.close(rdb, queue)
+	if _, err := Seed(ctx, s.store, a, n); err != nil {
+		return res, err
+	}
+	if _, err := s.store.CreateUser(ctx, a, benchUser, crm.AllPermissions, "crmflow-bench"); err != nil {
+		return res, err
+	}
+	if _, _, err := s.store.PutFlow(ctx, a, "bench-fair", crm.Contacts, fairFlow, benchUser); err != nil {
+		return res, err
+	}
+
+	// Tenant B: enough contacts for one write each, its workflow active, and the changes of its
+	// seed drained before the first write.
+	ids, err := seedContacts(ctx, s.store, s.tenant, fairIdleWrites+int(fairRate*fairBusyLimit.Seconds()))
+	if err != nil {
+		return res, err
+	}
+	if _, _, err := s.store.PutFlow(ctx, s.tenant, "bench-lag", crm.Contacts, lagFlow, benchUser); err != nil {
+		return res, err
+	}
+	if err := s.call(ctx, http.MethodPost, "/automation/v4/flows/bench-lag/activate", map[string]any{}, http.StatusOK, nil); err != nil {
+		return res, err
+	}
+	if err := s.tasks.EnqueueChangesDrain(ctx, s.tenant, time.Now()); err != nil {
+		return res, err
+	}
+	if err := waitFor(ctx, 5*time.Minute, "the drain of tenant B's seed", func() (bool, error) {
+		cs, err := s.store.PendingChanges(ctx, s.tenant, 1)
+		return len(cs) == 0, err
+	}); err != nil {
+		return res, err
+	}
+
+	// Idle: tenant A does nothing.
+	start := time.Now()
+	idleIDs := ids[:fairIdleWrites]
+	sent, err := s.sendWrites(ctx, idleIDs, fairRate, nil)
+	if err != nil {
+		return res, err
+	}
+	idle, err := s.enrollLags(ctx, s.tenant, "bench-lag", idleIDs, sent)
+	if err != nil {
+		return res, err
+	}
+	idleD := time.Since(start)
+
+	// Busy: tenant A's backfill and its steps.
+	f, err := s.store.ActivateFlow(ctx, a, "bench-fair", crm.ActivateFlowParams{By: benchUser})
+	if err != nil {
+		return res, err
+	}
+	start = time.Now()
+	if err := s.tasks.EnqueueWorkflowBackfill(ctx, a, f.Name, f.ActiveRevision); err != nil {
+		return res, err
+	}
+	var busy atomic.Bool
+	busy.Store(true)
+	watch := make(chan error, 1)
+	go func() {
+		watch <- waitFor(ctx, fairBusyLimit, "tenant A's backfill and steps", func() (bool, error) {
+			bf, ok, err := s.store.Backfill(ctx, a, f.Name)
+			if err != nil || !ok || bf.State != "done" {
+				return false, err
+			}
+			if _, seen := res.Extra["backfill_seconds"]; !seen {
+				res.Extra["backfill_seconds"] = time.Since(start).Seconds()
+				res.Extra["enrolled"] = float64(bf.Enrolled)
+			}
+			due, err := s.store.DueEnrollments(ctx, a, f.Name, time.Now().Add(24*time.Hour), 1)
+			return len(due) == 0, err
+		})
+		busy.Store(false)
+	}()
+	busyIDs := ids[fairIdleWrites:]
+	sent, err = s.sendWrites(ctx, busyIDs, fairRate, busy.Load)
+	if err != nil {
+		return res, err
+	}
+	d := time.Since(start)
+	if err := <-watch; err != nil {
+		return res, err
+	}
+	if len(sent) == 0 {
+		return res, fmt.Errorf("tenant A's work was done before tenant B's first write: use more records")
+	}
+	loaded, err := s.enrollLags(ctx, s.tenant, "bench-lag", busyIDs, sent)
+	if err != nil {
+		return res, err
+	}
+	res.Seconds, res.RawSeconds = d.Seconds(), idleD.Seconds()
+	res.Rate = float64(n) / res.Seconds
+	idleP99, busyP99 := percentile(idle, 0.99), percentile(loaded, 0.99)
+	res.Ratio = busyP99 / idleP99
+	res.Extra["idle_p50_ms"], res.Extra["idle_p99_ms"] = percentile(idle, 0.50), idleP99
+	res.Extra["busy_p50_ms"], res.Extra["busy_p99_ms"] = percentile(loaded, 0.50), busyP99
+	res.Extra["busy_max_ms"] = loaded[len(loaded)-1]
+	res.Extra["idle_writes"], res.Extra["busy_writes"] = float64(len(idle)), float64(len(loaded))
+	return res, nil
+}
