@@ -16,15 +16,32 @@ import (
 // DefaultFairnessRecords is the default size of the backfill of the fairness scenario.
 const DefaultFairnessRecords = 1_000_000
 
-// Fairness's tenant B: its writes and their rate.
-const (
-	// fairIdleWrites is how many writes tenant B makes while tenant A does nothing.
-	fairIdleWrites = 400
-	// fairRate is how many writes a second tenant B makes.
-	fairRate = 20
-	// fairBusyLimit bounds the measurement while tenant A works.
-	fairBusyLimit = 20 * time.Minute
-)
+// FairnessOpts are the options of Fairness; nil means the defaults.
+type FairnessOpts struct {
+	// IdleWrites is how many writes tenant B makes while tenant A does nothing. Defaults to 400.
+	IdleWrites int
+	// Rate is how many writes a second tenant B makes. Defaults to 20.
+	Rate float64
+	// BusyLimit bounds the measurement while tenant A works. Defaults to 20 minutes.
+	BusyLimit time.Duration
+}
+
+func (o *FairnessOpts) withDefaults() FairnessOpts {
+	var out FairnessOpts
+	if o != nil {
+		out = *o
+	}
+	if out.IdleWrites == 0 {
+		out.IdleWrites = 400
+	}
+	if out.Rate == 0 {
+		out.Rate = 20
+	}
+	if out.BusyLimit == 0 {
+		out.BusyLimit = 20 * time.Minute
+	}
+	return out
+}
 
 // fairFlow is tenant A's workflow: every contact Seed makes matches it, and each enrollment's one
 // step writes the contact.
@@ -39,15 +56,16 @@ actions:
 
 // Fairness measures whether one tenant's big backfill stalls another tenant's enrollments. Tenant
 // B (Professional plan) has an active workflow (lagFlow) and gets writes through the API at a
-// steady fairRate a second, each making a contact match it. First, while tenant A does nothing,
-// it measures B's write-to-enrollment lag over fairIdleWrites writes. Then tenant A (n contacts,
+// steady opts.Rate a second, each making a contact match it. First, while tenant A does nothing,
+// it measures B's write-to-enrollment lag over opts.IdleWrites writes. Then tenant A (n contacts,
 // seeded through the store) activates fairFlow with enroll-existing, which enrolls all n contacts
 // and runs a set_property step on each; B's writes go on at the same rate until A's backfill is
-// done and none of its enrollments waits for its step (or fairBusyLimit), and their lag is
+// done and none of its enrollments waits for its step (or opts.BusyLimit), and their lag is
 // measured again. One worker with the defaults of `crmflow worker` serves the queue. The ratio is
 // B's p99 lag while A works over its p99 lag while A is idle: lower is better, and the goal is at
 // most 2. Records is n, Seconds how long A's work took (RawSeconds the idle phase).
-func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
+func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int, opts *FairnessOpts) (Result, error) {
+	o := opts.withDefaults()
 	res := Result{Name: "fairness", Records: n, Goal: 2, LowerIsBetter: true, Extra: map[string]float64{}}
 	a := randomTenant("bench-faira")
 	defer Drop(context.WithoutCancel(ctx), rdb, a) // after the worker stopped
@@ -68,7 +86,7 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 
 	// Tenant B: enough contacts for one write each, its workflow active, and the changes of its
 	// seed drained before the first write.
-	ids, err := seedContacts(ctx, s.store, s.tenant, fairIdleWrites+int(fairRate*fairBusyLimit.Seconds()))
+	ids, err := seedContacts(ctx, s.store, s.tenant, o.IdleWrites+int(o.Rate*o.BusyLimit.Seconds()))
 	if err != nil {
 		return res, err
 	}
@@ -90,8 +108,8 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 
 	// Idle: tenant A does nothing.
 	start := time.Now()
-	idleIDs := ids[:fairIdleWrites]
-	sent, err := s.sendWrites(ctx, idleIDs, fairRate, nil)
+	idleIDs := ids[:o.IdleWrites]
+	sent, err := s.sendWrites(ctx, idleIDs, o.Rate, nil)
 	if err != nil {
 		return res, err
 	}
@@ -114,7 +132,7 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	busy.Store(true)
 	watch := make(chan error, 1)
 	go func() {
-		watch <- waitFor(ctx, fairBusyLimit, "tenant A's backfill and steps", func() (bool, error) {
+		watch <- waitFor(ctx, o.BusyLimit, "tenant A's backfill and steps", func() (bool, error) {
 			bf, ok, err := s.store.Backfill(ctx, a, f.Name)
 			if err != nil || !ok || bf.State != "done" {
 				return false, err
@@ -128,8 +146,8 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 		})
 		busy.Store(false)
 	}()
-	busyIDs := ids[fairIdleWrites:]
-	sent, err = s.sendWrites(ctx, busyIDs, fairRate, busy.Load)
+	busyIDs := ids[o.IdleWrites:]
+	sent, err = s.sendWrites(ctx, busyIDs, o.Rate, busy.Load)
 	if err != nil {
 		return res, err
 	}

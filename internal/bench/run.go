@@ -130,7 +130,7 @@ func Run(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOp
 		case "batch-create":
 			r, err = BatchCreateHTTP(ctx, rdb, n, 4)
 		case "fairness":
-			r, err = Fairness(ctx, rdb, queue, fair)
+			r, err = Fairness(ctx, rdb, queue, fair, nil)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", name, err)
