@@ -140,7 +140,12 @@ func printSummary(w io.Writer, rep bench.Report) {
 			fmt.Fprintf(w, "%-13s tenant B's lag: idle p50 %.1f ms, p99 %.1f ms (%.0f updates); during tenant A's backfill p50 %.1f ms, p99 %.1f ms, max %.1f ms (%.0f updates); ratio of p99s %.2f (goal at most %.2f)\n",
 				"", s.Extra["idle_p50_ms"], s.Extra["idle_p99_ms"], s.Extra["idle_writes"], s.Extra["busy_p50_ms"], s.Extra["busy_p99_ms"],
 				s.Extra["busy_max_ms"], s.Extra["busy_writes"], s.Ratio, s.Goal)
-			fmt.Fprintf(w, "%-13s tenant A: %.0f contacts enrolled in %.1f s, every step done in %.1f s\n", "", s.Extra["enrolled"], s.Extra["backfill_seconds"], s.Seconds)
+			if waiting, ok := s.Extra["a_steps_waiting"]; ok {
+				fmt.Fprintf(w, "%-13s tenant A: %.0f contacts enrolled; measured for %.1f s, when %.0f steps were still to run and its workflow was paused\n",
+					"", s.Extra["enrolled"], s.Seconds, waiting)
+			} else {
+				fmt.Fprintf(w, "%-13s tenant A: %.0f contacts enrolled in %.1f s, every step done in %.1f s\n", "", s.Extra["enrolled"], s.Extra["backfill_seconds"], s.Seconds)
+			}
 		}
 	}
 	if rep.MemoryPerContact > 0 {
