@@ -87,8 +87,8 @@
 //
 // One tenant's bulk work must not stall another tenant's live work, so it neither queues in front
 // of live work (it is in its own queue) nor holds every worker slot: at most
-// [Config].BulkConcurrency tasks of queue bulk run at once (half of [Config].Concurrency by
-// default), and the other slots take only tasks of the other queues. A Worker runs two asynq
+// [Config].BulkConcurrency tasks of queue bulk run at once (one by default), and the other slots
+// take only tasks of the other queues. A Worker runs two asynq
 // servers for this, on the same connections: one of BulkConcurrency slots serving every queue,
 // one of the rest serving every queue but bulk.
 //

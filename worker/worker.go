@@ -54,9 +54,10 @@ type Config struct {
 	// BulkConcurrency is how many of the Concurrency tasks may be tasks of QueueBulk at once. The
 	// other slots take tasks of the other queues only, so that live work (emails, the drains of
 	// record changes, the steps of the enrollments they make) never waits for a slot behind one
-	// tenant's backfill or bulk delete; when those queues are empty, every slot takes bulk tasks
-	// too. Defaults to Concurrency/2, at least 1; at most Concurrency (then no slot is kept for
-	// live work).
+	// tenant's backfill or bulk delete. Defaults to 1: bulk work is bound by the store's Redis, which
+	// runs one command at a time, and one bulk task per worker keeps it busy; more at once mostly
+	// make live work wait (see the fairness scenario of crmflow bench in docs/benchmarks.md). At
+	// most Concurrency (then no slot is kept for live work).
 	BulkConcurrency int
 	// Clock tells the time of purges (as_of when a task has none) and of emails. Defaults to the
 	// wall clock.
@@ -126,7 +127,7 @@ func (c *Config) withDefaults(store crm.Store) Config {
 		out.Concurrency = 10
 	}
 	if out.BulkConcurrency == 0 {
-		out.BulkConcurrency = max(1, out.Concurrency/2)
+		out.BulkConcurrency = 1
 	}
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
@@ -175,7 +176,7 @@ func (c *Config) validate() error {
 	}
 	if c.BulkConcurrency < 0 || c.BulkConcurrency > c.Concurrency {
 		return fmt.Errorf("worker: Config.BulkConcurrency must be between 1 and Config.Concurrency (%d), got %d: "+
-			"it is how many of the worker's slots may run bulk tasks at once (0 for half of them)", c.Concurrency, c.BulkConcurrency)
+			"it is how many of the worker's slots may run bulk tasks at once (default 1)", c.Concurrency, c.BulkConcurrency)
 	}
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +

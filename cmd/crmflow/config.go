@@ -35,7 +35,7 @@ type Config struct {
 	AllowEviction bool
 	// BulkConcurrency is how many of a worker's Concurrency tasks may come from the bulk queue at
 	// once (--bulk-concurrency, CRMFLOW_BULK_CONCURRENCY); the other slots are kept for live work.
-	// Defaults to 0: half of Concurrency, at least 1.
+	// Defaults to 1.
 	BulkConcurrency int
 	// Concurrency is how many tasks a worker runs at once (--concurrency, CRMFLOW_CONCURRENCY).
 	// Defaults to 10.
@@ -182,8 +182,8 @@ func (c *Config) validateWorker() error {
 	if c.Concurrency <= 0 {
 		return usageErrorf("--concurrency must be at least 1, got %d", c.Concurrency)
 	}
-	if c.BulkConcurrency < 0 || c.BulkConcurrency > c.Concurrency {
-		return usageErrorf("--bulk-concurrency must be between 1 and --concurrency (%d), or 0 for half of it; got %d",
+	if c.BulkConcurrency < 1 || c.BulkConcurrency > c.Concurrency {
+		return usageErrorf("--bulk-concurrency must be between 1 and --concurrency (%d), got %d",
 			c.Concurrency, c.BulkConcurrency)
 	}
 	if c.JobLease <= 0 {

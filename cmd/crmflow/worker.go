@@ -103,8 +103,8 @@ func (a *app) adminAddrFlag(fs *pflag.FlagSet, def string) {
 func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&a.cfg.Concurrency, "concurrency", 10, "how many tasks the worker runs at once")
 	bindEnv(fs, "concurrency", "CRMFLOW_CONCURRENCY")
-	fs.IntVar(&a.cfg.BulkConcurrency, "bulk-concurrency", 0,
-		"how many of the --concurrency tasks may be bulk work at once (backfills, bulk deletes, purges); the rest are kept for live work (0: half)")
+	fs.IntVar(&a.cfg.BulkConcurrency, "bulk-concurrency", 1,
+		"how many of the --concurrency tasks may be bulk work at once (backfills and their steps, bulk deletes, purges); the rest are kept for live work")
 	bindEnv(fs, "bulk-concurrency", "CRMFLOW_BULK_CONCURRENCY")
 	fs.DurationVar(&a.cfg.JobLease, "job-lease", 15*time.Second,
 		"how long a bulk delete job or an enroll-existing backfill stays with a worker that stopped renewing it (killed) before another worker continues it")
