@@ -90,7 +90,8 @@ type Config struct {
 	// the worker keeps, least recently used out first. Defaults to engine.DefaultCacheSize.
 	ProgramCacheSize int
 	// Queues maps each queue the worker serves to its weight. It must give QueueCritical,
-	// QueueDefault and QueueBulk a weight above zero; it may add queues. Defaults to DefaultQueues().
+	// QueueDefault and QueueBulk a weight above zero; it may add queues, whose tasks any slot runs
+	// (only QueueBulk's are held to BulkConcurrency). Defaults to DefaultQueues().
 	Queues map[string]int
 	// Registerer receives the worker's metrics. Defaults to prometheus.DefaultRegisterer. Metrics
 	// already registered there (by another Worker of the same process) are shared, not duplicated.
