@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"testing"
@@ -124,5 +125,53 @@ func TestBackfillBacklogDoesNotStallAnotherTenant(t *testing.T) {
 	require.Len(t, got, n)
 	for _, r := range got {
 		require.Equal(t, "tagged", r.Properties["jobtitle"], "contact %s", r.ID)
+	}
+}
+
+// TestBackfillEnrollmentsStayInTheBulkQueue: the step after a delay of a contact enrolled by a
+// backfill is scheduled in the bulk queue too, while a contact enrolled by its own write goes on in
+// the default queue; both run.
+func TestBackfillEnrollmentsStayInTheBulkQueue(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	existing := b.contact(t, map[string]string{"lastname": "x"})
+	b.drain(t)
+	f := b.activate(t, "later", `name: later
+object_type: contacts
+trigger: lastname == "x"
+actions:
+  - type: delay
+    duration: 1h
+  - type: set_property
+    property: jobtitle
+    value: tagged
+`)
+	require.NoError(t, b.client.EnqueueWorkflowBackfill(b.ctx, b.tenant, f.Name, f.ActiveRevision))
+	b.runTasks(t)
+	live := b.contact(t, map[string]string{"lastname": "x"})
+	b.drain(t)
+
+	queueOf := map[crm.RecordID]string{}
+	for _, q := range []string{worker.QueueDefault, worker.QueueBulk} {
+		scheduled, err := b.insp.ListScheduledTasks(q)
+		require.NoError(t, err)
+		for _, ti := range scheduled {
+			require.Equal(t, worker.TypeWorkflowSteps, ti.Type)
+			var p worker.WorkflowStepsPayload
+			require.NoError(t, json.Unmarshal(ti.Payload, &p))
+			require.Equal(t, 1, p.Step)
+			require.Equal(t, q == worker.QueueBulk, p.Bulk)
+			for _, id := range p.RecordIDs {
+				queueOf[id] = q
+			}
+		}
+	}
+	require.Equal(t, map[crm.RecordID]string{existing: worker.QueueBulk, live: worker.QueueDefault}, queueOf)
+
+	b.clock.Advance(time.Hour)
+	require.Equal(t, 2, b.runTasks(t))
+	for _, id := range []crm.RecordID{existing, live} {
+		require.Equal(t, "tagged", b.live(t, id).Properties["jobtitle"])
+		require.Equal(t, "completed", b.enrollment(t, "later", id).State)
 	}
 }
