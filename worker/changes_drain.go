@@ -181,7 +181,7 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 				if len(enrolled) > 0 {
 					w.metrics.enrolled.WithLabelValues(objectTypeLabel(o)).Add(float64(len(enrolled)))
 					total += len(enrolled)
-					w.enqueueSteps(ctx, log, t, f.Name, ref.Revision, 0, enrolled, nil, time.Time{})
+					w.enqueueSteps(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: f.Name, Revision: ref.Revision}, enrolled, nil, time.Time{})
 				}
 			}
 		}

@@ -62,11 +62,12 @@
 //     enqueues few drains ([Client.EnqueueChangesDrain]).
 //   - [TypeChangesSweep] ("changes:sweep", queue default): enqueues a drain for every tenant with
 //     change marks waiting.
-//   - [TypeWorkflowSteps] ("workflow:steps", queue default): runs one step of a workflow on a batch
+//   - [TypeWorkflowSteps] ("workflow:steps", queue default, or bulk for the enrollments of a
+//     backfill and the steps the sweep enqueues again): runs one step of a workflow on a batch
 //     of enrolled records, records each result and moves each record on once
 //     (crm.RedisStore.AdvanceSteps), continues at once with the steps due now, and schedules a task
-//     at the due time of the others (a delay). A paused workflow runs nothing. Its task id is
-//     derived from the tenant, the workflow, the revision, the step and the records.
+//     at the due time of the others (a delay), in the same queue. A paused workflow runs nothing.
+//     Its task id is derived from the tenant, the workflow, the revision, the step and the records.
 //   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue
 //     (their task was lost or its worker killed, or their workflow was paused and is active again),
 //     and continues the backfills whose runner died.
@@ -79,8 +80,17 @@
 //
 // # Queues
 //
-// Tasks go to three queues: [QueueCritical] (emails), [QueueDefault] and [QueueBulk] (purges, bulk
-// jobs), weighted 6, 3 and 1 by default (see [Config].Queues).
+// Tasks go to three queues: [QueueCritical] (emails), [QueueDefault] (live work: sweeps, drains of
+// record changes, the steps of the enrollments they make) and [QueueBulk] (purges, bulk delete
+// jobs, enroll-existing backfills and the steps of their enrollments, the steps the workflow sweep
+// enqueues again), weighted 6, 3 and 1 by default (see [Config].Queues).
+//
+// One tenant's bulk work must not stall another tenant's live work, so it neither queues in front
+// of live work (it is in its own queue) nor holds every worker slot: at most
+// [Config].BulkConcurrency tasks of queue bulk run at once (one by default), and the other slots
+// take only tasks of the other queues. A Worker runs two asynq
+// servers for this, on the same connections: one of BulkConcurrency slots serving every queue,
+// one of the rest serving every queue but bulk.
 //
 // # Metrics
 //

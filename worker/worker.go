@@ -22,13 +22,16 @@ import (
 	"github.com/crmflow/crmflow/internal/clock"
 )
 
-// The queues tasks go to. A Worker serves all three, by the weights of [Config].Queues.
+// The queues tasks go to. A Worker serves all three, by the weights of [Config].Queues, and runs
+// at most [Config].BulkConcurrency tasks of QueueBulk at once.
 const (
 	// QueueCritical holds tasks a person waits for: emails.
 	QueueCritical = "critical"
-	// QueueDefault holds ordinary tasks: the trash sweep.
+	// QueueDefault holds ordinary, live work: the sweeps, the drains of record changes, the steps of
+	// enrollments made by record changes.
 	QueueDefault = "default"
-	// QueueBulk holds long batch work: trash purges, bulk deletes.
+	// QueueBulk holds long batch work: trash purges, bulk deletes, enroll-existing backfills and the
+	// steps of the enrollments they make, the steps the workflow sweep enqueues again.
 	QueueBulk = "bulk"
 )
 
@@ -48,6 +51,14 @@ type Config struct {
 	// Actions is the registry of workflow actions that stored workflows are parsed with. Defaults
 	// to actions.Default().
 	Actions *actions.Registry
+	// BulkConcurrency is how many of the Concurrency tasks may be tasks of QueueBulk at once. The
+	// other slots take tasks of the other queues only, so that live work (emails, the drains of
+	// record changes, the steps of the enrollments they make) never waits for a slot behind one
+	// tenant's backfill or bulk delete. Defaults to 1: bulk work is bound by the store's Redis, which
+	// runs one command at a time, and one bulk task per worker keeps it busy; more at once mostly
+	// make live work wait (see the fairness scenario of crmflow bench in docs/benchmarks.md). At
+	// most Concurrency (then no slot is kept for live work).
+	BulkConcurrency int
 	// Clock tells the time of purges (as_of when a task has none) and of emails. Defaults to the
 	// wall clock.
 	Clock clock.Clock
@@ -79,7 +90,8 @@ type Config struct {
 	// the worker keeps, least recently used out first. Defaults to engine.DefaultCacheSize.
 	ProgramCacheSize int
 	// Queues maps each queue the worker serves to its weight. It must give QueueCritical,
-	// QueueDefault and QueueBulk a weight above zero; it may add queues. Defaults to DefaultQueues().
+	// QueueDefault and QueueBulk a weight above zero; it may add queues, whose tasks any slot runs
+	// (only QueueBulk's are held to BulkConcurrency). Defaults to DefaultQueues().
 	Queues map[string]int
 	// Registerer receives the worker's metrics. Defaults to prometheus.DefaultRegisterer. Metrics
 	// already registered there (by another Worker of the same process) are shared, not duplicated.
@@ -114,6 +126,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	}
 	if out.Concurrency == 0 {
 		out.Concurrency = 10
+	}
+	if out.BulkConcurrency == 0 {
+		out.BulkConcurrency = 1
 	}
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
@@ -159,6 +174,10 @@ func (c *Config) withDefaults(store crm.Store) Config {
 func (c *Config) validate() error {
 	if c.Concurrency < 0 {
 		return fmt.Errorf("worker: Config.Concurrency must be positive, got %d", c.Concurrency)
+	}
+	if c.BulkConcurrency < 0 || c.BulkConcurrency > c.Concurrency {
+		return fmt.Errorf("worker: Config.BulkConcurrency must be between 1 and Config.Concurrency (%d), got %d: "+
+			"it is how many of the worker's slots may run bulk tasks at once (default 1)", c.Concurrency, c.BulkConcurrency)
 	}
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
@@ -213,10 +232,12 @@ type Worker struct {
 	log      *slog.Logger
 	clock    clock.Clock
 	metrics  *metrics
-	rc       redis.UniversalClient // the queue's connections, shared by srv and enq; closed by close
-	srv      *asynq.Server
-	handler  asynq.Handler
-	enq      *Client
+	rc       redis.UniversalClient // the queue's connections, shared by srvs and enq; closed by close
+	// srvs are the asynq servers: one of BulkConcurrency serving every queue, and one of the other
+	// slots serving every queue but QueueBulk (none when BulkConcurrency is Concurrency).
+	srvs    []*asynq.Server
+	handler asynq.Handler
+	enq     *Client
 
 	running    atomic.Bool
 	closeOnce  sync.Once
@@ -279,16 +300,24 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 		return nil, fmt.Errorf("worker: unsupported queue connection option %T: use an asynq.RedisClientOpt, RedisFailoverClientOpt or RedisClusterClientOpt", queue)
 	}
 	w.rc = rc
-	w.srv = asynq.NewServerFromRedisClient(rc, asynq.Config{
-		BaseContext:       func() context.Context { return w.baseCtx },
-		Concurrency:       c.Concurrency,
-		Logger:            asynqLogger{c.Logger.With("component", "asynq")},
-		LogLevel:          asynq.InfoLevel,
-		Queues:            c.Queues,
-		RetryDelayFunc:    w.retryDelay,
-		ShutdownTimeout:   c.ShutdownTimeout,
-		TaskCheckInterval: c.PollInterval,
-	})
+	server := func(concurrency int, queues map[string]int) *asynq.Server {
+		return asynq.NewServerFromRedisClient(rc, asynq.Config{
+			BaseContext:       func() context.Context { return w.baseCtx },
+			Concurrency:       concurrency,
+			Logger:            asynqLogger{c.Logger.With("component", "asynq")},
+			LogLevel:          asynq.InfoLevel,
+			Queues:            queues,
+			RetryDelayFunc:    w.retryDelay,
+			ShutdownTimeout:   c.ShutdownTimeout,
+			TaskCheckInterval: c.PollInterval,
+		})
+	}
+	w.srvs = []*asynq.Server{server(c.BulkConcurrency, c.Queues)}
+	if live := c.Concurrency - c.BulkConcurrency; live > 0 {
+		queues := maps.Clone(c.Queues)
+		delete(queues, QueueBulk)
+		w.srvs = append(w.srvs, server(live, queues))
+	}
 	w.enq = newSharedClient(rc)
 	return w, nil
 }
@@ -306,16 +335,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	w.baseCtx = base
-	if err := w.srv.Start(w.handler); err != nil {
-		return fmt.Errorf("worker: start: %w", err)
+	for i, srv := range w.srvs {
+		if err := srv.Start(w.handler); err != nil {
+			for _, started := range w.srvs[:i] {
+				started.Shutdown()
+			}
+			return fmt.Errorf("worker: start: %w", err)
+		}
 	}
-	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "queues", w.cfg.Queues,
+	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "bulk_concurrency", w.cfg.BulkConcurrency, "queues", w.cfg.Queues,
 		"smtp", w.cfg.Mail.Host != "", "shutdown_timeout", w.cfg.ShutdownTimeout.String())
 	<-ctx.Done()
 	w.log.Info("worker stopping: no new tasks, waiting for the tasks in flight",
 		"shutdown_timeout", w.cfg.ShutdownTimeout.String())
-	w.srv.Shutdown() // stop fetching, wait up to ShutdownTimeout, requeue what is left
-	cancel()         // the tasks handed back: tell their handlers to stop
+	// Each server stops fetching, waits up to ShutdownTimeout, and requeues what is left.
+	var stopping sync.WaitGroup
+	for _, srv := range w.srvs {
+		stopping.Go(srv.Shutdown)
+	}
+	stopping.Wait()
+	cancel() // the tasks handed back: tell their handlers to stop
 	done := make(chan struct{})
 	go func() { w.inflight.Wait(); close(done) }()
 	t := time.NewTimer(5 * time.Second)

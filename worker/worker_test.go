@@ -34,6 +34,7 @@ func TestNew(t *testing.T) {
 			want string
 		}{
 			"NegativeConcurrency": {worker.Config{Concurrency: -1}, "Config.Concurrency"},
+			"BulkOverConcurrency": {worker.Config{Concurrency: 4, BulkConcurrency: 5}, "Config.BulkConcurrency must be between 1 and Config.Concurrency (4), got 5"},
 			"QueueMissing":        {worker.Config{Queues: map[string]int{"critical": 1, "default": 1}}, `Config.Queues must give queue "bulk"`},
 			"ZeroWeight":          {worker.Config{Queues: map[string]int{"critical": 1, "default": 1, "bulk": 1, "x": 0}}, `queue "x" with weight 0`},
 			"NegativeRetention":   {worker.Config{Retention: -time.Hour}, "Config.Retention"},

@@ -104,7 +104,8 @@ func NewWorkflowBackfillTask(p WorkflowBackfillPayload) (*asynq.Task, error) {
 // payload's revision, it pages through the live records of the workflow's object type,
 // Config.WorkflowBatchSize at a time; per batch it asks the engine for the verdicts (each record
 // evaluated as existing), applies them in one script, enqueues one workflow:steps task for the
-// records it enrolled, and writes its progress (BackfillProgress) as the task's result. After
+// records it enrolled (in queue bulk, so that they never queue in front of any tenant's live
+// enrollments), and writes its progress (BackfillProgress) as the task's result. After
 // BackfillBatchesPerTask batches it enqueues its continuation.
 //
 // The backfill's position and progress live in the store (crm.Backfill), and one runner at a time
@@ -129,6 +130,8 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	defer release()
 	var bf crm.Backfill  // the backfill as this run recorded it
 	var ahead *pageAhead // the next page, read while a batch is applied
+	// The first steps of the enrollments go to queue bulk, behind no tenant's live work.
+	steps := WorkflowStepsPayload{TenantID: p.TenantID, Workflow: p.Workflow, Revision: p.Revision, Bulk: true}
 	lists := engine.ListSets{}
 	for batch := range BackfillBatchesPerTask {
 		if err := ctx.Err(); err != nil {
@@ -208,8 +211,8 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
 				return leaseLost(log, err)
 			}
-			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, before, nil, time.Time{})
-			w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, enrolled, nil, time.Time{})
+			w.enqueueSteps(ctx, log, steps, before, nil, time.Time{})
+			w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{})
 		}
 		recs, next, err := ahead.take(ctx, w.store, p.TenantID, flow.ObjectType, bf.After, w.cfg.WorkflowBatchSize, readsOf(wf))
 		if err != nil {
@@ -245,7 +248,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
 			return leaseLost(log, err)
 		}
-		w.enqueueSteps(ctx, log, p.TenantID, flow.Name, p.Revision, 0, enrolled, nil, time.Time{})
+		w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{})
 		w.writeProgress(t, log, BackfillProgress{Workflow: p.Workflow, Revision: p.Revision, Done: bf.Done, Enrolled: bf.Enrolled,
 			After: next, Finished: finished})
 		if finished {

@@ -45,6 +45,10 @@ type WorkflowStepsPayload struct {
 	// in. A task of an earlier period that never finished (its worker was killed) then does not keep
 	// the records from being enqueued again.
 	Attempt string `json:"attempt,omitempty"`
+	// Bulk puts the task in queue bulk rather than default, and the tasks of the steps after it too:
+	// it is set for the enrollments of an enroll-existing backfill, and for the steps the
+	// workflow:sweep enqueues again, so that they never queue in front of live enrollments.
+	Bulk bool `json:"bulk,omitempty"`
 }
 
 func (p WorkflowStepsPayload) validate() error {
@@ -69,8 +73,8 @@ func (p WorkflowStepsPayload) validate() error {
 	return nil
 }
 
-// NewWorkflowStepsTask returns a workflow:steps task for queue default, to run at processAt (zero:
-// at once). Its task id is derived from the tenant, the workflow, the revision, the step, the
+// NewWorkflowStepsTask returns a workflow:steps task for queue default (queue bulk when p.Bulk is
+// set), to run at processAt (zero: at once). Its task id is derived from the tenant, the workflow, the revision, the step, the
 // records (with their counts) and the attempt, so a retry, a second enqueue or a sweep's re-enqueue
 // of the same batch while it is queued enqueues nothing (ErrDuplicate). It returns a
 // *crm.ValidationError naming a bad field.
@@ -86,7 +90,11 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 	if p.Attempt != "" {
 		id += ":" + p.Attempt
 	}
-	opts := []asynq.Option{asynq.Queue(QueueDefault), asynq.MaxRetry(10), asynq.TaskID(id)}
+	queue := QueueDefault
+	if p.Bulk {
+		queue = QueueBulk
+	}
+	opts := []asynq.Option{asynq.Queue(queue), asynq.MaxRetry(10), asynq.TaskID(id)}
 	if !processAt.IsZero() {
 		opts = append(opts, asynq.ProcessAt(processAt))
 	}
@@ -124,7 +132,7 @@ func (w *Worker) HandleWorkflowSteps(ctx context.Context, t *asynq.Task) error {
 			return err
 		}
 		var err error
-		if ids, counts, err = w.runStep(ctx, log, p.TenantID, p.Workflow, p.Revision, step, ids, counts); err != nil {
+		if ids, counts, err = w.runStep(ctx, log, p.TenantID, p.Workflow, p.Revision, step, ids, counts, p.Bulk); err != nil {
 			return err
 		}
 		step++
@@ -133,9 +141,9 @@ func (w *Worker) HandleWorkflowSteps(ctx context.Context, t *asynq.Task) error {
 }
 
 // runStep runs step `step` on ids and returns the records whose next step is due now, with their
-// enrollment counts; the others are scheduled.
+// enrollment counts; the others are scheduled, in queue bulk when bulk is set.
 func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, name string, rev int64, step int,
-	ids []crm.RecordID, counts []int) ([]crm.RecordID, []int, error) {
+	ids []crm.RecordID, counts []int, bulk bool) ([]crm.RecordID, []int, error) {
 	flow, err := w.store.Flow(ctx, t, name)
 	if errors.Is(err, crm.ErrNotFound) {
 		log.Warn("workflow not found: its steps do not run")
@@ -149,7 +157,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return nil, nil, nil
 	}
 	if flow.ActiveRevision != rev {
-		return w.moveToActiveRevision(ctx, log, t, flow, rev, step, ids)
+		return w.moveToActiveRevision(ctx, log, t, flow, rev, step, ids, bulk)
 	}
 	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: name, Revision: rev})
 	if err != nil {
@@ -278,11 +286,14 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return out
 	}
 	dueNow, later := engine.NextRuns(results, advanced, step, len(wf.Actions), now, StepsRounding)
+	next := func(step int) WorkflowStepsPayload {
+		return WorkflowStepsPayload{TenantID: t, Workflow: name, Revision: rev, Step: step, Bulk: bulk}
+	}
 	for _, run := range later {
-		w.enqueueSteps(ctx, log, t, name, rev, run.Step, run.IDs, countsOf(run.IDs), run.Due)
+		w.enqueueSteps(ctx, log, next(run.Step), run.IDs, countsOf(run.IDs), run.Due)
 	}
 	if len(errs) > 0 {
-		w.enqueueSteps(ctx, log, t, name, rev, step+1, dueNow, countsOf(dueNow), time.Time{})
+		w.enqueueSteps(ctx, log, next(step+1), dueNow, countsOf(dueNow), time.Time{})
 		return nil, nil, errors.Join(errs...)
 	}
 	return dueNow, countsOf(dueNow), nil
@@ -332,22 +343,16 @@ func invocationKey(flow string, rev int64, o crm.ObjectType, id crm.RecordID, co
 		strconv.Itoa(count) + ":" + strconv.Itoa(step)
 }
 
-// enqueueSteps enqueues workflow:steps tasks for ids, Config.WorkflowBatchSize records per task, to
-// run at due (zero: at once), and returns how many it enqueued. A task already queued is not an
-// error; an enqueue that fails is logged and left to the workflow:sweep, which finds the records
-// enrolled and due.
-func (w *Worker) enqueueSteps(ctx context.Context, log *slog.Logger, t crm.TenantID, flow string, rev int64, step int,
-	ids []crm.RecordID, counts []int, due time.Time) int {
-	return w.enqueueStepTasks(ctx, log, t, flow, rev, step, ids, counts, due, "")
-}
-
-// enqueueStepTasks is enqueueSteps, its tasks named by attempt (see WorkflowStepsPayload.Attempt).
-func (w *Worker) enqueueStepTasks(ctx context.Context, log *slog.Logger, t crm.TenantID, flow string, rev int64, step int,
-	ids []crm.RecordID, counts []int, due time.Time, attempt string) int {
+// enqueueSteps enqueues workflow:steps tasks like of (its tenant, workflow, revision, step, attempt
+// and queue) for ids, Config.WorkflowBatchSize records per task, to run at due (zero: at once), and
+// returns how many it enqueued. A task already queued is not an error; an enqueue that fails is
+// logged and left to the workflow:sweep, which finds the records enrolled and due.
+func (w *Worker) enqueueSteps(ctx context.Context, log *slog.Logger, like WorkflowStepsPayload, ids []crm.RecordID, counts []int, due time.Time) int {
 	n := 0
 	for start := 0; start < len(ids); start += w.cfg.WorkflowBatchSize {
 		end := min(start+w.cfg.WorkflowBatchSize, len(ids))
-		p := WorkflowStepsPayload{TenantID: t, Workflow: flow, Revision: rev, Step: step, RecordIDs: ids[start:end], Attempt: attempt}
+		p := like
+		p.RecordIDs, p.Counts = ids[start:end], nil
 		if len(counts) == len(ids) {
 			p.Counts = counts[start:end]
 		}
@@ -358,7 +363,7 @@ func (w *Worker) enqueueStepTasks(ctx context.Context, log *slog.Logger, t crm.T
 		switch {
 		case errors.Is(err, ErrDuplicate):
 		case err != nil:
-			log.Warn("could not enqueue a workflow step: the workflow sweep will", "workflow_id", flow, "step", step,
+			log.Warn("could not enqueue a workflow step: the workflow sweep will", "workflow_id", p.Workflow, "step", p.Step,
 				"records", end-start, "error", err)
 		default:
 			n++
@@ -405,7 +410,7 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 // revision for them at once. So an edited workflow's enrolled records never run a step of a
 // revision that is no longer active, and none is dropped without a history entry.
 func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, rev int64, step int,
-	ids []crm.RecordID) ([]crm.RecordID, []int, error) {
+	ids []crm.RecordID, bulk bool) ([]crm.RecordID, []int, error) {
 	wf, err := w.workflow(ctx, t, crm.FlowRevision{Flow: flow.Name, Revision: flow.ActiveRevision})
 	if err != nil {
 		var ve *workflows.ValidationError
@@ -423,6 +428,7 @@ func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t c
 		"to_revision", flow.ActiveRevision, "step", step, "records", len(ids), "moved", len(moved))
 	// A task of its own, so that the steps due after this one run at the active revision too; if
 	// its enqueue fails, the workflow sweep finds the records due.
-	w.enqueueSteps(ctx, log, t, flow.Name, flow.ActiveRevision, step, moved, nil, time.Time{})
+	w.enqueueSteps(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: flow.Name, Revision: flow.ActiveRevision, Step: step, Bulk: bulk},
+		moved, nil, time.Time{})
 	return nil, nil, nil
 }

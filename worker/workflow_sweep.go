@@ -32,8 +32,9 @@ func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
 // HandleWorkflowSweep handles a workflow:sweep task: for every tenant and every active workflow it
 // reads the enrolled records whose next step was due at or before as_of minus
 // Config.WorkflowSweepGrace (at most WorkflowSweepLimit), groups them by revision and step, and
-// enqueues workflow:steps tasks for them, named by the grace period as_of falls in: a batch whose
-// task of this period is still queued is not enqueued again, while one whose task never finished
+// enqueues workflow:steps tasks for them in queue bulk (late already, they go behind live work,
+// and a backfill's backlog found overdue stays bulk work), named by the grace period as_of falls
+// in: a batch whose task of this period is still queued is not enqueued again, while one whose task never finished
 // (its worker was killed) is enqueued again in the next period; one that runs twice does each step
 // once (see HandleWorkflowSteps). When the workflow's backfill is
 // running, it enqueues a workflow:backfill task for it, with the sweep's tick as its attempt: while
@@ -122,7 +123,8 @@ func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf
 	attempt := "sweep-" + stamp(asOf.Truncate(w.cfg.WorkflowSweepGrace))
 	enqueued := 0
 	for _, g := range groups {
-		enqueued += w.enqueueStepTasks(ctx, log, t, f.Name, g.rev, g.step, g.ids, g.counts, time.Time{}, attempt)
+		p := WorkflowStepsPayload{TenantID: t, Workflow: f.Name, Revision: g.rev, Step: g.step, Attempt: attempt, Bulk: true}
+		enqueued += w.enqueueSteps(ctx, log, p, g.ids, g.counts, time.Time{})
 	}
 	return len(ids), enqueued, nil
 }

@@ -203,6 +203,8 @@ func TestBackgroundUsageErrors(t *testing.T) {
 			[]string{"worker", "--redis", url}, []string{"SMTP_PASSWORD is set but --smtp-username"}},
 		{"BadStartTLS", nil, []string{"worker", "--redis", url, "--smtp-starttls", "sometimes"}, []string{`--smtp-starttls "sometimes" is unknown`}},
 		{"ZeroConcurrency", nil, []string{"worker", "--redis", url, "--concurrency", "0"}, []string{"--concurrency must be at least 1"}},
+		{"BulkOverConcurrency", nil, []string{"worker", "--redis", url, "--concurrency", "4", "--bulk-concurrency", "5"},
+			[]string{"--bulk-concurrency must be between 1 and --concurrency (4), got 5"}},
 		{"BadPurgeSpec", nil, []string{"scheduler", "--redis", url, "--purge-spec", "every hour"},
 			[]string{`--purge-spec "every hour" is not a valid cron spec`, "@hourly"}},
 		{"BadSweepSpecFromEnv", []string{"CRMFLOW_JOBS_SWEEP_SPEC=@every soon"}, []string{"scheduler", "--redis", url},

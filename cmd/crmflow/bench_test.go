@@ -32,6 +32,10 @@ func TestBenchCommand(t *testing.T) {
 	require.Equal(t, exitUsage, code, stderr)
 	require.Contains(t, stderr, "--records 10 is too small")
 
+	_, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--scenario", "fairness", "--fairness-records", "10")
+	require.Equal(t, exitUsage, code, stderr)
+	require.Contains(t, stderr, "--fairness-records 10 is too small")
+
 	_, stderr, code = crmflow(t, nil, "bench", "--redis", srv.URL, "--records", "1000", "--scenario", "backfil")
 	require.Equal(t, 1, code, stderr)
 	require.Contains(t, stderr, `unknown scenario "backfil"`)

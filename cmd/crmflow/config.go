@@ -33,6 +33,10 @@ type Config struct {
 	// AllowEviction downgrades a Redis maxmemory-policy other than noeviction from a refusal to
 	// start to a warning (--allow-eviction, CRMFLOW_ALLOW_EVICTION). Defaults to false.
 	AllowEviction bool
+	// BulkConcurrency is how many of a worker's Concurrency tasks may come from the bulk queue at
+	// once (--bulk-concurrency, CRMFLOW_BULK_CONCURRENCY); the other slots are kept for live work.
+	// Defaults to 1.
+	BulkConcurrency int
 	// Concurrency is how many tasks a worker runs at once (--concurrency, CRMFLOW_CONCURRENCY).
 	// Defaults to 10.
 	Concurrency int
@@ -182,6 +186,10 @@ func (c *Config) validateLongRunning() error {
 func (c *Config) validateWorker() error {
 	if c.Concurrency <= 0 {
 		return usageErrorf("--concurrency must be at least 1, got %d", c.Concurrency)
+	}
+	if c.BulkConcurrency < 1 || c.BulkConcurrency > c.Concurrency {
+		return usageErrorf("--bulk-concurrency must be between 1 and --concurrency (%d), got %d",
+			c.Concurrency, c.BulkConcurrency)
 	}
 	if c.JobLease <= 0 {
 		return usageErrorf("--job-lease must be positive, got %s: use a duration such as 15s", c.JobLease)

@@ -25,7 +25,10 @@ func newWorkerCmd(a *app) *cobra.Command {
 
 The worker reads the store on --redis (REDIS_URL) and takes its tasks from --queue-redis
 (QUEUE_REDIS_URL, default: the store's Redis), from three queues weighted critical 6 (emails),
-default 3 (sweeps) and bulk 1 (bulk deletes, purges). Like serve, it refuses a Redis whose
+default 3 (sweeps, the drains of record changes and the workflow steps they lead to) and bulk 1
+(bulk deletes, purges, enroll-existing backfills and their steps). At most --bulk-concurrency of
+the --concurrency tasks are bulk work at once, so that one tenant's backfill or bulk delete never
+takes every slot from another tenant's live work. Like serve, it refuses a Redis whose
 maxmemory-policy is not noeviction unless --allow-eviction.
 
 Emails go to the SMTP server of --smtp-host (the password comes from the environment variable
@@ -100,6 +103,9 @@ func (a *app) adminAddrFlag(fs *pflag.FlagSet, def string) {
 func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&a.cfg.Concurrency, "concurrency", 10, "how many tasks the worker runs at once")
 	bindEnv(fs, "concurrency", "CRMFLOW_CONCURRENCY")
+	fs.IntVar(&a.cfg.BulkConcurrency, "bulk-concurrency", 1,
+		"how many of the --concurrency tasks may be bulk work at once (backfills and their steps, bulk deletes, purges); the rest are kept for live work")
+	bindEnv(fs, "bulk-concurrency", "CRMFLOW_BULK_CONCURRENCY")
 	fs.DurationVar(&a.cfg.JobLease, "job-lease", 15*time.Second,
 		"how long a bulk delete job or an enroll-existing backfill stays with a worker that stopped renewing it (killed) before another worker continues it")
 	bindEnv(fs, "job-lease", "CRMFLOW_JOB_LEASE")
@@ -255,6 +261,7 @@ type backgroundRole struct {
 // workerRole builds the worker on the store of b and the queue q, registering its metrics on reg.
 func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgroundRole, error) {
 	w, err := worker.New(b.store, q.opt, &worker.Config{
+		BulkConcurrency:    a.cfg.BulkConcurrency,
 		Concurrency:        a.cfg.Concurrency,
 		JobLease:           a.cfg.JobLease,
 		Logger:             a.logger.With("role", "worker"),

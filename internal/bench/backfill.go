@@ -98,21 +98,29 @@ func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 
 // nextTask takes the next pending task of a type off a queue (deleting it, as a worker's dequeue
 // would), or nil when there is none.
+// The queue may hold other tasks in front of it (the backfill's steps go to the same queue).
 func nextTask(insp *asynq.Inspector, queue, typ string) (*asynq.Task, error) {
-	pending, err := insp.ListPendingTasks(queue, asynq.PageSize(100))
-	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-		return nil, err
-	}
-	for _, info := range pending {
-		if info.Type != typ {
-			continue
+	for page := 1; ; page++ {
+		pending, err := insp.ListPendingTasks(queue, asynq.PageSize(1000), asynq.Page(page))
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return nil, nil
 		}
-		if err := insp.DeleteTask(queue, info.ID); err != nil {
+		if err != nil {
 			return nil, err
 		}
-		return asynq.NewTask(info.Type, info.Payload), nil
+		for _, info := range pending {
+			if info.Type != typ {
+				continue
+			}
+			if err := insp.DeleteTask(queue, info.ID); err != nil {
+				return nil, err
+			}
+			return asynq.NewTask(info.Type, info.Payload), nil
+		}
+		if len(pending) < 1000 {
+			return nil, nil
+		}
 	}
-	return nil, nil
 }
 
 // clearQueues deletes what a run left in the worker's queues.

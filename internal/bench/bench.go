@@ -33,18 +33,35 @@ type Result struct {
 	// RawSeconds and RawRate are the raw Redis baseline doing the same work on the same data.
 	RawSeconds float64 `json:"raw_seconds"`
 	RawRate    float64 `json:"raw_records_per_second"`
-	// Ratio is Rate / RawRate.
+	// Ratio is Rate / RawRate, or the scenario's own ratio (see LowerIsBetter).
 	Ratio float64 `json:"ratio"`
 	// Goal is the ratio the scenario should reach; 0 when none is set.
 	Goal float64 `json:"goal"`
+	// LowerIsBetter says that Ratio must stay at or below Goal rather than reach it: the fairness
+	// scenario's ratio of two lags.
+	LowerIsBetter bool `json:"lower_is_better,omitempty"`
 	// Extra holds scenario-specific figures (for example the slowest Redis command, in ms).
 	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+// Missed reports whether the scenario has a goal and missed it.
+func (r Result) Missed() bool {
+	if r.Goal <= 0 {
+		return false
+	}
+	if r.LowerIsBetter {
+		return r.Ratio > r.Goal
+	}
+	return r.Ratio < r.Goal
 }
 
 func (r Result) String() string {
 	s := fmt.Sprintf("%-12s %8d records  %7.2fs  %9.0f rec/s   raw %7.2fs %9.0f rec/s   ratio %.2f",
 		r.Name, r.Records, r.Seconds, r.Rate, r.RawSeconds, r.RawRate, r.Ratio)
-	if r.Goal > 0 {
+	switch {
+	case r.LowerIsBetter:
+		s += fmt.Sprintf(" (goal at most %.2f)", r.Goal)
+	case r.Goal > 0:
 		s += fmt.Sprintf(" (goal %.2f)", r.Goal)
 	}
 	for k, v := range r.Extra {

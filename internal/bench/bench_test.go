@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
@@ -136,4 +137,12 @@ func TestPipelineScenariosSmall(t *testing.T) {
 	t.Log(lag)
 	require.Positive(t, lag.P50)
 	require.GreaterOrEqual(t, lag.P99, lag.P50)
+
+	r, err = bench.Fairness(ctx, rdb, queueOpt(t), 2000, &bench.FairnessOpts{IdleWrites: 20, Rate: 100, BusyLimit: time.Minute})
+	require.NoError(t, err)
+	t.Log(r)
+	require.EqualValues(t, 2000, r.Extra["enrolled"], "every contact of tenant A matches")
+	require.EqualValues(t, 20, r.Extra["idle_writes"])
+	require.Positive(t, r.Extra["busy_writes"])
+	require.Positive(t, r.Ratio)
 }

@@ -41,12 +41,17 @@ const workerConcurrency = 10
 // startStack starts the API and a worker on rdb (queue is the same Redis as asynq sees it), and
 // creates a tenant on the Enterprise plan with a user holding every permission.
 func startStack(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, prefix string) (*stack, error) {
+	return startStackOn(ctx, rdb, queue, prefix, crm.PlanEnterprise)
+}
+
+// startStackOn is startStack with the tenant on the given plan.
+func startStackOn(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, prefix string, plan crm.Plan) (*stack, error) {
 	st, err := crm.NewRedisStore(rdb, storeConfig())
 	if err != nil {
 		return nil, err
 	}
 	s := &stack{store: st, tasks: worker.NewClient(queue), tenant: randomTenant(prefix), done: make(chan error, 1)}
-	if _, err := st.CreateTenant(ctx, s.tenant, crm.PlanEnterprise); err != nil {
+	if _, err := st.CreateTenant(ctx, s.tenant, plan); err != nil {
 		return nil, err
 	}
 	if _, err := st.CreateUser(ctx, s.tenant, benchUser, crm.AllPermissions, "crmflow-bench"); err != nil {

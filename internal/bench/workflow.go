@@ -221,14 +221,33 @@ func MeasureLag(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	// Let the seed's changes drain first: they do not match (updated only), but they are work.
 	time.Sleep(500 * time.Millisecond)
 
-	sent := make([]time.Time, len(ids))
+	sent, err := s.sendWrites(ctx, ids, rate, nil)
+	if err != nil {
+		return out, err
+	}
+	lags, err := s.enrollLags(ctx, s.tenant, "bench-lag", ids, sent)
+	if err != nil {
+		return out, err
+	}
+	out.P50, out.P99, out.Max = percentile(lags, 0.50), percentile(lags, 0.99), lags[len(lags)-1]
+	return out, nil
+}
+
+// sendWrites sends one PATCH per contact of ids through the API, at rate per second, each making
+// its contact match lagFlow's trigger. Before each write it asks more (nil: always true) and stops
+// when it says no. It returns when each write it sent was sent, once every answer is in.
+func (s *stack) sendWrites(ctx context.Context, ids []crm.RecordID, rate float64, more func() bool) ([]time.Time, error) {
+	sent := make([]time.Time, 0, len(ids))
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
-	for i, id := range ids {
+	for _, id := range ids {
 		<-tick.C
-		sent[i] = time.Now()
+		if more != nil && !more() {
+			break
+		}
+		sent = append(sent, time.Now())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -241,13 +260,19 @@ func MeasureLag(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return out, err
+		return sent, err
 	}
-	lags := make([]float64, len(ids))
-	for i, id := range ids {
+	return sent, nil
+}
+
+// enrollLags waits for the enrollment in workflow flow of tenant t of the first len(sent) contacts
+// of ids, and returns each one's lag from its write (sent), in milliseconds, sorted.
+func (s *stack) enrollLags(ctx context.Context, t crm.TenantID, flow string, ids []crm.RecordID, sent []time.Time) ([]float64, error) {
+	lags := make([]float64, len(sent))
+	for i, id := range ids[:len(sent)] {
 		var at time.Time
-		err := waitFor(ctx, time.Minute, "enrollment of contact "+string(id), func() (bool, error) {
-			h, err := s.store.History(ctx, s.tenant, "bench-lag", crm.Contacts, id)
+		err := waitFor(ctx, 5*time.Minute, "enrollment of contact "+string(id), func() (bool, error) {
+			h, err := s.store.History(ctx, t, flow, crm.Contacts, id)
 			for _, e := range h {
 				if e.Kind == "enrolled" {
 					at = e.At
@@ -257,14 +282,17 @@ func MeasureLag(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 			return false, err
 		})
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		lags[i] = float64(at.Sub(sent[i]).Microseconds()) / 1000
 	}
 	slices.Sort(lags)
-	pct := func(p float64) float64 { return lags[min(len(lags)-1, int(p*float64(len(lags))))] }
-	out.P50, out.P99, out.Max = pct(0.50), pct(0.99), lags[len(lags)-1]
-	return out, nil
+	return lags, nil
+}
+
+// percentile returns the p-th percentile (0 to 1) of sorted, which must not be empty.
+func percentile(sorted []float64, p float64) float64 {
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 // String formats the lag as the bench prints it.
