@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,10 +49,17 @@ func TestHubSpotNodeClient(t *testing.T) {
 	require.Contains(t, string(out), " passed, 0 failed")
 }
 
-// installNodeModules runs npm ci in hubspotNodeDir when the pinned client is not installed there.
+// installNodeModules runs npm ci in hubspotNodeDir unless it completed there for the lock file as
+// it is now: a marker in node_modules holds the lock file's hash, written after npm ci succeeded,
+// so an interrupted install or a changed lock file installs again.
 func installNodeModules(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(hubspotNodeDir, "node_modules", "@hubspot", "api-client", "package.json")); err == nil {
+	lock, err := os.ReadFile(filepath.Join(hubspotNodeDir, "package-lock.json"))
+	require.NoError(t, err)
+	sum := sha256.Sum256(lock)
+	want := hex.EncodeToString(sum[:])
+	marker := filepath.Join(hubspotNodeDir, "node_modules", ".crmflow-installed")
+	if got, err := os.ReadFile(marker); err == nil && string(got) == want {
 		return
 	}
 	npm, err := exec.LookPath("npm")
@@ -60,4 +69,5 @@ func installNodeModules(t *testing.T) {
 	cmd.Dir = hubspotNodeDir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "npm ci in %s failed (it needs the npm registry): %s", hubspotNodeDir, out)
+	require.NoError(t, os.WriteFile(marker, []byte(want), 0o644))
 }

@@ -283,8 +283,66 @@ async function main() {
     await expectApiError(client.crm.tickets.basicApi.create({ properties: { subject: 'x', hs_pipeline_stage: '9' }, associations: [] }), 400, 'unknown stage');
   });
 
-  // Search: POST /crm/v3/objects/{type}/search (contacts.searchApi.doSearch) is checked here once
-  // crmflow serves it.
+  // Search: POST /crm/v3/objects/{type}/search through contacts.searchApi.doSearch. Twelve contacts
+  // of this run's own, told apart from every other contact by their email's pattern.
+  const tag = `${run}x`;
+  const mine = { propertyName: 'email', operator: 'CONTAINS_TOKEN', value: `*.${tag}@example.com` };
+  const search = (filters, extra = {}) => client.crm.contacts.searchApi.doSearch({
+    filterGroups: [{ filters: [mine, ...filters] }], properties: ['firstname', 'num_notes', 'lifecyclestage'], limit: 100, ...extra });
+  const names = (r) => r.results.map((c) => c.properties.firstname).sort();
+  await check('search: the contacts to search', async () => {
+    const inputs = [];
+    for (let i = 0; i < 12; i++) {
+      const props = { email: `s${i}.${tag}@example.com`, firstname: `S${i}`, num_notes: String(i), lifecyclestage: i % 2 ? 'customer' : 'lead' };
+      if (i < 3) props.phone = `+1 555 010${i}`;
+      inputs.push({ properties: props, associations: [] });
+    }
+    const r = await client.crm.contacts.batchApi.create({ inputs });
+    eq(r.results.length, 12, 'created');
+    const all = await search([]);
+    eq(all.total, 12, 'total of the run\'s contacts');
+  });
+  await check('search: EQ, NEQ, IN, NOT_IN', async () => {
+    eq(names(await search([{ propertyName: 'firstname', operator: 'EQ', value: 'S3' }])), ['S3'], 'EQ');
+    eq((await search([{ propertyName: 'lifecyclestage', operator: 'NEQ', value: 'lead' }])).total, 6, 'NEQ');
+    eq((await search([{ propertyName: 'lifecyclestage', operator: 'IN', values: ['lead'] }])).total, 6, 'IN');
+    eq(names(await search([{ propertyName: 'firstname', operator: 'NOT_IN', values: ['S0', 'S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S9'] }])), ['S10', 'S11'], 'NOT_IN');
+  });
+  await check('search: LT, LTE, GT, GTE, BETWEEN on a number', async () => {
+    eq((await search([{ propertyName: 'num_notes', operator: 'LT', value: '3' }])).total, 3, 'LT');
+    eq((await search([{ propertyName: 'num_notes', operator: 'LTE', value: '3' }])).total, 4, 'LTE');
+    eq((await search([{ propertyName: 'num_notes', operator: 'GT', value: '9' }])).total, 2, 'GT');
+    eq((await search([{ propertyName: 'num_notes', operator: 'GTE', value: '9' }])).total, 3, 'GTE');
+    eq(names(await search([{ propertyName: 'num_notes', operator: 'BETWEEN', value: '4', highValue: '6' }])), ['S4', 'S5', 'S6'], 'BETWEEN');
+  });
+  await check('search: HAS_PROPERTY, NOT_HAS_PROPERTY, CONTAINS_TOKEN', async () => {
+    eq(names(await search([{ propertyName: 'phone', operator: 'HAS_PROPERTY' }])), ['S0', 'S1', 'S2'], 'HAS_PROPERTY');
+    eq((await search([{ propertyName: 'phone', operator: 'NOT_HAS_PROPERTY' }])).total, 9, 'NOT_HAS_PROPERTY');
+    const one = await client.crm.contacts.searchApi.doSearch({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'CONTAINS_TOKEN', value: `*s7.${tag}@example.com` }] }], limit: 10 });
+    eq(one.total, 1, 'CONTAINS_TOKEN with a pattern');
+  });
+  await check('search: OR of groups, sorts, paging to the end', async () => {
+    const or = await client.crm.contacts.searchApi.doSearch({ filterGroups: [
+      { filters: [mine, { propertyName: 'firstname', operator: 'EQ', value: 'S1' }] },
+      { filters: [mine, { propertyName: 'firstname', operator: 'EQ', value: 'S2' }] }], properties: ['firstname'], limit: 10 });
+    eq(names(or), ['S1', 'S2'], 'OR of two groups');
+    const desc = await search([], { sorts: [{ propertyName: 'num_notes', direction: 'DESCENDING' }] });
+    eq(desc.results.map((c) => c.properties.num_notes), ['11', '10', '9', '8', '7', '6', '5', '4', '3', '2', '1', '0'], 'sorted descending');
+    const seen = [];
+    let after;
+    for (let page = 0; page < 10; page++) {
+      const r = await search([], { limit: 5, after, sorts: [{ propertyName: 'num_notes', direction: 'ASCENDING' }] });
+      seen.push(...r.results.map((c) => c.properties.num_notes));
+      if (!r.paging || !r.paging.next) break;
+      after = r.paging.next.after;
+    }
+    eq(seen, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'], 'every page, in order, once');
+  });
+  await check('search: a bad filter is a 400', async () => {
+    await expectApiError(search([{ propertyName: 'num_notes', operator: 'NOPE', value: '1' }]), 400, 'unknown operator', ContactsApiException);
+    await expectApiError(search([{ propertyName: 'no_such_property', operator: 'EQ', value: '1' }]), 400, 'unknown property', ContactsApiException);
+    await expectApiError(search([{ propertyName: 'num_notes', operator: 'EQ', value: 'twelve' }]), 400, 'not a number', ContactsApiException);
+  });
 
   console.log(`${passed} passed, 0 failed`);
 }
