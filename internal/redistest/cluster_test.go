@@ -2,6 +2,7 @@ package redistest_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,14 +21,14 @@ func TestCluster(t *testing.T) {
 	for i := range 60 {
 		require.NoError(t, c.Set(ctx, "crm:{"+redistest.Tenant(t)+"}:probe", i, 0).Err())
 	}
-	masters := 0
+	var masters atomic.Int32 // ForEachMaster calls the function concurrently
 	require.NoError(t, c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		masters++
+		masters.Add(1)
 		n, err := m.DBSize(ctx).Result()
 		require.Positive(t, n, "master %s holds no key", m.Options().Addr)
 		return err
 	}))
-	require.Equal(t, 3, masters)
+	require.EqualValues(t, 3, masters.Load())
 }
 
 // A master killed is replaced by its replica: the cluster is ok again, and the data it had
