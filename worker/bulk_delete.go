@@ -73,6 +73,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			if before, err = w.store.Job(ctx, p.TenantID, p.JobID); err != nil {
 				return err
 			}
+			if before.State.Finished() { // a task enqueued before the job ended: nothing to do
+				return nil
+			}
 		}
 		if before.State == crm.JobSelecting {
 			if before, err = w.selectStep(ctx, p.TenantID, before); err != nil {
@@ -100,7 +103,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		// this runner holds the lease, no other moves any).
 		w.metrics.bulkDeleted.WithLabelValues(objectTypeLabel(job.ObjectType)).Add(float64(job.Done - before.Done))
 		before = job
-		if job.State == crm.JobDone {
+		if job.State.Finished() {
 			log.Info("bulk delete job done", "total", job.Total, "done", job.Done, "skipped", job.Skipped)
 			return nil
 		}

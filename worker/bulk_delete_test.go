@@ -90,3 +90,37 @@ func TestBulkDeleteTask(t *testing.T) {
 	err = w.ProcessTask(ctx, asynq.NewTask(worker.TypeBulkDelete, []byte("{")))
 	require.ErrorIs(t, err, asynq.SkipRetry)
 }
+
+// A task of a job that was refused (a sweep's task enqueued while the job was selecting) returns at
+// once: it neither deletes anything nor holds a worker slot.
+func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	_, err = st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "x"}}}, crm.Actor{})
+	require.NoError(t, err)
+	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 2, By: "ops@x.example"})
+	require.NoError(t, err)
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
+	job, err = st.Job(ctx, tn, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRefused, job.State)
+	// Another task of the job, as the jobs sweep enqueues: it must return, not spin on the job.
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, w.ProcessTask(tctx, worker.NewBulkDeleteTask(tn, job.ID, "sweep-2")))
+	require.NoError(t, tctx.Err(), "the task of a refused job ran until its deadline")
+	n, err := st.BinSize(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
