@@ -80,7 +80,8 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 		return ArchiveResult{}, err
 	}
 	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), binEmailDayKeyPrefix(t), BinEmailDaysKey(t), revArg(by), indexSpec(t, sch))
-	moved, err := s.runAcked(ctx, archiveScript, s.archiveKeys(t, o), args...).StringSlice()
+	reply, acked := s.runAcked(ctx, archiveScript, s.archiveKeys(t, o), args...)
+	moved, err := reply.StringSlice()
 	if err != nil {
 		return ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
@@ -94,6 +95,9 @@ func (s *RedisStore) ArchiveRecords(ctx context.Context, t TenantID, o ObjectTyp
 		if !done[string(id)] {
 			res.Missing = append(res.Missing, id)
 		}
+	}
+	if acked != nil {
+		return res, fmt.Errorf("archive %s: %w", o, acked)
 	}
 	return res, nil
 }
@@ -116,7 +120,8 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 	args := append([]any{ms(now), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID(),
 		ms(now.Add(-s.cfg.Retention)), binEmailDayKeyPrefix(t), indexSpec(t, sch)}, rest...)
-	raw, err := s.runAcked(ctx, restoreScript, s.binKeys(t, o), args...).Slice()
+	reply, acked := s.runAcked(ctx, restoreScript, s.binKeys(t, o), args...)
+	raw, err := reply.Slice()
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
 	}
@@ -141,6 +146,9 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 				Err: &EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: RecordID(fmt.Sprint(parts[3]))}})
 		}
 	}
+	if acked != nil {
+		return res, fmt.Errorf("restore %s: %w", o, acked)
+	}
 	return res, nil
 }
 
@@ -149,11 +157,15 @@ func (s *RedisStore) PurgeExpired(ctx context.Context, t TenantID, o ObjectType,
 	if limit <= 0 || limit > MaxScriptBatch {
 		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
-	n, err := s.runAcked(ctx, purgeScript, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailDaysKey(t)},
+	reply, acked := s.runAcked(ctx, purgeScript, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailDaysKey(t)},
 		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":",
-		string(o), ms(s.cfg.Clock.Now()), auditMaxLen, binEmailDayKeyPrefix(t)).Int()
+		string(o), ms(s.cfg.Clock.Now()), auditMaxLen, binEmailDayKeyPrefix(t))
+	n, err := reply.Int()
 	if err != nil {
 		return 0, fmt.Errorf("purge %s: %w", o, err)
+	}
+	if acked != nil {
+		return n, fmt.Errorf("purge %s: %w", o, acked)
 	}
 	return n, nil
 }

@@ -231,7 +231,8 @@ func (c *jobCache) get(t TenantID, id string) (Job, bool) {
 
 // RunDeleteJobBatch moves the next at most limit pending records of a job into the bin, in one
 // script that also takes them from the job's pending set, records the progress and returns the job
-// as it is after: one round trip once the store knows the job's type. A job that is finished, or
+// as it is after. With Config.WaitReplicas, a batch not acknowledged by enough replicas returns the
+// job as it is after together with ErrNotReplicated: the batch stands. A job that is finished, or
 // still selecting, comes back unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
 // retried task.
 func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error) {
@@ -239,7 +240,10 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 		return Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, MaxScriptBatch)
 	}
 	meta, cached := s.jobs.get(t, id)
-	var res []string
+	var (
+		res   []string
+		acked error
+	)
 	for {
 		if !cached {
 			j, err := s.Job(ctx, t, id)
@@ -255,7 +259,9 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 		}
 		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t),
 			"", indexSpec(t, sch))
-		if res, err = s.runAcked(ctx, archiveScript, keys, args...).StringSlice(); err != nil {
+		var reply *redis.Cmd
+		reply, acked = s.runAcked(ctx, archiveScript, keys, args...)
+		if res, err = reply.StringSlice(); err != nil {
 			return Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
 		if len(res) == 0 {
@@ -269,11 +275,11 @@ func (s *RedisStore) RunDeleteJobBatch(ctx context.Context, t TenantID, id strin
 		}
 		cached = false // the cache knew another job of that id: read this one
 	}
-	h := make(map[string]string, len(res)/2)
-	for k := 0; k+1 < len(res); k += 2 {
-		h[res[k]] = res[k+1]
+	j := jobFromHash(id, pairs(res))
+	if acked != nil {
+		return j, fmt.Errorf("run job %s: %w", id, acked)
 	}
-	return jobFromHash(id, h), nil
+	return j, nil
 }
 
 // ScanRecords calls fn with every live record of a type, in batches of at most batch records read in

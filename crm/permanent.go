@@ -160,8 +160,9 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	for _, e := range block {
 		args = append(args, s.emailHash(t, e))
 	}
-	n, err := s.runAcked(ctx, permanentDeleteScript, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...).Int()
+	reply, acked := s.runAcked(ctx, permanentDeleteScript, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...)
+	n, err := reply.Int()
 	if err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 	}
@@ -180,6 +181,9 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	res := PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
 	if len(ids) > 0 {
 		res.ID = ids[0]
+	}
+	if acked != nil {
+		return res, false, fmt.Errorf("permanent delete: %w", acked)
 	}
 	return res, false, nil
 }

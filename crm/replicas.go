@@ -14,13 +14,15 @@ import (
 // changes they make are idempotent.
 var ErrNotReplicated = errors.New("crm: change not acknowledged by enough replicas")
 
-// runAcked runs a destructive script. With Config.WaitReplicas at 0 it is script.Run. Otherwise the
-// script and a WAIT for that many replicas go, pipelined, over one connection to the master of the
-// script's first key (WAIT counts the replicas that have the writes of its own connection), and a
-// short count is ErrNotReplicated, wrapped with the counts. The script's reply is returned either way.
-func (s *RedisStore) runAcked(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+// runAcked runs a destructive script and returns its reply, and, apart, whether it was
+// acknowledged by enough replicas. With Config.WaitReplicas at 0 it is script.Run and acked is nil.
+// Otherwise the script and a WAIT for that many replicas go, pipelined, over one connection to the
+// master of the script's first key (WAIT counts the replicas that have the writes of its own
+// connection); a short count is acked ErrNotReplicated, wrapped with the counts, while the reply
+// stays whole: the change was made, and the caller returns what it did along with acked.
+func (s *RedisStore) runAcked(ctx context.Context, script *redis.Script, keys []string, args ...any) (reply *redis.Cmd, acked error) {
 	if s.cfg.WaitReplicas == 0 {
-		return script.Run(ctx, s.rdb, keys, args...)
+		return script.Run(ctx, s.rdb, keys, args...), nil
 	}
 	var node redis.Cmdable = s.rdb
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
@@ -28,11 +30,11 @@ func (s *RedisStore) runAcked(ctx context.Context, script *redis.Script, keys []
 		if err != nil {
 			cmd := redis.NewCmd(ctx)
 			cmd.SetErr(fmt.Errorf("find the master of %s: %w", keys[0], err))
-			return cmd
+			return cmd, nil
 		}
 		node = m
 	}
-	run := func(eval bool) (*redis.Cmd, *redis.IntCmd, error) {
+	run := func(eval bool) (*redis.Cmd, *redis.Cmd) {
 		pipe := node.Pipeline()
 		var cmd *redis.Cmd
 		if eval {
@@ -41,23 +43,22 @@ func (s *RedisStore) runAcked(ctx context.Context, script *redis.Script, keys []
 			cmd = script.EvalSha(ctx, pipe, keys, args...)
 		}
 		wait := pipe.Do(ctx, "WAIT", s.cfg.WaitReplicas, s.cfg.WaitReplicasTimeout.Milliseconds())
-		_, err := pipe.Exec(ctx)
-		n, _ := wait.Int64()
-		return cmd, redis.NewIntResult(n, wait.Err()), err
+		_, _ = pipe.Exec(ctx) // each command keeps its own error
+		return cmd, wait
 	}
-	cmd, wait, _ := run(false)
+	cmd, wait := run(false)
 	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		cmd, wait, _ = run(true) // the first run of this script on that server
+		cmd, wait = run(true) // the first run of this script on that server
 	}
 	if cmd.Err() != nil {
-		return cmd
+		return cmd, nil
 	}
-	if err := wait.Err(); err != nil {
-		cmd.SetErr(fmt.Errorf("wait for %d replicas: %w", s.cfg.WaitReplicas, err))
-		return cmd
+	got, err := wait.Int64()
+	switch {
+	case err != nil:
+		return cmd, fmt.Errorf("%w: waiting for %d replicas failed: %w", ErrNotReplicated, s.cfg.WaitReplicas, err)
+	case got < int64(s.cfg.WaitReplicas):
+		return cmd, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, got, s.cfg.WaitReplicas, s.cfg.WaitReplicasTimeout)
 	}
-	if got := wait.Val(); got < int64(s.cfg.WaitReplicas) {
-		cmd.SetErr(fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, got, s.cfg.WaitReplicas, s.cfg.WaitReplicasTimeout))
-	}
-	return cmd
+	return cmd, nil
 }

@@ -57,6 +57,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
+	unacked := false // a batch was not acknowledged by enough replicas (logged once per run)
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -96,6 +97,15 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			continue // renew the lease before the first batch
 		}
 		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
+		if errors.Is(err, crm.ErrNotReplicated) {
+			// The batch stands, with the job's progress in the same script: lost in a failover, both
+			// go back together and the batch runs again. Go on rather than crawl while no replica
+			// answers (a promoted replica has none until one rejoins).
+			if !unacked {
+				log.Warn("bulk delete batches are not acknowledged by enough replicas; going on", "error", err.Error())
+			}
+			unacked, err = true, nil
+		}
 		if err != nil {
 			return err
 		}

@@ -172,8 +172,9 @@ func TestClusterURLs(t *testing.T) {
 
 // TestClusterFailoverDuringBulkDelete kills the master of a tenant's slot while a worker runs a
 // 20,000-record bulk delete on a cluster with a replica per master, with --wait-replicas 1: once
-// the replica is promoted, the job finishes with every record in the bin once, a delete the API
-// acknowledged just before the kill is still there, and the processes recover by themselves.
+// the replica is promoted (and the killed node restarted, rejoining as its replica), the job
+// finishes with every record in the bin once, a delete the API acknowledged just before the kill is
+// still there, and the processes recover by themselves.
 func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cluster with replicas and a failover: left out by -short")
@@ -251,6 +252,14 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	killed := time.Now()
 	t.Logf("killed master %s with the job at %d of %d", m.Options().Addr, j.Done, n)
 
+	// The replica takes over; then the killed node is started again, as its supervisor would, and
+	// rejoins as a replica of the new master, so that --wait-replicas 1 can be met again (until
+	// then each destructive change waits its 2 s and answers not replicated).
+	eventually(t, 60*time.Second, "the failover", func() bool {
+		return rdb.Exists(ctx, crm.TenantKey(tenant)).Err() == nil
+	})
+	t.Logf("the replica took over %s after the kill", time.Since(killed).Round(time.Millisecond))
+	require.NoError(t, victim.Restart())
 	eventually(t, 3*time.Minute, "the job to finish after the failover", func() bool {
 		j, err = store.Job(ctx, tenant, job)
 		return err == nil && j.State.Finished()
