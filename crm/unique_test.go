@@ -1,0 +1,188 @@
+package crm_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// uniqueIndex returns the unique index of property prop of type o: value -> id.
+func (b *testBundle) uniqueIndex(t *testing.T, o crm.ObjectType, prop string) map[string]string {
+	t.Helper()
+	h, err := b.rdb.HGetAll(b.ctx, crm.UniqueIndexKey(b.tenant, o, prop)).Result()
+	require.NoError(t, err)
+	return h
+}
+
+// subscriptions creates the custom type subscriptions with the unique string property sub_ref,
+// the unique number property seat and the plain property note.
+func (b *testBundle) subscriptions(t *testing.T) crm.ObjectType {
+	t.Helper()
+	_, err := b.store.CreateObjectType(b.ctx, b.tenant, crm.ObjectTypeDef{Name: "subscriptions", Properties: []crm.Property{
+		{Name: "sub_ref", Type: crm.TypeString, Unique: true},
+		{Name: "seat", Type: crm.TypeNumber, Unique: true},
+		{Name: "note", Type: crm.TypeString},
+	}})
+	require.NoError(t, err)
+	return "subscriptions"
+}
+
+func TestUniquePropertyDefinition(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	for _, typ := range []crm.PropertyType{crm.TypeBool, crm.TypeDatetime} {
+		_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "u_" + string(typ), Type: typ, Unique: true})
+		var ves crm.ValidationErrors
+		require.ErrorAs(t, err, &ves, typ)
+		require.Equal(t, "INVALID_UNIQUE_TYPE", ves[0].Code)
+		require.Contains(t, ves[0].Message, "only string and number")
+	}
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "vat_no", Type: crm.TypeString, Unique: true})
+	require.NoError(t, err)
+	sch, err := b.store.Schema(b.ctx, b.tenant, crm.Companies)
+	require.NoError(t, err)
+	require.True(t, sch.Properties["vat_no"].Unique)
+	require.Equal(t, []string{"vat_no"}, sch.UniqueProperties())
+}
+
+func TestUniqueIndex(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		o := b.subscriptions(t)
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
+			{Properties: map[string]string{"sub_ref": "S-1", "seat": "1"}},
+			{Properties: map[string]string{"sub_ref": "S-2", "note": "x"}},
+		}, crm.Actor{})
+		require.NoError(t, err)
+		one, two := recs[0].ID, recs[1].ID
+		require.Equal(t, map[string]string{"S-1": string(one), "S-2": string(two)}, b.uniqueIndex(t, o, "sub_ref"))
+		require.Equal(t, map[string]string{"1": string(one)}, b.uniqueIndex(t, o, "seat"))
+
+		before := b.tenantDump(t)
+		refused := func(name string, err error, prop, value string, owner crm.RecordID) {
+			t.Helper()
+			var uc *crm.UniqueConflictError
+			require.ErrorAs(t, err, &uc, name)
+			require.Equal(t, crm.UniqueConflictError{Type: o, Property: prop, Value: value, BlockingID: owner}, *uc, name)
+			after := b.tenantDump(t)
+			delete(after, crm.SeqKey(b.tenant, string(o))) // a refused create has drawn its ids
+			delete(before, crm.SeqKey(b.tenant, string(o)))
+			require.Equal(t, before, after, name)
+		}
+		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
+		refused("Create", err, "sub_ref", "S-1", one)
+		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"seat": "1.0"}}}, crm.Actor{})
+		refused("CreateNumber", err, "seat", "1", one)
+		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
+			{Properties: map[string]string{"sub_ref": "S-9"}}, {Properties: map[string]string{"sub_ref": "S-9"}}}, crm.Actor{})
+		require.ErrorAs(t, err, new(*crm.UniqueConflictError), "BatchCreate")
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{{ID: two, Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
+		refused("Update", err, "sub_ref", "S-1", one)
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{
+			{ID: one, Properties: map[string]string{"seat": "5", "note": "y"}},
+			{ID: two, Properties: map[string]string{"seat": "5"}}}, crm.Actor{})
+		refused("BatchUpdate", err, "seat", "5", one)
+
+		// An update moves the entry; setting the same value again keeps it; clearing drops it.
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{
+			{ID: one, Properties: map[string]string{"sub_ref": "S-1b", "seat": "1"}},
+			{ID: two, Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
+		require.ErrorAs(t, err, new(*crm.UniqueConflictError), "a value freed by another update of the same call stays taken")
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{{ID: one, Properties: map[string]string{"sub_ref": "S-1b", "seat": "1"}}}, crm.Actor{})
+		require.NoError(t, err)
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{{ID: two, Properties: map[string]string{"sub_ref": "S-1", "seat": "2"}}}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"S-1b": string(one), "S-1": string(two)}, b.uniqueIndex(t, o, "sub_ref"))
+		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{{ID: two, Properties: map[string]string{"seat": ""}}}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"1": string(one)}, b.uniqueIndex(t, o, "seat"))
+
+		// Archive frees the values; restore takes them back unless a live record took one meanwhile.
+		_, err = b.store.ArchiveRecords(b.ctx, b.tenant, o, []crm.RecordID{one, two}, crm.Actor{})
+		require.NoError(t, err)
+		require.Empty(t, b.uniqueIndex(t, o, "sub_ref"))
+		require.Empty(t, b.uniqueIndex(t, o, "seat"))
+		taker, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
+		require.NoError(t, err)
+		res, err := b.store.RestoreRecords(b.ctx, b.tenant, o, []crm.RecordID{one, two}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{one}, res.Restored)
+		require.Len(t, res.Failed, 1)
+		var uc *crm.UniqueConflictError
+		require.ErrorAs(t, res.Failed[0].Err, &uc)
+		require.Equal(t, crm.UniqueConflictError{Type: o, Property: "sub_ref", Value: "S-1", BlockingID: taker[0].ID}, *uc)
+		require.Equal(t, two, res.Failed[0].ID)
+		require.Equal(t, map[string]string{"S-1b": string(one), "S-1": string(taker[0].ID)}, b.uniqueIndex(t, o, "sub_ref"))
+		require.Equal(t, map[string]string{"1": string(one)}, b.uniqueIndex(t, o, "seat"))
+
+		// Purged records never come back, and their values stay free.
+		b.clock.Advance(91 * 24 * time.Hour)
+		n, err := b.store.PurgeExpired(b.ctx, b.tenant, o, b.clock.Now().Add(-90*24*time.Hour), 100)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.store.ArchiveRecords(b.ctx, b.tenant, o, []crm.RecordID{taker[0].ID}, crm.Actor{})
+		require.NoError(t, err)
+		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
+		require.NoError(t, err)
+	})
+}
+
+func TestUniqueContactPropertyPermanentDelete(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "member_no", Type: crm.TypeNumber, Unique: true})
+	require.NoError(t, err)
+	c := b.contact(t, map[string]string{"email": "m@x.example", "member_no": "7"})
+	require.Equal(t, map[string]string{"7": string(c.ID)}, b.uniqueIndex(t, crm.Contacts, "member_no"))
+	_, err = b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: c.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	require.Empty(t, b.uniqueIndex(t, crm.Contacts, "member_no"))
+	b.contact(t, map[string]string{"email": "n@x.example", "member_no": "7"})
+}
+
+func TestUpsertRecordsByUniqueProperty(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		o := b.subscriptions(t)
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-1", "note": "old"}}}, crm.Actor{})
+		require.NoError(t, err)
+		out, err := b.store.UpsertRecords(b.ctx, b.tenant, o, "sub_ref", []crm.RecordUpsert{
+			{ID: "S-2", Properties: map[string]string{"note": "new"}},
+			{ID: "S-1", Properties: map[string]string{"note": "changed"}},
+		}, crm.Actor{})
+		require.NoError(t, err)
+		require.True(t, out[0].Created)
+		require.Equal(t, map[string]string{"sub_ref": "S-2", "note": "new"}, out[0].Properties)
+		require.False(t, out[1].Created)
+		require.Equal(t, recs[0].ID, out[1].ID)
+		require.Equal(t, "changed", out[1].Properties["note"])
+		found, err := b.store.RecordsByUnique(b.ctx, b.tenant, o, "sub_ref", []string{"S-1", "S-2", "S-3"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]crm.RecordID{"S-1": recs[0].ID, "S-2": out[0].ID}, found)
+
+		byNumber, err := b.store.UpsertRecords(b.ctx, b.tenant, o, "seat", []crm.RecordUpsert{{ID: "3.0"}}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, "3", byNumber[0].Properties["seat"])
+
+		before := b.tenantDump(t)
+		for _, c := range []struct {
+			name, prop, want string
+			in               []crm.RecordUpsert
+		}{
+			{"NotUnique", "note", "not a unique property", []crm.RecordUpsert{{ID: "x"}}},
+			{"NoSuchProperty", "nope", "not a property of subscriptions", []crm.RecordUpsert{{ID: "x"}}},
+			{"EmptyID", "sub_ref", "is not a valid string value", []crm.RecordUpsert{{ID: " "}}},
+			{"BadNumber", "seat", "is not a valid number value", []crm.RecordUpsert{{ID: "three"}}},
+			{"Twice", "sub_ref", "both name sub_ref", []crm.RecordUpsert{{ID: "S-7"}, {ID: "S-7"}}},
+			{"Mismatch", "sub_ref", "is not the id", []crm.RecordUpsert{{ID: "S-7", Properties: map[string]string{"sub_ref": "S-8"}}}},
+		} {
+			_, err := b.store.UpsertRecords(b.ctx, b.tenant, o, c.prop, c.in, crm.Actor{})
+			require.Error(t, err, c.name)
+			require.Contains(t, err.Error(), c.want, c.name)
+		}
+		require.Equal(t, before, b.tenantDump(t))
+	})
+}
