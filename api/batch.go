@@ -126,19 +126,19 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
-	byEmail := by != ""
+	byKey := by != ""
 	switch {
 	case by == idPropertyEmail && archived:
 		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
 			"idProperty \"email\" reads live contacts only: read archived contacts by id, or one by email with GET /crm/v3/objects/contacts/{email}?idProperty=email&archived=true")
-	case byEmail && archived:
+	case byKey && archived:
 		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
 			"idProperty %q reads live %s records only: read archived records by id (leave idProperty out)", by, o)
 	}
 	ids := batchIDs(in.Inputs)
 	var byID map[crm.RecordID][]string // with idProperty: the values of the inputs naming each id
 	lookup := ids
-	if byEmail {
+	if byKey {
 		emails := make([]string, len(ids))
 		for i, id := range ids {
 			emails[i] = string(id)
@@ -171,7 +171,7 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	}
 	out := s.batchResult(started, spec.renderAll(recs))
 	missing := missingIDs(ids, recs)
-	if byEmail {
+	if byKey {
 		missing = missingEmails(ids, recs, byID)
 	}
 	if len(missing) > 0 {
@@ -205,8 +205,9 @@ func missingIDs(want []crm.RecordID, got []crm.Record) []string {
 	return out
 }
 
-// missingEmails returns the emails of want (the inputs of a read by email) whose contact is not
-// among got; byID gives the emails that named each id found in the email index.
+// missingEmails returns the values of want (the inputs of a read by email or another unique
+// property) whose record is not among got; byID gives the values that named each id found in the
+// property's index.
 func missingEmails(want []crm.RecordID, got []crm.Record, byID map[crm.RecordID][]string) []string {
 	found := map[string]bool{}
 	for _, rec := range got {

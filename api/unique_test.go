@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
-// TestUniqueProperties covers properties created with hasUniqueValue: their definition, the 409
-// of a taken value, and naming records by them (idProperty) on reads, updates and upserts of a
-// custom object type.
-func TestUniqueProperties(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+// uniqueSetup is setup with the custom type subscriptions, whose sub_ref (string) and seat (number)
+// are unique and plan is not, and two records: s1 (S-1, gold) and s2 (S-2, seat 2).
+func uniqueSetup(t *testing.T) (b *testBundle, s1, s2 crm.RecordID) {
+	t.Helper()
+	b = setup(t)
 	r := b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
 		"name": "subscriptions", "labels": map[string]any{"singular": "Subscription", "plural": "Subscriptions"},
 		"properties": []any{
@@ -33,11 +34,21 @@ func TestUniqueProperties(t *testing.T) {
 	got = expect[prop](t, b.call(t, "GET", "/crm/v3/properties/subscriptions/plan", tokRead, nil), http.StatusOK)
 	require.False(t, got.HasUniqueValue)
 
-	s1 := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-1", "plan": "gold"})
-	s2 := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-2", "seat": "2"})
+	s1 = b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-1", "plan": "gold"})
+	s2 = b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-2", "seat": "2"})
+	return b, s1, s2
+}
+
+// TestUniqueProperties covers properties created with hasUniqueValue: their definition, the 409
+// of a taken value, and naming records by them (idProperty) on reads, updates and upserts of a
+// custom object type. Each subtest has its own tenants, so that it can check that a refusal
+// changed nothing.
+func TestUniqueProperties(t *testing.T) {
+	t.Parallel()
 
 	t.Run("BadDefinitions", func(t *testing.T) {
 		t.Parallel()
+		b, _, _ := uniqueSetup(t)
 		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/companies", tokAll, map[string]any{
 			"name": "founded", "label": "Founded", "type": "datetime", "hasUniqueValue": true}), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Contains(t, e.Message, "only string and number properties can have unique values")
@@ -46,6 +57,7 @@ func TestUniqueProperties(t *testing.T) {
 
 	t.Run("Duplicates", func(t *testing.T) {
 		t.Parallel()
+		b, s1, s2 := uniqueSetup(t)
 		before := b.snapshot(t, b.tenantA)
 		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/subscriptions", tokAll,
 			map[string]any{"properties": map[string]any{"sub_ref": "S-1"}}), http.StatusConflict, "CONFLICT")
@@ -65,6 +77,7 @@ func TestUniqueProperties(t *testing.T) {
 
 	t.Run("ReadByUnique", func(t *testing.T) {
 		t.Parallel()
+		b, s1, s2 := uniqueSetup(t)
 		rec := expect[record](t, b.call(t, "GET", "/crm/v3/objects/subscriptions/S-1?idProperty=sub_ref", tokRead, nil), http.StatusOK)
 		require.Equal(t, string(s1), rec.ID)
 		rec = expect[record](t, b.call(t, "GET", "/crm/v3/objects/subscriptions/2?idProperty=seat", tokRead, nil), http.StatusOK)
@@ -92,6 +105,7 @@ func TestUniqueProperties(t *testing.T) {
 
 	t.Run("UpdateByUnique", func(t *testing.T) {
 		t.Parallel()
+		b, _, _ := uniqueSetup(t)
 		s3 := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-3"})
 		s4 := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-4"})
 		rec := expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/subscriptions/S-3?idProperty=sub_ref", tokAll,
@@ -117,6 +131,7 @@ func TestUniqueProperties(t *testing.T) {
 
 	t.Run("UpsertByUnique", func(t *testing.T) {
 		t.Parallel()
+		b, _, _ := uniqueSetup(t)
 		s5 := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-5", "plan": "gold"})
 		type upserted struct {
 			record
@@ -157,6 +172,7 @@ func TestUniqueProperties(t *testing.T) {
 
 	t.Run("RestoreConflict", func(t *testing.T) {
 		t.Parallel()
+		b, _, _ := uniqueSetup(t)
 		gone := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-10"})
 		require.Equal(t, http.StatusNoContent, b.call(t, "DELETE", "/crm/v3/objects/subscriptions/"+string(gone), tokAll, nil).status)
 		taker := b.create(t, b.tenantA, "subscriptions", map[string]string{"sub_ref": "S-10"})
