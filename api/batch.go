@@ -255,10 +255,15 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	updates := make([]crm.RecordUpdate, len(in.Inputs))
 	byProp := map[string][]string{} // idProperty -> the ids of the inputs naming records by it
 	props := make([]string, len(in.Inputs))
+	resolved := map[string]string{} // each idProperty given, resolved once (a schema read)
 	for i, x := range in.Inputs {
-		by, err := s.idProperty(r.Context(), p.Tenant, o, x.IDProperty)
-		if err != nil {
-			return err
+		by, ok := resolved[x.IDProperty]
+		if !ok {
+			var err error
+			if by, err = s.idProperty(r.Context(), p.Tenant, o, x.IDProperty); err != nil {
+				return err
+			}
+			resolved[x.IDProperty] = by
 		}
 		if by != "" {
 			props[i] = by

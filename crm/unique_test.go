@@ -1,12 +1,18 @@
 package crm_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // uniqueIndex returns the unique index of property prop of type o: value -> id.
@@ -185,4 +191,95 @@ func TestUpsertRecordsByUniqueProperty(t *testing.T) {
 		}
 		require.Equal(t, before, b.tenantDump(t))
 	})
+}
+
+// TestUpsertRecordsRoundTrips checks that an upsert by a unique property costs the same few round
+// trips to Redis whatever its size: 10 or 100 records of a custom type, half new and half existing.
+func TestUpsertRecordsRoundTrips(t *testing.T) {
+	t.Parallel()
+	opts, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	b := &testBundle{store: st, rdb: rdb, tenant: tn, ctx: ctx}
+	o := b.subscriptions(t)
+	hook := &roundTrips{}
+	rdb.AddHook(hook)
+
+	upsert := func(n int, run string) int64 {
+		existing := make([]crm.RecordInput, n/2)
+		for i := range existing {
+			existing[i] = crm.RecordInput{Properties: map[string]string{"sub_ref": fmt.Sprintf("%s-%d", run, i)}}
+		}
+		_, err := st.CreateRecords(ctx, tn, o, existing, crm.Actor{})
+		require.NoError(t, err)
+		in := make([]crm.RecordUpsert, n)
+		for i := range in {
+			in[i] = crm.RecordUpsert{ID: fmt.Sprintf("%s-%d", run, i), Properties: map[string]string{"note": "U"}}
+		}
+		start := hook.n.Load()
+		out, err := st.UpsertRecords(ctx, tn, o, "sub_ref", in, crm.Actor{})
+		require.NoError(t, err)
+		require.Len(t, out, n)
+		created := 0
+		for _, r := range out {
+			if r.Created {
+				created++
+			}
+		}
+		require.Equal(t, n-n/2, created)
+		return hook.n.Load() - start
+	}
+	upsert(4, "warm") // loads the scripts
+	small, large := upsert(10, "small"), upsert(100, "large")
+	t.Logf("round trips of an upsert by a unique property: %d for 10 records, %d for 100", small, large)
+	require.Equal(t, small, large, "a bigger batch must not cost more round trips")
+	require.LessOrEqual(t, large, int64(10))
+}
+
+// TestUpsertRecordsConcurrent runs writers that upsert the same new values at once: each value
+// ends up on one record, created by exactly one of them, and every writer succeeds.
+func TestUpsertRecordsConcurrent(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	o := b.subscriptions(t)
+	const writers, values = 4, 20
+	in := make([]crm.RecordUpsert, values)
+	for i := range in {
+		in[i] = crm.RecordUpsert{ID: fmt.Sprintf("race-%d", i), Properties: map[string]string{"note": "R"}}
+	}
+	results := make([][]crm.UpsertedRecord, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[w], errs[w] = b.store.UpsertRecords(b.ctx, b.tenant, o, "sub_ref", in, crm.Actor{})
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		require.NoError(t, errs[w], "writer %d", w)
+	}
+	for i, u := range in {
+		created := 0
+		for w := range writers {
+			if results[w][i].Created {
+				created++
+			}
+			require.Equal(t, results[0][i].ID, results[w][i].ID, "writers saw different records for %s", u.ID)
+		}
+		require.Equal(t, 1, created, "%s was created %d times", u.ID, created)
+	}
+	n, err := b.store.CountRecords(b.ctx, b.tenant, o)
+	require.NoError(t, err)
+	require.Equal(t, int64(values), n)
+	require.Len(t, b.uniqueIndex(t, o, "sub_ref"), values)
 }
