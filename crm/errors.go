@@ -103,8 +103,8 @@ type UniqueConflictError struct {
 }
 
 func (e *UniqueConflictError) Error() string {
-	return fmt.Sprintf("%s %q is already the value of %s of %s record %s, and %s values are unique: use another value, or change record %s",
-		e.Property, e.Value, e.Property, e.Type, e.BlockingID, e.Property, e.BlockingID)
+	return fmt.Sprintf("%s %q already belongs to %s record %s, and %s is a unique property: use another value, or change or delete record %s first",
+		e.Property, e.Value, e.Type, e.BlockingID, e.Property, e.BlockingID)
 }
 
 // RetentionExpiredError means a record's retention period in the bin has passed (SPEC S6): it can
