@@ -61,7 +61,8 @@ var textIndexed = map[ObjectType][]string{
 func TextIndexed(o ObjectType) []string { return slices.Clone(textIndexed[o]) }
 
 // SearchIndexes returns the indexed properties of a schema, sorted by name: every number,
-// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed, and
+// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed and
+// the unique strings (Property.Unique, which are indexed from their creation), and
 // the pseudo-properties hs_object_id, createdate and lastmodifieddate (plus its alias
 // hs_lastmodifieddate). Every other property can still be filtered on, but only in a filter group
 // that also filters on an indexed property (see SearchParams).
@@ -81,7 +82,7 @@ func SearchIndexes(sch Schema) []IndexedProperty {
 		case TypeBool:
 			ip.Kind, ip.Options = IndexValues, []string{"false", "true"}
 		default:
-			if !slices.Contains(textIndexed[sch.Type], p.Name) {
+			if !slices.Contains(textIndexed[sch.Type], p.Name) && !p.Unique {
 				continue
 			}
 			ip.Kind = IndexText

@@ -283,3 +283,28 @@ func TestUpsertRecordsConcurrent(t *testing.T) {
 	require.Equal(t, int64(values), n)
 	require.Len(t, b.uniqueIndex(t, o, "sub_ref"), values)
 }
+
+func TestUniqueStringSearchIndexed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	o := b.subscriptions(t)
+	sch, err := b.store.Schema(b.ctx, b.tenant, o)
+	require.NoError(t, err)
+	kinds := map[string]crm.IndexKind{}
+	for _, ip := range crm.SearchIndexes(sch) {
+		kinds[ip.Name] = ip.Kind
+	}
+	require.Equal(t, crm.IndexText, kinds["sub_ref"])
+	require.NotContains(t, kinds, "note")
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
+		{Properties: map[string]string{"sub_ref": "A-1"}}, {Properties: map[string]string{"sub_ref": "B-2"}}}, crm.Actor{})
+	require.NoError(t, err)
+	n, err := b.rdb.ZCard(b.ctx, crm.SearchIndexKey(b.tenant, o, "sub_ref")).Result()
+	require.NoError(t, err)
+	require.Equal(t, int64(2), n)
+	res, err := b.store.Search(b.ctx, b.tenant, o, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{
+		{PropertyName: "sub_ref", Operator: crm.OpEQ, Value: "B-2", HasValue: true}}}})
+	require.NoError(t, err)
+	require.Len(t, res.Records, 1)
+	require.Equal(t, recs[1].ID, res.Records[0].ID)
+}
