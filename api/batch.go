@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -275,8 +276,8 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 		}
 		updates[i] = crm.RecordUpdate{ID: crm.RecordID(x.ID), Properties: x.Properties}
 	}
-	for by, values := range byProp {
-		found, err := s.recordIDsBy(r.Context(), p.Tenant, o, by, values)
+	for _, by := range slices.Sorted(maps.Keys(byProp)) { // sorted: the same 404 first every time
+		found, err := s.recordIDsBy(r.Context(), p.Tenant, o, by, byProp[by])
 		if err != nil {
 			return fmt.Errorf("batch update %s: %w", o, err)
 		}
