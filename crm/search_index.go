@@ -177,8 +177,10 @@ end
 
 -- uq_check returns {"unique", property, value, owner id} when a value in vals (field -> value)
 -- of a unique property is held by another live record, or by another record of the same call
--- (claimed: "<property>\0<value>" -> id, which it fills); nil when record id may hold them all.
+-- (claimed: "<property>\0<value>" -> id); nil when record id may hold them all, and then only
+-- are its values added to claimed (a restore goes on past a refused record).
 local function uq_check(spec, id, vals, claimed)
+  local mine = {}
   for _, u in ipairs(spec.uq) do
     local v = vals[u[1]]
     if v and v ~= '' then
@@ -186,9 +188,10 @@ local function uq_check(spec, id, vals, claimed)
       if owner and owner ~= id then return {'unique', u[1], v, owner} end
       local ck = u[1] .. '\0' .. v
       if claimed[ck] and claimed[ck] ~= id then return {'unique', u[1], v, claimed[ck]} end
-      claimed[ck] = id
+      mine[#mine+1] = ck
     end
   end
+  for _, ck in ipairs(mine) do claimed[ck] = id end
   return nil
 end
 

@@ -308,3 +308,29 @@ func TestUniqueStringSearchIndexed(t *testing.T) {
 	require.Len(t, res.Records, 1)
 	require.Equal(t, recs[1].ID, res.Records[0].ID)
 }
+
+// TestUniqueRestoreTogether restores, in one call, two binned records that held the same value at
+// different times: the first gets it back, the second is refused naming the first.
+func TestUniqueRestoreTogether(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		o := b.subscriptions(t)
+		var ids []crm.RecordID
+		for range 2 {
+			recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-X", "seat": "9"}}}, crm.Actor{})
+			require.NoError(t, err)
+			_, err = b.store.ArchiveRecords(b.ctx, b.tenant, o, []crm.RecordID{recs[0].ID}, crm.Actor{})
+			require.NoError(t, err)
+			ids = append(ids, recs[0].ID)
+		}
+		res, err := b.store.RestoreRecords(b.ctx, b.tenant, o, ids, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{ids[0]}, res.Restored)
+		require.Len(t, res.Failed, 1)
+		var uc *crm.UniqueConflictError
+		require.ErrorAs(t, res.Failed[0].Err, &uc)
+		require.Equal(t, ids[0], uc.BlockingID)
+		require.Equal(t, map[string]string{"S-X": string(ids[0])}, b.uniqueIndex(t, o, "sub_ref"))
+		require.Equal(t, map[string]string{"9": string(ids[0])}, b.uniqueIndex(t, o, "seat"))
+	})
+}
