@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -103,7 +104,8 @@ type batchReadInput struct {
 
 // batchRead serves POST /crm/v3/objects/{objectType}/batch/read?archived=: 200 when every id was
 // found, 207 with the missing ids named in errors otherwise. With "idProperty": "email" the ids
-// are contacts' emails (of live contacts only).
+// are contacts' emails, with a unique property its values (of live records only), all looked up
+// in one round trip.
 func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -121,25 +123,30 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err := checkBatchSize(len(in.Inputs)); err != nil {
 		return err
 	}
-	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, in.IDProperty)
+	by, err := s.idProperty(r.Context(), p.Tenant, o, in.IDProperty)
 	if err != nil {
 		return err
 	}
-	if byEmail && archived {
+	byKey := by != ""
+	switch {
+	case by == idPropertyEmail && archived:
 		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
 			"idProperty \"email\" reads live contacts only: read archived contacts by id, or one by email with GET /crm/v3/objects/contacts/{email}?idProperty=email&archived=true")
+	case byKey && archived:
+		return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q reads live %s records only: read archived records by id (leave idProperty out)", by, o)
 	}
 	ids := batchIDs(in.Inputs)
-	var byID map[crm.RecordID][]string // with byEmail: the emails of the inputs naming each id
+	var byID map[crm.RecordID][]string // with idProperty: the values of the inputs naming each id
 	lookup := ids
-	if byEmail {
+	if byKey {
 		emails := make([]string, len(ids))
 		for i, id := range ids {
 			emails[i] = string(id)
 		}
-		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+		found, err := s.recordIDsBy(r.Context(), p.Tenant, o, by, emails)
 		if err != nil {
-			return fmt.Errorf("batch read contacts by email: %w", err)
+			return fmt.Errorf("batch read %s: %w", o, err)
 		}
 		byID = map[crm.RecordID][]string{}
 		lookup = nil
@@ -165,7 +172,7 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, p crm.Princip
 	}
 	out := s.batchResult(started, spec.renderAll(recs))
 	missing := missingIDs(ids, recs)
-	if byEmail {
+	if byKey {
 		missing = missingEmails(ids, recs, byID)
 	}
 	if len(missing) > 0 {
@@ -199,8 +206,9 @@ func missingIDs(want []crm.RecordID, got []crm.Record) []string {
 	return out
 }
 
-// missingEmails returns the emails of want (the inputs of a read by email) whose contact is not
-// among got; byID gives the emails that named each id found in the email index.
+// missingEmails returns the values of want (the inputs of a read by email or another unique
+// property) whose record is not among got; byID gives the values that named each id found in the
+// property's index.
 func missingEmails(want []crm.RecordID, got []crm.Record, byID map[crm.RecordID][]string) []string {
 	found := map[string]bool{}
 	for _, rec := range got {
@@ -230,7 +238,8 @@ type updateInput struct {
 
 // batchUpdate serves POST /crm/v3/objects/{objectType}/batch/update: all records or none, 200.
 // One missing id refuses the whole batch with a 404 naming it. An input with "idProperty": "email"
-// names a live contact by email (all of them looked up in one round trip).
+// names a live contact by email, one with a unique property a live record by its value (all of
+// them looked up in one round trip per idProperty).
 func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -245,14 +254,21 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 		return err
 	}
 	updates := make([]crm.RecordUpdate, len(in.Inputs))
-	var emails []string // the ids of the inputs with idProperty email
+	byProp := map[string][]string{} // idProperty -> the ids of the inputs naming records by it
+	props := make([]string, len(in.Inputs))
+	resolved := map[string]string{} // each idProperty given, resolved once (a schema read)
 	for i, x := range in.Inputs {
-		byEmail, err := s.byEmail(r.Context(), p.Tenant, o, x.IDProperty)
-		if err != nil {
-			return err
+		by, ok := resolved[x.IDProperty]
+		if !ok {
+			var err error
+			if by, err = s.idProperty(r.Context(), p.Tenant, o, x.IDProperty); err != nil {
+				return err
+			}
+			resolved[x.IDProperty] = by
 		}
-		if byEmail {
-			emails = append(emails, string(x.ID))
+		if by != "" {
+			props[i] = by
+			byProp[by] = append(byProp[by], string(x.ID))
 			continue
 		}
 		if !numericID.MatchString(string(x.ID)) {
@@ -260,18 +276,21 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 		}
 		updates[i] = crm.RecordUpdate{ID: crm.RecordID(x.ID), Properties: x.Properties}
 	}
-	if len(emails) > 0 {
-		found, err := s.store.ContactsByEmails(r.Context(), p.Tenant, emails)
+	for _, by := range slices.Sorted(maps.Keys(byProp)) { // sorted: the same 404 first every time
+		found, err := s.recordIDsBy(r.Context(), p.Tenant, o, by, byProp[by])
 		if err != nil {
-			return fmt.Errorf("batch update contacts by email: %w", err)
+			return fmt.Errorf("batch update %s: %w", o, err)
 		}
 		for i, x := range in.Inputs {
-			if x.IDProperty != idPropertyEmail {
+			if props[i] != by {
 				continue
 			}
 			id, ok := found[string(x.ID)]
 			if !ok {
-				return errNotFound("contact with email", string(x.ID))
+				if by == idPropertyEmail {
+					return errNotFound("contact with email", string(x.ID))
+				}
+				return errNotFound(fmt.Sprintf("%s record with %s", o, by), string(x.ID))
 			}
 			updates[i] = crm.RecordUpdate{ID: id, Properties: x.Properties}
 		}
@@ -314,11 +333,12 @@ type upsertedJSON struct {
 	New bool `json:"new"`
 }
 
-// batchUpsert serves POST /crm/v3/objects/{objectType}/batch/upsert: contacts named by email
-// ("idProperty": "email") are updated, or created when no live contact has the email; 200 with
-// each record and "new". Each record is changed atomically, and the batch costs a few round trips
-// whatever its size (see crm.RedisStore.UpsertContacts). Other types have no unique property to
-// upsert by: 400.
+// batchUpsert serves POST /crm/v3/objects/{objectType}/batch/upsert: records named by a unique
+// property (every input's "idProperty": "email" for contacts, or a property created with
+// hasUniqueValue on any type) are updated, or created with that value when no live record has it;
+// 200 with each record and "new". Each record is changed atomically, and the batch costs a few
+// round trips whatever its size (see crm.RedisStore.UpsertRecords). No idProperty, hs_object_id,
+// a property that is not unique, or inputs naming different properties: 400.
 func (s *Server) batchUpsert(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -332,16 +352,29 @@ func (s *Server) batchUpsert(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if err := checkBatchSize(len(in.Inputs)); err != nil {
 		return err
 	}
-	ups := make([]crm.ContactUpsert, len(in.Inputs))
+	ups := make([]crm.RecordUpsert, len(in.Inputs))
+	var by string
 	for i, x := range in.Inputs {
-		if o != crm.Contacts || x.IDProperty != idPropertyEmail {
+		if x.IDProperty == "" || x.IDProperty == idPropertyID {
 			return errInvalid("idProperty", "INVALID_ID_PROPERTY",
-				"inputs[%d].idProperty %q cannot upsert %s: crmflow upserts contacts by \"email\" only (it has no other unique property); "+
-					"create other records with batch/create and change them with batch/update", i, x.IDProperty, o)
+				"inputs[%d].idProperty %q cannot upsert %s: upsert names records by a unique property (\"email\" for contacts, "+
+					"or a property created with hasUniqueValue true); create records by id with batch/create and change them with batch/update",
+				i, x.IDProperty, o)
 		}
-		ups[i] = crm.ContactUpsert{Email: string(x.ID), Properties: x.Properties}
+		if i > 0 && x.IDProperty != by {
+			return errInvalid("idProperty", "INVALID_ID_PROPERTY",
+				"inputs[%d].idProperty %q differs from inputs[0].idProperty %q: one upsert names all its records by the same property; send one upsert per idProperty",
+				i, x.IDProperty, by)
+		}
+		by = x.IDProperty
+		ups[i] = crm.RecordUpsert{ID: string(x.ID), Properties: x.Properties}
 	}
-	recs, err := s.store.UpsertContacts(r.Context(), p.Tenant, ups, actor(p))
+	if len(ups) > 0 {
+		if _, err := s.idProperty(r.Context(), p.Tenant, o, by); err != nil {
+			return err
+		}
+	}
+	recs, err := s.store.UpsertRecords(r.Context(), p.Tenant, o, by, ups, actor(p))
 	if err != nil {
 		return fmt.Errorf("batch upsert %s: %w", o, err)
 	}

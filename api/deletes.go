@@ -144,6 +144,7 @@ func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) 
 			continue
 		}
 		var ec *crm.EmailConflictError
+		var uc *crm.UniqueConflictError
 		var re *crm.RetentionExpiredError
 		switch err := failed[id]; {
 		case errors.As(err, &re):
@@ -161,6 +162,15 @@ func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) 
 				Message: fmt.Sprintf("could not restore %s %s: its email %s now belongs to the live contact %s: "+
 					"change that contact's email or delete it, then restore again", o, id, ec.Email, ec.BlockingID),
 				Context: map[string][]string{"id": {string(id)}, "blockingId": {string(ec.BlockingID)}},
+			})
+		case errors.As(err, &uc):
+			out = append(out, batchErrorJSON{
+				Status:   "error",
+				Category: categoryConflict,
+				Message: fmt.Sprintf("could not restore %s %s: its %s %q now belongs to the live record %s, and %s values are unique: "+
+					"change that record's %s or delete it, then restore again", o, id, uc.Property, uc.Value, uc.BlockingID, uc.Property, uc.Property),
+				Context: map[string][]string{"id": {string(id)}, "blockingId": {string(uc.BlockingID)},
+					"property": {uc.Property}, "value": {uc.Value}},
 			})
 		default: // not in the bin: never deleted, purged, permanently deleted, restored already, or malformed
 			missing = append(missing, string(id))

@@ -56,8 +56,9 @@
 //
 // # HubSpot's clients
 //
-// Creates take HubSpot's inline associations (see inlineAssociations), reads take idProperty
-// (email for contacts) and propertiesWithHistory (the current value only), and reads take
+// Creates take HubSpot's inline associations (see inlineAssociations), reads and updates take
+// idProperty (email for contacts, or any property created with hasUniqueValue, which also keys
+// batch upsert) and propertiesWithHistory (the current value only), and reads take
 // ?associations=, so that HubSpot's official clients work unchanged: the README lists
 // what is compatible endpoint by endpoint, and cmd/crmflow's TestHubSpotNodeClient proves it with
 // the Node client.

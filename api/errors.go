@@ -235,6 +235,7 @@ func mapError(err error) (int, errorBody) {
 		ve  *crm.ValidationError
 		nf  *crm.NotFoundError
 		ec  *crm.EmailConflictError
+		uc  *crm.UniqueConflictError
 		be  *crm.BlockedEmailError
 		ce  *crm.ConflictError
 		cm  *crm.CountMismatchError
@@ -261,6 +262,10 @@ func mapError(err error) (int, errorBody) {
 	case errors.As(err, &ec):
 		status, body := one(http.StatusConflict, categoryConflict, "EMAIL_CONFLICT", "email", ec.Error())
 		body.Context = map[string][]string{"existingId": {string(ec.BlockingID)}}
+		return status, body
+	case errors.As(err, &uc):
+		status, body := one(http.StatusConflict, categoryConflict, "UNIQUE_VALUE_CONFLICT", uc.Property, uc.Error())
+		body.Context = map[string][]string{"existingId": {string(uc.BlockingID)}, "property": {uc.Property}, "value": {uc.Value}}
 		return status, body
 	case errors.As(err, &be):
 		return one(http.StatusBadRequest, categoryValidation, "BLOCKED_EMAIL", "email", be.Error())

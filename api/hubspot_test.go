@@ -347,8 +347,8 @@ func TestBatchUpsert(t *testing.T) {
 			{"NotEmail", "contacts", []any{input("x@example.com", nil), input("nope", nil)}, "not an email"},
 			{"EmailMismatch", "contacts", []any{input("x@example.com", map[string]any{"email": "y@example.com"})}, "is not the id"},
 			{"BadProperty", "contacts", []any{input("x@example.com", nil), input("ada@example.com", map[string]any{"lifecyclestage": "boss"})}, "lifecyclestage"},
-			{"ByID", "contacts", []any{map[string]any{"idProperty": "hs_object_id", "id": string(ada), "properties": map[string]any{}}}, "by \"email\" only"},
-			{"OtherType", "companies", []any{map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{}}}, "by \"email\" only"},
+			{"ByID", "contacts", []any{map[string]any{"idProperty": "hs_object_id", "id": string(ada), "properties": map[string]any{}}}, "upsert names records by a unique property"},
+			{"OtherType", "companies", []any{map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{}}}, "not a unique property"},
 		} {
 			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/"+c.path+"/batch/upsert", tokAll, map[string]any{"inputs": c.inputs}),
 				http.StatusBadRequest, "VALIDATION_ERROR")

@@ -118,7 +118,8 @@ func (s *Server) createObject(w http.ResponseWriter, r *http.Request, p crm.Prin
 }
 
 // getObject serves GET /crm/v3/objects/{objectType}/{id}?properties=&propertiesWithHistory=
-// &associations=&archived=&idProperty=. With idProperty=email, {id} is a contact's email.
+// &associations=&archived=&idProperty=. With idProperty=email, {id} is a contact's email; with
+// a unique property, that property's value of a live record.
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -128,13 +129,13 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
-	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	by, err := s.idProperty(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
 	if err != nil {
 		return err
 	}
 	var id crm.RecordID
-	if byEmail {
-		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), archived)
+	if by != "" {
+		id, err = s.recordIDBy(r.Context(), p.Tenant, o, by, r.PathValue("id"), archived)
 	} else {
 		id, err = pathRecordID(r, "id")
 	}
@@ -163,19 +164,20 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 }
 
 // updateObject serves PATCH /crm/v3/objects/{objectType}/{id}?idProperty=: 200 with the changed
-// record. With idProperty=email, {id} is a live contact's email.
+// record. With idProperty=email, {id} is a live contact's email; with a unique property, that
+// property's value of a live record.
 func (s *Server) updateObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	byEmail, err := s.byEmail(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
+	by, err := s.idProperty(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
 	if err != nil {
 		return err
 	}
 	var id crm.RecordID
-	if byEmail {
-		id, err = s.contactIDByEmail(r.Context(), p.Tenant, r.PathValue("id"), false)
+	if by != "" {
+		id, err = s.recordIDBy(r.Context(), p.Tenant, o, by, r.PathValue("id"), false)
 	} else {
 		id, err = pathRecordID(r, "id")
 	}

@@ -21,6 +21,7 @@ type propertyJSON struct {
 	Description    string       `json:"description"`
 	Options        []optionJSON `json:"options"`
 	HubspotDefined bool         `json:"hubspotDefined"`
+	HasUniqueValue bool         `json:"hasUniqueValue"`
 }
 
 // fieldTypes are the form fields HubSpot gives each property type by default.
@@ -60,7 +61,8 @@ func (o *optionJSON) UnmarshalJSON(b []byte) error {
 
 func toPropertyJSON(p crm.Property) propertyJSON {
 	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), FieldType: fieldTypes[p.Type],
-		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard}
+		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard,
+		HasUniqueValue: p.Unique}
 	for _, o := range p.Options {
 		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o})
 	}
@@ -75,19 +77,26 @@ func toPropertiesJSON(s crm.Schema) []propertyJSON {
 	return out
 }
 
-// propertyInput is the body of a property definition: {"name", "label", "type", "options"}.
+// propertyInput is the body of a property definition: {"name", "label", "type", "options",
+// "hasUniqueValue"}. HasUniqueValue makes a string or number property unique (crm.Property.Unique):
+// it can be set only here, at creation. HubSpot's clients also send "fieldType" and "groupName":
+// they are accepted and not kept, since crmflow derives the form field from the type and has no
+// property groups (reads show fieldTypes and "information").
 type propertyInput struct {
-	Name    string       `json:"name"`
-	Label   string       `json:"label"`
-	Type    string       `json:"type"`
-	Options []optionJSON `json:"options"`
+	Name           string       `json:"name"`
+	Label          string       `json:"label"`
+	Type           string       `json:"type"`
+	Options        []optionJSON `json:"options"`
+	HasUniqueValue bool         `json:"hasUniqueValue"`
+	FieldType      string       `json:"fieldType"`
+	GroupName      string       `json:"groupName"`
 }
 
 // property is the definition in; each option keeps its label (an option without a label is labelled
 // by its value). An option without a value is kept, for crm.Property.Validate to refuse it by its
 // label: records could never be given it.
 func (in propertyInput) property() crm.Property {
-	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type)}
+	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type), Unique: in.HasUniqueValue}
 	for _, o := range in.Options {
 		p.Options = append(p.Options, o.Value)
 		if o.Label != "" && o.Label != o.Value {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -14,7 +15,8 @@ import (
 // records by a unique property) and propertiesWithHistory.
 
 // Values of idProperty: hs_object_id names records by id (as leaving it out does); email names
-// contacts by their primary or additional email. crmflow has no other unique property.
+// contacts by their primary or additional email. Besides these, every unique property of a type
+// (created with hasUniqueValue) names its records.
 const (
 	idPropertyID    = "hs_object_id"
 	idPropertyEmail = "email"
@@ -90,26 +92,75 @@ func queryReadSpec(r *http.Request) readSpec {
 	return readSpec{properties: queryProperties(r), history: splitNames(r.URL.Query()["propertiesWithHistory"])}
 }
 
-// byEmail resolves the idProperty v of a read of type o: false for "" or hs_object_id (records are
-// named by id), true for email on contacts. Any other value is a 400 saying why it cannot be used.
-func (s *Server) byEmail(ctx context.Context, t crm.TenantID, o crm.ObjectType, v string) (bool, error) {
+// idProperty resolves the idProperty v of a read or write of type o: "" for "" or hs_object_id
+// (records are named by id), "email" for email on contacts, or else the name of a unique property
+// of o (hasUniqueValue). Any other value is a 400 saying why it cannot be used and what can.
+func (s *Server) idProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, v string) (string, error) {
 	switch {
 	case v == "" || v == idPropertyID:
-		return false, nil
+		return "", nil
 	case v == idPropertyEmail && o == crm.Contacts:
-		return true, nil
+		return idPropertyEmail, nil
 	}
 	schema, err := s.store.Schema(ctx, t, o)
 	if err != nil {
-		return false, fmt.Errorf("read schema of %s: %w", o, err)
+		return "", fmt.Errorf("read schema of %s: %w", o, err)
 	}
-	if _, ok := schema.Properties[v]; !ok {
-		return false, errInvalid("idProperty", "INVALID_ID_PROPERTY",
-			"idProperty %q is not a property of %s: use %q (the id), or %q for contacts", v, o, idPropertyID, idPropertyEmail)
+	can := []string{idPropertyID}
+	if o == crm.Contacts {
+		can = append(can, idPropertyEmail)
 	}
-	return false, errInvalid("idProperty", "INVALID_ID_PROPERTY",
-		"idProperty %q cannot name %s records: it is not a unique property (crmflow has no unique custom properties); use %q (the id), or %q for contacts",
-		v, o, idPropertyID, idPropertyEmail)
+	can = append(can, schema.UniqueProperties()...)
+	prop, ok := schema.Properties[v]
+	switch {
+	case !ok:
+		return "", errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q is not a property of %s: use one of %s", v, o, strings.Join(can, ", "))
+	case !prop.Unique:
+		return "", errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q cannot name %s records: it is not a unique property (hasUniqueValue); use one of %s, "+
+				"or create a property with hasUniqueValue true (only new properties can be unique)", v, o, strings.Join(can, ", "))
+	}
+	return v, nil
+}
+
+// recordIDBy returns the id of the live record of type o whose idProperty prop (email or a unique
+// property, see idProperty) is value; with archived, email finds a contact in the bin, and a unique
+// property is a 400 (the bin keeps no unique index). None is a 404 naming the value.
+func (s *Server) recordIDBy(ctx context.Context, t crm.TenantID, o crm.ObjectType, prop, value string, archived bool) (crm.RecordID, error) {
+	if prop == idPropertyEmail && o == crm.Contacts {
+		return s.contactIDByEmail(ctx, t, value, archived)
+	}
+	if archived {
+		return "", errInvalid("idProperty", "INVALID_ID_PROPERTY",
+			"idProperty %q names live %s records only: read archived records by id (leave idProperty out)", prop, o)
+	}
+	found, err := s.store.RecordsByUnique(ctx, t, o, prop, []string{value})
+	if err != nil {
+		return "", fmt.Errorf("find %s by %s: %w", o, prop, err)
+	}
+	id, ok := found[value]
+	if !ok {
+		return "", errNotFound(fmt.Sprintf("%s record with %s", o, prop), value)
+	}
+	return id, nil
+}
+
+// recordIDsBy looks values of the idProperty prop (email or a unique property) up in one round
+// trip: the ids of the live records of type o holding them, keyed by the value as given.
+func (s *Server) recordIDsBy(ctx context.Context, t crm.TenantID, o crm.ObjectType, prop string, values []string) (map[string]crm.RecordID, error) {
+	if prop == idPropertyEmail && o == crm.Contacts {
+		found, err := s.store.ContactsByEmails(ctx, t, values)
+		if err != nil {
+			return nil, fmt.Errorf("find contacts by email: %w", err)
+		}
+		return found, nil
+	}
+	found, err := s.store.RecordsByUnique(ctx, t, o, prop, values)
+	if err != nil {
+		return nil, fmt.Errorf("find %s by %s: %w", o, prop, err)
+	}
+	return found, nil
 }
 
 // contactIDByEmail returns the id of the contact with email: the live one, or with archived the

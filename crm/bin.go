@@ -19,6 +19,7 @@ type RestoreResult struct {
 // RestoreFailure is one record that could not be restored.
 type RestoreFailure struct {
 	ID RecordID
-	// Err is a *NotFoundError (not in the bin) or an *EmailConflictError (email taken by a live contact).
+	// Err is a *NotFoundError (not in the bin), an *EmailConflictError (email taken by a live contact)
+	// or a *UniqueConflictError (a value of a unique property taken by a live record).
 	Err error
 }

@@ -178,14 +178,16 @@ return moved
 // ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
 // contact's emails leave the key of its deletion's day   ARGV[15] -> the type's search index spec
 // (indexSpec): each restored record joins its search indexes   ARGV[16..] -> record ids
-// Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at} or
-// {"conflict", id, email, owner id}.
+// Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
+// {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when a value of a
+// unique property now belongs to another live record (or to one restored earlier in the call).
 var restoreScript = redis.NewScript(luaHelpers + luaIndex + `
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local spec = ix_spec(ARGV[15])
 local ix = ix_new()
 local out = {}
+local uclaimed = {}
 for i = 16, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
@@ -207,6 +209,10 @@ for i = 16, #ARGV do
         local owner = redis.call('HGET', KEYS[4], e)
         if owner and owner ~= id then blocked = {'conflict', id, e, owner}; break end
       end
+    end
+    if not blocked and #spec.uq > 0 then
+      local taken = uq_check(spec, id, ix_fields(spec, bin), uclaimed)
+      if taken then blocked = {'unique', id, taken[2], taken[3], taken[4]} end
     end
     if blocked then
       out[#out+1] = blocked

@@ -144,6 +144,10 @@ func (s *RedisStore) RestoreRecords(ctx context.Context, t TenantID, o ObjectTyp
 		case "conflict":
 			res.Failed = append(res.Failed, RestoreFailure{ID: id,
 				Err: &EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: RecordID(fmt.Sprint(parts[3]))}})
+		case "unique":
+			res.Failed = append(res.Failed, RestoreFailure{ID: id,
+				Err: &UniqueConflictError{Type: o, Property: fmt.Sprint(parts[2]), Value: fmt.Sprint(parts[3]),
+					BlockingID: RecordID(fmt.Sprint(parts[4]))}})
 		}
 	}
 	if acked != nil {

@@ -90,6 +90,23 @@ func (e *EmailConflictError) Error() string {
 	return fmt.Sprintf("email %s already belongs to contact %s: use a different email or update contact %s", e.Email, e.BlockingID, e.BlockingID)
 }
 
+// UniqueConflictError means a value of a unique property (Property.Unique) already belongs to
+// another live record of the type: a create, update or restore that would give it to a second
+// record is refused, and nothing changes.
+type UniqueConflictError struct {
+	// Type is the object type; Property the unique property and Value its value.
+	Type     ObjectType
+	Property string
+	Value    string
+	// BlockingID is the record that holds the value.
+	BlockingID RecordID
+}
+
+func (e *UniqueConflictError) Error() string {
+	return fmt.Sprintf("%s %q already belongs to %s record %s, and %s is a unique property: use another value, or change or delete record %s first",
+		e.Property, e.Value, e.Type, e.BlockingID, e.Property, e.BlockingID)
+}
+
 // RetentionExpiredError means a record's retention period in the bin has passed (SPEC S6): it can
 // no longer be restored, even though no purge has removed it yet.
 type RetentionExpiredError struct {

@@ -60,6 +60,12 @@ func LiveKey(t TenantID, o ObjectType) string { return prefix(t) + "live:" + str
 // EmailIndexKey is the HASH from each lowercased email (primary or additional) of a live contact to its id.
 func EmailIndexKey(t TenantID) string { return prefix(t) + "uniq:contacts:email" }
 
+// UniqueIndexKey is the HASH from each value of the unique property prop (Property.Unique) of a
+// live record of type o to the record's id. Contacts' email, which is standard, has EmailIndexKey.
+func UniqueIndexKey(t TenantID, o ObjectType, prop string) string {
+	return prefix(t) + "uniq:" + string(o) + ":" + prop
+}
+
 // AssocKey is the SET of a live record's associations, as "<type>:<id>" members.
 func AssocKey(t TenantID, o ObjectType, id RecordID) string {
 	return prefix(t) + "assoc:" + string(o) + ":" + string(id)

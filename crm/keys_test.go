@@ -25,6 +25,7 @@ func TestKeys(t *testing.T) {
 		{RecordKey(tn, Contacts, "7"), "crm:{acme}:obj:contacts:7"},
 		{LiveKey(tn, Deals), "crm:{acme}:live:deals"},
 		{EmailIndexKey(tn), "crm:{acme}:uniq:contacts:email"},
+		{UniqueIndexKey(tn, "subscriptions", "sub_ref"), "crm:{acme}:uniq:subscriptions:sub_ref"},
 		{AssocKey(tn, Companies, "3"), "crm:{acme}:assoc:companies:3"},
 		{ListsKey(tn), "crm:{acme}:lists"},
 		{ListKey(tn, "2"), "crm:{acme}:list:2"},

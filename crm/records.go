@@ -188,7 +188,7 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 		a := in[i].Associations[j]
 		return nil, ValidationErrors{assocError(i, j, len(in), fmt.Sprintf("%s %s does not exist or is in the bin", a.Type, a.ID))}
 	}
-	if err := scriptRefusal(res); err != nil {
+	if err := scriptRefusal(o, res); err != nil {
 		return nil, err
 	}
 	out := make([]Record, len(recs))
@@ -198,8 +198,8 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 	return out, nil
 }
 
-// scriptRefusal turns a script's refusal reply into the error it stands for.
-func scriptRefusal(res []string) error {
+// scriptRefusal turns a script's refusal reply, for records of type o, into the error it stands for.
+func scriptRefusal(o ObjectType, res []string) error {
 	if len(res) == 0 {
 		return errors.New("crm: empty script reply")
 	}
@@ -210,6 +210,8 @@ func scriptRefusal(res []string) error {
 		return &EmailConflictError{Email: res[1], BlockingID: RecordID(res[2])}
 	case "blocked":
 		return &BlockedEmailError{Email: res[1]}
+	case "unique":
+		return &UniqueConflictError{Type: o, Property: res[1], Value: res[2], BlockingID: RecordID(res[3])}
 	case "missing":
 		return &NotFoundError{Kind: "record", ID: res[1]}
 	}
@@ -288,7 +290,7 @@ func (s *RedisStore) UpdateRecords(ctx context.Context, t TenantID, o ObjectType
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", o, err)
 	}
-	if err := scriptRefusal(res); err != nil {
+	if err := scriptRefusal(o, res); err != nil {
 		return nil, err
 	}
 	ids := make([]RecordID, len(in))

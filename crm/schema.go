@@ -39,7 +39,15 @@ type Property struct {
 	OptionLabels map[string]string `json:"optionLabels,omitempty" yaml:"option_labels,omitempty"`
 	// Standard is true for a property that comes with the product and cannot be changed.
 	Standard bool `json:"standard,omitempty" yaml:"standard,omitempty"`
+	// Unique is true for a property no two live records of its type may share a value of (HubSpot's
+	// hasUniqueValue). Only string and number properties can be unique, and only from their
+	// creation: properties cannot be changed afterwards, so no record can hold a value the unique
+	// index does not know. A unique property can name records (idProperty) and key upserts.
+	Unique bool `json:"unique,omitempty" yaml:"unique,omitempty"`
 }
+
+// UniqueTypes are the property types that can be unique (Property.Unique).
+var UniqueTypes = []PropertyType{TypeString, TypeNumber}
 
 // Validate checks the property's own definition.
 func (p Property) Validate() error {
@@ -78,6 +86,10 @@ func (p Property) Validate() error {
 				Message: fmt.Sprintf("property %q has a label for %q, which is not one of its options", p.Name, v)})
 			break
 		}
+	}
+	if p.Unique && slices.Contains(PropertyTypes, p.Type) && !slices.Contains(UniqueTypes, p.Type) {
+		errs = append(errs, &ValidationError{Field: "hasUniqueValue", Code: "INVALID_UNIQUE_TYPE",
+			Message: fmt.Sprintf("property %q has type %q and hasUniqueValue: only string and number properties can have unique values; leave hasUniqueValue out or use type string", p.Name, p.Type)})
 	}
 	if p.Type != TypeEnumeration && len(p.Options) > 0 {
 		errs = append(errs, &ValidationError{Field: "options", Code: "UNEXPECTED_OPTIONS",
@@ -399,6 +411,17 @@ func StandardSchema(o ObjectType) (Schema, bool) {
 		s.Properties[p.Name] = p
 	}
 	return s, true
+}
+
+// UniqueProperties returns the names of the schema's unique properties (Property.Unique), sorted.
+func (s Schema) UniqueProperties() []string {
+	var out []string
+	for _, n := range s.Names() {
+		if s.Properties[n].Unique {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ObjectTypeDef defines a custom object type of a tenant.

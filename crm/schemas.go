@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ObjectTypes implements Store.
@@ -94,19 +96,28 @@ func (s *RedisStore) CreateObjectType(ctx context.Context, t TenantID, def Objec
 // Schema implements Store.
 func (s *RedisStore) Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error) {
 	sch, standard := StandardSchema(o)
-	if !standard {
-		ok, err := s.rdb.HExists(ctx, ObjectTypesKey(t), string(o)).Result()
-		if err != nil {
-			return Schema{}, fmt.Errorf("read object type %s: %w", o, err)
+	var h map[string]string
+	if standard {
+		var err error
+		if h, err = s.rdb.HGetAll(ctx, SchemaKey(t, o)).Result(); err != nil {
+			return Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
 		}
-		if !ok {
+	} else {
+		// A custom type's definition and properties in one round trip (same slot: the tenant's).
+		var exists *redis.BoolCmd
+		var props *redis.MapStringStringCmd
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			exists = p.HExists(ctx, ObjectTypesKey(t), string(o))
+			props = p.HGetAll(ctx, SchemaKey(t, o))
+			return nil
+		}); err != nil {
+			return Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
+		}
+		if !exists.Val() {
 			return Schema{}, &NotFoundError{Kind: "object type", ID: string(o)}
 		}
 		sch = Schema{Type: o, Properties: map[string]Property{}}
-	}
-	h, err := s.rdb.HGetAll(ctx, SchemaKey(t, o)).Result()
-	if err != nil {
-		return Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
+		h = props.Val()
 	}
 	for name, raw := range h {
 		var p Property

@@ -278,9 +278,10 @@ return 1
 // association set (crm:{<tenant>}:assoc:<type>:<id>), and "assoc": [{"m": "<type>:<id>" of the
 // target, "rk": index in KEYS of the target's record hash, "tak": of the target's association set}];
 // those keys follow the record keys.
-// Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, or {"assoc_missing", i, j}
-// when association j of record i (both from 0) is to a record that is not live. On a refusal
-// nothing changed.
+// Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
+// owner id} when a value of a unique property is taken (by a live record or another of the call),
+// or {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
+// not live. On a refusal nothing changed.
 // The ids are new, so a record of one of them, live or in the bin, means this very call ran before
 // (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
 var createRecordsScript = redis.NewScript(luaHelpers + luaIndex + `
@@ -305,6 +306,11 @@ for i, r in ipairs(recs) do
     if claimed[e] then return {'conflict', e, claimed[e]} end
     claimed[e] = r.id
   end
+end
+local uclaimed = {}
+for i, r in ipairs(recs) do
+  local taken = uq_check(spec, r.id, r.props, uclaimed)
+  if taken then return taken end
 end
 local live, emails, members = {}, {}, {}
 for i, r in ipairs(recs) do
@@ -343,7 +349,8 @@ return {'ok'}
 // ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
 // ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
 // ARGV[5] -> the type's search index spec (indexSpec): the entries of the changed fields move
-// Returns {"ok"}, {"missing", id}, {"conflict", email, owner id} or {"blocked", email}.
+// Returns {"ok"}, {"missing", id}, {"conflict", email, owner id}, {"blocked", email} or
+// {"unique", property, value, owner id} when a new value of a unique property is taken.
 // On a refusal nothing changed.
 var updateRecordsScript = redis.NewScript(luaHelpers + luaIndex + `
 local now, otype, contacts = ARGV[1], ARGV[2], ARGV[3] == '1'
@@ -351,7 +358,7 @@ local spec = ix_spec(ARGV[5])
 local ix = ix_new()
 local ups = cjson.decode(ARGV[4])
 local plans = {}
-local claimed = {}
+local claimed, uclaimed = {}, {}
 for i, u in ipairs(ups) do
   local key = KEYS[5+i]
   if redis.call('EXISTS', key) == 0 then return {'missing', u.id} end
@@ -386,6 +393,8 @@ for i, u in ipairs(ups) do
     end
   end
   plans[i] = p
+  local taken = uq_check(spec, u.id, u.set, uclaimed)
+  if taken then return taken end
 end
 for i, u in ipairs(ups) do
   local key = KEYS[5+i]

@@ -61,7 +61,8 @@ var textIndexed = map[ObjectType][]string{
 func TextIndexed(o ObjectType) []string { return slices.Clone(textIndexed[o]) }
 
 // SearchIndexes returns the indexed properties of a schema, sorted by name: every number,
-// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed, and
+// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed and
+// the unique strings (Property.Unique, which are indexed from their creation), and
 // the pseudo-properties hs_object_id, createdate and lastmodifieddate (plus its alias
 // hs_lastmodifieddate). Every other property can still be filtered on, but only in a filter group
 // that also filters on an indexed property (see SearchParams).
@@ -81,7 +82,7 @@ func SearchIndexes(sch Schema) []IndexedProperty {
 		case TypeBool:
 			ip.Kind, ip.Options = IndexValues, []string{"false", "true"}
 		default:
-			if !slices.Contains(textIndexed[sch.Type], p.Name) {
+			if !slices.Contains(textIndexed[sch.Type], p.Name) && !p.Unique {
 				continue
 			}
 			ip.Kind = IndexText
@@ -94,16 +95,23 @@ func SearchIndexes(sch Schema) []IndexedProperty {
 
 // indexSpecJSON is the index spec a write script gets: the key prefixes of the type's indexes
 // and, per indexed field, [kind, index name, field]; kind "n" a number, "d" a stored datetime, "m"
-// unix ms, "v" a value set, "s" a text index.
+// unix ms, "v" a value set, "s" a text index. Unique lists, per unique property (Property.Unique),
+// [property, UniqueIndexKey]: the same scripts keep those indexes (value -> id) with the search
+// indexes, and refuse a value another live record holds (uq_check).
 type indexSpecJSON struct {
-	IX    string      `json:"ix"`
-	IXV   string      `json:"ixv"`
-	Props [][3]string `json:"props"`
+	IX     string      `json:"ix"`
+	IXV    string      `json:"ixv"`
+	Props  [][3]string `json:"props"`
+	Unique [][2]string `json:"uq"`
 }
 
 // indexSpec encodes the indexes of sch for the write scripts (see luaIndex).
 func indexSpec(t TenantID, sch Schema) string {
-	spec := indexSpecJSON{IX: searchIndexKeyPrefix(t, sch.Type), IXV: searchValueKeyPrefix(t, sch.Type), Props: [][3]string{}}
+	spec := indexSpecJSON{IX: searchIndexKeyPrefix(t, sch.Type), IXV: searchValueKeyPrefix(t, sch.Type), Props: [][3]string{},
+		Unique: [][2]string{}}
+	for _, n := range sch.UniqueProperties() {
+		spec.Unique = append(spec.Unique, [2]string{n, UniqueIndexKey(t, sch.Type, n)})
+	}
 	for _, ip := range SearchIndexes(sch) {
 		var k string
 		switch {
@@ -126,8 +134,8 @@ func indexSpec(t TenantID, sch Schema) string {
 	return string(raw)
 }
 
-// luaIndex keeps the search indexes (SearchIndexKey, SearchValueKey) of records in the write
-// scripts. A script decodes the spec (indexSpec) once, reads the indexed fields of each record
+// luaIndex keeps the search indexes (SearchIndexKey, SearchValueKey) and the unique indexes
+// (UniqueIndexKey) of records in the write scripts. A script decodes the spec (indexSpec) once, reads the indexed fields of each record
 // it changes (ix_fields) before and after, collects the entries to remove and to add with
 // ix_record, and writes them with ix_flush: a few calls per index key, whatever the batch size.
 // It needs each_chunk (luaHelpers) before it.
@@ -158,11 +166,33 @@ end
 local function ix_spec(raw)
   local spec = cjson.decode(raw)
   spec.fields = {}
+  spec.uq = spec.uq or {}
   for i, e in ipairs(spec.props) do
     spec.fields[i] = e[3]
     if e[1] == 'v' then e[4] = spec.ixv .. e[2] .. ':' else e[4] = spec.ix .. e[2] end
   end
+  for _, u in ipairs(spec.uq) do spec.fields[#spec.fields+1] = u[1] end
   return spec
+end
+
+-- uq_check returns {"unique", property, value, owner id} when a value in vals (field -> value)
+-- of a unique property is held by another live record, or by another record of the same call
+-- (claimed: "<property>\0<value>" -> id); nil when record id may hold them all, and then only
+-- are its values added to claimed (a restore goes on past a refused record).
+local function uq_check(spec, id, vals, claimed)
+  local mine = {}
+  for _, u in ipairs(spec.uq) do
+    local v = vals[u[1]]
+    if v and v ~= '' then
+      local owner = redis.call('HGET', u[2], v)
+      if owner and owner ~= id then return {'unique', u[1], v, owner} end
+      local ck = u[1] .. '\0' .. v
+      if claimed[ck] and claimed[ck] ~= id then return {'unique', u[1], v, claimed[ck]} end
+      mine[#mine+1] = ck
+    end
+  end
+  for _, ck in ipairs(mine) do claimed[ck] = id end
+  return nil
 end
 
 -- ix_fields reads the indexed fields of the record at key: a table field -> value.
@@ -176,7 +206,7 @@ local function ix_fields(spec, key)
   return vals
 end
 
-local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}} end
+local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}} end
 
 local function ix_push(t, key, a, b)
   local l = t[key]
@@ -205,6 +235,12 @@ local function ix_record(acc, spec, id, vals, add)
       end
     end
   end
+  for _, u in ipairs(spec.uq) do
+    local v = vals[u[1]]
+    if v and v ~= '' then
+      if add then ix_push(acc.hset, u[2], v, id) else ix_push(acc.hdel, u[2], v, id) end
+    end
+  end
 end
 
 -- ix_flush writes the collected entries: removals first, so that an update's new value stays.
@@ -213,5 +249,16 @@ local function ix_flush(acc)
   for key, l in pairs(acc.srem) do each_chunk(l, function(c) redis.call('SREM', key, unpack(c)) end) end
   for key, l in pairs(acc.zadd) do each_chunk(l, function(c) redis.call('ZADD', key, unpack(c)) end) end
   for key, l in pairs(acc.sadd) do each_chunk(l, function(c) redis.call('SADD', key, unpack(c)) end) end
+  -- A unique value leaves its index only while it still names the record that gave it up.
+  for key, l in pairs(acc.hdel) do
+    local vs, ids = {}, {}
+    for i = 1, #l, 2 do vs[#vs+1] = l[i]; ids[#ids+1] = l[i+1] end
+    each_chunk_with(vs, ids, function(cv, ci)
+      local cur, del = redis.call('HMGET', key, unpack(cv)), {}
+      for j, v in ipairs(cv) do if cur[j] == ci[j] then del[#del+1] = v end end
+      if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+    end)
+  end
+  for key, l in pairs(acc.hset) do each_chunk(l, function(c) redis.call('HSET', key, unpack(c)) end) end
 end
 `

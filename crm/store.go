@@ -95,6 +95,14 @@ type Store interface {
 	// emails, in one round trip, keyed by the email as given; emails no live contact has (or that
 	// are not emails) are left out.
 	ContactsByEmails(ctx context.Context, t TenantID, emails []string) (map[string]RecordID, error)
+	// RecordsByUnique returns the ids of the live records of type o whose unique property prop
+	// (Property.Unique) holds those values, in one round trip after reading the schema, keyed by
+	// the value as given; values no live record holds (or that are not valid values of prop) are
+	// left out. A prop that is not a unique property of o is a *ValidationError.
+	RecordsByUnique(ctx context.Context, t TenantID, o ObjectType, prop string, values []string) (map[string]RecordID, error)
+	// UpsertRecords creates or updates records of type o by the unique property prop, each
+	// atomically, without a round trip per record; see RedisStore.UpsertRecords.
+	UpsertRecords(ctx context.Context, t TenantID, o ObjectType, prop string, in []RecordUpsert, by Actor) ([]UpsertedRecord, error)
 
 	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
 	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error

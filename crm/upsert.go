@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 )
 
 // ContactUpsert is one contact to create or update, named by its email.
@@ -76,10 +77,119 @@ func (s *RedisStore) UpsertContacts(ctx context.Context, t TenantID, in []Contac
 	if len(verrs) > 0 {
 		return nil, verrs
 	}
-	out := make([]UpsertedRecord, len(in))
-	done := make([]bool, len(in))
+	props := make([]map[string]string, len(in))
+	for i, u := range in {
+		props[i] = u.Properties
+	}
+	return s.upsert(ctx, t, upsertKey{o: Contacts, prop: "email", keys: norm,
+		lookup: func(ctx context.Context, keys []string) (map[string]RecordID, error) {
+			return s.ContactsByEmails(ctx, t, keys)
+		},
+		raced: func(err error, mine map[string]bool) bool {
+			var conflict *EmailConflictError
+			return errors.As(err, &conflict) && mine[conflict.Email]
+		}}, props, by)
+}
+
+// RecordUpsert is one record to create or update, named by the value of a unique property.
+type RecordUpsert struct {
+	// ID is the value of the unique property that names the record: the live record with that
+	// value is updated; when there is none, a record with that value is created.
+	ID string
+	// Properties are set as in CreateRecords or UpdateRecords. The unique property among them
+	// must be ID.
+	Properties map[string]string
+}
+
+// UpsertRecords creates or updates records of type o by the unique property prop
+// (Property.Unique), in input order, as UpsertContacts does by email: one round trip looks every
+// value up, one script creates the new records and another updates the others. A property that is
+// not unique, an empty or invalid id (a number property takes numbers), the same id twice, a
+// property refused by the schema or a value of prop other than the id refuse the whole call with
+// *ValidationError before anything is written. A record created or deleted by another writer
+// meanwhile makes it look again, up to three times, and then fails with *ConflictError. Contacts
+// by "email" go to UpsertContacts. It is safe for concurrent use.
+func (s *RedisStore) UpsertRecords(ctx context.Context, t TenantID, o ObjectType, prop string, in []RecordUpsert, by Actor) ([]UpsertedRecord, error) {
+	if o == Contacts && prop == "email" {
+		cu := make([]ContactUpsert, len(in))
+		for i, u := range in {
+			cu[i] = ContactUpsert{Email: u.ID, Properties: u.Properties}
+		}
+		return s.UpsertContacts(ctx, t, cu, by)
+	}
+	if err := checkBatch(len(in)); err != nil {
+		return nil, err
+	}
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	p, err := uniqueProperty(sch, prop)
+	if err != nil {
+		return nil, err
+	}
+	norm := make([]string, len(in))
+	props := make([]map[string]string, len(in))
+	seen := map[string]int{}
+	var verrs ValidationErrors
+	for i, u := range in {
+		v, bad := normalizeValue(p, u.ID)
+		if strings.TrimSpace(u.ID) == "" || bad != nil {
+			verrs = append(verrs, &ValidationError{Field: "id", Code: "INVALID_ID",
+				Message: fmt.Sprintf("inputs[%d]: id %q is not a valid %s value of %s: with idProperty %s, id is the record's %s", i, u.ID, p.Type, prop, prop, prop)})
+			continue
+		}
+		if j, dup := seen[v]; dup {
+			verrs = append(verrs, &ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
+				Message: fmt.Sprintf("inputs[%d] and inputs[%d] both name %s %q: merge the two inputs", j, i, prop, v)})
+		}
+		seen[v] = i
+		norm[i] = v
+		if pv, ok := u.Properties[prop]; ok {
+			if got, bad := normalizeValue(p, pv); bad != nil || got != v {
+				verrs = append(verrs, &ValidationError{Field: prop, Code: "ID_PROPERTY_MISMATCH",
+					Message: fmt.Sprintf("inputs[%d]: properties.%s %q is not the id %q: leave it out (the id is the %s) or make them equal; to change it, update the record by id", i, prop, pv, u.ID, prop)})
+			}
+		}
+		if _, err := sch.Normalize(u.Properties); err != nil {
+			var ves ValidationErrors
+			if !errors.As(batchErr(i, 2, err), &ves) {
+				return nil, err
+			}
+			verrs = append(verrs, ves...)
+		}
+		props[i] = u.Properties
+	}
+	if len(verrs) > 0 {
+		return nil, verrs
+	}
+	return s.upsert(ctx, t, upsertKey{o: o, prop: prop, keys: norm,
+		lookup: func(ctx context.Context, keys []string) (map[string]RecordID, error) {
+			return s.recordsByUnique(ctx, t, o, prop, keys)
+		},
+		raced: func(err error, mine map[string]bool) bool {
+			var conflict *UniqueConflictError
+			return errors.As(err, &conflict) && conflict.Property == prop && mine[conflict.Value]
+		}}, props, by)
+}
+
+// upsertKey is what an upsert names its records by: the property prop of type o, each input's
+// value of it in keys (normalized), how to look those up in one round trip (lookup, keyed by the
+// value), and how to tell a create refused because another writer took one of mine meanwhile.
+type upsertKey struct {
+	o      ObjectType
+	prop   string
+	keys   []string
+	lookup func(ctx context.Context, keys []string) (map[string]RecordID, error)
+	raced  func(err error, mine map[string]bool) bool
+}
+
+// upsert runs the attempts of an upsert of validated inputs (props, parallel to k.keys).
+func (s *RedisStore) upsert(ctx context.Context, t TenantID, k upsertKey, props []map[string]string, by Actor) ([]UpsertedRecord, error) {
+	out := make([]UpsertedRecord, len(props))
+	done := make([]bool, len(props))
 	for attempt := 1; ; attempt++ {
-		retry, err := s.upsertOnce(ctx, t, in, norm, done, out, by)
+		retry, err := s.upsertOnce(ctx, t, k, props, done, out, by)
 		if err != nil {
 			return nil, err
 		}
@@ -88,25 +198,26 @@ func (s *RedisStore) UpsertContacts(ctx context.Context, t TenantID, in []Contac
 		}
 		if attempt == upsertAttempts {
 			return nil, &ConflictError{Message: fmt.Sprintf(
-				"other writers created or deleted the same contacts during this upsert, %d times in a row: send it again", attempt)}
+				"other writers created or deleted the same %s during this upsert, %d times in a row: send it again", k.o, attempt)}
 		}
 	}
 }
 
-// upsertOnce runs one attempt of UpsertContacts over the inputs not yet done, filling out and
-// done; retry says another writer got in the way and the rest must be looked up again.
-func (s *RedisStore) upsertOnce(ctx context.Context, t TenantID, in []ContactUpsert, norm []string, done []bool, out []UpsertedRecord, by Actor) (retry bool, err error) {
+// upsertOnce runs one attempt of an upsert over the inputs not yet done, filling out and done;
+// retry says another writer got in the way and the rest must be looked up again.
+func (s *RedisStore) upsertOnce(ctx context.Context, t TenantID, k upsertKey, in []map[string]string, done []bool, out []UpsertedRecord, by Actor) (retry bool, err error) {
+	norm := k.keys
 	var todo []int
 	for i := range in {
 		if !done[i] {
 			todo = append(todo, i)
 		}
 	}
-	emails := make([]string, len(todo))
-	for k, i := range todo {
-		emails[k] = norm[i]
+	keys := make([]string, len(todo))
+	for n, i := range todo {
+		keys[n] = norm[i]
 	}
-	found, err := s.ContactsByEmails(ctx, t, emails)
+	found, err := k.lookup(ctx, keys)
 	if err != nil {
 		return false, err
 	}
@@ -121,34 +232,33 @@ func (s *RedisStore) upsertOnce(ctx context.Context, t TenantID, in []ContactUps
 	if len(creates) > 0 {
 		recs := make([]RecordInput, len(creates))
 		mine := map[string]bool{}
-		for k, i := range creates {
-			props := maps.Clone(in[i].Properties)
+		for n, i := range creates {
+			props := maps.Clone(in[i])
 			if props == nil {
 				props = map[string]string{}
 			}
-			props["email"] = norm[i]
-			recs[k] = RecordInput{Properties: props}
+			props[k.prop] = norm[i]
+			recs[n] = RecordInput{Properties: props}
 			mine[norm[i]] = true
 		}
-		created, err := s.CreateRecords(ctx, t, Contacts, recs, by)
-		var conflict *EmailConflictError
+		created, err := s.CreateRecords(ctx, t, k.o, recs, by)
 		switch {
-		case errors.As(err, &conflict) && mine[conflict.Email]:
+		case k.raced(err, mine):
 			return true, nil // created by another writer since the look-up: update it instead
 		case err != nil:
 			return false, err
 		}
-		for k, i := range creates {
-			out[i] = UpsertedRecord{Record: created[k], Created: true}
+		for n, i := range creates {
+			out[i] = UpsertedRecord{Record: created[n], Created: true}
 			done[i] = true
 		}
 	}
 	if len(updates) > 0 {
 		ups := make([]RecordUpdate, len(updates))
-		for k, i := range updates {
-			ups[k] = RecordUpdate{ID: found[norm[i]], Properties: in[i].Properties}
+		for n, i := range updates {
+			ups[n] = RecordUpdate{ID: found[norm[i]], Properties: in[i]}
 		}
-		updated, err := s.UpdateRecords(ctx, t, Contacts, ups, by)
+		updated, err := s.UpdateRecords(ctx, t, k.o, ups, by)
 		var nf *NotFoundError
 		switch {
 		case errors.As(err, &nf):
@@ -160,8 +270,8 @@ func (s *RedisStore) upsertOnce(ctx context.Context, t TenantID, in []ContactUps
 		for _, r := range updated {
 			byID[r.ID] = r
 		}
-		for k, i := range updates {
-			r, ok := byID[ups[k].ID]
+		for n, i := range updates {
+			r, ok := byID[ups[n].ID]
 			if !ok {
 				return true, nil // deleted right after the update: look it up again
 			}

@@ -253,6 +253,36 @@ async function main() {
     await expectApiError(client.crm.properties.coreApi.getByName('contacts', 'no_such_property'), 404, 'missing property');
   });
 
+  await check('a unique property (hasUniqueValue): idProperty reads, batch read, batch upsert, a taken value is a 409', async () => {
+    const companies = client.crm.companies;
+    const prop = `ref_${run}`.replace(/[^a-z0-9_]/g, '_');
+    const ref = (n) => `R-${n}-${run}`;
+    const created = await client.crm.properties.coreApi.create('companies',
+      { name: prop, label: 'Reference', type: 'string', fieldType: 'text', groupName: 'companyinformation', hasUniqueValue: true });
+    eq([created.name, created.hasUniqueValue], [prop, true], 'created property');
+    const read = await client.crm.properties.coreApi.getByName('companies', prop);
+    eq(read.hasUniqueValue, true, 'hasUniqueValue read back');
+    const one = await companies.basicApi.create({ properties: { name: 'Uniq One', [prop]: ref(1) }, associations: [] });
+    const got = await companies.basicApi.getById(ref(1), ['name'], undefined, undefined, false, prop);
+    eq([got.id, got.properties.name], [one.id, 'Uniq One'], 'read by idProperty');
+    const many = await companies.batchApi.read({ inputs: [{ id: ref(1) }], properties: ['name'], propertiesWithHistory: [], idProperty: prop }, false);
+    eq(many.results.map((r) => r.id), [one.id], 'batch read by idProperty');
+    const up = await companies.batchApi.upsert({
+      inputs: [
+        { idProperty: prop, id: ref(1), properties: { name: 'Uniq Renamed' } },
+        { idProperty: prop, id: ref(2), properties: { name: 'Uniq Two' } },
+      ],
+    });
+    eq(up.results.length, 2, 'upsert results');
+    const u1 = up.results.find((r) => r.id === one.id);
+    assert(u1, `${one.id} not among ${JSON.stringify(up.results.map((r) => r.id))}`);
+    eq([u1._new, u1.properties.name], [false, 'Uniq Renamed'], 'updated by upsert');
+    const u2 = up.results.find((r) => r.id !== one.id);
+    eq([u2._new, u2.properties.name, u2.properties[prop]], [true, 'Uniq Two', ref(2)], 'created by upsert');
+    const err = await expectApiError(companies.basicApi.create({ properties: { name: 'Twin', [prop]: ref(2) }, associations: [] }), 409, 'duplicate value');
+    eq(err.body.category, 'CONFLICT', 'category');
+  });
+
   await check('schemas, and a custom object created through the generic objects API', async () => {
     const name = `boats_${run}`.replace(/[^a-z0-9_]/g, '_');
     const res = await client.apiRequest({ method: 'POST', path: '/crm/v3/schemas', body: { name, labels: { singular: 'Boat', plural: 'Boats' }, properties: [{ name: 'length_m', label: 'Length', type: 'number' }] } });
