@@ -54,17 +54,18 @@ type bulkDeleteInput struct {
 	ConfirmCount confirmCount `json:"confirmCount"`
 }
 
-// jobAcceptedJSON is the 202 of a request that started a bulk job.
-type jobAcceptedJSON struct {
+// JobAccepted is the 202 of a request that started a bulk job. Clients of the API decode it.
+type JobAccepted struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	// Total is the number of records to delete; 0 while the job is SELECTING.
-	Total        int64        `json:"total"`
-	ConfirmCount int64        `json:"confirmCount"`
-	Links        jobLinksJSON `json:"links"`
+	Total        int64    `json:"total"`
+	ConfirmCount int64    `json:"confirmCount"`
+	Links        JobLinks `json:"links"`
 }
 
-type jobLinksJSON struct {
+// JobLinks are the links of a JobAccepted: where the job's status is read.
+type JobLinks struct {
 	Status string `json:"status"`
 }
 
@@ -226,7 +227,7 @@ func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Pr
 			}
 		}
 	}
-	writeJSON(w, http.StatusAccepted, jobAcceptedJSON{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
-		ConfirmCount: params.ConfirmCount, Links: jobLinksJSON{Status: jobPath(job.ID)}})
+	writeJSON(w, http.StatusAccepted, JobAccepted{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
+		ConfirmCount: params.ConfirmCount, Links: JobLinks{Status: jobPath(job.ID)}})
 	return nil
 }

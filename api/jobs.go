@@ -7,30 +7,31 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
-// jobJSON is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned
-// and matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set
-// once it is COMPLETE or REFUSED; Refusal says why it was refused.
-type jobJSON struct {
-	ID           string          `json:"id"`
-	Status       string          `json:"status"`
-	ObjectType   string          `json:"objectType"`
-	ConfirmCount int64           `json:"confirmCount"`
-	Scanned      int64           `json:"scanned"`
-	Matched      int64           `json:"matched"`
-	Total        int64           `json:"total"`
-	Done         int64           `json:"done"`
-	Skipped      int64           `json:"skipped"`
-	Selection    string          `json:"selection"`
-	RequestedBy  string          `json:"requestedBy"`
-	CreatedAt    string          `json:"createdAt"`
-	UpdatedAt    string          `json:"updatedAt"`
-	CompletedAt  string          `json:"completedAt,omitempty"`
-	Refusal      *jobRefusalJSON `json:"refusal,omitempty"`
+// Job is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned and
+// matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set once it
+// is COMPLETE or REFUSED; Refusal says why it was refused. Clients of the API (crmflow's CLI among
+// them) decode it.
+type Job struct {
+	ID           string      `json:"id"`
+	Status       string      `json:"status"`
+	ObjectType   string      `json:"objectType"`
+	ConfirmCount int64       `json:"confirmCount"`
+	Scanned      int64       `json:"scanned"`
+	Matched      int64       `json:"matched"`
+	Total        int64       `json:"total"`
+	Done         int64       `json:"done"`
+	Skipped      int64       `json:"skipped"`
+	Selection    string      `json:"selection"`
+	RequestedBy  string      `json:"requestedBy"`
+	CreatedAt    string      `json:"createdAt"`
+	UpdatedAt    string      `json:"updatedAt"`
+	CompletedAt  string      `json:"completedAt,omitempty"`
+	Refusal      *JobRefusal `json:"refusal,omitempty"`
 }
 
-// jobRefusalJSON says why a job was REFUSED: a code (COUNT_MISMATCH, INVALID_FILTER, LIST_GONE,
+// JobRefusal says why a job was REFUSED: a code (COUNT_MISMATCH, INVALID_FILTER, LIST_GONE,
 // FILTER_ERASED) and a message for people.
-type jobRefusalJSON struct {
+type JobRefusal struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -57,8 +58,8 @@ func jobStatus(s crm.JobState) string {
 // jobPath is the path at which a job's status is read.
 func jobPath(id string) string { return "/crm/v3/jobs/" + id }
 
-func toJobJSON(j crm.Job) jobJSON {
-	out := jobJSON{ID: j.ID, Status: jobStatus(j.State), ObjectType: string(j.ObjectType), ConfirmCount: j.ConfirmCount,
+func toJobJSON(j crm.Job) Job {
+	out := Job{ID: j.ID, Status: jobStatus(j.State), ObjectType: string(j.ObjectType), ConfirmCount: j.ConfirmCount,
 		Scanned: j.Scanned, Matched: j.Matched, Total: j.Total, Done: j.Done, Skipped: j.Skipped,
 		Selection: j.Selection, RequestedBy: j.By.User,
 		CreatedAt: crm.FormatDatetime(j.CreatedAt), UpdatedAt: crm.FormatDatetime(j.UpdatedAt)}
@@ -66,7 +67,7 @@ func toJobJSON(j crm.Job) jobJSON {
 		out.CompletedAt = crm.FormatDatetime(j.FinishedAt)
 	}
 	if j.Refusal != nil {
-		out.Refusal = &jobRefusalJSON{Code: j.Refusal.Code, Message: j.Refusal.Message}
+		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
 	}
 	return out
 }

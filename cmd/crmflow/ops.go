@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/crmflow/crmflow/api"
 )
 
 // The ops commands talk to a running API (crmflow serve) as a user would, with a token of theirs:
@@ -121,12 +123,7 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				path, body["ids"] = "/crm/v3/objects/"+url.PathEscape(typ)+"/bulk-delete", ids
 			}
 			ctx := cmd.Context()
-			var acc struct {
-				ID           string `json:"id"`
-				Status       string `json:"status"`
-				Total        int64  `json:"total"`
-				ConfirmCount int64  `json:"confirmCount"`
-			}
+			var acc api.JobAccepted
 			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
 				return err
 			}
@@ -291,23 +288,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	return nil
 }
 
-// jobView is a bulk job as GET /crm/v3/jobs/{id} shows it: of Total records, Done were moved to
-// the bin and Skipped were no longer live when their turn came.
-type jobView struct {
-	ID           string `json:"id"`
-	Status       string `json:"status"`
-	ObjectType   string `json:"objectType"`
-	ConfirmCount int64  `json:"confirmCount"`
-	Scanned      int64  `json:"scanned"`
-	Matched      int64  `json:"matched"`
-	Total        int64  `json:"total"`
-	Done         int64  `json:"done"`
-	Skipped      int64  `json:"skipped"`
-	Refusal      *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"refusal"`
-}
+// jobView is a bulk job as GET /crm/v3/jobs/{id} shows it (the API's own type): of Total records,
+// Done were moved to the bin and Skipped were no longer live when their turn came.
+type jobView struct{ api.Job }
 
 // processed is how many records the job has handled so far.
 func (j jobView) processed() int64 { return j.Done + j.Skipped }

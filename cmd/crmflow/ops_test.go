@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
 )
 
 // TestOpsCommands drives `crmflow delete` and `crmflow jobs watch` against serve and a worker.
@@ -152,10 +154,11 @@ func TestOpsUsageErrors(t *testing.T) {
 func TestProgress(t *testing.T) {
 	t.Parallel()
 	steps := []jobView{
-		{ID: "7", Status: "PENDING", ObjectType: "contacts", Total: 1000},
-		{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500},
-		{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500},
-		{ID: "7", Status: "COMPLETE", ObjectType: "contacts", Total: 1000, Done: 990, Skipped: 10},
+		{api.Job{ID: "7", Status: "SELECTING", ObjectType: "contacts", ConfirmCount: 1000, Scanned: 2000, Matched: 700}},
+		{api.Job{ID: "7", Status: "PENDING", ObjectType: "contacts", Total: 1000}},
+		{api.Job{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500}},
+		{api.Job{ID: "7", Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500}},
+		{api.Job{ID: "7", Status: "COMPLETE", ObjectType: "contacts", Total: 1000, Done: 990, Skipped: 10}},
 	}
 
 	t.Run("Lines", func(t *testing.T) {
@@ -167,7 +170,8 @@ func TestProgress(t *testing.T) {
 			p.update(s)
 		}
 		p.finish(steps[len(steps)-1])
-		require.Equal(t, "0/1000 PENDING (job 7: 0 deleted, 0 skipped)\n"+
+		require.Equal(t, "SELECTING (job 7: 2000 contacts looked at, 700 match, 1000 confirmed)\n"+
+			"0/1000 PENDING (job 7: 0 deleted, 0 skipped)\n"+
 			"500/1000 RUNNING (job 7: 500 deleted, 0 skipped)\n"+
 			"1000/1000 COMPLETE (job 7: 990 deleted, 10 skipped)\n", out.String(), "one line per change")
 	})
