@@ -124,3 +124,35 @@ func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// A filter that does not compile when the worker selects refuses the job, and the refusal, which
+// outlives the filter, does not quote it: it may name a contact's data.
+func TestBulkDeleteInvalidFilterRefusal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts,
+		// A name written without quotes reads as a property that does not exist: the compiler's
+		// message would quote it.
+		Filter: `firstname == Annabelle_Smith`, ConfirmCount: 1, By: "ops@x.example"})
+	require.NoError(t, err)
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
+	job, err = st.Job(ctx, tn, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRefused, job.State)
+	require.Equal(t, crm.RefusedInvalidFilter, job.Refusal.Code)
+	require.Contains(t, job.Refusal.Message, "no longer compiles")
+	dump := redistest.Dump(t, redistest.Client(t), string(tn))
+	for k, v := range dump {
+		require.NotContains(t, v, "Annabelle_Smith", "key %s", k)
+	}
+}
