@@ -447,7 +447,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal
 		return fmt.Errorf("read workflow %s backfill: %w", name, err)
 	}
 	if ok {
-		status := map[string]string{"running": "RUNNING", "done": "COMPLETE", "stopped": "STOPPED"}[bf.State]
+		status := map[crm.BackfillState]string{crm.BackfillRunning: "RUNNING", crm.BackfillDone: "COMPLETE", crm.BackfillStopped: "STOPPED"}[bf.State]
 		out.BackfillProgress = &backfillProgressJSON{Revision: bf.Revision, Status: status, Total: bf.Total, Done: bf.Done, Enrolled: bf.Enrolled,
 			StartedAt: crm.FormatDatetime(bf.StartedAt), UpdatedAt: crm.FormatDatetime(bf.UpdatedAt)}
 	}

@@ -780,7 +780,7 @@ func TestFlowHistoryAndManualEnrollment(t *testing.T) {
 			"the first step is queued at once")
 		enr, err := b.store.Enrollments(b.ctx, fx.tn, "wf", crm.Contacts, []crm.RecordID{id})
 		require.NoError(t, err)
-		require.Equal(t, "enrolled", enr[0].State)
+		require.Equal(t, crm.Enrolled, enr[0].State)
 
 		// Never enrolled twice at once (SPEC S19); refusals change nothing.
 		before := b.dump(t, fx.tn)

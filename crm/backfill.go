@@ -7,13 +7,22 @@ import (
 	"time"
 )
 
+// BackfillState is the state of an enroll-existing backfill.
+type BackfillState string
+
+// The states of a backfill.
+const (
+	BackfillRunning BackfillState = "running" // records are still to be looked at
+	BackfillDone    BackfillState = "done"    // every record was looked at
+	BackfillStopped BackfillState = "stopped" // the workflow was paused, or another revision activated
+)
+
 // Backfill is the position and progress of a workflow's enroll-existing backfill: where a runner
 // that takes it over continues, what people see, and what the CLI waits on.
 type Backfill struct {
 	Revision int64
-	// State is running, done (every record looked at) or stopped (the workflow was paused or
-	// another revision activated).
-	State string
+	// State is BackfillRunning, BackfillDone or BackfillStopped.
+	State BackfillState
 	// Total is the number of live records when the backfill started; Done how many were looked at;
 	// Enrolled how many of those enrolled (after a runner died, those whose steps ran before the
 	// next runner took over may go uncounted).
@@ -48,7 +57,7 @@ func (s *RedisStore) AdvanceBackfill(ctx context.Context, t TenantID, flow, owne
 }
 
 func (s *RedisStore) backfillFields(b Backfill) []any {
-	return []any{"revision", b.Revision, "state", b.State, "total", b.Total, "done", b.Done, "enrolled", b.Enrolled,
+	return []any{"revision", b.Revision, "state", string(b.State), "total", b.Total, "done", b.Done, "enrolled", b.Enrolled,
 		"after", b.After, "prev", b.Prev, "activated_at", ms(b.ActivatedAt), "started_at", ms(b.StartedAt),
 		"updated_at", ms(s.cfg.Clock.Now())}
 }
@@ -82,7 +91,7 @@ func (s *RedisStore) Backfill(ctx context.Context, t TenantID, flow string) (Bac
 		return Backfill{}, false, nil
 	}
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
-	return Backfill{Revision: num("revision"), State: h["state"], Total: num("total"), Done: num("done"), Enrolled: num("enrolled"),
+	return Backfill{Revision: num("revision"), State: BackfillState(h["state"]), Total: num("total"), Done: num("done"), Enrolled: num("enrolled"),
 		After: h["after"], Prev: h["prev"], ActivatedAt: parseMS(h["activated_at"]),
 		StartedAt: parseMS(h["started_at"]), UpdatedAt: parseMS(h["updated_at"])}, true, nil
 }

@@ -170,12 +170,22 @@ func (s *RedisStore) MoveEnrollments(ctx context.Context, t TenantID, f FlowRef,
 // Enrollment is one record's enrollment in a workflow.
 type Enrollment struct {
 	ID         RecordID
-	State      string // enrolled, completed, unenrolled; "" when never enrolled
+	State      EnrollmentState // "" when never enrolled
 	Revision   int64
 	Step       int
 	Count      int
 	EnrolledAt time.Time
 }
+
+// EnrollmentState is the state of a record's enrollment in a workflow.
+type EnrollmentState string
+
+// The states of an enrollment.
+const (
+	Enrolled   EnrollmentState = "enrolled"   // the record is in the workflow; its steps run
+	Completed  EnrollmentState = "completed"  // every step ran
+	Unenrolled EnrollmentState = "unenrolled" // it left before the end (suppressed, deleted, no longer matching)
+)
 
 // Enrollments reads the enrollments of records in a workflow, in one round trip.
 func (s *RedisStore) Enrollments(ctx context.Context, t TenantID, flow string, o ObjectType, ids []RecordID) ([]Enrollment, error) {
@@ -194,7 +204,7 @@ func (s *RedisStore) Enrollments(ctx context.Context, t TenantID, flow string, o
 		rev, _ := strconv.ParseInt(str(1), 10, 64)
 		step, _ := strconv.Atoi(str(2))
 		count, _ := strconv.Atoi(str(3))
-		out[i] = Enrollment{ID: ids[i], State: str(0), Revision: rev, Step: step, Count: count, EnrolledAt: parseMS(str(4))}
+		out[i] = Enrollment{ID: ids[i], State: EnrollmentState(str(0)), Revision: rev, Step: step, Count: count, EnrolledAt: parseMS(str(4))}
 	}
 	return out, nil
 }

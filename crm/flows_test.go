@@ -117,7 +117,7 @@ func TestEnrollOnlyOnceByDefault(t *testing.T) {
 		}
 		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{c.ID})
 		require.NoError(t, err)
-		require.Equal(t, "enrolled", enr[0].State)
+		require.Equal(t, crm.Enrolled, enr[0].State)
 		require.Equal(t, 1, enr[0].Count)
 
 		// Steps advance once, however often the same results are applied.
@@ -214,7 +214,7 @@ func TestPausedFlowEnrollsNothingAndSuppression(t *testing.T) {
 		require.NoError(t, err)
 		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{s.ID})
 		require.NoError(t, err)
-		require.Equal(t, "unenrolled", enr[0].State, "starting to match suppression unenrolls (S19)")
+		require.Equal(t, crm.Unenrolled, enr[0].State, "starting to match suppression unenrolls (S19)")
 
 		_, err = b.store.PauseFlow(ctx, b.tenant, "wf", nil)
 		require.NoError(t, err)
@@ -279,7 +279,7 @@ func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
 		require.NoError(t, err)
 		enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{c.ID})
 		require.NoError(t, err)
-		require.Equal(t, "unenrolled", enr[0].State)
+		require.Equal(t, crm.Unenrolled, enr[0].State)
 		h, err := b.store.History(ctx, b.tenant, "wf", crm.Contacts, c.ID)
 		require.NoError(t, err)
 		require.Equal(t, "unenrolled", h[len(h)-1].Kind)
@@ -305,7 +305,7 @@ func TestDeleteUnenrollsAtOnceEvenWhenPaused(t *testing.T) {
 		require.NoError(t, err)
 		enr, err = b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{own.ID})
 		require.NoError(t, err)
-		require.Equal(t, "enrolled", enr[0].State)
+		require.Equal(t, crm.Enrolled, enr[0].State)
 		adv, err := b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", []crm.StepResult{{ID: own.ID, Outcome: "done", Due: b.clock.Now()}})
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{own.ID}, adv)

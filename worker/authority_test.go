@@ -114,7 +114,7 @@ func TestWorkflowPausesBeforeItsNextActionWhenItsActivatorLosesAuthority(t *test
 			require.Contains(t, got.PausedReason, tc.reason)
 			b.live(t, id) // not deleted
 			enr := b.enrollment(t, "wait-then-delete", id)
-			require.Equal(t, "enrolled", enr.State, "the record still waits")
+			require.Equal(t, crm.Enrolled, enr.State, "the record still waits")
 			require.Equal(t, 1, enr.Step)
 			require.Equal(t, []string{"enrolled", "action"}, kinds(b.history(t, "wait-then-delete", id)), "no action ran")
 
@@ -156,7 +156,7 @@ func TestBackfillPausesWhenItsActivatorLacksBulkDelete(t *testing.T) {
 	require.Contains(t, got.PausedReason, "bulk_delete")
 	for _, id := range ids {
 		b.live(t, id)
-		require.Equal(t, "", b.enrollment(t, f.Name, id).State, "nobody enrolled")
+		require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, f.Name, id).State, "nobody enrolled")
 	}
 }
 

@@ -172,6 +172,6 @@ actions:
 	require.Equal(t, 2, b.runTasks(t))
 	for _, id := range []crm.RecordID{existing, live} {
 		require.Equal(t, "tagged", b.live(t, id).Properties["jobtitle"])
-		require.Equal(t, "completed", b.enrollment(t, "later", id).State)
+		require.Equal(t, crm.Completed, b.enrollment(t, "later", id).State)
 	}
 }

@@ -66,11 +66,11 @@ func (b *flowBundle) checkSandboxed(t *testing.T, cases []sandboxCase, ids []crm
 		enr := b.enrollment(t, "sandboxed", id)
 		switch {
 		case c.match:
-			require.Equal(t, "completed", enr.State, c.name)
+			require.Equal(t, crm.Completed, enr.State, c.name)
 			require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h), c.name)
 			require.Equal(t, "checked", b.live(t, id).Properties["jobtitle"], c.name)
 		case c.err != "":
-			require.Equal(t, "", enr.State, "%s: a failing trigger counts as no match", c.name)
+			require.Equal(t, crm.EnrollmentState(""), enr.State, "%s: a failing trigger counts as no match", c.name)
 			require.Equal(t, []string{"trigger_error"}, kinds(h), c.name)
 			require.Contains(t, h[0].Detail, c.err, c.name)
 			require.Contains(t, h[0].Detail, `trigger "country == \"FR\" && split(city, \"-\")[1] == \"FR\"`, c.name)
@@ -81,7 +81,7 @@ func (b *flowBundle) checkSandboxed(t *testing.T, cases []sandboxCase, ids []crm
 			}
 			require.Empty(t, b.live(t, id).Properties["jobtitle"], c.name)
 		default:
-			require.Equal(t, "", enr.State, c.name)
+			require.Equal(t, crm.EnrollmentState(""), enr.State, c.name)
 			require.Empty(t, h, c.name)
 			require.Empty(t, b.live(t, id).Properties["jobtitle"], c.name)
 		}
@@ -142,7 +142,7 @@ func TestSandboxTriggerErrorsInBackfillAndDrain(t *testing.T) {
 	bf, ok, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, "done", bf.State)
+	require.Equal(t, crm.BackfillDone, bf.State)
 	require.EqualValues(t, len(cases), bf.Done, "the backfill went past every failing record")
 	require.EqualValues(t, 2, bf.Enrolled)
 	b.noRetries(t)
@@ -184,7 +184,7 @@ func TestSandboxTriggerErrorsOnARunningWorker(t *testing.T) {
 			return false
 		}
 		for i, c := range cases {
-			if c.match && b.enrollmentState(t, ids[i]) != "completed" {
+			if c.match && b.enrollmentState(t, ids[i]) != crm.Completed {
 				return false
 			}
 		}
@@ -195,7 +195,7 @@ func TestSandboxTriggerErrorsOnARunningWorker(t *testing.T) {
 	require.Positive(t, metricValue(t, b.reg, "crmflow_worker_tasks_processed_total", worker.TypeWorkflowBackfill))
 }
 
-func (b *testBundle) enrollmentState(t *testing.T, id crm.RecordID) string {
+func (b *testBundle) enrollmentState(t *testing.T, id crm.RecordID) crm.EnrollmentState {
 	t.Helper()
 	enr, err := b.store.Enrollments(b.ctx, b.tenant, "sandboxed", crm.Contacts, []crm.RecordID{id})
 	require.NoError(t, err)

@@ -44,13 +44,13 @@ func TestEveryWriteIsJudgedOnWhatItLeft(t *testing.T) {
 			b.drain(t)
 			kinds := kinds(b.history(t, "wf", id))
 			if !tc.enrolled {
-				require.NotEqual(t, "enrolled", b.enrollment(t, "wf", id).State, "history %v", kinds)
+				require.NotEqual(t, crm.Enrolled, b.enrollment(t, "wf", id).State, "history %v", kinds)
 				if tc.options == "unenroll_when_not_matching: true\n" {
 					require.Equal(t, []string{"enrolled", "unenrolled"}, kinds, "enrolled by the create, unenrolled by the update before its first step")
 				}
 				return
 			}
-			require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State, "history %v", kinds)
+			require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State, "history %v", kinds)
 		})
 	}
 }
@@ -71,7 +71,7 @@ func TestRapidFlipsReenroll(t *testing.T) {
 				"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
 			id := b.contact(t, map[string]string{"email_bounced": "true"})
 			b.drain(t)
-			require.Equal(t, "completed", b.enrollment(t, "wf", id).State)
+			require.Equal(t, crm.Completed, b.enrollment(t, "wf", id).State)
 
 			b.update(t, id, map[string]string{"email_bounced": "false"})
 			b.update(t, id, map[string]string{"email_bounced": "true"})
@@ -105,12 +105,12 @@ func enrolledWithSuppressionList(t *testing.T) (*flowBundle, crm.ListDef, crm.Re
 func TestJoiningASuppressionListUnenrolls(t *testing.T) {
 	t.Parallel()
 	b, l, id := enrolledWithSuppressionList(t)
-	require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
 
 	_, _, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
 	require.NoError(t, err)
 	b.drain(t)
-	require.Equal(t, "unenrolled", b.enrollment(t, "wf", id).State)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 	h := b.history(t, "wf", id)
 	require.Equal(t, "unenrolled", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "member of list "+string(l.ID))
@@ -133,7 +133,7 @@ func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
 	}
 	b.live(t, id)
-	require.Equal(t, "unenrolled", b.enrollment(t, "wf", id).State)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 }
 
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
@@ -149,11 +149,11 @@ func TestWritesWhilePausedAreNotEvaluatedLater(t *testing.T) {
 	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Revision: f.Revision})
 	require.NoError(t, err)
 	b.drain(t)
-	require.Equal(t, "", b.enrollment(t, "wf", id).State, "written while paused")
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", id).State, "written while paused")
 
 	b.update(t, id, map[string]string{"firstname": "Ann"}) // still matches: an update while active
 	b.drain(t)
-	require.Equal(t, "enrolled", b.enrollment(t, "wf", id).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
 }
 
 // TestActivatingANewRevisionMovesEnrolledRecordsOn: records enrolled at an older revision continue
@@ -176,7 +176,7 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	b.runTasks(t)
 	require.Equal(t, "new", b.live(t, a).Properties["hs_lead_status"], "the active revision's step ran")
 	enr := b.enrollment(t, "wf", a)
-	require.Equal(t, "completed", enr.State)
+	require.Equal(t, crm.Completed, enr.State)
 	require.Equal(t, f.ActiveRevision, enr.Revision)
 	require.Equal(t, []string{"enrolled", "action", "moved", "action", "completed"}, kinds(b.history(t, "wf", a)))
 
@@ -187,7 +187,7 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	b.clock.Advance(25 * time.Hour)
 	b.runTasks(t)
 	require.Empty(t, b.live(t, c).Properties["hs_lead_status"], "no step of an older revision ran")
-	require.Equal(t, "completed", b.enrollment(t, "wf", c).State)
+	require.Equal(t, crm.Completed, b.enrollment(t, "wf", c).State)
 	h := b.history(t, "wf", c)
 	require.Equal(t, "completed", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "has no step 1")

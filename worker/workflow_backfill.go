@@ -243,7 +243,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		bf.Prev = bf.After
 		finished := next == ""
 		if finished {
-			bf.State = "done"
+			bf.State = crm.BackfillDone
 		}
 		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
 			return leaseLost(log, err)
@@ -320,7 +320,7 @@ func (w *Worker) resumeBackfill(ctx context.Context, p WorkflowBackfillPayload, 
 		return crm.Backfill{}, false, err
 	}
 	if ok && bf.Revision == p.Revision && bf.ActivatedAt.Equal(flow.ActivatedAt) {
-		return bf, bf.State != "running", nil
+		return bf, bf.State != crm.BackfillRunning, nil
 	}
 	total, err := w.store.CountRecords(ctx, p.TenantID, flow.ObjectType)
 	if err != nil {
@@ -345,10 +345,10 @@ func (w *Worker) stopBackfill(ctx context.Context, p WorkflowBackfillPayload, fl
 		}
 		bf = crm.Backfill{Revision: p.Revision, Total: max(total, p.Done), Done: p.Done, Enrolled: p.Enrolled,
 			After: p.After, Prev: p.After, ActivatedAt: flow.ActivatedAt, StartedAt: w.clock.Now()}
-	} else if bf.State != "running" {
+	} else if bf.State != crm.BackfillRunning {
 		return nil
 	}
-	bf.State = "stopped"
+	bf.State = crm.BackfillStopped
 	return w.store.SetBackfill(ctx, p.TenantID, p.Workflow, bf)
 }
 
@@ -369,7 +369,7 @@ func (w *Worker) enrolledBefore(ctx context.Context, t crm.TenantID, flow crm.Fl
 	}
 	var out []crm.RecordID
 	for _, e := range enrs {
-		if e.State == "enrolled" && e.Revision == flow.ActiveRevision && e.Step == 0 && !e.EnrolledAt.Before(since) {
+		if e.State == crm.Enrolled && e.Revision == flow.ActiveRevision && e.Step == 0 && !e.EnrolledAt.Before(since) {
 			out = append(out, e.ID)
 		}
 	}

@@ -59,14 +59,14 @@ func TestWorkflowBackfillWhoseRunnerDiedIsContinued(t *testing.T) {
 	sweep()
 	bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
 	require.NoError(t, err)
-	require.Equal(t, "running", bf.State, "left alone while its lease holds")
+	require.Equal(t, crm.BackfillRunning, bf.State, "left alone while its lease holds")
 	require.EqualValues(t, 100, bf.Done)
 
 	require.NoError(t, b.store.ReleaseBackfill(b.ctx, b.tenant, f.Name, "dead-runner")) // as its running out would
 	sweep()
 	bf, _, err = b.store.Backfill(b.ctx, b.tenant, f.Name)
 	require.NoError(t, err)
-	require.Equal(t, "done", bf.State)
+	require.Equal(t, crm.BackfillDone, bf.State)
 	require.EqualValues(t, 150, bf.Total)
 	require.EqualValues(t, 150, bf.Done, "every contact counted once")
 	matched := 0

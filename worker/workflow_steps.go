@@ -189,7 +189,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	var keep []crm.RecordID
 	countOf := make(map[crm.RecordID]int, len(ids))
 	for i, e := range enrs {
-		if e.State != "enrolled" || e.Revision != rev || e.Step != step || (len(counts) > 0 && e.Count != counts[i]) {
+		if e.State != crm.Enrolled || e.Revision != rev || e.Step != step || (len(counts) > 0 && e.Count != counts[i]) {
 			continue
 		}
 		if _, dup := countOf[e.ID]; dup {

@@ -106,7 +106,7 @@ func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf
 	var groups []*group
 	byKey := map[key]*group{}
 	for _, e := range enrs {
-		if e.State != "enrolled" {
+		if e.State != crm.Enrolled {
 			continue
 		}
 		k := key{e.Revision, e.Step}
@@ -133,7 +133,7 @@ func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf
 // running, and returns how many it enqueued (0 or 1).
 func (w *Worker) sweepBackfill(ctx context.Context, t crm.TenantID, f crm.Flow, asOf time.Time) (int, error) {
 	bf, ok, err := w.store.Backfill(ctx, t, f.Name)
-	if err != nil || !ok || bf.State != "running" || bf.Revision != f.ActiveRevision || !bf.ActivatedAt.Equal(f.ActivatedAt) {
+	if err != nil || !ok || bf.State != crm.BackfillRunning || bf.Revision != f.ActiveRevision || !bf.ActivatedAt.Equal(f.ActivatedAt) {
 		return 0, err
 	}
 	task, err := NewWorkflowBackfillTask(WorkflowBackfillPayload{TenantID: t, Workflow: f.Name, Revision: bf.Revision,

@@ -212,7 +212,7 @@ func TestWorkflowEnrollExistingDeletesExactlyTheMatchingContacts(t *testing.T) {
 	bf, ok, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, "done", bf.State)
+	require.Equal(t, crm.BackfillDone, bf.State)
 	require.EqualValues(t, len(all), bf.Total)
 	require.EqualValues(t, len(all), bf.Done)
 	require.EqualValues(t, len(bounced), bf.Enrolled)
@@ -228,7 +228,7 @@ func TestWorkflowEnrollExistingDeletesExactlyTheMatchingContacts(t *testing.T) {
 	require.ElementsMatch(t, bounced, binned, "exactly the matching contacts are in the bin")
 	for _, id := range bounced {
 		enr := b.enrollment(t, f.Name, id)
-		require.Equal(t, "completed", enr.State)
+		require.Equal(t, crm.Completed, enr.State)
 		require.Equal(t, 1, enr.Count, "enrolled once")
 		h := b.history(t, f.Name, id)
 		require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h))
@@ -236,7 +236,7 @@ func TestWorkflowEnrollExistingDeletesExactlyTheMatchingContacts(t *testing.T) {
 		require.Equal(t, "done", h[1].Outcome)
 	}
 	for _, id := range suppressed {
-		require.Equal(t, "", b.enrollment(t, f.Name, id).State)
+		require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, f.Name, id).State)
 		require.Equal(t, []string{"suppressed"}, kinds(b.history(t, f.Name, id)))
 	}
 	require.Empty(t, b.history(t, f.Name, all[0]), "a contact that never matched has no history")
@@ -317,7 +317,7 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 	require.NoError(t, err)
 	c := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
-	require.Equal(t, "", b.enrollment(t, "nurture", c).State, "a paused workflow enrolls nothing (S20)")
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "nurture", c).State, "a paused workflow enrolls nothing (S20)")
 	require.Empty(t, b.history(t, "nurture", c))
 
 	// The delayed step comes due while the workflow is paused: no action runs, A stays enrolled.
@@ -326,7 +326,7 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 	require.Empty(t, b.live(t, a).Properties["hs_lead_status"])
 	require.Equal(t, []string{"enrolled", "action"}, kinds(b.history(t, "nurture", a)))
 	enr := b.enrollment(t, "nurture", a)
-	require.Equal(t, "enrolled", enr.State)
+	require.Equal(t, crm.Enrolled, enr.State)
 	require.Equal(t, 1, enr.Step)
 
 	// Active again: the workflow sweep finds A's overdue step and runs it.
@@ -336,8 +336,8 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 	require.NoError(t, err)
 	b.runTasks(t)
 	require.Equal(t, "new", b.live(t, a).Properties["hs_lead_status"])
-	require.Equal(t, "completed", b.enrollment(t, "nurture", a).State)
-	require.Equal(t, "", b.enrollment(t, "nurture", c).State, "what changed while paused does not enroll later")
+	require.Equal(t, crm.Completed, b.enrollment(t, "nurture", a).State)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "nurture", c).State, "what changed while paused does not enroll later")
 }
 
 func TestDeletedRecordIsUnenrolledAndRestoredDoesNotResume(t *testing.T) {
@@ -347,13 +347,13 @@ func TestDeletedRecordIsUnenrolledAndRestoredDoesNotResume(t *testing.T) {
 	b.activate(t, "nurture", src)
 	a := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
-	require.Equal(t, "enrolled", b.enrollment(t, "nurture", a).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "nurture", a).State)
 
 	res, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{a}, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
 	require.Len(t, res.Archived, 1)
 	b.drain(t)
-	require.Equal(t, "unenrolled", b.enrollment(t, "nurture", a).State, "unenrolled at once (S8)")
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "nurture", a).State, "unenrolled at once (S8)")
 	h := b.history(t, "nurture", a)
 	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
 	require.Equal(t, "record deleted", h[2].Detail)
@@ -373,7 +373,7 @@ func TestDeletedRecordIsUnenrolledAndRestoredDoesNotResume(t *testing.T) {
 	b.clock.Advance(25 * time.Hour)
 	b.runTasks(t) // the delayed step's task comes due
 	enr := b.enrollment(t, "nurture", a)
-	require.Equal(t, "unenrolled", enr.State)
+	require.Equal(t, crm.Unenrolled, enr.State)
 	require.Equal(t, 1, enr.Count)
 	require.Empty(t, b.live(t, a).Properties["hs_lead_status"], "no action ran on the restored record")
 
@@ -461,8 +461,8 @@ actions:
 	b.activate(t, "again", again)
 	a := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
-	require.Equal(t, "completed", b.enrollment(t, "once", a).State)
-	require.Equal(t, "enrolled", b.enrollment(t, "again", a).State)
+	require.Equal(t, crm.Completed, b.enrollment(t, "once", a).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "again", a).State)
 
 	toggle := func() {
 		b.clock.Advance(time.Second)
@@ -476,7 +476,7 @@ actions:
 	require.Equal(t, 1, b.enrollment(t, "again", a).Count)
 	b.clock.Advance(2 * time.Hour)
 	b.runTasks(t)
-	require.Equal(t, "completed", b.enrollment(t, "again", a).State)
+	require.Equal(t, crm.Completed, b.enrollment(t, "again", a).State)
 
 	// Still matching since its enrollment: no re-enrollment.
 	b.update(t, a, map[string]string{"firstname": "Ann"})
@@ -486,7 +486,7 @@ actions:
 	// Not matching -> matching: enrolls again where re-enrollment is on, never where it is off (S19).
 	toggle()
 	require.Equal(t, 2, b.enrollment(t, "again", a).Count)
-	require.Equal(t, "enrolled", b.enrollment(t, "again", a).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "again", a).State)
 	require.Equal(t, 1, b.enrollment(t, "once", a).Count)
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, "once", a)))
 }
@@ -518,16 +518,16 @@ actions:
 	b.update(t, vip, map[string]string{"lifecyclestage": "lead"})
 	other := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
-	require.Equal(t, "", b.enrollment(t, "nurture", vip).State, "a list member is never enrolled")
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "nurture", vip).State, "a list member is never enrolled")
 	h := b.history(t, "nurture", vip)
 	require.Equal(t, []string{"suppressed"}, kinds(h))
 	require.Contains(t, h[0].Detail, "list "+string(list.ID))
-	require.Equal(t, "enrolled", b.enrollment(t, "nurture", other).State)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "nurture", other).State)
 
 	// Starting to match the suppression trigger while enrolled unenrolls (S19).
 	b.update(t, other, map[string]string{"hs_lead_status": "unqualified"})
 	b.drain(t)
-	require.Equal(t, "unenrolled", b.enrollment(t, "nurture", other).State)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "nurture", other).State)
 	h = b.history(t, "nurture", other)
 	require.Equal(t, "unenrolled", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "suppression")
@@ -550,7 +550,7 @@ actions:
 	bad := b.contact(t, map[string]string{"firstname": "Johnny"})
 	good := b.contact(t, map[string]string{"firstname": "5"})
 	b.drain(t)
-	require.Equal(t, "", b.enrollment(t, "numbers", bad).State)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "numbers", bad).State)
 	h := b.history(t, "numbers", bad)
 	require.Equal(t, []string{"trigger_error"}, kinds(h))
 	require.Contains(t, h[0].Detail, "int(<firstname>)")
@@ -635,7 +635,7 @@ actions:
 	require.NoError(t, b.w.ProcessTask(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now())))
 	require.Equal(t, 1, b.runTasks(t))
 	require.Equal(t, "tagged", b.live(t, a).Properties["jobtitle"])
-	require.Equal(t, "completed", b.enrollment(t, "tag", a).State)
+	require.Equal(t, crm.Completed, b.enrollment(t, "tag", a).State)
 }
 
 func TestChangesSweepAndDrainDedupe(t *testing.T) {

@@ -1052,7 +1052,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 	// runs its step.
 	require.Equal(t, 0, activate.wait(t), "stdout:\n%s\nstderr:\n%s", activate.stdout, activate.stderr)
 	bf, _ := backfill()
-	require.Equal(t, "done", bf.State)
+	require.Equal(t, crm.BackfillDone, bf.State)
 	require.Equal(t, int64(n), bf.Total)
 	require.Equal(t, int64(n), bf.Done, "every contact looked at once")
 	require.LessOrEqual(t, bf.Enrolled, int64(len(matching)), "enrollments counted twice")
@@ -1101,7 +1101,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 			require.Empty(t, e.State, "contact %s (%s) was enrolled", e.ID, kind[e.ID])
 			continue
 		}
-		require.Equal(t, "completed", e.State, "contact %s", e.ID)
+		require.Equal(t, crm.Completed, e.State, "contact %s", e.ID)
 		require.Equal(t, 1, e.Count, "contact %s enrolled %d times", e.ID, e.Count)
 	}
 	histories := readHistories(t, b, name, ids)

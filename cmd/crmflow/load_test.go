@@ -679,7 +679,7 @@ func TestLoad(t *testing.T) {
 	require.Zero(t, j.Skipped)
 	bf, _, err := b.store.Backfill(b.ctx, tenant, loadFlowName)
 	require.NoError(t, err)
-	require.Equal(t, "done", bf.State)
+	require.Equal(t, crm.BackfillDone, bf.State)
 	require.Equal(t, int64(loadSubscribers), bf.Enrolled, "backfill enrolled every subscriber and nothing else")
 	t.Logf("store: %d records of the load (%d live, %d in the bin); job %d/%d; backfill %d/%d looked at, %d enrolled",
 		len(g.all), len(live), len(binned), j.Done, j.Total, bf.Done, bf.Total, bf.Enrolled)

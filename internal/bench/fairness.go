@@ -145,7 +145,7 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 				watch <- err
 				return
 			}
-			if ok && bf.State == "done" {
+			if ok && bf.State == crm.BackfillDone {
 				if _, seen := extra["backfill_seconds"]; !seen {
 					extra["backfill_seconds"] = time.Since(start).Seconds()
 					extra["enrolled"] = float64(bf.Enrolled)
