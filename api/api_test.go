@@ -399,7 +399,7 @@ type enqueuedJob struct {
 
 type enqueuedMail struct {
 	tenant crm.TenantID
-	mail   crm.PendingMail
+	mail   crm.Mail
 }
 
 func (f *fakeTasks) EnqueueWorkflowBackfill(_ context.Context, t crm.TenantID, flow string, rev int64) error {
@@ -463,7 +463,7 @@ func (f *fakeTasks) EnqueueDeleteJob(_ context.Context, t crm.TenantID, id strin
 	return f.err
 }
 
-func (f *fakeTasks) EnqueueMail(_ context.Context, t crm.TenantID, m crm.PendingMail) error {
+func (f *fakeTasks) EnqueueMail(_ context.Context, t crm.TenantID, m crm.Mail) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mails = append(f.mails, enqueuedMail{tenant: t, mail: m})
@@ -484,10 +484,10 @@ func (f *fakeTasks) jobsOf(tn crm.TenantID) []string {
 }
 
 // mailsOf returns the mails enqueued for tenant tn, in order.
-func (f *fakeTasks) mailsOf(tn crm.TenantID) []crm.PendingMail {
+func (f *fakeTasks) mailsOf(tn crm.TenantID) []crm.Mail {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []crm.PendingMail
+	var out []crm.Mail
 	for _, m := range f.mails {
 		if m.tenant == tn {
 			out = append(out, m.mail)

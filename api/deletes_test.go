@@ -345,7 +345,7 @@ func (b *testBundle) requireNoTrace(t *testing.T, values ...string) {
 
 // confirmation returns tenant A's one pending email, and checks that it is the one handed to the
 // workers (Config.Tasks), addressed to the acting user.
-func (b *testBundle) confirmation(t *testing.T) crm.PendingMail {
+func (b *testBundle) confirmation(t *testing.T) crm.Mail {
 	t.Helper()
 	stored, err := b.store.PendingMails(b.ctx, b.tenantA)
 	require.NoError(t, err)

@@ -474,7 +474,7 @@ func (fuzzTasks) EnqueueWorkflowSteps(context.Context, crm.TenantID, string, int
 
 func (fuzzTasks) EnqueueDeleteJob(context.Context, crm.TenantID, string) error { return nil }
 
-func (fuzzTasks) EnqueueMail(context.Context, crm.TenantID, crm.PendingMail) error { return nil }
+func (fuzzTasks) EnqueueMail(context.Context, crm.TenantID, crm.Mail) error { return nil }
 
 func (fuzzTasks) EnqueueChangesDrain(context.Context, crm.TenantID, time.Time) error { return nil }
 

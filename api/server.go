@@ -45,7 +45,7 @@ type Tasks interface {
 	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t. Enqueuing the same job twice is harmless.
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
-	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.PendingMail) error
+	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.Mail) error
 	// EnqueueChangesDrain asks a worker to run tenant t's record changes through the workflow engine
 	// now (at is the time of the write) rather than at the scheduler's next changes sweep. Enqueuing
 	// it after every write is harmless: a drain queued or running takes the later changes too (but

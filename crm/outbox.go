@@ -41,9 +41,11 @@ var ErrMailDropped = errors.New("crm: this email was about a record that no long
 // caller should try again after the lease expires.
 var ErrMailInFlight = errors.New("crm: another delivery of this email is in progress")
 
-// OutboxMessage is an email kept in a tenant's outbox because no SMTP server is configured. It is
-// stored as JSON in the tenant's OutboxKey list, oldest first.
-type OutboxMessage struct {
+// Mail is an email of crmflow's, in each place it is kept: written atomically with the change that
+// causes it until a worker has delivered it (PendingMailKey, as the confirmation of a permanent
+// delete), and in a tenant's outbox when no SMTP server is configured (OutboxKey, as JSON, oldest
+// first). A pending mail has no Ref nor ExpiresAt.
+type Mail struct {
 	// ID is the email's idempotency key: one message of an ID is ever kept.
 	ID string `json:"id"`
 	// To is the recipient's address.
@@ -68,7 +70,7 @@ type OutboxMessage struct {
 }
 
 // LogValue logs a message by id and kind only: the address and the text are personal data.
-func (m OutboxMessage) LogValue() slog.Value {
+func (m Mail) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("mail_id", m.ID), slog.String("kind", m.Kind))
 }
 
@@ -205,7 +207,7 @@ func checkMailID(id string) error {
 // expired entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
 // same ID holds the lease, and a *ValidationError for a bad tenant or an empty ID. A zero
 // m.CreatedAt is set to the store clock's now. Safe for concurrent use.
-func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessage) error {
+func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m Mail) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -246,7 +248,7 @@ func (s *RedisStore) AppendOutbox(ctx context.Context, t TenantID, m OutboxMessa
 
 // Outbox returns up to limit messages of the tenant's outbox, oldest first; limit <= 0 returns
 // them all. A *ValidationError for a bad tenant.
-func (s *RedisStore) Outbox(ctx context.Context, t TenantID, limit int) ([]OutboxMessage, error) {
+func (s *RedisStore) Outbox(ctx context.Context, t TenantID, limit int) ([]Mail, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -258,9 +260,9 @@ func (s *RedisStore) Outbox(ctx context.Context, t TenantID, limit int) ([]Outbo
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	out := make([]OutboxMessage, 0, len(raws))
+	out := make([]Mail, 0, len(raws))
 	for i, raw := range raws {
-		var m OutboxMessage
+		var m Mail
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			return nil, fmt.Errorf("decode outbox message %d: %w", i, err)
 		}
@@ -276,7 +278,7 @@ func (s *RedisStore) Outbox(ctx context.Context, t TenantID, limit int) ([]Outbo
 
 // renderOutboxMessage renders a notification's templates from its record, live or in the bin, or
 // marks it erased when the record exists in neither.
-func (s *RedisStore) renderOutboxMessage(ctx context.Context, t TenantID, m *OutboxMessage) error {
+func (s *RedisStore) renderOutboxMessage(ctx context.Context, t TenantID, m *Mail) error {
 	rec, err := s.MailRecord(ctx, t, m.Ref)
 	switch {
 	case errors.Is(err, ErrNotFound):

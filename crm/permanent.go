@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,23 +37,7 @@ type PermanentDeleteResult struct {
 	// Blocklisted is how many email addresses were blocklisted.
 	Blocklisted int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
-	Mail PendingMail
-}
-
-// PendingMail is an email written atomically with the change that causes it, kept until a worker has
-// delivered it (see PendingMailKey).
-type PendingMail struct {
-	ID        string    `json:"id"`
-	To        string    `json:"to"`
-	Subject   string    `json:"subject"`
-	Body      string    `json:"body"`
-	Kind      string    `json:"kind"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// LogValue logs a pending mail by id and kind only.
-func (m PendingMail) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("mail_id", m.ID), slog.String("kind", m.Kind))
+	Mail Mail
 }
 
 // MailKindPermanentDelete is the Kind of the confirmation of a permanent delete.
@@ -132,7 +115,7 @@ func (s *RedisStore) permanentDeleteOnce(ctx context.Context, t TenantID, p Perm
 	if _, err := rand.Read(rb[:]); err != nil {
 		return PermanentDeleteResult{}, false, fmt.Errorf("mail id: %w", err)
 	}
-	mail := PendingMail{
+	mail := Mail{
 		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: MailKindPermanentDelete, CreatedAt: now,
 		Subject: "Permanent deletion completed",
 		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its activities and list memberships.\n"+
@@ -275,14 +258,14 @@ func (s *RedisStore) IsBlocklisted(ctx context.Context, t TenantID, email string
 }
 
 // PendingMails lists a tenant's emails not yet delivered, oldest first.
-func (s *RedisStore) PendingMails(ctx context.Context, t TenantID) ([]PendingMail, error) {
+func (s *RedisStore) PendingMails(ctx context.Context, t TenantID) ([]Mail, error) {
 	h, err := s.rdb.HGetAll(ctx, PendingMailKey(t)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read pending mail: %w", err)
 	}
-	out := make([]PendingMail, 0, len(h))
+	out := make([]Mail, 0, len(h))
 	for id, raw := range h {
-		var m PendingMail
+		var m Mail
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			return nil, fmt.Errorf("decode pending mail %s: %w", id, err)
 		}
@@ -300,8 +283,8 @@ func (s *RedisStore) AckPendingMail(ctx context.Context, t TenantID, id string) 
 	return nil
 }
 
-func sortPending(m []PendingMail) {
-	slices.SortFunc(m, func(a, b PendingMail) int {
+func sortPending(m []Mail) {
+	slices.SortFunc(m, func(a, b Mail) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}

@@ -161,7 +161,7 @@ type Store interface {
 	// IsBlocklisted reports whether an email was blocklisted by a permanent delete.
 	IsBlocklisted(ctx context.Context, t TenantID, email string) (bool, error)
 	// PendingMails lists the emails written with a change and not yet delivered, oldest first.
-	PendingMails(ctx context.Context, t TenantID) ([]PendingMail, error)
+	PendingMails(ctx context.Context, t TenantID) ([]Mail, error)
 	// AckPendingMail forgets a pending email once delivered. Idempotent.
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
 	// ContactsByAnyEmail returns the ids of every contact, live or in the bin, with that primary

@@ -96,7 +96,7 @@ func (c *Client) EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID str
 // it (see NewPendingMailTask), such as crm.PermanentDeleteResult.Mail. An email already queued is
 // not an error: enqueueing twice sends once. A *crm.ValidationError for a bad email. It makes
 // Client an api.Tasks mail enqueuer.
-func (c *Client) EnqueueMail(ctx context.Context, t crm.TenantID, m crm.PendingMail) error {
+func (c *Client) EnqueueMail(ctx context.Context, t crm.TenantID, m crm.Mail) error {
 	task, err := NewPendingMailTask(t, m)
 	if err != nil {
 		return err

@@ -192,7 +192,7 @@ func TestOutboxNotificationsExpire(t *testing.T) {
 	}
 	run("old")
 	// A confirmation (no record reference) never expires.
-	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenant, crm.OutboxMessage{ID: "confirm", To: "dpo@example.com", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"}))
+	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenant, crm.Mail{ID: "confirm", To: "dpo@example.com", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"}))
 	b.clock.Advance(23 * time.Hour)
 	run("young")
 	require.Equal(t, []string{"old", "confirm", "young"}, ids())

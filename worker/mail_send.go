@@ -56,7 +56,7 @@ type MailSendPayload struct {
 	ObjectType crm.ObjectType `json:"object_type,omitempty"`
 	RecordID   crm.RecordID   `json:"record_id,omitempty"`
 	Workflow   string         `json:"workflow,omitempty"`
-	// PendingMail is set when the email is a crm.PendingMail of the tenant (whose ID is the
+	// PendingMail is set when the email is a crm.Mail of the tenant (whose ID is the
 	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
 	PendingMail bool `json:"pending_mail,omitempty"`
 }
@@ -127,7 +127,7 @@ func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
 // its idempotency key; once delivered (or kept in the outbox) the handler acknowledges it
 // (crm.RedisStore.AckPendingMail). Enqueueing it twice, from the API and from the mail sweep, sends
 // it once. Options and errors as NewMailSendTask.
-func NewPendingMailTask(tenant crm.TenantID, m crm.PendingMail) (*asynq.Task, error) {
+func NewPendingMailTask(tenant crm.TenantID, m crm.Mail) (*asynq.Task, error) {
 	if m.ID == "" {
 		return nil, &crm.ValidationError{Field: "id", Code: "INVALID_IDEMPOTENCY_KEY",
 			Message: "a pending email needs its id: it is the email's idempotency key"}
@@ -196,7 +196,7 @@ You receive this email because you made this request.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
 	// wrapping crm.ErrMailDone).
-	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.OutboxMessage) error
+	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) error
 	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
@@ -246,7 +246,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	ref := p.ref()
 	if w.cfg.Mail.Host == "" {
 		now := w.clock.Now()
-		m := crm.OutboxMessage{ID: p.IdempotencyKey, To: p.To, Subject: p.Subject, Body: p.Body,
+		m := crm.Mail{ID: p.IdempotencyKey, To: p.To, Subject: p.Subject, Body: p.Body,
 			Kind: p.Kind, CreatedAt: now, Ref: ref}
 		if !ref.IsZero() {
 			m.ExpiresAt = now.Add(w.cfg.OutboxRetention)

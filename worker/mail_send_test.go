@@ -198,7 +198,7 @@ func TestMailSend(t *testing.T) {
 		require.NoError(t, err)
 		info, err := b.client(t).Enqueue(b.ctx, task)
 		require.NoError(t, err)
-		var out []crm.OutboxMessage
+		var out []crm.Mail
 		eventually(t, 10*time.Second, "the email to reach the outbox", func() bool {
 			out, err = b.store.Outbox(b.ctx, b.tenant, 0)
 			require.NoError(t, err)
@@ -340,7 +340,7 @@ func runAndStop(t *testing.T, w *worker.Worker) {
 func TestPendingMail(t *testing.T) {
 	t.Parallel()
 
-	permanentDelete := func(t *testing.T, b *testBundle, email string) crm.PendingMail {
+	permanentDelete := func(t *testing.T, b *testBundle, email string) crm.Mail {
 		t.Helper()
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts,
 			[]crm.RecordInput{{Properties: map[string]string{"email": email}}}, crm.Actor{})
@@ -350,7 +350,7 @@ func TestPendingMail(t *testing.T) {
 		require.NotEmpty(t, res.Mail.ID)
 		return res.Mail
 	}
-	pending := func(t *testing.T, b *testBundle) []crm.PendingMail {
+	pending := func(t *testing.T, b *testBundle) []crm.Mail {
 		t.Helper()
 		m, err := b.store.PendingMails(b.ctx, b.tenant)
 		require.NoError(t, err)

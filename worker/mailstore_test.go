@@ -33,16 +33,16 @@ func TestOutbox(t *testing.T) {
 		t.Parallel()
 		store, tenant := mailStore(t)
 		for _, id := range []string{"a", "b", "c"} {
-			require.NoError(t, store.AppendOutbox(ctx, tenant, crm.OutboxMessage{ID: id, To: "x@example.com",
+			require.NoError(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: id, To: "x@example.com",
 				Subject: "S " + id, Body: "B", Kind: "test"}))
 		}
-		err := store.AppendOutbox(ctx, tenant, crm.OutboxMessage{ID: "b", Subject: "again"})
+		err := store.AppendOutbox(ctx, tenant, crm.Mail{ID: "b", Subject: "again"})
 		require.ErrorIs(t, err, crm.ErrMailDone)
 
 		all, err := store.Outbox(ctx, tenant, 0)
 		require.NoError(t, err)
 		require.Len(t, all, 3)
-		require.Equal(t, crm.OutboxMessage{ID: "a", To: "x@example.com", Subject: "S a", Body: "B", Kind: "test",
+		require.Equal(t, crm.Mail{ID: "a", To: "x@example.com", Subject: "S a", Body: "B", Kind: "test",
 			CreatedAt: t0}, all[0])
 		first2, err := store.Outbox(ctx, tenant, 2)
 		require.NoError(t, err)
@@ -58,9 +58,9 @@ func TestOutbox(t *testing.T) {
 		t.Parallel()
 		store, tenant := mailStore(t)
 		var ve *crm.ValidationError
-		require.ErrorAs(t, store.AppendOutbox(ctx, tenant, crm.OutboxMessage{}), &ve)
+		require.ErrorAs(t, store.AppendOutbox(ctx, tenant, crm.Mail{}), &ve)
 		require.Equal(t, "id", ve.Field)
-		require.ErrorAs(t, store.AppendOutbox(ctx, "Bad Tenant", crm.OutboxMessage{ID: "a"}), &ve)
+		require.ErrorAs(t, store.AppendOutbox(ctx, "Bad Tenant", crm.Mail{ID: "a"}), &ve)
 		_, err := store.Outbox(ctx, "Bad Tenant", 0)
 		require.ErrorAs(t, err, &ve)
 	})
@@ -84,13 +84,13 @@ func TestMailLedger(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, crm.MailBusy, claim)
 		// The outbox does not take over an email being sent.
-		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.OutboxMessage{ID: "k"}), crm.ErrMailInFlight)
+		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}), crm.ErrMailInFlight)
 
 		require.NoError(t, store.FinishMail(ctx, tenant, "k", "attempt-1", true))
 		claim, err = store.ClaimMail(ctx, tenant, "k", "attempt-3", time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, crm.MailDone, claim)
-		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.OutboxMessage{ID: "k"}), crm.ErrMailDone)
+		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}), crm.ErrMailDone)
 		ttl, err := redistest.Client(t).TTL(ctx, crm.MailSentKey(tenant, "k")).Result()
 		require.NoError(t, err)
 		require.InDelta(t, crm.MailSentTTL.Seconds(), ttl.Seconds(), 5)
