@@ -260,13 +260,27 @@ func (s *RedisStore) History(ctx context.Context, t TenantID, flow string, o Obj
 	return out, nil
 }
 
+// Event is the kind of write a change state records, as one letter (the form the change marks keep
+// in Redis and the engine reads in Change.Events).
+type Event string
+
+// The events of record writes.
+const (
+	EventCreated   Event = "c" // the record was created
+	EventUpdated   Event = "u" // its properties changed
+	EventDeleted   Event = "d" // it was moved to the bin
+	EventRestored  Event = "r" // it was restored from the bin
+	EventPermanent Event = "p" // it was deleted permanently
+	EventListed    Event = "l" // it was added to a static list
+)
+
 // Change is a record the engine has still to look at: the states its writes left since it last
 // looked, oldest first.
 type Change struct {
 	Type ObjectType
 	ID   RecordID
-	// Events are the letters of the states' events, in order: c created, u updated, d deleted, r
-	// restored, p permanently deleted, l added to a list.
+	// Events are the letters of the states' events (Event), in order: c created, u updated, d
+	// deleted, r restored, p permanently deleted, l added to a list.
 	Events string
 	// States are what each write left, oldest first.
 	States []ChangeState
@@ -280,8 +294,8 @@ type ChangeState struct {
 	// every active workflow evaluates. A workflow evaluates the states numbered after its
 	// activation (Flow.ActivatedSeq).
 	Seq int64
-	// Event is the write's event letter (see Change.Events).
-	Event string
+	// Event is the write's event.
+	Event Event
 	// Values are the properties that the active triggers of the record's type read, as the write
 	// left them (a property not set is absent); nil when the write kept none (a delete, a list
 	// join, or no workflow of the type active).
@@ -304,7 +318,7 @@ func parseStates(raw string) []ChangeState {
 	if strings.IndexFunc(raw, func(r rune) bool { return !unicode.IsLetter(r) }) < 0 {
 		out := make([]ChangeState, 0, len(raw))
 		for _, l := range raw {
-			out = append(out, ChangeState{Event: string(l)})
+			out = append(out, ChangeState{Event: Event(l)})
 		}
 		return out
 	}
@@ -318,7 +332,7 @@ func parseStates(raw string) []ChangeState {
 		if err != nil {
 			continue
 		}
-		st := ChangeState{Seq: seq, Event: line[:1]}
+		st := ChangeState{Seq: seq, Event: Event(line[:1])}
 		if hasVals && json.Unmarshal([]byte(vals), &st.Values) != nil {
 			continue
 		}
@@ -354,7 +368,7 @@ func (s *RedisStore) PendingChanges(ctx context.Context, t TenantID, limit int) 
 		states := parseStates(raw)
 		var ev strings.Builder
 		for _, st := range states {
-			ev.WriteString(st.Event)
+			ev.WriteString(string(st.Event))
 		}
 		out = append(out, Change{Type: ObjectType(typ), ID: RecordID(id), Events: ev.String(), States: states,
 			score: zs[i].Score, member: m})

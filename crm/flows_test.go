@@ -415,7 +415,7 @@ func TestChangeStatesAreBounded(t *testing.T) {
 		}
 		states := b.pendingChange(t, c.ID).States
 		require.Len(t, states, 100)
-		require.Equal(t, "c", states[0].Event)
+		require.Equal(t, crm.EventCreated, states[0].Event)
 		for i := 1; i < 99; i++ {
 			require.Equal(t, states[i-1].Seq+1, states[i].Seq, "the first states in order")
 		}

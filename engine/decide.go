@@ -14,11 +14,11 @@ import (
 
 // The letters of crm.Change.Events the engine looks for; r (restored) alone calls for no verdict.
 const (
-	eventCreated   = "c"
-	eventUpdated   = "u"
-	eventDeleted   = "d"
-	eventPermanent = "p"
-	eventListed    = "l"
+	eventCreated   = string(crm.EventCreated)
+	eventUpdated   = string(crm.EventUpdated)
+	eventDeleted   = string(crm.EventDeleted)
+	eventPermanent = string(crm.EventPermanent)
+	eventListed    = string(crm.EventListed)
 )
 
 // MaxDetail bounds the Detail of a verdict, in bytes: a trigger's run-time error is cut there.

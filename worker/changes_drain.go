@@ -242,9 +242,9 @@ func stateLayers(changes []crm.Change, since int64, now changedNow) [][]engine.C
 			if st.Seq != 0 && st.Seq <= since {
 				continue
 			}
-			ec := engine.Change{ID: c.ID, Events: st.Event, Deletion: now.deletions[c.ID]}
+			ec := engine.Change{ID: c.ID, Events: string(st.Event), Deletion: now.deletions[c.ID]}
 			switch {
-			case st.Event == "d" || st.Event == "p":
+			case st.Event == crm.EventDeleted || st.Event == crm.EventPermanent:
 				// Gone at that write, whatever came after.
 			case st.Values != nil:
 				ec.Record = &crm.Record{ID: c.ID, Type: c.Type, Properties: st.Values}
