@@ -57,7 +57,8 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false // a batch was not acknowledged by enough replicas (logged once per run)
+	unacked := false  // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector // the job's selection, prepared at its first step in this run
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -79,8 +80,19 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			}
 		}
 		if before.State == crm.JobSelecting {
-			if before, err = w.selectStep(ctx, p.TenantID, before); err != nil {
-				return err
+			if sel == nil {
+				var refused crm.Job
+				if sel, refused, err = w.startSelection(ctx, p.TenantID, before); err != nil {
+					return err
+				}
+				if sel == nil {
+					before = refused
+				}
+			}
+			if sel != nil {
+				if before, err = sel.step(ctx, w, p.TenantID, before); err != nil {
+					return err
+				}
 			}
 			switch before.State {
 			case crm.JobSelecting:
@@ -123,29 +135,38 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 // SelectBatchSize is how many records one step of a job's selection looks at.
 const SelectBatchSize = 500
 
-// selectStep runs one step of the selection of job j, which is selecting, and returns the job
-// after it. A filter is compiled against the type's properties as they are now; one that no longer
-// compiles, and a list deleted meanwhile, refuse the job. A record on which the filter fails at run
-// time is not selected.
-func (w *Worker) selectStep(ctx context.Context, t crm.TenantID, j crm.Job) (crm.Job, error) {
+// selector runs the steps of one job's selection in one task run: the filter is compiled, and the
+// list checked, once for the run rather than at every step.
+type selector struct {
+	list  bool              // the job selects a list's members
+	prog  *triggers.Program // the compiled filter, for a job selecting by filter
+	props []string          // what the filter reads of each record (nil: all of it)
+}
+
+// startSelection prepares the selection of job j, which is selecting. A filter is compiled against
+// the type's properties as they are now; one that no longer compiles, and a list deleted meanwhile,
+// refuse the job: sel is then nil and refused is the job as it ended.
+func (w *Worker) startSelection(ctx context.Context, t crm.TenantID, j crm.Job) (sel *selector, refused crm.Job, err error) {
 	if j.By.Via == crm.ViaList {
 		l, err := w.store.List(ctx, t, crm.ListID(j.By.Ref))
 		var nf *crm.NotFoundError
 		switch {
 		case errors.As(err, &nf):
-			return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
+			refused, err = w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
 				fmt.Sprintf("list %s was deleted before its members were selected: nothing was deleted", j.By.Ref))
+			return nil, refused, err
 		case err != nil:
-			return crm.Job{}, err
+			return nil, crm.Job{}, err
 		case l.ObjectType != j.ObjectType:
-			return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
+			refused, err = w.store.RefuseJob(ctx, t, j.ID, crm.RefusedListGone,
 				fmt.Sprintf("list %s no longer holds %s: nothing was deleted", j.By.Ref, j.ObjectType))
+			return nil, refused, err
 		}
-		return w.store.StageListSelection(ctx, t, j, SelectBatchSize)
+		return &selector{list: true}, crm.Job{}, nil
 	}
 	schema, err := w.store.Schema(ctx, t, j.ObjectType)
 	if err != nil {
-		return crm.Job{}, err
+		return nil, crm.Job{}, err
 	}
 	prog, err := triggers.Compile(j.Filter, schema)
 	if err != nil {
@@ -156,25 +177,38 @@ func (w *Worker) selectStep(ctx context.Context, t crm.TenantID, j crm.Job) (crm
 			w.log.Warn("bulk delete job's filter no longer compiles", "tenant_id", string(t), "job_id", j.ID,
 				"line", te.Line, "column", te.Column)
 		}
-		return w.store.RefuseJob(ctx, t, j.ID, crm.RefusedInvalidFilter,
+		refused, err = w.store.RefuseJob(ctx, t, j.ID, crm.RefusedInvalidFilter,
 			fmt.Sprintf("the filter no longer compiles against the properties of %s (one was changed or deleted since the job was "+
 				"created): nothing was deleted; check the filter against GET /crm/v3/properties/%s and send it again", j.ObjectType, j.ObjectType))
+		return nil, refused, err
 	}
+	sel = &selector{prog: prog}
 	// Only what the filter reads of each record (or all of it, when that is not known).
 	props, all := prog.Reads()
-	if all {
-		props = nil
-	} else if len(props) == 0 {
-		props = []string{"-"}
+	switch {
+	case all:
+	case len(props) == 0:
+		sel.props = []string{"-"}
+	default:
+		sel.props = props
 	}
-	recs, next, err := w.store.NextRecords(ctx, t, j.ObjectType, j.Cursor, SelectBatchSize, props)
+	return sel, crm.Job{}, nil
+}
+
+// step runs the next step of the selection of job j and returns the job after it. A record on
+// which the filter fails at run time is not selected.
+func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.Job) (crm.Job, error) {
+	if sel.list {
+		return w.store.StageListSelection(ctx, t, j, SelectBatchSize)
+	}
+	recs, next, err := w.store.NextRecords(ctx, t, j.ObjectType, j.Cursor, SelectBatchSize, sel.props)
 	if err != nil {
 		return crm.Job{}, err
 	}
 	now := w.cfg.Clock.Now()
 	step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: len(recs)}
 	for _, rec := range recs {
-		if ok, err := prog.Match(rec, now); err == nil && ok {
+		if ok, err := sel.prog.Match(rec, now); err == nil && ok {
 			step.IDs = append(step.IDs, rec.ID)
 		}
 	}

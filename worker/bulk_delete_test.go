@@ -93,23 +93,38 @@ func TestBulkDeleteTask(t *testing.T) {
 
 // A task of a job that was refused (a sweep's task enqueued while the job was selecting) returns at
 // once: it neither deletes anything nor holds a worker slot.
-func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
-	t.Parallel()
+
+// bulkStore returns a store on the test Redis with a new tenant of its own.
+func bulkStore(t *testing.T) (context.Context, *crm.RedisStore, crm.TenantID) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
 	require.NoError(t, err)
-	_, err = st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "x"}}}, crm.Actor{})
-	require.NoError(t, err)
-	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 2, By: "ops@x.example"})
-	require.NoError(t, err)
+	return ctx, st, tn
+}
+
+// bulkWorker returns a worker on st whose tasks the test runs itself (ProcessTask).
+func bulkWorker(t *testing.T, st *crm.RedisStore) *worker.Worker {
+	t.Helper()
 	opt, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
 	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
+	t.Parallel()
+	ctx, st, tn := bulkStore(t)
+	_, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "x"}}}, crm.Actor{})
+	require.NoError(t, err)
+	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 2, By: "ops@x.example"})
+	require.NoError(t, err)
+	w := bulkWorker(t, st)
 
 	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
 	job, err = st.Job(ctx, tn, job.ID)
@@ -129,22 +144,13 @@ func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
 // outlives the filter, does not quote it: it may name a contact's data.
 func TestBulkDeleteInvalidFilterRefusal(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
+	ctx, st, tn := bulkStore(t)
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts,
 		// A name written without quotes reads as a property that does not exist: the compiler's
 		// message would quote it.
 		Filter: `firstname == Annabelle_Smith`, ConfirmCount: 1, By: "ops@x.example"})
 	require.NoError(t, err)
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
+	w := bulkWorker(t, st)
 	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
 	job, err = st.Job(ctx, tn, job.ID)
 	require.NoError(t, err)
