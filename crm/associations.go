@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func (r AssociationRef) member() string { return string(r.Type) + ":" + string(r.ID) }
+func associationMember(r AssociationRef) string { return string(r.Type) + ":" + string(r.ID) }
 
 // Associate implements Store.
 func (s *RedisStore) Associate(ctx context.Context, t TenantID, from, to AssociationRef) error {
@@ -25,7 +25,7 @@ func (s *RedisStore) Associate(ctx context.Context, t TenantID, from, to Associa
 	}
 	n, err := associateScript.Run(ctx, s.rdb,
 		[]string{RecordKey(t, from.Type, from.ID), RecordKey(t, to.Type, to.ID), AssocKey(t, from.Type, from.ID), AssocKey(t, to.Type, to.ID)},
-		from.member(), to.member()).Int()
+		associationMember(from), associationMember(to)).Int()
 	if err != nil {
 		return fmt.Errorf("associate: %w", err)
 	}
@@ -41,7 +41,7 @@ func (s *RedisStore) Associate(ctx context.Context, t TenantID, from, to Associa
 // Dissociate implements Store.
 func (s *RedisStore) Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error {
 	if err := dissociateScript.Run(ctx, s.rdb, []string{AssocKey(t, from.Type, from.ID), AssocKey(t, to.Type, to.ID)},
-		from.member(), to.member()).Err(); err != nil {
+		associationMember(from), associationMember(to)).Err(); err != nil {
 		return fmt.Errorf("dissociate: %w", err)
 	}
 	return nil

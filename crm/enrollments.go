@@ -284,8 +284,15 @@ type Change struct {
 	Events string
 	// States are what each write left, oldest first.
 	States []ChangeState
-	score  float64
-	member string
+	// Mark is the store's handle on the marks the change was read from: AckChanges compares it,
+	// so that it removes only what was read. Callers pass it back untouched.
+	Mark ChangeMark
+}
+
+// ChangeMark is a store's handle on one record's change marks (see Change.Mark).
+type ChangeMark struct {
+	Member string  // the marked record, as the store names it
+	Score  float64 // the mark's version when it was read
 }
 
 // ChangeState is what one record write left for the engine.
@@ -302,8 +309,8 @@ type ChangeState struct {
 	Values map[string]string
 }
 
-// lastSeq is the number of the change's last state, 0 when none is numbered.
-func (c Change) lastSeq() int64 {
+// LastSeq is the number of the change's last state, 0 when none is numbered.
+func (c Change) LastSeq() int64 {
 	var last int64
 	for _, st := range c.States {
 		last = max(last, st.Seq)
@@ -371,7 +378,7 @@ func (s *RedisStore) PendingChanges(ctx context.Context, t TenantID, limit int) 
 			ev.WriteString(string(st.Event))
 		}
 		out = append(out, Change{Type: ObjectType(typ), ID: RecordID(id), Events: ev.String(), States: states,
-			score: zs[i].Score, member: m})
+			Mark: ChangeMark{Member: m, Score: zs[i].Score}})
 	}
 	return out, nil
 }
@@ -384,7 +391,7 @@ func (s *RedisStore) AckChanges(ctx context.Context, t TenantID, cs []Change) (i
 	}
 	args := make([]any, 0, 3*len(cs))
 	for _, c := range cs {
-		args = append(args, c.member, strconv.FormatFloat(c.score, 'f', -1, 64), c.lastSeq())
+		args = append(args, c.Mark.Member, strconv.FormatFloat(c.Mark.Score, 'f', -1, 64), c.LastSeq())
 	}
 	n, err := ackChangesScript.Run(ctx, s.rdb, []string{ChangedKey(t), ChangedEventsKey(t)}, args...).Int()
 	if err != nil {

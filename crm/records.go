@@ -170,7 +170,7 @@ func (s *RedisStore) CreateRecords(ctx context.Context, t TenantID, o ObjectType
 		recs[i].AssocKey = len(keys) // Lua indexes from 1
 		for _, a := range r.Associations {
 			keys = append(keys, RecordKey(t, a.Type, a.ID), AssocKey(t, a.Type, a.ID))
-			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: a.member(), RecordKey: len(keys) - 1, AssocKey: len(keys)})
+			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: associationMember(a), RecordKey: len(keys) - 1, AssocKey: len(keys)})
 		}
 	}
 	payload, err := json.Marshal(recs)

@@ -435,7 +435,7 @@ func planSearch(t TenantID, sch Schema, p SearchParams, budget int) (searchPlan,
 	var query *searchCheck
 	var queryParts []searchPart
 	if q := strings.TrimSpace(p.Query); q != "" {
-		text := textIndexed[o]
+		text := TextIndexed(o)
 		if len(text) == 0 {
 			bad("query", "QUERY_NOT_SUPPORTED", "%s has no text-indexed properties, so query cannot search it: use filterGroups instead (indexed: %s)", o, searchables(indexes))
 		}
