@@ -11,13 +11,14 @@ import (
 
 	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 type testBundle struct {
 	ctx    context.Context
-	store  *crm.RedisStore
+	store  *redisstore.Store
 	tenant crm.TenantID
 	clock  *clock.Sim
 	mailer *fakeMailer
@@ -29,7 +30,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	ctx := t.Context()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
@@ -38,7 +39,7 @@ const (
 
 type testBundle struct {
 	url     string
-	store   *crm.RedisStore
+	store   *redisstore.Store
 	rdb     *redis.Client // the store's Redis, to look at every key of a tenant
 	tasks   *fakeTasks    // the server's Config.Tasks
 	clock   *clock.Sim
@@ -57,7 +58,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	rdb := redistest.Client(t)
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	b := &testBundle{
 		store:   st,
@@ -543,7 +544,7 @@ func TestNew(t *testing.T) {
 
 	t.Run("NegativeMaxBodyBytes", func(t *testing.T) {
 		t.Parallel()
-		st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+		st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		_, err = api.New(st, &api.Config{MaxBodyBytes: -1})
 		require.ErrorContains(t, err, "MaxBodyBytes")
@@ -551,7 +552,7 @@ func TestNew(t *testing.T) {
 
 	t.Run("TwoServersShareARegistry", func(t *testing.T) {
 		t.Parallel()
-		st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+		st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		reg := prometheus.NewRegistry()
 		_, err = api.New(st, &api.Config{Registerer: reg})

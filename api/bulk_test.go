@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -151,7 +152,7 @@ func TestBulkDeleteByFilter(t *testing.T) {
 	for _, id := range append(append([]string{}, leads...), customers...) {
 		b.requireLive(t, crm.Contacts, id, true)
 	}
-	require.Zero(t, b.rdb.Exists(b.ctx, crm.JobSelectedKey(b.tenantA, acc.ID), crm.JobPendingKey(b.tenantA, acc.ID)).Val())
+	require.Zero(t, b.rdb.Exists(b.ctx, redisstore.JobSelectedKey(b.tenantA, acc.ID), redisstore.JobPendingKey(b.tenantA, acc.ID)).Val())
 
 	// The right count: selected, then deleted, by the worker.
 	b.clock.Advance(time.Minute)

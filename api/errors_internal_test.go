@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/triggers"
 	"github.com/crmflow/crmflow/workflows"
@@ -144,7 +145,7 @@ func TestMapError(t *testing.T) {
 
 func TestPanicIsInternalError(t *testing.T) {
 	t.Parallel()
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	s, err := New(st, &Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

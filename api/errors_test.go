@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
-	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -114,7 +114,7 @@ func TestStoreFailureIsInternalError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rdb := redistest.Client(t)
-	broken, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	broken, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	require.NoError(t, rdb.Close())
 	srv, err := api.New(broken, &api.Config{Logger: slog.New(slog.NewJSONHandler(b.logs, nil))})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
@@ -147,7 +148,7 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 	rdb := redis.NewClient(opt)
 	tb.Cleanup(func() { _ = rdb.Close() })
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	must(err)
 	ctx := context.Background()
 	fx := &fuzzFixture{rdb: rdb}

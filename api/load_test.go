@@ -23,6 +23,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -155,7 +156,7 @@ func setupTrouble(t *testing.T) (*testBundle, *redistest.Server) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout, opt.MaxRetries = time.Second, time.Second, time.Second, 2*time.Second, 1
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	b := &testBundle{store: st, rdb: rdb, ctx: context.Background(), tenantA: crm.TenantID(redistest.Tenant(t)),
 		tokens: map[string]string{}, logs: &syncBuffer{}}

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
-	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -22,7 +22,7 @@ func TestProbes(t *testing.T) {
 
 	start := func(t *testing.T, ready func(context.Context) error) *testBundle {
 		t.Helper()
-		st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+		st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		srv, err := api.New(st, &api.Config{Ready: ready})
 		require.NoError(t, err)
@@ -151,7 +151,7 @@ func TestRequestLog(t *testing.T) {
 // Metrics need a Registerer that accepts them; a broken one is an error of New.
 func TestMetricsRegistrationError(t *testing.T) {
 	t.Parallel()
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	// A collector of the same name but other labels makes the registration fail.

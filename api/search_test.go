@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -431,7 +432,7 @@ func TestSearchWorkBudget(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	seedContacts(t, b, b.tenantA, 30)
-	st, err := crm.NewRedisStore(b.rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
 	require.NoError(t, err)
 	search := func(p crm.SearchParams) (crm.SearchResult, error) {
 		return st.Search(b.ctx, b.tenantA, crm.Contacts, p)

@@ -1,13 +1,7 @@
 package crm
 
 import (
-	"context"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // AuditEntry is one deletion, restore or permanent delete, of one record or of a batch of records
@@ -71,72 +65,4 @@ type AuditOpts struct {
 	After string
 	// Limit is the page size. Defaults to 100; at most 1000.
 	Limit int
-}
-
-// Audit implements Store.
-func (s *RedisStore) Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error) {
-	if opts == nil {
-		opts = &AuditOpts{}
-	}
-	limit := opts.Limit
-	if limit == 0 {
-		limit = 100
-	}
-	if limit < 0 || limit > 1000 {
-		return nil, "", &ValidationError{Field: "limit", Code: "INVALID_LIMIT", Message: fmt.Sprintf("limit %d is out of range: use 1 to 1000", limit)}
-	}
-	start := "-"
-	if opts.After != "" {
-		ms, seq, ok := strings.Cut(opts.After, "-")
-		if _, err := strconv.ParseUint(ms, 10, 64); err != nil || !ok {
-			return nil, "", &ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", opts.After)}
-		}
-		if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
-			return nil, "", &ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", opts.After)}
-		}
-		start = "(" + opts.After
-	}
-	msgs, err := s.rdb.XRangeN(ctx, AuditKey(t), start, "+", int64(limit+1)).Result()
-	if err != nil {
-		return nil, "", fmt.Errorf("read audit: %w", err)
-	}
-	next := ""
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
-	}
-	out := make([]AuditEntry, len(msgs))
-	for i, m := range msgs {
-		out[i] = auditEntry(m)
-	}
-	return out, next, nil
-}
-
-func auditEntry(m redis.XMessage) AuditEntry {
-	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	var ids []RecordID
-	for _, id := range strings.Split(str("record_ids"), ",") {
-		if id != "" {
-			ids = append(ids, RecordID(id))
-		}
-	}
-	count, _ := strconv.Atoi(str("count"))
-	perms := func(k string) Permissions {
-		p, _ := ParsePermissions(str(k)) // written from a Permissions; a set that no longer parses is left empty
-		return p
-	}
-	e := AuditEntry{ID: m.ID, Action: str("action"), ObjectType: ObjectType(str("object_type")), RecordIDs: ids,
-		Count: count, MailID: str("mail_id"),
-		By: str("by"), Via: Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
-		User: str("user"), TokenID: str("token_id")}
-	if _, ok := m.Values["perms"]; ok {
-		e.Permissions = perms("perms")
-	}
-	if _, ok := m.Values["prev_perms"]; ok {
-		e.PreviousPermissions = perms("prev_perms")
-	}
-	if v := str("expires_at"); v != "" && v != "0" {
-		e.ExpiresAt = parseMS(v)
-	}
-	return e
 }

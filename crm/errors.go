@@ -135,3 +135,21 @@ type BlockedEmailError struct {
 func (e *BlockedEmailError) Error() string {
 	return fmt.Sprintf("email %s was permanently deleted at the contact's request and is blocklisted: it cannot be used for a new contact", e.Email)
 }
+
+// ErrNotReplicated means a destructive change was made on its master, but fewer replicas than
+// Config.WaitReplicas acknowledged it within Config.WaitReplicasTimeout: it stands, and may be lost
+// if the master fails before its replicas catch up. Calls that return it may be retried: the
+// changes they make are idempotent.
+var ErrNotReplicated = errors.New("crm: change not acknowledged by enough replicas")
+
+// Sentinel errors of a store in trouble. Callers test them with errors.Is; the API answers both
+// with 503 and Retry-After.
+var (
+	// ErrStoreUnavailable means the store's Redis could not be reached or did not answer in time:
+	// it is down, hung, loading its data set or refusing clients. Retrying later may succeed.
+	ErrStoreUnavailable = errors.New("crm: store unavailable")
+	// ErrStoreFull means the store's Redis refused a write because it reached its maxmemory (OOM,
+	// with the noeviction policy crmflow requires). Reads still work; writes may succeed once
+	// memory is freed.
+	ErrStoreFull = errors.New("crm: store full")
+)

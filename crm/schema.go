@@ -168,7 +168,7 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 			out[name] = ""
 			continue
 		}
-		nv, err := normalizeValue(p, v)
+		nv, err := NormalizeValue(p, v)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -181,7 +181,7 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
-func normalizeValue(p Property, v string) (string, *ValidationError) {
+func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	bad := func(code, want string) *ValidationError {
 		return &ValidationError{Field: p.Name, Code: code,
 			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}

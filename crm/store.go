@@ -275,3 +275,7 @@ type ListOpts struct {
 
 // DefaultRetention is how long a deleted record stays restorable by default.
 const DefaultRetention = 90 * 24 * time.Hour
+
+// MaxScriptBatch is the most records one store call changes in one script. Bigger inputs are refused;
+// bulk paths split their work into batches of at most this size.
+const MaxScriptBatch = 1000

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/worker"
 )
@@ -20,7 +21,7 @@ func TestBulkDeleteTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Client(t)
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
@@ -95,10 +96,10 @@ func TestBulkDeleteTask(t *testing.T) {
 // once: it neither deletes anything nor holds a worker slot.
 
 // bulkStore returns a store on the test Redis with a new tenant of its own.
-func bulkStore(t *testing.T) (context.Context, *crm.RedisStore, crm.TenantID) {
+func bulkStore(t *testing.T) (context.Context, *redisstore.Store, crm.TenantID) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(redistest.Tenant(t))
 	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
@@ -107,7 +108,7 @@ func bulkStore(t *testing.T) (context.Context, *crm.RedisStore, crm.TenantID) {
 }
 
 // bulkWorker returns a worker on st whose tasks the test runs itself (ProcessTask).
-func bulkWorker(t *testing.T, st *crm.RedisStore) *worker.Worker {
+func bulkWorker(t *testing.T, st *redisstore.Store) *worker.Worker {
 	t.Helper()
 	opt, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)

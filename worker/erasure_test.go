@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
@@ -144,7 +145,7 @@ func TestOutboxKeepsNotificationTemplates(t *testing.T) {
 	require.Equal(t, "Call Erinwyn Erasmussen at +46-555-0142-999", out[0].Subject)
 	require.False(t, out[0].Erased)
 	require.Equal(t, t0.Add(worker.DefaultOutboxRetention), out[0].ExpiresAt)
-	raw, err := b.rdb.LRange(b.ctx, crm.OutboxKey(b.tenant), 0, -1).Result()
+	raw, err := b.rdb.LRange(b.ctx, redisstore.OutboxKey(b.tenant), 0, -1).Result()
 	require.NoError(t, err)
 	require.Contains(t, raw[0], "{{firstname}}")
 	require.NotContains(t, raw[0], "Erinwyn")
@@ -208,7 +209,7 @@ func TestOutboxNotificationsExpire(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	require.Equal(t, []string{"confirm"}, ids())
-	left, err := b.rdb.ZCard(b.ctx, crm.OutboxExpiryKey(b.tenant)).Result()
+	left, err := b.rdb.ZCard(b.ctx, redisstore.OutboxExpiryKey(b.tenant)).Result()
 	require.NoError(t, err)
 	require.Zero(t, left)
 }

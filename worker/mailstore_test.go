@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/worker"
@@ -16,11 +17,11 @@ import (
 // The store side of email (crm/outbox.go) is tested here, beside its one user, on the shared test
 // Redis with a fresh tenant per test.
 
-var _ worker.MailStore = (*crm.RedisStore)(nil)
+var _ worker.MailStore = (*redisstore.Store)(nil)
 
-func mailStore(t *testing.T) (*crm.RedisStore, crm.TenantID) {
+func mailStore(t *testing.T) (*redisstore.Store, crm.TenantID) {
 	t.Helper()
-	store, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(t0)})
+	store, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(t0)})
 	require.NoError(t, err)
 	return store, crm.TenantID(redistest.Tenant(t))
 }
@@ -91,7 +92,7 @@ func TestMailLedger(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, crm.MailDone, claim)
 		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}), crm.ErrMailDone)
-		ttl, err := redistest.Client(t).TTL(ctx, crm.MailSentKey(tenant, "k")).Result()
+		ttl, err := redistest.Client(t).TTL(ctx, redisstore.MailSentKey(tenant, "k")).Result()
 		require.NoError(t, err)
 		require.InDelta(t, crm.MailSentTTL.Seconds(), ttl.Seconds(), 5)
 	})
@@ -114,7 +115,7 @@ func TestMailLedger(t *testing.T) {
 
 	t.Run("KeyShape", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, "crm:{acme}:mailsent:k-1", crm.MailSentKey("acme", "k-1"))
-		require.Equal(t, "crm:{acme}:outbox", crm.OutboxKey("acme"))
+		require.Equal(t, "crm:{acme}:mailsent:k-1", redisstore.MailSentKey("acme", "k-1"))
+		require.Equal(t, "crm:{acme}:outbox", redisstore.OutboxKey("acme"))
 	})
 }

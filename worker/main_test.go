@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/internal/smtptest"
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 type testBundle struct {
 	ctx    context.Context
 	rdb    *redis.Client
-	store  *crm.RedisStore
+	store  *redisstore.Store
 	clock  *clock.Sim
 	tenant crm.TenantID
 	queue  asynq.RedisConnOpt
@@ -62,7 +63,7 @@ func setup(t *testing.T) *testBundle {
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	clk := clock.NewSim(t0)
-	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
+	store, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
 	tenant := crm.TenantID(redistest.Tenant(t))
 	ctx := context.Background()

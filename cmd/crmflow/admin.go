@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // The admin commands print what they did to stderr; stdout carries only the result a script
@@ -584,7 +585,7 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 				if _, err := s.Tenant(ctx, t); err != nil {
 					return tenantError(t, "read the outbox of", err)
 				}
-				rs, ok := s.(*crm.RedisStore)
+				rs, ok := s.(*redisstore.Store)
 				if !ok { // cannot happen: the admin commands run on a *crm.RedisStore
 					return fmt.Errorf("the store %T keeps no outbox", s)
 				}

@@ -15,12 +15,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // backend is the Redis a command works on and the store on top of it.
 type backend struct {
 	rdb   redis.UniversalClient
-	store *crm.RedisStore
+	store *redisstore.Store
 	// addr is the server's host:port, or "cluster h1:p1,h2:p2" (never the password); db its
 	// database number.
 	addr string
@@ -56,8 +57,8 @@ func (b *backend) logAttrs() []any {
 }
 
 // storeConfig is the crm configuration the flags give.
-func (a *app) storeConfig() *crm.Config {
-	return &crm.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention, WaitReplicas: a.cfg.WaitReplicas}
+func (a *app) storeConfig() *redisstore.Config {
+	return &redisstore.Config{EmailSalt: a.cfg.EmailSalt, Logger: a.logger, Retention: a.cfg.Retention, WaitReplicas: a.cfg.WaitReplicas}
 }
 
 // openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. It refuses to
@@ -72,7 +73,7 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 	if err != nil {
 		return nil, err
 	}
-	if b.store, err = crm.NewRedisStore(b.rdb, a.storeConfig()); err != nil {
+	if b.store, err = redisstore.New(b.rdb, a.storeConfig()); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func withRedisTimeouts(opt *redis.Options) {
 
 // checkEmailSalt refuses a salt other than the one the Redis at addr was first used with, as a
 // configuration that can never work (exitUsage: a supervisor does not restart it in a loop).
-func (a *app) checkEmailSalt(ctx context.Context, s *crm.RedisStore, addr string) error {
+func (a *app) checkEmailSalt(ctx context.Context, s *redisstore.Store, addr string) error {
 	if err := s.CheckEmailSalt(ctx); err != nil {
 		if errors.Is(err, crm.ErrEmailSaltMismatch) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) is not the one "+
@@ -172,7 +173,7 @@ func errNoEmailSalt() error {
 // warnings, such as AOF being off, with attrs. what names the Redis in the warnings ("" for the
 // store's, "queue " for the queue's).
 func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, what string, attrs []any) error {
-	check, err := crm.CheckServer(ctx, rdb, a.cfg.AllowEviction)
+	check, err := redisstore.CheckServer(ctx, rdb, a.cfg.AllowEviction)
 	for _, w := range check.Warnings {
 		a.logger.Warn(what+w, attrs...)
 	}
@@ -272,7 +273,7 @@ func (a *app) openEmbedded() (*backend, error) {
 		}
 		cfg.EmailSalt = hex.EncodeToString(salt[:])
 	}
-	store, err := crm.NewRedisStore(rdb, cfg)
+	store, err := redisstore.New(rdb, cfg)
 	if err != nil {
 		b.Close()
 		return nil, err

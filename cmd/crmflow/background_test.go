@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -28,7 +29,7 @@ type bgBundle struct {
 	*testBundle
 	ctx   context.Context
 	rdb   *redis.Client
-	store *crm.RedisStore
+	store *redisstore.Store
 }
 
 // opsTenant creates the bundle's tenant on the Professional plan with the user ops@example.com,
@@ -89,7 +90,7 @@ func bundleOn(t *testing.T, url string) *bgBundle {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	store, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	return &bgBundle{
 		testBundle: &testBundle{redisURL: url, tenant: redistest.Tenant(t)},

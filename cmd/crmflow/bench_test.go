@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -82,7 +83,7 @@ func TestBenchCommand(t *testing.T) {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	_, err = st.CreateTenant(context.Background(), "acme", crm.PlanProfessional)
 	require.NoError(t, err)

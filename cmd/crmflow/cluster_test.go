@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -24,7 +25,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	url := redistest.ClusterURL(t)
 	rdb := redistest.ClusterClient(t)
 	ctx := context.Background()
-	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	store, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	admin := func(args ...string) string {
 		t.Helper()
@@ -38,7 +39,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Helper()
 		var at string
 		require.NoError(t, rdb.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			if n, err := m.Exists(ctx, crm.TenantKey(crm.TenantID(tn))).Result(); err == nil && n == 1 {
+			if n, err := m.Exists(ctx, redisstore.TenantKey(crm.TenantID(tn))).Result(); err == nil && n == 1 {
 				at = m.Options().Addr
 			}
 			return nil
@@ -111,7 +112,7 @@ func TestClusterEndToEnd(t *testing.T) {
 			return body["status"] == "COMPLETE"
 		})
 		eventually(t, 60*time.Second, "the workflow's deletes in tenant "+tn, func() bool {
-			n, err := rdb.ZCard(ctx, crm.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
+			n, err := rdb.ZCard(ctx, redisstore.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
 			require.NoError(t, err)
 			return n == 6
 		})
@@ -122,7 +123,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusNoContent, code, "tenant %s: %v", tn, body)
 		code, _ = call(t, http.MethodGet, contacts+"/"+ids[fmt.Sprintf("p8@%s.example", tn)], token, nil)
 		require.Equal(t, http.StatusNotFound, code)
-		live, err := rdb.ZCard(ctx, crm.LiveKey(crm.TenantID(tn), crm.Contacts)).Result()
+		live, err := rdb.ZCard(ctx, redisstore.LiveKey(crm.TenantID(tn), crm.Contacts)).Result()
 		require.NoError(t, err)
 		require.EqualValues(t, 2, live, "tenant %s: 9 - 3 bounced - 3 leads - 1 erased", tn)
 	}
@@ -133,7 +134,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	for tn := range tokens {
 		require.Regexp(t, `(?m)^`+tn+`\s+contacts\s+6$`, stdout)
-		n, err := rdb.ZCard(ctx, crm.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
+		n, err := rdb.ZCard(ctx, redisstore.TrashKey(crm.TenantID(tn), crm.Contacts)).Result()
 		require.NoError(t, err)
 		require.Zero(t, n, "tenant %s", tn)
 	}
@@ -186,7 +187,7 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	ctx := context.Background()
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ClusterStateReloadInterval: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	store, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	b := &bgBundle{testBundle: &testBundle{redisURL: c.URL, tenant: redistest.Tenant(t)}, ctx: ctx, rdb: nil, store: store}
 	tenant, token := b.opsTenant(t)
@@ -237,7 +238,7 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	code, body = call(t, http.MethodDelete, base+"/crm/v3/objects/contacts/"+string(kept[0].ID), token, nil)
 	require.Equal(t, http.StatusNoContent, code, "body: %v", body)
 
-	m, err := rdb.MasterForKey(ctx, crm.TenantKey(tenant))
+	m, err := rdb.MasterForKey(ctx, redisstore.TenantKey(tenant))
 	require.NoError(t, err)
 	var victim *redistest.Server
 	for i, a := range c.Addrs {
@@ -256,7 +257,7 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	// rejoins as a replica of the new master, so that --wait-replicas 1 can be met again (until
 	// then each destructive change waits its 2 s and answers not replicated).
 	eventually(t, 60*time.Second, "the failover", func() bool {
-		return rdb.Exists(ctx, crm.TenantKey(tenant)).Err() == nil
+		return rdb.Exists(ctx, redisstore.TenantKey(tenant)).Err() == nil
 	})
 	t.Logf("the replica took over %s after the kill", time.Since(killed).Round(time.Millisecond))
 	require.NoError(t, victim.Restart())
@@ -268,7 +269,7 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 	require.Equal(t, crm.JobDone, j.State)
 	require.EqualValues(t, n, j.Done, "every record moved once")
 	require.Zero(t, j.Skipped)
-	binned, err := rdb.ZCard(ctx, crm.TrashKey(tenant, crm.Contacts)).Result()
+	binned, err := rdb.ZCard(ctx, redisstore.TrashKey(tenant, crm.Contacts)).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, n+1, binned, "the leads and the contact deleted through the API")
 	_, err = store.Record(ctx, tenant, crm.Contacts, kept[0].ID, &crm.ReadOpts{Archived: true})

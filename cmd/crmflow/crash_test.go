@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // TestWorkerKilledMidJob runs two bulk delete jobs on worker processes that are stopped: the first
@@ -153,7 +154,7 @@ func TestWorkerKilledMidJob(t *testing.T) {
 	binSize, err := b.store.BinSize(b.ctx, tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.Equal(t, int64(deleted), binSize)
-	inBin, err := b.rdb.ZRange(b.ctx, crm.TrashKey(tenant, crm.Contacts), 0, -1).Result()
+	inBin, err := b.rdb.ZRange(b.ctx, redisstore.TrashKey(tenant, crm.Contacts), 0, -1).Result()
 	require.NoError(t, err)
 	require.Len(t, inBin, deleted)
 	for _, id := range inBin {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 	"github.com/crmflow/crmflow/workflows"
 )
@@ -81,7 +82,7 @@ tasks of workers running on that Redis.`,
 // tour is the state of a running demo.
 type tour struct {
 	a      *app
-	store  *crm.RedisStore
+	store  *redisstore.Store
 	tenant crm.TenantID
 	user   string
 	api    *apiClient

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
@@ -58,7 +59,7 @@ func faultRand(t *testing.T) *rand.Rand {
 // seedContacts creates n contacts of the bundle's tenant through s (the bundle's store, or one on a
 // simulated clock), crm.MaxScriptBatch per call, with the properties props(i), and returns their
 // ids in order.
-func seedContacts(t *testing.T, b *bgBundle, s *crm.RedisStore, n int, props func(i int) map[string]string) []crm.RecordID {
+func seedContacts(t *testing.T, b *bgBundle, s *redisstore.Store, n int, props func(i int) map[string]string) []crm.RecordID {
 	t.Helper()
 	ids := make([]crm.RecordID, 0, n)
 	for from := 0; from < n; from += crm.MaxScriptBatch {
@@ -77,7 +78,7 @@ func seedContacts(t *testing.T, b *bgBundle, s *crm.RedisStore, n int, props fun
 
 // archiveAll moves ids to the bin through s, crm.MaxScriptBatch per call: with a store on a
 // simulated clock, as if deleted at that clock's time.
-func archiveAll(t *testing.T, b *bgBundle, s *crm.RedisStore, ids []crm.RecordID) {
+func archiveAll(t *testing.T, b *bgBundle, s *redisstore.Store, ids []crm.RecordID) {
 	t.Helper()
 	for from := 0; from < len(ids); from += crm.MaxScriptBatch {
 		part := ids[from:min(from+crm.MaxScriptBatch, len(ids))]
@@ -89,9 +90,9 @@ func archiveAll(t *testing.T, b *bgBundle, s *crm.RedisStore, ids []crm.RecordID
 
 // storeAt returns a store on the bundle's Redis whose clock reads at: what it deletes has that
 // deletion time.
-func storeAt(t *testing.T, b *bgBundle, at time.Time) *crm.RedisStore {
+func storeAt(t *testing.T, b *bgBundle, at time.Time) *redisstore.Store {
 	t.Helper()
-	s, err := crm.NewRedisStore(b.rdb, &crm.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(at)})
+	s, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clock.NewSim(at)})
 	require.NoError(t, err)
 	return s
 }
@@ -292,7 +293,7 @@ func TestFaultWorkerKilledDuringBulkDelete(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 
-		victim, onRunner := killRunner(t, b, rng, workers, crm.JobLeaseKey(tenant, jobID))
+		victim, onRunner := killRunner(t, b, rng, workers, redisstore.JobLeaseKey(tenant, jobID))
 		after := job()
 		at := fmt.Sprintf("%d/%d", after.Done+after.Skipped, after.Total)
 		if after.State == crm.JobDone {
@@ -324,7 +325,7 @@ func TestFaultWorkerKilledDuringBulkDelete(t *testing.T) {
 	require.Equal(t, int64(len(leads)), j.Done, "every matched record moved to the bin once")
 	require.Zero(t, j.Skipped)
 
-	inBin, err := b.rdb.ZRange(b.ctx, crm.TrashKey(tenant, crm.Contacts), 0, -1).Result()
+	inBin, err := b.rdb.ZRange(b.ctx, redisstore.TrashKey(tenant, crm.Contacts), 0, -1).Result()
 	require.NoError(t, err)
 	require.Len(t, inBin, len(leads), "the bin holds each lead once")
 	for _, id := range inBin {
@@ -803,7 +804,7 @@ func TestFaultPurgeTwoSchedulersThreeWorkers(t *testing.T) {
 	watched = append(watched, again...)
 	looks := 0
 	eventually(t, 40*time.Second, "the expired entries are purged", func() bool {
-		scores, err := b.rdb.ZMScore(b.ctx, crm.TrashKey(tenant, crm.Contacts), idStrings(watched)...).Result()
+		scores, err := b.rdb.ZMScore(b.ctx, redisstore.TrashKey(tenant, crm.Contacts), idStrings(watched)...).Result()
 		require.NoError(t, err)
 		seen := time.Now()
 		looks++
@@ -991,7 +992,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 
 	// The creations are drained (no workflow is active yet): the backfill alone enrolls.
 	eventually(t, 30*time.Second, "the record changes drained", func() bool {
-		n, err := b.rdb.ZCard(b.ctx, crm.ChangedKey(tenant)).Result()
+		n, err := b.rdb.ZCard(b.ctx, redisstore.ChangedKey(tenant)).Result()
 		require.NoError(t, err)
 		return n == 0
 	})
@@ -1026,7 +1027,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 
-		victim, onRunner := killRunner(t, b, rng, workers, crm.FlowBackfillLeaseKey(tenant, name))
+		victim, onRunner := killRunner(t, b, rng, workers, redisstore.FlowBackfillLeaseKey(tenant, name))
 		after, _ := backfill()
 		at := fmt.Sprintf("%d/%d", after.Done, after.Total)
 		if after.State != "running" {
@@ -1061,7 +1062,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 		activate.stdout.String())
 	t.Logf("the backfill counted %d enrollments of %d matching contacts", bf.Enrolled, len(matching))
 	eventually(t, 45*time.Second, "every matching contact's step runs", func() bool {
-		enrolled, err := b.rdb.ZCard(b.ctx, crm.FlowEnrolledKey(tenant, name)).Result()
+		enrolled, err := b.rdb.ZCard(b.ctx, redisstore.FlowEnrolledKey(tenant, name)).Result()
 		require.NoError(t, err)
 		binSize, err := b.store.BinSize(b.ctx, tenant, crm.Contacts)
 		require.NoError(t, err)
@@ -1083,7 +1084,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 		require.Equal(t, crm.ViaWorkflow, r.Deletion.Via, "contact %s", id)
 		require.Equal(t, name, r.Deletion.Ref, "contact %s", id)
 	}
-	inBin, err := b.rdb.ZCard(b.ctx, crm.TrashKey(tenant, crm.Contacts)).Result()
+	inBin, err := b.rdb.ZCard(b.ctx, redisstore.TrashKey(tenant, crm.Contacts)).Result()
 	require.NoError(t, err)
 	require.Equal(t, int64(len(matching)), inBin, "the bin holds the matching contacts and nothing else")
 	audit := auditCounts(t, b, func(e crm.AuditEntry) {
@@ -1145,7 +1146,7 @@ func readHistories(t *testing.T, b *bgBundle, flow string, ids []crm.RecordID) m
 	pipe := b.rdb.Pipeline()
 	cmds := make([]*redis.StringSliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.LRange(b.ctx, crm.HistoryKey(tenant, flow, "contacts:"+string(id)), 0, -1)
+		cmds[i] = pipe.LRange(b.ctx, redisstore.HistoryKey(tenant, flow, "contacts:"+string(id)), 0, -1)
 	}
 	_, err := pipe.Exec(b.ctx)
 	require.NoError(t, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // The slow part of the hostile-load suite (left out by -short): a bulk delete by filter over a
@@ -123,7 +124,7 @@ func TestBulkDeleteByFilterAtScale(t *testing.T) {
 	}
 	live := func() int64 {
 		t.Helper()
-		n, err := b.rdb.ZCard(b.ctx, crm.LiveKey(tenant, crm.Contacts)).Result()
+		n, err := b.rdb.ZCard(b.ctx, redisstore.LiveKey(tenant, crm.Contacts)).Result()
 		require.NoError(t, err)
 		return n
 	}
@@ -155,7 +156,7 @@ func TestBulkDeleteByFilterAtScale(t *testing.T) {
 	require.Equal(t, crm.JobDone, j.State)
 	require.EqualValues(t, leads, j.Done)
 	require.EqualValues(t, n-leads, live())
-	binned, err := b.rdb.ZCard(b.ctx, crm.TrashKey(tenant, crm.Contacts)).Result()
+	binned, err := b.rdb.ZCard(b.ctx, redisstore.TrashKey(tenant, crm.Contacts)).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, leads, binned)
 }

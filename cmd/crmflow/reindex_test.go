@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -16,7 +17,7 @@ func TestAdminReindex(t *testing.T) {
 	ctx := context.Background()
 	b.admin(t, "tenant", "create", b.tenant, "--plan", "free")
 	rdb := redistest.Client(t)
-	st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	tn := crm.TenantID(b.tenant)
 	var in []crm.RecordInput
@@ -41,7 +42,7 @@ func TestAdminReindex(t *testing.T) {
 	require.NotEmpty(t, keys)
 	require.NoError(t, rdb.Del(ctx, keys...).Err())
 	// A stale entry (an id that is not live) goes too.
-	require.NoError(t, rdb.SAdd(ctx, crm.SearchValueKey(tn, crm.Contacts, "lifecyclestage", "customer"), "999999").Err())
+	require.NoError(t, rdb.SAdd(ctx, redisstore.SearchValueKey(tn, crm.Contacts, "lifecyclestage", "customer"), "999999").Err())
 	require.Equal(t, 0, count())
 
 	_, stderr := b.admin(t, "reindex", b.tenant)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // TestEveryWriteIsSeenWithRealProcesses: against `crmflow serve` and `crmflow worker`, a contact
@@ -42,7 +43,7 @@ func TestEveryWriteIsSeenWithRealProcesses(t *testing.T) {
 	missThenMatch := write("false", "true")
 	matchThenMiss := write("true", "false")
 	eventually(t, 30*time.Second, "every change drained", func() bool {
-		n, err := b.rdb.ZCard(b.ctx, crm.ChangedKey(tenant)).Result()
+		n, err := b.rdb.ZCard(b.ctx, redisstore.ChangedKey(tenant)).Result()
 		require.NoError(t, err)
 		return n == 0
 	})

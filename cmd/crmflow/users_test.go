@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -127,7 +128,7 @@ func TestAdminUsersAndTokens(t *testing.T) {
 	t.Run("AuditNamesTheAdmin", func(t *testing.T) {
 		t.Parallel()
 		rdb := redistest.Client(t)
-		st, err := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: redistest.EmailSalt})
+		st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
 		require.NoError(t, err)
 		entries, _, err := st.Audit(t.Context(), crm.TenantID(b.tenant), &crm.AuditOpts{Limit: 1000})
 		require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -114,7 +115,7 @@ func TestSchemaExportRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.admin(t, "tenant", "create", b.tenant, "--plan", "starter")
-	store, err := crm.NewRedisStore(redistest.Client(t), &crm.Config{EmailSalt: redistest.EmailSalt})
+	store, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = store.CreateProperty(ctx, crm.TenantID(b.tenant), crm.Contacts,

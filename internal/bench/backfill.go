@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -29,7 +30,7 @@ actions:
 // queue must be the Redis of rdb as asynq sees it; the run's tasks are deleted afterwards.
 func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
 	res := Result{Name: "backfill", Records: n, Goal: 0.6}
-	st, err := crm.NewRedisStore(rdb, storeConfig())
+	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
@@ -86,7 +87,7 @@ func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	for s := 0; s < n; s += 500 {
 		pipe := rdb.Pipeline()
 		for _, id := range ids[s:min(s+500, n)] {
-			pipe.HGetAll(ctx, crm.RecordKey(t, crm.Contacts, id))
+			pipe.HGetAll(ctx, redisstore.RecordKey(t, crm.Contacts, id))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return res, err

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/worker"
 )
@@ -87,7 +88,7 @@ var emailSalt = func() string {
 }()
 
 // storeConfig is the configuration of the bench's stores.
-func storeConfig() *crm.Config { return &crm.Config{EmailSalt: emailSalt} }
+func storeConfig() *redisstore.Config { return &redisstore.Config{EmailSalt: emailSalt} }
 
 func randomTenant(prefix string) crm.TenantID {
 	var b [4]byte
@@ -135,7 +136,7 @@ func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error 
 	if err != nil {
 		return err
 	}
-	return rdb.SRem(ctx, crm.TenantsKey(), string(t)).Err()
+	return rdb.SRem(ctx, redisstore.TenantsKey(), string(t)).Err()
 }
 
 // contactProps returns ten realistic properties for contact i.
@@ -156,7 +157,7 @@ func contactProps(i int) map[string]string {
 }
 
 // Seed creates n contacts with ten properties each in a new tenant, in batches of 1000.
-func Seed(ctx context.Context, st *crm.RedisStore, t crm.TenantID, n int) ([]crm.RecordID, error) {
+func Seed(ctx context.Context, st *redisstore.Store, t crm.TenantID, n int) ([]crm.RecordID, error) {
 	if _, err := st.CreateTenant(ctx, t, crm.PlanEnterprise); err != nil {
 		return nil, err
 	}
@@ -164,7 +165,7 @@ func Seed(ctx context.Context, st *crm.RedisStore, t crm.TenantID, n int) ([]crm
 }
 
 // seedContacts creates n contacts with ten properties each in tenant t, in batches of 1000.
-func seedContacts(ctx context.Context, st *crm.RedisStore, t crm.TenantID, n int) ([]crm.RecordID, error) {
+func seedContacts(ctx context.Context, st *redisstore.Store, t crm.TenantID, n int) ([]crm.RecordID, error) {
 	ids := make([]crm.RecordID, 0, n)
 	for start := 0; start < n; start += crm.MaxScriptBatch {
 		end := min(start+crm.MaxScriptBatch, n)
@@ -206,7 +207,7 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 // MemoryPerContact seeds n contacts (ten properties, every index) and returns the growth of Redis's
 // used_memory divided by n. The Redis should be otherwise idle.
 func MemoryPerContact(ctx context.Context, rdb redis.UniversalClient, n int) (float64, error) {
-	st, err := crm.NewRedisStore(rdb, storeConfig())
+	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return 0, err
 	}
@@ -291,15 +292,15 @@ func BulkDelete(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	}
 
 	start = time.Now()
-	recPrefix := strings.TrimSuffix(crm.RecordKey(raw, crm.Contacts, "x"), "x")
-	binPrefix := strings.TrimSuffix(crm.BinRecordKey(raw, crm.Contacts, "x"), "x")
+	recPrefix := strings.TrimSuffix(redisstore.RecordKey(raw, crm.Contacts, "x"), "x")
+	binPrefix := strings.TrimSuffix(redisstore.BinRecordKey(raw, crm.Contacts, "x"), "x")
 	for s := 0; s < n; s += 500 {
 		e := min(s+500, n)
 		args := make([]any, 0, e-s)
 		for _, id := range rawIDs[s:e] {
 			args = append(args, string(id))
 		}
-		if err := rawMoveScript.Run(ctx, rdb, []string{recPrefix, binPrefix, crm.LiveKey(raw, crm.Contacts), crm.TrashKey(raw, crm.Contacts)}, args...).Err(); err != nil {
+		if err := rawMoveScript.Run(ctx, rdb, []string{recPrefix, binPrefix, redisstore.LiveKey(raw, crm.Contacts), redisstore.TrashKey(raw, crm.Contacts)}, args...).Err(); err != nil {
 			return res, err
 		}
 	}
@@ -313,7 +314,7 @@ func BulkDelete(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error) {
 	res := Result{Name: "purge", Records: n, Goal: 0.6, Extra: map[string]float64{}}
 	clk := clock.NewSim(time.Now().Add(-100 * 24 * time.Hour))
-	st, err := crm.NewRedisStore(rdb, &crm.Config{Clock: clk, EmailSalt: emailSalt})
+	st, err := redisstore.New(rdb, &redisstore.Config{Clock: clk, EmailSalt: emailSalt})
 	if err != nil {
 		return res, err
 	}
@@ -368,8 +369,8 @@ func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error
 	}
 
 	start = time.Now()
-	trash := crm.TrashKey(raw, crm.Contacts)
-	binPrefix := strings.TrimSuffix(crm.BinRecordKey(raw, crm.Contacts, "x"), "x")
+	trash := redisstore.TrashKey(raw, crm.Contacts)
+	binPrefix := strings.TrimSuffix(redisstore.BinRecordKey(raw, crm.Contacts, "x"), "x")
 	for {
 		ids, err := rdb.ZRangeByScore(ctx, trash, &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(horizon.UnixMilli(), 10), Count: 500}).Result()
 		if err != nil {

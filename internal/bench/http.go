@@ -17,6 +17,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // BatchCreateHTTP creates n contacts (ten properties each) through POST
@@ -25,7 +26,7 @@ import (
 // per round trip, from as many clients.
 func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients int) (Result, error) {
 	res := Result{Name: "batch-create", Records: n}
-	st, err := crm.NewRedisStore(rdb, storeConfig())
+	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
@@ -114,7 +115,7 @@ func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients 
 		pipe := rdb.Pipeline()
 		for i := start; i < end; i++ {
 			id := strconv.Itoa(i + 1)
-			pipe.HSet(ctx, crm.RecordKey(raw, crm.Contacts, crm.RecordID(id)), contactProps(i))
+			pipe.HSet(ctx, redisstore.RecordKey(raw, crm.Contacts, crm.RecordID(id)), contactProps(i))
 		}
 		_, err := pipe.Exec(ctx)
 		return err

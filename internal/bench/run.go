@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/crmflow/crmflow/crm"
 )
 
 // Scenarios are the scenarios Run knows, in the order it runs them.
@@ -170,7 +169,7 @@ func infoField(info, name string) string {
 // checkIdle refuses a Redis that holds tenants, queued tasks or running workers: the bench clears
 // the worker queues when it is done, and its figures need the server to itself.
 func checkIdle(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt) error {
-	tenants, err := rdb.SCard(ctx, crm.TenantsKey()).Result()
+	tenants, err := rdb.SCard(ctx, redisstore.TenantsKey()).Result()
 	if err != nil {
 		return err
 	}

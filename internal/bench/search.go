@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // searchPage is the page size of the search scenario's queries.
@@ -33,7 +34,7 @@ func searchDay(d int) time.Time {
 // Records counts the records returned.
 func Search(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error) {
 	res := Result{Name: "search", Goal: 0.5}
-	st, err := crm.NewRedisStore(rdb, storeConfig())
+	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return res, err
 	}
@@ -73,9 +74,9 @@ func Search(ctx context.Context, rdb redis.UniversalClient, n int) (Result, erro
 		totals[q] = r.Total
 	}
 
-	ix := crm.SearchIndexKey(t, crm.Contacts, "last_activity_date")
-	customers := crm.SearchValueKey(t, crm.Contacts, "lifecyclestage", "customer")
-	recPrefix := crm.RecordKey(t, crm.Contacts, "")
+	ix := redisstore.SearchIndexKey(t, crm.Contacts, "last_activity_date")
+	customers := redisstore.SearchValueKey(t, crm.Contacts, "lifecyclestage", "customer")
+	recPrefix := redisstore.RecordKey(t, crm.Contacts, "")
 	var rawGot int
 	for q := range queries {
 		start := time.Now()

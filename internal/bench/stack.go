@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -25,7 +26,7 @@ const benchUser = "bench@crmflow.example"
 // stack is crmflow as it runs in production, in this process: the API on loopback, enqueuing to the
 // queue on the Redis given, and a worker serving that queue.
 type stack struct {
-	store  *crm.RedisStore
+	store  *redisstore.Store
 	tasks  *worker.Client
 	srv    *httptest.Server
 	hc     *http.Client
@@ -46,7 +47,7 @@ func startStack(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 
 // startStackOn is startStack with the tenant on the given plan.
 func startStackOn(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, prefix string, plan crm.Plan) (*stack, error) {
-	st, err := crm.NewRedisStore(rdb, storeConfig())
+	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return nil, err
 	}

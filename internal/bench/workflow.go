@@ -15,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -88,7 +89,7 @@ func WorkflowE2E(ctx context.Context, rdb redis.UniversalClient, queue asynq.Red
 
 // naiveWorkflow runs e2eFlow over n new contacts as one asynq task per contact and returns how long
 // it took until every task was handled, and how many contacts it deleted.
-func naiveWorkflow(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, st *crm.RedisStore, n int) (time.Duration, int64, error) {
+func naiveWorkflow(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, st *redisstore.Store, n int) (time.Duration, int64, error) {
 	t := randomTenant("bench-naive")
 	defer Drop(context.WithoutCancel(ctx), rdb, t)
 	ids, err := Seed(ctx, st, t, n)

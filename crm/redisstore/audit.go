@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// Audit implements Store.
+func (s *Store) Audit(ctx context.Context, t crm.TenantID, opts *crm.AuditOpts) ([]crm.AuditEntry, string, error) {
+	if opts == nil {
+		opts = &crm.AuditOpts{}
+	}
+	limit := opts.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 0 || limit > 1000 {
+		return nil, "", &crm.ValidationError{Field: "limit", Code: "INVALID_LIMIT", Message: fmt.Sprintf("limit %d is out of range: use 1 to 1000", limit)}
+	}
+	start := "-"
+	if opts.After != "" {
+		ms, seq, ok := strings.Cut(opts.After, "-")
+		if _, err := strconv.ParseUint(ms, 10, 64); err != nil || !ok {
+			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", opts.After)}
+		}
+		if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
+			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", opts.After)}
+		}
+		start = "(" + opts.After
+	}
+	msgs, err := s.rdb.XRangeN(ctx, AuditKey(t), start, "+", int64(limit+1)).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("read audit: %w", err)
+	}
+	next := ""
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		next = msgs[limit-1].ID
+	}
+	out := make([]crm.AuditEntry, len(msgs))
+	for i, m := range msgs {
+		out[i] = auditEntry(m)
+	}
+	return out, next, nil
+}
+
+func auditEntry(m redis.XMessage) crm.AuditEntry {
+	str := func(k string) string { v, _ := m.Values[k].(string); return v }
+	var ids []crm.RecordID
+	for _, id := range strings.Split(str("record_ids"), ",") {
+		if id != "" {
+			ids = append(ids, crm.RecordID(id))
+		}
+	}
+	count, _ := strconv.Atoi(str("count"))
+	perms := func(k string) crm.Permissions {
+		p, _ := crm.ParsePermissions(str(k)) // written from a Permissions; a set that no longer parses is left empty
+		return p
+	}
+	e := crm.AuditEntry{ID: m.ID, Action: str("action"), ObjectType: crm.ObjectType(str("object_type")), RecordIDs: ids,
+		Count: count, MailID: str("mail_id"),
+		By: str("by"), Via: crm.Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
+		User: str("user"), TokenID: str("token_id")}
+	if _, ok := m.Values["perms"]; ok {
+		e.Permissions = perms("perms")
+	}
+	if _, ok := m.Values["prev_perms"]; ok {
+		e.PreviousPermissions = perms("prev_perms")
+	}
+	if v := str("expires_at"); v != "" && v != "0" {
+		e.ExpiresAt = parseMS(v)
+	}
+	return e
+}

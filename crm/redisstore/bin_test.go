@@ -1,0 +1,299 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+func TestArchiveHidesEverywhereAndRecordsWho(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"email": "gone@example.com", "firstname": "Gone"})
+		keep := b.contact(t, map[string]string{"email": "keep@example.com"})
+		co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coref := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: c.ID}, coref))
+		l, err := b.store.CreateList(ctx, b.tenant, "all", crm.Contacts)
+		require.NoError(t, err)
+		_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID, keep.ID})
+		require.NoError(t, err)
+
+		b.clock.Advance(time.Hour)
+		res, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID, "4242"}, crm.Actor{User: "ops@x.example", Via: crm.ViaBulk, Ref: "job-1"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, res.Archived)
+		require.Equal(t, []crm.RecordID{"4242"}, res.Missing)
+
+		// Absent from reads, paging, lists and association reads (S5).
+		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, nil)
+		require.ErrorIs(t, err, crm.ErrNotFound)
+		page, err := b.store.ListRecords(ctx, b.tenant, crm.Contacts, nil)
+		require.NoError(t, err)
+		require.Len(t, page.Records, 1)
+		require.Equal(t, keep.ID, page.Records[0].ID)
+		members, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{keep.ID}, members)
+		assoc, err := b.store.Associations(ctx, b.tenant, coref, crm.Contacts)
+		require.NoError(t, err)
+		require.Empty(t, assoc)
+		// The company is untouched (S3).
+		_, err = b.store.Record(ctx, b.tenant, crm.Companies, co[0].ID, nil)
+		require.NoError(t, err)
+		// The email is free for a new contact while the old one is in the bin.
+		_, err = b.store.ContactByEmail(ctx, b.tenant, "gone@example.com")
+		require.ErrorIs(t, err, crm.ErrNotFound)
+
+		// The bin shows it with when, who and how (S4, S5).
+		arch, err := b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		require.True(t, arch.Archived)
+		require.Equal(t, "Gone", arch.Properties["firstname"])
+		require.Equal(t, &crm.Deletion{At: b.clock.Now(), By: "ops@x.example", Via: crm.ViaBulk, Ref: "job-1"}, arch.Deletion)
+		binPage, err := b.store.ListRecords(ctx, b.tenant, crm.Contacts, &crm.ListOpts{Archived: true})
+		require.NoError(t, err)
+		require.Len(t, binPage.Records, 1)
+		n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		// The engine learns of the delete from the change mark (S8).
+		require.Equal(t, "cld", b.pendingChange(t, c.ID).Events, "created, added to a list, deleted")
+		audit, err := b.rdb.XRange(ctx, redisstore.AuditKey(b.tenant), "-", "+").Result()
+		require.NoError(t, err)
+		require.Len(t, audit, 1)
+		require.Equal(t, "archive", audit[0].Values["action"])
+		require.Equal(t, string(c.ID), audit[0].Values["record_ids"])
+
+		// Archiving again does nothing (idempotent under retries).
+		before := b.tenantDump(t)
+		res, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+		require.NoError(t, err)
+		require.Empty(t, res.Archived)
+		require.Equal(t, before, b.tenantDump(t))
+	})
+}
+
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		c := b.contact(t, map[string]string{"email": "back@example.com", "firstname": "Back"})
+		cref := crm.AssociationRef{Type: crm.Contacts, ID: c.ID}
+		cos, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Live"}}, {Properties: map[string]string{"name": "Dead"}}}, crm.Actor{})
+		require.NoError(t, err)
+		live, dead := crm.AssociationRef{Type: crm.Companies, ID: cos[0].ID}, crm.AssociationRef{Type: crm.Companies, ID: cos[1].ID}
+		require.NoError(t, b.store.Associate(ctx, b.tenant, cref, live))
+		require.NoError(t, b.store.Associate(ctx, b.tenant, cref, dead))
+		l, err := b.store.CreateList(ctx, b.tenant, "l", crm.Contacts)
+		require.NoError(t, err)
+		_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID})
+		require.NoError(t, err)
+
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{User: "a@x.example"})
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{dead.ID}, crm.Actor{User: "a@x.example"})
+		require.NoError(t, err)
+
+		res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID, "777"}, crm.Actor{User: "admin@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, res.Restored)
+		require.Len(t, res.Failed, 1)
+		require.ErrorIs(t, res.Failed[0].Err, crm.ErrNotFound)
+
+		got, err := b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, nil)
+		require.NoError(t, err)
+		require.Equal(t, "Back", got.Properties["firstname"])
+		require.False(t, got.Archived)
+		// Associations come back where the other side is live (S7)...
+		assoc, err := b.store.Associations(ctx, b.tenant, cref, crm.Companies)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{live.ID}, assoc)
+		back, err := b.store.Associations(ctx, b.tenant, live, crm.Contacts)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{c.ID}, back)
+		// ...and the one whose other side was in the bin comes back with that side's restore.
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{dead.ID}, crm.Actor{})
+		require.NoError(t, err)
+		assoc, err = b.store.Associations(ctx, b.tenant, cref, crm.Companies)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []crm.RecordID{live.ID, dead.ID}, assoc)
+		// List memberships do not come back (S7).
+		members, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
+		require.NoError(t, err)
+		require.Empty(t, members)
+		// The email is taken again.
+		id, err := b.store.ContactByEmail(ctx, b.tenant, "back@example.com")
+		require.NoError(t, err)
+		require.Equal(t, c.ID, id)
+		n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}
+
+func TestRestoreRefusedWhenEmailTaken(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		old := b.contact(t, map[string]string{"email": "dup@example.com", "additional_emails": "alt@example.com"})
+		fine := b.contact(t, map[string]string{"email": "fine@example.com"})
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID, fine.ID}, crm.Actor{})
+		require.NoError(t, err)
+		newer := b.contact(t, map[string]string{"email": "ALT@example.com"})
+		before := b.tenantDump(t)
+
+		res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID}, crm.Actor{})
+		require.NoError(t, err)
+		require.Empty(t, res.Restored)
+		require.Len(t, res.Failed, 1)
+		var ce *crm.EmailConflictError
+		require.ErrorAs(t, res.Failed[0].Err, &ce)
+		require.Equal(t, newer.ID, ce.BlockingID)
+		require.Equal(t, "alt@example.com", ce.Email)
+		require.Equal(t, before, b.tenantDump(t), "a refused restore changes nothing")
+
+		// The other inputs of a batch still go through.
+		res, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID, fine.ID}, crm.Actor{})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{fine.ID}, res.Restored)
+		require.Len(t, res.Failed, 1)
+	})
+}
+
+func TestPurgeNeverEarlyNeverTwice(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		start := b.clock.Now()
+		var ids []crm.RecordID
+		for i := 0; i < 5; i++ {
+			ids = append(ids, b.contact(t, map[string]string{"firstname": "p"}).ID)
+		}
+		// ids[0..2] deleted at start, ids[3] a day later, ids[4] deleted then restored.
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:3], crm.Actor{})
+		require.NoError(t, err)
+		b.clock.Advance(24 * time.Hour)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[3:], crm.Actor{})
+		require.NoError(t, err)
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids[4:], crm.Actor{})
+		require.NoError(t, err)
+
+		ret := crm.DefaultRetention
+		// One millisecond before the retention ends, nothing goes.
+		n, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, start.Add(ret-time.Millisecond).Add(-ret), 500)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		// At 90 days, the three oldest go, in batches of two, and a second run finds nothing.
+		horizon := start.Add(ret).Add(-ret)
+		cnt, err := b.store.CountExpired(ctx, b.tenant, crm.Contacts, horizon)
+		require.NoError(t, err)
+		require.EqualValues(t, 3, cnt)
+		n1, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 2)
+		require.NoError(t, err)
+		n2, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 2)
+		require.NoError(t, err)
+		n3, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 2)
+		require.NoError(t, err)
+		require.Equal(t, []int{2, 1, 0}, []int{n1, n2, n3})
+		for _, id := range ids[:3] {
+			_, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+			require.ErrorIs(t, err, crm.ErrNotFound)
+			res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+			require.NoError(t, err)
+			require.ErrorIs(t, res.Failed[0].Err, crm.ErrNotFound)
+		}
+		// The younger one stays; the restored one is live and never purged.
+		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, ids[3], &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		n, err = b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, start.Add(1000*24*time.Hour), 500)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, ids[4], nil)
+		require.NoError(t, err)
+		keys, err := b.rdb.Keys(ctx, "crm:{"+string(b.tenant)+"}:bin*").Result()
+		require.NoError(t, err)
+		require.Empty(t, keys)
+	})
+}
+
+func TestBinIsPerTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "redis")
+	c := b.contact(t, map[string]string{"email": "x@example.com"})
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+	require.NoError(t, err)
+	other := crm.TenantID(redistest.Tenant(t))
+	_, err = b.store.CreateTenant(b.ctx, other, crm.PlanFree)
+	require.NoError(t, err)
+	_, err = b.store.Record(b.ctx, other, crm.Contacts, c.ID, &crm.ReadOpts{Archived: true})
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	res, err := b.store.RestoreRecords(b.ctx, other, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{})
+	require.NoError(t, err)
+	require.Empty(t, res.Restored)
+	n, err := b.store.PurgeExpired(b.ctx, other, crm.Contacts, b.clock.Now().Add(time.Hour), 500)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, c.ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+}
+
+// TestPurgeLeavesNothingBehind deletes and restores records with associations (one side, then
+// both sides in the bin) and purges the bins: no key of a purged record remains, its association
+// keys included, and the set of binned records with associations is empty again.
+func TestPurgeLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		a := b.contact(t, map[string]string{"email": "a@example.com"})
+		c := b.contact(t, map[string]string{"email": "c@example.com"})
+		plain := b.contact(t, map[string]string{"email": "plain@example.com"})
+		co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coref := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		for _, id := range []crm.RecordID{a.ID, c.ID} {
+			require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: id}, coref))
+		}
+		who := crm.Actor{User: "ops@example.com"}
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, plain.ID}, who)
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{co[0].ID}, who)
+		require.NoError(t, err)
+		// a comes back while its company is in the bin: the company's bin associations name it.
+		rr, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID}, who)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{a.ID}, rr.Restored)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, c.ID}, who)
+		require.NoError(t, err)
+		require.Positive(t, b.rdb.Exists(ctx, redisstore.BinAssocKey(b.tenant, crm.Companies, co[0].ID)).Val())
+		// d goes to the bin while its company stays live: its associations go to the bin with it.
+		d := b.contact(t, map[string]string{"email": "d@example.com"})
+		live, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Live"}}}, crm.Actor{})
+		require.NoError(t, err)
+		require.NoError(t, b.store.Associate(ctx, b.tenant, crm.AssociationRef{Type: crm.Contacts, ID: d.ID}, crm.AssociationRef{Type: crm.Companies, ID: live[0].ID}))
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{d.ID}, who)
+		require.NoError(t, err)
+		require.Positive(t, b.rdb.Exists(ctx, redisstore.BinAssocKey(b.tenant, crm.Contacts, d.ID)).Val())
+
+		horizon := b.clock.Now().Add(time.Hour)
+		for _, o := range []crm.ObjectType{crm.Contacts, crm.Companies} {
+			n, err := b.store.PurgeExpired(ctx, b.tenant, o, horizon, 500)
+			require.NoError(t, err)
+			require.Positive(t, n)
+		}
+		var left []string
+		for _, pattern := range []string{"bin:*", "binassoc:*", "binassocs:*", "trash:*", "binids:*", "assoc:*"} {
+			keys, err := b.rdb.Keys(ctx, "crm:{"+string(b.tenant)+"}:"+pattern).Result()
+			require.NoError(t, err)
+			left = append(left, keys...)
+		}
+		require.Empty(t, left, "nothing of the purged records remains")
+	})
+}

@@ -1,0 +1,272 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// EvaluateFlow applies verdicts on records of f.ObjectType to workflow f and returns the records it
+// enrolled (at step 0, due now). Enrollment follows SPEC S19 and S8, re-checked inside one script:
+// a retried batch enrolls nobody twice. Nothing happens when the workflow is not active at
+// f.Revision.
+func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef, vs []crm.FlowVerdict) ([]crm.RecordID, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	if len(vs) > crm.MaxScriptBatch {
+		return nil, fmt.Errorf("crm: %d verdicts in one call: at most %d", len(vs), crm.MaxScriptBatch)
+	}
+	args := make([]any, 6, 6+3*len(vs))
+	args[0], args[1], args[2], args[3], args[4] = ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)
+	for _, v := range vs {
+		if v.Verdict == crm.VerdictNoMatch {
+			args = append(args, flowMember(f.ObjectType, v.ID))
+		}
+	}
+	args[5] = len(args) - 6
+	for _, v := range vs {
+		if v.Verdict != crm.VerdictNoMatch {
+			args = append(args, flowMember(f.ObjectType, v.ID), string(v.Verdict), v.Detail)
+		}
+	}
+	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("evaluate workflow %s: %w", f.Name, err)
+	}
+	if len(res) > 0 && res[0] == "refused" {
+		return nil, nil
+	}
+	return membersToIDs(res), nil
+}
+
+// EnrollManually enrolls one record in an active workflow at a person's request. It honours
+// re-enrollment (SPEC S19) but not the block a deletion leaves (SPEC S8: a restored record re-enters
+// only this way). A *ConflictError says why it was refused; a *NotFoundError for a record not live.
+func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRef, id crm.RecordID, by string) error {
+	if _, err := s.Record(ctx, t, f.ObjectType, id, &crm.ReadOpts{Properties: []string{"-"}}); err != nil {
+		return err
+	}
+	args := []any{ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name),
+		0, flowMember(f.ObjectType, id), "manual", by}
+	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
+	if err != nil {
+		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)
+	}
+	if len(res) == 2 && res[0] == "refused" {
+		return &crm.ConflictError{Message: fmt.Sprintf("record %s cannot be enrolled in workflow %s: %s", id, f.Name, res[1])}
+	}
+	return nil
+}
+
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+func membersToIDs(ms []string) []crm.RecordID {
+	out := make([]crm.RecordID, 0, len(ms))
+	for _, m := range ms {
+		if _, id, ok := strings.Cut(m, ":"); ok {
+			out = append(out, crm.RecordID(id))
+		}
+	}
+	return out
+}
+
+// AdvanceSteps records the results of step `step` (of nsteps) of workflow f and moves each record
+// to its next step, once; it returns the records it advanced. A record not at that step is left alone.
+func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef, step, nsteps int, action string, rs []crm.StepResult) ([]crm.RecordID, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	args := []any{ms(s.cfg.Clock.Now()), f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name), action, f.By}
+	for _, r := range rs {
+		args = append(args, flowMember(f.ObjectType, r.ID), r.Outcome, r.Detail, ms(r.Due), boolArg(r.Stop))
+	}
+	res, err := advanceStepsScript.Run(ctx, s.rdb, []string{FlowEnrolledKey(t, f.Name)}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("advance workflow %s step %d: %w", f.Name, step, err)
+	}
+	return membersToIDs(res), nil
+}
+
+// MoveEnrollments moves the records of ids enrolled in workflow f.Name at revision from and waiting
+// at step on to f.Revision, which must be the active revision (else nothing happens), where they
+// continue at the same step; those whose step f.Revision does not have (it has nsteps) complete
+// there. Every record gets a history entry saying which. Returns the records moved.
+func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowRef, from int64, step, nsteps int, ids []crm.RecordID) ([]crm.RecordID, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{ms(s.cfg.Clock.Now()), from, f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)}
+	for _, id := range ids {
+		args = append(args, flowMember(f.ObjectType, id))
+	}
+	res, err := moveEnrollmentsScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name)}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("move enrollments of workflow %s to revision %d: %w", f.Name, f.Revision, err)
+	}
+	return membersToIDs(res), nil
+}
+
+// Enrollments reads the enrollments of records in a workflow, in one round trip.
+func (s *Store) Enrollments(ctx context.Context, t crm.TenantID, flow string, o crm.ObjectType, ids []crm.RecordID) ([]crm.Enrollment, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, EnrollmentKey(t, flow, flowMember(o, id)), "state", "revision", "step", "count", "enrolled_at")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read enrollments: %w", err)
+	}
+	out := make([]crm.Enrollment, len(ids))
+	for i, c := range cmds {
+		v := c.Val()
+		str := func(j int) string { s, _ := v[j].(string); return s }
+		rev, _ := strconv.ParseInt(str(1), 10, 64)
+		step, _ := strconv.Atoi(str(2))
+		count, _ := strconv.Atoi(str(3))
+		out[i] = crm.Enrollment{ID: ids[i], State: crm.EnrollmentState(str(0)), Revision: rev, Step: step, Count: count, EnrolledAt: parseMS(str(4))}
+	}
+	return out, nil
+}
+
+// DueEnrollments returns up to limit records enrolled in a workflow whose next step was due at or
+// before until, earliest first.
+func (s *Store) DueEnrollments(ctx context.Context, t crm.TenantID, flow string, until time.Time, limit int) ([]crm.RecordID, error) {
+	raw, err := s.rdb.ZRangeByScore(ctx, FlowEnrolledKey(t, flow), &redis.ZRangeBy{Min: "-inf", Max: ms(until), Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read due enrollments: %w", err)
+	}
+	return membersToIDs(raw), nil
+}
+
+// History returns a record's history in a workflow, oldest first (the newest 500 entries).
+func (s *Store) History(ctx context.Context, t crm.TenantID, flow string, o crm.ObjectType, id crm.RecordID) ([]crm.HistoryEntry, error) {
+	raw, err := s.rdb.LRange(ctx, HistoryKey(t, flow, flowMember(o, id)), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	out := make([]crm.HistoryEntry, 0, len(raw))
+	for i := len(raw) - 1; i >= 0; i-- {
+		var e crm.HistoryEntry
+		if err := json.Unmarshal([]byte(raw[i]), &e); err != nil {
+			return nil, fmt.Errorf("decode history entry: %w", err)
+		}
+		e.At = parseMS(e.RawAt)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseStates reads a member's pending states (see ChangedEventsKey): one a line, as
+// "<event><seq>" or "<event><seq>=<values as a JSON object>"; or letters of the older format, one
+// per event. A line it cannot read is left out.
+func parseStates(raw string) []crm.ChangeState {
+	if strings.IndexFunc(raw, func(r rune) bool { return !unicode.IsLetter(r) }) < 0 {
+		out := make([]crm.ChangeState, 0, len(raw))
+		for _, l := range raw {
+			out = append(out, crm.ChangeState{Event: crm.Event(l)})
+		}
+		return out
+	}
+	var out []crm.ChangeState
+	for line := range strings.SplitSeq(raw, "\n") {
+		if len(line) < 2 {
+			continue
+		}
+		head, vals, hasVals := strings.Cut(line[1:], "=")
+		seq, err := strconv.ParseInt(head, 10, 64)
+		if err != nil {
+			continue
+		}
+		st := crm.ChangeState{Seq: seq, Event: crm.Event(line[:1])}
+		if hasVals && json.Unmarshal([]byte(vals), &st.Values) != nil {
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// PendingChanges reads up to limit of a tenant's change marks, oldest first, in two round trips.
+func (s *Store) PendingChanges(ctx context.Context, t crm.TenantID, limit int) ([]crm.Change, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, ChangedKey(t), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	if len(zs) == 0 {
+		return nil, nil
+	}
+	members := make([]string, len(zs))
+	for i, z := range zs {
+		members[i], _ = z.Member.(string)
+	}
+	evs, err := s.rdb.HMGet(ctx, ChangedEventsKey(t), members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read change events: %w", err)
+	}
+	out := make([]crm.Change, 0, len(zs))
+	for i, m := range members {
+		typ, id, ok := strings.Cut(m, ":")
+		if !ok {
+			continue
+		}
+		raw, _ := evs[i].(string)
+		states := parseStates(raw)
+		var ev strings.Builder
+		for _, st := range states {
+			ev.WriteString(string(st.Event))
+		}
+		out = append(out, crm.Change{Type: crm.ObjectType(typ), ID: crm.RecordID(id), Events: ev.String(), States: states,
+			Mark: crm.ChangeMark{Member: m, Score: zs[i].Score}})
+	}
+	return out, nil
+}
+
+// AckChanges forgets change marks the engine has handled, except those that changed again since
+// PendingChanges read them. Returns how many it forgot.
+func (s *Store) AckChanges(ctx context.Context, t crm.TenantID, cs []crm.Change) (int, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, 3*len(cs))
+	for _, c := range cs {
+		args = append(args, c.Mark.Member, strconv.FormatFloat(c.Mark.Score, 'f', -1, 64), c.LastSeq())
+	}
+	n, err := ackChangesScript.Run(ctx, s.rdb, []string{ChangedKey(t), ChangedEventsKey(t)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("ack changes: %w", err)
+	}
+	return n, nil
+}
+
+// TenantsWithChanges returns which of tenants have change marks waiting, in one round trip.
+func (s *Store) TenantsWithChanges(ctx context.Context, tenants []crm.TenantID) ([]crm.TenantID, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(tenants))
+	for i, t := range tenants {
+		cmds[i] = pipe.ZCard(ctx, ChangedKey(t))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("count changes: %w", err)
+	}
+	var out []crm.TenantID
+	for i, c := range cmds {
+		if c.Val() > 0 {
+			out = append(out, tenants[i])
+		}
+	}
+	return out, nil
+}

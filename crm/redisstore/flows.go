@@ -1,0 +1,208 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// PutFlow stores source as a new revision of workflow name (created as a draft on first put). The
+// caller has validated source; an unchanged source adds no revision. A *ConflictError when the
+// workflow exists with another object type.
+func (s *Store) PutFlow(ctx context.Context, t crm.TenantID, name string, o crm.ObjectType, source, by string) (crm.Flow, bool, error) {
+	res, err := putFlowScript.Run(ctx, s.rdb, []string{FlowsKey(t), FlowKey(t, name), FlowsOfTypeKey(t, o)},
+		name, string(o), source, by, ms(s.cfg.Clock.Now()), flowKeyPrefix(t)+name+":rev:").Slice()
+	if err != nil {
+		return crm.Flow{}, false, fmt.Errorf("store workflow %s: %w", name, err)
+	}
+	if len(res) == 3 {
+		return crm.Flow{}, false, &crm.ConflictError{Message: fmt.Sprintf("workflow %q exists for %v: a workflow keeps its object type; choose another name", name, res[2])}
+	}
+	created, _ := res[1].(int64)
+	f, err := s.Flow(ctx, t, name)
+	return f, created == 1, err
+}
+
+// Flow returns a workflow, or a *NotFoundError.
+func (s *Store) Flow(ctx context.Context, t crm.TenantID, name string) (crm.Flow, error) {
+	h, err := s.rdb.HGetAll(ctx, FlowKey(t, name)).Result()
+	if err != nil {
+		return crm.Flow{}, fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	if len(h) == 0 {
+		return crm.Flow{}, &crm.NotFoundError{Kind: "workflow", ID: name}
+	}
+	return flowFromHash(name, h), nil
+}
+
+func flowFromHash(name string, h map[string]string) crm.Flow {
+	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
+	f := crm.Flow{Name: name, ObjectType: crm.ObjectType(h["object_type"]), State: crm.FlowState(h["state"]),
+		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"], ActivatedBy: h["activated_by"],
+		ActivatedSeq: num("activated_seq"),
+		CreatedAt:    parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+	if h["activated_at"] != "" {
+		f.ActivatedAt = parseMS(h["activated_at"])
+	}
+	return f
+}
+
+// Flows lists a tenant's workflows by name, in one round trip after the names.
+func (s *Store) Flows(ctx context.Context, t crm.TenantID) ([]crm.Flow, error) {
+	names, err := s.rdb.SMembers(ctx, FlowsKey(t)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", err)
+	}
+	sort.Strings(names)
+	return s.flowsByName(ctx, t, names)
+}
+
+func (s *Store) flowsByName(ctx context.Context, t crm.TenantID, names []string) ([]crm.Flow, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(names))
+	for i, n := range names {
+		cmds[i] = pipe.HGetAll(ctx, FlowKey(t, n))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read workflows: %w", err)
+	}
+	out := make([]crm.Flow, 0, len(names))
+	for i, c := range cmds {
+		if len(c.Val()) > 0 {
+			out = append(out, flowFromHash(names[i], c.Val()))
+		}
+	}
+	return out, nil
+}
+
+// FlowRevision returns one revision of a workflow, or a *NotFoundError.
+func (s *Store) FlowRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (crm.FlowRevision, error) {
+	h, err := s.rdb.HGetAll(ctx, FlowRevisionKey(t, name, rev)).Result()
+	if err != nil {
+		return crm.FlowRevision{}, fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
+	}
+	if len(h) == 0 {
+		return crm.FlowRevision{}, &crm.NotFoundError{Kind: "workflow revision", ID: fmt.Sprintf("%s@%d", name, rev)}
+	}
+	return crm.FlowRevision{Flow: name, Revision: rev, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])}, nil
+}
+
+// ActivateFlow activates the latest revision of a workflow on behalf of p.By. A *PlanError when the
+// tenant's plan does not include workflows (nothing changes); a *NotFoundError for an unknown
+// workflow; a *ConflictError when p.Revision is no longer the latest; a *ValidationError without p.By.
+func (s *Store) ActivateFlow(ctx context.Context, t crm.TenantID, name string, p crm.ActivateFlowParams) (crm.Flow, error) {
+	if strings.TrimSpace(p.By) == "" {
+		return crm.Flow{}, &crm.ValidationError{Field: "by", Code: "REQUIRED", Message: "activating a workflow needs the activating user: the workflow acts with that user's authority"}
+	}
+	reads := "*"
+	if p.Reads != nil {
+		reads = strings.Join(p.Reads, ",")
+	}
+	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, p.By, p.Revision, reads, flowKeyPrefix(t), trigReadsKeyPrefix(t)}
+	for _, p := range crm.Plans {
+		if p.AllowsWorkflows() {
+			args = append(args, string(p))
+		}
+	}
+	res, err := activateFlowScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowKey(t, name), ChangedEventsKey(t)}, args...).Slice()
+	if err != nil {
+		return crm.Flow{}, fmt.Errorf("activate workflow %s: %w", name, err)
+	}
+	switch res[0] {
+	case "plan":
+		return crm.Flow{}, &crm.PlanError{Plan: crm.Plan(fmt.Sprint(res[1]))}
+	case "missing":
+		return crm.Flow{}, &crm.NotFoundError{Kind: "workflow", ID: name}
+	case "revision":
+		return crm.Flow{}, &crm.ConflictError{Message: fmt.Sprintf("workflow %s has a newer revision %v than the revision %d that was checked: activate again", name, res[1], p.Revision)}
+	}
+	return s.Flow(ctx, t, name)
+}
+
+// PauseFlow pauses a workflow: it enrolls nothing and runs no action until activated again.
+func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts *crm.PauseOpts) (crm.Flow, error) {
+	if opts == nil {
+		opts = &crm.PauseOpts{}
+	}
+	at := ""
+	if !opts.IfActivatedAt.IsZero() {
+		at = ms(opts.IfActivatedAt)
+	}
+	n, err := pauseFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, name)}, ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name,
+		opts.Reason, at, flowKeyPrefix(t), trigReadsKeyPrefix(t)).Int()
+	if err != nil {
+		return crm.Flow{}, fmt.Errorf("pause workflow %s: %w", name, err)
+	}
+	switch n {
+	case 0:
+		return crm.Flow{}, &crm.NotFoundError{Kind: "workflow", ID: name}
+	case -1:
+		return crm.Flow{}, fmt.Errorf("pause workflow %s: %w", name, crm.ErrFlowReactivated)
+	}
+	return s.Flow(ctx, t, name)
+}
+
+// ActiveFlows returns the active workflows of an object type with the source of their active
+// revision, in two round trips.
+func (s *Store) ActiveFlows(ctx context.Context, t crm.TenantID, o crm.ObjectType) ([]crm.Flow, []crm.FlowRevision, error) {
+	names, err := s.rdb.SMembers(ctx, ActiveFlowsKey(t, o)).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list active workflows: %w", err)
+	}
+	sort.Strings(names)
+	flows, err := s.flowsByName(ctx, t, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(flows))
+	for i, f := range flows {
+		cmds[i] = pipe.HGetAll(ctx, FlowRevisionKey(t, f.Name, f.ActiveRevision))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("read active revisions: %w", err)
+	}
+	var outF []crm.Flow
+	var outR []crm.FlowRevision
+	for i, f := range flows {
+		h := cmds[i].Val()
+		if f.State != crm.FlowActive || len(h) == 0 {
+			continue
+		}
+		outF = append(outF, f)
+		outR = append(outR, crm.FlowRevision{Flow: f.Name, Revision: f.ActiveRevision, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])})
+	}
+	return outF, outR, nil
+}
+
+// flowMember is how records appear in the enrollment keys: "<type>:<id>".
+func flowMember(o crm.ObjectType, id crm.RecordID) string { return string(o) + ":" + string(id) }
+
+// FlowRevisions returns every revision of a workflow, oldest first, in one round trip after the
+// workflow itself; a *NotFoundError for an unknown workflow.
+func (s *Store) FlowRevisions(ctx context.Context, t crm.TenantID, name string) ([]crm.FlowRevision, error) {
+	f, err := s.Flow(ctx, t, name)
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, f.Revision)
+	for i := range cmds {
+		cmds[i] = pipe.HGetAll(ctx, FlowRevisionKey(t, name, int64(i+1)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("read workflow %s revisions: %w", name, err)
+	}
+	out := make([]crm.FlowRevision, 0, len(cmds))
+	for i, c := range cmds {
+		h := c.Val()
+		out = append(out, crm.FlowRevision{Flow: name, Revision: int64(i + 1), Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])})
+	}
+	return out, nil
+}

@@ -1,0 +1,319 @@
+package redisstore
+
+import (
+	"strconv"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func prefix(t crm.TenantID) string { return "crm:{" + string(t) + "}:" }
+
+// TenantsKey is the SET of every tenant id (the one global key; no script touches it with tenant keys).
+func TenantsKey() string { return "crm:tenants" }
+
+// SaltFingerprintKey is the STRING fingerprint of the deployment's email salt (see
+// SaltFingerprint), written by the first process that starts on the Redis. A global key, like
+// TenantsKey.
+func SaltFingerprintKey() string { return "crm:salt:fingerprint" }
+
+// TenantKey is the HASH of a tenant: plan, created_at (unix ms).
+func TenantKey(t crm.TenantID) string { return prefix(t) + "tenant" }
+
+// UserKey is the HASH of a user: perms, created_at, disabled ("1" for a disabled user, else absent).
+func UserKey(t crm.TenantID, email string) string { return prefix(t) + "user:" + email }
+
+// UsersKey is the SET of a tenant's user emails.
+func UsersKey(t crm.TenantID) string { return prefix(t) + "users" }
+
+// TokenKey is the HASH of an API token, by the SHA-256 of the token: user, created_at, id (the
+// public id, see TokenInfo), expires_at (unix ms; absent for a token that never expires). A token
+// with an expiry has the same TTL, so Redis drops it by itself.
+func TokenKey(t crm.TenantID, tokenHash string) string { return tokenKeyPrefix(t) + tokenHash }
+
+// TokensKey is the HASH of a tenant's API tokens: public id -> SHA-256 of the token. It lets the
+// tokens be listed and revoked by id without a SCAN; an entry whose TokenKey Redis dropped at its
+// expiry is removed when next read.
+func TokensKey(t crm.TenantID) string { return prefix(t) + "tokens" }
+
+// tokenKeyPrefix followed by a token's SHA-256 gives TokenKey.
+func tokenKeyPrefix(t crm.TenantID) string { return prefix(t) + "token:" }
+
+// ObjectTypesKey is the HASH of a tenant's custom object types: name -> definition (JSON).
+func ObjectTypesKey(t crm.TenantID) string { return prefix(t) + "objtypes" }
+
+// SchemaKey is the HASH of a tenant's own properties of an object type: name -> definition (JSON).
+// The standard properties of standard types are not stored; they come from the code.
+func SchemaKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "schema:" + string(o) }
+
+// SeqKey is the counter from which a tenant's ids of one kind ("contacts", "lists", ...) are drawn.
+func SeqKey(t crm.TenantID, kind string) string { return prefix(t) + "seq:" + kind }
+
+// RecordKey is the HASH of a live record: its properties, plus _created and _updated (unix ms).
+func RecordKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return prefix(t) + "obj:" + string(o) + ":" + string(id)
+}
+
+// LiveKey is the ZSET of the live ids of an object type, scored by the numeric id (for paging).
+func LiveKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "live:" + string(o) }
+
+// EmailIndexKey is the HASH from each lowercased email (primary or additional) of a live contact to its id.
+func EmailIndexKey(t crm.TenantID) string { return prefix(t) + "uniq:contacts:email" }
+
+// UniqueIndexKey is the HASH from each value of the unique property prop (Property.Unique) of a
+// live record of type o to the record's id. Contacts' email, which is standard, has EmailIndexKey.
+func UniqueIndexKey(t crm.TenantID, o crm.ObjectType, prop string) string {
+	return prefix(t) + "uniq:" + string(o) + ":" + prop
+}
+
+// AssocKey is the SET of a live record's associations, as "<type>:<id>" members.
+func AssocKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return prefix(t) + "assoc:" + string(o) + ":" + string(id)
+}
+
+// ListsKey is the ZSET of a tenant's list ids, scored by the numeric id.
+func ListsKey(t crm.TenantID) string { return prefix(t) + "lists" }
+
+// ListKey is the HASH of a list: name, object_type, created_at.
+func ListKey(t crm.TenantID, id crm.ListID) string { return prefix(t) + "list:" + string(id) }
+
+// ListMembersKey is the ZSET of a list's member record ids, scored by the numeric id.
+func ListMembersKey(t crm.TenantID, id crm.ListID) string {
+	return prefix(t) + "list:" + string(id) + ":members"
+}
+
+// MemberOfKey is the SET of the list ids a live record belongs to.
+func MemberOfKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return prefix(t) + "memberof:" + string(o) + ":" + string(id)
+}
+
+// ChangedKey is the ZSET of records changed since the workflow engine last looked: member
+// "<type>:<id>", score the time of the latest change (unix ms). Every record write adds to it in the
+// same script, so no change can be lost.
+func ChangedKey(t crm.TenantID) string { return prefix(t) + "changed" }
+
+// ChangedEventsKey is the HASH from a ChangedKey member to the states its writes left since it was
+// last drained, one a line, oldest first: "<event><seq>" or "<event><seq>=<values>", event c
+// created, u updated, d deleted, r restored, p permanently deleted, l added to a list; values (a
+// JSON object) the properties the active triggers of its type read, as the write left them (see
+// TriggerReadsKey). Its field "_seq" is the tenant's change counter, which numbers the states.
+func ChangedEventsKey(t crm.TenantID) string { return prefix(t) + "changed:events" }
+
+// TriggerReadsKey is the SET of the properties that the triggers of the active workflows of an
+// object type read, plus the member "" (and "*" when one may read any property); absent when no
+// workflow of the type is active. The activate and pause scripts keep it; each record write
+// keeps the values of those properties with its change state.
+func TriggerReadsKey(t crm.TenantID, o crm.ObjectType) string {
+	return trigReadsKeyPrefix(t) + string(o)
+}
+
+func trigReadsKeyPrefix(t crm.TenantID) string { return prefix(t) + "trigreads:" }
+
+// OutboxKey is the LIST of a tenant's emails kept because no SMTP server is configured (JSON each).
+func OutboxKey(t crm.TenantID) string { return prefix(t) + "outbox" }
+
+// BlocklistKey is the SET of salted SHA-256 hashes of the emails of permanently deleted contacts.
+func BlocklistKey(t crm.TenantID) string { return prefix(t) + "blocklist" }
+
+// AuditKey is the STREAM of a tenant's deletions and restores, and of the changes of its users and
+// tokens (ids, user emails and actors only, no record content).
+func AuditKey(t crm.TenantID) string { return prefix(t) + "audit" }
+
+// BinRecordKey is the HASH of a record in the recycle bin: its properties and _created, _updated,
+// plus _deleted_at (unix ms), _deleted_by, _deleted_via, _deleted_ref.
+func BinRecordKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return prefix(t) + "bin:" + string(o) + ":" + string(id)
+}
+
+// BinAssocKey is the SET of the associations a record had when it went into the bin ("<type>:<id>").
+func BinAssocKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
+}
+
+// BinEmailDayKey is the HASH, for the contacts moved to the bin on one UTC day (day: days since the
+// Unix epoch), from each of their emails (primary or additional, lowercased) to their ids joined
+// by ',' (usually one), so that a permanent delete by email finds a binned contact without scanning
+// the bin. The archive script adds to the day's key; restore and permanent delete take a contact
+// out of its day's key; the purge drops a day's whole key once no contact deleted that day is left
+// in the bin, which costs it nothing per email.
+func BinEmailDayKey(t crm.TenantID, day int64) string {
+	return binEmailDayKeyPrefix(t) + strconv.FormatInt(day, 10)
+}
+
+// BinEmailDaysKey is the ZSET of the days that have a BinEmailDayKey (member and score the day).
+func BinEmailDaysKey(t crm.TenantID) string { return prefix(t) + "binemails:contacts:days" }
+
+func binEmailDayKeyPrefix(t crm.TenantID) string { return prefix(t) + "binemails:contacts:" }
+
+// OutboxExpiryKey is the ZSET of the outbox entries that expire (workflow notifications): member the
+// entry as stored in OutboxKey, score its expiry time (unix ms). Appending to the outbox and
+// ExpireOutbox remove the expired ones from both keys.
+func OutboxExpiryKey(t crm.TenantID) string { return prefix(t) + "outbox:expiry" }
+
+// BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
+// purge unlinks only the association keys that exist.
+func BinAssocIDsKey(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "binassocs:" + string(o)
+}
+
+// TrashKey is the ZSET of the ids in a type's bin, scored by deletion time (unix ms): the purge's index.
+func TrashKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "trash:" + string(o) }
+
+// BinIDsKey is the ZSET of the ids in a type's bin, scored by the numeric id: the archived reads' index.
+func BinIDsKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "binids:" + string(o) }
+
+func recordKeyPrefix(t crm.TenantID) string { return prefix(t) + "obj:" }
+
+func assocKeyPrefix(t crm.TenantID) string { return prefix(t) + "assoc:" }
+
+func binRecordKeyPrefix(t crm.TenantID) string { return prefix(t) + "bin:" }
+
+func binAssocKeyPrefix(t crm.TenantID) string { return prefix(t) + "binassoc:" }
+
+func binAssocIDsKeyPrefix(t crm.TenantID) string { return prefix(t) + "binassocs:" }
+
+func listKeyPrefix(t crm.TenantID) string { return prefix(t) + "list:" }
+
+// listMembersKeySuffix follows a list id in ListMembersKey.
+const listMembersKeySuffix = ":members"
+
+// memberOfKeyPrefix followed by a record id gives MemberOfKey for type o.
+func memberOfKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "memberof:" + string(o) + ":"
+}
+
+// PendingMailKey is the HASH of confirmation emails written atomically with the change that causes
+// them (id -> JSON), until a worker has sent them. A sweep re-enqueues any left behind.
+func PendingMailKey(t crm.TenantID) string { return prefix(t) + "mail:pending" }
+
+// liveKeyPrefix followed by an object type gives LiveKey; trashKeyPrefix and binIDsKeyPrefix likewise.
+func liveKeyPrefix(t crm.TenantID) string { return prefix(t) + "live:" }
+
+func trashKeyPrefix(t crm.TenantID) string { return prefix(t) + "trash:" }
+
+func binIDsKeyPrefix(t crm.TenantID) string { return prefix(t) + "binids:" }
+
+// JobsKey is the ZSET of a tenant's bulk job ids, scored by creation time (unix ms).
+func JobsKey(t crm.TenantID) string { return prefix(t) + "jobs" }
+
+// JobKey is the HASH of a bulk job: kind, object_type, state, total, done, skipped, by, via, ref,
+// selection, created_at, updated_at, finished_at.
+func JobKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id }
+
+// JobPendingKey is the ZSET of the record ids a bulk job has still to process, scored by numeric id.
+// It is the snapshot of the selection taken when the job was confirmed.
+func JobPendingKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":pending" }
+
+// JobSelectedKey is the ZSET of the records a bulk delete job selecting by filter or list has
+// selected so far, scored by numeric id: the selection's end renames it to JobPendingKey, or deletes
+// it when the job is refused.
+func JobSelectedKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":selected" }
+
+// JobsSelectingKey is the SET of the ids of a tenant's bulk jobs still selecting: a permanent delete
+// looks there for filters that name the contact it erases.
+func JobsSelectingKey(t crm.TenantID) string { return prefix(t) + "jobs:selecting" }
+
+// JobStagingKey is the ZSET of a bulk delete's selection while it is staged, before it has a job id
+// (token is random): the seal renames it to the job's JobPendingKey, or deletes it when the count
+// differs. It expires after an hour, so that a selection whose request died is not kept.
+func JobStagingKey(t crm.TenantID, token string) string { return prefix(t) + "jobstage:" + token }
+
+// jobKeyPrefix is JobKey without the id, for the seal script, which draws the id.
+func jobKeyPrefix(t crm.TenantID) string { return prefix(t) + "job:" }
+
+// JobLeaseKey is the STRING naming the runner that holds a bulk job, with a TTL: one runner at a
+// time works on a job, and a dead runner's job is free again when the lease runs out.
+func JobLeaseKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":lease" }
+
+// FlowsKey is the SET of a tenant's workflow names.
+func FlowsKey(t crm.TenantID) string { return prefix(t) + "flows" }
+
+// FlowKey is the HASH of a workflow: object_type, state, revision (latest), active_revision,
+// created_at, updated_at, activated_at, paused_reason.
+func FlowKey(t crm.TenantID, name string) string { return prefix(t) + "flow:" + name }
+
+// FlowRevisionKey is the HASH of one revision of a workflow: source (YAML), by, created_at.
+func FlowRevisionKey(t crm.TenantID, name string, rev int64) string {
+	return prefix(t) + "flow:" + name + ":rev:" + strconv.FormatInt(rev, 10)
+}
+
+// ActiveFlowsKey is the SET of the names of a tenant's active workflows of one object type.
+func ActiveFlowsKey(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "flows:active:" + string(o)
+}
+
+func flowKeyPrefix(t crm.TenantID) string { return prefix(t) + "flow:" }
+
+func activeFlowsKeyPrefix(t crm.TenantID) string { return prefix(t) + "flows:active:" }
+
+// EnrollmentKey is the HASH of one record's enrollment in a workflow (member "<type>:<id>"): state
+// (enrolled, completed, unenrolled), revision, step, enrolled_at, count (times enrolled), blocked
+// (1 when only a manual enrollment may enroll it again: it was deleted while enrolled).
+func EnrollmentKey(t crm.TenantID, flow, member string) string {
+	return enrollmentKeyPrefix(t, flow) + member
+}
+
+// FlowEnrolledKey is the ZSET of the records enrolled in a workflow now, scored by when their next
+// step is due (unix ms): the index the step sweep reads.
+func FlowEnrolledKey(t crm.TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":enrolled"
+}
+
+// FlowMatchingKey is the SET of the records that matched a workflow's trigger at their latest
+// evaluation; re-enrollment needs a record to go from not matching to matching.
+func FlowMatchingKey(t crm.TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":matching"
+}
+
+// HistoryKey is the LIST of a record's history in a workflow, newest first (JSON entries).
+func HistoryKey(t crm.TenantID, flow, member string) string {
+	return historyKeyPrefix(t, flow) + member
+}
+
+func enrollmentKeyPrefix(t crm.TenantID, flow string) string { return prefix(t) + "enr:" + flow + ":" }
+
+func historyKeyPrefix(t crm.TenantID, flow string) string { return prefix(t) + "hist:" + flow + ":" }
+
+// FlowsOfTypeKey is the SET of the names of a tenant's workflows (in any state) of one object type:
+// the workflows a deleted record of that type must leave.
+func FlowsOfTypeKey(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "flows:type:" + string(o)
+}
+
+// FlowBackfillKey is the HASH of the position and progress of a workflow's enroll-existing
+// backfill: revision, state (running, done, stopped), total, done, enrolled, after, prev,
+// activated_at, started_at, updated_at.
+func FlowBackfillKey(t crm.TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":backfill"
+}
+
+// FlowBackfillLeaseKey is the STRING naming the runner that holds a workflow's backfill, with a
+// TTL: one runner at a time.
+func FlowBackfillLeaseKey(t crm.TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":backfill:lease"
+}
+
+// SearchIndexKey is the ZSET that indexes one property of an object type's live records for search
+// (see SearchIndexes): for a number or datetime, member the record id and score the value (a
+// datetime in unix ms); for a string, score 0 and member the lowercased value, a NUL byte and the
+// record id, so that ZRANGEBYLEX finds a value, a range or a prefix. The record write scripts keep
+// it in the same step as the record.
+func SearchIndexKey(t crm.TenantID, o crm.ObjectType, prop string) string {
+	return searchIndexKeyPrefix(t, o) + prop
+}
+
+// SearchValueKey is the SET of the ids of an object type's live records whose enumeration or bool
+// property prop has value v (see SearchIndexes). The record write scripts keep it in the same step
+// as the record; an empty set is gone.
+func SearchValueKey(t crm.TenantID, o crm.ObjectType, prop, v string) string {
+	return searchValueKeyPrefix(t, o) + prop + ":" + v
+}
+
+// searchIndexKeyPrefix followed by a property name gives SearchIndexKey; searchValueKeyPrefix
+// followed by "<property>:<value>" gives SearchValueKey.
+func searchIndexKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "ix:" + string(o) + ":"
+}
+
+func searchValueKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "ixv:" + string(o) + ":"
+}

@@ -1,0 +1,314 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// MailSentKey is the STRING that records the delivery of one email, by its idempotency key:
+// "lease:<token>" while a worker is sending it, then "sent" (delivered over SMTP) or "outbox" (kept
+// in OutboxKey). It expires MailSentTTL after the delivery, or when the lease runs out.
+// Key: crm:{<tenant>}:mailsent:<idempotency key>. It lives here, not in keys.go, only because this
+// file was added beside the store; it follows keys.go's rules.
+func MailSentKey(t crm.TenantID, idempotencyKey string) string {
+	return prefix(t) + "mailsent:" + idempotencyKey
+}
+
+const mailLeasePrefix = "lease:"
+
+// luaMailDrop is shared by the scripts that may find a notification's record gone. With KEYS[r]
+// and KEYS[r+1] the record's live and bin keys, drop_if_gone writes the audit entry "mail_dropped"
+// (ids and the workflow's name only) and marks the email as done in its ledger, when neither exists.
+const luaMailDrop = `
+local function drop_if_gone(r, a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen)
+  if not KEYS[r] or KEYS[r] == '' then return false end
+  if redis.call('EXISTS', KEYS[r], KEYS[r+1]) > 0 then return false end
+  redis.call('XADD', KEYS[a], 'MAXLEN', '~', maxlen, '*', 'action', 'mail_dropped', 'object_type', otype,
+    'record_ids', rid, 'count', 1, 'by', 'system', 'via', 'workflow', 'ref', workflow, 'mail_id', mailid, 'at', now)
+  redis.call('SET', ledger, 'dropped', 'PX', ttl)
+  return true
+end
+`
+
+// appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
+// and first removes the expired entries (at most 100 a call).
+// KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:mailsent:<id>
+// KEYS[3] -> crm:{<tenant>}:outbox:expiry   KEYS[4] -> crm:{<tenant>}:audit
+// KEYS[5], KEYS[6] -> with a record reference, its RecordKey and BinRecordKey: when neither exists
+// the email is dropped (audit entry "mail_dropped") instead of kept.
+// ARGV[1] -> the message (JSON)      ARGV[2] -> MailSentTTL (ms)
+// ARGV[3] -> now (unix ms)           ARGV[4] -> expires at (unix ms), 0 for never
+// ARGV[5] -> object type   ARGV[6] -> record id   ARGV[7] -> workflow   ARGV[8] -> mail id
+// ARGV[9] -> audit stream max length
+// Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease,
+// 2 if dropped.
+var appendOutboxScript = redis.NewScript(luaMailDrop + `
+local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
+for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
+if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
+local v = redis.call('GET', KEYS[2])
+if v then
+  if string.sub(v, 1, 6) == 'lease:' then return -1 end
+  return 0
+end
+if drop_if_gone(5, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 2 end
+redis.call('SET', KEYS[2], 'outbox', 'PX', ARGV[2])
+redis.call('RPUSH', KEYS[1], ARGV[1])
+if tonumber(ARGV[4]) > 0 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
+return 1
+`)
+
+// expireOutboxScript removes the outbox entries expired at now, oldest first.
+// KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:outbox:expiry
+// ARGV[1] -> now (unix ms)   ARGV[2] -> batch limit
+// Returns the number of entries removed.
+var expireOutboxScript = redis.NewScript(`
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
+if #old > 0 then redis.call('ZREM', KEYS[2], unpack(old)) end
+return #old
+`)
+
+// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops
+// it when the record it is about no longer exists.
+// KEYS[1] -> crm:{<tenant>}:mailsent:<id>   KEYS[2] -> crm:{<tenant>}:audit
+// KEYS[3], KEYS[4] -> with a record reference, its RecordKey and BinRecordKey
+// ARGV[1] -> "lease:<token>"   ARGV[2] -> lease (ms)   ARGV[3] -> now (unix ms)
+// ARGV[4] -> object type   ARGV[5] -> record id   ARGV[6] -> workflow   ARGV[7] -> mail id
+// ARGV[8] -> audit stream max length   ARGV[9] -> MailSentTTL (ms)
+// Returns "claimed" (also when the caller already holds this lease), "busy", "done" or "dropped".
+var claimMailScript = redis.NewScript(luaMailDrop + `
+local v = redis.call('GET', KEYS[1])
+if v == 'dropped' then return 'dropped' end
+if v and string.sub(v, 1, 6) == 'lease:' and v ~= ARGV[1] then return 'busy' end
+if v and string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
+if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'claimed'
+`)
+
+// releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
+// KEYS[1] -> crm:{<tenant>}:mailsent:<id>
+// ARGV[1] -> "lease:<token>"
+// Returns 1 if released, 0 if the key held something else.
+var releaseMailScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+func checkMailID(id string) error {
+	if id == "" || strings.ContainsAny(id, "\r\n") {
+		return &crm.ValidationError{Field: "id", Code: "INVALID_MAIL_ID",
+			Message: fmt.Sprintf("email idempotency key %q is invalid: use a non-empty single-line string", id)}
+	}
+	return nil
+}
+
+// AppendOutbox keeps an email in the tenant's outbox (crm:{<tenant>}:outbox). It is idempotent by
+// m.ID: a message whose ID was already kept or sent within MailSentTTL is not appended again, and
+// the error wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin
+// is dropped (audit entry "mail_dropped") and the error wraps ErrMailDropped. A message with an
+// ExpiresAt leaves the outbox once that time has passed; each call first removes up to 100
+// expired entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
+// same ID holds the lease, and a *ValidationError for a bad tenant or an empty ID. A zero
+// m.CreatedAt is set to the store clock's now. Safe for concurrent use.
+func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := checkMailID(m.ID); err != nil {
+		return err
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = s.cfg.Clock.Now()
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode outbox message %s: %w", m.ID, err)
+	}
+	keys := []string{OutboxKey(t), MailSentKey(t, m.ID), OutboxExpiryKey(t), AuditKey(t)}
+	if !m.Ref.IsZero() {
+		keys = append(keys, RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID))
+	}
+	expires := "0"
+	if !m.ExpiresAt.IsZero() {
+		expires = ms(m.ExpiresAt)
+	}
+	n, err := appendOutboxScript.Run(ctx, s.rdb, keys, string(raw), crm.MailSentTTL.Milliseconds(),
+		ms(s.cfg.Clock.Now()), expires, string(m.Ref.ObjectType), string(m.Ref.RecordID), m.Ref.Workflow, m.ID, auditMaxLen).Int()
+	if err != nil {
+		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
+	}
+	switch {
+	case n == 2:
+		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDropped)
+	case n < 0:
+		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailInFlight)
+	case n == 0:
+		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDone)
+	}
+	return nil
+}
+
+// Outbox returns up to limit messages of the tenant's outbox, oldest first; limit <= 0 returns
+// them all. A *ValidationError for a bad tenant.
+func (s *Store) Outbox(ctx context.Context, t crm.TenantID, limit int) ([]crm.Mail, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	stop := int64(-1)
+	if limit > 0 {
+		stop = int64(limit) - 1
+	}
+	raws, err := s.rdb.LRange(ctx, OutboxKey(t), 0, stop).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	out := make([]crm.Mail, 0, len(raws))
+	for i, raw := range raws {
+		var m crm.Mail
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			return nil, fmt.Errorf("decode outbox message %d: %w", i, err)
+		}
+		if !m.Ref.IsZero() {
+			if err := s.renderOutboxMessage(ctx, t, &m); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// renderOutboxMessage renders a notification's templates from its record, live or in the bin, or
+// marks it erased when the record exists in neither.
+func (s *Store) renderOutboxMessage(ctx context.Context, t crm.TenantID, m *crm.Mail) error {
+	rec, err := s.MailRecord(ctx, t, m.Ref)
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		m.Subject, m.Body = crm.ErasedNotification(m.Ref)
+		m.Erased = true
+		return nil
+	case err != nil:
+		return fmt.Errorf("render outbox message %s: %w", m.ID, err)
+	}
+	m.Subject, m.Body = crm.RenderNotification(m.Subject, m.Body, m.Ref, rec)
+	return nil
+}
+
+// MailRecord reads the record a notification is about: live, or else in the bin (a notification
+// written before a restorable delete is still delivered; the bin keeps the data until the purge).
+// A *NotFoundError when it exists in neither: it was permanently deleted or purged.
+func (s *Store) MailRecord(ctx context.Context, t crm.TenantID, ref crm.MailRef) (crm.Record, error) {
+	rec, err := s.Record(ctx, t, ref.ObjectType, ref.RecordID, nil)
+	if errors.Is(err, crm.ErrNotFound) {
+		rec, err = s.Record(ctx, t, ref.ObjectType, ref.RecordID, &crm.ReadOpts{Archived: true})
+	}
+	return rec, err
+}
+
+// ExpireOutbox removes up to limit outbox entries whose ExpiresAt is at or before now, oldest
+// first, and returns how many it removed. A *ValidationError for a bad tenant.
+func (s *Store) ExpireOutbox(ctx context.Context, t crm.TenantID, now time.Time, limit int) (int, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 || limit > crm.MaxScriptBatch {
+		return 0, fmt.Errorf("crm: outbox expiry limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
+	}
+	n, err := expireOutboxScript.Run(ctx, s.rdb, []string{OutboxKey(t), OutboxExpiryKey(t)}, ms(now), limit).Int()
+	if err != nil {
+		return 0, fmt.Errorf("expire outbox: %w", err)
+	}
+	return n, nil
+}
+
+// ClaimMail takes a lease of the given length on the delivery of the email whose idempotency key
+// is id, for the caller identified by token (unique per attempt). See MailClaim for the answers.
+// A *ValidationError for a bad tenant, an empty id or token, or a lease under a millisecond.
+func (s *Store) ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if err := checkMailID(id); err != nil {
+		return 0, err
+	}
+	if token == "" || lease < time.Millisecond {
+		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
+			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
+	}
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, crm.MailRef{})
+}
+
+// ClaimRecordMail is ClaimMail for a notification about a record: when the record exists neither
+// live nor in the bin (permanently deleted or purged), it drops the email in the same step (audit
+// entry "mail_dropped", the ledger marks it done) and answers MailDropped. Errors as ClaimMail.
+func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef) (crm.MailClaim, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if err := checkMailID(id); err != nil {
+		return 0, err
+	}
+	if token == "" || lease < time.Millisecond {
+		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
+			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
+	}
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, ref)
+}
+
+func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, d time.Duration, ref crm.MailRef) (crm.MailClaim, error) {
+	keys := []string{MailSentKey(t, id), AuditKey(t)}
+	if !ref.IsZero() {
+		keys = append(keys, RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID))
+	}
+	res, err := claimMailScript.Run(ctx, s.rdb, keys, lease, d.Milliseconds(), ms(s.cfg.Clock.Now()),
+		string(ref.ObjectType), string(ref.RecordID), ref.Workflow, id, auditMaxLen, crm.MailSentTTL.Milliseconds()).Text()
+	if err != nil {
+		return 0, fmt.Errorf("claim email %s: %w", id, err)
+	}
+	switch res {
+	case "claimed":
+		return crm.MailClaimed, nil
+	case "busy":
+		return crm.MailBusy, nil
+	case "dropped":
+		return crm.MailDropped, nil
+	default:
+		return crm.MailDone, nil
+	}
+}
+
+// FinishMail ends a lease taken by ClaimMail. With delivered it records the email as sent for
+// MailSentTTL (even if the lease had run out: the email did go); otherwise it releases the lease,
+// if the caller still holds it, so that a retry may deliver. A *ValidationError for a bad tenant or id.
+func (s *Store) FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := checkMailID(id); err != nil {
+		return err
+	}
+	key := MailSentKey(t, id)
+	if delivered {
+		if err := s.rdb.Set(ctx, key, "sent", crm.MailSentTTL).Err(); err != nil {
+			return fmt.Errorf("record email %s as sent: %w", id, err)
+		}
+		return nil
+	}
+	if err := releaseMailScript.Run(ctx, s.rdb, []string{key}, mailLeasePrefix+token).Err(); err != nil {
+		return fmt.Errorf("release email %s: %w", id, err)
+	}
+	return nil
+}

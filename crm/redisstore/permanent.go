@@ -1,0 +1,266 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// PermanentDeleteContact deletes a contact for good (privacy law): see permanentDeleteScript for what
+// goes. It works on a live contact or one in the bin, never enters the bin and cannot be undone. By
+// email, an unknown address succeeds and is blocklisted. A *NotFoundError for an unknown id.
+func (s *Store) PermanentDeleteContact(ctx context.Context, t crm.TenantID, p crm.PermanentDeleteParams) (crm.PermanentDeleteResult, error) {
+	if (p.ID == "") == (p.Email == "") {
+		return crm.PermanentDeleteResult{}, &crm.ValidationError{Field: "objectId", Code: "INVALID_INPUT",
+			Message: "name the contact by id, or by email with idProperty \"email\": exactly one of the two"}
+	}
+	by, err := crm.NormalizeEmail(p.By)
+	if err != nil {
+		return crm.PermanentDeleteResult{}, &crm.ValidationError{Field: "by", Code: "INVALID_EMAIL", Message: "the acting user's email is needed for the confirmation"}
+	}
+	typed := ""
+	if p.Email != "" {
+		e, err := crm.NormalizeEmail(p.Email)
+		if err != nil {
+			return crm.PermanentDeleteResult{}, &crm.ValidationError{Field: "objectId", Code: "INVALID_EMAIL",
+				Message: fmt.Sprintf("%q is not an email address: pass the contact's email, or its id without idProperty", p.Email)}
+		}
+		// The confirmation never repeats the address: it is kept in Redis until sent (and in the
+		// outbox when no SMTP server is configured), where no trace of the contact may stay.
+		p.Email, typed = e, "named by its email address"
+	} else {
+		if _, err := idArgs([]crm.RecordID{p.ID}); err != nil {
+			return crm.PermanentDeleteResult{}, err
+		}
+		typed = "with id " + string(p.ID)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		res, retry, err := s.permanentDeleteOnce(ctx, t, p, by, typed)
+		if !retry {
+			return res, err
+		}
+	}
+	return crm.PermanentDeleteResult{}, &crm.ConflictError{Message: "the contact kept changing during the permanent delete: try again"}
+}
+
+func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.PermanentDeleteParams, by, typed string) (crm.PermanentDeleteResult, bool, error) {
+	ids := []crm.RecordID{p.ID}
+	var block []string
+	if p.Email != "" {
+		found, err := s.ContactsByAnyEmail(ctx, t, p.Email)
+		if err != nil {
+			return crm.PermanentDeleteResult{}, false, err
+		}
+		ids, block = found, []string{p.Email}
+	}
+	read := make([]string, len(ids))
+	for i, id := range ids {
+		rec, err := s.Record(ctx, t, crm.Contacts, id, nil)
+		if errors.Is(err, crm.ErrNotFound) {
+			rec, err = s.Record(ctx, t, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+		}
+		switch {
+		case errors.Is(err, crm.ErrNotFound) && p.Email != "":
+			return crm.PermanentDeleteResult{}, true, nil // purged or erased since the lookup: look again
+		case err != nil:
+			return crm.PermanentDeleteResult{}, false, err
+		}
+		emails := crm.RecordEmails(rec.Properties)
+		read[i] = strings.Join(emails, ";")
+		for _, e := range emails {
+			if !slices.Contains(block, e) {
+				block = append(block, e)
+			}
+		}
+	}
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	var rb [12]byte
+	if _, err := rand.Read(rb[:]); err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("mail id: %w", err)
+	}
+	mail := crm.Mail{
+		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: crm.MailKindPermanentDelete, CreatedAt: now,
+		Subject: "Permanent deletion completed",
+		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its activities and list memberships.\n"+
+			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n", typed, now.Format(time.RFC1123)),
+	}
+	raw, err := json.Marshal(mail)
+	if err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("encode mail: %w", err)
+	}
+	idList := make([]string, len(ids))
+	for i, id := range ids {
+		idList[i] = string(id)
+	}
+	args := []any{ms(now), strings.Join(idList, ","), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
+		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
+		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
+		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
+	for _, o := range []crm.ObjectType{crm.Contacts, crm.Calls} {
+		sch, err := s.Schema(ctx, t, o)
+		if err != nil {
+			return crm.PermanentDeleteResult{}, false, err
+		}
+		args = append(args, indexSpec(t, sch))
+	}
+	for _, e := range block {
+		args = append(args, s.emailHash(t, e))
+	}
+	reply, acked := s.runAcked(ctx, permanentDeleteScript, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
+		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...)
+	n, err := reply.Int()
+	if err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
+	}
+	switch {
+	case n == 0 && p.Email != "":
+		return crm.PermanentDeleteResult{}, true, nil
+	case n == 0:
+		return crm.PermanentDeleteResult{}, false, &crm.NotFoundError{Kind: "contact", ID: string(p.ID)}
+	case n == -1:
+		return crm.PermanentDeleteResult{}, true, nil
+	}
+	// A bulk delete still selecting by a filter that names one of the emails keeps no copy of it.
+	if err := s.refuseFiltersNaming(ctx, t, block); err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the bulk delete filters that name it failed (ask again by email to finish): %w", err)
+	}
+	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
+	if len(ids) > 0 {
+		res.ID = ids[0]
+	}
+	if acked != nil {
+		return res, false, fmt.Errorf("permanent delete: %w", acked)
+	}
+	return res, false, nil
+}
+
+// ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or
+// additional email is email (normalized first), ascending and without repeats; none is not an
+// error. It reads the live email index and the days of the bin's (BinEmailDaysKey) in one round
+// trip, then each day's index (BinEmailDayKey) in one more, never scanning the bin. A
+// *ValidationError for an address that is not an email.
+func (s *Store) ContactsByAnyEmail(ctx context.Context, t crm.TenantID, email string) ([]crm.RecordID, error) {
+	e, err := crm.NormalizeEmail(email)
+	if err != nil {
+		return nil, &crm.ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
+	}
+	var live *redis.StringCmd
+	var days *redis.StringSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		live = p.HGet(ctx, EmailIndexKey(t), e)
+		days = p.ZRange(ctx, BinEmailDaysKey(t), 0, -1)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("find contacts by email: %w", err)
+	}
+	var ids []crm.RecordID
+	if id, err := live.Result(); err == nil {
+		ids = append(ids, crm.RecordID(id))
+	}
+	if len(days.Val()) > 0 {
+		cmds := make([]*redis.StringCmd, len(days.Val()))
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, d := range days.Val() {
+				day, _ := strconv.ParseInt(d, 10, 64)
+				cmds[i] = p.HGet(ctx, BinEmailDayKey(t, day), e)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("find contacts in the bin by email: %w", err)
+		}
+		var binned []crm.RecordID
+		for _, c := range cmds {
+			for _, id := range strings.Split(c.Val(), ",") {
+				if id != "" && !slices.Contains(ids, crm.RecordID(id)) && !slices.Contains(binned, crm.RecordID(id)) {
+					binned = append(binned, crm.RecordID(id))
+				}
+			}
+		}
+		// A day's index keeps the entries of its purged contacts until its last one goes: only
+		// those still in the bin count.
+		if len(binned) > 0 {
+			exists := make([]*redis.IntCmd, len(binned))
+			_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, id := range binned {
+					exists[i] = p.Exists(ctx, BinRecordKey(t, crm.Contacts, id))
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("find contacts in the bin by email: %w", err)
+			}
+			for i, id := range binned {
+				if exists[i].Val() == 1 {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	slices.SortFunc(ids, func(a, b crm.RecordID) int {
+		if c := len(a) - len(b); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a), string(b))
+	})
+	return ids, nil
+}
+
+// IsBlocklisted reports whether an email was blocklisted by a permanent delete.
+func (s *Store) IsBlocklisted(ctx context.Context, t crm.TenantID, email string) (bool, error) {
+	e, err := crm.NormalizeEmail(email)
+	if err != nil {
+		return false, &crm.ValidationError{Field: "email", Code: "INVALID_EMAIL", Message: fmt.Sprintf("%q is not an email address", email)}
+	}
+	ok, err := s.rdb.SIsMember(ctx, BlocklistKey(t), s.emailHash(t, e)).Result()
+	if err != nil {
+		return false, fmt.Errorf("read blocklist: %w", err)
+	}
+	return ok, nil
+}
+
+// PendingMails lists a tenant's emails not yet delivered, oldest first.
+func (s *Store) PendingMails(ctx context.Context, t crm.TenantID) ([]crm.Mail, error) {
+	h, err := s.rdb.HGetAll(ctx, PendingMailKey(t)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read pending mail: %w", err)
+	}
+	out := make([]crm.Mail, 0, len(h))
+	for id, raw := range h {
+		var m crm.Mail
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			return nil, fmt.Errorf("decode pending mail %s: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	sortPending(out)
+	return out, nil
+}
+
+// AckPendingMail forgets a pending email once it was delivered (or kept in the outbox). Idempotent.
+func (s *Store) AckPendingMail(ctx context.Context, t crm.TenantID, id string) error {
+	if err := s.rdb.HDel(ctx, PendingMailKey(t), id).Err(); err != nil {
+		return fmt.Errorf("ack pending mail %s: %w", id, err)
+	}
+	return nil
+}
+
+func sortPending(m []crm.Mail) {
+	slices.SortFunc(m, func(a, b crm.Mail) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}

@@ -1,0 +1,517 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// searchPlan is what searchScript runs (see its contract).
+type searchPlan struct {
+	Rec    string        `json:"rec"`
+	Live   string        `json:"live"`
+	Groups []searchGroup `json:"groups"`
+	Sort   searchSort    `json:"sort"`
+	Off    int           `json:"off"`
+	Lim    int           `json:"lim"`
+	Budget int           `json:"budget"`
+}
+
+type searchGroup struct {
+	Drivers []searchDriver `json:"drivers"`
+	Checks  []searchCheck  `json:"checks"`
+}
+
+// searchDriver finds the records of one filter through its index: the union of its parts.
+type searchDriver struct {
+	Fi    int          `json:"fi"`
+	Parts []searchPart `json:"parts"`
+}
+
+// searchPart is one index range: c "z" a ZSET by score, "l" a text index by lex, "s" a SET.
+type searchPart struct {
+	C   string `json:"c"`
+	Key string `json:"key"`
+	Min string `json:"min,omitempty"`
+	Max string `json:"max,omitempty"`
+}
+
+// searchCheck is one filter as tested on a record's value: k the value's kind ("n" number, "d"
+// stored datetime, "m" unix ms, "s" text, "v" exact, "id" the record id), a and b the operands
+// (numbers for n, d, m and id), vs the values of IN and NOT_IN, fs the fields of a query.
+//
+// A check on an indexed number, datetime, enumeration or bool reads the index instead of the
+// record: ix "z" tests the scores of the ZSET key (ZMSCORE), ix "s" membership in any of the SETs
+// keys (SMISMEMBER), negated when neg; one call per check for a batch of records.
+type searchCheck struct {
+	IX   string   `json:"ix,omitempty"`
+	Key  string   `json:"key,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+	Neg  bool     `json:"neg,omitempty"`
+
+	Fi int                `json:"fi"`
+	F  string             `json:"f"`
+	K  string             `json:"k"`
+	Op crm.SearchOperator `json:"op"`
+	A  any                `json:"a,omitempty"`
+	B  any                `json:"b,omitempty"`
+	Vs []any              `json:"vs,omitempty"`
+	Fs []string           `json:"fs,omitempty"`
+}
+
+// searchSort is the order: f the field, k its kind (as searchCheck's), c and key the index that
+// holds it in order ("z" or "l"; "" when none).
+type searchSort struct {
+	F    string `json:"f"`
+	K    string `json:"k"`
+	Desc bool   `json:"desc"`
+	C    string `json:"c"`
+	Key  string `json:"key"`
+}
+
+// searchProp is a property as a search sees it.
+type searchProp struct {
+	name  string
+	typ   crm.PropertyType
+	field string
+	kind  string // the check kind
+	ix    *crm.IndexedProperty
+	prop  crm.Property
+}
+
+func resolveSearchProp(sch crm.Schema, idx map[string]crm.IndexedProperty, name string) (searchProp, bool) {
+	if name == crm.PropHSLastModified {
+		name = crm.PropLastModifiedDate
+	}
+	sp := searchProp{name: name, field: name}
+	if ip, ok := idx[name]; ok {
+		sp.ix = &ip
+		sp.typ, sp.field = ip.Type, ip.Field
+	}
+	switch {
+	case name == crm.PropObjectID:
+		sp.kind, sp.field = "id", ""
+		return sp, true
+	case sp.field == "_created" || sp.field == "_updated":
+		sp.kind = "m"
+		return sp, true
+	}
+	p, ok := sch.Properties[name]
+	if !ok {
+		return sp, false
+	}
+	sp.prop, sp.typ = p, p.Type
+	switch p.Type {
+	case crm.TypeNumber:
+		sp.kind = "n"
+	case crm.TypeDatetime:
+		sp.kind = "d"
+	case crm.TypeString:
+		sp.kind = "s"
+	default:
+		sp.kind = "v"
+	}
+	return sp, true
+}
+
+// asciiLower lowercases ASCII letters only, as the search scripts do.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// searchValue parses one filter value as the property's kind: a number for n, d, m and id, a
+// lowercased string for s, the exact value for v.
+func searchValue(sp searchProp, v string) (any, error) {
+	switch sp.kind {
+	case "n":
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%q is not a number: use a decimal number such as 42 or 3.5", v)
+		}
+		return f, nil
+	case "d", "m":
+		t, err := crm.ParseDatetime(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a datetime: use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds", v)
+		}
+		return float64(t.UnixMilli()), nil
+	case "id":
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 53)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a record id: use a whole number", v)
+		}
+		return float64(n), nil
+	case "s":
+		return asciiLower(v), nil
+	}
+	if sp.typ == crm.TypeBool {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			return "true", nil
+		case "false":
+			return "false", nil
+		}
+		return nil, fmt.Errorf("%q is not a bool: use true or false", v)
+	}
+	if !slices.Contains(sp.prop.Options, v) {
+		return nil, fmt.Errorf("%q is not an option of %s: use one of %s", v, sp.name, strings.Join(sp.prop.Options, ", "))
+	}
+	return v, nil
+}
+
+func scoreText(x any, open bool) string {
+	s := strconv.FormatFloat(x.(float64), 'g', 17, 64)
+	if open {
+		return "(" + s
+	}
+	return s
+}
+
+// driverFor returns the index parts that find the records of filter f exactly, or nil when f
+// cannot be found through an index (a property without one, a negation, CONTAINS_TOKEN).
+func driverFor(t crm.TenantID, o crm.ObjectType, sp searchProp, op crm.SearchOperator, a, b any, vs []any) []searchPart {
+	if sp.ix == nil {
+		return nil
+	}
+	switch sp.ix.Kind {
+	case crm.IndexScore, crm.IndexID:
+		key := SearchIndexKey(t, o, sp.ix.Name)
+		if sp.ix.Kind == crm.IndexID {
+			key = LiveKey(t, o)
+		}
+		z := func(min, max string) searchPart { return searchPart{C: "z", Key: key, Min: min, Max: max} }
+		switch op {
+		case crm.OpEQ:
+			return []searchPart{z(scoreText(a, false), scoreText(a, false))}
+		case crm.OpLT:
+			return []searchPart{z("-inf", scoreText(a, true))}
+		case crm.OpLTE:
+			return []searchPart{z("-inf", scoreText(a, false))}
+		case crm.OpGT:
+			return []searchPart{z(scoreText(a, true), "+inf")}
+		case crm.OpGTE:
+			return []searchPart{z(scoreText(a, false), "+inf")}
+		case crm.OpBetween:
+			return []searchPart{z(scoreText(a, false), scoreText(b, false))}
+		case crm.OpHasProperty:
+			return []searchPart{z("-inf", "+inf")}
+		case crm.OpIn:
+			var out []searchPart
+			for _, v := range vs {
+				out = append(out, z(scoreText(v, false), scoreText(v, false)))
+			}
+			return out
+		}
+	case crm.IndexValues:
+		set := func(v string) searchPart { return searchPart{C: "s", Key: SearchValueKey(t, o, sp.ix.Name, v)} }
+		switch op {
+		case crm.OpEQ:
+			return []searchPart{set(a.(string))}
+		case crm.OpIn:
+			var out []searchPart
+			for _, v := range vs {
+				out = append(out, set(v.(string)))
+			}
+			return out
+		case crm.OpHasProperty:
+			var out []searchPart
+			for _, v := range sp.ix.Options {
+				out = append(out, set(v))
+			}
+			return out
+		}
+	case crm.IndexText:
+		key := SearchIndexKey(t, o, sp.ix.Name)
+		l := func(min, max string) searchPart { return searchPart{C: "l", Key: key, Min: min, Max: max} }
+		eq := func(v string) searchPart { return l("["+v+"\x00", "("+v+"\x01") }
+		switch op {
+		case crm.OpEQ:
+			return []searchPart{eq(a.(string))}
+		case crm.OpLT:
+			return []searchPart{l("-", "("+a.(string))}
+		case crm.OpLTE:
+			return []searchPart{l("-", "("+a.(string)+"\x01")}
+		case crm.OpGT:
+			return []searchPart{l("["+a.(string)+"\x01", "+")}
+		case crm.OpGTE:
+			return []searchPart{l("["+a.(string), "+")}
+		case crm.OpBetween:
+			return []searchPart{l("["+a.(string), "("+b.(string)+"\x01")}
+		case crm.OpHasProperty:
+			return []searchPart{l("-", "+")}
+		case crm.OpIn:
+			var out []searchPart
+			for _, v := range vs {
+				out = append(out, eq(v.(string)))
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// indexCheck makes c read the index of its property, when it has one that answers it.
+func indexCheck(t crm.TenantID, o crm.ObjectType, sp searchProp, c *searchCheck) {
+	if sp.ix == nil {
+		return
+	}
+	switch sp.ix.Kind {
+	case crm.IndexScore:
+		c.IX, c.Key = "z", SearchIndexKey(t, o, sp.ix.Name)
+	case crm.IndexValues:
+		var vals []string
+		switch c.Op {
+		case crm.OpEQ, crm.OpNEQ:
+			vals = []string{c.A.(string)}
+		case crm.OpIn, crm.OpNotIn:
+			for _, v := range c.Vs {
+				vals = append(vals, v.(string))
+			}
+		case crm.OpHasProperty, crm.OpNotHasProperty:
+			vals = sp.ix.Options
+		default:
+			return
+		}
+		c.IX, c.Neg = "s", c.Op == crm.OpNEQ || c.Op == crm.OpNotIn || c.Op == crm.OpNotHasProperty
+		for _, v := range vals {
+			c.Keys = append(c.Keys, SearchValueKey(t, o, sp.ix.Name, v))
+		}
+	}
+}
+
+// searchables names the indexed properties of a schema, for error messages.
+func searchables(idx []crm.IndexedProperty) string {
+	names := make([]string, len(idx))
+	for i, ip := range idx {
+		names[i] = ip.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// planSearch validates a search against the schema and turns it into the script's plan. Every
+// problem is reported at once as ValidationErrors, each naming the field of the request.
+func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) (searchPlan, error) {
+	o := sch.Type
+	indexes := crm.SearchIndexes(sch)
+	idx := make(map[string]crm.IndexedProperty, len(indexes))
+	for _, ip := range indexes {
+		idx[ip.Name] = ip
+	}
+	var errs crm.ValidationErrors
+	bad := func(field, code, format string, args ...any) {
+		errs = append(errs, &crm.ValidationError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	plan := searchPlan{Rec: recordKeyPrefix(t) + string(o) + ":", Live: LiveKey(t, o), Budget: budget}
+	switch {
+	case p.Limit == 0:
+		plan.Lim = crm.DefaultSearchLimit
+	case p.Limit < 0 || p.Limit > crm.MaxSearchLimit:
+		bad("limit", "INVALID_LIMIT", "limit %d is out of range: use 1 to %d", p.Limit, crm.MaxSearchLimit)
+	default:
+		plan.Lim = p.Limit
+	}
+	switch {
+	case p.After < 0:
+		bad("after", "INVALID_AFTER", "after %d is negative: use the paging.next.after of the previous page", p.After)
+	case p.After >= crm.MaxSearchResults:
+		bad("after", "RESULT_WINDOW_EXCEEDED", "after %d is past the %d results a search can page through: narrow the filters (for example by createdate ranges) and search again", p.After, crm.MaxSearchResults)
+	}
+	plan.Off = p.After
+	if len(p.FilterGroups) > crm.MaxSearchGroups {
+		bad("filterGroups", "TOO_MANY_FILTER_GROUPS", "%d filter groups: a search takes at most %d", len(p.FilterGroups), crm.MaxSearchGroups)
+	}
+	total := 0
+	for _, g := range p.FilterGroups {
+		total += len(g)
+	}
+	if total > crm.MaxSearchFilters {
+		bad("filterGroups", "TOO_MANY_FILTERS", "%d filters: a search takes at most %d in all", total, crm.MaxSearchFilters)
+	}
+	var query *searchCheck
+	var queryParts []searchPart
+	if q := strings.TrimSpace(p.Query); q != "" {
+		text := crm.TextIndexed(o)
+		if len(text) == 0 {
+			bad("query", "QUERY_NOT_SUPPORTED", "%s has no text-indexed properties, so query cannot search it: use filterGroups instead (indexed: %s)", o, searchables(indexes))
+		}
+		lq := asciiLower(q)
+		query = &searchCheck{Fi: -1, K: "s", Op: "QUERY", A: lq, Fs: slices.Clone(text)}
+		for _, name := range text {
+			queryParts = append(queryParts, searchPart{C: "l", Key: SearchIndexKey(t, o, name), Min: "[" + lq, Max: "[" + lq + "\xff"})
+		}
+	}
+	groups := p.FilterGroups
+	if len(groups) == 0 {
+		groups = [][]crm.SearchFilter{nil}
+	}
+	for gi, g := range groups {
+		if len(g) > crm.MaxSearchGroupFilters {
+			bad(fmt.Sprintf("filterGroups[%d].filters", gi), "TOO_MANY_FILTERS", "filter group %d has %d filters: a group takes at most %d", gi, len(g), crm.MaxSearchGroupFilters)
+		}
+		if len(g) == 0 && len(p.FilterGroups) > 0 {
+			bad(fmt.Sprintf("filterGroups[%d].filters", gi), "EMPTY_FILTER_GROUP", "filter group %d has no filters: give it at least one, or leave filterGroups out to match every record", gi)
+		}
+		grp := searchGroup{Drivers: []searchDriver{}, Checks: []searchCheck{}}
+		for fi, f := range g {
+			field := fmt.Sprintf("filterGroups[%d].filters[%d]", gi, fi)
+			sp, ok := resolveSearchProp(sch, idx, f.PropertyName)
+			if !ok {
+				bad(field+".propertyName", "PROPERTY_DOESNT_EXIST", "property %q does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", f.PropertyName, o, o)
+				continue
+			}
+			if !slices.Contains(crm.SearchOperators, f.Operator) {
+				bad(field+".operator", "INVALID_OPERATOR", "operator %q is not supported: use one of %s", f.Operator, joinOps())
+				continue
+			}
+			c := searchCheck{Fi: fi, F: sp.field, K: sp.kind, Op: f.Operator}
+			one := func(name, v string, has bool) any {
+				if !has {
+					bad(field+"."+name, "MISSING_VALUE", "operator %s on %s needs a %s", f.Operator, sp.name, name)
+					return nil
+				}
+				x, err := searchValue(sp, v)
+				if err != nil {
+					bad(field+"."+name, "INVALID_FILTER_VALUE", "property %s: %v", sp.name, err)
+					return nil
+				}
+				return x
+			}
+			switch f.Operator {
+			case crm.OpHasProperty, crm.OpNotHasProperty:
+			case crm.OpIn, crm.OpNotIn:
+				if len(f.Values) == 0 || len(f.Values) > crm.MaxSearchValues {
+					bad(field+".values", "INVALID_VALUES", "operator %s on %s needs 1 to %d values, got %d", f.Operator, sp.name, crm.MaxSearchValues, len(f.Values))
+					continue
+				}
+				for _, v := range f.Values {
+					if x := one("values", v, true); x != nil {
+						c.Vs = append(c.Vs, x)
+					}
+				}
+			case crm.OpContainsToken:
+				if sp.kind != "s" {
+					bad(field+".operator", "INVALID_OPERATOR", "operator CONTAINS_TOKEN works on string properties, and %s is a %s: use EQ or IN", sp.name, sp.typ)
+					continue
+				}
+				c.A = one("value", f.Value, f.HasValue)
+			case crm.OpBetween:
+				c.A = one("value", f.Value, f.HasValue)
+				c.B = one("highValue", f.HighValue, f.HasHighValue)
+			default:
+				if sp.kind == "v" && f.Operator != crm.OpEQ && f.Operator != crm.OpNEQ {
+					bad(field+".operator", "INVALID_OPERATOR", "operator %s does not apply to %s, a %s: use EQ, NEQ, IN, NOT_IN, HAS_PROPERTY or NOT_HAS_PROPERTY", f.Operator, sp.name, sp.typ)
+					continue
+				}
+				c.A = one("value", f.Value, f.HasValue)
+			}
+			if f.Operator == crm.OpBetween && sp.kind == "v" {
+				bad(field+".operator", "INVALID_OPERATOR", "operator BETWEEN does not apply to %s, a %s: use IN", sp.name, sp.typ)
+			}
+			if len(errs) == 0 {
+				indexCheck(t, o, sp, &c)
+			}
+			grp.Checks = append(grp.Checks, c)
+			if len(errs) == 0 {
+				if parts := driverFor(t, o, sp, f.Operator, c.A, c.B, c.Vs); parts != nil {
+					grp.Drivers = append(grp.Drivers, searchDriver{Fi: fi, Parts: parts})
+				}
+			}
+		}
+		if query != nil {
+			grp.Checks = append(grp.Checks, *query)
+			grp.Drivers = append(grp.Drivers, searchDriver{Fi: -1, Parts: queryParts})
+		}
+		plan.Groups = append(plan.Groups, grp)
+	}
+	plan.Sort = searchSort{K: "id"}
+	switch {
+	case len(p.Sorts) > 1:
+		bad("sorts", "TOO_MANY_SORTS", "%d sorts: a search takes at most one", len(p.Sorts))
+	case len(p.Sorts) == 1:
+		s := p.Sorts[0]
+		sp, ok := resolveSearchProp(sch, idx, s.PropertyName)
+		if !ok {
+			bad("sorts[0].propertyName", "PROPERTY_DOESNT_EXIST", "sort property %q does not exist on %s: check the name", s.PropertyName, o)
+			break
+		}
+		plan.Sort = searchSort{F: sp.field, K: sp.kind, Desc: s.Descending}
+		if sp.ix != nil {
+			switch sp.ix.Kind {
+			case crm.IndexScore:
+				plan.Sort.C, plan.Sort.Key = "z", SearchIndexKey(t, o, sp.ix.Name)
+			case crm.IndexText:
+				plan.Sort.C, plan.Sort.Key = "l", SearchIndexKey(t, o, sp.ix.Name)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return searchPlan{}, errs
+	}
+	return plan, nil
+}
+
+func joinOps() string {
+	out := make([]string, len(crm.SearchOperators))
+	for i, op := range crm.SearchOperators {
+		out[i] = string(op)
+	}
+	return strings.Join(out, ", ")
+}
+
+// Search implements Store.
+func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.SearchParams) (crm.SearchResult, error) {
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return crm.SearchResult{}, err
+	}
+	plan, err := planSearch(t, sch, p, s.cfg.SearchWorkBudget)
+	if err != nil {
+		return crm.SearchResult{}, err
+	}
+	raw, err := json.Marshal(plan)
+	if err != nil {
+		return crm.SearchResult{}, fmt.Errorf("encode search: %w", err)
+	}
+	res, err := searchScript.Run(ctx, s.rdb, []string{LiveKey(t, o)}, string(raw)).Slice()
+	if err != nil {
+		return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
+	}
+	if len(res) == 2 && res[0] == "budget" {
+		return crm.SearchResult{}, &crm.ValidationError{Field: "filterGroups", Code: "SEARCH_TOO_BROAD",
+			Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)",
+				res[1], o, plan.Budget, searchables(crm.SearchIndexes(sch)))}
+	}
+	if len(res) == 0 {
+		return crm.SearchResult{}, fmt.Errorf("search %s: empty reply", o)
+	}
+	total, _ := res[0].(int64)
+	out := crm.SearchResult{Total: int(total)}
+	ids := make([]crm.RecordID, 0, len(res)-1)
+	for _, v := range res[1:] {
+		id, _ := v.(string)
+		ids = append(ids, crm.RecordID(id))
+	}
+	// The page's records are read after the script, as a client reads them: one that left the
+	// live records in between is left out of the page.
+	if len(ids) > 0 {
+		if out.Records, err = s.Records(ctx, t, o, ids, &crm.ReadOpts{Properties: p.Properties}); err != nil {
+			return crm.SearchResult{}, err
+		}
+	}
+	if next := plan.Off + plan.Lim; next < out.Total && next < crm.MaxSearchResults {
+		out.After = strconv.Itoa(next)
+	}
+	return out, nil
+}

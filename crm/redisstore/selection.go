@@ -1,0 +1,237 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
+)
+
+// createSelectionJob stores a bulk delete job of p (a filter or a list) in JobSelecting, in one
+// round trip.
+func (s *Store) createSelectionJob(ctx context.Context, t crm.TenantID, p crm.DeleteJobParams) (crm.Job, error) {
+	via, ref := crm.ViaBulk, "" // a bulk job's ref is its own id
+	fields := []any{"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By,
+		"selection", p.Selection, "confirm_count", p.ConfirmCount}
+	if p.ListID != "" {
+		if _, err := idArgs([]crm.RecordID{crm.RecordID(p.ListID)}); err != nil {
+			return crm.Job{}, &crm.NotFoundError{Kind: "list", ID: string(p.ListID)}
+		}
+		l, err := s.List(ctx, t, p.ListID)
+		if err != nil {
+			return crm.Job{}, err
+		}
+		if l.ObjectType != p.ObjectType {
+			return crm.Job{}, &crm.ValidationError{Field: "listId", Code: "WRONG_LIST_TYPE",
+				Message: fmt.Sprintf("list %s holds %s, not %s", p.ListID, l.ObjectType, p.ObjectType)}
+		}
+		via, ref = crm.ViaList, string(p.ListID)
+	} else {
+		fields = append(fields, "filter", p.Filter)
+	}
+	fields = append(fields, "via", string(via))
+	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
+	args := append([]any{ms(now), jobKeyPrefix(t), ref}, fields...)
+	id, err := createSelectionJobScript.Run(ctx, s.rdb, []string{SeqKey(t, "jobs"), JobsKey(t), JobsSelectingKey(t)}, args...).Text()
+	if err != nil {
+		return crm.Job{}, fmt.Errorf("create a bulk delete of %s: %w", p.ObjectType, err)
+	}
+	return s.Job(ctx, t, id)
+}
+
+// StageSelection records one step of the selection of a job selecting by filter, in one script:
+// the live ones of step.IDs join the selection, the cursor moves to step.Next and the progress
+// (Scanned, Matched) is counted. When step.Next is "", the same script ends the selection: when the
+// number selected equals the confirmed count the job becomes pending (done when it is 0), otherwise
+// it is refused (RefusedCountMismatch) and nothing is kept. A job not selecting, or whose cursor is
+// not step.After, comes back unchanged: safe to call again after a crash or from a retried task. A
+// *NotFoundError for an unknown job.
+func (s *Store) StageSelection(ctx context.Context, t crm.TenantID, id string, o crm.ObjectType, step crm.SelectionStep) (crm.Job, error) {
+	if len(step.IDs) > crm.MaxScriptBatch {
+		return crm.Job{}, fmt.Errorf("crm: selection step of %d ids, over %d", len(step.IDs), crm.MaxScriptBatch)
+	}
+	args := make([]any, 0, 6+len(step.IDs))
+	args = append(args, ms(s.cfg.Clock.Now()), step.After, "ids", step.Next, step.Scanned, id)
+	for _, rid := range step.IDs {
+		args = append(args, string(rid))
+	}
+	return s.runSelectionStep(ctx, t, id, o, "", args)
+}
+
+// StageListSelection runs the next step of the selection of a job selecting a list's members, in
+// one script: the next at most limit members (by ascending id) that are live join the selection,
+// with the progress; after the last member, the same script ends the selection as StageSelection
+// does. Safe to call again after a crash or from a retried task. A *NotFoundError for an unknown job.
+func (s *Store) StageListSelection(ctx context.Context, t crm.TenantID, j crm.Job, limit int) (crm.Job, error) {
+	if limit <= 0 || limit > crm.MaxScriptBatch {
+		return crm.Job{}, fmt.Errorf("crm: selection limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
+	}
+	if j.By.Via != crm.ViaList || j.By.Ref == "" {
+		return crm.Job{}, fmt.Errorf("crm: job %s does not select a list's members", j.ID)
+	}
+	args := []any{ms(s.cfg.Clock.Now()), "", "list", limit, 0, j.ID}
+	return s.runSelectionStep(ctx, t, j.ID, j.ObjectType, ListMembersKey(t, crm.ListID(j.By.Ref)), args)
+}
+
+func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, id string, o crm.ObjectType, members string, args []any) (crm.Job, error) {
+	keys := []string{JobKey(t, id), JobSelectedKey(t, id), LiveKey(t, o), JobsSelectingKey(t), JobPendingKey(t, id)}
+	if members != "" {
+		keys = append(keys, members)
+	}
+	res, err := selectionStepScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return crm.Job{}, fmt.Errorf("select records of job %s: %w", id, err)
+	}
+	if len(res) == 0 {
+		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
+	}
+	return jobFromHash(id, pairs(res)), nil
+}
+
+// RefuseJob ends a job that is still selecting as refused, with code (one of the Refused* codes)
+// and message, keeping nothing of its selection and erasing its filter. A job in another state
+// comes back unchanged. A *NotFoundError for an unknown job.
+func (s *Store) RefuseJob(ctx context.Context, t crm.TenantID, id, code, message string) (crm.Job, error) {
+	res, err := refuseJobScript.Run(ctx, s.rdb, []string{JobKey(t, id), JobSelectedKey(t, id), JobsSelectingKey(t)},
+		ms(s.cfg.Clock.Now()), code, message, id).StringSlice()
+	if err != nil {
+		return crm.Job{}, fmt.Errorf("refuse job %s: %w", id, err)
+	}
+	if len(res) == 0 {
+		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
+	}
+	return jobFromHash(id, pairs(res)), nil
+}
+
+// refuseFiltersNaming refuses the jobs still selecting whose filter names one of emails (compared
+// without case), erasing their filter's text: a permanent delete leaves no copy of the contact's
+// email (SPEC S9). Two round trips, and one per job refused.
+func (s *Store) refuseFiltersNaming(ctx context.Context, t crm.TenantID, emails []string) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	ids, err := s.rdb.SMembers(ctx, JobsSelectingKey(t)).Result()
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	filters := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		filters[i] = pipe.HGet(ctx, JobKey(t, id), "filter")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read the filters of selecting jobs: %w", err)
+	}
+	for i, id := range ids {
+		f := strings.ToLower(filters[i].Val())
+		for _, e := range emails {
+			if f != "" && strings.Contains(f, strings.ToLower(e)) {
+				if _, err := s.RefuseJob(ctx, t, id, crm.RefusedFilterErased,
+					"a contact whose email the filter named was deleted permanently, and the filter with it: nothing was deleted; start the bulk delete again without that email"); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// pairs turns a flat HGETALL reply into a map.
+func pairs(res []string) map[string]string {
+	h := make(map[string]string, len(res)/2)
+	for k := 0; k+1 < len(res); k += 2 {
+		h[res[k]] = res[k+1]
+	}
+	return h
+}
+
+// createSelectionJobScript stores a bulk delete job that selects its records in the worker.
+// KEYS[1] -> crm:{<tenant>}:seq:jobs   KEYS[2] -> crm:{<tenant>}:jobs   KEYS[3] -> crm:{<tenant>}:jobs:selecting
+// ARGV[1] -> now (unix ms)   ARGV[2] -> job key prefix ("crm:{<tenant>}:job:")
+// ARGV[3] -> the job's ref (empty for the job's own id)   ARGV[4..] -> job fields (name, value, ...)
+// Returns the job id.
+var createSelectionJobScript = redis.NewScript(`
+local id = tostring(redis.call('INCR', KEYS[1]))
+local job = ARGV[2] .. id
+local ref = ARGV[3]
+if ref == '' then ref = id end
+local fields = {}
+for i = 4, #ARGV do fields[#fields+1] = ARGV[i] end
+redis.call('HSET', job, 'state', 'selecting', 'total', 0, 'done', 0, 'skipped', 0, 'scanned', 0, 'matched', 0,
+  'select_after', '', 'created_at', ARGV[1], 'updated_at', ARGV[1], 'ref', ref, unpack(fields))
+redis.call('ZADD', KEYS[2], ARGV[1], id)
+redis.call('SADD', KEYS[3], id)
+return id
+`)
+
+// selectionStepScript runs one step of a job's selection and, after the last, ends it.
+// KEYS[1] -> crm:{<tenant>}:job:<id>   KEYS[2] -> crm:{<tenant>}:job:<id>:selected
+// KEYS[3] -> crm:{<tenant>}:live:<type>   KEYS[4] -> crm:{<tenant>}:jobs:selecting
+// KEYS[5] -> crm:{<tenant>}:job:<id>:pending   KEYS[6] -> crm:{<tenant>}:list:<list>:members (list mode)
+// ARGV[1] -> now (unix ms)   ARGV[2] -> ids: the cursor the step starts from (list: the job's own)
+// ARGV[3] -> "ids" or "list"
+// ARGV[4] -> ids: the cursor after the step ("" ends it); list: how many members to read
+// ARGV[5] -> ids: how many records the step scanned   ARGV[6] -> the job id   ARGV[7..] -> ids: matched ids
+// Returns the job's hash (HGETALL), or {} for no such job.
+var selectionStepScript = redis.NewScript(`
+local j = redis.call('HMGET', KEYS[1], 'state', 'select_after', 'confirm_count')
+if not j[1] then return {} end
+local list = ARGV[3] == 'list'
+if j[1] ~= 'selecting' or (not list and (j[2] or '') ~= ARGV[2]) then return redis.call('HGETALL', KEYS[1]) end
+local input, nxt, scanned = {}, ARGV[4], tonumber(ARGV[5])
+if list then
+  local lim = tonumber(ARGV[4])
+  local min = '-inf'
+  if (j[2] or '') ~= '' then min = '(' .. j[2] end
+  input = redis.call('ZRANGEBYSCORE', KEYS[6], min, '+inf', 'LIMIT', 0, lim)
+  scanned, nxt = #input, ''
+  if #input == lim then nxt = input[#input] end
+else
+  for i = 7, #ARGV do input[#input+1] = ARGV[i] end
+end
+local z = {}
+for _, id in ipairs(input) do
+  if redis.call('ZSCORE', KEYS[3], id) then z[#z+1] = id; z[#z+1] = id end
+end
+if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end
+local n = redis.call('ZCARD', KEYS[2])
+redis.call('HINCRBY', KEYS[1], 'scanned', scanned)
+redis.call('HSET', KEYS[1], 'matched', n, 'select_after', nxt, 'updated_at', ARGV[1])
+if nxt == '' then
+  redis.call('SREM', KEYS[4], ARGV[6])
+  redis.call('HDEL', KEYS[1], 'filter', 'select_after')
+  if n ~= tonumber(j[3]) then
+    redis.call('DEL', KEYS[2])
+    redis.call('HSET', KEYS[1], 'state', 'refused', 'refusal_code', 'COUNT_MISMATCH', 'finished_at', ARGV[1])
+  elseif n == 0 then
+    redis.call('HSET', KEYS[1], 'state', 'done', 'finished_at', ARGV[1])
+  else
+    redis.call('RENAME', KEYS[2], KEYS[5])
+    redis.call('HSET', KEYS[1], 'state', 'pending', 'total', n)
+  end
+end
+return redis.call('HGETALL', KEYS[1])
+`)
+
+// refuseJobScript ends a selecting job as refused.
+// KEYS[1] -> crm:{<tenant>}:job:<id>   KEYS[2] -> crm:{<tenant>}:job:<id>:selected
+// KEYS[3] -> crm:{<tenant>}:jobs:selecting
+// ARGV[1] -> now (unix ms)   ARGV[2] -> refusal code   ARGV[3] -> message   ARGV[4] -> the job id
+// Returns the job's hash (HGETALL), or {} for no such job.
+var refuseJobScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return {} end
+if st == 'selecting' then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[4])
+  redis.call('HDEL', KEYS[1], 'filter', 'select_after')
+  redis.call('HSET', KEYS[1], 'state', 'refused', 'refusal_code', ARGV[2], 'refusal', ARGV[3],
+    'finished_at', ARGV[1], 'updated_at', ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])
+`)

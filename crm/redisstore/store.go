@@ -1,0 +1,215 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+)
+
+// Config configures a RedisStore. The zero value works.
+type Config struct {
+	// Clock tells the time of every change. Defaults to the wall clock.
+	Clock clock.Clock
+	// EmailSalt salts the hashes of blocklisted emails. Required: NewRedisStore returns an error
+	// without it. It is a secret of the deployment, the same for every process on one Redis and never
+	// changed (CheckEmailSalt refuses a process whose salt differs from the one first used); a
+	// known salt would let anyone who reads Redis test whether an address was erased.
+	EmailSalt string
+	// Logger receives the store's warnings. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
+	Retention time.Duration
+	// SearchWorkBudget is the most records one search may read from its indexes before testing
+	// the rest of its filters (see Store.Search). Defaults to DefaultSearchWorkBudget.
+	SearchWorkBudget int
+	// WaitReplicas, when above 0, makes every destructive change (a move to the bin, a restore, a
+	// permanent delete, a purge) wait until that many replicas of its master have it (Redis WAIT)
+	// before it is acknowledged: a failover then cannot lose it. 0 (the default) waits for none,
+	// and a change acknowledged just before its master dies may be lost with it.
+	WaitReplicas int
+	// WaitReplicasTimeout bounds that wait. Defaults to 2s; past it the change is made but the call
+	// returns ErrNotReplicated.
+	WaitReplicasTimeout time.Duration
+}
+
+// RedisStore is the Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
+type Store struct {
+	rdb  redis.UniversalClient
+	cfg  Config
+	jobs jobCache
+}
+
+var _ crm.Store = (*Store)(nil)
+
+// NewRedisStore returns a store on rdb. It returns ErrNoEmailSalt when cfg has no EmailSalt. It
+// does not check the server; call CheckServer and CheckEmailSalt at start-up.
+//
+// It adds a hook to rdb that wraps the errors of a Redis in trouble, so that every caller of rdb
+// can tell them with errors.Is: ErrStoreUnavailable (down, hung, loading) and ErrStoreFull (out of
+// memory for a write). Give rdb ContextTimeoutEnabled and short dial, read and write timeouts so
+// that a hung Redis fails a call within its context's deadline.
+func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.WaitReplicas < 0 {
+		return nil, fmt.Errorf("crm: Config.WaitReplicas is %d: give 0 or more replicas", c.WaitReplicas)
+	}
+	if c.WaitReplicasTimeout <= 0 {
+		c.WaitReplicasTimeout = 2 * time.Second
+	}
+	if c.SearchWorkBudget <= 0 {
+		c.SearchWorkBudget = crm.DefaultSearchWorkBudget
+	}
+	if c.Retention == 0 {
+		c.Retention = crm.DefaultRetention
+	}
+	if c.EmailSalt == "" {
+		return nil, crm.ErrNoEmailSalt
+	}
+	if c.Retention < 0 {
+		return nil, fmt.Errorf("crm: Config.Retention must be positive, got %s", c.Retention)
+	}
+	if rdb == nil {
+		return nil, errors.New("crm: NewRedisStore needs a Redis client")
+	}
+	rdb.AddHook(troubleHook{})
+	return &Store{rdb: rdb, cfg: c}, nil
+}
+
+// Redis returns the store's client.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Retention returns how long a deleted record stays restorable.
+func (s *Store) Retention() time.Duration { return s.cfg.Retention }
+
+// CheckServer reads the server's configuration. It returns ErrEvictionPolicy (wrapped, naming the
+// policy and how to fix it) unless maxmemory-policy is noeviction, or only a warning when
+// allowEviction is true. AOF persistence off is always a warning.
+func (s *Store) CheckServer(ctx context.Context, allowEviction bool) (ServerCheck, error) {
+	return CheckServer(ctx, s.rdb, allowEviction)
+}
+
+// CheckServer is RedisStore.CheckServer for a Redis without a store, such as a task queue's. On a
+// Redis Cluster it checks every master: the first that may evict is the error, and the warnings
+// name the master they are about.
+func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return checkOneServer(ctx, rdb, allowEviction)
+	}
+	var (
+		mu  sync.Mutex
+		out = ServerCheck{AOF: true}
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		check, err := checkOneServer(ctx, m, allowEviction)
+		mu.Lock()
+		defer mu.Unlock()
+		addr := m.Options().Addr
+		for _, w := range check.Warnings {
+			out.Warnings = append(out.Warnings, "master "+addr+": "+w)
+		}
+		if out.EvictionPolicy == "" || check.EvictionPolicy != "noeviction" {
+			out.EvictionPolicy = check.EvictionPolicy
+		}
+		out.AOF = out.AOF && check.AOF
+		if err != nil {
+			return fmt.Errorf("master %s: %w", addr, err)
+		}
+		return nil
+	})
+	slices.Sort(out.Warnings)
+	return out, err
+}
+
+// checkOneServer is CheckServer on one server.
+func checkOneServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
+	var out ServerCheck
+	// One section per call: servers differ in how many sections one INFO call may name.
+	for _, section := range []string{"memory", "persistence"} {
+		info, err := rdb.Info(ctx, section).Result()
+		if err != nil {
+			return out, fmt.Errorf("crm: read redis INFO %s: %w", section, err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "maxmemory_policy":
+				out.EvictionPolicy = v
+			case "aof_enabled":
+				out.AOF = v == "1"
+			}
+		}
+	}
+	if out.EvictionPolicy != "" && out.EvictionPolicy != "noeviction" {
+		err := fmt.Errorf("%w: the server's policy is %q, so Redis may silently drop records under memory pressure; "+
+			"run CONFIG SET maxmemory-policy noeviction (and put it in redis.conf), or pass --allow-eviction to run anyway",
+			crm.ErrEvictionPolicy, out.EvictionPolicy)
+		if !allowEviction {
+			return out, err
+		}
+		out.Warnings = append(out.Warnings, err.Error())
+	}
+	if !out.AOF {
+		out.Warnings = append(out.Warnings, "redis append-only persistence (AOF) is off: a Redis restart can lose the latest changes; set appendonly yes")
+	}
+	return out, nil
+}
+
+// CheckEmailSalt makes sure the store's email salt is the deployment's: the first call on a Redis
+// stores the salt's fingerprint (never the salt), and every later call compares with it. A
+// process started with another salt would not recognise the blocklisted emails of erased contacts
+// and would let them back in, so it must not start: CheckEmailSalt then returns
+// ErrEmailSaltMismatch, wrapped with what to do. Safe for concurrent use; two first calls with
+// different salts cannot both succeed.
+func (s *Store) CheckEmailSalt(ctx context.Context) error {
+	fp := crm.SaltFingerprint(s.cfg.EmailSalt)
+	first, err := s.rdb.SetNX(ctx, SaltFingerprintKey(), fp, 0).Result()
+	if err != nil {
+		return fmt.Errorf("crm: check the email salt: %w", err)
+	}
+	if first {
+		return nil
+	}
+	stored, err := s.rdb.Get(ctx, SaltFingerprintKey()).Result()
+	if err != nil {
+		return fmt.Errorf("crm: check the email salt: %w", err)
+	}
+	if !hmac.Equal([]byte(stored), []byte(fp)) {
+		return fmt.Errorf("%w: this Redis was first used with another email salt (its fingerprint is kept at %s); "+
+			"give this process the deployment's salt (CRMFLOW_EMAIL_SALT), the same on every process", crm.ErrEmailSaltMismatch, SaltFingerprintKey())
+	}
+	return nil
+}
+
+// ServerCheck is what CheckServer found.
+type ServerCheck struct {
+	// EvictionPolicy is the server's maxmemory-policy.
+	EvictionPolicy string
+	// AOF is true when append-only persistence is on.
+	AOF bool
+	// Warnings are problems that do not stop the store (AOF off, an evicting policy allowed by flag).
+	Warnings []string
+}
