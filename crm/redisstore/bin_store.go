@@ -34,7 +34,7 @@ func (s *Store) archiveArgs(t crm.TenantID, o crm.ObjectType, by crm.Actor, ids 
 	return []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
 		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
 		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix, strings.Join(list, ","),
-		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t)}
+		flowKeyPrefix(t), enrollmentsKeyPrefix(t), historiesKeyPrefix(t), binAssocIDsKeyPrefix(t)}
 }
 
 func actorFields(by crm.Actor) (string, string, string) {

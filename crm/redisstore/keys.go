@@ -178,8 +178,11 @@ const listMembersKeySuffix = ":members"
 
 // memberOfKeyPrefix followed by a record id gives MemberOfKey for type o.
 func memberOfKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
-	return prefix(t) + "memberof:" + string(o) + ":"
+	return memberOfKeysPrefix(t) + string(o) + ":"
 }
+
+// memberOfKeysPrefix followed by "<type>:<id>" gives MemberOfKey.
+func memberOfKeysPrefix(t crm.TenantID) string { return prefix(t) + "memberof:" }
 
 // PendingMailKey is the HASH of confirmation emails written atomically with the change that causes
 // them (id -> JSON), until a worker has sent them. A sweep re-enqueues any left behind.
@@ -269,9 +272,18 @@ func HistoryKey(t crm.TenantID, flow, member string) string {
 	return historyKeyPrefix(t, flow) + member
 }
 
-func enrollmentKeyPrefix(t crm.TenantID, flow string) string { return prefix(t) + "enr:" + flow + ":" }
+func enrollmentKeyPrefix(t crm.TenantID, flow string) string {
+	return enrollmentsKeyPrefix(t) + flow + ":"
+}
 
-func historyKeyPrefix(t crm.TenantID, flow string) string { return prefix(t) + "hist:" + flow + ":" }
+// enrollmentsKeyPrefix followed by "<flow>:<type>:<id>" gives EnrollmentKey, for the scripts that
+// drop a record's enrollments in every workflow.
+func enrollmentsKeyPrefix(t crm.TenantID) string { return prefix(t) + "enr:" }
+
+func historyKeyPrefix(t crm.TenantID, flow string) string { return historiesKeyPrefix(t) + flow + ":" }
+
+// historiesKeyPrefix followed by "<flow>:<type>:<id>" gives HistoryKey.
+func historiesKeyPrefix(t crm.TenantID) string { return prefix(t) + "hist:" }
 
 // FlowsOfTypeKey is the SET of the names of a tenant's workflows (in any state) of one object type:
 // the workflows a deleted record of that type must leave.
@@ -316,4 +328,12 @@ func searchIndexKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
 
 func searchValueKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
 	return prefix(t) + "ixv:" + string(o) + ":"
+}
+
+// MailSentKey is the STRING that records the delivery of one email, by its idempotency key:
+// "lease:<token>" while a worker is sending it, then "sent" (delivered over SMTP) or "outbox" (kept
+// in OutboxKey). It expires MailSentTTL after the delivery, or when the lease runs out.
+// Key: crm:{<tenant>}:mailsent:<idempotency key>.
+func MailSentKey(t crm.TenantID, idempotencyKey string) string {
+	return prefix(t) + "mailsent:" + idempotencyKey
 }

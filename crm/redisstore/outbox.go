@@ -9,102 +9,27 @@ import (
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/redis/go-redis/v9"
 )
-
-// MailSentKey is the STRING that records the delivery of one email, by its idempotency key:
-// "lease:<token>" while a worker is sending it, then "sent" (delivered over SMTP) or "outbox" (kept
-// in OutboxKey). It expires MailSentTTL after the delivery, or when the lease runs out.
-// Key: crm:{<tenant>}:mailsent:<idempotency key>. It lives here, not in keys.go, only because this
-// file was added beside the store; it follows keys.go's rules.
-func MailSentKey(t crm.TenantID, idempotencyKey string) string {
-	return prefix(t) + "mailsent:" + idempotencyKey
-}
 
 const mailLeasePrefix = "lease:"
 
-// luaMailDrop is shared by the scripts that may find a notification's record gone. With KEYS[r]
-// and KEYS[r+1] the record's live and bin keys, drop_if_gone writes the audit entry "mail_dropped"
-// (ids and the workflow's name only) and marks the email as done in its ledger, when neither exists.
-const luaMailDrop = `
-local function drop_if_gone(r, a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen)
-  if not KEYS[r] or KEYS[r] == '' then return false end
-  if redis.call('EXISTS', KEYS[r], KEYS[r+1]) > 0 then return false end
-  redis.call('XADD', KEYS[a], 'MAXLEN', '~', maxlen, '*', 'action', 'mail_dropped', 'object_type', otype,
-    'record_ids', rid, 'count', 1, 'by', 'system', 'via', 'workflow', 'ref', workflow, 'mail_id', mailid, 'at', now)
-  redis.call('SET', ledger, 'dropped', 'PX', ttl)
-  return true
-end
-`
-
 // appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
 // and first removes the expired entries (at most 100 a call).
-// KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:mailsent:<id>
-// KEYS[3] -> crm:{<tenant>}:outbox:expiry   KEYS[4] -> crm:{<tenant>}:audit
-// KEYS[5], KEYS[6] -> with a record reference, its RecordKey and BinRecordKey: when neither exists
-// the email is dropped (audit entry "mail_dropped") instead of kept.
-// ARGV[1] -> the message (JSON)      ARGV[2] -> MailSentTTL (ms)
-// ARGV[3] -> now (unix ms)           ARGV[4] -> expires at (unix ms), 0 for never
-// ARGV[5] -> object type   ARGV[6] -> record id   ARGV[7] -> workflow   ARGV[8] -> mail id
-// ARGV[9] -> audit stream max length
-// Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease,
-// 2 if dropped.
-var appendOutboxScript = redis.NewScript(luaMailDrop + `
-local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
-for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
-if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
-local v = redis.call('GET', KEYS[2])
-if v then
-  if string.sub(v, 1, 6) == 'lease:' then return -1 end
-  return 0
-end
-if drop_if_gone(5, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 2 end
-redis.call('SET', KEYS[2], 'outbox', 'PX', ARGV[2])
-redis.call('RPUSH', KEYS[1], ARGV[1])
-if tonumber(ARGV[4]) > 0 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
-return 1
-`)
+// See lua/append_outbox.lua for its KEYS and ARGV.
+var appendOutboxScript = newScript("mail_drop", "append_outbox")
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
-// KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:outbox:expiry
-// ARGV[1] -> now (unix ms)   ARGV[2] -> batch limit
-// Returns the number of entries removed.
-var expireOutboxScript = redis.NewScript(`
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
-if #old > 0 then redis.call('ZREM', KEYS[2], unpack(old)) end
-return #old
-`)
+// See lua/expire_outbox.lua for its KEYS and ARGV.
+var expireOutboxScript = newScript("expire_outbox")
 
-// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops
-// it when the record it is about no longer exists.
-// KEYS[1] -> crm:{<tenant>}:mailsent:<id>   KEYS[2] -> crm:{<tenant>}:audit
-// KEYS[3], KEYS[4] -> with a record reference, its RecordKey and BinRecordKey
-// ARGV[1] -> "lease:<token>"   ARGV[2] -> lease (ms)   ARGV[3] -> now (unix ms)
-// ARGV[4] -> object type   ARGV[5] -> record id   ARGV[6] -> workflow   ARGV[7] -> mail id
-// ARGV[8] -> audit stream max length   ARGV[9] -> MailSentTTL (ms)
-// Returns "claimed" (also when the caller already holds this lease), "busy", "done" or "dropped".
-var claimMailScript = redis.NewScript(luaMailDrop + `
-local v = redis.call('GET', KEYS[1])
-if v == 'dropped' then return 'dropped' end
-if v and string.sub(v, 1, 6) == 'lease:' and v ~= ARGV[1] then return 'busy' end
-if v and string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
-if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'claimed'
-`)
+// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops it
+// when the record it is about no longer exists.
+// See lua/claim_mail.lua for its KEYS and ARGV.
+var claimMailScript = newScript("mail_drop", "claim_mail")
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
-// KEYS[1] -> crm:{<tenant>}:mailsent:<id>
-// ARGV[1] -> "lease:<token>"
-// Returns 1 if released, 0 if the key held something else.
-var releaseMailScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`)
+// See lua/release_mail.lua for its KEYS and ARGV.
+var releaseMailScript = newScript("release_mail")
 
 func checkMailID(id string) error {
 	if id == "" || strings.ContainsAny(id, "\r\n") {

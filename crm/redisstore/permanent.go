@@ -103,9 +103,9 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		idList[i] = string(id)
 	}
 	args := []any{ms(now), strings.Join(idList, ","), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
-		assocKeyPrefix(t), binAssocKeyPrefix(t), prefix(t) + "memberof:", listKeyPrefix(t), listMembersKeySuffix,
+		assocKeyPrefix(t), binAssocKeyPrefix(t), memberOfKeysPrefix(t), listKeyPrefix(t), listMembersKeySuffix,
 		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
-		flowKeyPrefix(t), prefix(t) + "enr:", prefix(t) + "hist:", binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
+		flowKeyPrefix(t), enrollmentsKeyPrefix(t), historiesKeyPrefix(t), binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
 	for _, o := range []crm.ObjectType{crm.Contacts, crm.Calls} {
 		sch, err := s.Schema(ctx, t, o)
 		if err != nil {

@@ -1,0 +1,27 @@
+-- activate_flow.lua
+--
+-- activateFlowScript activates the latest revision of a workflow, if the tenant's plan allows it,
+-- on behalf of the activating user, whose authority the workflow then acts with.
+-- KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flow:<name>
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
+-- ARGV[3] -> name   ARGV[4] -> activating user   ARGV[5] -> the revision the caller checked, or 0
+-- ARGV[6] -> the properties its triggers read, comma-separated ("*": any)
+-- ARGV[7] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[8] -> trigger-reads key prefix
+-- ARGV[9..] -> the plans that allow workflows
+-- KEYS[3] -> crm:{<tenant>}:changed:events: the activation keeps the tenant's change counter
+-- (activated_seq), and evaluates only the writes numbered after it.
+-- Returns {"ok", revision}, {"plan", plan}, {"missing"} or {"revision", latest revision} when the
+-- latest revision is not ARGV[5] (nothing changes).
+local plan = redis.call('HGET', KEYS[1], 'plan')
+local allowed = false
+for i = 9, #ARGV do if ARGV[i] == plan then allowed = true end end
+if not allowed then return {'plan', plan or ''} end
+local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
+if not cur[1] then return {'missing'} end
+if ARGV[5] ~= '0' and cur[1] ~= ARGV[5] then return {'revision', cur[1]} end
+redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
+  'paused_reason', '', 'activated_by', ARGV[4], 'reads', ARGV[6],
+  'activated_seq', redis.call('HGET', KEYS[3], '_seq') or '0')
+redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
+refresh_reads(ARGV[2] .. cur[2], ARGV[7], ARGV[8] .. cur[2])
+return {'ok', cur[1]}

@@ -1,0 +1,76 @@
+-- create_records.lua
+--
+-- createRecordsScript creates records whose ids were drawn beforehand, all or none.
+-- KEYS[1] -> crm:{<tenant>}:live:<type>         KEYS[2] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[3] -> crm:{<tenant>}:changed             KEYS[4] -> crm:{<tenant>}:changed:events
+-- KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[6] -> crm:{<tenant>}:trigreads:<type>
+-- KEYS[6+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> object type
+-- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
+-- ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
+-- ARGV[5] -> the type's search index spec (indexSpec): each record joins its search indexes
+-- A record with inline associations also has, in its JSON, "ak": the index in KEYS of its
+-- association set (crm:{<tenant>}:assoc:<type>:<id>), and "assoc": [{"m": "<type>:<id>" of the
+-- target, "rk": index in KEYS of the target's record hash, "tak": of the target's association set}];
+-- those keys follow the record keys.
+-- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
+-- owner id} when a value of a unique property is taken (by a live record or another of the call),
+-- or {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
+-- not live. On a refusal nothing changed.
+-- The ids are new, so a record of one of them, live or in the bin, means this very call ran before
+-- (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
+local now, otype = ARGV[1], ARGV[2]
+local spec = ix_spec(ARGV[5])
+local ix = ix_new()
+local recs = cjson.decode(ARGV[3])
+for i, r in ipairs(recs) do
+  if redis.call('EXISTS', KEYS[6+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
+end
+for i, r in ipairs(recs) do
+  for j, a in ipairs(r.assoc or {}) do
+    if redis.call('EXISTS', KEYS[a.rk]) == 0 then return {'assoc_missing', tostring(i-1), tostring(j-1)} end
+  end
+end
+local claimed = {}
+for i, r in ipairs(recs) do
+  for j, e in ipairs(r.emails) do
+    if redis.call('SISMEMBER', KEYS[5], r.hashes[j]) == 1 then return {'blocked', e} end
+    local owner = redis.call('HGET', KEYS[2], e)
+    if owner then return {'conflict', e, owner} end
+    if claimed[e] then return {'conflict', e, claimed[e]} end
+    claimed[e] = r.id
+  end
+end
+local uclaimed = {}
+for i, r in ipairs(recs) do
+  local taken = uq_check(spec, r.id, r.props, uclaimed)
+  if taken then return taken end
+end
+local live, emails, members = {}, {}, {}
+for i, r in ipairs(recs) do
+  local args = {'_created', now, '_updated', now}
+  for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
+  if r.assoc then
+    args[#args+1] = '_assoc'; args[#args+1] = '1'
+    local me = otype .. ':' .. r.id
+    for _, a in ipairs(r.assoc) do
+      redis.call('SADD', KEYS[r.ak], a.m)
+      redis.call('SADD', KEYS[a.tak], me)
+      redis.call('HSET', KEYS[a.rk], '_assoc', '1')
+    end
+  end
+  redis.call('HSET', KEYS[6+i], unpack(args))
+  r.props._created = now; r.props._updated = now
+  ix_record(ix, spec, r.id, r.props, true)
+  live[#live+1] = r.id; live[#live+1] = r.id
+  for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
+  members[#members+1] = otype .. ':' .. r.id
+end
+each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
+each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
+ix_flush(ix)
+local reads = redis.call('SMEMBERS', KEYS[6])
+local snaps = {}
+for i in ipairs(recs) do snaps[i] = snapshot(KEYS[6+i], reads) end
+each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
+return {'ok'}

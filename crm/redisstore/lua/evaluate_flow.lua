@@ -1,0 +1,77 @@
+-- evaluate_flow.lua
+--
+-- evaluateFlowScript applies one workflow's verdicts on a batch of records: it enrolls, unenrolls
+-- or records a suppression, re-checking every condition here so that a retried batch changes
+-- nothing more. A workflow that is not active (or whose active revision changed) enrolls nothing.
+-- KEYS[1] -> crm:{<tenant>}:flow:<name>   KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
+-- KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> revision evaluated   ARGV[3] -> 1 if re-enrollment is allowed
+-- ARGV[4] -> enrollment key prefix   ARGV[5] -> history key prefix
+-- ARGV[6] -> k, the number of records that do not match; ARGV[7..6+k] -> their members
+-- ARGV[7+k..] -> triples: member, verdict, detail. Verdicts:
+--
+-- 	match      the record matches the trigger (and no suppression)
+-- 	nomatch    it does not match (sent as a member of ARGV[7..6+k] rather than as a triple)
+-- 	unmatch    it does not match and the workflow unenrolls records that stop matching
+-- 	error      the trigger failed at run time (counts as nomatch; the error is recorded)
+-- 	suppressed it matches the suppression criteria (and the trigger: recorded when not enrolled)
+-- 	suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
+-- 	deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
+-- 	manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
+--
+-- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why}.
+local now, rev, reenroll = ARGV[1], ARGV[2], ARGV[3] == '1'
+local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
+if st[1] ~= 'active' or st[2] ~= rev then return {'refused', 'workflow is not active at this revision'} end
+local enrolled = {}
+local function unenroll(enr, hist, member, why)
+  redis.call('HSET', enr, 'state', 'unenrolled')
+  redis.call('ZREM', KEYS[2], member)
+  history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why})
+end
+-- Most verdicts of a backfill are "does not match": only the matching set changes.
+local k = tonumber(ARGV[6])
+for i = 7, 6 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 6 + k))) end
+for i = 7 + k, #ARGV, 3 do
+  local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
+  local enr, hist = ARGV[4] .. member, ARGV[5] .. member
+  local e, is_enrolled, count = nil, false, 0
+  if verdict ~= 'error' then
+    e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
+    is_enrolled = e[1] == 'enrolled'
+    count = tonumber(e[2] or '0')
+  end
+  if verdict == 'deleted' then
+    redis.call('SREM', KEYS[3], member)
+    if is_enrolled then unenroll(enr, hist, member, 'record deleted') end
+    if count > 0 then redis.call('HSET', enr, 'blocked', '1') end
+  elseif verdict == 'suppressed' or verdict == 'suppressed_nomatch' then
+    if verdict == 'suppressed' then redis.call('SADD', KEYS[3], member) else redis.call('SREM', KEYS[3], member) end
+    if is_enrolled then unenroll(enr, hist, member, 'record matches the suppression criteria: ' .. detail)
+    elseif verdict == 'suppressed' then history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}) end
+  elseif verdict == 'unmatch' or verdict == 'error' then
+    redis.call('SREM', KEYS[3], member)
+    if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}) end
+    if verdict == 'unmatch' and is_enrolled then unenroll(enr, hist, member, 'record no longer matches the trigger') end
+  elseif verdict == 'match' or verdict == 'manual' then
+    local was = redis.call('SISMEMBER', KEYS[3], member) == 1
+    if verdict == 'match' then redis.call('SADD', KEYS[3], member) end
+    local why = nil
+    if is_enrolled then why = 'the record is enrolled already'
+    elseif count > 0 and not reenroll then why = 'the record was enrolled before and the workflow does not allow re-enrollment'
+    elseif verdict == 'match' and e[3] == '1' then why = 'the record was deleted while enrolled: only a manual enrollment brings it back'
+    elseif verdict == 'match' and count > 0 and was then why = 'the record has not stopped matching since its last enrollment'
+    end
+    if why then
+      if verdict == 'manual' then return {'refused', why} end
+    else
+      redis.call('HSET', enr, 'state', 'enrolled', 'revision', rev, 'step', 0, 'enrolled_at', now, 'count', count + 1, 'blocked', '0')
+      redis.call('ZADD', KEYS[2], now, member)
+      local how = 'trigger matched'
+      if verdict == 'manual' then how = 'enrolled manually by ' .. detail end
+      history(hist, {at = now, kind = 'enrolled', revision = rev, detail = how})
+      enrolled[#enrolled+1] = member
+    end
+  end
+end
+return enrolled

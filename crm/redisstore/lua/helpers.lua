@@ -1,0 +1,135 @@
+-- helpers.lua
+--
+-- luaHelpers are shared by the scripts that touch contacts' emails and the change log.
+local function split_emails(primary, additional)
+  local out, seen = {}, {}
+  if primary and primary ~= '' then out[#out+1] = primary; seen[primary] = true end
+  if additional and additional ~= '' then
+    for e in string.gmatch(additional, '[^;]+') do
+      if not seen[e] then out[#out+1] = e; seen[e] = true end
+    end
+  end
+  return out
+end
+
+-- mark_changed records, in a few calls whatever the batch size, that the members ("<type>:<id>")
+-- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted,
+-- l added to a list): each member's pending states in the events hash (one a line, oldest first)
+-- gain "<ev><seq>" or "<ev><seq>=<values>", seq drawn from the tenant's change counter (the hash's
+-- field _seq), values snaps[i] (JSON object text, see snapshot) when given. A member holds at most
+-- max_states states: past that, the newest replaces the last, so a record written thousands of
+-- times between two drains keeps its first states and its latest.
+local max_states = 100
+local function mark_changed(changed, events, members, now, ev, snaps)
+  if #members == 0 then return end
+  local z = {}
+  for _, m in ipairs(members) do z[#z+1] = now; z[#z+1] = m end
+  redis.call('ZADD', changed, unpack(z))
+  local first = redis.call('HINCRBY', events, '_seq', #members) - #members
+  local cur = redis.call('HMGET', events, unpack(members))
+  local h = {}
+  for i, m in ipairs(members) do
+    local st = ev .. string.format('%d', first + i)
+    if snaps and snaps[i] then st = st .. '=' .. snaps[i] end
+    local c = cur[i]
+    if not c or c == '' then
+      c = st
+    elseif string.find(c, '^%a+$') then
+      -- Letters of an older format (one per event, no number, no values): states of seq 0.
+      local old = {}
+      for l in string.gmatch(c, '%a') do old[#old+1] = l .. '0' end
+      old[#old+1] = st
+      c = table.concat(old, '\n')
+    else
+      local _, lines = string.gsub(c, '\n', '')
+      if lines + 1 >= max_states then
+        c = string.match(c, '^(.*\n)') .. st
+      else
+        c = c .. '\n' .. st
+      end
+    end
+    h[#h+1] = m; h[#h+1] = c
+  end
+  redis.call('HSET', events, unpack(h))
+end
+
+-- snapshot returns, as JSON object text, the fields of the record hash at key named in reads
+-- (the members of its type's TriggerReadsKey: "" always, "*" for every property), or nil when
+-- reads is empty (no workflow of the type is active).
+local function snapshot(key, reads)
+  if #reads == 0 then return nil end
+  local vals, all, names = {}, false, {}
+  for _, r in ipairs(reads) do
+    if r == '*' then all = true elseif r ~= '' then names[#names+1] = r end
+  end
+  if all then
+    local h = redis.call('HGETALL', key)
+    for i = 1, #h, 2 do
+      if string.sub(h[i], 1, 1) ~= '_' then vals[h[i]] = h[i+1] end
+    end
+  elseif #names > 0 then
+    local v = redis.call('HMGET', key, unpack(names))
+    for i, name in ipairs(names) do
+      if v[i] then vals[name] = v[i] end
+    end
+  end
+  if next(vals) == nil then return '{}' end
+  return cjson.encode(vals)
+end
+
+-- each_chunk_with is each_chunk over list and, slice for slice, the parallel list other.
+local function each_chunk_with(list, other, fn)
+  local i = 1
+  while i <= #list do
+    local a, b = {}, {}
+    for j = i, math.min(i + 499, #list) do a[j - i + 1] = list[j]; b[j - i + 1] = other[j] end
+    fn(a, b)
+    i = i + 500
+  end
+end
+
+-- each_chunk calls fn with slices of at most 500 items of list, so unpack stays within Lua's limits.
+local function each_chunk(list, fn)
+  each_chunk_with(list, {}, function(c) fn(c) end)
+end
+
+-- bin_emails_update rewrites, in a bin email index (HASH email -> ids joined by ','), the entry of
+-- each email es[i] with step(entry, rids[i]), in order (an email may come more than once), deleting
+-- the entries left empty: one HMGET, and one HSET or HDEL, per 500 emails.
+local function bin_emails_update(key, es, rids, step)
+  if #es == 0 then return end
+  local cur = {}
+  each_chunk(es, function(c)
+    for _, v in ipairs(redis.call('HMGET', key, unpack(c))) do cur[#cur+1] = v end
+  end)
+  local order, state = {}, {}
+  for i, e in ipairs(es) do
+    local v = state[e]
+    if v == nil then order[#order+1] = e; v = cur[i] or '' end
+    state[e] = step(v, rids[i])
+  end
+  local del, set = {}, {}
+  for _, e in ipairs(order) do
+    if state[e] == '' then del[#del+1] = e else set[#set+1] = e; set[#set+1] = state[e] end
+  end
+  each_chunk(del, function(c) redis.call('HDEL', key, unpack(c)) end)
+  each_chunk(set, function(c) redis.call('HSET', key, unpack(c)) end)
+end
+
+-- bin_emails_add records that the binned contact rids[i] has email es[i].
+local function bin_emails_add(key, es, rids)
+  bin_emails_update(key, es, rids, function(v, rid)
+    if v == '' then return rid end
+    return v .. ',' .. rid
+  end)
+end
+
+-- bin_emails_remove removes the binned contact rids[i] from the entry of es[i].
+local function bin_emails_remove(key, es, rids)
+  bin_emails_update(key, es, rids, function(v, rid)
+    if v == rid or v == '' then return '' end
+    local keep = {}
+    for x in string.gmatch(v, '[^,]+') do if x ~= rid then keep[#keep+1] = x end end
+    return table.concat(keep, ',')
+  end)
+end

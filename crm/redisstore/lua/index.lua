@@ -1,0 +1,128 @@
+-- index.lua
+--
+-- luaIndex keeps the search indexes (SearchIndexKey, SearchValueKey) and the unique indexes
+-- (UniqueIndexKey) of records in the write scripts. A script decodes the spec (indexSpec) once, reads the indexed fields of each record
+-- it changes (ix_fields) before and after, collects the entries to remove and to add with
+-- ix_record, and writes them with ix_flush: a few calls per index key, whatever the batch size.
+-- It needs each_chunk (luaHelpers) before it.
+-- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) into unix ms, or nil.
+local function ix_ms(v)
+  local y, mo, d, h, mi, s, ms = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(s) * 1000 + tonumber(ms)
+end
+
+-- ix_score is the score of value v of an index of kind k ("n", "d" or "m"), as text, or nil when
+-- v is not a finite number.
+local function ix_score(k, v)
+  local x
+  if k == 'd' then x = ix_ms(v) else x = tonumber(v) end
+  if not x or x ~= x or x == math.huge or x == -math.huge then return nil end
+  return string.format('%.17g', x)
+end
+
+-- ix_spec decodes a spec; its fields lists the record fields its indexes read.
+local function ix_spec(raw)
+  local spec = cjson.decode(raw)
+  spec.fields = {}
+  spec.uq = spec.uq or {}
+  for i, e in ipairs(spec.props) do
+    spec.fields[i] = e[3]
+    if e[1] == 'v' then e[4] = spec.ixv .. e[2] .. ':' else e[4] = spec.ix .. e[2] end
+  end
+  for _, u in ipairs(spec.uq) do spec.fields[#spec.fields+1] = u[1] end
+  return spec
+end
+
+-- uq_check returns {"unique", property, value, owner id} when a value in vals (field -> value)
+-- of a unique property is held by another live record, or by another record of the same call
+-- (claimed: "<property>\0<value>" -> id); nil when record id may hold them all, and then only
+-- are its values added to claimed (a restore goes on past a refused record).
+local function uq_check(spec, id, vals, claimed)
+  local mine = {}
+  for _, u in ipairs(spec.uq) do
+    local v = vals[u[1]]
+    if v and v ~= '' then
+      local owner = redis.call('HGET', u[2], v)
+      if owner and owner ~= id then return {'unique', u[1], v, owner} end
+      local ck = u[1] .. '\0' .. v
+      if claimed[ck] and claimed[ck] ~= id then return {'unique', u[1], v, claimed[ck]} end
+      mine[#mine+1] = ck
+    end
+  end
+  for _, ck in ipairs(mine) do claimed[ck] = id end
+  return nil
+end
+
+-- ix_fields reads the indexed fields of the record at key: a table field -> value.
+local function ix_fields(spec, key)
+  local vals = {}
+  if #spec.fields == 0 then return vals end
+  local got = redis.call('HMGET', key, unpack(spec.fields))
+  for i, f in ipairs(spec.fields) do
+    if got[i] then vals[f] = got[i] end
+  end
+  return vals
+end
+
+local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}} end
+
+local function ix_push(t, key, a, b)
+  local l = t[key]
+  if not l then l = {}; t[key] = l end
+  l[#l+1] = a
+  if b then l[#l+1] = b end
+end
+
+-- ix_record collects the index entries of record id whose indexed fields hold vals (field ->
+-- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
+-- just the fields it changed.
+local function ix_record(acc, spec, id, vals, add)
+  for _, e in ipairs(spec.props) do
+    local v = vals[e[3]]
+    if v and v ~= '' then
+      local k = e[1]
+      if k == 'v' then
+        local key = e[4] .. v
+        if add then ix_push(acc.sadd, key, id) else ix_push(acc.srem, key, id) end
+      else
+        local key = e[4]
+        local member, score = id, '0'
+        if k == 's' then member = string.lower(v) .. '\0' .. id else score = ix_score(k, v) end
+        if not add then ix_push(acc.zrem, key, member)
+        elseif score then ix_push(acc.zadd, key, score, member) end
+      end
+    end
+  end
+  for _, u in ipairs(spec.uq) do
+    local v = vals[u[1]]
+    if v and v ~= '' then
+      if add then ix_push(acc.hset, u[2], v, id) else ix_push(acc.hdel, u[2], v, id) end
+    end
+  end
+end
+
+-- ix_flush writes the collected entries: removals first, so that an update's new value stays.
+local function ix_flush(acc)
+  for key, l in pairs(acc.zrem) do each_chunk(l, function(c) redis.call('ZREM', key, unpack(c)) end) end
+  for key, l in pairs(acc.srem) do each_chunk(l, function(c) redis.call('SREM', key, unpack(c)) end) end
+  for key, l in pairs(acc.zadd) do each_chunk(l, function(c) redis.call('ZADD', key, unpack(c)) end) end
+  for key, l in pairs(acc.sadd) do each_chunk(l, function(c) redis.call('SADD', key, unpack(c)) end) end
+  -- A unique value leaves its index only while it still names the record that gave it up.
+  for key, l in pairs(acc.hdel) do
+    local vs, ids = {}, {}
+    for i = 1, #l, 2 do vs[#vs+1] = l[i]; ids[#ids+1] = l[i+1] end
+    each_chunk_with(vs, ids, function(cv, ci)
+      local cur, del = redis.call('HMGET', key, unpack(cv)), {}
+      for j, v in ipairs(cv) do if cur[j] == ci[j] then del[#del+1] = v end end
+      if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+    end)
+  end
+  for key, l in pairs(acc.hset) do each_chunk(l, function(c) redis.call('HSET', key, unpack(c)) end) end
+end

@@ -1,0 +1,18 @@
+-- pause_flow.lua
+--
+-- pauseFlowScript pauses a workflow.
+-- KEYS[1] -> crm:{<tenant>}:flow:<name>
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix   ARGV[3] -> name   ARGV[4] -> reason
+-- ARGV[5] -> the activation (activated_at, unix ms) to pause, or ”: any
+-- ARGV[6] -> flow key prefix   ARGV[7] -> trigger-reads key prefix
+-- Returns 1, 0 if the workflow does not exist, -1 if it was activated again since ARGV[5] (nothing
+-- changes).
+local otype = redis.call('HGET', KEYS[1], 'object_type')
+if not otype then return 0 end
+if (ARGV[5] or '') ~= '' and redis.call('HGET', KEYS[1], 'activated_at') ~= ARGV[5] then return -1 end
+if redis.call('HGET', KEYS[1], 'state') == 'active' then
+  redis.call('HSET', KEYS[1], 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason', ARGV[4])
+end
+redis.call('SREM', ARGV[2] .. otype, ARGV[3])
+refresh_reads(ARGV[2] .. otype, ARGV[6], ARGV[7] .. otype)
+return 1

@@ -1,0 +1,141 @@
+-- permanent_delete.lua
+--
+-- permanentDeleteScript removes contacts for good (privacy law), all in one step: each contact,
+-- live or in the bin, the activities (calls) associated with it, its associations and list
+-- memberships, its enrollments and workflow history, its entries in the live and the bin email
+-- indexes; it blocklists the salted hashes of their emails, writes the audit entries (ids and
+-- counts only) and the confirmation email to send. Several contacts are erased together when they
+-- share the email the delete named (one person's data). It refuses when a contact's emails differ
+-- from those the caller read (a concurrent update), so that no email escapes the blocklist; the
+-- caller reads again and retries.
+-- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email   KEYS[2] -> crm:{<tenant>}:changed
+-- KEYS[3] -> crm:{<tenant>}:changed:events        KEYS[4] -> crm:{<tenant>}:audit
+-- KEYS[5] -> crm:{<tenant>}:blocklist             KEYS[6] -> crm:{<tenant>}:mail:pending
+-- KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
+-- each workflow.
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> contact ids, comma-separated, or ” when only an email is
+-- blocklisted
+-- ARGV[3] -> acting user     ARGV[4] -> audit stream max length
+-- ARGV[5] -> record key prefix      ARGV[6] -> bin record key prefix
+-- ARGV[7] -> association key prefix ARGV[8] -> bin association key prefix
+-- ARGV[9] -> member-of key prefix (no type)   ARGV[10] -> list key prefix   ARGV[11] -> list members key suffix
+-- ARGV[12] -> live ids key prefix   ARGV[13] -> trash key prefix   ARGV[14] -> bin ids key prefix
+-- ARGV[15] -> pending mail id       ARGV[16] -> pending mail (JSON)
+-- ARGV[17] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
+-- order of ARGV[2]
+-- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
+-- ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
+-- ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
+-- ARGV[22] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
+-- contact's emails leave the key of its deletion's day (BinEmailDayKey)
+-- ARGV[23] -> the search index spec of contacts, ARGV[24] -> of calls (indexSpec): a wiped live
+-- record leaves its search indexes
+-- ARGV[25..] -> salted hashes to blocklist
+-- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
+-- emails changed since read. Nothing is changed unless it returns 1.
+local now = ARGV[1]
+local specs = {contacts = ix_spec(ARGV[23]), calls = ix_spec(ARGV[24])}
+local ix = ix_new()
+local P = {rec = ARGV[5], bin = ARGV[6], assoc = ARGV[7], binassoc = ARGV[8], memberof = ARGV[9],
+  list = ARGV[10], listsfx = ARGV[11], live = ARGV[12], trash = ARGV[13], binids = ARGV[14], binassocs = ARGV[21]}
+
+local function split(s, sep)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(s, sep, i, true)
+    if not j then out[#out+1] = string.sub(s, i); return out end
+    out[#out+1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
+-- unlink removes "me" from the association sets of "other" (live and bin), and clears the other
+-- record's _assoc flag once its set is empty, so the bin scripts do not look for associations
+-- that are gone.
+local function unlink(other, me)
+  local live, bin = P.assoc .. other, P.binassoc .. other
+  if redis.call('SREM', live, me) == 1 and redis.call('EXISTS', live) == 0 then
+    redis.call('HDEL', P.rec .. other, '_assoc')
+  end
+  if redis.call('SREM', bin, me) == 1 and redis.call('EXISTS', bin) == 0 then
+    redis.call('HDEL', P.bin .. other, '_assoc')
+    local otype, oid = string.match(other, '^([^:]+):(.+)$')
+    redis.call('SREM', P.binassocs .. otype, oid)
+  end
+end
+
+-- wipe removes every trace of one record "<type>:<rid>": its hash live or binned, its indexes, its
+-- associations on both sides, its list memberships and its change mark.
+local function wipe(otype, rid)
+  local me = otype .. ':' .. rid
+  for _, src in ipairs({P.assoc .. me, P.binassoc .. me}) do
+    for _, other in ipairs(redis.call('SMEMBERS', src)) do unlink(other, me) end
+  end
+  local memberof = P.memberof .. me
+  for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
+    redis.call('ZREM', P.list .. list .. P.listsfx, rid)
+  end
+  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], P.rec .. me), false) end
+  redis.call('DEL', P.rec .. me, P.bin .. me, P.assoc .. me, P.binassoc .. me, memberof)
+  redis.call('SREM', P.binassocs .. otype, rid)
+  redis.call('ZREM', P.live .. otype, rid)
+  redis.call('ZREM', P.trash .. otype, rid)
+  redis.call('ZREM', P.binids .. otype, rid)
+  redis.call('HDEL', KEYS[3], me)
+  redis.call('ZREM', KEYS[2], me)
+  for _, flow in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+    redis.call('DEL', ARGV[19] .. flow .. ':' .. me, ARGV[20] .. flow .. ':' .. me)
+    redis.call('ZREM', ARGV[18] .. flow .. ':enrolled', me)
+    redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
+  end
+end
+
+local ids = {}
+if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
+local read = split(ARGV[17], '|')
+local found, binday = {}, {}
+-- First check every contact, so that nothing changes unless all can go.
+for i, id in ipairs(ids) do
+  local src = P.rec .. 'contacts:' .. id
+  if redis.call('EXISTS', src) == 0 then src = P.bin .. 'contacts:' .. id end
+  if redis.call('EXISTS', src) == 0 then return 0 end
+  local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
+  local emails = split_emails(cur[1] or '', cur[2] or '')
+  if table.concat(emails, ';') ~= (read[i] or '') then return -1 end
+  found[i] = emails
+  if cur[3] then binday[i] = string.format('%d', math.floor(tonumber(cur[3]) / 86400000)) end
+end
+local calls, members, wiped = {}, {}, {}
+for i, id in ipairs(ids) do
+  local me = 'contacts:' .. id
+  local rids = {}
+  for _, e in ipairs(found[i]) do
+    if redis.call('HGET', KEYS[1], e) == id then redis.call('HDEL', KEYS[1], e) end
+    rids[#rids+1] = id
+  end
+  if binday[i] then bin_emails_remove(ARGV[22] .. binday[i], found[i], rids) end
+  for _, s in ipairs({P.assoc .. me, P.binassoc .. me}) do
+    for _, other in ipairs(redis.call('SMEMBERS', s)) do
+      local otype, oid = string.match(other, '^([^:]+):(.+)$')
+      if otype == 'calls' and not wiped[oid] then
+        wiped[oid] = true
+        wipe(otype, oid)
+        calls[#calls+1] = oid
+      end
+    end
+  end
+  wipe('contacts', id)
+  members[#members+1] = me
+end
+-- The engine learns from this mark that the contacts are gone and drops their enrollments.
+ix_flush(ix)
+mark_changed(KEYS[2], KEYS[3], members, now, 'p')
+for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+if #calls > 0 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
+    'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
+redis.call('HSET', KEYS[6], ARGV[15], ARGV[16])
+return 1

@@ -1,0 +1,54 @@
+-- purge.lua
+--
+-- purgeScript removes for good the bin entries of a type deleted at or before a horizon. The deletion
+-- time is compared here, inside the script, so a purge can never remove an entry early, and a
+-- restored or already purged entry is simply not in the index any more.
+-- KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
+-- KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+-- KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts:days
+-- ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
+-- ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
+-- ARGV[4] -> bin association key prefix of the type
+-- ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
+-- ARGV[8] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:")
+-- Each batch writes one audit entry (action "purge", the ids and their count, no content). For
+-- contacts, the bin email index of a day the batch covers (BinEmailDayKey) goes as a whole once no
+-- contact deleted that day is left in the bin: the purge costs nothing per email.
+-- Returns the number of entries removed.
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids == 0 then return 0 end
+local first_day, last_day
+if ARGV[5] == 'contacts' then
+  -- The batch's first and last deletion times: the ids are the lowest scores of the bin.
+  first_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) / 86400000)
+  last_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], #ids - 1, #ids - 1, 'WITHSCORES')[2]) / 86400000)
+end
+local keys = {}
+for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
+-- Most binned records had no associations: only the association keys that exist are unlinked.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
+  for i, id in ipairs(ids) do
+    if has[i] == 1 then keys[#keys+1] = ARGV[4] .. id; with[#with+1] = id end
+  end
+  if #with > 0 then redis.call('SREM', KEYS[3], unpack(with)) end
+end
+redis.call('UNLINK', unpack(keys))
+-- The ids are the lowest scores of the bin: remove them by rank, without looking each up.
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
+redis.call('ZREM', KEYS[2], unpack(ids))
+if ARGV[5] == 'contacts' then
+  -- A day before the batch's first has no contact left in the bin (the batch took the lowest
+  -- deletion times), nor has one whose range of the bin is now empty.
+  for _, d in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', last_day)) do
+    local from = tonumber(d) * 86400000
+    if tonumber(d) < first_day or
+      redis.call('ZCOUNT', KEYS[1], string.format('%d', from), string.format('%d', from + 86400000 - 1)) == 0 then
+      redis.call('UNLINK', ARGV[8] .. d)
+      redis.call('ZREM', KEYS[5], d)
+    end
+  end
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'action', 'purge', 'object_type', ARGV[5],
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', 'system', 'via', 'purge', 'ref', '', 'at', ARGV[6])
+return #ids

@@ -1,0 +1,277 @@
+-- search.lua
+--
+-- searchScript runs a search plan (planSearch) over the search indexes of one object type, in one
+-- step, so that it sees the records as one moment left them and returns only live ones.
+-- KEYS[1] -> crm:{<tenant>}:live:<type> (the plan names its index keys, all of the same tenant)
+-- ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
+-- one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
+-- offset, the page size and the work budget.
+-- A search of one filter (or none, sorted by id or by a property every record has) whose index
+-- holds the records in the sorted order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id). Otherwise each
+-- group reads the records of its smallest driver (the live set when it has none) and tests the
+-- group's other filters on them; when those reads would pass the budget, nothing is read.
+-- Returns {"budget", records it would read}, or {total, id, id, ...}: the page's ids in order.
+local plan = cjson.decode(ARGV[1])
+local off, lim = plan.off, plan.lim
+
+local function part_count(p)
+  if p.c == 'z' then return redis.call('ZCOUNT', p.key, p.min, p.max) end
+  if p.c == 'l' then return redis.call('ZLEXCOUNT', p.key, p.min, p.max) end
+  return redis.call('SCARD', p.key)
+end
+
+local function lex_id(m) return string.match(m, '^.*%z(.*)$') end
+
+local function part_ids(p)
+  if p.c == 'z' then return redis.call('ZRANGEBYSCORE', p.key, p.min, p.max) end
+  if p.c == 's' then return redis.call('SMEMBERS', p.key) end
+  local out = {}
+  for i, m in ipairs(redis.call('ZRANGEBYLEX', p.key, p.min, p.max)) do out[i] = lex_id(m) end
+  return out
+end
+
+local function conv(k, v)
+  if v == nil or v == false or v == '' then return nil end
+  if k == 'n' or k == 'm' or k == 'id' then return tonumber(v) end
+  if k == 'd' then return ix_ms(v) end
+  if k == 's' then return string.lower(v) end
+  return v
+end
+
+local function has_token(x, tok)
+  if string.find(tok, '*', 1, true) then
+    local pat = '^' .. string.gsub(string.gsub(tok, '[%^%$%(%)%%%.%[%]%+%-%?]', '%%%0'), '%*', '.*') .. '$'
+    return string.find(x, pat) ~= nil
+  end
+  if x == tok then return true end
+  if string.find(tok, '[^%w]') then return string.find(x, tok, 1, true) ~= nil end
+  for w in string.gmatch(x, '%w+') do
+    if w == tok then return true end
+  end
+  return false
+end
+
+local function test(c, x)
+  local op = c.op
+  if op == 'HAS_PROPERTY' then return x ~= nil end
+  if op == 'NOT_HAS_PROPERTY' then return x == nil end
+  if op == 'NEQ' then return x == nil or x ~= c.a end
+  if op == 'NOT_IN' then return x == nil or not c.set[x] end
+  if x == nil then return false end
+  if op == 'EQ' then return x == c.a end
+  if op == 'LT' then return x < c.a end
+  if op == 'LTE' then return x <= c.a end
+  if op == 'GT' then return x > c.a end
+  if op == 'GTE' then return x >= c.a end
+  if op == 'BETWEEN' then return x >= c.a and x <= c.b end
+  if op == 'IN' then return c.set[x] == true end
+  if op == 'CONTAINS_TOKEN' then return has_token(x, c.a) end
+  return false
+end
+
+for _, g in ipairs(plan.groups) do
+  for _, c in ipairs(g.checks) do
+    if c.vs then
+      c.set = {}
+      for _, v in ipairs(c.vs) do c.set[v] = true end
+    end
+  end
+end
+
+local sort = plan.sort
+
+-- page is the reply: the total, then the page's ids in order.
+local function page(total, ids)
+  local out = {total}
+  for _, id in ipairs(ids) do out[#out+1] = id end
+  return out
+end
+
+-- The fast paths: one group, at most one filter, found in sorted order by its index.
+if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
+  local g = plan.groups[1]
+  local p = nil
+  if #g.checks == 0 then
+    p = {c = 'z', key = plan.live, min = '-inf', max = '+inf'}
+    -- Sorted by a property every record has (createdate, lastmodifieddate...): its index is the order.
+    if sort.c ~= '' and redis.call('ZCARD', sort.key) == redis.call('ZCARD', plan.live) then
+      if sort.c == 'z' then p = {c = 'z', key = sort.key, min = '-inf', max = '+inf'}
+      else p = {c = 'l', key = sort.key, min = '-', max = '+'} end
+    end
+  elseif #g.drivers == 1 and #g.drivers[1].parts == 1 then
+    p = g.drivers[1].parts[1]
+  end
+  if p then
+    local by_id = sort.k == 'id'
+    if p.c == 'z' and ((by_id and p.key == plan.live) or (sort.c == 'z' and sort.key == p.key)) then
+      local ids
+      if sort.desc then
+        ids = redis.call('ZREVRANGEBYSCORE', p.key, p.max, p.min, 'LIMIT', off, lim)
+      else
+        ids = redis.call('ZRANGEBYSCORE', p.key, p.min, p.max, 'LIMIT', off, lim)
+      end
+      return page(redis.call('ZCOUNT', p.key, p.min, p.max), ids)
+    end
+    if p.c == 'l' and sort.c == 'l' and sort.key == p.key then
+      local ms
+      if sort.desc then
+        ms = redis.call('ZREVRANGEBYLEX', p.key, p.max, p.min, 'LIMIT', off, lim)
+      else
+        ms = redis.call('ZRANGEBYLEX', p.key, p.min, p.max, 'LIMIT', off, lim)
+      end
+      local ids = {}
+      for i, m in ipairs(ms) do ids[i] = lex_id(m) end
+      return page(redis.call('ZLEXCOUNT', p.key, p.min, p.max), ids)
+    end
+    if p.c == 's' and by_id then
+      local dir = 'ASC'
+      if sort.desc then dir = 'DESC' end
+      local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
+      if ok then return page(redis.call('SCARD', p.key), ids) end
+    end
+  end
+end
+
+-- The general path: the smallest driver of each group, then the group's other filters.
+local reads, chosen = 0, {}
+for gi, g in ipairs(plan.groups) do
+  local best, best_n = nil, nil
+  for _, d in ipairs(g.drivers) do
+    local n = 0
+    for _, p in ipairs(d.parts) do n = n + part_count(p) end
+    if not best_n or n < best_n then best, best_n = d, n end
+  end
+  if not best then best_n = redis.call('ZCARD', plan.live) end
+  chosen[gi] = best
+  reads = reads + best_n
+end
+if reads > plan.budget then return {'budget', reads} end
+
+-- each_500 calls fn with slices of at most 500 of list, and the slice's offset in list.
+local function each_500(list, fn)
+  local i = 1
+  while i <= #list do
+    local c = {}
+    for j = i, math.min(i + 499, #list) do c[#c+1] = list[j] end
+    fn(c, i - 1)
+    i = i + 500
+  end
+end
+
+local accepted, list = {}, {}
+for gi, g in ipairs(plan.groups) do
+  local d = chosen[gi]
+  local ids = {}
+  local seen = {}
+  if d then
+    for _, p in ipairs(d.parts) do
+      for _, id in ipairs(part_ids(p)) do
+        if not seen[id] and not accepted[id] then seen[id] = true; ids[#ids+1] = id end
+      end
+    end
+  else
+    for _, id in ipairs(redis.call('ZRANGE', plan.live, 0, -1)) do
+      if not accepted[id] then ids[#ids+1] = id end
+    end
+  end
+  -- The checks that read an index go first, a call per 500 records; then those that read records.
+  local ichecks, fchecks, fields = {}, {}, {}
+  for _, c in ipairs(g.checks) do
+    if not d or c.fi ~= d.fi then
+      if c.ix then
+        ichecks[#ichecks+1] = c
+      else
+        fchecks[#fchecks+1] = c
+        if c.op == 'QUERY' then
+          for _, f in ipairs(c.fs) do fields[#fields+1] = f end
+        elseif c.k ~= 'id' then
+          fields[#fields+1] = c.f
+        end
+      end
+    end
+  end
+  each_500(ids, function(chunk)
+    local alive = {}
+    for j = 1, #chunk do alive[j] = true end
+    for _, c in ipairs(ichecks) do
+      if c.ix == 'z' then
+        local sc = redis.call('ZMSCORE', c.key, unpack(chunk))
+        for j = 1, #chunk do
+          if alive[j] then
+            local x = nil
+            if sc[j] then x = tonumber(sc[j]) end
+            alive[j] = test(c, x)
+          end
+        end
+      else
+        local m = {}
+        for _, key in ipairs(c.keys) do
+          local r = redis.call('SMISMEMBER', key, unpack(chunk))
+          for j = 1, #chunk do if r[j] == 1 then m[j] = true end end
+        end
+        for j = 1, #chunk do
+          if alive[j] then alive[j] = (m[j] == true) ~= (c.neg == true) end
+        end
+      end
+    end
+    for j, id in ipairs(chunk) do
+      local ok = alive[j]
+      if ok and #fchecks > 0 then
+        local vals = {}
+        if #fields > 0 then
+          local got = redis.call('HMGET', plan.rec .. id, unpack(fields))
+          for i, f in ipairs(fields) do vals[f] = got[i] end
+        end
+        for _, c in ipairs(fchecks) do
+          if c.op == 'QUERY' then
+            local any = false
+            for _, f in ipairs(c.fs) do
+              local x = conv('s', vals[f])
+              if x and string.sub(x, 1, #c.a) == c.a then any = true; break end
+            end
+            ok = any
+          elseif c.k == 'id' then
+            ok = test(c, tonumber(id))
+          else
+            ok = test(c, conv(c.k, vals[c.f]))
+          end
+          if not ok then break end
+        end
+      end
+      if ok then accepted[id] = true; list[#list+1] = id end
+    end
+  end)
+end
+
+-- Sort: by id, or by a property's value with the records without one last, ties by id.
+local keyed = {}
+for i, id in ipairs(list) do keyed[i] = {tonumber(id), nil, id} end
+if sort.k ~= 'id' then
+  if sort.c == 'z' then
+    each_500(list, function(chunk, at)
+      local sc = redis.call('ZMSCORE', sort.key, unpack(chunk))
+      for j = 1, #chunk do
+        if sc[j] then keyed[at + j][2] = tonumber(sc[j]) end
+      end
+    end)
+  else
+    for i, id in ipairs(list) do keyed[i][2] = conv(sort.k, redis.call('HGET', plan.rec .. id, sort.f)) end
+  end
+end
+local desc = sort.desc
+table.sort(keyed, function(a, b)
+  if sort.k ~= 'id' then
+    if a[2] == nil and b[2] ~= nil then return false end
+    if a[2] ~= nil and b[2] == nil then return true end
+    if a[2] ~= nil and a[2] ~= b[2] then
+      if desc then return a[2] > b[2] end
+      return a[2] < b[2]
+    end
+    return a[1] < b[1]
+  end
+  if desc then return a[1] > b[1] end
+  return a[1] < b[1]
+end)
+local ids = {}
+for i = off + 1, math.min(off + lim, #keyed) do ids[#ids+1] = keyed[i][3] end
+return page(#keyed, ids)

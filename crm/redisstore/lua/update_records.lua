@@ -1,0 +1,84 @@
+-- update_records.lua
+--
+-- updateRecordsScript changes properties of live records, all or none.
+-- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email  KEYS[2] -> crm:{<tenant>}:changed
+-- KEYS[3] -> crm:{<tenant>}:changed:events       KEYS[4] -> crm:{<tenant>}:blocklist
+-- KEYS[5] -> crm:{<tenant>}:trigreads:<type>     KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
+-- ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
+-- ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
+-- ARGV[5] -> the type's search index spec (indexSpec): the entries of the changed fields move
+-- Returns {"ok"}, {"missing", id}, {"conflict", email, owner id}, {"blocked", email} or
+-- {"unique", property, value, owner id} when a new value of a unique property is taken.
+-- On a refusal nothing changed.
+local now, otype, contacts = ARGV[1], ARGV[2], ARGV[3] == '1'
+local spec = ix_spec(ARGV[5])
+local ix = ix_new()
+local ups = cjson.decode(ARGV[4])
+local plans = {}
+local claimed, uclaimed = {}, {}
+for i, u in ipairs(ups) do
+  local key = KEYS[5+i]
+  if redis.call('EXISTS', key) == 0 then return {'missing', u.id} end
+  local p = {add = {}, drop = {}}
+  if contacts then
+    local cur = redis.call('HMGET', key, 'email', 'additional_emails')
+    local old = split_emails(cur[1] or '', cur[2] or '')
+    local prim, addl = cur[1] or '', cur[2] or ''
+    if u.set.email ~= nil then prim = u.set.email end
+    if u.set.additional_emails ~= nil then addl = u.set.additional_emails end
+    for _, d in ipairs(u.del) do
+      if d == 'email' then prim = '' end
+      if d == 'additional_emails' then addl = '' end
+    end
+    local new = split_emails(prim, addl)
+    local oldset, newset = {}, {}
+    for _, e in ipairs(old) do oldset[e] = true end
+    for _, e in ipairs(new) do newset[e] = true end
+    for _, e in ipairs(new) do
+      if not oldset[e] then
+        local h = u.hashes[e]
+        if h and redis.call('SISMEMBER', KEYS[4], h) == 1 then return {'blocked', e} end
+        local owner = redis.call('HGET', KEYS[1], e)
+        if owner and owner ~= u.id then return {'conflict', e, owner} end
+        if claimed[e] and claimed[e] ~= u.id then return {'conflict', e, claimed[e]} end
+        claimed[e] = u.id
+        p.add[#p.add+1] = e
+      end
+    end
+    for _, e in ipairs(old) do
+      if not newset[e] then p.drop[#p.drop+1] = e end
+    end
+  end
+  plans[i] = p
+  local taken = uq_check(spec, u.id, u.set, uclaimed)
+  if taken then return taken end
+end
+for i, u in ipairs(ups) do
+  local key = KEYS[5+i]
+  local args = {'_updated', now}
+  for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
+  local old = ix_fields(spec, key)
+  local gone, came = {}, {_updated = now}
+  gone._updated = old._updated
+  for k, v in pairs(u.set) do
+    if old[k] ~= v then gone[k] = old[k]; came[k] = v end
+  end
+  for _, k in ipairs(u.del) do gone[k] = old[k] end
+  ix_record(ix, spec, u.id, gone, false)
+  ix_record(ix, spec, u.id, came, true)
+  redis.call('HSET', key, unpack(args))
+  if #u.del > 0 then redis.call('HDEL', key, unpack(u.del)) end
+  for _, e in ipairs(plans[i].drop) do
+    if redis.call('HGET', KEYS[1], e) == u.id then redis.call('HDEL', KEYS[1], e) end
+  end
+  for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
+end
+ix_flush(ix)
+local members, snaps = {}, {}
+local reads = redis.call('SMEMBERS', KEYS[5])
+for i, u in ipairs(ups) do
+  members[#members+1] = otype .. ':' .. u.id
+  snaps[i] = snapshot(KEYS[5+i], reads)
+end
+each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[2], KEYS[3], c, now, 'u', sn) end)
+return {'ok'}
