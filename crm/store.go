@@ -7,9 +7,28 @@ import (
 
 // Store is the CRM's persistence: tenants, users, schemas, records, associations, lists and the
 // recycle bin. Every method takes the tenant explicitly; nothing of one tenant is reachable through
-// another's id. Implementations are safe for concurrent use. [RedisStore] is the implementation;
-// a conformance suite in store_test.go covers it on a real redis-server and on the embedded server.
+// another's id. Implementations are safe for concurrent use. It is made of one interface per
+// concern, so that a component can ask for only what it uses. crm/redisstore implements it on Redis
+// and Redis Cluster; crm/storetest is the conformance suite every implementation passes.
 type Store interface {
+	TenantStore
+	UserStore
+	SchemaStore
+	RecordStore
+	AssociationStore
+	ListStore
+	BinStore
+	ErasureStore
+	AuditStore
+	JobStore
+	FlowStore
+	EnrollmentStore
+	BackfillStore
+	SearchStore
+}
+
+// TenantStore keeps the tenants and their plans.
+type TenantStore interface {
 	// CreateTenant creates a tenant on a plan. ErrTenantExists if it exists; *ValidationError for a bad id or plan.
 	CreateTenant(ctx context.Context, t TenantID, plan Plan) (Tenant, error)
 	// Tenant returns a tenant, or a *NotFoundError.
@@ -18,7 +37,10 @@ type Store interface {
 	SetPlan(ctx context.Context, t TenantID, plan Plan) (previous Tenant, err error)
 	// Tenants lists every tenant id, sorted.
 	Tenants(ctx context.Context) ([]TenantID, error)
+}
 
+// UserStore keeps a tenant's users, their permissions and their API tokens.
+type UserStore interface {
 	// CreateUser adds a user to a tenant and records it in the audit trail as done by by (the acting
 	// admin), in the same step. ErrUserExists if the email is taken in that tenant; a *NotFoundError
 	// for an unknown tenant; a *ValidationError for an email that is not one.
@@ -55,7 +77,10 @@ type Store interface {
 	// on, and the audit trail records it, by by, in the same step. A *NotFoundError for an id
 	// that names no token of the tenant (or one already revoked or expired and dropped).
 	RevokeToken(ctx context.Context, t TenantID, id, by string) error
+}
 
+// SchemaStore keeps a tenant's object types and their property schemas.
+type SchemaStore interface {
 	// ObjectTypes lists a tenant's custom object types.
 	ObjectTypes(ctx context.Context, t TenantID) ([]ObjectTypeDef, error)
 	// CreateObjectType defines a custom object type. *ConflictError if the name is taken.
@@ -65,7 +90,12 @@ type Store interface {
 	Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error)
 	// CreateProperty adds a property to an object type. *ConflictError if the name is taken.
 	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property) (Property, error)
+	// AllObjectTypes lists the standard and the tenant's custom object types.
+	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
+}
 
+// RecordStore keeps live records: writes, reads, pages and upserts.
+type RecordStore interface {
 	// CreateRecords creates records atomically: all or none. Values are validated against the
 	// schema (ValidationErrors naming each property); a contact email that belongs to a live contact
 	// is an *EmailConflictError; a blocklisted email is a *BlockedEmailError.
@@ -86,6 +116,10 @@ type Store interface {
 	// and jobs that walk every record; next is "" at the end. props limits the properties read (as
 	// ReadOpts.Properties; nil reads all). It does not check that the type exists.
 	NextRecords(ctx context.Context, t TenantID, o ObjectType, after string, n int, props []string) (recs []Record, next string, err error)
+	// ScanRecords calls fn with every live record of a type, in batches.
+	ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error
+	// CountRecords counts the live records of a type.
+	CountRecords(ctx context.Context, t TenantID, o ObjectType) (int64, error)
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
 	// UpsertContacts creates or updates contacts by email, each atomically, without a round trip
@@ -103,7 +137,10 @@ type Store interface {
 	// UpsertRecords creates or updates records of type o by the unique property prop, each
 	// atomically, without a round trip per record; see RedisStore.UpsertRecords.
 	UpsertRecords(ctx context.Context, t TenantID, o ObjectType, prop string, in []RecordUpsert, by Actor) ([]UpsertedRecord, error)
+}
 
+// AssociationStore keeps the associations between records.
+type AssociationStore interface {
 	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
 	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error
 	// Dissociate removes the link between two records (both directions). Idempotent.
@@ -114,7 +151,10 @@ type Store interface {
 	// each of toTypes, ascending, in one round trip; records without any are left out. It does not
 	// check that the records are live: callers pass the ids of records they have just read.
 	AssociationsOf(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toTypes []ObjectType) (map[RecordID]map[ObjectType][]RecordID, error)
+}
 
+// ListStore keeps static lists and their members.
+type ListStore interface {
 	// CreateList creates a static list of contacts or companies.
 	CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error)
 	// List returns a list with its size, or a *NotFoundError.
@@ -135,7 +175,10 @@ type Store interface {
 	ListMembersAmong(ctx context.Context, t TenantID, id ListID, ids []RecordID) (map[RecordID]bool, error)
 	// ListMembers pages through a list's member ids by ascending id.
 	ListMembers(ctx context.Context, t TenantID, id ListID, opts *ListOpts) (ids []RecordID, after string, err error)
+}
 
+// BinStore moves records to the recycle bin, restores them and purges what expired (SPEC S5–S7).
+type BinStore interface {
 	// ArchiveRecords moves live records into the recycle bin in one atomic step: they leave reads,
 	// lists, association reads and workflow enrollments, and the bin records when, by whom and how.
 	// Ids that are not live are reported in the result, not as an error. Idempotent.
@@ -152,25 +195,33 @@ type Store interface {
 	CountExpired(ctx context.Context, t TenantID, o ObjectType, horizon time.Time) (int64, error)
 	// BinSize counts the bin entries of a type.
 	BinSize(ctx context.Context, t TenantID, o ObjectType) (int64, error)
-	// AllObjectTypes lists the standard and the tenant's custom object types.
-	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
+}
 
+// ErasureStore deletes contacts permanently for privacy law, keeps the blocklist of erased emails and the confirmation mails still to send (SPEC S9–S11).
+type ErasureStore interface {
 	// PermanentDeleteContact deletes a contact for good, with its activities, and blocklists its
 	// emails; the confirmation email to p.By is written in the same step (see PendingMails).
 	PermanentDeleteContact(ctx context.Context, t TenantID, p PermanentDeleteParams) (PermanentDeleteResult, error)
 	// IsBlocklisted reports whether an email was blocklisted by a permanent delete.
 	IsBlocklisted(ctx context.Context, t TenantID, email string) (bool, error)
+	// ContactsByAnyEmail returns the ids of every contact, live or in the bin, with that primary
+	// or additional email, ascending; none is not an error. It never scans the bin.
+	ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error)
 	// PendingMails lists the emails written with a change and not yet delivered, oldest first.
 	PendingMails(ctx context.Context, t TenantID) ([]Mail, error)
 	// AckPendingMail forgets a pending email once delivered. Idempotent.
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
-	// ContactsByAnyEmail returns the ids of every contact, live or in the bin, with that primary
-	// or additional email, ascending; none is not an error. It never scans the bin.
-	ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error)
+}
+
+// AuditStore reads the audit trail that the other stores write in the same step as each change.
+type AuditStore interface {
 	// Audit pages through a tenant's audit trail of deletions and restores, and of the changes of
 	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
+}
 
+// JobStore keeps bulk delete jobs: their selection, their progress and the leases of the workers that run them.
+type JobStore interface {
 	// CreateDeleteJob stores a bulk delete job: by ids, pending when their number is the confirmed
 	// count (else a *CountMismatchError and nothing is kept); by filter or list, selecting.
 	CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error)
@@ -190,9 +241,10 @@ type Store interface {
 	ReleaseJob(ctx context.Context, t TenantID, id, owner string) error
 	// UnfinishedJobs lists the ids of the jobs created since `since` that are not done.
 	UnfinishedJobs(ctx context.Context, t TenantID, since time.Time) ([]string, error)
-	// ScanRecords calls fn with every live record of a type, in batches.
-	ScanRecords(ctx context.Context, t TenantID, o ObjectType, batch int, fn func([]Record) error) error
+}
 
+// FlowStore keeps workflows, their revisions and their activation state.
+type FlowStore interface {
 	// PutFlow stores a validated workflow source as a new revision (unless unchanged).
 	PutFlow(ctx context.Context, t TenantID, name string, o ObjectType, source, by string) (Flow, bool, error)
 	// Flow returns a workflow, or a *NotFoundError.
@@ -210,6 +262,10 @@ type Store interface {
 	PauseFlow(ctx context.Context, t TenantID, name string, opts *PauseOpts) (Flow, error)
 	// ActiveFlows returns the active workflows of a type with their active revisions.
 	ActiveFlows(ctx context.Context, t TenantID, o ObjectType) ([]Flow, []FlowRevision, error)
+}
+
+// EnrollmentStore keeps enrollments, their steps and history, and the changes the engine has still to look at.
+type EnrollmentStore interface {
 	// EvaluateFlow applies the engine's verdicts on records to a workflow; returns those enrolled.
 	EvaluateFlow(ctx context.Context, t TenantID, f FlowRef, vs []FlowVerdict) ([]RecordID, error)
 	// EnrollManually enrolls one record at a person's request; a *ConflictError says why not.
@@ -228,6 +284,12 @@ type Store interface {
 	PendingChanges(ctx context.Context, t TenantID, limit int) ([]Change, error)
 	// AckChanges forgets handled change marks, except those changed again since read.
 	AckChanges(ctx context.Context, t TenantID, cs []Change) (int, error)
+	// TenantsWithChanges returns which tenants have change marks waiting.
+	TenantsWithChanges(ctx context.Context, tenants []TenantID) ([]TenantID, error)
+}
+
+// BackfillStore keeps the progress of a workflow's enrollment of existing records, and its lease.
+type BackfillStore interface {
 	// SetBackfill records the progress of a workflow's enroll-existing backfill.
 	SetBackfill(ctx context.Context, t TenantID, flow string, b Backfill) error
 	// Backfill returns the progress of a workflow's latest backfill; false when it never had one.
@@ -239,11 +301,10 @@ type Store interface {
 	LeaseBackfill(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (bool, error)
 	// ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 	ReleaseBackfill(ctx context.Context, t TenantID, flow, owner string) error
-	// CountRecords counts the live records of a type.
-	CountRecords(ctx context.Context, t TenantID, o ObjectType) (int64, error)
-	// TenantsWithChanges returns which tenants have change marks waiting.
-	TenantsWithChanges(ctx context.Context, tenants []TenantID) ([]TenantID, error)
+}
 
+// SearchStore searches records by their properties (the CRM search API).
+type SearchStore interface {
 	// Search finds the live records of a type that match p (HubSpot's search: the OR of filter
 	// groups, each the AND of its filters), through the type's search indexes (SearchIndexes),
 	// sorted and paged. ValidationErrors naming each field of p that is wrong (an unknown property,
