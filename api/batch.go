@@ -337,7 +337,7 @@ type upsertedJSON struct {
 // property (every input's "idProperty": "email" for contacts, or a property created with
 // hasUniqueValue on any type) are updated, or created with that value when no live record has it;
 // 200 with each record and "new". Each record is changed atomically, and the batch costs a few
-// round trips whatever its size (see crm.RedisStore.UpsertRecords). No idProperty, hs_object_id,
+// round trips whatever its size (see redisstore.Store.UpsertRecords). No idProperty, hs_object_id,
 // a property that is not unique, or inputs naming different properties: 400.
 func (s *Server) batchUpsert(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()

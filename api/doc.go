@@ -1,6 +1,6 @@
 // Package api serves crmflow's HTTP API, in the shape of HubSpot's CRM v3 API, over a [crm.Store].
 //
-//	store, _ := crm.NewRedisStore(rdb, &crm.Config{EmailSalt: os.Getenv("CRMFLOW_EMAIL_SALT")})
+//	store, _ := redisstore.New(rdb, &redisstore.Config{EmailSalt: os.Getenv("CRMFLOW_EMAIL_SALT")})
 //	srv, err := api.New(store, &api.Config{Logger: logger, Registerer: prometheus.DefaultRegisterer})
 //	if err != nil { ... }
 //	http.ListenAndServe(":8080", srv)

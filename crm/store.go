@@ -123,7 +123,7 @@ type RecordStore interface {
 	// ContactByEmail returns the id of the live contact with that primary or additional email.
 	ContactByEmail(ctx context.Context, t TenantID, email string) (RecordID, error)
 	// UpsertContacts creates or updates contacts by email, each atomically, without a round trip
-	// per contact; see RedisStore.UpsertContacts.
+	// per contact; see redisstore.Store.UpsertContacts.
 	UpsertContacts(ctx context.Context, t TenantID, in []ContactUpsert, by Actor) ([]UpsertedRecord, error)
 	// ContactsByEmails returns the ids of the live contacts with those primary or additional
 	// emails, in one round trip, keyed by the email as given; emails no live contact has (or that
@@ -135,7 +135,7 @@ type RecordStore interface {
 	// left out. A prop that is not a unique property of o is a *ValidationError.
 	RecordsByUnique(ctx context.Context, t TenantID, o ObjectType, prop string, values []string) (map[string]RecordID, error)
 	// UpsertRecords creates or updates records of type o by the unique property prop, each
-	// atomically, without a round trip per record; see RedisStore.UpsertRecords.
+	// atomically, without a round trip per record; see redisstore.Store.UpsertRecords.
 	UpsertRecords(ctx context.Context, t TenantID, o ObjectType, prop string, in []RecordUpsert, by Actor) ([]UpsertedRecord, error)
 }
 

@@ -17,7 +17,7 @@ import (
 const DefaultCacheSize = 1024
 
 // Store is what a Cache reads: a revision's source when it is not given, and the tenant's live
-// property schemas to parse it against. *crm.RedisStore implements it.
+// property schemas to parse it against. *redisstore.Store implements it.
 type Store interface {
 	// FlowRevision returns one stored revision of a workflow, or an error matching crm.ErrNotFound.
 	FlowRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (crm.FlowRevision, error)

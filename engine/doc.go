@@ -3,7 +3,7 @@
 // is suppressed, is unenrolled or is left alone; and, once a step ran, what the store records and
 // when the next step is due. It does no I/O of its own: the worker reads the store, asks the
 // engine, and writes the engine's answers back through the store's scripts, which re-check every
-// rule atomically (see crm.RedisStore.EvaluateFlow and crm.RedisStore.AdvanceSteps).
+// rule atomically (see redisstore.Store.EvaluateFlow and redisstore.Store.AdvanceSteps).
 //
 //	wf, err := cache.Workflow(ctx, store, tenant, revision) // parsed once per (tenant, workflow, revision)
 //	verdicts := engine.Decide(wf, changes, lists, now)

@@ -14,7 +14,7 @@ import (
 const OutcomeFailed = "failed"
 
 // StepResult turns one run of a step's action on record id, at time now, into what the store
-// records (crm.RedisStore.AdvanceSteps):
+// records (redisstore.Store.AdvanceSteps):
 //
 //   - an error wrapping actions.ErrCannotRun: outcome "failed" with the error's text, and the
 //     enrollment stops;

@@ -15,7 +15,7 @@ import (
 )
 
 // TypeBulkDelete is the type of the task that runs a confirmed bulk delete job (see
-// crm.RedisStore.CreateDeleteJob): the selection moves to the bin in batches.
+// redisstore.Store.CreateDeleteJob): the selection moves to the bin in batches.
 const TypeBulkDelete = "bulk:delete"
 
 // BulkDeleteBatchSize is how many records one store call moves to the bin.

@@ -171,7 +171,7 @@ func (c *Client) EnqueueWorkflowBackfill(ctx context.Context, t crm.TenantID, wo
 }
 
 // EnqueueWorkflowSteps enqueues the first step of records just enrolled in a workflow at revision
-// (for example by crm.RedisStore.EnrollManually), at most crm.MaxScriptBatch of them (see
+// (for example by redisstore.Store.EnrollManually), at most crm.MaxScriptBatch of them (see
 // NewWorkflowStepsTask). A task already queued for the same records is not an error; a step that
 // was enqueued nowhere runs anyway, a little later, through the workflow:sweep. A
 // *crm.ValidationError for a bad payload.

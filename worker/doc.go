@@ -27,7 +27,7 @@
 // 30 seconds and a [TypeChangesSweep] every 2 seconds by default), and runs it the same way, with
 // [Scheduler.Ping] as its readiness check. Producers such as the HTTP API enqueue through a
 // [Client] (for example [Client.EnqueueMail] for the confirmation email that
-// crm.RedisStore.PermanentDeleteContact wrote). The `crmflow purge` command calls [Purge] directly:
+// redisstore.Store.PermanentDeleteContact wrote). The `crmflow purge` command calls [Purge] directly:
 //
 //	counts, err := worker.Purge(ctx, store, worker.AllTenants, asOf, &worker.PurgeOpts{DryRun: dryRun, Retention: retention})
 //
@@ -56,7 +56,7 @@
 //   - [TypeChangesDrain] ("changes:drain", queue default): feeds one tenant's record changes to the
 //     workflow engine. Every record write leaves a change mark in the same script as the write; the
 //     drain reads them in batches, asks package engine for each active workflow's verdicts,
-//     enrolls, suppresses or unenrolls in one script per workflow (crm.RedisStore.EvaluateFlow),
+//     enrolls, suppresses or unenrolls in one script per workflow (redisstore.Store.EvaluateFlow),
 //     enqueues one [TypeWorkflowSteps] per workflow for the records it enrolled, and acknowledges
 //     the marks. Its task id is derived from the tenant and a [DrainWindow], so a burst of writes
 //     enqueues few drains ([Client.EnqueueChangesDrain]).
@@ -65,7 +65,7 @@
 //   - [TypeWorkflowSteps] ("workflow:steps", queue default, or bulk for the enrollments of a
 //     backfill and the steps the sweep enqueues again): runs one step of a workflow on a batch
 //     of enrolled records, records each result and moves each record on once
-//     (crm.RedisStore.AdvanceSteps), continues at once with the steps due now, and schedules a task
+//     (redisstore.Store.AdvanceSteps), continues at once with the steps due now, and schedules a task
 //     at the due time of the others (a delay), in the same queue. A paused workflow runs nothing.
 //     Its task id is derived from the tenant, the workflow, the revision, the step and the records.
 //   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue

@@ -125,7 +125,7 @@ func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
 // NewPendingMailTask returns the mail:send task that delivers a pending email the store wrote
 // atomically with the change that caused it (such as crm.PermanentDeleteResult.Mail), with m.ID as
 // its idempotency key; once delivered (or kept in the outbox) the handler acknowledges it
-// (crm.RedisStore.AckPendingMail). Enqueueing it twice, from the API and from the mail sweep, sends
+// (redisstore.Store.AckPendingMail). Enqueueing it twice, from the API and from the mail sweep, sends
 // it once. Options and errors as NewMailSendTask.
 func NewPendingMailTask(tenant crm.TenantID, m crm.Mail) (*asynq.Task, error) {
 	if m.ID == "" {
@@ -191,7 +191,7 @@ You receive this email because you made this request.
 `, tenant, target, at.UTC().Format("2006-01-02 15:04:05 MST"))
 }
 
-// MailStore keeps the outbox and the delivery ledger of emails. *crm.RedisStore implements it;
+// MailStore keeps the outbox and the delivery ledger of emails. *redisstore.Store implements it;
 // see its methods for the contract.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error

@@ -27,7 +27,7 @@ func NewMailSweepTask(asOf time.Time) *asynq.Task {
 	return newSweepTask(TypeMailSweep, asOf, 3, DedupeWindow)
 }
 
-// outboxExpirer is implemented by a MailStore whose outbox entries expire (*crm.RedisStore).
+// outboxExpirer is implemented by a MailStore whose outbox entries expire (*redisstore.Store).
 type outboxExpirer interface {
 	ExpireOutbox(ctx context.Context, t crm.TenantID, now time.Time, limit int) (int, error)
 }

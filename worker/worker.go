@@ -76,7 +76,7 @@ type Config struct {
 	// in the tenant's outbox.
 	Mail MailConfig
 	// MailStore keeps the outbox and the delivery ledger of emails. Defaults to the store given to
-	// New when it implements MailStore, as *crm.RedisStore does; New fails otherwise.
+	// New when it implements MailStore, as *redisstore.Store does; New fails otherwise.
 	MailStore MailStore
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox (kept there
 	// when no SMTP server is configured): older ones are removed when the outbox is next appended
@@ -181,7 +181,7 @@ func (c *Config) validate() error {
 	}
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
-			"pass a *crm.RedisStore as the store, or set Config.MailStore")
+			"pass a *redisstore.Store as the store, or set Config.MailStore")
 	}
 	if c.OutboxRetention < 0 {
 		return fmt.Errorf("worker: Config.OutboxRetention must be positive, got %s", c.OutboxRetention)

@@ -93,7 +93,7 @@ func TestNew(t *testing.T) {
 	})
 }
 
-// storeOnly hides the mail methods of a RedisStore.
+// storeOnly hides the mail methods of a redisstore.Store.
 type storeOnly struct{ crm.Store }
 
 func TestGracefulShutdown(t *testing.T) {

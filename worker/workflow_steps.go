@@ -104,7 +104,7 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // HandleWorkflowSteps handles a workflow:steps task. While the workflow is active it runs step Step
 // of revision Revision on the records still enrolled at that revision and step (a record that an
 // earlier run advanced, unenrolled or completed is left alone), records every result and moves each
-// record on once (crm.RedisStore.AdvanceSteps), then runs the next step at once for the records
+// record on once (redisstore.Store.AdvanceSteps), then runs the next step at once for the records
 // due now, and schedules a task at their due time for the others (a delay). A workflow that is
 // paused runs nothing: its records stay enrolled where they are, and the workflow:sweep enqueues
 // them again once it is active. The enrollment's own revision runs, whatever revision is active
@@ -406,7 +406,7 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 
 // moveToActiveRevision moves the records of ids enrolled at revision rev, an older revision of
 // flow, and waiting at step, on to the active revision at the same step (or completes them where
-// it has no such step, see crm.RedisStore.MoveEnrollments), and enqueues that step of the active
+// it has no such step, see redisstore.Store.MoveEnrollments), and enqueues that step of the active
 // revision for them at once. So an edited workflow's enrolled records never run a step of a
 // revision that is no longer active, and none is dropped without a history entry.
 func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, rev int64, step int,

@@ -586,7 +586,7 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 					return tenantError(t, "read the outbox of", err)
 				}
 				rs, ok := s.(*redisstore.Store)
-				if !ok { // cannot happen: the admin commands run on a *crm.RedisStore
+				if !ok { // cannot happen: the admin commands run on a *redisstore.Store
 					return fmt.Errorf("the store %T keeps no outbox", s)
 				}
 				msgs, err := rs.Outbox(ctx, t, limit)

@@ -63,7 +63,7 @@ func (a *app) storeConfig() *redisstore.Config {
 
 // openRedis connects to the Redis of a.cfg.RedisURL and builds the store on it. It refuses to
 // start without an email salt (errNoEmailSalt) and with a salt other than the one the Redis was
-// first used with (see crm.RedisStore.CheckEmailSalt). With checkServer it refuses a server that
+// first used with (see redisstore.Store.CheckEmailSalt). With checkServer it refuses a server that
 // may evict keys (unless --allow-eviction) and logs the server's warnings, such as AOF being off.
 func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error) {
 	if a.cfg.EmailSalt == "" {

@@ -44,7 +44,7 @@ type Config struct {
 	// by every command on a real Redis but bench: the same secret on every process of a deployment,
 	// checked against the fingerprint the first process stored. The embedded store draws a random one.
 	EmailSalt string
-	// WaitReplicas is crm.Config.WaitReplicas (--wait-replicas, CRMFLOW_WAIT_REPLICAS). Defaults to 0.
+	// WaitReplicas is redisstore.Config.WaitReplicas (--wait-replicas, CRMFLOW_WAIT_REPLICAS). Defaults to 0.
 	WaitReplicas int
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool

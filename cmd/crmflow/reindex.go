@@ -11,7 +11,7 @@ import (
 )
 
 // newReindexCmd is `crmflow admin reindex [TENANT...] [--type TYPE]`: it builds the search
-// indexes of the records that existed before them (crm.RedisStore.ReindexSearch).
+// indexes of the records that existed before them (redisstore.Store.ReindexSearch).
 func (a *app) newReindexCmd() *cobra.Command {
 	var only string
 	cmd := &cobra.Command{

@@ -6,6 +6,12 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
+// Every Redis key of the store is built in this file. A tenant's keys all start with
+// "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
+// Lua script can change any of its keys atomically. The only keys without a tenant tag are the
+// global registry of tenants (TenantsKey) and the fingerprint of the email salt (SaltFingerprintKey).
+
+// prefix starts every key of tenant t.
 func prefix(t crm.TenantID) string { return "crm:{" + string(t) + "}:" }
 
 // TenantsKey is the SET of every tenant id (the one global key; no script touches it with tenant keys).
@@ -160,6 +166,12 @@ func TrashKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "tra
 
 // BinIDsKey is the ZSET of the ids in a type's bin, scored by the numeric id: the archived reads' index.
 func BinIDsKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "binids:" + string(o) }
+
+// The prefixes below let a script build the key of a record it only learns about from a stored
+// "<type>:<id>" member (the other side of an association) or a stored list id. Appending the member
+// to the prefix gives exactly what RecordKey, AssocKey, BinRecordKey, BinAssocKey and
+// ListMembersKey build; keys_test.go pins that. Every such key carries the same tenant hash tag as
+// the script's KEYS, so the script stays within one cluster slot.
 
 func recordKeyPrefix(t crm.TenantID) string { return prefix(t) + "obj:" }
 

@@ -17,11 +17,11 @@ import (
 	"github.com/crmflow/crmflow/internal/clock"
 )
 
-// Config configures a RedisStore. The zero value works.
+// Config configures a Store. The zero value works.
 type Config struct {
 	// Clock tells the time of every change. Defaults to the wall clock.
 	Clock clock.Clock
-	// EmailSalt salts the hashes of blocklisted emails. Required: NewRedisStore returns an error
+	// EmailSalt salts the hashes of blocklisted emails. Required: New returns an error
 	// without it. It is a secret of the deployment, the same for every process on one Redis and never
 	// changed (CheckEmailSalt refuses a process whose salt differs from the one first used); a
 	// known salt would let anyone who reads Redis test whether an address was erased.
@@ -43,7 +43,7 @@ type Config struct {
 	WaitReplicasTimeout time.Duration
 }
 
-// RedisStore is the Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
+// Store is the crm.Store on Redis (a single server or Redis Cluster). Safe for concurrent use.
 type Store struct {
 	rdb  redis.UniversalClient
 	cfg  Config
@@ -52,7 +52,7 @@ type Store struct {
 
 var _ crm.Store = (*Store)(nil)
 
-// NewRedisStore returns a store on rdb. It returns ErrNoEmailSalt when cfg has no EmailSalt. It
+// New returns a store on rdb. It returns ErrNoEmailSalt when cfg has no EmailSalt. It
 // does not check the server; call CheckServer and CheckEmailSalt at start-up.
 //
 // It adds a hook to rdb that wraps the errors of a Redis in trouble, so that every caller of rdb
@@ -89,7 +89,7 @@ func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
 		return nil, fmt.Errorf("crm: Config.Retention must be positive, got %s", c.Retention)
 	}
 	if rdb == nil {
-		return nil, errors.New("crm: NewRedisStore needs a Redis client")
+		return nil, errors.New("redisstore: New needs a Redis client")
 	}
 	rdb.AddHook(troubleHook{})
 	return &Store{rdb: rdb, cfg: c}, nil
@@ -108,7 +108,7 @@ func (s *Store) CheckServer(ctx context.Context, allowEviction bool) (ServerChec
 	return CheckServer(ctx, s.rdb, allowEviction)
 }
 
-// CheckServer is RedisStore.CheckServer for a Redis without a store, such as a task queue's. On a
+// CheckServer is Store.CheckServer for a Redis without a store, such as a task queue's. On a
 // Redis Cluster it checks every master: the first that may evict is the error, and the warnings
 // name the master they are about.
 func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// troubleHook is the go-redis hook of a RedisStore's client: it wraps the errors that mean the
+// troubleHook is the go-redis hook of a Store's client: it wraps the errors that mean the
 // Redis is in trouble (see classifyTrouble) so that they match ErrStoreUnavailable or ErrStoreFull
 // with errors.Is, keeping the original error in the chain.
 type troubleHook struct{}

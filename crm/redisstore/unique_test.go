@@ -26,17 +26,6 @@ func (b *testBundle) uniqueIndex(t *testing.T, o crm.ObjectType, prop string) ma
 
 // subscriptions creates the custom type subscriptions with the unique string property sub_ref,
 // the unique number property seat and the plain property note.
-func (b *testBundle) subscriptions(t *testing.T) crm.ObjectType {
-	t.Helper()
-	_, err := b.store.CreateObjectType(b.ctx, b.tenant, crm.ObjectTypeDef{Name: "subscriptions", Properties: []crm.Property{
-		{Name: "sub_ref", Type: crm.TypeString, Unique: true},
-		{Name: "seat", Type: crm.TypeNumber, Unique: true},
-		{Name: "note", Type: crm.TypeString},
-	}})
-	require.NoError(t, err)
-	return "subscriptions"
-}
-
 func TestUniquePropertyDefinition(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "redis")
@@ -148,50 +137,6 @@ func TestUniqueContactPropertyPermanentDelete(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, b.uniqueIndex(t, crm.Contacts, "member_no"))
 	b.contact(t, map[string]string{"email": "n@x.example", "member_no": "7"})
-}
-
-func TestUpsertRecordsByUniqueProperty(t *testing.T) {
-	t.Parallel()
-	eachBackend(t, func(t *testing.T, b *testBundle) {
-		o := b.subscriptions(t)
-		recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{{Properties: map[string]string{"sub_ref": "S-1", "note": "old"}}}, crm.Actor{})
-		require.NoError(t, err)
-		out, err := b.store.UpsertRecords(b.ctx, b.tenant, o, "sub_ref", []crm.RecordUpsert{
-			{ID: "S-2", Properties: map[string]string{"note": "new"}},
-			{ID: "S-1", Properties: map[string]string{"note": "changed"}},
-		}, crm.Actor{})
-		require.NoError(t, err)
-		require.True(t, out[0].Created)
-		require.Equal(t, map[string]string{"sub_ref": "S-2", "note": "new"}, out[0].Properties)
-		require.False(t, out[1].Created)
-		require.Equal(t, recs[0].ID, out[1].ID)
-		require.Equal(t, "changed", out[1].Properties["note"])
-		found, err := b.store.RecordsByUnique(b.ctx, b.tenant, o, "sub_ref", []string{"S-1", "S-2", "S-3"})
-		require.NoError(t, err)
-		require.Equal(t, map[string]crm.RecordID{"S-1": recs[0].ID, "S-2": out[0].ID}, found)
-
-		byNumber, err := b.store.UpsertRecords(b.ctx, b.tenant, o, "seat", []crm.RecordUpsert{{ID: "3.0"}}, crm.Actor{})
-		require.NoError(t, err)
-		require.Equal(t, "3", byNumber[0].Properties["seat"])
-
-		before := b.tenantDump(t)
-		for _, c := range []struct {
-			name, prop, want string
-			in               []crm.RecordUpsert
-		}{
-			{"NotUnique", "note", "not a unique property", []crm.RecordUpsert{{ID: "x"}}},
-			{"NoSuchProperty", "nope", "not a property of subscriptions", []crm.RecordUpsert{{ID: "x"}}},
-			{"EmptyID", "sub_ref", "is not a valid string value", []crm.RecordUpsert{{ID: " "}}},
-			{"BadNumber", "seat", "is not a valid number value", []crm.RecordUpsert{{ID: "three"}}},
-			{"Twice", "sub_ref", "both name sub_ref", []crm.RecordUpsert{{ID: "S-7"}, {ID: "S-7"}}},
-			{"Mismatch", "sub_ref", "is not the id", []crm.RecordUpsert{{ID: "S-7", Properties: map[string]string{"sub_ref": "S-8"}}}},
-		} {
-			_, err := b.store.UpsertRecords(b.ctx, b.tenant, o, c.prop, c.in, crm.Actor{})
-			require.Error(t, err, c.name)
-			require.Contains(t, err.Error(), c.want, c.name)
-		}
-		require.Equal(t, before, b.tenantDump(t))
-	})
 }
 
 // TestUpsertRecordsRoundTrips checks that an upsert by a unique property costs the same few round
@@ -334,4 +279,15 @@ func TestUniqueRestoreTogether(t *testing.T) {
 		require.Equal(t, map[string]string{"S-X": string(ids[0])}, b.uniqueIndex(t, o, "sub_ref"))
 		require.Equal(t, map[string]string{"9": string(ids[0])}, b.uniqueIndex(t, o, "seat"))
 	})
+}
+
+func (b *testBundle) subscriptions(t *testing.T) crm.ObjectType {
+	t.Helper()
+	_, err := b.store.CreateObjectType(b.ctx, b.tenant, crm.ObjectTypeDef{Name: "subscriptions", Properties: []crm.Property{
+		{Name: "sub_ref", Type: crm.TypeString, Unique: true},
+		{Name: "seat", Type: crm.TypeNumber, Unique: true},
+		{Name: "note", Type: crm.TypeString},
+	}})
+	require.NoError(t, err)
+	return "subscriptions"
 }

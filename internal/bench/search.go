@@ -21,7 +21,7 @@ func searchDay(d int) time.Time {
 	return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(d%700) * 24 * time.Hour)
 }
 
-// Search measures crm.RedisStore.Search over n contacts, beside the raw Redis reads a client of
+// Search measures redisstore.Store.Search over n contacts, beside the raw Redis reads a client of
 // the same indexes would make, in two shapes taken in turn, n/100 queries each, every query a page
 // of 100 records:
 //

@@ -1,0 +1,31 @@
+// Package redisstore is crm.Store on Redis: a single redis-server, Redis Cluster, or the embedded
+// in-process server of the zero-setup mode.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: salt})
+//	if err != nil {
+//		return err
+//	}
+//	if _, err := st.CheckServer(ctx, false); err != nil { // refuses an evicting server
+//		return err
+//	}
+//
+// # Layout
+//
+//   - keys.go builds every key. A tenant's keys start with "crm:{<tenant>}:": the tenant is the
+//     Redis Cluster hash tag, so a tenant lives in one slot and one script may change any of its
+//     keys at once. keys_test.go pins each key.
+//   - lua/*.lua are the scripts (go:embed), one file each, opening with its KEYS/ARGV contract;
+//     helpers.lua, index.lua, history.lua, trigger_reads.lua and mail_drop.lua hold functions some
+//     of them share. Every change to more than one key is one script, so it is atomic, and every
+//     bulk path sends one script per batch, never one round trip per record.
+//   - One Go file per concern (records.go, bin_store.go, permanent.go, jobs.go, flows.go,
+//     enrollments.go, search.go, ...) implements that part of crm.Store.
+//
+// # Guarantees
+//
+// Scripts get the time as an argument, so a retry replays the same change; the destructive ones
+// are idempotent (a batch retried after a lost reply moves nothing twice). With
+// Config.WaitReplicas they also wait for that many replicas before answering. A Redis that is down,
+// hung or loading fails a call with crm.ErrStoreUnavailable, and a full one with crm.ErrStoreFull.
+package redisstore

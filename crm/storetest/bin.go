@@ -1,0 +1,94 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func testRestore(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	c := b.contact(t, map[string]string{"email": "back@example.com", "firstname": "Back"})
+	cref := crm.AssociationRef{Type: crm.Contacts, ID: c.ID}
+	cos, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Live"}}, {Properties: map[string]string{"name": "Dead"}}}, crm.Actor{})
+	require.NoError(t, err)
+	live, dead := crm.AssociationRef{Type: crm.Companies, ID: cos[0].ID}, crm.AssociationRef{Type: crm.Companies, ID: cos[1].ID}
+	require.NoError(t, b.store.Associate(ctx, b.tenant, cref, live))
+	require.NoError(t, b.store.Associate(ctx, b.tenant, cref, dead))
+	l, err := b.store.CreateList(ctx, b.tenant, "l", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID})
+	require.NoError(t, err)
+
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID}, crm.Actor{User: "a@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{dead.ID}, crm.Actor{User: "a@x.example"})
+	require.NoError(t, err)
+
+	res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{c.ID, "777"}, crm.Actor{User: "admin@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{c.ID}, res.Restored)
+	require.Len(t, res.Failed, 1)
+	require.ErrorIs(t, res.Failed[0].Err, crm.ErrNotFound)
+
+	got, err := b.store.Record(ctx, b.tenant, crm.Contacts, c.ID, nil)
+	require.NoError(t, err)
+	require.Equal(t, "Back", got.Properties["firstname"])
+	require.False(t, got.Archived)
+	// Associations come back where the other side is live (S7)...
+	assoc, err := b.store.Associations(ctx, b.tenant, cref, crm.Companies)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{live.ID}, assoc)
+	back, err := b.store.Associations(ctx, b.tenant, live, crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{c.ID}, back)
+	// ...and the one whose other side was in the bin comes back with that side's restore.
+	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{dead.ID}, crm.Actor{})
+	require.NoError(t, err)
+	assoc, err = b.store.Associations(ctx, b.tenant, cref, crm.Companies)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []crm.RecordID{live.ID, dead.ID}, assoc)
+	// List memberships do not come back (S7).
+	members, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
+	require.NoError(t, err)
+	require.Empty(t, members)
+	// The email is taken again.
+	id, err := b.store.ContactByEmail(ctx, b.tenant, "back@example.com")
+	require.NoError(t, err)
+	require.Equal(t, c.ID, id)
+	n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func testRestoreRefusedWhenEmailTaken(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	old := b.contact(t, map[string]string{"email": "dup@example.com", "additional_emails": "alt@example.com"})
+	fine := b.contact(t, map[string]string{"email": "fine@example.com"})
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID, fine.ID}, crm.Actor{})
+	require.NoError(t, err)
+	newer := b.contact(t, map[string]string{"email": "ALT@example.com"})
+	before := b.dump(t)
+
+	res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID}, crm.Actor{})
+	require.NoError(t, err)
+	require.Empty(t, res.Restored)
+	require.Len(t, res.Failed, 1)
+	var ce *crm.EmailConflictError
+	require.ErrorAs(t, res.Failed[0].Err, &ce)
+	require.Equal(t, newer.ID, ce.BlockingID)
+	require.Equal(t, "alt@example.com", ce.Email)
+	require.Equal(t, before, b.dump(t), "a refused restore changes nothing")
+
+	// The other inputs of a batch still go through.
+	res, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{old.ID, fine.ID}, crm.Actor{})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{fine.ID}, res.Restored)
+	require.Len(t, res.Failed, 1)
+}

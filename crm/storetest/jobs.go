@@ -1,0 +1,93 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func testDeleteListMembersJob(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	a := b.contact(t, map[string]string{"firstname": "a"})
+	c := b.contact(t, map[string]string{"firstname": "c"})
+	outside := b.contact(t, map[string]string{"firstname": "o"})
+	l, err := b.store.CreateList(ctx, b.tenant, "to go", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{a.ID, c.ID})
+	require.NoError(t, err)
+	_, err = b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Companies, ListID: l.ID, ConfirmCount: 2, By: "ops@x.example"})
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, ListID: l.ID, ConfirmCount: 2, By: "ops@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobSelecting, j.State, "a list's members are selected by the worker")
+	// A batch run before the selection ends deletes nothing.
+	j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobSelecting, j.State)
+	j, err = b.store.StageListSelection(ctx, b.tenant, j, 1)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobSelecting, j.State, "one member of two selected")
+	require.EqualValues(t, 1, j.Matched)
+	for j.State == crm.JobSelecting {
+		j, err = b.store.StageListSelection(ctx, b.tenant, j, 1)
+		require.NoError(t, err)
+	}
+	require.Equal(t, crm.JobPending, j.State)
+	require.EqualValues(t, 2, j.Total)
+	for j.State != crm.JobDone {
+		j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+		require.NoError(t, err)
+	}
+	// The members went to the bin, marked as deleted through the list; the list stays (S15).
+	got, err := b.store.List(ctx, b.tenant, l.ID)
+	require.NoError(t, err)
+	require.Zero(t, got.Size)
+	arch, err := b.store.Record(ctx, b.tenant, crm.Contacts, a.ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.Equal(t, crm.ViaList, arch.Deletion.Via)
+	require.Equal(t, string(l.ID), arch.Deletion.Ref)
+	_, err = b.store.Record(ctx, b.tenant, crm.Contacts, outside.ID, nil)
+	require.NoError(t, err)
+}
+
+func testJobLeaseAndUnfinished(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	c := b.contact(t, map[string]string{"firstname": "x"})
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{c.ID}, ConfirmCount: 1, By: "ops@x.example"})
+	require.NoError(t, err)
+	ids, err := b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, []string{j.ID}, ids)
+
+	ok, err := b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "another runner holds the lease")
+	ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "the holder renews")
+	require.NoError(t, b.store.ReleaseJob(ctx, b.tenant, j.ID, "worker-b"))
+	ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok, "only the holder releases")
+	require.NoError(t, b.store.ReleaseJob(ctx, b.tenant, j.ID, "worker-a"))
+	ok, err = b.store.LeaseJob(ctx, b.tenant, j.ID, "worker-b", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	_, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+	require.NoError(t, err)
+	ids, err = b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.Empty(t, ids)
+}

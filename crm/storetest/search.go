@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+func testSearchOnEveryBackend(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ada := b.contact(t, map[string]string{"email": "ada@acme.example", "firstname": "Ada", "lifecyclestage": "lead",
+		"num_notes": "3", "last_activity_date": "2026-01-05", "city": "Paris"})
+	bob := b.contact(t, map[string]string{"email": "bob@globex.example", "firstname": "Bob", "lifecyclestage": "customer",
+		"num_notes": "7", "email_opt_out": "true"})
+	cy := b.contact(t, map[string]string{"email": "cy@acme.example", "firstname": "Cy", "lifecyclestage": "lead"})
+	f := func(prop string, op crm.SearchOperator, v string) crm.SearchFilter {
+		return crm.SearchFilter{PropertyName: prop, Operator: op, Value: v, HasValue: v != ""}
+	}
+	search := func(p crm.SearchParams) []crm.RecordID {
+		t.Helper()
+		res, err := b.store.Search(b.ctx, b.tenant, crm.Contacts, p)
+		require.NoError(t, err)
+		limit := p.Limit
+		if limit == 0 {
+			limit = crm.DefaultSearchLimit
+		}
+		require.Len(t, res.Records, min(res.Total, limit))
+		var out []crm.RecordID
+		for _, r := range res.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	one := func(fs ...crm.SearchFilter) []crm.RecordID {
+		return search(crm.SearchParams{FilterGroups: [][]crm.SearchFilter{fs}})
+	}
+	require.Equal(t, []crm.RecordID{ada.ID, bob.ID, cy.ID}, search(crm.SearchParams{}))
+	require.Equal(t, []crm.RecordID{ada.ID, cy.ID}, one(f("lifecyclestage", crm.OpEQ, "lead")))
+	require.Equal(t, []crm.RecordID{cy.ID, ada.ID}, search(crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "hs_object_id", Descending: true}},
+		FilterGroups: [][]crm.SearchFilter{{f("lifecyclestage", crm.OpEQ, "lead")}}}))
+	require.Equal(t, []crm.RecordID{bob.ID}, one(f("num_notes", crm.OpGT, "3")))
+	require.Equal(t, []crm.RecordID{bob.ID}, one(f("email_opt_out", crm.OpEQ, "true")))
+	require.Equal(t, []crm.RecordID{ada.ID}, one(f("last_activity_date", crm.OpLT, "2026-01-06")))
+	require.Equal(t, []crm.RecordID{ada.ID}, one(f("firstname", crm.OpEQ, "ADA")))
+	require.Equal(t, []crm.RecordID{ada.ID, cy.ID}, one(f("email", crm.OpContainsToken, "*@acme.example")))
+	require.Equal(t, []crm.RecordID{ada.ID}, one(f("city", crm.OpEQ, "paris"), f("num_notes", crm.OpHasProperty, "")))
+	require.Equal(t, []crm.RecordID{cy.ID}, one(f("lifecyclestage", crm.OpEQ, "lead"), f("num_notes", crm.OpNotHasProperty, "")))
+	require.Equal(t, []crm.RecordID{bob.ID}, one(f("lifecyclestage", crm.OpNEQ, "lead"), f("firstname", crm.OpNEQ, "ada")))
+	require.Equal(t, []crm.RecordID{bob.ID, ada.ID, cy.ID}, search(crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "num_notes", Descending: true}}}))
+	require.Equal(t, []crm.RecordID{cy.ID, bob.ID}, search(crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "firstname", Descending: true}},
+		FilterGroups: [][]crm.SearchFilter{{f("firstname", crm.OpGTE, "b")}}}))
+	require.Equal(t, []crm.RecordID{bob.ID}, search(crm.SearchParams{Query: "BO"}))
+
+	// Update, archive and restore keep the indexes.
+	b.clock.Advance(time.Minute)
+	_, err := b.store.UpdateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: cy.ID, Properties: map[string]string{"lifecyclestage": "customer", "firstname": ""}}}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{ada.ID}, one(f("lifecyclestage", crm.OpEQ, "lead")))
+	require.Equal(t, []crm.RecordID{ada.ID, bob.ID}, one(f("firstname", crm.OpHasProperty, "")))
+	// Every record has a lastmodifieddate: its index gives the order of the whole type.
+	require.Equal(t, []crm.RecordID{cy.ID}, search(crm.SearchParams{Limit: 1, Sorts: []crm.SearchSort{{PropertyName: "hs_lastmodifieddate", Descending: true}}}))
+	require.Equal(t, []crm.RecordID{cy.ID}, one(f("lastmodifieddate", crm.OpGT, "2026-03-01T12:00:00Z")))
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{cy.ID}, one(f("lifecyclestage", crm.OpEQ, "customer")))
+	_, err = b.store.RestoreRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{bob.ID, cy.ID}, one(f("lifecyclestage", crm.OpEQ, "customer")))
+
+	// A permanent delete takes the contact out of every index.
+	_, err = b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: ada.ID, By: "ops@x.example"})
+	require.NoError(t, err)
+	require.Empty(t, one(f("lifecyclestage", crm.OpEQ, "lead")))
+	require.Empty(t, one(f("num_notes", crm.OpEQ, "3")))
+	require.Empty(t, one(f("email", crm.OpEQ, "ada@acme.example")))
+}
