@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
 
-	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/engine"
 	"github.com/crmflow/crmflow/workflows"
@@ -186,18 +184,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var keep []crm.RecordID
-	countOf := make(map[crm.RecordID]int, len(ids))
-	for i, e := range enrs {
-		if e.State != crm.Enrolled || e.Revision != rev || e.Step != step || (len(counts) > 0 && e.Count != counts[i]) {
-			continue
-		}
-		if _, dup := countOf[e.ID]; dup {
-			continue
-		}
-		keep = append(keep, e.ID)
-		countOf[e.ID] = e.Count
-	}
+	keep, countOf := engine.DueEnrollments(enrs, rev, step, counts)
 	if len(keep) == 0 {
 		return nil, nil, nil
 	}
@@ -227,43 +214,15 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	if err := w.unenrollSuppressed(ctx, t, wf, ref, live); err != nil {
 		return nil, nil, err
 	}
-	deps := w.workflowDeps()
-	var errs []error
 	batch := make([]crm.Record, 0, len(keep))
 	for _, id := range keep {
 		if rec, ok := live[id]; ok {
 			batch = append(batch, rec)
 		}
 	}
-	// A step that runs on many records at once (delete_contact) does so; the others run per record.
-	outs, batched, runErr := st.Action.RunBatch(ctx, deps, actions.Invocation{Workflow: name, By: flow.ActivatedBy, Revision: rev}, t, batch)
-	if batched && runErr == nil && len(outs) != len(batch) {
-		runErr = fmt.Errorf("step %d (%s) gave %d results for %d records", step, st.Type, len(outs), len(batch))
-	}
-	for i, rec := range batch {
-		if err := ctx.Err(); err != nil && !batched {
-			errs = append(errs, err)
-			break
-		}
-		var res actions.Result
-		var err error
-		switch {
-		case batched && runErr != nil:
-			err = runErr
-		case batched:
-			res = outs[i]
-		default:
-			inv := actions.Invocation{Key: invocationKey(name, rev, o, rec.ID, countOf[rec.ID], step), Workflow: name,
-				By: flow.ActivatedBy, Revision: rev}
-			res, err = st.Action.Bind(deps, inv).Run(ctx, t, rec)
-		}
-		r, err := engine.StepResult(rec.ID, res, err, now)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("step %d (%s) on %s %s: %w", step, st.Type, o, rec.ID, err))
-			continue
-		}
-		results = append(results, r)
-	}
+	ran, errs := engine.RunStep(ctx, wf, engine.StepRun{Counts: countOf, Deps: w.workflowDeps(), Flow: ref, Now: now,
+		Records: batch, Step: step, Tenant: t})
+	results = append(results, ran...)
 	// The results are recorded even when ctx ends: the actions they report have run.
 	advanced, err := w.store.AdvanceSteps(context.WithoutCancel(ctx), t, ref, step, len(wf.Actions), st.Type, results)
 	if err != nil {
@@ -305,27 +264,7 @@ func (w *Worker) notLive(ctx context.Context, flow crm.Flow, ref crm.FlowRef, ac
 	if err != nil {
 		return nil, err
 	}
-	byUs := map[crm.RecordID]bool{}
-	for _, r := range binned {
-		if d := r.Deletion; d != nil && d.Via == crm.ViaWorkflow && d.Ref == ref.Name && action == "delete_contact" {
-			byUs[r.ID] = true
-		}
-	}
-	var results []crm.StepResult
-	var deleted []crm.FlowVerdict
-	for _, id := range ids {
-		switch {
-		case byUs[id]:
-			// This step moved it to the bin in a run that did not record its result.
-			results = append(results, crm.StepResult{ID: id, Outcome: string(actions.OutcomeDone),
-				Detail: fmt.Sprintf("moved %s %s to the recycle bin", actions.Singular(ref.ObjectType), id), Due: now, Stop: true})
-		case flow.ActiveRevision == ref.Revision:
-			deleted = append(deleted, crm.FlowVerdict{ID: id, Verdict: crm.VerdictDeleted, Detail: "record deleted"})
-		default:
-			results = append(results, crm.StepResult{ID: id, Outcome: string(actions.OutcomeSkipped),
-				Detail: fmt.Sprintf("%s %s is not live", actions.Singular(ref.ObjectType), id), Due: now, Stop: true})
-		}
-	}
+	results, deleted := engine.NotLive(ref, action, flow.ActiveRevision, ids, binned, now)
 	if len(deleted) > 0 {
 		// Unenrolled at once, and only a manual enrollment brings it back (SPEC S8), as the drain of
 		// its deletion would do.
@@ -334,13 +273,6 @@ func (w *Worker) notLive(ctx context.Context, flow crm.Flow, ref crm.FlowRef, ac
 		}
 	}
 	return results, nil
-}
-
-// invocationKey names one run of one step for one enrollment of one record: stable across retries,
-// new for each enrollment (so notify_user sends once per enrollment).
-func invocationKey(flow string, rev int64, o crm.ObjectType, id crm.RecordID, count, step int) string {
-	return flow + ":" + strconv.FormatInt(rev, 10) + ":" + string(o) + ":" + string(id) + ":" +
-		strconv.Itoa(count) + ":" + strconv.Itoa(step)
 }
 
 // enqueueSteps enqueues workflow:steps tasks like of (its tenant, workflow, revision, step, attempt
