@@ -14,7 +14,21 @@ const reindexBatch = 500
 // reindexScript adds live records to the search indexes of their type, reading their values in the
 // same step (an id that is no longer live is skipped).
 // See lua/reindex.lua for its KEYS and ARGV.
-var reindexScript = newScript("helpers", "index", "reindex")
+var reindexScript = newScript[reindexCall]("helpers", "index", "reindex")
+
+// reindexCall is a call of reindexScript (lua/reindex.lua).
+type reindexCall struct {
+	Live string
+
+	RecordPrefix string // of the type
+	IndexSpec    string
+	IDs          []string
+}
+
+func (c reindexCall) keys() []string { return []string{c.Live} }
+func (c reindexCall) argv() []any {
+	return append([]any{c.RecordPrefix, c.IndexSpec}, strArgs(c.IDs)...)
+}
 
 // ReindexSearch rebuilds the search indexes of a tenant's object type from its live records:
 // it drops every index key of the type, then indexes the live records in steps of 500 (one
@@ -61,11 +75,7 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		if len(ids) == 0 {
 			return total, nil
 		}
-		args := []any{prefix, spec}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		n, err := reindexScript.Run(ctx, s.rdb, []string{LiveKey(t, o)}, args...).Int64()
+		n, err := reindexScript.run(ctx, s.rdb, reindexCall{Live: LiveKey(t, o), RecordPrefix: prefix, IndexSpec: spec, IDs: ids}).Int64()
 		if err != nil {
 			return total, fmt.Errorf("reindex %s: %w", o, err)
 		}

@@ -3,4 +3,14 @@ package redisstore
 // searchScript runs a search plan (planSearch) over the search indexes of one object type, in one
 // step, so that it sees the records as one moment left them and returns only live ones.
 // See lua/search.lua for its KEYS and ARGV.
-var searchScript = newScript("helpers", "index", "search")
+var searchScript = newScript[searchCall]("helpers", "index", "search")
+
+// searchCall is a call of searchScript (lua/search.lua).
+type searchCall struct {
+	Live string
+
+	Plan string // JSON (searchPlan)
+}
+
+func (c searchCall) keys() []string { return []string{c.Live} }
+func (c searchCall) argv() []any    { return []any{c.Plan} }
