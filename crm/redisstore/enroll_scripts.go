@@ -46,7 +46,7 @@ func (c evaluateFlowCall) argv() []any {
 	return out
 }
 
-// advanceStepsScript records the results of step ARGV[3] of a workflow for a batch of records and
+// advanceStepsScript records the results of one step of a workflow for a batch of records and
 // moves each to its next step, once: a record not at that step (already advanced by an earlier run)
 // is left alone.
 // See lua/advance_steps.lua for its KEYS and ARGV.

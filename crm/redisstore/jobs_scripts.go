@@ -2,8 +2,7 @@ package redisstore
 
 import "github.com/crmflow/crmflow/crm"
 
-// stageLiveScript adds to a job's staged selection those of the ids that are live records now and,
-// for a list's members, members of the list now.
+// stageLiveScript adds to a job's staged selection those of the ids that are live records now.
 // See lua/stage_live.lua for its KEYS and ARGV.
 var stageLiveScript = newScript[stageLiveCall]("stage_live")
 

@@ -1,14 +1,16 @@
--- add_list_members.lua
---
--- addListMembersScript adds live records to a list.
--- KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
--- KEYS[3] -> crm:{<tenant>}:changed     KEYS[4] -> crm:{<tenant>}:changed:events
--- ARGV[1] -> list id   ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
--- ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4] -> the list's object type
--- ARGV[5] -> now (unix ms)   ARGV[6..] -> record ids
--- A member gets the field _lists, which tells the bin scripts to look at its memberships. Each
--- record that joins the list gets a change state "l", so that the workflows that the list
--- suppresses unenroll it (SPEC S19).
+-- Adds live records to a list. A member gets the field _lists, which tells the bin scripts to look
+-- at its memberships. Each record that joins the list gets a change state "l", so that the
+-- workflows that the list suppresses unenroll it (SPEC S19).
+-- KEYS[1] -> crm:{<tenant>}:list:<id>
+-- KEYS[2] -> crm:{<tenant>}:list:<id>:members
+-- KEYS[3] -> crm:{<tenant>}:changed
+-- KEYS[4] -> crm:{<tenant>}:changed:events
+-- ARGV[1] -> list id
+-- ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
+-- ARGV[3] -> prefix of member-of keys of the list's type
+-- ARGV[4] -> the list's object type
+-- ARGV[5] -> now (unix ms)
+-- ARGV[6..] -> record ids
 -- Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local out = {0}

@@ -1,16 +1,16 @@
--- advance_steps.lua
---
--- advanceStepsScript records the results of step ARGV[3] of a workflow for a batch of records and
--- moves each to its next step, once: a record not at that step (already advanced by an earlier run)
--- is left alone.
+-- Records the results of one step of a workflow for a batch of records and moves each to its next
+-- step, once: a record not at that step (already advanced by an earlier run) is left alone.
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>:enrolled
--- ARGV[1] -> now (unix ms)   ARGV[2] -> revision   ARGV[3] -> step index   ARGV[4] -> number of steps
--- ARGV[5] -> enrollment key prefix   ARGV[6] -> history key prefix   ARGV[7] -> action type
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> revision
+-- ARGV[3] -> step index
+-- ARGV[4] -> number of steps
+-- ARGV[5] -> enrollment key prefix
+-- ARGV[6] -> history key prefix
+-- ARGV[7] -> action type
 -- ARGV[8] -> the user the workflow acts for (its activator), kept in each action entry as by
 -- ARGV[9..] -> quintuples: member, outcome (done, unchanged, skipped, wait, failed), detail,
---
--- 	next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
---
+--   next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
 -- Returns {member advanced, ...}.
 local now, rev, step, nsteps = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local advanced = {}

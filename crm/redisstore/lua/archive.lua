@@ -1,11 +1,11 @@
--- archive.lua: moves live records into their type's bin, the ids given or, for a bulk delete job,
--- the next ones of the job's pending set. Per record it costs a read, a RENAME and the deletion
--- fields; the indexes, the change log, the audit entry and the job progress are updated once per
--- batch. Associations and list memberships are looked at only for records flagged with _assoc or
--- _lists (see associate.lua and add_list_members.lua). A moved record leaves every enrollment of the
--- type's workflows at once (SPEC S8), except the one whose own step deletes it (via workflow, ref
--- its name), which records its completion itself; any enrollment it had is marked blocked, so only
--- a manual enrollment brings the record back into the workflow after a restore.
+-- Moves live records into their type's bin: the ids given, or the next ones of a bulk delete job.
+-- Per record it costs a read, a RENAME and the deletion fields; the indexes, the change log, the
+-- audit entry and the job progress are updated once per batch. Associations and list memberships
+-- are looked at only for records flagged with _assoc or _lists (see associate.lua and
+-- add_list_members.lua). A moved record leaves every enrollment of the type's workflows at once
+-- (SPEC S8), except the one whose own step deletes it (via workflow, ref its name), which records
+-- its completion itself; any enrollment it had is marked blocked, so only a manual enrollment
+-- brings the record back into the workflow after a restore.
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- KEYS[2] -> crm:{<tenant>}:trash:<type>
 -- KEYS[3] -> crm:{<tenant>}:binids:<type>

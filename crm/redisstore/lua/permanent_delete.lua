@@ -1,35 +1,45 @@
--- permanent_delete.lua
---
--- permanentDeleteScript removes contacts for good (privacy law), all in one step: each contact,
--- live or in the bin, the activities (calls) associated with it, its associations and list
--- memberships, its enrollments and workflow history, its entries in the live and the bin email
--- indexes; it blocklists the salted hashes of their emails, writes the audit entries (ids and
--- counts only) and the confirmation email to send. Several contacts are erased together when they
--- share the email the delete named (one person's data). It refuses when a contact's emails differ
--- from those the caller read (a concurrent update), so that no email escapes the blocklist; the
--- caller reads again and retries.
--- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email   KEYS[2] -> crm:{<tenant>}:changed
--- KEYS[3] -> crm:{<tenant>}:changed:events        KEYS[4] -> crm:{<tenant>}:audit
--- KEYS[5] -> crm:{<tenant>}:blocklist             KEYS[6] -> crm:{<tenant>}:mail:pending
+-- Removes contacts for good (privacy law), all in one step: each contact, live or in the bin, the
+-- activities (calls) associated with it, its associations and list memberships, its enrollments and
+-- workflow history, its entries in the live and the bin email indexes; it blocklists the salted
+-- hashes of their emails, writes the audit entries (ids and counts only) and the confirmation email
+-- to send. Several contacts are erased together when they share the email the delete named (one
+-- person's data). It refuses when a contact's emails differ from those the caller read (a
+-- concurrent update), so that no email escapes the blocklist; the caller reads again and retries.
+-- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[2] -> crm:{<tenant>}:changed
+-- KEYS[3] -> crm:{<tenant>}:changed:events
+-- KEYS[4] -> crm:{<tenant>}:audit
+-- KEYS[5] -> crm:{<tenant>}:blocklist
+-- KEYS[6] -> crm:{<tenant>}:mail:pending
 -- KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
--- each workflow.
--- ARGV[1] -> now (unix ms)   ARGV[2] -> contact ids, comma-separated, or ” when only an email is
--- blocklisted
--- ARGV[3] -> acting user     ARGV[4] -> audit stream max length
--- ARGV[5] -> record key prefix      ARGV[6] -> bin record key prefix
--- ARGV[7] -> association key prefix ARGV[8] -> bin association key prefix
--- ARGV[9] -> member-of key prefix (no type)   ARGV[10] -> list key prefix   ARGV[11] -> list members key suffix
--- ARGV[12] -> live ids key prefix   ARGV[13] -> trash key prefix   ARGV[14] -> bin ids key prefix
--- ARGV[15] -> pending mail id       ARGV[16] -> pending mail (JSON)
+--   each workflow
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> contact ids, comma-separated, or '' when only an email is blocklisted
+-- ARGV[3] -> acting user
+-- ARGV[4] -> audit stream max length
+-- ARGV[5] -> record key prefix
+-- ARGV[6] -> bin record key prefix
+-- ARGV[7] -> association key prefix
+-- ARGV[8] -> bin association key prefix
+-- ARGV[9] -> member-of key prefix (no type)
+-- ARGV[10] -> list key prefix
+-- ARGV[11] -> list members key suffix
+-- ARGV[12] -> live ids key prefix
+-- ARGV[13] -> trash key prefix
+-- ARGV[14] -> bin ids key prefix
+-- ARGV[15] -> pending mail id
+-- ARGV[16] -> pending mail (JSON)
 -- ARGV[17] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
--- order of ARGV[2]
--- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
--- ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
+--   order of ARGV[2]
+-- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[19] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
+-- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
 -- ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
 -- ARGV[22] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
--- contact's emails leave the key of its deletion's day (BinEmailDayKey)
--- ARGV[23] -> the search index spec of contacts, ARGV[24] -> of calls (indexSpec): a wiped live
--- record leaves its search indexes
+--   contact's emails leave the key of its deletion's day (BinEmailDayKey)
+-- ARGV[23] -> the search index spec of contacts (indexSpec): a wiped live contact leaves its
+--   search indexes
+-- ARGV[24] -> the search index spec of calls: a wiped live call leaves its search indexes
 -- ARGV[25..] -> salted hashes to blocklist
 -- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
 -- emails changed since read. Nothing is changed unless it returns 1.

@@ -1,10 +1,9 @@
--- reindex.lua
---
--- reindexScript adds live records to the search indexes of their type, reading their values
--- in the same step (an id that is no longer live is skipped).
+-- Adds live records to the search indexes of their type, reading their values in the same step (an
+-- id that is no longer live is skipped).
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- ARGV[1] -> record key prefix of the type ("crm:{<tenant>}:obj:<type>:")
--- ARGV[2] -> the type's search index spec (indexSpec)   ARGV[3..] -> record ids
+-- ARGV[2] -> the type's search index spec (indexSpec)
+-- ARGV[3..] -> record ids
 -- Returns the number of records indexed.
 local spec = ix_spec(ARGV[2])
 local ix = ix_new()

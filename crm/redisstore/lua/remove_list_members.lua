@@ -1,8 +1,9 @@
--- remove_list_members.lua
---
--- removeListMembersScript removes records from a list.
--- KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
--- ARGV[1] -> list id   ARGV[2] -> prefix of member-of keys of the list's type   ARGV[3..] -> record ids
+-- Removes records from a list.
+-- KEYS[1] -> crm:{<tenant>}:list:<id>
+-- KEYS[2] -> crm:{<tenant>}:list:<id>:members
+-- ARGV[1] -> list id
+-- ARGV[2] -> prefix of member-of keys of the list's type
+-- ARGV[3..] -> record ids
 -- Returns the number removed, or false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local n = 0

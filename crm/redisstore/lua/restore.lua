@@ -1,17 +1,31 @@
--- restore.lua
---
--- restoreScript brings records back from their type's bin.
--- KEYS[1..7] -> as archiveScript.
--- ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
--- ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
--- ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
--- ARGV[11] -> bin association ids key prefix   ARGV[12] -> the call's id, kept in each record it
--- restores (_restored_op): run again (a client retrying after losing the reply), the call reports
--- those records as restored again and changes nothing   ARGV[13] -> the retention horizon (unix
--- ms): a record deleted at or before it is past its retention period and stays in the bin
+-- Brings records back from their type's bin.
+-- KEYS[1] -> crm:{<tenant>}:live:<type>
+-- KEYS[2] -> crm:{<tenant>}:trash:<type>
+-- KEYS[3] -> crm:{<tenant>}:binids:<type>
+-- KEYS[4] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[5] -> crm:{<tenant>}:changed
+-- KEYS[6] -> crm:{<tenant>}:changed:events
+-- KEYS[7] -> crm:{<tenant>}:audit
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> object type
+-- ARGV[3] -> restored by
+-- ARGV[4] -> via
+-- ARGV[5] -> ref
+-- ARGV[6] -> audit stream max length
+-- ARGV[7] -> record key prefix
+-- ARGV[8] -> bin record key prefix
+-- ARGV[9] -> association key prefix
+-- ARGV[10] -> bin association key prefix
+-- ARGV[11] -> bin association ids key prefix
+-- ARGV[12] -> the call's id, kept in each record it restores (_restored_op): run again (a client
+--   retrying after losing the reply), the call reports those records as restored again and changes
+--   nothing
+-- ARGV[13] -> the retention horizon (unix ms): a record deleted at or before it is past its
+--   retention period and stays in the bin
 -- ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
--- contact's emails leave the key of its deletion's day   ARGV[15] -> the type's search index spec
--- (indexSpec): each restored record joins its search indexes   ARGV[16..] -> record ids
+--   contact's emails leave the key of its deletion's day, read from the record
+-- ARGV[15] -> the type's search index spec (indexSpec): each restored record joins its search indexes
+-- ARGV[16..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when a value of a
 -- unique property now belongs to another live record (or to one restored earlier in the call).

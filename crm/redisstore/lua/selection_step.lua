@@ -1,5 +1,5 @@
--- selection_step.lua: runs one step of a bulk delete job's selection and, after the last, ends it:
--- the live ones of the step's records join the selection, the cursor moves on and the progress is
+-- Runs one step of a bulk delete job's selection and, after the last, ends it.
+-- The live ones of the step's records join the selection, the cursor moves on and the progress is
 -- counted. At the end, the job becomes pending when the number selected equals its confirmed count
 -- (done when it is 0), else it is refused (COUNT_MISMATCH) and nothing is kept. A job not
 -- selecting, or (by ids) whose cursor is not ARGV[4], comes back unchanged.

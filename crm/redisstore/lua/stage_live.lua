@@ -1,4 +1,4 @@
--- stage_live.lua: adds to a job's staged selection those of the ids that are live records now.
+-- Adds to a job's staged selection those of the ids that are live records now.
 -- KEYS[1] -> crm:{<tenant>}:jobstage:<token>: the staged selection, kept an hour
 -- KEYS[2] -> crm:{<tenant>}:live:<type>
 -- ARGV[1..] -> record ids (at most 1000)
