@@ -112,11 +112,8 @@ func (s *Store) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListI
 			return 0, nil, &crm.ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 		}
 	}
-	res, err := addListMembersScript.run(ctx, s.rdb, addListMembersCall{
-		List: ListKey(t, id), Members: ListMembersKey(t, id), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
-		ID: id, RecordPrefix: recordKeyPrefix(t) + string(l.ObjectType) + ":", MemberOfPrefix: memberOfKeyPrefix(t, l.ObjectType),
-		Type: l.ObjectType, At: s.cfg.Clock.Now().UnixMilli(), IDs: ids,
-	}).Slice()
+	call := newAddListMembersCall(t, id, l.ObjectType, s.cfg.Clock.Now().UnixMilli(), ids)
+	res, err := addListMembersScript.run(ctx, s.rdb, call).Slice()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}
@@ -140,9 +137,11 @@ func (s *Store) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.Li
 	if err != nil {
 		return 0, err
 	}
-	n, err := removeListMembersScript.run(ctx, s.rdb, removeListMembersCall{
-		List: ListKey(t, id), Members: ListMembersKey(t, id), ID: id, MemberOfPrefix: memberOfKeyPrefix(t, l.ObjectType), IDs: ids,
-	}).Int()
+	call := removeListMembersCall{List: ListKey(t, id), Members: ListMembersKey(t, id), ID: id, IDs: ids}
+	for _, rid := range ids {
+		call.MemberOf = append(call.MemberOf, MemberOfKey(t, l.ObjectType, rid))
+	}
+	n, err := removeListMembersScript.run(ctx, s.rdb, call).Int()
 	if errors.Is(err, redis.Nil) {
 		return 0, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}

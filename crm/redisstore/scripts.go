@@ -291,21 +291,39 @@ var addListMembersScript = newScript[addListMembersCall]("helpers", "add_list_me
 // addListMembersCall is a call of addListMembersScript (lua/add_list_members.lua).
 type addListMembersCall struct {
 	List, Members, Changed, ChangedEvents string
+	// Records and MemberOf are the record key and the member-of key of each of IDs.
+	Records, MemberOf []string
 
-	ID             crm.ListID
-	RecordPrefix   string // of the list's type
-	MemberOfPrefix string // of the list's type
-	Type           crm.ObjectType
-	At             int64 // unix ms
-	IDs            []crm.RecordID
+	ID   crm.ListID
+	Type crm.ObjectType
+	At   int64 // unix ms
+	IDs  []crm.RecordID
+}
+
+// newAddListMembersCall is the call of addListMembersScript that adds ids to list id of type o.
+func newAddListMembersCall(t crm.TenantID, id crm.ListID, o crm.ObjectType, at int64, ids []crm.RecordID) addListMembersCall {
+	c := addListMembersCall{
+		List: ListKey(t, id), Members: ListMembersKey(t, id), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
+		Records: make([]string, len(ids)), MemberOf: make([]string, len(ids)),
+		ID: id, Type: o, At: at, IDs: ids,
+	}
+	for i, rid := range ids {
+		c.Records[i], c.MemberOf[i] = RecordKey(t, o, rid), MemberOfKey(t, o, rid)
+	}
+	return c
 }
 
 func (c addListMembersCall) keys() []string {
-	return []string{c.List, c.Members, c.Changed, c.ChangedEvents}
+	out := make([]string, 0, 4+2*len(c.Records))
+	out = append(out, c.List, c.Members, c.Changed, c.ChangedEvents)
+	for i := range c.Records {
+		out = append(out, c.Records[i], c.MemberOf[i])
+	}
+	return out
 }
 
 func (c addListMembersCall) argv() []any {
-	return append([]any{string(c.ID), c.RecordPrefix, c.MemberOfPrefix, string(c.Type), c.At}, idArgs(c.IDs)...)
+	return append([]any{string(c.ID), string(c.Type), c.At}, idArgs(c.IDs)...)
 }
 
 // removeListMembersScript removes records from a list.
@@ -315,15 +333,19 @@ var removeListMembersScript = newScript[removeListMembersCall]("remove_list_memb
 // removeListMembersCall is a call of removeListMembersScript (lua/remove_list_members.lua).
 type removeListMembersCall struct {
 	List, Members string
+	// MemberOf is the member-of key of each of IDs.
+	MemberOf []string
 
-	ID             crm.ListID
-	MemberOfPrefix string // of the list's type
-	IDs            []crm.RecordID
+	ID  crm.ListID
+	IDs []crm.RecordID
 }
 
-func (c removeListMembersCall) keys() []string { return []string{c.List, c.Members} }
+func (c removeListMembersCall) keys() []string {
+	return append([]string{c.List, c.Members}, c.MemberOf...)
+}
+
 func (c removeListMembersCall) argv() []any {
-	return append([]any{string(c.ID), c.MemberOfPrefix}, idArgs(c.IDs)...)
+	return append([]any{string(c.ID)}, idArgs(c.IDs)...)
 }
 
 // flag is the ARGV of a boolean: "1" or "0".

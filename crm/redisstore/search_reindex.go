@@ -19,16 +19,15 @@ var reindexScript = newScript[reindexCall]("helpers", "index", "reindex")
 // reindexCall is a call of reindexScript (lua/reindex.lua).
 type reindexCall struct {
 	Live string
+	// Records are the record keys of IDs.
+	Records []string
 
-	RecordPrefix string // of the type
-	IndexSpec    string
-	IDs          []string
+	IndexSpec string
+	IDs       []string
 }
 
-func (c reindexCall) keys() []string { return []string{c.Live} }
-func (c reindexCall) argv() []any {
-	return append([]any{c.RecordPrefix, c.IndexSpec}, strArgs(c.IDs)...)
-}
+func (c reindexCall) keys() []string { return append([]string{c.Live}, c.Records...) }
+func (c reindexCall) argv() []any    { return append([]any{c.IndexSpec}, strArgs(c.IDs)...) }
 
 // ReindexSearch rebuilds the search indexes of a tenant's object type from its live records:
 // it drops every index key of the type, then indexes the live records in steps of 500 (one
@@ -61,7 +60,6 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		}
 	}
 	spec := indexSpec(t, sch)
-	prefix := recordKeyPrefix(t) + string(o) + ":"
 	minScore := "-inf"
 	var total int64
 	for {
@@ -75,7 +73,11 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		if len(ids) == 0 {
 			return total, nil
 		}
-		n, err := reindexScript.run(ctx, s.rdb, reindexCall{Live: LiveKey(t, o), RecordPrefix: prefix, IndexSpec: spec, IDs: ids}).Int64()
+		call := reindexCall{Live: LiveKey(t, o), IndexSpec: spec, IDs: ids}
+		for _, id := range ids {
+			call.Records = append(call.Records, RecordKey(t, o, crm.RecordID(id)))
+		}
+		n, err := reindexScript.run(ctx, s.rdb, call).Int64()
 		if err != nil {
 			return total, fmt.Errorf("reindex %s: %w", o, err)
 		}
