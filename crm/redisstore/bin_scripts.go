@@ -23,6 +23,8 @@ type archiveCall struct {
 	Job, JobPending string
 	// BinEmailDay is the bin email key of the day of At; BinEmailDays the set of such days.
 	BinEmailDay, BinEmailDays string
+	// BinAssocIDs is the set of the type's ids whose bin association key exists.
+	BinAssocIDs string
 
 	At                int64 // unix ms
 	Type              crm.ObjectType
@@ -36,7 +38,6 @@ type archiveCall struct {
 	BinRecordPrefix   string
 	AssocPrefix       string
 	BinAssocPrefix    string
-	BinAssocIDsPrefix string
 	MemberOfPrefix    string // of the type
 	ListPrefix        string
 	ListMembersSuffix string
@@ -48,12 +49,12 @@ type archiveCall struct {
 
 func (c archiveCall) keys() []string {
 	return []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
-		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays}
+		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs}
 }
 
 func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
-		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.MemberOfPrefix,
+		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec}
 }
 
@@ -64,11 +65,17 @@ var restoreScript = newScript[restoreCall]("helpers", "index", "restore")
 // restoreCall is a call of restoreScript (lua/restore.lua).
 type restoreCall struct {
 	Live, Trash, BinIDs, EmailIndex, Changed, ChangedEvents, Audit string
+	// BinAssocIDs is the set of the type's ids whose bin association key exists.
+	BinAssocIDs string
+	// Records are the keys of each of IDs.
+	Records []recordKeys
 
-	At                int64 // unix ms
-	Type              crm.ObjectType
-	By, Via, Ref      string
-	AuditMaxLen       string
+	At           int64 // unix ms
+	Type         crm.ObjectType
+	By, Via, Ref string
+	AuditMaxLen  string
+	// RecordPrefix to BinAssocIDsPrefix are the key prefixes of the records associated with a
+	// restored one.
 	RecordPrefix      string
 	BinRecordPrefix   string
 	AssocPrefix       string
@@ -82,7 +89,22 @@ type restoreCall struct {
 }
 
 func (c restoreCall) keys() []string {
-	return []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit}
+	out := make([]string, 0, 8+4*len(c.Records))
+	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs)
+	for _, r := range c.Records {
+		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc)
+	}
+	return out
+}
+
+// recordKeys are the keys of one record, live and in the bin, and of its associations.
+type recordKeys struct {
+	Record, Bin, Assoc, BinAssoc string
+}
+
+// recordKeysOf returns the recordKeys of record id of type o.
+func recordKeysOf(t crm.TenantID, o crm.ObjectType, id crm.RecordID) recordKeys {
+	return recordKeys{Record: RecordKey(t, o, id), Bin: BinRecordKey(t, o, id), Assoc: AssocKey(t, o, id), BinAssoc: BinAssocKey(t, o, id)}
 }
 
 func (c restoreCall) argv() []any {

@@ -23,10 +23,10 @@ func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t), FlowsOfType: FlowsOfTypeKey(t, o),
 		Job: JobKey(t, noJob), JobPending: JobPendingKey(t, noJob),
-		BinEmailDay: BinEmailDayKey(t, msDay(now)), BinEmailDays: BinEmailDaysKey(t),
+		BinEmailDay: BinEmailDayKey(t, msDay(now)), BinEmailDays: BinEmailDaysKey(t), BinAssocIDs: BinAssocIDsKey(t, o),
 		At: now, Type: o, By: who, Via: via, Ref: ref, Revision: revArg(by),
 		AuditMaxLen: auditMaxLen, RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
-		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t),
+		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t),
 		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch),
@@ -113,9 +113,14 @@ func (s *Store) RestoreRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	}
 	who, via, ref := actorFields(by)
 	now := s.cfg.Clock.Now()
+	records := make([]recordKeys, len(ids))
+	for i, id := range ids {
+		records[i] = recordKeysOf(t, o, id)
+	}
 	reply, acked := restoreScript.runAcked(ctx, s, restoreCall{
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
+		BinAssocIDs: BinAssocIDsKey(t, o), Records: records,
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
 		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),

@@ -20,6 +20,7 @@
 --   binned contact's emails point at it there, so that a permanent delete by email finds the
 --   contact in the bin
 -- KEYS[12] -> crm:{<tenant>}:binemails:contacts:days (BinEmailDaysKey), which gains that day
+-- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin joins it
 -- ARGV[1] -> deleted_at (unix ms)
 -- ARGV[2] -> object type
 -- ARGV[3] -> deleted by
@@ -40,20 +41,18 @@
 -- ARGV[12] -> bin record key prefix
 -- ARGV[13] -> association key prefix
 -- ARGV[14] -> bin association key prefix
--- ARGV[15] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"): a record whose
---   associations go to the bin joins that type's set
--- ARGV[16] -> member-of key prefix of the type
--- ARGV[17] -> list key prefix
--- ARGV[18] -> list members key suffix
--- ARGV[19] -> workflow key prefix ("crm:{<tenant>}:flow:")
--- ARGV[20] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
--- ARGV[21] -> history key prefix base ("crm:{<tenant>}:hist:")
--- ARGV[22] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
+-- ARGV[15] -> member-of key prefix of the type
+-- ARGV[16] -> list key prefix
+-- ARGV[17] -> list members key suffix
+-- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[19] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
+-- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
+-- ARGV[21] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
 -- Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
 -- HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
 -- ARGV[2..5] (nothing is done).
 local now, otype = ARGV[1], ARGV[2]
-local spec = ix_spec(ARGV[22])
+local spec = ix_spec(ARGV[21])
 local ix = ix_new()
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails, replayed, emailids = {}, {}, {}, {}, {}, {}, {}
@@ -103,28 +102,28 @@ for _, id in ipairs(input) do
       for _, other in ipairs(others) do redis.call('SREM', ARGV[13] .. other, me) end
       if #others > 0 then
         redis.call('RENAME', assoc, ARGV[14] .. me)
-        redis.call('SADD', ARGV[15] .. otype, id)
+        redis.call('SADD', KEYS[13], id)
       end
     end
     if cur[3] then
-      local memberof = ARGV[16] .. id
+      local memberof = ARGV[15] .. id
       for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
-        redis.call('ZREM', ARGV[17] .. list .. ARGV[18], id)
+        redis.call('ZREM', ARGV[16] .. list .. ARGV[17], id)
       end
       redis.call('DEL', memberof)
     end
     for _, flow in ipairs(flows) do
-      local enr = ARGV[20] .. flow .. ':' .. me
+      local enr = ARGV[19] .. flow .. ':' .. me
       local st = redis.call('HGET', enr, 'state')
       if st then
         redis.call('HSET', enr, 'blocked', '1')
         if st == 'enrolled' and flow ~= own then
           redis.call('HSET', enr, 'state', 'unenrolled')
-          redis.call('ZREM', ARGV[19] .. flow .. ':enrolled', me)
-          history(ARGV[21] .. flow .. ':' .. me, {at = now, kind = 'unenrolled', revision = redis.call('HGET', enr, 'revision'), detail = 'record deleted'})
+          redis.call('ZREM', ARGV[18] .. flow .. ':enrolled', me)
+          history(ARGV[20] .. flow .. ':' .. me, {at = now, kind = 'unenrolled', revision = redis.call('HGET', enr, 'revision'), detail = 'record deleted'})
         end
       end
-      redis.call('SREM', ARGV[19] .. flow .. ':matching', me)
+      redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
     end
     moved[#moved+1] = id
     members[#members+1] = me
