@@ -101,11 +101,11 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	call := permanentDeleteCall{
 		EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
 		Blocklist: BlocklistKey(t), PendingMail: PendingMailKey(t), Flows: FlowsKey(t),
+		Contacts: typeSetsOf(t, crm.Contacts), Calls: typeSetsOf(t, crm.Calls),
 		At: now.UnixMilli(), IDs: ids, By: by, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
 		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t), MemberOfPrefix: memberOfKeysPrefix(t),
 		ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
-		LivePrefix: liveKeyPrefix(t), TrashPrefix: trashKeyPrefix(t), BinIDsPrefix: binIDsKeyPrefix(t),
 		MailID: mail.ID, Mail: string(raw), Read: strings.Join(read, "|"),
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinEmailDayPrefix: binEmailDayKeyPrefix(t),

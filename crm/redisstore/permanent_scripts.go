@@ -15,18 +15,19 @@ type permanentDeleteCall struct {
 	EmailIndex, Changed, ChangedEvents, Audit, Blocklist, PendingMail string
 	// Flows is the set of the tenant's workflows, whose enrollments and history a wiped record loses.
 	Flows string
+	// Contacts and Calls are the sets of the two types whose records it wipes.
+	Contacts, Calls typeSets
 
-	At                                    int64          // unix ms
-	IDs                                   []crm.RecordID // the contacts; none when only an email is blocklisted
-	By                                    string         // the acting user
-	AuditMaxLen                           string
-	RecordPrefix, BinRecordPrefix         string
-	AssocPrefix, BinAssocPrefix           string
-	MemberOfPrefix                        string // without a type
-	ListPrefix, ListMembersSuffix         string
-	LivePrefix, TrashPrefix, BinIDsPrefix string
-	MailID                                string
-	Mail                                  string // JSON
+	At                            int64          // unix ms
+	IDs                           []crm.RecordID // the contacts; none when only an email is blocklisted
+	By                            string         // the acting user
+	AuditMaxLen                   string
+	RecordPrefix, BinRecordPrefix string
+	AssocPrefix, BinAssocPrefix   string
+	MemberOfPrefix                string // without a type
+	ListPrefix, ListMembersSuffix string
+	MailID                        string
+	Mail                          string // JSON
 	// Read is each contact's emails as read, joined by ';', the contacts joined by '|' in the order
 	// of IDs.
 	Read                                           string
@@ -38,13 +39,25 @@ type permanentDeleteCall struct {
 }
 
 func (c permanentDeleteCall) keys() []string {
-	return []string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.Blocklist, c.PendingMail, c.Flows}
+	return []string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.Blocklist, c.PendingMail, c.Flows,
+		c.Contacts.Live, c.Contacts.Trash, c.Contacts.BinIDs, c.Contacts.BinAssocIDs,
+		c.Calls.Live, c.Calls.Trash, c.Calls.BinIDs, c.Calls.BinAssocIDs}
+}
+
+// typeSets are the sets of the ids of one object type: live, in the bin (by deletion time and by
+// id) and with a bin association key.
+type typeSets struct {
+	Live, Trash, BinIDs, BinAssocIDs string
+}
+
+// typeSetsOf returns the typeSets of type o.
+func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
+	return typeSets{Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), BinAssocIDs: BinAssocIDsKey(t, o)}
 }
 
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
-		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.LivePrefix, c.TrashPrefix,
-		c.BinIDsPrefix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
+		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
 		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec}
 	for _, h := range c.Hashes {
 		out = append(out, h)
