@@ -16,13 +16,12 @@ var evaluateFlowScript = newScript[evaluateFlowCall]("history", "evaluate_flow")
 type evaluateFlowCall struct {
 	Flow, Enrolled, Matching string
 
-	At               int64 // unix ms
-	Revision         int64 // evaluated
-	Reenrollment     bool  // sent as 1 or 0
-	EnrollmentPrefix string
-	HistoryPrefix    string
-	NoMatch          []string // the members of the records that do not match
-	Verdicts         []flowVerdict
+	At           int64    // unix ms
+	Revision     int64    // evaluated
+	Reenrollment bool     // sent as 1 or 0
+	NoMatch      []string // the members of the records that do not match
+	// Verdicts are the other verdicts, each with its record's enrollment and history keys (KEYS).
+	Verdicts []flowVerdict
 }
 
 // verdictManual is the verdict of a person asking to enroll a record (EnrollManually).
@@ -30,15 +29,25 @@ const verdictManual crm.Verdict = "manual"
 
 // flowVerdict is a verdict other than "nomatch" on one record, in an evaluateFlowCall.
 type flowVerdict struct {
+	Enrollment, History string // the record's keys
+
 	Member  string
 	Verdict crm.Verdict
 	Detail  string
 }
 
-func (c evaluateFlowCall) keys() []string { return []string{c.Flow, c.Enrolled, c.Matching} }
+func (c evaluateFlowCall) keys() []string {
+	out := make([]string, 0, 3+2*len(c.Verdicts))
+	out = append(out, c.Flow, c.Enrolled, c.Matching)
+	for _, v := range c.Verdicts {
+		out = append(out, v.Enrollment, v.History)
+	}
+	return out
+}
+
 func (c evaluateFlowCall) argv() []any {
-	out := make([]any, 0, 6+len(c.NoMatch)+3*len(c.Verdicts))
-	out = append(out, c.At, c.Revision, flag(c.Reenrollment), c.EnrollmentPrefix, c.HistoryPrefix, len(c.NoMatch))
+	out := make([]any, 0, 4+len(c.NoMatch)+3*len(c.Verdicts))
+	out = append(out, c.At, c.Revision, flag(c.Reenrollment), len(c.NoMatch))
 	out = append(out, strArgs(c.NoMatch)...)
 	for _, v := range c.Verdicts {
 		out = append(out, v.Member, string(v.Verdict), v.Detail)
@@ -56,18 +65,19 @@ var advanceStepsScript = newScript[advanceStepsCall]("history", "advance_steps")
 type advanceStepsCall struct {
 	Enrolled string
 
-	At               int64 // unix ms
-	Revision         int64
-	Step, Steps      int // the step index and the number of steps
-	EnrollmentPrefix string
-	HistoryPrefix    string
-	Action           string // the action type
-	By               string // the user the workflow acts for
-	Results          []stepResult
+	At          int64 // unix ms
+	Revision    int64
+	Step, Steps int    // the step index and the number of steps
+	Action      string // the action type
+	By          string // the user the workflow acts for
+	// Results are the records' results, each with its record's enrollment and history keys (KEYS).
+	Results []stepResult
 }
 
 // stepResult is one record's result of a step, in an advanceStepsCall.
 type stepResult struct {
+	Enrollment, History string // the record's keys
+
 	Member  string
 	Outcome string // done, unchanged, skipped, wait, failed
 	Detail  string
@@ -75,10 +85,18 @@ type stepResult struct {
 	Stop    bool  // end the enrollment here; sent as 1 or 0
 }
 
-func (c advanceStepsCall) keys() []string { return []string{c.Enrolled} }
+func (c advanceStepsCall) keys() []string {
+	out := make([]string, 0, 1+2*len(c.Results))
+	out = append(out, c.Enrolled)
+	for _, r := range c.Results {
+		out = append(out, r.Enrollment, r.History)
+	}
+	return out
+}
+
 func (c advanceStepsCall) argv() []any {
-	out := make([]any, 0, 8+5*len(c.Results))
-	out = append(out, c.At, c.Revision, c.Step, c.Steps, c.EnrollmentPrefix, c.HistoryPrefix, c.Action, c.By)
+	out := make([]any, 0, 6+5*len(c.Results))
+	out = append(out, c.At, c.Revision, c.Step, c.Steps, c.Action, c.By)
 	for _, r := range c.Results {
 		out = append(out, r.Member, r.Outcome, r.Detail, r.Due, flag(r.Stop))
 	}
@@ -94,19 +112,27 @@ var moveEnrollmentsScript = newScript[moveEnrollmentsCall]("history", "move_enro
 // moveEnrollmentsCall is a call of moveEnrollmentsScript (lua/move_enrollments.lua).
 type moveEnrollmentsCall struct {
 	Flow, Enrolled string
+	// Enrollments and Histories are the enrollment and the history keys of each of Members.
+	Enrollments, Histories []string
 
-	At               int64 // unix ms
-	From, To         int64 // the older and the active revision
-	Step             int
-	Steps            int // the active revision's number of steps
-	EnrollmentPrefix string
-	HistoryPrefix    string
-	Members          []string
+	At       int64 // unix ms
+	From, To int64 // the older and the active revision
+	Step     int
+	Steps    int // the active revision's number of steps
+	Members  []string
 }
 
-func (c moveEnrollmentsCall) keys() []string { return []string{c.Flow, c.Enrolled} }
+func (c moveEnrollmentsCall) keys() []string {
+	out := make([]string, 0, 2+2*len(c.Members))
+	out = append(out, c.Flow, c.Enrolled)
+	for i := range c.Enrollments {
+		out = append(out, c.Enrollments[i], c.Histories[i])
+	}
+	return out
+}
+
 func (c moveEnrollmentsCall) argv() []any {
-	return append([]any{c.At, c.From, c.To, c.Step, c.Steps, c.EnrollmentPrefix, c.HistoryPrefix}, strArgs(c.Members)...)
+	return append([]any{c.At, c.From, c.To, c.Step, c.Steps}, strArgs(c.Members)...)
 }
 
 // ackChangesScript forgets the drained states of changed records: those numbered up to the last one

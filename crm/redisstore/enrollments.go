@@ -30,7 +30,9 @@ func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 		if v.Verdict == crm.VerdictNoMatch {
 			call.NoMatch = append(call.NoMatch, flowMember(f.ObjectType, v.ID))
 		} else {
-			call.Verdicts = append(call.Verdicts, flowVerdict{Member: flowMember(f.ObjectType, v.ID), Verdict: v.Verdict, Detail: v.Detail})
+			m := flowMember(f.ObjectType, v.ID)
+			call.Verdicts = append(call.Verdicts, flowVerdict{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+				Member: m, Verdict: v.Verdict, Detail: v.Detail})
 		}
 	}
 	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
@@ -51,7 +53,9 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 		return err
 	}
 	call := s.evaluateFlowCall(t, f)
-	call.Verdicts = []flowVerdict{{Member: flowMember(f.ObjectType, id), Verdict: verdictManual, Detail: by}}
+	m := flowMember(f.ObjectType, id)
+	call.Verdicts = []flowVerdict{{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+		Member: m, Verdict: verdictManual, Detail: by}}
 	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)
@@ -67,7 +71,6 @@ func (s *Store) evaluateFlowCall(t crm.TenantID, f crm.FlowRef) evaluateFlowCall
 	return evaluateFlowCall{
 		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name), Matching: FlowMatchingKey(t, f.Name),
 		At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
-		EnrollmentPrefix: enrollmentKeyPrefix(t, f.Name), HistoryPrefix: historyKeyPrefix(t, f.Name),
 	}
 }
 
@@ -89,11 +92,12 @@ func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 	}
 	call := advanceStepsCall{
 		Enrolled: FlowEnrolledKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Step: step, Steps: nsteps,
-		EnrollmentPrefix: enrollmentKeyPrefix(t, f.Name), HistoryPrefix: historyKeyPrefix(t, f.Name), Action: action, By: f.By,
+		Action: action, By: f.By,
 	}
 	for _, r := range rs {
-		call.Results = append(call.Results, stepResult{Member: flowMember(f.ObjectType, r.ID), Outcome: r.Outcome, Detail: r.Detail,
-			Due: r.Due.UnixMilli(), Stop: r.Stop})
+		m := flowMember(f.ObjectType, r.ID)
+		call.Results = append(call.Results, stepResult{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+			Member: m, Outcome: r.Outcome, Detail: r.Detail, Due: r.Due.UnixMilli(), Stop: r.Stop})
 	}
 	res, err := advanceStepsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
@@ -113,10 +117,12 @@ func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowR
 	call := moveEnrollmentsCall{
 		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name),
 		At: s.cfg.Clock.Now().UnixMilli(), From: from, To: f.Revision, Step: step, Steps: nsteps,
-		EnrollmentPrefix: enrollmentKeyPrefix(t, f.Name), HistoryPrefix: historyKeyPrefix(t, f.Name),
 	}
 	for _, id := range ids {
-		call.Members = append(call.Members, flowMember(f.ObjectType, id))
+		m := flowMember(f.ObjectType, id)
+		call.Members = append(call.Members, m)
+		call.Enrollments = append(call.Enrollments, EnrollmentKey(t, f.Name, m))
+		call.Histories = append(call.Histories, HistoryKey(t, f.Name, m))
 	}
 	res, err := moveEnrollmentsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {

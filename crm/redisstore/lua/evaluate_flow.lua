@@ -5,13 +5,14 @@
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>
 -- KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
 -- KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
+-- KEYS[4..] -> pairs, one per triple of ARGV (the j-th: KEYS[2+2*j] and KEYS[3+2*j]): the record's
+--   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
+--   crm:{<tenant>}:hist:<name>:<type>:<id>
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> revision evaluated
 -- ARGV[3] -> 1 if re-enrollment is allowed
--- ARGV[4] -> enrollment key prefix
--- ARGV[5] -> history key prefix
--- ARGV[6] -> k, the number of records that do not match
--- ARGV[7..] -> the k members of the records that do not match, then triples: member, verdict,
+-- ARGV[4] -> k, the number of records that do not match
+-- ARGV[5..] -> the k members of the records that do not match, then triples: member, verdict,
 --   detail. Verdicts:
 --   match      the record matches the trigger (and no suppression)
 --   unmatch    it does not match and the workflow unenrolls records that stop matching
@@ -31,11 +32,12 @@ local function unenroll(enr, hist, member, why)
   history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why})
 end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
-local k = tonumber(ARGV[6])
-for i = 7, 6 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 6 + k))) end
-for i = 7 + k, #ARGV, 3 do
+local k = tonumber(ARGV[4])
+for i = 5, 4 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 4 + k))) end
+for i = 5 + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
-  local enr, hist = ARGV[4] .. member, ARGV[5] .. member
+  local j = (i - 5 - k) / 3 + 1
+  local enr, hist = KEYS[2 + 2 * j], KEYS[3 + 2 * j]
   local e, is_enrolled, count = nil, false, 0
   if verdict ~= 'error' then
     e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
