@@ -161,6 +161,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	for i := range recs {
 		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
 		call.Records = append(call.Records, RecordKey(t, o, crm.RecordID(recs[i].ID)))
+		call.Bins = append(call.Bins, BinRecordKey(t, o, crm.RecordID(recs[i].ID)))
 	}
 	for i, r := range in {
 		if len(r.Associations) == 0 {
@@ -180,7 +181,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
-	call.BinRecordPrefix, call.IndexSpec = binRecordKeyPrefix(t), indexSpec(t, sch)
+	call.IndexSpec = indexSpec(t, sch)
 	res, err := createRecordsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)

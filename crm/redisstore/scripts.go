@@ -165,17 +165,16 @@ var createRecordsScript = newScript[createRecordsCall]("helpers", "index", "crea
 // createRecordsCall is a call of createRecordsScript (lua/create_records.lua).
 type createRecordsCall struct {
 	Live, EmailIndex, Changed, ChangedEvents, Blocklist, TriggerReads string
-	// Records are the new records' keys, in the order of Payload.
-	Records []string
+	// Records are the new records' keys, in the order of Payload, and Bins their keys in the bin.
+	Records, Bins []string
 	// Assocs are the association keys, of the new records and of their targets, that the Payload
 	// names by their index in KEYS (from 1).
 	Assocs []string
 
-	At              int64 // unix ms
-	Type            crm.ObjectType
-	Payload         string // JSON, one entry per record
-	BinRecordPrefix string
-	IndexSpec       string
+	At        int64 // unix ms
+	Type      crm.ObjectType
+	Payload   string // JSON, one entry per record
+	IndexSpec string
 }
 
 // createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
@@ -183,18 +182,19 @@ const createRecordsFixedKeys = 6
 
 // nextKey is the index in KEYS (from 1) of the next key appended to Assocs.
 func (c createRecordsCall) nextKey() int {
-	return createRecordsFixedKeys + len(c.Records) + len(c.Assocs) + 1
+	return createRecordsFixedKeys + len(c.Records) + len(c.Bins) + len(c.Assocs) + 1
 }
 
 func (c createRecordsCall) keys() []string {
-	out := make([]string, 0, createRecordsFixedKeys+len(c.Records)+len(c.Assocs))
+	out := make([]string, 0, createRecordsFixedKeys+len(c.Records)+len(c.Bins)+len(c.Assocs))
 	out = append(out, c.Live, c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads)
 	out = append(out, c.Records...)
+	out = append(out, c.Bins...)
 	return append(out, c.Assocs...)
 }
 
 func (c createRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), c.Payload, c.BinRecordPrefix, c.IndexSpec}
+	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec}
 }
 
 // updateRecordsScript changes properties of live records, all or none.
