@@ -110,6 +110,10 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
 	}
+	for _, id := range ids {
+		call.Records = append(call.Records, recordKeysOf(t, crm.Contacts, id))
+		call.MemberOf = append(call.MemberOf, MemberOfKey(t, crm.Contacts, id))
+	}
 	for _, o := range []crm.ObjectType{crm.Contacts, crm.Calls} {
 		sch, err := s.Schema(ctx, t, o)
 		if err != nil {

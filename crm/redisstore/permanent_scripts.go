@@ -17,6 +17,9 @@ type permanentDeleteCall struct {
 	Flows string
 	// Contacts and Calls are the sets of the two types whose records it wipes.
 	Contacts, Calls typeSets
+	// Records and MemberOf are the keys of each of IDs.
+	Records  []recordKeys
+	MemberOf []string
 
 	At                            int64          // unix ms
 	IDs                           []crm.RecordID // the contacts; none when only an email is blocklisted
@@ -39,9 +42,13 @@ type permanentDeleteCall struct {
 }
 
 func (c permanentDeleteCall) keys() []string {
-	return []string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.Blocklist, c.PendingMail, c.Flows,
+	out := []string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.Blocklist, c.PendingMail, c.Flows,
 		c.Contacts.Live, c.Contacts.Trash, c.Contacts.BinIDs, c.Contacts.BinAssocIDs,
 		c.Calls.Live, c.Calls.Trash, c.Calls.BinIDs, c.Calls.BinAssocIDs}
+	for i, r := range c.Records {
+		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
+	}
+	return out
 }
 
 // typeSets are the sets of the ids of one object type: live, in the bin (by deletion time and by

@@ -21,15 +21,19 @@
 -- KEYS[13] -> crm:{<tenant>}:trash:calls
 -- KEYS[14] -> crm:{<tenant>}:binids:calls
 -- KEYS[15] -> crm:{<tenant>}:binassocs:calls
+-- KEYS[16..] -> quintuples, one per contact of ARGV[2] (the i-th: KEYS[5*i+11..5*i+15]): its keys
+--   crm:{<tenant>}:obj:contacts:<id>, crm:{<tenant>}:bin:contacts:<id>,
+--   crm:{<tenant>}:assoc:contacts:<id>, crm:{<tenant>}:binassoc:contacts:<id> and
+--   crm:{<tenant>}:memberof:contacts:<id>
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> contact ids, comma-separated, or '' when only an email is blocklisted
 -- ARGV[3] -> acting user
 -- ARGV[4] -> audit stream max length
--- ARGV[5] -> record key prefix
--- ARGV[6] -> bin record key prefix
--- ARGV[7] -> association key prefix
--- ARGV[8] -> bin association key prefix
--- ARGV[9] -> member-of key prefix (no type)
+-- ARGV[5] -> record key prefix ("crm:{<tenant>}:obj:"), for the records associated with a contact
+-- ARGV[6] -> bin record key prefix, likewise
+-- ARGV[7] -> association key prefix, likewise
+-- ARGV[8] -> bin association key prefix, likewise
+-- ARGV[9] -> member-of key prefix (no type), likewise
 -- ARGV[10] -> list key prefix
 -- ARGV[11] -> list members key suffix
 -- ARGV[12] -> pending mail id
@@ -85,19 +89,24 @@ local function unlink(other, me)
   end
 end
 
--- wipe removes every trace of one record "<type>:<rid>": its hash live or binned, its indexes, its
--- associations on both sides, its list memberships and its change mark.
-local function wipe(otype, rid)
+-- contact_keys are the keys of the i-th contact of ARGV[2].
+local function contact_keys(i)
+  local k = 5 * i + 10
+  return {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
+end
+
+-- wipe removes every trace of one record "<type>:<rid>", whose keys are K: its hash live or binned,
+-- its indexes, its associations on both sides, its list memberships and its change mark.
+local function wipe(otype, rid, K)
   local me = otype .. ':' .. rid
-  for _, src in ipairs({P.assoc .. me, P.binassoc .. me}) do
+  for _, src in ipairs({K.assoc, K.binassoc}) do
     for _, other in ipairs(redis.call('SMEMBERS', src)) do unlink(other, me) end
   end
-  local memberof = P.memberof .. me
-  for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
+  for _, list in ipairs(redis.call('SMEMBERS', K.memberof)) do
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
-  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], P.rec .. me), false) end
-  redis.call('DEL', P.rec .. me, P.bin .. me, P.assoc .. me, P.binassoc .. me, memberof)
+  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], K.rec), false) end
+  redis.call('DEL', K.rec, K.bin, K.assoc, K.binassoc, K.memberof)
   local sets = T[otype]
   redis.call('SREM', sets.binassocs, rid)
   redis.call('ZREM', sets.live, rid)
@@ -117,9 +126,10 @@ if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
 local read = split(ARGV[14], '|')
 local found, binday = {}, {}
 -- First check every contact, so that nothing changes unless all can go.
-for i, id in ipairs(ids) do
-  local src = P.rec .. 'contacts:' .. id
-  if redis.call('EXISTS', src) == 0 then src = P.bin .. 'contacts:' .. id end
+for i in ipairs(ids) do
+  local K = contact_keys(i)
+  local src = K.rec
+  if redis.call('EXISTS', src) == 0 then src = K.bin end
   if redis.call('EXISTS', src) == 0 then return 0 end
   local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
   local emails = split_emails(cur[1] or '', cur[2] or '')
@@ -136,17 +146,19 @@ for i, id in ipairs(ids) do
     rids[#rids+1] = id
   end
   if binday[i] then bin_emails_remove(ARGV[19] .. binday[i], found[i], rids) end
-  for _, s in ipairs({P.assoc .. me, P.binassoc .. me}) do
+  local K = contact_keys(i)
+  for _, s in ipairs({K.assoc, K.binassoc}) do
     for _, other in ipairs(redis.call('SMEMBERS', s)) do
       local otype, oid = string.match(other, '^([^:]+):(.+)$')
       if otype == 'calls' and not wiped[oid] then
         wiped[oid] = true
-        wipe(otype, oid)
+        wipe(otype, oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
+          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
         calls[#calls+1] = oid
       end
     end
   end
-  wipe('contacts', id)
+  wipe('contacts', id, K)
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
