@@ -21,10 +21,11 @@ type permanentDeleteCall struct {
 	Records  []recordKeys
 	MemberOf []string
 
-	At                            int64          // unix ms
-	IDs                           []crm.RecordID // the contacts; none when only an email is blocklisted
-	By                            string         // the acting user
-	AuditMaxLen                   string
+	At          int64          // unix ms
+	IDs         []crm.RecordID // the contacts; none when only an email is blocklisted
+	By          string         // the acting user
+	AuditMaxLen string
+	// RecordPrefix to MemberOfPrefix are the key prefixes of the calls associated with a contact.
 	RecordPrefix, BinRecordPrefix string
 	AssocPrefix, BinAssocPrefix   string
 	MemberOfPrefix                string // without a type

@@ -15,9 +15,10 @@
 -- Returns {member advanced, ...}.
 local now, rev, step, nsteps = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local advanced = {}
+local j = 0 -- the quintuple's number, from 1
 for i = 7, #ARGV, 5 do
   local member, outcome, detail, due, stop = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4] == '1'
-  local j = (i - 7) / 5 + 1
+  j = j + 1
   local enr, hist = KEYS[2 * j], KEYS[2 * j + 1]
   local e = redis.call('HMGET', enr, 'state', 'revision', 'step')
   if e[1] == 'enrolled' and e[2] == rev and tonumber(e[3]) == step then

@@ -34,9 +34,10 @@ end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
 local k = tonumber(ARGV[4])
 for i = 5, 4 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 4 + k))) end
+local j = 0 -- the triple's number, from 1
 for i = 5 + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
-  local j = (i - 5 - k) / 3 + 1
+  j = j + 1
   local enr, hist = KEYS[2 + 2 * j], KEYS[3 + 2 * j]
   local e, is_enrolled, count = nil, false, 0
   if verdict ~= 'error' then
