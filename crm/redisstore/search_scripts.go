@@ -8,9 +8,11 @@ var searchScript = newScript[searchCall]("helpers", "index", "search")
 // searchCall is a call of searchScript (lua/search.lua).
 type searchCall struct {
 	Live string
+	// Indexes are the index keys the plan names (searchPlan.indexKeys).
+	Indexes []string
 
 	Plan string // JSON (searchPlan)
 }
 
-func (c searchCall) keys() []string { return []string{c.Live} }
+func (c searchCall) keys() []string { return append([]string{c.Live}, c.Indexes...) }
 func (c searchCall) argv() []any    { return []any{c.Plan} }

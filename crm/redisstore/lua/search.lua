@@ -5,7 +5,9 @@
 -- Otherwise each group reads the records of its smallest driver (the live set when it has none)
 -- and tests the group's other filters on them; when those reads would pass the budget, nothing is
 -- read.
--- KEYS[1] -> crm:{<tenant>}:live:<type> (the plan names its index keys, all of the same tenant)
+-- KEYS[1] -> crm:{<tenant>}:live:<type>
+-- KEYS[2..] -> the index keys the plan names (SearchIndexKey, SearchValueKey), each once: the plan
+--   refers to them by name
 -- ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
 --   one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
 --   offset, the page size and the work budget
