@@ -25,6 +25,9 @@ type archiveCall struct {
 	BinEmailDay, BinEmailDays string
 	// BinAssocIDs is the set of the type's ids whose bin association key exists.
 	BinAssocIDs string
+	// Records and MemberOf are the keys of each of IDs (none with a job: see withIDs).
+	Records  []recordKeys
+	MemberOf []string
 
 	At                int64 // unix ms
 	Type              crm.ObjectType
@@ -48,8 +51,21 @@ type archiveCall struct {
 }
 
 func (c archiveCall) keys() []string {
-	return []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
+	out := []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
 		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs}
+	for i, r := range c.Records {
+		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
+	}
+	return out
+}
+
+// withIDs returns c moving the records ids of tenant t, without a job.
+func (c archiveCall) withIDs(t crm.TenantID, ids []crm.RecordID) archiveCall {
+	c.IDs, c.Records, c.MemberOf = ids, make([]recordKeys, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		c.Records[i], c.MemberOf[i] = recordKeysOf(t, c.Type, id), MemberOfKey(t, c.Type, id)
+	}
+	return c
 }
 
 func (c archiveCall) argv() []any {

@@ -15,7 +15,7 @@ import (
 const auditMaxLen = "1000000"
 
 // archiveCall is the call of archiveScript that moves records of o for by, without a job and with
-// no ids yet: the caller sets IDs and Op, or Job, JobPending and Batch.
+// no ids yet: the caller adds the ids (withIDs) and Op, or sets Job, JobPending and Batch.
 func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch crm.Schema) archiveCall {
 	who, via, ref := actorFields(by)
 	now := s.cfg.Clock.Now().UnixMilli()
@@ -75,8 +75,8 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	if err := checkIDs(ids); err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	call := s.archiveCall(t, o, by, sch)
-	call.IDs, call.Op = ids, opID()
+	call := s.archiveCall(t, o, by, sch).withIDs(t, ids)
+	call.Op = opID()
 	reply, acked := archiveScript.runAcked(ctx, s, call)
 	moved, err := reply.StringSlice()
 	if err != nil {

@@ -21,6 +21,10 @@
 --   contact in the bin
 -- KEYS[12] -> crm:{<tenant>}:binemails:contacts:days (BinEmailDaysKey), which gains that day
 -- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin joins it
+-- KEYS[14..] -> without a job, quintuples, one per id of ARGV[9] (the n-th: KEYS[5*n+9..5*n+13]):
+--   its keys crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>,
+--   crm:{<tenant>}:assoc:<type>:<id>, crm:{<tenant>}:binassoc:<type>:<id> and
+--   crm:{<tenant>}:memberof:<type>:<id>; none with a job, whose ids name their keys by ARGV[11..15]
 -- ARGV[1] -> deleted_at (unix ms)
 -- ARGV[2] -> object type
 -- ARGV[3] -> deleted by
@@ -37,11 +41,12 @@
 --   loses nor repeats any; the job is marked done when nothing is pending
 -- ARGV[9] -> record ids, comma-separated, without a job ('' with one)
 -- ARGV[10] -> audit stream max length
--- ARGV[11] -> record key prefix ("crm:{<tenant>}:obj:")
--- ARGV[12] -> bin record key prefix
--- ARGV[13] -> association key prefix
--- ARGV[14] -> bin association key prefix
--- ARGV[15] -> member-of key prefix of the type
+-- ARGV[11] -> record key prefix ("crm:{<tenant>}:obj:"), for a job's records and the records
+--   associated with a moved one
+-- ARGV[12] -> bin record key prefix, for a job's records
+-- ARGV[13] -> association key prefix, for a job's records and the records associated with a moved one
+-- ARGV[14] -> bin association key prefix, for a job's records
+-- ARGV[15] -> member-of key prefix of the type, for a job's records
 -- ARGV[16] -> list key prefix
 -- ARGV[17] -> list members key suffix
 -- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")
@@ -78,12 +83,20 @@ if job_limit > 0 then
 else
   for id in string.gmatch(ARGV[9], '[^,]+') do input[#input+1] = id end
 end
-for _, id in ipairs(input) do
+for n, id in ipairs(input) do
   local me = otype .. ':' .. id
-  local rec = ARGV[11] .. me
+  local K
+  if job_limit > 0 then
+    K = {rec = ARGV[11] .. me, bin = ARGV[12] .. me, assoc = ARGV[13] .. me, binassoc = ARGV[14] .. me,
+      memberof = ARGV[15] .. id}
+  else
+    local k = 5 * n + 8
+    K = {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
+  end
+  local rec = K.rec
   local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
   if cur[1] then
-    local bin = ARGV[12] .. me
+    local bin = K.bin
     if contacts then
       local mine = split_emails(cur[4] or '', cur[5] or '')
       for _, e in ipairs(mine) do
@@ -97,16 +110,16 @@ for _, id in ipairs(input) do
     if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
     if rev ~= '' then redis.call('HSET', bin, '_deleted_rev', rev) end
     if cur[2] then
-      local assoc = ARGV[13] .. me
+      local assoc = K.assoc
       local others = redis.call('SMEMBERS', assoc)
       for _, other in ipairs(others) do redis.call('SREM', ARGV[13] .. other, me) end
       if #others > 0 then
-        redis.call('RENAME', assoc, ARGV[14] .. me)
+        redis.call('RENAME', assoc, K.binassoc)
         redis.call('SADD', KEYS[13], id)
       end
     end
     if cur[3] then
-      local memberof = ARGV[15] .. id
+      local memberof = K.memberof
       for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
         redis.call('ZREM', ARGV[16] .. list .. ARGV[17], id)
       end
@@ -131,7 +144,7 @@ for _, id in ipairs(input) do
     ids[#ids+1] = id; ids[#ids+1] = id
   elseif job_limit > 0 then
     if redis.call('ZSCORE', KEYS[10], id) then skipped = skipped + 1 end
-  elseif op ~= '' and redis.call('HGET', ARGV[12] .. me, '_deleted_op') == op then
+  elseif op ~= '' and redis.call('HGET', K.bin, '_deleted_op') == op then
     replayed[#replayed+1] = id
   end
 end
