@@ -24,9 +24,11 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 	if from == to {
 		return &crm.ValidationError{Field: "toObjectId", Code: "SELF_ASSOCIATION", Message: "a record cannot be associated with itself"}
 	}
-	n, err := associateScript.Run(ctx, s.rdb,
-		[]string{RecordKey(t, from.Type, from.ID), RecordKey(t, to.Type, to.ID), AssocKey(t, from.Type, from.ID), AssocKey(t, to.Type, to.ID)},
-		associationMember(from), associationMember(to)).Int()
+	n, err := associateScript.run(ctx, s.rdb, associateCall{
+		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
+		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
+		From: associationMember(from), To: associationMember(to),
+	}).Int()
 	if err != nil {
 		return fmt.Errorf("associate: %w", err)
 	}
@@ -41,8 +43,10 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 
 // Dissociate implements Store.
 func (s *Store) Dissociate(ctx context.Context, t crm.TenantID, from, to crm.AssociationRef) error {
-	if err := dissociateScript.Run(ctx, s.rdb, []string{AssocKey(t, from.Type, from.ID), AssocKey(t, to.Type, to.ID)},
-		associationMember(from), associationMember(to)).Err(); err != nil {
+	if err := dissociateScript.run(ctx, s.rdb, dissociateCall{
+		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
+		From: associationMember(from), To: associationMember(to),
+	}).Err(); err != nil {
 		return fmt.Errorf("dissociate: %w", err)
 	}
 	return nil

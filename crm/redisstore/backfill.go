@@ -11,7 +11,7 @@ import (
 
 // SetBackfill records a backfill's position and progress.
 func (s *Store) SetBackfill(ctx context.Context, t crm.TenantID, flow string, b crm.Backfill) error {
-	if err := s.rdb.HSet(ctx, FlowBackfillKey(t, flow), s.backfillFields(b)...).Err(); err != nil {
+	if err := s.rdb.HSet(ctx, FlowBackfillKey(t, flow), backfillFields(b, s.cfg.Clock.Now())...).Err(); err != nil {
 		return fmt.Errorf("record backfill of %s: %w", flow, err)
 	}
 	return nil
@@ -20,25 +20,29 @@ func (s *Store) SetBackfill(ctx context.Context, t crm.TenantID, flow string, b 
 // AdvanceBackfill records a backfill's position and progress if owner holds its lease (see
 // LeaseBackfill), and reports whether it did.
 func (s *Store) AdvanceBackfill(ctx context.Context, t crm.TenantID, flow, owner string, b crm.Backfill) (bool, error) {
-	n, err := advanceBackfillScript.Run(ctx, s.rdb, []string{FlowBackfillKey(t, flow), FlowBackfillLeaseKey(t, flow)},
-		append([]any{owner}, s.backfillFields(b)...)...).Int()
+	n, err := advanceBackfillScript.run(ctx, s.rdb, advanceBackfillCall{
+		Backfill: FlowBackfillKey(t, flow), Lease: FlowBackfillLeaseKey(t, flow), Owner: owner,
+		State: b, UpdatedAt: s.cfg.Clock.Now(),
+	}).Int()
 	if err != nil {
 		return false, fmt.Errorf("record backfill of %s: %w", flow, err)
 	}
 	return n == 1, nil
 }
 
-func (s *Store) backfillFields(b crm.Backfill) []any {
+// backfillFields are the fields of a backfill's hash, as HSET takes them (name, value, ...), updated
+// at updated.
+func backfillFields(b crm.Backfill, updated time.Time) []any {
 	return []any{"revision", b.Revision, "state", string(b.State), "total", b.Total, "done", b.Done, "enrolled", b.Enrolled,
 		"after", b.After, "prev", b.Prev, "activated_at", ms(b.ActivatedAt), "started_at", ms(b.StartedAt),
-		"updated_at", ms(s.cfg.Clock.Now())}
+		"updated_at", ms(updated)}
 }
 
 // LeaseBackfill takes, or renews, the lease of a workflow's backfill for owner for ttl, and reports
 // whether owner holds it: one runner at a time advances a backfill, and one that dies frees it when
 // the lease runs out.
 func (s *Store) LeaseBackfill(ctx context.Context, t crm.TenantID, flow, owner string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.Run(ctx, s.rdb, []string{FlowBackfillLeaseKey(t, flow)}, owner, ttl.Milliseconds()).Int()
+	n, err := leaseScript.run(ctx, s.rdb, leaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner, TTL: ttl.Milliseconds()}).Int()
 	if err != nil {
 		return false, fmt.Errorf("lease backfill of %s: %w", flow, err)
 	}
@@ -47,7 +51,7 @@ func (s *Store) LeaseBackfill(ctx context.Context, t crm.TenantID, flow, owner s
 
 // ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 func (s *Store) ReleaseBackfill(ctx context.Context, t crm.TenantID, flow, owner string) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{FlowBackfillLeaseKey(t, flow)}, owner).Err(); err != nil {
+	if err := releaseScript.run(ctx, s.rdb, releaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner}).Err(); err != nil {
 		return fmt.Errorf("release backfill of %s: %w", flow, err)
 	}
 	return nil

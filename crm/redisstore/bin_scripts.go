@@ -1,13 +1,175 @@
 package redisstore
 
+import (
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
 // archiveScript moves live records into their type's bin.
 // See lua/archive.lua for its KEYS and ARGV.
-var archiveScript = newScript("helpers", "index", "history", "archive")
+var archiveScript = newScript[archiveCall]("helpers", "index", "history", "archive")
+
+// noJob is the job id whose keys an archive without a job names: job ids are drawn by INCR from 1,
+// so no job has it, and the script does not touch them when Batch is 0.
+const noJob = "0"
+
+// archiveCall is a call of archiveScript (lua/archive.lua).
+type archiveCall struct {
+	Live, Trash, BinIDs, EmailIndex, Changed, ChangedEvents, Audit string
+	// FlowsOfType is the set of the type's workflows, whose enrollments the records leave.
+	FlowsOfType string
+	// Job and JobPending are the bulk delete job's keys (those of noJob without a job).
+	Job, JobPending string
+	// BinEmailDay is the bin email key of the day of At; BinEmailDays the set of such days.
+	BinEmailDay, BinEmailDays string
+	// BinAssocIDs is the set of the type's ids whose bin association key exists.
+	BinAssocIDs string
+	// Records and MemberOf are the keys of each of IDs (none with a job: see withIDs).
+	Records  []recordKeys
+	MemberOf []string
+
+	At                int64 // unix ms
+	Type              crm.ObjectType
+	By, Via, Ref      string
+	Revision          string // of the deleting workflow, else ""
+	Op                string // the call's id, "" with a job
+	Batch             int    // the number of ids the job takes from its pending set, 0 without a job
+	IDs               []crm.RecordID
+	AuditMaxLen       string
+	RecordPrefix      string
+	BinRecordPrefix   string
+	AssocPrefix       string
+	BinAssocPrefix    string
+	MemberOfPrefix    string // of the type
+	ListPrefix        string
+	ListMembersSuffix string
+	FlowPrefix        string
+	EnrollmentsPrefix string
+	HistoriesPrefix   string
+	IndexSpec         string
+}
+
+func (c archiveCall) keys() []string {
+	out := []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
+		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs}
+	for i, r := range c.Records {
+		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
+	}
+	return out
+}
+
+// withIDs returns c moving the records ids of tenant t, without a job.
+func (c archiveCall) withIDs(t crm.TenantID, ids []crm.RecordID) archiveCall {
+	c.IDs, c.Records, c.MemberOf = ids, make([]recordKeys, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		c.Records[i], c.MemberOf[i] = recordKeysOf(t, c.Type, id), MemberOfKey(t, c.Type, id)
+	}
+	return c
+}
+
+func (c archiveCall) argv() []any {
+	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
+		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
+		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec}
+}
 
 // restoreScript brings records back from their type's bin.
 // See lua/restore.lua for its KEYS and ARGV.
-var restoreScript = newScript("helpers", "index", "restore")
+var restoreScript = newScript[restoreCall]("helpers", "index", "restore")
+
+// restoreCall is a call of restoreScript (lua/restore.lua).
+type restoreCall struct {
+	Live, Trash, BinIDs, EmailIndex, Changed, ChangedEvents, Audit string
+	// BinAssocIDs is the set of the type's ids whose bin association key exists.
+	BinAssocIDs string
+	// Records are the keys of each of IDs.
+	Records []recordKeys
+
+	At           int64 // unix ms
+	Type         crm.ObjectType
+	By, Via, Ref string
+	AuditMaxLen  string
+	// RecordPrefix to BinAssocIDsPrefix are the key prefixes of the records associated with a
+	// restored one.
+	RecordPrefix      string
+	BinRecordPrefix   string
+	AssocPrefix       string
+	BinAssocPrefix    string
+	BinAssocIDsPrefix string
+	Op                string // the call's id
+	Horizon           int64  // unix ms: a record deleted at or before it stays in the bin
+	BinEmailDayPrefix string
+	IndexSpec         string
+	IDs               []crm.RecordID
+}
+
+func (c restoreCall) keys() []string {
+	out := make([]string, 0, 8+4*len(c.Records))
+	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs)
+	for _, r := range c.Records {
+		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc)
+	}
+	return out
+}
+
+// recordKeys are the keys of one record, live and in the bin, and of its associations.
+type recordKeys struct {
+	Record, Bin, Assoc, BinAssoc string
+}
+
+// recordKeysOf returns the recordKeys of record id of type o.
+func recordKeysOf(t crm.TenantID, o crm.ObjectType, id crm.RecordID) recordKeys {
+	return recordKeys{Record: RecordKey(t, o, id), Bin: BinRecordKey(t, o, id), Assoc: AssocKey(t, o, id), BinAssoc: BinAssocKey(t, o, id)}
+}
+
+func (c restoreCall) argv() []any {
+	out := []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix,
+		c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.Op, c.Horizon, c.BinEmailDayPrefix, c.IndexSpec}
+	for _, id := range c.IDs {
+		out = append(out, string(id))
+	}
+	return out
+}
 
 // purgeScript removes for good the bin entries of a type deleted at or before a horizon.
 // See lua/purge.lua for its KEYS and ARGV.
-var purgeScript = newScript("helpers", "purge")
+var purgeScript = newScript[purgeCall]("helpers", "purge")
+
+// purgeCall is a call of purgeScript (lua/purge.lua).
+type purgeCall struct {
+	Trash, BinIDs, BinAssocIDs, Audit, BinEmailDays string
+
+	Horizon           int64 // unix ms
+	Limit             int
+	BinRecordPrefix   string // of the type
+	BinAssocPrefix    string // of the type
+	Type              crm.ObjectType
+	At                int64 // unix ms
+	AuditMaxLen       string
+	BinEmailDayPrefix string
+}
+
+func (c purgeCall) keys() []string {
+	return []string{c.Trash, c.BinIDs, c.BinAssocIDs, c.Audit, c.BinEmailDays}
+}
+
+func (c purgeCall) argv() []any {
+	return []any{c.Horizon, c.Limit, c.BinRecordPrefix, c.BinAssocPrefix, string(c.Type), c.At, c.AuditMaxLen,
+		c.BinEmailDayPrefix}
+}
+
+// joinIDs joins record ids with commas, as the scripts that take a list in one ARGV read them.
+func joinIDs(ids []crm.RecordID) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(id))
+	}
+	return b.String()
+}
+
+// msDay is the day (days since the Unix epoch, UTC) of a unix ms time, as the scripts compute it.
+func msDay(at int64) int64 { return at / 86400000 }

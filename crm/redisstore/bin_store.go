@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
@@ -15,26 +14,23 @@ import (
 // auditMaxLen bounds the audit stream of a tenant (approximately, as XADD MAXLEN ~ does).
 const auditMaxLen = "1000000"
 
-func (s *Store) binKeys(t crm.TenantID, o crm.ObjectType) []string {
-	return []string{LiveKey(t, o), TrashKey(t, o), BinIDsKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), AuditKey(t)}
-}
-
-// archiveKeys are the KEYS of archiveScript without a job.
-func (s *Store) archiveKeys(t crm.TenantID, o crm.ObjectType) []string {
-	return append(s.binKeys(t, o), FlowsOfTypeKey(t, o))
-}
-
-// archiveArgs are the ARGV of archiveScript.
-func (s *Store) archiveArgs(t crm.TenantID, o crm.ObjectType, by crm.Actor, ids []any) []any {
+// archiveCall is the call of archiveScript that moves records of o for by, without a job and with
+// no ids yet: the caller adds the ids (withIDs) and Op, or sets Job, JobPending and Batch.
+func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch crm.Schema) archiveCall {
 	who, via, ref := actorFields(by)
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = fmt.Sprint(id)
+	now := s.cfg.Clock.Now().UnixMilli()
+	return archiveCall{
+		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
+		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t), FlowsOfType: FlowsOfTypeKey(t, o),
+		Job: JobKey(t, noJob), JobPending: JobPendingKey(t, noJob),
+		BinEmailDay: BinEmailDayKey(t, msDay(now)), BinEmailDays: BinEmailDaysKey(t), BinAssocIDs: BinAssocIDsKey(t, o),
+		At: now, Type: o, By: who, Via: via, Ref: ref, Revision: revArg(by),
+		AuditMaxLen: auditMaxLen, RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
+		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t),
+		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
+		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
+		IndexSpec: indexSpec(t, sch),
 	}
-	return []any{ms(s.cfg.Clock.Now()), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t),
-		memberOfKeyPrefix(t, o), listKeyPrefix(t), listMembersKeySuffix, strings.Join(list, ","),
-		flowKeyPrefix(t), enrollmentsKeyPrefix(t), historiesKeyPrefix(t), binAssocIDsKeyPrefix(t)}
 }
 
 func actorFields(by crm.Actor) (string, string, string) {
@@ -57,15 +53,14 @@ func revArg(by crm.Actor) string {
 	return strconv.FormatInt(by.Revision, 10)
 }
 
-func idArgs(ids []crm.RecordID) ([]any, error) {
-	out := make([]any, 0, len(ids))
+// checkIDs returns a *crm.ValidationError unless every id is a record id (a number).
+func checkIDs(ids []crm.RecordID) error {
 	for _, id := range ids {
 		if _, err := strconv.ParseUint(string(id), 10, 64); err != nil {
-			return nil, &crm.ValidationError{Field: "id", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", id)}
+			return &crm.ValidationError{Field: "id", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", id)}
 		}
-		out = append(out, string(id))
 	}
-	return out, nil
+	return nil
 }
 
 // ArchiveRecords implements Store.
@@ -77,12 +72,12 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	rest, err := idArgs(ids)
-	if err != nil {
+	if err := checkIDs(ids); err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	args := append(s.archiveArgs(t, o, by, rest), 0, opID(), binEmailDayKeyPrefix(t), BinEmailDaysKey(t), revArg(by), indexSpec(t, sch))
-	reply, acked := s.runAcked(ctx, archiveScript, s.archiveKeys(t, o), args...)
+	call := s.archiveCall(t, o, by, sch).withIDs(t, ids)
+	call.Op = opID()
+	reply, acked := archiveScript.runAcked(ctx, s, call)
 	moved, err := reply.StringSlice()
 	if err != nil {
 		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
@@ -113,16 +108,25 @@ func (s *Store) RestoreRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.RestoreResult{}, err
 	}
-	rest, err := idArgs(ids)
-	if err != nil {
+	if err := checkIDs(ids); err != nil {
 		return crm.RestoreResult{}, err
 	}
 	who, via, ref := actorFields(by)
 	now := s.cfg.Clock.Now()
-	args := append([]any{ms(now), string(o), who, via, ref, auditMaxLen,
-		recordKeyPrefix(t), binRecordKeyPrefix(t), assocKeyPrefix(t), binAssocKeyPrefix(t), binAssocIDsKeyPrefix(t), opID(),
-		ms(now.Add(-s.cfg.Retention)), binEmailDayKeyPrefix(t), indexSpec(t, sch)}, rest...)
-	reply, acked := s.runAcked(ctx, restoreScript, s.binKeys(t, o), args...)
+	records := make([]recordKeys, len(ids))
+	for i, id := range ids {
+		records[i] = recordKeysOf(t, o, id)
+	}
+	reply, acked := restoreScript.runAcked(ctx, s, restoreCall{
+		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
+		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
+		BinAssocIDs: BinAssocIDsKey(t, o), Records: records,
+		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
+		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
+		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),
+		Horizon: now.Add(-s.cfg.Retention).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
+		IndexSpec: indexSpec(t, sch), IDs: ids,
+	})
 	raw, err := reply.Slice()
 	if err != nil {
 		return crm.RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
@@ -163,9 +167,13 @@ func (s *Store) PurgeExpired(ctx context.Context, t crm.TenantID, o crm.ObjectTy
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return 0, fmt.Errorf("crm: purge limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
 	}
-	reply, acked := s.runAcked(ctx, purgeScript, []string{TrashKey(t, o), BinIDsKey(t, o), BinAssocIDsKey(t, o), AuditKey(t), BinEmailDaysKey(t)},
-		ms(horizon), limit, binRecordKeyPrefix(t)+string(o)+":", binAssocKeyPrefix(t)+string(o)+":",
-		string(o), ms(s.cfg.Clock.Now()), auditMaxLen, binEmailDayKeyPrefix(t))
+	reply, acked := purgeScript.runAcked(ctx, s, purgeCall{
+		Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), BinAssocIDs: BinAssocIDsKey(t, o), Audit: AuditKey(t),
+		BinEmailDays: BinEmailDaysKey(t),
+		Horizon:      horizon.UnixMilli(), Limit: limit, BinRecordPrefix: binRecordKeyPrefix(t) + string(o) + ":",
+		BinAssocPrefix: binAssocKeyPrefix(t) + string(o) + ":", Type: o, At: s.cfg.Clock.Now().UnixMilli(),
+		AuditMaxLen: auditMaxLen, BinEmailDayPrefix: binEmailDayKeyPrefix(t),
+	})
 	n, err := reply.Int()
 	if err != nil {
 		return 0, fmt.Errorf("purge %s: %w", o, err)

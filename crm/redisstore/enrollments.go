@@ -25,20 +25,17 @@ func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 	if len(vs) > crm.MaxScriptBatch {
 		return nil, fmt.Errorf("crm: %d verdicts in one call: at most %d", len(vs), crm.MaxScriptBatch)
 	}
-	args := make([]any, 6, 6+3*len(vs))
-	args[0], args[1], args[2], args[3], args[4] = ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)
+	call := s.evaluateFlowCall(t, f)
 	for _, v := range vs {
 		if v.Verdict == crm.VerdictNoMatch {
-			args = append(args, flowMember(f.ObjectType, v.ID))
+			call.NoMatch = append(call.NoMatch, flowMember(f.ObjectType, v.ID))
+		} else {
+			m := flowMember(f.ObjectType, v.ID)
+			call.Verdicts = append(call.Verdicts, flowVerdict{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+				Member: m, Verdict: v.Verdict, Detail: v.Detail})
 		}
 	}
-	args[5] = len(args) - 6
-	for _, v := range vs {
-		if v.Verdict != crm.VerdictNoMatch {
-			args = append(args, flowMember(f.ObjectType, v.ID), string(v.Verdict), v.Detail)
-		}
-	}
-	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
+	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("evaluate workflow %s: %w", f.Name, err)
 	}
@@ -55,9 +52,11 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 	if _, err := s.Record(ctx, t, f.ObjectType, id, &crm.ReadOpts{Properties: []string{"-"}}); err != nil {
 		return err
 	}
-	args := []any{ms(s.cfg.Clock.Now()), f.Revision, boolArg(f.Reenrollment), enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name),
-		0, flowMember(f.ObjectType, id), "manual", by}
-	res, err := evaluateFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name), FlowMatchingKey(t, f.Name)}, args...).StringSlice()
+	call := s.evaluateFlowCall(t, f)
+	m := flowMember(f.ObjectType, id)
+	call.Verdicts = []flowVerdict{{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+		Member: m, Verdict: verdictManual, Detail: by}}
+	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)
 	}
@@ -67,11 +66,12 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 	return nil
 }
 
-func boolArg(b bool) string {
-	if b {
-		return "1"
+// evaluateFlowCall is the call of evaluateFlowScript for workflow f, without verdicts.
+func (s *Store) evaluateFlowCall(t crm.TenantID, f crm.FlowRef) evaluateFlowCall {
+	return evaluateFlowCall{
+		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name), Matching: FlowMatchingKey(t, f.Name),
+		At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
 	}
-	return "0"
 }
 
 func membersToIDs(ms []string) []crm.RecordID {
@@ -90,11 +90,16 @@ func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	args := []any{ms(s.cfg.Clock.Now()), f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name), action, f.By}
-	for _, r := range rs {
-		args = append(args, flowMember(f.ObjectType, r.ID), r.Outcome, r.Detail, ms(r.Due), boolArg(r.Stop))
+	call := advanceStepsCall{
+		Enrolled: FlowEnrolledKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Step: step, Steps: nsteps,
+		Action: action, By: f.By,
 	}
-	res, err := advanceStepsScript.Run(ctx, s.rdb, []string{FlowEnrolledKey(t, f.Name)}, args...).StringSlice()
+	for _, r := range rs {
+		m := flowMember(f.ObjectType, r.ID)
+		call.Results = append(call.Results, stepResult{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+			Member: m, Outcome: r.Outcome, Detail: r.Detail, Due: r.Due.UnixMilli(), Stop: r.Stop})
+	}
+	res, err := advanceStepsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("advance workflow %s step %d: %w", f.Name, step, err)
 	}
@@ -109,11 +114,17 @@ func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowR
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	args := []any{ms(s.cfg.Clock.Now()), from, f.Revision, step, nsteps, enrollmentKeyPrefix(t, f.Name), historyKeyPrefix(t, f.Name)}
-	for _, id := range ids {
-		args = append(args, flowMember(f.ObjectType, id))
+	call := moveEnrollmentsCall{
+		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name),
+		At: s.cfg.Clock.Now().UnixMilli(), From: from, To: f.Revision, Step: step, Steps: nsteps,
 	}
-	res, err := moveEnrollmentsScript.Run(ctx, s.rdb, []string{FlowKey(t, f.Name), FlowEnrolledKey(t, f.Name)}, args...).StringSlice()
+	for _, id := range ids {
+		m := flowMember(f.ObjectType, id)
+		call.Members = append(call.Members, m)
+		call.Enrollments = append(call.Enrollments, EnrollmentKey(t, f.Name, m))
+		call.Histories = append(call.Histories, HistoryKey(t, f.Name, m))
+	}
+	res, err := moveEnrollmentsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("move enrollments of workflow %s to revision %d: %w", f.Name, f.Revision, err)
 	}
@@ -241,11 +252,11 @@ func (s *Store) AckChanges(ctx context.Context, t crm.TenantID, cs []crm.Change)
 	if len(cs) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 3*len(cs))
+	call := ackChangesCall{Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t)}
 	for _, c := range cs {
-		args = append(args, c.Mark.Member, strconv.FormatFloat(c.Mark.Score, 'f', -1, 64), c.LastSeq())
+		call.Marks = append(call.Marks, ackMark{Member: c.Mark.Member, Score: c.Mark.Score, LastSeq: c.LastSeq()})
 	}
-	n, err := ackChangesScript.Run(ctx, s.rdb, []string{ChangedKey(t), ChangedEventsKey(t)}, args...).Int()
+	n, err := ackChangesScript.run(ctx, s.rdb, call).Int()
 	if err != nil {
 		return 0, fmt.Errorf("ack changes: %w", err)
 	}

@@ -16,8 +16,10 @@ import (
 // caller has validated source; an unchanged source adds no revision. A *ConflictError when the
 // workflow exists with another object type.
 func (s *Store) PutFlow(ctx context.Context, t crm.TenantID, name string, o crm.ObjectType, source, by string) (crm.Flow, bool, error) {
-	res, err := putFlowScript.Run(ctx, s.rdb, []string{FlowsKey(t), FlowKey(t, name), FlowsOfTypeKey(t, o)},
-		name, string(o), source, by, ms(s.cfg.Clock.Now()), flowKeyPrefix(t)+name+":rev:").Slice()
+	res, err := putFlowScript.run(ctx, s.rdb, putFlowCall{
+		Flows: FlowsKey(t), Flow: FlowKey(t, name), FlowsOfType: FlowsOfTypeKey(t, o),
+		Name: name, Type: o, Source: source, By: by, At: s.cfg.Clock.Now().UnixMilli(), RevPrefix: flowKeyPrefix(t) + name + ":rev:",
+	}).Slice()
 	if err != nil {
 		return crm.Flow{}, false, fmt.Errorf("store workflow %s: %w", name, err)
 	}
@@ -104,13 +106,17 @@ func (s *Store) ActivateFlow(ctx context.Context, t crm.TenantID, name string, p
 	if p.Reads != nil {
 		reads = strings.Join(p.Reads, ",")
 	}
-	args := []any{ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name, p.By, p.Revision, reads, flowKeyPrefix(t), trigReadsKeyPrefix(t)}
+	call := activateFlowCall{
+		Tenant: TenantKey(t), Flow: FlowKey(t, name), ChangedEvents: ChangedEventsKey(t),
+		At: s.cfg.Clock.Now().UnixMilli(), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: name, By: p.By,
+		Revision: p.Revision, Reads: reads, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
+	}
 	for _, p := range crm.Plans {
 		if p.AllowsWorkflows() {
-			args = append(args, string(p))
+			call.Plans = append(call.Plans, p)
 		}
 	}
-	res, err := activateFlowScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowKey(t, name), ChangedEventsKey(t)}, args...).Slice()
+	res, err := activateFlowScript.run(ctx, s.rdb, call).Slice()
 	if err != nil {
 		return crm.Flow{}, fmt.Errorf("activate workflow %s: %w", name, err)
 	}
@@ -134,8 +140,10 @@ func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts
 	if !opts.IfActivatedAt.IsZero() {
 		at = ms(opts.IfActivatedAt)
 	}
-	n, err := pauseFlowScript.Run(ctx, s.rdb, []string{FlowKey(t, name)}, ms(s.cfg.Clock.Now()), activeFlowsKeyPrefix(t), name,
-		opts.Reason, at, flowKeyPrefix(t), trigReadsKeyPrefix(t)).Int()
+	n, err := pauseFlowScript.run(ctx, s.rdb, pauseFlowCall{
+		Flow: FlowKey(t, name), At: s.cfg.Clock.Now().UnixMilli(), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: name,
+		Reason: opts.Reason, IfActivatedAt: at, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
+	}).Int()
 	if err != nil {
 		return crm.Flow{}, fmt.Errorf("pause workflow %s: %w", name, err)
 	}

@@ -40,29 +40,29 @@ func (s *Store) CreateDeleteJob(ctx context.Context, t crm.TenantID, p crm.Delet
 	}
 	token := opID()
 	pending := JobStagingKey(t, token)
-	stageKeys := []string{pending, LiveKey(t, p.ObjectType)}
 	// Stage the live ones of the ids in chunks, each a short script (one long intersection would
 	// hold Redis for every tenant), in a key of this request's until the job is sealed.
 	for start := 0; start < len(p.IDs); start += 1000 {
 		end := min(start+1000, len(p.IDs))
-		args := make([]any, 0, end-start)
 		for _, rid := range p.IDs[start:end] {
 			if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
 				s.rdb.Del(ctx, pending)
 				return crm.Job{}, &crm.ValidationError{Field: "ids", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 			}
-			args = append(args, string(rid))
 		}
-		if err := stageLiveScript.Run(ctx, s.rdb, stageKeys, args...).Err(); err != nil {
+		call := stageLiveCall{Staged: pending, Live: LiveKey(t, p.ObjectType), IDs: p.IDs[start:end]}
+		if err := stageLiveScript.run(ctx, s.rdb, call).Err(); err != nil {
 			s.rdb.Del(ctx, pending)
 			return crm.Job{}, fmt.Errorf("stage a bulk delete of %s: %w", p.ObjectType, err)
 		}
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := sealDeleteJobScript.Run(ctx, s.rdb, []string{pending, SeqKey(t, "jobs"), JobsKey(t)},
-		p.ConfirmCount, ms(now), jobKeyPrefix(t), "", // a bulk job's ref is its own id, drawn when it is sealed
-		"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By, "via", string(crm.ViaBulk),
-		"selection", p.Selection, "confirm_count", p.ConfirmCount).Slice()
+	res, err := sealDeleteJobScript.run(ctx, s.rdb, sealDeleteJobCall{
+		Staged: pending, Seq: SeqKey(t, "jobs"), Jobs: JobsKey(t),
+		ConfirmCount: p.ConfirmCount, At: now.UnixMilli(), JobPrefix: jobKeyPrefix(t),
+		Ref:    "", // a bulk job's ref is its own id, drawn when it is sealed
+		Fields: jobFields{Type: p.ObjectType, By: p.By, Via: crm.ViaBulk, Selection: p.Selection, ConfirmCount: p.ConfirmCount},
+	}).Slice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("seal a bulk delete of %s: %w", p.ObjectType, err)
 	}
@@ -156,15 +156,14 @@ func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 			}
 			meta = j
 		}
-		keys := append(s.archiveKeys(t, meta.ObjectType), JobKey(t, id), JobPendingKey(t, id))
 		sch, err := s.Schema(ctx, t, meta.ObjectType)
 		if err != nil {
 			return crm.Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
-		args := append(s.archiveArgs(t, meta.ObjectType, meta.By, nil), limit, "", binEmailDayKeyPrefix(t), BinEmailDaysKey(t),
-			"", indexSpec(t, sch))
+		call := s.archiveCall(t, meta.ObjectType, meta.By, sch)
+		call.Job, call.JobPending, call.Batch = JobKey(t, id), JobPendingKey(t, id), limit
 		var reply *redis.Cmd
-		reply, acked = s.runAcked(ctx, archiveScript, keys, args...)
+		reply, acked = archiveScript.runAcked(ctx, s, call)
 		if res, err = reply.StringSlice(); err != nil {
 			return crm.Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
@@ -219,7 +218,7 @@ func (s *Store) ScanRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 // LeaseJob takes, or renews, the lease of a job for owner for ttl, and reports whether owner holds
 // it. A runner renews it before each batch; while another owner holds it, a runner leaves the job alone.
 func (s *Store) LeaseJob(ctx context.Context, t crm.TenantID, id, owner string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.Run(ctx, s.rdb, []string{JobLeaseKey(t, id)}, owner, ttl.Milliseconds()).Int()
+	n, err := leaseScript.run(ctx, s.rdb, leaseCall{Lease: JobLeaseKey(t, id), Owner: owner, TTL: ttl.Milliseconds()}).Int()
 	if err != nil {
 		return false, fmt.Errorf("lease job %s: %w", id, err)
 	}
@@ -228,7 +227,7 @@ func (s *Store) LeaseJob(ctx context.Context, t crm.TenantID, id, owner string, 
 
 // ReleaseJob gives up the lease of a job if owner holds it.
 func (s *Store) ReleaseJob(ctx context.Context, t crm.TenantID, id, owner string) error {
-	if err := releaseScript.Run(ctx, s.rdb, []string{JobLeaseKey(t, id)}, owner).Err(); err != nil {
+	if err := releaseScript.run(ctx, s.rdb, releaseCall{Lease: JobLeaseKey(t, id), Owner: owner}).Err(); err != nil {
 		return fmt.Errorf("release job %s: %w", id, err)
 	}
 	return nil

@@ -28,7 +28,9 @@ func (s *Store) CreateList(ctx context.Context, t crm.TenantID, name string, o c
 	}
 	id := crm.ListID(strconv.FormatInt(n, 10))
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	if err := createListScript.Run(ctx, s.rdb, []string{ListsKey(t), ListKey(t, id)}, string(id), name, string(o), ms(now)).Err(); err != nil {
+	if err := createListScript.run(ctx, s.rdb, createListCall{
+		Lists: ListsKey(t), List: ListKey(t, id), ID: id, Name: name, Type: o, At: now.UnixMilli(),
+	}).Err(); err != nil {
 		return crm.ListDef{}, fmt.Errorf("create list: %w", err)
 	}
 	return crm.ListDef{ID: id, Name: name, ObjectType: o, CreatedAt: now}, nil
@@ -83,8 +85,10 @@ func (s *Store) DeleteList(ctx context.Context, t crm.TenantID, id crm.ListID) e
 	if err != nil {
 		return err
 	}
-	n, err := deleteListScript.Run(ctx, s.rdb, []string{ListsKey(t), ListKey(t, id), ListMembersKey(t, id)},
-		string(id), memberOfKeyPrefix(t, l.ObjectType)).Int()
+	n, err := deleteListScript.run(ctx, s.rdb, deleteListCall{
+		Lists: ListsKey(t), List: ListKey(t, id), Members: ListMembersKey(t, id),
+		ID: id, MemberOfPrefix: memberOfKeyPrefix(t, l.ObjectType),
+	}).Int()
 	if err != nil {
 		return fmt.Errorf("delete list %s: %w", id, err)
 	}
@@ -103,15 +107,13 @@ func (s *Store) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListI
 	if err != nil {
 		return 0, nil, err
 	}
-	args := []any{string(id), recordKeyPrefix(t) + string(l.ObjectType) + ":", memberOfKeyPrefix(t, l.ObjectType),
-		string(l.ObjectType), ms(s.cfg.Clock.Now())}
 	for _, rid := range ids {
 		if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
 			return 0, nil, &crm.ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 		}
-		args = append(args, string(rid))
 	}
-	res, err := addListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id), ChangedKey(t), ChangedEventsKey(t)}, args...).Slice()
+	call := newAddListMembersCall(t, id, l.ObjectType, s.cfg.Clock.Now().UnixMilli(), ids)
+	res, err := addListMembersScript.run(ctx, s.rdb, call).Slice()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}
@@ -135,11 +137,11 @@ func (s *Store) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.Li
 	if err != nil {
 		return 0, err
 	}
-	args := []any{string(id), memberOfKeyPrefix(t, l.ObjectType)}
+	call := removeListMembersCall{List: ListKey(t, id), Members: ListMembersKey(t, id), ID: id, IDs: ids}
 	for _, rid := range ids {
-		args = append(args, string(rid))
+		call.MemberOf = append(call.MemberOf, MemberOfKey(t, l.ObjectType, rid))
 	}
-	n, err := removeListMembersScript.Run(ctx, s.rdb, []string{ListKey(t, id), ListMembersKey(t, id)}, args...).Int()
+	n, err := removeListMembersScript.run(ctx, s.rdb, call).Int()
 	if errors.Is(err, redis.Nil) {
 		return 0, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}

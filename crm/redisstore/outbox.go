@@ -16,20 +16,99 @@ const mailLeasePrefix = "lease:"
 // appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
 // and first removes the expired entries (at most 100 a call).
 // See lua/append_outbox.lua for its KEYS and ARGV.
-var appendOutboxScript = newScript("mail_drop", "append_outbox")
+var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox")
+
+// appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
+type appendOutboxCall struct {
+	Outbox, Sent, Expiry, Audit string
+	// Record and BinRecord are the keys of the record the email is about; both "" without one
+	// (they are then left out of KEYS).
+	Record, BinRecord string
+
+	Message     string // JSON
+	SentTTL     int64  // ms
+	At          int64  // unix ms
+	ExpiresAt   int64  // unix ms, 0 for never
+	Ref         crm.MailRef
+	MailID      string
+	AuditMaxLen string
+}
+
+func (c appendOutboxCall) keys() []string {
+	keys := []string{c.Outbox, c.Sent, c.Expiry, c.Audit}
+	if c.Record != "" {
+		keys = append(keys, c.Record, c.BinRecord)
+	}
+	return keys
+}
+
+func (c appendOutboxCall) argv() []any {
+	return []any{c.Message, c.SentTTL, c.At, c.ExpiresAt, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow,
+		c.MailID, c.AuditMaxLen}
+}
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
 // See lua/expire_outbox.lua for its KEYS and ARGV.
-var expireOutboxScript = newScript("expire_outbox")
+var expireOutboxScript = newScript[expireOutboxCall]("expire_outbox")
+
+// expireOutboxCall is a call of expireOutboxScript (lua/expire_outbox.lua).
+type expireOutboxCall struct {
+	Outbox, Expiry string
+
+	At    int64 // unix ms
+	Limit int
+}
+
+func (c expireOutboxCall) keys() []string { return []string{c.Outbox, c.Expiry} }
+func (c expireOutboxCall) argv() []any    { return []any{c.At, c.Limit} }
 
 // claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops it
 // when the record it is about no longer exists.
 // See lua/claim_mail.lua for its KEYS and ARGV.
-var claimMailScript = newScript("mail_drop", "claim_mail")
+var claimMailScript = newScript[claimMailCall]("mail_drop", "claim_mail")
+
+// claimMailCall is a call of claimMailScript (lua/claim_mail.lua).
+type claimMailCall struct {
+	Sent, Audit string
+	// Record and BinRecord are the keys of the record the email is about; both "" without one
+	// (they are then left out of KEYS).
+	Record, BinRecord string
+
+	Lease       string // "lease:<token>"
+	LeaseTTL    int64  // ms
+	At          int64  // unix ms
+	Ref         crm.MailRef
+	MailID      string
+	AuditMaxLen string
+	SentTTL     int64 // ms
+}
+
+func (c claimMailCall) keys() []string {
+	keys := []string{c.Sent, c.Audit}
+	if c.Record != "" {
+		keys = append(keys, c.Record, c.BinRecord)
+	}
+	return keys
+}
+
+func (c claimMailCall) argv() []any {
+	return []any{c.Lease, c.LeaseTTL, c.At, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow, c.MailID,
+		c.AuditMaxLen, c.SentTTL}
+}
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
 // See lua/release_mail.lua for its KEYS and ARGV.
-var releaseMailScript = newScript("release_mail")
+var releaseMailScript = newScript[releaseMailCall]("release_mail")
+
+// releaseMailCall is a call of releaseMailScript (lua/release_mail.lua).
+type releaseMailCall struct {
+	Sent string
+
+	Lease string // "lease:<token>"
+}
+
+func (c releaseMailCall) keys() []string { return []string{c.Sent} }
+func (c releaseMailCall) argv() []any    { return []any{c.Lease} }
 
 func checkMailID(id string) error {
 	if id == "" || strings.ContainsAny(id, "\r\n") {
@@ -62,16 +141,18 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) er
 	if err != nil {
 		return fmt.Errorf("encode outbox message %s: %w", m.ID, err)
 	}
-	keys := []string{OutboxKey(t), MailSentKey(t, m.ID), OutboxExpiryKey(t), AuditKey(t)}
+	call := appendOutboxCall{
+		Outbox: OutboxKey(t), Sent: MailSentKey(t, m.ID), Expiry: OutboxExpiryKey(t), Audit: AuditKey(t),
+		Message: string(raw), SentTTL: crm.MailSentTTL.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(),
+		Ref: m.Ref, MailID: m.ID, AuditMaxLen: auditMaxLen,
+	}
 	if !m.Ref.IsZero() {
-		keys = append(keys, RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID))
+		call.Record, call.BinRecord = RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID)
 	}
-	expires := "0"
 	if !m.ExpiresAt.IsZero() {
-		expires = ms(m.ExpiresAt)
+		call.ExpiresAt = m.ExpiresAt.UnixMilli()
 	}
-	n, err := appendOutboxScript.Run(ctx, s.rdb, keys, string(raw), crm.MailSentTTL.Milliseconds(),
-		ms(s.cfg.Clock.Now()), expires, string(m.Ref.ObjectType), string(m.Ref.RecordID), m.Ref.Workflow, m.ID, auditMaxLen).Int()
+	n, err := appendOutboxScript.run(ctx, s.rdb, call).Int()
 	if err != nil {
 		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
 	}
@@ -152,7 +233,7 @@ func (s *Store) ExpireOutbox(ctx context.Context, t crm.TenantID, now time.Time,
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return 0, fmt.Errorf("crm: outbox expiry limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
 	}
-	n, err := expireOutboxScript.Run(ctx, s.rdb, []string{OutboxKey(t), OutboxExpiryKey(t)}, ms(now), limit).Int()
+	n, err := expireOutboxScript.run(ctx, s.rdb, expireOutboxCall{Outbox: OutboxKey(t), Expiry: OutboxExpiryKey(t), At: now.UnixMilli(), Limit: limit}).Int()
 	if err != nil {
 		return 0, fmt.Errorf("expire outbox: %w", err)
 	}
@@ -194,12 +275,15 @@ func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token s
 }
 
 func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, d time.Duration, ref crm.MailRef) (crm.MailClaim, error) {
-	keys := []string{MailSentKey(t, id), AuditKey(t)}
-	if !ref.IsZero() {
-		keys = append(keys, RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID))
+	call := claimMailCall{
+		Sent: MailSentKey(t, id), Audit: AuditKey(t),
+		Lease: lease, LeaseTTL: d.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(), Ref: ref, MailID: id,
+		AuditMaxLen: auditMaxLen, SentTTL: crm.MailSentTTL.Milliseconds(),
 	}
-	res, err := claimMailScript.Run(ctx, s.rdb, keys, lease, d.Milliseconds(), ms(s.cfg.Clock.Now()),
-		string(ref.ObjectType), string(ref.RecordID), ref.Workflow, id, auditMaxLen, crm.MailSentTTL.Milliseconds()).Text()
+	if !ref.IsZero() {
+		call.Record, call.BinRecord = RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID)
+	}
+	res, err := claimMailScript.run(ctx, s.rdb, call).Text()
 	if err != nil {
 		return 0, fmt.Errorf("claim email %s: %w", id, err)
 	}
@@ -232,7 +316,7 @@ func (s *Store) FinishMail(ctx context.Context, t crm.TenantID, id, token string
 		}
 		return nil
 	}
-	if err := releaseMailScript.Run(ctx, s.rdb, []string{key}, mailLeasePrefix+token).Err(); err != nil {
+	if err := releaseMailScript.run(ctx, s.rdb, releaseMailCall{Sent: key, Lease: mailLeasePrefix + token}).Err(); err != nil {
 		return fmt.Errorf("release email %s: %w", id, err)
 	}
 	return nil

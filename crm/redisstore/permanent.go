@@ -39,7 +39,7 @@ func (s *Store) PermanentDeleteContact(ctx context.Context, t crm.TenantID, p cr
 		// outbox when no SMTP server is configured), where no trace of the contact may stay.
 		p.Email, typed = e, "named by its email address"
 	} else {
-		if _, err := idArgs([]crm.RecordID{p.ID}); err != nil {
+		if err := checkIDs([]crm.RecordID{p.ID}); err != nil {
 			return crm.PermanentDeleteResult{}, err
 		}
 		typed = "with id " + string(p.ID)
@@ -98,26 +98,37 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("encode mail: %w", err)
 	}
-	idList := make([]string, len(ids))
-	for i, id := range ids {
-		idList[i] = string(id)
+	call := permanentDeleteCall{
+		EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
+		Blocklist: BlocklistKey(t), PendingMail: PendingMailKey(t), Flows: FlowsKey(t),
+		Contacts: typeSetsOf(t, crm.Contacts), Calls: typeSetsOf(t, crm.Calls),
+		At: now.UnixMilli(), IDs: ids, By: by, AuditMaxLen: auditMaxLen,
+		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
+		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t), MemberOfPrefix: memberOfKeysPrefix(t),
+		ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
+		MailID: mail.ID, Mail: string(raw), Read: strings.Join(read, "|"),
+		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
+		BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
 	}
-	args := []any{ms(now), strings.Join(idList, ","), by, auditMaxLen, recordKeyPrefix(t), binRecordKeyPrefix(t),
-		assocKeyPrefix(t), binAssocKeyPrefix(t), memberOfKeysPrefix(t), listKeyPrefix(t), listMembersKeySuffix,
-		liveKeyPrefix(t), trashKeyPrefix(t), binIDsKeyPrefix(t), mail.ID, string(raw), strings.Join(read, "|"),
-		flowKeyPrefix(t), enrollmentsKeyPrefix(t), historiesKeyPrefix(t), binAssocIDsKeyPrefix(t), binEmailDayKeyPrefix(t)}
+	for _, id := range ids {
+		call.Records = append(call.Records, recordKeysOf(t, crm.Contacts, id))
+		call.MemberOf = append(call.MemberOf, MemberOfKey(t, crm.Contacts, id))
+	}
 	for _, o := range []crm.ObjectType{crm.Contacts, crm.Calls} {
 		sch, err := s.Schema(ctx, t, o)
 		if err != nil {
 			return crm.PermanentDeleteResult{}, false, err
 		}
-		args = append(args, indexSpec(t, sch))
+		if o == crm.Contacts {
+			call.ContactsIndexSpec = indexSpec(t, sch)
+		} else {
+			call.CallsIndexSpec = indexSpec(t, sch)
+		}
 	}
 	for _, e := range block {
-		args = append(args, s.emailHash(t, e))
+		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}
-	reply, acked := s.runAcked(ctx, permanentDeleteScript, []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t),
-		AuditKey(t), BlocklistKey(t), PendingMailKey(t), FlowsKey(t)}, args...)
+	reply, acked := permanentDeleteScript.runAcked(ctx, s, call)
 	n, err := reply.Int()
 	if err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)

@@ -154,20 +154,25 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	if err != nil {
 		return nil, fmt.Errorf("draw ids: %w", err)
 	}
-	keys := []string{LiveKey(t, o), EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t), TriggerReadsKey(t, o)}
+	call := createRecordsCall{
+		Live: LiveKey(t, o), EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
+		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o),
+	}
 	for i := range recs {
 		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
-		keys = append(keys, RecordKey(t, o, crm.RecordID(recs[i].ID)))
+		call.Records = append(call.Records, RecordKey(t, o, crm.RecordID(recs[i].ID)))
+		call.Bins = append(call.Bins, BinRecordKey(t, o, crm.RecordID(recs[i].ID)))
 	}
 	for i, r := range in {
 		if len(r.Associations) == 0 {
 			continue
 		}
-		keys = append(keys, AssocKey(t, o, crm.RecordID(recs[i].ID)))
-		recs[i].AssocKey = len(keys) // Lua indexes from 1
+		recs[i].AssocKey = call.nextKey()
+		call.Assocs = append(call.Assocs, AssocKey(t, o, crm.RecordID(recs[i].ID)))
 		for _, a := range r.Associations {
-			keys = append(keys, RecordKey(t, a.Type, a.ID), AssocKey(t, a.Type, a.ID))
-			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: associationMember(a), RecordKey: len(keys) - 1, AssocKey: len(keys)})
+			rk := call.nextKey()
+			call.Assocs = append(call.Assocs, RecordKey(t, a.Type, a.ID), AssocKey(t, a.Type, a.ID))
+			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: associationMember(a), RecordKey: rk, AssocKey: rk + 1})
 		}
 	}
 	payload, err := json.Marshal(recs)
@@ -175,7 +180,9 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, fmt.Errorf("encode records: %w", err)
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := createRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), string(payload), binRecordKeyPrefix(t), indexSpec(t, sch)).StringSlice()
+	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
+	call.IndexSpec = indexSpec(t, sch)
+	res, err := createRecordsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
 	}
@@ -232,7 +239,10 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, err
 	}
 	ups := make([]updateJSON, len(in))
-	keys := []string{EmailIndexKey(t), ChangedKey(t), ChangedEventsKey(t), BlocklistKey(t), TriggerReadsKey(t, o)}
+	call := updateRecordsCall{
+		EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
+		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o),
+	}
 	var verrs crm.ValidationErrors
 	seen := map[crm.RecordID]bool{}
 	for i, u := range in {
@@ -268,7 +278,7 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 			}
 		}
 		ups[i] = up
-		keys = append(keys, RecordKey(t, o, u.ID))
+		call.Records = append(call.Records, RecordKey(t, o, u.ID))
 	}
 	if len(verrs) > 0 {
 		return nil, verrs
@@ -278,12 +288,9 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, fmt.Errorf("encode updates: %w", err)
 	}
 	// cjson encodes an empty Lua table as an object; the script only iterates, so that is harmless.
-	isContacts := "0"
-	if o == crm.Contacts {
-		isContacts = "1"
-	}
 	now := s.cfg.Clock.Now()
-	res, err := updateRecordsScript.Run(ctx, s.rdb, keys, ms(now), string(o), isContacts, string(payload), indexSpec(t, sch)).StringSlice()
+	call.At, call.Type, call.Contacts, call.Payload, call.IndexSpec = now.UnixMilli(), o, o == crm.Contacts, string(payload), indexSpec(t, sch)
+	res, err := updateRecordsScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", o, err)
 	}

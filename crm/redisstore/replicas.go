@@ -14,7 +14,8 @@ import (
 // master of the script's first key (WAIT counts the replicas that have the writes of its own
 // connection); a short count is acked ErrNotReplicated, wrapped with the counts, while the reply
 // stays whole: the change was made, and the caller returns what it did along with acked.
-func (s *Store) runAcked(ctx context.Context, script *redis.Script, keys []string, args ...any) (reply *redis.Cmd, acked error) {
+func (s *Store) runAcked(ctx context.Context, script *redis.Script, call scriptCall) (reply *redis.Cmd, acked error) {
+	keys, args := call.keys(), call.argv()
 	if s.cfg.WaitReplicas == 0 {
 		return script.Run(ctx, s.rdb, keys, args...), nil
 	}

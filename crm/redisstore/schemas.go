@@ -75,16 +75,16 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("encode object type: %w", err)
 	}
-	args := []any{def.Name, string(raw)}
+	call := createObjectTypeCall{ObjectTypes: ObjectTypesKey(t), Schema: SchemaKey(t, crm.ObjectType(def.Name)),
+		Name: def.Name, Definition: string(raw)}
 	for _, p := range def.Properties {
 		pj, err := json.Marshal(p)
 		if err != nil {
 			return crm.ObjectTypeDef{}, fmt.Errorf("encode property: %w", err)
 		}
-		args = append(args, p.Name, string(pj))
+		call.Properties = append(call.Properties, p.Name, string(pj))
 	}
-	n, err := createObjectTypeScript.Run(ctx, s.rdb,
-		[]string{ObjectTypesKey(t), SchemaKey(t, crm.ObjectType(def.Name))}, args...).Int()
+	n, err := createObjectTypeScript.run(ctx, s.rdb, call).Int()
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("create object type %s: %w", def.Name, err)
 	}

@@ -1,78 +1,378 @@
 package redisstore
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"strings"
 
+	"github.com/crmflow/crmflow/crm"
 	"github.com/redis/go-redis/v9"
 )
 
 // createTenantScript creates a tenant unless it exists.
 // See lua/create_tenant.lua for its KEYS and ARGV.
-var createTenantScript = newScript("create_tenant")
+var createTenantScript = newScript[createTenantCall]("create_tenant")
+
+// createTenantCall is a call of createTenantScript (lua/create_tenant.lua).
+type createTenantCall struct {
+	Tenant string
+
+	Plan crm.Plan
+	At   int64 // unix ms
+}
+
+func (c createTenantCall) keys() []string { return []string{c.Tenant} }
+func (c createTenantCall) argv() []any    { return []any{string(c.Plan), c.At} }
 
 // createUserScript adds a user to an existing tenant and writes the audit entry of it.
 // See lua/create_user.lua for its KEYS and ARGV.
-var createUserScript = newScript("create_user")
+var createUserScript = newScript[createUserCall]("create_user")
+
+// createUserCall is a call of createUserScript (lua/create_user.lua).
+type createUserCall struct {
+	Tenant, User, Users, Audit string
+
+	Email       string
+	Perms       string // comma-separated
+	At          int64  // unix ms
+	By          string // the acting admin
+	AuditMaxLen string
+}
+
+func (c createUserCall) keys() []string { return []string{c.Tenant, c.User, c.Users, c.Audit} }
+func (c createUserCall) argv() []any    { return []any{c.Email, c.Perms, c.At, c.By, c.AuditMaxLen} }
 
 // setUserPermsScript replaces the permissions of an existing user and writes the audit entry of it.
 // See lua/set_user_perms.lua for its KEYS and ARGV.
-var setUserPermsScript = newScript("set_user_perms")
+var setUserPermsScript = newScript[setUserPermsCall]("set_user_perms")
+
+// setUserPermsCall is a call of setUserPermsScript (lua/set_user_perms.lua).
+type setUserPermsCall struct {
+	User, Audit string
+
+	Email       string
+	Perms       string // comma-separated
+	At          int64  // unix ms
+	By          string // the acting admin
+	AuditMaxLen string
+}
+
+func (c setUserPermsCall) keys() []string { return []string{c.User, c.Audit} }
+func (c setUserPermsCall) argv() []any    { return []any{c.Email, c.Perms, c.At, c.By, c.AuditMaxLen} }
 
 // setUserDisabledScript disables or enables an existing user and writes the audit entry of the
 // change.
 // See lua/set_user_disabled.lua for its KEYS and ARGV.
-var setUserDisabledScript = newScript("set_user_disabled")
+var setUserDisabledScript = newScript[setUserDisabledCall]("set_user_disabled")
+
+// setUserDisabledCall is a call of setUserDisabledScript (lua/set_user_disabled.lua).
+type setUserDisabledCall struct {
+	User, Audit string
+
+	Email       string
+	Disabled    bool   // sent as 1 or 0
+	At          int64  // unix ms
+	By          string // the acting admin
+	AuditMaxLen string
+}
+
+func (c setUserDisabledCall) keys() []string { return []string{c.User, c.Audit} }
+func (c setUserDisabledCall) argv() []any {
+	return []any{c.Email, flag(c.Disabled), c.At, c.By, c.AuditMaxLen}
+}
 
 // createTokenScript stores a token's hash for an existing user that is not disabled, indexes it by
 // its public id and writes the audit entry of it.
 // See lua/create_token.lua for its KEYS and ARGV.
-var createTokenScript = newScript("create_token")
+var createTokenScript = newScript[createTokenCall]("create_token")
+
+// createTokenCall is a call of createTokenScript (lua/create_token.lua).
+type createTokenCall struct {
+	User, Token, Tokens, Audit string
+
+	Email       string
+	At          int64 // unix ms
+	ExpiresAt   int64 // unix ms, 0 for never
+	TTL         int64 // ms, 0 for none: Redis drops the token key itself after it
+	ID          string
+	Hash        string // sha256 of the token
+	By          string // the acting admin
+	AuditMaxLen string
+}
+
+func (c createTokenCall) keys() []string { return []string{c.User, c.Token, c.Tokens, c.Audit} }
+func (c createTokenCall) argv() []any {
+	return []any{c.Email, c.At, c.ExpiresAt, c.TTL, c.ID, c.Hash, c.By, c.AuditMaxLen}
+}
 
 // indexTokenScript indexes a token issued before tokens had public ids, at its first use.
 // See lua/index_token.lua for its KEYS and ARGV.
-var indexTokenScript = newScript("index_token")
+var indexTokenScript = newScript[indexTokenCall]("index_token")
+
+// indexTokenCall is a call of indexTokenScript (lua/index_token.lua).
+type indexTokenCall struct {
+	Token, Tokens string
+
+	ID   string
+	Hash string // sha256 of the token
+}
+
+func (c indexTokenCall) keys() []string { return []string{c.Token, c.Tokens} }
+func (c indexTokenCall) argv() []any    { return []any{c.ID, c.Hash} }
 
 // revokeTokenScript deletes a token for good, by its public id, and writes the audit entry of it.
 // See lua/revoke_token.lua for its KEYS and ARGV.
-var revokeTokenScript = newScript("revoke_token")
+var revokeTokenScript = newScript[revokeTokenCall]("revoke_token")
+
+// revokeTokenCall is a call of revokeTokenScript (lua/revoke_token.lua).
+type revokeTokenCall struct {
+	Tokens, Audit string
+
+	ID          string
+	TokenPrefix string // the token id names the token key
+	At          int64  // unix ms
+	By          string // the acting admin
+	AuditMaxLen string
+}
+
+func (c revokeTokenCall) keys() []string { return []string{c.Tokens, c.Audit} }
+func (c revokeTokenCall) argv() []any    { return []any{c.ID, c.TokenPrefix, c.At, c.By, c.AuditMaxLen} }
 
 // createObjectTypeScript defines a custom object type and its properties.
 // See lua/create_object_type.lua for its KEYS and ARGV.
-var createObjectTypeScript = newScript("create_object_type")
+var createObjectTypeScript = newScript[createObjectTypeCall]("create_object_type")
+
+// createObjectTypeCall is a call of createObjectTypeScript (lua/create_object_type.lua).
+type createObjectTypeCall struct {
+	ObjectTypes, Schema string
+
+	Name       string
+	Definition string // JSON, without the properties
+	// Properties are the property names and their JSON, by pairs.
+	Properties []string
+}
+
+func (c createObjectTypeCall) keys() []string { return []string{c.ObjectTypes, c.Schema} }
+func (c createObjectTypeCall) argv() []any {
+	return append([]any{c.Name, c.Definition}, strArgs(c.Properties)...)
+}
 
 // createRecordsScript creates records whose ids were drawn beforehand, all or none.
 // See lua/create_records.lua for its KEYS and ARGV.
-var createRecordsScript = newScript("helpers", "index", "create_records")
+var createRecordsScript = newScript[createRecordsCall]("helpers", "index", "create_records")
+
+// createRecordsCall is a call of createRecordsScript (lua/create_records.lua).
+type createRecordsCall struct {
+	Live, EmailIndex, Changed, ChangedEvents, Blocklist, TriggerReads string
+	// Records are the new records' keys, in the order of Payload, and Bins their keys in the bin.
+	Records, Bins []string
+	// Assocs are the association keys, of the new records and of their targets, that the Payload
+	// names by their index in KEYS (from 1).
+	Assocs []string
+
+	At        int64 // unix ms
+	Type      crm.ObjectType
+	Payload   string // JSON, one entry per record
+	IndexSpec string
+}
+
+// createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
+const createRecordsFixedKeys = 6
+
+// nextKey is the index in KEYS (from 1) of the next key appended to Assocs.
+func (c createRecordsCall) nextKey() int {
+	return createRecordsFixedKeys + len(c.Records) + len(c.Bins) + len(c.Assocs) + 1
+}
+
+func (c createRecordsCall) keys() []string {
+	out := make([]string, 0, createRecordsFixedKeys+len(c.Records)+len(c.Bins)+len(c.Assocs))
+	out = append(out, c.Live, c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads)
+	out = append(out, c.Records...)
+	out = append(out, c.Bins...)
+	return append(out, c.Assocs...)
+}
+
+func (c createRecordsCall) argv() []any {
+	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec}
+}
 
 // updateRecordsScript changes properties of live records, all or none.
 // See lua/update_records.lua for its KEYS and ARGV.
-var updateRecordsScript = newScript("helpers", "index", "update_records")
+var updateRecordsScript = newScript[updateRecordsCall]("helpers", "index", "update_records")
+
+// updateRecordsCall is a call of updateRecordsScript (lua/update_records.lua).
+type updateRecordsCall struct {
+	EmailIndex, Changed, ChangedEvents, Blocklist, TriggerReads string
+	// Records are the updated records' keys, in the order of Payload.
+	Records []string
+
+	At        int64 // unix ms
+	Type      crm.ObjectType
+	Contacts  bool   // whether Type is contacts, sent as 1 or 0
+	Payload   string // JSON, one entry per update
+	IndexSpec string
+}
+
+func (c updateRecordsCall) keys() []string {
+	return append([]string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads}, c.Records...)
+}
+
+func (c updateRecordsCall) argv() []any {
+	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec}
+}
 
 // associateScript links two live records in both directions.
 // See lua/associate.lua for its KEYS and ARGV.
-var associateScript = newScript("associate")
+var associateScript = newScript[associateCall]("associate")
+
+// associateCall is a call of associateScript (lua/associate.lua).
+type associateCall struct {
+	FromRecord, ToRecord, FromAssoc, ToAssoc string
+
+	From, To string // "<type>:<id>"
+}
+
+func (c associateCall) keys() []string {
+	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
+}
+func (c associateCall) argv() []any { return []any{c.From, c.To} }
 
 // dissociateScript removes the link between two records in both directions.
 // See lua/dissociate.lua for its KEYS and ARGV.
-var dissociateScript = newScript("dissociate")
+var dissociateScript = newScript[dissociateCall]("dissociate")
+
+// dissociateCall is a call of dissociateScript (lua/dissociate.lua).
+type dissociateCall struct {
+	FromAssoc, ToAssoc string
+
+	From, To string // "<type>:<id>"
+}
+
+func (c dissociateCall) keys() []string { return []string{c.FromAssoc, c.ToAssoc} }
+func (c dissociateCall) argv() []any    { return []any{c.From, c.To} }
 
 // createListScript creates a static list.
 // See lua/create_list.lua for its KEYS and ARGV.
-var createListScript = newScript("create_list")
+var createListScript = newScript[createListCall]("create_list")
+
+// createListCall is a call of createListScript (lua/create_list.lua).
+type createListCall struct {
+	Lists, List string
+
+	ID   crm.ListID
+	Name string
+	Type crm.ObjectType
+	At   int64 // unix ms
+}
+
+func (c createListCall) keys() []string { return []string{c.Lists, c.List} }
+func (c createListCall) argv() []any    { return []any{string(c.ID), c.Name, string(c.Type), c.At} }
 
 // deleteListScript deletes a list and its memberships, never its members.
 // See lua/delete_list.lua for its KEYS and ARGV.
-var deleteListScript = newScript("delete_list")
+var deleteListScript = newScript[deleteListCall]("delete_list")
+
+// deleteListCall is a call of deleteListScript (lua/delete_list.lua).
+type deleteListCall struct {
+	Lists, List, Members string
+
+	ID             crm.ListID
+	MemberOfPrefix string // of the list's type
+}
+
+func (c deleteListCall) keys() []string { return []string{c.Lists, c.List, c.Members} }
+func (c deleteListCall) argv() []any    { return []any{string(c.ID), c.MemberOfPrefix} }
 
 // addListMembersScript adds live records to a list.
 // See lua/add_list_members.lua for its KEYS and ARGV.
-var addListMembersScript = newScript("helpers", "add_list_members")
+var addListMembersScript = newScript[addListMembersCall]("helpers", "add_list_members")
+
+// addListMembersCall is a call of addListMembersScript (lua/add_list_members.lua).
+type addListMembersCall struct {
+	List, Members, Changed, ChangedEvents string
+	// Records and MemberOf are the record key and the member-of key of each of IDs.
+	Records, MemberOf []string
+
+	ID   crm.ListID
+	Type crm.ObjectType
+	At   int64 // unix ms
+	IDs  []crm.RecordID
+}
+
+// newAddListMembersCall is the call of addListMembersScript that adds ids to list id of type o.
+func newAddListMembersCall(t crm.TenantID, id crm.ListID, o crm.ObjectType, at int64, ids []crm.RecordID) addListMembersCall {
+	c := addListMembersCall{
+		List: ListKey(t, id), Members: ListMembersKey(t, id), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
+		Records: make([]string, len(ids)), MemberOf: make([]string, len(ids)),
+		ID: id, Type: o, At: at, IDs: ids,
+	}
+	for i, rid := range ids {
+		c.Records[i], c.MemberOf[i] = RecordKey(t, o, rid), MemberOfKey(t, o, rid)
+	}
+	return c
+}
+
+func (c addListMembersCall) keys() []string {
+	out := make([]string, 0, 4+2*len(c.Records))
+	out = append(out, c.List, c.Members, c.Changed, c.ChangedEvents)
+	for i := range c.Records {
+		out = append(out, c.Records[i], c.MemberOf[i])
+	}
+	return out
+}
+
+func (c addListMembersCall) argv() []any {
+	return append([]any{string(c.ID), string(c.Type), c.At}, idArgs(c.IDs)...)
+}
 
 // removeListMembersScript removes records from a list.
 // See lua/remove_list_members.lua for its KEYS and ARGV.
-var removeListMembersScript = newScript("remove_list_members")
+var removeListMembersScript = newScript[removeListMembersCall]("remove_list_members")
+
+// removeListMembersCall is a call of removeListMembersScript (lua/remove_list_members.lua).
+type removeListMembersCall struct {
+	List, Members string
+	// MemberOf is the member-of key of each of IDs.
+	MemberOf []string
+
+	ID  crm.ListID
+	IDs []crm.RecordID
+}
+
+func (c removeListMembersCall) keys() []string {
+	return append([]string{c.List, c.Members}, c.MemberOf...)
+}
+
+func (c removeListMembersCall) argv() []any {
+	return append([]any{string(c.ID)}, idArgs(c.IDs)...)
+}
+
+// flag is the ARGV of a boolean: "1" or "0".
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// idArgs are record ids as ARGV, one each.
+func idArgs(ids []crm.RecordID) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return out
+}
+
+// strArgs are strings as ARGV, one each.
+func strArgs(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, v := range ss {
+		out[i] = v
+	}
+	return out
+}
 
 // luaFiles holds the scripts' sources: one file a script, each opening with its KEYS/ARGV contract,
 // plus the shared functions some of them start with (helpers, index, history, trigger_reads,
@@ -81,10 +381,33 @@ var removeListMembersScript = newScript("remove_list_members")
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
+// scriptCall is the call of one script: its KEYS and its ARGV, in the order of the contract in the
+// header of the script's file.
+type scriptCall interface {
+	keys() []string
+	argv() []any
+}
+
+// script is a Lua script whose calls are the typed A: each script has one call struct whose fields
+// are its KEYS and ARGV, named, typed and in the order of its contract.
+type script[A scriptCall] struct {
+	s *redis.Script
+}
+
+// run runs the script with the call a (EVALSHA, then EVAL when the server does not know it).
+func (sc script[A]) run(ctx context.Context, c redis.Scripter, a A) *redis.Cmd {
+	return sc.s.Run(ctx, c, a.keys(), a.argv()...)
+}
+
+// runAcked runs the destructive script with the call a and waits for the replicas (Store.runAcked).
+func (sc script[A]) runAcked(ctx context.Context, s *Store, a A) (reply *redis.Cmd, acked error) {
+	return s.runAcked(ctx, sc.s, a)
+}
+
 // newScript returns the script made of the named files of lua/, joined in order: the shared
 // functions first, the script's own file last. It panics when a file is missing, which is a
 // programmer error found by any test that loads the package.
-func newScript(names ...string) *redis.Script {
+func newScript[A scriptCall](names ...string) script[A] {
 	var src strings.Builder
 	for _, n := range names {
 		b, err := luaFiles.ReadFile("lua/" + n + ".lua")
@@ -94,5 +417,5 @@ func newScript(names ...string) *redis.Script {
 		src.Write(b)
 		src.WriteByte('\n')
 	}
-	return redis.NewScript(src.String())
+	return script[A]{s: redis.NewScript(src.String())}
 }

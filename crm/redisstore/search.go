@@ -23,6 +23,33 @@ type searchPlan struct {
 	Budget int           `json:"budget"`
 }
 
+// indexKeys are the index keys p names, each once, in the order it names them first.
+func (p searchPlan) indexKeys() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, g := range p.Groups {
+		for _, d := range g.Drivers {
+			for _, part := range d.Parts {
+				add(part.Key)
+			}
+		}
+		for _, c := range g.Checks {
+			add(c.Key)
+			for _, k := range c.Keys {
+				add(k)
+			}
+		}
+	}
+	add(p.Sort.Key)
+	return out
+}
+
 type searchGroup struct {
 	Drivers []searchDriver `json:"drivers"`
 	Checks  []searchCheck  `json:"checks"`
@@ -484,7 +511,7 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("encode search: %w", err)
 	}
-	res, err := searchScript.Run(ctx, s.rdb, []string{LiveKey(t, o)}, string(raw)).Slice()
+	res, err := searchScript.run(ctx, s.rdb, searchCall{Live: LiveKey(t, o), Indexes: plan.indexKeys(), Plan: string(raw)}).Slice()
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
 	}

@@ -18,7 +18,7 @@ type indexSpecJSON struct {
 	Unique [][2]string `json:"uq"`
 }
 
-// indexSpec encodes the indexes of sch for the write scripts (see luaIndex).
+// indexSpec encodes the indexes of sch for the write scripts (see lua/index.lua).
 func indexSpec(t crm.TenantID, sch crm.Schema) string {
 	spec := indexSpecJSON{IX: searchIndexKeyPrefix(t, sch.Type), IXV: searchValueKeyPrefix(t, sch.Type), Props: [][3]string{},
 		Unique: [][2]string{}}

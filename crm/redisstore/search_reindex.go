@@ -14,7 +14,20 @@ const reindexBatch = 500
 // reindexScript adds live records to the search indexes of their type, reading their values in the
 // same step (an id that is no longer live is skipped).
 // See lua/reindex.lua for its KEYS and ARGV.
-var reindexScript = newScript("helpers", "index", "reindex")
+var reindexScript = newScript[reindexCall]("helpers", "index", "reindex")
+
+// reindexCall is a call of reindexScript (lua/reindex.lua).
+type reindexCall struct {
+	Live string
+	// Records are the record keys of IDs.
+	Records []string
+
+	IndexSpec string
+	IDs       []string
+}
+
+func (c reindexCall) keys() []string { return append([]string{c.Live}, c.Records...) }
+func (c reindexCall) argv() []any    { return append([]any{c.IndexSpec}, strArgs(c.IDs)...) }
 
 // ReindexSearch rebuilds the search indexes of a tenant's object type from its live records:
 // it drops every index key of the type, then indexes the live records in steps of 500 (one
@@ -47,7 +60,6 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		}
 	}
 	spec := indexSpec(t, sch)
-	prefix := recordKeyPrefix(t) + string(o) + ":"
 	minScore := "-inf"
 	var total int64
 	for {
@@ -61,11 +73,11 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		if len(ids) == 0 {
 			return total, nil
 		}
-		args := []any{prefix, spec}
+		call := reindexCall{Live: LiveKey(t, o), IndexSpec: spec, IDs: ids}
 		for _, id := range ids {
-			args = append(args, id)
+			call.Records = append(call.Records, RecordKey(t, o, crm.RecordID(id)))
 		}
-		n, err := reindexScript.Run(ctx, s.rdb, []string{LiveKey(t, o)}, args...).Int64()
+		n, err := reindexScript.run(ctx, s.rdb, call).Int64()
 		if err != nil {
 			return total, fmt.Errorf("reindex %s: %w", o, err)
 		}

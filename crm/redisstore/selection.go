@@ -15,10 +15,9 @@ import (
 // round trip.
 func (s *Store) createSelectionJob(ctx context.Context, t crm.TenantID, p crm.DeleteJobParams) (crm.Job, error) {
 	via, ref := crm.ViaBulk, "" // a bulk job's ref is its own id
-	fields := []any{"kind", "bulk_delete", "object_type", string(p.ObjectType), "by", p.By,
-		"selection", p.Selection, "confirm_count", p.ConfirmCount}
+	fields := jobFields{Type: p.ObjectType, By: p.By, Selection: p.Selection, ConfirmCount: p.ConfirmCount}
 	if p.ListID != "" {
-		if _, err := idArgs([]crm.RecordID{crm.RecordID(p.ListID)}); err != nil {
+		if err := checkIDs([]crm.RecordID{crm.RecordID(p.ListID)}); err != nil {
 			return crm.Job{}, &crm.NotFoundError{Kind: "list", ID: string(p.ListID)}
 		}
 		l, err := s.List(ctx, t, p.ListID)
@@ -31,12 +30,14 @@ func (s *Store) createSelectionJob(ctx context.Context, t crm.TenantID, p crm.De
 		}
 		via, ref = crm.ViaList, string(p.ListID)
 	} else {
-		fields = append(fields, "filter", p.Filter)
+		fields.Filter = p.Filter
 	}
-	fields = append(fields, "via", string(via))
+	fields.Via = via
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	args := append([]any{ms(now), jobKeyPrefix(t), ref}, fields...)
-	id, err := createSelectionJobScript.Run(ctx, s.rdb, []string{SeqKey(t, "jobs"), JobsKey(t), JobsSelectingKey(t)}, args...).Text()
+	id, err := createSelectionJobScript.run(ctx, s.rdb, createSelectionJobCall{
+		Seq: SeqKey(t, "jobs"), Jobs: JobsKey(t), Selecting: JobsSelectingKey(t),
+		At: now.UnixMilli(), JobPrefix: jobKeyPrefix(t), Ref: ref, Fields: fields,
+	}).Text()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("create a bulk delete of %s: %w", p.ObjectType, err)
 	}
@@ -54,12 +55,9 @@ func (s *Store) StageSelection(ctx context.Context, t crm.TenantID, id string, o
 	if len(step.IDs) > crm.MaxScriptBatch {
 		return crm.Job{}, fmt.Errorf("crm: selection step of %d ids, over %d", len(step.IDs), crm.MaxScriptBatch)
 	}
-	args := make([]any, 0, 6+len(step.IDs))
-	args = append(args, ms(s.cfg.Clock.Now()), step.After, "ids", step.Next, step.Scanned, id)
-	for _, rid := range step.IDs {
-		args = append(args, string(rid))
-	}
-	return s.runSelectionStep(ctx, t, id, o, "", args)
+	call := s.selectionStepCall(t, id, o, noList)
+	call.After, call.Next, call.Scanned, call.IDs = step.After, step.Next, step.Scanned, step.IDs
+	return s.runSelectionStep(ctx, t, call)
 }
 
 // StageListSelection runs the next step of the selection of a job selecting a list's members, in
@@ -73,16 +71,24 @@ func (s *Store) StageListSelection(ctx context.Context, t crm.TenantID, j crm.Jo
 	if j.By.Via != crm.ViaList || j.By.Ref == "" {
 		return crm.Job{}, fmt.Errorf("crm: job %s does not select a list's members", j.ID)
 	}
-	args := []any{ms(s.cfg.Clock.Now()), "", "list", limit, 0, j.ID}
-	return s.runSelectionStep(ctx, t, j.ID, j.ObjectType, ListMembersKey(t, crm.ListID(j.By.Ref)), args)
+	call := s.selectionStepCall(t, j.ID, j.ObjectType, crm.ListID(j.By.Ref))
+	call.ListBatch = limit
+	return s.runSelectionStep(ctx, t, call)
 }
 
-func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, id string, o crm.ObjectType, members string, args []any) (crm.Job, error) {
-	keys := []string{JobKey(t, id), JobSelectedKey(t, id), LiveKey(t, o), JobsSelectingKey(t), JobPendingKey(t, id)}
-	if members != "" {
-		keys = append(keys, members)
+// selectionStepCall is the call of selectionStepScript for job id of type o selecting the members
+// of list (noList for a selection by ids), with nothing selected yet.
+func (s *Store) selectionStepCall(t crm.TenantID, id string, o crm.ObjectType, list crm.ListID) selectionStepCall {
+	return selectionStepCall{
+		Job: JobKey(t, id), Selected: JobSelectedKey(t, id), Live: LiveKey(t, o), Selecting: JobsSelectingKey(t),
+		Pending: JobPendingKey(t, id), ListMembers: ListMembersKey(t, list),
+		At: s.cfg.Clock.Now().UnixMilli(), JobID: id,
 	}
-	res, err := selectionStepScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+}
+
+func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, call selectionStepCall) (crm.Job, error) {
+	id := call.JobID
+	res, err := selectionStepScript.run(ctx, s.rdb, call).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("select records of job %s: %w", id, err)
 	}
@@ -96,8 +102,10 @@ func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, id string,
 // and message, keeping nothing of its selection and erasing its filter. A job in another state
 // comes back unchanged. A *NotFoundError for an unknown job.
 func (s *Store) RefuseJob(ctx context.Context, t crm.TenantID, id, code, message string) (crm.Job, error) {
-	res, err := refuseJobScript.Run(ctx, s.rdb, []string{JobKey(t, id), JobSelectedKey(t, id), JobsSelectingKey(t)},
-		ms(s.cfg.Clock.Now()), code, message, id).StringSlice()
+	res, err := refuseJobScript.run(ctx, s.rdb, refuseJobCall{
+		Job: JobKey(t, id), Selected: JobSelectedKey(t, id), Selecting: JobsSelectingKey(t),
+		At: s.cfg.Clock.Now().UnixMilli(), Code: code, Message: message, JobID: id,
+	}).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("refuse job %s: %w", id, err)
 	}
@@ -152,12 +160,68 @@ func pairs(res []string) map[string]string {
 
 // createSelectionJobScript stores a bulk delete job that selects its records in the worker.
 // See lua/create_selection_job.lua for its KEYS and ARGV.
-var createSelectionJobScript = newScript("create_selection_job")
+var createSelectionJobScript = newScript[createSelectionJobCall]("create_selection_job")
+
+// createSelectionJobCall is a call of createSelectionJobScript (lua/create_selection_job.lua).
+type createSelectionJobCall struct {
+	Seq, Jobs, Selecting string
+
+	At        int64 // unix ms
+	JobPrefix string
+	Ref       string // the job's ref, "" for the job's own id
+	Fields    jobFields
+}
+
+func (c createSelectionJobCall) keys() []string { return []string{c.Seq, c.Jobs, c.Selecting} }
+func (c createSelectionJobCall) argv() []any {
+	return append([]any{c.At, c.JobPrefix, c.Ref}, c.Fields.pairs()...)
+}
 
 // selectionStepScript runs one step of a job's selection and, after the last, ends it.
 // See lua/selection_step.lua for its KEYS and ARGV.
-var selectionStepScript = newScript("selection_step")
+var selectionStepScript = newScript[selectionStepCall]("selection_step")
+
+// noList is the list id whose members key a selection step by ids names: list ids are drawn by INCR
+// from 1, so no list has it, and the script does not read it when ListBatch is 0.
+const noList crm.ListID = "0"
+
+// selectionStepCall is a call of selectionStepScript (lua/selection_step.lua).
+type selectionStepCall struct {
+	Job, Selected, Live, Selecting, Pending string
+	// ListMembers is the members of the list the job selects (ListMembersKey of noList by ids).
+	ListMembers string
+
+	At    int64 // unix ms
+	JobID string
+	// ListBatch is how many list members the step reads; 0 for a step by ids (the fields below).
+	ListBatch int
+	After     string // the cursor the step starts from
+	Next      string // the cursor after the step, "" ending the selection
+	Scanned   int
+	IDs       []crm.RecordID // matched
+}
+
+func (c selectionStepCall) keys() []string {
+	return []string{c.Job, c.Selected, c.Live, c.Selecting, c.Pending, c.ListMembers}
+}
+
+func (c selectionStepCall) argv() []any {
+	return append([]any{c.At, c.JobID, c.ListBatch, c.After, c.Next, c.Scanned}, idArgs(c.IDs)...)
+}
 
 // refuseJobScript ends a selecting job as refused.
 // See lua/refuse_job.lua for its KEYS and ARGV.
-var refuseJobScript = newScript("refuse_job")
+var refuseJobScript = newScript[refuseJobCall]("refuse_job")
+
+// refuseJobCall is a call of refuseJobScript (lua/refuse_job.lua).
+type refuseJobCall struct {
+	Job, Selected, Selecting string
+
+	At      int64 // unix ms
+	Code    string
+	Message string
+	JobID   string
+}
+
+func (c refuseJobCall) keys() []string { return []string{c.Job, c.Selected, c.Selecting} }
+func (c refuseJobCall) argv() []any    { return []any{c.At, c.Code, c.Message, c.JobID} }

@@ -37,7 +37,7 @@ func (s *Store) CreateTenant(ctx context.Context, t crm.TenantID, plan crm.Plan)
 	if err := s.rdb.SAdd(ctx, TenantsKey(), string(t)).Err(); err != nil {
 		return crm.Tenant{}, fmt.Errorf("register tenant %s: %w", t, err)
 	}
-	n, err := createTenantScript.Run(ctx, s.rdb, []string{TenantKey(t)}, string(plan), ms(now)).Int()
+	n, err := createTenantScript.run(ctx, s.rdb, createTenantCall{Tenant: TenantKey(t), Plan: plan, At: now.UnixMilli()}).Int()
 	if err != nil {
 		// Never leave a half-made tenant: take the registry entry back unless the tenant exists
 		// (the script may have run and only its answer been lost). On a cluster the two keys live
@@ -75,12 +75,11 @@ func (s *Store) SetPlan(ctx context.Context, t crm.TenantID, plan crm.Plan) (crm
 	if err != nil {
 		return crm.Tenant{}, err
 	}
-	allows := "0"
-	if plan.AllowsWorkflows() {
-		allows = "1"
-	}
-	res, err := setPlanScript.Run(ctx, s.rdb, []string{TenantKey(t), FlowsKey(t)}, string(plan), allows,
-		ms(s.cfg.Clock.Now()), flowKeyPrefix(t), activeFlowsKeyPrefix(t), trigReadsKeyPrefix(t)).StringSlice()
+	res, err := setPlanScript.run(ctx, s.rdb, setPlanCall{
+		Tenant: TenantKey(t), Flows: FlowsKey(t), Plan: plan, AllowsWorkflows: plan.AllowsWorkflows(),
+		At: s.cfg.Clock.Now().UnixMilli(), FlowPrefix: flowKeyPrefix(t), ActiveFlowsPrefix: activeFlowsKeyPrefix(t),
+		TrigReadsPrefix: trigReadsKeyPrefix(t),
+	}).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return crm.Tenant{}, &crm.NotFoundError{Kind: "tenant", ID: string(t)}
 	}

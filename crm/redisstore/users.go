@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,8 +27,10 @@ func (s *Store) CreateUser(ctx context.Context, t crm.TenantID, email string, pe
 			Message: fmt.Sprintf("user email %q is not an email address: use one such as ops@example.com", email)}
 	}
 	now := s.cfg.Clock.Now()
-	n, err := createUserScript.Run(ctx, s.rdb, []string{TenantKey(t), UserKey(t, e), UsersKey(t), AuditKey(t)},
-		e, perms.String(), ms(now), by, auditMaxLen).Int()
+	n, err := createUserScript.run(ctx, s.rdb, createUserCall{
+		Tenant: TenantKey(t), User: UserKey(t, e), Users: UsersKey(t), Audit: AuditKey(t),
+		Email: e, Perms: perms.String(), At: now.UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
+	}).Int()
 	if err != nil {
 		return crm.User{}, fmt.Errorf("create user: %w", err)
 	}
@@ -116,8 +117,10 @@ func (s *Store) requireTenant(ctx context.Context, t crm.TenantID) error {
 // SetUserPermissions implements Store.
 func (s *Store) SetUserPermissions(ctx context.Context, t crm.TenantID, email string, perms crm.Permissions, by string) (crm.User, error) {
 	e := normalizeUserEmail(email)
-	err := setUserPermsScript.Run(ctx, s.rdb, []string{UserKey(t, e), AuditKey(t)},
-		e, perms.String(), ms(s.cfg.Clock.Now()), by, auditMaxLen).Err()
+	err := setUserPermsScript.run(ctx, s.rdb, setUserPermsCall{
+		User: UserKey(t, e), Audit: AuditKey(t),
+		Email: e, Perms: perms.String(), At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
+	}).Err()
 	if errors.Is(err, redis.Nil) {
 		return crm.User{}, &crm.NotFoundError{Kind: "user", ID: e}
 	}
@@ -130,12 +133,10 @@ func (s *Store) SetUserPermissions(ctx context.Context, t crm.TenantID, email st
 // SetUserDisabled implements Store.
 func (s *Store) SetUserDisabled(ctx context.Context, t crm.TenantID, email string, disabled bool, by string) (crm.User, error) {
 	e := normalizeUserEmail(email)
-	flag := "0"
-	if disabled {
-		flag = "1"
-	}
-	n, err := setUserDisabledScript.Run(ctx, s.rdb, []string{UserKey(t, e), AuditKey(t)},
-		e, flag, ms(s.cfg.Clock.Now()), by, auditMaxLen).Int()
+	n, err := setUserDisabledScript.run(ctx, s.rdb, setUserDisabledCall{
+		User: UserKey(t, e), Audit: AuditKey(t),
+		Email: e, Disabled: disabled, At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
+	}).Int()
 	if err != nil {
 		return crm.User{}, fmt.Errorf("disable or enable user %s in %s: %w", e, t, err)
 	}
@@ -158,10 +159,10 @@ func (s *Store) CreateToken(ctx context.Context, t crm.TenantID, email string, o
 	}
 	e := normalizeUserEmail(email)
 	now := s.cfg.Clock.Now()
-	expires, ttl := "0", "0"
+	var expires, ttl int64
 	if o.TTL > 0 {
-		d := max(o.TTL.Milliseconds(), 1)
-		expires, ttl = ms(now.Add(time.Duration(d)*time.Millisecond)), strconv.FormatInt(d, 10)
+		ttl = max(o.TTL.Milliseconds(), 1)
+		expires = now.Add(time.Duration(ttl) * time.Millisecond).UnixMilli()
 	}
 	for range 3 { // a second draw only if a 64-bit id collides
 		var b [32]byte
@@ -170,8 +171,11 @@ func (s *Store) CreateToken(ctx context.Context, t crm.TenantID, email string, o
 		}
 		token := tokenPrefix + string(t) + "_" + hex.EncodeToString(b[:])
 		h := crm.HashToken(token)
-		n, err := createTokenScript.Run(ctx, s.rdb, []string{UserKey(t, e), TokenKey(t, h), TokensKey(t), AuditKey(t)},
-			e, ms(now), expires, ttl, h[:crm.TokenIDLen], h, o.By, auditMaxLen).Int()
+		n, err := createTokenScript.run(ctx, s.rdb, createTokenCall{
+			User: UserKey(t, e), Token: TokenKey(t, h), Tokens: TokensKey(t), Audit: AuditKey(t),
+			Email: e, At: now.UnixMilli(), ExpiresAt: expires, TTL: ttl, ID: h[:crm.TokenIDLen], Hash: h, By: o.By,
+			AuditMaxLen: auditMaxLen,
+		}).Int()
 		if err != nil {
 			return "", fmt.Errorf("create token: %w", err)
 		}
@@ -262,8 +266,10 @@ func (s *Store) Tokens(ctx context.Context, t crm.TenantID, email string) ([]crm
 // RevokeToken implements Store.
 func (s *Store) RevokeToken(ctx context.Context, t crm.TenantID, id, by string) error {
 	id = strings.ToLower(strings.TrimSpace(id))
-	err := revokeTokenScript.Run(ctx, s.rdb, []string{TokensKey(t), AuditKey(t)},
-		id, tokenKeyPrefix(t), ms(s.cfg.Clock.Now()), by, auditMaxLen).Err()
+	err := revokeTokenScript.run(ctx, s.rdb, revokeTokenCall{
+		Tokens: TokensKey(t), Audit: AuditKey(t),
+		ID: id, TokenPrefix: tokenKeyPrefix(t), At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
+	}).Err()
 	if errors.Is(err, redis.Nil) {
 		return &crm.NotFoundError{Kind: "token", ID: id}
 	}
@@ -296,7 +302,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (crm.Principal, 
 	if h["id"] == "" {
 		// A token issued before tokens had public ids: index it now, so that Tokens lists it and
 		// RevokeToken can name it from now on.
-		if err := indexTokenScript.Run(ctx, s.rdb, []string{TokenKey(t, hash), TokensKey(t)}, hash[:crm.TokenIDLen], hash).Err(); err != nil {
+		if err := indexTokenScript.run(ctx, s.rdb, indexTokenCall{Token: TokenKey(t, hash), Tokens: TokensKey(t), ID: hash[:crm.TokenIDLen], Hash: hash}).Err(); err != nil {
 			return crm.Principal{}, fmt.Errorf("authenticate: index token: %w", err)
 		}
 	}

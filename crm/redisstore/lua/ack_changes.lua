@@ -1,10 +1,9 @@
--- ack_changes.lua
---
--- ackChangesScript forgets the drained states of changed records: those numbered up to the last
--- one drained. A record written again since it was read keeps its newer states, and its mark, for
--- the next drain. States of the older format (no numbers) go when the mark's score is still the one
--- read. Acknowledging twice forgets nothing more.
--- KEYS[1] -> crm:{<tenant>}:changed   KEYS[2] -> crm:{<tenant>}:changed:events
+-- Forgets the drained states of changed records: those numbered up to the last one drained. A
+-- record written again since it was read keeps its newer states, and its mark, for the next drain.
+-- States of the older format (no numbers) go when the mark's score is still the one read.
+-- Acknowledging twice forgets nothing more.
+-- KEYS[1] -> crm:{<tenant>}:changed
+-- KEYS[2] -> crm:{<tenant>}:changed:events
 -- ARGV[1..] -> triples: member, score read, the number of its last state drained (0: none numbered)
 -- Returns the number of marks forgotten.
 local n = 0

@@ -1,15 +1,18 @@
--- activate_flow.lua
---
--- activateFlowScript activates the latest revision of a workflow, if the tenant's plan allows it,
--- on behalf of the activating user, whose authority the workflow then acts with.
--- KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flow:<name>
--- ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
--- ARGV[3] -> name   ARGV[4] -> activating user   ARGV[5] -> the revision the caller checked, or 0
+-- Activates the latest revision of a workflow, if the tenant's plan allows it, on behalf of the
+-- activating user, whose authority the workflow then acts with. The activation keeps the tenant's
+-- change counter (activated_seq), and evaluates only the writes numbered after it.
+-- KEYS[1] -> crm:{<tenant>}:tenant
+-- KEYS[2] -> crm:{<tenant>}:flow:<name>
+-- KEYS[3] -> crm:{<tenant>}:changed:events
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> active flows key prefix ("crm:{<tenant>}:flows:active:")
+-- ARGV[3] -> name
+-- ARGV[4] -> activating user
+-- ARGV[5] -> the revision the caller checked, or 0
 -- ARGV[6] -> the properties its triggers read, comma-separated ("*": any)
--- ARGV[7] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[8] -> trigger-reads key prefix
+-- ARGV[7] -> flow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[8] -> trigger-reads key prefix
 -- ARGV[9..] -> the plans that allow workflows
--- KEYS[3] -> crm:{<tenant>}:changed:events: the activation keeps the tenant's change counter
--- (activated_seq), and evaluates only the writes numbered after it.
 -- Returns {"ok", revision}, {"plan", plan}, {"missing"} or {"revision", latest revision} when the
 -- latest revision is not ARGV[5] (nothing changes).
 local plan = redis.call('HGET', KEYS[1], 'plan')

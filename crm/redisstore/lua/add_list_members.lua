@@ -1,29 +1,32 @@
--- add_list_members.lua
---
--- addListMembersScript adds live records to a list.
--- KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
--- KEYS[3] -> crm:{<tenant>}:changed     KEYS[4] -> crm:{<tenant>}:changed:events
--- ARGV[1] -> list id   ARGV[2] -> prefix of record keys of the list's type ("crm:{<tenant>}:obj:<type>:")
--- ARGV[3] -> prefix of member-of keys of the list's type   ARGV[4] -> the list's object type
--- ARGV[5] -> now (unix ms)   ARGV[6..] -> record ids
--- A member gets the field _lists, which tells the bin scripts to look at its memberships. Each
--- record that joins the list gets a change state "l", so that the workflows that the list
--- suppresses unenroll it (SPEC S19).
+-- Adds live records to a list. A member gets the field _lists, which tells the bin scripts to look
+-- at its memberships. Each record that joins the list gets a change state "l", so that the
+-- workflows that the list suppresses unenroll it (SPEC S19).
+-- KEYS[1] -> crm:{<tenant>}:list:<id>
+-- KEYS[2] -> crm:{<tenant>}:list:<id>:members
+-- KEYS[3] -> crm:{<tenant>}:changed
+-- KEYS[4] -> crm:{<tenant>}:changed:events
+-- KEYS[5..] -> pairs, one per record: crm:{<tenant>}:obj:<type>:<record id> and
+--   crm:{<tenant>}:memberof:<type>:<record id> (KEYS[2*i-3] and KEYS[2*i-2] for ARGV[i])
+-- ARGV[1] -> list id
+-- ARGV[2] -> the list's object type
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4..] -> record ids
 -- Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local out = {0}
 local joined = {}
-for i = 6, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
-  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+  local rec, memberof = KEYS[2 * i - 3], KEYS[2 * i - 2]
+  if redis.call('EXISTS', rec) == 1 then
     local n = redis.call('ZADD', KEYS[2], id, id)
     out[1] = out[1] + n
-    if n == 1 then joined[#joined+1] = ARGV[4] .. ':' .. id end
-    redis.call('SADD', ARGV[3] .. id, ARGV[1])
-    redis.call('HSET', ARGV[2] .. id, '_lists', '1')
+    if n == 1 then joined[#joined+1] = ARGV[2] .. ':' .. id end
+    redis.call('SADD', memberof, ARGV[1])
+    redis.call('HSET', rec, '_lists', '1')
   else
     out[#out+1] = id
   end
 end
-each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[5], 'l') end)
+each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[3], 'l') end)
 return out

@@ -1,26 +1,29 @@
--- advance_steps.lua
---
--- advanceStepsScript records the results of step ARGV[3] of a workflow for a batch of records and
--- moves each to its next step, once: a record not at that step (already advanced by an earlier run)
--- is left alone.
+-- Records the results of one step of a workflow for a batch of records and moves each to its next
+-- step, once: a record not at that step (already advanced by an earlier run) is left alone.
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>:enrolled
--- ARGV[1] -> now (unix ms)   ARGV[2] -> revision   ARGV[3] -> step index   ARGV[4] -> number of steps
--- ARGV[5] -> enrollment key prefix   ARGV[6] -> history key prefix   ARGV[7] -> action type
--- ARGV[8] -> the user the workflow acts for (its activator), kept in each action entry as by
--- ARGV[9..] -> quintuples: member, outcome (done, unchanged, skipped, wait, failed), detail,
---
--- 	next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
---
+-- KEYS[2..] -> pairs, one per quintuple of ARGV (the j-th: KEYS[2*j] and KEYS[2*j+1]): the
+--   record's enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
+--   crm:{<tenant>}:hist:<name>:<type>:<id>
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> revision
+-- ARGV[3] -> step index
+-- ARGV[4] -> number of steps
+-- ARGV[5] -> action type
+-- ARGV[6] -> the user the workflow acts for (its activator), kept in each action entry as by
+-- ARGV[7..] -> quintuples: member, outcome (done, unchanged, skipped, wait, failed), detail,
+--   next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
 -- Returns {member advanced, ...}.
 local now, rev, step, nsteps = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local advanced = {}
-for i = 9, #ARGV, 5 do
+local j = 0 -- the quintuple's number, from 1
+for i = 7, #ARGV, 5 do
   local member, outcome, detail, due, stop = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4] == '1'
-  local enr, hist = ARGV[5] .. member, ARGV[6] .. member
+  j = j + 1
+  local enr, hist = KEYS[2 * j], KEYS[2 * j + 1]
   local e = redis.call('HMGET', enr, 'state', 'revision', 'step')
   if e[1] == 'enrolled' and e[2] == rev and tonumber(e[3]) == step then
-    local entry = {at = now, kind = 'action', revision = rev, step = step, action = ARGV[7], outcome = outcome, detail = detail}
-    if ARGV[8] ~= '' then entry.by = ARGV[8] end
+    local entry = {at = now, kind = 'action', revision = rev, step = step, action = ARGV[5], outcome = outcome, detail = detail}
+    if ARGV[6] ~= '' then entry.by = ARGV[6] end
     history(hist, entry)
     if stop or step + 1 >= nsteps then
       redis.call('HSET', enr, 'state', 'completed', 'step', step + 1)

@@ -1,14 +1,20 @@
--- append_outbox.lua
---
--- appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
--- and first removes the expired entries (at most 100 a call).
--- KEYS[1] -> crm:{<tenant>}:outbox   KEYS[2] -> crm:{<tenant>}:mailsent:<id>
--- KEYS[3] -> crm:{<tenant>}:outbox:expiry   KEYS[4] -> crm:{<tenant>}:audit
--- KEYS[5], KEYS[6] -> with a record reference, its RecordKey and BinRecordKey: when neither exists
--- the email is dropped (audit entry "mail_dropped") instead of kept.
--- ARGV[1] -> the message (JSON)      ARGV[2] -> MailSentTTL (ms)
--- ARGV[3] -> now (unix ms)           ARGV[4] -> expires at (unix ms), 0 for never
--- ARGV[5] -> object type   ARGV[6] -> record id   ARGV[7] -> workflow   ARGV[8] -> mail id
+-- Keeps an email in the outbox unless its idempotency key was already delivered, and first removes
+-- the expired entries (at most 100 a call). An email about a record that no longer exists, live or
+-- in the bin, is dropped (audit entry "mail_dropped") instead of kept.
+-- KEYS[1] -> crm:{<tenant>}:outbox
+-- KEYS[2] -> crm:{<tenant>}:mailsent:<id>
+-- KEYS[3] -> crm:{<tenant>}:outbox:expiry
+-- KEYS[4] -> crm:{<tenant>}:audit
+-- KEYS[5] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
+-- KEYS[6] -> crm:{<tenant>}:bin:<type>:<id>, that record in the bin (only with a reference)
+-- ARGV[1] -> the message (JSON)
+-- ARGV[2] -> how long a delivered email's key is kept (ms)
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4] -> expires at (unix ms), 0 for never
+-- ARGV[5] -> object type of the reference
+-- ARGV[6] -> record id of the reference
+-- ARGV[7] -> workflow of the reference
+-- ARGV[8] -> mail id
 -- ARGV[9] -> audit stream max length
 -- Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease,
 -- 2 if dropped.

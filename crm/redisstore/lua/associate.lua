@@ -1,11 +1,12 @@
--- associate.lua
---
--- associateScript links two live records in both directions.
--- KEYS[1] -> crm:{<tenant>}:obj:<fromType>:<fromId>    KEYS[2] -> crm:{<tenant>}:obj:<toType>:<toId>
--- KEYS[3] -> crm:{<tenant>}:assoc:<fromType>:<fromId>  KEYS[4] -> crm:{<tenant>}:assoc:<toType>:<toId>
--- ARGV[1] -> "<fromType>:<fromId>"   ARGV[2] -> "<toType>:<toId>"
--- Both records get the field _assoc, which tells the bin scripts that they have associations to
--- look at (most records have none, and bulk deletes skip the look then).
+-- Links two live records in both directions. Both records get the field _assoc, which tells the bin
+-- scripts that they have associations to look at (most records have none, and bulk deletes skip
+-- the look then).
+-- KEYS[1] -> crm:{<tenant>}:obj:<fromType>:<fromId>
+-- KEYS[2] -> crm:{<tenant>}:obj:<toType>:<toId>
+-- KEYS[3] -> crm:{<tenant>}:assoc:<fromType>:<fromId>
+-- KEYS[4] -> crm:{<tenant>}:assoc:<toType>:<toId>
+-- ARGV[1] -> "<fromType>:<fromId>"
+-- ARGV[2] -> "<toType>:<toId>"
 -- Returns 1 when linked (or already linked), -1 if the first record is not live, -2 if the second is not.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return -2 end

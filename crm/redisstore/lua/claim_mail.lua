@@ -1,12 +1,18 @@
--- claim_mail.lua
---
--- claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops
--- it when the record it is about no longer exists.
--- KEYS[1] -> crm:{<tenant>}:mailsent:<id>   KEYS[2] -> crm:{<tenant>}:audit
--- KEYS[3], KEYS[4] -> with a record reference, its RecordKey and BinRecordKey
--- ARGV[1] -> "lease:<token>"   ARGV[2] -> lease (ms)   ARGV[3] -> now (unix ms)
--- ARGV[4] -> object type   ARGV[5] -> record id   ARGV[6] -> workflow   ARGV[7] -> mail id
--- ARGV[8] -> audit stream max length   ARGV[9] -> MailSentTTL (ms)
+-- Takes the lease on the delivery of an email unless it was delivered, or drops it when the record
+-- it is about no longer exists, live or in the bin.
+-- KEYS[1] -> crm:{<tenant>}:mailsent:<id>
+-- KEYS[2] -> crm:{<tenant>}:audit
+-- KEYS[3] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
+-- KEYS[4] -> crm:{<tenant>}:bin:<type>:<id>, that record in the bin (only with a reference)
+-- ARGV[1] -> "lease:<token>"
+-- ARGV[2] -> lease (ms)
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4] -> object type of the reference
+-- ARGV[5] -> record id of the reference
+-- ARGV[6] -> workflow of the reference
+-- ARGV[7] -> mail id
+-- ARGV[8] -> audit stream max length
+-- ARGV[9] -> how long a delivered email's key is kept (ms)
 -- Returns "claimed" (also when the caller already holds this lease), "busy", "done" or "dropped".
 local v = redis.call('GET', KEYS[1])
 if v == 'dropped' then return 'dropped' end

@@ -1,30 +1,31 @@
--- create_records.lua
---
--- createRecordsScript creates records whose ids were drawn beforehand, all or none.
--- KEYS[1] -> crm:{<tenant>}:live:<type>         KEYS[2] -> crm:{<tenant>}:uniq:contacts:email
--- KEYS[3] -> crm:{<tenant>}:changed             KEYS[4] -> crm:{<tenant>}:changed:events
--- KEYS[5] -> crm:{<tenant>}:blocklist           KEYS[6] -> crm:{<tenant>}:trigreads:<type>
--- KEYS[6+i] -> crm:{<tenant>}:obj:<type>:<id of record i>
--- ARGV[1] -> now (unix ms)   ARGV[2] -> object type
+-- Creates records whose ids were drawn beforehand, all or none. The ids are new, so a record of one
+-- of them, live or in the bin, means this very call ran before (a client retrying after losing the
+-- reply): it answers {"ok"} and changes nothing.
+-- KEYS[1] -> crm:{<tenant>}:live:<type>
+-- KEYS[2] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[3] -> crm:{<tenant>}:changed
+-- KEYS[4] -> crm:{<tenant>}:changed:events
+-- KEYS[5] -> crm:{<tenant>}:blocklist
+-- KEYS[6] -> crm:{<tenant>}:trigreads:<type>
+-- KEYS[7..] -> crm:{<tenant>}:obj:<type>:<id>, one per record (KEYS[6+i] for record i of ARGV[3] of
+--   n), then crm:{<tenant>}:bin:<type>:<id>, one per record (KEYS[6+n+i]), then the association keys the records' JSON names by their index in KEYS: a record with inline
+--   associations has "ak", the index of its association set (crm:{<tenant>}:assoc:<type>:<id>), and
+--   "assoc": [{"m": "<type>:<id>" of the target, "rk": the index of the target's record hash,
+--   "tak": of the target's association set}]
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> object type
 -- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
--- ARGV[4] -> bin record key prefix ("crm:{<tenant>}:bin:")
--- ARGV[5] -> the type's search index spec (indexSpec): each record joins its search indexes
--- A record with inline associations also has, in its JSON, "ak": the index in KEYS of its
--- association set (crm:{<tenant>}:assoc:<type>:<id>), and "assoc": [{"m": "<type>:<id>" of the
--- target, "rk": index in KEYS of the target's record hash, "tak": of the target's association set}];
--- those keys follow the record keys.
+-- ARGV[4] -> the type's search index spec (indexSpec): each record joins its search indexes
 -- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
 -- owner id} when a value of a unique property is taken (by a live record or another of the call),
 -- or {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
 -- not live. On a refusal nothing changed.
--- The ids are new, so a record of one of them, live or in the bin, means this very call ran before
--- (a client retrying after losing the reply): it answers {"ok"} and changes nothing.
 local now, otype = ARGV[1], ARGV[2]
-local spec = ix_spec(ARGV[5])
+local spec = ix_spec(ARGV[4])
 local ix = ix_new()
 local recs = cjson.decode(ARGV[3])
-for i, r in ipairs(recs) do
-  if redis.call('EXISTS', KEYS[6+i], ARGV[4] .. otype .. ':' .. r.id) > 0 then return {'ok'} end
+for i = 1, #recs do
+  if redis.call('EXISTS', KEYS[6+i], KEYS[6+#recs+i]) > 0 then return {'ok'} end
 end
 for i, r in ipairs(recs) do
   for j, a in ipairs(r.assoc or {}) do

@@ -1,9 +1,11 @@
--- create_selection_job.lua
---
--- createSelectionJobScript stores a bulk delete job that selects its records in the worker.
--- KEYS[1] -> crm:{<tenant>}:seq:jobs   KEYS[2] -> crm:{<tenant>}:jobs   KEYS[3] -> crm:{<tenant>}:jobs:selecting
--- ARGV[1] -> now (unix ms)   ARGV[2] -> job key prefix ("crm:{<tenant>}:job:")
--- ARGV[3] -> the job's ref (empty for the job's own id)   ARGV[4..] -> job fields (name, value, ...)
+-- Stores a bulk delete job that selects its records in the worker, with a new id.
+-- KEYS[1] -> crm:{<tenant>}:seq:jobs
+-- KEYS[2] -> crm:{<tenant>}:jobs
+-- KEYS[3] -> crm:{<tenant>}:jobs:selecting
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> job key prefix ("crm:{<tenant>}:job:"): the job's key is made of the id it draws
+-- ARGV[3] -> the job's ref (empty for the job's own id)
+-- ARGV[4..] -> job fields (name, value, ...)
 -- Returns the job id.
 local id = tostring(redis.call('INCR', KEYS[1]))
 local job = ARGV[2] .. id

@@ -1,12 +1,16 @@
--- create_token.lua
---
--- createTokenScript stores a token's hash for an existing user that is not disabled, indexes it
--- by its public id and writes the audit entry of it.
--- KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:token:<sha256>
--- KEYS[3] -> crm:{<tenant>}:tokens         KEYS[4] -> crm:{<tenant>}:audit
--- ARGV[1] -> email   ARGV[2] -> created_at (unix ms)   ARGV[3] -> expires_at (unix ms, 0 for never)
+-- Stores a token's hash for an existing user that is not disabled, indexes it by its public id and
+-- writes the audit entry of it.
+-- KEYS[1] -> crm:{<tenant>}:user:<email>
+-- KEYS[2] -> crm:{<tenant>}:token:<sha256>
+-- KEYS[3] -> crm:{<tenant>}:tokens
+-- KEYS[4] -> crm:{<tenant>}:audit
+-- ARGV[1] -> email
+-- ARGV[2] -> created_at (unix ms)
+-- ARGV[3] -> expires_at (unix ms, 0 for never)
 -- ARGV[4] -> time to live (ms, 0 for none): Redis drops the token key itself after it
--- ARGV[5] -> token id   ARGV[6] -> sha256 of the token   ARGV[7] -> by (the acting admin)
+-- ARGV[5] -> token id
+-- ARGV[6] -> sha256 of the token
+-- ARGV[7] -> by (the acting admin)
 -- ARGV[8] -> audit stream max length
 -- Returns 1 if stored, 0 if the id is taken (draw another token), -1 if the user does not exist,
 -- -2 if the user is disabled.

@@ -1,8 +1,9 @@
--- delete_list.lua
---
--- deleteListScript deletes a list and its memberships, never its members.
--- KEYS[1] -> crm:{<tenant>}:lists   KEYS[2] -> crm:{<tenant>}:list:<id>   KEYS[3] -> crm:{<tenant>}:list:<id>:members
--- ARGV[1] -> list id   ARGV[2] -> prefix of member-of keys of the list's type ("crm:{<tenant>}:memberof:<type>:")
+-- Deletes a list and its memberships, never its members.
+-- KEYS[1] -> crm:{<tenant>}:lists
+-- KEYS[2] -> crm:{<tenant>}:list:<id>
+-- KEYS[3] -> crm:{<tenant>}:list:<id>:members
+-- ARGV[1] -> list id
+-- ARGV[2] -> prefix of member-of keys of the list's type ("crm:{<tenant>}:memberof:<type>:")
 -- Returns 1 if deleted, 0 if the list did not exist.
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local ids = redis.call('ZRANGE', KEYS[3], 0, -1)

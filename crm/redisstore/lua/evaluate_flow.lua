@@ -1,24 +1,26 @@
--- evaluate_flow.lua
---
--- evaluateFlowScript applies one workflow's verdicts on a batch of records: it enrolls, unenrolls
--- or records a suppression, re-checking every condition here so that a retried batch changes
--- nothing more. A workflow that is not active (or whose active revision changed) enrolls nothing.
--- KEYS[1] -> crm:{<tenant>}:flow:<name>   KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
+-- Applies one workflow's verdicts on a batch of records: it enrolls, unenrolls or records a
+-- suppression, re-checking every condition here so that a retried batch changes nothing more. A
+-- workflow that is not active (or whose active revision changed) enrolls nothing. Most verdicts of
+-- a backfill are "does not match": only the matching set changes.
+-- KEYS[1] -> crm:{<tenant>}:flow:<name>
+-- KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
 -- KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
--- ARGV[1] -> now (unix ms)   ARGV[2] -> revision evaluated   ARGV[3] -> 1 if re-enrollment is allowed
--- ARGV[4] -> enrollment key prefix   ARGV[5] -> history key prefix
--- ARGV[6] -> k, the number of records that do not match; ARGV[7..6+k] -> their members
--- ARGV[7+k..] -> triples: member, verdict, detail. Verdicts:
---
--- 	match      the record matches the trigger (and no suppression)
--- 	nomatch    it does not match (sent as a member of ARGV[7..6+k] rather than as a triple)
--- 	unmatch    it does not match and the workflow unenrolls records that stop matching
--- 	error      the trigger failed at run time (counts as nomatch; the error is recorded)
--- 	suppressed it matches the suppression criteria (and the trigger: recorded when not enrolled)
--- 	suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
--- 	deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
--- 	manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
---
+-- KEYS[4..] -> pairs, one per triple of ARGV (the j-th: KEYS[2+2*j] and KEYS[3+2*j]): the record's
+--   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
+--   crm:{<tenant>}:hist:<name>:<type>:<id>
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> revision evaluated
+-- ARGV[3] -> 1 if re-enrollment is allowed
+-- ARGV[4] -> k, the number of records that do not match
+-- ARGV[5..] -> the k members of the records that do not match, then triples: member, verdict,
+--   detail. Verdicts:
+--   match      the record matches the trigger (and no suppression)
+--   unmatch    it does not match and the workflow unenrolls records that stop matching
+--   error      the trigger failed at run time (counts as nomatch; the error is recorded)
+--   suppressed it matches the suppression criteria (and the trigger: recorded when not enrolled)
+--   suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
+--   deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
+--   manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
 -- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why}.
 local now, rev, reenroll = ARGV[1], ARGV[2], ARGV[3] == '1'
 local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
@@ -30,11 +32,13 @@ local function unenroll(enr, hist, member, why)
   history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why})
 end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
-local k = tonumber(ARGV[6])
-for i = 7, 6 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 6 + k))) end
-for i = 7 + k, #ARGV, 3 do
+local k = tonumber(ARGV[4])
+for i = 5, 4 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 4 + k))) end
+local j = 0 -- the triple's number, from 1
+for i = 5 + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
-  local enr, hist = ARGV[4] .. member, ARGV[5] .. member
+  j = j + 1
+  local enr, hist = KEYS[2 + 2 * j], KEYS[3 + 2 * j]
   local e, is_enrolled, count = nil, false, 0
   if verdict ~= 'error' then
     e = redis.call('HMGET', enr, 'state', 'count', 'blocked')

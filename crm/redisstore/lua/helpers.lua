@@ -1,6 +1,4 @@
--- helpers.lua
---
--- luaHelpers are shared by the scripts that touch contacts' emails and the change log.
+-- Shared functions of the scripts that touch contacts' emails and the change log.
 local function split_emails(primary, additional)
   local out, seen = {}, {}
   if primary and primary ~= '' then out[#out+1] = primary; seen[primary] = true end

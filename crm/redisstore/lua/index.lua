@@ -1,10 +1,8 @@
--- index.lua
---
--- luaIndex keeps the search indexes (SearchIndexKey, SearchValueKey) and the unique indexes
+-- Shared functions that keep the search indexes (SearchIndexKey, SearchValueKey) and the unique indexes
 -- (UniqueIndexKey) of records in the write scripts. A script decodes the spec (indexSpec) once, reads the indexed fields of each record
 -- it changes (ix_fields) before and after, collects the entries to remove and to add with
 -- ix_record, and writes them with ix_flush: a few calls per index key, whatever the batch size.
--- It needs each_chunk (luaHelpers) before it.
+-- It needs each_chunk (helpers.lua) before it.
 -- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) into unix ms, or nil.
 local function ix_ms(v)
   local y, mo, d, h, mi, s, ms = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')

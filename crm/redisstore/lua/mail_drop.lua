@@ -1,6 +1,4 @@
--- mail_drop.lua
---
--- luaMailDrop is shared by the scripts that may find a notification's record gone. With KEYS[r]
+-- A shared function of the scripts that may find a notification's record gone. With KEYS[r]
 -- and KEYS[r+1] the record's live and bin keys, drop_if_gone writes the audit entry "mail_dropped"
 -- (ids and the workflow's name only) and marks the email as done in its ledger, when neither exists.
 local function drop_if_gone(r, a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen)

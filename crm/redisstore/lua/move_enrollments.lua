@@ -1,20 +1,25 @@
--- move_enrollments.lua
---
--- moveEnrollmentsScript moves the records enrolled at an older revision of a workflow, waiting at
--- a step, on to its active revision, where they continue at the same step; a record whose step the
--- active revision does not have completes there. Each gets a history entry saying so.
--- KEYS[1] -> crm:{<tenant>}:flow:<name>   KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
--- ARGV[1] -> now (unix ms)   ARGV[2] -> the older revision   ARGV[3] -> the active revision
--- ARGV[4] -> the step   ARGV[5] -> the active revision's number of steps
--- ARGV[6] -> enrollment key prefix   ARGV[7] -> history key prefix   ARGV[8..] -> members
+-- Moves the records enrolled at an older revision of a workflow, waiting at a step, on to its active
+-- revision, where they continue at the same step; a record whose step the active revision does not
+-- have completes there. Each gets a history entry saying so.
+-- KEYS[1] -> crm:{<tenant>}:flow:<name>
+-- KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
+-- KEYS[3..] -> pairs, one per member (for ARGV[i]: KEYS[2*i-9] and KEYS[2*i-8]): the record's
+--   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
+--   crm:{<tenant>}:hist:<name>:<type>:<id>
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> the older revision
+-- ARGV[3] -> the active revision
+-- ARGV[4] -> the step
+-- ARGV[5] -> the active revision's number of steps
+-- ARGV[6..] -> members
 -- Returns {member moved, ...}; nothing happens unless the workflow is active at ARGV[3].
 local now, from, to, step, nsteps = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
 if st[1] ~= 'active' or st[2] ~= to then return {} end
 local moved = {}
-for i = 8, #ARGV do
+for i = 6, #ARGV do
   local member = ARGV[i]
-  local enr, hist = ARGV[6] .. member, ARGV[7] .. member
+  local enr, hist = KEYS[2 * i - 9], KEYS[2 * i - 8]
   local e = redis.call('HMGET', enr, 'state', 'revision', 'step')
   if e[1] == 'enrolled' and e[2] == from and tonumber(e[3]) == step then
     if step < nsteps then

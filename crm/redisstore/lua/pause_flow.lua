@@ -1,10 +1,12 @@
--- pause_flow.lua
---
--- pauseFlowScript pauses a workflow.
+-- Pauses a workflow.
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>
--- ARGV[1] -> now (unix ms)   ARGV[2] -> active flows key prefix   ARGV[3] -> name   ARGV[4] -> reason
--- ARGV[5] -> the activation (activated_at, unix ms) to pause, or ”: any
--- ARGV[6] -> flow key prefix   ARGV[7] -> trigger-reads key prefix
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> active flows key prefix
+-- ARGV[3] -> name
+-- ARGV[4] -> reason
+-- ARGV[5] -> the activation (activated_at, unix ms) to pause, or '': any
+-- ARGV[6] -> flow key prefix
+-- ARGV[7] -> trigger-reads key prefix
 -- Returns 1, 0 if the workflow does not exist, -1 if it was activated again since ARGV[5] (nothing
 -- changes).
 local otype = redis.call('HGET', KEYS[1], 'object_type')

@@ -1,43 +1,68 @@
--- permanent_delete.lua
---
--- permanentDeleteScript removes contacts for good (privacy law), all in one step: each contact,
--- live or in the bin, the activities (calls) associated with it, its associations and list
--- memberships, its enrollments and workflow history, its entries in the live and the bin email
--- indexes; it blocklists the salted hashes of their emails, writes the audit entries (ids and
--- counts only) and the confirmation email to send. Several contacts are erased together when they
--- share the email the delete named (one person's data). It refuses when a contact's emails differ
--- from those the caller read (a concurrent update), so that no email escapes the blocklist; the
--- caller reads again and retries.
--- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email   KEYS[2] -> crm:{<tenant>}:changed
--- KEYS[3] -> crm:{<tenant>}:changed:events        KEYS[4] -> crm:{<tenant>}:audit
--- KEYS[5] -> crm:{<tenant>}:blocklist             KEYS[6] -> crm:{<tenant>}:mail:pending
+-- Removes contacts for good (privacy law), all in one step: each contact, live or in the bin, the
+-- activities (calls) associated with it, its associations and list memberships, its enrollments and
+-- workflow history, its entries in the live and the bin email indexes; it blocklists the salted
+-- hashes of their emails, writes the audit entries (ids and counts only) and the confirmation email
+-- to send. Several contacts are erased together when they share the email the delete named (one
+-- person's data). It refuses when a contact's emails differ from those the caller read (a
+-- concurrent update), so that no email escapes the blocklist; the caller reads again and retries.
+-- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[2] -> crm:{<tenant>}:changed
+-- KEYS[3] -> crm:{<tenant>}:changed:events
+-- KEYS[4] -> crm:{<tenant>}:audit
+-- KEYS[5] -> crm:{<tenant>}:blocklist
+-- KEYS[6] -> crm:{<tenant>}:mail:pending
 -- KEYS[7] -> crm:{<tenant>}:flows: every wiped record also loses its enrollments and history in
--- each workflow.
--- ARGV[1] -> now (unix ms)   ARGV[2] -> contact ids, comma-separated, or ” when only an email is
--- blocklisted
--- ARGV[3] -> acting user     ARGV[4] -> audit stream max length
--- ARGV[5] -> record key prefix      ARGV[6] -> bin record key prefix
--- ARGV[7] -> association key prefix ARGV[8] -> bin association key prefix
--- ARGV[9] -> member-of key prefix (no type)   ARGV[10] -> list key prefix   ARGV[11] -> list members key suffix
--- ARGV[12] -> live ids key prefix   ARGV[13] -> trash key prefix   ARGV[14] -> bin ids key prefix
--- ARGV[15] -> pending mail id       ARGV[16] -> pending mail (JSON)
--- ARGV[17] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
--- order of ARGV[2]
--- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")   ARGV[19] -> enrollment key prefix base
--- ("crm:{<tenant>}:enr:")   ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
--- ARGV[21] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:")
--- ARGV[22] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
--- contact's emails leave the key of its deletion's day (BinEmailDayKey)
--- ARGV[23] -> the search index spec of contacts, ARGV[24] -> of calls (indexSpec): a wiped live
--- record leaves its search indexes
--- ARGV[25..] -> salted hashes to blocklist
+--   each workflow
+-- KEYS[8] -> crm:{<tenant>}:live:contacts
+-- KEYS[9] -> crm:{<tenant>}:trash:contacts
+-- KEYS[10] -> crm:{<tenant>}:binids:contacts
+-- KEYS[11] -> crm:{<tenant>}:binassocs:contacts
+-- KEYS[12] -> crm:{<tenant>}:live:calls
+-- KEYS[13] -> crm:{<tenant>}:trash:calls
+-- KEYS[14] -> crm:{<tenant>}:binids:calls
+-- KEYS[15] -> crm:{<tenant>}:binassocs:calls
+-- KEYS[16..] -> quintuples, one per contact of ARGV[2] (the i-th: KEYS[5*i+11..5*i+15]): its keys
+--   crm:{<tenant>}:obj:contacts:<id>, crm:{<tenant>}:bin:contacts:<id>,
+--   crm:{<tenant>}:assoc:contacts:<id>, crm:{<tenant>}:binassoc:contacts:<id> and
+--   crm:{<tenant>}:memberof:contacts:<id>
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> contact ids, comma-separated, or '' when only an email is blocklisted
+-- ARGV[3] -> acting user
+-- ARGV[4] -> audit stream max length
+-- ARGV[5] -> record key prefix ("crm:{<tenant>}:obj:"), for the records associated with a contact
+-- ARGV[6] -> bin record key prefix, likewise
+-- ARGV[7] -> association key prefix, likewise
+-- ARGV[8] -> bin association key prefix, likewise
+-- ARGV[9] -> member-of key prefix (no type), likewise
+-- ARGV[10] -> list key prefix
+-- ARGV[11] -> list members key suffix
+-- ARGV[12] -> pending mail id
+-- ARGV[13] -> pending mail (JSON)
+-- ARGV[14] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
+--   order of ARGV[2]
+-- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[16] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
+-- ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
+-- ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"), for the records of
+--   other types associated with a wiped one
+-- ARGV[19] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a binned
+--   contact's emails leave the key of its deletion's day (BinEmailDayKey)
+-- ARGV[20] -> the search index spec of contacts (indexSpec): a wiped live contact leaves its
+--   search indexes
+-- ARGV[21] -> the search index spec of calls: a wiped live call leaves its search indexes
+-- ARGV[22..] -> salted hashes to blocklist
 -- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
 -- emails changed since read. Nothing is changed unless it returns 1.
 local now = ARGV[1]
-local specs = {contacts = ix_spec(ARGV[23]), calls = ix_spec(ARGV[24])}
+local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
 local P = {rec = ARGV[5], bin = ARGV[6], assoc = ARGV[7], binassoc = ARGV[8], memberof = ARGV[9],
-  list = ARGV[10], listsfx = ARGV[11], live = ARGV[12], trash = ARGV[13], binids = ARGV[14], binassocs = ARGV[21]}
+  list = ARGV[10], listsfx = ARGV[11], binassocs = ARGV[18]}
+-- The sets of the two types a permanent delete wipes records of.
+local T = {
+  contacts = {live = KEYS[8], trash = KEYS[9], binids = KEYS[10], binassocs = KEYS[11]},
+  calls = {live = KEYS[12], trash = KEYS[13], binids = KEYS[14], binassocs = KEYS[15]},
+}
 
 local function split(s, sep)
   local out, i = {}, 1
@@ -64,40 +89,47 @@ local function unlink(other, me)
   end
 end
 
--- wipe removes every trace of one record "<type>:<rid>": its hash live or binned, its indexes, its
--- associations on both sides, its list memberships and its change mark.
-local function wipe(otype, rid)
+-- contact_keys are the keys of the i-th contact of ARGV[2].
+local function contact_keys(i)
+  local k = 5 * i + 10
+  return {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
+end
+
+-- wipe removes every trace of one record "<type>:<rid>", whose keys are K: its hash live or binned,
+-- its indexes, its associations on both sides, its list memberships and its change mark.
+local function wipe(otype, rid, K)
   local me = otype .. ':' .. rid
-  for _, src in ipairs({P.assoc .. me, P.binassoc .. me}) do
+  for _, src in ipairs({K.assoc, K.binassoc}) do
     for _, other in ipairs(redis.call('SMEMBERS', src)) do unlink(other, me) end
   end
-  local memberof = P.memberof .. me
-  for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
+  for _, list in ipairs(redis.call('SMEMBERS', K.memberof)) do
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
-  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], P.rec .. me), false) end
-  redis.call('DEL', P.rec .. me, P.bin .. me, P.assoc .. me, P.binassoc .. me, memberof)
-  redis.call('SREM', P.binassocs .. otype, rid)
-  redis.call('ZREM', P.live .. otype, rid)
-  redis.call('ZREM', P.trash .. otype, rid)
-  redis.call('ZREM', P.binids .. otype, rid)
+  if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], K.rec), false) end
+  redis.call('DEL', K.rec, K.bin, K.assoc, K.binassoc, K.memberof)
+  local sets = T[otype]
+  redis.call('SREM', sets.binassocs, rid)
+  redis.call('ZREM', sets.live, rid)
+  redis.call('ZREM', sets.trash, rid)
+  redis.call('ZREM', sets.binids, rid)
   redis.call('HDEL', KEYS[3], me)
   redis.call('ZREM', KEYS[2], me)
   for _, flow in ipairs(redis.call('SMEMBERS', KEYS[7])) do
-    redis.call('DEL', ARGV[19] .. flow .. ':' .. me, ARGV[20] .. flow .. ':' .. me)
-    redis.call('ZREM', ARGV[18] .. flow .. ':enrolled', me)
-    redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
+    redis.call('DEL', ARGV[16] .. flow .. ':' .. me, ARGV[17] .. flow .. ':' .. me)
+    redis.call('ZREM', ARGV[15] .. flow .. ':enrolled', me)
+    redis.call('SREM', ARGV[15] .. flow .. ':matching', me)
   end
 end
 
 local ids = {}
 if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
-local read = split(ARGV[17], '|')
+local read = split(ARGV[14], '|')
 local found, binday = {}, {}
 -- First check every contact, so that nothing changes unless all can go.
-for i, id in ipairs(ids) do
-  local src = P.rec .. 'contacts:' .. id
-  if redis.call('EXISTS', src) == 0 then src = P.bin .. 'contacts:' .. id end
+for i in ipairs(ids) do
+  local K = contact_keys(i)
+  local src = K.rec
+  if redis.call('EXISTS', src) == 0 then src = K.bin end
   if redis.call('EXISTS', src) == 0 then return 0 end
   local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
   local emails = split_emails(cur[1] or '', cur[2] or '')
@@ -113,29 +145,31 @@ for i, id in ipairs(ids) do
     if redis.call('HGET', KEYS[1], e) == id then redis.call('HDEL', KEYS[1], e) end
     rids[#rids+1] = id
   end
-  if binday[i] then bin_emails_remove(ARGV[22] .. binday[i], found[i], rids) end
-  for _, s in ipairs({P.assoc .. me, P.binassoc .. me}) do
+  if binday[i] then bin_emails_remove(ARGV[19] .. binday[i], found[i], rids) end
+  local K = contact_keys(i)
+  for _, s in ipairs({K.assoc, K.binassoc}) do
     for _, other in ipairs(redis.call('SMEMBERS', s)) do
       local otype, oid = string.match(other, '^([^:]+):(.+)$')
       if otype == 'calls' and not wiped[oid] then
         wiped[oid] = true
-        wipe(otype, oid)
+        wipe(otype, oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
+          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
         calls[#calls+1] = oid
       end
     end
   end
-  wipe('contacts', id)
+  wipe('contacts', id, K)
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 mark_changed(KEYS[2], KEYS[3], members, now, 'p')
-for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 22, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', table.concat(ids, ','), 'count', #ids, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
-redis.call('HSET', KEYS[6], ARGV[15], ARGV[16])
+redis.call('HSET', KEYS[6], ARGV[12], ARGV[13])
 return 1

@@ -1,19 +1,23 @@
--- purge.lua
---
--- purgeScript removes for good the bin entries of a type deleted at or before a horizon. The deletion
--- time is compared here, inside the script, so a purge can never remove an entry early, and a
--- restored or already purged entry is simply not in the index any more.
--- KEYS[1] -> crm:{<tenant>}:trash:<type>   KEYS[2] -> crm:{<tenant>}:binids:<type>
+-- Removes for good the bin entries of a type deleted at or before a horizon. The deletion time is
+-- compared here, inside the script, so a purge can never remove an entry early, and a restored or
+-- already purged entry is simply not in the index any more. Each batch writes one audit entry
+-- (action "purge", the ids and their count, no content). For contacts, the bin email index of a day
+-- the batch covers (BinEmailDayKey) goes as a whole once no contact deleted that day is left in the
+-- bin: the purge costs nothing per email.
+-- KEYS[1] -> crm:{<tenant>}:trash:<type>
+-- KEYS[2] -> crm:{<tenant>}:binids:<type>
 -- KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
--- KEYS[4] -> crm:{<tenant>}:audit          KEYS[5] -> crm:{<tenant>}:binemails:contacts:days
--- ARGV[1] -> horizon (unix ms)   ARGV[2] -> batch limit
+-- KEYS[4] -> crm:{<tenant>}:audit
+-- KEYS[5] -> crm:{<tenant>}:binemails:contacts:days
+-- ARGV[1] -> horizon (unix ms)
+-- ARGV[2] -> batch limit
 -- ARGV[3] -> bin record key prefix of the type ("crm:{<tenant>}:bin:<type>:")
 -- ARGV[4] -> bin association key prefix of the type
--- ARGV[5] -> object type   ARGV[6] -> now (unix ms)   ARGV[7] -> audit stream max length
--- ARGV[8] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:")
--- Each batch writes one audit entry (action "purge", the ids and their count, no content). For
--- contacts, the bin email index of a day the batch covers (BinEmailDayKey) goes as a whole once no
--- contact deleted that day is left in the bin: the purge costs nothing per email.
+-- ARGV[5] -> object type
+-- ARGV[6] -> now (unix ms)
+-- ARGV[7] -> audit stream max length
+-- ARGV[8] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): the days to
+--   drop are read from KEYS[5]
 -- Returns the number of entries removed.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end

@@ -1,10 +1,14 @@
--- put_flow.lua
---
--- putFlowScript stores a new revision of a workflow (creating the workflow as a draft).
--- KEYS[1] -> crm:{<tenant>}:flows   KEYS[2] -> crm:{<tenant>}:flow:<name>
--- ARGV[1] -> name   ARGV[2] -> object type   ARGV[3] -> source   ARGV[4] -> by   ARGV[5] -> now (unix ms)
--- ARGV[6] -> revision key prefix ("crm:{<tenant>}:flow:<name>:rev:")
+-- Stores a new revision of a workflow (creating the workflow as a draft).
+-- KEYS[1] -> crm:{<tenant>}:flows
+-- KEYS[2] -> crm:{<tenant>}:flow:<name>
 -- KEYS[3] -> crm:{<tenant>}:flows:type:<type>
+-- ARGV[1] -> name
+-- ARGV[2] -> object type
+-- ARGV[3] -> source
+-- ARGV[4] -> by
+-- ARGV[5] -> now (unix ms)
+-- ARGV[6] -> revision key prefix ("crm:{<tenant>}:flow:<name>:rev:"): the new revision's key is
+--   made of the number it draws
 -- Returns {revision, 1} for a new revision, {revision, 0} when the source equals the latest one's,
 -- or {0, "type", old type} when the workflow exists with another object type.
 local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')

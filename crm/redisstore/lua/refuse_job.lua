@@ -1,9 +1,11 @@
--- refuse_job.lua
---
--- refuseJobScript ends a selecting job as refused.
--- KEYS[1] -> crm:{<tenant>}:job:<id>   KEYS[2] -> crm:{<tenant>}:job:<id>:selected
+-- Ends a selecting job as refused.
+-- KEYS[1] -> crm:{<tenant>}:job:<id>
+-- KEYS[2] -> crm:{<tenant>}:job:<id>:selected
 -- KEYS[3] -> crm:{<tenant>}:jobs:selecting
--- ARGV[1] -> now (unix ms)   ARGV[2] -> refusal code   ARGV[3] -> message   ARGV[4] -> the job id
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> refusal code
+-- ARGV[3] -> message
+-- ARGV[4] -> the job id
 -- Returns the job's hash (HGETALL), or {} for no such job.
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {} end

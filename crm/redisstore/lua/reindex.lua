@@ -1,16 +1,15 @@
--- reindex.lua
---
--- reindexScript adds live records to the search indexes of their type, reading their values
--- in the same step (an id that is no longer live is skipped).
+-- Adds live records to the search indexes of their type, reading their values in the same step (an
+-- id that is no longer live is skipped).
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
--- ARGV[1] -> record key prefix of the type ("crm:{<tenant>}:obj:<type>:")
--- ARGV[2] -> the type's search index spec (indexSpec)   ARGV[3..] -> record ids
+-- KEYS[2..] -> crm:{<tenant>}:obj:<type>:<record id>, one per record (KEYS[i] for ARGV[i])
+-- ARGV[1] -> the type's search index spec (indexSpec)
+-- ARGV[2..] -> record ids
 -- Returns the number of records indexed.
-local spec = ix_spec(ARGV[2])
+local spec = ix_spec(ARGV[1])
 local ix = ix_new()
 local n = 0
-for i = 3, #ARGV do
-  local key = ARGV[1] .. ARGV[i]
+for i = 2, #ARGV do
+  local key = KEYS[i]
   if redis.call('EXISTS', key) == 1 then
     ix_record(ix, spec, ARGV[i], ix_fields(spec, key), true)
     n = n + 1

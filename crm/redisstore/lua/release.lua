@@ -1,7 +1,6 @@
--- release.lua
---
--- releaseScript gives a lease up if the caller holds it.
--- KEYS[1] -> the lease key   ARGV[1] -> owner
+-- Gives a lease up if the caller holds it.
+-- KEYS[1] -> the lease key
+-- ARGV[1] -> owner
 -- Returns 1 when released, 0 otherwise.
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0

@@ -1,6 +1,4 @@
--- release_mail.lua
---
--- releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
+-- Gives up a lease after a failed delivery, if the caller still holds it.
 -- KEYS[1] -> crm:{<tenant>}:mailsent:<id>
 -- ARGV[1] -> "lease:<token>"
 -- Returns 1 if released, 0 if the key held something else.

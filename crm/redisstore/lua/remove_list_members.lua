@@ -1,13 +1,14 @@
--- remove_list_members.lua
---
--- removeListMembersScript removes records from a list.
--- KEYS[1] -> crm:{<tenant>}:list:<id>   KEYS[2] -> crm:{<tenant>}:list:<id>:members
--- ARGV[1] -> list id   ARGV[2] -> prefix of member-of keys of the list's type   ARGV[3..] -> record ids
+-- Removes records from a list.
+-- KEYS[1] -> crm:{<tenant>}:list:<id>
+-- KEYS[2] -> crm:{<tenant>}:list:<id>:members
+-- KEYS[3..] -> crm:{<tenant>}:memberof:<type>:<record id>, one per record (KEYS[1+i] for ARGV[i])
+-- ARGV[1] -> list id
+-- ARGV[2..] -> record ids
 -- Returns the number removed, or false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local n = 0
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   n = n + redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('SREM', ARGV[2] .. ARGV[i], ARGV[1])
+  redis.call('SREM', KEYS[1 + i], ARGV[1])
 end
 return n

@@ -1,17 +1,35 @@
--- restore.lua
---
--- restoreScript brings records back from their type's bin.
--- KEYS[1..7] -> as archiveScript.
--- ARGV[1] -> now (unix ms)  ARGV[2] -> object type  ARGV[3] -> restored by  ARGV[4] -> via  ARGV[5] -> ref
--- ARGV[6] -> audit stream max length  ARGV[7] -> record key prefix  ARGV[8] -> bin record key prefix
--- ARGV[9] -> association key prefix   ARGV[10] -> bin association key prefix
--- ARGV[11] -> bin association ids key prefix   ARGV[12] -> the call's id, kept in each record it
--- restores (_restored_op): run again (a client retrying after losing the reply), the call reports
--- those records as restored again and changes nothing   ARGV[13] -> the retention horizon (unix
--- ms): a record deleted at or before it is past its retention period and stays in the bin
+-- Brings records back from their type's bin.
+-- KEYS[1] -> crm:{<tenant>}:live:<type>
+-- KEYS[2] -> crm:{<tenant>}:trash:<type>
+-- KEYS[3] -> crm:{<tenant>}:binids:<type>
+-- KEYS[4] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[5] -> crm:{<tenant>}:changed
+-- KEYS[6] -> crm:{<tenant>}:changed:events
+-- KEYS[7] -> crm:{<tenant>}:audit
+-- KEYS[8] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+-- KEYS[9..] -> quadruples, one per record id of ARGV[16..] (KEYS[4*i-55..4*i-52] for ARGV[i]):
+--   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
+--   and crm:{<tenant>}:binassoc:<type>:<id>
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> object type
+-- ARGV[3] -> restored by
+-- ARGV[4] -> via
+-- ARGV[5] -> ref
+-- ARGV[6] -> audit stream max length
+-- ARGV[7] -> record key prefix ("crm:{<tenant>}:obj:"), for the records associated with one restored
+-- ARGV[8] -> bin record key prefix, likewise
+-- ARGV[9] -> association key prefix, likewise
+-- ARGV[10] -> bin association key prefix, likewise
+-- ARGV[11] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"), likewise
+-- ARGV[12] -> the call's id, kept in each record it restores (_restored_op): run again (a client
+--   retrying after losing the reply), the call reports those records as restored again and changes
+--   nothing
+-- ARGV[13] -> the retention horizon (unix ms): a record deleted at or before it is past its
+--   retention period and stays in the bin
 -- ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
--- contact's emails leave the key of its deletion's day   ARGV[15] -> the type's search index spec
--- (indexSpec): each restored record joins its search indexes   ARGV[16..] -> record ids
+--   contact's emails leave the key of its deletion's day, read from the record
+-- ARGV[15] -> the type's search index spec (indexSpec): each restored record joins its search indexes
+-- ARGV[16..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when a value of a
 -- unique property now belongs to another live record (or to one restored earlier in the call).
@@ -24,7 +42,8 @@ local uclaimed = {}
 for i = 16, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
-  local bin, rec = ARGV[8] .. me, ARGV[7] .. me
+  local k = 4 * (i - 16) + 8
+  local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   if redis.call('EXISTS', bin) == 0 and redis.call('HGET', rec, '_restored_op') == ARGV[12] then
     out[#out+1] = {'ok', id}
   elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
@@ -66,7 +85,6 @@ for i = 16, #ARGV do
         local day = math.floor(tonumber(deleted) / 86400000)
         bin_emails_remove(ARGV[14] .. string.format('%d', day), emails, rids)
       end
-      local binassoc, assoc = ARGV[10] .. me, ARGV[9] .. me
       for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
         if redis.call('EXISTS', ARGV[7] .. other) == 1 then
           redis.call('SADD', assoc, other)
@@ -81,7 +99,7 @@ for i = 16, #ARGV do
         end
       end
       redis.call('DEL', binassoc)
-      redis.call('SREM', ARGV[11] .. otype, id)
+      redis.call('SREM', KEYS[8], id)
       mark_changed(KEYS[5], KEYS[6], {me}, now, 'r')
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
         'record_ids', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)

@@ -1,9 +1,11 @@
--- revoke_token.lua
---
--- revokeTokenScript deletes a token for good, by its public id, and writes the audit entry of it.
--- KEYS[1] -> crm:{<tenant>}:tokens   KEYS[2] -> crm:{<tenant>}:audit
--- ARGV[1] -> token id   ARGV[2] -> prefix of token keys ("crm:{<tenant>}:token:")   ARGV[3] -> now (unix ms)
--- ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
+-- Deletes a token for good, by its public id, and writes the audit entry of it.
+-- KEYS[1] -> crm:{<tenant>}:tokens
+-- KEYS[2] -> crm:{<tenant>}:audit
+-- ARGV[1] -> token id
+-- ARGV[2] -> prefix of token keys ("crm:{<tenant>}:token:"): the token's key is read from KEYS[1]
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4] -> by (the acting admin)
+-- ARGV[5] -> audit stream max length
 -- Returns the email of the token's user, or false if no live token has that id (an index entry
 -- whose token Redis already dropped at its expiry is removed).
 local h = redis.call('HGET', KEYS[1], ARGV[1])

@@ -1,13 +1,15 @@
--- seal_delete_job.lua
---
--- sealDeleteJobScript turns a staged selection (the records live when they were staged, by
--- stageLiveScript) into a confirmed bulk delete job with a new id, or refuses it and keeps nothing,
--- the job counter included. A record deleted between its staging and the job's run counts as
--- skipped. The same call run again (a client retrying after losing the reply) answers the same job.
--- KEYS[1] -> crm:{<tenant>}:jobstage:<token>   KEYS[2] -> crm:{<tenant>}:seq:jobs
+-- Turns a staged selection (the records live when they were staged, by stage_live.lua) into a
+-- confirmed bulk delete job with a new id, or refuses it and keeps nothing, the job counter
+-- included. A record deleted between its staging and the job's run counts as skipped. The same
+-- call run again (a client retrying after losing the reply) answers the same job.
+-- KEYS[1] -> crm:{<tenant>}:jobstage:<token>
+-- KEYS[2] -> crm:{<tenant>}:seq:jobs
 -- KEYS[3] -> crm:{<tenant>}:jobs
--- ARGV[1] -> confirmed count   ARGV[2] -> now (unix ms)   ARGV[3] -> job key prefix ("crm:{<tenant>}:job:")
--- ARGV[4] -> the job's ref (empty for the job's own id)   ARGV[5..] -> job fields (name, value, ...)
+-- ARGV[1] -> confirmed count
+-- ARGV[2] -> now (unix ms)
+-- ARGV[3] -> job key prefix ("crm:{<tenant>}:job:"): the job's key is made of the id it draws
+-- ARGV[4] -> the job's ref (empty for the job's own id)
+-- ARGV[5..] -> job fields (name, value, ...)
 -- Returns {"ok", job id} or {"mismatch", count}.
 local done = KEYS[1] .. ':sealed'
 local sealed = redis.call('GET', done)

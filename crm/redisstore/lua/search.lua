@@ -1,15 +1,16 @@
--- search.lua
---
--- searchScript runs a search plan (planSearch) over the search indexes of one object type, in one
--- step, so that it sees the records as one moment left them and returns only live ones.
--- KEYS[1] -> crm:{<tenant>}:live:<type> (the plan names its index keys, all of the same tenant)
+-- Runs a search plan over the search indexes of one object type, in one step, so that it sees the
+-- records as one moment left them and returns only live ones. A search of one filter (or none,
+-- sorted by id or by a property every record has) whose index holds the records in the sorted
+-- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id).
+-- Otherwise each group reads the records of its smallest driver (the live set when it has none)
+-- and tests the group's other filters on them; when those reads would pass the budget, nothing is
+-- read.
+-- KEYS[1] -> crm:{<tenant>}:live:<type>
+-- KEYS[2..] -> the index keys the plan names (SearchIndexKey, SearchValueKey), each once: the plan
+--   refers to them by name
 -- ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
--- one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
--- offset, the page size and the work budget.
--- A search of one filter (or none, sorted by id or by a property every record has) whose index
--- holds the records in the sorted order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id). Otherwise each
--- group reads the records of its smallest driver (the live set when it has none) and tests the
--- group's other filters on them; when those reads would pass the budget, nothing is read.
+--   one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
+--   offset, the page size and the work budget
 -- Returns {"budget", records it would read}, or {total, id, id, ...}: the page's ids in order.
 local plan = cjson.decode(ARGV[1])
 local off, lim = plan.off, plan.lim

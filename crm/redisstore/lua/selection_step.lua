@@ -1,21 +1,31 @@
--- selection_step.lua
---
--- selectionStepScript runs one step of a job's selection and, after the last, ends it.
--- KEYS[1] -> crm:{<tenant>}:job:<id>   KEYS[2] -> crm:{<tenant>}:job:<id>:selected
--- KEYS[3] -> crm:{<tenant>}:live:<type>   KEYS[4] -> crm:{<tenant>}:jobs:selecting
--- KEYS[5] -> crm:{<tenant>}:job:<id>:pending   KEYS[6] -> crm:{<tenant>}:list:<list>:members (list mode)
--- ARGV[1] -> now (unix ms)   ARGV[2] -> ids: the cursor the step starts from (list: the job's own)
--- ARGV[3] -> "ids" or "list"
--- ARGV[4] -> ids: the cursor after the step ("" ends it); list: how many members to read
--- ARGV[5] -> ids: how many records the step scanned   ARGV[6] -> the job id   ARGV[7..] -> ids: matched ids
+-- Runs one step of a bulk delete job's selection and, after the last, ends it.
+-- The live ones of the step's records join the selection, the cursor moves on and the progress is
+-- counted. At the end, the job becomes pending when the number selected equals its confirmed count
+-- (done when it is 0), else it is refused (COUNT_MISMATCH) and nothing is kept. A job not
+-- selecting, or (by ids) whose cursor is not ARGV[4], comes back unchanged.
+-- KEYS[1] -> crm:{<tenant>}:job:<id>
+-- KEYS[2] -> crm:{<tenant>}:job:<id>:selected
+-- KEYS[3] -> crm:{<tenant>}:live:<type>
+-- KEYS[4] -> crm:{<tenant>}:jobs:selecting
+-- KEYS[5] -> crm:{<tenant>}:job:<id>:pending
+-- KEYS[6] -> crm:{<tenant>}:list:<list>:members: the list whose members the job selects (read only
+--   when ARGV[3] is not 0)
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> the job id
+-- ARGV[3] -> how many members of KEYS[6] the step reads, after the job's own cursor; 0 for a step
+--   by ids, whose records are ARGV[7..]
+-- ARGV[4] -> by ids: the cursor the step starts from ('' for a list)
+-- ARGV[5] -> by ids: the cursor after the step, '' ending the selection ('' for a list)
+-- ARGV[6] -> by ids: how many records the step scanned (0 for a list)
+-- ARGV[7..] -> by ids: the records the step matched
 -- Returns the job's hash (HGETALL), or {} for no such job.
 local j = redis.call('HMGET', KEYS[1], 'state', 'select_after', 'confirm_count')
 if not j[1] then return {} end
-local list = ARGV[3] == 'list'
-if j[1] ~= 'selecting' or (not list and (j[2] or '') ~= ARGV[2]) then return redis.call('HGETALL', KEYS[1]) end
-local input, nxt, scanned = {}, ARGV[4], tonumber(ARGV[5])
+local lim = tonumber(ARGV[3])
+local list = lim > 0
+if j[1] ~= 'selecting' or (not list and (j[2] or '') ~= ARGV[4]) then return redis.call('HGETALL', KEYS[1]) end
+local input, nxt, scanned = {}, ARGV[5], tonumber(ARGV[6])
 if list then
-  local lim = tonumber(ARGV[4])
   local min = '-inf'
   if (j[2] or '') ~= '' then min = '(' .. j[2] end
   input = redis.call('ZRANGEBYSCORE', KEYS[6], min, '+inf', 'LIMIT', 0, lim)
@@ -33,7 +43,7 @@ local n = redis.call('ZCARD', KEYS[2])
 redis.call('HINCRBY', KEYS[1], 'scanned', scanned)
 redis.call('HSET', KEYS[1], 'matched', n, 'select_after', nxt, 'updated_at', ARGV[1])
 if nxt == '' then
-  redis.call('SREM', KEYS[4], ARGV[6])
+  redis.call('SREM', KEYS[4], ARGV[2])
   redis.call('HDEL', KEYS[1], 'filter', 'select_after')
   if n ~= tonumber(j[3]) then
     redis.call('DEL', KEYS[2])

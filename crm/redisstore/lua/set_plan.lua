@@ -1,10 +1,12 @@
--- set_plan.lua
---
--- setPlanScript changes a tenant's plan; when the new plan does not allow workflows, it pauses every
--- active workflow of the tenant in the same step (never deleting one).
--- KEYS[1] -> crm:{<tenant>}:tenant   KEYS[2] -> crm:{<tenant>}:flows
--- ARGV[1] -> new plan   ARGV[2] -> 1 if the plan allows workflows   ARGV[3] -> now (unix ms)
--- ARGV[4] -> flow key prefix ("crm:{<tenant>}:flow:")   ARGV[5] -> active flows key prefix
+-- Changes a tenant's plan; when the new plan does not allow workflows, it pauses every active
+-- workflow of the tenant in the same step (never deleting one).
+-- KEYS[1] -> crm:{<tenant>}:tenant
+-- KEYS[2] -> crm:{<tenant>}:flows
+-- ARGV[1] -> new plan
+-- ARGV[2] -> 1 if the plan allows workflows
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4] -> flow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[5] -> active flows key prefix
 -- ARGV[6] -> trigger-reads key prefix: the types whose workflows it pauses lose their trigger-reads set
 -- Returns {previous plan, paused name, ...}, or false if the tenant does not exist.
 local old = redis.call('HGET', KEYS[1], 'plan')

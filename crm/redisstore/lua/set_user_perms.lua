@@ -1,9 +1,11 @@
--- set_user_perms.lua
---
--- setUserPermsScript replaces the permissions of an existing user and writes the audit entry of it.
--- KEYS[1] -> crm:{<tenant>}:user:<email>   KEYS[2] -> crm:{<tenant>}:audit
--- ARGV[1] -> email   ARGV[2] -> perms (comma-separated)   ARGV[3] -> now (unix ms)
--- ARGV[4] -> by (the acting admin)   ARGV[5] -> audit stream max length
+-- Replaces the permissions of an existing user and writes the audit entry of it.
+-- KEYS[1] -> crm:{<tenant>}:user:<email>
+-- KEYS[2] -> crm:{<tenant>}:audit
+-- ARGV[1] -> email
+-- ARGV[2] -> perms (comma-separated)
+-- ARGV[3] -> now (unix ms)
+-- ARGV[4] -> by (the acting admin)
+-- ARGV[5] -> audit stream max length
 -- Returns the previous perms, or false if the user does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local prev = redis.call('HGET', KEYS[1], 'perms') or ''

@@ -1,6 +1,4 @@
--- trigger_reads.lua
---
--- luaTriggerReads keeps the trigger-reads set of an object type (see TriggerReadsKey): the union of
+-- A shared function that keeps the trigger-reads set of an object type (see TriggerReadsKey): the union of
 -- the "reads" fields of its active workflows, plus "", or no key when none is active.
 local function refresh_reads(active, flow_prefix, reads_key)
   redis.call('DEL', reads_key)

@@ -1,10 +1,13 @@
--- update_records.lua
---
--- updateRecordsScript changes properties of live records, all or none.
--- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email  KEYS[2] -> crm:{<tenant>}:changed
--- KEYS[3] -> crm:{<tenant>}:changed:events       KEYS[4] -> crm:{<tenant>}:blocklist
--- KEYS[5] -> crm:{<tenant>}:trigreads:<type>     KEYS[5+i] -> crm:{<tenant>}:obj:<type>:<id of update i>
--- ARGV[1] -> now (unix ms)   ARGV[2] -> object type   ARGV[3] -> 1 if the type is contacts, else 0
+-- Changes properties of live records, all or none.
+-- KEYS[1] -> crm:{<tenant>}:uniq:contacts:email
+-- KEYS[2] -> crm:{<tenant>}:changed
+-- KEYS[3] -> crm:{<tenant>}:changed:events
+-- KEYS[4] -> crm:{<tenant>}:blocklist
+-- KEYS[5] -> crm:{<tenant>}:trigreads:<type>
+-- KEYS[6..] -> crm:{<tenant>}:obj:<type>:<id>, one per update (KEYS[5+i] for update i of ARGV[4])
+-- ARGV[1] -> now (unix ms)
+-- ARGV[2] -> object type
+-- ARGV[3] -> 1 if the type is contacts, else 0
 -- ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
 -- ARGV[5] -> the type's search index spec (indexSpec): the entries of the changed fields move
 -- Returns {"ok"}, {"missing", id}, {"conflict", email, owner id}, {"blocked", email} or

@@ -1,0 +1,56 @@
+package redisstore_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+)
+
+func TestListMembersAddAndRemove(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ada := b.contact(t, map[string]string{"email": "ada@acme.example"})
+		bob := b.contact(t, map[string]string{"email": "bob@acme.example"})
+		l, err := b.store.CreateList(b.ctx, b.tenant, "VIP", crm.Contacts)
+		require.NoError(t, err)
+
+		added, missing, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{ada.ID, bob.ID, "999"})
+		require.NoError(t, err)
+		require.Equal(t, 2, added)
+		require.Equal(t, []crm.RecordID{"999"}, missing)
+		for _, id := range []crm.RecordID{ada.ID, bob.ID} {
+			lists, err := b.rdb.SMembers(b.ctx, redisstore.MemberOfKey(b.tenant, crm.Contacts, id)).Result()
+			require.NoError(t, err)
+			require.Equal(t, []string{string(l.ID)}, lists)
+		}
+
+		n, err := b.store.RemoveListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{ada.ID, "999"})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		lists, err := b.rdb.SMembers(b.ctx, redisstore.MemberOfKey(b.tenant, crm.Contacts, ada.ID)).Result()
+		require.NoError(t, err)
+		require.Empty(t, lists)
+		members, _, err := b.store.ListMembers(b.ctx, b.tenant, l.ID, nil)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{bob.ID}, members)
+	})
+}
+
+func TestReindexSearchIndexesEveryLiveRecord(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ada := b.contact(t, map[string]string{"email": "ada@acme.example", "firstname": "Ada", "lifecyclestage": "lead"})
+		b.contact(t, map[string]string{"email": "bob@acme.example", "firstname": "Bob", "lifecyclestage": "customer"})
+		n, err := b.store.ReindexSearch(b.ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+		res, err := b.store.Search(b.ctx, b.tenant, crm.Contacts, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{
+			{PropertyName: "lifecyclestage", Operator: crm.OpEQ, Value: "lead", HasValue: true}}}})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Total)
+		require.Equal(t, ada.ID, res.Records[0].ID)
+	})
+}
