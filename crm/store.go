@@ -10,6 +10,9 @@ import (
 // another's id. Implementations are safe for concurrent use. [RedisStore] is the implementation;
 // a conformance suite in store_test.go covers it on a real redis-server and on the embedded server.
 type Store interface {
+	// ProtectionStore keeps the protection rules of records (SPEC S25).
+	ProtectionStore
+
 	// CreateTenant creates a tenant on a plan. ErrTenantExists if it exists; *ValidationError for a bad id or plan.
 	CreateTenant(ctx context.Context, t TenantID, plan Plan) (Tenant, error)
 	// Tenant returns a tenant, or a *NotFoundError.

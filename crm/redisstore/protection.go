@@ -1,0 +1,185 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// ruleJSON is a protection rule as ProtectionKey stores it (times in unix ms).
+type ruleJSON struct {
+	ObjectType string `json:"object_type"`
+	When       string `json:"when"`
+	CreatedAt  string `json:"created_at"`
+	UpdatedAt  string `json:"updated_at"`
+	UpdatedBy  string `json:"updated_by"`
+}
+
+func decodeRule(name, raw string) (crm.ProtectionRule, error) {
+	var v ruleJSON
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return crm.ProtectionRule{}, fmt.Errorf("decode protection rule %s: %w", name, err)
+	}
+	return crm.ProtectionRule{Name: name, ObjectType: crm.ObjectType(v.ObjectType), When: v.When,
+		CreatedAt: parseMS(v.CreatedAt), UpdatedAt: parseMS(v.UpdatedAt), UpdatedBy: v.UpdatedBy}, nil
+}
+
+// PutProtectionRule implements crm.ProtectionStore: one script writes the rule and its audit entry.
+func (s *Store) PutProtectionRule(ctx context.Context, t crm.TenantID, r crm.ProtectionRule, by string) (crm.ProtectionRule, bool, error) {
+	if err := crm.ValidateRuleName(r.Name); err != nil {
+		return crm.ProtectionRule{}, false, err
+	}
+	if r.ObjectType == "" || strings.TrimSpace(r.When) == "" {
+		return crm.ProtectionRule{}, false, &crm.ValidationError{Field: "when", Code: "INVALID_RULE",
+			Message: "a protection rule needs an object type and a when expression"}
+	}
+	res, err := putProtectionScript.Run(ctx, s.rdb, []string{ProtectionKey(t), AuditKey(t)},
+		r.Name, string(r.ObjectType), r.When, ms(s.cfg.Clock.Now()), by, auditMaxLen, crm.MaxProtectionRules).Slice()
+	if err != nil {
+		return crm.ProtectionRule{}, false, fmt.Errorf("put protection rule %s: %w", r.Name, err)
+	}
+	if code, _ := res[0].(int64); code < 0 {
+		return crm.ProtectionRule{}, false, &crm.ValidationError{Field: "name", Code: "TOO_MANY_RULES",
+			Message: fmt.Sprintf("the tenant already has %d protection rules, the most it may have: delete one it no longer needs first", crm.MaxProtectionRules)}
+	}
+	raw, _ := res[1].(string)
+	out, err := decodeRule(r.Name, raw)
+	created, _ := res[0].(int64)
+	return out, created == 1, err
+}
+
+// ProtectionRule implements crm.ProtectionStore.
+func (s *Store) ProtectionRule(ctx context.Context, t crm.TenantID, name string) (crm.ProtectionRule, error) {
+	raw, err := s.rdb.HGet(ctx, ProtectionKey(t), name).Result()
+	if errors.Is(err, redis.Nil) {
+		return crm.ProtectionRule{}, &crm.NotFoundError{Kind: "protection rule", ID: name}
+	}
+	if err != nil {
+		return crm.ProtectionRule{}, fmt.Errorf("read protection rule %s: %w", name, err)
+	}
+	return decodeRule(name, raw)
+}
+
+// ProtectionRules implements crm.ProtectionStore.
+func (s *Store) ProtectionRules(ctx context.Context, t crm.TenantID) ([]crm.ProtectionRule, error) {
+	h, err := s.rdb.HGetAll(ctx, ProtectionKey(t)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read protection rules: %w", err)
+	}
+	out := make([]crm.ProtectionRule, 0, len(h))
+	for name, raw := range h {
+		r, err := decodeRule(name, raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// DeleteProtectionRule implements crm.ProtectionStore: one script removes the rule and writes its
+// audit entry.
+func (s *Store) DeleteProtectionRule(ctx context.Context, t crm.TenantID, name, by string) error {
+	n, err := deleteProtectionScript.Run(ctx, s.rdb, []string{ProtectionKey(t), AuditKey(t)},
+		name, ms(s.cfg.Clock.Now()), by, auditMaxLen).Int()
+	if err != nil {
+		return fmt.Errorf("delete protection rule %s: %w", name, err)
+	}
+	if n == 0 {
+		return &crm.NotFoundError{Kind: "protection rule", ID: name}
+	}
+	return nil
+}
+
+// AddJobProtected implements crm.ProtectionStore, in one script.
+func (s *Store) AddJobProtected(ctx context.Context, t crm.TenantID, id, after string, counts crm.ProtectedCounts) error {
+	names := make([]string, 0, len(counts))
+	for k, v := range counts {
+		if v > 0 {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	args := []any{ms(s.cfg.Clock.Now()), after}
+	for _, k := range names {
+		args = append(args, k, counts[k])
+	}
+	n, err := addJobProtectedScript.Run(ctx, s.rdb, []string{JobKey(t, id)}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("record the protected records of job %s: %w", id, err)
+	}
+	if n < 0 {
+		return &crm.NotFoundError{Kind: "job", ID: id}
+	}
+	return nil
+}
+
+// NextListMembers implements crm.ProtectionStore.
+func (s *Store) NextListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, o crm.ObjectType, after string, n int, props []string) ([]crm.Record, int, string, error) {
+	if n < 1 || n > crm.MaxScriptBatch {
+		return nil, 0, "", &crm.ValidationError{Field: "limit", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("limit %d is out of range: use 1 to %d", n, crm.MaxScriptBatch)}
+	}
+	min, err := parseAfter(after)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	// By score (the numeric id) after the last id read: a member added or removed meanwhile
+	// shifts no other member in or out of a step.
+	raw, err := s.rdb.ZRangeByScore(ctx, ListMembersKey(t, id), &redis.ZRangeBy{Min: min, Max: "+inf", Count: int64(n)}).Result()
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read members of list %s: %w", id, err)
+	}
+	next := ""
+	if len(raw) == n {
+		next = raw[n-1]
+	}
+	if len(raw) == 0 {
+		return nil, 0, next, nil
+	}
+	ids := make([]crm.RecordID, len(raw))
+	for i, m := range raw {
+		ids[i] = crm.RecordID(m)
+	}
+	recs, err := s.Records(ctx, t, o, ids, &crm.ReadOpts{Properties: props})
+	return recs, len(raw), next, err
+}
+
+// jobProtected reads the protected counts of a job's hash (fields protected:<rule>).
+func jobProtected(h map[string]string) crm.ProtectedCounts {
+	var out crm.ProtectedCounts
+	for k, v := range h {
+		rule, ok := strings.CutPrefix(k, "protected:")
+		if !ok {
+			continue
+		}
+		if n, _ := strconv.ParseInt(v, 10, 64); n > 0 {
+			if out == nil {
+				out = crm.ProtectedCounts{}
+			}
+			out[rule] = n
+		}
+	}
+	return out
+}
+
+// putProtectionScript creates or replaces a protection rule and writes the audit entry of it.
+// See lua/put_protection.lua for its KEYS and ARGV.
+var putProtectionScript = newScript("put_protection")
+
+// deleteProtectionScript removes a protection rule and writes the audit entry of it.
+// See lua/delete_protection.lua for its KEYS and ARGV.
+var deleteProtectionScript = newScript("delete_protection")
+
+// addJobProtectedScript records the protected records one step of a job's selection skipped.
+// See lua/add_job_protected.lua for its KEYS and ARGV.
+var addJobProtectedScript = newScript("add_job_protected")
