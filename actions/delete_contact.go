@@ -136,4 +136,3 @@ func protectedContacts(ctx context.Context, deps Deps, tenant crm.TenantID, recs
 func protectedResult(id crm.RecordID, rule string) Result {
 	return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is protected by rule %q: not deleted", id, rule)}
 }
-

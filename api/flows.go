@@ -18,8 +18,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/engine"
+	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/workflows"
 )
 
