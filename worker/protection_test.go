@@ -3,6 +3,7 @@ package worker_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -27,7 +28,7 @@ trigger: email_bounced
 actions:
   - type: delete_contact
 `)
-	b.clock.Advance(1)
+	b.clock.Advance(time.Minute)
 	b.update(t, vip, map[string]string{"email_bounced": "true"})
 	b.update(t, plain, map[string]string{"email_bounced": "true"})
 	b.drain(t)
