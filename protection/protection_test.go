@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/protection"
 )
 
@@ -45,6 +46,10 @@ func TestSet(t *testing.T) {
 		rule, ok := s.Check(rec(map[string]string{}), now)
 		require.True(t, ok, "a rule that no longer compiles fails closed")
 		require.Equal(t, "gone", rule)
+		// So does a rule whose email a permanent delete erased.
+		s = protection.Compile([]crm.ProtectionRule{{Name: "erased", ObjectType: crm.Contacts, When: redisstore.ErasedRuleWhen}}, crm.Contacts, schema)
+		_, ok = s.Check(rec(map[string]string{}), now)
+		require.True(t, ok)
 	})
 
 	t.Run("EmptyProtectsNothing", func(t *testing.T) {

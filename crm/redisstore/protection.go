@@ -154,6 +154,38 @@ func (s *Store) NextListMembers(ctx context.Context, t crm.TenantID, id crm.List
 	return recs, len(raw), next, err
 }
 
+// ErasedRuleWhen is the expression a protection rule is given when a permanent delete erases an
+// email its expression named (SPEC S9): it does not compile, so that the rule protects every
+// record of its type (protection fails closed) until someone rewrites it, and it names no one.
+const ErasedRuleWhen = `erased("this rule named the email of a contact deleted permanently: rewrite it without that email")`
+
+// eraseRulesNaming replaces the expression of every protection rule that names one of emails
+// (compared without case) with ErasedRuleWhen, audited as done by "permanent-delete": a
+// permanent delete leaves no copy of the contact's email (SPEC S9), and the rule fails closed
+// rather than stopping to protect the records it did. One round trip, and one per rule erased.
+func (s *Store) eraseRulesNaming(ctx context.Context, t crm.TenantID, emails []string) error {
+	if len(emails) == 0 {
+		return nil
+	}
+	rules, err := s.ProtectionRules(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		when := strings.ToLower(r.When)
+		for _, e := range emails {
+			if e != "" && strings.Contains(when, strings.ToLower(e)) {
+				r.When = ErasedRuleWhen
+				if _, _, err := s.PutProtectionRule(ctx, t, r, "permanent-delete"); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
 // jobProtected reads the protected counts of a job's hash (fields protected:<rule>).
 func jobProtected(h map[string]string) crm.ProtectedCounts {
 	var out crm.ProtectedCounts

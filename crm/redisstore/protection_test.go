@@ -2,12 +2,14 @@ package redisstore_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 func TestProtectionRulesStore(t *testing.T) {
@@ -115,5 +117,33 @@ func TestNextListMembers(t *testing.T) {
 		require.Len(t, recs, 1)
 		require.Equal(t, ids[4], recs[0].ID)
 		require.Empty(t, next)
+	})
+}
+
+// A permanent delete erases a contact's email from the protection rules that name it (SPEC S9):
+// the rule's expression is replaced by one that does not compile, so that it fails closed.
+func TestPermanentDeleteErasesRulesNamingTheEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		b.contact(t, map[string]string{"email": "vip@example.com"})
+		_, _, err := b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "the-vip", ObjectType: crm.Contacts,
+			When: `email == "VIP@example.com" || lifecyclestage == "customer"`}, "ops@x.example")
+		require.NoError(t, err)
+		_, _, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "other", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "evangelist"`}, "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "vip@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, strings.ToLower(k+v), "vip@", "the erased email is kept in %s", k)
+		}
+		r, err := b.store.ProtectionRule(ctx, b.tenant, "the-vip")
+		require.NoError(t, err)
+		require.Equal(t, redisstore.ErasedRuleWhen, r.When)
+		require.Equal(t, "permanent-delete", r.UpdatedBy)
+		r, err = b.store.ProtectionRule(ctx, b.tenant, "other")
+		require.NoError(t, err)
+		require.Equal(t, `lifecyclestage == "evangelist"`, r.When)
 	})
 }
