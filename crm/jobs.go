@@ -102,7 +102,8 @@ type DeleteJobParams struct {
 	// JobSelecting: a worker evaluates it (StageSelection) and checks the count (SealSelection).
 	Filter string
 	// ListID deletes the list's members (never the list). The job starts in JobSelecting: a worker
-	// stages the live members (StageListSelection) and checks the count (SealSelection).
+	// reads the live members (NextListMembers), leaves out the protected ones, stages the others
+	// (StageSelection) and checks the count.
 	ListID ListID
 	// ConfirmCount is the number the user typed; it must equal the number of records selected now.
 	ConfirmCount int64

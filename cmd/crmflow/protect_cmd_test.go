@@ -66,6 +66,19 @@ func TestProtectCommands(t *testing.T) {
 	require.Equal(t, http.StatusConflict, status)
 	require.Contains(t, body["message"], `protected by rule "customers"`)
 
+	// A dry run counts what would be deleted, leaving the protected customer out.
+	_, err = b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"lifecyclestage": "customer", "firstname": "Ann"}},
+		{Properties: map[string]string{"lifecyclestage": "lead", "firstname": "Bo", "lastname": "Lead"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	stdout, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--filter", `lifecyclestage in ["lead", "customer"]`, "--dry-run")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "1\n", stdout)
+	require.Contains(t, stderr, "dry run: 3 contacts match, 1 would be deleted, 2 protected (customers: 2); nothing was deleted")
+	require.Contains(t, stderr, "Bo Lead")
+	_, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--filter", `lifecyclestage in ["lead", "customer"]`, "--dry-run", "--confirm", "3")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "run it with --confirm 1")
+
 	stdout, _, code = crmflow(t, ctl, "protect", "list")
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "big-deals")
