@@ -125,6 +125,16 @@ type ProtectionStore interface {
 	// longer selecting (a job by ids, sealed in the request) sets the counts once. A *NotFoundError
 	// for an unknown job.
 	AddJobProtected(ctx context.Context, t TenantID, id, after string, counts ProtectedCounts) error
+	// PendingJobRecords reads the next up to n (at most MaxScriptBatch) records still pending in
+	// bulk job id (those a batch of pending ids moves next), with the properties props (as
+	// ReadOpts.Properties), in two round trips; records no longer live are left out. pending is
+	// how many pending ids it looked at (live or not).
+	PendingJobRecords(ctx context.Context, t TenantID, id string, o ObjectType, n int, props []string) (recs []Record, pending int, err error)
+	// SkipProtectedPending takes records found protected out of bulk job id's pending set, in one
+	// step: each still pending counts as skipped and as protected by its rule; the others are left
+	// alone, so a retry counts none twice. It returns how many it took out; a job not pending nor
+	// running is left alone. A *NotFoundError for an unknown job.
+	SkipProtectedPending(ctx context.Context, t TenantID, id string, prot []ProtectedRecord) (int, error)
 	// NextListMembers reads up to n (at most MaxScriptBatch) live members of list id with ids above
 	// the cursor after ("" starts at the beginning), by ascending id, in two round trips. scanned is
 	// how many members it looked at (live or not) and next the cursor after them ("" at the end).

@@ -58,8 +58,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false  // a batch was not acknowledged by enough replicas (logged once per run)
-	var sel *selector // the job's selection, prepared at its first step in this run
+	unacked := false            // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector           // the job's selection, prepared at its first step in this run
+	var protect *protection.Set // the type's protection rules, read at the first batch of this run
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -109,7 +110,23 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			log.Info("bulk delete job selected its records", "scanned", before.Scanned, "total", before.Total)
 			continue // renew the lease before the first batch
 		}
-		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
+		// The records of the next batch are checked against the rules as they are now: a rule written,
+		// or a record changed, since the selection protects it still (SPEC S25).
+		if protect == nil {
+			if protect, err = protection.Load(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
+				return err
+			}
+		}
+		// The batch then moves exactly the records checked (and not taken out): the first of the
+		// pending set, as the check read them; none is moved unchecked.
+		limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
+		if err != nil {
+			return err
+		}
+		if limit == 0 { // every record checked was protected: check the next ones
+			continue
+		}
+		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
 		if errors.Is(err, crm.ErrNotReplicated) {
 			// The batch stands, with the job's progress in the same script: lost in a failover, both
 			// go back together and the batch runs again. Go on rather than crawl while no replica
@@ -239,6 +256,35 @@ func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.
 		}
 	}
 	return w.store.StageSelection(ctx, t, j.ID, j.ObjectType, step)
+}
+
+// skipProtected takes out of job j's next batch the records protection rules protect now, each
+// counted as skipped and as protected by its rule, and returns the size of the batch to run: the
+// pending records it checked less those it took out (BulkDeleteBatchSize, reading nothing, when
+// the type has no rules; also when nothing is pending, so that the batch ends the job). 0 means
+// that every record it checked was protected and taken out.
+func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *protection.Set) (int, error) {
+	if protect.Empty() {
+		return BulkDeleteBatchSize, nil
+	}
+	recs, pending, err := w.store.PendingJobRecords(ctx, t, j.ID, j.ObjectType, BulkDeleteBatchSize, protect.ReadProps(nil, false))
+	if err != nil || pending == 0 {
+		return BulkDeleteBatchSize, err
+	}
+	prot, _ := protect.Protected(recs, w.cfg.Clock.Now())
+	if len(prot) == 0 {
+		return pending, nil
+	}
+	n, err := w.store.SkipProtectedPending(ctx, t, j.ID, prot)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		w.log.Info("bulk delete job skips records protected since its selection", "tenant_id", string(t), "job_id", j.ID, "skipped", n)
+	}
+	// Not pending - n: a protected record that was no longer pending leaves the batch smaller, never
+	// larger than what was checked.
+	return pending - len(prot), nil
 }
 
 // runnerID names this process and one handler run, for leases.

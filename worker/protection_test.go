@@ -101,3 +101,44 @@ func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 400, n, "the customers are all live")
 }
+
+// A rule written after a job's selection still protects: the records of each batch are checked as
+// their batch comes, and the protected ones are skipped and counted by rule.
+func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 700)
+	for i := range in {
+		stage := "lead"
+		if i%7 == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 700, By: "ops@example.com", Selection: "700 ids"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobPending, job.State)
+	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "customer"`}, "ops@example.com")
+	require.NoError(t, err)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 600, job.Done)
+	require.EqualValues(t, 100, job.Skipped)
+	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, n)
+}

@@ -186,6 +186,50 @@ func (s *Store) eraseRulesNaming(ctx context.Context, t crm.TenantID, emails []s
 	return nil
 }
 
+// PendingJobRecords implements crm.ProtectionStore, in two round trips.
+func (s *Store) PendingJobRecords(ctx context.Context, t crm.TenantID, id string, o crm.ObjectType, n int, props []string) ([]crm.Record, int, error) {
+	if n < 1 || n > crm.MaxScriptBatch {
+		return nil, 0, fmt.Errorf("crm: pending records limit %d out of range 1..%d", n, crm.MaxScriptBatch)
+	}
+	// The order of the archive script's batches: ZRANGE by rank.
+	raw, err := s.rdb.ZRange(ctx, JobPendingKey(t, id), 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("read the pending records of job %s: %w", id, err)
+	}
+	if len(raw) == 0 {
+		return nil, 0, nil
+	}
+	ids := make([]crm.RecordID, len(raw))
+	for i, m := range raw {
+		ids[i] = crm.RecordID(m)
+	}
+	recs, err := s.Records(ctx, t, o, ids, &crm.ReadOpts{Properties: props})
+	return recs, len(raw), err
+}
+
+// SkipProtectedPending implements crm.ProtectionStore, in one script.
+func (s *Store) SkipProtectedPending(ctx context.Context, t crm.TenantID, id string, prot []crm.ProtectedRecord) (int, error) {
+	if len(prot) == 0 {
+		return 0, nil
+	}
+	if len(prot) > crm.MaxScriptBatch {
+		return 0, fmt.Errorf("crm: %d protected records, over %d", len(prot), crm.MaxScriptBatch)
+	}
+	args := make([]any, 0, 1+2*len(prot))
+	args = append(args, ms(s.cfg.Clock.Now()))
+	for _, p := range prot {
+		args = append(args, string(p.ID), p.Rule)
+	}
+	n, err := skipProtectedPendingScript.Run(ctx, s.rdb, []string{JobKey(t, id), JobPendingKey(t, id)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("skip the protected records of job %s: %w", id, err)
+	}
+	if n < 0 {
+		return 0, &crm.NotFoundError{Kind: "job", ID: id}
+	}
+	return n, nil
+}
+
 // jobProtected reads the protected counts of a job's hash (fields protected:<rule>).
 func jobProtected(h map[string]string) crm.ProtectedCounts {
 	var out crm.ProtectedCounts
@@ -211,6 +255,10 @@ var putProtectionScript = newScript("put_protection")
 // deleteProtectionScript removes a protection rule and writes the audit entry of it.
 // See lua/delete_protection.lua for its KEYS and ARGV.
 var deleteProtectionScript = newScript("delete_protection")
+
+// skipProtectedPendingScript takes protected records out of a running job's pending set.
+// See lua/skip_protected_pending.lua for its KEYS and ARGV.
+var skipProtectedPendingScript = newScript("skip_protected_pending")
 
 // addJobProtectedScript records the protected records one step of a job's selection skipped.
 // See lua/add_job_protected.lua for its KEYS and ARGV.
