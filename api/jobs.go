@@ -27,9 +27,10 @@ type Job struct {
 	UpdatedAt    string      `json:"updatedAt"`
 	CompletedAt  string      `json:"completedAt,omitempty"`
 	Refusal      *JobRefusal `json:"refusal,omitempty"`
-	// Protected is how many records the selection matched but skipped because protection rules
-	// protect them (SPEC S25); ProtectedByRule counts them by rule. They are not in Matched nor
-	// Total, and confirmCount does not count them.
+	// Protected is how many records the job did not delete because protection rules protect them
+	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
+	// Matched nor Total, and confirmCount does not count them; those found protected when their
+	// batch came (a rule written or a record changed since the selection) are also in Skipped.
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
 }

@@ -54,8 +54,10 @@ type Job struct {
 	// Scanned is how many records (or list members) the selection has looked at, and Matched how many
 	// of them it selected: its progress while the job is selecting, and its outcome after.
 	Scanned, Matched int64
-	// Protected counts, by rule, the records the selection matched but skipped because a
-	// protection rule protects them (SPEC S25); they are not in Matched nor Total. Empty when none.
+	// Protected counts, by rule, the records the job did not delete because a protection rule
+	// protects them (SPEC S25): those the selection left out (not in Matched nor Total), and those
+	// found protected when their batch came (a rule written or a record changed since the
+	// selection), which are also in Skipped. Empty when none.
 	Protected ProtectedCounts
 	// Filter is the filter's text of a job selecting by filter, kept only while it is selecting: it
 	// may name a contact's data (SPEC S9), and a permanent delete of a contact whose email it names
