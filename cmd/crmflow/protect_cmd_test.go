@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -83,6 +84,11 @@ func TestProtectCommands(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Contains(t, stdout, "big-deals")
 	require.Contains(t, stdout, "customers")
+
+	// The example file applies as it is.
+	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", filepath.Join("..", "..", "examples", "protection.yaml"))
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "customers: updated (contacts)\nopen-deals-over-100k: created (deals)\n", stdout)
 
 	stdout, _, code = crmflow(t, ctl, "protect", "delete", "customers")
 	require.Equal(t, 0, code)
