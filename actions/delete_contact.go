@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/protection"
 )
 
 func deleteContactDef() Definition {
@@ -33,6 +35,13 @@ func (DeleteContact) Bind(deps Deps, inv Invocation) Action {
 		if rec.Type != crm.Contacts {
 			return Result{}, fmt.Errorf("delete_contact on %s %s: %w: it deletes contacts only", rec.Type, rec.ID, ErrCannotRun)
 		}
+		prot, err := protectedContacts(ctx, deps, tenant, []crm.Record{rec})
+		if err != nil {
+			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
+		}
+		if rule, ok := prot[rec.ID]; ok {
+			return protectedResult(rec.ID, rule), nil
+		}
 		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, []crm.RecordID{rec.ID}, inv.actor())
 		if err != nil {
 			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
@@ -57,6 +66,18 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 		ids[i] = rec.ID
 	}
+	prot, err := protectedContacts(ctx, deps, tenant, recs)
+	if err != nil {
+		return nil, fmt.Errorf("delete_contact: %w", err)
+	}
+	if len(prot) > 0 {
+		ids = ids[:0]
+		for _, rec := range recs {
+			if _, ok := prot[rec.ID]; !ok {
+				ids = append(ids, rec.ID)
+			}
+		}
+	}
 	moved := make(map[crm.RecordID]bool, len(ids))
 	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
 		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, ids[start:min(start+crm.MaxScriptBatch, len(ids))], inv.actor())
@@ -68,7 +89,12 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 	}
 	out := make([]Result, len(recs))
-	for i, id := range ids {
+	for i, rec := range recs {
+		id := rec.ID
+		if rule, ok := prot[id]; ok {
+			out[i] = protectedResult(id, rule)
+			continue
+		}
 		if moved[id] {
 			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
 		} else {
@@ -76,4 +102,37 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 	}
 	return out, nil
+}
+
+// protectedContacts returns the contacts among recs that a protection rule protects, with the
+// rule: the rules are loaded once, and the contacts read again with what the rules read, in one
+// round trip (the records a step is given may hold only some properties).
+func protectedContacts(ctx context.Context, deps Deps, tenant crm.TenantID, recs []crm.Record) (map[crm.RecordID]string, error) {
+	set, err := protection.Load(ctx, deps.Store, tenant, crm.Contacts)
+	if err != nil || set.Empty() || len(recs) == 0 {
+		return nil, err
+	}
+	ids := make([]crm.RecordID, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.ID
+	}
+	fresh, err := deps.Store.Records(ctx, tenant, crm.Contacts, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
+	if err != nil {
+		return nil, fmt.Errorf("read contacts for their protection rules: %w", err)
+	}
+	var c clock.Clock = clock.Real{}
+	if deps.Clock != nil {
+		c = deps.Clock
+	}
+	prot, _ := set.Protected(fresh, c.Now())
+	out := make(map[crm.RecordID]string, len(prot))
+	for _, p := range prot {
+		out[p.ID] = p.Rule
+	}
+	return out, nil
+}
+
+// protectedResult is the result of delete_contact on a protected contact: skipped, naming the rule.
+func protectedResult(id crm.RecordID, rule string) Result {
+	return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is protected by rule %q: not deleted", id, rule)}
 }

@@ -43,6 +43,8 @@ type auditJSON struct {
 	TokenID string `json:"tokenId,omitempty"`
 	// ExpiresAt is when the token of token_create expires, absent for never.
 	ExpiresAt string `json:"expiresAt,omitempty"`
+	// Rule names the protection rule of protection_put and protection_delete.
+	Rule string `json:"rule,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -51,7 +53,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		ids[i] = string(id)
 	}
 	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, MailID: e.MailID, By: e.By, Via: string(e.Via),
-		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID}
+		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID, Rule: e.Rule}
 	perms := func(p crm.Permissions) *[]string {
 		s := make([]string, len(p))
 		for i, x := range p {

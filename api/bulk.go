@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -52,6 +55,8 @@ type bulkDeleteInput struct {
 	Filter       *string      `json:"filter"`
 	ListID       *flexID      `json:"listId"`
 	ConfirmCount confirmCount `json:"confirmCount"`
+	// DryRun asks what the bulk delete would do, with no side effect (see BulkDryRun).
+	DryRun bool `json:"dryRun"`
 }
 
 // JobAccepted is the 202 of a request that started a bulk job. Clients of the API decode it.
@@ -77,6 +82,11 @@ type JobLinks struct {
 // filter or a list answers 202 at once with a job in SELECTING, whatever the tenant's size: the
 // worker selects, checks the count (a mismatch ends the job as REFUSED with both numbers, nothing
 // deleted) and deletes (see startDeleteJob). Records are moved to the bin by the workers.
+//
+// Records that protection rules protect are never selected (SPEC S25): confirmCount is the number
+// of records that would be deleted, the matched ones less the protected ones, and the job counts
+// the protected ones by rule. With "dryRun": true the answer is a 200 BulkDryRun (the counts and a
+// sample) and nothing is stored; confirmCount is then optional.
 func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
 	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
@@ -100,9 +110,11 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		return errInvalid("ids,filter,listId", "INVALID_SELECTION",
 			"send exactly one of \"ids\", \"filter\" or \"listId\" to select the records to delete (this request has %d)", given)
 	}
-	n, err := in.ConfirmCount.require()
-	if err != nil {
-		return err
+	var n int64
+	if !in.DryRun {
+		if n, err = in.ConfirmCount.require(); err != nil {
+			return err
+		}
 	}
 	params := crm.DeleteJobParams{ObjectType: o, ConfirmCount: n, By: p.User.Email}
 	switch {
@@ -127,6 +139,23 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		}
 		params.ListID = crm.ListID(id)
 		params.Selection = "members of list " + id
+		if in.DryRun {
+			l, err := s.store.List(r.Context(), p.Tenant, params.ListID)
+			if err != nil {
+				return fmt.Errorf("read list %s: %w", id, err)
+			}
+			if l.ObjectType != o {
+				return errInvalid("listId", "WRONG_LIST_TYPE", "list %s holds %s, not %s: send it to /crm/v3/objects/%s/bulk-delete", id, l.ObjectType, o, l.ObjectType)
+			}
+		}
+	}
+	if in.DryRun {
+		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
 	}
 	return s.startDeleteJob(w, r, p, params)
 }
@@ -172,12 +201,15 @@ func (s *Server) checkFilter(r *http.Request, t crm.TenantID, o crm.ObjectType, 
 // listRecordsDeleteInput is the body of POST /crm/v3/lists/{listId}/records/delete.
 type listRecordsDeleteInput struct {
 	ConfirmCount confirmCount `json:"confirmCount"`
+	// DryRun asks what the delete would do, with no side effect (see BulkDryRun).
+	DryRun bool `json:"dryRun"`
 }
 
 // deleteListRecords serves POST /crm/v3/lists/{listId}/records/delete: it deletes the list's member
 // contacts or companies, restorably, and never the list (SPEC S15). The answer is a 202 with a job in
 // SELECTING: as with bulk-delete by listId, the worker selects the live members and refuses the job
-// (nothing deleted) when their number is not confirmCount.
+// (nothing deleted) when their number is not confirmCount. Members that protection rules protect
+// are skipped and counted, as in bulk-delete, and "dryRun": true answers a 200 BulkDryRun.
 func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
 	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
@@ -191,26 +223,56 @@ func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	n, err := in.ConfirmCount.require()
-	if err != nil {
-		return err
+	var n int64
+	if !in.DryRun {
+		if n, err = in.ConfirmCount.require(); err != nil {
+			return err
+		}
 	}
 	l, err := s.store.List(r.Context(), p.Tenant, id)
 	if err != nil {
 		return fmt.Errorf("read list %s: %w", id, err)
 	}
-	return s.startDeleteJob(w, r, p, crm.DeleteJobParams{ObjectType: l.ObjectType, ListID: id, ConfirmCount: n,
-		By: p.User.Email, Selection: "members of list " + string(id)})
+	params := crm.DeleteJobParams{ObjectType: l.ObjectType, ListID: id, ConfirmCount: n,
+		By: p.User.Email, Selection: "members of list " + string(id)}
+	if in.DryRun {
+		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	return s.startDeleteJob(w, r, p, params)
 }
 
 // startDeleteJob stores a bulk delete job of params (a *crm.CountMismatchError when the confirmed
 // count is not the count selected now: nothing is kept), enqueues it with Config.Tasks and answers
 // 202. The job is durable before it is enqueued: when Tasks is nil or the enqueue fails, the answer
 // is still 202, a warning is logged, and the worker's sweep of pending jobs starts it later.
+//
+// A selection by ids leaves out, in the request, the records protection rules protect: the
+// confirmed count is checked against the others, and the job records the protected ones by rule.
 func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Principal, params crm.DeleteJobParams) error {
+	var protected crm.ProtectedCounts
+	if params.IDs != nil {
+		var err error
+		if params.IDs, protected, err = s.leaveOutProtected(r.Context(), p.Tenant, params.ObjectType, params.IDs); err != nil {
+			return err
+		}
+	}
 	job, err := s.store.CreateDeleteJob(r.Context(), p.Tenant, params)
+	var cm *crm.CountMismatchError
+	if errors.As(err, &cm) && len(protected) > 0 {
+		cm.Protected = protected
+	}
 	if err != nil {
 		return fmt.Errorf("create delete job of %s: %w", params.ObjectType, err)
+	}
+	if len(protected) > 0 {
+		if err := s.store.AddJobProtected(r.Context(), p.Tenant, job.ID, "", protected); err != nil {
+			return fmt.Errorf("record the protected records of job %s: %w", job.ID, err)
+		}
 	}
 	if !job.State.Finished() { // an empty selection of ids is done at once: nothing to run
 		log := s.cfg.Logger.With(slog.String("tenant_id", string(p.Tenant)), slog.String("job_id", job.ID),
@@ -230,4 +292,44 @@ func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Pr
 	writeJSON(w, http.StatusAccepted, JobAccepted{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
 		ConfirmCount: params.ConfirmCount, Links: JobLinks{Status: jobPath(job.ID)}})
 	return nil
+}
+
+// leaveOutProtected returns the ids of type o that no protection rule protects, and the protected
+// ones counted by rule; ids that are not live are kept (the store drops them). The records are read
+// only when the type has rules, crm.MaxScriptBatch per round trip.
+func (s *Server) leaveOutProtected(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) ([]crm.RecordID, crm.ProtectedCounts, error) {
+	set, err := protection.Load(ctx, s.store, t, o)
+	if err != nil || set.Empty() {
+		return ids, nil, err
+	}
+	skip := map[crm.RecordID]bool{}
+	var counts crm.ProtectedCounts
+	props := set.ReadProps(nil, false)
+	now := s.clock.Now()
+	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
+		recs, err := s.store.Records(ctx, t, o, ids[start:min(start+crm.MaxScriptBatch, len(ids))], &crm.ReadOpts{Properties: props})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s for their protection rules: %w", o, err)
+		}
+		prot, c := set.Protected(recs, now)
+		for _, pr := range prot {
+			skip[pr.ID] = true
+		}
+		for k, v := range c {
+			if counts == nil {
+				counts = crm.ProtectedCounts{}
+			}
+			counts[k] += v
+		}
+	}
+	if len(skip) == 0 {
+		return ids, nil, nil
+	}
+	out := make([]crm.RecordID, 0, len(ids)-len(skip))
+	for _, id := range ids {
+		if !skip[id] {
+			out = append(out, id)
+		}
+	}
+	return out, counts, nil
 }

@@ -24,7 +24,8 @@ func enqueueContext(r *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // archiveObject serves DELETE /crm/v3/objects/{objectType}/{id}: it moves one live record into the
-// bin (restorable, SPEC S4) and answers 204. A record that is not live is a 404.
+// bin (restorable, SPEC S4) and answers 204. A record that is not live is a 404; one that a
+// protection rule protects is a 409 PROTECTED naming the rule, and nothing changes (SPEC S25).
 func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -32,6 +33,9 @@ func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Pri
 	}
 	id, err := pathRecordID(r, "id")
 	if err != nil {
+		return err
+	}
+	if err := s.refuseProtected(r, p.Tenant, o, []crm.RecordID{id}); err != nil {
 		return err
 	}
 	res, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, []crm.RecordID{id}, actor(p))
@@ -70,7 +74,9 @@ func wellFormed(ids []crm.RecordID) []crm.RecordID {
 
 // batchArchive serves POST /crm/v3/objects/{objectType}/batch/archive: it moves up to 100 records
 // into the bin in one step and answers 204. More than one record also needs bulk_delete (SPEC
-// S2). As in HubSpot, ids that are not live are ignored.
+// S2). As in HubSpot, ids that are not live are ignored. When protection rules protect some of the
+// records, the whole batch is refused with a 409 PROTECTED naming each of them with its rule, and
+// nothing changes (SPEC S25).
 func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -86,6 +92,9 @@ func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Prin
 		}
 	}
 	if ids = wellFormed(ids); len(ids) > 0 {
+		if err := s.refuseProtected(r, p.Tenant, o, ids); err != nil {
+			return err
+		}
 		if _, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, ids, actor(p)); err != nil {
 			return fmt.Errorf("batch archive %s: %w", o, err)
 		}

@@ -38,6 +38,9 @@
 //	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete], 202
 //	GET    /crm/v3/jobs/{jobId}                            a bulk job's state and progress [read]
 //	GET    /crm/v3/audit?limit=&after=                     deletions, restores, user and token changes, oldest first [restore]
+//	PUT    /crm/v3/protection/{name}                       {"objectType", "when"}: a protection rule [protect], 201 or 200
+//	GET    /crm/v3/protection[/{name}]                     the protection rules [read]
+//	DELETE /crm/v3/protection/{name}                       remove a rule [protect], 204
 //	PUT    /automation/v4/flows/{name}                     store a workflow file (YAML body) [workflows], 201 or 200
 //	GET    /automation/v4/flows                            every workflow with its state and revision [read]
 //	GET    /automation/v4/flows/{name}                     one, with its latest source and its revisions [read]
@@ -75,6 +78,11 @@
 // is a 202 with the job's id and links.status, the path of GET /crm/v3/jobs/{jobId}. The records are
 // moved by the workers, in batches: the request only selects them (a filter is evaluated against
 // every live record of the type, once, during the request).
+//
+// Protection rules (SPEC S25) protect the records their expression matches: a single delete of one
+// is a 409 PROTECTED naming the rule, a batch/archive holding one is refused whole, and bulk and
+// list deletes leave them out (confirmCount counts the others; the job counts them by rule). A bulk
+// delete with "dryRun": true answers 200 with what it would do ([BulkDryRun]), changing nothing.
 //
 // Work for the workers (the bulk jobs and the permanent delete's confirmation email) is written to
 // the store first and then enqueued through [Config.Tasks]. When Tasks is nil or an enqueue fails

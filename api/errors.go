@@ -239,6 +239,7 @@ func mapError(err error) (int, errorBody) {
 		be  *crm.BlockedEmailError
 		ce  *crm.ConflictError
 		cm  *crm.CountMismatchError
+		pr  *crm.ProtectedError
 		pe  *crm.PlanError
 		te  *triggers.Error
 		wve *workflows.ValidationError
@@ -269,11 +270,25 @@ func mapError(err error) (int, errorBody) {
 		return status, body
 	case errors.As(err, &be):
 		return one(http.StatusBadRequest, categoryValidation, "BLOCKED_EMAIL", "email", be.Error())
+	case errors.As(err, &pr):
+		// A delete of records protection rules protect (SPEC S25): nothing was deleted. The context
+		// names each record with its rule.
+		ids, rules := make([]string, len(pr.Records)), make([]string, len(pr.Records))
+		for i, rec := range pr.Records {
+			ids[i], rules[i] = string(rec.ID), rec.Rule
+		}
+		ctx := map[string][]string{"id": ids, "rule": rules}
+		status, body := one(http.StatusConflict, categoryConflict, "PROTECTED", "id", pr.Error())
+		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
 	case errors.As(err, &cm):
 		// The confirmed count of a bulk delete is not the count matched now: nothing was deleted.
 		ctx := map[string][]string{
 			"confirmCount": {strconv.FormatInt(cm.Confirmed, 10)},
 			"matched":      {strconv.FormatInt(cm.Matched, 10)},
+		}
+		if n := cm.Protected.Total(); n > 0 {
+			ctx["protected"] = []string{strconv.FormatInt(n, 10)}
 		}
 		status, body := one(http.StatusConflict, categoryConflict, "COUNT_MISMATCH", "confirmCount", cm.Error())
 		body.Errors[0].Context, body.Context = ctx, ctx
@@ -361,6 +376,17 @@ func filterErrorBody(te *triggers.Error) errorBody {
 	}
 	return errorBody{Status: "error", Category: categoryValidation, Message: msg,
 		Errors: []errorDetail{{Message: msg, Code: "INVALID_FILTER", In: "filter", Context: ctx}}}
+}
+
+// errExpression is the 400 of an expression of field (a protection rule's when) that does not
+// compile: the message gives the position as line:column, and the detail's context gives it again
+// with expr's snippet of the source (a caret under the column).
+func errExpression(field string, te *triggers.Error) *apiError {
+	body := filterErrorBody(te)
+	msg := strings.Replace(body.Message, "filter is invalid", field+" is invalid", 1)
+	d := body.Errors[0]
+	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg,
+		details: []errorDetail{{Message: msg, Code: "INVALID_EXPRESSION", In: field, Context: d.Context}}, context: d.Context}
 }
 
 // workflowErrorBody is the 400 of a workflow file with problems: the message lists them as

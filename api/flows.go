@@ -19,6 +19,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/engine"
+	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -139,6 +140,10 @@ type previewJSON struct {
 	// Partial is set when ?maxRecords stopped the preview before the last record: the counts are
 	// those of the first Total records, by id.
 	Partial bool `json:"partial,omitempty"`
+	// Protected is how many of the Matched records a protection rule protects (SPEC S25): the
+	// workflow's delete_contact skips them. ProtectedByRule counts them by rule.
+	Protected       int64            `json:"protected"`
+	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
 }
 
 // historyJSON is one event of a record in a workflow.
@@ -652,6 +657,10 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 	if err != nil {
 		return previewJSON{}, err
 	}
+	protect, err := protection.Load(ctx, s.store, t, wf.ObjectType)
+	if err != nil {
+		return previewJSON{}, fmt.Errorf("read protection rules of %s: %w", wf.ObjectType, err)
+	}
 	out := previewJSON{Name: wf.Name, ObjectType: string(wf.ObjectType), At: crm.FormatDatetime(now),
 		Sample: []recordJSON{}, Warnings: warns}
 	err = s.store.ScanRecords(ctx, t, wf.ObjectType, previewBatch, func(recs []crm.Record) error {
@@ -680,6 +689,15 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 				out.Suppressed++
 			case crm.VerdictMatch:
 				out.Matched++
+				start := time.Now()
+				if rule, ok := protect.Check(rec, now); ok {
+					out.Protected++
+					if out.ProtectedByRule == nil {
+						out.ProtectedByRule = map[string]int64{}
+					}
+					out.ProtectedByRule[rule]++
+				}
+				spent += time.Since(start)
 				if len(out.Sample) < limit {
 					out.Sample = append(out.Sample, toRecordJSON(rec))
 				}

@@ -27,6 +27,12 @@ type Job struct {
 	UpdatedAt    string      `json:"updatedAt"`
 	CompletedAt  string      `json:"completedAt,omitempty"`
 	Refusal      *JobRefusal `json:"refusal,omitempty"`
+	// Protected is how many records the job did not delete because protection rules protect them
+	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
+	// Matched nor Total, and confirmCount does not count them; those found protected when their
+	// batch came (a rule written or a record changed since the selection) are also in Skipped.
+	Protected       int64            `json:"protected"`
+	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
 }
 
 // JobRefusal says why a job was REFUSED: a code (COUNT_MISMATCH, INVALID_FILTER, LIST_GONE,
@@ -65,6 +71,9 @@ func toJobJSON(j crm.Job) Job {
 		CreatedAt: crm.FormatDatetime(j.CreatedAt), UpdatedAt: crm.FormatDatetime(j.UpdatedAt)}
 	if j.State.Finished() && !j.FinishedAt.IsZero() {
 		out.CompletedAt = crm.FormatDatetime(j.FinishedAt)
+	}
+	if n := j.Protected.Total(); n > 0 {
+		out.Protected, out.ProtectedByRule = n, j.Protected
 	}
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}

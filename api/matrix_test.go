@@ -66,6 +66,9 @@ func (b *testBundle) matrixFixture(t *testing.T, tn crm.TenantID) matrixFixture 
 		IDs: []crm.RecordID{crm.RecordID(f.c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
 	require.NoError(t, err)
 	f.job = job.ID
+	_, _, err = b.store.PutProtectionRule(ctx, tn, crm.ProtectionRule{Name: "matrix-rule", ObjectType: crm.Contacts,
+		When: `firstname == "Nobody"`}, userEmail)
+	require.NoError(t, err)
 	_, _, err = b.store.PutFlow(ctx, tn, matrixFlow, crm.Contacts, bouncedFlow(matrixFlow), userEmail)
 	require.NoError(t, err)
 	fl, err := b.store.ActivateFlow(ctx, tn, matrixFlow, crm.ActivateFlowParams{By: userEmail})
@@ -213,6 +216,18 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/jobs/" + f.job} }, ok: 200, other: 404, readOnly: true},
 		{name: "Audit", pattern: "GET /crm/v3/audit", needs: []crm.Permission{crm.PermRestore},
 			req: path("/crm/v3/audit"), ok: 200, other: 200, readOnly: true},
+
+		// Protection rules.
+		{name: "ListProtection", pattern: "GET /crm/v3/protection", needs: read,
+			req: path("/crm/v3/protection"), ok: 200, other: 200, readOnly: true},
+		{name: "GetProtection", pattern: "GET /crm/v3/protection/{name}", needs: read,
+			req: path("/crm/v3/protection/matrix-rule"), ok: 200, other: 404, readOnly: true},
+		{name: "PutProtection", pattern: "PUT /crm/v3/protection/{name}", needs: []crm.Permission{crm.PermProtect},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/protection/new-rule", map[string]any{"objectType": "companies", "when": `name == "Nobody"`}}
+			}, ok: 201, other: 201},
+		{name: "DeleteProtection", pattern: "DELETE /crm/v3/protection/{name}", needs: []crm.Permission{crm.PermProtect},
+			req: path("/crm/v3/protection/matrix-rule"), ok: 204, other: 404},
 
 		// Properties and custom object schemas.
 		{name: "ListProperties", pattern: "GET /crm/v3/properties/{objectType}", needs: read,
@@ -407,7 +422,7 @@ var matrixPermIdents = map[string]crm.Permission{
 	"PermRead": crm.PermRead, "PermWrite": crm.PermWrite, "PermSchema": crm.PermSchema,
 	"PermDelete": crm.PermDelete, "PermBulkDelete": crm.PermBulkDelete,
 	"PermPermanentDelete": crm.PermPermanentDelete, "PermRestore": crm.PermRestore,
-	"PermWorkflows": crm.PermWorkflows,
+	"PermWorkflows": crm.PermWorkflows, "PermProtect": crm.PermProtect,
 }
 
 // serverRoutes reads every route of package api from its source: each call of handle(pattern,

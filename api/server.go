@@ -177,6 +177,12 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
 	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
 
+	// Protection rules (protection.go): records no workflow or bulk selection deletes (SPEC S25).
+	s.handle("GET /crm/v3/protection", crm.PermRead, s.listProtection)
+	s.handle("GET /crm/v3/protection/{name}", crm.PermRead, s.getProtection)
+	s.handle("PUT /crm/v3/protection/{name}", crm.PermProtect, s.putProtection)
+	s.handle("DELETE /crm/v3/protection/{name}", crm.PermProtect, s.deleteProtection)
+
 	// Properties and custom object schemas (properties.go, schemas.go).
 	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)
 	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)

@@ -39,6 +39,9 @@ type AuditEntry struct {
 	TokenID string
 	// ExpiresAt is when the token of AuditTokenCreate expires; zero for never.
 	ExpiresAt time.Time
+	// Rule names the protection rule of AuditProtectionPut and AuditProtectionDelete (its
+	// ObjectType is the rule's type).
+	Rule string
 }
 
 // Actor describes who made the change, as "USER via workflow NAME (revision R)" for a workflow.

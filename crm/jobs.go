@@ -54,6 +54,11 @@ type Job struct {
 	// Scanned is how many records (or list members) the selection has looked at, and Matched how many
 	// of them it selected: its progress while the job is selecting, and its outcome after.
 	Scanned, Matched int64
+	// Protected counts, by rule, the records the job did not delete because a protection rule
+	// protects them (SPEC S25): those the selection left out (not in Matched nor Total), and those
+	// found protected when their batch came (a rule written or a record changed since the
+	// selection), which are also in Skipped. Empty when none.
+	Protected ProtectedCounts
 	// Filter is the filter's text of a job selecting by filter, kept only while it is selecting: it
 	// may name a contact's data (SPEC S9), and a permanent delete of a contact whose email it names
 	// refuses the job and erases it.
@@ -73,11 +78,18 @@ type Job struct {
 }
 
 // CountMismatchError means the confirmed count of a bulk delete is not the count matched now.
+// Matched counts the records that would be deleted: those protected (Protected, by rule) are
+// not among them.
 type CountMismatchError struct {
 	Confirmed, Matched int64
+	Protected          ProtectedCounts
 }
 
 func (e *CountMismatchError) Error() string {
+	if e.Protected.Total() > 0 {
+		return fmt.Sprintf("you confirmed deleting %d records but %d match now, not counting %s protected records that are never deleted: nothing was deleted; check the selection and confirm %d",
+			e.Confirmed, e.Matched, e.Protected, e.Matched)
+	}
 	return fmt.Sprintf("you confirmed deleting %d records but %d match now: nothing was deleted; check the selection and confirm %d", e.Confirmed, e.Matched, e.Matched)
 }
 
@@ -92,7 +104,8 @@ type DeleteJobParams struct {
 	// JobSelecting: a worker evaluates it (StageSelection) and checks the count (SealSelection).
 	Filter string
 	// ListID deletes the list's members (never the list). The job starts in JobSelecting: a worker
-	// stages the live members (StageListSelection) and checks the count (SealSelection).
+	// reads the live members (NextListMembers), leaves out the protected ones, stages the others
+	// (StageSelection) and checks the count.
 	ListID ListID
 	// ConfirmCount is the number the user typed; it must equal the number of records selected now.
 	ConfirmCount int64

@@ -25,6 +25,7 @@ type Store interface {
 	EnrollmentStore
 	BackfillStore
 	SearchStore
+	ProtectionStore
 }
 
 // TenantStore keeps the tenants and their plans.

@@ -100,11 +100,13 @@ const (
 	PermPermanentDelete Permission = "permanent_delete"
 	PermRestore         Permission = "restore"
 	PermWorkflows       Permission = "workflows"
+	// PermProtect writes and removes protection rules (SPEC S25).
+	PermProtect Permission = "protect"
 )
 
 // AllPermissions lists every permission in a stable order.
 var AllPermissions = []Permission{PermRead, PermWrite, PermSchema, PermDelete, PermBulkDelete,
-	PermPermanentDelete, PermRestore, PermWorkflows}
+	PermPermanentDelete, PermRestore, PermWorkflows, PermProtect}
 
 // Permissions is a set of permissions.
 type Permissions []Permission

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -57,8 +58,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false  // a batch was not acknowledged by enough replicas (logged once per run)
-	var sel *selector // the job's selection, prepared at its first step in this run
+	unacked := false            // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector           // the job's selection, prepared at its first step in this run
+	var protect *protection.Set // the type's protection rules, read at the first batch of this run
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -108,7 +110,23 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			log.Info("bulk delete job selected its records", "scanned", before.Scanned, "total", before.Total)
 			continue // renew the lease before the first batch
 		}
-		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, BulkDeleteBatchSize)
+		// The records of the next batch are checked against the rules as they are now: a rule written,
+		// or a record changed, since the selection protects it still (SPEC S25).
+		if protect == nil {
+			if protect, err = protection.Load(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
+				return err
+			}
+		}
+		// The batch then moves exactly the records checked (and not taken out): the first of the
+		// pending set, as the check read them; none is moved unchecked.
+		limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
+		if err != nil {
+			return err
+		}
+		if limit == 0 { // every record checked was protected: check the next ones
+			continue
+		}
+		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
 		if errors.Is(err, crm.ErrNotReplicated) {
 			// The batch stands, with the job's progress in the same script: lost in a failover, both
 			// go back together and the batch runs again. Go on rather than crawl while no replica
@@ -135,18 +153,23 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 // SelectBatchSize is how many records one step of a job's selection looks at.
 const SelectBatchSize = 500
 
-// selector runs the steps of one job's selection in one task run: the filter is compiled, and the
-// list checked, once for the run rather than at every step.
+// selector runs the steps of one job's selection in one task run: the filter is compiled, the
+// list checked and the type's protection rules compiled, once for the run rather than at every step.
 type selector struct {
-	list  bool              // the job selects a list's members
-	prog  *triggers.Program // the compiled filter, for a job selecting by filter
-	props []string          // what the filter reads of each record (nil: all of it)
+	list    crm.ListID        // the list whose members the job selects ("" for a filter)
+	prog    *triggers.Program // the compiled filter, for a job selecting by filter
+	protect *protection.Set   // the type's protection rules (SPEC S25): the records they protect are skipped
+	props   []string          // what the filter and the rules read of each record (nil: all of it)
 }
 
 // startSelection prepares the selection of job j, which is selecting. A filter is compiled against
 // the type's properties as they are now; one that no longer compiles, and a list deleted meanwhile,
 // refuse the job: sel is then nil and refused is the job as it ended.
 func (w *Worker) startSelection(ctx context.Context, t crm.TenantID, j crm.Job) (sel *selector, refused crm.Job, err error) {
+	protect, err := protection.Load(ctx, w.store, t, j.ObjectType)
+	if err != nil {
+		return nil, crm.Job{}, err
+	}
 	if j.By.Via == crm.ViaList {
 		l, err := w.store.List(ctx, t, crm.ListID(j.By.Ref))
 		var nf *crm.NotFoundError
@@ -162,7 +185,7 @@ func (w *Worker) startSelection(ctx context.Context, t crm.TenantID, j crm.Job) 
 				fmt.Sprintf("list %s no longer holds %s: nothing was deleted", j.By.Ref, j.ObjectType))
 			return nil, refused, err
 		}
-		return &selector{list: true}, crm.Job{}, nil
+		return &selector{list: l.ID, protect: protect, props: protect.ReadProps(nil, false)}, crm.Job{}, nil
 	}
 	schema, err := w.store.Schema(ctx, t, j.ObjectType)
 	if err != nil {
@@ -182,37 +205,86 @@ func (w *Worker) startSelection(ctx context.Context, t crm.TenantID, j crm.Job) 
 				"created): nothing was deleted; check the filter against GET /crm/v3/properties/%s and send it again", j.ObjectType, j.ObjectType))
 		return nil, refused, err
 	}
-	sel = &selector{prog: prog}
-	// Only what the filter reads of each record (or all of it, when that is not known).
+	// Only what the filter and the rules read of each record (or all of it, when that is not known).
 	props, all := prog.Reads()
-	switch {
-	case all:
-	case len(props) == 0:
-		sel.props = []string{"-"}
-	default:
-		sel.props = props
-	}
-	return sel, crm.Job{}, nil
+	return &selector{prog: prog, protect: protect, props: protect.ReadProps(props, all)}, crm.Job{}, nil
 }
 
 // step runs the next step of the selection of job j and returns the job after it. A record on
-// which the filter fails at run time is not selected.
+// which the filter fails at run time is not selected. A record a protection rule protects is not
+// selected either: it is counted by rule in the job (crm.Job.Protected), before the step is staged,
+// so that a step run again after a crash replaces its counts. The members of a list are read here
+// (not in a script) so that the rules can be evaluated on them: two round trips per step, never
+// one per record.
 func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.Job) (crm.Job, error) {
-	if sel.list {
-		return w.store.StageListSelection(ctx, t, j, SelectBatchSize)
+	var (
+		recs    []crm.Record
+		next    string
+		scanned int
+		err     error
+	)
+	if sel.list != "" {
+		recs, scanned, next, err = w.store.NextListMembers(ctx, t, sel.list, j.ObjectType, j.Cursor, SelectBatchSize, sel.props)
+	} else {
+		recs, next, err = w.store.NextRecords(ctx, t, j.ObjectType, j.Cursor, SelectBatchSize, sel.props)
+		scanned = len(recs)
 	}
-	recs, next, err := w.store.NextRecords(ctx, t, j.ObjectType, j.Cursor, SelectBatchSize, sel.props)
 	if err != nil {
 		return crm.Job{}, err
 	}
 	now := w.cfg.Clock.Now()
-	step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: len(recs)}
+	step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: scanned}
+	var counts crm.ProtectedCounts
 	for _, rec := range recs {
-		if ok, err := sel.prog.Match(rec, now); err == nil && ok {
-			step.IDs = append(step.IDs, rec.ID)
+		if sel.prog != nil {
+			if ok, err := sel.prog.Match(rec, now); err != nil || !ok {
+				continue
+			}
+		}
+		if rule, ok := sel.protect.Check(rec, now); ok {
+			if counts == nil {
+				counts = crm.ProtectedCounts{}
+			}
+			counts[rule]++
+			continue
+		}
+		step.IDs = append(step.IDs, rec.ID)
+	}
+	if !sel.protect.Empty() { // even with none protected: a first run of this step may have counted some
+		if err := w.store.AddJobProtected(ctx, t, j.ID, j.Cursor, counts); err != nil {
+			return crm.Job{}, err
 		}
 	}
 	return w.store.StageSelection(ctx, t, j.ID, j.ObjectType, step)
+}
+
+// skipProtected takes out of job j's next batch the records protection rules protect now, each
+// counted as skipped and as protected by its rule, and returns the size of the batch to run: the
+// pending records it checked less those it took out (BulkDeleteBatchSize, reading nothing, when
+// the type has no rules; also when nothing is pending, so that the batch ends the job). 0 means
+// that every record it checked was protected and taken out.
+func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *protection.Set) (int, error) {
+	if protect.Empty() {
+		return BulkDeleteBatchSize, nil
+	}
+	recs, pending, err := w.store.PendingJobRecords(ctx, t, j.ID, j.ObjectType, BulkDeleteBatchSize, protect.ReadProps(nil, false))
+	if err != nil || pending == 0 {
+		return BulkDeleteBatchSize, err
+	}
+	prot, _ := protect.Protected(recs, w.cfg.Clock.Now())
+	if len(prot) == 0 {
+		return pending, nil
+	}
+	n, err := w.store.SkipProtectedPending(ctx, t, j.ID, prot)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		w.log.Info("bulk delete job skips records protected since its selection", "tenant_id", string(t), "job_id", j.ID, "skipped", n)
+	}
+	// Not pending - n: a protected record that was no longer pending leaves the batch smaller, never
+	// larger than what was checked.
+	return pending - len(prot), nil
 }
 
 // runnerID names this process and one handler run, for leases.

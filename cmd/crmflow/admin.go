@@ -201,7 +201,7 @@ func (a *app) newUserCreateCmd() *cobra.Command {
 		Use:   "create TENANT EMAIL --perms PERMS",
 		Short: "Add a user to a tenant, with permissions",
 		Long: `Add a user to a tenant. --perms is a comma-separated list of
-read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or "all".`,
+read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, protect; or "all".`,
 		Example: `  crmflow admin user create acme ops@acme.example --perms read,write,delete,bulk_delete
   crmflow admin user create acme admin@acme.example --perms all`,
 		Args: exactArgs("TENANT", "EMAIL"),
@@ -233,7 +233,7 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; 
 		},
 	}
 	cmd.Flags().StringVar(&perms, "perms", "read,write",
-		"comma-separated permissions: read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or all")
+		"comma-separated permissions: read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, protect; or all")
 	return cmd
 }
 
@@ -445,7 +445,7 @@ func (a *app) newUserSetPermsCmd() *cobra.Command {
 		Use:   "set-perms TENANT EMAIL --perms PERMS",
 		Short: "Replace the permissions of an existing user",
 		Long: `Replace the permissions of an existing user with --perms, a comma-separated list of
-read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or "all"; or ""
+read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, protect; or "all"; or ""
 for none. It is a replacement, not an addition: to grant one more permission, give the current
 ones and the new one (see "user list"). The user's tokens carry the new set from their next request.`,
 		Example: `  crmflow admin user set-perms acme ops@acme.example --perms read,write,delete,bulk_delete
@@ -478,7 +478,7 @@ ones and the new one (see "user list"). The user's tokens carry the new set from
 		},
 	}
 	cmd.Flags().StringVar(&perms, "perms", "",
-		"the new comma-separated permissions: read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows; or all (required)")
+		"the new comma-separated permissions: read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, protect; or all (required)")
 	return cmd
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
 )
 
 // The ops commands talk to a running API (crmflow serve) as a user would, with a token of theirs:
@@ -56,6 +57,7 @@ func newDeleteCmd(a *app) *cobra.Command {
 		listID  string
 		confirm int64
 		wait    bool
+		dryRun  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "delete --type TYPE (--filter EXPR | --ids ID,... | --list ID) --confirm N [--wait]",
@@ -71,12 +73,17 @@ SELECTING: the workers select the records, then refuse the job (REFUSED, nothing
 given) when their number is not --confirm, or delete them. --wait follows the job until it is complete
 or refused, as "crmflow jobs watch" does, and exits non-zero on a refusal.
 
+Records that a protection rule protects are never deleted: they are left out of the count to
+confirm, and the job reports them by rule. --dry-run prints the count that would be deleted (stdout),
+the protected records by rule and a sample (stderr), and deletes nothing.
+
 --list without --type deletes the list's members with POST /crm/v3/lists/{id}/records/delete; the
 list itself is never deleted. The API is at --url (CRMFLOW_URL, default ` + defaultAPIURL + `), and the
 token, of a user with the bulk_delete permission, comes from the environment variable CRMFLOW_TOKEN.`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow delete --type contacts --filter 'lifecyclestage == "lead" && num_notes == 0' --confirm 1250 --wait
   crmflow delete --type companies --ids 101,102,103 --confirm 3
+  crmflow delete --type contacts --filter 'lifecyclestage == "lead"' --dry-run
   JOB=$(crmflow delete --list 42 --confirm 300) && crmflow jobs watch "$JOB"`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -90,7 +97,9 @@ token, of a user with the bulk_delete permission, comes from the environment var
 			switch {
 			case given != 1:
 				return usageErrorf("give exactly one of --filter, --ids or --list to select the records to delete")
-			case !fs.Changed("confirm"):
+			case dryRun && wait:
+				return usageErrorf("--dry-run and --wait do not go together: a dry run starts no job")
+			case !fs.Changed("confirm") && !dryRun:
 				return usageErrorf("--confirm is required: the number of records you expect to delete; the API refuses when it differs")
 			case confirm < 0:
 				return usageErrorf("--confirm must be 0 or more, got %d", confirm)
@@ -111,7 +120,13 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				return err
 			}
 			var path string
-			body := map[string]any{"confirmCount": confirm}
+			body := map[string]any{}
+			if fs.Changed("confirm") {
+				body["confirmCount"] = confirm
+			}
+			if dryRun {
+				body["dryRun"] = true
+			}
 			switch {
 			case fs.Changed("list") && typ == "":
 				path = "/crm/v3/lists/" + url.PathEscape(listID) + "/records/delete"
@@ -123,6 +138,9 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				path, body["ids"] = "/crm/v3/objects/"+url.PathEscape(typ)+"/bulk-delete", ids
 			}
 			ctx := cmd.Context()
+			if dryRun {
+				return a.printDryRun(ctx, c, path, body)
+			}
 			var acc api.JobAccepted
 			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
 				return err
@@ -152,7 +170,31 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	fs.StringVar(&listID, "list", "", "select the members of this static list")
 	fs.Int64Var(&confirm, "confirm", 0, "the number of records you expect to delete (required)")
 	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
+	fs.BoolVar(&dryRun, "dry-run", false, "print what the delete would do (the count to confirm, the protected records by rule, a sample) and delete nothing; --confirm is optional")
 	return cmd
+}
+
+// printDryRun asks the API for a dry run of a bulk delete and prints it: the count to confirm on
+// stdout, the rest on stderr. It exits 1 when --confirm was given and differs from that count.
+func (a *app) printDryRun(ctx context.Context, c *apiClient, path string, body map[string]any) error {
+	var dr api.BulkDryRun
+	if err := c.do(ctx, http.MethodPost, path, body, &dr); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, dr.WouldDelete)
+	fmt.Fprintf(a.stderr, "dry run: %d %s match, %d would be deleted, %d protected", dr.Matched, dr.ObjectType, dr.WouldDelete, dr.Protected)
+	if len(dr.ProtectedByRule) > 0 {
+		by := crm.ProtectedCounts(dr.ProtectedByRule).String() // "N (rule: n, ...)"
+		fmt.Fprintf(a.stderr, " %s", by[strings.Index(by, "("):])
+	}
+	fmt.Fprintln(a.stderr, "; nothing was deleted")
+	for _, r := range dr.Sample {
+		fmt.Fprintf(a.stderr, "  %s\t%s\n", r.ID, r.Name)
+	}
+	if dr.CountMatches != nil && !*dr.CountMatches {
+		return &exitError{code: 1, err: fmt.Errorf("you confirmed %d records but %d would be deleted now: run it with --confirm %d", *dr.ConfirmCount, dr.WouldDelete, dr.WouldDelete)}
+	}
+	return nil
 }
 
 func newJobsCmd(a *app) *cobra.Command {

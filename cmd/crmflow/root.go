@@ -85,7 +85,7 @@ Start here:
   crmflow admin tenant create acme --plan professional --redis redis://HOST:6379/0
 
 Operators' commands on the store: admin, purge. Offline: validate. On the API (CRMFLOW_URL,
-CRMFLOW_TOKEN): apply, workflows, preview, delete, jobs.
+CRMFLOW_TOKEN): apply, workflows, preview, delete, jobs, protect.
 
 Flags may also come from the environment (the variable is named in each flag's help);
 a flag on the command line wins.`
@@ -116,7 +116,7 @@ a flag on the command line wins.`
 	bindEnv(pf, "log-level", "CRMFLOW_LOG_LEVEL")
 
 	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
-		newDeleteCmd(a), newJobsCmd(a), newVersionCmd(a),
+		newDeleteCmd(a), newJobsCmd(a), newProtectCmd(a), newVersionCmd(a),
 		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a))
 	return root
 }

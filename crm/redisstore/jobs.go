@@ -94,14 +94,14 @@ func jobFromHash(id string, h map[string]string) crm.Job {
 		Total: num("total"), Done: num("done"), Skipped: num("skipped"), ConfirmCount: num("confirm_count"),
 		Scanned: num("scanned"), Matched: num("matched"), Filter: h["filter"], Cursor: h["select_after"],
 		By: crm.Actor{User: h["by"], Via: crm.Via(h["via"]), Ref: h["ref"]}, Selection: h["selection"],
-		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"]), Protected: jobProtected(h)}
 	if h["finished_at"] != "" {
 		j.FinishedAt = parseMS(h["finished_at"])
 	}
 	if j.State == crm.JobRefused {
 		j.Refusal = &crm.JobRefusal{Code: h["refusal_code"], Message: h["refusal"]}
 		if j.Refusal.Code == crm.RefusedCountMismatch {
-			j.Refusal.Message = (&crm.CountMismatchError{Confirmed: j.ConfirmCount, Matched: j.Matched}).Error()
+			j.Refusal.Message = (&crm.CountMismatchError{Confirmed: j.ConfirmCount, Matched: j.Matched, Protected: j.Protected}).Error()
 		}
 	}
 	return j

@@ -349,3 +349,8 @@ func searchValueKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
 func MailSentKey(t crm.TenantID, idempotencyKey string) string {
 	return prefix(t) + "mailsent:" + idempotencyKey
 }
+
+// ProtectionKey is the HASH of a tenant's protection rules (SPEC S25): rule name -> the rule as
+// JSON ({"object_type", "when", "created_at", "updated_at", "updated_by"}, times in unix ms).
+// Key: crm:{<tenant>}:protection.
+func ProtectionKey(t crm.TenantID) string { return prefix(t) + "protection" }

@@ -50,6 +50,7 @@ func TestKeys(t *testing.T) {
 		{BinAssocIDsKey(tn, crm.Contacts), "crm:{acme}:binassocs:contacts"},
 		{TrashKey(tn, crm.Contacts), "crm:{acme}:trash:contacts"},
 		{BinIDsKey(tn, crm.Contacts), "crm:{acme}:binids:contacts"},
+		{ProtectionKey(tn), "crm:{acme}:protection"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.got)

@@ -145,6 +145,10 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if err := s.refuseFiltersNaming(ctx, t, block); err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the bulk delete filters that name it failed (ask again by email to finish): %w", err)
 	}
+	// Nor does a protection rule whose expression names one of them.
+	if err := s.eraseRulesNaming(ctx, t, block); err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the protection rules that name it failed (ask again by email to finish): %w", err)
+	}
 	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
 	if len(ids) > 0 {
 		res.ID = ids[0]

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/protection"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+// dryRunSampleSize is how many of the records a dry run would delete it shows.
+const dryRunSampleSize = 10
+
+// dryRunBatch is how many records a dry run reads per round trip.
+const dryRunBatch = 500
+
+// BulkDryRun is the 200 of a bulk delete sent with "dryRun": true: what the bulk delete would do
+// now, with no side effect at all (no job, no audit entry). Clients of the API decode it.
+type BulkDryRun struct {
+	// DryRun is always true: nothing was deleted and no job was made.
+	DryRun     bool   `json:"dryRun"`
+	ObjectType string `json:"objectType"`
+	Selection  string `json:"selection"`
+	// Scanned is how many records (or list members, or ids) the selection looked at.
+	Scanned int64 `json:"scanned"`
+	// Matched is how many live records the selection matches, protected ones included.
+	Matched int64 `json:"matched"`
+	// WouldDelete is how many the bulk delete would delete: Matched minus Protected. It is the
+	// count to confirm (confirmCount) when the bulk delete is sent for real.
+	WouldDelete int64 `json:"wouldDelete"`
+	// Protected is how many matched records protection rules protect (never deleted);
+	// ProtectedByRule counts them by rule.
+	Protected       int64            `json:"protected"`
+	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
+	// Sample is up to 10 of the records it would delete, by ascending id.
+	Sample []DryRunRecord `json:"sample"`
+	// ConfirmCount echoes the request's confirmCount, when it sent one; CountMatches says whether
+	// it equals WouldDelete.
+	ConfirmCount *int64 `json:"confirmCount,omitempty"`
+	CountMatches *bool  `json:"countMatches,omitempty"`
+}
+
+// DryRunRecord is one record of a dry run's sample: its id and a name for people (a contact's
+// first and last name, or its email; a company's name; a deal's name; a ticket's subject; a
+// call's title; a custom record's name property).
+type DryRunRecord struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// displayProps are the properties a record's display name is made of, for type o.
+func displayProps(o crm.ObjectType) []string {
+	switch o {
+	case crm.Contacts:
+		return []string{"firstname", "lastname", "email"}
+	case crm.Deals:
+		return []string{"dealname"}
+	case crm.Tickets:
+		return []string{"subject"}
+	case crm.Calls:
+		return []string{"hs_call_title"}
+	default:
+		return []string{"name"}
+	}
+}
+
+// displayName is rec's name for people (see DryRunRecord).
+func displayName(rec crm.Record) string {
+	if rec.Type == crm.Contacts {
+		if n := strings.TrimSpace(rec.Properties["firstname"] + " " + rec.Properties["lastname"]); n != "" {
+			return n
+		}
+		return rec.Properties["email"]
+	}
+	return rec.Properties[displayProps(rec.Type)[0]]
+}
+
+// dryRun evaluates a bulk delete's selection in the request: the records params select (ids, a
+// filter or a list's members), less those protection rules protect. It only reads, in batches of
+// dryRunBatch, and its evaluation time is bounded by Config.PreviewBudget (a 400
+// DRY_RUN_TOO_EXPENSIVE beyond it) and the request by its deadline.
+func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJobParams, confirm confirmCount) (BulkDryRun, error) {
+	o := params.ObjectType
+	now := s.clock.Now()
+	protect, err := protection.Load(ctx, s.store, t, o)
+	if err != nil {
+		return BulkDryRun{}, fmt.Errorf("read protection rules of %s: %w", o, err)
+	}
+	var prog *triggers.Program
+	var extra []string
+	all := false
+	if params.Filter != "" {
+		schema, err := s.store.Schema(ctx, t, o)
+		if err != nil {
+			return BulkDryRun{}, fmt.Errorf("read schema of %s: %w", o, err)
+		}
+		if prog, err = triggers.Compile(params.Filter, schema); err != nil {
+			return BulkDryRun{}, err
+		}
+		extra, all = prog.Reads()
+	}
+	props := protect.ReadProps(append(extra, displayProps(o)...), all)
+	out := BulkDryRun{DryRun: true, ObjectType: string(o), Selection: params.Selection, Sample: []DryRunRecord{}}
+	var spent time.Duration
+	take := func(recs []crm.Record) error {
+		for _, rec := range recs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if spent > s.cfg.PreviewBudget {
+				return errDryRunTooExpensive(o, out.Scanned, s.cfg.PreviewBudget)
+			}
+			start := time.Now()
+			if prog != nil {
+				ok, err := prog.Match(rec, now)
+				if err != nil || !ok {
+					spent += time.Since(start)
+					continue
+				}
+			}
+			out.Matched++
+			rule, protected := protect.Check(rec, now)
+			spent += time.Since(start)
+			if protected {
+				out.Protected++
+				if out.ProtectedByRule == nil {
+					out.ProtectedByRule = map[string]int64{}
+				}
+				out.ProtectedByRule[rule]++
+				continue
+			}
+			out.WouldDelete++
+			if len(out.Sample) < dryRunSampleSize {
+				out.Sample = append(out.Sample, DryRunRecord{ID: string(rec.ID), Name: displayName(rec)})
+			}
+		}
+		return nil
+	}
+	switch {
+	case params.IDs != nil:
+		out.Scanned = int64(len(params.IDs))
+		for start := 0; start < len(params.IDs); start += crm.MaxScriptBatch {
+			recs, err := s.store.Records(ctx, t, o, params.IDs[start:min(start+crm.MaxScriptBatch, len(params.IDs))], &crm.ReadOpts{Properties: props})
+			if err != nil {
+				return BulkDryRun{}, fmt.Errorf("read %s: %w", o, err)
+			}
+			if err := take(recs); err != nil {
+				return BulkDryRun{}, err
+			}
+		}
+	case params.ListID != "":
+		for after := ""; ; {
+			recs, scanned, next, err := s.store.NextListMembers(ctx, t, params.ListID, o, after, dryRunBatch, props)
+			if err != nil {
+				return BulkDryRun{}, fmt.Errorf("read members of list %s: %w", params.ListID, err)
+			}
+			out.Scanned += int64(scanned)
+			if err := take(recs); err != nil {
+				return BulkDryRun{}, err
+			}
+			if after = next; after == "" {
+				break
+			}
+		}
+	default:
+		for after := ""; ; {
+			recs, next, err := s.store.NextRecords(ctx, t, o, after, dryRunBatch, props)
+			if err != nil {
+				return BulkDryRun{}, fmt.Errorf("read %s: %w", o, err)
+			}
+			if err := take(recs); err != nil {
+				return BulkDryRun{}, err
+			}
+			out.Scanned += int64(len(recs))
+			if after = next; after == "" {
+				break
+			}
+		}
+	}
+	if confirm.set {
+		n, ok := confirm.n, confirm.n == out.WouldDelete
+		out.ConfirmCount, out.CountMatches = &n, &ok
+	}
+	return out, nil
+}
+
+// errDryRunTooExpensive is the 400 of a dry run whose evaluation took more than budget after
+// looking at done records.
+func errDryRunTooExpensive(o crm.ObjectType, done int64, budget time.Duration) error {
+	msg := fmt.Sprintf("the dry run needs more than its budget of %s of evaluation: it had looked at %d %s when the budget ran out. "+
+		"Narrow the selection, or send the bulk delete without dryRun: its job selects in the background and shows the same counts "+
+		"(matched, protected by rule), refusing to delete anything when confirmCount differs", budget, done, o)
+	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg,
+		details: []errorDetail{{Message: msg, Code: "DRY_RUN_TOO_EXPENSIVE", In: "dryRun"}},
+		context: map[string][]string{"scanned": {strconv.FormatInt(done, 10)}}}
+}

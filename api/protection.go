@@ -1,0 +1,184 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/protection"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+// protectionPath is where the protection rules are served.
+const protectionPath = "/crm/v3/protection"
+
+// ProtectionRule is a protection rule as the API shows it (SPEC S25): the records of ObjectType
+// for which When is true are protected. Clients of the API (crmflow's CLI among them) decode it.
+type ProtectionRule struct {
+	Name       string `json:"name"`
+	ObjectType string `json:"objectType"`
+	When       string `json:"when"`
+	CreatedAt  string `json:"createdAt"`
+	UpdatedAt  string `json:"updatedAt"`
+	UpdatedBy  string `json:"updatedBy"`
+}
+
+// ProtectionRules is the answer of GET /crm/v3/protection: every rule of the tenant, by name.
+type ProtectionRules struct {
+	Results []ProtectionRule `json:"results"`
+}
+
+// ProtectionRuleInput is the body of PUT /crm/v3/protection/{name}. Clients of the API (crmflow's
+// CLI among them) encode it.
+type ProtectionRuleInput struct {
+	ObjectType *string `json:"objectType"`
+	When       *string `json:"when"`
+}
+
+func toProtectionJSON(r crm.ProtectionRule) ProtectionRule {
+	return ProtectionRule{Name: r.Name, ObjectType: string(r.ObjectType), When: r.When,
+		CreatedAt: crm.FormatDatetime(r.CreatedAt), UpdatedAt: crm.FormatDatetime(r.UpdatedAt), UpdatedBy: r.UpdatedBy}
+}
+
+// protectionRuleName reads and checks the {name} of the path: a 400 saying what is allowed.
+func protectionRuleName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if err := crm.ValidateRuleName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// putProtection serves PUT /crm/v3/protection/{name}: it creates (201) or replaces (200) a
+// protection rule, with its audit entry. The body is {"objectType", "when"}: when is compiled
+// against the type's properties like a trigger, and one that does not compile is a 400 giving its
+// line:column, with nothing changed. It needs the protect permission.
+func (s *Server) putProtection(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := protectionRuleName(r)
+	if err != nil {
+		return err
+	}
+	var in ProtectionRuleInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if in.ObjectType == nil || strings.TrimSpace(*in.ObjectType) == "" {
+		return errInvalid("objectType", "REQUIRED", "objectType is required: name the object type whose records the rule protects, e.g. \"contacts\"")
+	}
+	if in.When == nil || strings.TrimSpace(*in.When) == "" {
+		return errInvalid("when", "REQUIRED",
+			"when is required: write an expression over the properties of %s that is true for the records to protect, e.g. lifecyclestage == \"customer\"", *in.ObjectType)
+	}
+	o, err := s.ruleObjectType(r, p.Tenant, *in.ObjectType)
+	if err != nil {
+		return err
+	}
+	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	if _, err := triggers.Compile(*in.When, schema); err != nil {
+		var te *triggers.Error
+		if errors.As(err, &te) {
+			return errExpression("when", te)
+		}
+		return err
+	}
+	rule, created, err := s.store.PutProtectionRule(r.Context(), p.Tenant,
+		crm.ProtectionRule{Name: name, ObjectType: o, When: *in.When}, p.User.Email)
+	if err != nil {
+		return fmt.Errorf("store protection rule %s: %w", name, err)
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", protectionPath+"/"+name)
+	}
+	writeJSON(w, status, toProtectionJSON(rule))
+	return nil
+}
+
+// ruleObjectType resolves the objectType of a rule's body: a standard type (by name or HubSpot
+// id) or a custom type of the tenant; anything else is a 400 naming it.
+func (s *Server) ruleObjectType(r *http.Request, t crm.TenantID, v string) (crm.ObjectType, error) {
+	if o, ok := hubSpotTypeIDs[v]; ok {
+		return o, nil
+	}
+	o := crm.ObjectType(v)
+	if o.IsStandard() {
+		return o, nil
+	}
+	if _, err := s.store.Schema(r.Context(), t, o); err != nil {
+		if errors.Is(err, crm.ErrNotFound) {
+			return "", errInvalid("objectType", "UNKNOWN_OBJECT_TYPE",
+				"objectType %q is not an object type of this tenant: use contacts, companies, deals, tickets, calls or one of the tenant's custom objects (GET /crm/v3/schemas)", v)
+		}
+		return "", fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	return o, nil
+}
+
+// getProtection serves GET /crm/v3/protection/{name}: one rule, or a 404.
+func (s *Server) getProtection(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := protectionRuleName(r)
+	if err != nil {
+		return err
+	}
+	rule, err := s.store.ProtectionRule(r.Context(), p.Tenant, name)
+	if err != nil {
+		return fmt.Errorf("read protection rule %s: %w", name, err)
+	}
+	writeJSON(w, http.StatusOK, toProtectionJSON(rule))
+	return nil
+}
+
+// listProtection serves GET /crm/v3/protection: every rule of the tenant, by name.
+func (s *Server) listProtection(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	rules, err := s.store.ProtectionRules(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read protection rules: %w", err)
+	}
+	out := ProtectionRules{Results: make([]ProtectionRule, len(rules))}
+	for i, rule := range rules {
+		out.Results[i] = toProtectionJSON(rule)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// deleteProtection serves DELETE /crm/v3/protection/{name}: it removes a rule, with its audit
+// entry, and answers 204; a 404 for a rule that does not exist. It needs the protect permission.
+func (s *Server) deleteProtection(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	name, err := protectionRuleName(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteProtectionRule(r.Context(), p.Tenant, name, p.User.Email); err != nil {
+		return fmt.Errorf("delete protection rule %s: %w", name, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// refuseProtected returns a *crm.ProtectedError naming every record of ids (of type o) that a
+// protection rule protects, or nil when none is: the rules are read once, and the records with
+// what the rules read, in one round trip, only when the type has rules.
+func (s *Server) refuseProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) error {
+	set, err := protection.Load(r.Context(), s.store, t, o)
+	if err != nil {
+		return fmt.Errorf("read protection rules of %s: %w", o, err)
+	}
+	if set.Empty() || len(ids) == 0 {
+		return nil
+	}
+	recs, err := s.store.Records(r.Context(), t, o, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
+	if err != nil {
+		return fmt.Errorf("read %s for their protection rules: %w", o, err)
+	}
+	if prot, _ := set.Protected(recs, s.clock.Now()); len(prot) > 0 {
+		return &crm.ProtectedError{ObjectType: o, Records: prot}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestProtectCommands drives `crmflow protect apply|list|delete` against serve: a file with a bad
+// rule applies nothing and names the problems by file:line:column; a good file creates the rules,
+// which then refuse a single delete; list shows them and delete removes one.
+func TestProtectCommands(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	bad := writeFile(t, "bad.yaml", `- name: customers
+  objectType: contacts
+  when: lifecyclestage == "customer"
+- name: Bad Name
+  objectType: contacts
+  when: true
+- name: typo
+  objectType: contacts
+  when: lifecyclestage == "lead" && no_such_prop > 1
+- name: quoted
+  objectType: companies
+  when: "name == 3"
+`)
+	stdout, stderr, code := crmflow(t, ctl, "protect", "apply", "-f", bad)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3, "stdout:\n%s", stdout)
+	require.Regexp(t, `bad\.yaml:4:9: protection rule name "Bad Name" is invalid`, lines[0])
+	require.Regexp(t, `bad\.yaml:9:37: rule typo: when: `, lines[1])
+	require.Regexp(t, `bad\.yaml:12:`, lines[2])
+	require.Contains(t, stderr, "nothing applied")
+	rules, err := b.store.ProtectionRules(b.ctx, tenant)
+	require.NoError(t, err)
+	require.Empty(t, rules, "nothing applied")
+
+	good := writeFile(t, "good.yaml", `- name: customers
+  objectType: contacts
+  when: lifecyclestage == "customer"
+- name: big-deals
+  objectType: deals
+  when: |
+    amount > 100000
+`)
+	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", good)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "customers: created (contacts)\nbig-deals: created (deals)\n", stdout)
+	stdout, _, code = crmflow(t, ctl, "protect", "apply", "-f", good)
+	require.Equal(t, 0, code)
+	require.Equal(t, "customers: updated (contacts)\nbig-deals: updated (deals)\n", stdout)
+
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	status, body := call(t, http.MethodDelete, base+"/crm/v3/objects/contacts/"+string(recs[0].ID), token, nil)
+	require.Equal(t, http.StatusConflict, status)
+	require.Contains(t, body["message"], `protected by rule "customers"`)
+
+	// A dry run counts what would be deleted, leaving the protected customer out.
+	_, err = b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"lifecyclestage": "customer", "firstname": "Ann"}},
+		{Properties: map[string]string{"lifecyclestage": "lead", "firstname": "Bo", "lastname": "Lead"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	stdout, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--filter", `lifecyclestage in ["lead", "customer"]`, "--dry-run")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "1\n", stdout)
+	require.Contains(t, stderr, "dry run: 3 contacts match, 1 would be deleted, 2 protected (customers: 2); nothing was deleted")
+	require.Contains(t, stderr, "Bo Lead")
+	_, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--filter", `lifecyclestage in ["lead", "customer"]`, "--dry-run", "--confirm", "3")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "run it with --confirm 1")
+
+	stdout, _, code = crmflow(t, ctl, "protect", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "big-deals")
+	require.Contains(t, stdout, "customers")
+
+	// The example file applies as it is.
+	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", filepath.Join("..", "..", "examples", "protection.yaml"))
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "customers: updated (contacts)\nopen-deals-over-100k: created (deals)\n", stdout)
+
+	stdout, _, code = crmflow(t, ctl, "protect", "delete", "customers")
+	require.Equal(t, 0, code)
+	require.Equal(t, "customers: deleted\n", stdout)
+	_, stderr, code = crmflow(t, ctl, "protect", "delete", "customers")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "404")
+	status, _ = call(t, http.MethodDelete, base+"/crm/v3/objects/contacts/"+string(recs[0].ID), token, nil)
+	require.Equal(t, http.StatusNoContent, status)
+}

@@ -1,0 +1,149 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+)
+
+func TestProtectionRulesStore(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		before, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Limit: 1000})
+		require.NoError(t, err)
+		r, created, err := b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "vip", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "customer"`}, "ops@x.example")
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, "ops@x.example", r.UpdatedBy)
+		first := r.CreatedAt
+		b.clock.Advance(time.Second)
+		r, created, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "vip", ObjectType: crm.Contacts,
+			When: `true`}, "other@x.example")
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, first, r.CreatedAt, "a replaced rule keeps its creation time")
+		require.True(t, r.UpdatedAt.After(first))
+		_, _, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "a-deal", ObjectType: crm.Deals, When: `true`}, "ops@x.example")
+		require.NoError(t, err)
+		rules, err := b.store.ProtectionRules(ctx, b.tenant)
+		require.NoError(t, err)
+		require.Len(t, rules, 2)
+		require.Equal(t, "a-deal", rules[0].Name)
+		require.Equal(t, "true", rules[1].When)
+
+		// A bad name changes nothing.
+		dump := b.tenantDump(t)
+		var ve *crm.ValidationError
+		_, _, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "Bad Name", ObjectType: crm.Contacts, When: `true`}, "x")
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, dump, b.tenantDump(t))
+
+		require.NoError(t, b.store.DeleteProtectionRule(ctx, b.tenant, "vip", "ops@x.example"))
+		var nf *crm.NotFoundError
+		require.ErrorAs(t, b.store.DeleteProtectionRule(ctx, b.tenant, "vip", "ops@x.example"), &nf)
+		_, err = b.store.ProtectionRule(ctx, b.tenant, "vip")
+		require.ErrorAs(t, err, &nf)
+
+		// Each change has its audit entry, written with it.
+		after, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Limit: 1000})
+		require.NoError(t, err)
+		got := after[len(before):]
+		require.Len(t, got, 4)
+		want := []struct{ action, rule, by string }{
+			{crm.AuditProtectionPut, "vip", "ops@x.example"}, {crm.AuditProtectionPut, "vip", "other@x.example"},
+			{crm.AuditProtectionPut, "a-deal", "ops@x.example"}, {crm.AuditProtectionDelete, "vip", "ops@x.example"},
+		}
+		for i, w := range want {
+			require.Equal(t, w.action, got[i].Action)
+			require.Equal(t, w.rule, got[i].Rule)
+			require.Equal(t, w.by, got[i].By)
+		}
+	})
+}
+
+func TestProtectionRulesLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, backends[0])
+	for i := range crm.MaxProtectionRules {
+		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: fmt.Sprint("r", i), ObjectType: crm.Contacts, When: `true`}, "x")
+		require.NoError(t, err)
+	}
+	dump := b.tenantDump(t)
+	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "one-more", ObjectType: crm.Contacts, When: `true`}, "x")
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "TOO_MANY_RULES", ve.Code)
+	require.Equal(t, dump, b.tenantDump(t))
+	// Replacing an existing rule is still allowed.
+	_, created, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "r0", ObjectType: crm.Contacts, When: `false`}, "x")
+	require.NoError(t, err)
+	require.False(t, created)
+}
+
+func TestNextListMembers(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		l, err := b.store.CreateList(b.ctx, b.tenant, "l", crm.Contacts)
+		require.NoError(t, err)
+		var ids []crm.RecordID
+		for i := range 5 {
+			ids = append(ids, b.contact(t, map[string]string{"firstname": fmt.Sprint("c", i), "lastname": "x"}).ID)
+		}
+		_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, ids)
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, ids[1:2], crm.Actor{User: "x"})
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, ids[1:2], crm.Actor{User: "x"})
+		require.NoError(t, err)
+		recs, scanned, next, err := b.store.NextListMembers(b.ctx, b.tenant, l.ID, crm.Contacts, "", 3, []string{"firstname"})
+		require.NoError(t, err)
+		// The binned contact left the list; the page reads three live members.
+		require.Equal(t, 3, scanned)
+		require.Len(t, recs, 3)
+		require.Equal(t, "c0", recs[0].Properties["firstname"])
+		require.NotContains(t, recs[0].Properties, "lastname")
+		require.Equal(t, string(ids[3]), next)
+		recs, scanned, next, err = b.store.NextListMembers(b.ctx, b.tenant, l.ID, crm.Contacts, next, 3, nil)
+		require.NoError(t, err)
+		require.Equal(t, 1, scanned)
+		require.Len(t, recs, 1)
+		require.Equal(t, ids[4], recs[0].ID)
+		require.Empty(t, next)
+	})
+}
+
+// A permanent delete erases a contact's email from the protection rules that name it (SPEC S9):
+// the rule's expression is replaced by one that does not compile, so that it fails closed.
+func TestPermanentDeleteErasesRulesNamingTheEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		b.contact(t, map[string]string{"email": "vip@example.com"})
+		_, _, err := b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "the-vip", ObjectType: crm.Contacts,
+			When: `email == "VIP@example.com" || lifecyclestage == "customer"`}, "ops@x.example")
+		require.NoError(t, err)
+		_, _, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "other", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "evangelist"`}, "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "vip@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, strings.ToLower(k+v), "vip@", "the erased email is kept in %s", k)
+		}
+		r, err := b.store.ProtectionRule(ctx, b.tenant, "the-vip")
+		require.NoError(t, err)
+		require.Equal(t, redisstore.ErasedRuleWhen, r.When)
+		require.Equal(t, "permanent-delete", r.UpdatedBy)
+		r, err = b.store.ProtectionRule(ctx, b.tenant, "other")
+		require.NoError(t, err)
+		require.Equal(t, `lifecyclestage == "evangelist"`, r.When)
+	})
+}

@@ -1,0 +1,175 @@
+// Package protection evaluates a tenant's protection rules (SPEC S25) on records: which rule, if
+// any, protects a record from being deleted.
+//
+// A [Set] holds the rules of one object type, each compiled once against the type's schema with
+// the triggers package, and is checked against each record:
+//
+//	set, err := protection.Load(ctx, store, tenant, crm.Contacts)
+//	if rule, ok := set.Check(rec, now); ok {
+//		// rec is protected by rule: skip it, or refuse the delete
+//	}
+//
+// Protection fails closed: a rule that no longer compiles against the type's schema (a property it
+// names was changed) protects every record of its type, and a rule that fails at run time on a
+// record protects that record. Either way the record is named with the rule, so that the person
+// who sees it knows which rule to fix.
+package protection
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
+)
+
+// Set is the protection rules of one object type, compiled. The zero value and nil protect
+// nothing. Safe for concurrent use.
+type Set struct {
+	rules []rule
+}
+
+type rule struct {
+	name string
+	prog *triggers.Program // nil for a rule that no longer compiles: it protects every record
+}
+
+// Compile compiles the rules of type o among rules against schema, by name. A rule that does not
+// compile is kept, and protects every record of the type (see the package doc).
+func Compile(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.Schema) *Set {
+	s := &Set{}
+	for _, r := range rules {
+		if r.ObjectType != o {
+			continue
+		}
+		prog, err := triggers.Compile(r.When, schema)
+		if err != nil {
+			prog = nil
+		}
+		s.rules = append(s.rules, rule{name: r.Name, prog: prog})
+	}
+	slices.SortFunc(s.rules, func(a, b rule) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+// Load reads the tenant's rules and, when some are of type o, the type's schema, and compiles
+// them: one round trip when the type has no rules, two otherwise. It returns the store's errors.
+func Load(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*Set, error) {
+	rules, err := store.ProtectionRules(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(rules, func(r crm.ProtectionRule) bool { return r.ObjectType == o }) {
+		return &Set{}, nil
+	}
+	schema, err := store.Schema(ctx, t, o)
+	if err != nil {
+		return nil, fmt.Errorf("read schema of %s for its protection rules: %w", o, err)
+	}
+	return Compile(rules, o, schema), nil
+}
+
+// Empty reports whether the set protects nothing.
+func (s *Set) Empty() bool { return s == nil || len(s.rules) == 0 }
+
+// Rules returns the names of the rules of the set, sorted.
+func (s *Set) Rules() []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, len(s.rules))
+	for i, r := range s.rules {
+		out[i] = r.name
+	}
+	return out
+}
+
+// Check reports whether rec is protected at time now, and by which rule: the first by name that
+// matches it (or that cannot be evaluated on it, see the package doc).
+func (s *Set) Check(rec crm.Record, now time.Time) (rule string, protected bool) {
+	if s == nil {
+		return "", false
+	}
+	for _, r := range s.rules {
+		if r.prog == nil {
+			return r.name, true
+		}
+		ok, err := r.prog.Match(rec, now)
+		if err != nil || ok {
+			return r.name, true
+		}
+	}
+	return "", false
+}
+
+// Reads returns the properties the rules read of a record (see triggers.Program.Reads); all is
+// true when a record must be read whole. An empty set reads nothing.
+func (s *Set) Reads() (props []string, all bool) {
+	if s == nil {
+		return nil, false
+	}
+	for _, r := range s.rules {
+		if r.prog == nil {
+			continue
+		}
+		p, a := r.prog.Reads()
+		if a {
+			return nil, true
+		}
+		for _, x := range p {
+			if !slices.Contains(props, x) {
+				props = append(props, x)
+			}
+		}
+	}
+	return props, false
+}
+
+// ReadProps returns what a caller that also needs extra (nil: nothing more) must read of each
+// record to check it: nil for every property, else the union (never empty: ["-"] reads no
+// property, as crm.ReadOpts takes it).
+func (s *Set) ReadProps(extra []string, extraAll bool) []string {
+	props, all := s.Reads()
+	if all || extraAll {
+		return nil
+	}
+	for _, x := range extra {
+		if !slices.Contains(props, x) {
+			props = append(props, x)
+		}
+	}
+	if len(props) == 0 {
+		return []string{"-"}
+	}
+	return props
+}
+
+// Protected checks recs at now and returns those protected, with their rule, in the order of recs,
+// and the count by rule.
+func (s *Set) Protected(recs []crm.Record, now time.Time) ([]crm.ProtectedRecord, crm.ProtectedCounts) {
+	if s.Empty() {
+		return nil, nil
+	}
+	var out []crm.ProtectedRecord
+	var counts crm.ProtectedCounts
+	for _, rec := range recs {
+		if name, ok := s.Check(rec, now); ok {
+			out = append(out, crm.ProtectedRecord{ID: rec.ID, Rule: name})
+			if counts == nil {
+				counts = crm.ProtectedCounts{}
+			}
+			counts[name]++
+		}
+	}
+	return out, counts
+}

@@ -1,0 +1,144 @@
+package worker_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// A workflow's delete_contact skips a contact a protection rule protects: its history names the
+// rule, the enrollment completes, and the contact stays live; the others are deleted.
+func TestWorkflowSkipsProtectedContact(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	vip := b.contact(t, map[string]string{"firstname": "Vip", "lifecyclestage": "evangelist"})
+	plain := b.contact(t, map[string]string{"firstname": "Plain", "lifecyclestage": "lead"})
+	b.drain(t)
+	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "evangelists", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "evangelist"`}, "ops@example.com")
+	require.NoError(t, err)
+	f := b.activate(t, "clean-bounced", `name: clean-bounced
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`)
+	b.clock.Advance(time.Minute)
+	b.update(t, vip, map[string]string{"email_bounced": "true"})
+	b.update(t, plain, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+
+	require.False(t, b.live(t, vip).Archived)
+	h := b.history(t, f.Name, vip)
+	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h))
+	require.Equal(t, "delete_contact", h[1].Action)
+	require.Equal(t, "skipped", h[1].Outcome)
+	require.Contains(t, h[1].Detail, `protected by rule "evangelists"`)
+	require.Equal(t, crm.Completed, b.enrollment(t, f.Name, vip).State)
+
+	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, plain, nil)
+	require.ErrorIs(t, err, crm.ErrNotFound, "the unprotected contact is deleted")
+	h = b.history(t, f.Name, plain)
+	require.Equal(t, "done", h[1].Outcome)
+}
+
+// A bulk job over customers and leads, where a rule protects the customers: confirming every match
+// is refused (naming the protected count by rule), confirming the leads deletes only them, and the
+// job shows what it skipped. The selection reads in steps, and a step run again (a crash between
+// the count and the stage) counts its protected records once.
+func TestBulkJobSkipsProtectedRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 1200) // over two selection steps of worker.SelectBatchSize
+	for i := range in {
+		stage := "lead"
+		if i%3 == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": fmt.Sprint(i), "lifecyclestage": stage}}
+	}
+	for start := 0; start < len(in); start += 600 {
+		_, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:start+600], crm.Actor{User: "ops@example.com"})
+		require.NoError(t, err)
+	}
+	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "customer"`}, "ops@example.com")
+	require.NoError(t, err)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	filter := `lifecyclestage in ["customer", "lead"]`
+
+	refused, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter,
+		ConfirmCount: 1200, By: "ops@example.com", Selection: "records matching a filter"})
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, refused.ID, "1")))
+	refused, err = b.store.Job(b.ctx, b.tenant, refused.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRefused, refused.State)
+	require.Equal(t, crm.RefusedCountMismatch, refused.Refusal.Code)
+	require.Contains(t, refused.Refusal.Message, "800 match now, not counting 400 (customers: 400) protected records")
+	require.Equal(t, crm.ProtectedCounts{"customers": 400}, refused.Protected)
+
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter,
+		ConfirmCount: 800, By: "ops@example.com", Selection: "records matching a filter"})
+	require.NoError(t, err)
+	// A first step's counts recorded twice (a run that crashed before staging) count once.
+	require.NoError(t, b.store.AddJobProtected(b.ctx, b.tenant, job.ID, "", crm.ProtectedCounts{"customers": 167}))
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 800, job.Done)
+	require.EqualValues(t, 800, job.Matched)
+	require.Equal(t, crm.ProtectedCounts{"customers": 400}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 400, n, "the customers are all live")
+}
+
+// A rule written after a job's selection still protects: the records of each batch are checked as
+// their batch comes, and the protected ones are skipped and counted by rule.
+func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 700)
+	for i := range in {
+		stage := "lead"
+		if i%7 == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 700, By: "ops@example.com", Selection: "700 ids"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobPending, job.State)
+	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "customer"`}, "ops@example.com")
+	require.NoError(t, err)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 600, job.Done)
+	require.EqualValues(t, 100, job.Skipped)
+	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, n)
+}
