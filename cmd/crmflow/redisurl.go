@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
@@ -124,11 +125,8 @@ func (c clusterConn) MakeRedisClient() any {
 // all reachable is not ready.
 func pingAll(ctx context.Context, rdb redis.UniversalClient) error {
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			if err := m.Ping(ctx).Err(); err != nil {
-				return fmt.Errorf("master %s: %w", m.Options().Addr, err)
-			}
-			return nil
+		if err := redisstore.EachServer(ctx, cc, func(ctx context.Context, m redis.UniversalClient) error {
+			return m.Ping(ctx).Err()
 		}); err != nil {
 			return err
 		}

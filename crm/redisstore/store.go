@@ -112,19 +112,18 @@ func (s *Store) CheckServer(ctx context.Context, allowEviction bool) (ServerChec
 // Redis Cluster it checks every master: the first that may evict is the error, and the warnings
 // name the master they are about.
 func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
-	cc, ok := rdb.(*redis.ClusterClient)
-	if !ok {
+	if _, ok := rdb.(*redis.ClusterClient); !ok {
 		return checkOneServer(ctx, rdb, allowEviction)
 	}
 	var (
 		mu  sync.Mutex
 		out = ServerCheck{AOF: true}
 	)
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+	err := EachServer(ctx, rdb, func(ctx context.Context, m redis.UniversalClient) error {
 		check, err := checkOneServer(ctx, m, allowEviction)
 		mu.Lock()
 		defer mu.Unlock()
-		addr := m.Options().Addr
+		addr := m.(*redis.Client).Options().Addr
 		for _, w := range check.Warnings {
 			out.Warnings = append(out.Warnings, "master "+addr+": "+w)
 		}
@@ -132,10 +131,7 @@ func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction b
 			out.EvictionPolicy = check.EvictionPolicy
 		}
 		out.AOF = out.AOF && check.AOF
-		if err != nil {
-			return fmt.Errorf("master %s: %w", addr, err)
-		}
-		return nil
+		return err
 	})
 	slices.Sort(out.Warnings)
 	return out, err
@@ -212,4 +208,21 @@ type ServerCheck struct {
 	AOF bool
 	// Warnings are problems that do not stop the store (AOF off, an evicting policy allowed by flag).
 	Warnings []string
+}
+
+// EachServer calls fn with the server of rdb or, on a Redis Cluster, with each of its masters, at
+// the same time (fn must be safe for concurrent use): what a server holds or reports for itself
+// (INFO, SCAN, SLOWLOG, a PING) is per master on a cluster. It returns the first error, prefixed
+// with the master's address.
+func EachServer(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c redis.UniversalClient) error) error {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return fn(ctx, rdb)
+	}
+	return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		if err := fn(ctx, m); err != nil {
+			return fmt.Errorf("master %s: %w", m.Options().Addr, err)
+		}
+		return nil
+	})
 }

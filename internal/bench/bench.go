@@ -99,15 +99,12 @@ func randomTenant(prefix string) crm.TenantID {
 // eachServer calls fn with the server of rdb or, on a Redis Cluster, with each master in turn:
 // server-wide figures (INFO memory, SLOWLOG) are per server, and a cluster's are their sum.
 func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, c redis.UniversalClient) error) error {
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		var mu sync.Mutex // ForEachMaster calls fn concurrently
-		return cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return fn(ctx, m)
-		})
-	}
-	return fn(ctx, rdb)
+	var mu sync.Mutex // EachServer calls fn concurrently
+	return redisstore.EachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(ctx, c)
+	})
 }
 
 // Drop deletes every key of a tenant (SCAN + UNLINK in batches) and its registry entry. A tenant's

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -44,14 +45,8 @@ func dump(t testing.TB, rdb redis.UniversalClient, pattern string) map[string]st
 		}
 		return iter.Err()
 	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		// SCAN answers for one node: read every master's keys.
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return scan(ctx, m) })
-	} else {
-		err = scan(ctx, rdb)
-	}
-	if err != nil {
+	// SCAN answers for one node: on a cluster, read every master's keys.
+	if err := redisstore.EachServer(ctx, rdb, scan); err != nil {
 		t.Fatalf("redistest: dump keys: %v", err)
 	}
 	slices.Sort(keys)
