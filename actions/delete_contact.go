@@ -6,7 +6,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
-	"github.com/crmflow/crmflow/protection"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 func deleteContactDef() Definition {
@@ -108,7 +108,7 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 // rule: the rules are loaded once, and the contacts read again with what the rules read, in one
 // round trip (the records a step is given may hold only some properties).
 func protectedContacts(ctx context.Context, deps Deps, tenant crm.TenantID, recs []crm.Record) (map[crm.RecordID]string, error) {
-	set, err := protection.Load(ctx, deps.Store, tenant, crm.Contacts)
+	set, err := triggers.LoadProtection(ctx, deps.Store, tenant, crm.Contacts)
 	if err != nil || set.Empty() || len(recs) == 0 {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -298,7 +297,7 @@ func (s *Server) startDeleteJob(w http.ResponseWriter, r *http.Request, p crm.Pr
 // ones counted by rule; ids that are not live are kept (the store drops them). The records are read
 // only when the type has rules, crm.MaxScriptBatch per round trip.
 func (s *Server) leaveOutProtected(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) ([]crm.RecordID, crm.ProtectedCounts, error) {
-	set, err := protection.Load(ctx, s.store, t, o)
+	set, err := triggers.LoadProtection(ctx, s.store, t, o)
 	if err != nil || set.Empty() {
 		return ids, nil, err
 	}

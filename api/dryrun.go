@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -87,7 +86,7 @@ func displayName(rec crm.Record) string {
 func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJobParams, confirm confirmCount) (BulkDryRun, error) {
 	o := params.ObjectType
 	now := s.clock.Now()
-	protect, err := protection.Load(ctx, s.store, t, o)
+	protect, err := triggers.LoadProtection(ctx, s.store, t, o)
 	if err != nil {
 		return BulkDryRun{}, fmt.Errorf("read protection rules of %s: %w", o, err)
 	}

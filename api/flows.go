@@ -19,7 +19,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/engine"
-	"github.com/crmflow/crmflow/protection"
+	"github.com/crmflow/crmflow/triggers"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -657,7 +657,7 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 	if err != nil {
 		return previewJSON{}, err
 	}
-	protect, err := protection.Load(ctx, s.store, t, wf.ObjectType)
+	protect, err := triggers.LoadProtection(ctx, s.store, t, wf.ObjectType)
 	if err != nil {
 		return previewJSON{}, fmt.Errorf("read protection rules of %s: %w", wf.ObjectType, err)
 	}

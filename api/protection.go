@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -166,7 +165,7 @@ func (s *Server) deleteProtection(w http.ResponseWriter, r *http.Request, p crm.
 // protection rule protects, or nil when none is: the rules are read once, and the records with
 // what the rules read, in one round trip, only when the type has rules.
 func (s *Server) refuseProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) error {
-	set, err := protection.Load(r.Context(), s.store, t, o)
+	set, err := triggers.LoadProtection(r.Context(), s.store, t, o)
 	if err != nil {
 		return fmt.Errorf("read protection rules of %s: %w", o, err)
 	}

@@ -12,7 +12,7 @@ import (
 // crm/redisstore, the worker's queue and cmd may link a Redis client.
 func TestModelLinksNoRedisClient(t *testing.T) {
 	t.Parallel()
-	pkgs := []string{"crm", "triggers", "workflows", "actions", "engine", "protection", "api"}
+	pkgs := []string{"crm", "triggers", "workflows", "actions", "engine", "api"}
 	for _, p := range pkgs {
 		t.Run(p, func(t *testing.T) {
 			t.Parallel()

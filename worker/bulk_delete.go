@@ -11,7 +11,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/protection"
 	"github.com/crmflow/crmflow/triggers"
 )
 
@@ -58,9 +57,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false            // a batch was not acknowledged by enough replicas (logged once per run)
-	var sel *selector           // the job's selection, prepared at its first step in this run
-	var protect *protection.Set // the type's protection rules, read at the first batch of this run
+	unacked := false                    // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector                   // the job's selection, prepared at its first step in this run
+	var protect *triggers.ProtectionSet // the type's protection rules, read at the first batch of this run
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -113,7 +112,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		// The records of the next batch are checked against the rules as they are now: a rule written,
 		// or a record changed, since the selection protects it still (SPEC S25).
 		if protect == nil {
-			if protect, err = protection.Load(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
+			if protect, err = triggers.LoadProtection(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
 				return err
 			}
 		}
@@ -156,17 +155,17 @@ const SelectBatchSize = 500
 // selector runs the steps of one job's selection in one task run: the filter is compiled, the
 // list checked and the type's protection rules compiled, once for the run rather than at every step.
 type selector struct {
-	list    crm.ListID        // the list whose members the job selects ("" for a filter)
-	prog    *triggers.Program // the compiled filter, for a job selecting by filter
-	protect *protection.Set   // the type's protection rules (SPEC S25): the records they protect are skipped
-	props   []string          // what the filter and the rules read of each record (nil: all of it)
+	list    crm.ListID              // the list whose members the job selects ("" for a filter)
+	prog    *triggers.Program       // the compiled filter, for a job selecting by filter
+	protect *triggers.ProtectionSet // the type's protection rules (SPEC S25): the records they protect are skipped
+	props   []string                // what the filter and the rules read of each record (nil: all of it)
 }
 
 // startSelection prepares the selection of job j, which is selecting. A filter is compiled against
 // the type's properties as they are now; one that no longer compiles, and a list deleted meanwhile,
 // refuse the job: sel is then nil and refused is the job as it ended.
 func (w *Worker) startSelection(ctx context.Context, t crm.TenantID, j crm.Job) (sel *selector, refused crm.Job, err error) {
-	protect, err := protection.Load(ctx, w.store, t, j.ObjectType)
+	protect, err := triggers.LoadProtection(ctx, w.store, t, j.ObjectType)
 	if err != nil {
 		return nil, crm.Job{}, err
 	}
@@ -263,7 +262,7 @@ func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.
 // pending records it checked less those it took out (BulkDeleteBatchSize, reading nothing, when
 // the type has no rules; also when nothing is pending, so that the batch ends the job). 0 means
 // that every record it checked was protected and taken out.
-func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *protection.Set) (int, error) {
+func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *triggers.ProtectionSet) (int, error) {
 	if protect.Empty() {
 		return BulkDeleteBatchSize, nil
 	}

@@ -1,19 +1,4 @@
-// Package protection evaluates a tenant's protection rules (SPEC S25) on records: which rule, if
-// any, protects a record from being deleted.
-//
-// A [Set] holds the rules of one object type, each compiled once against the type's schema with
-// the triggers package, and is checked against each record:
-//
-//	set, err := protection.Load(ctx, store, tenant, crm.Contacts)
-//	if rule, ok := set.Check(rec, now); ok {
-//		// rec is protected by rule: skip it, or refuse the delete
-//	}
-//
-// Protection fails closed: a rule that no longer compiles against the type's schema (a property it
-// names was changed) protects every record of its type, and a rule that fails at run time on a
-// record protects that record. Either way the record is named with the rule, so that the person
-// who sees it knows which rule to fix.
-package protection
+package triggers
 
 import (
 	"context"
@@ -22,35 +7,47 @@ import (
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/triggers"
 )
 
-// Set is the protection rules of one object type, compiled. The zero value and nil protect
-// nothing. Safe for concurrent use.
-type Set struct {
-	rules []rule
+// ProtectionSet is a tenant's protection rules (SPEC S25) of one object type, each compiled once
+// against the type's schema like a trigger, and checked against each record: which rule, if any,
+// protects it from being deleted.
+//
+//	set, err := triggers.LoadProtection(ctx, store, tenant, crm.Contacts)
+//	if rule, ok := set.Check(rec, now); ok {
+//		// rec is protected by rule: skip it, or refuse the delete
+//	}
+//
+// Protection fails closed: a rule that no longer compiles against the type's schema (a property it
+// names was changed) protects every record of its type, and a rule that fails at run time on a
+// record protects that record. Either way the record is named with the rule, so that the person
+// who sees it knows which rule to fix.
+//
+// The zero value and nil protect nothing. Safe for concurrent use.
+type ProtectionSet struct {
+	rules []protectionRule
 }
 
-type rule struct {
+type protectionRule struct {
 	name string
-	prog *triggers.Program // nil for a rule that no longer compiles: it protects every record
+	prog *Program // nil for a rule that no longer compiles: it protects every record
 }
 
-// Compile compiles the rules of type o among rules against schema, by name. A rule that does not
-// compile is kept, and protects every record of the type (see the package doc).
-func Compile(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.Schema) *Set {
-	s := &Set{}
+// CompileProtection compiles the rules of type o among rules against schema, by name. A rule that
+// does not compile is kept, and protects every record of the type (see ProtectionSet).
+func CompileProtection(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.Schema) *ProtectionSet {
+	s := &ProtectionSet{}
 	for _, r := range rules {
 		if r.ObjectType != o {
 			continue
 		}
-		prog, err := triggers.Compile(r.When, schema)
+		prog, err := Compile(r.When, schema)
 		if err != nil {
 			prog = nil
 		}
-		s.rules = append(s.rules, rule{name: r.Name, prog: prog})
+		s.rules = append(s.rules, protectionRule{name: r.Name, prog: prog})
 	}
-	slices.SortFunc(s.rules, func(a, b rule) int {
+	slices.SortFunc(s.rules, func(a, b protectionRule) int {
 		switch {
 		case a.name < b.name:
 			return -1
@@ -62,28 +59,28 @@ func Compile(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.Schema) *S
 	return s
 }
 
-// Load reads the tenant's rules and, when some are of type o, the type's schema, and compiles
+// LoadProtection reads the tenant's rules and, when some are of type o, the type's schema, and compiles
 // them: one round trip when the type has no rules, two otherwise. It returns the store's errors.
-func Load(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*Set, error) {
+func LoadProtection(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*ProtectionSet, error) {
 	rules, err := store.ProtectionRules(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(rules, func(r crm.ProtectionRule) bool { return r.ObjectType == o }) {
-		return &Set{}, nil
+		return &ProtectionSet{}, nil
 	}
 	schema, err := store.Schema(ctx, t, o)
 	if err != nil {
 		return nil, fmt.Errorf("read schema of %s for its protection rules: %w", o, err)
 	}
-	return Compile(rules, o, schema), nil
+	return CompileProtection(rules, o, schema), nil
 }
 
 // Empty reports whether the set protects nothing.
-func (s *Set) Empty() bool { return s == nil || len(s.rules) == 0 }
+func (s *ProtectionSet) Empty() bool { return s == nil || len(s.rules) == 0 }
 
 // Rules returns the names of the rules of the set, sorted.
-func (s *Set) Rules() []string {
+func (s *ProtectionSet) Rules() []string {
 	if s == nil {
 		return nil
 	}
@@ -96,7 +93,7 @@ func (s *Set) Rules() []string {
 
 // Check reports whether rec is protected at time now, and by which rule: the first by name that
 // matches it (or that cannot be evaluated on it, see the package doc).
-func (s *Set) Check(rec crm.Record, now time.Time) (rule string, protected bool) {
+func (s *ProtectionSet) Check(rec crm.Record, now time.Time) (rule string, protected bool) {
 	if s == nil {
 		return "", false
 	}
@@ -112,9 +109,9 @@ func (s *Set) Check(rec crm.Record, now time.Time) (rule string, protected bool)
 	return "", false
 }
 
-// Reads returns the properties the rules read of a record (see triggers.Program.Reads); all is
+// Reads returns the properties the rules read of a record (see Program.Reads); all is
 // true when a record must be read whole. An empty set reads nothing.
-func (s *Set) Reads() (props []string, all bool) {
+func (s *ProtectionSet) Reads() (props []string, all bool) {
 	if s == nil {
 		return nil, false
 	}
@@ -138,7 +135,7 @@ func (s *Set) Reads() (props []string, all bool) {
 // ReadProps returns what a caller that also needs extra (nil: nothing more) must read of each
 // record to check it: nil for every property, else the union (never empty: ["-"] reads no
 // property, as crm.ReadOpts takes it).
-func (s *Set) ReadProps(extra []string, extraAll bool) []string {
+func (s *ProtectionSet) ReadProps(extra []string, extraAll bool) []string {
 	props, all := s.Reads()
 	if all || extraAll {
 		return nil
@@ -156,7 +153,7 @@ func (s *Set) ReadProps(extra []string, extraAll bool) []string {
 
 // Protected checks recs at now and returns those protected, with their rule, in the order of recs,
 // and the count by rule.
-func (s *Set) Protected(recs []crm.Record, now time.Time) ([]crm.ProtectedRecord, crm.ProtectedCounts) {
+func (s *ProtectionSet) Protected(recs []crm.Record, now time.Time) ([]crm.ProtectedRecord, crm.ProtectedCounts) {
 	if s.Empty() {
 		return nil, nil
 	}

@@ -1,4 +1,4 @@
-package protection_test
+package triggers_test
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
-	"github.com/crmflow/crmflow/protection"
+	"github.com/crmflow/crmflow/triggers"
 )
 
 func TestSet(t *testing.T) {
@@ -24,7 +24,7 @@ func TestSet(t *testing.T) {
 
 	t.Run("FirstRuleByName", func(t *testing.T) {
 		t.Parallel()
-		s := protection.Compile([]crm.ProtectionRule{
+		s := triggers.CompileProtection([]crm.ProtectionRule{
 			{Name: "zz-customers", ObjectType: crm.Contacts, When: `lifecyclestage == "customer"`},
 			{Name: "aa-busy", ObjectType: crm.Contacts, When: `num_notes > 3`},
 			{Name: "deals", ObjectType: crm.Deals, When: `true`},
@@ -42,19 +42,19 @@ func TestSet(t *testing.T) {
 
 	t.Run("BrokenRuleProtectsEverything", func(t *testing.T) {
 		t.Parallel()
-		s := protection.Compile([]crm.ProtectionRule{{Name: "gone", ObjectType: crm.Contacts, When: `deleted_prop == 1`}}, crm.Contacts, schema)
+		s := triggers.CompileProtection([]crm.ProtectionRule{{Name: "gone", ObjectType: crm.Contacts, When: `deleted_prop == 1`}}, crm.Contacts, schema)
 		rule, ok := s.Check(rec(map[string]string{}), now)
 		require.True(t, ok, "a rule that no longer compiles fails closed")
 		require.Equal(t, "gone", rule)
 		// So does a rule whose email a permanent delete erased.
-		s = protection.Compile([]crm.ProtectionRule{{Name: "erased", ObjectType: crm.Contacts, When: redisstore.ErasedRuleWhen}}, crm.Contacts, schema)
+		s = triggers.CompileProtection([]crm.ProtectionRule{{Name: "erased", ObjectType: crm.Contacts, When: redisstore.ErasedRuleWhen}}, crm.Contacts, schema)
 		_, ok = s.Check(rec(map[string]string{}), now)
 		require.True(t, ok)
 	})
 
 	t.Run("EmptyProtectsNothing", func(t *testing.T) {
 		t.Parallel()
-		var s *protection.Set
+		var s *triggers.ProtectionSet
 		require.True(t, s.Empty())
 		_, ok := s.Check(rec(nil), now)
 		require.False(t, ok)
