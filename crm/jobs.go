@@ -43,11 +43,14 @@ type JobRefusal struct {
 // Job is a bulk delete running in the background.
 type Job struct {
 	ID         string
-	Kind       string // "bulk_delete"
+	Kind       string // "bulk_delete" or JobKindUndo
 	ObjectType ObjectType
 	State      JobState
 	// Total is the number of records selected and confirmed; Done were moved to the bin; Skipped were
-	// no longer live when their turn came. Total is 0 while the job is selecting.
+	// no longer live when their turn came. Total is 0 while the job is selecting. For an undo job,
+	// Total is the records of the operation in the bin when it started (more if the operation
+	// moved more since), Done those restored and Skipped those it could not restore (see
+	// JobFailures).
 	Total, Done, Skipped int64
 	// ConfirmCount is the count the user confirmed.
 	ConfirmCount int64
@@ -67,7 +70,8 @@ type Job struct {
 	Cursor string
 	// Refusal says why, when State is JobRefused.
 	Refusal *JobRefusal
-	// By is who asked, and how (ViaBulk with the job id as Ref, or ViaList with the list id).
+	// By is who asked, and how (ViaBulk with the job id as Ref, ViaList with the list id, or for
+	// an undo job ViaUndo with the operation's id).
 	By Actor
 	// Selection describes what was selected, for people ("records matching a filter", "members of
 	// list 7", "12 ids"); never a filter's text, which may name a contact's data.

@@ -26,6 +26,7 @@ type Store interface {
 	BackfillStore
 	SearchStore
 	ProtectionStore
+	OperationStore
 }
 
 // TenantStore keeps the tenants and their plans.

@@ -212,6 +212,8 @@ const (
 	ViaBulk     Via = "bulk"
 	ViaList     Via = "list"
 	ViaWorkflow Via = "workflow"
+	// ViaUndo is a restore made by an undo job (SPEC S26), with the operation's id as Ref.
+	ViaUndo Via = "undo"
 )
 
 // Actor is who made a change: a user (by email) or a workflow (by name), and how.
@@ -255,6 +257,9 @@ type Deletion struct {
 	Ref string
 	// Revision is the revision of workflow Ref that deleted the record (Via ViaWorkflow), else 0.
 	Revision int64
+	// Operation is the id of the operation that moved the record to the bin (SPEC S26), which
+	// an undo names; "" for a record binned before operations were kept.
+	Operation string
 }
 
 // Describe tells who deleted the record, as "USER via workflow NAME (revision R)" for a workflow.

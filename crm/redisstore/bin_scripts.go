@@ -48,6 +48,11 @@ type archiveCall struct {
 	EnrollmentsPrefix string
 	HistoriesPrefix   string
 	IndexSpec         string
+	// Operation is the operation the records join (crm.JobOperationID for a job); "" for Op, or
+	// the workflow's current activation when Via is workflow.
+	Operation       string
+	OperationPrefix string
+	Operations      string // the tenant's OperationsKey
 }
 
 func (c archiveCall) keys() []string {
@@ -71,7 +76,8 @@ func (c archiveCall) withIDs(t crm.TenantID, ids []crm.RecordID) archiveCall {
 func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
-		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec}
+		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
+		c.Operation, c.OperationPrefix, c.Operations}
 }
 
 // restoreScript brings records back from their type's bin.
@@ -83,6 +89,8 @@ type restoreCall struct {
 	Live, Trash, BinIDs, EmailIndex, Changed, ChangedEvents, Audit string
 	// BinAssocIDs is the set of the type's ids whose bin association key exists.
 	BinAssocIDs string
+	// Job and JobFailures are the undo job's keys (those of noJob, untouched, without one).
+	Job, JobFailures string
 	// Records are the keys of each of IDs.
 	Records []recordKeys
 
@@ -101,12 +109,17 @@ type restoreCall struct {
 	Horizon           int64  // unix ms: a record deleted at or before it stays in the bin
 	BinEmailDayPrefix string
 	IndexSpec         string
-	IDs               []crm.RecordID
+	OperationPrefix   string
+	// Cursor is the undo job's cursor the batch starts after ("" without a job), NextCursor its
+	// cursor after, and Operation the operation it undoes.
+	Cursor, NextCursor, Operation string
+	IDs                           []crm.RecordID
 }
 
 func (c restoreCall) keys() []string {
-	out := make([]string, 0, 8+4*len(c.Records))
-	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs)
+	out := make([]string, 0, 10+4*len(c.Records))
+	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs,
+		c.Job, c.JobFailures)
 	for _, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc)
 	}
@@ -125,7 +138,8 @@ func recordKeysOf(t crm.TenantID, o crm.ObjectType, id crm.RecordID) recordKeys 
 
 func (c restoreCall) argv() []any {
 	out := []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix,
-		c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.Op, c.Horizon, c.BinEmailDayPrefix, c.IndexSpec}
+		c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.Op, c.Horizon, c.BinEmailDayPrefix, c.IndexSpec,
+		c.OperationPrefix, c.Cursor, c.NextCursor, c.Operation}
 	for _, id := range c.IDs {
 		out = append(out, string(id))
 	}
@@ -148,6 +162,7 @@ type purgeCall struct {
 	At                int64 // unix ms
 	AuditMaxLen       string
 	BinEmailDayPrefix string
+	OperationPrefix   string
 }
 
 func (c purgeCall) keys() []string {
@@ -156,7 +171,7 @@ func (c purgeCall) keys() []string {
 
 func (c purgeCall) argv() []any {
 	return []any{c.Horizon, c.Limit, c.BinRecordPrefix, c.BinAssocPrefix, string(c.Type), c.At, c.AuditMaxLen,
-		c.BinEmailDayPrefix}
+		c.BinEmailDayPrefix, c.OperationPrefix}
 }
 
 // joinIDs joins record ids with commas, as the scripts that take a list in one ARGV read them.

@@ -29,7 +29,7 @@ func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t),
 		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
-		IndexSpec: indexSpec(t, sch),
+		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), Operations: OperationsKey(t),
 	}
 }
 
@@ -111,26 +111,43 @@ func (s *Store) RestoreRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	if err := checkIDs(ids); err != nil {
 		return crm.RestoreResult{}, err
 	}
+	reply, acked := restoreScript.runAcked(ctx, s, s.restoreCall(t, o, by, sch, ids))
+	raw, err := reply.Slice()
+	if err != nil {
+		return crm.RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
+	}
+	res, err := s.restoreResult(o, raw)
+	if err != nil {
+		return crm.RestoreResult{}, err
+	}
+	if acked != nil {
+		return res, fmt.Errorf("restore %s: %w", o, acked)
+	}
+	return res, nil
+}
+
+// restoreCall is the call of restoreScript that brings records ids of o back for by, without a job.
+func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch crm.Schema, ids []crm.RecordID) restoreCall {
 	who, via, ref := actorFields(by)
 	now := s.cfg.Clock.Now()
 	records := make([]recordKeys, len(ids))
 	for i, id := range ids {
 		records[i] = recordKeysOf(t, o, id)
 	}
-	reply, acked := restoreScript.runAcked(ctx, s, restoreCall{
+	return restoreCall{
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
-		BinAssocIDs: BinAssocIDsKey(t, o), Records: records,
+		BinAssocIDs: BinAssocIDsKey(t, o), Job: JobKey(t, noJob), JobFailures: JobFailuresKey(t, noJob), Records: records,
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
 		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),
 		Horizon: now.Add(-s.cfg.Retention).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
-		IndexSpec: indexSpec(t, sch), IDs: ids,
-	})
-	raw, err := reply.Slice()
-	if err != nil {
-		return crm.RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
+		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), IDs: ids,
 	}
+}
+
+// restoreResult reads the per-record reply of restoreScript.
+func (s *Store) restoreResult(o crm.ObjectType, raw []any) (crm.RestoreResult, error) {
 	var res crm.RestoreResult
 	for _, item := range raw {
 		parts, _ := item.([]any)
@@ -156,9 +173,6 @@ func (s *Store) RestoreRecords(ctx context.Context, t crm.TenantID, o crm.Object
 					BlockingID: crm.RecordID(fmt.Sprint(parts[4]))}})
 		}
 	}
-	if acked != nil {
-		return res, fmt.Errorf("restore %s: %w", o, acked)
-	}
 	return res, nil
 }
 
@@ -172,7 +186,7 @@ func (s *Store) PurgeExpired(ctx context.Context, t crm.TenantID, o crm.ObjectTy
 		BinEmailDays: BinEmailDaysKey(t),
 		Horizon:      horizon.UnixMilli(), Limit: limit, BinRecordPrefix: binRecordKeyPrefix(t) + string(o) + ":",
 		BinAssocPrefix: binAssocKeyPrefix(t) + string(o) + ":", Type: o, At: s.cfg.Clock.Now().UnixMilli(),
-		AuditMaxLen: auditMaxLen, BinEmailDayPrefix: binEmailDayKeyPrefix(t),
+		AuditMaxLen: auditMaxLen, BinEmailDayPrefix: binEmailDayKeyPrefix(t), OperationPrefix: operationKeyPrefix(t),
 	})
 	n, err := reply.Int()
 	if err != nil {

@@ -57,7 +57,9 @@ func TestArchiveHidesEverywhereAndRecordsWho(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, arch.Archived)
 		require.Equal(t, "Gone", arch.Properties["firstname"])
-		require.Equal(t, &crm.Deletion{At: b.clock.Now(), By: "ops@x.example", Via: crm.ViaBulk, Ref: "job-1"}, arch.Deletion)
+		require.NotEmpty(t, arch.Deletion.Operation, "the record carries the operation that deleted it (S26)")
+		require.Equal(t, &crm.Deletion{At: b.clock.Now(), By: "ops@x.example", Via: crm.ViaBulk, Ref: "job-1",
+			Operation: arch.Deletion.Operation}, arch.Deletion)
 		binPage, err := b.store.ListRecords(ctx, b.tenant, crm.Contacts, &crm.ListOpts{Archived: true})
 		require.NoError(t, err)
 		require.Len(t, binPage.Records, 1)

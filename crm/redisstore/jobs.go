@@ -123,7 +123,7 @@ func (c *jobCache) put(t crm.TenantID, j crm.Job) {
 	if c.m == nil || len(c.m) >= jobCacheMax {
 		c.m = make(map[string]crm.Job)
 	}
-	c.m[string(t)+"\x00"+j.ID] = crm.Job{ID: j.ID, ObjectType: j.ObjectType, By: j.By}
+	c.m[string(t)+"\x00"+j.ID] = crm.Job{ID: j.ID, Kind: j.Kind, ObjectType: j.ObjectType, By: j.By}
 }
 
 func (c *jobCache) get(t crm.TenantID, id string) (crm.Job, bool) {
@@ -156,12 +156,16 @@ func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 			}
 			meta = j
 		}
+		if meta.Kind == crm.JobKindUndo {
+			return crm.Job{}, fmt.Errorf("crm: job %s is an undo job: run it with RunUndoBatch, not as a bulk delete", id)
+		}
 		sch, err := s.Schema(ctx, t, meta.ObjectType)
 		if err != nil {
 			return crm.Job{}, fmt.Errorf("run job %s: %w", id, err)
 		}
 		call := s.archiveCall(t, meta.ObjectType, meta.By, sch)
 		call.Job, call.JobPending, call.Batch = JobKey(t, id), JobPendingKey(t, id), limit
+		call.Operation = crm.JobOperationID(id)
 		var reply *redis.Cmd
 		reply, acked = archiveScript.runAcked(ctx, s, call)
 		if res, err = reply.StringSlice(); err != nil {

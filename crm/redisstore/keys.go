@@ -125,7 +125,8 @@ func BlocklistKey(t crm.TenantID) string { return prefix(t) + "blocklist" }
 func AuditKey(t crm.TenantID) string { return prefix(t) + "audit" }
 
 // BinRecordKey is the HASH of a record in the recycle bin: its properties and _created, _updated,
-// plus _deleted_at (unix ms), _deleted_by, _deleted_via, _deleted_ref.
+// plus _deleted_at (unix ms), _deleted_by, _deleted_via, _deleted_ref and _deleted_operation (the
+// operation that moved it, SPEC S26).
 func BinRecordKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
 	return prefix(t) + "bin:" + string(o) + ":" + string(id)
 }
@@ -354,3 +355,29 @@ func MailSentKey(t crm.TenantID, idempotencyKey string) string {
 // JSON ({"object_type", "when", "created_at", "updated_at", "updated_by"}, times in unix ms).
 // Key: crm:{<tenant>}:protection.
 func ProtectionKey(t crm.TenantID) string { return prefix(t) + "protection" }
+
+// OperationsKey is the ZSET of a tenant's operations (SPEC S26), each destructive call, job or
+// workflow activation that moved records to the bin, scored by the time of its first move (unix
+// ms): the index GET /crm/v3/operations pages through.
+func OperationsKey(t crm.TenantID) string { return prefix(t) + "ops" }
+
+// OperationKey is the HASH of an operation: kind, object_type, by, via, ref, rev, first_at,
+// last_at (unix ms), moved (how many records it moved to the bin) and undo_job (the id of its
+// latest undo job, once undone).
+func OperationKey(t crm.TenantID, id string) string { return operationKeyPrefix(t) + id }
+
+// OperationBinKey is the ZSET of the records of an operation still in the bin, scored by numeric
+// id: restore, purge and permanent delete take their records out, so its size is how many are
+// left to undo, and an undo job walks it by id. The scripts build it as the operation's key
+// followed by operationBinSuffix.
+func OperationBinKey(t crm.TenantID, id string) string { return OperationKey(t, id) + operationBinSuffix }
+
+// operationBinSuffix follows an operation's key in its OperationBinKey.
+const operationBinSuffix = ":bin"
+
+// operationKeyPrefix followed by an operation id gives OperationKey.
+func operationKeyPrefix(t crm.TenantID) string { return prefix(t) + "op:" }
+
+// JobFailuresKey is the LIST of the records an undo job could not restore, one JSON entry each
+// (id, code, and the blocking record and property for a conflict; never a property's value).
+func JobFailuresKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":failures" }

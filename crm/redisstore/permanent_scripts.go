@@ -39,6 +39,7 @@ type permanentDeleteCall struct {
 	BinAssocIDsPrefix                              string
 	BinEmailDayPrefix                              string
 	ContactsIndexSpec, CallsIndexSpec              string
+	OperationPrefix                                string
 	Hashes                                         []string // the salted hashes to blocklist
 }
 
@@ -66,7 +67,7 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

@@ -340,7 +340,7 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 
 // bookkeeping are the fields of a record's hash that are not properties, in the order
 // someProperties reads them. _created is in every record's hash.
-var bookkeeping = []string{"_created", "_updated", "_deleted_at", "_deleted_by", "_deleted_via", "_deleted_ref", "_deleted_rev"}
+var bookkeeping = []string{"_created", "_updated", "_deleted_at", "_deleted_by", "_deleted_via", "_deleted_ref", "_deleted_rev", "_deleted_operation"}
 
 // someProperties is Records for opts.Properties: it reads those fields alone (HMGET), which costs
 // less than the whole hash when a caller needs a few.
@@ -378,7 +378,7 @@ func (s *Store) someProperties(ctx context.Context, t crm.TenantID, o crm.Object
 		r := crm.Record{ID: ids[i], Type: o, Properties: make(map[string]string, len(fields)-nbook), Archived: opts.Archived,
 			CreatedAt: parseMS(str(0)), UpdatedAt: parseMS(str(1))}
 		if opts.Archived {
-			r.Deletion = &crm.Deletion{At: parseMS(str(2)), By: str(3), Via: crm.Via(str(4)), Ref: str(5), Revision: parseRev(str(6))}
+			r.Deletion = &crm.Deletion{At: parseMS(str(2)), By: str(3), Via: crm.Via(str(4)), Ref: str(5), Revision: parseRev(str(6)), Operation: str(7)}
 		}
 		for k := nbook; k < len(fields); k++ {
 			if v, ok := vals[k].(string); ok {
@@ -398,7 +398,7 @@ func recordFromHash(o crm.ObjectType, id crm.RecordID, h map[string]string, arch
 	r.UpdatedAt = parseMS(h["_updated"])
 	if archived {
 		r.Deletion = &crm.Deletion{At: parseMS(h["_deleted_at"]), By: h["_deleted_by"], Via: crm.Via(h["_deleted_via"]), Ref: h["_deleted_ref"],
-			Revision: parseRev(h["_deleted_rev"])}
+			Revision: parseRev(h["_deleted_rev"]), Operation: h["_deleted_operation"]}
 	}
 	for k := range h {
 		if strings.HasPrefix(k, "_") {

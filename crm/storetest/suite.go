@@ -71,6 +71,8 @@ var tests = []struct {
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"UpsertRecordsByUniqueProperty", testUpsertRecordsByUniqueProperty},
 	{"UsersAndPermissions", testUsersAndPermissions},
+	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
+	{"UndoOperation", testUndoOperation},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

@@ -53,6 +53,13 @@
 -- ARGV[19] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
 -- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
 -- ARGV[21] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
+-- ARGV[22] -> the operation (SPEC S26) the moved records join, kept in each (_deleted_operation):
+--   "job-<id>" for a job; '' for the call's id (ARGV[7]), or via workflow for the workflow's
+--   current activation ("wf-<name>-<activated_at>", read from its key, ARGV[18] .. name). The
+--   operation's key (OperationKey) gains the move (kind, actor, first and last time, moved count)
+--   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
+-- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
+-- ARGV[24] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
 -- Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
 -- HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
 -- ARGV[2..5] (nothing is done).
@@ -69,6 +76,11 @@ local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[8])
+local operation = ARGV[22]
+if operation == '' then
+  operation = op
+  if own then operation = 'wf-' .. own .. '-' .. (redis.call('HGET', ARGV[18] .. own, 'activated_at') or '0') end
+end
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
@@ -106,7 +118,8 @@ for n, id in ipairs(input) do
     end
     ix_record(ix, spec, id, ix_fields(spec, rec), false)
     redis.call('RENAME', rec, bin)
-    redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5])
+    redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
+      '_deleted_operation', operation)
     if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
     if rev ~= '' then redis.call('HSET', bin, '_deleted_rev', rev) end
     if cur[2] then
@@ -163,8 +176,21 @@ if #moved > 0 then
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
   mark_changed(KEYS[5], KEYS[6], members, now, 'd')
+  local opkey = ARGV[23] .. operation
+  if redis.call('HSETNX', opkey, 'first_at', now) == 1 then
+    local kind = ARGV[4]
+    if job_limit == 0 and kind ~= 'workflow' then
+      if #input == 1 then kind = 'delete' else kind = 'batch' end
+    end
+    redis.call('HSET', opkey, 'kind', kind, 'object_type', otype, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev)
+    redis.call('ZADD', ARGV[24], now, operation)
+  end
+  redis.call('HSET', opkey, 'last_at', now)
+  redis.call('HINCRBY', opkey, 'moved', #moved)
+  redis.call('ZADD', opkey .. ':bin', unpack(ids))
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[10], '*', 'action', 'archive', 'object_type', otype,
-    'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev, 'at', now)
+    'record_ids', table.concat(moved, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev, 'at', now,
+    'op', operation)
 end
 if job_limit > 0 then
   if #input > 0 then

@@ -50,7 +50,9 @@
 -- ARGV[20] -> the search index spec of contacts (indexSpec): a wiped live contact leaves its
 --   search indexes
 -- ARGV[21] -> the search index spec of calls: a wiped live call leaves its search indexes
--- ARGV[22..] -> salted hashes to blocklist
+-- ARGV[22] -> operation key prefix ("crm:{<tenant>}:op:"): a wiped record in the bin leaves the
+--   bin index of its operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
+-- ARGV[23..] -> salted hashes to blocklist
 -- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
 -- emails changed since read. Nothing is changed unless it returns 1.
 local now = ARGV[1]
@@ -106,6 +108,8 @@ local function wipe(otype, rid, K)
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
   if specs[otype] then ix_record(ix, specs[otype], rid, ix_fields(specs[otype], K.rec), false) end
+  local operation = redis.call('HGET', K.bin, '_deleted_operation')
+  if operation then redis.call('ZREM', ARGV[22] .. operation .. ':bin', rid) end
   redis.call('DEL', K.rec, K.bin, K.assoc, K.binassoc, K.memberof)
   local sets = T[otype]
   redis.call('SREM', sets.binassocs, rid)
@@ -164,7 +168,7 @@ end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 mark_changed(KEYS[2], KEYS[3], members, now, 'p')
-for i = 22, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 23, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)

@@ -18,6 +18,8 @@
 -- ARGV[7] -> audit stream max length
 -- ARGV[8] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): the days to
 --   drop are read from KEYS[5]
+-- ARGV[9] -> operation key prefix ("crm:{<tenant>}:op:"): each entry leaves the bin index of its
+--   operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
 -- Returns the number of entries removed.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
@@ -28,7 +30,17 @@ if ARGV[5] == 'contacts' then
   last_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], #ids - 1, #ids - 1, 'WITHSCORES')[2]) / 86400000)
 end
 local keys = {}
-for _, id in ipairs(ids) do keys[#keys+1] = ARGV[3] .. id end
+local byop = {}
+for _, id in ipairs(ids) do
+  keys[#keys+1] = ARGV[3] .. id
+  local operation = redis.call('HGET', keys[#keys], '_deleted_operation')
+  if operation then
+    local l = byop[operation]
+    if not l then l = {}; byop[operation] = l end
+    l[#l+1] = id
+  end
+end
+for operation, l in pairs(byop) do redis.call('ZREM', ARGV[9] .. operation .. ':bin', unpack(l)) end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}

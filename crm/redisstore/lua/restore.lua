@@ -7,7 +7,10 @@
 -- KEYS[6] -> crm:{<tenant>}:changed:events
 -- KEYS[7] -> crm:{<tenant>}:audit
 -- KEYS[8] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
--- KEYS[9..] -> quadruples, one per record id of ARGV[16..] (KEYS[4*i-55..4*i-52] for ARGV[i]):
+-- KEYS[9] -> crm:{<tenant>}:job:<id>: the undo job whose batch this is (untouched when ARGV[17] is '')
+-- KEYS[10] -> crm:{<tenant>}:job:<id>:failures: each record of the batch it could not restore
+--   (untouched when ARGV[17] is '')
+-- KEYS[11..] -> quadruples, one per record id of ARGV[20..] (KEYS[4*i-69..4*i-66] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
 -- ARGV[1] -> now (unix ms)
@@ -29,24 +32,44 @@
 -- ARGV[14] -> the bin email day key prefix ("crm:{<tenant>}:binemails:contacts:"): a restored
 --   contact's emails leave the key of its deletion's day, read from the record
 -- ARGV[15] -> the type's search index spec (indexSpec): each restored record joins its search indexes
--- ARGV[16..] -> record ids
+-- ARGV[16] -> operation key prefix ("crm:{<tenant>}:op:"): a restored record leaves the bin index
+--   of its operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
+-- ARGV[17] -> for a batch of an undo job (KEYS[9]), the job's cursor the batch starts after ('0'
+--   at first); '' without a job. When the job is finished or its cursor is another (a runner that
+--   lost its lease), nothing is done and the reply is {"stale"}. Otherwise the job counts each
+--   record restored as done and each other as skipped, keeps a JSON entry in KEYS[10] for each it
+--   could not restore (id, code, and for a conflict the property and the blocking record; never a
+--   value), moves its cursor to ARGV[18], and is done when no record of the operation's bin index
+--   is left after it
+-- ARGV[18] -> the undo job's cursor after the batch: its last id
+-- ARGV[19] -> the operation an undo job restores: a record in the bin by another operation (deleted
+--   again since the batch was read) stays there. '' without a job
+-- ARGV[20..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when a value of a
--- unique property now belongs to another live record (or to one restored earlier in the call).
+-- unique property now belongs to another live record (or to one restored earlier in the call);
+-- with a job, the job's hash as HGETALL gives it after the batch, or {"stale"}.
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local spec = ix_spec(ARGV[15])
 local ix = ix_new()
 local out = {}
 local uclaimed = {}
-for i = 16, #ARGV do
+local undo = ARGV[17] ~= ''
+if undo then
+  local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
+  if not j[1] or j[1] == 'done' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
+end
+local first = 20
+for i = first, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
-  local k = 4 * (i - 16) + 8
+  local k = 4 * (i - first) + 10
   local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   if redis.call('EXISTS', bin) == 0 and redis.call('HGET', rec, '_restored_op') == ARGV[12] then
     out[#out+1] = {'ok', id}
-  elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 then
+  elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 or
+    (undo and redis.call('HGET', bin, '_deleted_operation') ~= ARGV[19]) then
     out[#out+1] = {'missing', id}
   elseif tonumber(redis.call('HGET', bin, '_deleted_at') or '0') <= horizon then
     out[#out+1] = {'expired', id, redis.call('HGET', bin, '_deleted_at') or '0'}
@@ -69,8 +92,11 @@ for i = 16, #ARGV do
     if blocked then
       out[#out+1] = blocked
     else
+      local operation = redis.call('HGET', bin, '_deleted_operation')
+      if operation then redis.call('ZREM', ARGV[16] .. operation .. ':bin', id) end
       redis.call('RENAME', bin, rec)
-      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op', '_deleted_rev')
+      redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op', '_deleted_rev',
+        '_deleted_operation')
       redis.call('HSET', rec, '_updated', now, '_restored_op', ARGV[12])
       ix_record(ix, spec, id, ix_fields(spec, rec), true)
       redis.call('ZADD', KEYS[1], id, id)
@@ -108,4 +134,26 @@ for i = 16, #ARGV do
   end
 end
 ix_flush(ix)
-return out
+if not undo then return out end
+local restored, failed = 0, 0
+for _, r in ipairs(out) do
+  if r[1] == 'ok' then
+    restored = restored + 1
+  else
+    failed = failed + 1
+    local f = {id = r[2], code = r[1]}
+    if r[1] == 'expired' then f.deleted_at = r[3]
+    elseif r[1] == 'conflict' then f.property = 'email'; f.blocking_id = r[4]
+    elseif r[1] == 'unique' then f.property = r[3]; f.blocking_id = r[5] end
+    redis.call('RPUSH', KEYS[10], cjson.encode(f))
+  end
+end
+redis.call('HINCRBY', KEYS[9], 'done', restored)
+redis.call('HINCRBY', KEYS[9], 'skipped', failed)
+redis.call('HSET', KEYS[9], 'cursor', ARGV[18], 'updated_at', now, 'state', 'running')
+local j = redis.call('HMGET', KEYS[9], 'total', 'done', 'skipped')
+local seen = tonumber(j[2] or '0') + tonumber(j[3] or '0')
+if seen > tonumber(j[1] or '0') then redis.call('HSET', KEYS[9], 'total', seen) end
+local left = redis.call('ZRANGEBYSCORE', ARGV[16] .. ARGV[19] .. ':bin', '(' .. ARGV[18], '+inf', 'LIMIT', 0, 1)
+if #left == 0 then redis.call('HSET', KEYS[9], 'state', 'done', 'finished_at', now) end
+return redis.call('HGETALL', KEYS[9])

@@ -1,0 +1,132 @@
+package crm
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The kinds of an Operation.
+const (
+	OpDelete   = "delete"   // one record deleted by the API
+	OpBatch    = "batch"    // a batch archive of several records by the API
+	OpBulk     = "bulk"     // a bulk delete job ("all N in this view", or ids)
+	OpList     = "list"     // a job deleting a list's members
+	OpWorkflow = "workflow" // a workflow's deletions from its activation until it pauses
+)
+
+// OperationKinds are the kinds an Operation can have, for validating filters.
+var OperationKinds = []string{OpDelete, OpBatch, OpBulk, OpList, OpWorkflow}
+
+// JobKindUndo is the Kind of an undo job; a bulk delete job's is "bulk_delete".
+const JobKindUndo = "undo"
+
+// JobOperationID is the id of the operation of bulk delete job jobID: the records the job moves to
+// the bin carry it.
+func JobOperationID(jobID string) string { return "job-" + jobID }
+
+// Operation is one destructive operation (SPEC S26): an API call (a delete or a batch archive), a
+// bulk or list delete job, or a workflow's deletions from one activation until it pauses. Every
+// record it moved to the bin carries its ID (Deletion.Operation); undoing it restores those still
+// there. A permanent delete is not an operation: it cannot be undone.
+type Operation struct {
+	// ID names the operation: the call's id, "job-<job id>", or "wf-<workflow>-<activation, unix ms>".
+	ID string
+	// Kind is one of the Op* kinds.
+	Kind       string
+	ObjectType ObjectType
+	// By is who deleted, and how (for a workflow: the activating user via workflow NAME).
+	By Actor
+	// FirstAt and LastAt are the times of its first and its latest move to the bin.
+	FirstAt, LastAt time.Time
+	// Moved counts the records it moved to the bin; InBin those of them still there (not restored,
+	// purged or permanently deleted since).
+	Moved, InBin int64
+	// UndoJob is the id of its latest undo job, "" if it was never undone.
+	UndoJob string
+}
+
+// Workflow is the name of the workflow whose deletions the operation is, or "".
+func (op Operation) Workflow() string {
+	if op.Kind != OpWorkflow {
+		return ""
+	}
+	return op.By.Ref
+}
+
+// OperationsOpts are the filters and the page of Operations. nil means the defaults.
+type OperationsOpts struct {
+	// Kind keeps the operations of that kind (one of OperationKinds); "" keeps all.
+	Kind string
+	// Actor keeps the operations of that user (the deleting user, or a workflow's activating user).
+	Actor string
+	// Workflow keeps the operations of that workflow.
+	Workflow string
+	// From and To keep the operations whose first move is within [From, To]; zero is unbounded.
+	From, To time.Time
+	// After is the cursor of the previous page; "" starts with the newest.
+	After string
+	// Limit is the page size. Defaults to 10; at most 100.
+	Limit int
+}
+
+// JobFailure is one record an undo job could not restore, with the reason.
+type JobFailure struct {
+	ID RecordID
+	// Code is "conflict" (its email belongs to a live contact), "unique" (the value of a unique
+	// property belongs to a live record), "expired" (past its retention period) or "missing" (no
+	// longer in the bin from this operation: restored, purged or deleted again since).
+	Code string
+	// Property is the property whose value is taken (for conflict and unique), BlockingID the live
+	// record that holds it.
+	Property   string
+	BlockingID RecordID
+	// DeletedAt is when the record was deleted (for expired).
+	DeletedAt time.Time
+}
+
+// Reason says, for people, why the record was not restored, naming the record that blocks it.
+func (f JobFailure) Reason(o ObjectType) string {
+	switch f.Code {
+	case "conflict":
+		return fmt.Sprintf("its email belongs to the live contact %s: change that contact's email or delete it, then undo again", f.BlockingID)
+	case "unique":
+		return fmt.Sprintf("its %s belongs to the live %s record %s (%s values are unique): change that record's %s or delete it, then undo again",
+			f.Property, o, f.BlockingID, f.Property, f.Property)
+	case "expired":
+		return fmt.Sprintf("deleted at %s, it is past its retention period and can no longer be restored", FormatDatetime(f.DeletedAt))
+	default:
+		return "it is no longer in the recycle bin from this operation (restored, purged or deleted again since)"
+	}
+}
+
+// UndoParams asks for an undo of an operation.
+type UndoParams struct {
+	// Operation is the id of the operation to undo.
+	Operation string
+	// By is the user who asks (who needs the restore permission).
+	By string
+}
+
+// OperationStore keeps the operations that moved records to the bin and undoes them (SPEC S26).
+// The scripts that move records keep each operation and its records still in the bin in the same
+// step as the move; nothing here scans the bin.
+type OperationStore interface {
+	// Operations pages through a tenant's operations, newest first, keeping those opts
+	// filters; next is "" after the last page. A *ValidationError for a bad filter or cursor.
+	Operations(ctx context.Context, t TenantID, opts *OperationsOpts) (ops []Operation, next string, err error)
+	// Operation returns one operation, or a *NotFoundError.
+	Operation(ctx context.Context, t TenantID, id string) (Operation, error)
+	// CreateUndoJob starts an undo of an operation as a job (Kind JobKindUndo) that restores,
+	// in batches, every record of the operation still in the bin, and records the undo in the
+	// audit trail, all in one step. While an undo job of the operation is not finished, it returns
+	// that job and changes nothing. A *NotFoundError for an unknown operation.
+	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
+	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
+	// RestoreRecords, in one script that also records the progress and each failure, and returns
+	// the job after it. A finished job comes back unchanged; safe to call again after a crash or
+	// from a retried task.
+	RunUndoBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
+	// JobFailures reads the first at most limit records an undo job could not restore, in order.
+	JobFailures(ctx context.Context, t TenantID, id string, limit int) ([]JobFailure, error)
+}

@@ -1,0 +1,286 @@
+package storetest
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// binnedOperation returns the operation a record in the bin carries.
+func (b *bundle) binnedOperation(t *testing.T, o crm.ObjectType, id crm.RecordID) string {
+	t.Helper()
+	r, err := b.store.Record(b.ctx, b.tenant, o, id, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Deletion.Operation, "a record in the bin carries its operation")
+	return r.Deletion.Operation
+}
+
+// contacts creates n contacts, with emails when email is set.
+func (b *bundle) contacts(t *testing.T, n int, email string) []crm.RecordID {
+	t.Helper()
+	in := make([]crm.RecordInput, n)
+	for i := range in {
+		in[i].Properties = map[string]string{"firstname": "c" + strconv.Itoa(i)}
+		if email != "" {
+			in[i].Properties["email"] = email + strconv.Itoa(i) + "@example.com"
+		}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, n)
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func testOperationsOfEveryDelete(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	ids := b.contacts(t, 8, "op")
+	alice, bob := crm.Actor{User: "alice@x.example"}, crm.Actor{User: "bob@x.example"}
+
+	// A single delete is an operation of its own, kind delete.
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:1], alice)
+	require.NoError(t, err)
+	single := b.binnedOperation(t, crm.Contacts, ids[0])
+	b.clock.Advance(time.Minute)
+	// A batch archive: kind batch, one operation for its records.
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[1:4], bob)
+	require.NoError(t, err)
+	batch := b.binnedOperation(t, crm.Contacts, ids[1])
+	require.NotEqual(t, single, batch)
+	require.Equal(t, batch, b.binnedOperation(t, crm.Contacts, ids[3]))
+	b.clock.Advance(time.Minute)
+	// A bulk delete job: job-<id>, across its batches.
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids[4:6], ConfirmCount: 2, By: "alice@x.example"})
+	require.NoError(t, err)
+	for j.State != crm.JobDone {
+		j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 1)
+		require.NoError(t, err)
+	}
+	require.Equal(t, crm.JobOperationID(j.ID), b.binnedOperation(t, crm.Contacts, ids[4]))
+	require.Equal(t, crm.JobOperationID(j.ID), b.binnedOperation(t, crm.Contacts, ids[5]))
+	b.clock.Advance(time.Minute)
+	// A workflow: one operation from its activation until it pauses, a new one when activated again.
+	_, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	wf := crm.Actor{User: "alice@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision}
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[6:7], wf)
+	require.NoError(t, err)
+	first := b.binnedOperation(t, crm.Contacts, ids[6])
+	require.Equal(t, "wf-bounced-"+strconv.FormatInt(b.clock.Now().UnixMilli(), 10), first)
+	b.clock.Advance(time.Minute)
+	_, err = b.store.PauseFlow(ctx, b.tenant, "bounced", nil)
+	require.NoError(t, err)
+	_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[7:8], wf)
+	require.NoError(t, err)
+	second := b.binnedOperation(t, crm.Contacts, ids[7])
+	require.NotEqual(t, first, second, "activating again after a pause is a new operation")
+
+	op, err := b.store.Operation(ctx, b.tenant, batch)
+	require.NoError(t, err)
+	require.Equal(t, crm.OpBatch, op.Kind)
+	require.Equal(t, "bob@x.example", op.By.User)
+	require.EqualValues(t, 3, op.Moved)
+	require.EqualValues(t, 3, op.InBin)
+	require.Equal(t, crm.Contacts, op.ObjectType)
+	op, err = b.store.Operation(ctx, b.tenant, single)
+	require.NoError(t, err)
+	require.Equal(t, crm.OpDelete, op.Kind)
+	op, err = b.store.Operation(ctx, b.tenant, crm.JobOperationID(j.ID))
+	require.NoError(t, err)
+	require.Equal(t, crm.OpBulk, op.Kind)
+	require.EqualValues(t, 2, op.Moved)
+	op, err = b.store.Operation(ctx, b.tenant, first)
+	require.NoError(t, err)
+	require.Equal(t, crm.OpWorkflow, op.Kind)
+	require.Equal(t, "bounced", op.Workflow())
+	require.Equal(t, "alice@x.example", op.By.User)
+	_, err = b.store.Operation(ctx, b.tenant, "nope")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+
+	// Listing: newest first, filtered, paged.
+	all, next, err := b.store.Operations(ctx, b.tenant, nil)
+	require.NoError(t, err)
+	require.Empty(t, next)
+	got := make([]string, len(all))
+	for i, op := range all {
+		got[i] = op.ID
+	}
+	require.Equal(t, []string{second, first, crm.JobOperationID(j.ID), batch, single}, got)
+	page, next, err := b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	require.NotEmpty(t, next)
+	page, next, err = b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Limit: 2, After: next})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobOperationID(j.ID), page[0].ID)
+	require.Equal(t, batch, page[1].ID)
+	page, next, err = b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Limit: 2, After: next})
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	require.Empty(t, next)
+	wfs, _, err := b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Workflow: "bounced"})
+	require.NoError(t, err)
+	require.Len(t, wfs, 2)
+	bobs, _, err := b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Actor: "bob@x.example"})
+	require.NoError(t, err)
+	require.Len(t, bobs, 1)
+	require.Equal(t, batch, bobs[0].ID)
+	kinds, _, err := b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Kind: crm.OpWorkflow, Actor: "alice@x.example"})
+	require.NoError(t, err)
+	require.Len(t, kinds, 2)
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	window, _, err := b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{From: start.Add(30 * time.Second), To: start.Add(150 * time.Second)})
+	require.NoError(t, err)
+	require.Len(t, window, 2) // the batch (at 1 minute) and the job (at 2 minutes)
+	var ve *crm.ValidationError
+	_, _, err = b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{Kind: "purge"})
+	require.ErrorAs(t, err, &ve)
+	_, _, err = b.store.Operations(ctx, b.tenant, &crm.OperationsOpts{After: "x"})
+	require.ErrorAs(t, err, &ve)
+
+	// Restore, permanent delete and purge take records out of their operation's bin index.
+	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids[1:2], crm.Actor{User: "admin@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ids[2], By: "admin@x.example"})
+	require.NoError(t, err)
+	op, err = b.store.Operation(ctx, b.tenant, batch)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, op.Moved)
+	require.EqualValues(t, 1, op.InBin)
+	back, err := b.store.Record(ctx, b.tenant, crm.Contacts, ids[1], nil)
+	require.NoError(t, err)
+	require.Nil(t, back.Deletion)
+	b.clock.Advance(crm.DefaultRetention + time.Hour)
+	n, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, b.clock.Now().Add(-crm.DefaultRetention), 100)
+	require.NoError(t, err)
+	require.Equal(t, 6, n)
+	for _, id := range []string{single, batch, crm.JobOperationID(j.ID), first, second} {
+		op, err = b.store.Operation(ctx, b.tenant, id)
+		require.NoError(t, err)
+		require.Zero(t, op.InBin, id)
+	}
+}
+
+func testUndoOperation(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	ids := b.contacts(t, 7, "undo")
+	other := b.contacts(t, 1, "")
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "bob@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, other, crm.Actor{User: "bob@x.example"})
+	require.NoError(t, err)
+	opID := b.binnedOperation(t, crm.Contacts, ids[0])
+	// One record's email is taken in between by a new live contact.
+	blocker := b.contact(t, map[string]string{"email": "undo3@example.com"})
+
+	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: "missing-op", By: "admin@x.example"})
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	j, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobKindUndo, j.Kind)
+	require.Equal(t, crm.JobPending, j.State)
+	require.EqualValues(t, 7, j.Total)
+	again, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, j.ID, again.ID, "while an undo runs, undoing again answers the same job")
+	// A bulk delete batch run on an undo job deletes nothing.
+	_, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 10)
+	require.Error(t, err)
+
+	batches := 0
+	for !j.State.Finished() {
+		j, err = b.store.RunUndoBatch(ctx, b.tenant, j.ID, 3)
+		require.NoError(t, err)
+		batches++
+		require.LessOrEqual(t, batches, 5)
+	}
+	require.EqualValues(t, 6, j.Done)
+	require.EqualValues(t, 1, j.Skipped)
+	fails, err := b.store.JobFailures(ctx, b.tenant, j.ID, 100)
+	require.NoError(t, err)
+	require.Len(t, fails, 1)
+	require.Equal(t, ids[3], fails[0].ID)
+	require.Equal(t, "conflict", fails[0].Code)
+	require.Equal(t, blocker.ID, fails[0].BlockingID)
+	require.Contains(t, fails[0].Reason(crm.Contacts), string(blocker.ID))
+	// A finished job comes back unchanged.
+	done, err := b.store.RunUndoBatch(ctx, b.tenant, j.ID, 3)
+	require.NoError(t, err)
+	require.Equal(t, j.Done, done.Done)
+
+	for i, id := range ids {
+		_, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, nil)
+		if i == 3 {
+			require.ErrorIs(t, err, crm.ErrNotFound)
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	// The record of another operation stays in the bin.
+	_, err = b.store.Record(ctx, b.tenant, crm.Contacts, other[0], &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	op, err := b.store.Operation(ctx, b.tenant, opID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, op.InBin)
+	require.Equal(t, j.ID, op.UndoJob)
+
+	// Audited: the undo, and each record restored once, via undo of the operation.
+	entries, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Limit: 1000})
+	require.NoError(t, err)
+	restores := map[crm.RecordID]int{}
+	undos := 0
+	for _, e := range entries {
+		switch e.Action {
+		case crm.AuditUndo:
+			undos++
+			require.Equal(t, opID, e.Ref)
+			require.Equal(t, "admin@x.example", e.By)
+		case crm.AuditRestore:
+			require.Equal(t, crm.ViaUndo, e.Via)
+			require.Equal(t, opID, e.Ref)
+			for _, id := range e.RecordIDs {
+				restores[id]++
+			}
+		}
+	}
+	require.Equal(t, 1, undos)
+	require.Len(t, restores, 6)
+	for id, n := range restores {
+		require.Equal(t, 1, n, id)
+	}
+
+	// Undoing again once the blocker is gone restores the one left, and nothing twice.
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{blocker.ID}, crm.Actor{User: "bob@x.example"})
+	require.NoError(t, err)
+	j2, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.NotEqual(t, j.ID, j2.ID)
+	require.EqualValues(t, 1, j2.Total)
+	for !j2.State.Finished() {
+		j2, err = b.store.RunUndoBatch(ctx, b.tenant, j2.ID, 3)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 1, j2.Done)
+	require.Zero(t, j2.Skipped)
+	j3, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	j3, err = b.store.RunUndoBatch(ctx, b.tenant, j3.ID, 3)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, j3.State)
+	require.Zero(t, j3.Done, "undo twice restores nothing the second time")
+	require.Zero(t, j3.Total)
+}
