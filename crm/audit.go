@@ -51,11 +51,11 @@ func (e AuditEntry) Actor() string {
 
 // The actions of the audit trail.
 const (
-	AuditArchive         = "archive"
-	AuditRestore         = "restore"
+	AuditArchive = "archive"
+	AuditRestore = "restore"
 	// AuditUndo is an undo asked for (SPEC S26): Ref is the operation, By who asked; the undo
 	// job's restores follow as AuditRestore entries via ViaUndo.
-	AuditUndo = "undo"
+	AuditUndo            = "undo"
 	AuditPermanentDelete = "permanent_delete"
 	AuditUserCreate      = "user_create"
 	AuditUserSetPerms    = "user_set_perms"

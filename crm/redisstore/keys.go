@@ -370,7 +370,9 @@ func OperationKey(t crm.TenantID, id string) string { return operationKeyPrefix(
 // id: restore, purge and permanent delete take their records out, so its size is how many are
 // left to undo, and an undo job walks it by id. The scripts build it as the operation's key
 // followed by operationBinSuffix.
-func OperationBinKey(t crm.TenantID, id string) string { return OperationKey(t, id) + operationBinSuffix }
+func OperationBinKey(t crm.TenantID, id string) string {
+	return OperationKey(t, id) + operationBinSuffix
+}
 
 // operationBinSuffix follows an operation's key in its OperationBinKey.
 const operationBinSuffix = ":bin"
