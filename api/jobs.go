@@ -33,7 +33,28 @@ type Job struct {
 	// batch came (a rule written or a record changed since the selection) are also in Skipped.
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
+	// Kind is "bulk_delete" or "undo". An undo job restores the records of Operation still in
+	// the bin: done counts those restored, skipped those it could not restore, each of which
+	// (the first maxJobFailures) is in Failures with the reason, naming the blocking record.
+	Kind      string       `json:"kind"`
+	Operation string       `json:"operation,omitempty"`
+	Failures  []JobFailure `json:"failures,omitempty"`
 }
+
+// JobFailure is a record an undo job could not restore: code is conflict (its email belongs to a
+// live contact, blockingId), unique (a unique property's value belongs to a live record,
+// blockingId), expired (past its retention period) or missing (no longer in the bin from the
+// operation); reason says it for people.
+type JobFailure struct {
+	ID         string `json:"id"`
+	Code       string `json:"code"`
+	Property   string `json:"property,omitempty"`
+	BlockingID string `json:"blockingId,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// maxJobFailures bounds the failures a job's status shows.
+const maxJobFailures = 1000
 
 // JobRefusal says why a job was REFUSED: a code (COUNT_MISMATCH, INVALID_FILTER, LIST_GONE,
 // FILTER_ERASED) and a message for people.
@@ -78,6 +99,10 @@ func toJobJSON(j crm.Job) Job {
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
 	}
+	out.Kind = j.Kind
+	if j.Kind == crm.JobKindUndo {
+		out.Operation = j.By.Ref
+	}
 	return out
 }
 
@@ -92,6 +117,17 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, p crm.Principal)
 	if err != nil {
 		return fmt.Errorf("read job %s: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, toJobJSON(j))
+	out := toJobJSON(j)
+	if j.Kind == crm.JobKindUndo && j.Skipped > 0 {
+		fails, err := s.store.JobFailures(r.Context(), p.Tenant, id, maxJobFailures)
+		if err != nil {
+			return fmt.Errorf("read failures of job %s: %w", id, err)
+		}
+		for _, f := range fails {
+			out.Failures = append(out.Failures, JobFailure{ID: string(f.ID), Code: f.Code, Property: f.Property,
+				BlockingID: string(f.BlockingID), Reason: fmt.Sprintf("%s %s: %s", j.ObjectType, f.ID, f.Reason(j.ObjectType))})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -24,6 +24,9 @@ type recordJSON struct {
 	ArchivedRevision int64 `json:"archivedRevision,omitempty"`
 	// ArchivedActor says who deleted it, as "USER via workflow NAME (revision R)" for a workflow.
 	ArchivedActor string `json:"archivedActor,omitempty"`
+	// ArchivedOperation is the operation that deleted it (SPEC S26): GET /crm/v3/operations/{id},
+	// and POST /crm/v3/operations/{id}/undo to restore what it deleted.
+	ArchivedOperation string `json:"archivedOperation,omitempty"`
 	// ObjectWriteTraceID echoes the input's objectWriteTraceId in the results of a batch write.
 	ObjectWriteTraceID string `json:"objectWriteTraceId,omitempty"`
 	// PropertiesWithHistory is set for a read that asks for it (see valueJSON).
@@ -51,6 +54,7 @@ func toRecordJSON(rec crm.Record) recordJSON {
 		out.ArchivedRef = d.Ref
 		out.ArchivedRevision = d.Revision
 		out.ArchivedActor = d.Describe()
+		out.ArchivedOperation = d.Operation
 	}
 	return out
 }

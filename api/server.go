@@ -42,7 +42,8 @@ type Tasks interface {
 	// EnqueueWorkflowSteps asks a worker to run the due steps of records enrolled in workflow flow
 	// at revision revision (after a manual enrollment). Enqueuing the same steps twice is harmless.
 	EnqueueWorkflowSteps(ctx context.Context, t crm.TenantID, flow string, revision int64, ids []crm.RecordID) error
-	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t. Enqueuing the same job twice is harmless.
+	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t (a bulk delete or an undo job).
+	// Enqueuing the same job twice is harmless.
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error
 	// EnqueueMail asks a worker to deliver a pending email written by the store (m.ID is its idempotency key).
 	EnqueueMail(ctx context.Context, t crm.TenantID, m crm.Mail) error
@@ -176,6 +177,11 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermDelete, s.deleteListRecords)
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
 	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
+
+	// Operations and their undo (operations.go, SPEC S26).
+	s.handle("GET /crm/v3/operations", crm.PermRead, s.listOperations)
+	s.handle("GET /crm/v3/operations/{operationId}", crm.PermRead, s.getOperation)
+	s.handle("POST /crm/v3/operations/{operationId}/undo", crm.PermRestore, s.undoOperation)
 
 	// Protection rules (protection.go): records no workflow or bulk selection deletes (SPEC S25).
 	s.handle("GET /crm/v3/protection", crm.PermRead, s.listProtection)

@@ -15,7 +15,8 @@ import (
 )
 
 // TypeBulkDelete is the type of the task that runs a confirmed bulk delete job (see
-// redisstore.Store.CreateDeleteJob): the selection moves to the bin in batches.
+// redisstore.Store.CreateDeleteJob): the selection moves to the bin in batches. It also runs undo
+// jobs (crm.JobKindUndo, see runUndo), which the same sweep finds and re-enqueues.
 const TypeBulkDelete = "bulk:delete"
 
 // BulkDeleteBatchSize is how many records one store call moves to the bin.
@@ -78,6 +79,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			}
 			if before.State.Finished() { // a task enqueued before the job ended: nothing to do
 				return nil
+			}
+			if before.Kind == crm.JobKindUndo {
+				return w.runUndo(ctx, p.TenantID, before, owner, log)
 			}
 		}
 		if before.State == crm.JobSelecting {

@@ -1,0 +1,128 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// Operation is a destructive operation (SPEC S26) as GET /crm/v3/operations shows it: an API
+// delete or batch archive, a bulk or list delete job, or a workflow's deletions from one
+// activation until it paused. Moved counts the records it moved to the bin, InBin those still
+// there (what an undo would restore). Clients of the API (crmflow's CLI among them) decode it.
+type Operation struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	ObjectType string `json:"objectType"`
+	// Actor says who deleted, as "USER via workflow NAME (revision R)" for a workflow; By is the
+	// user, Via and Ref how (as a deleted record's archivedVia and archivedRef).
+	Actor    string `json:"actor"`
+	By       string `json:"by"`
+	Via      string `json:"via"`
+	Ref      string `json:"ref,omitempty"`
+	Workflow string `json:"workflow,omitempty"`
+	// FirstAt and LastAt are the times of its first and its latest move to the bin.
+	FirstAt string `json:"firstAt"`
+	LastAt  string `json:"lastAt"`
+	Moved   int64  `json:"moved"`
+	InBin   int64  `json:"inBin"`
+	// UndoJob is the id of its latest undo job, if it was undone (GET /crm/v3/jobs/{id}).
+	UndoJob string `json:"undoJob,omitempty"`
+}
+
+func toOperationJSON(op crm.Operation) Operation {
+	return Operation{ID: op.ID, Kind: op.Kind, ObjectType: string(op.ObjectType), Actor: op.By.String(), By: op.By.User,
+		Via: string(op.By.Via), Ref: op.By.Ref, Workflow: op.Workflow(), FirstAt: crm.FormatDatetime(op.FirstAt),
+		LastAt: crm.FormatDatetime(op.LastAt), Moved: op.Moved, InBin: op.InBin, UndoJob: op.UndoJob}
+}
+
+// listOperations serves GET /crm/v3/operations?kind=&actor=&workflow=&from=&to=&limit=&after=:
+// the tenant's operations, newest first. kind is one of delete, batch, bulk, list, workflow;
+// actor a user's email; from and to bound the time of the operation's first deletion (RFC 3339,
+// a date, or unix ms). limit defaults to 10, at most 100; the next page's cursor is
+// paging.next.after. A page may come back short of limit when the filters leave most
+// operations out (each page looks at a bounded number): follow paging.next while it is there.
+func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	q := r.URL.Query()
+	opts := crm.OperationsOpts{Kind: q.Get("kind"), Actor: strings.TrimSpace(q.Get("actor")), Workflow: q.Get("workflow"), After: q.Get("after")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to 100", v)
+		}
+		opts.Limit = n
+	}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+	}{{"from", &opts.From}, {"to", &opts.To}} {
+		if v := q.Get(f.name); v != "" {
+			at, err := crm.ParseDatetime(v)
+			if err != nil {
+				return errInvalid(f.name, "INVALID_TIME", "%s %q is not a time: use RFC 3339 (2026-03-01T12:00:00Z), a date (2026-03-01) or unix milliseconds", f.name, v)
+			}
+			*f.to = at
+		}
+	}
+	ops, next, err := s.store.Operations(r.Context(), p.Tenant, &opts)
+	if err != nil {
+		return fmt.Errorf("list operations: %w", err)
+	}
+	out := pageJSON[Operation]{Results: make([]Operation, len(ops)), Paging: paging(r, next)}
+	for i, op := range ops {
+		out.Results[i] = toOperationJSON(op)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getOperation serves GET /crm/v3/operations/{operationId}: one operation, or a 404 (an operation
+// of another tenant is answered the same).
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	id := r.PathValue("operationId")
+	op, err := s.store.Operation(r.Context(), p.Tenant, id)
+	if err != nil {
+		return fmt.Errorf("read operation %s: %w", id, err)
+	}
+	writeJSON(w, http.StatusOK, toOperationJSON(op))
+	return nil
+}
+
+// undoOperation serves POST /crm/v3/operations/{operationId}/undo (needs restore): it starts a job
+// that restores every record of the operation still in the bin, under the rules of a restore
+// (SPEC S7, S26), and answers 202 with the job (JobAccepted; its progress and the records it could
+// not restore, with the reason, at links.status). While an undo of the operation runs, it answers
+// that job again and starts nothing. An unknown operation is a 404 and nothing changes. The job is
+// durable before it is enqueued: when the enqueue fails, the worker's sweep of unfinished jobs
+// starts it.
+func (s *Server) undoOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	id := r.PathValue("operationId")
+	job, err := s.store.CreateUndoJob(r.Context(), p.Tenant, crm.UndoParams{Operation: id, By: p.User.Email})
+	if err != nil {
+		return fmt.Errorf("undo operation %s: %w", id, err)
+	}
+	if !job.State.Finished() {
+		log := s.cfg.Logger.With(slog.String("tenant_id", string(p.Tenant)), slog.String("job_id", job.ID),
+			slog.String("correlation_id", correlationID(r.Context())))
+		if s.cfg.Tasks == nil {
+			log.WarnContext(r.Context(), "no task queue configured: the undo job stays pending until the worker's sweep")
+		} else {
+			ctx, cancel := enqueueContext(r)
+			err := s.cfg.Tasks.EnqueueDeleteJob(ctx, p.Tenant, job.ID)
+			cancel()
+			if err != nil {
+				log.WarnContext(r.Context(), "enqueue the undo job failed: it stays pending until the worker's sweep",
+					slog.String("error", err.Error()))
+			}
+		}
+	}
+	w.Header().Set("Location", jobPath(job.ID))
+	writeJSON(w, http.StatusAccepted, JobAccepted{ID: job.ID, Status: jobStatus(job.State), Total: job.Total,
+		ConfirmCount: job.ConfirmCount, Links: JobLinks{Status: jobPath(job.ID)}})
+	return nil
+}

@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// UndoBatchSize is how many records one batch of an undo job restores.
+const UndoBatchSize = 500
+
+// runUndo runs undo job j (SPEC S26) for the bulk:delete task that named it: an undo job is a job
+// like a bulk delete's, found and re-enqueued by the same sweep, so it runs under the same task
+// type and lease. Each batch restores the next UndoBatchSize records of the operation still in the
+// bin, in one script that also moves the job's cursor and records its progress and failures, so a
+// crash, a SIGKILL or a handed-back task loses nothing and restores nothing twice: the next runner
+// goes on from the cursor. The lease is renewed before each batch and ctx checked between them.
+func (w *Worker) runUndo(ctx context.Context, t crm.TenantID, j crm.Job, owner string, log *slog.Logger) error {
+	log = log.With("operation", j.By.Ref)
+	unacked := false
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !first {
+			ok, err := w.store.LeaseJob(ctx, t, j.ID, owner, w.cfg.JobLease)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				log.Info("undo job is run by another worker; leaving it")
+				return nil
+			}
+		}
+		next, err := w.store.RunUndoBatch(ctx, t, j.ID, UndoBatchSize)
+		if errors.Is(err, crm.ErrNotReplicated) {
+			if !unacked {
+				log.Warn("undo batches are not acknowledged by enough replicas; going on", "error", err.Error())
+			}
+			unacked, err = true, nil
+		}
+		if err != nil {
+			return err
+		}
+		j = next
+		if j.State.Finished() {
+			log.Info("undo job done", "total", j.Total, "restored", j.Done, "not_restored", j.Skipped)
+			return nil
+		}
+	}
+}
