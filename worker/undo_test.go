@@ -1,0 +1,84 @@
+package worker_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
+	"github.com/crmflow/crmflow/worker"
+)
+
+func TestUndoJobTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	in := make([]crm.RecordInput, 1200)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"email": "u" + strconv.Itoa(i) + "@example.com"}}
+	}
+	var ids []crm.RecordID
+	for start := 0; start < len(in); start += 600 {
+		recs, err := st.CreateRecords(ctx, tn, crm.Contacts, in[start:start+600], crm.Actor{})
+		require.NoError(t, err)
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1200, By: "ops@x.example"})
+	require.NoError(t, err)
+
+	opt, err := redis.ParseURL(redistest.URL(t))
+	require.NoError(t, err)
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
+
+	// A new live contact takes the email of one deleted.
+	blocker, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "u7@example.com"}}}, crm.Actor{})
+	require.NoError(t, err)
+
+	undo, err := st.CreateUndoJob(ctx, tn, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: "admin@x.example"})
+	require.NoError(t, err)
+	// A runner holding the lease keeps the task away; then the task runs the undo to its end.
+	held, err := st.LeaseJob(ctx, tn, undo.ID, "someone-else", time.Minute)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "1")))
+	undo, err = st.Job(ctx, tn, undo.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobPending, undo.State)
+	require.NoError(t, st.ReleaseJob(ctx, tn, undo.ID, "someone-else"))
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "2")))
+	undo, err = st.Job(ctx, tn, undo.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, undo.State)
+	require.EqualValues(t, 1199, undo.Done)
+	require.EqualValues(t, 1, undo.Skipped)
+	fails, err := st.JobFailures(ctx, tn, undo.ID, 10)
+	require.NoError(t, err)
+	require.Len(t, fails, 1)
+	require.Equal(t, ids[7], fails[0].ID)
+	require.Equal(t, blocker[0].ID, fails[0].BlockingID)
+	// Run again (a redelivery): nothing more happens.
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "3")))
+	n, err := st.CountRecords(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1200, n) // 1199 restored and the blocker
+	n, err = st.BinSize(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+}
