@@ -1,0 +1,98 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
+)
+
+func TestOperationsAndUndo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	c := b.contact(t, map[string]string{"email": "c@example.com"})
+	keep := b.contact(t, map[string]string{"email": "k@example.com"})
+	res := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll,
+		map[string]any{"inputs": []map[string]string{{"id": string(a)}, {"id": string(c)}}})
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	res = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(keep), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+
+	// The bin shows each record's operation.
+	res = b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	rec := decode[map[string]any](t, res)
+	opID, _ := rec["archivedOperation"].(string)
+	require.NotEmpty(t, opID)
+
+	res = b.call(t, "GET", "/crm/v3/operations?kind=batch", tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	page := decode[struct{ Results []api.Operation }](t, res)
+	require.Len(t, page.Results, 1)
+	require.Equal(t, opID, page.Results[0].ID)
+	require.EqualValues(t, 2, page.Results[0].Moved)
+	require.EqualValues(t, 2, page.Results[0].InBin)
+	require.Equal(t, "all@a.example", page.Results[0].By)
+	res = b.call(t, "GET", "/crm/v3/operations?limit=1", tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status)
+	require.Contains(t, string(res.body), `"paging"`)
+	for _, bad := range []string{"?kind=purge", "?limit=0", "?from=yesterday", "?after=nope"} {
+		res = b.call(t, "GET", "/crm/v3/operations"+bad, tokRead, nil)
+		require.Equal(t, http.StatusBadRequest, res.status, bad+": "+string(res.body))
+	}
+
+	// A new contact takes a's email; the undo needs restore, and an unknown operation is a 404.
+	blocker := b.contact(t, map[string]string{"email": "a@example.com"})
+	before := b.dump(t, b.tenantA)
+	res = b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokDelete, nil)
+	require.Equal(t, http.StatusForbidden, res.status, string(res.body))
+	res = b.call(t, "POST", "/crm/v3/operations/nope/undo", tokAll, nil)
+	require.Equal(t, http.StatusNotFound, res.status, string(res.body))
+	res = b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokBAll, nil)
+	require.Equal(t, http.StatusNotFound, res.status, "another tenant's operation is not found")
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo changes nothing")
+
+	res = b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil)
+	require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+	acc := decode[api.JobAccepted](t, res)
+	require.EqualValues(t, 2, acc.Total)
+	again := decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil))
+	require.Equal(t, acc.ID, again.ID, "undo while the undo runs answers the same job")
+	require.NotEmpty(t, b.tasks.jobs)
+
+	// Run it as a worker would.
+	for {
+		j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, acc.ID, 500)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	res = b.call(t, "GET", acc.Links.Status, tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	job := decode[api.Job](t, res)
+	require.Equal(t, "COMPLETE", job.Status)
+	require.Equal(t, crm.JobKindUndo, job.Kind)
+	require.Equal(t, opID, job.Operation)
+	require.EqualValues(t, 1, job.Done)
+	require.EqualValues(t, 1, job.Skipped)
+	require.Len(t, job.Failures, 1)
+	require.Equal(t, string(a), job.Failures[0].ID)
+	require.Equal(t, string(blocker), job.Failures[0].BlockingID)
+	require.Contains(t, job.Failures[0].Reason, "live contact "+string(blocker))
+
+	res = b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status)
+	op := decode[api.Operation](t, res)
+	require.EqualValues(t, 1, op.InBin)
+	require.Equal(t, acc.ID, op.UndoJob)
+	// The single delete is untouched.
+	res = b.call(t, "GET", "/crm/v3/objects/contacts/"+string(keep)+"?archived=true", tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status)
+	res = b.call(t, "GET", "/crm/v3/objects/contacts/"+string(c), tokRead, nil)
+	require.Equal(t, http.StatusOK, res.status)
+}
