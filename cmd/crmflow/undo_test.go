@@ -155,3 +155,92 @@ func TestUndoOfBulkDeleteJobSurvivesKills(t *testing.T) {
 		require.Equal(t, 1, c, fmt.Sprintf("record %s restored %d times", id, c))
 	}
 }
+
+// TestUndoOfWorkflowRestoresWhatItDeleted runs an active delete_contact workflow on real
+// processes: it deletes the contacts that meet its trigger, while the API deletes others. The
+// workflow's operation, found by GET /crm/v3/operations?workflow=, restores exactly what the
+// workflow deleted; the API's deletions stay in the bin (SPEC S26).
+func TestUndoOfWorkflowRestoresWhatItDeleted(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json")
+	workerAdmin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin, "--log-format", "json")
+	schedAdmin := freeAddr(t)
+	sched := start(t, nil, "scheduler", "--redis", b.redisURL, "--admin-addr", schedAdmin, "--log-format", "json",
+		"--jobs-sweep-spec", "@every 1s")
+	waitReady(t, api, base)
+	waitReady(t, wrk, "http://"+workerAdmin)
+	waitReady(t, sched, "http://"+schedAdmin)
+	t.Cleanup(func() {
+		for _, p := range []*proc{api, wrk, sched} {
+			require.Equal(t, 0, p.stop(t), "crmflow %v\nstderr:\n%s", p.cmd.Args[1:], p.stderr)
+		}
+	})
+
+	const flow = "bounced"
+	src := "name: " + flow + "\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+	_, _, err := b.store.PutFlow(b.ctx, tenant, flow, crm.Contacts, src, opsUser)
+	require.NoError(t, err)
+	code, body := call(t, http.MethodPost, base+"/automation/v4/flows/"+flow+"/activate", token, map[string]any{})
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
+
+	// 5 contacts meet the trigger; 3 others are deleted by the API; 2 stay.
+	var in []map[string]any
+	for i := range 10 {
+		in = append(in, map[string]any{"properties": map[string]string{
+			"email": fmt.Sprintf("w%d@example.com", i), "email_bounced": fmt.Sprint(i < 5)}})
+	}
+	code, body = call(t, http.MethodPost, base+"/crm/v3/objects/contacts/batch/create", token, map[string]any{"inputs": in})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	ids := make([]string, 10)
+	for _, r := range body["results"].([]any) {
+		rec := r.(map[string]any)
+		var i int
+		_, err := fmt.Sscanf(rec["properties"].(map[string]any)["email"].(string), "w%d@example.com", &i)
+		require.NoError(t, err)
+		ids[i] = rec["id"].(string)
+	}
+	code, body = call(t, http.MethodPost, base+"/crm/v3/objects/contacts/batch/archive", token,
+		map[string]any{"inputs": []map[string]string{{"id": ids[5]}, {"id": ids[6]}, {"id": ids[7]}}})
+	require.Equal(t, http.StatusNoContent, code, "body: %v", body)
+	eventually(t, 60*time.Second, "the workflow deletes the 5 bounced contacts", func() bool {
+		n, err := b.store.BinSize(b.ctx, tenant, crm.Contacts)
+		require.NoError(t, err)
+		return n == 8
+	})
+
+	code, body = call(t, http.MethodGet, base+"/crm/v3/operations?workflow="+flow, token, nil)
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
+	results := body["results"].([]any)
+	require.Len(t, results, 1)
+	op := results[0].(map[string]any)
+	require.Equal(t, "workflow", op["kind"])
+	require.EqualValues(t, 5, op["moved"])
+	require.EqualValues(t, 5, op["inBin"])
+	// The workflow pauses: its operation ends, and the undo restores what it deleted.
+	code, body = call(t, http.MethodPost, base+"/automation/v4/flows/"+flow+"/pause", token, map[string]any{})
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
+	code, body = call(t, http.MethodPost, base+"/crm/v3/operations/"+op["id"].(string)+"/undo", token, nil)
+	require.Equal(t, http.StatusAccepted, code, "body: %v", body)
+	undoJob := body["id"].(string)
+	eventually(t, 60*time.Second, "the undo job completes", func() bool {
+		code, body := call(t, http.MethodGet, base+"/crm/v3/jobs/"+undoJob, token, nil)
+		require.Equal(t, http.StatusOK, code)
+		return body["status"] == "COMPLETE"
+	})
+	for i, id := range ids {
+		code, _ := call(t, http.MethodGet, base+"/crm/v3/objects/contacts/"+id, token, nil)
+		if i >= 5 && i < 8 {
+			require.Equal(t, http.StatusNotFound, code, "contact %d deleted by the API stays in the bin", i)
+		} else {
+			require.Equal(t, http.StatusOK, code, "contact %d is live", i)
+		}
+	}
+	code, body = call(t, http.MethodGet, base+"/crm/v3/operations/"+op["id"].(string), token, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 0, body["inBin"])
+}
