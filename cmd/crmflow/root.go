@@ -116,7 +116,7 @@ a flag on the command line wins.`
 	bindEnv(pf, "log-level", "CRMFLOW_LOG_LEVEL")
 
 	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
-		newDeleteCmd(a), newJobsCmd(a), newProtectCmd(a), newVersionCmd(a),
+		newDeleteCmd(a), newJobsCmd(a), newUndoCmd(a), newOperationsCmd(a), newProtectCmd(a), newVersionCmd(a),
 		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a))
 	return root
 }

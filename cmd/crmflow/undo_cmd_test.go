@@ -1,0 +1,52 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestUndoAndOperationsCommands drives `crmflow operations list` and `crmflow undo --wait`
+// against serve and a worker: the list shows the batch archive with its counts, the undo restores
+// what it can and prints the record it could not, naming the blocking contact, with exit code 1.
+func TestUndoAndOperationsCommands(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"email": "x@example.com"}}, {Properties: map[string]string{"email": "y@example.com"}},
+	}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID, recs[1].ID}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	opID := arch.Deletion.Operation
+	blocker, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "y@example.com"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+
+	stdout, stderr, code := crmflow(t, ctl, "operations", "list", "--kind", "batch")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 2, "stdout:\n%s", stdout)
+	require.Regexp(t, `^`+opID+`\s+batch\s+contacts\s+`+opsUser+`\s+\S+\s+2\s+2\s*$`, lines[1])
+	_, stderr, code = crmflow(t, ctl, "operations", "list", "--kind", "nope")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "kind")
+
+	_, stderr, code = crmflow(t, ctl, "undo", "no-such-op")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, stderr, "404")
+
+	stdout, stderr, code = crmflow(t, ctl, "undo", opID, "--wait", "--interval", "10ms", "--progress", "lines")
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stdout, "not restored: contacts "+string(recs[1].ID)+": its email belongs to the live contact "+string(blocker[0].ID))
+	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	require.NoError(t, err, "the other record is restored")
+}
