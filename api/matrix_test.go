@@ -36,6 +36,7 @@ type matrixFixture struct {
 	list   string
 	pet    string
 	job    string
+	op     string // the operation that binned binned
 }
 
 // matrixFixture fills tenant tn, which exists, with a matrixFixture.
@@ -48,6 +49,9 @@ func (b *testBundle) matrixFixture(t *testing.T, tn crm.TenantID) matrixFixture 
 	f.binned = string(b.create(t, tn, crm.Contacts, map[string]string{"email": "old@m.example"}))
 	_, err := b.store.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{crm.RecordID(f.binned)}, crm.Actor{User: userEmail})
 	require.NoError(t, err)
+	binned, err := b.store.Record(ctx, tn, crm.Contacts, crm.RecordID(f.binned), &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	f.op = binned.Deletion.Operation
 	f.co = string(b.create(t, tn, crm.Companies, map[string]string{"name": "Acme"}))
 	require.NoError(t, b.store.Associate(ctx, tn, crm.AssociationRef{Type: crm.Contacts, ID: crm.RecordID(f.c2)},
 		crm.AssociationRef{Type: crm.Companies, ID: crm.RecordID(f.co)}))
@@ -216,6 +220,13 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/jobs/" + f.job} }, ok: 200, other: 404, readOnly: true},
 		{name: "Audit", pattern: "GET /crm/v3/audit", needs: []crm.Permission{crm.PermRestore},
 			req: path("/crm/v3/audit"), ok: 200, other: 200, readOnly: true},
+		{name: "ListOperations", pattern: "GET /crm/v3/operations", needs: read,
+			req: path("/crm/v3/operations"), ok: 200, other: 200, readOnly: true},
+		{name: "GetOperation", pattern: "GET /crm/v3/operations/{operationId}", needs: read,
+			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/operations/" + f.op} }, ok: 200, other: 404, readOnly: true},
+		{name: "UndoOperation", pattern: "POST /crm/v3/operations/{operationId}/undo", needs: []crm.Permission{crm.PermRestore},
+			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/operations/" + f.op + "/undo"} },
+			ok: 202, other: 404, enqueues: enqueuesJob},
 
 		// Protection rules.
 		{name: "ListProtection", pattern: "GET /crm/v3/protection", needs: read,

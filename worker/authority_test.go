@@ -59,7 +59,7 @@ func TestWorkflowEffectsAreRecordedAsItsActivatorViaTheWorkflow(t *testing.T) {
 	binned, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
 	require.NoError(t, err)
 	require.Equal(t, &crm.Deletion{At: b.clock.Now(), By: "ann@example.com", Via: crm.ViaWorkflow, Ref: "wait-then-delete",
-		Revision: f.ActiveRevision}, binned.Deletion)
+		Revision: f.ActiveRevision, Operation: "wf-wait-then-delete-" + strconv.FormatInt(f.ActivatedAt.UnixMilli(), 10)}, binned.Deletion)
 	require.Equal(t, want, binned.Deletion.Describe())
 
 	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
