@@ -31,6 +31,8 @@ same run, and print each as a ratio: crmflow's records per second over the raw l
                 one Lua RENAME + ZREM + ZADD per 500 records (goal 0.5)
   purge         the purge of expired bin entries beside ZRANGEBYSCORE + UNLINK + ZREM per 500 (goal
                 0.6); it also reports the slowest single Redis command of the purge (goal 10 ms)
+  undo          the undo of a bulk delete job's operation through the API and a worker, until the
+                undo job is done, beside one Lua RENAME + ZREM + ZADD back per 500 records (goal 0.5)
   workflow-e2e  a delete_contact workflow from its activation until every matching contact is in the
                 bin, beside the naive design of one asynq task per contact (goal 10: ten times faster)
   batch-create  batch creates over HTTP, 100 per request, beside pipelined HSETs (no goal)

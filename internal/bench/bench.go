@@ -392,3 +392,77 @@ func Purge(ctx context.Context, rdb redis.UniversalClient, n int) (Result, error
 	finish(&res, d, time.Since(start))
 	return res, nil
 }
+
+// Undo measures the undo of a bulk delete job of n contacts as a user asks for one: POST
+// /crm/v3/operations/job-<id>/undo and the undo job's run by a worker serving the queue (the
+// records restored in batches, each with its audit entry, its indexes and the job's progress),
+// until the job is done. Beside it, the raw figure is one Lua move back (RENAME, ZREM, ZADD per
+// record) per 500 records of a copy of the same bin.
+func Undo(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
+	res := Result{Name: "undo", Records: n, Goal: 0.5}
+	s, err := startStack(ctx, rdb, queue, "bench-undo")
+	if err != nil {
+		return res, err
+	}
+	defer s.close(rdb, queue)
+	raw := randomTenant("bench-rawundo")
+	defer Drop(context.WithoutCancel(ctx), rdb, raw)
+	ids, err := seedContacts(ctx, s.store, s.tenant, n)
+	if err != nil {
+		return res, err
+	}
+	rawIDs, err := Seed(ctx, s.store, raw, n)
+	if err != nil {
+		return res, err
+	}
+	del, err := s.store.CreateDeleteJob(ctx, s.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: int64(n), By: "bench@crmflow.example"})
+	if err != nil {
+		return res, err
+	}
+	for !del.State.Finished() {
+		if del, err = s.store.RunDeleteJobBatch(ctx, s.tenant, del.ID, crm.MaxScriptBatch); err != nil {
+			return res, err
+		}
+	}
+	for i := 0; i < n; i += crm.MaxScriptBatch {
+		if _, err := s.store.ArchiveRecords(ctx, raw, crm.Contacts, rawIDs[i:min(i+crm.MaxScriptBatch, n)], crm.Actor{User: "bench@crmflow.example"}); err != nil {
+			return res, err
+		}
+	}
+
+	start := time.Now()
+	var job struct {
+		ID string `json:"id"`
+	}
+	if err := s.call(ctx, http.MethodPost, "/crm/v3/operations/"+crm.JobOperationID(del.ID)+"/undo", nil, http.StatusAccepted, &job); err != nil {
+		return res, err
+	}
+	var last crm.Job
+	err = waitFor(ctx, 10*time.Minute, "undo job", func() (bool, error) {
+		j, err := s.store.Job(ctx, s.tenant, job.ID)
+		last = j
+		return j.State == crm.JobDone, err
+	})
+	if err != nil {
+		return res, err
+	}
+	d := time.Since(start)
+	if last.Done != int64(n) {
+		return res, fmt.Errorf("undo restored %d of %d", last.Done, n)
+	}
+
+	start = time.Now()
+	recPrefix := strings.TrimSuffix(redisstore.RecordKey(raw, crm.Contacts, "x"), "x")
+	binPrefix := strings.TrimSuffix(redisstore.BinRecordKey(raw, crm.Contacts, "x"), "x")
+	for i := 0; i < n; i += 500 {
+		args := make([]any, 0, 500)
+		for _, id := range rawIDs[i:min(i+500, n)] {
+			args = append(args, string(id))
+		}
+		if err := rawMoveScript.Run(ctx, rdb, []string{binPrefix, recPrefix, redisstore.TrashKey(raw, crm.Contacts), redisstore.LiveKey(raw, crm.Contacts)}, args...).Err(); err != nil {
+			return res, err
+		}
+	}
+	finish(&res, d, time.Since(start))
+	return res, nil
+}

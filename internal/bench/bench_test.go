@@ -86,7 +86,10 @@ func TestScenariosSmall(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, r.Records, 100*100, "200 queries, half of them a full page")
 	require.Positive(t, r.Ratio)
-	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(t), bench.Purge} {
+	undo := func(ctx context.Context, rdb redis.UniversalClient, n int) (bench.Result, error) {
+		return bench.Undo(ctx, rdb, queueOpt(t), n)
+	}
+	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(t), bench.Purge, undo} {
 		r, err := sc(ctx, rdb, 1200)
 		require.NoError(t, err)
 		require.Equal(t, 1200, r.Records)

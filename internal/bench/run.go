@@ -15,7 +15,7 @@ import (
 )
 
 // Scenarios are the scenarios Run knows, in the order it runs them.
-var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "workflow-e2e", "batch-create", "search", "fairness"}
+var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "undo", "workflow-e2e", "batch-create", "search", "fairness"}
 
 // DefaultScenarios are the scenarios Run runs when given none: all but fairness, which takes
 // minutes and runs only when named.
@@ -124,6 +124,8 @@ func Run(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOp
 			r, err = BulkDelete(ctx, rdb, queue, n)
 		case "purge":
 			r, err = Purge(ctx, rdb, n)
+		case "undo":
+			r, err = Undo(ctx, rdb, queue, n)
 		case "workflow-e2e":
 			r, err = WorkflowE2E(ctx, rdb, queue, n)
 		case "batch-create":

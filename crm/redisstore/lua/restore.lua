@@ -1,4 +1,5 @@
--- Brings records back from their type's bin.
+-- Brings records back from their type's bin. The records restored get one audit entry and their
+-- change marks together, at the end.
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- KEYS[2] -> crm:{<tenant>}:trash:<type>
 -- KEYS[3] -> crm:{<tenant>}:binids:<type>
@@ -55,6 +56,8 @@ local spec = ix_spec(ARGV[15])
 local ix = ix_new()
 local out = {}
 local uclaimed = {}
+-- The records restored: their change marks and their audit entry are written once, at the end.
+local restored_ids, restored_members = {}, {}
 local undo = ARGV[17] ~= ''
 if undo then
   local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
@@ -126,14 +129,18 @@ for i = first, #ARGV do
       end
       redis.call('DEL', binassoc)
       redis.call('SREM', KEYS[8], id)
-      mark_changed(KEYS[5], KEYS[6], {me}, now, 'r')
-      redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
-        'record_ids', id, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+      restored_ids[#restored_ids+1] = id
+      restored_members[#restored_members+1] = me
       out[#out+1] = {'ok', id}
     end
   end
 end
 ix_flush(ix)
+if #restored_ids > 0 then
+  mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r')
+  redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
+    'record_ids', table.concat(restored_ids, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
+end
 if not undo then return out end
 local restored, failed = 0, 0
 for _, r in ipairs(out) do
