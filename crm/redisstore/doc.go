@@ -20,7 +20,18 @@
 //     of them share. Every change to more than one key is one script, so it is atomic, and every
 //     bulk path sends one script per batch, never one round trip per record.
 //   - One Go file per concern (records.go, bin_store.go, permanent.go, jobs.go, flows.go,
-//     enrollments.go, search.go, ...) implements that part of crm.Store.
+//     enrollments.go, search.go, operations.go, ...) implements that part of crm.Store.
+//
+// # Operations (SPEC S26)
+//
+// archive.lua records, with each move to the bin, the operation the records join (the call's id,
+// "job-<id>" for a bulk job, "wf-<name>-<activated_at>" for a workflow): in the record
+// (_deleted_operation), in the operation's hash (OperationKey), in its bin index (OperationBinKey)
+// and, at its first move, in the tenant's index (OperationsKey). restore.lua, purge.lua and
+// permanent_delete.lua take records out of their operation's bin index in the same step. An undo
+// job (create_undo_job.lua) walks that index by id with a cursor kept in the job; each batch is one
+// restore.lua call that restores, records failures and progress and moves the cursor only if no
+// other runner moved it.
 //
 // # Guarantees
 //
