@@ -48,6 +48,11 @@ type archiveCall struct {
 	EnrollmentsPrefix string
 	HistoriesPrefix   string
 	IndexSpec         string
+	// LimitMax, LimitWindow and LimitKey are a workflow's blast-radius limit (most deletions,
+	// window in ms) and its activation's FlowDeletionsKey; LimitMax "" for none.
+	LimitMax    string
+	LimitWindow int64
+	LimitKey    string
 }
 
 func (c archiveCall) keys() []string {
@@ -71,7 +76,8 @@ func (c archiveCall) withIDs(t crm.TenantID, ids []crm.RecordID) archiveCall {
 func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
-		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec}
+		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
+		c.LimitMax, c.LimitWindow, c.LimitKey}
 }
 
 // restoreScript brings records back from their type's bin.

@@ -71,6 +71,9 @@ var tests = []struct {
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"UpsertRecordsByUniqueProperty", testUpsertRecordsByUniqueProperty},
 	{"UsersAndPermissions", testUsersAndPermissions},
+	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
+	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
+	{"TenantDeletionLimit", testTenantDeletionLimit},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

@@ -53,9 +53,15 @@
 -- ARGV[19] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
 -- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
 -- ARGV[21] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
--- Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
--- HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
--- ARGV[2..5] (nothing is done).
+-- ARGV[22] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions its
+--   activation may make in any window of ARGV[23]; '' for none (the call then returns as without
+--   one). The live records past the allowance left are refused, untouched
+-- ARGV[23] -> the limit's window (ms)
+-- ARGV[24] -> crm:{<tenant>}:flow:<name>:deletions:<activated_at> (FlowDeletionsKey): the
+--   activation's deletions scored by time; each moved record joins it, older ones leave it
+-- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
+-- refused ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
+-- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[21])
 local ix = ix_new()
@@ -69,6 +75,13 @@ local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[8])
+-- The blast-radius limit: the deletions of the activation in the window ending now use it up.
+local allowance, refused = nil, {}
+if job_limit == 0 and ARGV[22] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', ARGV[24], '-inf', tonumber(now) - tonumber(ARGV[23]))
+  allowance = tonumber(ARGV[22]) - redis.call('ZCARD', ARGV[24])
+end
+local counted = {}
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
@@ -95,7 +108,13 @@ for n, id in ipairs(input) do
   end
   local rec = K.rec
   local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
-  if cur[1] then
+  if cur[1] and allowance and allowance <= 0 then
+    refused[#refused+1] = id
+  elseif cur[1] then
+    if allowance then
+      allowance = allowance - 1
+      counted[#counted+1] = now; counted[#counted+1] = now .. ':' .. id
+    end
     local bin = K.bin
     if contacts then
       local mine = split_emails(cur[4] or '', cur[5] or '')
@@ -179,4 +198,11 @@ if job_limit > 0 then
   return redis.call('HGETALL', KEYS[9])
 end
 for _, id in ipairs(replayed) do moved[#moved+1] = id end
+if allowance then
+  if #counted > 0 then
+    redis.call('ZADD', ARGV[24], unpack(counted))
+    redis.call('PEXPIRE', ARGV[24], ARGV[23])
+  end
+  return {moved, refused}
+end
 return moved
