@@ -91,10 +91,11 @@ func TestJSONSchemaMatchesParse(t *testing.T) {
 		"name": "name: x\n", "description": "description: d\n", "object_type": "object_type: contacts\n",
 		"trigger": "trigger: email_bounced\n", "events": "events: [created]\n", "enroll_existing": "enroll_existing: true\n",
 		"reenrollment": "reenrollment: true\n", "unenroll_when_not_matching": "unenroll_when_not_matching: true\n",
-		"suppression": "suppression: {lists: [1]}\n", "actions": "actions:\n  - type: delete_contact\n",
+		"suppression": "suppression: {lists: [1]}\n", "limits": "limits: {max_deletions: 5, per: 1h}\n",
+		"actions": "actions:\n  - type: delete_contact\n",
 	}
 	require.Equal(t, keys(props), keys(map[string]any{"name": 1, "description": 1, "object_type": 1, "trigger": 1, "events": 1,
-		"enroll_existing": 1, "reenrollment": 1, "unenroll_when_not_matching": 1, "suppression": 1, "actions": 1}))
+		"enroll_existing": 1, "reenrollment": 1, "unenroll_when_not_matching": 1, "suppression": 1, "limits": 1, "actions": 1}))
 	var required []string
 	for _, left := range keys(props) {
 		var b strings.Builder
