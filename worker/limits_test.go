@@ -1,10 +1,13 @@
 package worker_test
 
 import (
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -183,4 +186,62 @@ func TestUnlimitedWorkflowIsNotLimited(t *testing.T) {
 	require.Len(t, binned, 4)
 	require.Empty(t, waiting)
 	require.Empty(t, b.limitMails(t))
+}
+
+// TestLimitHoldsWithConcurrentStepTasks runs the step tasks of 40 enrolled contacts (ten tasks of
+// four) at once, as ten workers would: exactly the limit's number of contacts go to the bin.
+func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4)
+	who := b.activator(t)
+	b.activateAs(t, who, "limited-delete", strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 10", 1))
+	var ids []crm.RecordID
+	for range 40 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	require.NoError(t, b.client.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	// The drains run one by one; the step tasks they enqueue are kept for later.
+	var steps []*asynq.TaskInfo
+	for round := 0; ; round++ {
+		require.Less(t, round, 100)
+		pending, err := b.insp.ListPendingTasks(worker.QueueDefault, asynq.PageSize(1000))
+		require.NoError(t, err)
+		var drains []*asynq.TaskInfo
+		for _, ti := range pending {
+			if ti.Type == worker.TypeWorkflowSteps {
+				if !slices.ContainsFunc(steps, func(s *asynq.TaskInfo) bool { return s.ID == ti.ID }) {
+					steps = append(steps, ti)
+				}
+				continue
+			}
+			drains = append(drains, ti)
+		}
+		if len(drains) == 0 {
+			break
+		}
+		for _, ti := range drains {
+			require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}
+	}
+	require.Len(t, steps, 10)
+	var wg sync.WaitGroup
+	for _, ti := range steps {
+		require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}()
+	}
+	wg.Wait()
+	b.runTasks(t) // the email
+
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 10)
+	require.Len(t, waiting, 30)
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Len(t, b.limitMails(t), 1, "one email, however many tasks hit the limit")
 }
