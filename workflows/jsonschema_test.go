@@ -168,7 +168,7 @@ func TestJSONSchemaValidatesExamples(t *testing.T) {
 	for _, f := range files {
 		require.Empty(t, check(t, f), f)
 	}
-	for _, f := range []string{"typos", "delete-companies", "nested", "kitchen-sink"} {
+	for _, f := range []string{"typos", "delete-companies", "nested", "kitchen-sink", "limits", "limits-unlimited"} {
 		require.NotEmpty(t, check(t, "testdata/invalid/"+f+".yaml"), f)
 	}
 	// The schema cannot type-check a trigger: Parse does.
@@ -281,6 +281,10 @@ func (v *validator) validate(schema any, inst any, path string) []string {
 		case "minimum":
 			if n, ok := inst.(float64); ok && n < arg.(float64) {
 				fail("%v is below %v", n, arg)
+			}
+		case "maximum":
+			if n, ok := inst.(float64); ok && n > arg.(float64) {
+				fail("%v is above %v", n, arg)
 			}
 		case "oneOf", "anyOf":
 			passed := 0
