@@ -78,6 +78,10 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 	if err := lim.Validate(); err != nil {
 		return crm.ArchiveResult{}, err
 	}
+	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
+		return crm.ArchiveResult{}, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
+			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
+	}
 	if lim.Unlimited() {
 		return s.archive(ctx, t, o, ids, by, nil)
 	}

@@ -62,9 +62,11 @@ func testDeletionLimitCountsPerActivationAndWindow(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, ids[6:], res.Archived)
 
-	// A limited archive is a workflow's.
+	// A limited archive is a workflow's, and counts for one activation.
 	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], crm.Actor{User: "ops@x.example"}, lim)
 	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], by, crm.ArchiveLimit{DeletionLimit: lim.DeletionLimit})
 	require.ErrorAs(t, err, &ve)
 }
 
