@@ -64,6 +64,10 @@ const (
 	OutcomeSkipped Outcome = "skipped"
 	// OutcomeWait means the next step must wait until [Result.Until] (the delay action).
 	OutcomeWait Outcome = "wait"
+	// OutcomeOverLimit means the workflow's blast-radius limit refused the action (SPEC S24):
+	// nothing was done, and the step must stay where it is, to run once the workflow resumes.
+	// It is never recorded as a result (see engine.StepResult).
+	OutcomeOverLimit Outcome = "over_limit"
 )
 
 // Result is what a run of an action did.
@@ -103,6 +107,10 @@ type Invocation struct {
 	By string
 	// Revision is the workflow revision the step belongs to. Optional.
 	Revision int64
+	// Limit is the blast-radius limit the step's deletions run under (SPEC S24), counted for the
+	// workflow's activation: delete_contact deletes through crm.Store.ArchiveWithLimit and
+	// answers OutcomeOverLimit for the records it refuses. nil deletes without a limit.
+	Limit *crm.ArchiveLimit
 }
 
 func (inv Invocation) actor() crm.Actor {

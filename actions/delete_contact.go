@@ -42,9 +42,12 @@ func (DeleteContact) Bind(deps Deps, inv Invocation) Action {
 		if rule, ok := prot[rec.ID]; ok {
 			return protectedResult(rec.ID, rule), nil
 		}
-		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, []crm.RecordID{rec.ID}, inv.actor())
+		res, err := archive(ctx, deps, inv, tenant, []crm.RecordID{rec.ID})
 		if err != nil {
 			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
+		}
+		if len(res.OverLimit) > 0 {
+			return overLimitResult(rec.ID, inv), nil
 		}
 		if len(res.Archived) == 0 {
 			return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is not live (already in the recycle bin, or gone)", rec.ID)}, nil
@@ -79,13 +82,17 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 	}
 	moved := make(map[crm.RecordID]bool, len(ids))
+	refused := map[crm.RecordID]bool{}
 	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
-		res, err := deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, ids[start:min(start+crm.MaxScriptBatch, len(ids))], inv.actor())
+		res, err := archive(ctx, deps, inv, tenant, ids[start:min(start+crm.MaxScriptBatch, len(ids))])
 		if err != nil {
 			return nil, fmt.Errorf("delete_contact: %w", err)
 		}
 		for _, id := range res.Archived {
 			moved[id] = true
+		}
+		for _, id := range res.OverLimit {
+			refused[id] = true
 		}
 	}
 	out := make([]Result, len(recs))
@@ -95,6 +102,10 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 			out[i] = protectedResult(id, rule)
 			continue
 		}
+		if refused[id] {
+			out[i] = overLimitResult(id, inv)
+			continue
+		}
 		if moved[id] {
 			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
 		} else {
@@ -102,6 +113,23 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 	}
 	return out, nil
+}
+
+// archive moves ids to the bin for the workflow, under its blast-radius limit when it has one.
+func archive(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, ids []crm.RecordID) (crm.ArchiveResult, error) {
+	if inv.Limit == nil {
+		return deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, ids, inv.actor())
+	}
+	return deps.Store.ArchiveWithLimit(ctx, tenant, crm.Contacts, ids, inv.actor(), *inv.Limit)
+}
+
+// overLimitResult is the result of delete_contact on a contact its workflow's limit refused.
+func overLimitResult(id crm.RecordID, inv Invocation) Result {
+	lim := crm.DeletionLimit{}
+	if inv.Limit != nil {
+		lim = inv.Limit.DeletionLimit
+	}
+	return Result{Outcome: OutcomeOverLimit, Detail: fmt.Sprintf("contact %s not deleted: the workflow's blast-radius limit of %s is reached", id, lim)}
 }
 
 // protectedContacts returns the contacts among recs that a protection rule protects, with the

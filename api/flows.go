@@ -144,6 +144,54 @@ type previewJSON struct {
 	// workflow's delete_contact skips them. ProtectedByRule counts them by rule.
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
+	// Limit is, for a workflow that deletes, the blast-radius limit its deletions run under
+	// (SPEC S24) and how far it would let the workflow go in its first window.
+	Limit *previewLimitJSON `json:"limit,omitempty"`
+}
+
+// previewLimitJSON is a workflow's blast-radius limit in its preview.
+type previewLimitJSON struct {
+	// MaxDeletions is the most deletions in any window of Per; null when Unlimited.
+	MaxDeletions *int   `json:"maxDeletions"`
+	Per          string `json:"per,omitempty"`
+	Unlimited    bool   `json:"unlimited"`
+	// Source says whose limit it is: "workflow" (its own limits) or "tenant" (the tenant's
+	// default, crmflow admin tenant set-limits).
+	Source string `json:"source"`
+	// WouldDelete is how many of the matched records, protected ones left out, the workflow would
+	// delete in its first window; WouldPause is set when more match, so the workflow would pause
+	// itself at the limit with the rest waiting.
+	WouldDelete int64 `json:"wouldDelete"`
+	WouldPause  bool  `json:"wouldPause"`
+}
+
+// previewLimit is the limit part of wf's preview, where deletable records match; nil for a
+// workflow that deletes nothing.
+func (s *Server) previewLimit(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, deletable int64) (*previewLimitJSON, error) {
+	if !wf.Deletes() {
+		return nil, nil
+	}
+	out := &previewLimitJSON{Source: "workflow"}
+	lim := crm.DeletionLimit{}
+	if wf.Limits != nil {
+		lim = wf.Limits.Deletions
+	} else {
+		tn, err := s.store.Tenant(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("read the deletion limit of tenant %s: %w", t, err)
+		}
+		lim, out.Source = tn.DeletionLimit, "tenant"
+	}
+	out.WouldDelete = deletable
+	if lim.Unlimited() {
+		out.Unlimited = true
+		return out, nil
+	}
+	out.MaxDeletions, out.Per = &lim.Max, crm.FormatWindow(lim.Per)
+	if deletable > int64(lim.Max) {
+		out.WouldDelete, out.WouldPause = int64(lim.Max), true
+	}
+	return out, nil
 }
 
 // historyJSON is one event of a record in a workflow.
@@ -707,6 +755,9 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 	})
 	if err != nil && !errors.Is(err, errPreviewDone) {
 		return previewJSON{}, fmt.Errorf("preview workflow %s over %s: %w", wf.Name, wf.ObjectType, err)
+	}
+	if out.Limit, err = s.previewLimit(ctx, t, wf, out.Matched-out.Protected); err != nil {
+		return previewJSON{}, err
 	}
 	return out, nil
 }

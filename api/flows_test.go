@@ -68,6 +68,14 @@ type preview struct {
 	Errors     int64    `json:"errors"`
 	Sample     []record `json:"sample"`
 	Warnings   []string `json:"warnings"`
+	Limit      *struct {
+		MaxDeletions *int   `json:"maxDeletions"`
+		Per          string `json:"per"`
+		Unlimited    bool   `json:"unlimited"`
+		Source       string `json:"source"`
+		WouldDelete  int64  `json:"wouldDelete"`
+		WouldPause   bool   `json:"wouldPause"`
+	} `json:"limit"`
 }
 
 type historyEntry struct {
@@ -608,6 +616,57 @@ func TestPreviewFlow(t *testing.T) {
 		require.Equal(t, int64(2), p.Matched, "c1 (enrolled already) and c5")
 		require.Equal(t, int64(2), p.Suppressed, "c2 by the suppression trigger, c3 by the list")
 		require.Equal(t, []string{s.ids[0], s.ids[4]}, []string{p.Sample[0].ID, p.Sample[1].ID})
+	})
+
+	// Limit: a preview reports the blast-radius limit the workflow's deletions would run under
+	// (SPEC S24) and how far it would let the workflow go in its first window.
+	t.Run("Limit", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		for range 5 {
+			b.create(t, tn, crm.Contacts, map[string]string{"email_bounced": "true"})
+		}
+		base := "name: lim\nobject_type: contacts\ntrigger: email_bounced\n%sactions:\n  - type: delete_contact\n"
+		previewOf := func(limits string) preview {
+			return expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(fmt.Sprintf(base, limits))), http.StatusOK)
+		}
+
+		p := previewOf("limits: {max_deletions: 3, per: 1h}\n")
+		require.Equal(t, int64(5), p.Matched)
+		require.NotNil(t, p.Limit)
+		require.Equal(t, 3, *p.Limit.MaxDeletions)
+		require.Equal(t, "1h", p.Limit.Per)
+		require.Equal(t, "workflow", p.Limit.Source)
+		require.Equal(t, int64(3), p.Limit.WouldDelete)
+		require.True(t, p.Limit.WouldPause)
+
+		p = previewOf("limits: {max_deletions: 10, per: 1d}\n")
+		require.Equal(t, int64(5), p.Limit.WouldDelete)
+		require.False(t, p.Limit.WouldPause)
+
+		// No limits of its own: the tenant's, 1000 per hour unless set.
+		p = previewOf("")
+		require.Equal(t, "tenant", p.Limit.Source)
+		require.Equal(t, 1000, *p.Limit.MaxDeletions)
+		require.Equal(t, int64(5), p.Limit.WouldDelete)
+		_, err := b.store.SetDeletionLimit(b.ctx, tn, crm.DeletionLimit{Max: 2, Per: 30 * time.Minute})
+		require.NoError(t, err)
+		p = previewOf("")
+		require.Equal(t, 2, *p.Limit.MaxDeletions)
+		require.Equal(t, "30m", p.Limit.Per)
+		require.Equal(t, int64(2), p.Limit.WouldDelete)
+		require.True(t, p.Limit.WouldPause)
+
+		p = previewOf("limits: {max_deletions: unlimited}\n")
+		require.True(t, p.Limit.Unlimited)
+		require.Nil(t, p.Limit.MaxDeletions)
+		require.Equal(t, int64(5), p.Limit.WouldDelete)
+		require.False(t, p.Limit.WouldPause)
+
+		// A workflow that deletes nothing has no limit to report.
+		src := "name: lim\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n"
+		p = expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Nil(t, p.Limit)
 	})
 
 	t.Run("UsesTheClock", func(t *testing.T) {

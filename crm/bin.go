@@ -6,6 +6,9 @@ type ArchiveResult struct {
 	Archived []RecordID
 	// Missing are the ids that were not live (unknown, or already in the bin).
 	Missing []RecordID
+	// OverLimit are the live ids ArchiveWithLimit left untouched: moving them would have exceeded
+	// the workflow's blast-radius limit (SPEC S24). Always empty from ArchiveRecords.
+	OverLimit []RecordID
 }
 
 // RestoreResult tells what RestoreRecords did.

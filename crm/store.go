@@ -39,6 +39,10 @@ type TenantStore interface {
 	SetPlan(ctx context.Context, t TenantID, plan Plan) (previous Tenant, err error)
 	// Tenants lists every tenant id, sorted.
 	Tenants(ctx context.Context) ([]TenantID, error)
+	// SetDeletionLimit sets the blast-radius limit of the tenant's workflows that set none of
+	// their own (SPEC S24) and returns the tenant. A *ValidationError for a limit out of range
+	// (DeletionLimit.Validate), a *NotFoundError for an unknown tenant.
+	SetDeletionLimit(ctx context.Context, t TenantID, l DeletionLimit) (Tenant, error)
 }
 
 // UserStore keeps a tenant's users, their permissions and their API tokens.
@@ -185,6 +189,13 @@ type BinStore interface {
 	// lists, association reads and workflow enrollments, and the bin records when, by whom and how.
 	// Ids that are not live are reported in the result, not as an error. Idempotent.
 	ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error)
+	// ArchiveWithLimit is ArchiveRecords for a workflow's deletions (by.Via ViaWorkflow, by.Ref
+	// its name) under its blast-radius limit (SPEC S24): in the same atomic step it counts the
+	// deletions of the workflow's activation lim.ActivatedAt over the last lim.Per, moves at most
+	// the allowance left, in the order of ids, and reports the other live ids in
+	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
+	// workers delete at once. An unlimited lim counts nothing.
+	ArchiveWithLimit(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor, lim ArchiveLimit) (ArchiveResult, error)
 	// RestoreRecords brings records back from the bin with their properties and the associations
 	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
 	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError; a

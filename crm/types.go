@@ -84,6 +84,9 @@ type Tenant struct {
 	ID        TenantID
 	Plan      Plan
 	CreatedAt time.Time
+	// DeletionLimit is the blast-radius limit of the tenant's workflows that set no limits of their
+	// own (SPEC S24). DefaultDeletionLimit until set with SetDeletionLimit.
+	DeletionLimit DeletionLimit
 }
 
 // Permission is one right a user may hold.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -20,6 +21,8 @@ const OutcomeFailed = "failed"
 //     enrollment stops;
 //   - any other error: returned as is, for the caller to run the step again (actions are
 //     idempotent);
+//   - actions.OutcomeOverLimit: an error wrapping crm.ErrLimitReached, so that nothing is recorded
+//     and the step stays due, to run again once the workflow resumes (SPEC S24);
 //   - actions.OutcomeWait: the next step is due at Result.Until, or now when that has passed;
 //   - actions.OutcomeSkipped (the record is no longer live): the enrollment stops;
 //   - otherwise the next step is due now. An empty outcome reads as actions.OutcomeDone.
@@ -31,6 +34,9 @@ func StepResult(id crm.RecordID, res actions.Result, err error, now time.Time) (
 			return crm.StepResult{ID: id, Outcome: OutcomeFailed, Detail: truncate(err.Error(), MaxDetail), Due: now, Stop: true}, nil
 		}
 		return crm.StepResult{}, err
+	}
+	if res.Outcome == actions.OutcomeOverLimit {
+		return crm.StepResult{}, fmt.Errorf("%s: %w", res.Detail, crm.ErrLimitReached)
 	}
 	out := crm.StepResult{ID: id, Outcome: string(res.Outcome), Detail: truncate(res.Detail, MaxDetail), Due: now}
 	switch res.Outcome {

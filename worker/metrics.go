@@ -114,7 +114,7 @@ func taskTypeLabel(typ string) string {
 
 // mailKindLabel is the kind label of an email of kind kind: the kinds crmflow sends, or "other".
 func mailKindLabel(kind string) string {
-	if kind == KindPermanentDeleteConfirmation {
+	if kind == KindPermanentDeleteConfirmation || kind == KindWorkflowLimitReached {
 		return kind
 	}
 	return "other"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -111,7 +112,11 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // A record that is no longer live is not acted on: if this workflow's delete_contact moved it to
 // the bin (a run that crashed before recording its result), the step is recorded as done;
 // otherwise it is unenrolled as deleted (SPEC S8), or, when another revision is active, its
-// enrollment ends as skipped. An action error wrapping actions.ErrCannotRun ends the record's
+// enrollment ends as skipped. A workflow that deletes does so under its blast-radius limit (its
+// own limits, or its tenant's; SPEC S24): the records the limit refuses get no result and stay
+// enrolled at their step, the activator is emailed once per activation, and the workflow pauses
+// with the reason (see LimitPauseReason); activated again, the workflow:sweep runs their step.
+// An action error wrapping actions.ErrCannotRun ends the record's
 // enrollment as failed; another error fails the task after the other records' results are
 // recorded, and the retry runs the step again only for the records it did not advance. A bad
 // payload wraps asynq.SkipRetry.
@@ -220,9 +225,22 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			batch = append(batch, rec)
 		}
 	}
-	ran, errs := engine.RunStep(ctx, wf, engine.StepRun{Counts: countOf, Deps: w.workflowDeps(), Flow: ref, Now: now,
+	lim, err := w.deletionLimit(ctx, t, flow, wf)
+	if err != nil {
+		return nil, nil, err
+	}
+	ran, errs := engine.RunStep(ctx, wf, engine.StepRun{Counts: countOf, Deps: w.workflowDeps(), Flow: ref, Limit: lim, Now: now,
 		Records: batch, Step: step, Tenant: t})
 	results = append(results, ran...)
+	// The records the limit refused have no result: they stay enrolled at this step.
+	refused := 0
+	errs = slices.DeleteFunc(errs, func(err error) bool {
+		if errors.Is(err, crm.ErrLimitReached) {
+			refused++
+			return true
+		}
+		return false
+	})
 	// The results are recorded even when ctx ends: the actions they report have run.
 	advanced, err := w.store.AdvanceSteps(context.WithoutCancel(ctx), t, ref, step, len(wf.Actions), st.Type, results)
 	if err != nil {
@@ -251,7 +269,12 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	for _, run := range later {
 		w.enqueueSteps(ctx, log, next(run.Step), run.IDs, countsOf(run.IDs), run.Due)
 	}
-	if len(errs) > 0 {
+	if refused > 0 && lim != nil {
+		if err := w.pauseAtLimit(ctx, log, t, flow, lim.DeletionLimit, refused); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 || refused > 0 {
 		w.enqueueSteps(ctx, log, next(step+1), dueNow, countsOf(dueNow), time.Time{})
 		return nil, nil, errors.Join(errs...)
 	}

@@ -91,10 +91,11 @@ func TestJSONSchemaMatchesParse(t *testing.T) {
 		"name": "name: x\n", "description": "description: d\n", "object_type": "object_type: contacts\n",
 		"trigger": "trigger: email_bounced\n", "events": "events: [created]\n", "enroll_existing": "enroll_existing: true\n",
 		"reenrollment": "reenrollment: true\n", "unenroll_when_not_matching": "unenroll_when_not_matching: true\n",
-		"suppression": "suppression: {lists: [1]}\n", "actions": "actions:\n  - type: delete_contact\n",
+		"suppression": "suppression: {lists: [1]}\n", "limits": "limits: {max_deletions: 5, per: 1h}\n",
+		"actions": "actions:\n  - type: delete_contact\n",
 	}
 	require.Equal(t, keys(props), keys(map[string]any{"name": 1, "description": 1, "object_type": 1, "trigger": 1, "events": 1,
-		"enroll_existing": 1, "reenrollment": 1, "unenroll_when_not_matching": 1, "suppression": 1, "actions": 1}))
+		"enroll_existing": 1, "reenrollment": 1, "unenroll_when_not_matching": 1, "suppression": 1, "limits": 1, "actions": 1}))
 	var required []string
 	for _, left := range keys(props) {
 		var b strings.Builder
@@ -167,7 +168,7 @@ func TestJSONSchemaValidatesExamples(t *testing.T) {
 	for _, f := range files {
 		require.Empty(t, check(t, f), f)
 	}
-	for _, f := range []string{"typos", "delete-companies", "nested", "kitchen-sink"} {
+	for _, f := range []string{"typos", "delete-companies", "nested", "kitchen-sink", "limits", "limits-unlimited"} {
 		require.NotEmpty(t, check(t, "testdata/invalid/"+f+".yaml"), f)
 	}
 	// The schema cannot type-check a trigger: Parse does.
@@ -280,6 +281,10 @@ func (v *validator) validate(schema any, inst any, path string) []string {
 		case "minimum":
 			if n, ok := inst.(float64); ok && n < arg.(float64) {
 				fail("%v is below %v", n, arg)
+			}
+		case "maximum":
+			if n, ok := inst.(float64); ok && n > arg.(float64) {
+				fail("%v is above %v", n, arg)
 			}
 		case "oneOf", "anyOf":
 			passed := 0

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -22,9 +23,10 @@ const MaxFileSize = 1 << 20
 
 // The fields of a workflow file, in the order the docs list them.
 var (
-	workflowFields    = []string{"name", "description", "object_type", "trigger", "events", "enroll_existing", "reenrollment", "unenroll_when_not_matching", "suppression", "actions"}
+	workflowFields    = []string{"name", "description", "object_type", "trigger", "events", "enroll_existing", "reenrollment", "unenroll_when_not_matching", "suppression", "limits", "actions"}
 	requiredFields    = []string{"name", "object_type", "trigger", "actions"}
 	suppressionFields = []string{"trigger", "lists"}
+	limitsFields      = []string{"max_deletions", "per"}
 )
 
 // Parse decodes and validates the workflow file called filename whose contents are src. Triggers
@@ -551,10 +553,95 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 	if f, ok := fs["suppression"]; ok && !isNull(f.val) {
 		wf.Suppression = p.suppression(f.val, schema)
 	}
+	if f, ok := fs["limits"]; ok {
+		wf.Limits = p.limits(f.val)
+	}
 	if f, ok := fs["actions"]; ok {
 		wf.Actions = p.actions(f.val, schema)
 	}
 	return wf
+}
+
+var digitsRE = regexp.MustCompile(`^[0-9]+$`)
+
+// limitsExample is how the problems with limits show a good one.
+const limitsExample = "such as limits: {max_deletions: 500, per: 1h}, or limits: {max_deletions: unlimited}"
+
+// limits reads a workflow's blast-radius limit (SPEC S24).
+func (p *parser) limits(n *yaml.Node) *Limits {
+	if n.Kind != yaml.MappingNode {
+		switch {
+		case n.Kind == yaml.AliasNode:
+		case isNull(n):
+			p.add(n, "limits", "is empty: give max_deletions and per, "+limitsExample+", or remove limits for the tenant's default")
+		default:
+			p.add(n, "limits", fmt.Sprintf("must be a mapping with max_deletions and per, %s; not %s", limitsExample, describe(n)))
+		}
+		return nil
+	}
+	fs := p.fields(n, "limits", limitsFields, func(k string) string { return unknownField(k, limitsFields) })
+	before := len(p.probs)
+	l := &Limits{Pos: nodePos(n)}
+	mf, ok := fs["max_deletions"]
+	if !ok {
+		p.add(n, "limits.max_deletions", "is missing: give the most deletions per window, such as max_deletions: 500, or max_deletions: unlimited for no limit")
+		return nil
+	}
+	unlimited := false
+	switch v := mf.val; {
+	case v.Kind == yaml.AliasNode:
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && v.Value == "unlimited":
+		unlimited = true
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!int":
+		var max int64
+		if err := v.Decode(&max); err != nil || max > crm.MaxDeletionsLimit {
+			p.add(v, "limits.max_deletions", fmt.Sprintf("%s is too large: give at most %d, or unlimited for no limit", v.Value, crm.MaxDeletionsLimit))
+			break
+		}
+		if max < 1 {
+			p.add(v, "limits.max_deletions", fmt.Sprintf("must be at least 1, not %s: a workflow that must never delete has no delete action; write unlimited for no limit", v.Value))
+			break
+		}
+		l.Deletions.Max = int(max)
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && strings.EqualFold(strings.TrimSpace(v.Value), "unlimited"):
+		p.add(v, "limits.max_deletions", fmt.Sprintf("write unlimited in lowercase, not %q", v.Value))
+	case v.Kind == yaml.ScalarNode && v.ShortTag() != "!!str" && digitsRE.MatchString(v.Value):
+		// An integer too large for YAML's int is read as a float.
+		p.add(v, "limits.max_deletions", fmt.Sprintf("%s is too large: give at most %d, or unlimited for no limit", v.Value, crm.MaxDeletionsLimit))
+	default:
+		p.add(v, "limits.max_deletions", fmt.Sprintf("must be a whole number of deletions, such as 500, or unlimited; not %s", describe(v)))
+	}
+	pf, hasPer := fs["per"]
+	switch {
+	case unlimited && hasPer:
+		p.add(pf.key, "limits.per", "has no use with max_deletions: unlimited: remove it, or give a number of deletions")
+	case !unlimited && !hasPer:
+		p.add(n, "limits.per", "is missing: give the window the deletions are counted over, such as per: 1h")
+	case hasPer:
+		if src, ok := p.scalar(pf.val, "limits.per", "a window such as 1h, 30m or 1d"); ok {
+			d, err := actions.ParseDuration(src)
+			switch {
+			case err != nil && strings.Contains(err.Error(), "longer than zero"):
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is too short: give at least %s, such as 1h", src, crm.FormatWindow(crm.MinLimitWindow)))
+			case err != nil && strings.Contains(err.Error(), "longer than"):
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is too long: give at most %s", src, crm.FormatWindow(crm.MaxLimitWindow)))
+			case err != nil:
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is invalid: write a number and a unit (d, h, m or s), such as 1h, 30m or 1d", src))
+			case d < crm.MinLimitWindow:
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is too short: give at least %s, such as 1h", src, crm.FormatWindow(crm.MinLimitWindow)))
+			case d > crm.MaxLimitWindow:
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is too long: give at most %s", src, crm.FormatWindow(crm.MaxLimitWindow)))
+			case d%time.Second != 0:
+				p.add(pf.val, "limits.per", fmt.Sprintf("window %q is not a whole number of seconds: round it, such as 1h or 90s", src))
+			default:
+				l.Deletions.Per = d
+			}
+		}
+	}
+	if len(p.probs) > before {
+		return nil
+	}
+	return l
 }
 
 // schema looks up the schema of o; nil when the type is unknown (reported) or the lookup failed.

@@ -59,8 +59,49 @@ type Workflow struct {
 	// Suppression names the records that never enroll and are unenrolled when they start to match.
 	// Optional.
 	Suppression *Suppression `yaml:"suppression,omitempty"`
+	// Limits is the workflow's own blast-radius limit (SPEC S24). Optional: without it the
+	// workflow runs under its tenant's (crm.Tenant.DeletionLimit). See DeletionLimit.
+	Limits *Limits `yaml:"limits,omitempty"`
 	// Actions are the steps, in order. At least one.
 	Actions []Step `yaml:"actions"`
+}
+
+// Limits is a workflow's blast-radius limit as its file writes it: `limits: {max_deletions: 500,
+// per: 1h}`, or `limits: {max_deletions: unlimited}`.
+type Limits struct {
+	// Deletions is the limit: at most Deletions.Max deletions in any window of Deletions.Per; zero
+	// when max_deletions is unlimited.
+	Deletions crm.DeletionLimit
+	// Pos is where the limits mapping begins in the file.
+	Pos Position
+}
+
+// MarshalYAML writes the limits as a workflow file does.
+func (l Limits) MarshalYAML() (any, error) {
+	if l.Deletions.Unlimited() {
+		return map[string]string{"max_deletions": "unlimited"}, nil
+	}
+	return map[string]any{"max_deletions": l.Deletions.Max, "per": crm.FormatWindow(l.Deletions.Per)}, nil
+}
+
+// DeletionLimit returns the blast-radius limit the workflow's deletions run under: its own
+// limits, or else tenantDefault (the tenant's, crm.Tenant.DeletionLimit).
+func (w *Workflow) DeletionLimit(tenantDefault crm.DeletionLimit) crm.DeletionLimit {
+	if w.Limits != nil {
+		return w.Limits.Deletions
+	}
+	return tenantDefault
+}
+
+// Deletes reports whether an action of the workflow deletes records (delete_contact): only such
+// a workflow's limit ever refuses anything.
+func (w *Workflow) Deletes() bool {
+	for _, st := range w.Actions {
+		if st.Action != nil && slices.Contains(st.Action.Needs, crm.PermDelete) {
+			return true
+		}
+	}
+	return false
 }
 
 // Permissions returns the permissions a user must hold to activate the workflow or enroll records

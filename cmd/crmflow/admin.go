@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
 )
@@ -21,8 +22,8 @@ import (
 
 func newAdminCmd(a *app) *cobra.Command {
 	admin := group("admin", "Operator's commands: tenants, users, API tokens, the email outbox (needs --redis or REDIS_URL)",
-		group("tenant", "Create, list and re-plan tenants",
-			a.newTenantCreateCmd(), a.newTenantSetPlanCmd(), a.newTenantListCmd()),
+		group("tenant", "Create, list and re-plan tenants, and set their workflows' default deletion limit",
+			a.newTenantCreateCmd(), a.newTenantSetPlanCmd(), a.newTenantSetLimitsCmd(), a.newTenantListCmd()),
 		group("user", "Create, list, re-permission, disable and enable users",
 			a.newUserCreateCmd(), a.newUserListCmd(), a.newUserSetPermsCmd(), a.newUserDisableCmd(true), a.newUserDisableCmd(false)),
 		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
@@ -48,6 +49,7 @@ the acting admin: --by, or else "admin-cli:" and the operating-system user runni
   crmflow admin token list acme
   crmflow admin token revoke acme 3f9a0c1d2e4b5a69
   crmflow admin tenant set-plan acme enterprise
+  crmflow admin tenant set-limits acme --max-deletions 200 --per 1h
   crmflow admin tenant list
   crmflow admin outbox list acme
   crmflow admin reindex acme      # search indexes of records older than search`
@@ -161,10 +163,92 @@ func (a *app) newTenantSetPlanCmd() *cobra.Command {
 	}
 }
 
+// limitText shows a deletion limit in the admin commands: "1000/1h", or "unlimited".
+func limitText(l crm.DeletionLimit) string {
+	if l.Unlimited() {
+		return "unlimited"
+	}
+	return strconv.Itoa(l.Max) + "/" + crm.FormatWindow(l.Per)
+}
+
+func (a *app) newTenantSetLimitsCmd() *cobra.Command {
+	var maxDeletions, per string
+	cmd := &cobra.Command{
+		Use:   "set-limits TENANT --max-deletions N --per WINDOW",
+		Short: "Set the blast-radius limit of the tenant's workflows that set no limits of their own",
+		Long: `Set the tenant's default blast-radius limit: a workflow without limits of its own deletes at
+most --max-deletions records in any window of --per; past it, it pauses itself and emails its
+activator. Until set, the limit is 1000 deletions per hour. --max-deletions unlimited sets no
+limit (and takes no --per). Workflows already active take the new limit from their next step;
+one paused at its limit runs again once activated again.`,
+		Example: `  crmflow admin tenant set-limits acme --max-deletions 200 --per 1h
+  crmflow admin tenant set-limits acme --max-deletions 5000 --per 1d
+  crmflow admin tenant set-limits acme --max-deletions unlimited`,
+		Args: exactArgs("TENANT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t := crm.TenantID(args[0])
+			var lim crm.DeletionLimit
+			check := func() error {
+				if err := t.Validate(); err != nil {
+					return usage(err)
+				}
+				var err error
+				lim, err = parseLimitFlags(maxDeletions, per)
+				return err
+			}
+			return a.adminRun(cmd.Context(), check, func(s crm.Store) error {
+				tn, err := s.SetDeletionLimit(cmd.Context(), t, lim)
+				if err != nil {
+					return tenantError(t, "set the deletion limit of", err)
+				}
+				fmt.Fprintf(a.stderr, "tenant %s: workflows without limits of their own may delete %s\n", t, limitSentence(tn.DeletionLimit))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&maxDeletions, "max-deletions", "", "the most deletions per window: 1 to 100000, or unlimited (required)")
+	cmd.Flags().StringVar(&per, "per", "", "the window, such as 1h, 30m or 1d: 1m to 30d (required unless --max-deletions unlimited)")
+	return cmd
+}
+
+// limitSentence says what a deletion limit allows: "at most 10 records per 1h", or "without limit".
+func limitSentence(l crm.DeletionLimit) string {
+	if l.Unlimited() {
+		return "without limit"
+	}
+	return fmt.Sprintf("at most %d record(s) per %s", l.Max, crm.FormatWindow(l.Per))
+}
+
+// parseLimitFlags reads --max-deletions and --per; a usage error says what is wrong.
+func parseLimitFlags(maxDeletions, per string) (crm.DeletionLimit, error) {
+	switch {
+	case maxDeletions == "":
+		return crm.DeletionLimit{}, usageErrorf("--max-deletions is required: give 1 to %d, or unlimited", crm.MaxDeletionsLimit)
+	case maxDeletions == "unlimited":
+		if per != "" {
+			return crm.DeletionLimit{}, usageErrorf("--per has no use with --max-deletions unlimited: leave it out")
+		}
+		return crm.DeletionLimit{}, nil
+	}
+	n, err := strconv.Atoi(maxDeletions)
+	if err != nil || n < 1 || n > crm.MaxDeletionsLimit {
+		return crm.DeletionLimit{}, usageErrorf("--max-deletions %q is invalid: give a whole number from 1 to %d, or unlimited", maxDeletions, crm.MaxDeletionsLimit)
+	}
+	if per == "" {
+		return crm.DeletionLimit{}, usageErrorf("--per is required: give the window the deletions are counted over, such as 1h")
+	}
+	d, err := actions.ParseDuration(per)
+	if err != nil {
+		return crm.DeletionLimit{}, usageErrorf("--per %q is invalid: write a number and a unit (d, h, m or s) from 1m to 30d, such as 1h", per)
+	}
+	lim := crm.DeletionLimit{Max: n, Per: d}
+	return lim, usage(lim.Validate())
+}
+
 func (a *app) newTenantListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List every tenant with its plan",
+		Short: "List every tenant with its plan and its workflows' default deletion limit",
 		Args:  exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -174,7 +258,7 @@ func (a *app) newTenantListCmd() *cobra.Command {
 					return fmt.Errorf("list tenants: %w", err)
 				}
 				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "TENANT\tPLAN\tCREATED")
+				fmt.Fprintln(w, "TENANT\tPLAN\tCREATED\tDELETION LIMIT")
 				for _, id := range ids {
 					t, err := s.Tenant(ctx, id)
 					if errors.Is(err, crm.ErrNotFound) {
@@ -183,7 +267,7 @@ func (a *app) newTenantListCmd() *cobra.Command {
 					if err != nil {
 						return fmt.Errorf("read tenant %s: %w", id, err)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, t.Plan, t.CreatedAt.UTC().Format(time.RFC3339))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.ID, t.Plan, t.CreatedAt.UTC().Format(time.RFC3339), limitText(t.DeletionLimit))
 				}
 				if err := w.Flush(); err != nil {
 					return err

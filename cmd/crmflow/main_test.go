@@ -531,7 +531,20 @@ func TestAdmin(t *testing.T) {
 		_, stderr := b.admin(t, "tenant", "set-plan", other, "enterprise")
 		require.Contains(t, stderr, "free -> enterprise")
 		stdout, _ := b.admin(t, "tenant", "list")
-		require.Regexp(t, `(?m)^`+other+`\s+enterprise\s`, stdout)
+		require.Regexp(t, `(?m)^`+other+`\s+enterprise\s.*\s1000/1h$`, stdout)
+	})
+
+	t.Run("SetLimits", func(t *testing.T) {
+		t.Parallel()
+		other := redistest.Tenant(t)
+		b.admin(t, "tenant", "create", other, "--plan", "professional")
+		_, stderr := b.admin(t, "tenant", "set-limits", other, "--max-deletions", "25", "--per", "30m")
+		require.Contains(t, stderr, "at most 25 record(s) per 30m")
+		stdout, _ := b.admin(t, "tenant", "list")
+		require.Regexp(t, `(?m)^`+other+`\s+professional\s.*\s25/30m$`, stdout)
+		b.admin(t, "tenant", "set-limits", other, "--max-deletions", "unlimited")
+		stdout, _ = b.admin(t, "tenant", "list")
+		require.Regexp(t, `(?m)^`+other+`\s+professional\s.*\sunlimited$`, stdout)
 	})
 
 	for _, tc := range []struct {
@@ -552,6 +565,17 @@ func TestAdmin(t *testing.T) {
 		{"TokenOfUnknownUser", []string{"token", "create", b.tenant, "nobody@example.com"}, 1, []string{"admin user create"}},
 		{"MissingArgument", []string{"token", "create", b.tenant}, exitUsage, []string{"needs EMAIL"}},
 		{"UnknownCommand", []string{"tenant", "delete", b.tenant}, exitUsage, []string{"unknown command"}},
+		{"LimitMissing", []string{"tenant", "set-limits", b.tenant, "--per", "1h"}, exitUsage, []string{"--max-deletions is required"}},
+		{"LimitZero", []string{"tenant", "set-limits", b.tenant, "--max-deletions", "0", "--per", "1h"}, exitUsage,
+			[]string{`--max-deletions "0" is invalid`, "or unlimited"}},
+		{"LimitNoWindow", []string{"tenant", "set-limits", b.tenant, "--max-deletions", "10"}, exitUsage, []string{"--per is required"}},
+		{"LimitShortWindow", []string{"tenant", "set-limits", b.tenant, "--max-deletions", "10", "--per", "5s"}, exitUsage,
+			[]string{"window 5s is out of range", "1m to 30d"}},
+		{"LimitBadWindow", []string{"tenant", "set-limits", b.tenant, "--max-deletions", "10", "--per", "soon"}, exitUsage, []string{`--per "soon" is invalid`}},
+		{"LimitUnlimitedWithWindow", []string{"tenant", "set-limits", b.tenant, "--max-deletions", "unlimited", "--per", "1h"}, exitUsage,
+			[]string{"--per has no use"}},
+		{"LimitUnknownTenant", []string{"tenant", "set-limits", "x-" + b.tenant, "--max-deletions", "10", "--per", "1h"}, 1,
+			[]string{"does not exist", "admin tenant create"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -68,6 +68,15 @@ type previewView struct {
 	Warnings []string `json:"warnings"`
 	// Partial is set when --max-records stopped the preview before the last record.
 	Partial bool `json:"partial"`
+	// Limit is the blast-radius limit of a workflow that deletes, and how far it would go.
+	Limit *struct {
+		MaxDeletions *int   `json:"maxDeletions"`
+		Per          string `json:"per"`
+		Unlimited    bool   `json:"unlimited"`
+		Source       string `json:"source"`
+		WouldDelete  int64  `json:"wouldDelete"`
+		WouldPause   bool   `json:"wouldPause"`
+	} `json:"limit"`
 }
 
 // historyView is one event of a record in a workflow.
@@ -780,6 +789,21 @@ func (a *app) printPreview(p previewView) {
 	}
 	if len(ids) > 0 {
 		fmt.Fprintf(a.stdout, "sample ids: %s\n", strings.Join(ids, ", "))
+	}
+	if l := p.Limit; l != nil {
+		whose := "its own"
+		if l.Source == "tenant" {
+			whose = "the tenant's default"
+		}
+		switch {
+		case l.Unlimited || l.MaxDeletions == nil:
+			fmt.Fprintf(a.stdout, "limit: none (%s): it would delete %d\n", whose, l.WouldDelete)
+		case l.WouldPause:
+			fmt.Fprintf(a.stdout, "limit: %d deletions per %s (%s): it would delete %d in its first window, then pause itself with the rest waiting\n",
+				*l.MaxDeletions, l.Per, whose, l.WouldDelete)
+		default:
+			fmt.Fprintf(a.stdout, "limit: %d deletions per %s (%s): it would delete %d, within the limit\n", *l.MaxDeletions, l.Per, whose, l.WouldDelete)
+		}
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)

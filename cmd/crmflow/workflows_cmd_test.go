@@ -99,7 +99,8 @@ func TestWorkflowCommands(t *testing.T) {
 	require.Equal(t, "1 workflow(s)\n", stderr)
 
 	// Preview a file and the stored workflow: nothing changes.
-	wantPreview := fmt.Sprintf(": 3 of 6 live contacts match now (1 suppressed, 0 could not be evaluated)\nsample ids: %s\n",
+	wantPreview := fmt.Sprintf(": 3 of 6 live contacts match now (1 suppressed, 0 could not be evaluated)\nsample ids: %s\n"+
+		"limit: 1000 deletions per 1h (the tenant's default): it would delete 3, within the limit\n",
 		strings.Join(matching, ", "))
 	stdout, _ = run(0, "preview", example)
 	require.Equal(t, name+wantPreview, stdout)

@@ -53,6 +53,11 @@ type archiveCall struct {
 	Operation       string
 	OperationPrefix string
 	Operations      string // the tenant's OperationsKey
+	// LimitMax, LimitWindow and LimitKey are a workflow's blast-radius limit (most deletions,
+	// window in ms) and its activation's FlowDeletionsKey; LimitMax "" for none.
+	LimitMax    string
+	LimitWindow int64
+	LimitKey    string
 }
 
 func (c archiveCall) keys() []string {
@@ -77,7 +82,8 @@ func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
-		c.Operation, c.OperationPrefix, c.Operations}
+		c.Operation, c.OperationPrefix, c.Operations,
+		c.LimitMax, c.LimitWindow, c.LimitKey}
 }
 
 // restoreScript brings records back from their type's bin.

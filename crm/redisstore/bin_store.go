@@ -65,6 +65,30 @@ func checkIDs(ids []crm.RecordID) error {
 
 // ArchiveRecords implements Store.
 func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
+	return s.archive(ctx, t, o, ids, by, nil)
+}
+
+// ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
+// activation, kept by archive.lua in the step that moves the records.
+func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
+	if by.Via != crm.ViaWorkflow || by.Ref == "" {
+		return crm.ArchiveResult{}, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
+			Message: "a limited archive counts a workflow's deletions: give the actor Via workflow and the workflow's name as Ref"}
+	}
+	if err := lim.Validate(); err != nil {
+		return crm.ArchiveResult{}, err
+	}
+	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
+		return crm.ArchiveResult{}, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
+			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
+	}
+	if lim.Unlimited() {
+		return s.archive(ctx, t, o, ids, by, nil)
+	}
+	return s.archive(ctx, t, o, ids, by, &lim)
+}
+
+func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
 	if err := checkBatch(len(ids)); err != nil {
 		return crm.ArchiveResult{}, err
 	}
@@ -77,16 +101,34 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	}
 	call := s.archiveCall(t, o, by, sch).withIDs(t, ids)
 	call.Op = opID()
+	if lim != nil {
+		call.LimitMax = strconv.Itoa(lim.Max)
+		call.LimitWindow = lim.Per.Milliseconds()
+		call.LimitKey = FlowDeletionsKey(t, by.Ref, lim.ActivatedAt.UnixMilli())
+	}
 	reply, acked := archiveScript.runAcked(ctx, s, call)
-	moved, err := reply.StringSlice()
-	if err != nil {
+	var moved, refused []string
+	if lim != nil {
+		parts, err := reply.Slice()
+		if err == nil && len(parts) != 2 {
+			err = fmt.Errorf("unexpected reply %v", parts)
+		}
+		if err != nil {
+			return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
+		}
+		moved, refused = stringsOf(parts[0]), stringsOf(parts[1])
+	} else if moved, err = reply.StringSlice(); err != nil {
 		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
 	res := crm.ArchiveResult{}
-	done := make(map[string]bool, len(moved))
+	done := make(map[string]bool, len(moved)+len(refused))
 	for _, id := range moved {
 		done[id] = true
 		res.Archived = append(res.Archived, crm.RecordID(id))
+	}
+	for _, id := range refused {
+		done[id] = true
+		res.OverLimit = append(res.OverLimit, crm.RecordID(id))
 	}
 	for _, id := range ids {
 		if !done[string(id)] {
@@ -97,6 +139,18 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 		return res, fmt.Errorf("archive %s: %w", o, acked)
 	}
 	return res, nil
+}
+
+// stringsOf returns the strings of a script's array reply (nil for anything else).
+func stringsOf(v any) []string {
+	items, _ := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // RestoreRecords implements Store.

@@ -22,7 +22,8 @@ func TenantsKey() string { return "crm:tenants" }
 // TenantsKey.
 func SaltFingerprintKey() string { return "crm:salt:fingerprint" }
 
-// TenantKey is the HASH of a tenant: plan, created_at (unix ms).
+// TenantKey is the HASH of a tenant: plan, created_at (unix ms), and, once set, max_deletions and
+// deletions_per (ms): the blast-radius limit of its workflows that set none.
 func TenantKey(t crm.TenantID) string { return prefix(t) + "tenant" }
 
 // UserKey is the HASH of a user: perms, created_at, disabled ("1" for a disabled user, else absent).
@@ -258,6 +259,14 @@ func ActiveFlowsKey(t crm.TenantID, o crm.ObjectType) string {
 }
 
 func flowKeyPrefix(t crm.TenantID) string { return prefix(t) + "flow:" }
+
+// FlowDeletionsKey is the ZSET of the deletions one activation of a workflow made (the activation
+// at unix ms activatedAt), scored by their time (unix ms): archive.lua counts the last window of
+// them against the workflow's blast-radius limit (SPEC S24), and drops older ones. It expires a
+// window after its last deletion.
+func FlowDeletionsKey(t crm.TenantID, name string, activatedAt int64) string {
+	return prefix(t) + "flow:" + name + ":deletions:" + strconv.FormatInt(activatedAt, 10)
+}
 
 func activeFlowsKeyPrefix(t crm.TenantID) string { return prefix(t) + "flows:active:" }
 

@@ -25,6 +25,21 @@ type createTenantCall struct {
 func (c createTenantCall) keys() []string { return []string{c.Tenant} }
 func (c createTenantCall) argv() []any    { return []any{string(c.Plan), c.At} }
 
+// setDeletionLimitScript sets a tenant's default blast-radius limit, if the tenant exists.
+// See lua/set_deletion_limit.lua for its KEYS and ARGV.
+var setDeletionLimitScript = newScript[setDeletionLimitCall]("set_deletion_limit")
+
+// setDeletionLimitCall is a call of setDeletionLimitScript (lua/set_deletion_limit.lua).
+type setDeletionLimitCall struct {
+	Tenant string
+
+	Max int
+	Per int64 // ms
+}
+
+func (c setDeletionLimitCall) keys() []string { return []string{c.Tenant} }
+func (c setDeletionLimitCall) argv() []any    { return []any{c.Max, c.Per} }
+
 // createUserScript adds a user to an existing tenant and writes the audit entry of it.
 // See lua/create_user.lua for its KEYS and ARGV.
 var createUserScript = newScript[createUserCall]("create_user")

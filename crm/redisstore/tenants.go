@@ -50,7 +50,7 @@ func (s *Store) CreateTenant(ctx context.Context, t crm.TenantID, plan crm.Plan)
 	if n == 0 {
 		return crm.Tenant{}, fmt.Errorf("create tenant %s: %w", t, crm.ErrTenantExists)
 	}
-	return crm.Tenant{ID: t, Plan: plan, CreatedAt: now.UTC().Truncate(time.Millisecond)}, nil
+	return crm.Tenant{ID: t, Plan: plan, CreatedAt: now.UTC().Truncate(time.Millisecond), DeletionLimit: crm.DefaultDeletionLimit}, nil
 }
 
 // Tenant implements Store.
@@ -62,7 +62,31 @@ func (s *Store) Tenant(ctx context.Context, t crm.TenantID) (crm.Tenant, error) 
 	if len(h) == 0 {
 		return crm.Tenant{}, &crm.NotFoundError{Kind: "tenant", ID: string(t)}
 	}
-	return crm.Tenant{ID: t, Plan: crm.Plan(h["plan"]), CreatedAt: parseMS(h["created_at"])}, nil
+	out := crm.Tenant{ID: t, Plan: crm.Plan(h["plan"]), CreatedAt: parseMS(h["created_at"]), DeletionLimit: crm.DefaultDeletionLimit}
+	if v, ok := h["max_deletions"]; ok {
+		n, err1 := strconv.Atoi(v)
+		per, err2 := strconv.ParseInt(h["deletions_per"], 10, 64)
+		if err1 != nil || err2 != nil {
+			return crm.Tenant{}, fmt.Errorf("read tenant %s: its deletion limit %q per %q ms does not parse: set it again with crmflow admin tenant set-limits", t, v, h["deletions_per"])
+		}
+		out.DeletionLimit = crm.DeletionLimit{Max: n, Per: time.Duration(per) * time.Millisecond}
+	}
+	return out, nil
+}
+
+// SetDeletionLimit implements Store.
+func (s *Store) SetDeletionLimit(ctx context.Context, t crm.TenantID, l crm.DeletionLimit) (crm.Tenant, error) {
+	if err := l.Validate(); err != nil {
+		return crm.Tenant{}, err
+	}
+	n, err := setDeletionLimitScript.run(ctx, s.rdb, setDeletionLimitCall{Tenant: TenantKey(t), Max: l.Max, Per: l.Per.Milliseconds()}).Int()
+	if err != nil {
+		return crm.Tenant{}, fmt.Errorf("set the deletion limit of %s: %w", t, err)
+	}
+	if n == 0 {
+		return crm.Tenant{}, &crm.NotFoundError{Kind: "tenant", ID: string(t)}
+	}
+	return s.Tenant(ctx, t)
 }
 
 // SetPlan implements Store. A plan without workflows pauses the tenant's active workflows in the

@@ -73,6 +73,9 @@ var tests = []struct {
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
+	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
+	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
+	{"TenantDeletionLimit", testTenantDeletionLimit},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

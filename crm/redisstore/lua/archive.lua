@@ -60,9 +60,15 @@
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
 -- ARGV[24] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
--- Returns the ids it moved (ids that were not live are left out); with a job, the job's hash as
--- HGETALL gives it, empty when there is no such job, {"stale"} when the job's type or actor is not
--- ARGV[2..5] (nothing is done).
+-- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions its
+--   activation may make in any window of ARGV[26]; '' for none (the call then returns as without
+--   one). The live records past the allowance left are refused, untouched
+-- ARGV[26] -> the limit's window (ms)
+-- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions:<activated_at> (FlowDeletionsKey): the
+--   activation's deletions scored by time; each moved record joins it, older ones leave it
+-- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
+-- refused ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
+-- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[21])
 local ix = ix_new()
@@ -81,6 +87,13 @@ if operation == '' then
   operation = op
   if own then operation = 'wf-' .. own .. '-' .. (redis.call('HGET', ARGV[18] .. own, 'activated_at') or '0') end
 end
+-- The blast-radius limit: the deletions of the activation in the window ending now use it up.
+local allowance, refused = nil, {}
+if job_limit == 0 and ARGV[25] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', ARGV[27], '-inf', tonumber(now) - tonumber(ARGV[26]))
+  allowance = tonumber(ARGV[25]) - redis.call('ZCARD', ARGV[27])
+end
+local counted = {}
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
@@ -107,7 +120,13 @@ for n, id in ipairs(input) do
   end
   local rec = K.rec
   local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
-  if cur[1] then
+  if cur[1] and allowance and allowance <= 0 then
+    refused[#refused+1] = id
+  elseif cur[1] then
+    if allowance then
+      allowance = allowance - 1
+      counted[#counted+1] = now; counted[#counted+1] = now .. ':' .. id
+    end
     local bin = K.bin
     if contacts then
       local mine = split_emails(cur[4] or '', cur[5] or '')
@@ -205,4 +224,11 @@ if job_limit > 0 then
   return redis.call('HGETALL', KEYS[9])
 end
 for _, id in ipairs(replayed) do moved[#moved+1] = id end
+if allowance then
+  if #counted > 0 then
+    redis.call('ZADD', ARGV[27], unpack(counted))
+    redis.call('PEXPIRE', ARGV[27], ARGV[26])
+  end
+  return {moved, refused}
+end
 return moved

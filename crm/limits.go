@@ -1,0 +1,110 @@
+package crm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// DeletionLimit is a blast-radius limit (SPEC S24): at most Max deletions in any window of Per.
+// A workflow's own `limits` set it; a workflow without them runs under its tenant's
+// (Tenant.DeletionLimit, DefaultDeletionLimit unless set). The zero value is no limit.
+type DeletionLimit struct {
+	// Max is the most deletions in any window of Per. 0 means no limit (written `unlimited`).
+	Max int
+	// Per is the length of the sliding window. Unused when Max is 0.
+	Per time.Duration
+}
+
+// DefaultDeletionLimit is a tenant's blast-radius limit until it sets one: 1000 deletions per hour.
+var DefaultDeletionLimit = DeletionLimit{Max: 1000, Per: time.Hour}
+
+// The bounds of a DeletionLimit.
+const (
+	// MaxDeletionsLimit is the largest Max: a workflow that must delete more per window is written
+	// with `unlimited`.
+	MaxDeletionsLimit = 100000
+	// MinLimitWindow and MaxLimitWindow bound Per.
+	MinLimitWindow = time.Minute
+	MaxLimitWindow = 30 * 24 * time.Hour
+)
+
+// Unlimited reports whether l sets no limit.
+func (l DeletionLimit) Unlimited() bool { return l.Max == 0 }
+
+// String describes l as the reason of a pause shows it: "10 deletions per 1h", or "no limit".
+func (l DeletionLimit) String() string {
+	if l.Unlimited() {
+		return "no limit"
+	}
+	unit := "deletions"
+	if l.Max == 1 {
+		unit = "deletion"
+	}
+	return fmt.Sprintf("%d %s per %s", l.Max, unit, FormatWindow(l.Per))
+}
+
+// Validate returns a *ValidationError unless l is no limit, or Max is 1 to MaxDeletionsLimit and
+// Per is MinLimitWindow to MaxLimitWindow.
+func (l DeletionLimit) Validate() error {
+	if l.Unlimited() {
+		return nil
+	}
+	if l.Max < 0 || l.Max > MaxDeletionsLimit {
+		return &ValidationError{Field: "max_deletions", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("max deletions %d is out of range: give 1 to %d, or unlimited", l.Max, MaxDeletionsLimit)}
+	}
+	if l.Per < MinLimitWindow || l.Per > MaxLimitWindow {
+		return &ValidationError{Field: "per", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("window %s is out of range: give %s to %s, such as 1h", FormatWindow(l.Per), FormatWindow(MinLimitWindow), FormatWindow(MaxLimitWindow))}
+	}
+	return nil
+}
+
+// FormatWindow writes a window as a workflow file would: "1h", "30m", "1d", "1d12h".
+func FormatWindow(d time.Duration) string {
+	const day = 24 * time.Hour
+	var s string
+	if d >= day {
+		s = strconv.FormatInt(int64(d/day), 10) + "d"
+		d %= day
+	}
+	if d >= time.Hour {
+		s += strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+		d %= time.Hour
+	}
+	if d >= time.Minute {
+		s += strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+		d %= time.Minute
+	}
+	if d > 0 || s == "" {
+		s += strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+	}
+	return s
+}
+
+// ArchiveLimit is the limit a workflow's deletions run under (ArchiveWithLimit): its
+// DeletionLimit, counted over the deletions of one activation of the workflow.
+type ArchiveLimit struct {
+	DeletionLimit
+	// ActivatedAt names the activation whose deletions count (Flow.ActivatedAt): activating the
+	// workflow again starts a new count.
+	ActivatedAt time.Time
+}
+
+// ErrLimitReached means a workflow's blast-radius limit refused a deletion (SPEC S24). Test it
+// with errors.Is.
+var ErrLimitReached = errors.New("crm: the workflow's blast-radius limit is reached")
+
+// LimitReachedError says which limit refused a workflow's deletion. It wraps ErrLimitReached.
+type LimitReachedError struct {
+	Limit DeletionLimit
+}
+
+func (e *LimitReachedError) Error() string {
+	return fmt.Sprintf("blast-radius limit of %s reached", e.Limit)
+}
+
+// Unwrap returns ErrLimitReached.
+func (e *LimitReachedError) Unwrap() error { return ErrLimitReached }

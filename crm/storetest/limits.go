@@ -1,0 +1,143 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// testDeletionLimitCountsPerActivationAndWindow checks ArchiveWithLimit (SPEC S24): it moves only
+// the allowance left in the window, reports the rest as over the limit without touching them,
+// counts each activation apart, and frees the allowance as the window slides.
+func testDeletionLimitCountsPerActivationAndWindow(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	var ids []crm.RecordID
+	for range 8 {
+		ids = append(ids, b.contact(t, map[string]string{"firstname": "x"}).ID)
+	}
+	by := crm.Actor{User: "ops@x.example", Via: crm.ViaWorkflow, Ref: "wf", Revision: 1}
+	act := b.clock.Now()
+	lim := crm.ArchiveLimit{DeletionLimit: crm.DeletionLimit{Max: 3, Per: time.Hour}, ActivatedAt: act}
+
+	res, err := b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:2], by, lim)
+	require.NoError(t, err)
+	require.Equal(t, ids[:2], res.Archived)
+	require.Empty(t, res.OverLimit)
+
+	b.clock.Advance(30 * time.Minute)
+	// Half an hour later, one left: the first live id goes, the others are refused; an id not live is missing.
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[0], ids[2], ids[3], ids[4]}, by, lim)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{ids[2]}, res.Archived)
+	require.Equal(t, []crm.RecordID{ids[3], ids[4]}, res.OverLimit)
+	require.Equal(t, []crm.RecordID{ids[0]}, res.Missing)
+	for _, id := range ids[3:5] {
+		rec, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, nil)
+		require.NoError(t, err, "a refused record stays live")
+		require.False(t, rec.Archived)
+	}
+
+	// Another activation counts apart.
+	other := lim
+	other.ActivatedAt = act.Add(time.Minute)
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[3]}, by, other)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{ids[3]}, res.Archived)
+
+	// The window slides: an hour after the first two, their room comes back, and only theirs.
+	b.clock.Advance(30 * time.Minute)
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[4:], by, lim)
+	require.NoError(t, err)
+	require.Equal(t, ids[4:6], res.Archived)
+	require.Equal(t, ids[6:], res.OverLimit)
+
+	// Unlimited counts nothing and refuses nothing.
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[6:], by, crm.ArchiveLimit{ActivatedAt: act})
+	require.NoError(t, err)
+	require.Equal(t, ids[6:], res.Archived)
+
+	// A limited archive is a workflow's, and counts for one activation.
+	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], crm.Actor{User: "ops@x.example"}, lim)
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], by, crm.ArchiveLimit{DeletionLimit: lim.DeletionLimit})
+	require.ErrorAs(t, err, &ve)
+}
+
+// testDeletionLimitHoldsUnderConcurrentCalls runs many limited archives at once: exactly the
+// limit's number of records move, whatever the interleaving.
+func testDeletionLimitHoldsUnderConcurrentCalls(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	var ids []crm.RecordID
+	for range 40 {
+		ids = append(ids, b.contact(t, map[string]string{"firstname": "x"}).ID)
+	}
+	by := crm.Actor{User: "ops@x.example", Via: crm.ViaWorkflow, Ref: "wf", Revision: 1}
+	lim := crm.ArchiveLimit{DeletionLimit: crm.DeletionLimit{Max: 10, Per: time.Hour}, ActivatedAt: b.clock.Now()}
+	var (
+		mu              sync.Mutex
+		moved, overList []crm.RecordID
+		wg              sync.WaitGroup
+	)
+	for i := 0; i < len(ids); i += 4 {
+		wg.Add(1)
+		go func(batch []crm.RecordID) {
+			defer wg.Done()
+			res, err := b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, batch, by, lim)
+			require.NoError(t, err)
+			mu.Lock()
+			defer mu.Unlock()
+			moved = append(moved, res.Archived...)
+			overList = append(overList, res.OverLimit...)
+		}(ids[i : i+4])
+	}
+	wg.Wait()
+	require.Len(t, moved, 10)
+	require.Len(t, overList, 30)
+	n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 10, n)
+}
+
+// testTenantDeletionLimit checks the tenant's default limit: DefaultDeletionLimit until set.
+func testTenantDeletionLimit(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	tn, err := b.store.Tenant(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Equal(t, crm.DefaultDeletionLimit, tn.DeletionLimit)
+
+	want := crm.DeletionLimit{Max: 50, Per: 30 * time.Minute}
+	tn, err = b.store.SetDeletionLimit(ctx, b.tenant, want)
+	require.NoError(t, err)
+	require.Equal(t, want, tn.DeletionLimit)
+	tn, err = b.store.Tenant(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Equal(t, want, tn.DeletionLimit)
+	require.Equal(t, crm.PlanProfessional, tn.Plan)
+
+	_, err = b.store.SetDeletionLimit(ctx, b.tenant, crm.DeletionLimit{})
+	require.NoError(t, err)
+	tn, err = b.store.Tenant(ctx, b.tenant)
+	require.NoError(t, err)
+	require.True(t, tn.DeletionLimit.Unlimited())
+
+	before := b.dump(t)
+	var ve *crm.ValidationError
+	_, err = b.store.SetDeletionLimit(ctx, b.tenant, crm.DeletionLimit{Max: 10, Per: time.Second})
+	require.ErrorAs(t, err, &ve)
+	_, err = b.store.SetDeletionLimit(ctx, b.tenant, crm.DeletionLimit{Max: -1, Per: time.Hour})
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, before, b.dump(t))
+	_, err = b.store.SetDeletionLimit(ctx, NewTenant(t), want)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+}

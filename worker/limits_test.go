@@ -1,0 +1,247 @@
+package worker_test
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// limitedDelete deletes bounced contacts at once, at most 3 per hour.
+const limitedDelete = `name: limited-delete
+object_type: contacts
+trigger: email_bounced
+limits:
+  max_deletions: 3
+  per: 1h
+actions:
+  - type: delete_contact
+`
+
+// limitOutcome counts where the contacts ids are: in the bin, and still enrolled (live, waiting).
+func (b *flowBundle) limitOutcome(t *testing.T, flow string, ids []crm.RecordID) (binned, waiting []crm.RecordID) {
+	t.Helper()
+	for _, id := range ids {
+		enr := b.enrollment(t, flow, id)
+		if _, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, id, nil); err == nil {
+			require.Equal(t, crm.Enrolled, enr.State, "live contact %s waits enrolled", id)
+			require.Equal(t, 0, enr.Step, "its step is not consumed")
+			waiting = append(waiting, id)
+			continue
+		}
+		rec, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		require.Equal(t, flow, rec.Deletion.Ref)
+		require.Equal(t, crm.Completed, enr.State)
+		binned = append(binned, id)
+	}
+	return binned, waiting
+}
+
+// limitMails returns the outbox's emails about a workflow's limit.
+func (b *flowBundle) limitMails(t *testing.T) []crm.Mail {
+	t.Helper()
+	out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	var mails []crm.Mail
+	for _, m := range out {
+		if m.Kind == worker.KindWorkflowLimitReached {
+			mails = append(mails, m)
+		}
+	}
+	return mails
+}
+
+func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4) // several step tasks, so that the limit is reached across tasks
+	who := b.activator(t)
+	f := b.activateAs(t, who, "limited-delete", limitedDelete)
+	var ids []crm.RecordID
+	for range 10 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	require.Len(t, waiting, 7)
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "paused: blast-radius limit of 3 deletions per 1h reached")
+	for _, id := range waiting {
+		require.Equal(t, []string{"enrolled"}, kinds(b.history(t, "limited-delete", id)), "no action recorded for a refused record")
+	}
+
+	mails := b.limitMails(t)
+	require.Len(t, mails, 1, "the activator is emailed once")
+	require.Equal(t, who, mails[0].To)
+	require.Contains(t, mails[0].Subject, "limited-delete")
+	require.Contains(t, mails[0].Body, "3 deletions per 1h")
+
+	// Paused, a sweep runs nothing.
+	b.clock.Advance(time.Hour)
+	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+	require.NoError(t, err)
+	b.runTasks(t)
+	_, still := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, still, 7)
+
+	// The limit raised and the workflow activated again: the waiting records carry on, each
+	// deleted once.
+	raised := strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 50", 1)
+	_, _, err = b.store.PutFlow(b.ctx, b.tenant, "limited-delete", crm.Contacts, raised, who)
+	require.NoError(t, err)
+	again, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delete", crm.ActivateFlowParams{By: who})
+	require.NoError(t, err)
+	require.Greater(t, again.ActiveRevision, f.ActiveRevision)
+	b.clock.Advance(time.Hour)
+	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+	require.NoError(t, err)
+	b.runTasks(t)
+	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 10)
+	require.Empty(t, waiting)
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 10, n)
+	got, err = b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, got.State)
+	require.Len(t, b.limitMails(t), 1)
+}
+
+func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	who := b.activator(t)
+	_, err := b.store.SetDeletionLimit(b.ctx, b.tenant, crm.DeletionLimit{Max: 2, Per: 10 * time.Minute})
+	require.NoError(t, err)
+	b.activateAs(t, who, "wait-then-delete", waitThenDelete)
+	var ids []crm.RecordID
+	for range 5 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	b.clock.Advance(24 * time.Hour)
+	b.runTasks(t)
+
+	var binned int
+	for _, id := range ids {
+		enr := b.enrollment(t, "wait-then-delete", id)
+		if enr.State == crm.Completed {
+			binned++
+			continue
+		}
+		require.Equal(t, crm.Enrolled, enr.State)
+		require.Equal(t, 1, enr.Step, "still waiting at delete_contact")
+		b.live(t, id)
+	}
+	require.Equal(t, 2, binned)
+	got, err := b.store.Flow(b.ctx, b.tenant, "wait-then-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "blast-radius limit of 2 deletions per 10m reached")
+	require.Len(t, b.limitMails(t), 1)
+
+	// The tenant's limit raised, the same revision activated again: the rest go, once each.
+	_, err = b.store.SetDeletionLimit(b.ctx, b.tenant, crm.DeletionLimit{Max: 10, Per: 10 * time.Minute})
+	require.NoError(t, err)
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wait-then-delete", crm.ActivateFlowParams{By: who, Revision: got.Revision})
+	require.NoError(t, err)
+	b.clock.Advance(time.Hour)
+	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+	require.NoError(t, err)
+	b.runTasks(t)
+	for _, id := range ids {
+		require.Equal(t, crm.Completed, b.enrollment(t, "wait-then-delete", id).State)
+		require.Equal(t, []string{"enrolled", "action", "action", "completed"}, kinds(b.history(t, "wait-then-delete", id)), "the delay and one delete")
+	}
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 5, n)
+}
+
+func TestUnlimitedWorkflowIsNotLimited(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	who := b.activator(t)
+	_, err := b.store.SetDeletionLimit(b.ctx, b.tenant, crm.DeletionLimit{Max: 1, Per: time.Hour})
+	require.NoError(t, err)
+	b.activateAs(t, who, "limited-delete", strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1))
+	var ids []crm.RecordID
+	for range 4 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 4)
+	require.Empty(t, waiting)
+	require.Empty(t, b.limitMails(t))
+}
+
+// TestLimitHoldsWithConcurrentStepTasks runs the step tasks of 40 enrolled contacts (ten tasks of
+// four) at once, as ten workers would: exactly the limit's number of contacts go to the bin.
+func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4)
+	who := b.activator(t)
+	b.activateAs(t, who, "limited-delete", strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 10", 1))
+	var ids []crm.RecordID
+	for range 40 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	require.NoError(t, b.client.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	// The drains run one by one; the step tasks they enqueue are kept for later.
+	var steps []*asynq.TaskInfo
+	for round := 0; ; round++ {
+		require.Less(t, round, 100)
+		pending, err := b.insp.ListPendingTasks(worker.QueueDefault, asynq.PageSize(1000))
+		require.NoError(t, err)
+		var drains []*asynq.TaskInfo
+		for _, ti := range pending {
+			if ti.Type == worker.TypeWorkflowSteps {
+				if !slices.ContainsFunc(steps, func(s *asynq.TaskInfo) bool { return s.ID == ti.ID }) {
+					steps = append(steps, ti)
+				}
+				continue
+			}
+			drains = append(drains, ti)
+		}
+		if len(drains) == 0 {
+			break
+		}
+		for _, ti := range drains {
+			require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}
+	}
+	require.Len(t, steps, 10)
+	var wg sync.WaitGroup
+	for _, ti := range steps {
+		require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}()
+	}
+	wg.Wait()
+	b.runTasks(t) // the email
+
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 10)
+	require.Len(t, waiting, 30)
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Len(t, b.limitMails(t), 1, "one email, however many tasks hit the limit")
+}
