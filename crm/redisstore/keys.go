@@ -354,3 +354,8 @@ func MailSentKey(t crm.TenantID, idempotencyKey string) string {
 // JSON ({"object_type", "when", "created_at", "updated_at", "updated_by"}, times in unix ms).
 // Key: crm:{<tenant>}:protection.
 func ProtectionKey(t crm.TenantID) string { return prefix(t) + "protection" }
+
+// SessionKey is the HASH of one session of the operator console (crm.Session): user, token (the
+// sealed API token), csrf, created_at and expires_at (unix ms); it expires with the session. id is
+// a hash of the session's secret. Key: crm:{<tenant>}:session:<id>.
+func SessionKey(t crm.TenantID, id string) string { return prefix(t) + "session:" + id }
