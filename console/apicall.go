@@ -10,14 +10,9 @@ import (
 // APIError is an answer of the API that refused a request the console made on a user's behalf:
 // its status and its error body. The console shows its message as the API wrote it.
 type APIError struct {
-	Status   int
+	Status   int `json:"-"`
 	Message  string `json:"message"`
 	Category string `json:"category"`
-	Errors   []struct {
-		Message string              `json:"message"`
-		Code    string              `json:"code"`
-		Context map[string][]string `json:"context"`
-	} `json:"errors"`
 }
 
 // Error implements error.
