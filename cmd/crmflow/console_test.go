@@ -73,7 +73,7 @@ func shot(name string) chromedp.Action[chromedp.Void] {
 		if dir == "" {
 			return nil
 		}
-		buf, err := chromedp.FullScreenshot(90)(ctx, tg)
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: a lossless PNG
 		if err != nil {
 			return err
 		}
