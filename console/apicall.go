@@ -10,7 +10,7 @@ import (
 // APIError is an answer of the API that refused a request the console made on a user's behalf:
 // its status and its error body. The console shows its message as the API wrote it.
 type APIError struct {
-	Status   int `json:"-"`
+	Status   int    `json:"-"`
 	Message  string `json:"message"`
 	Category string `json:"category"`
 }
