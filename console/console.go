@@ -268,6 +268,9 @@ func (q *request) view(title string) view {
 	v := view{translator: q.tr, Title: q.tr.T(title), CSRF: q.sess.csrf, User: q.sess.user, Tenant: string(q.p.Tenant),
 		Here: q.r.URL.RequestURI(), perms: q.p.User.Permissions}
 	v.Retention = q.tr.T("retention.days", int(q.retention/(24*time.Hour)))
+	if q.r.Method != http.MethodGet {
+		v.Here = "/console/" // a page answering a POST: the language switch cannot come back to it with a GET
+	}
 	if key := q.r.URL.Query().Get("flash"); key != "" {
 		if _, ok := catalog["en"]["flash."+key]; ok {
 			n, _ := strconv.Atoi(q.r.URL.Query().Get("n"))
