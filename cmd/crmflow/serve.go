@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/console"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/worker"
@@ -224,7 +225,8 @@ func newRegistry() (*prometheus.Registry, error) {
 	return reg, nil
 }
 
-// apiRole returns the HTTP API serving on ln: the api handler at /, plus GET /metrics with the
+// apiRole returns the HTTP API serving on ln: the api handler at /, the operator console under
+// /console/ (GET / leads there), plus GET /metrics with the
 // metrics of reg, on which the API registers its own. Bulk delete jobs and confirmation emails
 // are enqueued with tasks; ready is the check behind /readyz. It runs until its context ends, then
 // shuts down gracefully within --shutdown-timeout.
@@ -245,8 +247,14 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 	if err != nil {
 		return role{}, err
 	}
+	con, err := console.New(h, b.store, b.store, &console.Config{Logger: a.logger, Retention: a.cfg.Retention})
+	if err != nil {
+		return role{}, fmt.Errorf("build the console: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/console/", con)
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/", h)
 	return a.httpRole("api", limited, mux, a.cfg.apiLimits()), nil
 }

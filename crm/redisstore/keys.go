@@ -392,3 +392,8 @@ func operationKeyPrefix(t crm.TenantID) string { return prefix(t) + "op:" }
 // JobFailuresKey is the LIST of the records an undo job could not restore, one JSON entry each
 // (id, code, and the blocking record and property for a conflict; never a property's value).
 func JobFailuresKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":failures" }
+
+// SessionKey is the HASH of one session of the operator console (crm.Session): user, token (the
+// sealed API token), csrf, created_at and expires_at (unix ms); it expires with the session. id is
+// a hash of the session's secret. Key: crm:{<tenant>}:session:<id>.
+func SessionKey(t crm.TenantID, id string) string { return prefix(t) + "session:" + id }

@@ -19,6 +19,7 @@ func TestKeys(t *testing.T) {
 		{UsersKey(tn), "crm:{acme}:users"},
 		{TokenKey(tn, "abc"), "crm:{acme}:token:abc"},
 		{TokensKey(tn), "crm:{acme}:tokens"},
+		{SessionKey(tn, "f00d"), "crm:{acme}:session:f00d"},
 		{SaltFingerprintKey(), "crm:salt:fingerprint"},
 		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
 		{SchemaKey(tn, crm.Contacts), "crm:{acme}:schema:contacts"},

@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// The console's end-to-end tests drive a real headless Chromium against real `serve` and
+// `worker` processes on a real redis-server. With CRMFLOW_SCREENSHOTS=DIR they also save a
+// screenshot of every screen they visit in DIR (docs/screenshots holds the committed ones).
+
+// chromiumPath returns the browser the tests drive: $CRMFLOW_CHROMIUM, or chromium on PATH. With
+// none it FAILS, saying how to install it: a skipped browser suite would look green.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CRMFLOW_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the console's end-to-end tests drive a headless Chromium, and none was found on PATH: " +
+		"install it with `sudo apt-get install -y chromium` (Debian, Ubuntu) or `brew install --cask chromium` (macOS), " +
+		"or set CRMFLOW_CHROMIUM to the browser's path; .ci/run installs it when it is missing")
+	return ""
+}
+
+// browserCtx starts a fresh headless browser (its own cookies) for the test and returns its
+// context, which ends with the test or after three minutes.
+func browserCtx(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // the CI runs as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1200, 900),
+		chromedp.Flag("lang", "en-US"),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancelCtx := chromedp.NewContext(allocCtx)
+	// The first action starts the browser; its context must not carry the timeout (it would stop
+	// the browser), so the timeout goes on a context derived once the browser runs.
+	require.NoError(t, chromedp.Do(browser), "start %s", chromiumPath(t))
+	ctx, cancelTimeout := context.WithTimeout(browser, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// shot saves a full-page screenshot named name.png in $CRMFLOW_SCREENSHOTS, when it is set.
+func shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		dir := os.Getenv("CRMFLOW_SCREENSHOTS")
+		if dir == "" {
+			return nil
+		}
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg) // quality 100: a lossless PNG
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+	})
+}
+
+// until waits until the script expression is true in the page, for at most a minute.
+func until(expression string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](expression, chromedp.WithPollingTimeout(time.Minute))(ctx, tg)
+		return err
+	})
+}
+
+// eval evaluates a script expression in the page (awaiting a promise) and returns its value.
+func eval[T any](t *testing.T, ctx context.Context, expression string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "evaluate %s", expression)
+	return v
+}
+
+// run runs actions in the browser and fails the test on an error, with what the page shows.
+func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, body)
+	}
+}
+
+// text returns the text of the first element matching sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err, "read %s", sel)
+	return s
+}
+
+// signInConsole signs in at base with token through the sign-in form.
+func signInConsole(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	run(t, ctx, "sign in",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		shot("signin"),
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/objects/contacts"]`)),
+	)
+}
+
+// postFromPage makes the page POST a form to path, as a forged form would: with the session
+// cookie (same origin) and the fields of form, and returns the answer's status.
+func postFromPage(t *testing.T, ctx context.Context, path string, form map[string]string) int {
+	t.Helper()
+	js := fmt.Sprintf(`fetch(%q, {method: "POST", credentials: "same-origin", body: new URLSearchParams(%s)}).then(r => r.status)`,
+		path, mustJSON(t, form))
+	return eval[int](t, ctx, js)
+}
+
+// mustJSON encodes v as JSON, for a script.
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestConsoleEndToEnd(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t) // fail at once, before any process starts, when there is no browser
+	b := bundleOn(t, setup(t).redisURL)
+	tenant, token := b.opsTenant(t)
+	_, err := b.store.CreateUser(b.ctx, tenant, "reader@example.com", crm.Permissions{crm.PermRead}, "test")
+	require.NoError(t, err)
+	readerToken, err := b.store.CreateToken(b.ctx, tenant, "reader@example.com", nil)
+	require.NoError(t, err)
+	base := b.serveWithWorker(t)
+	contacts := base + "/crm/v3/objects/contacts"
+	readerSees := ""
+
+	create := func(t *testing.T, props map[string]string) string {
+		t.Helper()
+		code, body := call(t, http.MethodPost, contacts, token, map[string]any{"properties": props})
+		require.Equal(t, http.StatusCreated, code, "%v", body)
+		return body["id"].(string)
+	}
+	liveStatus := func(t *testing.T, id string) int {
+		t.Helper()
+		code, _ := call(t, http.MethodGet, contacts+"/"+id, token, nil)
+		return code
+	}
+
+	readerSees = create(t, map[string]string{"email": "readonly@example.com", "firstname": "Rut"})
+
+	t.Run("Operator", func(t *testing.T) {
+		t.Parallel()
+		one := create(t, map[string]string{"email": "one@example.com", "firstname": "Olle", "lastname": "Ettan", "lifecyclestage": "lead"})
+		company, err := b.store.CreateRecords(b.ctx, tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Ettan AB"}}}, crm.Actor{User: opsUser})
+		require.NoError(t, err)
+		require.NoError(t, b.store.Associate(b.ctx, tenant, crm.AssociationRef{Type: crm.Contacts, ID: crm.RecordID(one)},
+			crm.AssociationRef{Type: crm.Companies, ID: company[0].ID}))
+		var bulk []string
+		for i := range 12 {
+			bulk = append(bulk, create(t, map[string]string{"email": fmt.Sprintf("sub%02d@bulk.example", i), "firstname": fmt.Sprintf("Sub %d", i),
+				"lifecyclestage": "subscriber"}))
+		}
+		for i := range 20 {
+			create(t, map[string]string{"email": fmt.Sprintf("lead%02d@example.com", i), "firstname": fmt.Sprintf("Lead %d", i), "lifecyclestage": "lead"})
+		}
+
+		ctx := browserCtx(t)
+		signInConsole(t, ctx, base, token)
+		run(t, ctx, "home", shot("home"))
+
+		// The index: a page of 25, paging, select all on the page, then "select all N".
+		run(t, ctx, "index",
+			chromedp.Navigate(base+"/console/objects/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#next")),
+			shot("index"),
+			chromedp.Click(chromedp.CSS("#selectpage")),
+			chromedp.WaitVisible(chromedp.CSS("#selectall-n")),
+			shot("index-selected"),
+			chromedp.Click(chromedp.CSS("#selectall-n")),
+			chromedp.Click(chromedp.CSS("#delete-selected")),
+			chromedp.WaitVisible(chromedp.CSS("#count")),
+		)
+		require.Contains(t, text(t, ctx, "main"), "Type 34 to confirm", "every live contact: 33 here and the reader's")
+
+		// Delete one record from its page: Actions → Delete → the recycle bin.
+		run(t, ctx, "record",
+			chromedp.Navigate(base+"/console/objects/contacts/"+one),
+			chromedp.WaitVisible(chromedp.CSS("#record-delete")),
+			shot("record"),
+		)
+		require.Contains(t, text(t, ctx, "main"), "Companies: "+string(company[0].ID))
+		run(t, ctx, "delete one",
+			chromedp.Click(chromedp.CSS("#record-delete")),
+			chromedp.WaitVisible(chromedp.CSS("#delete-bin")),
+			shot("record-delete"),
+			chromedp.Click(chromedp.CSS("#delete-bin")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")),
+		)
+		require.Contains(t, text(t, ctx, ".flash"), "1 record moved to the recycle bin")
+		require.Equal(t, http.StatusNotFound, liveStatus(t, one))
+
+		// Bulk delete by filter: a wrong typed count is refused, the right one runs a job whose
+		// progress the page follows to the end.
+		run(t, ctx, "filter",
+			chromedp.Navigate(base+"/console/objects/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#filter")),
+			chromedp.SendKeys(chromedp.CSS("#filter"), `lifecyclestage == "subscriber"`),
+			chromedp.Submit(chromedp.CSS("#filter")),
+			chromedp.WaitVisible(chromedp.CSS("#delete-all")),
+			shot("index-filtered"),
+		)
+		require.Contains(t, text(t, ctx, "#total"), "12 records match")
+		run(t, ctx, "confirm wrong",
+			chromedp.Click(chromedp.CSS("#delete-all")),
+			chromedp.WaitVisible(chromedp.CSS("#count")),
+			shot("bulk-confirm"),
+			chromedp.SendKeys(chromedp.CSS("#count"), "11"),
+			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			chromedp.WaitVisible(chromedp.CSS("#confirm-error")),
+			shot("bulk-confirm-wrong"),
+		)
+		require.Contains(t, text(t, ctx, "#confirm-error"), "You typed “11”, but 12 records are selected")
+		for _, id := range bulk {
+			require.Equal(t, http.StatusOK, liveStatus(t, id), "a wrong count deletes nothing")
+		}
+		run(t, ctx, "confirm right",
+			chromedp.Clear(chromedp.CSS("#count")),
+			chromedp.SendKeys(chromedp.CSS("#count"), "12"),
+			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			chromedp.WaitVisible(chromedp.CSS("#job-status")),
+			until(`document.getElementById("job-status").dataset.status === "COMPLETE"`),
+			shot("job"),
+		)
+		require.Equal(t, "12 of 12 deleted", text(t, ctx, "#job-progress"))
+		for _, id := range bulk {
+			require.Equal(t, http.StatusNotFound, liveStatus(t, id))
+		}
+
+		// The members of a list: typed count, job, the list stays.
+		var members []crm.RecordID
+		for i := range 3 {
+			members = append(members, crm.RecordID(create(t, map[string]string{"email": fmt.Sprintf("member%d@list.example", i)})))
+		}
+		l, err := b.store.CreateList(b.ctx, tenant, "Churned 2025", crm.Contacts)
+		require.NoError(t, err)
+		_, _, err = b.store.AddListMembers(b.ctx, tenant, l.ID, members)
+		require.NoError(t, err)
+		run(t, ctx, "lists",
+			chromedp.Navigate(base+"/console/lists"),
+			chromedp.WaitVisible(chromedp.CSS("#delete-members-"+string(l.ID))),
+			shot("lists"),
+			chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))),
+			chromedp.WaitVisible(chromedp.CSS("#count")),
+			shot("list-confirm"),
+			chromedp.SendKeys(chromedp.CSS("#count"), "3"),
+			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			chromedp.WaitVisible(chromedp.CSS("#job-status")),
+			until(`document.getElementById("job-status") && document.getElementById("job-status").dataset.status === "COMPLETE"`),
+		)
+		for _, id := range members {
+			require.Equal(t, http.StatusNotFound, liveStatus(t, string(id)))
+		}
+		code, _ := call(t, http.MethodGet, base+"/crm/v3/lists/"+string(l.ID), token, nil)
+		require.Equal(t, http.StatusOK, code, "deleting a list's members keeps the list")
+
+		// Restore from the bin: the contact whose email is now taken is refused, naming the
+		// blocking contact with a link to it.
+		twin := create(t, map[string]string{"email": "twin@example.com", "firstname": "Old twin"})
+		code, _ = call(t, http.MethodDelete, contacts+"/"+twin, token, nil)
+		require.Equal(t, http.StatusNoContent, code)
+		blocker := create(t, map[string]string{"email": "twin@example.com", "firstname": "New twin"})
+		run(t, ctx, "bin",
+			chromedp.Navigate(base+"/console/bin/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#restore")),
+			shot("bin"),
+			chromedp.Click(chromedp.CSS(`input.pick[value="`+twin+`"]`)),
+			chromedp.Click(chromedp.CSS(`input.pick[value="`+one+`"]`)),
+			chromedp.Click(chromedp.CSS("#restore")),
+			chromedp.WaitVisible(chromedp.CSS("#restore-failures")),
+			shot("bin-conflict"),
+		)
+		require.Contains(t, text(t, ctx, "#restore-failures"), "twin@example.com")
+		require.Contains(t, text(t, ctx, ".flash"), "1 records restored")
+		href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#restore-failures a.blocking"), "href"))
+		require.NoError(t, err)
+		require.Equal(t, "/console/objects/contacts/"+blocker, href.Value)
+		require.Equal(t, http.StatusOK, liveStatus(t, one), "the other record came back")
+		require.Equal(t, http.StatusNotFound, liveStatus(t, twin))
+
+		// A permanent delete, its consequences spelled out, confirmed by typing the email; the
+		// confirmation mail reaches the outbox (this worker has no SMTP server).
+		gone := create(t, map[string]string{"email": "forget.me@privacy.example", "firstname": "Forget"})
+		run(t, ctx, "permanent",
+			chromedp.Navigate(base+"/console/objects/contacts/"+gone+"/delete"),
+			chromedp.WaitVisible(chromedp.CSS("#delete-permanent")),
+			shot("record-delete-permanent"),
+			chromedp.SendKeys(chromedp.CSS("#confirm"), "forget.me@privacy.example"),
+			chromedp.Click(chromedp.CSS("#delete-permanent")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")),
+		)
+		require.Contains(t, text(t, ctx, ".flash"), "deleted permanently")
+		require.Equal(t, http.StatusNotFound, liveStatus(t, gone))
+		code, _ = call(t, http.MethodGet, contacts+"/"+gone+"?archived=true", token, nil)
+		require.Equal(t, http.StatusNotFound, code, "a permanent delete never enters the bin")
+		require.Eventually(t, func() bool {
+			mails, err := b.store.Outbox(b.ctx, tenant, 20)
+			return err == nil && slices.ContainsFunc(mails, func(m crm.Mail) bool {
+				return m.Kind == crm.MailKindPermanentDelete && m.To == opsUser
+			})
+		}, time.Minute, 50*time.Millisecond, "the confirmation mail reaches the outbox")
+
+		// A POST without the CSRF token is refused and changes nothing.
+		victim := create(t, map[string]string{"email": "victim@example.com"})
+		require.Equal(t, http.StatusForbidden, postFromPage(t, ctx, "/console/objects/contacts/"+victim+"/delete", map[string]string{"mode": "bin"}))
+		require.Equal(t, http.StatusOK, liveStatus(t, victim))
+
+		// A narrow screen.
+		run(t, ctx, "narrow",
+			chromedp.EmulateViewport(390, 844),
+			chromedp.Navigate(base+"/console/objects/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#filter")),
+			shot("index-narrow"),
+			chromedp.EmulateViewport(1200, 900),
+		)
+
+		// Sign out ends the session.
+		run(t, ctx, "sign out",
+			chromedp.Click(chromedp.CSS(`form[action="/console/signout"] button`)),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.Navigate(base+"/console/objects/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+		)
+	})
+
+	t.Run("ReaderInSwedish", func(t *testing.T) {
+		t.Parallel()
+		id := readerSees
+		ctx := browserCtx(t)
+		signInConsole(t, ctx, base, readerToken)
+
+		// The language switch: Swedish pages.
+		run(t, ctx, "svenska",
+			chromedp.Click(chromedp.CSS(`a[hreflang="sv"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
+			chromedp.Navigate(base+"/console/objects/contacts"),
+			chromedp.WaitVisible(chromedp.CSS("#filter")),
+			shot("index-sv"),
+		)
+		require.Contains(t, text(t, ctx, "h1"), "Kontakter")
+
+		// A read-only user sees no delete control, and a forged POST (with the session's own
+		// CSRF token) is refused by the API's permission check.
+		require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("#delete-selected, #delete-all, input.pick").length`))
+		run(t, ctx, "record",
+			chromedp.Navigate(base+"/console/objects/contacts/"+id),
+			chromedp.WaitVisible(chromedp.CSS("#props-h")),
+			shot("record-readonly-sv"),
+		)
+		require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("#record-delete").length`))
+		csrf := eval[string](t, ctx, `document.querySelector('input[name="csrf"]').value`)
+		require.NotEmpty(t, csrf)
+		require.Equal(t, http.StatusForbidden, postFromPage(t, ctx, "/console/objects/contacts/"+id+"/delete",
+			map[string]string{"mode": "bin", "csrf": csrf}))
+		require.Equal(t, http.StatusOK, liveStatus(t, id))
+		run(t, ctx, "forged page",
+			chromedp.Navigate(base+"/console/objects/contacts/"+id+"/delete"),
+			chromedp.WaitVisible(chromedp.CSS("#delete-bin")),
+			chromedp.Click(chromedp.CSS("#delete-bin")),
+			chromedp.WaitVisible(chromedp.CSS(".error")),
+			shot("forbidden-sv"),
+		)
+		require.Contains(t, strings.ToLower(text(t, ctx, ".error")), "delete")
+		require.Equal(t, http.StatusOK, liveStatus(t, id))
+	})
+}

@@ -1,0 +1,81 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// APIError is an answer of the API that refused a request the console made on a user's behalf:
+// its status and its error body. The console shows its message as the API wrote it.
+type APIError struct {
+	Status   int    `json:"-"`
+	Message  string `json:"message"`
+	Category string `json:"category"`
+}
+
+// Error implements error.
+func (e *APIError) Error() string { return fmt.Sprintf("api answered %d: %s", e.Status, e.Message) }
+
+// bufferedResponse is the http.ResponseWriter an in-process API call writes to.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+// call makes one request to the API in process, as the user of sess: method and path (with its
+// query), in encoded as the JSON body when non-nil. A 2xx answer is decoded into out (when non-nil
+// and the answer has a body) and its status returned; any other answer is an *APIError. The
+// request carries the user's token in its Authorization header only, like any client's.
+func (c *Console) call(r *http.Request, sess *session, method, path string, in, out any) (int, error) {
+	var body bytes.Buffer
+	if in != nil {
+		if err := json.NewEncoder(&body).Encode(in); err != nil {
+			return 0, fmt.Errorf("encode the request to %s: %w", path, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, path, &body)
+	if err != nil {
+		return 0, fmt.Errorf("build the request to %s: %w", path, err)
+	}
+	req.RemoteAddr = r.RemoteAddr
+	req.Header.Set("Authorization", "Bearer "+sess.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res := &bufferedResponse{header: http.Header{}}
+	c.api.ServeHTTP(res, req)
+	if res.status == 0 {
+		res.status = http.StatusOK
+	}
+	if res.status < 200 || res.status > 299 {
+		apiErr := &APIError{Status: res.status}
+		if json.Unmarshal(res.body.Bytes(), apiErr) != nil || apiErr.Message == "" {
+			apiErr.Message = http.StatusText(res.status)
+		}
+		return res.status, apiErr
+	}
+	if out != nil && res.body.Len() > 0 {
+		if err := json.Unmarshal(res.body.Bytes(), out); err != nil {
+			return res.status, fmt.Errorf("decode the answer of %s %s: %w", method, path, err)
+		}
+	}
+	return res.status, nil
+}

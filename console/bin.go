@@ -1,0 +1,304 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// binRow is one record of the recycle bin.
+type binRow struct {
+	ID, Name, By, When, How, Until string
+	Expired                        bool
+}
+
+// binPage is the data of a recycle bin page.
+type binPage struct {
+	view
+	Type       string
+	Rows       []binRow
+	Next       string
+	By, Via    string
+	Vias       []string
+	CanRestore bool
+	Failures   []restoreFailure
+}
+
+// restoreFailure is one record a restore could not bring back, and the record that blocks it.
+type restoreFailure struct {
+	Message    string
+	BlockingID string
+}
+
+// binVias are the ways a record enters the bin (the API's archivedVia), for the filter.
+var binVias = []string{"api", "bulk", "list", "workflow"}
+
+// bin serves GET /console/bin/{type}?by=&via=&after=: who deleted each record, when, how, and
+// until when it can be restored; the filters narrow the page shown.
+func (c *Console) bin(q *request) error {
+	p, err := c.binPage(q)
+	if err != nil {
+		return err
+	}
+	c.render(q.w, q.r, http.StatusOK, "bin", p)
+	return nil
+}
+
+func (c *Console) binPage(q *request) (binPage, error) {
+	t := objectType(q)
+	qs := q.r.URL.Query()
+	p := binPage{view: q.view("bin.title"), Type: t, By: strings.TrimSpace(qs.Get("by")), Via: qs.Get("via"), Vias: binVias,
+		CanRestore: q.can(crm.PermRestore)}
+	p.Title = q.tr.T("type."+t) + " · " + p.Title
+	path := "/crm/v3/objects/" + url.PathEscape(t) + "?archived=true&limit=100"
+	if after := qs.Get("after"); after != "" {
+		path += "&after=" + url.QueryEscape(after)
+	}
+	var page recordPage
+	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &page); err != nil {
+		return p, err
+	}
+	now := c.cfg.Clock.Now()
+	for _, r := range page.Results {
+		by := r.ArchivedActor
+		if by == "" {
+			by = r.ArchivedBy
+		}
+		if p.By != "" && !strings.Contains(strings.ToLower(by), strings.ToLower(p.By)) {
+			continue
+		}
+		if p.Via != "" && r.ArchivedVia != p.Via {
+			continue
+		}
+		how := q.tr.T("via." + r.ArchivedVia)
+		if r.ArchivedRef != "" {
+			how += " " + r.ArchivedRef
+		}
+		row := binRow{ID: r.ID, Name: displayName(r.Properties), By: by, When: shortTime(r.ArchivedAt), How: how}
+		if at, err := time.Parse(time.RFC3339Nano, r.ArchivedAt); err == nil {
+			until := at.Add(c.cfg.Retention)
+			row.Until, row.Expired = until.UTC().Format("2006-01-02 15:04"), !now.Before(until)
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	p.Next = page.after()
+	return p, nil
+}
+
+// restore serves POST /console/bin/{type}/restore: it restores the records checked. When some
+// cannot come back (an email now taken, past the retention period), the bin shows why, with a
+// link to the record that blocks each.
+func (c *Console) restore(q *request) error {
+	t := objectType(q)
+	var inputs []map[string]string
+	for _, id := range q.r.PostForm["id"] {
+		inputs = append(inputs, map[string]string{"id": id})
+	}
+	if len(inputs) == 0 {
+		redirect(q, "/console/bin/"+url.PathEscape(t), "noneselected", 0)
+		return nil
+	}
+	var res struct {
+		Results []recordJSON `json:"results"`
+		Errors  []struct {
+			Message string              `json:"message"`
+			Context map[string][]string `json:"context"`
+		} `json:"errors"`
+	}
+	status, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/objects/"+url.PathEscape(t)+"/batch/restore",
+		map[string]any{"inputs": inputs}, &res)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusMultiStatus {
+		redirect(q, "/console/bin/"+url.PathEscape(t), "restored", len(res.Results))
+		return nil
+	}
+	p, err := c.binPage(q)
+	if err != nil {
+		return err
+	}
+	p.Flash = q.tr.T("flash.restored", len(res.Results))
+	for _, e := range res.Errors {
+		f := restoreFailure{Message: e.Message}
+		if b := e.Context["blockingId"]; len(b) > 0 {
+			f.BlockingID = b[0]
+		}
+		p.Failures = append(p.Failures, f)
+	}
+	c.render(q.w, q.r, http.StatusConflict, "bin", p)
+	return nil
+}
+
+// jobJSON is a bulk job as the API returns it.
+type jobJSON struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	ObjectType   string `json:"objectType"`
+	ConfirmCount int64  `json:"confirmCount"`
+	Total        int64  `json:"total"`
+	Done         int64  `json:"done"`
+	Skipped      int64  `json:"skipped"`
+	Protected    int64  `json:"protected"`
+	Selection    string `json:"selection"`
+	RequestedBy  string `json:"requestedBy"`
+	CreatedAt    string `json:"createdAt"`
+	CompletedAt  string `json:"completedAt"`
+	Refusal      *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"refusal"`
+}
+
+// jobPage is the data of a job's page.
+type jobPage struct {
+	view
+	Job jobJSON
+}
+
+// job serves GET /console/jobs/{id}: the job's progress, which the page's script keeps live by
+// polling its status.
+func (c *Console) job(q *request) error {
+	var j jobJSON
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(q.r.PathValue("id")), nil, &j); err != nil {
+		return err
+	}
+	c.render(q.w, q.r, http.StatusOK, "job", jobPage{view: q.view("job.title"), Job: j})
+	return nil
+}
+
+// jobStatus serves GET /console/jobs/{id}/status: the job's progress as JSON, with its state
+// already in the page's language, for the live progress.
+func (c *Console) jobStatus(q *request) error {
+	var j jobJSON
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(q.r.PathValue("id")), nil, &j); err != nil {
+		return err
+	}
+	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
+		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED",
+		"progress": q.tr.T("job.progress", j.Done, j.Total)}
+	if j.Refusal != nil {
+		out["refusal"] = j.Refusal.Message
+	}
+	q.w.Header().Set("Content-Type", "application/json")
+	return writeJSONTo(q.w, out)
+}
+
+// listJSON is a static list as the API returns it.
+type listJSON struct {
+	ListID     string `json:"listId"`
+	Name       string `json:"name"`
+	ObjectType string `json:"objectType"`
+	Size       int64  `json:"size"`
+}
+
+// listsPage is the data of the lists page.
+type listsPage struct {
+	view
+	Lists   []listJSON
+	CanBulk bool
+}
+
+// lists serves GET /console/lists.
+func (c *Console) lists(q *request) error {
+	var res struct {
+		Lists []listJSON `json:"lists"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/lists", nil, &res); err != nil {
+		return err
+	}
+	c.render(q.w, q.r, http.StatusOK, "lists", listsPage{view: q.view("lists.title"), Lists: res.Lists,
+		CanBulk: q.can(crm.PermDelete, crm.PermBulkDelete)})
+	return nil
+}
+
+// listDeletePage serves GET /console/lists/{id}/delete: how many members a delete would delete
+// (a dry run), and the typed count.
+func (c *Console) listDeletePage(q *request) error {
+	p, err := c.listConfirm(q)
+	if err != nil {
+		return err
+	}
+	c.render(q.w, q.r, http.StatusOK, "confirm", p)
+	return nil
+}
+
+func (c *Console) listConfirm(q *request) (confirmPage, error) {
+	id := q.r.PathValue("id")
+	var l struct {
+		List listJSON `json:"list"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/lists/"+url.PathEscape(id), nil, &l); err != nil {
+		return confirmPage{}, err
+	}
+	var dr dryRunJSON
+	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/lists/"+url.PathEscape(id)+"/records/delete",
+		map[string]any{"dryRun": true}, &dr); err != nil {
+		return confirmPage{}, err
+	}
+	p := confirmPage{view: q.view("confirm.list.title"), Type: l.List.ObjectType, Scope: "list", Filter: l.List.Name,
+		Count: dr.WouldDelete, Protected: dr.Protected, Action: "/console/lists/" + url.PathEscape(id) + "/delete", Back: "/console/lists"}
+	return p, nil
+}
+
+// listDelete serves POST /console/lists/{id}/delete: with the right typed count, a job deletes
+// the list's members (never the list); with a wrong one nothing happens.
+func (c *Console) listDelete(q *request) error {
+	p, err := c.listConfirm(q)
+	if err != nil {
+		return err
+	}
+	p.Typed = strings.TrimSpace(q.r.PostForm.Get("count"))
+	typed, perr := strconv.ParseInt(p.Typed, 10, 64)
+	if perr != nil || typed != p.Count {
+		p.Error = q.tr.T("confirm.wrong", p.Typed, p.Count)
+		c.render(q.w, q.r, http.StatusUnprocessableEntity, "confirm", p)
+		return nil
+	}
+	var job jobAccepted
+	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/lists/"+url.PathEscape(q.r.PathValue("id"))+"/records/delete",
+		map[string]any{"confirmCount": typed}, &job); err != nil {
+		return err
+	}
+	redirect(q, "/console/jobs/"+url.PathEscape(job.ID), "", 0)
+	return nil
+}
+
+// homePage is the data of the home page.
+type homePage struct {
+	view
+	Types []string
+}
+
+// home serves GET /console/: every object type, the tenant's custom ones included.
+func (c *Console) home(q *request) error {
+	var res struct {
+		Results []struct {
+			Name string `json:"name"`
+		} `json:"results"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/schemas", nil, &res); err != nil {
+		return err
+	}
+	p := homePage{view: q.view("home.title")}
+	for _, o := range crm.StandardObjectTypes {
+		p.Types = append(p.Types, string(o))
+	}
+	for _, s := range res.Results {
+		p.Types = append(p.Types, s.Name)
+	}
+	c.render(q.w, q.r, http.StatusOK, "home", p)
+	return nil
+}
+
+// typeLabel is the label of an object type: the catalog's for a standard one, else its name.
+func (v view) TypeLabel(t string) string {
+	if msg := v.T("type." + t); msg != "type."+t {
+		return msg
+	}
+	return t
+}

@@ -1,0 +1,355 @@
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// DefaultSessionTTL is the default of Config.SessionTTL.
+const DefaultSessionTTL = 8 * time.Hour
+
+// maxFormBytes bounds the body of a console form.
+const maxFormBytes = 256 << 10
+
+// Authenticator resolves an API token to its tenant and user; crm.Store implements it. The
+// console asks it on every request, so that a revoked token, an expired one or a disabled user
+// ends the session at once.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (crm.Principal, error)
+}
+
+// Config configures a Console. The zero value works.
+type Config struct {
+	// Clock tells the time of sessions. Defaults to clock.Real{}.
+	Clock clock.Clock
+	// Logger receives the console's errors (never a token, a form value or a record's content).
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+	// Retention is how long a deleted record stays restorable, to show "restorable until" in the
+	// bin; give the deployment's --retention. Defaults to crm.DefaultRetention.
+	Retention time.Duration
+	// SessionTTL is how long a session lasts from sign-in. Defaults to DefaultSessionTTL.
+	SessionTTL time.Duration
+}
+
+// Console serves the operator console under /console/. It implements http.Handler and is safe
+// for concurrent use. Build one with New.
+type Console struct {
+	api      http.Handler
+	auth     Authenticator
+	sessions crm.SessionStore
+	cfg      Config
+	mux      *http.ServeMux
+	pages    map[string]*template.Template
+}
+
+// New returns a Console that reads and writes through api (the API's handler, called in process
+// with the signed-in user's token), resolves tokens with auth and keeps sessions in sessions. A
+// nil cfg means the defaults. It returns an error for a missing dependency or a bad field of cfg.
+func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *Config) (*Console, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Retention == 0 {
+		c.Retention = crm.DefaultRetention
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	switch {
+	case api == nil || auth == nil || sessions == nil:
+		return nil, errors.New("console: New needs the api handler, an authenticator and a session store")
+	case c.Retention < 0:
+		return nil, fmt.Errorf("console: Config.Retention must be positive, got %s", c.Retention)
+	case c.SessionTTL < 0:
+		return nil, fmt.Errorf("console: Config.SessionTTL must be positive, got %s", c.SessionTTL)
+	}
+	con := &Console{api: api, auth: auth, sessions: sessions, cfg: c, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
+	if err := con.parseTemplates(); err != nil {
+		return nil, err
+	}
+	con.routes()
+	return con, nil
+}
+
+// routes registers every screen. Pages behind a session go through page, which also checks the
+// CSRF token of every POST.
+func (c *Console) routes() {
+	static, _ := fs.Sub(staticFS, "static")
+	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/signin", c.signinPage)
+	c.mux.HandleFunc("POST /console/signin", c.signin)
+	c.mux.HandleFunc("GET /console/lang", c.setLanguage)
+	c.page("POST /console/signout", c.signout)
+	c.page("GET /console/{$}", c.home)
+	c.page("GET /console/objects/{type}", c.index)
+	c.page("POST /console/objects/{type}/delete", c.confirmBulk)
+	c.page("POST /console/objects/{type}/delete/run", c.runBulk)
+	c.page("GET /console/objects/{type}/{id}", c.record)
+	c.page("GET /console/objects/{type}/{id}/delete", c.recordDeletePage)
+	c.page("POST /console/objects/{type}/{id}/delete", c.recordDelete)
+	c.page("GET /console/bin/{type}", c.bin)
+	c.page("POST /console/bin/{type}/restore", c.restore)
+	c.page("GET /console/lists", c.lists)
+	c.page("GET /console/lists/{id}/delete", c.listDeletePage)
+	c.page("POST /console/lists/{id}/delete", c.listDelete)
+	c.page("GET /console/jobs/{id}", c.job)
+	c.page("GET /console/jobs/{id}/status", c.jobStatus)
+}
+
+// ServeHTTP serves one request of the console.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	if !strings.HasPrefix(r.URL.Path, "/console/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	if _, pattern := c.mux.Handler(r); pattern == "" {
+		c.renderError(w, r, translator{pickLanguage(r)}, http.StatusNotFound, translator{pickLanguage(r)}.T("error.notfound"))
+		return
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// request is one request of a signed-in user.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	sess *session
+	p    crm.Principal
+	tr   translator
+	// retention is the deployment's (Config.Retention).
+	retention time.Duration
+}
+
+// can reports whether the user has every permission of perms.
+func (q *request) can(perms ...crm.Permission) bool {
+	for _, p := range perms {
+		if !q.p.User.Permissions.Has(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// page registers h at pattern behind a session: a request without one goes to the sign-in page
+// (a POST is refused with 403), and a POST without the session's CSRF token is refused with 403
+// before h runs, so it changes nothing.
+func (c *Console) page(pattern string, h func(q *request) error) {
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		tr := translator{pickLanguage(r)}
+		sess, err := c.openSession(r.Context(), r)
+		if err != nil {
+			c.fail(w, r, tr, err)
+			return
+		}
+		if sess == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+				return
+			}
+			c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.signedout"))
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				c.renderError(w, r, tr, http.StatusBadRequest, tr.T("error.form"))
+				return
+			}
+			if !validCSRF(r, sess.csrf) {
+				c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.csrf"))
+				return
+			}
+		}
+		p, err := c.auth.Authenticate(r.Context(), sess.token)
+		if errors.Is(err, crm.ErrUnauthenticated) {
+			_ = c.sessions.DeleteSession(r.Context(), sess.tenant, sess.id)
+			clearCookie(w, r, sessionCookie)
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/console/signin?ended=1", http.StatusSeeOther)
+				return
+			}
+			c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.signedout"))
+			return
+		}
+		if err != nil {
+			c.fail(w, r, tr, err)
+			return
+		}
+		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention}
+		if err := h(q); err != nil {
+			var apiErr *APIError
+			if errors.As(err, &apiErr) {
+				c.renderError(w, r, tr, apiErr.Status, apiErr.Message)
+				return
+			}
+			c.fail(w, r, tr, err)
+		}
+	})
+}
+
+// fail answers an unexpected error with a 500 page and logs it.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, tr translator, err error) {
+	c.cfg.Logger.ErrorContext(r.Context(), "console request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	c.renderError(w, r, tr, http.StatusInternalServerError, tr.T("error.internal"))
+}
+
+// view is what every page shows around its content.
+type view struct {
+	translator
+	Title  string
+	CSRF   string
+	User   string
+	Tenant string
+	// Here is the page's path and query, where the language switch comes back to.
+	Here  string
+	Flash string
+	// Retention is how long a deleted record stays restorable, in words.
+	Retention string
+	perms     crm.Permissions
+}
+
+// langLink is one language of the switch.
+type langLink struct {
+	Code, Label string
+	Current     bool
+}
+
+// LangLinks lists the languages of the switch, each labelled in its own language.
+func (v view) LangLinks() []langLink {
+	out := make([]langLink, len(languages))
+	for i, l := range languages {
+		out[i] = langLink{Code: l, Label: catalog[l]["lang."+l], Current: l == v.lang}
+	}
+	return out
+}
+
+// Can reports whether the user has the permission named perm: the pages show only what the user
+// may do (the API checks it again).
+func (v view) Can(perm string) bool { return v.perms.Has(crm.Permission(perm)) }
+
+// Lang is the page's language.
+func (v view) Lang() string { return v.lang }
+
+// view returns the frame of a page titled by the message key title.
+func (q *request) view(title string) view {
+	v := view{translator: q.tr, Title: q.tr.T(title), CSRF: q.sess.csrf, User: q.sess.user, Tenant: string(q.p.Tenant),
+		Here: q.r.URL.RequestURI(), perms: q.p.User.Permissions}
+	v.Retention = q.tr.T("retention.days", int(q.retention/(24*time.Hour)))
+	if q.r.Method != http.MethodGet {
+		v.Here = "/console/" // a page answering a POST: the language switch cannot come back to it with a GET
+	}
+	if key := q.r.URL.Query().Get("flash"); key != "" {
+		if _, ok := catalog["en"]["flash."+key]; ok {
+			n, _ := strconv.Atoi(q.r.URL.Query().Get("n"))
+			v.Flash = q.tr.T("flash."+key, n)
+		}
+	}
+	return v
+}
+
+// render writes page name with data and status.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	t, ok := c.pages[name]
+	if !ok {
+		panic("console: no page " + name) // programmer error: every page is parsed at New
+	}
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "render console page", slog.String("page", name), slog.String("error", err.Error()))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// errorPage is the data of the error page.
+type errorPage struct {
+	view
+	Status  int
+	Message string
+}
+
+// renderError writes the error page with status and message (escaped like everything else).
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr translator, status int, message string) {
+	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI()}
+	c.render(w, r, status, "error", errorPage{view: v, Status: status, Message: message})
+}
+
+// redirect sends the browser to path after a change (303: the next request is a GET), with the
+// flash message key flash and its count n.
+func redirect(q *request, path, flash string, n int) {
+	if flash != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "flash=" + url.QueryEscape(flash) + "&n=" + strconv.Itoa(n)
+	}
+	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+// funcs are the template functions.
+var funcs = template.FuncMap{
+	"add":        func(a, b int) int { return a + b },
+	"pathEscape": url.PathEscape,
+}
+
+// parseTemplates parses every page with the layout.
+func (c *Console) parseTemplates() error {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return fmt.Errorf("console: list templates: %w", err)
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("console: parse %s: %w", n, err)
+		}
+		c.pages[base] = t
+	}
+	return nil
+}
+
+// writeJSONTo writes v as JSON to w.
+func writeJSONTo(w http.ResponseWriter, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,437 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/console"
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// testBundle is a console and the API behind it on a real Redis, with one fresh tenant, an
+// admin ("ops", every permission) and a reader (read only).
+type testBundle struct {
+	base        string
+	store       *redisstore.Store
+	tenant      crm.TenantID
+	clock       *clock.Sim
+	token       string
+	readerToken string
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
+	require.NoError(t, err)
+	tenant := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	_, err = st.CreateUser(ctx, tenant, "ops@example.com", crm.Permissions{crm.PermRead, crm.PermWrite, crm.PermDelete,
+		crm.PermBulkDelete, crm.PermRestore, crm.PermPermanentDelete}, "test")
+	require.NoError(t, err)
+	_, err = st.CreateUser(ctx, tenant, "reader@example.com", crm.Permissions{crm.PermRead}, "test")
+	require.NoError(t, err)
+	token, err := st.CreateToken(ctx, tenant, "ops@example.com", nil)
+	require.NoError(t, err)
+	readerToken, err := st.CreateToken(ctx, tenant, "reader@example.com", nil)
+	require.NoError(t, err)
+
+	apiSrv, err := api.New(st, &api.Config{Clock: clk})
+	require.NoError(t, err)
+	con, err := console.New(apiSrv, st, st, &console.Config{Clock: clk, SessionTTL: time.Hour})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/console/", con)
+	mux.Handle("/", apiSrv)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &testBundle{base: srv.URL, store: st, tenant: tenant, clock: clk, token: token, readerToken: readerToken}
+}
+
+// browser is a client with its own cookies that does not follow redirects.
+type browser struct {
+	t      *testing.T
+	b      *testBundle
+	client *http.Client
+	lang   string
+}
+
+func (b *testBundle) browser(t *testing.T) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &browser{t: t, b: b, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// do makes one request and returns the status, the Location header and the body.
+func (br *browser) do(method, path string, form url.Values) (*http.Response, string) {
+	br.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, br.b.base+path, body)
+	require.NoError(br.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if br.lang != "" {
+		req.Header.Set("Accept-Language", br.lang)
+	}
+	resp, err := br.client.Do(req)
+	require.NoError(br.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(br.t, err)
+	return resp, string(raw)
+}
+
+func (br *browser) get(path string) (*http.Response, string) { return br.do(http.MethodGet, path, nil) }
+
+func (br *browser) post(path string, form url.Values) (*http.Response, string) {
+	return br.do(http.MethodPost, path, form)
+}
+
+var (
+	loginRE = regexp.MustCompile(`name="login" value="([^"]+)"`)
+	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// signIn signs in with token through the form and returns the sign-in answer.
+func (br *browser) signIn(token string) *http.Response {
+	br.t.Helper()
+	_, page := br.get("/console/signin")
+	m := loginRE.FindStringSubmatch(page)
+	require.NotNil(br.t, m, "the sign-in form carries its token: %s", page)
+	resp, _ := br.post("/console/signin", url.Values{"login": {m[1]}, "token": {token}})
+	return resp
+}
+
+// csrf reads the CSRF token of a signed-in page.
+func (br *browser) csrf() string {
+	br.t.Helper()
+	_, page := br.get("/console/")
+	m := csrfRE.FindStringSubmatch(page)
+	require.NotNil(br.t, m, "a signed-in page carries the CSRF token: %s", page)
+	return m[1]
+}
+
+// createContact creates a contact through the API and returns its id.
+func (b *testBundle) createContact(t *testing.T, props map[string]string) string {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"properties": props})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, b.base+"/crm/v3/objects/contacts", bytes.NewReader(raw))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		ID string `json:"id"`
+	}
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out.ID
+}
+
+// live reports whether contact id is live.
+func (b *testBundle) live(t *testing.T, id string) bool {
+	t.Helper()
+	recs, err := b.store.Records(context.Background(), b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(id)}, nil)
+	require.NoError(t, err)
+	return len(recs) == 1
+}
+
+func TestSignInAndOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	t.Run("SignedOutGoesToSignIn", func(t *testing.T) {
+		t.Parallel()
+		resp, _ := b.browser(t).get("/console/objects/contacts")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+	})
+
+	t.Run("BadToken", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		resp := br.signIn("crm_" + string(b.tenant) + "_" + strings.Repeat("0", 64))
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		resp, _ = br.get("/console/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "no session was opened")
+	})
+
+	t.Run("SignInWithoutTheFormsToken", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		resp, page := br.post("/console/signin", url.Values{"token": {b.token}})
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Contains(t, page, "security token")
+	})
+
+	t.Run("SessionCookieAndSignOut", func(t *testing.T) {
+		t.Parallel()
+		br := b.browser(t)
+		resp := br.signIn(b.token)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/console/", resp.Header.Get("Location"))
+		var session *http.Cookie
+		for _, c := range resp.Cookies() {
+			if c.Name == "crmflow_session" {
+				session = c
+			}
+		}
+		require.NotNil(t, session)
+		require.True(t, session.HttpOnly)
+		require.Equal(t, http.SameSiteStrictMode, session.SameSite)
+		require.NotContains(t, session.Value, b.token, "the cookie holds the session's secret, never the token")
+		require.NotContains(t, resp.Header.Get("Location"), b.token)
+
+		// The store keeps the token sealed only.
+		keys, err := redistest.Client(t).Keys(context.Background(), "crm:{"+string(b.tenant)+"}:session:*").Result()
+		require.NoError(t, err)
+		require.NotEmpty(t, keys)
+		for _, k := range keys {
+			h, err := redistest.Client(t).HGetAll(context.Background(), k).Result()
+			require.NoError(t, err)
+			for _, v := range h {
+				require.NotContains(t, v, b.token)
+			}
+		}
+
+		resp, page := br.get("/console/")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, page, "ops@example.com")
+		require.Contains(t, page, `href="/console/objects/contacts"`)
+
+		resp, _ = br.post("/console/signout", url.Values{"csrf": {br.csrf()}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		resp, _ = br.get("/console/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+		// The old cookie, replayed, opens nothing: the session is gone from the store.
+		replay := b.browser(t)
+		u, _ := url.Parse(b.base + "/console/")
+		replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: "crmflow_session", Value: session.Value, Path: "/console/"}})
+		resp, _ = replay.get("/console/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	})
+
+}
+
+func TestSessionExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, _ := br.get("/console/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b.clock.Advance(time.Hour)
+	resp, _ = br.get("/console/")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+}
+
+func TestRevokedTokenEndsTheSession(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.readerToken).StatusCode)
+	require.NoError(t, b.store.RevokeToken(context.Background(), b.tenant, crm.TokenID(b.readerToken), "test"))
+	resp, _ := br.get("/console/")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/signin?ended=1", resp.Header.Get("Location"))
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	id := b.createContact(t, map[string]string{"email": "csrf@example.com"})
+	path := "/console/objects/contacts/" + id + "/delete"
+
+	for name, form := range map[string]url.Values{
+		"Missing": {"mode": {"bin"}},
+		"Wrong":   {"mode": {"bin"}, "csrf": {strings.Repeat("a", 64)}},
+	} {
+		resp, page := br.post(path, form)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, name)
+		require.Contains(t, page, "Nothing was changed", name)
+		require.True(t, b.live(t, id), "%s: a refused POST changes nothing", name)
+	}
+
+	// Another session's token is no good either.
+	other := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, other.signIn(b.token).StatusCode)
+	resp, _ := br.post(path, url.Values{"mode": {"bin"}, "csrf": {other.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.True(t, b.live(t, id))
+
+	resp, _ = br.post(path, url.Values{"mode": {"bin"}, "csrf": {br.csrf()}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/objects/contacts?flash=deleted&n=1", resp.Header.Get("Location"))
+	require.False(t, b.live(t, id))
+
+	// A POST with no session at all is refused too.
+	resp, _ = b.browser(t).post(path, url.Values{"mode": {"bin"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+func TestReadOnlyUser(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.createContact(t, map[string]string{"email": "keep@example.com", "firstname": "Keep"})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.readerToken).StatusCode)
+
+	resp, page := br.get("/console/objects/contacts")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "keep@example.com")
+	require.NotContains(t, page, `id="delete-selected"`)
+	require.NotContains(t, page, `class="pick"`)
+	_, page = br.get("/console/objects/contacts/" + id)
+	require.Contains(t, page, "keep@example.com")
+	require.NotContains(t, page, `id="record-delete"`)
+
+	// A forged POST, with the session's own CSRF token, still goes through the API's check.
+	resp, page = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"bin"}, "csrf": {br.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, `needs the &#34;delete&#34; permission`)
+	require.True(t, b.live(t, id))
+	resp, _ = br.post("/console/objects/contacts/delete/run", url.Values{"scope": {"selected"}, "id": {id}, "count": {"1"}, "csrf": {br.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.True(t, b.live(t, id))
+}
+
+func TestBulkDeleteTypedCount(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, b.createContact(t, map[string]string{"email": fmt.Sprintf("bulk%d@example.com", i)}))
+	}
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+
+	resp, page := br.post("/console/objects/contacts/delete", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "Type 3 to confirm")
+
+	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids, "count": {"2"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, page, "You typed “2”, but 3 records are selected")
+	for _, id := range ids {
+		require.True(t, b.live(t, id), "a wrong count deletes nothing")
+	}
+
+	resp, _ = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids, "count": {"3"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	loc := resp.Header.Get("Location")
+	require.True(t, strings.HasPrefix(loc, "/console/jobs/"), loc)
+
+	// The job page and its status (no worker runs here: the job waits).
+	resp, page = br.get(loc)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="job-status"`)
+	resp, raw := br.get(loc + "/status")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st struct {
+		Status string `json:"status"`
+		Total  int    `json:"total"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(raw), &st))
+	require.Equal(t, 3, st.Total)
+}
+
+func TestRestoreConflictNamesTheBlockingRecord(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	old := b.createContact(t, map[string]string{"email": "twin@example.com", "firstname": "Old"})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/objects/contacts/"+old+"/delete", url.Values{"mode": {"bin"}, "csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	blocker := b.createContact(t, map[string]string{"email": "twin@example.com", "firstname": "New"})
+
+	resp, page := br.get("/console/bin/contacts")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "ops@example.com")
+	require.Contains(t, page, "2026-05-30 12:00", "restorable until: deleted at plus 90 days")
+
+	resp, page = br.post("/console/bin/contacts/restore", url.Values{"csrf": {csrf}, "id": {old}})
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Contains(t, page, "twin@example.com")
+	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
+	require.False(t, b.live(t, old))
+}
+
+func TestLanguage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	br := b.browser(t)
+	br.lang = "sv-SE,sv;q=0.9,en;q=0.5"
+	_, page := br.get("/console/signin")
+	require.Contains(t, page, `<html lang="sv">`)
+	require.Contains(t, page, "Logga in med din API-token")
+
+	br.lang = "de,en;q=0.8"
+	_, page = br.get("/console/signin")
+	require.Contains(t, page, `<html lang="en">`)
+
+	// The switch wins over the header, and goes back only to the console's own pages.
+	br.lang = "en"
+	resp, _ := br.get("/console/lang?to=sv&back=" + url.QueryEscape("/console/signin"))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+	_, page = br.get("/console/signin")
+	require.Contains(t, page, `<html lang="sv">`)
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("https://evil.example/"))
+	require.Equal(t, "/console/", resp.Header.Get("Location"))
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("//evil.example/"))
+	require.Equal(t, "/console/", resp.Header.Get("Location"))
+}
+
+func TestEscaping(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const evil = `<script>alert("x")</script>`
+	id := b.createContact(t, map[string]string{"email": "evil@example.com", "firstname": evil})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	for _, path := range []string{"/console/objects/contacts", "/console/objects/contacts/" + id,
+		"/console/objects/contacts?filter=" + url.QueryEscape(`firstname == "`+strings.ReplaceAll(evil, `"`, `\"`)+`"`)} {
+		resp, page := br.get(path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.NotContains(t, page, evil, path)
+		require.Contains(t, page, "&lt;script&gt;", path)
+		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+	}
+}

@@ -1,0 +1,29 @@
+// Package console is crmflow's operator console: server-rendered screens over the HTTP API, for
+// people who look after a tenant's records (find records, delete one or many with a typed count,
+// follow a bulk job, restore from the recycle bin, delete a list's members).
+//
+// # How it works
+//
+// The console adds no rights of its own. A user signs in with an API token; the console keeps the
+// token sealed in a session in the store (see [crm.SessionStore]) and the browser keeps only an
+// HttpOnly, SameSite=Strict cookie with the session's secret. Every screen reads and every action
+// writes through the API's own http.Handler, in process, with the user's token: the API checks
+// the permissions, the counts and the protection rules exactly as it does for any client, and the
+// console shows its refusals. The console only hides what the user may not do.
+//
+//	con, err := console.New(apiServer, store, store, &console.Config{Retention: 90 * 24 * time.Hour})
+//	mux.Handle("/console/", con)
+//
+// # Safety
+//
+// Pages are html/template, so every value is escaped; the scripts read data from the page only
+// through JSON. Every POST but the sign-in carries the session's CSRF token and is refused (403)
+// without it, before anything is read or changed; the sign-in form carries its own double-submit
+// token. No token ever appears in a URL or a log line.
+//
+// # Languages
+//
+// English and Swedish come from one message catalog (messages.go). The language is the one of the
+// crmflow_lang cookie (set by the switch in the page's header), else the best match of
+// Accept-Language, else English.
+package console

@@ -1,0 +1,163 @@
+package console
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+const (
+	// sessionCookie holds "<tenant>.<secret>": the tenant names where the session is stored, the
+	// secret (64 hex digits) is known only to the browser. The store keeps a hash of it as the
+	// session's id, and the token sealed with a key derived from it.
+	sessionCookie = "crmflow_session"
+	// loginCookie holds the double-submit token of the sign-in form.
+	loginCookie = "crmflow_login"
+	// csrfField is the name of the form field that carries the CSRF token.
+	csrfField = "csrf"
+	// cookiePath scopes the console's cookies to its pages.
+	cookiePath = "/console/"
+)
+
+// session is a signed-in user's session, opened for one request.
+type session struct {
+	tenant crm.TenantID
+	id     string // the store's id: a hash of the secret
+	token  string // the user's API token, unsealed
+	csrf   string
+	user   string
+}
+
+// newSecret returns 32 random bytes as hex.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics if the system's source does)
+	return hex.EncodeToString(b)
+}
+
+// sessionID is the store's id of the session of secret.
+func sessionID(secret string) string {
+	sum := sha256.Sum256([]byte("crmflow console session id\x00" + secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// sealKey is the key that seals the token of the session of secret.
+func sealKey(secret string) []byte {
+	sum := sha256.Sum256([]byte("crmflow console session key\x00" + secret))
+	return sum[:]
+}
+
+func newGCM(secret string) cipher.AEAD {
+	block, err := aes.NewCipher(sealKey(secret))
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err) // AES has a 16-byte block
+	}
+	return gcm
+}
+
+// seal encrypts token with the key of secret; the nonce leads the result.
+func seal(secret, token string) []byte {
+	gcm := newGCM(secret)
+	nonce := make([]byte, gcm.NonceSize())
+	_, _ = rand.Read(nonce)
+	return gcm.Seal(nonce, nonce, []byte(token), nil)
+}
+
+// unseal decrypts what seal made with the same secret.
+func unseal(secret string, sealed []byte) (string, error) {
+	gcm := newGCM(secret)
+	if len(sealed) < gcm.NonceSize() {
+		return "", errors.New("sealed token too short")
+	}
+	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+	if err != nil {
+		return "", fmt.Errorf("unseal token: %w", err)
+	}
+	return string(plain), nil
+}
+
+// parseSessionCookie splits the session cookie's value into its tenant and secret.
+func parseSessionCookie(v string) (crm.TenantID, string, bool) {
+	tenant, secret, ok := strings.Cut(v, ".")
+	if !ok || len(secret) != 64 || crm.TenantID(tenant).Validate() != nil {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(secret); err != nil {
+		return "", "", false
+	}
+	return crm.TenantID(tenant), secret, true
+}
+
+// openSession returns the session of r's cookie, or nil when there is none or it has ended. A
+// store failure is an error.
+func (c *Console) openSession(ctx context.Context, r *http.Request) (*session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	tenant, secret, ok := parseSessionCookie(ck.Value)
+	if !ok {
+		return nil, nil
+	}
+	id := sessionID(secret)
+	stored, err := c.sessions.Session(ctx, tenant, id)
+	if errors.Is(err, crm.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
+	}
+	if !c.cfg.Clock.Now().Before(stored.ExpiresAt) {
+		return nil, nil
+	}
+	token, err := unseal(secret, stored.SealedToken)
+	if err != nil {
+		return nil, nil // not this secret's session: treat as signed out
+	}
+	return &session{tenant: tenant, id: id, token: token, csrf: stored.CSRF, user: stored.User}, nil
+}
+
+// startSession stores a new session for principal p with token, and sets its cookie on w.
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, p crm.Principal, token string) error {
+	secret := newSecret()
+	now := c.cfg.Clock.Now()
+	err := c.sessions.PutSession(ctx, p.Tenant, sessionID(secret), crm.Session{
+		User: p.User.Email, SealedToken: seal(secret, token), CSRF: newSecret(),
+		CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL),
+	})
+	if err != nil {
+		return fmt.Errorf("start session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: string(p.Tenant) + "." + secret, Path: cookiePath,
+		MaxAge: int(c.cfg.SessionTTL / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+	return nil
+}
+
+// clearCookie removes cookie name from the browser.
+func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: cookiePath, MaxAge: -1,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+}
+
+// validCSRF reports whether the form of r carries want. r's form must be parsed.
+func validCSRF(r *http.Request, want string) bool {
+	got := r.PostForm.Get(csrfField)
+	return want != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
