@@ -87,6 +87,55 @@ func TestWorkflowBackfillWhoseRunnerDiedIsContinued(t *testing.T) {
 	require.EqualValues(t, matched, bf.Enrolled, "the dead runner's enrollments are counted, once")
 }
 
+// TestWorkflowSweepStopsTheBackfillOfAPausedWorkflowWhoseRunnerDied: the workflow paused (its
+// blast-radius limit, say) after its backfill's runner died. No task continues the backfill of a
+// paused workflow, so the sweep marks it stopped once no runner holds it, and leaves it while one
+// does (that runner stops it at its next batch).
+func TestWorkflowSweepStopsTheBackfillOfAPausedWorkflowWhoseRunnerDied(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	in := make([]crm.RecordInput, 120)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "c" + strconv.Itoa(i), "email_bounced": "true"}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.drain(t)
+	f := b.activate(t, "clean-bounced-contacts", cleanBounced)
+	ok, err := b.store.LeaseBackfill(b.ctx, b.tenant, f.Name, "dead-runner", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	dead := crm.Backfill{Revision: f.ActiveRevision, State: crm.BackfillRunning, Total: 120, Done: 50, After: string(recs[49].ID),
+		Prev: string(recs[49].ID), ActivatedAt: f.ActivatedAt, StartedAt: b.clock.Now()}
+	ok, err = b.store.AdvanceBackfill(b.ctx, b.tenant, f.Name, "dead-runner", dead)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = b.store.PauseFlow(b.ctx, b.tenant, f.Name, &crm.PauseOpts{Reason: "the blast-radius limit was reached"})
+	require.NoError(t, err)
+	sweep := func() crm.Backfill {
+		t.Helper()
+		b.clock.Advance(time.Second) // a new tick
+		_, err := b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+		require.NoError(t, err)
+		b.runTasks(t)
+		bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+		require.NoError(t, err)
+		return bf
+	}
+
+	bf := sweep()
+	require.Equal(t, crm.BackfillRunning, bf.State, "left to its runner while its lease holds")
+
+	require.NoError(t, b.store.ReleaseBackfill(b.ctx, b.tenant, f.Name, "dead-runner")) // as its running out would
+	bf = sweep()
+	require.Equal(t, crm.BackfillStopped, bf.State)
+	require.EqualValues(t, 50, bf.Done, "its progress is kept")
+	require.EqualValues(t, 120, bf.Total)
+	for i, r := range recs[50:] {
+		require.Empty(t, b.history(t, f.Name, r.ID), "contact %d: not looked at by a paused workflow", 50+i)
+	}
+}
+
 // TestWorkflowSweepEnqueuesAgainWhatItsEarlierTaskLeft: a workflow sweep's steps task that never
 // ran (its worker killed while it held it) holds its records back for the rest of the sweep grace
 // period at most; the first sweep of the next period enqueues them again, and the step runs once.

@@ -59,6 +59,9 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 		}
 		for _, f := range flows {
 			if f.State != crm.FlowActive {
+				if err := w.sweepStoppedBackfill(ctx, tenant, f); err != nil {
+					errs = append(errs, fmt.Errorf("tenant %s, workflow %s backfill: %w", tenant, f.Name, err))
+				}
 				continue
 			}
 			n, e, err := w.sweepFlow(ctx, tenant, f, asOf)
@@ -148,4 +151,32 @@ func (w *Worker) sweepBackfill(ctx context.Context, t crm.TenantID, f crm.Flow, 
 		return 0, err
 	}
 	return 1, nil
+}
+
+// sweepStoppedBackfill marks stopped the backfill of a workflow that is no longer active when it
+// still reads running and no runner holds it: its runner died before it saw the pause (a
+// blast-radius limit's, say), and no task continues the backfill of a paused workflow, so it would
+// read running for ever. A live runner stops it itself at its next batch.
+func (w *Worker) sweepStoppedBackfill(ctx context.Context, t crm.TenantID, f crm.Flow) error {
+	bf, ok, err := w.store.Backfill(ctx, t, f.Name)
+	if err != nil || !ok || bf.State != crm.BackfillRunning {
+		return err
+	}
+	owner := runnerID()
+	leased, err := w.store.LeaseBackfill(ctx, t, f.Name, owner, w.cfg.JobLease)
+	if err != nil || !leased {
+		return err
+	}
+	defer func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), t, f.Name, owner) }()
+	// Read again under the lease: a runner may have moved it on, or finished it, meanwhile.
+	if bf, ok, err = w.store.Backfill(ctx, t, f.Name); err != nil || !ok || bf.State != crm.BackfillRunning {
+		return err
+	}
+	bf.State = crm.BackfillStopped
+	if err := w.store.SetBackfill(ctx, t, f.Name, bf); err != nil {
+		return err
+	}
+	w.log.Info("backfill of a workflow no longer active marked stopped: its runner had stopped", "tenant_id", t,
+		"workflow_id", f.Name, "state", f.State, "done", bf.Done, "total", bf.Total)
+	return nil
 }

@@ -529,8 +529,12 @@ func (a *app) waitBackfill(ctx context.Context, c *apiClient, f flowView, before
 				return err
 			case "STOPPED":
 				show.finish()
-				return fmt.Errorf("the enrollment of the existing %s of workflow %s STOPPED after %d of %d (%d enrolled): "+
-					"the workflow was paused or another revision activated", f.ObjectType, f.Name, bf.Done, bf.Total, bf.Enrolled)
+				why := "the workflow was paused or another revision activated"
+				if d.State == "PAUSED" && d.PausedReason != "" {
+					why = "the workflow paused itself: " + oneLine(d.PausedReason)
+				}
+				return fmt.Errorf("the enrollment of the existing %s of workflow %s STOPPED after %d of %d (%d enrolled): %s",
+					f.ObjectType, f.Name, bf.Done, bf.Total, bf.Enrolled, why)
 			}
 		case errors.Is(err, errUnreachable) || isServerError(err):
 			failures++
