@@ -225,7 +225,9 @@ func matrixRows() []matrixRow {
 		{name: "GetOperation", pattern: "GET /crm/v3/operations/{operationId}", needs: read,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/operations/" + f.op} }, ok: 200, other: 404, readOnly: true},
 		{name: "UndoOperation", pattern: "POST /crm/v3/operations/{operationId}/undo", needs: []crm.Permission{crm.PermRestore},
-			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/operations/" + f.op + "/undo"} },
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{path: "/crm/v3/operations/" + f.op + "/undo"}
+			},
 			ok: 202, other: 404, enqueues: enqueuesJob},
 
 		// Protection rules.
