@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -91,4 +92,50 @@ func testRestoreRefusedWhenEmailTaken(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, []crm.RecordID{fine.ID}, res.Restored)
 	require.Len(t, res.Failed, 1)
+}
+
+// testRestoreInOneCallKeepsEmailsAndIndexes restores in one call two binned contacts that had the
+// same email at different times: the first one restored gets it back and the second is refused,
+// naming the first. The restored contact is found again by its email and by the time of its restore.
+func testRestoreInOneCallKeepsEmailsAndIndexes(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	first := b.contact(t, map[string]string{"email": "same@example.com", "lifecyclestage": "lead"})
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{first.ID}, crm.Actor{})
+	require.NoError(t, err)
+	second := b.contact(t, map[string]string{"email": "SAME@example.com", "lifecyclestage": "lead"})
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{second.ID}, crm.Actor{})
+	require.NoError(t, err)
+
+	b.clock.Advance(time.Hour)
+	res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{first.ID, second.ID}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{first.ID}, res.Restored)
+	require.Len(t, res.Failed, 1)
+	require.Equal(t, second.ID, res.Failed[0].ID)
+	var ce *crm.EmailConflictError
+	require.ErrorAs(t, res.Failed[0].Err, &ce)
+	require.Equal(t, first.ID, ce.BlockingID, "the contact restored earlier in the call holds the email")
+
+	id, err := b.store.ContactByEmail(ctx, b.tenant, "same@example.com")
+	require.NoError(t, err)
+	require.Equal(t, first.ID, id)
+	search := func(f crm.SearchFilter) []crm.RecordID {
+		t.Helper()
+		out, err := b.store.Search(ctx, b.tenant, crm.Contacts, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{f}}})
+		require.NoError(t, err)
+		var ids []crm.RecordID
+		for _, r := range out.Records {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	require.Equal(t, []crm.RecordID{first.ID}, search(crm.SearchFilter{PropertyName: "lifecyclestage", Operator: crm.OpEQ, Value: "lead", HasValue: true}))
+	restoredAt := crm.FormatDatetime(b.clock.Now().Add(-time.Second))
+	require.Equal(t, []crm.RecordID{first.ID}, search(crm.SearchFilter{PropertyName: "lastmodifieddate", Operator: crm.OpGT, Value: restoredAt, HasValue: true}),
+		"the restore is the contact's last modification")
+	n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the refused contact stays in the bin")
 }

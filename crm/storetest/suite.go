@@ -47,6 +47,7 @@ var tests = []struct {
 	{"BackfillLease", testBackfillLease},
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
+	{"RestoreInOneCallKeepsEmailsAndIndexes", testRestoreInOneCallKeepsEmailsAndIndexes},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},

@@ -1,5 +1,6 @@
--- Brings records back from their type's bin. The records restored get one audit entry and their
--- change marks together, at the end.
+-- Brings records back from their type's bin. Each record is read once (one HMGET of its bin hash)
+-- and moved with RENAME, HDEL and HSET; the indexes it joins or leaves (live, bin, operation, email,
+-- search), its change marks and the one audit entry of the call are written together, at the end.
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- KEYS[2] -> crm:{<tenant>}:trash:<type>
 -- KEYS[3] -> crm:{<tenant>}:binids:<type>
@@ -64,77 +65,111 @@ if undo then
   if not j[1] or j[1] == 'done' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
 end
 local first = 20
+-- Which records have associations kept in the bin, for all ids at once.
+local ids = {}
+for i = first, #ARGV do ids[#ids+1] = ARGV[i] end
+local hasassoc = {}
+each_chunk(ids, function(c)
+  for j, m in ipairs(redis.call('SMISMEMBER', KEYS[8], unpack(c))) do
+    if m == 1 then hasassoc[c[j]] = true end
+  end
+end)
+-- One read of each bin record: its deletion fields, its emails and its indexed fields.
+local head = {'_deleted_at', '_deleted_operation', 'email', 'additional_emails'}
+local fields = {}
+for _, f in ipairs(head) do fields[#fields+1] = f end
+for _, f in ipairs(spec.fields) do fields[#fields+1] = f end
+-- The index writes of the records restored, made once for the call at the end.
+local byop, live, gone, emails_set = {}, {}, {}, {}
+local bydays, eclaimed = {}, {}
 for i = first, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
   local k = 4 * (i - first) + 10
   local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
-  if redis.call('EXISTS', bin) == 0 and redis.call('HGET', rec, '_restored_op') == ARGV[12] then
-    out[#out+1] = {'ok', id}
-  elseif redis.call('EXISTS', bin) == 0 or redis.call('EXISTS', rec) == 1 or
-    (undo and redis.call('HGET', bin, '_deleted_operation') ~= ARGV[19]) then
+  local got = redis.call('HMGET', bin, unpack(fields))
+  local deleted, operation = got[1], got[2]
+  if not deleted then
+    -- Not in the bin: restored by this very call before (a retry), or never there.
+    if redis.call('HGET', rec, '_restored_op') == ARGV[12] then out[#out+1] = {'ok', id} else out[#out+1] = {'missing', id} end
+  elseif redis.call('EXISTS', rec) == 1 or (undo and operation ~= ARGV[19]) then
     out[#out+1] = {'missing', id}
-  elseif tonumber(redis.call('HGET', bin, '_deleted_at') or '0') <= horizon then
-    out[#out+1] = {'expired', id, redis.call('HGET', bin, '_deleted_at') or '0'}
+  elseif tonumber(deleted) <= horizon then
+    out[#out+1] = {'expired', id, deleted}
   else
-    local deleted = redis.call('HGET', bin, '_deleted_at') or '0'
+    local vals = {}
+    for j = 5, #fields do
+      if got[j] then vals[fields[j]] = got[j] end
+    end
     local emails = {}
     local blocked = nil
     if otype == 'contacts' then
-      local cur = redis.call('HMGET', bin, 'email', 'additional_emails')
-      emails = split_emails(cur[1] or '', cur[2] or '')
+      emails = split_emails(got[3] or '', got[4] or '')
       for _, e in ipairs(emails) do
-        local owner = redis.call('HGET', KEYS[4], e)
+        local owner = eclaimed[e] or redis.call('HGET', KEYS[4], e)
         if owner and owner ~= id then blocked = {'conflict', id, e, owner}; break end
       end
     end
     if not blocked and #spec.uq > 0 then
-      local taken = uq_check(spec, id, ix_fields(spec, bin), uclaimed)
+      local taken = uq_check(spec, id, vals, uclaimed)
       if taken then blocked = {'unique', id, taken[2], taken[3], taken[4]} end
     end
     if blocked then
       out[#out+1] = blocked
     else
-      local operation = redis.call('HGET', bin, '_deleted_operation')
-      if operation then redis.call('ZREM', ARGV[16] .. operation .. ':bin', id) end
+      if operation then
+        local l = byop[operation]
+        if not l then l = {}; byop[operation] = l end
+        l[#l+1] = id
+      end
       redis.call('RENAME', bin, rec)
       redis.call('HDEL', rec, '_deleted_at', '_deleted_by', '_deleted_via', '_deleted_ref', '_deleted_op', '_deleted_rev',
         '_deleted_operation')
       redis.call('HSET', rec, '_updated', now, '_restored_op', ARGV[12])
-      ix_record(ix, spec, id, ix_fields(spec, rec), true)
-      redis.call('ZADD', KEYS[1], id, id)
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[3], id)
-      local rids = {}
-      for _, e in ipairs(emails) do
-        redis.call('HSET', KEYS[4], e, id)
-        rids[#rids+1] = id
-      end
+      vals['_updated'] = now -- as just written, for the index of the last modification
+      ix_record(ix, spec, id, vals, true)
+      live[#live+1] = id; live[#live+1] = id
+      gone[#gone+1] = id
       if #emails > 0 then
-        local day = math.floor(tonumber(deleted) / 86400000)
-        bin_emails_remove(ARGV[14] .. string.format('%d', day), emails, rids)
-      end
-      for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
-        if redis.call('EXISTS', ARGV[7] .. other) == 1 then
-          redis.call('SADD', assoc, other)
-          redis.call('SADD', ARGV[9] .. other, me)
-          redis.call('HSET', ARGV[7] .. other, '_assoc', '1')
-          redis.call('HSET', rec, '_assoc', '1')
-        elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
-          -- The other side is in the bin too: its own restore links the two again.
-          redis.call('SADD', ARGV[10] .. other, me)
-          local ot, oid = string.match(other, '^([^:]+):(.+)$')
-          redis.call('SADD', ARGV[11] .. ot, oid)
+        local dk = ARGV[14] .. string.format('%d', math.floor(tonumber(deleted) / 86400000))
+        local d = bydays[dk]
+        if not d then d = {es = {}, rids = {}}; bydays[dk] = d end
+        for _, e in ipairs(emails) do
+          eclaimed[e] = id
+          emails_set[#emails_set+1] = e; emails_set[#emails_set+1] = id
+          d.es[#d.es+1] = e; d.rids[#d.rids+1] = id
         end
       end
-      redis.call('DEL', binassoc)
-      redis.call('SREM', KEYS[8], id)
+      if hasassoc[id] then
+        for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
+          if redis.call('EXISTS', ARGV[7] .. other) == 1 then
+            redis.call('SADD', assoc, other)
+            redis.call('SADD', ARGV[9] .. other, me)
+            redis.call('HSET', ARGV[7] .. other, '_assoc', '1')
+            redis.call('HSET', rec, '_assoc', '1')
+          elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
+            -- The other side is in the bin too: its own restore links the two again.
+            redis.call('SADD', ARGV[10] .. other, me)
+            local ot, oid = string.match(other, '^([^:]+):(.+)$')
+            redis.call('SADD', ARGV[11] .. ot, oid)
+          end
+        end
+        redis.call('DEL', binassoc)
+        redis.call('SREM', KEYS[8], id)
+      end
       restored_ids[#restored_ids+1] = id
       restored_members[#restored_members+1] = me
       out[#out+1] = {'ok', id}
     end
   end
 end
+for operation, l in pairs(byop) do
+  each_chunk(l, function(c) redis.call('ZREM', ARGV[16] .. operation .. ':bin', unpack(c)) end)
+end
+each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
+each_chunk(gone, function(c) redis.call('ZREM', KEYS[2], unpack(c)); redis.call('ZREM', KEYS[3], unpack(c)) end)
+each_chunk(emails_set, function(c) redis.call('HSET', KEYS[4], unpack(c)) end)
+for dk, d in pairs(bydays) do bin_emails_remove(dk, d.es, d.rids) end
 ix_flush(ix)
 if #restored_ids > 0 then
   mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r')
