@@ -87,6 +87,40 @@ type HistoryEntry struct {
 	By string `json:"by,omitempty"`
 }
 
+// FlowLogEntry is one entry of a workflow's history as a whole: a record's history entry, and the
+// record.
+type FlowLogEntry struct {
+	// Cursor names the entry in the log: FlowLogQuery.Before it reads the entries older than it.
+	Cursor     string
+	ObjectType ObjectType
+	ID         RecordID
+	HistoryEntry
+}
+
+// MaxFlowLogLimit is the most entries one FlowLog page holds; DefaultFlowLogLimit the page size
+// when FlowLogQuery.Limit is 0.
+const (
+	MaxFlowLogLimit     = 500
+	DefaultFlowLogLimit = 100
+)
+
+// FlowLogQuery selects a page of a workflow's log.
+type FlowLogQuery struct {
+	// Before is the Cursor of the last entry of the previous page; "" starts at the newest.
+	Before string
+	// Limit is the page size, 1 to MaxFlowLogLimit; 0 means DefaultFlowLogLimit.
+	Limit int
+	// Kinds keeps only the entries of these kinds (HistoryEntry.Kind); empty keeps every kind.
+	Kinds []string
+}
+
+// FlowLogPage is one page of a workflow's log, newest first. Next is the Before of the next page,
+// "" at the end; a page with a filter may hold fewer than Limit entries and still have a Next.
+type FlowLogPage struct {
+	Entries []FlowLogEntry
+	Next    string
+}
+
 // Actor describes who an action entry acted as: "USER via workflow FLOW (revision R)".
 func (h HistoryEntry) Actor(flow string) string {
 	if h.Kind != "action" {

@@ -293,6 +293,8 @@ type EnrollmentStore interface {
 	DueEnrollments(ctx context.Context, t TenantID, flow string, until time.Time, limit int) ([]RecordID, error)
 	// History returns a record's history in a workflow, oldest first.
 	History(ctx context.Context, t TenantID, flow string, o ObjectType, id RecordID) ([]HistoryEntry, error)
+	// FlowLog returns a page of a workflow's history as a whole, newest first (see FlowLogQuery).
+	FlowLog(ctx context.Context, t TenantID, flow string, q FlowLogQuery) (FlowLogPage, error)
 	// PendingChanges reads change marks the engine has still to look at.
 	PendingChanges(ctx context.Context, t TenantID, limit int) ([]Change, error)
 	// AckChanges forgets handled change marks, except those changed again since read.

@@ -14,7 +14,7 @@ var evaluateFlowScript = newScript[evaluateFlowCall]("history", "evaluate_flow")
 
 // evaluateFlowCall is a call of evaluateFlowScript (lua/evaluate_flow.lua).
 type evaluateFlowCall struct {
-	Flow, Enrolled, Matching string
+	Flow, Enrolled, Matching, Log string
 
 	At           int64    // unix ms
 	Revision     int64    // evaluated
@@ -37,8 +37,8 @@ type flowVerdict struct {
 }
 
 func (c evaluateFlowCall) keys() []string {
-	out := make([]string, 0, 3+2*len(c.Verdicts))
-	out = append(out, c.Flow, c.Enrolled, c.Matching)
+	out := make([]string, 0, 4+2*len(c.Verdicts))
+	out = append(out, c.Flow, c.Enrolled, c.Matching, c.Log)
 	for _, v := range c.Verdicts {
 		out = append(out, v.Enrollment, v.History)
 	}
@@ -63,7 +63,7 @@ var advanceStepsScript = newScript[advanceStepsCall]("history", "advance_steps")
 
 // advanceStepsCall is a call of advanceStepsScript (lua/advance_steps.lua).
 type advanceStepsCall struct {
-	Enrolled string
+	Enrolled, Log string
 
 	At          int64 // unix ms
 	Revision    int64
@@ -86,8 +86,8 @@ type stepResult struct {
 }
 
 func (c advanceStepsCall) keys() []string {
-	out := make([]string, 0, 1+2*len(c.Results))
-	out = append(out, c.Enrolled)
+	out := make([]string, 0, 2+2*len(c.Results))
+	out = append(out, c.Enrolled, c.Log)
 	for _, r := range c.Results {
 		out = append(out, r.Enrollment, r.History)
 	}
@@ -111,7 +111,7 @@ var moveEnrollmentsScript = newScript[moveEnrollmentsCall]("history", "move_enro
 
 // moveEnrollmentsCall is a call of moveEnrollmentsScript (lua/move_enrollments.lua).
 type moveEnrollmentsCall struct {
-	Flow, Enrolled string
+	Flow, Enrolled, Log string
 	// Enrollments and Histories are the enrollment and the history keys of each of Members.
 	Enrollments, Histories []string
 
@@ -123,8 +123,8 @@ type moveEnrollmentsCall struct {
 }
 
 func (c moveEnrollmentsCall) keys() []string {
-	out := make([]string, 0, 2+2*len(c.Members))
-	out = append(out, c.Flow, c.Enrolled)
+	out := make([]string, 0, 3+2*len(c.Members))
+	out = append(out, c.Flow, c.Enrolled, c.Log)
 	for i := range c.Enrollments {
 		out = append(out, c.Enrollments[i], c.Histories[i])
 	}

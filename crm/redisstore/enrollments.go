@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +72,7 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 func (s *Store) evaluateFlowCall(t crm.TenantID, f crm.FlowRef) evaluateFlowCall {
 	return evaluateFlowCall{
 		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name), Matching: FlowMatchingKey(t, f.Name),
-		At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
+		Log: FlowLogKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
 	}
 }
 
@@ -91,7 +93,8 @@ func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 		return nil, nil
 	}
 	call := advanceStepsCall{
-		Enrolled: FlowEnrolledKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Step: step, Steps: nsteps,
+		Enrolled: FlowEnrolledKey(t, f.Name), Log: FlowLogKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision,
+		Step: step, Steps: nsteps,
 		Action: action, By: f.By,
 	}
 	for _, r := range rs {
@@ -115,7 +118,7 @@ func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowR
 		return nil, nil
 	}
 	call := moveEnrollmentsCall{
-		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name),
+		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name), Log: FlowLogKey(t, f.Name),
 		At: s.cfg.Clock.Now().UnixMilli(), From: from, To: f.Revision, Step: step, Steps: nsteps,
 	}
 	for _, id := range ids {
@@ -179,6 +182,95 @@ func (s *Store) History(ctx context.Context, t crm.TenantID, flow string, o crm.
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// flowLogScan bounds how many log entries one FlowLog call reads when a filter keeps few of them:
+// the page ends there, with a Next to go on from.
+const flowLogScan = 5000
+
+// FlowLog implements Store: XREVRANGE over the workflow's log (FlowLogKey), a chunk at a time,
+// keeping the entries of q.Kinds.
+func (s *Store) FlowLog(ctx context.Context, t crm.TenantID, flow string, q crm.FlowLogQuery) (crm.FlowLogPage, error) {
+	limit := q.Limit
+	if limit == 0 {
+		limit = crm.DefaultFlowLogLimit
+	}
+	if limit < 1 || limit > crm.MaxFlowLogLimit {
+		return crm.FlowLogPage{}, &crm.ValidationError{Field: "limit", Code: "INVALID_LIMIT",
+			Message: fmt.Sprintf("limit %d is out of range: use 1 to %d", q.Limit, crm.MaxFlowLogLimit)}
+	}
+	top := "+"
+	if q.Before != "" {
+		prev, ok := streamIDBefore(q.Before)
+		if !ok {
+			return crm.FlowLogPage{}, &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR",
+				Message: fmt.Sprintf("cursor %q is not one this history gave: start again without it", q.Before)}
+		}
+		if prev == "" {
+			return crm.FlowLogPage{Entries: []crm.FlowLogEntry{}}, nil
+		}
+		top = prev
+	}
+	keep := func(kind string) bool { return len(q.Kinds) == 0 || slices.Contains(q.Kinds, kind) }
+	page := crm.FlowLogPage{Entries: []crm.FlowLogEntry{}}
+	chunk := int64(max(limit, 100))
+	for scanned := 0; scanned < flowLogScan; {
+		msgs, err := s.rdb.XRevRangeN(ctx, FlowLogKey(t, flow), top, "-", chunk).Result()
+		if err != nil {
+			return crm.FlowLogPage{}, fmt.Errorf("read the history of workflow %s: %w", flow, err)
+		}
+		for _, m := range msgs {
+			scanned++
+			page.Next = m.ID
+			member, _ := m.Values["m"].(string)
+			raw, _ := m.Values["e"].(string)
+			var e crm.HistoryEntry
+			if err := json.Unmarshal([]byte(raw), &e); err != nil {
+				return crm.FlowLogPage{}, fmt.Errorf("decode an entry of the history of workflow %s: %w", flow, err)
+			}
+			if !keep(e.Kind) {
+				continue
+			}
+			e.At = parseMS(e.RawAt)
+			o, id, _ := strings.Cut(member, ":")
+			page.Entries = append(page.Entries, crm.FlowLogEntry{Cursor: m.ID, ObjectType: crm.ObjectType(o), ID: crm.RecordID(id), HistoryEntry: e})
+			if len(page.Entries) == limit {
+				return page, nil
+			}
+		}
+		if int64(len(msgs)) < chunk {
+			page.Next = "" // the oldest entry was read
+			return page, nil
+		}
+		prev, _ := streamIDBefore(msgs[len(msgs)-1].ID)
+		if prev == "" {
+			page.Next = ""
+			return page, nil
+		}
+		top = prev
+	}
+	return page, nil
+}
+
+// streamIDBefore returns the stream id just before id ("" when id is the first there can be), or
+// false when id is not a stream id.
+func streamIDBefore(id string) (string, bool) {
+	msPart, seqPart, ok := strings.Cut(id, "-")
+	if !ok {
+		return "", false
+	}
+	ms, err1 := strconv.ParseUint(msPart, 10, 64)
+	seq, err2 := strconv.ParseUint(seqPart, 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	switch {
+	case seq > 0:
+		return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq-1, 10), true
+	case ms > 0:
+		return strconv.FormatUint(ms-1, 10) + "-" + strconv.FormatUint(math.MaxUint64, 10), true
+	}
+	return "", true
 }
 
 // parseStates reads a member's pending states (see ChangedEventsKey): one a line, as

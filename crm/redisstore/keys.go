@@ -283,6 +283,14 @@ func FlowEnrolledKey(t crm.TenantID, flow string) string {
 	return prefix(t) + "flow:" + flow + ":enrolled"
 }
 
+// FlowLogKey is the STREAM of a workflow's history as a whole, newest last: each entry is a
+// record's history entry (HistoryKey) with its member ("m", "<type>:<id>") and the entry's JSON
+// ("e"), capped at about 10,000 entries (lua/history.lua). archive.lua names it as the workflow key
+// prefix, the name and ":log".
+func FlowLogKey(t crm.TenantID, flow string) string {
+	return prefix(t) + "flow:" + flow + ":log"
+}
+
 // FlowMatchingKey is the SET of the records that matched a workflow's trigger at their latest
 // evaluation; re-enrollment needs a record to go from not matching to matching.
 func FlowMatchingKey(t crm.TenantID, flow string) string {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -386,3 +387,74 @@ func testEveryWriteKeepsWhatTheActiveTriggersRead(t *testing.T, hn *Harness) {
 }
 
 const flowSrc = "name: bounced\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+
+// testFlowLog reads a workflow's history as a whole: every record's entries, newest first, in pages,
+// filtered by kind, including the unenrollment a delete writes; a bad cursor or limit is refused.
+func testFlowLog(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	f := activeFlow(t, b, false)
+	var ids []crm.RecordID
+	for i := range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"firstname": fmt.Sprint("c", i)}).ID)
+	}
+	_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, ids...))
+	require.NoError(t, err)
+	b.clock.Advance(time.Second)
+	_, err = b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", []crm.StepResult{{ID: ids[0], Outcome: "done", Detail: "moved to the bin", Due: b.clock.Now()}})
+	require.NoError(t, err)
+	b.clock.Advance(time.Second)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[1]}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	// Another workflow's entries stay in its own log.
+	empty, err := b.store.FlowLog(ctx, b.tenant, "other", crm.FlowLogQuery{})
+	require.NoError(t, err)
+	require.Empty(t, empty.Entries)
+	require.Empty(t, empty.Next)
+
+	type seen struct {
+		ID   crm.RecordID
+		Kind string
+	}
+	read := func(q crm.FlowLogQuery) ([]seen, crm.FlowLogPage) {
+		t.Helper()
+		page, err := b.store.FlowLog(ctx, b.tenant, "wf", q)
+		require.NoError(t, err)
+		var out []seen
+		for _, e := range page.Entries {
+			require.Equal(t, crm.Contacts, e.ObjectType)
+			require.False(t, e.At.IsZero())
+			out = append(out, seen{e.ID, e.Kind})
+		}
+		return out, page
+	}
+	all, page := read(crm.FlowLogQuery{})
+	require.Equal(t, []seen{{ids[1], "unenrolled"}, {ids[0], "completed"}, {ids[0], "action"},
+		{ids[2], "enrolled"}, {ids[1], "enrolled"}, {ids[0], "enrolled"}}, all, "newest first")
+	require.Empty(t, page.Next)
+	require.Equal(t, "moved to the bin", page.Entries[2].Detail)
+	require.Equal(t, "record deleted", page.Entries[0].Detail)
+
+	// Pages of two, each going on from the last.
+	var paged []seen
+	q := crm.FlowLogQuery{Limit: 2}
+	for range 5 {
+		got, page := read(q)
+		paged = append(paged, got...)
+		if page.Next == "" {
+			break
+		}
+		q.Before = page.Next
+	}
+	require.Equal(t, all, paged)
+
+	got, _ := read(crm.FlowLogQuery{Kinds: []string{"action", "unenrolled"}})
+	require.Equal(t, []seen{{ids[1], "unenrolled"}, {ids[0], "action"}}, got)
+
+	_, err = b.store.FlowLog(ctx, b.tenant, "wf", crm.FlowLogQuery{Before: "not-a-cursor"})
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	_, err = b.store.FlowLog(ctx, b.tenant, "wf", crm.FlowLogQuery{Limit: crm.MaxFlowLogLimit + 1})
+	require.ErrorAs(t, err, &ve)
+}

@@ -57,6 +57,7 @@ var tests = []struct {
 	{"DeleteUnenrollsAtOnceEvenWhenPaused", testDeleteUnenrollsAtOnceEvenWhenPaused},
 	{"BackfillProgress", testBackfillProgress},
 	{"FlowRevisions", testFlowRevisions},
+	{"FlowLog", testFlowLog},
 	{"EveryWriteKeepsWhatTheActiveTriggersRead", testEveryWriteKeepsWhatTheActiveTriggersRead},
 	{"UpsertContacts", testUpsertContacts},
 	{"DeleteListMembersJob", testDeleteListMembersJob},

@@ -51,7 +51,8 @@
 -- ARGV[17] -> list members key suffix
 -- ARGV[18] -> workflow key prefix ("crm:{<tenant>}:flow:")
 -- ARGV[19] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
--- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:")
+-- ARGV[20] -> history key prefix base ("crm:{<tenant>}:hist:"); an unenrollment's entry also joins
+--   the workflow's log (FlowLogKey: ARGV[18], the workflow's name and ':log')
 -- ARGV[21] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
 -- ARGV[22] -> the operation (SPEC S26) the moved records join, kept in each (_deleted_operation):
 --   "job-<id>" for a job; '' for the call's id (ARGV[7]), or via workflow for the workflow's
@@ -165,7 +166,7 @@ for n, id in ipairs(input) do
         if st == 'enrolled' and flow ~= own then
           redis.call('HSET', enr, 'state', 'unenrolled')
           redis.call('ZREM', ARGV[18] .. flow .. ':enrolled', me)
-          history(ARGV[20] .. flow .. ':' .. me, {at = now, kind = 'unenrolled', revision = redis.call('HGET', enr, 'revision'), detail = 'record deleted'})
+          history(ARGV[20] .. flow .. ':' .. me, {at = now, kind = 'unenrolled', revision = redis.call('HGET', enr, 'revision'), detail = 'record deleted'}, ARGV[18] .. flow .. ':log', me)
         end
       end
       redis.call('SREM', ARGV[18] .. flow .. ':matching', me)

@@ -5,7 +5,8 @@
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>
 -- KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
 -- KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
--- KEYS[4..] -> pairs, one per triple of ARGV (the j-th: KEYS[2+2*j] and KEYS[3+2*j]): the record's
+-- KEYS[4] -> crm:{<tenant>}:flow:<name>:log (FlowLogKey): every history entry written joins it
+-- KEYS[5..] -> pairs, one per triple of ARGV (the j-th: KEYS[3+2*j] and KEYS[4+2*j]): the record's
 --   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
 --   crm:{<tenant>}:hist:<name>:<type>:<id>
 -- ARGV[1] -> now (unix ms)
@@ -29,7 +30,7 @@ local enrolled = {}
 local function unenroll(enr, hist, member, why)
   redis.call('HSET', enr, 'state', 'unenrolled')
   redis.call('ZREM', KEYS[2], member)
-  history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why})
+  history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why}, KEYS[4], member)
 end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
 local k = tonumber(ARGV[4])
@@ -38,7 +39,7 @@ local j = 0 -- the triple's number, from 1
 for i = 5 + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
   j = j + 1
-  local enr, hist = KEYS[2 + 2 * j], KEYS[3 + 2 * j]
+  local enr, hist = KEYS[3 + 2 * j], KEYS[4 + 2 * j]
   local e, is_enrolled, count = nil, false, 0
   if verdict ~= 'error' then
     e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
@@ -52,10 +53,10 @@ for i = 5 + k, #ARGV, 3 do
   elseif verdict == 'suppressed' or verdict == 'suppressed_nomatch' then
     if verdict == 'suppressed' then redis.call('SADD', KEYS[3], member) else redis.call('SREM', KEYS[3], member) end
     if is_enrolled then unenroll(enr, hist, member, 'record matches the suppression criteria: ' .. detail)
-    elseif verdict == 'suppressed' then history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}) end
+    elseif verdict == 'suppressed' then history(hist, {at = now, kind = 'suppressed', revision = rev, detail = detail}, KEYS[4], member) end
   elseif verdict == 'unmatch' or verdict == 'error' then
     redis.call('SREM', KEYS[3], member)
-    if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}) end
+    if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}, KEYS[4], member) end
     if verdict == 'unmatch' and is_enrolled then unenroll(enr, hist, member, 'record no longer matches the trigger') end
   elseif verdict == 'match' or verdict == 'manual' then
     local was = redis.call('SISMEMBER', KEYS[3], member) == 1
@@ -73,7 +74,7 @@ for i = 5 + k, #ARGV, 3 do
       redis.call('ZADD', KEYS[2], now, member)
       local how = 'trigger matched'
       if verdict == 'manual' then how = 'enrolled manually by ' .. detail end
-      history(hist, {at = now, kind = 'enrolled', revision = rev, detail = how})
+      history(hist, {at = now, kind = 'enrolled', revision = rev, detail = how}, KEYS[4], member)
       enrolled[#enrolled+1] = member
     end
   end
