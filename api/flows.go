@@ -812,7 +812,8 @@ func suppressedBy(wf *workflows.Workflow, rec crm.Record, now time.Time, inList 
 // flowHistory serves GET /automation/v4/flows/{name}/history?recordId=: every event of one record in
 // the workflow (enrollments, action results, skips, suppressions, unenrollments), oldest first. A
 // record of the workflow's type that is live or in the bin and has no history gets an empty list;
-// one that does not exist, a 404.
+// one that does not exist, a 404. Without recordId it serves the workflow's history as a whole
+// (flowLog).
 func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	name, err := pathFlowName(r)
 	if err != nil {
@@ -820,7 +821,7 @@ func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Princ
 	}
 	v := r.URL.Query().Get("recordId")
 	if v == "" {
-		return errInvalid("recordId", "REQUIRED", "recordId is required: name the record whose history to read (?recordId=123)")
+		return s.flowLog(w, r, p, name)
 	}
 	if !numericID.MatchString(v) {
 		return errNotFound("record", v)
@@ -845,6 +846,60 @@ func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Princ
 		rev, _ := strconv.ParseInt(h.Revision, 10, 64)
 		out.Results[i] = historyJSON{At: crm.FormatDatetime(h.At), Kind: h.Kind, Revision: rev, Step: h.Step,
 			Action: h.Action, Outcome: h.Outcome, Detail: h.Detail, By: h.Actor(name)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// flowLogJSON is one entry of a workflow's history as a whole: a record's entry and the record.
+type flowLogJSON struct {
+	ObjectType string `json:"objectType"`
+	RecordID   string `json:"recordId"`
+	historyJSON
+}
+
+// flowLogKinds are the kinds of history entries, for ?kind=.
+var flowLogKinds = []string{"enrolled", "suppressed", "trigger_error", "action", "completed", "moved", "unenrolled"}
+
+// flowLog serves GET /automation/v4/flows/{name}/history without recordId: what the workflow did,
+// every record's entries newest first, ?limit= (1 to crm.MaxFlowLogLimit, default
+// crm.DefaultFlowLogLimit) at a time from ?after= (paging.next.after of the previous page), and
+// with ?kind= (repeated, or comma-separated) only the entries of those kinds. It keeps about the
+// last 10,000 entries of a workflow; a record's own history (?recordId=) keeps its last 500.
+func (s *Server) flowLog(w http.ResponseWriter, r *http.Request, p crm.Principal, name string) error {
+	qs := r.URL.Query()
+	q := crm.FlowLogQuery{Before: qs.Get("after")}
+	if v := qs.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > crm.MaxFlowLogLimit {
+			return errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to %d", v, crm.MaxFlowLogLimit)
+		}
+		q.Limit = n
+	}
+	for _, v := range qs["kind"] {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k == "" {
+				continue
+			}
+			if !slices.Contains(flowLogKinds, k) {
+				return errInvalid("kind", "INVALID_KIND", "kind %q is unknown: use one of %s", k, strings.Join(flowLogKinds, ", "))
+			}
+			q.Kinds = append(q.Kinds, k)
+		}
+	}
+	if _, err := s.store.Flow(r.Context(), p.Tenant, name); err != nil {
+		return fmt.Errorf("read workflow %s: %w", name, err)
+	}
+	page, err := s.store.FlowLog(r.Context(), p.Tenant, name, q)
+	if err != nil {
+		return fmt.Errorf("read the history of workflow %s: %w", name, err)
+	}
+	out := pageJSON[flowLogJSON]{Results: make([]flowLogJSON, len(page.Entries)), Paging: paging(r, page.Next)}
+	for i, e := range page.Entries {
+		rev, _ := strconv.ParseInt(e.Revision, 10, 64)
+		out.Results[i] = flowLogJSON{ObjectType: string(e.ObjectType), RecordID: string(e.ID), historyJSON: historyJSON{
+			At: crm.FormatDatetime(e.At), Kind: e.Kind, Revision: rev, Step: e.Step, Action: e.Action, Outcome: e.Outcome,
+			Detail: e.Detail, By: e.Actor(name)}}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

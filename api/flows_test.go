@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -821,8 +822,67 @@ func TestFlowHistoryAndManualEnrollment(t *testing.T) {
 		} {
 			expectError(t, b.raw(t, "GET", path, fx.auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 		}
-		e := expectError(t, b.raw(t, "GET", "/automation/v4/flows/wf/history", fx.auth, nil), http.StatusBadRequest, "VALIDATION_ERROR")
-		require.Equal(t, []string{"recordId"}, e.in())
+	})
+
+	t.Run("WorkflowHistory", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		id := fx.c["matching"]
+		_, err := b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: id, Verdict: crm.VerdictMatch}})
+		require.NoError(t, err)
+		_, err = b.store.AdvanceSteps(b.ctx, fx.tn, fx.ref, 0, 1, "delete_contact",
+			[]crm.StepResult{{ID: id, Outcome: "done", Detail: "moved to the bin", Due: b.clock.Now()}})
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: fx.c["customer"], Verdict: crm.VerdictSuppressed, Detail: "suppression trigger"}})
+		require.NoError(t, err)
+		type logEntry struct {
+			ObjectType string `json:"objectType"`
+			RecordID   string `json:"recordId"`
+			By         string `json:"by"`
+			historyEntry
+		}
+		type logPage struct {
+			Results []logEntry `json:"results"`
+			Paging  *struct {
+				Next struct {
+					After string `json:"after"`
+					Link  string `json:"link"`
+				} `json:"next"`
+			} `json:"paging"`
+		}
+		read := func(query string) logPage {
+			t.Helper()
+			return expect[logPage](t, b.raw(t, "GET", "/automation/v4/flows/wf/history"+query, fx.auth, nil), http.StatusOK)
+		}
+		all := read("")
+		require.Nil(t, all.Paging)
+		var got []string
+		for _, e := range all.Results {
+			require.Equal(t, "contacts", e.ObjectType)
+			got = append(got, e.RecordID+" "+e.Kind)
+		}
+		require.Equal(t, []string{string(fx.c["customer"]) + " suppressed", string(id) + " completed", string(id) + " action",
+			string(id) + " enrolled"}, got, "newest first, every record")
+		require.Equal(t, "workflow wf (revision 1)", all.Results[2].By, "an action says whom it acted as")
+
+		actions := read("?kind=action,completed")
+		require.Len(t, actions.Results, 2)
+		require.Equal(t, "action", actions.Results[1].Kind)
+
+		first := read("?limit=3")
+		require.Len(t, first.Results, 3)
+		require.NotNil(t, first.Paging)
+		require.Contains(t, first.Paging.Next.Link, "after="+url.QueryEscape(first.Paging.Next.After))
+		rest := read("?limit=3&after=" + url.QueryEscape(first.Paging.Next.After))
+		require.Len(t, rest.Results, 1)
+		require.Equal(t, "enrolled", rest.Results[0].Kind)
+		require.Nil(t, rest.Paging)
+
+		for query, in := range map[string]string{"?kind=deleted": "kind", "?limit=0": "limit", "?limit=501": "limit", "?after=x-y": "after"} {
+			e := expectError(t, b.raw(t, "GET", "/automation/v4/flows/wf/history"+query, fx.auth, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{in}, e.in(), query)
+		}
+		expectError(t, b.raw(t, "GET", "/automation/v4/flows/nope/history", fx.auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	})
 
 	t.Run("ManualEnrollment", func(t *testing.T) {

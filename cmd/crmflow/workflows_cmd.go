@@ -343,7 +343,7 @@ func (a *app) applyFiles(ctx context.Context, c *apiClient, files []string, chec
 
 // newWorkflowsCmd returns `crmflow workflows`: list, activate, pause, history and enroll.
 func newWorkflowsCmd(a *app) *cobra.Command {
-	wfs := group("workflows", "List, activate and pause stored workflows, read a record's history (CRMFLOW_URL, CRMFLOW_TOKEN)",
+	wfs := group("workflows", "List, activate and pause stored workflows, read what they did (CRMFLOW_URL, CRMFLOW_TOKEN)",
 		a.newWorkflowsListCmd(), a.newWorkflowsActivateCmd(), a.newWorkflowsPauseCmd(),
 		a.newWorkflowsHistoryCmd(), a.newWorkflowsEnrollCmd())
 	wfs.Long = `Manage the workflows stored with "crmflow apply", through the API at --url (CRMFLOW_URL) with the
@@ -351,6 +351,7 @@ token of the environment variable CRMFLOW_TOKEN. Activating and pausing need a u
 workflows permission; activating needs a tenant on the professional or enterprise plan.`
 	wfs.Example = `  crmflow workflows list
   crmflow workflows activate clean-bounced-contacts --enroll-existing
+  crmflow workflows history clean-bounced-contacts --kind action --limit 20
   crmflow workflows history clean-bounced-contacts --record 1042
   crmflow workflows pause clean-bounced-contacts`
 	return wfs
@@ -620,46 +621,110 @@ func (a *app) newWorkflowsHistoryCmd() *cobra.Command {
 	var (
 		o      opsConfig
 		record string
+		kinds  []string
+		limit  int
+		after  string
 	)
 	cmd := &cobra.Command{
-		Use:   "history NAME --record ID",
-		Short: "Show every event of one record in a workflow: enrollments, actions, skips, unenrollments",
-		Args:  exactArgs("NAME"),
+		Use:   "history NAME [--record ID | --kind KIND... --limit N --after CURSOR]",
+		Short: "Show what a workflow did, newest first, or every event of one record in it (--record)",
+		Long: `Without --record: the workflow's history as a whole, newest first, every record's events
+(enrolled, suppressed, trigger_error, action, completed, moved, unenrolled), --limit at a time;
+--kind keeps only some kinds, and --after goes on from where the previous page ended (the
+command prints the cursor). About the last 10,000 events of a workflow are kept.
+With --record: every event of that record in the workflow, oldest first.`,
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(record) == "" {
-				return usageErrorf("--record is required: the id of the record whose history to show")
-			}
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
 			}
-			var out struct {
-				Results []historyView `json:"results"`
+			if cmd.Flags().Changed("record") {
+				if strings.TrimSpace(record) == "" {
+					return usageErrorf("--record is empty: give the id of the record whose history to show, or leave --record out for the whole workflow's")
+				}
+				if len(kinds) > 0 || cmd.Flags().Changed("limit") || after != "" {
+					return usageErrorf("--kind, --limit and --after page the whole workflow's history: leave them out with --record")
+				}
+				return a.recordHistory(cmd.Context(), c, args[0], record)
 			}
-			path := flowPath(args[0], "history") + "?recordId=" + url.QueryEscape(record)
-			if err := c.do(cmd.Context(), http.MethodGet, path, nil, &out); err != nil {
+			if limit < 1 || limit > 500 {
+				return usageErrorf("--limit %d is out of range: use 1 to 500", limit)
+			}
+			q := url.Values{"limit": {strconv.Itoa(limit)}}
+			if len(kinds) > 0 {
+				q.Set("kind", strings.Join(kinds, ","))
+			}
+			if after != "" {
+				q.Set("after", after)
+			}
+			var out struct {
+				Results []struct {
+					ObjectType string `json:"objectType"`
+					RecordID   string `json:"recordId"`
+					historyView
+				} `json:"results"`
+				Paging *struct {
+					Next struct {
+						After string `json:"after"`
+					} `json:"next"`
+				} `json:"paging"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, flowPath(args[0], "history")+"?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "AT\tEVENT\tREVISION\tSTEP\tACTION\tOUTCOME\tDETAIL")
+			fmt.Fprintln(w, "AT\tRECORD\tEVENT\tREVISION\tSTEP\tACTION\tOUTCOME\tDETAIL")
 			for _, h := range out.Results {
-				step := "-"
-				if h.Step != nil {
-					step = strconv.Itoa(*h.Step)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.At, h.Kind, h.Revision, step, dash(h.Action), dash(h.Outcome), oneLine(h.Detail))
+				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.At, h.ObjectType, h.RecordID, h.Kind, h.Revision, stepText(h.Step),
+					dash(h.Action), dash(h.Outcome), oneLine(h.Detail))
 			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d event(s) of record %s in workflow %s\n", len(out.Results), record, args[0])
+			fmt.Fprintf(a.stderr, "%d event(s) of workflow %s, newest first\n", len(out.Results), args[0])
+			if out.Paging != nil {
+				fmt.Fprintf(a.stderr, "older events: crmflow workflows history %s --after %s\n", args[0], out.Paging.Next.After)
+			}
 			return nil
 		},
 	}
 	fs := cmd.Flags()
 	o.flags(fs)
-	fs.StringVar(&record, "record", "", "the id of the record (required)")
+	fs.StringVar(&record, "record", "", "show every event of this record, oldest first")
+	fs.StringSliceVar(&kinds, "kind", nil, "only events of these kinds (enrolled, suppressed, trigger_error, action, completed, moved, unenrolled)")
+	fs.IntVar(&limit, "limit", 100, "events per page, 1 to 500")
+	fs.StringVar(&after, "after", "", "go on from this cursor (printed after a page)")
 	return cmd
+}
+
+// recordHistory prints every event of record in workflow name, oldest first.
+func (a *app) recordHistory(ctx context.Context, c *apiClient, name, record string) error {
+	var out struct {
+		Results []historyView `json:"results"`
+	}
+	path := flowPath(name, "history") + "?recordId=" + url.QueryEscape(record)
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tEVENT\tREVISION\tSTEP\tACTION\tOUTCOME\tDETAIL")
+	for _, h := range out.Results {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", h.At, h.Kind, h.Revision, stepText(h.Step), dash(h.Action), dash(h.Outcome), oneLine(h.Detail))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "%d event(s) of record %s in workflow %s\n", len(out.Results), record, name)
+	return nil
+}
+
+// stepText is a step index as the history tables show it: "-" for none.
+func stepText(step *int) string {
+	if step == nil {
+		return "-"
+	}
+	return strconv.Itoa(*step)
 }
 
 func (a *app) newWorkflowsEnrollCmd() *cobra.Command {

@@ -148,6 +148,21 @@ func TestWorkflowCommands(t *testing.T) {
 	require.Regexp(t, `(?m)^\S+\s+action\s+1\s+0\s+delete_contact\s+done\s+moved contact `+matching[0]+` to the recycle bin$`, stdout)
 	require.Contains(t, stderr, "event(s) of record "+matching[0])
 
+	// The workflow's history as a whole: every matching contact's deletion, newest first, in pages.
+	stdout, stderr = run(0, "workflows", "history", name, "--kind", "action")
+	require.Regexp(t, `(?m)^AT\s+RECORD\s+EVENT\s+REVISION\s+STEP\s+ACTION\s+OUTCOME\s+DETAIL$`, stdout)
+	for _, id := range matching {
+		require.Regexp(t, `(?m)^\S+\s+contacts/`+id+`\s+action\s+1\s+0\s+delete_contact\s+done\s`, stdout)
+	}
+	require.Equal(t, len(matching)+1, strings.Count(stdout, "\n"), "one line per deletion:\n%s", stdout)
+	require.Contains(t, stderr, fmt.Sprintf("%d event(s) of workflow %s, newest first", len(matching), name))
+	stdout, stderr = run(0, "workflows", "history", name, "--limit", "1")
+	require.Equal(t, 2, strings.Count(stdout, "\n"))
+	require.Regexp(t, `older events: crmflow workflows history `+name+` --after \d+-\d+`, stderr)
+	cursor := regexp.MustCompile(`--after (\S+)`).FindStringSubmatch(stderr)[1]
+	stdout, _ = run(0, "workflows", "history", name, "--limit", "1", "--after", cursor)
+	require.Equal(t, 2, strings.Count(stdout, "\n"), "the next page")
+
 	// Paused: no manual enrollment either.
 	stdout, _ = run(0, "workflows", "pause", name)
 	require.Equal(t, "workflow "+name+": PAUSED\n", stdout)
@@ -191,7 +206,9 @@ func TestWorkflowCommandsUsageErrors(t *testing.T) {
 		{"WaitWithoutEnrollExisting", ctl, []string{"workflows", "activate", "x", "--wait", "--enroll-existing=false"}, exitUsage,
 			"--wait follows the enrollment"},
 		{"WaitBadProgress", ctl, []string{"workflows", "activate", "x", "--wait", "--progress", "dots"}, exitUsage, "--progress"},
-		{"HistoryWithoutRecord", ctl, []string{"workflows", "history", "x"}, exitUsage, "--record is required"},
+		{"HistoryEmptyRecord", ctl, []string{"workflows", "history", "x", "--record", " "}, exitUsage, "--record is empty"},
+		{"HistoryRecordAndKind", ctl, []string{"workflows", "history", "x", "--record", "1", "--kind", "action"}, exitUsage, "leave them out with --record"},
+		{"HistoryLimit", ctl, []string{"workflows", "history", "x", "--limit", "0"}, exitUsage, "--limit 0 is out of range"},
 		{"EnrollWithoutRecord", ctl, []string{"workflows", "enroll", "x"}, exitUsage, "--record is required"},
 		{"UnknownSubcommand", ctl, []string{"workflows", "delete", "x"}, exitUsage, "unknown command"},
 		{"PreviewNothing", ctl, []string{"preview"}, exitUsage, "give a workflow FILE or --name NAME"},
