@@ -13,6 +13,16 @@ type APIError struct {
 	Status   int    `json:"-"`
 	Message  string `json:"message"`
 	Category string `json:"category"`
+	// Errors are the details of the refusal: for a workflow, one per problem, with its line and
+	// column in the context.
+	Errors []APIErrorDetail `json:"errors"`
+}
+
+// APIErrorDetail is one detail of an APIError.
+type APIErrorDetail struct {
+	Message string              `json:"message"`
+	Code    string              `json:"code"`
+	Context map[string][]string `json:"context"`
 }
 
 // Error implements error.
@@ -46,19 +56,31 @@ func (b *bufferedResponse) WriteHeader(status int) {
 // request carries the user's token in its Authorization header only, like any client's.
 func (c *Console) call(r *http.Request, sess *session, method, path string, in, out any) (int, error) {
 	var body bytes.Buffer
+	contentType := ""
 	if in != nil {
 		if err := json.NewEncoder(&body).Encode(in); err != nil {
 			return 0, fmt.Errorf("encode the request to %s: %w", path, err)
 		}
+		contentType = "application/json"
 	}
-	req, err := http.NewRequestWithContext(r.Context(), method, path, &body)
+	return c.send(r, sess, method, path, contentType, &body, out)
+}
+
+// callYAML is call with a YAML body (a workflow file) sent as it is.
+func (c *Console) callYAML(r *http.Request, sess *session, method, path, src string, out any) (int, error) {
+	return c.send(r, sess, method, path, "application/yaml", bytes.NewBufferString(src), out)
+}
+
+// send makes the request of call with body, of contentType when not empty.
+func (c *Console) send(r *http.Request, sess *session, method, path, contentType string, body *bytes.Buffer, out any) (int, error) {
+	req, err := http.NewRequestWithContext(r.Context(), method, path, body)
 	if err != nil {
 		return 0, fmt.Errorf("build the request to %s: %w", path, err)
 	}
 	req.RemoteAddr = r.RemoteAddr
 	req.Header.Set("Authorization", "Bearer "+sess.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	res := &bufferedResponse{header: http.Header{}}
 	c.api.ServeHTTP(res, req)

@@ -120,6 +120,13 @@ func (c *Console) routes() {
 	c.page("GET /console/lists", c.lists)
 	c.page("GET /console/lists/{id}/delete", c.listDeletePage)
 	c.page("POST /console/lists/{id}/delete", c.listDelete)
+	c.page("GET /console/workflows", c.workflows)
+	c.page("GET /console/workflows/new", c.newWorkflow)
+	c.page("POST /console/workflows/save", c.saveWorkflow)
+	c.page("GET /console/workflows/{name}", c.workflow)
+	c.page("POST /console/workflows/{name}/activate", c.activateWorkflow)
+	c.page("POST /console/workflows/{name}/pause", c.pauseWorkflow)
+	c.page("GET /console/workflows/{name}/history", c.workflowHistory)
 	c.page("GET /console/jobs/{id}", c.job)
 	c.page("GET /console/jobs/{id}/status", c.jobStatus)
 }
@@ -272,9 +279,12 @@ func (q *request) view(title string) view {
 		v.Here = "/console/" // a page answering a POST: the language switch cannot come back to it with a GET
 	}
 	if key := q.r.URL.Query().Get("flash"); key != "" {
-		if _, ok := catalog["en"]["flash."+key]; ok {
-			n, _ := strconv.Atoi(q.r.URL.Query().Get("n"))
-			v.Flash = q.tr.T("flash."+key, n)
+		if msg, ok := catalog["en"]["flash."+key]; ok {
+			v.Flash = q.tr.T("flash." + key)
+			if strings.Contains(msg, "%d") {
+				n, _ := strconv.Atoi(q.r.URL.Query().Get("n"))
+				v.Flash = q.tr.T("flash."+key, n)
+			}
 		}
 	}
 	return v

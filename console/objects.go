@@ -267,6 +267,8 @@ type recordPageData struct {
 	Props        [][2]string
 	Associations []assocGroup
 	CanDelete    bool
+	// InBin says who deleted the record, when and how, when it is in the recycle bin.
+	InBin string
 }
 
 // assocGroup is the records of one type associated with a record.
@@ -280,11 +282,32 @@ type assocGroup struct {
 func (c *Console) record(q *request) error {
 	t, id := objectType(q), q.r.PathValue("id")
 	var rec recordJSON
-	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/objects/"+url.PathEscape(t)+"/"+url.PathEscape(id), nil, &rec); err != nil {
+	path := "/crm/v3/objects/" + url.PathEscape(t) + "/" + url.PathEscape(id)
+	_, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &rec)
+	var apiErr *APIError
+	inBin := false
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+		// A record in the recycle bin (a link from a workflow's history, say) shows as such.
+		if _, binErr := c.call(q.r, q.sess, http.MethodGet, path+"?archived=true", nil, &rec); binErr == nil {
+			err, inBin = nil, true
+		}
+	}
+	if err != nil {
 		return err
 	}
-	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete)}
+	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete) && !inBin}
 	p.Title = q.tr.T("type."+t) + " " + rec.ID
+	if inBin {
+		by := rec.ArchivedActor
+		if by == "" {
+			by = rec.ArchivedBy
+		}
+		how := q.tr.T("via." + rec.ArchivedVia)
+		if rec.ArchivedRef != "" {
+			how += " " + rec.ArchivedRef
+		}
+		p.InBin = q.tr.T("record.inbin", shortTime(rec.ArchivedAt), by, how)
+	}
 	keys := make([]string, 0, len(rec.Properties))
 	for k := range rec.Properties {
 		keys = append(keys, k)
@@ -294,6 +317,9 @@ func (c *Console) record(q *request) error {
 		p.Props = append(p.Props, [2]string{k, rec.Properties[k]})
 	}
 	for _, to := range crm.StandardObjectTypes {
+		if inBin {
+			break // a binned record's associations come back with it
+		}
 		var res struct {
 			Results []struct {
 				ToObjectID json.Number `json:"toObjectId"`

@@ -337,6 +337,84 @@ func TestConsoleEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, postFromPage(t, ctx, "/console/objects/contacts/"+victim+"/delete", map[string]string{"mode": "bin"}))
 		require.Equal(t, http.StatusOK, liveStatus(t, victim))
 
+		// A workflow: written and previewed with names, saved, refused on Starter with the plan's
+		// message, activated on Professional with enroll-existing; its history shows the deletions.
+		var doomed []string
+		for i := range 2 {
+			doomed = append(doomed, create(t, map[string]string{"email": fmt.Sprintf("gone%d@wf.example", i), "firstname": "Gone",
+				"lastname": fmt.Sprint("Number ", i), "lifecyclestage": "other"}))
+		}
+		const flowSrc = "name: clean-wf-example\nobject_type: contacts\ntrigger: hasSuffix(email, \"@wf.example\")\n" +
+			"enroll_existing: true\nactions:\n  - type: delete_contact\n"
+		run(t, ctx, "new workflow",
+			chromedp.Navigate(base+"/console/workflows"),
+			chromedp.WaitVisible(chromedp.CSS("#new-workflow")),
+			chromedp.Click(chromedp.CSS("#new-workflow")),
+			chromedp.WaitVisible(chromedp.CSS("#source")),
+			chromedp.SetValue(chromedp.CSS("#source"), "name: clean-wf-example\nobject_type: contacts\ntrigger: hasSuffix(emial, \"x\")\nactions: []\n"),
+			chromedp.Click(chromedp.CSS("#check")),
+			chromedp.WaitVisible(chromedp.CSS("#problems")),
+			shot("workflow-problems"),
+		)
+		require.Contains(t, text(t, ctx, "#problems"), "line 3, column")
+		require.Contains(t, text(t, ctx, "#problems"), "email", "the problem suggests the property meant")
+		run(t, ctx, "preview",
+			chromedp.SetValue(chromedp.CSS("#source"), flowSrc),
+			chromedp.Click(chromedp.CSS("#check")),
+			chromedp.WaitVisible(chromedp.CSS("#preview-sample")),
+			shot("workflow-preview"),
+		)
+		require.Contains(t, text(t, ctx, "#preview-counts"), "2 match and would enroll")
+		require.Contains(t, text(t, ctx, "#preview-sample"), "Gone Number 0")
+		run(t, ctx, "save",
+			chromedp.Click(chromedp.CSS("#save")),
+			chromedp.WaitVisible(chromedp.CSS("#workflow-facts")),
+		)
+		require.Contains(t, text(t, ctx, ".flash"), "Saved as revision 1.")
+		_, err = b.store.SetPlan(b.ctx, tenant, crm.PlanStarter)
+		require.NoError(t, err)
+		run(t, ctx, "refused on starter",
+			chromedp.Click(chromedp.CSS("#enroll")),
+			chromedp.Click(chromedp.CSS("#activate")),
+			chromedp.WaitVisible(chromedp.CSS("#refusal")),
+			shot("workflow-refused"),
+		)
+		require.Contains(t, text(t, ctx, "#refusal"), "the starter plan does not include workflow automation")
+		_, err = b.store.SetPlan(b.ctx, tenant, crm.PlanProfessional)
+		require.NoError(t, err)
+		run(t, ctx, "activate",
+			chromedp.Click(chromedp.CSS("#enroll")),
+			chromedp.Click(chromedp.CSS("#activate")),
+			chromedp.WaitVisible(chromedp.CSS("#pause")),
+		)
+		require.Contains(t, text(t, ctx, ".flash"), "The workflow is active.")
+		require.Eventually(t, func() bool {
+			return liveStatus(t, doomed[0]) == http.StatusNotFound && liveStatus(t, doomed[1]) == http.StatusNotFound
+		}, time.Minute, 100*time.Millisecond, "the workflow deletes both contacts")
+		run(t, ctx, "history",
+			chromedp.Navigate(base+"/console/workflows/clean-wf-example/history?kind=action"),
+			chromedp.WaitVisible(chromedp.CSS("#history")),
+			shot("workflow-history"),
+		)
+		require.Equal(t, 2, eval[int](t, ctx, `document.querySelectorAll("#history tr.event-action").length`))
+		for _, id := range doomed {
+			require.Contains(t, text(t, ctx, "#history"), "moved contact "+id+" to the recycle bin")
+		}
+		run(t, ctx, "a deleted record from the history",
+			chromedp.Click(chromedp.CSS(`#history a[href="/console/objects/contacts/`+doomed[0]+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#record-inbin")),
+		)
+		require.Contains(t, text(t, ctx, "#record-inbin"), "via workflow clean-wf-example")
+		require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("#record-delete").length`), "no Delete for a record in the bin")
+		run(t, ctx, "workflows list",
+			chromedp.Navigate(base+"/console/workflows/clean-wf-example"),
+			chromedp.WaitVisible(chromedp.CSS("#workflow-facts")),
+			shot("workflow"),
+			chromedp.Navigate(base+"/console/workflows"),
+			chromedp.WaitVisible(chromedp.CSS("#workflows")),
+			shot("workflows"),
+		)
+
 		// A narrow screen.
 		run(t, ctx, "narrow",
 			chromedp.EmulateViewport(390, 844),

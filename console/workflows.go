@@ -1,0 +1,427 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// flowsPath is the API's workflow collection.
+const flowsPath = "/automation/v4/flows"
+
+// flowJSON is a workflow as the API shows it.
+type flowJSON struct {
+	Name           string  `json:"name"`
+	ObjectType     string  `json:"objectType"`
+	State          string  `json:"state"` // DRAFT, ACTIVE or PAUSED
+	Revision       int64   `json:"revision"`
+	ActiveRevision int64   `json:"activeRevision"`
+	PausedReason   string  `json:"pausedReason"`
+	UpdatedAt      string  `json:"updatedAt"`
+	ActivatedAt    *string `json:"activatedAt"`
+	ActivatedBy    string  `json:"activatedBy"`
+}
+
+// flowDetailJSON is GET /automation/v4/flows/{name}.
+type flowDetailJSON struct {
+	flowJSON
+	Source    string `json:"source"`
+	Revisions []struct {
+		Revision  int64  `json:"revision"`
+		CreatedAt string `json:"createdAt"`
+		By        string `json:"by"`
+	} `json:"revisions"`
+	BackfillProgress *struct {
+		Revision int64  `json:"revision"`
+		Status   string `json:"status"`
+		Total    int64  `json:"total"`
+		Done     int64  `json:"done"`
+		Enrolled int64  `json:"enrolled"`
+	} `json:"backfillProgress"`
+}
+
+// previewJSON is the API's preview of a workflow.
+type previewJSON struct {
+	Name            string           `json:"name"`
+	ObjectType      string           `json:"objectType"`
+	Total           int64            `json:"total"`
+	Matched         int64            `json:"matched"`
+	Suppressed      int64            `json:"suppressed"`
+	Errors          int64            `json:"errors"`
+	Sample          []recordJSON     `json:"sample"`
+	Warnings        []string         `json:"warnings"`
+	Protected       int64            `json:"protected"`
+	ProtectedByRule map[string]int64 `json:"protectedByRule"`
+	Limit           *struct {
+		MaxDeletions *int   `json:"maxDeletions"`
+		Per          string `json:"per"`
+		Unlimited    bool   `json:"unlimited"`
+		Source       string `json:"source"`
+		WouldDelete  int64  `json:"wouldDelete"`
+		WouldPause   bool   `json:"wouldPause"`
+	} `json:"limit"`
+}
+
+// problem is one validation problem of a workflow file, at its line and column (0 when unknown).
+type problem struct {
+	Line, Column int
+	Message      string
+}
+
+// previewView is a preview as the page shows it: names, not ids.
+type previewView struct {
+	previewJSON
+	Rows  []sampleRow
+	Rules []ruleCount
+}
+
+// sampleRow is one record of a preview's sample.
+type sampleRow struct{ ID, Name, Email string }
+
+// ruleCount is how many matching records one protection rule protects.
+type ruleCount struct {
+	Rule  string
+	Count int64
+}
+
+// workflowsPage is the data of the workflow list.
+type workflowsPage struct {
+	view
+	Flows   []flowJSON
+	CanEdit bool
+}
+
+// workflowPage is the data of one workflow's page, and of the page of a new one.
+type workflowPage struct {
+	view
+	New     bool
+	Flow    flowDetailJSON
+	Source  string
+	CanEdit bool
+	// Problems are the validation problems of the source last checked or saved.
+	Problems []problem
+	// Refusal is the API's message when it refused an activation, a pause or a save.
+	Refusal string
+	Preview *previewView
+}
+
+// Backfill describes the workflow's enrollment of the records that matched already, or "".
+func (p workflowPage) Backfill() string {
+	bf := p.Flow.BackfillProgress
+	if bf == nil {
+		return ""
+	}
+	return p.T("workflow.backfill."+strings.ToLower(bf.Status), bf.Done, bf.Total, bf.Enrolled)
+}
+
+// LimitText says how far a preview's blast-radius limit lets the workflow go in its first window.
+func (p workflowPage) LimitText() string {
+	if p.Preview == nil || p.Preview.Limit == nil {
+		return ""
+	}
+	l := p.Preview.Limit
+	if l.Unlimited || l.MaxDeletions == nil {
+		return p.T("preview.limit.none")
+	}
+	key := "preview.limit.fits"
+	if l.WouldPause {
+		key = "preview.limit.pause"
+	}
+	return p.T(key, *l.MaxDeletions, l.Per, p.T("preview.limit.source."+l.Source), l.WouldDelete)
+}
+
+// StateLabel names a workflow's state in the page's language.
+func (v view) StateLabel(state string) string { return v.T("workflow.state." + strings.ToLower(state)) }
+
+// workflows serves GET /console/workflows: every workflow, its state and why it paused.
+func (c *Console) workflows(q *request) error {
+	var res struct {
+		Results []flowJSON `json:"results"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath, nil, &res); err != nil {
+		return err
+	}
+	c.render(q.w, q.r, http.StatusOK, "workflows", workflowsPage{view: q.view("workflows.title"), Flows: res.Results,
+		CanEdit: q.can(crm.PermWorkflows)})
+	return nil
+}
+
+// workflow serves GET /console/workflows/{name}: the workflow's state, its YAML, its revisions and
+// its enrollment of the existing records; with ?preview=1, what it would enroll now.
+func (c *Console) workflow(q *request) error {
+	p, err := c.workflowPage(q)
+	if err != nil {
+		return err
+	}
+	if q.r.URL.Query().Get("preview") != "" {
+		var pv previewJSON
+		if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath+"/"+url.PathEscape(p.Flow.Name)+"/preview?limit=10", nil, &pv); err != nil {
+			if !p.refused(err) {
+				return err
+			}
+		} else {
+			p.Preview = newPreview(pv)
+		}
+	}
+	c.render(q.w, q.r, http.StatusOK, "workflow", p)
+	return nil
+}
+
+// newWorkflow serves GET /console/workflows/new: an empty workflow file to write.
+func (c *Console) newWorkflow(q *request) error {
+	p := workflowPage{view: q.view("workflow.new.title"), New: true, CanEdit: q.can(crm.PermWorkflows), Source: newWorkflowTemplate}
+	c.render(q.w, q.r, http.StatusOK, "workflow", p)
+	return nil
+}
+
+// newWorkflowTemplate is the file a new workflow starts from.
+const newWorkflowTemplate = `name: my-workflow
+object_type: contacts
+trigger: lifecyclestage == "lead"
+actions:
+  - type: delete_contact
+`
+
+func (c *Console) workflowPage(q *request) (workflowPage, error) {
+	name := q.r.PathValue("name")
+	p := workflowPage{view: q.view("workflow.title"), CanEdit: q.can(crm.PermWorkflows)}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath+"/"+url.PathEscape(name), nil, &p.Flow); err != nil {
+		return p, err
+	}
+	p.Title = p.Flow.Name
+	p.Source = p.Flow.Source
+	return p, nil
+}
+
+// refused notes on the page an API refusal (a 4xx) of err, with its problems at their line and
+// column, and reports whether err was one.
+func (p *workflowPage) refused(err error) bool {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status >= 500 {
+		return false
+	}
+	for _, d := range apiErr.Errors {
+		if d.Code != "INVALID_WORKFLOW" {
+			continue
+		}
+		pr := problem{Message: d.Message}
+		if v := d.Context["line"]; len(v) == 1 {
+			pr.Line, _ = strconv.Atoi(v[0])
+		}
+		if v := d.Context["column"]; len(v) == 1 {
+			pr.Column, _ = strconv.Atoi(v[0])
+		}
+		p.Problems = append(p.Problems, pr)
+	}
+	if len(p.Problems) == 0 {
+		p.Refusal = apiErr.Message
+	}
+	return true
+}
+
+// saveWorkflow serves POST /console/workflows/save: the YAML of the form (source), checked with a
+// preview (do=preview) or stored as the workflow's new revision (do=save). Problems are shown at
+// their line and column, with the text as the user wrote it.
+func (c *Console) saveWorkflow(q *request) error {
+	src := strings.ReplaceAll(q.r.PostFormValue("source"), "\r\n", "\n")
+	p := workflowPage{view: q.view("workflow.new.title"), New: true, CanEdit: q.can(crm.PermWorkflows), Source: src}
+	name := q.r.PostFormValue("name")
+	if name != "" {
+		// The page of an existing workflow: show it as it is stored, with the text being edited.
+		stored, err := c.workflowPage(q.withName(name))
+		if err != nil {
+			return err
+		}
+		stored.Source = src
+		p = stored
+	}
+	if strings.TrimSpace(src) == "" {
+		p.Problems = []problem{{Message: q.tr.T("workflow.empty")}}
+		c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+		return nil
+	}
+	if q.r.PostFormValue("do") == "save" {
+		var head struct {
+			Name string `yaml:"name"`
+		}
+		if err := yaml.Unmarshal([]byte(src), &head); err != nil || head.Name == "" {
+			// The API says what is wrong with the file, at its line and column.
+			head.Name = "unnamed"
+		}
+		if name != "" && head.Name != name {
+			p.Problems = []problem{{Message: q.tr.T("workflow.renamed", head.Name, name)}}
+			c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+			return nil
+		}
+		if name == "" {
+			// A new workflow never replaces one of the same name: that one's page changes it.
+			var existing flowJSON
+			_, err := c.call(q.r, q.sess, http.MethodGet, flowsPath+"/"+url.PathEscape(head.Name), nil, &existing)
+			var apiErr *APIError
+			switch {
+			case err == nil:
+				p.Problems = []problem{{Message: q.tr.T("workflow.exists", head.Name)}}
+				c.render(q.w, q.r, http.StatusConflict, "workflow", p)
+				return nil
+			case errors.As(err, &apiErr) && apiErr.Status < 500:
+				// Not found (or a name the API refuses, which the PUT names at its line and column).
+			default:
+				return err
+			}
+		}
+		var f flowJSON
+		if _, err := c.callYAML(q.r, q.sess, http.MethodPut, flowsPath+"/"+url.PathEscape(head.Name), src, &f); err != nil {
+			if !p.refused(err) {
+				return err
+			}
+			c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+			return nil
+		}
+		http.Redirect(q.w, q.r, "/console/workflows/"+url.PathEscape(f.Name)+"?flash=workflow.saved&n="+strconv.FormatInt(f.Revision, 10), http.StatusSeeOther)
+		return nil
+	}
+	var pv previewJSON
+	if _, err := c.callYAML(q.r, q.sess, http.MethodPost, flowsPath+"/preview?limit=10", src, &pv); err != nil {
+		if !p.refused(err) {
+			return err
+		}
+		c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+		return nil
+	}
+	p.Preview = newPreview(pv)
+	c.render(q.w, q.r, http.StatusOK, "workflow", p)
+	return nil
+}
+
+// withName returns q with the path value {name} set, for a form that names its workflow.
+func (q *request) withName(name string) *request {
+	r := q.r.Clone(q.r.Context())
+	r.SetPathValue("name", name)
+	out := *q
+	out.r = r
+	return &out
+}
+
+// activateWorkflow serves POST /console/workflows/{name}/activate (enroll=1 also enrolls the
+// records that match already), and pauseWorkflow POST /console/workflows/{name}/pause. A refusal
+// (the plan, the user's rights, a workflow that no longer validates) is shown on its page.
+func (c *Console) activateWorkflow(q *request) error {
+	enroll := q.r.PostFormValue("enroll") == "1"
+	return c.workflowAction(q, "activate", map[string]any{"enrollExisting": enroll}, "workflow.activated")
+}
+
+func (c *Console) pauseWorkflow(q *request) error {
+	return c.workflowAction(q, "pause", nil, "workflow.paused")
+}
+
+func (c *Console) workflowAction(q *request, action string, body any, flash string) error {
+	name := q.r.PathValue("name")
+	_, err := c.call(q.r, q.sess, http.MethodPost, flowsPath+"/"+url.PathEscape(name)+"/"+action, body, nil)
+	if err == nil {
+		http.Redirect(q.w, q.r, "/console/workflows/"+url.PathEscape(name)+"?flash="+flash, http.StatusSeeOther)
+		return nil
+	}
+	p, perr := c.workflowPage(q)
+	if perr != nil {
+		return perr
+	}
+	if !p.refused(err) {
+		return err
+	}
+	var apiErr *APIError
+	errors.As(err, &apiErr)
+	c.render(q.w, q.r, apiErr.Status, "workflow", p)
+	return nil
+}
+
+// newPreview names the sample's records and orders the protection rules by name.
+func newPreview(pv previewJSON) *previewView {
+	v := &previewView{previewJSON: pv}
+	for _, r := range pv.Sample {
+		v.Rows = append(v.Rows, sampleRow{ID: r.ID, Name: displayName(r.Properties), Email: r.Properties["email"]})
+	}
+	for rule, n := range pv.ProtectedByRule {
+		v.Rules = append(v.Rules, ruleCount{Rule: rule, Count: n})
+	}
+	slices.SortFunc(v.Rules, func(a, b ruleCount) int { return strings.Compare(a.Rule, b.Rule) })
+	return v
+}
+
+// flowLogPage is the data of a workflow's history page.
+type flowLogPage struct {
+	view
+	Name    string
+	Kind    string
+	Kinds   []string
+	Entries []flowLogRow
+	Next    string
+}
+
+// flowLogRow is one event of a workflow's history.
+type flowLogRow struct {
+	At, ObjectType, RecordID, Kind, Step, Action, Outcome, Detail, By string
+}
+
+// historyKinds are the kinds of events of a workflow's history, for the filter.
+var historyKinds = []string{"enrolled", "action", "completed", "unenrolled", "suppressed", "trigger_error", "moved"}
+
+// workflowHistory serves GET /console/workflows/{name}/history?kind=&after=: what the workflow did,
+// newest first, 50 events a page, each with a link to its record.
+func (c *Console) workflowHistory(q *request) error {
+	name := q.r.PathValue("name")
+	qs := q.r.URL.Query()
+	p := flowLogPage{view: q.view("history.title"), Name: name, Kind: qs.Get("kind"), Kinds: historyKinds}
+	p.Title = q.tr.T("history.title") + " · " + name
+	api := url.Values{"limit": {"50"}}
+	if p.Kind != "" {
+		api.Set("kind", p.Kind)
+	}
+	if after := qs.Get("after"); after != "" {
+		api.Set("after", after)
+	}
+	var res struct {
+		Results []struct {
+			ObjectType string `json:"objectType"`
+			RecordID   string `json:"recordId"`
+			At         string `json:"at"`
+			Kind       string `json:"kind"`
+			Step       *int   `json:"step"`
+			Action     string `json:"action"`
+			Outcome    string `json:"outcome"`
+			Detail     string `json:"detail"`
+			By         string `json:"by"`
+		} `json:"results"`
+		Paging *struct {
+			Next struct {
+				After string `json:"after"`
+			} `json:"next"`
+		} `json:"paging"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath+"/"+url.PathEscape(name)+"/history?"+api.Encode(), nil, &res); err != nil {
+		return err
+	}
+	for _, e := range res.Results {
+		row := flowLogRow{At: e.At, ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
+			Outcome: e.Outcome, Detail: e.Detail, By: e.By}
+		if e.Step != nil {
+			row.Step = strconv.Itoa(*e.Step)
+		}
+		p.Entries = append(p.Entries, row)
+	}
+	if res.Paging != nil {
+		next := url.Values{"after": {res.Paging.Next.After}}
+		if p.Kind != "" {
+			next.Set("kind", p.Kind)
+		}
+		p.Next = "/console/workflows/" + url.PathEscape(name) + "/history?" + next.Encode()
+	}
+	c.render(q.w, q.r, http.StatusOK, "history", p)
+	return nil
+}

@@ -1,0 +1,167 @@
+package console_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+const cleanLeads = `name: clean-leads
+object_type: contacts
+trigger: lifecyclestage == "lead"
+limits: {max_deletions: 1, per: 1h}
+actions:
+  - type: delete_contact
+`
+
+// TestWorkflowScreens walks a workflow through the console: a file with a problem shown at its
+// line and column and kept as written, saved, previewed with names, refused on Starter with the
+// plan's message (nothing changes), activated on Professional and paused; a reader sees it
+// read-only and a forged activation is refused.
+func TestWorkflowScreens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, err := b.store.CreateUser(ctx, b.tenant, "flows@example.com", crm.Permissions{crm.PermRead, crm.PermWorkflows,
+		crm.PermDelete, crm.PermBulkDelete}, "test")
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(ctx, b.tenant, "flows@example.com", nil)
+	require.NoError(t, err)
+	ada := b.createContact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace", "lifecyclestage": "lead"})
+	b.createContact(t, map[string]string{"email": "bo@example.com", "firstname": "Bo", "lastname": "Kund", "lifecyclestage": "customer"})
+	b.createContact(t, map[string]string{"email": "cy@example.com", "firstname": "Cy", "lastname": "Lead", "lifecyclestage": "lead"})
+	_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanStarter)
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(token).StatusCode)
+	csrf := br.csrf()
+	resp, page := br.get("/console/workflows")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "No workflows yet.")
+	require.Contains(t, page, `href="/console/workflows/new"`)
+
+	// A problem is shown at its line and column, with the text as written, and nothing is stored.
+	bad := "name: clean-leads\nobject_type: contacts\ntrigger: lifecyclestage == <\"x\">\nactions:\n  - type: delete_contact\n"
+	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {bad}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, `id="problems"`)
+	require.Contains(t, page, "line 3, column")
+	require.Contains(t, page, html.EscapeString(bad), "the text stays as written")
+	_, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+
+	// Checked and previewed without saving: names, not just ids, and the limit's reach.
+	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"preview"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "Of 3 records, 2 match and would enroll")
+	require.Contains(t, page, "Ada Lovelace")
+	require.Contains(t, page, "Cy Lead")
+	require.NotContains(t, page, "Bo Kund")
+	require.Contains(t, page, `href="/console/objects/contacts/`+ada+`"`)
+	require.Contains(t, page, "Limit: 1 deletions per 1h (its own). It would delete 1 in its first window, then pause itself")
+	_, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.ErrorIs(t, err, crm.ErrNotFound, "a check saves nothing")
+
+	resp, _ = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/workflows/clean-leads?flash=workflow.saved&n=1", resp.Header.Get("Location"))
+	_, page = br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, "Saved as revision 1.")
+	require.Contains(t, page, "Draft")
+
+	// A new workflow never replaces one of the same name.
+	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Contains(t, page, "A workflow named clean-leads exists already")
+	f, err := b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, f.Revision)
+
+	// A workflow cannot be renamed from its page.
+	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "name": {"clean-leads"},
+		"source": {"name: other\nobject_type: contacts\ntrigger: \"true\"\nactions: []\n"}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, "cannot be renamed")
+
+	// Starter: refused with the plan's message, on the workflow's page; nothing changes.
+	resp, page = br.post("/console/workflows/clean-leads/activate", url.Values{"csrf": {csrf}, "enroll": {"1"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, `id="refusal"`)
+	require.Contains(t, page, "the starter plan does not include workflow automation")
+	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowDraft, f.State)
+
+	// Professional: activated, then paused.
+	_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	resp, _ = br.post("/console/workflows/clean-leads/activate", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, page = br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, "The workflow is active.")
+	require.Contains(t, page, `id="pause"`)
+	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, f.State)
+	require.Equal(t, "flows@example.com", f.ActivatedBy)
+	_, page = br.get("/console/workflows")
+	require.Contains(t, page, `href="/console/workflows/clean-leads"`)
+	require.Contains(t, page, "Active")
+
+	// What it did: the engine's writes (the workers' part, done here through the store).
+	ref := crm.FlowRef{Name: "clean-leads", Revision: 1, ObjectType: crm.Contacts}
+	_, err = b.store.EvaluateFlow(ctx, b.tenant, ref, []crm.FlowVerdict{{ID: crm.RecordID(ada), Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+	_, err = b.store.AdvanceSteps(ctx, b.tenant, ref, 0, 1, "delete_contact",
+		[]crm.StepResult{{ID: crm.RecordID(ada), Outcome: "done", Detail: "moved contact " + ada + " to the recycle bin", Due: b.clock.Now()}})
+	require.NoError(t, err)
+	resp, page = br.get("/console/workflows/clean-leads/history")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `class="event-action"`)
+	require.Contains(t, page, "moved contact "+ada+" to the recycle bin")
+	require.Contains(t, page, `href="/console/objects/contacts/`+ada+`"`)
+	require.Equal(t, 3, strings.Count(page, `<tr class="event-`), "enrolled, action, completed")
+	_, page = br.get("/console/workflows/clean-leads/history?kind=enrolled")
+	require.Equal(t, 1, strings.Count(page, `<tr class="event-`))
+	require.Contains(t, page, `class="event-enrolled"`)
+	resp, page = br.get("/console/workflows/clean-leads/history?kind=bogus")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, "kind &#34;bogus&#34; is unknown")
+
+	resp, _ = br.post("/console/workflows/clean-leads/pause", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, page = br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, "The workflow is paused")
+	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, f.State)
+
+	// A reader: the file read-only, no action; a forged activation is refused by the API.
+	rd := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
+	_, page = rd.get("/console/workflows/clean-leads?preview=1")
+	require.Contains(t, page, "readonly")
+	require.NotContains(t, page, `id="activate"`)
+	require.NotContains(t, page, `id="save"`)
+	require.Contains(t, page, "Ada Lovelace", "a reader may preview")
+	resp, _ = rd.post("/console/workflows/clean-leads/activate", url.Values{"csrf": {rd.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, f.State)
+
+	// Without the CSRF token, nothing is saved.
+	resp, _ = br.post("/console/workflows/save", url.Values{"do": {"save"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, f.Revision)
+}
