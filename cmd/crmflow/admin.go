@@ -641,20 +641,25 @@ func tenantError(t crm.TenantID, what string, err error) error {
 }
 
 func (a *app) newOutboxListCmd() *cobra.Command {
-	var limit int
+	var (
+		limit int
+		brief bool
+	)
 	cmd := &cobra.Command{
-		Use:   "list TENANT",
-		Short: "List the emails of a tenant's outbox, oldest first",
-		Long: `List the emails kept in a tenant's outbox, oldest first: the emails a worker without an SMTP
-server (no --smtp-host) kept instead of sending, such as the confirmations of permanent deletes.
-Configure SMTP on the workers to have new ones sent.
+		Use:   "list TENANT [--limit N] [--brief]",
+		Short: "List the emails of a tenant's outbox, newest first, with their bodies",
+		Long: `List the emails kept in a tenant's outbox, newest first, each with its body: the emails a
+worker without an SMTP server (no --smtp-host) kept instead of sending, such as the confirmations
+of permanent deletes. --brief prints one line per email instead. Configure SMTP on the workers to
+have new ones sent.
 
 A workflow notification is kept as its template and a reference to its record, and is rendered
 here, when listed, from the record (live or in the bin). When the record was permanently deleted
 or purged, its subject says "(erased)" and names the record's id only. Workflow notifications
 leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`,
 		Example: `  crmflow admin outbox list acme
-  crmflow admin outbox list acme --limit 20`,
+  crmflow admin outbox list acme --limit 5
+  crmflow admin outbox list acme --brief --limit 0`,
 		Args: exactArgs("TENANT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -673,24 +678,39 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 				if !ok { // cannot happen: the admin commands run on a *redisstore.Store
 					return fmt.Errorf("the store %T keeps no outbox", s)
 				}
-				msgs, err := rs.Outbox(ctx, t, limit)
+				msgs, err := rs.RecentOutbox(ctx, t, limit)
 				if err != nil {
 					return fmt.Errorf("read the outbox of tenant %s: %w", t, err)
 				}
-				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "TIME\tTO\tSUBJECT\tKIND")
-				for _, m := range msgs {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.CreatedAt.UTC().Format(time.RFC3339), m.To, oneLine(m.Subject), m.Kind)
+				if brief {
+					w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(w, "TIME\tTO\tSUBJECT\tKIND")
+					for _, m := range msgs {
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.CreatedAt.UTC().Format(time.RFC3339), m.To, oneLine(m.Subject), m.Kind)
+					}
+					if err := w.Flush(); err != nil {
+						return err
+					}
+				} else {
+					for i, m := range msgs {
+						if i > 0 {
+							fmt.Fprintln(a.stdout)
+						}
+						fmt.Fprintf(a.stdout, "Date: %s\nTo: %s\nSubject: %s\nKind: %s\n\n%s\n", m.CreatedAt.UTC().Format(time.RFC3339),
+							m.To, oneLine(m.Subject), m.Kind, strings.TrimRight(m.Body, "\n"))
+					}
 				}
-				if err := w.Flush(); err != nil {
-					return err
+				more := ""
+				if limit > 0 && len(msgs) == limit {
+					more = fmt.Sprintf(" (the newest %d; --limit 0 lists them all)", limit)
 				}
-				fmt.Fprintf(a.stderr, "%d email(s) in the outbox of tenant %s\n", len(msgs), t)
+				fmt.Fprintf(a.stderr, "%d email(s) in the outbox of tenant %s%s, newest first\n", len(msgs), t, more)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many emails, oldest first (0: all)")
+	cmd.Flags().IntVar(&limit, "limit", 20, "list the newest this many emails (0: all)")
+	cmd.Flags().BoolVar(&brief, "brief", false, "one line per email (time, recipient, subject, kind), without the bodies")
 	return cmd
 }
 

@@ -271,7 +271,7 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	embedded := "redis://" + em[1] + "/0"
 	var outbox string
 	eventually(t, 20*time.Second, "the confirmation email is kept in the outbox", func() bool {
-		outbox, stderr, code = crmflow(t, nil, "admin", "outbox", "list", "demo", "--redis", embedded)
+		outbox, stderr, code = crmflow(t, nil, "admin", "outbox", "list", "demo", "--redis", embedded, "--brief")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		return strings.Count(outbox, "\n") == 2
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -181,6 +182,28 @@ func (s *Store) Outbox(ctx context.Context, t crm.TenantID, limit int) ([]crm.Ma
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
 	}
+	return s.decodeOutbox(ctx, t, raws)
+}
+
+// RecentOutbox is Outbox newest first: the last limit messages kept (0: all), the newest first.
+func (s *Store) RecentOutbox(ctx context.Context, t crm.TenantID, limit int) ([]crm.Mail, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	start := int64(0)
+	if limit > 0 {
+		start = -int64(limit)
+	}
+	raws, err := s.rdb.LRange(ctx, OutboxKey(t), start, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	slices.Reverse(raws)
+	return s.decodeOutbox(ctx, t, raws)
+}
+
+// decodeOutbox decodes outbox entries, rendering the workflow notifications from their records.
+func (s *Store) decodeOutbox(ctx context.Context, t crm.TenantID, raws []string) ([]crm.Mail, error) {
 	out := make([]crm.Mail, 0, len(raws))
 	for i, raw := range raws {
 		var m crm.Mail

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestOutboxListNewestFirstWithBodies: `crmflow admin outbox list` shows the newest emails first,
+// each with its body; --limit keeps the newest N and says so; --brief prints one line each.
+func TestOutboxListNewestFirstWithBodies(t *testing.T) {
+	t.Parallel()
+	b := bundleOn(t, setup(t).redisURL)
+	tenant := crm.TenantID(b.tenant)
+	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		require.NoError(t, b.store.AppendOutbox(b.ctx, tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
+			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprintf("Body of mail %d.\nSecond line.\n", i), Kind: "test",
+			CreatedAt: at.Add(time.Duration(i) * time.Minute)}))
+	}
+
+	stdout, stderr := b.admin(t, "outbox", "list", b.tenant)
+	require.Equal(t, "Date: 2026-03-01T12:02:00Z\nTo: ops@example.com\nSubject: Mail 2\nKind: test\n\nBody of mail 2.\nSecond line.\n\n"+
+		"Date: 2026-03-01T12:01:00Z\nTo: ops@example.com\nSubject: Mail 1\nKind: test\n\nBody of mail 1.\nSecond line.\n\n"+
+		"Date: 2026-03-01T12:00:00Z\nTo: ops@example.com\nSubject: Mail 0\nKind: test\n\nBody of mail 0.\nSecond line.\n", stdout)
+	require.Contains(t, stderr, "3 email(s) in the outbox of tenant "+b.tenant+", newest first")
+
+	stdout, stderr = b.admin(t, "outbox", "list", b.tenant, "--limit", "2", "--brief")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3)
+	require.Regexp(t, `^TIME\s+TO\s+SUBJECT\s+KIND$`, lines[0])
+	require.Regexp(t, `^2026-03-01T12:02:00Z\s+ops@example\.com\s+Mail 2\s+test$`, lines[1])
+	require.Regexp(t, `^2026-03-01T12:01:00Z\s+ops@example\.com\s+Mail 1\s+test$`, lines[2])
+	require.Contains(t, stderr, "(the newest 2; --limit 0 lists them all)")
+}
