@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -28,6 +29,8 @@ type backend struct {
 	db   int
 	// embedded is the in-process server of the zero-setup mode; nil on a real Redis.
 	embedded *miniredis.Miniredis
+	// salt is the email salt the embedded store drew when none was given; "" otherwise.
+	salt string
 }
 
 // Close closes the client and stops the embedded server, if any.
@@ -272,6 +275,7 @@ func (a *app) openEmbedded() (*backend, error) {
 			return nil, fmt.Errorf("draw the embedded store's email salt: %w", err)
 		}
 		cfg.EmailSalt = hex.EncodeToString(salt[:])
+		b.salt = cfg.EmailSalt
 	}
 	store, err := redisstore.New(rdb, cfg)
 	if err != nil {
@@ -337,5 +341,31 @@ Try it:
     -d '{"properties":{"email":"ada@example.com","firstname":"Ada","lastname":"Lovelace"}}'
   curl -s '%[1]s/crm/v3/objects/contacts?limit=10' -H "Authorization: Bearer $CRMFLOW_TOKEN"
 
-`, baseURL, kept, demoTenant, demoPlan, demoUser, token)
+The console: %[1]s/ (sign in with the token).
+
+The CLI:
+
+  export CRMFLOW_URL=%[1]s CRMFLOW_TOKEN=%[6]s
+  crmflow workflows list
+
+%[7]s
+`, baseURL, kept, demoTenant, demoPlan, demoUser, token, a.adminHint(b))
+}
+
+// adminHint tells how to run the admin commands on b's store: on the embedded one, its address
+// and the salt it drew (a throwaway store's), while this process runs.
+func (a *app) adminHint(b *backend) string {
+	if b.embedded != nil {
+		salt := b.salt
+		if salt == "" {
+			salt = "<the --email-salt given to this process>"
+		}
+		return fmt.Sprintf("The admin commands, on this embedded store while this process runs:\n\n"+
+			"  export REDIS_URL=redis://%s/0 CRMFLOW_EMAIL_SALT=%s\n  crmflow admin outbox list %s\n", b.addr, salt, demoTenant)
+	}
+	if strings.HasPrefix(b.addr, "cluster ") {
+		return "The admin commands: crmflow admin --help (with this process's --redis and CRMFLOW_EMAIL_SALT).\n"
+	}
+	return fmt.Sprintf("The admin commands: crmflow admin outbox list %s --redis redis://%s/%d (with this process's CRMFLOW_EMAIL_SALT;\n"+
+		"add the password if the Redis has one).\n", demoTenant, b.addr, b.db)
 }

@@ -235,6 +235,9 @@ func TestBackgroundUsageErrors(t *testing.T) {
 
 var embeddedAddrRE = regexp.MustCompile(`store=embedded redis_addr=(\S+)`)
 
+// adminHintRE reads the admin command line the banner of `crmflow run` prints for its embedded store.
+var adminHintRE = regexp.MustCompile(`export REDIS_URL=(\S+) CRMFLOW_EMAIL_SALT=(\S+)`)
+
 // TestEmbeddedRunsBackgroundWork runs `crmflow run` on the embedded store: its worker runs a bulk
 // delete job and keeps the confirmation email of a permanent delete in the outbox, which the admin
 // command reads from the embedded Redis.
@@ -268,10 +271,15 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Contains(t, stdout, "COMPLETE: 3 of 3 contacts moved to the recycle bin")
 
-	embedded := "redis://" + em[1] + "/0"
+	// The admin commands, as the start-up banner prints them: the embedded store's URL and salt.
+	adm := adminHintRE.FindStringSubmatch(p.stdout.String())
+	require.NotNil(t, adm, "no admin command line in stdout:\n%s", p.stdout)
+	require.Equal(t, "redis://"+em[1]+"/0", adm[1])
+	adminEnv := []string{"REDIS_URL=" + adm[1], "CRMFLOW_EMAIL_SALT=" + adm[2]}
+	require.Contains(t, p.stdout.String(), "The console: "+base+"/ (sign in with the token).")
 	var outbox string
 	eventually(t, 20*time.Second, "the confirmation email is kept in the outbox", func() bool {
-		outbox, stderr, code = crmflow(t, nil, "admin", "outbox", "list", "demo", "--redis", embedded, "--brief")
+		outbox, stderr, code = crmflow(t, adminEnv, "admin", "outbox", "list", "demo", "--brief")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		return strings.Count(outbox, "\n") == 2
 	})
