@@ -3,7 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -73,8 +75,11 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	return out
 }
 
-// listAudit serves GET /crm/v3/audit?limit=&after=: the tenant's audit trail of deletions and
-// restores, and of the admins' changes of users and tokens, oldest first. limit defaults to 100, at most 1000; the next page's cursor is
+// listAudit serves GET /crm/v3/audit?limit=&after=&order=&action=&by=: the tenant's audit trail of
+// deletions and restores, and of the admins' changes of users and tokens, oldest first, or newest
+// first with order=newest; action= (repeated or comma-separated) keeps those actions, by= the
+// entries whose actor or user contains it (a filtered page may hold fewer than limit entries and
+// still have a next page). limit defaults to 100, at most 1000; the next page's cursor is
 // paging.next.after, absent on the last page. It needs restore, the admin-level right.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	limit := defaultAuditLimit
@@ -85,7 +90,27 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p crm.Princip
 		}
 		limit = n
 	}
-	entries, next, err := s.store.Audit(r.Context(), p.Tenant, &crm.AuditOpts{After: r.URL.Query().Get("after"), Limit: limit})
+	qs := r.URL.Query()
+	opts := &crm.AuditOpts{After: qs.Get("after"), Limit: limit, By: strings.TrimSpace(qs.Get("by"))}
+	switch v := qs.Get("order"); v {
+	case "", "oldest":
+	case "newest":
+		opts.Newest = true
+	default:
+		return errInvalid("order", "INVALID_ORDER", "order %q is invalid: use newest or oldest (the default)", v)
+	}
+	for _, v := range qs["action"] {
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			if !slices.Contains(crm.AuditActions, a) {
+				return errInvalid("action", "INVALID_ACTION", "action %q is unknown: use one of %s", a, strings.Join(crm.AuditActions, ", "))
+			}
+			opts.Actions = append(opts.Actions, a)
+		}
+	}
+	entries, next, err := s.store.Audit(r.Context(), p.Tenant, opts)
 	if err != nil {
 		return fmt.Errorf("read audit: %w", err)
 	}

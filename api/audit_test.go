@@ -88,9 +88,25 @@ func TestAudit(t *testing.T) {
 		require.Equal(t, want, got)
 	})
 
+	t.Run("NewestFirstAndFiltered", func(t *testing.T) {
+		t.Parallel()
+		newest := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?order=newest&limit=3", tokAll, nil), http.StatusOK)
+		require.Equal(t, []auditEntry{want[4], want[3], want[2]}, newest.Results)
+		require.NotNil(t, newest.Paging)
+		more := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?order=newest&limit=2&after="+url.QueryEscape(newest.Paging.Next.After),
+			tokAll, nil), http.StatusOK)
+		require.Equal(t, []auditEntry{want[1], want[0]}, more.Results)
+		restores := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?order=newest&action=restore,permanent_delete", tokAll, nil), http.StatusOK)
+		require.Equal(t, []auditEntry{want[3], want[2]}, restores.Results)
+		byDel := expect[page[auditEntry]](t, b.call(t, "GET", "/crm/v3/audit?by=DEL@A&after="+start, tokAll, nil), http.StatusOK)
+		require.Equal(t, []auditEntry{want[0]}, byDel.Results)
+	})
+
 	for _, tc := range []struct {
 		name, query, in string
 	}{
+		{"BadOrder", "order=up", "order"},
+		{"UnknownAction", "action=archive,delete", "action"},
 		{"LimitZero", "limit=0", "limit"},
 		{"LimitTooLarge", "limit=1001", "limit"},
 		{"LimitNotANumber", "limit=ten", "limit"},

@@ -1,6 +1,8 @@
 package crm
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,10 +67,38 @@ const (
 	AuditTokenRevoke     = "token_revoke"
 )
 
+// AuditActions are every action the audit trail holds.
+var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
+	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
+	"protection_put", "protection_delete"}
+
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {
-	// After is the cursor of the previous page; empty starts at the oldest entry.
+	// After is the cursor of the previous page; empty starts at the oldest entry (the newest with
+	// Newest).
 	After string
 	// Limit is the page size. Defaults to 100; at most 1000.
 	Limit int
+	// Newest reads the trail newest first.
+	Newest bool
+	// Actions keeps only the entries of these actions; empty keeps every action.
+	Actions []string
+	// By keeps only the entries whose actor (AuditEntry.Actor, or User for a change of a user)
+	// contains it, ignoring case.
+	By string
+}
+
+// Filtered reports whether o keeps only some entries.
+func (o AuditOpts) Filtered() bool { return len(o.Actions) > 0 || o.By != "" }
+
+// Keeps reports whether o's filters keep e.
+func (o AuditOpts) Keeps(e AuditEntry) bool {
+	if len(o.Actions) > 0 && !slices.Contains(o.Actions, e.Action) {
+		return false
+	}
+	if o.By == "" {
+		return true
+	}
+	by := strings.ToLower(o.By)
+	return strings.Contains(strings.ToLower(e.Actor()), by) || strings.Contains(strings.ToLower(e.User), by)
 }

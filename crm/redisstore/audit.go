@@ -22,7 +22,7 @@ func (s *Store) Audit(ctx context.Context, t crm.TenantID, opts *crm.AuditOpts) 
 	if limit < 0 || limit > 1000 {
 		return nil, "", &crm.ValidationError{Field: "limit", Code: "INVALID_LIMIT", Message: fmt.Sprintf("limit %d is out of range: use 1 to 1000", limit)}
 	}
-	start := "-"
+	start, end := "-", "+"
 	if opts.After != "" {
 		ms, seq, ok := strings.Cut(opts.After, "-")
 		if _, err := strconv.ParseUint(ms, 10, 64); err != nil || !ok {
@@ -31,23 +31,75 @@ func (s *Store) Audit(ctx context.Context, t crm.TenantID, opts *crm.AuditOpts) 
 		if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
 			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q is invalid: pass the paging.next.after value of the previous page", opts.After)}
 		}
-		start = "(" + opts.After
+		if opts.Newest {
+			end = "(" + opts.After
+		} else {
+			start = "(" + opts.After
+		}
 	}
-	msgs, err := s.rdb.XRangeN(ctx, AuditKey(t), start, "+", int64(limit+1)).Result()
-	if err != nil {
-		return nil, "", fmt.Errorf("read audit: %w", err)
+	read := func(n int64) ([]redis.XMessage, error) {
+		if opts.Newest {
+			return s.rdb.XRevRangeN(ctx, AuditKey(t), end, start, n).Result()
+		}
+		return s.rdb.XRangeN(ctx, AuditKey(t), start, end, n).Result()
 	}
-	next := ""
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		next = msgs[limit-1].ID
+	if !opts.Filtered() {
+		msgs, err := read(int64(limit + 1))
+		if err != nil {
+			return nil, "", fmt.Errorf("read audit: %w", err)
+		}
+		next := ""
+		if len(msgs) > limit {
+			msgs = msgs[:limit]
+			next = msgs[limit-1].ID
+		}
+		out := make([]crm.AuditEntry, len(msgs))
+		for i, m := range msgs {
+			out[i] = auditEntry(m)
+		}
+		return out, next, nil
 	}
-	out := make([]crm.AuditEntry, len(msgs))
-	for i, m := range msgs {
-		out[i] = auditEntry(m)
+	// Filtered: read on until the page is full or auditScan entries were read, and go on from the
+	// last one read.
+	out := []crm.AuditEntry{}
+	for scanned := 0; scanned < auditScan; {
+		msgs, err := read(int64(max(limit, 200)))
+		if err != nil {
+			return nil, "", fmt.Errorf("read audit: %w", err)
+		}
+		for i, m := range msgs {
+			scanned++
+			e := auditEntry(m)
+			if !opts.Keeps(e) {
+				continue
+			}
+			out = append(out, e)
+			if len(out) == limit {
+				if i == len(msgs)-1 && len(msgs) < max(limit, 200) {
+					return out, "", nil // the last entry there is
+				}
+				return out, m.ID, nil
+			}
+		}
+		if len(msgs) < max(limit, 200) {
+			return out, "", nil
+		}
+		last := msgs[len(msgs)-1].ID
+		if opts.Newest {
+			end = "(" + last
+		} else {
+			start = "(" + last
+		}
+		if scanned >= auditScan {
+			return out, last, nil
+		}
 	}
-	return out, next, nil
+	return out, "", nil
 }
+
+// auditScan bounds how many entries one filtered Audit call reads: the page ends there, with a
+// cursor to go on from.
+const auditScan = 10000
 
 func auditEntry(m redis.XMessage) crm.AuditEntry {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,4 +140,52 @@ func testRestoreInOneCallKeepsEmailsAndIndexes(t *testing.T, hn *Harness) {
 	n, err := b.store.BinSize(ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n, "the refused contact stays in the bin")
+}
+
+// testAuditNewestFirstAndFiltered reads the audit trail oldest first and newest first, in pages,
+// and filtered by action and by actor.
+func testAuditNewestFirstAndFiltered(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	var ids []crm.RecordID
+	for i := range 4 {
+		ids = append(ids, b.contact(t, map[string]string{"email": fmt.Sprintf("a%d@example.com", i)}).ID)
+	}
+	for i, id := range ids {
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: fmt.Sprintf("user%d@example.com", i%2)})
+		require.NoError(t, err)
+	}
+	_, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids[:1], crm.Actor{User: "fixer@example.com"})
+	require.NoError(t, err)
+	type seen struct{ action, by string }
+	read := func(o crm.AuditOpts) []seen {
+		t.Helper()
+		var out []seen
+		for range 10 {
+			entries, next, err := b.store.Audit(ctx, b.tenant, &o)
+			require.NoError(t, err)
+			for _, e := range entries {
+				out = append(out, seen{e.Action, e.By})
+			}
+			if next == "" {
+				return out
+			}
+			o.After = next
+		}
+		t.Fatal("the pages do not end")
+		return nil
+	}
+	oldest := []seen{{"archive", "user0@example.com"}, {"archive", "user1@example.com"}, {"archive", "user0@example.com"},
+		{"archive", "user1@example.com"}, {"restore", "fixer@example.com"}}
+	require.Equal(t, oldest, read(crm.AuditOpts{}))
+	require.Equal(t, oldest, read(crm.AuditOpts{Limit: 2}))
+	newest := slices.Clone(oldest)
+	slices.Reverse(newest)
+	require.Equal(t, newest, read(crm.AuditOpts{Newest: true}))
+	require.Equal(t, newest, read(crm.AuditOpts{Newest: true, Limit: 2}))
+	require.Equal(t, []seen{{"restore", "fixer@example.com"}}, read(crm.AuditOpts{Newest: true, Actions: []string{"restore"}}))
+	require.Equal(t, []seen{{"archive", "user1@example.com"}, {"archive", "user1@example.com"}},
+		read(crm.AuditOpts{Newest: true, By: "USER1@", Limit: 1}), "by actor, ignoring case, a page at a time")
+	require.Empty(t, read(crm.AuditOpts{Actions: []string{"purge"}}))
 }

@@ -48,6 +48,7 @@ var tests = []struct {
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
 	{"RestoreInOneCallKeepsEmailsAndIndexes", testRestoreInOneCallKeepsEmailsAndIndexes},
+	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},
