@@ -121,3 +121,44 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p crm.Princip
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// Page sizes of the outbox: its emails carry their bodies.
+const (
+	defaultOutboxLimit = 20
+	maxOutboxLimit     = 200
+)
+
+// outboxJSON is one email kept in the tenant's outbox.
+type outboxJSON struct {
+	ID        string `json:"id"`
+	To        string `json:"to"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+	Kind      string `json:"kind"`
+	CreatedAt string `json:"createdAt"`
+}
+
+// listOutbox serves GET /crm/v3/outbox?limit=: the newest emails a worker without an SMTP server
+// kept instead of sending (confirmations of permanent deletes, workflow notifications, limit
+// notices), newest first, with their bodies; limit defaults to 20, at most 200. It needs restore,
+// the admin-level right: the emails name the tenant's users.
+func (s *Server) listOutbox(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	limit := defaultOutboxLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxOutboxLimit {
+			return errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to %d", v, maxOutboxLimit)
+		}
+		limit = n
+	}
+	mails, err := s.store.RecentOutbox(r.Context(), p.Tenant, limit)
+	if err != nil {
+		return fmt.Errorf("read the outbox: %w", err)
+	}
+	out := resultsJSON[outboxJSON]{Results: make([]outboxJSON, len(mails))}
+	for i, m := range mails {
+		out.Results[i] = outboxJSON{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body, Kind: m.Kind, CreatedAt: crm.FormatDatetime(m.CreatedAt)}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -176,4 +177,28 @@ func TestAuditUsersAndTokens(t *testing.T) {
 		with(map[string]any{"action": "user_enable", "by": "admin-cli:bob"}),
 		with(map[string]any{"action": "token_revoke", "by": "admin-cli:carol", "tokenId": id}),
 	}, pg.Results)
+}
+
+// TestOutbox reads the emails kept in the outbox through the API: newest first, with their bodies,
+// only the tenant's own, a bad limit refused.
+func TestOutbox(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	at := b.clock.Now()
+	for i := range 3 {
+		require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenantA, crm.Mail{ID: fmt.Sprint("m", i), To: "all@a.example",
+			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprint("Body ", i), Kind: "test", CreatedAt: at.Add(time.Duration(i) * time.Minute)}))
+	}
+	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenantB, crm.Mail{ID: "other", To: "x@b.example", Subject: "B's", Body: "B", Kind: "test", CreatedAt: at}))
+	type mail struct {
+		ID, To, Subject, Body, Kind, CreatedAt string
+	}
+	got := expect[results[mail]](t, b.call(t, "GET", "/crm/v3/outbox?limit=2", tokAll, nil), http.StatusOK).Results
+	require.Equal(t, []mail{
+		{"m2", "all@a.example", "Mail 2", "Body 2", "test", crm.FormatDatetime(at.Add(2 * time.Minute))},
+		{"m1", "all@a.example", "Mail 1", "Body 1", "test", crm.FormatDatetime(at.Add(time.Minute))},
+	}, got)
+	require.Len(t, expect[results[mail]](t, b.call(t, "GET", "/crm/v3/outbox", tokAll, nil), http.StatusOK).Results, 3)
+	e := expectError(t, b.call(t, "GET", "/crm/v3/outbox?limit=201", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"limit"}, e.in())
 }

@@ -220,6 +220,8 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/jobs/" + f.job} }, ok: 200, other: 404, readOnly: true},
 		{name: "Audit", pattern: "GET /crm/v3/audit", needs: []crm.Permission{crm.PermRestore},
 			req: path("/crm/v3/audit"), ok: 200, other: 200, readOnly: true},
+		{name: "Outbox", pattern: "GET /crm/v3/outbox", needs: []crm.Permission{crm.PermRestore},
+			req: path("/crm/v3/outbox"), ok: 200, other: 200, readOnly: true},
 		{name: "ListOperations", pattern: "GET /crm/v3/operations", needs: read,
 			req: path("/crm/v3/operations"), ok: 200, other: 200, readOnly: true},
 		{name: "GetOperation", pattern: "GET /crm/v3/operations/{operationId}", needs: read,

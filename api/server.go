@@ -177,6 +177,7 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermDelete, s.deleteListRecords)
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
 	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
+	s.handle("GET /crm/v3/outbox", crm.PermRestore, s.listOutbox)
 
 	// Operations and their undo (operations.go, SPEC S26).
 	s.handle("GET /crm/v3/operations", crm.PermRead, s.listOperations)

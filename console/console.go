@@ -127,6 +127,8 @@ func (c *Console) routes() {
 	c.page("POST /console/workflows/{name}/activate", c.activateWorkflow)
 	c.page("POST /console/workflows/{name}/pause", c.pauseWorkflow)
 	c.page("GET /console/workflows/{name}/history", c.workflowHistory)
+	c.page("GET /console/audit", c.audit)
+	c.page("GET /console/outbox", c.outbox)
 	c.page("GET /console/jobs/{id}", c.job)
 	c.page("GET /console/jobs/{id}/status", c.jobStatus)
 }

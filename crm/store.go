@@ -231,6 +231,9 @@ type AuditStore interface {
 	// Audit pages through a tenant's audit trail of deletions and restores, and of the changes of
 	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
+	// RecentOutbox returns the newest limit emails of the tenant's outbox (0: all), newest first,
+	// workflow notifications rendered from their records.
+	RecentOutbox(ctx context.Context, t TenantID, limit int) ([]Mail, error)
 }
 
 // JobStore keeps bulk delete jobs: their selection, their progress and the leases of the workers that run them.

@@ -331,6 +331,18 @@ func TestConsoleEndToEnd(t *testing.T) {
 				return m.Kind == crm.MailKindPermanentDelete && m.To == opsUser
 			})
 		}, time.Minute, 50*time.Millisecond, "the confirmation mail reaches the outbox")
+		run(t, ctx, "outbox",
+			chromedp.Navigate(base+"/console/outbox"),
+			chromedp.WaitVisible(chromedp.CSS("article.mail")),
+			shot("outbox"),
+		)
+		require.Contains(t, text(t, ctx, "main"), "Permanent deletion completed")
+		run(t, ctx, "audit",
+			chromedp.Navigate(base+"/console/audit"),
+			chromedp.WaitVisible(chromedp.CSS("#audit")),
+			shot("audit"),
+		)
+		require.Contains(t, text(t, ctx, "#audit tr.audit-permanent_delete"), opsUser, "the newest entries first")
 
 		// A POST without the CSRF token is refused and changes nothing.
 		victim := create(t, map[string]string{"email": "victim@example.com"})

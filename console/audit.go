@@ -1,0 +1,128 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// auditRow is one entry of the audit log as the page shows it.
+type auditRow struct {
+	At, Action, Type, Actor, Ref, Count string
+	IDs                                 []string
+	More                                int
+}
+
+// auditPage is the data of the audit log.
+type auditPage struct {
+	view
+	Rows    []auditRow
+	Action  string
+	By      string
+	Actions []string
+	Next    string
+}
+
+// auditShownIDs is how many record ids an audit row names before "and N more".
+const auditShownIDs = 10
+
+// audit serves GET /console/audit?action=&by=&after=: the tenant's audit trail, newest first,
+// 50 entries a page, filtered by action and by who acted.
+func (c *Console) audit(q *request) error {
+	qs := q.r.URL.Query()
+	p := auditPage{view: q.view("audit.title"), Action: qs.Get("action"), By: strings.TrimSpace(qs.Get("by")), Actions: crm.AuditActions}
+	api := url.Values{"order": {"newest"}, "limit": {"50"}}
+	if p.Action != "" {
+		api.Set("action", p.Action)
+	}
+	if p.By != "" {
+		api.Set("by", p.By)
+	}
+	if after := qs.Get("after"); after != "" {
+		api.Set("after", after)
+	}
+	var res struct {
+		Results []struct {
+			Action     string   `json:"action"`
+			ObjectType string   `json:"objectType"`
+			RecordIDs  []string `json:"recordIds"`
+			Count      int      `json:"count"`
+			Actor      string   `json:"actor"`
+			Ref        string   `json:"ref"`
+			At         string   `json:"at"`
+			User       string   `json:"user"`
+			Rule       string   `json:"rule"`
+			TokenID    string   `json:"tokenId"`
+		} `json:"results"`
+		Paging *struct {
+			Next struct {
+				After string `json:"after"`
+			} `json:"next"`
+		} `json:"paging"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/audit?"+api.Encode(), nil, &res); err != nil {
+		return err
+	}
+	for _, e := range res.Results {
+		row := auditRow{At: shortTime(e.At), Action: e.Action, Type: e.ObjectType, Actor: e.Actor, Ref: e.Ref}
+		switch {
+		case e.User != "":
+			row.Ref = strings.TrimSpace(e.User + " " + e.TokenID)
+		case e.Rule != "":
+			row.Ref = e.Rule
+		}
+		row.IDs = e.RecordIDs
+		if len(row.IDs) > auditShownIDs {
+			row.IDs, row.More = row.IDs[:auditShownIDs], len(e.RecordIDs)-auditShownIDs
+		}
+		if e.Count > len(e.RecordIDs) {
+			row.More += e.Count - len(e.RecordIDs)
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	if res.Paging != nil {
+		next := url.Values{"after": {res.Paging.Next.After}}
+		if p.Action != "" {
+			next.Set("action", p.Action)
+		}
+		if p.By != "" {
+			next.Set("by", p.By)
+		}
+		p.Next = "/console/audit?" + next.Encode()
+	}
+	c.render(q.w, q.r, http.StatusOK, "audit", p)
+	return nil
+}
+
+// outboxPage is the data of the outbox page.
+type outboxPage struct {
+	view
+	Mails []outboxMail
+}
+
+// outboxMail is one email kept in the outbox.
+type outboxMail struct {
+	ID        string `json:"id"`
+	To        string `json:"to"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+	Kind      string `json:"kind"`
+	CreatedAt string `json:"createdAt"`
+}
+
+// outbox serves GET /console/outbox: the newest 50 emails kept instead of sent, with their bodies.
+func (c *Console) outbox(q *request) error {
+	var res struct {
+		Results []outboxMail `json:"results"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/outbox?limit=50", nil, &res); err != nil {
+		return err
+	}
+	for i := range res.Results {
+		res.Results[i].CreatedAt = shortTime(res.Results[i].CreatedAt)
+	}
+	c.render(q.w, q.r, http.StatusOK, "outbox", outboxPage{view: q.view("outbox.title"), Mails: res.Results})
+	return nil
+}

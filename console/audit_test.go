@@ -1,0 +1,68 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestAuditAndOutboxScreens: the audit log newest first and filtered, the outbox newest first with
+// its bodies (escaped), both only for a user with the restore right.
+func TestAuditAndOutboxScreens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	one := b.createContact(t, map[string]string{"email": "one@example.com"})
+	two := b.createContact(t, map[string]string{"email": "two@example.com"})
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(one), crm.RecordID(two)}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.clock.Advance(time.Minute)
+	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(two)}, crm.Actor{User: "fixer@example.com"})
+	require.NoError(t, err)
+	for i := range 2 {
+		require.NoError(t, b.store.AppendOutbox(ctx, b.tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
+			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprintf("Line one of %d.\n<script>alert(%d)</script>", i, i), Kind: "test",
+			CreatedAt: b.clock.Now().Add(time.Duration(i) * time.Minute)}))
+	}
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	_, page := br.get("/console/")
+	require.Contains(t, page, `href="/console/audit"`)
+	require.Contains(t, page, `href="/console/outbox"`)
+
+	resp, page := br.get("/console/audit")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	restore, archive := strings.Index(page, `class="audit-restore"`), strings.Index(page, `class="audit-archive"`)
+	require.Positive(t, restore)
+	require.Greater(t, archive, restore, "newest first")
+	require.Contains(t, page, `href="/console/objects/contacts/`+one+`"`)
+	require.Contains(t, page, "fixer@example.com")
+	_, page = br.get("/console/audit?action=archive")
+	require.NotContains(t, page, `class="audit-restore"`)
+	require.Contains(t, page, `class="audit-archive"`)
+	_, page = br.get("/console/audit?by=FIXER")
+	require.Equal(t, 1, strings.Count(page, `<tr class="audit-`))
+
+	resp, page = br.get("/console/outbox")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Greater(t, strings.Index(page, "Mail 0"), strings.Index(page, "Mail 1"), "newest first")
+	require.Contains(t, page, "Line one of 1.\n&lt;script&gt;alert(1)&lt;/script&gt;")
+	require.NotContains(t, page, "<script>alert")
+
+	rd := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
+	_, page = rd.get("/console/")
+	require.NotContains(t, page, `href="/console/audit"`)
+	resp, _ = rd.get("/console/audit")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = rd.get("/console/outbox")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
