@@ -85,7 +85,7 @@ Start here:
   crmflow admin tenant create acme --plan professional --redis redis://HOST:6379/0
 
 Operators' commands on the store: admin, purge. Offline: validate. On the API (CRMFLOW_URL,
-CRMFLOW_TOKEN): apply, workflows, preview, delete, jobs, protect.
+CRMFLOW_TOKEN): apply, workflows, preview, delete, jobs, undo, operations, bin, erase, audit, protect.
 
 Flags may also come from the environment (the variable is named in each flag's help);
 a flag on the command line wins.`
@@ -117,7 +117,8 @@ a flag on the command line wins.`
 
 	root.AddCommand(newServeCmd(a), newWorkerCmd(a), newSchedulerCmd(a), newRunCmd(a), newPurgeCmd(a), newAdminCmd(a),
 		newDeleteCmd(a), newJobsCmd(a), newUndoCmd(a), newOperationsCmd(a), newProtectCmd(a), newVersionCmd(a),
-		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a))
+		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a),
+		newBinCmd(a), newEraseCmd(a), newAuditCmd(a))
 	return root
 }
 
