@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,68 @@ func TestAuditAndOutboxScreens(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp, _ = rd.get("/console/outbox")
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// TestBinUndoOfAWholeOperation: the bin names each record's operation; filtered by one, it shows
+// what the operation moved and what is still in the bin, and "Undo" starts the undo job and opens
+// its page. A reader sees no Undo, and a forged one is refused.
+func TestBinUndoOfAWholeOperation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	one := b.createContact(t, map[string]string{"email": "one@example.com", "firstname": "One"})
+	two := b.createContact(t, map[string]string{"email": "two@example.com", "firstname": "Two"})
+	other := b.createContact(t, map[string]string{"email": "other@example.com", "firstname": "Other"})
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(one), crm.RecordID(two)}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	binned, err := b.store.Record(ctx, b.tenant, crm.Contacts, crm.RecordID(one), &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	op := binned.Deletion.Operation
+	require.NotEmpty(t, op)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(other)}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	_, page := br.get("/console/bin/contacts")
+	require.Contains(t, page, `href="/console/bin/contacts?op=`+op+`"`)
+	_, page = br.get("/console/bin/contacts?op=" + op)
+	require.Contains(t, page, `id="operation"`)
+	require.Contains(t, page, "2 records moved to the bin, 2 of them still there")
+	require.Contains(t, page, "One")
+	require.NotContains(t, page, "Other", "the page shows the operation's records")
+	require.Contains(t, page, `action="/console/operations/`+op+`/undo"`)
+
+	rd := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
+	_, page = rd.get("/console/bin/contacts?op=" + op)
+	require.NotContains(t, page, `id="undo-operation"`)
+	resp, _ := rd.post("/console/operations/"+op+"/undo", url.Values{"csrf": {rd.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	blocker := b.createContact(t, map[string]string{"email": "two@example.com", "firstname": "Taken"})
+	resp, _ = br.post("/console/operations/"+op+"/undo", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Regexp(t, `^/console/jobs/\d+$`, resp.Header.Get("Location"))
+	resp, page = br.get(resp.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="job"`)
+	// The job runs in the workers; here its batches run through the store.
+	id := strings.TrimPrefix(resp.Request.URL.Path, "/console/jobs/")
+	for range 5 {
+		j, err := b.store.RunUndoBatch(ctx, b.tenant, id, 100)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	require.True(t, b.live(t, one))
+	require.False(t, b.live(t, two), "its email is taken")
+	require.False(t, b.live(t, other), "only the operation's records come back")
+	_, page = br.get("/console/jobs/" + id)
+	require.Contains(t, page, "Undo of operation "+op)
+	require.Contains(t, page, "1 of 2 restored")
+	require.Contains(t, page, `id="job-failures"`)
+	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
 }

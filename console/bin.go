@@ -12,8 +12,19 @@ import (
 
 // binRow is one record of the recycle bin.
 type binRow struct {
-	ID, Name, By, When, How, Until string
-	Expired                        bool
+	ID, Name, By, When, How, Until, Operation string
+	Expired                                   bool
+}
+
+// operationJSON is a destructive operation as the API shows it (GET /crm/v3/operations/{id}).
+type operationJSON struct {
+	ID      string `json:"id"`
+	Kind    string `json:"kind"`
+	Actor   string `json:"actor"`
+	FirstAt string `json:"firstAt"`
+	Moved   int64  `json:"moved"`
+	InBin   int64  `json:"inBin"`
+	UndoJob string `json:"undoJob"`
 }
 
 // binPage is the data of a recycle bin page.
@@ -26,6 +37,9 @@ type binPage struct {
 	Vias       []string
 	CanRestore bool
 	Failures   []restoreFailure
+	// Op is the operation the page is filtered by, and Operation what the API says of it.
+	Op        string
+	Operation *operationJSON
 }
 
 // restoreFailure is one record a restore could not bring back, and the record that blocks it.
@@ -52,7 +66,14 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	t := objectType(q)
 	qs := q.r.URL.Query()
 	p := binPage{view: q.view("bin.title"), Type: t, By: strings.TrimSpace(qs.Get("by")), Via: qs.Get("via"), Vias: binVias,
-		CanRestore: q.can(crm.PermRestore)}
+		CanRestore: q.can(crm.PermRestore), Op: strings.TrimSpace(qs.Get("op"))}
+	if p.Op != "" {
+		var op operationJSON
+		if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(p.Op), nil, &op); err != nil {
+			return p, err
+		}
+		p.Operation = &op
+	}
 	p.Title = q.tr.T("type."+t) + " · " + p.Title
 	path := "/crm/v3/objects/" + url.PathEscape(t) + "?archived=true&limit=100"
 	if after := qs.Get("after"); after != "" {
@@ -74,11 +95,14 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		if p.Via != "" && r.ArchivedVia != p.Via {
 			continue
 		}
+		if p.Op != "" && r.ArchivedOperation != p.Op {
+			continue
+		}
 		how := q.tr.T("via." + r.ArchivedVia)
 		if r.ArchivedRef != "" {
 			how += " " + r.ArchivedRef
 		}
-		row := binRow{ID: r.ID, Name: displayName(r.Properties), By: by, When: shortTime(r.ArchivedAt), How: how}
+		row := binRow{ID: r.ID, Name: displayName(r.Properties), By: by, When: shortTime(r.ArchivedAt), How: how, Operation: r.ArchivedOperation}
 		if at, err := time.Parse(time.RFC3339Nano, r.ArchivedAt); err == nil {
 			until := at.Add(c.cfg.Retention)
 			row.Until, row.Expired = until.UTC().Format("2006-01-02 15:04"), !now.Before(until)
@@ -152,6 +176,16 @@ type jobJSON struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"refusal"`
+	// Kind is "bulk_delete" or "undo"; an undo job restores Operation's records, and Failures are
+	// those it could not restore.
+	Kind      string `json:"kind"`
+	Operation string `json:"operation"`
+	Failures  []struct {
+		ID         string `json:"id"`
+		Code       string `json:"code"`
+		BlockingID string `json:"blockingId"`
+		Reason     string `json:"reason"`
+	} `json:"failures"`
 }
 
 // jobPage is the data of a job's page.
@@ -167,7 +201,7 @@ func (c *Console) job(q *request) error {
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(q.r.PathValue("id")), nil, &j); err != nil {
 		return err
 	}
-	c.render(q.w, q.r, http.StatusOK, "job", jobPage{view: q.view("job.title"), Job: j})
+	c.render(q.w, q.r, http.StatusOK, "job", jobPage{view: q.view(jobKey(j, "job.title")), Job: j})
 	return nil
 }
 
@@ -180,7 +214,9 @@ func (c *Console) jobStatus(q *request) error {
 	}
 	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
 		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED",
-		"progress": q.tr.T("job.progress", j.Done, j.Total)}
+		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),
+		// An undo that could not restore some records: the page, read again, lists them.
+		"reload": j.Kind == "undo" && j.Skipped > 0 && j.Status == "COMPLETE"}
 	if j.Refusal != nil {
 		out["refusal"] = j.Refusal.Message
 	}
@@ -302,3 +338,25 @@ func (v view) TypeLabel(t string) string {
 	}
 	return t
 }
+
+// undoOperation serves POST /console/operations/{id}/undo: the undo of a whole operation (SPEC
+// S26), whose job page then shows its progress and the records it could not restore.
+func (c *Console) undoOperation(q *request) error {
+	var acc jobAccepted
+	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/operations/"+url.PathEscape(q.r.PathValue("id"))+"/undo", nil, &acc); err != nil {
+		return err
+	}
+	http.Redirect(q.w, q.r, "/console/jobs/"+url.PathEscape(acc.ID), http.StatusSeeOther)
+	return nil
+}
+
+// jobKey is the message key of a job's page: key, or key+".undo" for an undo job.
+func jobKey(j jobJSON, key string) string {
+	if j.Kind == "undo" {
+		return key + ".undo"
+	}
+	return key
+}
+
+// ProgressKey is the message key of the job's progress line.
+func (p jobPage) ProgressKey() string { return jobKey(p.Job, "job.progress") }

@@ -117,6 +117,7 @@ func (c *Console) routes() {
 	c.page("POST /console/objects/{type}/{id}/delete", c.recordDelete)
 	c.page("GET /console/bin/{type}", c.bin)
 	c.page("POST /console/bin/{type}/restore", c.restore)
+	c.page("POST /console/operations/{id}/undo", c.undoOperation)
 	c.page("GET /console/lists", c.lists)
 	c.page("GET /console/lists/{id}/delete", c.listDeletePage)
 	c.page("POST /console/lists/{id}/delete", c.listDelete)

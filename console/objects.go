@@ -26,6 +26,8 @@ type recordJSON struct {
 	ArchivedVia   string            `json:"archivedVia"`
 	ArchivedRef   string            `json:"archivedRef"`
 	ArchivedActor string            `json:"archivedActor"`
+	// ArchivedOperation is the operation that moved the record to the bin (its undo restores it).
+	ArchivedOperation string `json:"archivedOperation"`
 }
 
 // recordPage is a page of records as the API returns it.

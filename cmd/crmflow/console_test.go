@@ -286,6 +286,29 @@ func TestConsoleEndToEnd(t *testing.T) {
 		code, _ := call(t, http.MethodGet, base+"/crm/v3/lists/"+string(l.ID), token, nil)
 		require.Equal(t, http.StatusOK, code, "deleting a list's members keeps the list")
 
+		// Undo the list delete's whole operation from the bin: one member's email is taken
+		// meanwhile, so the undo job restores two and names the blocking contact.
+		var binned map[string]any
+		code, binned = call(t, http.MethodGet, contacts+"/"+string(members[1])+"?archived=true", token, nil)
+		require.Equal(t, http.StatusOK, code)
+		op := binned["archivedOperation"].(string)
+		taken := create(t, map[string]string{"email": "member0@list.example", "firstname": "Taken"})
+		run(t, ctx, "undo an operation",
+			chromedp.Navigate(base+"/console/bin/contacts?op="+op),
+			chromedp.WaitVisible(chromedp.CSS("#undo-operation")),
+			shot("bin-operation"),
+			chromedp.Click(chromedp.CSS("#undo-operation")),
+			chromedp.WaitVisible(chromedp.CSS("#job-failures")),
+			shot("undo-job"),
+		)
+		require.Contains(t, text(t, ctx, "#job-failures"), string(members[0]))
+		href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#job-failures a.blocking"), "href"))
+		require.NoError(t, err)
+		require.Equal(t, "/console/objects/contacts/"+taken, href.Value)
+		require.Equal(t, http.StatusOK, liveStatus(t, string(members[1])))
+		require.Equal(t, http.StatusOK, liveStatus(t, string(members[2])))
+		require.Equal(t, http.StatusNotFound, liveStatus(t, string(members[0])))
+
 		// Restore from the bin: the contact whose email is now taken is refused, naming the
 		// blocking contact with a link to it.
 		twin := create(t, map[string]string{"email": "twin@example.com", "firstname": "Old twin"})
@@ -304,7 +327,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		)
 		require.Contains(t, text(t, ctx, "#restore-failures"), "twin@example.com")
 		require.Contains(t, text(t, ctx, ".flash"), "1 records restored")
-		href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#restore-failures a.blocking"), "href"))
+		href, err = chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#restore-failures a.blocking"), "href"))
 		require.NoError(t, err)
 		require.Equal(t, "/console/objects/contacts/"+blocker, href.Value)
 		require.Equal(t, http.StatusOK, liveStatus(t, one), "the other record came back")

@@ -48,6 +48,7 @@ document.addEventListener("DOMContentLoaded", function () {
           bar2.value = j.done;
           text.textContent = j.progress;
           if (j.refusal) { refusal.textContent = j.refusal; refusal.hidden = false; }
+          if (j.reload) { window.location.reload(); return; }
           if (!j.final) { setTimeout(poll, 500); }
         })
         .catch(function () { setTimeout(poll, 2000); });
