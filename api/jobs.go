@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -127,6 +128,62 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, p crm.Principal)
 			out.Failures = append(out.Failures, JobFailure{ID: string(f.ID), Code: f.Code, Property: f.Property,
 				BlockingID: string(f.BlockingID), Reason: fmt.Sprintf("%s %s: %s", j.ObjectType, f.ID, f.Reason(j.ObjectType))})
 		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// listJobs serves GET /crm/v3/jobs?limit=&after=: the tenant's jobs (bulk and list deletes, undos),
+// newest first, limit (1 to crm.MaxJobsLimit, default 20) at a time; paging.next.after goes on.
+// Failures are on each job's own GET.
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	limit := 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > crm.MaxJobsLimit {
+			return errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to %d", v, crm.MaxJobsLimit)
+		}
+		limit = n
+	}
+	jobs, next, err := s.store.RecentJobs(r.Context(), p.Tenant, r.URL.Query().Get("after"), limit)
+	if err != nil {
+		return fmt.Errorf("list jobs: %w", err)
+	}
+	out := pageJSON[Job]{Results: make([]Job, len(jobs)), Paging: paging(r, next)}
+	for i, j := range jobs {
+		out.Results[i] = toJobJSON(j)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// tenantJSON is the caller's tenant: its plan (and whether it may activate workflows) and the
+// blast-radius limit of its workflows that set none.
+type tenantJSON struct {
+	ID               string `json:"id"`
+	Plan             string `json:"plan"`
+	WorkflowsAllowed bool   `json:"workflowsAllowed"`
+	CreatedAt        string `json:"createdAt"`
+	DeletionLimit    struct {
+		MaxDeletions *int   `json:"maxDeletions"`
+		Per          string `json:"per,omitempty"`
+		Unlimited    bool   `json:"unlimited"`
+	} `json:"deletionLimit"`
+}
+
+// getTenant serves GET /crm/v3/tenant: the caller's tenant.
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	tn, err := s.store.Tenant(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read tenant: %w", err)
+	}
+	out := tenantJSON{ID: string(tn.ID), Plan: string(tn.Plan), WorkflowsAllowed: tn.Plan.AllowsWorkflows(), CreatedAt: crm.FormatDatetime(tn.CreatedAt)}
+	if tn.DeletionLimit.Unlimited() {
+		out.DeletionLimit.Unlimited = true
+	} else {
+		n := tn.DeletionLimit.Max
+		out.DeletionLimit.MaxDeletions = &n
+		out.DeletionLimit.Per = crm.FormatWindow(tn.DeletionLimit.Per)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -175,7 +175,9 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/gdpr-delete", crm.PermPermanentDelete, s.gdprDelete)
 	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermDelete, s.bulkDelete)
 	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermDelete, s.deleteListRecords)
+	s.handle("GET /crm/v3/jobs", crm.PermRead, s.listJobs)
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
+	s.handle("GET /crm/v3/tenant", crm.PermRead, s.getTenant)
 	s.handle("GET /crm/v3/audit", crm.PermRestore, s.listAudit)
 	s.handle("GET /crm/v3/outbox", crm.PermRestore, s.listOutbox)
 

@@ -131,3 +131,81 @@ func TestBinUndoOfAWholeOperation(t *testing.T) {
 	require.Contains(t, page, `id="job-failures"`)
 	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
 }
+
+// TestSettingsAndJobsScreens: the tenant's plan, retention and default limit; protection rules
+// written (a bad expression refused with its position, the text kept), listed and removed by a user
+// with protect, read-only for others; the jobs index newest first.
+func TestSettingsAndJobsScreens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, err := b.store.CreateUser(ctx, b.tenant, "guard@example.com", crm.Permissions{crm.PermRead, crm.PermProtect}, "test")
+	require.NoError(t, err)
+	guardToken, err := b.store.CreateToken(ctx, b.tenant, "guard@example.com", nil)
+	require.NoError(t, err)
+
+	g := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, g.signIn(guardToken).StatusCode)
+	csrf := g.csrf()
+	resp, page := g.get("/console/settings")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "professional · workflows can be activated")
+	require.Contains(t, page, "1000 deletions per 1h")
+	require.Contains(t, page, "90 days")
+	require.Contains(t, page, "No protection rules")
+	require.Contains(t, page, "Signed in as guard@example.com ("+string(b.tenant)+")", "the header names the tenant")
+
+	resp, page = g.post("/console/settings/protection", url.Values{"csrf": {csrf}, "name": {"customers"}, "objectType": {"contacts"},
+		"when": {`lifecyclestage == `}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, `id="rule-refusal"`)
+	require.Contains(t, page, "1:")
+	require.Contains(t, page, `value="lifecyclestage == "`, "the expression as typed")
+	rules, err := b.store.ProtectionRules(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Empty(t, rules)
+
+	resp, _ = g.post("/console/settings/protection", url.Values{"csrf": {csrf}, "name": {"customers"}, "objectType": {"contacts"},
+		"when": {`lifecyclestage == "customer"`}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, page = g.get(resp.Header.Get("Location"))
+	require.Contains(t, page, "The protection rule is saved.")
+	require.Contains(t, page, `lifecyclestage == &#34;customer&#34;`)
+	require.Contains(t, page, "guard@example.com")
+
+	rd := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
+	_, page = rd.get("/console/settings")
+	require.Contains(t, page, "customers")
+	require.NotContains(t, page, `id="rule-form"`)
+	require.NotContains(t, page, `id="delete-rule-customers"`)
+	resp, _ = rd.post("/console/settings/protection/customers/delete", url.Values{"csrf": {rd.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	rules, err = b.store.ProtectionRules(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Len(t, rules, 1)
+
+	resp, _ = g.post("/console/settings/protection/customers/delete", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	rules, err = b.store.ProtectionRules(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Empty(t, rules)
+
+	// The jobs index: the newest first, each linked to its page.
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	var ids []string
+	for range 2 {
+		c := b.createContact(t, map[string]string{"firstname": "J"})
+		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{crm.RecordID(c)}, ConfirmCount: 1, By: "ops@example.com"})
+		require.NoError(t, err)
+		ids = append(ids, j.ID)
+		b.clock.Advance(time.Second)
+	}
+	resp, page = br.get("/console/jobs")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	newer, older := strings.Index(page, `href="/console/jobs/`+ids[1]+`"`), strings.Index(page, `href="/console/jobs/`+ids[0]+`"`)
+	require.Positive(t, newer)
+	require.Greater(t, older, newer, "newest first")
+	require.Contains(t, page, "0 of 1 deleted")
+}

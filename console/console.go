@@ -130,7 +130,11 @@ func (c *Console) routes() {
 	c.page("GET /console/workflows/{name}/history", c.workflowHistory)
 	c.page("GET /console/audit", c.audit)
 	c.page("GET /console/outbox", c.outbox)
+	c.page("GET /console/jobs", c.jobs)
 	c.page("GET /console/jobs/{id}", c.job)
+	c.page("GET /console/settings", c.settings)
+	c.page("POST /console/settings/protection", c.putRule)
+	c.page("POST /console/settings/protection/{name}/delete", c.deleteRule)
 	c.page("GET /console/jobs/{id}/status", c.jobStatus)
 }
 
@@ -340,6 +344,7 @@ func redirect(q *request, path, flash string, n int) {
 var funcs = template.FuncMap{
 	"add":        func(a, b int) int { return a + b },
 	"pathEscape": url.PathEscape,
+	"shortTime":  shortTime,
 }
 
 // parseTemplates parses every page with the layout.

@@ -130,3 +130,6 @@ type SelectionStep struct {
 	// Scanned is how many records the step looked at.
 	Scanned int
 }
+
+// MaxJobsLimit is the largest page of RecentJobs.
+const MaxJobsLimit = 100

@@ -249,6 +249,10 @@ type JobStore interface {
 	RefuseJob(ctx context.Context, t TenantID, id, code, message string) (Job, error)
 	// Job returns a bulk job, or a *NotFoundError.
 	Job(ctx context.Context, t TenantID, id string) (Job, error)
+	// RecentJobs returns the tenant's jobs (bulk deletes and undos), newest first, limit at a time
+	// from before (the ID of the last job of the previous page; "" for the newest); next is the
+	// before of the next page, "" at the end.
+	RecentJobs(ctx context.Context, t TenantID, before string, limit int) (jobs []Job, next string, err error)
 	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
 	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
 	// LeaseJob takes or renews the lease of a job for owner; false while another owner holds it.

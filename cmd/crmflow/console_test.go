@@ -450,6 +450,24 @@ func TestConsoleEndToEnd(t *testing.T) {
 			shot("workflows"),
 		)
 
+		// The jobs index and the tenant's settings.
+		run(t, ctx, "jobs and settings",
+			chromedp.Navigate(base+"/console/jobs"),
+			chromedp.WaitVisible(chromedp.CSS("#jobs")),
+			shot("jobs"),
+		)
+		require.Contains(t, text(t, ctx, "#jobs"), "Undo of operation "+op)
+		run(t, ctx, "settings",
+			chromedp.Navigate(base+"/console/settings"),
+			chromedp.WaitVisible(chromedp.CSS("#rule-form")),
+			chromedp.SendKeys(chromedp.CSS("#rule-name"), "customers"),
+			chromedp.SendKeys(chromedp.CSS("#rule-when"), `lifecyclestage == "customer"`),
+			chromedp.Click(chromedp.CSS("#save-rule")),
+			chromedp.WaitVisible(chromedp.CSS("#rules")),
+			shot("settings"),
+		)
+		require.Contains(t, text(t, ctx, "#rules"), `lifecyclestage == "customer"`)
+
 		// A narrow screen.
 		run(t, ctx, "narrow",
 			chromedp.EmulateViewport(390, 844),

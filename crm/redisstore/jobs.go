@@ -88,6 +88,71 @@ func (s *Store) Job(ctx context.Context, t crm.TenantID, id string) (crm.Job, er
 	return j, nil
 }
 
+// RecentJobs implements Store: the job index (JobsKey) newest first, then each job's hash, in one
+// pipeline.
+func (s *Store) RecentJobs(ctx context.Context, t crm.TenantID, before string, limit int) ([]crm.Job, string, error) {
+	if limit < 1 || limit > crm.MaxJobsLimit {
+		return nil, "", &crm.ValidationError{Field: "limit", Code: "INVALID_LIMIT", Message: fmt.Sprintf("limit %d is out of range: use 1 to %d", limit, crm.MaxJobsLimit)}
+	}
+	top := "+inf"
+	var err error
+	if before != "" {
+		score, err := s.rdb.ZScore(ctx, JobsKey(t), before).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR", Message: fmt.Sprintf("cursor %q names no job: start again without it", before)}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("list jobs: %w", err)
+		}
+		top = strconv.FormatFloat(score, 'f', -1, 64)
+	}
+	// Jobs created in the same millisecond share a score: read them all, and skip up to the cursor.
+	ties := int64(0)
+	if before != "" {
+		if ties, err = s.rdb.ZCount(ctx, JobsKey(t), top, top).Result(); err != nil {
+			return nil, "", fmt.Errorf("list jobs: %w", err)
+		}
+	}
+	zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, JobsKey(t), &redis.ZRangeBy{Max: top, Min: "-inf", Count: int64(limit+1) + ties}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("list jobs: %w", err)
+	}
+	var ids []string
+	skipping := before != ""
+	for _, z := range zs {
+		id := z.Member.(string)
+		if skipping {
+			if id == before {
+				skipping = false
+			}
+			continue
+		}
+		ids = append(ids, id)
+	}
+	next := ""
+	if len(ids) > limit {
+		ids = ids[:limit]
+		next = ids[limit-1]
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, JobKey(t, id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("read jobs: %w", err)
+		}
+	}
+	out := make([]crm.Job, 0, len(ids))
+	for i, id := range ids {
+		if h := cmds[i].Val(); len(h) > 0 {
+			out = append(out, jobFromHash(id, h))
+		}
+	}
+	return out, next, nil
+}
+
 func jobFromHash(id string, h map[string]string) crm.Job {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	j := crm.Job{ID: id, Kind: h["kind"], ObjectType: crm.ObjectType(h["object_type"]), State: crm.JobState(h["state"]),

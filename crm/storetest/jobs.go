@@ -91,3 +91,50 @@ func testJobLeaseAndUnfinished(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Empty(t, ids)
 }
+
+// testRecentJobs lists the tenant's jobs newest first, in pages, jobs created in the same
+// millisecond included, and refuses a cursor that names no job.
+func testRecentJobs(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	var want []string
+	for i := range 7 {
+		c := b.contact(t, map[string]string{"firstname": "j"})
+		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{c.ID}, ConfirmCount: 1, By: "ops@x.example"})
+		require.NoError(t, err)
+		want = append(want, j.ID)
+		if i%3 == 2 {
+			b.clock.Advance(time.Millisecond) // the others share their millisecond
+		}
+	}
+	read := func(limit int) []string {
+		t.Helper()
+		var got []string
+		before := ""
+		for range 10 {
+			jobs, next, err := b.store.RecentJobs(ctx, b.tenant, before, limit)
+			require.NoError(t, err)
+			for _, j := range jobs {
+				require.Equal(t, "ops@x.example", j.By.User)
+				got = append(got, j.ID)
+			}
+			if next == "" {
+				return got
+			}
+			before = next
+		}
+		t.Fatal("the pages do not end")
+		return nil
+	}
+	all := read(100)
+	require.ElementsMatch(t, want, all)
+	require.Equal(t, want[6], all[0], "the newest first")
+	require.Equal(t, all, read(2), "pages of two, across jobs of the same millisecond")
+	require.Equal(t, all, read(1))
+	_, _, err := b.store.RecentJobs(ctx, b.tenant, "999999", 10)
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	_, _, err = b.store.RecentJobs(ctx, b.tenant, "", crm.MaxJobsLimit+1)
+	require.ErrorAs(t, err, &ve)
+}

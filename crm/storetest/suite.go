@@ -59,6 +59,7 @@ var tests = []struct {
 	{"BackfillProgress", testBackfillProgress},
 	{"FlowRevisions", testFlowRevisions},
 	{"FlowLog", testFlowLog},
+	{"RecentJobs", testRecentJobs},
 	{"EveryWriteKeepsWhatTheActiveTriggersRead", testEveryWriteKeepsWhatTheActiveTriggersRead},
 	{"UpsertContacts", testUpsertContacts},
 	{"DeleteListMembersJob", testDeleteListMembersJob},

@@ -1,0 +1,71 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestListJobsAndTenant lists the tenant's jobs newest first, in pages, and reads the tenant's plan
+// and deletion limit; another tenant's jobs never show.
+func TestListJobsAndTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var ids []string
+	for range 3 {
+		c := string(b.contact(t, map[string]string{"firstname": "x"}))
+		acc := b.accepted(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll, map[string]any{"ids": []string{c}, "confirmCount": 1}), 1)
+		ids = append(ids, acc.ID)
+		b.clock.Advance(time.Millisecond)
+	}
+	type job struct {
+		ID     string `json:"id"`
+		Kind   string `json:"kind"`
+		Status string `json:"status"`
+	}
+	first := expect[page[job]](t, b.call(t, "GET", "/crm/v3/jobs?limit=2", tokAll, nil), http.StatusOK)
+	require.Len(t, first.Results, 2)
+	require.Equal(t, ids[2], first.Results[0].ID, "newest first")
+	require.Equal(t, "bulk_delete", first.Results[0].Kind)
+	require.NotNil(t, first.Paging)
+	rest := expect[page[job]](t, b.call(t, "GET", "/crm/v3/jobs?limit=2&after="+url.QueryEscape(first.Paging.Next.After), tokAll, nil), http.StatusOK)
+	require.Len(t, rest.Results, 1)
+	require.Equal(t, ids[0], rest.Results[0].ID)
+	require.Nil(t, rest.Paging)
+	e := expectError(t, b.call(t, "GET", "/crm/v3/jobs?limit=101", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"limit"}, e.in())
+	e = expectError(t, b.call(t, "GET", "/crm/v3/jobs?after=424242", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"after"}, e.in())
+	other := expect[page[job]](t, b.call(t, "GET", "/crm/v3/jobs", tokBAll, nil), http.StatusOK)
+	require.Empty(t, other.Results, "another tenant's jobs")
+
+	type tenant struct {
+		ID               string `json:"id"`
+		Plan             string `json:"plan"`
+		WorkflowsAllowed bool   `json:"workflowsAllowed"`
+		DeletionLimit    struct {
+			MaxDeletions *int   `json:"maxDeletions"`
+			Per          string `json:"per"`
+			Unlimited    bool   `json:"unlimited"`
+		} `json:"deletionLimit"`
+	}
+	tn := expect[tenant](t, b.call(t, "GET", "/crm/v3/tenant", tokAll, nil), http.StatusOK)
+	require.Equal(t, string(b.tenantA), tn.ID)
+	require.NotNil(t, tn.DeletionLimit.MaxDeletions)
+	require.Equal(t, crm.DefaultDeletionLimit.Max, *tn.DeletionLimit.MaxDeletions)
+	require.Equal(t, "1h", tn.DeletionLimit.Per)
+	_, err := b.store.SetPlan(b.ctx, b.tenantA, crm.PlanStarter)
+	require.NoError(t, err)
+	_, err = b.store.SetDeletionLimit(b.ctx, b.tenantA, crm.DeletionLimit{})
+	require.NoError(t, err)
+	tn = expect[tenant](t, b.call(t, "GET", "/crm/v3/tenant", tokAll, nil), http.StatusOK)
+	require.Equal(t, "starter", tn.Plan)
+	require.False(t, tn.WorkflowsAllowed)
+	require.True(t, tn.DeletionLimit.Unlimited)
+	require.Nil(t, tn.DeletionLimit.MaxDeletions)
+}
