@@ -129,7 +129,9 @@ type jobsPage struct {
 }
 
 // ProgressOf is a job's progress line.
-func (p jobsPage) ProgressOf(j jobJSON) string { return p.T(jobKey(j, "job.progress"), j.Done, j.Total) }
+func (p jobsPage) ProgressOf(j jobJSON) string {
+	return p.T(jobKey(j, "job.progress"), j.Done, j.Total)
+}
 
 // jobs serves GET /console/jobs?after=: the tenant's jobs, newest first, 25 a page.
 func (c *Console) jobs(q *request) error {
