@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"net/url"
 
 	"github.com/crmflow/crmflow/crm"
@@ -232,8 +233,9 @@ func paging(r *http.Request, after string) *pagingJSON {
 }
 
 // listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
-// &propertiesWithHistory=&associations=&archived=. The associations of a page's records are read
-// in one round trip; with archived=true, ?associations= is a 400.
+// &propertiesWithHistory=&associations=&archived=&archivedOperation=. The associations of a page's
+// records are read in one round trip; with archived=true, ?associations= is a 400, and
+// archivedOperation keeps the records of that operation still in the bin.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -255,8 +257,12 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if archived && len(assocTypes) > 0 {
 		return errArchivedAssociations()
 	}
+	op := r.URL.Query().Get("archivedOperation")
+	if op != "" && !operationIDPattern.MatchString(op) {
+		return errInvalid("archivedOperation", "INVALID_OPERATION", "archivedOperation %q is not an operation id: use a record's archivedOperation", op)
+	}
 	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
-		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(),
+		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(), Operation: op,
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", o, err)
@@ -268,3 +274,6 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: out, Paging: paging(r, page.After)})
 	return nil
 }
+
+// operationIDPattern is the shape of an operation id (job-<id>, wf-<name>-<ms>, or a call's id).
+var operationIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)

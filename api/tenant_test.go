@@ -69,3 +69,37 @@ func TestListJobsAndTenant(t *testing.T) {
 	require.True(t, tn.DeletionLimit.Unlimited)
 	require.Nil(t, tn.DeletionLimit.MaxDeletions)
 }
+
+// TestListBinByOperation pages the recycle bin of one operation alone.
+func TestListBinByOperation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c1 := string(b.contact(t, map[string]string{"email": "one@example.com"}))
+	c2 := string(b.contact(t, map[string]string{"email": "two@example.com"}))
+	c3 := string(b.contact(t, map[string]string{"email": "three@example.com"}))
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(c1, c2)})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+c3, tokAll, nil)
+	require.Equal(t, http.StatusNoContent, r.status)
+	type rec struct {
+		ID                string `json:"id"`
+		ArchivedOperation string `json:"archivedOperation"`
+	}
+	one := expect[rec](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+c1+"?archived=true", tokAll, nil), http.StatusOK)
+	require.NotEmpty(t, one.ArchivedOperation)
+	pg := expect[page[rec]](t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true&limit=1&archivedOperation="+one.ArchivedOperation, tokAll, nil), http.StatusOK)
+	require.Len(t, pg.Results, 1)
+	require.Equal(t, c1, pg.Results[0].ID)
+	require.NotNil(t, pg.Paging)
+	pg = expect[page[rec]](t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true&limit=1&archivedOperation="+one.ArchivedOperation+
+		"&after="+url.QueryEscape(pg.Paging.Next.After), tokAll, nil), http.StatusOK)
+	require.Len(t, pg.Results, 1)
+	require.Equal(t, c2, pg.Results[0].ID)
+	for query, in := range map[string]string{
+		"archivedOperation=" + one.ArchivedOperation: "archivedOperation", // not the bin
+		"archived=true&archivedOperation=a%7Bb":       "archivedOperation",
+	} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?"+query, tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{in}, e.in(), query)
+	}
+}

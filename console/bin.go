@@ -76,6 +76,9 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	}
 	p.Title = q.tr.T("type."+t) + " · " + p.Title
 	path := "/crm/v3/objects/" + url.PathEscape(t) + "?archived=true&limit=100"
+	if p.Op != "" {
+		path += "&archivedOperation=" + url.QueryEscape(p.Op) // the API pages the operation's records alone
+	}
 	if after := qs.Get("after"); after != "" {
 		path += "&after=" + url.QueryEscape(after)
 	}
@@ -109,7 +112,15 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	p.Next = page.after()
+	if after := page.after(); after != "" {
+		next := url.Values{"after": {after}}
+		for k, v := range map[string]string{"by": p.By, "via": p.Via, "op": p.Op} {
+			if v != "" {
+				next.Set(k, v)
+			}
+		}
+		p.Next = "/console/bin/" + url.PathEscape(t) + "?" + next.Encode()
+	}
 	return p, nil
 }
 

@@ -352,6 +352,9 @@ type ListOpts struct {
 	Limit int
 	// Archived pages through the recycle bin instead of the live records.
 	Archived bool
+	// Operation, with Archived, pages through the records of that operation (SPEC S26) still in
+	// the bin only.
+	Operation string
 	// Properties limits the properties returned; empty means all.
 	Properties []string
 }

@@ -132,9 +132,8 @@ id, name, when it was deleted, by whom (for a workflow: "USER via workflow NAME 
 deleted it, which "crmflow undo OPERATION" restores as a whole.
 
 --limit records are read (1 to 100); when there are more, the command to print the next page is
-printed on stderr. --operation keeps only the records of one operation: the API has no such filter,
-so it filters here, over the page read, and a page may show fewer records than --limit or none while
-the next pages hold more; "crmflow operations list" counts an operation's records still in the bin.
+printed on stderr. --operation pages through the records of one operation still in the bin
+(the API's archivedOperation); "crmflow operations list" counts them.
 
 A record stays restorable for the retention period of the deployment (90 days by default). The API
 does not say when that period ends for each record, so the list does not either: a restore past it
@@ -163,6 +162,9 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if after != "" {
 				q.Set("after", after)
 			}
+			if operation != "" {
+				q.Set("archivedOperation", operation)
+			}
 			var page apiPage[binEntryView]
 			if err := c.do(cmd.Context(), http.MethodGet, "/crm/v3/objects/"+url.PathEscape(typ)+"?"+q.Encode(), nil, &page); err != nil {
 				return err
@@ -171,9 +173,6 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			fmt.Fprintln(w, "ID\tNAME\tDELETED\tBY\tHOW\tOPERATION")
 			shown := 0
 			for _, r := range page.Results {
-				if operation != "" && r.ArchivedOperation != operation {
-					continue
-				}
 				shown++
 				by := r.ArchivedActor
 				if by == "" {
@@ -189,8 +188,7 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if operation == "" {
 				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page\n", shown, typ)
 			} else {
-				fmt.Fprintf(a.stderr, "%d of the %d %s in the recycle bin on this page were deleted by operation %s "+
-					"(--operation filters here, over the page read: the next pages may hold more)\n", shown, len(page.Results), typ, operation)
+				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page, deleted by operation %s\n", shown, typ, operation)
 			}
 			if next := page.next(); next != "" {
 				args := []string{"bin", "list", "--type", typ, "--limit", strconv.Itoa(limit)}
@@ -207,7 +205,7 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 	fs.StringVar(&typ, "type", "", "object type of the bin: contacts, companies, deals, tickets, calls or a custom object (required)")
 	fs.IntVar(&limit, "limit", binPageMax, fmt.Sprintf("how many records of the bin to read, 1 to %d", binPageMax))
 	fs.StringVar(&after, "after", "", "go on from this cursor (printed after a page)")
-	fs.StringVar(&operation, "operation", "", "show only the records this operation deleted (filtered here, over the page read)")
+	fs.StringVar(&operation, "operation", "", "show only the records this operation deleted that are still in the bin")
 	return cmd
 }
 

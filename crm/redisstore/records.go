@@ -454,7 +454,13 @@ func (s *Store) ListRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 		return crm.Page{}, err
 	}
 	index := LiveKey(t, o)
-	if opts.Archived {
+	switch {
+	case opts.Operation != "" && !opts.Archived:
+		return crm.Page{}, &crm.ValidationError{Field: "archivedOperation", Code: "INVALID_FILTER",
+			Message: "archivedOperation filters the recycle bin: add archived=true"}
+	case opts.Operation != "":
+		index = OperationBinKey(t, opts.Operation)
+	case opts.Archived:
 		index = BinIDsKey(t, o)
 	}
 	ids, next, err := s.pageIDs(ctx, index, opts)
