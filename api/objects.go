@@ -3,8 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"net/url"
+	"regexp"
 
 	"github.com/crmflow/crmflow/crm"
 )

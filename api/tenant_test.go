@@ -97,7 +97,7 @@ func TestListBinByOperation(t *testing.T) {
 	require.Equal(t, c2, pg.Results[0].ID)
 	for query, in := range map[string]string{
 		"archivedOperation=" + one.ArchivedOperation: "archivedOperation", // not the bin
-		"archived=true&archivedOperation=a%7Bb":       "archivedOperation",
+		"archived=true&archivedOperation=a%7Bb":      "archivedOperation",
 	} {
 		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?"+query, tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, []string{in}, e.in(), query)
