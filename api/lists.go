@@ -188,3 +188,46 @@ func (s *Server) listListMembers(w http.ResponseWriter, r *http.Request, p crm.P
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// recordListJSON is one static list a record is a member of.
+type recordListJSON struct {
+	ListID string `json:"listId"`
+	Name   string `json:"name"`
+}
+
+// recordMemberships serves GET /crm/v3/lists/records/{objectType}/{recordId}/memberships: the static
+// lists a live record is a member of, by list id (HubSpot's shape, with each list's name).
+func (s *Server) recordMemberships(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	v := r.PathValue("recordId")
+	if !numericID.MatchString(v) {
+		return errNotFound("record", v)
+	}
+	id := crm.RecordID(v)
+	if _, err := s.store.Record(r.Context(), p.Tenant, o, id, &crm.ReadOpts{Properties: []string{"-"}}); err != nil {
+		return fmt.Errorf("read %s %s: %w", o, id, err)
+	}
+	ids, err := s.store.RecordLists(r.Context(), p.Tenant, o, id)
+	if err != nil {
+		return err
+	}
+	defs, err := s.store.Lists(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read lists: %w", err)
+	}
+	names := make(map[crm.ListID]string, len(defs))
+	for _, d := range defs {
+		names[d.ID] = d.Name
+	}
+	out := resultsJSON[recordListJSON]{Results: make([]recordListJSON, 0, len(ids))}
+	for _, l := range ids {
+		if name, ok := names[l]; ok {
+			out.Results = append(out.Results, recordListJSON{ListID: string(l), Name: name})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

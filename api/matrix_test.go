@@ -216,6 +216,10 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/lists/" + f.list + "/records/delete", map[string]any{"confirmCount": 1}}
 			}, ok: 202, other: 404, enqueues: enqueuesJob},
+		{name: "RecordMemberships", pattern: "GET /crm/v3/lists/records/{objectType}/{recordId}/memberships", needs: read,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{path: "/crm/v3/lists/records/contacts/" + f.c1 + "/memberships"}
+			}, ok: 200, other: 404, readOnly: true},
 		{name: "ListJobs", pattern: "GET /crm/v3/jobs", needs: read,
 			req: path("/crm/v3/jobs"), ok: 200, other: 200, readOnly: true},
 		{name: "GetTenant", pattern: "GET /crm/v3/tenant", needs: read,

@@ -222,6 +222,7 @@ func (s *Server) routes() {
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/remove", crm.PermWrite, s.removeListMembers)
 	s.handle("GET /crm/v3/lists/{listId}/memberships", crm.PermRead, s.listListMembers)
+	s.handle("GET /crm/v3/lists/records/{objectType}/{recordId}/memberships", crm.PermRead, s.recordMemberships)
 
 	// Workflows (flows.go). Every plan may store and preview them; activating needs a plan with workflows.
 	s.handle("GET /automation/v4/flows", crm.PermRead, s.listFlows)

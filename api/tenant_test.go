@@ -103,3 +103,25 @@ func TestListBinByOperation(t *testing.T) {
 		require.Equal(t, []string{in}, e.in(), query)
 	}
 }
+
+// TestRecordMemberships lists the static lists a record is a member of.
+func TestRecordMemberships(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := b.contact(t, map[string]string{"email": "in@example.com"})
+	out := b.contact(t, map[string]string{"email": "out@example.com"})
+	l, err := b.store.CreateList(b.ctx, b.tenantA, "Churned", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{in})
+	require.NoError(t, err)
+	type membership struct {
+		ListID string `json:"listId"`
+		Name   string `json:"name"`
+	}
+	got := expect[results[membership]](t, b.call(t, "GET", "/crm/v3/lists/records/contacts/"+string(in)+"/memberships", tokRead, nil), http.StatusOK)
+	require.Equal(t, []membership{{string(l.ID), "Churned"}}, got.Results)
+	got = expect[results[membership]](t, b.call(t, "GET", "/crm/v3/lists/records/contacts/"+string(out)+"/memberships", tokRead, nil), http.StatusOK)
+	require.Empty(t, got.Results)
+	expectError(t, b.call(t, "GET", "/crm/v3/lists/records/contacts/999999/memberships", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	expectError(t, b.call(t, "GET", "/crm/v3/lists/records/contacts/"+string(in)+"/memberships", tokBAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+}

@@ -271,6 +271,19 @@ type recordPageData struct {
 	CanDelete    bool
 	// InBin says who deleted the record, when and how, when it is in the recycle bin.
 	InBin string
+	// Lists are the static lists the record is a member of.
+	Lists []struct {
+		ListID string `json:"listId"`
+		Name   string `json:"name"`
+	}
+	// Histories are what the workflows of the record's type did to it, one per workflow with events.
+	Histories []recordHistory
+}
+
+// recordHistory is a record's events in one workflow, oldest first.
+type recordHistory struct {
+	Workflow string
+	Events   []flowLogRow
 }
 
 // assocGroup is the records of one type associated with a record.
@@ -339,8 +352,67 @@ func (c *Console) record(q *request) error {
 			p.Associations = append(p.Associations, g)
 		}
 	}
+	if !inBin {
+		var lists struct {
+			Results []struct {
+				ListID string `json:"listId"`
+				Name   string `json:"name"`
+			} `json:"results"`
+		}
+		if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/lists/records/"+url.PathEscape(t)+"/"+url.PathEscape(id)+"/memberships", nil, &lists); err != nil {
+			return err
+		}
+		p.Lists = lists.Results
+	}
+	if p.Histories, err = c.recordHistories(q, t, id); err != nil {
+		return err
+	}
 	c.render(q.w, q.r, http.StatusOK, "record", p)
 	return nil
+}
+
+// recordHistories reads what each workflow of type t did to record id.
+func (c *Console) recordHistories(q *request, t, id string) ([]recordHistory, error) {
+	var flows struct {
+		Results []flowJSON `json:"results"`
+	}
+	if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath, nil, &flows); err != nil {
+		return nil, err
+	}
+	var out []recordHistory
+	for _, f := range flows.Results {
+		if f.ObjectType != t || f.State == "DRAFT" {
+			continue
+		}
+		var h struct {
+			Results []struct {
+				At      string `json:"at"`
+				Kind    string `json:"kind"`
+				Step    *int   `json:"step"`
+				Action  string `json:"action"`
+				Outcome string `json:"outcome"`
+				Detail  string `json:"detail"`
+				By      string `json:"by"`
+			} `json:"results"`
+		}
+		path := flowsPath + "/" + url.PathEscape(f.Name) + "/history?recordId=" + url.QueryEscape(id)
+		if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &h); err != nil {
+			return nil, err
+		}
+		if len(h.Results) == 0 {
+			continue
+		}
+		rh := recordHistory{Workflow: f.Name}
+		for _, e := range h.Results {
+			row := flowLogRow{At: e.At, Kind: e.Kind, Action: e.Action, Outcome: e.Outcome, Detail: e.Detail, By: e.By}
+			if e.Step != nil {
+				row.Step = strconv.Itoa(*e.Step)
+			}
+			rh.Events = append(rh.Events, row)
+		}
+		out = append(out, rh)
+	}
+	return out, nil
 }
 
 // recordDeleteData is the data of a record's delete page.

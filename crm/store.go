@@ -167,6 +167,8 @@ type ListStore interface {
 	List(ctx context.Context, t TenantID, id ListID) (ListDef, error)
 	// Lists returns every list of the tenant.
 	Lists(ctx context.Context, t TenantID) ([]ListDef, error)
+	// RecordLists returns the ids of the static lists a record is a member of.
+	RecordLists(ctx context.Context, t TenantID, o ObjectType, id RecordID) ([]ListID, error)
 	// DeleteList deletes a list. Its members are never deleted.
 	DeleteList(ctx context.Context, t TenantID, id ListID) error
 	// AddListMembers adds live records of the list's type; ids that are not live are returned as missing.

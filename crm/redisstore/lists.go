@@ -1,9 +1,11 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +222,20 @@ func (s *Store) ListMembersAmong(ctx context.Context, t crm.TenantID, id crm.Lis
 		if sc != 0 {
 			out[ids[i]] = true
 		}
+	}
+	return out, nil
+}
+
+// RecordLists implements Store: the record's member-of set (MemberOfKey), by list id.
+func (s *Store) RecordLists(ctx context.Context, t crm.TenantID, o crm.ObjectType, id crm.RecordID) ([]crm.ListID, error) {
+	raw, err := s.rdb.SMembers(ctx, MemberOfKey(t, o, id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the lists of %s %s: %w", o, id, err)
+	}
+	slices.SortFunc(raw, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b)) })
+	out := make([]crm.ListID, len(raw))
+	for i, l := range raw {
+		out[i] = crm.ListID(l)
 	}
 	return out, nil
 }
