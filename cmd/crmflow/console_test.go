@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -204,6 +205,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#count")),
 		)
 		require.Contains(t, text(t, ctx, "main"), "Type 34 to confirm", "every live contact: 33 here and the reader's")
+		require.True(t, eval[bool](t, ctx, `document.activeElement && document.activeElement.id === "count"`), "the dialog focuses the count")
+		run(t, ctx, "cancel with Escape",
+			chromedp.KeyEvent(kb.Escape),
+			until(`!document.querySelector("dialog#confirm-dialog").open`),
+		)
 
 		// Delete one record from its page: Actions → Delete → the recycle bin.
 		run(t, ctx, "record",
@@ -243,6 +249,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 			shot("bulk-confirm-wrong"),
 		)
 		require.Contains(t, text(t, ctx, "#confirm-error"), "You typed “11”, but 12 records are selected")
+		require.True(t, eval[bool](t, ctx, `document.querySelector("dialog#confirm-dialog[open] #confirm-error") !== null`),
+			"the confirmation and its refusal stay in a modal dialog over the index")
+		require.True(t, eval[bool](t, ctx, `location.pathname === "/console/objects/contacts"`))
 		for _, id := range bulk {
 			require.Equal(t, http.StatusOK, liveStatus(t, id), "a wrong count deletes nothing")
 		}

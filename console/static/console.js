@@ -55,4 +55,70 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     if (!final(status.dataset.status)) { setTimeout(poll, 300); }
   }
+
+  // Confirmations in a dialog: the confirmation page's form (typed count and all) is fetched and
+  // shown in a modal <dialog>, and its answers stay there until the delete runs. Without this
+  // script, or where <dialog> is missing, the same pages open as pages.
+  var main = document.getElementById("main");
+  if (!main || typeof HTMLDialogElement !== "function") { return; }
+  var dialog = document.createElement("dialog");
+  dialog.id = "confirm-dialog";
+  dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+  main.appendChild(dialog);
+  var show = function (html, fallback) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var content = doc.getElementById("main");
+    if (!content) { window.location.assign(fallback); return; }
+    var title = content.querySelector("h1");
+    dialog.replaceChildren();
+    var h = document.createElement("h2");
+    h.id = "confirm-dialog-title";
+    h.textContent = title ? title.textContent : "";
+    dialog.appendChild(h);
+    Array.prototype.slice.call(content.children).forEach(function (el) {
+      if (el.tagName !== "H1") { dialog.appendChild(document.importNode(el, true)); }
+    });
+    Array.prototype.slice.call(dialog.querySelectorAll("a")).forEach(function (a) {
+      if (a.getAttribute("href") === window.location.pathname + window.location.search ||
+          a.getAttribute("href") === window.location.pathname) {
+        a.addEventListener("click", function (e) { e.preventDefault(); dialog.close(); });
+      }
+    });
+    var form = dialog.querySelector("form");
+    if (form) { form.addEventListener("submit", function (e) { send(e, form, null); }); }
+    if (!dialog.open) { dialog.showModal(); }
+    var focus = dialog.querySelector("#count") || dialog.querySelector("button, a");
+    if (focus) { focus.focus(); }
+  };
+  // send posts form (with the button that submitted it) and shows the answer: a confirmation
+  // again (a wrong count, say) in the dialog, anything else as the page it is.
+  var send = function (e, form, submitter) {
+    e.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    var by = submitter || e.submitter;
+    if (by && by.name) { body.append(by.name, by.value); }
+    fetch(form.action, { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) { return r.text().then(function (html) { return { r: r, html: html }; }); })
+      .then(function (x) {
+        var doc = new DOMParser().parseFromString(x.html, "text/html");
+        if (x.r.redirected || !doc.getElementById("main")) { window.location.assign(x.r.url); return; }
+        if (doc.getElementById("count") || doc.querySelector("#main .error")) { show(x.html, x.r.url); return; }
+        document.open(); document.write(x.html); document.close();
+      })
+      .catch(function () { form.submit(); });
+  };
+  var records = document.getElementById("records");
+  if (records) {
+    records.addEventListener("submit", function (e) {
+      if (e.submitter && (e.submitter.id === "delete-selected" || e.submitter.id === "delete-all")) { send(e, records, e.submitter); }
+    });
+  }
+  Array.prototype.slice.call(document.querySelectorAll("a[data-dialog]")).forEach(function (a) {
+    a.addEventListener("click", function (e) {
+      e.preventDefault();
+      fetch(a.href, { credentials: "same-origin" })
+        .then(function (r) { return r.text().then(function (html) { show(html, a.href); }); })
+        .catch(function () { window.location.assign(a.href); });
+    });
+  });
 });
