@@ -29,7 +29,7 @@ actions:
 // run. Beside it, the raw figure is pipelined HGETALLs of the same n records, 500 per round trip.
 // queue must be the Redis of rdb as asynq sees it; the run's tasks are deleted afterwards.
 func Backfill(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
-	res := Result{Name: "backfill", Records: n, Goal: 0.6}
+	res := Result{Name: "backfill", Records: n, Goal: 0.8}
 	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return res, err

@@ -26,7 +26,7 @@ actions:
 // verdict), beside expr's vm.Run of the same compiled program on an environment built beforehand
 // for each record, holding every property already typed.
 func TriggerEval(n int) (Result, error) {
-	res := Result{Name: "trigger-eval", Records: n, Goal: 0.7, Extra: map[string]float64{}}
+	res := Result{Name: "trigger-eval", Records: n, Goal: 0.8, Extra: map[string]float64{}}
 	schema, _ := crm.StandardSchema(crm.Contacts)
 	wf, err := workflows.Parse("bench.yaml", []byte(triggerFlow), workflows.Schemas{crm.Contacts: schema}, actions.Default())
 	if err != nil {

@@ -37,7 +37,7 @@ const naiveTask = "bench:naive"
 // its contact, evaluating the trigger and deleting the contact if it matches, on an asynq server
 // with the same concurrency. The ratio is crmflow's rate over the naive design's.
 func WorkflowE2E(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOpt, n int) (Result, error) {
-	res := Result{Name: "workflow-e2e", Records: n, Goal: 10, Extra: map[string]float64{}}
+	res := Result{Name: "workflow-e2e", Records: n, Goal: 25, Extra: map[string]float64{}}
 	s, err := startStack(ctx, rdb, queue, "bench-e2e")
 	if err != nil {
 		return res, err
