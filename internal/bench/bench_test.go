@@ -55,6 +55,13 @@ func BenchmarkScenarios(b *testing.B) {
 			b.ReportMetric(r.RawRate, "raw-rec/s")
 		}
 	})
+	b.Run("restore-script", func(b *testing.B) {
+		for range b.N {
+			us, err := bench.RestoreScript(ctx, rdb, n)
+			require.NoError(b, err)
+			b.ReportMetric(us, "us/record")
+		}
+	})
 	for _, sc := range []func(context.Context, redis.UniversalClient, int) (bench.Result, error){bulkDelete(b), bench.Purge} {
 		for range b.N {
 			r, err := sc(ctx, rdb, n)
@@ -86,6 +93,9 @@ func TestScenariosSmall(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, r.Records, 100*100, "200 queries, half of them a full page")
 	require.Positive(t, r.Ratio)
+	us, err := bench.RestoreScript(ctx, rdb, 1200)
+	require.NoError(t, err)
+	require.Positive(t, us)
 	undo := func(ctx context.Context, rdb redis.UniversalClient, n int) (bench.Result, error) {
 		return bench.Undo(ctx, rdb, queueOpt(t), n)
 	}
