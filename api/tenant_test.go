@@ -95,6 +95,19 @@ func TestListBinByOperation(t *testing.T) {
 		"&after="+url.QueryEscape(pg.Paging.Next.After), tokAll, nil), http.StatusOK)
 	require.Len(t, pg.Results, 1)
 	require.Equal(t, c2, pg.Results[0].ID)
+	// A company binned with one of the operation's contact ids is not the operation's.
+	cos, err := b.store.CreateRecords(b.ctx, b.tenantA, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "A"}},
+		{Properties: map[string]string{"name": "B"}}, {Properties: map[string]string{"name": "C"}}}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	var coIDs []string
+	for _, co := range cos {
+		coIDs = append(coIDs, string(co.ID))
+	}
+	require.Contains(t, coIDs, c1, "ids are counted per type")
+	r = b.call(t, "POST", "/crm/v3/objects/companies/batch/archive", tokAll, map[string]any{"inputs": idInputs(coIDs...)})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	other := expect[page[rec]](t, b.call(t, "GET", "/crm/v3/objects/companies?archived=true&archivedOperation="+one.ArchivedOperation, tokAll, nil), http.StatusOK)
+	require.Empty(t, other.Results)
 	for query, in := range map[string]string{
 		"archivedOperation=" + one.ArchivedOperation: "archivedOperation", // not the bin
 		"archived=true&archivedOperation=a%7Bb":      "archivedOperation",

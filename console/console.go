@@ -122,7 +122,7 @@ func (c *Console) routes() {
 	c.page("GET /console/lists/{id}/delete", c.listDeletePage)
 	c.page("POST /console/lists/{id}/delete", c.listDelete)
 	c.page("GET /console/workflows", c.workflows)
-	c.page("GET /console/workflows/new", c.newWorkflow)
+	c.page("GET /console/workflows/-/new", c.newWorkflow)
 	c.page("POST /console/workflows/save", c.saveWorkflow)
 	c.page("GET /console/workflows/{name}", c.workflow)
 	c.page("POST /console/workflows/{name}/activate", c.activateWorkflow)

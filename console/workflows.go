@@ -174,7 +174,7 @@ func (c *Console) workflow(q *request) error {
 	return nil
 }
 
-// newWorkflow serves GET /console/workflows/new: an empty workflow file to write.
+// newWorkflow serves GET /console/workflows/-/new (a workflow may be named "new"): an empty workflow file to write.
 func (c *Console) newWorkflow(q *request) error {
 	p := workflowPage{view: q.view("workflow.new.title"), New: true, CanEdit: q.can(crm.PermWorkflows), Source: newWorkflowTemplate}
 	c.render(q.w, q.r, http.StatusOK, "workflow", p)

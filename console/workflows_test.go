@@ -46,7 +46,7 @@ func TestWorkflowScreens(t *testing.T) {
 	resp, page := br.get("/console/workflows")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, "No workflows yet.")
-	require.Contains(t, page, `href="/console/workflows/new"`)
+	require.Contains(t, page, `href="/console/workflows/-/new"`)
 
 	// A problem is shown at its line and column, with the text as written, and nothing is stored.
 	bad := "name: clean-leads\nobject_type: contacts\ntrigger: lifecyclestage == <\"x\">\nactions:\n  - type: delete_contact\n"

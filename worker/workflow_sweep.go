@@ -168,9 +168,17 @@ func (w *Worker) sweepStoppedBackfill(ctx context.Context, t crm.TenantID, f crm
 		return err
 	}
 	defer func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), t, f.Name, owner) }()
-	// Read again under the lease: a runner may have moved it on, or finished it, meanwhile.
+	// Read again under the lease: a runner may have moved it on, or finished it, meanwhile, and the
+	// workflow may have been activated again (a new backfill, not yet started, reads running too).
 	if bf, ok, err = w.store.Backfill(ctx, t, f.Name); err != nil || !ok || bf.State != crm.BackfillRunning {
 		return err
+	}
+	now, err := w.store.Flow(ctx, t, f.Name)
+	if err != nil {
+		return err
+	}
+	if now.State == crm.FlowActive {
+		return nil
 	}
 	bf.State = crm.BackfillStopped
 	if err := w.store.SetBackfill(ctx, t, f.Name, bf); err != nil {

@@ -684,7 +684,11 @@ With --record: every event of that record in the workflow, oldest first.`,
 			}
 			fmt.Fprintf(a.stderr, "%d event(s) of workflow %s, newest first\n", len(out.Results), args[0])
 			if out.Paging != nil {
-				fmt.Fprintf(a.stderr, "older events: crmflow workflows history %s --after %s\n", args[0], out.Paging.Next.After)
+				next := []string{"workflows", "history", args[0], "--limit", strconv.Itoa(limit)}
+				if len(kinds) > 0 {
+					next = append(next, "--kind", strings.Join(kinds, ","))
+				}
+				fmt.Fprintf(a.stderr, "older events: %s\n", commandLine(append(next, "--after", out.Paging.Next.After)...))
 			}
 			return nil
 		},

@@ -156,12 +156,13 @@ func TestWorkflowCommands(t *testing.T) {
 	}
 	require.Equal(t, len(matching)+1, strings.Count(stdout, "\n"), "one line per deletion:\n%s", stdout)
 	require.Contains(t, stderr, fmt.Sprintf("%d event(s) of workflow %s, newest first", len(matching), name))
-	stdout, stderr = run(0, "workflows", "history", name, "--limit", "1")
+	stdout, stderr = run(0, "workflows", "history", name, "--limit", "1", "--kind", "action")
 	require.Equal(t, 2, strings.Count(stdout, "\n"))
-	require.Regexp(t, `older events: crmflow workflows history `+name+` --after \d+-\d+`, stderr)
-	cursor := regexp.MustCompile(`--after (\S+)`).FindStringSubmatch(stderr)[1]
-	stdout, _ = run(0, "workflows", "history", name, "--limit", "1", "--after", cursor)
+	m := regexp.MustCompile(`older events: crmflow (workflows history ` + name + ` --limit 1 --kind action --after \d+-\d+)`).FindStringSubmatch(stderr)
+	require.NotNil(t, m, "the next page's command keeps the filters:\n%s", stderr)
+	stdout, _ = run(0, strings.Fields(m[1])...)
 	require.Equal(t, 2, strings.Count(stdout, "\n"), "the next page")
+	require.Contains(t, stdout, " action ")
 
 	// Paused: no manual enrollment either.
 	stdout, _ = run(0, "workflows", "pause", name)

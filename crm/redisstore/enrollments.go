@@ -219,7 +219,7 @@ func (s *Store) FlowLog(ctx context.Context, t crm.TenantID, flow string, q crm.
 		if err != nil {
 			return crm.FlowLogPage{}, fmt.Errorf("read the history of workflow %s: %w", flow, err)
 		}
-		for _, m := range msgs {
+		for i, m := range msgs {
 			scanned++
 			page.Next = m.ID
 			member, _ := m.Values["m"].(string)
@@ -235,6 +235,9 @@ func (s *Store) FlowLog(ctx context.Context, t crm.TenantID, flow string, q crm.
 			o, id, _ := strings.Cut(member, ":")
 			page.Entries = append(page.Entries, crm.FlowLogEntry{Cursor: m.ID, ObjectType: crm.ObjectType(o), ID: crm.RecordID(id), HistoryEntry: e})
 			if len(page.Entries) == limit {
+				if i == len(msgs)-1 && int64(len(msgs)) < chunk {
+					page.Next = "" // that was the oldest entry
+				}
 				return page, nil
 			}
 		}

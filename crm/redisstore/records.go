@@ -471,6 +471,11 @@ func (s *Store) ListRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 	if err != nil {
 		return crm.Page{}, err
 	}
+	if opts.Operation != "" {
+		// The operation's bin index holds bare ids: a record of another type with the same id, or
+		// deleted again since by another operation, is not one of the operation's.
+		recs = slices.DeleteFunc(recs, func(r crm.Record) bool { return r.Deletion == nil || r.Deletion.Operation != opts.Operation })
+	}
 	return crm.Page{Records: recs, After: next}, nil
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +189,45 @@ func testAuditNewestFirstAndFiltered(t *testing.T, hn *Harness) {
 	require.Equal(t, []seen{{"archive", "user1@example.com"}, {"archive", "user1@example.com"}},
 		read(crm.AuditOpts{Newest: true, By: "USER1@", Limit: 1}), "by actor, ignoring case, a page at a time")
 	require.Empty(t, read(crm.AuditOpts{Actions: []string{"purge"}}))
+}
+
+// testRestoreTogetherKeepsTheirAssociation deletes two associated contacts one after the other and
+// restores both in one call, in either order: they are associated again, and nothing of the link
+// stays behind in the bin.
+func testRestoreTogetherKeepsTheirAssociation(t *testing.T, hn *Harness) {
+	t.Parallel()
+	for _, order := range []string{"first-deleted-first", "last-deleted-first"} {
+		t.Run(order, func(t *testing.T) {
+			b := setup(t, hn)
+			ctx := b.ctx
+			a := b.contact(t, map[string]string{"firstname": "A"})
+			c := b.contact(t, map[string]string{"firstname": "C"})
+			aref, cref := crm.AssociationRef{Type: crm.Contacts, ID: a.ID}, crm.AssociationRef{Type: crm.Contacts, ID: c.ID}
+			require.NoError(t, b.store.Associate(ctx, b.tenant, aref, cref))
+			before := b.dump(t)
+			for _, id := range []crm.RecordID{a.ID, c.ID} {
+				_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "a@x.example"})
+				require.NoError(t, err)
+			}
+			ids := []crm.RecordID{a.ID, c.ID}
+			if order == "last-deleted-first" {
+				ids = []crm.RecordID{c.ID, a.ID}
+			}
+			res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "a@x.example"})
+			require.NoError(t, err)
+			require.ElementsMatch(t, ids, res.Restored)
+			got, err := b.store.Associations(ctx, b.tenant, aref, crm.Contacts)
+			require.NoError(t, err)
+			require.Equal(t, []crm.RecordID{c.ID}, got)
+			got, err = b.store.Associations(ctx, b.tenant, cref, crm.Contacts)
+			require.NoError(t, err)
+			require.Equal(t, []crm.RecordID{a.ID}, got)
+			after := b.dump(t)
+			for k := range after {
+				if strings.Contains(k, ":binassoc") {
+					require.Contains(t, before, k, "a bin association key left behind: %s", k)
+				}
+			}
+		})
+	}
 }

@@ -441,6 +441,7 @@ func testFlowLog(t *testing.T, hn *Harness) {
 	q := crm.FlowLogQuery{Limit: 2}
 	for range 5 {
 		got, page := read(q)
+		require.NotEmpty(t, got, "no empty page at the end")
 		paged = append(paged, got...)
 		if page.Next == "" {
 			break
@@ -457,4 +458,25 @@ func testFlowLog(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ve)
 	_, err = b.store.FlowLog(ctx, b.tenant, "wf", crm.FlowLogQuery{Limit: crm.MaxFlowLogLimit + 1})
 	require.ErrorAs(t, err, &ve)
+}
+
+// testPermanentDeleteLeavesNoWorkflowLog erases an enrolled contact: its entries leave the
+// workflow's log too, while another contact's stay.
+func testPermanentDeleteLeavesNoWorkflowLog(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	f := activeFlow(t, b, false)
+	gone := b.contact(t, map[string]string{"email": "gone@example.com"})
+	kept := b.contact(t, map[string]string{"email": "kept@example.com"})
+	_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, gone.ID, kept.ID))
+	require.NoError(t, err)
+	_, err = b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "delete_contact", []crm.StepResult{{ID: gone.ID, Outcome: "done", Due: b.clock.Now()}})
+	require.NoError(t, err)
+	_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: gone.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	page, err := b.store.FlowLog(ctx, b.tenant, "wf", crm.FlowLogQuery{})
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1)
+	require.Equal(t, kept.ID, page.Entries[0].ID, "only the other contact's enrollment is left")
 }

@@ -40,7 +40,8 @@
 -- ARGV[13] -> pending mail (JSON)
 -- ARGV[14] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
 --   order of ARGV[2]
--- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:"); a wiped record's entries also leave
+--   each workflow's log (FlowLogKey: the prefix, the name and ':log')
 -- ARGV[16] -> enrollment key prefix base ("crm:{<tenant>}:enr:")
 -- ARGV[17] -> history key prefix base ("crm:{<tenant>}:hist:")
 -- ARGV[18] -> bin association ids key prefix ("crm:{<tenant>}:binassocs:"), for the records of
@@ -99,6 +100,25 @@ end
 
 -- wipe removes every trace of one record "<type>:<rid>", whose keys are K: its hash live or binned,
 -- its indexes, its associations on both sides, its list memberships and its change mark.
+-- forget_in_log removes from a workflow's log (FlowLogKey) every entry of member me, reading it
+-- 1000 entries at a time (the log keeps about 10,000).
+local function forget_in_log(log, me)
+  local start = '-'
+  while true do
+    local es = redis.call('XRANGE', log, start, '+', 'COUNT', 1000)
+    local del = {}
+    for _, e in ipairs(es) do
+      local f = e[2]
+      for i = 1, #f, 2 do
+        if f[i] == 'm' and f[i + 1] == me then del[#del + 1] = e[1] end
+      end
+    end
+    if #del > 0 then redis.call('XDEL', log, unpack(del)) end
+    if #es < 1000 then return end
+    start = '(' .. es[#es][1]
+  end
+end
+
 local function wipe(otype, rid, K)
   local me = otype .. ':' .. rid
   for _, src in ipairs({K.assoc, K.binassoc}) do
@@ -119,6 +139,8 @@ local function wipe(otype, rid, K)
   redis.call('HDEL', KEYS[3], me)
   redis.call('ZREM', KEYS[2], me)
   for _, flow in ipairs(redis.call('SMEMBERS', KEYS[7])) do
+    -- A record with a history in the workflow has entries in its log too.
+    if redis.call('EXISTS', ARGV[17] .. flow .. ':' .. me) == 1 then forget_in_log(ARGV[15] .. flow .. ':log', me) end
     redis.call('DEL', ARGV[16] .. flow .. ':' .. me, ARGV[17] .. flow .. ':' .. me)
     redis.call('ZREM', ARGV[15] .. flow .. ':enrolled', me)
     redis.call('SREM', ARGV[15] .. flow .. ':matching', me)

@@ -152,6 +152,8 @@ for i = first, #ARGV do
             redis.call('SADD', ARGV[10] .. other, me)
             local ot, oid = string.match(other, '^([^:]+):(.+)$')
             redis.call('SADD', ARGV[11] .. ot, oid)
+            -- Restored later in this call, it links the two again.
+            if ot == otype then hasassoc[oid] = true end
           end
         end
         redis.call('DEL', binassoc)
