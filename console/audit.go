@@ -43,25 +43,18 @@ func (c *Console) audit(q *request) error {
 	if after := qs.Get("after"); after != "" {
 		api.Set("after", after)
 	}
-	var res struct {
-		Results []struct {
-			Action     string   `json:"action"`
-			ObjectType string   `json:"objectType"`
-			RecordIDs  []string `json:"recordIds"`
-			Count      int      `json:"count"`
-			Actor      string   `json:"actor"`
-			Ref        string   `json:"ref"`
-			At         string   `json:"at"`
-			User       string   `json:"user"`
-			Rule       string   `json:"rule"`
-			TokenID    string   `json:"tokenId"`
-		} `json:"results"`
-		Paging *struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
-	}
+	var res apiPage[struct {
+		Action     string   `json:"action"`
+		ObjectType string   `json:"objectType"`
+		RecordIDs  []string `json:"recordIds"`
+		Count      int      `json:"count"`
+		Actor      string   `json:"actor"`
+		Ref        string   `json:"ref"`
+		At         string   `json:"at"`
+		User       string   `json:"user"`
+		Rule       string   `json:"rule"`
+		TokenID    string   `json:"tokenId"`
+	}]
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/audit?"+api.Encode(), nil, &res); err != nil {
 		return err
 	}
@@ -82,8 +75,8 @@ func (c *Console) audit(q *request) error {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	if res.Paging != nil {
-		next := url.Values{"after": {res.Paging.Next.After}}
+	if after := res.after(); after != "" {
+		next := url.Values{"after": {after}}
 		if p.Action != "" {
 			next.Set("action", p.Action)
 		}

@@ -31,8 +31,12 @@ type recordJSON struct {
 }
 
 // recordPage is a page of records as the API returns it.
-type recordPage struct {
-	Results []recordJSON `json:"results"`
+type recordPage = apiPage[recordJSON]
+
+// apiPage is one page of an API list: its results and, unless it is the last, the cursor of the
+// next (paging.next.after).
+type apiPage[T any] struct {
+	Results []T `json:"results"`
 	Paging  *struct {
 		Next struct {
 			After string `json:"after"`
@@ -40,7 +44,8 @@ type recordPage struct {
 	} `json:"paging"`
 }
 
-func (p recordPage) after() string {
+// after is the cursor of the next page, "" on the last.
+func (p apiPage[T]) after() string {
 	if p.Paging == nil {
 		return ""
 	}
@@ -384,17 +389,7 @@ func (c *Console) recordHistories(q *request, t, id string) ([]recordHistory, er
 		if f.ObjectType != t || f.State == "DRAFT" {
 			continue
 		}
-		var h struct {
-			Results []struct {
-				At      string `json:"at"`
-				Kind    string `json:"kind"`
-				Step    *int   `json:"step"`
-				Action  string `json:"action"`
-				Outcome string `json:"outcome"`
-				Detail  string `json:"detail"`
-				By      string `json:"by"`
-			} `json:"results"`
-		}
+		var h apiPage[historyEventJSON]
 		path := flowsPath + "/" + url.PathEscape(f.Name) + "/history?recordId=" + url.QueryEscape(id)
 		if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &h); err != nil {
 			return nil, err
@@ -404,11 +399,7 @@ func (c *Console) recordHistories(q *request, t, id string) ([]recordHistory, er
 		}
 		rh := recordHistory{Workflow: f.Name}
 		for _, e := range h.Results {
-			row := flowLogRow{At: e.At, Kind: e.Kind, Action: e.Action, Outcome: e.Outcome, Detail: e.Detail, By: e.By}
-			if e.Step != nil {
-				row.Step = strconv.Itoa(*e.Step)
-			}
-			rh.Events = append(rh.Events, row)
+			rh.Events = append(rh.Events, e.row())
 		}
 		out = append(out, rh)
 	}

@@ -139,14 +139,7 @@ func (c *Console) jobs(q *request) error {
 	if after := q.r.URL.Query().Get("after"); after != "" {
 		path += "&after=" + url.QueryEscape(after)
 	}
-	var res struct {
-		Results []jobJSON `json:"results"`
-		Paging  *struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
-	}
+	var res apiPage[jobJSON]
 	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &res); err != nil {
 		return err
 	}
@@ -154,8 +147,8 @@ func (c *Console) jobs(q *request) error {
 	for i := range p.Jobs {
 		p.Jobs[i].CreatedAt = shortTime(p.Jobs[i].CreatedAt)
 	}
-	if res.Paging != nil {
-		p.Next = "/console/jobs?after=" + url.QueryEscape(res.Paging.Next.After)
+	if after := res.after(); after != "" {
+		p.Next = "/console/jobs?after=" + url.QueryEscape(after)
 	}
 	c.render(q.w, q.r, http.StatusOK, "jobs", p)
 	return nil

@@ -364,6 +364,30 @@ type flowLogPage struct {
 	Next    string
 }
 
+// historyEventJSON is one event of a workflow's history as the API shows it; ObjectType and
+// RecordID are set in the history of the workflow as a whole.
+type historyEventJSON struct {
+	ObjectType string `json:"objectType"`
+	RecordID   string `json:"recordId"`
+	At         string `json:"at"`
+	Kind       string `json:"kind"`
+	Step       *int   `json:"step"`
+	Action     string `json:"action"`
+	Outcome    string `json:"outcome"`
+	Detail     string `json:"detail"`
+	By         string `json:"by"`
+}
+
+// row is the event as a history table shows it.
+func (e historyEventJSON) row() flowLogRow {
+	row := flowLogRow{At: e.At, ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
+		Outcome: e.Outcome, Detail: e.Detail, By: e.By}
+	if e.Step != nil {
+		row.Step = strconv.Itoa(*e.Step)
+	}
+	return row
+}
+
 // flowLogRow is one event of a workflow's history.
 type flowLogRow struct {
 	At, ObjectType, RecordID, Kind, Step, Action, Outcome, Detail, By string
@@ -386,37 +410,15 @@ func (c *Console) workflowHistory(q *request) error {
 	if after := qs.Get("after"); after != "" {
 		api.Set("after", after)
 	}
-	var res struct {
-		Results []struct {
-			ObjectType string `json:"objectType"`
-			RecordID   string `json:"recordId"`
-			At         string `json:"at"`
-			Kind       string `json:"kind"`
-			Step       *int   `json:"step"`
-			Action     string `json:"action"`
-			Outcome    string `json:"outcome"`
-			Detail     string `json:"detail"`
-			By         string `json:"by"`
-		} `json:"results"`
-		Paging *struct {
-			Next struct {
-				After string `json:"after"`
-			} `json:"next"`
-		} `json:"paging"`
-	}
+	var res apiPage[historyEventJSON]
 	if _, err := c.call(q.r, q.sess, http.MethodGet, flowsPath+"/"+url.PathEscape(name)+"/history?"+api.Encode(), nil, &res); err != nil {
 		return err
 	}
 	for _, e := range res.Results {
-		row := flowLogRow{At: e.At, ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
-			Outcome: e.Outcome, Detail: e.Detail, By: e.By}
-		if e.Step != nil {
-			row.Step = strconv.Itoa(*e.Step)
-		}
-		p.Entries = append(p.Entries, row)
+		p.Entries = append(p.Entries, e.row())
 	}
-	if res.Paging != nil {
-		next := url.Values{"after": {res.Paging.Next.After}}
+	if after := res.after(); after != "" {
+		next := url.Values{"after": {after}}
 		if p.Kind != "" {
 			next.Set("kind", p.Kind)
 		}

@@ -70,7 +70,7 @@ const (
 // AuditActions are every action the audit trail holds.
 var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
-	"protection_put", "protection_delete"}
+	AuditProtectionPut, AuditProtectionDelete}
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {
