@@ -183,6 +183,11 @@ func TestPermissions(t *testing.T) {
 		{"BulkDeleteFilter", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"filter": `email != ""`}), tokDelete, crm.PermBulkDelete},
 		{"BulkDeleteList", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"listId": list}), tokDelete, crm.PermBulkDelete},
 		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, tokDelete, crm.PermBulkDelete},
+		// A dry run needs read alone; without dryRun a reader is refused on delete, the first right missing.
+		{"BulkDeleteReadOnly", "POST", "/crm/v3/objects/contacts/bulk-delete", bulk(map[string]any{"filter": `email != ""`}), tokRead, crm.PermDelete},
+		{"BulkDeleteDryRunWithNothing", "POST", "/crm/v3/objects/contacts/bulk-delete", map[string]any{"filter": `email != ""`, "dryRun": true}, tokNone, crm.PermRead},
+		{"DeleteListRecordsReadOnly", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, tokRead, crm.PermDelete},
+		{"DeleteListRecordsDryRunWithNothing", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"dryRun": true}, tokNone, crm.PermRead},
 		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, tokNone, crm.PermRead},
 		{"Audit", "GET", "/crm/v3/audit", nil, tokDelete, crm.PermRestore},
 

@@ -85,18 +85,17 @@ type JobLinks struct {
 // Records that protection rules protect are never selected (SPEC S25): confirmCount is the number
 // of records that would be deleted, the matched ones less the protected ones, and the job counts
 // the protected ones by rule. With "dryRun": true the answer is a 200 BulkDryRun (the counts and a
-// sample) and nothing is stored; confirmCount is then optional.
+// sample) and nothing is stored; confirmCount is then optional, and read is the only right needed.
 func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
-	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
-		return err
-	}
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
 	var in bulkDeleteInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := requireDeleteUnlessDryRun(p, in.DryRun); err != nil {
 		return err
 	}
 	given := 0
@@ -159,6 +158,17 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 	return s.startDeleteJob(w, r, p, params)
 }
 
+// requireDeleteUnlessDryRun checks the rights of a bulk or list delete. A dry run changes nothing and
+// tells only what a reader may read (how many records match, how many are protected, a sample), so
+// it needs read alone, which the route checks; a delete needs delete and bulk_delete, a right in
+// addition to delete (SPEC S2).
+func requireDeleteUnlessDryRun(p crm.Principal, dryRun bool) error {
+	if dryRun {
+		return nil
+	}
+	return requirePerms(p, crm.PermDelete, crm.PermBulkDelete)
+}
+
 // bulkIDs checks the ids of a bulk delete and returns the ones that can exist, without duplicates.
 // Malformed ids are dropped like the ids of records that are not live: neither is counted.
 func bulkIDs(in []flexID) ([]crm.RecordID, error) {
@@ -210,16 +220,15 @@ type listRecordsDeleteInput struct {
 // (nothing deleted) when their number is not confirmCount. Members that protection rules protect
 // are skipped and counted, as in bulk-delete, and "dryRun": true answers a 200 BulkDryRun.
 func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	// bulk_delete is a right in addition to delete (SPEC S2): the route needs delete.
-	if err := requirePerms(p, crm.PermBulkDelete); err != nil {
-		return err
-	}
 	id, err := pathListID(r)
 	if err != nil {
 		return err
 	}
 	var in listRecordsDeleteInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	if err := requireDeleteUnlessDryRun(p, in.DryRun); err != nil {
 		return err
 	}
 	var n int64

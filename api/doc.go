@@ -34,8 +34,8 @@
 //	POST   /crm/v3/objects/{objectType}/batch/archive      up to 100 ids to the bin [delete; bulk_delete for 2+], 204
 //	POST   /crm/v3/objects/{objectType}/batch/restore      up to 100 ids back from the bin [restore]; 207 names failures
 //	POST   /crm/v3/objects/contacts/gdpr-delete            permanent delete of one contact [permanent_delete], 204
-//	POST   /crm/v3/objects/{objectType}/bulk-delete        ids, filter or listId, with confirmCount [bulk_delete], 202
-//	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete], 202
+//	POST   /crm/v3/objects/{objectType}/bulk-delete        ids, filter or listId, with confirmCount [bulk_delete; a dryRun: read], 202
+//	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete; a dryRun: read], 202
 //	GET    /crm/v3/jobs/{jobId}                            a bulk job's state and progress [read]
 //	GET    /crm/v3/audit?limit=&after=                     deletions, restores, user and token changes, oldest first [restore]
 //	PUT    /crm/v3/protection/{name}                       {"objectType", "when"}: a protection rule [protect], 201 or 200

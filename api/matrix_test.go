@@ -122,7 +122,8 @@ func (r matrixRow) method() string {
 
 // drains says whether a success of the row asks for a drain of its tenant's record changes: it
 // does for a request other than a GET to a route that needs write, delete, restore or
-// permanent_delete.
+// permanent_delete. A bulk or list delete's route needs read (for its
+// dry runs): its records change in the job's worker, not in the request, so it asks for none.
 func (r matrixRow) drains() bool {
 	if len(r.needs) == 0 || r.method() == http.MethodGet {
 		return false
@@ -208,14 +209,23 @@ func matrixRows() []matrixRow {
 				return matrixRequest{"/crm/v3/objects/contacts/gdpr-delete",
 					map[string]any{"objectId": "nobody@m.example", "idProperty": "email"}}
 			}, ok: 204, other: 204, enqueues: enqueuesMail},
-		{name: "BulkDeleteIDs", pattern: "POST /crm/v3/objects/{objectType}/bulk-delete", needs: []crm.Permission{crm.PermDelete, crm.PermBulkDelete},
+		// A bulk or list delete's route needs read, for its dry runs; a delete also needs delete and bulk_delete.
+		{name: "BulkDeleteIDs", pattern: "POST /crm/v3/objects/{objectType}/bulk-delete", needs: []crm.Permission{crm.PermRead, crm.PermDelete, crm.PermBulkDelete},
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/objects/contacts/bulk-delete", map[string]any{"ids": []string{f.c1, f.c2}, "confirmCount": 2}}
 			}, ok: 202, other: 409, enqueues: enqueuesJob},
-		{name: "DeleteListRecords", pattern: "POST /crm/v3/lists/{listId}/records/delete", needs: []crm.Permission{crm.PermDelete, crm.PermBulkDelete},
+		{name: "BulkDeleteDryRun", pattern: "POST /crm/v3/objects/{objectType}/bulk-delete", needs: read,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/objects/contacts/bulk-delete", map[string]any{"ids": []string{f.c1, f.c2}, "dryRun": true}}
+			}, ok: 200, other: 200, readOnly: true},
+		{name: "DeleteListRecords", pattern: "POST /crm/v3/lists/{listId}/records/delete", needs: []crm.Permission{crm.PermRead, crm.PermDelete, crm.PermBulkDelete},
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/lists/" + f.list + "/records/delete", map[string]any{"confirmCount": 1}}
 			}, ok: 202, other: 404, enqueues: enqueuesJob},
+		{name: "DeleteListRecordsDryRun", pattern: "POST /crm/v3/lists/{listId}/records/delete", needs: read,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/lists/" + f.list + "/records/delete", map[string]any{"dryRun": true}}
+			}, ok: 200, other: 404, readOnly: true},
 		{name: "RecordMemberships", pattern: "GET /crm/v3/lists/records/{objectType}/{recordId}/memberships", needs: read,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v3/lists/records/contacts/" + f.c1 + "/memberships"}

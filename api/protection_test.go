@@ -298,6 +298,10 @@ func TestProtectedDeletes(t *testing.T) {
 		require.Len(t, dr.Sample, 10)
 		require.Equal(t, "Lead 0", dr.Sample[0].Name)
 		require.True(t, *dr.CountMatches)
+		// A reader gets the same answer: a dry run changes nothing, so it needs read alone.
+		r = b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokRead,
+			map[string]any{"filter": `lifecyclestage in ["lead", "customer"]`, "dryRun": true})
+		require.Equal(t, dr.WouldDelete, expect[dryRunJSON](t, r, http.StatusOK).WouldDelete)
 		// Nothing stored, nothing enqueued, nothing audited.
 		require.Equal(t, before, b.dump(t, b.tenantA))
 		require.Len(t, b.tasks.jobsOf(b.tenantA), jobs)

@@ -173,8 +173,9 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/objects/{objectType}/batch/archive", crm.PermDelete, s.batchArchive)
 	s.handle("POST /crm/v3/objects/{objectType}/batch/restore", crm.PermRestore, s.batchRestore)
 	s.handle("POST /crm/v3/objects/{objectType}/gdpr-delete", crm.PermPermanentDelete, s.gdprDelete)
-	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermDelete, s.bulkDelete)
-	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermDelete, s.deleteListRecords)
+	// A dry run needs read only; the handlers check delete and bulk_delete for the rest.
+	s.handle("POST /crm/v3/objects/{objectType}/bulk-delete", crm.PermRead, s.bulkDelete)
+	s.handle("POST /crm/v3/lists/{listId}/records/delete", crm.PermRead, s.deleteListRecords)
 	s.handle("GET /crm/v3/jobs", crm.PermRead, s.listJobs)
 	s.handle("GET /crm/v3/jobs/{jobId}", crm.PermRead, s.getJob)
 	s.handle("GET /crm/v3/tenant", crm.PermRead, s.getTenant)

@@ -314,6 +314,13 @@ func TestReadOnlyUser(t *testing.T) {
 	require.Contains(t, page, "keep@example.com")
 	require.NotContains(t, page, `id="delete-selected"`)
 	require.NotContains(t, page, `class="pick"`)
+	// A reader filters with the trigger language too: the count and sample of a dry run need read alone.
+	other := b.createContact(t, map[string]string{"email": "other@example.com", "firstname": "Other"})
+	resp, page = br.get("/console/objects/contacts?filter=" + url.QueryEscape(`firstname == "Keep"`))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `href="/console/objects/contacts/`+id+`"`)
+	require.NotContains(t, page, `href="/console/objects/contacts/`+other+`"`)
+	require.NotContains(t, page, `class="pick"`)
 	_, page = br.get("/console/objects/contacts/" + id)
 	require.Contains(t, page, "keep@example.com")
 	require.NotContains(t, page, `id="record-delete"`)
