@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -233,9 +236,12 @@ func paging(r *http.Request, after string) *pagingJSON {
 }
 
 // listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
-// &propertiesWithHistory=&associations=&archived=&archivedOperation=. The associations of a page's
-// records are read in one round trip; with archived=true, ?associations= is a 400, and
-// archivedOperation keeps the records of that operation still in the bin.
+// &propertiesWithHistory=&associations=&archived=&archivedOperation=&archivedBy=&archivedVia=
+// &archivedAfter=&archivedBefore=. The associations of a page's records are read in one round trip;
+// with archived=true, ?associations= is a 400, archivedOperation keeps the records of that
+// operation still in the bin, and the other archived filters those deleted by whom, how and when
+// (see queryDeletionFilter): a filtered page reads at most crm.MaxBinScan records of the bin, so
+// it may hold fewer than limit while paging.next goes on.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -261,8 +267,13 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	if op != "" && !operationIDPattern.MatchString(op) {
 		return errInvalid("archivedOperation", "INVALID_OPERATION", "archivedOperation %q is not an operation id: use a record's archivedOperation", op)
 	}
+	deleted, err := queryDeletionFilter(r)
+	if err != nil {
+		return err
+	}
 	page, err := s.store.ListRecords(r.Context(), p.Tenant, o, &crm.ListOpts{
 		After: r.URL.Query().Get("after"), Limit: limit, Archived: archived, Properties: spec.storeProperties(), Operation: op,
+		Deleted: deleted,
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", o, err)
@@ -273,6 +284,56 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Princ
 	}
 	writeJSON(w, http.StatusOK, pageJSON[recordJSON]{Results: out, Paging: paging(r, page.After)})
 	return nil
+}
+
+// binVias are the values of archivedVia a filter of the bin takes.
+var binVias = []crm.Via{crm.ViaAPI, crm.ViaBulk, crm.ViaList, crm.ViaWorkflow}
+
+// queryDeletionFilter reads the bin's filters: ?archivedBy= (a part of who deleted, any case; for
+// a workflow its name), ?archivedVia= (api, bulk, list or workflow), ?archivedAfter= and
+// ?archivedBefore= (an RFC 3339 time or a date, which is its midnight UTC; after includes it,
+// before does not).
+func queryDeletionFilter(r *http.Request) (crm.DeletionFilter, error) {
+	q := r.URL.Query()
+	f := crm.DeletionFilter{By: strings.TrimSpace(q.Get("archivedBy")), Via: crm.Via(strings.TrimSpace(q.Get("archivedVia")))}
+	if f.Via != "" && !slices.Contains(binVias, f.Via) {
+		return f, errInvalid("archivedVia", "INVALID_FILTER", "archivedVia %q is not a way records are deleted: use one of %s", f.Via, joinVias(binVias))
+	}
+	var err error
+	if f.Since, err = queryTime(q.Get("archivedAfter"), "archivedAfter"); err != nil {
+		return f, err
+	}
+	if f.Until, err = queryTime(q.Get("archivedBefore"), "archivedBefore"); err != nil {
+		return f, err
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return f, errInvalid("archivedAfter,archivedBefore", "INVALID_FILTER",
+			"archivedAfter %s is not before archivedBefore %s: no deletion can match", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+	}
+	return f, nil
+}
+
+func joinVias(vs []crm.Via) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// queryTime reads a time parameter: an RFC 3339 time, or a date (YYYY-MM-DD) for its midnight UTC.
+func queryTime(v, name string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errInvalid(name, "INVALID_TIME", "%s %q is not a time: use an RFC 3339 time such as 2026-03-01T12:00:00Z, or a date such as 2026-03-01", name, v)
 }
 
 // operationIDPattern is the shape of an operation id (job-<id>, wf-<name>-<ms>, or a call's id).

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -111,6 +112,68 @@ func TestListBinByOperation(t *testing.T) {
 	for query, in := range map[string]string{
 		"archivedOperation=" + one.ArchivedOperation: "archivedOperation", // not the bin
 		"archived=true&archivedOperation=a%7Bb":      "archivedOperation",
+	} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?"+query, tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{in}, e.in(), query)
+	}
+}
+
+// TestListBinFiltered pages the recycle bin by who deleted, how and when; a bad filter is a 400
+// naming its parameter.
+func TestListBinFiltered(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var byAPI, byBulk []crm.RecordID
+	for i := range 3 {
+		byAPI = append(byAPI, b.contact(t, map[string]string{"email": fmt.Sprintf("api%d@example.com", i)}))
+	}
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, byAPI, crm.Actor{User: "Ann@example.com"})
+	require.NoError(t, err)
+	b.clock.Advance(48 * time.Hour)
+	for i := range 2 {
+		byBulk = append(byBulk, b.contact(t, map[string]string{"email": fmt.Sprintf("bulk%d@example.com", i)}))
+	}
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, byBulk, crm.Actor{User: "ben@example.com", Via: crm.ViaBulk, Ref: "4"})
+	require.NoError(t, err)
+	type rec struct {
+		ID          string `json:"id"`
+		ArchivedBy  string `json:"archivedBy"`
+		ArchivedVia string `json:"archivedVia"`
+	}
+	ids := func(recs []rec) []crm.RecordID {
+		out := []crm.RecordID{}
+		for _, r := range recs {
+			out = append(out, crm.RecordID(r.ID))
+		}
+		return out
+	}
+	day := b.clock.Now().Add(-24 * time.Hour).Format(time.DateOnly) // between the two deletions
+	for query, want := range map[string][]crm.RecordID{
+		"archivedBy=ANN":                         byAPI,
+		"archivedVia=bulk":                       byBulk,
+		"archivedAfter=" + day:                   byBulk,
+		"archivedBefore=" + day:                  byAPI,
+		"archivedBy=example.com&archivedVia=api": byAPI,
+		"archivedBy=ann&archivedAfter=" + day:    {},
+		"archivedAfter=" + url.QueryEscape(b.clock.Now().Format(time.RFC3339)): byBulk,
+	} {
+		pg := expect[page[rec]](t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true&"+query, tokAll, nil), http.StatusOK)
+		require.Equal(t, want, ids(pg.Results), query)
+	}
+	// Two a page: the cursor goes on with the filter.
+	pg := expect[page[rec]](t, b.call(t, "GET", "/crm/v3/objects/contacts?archived=true&archivedVia=api&limit=2", tokAll, nil), http.StatusOK)
+	require.Equal(t, byAPI[:2], ids(pg.Results))
+	require.NotNil(t, pg.Paging)
+	pg = expect[page[rec]](t, b.call(t, "GET", pg.Paging.Next.Link, tokAll, nil), http.StatusOK)
+	require.Equal(t, byAPI[2:], ids(pg.Results))
+	require.Nil(t, pg.Paging)
+
+	for query, in := range map[string]string{
+		"archivedBy=ann":                                                   "archivedBy,archivedVia,archivedAfter,archivedBefore", // not the bin
+		"archived=true&archivedVia=mail":                                   "archivedVia",
+		"archived=true&archivedAfter=soon":                                 "archivedAfter",
+		"archived=true&archivedBefore=2026-13-01":                          "archivedBefore",
+		"archived=true&archivedAfter=2026-03-02&archivedBefore=2026-03-01": "archivedAfter,archivedBefore",
 	} {
 		e := expectError(t, b.call(t, "GET", "/crm/v3/objects/contacts?"+query, tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, []string{in}, e.in(), query)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,13 +31,19 @@ type operationJSON struct {
 // binPage is the data of a recycle bin page.
 type binPage struct {
 	view
-	Type       string
-	Rows       []binRow
-	Next       string
-	By, Via    string
-	Vias       []string
-	CanRestore bool
-	Failures   []restoreFailure
+	Type    string
+	Rows    []binRow
+	Next    string
+	By, Via string
+	// From and To are the dates (YYYY-MM-DD, UTC) the deletions shown were made from and to, both
+	// included.
+	From, To string
+	Vias     []string
+	// Filtered is set when a filter narrows the page, and FilterError says why a filter was refused.
+	Filtered    bool
+	FilterError string
+	CanRestore  bool
+	Failures    []restoreFailure
 	// Op is the operation the page is filtered by, and Operation what the API says of it.
 	Op        string
 	Operation *operationJSON
@@ -51,8 +58,9 @@ type restoreFailure struct {
 // binVias are the ways a record enters the bin (the API's archivedVia), for the filter.
 var binVias = []string{"api", "bulk", "list", "workflow"}
 
-// bin serves GET /console/bin/{type}?by=&via=&after=: who deleted each record, when, how, and
-// until when it can be restored; the filters narrow the page shown.
+// bin serves GET /console/bin/{type}?by=&via=&from=&to=&op=&after=: who deleted each record, when,
+// how, by which operation, and until when it can be restored. The filters are the API's, so they
+// narrow the whole bin, not the page shown.
 func (c *Console) bin(q *request) error {
 	p, err := c.binPage(q)
 	if err != nil {
@@ -66,7 +74,9 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	t := objectType(q)
 	qs := q.r.URL.Query()
 	p := binPage{view: q.view("bin.title"), Type: t, By: strings.TrimSpace(qs.Get("by")), Via: qs.Get("via"), Vias: binVias,
-		CanRestore: q.can(crm.PermRestore), Op: strings.TrimSpace(qs.Get("op"))}
+		CanRestore: q.can(crm.PermRestore), Op: strings.TrimSpace(qs.Get("op")),
+		From: strings.TrimSpace(qs.Get("from")), To: strings.TrimSpace(qs.Get("to"))}
+	p.Filtered = p.By != "" || p.Via != "" || p.From != "" || p.To != "" || p.Op != ""
 	if p.Op != "" {
 		var op operationJSON
 		if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(p.Op), nil, &op); err != nil {
@@ -75,15 +85,30 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		p.Operation = &op
 	}
 	p.Title = q.tr.T("type."+t) + " · " + p.Title
-	path := "/crm/v3/objects/" + url.PathEscape(t) + "?archived=true&limit=100"
-	if p.Op != "" {
-		path += "&archivedOperation=" + url.QueryEscape(p.Op) // the API pages the operation's records alone
+	api := url.Values{"archived": {"true"}, "limit": {"100"}}
+	for param, v := range map[string]string{"archivedOperation": p.Op, "archivedBy": p.By, "archivedVia": p.Via,
+		"archivedAfter": p.From, "after": qs.Get("after")} {
+		if v != "" {
+			api.Set(param, v)
+		}
 	}
-	if after := qs.Get("after"); after != "" {
-		path += "&after=" + url.QueryEscape(after)
+	if p.To != "" {
+		// To is a day included: the API's archivedBefore is the next midnight.
+		to, err := time.Parse(time.DateOnly, p.To)
+		if err != nil {
+			p.FilterError = q.tr.T("bin.baddate", p.To)
+			return p, nil
+		}
+		api.Set("archivedBefore", to.AddDate(0, 0, 1).Format(time.DateOnly))
 	}
 	var page recordPage
-	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &page); err != nil {
+	_, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/objects/"+url.PathEscape(t)+"?"+api.Encode(), nil, &page)
+	var apiErr *APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
+		p.FilterError = apiErr.Message
+		return p, nil
+	case err != nil:
 		return p, err
 	}
 	now := c.cfg.Clock.Now()
@@ -91,15 +116,6 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		by := r.ArchivedActor
 		if by == "" {
 			by = r.ArchivedBy
-		}
-		if p.By != "" && !strings.Contains(strings.ToLower(by), strings.ToLower(p.By)) {
-			continue
-		}
-		if p.Via != "" && r.ArchivedVia != p.Via {
-			continue
-		}
-		if p.Op != "" && r.ArchivedOperation != p.Op {
-			continue
 		}
 		how := q.tr.T("via." + r.ArchivedVia)
 		if r.ArchivedRef != "" {
@@ -114,7 +130,7 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	}
 	if after := page.after(); after != "" {
 		next := url.Values{"after": {after}}
-		for k, v := range map[string]string{"by": p.By, "via": p.Via, "op": p.Op} {
+		for k, v := range map[string]string{"by": p.By, "via": p.Via, "op": p.Op, "from": p.From, "to": p.To} {
 			if v != "" {
 				next.Set(k, v)
 			}

@@ -442,3 +442,56 @@ func TestEscaping(t *testing.T) {
 		require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
 	}
 }
+
+// TestBinFiltersReadTheWholeBin filters the recycle bin by who, how, date and operation: the
+// records that match are found past the first page of the bin, and a bad filter is shown, not
+// failed on.
+func TestBinFiltersReadTheWholeBin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 150)
+	for i := range in {
+		in[i].Properties = map[string]string{"firstname": fmt.Sprintf("Early%d", i)}
+	}
+	early, err := b.store.CreateRecords(context.Background(), b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, len(early))
+	for i, r := range early {
+		ids[i] = r.ID
+	}
+	_, err = b.store.ArchiveRecords(context.Background(), b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.clock.Advance(3 * 24 * time.Hour)
+	late := b.createContact(t, map[string]string{"firstname": "Late"})
+	res, err := b.store.ArchiveRecords(context.Background(), b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(late)},
+		crm.Actor{User: "zoe@example.com", Via: crm.ViaBulk, Ref: "9"})
+	require.NoError(t, err)
+	require.Len(t, res.Archived, 1)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	row := `<td>` + late + `</td>`
+	_, page := br.get("/console/bin/contacts")
+	require.NotContains(t, page, row, "the first page holds the 100 deleted first")
+	for _, query := range []string{"by=ZOE", "via=bulk", "from=2026-03-04", "to=2026-03-04&by=zoe", "from=2026-03-04&to=2026-03-04"} {
+		resp, page := br.get("/console/bin/contacts?" + query)
+		require.Equal(t, http.StatusOK, resp.StatusCode, query)
+		require.Contains(t, page, row, query)
+		require.NotContains(t, page, "Early", query)
+	}
+	_, page = br.get("/console/bin/contacts?to=2026-03-03&via=bulk")
+	require.NotContains(t, page, row)
+	require.Contains(t, page, "No record in the recycle bin matches these filters.")
+	_, page = br.get("/console/bin/contacts?to=2026-03-01&by=ops")
+	require.Equal(t, 100, strings.Count(page, `class="pick"`))
+	require.Contains(t, page, `id="bin-next"`)
+	require.Contains(t, page, "to=2026-03-01", "the next page keeps the filters")
+
+	resp, page := br.get("/console/bin/contacts?to=yesterday")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "is not a date")
+	resp, page = br.get("/console/bin/contacts?via=mail")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `archivedVia &#34;mail&#34; is not a way records are deleted`)
+}

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -357,8 +358,48 @@ type ListOpts struct {
 	// Operation, with Archived, pages through the records of that operation (SPEC S26) still in
 	// the bin only.
 	Operation string
+	// Deleted, with Archived, keeps the records whose deletion it matches. The bin is read in
+	// order until Limit records match or MaxBinScan were read: a page may then hold fewer than
+	// Limit records while its cursor goes on.
+	Deleted DeletionFilter
 	// Properties limits the properties returned; empty means all.
 	Properties []string
+}
+
+// MaxBinScan is the most records of the bin one filtered page reads (ListOpts.Deleted).
+const MaxBinScan = 2000
+
+// DeletionFilter narrows the recycle bin to the records deleted by whom, how and when. Its zero
+// value keeps every record.
+type DeletionFilter struct {
+	// By keeps the deletions whose actor (Deletion.Describe: the user, and for a workflow its
+	// name) contains it, ignoring case.
+	By string
+	// Via keeps the deletions made that way.
+	Via Via
+	// Since and Until keep the deletions made at or after Since and before Until; a zero time
+	// leaves that end open.
+	Since, Until time.Time
+}
+
+// IsZero says whether f keeps every record.
+func (f DeletionFilter) IsZero() bool { return f == DeletionFilter{} }
+
+// Matches says whether deletion d passes f; a record with no deletion never does.
+func (f DeletionFilter) Matches(d *Deletion) bool {
+	switch {
+	case d == nil:
+		return false
+	case f.Via != "" && d.Via != f.Via:
+		return false
+	case !f.Since.IsZero() && d.At.Before(f.Since):
+		return false
+	case !f.Until.IsZero() && !d.At.Before(f.Until):
+		return false
+	case f.By != "" && !strings.Contains(strings.ToLower(d.Describe()), strings.ToLower(f.By)):
+		return false
+	}
+	return true
 }
 
 // DefaultRetention is how long a deleted record stays restorable by default.

@@ -121,10 +121,11 @@ func (a *app) newBinListCmd() *cobra.Command {
 	var (
 		o                     opsConfig
 		typ, after, operation string
+		by, via, since, until string
 		limit                 int
 	)
 	cmd := &cobra.Command{
-		Use:   "list --type TYPE [--limit N] [--after CURSOR] [--operation OP]",
+		Use:   "list --type TYPE [--limit N] [--after CURSOR] [--operation OP] [--by WHO] [--via HOW] [--since WHEN] [--until WHEN]",
 		Short: "List the records of a type in the recycle bin: who deleted each, when, how, by which operation",
 		Long: `List one page of the recycle bin of --type (GET /crm/v3/objects/{type}?archived=true): each record's
 id, name, when it was deleted, by whom (for a workflow: "USER via workflow NAME (revision R)"), how
@@ -133,7 +134,11 @@ deleted it, which "crmflow undo OPERATION" restores as a whole.
 
 --limit records are read (1 to 100); when there are more, the command to print the next page is
 printed on stderr. --operation pages through the records of one operation still in the bin
-(the API's archivedOperation); "crmflow operations list" counts them.
+(the API's archivedOperation); "crmflow operations list" counts them. --by (a part of who deleted,
+any case; for a workflow its name), --via (api, bulk, list or workflow), --since and --until (an
+RFC 3339 time or a date; --since includes it, --until does not) filter the whole bin: a filtered
+page reads at most 2,000 records of the bin, so it may show fewer than --limit and still have a
+next page.
 
 A record stays restorable for the retention period of the deployment (90 days by default). The API
 does not say when that period ends for each record, so the list does not either: a restore past it
@@ -141,7 +146,8 @@ is refused with the date it ended. The token, of a user with the read permission
 environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 		Example: `  crmflow bin list --type contacts
   crmflow bin list --type contacts --limit 20 --after 1042
-  crmflow bin list --type deals --operation job-17`,
+  crmflow bin list --type deals --operation job-17
+  crmflow bin list --type contacts --via workflow --by stale-leads --since 2026-03-01`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			typ = strings.TrimSpace(typ)
@@ -162,8 +168,12 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if after != "" {
 				q.Set("after", after)
 			}
-			if operation != "" {
-				q.Set("archivedOperation", operation)
+			filters := map[string]string{"archivedOperation": operation, "archivedBy": strings.TrimSpace(by),
+				"archivedVia": strings.TrimSpace(via), "archivedAfter": strings.TrimSpace(since), "archivedBefore": strings.TrimSpace(until)}
+			for param, v := range filters {
+				if v != "" {
+					q.Set(param, v)
+				}
 			}
 			var page apiPage[binEntryView]
 			if err := c.do(cmd.Context(), http.MethodGet, "/crm/v3/objects/"+url.PathEscape(typ)+"?"+q.Encode(), nil, &page); err != nil {
@@ -185,15 +195,21 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if operation == "" {
+			switch {
+			case operation == "" && q.Get("archivedBy")+q.Get("archivedVia")+q.Get("archivedAfter")+q.Get("archivedBefore") == "":
 				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page\n", shown, typ)
-			} else {
+			case operation == "":
+				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page match the filters\n", shown, typ)
+			default:
 				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page, deleted by operation %s\n", shown, typ, operation)
 			}
 			if next := page.next(); next != "" {
 				args := []string{"bin", "list", "--type", typ, "--limit", strconv.Itoa(limit)}
-				if operation != "" {
-					args = append(args, "--operation", operation)
+				for _, f := range []struct{ flag, param string }{{"--operation", "archivedOperation"}, {"--by", "archivedBy"},
+					{"--via", "archivedVia"}, {"--since", "archivedAfter"}, {"--until", "archivedBefore"}} {
+					if v := q.Get(f.param); v != "" {
+						args = append(args, f.flag, v)
+					}
 				}
 				fmt.Fprintf(a.stderr, "next page: %s\n", commandLine(append(args, "--after", next)...))
 			}
@@ -206,6 +222,10 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 	fs.IntVar(&limit, "limit", binPageMax, fmt.Sprintf("how many records of the bin to read, 1 to %d", binPageMax))
 	fs.StringVar(&after, "after", "", "go on from this cursor (printed after a page)")
 	fs.StringVar(&operation, "operation", "", "show only the records this operation deleted that are still in the bin")
+	fs.StringVar(&by, "by", "", "show only the records deleted by someone whose email (or workflow) contains this, any case")
+	fs.StringVar(&via, "via", "", "show only the records deleted this way: api, bulk, list or workflow")
+	fs.StringVar(&since, "since", "", "show only the records deleted at or after this time (RFC 3339) or date (YYYY-MM-DD, UTC)")
+	fs.StringVar(&until, "until", "", "show only the records deleted before this time (RFC 3339) or date (YYYY-MM-DD, UTC)")
 	return cmd
 }
 

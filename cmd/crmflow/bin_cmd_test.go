@@ -107,6 +107,20 @@ func TestBinCommands(t *testing.T) {
 	require.Equal(t, bob, rows[0][0])
 	require.Contains(t, stderr, "1 contacts in the recycle bin on this page, deleted by operation "+op[bob])
 
+	// The filters narrow the whole bin, and the next page's command keeps them.
+	stdout, stderr = run(0, "bin", "list", "--type", "contacts", "--via", "bulk")
+	require.Empty(t, tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`))
+	require.Equal(t, "0 contacts in the recycle bin on this page match the filters\n", stderr)
+	stdout, stderr = run(0, "bin", "list", "--type", "contacts", "--by", strings.ToUpper(opsUser), "--via", "api", "--since", "2000-01-01", "--limit", "2")
+	require.Len(t, tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`), 2, "stdout:\n%s", stdout)
+	m := nextPageRE.FindStringSubmatch(stderr)
+	require.NotNil(t, m, stderr)
+	require.Regexp(t, `--by \S+ --via api --since 2000-01-01 --after \S+$`, m[1])
+	stdout, _ = run(0, strings.Fields(m[1])...)
+	require.Len(t, tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`), 1, "stdout:\n%s", stdout)
+	_, stderr = run(1, "bin", "list", "--type", "contacts", "--until", "soon")
+	require.Contains(t, stderr, `archivedBefore "soon" is not a time`)
+
 	// Pages of one: each page's printed next command gives the next page, and they cover the bin.
 	args := []string{"bin", "list", "--type", "contacts", "--limit", "1"}
 	var paged []string
@@ -224,7 +238,7 @@ func TestBinCommands(t *testing.T) {
 	require.Len(t, rows, 2, "stdout:\n%s", stdout)
 	require.Equal(t, []string{"permanent_delete " + eve, "archive " + eve}, []string{rows[0][1] + " " + rows[0][3], rows[1][1] + " " + rows[1][3]})
 	require.Contains(t, stderr, "newest first")
-	m := nextPageRE.FindStringSubmatch(stderr)
+	m = nextPageRE.FindStringSubmatch(stderr)
 	require.NotNil(t, m, "stderr:\n%s", stderr)
 	require.Regexp(t, `^audit --limit 2 --newest --action archive,permanent_delete --after \S+$`, m[1])
 	stdout, _ = run(0, strings.Fields(m[1])...)

@@ -458,10 +458,16 @@ func (s *Store) ListRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 	case opts.Operation != "" && !opts.Archived:
 		return crm.Page{}, &crm.ValidationError{Field: "archivedOperation", Code: "INVALID_FILTER",
 			Message: "archivedOperation filters the recycle bin: add archived=true"}
+	case !opts.Deleted.IsZero() && !opts.Archived:
+		return crm.Page{}, &crm.ValidationError{Field: "archivedBy,archivedVia,archivedAfter,archivedBefore", Code: "INVALID_FILTER",
+			Message: "the archived filters filter the recycle bin: add archived=true"}
 	case opts.Operation != "":
 		index = OperationBinKey(t, opts.Operation)
 	case opts.Archived:
 		index = BinIDsKey(t, o)
+	}
+	if !opts.Deleted.IsZero() {
+		return s.filteredBinPage(ctx, t, o, index, opts)
 	}
 	ids, next, err := s.pageIDs(ctx, index, opts)
 	if err != nil {
@@ -477,6 +483,49 @@ func (s *Store) ListRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 		recs = slices.DeleteFunc(recs, func(r crm.Record) bool { return r.Deletion == nil || r.Deletion.Operation != opts.Operation })
 	}
 	return crm.Page{Records: recs, After: next}, nil
+}
+
+// filteredBinPage is a page of the bin (index: the type's or an operation's) of the records whose
+// deletion opts.Deleted matches: the bin is read 100 records a round trip, in id order, until
+// opts.Limit match or crm.MaxBinScan were read. The cursor is the last id read, so the next page
+// goes on from there whether this one filled up or ran out of reads.
+func (s *Store) filteredBinPage(ctx context.Context, t crm.TenantID, o crm.ObjectType, index string, opts *crm.ListOpts) (crm.Page, error) {
+	limit, err := pageLimit(opts.Limit)
+	if err != nil {
+		return crm.Page{}, err
+	}
+	var out []crm.Record
+	after := opts.After
+	for read := 0; read < crm.MaxBinScan; {
+		chunk := &crm.ListOpts{After: after, Limit: 100}
+		ids, next, err := s.pageIDs(ctx, index, chunk)
+		if err != nil {
+			return crm.Page{}, err
+		}
+		read += len(ids)
+		recs, err := s.Records(ctx, t, o, ids, &crm.ReadOpts{Archived: true, Properties: opts.Properties})
+		if err != nil {
+			return crm.Page{}, err
+		}
+		for _, r := range recs {
+			if r.Deletion == nil || (opts.Operation != "" && r.Deletion.Operation != opts.Operation) || !opts.Deleted.Matches(r.Deletion) {
+				continue
+			}
+			out = append(out, r)
+			if len(out) == limit {
+				// Full: the next page starts after this record, if any record follows it.
+				if r.ID == ids[len(ids)-1] && next == "" {
+					return crm.Page{Records: out}, nil
+				}
+				return crm.Page{Records: out, After: string(r.ID)}, nil
+			}
+		}
+		if next == "" {
+			return crm.Page{Records: out}, nil
+		}
+		after = next
+	}
+	return crm.Page{Records: out, After: after}, nil
 }
 
 // NextRecords implements Store.

@@ -231,3 +231,79 @@ func testRestoreTogetherKeepsTheirAssociation(t *testing.T, hn *Harness) {
 		})
 	}
 }
+
+// testBinFilters pages through the bin filtered by who deleted, how and when (ListOpts.Deleted):
+// every record that matches, once, in id order, whatever the page size; a page that read
+// crm.MaxBinScan records without filling up still hands on its cursor.
+func testBinFilters(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	// First the records no filter below keeps, more than one page reads, then the ones they keep.
+	var filler []crm.RecordID
+	for len(filler) < crm.MaxBinScan+50 {
+		filler = append(filler, b.contacts(t, min(crm.MaxScriptBatch, crm.MaxBinScan+50-len(filler)), "")...)
+	}
+	for i := 0; i < len(filler); i += crm.MaxScriptBatch {
+		_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, filler[i:min(i+crm.MaxScriptBatch, len(filler))],
+			crm.Actor{User: "carol@x.example"})
+		require.NoError(t, err)
+	}
+	alice := b.contacts(t, 5, "")
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, alice, crm.Actor{User: "Alice@x.example"})
+	require.NoError(t, err)
+	b.clock.Advance(24 * time.Hour)
+	since := b.clock.Now()
+	bob := b.contacts(t, 3, "")
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, bob, crm.Actor{User: "bob@x.example", Via: crm.ViaBulk, Ref: "7"})
+	require.NoError(t, err)
+
+	// all pages through the bin with f, limit records a page, and returns the ids and the pages read.
+	all := func(f crm.DeletionFilter, limit int) ([]crm.RecordID, int) {
+		var ids []crm.RecordID
+		after, pages := "", 0
+		for {
+			p, err := b.store.ListRecords(b.ctx, b.tenant, crm.Contacts, &crm.ListOpts{Archived: true, Deleted: f, Limit: limit, After: after})
+			require.NoError(t, err)
+			pages++
+			require.LessOrEqual(t, len(p.Records), limit)
+			for _, r := range p.Records {
+				require.True(t, f.Matches(r.Deletion), "record %s: %+v", r.ID, r.Deletion)
+				ids = append(ids, r.ID)
+			}
+			if p.After == "" {
+				return ids, pages
+			}
+			require.Less(t, pages, 100, "paging does not end")
+			after = p.After
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		f     crm.DeletionFilter
+		want  []crm.RecordID
+		limit int
+	}{
+		{"ByAnyCase", crm.DeletionFilter{By: "ALICE"}, alice, 100},
+		{"ByInPagesOfTwo", crm.DeletionFilter{By: "alice@"}, alice, 2},
+		{"Via", crm.DeletionFilter{Via: crm.ViaBulk}, bob, 100},
+		{"Since", crm.DeletionFilter{Since: since}, bob, 100},
+		{"Until", crm.DeletionFilter{By: "x.example", Until: since}, append(slices.Clone(filler), alice...), 100},
+		{"NoneMatch", crm.DeletionFilter{By: "alice", Via: crm.ViaBulk}, nil, 100},
+	} {
+		got, _ := all(tc.f, tc.limit)
+		require.Equal(t, tc.want, got, tc.name)
+	}
+	// The records of bob come after more than one page reads: the first page is empty and goes on.
+	first, err := b.store.ListRecords(b.ctx, b.tenant, crm.Contacts, &crm.ListOpts{Archived: true, Deleted: crm.DeletionFilter{Via: crm.ViaBulk}, Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, first.Records)
+	require.NotEmpty(t, first.After)
+	_, pages := all(crm.DeletionFilter{Via: crm.ViaBulk}, 10)
+	require.Equal(t, 2, pages)
+
+	// The filters are the bin's: on the live records they are refused.
+	_, err = b.store.ListRecords(b.ctx, b.tenant, crm.Contacts, &crm.ListOpts{Deleted: crm.DeletionFilter{By: "alice"}})
+	var ve *crm.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Contains(t, ve.Message, "archived=true")
+}

@@ -50,6 +50,7 @@ var tests = []struct {
 	{"RestoreInOneCallKeepsEmailsAndIndexes", testRestoreInOneCallKeepsEmailsAndIndexes},
 	{"RestoreTogetherKeepsTheirAssociation", testRestoreTogetherKeepsTheirAssociation},
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
+	{"BinFilters", testBinFilters},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},
