@@ -16,6 +16,8 @@ type APIError struct {
 	// Errors are the details of the refusal: for a workflow, one per problem, with its line and
 	// column in the context.
 	Errors []APIErrorDetail `json:"errors"`
+	// Context holds the values the refusal names (a permission, a plan, a blocking record).
+	Context map[string][]string `json:"context"`
 }
 
 // APIErrorDetail is one detail of an APIError.

@@ -106,7 +106,7 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	var apiErr *APIError
 	switch {
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
-		p.FilterError = apiErr.Message
+		p.FilterError = q.tr.apiError(apiErr)
 		return p, nil
 	case err != nil:
 		return p, err
@@ -156,8 +156,9 @@ func (c *Console) restore(q *request) error {
 	var res struct {
 		Results []recordJSON `json:"results"`
 		Errors  []struct {
-			Message string              `json:"message"`
-			Context map[string][]string `json:"context"`
+			Category string              `json:"category"`
+			Message  string              `json:"message"`
+			Context  map[string][]string `json:"context"`
 		} `json:"errors"`
 	}
 	status, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/objects/"+url.PathEscape(t)+"/batch/restore",
@@ -175,7 +176,7 @@ func (c *Console) restore(q *request) error {
 	}
 	p.Flash = q.tr.T("flash.restored", len(res.Results))
 	for _, e := range res.Errors {
-		f := restoreFailure{Message: e.Message}
+		f := restoreFailure{Message: q.tr.APIMessage(e.Category, "", e.Message, e.Context)}
 		if b := e.Context["blockingId"]; len(b) > 0 {
 			f.BlockingID = b[0]
 		}

@@ -226,7 +226,7 @@ func (c *Console) page(pattern string, h func(q *request) error) {
 		if err := h(q); err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) {
-				c.renderError(w, r, tr, apiErr.Status, apiErr.Message)
+				c.renderError(w, r, tr, apiErr.Status, tr.apiError(apiErr))
 				return
 			}
 			c.fail(w, r, tr, err)

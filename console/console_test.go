@@ -330,6 +330,13 @@ func TestReadOnlyUser(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	require.Contains(t, page, `needs the &#34;delete&#34; permission`)
 	require.True(t, b.live(t, id))
+	// In Swedish the refusal is worded in Swedish, with the API's own words after it.
+	br.lang = "sv"
+	resp, page = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"bin"}, "csrf": {br.csrf()}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, "Din användare saknar behörigheten delete. (API:t svarade på engelska: this request needs the &#34;delete&#34; permission")
+	require.True(t, b.live(t, id))
+	br.lang = "en"
 	resp, _ = br.post("/console/objects/contacts/delete/run", url.Values{"scope": {"selected"}, "id": {id}, "count": {"1"}, "csrf": {br.csrf()}})
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	require.True(t, b.live(t, id))

@@ -58,3 +58,56 @@ func (tr translator) T(key string, args ...any) string {
 	}
 	return fmt.Sprintf(msg, args...)
 }
+
+// apiCodes are the API's refusals the catalog words in each language ("api." and the code), with
+// the context values each message takes, in order. The API speaks English; the console puts these
+// sentences before its message in another language, and the API's own words after them, since
+// they hold what only the API knows (a line and column, the command that grants a permission).
+var apiCodes = map[string][]string{
+	"MISSING_SCOPES":         {"requiredScopes"},
+	"PLAN_NOT_ALLOWED":       {"plan", "requiredPlans"},
+	"EMAIL_CONFLICT":         {"existingId"},
+	"UNIQUE_VALUE_CONFLICT":  {"property", "existingId"},
+	"PROTECTED":              {"rule"},
+	"COUNT_MISMATCH":         {"confirmCount", "matched"},
+	"OBJECT_NOT_FOUND":       nil,
+	"INVALID_AUTHENTICATION": nil,
+	"SERVICE_UNAVAILABLE":    nil,
+	"TIMEOUT":                nil,
+	"VALIDATION_ERROR":       nil,
+	"CONFLICT":               nil,
+}
+
+// APIMessage is what the console shows of an API refusal: the API's message in English, and in
+// another language the catalog's sentence for its code (else its category) followed by the API's
+// message. code is the refusal's first detail's code, ctx the values it names.
+func (tr translator) APIMessage(category, code, message string, ctx map[string][]string) string {
+	if tr.lang == languages[0] {
+		return message
+	}
+	key := code
+	if _, ok := apiCodes[key]; !ok {
+		key = category
+	}
+	names, ok := apiCodes[key]
+	if !ok {
+		return tr.T("api.said", message)
+	}
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = strings.Join(ctx[n], ", ")
+	}
+	return tr.T("api."+key, args...) + " " + tr.T("api.said", message)
+}
+
+// apiError is APIMessage of a refusal the console called the API for.
+func (tr translator) apiError(e *APIError) string {
+	code, ctx := "", e.Context
+	if len(e.Errors) > 0 {
+		code = e.Errors[0].Code
+		if ctx == nil {
+			ctx = e.Errors[0].Context
+		}
+	}
+	return tr.APIMessage(e.Category, code, e.Message, ctx)
+}

@@ -49,3 +49,22 @@ func httptestRequest(acceptLanguage string) *http.Request {
 	}
 	return r
 }
+
+// An API refusal: English as the API words it; another language words its code, else its
+// category, with the context's values, and quotes the API after.
+func TestAPIMessage(t *testing.T) {
+	t.Parallel()
+	en, sv := translator{lang: "en"}, translator{lang: "sv"}
+	msg := `plan "starter" does not include workflows`
+	ctx := map[string][]string{"plan": {"starter"}, "requiredPlans": {"professional", "enterprise"}}
+	require.Equal(t, msg, en.APIMessage("PLAN_NOT_ALLOWED", "PLAN_NOT_ALLOWED", msg, ctx))
+	require.Equal(t, "Planen starter omfattar inte arbetsflöden; de kräver professional, enterprise. (API:t svarade på engelska: "+msg+")",
+		sv.APIMessage("PLAN_NOT_ALLOWED", "PLAN_NOT_ALLOWED", msg, ctx))
+	require.Equal(t, "Begäran avvisades som ogiltig. (API:t svarade på engelska: bad)", sv.APIMessage("VALIDATION_ERROR", "INVALID_FILTER", "bad", nil))
+	require.Equal(t, "(API:t svarade på engelska: odd)", sv.APIMessage("SOMETHING_NEW", "", "odd", nil))
+	for code, names := range apiCodes {
+		_, ok := catalog["en"]["api."+code]
+		require.True(t, ok, "no message for %s", code)
+		require.Len(t, regexp.MustCompile(`%[a-z]`).FindAllString(catalog["en"]["api."+code], -1), len(names), code)
+	}
+}

@@ -125,7 +125,7 @@ func (c *Console) index(q *request) error {
 		var apiErr *APIError
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
-			p.FilterError = apiErr.Message
+			p.FilterError = q.tr.apiError(apiErr)
 		case err != nil:
 			return err
 		default:

@@ -113,7 +113,7 @@ func (c *Console) settingsRefused(q *request, err error, name, objectType, when 
 	if perr != nil {
 		return perr
 	}
-	p.Name, p.When, p.Refusal = name, when, apiErr.Message
+	p.Name, p.When, p.Refusal = name, when, q.tr.apiError(apiErr)
 	if objectType != "" {
 		p.ObjectType = objectType
 	}

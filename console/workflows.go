@@ -221,7 +221,7 @@ func (p *workflowPage) refused(err error) bool {
 		p.Problems = append(p.Problems, pr)
 	}
 	if len(p.Problems) == 0 {
-		p.Refusal = apiErr.Message
+		p.Refusal = p.apiError(apiErr)
 	}
 	return true
 }
