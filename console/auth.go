@@ -29,7 +29,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) renderSignin(w http.ResponseWriter, r *http.Request, tr translator, status int, msg string) {
 	login := newSecret()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: login, Path: cookiePath, MaxAge: 3600,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
 	v := view{translator: tr, Title: tr.T("signin.title"), Here: "/console/signin"}
 	c.render(w, r, status, "signin", signinPageData{view: v, Login: login, Error: msg,
 		Ended: r.URL.Query().Get("ended") == "1", Bye: r.URL.Query().Get("bye") == "1"})
@@ -72,7 +72,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, tr, err)
 		return
 	}
-	clearCookie(w, r, loginCookie)
+	c.clearCookie(w, r, loginCookie)
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
@@ -81,7 +81,7 @@ func (c *Console) signout(q *request) error {
 	if err := c.sessions.DeleteSession(q.r.Context(), q.sess.tenant, q.sess.id); err != nil {
 		return err
 	}
-	clearCookie(q.w, q.r, sessionCookie)
+	c.clearCookie(q.w, q.r, sessionCookie)
 	http.Redirect(q.w, q.r, "/console/signin?bye=1", http.StatusSeeOther)
 	return nil
 }
@@ -96,7 +96,7 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 	}
 	if known {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: to, Path: cookiePath,
-			MaxAge: int(365 * 24 * time.Hour / time.Second), Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, HttpOnly: true})
+			MaxAge: int(365 * 24 * time.Hour / time.Second), Secure: c.secure(r), SameSite: http.SameSiteLaxMode, HttpOnly: true})
 	}
 	back := r.URL.Query().Get("back")
 	if !strings.HasPrefix(back, "/console/") || strings.ContainsAny(back, "\\\r\n") {

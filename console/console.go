@@ -50,6 +50,10 @@ type Config struct {
 	Retention time.Duration
 	// SessionTTL is how long a session lasts from sign-in. Defaults to DefaultSessionTTL.
 	SessionTTL time.Duration
+	// SecureCookies marks every cookie Secure, so that a browser sends it over HTTPS only. Set it
+	// when a proxy in front terminates TLS: the console then sees plain HTTP and cannot tell.
+	// Without it, cookies are Secure on requests that arrive over TLS.
+	SecureCookies bool
 }
 
 // Console serves the operator console under /console/. It implements http.Handler and is safe
@@ -210,7 +214,7 @@ func (c *Console) page(pattern string, h func(q *request) error) {
 		p, err := c.auth.Authenticate(r.Context(), sess.token)
 		if errors.Is(err, crm.ErrUnauthenticated) {
 			_ = c.sessions.DeleteSession(r.Context(), sess.tenant, sess.id)
-			clearCookie(w, r, sessionCookie)
+			c.clearCookie(w, r, sessionCookie)
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/signin?ended=1", http.StatusSeeOther)
 				return

@@ -502,3 +502,26 @@ func TestBinFiltersReadTheWholeBin(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, `archivedVia &#34;mail&#34; is not a way records are deleted`)
 }
+
+// TestSecureCookies: behind a proxy that terminates TLS the console sees plain HTTP, so
+// Config.SecureCookies marks every cookie Secure; without it a plain request's cookies are not.
+func TestSecureCookies(t *testing.T) {
+	t.Parallel()
+	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	apiSrv, err := api.New(st, nil)
+	require.NoError(t, err)
+	for _, secure := range []bool{false, true} {
+		con, err := console.New(apiSrv, st, st, &console.Config{SecureCookies: secure})
+		require.NoError(t, err)
+		srv := httptest.NewServer(con)
+		resp, err := http.Get(srv.URL + "/console/signin")
+		require.NoError(t, err)
+		resp.Body.Close()
+		srv.Close()
+		require.NotEmpty(t, resp.Cookies())
+		for _, c := range resp.Cookies() {
+			require.Equal(t, secure, c.Secure, "cookie %s with SecureCookies %v", c.Name, secure)
+		}
+	}
+}

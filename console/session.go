@@ -145,15 +145,19 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: string(p.Tenant) + "." + secret, Path: cookiePath,
-		MaxAge: int(c.cfg.SessionTTL / time.Second), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(c.cfg.SessionTTL / time.Second), HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
 	})
 	return nil
 }
 
+// secure says whether the console's cookies carry Secure: on a request over TLS, and on every
+// request when Config.SecureCookies says a proxy in front terminates TLS.
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.cfg.SecureCookies }
+
 // clearCookie removes cookie name from the browser.
-func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+func (c *Console) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: cookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
 }
 
 // validCSRF reports whether the form of r carries want. r's form must be parsed.

@@ -111,6 +111,9 @@ type Config struct {
 	// Retention is how long a deleted record stays restorable (--retention, CRMFLOW_RETENTION).
 	// Defaults to 2160h (90 days).
 	Retention time.Duration
+	// SecureCookies marks the console's cookies Secure on every request (--secure-cookies,
+	// CRMFLOW_SECURE_COOKIES), for a deployment behind a proxy that terminates TLS.
+	SecureCookies bool
 	// Seed creates the demo tenant, user and token on start (--seed). Implied by the embedded store.
 	Seed bool
 	// ShutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT (--shutdown-timeout,

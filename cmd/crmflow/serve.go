@@ -68,6 +68,9 @@ func (a *app) queueFlag(fs *pflag.FlagSet) {
 func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	fs.StringVar(&a.cfg.Addr, "addr", defaultAddr, "HTTP listen address")
 	bindEnv(fs, "addr", "CRMFLOW_ADDR")
+	fs.BoolVar(&a.cfg.SecureCookies, "secure-cookies", false,
+		"mark the console's cookies Secure on every request: set it behind a proxy that terminates TLS")
+	bindEnv(fs, "secure-cookies", "CRMFLOW_SECURE_COOKIES")
 	a.storeFlags(fs)
 	a.shutdownFlag(fs)
 	a.limitFlags(fs)
@@ -247,7 +250,8 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 	if err != nil {
 		return role{}, err
 	}
-	con, err := console.New(h, b.store, b.store, &console.Config{Logger: a.logger, Retention: a.cfg.Retention})
+	con, err := console.New(h, b.store, b.store, &console.Config{Logger: a.logger, Retention: a.cfg.Retention,
+		SecureCookies: a.cfg.SecureCookies})
 	if err != nil {
 		return role{}, fmt.Errorf("build the console: %w", err)
 	}
