@@ -72,7 +72,12 @@ func (w *Worker) HandleChangesDrain(ctx context.Context, t *asynq.Task) error {
 	if err := p.TenantID.Validate(); err != nil {
 		return fmt.Errorf("%s payload: %w: %w", TypeChangesDrain, asynq.SkipRetry, err)
 	}
-	log := w.taskLogger(ctx, t)
+	return w.drainTenant(ctx, w.taskLogger(ctx, t), p)
+}
+
+// drainTenant drains p's tenant's change marks, as a changes:drain task or a wake-up (see
+// wakeLoop) does.
+func (w *Worker) drainTenant(ctx context.Context, log *slog.Logger, p ChangesDrainPayload) error {
 	lists := engine.ListSets{} // the suppression lists read in this run
 	var drained, enrolled int
 	for range DrainBatchesPerTask {

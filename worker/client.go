@@ -144,16 +144,20 @@ func (c *Client) EnqueueTrashPurge(ctx context.Context, tenant crm.TenantID, asO
 
 // EnqueueChangesDrain enqueues a changes:drain of tenant t as of at (see NewChangesDrainTask): the
 // API calls it after a record write so that the workflow engine sees the change at once, rather
-// than at the next changes:sweep. A drain already queued for the same DrainWindow is not an error.
-// A *crm.ValidationError for a bad tenant.
+// than at the next changes:sweep. It also pushes the tenant on WakeKey, which a waiting worker pops
+// to drain at once rather than at its next poll of the queue. A drain already queued for the same
+// DrainWindow is not an error. A *crm.ValidationError for a bad tenant.
 func (c *Client) EnqueueChangesDrain(ctx context.Context, t crm.TenantID, at time.Time) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	// The wake-up first: it is what a waiting worker acts on at once. The task is the durable
+	// half, for a wake-up no worker was waiting for or one whose worker died.
+	werr := c.wake(ctx, t)
 	if _, err := c.Enqueue(ctx, NewChangesDrainTask(t, at)); err != nil && !errors.Is(err, ErrDuplicate) {
-		return err
+		return errors.Join(err, werr)
 	}
-	return nil
+	return werr
 }
 
 // EnqueueWorkflowBackfill enqueues the enroll-existing run of a workflow just activated at

@@ -59,7 +59,9 @@
 //     enrolls, suppresses or unenrolls in one script per workflow (redisstore.Store.EvaluateFlow),
 //     enqueues one [TypeWorkflowSteps] per workflow for the records it enrolled, and acknowledges
 //     the marks. Its task id is derived from the tenant and a [DrainWindow], so a burst of writes
-//     enqueues few drains ([Client.EnqueueChangesDrain]).
+//     enqueues few drains ([Client.EnqueueChangesDrain]). The same call pushes the tenant on
+//     [WakeKey], where every running worker waits: the one that pops it drains the tenant at once,
+//     in process, rather than at its next poll of the queue.
 //   - [TypeChangesSweep] ("changes:sweep", queue default): enqueues a drain for every tenant with
 //     change marks waiting.
 //   - [TypeWorkflowSteps] ("workflow:steps", queue default, or bulk for the enrollments of a

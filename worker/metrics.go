@@ -25,6 +25,8 @@ type metrics struct {
 	drained  *prometheus.CounterVec
 	enrolled *prometheus.CounterVec
 	steps    *prometheus.CounterVec
+	// wakeups is for wake.go's loop.
+	wakeups *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -63,6 +65,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Records enrolled in workflows (by a change, or by enroll-existing), by object type.", "object_type")
 	m.steps = counter("crmflow_workflow_steps_total",
 		"Workflow steps run on a record, by outcome (done, unchanged, skipped, wait, failed).", "outcome")
+	m.wakeups = counter("crmflow_worker_wakeups_total",
+		"Drains a worker ran at once on a wake-up rather than from the queue, by outcome (drained, failed).", "outcome")
 	if err != nil {
 		return nil, err
 	}

@@ -343,9 +343,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("worker: start: %w", err)
 		}
 	}
+	// Wake-ups drain in as many slots as the live queues have.
+	var waking sync.WaitGroup
+	waking.Go(func() { w.wakeLoop(ctx, max(1, w.cfg.Concurrency-w.cfg.BulkConcurrency)) })
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "bulk_concurrency", w.cfg.BulkConcurrency, "queues", w.cfg.Queues,
 		"smtp", w.cfg.Mail.Host != "", "shutdown_timeout", w.cfg.ShutdownTimeout.String())
 	<-ctx.Done()
+	waking.Wait()
 	w.log.Info("worker stopping: no new tasks, waiting for the tasks in flight",
 		"shutdown_timeout", w.cfg.ShutdownTimeout.String())
 	// Each server stops fetching, waits up to ShutdownTimeout, and requeues what is left.

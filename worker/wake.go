@@ -1,0 +1,143 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// WakeKey is the list, on the queue's Redis, that wakes an idle worker at once for a tenant's record
+// changes. Client.EnqueueChangesDrain pushes the tenant's id on it beside the changes:drain task;
+// every worker waits on it with BLPOP (wakeLoop) and drains that tenant in process, without waiting
+// for its next poll of the queue. The list only shortens the lag from a write to the enrollments it
+// causes: the task still runs, finding little, and a wake-up popped by a worker that dies is
+// covered by the task and by the changes:sweep. The key is the queue's, like asynq's, not a
+// tenant's: it holds tenant ids, never record data.
+const WakeKey = "crmflow:wake"
+
+// wakeMax bounds WakeKey: with no worker waiting, the list keeps the newest wakeMax wake-ups (the
+// older ones' changes are drained by their tasks and the sweep all the same).
+const wakeMax = 10000
+
+// wakeWait is how long one BLPOP of wakeLoop blocks: the idle cost of a worker's wake-ups is one
+// command per wakeWait, and a stopping worker leaves the loop within it.
+const wakeWait = time.Second
+
+// wakeBatch is how many wake-ups one turn of wakeLoop takes at most: the one BLPOP returned and
+// the rest by LPOP.
+const wakeBatch = 100
+
+// wake pushes tenant t on WakeKey, trimmed to wakeMax, in one round trip.
+func (c *Client) wake(ctx context.Context, t crm.TenantID) error {
+	pipe := c.rc.Pipeline()
+	pipe.LPush(ctx, WakeKey, string(t))
+	pipe.LTrim(ctx, WakeKey, 0, wakeMax-1)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("wake a worker for tenant %s: %w", t, err)
+	}
+	return nil
+}
+
+// wakeLoop waits on WakeKey until ctx ends and drains each tenant it pops in process, up to slots
+// tenants at once. A tenant already being drained by the loop is drained once more when its drain
+// ends, so that a change made while a drain finishes is not left to the sweep. Errors are logged:
+// the tasks and the sweep drain what a failed wake-up left.
+func (w *Worker) wakeLoop(ctx context.Context, slots int) {
+	log := w.log.With("component", "wake")
+	sem := make(chan struct{}, slots)
+	var (
+		mu      sync.Mutex
+		running = map[crm.TenantID]bool{}
+		again   = map[crm.TenantID]bool{}
+		wg      sync.WaitGroup
+	)
+	defer wg.Wait()
+	failing := false
+	for ctx.Err() == nil {
+		got, err := w.rc.BLPop(ctx, wakeWait, WakeKey).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return
+			}
+			if !failing {
+				log.Warn("waiting for wake-ups failed: writes are drained from the queue meanwhile", "error", err.Error())
+			}
+			failing = true
+			select {
+			case <-ctx.Done():
+			case <-time.After(wakeWait):
+			}
+			continue
+		}
+		failing = false
+		popped := []string{got[1]}
+		if more, err := w.rc.LPopCount(ctx, WakeKey, wakeBatch-1).Result(); err == nil {
+			popped = append(popped, more...)
+		}
+		seen := map[crm.TenantID]bool{}
+		for _, raw := range popped {
+			t := crm.TenantID(raw)
+			if seen[t] || t.Validate() != nil {
+				continue
+			}
+			seen[t] = true
+			mu.Lock()
+			if running[t] {
+				again[t] = true
+				mu.Unlock()
+				continue
+			}
+			running[t] = true
+			mu.Unlock()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				for {
+					w.drainOnWake(ctx, log, t)
+					mu.Lock()
+					if !again[t] || ctx.Err() != nil {
+						delete(running, t)
+						delete(again, t)
+						mu.Unlock()
+						return
+					}
+					delete(again, t)
+					mu.Unlock()
+				}
+			})
+		}
+	}
+}
+
+// drainOnWake drains tenant t for a wake-up, counting the outcome; a panic is logged, not fatal.
+func (w *Worker) drainOnWake(ctx context.Context, log *slog.Logger, t crm.TenantID) {
+	log = log.With("tenant_id", string(t))
+	defer func() {
+		if r := recover(); r != nil {
+			w.metrics.wakeups.WithLabelValues("failed").Inc()
+			log.Error("drain on a wake-up panicked: the queue's drain and the sweep take it over", "panic", fmt.Sprint(r))
+		}
+	}()
+	if err := w.drainTenant(ctx, log, ChangesDrainPayload{TenantID: t, At: w.clock.Now().UTC()}); err != nil {
+		if ctx.Err() == nil {
+			w.metrics.wakeups.WithLabelValues("failed").Inc()
+			log.Warn("drain on a wake-up failed: the queue's drain and the sweep take it over", "error", err.Error())
+		}
+		return
+	}
+	w.metrics.wakeups.WithLabelValues("drained").Inc()
+}

@@ -1,0 +1,76 @@
+package worker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
+)
+
+// TestWakeUpDrainsAtOnce: a drain asked for through the Client wakes a waiting worker, which drains
+// the tenant in process. The worker here polls its queue every 6 seconds (and its shutdown waits
+// out a poll's sleep) and no sweep runs, so a change drained within the test's wait of 4 seconds
+// was drained by the wake-up.
+func TestWakeUpDrainsAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.config()
+	cfg.PollInterval = 6 * time.Second
+	b.startWorker(t, cfg)
+	c := b.client(t)
+	for i := range 3 {
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts,
+			[]crm.RecordInput{{Properties: map[string]string{"firstname": "Wake"}}}, crm.Actor{User: "ops@example.com"})
+		require.NoError(t, err)
+		require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+		require.Eventually(t, func() bool {
+			cs, err := b.store.PendingChanges(b.ctx, b.tenant, 10)
+			require.NoError(t, err)
+			return len(cs) == 0
+		}, 4*time.Second, 5*time.Millisecond, "write %d (contact %s) is drained", i, recs[0].ID)
+	}
+	require.GreaterOrEqual(t, metricValue(t, b.reg, "crmflow_worker_wakeups_total", "drained"), 3.0)
+	require.Zero(t, metricValue(t, b.reg, "crmflow_worker_wakeups_total", "failed"))
+	// The queue's drain task is still there for a wake-up that no worker takes.
+	require.Equal(t, worker.TypeChangesDrain, b.pendingTypes(t)[0])
+}
+
+// TestWakeUpsAreBounded: with no worker waiting, the wake-up list keeps a bounded number of entries,
+// and a drain is queued all the same.
+func TestWakeUpsAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.client(t)
+	for range 3 {
+		require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	}
+	n, err := b.rdb.LLen(b.ctx, worker.WakeKey).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	pipe := b.rdb.Pipeline()
+	for range 10100 {
+		pipe.LPush(b.ctx, worker.WakeKey, string(b.tenant))
+	}
+	_, err = pipe.Exec(b.ctx)
+	require.NoError(t, err)
+	require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	n, err = b.rdb.LLen(b.ctx, worker.WakeKey).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 10000, n)
+	require.Contains(t, b.pendingTypes(t), worker.TypeChangesDrain)
+}
+
+// pendingTypes returns the types of the tasks pending in the default queue.
+func (b *testBundle) pendingTypes(t *testing.T) []string {
+	t.Helper()
+	tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+	require.NoError(t, err)
+	out := make([]string, len(tasks))
+	for i, ti := range tasks {
+		out[i] = ti.Type
+	}
+	return out
+}
