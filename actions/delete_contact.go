@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
@@ -26,38 +27,26 @@ func deleteContactDef() Definition {
 // crm.ViaWorkflow, Ref: <workflow name>, Revision: <revision>}). It never deletes permanently.
 type DeleteContact struct{}
 
-// Bind implements Step.
-func (DeleteContact) Bind(deps Deps, inv Invocation) Action {
+// Bind implements Step: RunBatch of the one record.
+func (d DeleteContact) Bind(deps Deps, inv Invocation) Action {
 	return Func(func(ctx context.Context, tenant crm.TenantID, rec crm.Record) (Result, error) {
-		if deps.Store == nil {
-			return Result{}, errNoStore
-		}
-		if rec.Type != crm.Contacts {
-			return Result{}, fmt.Errorf("delete_contact on %s %s: %w: it deletes contacts only", rec.Type, rec.ID, ErrCannotRun)
-		}
-		prot, err := protectedContacts(ctx, deps, tenant, []crm.Record{rec})
+		out, err := d.RunBatch(ctx, deps, inv, tenant, []crm.Record{rec})
 		if err != nil {
-			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
+			return Result{}, err
 		}
-		if rule, ok := prot[rec.ID]; ok {
-			return protectedResult(rec.ID, rule), nil
-		}
-		res, err := archive(ctx, deps, inv, tenant, []crm.RecordID{rec.ID})
-		if err != nil {
-			return Result{}, fmt.Errorf("delete_contact %s: %w", rec.ID, err)
-		}
-		if len(res.OverLimit) > 0 {
-			return overLimitResult(rec.ID, inv), nil
-		}
-		if len(res.Archived) == 0 {
-			return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is not live (already in the recycle bin, or gone)", rec.ID)}, nil
-		}
-		return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", rec.ID)}, nil
+		return out[0], nil
 	})
 }
 
+// checkRounds bounds how many times RunBatch reads and checks again the contacts written between
+// its protection check and their move.
+const checkRounds = 3
+
 // RunBatch implements BatchStep: the contacts go to the bin in one store call per
-// crm.MaxScriptBatch, with one audit entry per call.
+// crm.MaxScriptBatch, with one audit entry per call. With protection rules (SPEC S25), the contacts
+// are read and checked, and a contact moves only if it was not written since it was read
+// (crm.BinStore.ArchiveChecked); one written meanwhile is read and checked again, up to
+// checkRounds times, then left live and reported.
 func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, recs []crm.Record) ([]Result, error) {
 	if deps.Store == nil {
 		return nil, errNoStore
@@ -69,25 +58,15 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 		ids[i] = rec.ID
 	}
-	prot, err := protectedContacts(ctx, deps, tenant, recs)
+	set, err := triggers.LoadProtection(ctx, deps.Store, tenant, crm.Contacts)
 	if err != nil {
 		return nil, fmt.Errorf("delete_contact: %w", err)
 	}
-	if len(prot) > 0 {
-		ids = ids[:0]
-		for _, rec := range recs {
-			if _, ok := prot[rec.ID]; !ok {
-				ids = append(ids, rec.ID)
-			}
-		}
-	}
 	moved := make(map[crm.RecordID]bool, len(ids))
 	refused := map[crm.RecordID]bool{}
-	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
-		res, err := archive(ctx, deps, inv, tenant, ids[start:min(start+crm.MaxScriptBatch, len(ids))])
-		if err != nil {
-			return nil, fmt.Errorf("delete_contact: %w", err)
-		}
+	changed := map[crm.RecordID]bool{}
+	prot := map[crm.RecordID]string{}
+	collect := func(res crm.ArchiveResult) {
 		for _, id := range res.Archived {
 			moved[id] = true
 		}
@@ -95,20 +74,53 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 			refused[id] = true
 		}
 	}
+	if set.Empty() {
+		for start := 0; start < len(ids); start += crm.MaxScriptBatch {
+			res, err := archive(ctx, deps, inv, tenant, ids[start:min(start+crm.MaxScriptBatch, len(ids))])
+			if err != nil {
+				return nil, fmt.Errorf("delete_contact: %w", err)
+			}
+			collect(res)
+		}
+	} else {
+		todo := ids
+		for round := 0; round < checkRounds && len(todo) > 0; round++ {
+			var next []crm.RecordID
+			for start := 0; start < len(todo); start += crm.MaxScriptBatch {
+				batch := todo[start:min(start+crm.MaxScriptBatch, len(todo))]
+				fresh, err := protectedContacts(ctx, deps, set, tenant, batch, prot)
+				if err != nil {
+					return nil, fmt.Errorf("delete_contact: %w", err)
+				}
+				if len(fresh) == 0 {
+					continue
+				}
+				res, err := deps.Store.ArchiveChecked(ctx, tenant, crm.Contacts, fresh, inv.actor(), inv.Limit)
+				if err != nil {
+					return nil, fmt.Errorf("delete_contact: %w", err)
+				}
+				collect(res)
+				next = append(next, res.Changed...)
+			}
+			todo = next
+		}
+		for _, id := range todo {
+			changed[id] = true
+		}
+	}
 	out := make([]Result, len(recs))
 	for i, rec := range recs {
 		id := rec.ID
-		if rule, ok := prot[id]; ok {
+		switch rule, ok := prot[id]; {
+		case ok:
 			out[i] = protectedResult(id, rule)
-			continue
-		}
-		if refused[id] {
+		case refused[id]:
 			out[i] = overLimitResult(id, inv)
-			continue
-		}
-		if moved[id] {
+		case moved[id]:
 			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
-		} else {
+		case changed[id]:
+			out[i] = Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s was written while it was being deleted, %d times: not deleted", id, checkRounds)}
+		default:
 			out[i] = Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is not live (already in the recycle bin, or gone)", id)}
 		}
 	}
@@ -132,18 +144,11 @@ func overLimitResult(id crm.RecordID, inv Invocation) Result {
 	return Result{Outcome: OutcomeOverLimit, Detail: fmt.Sprintf("contact %s not deleted: the workflow's blast-radius limit of %s is reached", id, lim)}
 }
 
-// protectedContacts returns the contacts among recs that a protection rule protects, with the
-// rule: the rules are loaded once, and the contacts read again with what the rules read, in one
-// round trip (the records a step is given may hold only some properties).
-func protectedContacts(ctx context.Context, deps Deps, tenant crm.TenantID, recs []crm.Record) (map[crm.RecordID]string, error) {
-	set, err := triggers.LoadProtection(ctx, deps.Store, tenant, crm.Contacts)
-	if err != nil || set.Empty() || len(recs) == 0 {
-		return nil, err
-	}
-	ids := make([]crm.RecordID, len(recs))
-	for i, rec := range recs {
-		ids[i] = rec.ID
-	}
+// protectedContacts reads the live contacts of ids with what the rules of set read, in one round
+// trip (the records a step is given may hold only some properties), adds those the rules protect
+// to prot with their rule, and returns the others, as read (their last modification included).
+func protectedContacts(ctx context.Context, deps Deps, set *triggers.ProtectionSet, tenant crm.TenantID, ids []crm.RecordID,
+	prot map[crm.RecordID]string) ([]crm.Record, error) {
 	fresh, err := deps.Store.Records(ctx, tenant, crm.Contacts, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
 	if err != nil {
 		return nil, fmt.Errorf("read contacts for their protection rules: %w", err)
@@ -152,12 +157,14 @@ func protectedContacts(ctx context.Context, deps Deps, tenant crm.TenantID, recs
 	if deps.Clock != nil {
 		c = deps.Clock
 	}
-	prot, _ := set.Protected(fresh, c.Now())
-	out := make(map[crm.RecordID]string, len(prot))
-	for _, p := range prot {
-		out[p.ID] = p.Rule
+	hit, _ := set.Protected(fresh, c.Now())
+	if len(hit) == 0 {
+		return fresh, nil
 	}
-	return out, nil
+	for _, p := range hit {
+		prot[p.ID] = p.Rule
+	}
+	return slices.DeleteFunc(fresh, func(r crm.Record) bool { _, ok := prot[r.ID]; return ok }), nil
 }
 
 // protectedResult is the result of delete_contact on a protected contact: skipped, naming the rule.

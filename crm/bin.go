@@ -9,6 +9,9 @@ type ArchiveResult struct {
 	// OverLimit are the live ids ArchiveWithLimit left untouched: moving them would have exceeded
 	// the workflow's blast-radius limit (SPEC S24). Always empty from ArchiveRecords.
 	OverLimit []RecordID
+	// Changed are the live ids ArchiveChecked left untouched because they were written since the
+	// caller read them. Always empty from ArchiveRecords and ArchiveWithLimit.
+	Changed []RecordID
 }
 
 // RestoreResult tells what RestoreRecords did.

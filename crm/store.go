@@ -199,6 +199,13 @@ type BinStore interface {
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
 	// workers delete at once. An unlimited lim counts nothing.
 	ArchiveWithLimit(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor, lim ArchiveLimit) (ArchiveResult, error)
+	// ArchiveChecked is ArchiveRecords, or ArchiveWithLimit when lim is not nil, for records the
+	// caller read and checked against the protection rules (SPEC S25): in the same atomic step,
+	// each of recs moves only if it was not written since it was read (the record's last
+	// modification is still recs[i].UpdatedAt, to the millisecond). The others stay live and are
+	// reported in ArchiveResult.Changed, for the caller to read and check again; so a record made
+	// protected between the check and the move is never moved.
+	ArchiveChecked(ctx context.Context, t TenantID, o ObjectType, recs []Record, by Actor, lim *ArchiveLimit) (ArchiveResult, error)
 	// RestoreRecords brings records back from the bin with their properties and the associations
 	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
 	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError; a
@@ -258,6 +265,12 @@ type JobStore interface {
 	RecentJobs(ctx context.Context, t TenantID, before string, limit int) (jobs []Job, next string, err error)
 	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
 	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
+	// RunCheckedDeleteJobBatch is RunDeleteJobBatch of the next limit pending records, which the
+	// caller read and checked against the protection rules (SPEC S25), the live ones being checked:
+	// a record written since it was read (its last modification is no longer its UpdatedAt), or
+	// live and not in checked, is not moved; it stays pending with the records after it, for the
+	// next batch to check again.
+	RunCheckedDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int, checked []Record) (Job, error)
 	// LeaseJob takes or renews the lease of a job for owner; false while another owner holds it.
 	LeaseJob(ctx context.Context, t TenantID, id, owner string, ttl time.Duration) (bool, error)
 	// ReleaseJob gives up the lease of a job if owner holds it.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -121,15 +122,21 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			}
 		}
 		// The batch then moves exactly the records checked (and not taken out): the first of the
-		// pending set, as the check read them; none is moved unchecked.
-		limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
+		// pending set, as the check read them; none is moved unchecked, nor one written since the
+		// check (it stays pending, and the next batch checks it again).
+		checked, limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
 		if err != nil {
 			return err
 		}
 		if limit == 0 { // every record checked was protected: check the next ones
 			continue
 		}
-		job, err := w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
+		var job crm.Job
+		if checked != nil {
+			job, err = w.store.RunCheckedDeleteJobBatch(ctx, p.TenantID, p.JobID, limit, checked)
+		} else {
+			job, err = w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
+		}
 		if errors.Is(err, crm.ErrNotReplicated) {
 			// The batch stands, with the job's progress in the same script: lost in a failover, both
 			// go back together and the batch runs again. Go on rather than crawl while no replica
@@ -262,32 +269,40 @@ func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.
 }
 
 // skipProtected takes out of job j's next batch the records protection rules protect now, each
-// counted as skipped and as protected by its rule, and returns the size of the batch to run: the
-// pending records it checked less those it took out (BulkDeleteBatchSize, reading nothing, when
-// the type has no rules; also when nothing is pending, so that the batch ends the job). 0 means
-// that every record it checked was protected and taken out.
-func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *triggers.ProtectionSet) (int, error) {
+// counted as skipped and as protected by its rule, and returns the live records it checked and
+// left in (for the batch to move only if they were not written since), and the size of the batch
+// to run: the pending records it checked less those it took out. Without rules it reads nothing
+// and returns no records and BulkDeleteBatchSize; so it does when nothing is pending, so that the
+// batch ends the job. A size of 0 means that every record it checked was protected and taken out.
+func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, protect *triggers.ProtectionSet) ([]crm.Record, int, error) {
 	if protect.Empty() {
-		return BulkDeleteBatchSize, nil
+		return nil, BulkDeleteBatchSize, nil
 	}
 	recs, pending, err := w.store.PendingJobRecords(ctx, t, j.ID, j.ObjectType, BulkDeleteBatchSize, protect.ReadProps(nil, false))
 	if err != nil || pending == 0 {
-		return BulkDeleteBatchSize, err
+		return nil, BulkDeleteBatchSize, err
 	}
 	prot, _ := protect.Protected(recs, w.cfg.Clock.Now())
-	if len(prot) == 0 {
-		return pending, nil
-	}
-	n, err := w.store.SkipProtectedPending(ctx, t, j.ID, prot)
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		w.log.Info("bulk delete job skips records protected since its selection", "tenant_id", string(t), "job_id", j.ID, "skipped", n)
+	if len(prot) > 0 {
+		n, err := w.store.SkipProtectedPending(ctx, t, j.ID, prot)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n > 0 {
+			w.log.Info("bulk delete job skips records protected since its selection", "tenant_id", string(t), "job_id", j.ID, "skipped", n)
+		}
+		out := make(map[crm.RecordID]bool, len(prot))
+		for _, p := range prot {
+			out[p.ID] = true
+		}
+		recs = slices.DeleteFunc(recs, func(r crm.Record) bool { return out[r.ID] })
 	}
 	// Not pending - n: a protected record that was no longer pending leaves the batch smaller, never
 	// larger than what was checked.
-	return pending - len(prot), nil
+	if recs == nil {
+		recs = []crm.Record{} // checked, none live: the batch moves none that turned live since
+	}
+	return recs, pending - len(prot), nil
 }
 
 // runnerID names this process and one handler run, for leases.

@@ -1,13 +1,16 @@
 package worker_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -141,4 +144,95 @@ func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
 	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 100, n)
+}
+
+// racingStore writes a record between a delete's protection check and its move: before the first
+// checked move (of a job's batch, or of a workflow's delete_contact), it runs write once.
+type racingStore struct {
+	*redisstore.Store
+	once  sync.Once
+	write func()
+}
+
+func (s *racingStore) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record) (crm.Job, error) {
+	s.once.Do(s.write)
+	return s.Store.RunCheckedDeleteJobBatch(ctx, t, id, limit, checked)
+}
+
+func (s *racingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
+	s.once.Do(s.write)
+	return s.Store.ArchiveChecked(ctx, t, o, recs, by, lim)
+}
+
+// A lead made a customer after its batch was checked against the rule over customers, and before
+// the batch moves: it is not moved, and the next batch, checking it again, skips it as protected.
+func TestBulkJobNeverMovesARecordProtectedAfterItsCheck(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 10)
+	for i := range in {
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": "lead"}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "customer"`}, "ops@example.com")
+	require.NoError(t, err)
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
+	require.NoError(t, err)
+	racer := &racingStore{Store: b.store, write: func() {
+		_, err := b.store.UpdateRecords(b.ctx, b.tenant, crm.Contacts,
+			[]crm.RecordUpdate{{ID: ids[4], Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: "sales@example.com"})
+		require.NoError(t, err)
+	}}
+	w, err := worker.New(racer, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 9, job.Done)
+	require.Equal(t, crm.ProtectedCounts{"customers": 1}, job.Protected)
+	r, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[4], nil)
+	require.NoError(t, err, "the customer is live")
+	require.Equal(t, "customer", r.Properties["lifecyclestage"])
+}
+
+// The same race on a workflow's delete_contact: the contact made a customer after the step's check
+// is not deleted, and its history says it is protected.
+func TestWorkflowNeverDeletesAContactProtectedAfterItsCheck(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	racer := &racingStore{Store: b.store}
+	w, err := worker.New(racer, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	b.w = w
+	id := b.contact(t, map[string]string{"firstname": "Soon", "lifecyclestage": "lead"})
+	b.drain(t)
+	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+		When: `lifecyclestage == "customer"`}, "ops@example.com")
+	require.NoError(t, err)
+	f := b.activate(t, "clean-bounced", `name: clean-bounced
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`)
+	racer.write = func() { b.update(t, id, map[string]string{"lifecyclestage": "customer"}) }
+	b.clock.Advance(time.Minute)
+	b.update(t, id, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+
+	require.False(t, b.live(t, id).Archived)
+	h := b.history(t, f.Name, id)
+	require.Equal(t, "delete_contact", h[1].Action)
+	require.Equal(t, "skipped", h[1].Outcome)
+	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
 }

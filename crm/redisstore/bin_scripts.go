@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
@@ -58,6 +59,10 @@ type archiveCall struct {
 	LimitMax    string
 	LimitWindow int64
 	LimitKey    string
+	// Expect holds, for records a caller checked against the protection rules, the last
+	// modification (_updated, unix ms) it read: a record modified since is not moved (see
+	// ArchiveChecked). Nil for none; the script then answers as without it.
+	Expect map[crm.RecordID]string
 }
 
 func (c archiveCall) keys() []string {
@@ -83,7 +88,17 @@ func (c archiveCall) argv() []any {
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
 		c.Operation, c.OperationPrefix, c.Operations,
-		c.LimitMax, c.LimitWindow, c.LimitKey}
+		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect()}
+}
+
+// expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so
+// that the script still answers with the changed ids), "" for nil.
+func (c archiveCall) expect() string {
+	if c.Expect == nil {
+		return ""
+	}
+	raw, _ := json.Marshal(c.Expect) // strings only: cannot fail
+	return string(raw)
 }
 
 // restoreScript brings records back from their type's bin.

@@ -65,7 +65,7 @@ func checkIDs(ids []crm.RecordID) error {
 
 // ArchiveRecords implements Store.
 func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
-	return s.archive(ctx, t, o, ids, by, nil)
+	return s.archive(ctx, t, o, ids, by, nil, nil)
 }
 
 // ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
@@ -83,12 +83,53 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
 	if lim.Unlimited() {
-		return s.archive(ctx, t, o, ids, by, nil)
+		return s.archive(ctx, t, o, ids, by, nil, nil)
 	}
-	return s.archive(ctx, t, o, ids, by, &lim)
+	return s.archive(ctx, t, o, ids, by, &lim, nil)
 }
 
-func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
+// ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
+// each with the record's _updated in the step that moves it.
+func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
+	ids := make([]crm.RecordID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	expect := expectations(recs)
+	if lim == nil {
+		return s.archive(ctx, t, o, ids, by, nil, expect)
+	}
+	if by.Via != crm.ViaWorkflow || by.Ref == "" {
+		return crm.ArchiveResult{}, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
+			Message: "a limited archive counts a workflow's deletions: give the actor Via workflow and the workflow's name as Ref"}
+	}
+	if err := lim.Validate(); err != nil {
+		return crm.ArchiveResult{}, err
+	}
+	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
+		return crm.ArchiveResult{}, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
+			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
+	}
+	if lim.Unlimited() {
+		return s.archive(ctx, t, o, ids, by, nil, expect)
+	}
+	return s.archive(ctx, t, o, ids, by, lim, expect)
+}
+
+// expectations are the last modifications of recs as read, for archive.lua (archiveCall.Expect):
+// an empty map when none is known, so that the script still answers with the changed ids.
+func expectations(recs []crm.Record) map[crm.RecordID]string {
+	out := make(map[crm.RecordID]string, len(recs))
+	for _, r := range recs {
+		if !r.UpdatedAt.IsZero() {
+			out[r.ID] = strconv.FormatInt(r.UpdatedAt.UnixMilli(), 10)
+		}
+	}
+	return out
+}
+
+func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim *crm.ArchiveLimit,
+	expect map[crm.RecordID]string) (crm.ArchiveResult, error) {
 	if err := checkBatch(len(ids)); err != nil {
 		return crm.ArchiveResult{}, err
 	}
@@ -106,17 +147,25 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		call.LimitWindow = lim.Per.Milliseconds()
 		call.LimitKey = FlowDeletionsKey(t, by.Ref, lim.ActivatedAt.UnixMilli())
 	}
+	call.Expect = expect // not nil when the caller checked: the script then answers {moved, refused, changed}
 	reply, acked := archiveScript.runAcked(ctx, s, call)
-	var moved, refused []string
-	if lim != nil {
+	var moved, refused, changed []string
+	if lim != nil || expect != nil {
 		parts, err := reply.Slice()
-		if err == nil && len(parts) != 2 {
+		want := 2
+		if expect != nil {
+			want = 3
+		}
+		if err == nil && len(parts) != want {
 			err = fmt.Errorf("unexpected reply %v", parts)
 		}
 		if err != nil {
 			return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 		}
 		moved, refused = stringsOf(parts[0]), stringsOf(parts[1])
+		if expect != nil {
+			changed = stringsOf(parts[2])
+		}
 	} else if moved, err = reply.StringSlice(); err != nil {
 		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
@@ -129,6 +178,10 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	for _, id := range refused {
 		done[id] = true
 		res.OverLimit = append(res.OverLimit, crm.RecordID(id))
+	}
+	for _, id := range changed {
+		done[id] = true
+		res.Changed = append(res.Changed, crm.RecordID(id))
 	}
 	for _, id := range ids {
 		if !done[string(id)] {

@@ -205,6 +205,10 @@ func (c *jobCache) get(t crm.TenantID, id string) (crm.Job, bool) {
 // still selecting, comes back unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
 // retried task.
 func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int) (crm.Job, error) {
+	return s.runDeleteJobBatch(ctx, t, id, limit, nil)
+}
+
+func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, expect map[crm.RecordID]string) (crm.Job, error) {
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return crm.Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
 	}
@@ -231,6 +235,7 @@ func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		call := s.archiveCall(t, meta.ObjectType, meta.By, sch)
 		call.Job, call.JobPending, call.Batch = JobKey(t, id), JobPendingKey(t, id), limit
 		call.Operation = crm.JobOperationID(id)
+		call.Expect = expect
 		var reply *redis.Cmd
 		reply, acked = archiveScript.runAcked(ctx, s, call)
 		if res, err = reply.StringSlice(); err != nil {
@@ -252,6 +257,12 @@ func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		return j, fmt.Errorf("run job %s: %w", id, acked)
 	}
 	return j, nil
+}
+
+// RunCheckedDeleteJobBatch implements Store: RunDeleteJobBatch with the last modifications of the
+// records checked, as read, for archive.lua to compare (archiveCall.Expect).
+func (s *Store) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record) (crm.Job, error) {
+	return s.runDeleteJobBatch(ctx, t, id, limit, expectations(checked))
 }
 
 // ScanRecords calls fn with every live record of a type, in batches of at most batch records read in

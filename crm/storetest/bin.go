@@ -307,3 +307,61 @@ func testBinFilters(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ve)
 	require.Contains(t, ve.Message, "archived=true")
 }
+
+// testArchiveCheckedMovesOnlyWhatWasNotWritten: a delete that checked records against the
+// protection rules (SPEC S25) moves only those not written since it read them, however close the
+// write came (the same millisecond included), as a single call and as a job's batch.
+func testArchiveCheckedMovesOnlyWhatWasNotWritten(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	by := crm.Actor{User: "ops@x.example"}
+	ids := b.contacts(t, 3, "")
+	read := func(ids ...crm.RecordID) []crm.Record {
+		recs, err := b.store.Records(b.ctx, b.tenant, crm.Contacts, ids, &crm.ReadOpts{Properties: []string{"lifecyclestage"}})
+		require.NoError(t, err)
+		require.Len(t, recs, len(ids))
+		return recs
+	}
+	write := func(id crm.RecordID) {
+		_, err := b.store.UpdateRecords(b.ctx, b.tenant, crm.Contacts,
+			[]crm.RecordUpdate{{ID: id, Properties: map[string]string{"lifecyclestage": "customer"}}}, by)
+		require.NoError(t, err)
+	}
+	checked := read(ids...)
+	write(ids[1]) // at the clock's same millisecond as the records' creation and the read
+	res, err := b.store.ArchiveChecked(b.ctx, b.tenant, crm.Contacts, checked, by, nil)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{ids[0], ids[2]}, res.Archived)
+	require.Equal(t, []crm.RecordID{ids[1]}, res.Changed)
+	require.Empty(t, res.Missing)
+	live, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[1], nil)
+	require.NoError(t, err)
+	require.Equal(t, "customer", live.Properties["lifecyclestage"], "the record written since stays live, as written")
+	// Read again, it moves; the ones already moved are missing now.
+	res, err = b.store.ArchiveChecked(b.ctx, b.tenant, crm.Contacts, append(read(ids[1]), checked[0]), by, nil)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{ids[1]}, res.Archived)
+	require.Equal(t, []crm.RecordID{ids[0]}, res.Missing)
+	require.Empty(t, res.Changed)
+
+	// A job's batch: the written record and those after it stay pending for the next batch.
+	ids = b.contacts(t, 3, "")
+	j, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 3, By: "ops@x.example"})
+	require.NoError(t, err)
+	pending, n, err := b.store.PendingJobRecords(b.ctx, b.tenant, j.ID, crm.Contacts, 10, []string{"lifecyclestage"})
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	write(ids[1])
+	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, n, pending)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, j.Done)
+	require.False(t, j.State.Finished())
+	pending, n, err = b.store.PendingJobRecords(b.ctx, b.tenant, j.ID, crm.Contacts, 10, []string{"lifecyclestage"})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, ids[1], pending[0].ID)
+	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, n, pending)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, j.Done)
+	require.True(t, j.State.Finished())
+}

@@ -51,6 +51,7 @@ var tests = []struct {
 	{"RestoreTogetherKeepsTheirAssociation", testRestoreTogetherKeepsTheirAssociation},
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
 	{"BinFilters", testBinFilters},
+	{"ArchiveCheckedMovesOnlyWhatWasNotWritten", testArchiveCheckedMovesOnlyWhatWasNotWritten},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},

@@ -67,8 +67,14 @@
 -- ARGV[26] -> the limit's window (ms)
 -- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions:<activated_at> (FlowDeletionsKey): the
 --   activation's deletions scored by time; each moved record joins it, older ones leave it
+-- ARGV[28] -> '' or a JSON object record id -> the last modification (_updated) the caller read
+--   when it checked the record against the protection rules (SPEC S25): a live record whose
+--   _updated is another now was written since, and is not moved. Without a job it is reported;
+--   with a job (where a live id the object does not name was not live when checked) it stays
+--   pending, and so do the ids after it (the batch ends before it), for the next batch to check
+--   again
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
--- refused ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
+-- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[21])
@@ -95,6 +101,8 @@ if job_limit == 0 and ARGV[25] ~= '' then
   allowance = tonumber(ARGV[25]) - redis.call('ZCARD', ARGV[27])
 end
 local counted = {}
+local expect, changed = nil, {}
+if ARGV[28] ~= '' then expect = cjson.decode(ARGV[28]) end
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
@@ -120,8 +128,15 @@ for n, id in ipairs(input) do
     K = {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
   end
   local rec = K.rec
-  local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails')
-  if cur[1] and allowance and allowance <= 0 then
+  local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails', '_updated')
+  if cur[1] and expect and (job_limit > 0 or expect[id]) and cur[6] ~= expect[id] then
+    -- Written since the caller checked it: it may be protected now. Not moved.
+    if job_limit > 0 then
+      for k = #input, n, -1 do table.remove(input, k) end
+      break
+    end
+    changed[#changed+1] = id
+  elseif cur[1] and allowance and allowance <= 0 then
     refused[#refused+1] = id
   elseif cur[1] then
     if allowance then
@@ -225,11 +240,10 @@ if job_limit > 0 then
   return redis.call('HGETALL', KEYS[9])
 end
 for _, id in ipairs(replayed) do moved[#moved+1] = id end
-if allowance then
-  if #counted > 0 then
-    redis.call('ZADD', ARGV[27], unpack(counted))
-    redis.call('PEXPIRE', ARGV[27], ARGV[26])
-  end
-  return {moved, refused}
+if allowance and #counted > 0 then
+  redis.call('ZADD', ARGV[27], unpack(counted))
+  redis.call('PEXPIRE', ARGV[27], ARGV[26])
 end
+if expect then return {moved, refused, changed} end
+if allowance then return {moved, refused} end
 return moved

@@ -58,10 +58,15 @@ for i, u in ipairs(ups) do
 end
 for i, u in ipairs(ups) do
   local key = KEYS[5+i]
-  local args = {'_updated', now}
-  for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
   local old = ix_fields(spec, key)
-  local gone, came = {}, {_updated = now}
+  -- _updated only grows, by a millisecond at least, so that it tells every write apart: a
+  -- delete that checked the record against the protection rules moves it only while its
+  -- _updated is the one it read (see archive.lua).
+  local at = now
+  if old._updated and tonumber(old._updated) >= tonumber(now) then at = string.format('%d', tonumber(old._updated) + 1) end
+  local args = {'_updated', at}
+  for k, v in pairs(u.set) do args[#args+1] = k; args[#args+1] = v end
+  local gone, came = {}, {_updated = at}
   gone._updated = old._updated
   for k, v in pairs(u.set) do
     if old[k] ~= v then gone[k] = old[k]; came[k] = v end
