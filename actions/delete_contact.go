@@ -95,7 +95,7 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 				if len(fresh) == 0 {
 					continue
 				}
-				res, err := deps.Store.ArchiveChecked(ctx, tenant, crm.Contacts, fresh, inv.actor(), inv.Limit)
+				res, err := deps.Store.ArchiveChecked(ctx, tenant, crm.Contacts, fresh, inv.actor(), crm.CheckedArchive{Limit: inv.Limit})
 				if err != nil {
 					return nil, fmt.Errorf("delete_contact: %w", err)
 				}

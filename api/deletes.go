@@ -35,10 +35,7 @@ func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.refuseProtected(r, p.Tenant, o, []crm.RecordID{id}); err != nil {
-		return err
-	}
-	res, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, []crm.RecordID{id}, actor(p))
+	res, err := s.archiveUnprotected(r, p.Tenant, o, []crm.RecordID{id}, actor(p))
 	if err != nil {
 		return fmt.Errorf("archive %s %s: %w", o, id, err)
 	}
@@ -92,10 +89,7 @@ func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Prin
 		}
 	}
 	if ids = wellFormed(ids); len(ids) > 0 {
-		if err := s.refuseProtected(r, p.Tenant, o, ids); err != nil {
-			return err
-		}
-		if _, err := s.store.ArchiveRecords(r.Context(), p.Tenant, o, ids, actor(p)); err != nil {
+		if _, err := s.archiveUnprotected(r, p.Tenant, o, ids, actor(p)); err != nil {
 			return fmt.Errorf("batch archive %s: %w", o, err)
 		}
 	}

@@ -161,23 +161,56 @@ func (s *Server) deleteProtection(w http.ResponseWriter, r *http.Request, p crm.
 	return nil
 }
 
-// refuseProtected returns a *crm.ProtectedError naming every record of ids (of type o) that a
-// protection rule protects, or nil when none is: the rules are read once, and the records with
-// what the rules read, in one round trip, only when the type has rules.
-func (s *Server) refuseProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) error {
+// checkProtected reads the live records of ids with what the type's protection rules read and
+// returns them, or a *crm.ProtectedError naming each record a rule protects. Without rules it reads
+// nothing and returns nil.
+func (s *Server) checkProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) ([]crm.Record, error) {
 	set, err := triggers.LoadProtection(r.Context(), s.store, t, o)
 	if err != nil {
-		return fmt.Errorf("read protection rules of %s: %w", o, err)
+		return nil, fmt.Errorf("read protection rules of %s: %w", o, err)
 	}
 	if set.Empty() || len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	recs, err := s.store.Records(r.Context(), t, o, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
 	if err != nil {
-		return fmt.Errorf("read %s for their protection rules: %w", o, err)
+		return nil, fmt.Errorf("read %s for their protection rules: %w", o, err)
 	}
 	if prot, _ := set.Protected(recs, s.clock.Now()); len(prot) > 0 {
-		return &crm.ProtectedError{ObjectType: o, Records: prot}
+		return nil, &crm.ProtectedError{ObjectType: o, Records: prot}
 	}
-	return nil
+	if recs == nil {
+		recs = []crm.Record{}
+	}
+	return recs, nil
+}
+
+// protectedRounds bounds how many times archiveUnprotected reads and checks again records written
+// between its check and their move.
+const protectedRounds = 3
+
+// archiveUnprotected moves the live records of ids to the bin unless a protection rule protects
+// one of them: then nothing moves and the answer is the *crm.ProtectedError naming each (SPEC S25).
+// With rules, the records checked move all or none, and only if none was written since the
+// check (crm.BinStore.ArchiveChecked); otherwise they are read and checked again, up to
+// protectedRounds times, and then the answer is a 409 asking to try again.
+func (s *Server) archiveUnprotected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
+	for range protectedRounds {
+		recs, err := s.checkProtected(r, t, o, ids)
+		switch {
+		case err != nil:
+			return crm.ArchiveResult{}, err
+		case recs == nil:
+			return s.store.ArchiveRecords(r.Context(), t, o, ids, by)
+		case len(recs) == 0:
+			return crm.ArchiveResult{Missing: ids}, nil
+		}
+		res, err := s.store.ArchiveChecked(r.Context(), t, o, recs, by, crm.CheckedArchive{All: true})
+		if err != nil || len(res.Changed) == 0 {
+			return res, err
+		}
+	}
+	return crm.ArchiveResult{}, &crm.ConflictError{Message: fmt.Sprintf(
+		"the records were written %d times while they were being deleted, so their protection rules could not be checked on what is stored: nothing was deleted; try again",
+		protectedRounds)}
 }

@@ -1,14 +1,19 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // protectionJSON is a rule as the API shows it.
@@ -326,4 +331,50 @@ func TestPreviewCountsProtected(t *testing.T) {
 	require.EqualValues(t, 2, out.Matched)
 	require.EqualValues(t, 1, out.Protected)
 	require.Equal(t, map[string]int64{"customers": 1}, out.ProtectedByRule)
+}
+
+// racingArchive writes, once, between a delete's protection check and its move.
+type racingArchive struct {
+	*redisstore.Store
+	once  sync.Once
+	write func()
+}
+
+func (s *racingArchive) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
+	s.once.Do(s.write)
+	return s.Store.ArchiveChecked(ctx, t, o, recs, by, opts)
+}
+
+// A record made protected between a delete's check and its move is not deleted: the delete reads
+// and checks again, and answers 409 PROTECTED; a batch archive moves nothing.
+func TestProtectionHoldsAgainstAWriteBeforeTheMove(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.protect(t, "customers", "contacts", `lifecyclestage == "customer"`)
+	for _, batch := range []bool{false, true} {
+		one := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+		two := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+		racer := &racingArchive{Store: b.store, write: func() {
+			_, err := b.store.UpdateRecords(b.ctx, b.tenantA, crm.Contacts,
+				[]crm.RecordUpdate{{ID: one, Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: "sales@a.example"})
+			require.NoError(t, err)
+		}}
+		srv, err := api.New(racer, &api.Config{Clock: b.clock, Tasks: b.tasks})
+		require.NoError(t, err)
+		ts := httptest.NewServer(srv)
+		b.url, b.client = ts.URL, ts.Client()
+		var r response
+		if batch {
+			r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(string(one), string(two))})
+		} else {
+			r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(one), tokAll, nil)
+		}
+		ts.Close()
+		e := expectError(t, r, http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, `"customers"`, "batch %v", batch)
+		for _, id := range []crm.RecordID{one, two} {
+			_, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, id, nil)
+			require.NoError(t, err, "batch %v: contact %s is live", batch, id)
+		}
+	}
 }

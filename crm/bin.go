@@ -14,6 +14,15 @@ type ArchiveResult struct {
 	Changed []RecordID
 }
 
+// CheckedArchive are the options of BinStore.ArchiveChecked.
+type CheckedArchive struct {
+	// Limit is a workflow's blast-radius limit, as for ArchiveWithLimit; nil for none.
+	Limit *ArchiveLimit
+	// All moves the records all or none: when one was written since it was read, none moves and
+	// ArchiveResult.Changed names those written.
+	All bool
+}
+
 // RestoreResult tells what RestoreRecords did.
 type RestoreResult struct {
 	// Restored are the ids brought back by this call.

@@ -199,13 +199,14 @@ type BinStore interface {
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
 	// workers delete at once. An unlimited lim counts nothing.
 	ArchiveWithLimit(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor, lim ArchiveLimit) (ArchiveResult, error)
-	// ArchiveChecked is ArchiveRecords, or ArchiveWithLimit when lim is not nil, for records the
-	// caller read and checked against the protection rules (SPEC S25): in the same atomic step,
-	// each of recs moves only if it was not written since it was read (the record's last
-	// modification is still recs[i].UpdatedAt, to the millisecond). The others stay live and are
-	// reported in ArchiveResult.Changed, for the caller to read and check again; so a record made
-	// protected between the check and the move is never moved.
-	ArchiveChecked(ctx context.Context, t TenantID, o ObjectType, recs []Record, by Actor, lim *ArchiveLimit) (ArchiveResult, error)
+	// ArchiveChecked is ArchiveRecords, or ArchiveWithLimit when opts.Limit is not nil, for records
+	// the caller read and checked against the protection rules (SPEC S25): in the same atomic
+	// step, each of recs moves only if it was not written since it was read (the record's last
+	// modification is still recs[i].UpdatedAt). The others stay live and are reported in
+	// ArchiveResult.Changed, for the caller to read and check again; so a record made protected
+	// between the check and the move is never moved. With opts.All, one such record keeps every
+	// record of the call live.
+	ArchiveChecked(ctx context.Context, t TenantID, o ObjectType, recs []Record, by Actor, opts CheckedArchive) (ArchiveResult, error)
 	// RestoreRecords brings records back from the bin with their properties and the associations
 	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
 	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError; a

@@ -159,9 +159,9 @@ func (s *racingStore) RunCheckedDeleteJobBatch(ctx context.Context, t crm.Tenant
 	return s.Store.RunCheckedDeleteJobBatch(ctx, t, id, limit, checked)
 }
 
-func (s *racingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
+func (s *racingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
 	s.once.Do(s.write)
-	return s.Store.ArchiveChecked(ctx, t, o, recs, by, lim)
+	return s.Store.ArchiveChecked(ctx, t, o, recs, by, opts)
 }
 
 // A lead made a customer after its batch was checked against the rule over customers, and before

@@ -90,12 +90,16 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
 // each with the record's _updated in the step that moves it.
-func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, lim *crm.ArchiveLimit) (crm.ArchiveResult, error) {
+func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
 	ids := make([]crm.RecordID, len(recs))
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
 	expect := expectations(recs)
+	if opts.All {
+		expect[allOrNone] = "1"
+	}
+	lim := opts.Limit
 	if lim == nil {
 		return s.archive(ctx, t, o, ids, by, nil, expect)
 	}
@@ -115,6 +119,9 @@ func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.Object
 	}
 	return s.archive(ctx, t, o, ids, by, lim, expect)
 }
+
+// allOrNone is the entry of archiveCall.Expect that asks for every record or none (it is no id).
+const allOrNone crm.RecordID = "*"
 
 // expectations are the last modifications of recs as read, for archive.lua (archiveCall.Expect):
 // an empty map when none is known, so that the script still answers with the changed ids.

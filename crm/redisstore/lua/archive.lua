@@ -72,7 +72,8 @@
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
 --   with a job (where a live id the object does not name was not live when checked) it stays
 --   pending, and so do the ids after it (the batch ends before it), for the next batch to check
---   again
+--   again. Its entry "*" (no id) asks for all or none: when one live record was written since,
+--   none moves and the answer names those written
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -103,6 +104,13 @@ end
 local counted = {}
 local expect, changed = nil, {}
 if ARGV[28] ~= '' then expect = cjson.decode(ARGV[28]) end
+if expect and expect['*'] then
+  for id in string.gmatch(ARGV[9], '[^,]+') do
+    local at = redis.call('HGET', ARGV[11] .. otype .. ':' .. id, '_updated')
+    if at and expect[id] and at ~= expect[id] then changed[#changed+1] = id end
+  end
+  if #changed > 0 then return {{}, {}, changed} end
+end
 if job_limit > 0 then
   local j = redis.call('HMGET', KEYS[9], 'state', 'object_type', 'by', 'via', 'ref')
   local st = j[1]
