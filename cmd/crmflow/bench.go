@@ -154,7 +154,12 @@ func printSummary(w io.Writer, rep bench.Report) {
 		}
 	}
 	if rep.MemoryPerContact > 0 {
-		fmt.Fprintf(w, "memory per contact: %.0f bytes\n", rep.MemoryPerContact)
+		fmt.Fprintf(w, "memory per contact: %.0f bytes (used_memory); by key (MEMORY USAGE):\n", rep.MemoryPerContact)
+		for _, f := range rep.MemoryByKey {
+			if f.BytesPerContact >= 0.5 {
+				fmt.Fprintf(w, "  %-45s %7d keys  %-9s %6.1f bytes\n", f.Family, f.Keys, f.Encoding, f.BytesPerContact)
+			}
+		}
 	}
 	if rep.Lag != nil {
 		fmt.Fprintf(w, "write to enrollment lag: p50 %.1f ms, p99 %.1f ms (%d updates at %.0f/s)\n", rep.Lag.P50, rep.Lag.P99, rep.Lag.Writes, rep.Lag.Rate)

@@ -79,9 +79,19 @@ func BenchmarkScenarios(b *testing.B) {
 func TestScenariosSmall(t *testing.T) {
 	ctx := context.Background()
 	rdb := redistest.Client(t)
-	per, err := bench.MemoryPerContact(ctx, rdb, 200)
+	per, fams, err := bench.MeasureMemory(ctx, rdb, 200)
 	require.NoError(t, err)
 	require.Positive(t, per)
+	byName := map[string]bench.KeyFamily{}
+	for i, f := range fams {
+		byName[f.Family] = f
+		if i > 0 {
+			require.GreaterOrEqual(t, fams[i-1].BytesPerContact, f.BytesPerContact, "biggest first")
+		}
+	}
+	require.Equal(t, 200, byName["obj:contacts:<id>"].Keys, "one hash a contact: %v", fams)
+	require.Equal(t, 1, byName["ix:contacts:email"].Keys)
+	require.Positive(t, byName["ix:contacts:email"].BytesPerContact)
 	r, err := bench.Backfill(ctx, rdb, queueOpt(t), 1200)
 	require.NoError(t, err)
 	require.EqualValues(t, 120, r.Extra["enrolled"], "one contact in ten matches")

@@ -50,6 +50,8 @@ type Report struct {
 	// MemoryPerContact is the growth of Redis's used_memory per contact of ten properties, every
 	// index included, in bytes; 0 when not measured.
 	MemoryPerContact float64 `json:"memory_bytes_per_contact,omitempty"`
+	// MemoryByKey is where that memory goes, by key family, biggest first (MeasureMemory).
+	MemoryByKey []KeyFamily `json:"memory_by_key,omitempty"`
 	// Lag is the write-to-enrollment lag; nil when not measured.
 	Lag *Lag `json:"write_to_enrollment_lag,omitempty"`
 	// Seconds is how long the whole run took.
@@ -142,11 +144,11 @@ func Run(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOp
 		say("%s", r)
 	}
 	if !opts.SkipFigures {
-		per, err := MemoryPerContact(ctx, rdb, n)
+		per, fams, err := MeasureMemory(ctx, rdb, n)
 		if err != nil {
 			return rep, fmt.Errorf("memory: %w", err)
 		}
-		rep.MemoryPerContact = per
+		rep.MemoryPerContact, rep.MemoryByKey = per, fams
 		say("memory       %.0f bytes per contact (10 properties, every index)", per)
 		lag, err := MeasureLag(ctx, rdb, queue, 500, 50)
 		if err != nil {
