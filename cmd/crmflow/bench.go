@@ -35,7 +35,7 @@ same run, and print each as a ratio: crmflow's records per second over the raw l
                 undo job is done, beside one Lua RENAME + ZREM + ZADD back per 500 records (goal 0.5)
   workflow-e2e  a delete_contact workflow from its activation until every matching contact is in the
                 bin, beside the naive design of one asynq task per contact (goal 25: 25 times faster)
-  batch-create  batch creates over HTTP, 100 per request, beside pipelined HSETs (no goal)
+  batch-create  batch creates over HTTP, 100 per request, beside pipelined HSETs (goal 0.3)
   search        searches of a page of 100 (a week of last_activity_date; the same AND a lifecycle
                 stage) beside the raw ZRANGEBYSCORE / SMISMEMBER / HGETALL reads of the same
                 indexes (goal 0.5)

@@ -25,7 +25,7 @@ import (
 // the API served on loopback; beside it, the raw figure is pipelined HSETs of the same records, 100
 // per round trip, from as many clients.
 func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients int) (Result, error) {
-	res := Result{Name: "batch-create", Records: n}
+	res := Result{Name: "batch-create", Records: n, Goal: 0.3}
 	st, err := redisstore.New(rdb, storeConfig())
 	if err != nil {
 		return res, err
