@@ -40,6 +40,14 @@ type TenantStore interface {
 	SetPlan(ctx context.Context, t TenantID, plan Plan) (previous Tenant, err error)
 	// Tenants lists every tenant id, sorted.
 	Tenants(ctx context.Context) ([]TenantID, error)
+	// ActiveTenants lists the tenants that changed something since since (a write of any kind, as
+	// the store saw it: to the second, and best effort, so that a routine sweep walks these and
+	// the others only in a full walk now and then; see ClaimFullSweep).
+	ActiveTenants(ctx context.Context, since time.Time) ([]TenantID, error)
+	// ClaimFullSweep says whether the sweep of kind at time at is to walk every tenant: true for
+	// one sweep of that kind per period every, however many workers sweep, and for the first one
+	// after the clock was set back.
+	ClaimFullSweep(ctx context.Context, kind string, at time.Time, every time.Duration) (bool, error)
 	// SetDeletionLimit sets the blast-radius limit of the tenant's workflows that set none of
 	// their own (SPEC S24) and returns the tenant. A *ValidationError for a limit out of range
 	// (DeletionLimit.Validate), a *NotFoundError for an unknown tenant.

@@ -26,7 +26,7 @@ func NewChangesSweepTask(asOf time.Time) *asynq.Task {
 // (one round trip for all of them) and enqueues a changes:drain for each, as of the sweep's time;
 // a drain already queued for that DrainWindow is not enqueued again.
 func (w *Worker) HandleChangesSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, tenants, err := w.sweepStart(ctx, t)
+	asOf, tenants, _, err := w.routineSweepStart(ctx, t)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func NewJobsSweepTask(asOf time.Time) *asynq.Task {
 // the sweep's tick as its attempt, for each job created within JobsSweepHorizon that is not done.
 // A job whose runner is alive is left alone by the new task (the runner holds its lease).
 func (w *Worker) HandleJobsSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, tenants, err := w.sweepStart(ctx, t)
+	asOf, tenants, _, err := w.routineSweepStart(ctx, t)
 	if err != nil {
 		return err
 	}

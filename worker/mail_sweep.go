@@ -39,7 +39,7 @@ type outboxExpirer interface {
 // again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
 // cannot be enqueued. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, tenants, err := w.sweepStart(ctx, t)
+	asOf, tenants, _, err := w.routineSweepStart(ctx, t)
 	if err != nil {
 		return err
 	}

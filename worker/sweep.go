@@ -12,6 +12,13 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
+// DefaultFullSweepEvery is Config.FullSweepEvery's default: a full walk over 10,000 tenants costs
+// a few tens of thousands of Redis commands per sweep kind, so every 30 minutes it adds a few
+// tens of commands a second, about what an idle worker costs anyway. It is only the backstop for
+// a lost activity mark (a process that died between a write and its mark, and lost the drain it
+// was to enqueue too).
+const DefaultFullSweepEvery = 30 * time.Minute
+
 // SweepPayload is the payload of every sweep task (trash:sweep, jobs:sweep, mail:sweep,
 // workflow:sweep, changes:sweep). A sweep is for every tenant, so it has no tenant_id.
 type SweepPayload struct {
@@ -42,6 +49,31 @@ func (w *Worker) sweepStart(ctx context.Context, t *asynq.Task) (time.Time, []cr
 		return time.Time{}, nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return asOf, tenants, nil
+}
+
+// routineSweepStart begins a routine sweep (changes:sweep, jobs:sweep, workflow:sweep and
+// mail:sweep, which run every few seconds or minutes): it decodes the task's time and lists the tenants that changed something
+// within twice Config.FullSweepEvery of it (crm.Store.ActiveTenants) or, for one sweep of each
+// kind per FullSweepEvery (crm.Store.ClaimFullSweep), every tenant. So the cost of these sweeps
+// follows activity, not the number of tenants, and a full walk finds what a lost activity mark
+// hid. full says which it was.
+func (w *Worker) routineSweepStart(ctx context.Context, t *asynq.Task) (asOf time.Time, tenants []crm.TenantID, full bool, err error) {
+	if asOf, err = w.sweepTime(t); err != nil {
+		return asOf, nil, false, err
+	}
+	full, err = w.store.ClaimFullSweep(ctx, t.Type(), asOf, w.cfg.FullSweepEvery)
+	if err != nil {
+		return asOf, nil, false, err
+	}
+	if full {
+		tenants, err = w.store.Tenants(ctx)
+	} else {
+		tenants, err = w.store.ActiveTenants(ctx, asOf.Add(-2*w.cfg.FullSweepEvery))
+	}
+	if err != nil {
+		return asOf, nil, false, fmt.Errorf("list tenants: %w", err)
+	}
+	return asOf, tenants, full, nil
 }
 
 // sweepTime decodes a sweep task's payload and returns its time: as_of, or the worker's now when it

@@ -64,6 +64,10 @@ type Config struct {
 	Clock clock.Clock
 	// Concurrency is how many tasks the worker runs at once. Defaults to 10.
 	Concurrency int
+	// FullSweepEvery is how often the routine sweeps (changes:sweep, jobs:sweep, workflow:sweep)
+	// walk every tenant; in between they walk the tenants with a change in the last two periods
+	// (see routineSweepStart). Defaults to DefaultFullSweepEvery.
+	FullSweepEvery time.Duration
 	// JobLease is how long a bulk job's runner holds the job without renewing it (it renews before
 	// every batch): a runner that dies frees its job this long after its last batch, and the next
 	// jobs:sweep gives the job a new runner. The runner of an enroll-existing backfill holds its
@@ -130,6 +134,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if out.BulkConcurrency == 0 {
 		out.BulkConcurrency = 1
 	}
+	if out.FullSweepEvery == 0 {
+		out.FullSweepEvery = DefaultFullSweepEvery
+	}
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
 	}
@@ -185,6 +192,9 @@ func (c *Config) validate() error {
 	}
 	if c.OutboxRetention < 0 {
 		return fmt.Errorf("worker: Config.OutboxRetention must be positive, got %s", c.OutboxRetention)
+	}
+	if c.FullSweepEvery < 0 {
+		return fmt.Errorf("worker: Config.FullSweepEvery must be positive, got %s", c.FullSweepEvery)
 	}
 	if c.PollInterval < 0 {
 		return fmt.Errorf("worker: Config.PollInterval must be positive, got %s", c.PollInterval)

@@ -41,7 +41,7 @@ func NewWorkflowSweepTask(asOf time.Time) *asynq.Task {
 // the backfill's runner is alive it holds the lease and the task leaves it; once that runner has
 // died, the task continues the backfill.
 func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
-	asOf, tenants, err := w.sweepStart(ctx, t)
+	asOf, tenants, _, err := w.routineSweepStart(ctx, t)
 	if err != nil {
 		return err
 	}

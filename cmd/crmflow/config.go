@@ -81,6 +81,10 @@ type Config struct {
 	// PurgeSpec is when the scheduler purges the expired bin entries (--purge-spec,
 	// CRMFLOW_PURGE_SPEC): five cron fields or a descriptor such as "@hourly". Defaults to "@hourly".
 	PurgeSpec string
+	// FullSweepEvery is how often the routine sweeps walk every tenant (--full-sweep-every,
+	// CRMFLOW_FULL_SWEEP_EVERY); in between they walk the tenants with a change in the last two
+	// periods. Defaults to worker.DefaultFullSweepEvery.
+	FullSweepEvery time.Duration
 	// WorkflowSweepGrace is how long past due an enrolled record's next step may be before the
 	// workflow sweep enqueues it again, its task lost or held by a worker that died
 	// (--workflow-sweep-grace, CRMFLOW_WORKFLOW_SWEEP_GRACE). Defaults to 1m.
@@ -196,6 +200,9 @@ func (c *Config) validateWorker() error {
 	}
 	if c.JobLease <= 0 {
 		return usageErrorf("--job-lease must be positive, got %s: use a duration such as 15s", c.JobLease)
+	}
+	if c.FullSweepEvery <= 0 {
+		return usageErrorf("--full-sweep-every must be positive, got %s: use a duration such as 30m", c.FullSweepEvery)
 	}
 	if c.WorkflowSweepGrace <= 0 {
 		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)

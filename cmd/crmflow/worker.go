@@ -112,6 +112,9 @@ func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.cfg.WorkflowSweepGrace, "workflow-sweep-grace", time.Minute,
 		"how long past due a workflow step may be before the workflow sweep runs it again (its task lost, or its worker killed)")
 	bindEnv(fs, "workflow-sweep-grace", "CRMFLOW_WORKFLOW_SWEEP_GRACE")
+	fs.DurationVar(&a.cfg.FullSweepEvery, "full-sweep-every", worker.DefaultFullSweepEvery,
+		"how often the routine sweeps (changes, jobs, workflow, mail) walk every tenant; in between they walk the tenants with a change in the last two periods")
+	bindEnv(fs, "full-sweep-every", "CRMFLOW_FULL_SWEEP_EVERY")
 	fs.DurationVar(&a.cfg.OutboxRetention, "outbox-retention", worker.DefaultOutboxRetention,
 		"how long a workflow notification stays in a tenant's outbox (kept there when no SMTP server is configured) before it is removed")
 	bindEnv(fs, "outbox-retention", "CRMFLOW_OUTBOX_RETENTION")
@@ -271,6 +274,7 @@ func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgr
 		Retention:          a.cfg.Retention,
 		ShutdownTimeout:    a.cfg.ShutdownTimeout,
 		WorkflowSweepGrace: a.cfg.WorkflowSweepGrace,
+		FullSweepEvery:     a.cfg.FullSweepEvery,
 	})
 	if err != nil {
 		return backgroundRole{}, usage(fmt.Errorf("configure the worker: %w", err))

@@ -24,7 +24,7 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 	if from == to {
 		return &crm.ValidationError{Field: "toObjectId", Code: "SELF_ASSOCIATION", Message: "a record cannot be associated with itself"}
 	}
-	n, err := associateScript.run(ctx, s.rdb, associateCall{
+	n, err := associateScript.run(ctx, s, associateCall{
 		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
 		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
 		From: associationMember(from), To: associationMember(to),
@@ -43,7 +43,7 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 
 // Dissociate implements Store.
 func (s *Store) Dissociate(ctx context.Context, t crm.TenantID, from, to crm.AssociationRef) error {
-	if err := dissociateScript.run(ctx, s.rdb, dissociateCall{
+	if err := dissociateScript.run(ctx, s, dissociateCall{
 		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
 		From: associationMember(from), To: associationMember(to),
 	}).Err(); err != nil {

@@ -20,7 +20,7 @@ func (s *Store) SetBackfill(ctx context.Context, t crm.TenantID, flow string, b 
 // AdvanceBackfill records a backfill's position and progress if owner holds its lease (see
 // LeaseBackfill), and reports whether it did.
 func (s *Store) AdvanceBackfill(ctx context.Context, t crm.TenantID, flow, owner string, b crm.Backfill) (bool, error) {
-	n, err := advanceBackfillScript.run(ctx, s.rdb, advanceBackfillCall{
+	n, err := advanceBackfillScript.run(ctx, s, advanceBackfillCall{
 		Backfill: FlowBackfillKey(t, flow), Lease: FlowBackfillLeaseKey(t, flow), Owner: owner,
 		State: b, UpdatedAt: s.cfg.Clock.Now(),
 	}).Int()
@@ -42,7 +42,7 @@ func backfillFields(b crm.Backfill, updated time.Time) []any {
 // whether owner holds it: one runner at a time advances a backfill, and one that dies frees it when
 // the lease runs out.
 func (s *Store) LeaseBackfill(ctx context.Context, t crm.TenantID, flow, owner string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.run(ctx, s.rdb, leaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner, TTL: ttl.Milliseconds()}).Int()
+	n, err := leaseScript.run(ctx, s, leaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner, TTL: ttl.Milliseconds()}).Int()
 	if err != nil {
 		return false, fmt.Errorf("lease backfill of %s: %w", flow, err)
 	}
@@ -51,7 +51,7 @@ func (s *Store) LeaseBackfill(ctx context.Context, t crm.TenantID, flow, owner s
 
 // ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 func (s *Store) ReleaseBackfill(ctx context.Context, t crm.TenantID, flow, owner string) error {
-	if err := releaseScript.run(ctx, s.rdb, releaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner}).Err(); err != nil {
+	if err := releaseScript.run(ctx, s, releaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner}).Err(); err != nil {
 		return fmt.Errorf("release backfill of %s: %w", flow, err)
 	}
 	return nil

@@ -37,7 +37,7 @@ func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 				Member: m, Verdict: v.Verdict, Detail: v.Detail})
 		}
 	}
-	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := evaluateFlowScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("evaluate workflow %s: %w", f.Name, err)
 	}
@@ -58,7 +58,7 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 	m := flowMember(f.ObjectType, id)
 	call.Verdicts = []flowVerdict{{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
 		Member: m, Verdict: verdictManual, Detail: by}}
-	res, err := evaluateFlowScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := evaluateFlowScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 		call.Results = append(call.Results, stepResult{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
 			Member: m, Outcome: r.Outcome, Detail: r.Detail, Due: r.Due.UnixMilli(), Stop: r.Stop})
 	}
-	res, err := advanceStepsScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := advanceStepsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("advance workflow %s step %d: %w", f.Name, step, err)
 	}
@@ -127,7 +127,7 @@ func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowR
 		call.Enrollments = append(call.Enrollments, EnrollmentKey(t, f.Name, m))
 		call.Histories = append(call.Histories, HistoryKey(t, f.Name, m))
 	}
-	res, err := moveEnrollmentsScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := moveEnrollmentsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("move enrollments of workflow %s to revision %d: %w", f.Name, f.Revision, err)
 	}
@@ -351,7 +351,7 @@ func (s *Store) AckChanges(ctx context.Context, t crm.TenantID, cs []crm.Change)
 	for _, c := range cs {
 		call.Marks = append(call.Marks, ackMark{Member: c.Mark.Member, Score: c.Mark.Score, LastSeq: c.LastSeq()})
 	}
-	n, err := ackChangesScript.run(ctx, s.rdb, call).Int()
+	n, err := ackChangesScript.run(ctx, s, call).Int()
 	if err != nil {
 		return 0, fmt.Errorf("ack changes: %w", err)
 	}

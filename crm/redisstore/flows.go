@@ -16,7 +16,7 @@ import (
 // caller has validated source; an unchanged source adds no revision. A *ConflictError when the
 // workflow exists with another object type.
 func (s *Store) PutFlow(ctx context.Context, t crm.TenantID, name string, o crm.ObjectType, source, by string) (crm.Flow, bool, error) {
-	res, err := putFlowScript.run(ctx, s.rdb, putFlowCall{
+	res, err := putFlowScript.run(ctx, s, putFlowCall{
 		Flows: FlowsKey(t), Flow: FlowKey(t, name), FlowsOfType: FlowsOfTypeKey(t, o),
 		Name: name, Type: o, Source: source, By: by, At: s.cfg.Clock.Now().UnixMilli(), RevPrefix: flowKeyPrefix(t) + name + ":rev:",
 	}).Slice()
@@ -116,7 +116,7 @@ func (s *Store) ActivateFlow(ctx context.Context, t crm.TenantID, name string, p
 			call.Plans = append(call.Plans, p)
 		}
 	}
-	res, err := activateFlowScript.run(ctx, s.rdb, call).Slice()
+	res, err := activateFlowScript.run(ctx, s, call).Slice()
 	if err != nil {
 		return crm.Flow{}, fmt.Errorf("activate workflow %s: %w", name, err)
 	}
@@ -140,7 +140,7 @@ func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts
 	if !opts.IfActivatedAt.IsZero() {
 		at = ms(opts.IfActivatedAt)
 	}
-	n, err := pauseFlowScript.run(ctx, s.rdb, pauseFlowCall{
+	n, err := pauseFlowScript.run(ctx, s, pauseFlowCall{
 		Flow: FlowKey(t, name), At: s.cfg.Clock.Now().UnixMilli(), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: name,
 		Reason: opts.Reason, IfActivatedAt: at, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
 	}).Int()

@@ -51,13 +51,13 @@ func (s *Store) CreateDeleteJob(ctx context.Context, t crm.TenantID, p crm.Delet
 			}
 		}
 		call := stageLiveCall{Staged: pending, Live: LiveKey(t, p.ObjectType), IDs: p.IDs[start:end]}
-		if err := stageLiveScript.run(ctx, s.rdb, call).Err(); err != nil {
+		if err := stageLiveScript.run(ctx, s, call).Err(); err != nil {
 			s.rdb.Del(ctx, pending)
 			return crm.Job{}, fmt.Errorf("stage a bulk delete of %s: %w", p.ObjectType, err)
 		}
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	res, err := sealDeleteJobScript.run(ctx, s.rdb, sealDeleteJobCall{
+	res, err := sealDeleteJobScript.run(ctx, s, sealDeleteJobCall{
 		Staged: pending, Seq: SeqKey(t, "jobs"), Jobs: JobsKey(t),
 		ConfirmCount: p.ConfirmCount, At: now.UnixMilli(), JobPrefix: jobKeyPrefix(t),
 		Ref:    "", // a bulk job's ref is its own id, drawn when it is sealed
@@ -298,7 +298,7 @@ func (s *Store) ScanRecords(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 // LeaseJob takes, or renews, the lease of a job for owner for ttl, and reports whether owner holds
 // it. A runner renews it before each batch; while another owner holds it, a runner leaves the job alone.
 func (s *Store) LeaseJob(ctx context.Context, t crm.TenantID, id, owner string, ttl time.Duration) (bool, error) {
-	n, err := leaseScript.run(ctx, s.rdb, leaseCall{Lease: JobLeaseKey(t, id), Owner: owner, TTL: ttl.Milliseconds()}).Int()
+	n, err := leaseScript.run(ctx, s, leaseCall{Lease: JobLeaseKey(t, id), Owner: owner, TTL: ttl.Milliseconds()}).Int()
 	if err != nil {
 		return false, fmt.Errorf("lease job %s: %w", id, err)
 	}
@@ -307,7 +307,7 @@ func (s *Store) LeaseJob(ctx context.Context, t crm.TenantID, id, owner string, 
 
 // ReleaseJob gives up the lease of a job if owner holds it.
 func (s *Store) ReleaseJob(ctx context.Context, t crm.TenantID, id, owner string) error {
-	if err := releaseScript.run(ctx, s.rdb, releaseCall{Lease: JobLeaseKey(t, id), Owner: owner}).Err(); err != nil {
+	if err := releaseScript.run(ctx, s, releaseCall{Lease: JobLeaseKey(t, id), Owner: owner}).Err(); err != nil {
 		return fmt.Errorf("release job %s: %w", id, err)
 	}
 	return nil

@@ -17,6 +17,15 @@ func prefix(t crm.TenantID) string { return "crm:{" + string(t) + "}:" }
 // TenantsKey is the SET of every tenant id (the one global key; no script touches it with tenant keys).
 func TenantsKey() string { return "crm:tenants" }
 
+// ActiveKey is the ZSET of the tenants that changed something lately, scored by the time (unix
+// ms) of their last change a store process saw (Store.touch): the routine sweeps walk these
+// tenants, and every tenant only now and then (crm.SweepStore). A global key, like TenantsKey.
+func ActiveKey() string { return "crm:active" }
+
+// FullSweepKey is the HASH of the sweeps' last walks over every tenant: sweep kind -> the sweep
+// time (unix ms) of its last full walk. A global key, like TenantsKey.
+func FullSweepKey() string { return "crm:sweeps:full" }
+
 // SaltFingerprintKey is the STRING fingerprint of the deployment's email salt (see
 // SaltFingerprint), written by the first process that starts on the Redis. A global key, like
 // TenantsKey.

@@ -30,7 +30,7 @@ func (s *Store) CreateList(ctx context.Context, t crm.TenantID, name string, o c
 	}
 	id := crm.ListID(strconv.FormatInt(n, 10))
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	if err := createListScript.run(ctx, s.rdb, createListCall{
+	if err := createListScript.run(ctx, s, createListCall{
 		Lists: ListsKey(t), List: ListKey(t, id), ID: id, Name: name, Type: o, At: now.UnixMilli(),
 	}).Err(); err != nil {
 		return crm.ListDef{}, fmt.Errorf("create list: %w", err)
@@ -87,7 +87,7 @@ func (s *Store) DeleteList(ctx context.Context, t crm.TenantID, id crm.ListID) e
 	if err != nil {
 		return err
 	}
-	n, err := deleteListScript.run(ctx, s.rdb, deleteListCall{
+	n, err := deleteListScript.run(ctx, s, deleteListCall{
 		Lists: ListsKey(t), List: ListKey(t, id), Members: ListMembersKey(t, id),
 		ID: id, MemberOfPrefix: memberOfKeyPrefix(t, l.ObjectType),
 	}).Int()
@@ -115,7 +115,7 @@ func (s *Store) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListI
 		}
 	}
 	call := newAddListMembersCall(t, id, l.ObjectType, s.cfg.Clock.Now().UnixMilli(), ids)
-	res, err := addListMembersScript.run(ctx, s.rdb, call).Slice()
+	res, err := addListMembersScript.run(ctx, s, call).Slice()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}
@@ -143,7 +143,7 @@ func (s *Store) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.Li
 	for _, rid := range ids {
 		call.MemberOf = append(call.MemberOf, MemberOfKey(t, l.ObjectType, rid))
 	}
-	n, err := removeListMembersScript.run(ctx, s.rdb, call).Int()
+	n, err := removeListMembersScript.run(ctx, s, call).Int()
 	if errors.Is(err, redis.Nil) {
 		return 0, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}

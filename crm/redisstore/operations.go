@@ -206,7 +206,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	if p.By == "" {
 		return crm.Job{}, &crm.ValidationError{Field: "by", Code: "REQUIRED", Message: "an undo needs the user who asks for it"}
 	}
-	res, err := createUndoJobScript.run(ctx, s.rdb, createUndoJobCall{
+	res, err := createUndoJobScript.run(ctx, s, createUndoJobCall{
 		Operation: OperationKey(t, p.Operation), OperationBin: OperationBinKey(t, p.Operation), Seq: SeqKey(t, "jobs"),
 		Jobs: JobsKey(t), Audit: AuditKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), JobPrefix: jobKeyPrefix(t), By: p.By, OperationID: p.Operation, AuditMaxLen: auditMaxLen,

@@ -153,7 +153,7 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) er
 	if !m.ExpiresAt.IsZero() {
 		call.ExpiresAt = m.ExpiresAt.UnixMilli()
 	}
-	n, err := appendOutboxScript.run(ctx, s.rdb, call).Int()
+	n, err := appendOutboxScript.run(ctx, s, call).Int()
 	if err != nil {
 		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
 	}
@@ -256,7 +256,7 @@ func (s *Store) ExpireOutbox(ctx context.Context, t crm.TenantID, now time.Time,
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return 0, fmt.Errorf("crm: outbox expiry limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
 	}
-	n, err := expireOutboxScript.run(ctx, s.rdb, expireOutboxCall{Outbox: OutboxKey(t), Expiry: OutboxExpiryKey(t), At: now.UnixMilli(), Limit: limit}).Int()
+	n, err := expireOutboxScript.run(ctx, s, expireOutboxCall{Outbox: OutboxKey(t), Expiry: OutboxExpiryKey(t), At: now.UnixMilli(), Limit: limit}).Int()
 	if err != nil {
 		return 0, fmt.Errorf("expire outbox: %w", err)
 	}
@@ -306,7 +306,7 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 	if !ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID)
 	}
-	res, err := claimMailScript.run(ctx, s.rdb, call).Text()
+	res, err := claimMailScript.run(ctx, s, call).Text()
 	if err != nil {
 		return 0, fmt.Errorf("claim email %s: %w", id, err)
 	}
@@ -339,7 +339,7 @@ func (s *Store) FinishMail(ctx context.Context, t crm.TenantID, id, token string
 		}
 		return nil
 	}
-	if err := releaseMailScript.run(ctx, s.rdb, releaseMailCall{Sent: key, Lease: mailLeasePrefix + token}).Err(); err != nil {
+	if err := releaseMailScript.run(ctx, s, releaseMailCall{Sent: key, Lease: mailLeasePrefix + token}).Err(); err != nil {
 		return fmt.Errorf("release email %s: %w", id, err)
 	}
 	return nil

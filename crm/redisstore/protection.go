@@ -41,7 +41,7 @@ func (s *Store) PutProtectionRule(ctx context.Context, t crm.TenantID, r crm.Pro
 		return crm.ProtectionRule{}, false, &crm.ValidationError{Field: "when", Code: "INVALID_RULE",
 			Message: "a protection rule needs an object type and a when expression"}
 	}
-	res, err := putProtectionScript.run(ctx, s.rdb, putProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
+	res, err := putProtectionScript.run(ctx, s, putProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
 		Name: r.Name, Type: r.ObjectType, When: r.When, Now: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 		MaxRules: crm.MaxProtectionRules}).Slice()
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Store) ProtectionRules(ctx context.Context, t crm.TenantID) ([]crm.Prot
 // DeleteProtectionRule implements crm.ProtectionStore: one script removes the rule and writes its
 // audit entry.
 func (s *Store) DeleteProtectionRule(ctx context.Context, t crm.TenantID, name, by string) error {
-	n, err := deleteProtectionScript.run(ctx, s.rdb, deleteProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
+	n, err := deleteProtectionScript.run(ctx, s, deleteProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
 		Name: name, Now: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen}).Int()
 	if err != nil {
 		return fmt.Errorf("delete protection rule %s: %w", name, err)
@@ -110,7 +110,7 @@ func (s *Store) AddJobProtected(ctx context.Context, t crm.TenantID, id, after s
 		}
 	}
 	sort.Strings(names)
-	n, err := addJobProtectedScript.run(ctx, s.rdb, addJobProtectedCall{Job: JobKey(t, id), Now: s.cfg.Clock.Now().UnixMilli(),
+	n, err := addJobProtectedScript.run(ctx, s, addJobProtectedCall{Job: JobKey(t, id), Now: s.cfg.Clock.Now().UnixMilli(),
 		After: after, Rules: names, Counts: counts}).Int()
 	if err != nil {
 		return fmt.Errorf("record the protected records of job %s: %w", id, err)
@@ -213,7 +213,7 @@ func (s *Store) SkipProtectedPending(ctx context.Context, t crm.TenantID, id str
 	if len(prot) > crm.MaxScriptBatch {
 		return 0, fmt.Errorf("crm: %d protected records, over %d", len(prot), crm.MaxScriptBatch)
 	}
-	n, err := skipProtectedPendingScript.run(ctx, s.rdb, skipProtectedPendingCall{Job: JobKey(t, id),
+	n, err := skipProtectedPendingScript.run(ctx, s, skipProtectedPendingCall{Job: JobKey(t, id),
 		Pending: JobPendingKey(t, id), Now: s.cfg.Clock.Now().UnixMilli(), Records: prot}).Int()
 	if err != nil {
 		return 0, fmt.Errorf("skip the protected records of job %s: %w", id, err)

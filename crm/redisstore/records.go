@@ -182,7 +182,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
 	call.IndexSpec = indexSpec(t, sch)
-	res, err := createRecordsScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := createRecordsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
 	}
@@ -290,7 +290,7 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	// cjson encodes an empty Lua table as an object; the script only iterates, so that is harmless.
 	now := s.cfg.Clock.Now()
 	call.At, call.Type, call.Contacts, call.Payload, call.IndexSpec = now.UnixMilli(), o, o == crm.Contacts, string(payload), indexSpec(t, sch)
-	res, err := updateRecordsScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := updateRecordsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", o, err)
 	}

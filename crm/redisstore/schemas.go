@@ -84,7 +84,7 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 		}
 		call.Properties = append(call.Properties, p.Name, string(pj))
 	}
-	n, err := createObjectTypeScript.run(ctx, s.rdb, call).Int()
+	n, err := createObjectTypeScript.run(ctx, s, call).Int()
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("create object type %s: %w", def.Name, err)
 	}

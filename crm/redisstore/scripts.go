@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -409,14 +410,25 @@ type script[A scriptCall] struct {
 	s *redis.Script
 }
 
-// run runs the script with the call a (EVALSHA, then EVAL when the server does not know it).
-func (sc script[A]) run(ctx context.Context, c redis.Scripter, a A) *redis.Cmd {
-	return sc.s.Run(ctx, c, a.keys(), a.argv()...)
+// run runs the script with the call a (EVALSHA, then EVAL when the server does not know it) on the
+// store's Redis; a script of a tenant that succeeds marks the tenant active (Store.touch).
+func (sc script[A]) run(ctx context.Context, s *Store, a A) *redis.Cmd {
+	keys := a.keys()
+	cmd := sc.s.Run(ctx, s.rdb, keys, a.argv()...)
+	if cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil) {
+		s.touch(ctx, keys)
+	}
+	return cmd
 }
 
-// runAcked runs the destructive script with the call a and waits for the replicas (Store.runAcked).
+// runAcked runs the destructive script with the call a and waits for the replicas (Store.runAcked);
+// a script that succeeds marks its tenant active, as run does.
 func (sc script[A]) runAcked(ctx context.Context, s *Store, a A) (reply *redis.Cmd, acked error) {
-	return s.runAcked(ctx, sc.s, a)
+	reply, acked = s.runAcked(ctx, sc.s, a)
+	if reply.Err() == nil || errors.Is(reply.Err(), redis.Nil) {
+		s.touch(ctx, a.keys())
+	}
+	return reply, acked
 }
 
 // newScript returns the script made of the named files of lua/, joined in order: the shared

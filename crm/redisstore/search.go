@@ -511,7 +511,7 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("encode search: %w", err)
 	}
-	res, err := searchScript.run(ctx, s.rdb, searchCall{Live: LiveKey(t, o), Indexes: plan.indexKeys(), Plan: string(raw)}).Slice()
+	res, err := searchScript.run(ctx, s, searchCall{Live: LiveKey(t, o), Indexes: plan.indexKeys(), Plan: string(raw)}).Slice()
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
 	}

@@ -77,7 +77,7 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		for _, id := range ids {
 			call.Records = append(call.Records, RecordKey(t, o, crm.RecordID(id)))
 		}
-		n, err := reindexScript.run(ctx, s.rdb, call).Int64()
+		n, err := reindexScript.run(ctx, s, call).Int64()
 		if err != nil {
 			return total, fmt.Errorf("reindex %s: %w", o, err)
 		}

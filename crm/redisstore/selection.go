@@ -34,7 +34,7 @@ func (s *Store) createSelectionJob(ctx context.Context, t crm.TenantID, p crm.De
 	}
 	fields.Via = via
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	id, err := createSelectionJobScript.run(ctx, s.rdb, createSelectionJobCall{
+	id, err := createSelectionJobScript.run(ctx, s, createSelectionJobCall{
 		Seq: SeqKey(t, "jobs"), Jobs: JobsKey(t), Selecting: JobsSelectingKey(t),
 		At: now.UnixMilli(), JobPrefix: jobKeyPrefix(t), Ref: ref, Fields: fields,
 	}).Text()
@@ -88,7 +88,7 @@ func (s *Store) selectionStepCall(t crm.TenantID, id string, o crm.ObjectType, l
 
 func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, call selectionStepCall) (crm.Job, error) {
 	id := call.JobID
-	res, err := selectionStepScript.run(ctx, s.rdb, call).StringSlice()
+	res, err := selectionStepScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("select records of job %s: %w", id, err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, call selec
 // and message, keeping nothing of its selection and erasing its filter. A job in another state
 // comes back unchanged. A *NotFoundError for an unknown job.
 func (s *Store) RefuseJob(ctx context.Context, t crm.TenantID, id, code, message string) (crm.Job, error) {
-	res, err := refuseJobScript.run(ctx, s.rdb, refuseJobCall{
+	res, err := refuseJobScript.run(ctx, s, refuseJobCall{
 		Job: JobKey(t, id), Selected: JobSelectedKey(t, id), Selecting: JobsSelectingKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), Code: code, Message: message, JobID: id,
 	}).StringSlice()

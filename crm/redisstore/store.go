@@ -48,6 +48,8 @@ type Store struct {
 	rdb  redis.UniversalClient
 	cfg  Config
 	jobs jobCache
+	// touched holds, per tenant, when this process last marked it in ActiveKey (unix ms).
+	touched sync.Map
 }
 
 var _ crm.Store = (*Store)(nil)

@@ -37,7 +37,7 @@ func (s *Store) CreateTenant(ctx context.Context, t crm.TenantID, plan crm.Plan)
 	if err := s.rdb.SAdd(ctx, TenantsKey(), string(t)).Err(); err != nil {
 		return crm.Tenant{}, fmt.Errorf("register tenant %s: %w", t, err)
 	}
-	n, err := createTenantScript.run(ctx, s.rdb, createTenantCall{Tenant: TenantKey(t), Plan: plan, At: now.UnixMilli()}).Int()
+	n, err := createTenantScript.run(ctx, s, createTenantCall{Tenant: TenantKey(t), Plan: plan, At: now.UnixMilli()}).Int()
 	if err != nil {
 		// Never leave a half-made tenant: take the registry entry back unless the tenant exists
 		// (the script may have run and only its answer been lost). On a cluster the two keys live
@@ -79,7 +79,7 @@ func (s *Store) SetDeletionLimit(ctx context.Context, t crm.TenantID, l crm.Dele
 	if err := l.Validate(); err != nil {
 		return crm.Tenant{}, err
 	}
-	n, err := setDeletionLimitScript.run(ctx, s.rdb, setDeletionLimitCall{Tenant: TenantKey(t), Max: l.Max, Per: l.Per.Milliseconds()}).Int()
+	n, err := setDeletionLimitScript.run(ctx, s, setDeletionLimitCall{Tenant: TenantKey(t), Max: l.Max, Per: l.Per.Milliseconds()}).Int()
 	if err != nil {
 		return crm.Tenant{}, fmt.Errorf("set the deletion limit of %s: %w", t, err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) SetPlan(ctx context.Context, t crm.TenantID, plan crm.Plan) (crm
 	if err != nil {
 		return crm.Tenant{}, err
 	}
-	res, err := setPlanScript.run(ctx, s.rdb, setPlanCall{
+	res, err := setPlanScript.run(ctx, s, setPlanCall{
 		Tenant: TenantKey(t), Flows: FlowsKey(t), Plan: plan, AllowsWorkflows: plan.AllowsWorkflows(),
 		At: s.cfg.Clock.Now().UnixMilli(), FlowPrefix: flowKeyPrefix(t), ActiveFlowsPrefix: activeFlowsKeyPrefix(t),
 		TrigReadsPrefix: trigReadsKeyPrefix(t),
@@ -124,8 +124,12 @@ func (s *Store) Tenants(ctx context.Context) ([]crm.TenantID, error) {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	sort.Strings(ids)
-	// Only tenants that exist: a registry entry whose creation failed half-way (and could not be
-	// taken back) is no tenant, and no sweep should work on it.
+	return s.existing(ctx, ids)
+}
+
+// existing returns the tenants of ids that exist, in order: a registry entry whose creation failed
+// half-way (and could not be taken back) is no tenant, and no sweep should work on it.
+func (s *Store) existing(ctx context.Context, ids []string) ([]crm.TenantID, error) {
 	pipe := s.rdb.Pipeline()
 	exists := make([]*redis.IntCmd, len(ids))
 	for i, id := range ids {

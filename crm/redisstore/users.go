@@ -27,7 +27,7 @@ func (s *Store) CreateUser(ctx context.Context, t crm.TenantID, email string, pe
 			Message: fmt.Sprintf("user email %q is not an email address: use one such as ops@example.com", email)}
 	}
 	now := s.cfg.Clock.Now()
-	n, err := createUserScript.run(ctx, s.rdb, createUserCall{
+	n, err := createUserScript.run(ctx, s, createUserCall{
 		Tenant: TenantKey(t), User: UserKey(t, e), Users: UsersKey(t), Audit: AuditKey(t),
 		Email: e, Perms: perms.String(), At: now.UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 	}).Int()
@@ -117,7 +117,7 @@ func (s *Store) requireTenant(ctx context.Context, t crm.TenantID) error {
 // SetUserPermissions implements Store.
 func (s *Store) SetUserPermissions(ctx context.Context, t crm.TenantID, email string, perms crm.Permissions, by string) (crm.User, error) {
 	e := normalizeUserEmail(email)
-	err := setUserPermsScript.run(ctx, s.rdb, setUserPermsCall{
+	err := setUserPermsScript.run(ctx, s, setUserPermsCall{
 		User: UserKey(t, e), Audit: AuditKey(t),
 		Email: e, Perms: perms.String(), At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 	}).Err()
@@ -133,7 +133,7 @@ func (s *Store) SetUserPermissions(ctx context.Context, t crm.TenantID, email st
 // SetUserDisabled implements Store.
 func (s *Store) SetUserDisabled(ctx context.Context, t crm.TenantID, email string, disabled bool, by string) (crm.User, error) {
 	e := normalizeUserEmail(email)
-	n, err := setUserDisabledScript.run(ctx, s.rdb, setUserDisabledCall{
+	n, err := setUserDisabledScript.run(ctx, s, setUserDisabledCall{
 		User: UserKey(t, e), Audit: AuditKey(t),
 		Email: e, Disabled: disabled, At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 	}).Int()
@@ -171,7 +171,7 @@ func (s *Store) CreateToken(ctx context.Context, t crm.TenantID, email string, o
 		}
 		token := tokenPrefix + string(t) + "_" + hex.EncodeToString(b[:])
 		h := crm.HashToken(token)
-		n, err := createTokenScript.run(ctx, s.rdb, createTokenCall{
+		n, err := createTokenScript.run(ctx, s, createTokenCall{
 			User: UserKey(t, e), Token: TokenKey(t, h), Tokens: TokensKey(t), Audit: AuditKey(t),
 			Email: e, At: now.UnixMilli(), ExpiresAt: expires, TTL: ttl, ID: h[:crm.TokenIDLen], Hash: h, By: o.By,
 			AuditMaxLen: auditMaxLen,
@@ -266,7 +266,7 @@ func (s *Store) Tokens(ctx context.Context, t crm.TenantID, email string) ([]crm
 // RevokeToken implements Store.
 func (s *Store) RevokeToken(ctx context.Context, t crm.TenantID, id, by string) error {
 	id = strings.ToLower(strings.TrimSpace(id))
-	err := revokeTokenScript.run(ctx, s.rdb, revokeTokenCall{
+	err := revokeTokenScript.run(ctx, s, revokeTokenCall{
 		Tokens: TokensKey(t), Audit: AuditKey(t),
 		ID: id, TokenPrefix: tokenKeyPrefix(t), At: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 	}).Err()
@@ -302,7 +302,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (crm.Principal, 
 	if h["id"] == "" {
 		// A token issued before tokens had public ids: index it now, so that Tokens lists it and
 		// RevokeToken can name it from now on.
-		if err := indexTokenScript.run(ctx, s.rdb, indexTokenCall{Token: TokenKey(t, hash), Tokens: TokensKey(t), ID: hash[:crm.TokenIDLen], Hash: hash}).Err(); err != nil {
+		if err := indexTokenScript.run(ctx, s, indexTokenCall{Token: TokenKey(t, hash), Tokens: TokensKey(t), ID: hash[:crm.TokenIDLen], Hash: hash}).Err(); err != nil {
 			return crm.Principal{}, fmt.Errorf("authenticate: index token: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -315,4 +316,35 @@ func testAllListMembersAndIsListMember(t *testing.T, hn *Harness) {
 	got, err = b.store.AllListMembers(b.ctx, b.tenant, l.ID)
 	require.NoError(t, err)
 	require.Equal(t, ids, got)
+}
+
+// testActiveTenantsAndFullSweeps: a tenant's writes make it active (to the second); a full sweep
+// of a kind is claimed once per period, and again after the clock was set back.
+func testActiveTenantsAndFullSweeps(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	at := b.clock.Now()
+	b.contact(t, map[string]string{"firstname": "Active"})
+	active, err := b.store.ActiveTenants(b.ctx, at.Add(-time.Second))
+	require.NoError(t, err)
+	require.Contains(t, active, b.tenant)
+	active, err = b.store.ActiveTenants(b.ctx, at.Add(time.Hour))
+	require.NoError(t, err)
+	require.NotContains(t, active, b.tenant)
+	// The tenant's next write an hour later moves it on.
+	b.clock.Advance(time.Hour)
+	b.contact(t, map[string]string{"firstname": "Later"})
+	active, err = b.store.ActiveTenants(b.ctx, at.Add(time.Hour))
+	require.NoError(t, err)
+	require.Contains(t, active, b.tenant)
+
+	kind := "test-sweep-" + string(b.tenant) // the claims are global: a kind of this test's own
+	for _, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {time.Minute, false}, {4 * time.Minute, false}, {5 * time.Minute, true}, {6 * time.Minute, false}, {-time.Hour, true}} {
+		got, err := b.store.ClaimFullSweep(b.ctx, kind, at.Add(c.at), 5*time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got, "claim at %s", c.at)
+	}
 }

@@ -71,6 +71,7 @@ var tests = []struct {
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"TenantsUsersTokens", testTenantsUsersTokens},
+	{"ActiveTenantsAndFullSweeps", testActiveTenantsAndFullSweeps},
 	{"ValidationChangesNothing", testValidationChangesNothing},
 	{"Paging", testPaging},
 	{"NextRecords", testNextRecords},
