@@ -359,7 +359,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "bulk_concurrency", w.cfg.BulkConcurrency, "queues", w.cfg.Queues,
 		"smtp", w.cfg.Mail.Host != "", "shutdown_timeout", w.cfg.ShutdownTimeout.String())
 	<-ctx.Done()
-	waking.Wait()
 	w.log.Info("worker stopping: no new tasks, waiting for the tasks in flight",
 		"shutdown_timeout", w.cfg.ShutdownTimeout.String())
 	// Each server stops fetching, waits up to ShutdownTimeout, and requeues what is left.
@@ -368,7 +367,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopping.Go(srv.Shutdown)
 	}
 	stopping.Wait()
-	cancel() // the tasks handed back: tell their handlers to stop
+	waking.Wait() // its drains stopped with ctx; its wait for a wake-up ends within wakeWait
+	cancel()      // the tasks handed back: tell their handlers to stop
 	done := make(chan struct{})
 	go func() { w.inflight.Wait(); close(done) }()
 	t := time.NewTimer(5 * time.Second)
