@@ -202,7 +202,7 @@ func (c *Config) validateWorker() error {
 		return usageErrorf("--job-lease must be positive, got %s: use a duration such as 15s", c.JobLease)
 	}
 	if c.FullSweepEvery <= 0 {
-		return usageErrorf("--full-sweep-every must be positive, got %s: use a duration such as 30m", c.FullSweepEvery)
+		return usageErrorf("--full-sweep-every must be positive, got %s: use a duration such as 2h", c.FullSweepEvery)
 	}
 	if c.WorkflowSweepGrace <= 0 {
 		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)

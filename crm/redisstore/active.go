@@ -79,7 +79,7 @@ func (s *Store) ClaimFullSweep(ctx context.Context, kind string, at time.Time, e
 
 // claimFullSweepScript claims a sweep kind's full walk. See lua/claim_full_sweep.lua for its KEYS
 // and ARGV.
-var claimFullSweepScript = newScript[claimFullSweepCall]("claim_full_sweep")
+var claimFullSweepScript = newScript[claimFullSweepCall]("claim_full_sweep").quiet()
 
 // claimFullSweepCall is a call of claimFullSweepScript (lua/claim_full_sweep.lua).
 type claimFullSweepCall struct {

@@ -169,7 +169,7 @@ func (c restoreCall) argv() []any {
 
 // purgeScript removes for good the bin entries of a type deleted at or before a horizon.
 // See lua/purge.lua for its KEYS and ARGV.
-var purgeScript = newScript[purgeCall]("helpers", "purge")
+var purgeScript = newScript[purgeCall]("helpers", "purge").quiet()
 
 // purgeCall is a call of purgeScript (lua/purge.lua).
 type purgeCall struct {

@@ -138,7 +138,7 @@ func (c moveEnrollmentsCall) argv() []any {
 // ackChangesScript forgets the drained states of changed records: those numbered up to the last one
 // drained.
 // See lua/ack_changes.lua for its KEYS and ARGV.
-var ackChangesScript = newScript[ackChangesCall]("ack_changes")
+var ackChangesScript = newScript[ackChangesCall]("ack_changes").quiet()
 
 // ackChangesCall is a call of ackChangesScript (lua/ack_changes.lua).
 type ackChangesCall struct {

@@ -60,7 +60,7 @@ func (c sealDeleteJobCall) argv() []any {
 
 // leaseScript takes or renews a lease.
 // See lua/lease.lua for its KEYS and ARGV.
-var leaseScript = newScript[leaseCall]("lease")
+var leaseScript = newScript[leaseCall]("lease").quiet()
 
 // leaseCall is a call of leaseScript (lua/lease.lua).
 type leaseCall struct {
@@ -75,7 +75,7 @@ func (c leaseCall) argv() []any    { return []any{c.Owner, c.TTL} }
 
 // releaseScript gives a lease up if the caller holds it.
 // See lua/release.lua for its KEYS and ARGV.
-var releaseScript = newScript[releaseCall]("release")
+var releaseScript = newScript[releaseCall]("release").quiet()
 
 // releaseCall is a call of releaseScript (lua/release.lua).
 type releaseCall struct {

@@ -50,7 +50,7 @@ func (c appendOutboxCall) argv() []any {
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
 // See lua/expire_outbox.lua for its KEYS and ARGV.
-var expireOutboxScript = newScript[expireOutboxCall]("expire_outbox")
+var expireOutboxScript = newScript[expireOutboxCall]("expire_outbox").quiet()
 
 // expireOutboxCall is a call of expireOutboxScript (lua/expire_outbox.lua).
 type expireOutboxCall struct {
@@ -99,7 +99,7 @@ func (c claimMailCall) argv() []any {
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
 // See lua/release_mail.lua for its KEYS and ARGV.
-var releaseMailScript = newScript[releaseMailCall]("release_mail")
+var releaseMailScript = newScript[releaseMailCall]("release_mail").quiet()
 
 // releaseMailCall is a call of releaseMailScript (lua/release_mail.lua).
 type releaseMailCall struct {

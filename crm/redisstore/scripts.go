@@ -124,7 +124,7 @@ func (c createTokenCall) argv() []any {
 
 // indexTokenScript indexes a token issued before tokens had public ids, at its first use.
 // See lua/index_token.lua for its KEYS and ARGV.
-var indexTokenScript = newScript[indexTokenCall]("index_token")
+var indexTokenScript = newScript[indexTokenCall]("index_token").quiet()
 
 // indexTokenCall is a call of indexTokenScript (lua/index_token.lua).
 type indexTokenCall struct {
@@ -408,6 +408,16 @@ type scriptCall interface {
 // are its KEYS and ARGV, named, typed and in the order of its contract.
 type script[A scriptCall] struct {
 	s *redis.Script
+	// silent says the script creates no work for the sweeps (it reads, acknowledges, leases or
+	// expires), so that running it leaves its tenant's activity mark as it was (see quiet).
+	silent bool
+}
+
+// quiet returns the script marked as creating no work for the sweeps: its runs do not mark their
+// tenant active. The sweeps' own scripts must be quiet, or a full walk would mark every tenant.
+func (sc script[A]) quiet() script[A] {
+	sc.silent = true
+	return sc
 }
 
 // run runs the script with the call a (EVALSHA, then EVAL when the server does not know it) on the
@@ -415,7 +425,7 @@ type script[A scriptCall] struct {
 func (sc script[A]) run(ctx context.Context, s *Store, a A) *redis.Cmd {
 	keys := a.keys()
 	cmd := sc.s.Run(ctx, s.rdb, keys, a.argv()...)
-	if cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil) {
+	if !sc.silent && (cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil)) {
 		s.touch(ctx, keys)
 	}
 	return cmd
@@ -425,7 +435,7 @@ func (sc script[A]) run(ctx context.Context, s *Store, a A) *redis.Cmd {
 // a script that succeeds marks its tenant active, as run does.
 func (sc script[A]) runAcked(ctx context.Context, s *Store, a A) (reply *redis.Cmd, acked error) {
 	reply, acked = s.runAcked(ctx, sc.s, a)
-	if reply.Err() == nil || errors.Is(reply.Err(), redis.Nil) {
+	if !sc.silent && (reply.Err() == nil || errors.Is(reply.Err(), redis.Nil)) {
 		s.touch(ctx, a.keys())
 	}
 	return reply, acked

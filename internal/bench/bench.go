@@ -110,7 +110,8 @@ func eachServer(ctx context.Context, rdb redis.UniversalClient, fn func(ctx cont
 	})
 }
 
-// Drop deletes every key of a tenant (SCAN + UNLINK in batches) and its registry entry. A tenant's
+// Drop deletes every key of a tenant (SCAN + UNLINK in batches), its registry entry and its
+// activity mark. A tenant's
 // keys share a slot, so on a cluster they are all on one master: SCAN runs on each.
 func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error {
 	err := eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
@@ -134,6 +135,9 @@ func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error 
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := rdb.ZRem(ctx, redisstore.ActiveKey(), string(t)).Err(); err != nil {
 		return err
 	}
 	return rdb.SRem(ctx, redisstore.TenantsKey(), string(t)).Err()

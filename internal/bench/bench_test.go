@@ -98,6 +98,13 @@ func TestScenariosSmall(t *testing.T) {
 	r, err = bench.BatchCreateHTTP(ctx, rdb, 450, 3)
 	require.NoError(t, err)
 	require.Positive(t, r.Ratio)
+	// Many tenants, small: both phases measured, and a full walk that costs something.
+	r, err = bench.ManyTenants(ctx, rdb, queueOpt(t), &bench.ManyTenantsOpts{Idle: 300, Window: 2 * time.Second, Writes: 40})
+	require.NoError(t, err)
+	for _, k := range []string{"alone_commands_per_s", "with_idle_commands_per_s", "alone_p99_ms", "with_idle_p99_ms", "full_walk_commands"} {
+		require.Positive(t, r.Extra[k], k)
+	}
+	require.Positive(t, r.Ratio)
 	// The search scenario checks each query's total against the raw reads' itself.
 	r, err = bench.Search(ctx, rdb, 20000)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 )
 
 // Scenarios are the scenarios Run knows, in the order it runs them.
-var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "undo", "workflow-e2e", "batch-create", "search", "fairness"}
+var Scenarios = []string{"trigger-eval", "backfill", "bulk-delete", "purge", "undo", "workflow-e2e", "batch-create", "search", "many-tenants", "fairness"}
 
 // DefaultScenarios are the scenarios Run runs when given none: all but fairness, which takes
 // minutes and runs only when named.
@@ -134,6 +134,8 @@ func Run(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisConnOp
 			r, err = BatchCreateHTTP(ctx, rdb, n, 4)
 		case "search":
 			r, err = Search(ctx, rdb, n)
+		case "many-tenants":
+			r, err = ManyTenants(ctx, rdb, queue, nil)
 		case "fairness":
 			r, err = Fairness(ctx, rdb, queue, fair, nil)
 		}
