@@ -71,21 +71,11 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 // ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
 // activation, kept by archive.lua in the step that moves the records.
 func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
-	if by.Via != crm.ViaWorkflow || by.Ref == "" {
-		return crm.ArchiveResult{}, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
-			Message: "a limited archive counts a workflow's deletions: give the actor Via workflow and the workflow's name as Ref"}
-	}
-	if err := lim.Validate(); err != nil {
+	l, err := limitOf(by, &lim)
+	if err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
-		return crm.ArchiveResult{}, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
-			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
-	}
-	if lim.Unlimited() {
-		return s.archive(ctx, t, o, ids, by, nil, nil)
-	}
-	return s.archive(ctx, t, o, ids, by, &lim, nil)
+	return s.archive(ctx, t, o, ids, by, l, nil)
 }
 
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
@@ -99,25 +89,34 @@ func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.Object
 	if opts.All {
 		expect[allOrNone] = "1"
 	}
-	lim := opts.Limit
-	if lim == nil {
-		return s.archive(ctx, t, o, ids, by, nil, expect)
+	var lim *crm.ArchiveLimit
+	if opts.Limit != nil {
+		var err error
+		if lim, err = limitOf(by, opts.Limit); err != nil {
+			return crm.ArchiveResult{}, err
+		}
 	}
+	return s.archive(ctx, t, o, ids, by, lim, expect)
+}
+
+// limitOf checks a workflow's blast-radius limit and its actor, and returns the limit the archive
+// script is to count: nil when it is unlimited.
+func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 	if by.Via != crm.ViaWorkflow || by.Ref == "" {
-		return crm.ArchiveResult{}, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
+		return nil, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
 			Message: "a limited archive counts a workflow's deletions: give the actor Via workflow and the workflow's name as Ref"}
 	}
 	if err := lim.Validate(); err != nil {
-		return crm.ArchiveResult{}, err
+		return nil, err
 	}
 	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
-		return crm.ArchiveResult{}, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
+		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
 			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
 	if lim.Unlimited() {
-		return s.archive(ctx, t, o, ids, by, nil, expect)
+		return nil, nil
 	}
-	return s.archive(ctx, t, o, ids, by, lim, expect)
+	return lim, nil
 }
 
 // allOrNone is the entry of archiveCall.Expect that asks for every record or none (it is no id).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -94,10 +93,7 @@ func Fairness(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	if err != nil {
 		return res, err
 	}
-	if _, _, err := s.store.PutFlow(ctx, s.tenant, "bench-lag", crm.Contacts, lagFlow, benchUser); err != nil {
-		return res, err
-	}
-	if err := s.call(ctx, http.MethodPost, "/automation/v4/flows/bench-lag/activate", map[string]any{}, http.StatusOK, nil); err != nil {
+	if err := s.activateLagFlow(ctx); err != nil {
 		return res, err
 	}
 	if err := s.tasks.EnqueueChangesDrain(ctx, s.tenant, time.Now()); err != nil {

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -84,10 +83,7 @@ func ManyTenants(ctx context.Context, rdb redis.UniversalClient, queue asynq.Red
 	if err != nil {
 		return res, err
 	}
-	if _, _, err := s.store.PutFlow(ctx, s.tenant, "bench-lag", crm.Contacts, lagFlow, benchUser); err != nil {
-		return res, err
-	}
-	if err := s.call(ctx, http.MethodPost, "/automation/v4/flows/bench-lag/activate", map[string]any{}, http.StatusOK, nil); err != nil {
+	if err := s.activateLagFlow(ctx); err != nil {
 		return res, err
 	}
 	var others []crm.TenantID

@@ -215,10 +215,7 @@ func MeasureLag(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	if err != nil {
 		return out, err
 	}
-	if _, _, err := s.store.PutFlow(ctx, s.tenant, "bench-lag", crm.Contacts, lagFlow, benchUser); err != nil {
-		return out, err
-	}
-	if err := s.call(ctx, http.MethodPost, "/automation/v4/flows/bench-lag/activate", map[string]any{}, http.StatusOK, nil); err != nil {
+	if err := s.activateLagFlow(ctx); err != nil {
 		return out, err
 	}
 	// Let the seed's changes drain first: they do not match (updated only), but they are work.
@@ -234,6 +231,14 @@ func MeasureLag(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 	}
 	out.P50, out.P99, out.Max = percentile(lags, 0.50), percentile(lags, 0.99), lags[len(lags)-1]
 	return out, nil
+}
+
+// activateLagFlow stores lagFlow in the stack's tenant and activates it through the API.
+func (s *stack) activateLagFlow(ctx context.Context) error {
+	if _, _, err := s.store.PutFlow(ctx, s.tenant, "bench-lag", crm.Contacts, lagFlow, benchUser); err != nil {
+		return err
+	}
+	return s.call(ctx, http.MethodPost, "/automation/v4/flows/bench-lag/activate", map[string]any{}, http.StatusOK, nil)
 }
 
 // sendWrites sends one PATCH per contact of ids through the API, at rate per second, each making
