@@ -131,12 +131,7 @@ func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
 	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
 		When: `lifecyclestage == "customer"`}, "ops@example.com")
 	require.NoError(t, err)
-	w, err := worker.New(b.store, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
-	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
-	require.NoError(t, err)
+	job = b.runJob(t, b.store, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 600, job.Done)
 	require.EqualValues(t, 100, job.Skipped)
@@ -190,12 +185,7 @@ func TestBulkJobNeverMovesARecordProtectedAfterItsCheck(t *testing.T) {
 			[]crm.RecordUpdate{{ID: ids[4], Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: "sales@example.com"})
 		require.NoError(t, err)
 	}}
-	w, err := worker.New(racer, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
-	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
-	require.NoError(t, err)
+	job = b.runJob(t, racer, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 9, job.Done)
 	require.Equal(t, crm.ProtectedCounts{"customers": 1}, job.Protected)
@@ -235,4 +225,17 @@ actions:
 	require.Equal(t, "delete_contact", h[1].Action)
 	require.Equal(t, "skipped", h[1].Outcome)
 	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
+}
+
+// runJob runs bulk delete job id of the bundle's tenant through a worker on store, and returns the
+// job as it then is.
+func (b *testBundle) runJob(t *testing.T, store crm.Store, id string) crm.Job {
+	t.Helper()
+	w, err := worker.New(store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, id, "1")))
+	job, err := b.store.Job(b.ctx, b.tenant, id)
+	require.NoError(t, err)
+	return job
 }

@@ -190,20 +190,25 @@ func seedContacts(ctx context.Context, st *redisstore.Store, t crm.TenantID, n i
 
 // usedMemory is Redis's used_memory: on a cluster, the sum over the masters.
 func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
+	return infoSum(ctx, rdb, "memory", "used_memory")
+}
+
+// infoSum is the integer field name of the INFO section, summed over the servers (the masters of
+// a cluster).
+func infoSum(ctx context.Context, rdb redis.UniversalClient, section, name string) (int64, error) {
 	var total int64
 	err := eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
-		info, err := c.Info(ctx, "memory").Result()
+		info, err := c.Info(ctx, section).Result()
 		if err != nil {
 			return err
 		}
-		for _, line := range strings.Split(info, "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				total += n
-				return err
-			}
+		v := infoField(info, name)
+		if v == "" {
+			return fmt.Errorf("no %s in INFO %s", name, section)
 		}
-		return fmt.Errorf("no used_memory in INFO")
+		n, err := strconv.ParseInt(v, 10, 64)
+		total += n
+		return err
 	})
 	return total, err
 }

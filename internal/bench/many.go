@@ -233,17 +233,7 @@ func commandsPerSecond(ctx context.Context, rdb redis.UniversalClient, window ti
 
 // totalCommands is total_commands_processed summed over the servers.
 func totalCommands(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
-	var total int64
-	err := eachServer(ctx, rdb, func(ctx context.Context, c redis.UniversalClient) error {
-		info, err := c.Info(ctx, "stats").Result()
-		if err != nil {
-			return err
-		}
-		n, err := strconv.ParseInt(infoField(info, "total_commands_processed"), 10, 64)
-		total += n
-		return err
-	})
-	return total, err
+	return infoSum(ctx, rdb, "stats", "total_commands_processed")
 }
 
 // dropMany drops the tenants ids, all named prefix and more: one SCAN for all of their keys.
