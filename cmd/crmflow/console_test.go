@@ -235,6 +235,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#filter")),
 			chromedp.SendKeys(chromedp.CSS("#filter"), `lifecyclestage == "subscriber"`),
 			chromedp.Submit(chromedp.CSS("#filter")),
+			// The unfiltered page has the button too: wait for the filtered page's own link that
+			// clears the filter, then for the button.
+			chromedp.WaitVisible(chromedp.CSS("form.filter a")),
 			chromedp.WaitVisible(chromedp.CSS("#delete-all")),
 			shot("index-filtered"),
 		)
