@@ -327,7 +327,9 @@ type EnrollmentStore interface {
 	History(ctx context.Context, t TenantID, flow string, o ObjectType, id RecordID) ([]HistoryEntry, error)
 	// FlowLog returns a page of a workflow's history as a whole, newest first (see FlowLogQuery).
 	FlowLog(ctx context.Context, t TenantID, flow string, q FlowLogQuery) (FlowLogPage, error)
-	// PendingChanges reads change marks the engine has still to look at.
+	// PendingChanges reads change marks the engine has still to look at. A write leaves one only
+	// while a workflow of the record's type is active: a workflow activated later evaluates only
+	// the writes after its activation, so a mark left with none active would be read by no one.
 	PendingChanges(ctx context.Context, t TenantID, limit int) ([]Change, error)
 	// AckChanges forgets handled change marks, except those changed again since read.
 	AckChanges(ctx context.Context, t TenantID, cs []Change) (int, error)

@@ -18,11 +18,13 @@ func TestRoutineSweepsWalkActiveTenants(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
 	idle := b.tenant
+	b.watch(t, idle)
 	b.contact(t, map[string]string{"firstname": "idle"}) // a change mark, and the tenant active at t
 	start := b.clock.Now()
 	busy := crm.TenantID(string(idle) + "-busy")
 	_, err := b.store.CreateTenant(b.ctx, busy, crm.PlanProfessional)
 	require.NoError(t, err)
+	b.watch(t, busy)
 
 	// drains runs a changes sweep at asOf and returns the tenants it enqueued a drain for, taking
 	// the drains off the queue unrun (lost, as far as the next sweep knows).

@@ -79,6 +79,22 @@ func setup(t *testing.T) *testBundle {
 	}
 }
 
+// watch activates in tenant a contact workflow that no test contact matches (none has
+// email_bounced), so that the tenant's contact writes leave change marks: the writes of a type that
+// no active workflow watches leave none.
+func (b *testBundle) watch(t *testing.T, tenant crm.TenantID) {
+	t.Helper()
+	_, err := b.store.CreateUser(b.ctx, tenant, activatorEmail, crm.AllPermissions, "admin@example.com")
+	if !errors.Is(err, crm.ErrUserExists) {
+		require.NoError(t, err)
+	}
+	_, _, err = b.store.PutFlow(b.ctx, tenant, "watch", crm.Contacts,
+		"name: watch\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", "ops@example.com")
+	require.NoError(t, err)
+	_, err = b.store.ActivateFlow(b.ctx, tenant, "watch", crm.ActivateFlowParams{By: activatorEmail})
+	require.NoError(t, err)
+}
+
 // config returns a worker Config for the bundle: its clock, registry and logger, a short poll.
 func (b *testBundle) config() *worker.Config {
 	return &worker.Config{

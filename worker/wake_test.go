@@ -17,6 +17,7 @@ import (
 func TestWakeUpDrainsAtOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.watch(t, b.tenant)
 	cfg := b.config()
 	cfg.PollInterval = 6 * time.Second
 	b.startWorker(t, cfg)

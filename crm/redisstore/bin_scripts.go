@@ -26,6 +26,8 @@ type archiveCall struct {
 	BinEmailDay, BinEmailDays string
 	// BinAssocIDs is the set of the type's ids whose bin association key exists.
 	BinAssocIDs string
+	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records and MemberOf are the keys of each of IDs (none with a job: see withIDs).
 	Records  []recordKeys
 	MemberOf []string
@@ -67,7 +69,7 @@ type archiveCall struct {
 
 func (c archiveCall) keys() []string {
 	out := []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
-		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs}
+		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs, c.ActiveFlows}
 	for i, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
 	}
@@ -112,6 +114,8 @@ type restoreCall struct {
 	BinAssocIDs string
 	// Job and JobFailures are the undo job's keys (those of noJob, untouched, without one).
 	Job, JobFailures string
+	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records are the keys of each of IDs.
 	Records []recordKeys
 
@@ -138,9 +142,9 @@ type restoreCall struct {
 }
 
 func (c restoreCall) keys() []string {
-	out := make([]string, 0, 10+4*len(c.Records))
+	out := make([]string, 0, 11+4*len(c.Records))
 	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs,
-		c.Job, c.JobFailures)
+		c.Job, c.JobFailures, c.ActiveFlows)
 	for _, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc)
 	}

@@ -24,7 +24,7 @@ func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t), FlowsOfType: FlowsOfTypeKey(t, o),
 		Job: JobKey(t, noJob), JobPending: JobPendingKey(t, noJob),
 		BinEmailDay: BinEmailDayKey(t, msDay(now)), BinEmailDays: BinEmailDaysKey(t), BinAssocIDs: BinAssocIDsKey(t, o),
-		At: now, Type: o, By: who, Via: via, Ref: ref, Revision: revArg(by),
+		ActiveFlows: ActiveFlowsKey(t, o), At: now, Type: o, By: who, Via: via, Ref: ref, Revision: revArg(by),
 		AuditMaxLen: auditMaxLen, RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
 		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t),
 		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
@@ -250,7 +250,8 @@ func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 	return restoreCall{
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
-		BinAssocIDs: BinAssocIDsKey(t, o), Job: JobKey(t, noJob), JobFailures: JobFailuresKey(t, noJob), Records: records,
+		BinAssocIDs: BinAssocIDsKey(t, o), Job: JobKey(t, noJob), JobFailures: JobFailuresKey(t, noJob),
+		ActiveFlows: ActiveFlowsKey(t, o), Records: records,
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
 		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),

@@ -21,6 +21,7 @@ func TestChangeStatesAreBounded(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
 		ctx := b.ctx
+		activeFlow(t, b, false)
 		c := b.contact(t, map[string]string{"firstname": "v0"})
 		for i := 1; i <= 150; i++ {
 			_, err := b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: c.ID,

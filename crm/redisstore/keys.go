@@ -103,8 +103,9 @@ func MemberOfKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
 }
 
 // ChangedKey is the ZSET of records changed since the workflow engine last looked: member
-// "<type>:<id>", score the time of the latest change (unix ms). Every record write adds to it in the
-// same script, so no change can be lost.
+// "<type>:<id>", score the time of the latest change (unix ms). Every record write of a type with
+// an active workflow (ActiveFlowsKey not empty) adds to it in the same script, so no change can be
+// lost; a write of a type none watches leaves no mark, which no workflow would read.
 func ChangedKey(t crm.TenantID) string { return prefix(t) + "changed" }
 
 // ChangedEventsKey is the HASH from a ChangedKey member to the states its writes left since it was

@@ -101,7 +101,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	call := permanentDeleteCall{
 		EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
 		Blocklist: BlocklistKey(t), PendingMail: PendingMailKey(t), Flows: FlowsKey(t),
-		Contacts: typeSetsOf(t, crm.Contacts), Calls: typeSetsOf(t, crm.Calls),
+		Contacts: typeSetsOf(t, crm.Contacts), Calls: typeSetsOf(t, crm.Calls), ActiveFlows: ActiveFlowsKey(t, crm.Contacts),
 		At: now.UnixMilli(), IDs: ids, By: by, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
 		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t), MemberOfPrefix: memberOfKeysPrefix(t),

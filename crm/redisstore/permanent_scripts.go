@@ -17,6 +17,8 @@ type permanentDeleteCall struct {
 	Flows string
 	// Contacts and Calls are the sets of the two types whose records it wipes.
 	Contacts, Calls typeSets
+	// ActiveFlows is the ActiveFlowsKey of contacts: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records and MemberOf are the keys of each of IDs.
 	Records  []recordKeys
 	MemberOf []string
@@ -46,7 +48,7 @@ type permanentDeleteCall struct {
 func (c permanentDeleteCall) keys() []string {
 	out := []string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.Blocklist, c.PendingMail, c.Flows,
 		c.Contacts.Live, c.Contacts.Trash, c.Contacts.BinIDs, c.Contacts.BinAssocIDs,
-		c.Calls.Live, c.Calls.Trash, c.Calls.BinIDs, c.Calls.BinAssocIDs}
+		c.Calls.Live, c.Calls.Trash, c.Calls.BinIDs, c.Calls.BinAssocIDs, c.ActiveFlows}
 	for i, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
 	}

@@ -156,7 +156,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	}
 	call := createRecordsCall{
 		Live: LiveKey(t, o), EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
-		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o),
+		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o), ActiveFlows: ActiveFlowsKey(t, o),
 	}
 	for i := range recs {
 		recs[i].ID = strconv.FormatInt(last-int64(len(in))+1+int64(i), 10)
@@ -241,7 +241,7 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	ups := make([]updateJSON, len(in))
 	call := updateRecordsCall{
 		EmailIndex: EmailIndexKey(t), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
-		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o),
+		Blocklist: BlocklistKey(t), TriggerReads: TriggerReadsKey(t, o), ActiveFlows: ActiveFlowsKey(t, o),
 	}
 	var verrs crm.ValidationErrors
 	seen := map[crm.RecordID]bool{}

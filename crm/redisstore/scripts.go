@@ -181,6 +181,8 @@ var createRecordsScript = newScript[createRecordsCall]("helpers", "index", "crea
 // createRecordsCall is a call of createRecordsScript (lua/create_records.lua).
 type createRecordsCall struct {
 	Live, EmailIndex, Changed, ChangedEvents, Blocklist, TriggerReads string
+	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records are the new records' keys, in the order of Payload, and Bins their keys in the bin.
 	Records, Bins []string
 	// Assocs are the association keys, of the new records and of their targets, that the Payload
@@ -194,7 +196,7 @@ type createRecordsCall struct {
 }
 
 // createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
-const createRecordsFixedKeys = 6
+const createRecordsFixedKeys = 7
 
 // nextKey is the index in KEYS (from 1) of the next key appended to Assocs.
 func (c createRecordsCall) nextKey() int {
@@ -203,7 +205,7 @@ func (c createRecordsCall) nextKey() int {
 
 func (c createRecordsCall) keys() []string {
 	out := make([]string, 0, createRecordsFixedKeys+len(c.Records)+len(c.Bins)+len(c.Assocs))
-	out = append(out, c.Live, c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads)
+	out = append(out, c.Live, c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads, c.ActiveFlows)
 	out = append(out, c.Records...)
 	out = append(out, c.Bins...)
 	return append(out, c.Assocs...)
@@ -220,6 +222,8 @@ var updateRecordsScript = newScript[updateRecordsCall]("helpers", "index", "upda
 // updateRecordsCall is a call of updateRecordsScript (lua/update_records.lua).
 type updateRecordsCall struct {
 	EmailIndex, Changed, ChangedEvents, Blocklist, TriggerReads string
+	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records are the updated records' keys, in the order of Payload.
 	Records []string
 
@@ -231,7 +235,7 @@ type updateRecordsCall struct {
 }
 
 func (c updateRecordsCall) keys() []string {
-	return append([]string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads}, c.Records...)
+	return append([]string{c.EmailIndex, c.Changed, c.ChangedEvents, c.Blocklist, c.TriggerReads, c.ActiveFlows}, c.Records...)
 }
 
 func (c updateRecordsCall) argv() []any {
@@ -307,6 +311,8 @@ var addListMembersScript = newScript[addListMembersCall]("helpers", "add_list_me
 // addListMembersCall is a call of addListMembersScript (lua/add_list_members.lua).
 type addListMembersCall struct {
 	List, Members, Changed, ChangedEvents string
+	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
+	ActiveFlows string
 	// Records and MemberOf are the record key and the member-of key of each of IDs.
 	Records, MemberOf []string
 
@@ -320,6 +326,7 @@ type addListMembersCall struct {
 func newAddListMembersCall(t crm.TenantID, id crm.ListID, o crm.ObjectType, at int64, ids []crm.RecordID) addListMembersCall {
 	c := addListMembersCall{
 		List: ListKey(t, id), Members: ListMembersKey(t, id), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
+		ActiveFlows: ActiveFlowsKey(t, o),
 		Records: make([]string, len(ids)), MemberOf: make([]string, len(ids)),
 		ID: id, Type: o, At: at, IDs: ids,
 	}
@@ -330,8 +337,8 @@ func newAddListMembersCall(t crm.TenantID, id crm.ListID, o crm.ObjectType, at i
 }
 
 func (c addListMembersCall) keys() []string {
-	out := make([]string, 0, 4+2*len(c.Records))
-	out = append(out, c.List, c.Members, c.Changed, c.ChangedEvents)
+	out := make([]string, 0, 5+2*len(c.Records))
+	out = append(out, c.List, c.Members, c.Changed, c.ChangedEvents, c.ActiveFlows)
 	for i := range c.Records {
 		out = append(out, c.Records[i], c.MemberOf[i])
 	}

@@ -323,6 +323,7 @@ func testAllListMembersAndIsListMember(t *testing.T, hn *Harness) {
 func testActiveTenantsAndFullSweeps(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	activeFlow(t, b, false) // so that the writes leave change marks, drained below
 	at := b.clock.Now()
 	b.contact(t, map[string]string{"firstname": "Active"})
 	active, err := b.store.ActiveTenants(b.ctx, at.Add(-time.Second))

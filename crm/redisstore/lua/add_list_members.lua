@@ -5,8 +5,10 @@
 -- KEYS[2] -> crm:{<tenant>}:list:<id>:members
 -- KEYS[3] -> crm:{<tenant>}:changed
 -- KEYS[4] -> crm:{<tenant>}:changed:events
--- KEYS[5..] -> pairs, one per record: crm:{<tenant>}:obj:<type>:<record id> and
---   crm:{<tenant>}:memberof:<type>:<record id> (KEYS[2*i-3] and KEYS[2*i-2] for ARGV[i])
+-- KEYS[5] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
+--   records leave no change mark (see watched)
+-- KEYS[6..] -> pairs, one per record: crm:{<tenant>}:obj:<type>:<record id> and
+--   crm:{<tenant>}:memberof:<type>:<record id> (KEYS[2*i-2] and KEYS[2*i-1] for ARGV[i])
 -- ARGV[1] -> list id
 -- ARGV[2] -> the list's object type
 -- ARGV[3] -> now (unix ms)
@@ -17,7 +19,7 @@ local out = {0}
 local joined = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local rec, memberof = KEYS[2 * i - 3], KEYS[2 * i - 2]
+  local rec, memberof = KEYS[2 * i - 2], KEYS[2 * i - 1]
   if redis.call('EXISTS', rec) == 1 then
     local n = redis.call('ZADD', KEYS[2], id, id)
     out[1] = out[1] + n
@@ -28,5 +30,5 @@ for i = 4, #ARGV do
     out[#out+1] = id
   end
 end
-each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[3], 'l') end)
+if watched(KEYS[5]) then each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[3], 'l') end) end
 return out

@@ -21,7 +21,9 @@
 --   contact in the bin
 -- KEYS[12] -> crm:{<tenant>}:binemails:contacts:days (BinEmailDaysKey), which gains that day
 -- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin joins it
--- KEYS[14..] -> without a job, quintuples, one per id of ARGV[9] (the n-th: KEYS[5*n+9..5*n+13]):
+-- KEYS[14] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
+--   moved records leave no change mark (see watched)
+-- KEYS[15..] -> without a job, quintuples, one per id of ARGV[9] (the n-th: KEYS[5*n+10..5*n+14]):
 --   its keys crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>,
 --   crm:{<tenant>}:assoc:<type>:<id>, crm:{<tenant>}:binassoc:<type>:<id> and
 --   crm:{<tenant>}:memberof:<type>:<id>; none with a job, whose ids name their keys by ARGV[11..15]
@@ -102,6 +104,14 @@ if job_limit == 0 and ARGV[25] ~= '' then
   allowance = tonumber(ARGV[25]) - redis.call('ZCARD', ARGV[27])
 end
 local counted = {}
+-- One read of each record: what the move needs, then the fields its search indexes read.
+local fields = {'_created', '_assoc', '_lists', 'email', 'additional_emails', '_updated'}
+for _, f in ipairs(spec.fields) do fields[#fields+1] = f end
+-- The deletion fields every moved record gets.
+local marks = {'_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
+  '_deleted_operation', operation}
+if op ~= '' then marks[#marks+1] = '_deleted_op'; marks[#marks+1] = op end
+if rev ~= '' then marks[#marks+1] = '_deleted_rev'; marks[#marks+1] = rev end
 local expect, changed = nil, {}
 if ARGV[28] ~= '' then expect = cjson.decode(ARGV[28]) end
 if expect and expect['*'] then
@@ -125,18 +135,16 @@ if job_limit > 0 then
 else
   for id in string.gmatch(ARGV[9], '[^,]+') do input[#input+1] = id end
 end
+-- record_key is the j-th key (1 record, 2 bin record, 3 associations, 4 bin associations, 5
+-- member-of) of the n-th record: built from prefix and name for a job's records, else given in KEYS.
+local function record_key(n, j, prefix, name)
+  if job_limit > 0 then return prefix .. name end
+  return KEYS[5 * n + 9 + j]
+end
 for n, id in ipairs(input) do
   local me = otype .. ':' .. id
-  local K
-  if job_limit > 0 then
-    K = {rec = ARGV[11] .. me, bin = ARGV[12] .. me, assoc = ARGV[13] .. me, binassoc = ARGV[14] .. me,
-      memberof = ARGV[15] .. id}
-  else
-    local k = 5 * n + 8
-    K = {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
-  end
-  local rec = K.rec
-  local cur = redis.call('HMGET', rec, '_created', '_assoc', '_lists', 'email', 'additional_emails', '_updated')
+  local rec = record_key(n, 1, ARGV[11], me)
+  local cur = redis.call('HMGET', rec, unpack(fields))
   if cur[1] and expect and (job_limit > 0 or expect[id]) and cur[6] ~= expect[id] then
     -- Written since the caller checked it: it may be protected now. Not moved.
     if job_limit > 0 then
@@ -151,7 +159,7 @@ for n, id in ipairs(input) do
       allowance = allowance - 1
       counted[#counted+1] = now; counted[#counted+1] = now .. ':' .. id
     end
-    local bin = K.bin
+    local bin = record_key(n, 2, ARGV[12], me)
     if contacts then
       local mine = split_emails(cur[4] or '', cur[5] or '')
       for _, e in ipairs(mine) do
@@ -159,23 +167,24 @@ for n, id in ipairs(input) do
         emailids[#emailids+1] = id
       end
     end
-    ix_record(ix, spec, id, ix_fields(spec, rec), false)
+    local vals = {}
+    for j = 7, #fields do
+      if cur[j] then vals[fields[j]] = cur[j] end
+    end
+    ix_record(ix, spec, id, vals, false)
     redis.call('RENAME', rec, bin)
-    redis.call('HSET', bin, '_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
-      '_deleted_operation', operation)
-    if op ~= '' then redis.call('HSET', bin, '_deleted_op', op) end
-    if rev ~= '' then redis.call('HSET', bin, '_deleted_rev', rev) end
+    redis.call('HSET', bin, unpack(marks))
     if cur[2] then
-      local assoc = K.assoc
+      local assoc = record_key(n, 3, ARGV[13], me)
       local others = redis.call('SMEMBERS', assoc)
       for _, other in ipairs(others) do redis.call('SREM', ARGV[13] .. other, me) end
       if #others > 0 then
-        redis.call('RENAME', assoc, K.binassoc)
+        redis.call('RENAME', assoc, record_key(n, 4, ARGV[14], me))
         redis.call('SADD', KEYS[13], id)
       end
     end
     if cur[3] then
-      local memberof = K.memberof
+      local memberof = record_key(n, 5, ARGV[15], id)
       for _, list in ipairs(redis.call('SMEMBERS', memberof)) do
         redis.call('ZREM', ARGV[16] .. list .. ARGV[17], id)
       end
@@ -200,7 +209,7 @@ for n, id in ipairs(input) do
     ids[#ids+1] = id; ids[#ids+1] = id
   elseif job_limit > 0 then
     if redis.call('ZSCORE', KEYS[10], id) then skipped = skipped + 1 end
-  elseif op ~= '' and redis.call('HGET', K.bin, '_deleted_op') == op then
+  elseif op ~= '' and redis.call('HGET', record_key(n, 2, ARGV[12], me), '_deleted_op') == op then
     replayed[#replayed+1] = id
   end
 end
@@ -218,7 +227,7 @@ if #moved > 0 then
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
-  mark_changed(KEYS[5], KEYS[6], members, now, 'd')
+  if watched(KEYS[14]) then mark_changed(KEYS[5], KEYS[6], members, now, 'd') end
   local opkey = ARGV[23] .. operation
   if redis.call('HSETNX', opkey, 'first_at', now) == 1 then
     local kind = ARGV[4]

@@ -7,8 +7,10 @@
 -- KEYS[4] -> crm:{<tenant>}:changed:events
 -- KEYS[5] -> crm:{<tenant>}:blocklist
 -- KEYS[6] -> crm:{<tenant>}:trigreads:<type>
--- KEYS[7..] -> crm:{<tenant>}:obj:<type>:<id>, one per record (KEYS[6+i] for record i of ARGV[3] of
---   n), then crm:{<tenant>}:bin:<type>:<id>, one per record (KEYS[6+n+i]), then the association keys the records' JSON names by their index in KEYS: a record with inline
+-- KEYS[7] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
+--   records leave no change mark (see watched)
+-- KEYS[8..] -> crm:{<tenant>}:obj:<type>:<id>, one per record (KEYS[7+i] for record i of ARGV[3] of
+--   n), then crm:{<tenant>}:bin:<type>:<id>, one per record (KEYS[7+n+i]), then the association keys the records' JSON names by their index in KEYS: a record with inline
 --   associations has "ak", the index of its association set (crm:{<tenant>}:assoc:<type>:<id>), and
 --   "assoc": [{"m": "<type>:<id>" of the target, "rk": the index of the target's record hash,
 --   "tak": of the target's association set}]
@@ -25,7 +27,7 @@ local spec = ix_spec(ARGV[4])
 local ix = ix_new()
 local recs = cjson.decode(ARGV[3])
 for i = 1, #recs do
-  if redis.call('EXISTS', KEYS[6+i], KEYS[6+#recs+i]) > 0 then return {'ok'} end
+  if redis.call('EXISTS', KEYS[7+i], KEYS[7+#recs+i]) > 0 then return {'ok'} end
 end
 for i, r in ipairs(recs) do
   for j, a in ipairs(r.assoc or {}) do
@@ -60,7 +62,7 @@ for i, r in ipairs(recs) do
       redis.call('HSET', KEYS[a.rk], '_assoc', '1')
     end
   end
-  redis.call('HSET', KEYS[6+i], unpack(args))
+  redis.call('HSET', KEYS[7+i], unpack(args))
   r.props._created = now; r.props._updated = now
   ix_record(ix, spec, r.id, r.props, true)
   live[#live+1] = r.id; live[#live+1] = r.id
@@ -70,8 +72,10 @@ end
 each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
 each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
 ix_flush(ix)
-local reads = redis.call('SMEMBERS', KEYS[6])
-local snaps = {}
-for i in ipairs(recs) do snaps[i] = snapshot(KEYS[6+i], reads) end
-each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
+if watched(KEYS[7]) then
+  local reads = redis.call('SMEMBERS', KEYS[6])
+  local snaps = {}
+  for i in ipairs(recs) do snaps[i] = snapshot(KEYS[7+i], reads) end
+  each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
+end
 return {'ok'}

@@ -10,6 +10,12 @@ local function split_emails(primary, additional)
   return out
 end
 
+-- watched tells whether the writes of an object type's records are evaluated: active is its set
+-- of active workflows (ActiveFlowsKey). A write of a type no active workflow watches leaves no
+-- change mark (mark_changed is not called): a workflow activated later evaluates only the writes
+-- numbered after its activation, so no one would ever read the mark.
+local function watched(active) return redis.call('EXISTS', active) == 1 end
+
 -- mark_changed records, in a few calls whatever the batch size, that the members ("<type>:<id>")
 -- changed at now with event ev (c created, u updated, d deleted, r restored, p permanently deleted,
 -- l added to a list): each member's pending states in the events hash (one a line, oldest first)

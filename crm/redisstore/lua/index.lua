@@ -89,12 +89,14 @@ local function ix_record(acc, spec, id, vals, add)
       if k == 'v' then
         local key = e[4] .. v
         if add then ix_push(acc.sadd, key, id) else ix_push(acc.srem, key, id) end
+      elseif not add then
+        -- A removal needs only the member: the id, or for a text index the value and the id.
+        if k == 's' then ix_push(acc.zrem, e[4], string.lower(v) .. '\0' .. id) else ix_push(acc.zrem, e[4], id) end
+      elseif k == 's' then
+        ix_push(acc.zadd, e[4], '0', string.lower(v) .. '\0' .. id)
       else
-        local key = e[4]
-        local member, score = id, '0'
-        if k == 's' then member = string.lower(v) .. '\0' .. id else score = ix_score(k, v) end
-        if not add then ix_push(acc.zrem, key, member)
-        elseif score then ix_push(acc.zadd, key, score, member) end
+        local score = ix_score(k, v)
+        if score then ix_push(acc.zadd, e[4], score, id) end
       end
     end
   end

@@ -21,7 +21,9 @@
 -- KEYS[13] -> crm:{<tenant>}:trash:calls
 -- KEYS[14] -> crm:{<tenant>}:binids:calls
 -- KEYS[15] -> crm:{<tenant>}:binassocs:calls
--- KEYS[16..] -> quintuples, one per contact of ARGV[2] (the i-th: KEYS[5*i+11..5*i+15]): its keys
+-- KEYS[16] -> crm:{<tenant>}:flows:active:contacts: without an active contact workflow, the
+--   contacts leave no change mark (see watched)
+-- KEYS[17..] -> quintuples, one per contact of ARGV[2] (the i-th: KEYS[5*i+12..5*i+16]): its keys
 --   crm:{<tenant>}:obj:contacts:<id>, crm:{<tenant>}:bin:contacts:<id>,
 --   crm:{<tenant>}:assoc:contacts:<id>, crm:{<tenant>}:binassoc:contacts:<id> and
 --   crm:{<tenant>}:memberof:contacts:<id>
@@ -94,7 +96,7 @@ end
 
 -- contact_keys are the keys of the i-th contact of ARGV[2].
 local function contact_keys(i)
-  local k = 5 * i + 10
+  local k = 5 * i + 11
   return {rec = KEYS[k + 1], bin = KEYS[k + 2], assoc = KEYS[k + 3], binassoc = KEYS[k + 4], memberof = KEYS[k + 5]}
 end
 
@@ -189,7 +191,7 @@ for i, id in ipairs(ids) do
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
-mark_changed(KEYS[2], KEYS[3], members, now, 'p')
+if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
 for i = 23, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',

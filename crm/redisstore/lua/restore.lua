@@ -12,7 +12,9 @@
 -- KEYS[9] -> crm:{<tenant>}:job:<id>: the undo job whose batch this is (untouched when ARGV[17] is '')
 -- KEYS[10] -> crm:{<tenant>}:job:<id>:failures: each record of the batch it could not restore
 --   (untouched when ARGV[17] is '')
--- KEYS[11..] -> quadruples, one per record id of ARGV[20..] (KEYS[4*i-69..4*i-66] for ARGV[i]):
+-- KEYS[11] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
+--   restored records leave no change mark (see watched)
+-- KEYS[12..] -> quadruples, one per record id of ARGV[20..] (KEYS[4*i-68..4*i-65] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
 -- ARGV[1] -> now (unix ms)
@@ -85,7 +87,7 @@ local bydays, eclaimed = {}, {}
 for i = first, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
-  local k = 4 * (i - first) + 10
+  local k = 4 * (i - first) + 11
   local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local got = redis.call('HMGET', bin, unpack(fields))
   local deleted, operation = got[1], got[2]
@@ -174,7 +176,7 @@ each_chunk(emails_set, function(c) redis.call('HSET', KEYS[4], unpack(c)) end)
 for dk, d in pairs(bydays) do bin_emails_remove(dk, d.es, d.rids) end
 ix_flush(ix)
 if #restored_ids > 0 then
-  mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r')
+  if watched(KEYS[11]) then mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r') end
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
     'record_ids', table.concat(restored_ids, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
 end

@@ -4,7 +4,9 @@
 -- KEYS[3] -> crm:{<tenant>}:changed:events
 -- KEYS[4] -> crm:{<tenant>}:blocklist
 -- KEYS[5] -> crm:{<tenant>}:trigreads:<type>
--- KEYS[6..] -> crm:{<tenant>}:obj:<type>:<id>, one per update (KEYS[5+i] for update i of ARGV[4])
+-- KEYS[6] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
+--   records leave no change mark (see watched)
+-- KEYS[7..] -> crm:{<tenant>}:obj:<type>:<id>, one per update (KEYS[6+i] for update i of ARGV[4])
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> object type
 -- ARGV[3] -> 1 if the type is contacts, else 0
@@ -20,7 +22,7 @@ local ups = cjson.decode(ARGV[4])
 local plans = {}
 local claimed, uclaimed = {}, {}
 for i, u in ipairs(ups) do
-  local key = KEYS[5+i]
+  local key = KEYS[6+i]
   if redis.call('EXISTS', key) == 0 then return {'missing', u.id} end
   local p = {add = {}, drop = {}}
   if contacts then
@@ -57,7 +59,7 @@ for i, u in ipairs(ups) do
   if taken then return taken end
 end
 for i, u in ipairs(ups) do
-  local key = KEYS[5+i]
+  local key = KEYS[6+i]
   local old = ix_fields(spec, key)
   -- _updated only grows, by a millisecond at least, so that it tells every write apart: a
   -- delete that checked the record against the protection rules moves it only while its
@@ -82,11 +84,13 @@ for i, u in ipairs(ups) do
   for _, e in ipairs(plans[i].add) do redis.call('HSET', KEYS[1], e, u.id) end
 end
 ix_flush(ix)
-local members, snaps = {}, {}
-local reads = redis.call('SMEMBERS', KEYS[5])
-for i, u in ipairs(ups) do
-  members[#members+1] = otype .. ':' .. u.id
-  snaps[i] = snapshot(KEYS[5+i], reads)
+if watched(KEYS[6]) then
+  local members, snaps = {}, {}
+  local reads = redis.call('SMEMBERS', KEYS[5])
+  for i, u in ipairs(ups) do
+    members[#members+1] = otype .. ':' .. u.id
+    snaps[i] = snapshot(KEYS[6+i], reads)
+  end
+  each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[2], KEYS[3], c, now, 'u', sn) end)
 end
-each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[2], KEYS[3], c, now, 'u', sn) end)
 return {'ok'}
