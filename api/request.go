@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -58,6 +59,10 @@ func (p *propertyValues) UnmarshalJSON(b []byte) error {
 		case len(v) == 0:
 			continue
 		case v[0] == '"':
+			if s, ok := plainJSONString(v); ok {
+				out[name] = s
+				continue
+			}
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
 				return fmt.Errorf("property %q: %w", name, err)
@@ -76,6 +81,25 @@ func (p *propertyValues) UnmarshalJSON(b []byte) error {
 	}
 	*p = out
 	return nil
+}
+
+// plainJSONString returns the value of the JSON string v (quotes included) when it needs no
+// decoding: no escape, no control character, valid UTF-8, as most property values are; ok is
+// false otherwise, and json.Unmarshal decodes it.
+func plainJSONString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // flexID is a record id given as a JSON string or number.
