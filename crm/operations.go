@@ -129,4 +129,9 @@ type OperationStore interface {
 	RunUndoBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
 	// JobFailures reads the first at most limit records an undo job could not restore, in order.
 	JobFailures(ctx context.Context, t TenantID, id string, limit int) ([]JobFailure, error)
+	// ForgetOperations forgets a tenant's operations that are over: those whose last move was at
+	// or before horizon (the retention period before now) and that have no record left in the bin.
+	// It looks at limit operations a script call and returns how many it forgot. The purge calls
+	// it, so that operations do not pile up.
+	ForgetOperations(ctx context.Context, t TenantID, horizon time.Time, limit int) (int, error)
 }

@@ -71,9 +71,9 @@ func (w *Worker) HandleTrashPurge(ctx context.Context, t *asynq.Task) error {
 		asOf = now
 	}
 	horizon := asOf.Add(-w.cfg.Retention)
-	counts, err := purgeTenant(ctx, w.store, p.TenantID, horizon, PurgeBatchSize, false,
+	counts, forgot, err := purgeTenant(ctx, w.store, p.TenantID, horizon, PurgeBatchSize, false,
 		func(o crm.ObjectType, n int) { w.metrics.purged.WithLabelValues(objectTypeLabel(o)).Add(float64(n)) })
-	attrs := []any{"horizon", horizon.UTC().Format(time.RFC3339Nano)}
+	attrs := []any{"horizon", horizon.UTC().Format(time.RFC3339Nano), "operations_forgotten", forgot}
 	var total int64
 	for o, n := range counts {
 		total += n
@@ -142,7 +142,7 @@ func Purge(ctx context.Context, store crm.Store, tenant crm.TenantID, asOf time.
 			errs = append(errs, err)
 			break
 		}
-		counts, err := purgeTenant(ctx, store, t, horizon, o.BatchSize, o.DryRun, nil)
+		counts, _, err := purgeTenant(ctx, store, t, horizon, o.BatchSize, o.DryRun, nil)
 		if counts != nil {
 			out[t] = counts
 		}
@@ -154,8 +154,24 @@ func Purge(ctx context.Context, store crm.Store, tenant crm.TenantID, asOf time.
 }
 
 // purgeTenant purges (or with dryRun counts) the expired bin entries of every object type of a
-// tenant, in batches of batch, until a batch comes back short. onBatch, if set, is told each batch.
+// tenant, in batches of batch, until a batch comes back short; then, unless dryRun, it forgets the
+// tenant's operations that are over (crm.OperationStore.ForgetOperations) and returns how many.
+// onBatch, if set, is told each batch.
 func purgeTenant(ctx context.Context, store crm.Store, t crm.TenantID, horizon time.Time, batch int, dryRun bool,
+	onBatch func(crm.ObjectType, int)) (map[crm.ObjectType]int64, int, error) {
+	out, err := purgeTypes(ctx, store, t, horizon, batch, dryRun, onBatch)
+	if err != nil || dryRun {
+		return out, 0, err
+	}
+	forgot, err := store.ForgetOperations(ctx, t, horizon, batch)
+	if err != nil {
+		return out, forgot, fmt.Errorf("forget the operations that are over: %w", err)
+	}
+	return out, forgot, nil
+}
+
+// purgeTypes is purgeTenant's purge of each object type's bin.
+func purgeTypes(ctx context.Context, store crm.Store, t crm.TenantID, horizon time.Time, batch int, dryRun bool,
 	onBatch func(crm.ObjectType, int)) (map[crm.ObjectType]int64, error) {
 	types, err := store.AllObjectTypes(ctx, t)
 	if err != nil {

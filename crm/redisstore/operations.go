@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -196,6 +197,51 @@ func matchOperation(op crm.Operation, o crm.OperationsOpts) bool {
 		return false
 	}
 	return true
+}
+
+// forgetOperationsScript forgets the operations that are over.
+// See lua/forget_operations.lua for its KEYS and ARGV.
+var forgetOperationsScript = newScript[forgetOperationsCall]("forget_operations").quiet()
+
+// forgetOperationsCall is a call of forgetOperationsScript (lua/forget_operations.lua).
+type forgetOperationsCall struct {
+	Operations string
+
+	Horizon         int64 // unix ms
+	Limit, Skip     int
+	OperationPrefix string
+}
+
+func (c forgetOperationsCall) keys() []string { return []string{c.Operations} }
+func (c forgetOperationsCall) argv() []any {
+	return []any{c.Horizon, c.Limit, c.Skip, c.OperationPrefix}
+}
+
+// ForgetOperations implements Store. It walks the operations begun at or before horizon, limit a
+// script call, passing over those it keeps.
+func (s *Store) ForgetOperations(ctx context.Context, t crm.TenantID, horizon time.Time, limit int) (int, error) {
+	if limit <= 0 || limit > crm.MaxScriptBatch {
+		return 0, fmt.Errorf("crm: operations limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
+	}
+	forgot, kept := 0, 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return forgot, err
+		}
+		res, err := forgetOperationsScript.run(ctx, s, forgetOperationsCall{Operations: OperationsKey(t),
+			Horizon: horizon.UnixMilli(), Limit: limit, Skip: kept, OperationPrefix: operationKeyPrefix(t)}).Int64Slice()
+		if err != nil {
+			return forgot, fmt.Errorf("forget operations: %w", err)
+		}
+		if len(res) != 2 {
+			return forgot, fmt.Errorf("forget operations: unexpected reply %v", res)
+		}
+		forgot += int(res[0])
+		kept += int(res[1] - res[0])
+		if int(res[1]) < limit {
+			return forgot, nil
+		}
+	}
 }
 
 // CreateUndoJob implements Store.

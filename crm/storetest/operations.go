@@ -284,3 +284,73 @@ func testUndoOperation(t *testing.T, hn *Harness) {
 	require.Zero(t, j3.Done, "undo twice restores nothing the second time")
 	require.Zero(t, j3.Total)
 }
+
+// testForgetOperationsThatAreOver: the purge's bookkeeping forgets an operation once its last
+// move is past the horizon and no record of it is left in the bin, walking past the operations
+// it keeps (one with a record in the bin, a workflow's activation that moved a record since).
+func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	ids := b.contacts(t, 5, "")
+	by := crm.Actor{User: "bob@x.example"}
+	archive := func(id crm.RecordID, who crm.Actor) string {
+		t.Helper()
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, who)
+		require.NoError(t, err)
+		return b.binnedOperation(t, crm.Contacts, id)
+	}
+	restore := func(id crm.RecordID) {
+		t.Helper()
+		res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, by)
+		require.NoError(t, err)
+		require.Len(t, res.Restored, 1)
+	}
+	start := b.clock.Now()
+	inBin := archive(ids[0], by) // kept: its record stays in the bin
+	b.clock.Advance(time.Second)
+	_, _, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	wf := crm.Actor{User: "alice@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision}
+	running := archive(ids[1], wf) // kept: it moves another record after the horizon
+	restore(ids[1])
+	b.clock.Advance(time.Second)
+	over := archive(ids[2], by) // forgotten: restored, and its last move is before the horizon
+	restore(ids[2])
+	horizon := b.clock.Now()
+	b.clock.Advance(time.Minute)
+	require.Equal(t, running, archive(ids[3], wf))
+	restore(ids[3])
+	late := archive(ids[4], by) // kept: begun after the horizon
+	restore(ids[4])
+
+	n, err := b.store.ForgetOperations(ctx, b.tenant, horizon, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = b.store.Operation(ctx, b.tenant, over)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	ops, _, err := b.store.Operations(ctx, b.tenant, nil)
+	require.NoError(t, err)
+	var left []string
+	for _, op := range ops {
+		left = append(left, op.ID)
+	}
+	require.ElementsMatch(t, []string{inBin, running, late}, left)
+
+	// Once its record is purged, the first goes too; forgetting again forgets nothing more.
+	purged, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, start, 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, purged)
+	n, err = b.store.ForgetOperations(ctx, b.tenant, horizon, 100)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = b.store.Operation(ctx, b.tenant, inBin)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	n, err = b.store.ForgetOperations(ctx, b.tenant, horizon, 100)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	_, err = b.store.ForgetOperations(ctx, b.tenant, horizon, 0)
+	require.Error(t, err)
+}

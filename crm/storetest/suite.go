@@ -82,6 +82,7 @@ var tests = []struct {
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
+	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
