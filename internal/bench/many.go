@@ -198,13 +198,25 @@ func fullWalk(ctx context.Context, rdb redis.UniversalClient, queue asynq.RedisC
 	}
 	insp := asynq.NewInspector(queue)
 	defer insp.Close()
+	// Done when a sweep of each kind claimed its full walk (one of these, or the stack's own
+	// scheduler's next tick when one of these was a duplicate of its task) and nothing is queued.
+	kinds := []string{worker.TypeChangesSweep, worker.TypeJobsSweep, worker.TypeWorkflowSweep, worker.TypeMailSweep}
 	return waitFor(ctx, 5*time.Minute, "the full walk's sweeps", func() (bool, error) {
+		claimed, err := rdb.HMGet(ctx, redisstore.FullSweepKey(), kinds...).Result()
+		if err != nil {
+			return false, err
+		}
+		for _, c := range claimed {
+			if c == nil {
+				return false, nil
+			}
+		}
 		for q := range worker.DefaultQueues() {
 			info, err := insp.GetQueueInfo(q)
 			if err != nil {
 				continue // a queue never written to does not exist yet
 			}
-			if info.Pending+info.Active > 0 {
+			if info.Pending+info.Active+info.Retry > 0 {
 				return false, nil
 			}
 		}
