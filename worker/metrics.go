@@ -66,7 +66,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.steps = counter("crmflow_workflow_steps_total",
 		"Workflow steps run on a record, by outcome (done, unchanged, skipped, wait, failed).", "outcome")
 	m.wakeups = counter("crmflow_worker_wakeups_total",
-		"Drains a worker ran at once on a wake-up rather than from the queue, by outcome (drained, failed).", "outcome")
+		"Drains a worker ran at once on a wake-up rather than from the queue, by outcome (drained, failed; "+
+			"busy: a wake-up put back on the list for another worker, every slot of this one taken).", "outcome")
 	if err != nil {
 		return nil, err
 	}

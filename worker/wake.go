@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,10 @@ const wakeWait = time.Second
 // the rest by LPOP.
 const wakeBatch = 100
 
+// wakeBusyPause is how long wakeLoop waits, without a command, before it looks again for a free
+// slot when every slot of the worker is taken.
+const wakeBusyPause = 20 * time.Millisecond
+
 // wake pushes tenant t on WakeKey, trimmed to wakeMax, in one round trip.
 func (c *Client) wake(ctx context.Context, t crm.TenantID) error {
 	pipe := c.rc.Pipeline()
@@ -46,12 +51,20 @@ func (c *Client) wake(ctx context.Context, t crm.TenantID) error {
 }
 
 // wakeLoop waits on WakeKey until ctx ends and drains each tenant it pops in process, up to slots
-// tenants at once. A tenant already being drained by the loop is drained once more when its drain
-// ends, so that a change made while a drain finishes is not left to the sweep. Errors are logged:
-// the tasks and the sweep drain what a failed wake-up left.
+// tenants at once, and only in the slots that the worker's tasks leave free: with the tasks
+// running, the drains never pass Config.Concurrency. While every slot is taken it does not wait on
+// the list, and puts back what it popped and cannot start, so that a worker with a free slot (or
+// the queue's drain) takes it. A tenant already being drained by the loop is drained once more
+// when its drain ends, so that a change made while a drain finishes is not left to the sweep.
+// Errors are logged: the tasks and the sweep drain what a failed wake-up left.
 func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 	log := w.log.With("component", "wake")
 	sem := make(chan struct{}, slots)
+	// free is how many more drains may start now. Only this loop adds to sem, so a drain it
+	// starts when free is positive never waits for sem.
+	free := func() int {
+		return min(slots, w.cfg.Concurrency-int(w.busy.Load())) - len(sem)
+	}
 	var (
 		mu      sync.Mutex
 		running = map[crm.TenantID]bool{}
@@ -61,6 +74,14 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 	defer wg.Wait()
 	failing := false
 	for ctx.Err() == nil {
+		if free() <= 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wakeBusyPause):
+			}
+			continue
+		}
 		got, err := w.rc.BLPop(ctx, wakeWait, WakeKey).Result()
 		switch {
 		case errors.Is(err, redis.Nil):
@@ -85,6 +106,7 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 			popped = append(popped, more...)
 		}
 		seen := map[crm.TenantID]bool{}
+		var back []any
 		for _, raw := range popped {
 			t := crm.TenantID(raw)
 			if seen[t] || t.Validate() != nil {
@@ -97,13 +119,14 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 				mu.Unlock()
 				continue
 			}
+			if free() <= 0 {
+				mu.Unlock()
+				back = append(back, raw)
+				continue
+			}
 			running[t] = true
 			mu.Unlock()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
+			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
 				for {
@@ -119,6 +142,14 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 					mu.Unlock()
 				}
 			})
+		}
+		if len(back) > 0 {
+			// Back at the head, in the order they were popped; a failure leaves them to the queue.
+			slices.Reverse(back)
+			if err := w.rc.LPush(ctx, WakeKey, back...).Err(); err != nil && ctx.Err() == nil {
+				log.Warn("putting back wake-ups failed: the queue's drains take them", "error", err.Error(), "wakeups", len(back))
+			}
+			w.metrics.wakeups.WithLabelValues("busy").Add(float64(len(back)))
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +76,68 @@ func (b *testBundle) pendingTypes(t *testing.T) []string {
 		out[i] = ti.Type
 	}
 	return out
+}
+
+// TestWakeUpsWaitForAFreeSlot: a worker whose every slot runs a task leaves a wake-up on the list
+// (for a worker with a free slot, or the queue's drain), and takes it once a slot is free: its
+// drains never run beside its tasks past Concurrency.
+func TestWakeUpsWaitForAFreeSlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.watch(t, b.tenant)
+	// An SMTP server that accepts and says nothing until released holds a mail:send task.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				<-release
+				_ = c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	cfg := b.config()
+	cfg.Concurrency, cfg.BulkConcurrency = 1, 1
+	cfg.PollInterval = 6 * time.Second // the drain task waits in the queue: only the wake-up drains
+	cfg.Mail = worker.MailConfig{From: "CRM <crm@example.com>", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port,
+		StartTLS: worker.StartTLSNever, Timeout: time.Minute, RetryBase: time.Millisecond, RetryMax: time.Millisecond}
+	b.startWorker(t, cfg)
+	c := b.client(t)
+	task, err := worker.NewMailSendTask(worker.MailSendPayload{TenantID: b.tenant, To: "ann@example.com",
+		Subject: "held", Body: "held", Kind: "test"})
+	require.NoError(t, err)
+	_, err = c.Enqueue(b.ctx, task)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := b.insp.GetQueueInfo(worker.QueueCritical)
+		return err == nil && info.Active == 1
+	}, 10*time.Second, 5*time.Millisecond, "the mail task holds the worker's one slot")
+
+	_, err = b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts,
+		[]crm.RecordInput{{Properties: map[string]string{"firstname": "Wait"}}}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	time.Sleep(300 * time.Millisecond)
+	n, err := b.rdb.LLen(b.ctx, worker.WakeKey).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "a worker with no free slot leaves the wake-up on the list")
+	cs, err := b.store.PendingChanges(b.ctx, b.tenant, 10)
+	require.NoError(t, err)
+	require.Len(t, cs, 1)
+
+	releaseOnce.Do(func() { close(release) })
+	require.Eventually(t, func() bool {
+		cs, err := b.store.PendingChanges(b.ctx, b.tenant, 10)
+		require.NoError(t, err)
+		return len(cs) == 0
+	}, 10*time.Second, 5*time.Millisecond, "the wake-up is drained once the slot is free")
+	require.GreaterOrEqual(t, metricValue(t, b.reg, "crmflow_worker_wakeups_total", "drained"), 1.0)
 }

@@ -254,6 +254,8 @@ type Worker struct {
 	closeErr   error
 	closedFlag atomic.Bool
 	inflight   sync.WaitGroup
+	// busy counts the tasks running now (observe): wake-up drains take only the slots they leave.
+	busy atomic.Int64
 	baseCtx    context.Context // parent of every task's context; set by Run before the server starts
 }
 
@@ -353,7 +355,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return fmt.Errorf("worker: start: %w", err)
 		}
 	}
-	// Wake-ups drain in as many slots as the live queues have.
+	// Wake-ups drain in as many slots as the live queues have, and only in slots no task holds.
 	var waking sync.WaitGroup
 	waking.Go(func() { w.wakeLoop(ctx, max(1, w.cfg.Concurrency-w.cfg.BulkConcurrency)) })
 	w.log.Info("worker started", "concurrency", w.cfg.Concurrency, "bulk_concurrency", w.cfg.BulkConcurrency, "queues", w.cfg.Queues,
@@ -432,6 +434,8 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) (err error) {
 		w.inflight.Add(1)
 		defer w.inflight.Done()
+		w.busy.Add(1)
+		defer w.busy.Add(-1)
 		log := w.taskLogger(ctx, t)
 		start := w.clock.Now()
 		defer func() {
