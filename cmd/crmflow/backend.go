@@ -87,7 +87,7 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 	if !checkServer {
 		return b, nil
 	}
-	if err := a.checkServer(ctx, b.rdb, "", b.logAttrs()); err != nil {
+	if err := a.checkServer(ctx, b.rdb, b.store, "", b.logAttrs()); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("refusing to start on Redis at %s: %w", b.addr, err)
 	}
@@ -174,9 +174,16 @@ func errNoEmailSalt() error {
 
 // checkServer refuses a Redis that may evict keys (unless --allow-eviction) and logs the server's
 // warnings, such as AOF being off, with attrs. what names the Redis in the warnings ("" for the
-// store's, "queue " for the queue's).
-func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, what string, attrs []any) error {
-	check, err := redisstore.CheckServer(ctx, rdb, a.cfg.AllowEviction)
+// store's, "queue " for the queue's). With the store st, the store checks its server, which also
+// warns of --wait-replicas above the replicas connected.
+func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, st *redisstore.Store, what string, attrs []any) error {
+	var check redisstore.ServerCheck
+	var err error
+	if st != nil {
+		check, err = st.CheckServer(ctx, a.cfg.AllowEviction)
+	} else {
+		check, err = redisstore.CheckServer(ctx, rdb, a.cfg.AllowEviction)
+	}
 	for _, w := range check.Warnings {
 		a.logger.Warn(what+w, attrs...)
 	}
@@ -242,7 +249,7 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 	if b != nil && (b.embedded != nil || b.addr == q.addr) {
 		return nil
 	}
-	if err := a.checkServer(ctx, rdb, "queue ", q.logAttrs()); err != nil {
+	if err := a.checkServer(ctx, rdb, nil, "queue ", q.logAttrs()); err != nil {
 		return fmt.Errorf("refusing to start on the queue's Redis at %s: %w", q.addr, err)
 	}
 	return nil

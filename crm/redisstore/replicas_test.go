@@ -2,9 +2,12 @@ package redisstore_test
 
 import (
 	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -39,4 +42,35 @@ func TestWaitReplicasWithoutReplicas(t *testing.T) {
 	audit, _, err := st.Audit(ctx, tn, nil)
 	require.NoError(t, err)
 	require.Len(t, audit, 1, "deleted once: %v", audit)
+}
+
+// The server check counts the replicas connected, and warns only while fewer than WaitReplicas are.
+func TestCheckServerCountsReplicas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	master, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(master.Stop)
+	opt, err := redis.ParseURL(master.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, WaitReplicas: 1})
+	require.NoError(t, err)
+	chk, err := st.CheckServer(ctx, false)
+	require.NoError(t, err)
+	require.Zero(t, chk.Replicas)
+	require.Contains(t, strings.Join(chk.Warnings, "\n"), "wait-replicas is 1 but the Redis has 0 connected replica(s)")
+
+	host, port, err := net.SplitHostPort(opt.Addr)
+	require.NoError(t, err)
+	replica, err := redistest.StartServer("", "--replicaof", host, port)
+	require.NoError(t, err)
+	t.Cleanup(replica.Stop)
+	require.Eventually(t, func() bool {
+		chk, err = st.CheckServer(ctx, false)
+		require.NoError(t, err)
+		return chk.Replicas == 1
+	}, 10*time.Second, 20*time.Millisecond, "the replica connects")
+	require.NotContains(t, strings.Join(chk.Warnings, "\n"), "wait-replicas")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -105,9 +106,18 @@ func (s *Store) Retention() time.Duration { return s.cfg.Retention }
 
 // CheckServer reads the server's configuration. It returns ErrEvictionPolicy (wrapped, naming the
 // policy and how to fix it) unless maxmemory-policy is noeviction, or only a warning when
-// allowEviction is true. AOF persistence off is always a warning.
+// allowEviction is true. AOF persistence off is always a warning, and so is Config.WaitReplicas
+// above the replicas connected now: each destructive change would wait WaitReplicasTimeout and
+// come back ErrNotReplicated.
 func (s *Store) CheckServer(ctx context.Context, allowEviction bool) (ServerCheck, error) {
-	return CheckServer(ctx, s.rdb, allowEviction)
+	check, err := CheckServer(ctx, s.rdb, allowEviction)
+	if err == nil && s.cfg.WaitReplicas > check.Replicas {
+		check.Warnings = append(check.Warnings, fmt.Sprintf("wait-replicas is %d but the Redis has %d connected replica(s): "+
+			"each delete, restore, erasure and purge will wait %s for them and report that it is not replicated "+
+			"(the API answers 503 NOT_REPLICATED) until enough replicas connect; lower --wait-replicas or add replicas",
+			s.cfg.WaitReplicas, check.Replicas, s.cfg.WaitReplicasTimeout))
+	}
+	return check, err
 }
 
 // CheckServer is Store.CheckServer for a Redis without a store, such as a task queue's. On a
@@ -118,8 +128,9 @@ func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction b
 		return checkOneServer(ctx, rdb, allowEviction)
 	}
 	var (
-		mu  sync.Mutex
-		out = ServerCheck{AOF: true}
+		mu    sync.Mutex
+		out   = ServerCheck{AOF: true}
+		first = true
 	)
 	err := EachServer(ctx, rdb, func(ctx context.Context, m redis.UniversalClient) error {
 		check, err := checkOneServer(ctx, m, allowEviction)
@@ -133,6 +144,10 @@ func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction b
 			out.EvictionPolicy = check.EvictionPolicy
 		}
 		out.AOF = out.AOF && check.AOF
+		if first || check.Replicas < out.Replicas {
+			out.Replicas = check.Replicas
+		}
+		first = false
 		return err
 	})
 	slices.Sort(out.Warnings)
@@ -143,7 +158,7 @@ func CheckServer(ctx context.Context, rdb redis.UniversalClient, allowEviction b
 func checkOneServer(ctx context.Context, rdb redis.UniversalClient, allowEviction bool) (ServerCheck, error) {
 	var out ServerCheck
 	// One section per call: servers differ in how many sections one INFO call may name.
-	for _, section := range []string{"memory", "persistence"} {
+	for _, section := range []string{"memory", "persistence", "replication"} {
 		info, err := rdb.Info(ctx, section).Result()
 		if err != nil {
 			return out, fmt.Errorf("crm: read redis INFO %s: %w", section, err)
@@ -158,6 +173,8 @@ func checkOneServer(ctx context.Context, rdb redis.UniversalClient, allowEvictio
 				out.EvictionPolicy = v
 			case "aof_enabled":
 				out.AOF = v == "1"
+			case "connected_slaves":
+				out.Replicas, _ = strconv.Atoi(v)
 			}
 		}
 	}
@@ -208,7 +225,11 @@ type ServerCheck struct {
 	EvictionPolicy string
 	// AOF is true when append-only persistence is on.
 	AOF bool
-	// Warnings are problems that do not stop the store (AOF off, an evicting policy allowed by flag).
+	// Replicas is how many replicas are connected to the server (on a cluster, to the master with
+	// the fewest).
+	Replicas int
+	// Warnings are problems that do not stop the store (AOF off, an evicting policy allowed by
+	// flag, more replicas waited for than connected).
 	Warnings []string
 }
 

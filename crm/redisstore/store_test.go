@@ -248,6 +248,15 @@ func TestCheckServer(t *testing.T) {
 	chk, err = good.CheckServer(context.Background(), false)
 	require.NoError(t, err)
 	require.Equal(t, "noeviction", chk.EvictionPolicy)
+	require.Zero(t, chk.Replicas)
+
+	// Waiting for more replicas than are connected is a warning that says what it will cost.
+	waiting, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, WaitReplicas: 1})
+	require.NoError(t, err)
+	chk, err = waiting.CheckServer(context.Background(), true)
+	require.NoError(t, err)
+	require.Len(t, chk.Warnings, 3)
+	require.Contains(t, chk.Warnings[2], "wait-replicas is 1 but the Redis has 0 connected replica(s)")
 }
 
 // On a cluster every master is checked: one master that may evict is enough to refuse.
