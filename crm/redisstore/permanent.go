@@ -53,6 +53,19 @@ func (s *Store) PermanentDeleteContact(ctx context.Context, t crm.TenantID, p cr
 	return crm.PermanentDeleteResult{}, &crm.ConflictError{Message: "the contact kept changing during the permanent delete: try again"}
 }
 
+// eraseCopiesNaming erases the copies of emails that a permanent delete must not leave: a bulk
+// delete still selecting by a filter that names one is refused and its filter erased, and a
+// protection rule whose expression names one gets ErasedRuleWhen.
+func (s *Store) eraseCopiesNaming(ctx context.Context, t crm.TenantID, emails []string) error {
+	if err := s.refuseFiltersNaming(ctx, t, emails); err != nil {
+		return fmt.Errorf("erasing the bulk delete filters that name the contact failed: %w", err)
+	}
+	if err := s.eraseRulesNaming(ctx, t, emails); err != nil {
+		return fmt.Errorf("erasing the protection rules that name the contact failed: %w", err)
+	}
+	return nil
+}
+
 func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.PermanentDeleteParams, by, typed string) (crm.PermanentDeleteResult, bool, error) {
 	ids := []crm.RecordID{p.ID}
 	var block []string
@@ -129,6 +142,13 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	for _, e := range block {
 		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}
+	// The bulk delete filters and the protection rules that name one of the emails lose it before
+	// the contact goes, so that a crash between the two steps cannot leave a copy behind a finished
+	// erasure (a retry, which the caller gets no answer without, finishes it); and again after, for
+	// one written in between.
+	if err := s.eraseCopiesNaming(ctx, t, block); err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("%w; nothing was deleted yet: ask again", err)
+	}
 	reply, acked := permanentDeleteScript.runAcked(ctx, s, call)
 	n, err := reply.Int()
 	if err != nil {
@@ -142,13 +162,8 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	case n == -1:
 		return crm.PermanentDeleteResult{}, true, nil
 	}
-	// A bulk delete still selecting by a filter that names one of the emails keeps no copy of it.
-	if err := s.refuseFiltersNaming(ctx, t, block); err != nil {
-		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the bulk delete filters that name it failed (ask again by email to finish): %w", err)
-	}
-	// Nor does a protection rule whose expression names one of them.
-	if err := s.eraseRulesNaming(ctx, t, block); err != nil {
-		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but erasing the protection rules that name it failed (ask again by email to finish): %w", err)
+	if err := s.eraseCopiesNaming(ctx, t, block); err != nil {
+		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but %w (ask again by email to finish)", err)
 	}
 	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
 	if len(ids) > 0 {
