@@ -17,6 +17,8 @@ type metrics struct {
 	purged    *prometheus.CounterVec
 	// bulkDeleted is for bulk_delete.go's handler.
 	bulkDeleted *prometheus.CounterVec
+	// undone and undoFailed are for undo.go's batches.
+	undone, undoFailed *prometheus.CounterVec
 	mailSent    *prometheus.CounterVec
 	mailFailed  *prometheus.CounterVec
 	mailKept    *prometheus.CounterVec
@@ -52,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Recycle-bin entries removed for good by purges, by object type.", "object_type")
 	m.bulkDeleted = counter("crmflow_bulk_deleted_records_total",
 		"Records moved to the recycle bin by bulk delete jobs, by object type.", "object_type")
+	m.undone = counter("crmflow_undo_restored_records_total",
+		"Records brought back from the recycle bin by undo jobs, by object type.", "object_type")
+	m.undoFailed = counter("crmflow_undo_not_restored_records_total",
+		"Records an undo job could not restore (a value taken, past retention, gone), by object type.", "object_type")
 	m.mailSent = counter("crmflow_mail_sent_total", "Emails delivered to the SMTP server, by kind.", "kind")
 	m.mailFailed = counter("crmflow_mail_failed_total",
 		"Email deliveries that failed (and will be retried unless the server refused for good), by kind.", "kind")

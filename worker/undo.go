@@ -44,6 +44,9 @@ func (w *Worker) runUndo(ctx context.Context, t crm.TenantID, j crm.Job, owner s
 		if err != nil {
 			return err
 		}
+		// This batch's count (no other runner moves the job while this one holds the lease).
+		w.metrics.undone.WithLabelValues(objectTypeLabel(next.ObjectType)).Add(float64(max(0, next.Done-j.Done)))
+		w.metrics.undoFailed.WithLabelValues(objectTypeLabel(next.ObjectType)).Add(float64(max(0, next.Skipped-j.Skipped)))
 		j = next
 		if j.State.Finished() {
 			log.Info("undo job done", "total", j.Total, "restored", j.Done, "not_restored", j.Skipped)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -42,7 +43,8 @@ func TestUndoJobTask(t *testing.T) {
 
 	opt, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, nil)
+	reg := prometheus.NewRegistry()
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
@@ -73,8 +75,10 @@ func TestUndoJobTask(t *testing.T) {
 	require.Len(t, fails, 1)
 	require.Equal(t, ids[7], fails[0].ID)
 	require.Equal(t, blocker[0].ID, fails[0].BlockingID)
-	// Run again (a redelivery): nothing more happens.
+	// Run again (a redelivery): nothing more happens, and nothing more is counted.
 	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "3")))
+	require.Equal(t, 1199.0, metricValue(t, reg, "crmflow_undo_restored_records_total", "contacts"))
+	require.Equal(t, 1.0, metricValue(t, reg, "crmflow_undo_not_restored_records_total", "contacts"))
 	n, err := st.CountRecords(ctx, tn, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 1200, n) // 1199 restored and the blocker
