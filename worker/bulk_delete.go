@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"time"
@@ -22,6 +23,9 @@ const TypeBulkDelete = "bulk:delete"
 
 // BulkDeleteBatchSize is how many records one store call moves to the bin.
 const BulkDeleteBatchSize = 500
+
+// DefaultBulkSlice is Config.BulkSlice's default: 40 batches, 20,000 records, a few seconds.
+const DefaultBulkSlice = 40
 
 // BulkDeletePayload is the payload of a bulk:delete task.
 type BulkDeletePayload struct {
@@ -62,9 +66,13 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	unacked := false                    // a batch was not acknowledged by enough replicas (logged once per run)
 	var sel *selector                   // the job's selection, prepared at its first step in this run
 	var protect *triggers.ProtectionSet // the type's protection rules, read at the first batch of this run
-	for first := true; ; first = false {
+	for step := 0; ; step++ {
+		first := step == 0
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if step == w.cfg.BulkSlice {
+			return w.handOn(ctx, log, p, owner)
 		}
 		ok, err := w.store.LeaseJob(ctx, p.TenantID, p.JobID, owner, w.cfg.JobLease)
 		if err != nil {
@@ -82,7 +90,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 				return nil
 			}
 			if before.Kind == crm.JobKindUndo {
-				return w.runUndo(ctx, p.TenantID, before, owner, log)
+				return w.runUndo(ctx, p, before, owner, log)
 			}
 		}
 		if before.State == crm.JobSelecting {
@@ -158,6 +166,29 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			return nil
 		}
 	}
+}
+
+// handOn ends this run of job j after its slice (Config.BulkSlice): it gives up the lease and
+// enqueues the job's next task, which joins the back of QueueBulk. The task's id names the job's
+// progress, so a handler run again after a crash enqueues the same one (a duplicate, dropped); a
+// crash between the two steps leaves the job to the jobs:sweep.
+func (w *Worker) handOn(ctx context.Context, log *slog.Logger, p BulkDeletePayload, owner string) error {
+	j, err := w.store.Job(ctx, p.TenantID, p.JobID) // its progress as it is, skips included
+	if err != nil {
+		return err
+	}
+	if err := w.store.ReleaseJob(ctx, p.TenantID, p.JobID, owner); err != nil {
+		return err
+	}
+	if j.State.Finished() {
+		return nil
+	}
+	attempt := fmt.Sprintf("slice-%d-%d-%d", j.Scanned, j.Done, j.Skipped)
+	if _, err := w.enq.Enqueue(ctx, NewBulkDeleteTask(p.TenantID, p.JobID, attempt)); err != nil && !errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("hand job %s on to its next task: %w", p.JobID, err)
+	}
+	log.Info("bulk job hands on to its next task after its slice", "batches", w.cfg.BulkSlice, "done", j.Done, "total", j.Total)
+	return nil
 }
 
 // SelectBatchSize is how many records one step of a job's selection looks at.

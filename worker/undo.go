@@ -17,12 +17,17 @@ const UndoBatchSize = 500
 // bin, in one script that also moves the job's cursor and records its progress and failures, so a
 // crash, a SIGKILL or a handed-back task loses nothing and restores nothing twice: the next runner
 // goes on from the cursor. The lease is renewed before each batch and ctx checked between them.
-func (w *Worker) runUndo(ctx context.Context, t crm.TenantID, j crm.Job, owner string, log *slog.Logger) error {
+func (w *Worker) runUndo(ctx context.Context, p BulkDeletePayload, j crm.Job, owner string, log *slog.Logger) error {
+	t := p.TenantID
 	log = log.With("operation", j.By.Ref)
 	unacked := false
-	for first := true; ; first = false {
+	for step := 0; ; step++ {
+		first := step == 0
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if step == w.cfg.BulkSlice {
+			return w.handOn(ctx, log, p, owner)
 		}
 		if !first {
 			ok, err := w.store.LeaseJob(ctx, t, j.ID, owner, w.cfg.JobLease)

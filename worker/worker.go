@@ -51,6 +51,10 @@ type Config struct {
 	// Actions is the registry of workflow actions that stored workflows are parsed with. Defaults
 	// to actions.Default().
 	Actions *actions.Registry
+	// BulkSlice is how many batches (or selection steps) one bulk:delete task runs of a job before it
+	// hands the job on to a new task at the back of QueueBulk, so that a tenant's long jobs take
+	// turns with the jobs queued behind them, other tenants' included. Defaults to DefaultBulkSlice.
+	BulkSlice int
 	// BulkConcurrency is how many of the Concurrency tasks may be tasks of QueueBulk at once. The
 	// other slots take tasks of the other queues only, so that live work (emails, the drains of
 	// record changes, the steps of the enrollments they make) never waits for a slot behind one
@@ -140,6 +144,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 	if out.JobLease == 0 {
 		out.JobLease = 15 * time.Second
 	}
+	if out.BulkSlice == 0 {
+		out.BulkSlice = DefaultBulkSlice
+	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
@@ -212,6 +219,9 @@ func (c *Config) validate() error {
 	}
 	if c.JobLease < 0 {
 		return fmt.Errorf("worker: Config.JobLease must be positive, got %s", c.JobLease)
+	}
+	if c.BulkSlice < 0 {
+		return fmt.Errorf("worker: Config.BulkSlice must be positive, got %d", c.BulkSlice)
 	}
 	if c.Retention < 0 {
 		return fmt.Errorf("worker: Config.Retention must be positive, got %s", c.Retention)
