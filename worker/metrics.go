@@ -19,10 +19,10 @@ type metrics struct {
 	bulkDeleted *prometheus.CounterVec
 	// undone and undoFailed are for undo.go's batches.
 	undone, undoFailed *prometheus.CounterVec
-	mailSent    *prometheus.CounterVec
-	mailFailed  *prometheus.CounterVec
-	mailKept    *prometheus.CounterVec
-	mailDropped *prometheus.CounterVec
+	mailSent           *prometheus.CounterVec
+	mailFailed         *prometheus.CounterVec
+	mailKept           *prometheus.CounterVec
+	mailDropped        *prometheus.CounterVec
 	// drained, enrolled and steps are for the workflow engine's tasks.
 	drained  *prometheus.CounterVec
 	enrolled *prometheus.CounterVec

@@ -265,8 +265,8 @@ type Worker struct {
 	closedFlag atomic.Bool
 	inflight   sync.WaitGroup
 	// busy counts the tasks running now (observe): wake-up drains take only the slots they leave.
-	busy atomic.Int64
-	baseCtx    context.Context // parent of every task's context; set by Run before the server starts
+	busy    atomic.Int64
+	baseCtx context.Context // parent of every task's context; set by Run before the server starts
 }
 
 // New returns a Worker that serves the queue at queue (for example asynq.RedisClientOpt{Addr: ...}

@@ -327,7 +327,7 @@ func newAddListMembersCall(t crm.TenantID, id crm.ListID, o crm.ObjectType, at i
 	c := addListMembersCall{
 		List: ListKey(t, id), Members: ListMembersKey(t, id), Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t),
 		ActiveFlows: ActiveFlowsKey(t, o),
-		Records: make([]string, len(ids)), MemberOf: make([]string, len(ids)),
+		Records:     make([]string, len(ids)), MemberOf: make([]string, len(ids)),
 		ID: id, Type: o, At: at, IDs: ids,
 	}
 	for i, rid := range ids {
