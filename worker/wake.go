@@ -24,7 +24,8 @@ import (
 const WakeKey = "crmflow:wake"
 
 // wakeMax bounds WakeKey: with no worker waiting, the list keeps the newest wakeMax wake-ups (the
-// older ones' changes are drained by their tasks and the sweep all the same).
+// older ones' changes are drained by their tasks and the sweep all the same). A tenant has one
+// entry at most (see wake), so these are the wakeMax tenants that wrote last.
 const wakeMax = 10000
 
 // wakeWait is how long one BLPOP of wakeLoop blocks: the idle cost of a worker's wake-ups is one
@@ -39,9 +40,12 @@ const wakeBatch = 100
 // slot when every slot of the worker is taken.
 const wakeBusyPause = 20 * time.Millisecond
 
-// wake pushes tenant t on WakeKey, trimmed to wakeMax, in one round trip.
+// wake pushes tenant t on WakeKey, trimmed to wakeMax, in one round trip. It first takes out the
+// tenant's older entry: a tenant that writes without pause keeps one entry, at the head, and cannot
+// bury the other tenants' wake-ups under its own (nor push them past wakeMax).
 func (c *Client) wake(ctx context.Context, t crm.TenantID) error {
 	pipe := c.rc.Pipeline()
+	pipe.LRem(ctx, WakeKey, 0, string(t))
 	pipe.LPush(ctx, WakeKey, string(t))
 	pipe.LTrim(ctx, WakeKey, 0, wakeMax-1)
 	if _, err := pipe.Exec(ctx); err != nil {

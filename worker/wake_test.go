@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -41,28 +42,36 @@ func TestWakeUpDrainsAtOnce(t *testing.T) {
 	require.Equal(t, worker.TypeChangesDrain, b.pendingTypes(t)[0])
 }
 
-// TestWakeUpsAreBounded: with no worker waiting, the wake-up list keeps a bounded number of entries,
-// and a drain is queued all the same.
+// TestWakeUpsAreBounded: with no worker waiting, the wake-up list keeps one entry per tenant, the
+// newest first, and a bounded number of entries, and a drain is queued all the same.
 func TestWakeUpsAreBounded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	c := b.client(t)
-	for range 3 {
+	other := crm.TenantID(string(b.tenant) + "-other")
+	for i := range 1000 {
 		require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+		if i == 10 {
+			require.NoError(t, c.EnqueueChangesDrain(b.ctx, other, b.clock.Now()))
+		}
 	}
-	n, err := b.rdb.LLen(b.ctx, worker.WakeKey).Result()
+	got, err := b.rdb.LRange(b.ctx, worker.WakeKey, 0, -1).Result()
 	require.NoError(t, err)
-	require.EqualValues(t, 3, n)
+	require.Equal(t, []string{string(b.tenant), string(other)}, got,
+		"a tenant that keeps writing keeps one entry, and buries no other tenant's")
 	pipe := b.rdb.Pipeline()
-	for range 10100 {
-		pipe.LPush(b.ctx, worker.WakeKey, string(b.tenant))
+	for i := range 10100 {
+		pipe.LPush(b.ctx, worker.WakeKey, "t-many-"+strconv.Itoa(i))
 	}
 	_, err = pipe.Exec(b.ctx)
 	require.NoError(t, err)
 	require.NoError(t, c.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
-	n, err = b.rdb.LLen(b.ctx, worker.WakeKey).Result()
+	n, err := b.rdb.LLen(b.ctx, worker.WakeKey).Result()
 	require.NoError(t, err)
 	require.EqualValues(t, 10000, n)
+	head, err := b.rdb.LIndex(b.ctx, worker.WakeKey, 0).Result()
+	require.NoError(t, err)
+	require.Equal(t, string(b.tenant), head)
 	require.Contains(t, b.pendingTypes(t), worker.TypeChangesDrain)
 }
 
