@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -211,5 +212,40 @@ func TestPurgeLeavesNothingBehind(t *testing.T) {
 			left = append(left, keys...)
 		}
 		require.Empty(t, left, "nothing of the purged records remains")
+	})
+}
+
+// TestPurgeEmptiesTheBinOfEveryOperation purges, in one batch, the records of seven operations
+// (more than the purge places by reading one record of an operation) and asserts that each
+// record left the bin index of its own operation, and of no other.
+func TestPurgeEmptiesTheBinOfEveryOperation(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		ops := make([]string, 8)
+		for i := range ops {
+			ids := []crm.RecordID{b.contact(t, nil).ID, b.contact(t, nil).ID}
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@example.com"})
+			require.NoError(t, err)
+			rec, err := b.store.Record(ctx, b.tenant, crm.Contacts, ids[0], &crm.ReadOpts{Archived: true})
+			require.NoError(t, err)
+			ops[i] = rec.Deletion.Operation
+			b.clock.Advance(time.Minute)
+		}
+		require.Len(t, slices.Compact(slices.Clone(ops)), len(ops), "one operation per call")
+		// The last operation's records were deleted after the horizon.
+		horizon := b.clock.Now().Add(-time.Minute - time.Millisecond)
+		n, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, horizon, 500)
+		require.NoError(t, err)
+		require.Equal(t, 14, n)
+		for i, id := range ops {
+			op, err := b.store.Operation(ctx, b.tenant, id)
+			require.NoError(t, err)
+			want := int64(0)
+			if i == len(ops)-1 {
+				want = 2
+			}
+			require.Equal(t, want, op.InBin, "operation %d of %d", i+1, len(ops))
+		}
 	})
 }

@@ -30,17 +30,41 @@ if ARGV[5] == 'contacts' then
   last_day = math.floor(tonumber(redis.call('ZRANGE', KEYS[1], #ids - 1, #ids - 1, 'WITHSCORES')[2]) / 86400000)
 end
 local keys = {}
-local byop = {}
-for _, id in ipairs(ids) do
-  keys[#keys+1] = ARGV[3] .. id
-  local operation = redis.call('HGET', keys[#keys], '_deleted_operation')
-  if operation then
-    local l = byop[operation]
-    if not l then l = {}; byop[operation] = l end
-    l[#l+1] = id
+for i, id in ipairs(ids) do keys[i] = ARGV[3] .. id end
+-- Each entry leaves the bin index of its operation. A batch holds the oldest entries, which
+-- mostly come from one or a few operations: the operation of the first entry not placed yet is
+-- read, and one ZMSCORE of its bin index places every other entry of that operation at once. After
+-- three such guesses, the entries left are read one by one.
+local rest, guesses = ids, 0
+while #rest > 0 do
+  if guesses == 3 then
+    local byop = {}
+    for _, id in ipairs(rest) do
+      local operation = redis.call('HGET', ARGV[3] .. id, '_deleted_operation')
+      if operation then
+        local l = byop[operation]
+        if not l then l = {}; byop[operation] = l end
+        l[#l+1] = id
+      end
+    end
+    for operation, l in pairs(byop) do redis.call('ZREM', ARGV[9] .. operation .. ':bin', unpack(l)) end
+    break
   end
+  guesses = guesses + 1
+  local operation = redis.call('HGET', ARGV[3] .. rest[1], '_deleted_operation')
+  local left = {}
+  if operation then
+    local bin = ARGV[9] .. operation .. ':bin'
+    local scores, mine = redis.call('ZMSCORE', bin, unpack(rest)), {}
+    for i, id in ipairs(rest) do
+      if scores[i] then mine[#mine+1] = id else left[#left+1] = id end
+    end
+    if #mine > 0 then redis.call('ZREM', bin, unpack(mine)) end
+  else
+    for i = 2, #rest do left[#left+1] = rest[i] end
+  end
+  rest = left
 end
-for operation, l in pairs(byop) do redis.call('ZREM', ARGV[9] .. operation .. ':bin', unpack(l)) end
 -- Most binned records had no associations: only the association keys that exist are unlinked.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
