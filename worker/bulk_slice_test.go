@@ -18,7 +18,8 @@ import (
 func TestBulkJobsTakeTurns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	long, short := b.contactIDs(t, 3000), b.contactIDs(t, 500)
+	bulk := map[string]string{"firstname": "Bulk"}
+	long, short := b.records(t, b.tenant, crm.Contacts, 3000, bulk), b.records(t, b.tenant, crm.Contacts, 500, bulk)
 	jobs := make([]crm.Job, 2)
 	for i, ids := range [][]crm.RecordID{long, short} {
 		j, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
@@ -71,22 +72,4 @@ func TestBulkJobsTakeTurns(t *testing.T) {
 	}
 	require.Equal(t, []string{"long", "long", "short", "long", "long", "long", "long"}, order,
 		"the short job runs after the long job's first slice")
-}
-
-// contactIDs creates n contacts in the bundle's tenant and returns their ids.
-func (b *testBundle) contactIDs(t *testing.T, n int) []crm.RecordID {
-	t.Helper()
-	var ids []crm.RecordID
-	for len(ids) < n {
-		in := make([]crm.RecordInput, min(n-len(ids), 500))
-		for i := range in {
-			in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "Bulk"}}
-		}
-		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
-		require.NoError(t, err)
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
-	}
-	return ids
 }

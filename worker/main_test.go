@@ -129,22 +129,28 @@ func (b *testBundle) client(t *testing.T) *worker.Client {
 	return c
 }
 
-// companies creates n companies and returns their ids.
-func (b *testBundle) companies(t *testing.T, tenant crm.TenantID, n int) []crm.RecordID {
+// records creates n records of type o in tenant, each with props, and returns their ids.
+func (b *testBundle) records(t *testing.T, tenant crm.TenantID, o crm.ObjectType, n int, props map[string]string) []crm.RecordID {
 	t.Helper()
 	var ids []crm.RecordID
 	for len(ids) < n {
 		in := make([]crm.RecordInput, min(n-len(ids), 500))
 		for i := range in {
-			in[i] = crm.RecordInput{Properties: map[string]string{"name": "Acme"}}
+			in[i] = crm.RecordInput{Properties: props}
 		}
-		recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Companies, in, crm.Actor{User: "ops@example.com"})
+		recs, err := b.store.CreateRecords(b.ctx, tenant, o, in, crm.Actor{User: "ops@example.com"})
 		require.NoError(t, err)
 		for _, r := range recs {
 			ids = append(ids, r.ID)
 		}
 	}
 	return ids
+}
+
+// companies creates n companies in tenant and returns their ids.
+func (b *testBundle) companies(t *testing.T, tenant crm.TenantID, n int) []crm.RecordID {
+	t.Helper()
+	return b.records(t, tenant, crm.Companies, n, map[string]string{"name": "Acme"})
 }
 
 // archive moves records into the bin at the store clock's current time.
