@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -63,9 +64,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false                    // a batch was not acknowledged by enough replicas (logged once per run)
-	var sel *selector                   // the job's selection, prepared at its first step in this run
-	var protect *triggers.ProtectionSet // the type's protection rules, read at the first batch of this run
+	unacked := false            // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector           // the job's selection, prepared at its first step in this run
+	var protect protectionCache // the type's protection rules, read again before each batch
 	for step := 0; ; step++ {
 		first := step == 0
 		if err := ctx.Err(); err != nil {
@@ -123,16 +124,16 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			continue // renew the lease before the first batch
 		}
 		// The records of the next batch are checked against the rules as they are now: a rule written,
-		// or a record changed, since the selection protects it still (SPEC S25).
-		if protect == nil {
-			if protect, err = triggers.LoadProtection(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
-				return err
-			}
+		// or a record changed, since the selection, or since the batch before, protects it still
+		// (SPEC S25).
+		rules, err := protect.load(ctx, w.store, p.TenantID, before.ObjectType)
+		if err != nil {
+			return err
 		}
 		// The batch then moves exactly the records checked (and not taken out): the first of the
 		// pending set, as the check read them; none is moved unchecked, nor one written since the
 		// check (it stays pending, and the next batch checks it again).
-		checked, limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
+		checked, limit, err := w.skipProtected(ctx, p.TenantID, before, rules)
 		if err != nil {
 			return err
 		}
@@ -340,4 +341,39 @@ func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, p
 func runnerID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomToken())
+}
+
+// protectionCache holds the protection rules of one object type as a job's run last read them,
+// compiled: load reads the tenant's rules (one round trip) and compiles them again only when they
+// changed since.
+type protectionCache struct {
+	key string
+	set *triggers.ProtectionSet
+}
+
+// load returns the rules of type o as they are now. It returns the store's errors.
+func (c *protectionCache) load(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*triggers.ProtectionSet, error) {
+	rules, err := store.ProtectionRules(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("read the protection rules: %w", err)
+	}
+	var key strings.Builder
+	for _, r := range rules {
+		if r.ObjectType == o {
+			fmt.Fprintf(&key, "%q %q %d\n", r.Name, r.When, r.UpdatedAt.UnixNano())
+		}
+	}
+	if c.set != nil && key.String() == c.key {
+		return c.set, nil
+	}
+	set := &triggers.ProtectionSet{}
+	if key.Len() > 0 {
+		schema, err := store.Schema(ctx, t, o)
+		if err != nil {
+			return nil, fmt.Errorf("read schema of %s for its protection rules: %w", o, err)
+		}
+		set = triggers.CompileProtection(rules, o, schema)
+	}
+	c.key, c.set = key.String(), set
+	return set, nil
 }

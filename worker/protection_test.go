@@ -239,3 +239,57 @@ func (b *testBundle) runJob(t *testing.T, store crm.Store, id string) crm.Job {
 	require.NoError(t, err)
 	return job
 }
+
+// ruleAfterFirstBatchStore writes a protection rule once the first unchecked batch of a job moved.
+type ruleAfterFirstBatchStore struct {
+	*redisstore.Store
+	once  sync.Once
+	write func()
+}
+
+func (s *ruleAfterFirstBatchStore) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int) (crm.Job, error) {
+	j, err := s.Store.RunDeleteJobBatch(ctx, t, id, limit)
+	if err == nil {
+		s.once.Do(s.write)
+	}
+	return j, err
+}
+
+// A rule written while a job runs, between two of its batches, protects the records of the
+// batches after it, although the run began with no rule at all.
+func TestBulkJobChecksRulesWrittenWhileItRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 2*worker.BulkDeleteBatchSize)
+	for i := range in {
+		stage := "lead"
+		if i%5 == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
+	}
+	var ids []crm.RecordID
+	for start := 0; start < len(in); start += 500 {
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:start+500], crm.Actor{User: "ops@example.com"})
+		require.NoError(t, err)
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: int64(len(ids)), By: "ops@example.com", Selection: "1000 ids"})
+	require.NoError(t, err)
+	racer := &ruleAfterFirstBatchStore{Store: b.store, write: func() {
+		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "customer"`}, "ops@example.com")
+		require.NoError(t, err)
+	}}
+	job = b.runJob(t, racer, job.ID)
+	require.Equal(t, crm.JobDone, job.State)
+	// The first batch went before the rule: its 100 customers with it. The second batch's 100 stay.
+	require.EqualValues(t, 900, job.Done)
+	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, n, "the customers of the second batch are live")
+}
