@@ -82,6 +82,7 @@ var tests = []struct {
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
+	{"UndoWaitsForTheOperationsJob", testUndoWaitsForTheOperationsJob},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
