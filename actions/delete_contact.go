@@ -64,6 +64,7 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 	}
 	moved := make(map[crm.RecordID]bool, len(ids))
 	refused := map[crm.RecordID]bool{}
+	stopped := map[crm.RecordID]bool{}
 	changed := map[crm.RecordID]bool{}
 	prot := map[crm.RecordID]string{}
 	collect := func(res crm.ArchiveResult) {
@@ -72,6 +73,9 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 		for _, id := range res.OverLimit {
 			refused[id] = true
+		}
+		for _, id := range res.Stopped {
+			stopped[id] = true
 		}
 	}
 	if set.Empty() {
@@ -116,6 +120,8 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 			out[i] = protectedResult(id, rule)
 		case refused[id]:
 			out[i] = overLimitResult(id, inv)
+		case stopped[id]:
+			out[i] = Result{Outcome: OutcomeStopped, Detail: fmt.Sprintf("contact %s not deleted: the workflow was paused, or its activator lost the authority it acts with", id)}
 		case moved[id]:
 			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
 		case changed[id]:

@@ -12,6 +12,10 @@ type ArchiveResult struct {
 	// Changed are the live ids ArchiveChecked left untouched because they were written since the
 	// caller read them. Always empty from ArchiveRecords and ArchiveWithLimit.
 	Changed []RecordID
+	// Stopped are the live ids a workflow's archive left untouched because the workflow was no
+	// longer active at its activation, or its activator no longer had the authority (see
+	// ArchiveLimit.Needs). Always empty from ArchiveRecords.
+	Stopped []RecordID
 }
 
 // CheckedArchive are the options of BinStore.ArchiveChecked.

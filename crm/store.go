@@ -205,7 +205,9 @@ type BinStore interface {
 	// deletions of the workflow's activation lim.ActivatedAt over the last lim.Per, moves at most
 	// the allowance left, in the order of ids, and reports the other live ids in
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
-	// workers delete at once. An unlimited lim counts nothing.
+	// workers delete at once. An unlimited lim counts nothing. With lim.Needs, the same step
+	// moves nothing unless the workflow is active at lim.ActivatedAt and by.User may still act
+	// with those permissions, and reports the live ids in ArchiveResult.Stopped (SPEC S23).
 	ArchiveWithLimit(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor, lim ArchiveLimit) (ArchiveResult, error)
 	// ArchiveChecked is ArchiveRecords, or ArchiveWithLimit when opts.Limit is not nil, for records
 	// the caller read and checked against the protection rules (SPEC S25): in the same atomic

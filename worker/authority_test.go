@@ -1,13 +1,16 @@
 package worker_test
 
 import (
+	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -174,4 +177,79 @@ func TestWorkflowWhoseRevisionNoLongerValidatesPausesItself(t *testing.T) {
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "revision 1 no longer validates")
 	require.Contains(t, got.PausedReason, "shoe_size")
+}
+
+// actingStore runs act once, just before a workflow's first archive: between the step's checks
+// of the workflow and its activator, and the move.
+type actingStore struct {
+	*redisstore.Store
+	once sync.Once
+	act  func()
+}
+
+func (s *actingStore) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
+	s.once.Do(s.act)
+	return s.Store.ArchiveWithLimit(ctx, t, o, ids, by, lim)
+}
+
+func (s *actingStore) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
+	s.once.Do(s.act)
+	return s.Store.ArchiveRecords(ctx, t, o, ids, by)
+}
+
+// The activator disabled, or stripped of delete, or the workflow paused, after the step checked
+// them and before its contacts move: none moves, and each still waits at its step.
+func TestWorkflowDeletesNothingOnceStoppedDuringItsStep(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		limits string
+		stop   func(b *flowBundle)
+		reason string
+	}{
+		{name: "Disabled", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, true)
+		}, reason: "was disabled"},
+		{name: "LostDelete", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermWorkflows}, false)
+		}, reason: "no longer holds the delete permission"},
+		{name: "LostDeleteUnlimited", limits: "limits: {max_deletions: unlimited}\n", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermWorkflows}, false)
+		}, reason: "no longer holds the delete permission"},
+		{name: "Paused", stop: func(b *flowBundle) {
+			_, err := b.store.PauseFlow(b.ctx, b.tenant, "wait-then-delete", nil)
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			st := &actingStore{Store: b.store}
+			w, err := worker.New(st, b.queue, b.config())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = w.Close() })
+			b.w = w
+			st.act = func() { tc.stop(b) }
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+			b.activateAs(t, "ann@example.com", "wait-then-delete", waitThenDelete+tc.limits)
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, 1, b.enrollment(t, "wait-then-delete", id).Step, "waiting out the delay")
+
+			b.clock.Advance(24 * time.Hour)
+			b.runTasks(t)
+
+			b.live(t, id) // not deleted
+			got, err := b.store.Flow(b.ctx, b.tenant, "wait-then-delete")
+			require.NoError(t, err)
+			require.Equal(t, crm.FlowPaused, got.State)
+			if tc.reason != "" {
+				require.Contains(t, got.PausedReason, tc.reason)
+			}
+			enr := b.enrollment(t, "wait-then-delete", id)
+			require.Equal(t, crm.Enrolled, enr.State, "the record still waits")
+			require.Equal(t, 1, enr.Step)
+			require.Equal(t, []string{"enrolled", "action"}, kinds(b.history(t, "wait-then-delete", id)), "no delete ran")
+		})
+	}
 }

@@ -116,6 +116,9 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // own limits, or its tenant's; SPEC S24): the records the limit refuses get no result and stay
 // enrolled at their step, the activator is emailed once per activation, and the workflow pauses
 // with the reason (see LimitPauseReason); activated again, the workflow:sweep runs their step.
+// The store checks again, in the step that moves the records, that the workflow is still active at
+// its activation and that its activator may still act (SPEC S23): the records it keeps stay
+// enrolled at their step too, and a workflow whose activator lost authority pauses with the reason.
 // An action error wrapping actions.ErrCannotRun ends the record's
 // enrollment as failed; another error fails the task after the other records' results are
 // recorded, and the retry runs the step again only for the records it did not advance. A bad
@@ -232,11 +235,17 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	ran, errs := engine.RunStep(ctx, wf, engine.StepRun{Counts: countOf, Deps: w.workflowDeps(), Flow: ref, Limit: lim, Now: now,
 		Records: batch, Step: step, Tenant: t})
 	results = append(results, ran...)
-	// The records the limit refused have no result: they stay enrolled at this step.
-	refused := 0
+	// The records the limit refused, or the guard of the move kept (the workflow paused, or its
+	// activator lost authority, since the checks above), have no result: they stay enrolled at
+	// this step.
+	refused, stopped := 0, 0
 	errs = slices.DeleteFunc(errs, func(err error) bool {
-		if errors.Is(err, crm.ErrLimitReached) {
+		switch {
+		case errors.Is(err, crm.ErrLimitReached):
 			refused++
+			return true
+		case errors.Is(err, crm.ErrWorkflowStopped):
+			stopped++
 			return true
 		}
 		return false
@@ -274,7 +283,17 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 || refused > 0 {
+	if stopped > 0 {
+		log.Info("workflow stopped while its step ran: the records not deleted stay enrolled and wait", "step", step, "records", stopped)
+		if reason, err := w.authorityLost(ctx, t, flow, wf, false); err != nil {
+			errs = append(errs, err)
+		} else if reason != "" {
+			if err := w.pauseForAuthority(ctx, log, t, flow, reason); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 || refused > 0 || stopped > 0 {
 		w.enqueueSteps(ctx, log, next(step+1), dueNow, countsOf(dueNow), time.Time{})
 		return nil, nil, errors.Join(errs...)
 	}

@@ -87,6 +87,7 @@ var tests = []struct {
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
+	{"DeletionGuardChecksTheWorkflowAndItsActivator", testDeletionGuardChecksTheWorkflowAndItsActivator},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

@@ -76,6 +76,12 @@
 --   pending, and so do the ids after it (the batch ends before it), for the next batch to check
 --   again. Its entry "*" (no id) asks for all or none: when one live record was written since,
 --   none moves and the answer names those written
+-- ARGV[29] -> via workflow and without a job, the activation (activated_at, unix ms) the deletion
+--   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
+--   that activation and its activator (ARGV[30]) exists, is not disabled and holds each permission
+--   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
+-- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]
+-- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -92,6 +98,28 @@ local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[8])
+-- The guard of a workflow's deletion: checked here, in the step that moves, so that a pause, a
+-- disabled activator or a permission taken away before it is never outrun.
+if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
+  local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
+  local u = redis.call('HMGET', ARGV[30], 'perms', 'disabled')
+  local ok = f[1] == 'active' and f[2] == ARGV[29] and u[1] and u[2] ~= '1'
+  if ok and u[1] ~= 'all' then
+    local held = ',' .. u[1] .. ','
+    for need in string.gmatch(ARGV[31], '[^,]+') do
+      if not string.find(held, ',' .. need .. ',', 1, true) then ok = false end
+    end
+  end
+  if not ok then
+    local out = {'stopped'}
+    local n = 0
+    for id in string.gmatch(ARGV[9], '[^,]+') do
+      n = n + 1
+      if redis.call('EXISTS', KEYS[5 * n + 10]) == 1 then out[#out+1] = id end
+    end
+    return out
+  end
+end
 local operation = ARGV[22]
 if operation == '' then
   operation = op
