@@ -253,3 +253,50 @@ func TestWorkflowDeletesNothingOnceStoppedDuringItsStep(t *testing.T) {
 		})
 	}
 }
+
+// waitThenDeleteExisting is waitThenDelete activated with enroll_existing: its activation needs
+// bulk_delete.
+const waitThenDeleteExisting = `name: wait-then-delete-existing
+object_type: contacts
+trigger: email_bounced
+enroll_existing: true
+actions:
+  - type: delay
+    duration: 1d
+  - type: delete_contact
+`
+
+// An activation that enrolled the existing records needs bulk_delete for as long as it runs: an
+// activator who loses it after the backfill enrolled them pauses the workflow before its deletes.
+func TestWorkflowEnrolledExistingPausesWhenItsActivatorLosesBulkDelete(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows}, false)
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	f := b.activateAs(t, "ann@example.com", "wait-then-delete-existing", waitThenDeleteExisting)
+	task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name,
+		Revision: f.ActiveRevision, ActivatedAt: f.ActivatedAt})
+	require.NoError(t, err)
+	_, err = b.client.Enqueue(b.ctx, task)
+	require.NoError(t, err)
+	b.runTasks(t)
+	for _, id := range ids {
+		require.Equal(t, 1, b.enrollment(t, f.Name, id).Step, "enrolled by the backfill, waiting out the delay")
+	}
+
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+	b.clock.Advance(24 * time.Hour)
+	b.runTasks(t)
+
+	got, err := b.store.Flow(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "bulk_delete")
+	for _, id := range ids {
+		b.live(t, id)
+		require.Equal(t, crm.Enrolled, b.enrollment(t, f.Name, id).State, "the record still waits")
+	}
+}

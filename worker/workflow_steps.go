@@ -181,8 +181,14 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return nil, nil, fmt.Errorf("workflow %s revision %d has %d steps, not %d: %w", name, rev, len(wf.Actions), step+1, asynq.SkipRetry)
 	}
 	// The workflow acts with its activator's authority: checked before every step, so that a
-	// disabled activator, or one who lost a permission, stops it before its next action.
-	if reason, err := w.authorityLost(ctx, t, flow, wf, false); err != nil {
+	// disabled activator, or one who lost a permission, stops it before its next action. An
+	// activation that enrolled the existing records needed bulk_delete too when it deletes, and
+	// needs it as long as it runs.
+	many, err := w.enrolledExisting(ctx, t, flow, wf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
 		return nil, nil, err
 	} else if reason != "" {
 		return nil, nil, w.pauseForAuthority(ctx, log, t, flow, reason)
@@ -228,7 +234,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			batch = append(batch, rec)
 		}
 	}
-	lim, err := w.deletionLimit(ctx, t, flow, wf)
+	lim, err := w.deletionLimit(ctx, t, flow, wf, many)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,7 +291,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	}
 	if stopped > 0 {
 		log.Info("workflow stopped while its step ran: the records not deleted stay enrolled and wait", "step", step, "records", stopped)
-		if reason, err := w.authorityLost(ctx, t, flow, wf, false); err != nil {
+		if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
 			errs = append(errs, err)
 		} else if reason != "" {
 			if err := w.pauseForAuthority(ctx, log, t, flow, reason); err != nil {
@@ -405,4 +411,19 @@ func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t c
 	w.enqueueSteps(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: flow.Name, Revision: flow.ActiveRevision, Step: step, Bulk: bulk},
 		moved, nil, time.Time{})
 	return nil, nil, nil
+}
+
+// enrolledExisting reports whether flow's activation enrolled the records that matched already (an
+// enroll-existing backfill of that activation exists), for a workflow that deletes: its activation
+// then needed bulk_delete (wf.Permissions(true)). False for a workflow that deletes nothing, without
+// a read.
+func (w *Worker) enrolledExisting(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow) (bool, error) {
+	if !wf.Deletes() {
+		return false, nil
+	}
+	bf, ok, err := w.store.Backfill(ctx, t, flow.Name)
+	if err != nil {
+		return false, fmt.Errorf("read the backfill of workflow %s: %w", flow.Name, err)
+	}
+	return ok && bf.ActivatedAt.Equal(flow.ActivatedAt), nil
 }
