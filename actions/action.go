@@ -112,7 +112,7 @@ type Invocation struct {
 	// Revision is the workflow revision the step belongs to. Optional.
 	Revision int64
 	// Limit is the blast-radius limit the step's deletions run under (SPEC S24), counted for the
-	// workflow's activation: delete_contact deletes through crm.Store.ArchiveWithLimit and
+	// workflow's activation: delete_contact deletes through crm.Store.ArchiveChecked and
 	// answers OutcomeOverLimit for the records it refuses, and OutcomeStopped for those its
 	// guard (crm.ArchiveLimit.Needs) kept. nil deletes without a limit.
 	Limit *crm.ArchiveLimit

@@ -25,6 +25,12 @@ type CheckedArchive struct {
 	// All moves the records all or none: when one was written since it was read, none moves and
 	// ArchiveResult.Changed names those written.
 	All bool
+	// RulesVersion is the version of the protection rules the records were checked against
+	// (ProtectionStore.ProtectionVersion), 0 for none: when a rule was written or removed since,
+	// nothing moves and ArchiveResult.Changed names every id, for the caller to check against the
+	// rules as they are now. A caller whose type has no rule may pass its records with only their
+	// ids, to be moved unchecked but for the rules.
+	RulesVersion int64
 }
 
 // RestoreResult tells what RestoreRecords did.

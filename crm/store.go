@@ -280,8 +280,11 @@ type JobStore interface {
 	// caller read and checked against the protection rules (SPEC S25), the live ones being checked:
 	// a record written since it was read (its last modification is no longer its UpdatedAt), or
 	// live and not in checked, is not moved; it stays pending with the records after it, for the
-	// next batch to check again.
-	RunCheckedDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int, checked []Record) (Job, error)
+	// next batch to check again. With rulesVersion (not 0), the batch moves nothing unless the
+	// tenant's protection rules are still at that version (ProtectionVersion), and returns the job
+	// with ErrRulesChanged, for the caller to check against the rules as they are now; checked may
+	// then be nil, for a batch of a type without rules, whose records the rules were read for.
+	RunCheckedDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int, checked []Record, rulesVersion int64) (Job, error)
 	// LeaseJob takes or renews the lease of a job for owner; false while another owner holds it.
 	LeaseJob(ctx context.Context, t TenantID, id, owner string, ttl time.Duration) (bool, error)
 	// ReleaseJob gives up the lease of a job if owner holds it.

@@ -187,14 +187,9 @@ type actingStore struct {
 	act  func()
 }
 
-func (s *actingStore) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
+func (s *actingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
 	s.once.Do(s.act)
-	return s.Store.ArchiveWithLimit(ctx, t, o, ids, by, lim)
-}
-
-func (s *actingStore) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
-	s.once.Do(s.act)
-	return s.Store.ArchiveRecords(ctx, t, o, ids, by)
+	return s.Store.ArchiveChecked(ctx, t, o, recs, by, opts)
 }
 
 // The activator disabled, or stripped of delete, or the workflow paused, after the step checked

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -140,11 +139,12 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		if limit == 0 { // every record checked was protected: check the next ones
 			continue
 		}
-		var job crm.Job
-		if checked != nil {
-			job, err = w.store.RunCheckedDeleteJobBatch(ctx, p.TenantID, p.JobID, limit, checked)
-		} else {
-			job, err = w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
+		// The batch moves only while the rules are still those it was checked against (a type
+		// without rules included): a rule written meanwhile leaves it for the next step to check.
+		job, err := w.store.RunCheckedDeleteJobBatch(ctx, p.TenantID, p.JobID, limit, checked, rules.Version())
+		if errors.Is(err, crm.ErrRulesChanged) {
+			before = job
+			continue
 		}
 		if errors.Is(err, crm.ErrNotReplicated) {
 			// The batch stands, with the job's progress in the same script: lost in a failover, both
@@ -344,36 +344,28 @@ func runnerID() string {
 }
 
 // protectionCache holds the protection rules of one object type as a job's run last read them,
-// compiled: load reads the tenant's rules (one round trip) and compiles them again only when they
-// changed since.
+// compiled: load reads the version of the tenant's rules (one round trip) and reads and compiles
+// the rules again only when it moved on since.
 type protectionCache struct {
-	key string
 	set *triggers.ProtectionSet
 }
 
-// load returns the rules of type o as they are now. It returns the store's errors.
+// load returns the rules of type o as they are now, with their version. It returns the store's
+// errors.
 func (c *protectionCache) load(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*triggers.ProtectionSet, error) {
-	rules, err := store.ProtectionRules(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("read the protection rules: %w", err)
-	}
-	var key strings.Builder
-	for _, r := range rules {
-		if r.ObjectType == o {
-			fmt.Fprintf(&key, "%q %q %d\n", r.Name, r.When, r.UpdatedAt.UnixNano())
-		}
-	}
-	if c.set != nil && key.String() == c.key {
-		return c.set, nil
-	}
-	set := &triggers.ProtectionSet{}
-	if key.Len() > 0 {
-		schema, err := store.Schema(ctx, t, o)
+	if c.set != nil {
+		v, err := store.ProtectionVersion(ctx, t)
 		if err != nil {
-			return nil, fmt.Errorf("read schema of %s for its protection rules: %w", o, err)
+			return nil, fmt.Errorf("read the version of the protection rules: %w", err)
 		}
-		set = triggers.CompileProtection(rules, o, schema)
+		if v == c.set.Version() {
+			return c.set, nil
+		}
 	}
-	c.key, c.set = key.String(), set
+	set, err := triggers.LoadProtection(ctx, store, t, o)
+	if err != nil {
+		return nil, err
+	}
+	c.set = set
 	return set, nil
 }

@@ -67,6 +67,10 @@ type archiveCall struct {
 	Activation string
 	User       string
 	Needs      string
+	// RulesVersion is the version of the protection rules the records were checked against ("" for
+	// none), and RulesVersionKey the tenant's ProtectionVersionKey.
+	RulesVersion    string
+	RulesVersionKey string
 	// Expect holds, for records a caller checked against the protection rules, the last
 	// modification (_updated, unix ms) it read: a record modified since is not moved (see
 	// ArchiveChecked). Nil for none; the script then answers as without it.
@@ -96,7 +100,8 @@ func (c archiveCall) argv() []any {
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
 		c.Operation, c.OperationPrefix, c.Operations,
-		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect(), c.Activation, c.User, c.Needs}
+		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect(), c.Activation, c.User, c.Needs,
+		c.RulesVersion, c.RulesVersionKey}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so

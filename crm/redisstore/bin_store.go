@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,7 +66,7 @@ func checkIDs(ids []crm.RecordID) error {
 
 // ArchiveRecords implements Store.
 func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
-	return s.archive(ctx, t, o, ids, by, nil, nil)
+	return s.archive(ctx, t, o, ids, by, nil, nil, 0)
 }
 
 // ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
@@ -75,7 +76,7 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 	if err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	return s.archive(ctx, t, o, ids, by, l, nil)
+	return s.archive(ctx, t, o, ids, by, l, nil, 0)
 }
 
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
@@ -96,7 +97,7 @@ func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.Object
 			return crm.ArchiveResult{}, err
 		}
 	}
-	return s.archive(ctx, t, o, ids, by, lim, expect)
+	return s.archive(ctx, t, o, ids, by, lim, expect, opts.RulesVersion)
 }
 
 // limitOf checks a workflow's blast-radius limit and its actor, and returns the limit the archive
@@ -139,7 +140,7 @@ func expectations(recs []crm.Record) map[crm.RecordID]string {
 }
 
 func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim *crm.ArchiveLimit,
-	expect map[crm.RecordID]string) (crm.ArchiveResult, error) {
+	expect map[crm.RecordID]string, rules int64) (crm.ArchiveResult, error) {
 	if err := checkBatch(len(ids)); err != nil {
 		return crm.ArchiveResult{}, err
 	}
@@ -164,6 +165,9 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		call.Needs = crm.Permissions(lim.Needs).String()
 	}
 	call.Expect = expect // not nil when the caller checked: the script then answers {moved, refused, changed}
+	if rules != 0 {
+		call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)
+	}
 	reply, acked := archiveScript.runAcked(ctx, s, call)
 	var moved, refused, changed, stopped []string
 	parts, err := reply.Slice()
@@ -171,6 +175,9 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
 	}
 	switch {
+	case len(parts) == 1 && parts[0] == "rules":
+		// A rule was written since the caller's check: nothing moved, every record to check again.
+		return crm.ArchiveResult{Changed: slices.Clone(ids)}, nil
 	case len(parts) > 0 && parts[0] == "stopped":
 		stopped = stringsOf(parts[1:])
 	case counted || expect != nil:

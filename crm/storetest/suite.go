@@ -52,6 +52,7 @@ var tests = []struct {
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
 	{"BinFilters", testBinFilters},
 	{"ArchiveCheckedMovesOnlyWhatWasNotWritten", testArchiveCheckedMovesOnlyWhatWasNotWritten},
+	{"CheckedDeletesMoveOnlyUnderTheRulesChecked", testCheckedDeletesMoveOnlyUnderTheRulesChecked},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},

@@ -82,6 +82,10 @@
 --   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
 -- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]
 -- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]
+-- ARGV[32] -> the version of the protection rules the caller checked the records against
+--   (ProtectionStore.ProtectionVersion: ARGV[33]'s counter plus 1), '' for none: when the rules
+--   changed since, nothing is done and the reply is {"rules"}
+-- ARGV[33] -> crm:{<tenant>}:protection:version (ProtectionVersionKey), with ARGV[32]
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -98,6 +102,12 @@ local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[8])
+-- rules_changed tells whether a protection rule was written or removed since the caller read the
+-- rules it checked the records against.
+local function rules_changed()
+  if (ARGV[32] or '') == '' then return false end
+  return tonumber(redis.call('GET', ARGV[33]) or '0') + 1 ~= tonumber(ARGV[32])
+end
 -- The guard of a workflow's deletion: checked here, in the step that moves, so that a pause, a
 -- disabled activator or a permission taken away before it is never outrun.
 if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
@@ -120,6 +130,8 @@ if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
     return out
   end
 end
+-- Without a job, before anything is written (with a job, once the job is known to be running).
+if job_limit == 0 and rules_changed() then return {'rules'} end
 local operation = ARGV[22]
 if operation == '' then
   operation = op
@@ -158,6 +170,7 @@ if job_limit > 0 then
   if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
   -- A job still selecting has nothing pending yet, and a finished one has nothing left.
   if st == 'done' or st == 'refused' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  if rules_changed() then return {'rules'} end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)
 else
