@@ -68,6 +68,10 @@ const (
 	// nothing was done, and the step must stay where it is, to run once the workflow resumes.
 	// It is never recorded as a result (see engine.StepResult).
 	OutcomeOverLimit Outcome = "over_limit"
+	// OutcomeStopped means the workflow was paused, or its activator lost the authority it acts
+	// with, between the step's checks and the action (SPEC S23; crm.ArchiveLimit.Needs): nothing
+	// was done, and the step must stay where it is. It is never recorded as a result.
+	OutcomeStopped Outcome = "stopped"
 )
 
 // Result is what a run of an action did.
@@ -108,8 +112,9 @@ type Invocation struct {
 	// Revision is the workflow revision the step belongs to. Optional.
 	Revision int64
 	// Limit is the blast-radius limit the step's deletions run under (SPEC S24), counted for the
-	// workflow's activation: delete_contact deletes through crm.Store.ArchiveWithLimit and
-	// answers OutcomeOverLimit for the records it refuses. nil deletes without a limit.
+	// workflow's activation: delete_contact deletes through crm.Store.ArchiveChecked and
+	// answers OutcomeOverLimit for the records it refuses, and OutcomeStopped for those its
+	// guard (crm.ArchiveLimit.Needs) kept. nil deletes without a limit.
 	Limit *crm.ArchiveLimit
 }
 

@@ -44,9 +44,10 @@ const checkRounds = 3
 
 // RunBatch implements BatchStep: the contacts go to the bin in one store call per
 // crm.MaxScriptBatch, with one audit entry per call. With protection rules (SPEC S25), the contacts
-// are read and checked, and a contact moves only if it was not written since it was read
-// (crm.BinStore.ArchiveChecked); one written meanwhile is read and checked again, up to
-// checkRounds times, then left live and reported.
+// are read and checked, and a contact moves only if it was not written since it was read, and no
+// rule was written since the rules were read (crm.BinStore.ArchiveChecked); one written meanwhile
+// (or all, after a rule) is read and checked again, up to checkRounds times, then left live and
+// reported.
 func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, recs []crm.Record) ([]Result, error) {
 	if deps.Store == nil {
 		return nil, errNoStore
@@ -58,12 +59,9 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 		ids[i] = rec.ID
 	}
-	set, err := triggers.LoadProtection(ctx, deps.Store, tenant, crm.Contacts)
-	if err != nil {
-		return nil, fmt.Errorf("delete_contact: %w", err)
-	}
 	moved := make(map[crm.RecordID]bool, len(ids))
 	refused := map[crm.RecordID]bool{}
+	stopped := map[crm.RecordID]bool{}
 	changed := map[crm.RecordID]bool{}
 	prot := map[crm.RecordID]string{}
 	collect := func(res crm.ArchiveResult) {
@@ -73,40 +71,46 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		for _, id := range res.OverLimit {
 			refused[id] = true
 		}
+		for _, id := range res.Stopped {
+			stopped[id] = true
+		}
 	}
-	if set.Empty() {
-		for start := 0; start < len(ids); start += crm.MaxScriptBatch {
-			res, err := archive(ctx, deps, inv, tenant, ids[start:min(start+crm.MaxScriptBatch, len(ids))])
+	todo := ids
+	for round := 0; round < checkRounds && len(todo) > 0; round++ {
+		// The rules are read at every round: a record comes back for another only when it was
+		// written, or a rule was, since its check.
+		set, err := triggers.LoadProtection(ctx, deps.Store, tenant, crm.Contacts)
+		if err != nil {
+			return nil, fmt.Errorf("delete_contact: %w", err)
+		}
+		var next []crm.RecordID
+		for start := 0; start < len(todo); start += crm.MaxScriptBatch {
+			batch := todo[start:min(start+crm.MaxScriptBatch, len(todo))]
+			var fresh []crm.Record
+			if set.Empty() {
+				// Nothing to read: the ids alone move, while no rule is written.
+				fresh = make([]crm.Record, len(batch))
+				for i, id := range batch {
+					fresh[i] = crm.Record{ID: id, Type: crm.Contacts}
+				}
+			} else if fresh, err = protectedContacts(ctx, deps, set, tenant, batch, prot); err != nil {
+				return nil, fmt.Errorf("delete_contact: %w", err)
+			}
+			if len(fresh) == 0 {
+				continue
+			}
+			res, err := deps.Store.ArchiveChecked(ctx, tenant, crm.Contacts, fresh, inv.actor(),
+				crm.CheckedArchive{Limit: inv.Limit, RulesVersion: set.Version()})
 			if err != nil {
 				return nil, fmt.Errorf("delete_contact: %w", err)
 			}
 			collect(res)
+			next = append(next, res.Changed...)
 		}
-	} else {
-		todo := ids
-		for round := 0; round < checkRounds && len(todo) > 0; round++ {
-			var next []crm.RecordID
-			for start := 0; start < len(todo); start += crm.MaxScriptBatch {
-				batch := todo[start:min(start+crm.MaxScriptBatch, len(todo))]
-				fresh, err := protectedContacts(ctx, deps, set, tenant, batch, prot)
-				if err != nil {
-					return nil, fmt.Errorf("delete_contact: %w", err)
-				}
-				if len(fresh) == 0 {
-					continue
-				}
-				res, err := deps.Store.ArchiveChecked(ctx, tenant, crm.Contacts, fresh, inv.actor(), crm.CheckedArchive{Limit: inv.Limit})
-				if err != nil {
-					return nil, fmt.Errorf("delete_contact: %w", err)
-				}
-				collect(res)
-				next = append(next, res.Changed...)
-			}
-			todo = next
-		}
-		for _, id := range todo {
-			changed[id] = true
-		}
+		todo = next
+	}
+	for _, id := range todo {
+		changed[id] = true
 	}
 	out := make([]Result, len(recs))
 	for i, rec := range recs {
@@ -116,6 +120,8 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 			out[i] = protectedResult(id, rule)
 		case refused[id]:
 			out[i] = overLimitResult(id, inv)
+		case stopped[id]:
+			out[i] = Result{Outcome: OutcomeStopped, Detail: fmt.Sprintf("contact %s not deleted: the workflow was paused, or its activator lost the authority it acts with", id)}
 		case moved[id]:
 			out[i] = Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("moved contact %s to the recycle bin", id)}
 		case changed[id]:
@@ -125,14 +131,6 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 		}
 	}
 	return out, nil
-}
-
-// archive moves ids to the bin for the workflow, under its blast-radius limit when it has one.
-func archive(ctx context.Context, deps Deps, inv Invocation, tenant crm.TenantID, ids []crm.RecordID) (crm.ArchiveResult, error) {
-	if inv.Limit == nil {
-		return deps.Store.ArchiveRecords(ctx, tenant, crm.Contacts, ids, inv.actor())
-	}
-	return deps.Store.ArchiveWithLimit(ctx, tenant, crm.Contacts, ids, inv.actor(), *inv.Limit)
 }
 
 // overLimitResult is the result of delete_contact on a contact its workflow's limit refused.

@@ -162,27 +162,28 @@ func (s *Server) deleteProtection(w http.ResponseWriter, r *http.Request, p crm.
 }
 
 // checkProtected reads the live records of ids with what the type's protection rules read and
-// returns them, or a *crm.ProtectedError naming each record a rule protects. Without rules it reads
-// nothing and returns nil.
-func (s *Server) checkProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) ([]crm.Record, error) {
+// returns them with the version of the rules (crm.ProtectionStore.ProtectionVersion), or a
+// *crm.ProtectedError naming each record a rule protects. Without rules it reads nothing and
+// returns nil records.
+func (s *Server) checkProtected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID) ([]crm.Record, int64, error) {
 	set, err := triggers.LoadProtection(r.Context(), s.store, t, o)
 	if err != nil {
-		return nil, fmt.Errorf("read protection rules of %s: %w", o, err)
+		return nil, 0, fmt.Errorf("read protection rules of %s: %w", o, err)
 	}
 	if set.Empty() || len(ids) == 0 {
-		return nil, nil
+		return nil, set.Version(), nil
 	}
 	recs, err := s.store.Records(r.Context(), t, o, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
 	if err != nil {
-		return nil, fmt.Errorf("read %s for their protection rules: %w", o, err)
+		return nil, 0, fmt.Errorf("read %s for their protection rules: %w", o, err)
 	}
 	if prot, _ := set.Protected(recs, s.clock.Now()); len(prot) > 0 {
-		return nil, &crm.ProtectedError{ObjectType: o, Records: prot}
+		return nil, 0, &crm.ProtectedError{ObjectType: o, Records: prot}
 	}
 	if recs == nil {
 		recs = []crm.Record{}
 	}
-	return recs, nil
+	return recs, set.Version(), nil
 }
 
 // protectedRounds bounds how many times archiveUnprotected reads and checks again records written
@@ -191,21 +192,25 @@ const protectedRounds = 3
 
 // archiveUnprotected moves the live records of ids to the bin unless a protection rule protects
 // one of them: then nothing moves and the answer is the *crm.ProtectedError naming each (SPEC S25).
-// With rules, the records checked move all or none, and only if none was written since the
-// check (crm.BinStore.ArchiveChecked); otherwise they are read and checked again, up to
-// protectedRounds times, and then the answer is a 409 asking to try again.
+// The records checked move all or none, and only if none was written, and no rule was written or
+// removed, since the check (crm.BinStore.ArchiveChecked; without rules, the ids move while none is
+// written); otherwise they are read and checked again, up to protectedRounds times, and then the
+// answer is a 409 asking to try again.
 func (s *Server) archiveUnprotected(r *http.Request, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
 	for range protectedRounds {
-		recs, err := s.checkProtected(r, t, o, ids)
+		recs, version, err := s.checkProtected(r, t, o, ids)
 		switch {
 		case err != nil:
 			return crm.ArchiveResult{}, err
 		case recs == nil:
-			return s.store.ArchiveRecords(r.Context(), t, o, ids, by)
+			recs = make([]crm.Record, len(ids))
+			for i, id := range ids {
+				recs[i] = crm.Record{ID: id, Type: o}
+			}
 		case len(recs) == 0:
 			return crm.ArchiveResult{Missing: ids}, nil
 		}
-		res, err := s.store.ArchiveChecked(r.Context(), t, o, recs, by, crm.CheckedArchive{All: true})
+		res, err := s.store.ArchiveChecked(r.Context(), t, o, recs, by, crm.CheckedArchive{All: true, RulesVersion: version})
 		if err != nil || len(res.Changed) == 0 {
 			return res, err
 		}

@@ -378,3 +378,37 @@ func TestProtectionHoldsAgainstAWriteBeforeTheMove(t *testing.T) {
 		}
 	}
 }
+
+// A rule written between a delete's check and its move (here the tenant's first, so the delete
+// checked against none) protects the record all the same: the delete checks again and answers 409.
+func TestProtectionHoldsAgainstARuleWrittenBeforeTheMove(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, batch := range []bool{false, true} {
+		one := b.contact(t, map[string]string{"lifecyclestage": "customer"})
+		two := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+		racer := &racingArchive{Store: b.store, write: func() {
+			_, _, err := b.store.PutProtectionRule(b.ctx, b.tenantA, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+				When: `lifecyclestage == "customer"`}, "ops@a.example")
+			require.NoError(t, err)
+		}}
+		srv, err := api.New(racer, &api.Config{Clock: b.clock, Tasks: b.tasks})
+		require.NoError(t, err)
+		ts := httptest.NewServer(srv)
+		b.url, b.client = ts.URL, ts.Client()
+		var r response
+		if batch {
+			r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(string(one), string(two))})
+		} else {
+			r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(one), tokAll, nil)
+		}
+		ts.Close()
+		e := expectError(t, r, http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, `"customers"`, "batch %v", batch)
+		for _, id := range []crm.RecordID{one, two} {
+			_, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, id, nil)
+			require.NoError(t, err, "batch %v: contact %s is live", batch, id)
+		}
+		require.NoError(t, b.store.DeleteProtectionRule(b.ctx, b.tenantA, "customers", "ops@a.example"))
+	}
+}

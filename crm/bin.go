@@ -12,6 +12,10 @@ type ArchiveResult struct {
 	// Changed are the live ids ArchiveChecked left untouched because they were written since the
 	// caller read them. Always empty from ArchiveRecords and ArchiveWithLimit.
 	Changed []RecordID
+	// Stopped are the live ids a workflow's archive left untouched because the workflow was no
+	// longer active at its activation, or its activator no longer had the authority (see
+	// ArchiveLimit.Needs). Always empty from ArchiveRecords.
+	Stopped []RecordID
 }
 
 // CheckedArchive are the options of BinStore.ArchiveChecked.
@@ -21,6 +25,12 @@ type CheckedArchive struct {
 	// All moves the records all or none: when one was written since it was read, none moves and
 	// ArchiveResult.Changed names those written.
 	All bool
+	// RulesVersion is the version of the protection rules the records were checked against
+	// (ProtectionStore.ProtectionVersion), 0 for none: when a rule was written or removed since,
+	// nothing moves and ArchiveResult.Changed names every id, for the caller to check against the
+	// rules as they are now. A caller whose type has no rule may pass its records with only their
+	// ids, to be moved unchecked but for the rules.
+	RulesVersion int64
 }
 
 // RestoreResult tells what RestoreRecords did.

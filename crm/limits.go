@@ -91,7 +91,18 @@ type ArchiveLimit struct {
 	// ActivatedAt names the activation whose deletions count (Flow.ActivatedAt): activating the
 	// workflow again starts a new count.
 	ActivatedAt time.Time
+	// Needs, when not empty, are the permissions the workflow acts with (SPEC S23), checked in the
+	// step that moves the records: unless the workflow is still active at ActivatedAt and its
+	// activator (the actor's User) exists, is enabled and holds every one of them, nothing moves
+	// and the live records are reported as ArchiveResult.Stopped. This holds for an unlimited
+	// DeletionLimit too. Empty checks neither.
+	Needs []Permission
 }
+
+// ErrWorkflowStopped means a workflow's deletion was not done because, at the moment of the
+// move, the workflow was no longer active at its activation, or its activator was disabled or
+// lacked a permission it needs (SPEC S23; ArchiveLimit.Needs). Test it with errors.Is.
+var ErrWorkflowStopped = errors.New("crm: the workflow was paused, or its activator lost the authority it acts with")
 
 // ErrLimitReached means a workflow's blast-radius limit refused a deletion (SPEC S24). Test it
 // with errors.Is.

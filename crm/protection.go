@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -25,6 +26,10 @@ type ProtectionRule struct {
 	CreatedAt, UpdatedAt time.Time
 	UpdatedBy            string
 }
+
+// ErrRulesChanged means a tenant's protection rules changed since a delete checked its records
+// against them: nothing was moved, and the records are to be checked again. Test it with errors.Is.
+var ErrRulesChanged = errors.New("crm: the protection rules changed since the records were checked")
 
 // MaxProtectionRules is the most protection rules a tenant may hold: every delete evaluates the
 // rules of its type.
@@ -115,6 +120,11 @@ type ProtectionStore interface {
 	ProtectionRule(ctx context.Context, t TenantID, name string) (ProtectionRule, error)
 	// ProtectionRules lists the tenant's rules by name, in one round trip.
 	ProtectionRules(ctx context.Context, t TenantID) ([]ProtectionRule, error)
+	// ProtectionVersion returns the version of the tenant's rules: 1 before any rule was written,
+	// and moved on by every rule written or removed, in the same step. Read before the rules, it
+	// lets a delete that checked records against them move the records only while no rule changed
+	// since (CheckedArchive.RulesVersion, RunCheckedDeleteJobBatch).
+	ProtectionVersion(ctx context.Context, t TenantID) (int64, error)
 	// DeleteProtectionRule removes a rule and writes the audit entry of it (AuditProtectionDelete,
 	// by by) in the same step. A *NotFoundError for a rule that does not exist.
 	DeleteProtectionRule(ctx context.Context, t TenantID, name, by string) error

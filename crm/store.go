@@ -205,7 +205,9 @@ type BinStore interface {
 	// deletions of the workflow's activation lim.ActivatedAt over the last lim.Per, moves at most
 	// the allowance left, in the order of ids, and reports the other live ids in
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
-	// workers delete at once. An unlimited lim counts nothing.
+	// workers delete at once. An unlimited lim counts nothing. With lim.Needs, the same step
+	// moves nothing unless the workflow is active at lim.ActivatedAt and by.User may still act
+	// with those permissions, and reports the live ids in ArchiveResult.Stopped (SPEC S23).
 	ArchiveWithLimit(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor, lim ArchiveLimit) (ArchiveResult, error)
 	// ArchiveChecked is ArchiveRecords, or ArchiveWithLimit when opts.Limit is not nil, for records
 	// the caller read and checked against the protection rules (SPEC S25): in the same atomic
@@ -278,8 +280,11 @@ type JobStore interface {
 	// caller read and checked against the protection rules (SPEC S25), the live ones being checked:
 	// a record written since it was read (its last modification is no longer its UpdatedAt), or
 	// live and not in checked, is not moved; it stays pending with the records after it, for the
-	// next batch to check again.
-	RunCheckedDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int, checked []Record) (Job, error)
+	// next batch to check again. With rulesVersion (not 0), the batch moves nothing unless the
+	// tenant's protection rules are still at that version (ProtectionVersion), and returns the job
+	// with ErrRulesChanged, for the caller to check against the rules as they are now; checked may
+	// then be nil, for a batch of a type without rules, whose records the rules were read for.
+	RunCheckedDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int, checked []Record, rulesVersion int64) (Job, error)
 	// LeaseJob takes or renews the lease of a job for owner; false while another owner holds it.
 	LeaseJob(ctx context.Context, t TenantID, id, owner string, ttl time.Duration) (bool, error)
 	// ReleaseJob gives up the lease of a job if owner holds it.

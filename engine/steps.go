@@ -23,6 +23,7 @@ const OutcomeFailed = "failed"
 //     idempotent);
 //   - actions.OutcomeOverLimit: an error wrapping crm.ErrLimitReached, so that nothing is recorded
 //     and the step stays due, to run again once the workflow resumes (SPEC S24);
+//   - actions.OutcomeStopped: likewise, an error wrapping crm.ErrWorkflowStopped (SPEC S23);
 //   - actions.OutcomeWait: the next step is due at Result.Until, or now when that has passed;
 //   - actions.OutcomeSkipped (the record is no longer live): the enrollment stops;
 //   - otherwise the next step is due now. An empty outcome reads as actions.OutcomeDone.
@@ -35,8 +36,11 @@ func StepResult(id crm.RecordID, res actions.Result, err error, now time.Time) (
 		}
 		return crm.StepResult{}, err
 	}
-	if res.Outcome == actions.OutcomeOverLimit {
+	switch res.Outcome {
+	case actions.OutcomeOverLimit:
 		return crm.StepResult{}, fmt.Errorf("%s: %w", res.Detail, crm.ErrLimitReached)
+	case actions.OutcomeStopped:
+		return crm.StepResult{}, fmt.Errorf("%s: %w", res.Detail, crm.ErrWorkflowStopped)
 	}
 	out := crm.StepResult{ID: id, Outcome: string(res.Outcome), Detail: truncate(res.Detail, MaxDetail), Due: now}
 	switch res.Outcome {

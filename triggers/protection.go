@@ -25,7 +25,8 @@ import (
 //
 // The zero value and nil protect nothing. Safe for concurrent use.
 type ProtectionSet struct {
-	rules []protectionRule
+	rules   []protectionRule
+	version int64 // of the tenant's rules as LoadProtection read them, 0 when not known
 }
 
 type protectionRule struct {
@@ -60,20 +61,39 @@ func CompileProtection(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.
 }
 
 // LoadProtection reads the tenant's rules and, when some are of type o, the type's schema, and compiles
-// them: one round trip when the type has no rules, two otherwise. It returns the store's errors.
+// them, with the rules' version (Version): two round trips when the type has no rules, three
+// otherwise. It returns the store's errors.
 func LoadProtection(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*ProtectionSet, error) {
+	// The version first: a rule written between the two reads makes the version older than the
+	// rules, and a delete checked against them is refused and checked again, never the reverse.
+	version, err := store.ProtectionVersion(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	rules, err := store.ProtectionRules(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(rules, func(r crm.ProtectionRule) bool { return r.ObjectType == o }) {
-		return &ProtectionSet{}, nil
+		return &ProtectionSet{version: version}, nil
 	}
 	schema, err := store.Schema(ctx, t, o)
 	if err != nil {
 		return nil, fmt.Errorf("read schema of %s for its protection rules: %w", o, err)
 	}
-	return CompileProtection(rules, o, schema), nil
+	s := CompileProtection(rules, o, schema)
+	s.version = version
+	return s, nil
+}
+
+// Version is the version of the tenant's rules the set was read at (crm.ProtectionStore.
+// ProtectionVersion), for the delete that checked records against the set to pass on
+// (crm.CheckedArchive.RulesVersion): 0 for a set that LoadProtection did not read.
+func (s *ProtectionSet) Version() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.version
 }
 
 // Empty reports whether the set protects nothing.

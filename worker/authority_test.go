@@ -1,13 +1,16 @@
 package worker_test
 
 import (
+	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -174,4 +177,121 @@ func TestWorkflowWhoseRevisionNoLongerValidatesPausesItself(t *testing.T) {
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "revision 1 no longer validates")
 	require.Contains(t, got.PausedReason, "shoe_size")
+}
+
+// actingStore runs act once, just before a workflow's first archive: between the step's checks
+// of the workflow and its activator, and the move.
+type actingStore struct {
+	*redisstore.Store
+	once sync.Once
+	act  func()
+}
+
+func (s *actingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
+	s.once.Do(s.act)
+	return s.Store.ArchiveChecked(ctx, t, o, recs, by, opts)
+}
+
+// The activator disabled, or stripped of delete, or the workflow paused, after the step checked
+// them and before its contacts move: none moves, and each still waits at its step.
+func TestWorkflowDeletesNothingOnceStoppedDuringItsStep(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		limits string
+		stop   func(b *flowBundle)
+		reason string
+	}{
+		{name: "Disabled", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, true)
+		}, reason: "was disabled"},
+		{name: "LostDelete", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermWorkflows}, false)
+		}, reason: "no longer holds the delete permission"},
+		{name: "LostDeleteUnlimited", limits: "limits: {max_deletions: unlimited}\n", stop: func(b *flowBundle) {
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermWorkflows}, false)
+		}, reason: "no longer holds the delete permission"},
+		{name: "Paused", stop: func(b *flowBundle) {
+			_, err := b.store.PauseFlow(b.ctx, b.tenant, "wait-then-delete", nil)
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			st := &actingStore{Store: b.store}
+			w, err := worker.New(st, b.queue, b.config())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = w.Close() })
+			b.w = w
+			st.act = func() { tc.stop(b) }
+			b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+			b.activateAs(t, "ann@example.com", "wait-then-delete", waitThenDelete+tc.limits)
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, 1, b.enrollment(t, "wait-then-delete", id).Step, "waiting out the delay")
+
+			b.clock.Advance(24 * time.Hour)
+			b.runTasks(t)
+
+			b.live(t, id) // not deleted
+			got, err := b.store.Flow(b.ctx, b.tenant, "wait-then-delete")
+			require.NoError(t, err)
+			require.Equal(t, crm.FlowPaused, got.State)
+			if tc.reason != "" {
+				require.Contains(t, got.PausedReason, tc.reason)
+			}
+			enr := b.enrollment(t, "wait-then-delete", id)
+			require.Equal(t, crm.Enrolled, enr.State, "the record still waits")
+			require.Equal(t, 1, enr.Step)
+			require.Equal(t, []string{"enrolled", "action"}, kinds(b.history(t, "wait-then-delete", id)), "no delete ran")
+		})
+	}
+}
+
+// waitThenDeleteExisting is waitThenDelete activated with enroll_existing: its activation needs
+// bulk_delete.
+const waitThenDeleteExisting = `name: wait-then-delete-existing
+object_type: contacts
+trigger: email_bounced
+enroll_existing: true
+actions:
+  - type: delay
+    duration: 1d
+  - type: delete_contact
+`
+
+// An activation that enrolled the existing records needs bulk_delete for as long as it runs: an
+// activator who loses it after the backfill enrolled them pauses the workflow before its deletes.
+func TestWorkflowEnrolledExistingPausesWhenItsActivatorLosesBulkDelete(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows}, false)
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	f := b.activateAs(t, "ann@example.com", "wait-then-delete-existing", waitThenDeleteExisting)
+	task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name,
+		Revision: f.ActiveRevision, ActivatedAt: f.ActivatedAt})
+	require.NoError(t, err)
+	_, err = b.client.Enqueue(b.ctx, task)
+	require.NoError(t, err)
+	b.runTasks(t)
+	for _, id := range ids {
+		require.Equal(t, 1, b.enrollment(t, f.Name, id).Step, "enrolled by the backfill, waiting out the delay")
+	}
+
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+	b.clock.Advance(24 * time.Hour)
+	b.runTasks(t)
+
+	got, err := b.store.Flow(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	require.Contains(t, got.PausedReason, "bulk_delete")
+	for _, id := range ids {
+		b.live(t, id)
+		require.Equal(t, crm.Enrolled, b.enrollment(t, f.Name, id).State, "the record still waits")
+	}
 }

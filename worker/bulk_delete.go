@@ -63,9 +63,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	owner := runnerID()
 	defer func() { _ = w.store.ReleaseJob(context.WithoutCancel(ctx), p.TenantID, p.JobID, owner) }()
 	var before crm.Job
-	unacked := false                    // a batch was not acknowledged by enough replicas (logged once per run)
-	var sel *selector                   // the job's selection, prepared at its first step in this run
-	var protect *triggers.ProtectionSet // the type's protection rules, read at the first batch of this run
+	unacked := false            // a batch was not acknowledged by enough replicas (logged once per run)
+	var sel *selector           // the job's selection, prepared at its first step in this run
+	var protect protectionCache // the type's protection rules, read again before each batch
 	for step := 0; ; step++ {
 		first := step == 0
 		if err := ctx.Err(); err != nil {
@@ -123,27 +123,28 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			continue // renew the lease before the first batch
 		}
 		// The records of the next batch are checked against the rules as they are now: a rule written,
-		// or a record changed, since the selection protects it still (SPEC S25).
-		if protect == nil {
-			if protect, err = triggers.LoadProtection(ctx, w.store, p.TenantID, before.ObjectType); err != nil {
-				return err
-			}
+		// or a record changed, since the selection, or since the batch before, protects it still
+		// (SPEC S25).
+		rules, err := protect.load(ctx, w.store, p.TenantID, before.ObjectType)
+		if err != nil {
+			return err
 		}
 		// The batch then moves exactly the records checked (and not taken out): the first of the
 		// pending set, as the check read them; none is moved unchecked, nor one written since the
 		// check (it stays pending, and the next batch checks it again).
-		checked, limit, err := w.skipProtected(ctx, p.TenantID, before, protect)
+		checked, limit, err := w.skipProtected(ctx, p.TenantID, before, rules)
 		if err != nil {
 			return err
 		}
 		if limit == 0 { // every record checked was protected: check the next ones
 			continue
 		}
-		var job crm.Job
-		if checked != nil {
-			job, err = w.store.RunCheckedDeleteJobBatch(ctx, p.TenantID, p.JobID, limit, checked)
-		} else {
-			job, err = w.store.RunDeleteJobBatch(ctx, p.TenantID, p.JobID, limit)
+		// The batch moves only while the rules are still those it was checked against (a type
+		// without rules included): a rule written meanwhile leaves it for the next step to check.
+		job, err := w.store.RunCheckedDeleteJobBatch(ctx, p.TenantID, p.JobID, limit, checked, rules.Version())
+		if errors.Is(err, crm.ErrRulesChanged) {
+			before = job
+			continue
 		}
 		if errors.Is(err, crm.ErrNotReplicated) {
 			// The batch stands, with the job's progress in the same script: lost in a failover, both
@@ -340,4 +341,31 @@ func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, p
 func runnerID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomToken())
+}
+
+// protectionCache holds the protection rules of one object type as a job's run last read them,
+// compiled: load reads the version of the tenant's rules (one round trip) and reads and compiles
+// the rules again only when it moved on since.
+type protectionCache struct {
+	set *triggers.ProtectionSet
+}
+
+// load returns the rules of type o as they are now, with their version. It returns the store's
+// errors.
+func (c *protectionCache) load(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*triggers.ProtectionSet, error) {
+	if c.set != nil {
+		v, err := store.ProtectionVersion(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("read the version of the protection rules: %w", err)
+		}
+		if v == c.set.Version() {
+			return c.set, nil
+		}
+	}
+	set, err := triggers.LoadProtection(ctx, store, t, o)
+	if err != nil {
+		return nil, err
+	}
+	c.set = set
+	return set, nil
 }

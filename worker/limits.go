@@ -16,9 +16,10 @@ import (
 const KindWorkflowLimitReached = "workflow_limit_reached"
 
 // deletionLimit returns the blast-radius limit the deletions of flow's activation run under: wf's
-// own limits, or else its tenant's default. nil for a workflow that deletes nothing, or whose
-// limit is unlimited.
-func (w *Worker) deletionLimit(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow) (*crm.ArchiveLimit, error) {
+// own limits, or else its tenant's default (unlimited when either says so), with the permissions
+// wf acts with (wf.Permissions(many)), which the store checks again as the records move
+// (crm.ArchiveLimit.Needs). nil for a workflow that deletes nothing.
+func (w *Worker) deletionLimit(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (*crm.ArchiveLimit, error) {
 	if !wf.Deletes() {
 		return nil, nil
 	}
@@ -32,10 +33,7 @@ func (w *Worker) deletionLimit(ctx context.Context, t crm.TenantID, flow crm.Flo
 		}
 		lim = tn.DeletionLimit
 	}
-	if lim.Unlimited() {
-		return nil, nil
-	}
-	return &crm.ArchiveLimit{DeletionLimit: lim, ActivatedAt: flow.ActivatedAt}, nil
+	return &crm.ArchiveLimit{DeletionLimit: lim, ActivatedAt: flow.ActivatedAt, Needs: wf.Permissions(many)}, nil
 }
 
 // LimitPauseReason is the reason a workflow shows (GET /automation/v4/flows/{name}) once it paused

@@ -149,9 +149,9 @@ type racingStore struct {
 	write func()
 }
 
-func (s *racingStore) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record) (crm.Job, error) {
+func (s *racingStore) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record, rules int64) (crm.Job, error) {
 	s.once.Do(s.write)
-	return s.Store.RunCheckedDeleteJobBatch(ctx, t, id, limit, checked)
+	return s.Store.RunCheckedDeleteJobBatch(ctx, t, id, limit, checked, rules)
 }
 
 func (s *racingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {
@@ -238,4 +238,138 @@ func (b *testBundle) runJob(t *testing.T, store crm.Store, id string) crm.Job {
 	job, err := b.store.Job(b.ctx, b.tenant, id)
 	require.NoError(t, err)
 	return job
+}
+
+// ruleAfterFirstBatchStore writes a protection rule once the first batch of a job moved.
+type ruleAfterFirstBatchStore struct {
+	*redisstore.Store
+	once  sync.Once
+	write func()
+}
+
+func (s *ruleAfterFirstBatchStore) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record, rules int64) (crm.Job, error) {
+	j, err := s.Store.RunCheckedDeleteJobBatch(ctx, t, id, limit, checked, rules)
+	if err == nil {
+		s.once.Do(s.write)
+	}
+	return j, err
+}
+
+// A rule written while a job runs, between two of its batches, protects the records of the
+// batches after it, although the run began with no rule at all.
+func TestBulkJobChecksRulesWrittenWhileItRuns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 2*worker.BulkDeleteBatchSize)
+	for i := range in {
+		stage := "lead"
+		if i%5 == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
+	}
+	var ids []crm.RecordID
+	for start := 0; start < len(in); start += 500 {
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:start+500], crm.Actor{User: "ops@example.com"})
+		require.NoError(t, err)
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: int64(len(ids)), By: "ops@example.com", Selection: "1000 ids"})
+	require.NoError(t, err)
+	racer := &ruleAfterFirstBatchStore{Store: b.store, write: func() {
+		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "customer"`}, "ops@example.com")
+		require.NoError(t, err)
+	}}
+	job = b.runJob(t, racer, job.ID)
+	require.Equal(t, crm.JobDone, job.State)
+	// The first batch went before the rule: its 100 customers with it. The second batch's 100 stay.
+	require.EqualValues(t, 900, job.Done)
+	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, n, "the customers of the second batch are live")
+}
+
+// A rule written after a job's batch was checked against the rules, and before the batch moves,
+// protects its records all the same: the batch moves nothing, and the next one checks them
+// against the rule.
+func TestBulkJobNeverMovesARecordProtectedByARuleWrittenAfterItsCheck(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		first bool // the tenant's first rule: the batch was not checked against any
+	}{{name: "AnotherRule"}, {name: "FirstRule", first: true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			in := make([]crm.RecordInput, 10)
+			for i := range in {
+				in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": "lead"}}
+			}
+			in[4].Properties["lifecyclestage"] = "customer"
+			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+			require.NoError(t, err)
+			ids := make([]crm.RecordID, len(recs))
+			for i, r := range recs {
+				ids[i] = r.ID
+			}
+			if !tc.first {
+				_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vips", ObjectType: crm.Contacts,
+					When: `firstname == "Vip"`}, "ops@example.com")
+				require.NoError(t, err)
+			}
+			job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+				ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
+			require.NoError(t, err)
+			racer := &racingStore{Store: b.store, write: func() {
+				_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+					When: `lifecyclestage == "customer"`}, "ops@example.com")
+				require.NoError(t, err)
+			}}
+			job = b.runJob(t, racer, job.ID)
+			require.Equal(t, crm.JobDone, job.State)
+			require.EqualValues(t, 9, job.Done)
+			require.Equal(t, crm.ProtectedCounts{"customers": 1}, job.Protected)
+			_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[4], nil)
+			require.NoError(t, err, "the customer is live")
+		})
+	}
+}
+
+// The same race on a workflow's delete_contact: a rule written between the step's check and the
+// move protects the contact, and its history says so.
+func TestWorkflowNeverDeletesAContactProtectedByARuleWrittenAfterItsCheck(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	racer := &racingStore{Store: b.store}
+	w, err := worker.New(racer, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	b.w = w
+	id := b.contact(t, map[string]string{"firstname": "Soon", "lifecyclestage": "customer"})
+	b.drain(t)
+	f := b.activate(t, "clean-bounced", `name: clean-bounced
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`)
+	racer.write = func() {
+		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
+			When: `lifecyclestage == "customer"`}, "ops@example.com")
+		require.NoError(t, err)
+	}
+	b.clock.Advance(time.Minute)
+	b.update(t, id, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+
+	require.False(t, b.live(t, id).Archived)
+	h := b.history(t, f.Name, id)
+	require.Equal(t, "delete_contact", h[1].Action)
+	require.Equal(t, "skipped", h[1].Outcome)
+	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
 }

@@ -116,6 +116,9 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // own limits, or its tenant's; SPEC S24): the records the limit refuses get no result and stay
 // enrolled at their step, the activator is emailed once per activation, and the workflow pauses
 // with the reason (see LimitPauseReason); activated again, the workflow:sweep runs their step.
+// The store checks again, in the step that moves the records, that the workflow is still active at
+// its activation and that its activator may still act (SPEC S23): the records it keeps stay
+// enrolled at their step too, and a workflow whose activator lost authority pauses with the reason.
 // An action error wrapping actions.ErrCannotRun ends the record's
 // enrollment as failed; another error fails the task after the other records' results are
 // recorded, and the retry runs the step again only for the records it did not advance. A bad
@@ -178,8 +181,14 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return nil, nil, fmt.Errorf("workflow %s revision %d has %d steps, not %d: %w", name, rev, len(wf.Actions), step+1, asynq.SkipRetry)
 	}
 	// The workflow acts with its activator's authority: checked before every step, so that a
-	// disabled activator, or one who lost a permission, stops it before its next action.
-	if reason, err := w.authorityLost(ctx, t, flow, wf, false); err != nil {
+	// disabled activator, or one who lost a permission, stops it before its next action. An
+	// activation that enrolled the existing records needed bulk_delete too when it deletes, and
+	// needs it as long as it runs.
+	many, err := w.enrolledExisting(ctx, t, flow, wf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
 		return nil, nil, err
 	} else if reason != "" {
 		return nil, nil, w.pauseForAuthority(ctx, log, t, flow, reason)
@@ -225,18 +234,24 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			batch = append(batch, rec)
 		}
 	}
-	lim, err := w.deletionLimit(ctx, t, flow, wf)
+	lim, err := w.deletionLimit(ctx, t, flow, wf, many)
 	if err != nil {
 		return nil, nil, err
 	}
 	ran, errs := engine.RunStep(ctx, wf, engine.StepRun{Counts: countOf, Deps: w.workflowDeps(), Flow: ref, Limit: lim, Now: now,
 		Records: batch, Step: step, Tenant: t})
 	results = append(results, ran...)
-	// The records the limit refused have no result: they stay enrolled at this step.
-	refused := 0
+	// The records the limit refused, or the guard of the move kept (the workflow paused, or its
+	// activator lost authority, since the checks above), have no result: they stay enrolled at
+	// this step.
+	refused, stopped := 0, 0
 	errs = slices.DeleteFunc(errs, func(err error) bool {
-		if errors.Is(err, crm.ErrLimitReached) {
+		switch {
+		case errors.Is(err, crm.ErrLimitReached):
 			refused++
+			return true
+		case errors.Is(err, crm.ErrWorkflowStopped):
+			stopped++
 			return true
 		}
 		return false
@@ -274,7 +289,17 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 || refused > 0 {
+	if stopped > 0 {
+		log.Info("workflow stopped while its step ran: the records not deleted stay enrolled and wait", "step", step, "records", stopped)
+		if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
+			errs = append(errs, err)
+		} else if reason != "" {
+			if err := w.pauseForAuthority(ctx, log, t, flow, reason); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 || refused > 0 || stopped > 0 {
 		w.enqueueSteps(ctx, log, next(step+1), dueNow, countsOf(dueNow), time.Time{})
 		return nil, nil, errors.Join(errs...)
 	}
@@ -386,4 +411,19 @@ func (w *Worker) moveToActiveRevision(ctx context.Context, log *slog.Logger, t c
 	w.enqueueSteps(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: flow.Name, Revision: flow.ActiveRevision, Step: step, Bulk: bulk},
 		moved, nil, time.Time{})
 	return nil, nil, nil
+}
+
+// enrolledExisting reports whether flow's activation enrolled the records that matched already (an
+// enroll-existing backfill of that activation exists), for a workflow that deletes: its activation
+// then needed bulk_delete (wf.Permissions(true)). False for a workflow that deletes nothing, without
+// a read.
+func (w *Worker) enrolledExisting(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow) (bool, error) {
+	if !wf.Deletes() {
+		return false, nil
+	}
+	bf, ok, err := w.store.Backfill(ctx, t, flow.Name)
+	if err != nil {
+		return false, fmt.Errorf("read the backfill of workflow %s: %w", flow.Name, err)
+	}
+	return ok && bf.ActivatedAt.Equal(flow.ActivatedAt), nil
 }

@@ -61,6 +61,16 @@ type archiveCall struct {
 	LimitMax    string
 	LimitWindow int64
 	LimitKey    string
+	// Activation, User and Needs guard a workflow's archive (crm.ArchiveLimit.Needs): the
+	// activation's time (unix ms, "" for no guard), the activator's UserKey and the permissions,
+	// comma-separated.
+	Activation string
+	User       string
+	Needs      string
+	// RulesVersion is the version of the protection rules the records were checked against ("" for
+	// none), and RulesVersionKey the tenant's ProtectionVersionKey.
+	RulesVersion    string
+	RulesVersionKey string
 	// Expect holds, for records a caller checked against the protection rules, the last
 	// modification (_updated, unix ms) it read: a record modified since is not moved (see
 	// ArchiveChecked). Nil for none; the script then answers as without it.
@@ -90,7 +100,8 @@ func (c archiveCall) argv() []any {
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
 		c.Operation, c.OperationPrefix, c.Operations,
-		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect()}
+		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect(), c.Activation, c.User, c.Needs,
+		c.RulesVersion, c.RulesVersionKey}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so

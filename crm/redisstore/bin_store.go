@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,7 +66,7 @@ func checkIDs(ids []crm.RecordID) error {
 
 // ArchiveRecords implements Store.
 func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor) (crm.ArchiveResult, error) {
-	return s.archive(ctx, t, o, ids, by, nil, nil)
+	return s.archive(ctx, t, o, ids, by, nil, nil, 0)
 }
 
 // ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
@@ -75,7 +76,7 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 	if err != nil {
 		return crm.ArchiveResult{}, err
 	}
-	return s.archive(ctx, t, o, ids, by, l, nil)
+	return s.archive(ctx, t, o, ids, by, l, nil, 0)
 }
 
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
@@ -96,7 +97,7 @@ func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.Object
 			return crm.ArchiveResult{}, err
 		}
 	}
-	return s.archive(ctx, t, o, ids, by, lim, expect)
+	return s.archive(ctx, t, o, ids, by, lim, expect, opts.RulesVersion)
 }
 
 // limitOf checks a workflow's blast-radius limit and its actor, and returns the limit the archive
@@ -113,8 +114,12 @@ func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
 			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
-	if lim.Unlimited() {
+	if lim.Unlimited() && len(lim.Needs) == 0 {
 		return nil, nil
+	}
+	if len(lim.Needs) > 0 && lim.ActivatedAt.IsZero() {
+		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
+			Message: "a guarded archive checks one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
 	return lim, nil
 }
@@ -135,7 +140,7 @@ func expectations(recs []crm.Record) map[crm.RecordID]string {
 }
 
 func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim *crm.ArchiveLimit,
-	expect map[crm.RecordID]string) (crm.ArchiveResult, error) {
+	expect map[crm.RecordID]string, rules int64) (crm.ArchiveResult, error) {
 	if err := checkBatch(len(ids)); err != nil {
 		return crm.ArchiveResult{}, err
 	}
@@ -148,35 +153,54 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	}
 	call := s.archiveCall(t, o, by, sch).withIDs(t, ids)
 	call.Op = opID()
-	if lim != nil {
+	counted := lim != nil && !lim.Unlimited()
+	if counted {
 		call.LimitMax = strconv.Itoa(lim.Max)
 		call.LimitWindow = lim.Per.Milliseconds()
 		call.LimitKey = FlowDeletionsKey(t, by.Ref, lim.ActivatedAt.UnixMilli())
 	}
+	if lim != nil && len(lim.Needs) > 0 {
+		call.Activation = strconv.FormatInt(lim.ActivatedAt.UnixMilli(), 10)
+		call.User = UserKey(t, normalizeUserEmail(by.User))
+		call.Needs = crm.Permissions(lim.Needs).String()
+	}
 	call.Expect = expect // not nil when the caller checked: the script then answers {moved, refused, changed}
+	if rules != 0 {
+		call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)
+	}
 	reply, acked := archiveScript.runAcked(ctx, s, call)
-	var moved, refused, changed []string
-	if lim != nil || expect != nil {
-		parts, err := reply.Slice()
+	var moved, refused, changed, stopped []string
+	parts, err := reply.Slice()
+	if err != nil {
+		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
+	}
+	switch {
+	case len(parts) == 1 && parts[0] == "rules":
+		// A rule was written since the caller's check: nothing moved, every record to check again.
+		return crm.ArchiveResult{Changed: slices.Clone(ids)}, nil
+	case len(parts) > 0 && parts[0] == "stopped":
+		stopped = stringsOf(parts[1:])
+	case counted || expect != nil:
 		want := 2
 		if expect != nil {
 			want = 3
 		}
-		if err == nil && len(parts) != want {
-			err = fmt.Errorf("unexpected reply %v", parts)
-		}
-		if err != nil {
-			return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
+		if len(parts) != want {
+			return crm.ArchiveResult{}, fmt.Errorf("archive %s: unexpected reply %v", o, parts)
 		}
 		moved, refused = stringsOf(parts[0]), stringsOf(parts[1])
 		if expect != nil {
 			changed = stringsOf(parts[2])
 		}
-	} else if moved, err = reply.StringSlice(); err != nil {
-		return crm.ArchiveResult{}, fmt.Errorf("archive %s: %w", o, err)
+	default:
+		moved = stringsOf(parts)
 	}
 	res := crm.ArchiveResult{}
 	done := make(map[string]bool, len(moved)+len(refused))
+	for _, id := range stopped {
+		done[id] = true
+		res.Stopped = append(res.Stopped, crm.RecordID(id))
+	}
 	for _, id := range moved {
 		done[id] = true
 		res.Archived = append(res.Archived, crm.RecordID(id))

@@ -205,10 +205,10 @@ func (c *jobCache) get(t crm.TenantID, id string) (crm.Job, bool) {
 // still selecting, comes back unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
 // retried task.
 func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int) (crm.Job, error) {
-	return s.runDeleteJobBatch(ctx, t, id, limit, nil)
+	return s.runDeleteJobBatch(ctx, t, id, limit, nil, 0)
 }
 
-func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, expect map[crm.RecordID]string) (crm.Job, error) {
+func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, expect map[crm.RecordID]string, rules int64) (crm.Job, error) {
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return crm.Job{}, fmt.Errorf("crm: job batch limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
 	}
@@ -236,6 +236,9 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		call.Job, call.JobPending, call.Batch = JobKey(t, id), JobPendingKey(t, id), limit
 		call.Operation = crm.JobOperationID(id)
 		call.Expect = expect
+		if rules != 0 {
+			call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)
+		}
 		var reply *redis.Cmd
 		reply, acked = archiveScript.runAcked(ctx, s, call)
 		if res, err = reply.StringSlice(); err != nil {
@@ -243,6 +246,13 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		}
 		if len(res) == 0 {
 			return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
+		}
+		if res[0] == "rules" {
+			j, err := s.Job(ctx, t, id)
+			if err != nil {
+				return crm.Job{}, err
+			}
+			return j, fmt.Errorf("run job %s: %w", id, crm.ErrRulesChanged)
 		}
 		if res[0] != "stale" {
 			break
@@ -260,9 +270,14 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 }
 
 // RunCheckedDeleteJobBatch implements Store: RunDeleteJobBatch with the last modifications of the
-// records checked, as read, for archive.lua to compare (archiveCall.Expect).
-func (s *Store) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record) (crm.Job, error) {
-	return s.runDeleteJobBatch(ctx, t, id, limit, expectations(checked))
+// records checked, as read, for archive.lua to compare (archiveCall.Expect), and the version of
+// the rules they were checked against.
+func (s *Store) RunCheckedDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int, checked []crm.Record, rulesVersion int64) (crm.Job, error) {
+	var expect map[crm.RecordID]string
+	if checked != nil {
+		expect = expectations(checked)
+	}
+	return s.runDeleteJobBatch(ctx, t, id, limit, expect, rulesVersion)
 }
 
 // ScanRecords calls fn with every live record of a type, in batches of at most batch records read in

@@ -383,6 +383,12 @@ func MailSentKey(t crm.TenantID, idempotencyKey string) string {
 // Key: crm:{<tenant>}:protection.
 func ProtectionKey(t crm.TenantID) string { return prefix(t) + "protection" }
 
+// ProtectionVersionKey is the STRING counter of the writes to ProtectionKey: the scripts that
+// write or remove a rule increment it, and a checked delete compares it with the version it read
+// (crm.ProtectionStore.ProtectionVersion is the counter plus 1).
+// Key: crm:{<tenant>}:protection:version.
+func ProtectionVersionKey(t crm.TenantID) string { return prefix(t) + "protection:version" }
+
 // OperationsKey is the ZSET of a tenant's operations (SPEC S26), each destructive call, job or
 // workflow activation that moved records to the bin, scored by the time of its first move (unix
 // ms): the index GET /crm/v3/operations pages through.

@@ -52,6 +52,7 @@ func TestKeys(t *testing.T) {
 		{TrashKey(tn, crm.Contacts), "crm:{acme}:trash:contacts"},
 		{BinIDsKey(tn, crm.Contacts), "crm:{acme}:binids:contacts"},
 		{ProtectionKey(tn), "crm:{acme}:protection"},
+		{ProtectionVersionKey(tn), "crm:{acme}:protection:version"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.got)

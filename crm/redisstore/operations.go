@@ -260,8 +260,12 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("undo operation %s: %w", p.Operation, err)
 	}
-	if res[0] == "missing" {
+	switch res[0] {
+	case "missing":
 		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
+	case "busy":
+		return crm.Job{}, &crm.ConflictError{Message: fmt.Sprintf("operation %s is still running: its job %s has moved %s of %s records; "+
+			"undo it once the job is done (GET /crm/v3/jobs/%s), so that the undo restores every record the job moves", p.Operation, res[1], res[2], res[3], res[1])}
 	}
 	return s.Job(ctx, t, res[1])
 }

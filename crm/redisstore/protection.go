@@ -41,7 +41,7 @@ func (s *Store) PutProtectionRule(ctx context.Context, t crm.TenantID, r crm.Pro
 		return crm.ProtectionRule{}, false, &crm.ValidationError{Field: "when", Code: "INVALID_RULE",
 			Message: "a protection rule needs an object type and a when expression"}
 	}
-	res, err := putProtectionScript.run(ctx, s, putProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
+	res, err := putProtectionScript.run(ctx, s, putProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t), Version: ProtectionVersionKey(t),
 		Name: r.Name, Type: r.ObjectType, When: r.When, Now: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen,
 		MaxRules: crm.MaxProtectionRules}).Slice()
 	if err != nil {
@@ -87,10 +87,19 @@ func (s *Store) ProtectionRules(ctx context.Context, t crm.TenantID) ([]crm.Prot
 	return out, nil
 }
 
+// ProtectionVersion implements crm.ProtectionStore: the counter of ProtectionVersionKey plus 1.
+func (s *Store) ProtectionVersion(ctx context.Context, t crm.TenantID) (int64, error) {
+	n, err := s.rdb.Get(ctx, ProtectionVersionKey(t)).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("read the version of the protection rules: %w", err)
+	}
+	return n + 1, nil
+}
+
 // DeleteProtectionRule implements crm.ProtectionStore: one script removes the rule and writes its
 // audit entry.
 func (s *Store) DeleteProtectionRule(ctx context.Context, t crm.TenantID, name, by string) error {
-	n, err := deleteProtectionScript.run(ctx, s, deleteProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t),
+	n, err := deleteProtectionScript.run(ctx, s, deleteProtectionCall{Rules: ProtectionKey(t), Audit: AuditKey(t), Version: ProtectionVersionKey(t),
 		Name: name, Now: s.cfg.Clock.Now().UnixMilli(), By: by, AuditMaxLen: auditMaxLen}).Int()
 	if err != nil {
 		return fmt.Errorf("delete protection rule %s: %w", name, err)
@@ -248,7 +257,7 @@ var putProtectionScript = newScript[putProtectionCall]("put_protection")
 
 // putProtectionCall is a call of putProtectionScript (lua/put_protection.lua).
 type putProtectionCall struct {
-	Rules, Audit string
+	Rules, Audit, Version string
 
 	Name        string
 	Type        crm.ObjectType
@@ -259,7 +268,7 @@ type putProtectionCall struct {
 	MaxRules    int // the most rules a tenant may hold
 }
 
-func (c putProtectionCall) keys() []string { return []string{c.Rules, c.Audit} }
+func (c putProtectionCall) keys() []string { return []string{c.Rules, c.Audit, c.Version} }
 func (c putProtectionCall) argv() []any {
 	return []any{c.Name, string(c.Type), c.When, c.Now, c.By, c.AuditMaxLen, c.MaxRules}
 }
@@ -270,7 +279,7 @@ var deleteProtectionScript = newScript[deleteProtectionCall]("delete_protection"
 
 // deleteProtectionCall is a call of deleteProtectionScript (lua/delete_protection.lua).
 type deleteProtectionCall struct {
-	Rules, Audit string
+	Rules, Audit, Version string
 
 	Name        string
 	Now         int64 // unix ms
@@ -278,7 +287,7 @@ type deleteProtectionCall struct {
 	AuditMaxLen string
 }
 
-func (c deleteProtectionCall) keys() []string { return []string{c.Rules, c.Audit} }
+func (c deleteProtectionCall) keys() []string { return []string{c.Rules, c.Audit, c.Version} }
 func (c deleteProtectionCall) argv() []any    { return []any{c.Name, c.Now, c.By, c.AuditMaxLen} }
 
 // skipProtectedPendingScript takes protected records out of a running job's pending set.

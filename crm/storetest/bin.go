@@ -367,7 +367,7 @@ func testArchiveCheckedMovesOnlyWhatWasNotWritten(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, 3, p)
 	write(ids[1])
-	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, p, pending)
+	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, p, pending, 0)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, j.Done)
 	require.False(t, j.State.Finished())
@@ -375,8 +375,53 @@ func testArchiveCheckedMovesOnlyWhatWasNotWritten(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, 2, p)
 	require.Equal(t, ids[1], pending[0].ID)
-	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, p, pending)
+	j, err = b.store.RunCheckedDeleteJobBatch(b.ctx, b.tenant, j.ID, p, pending, 0)
 	require.NoError(t, err)
 	require.EqualValues(t, 3, j.Done)
 	require.True(t, j.State.Finished())
+}
+
+// testCheckedDeletesMoveOnlyUnderTheRulesChecked: the rules' version moves on with every rule
+// written or removed, and a checked archive or job batch given an older version moves nothing.
+func testCheckedDeletesMoveOnlyUnderTheRulesChecked(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	v0, err := b.store.ProtectionVersion(ctx, b.tenant)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, v0, "before any rule")
+	_, _, err = b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "vips", ObjectType: crm.Contacts, When: `firstname == "Vip"`}, "ops@x.example")
+	require.NoError(t, err)
+	v1, err := b.store.ProtectionVersion(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Greater(t, v1, v0)
+	require.NoError(t, b.store.DeleteProtectionRule(ctx, b.tenant, "vips", "ops@x.example"))
+	v2, err := b.store.ProtectionVersion(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Greater(t, v2, v1)
+
+	ids := b.contacts(t, 4, "")
+	by := crm.Actor{User: "ops@x.example"}
+	bare := []crm.Record{{ID: ids[0], Type: crm.Contacts}, {ID: ids[1], Type: crm.Contacts}}
+	before := b.dump(t)
+	res, err := b.store.ArchiveChecked(ctx, b.tenant, crm.Contacts, bare, by, crm.CheckedArchive{RulesVersion: v1})
+	require.NoError(t, err)
+	require.Empty(t, res.Archived)
+	require.Equal(t, ids[:2], res.Changed, "every record to check again")
+	require.Equal(t, before, b.dump(t), "nothing changes")
+	res, err = b.store.ArchiveChecked(ctx, b.tenant, crm.Contacts, bare, by, crm.CheckedArchive{RulesVersion: v2, All: true})
+	require.NoError(t, err)
+	require.Equal(t, ids[:2], res.Archived)
+
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids[2:], ConfirmCount: 2, By: "ops@x.example"})
+	require.NoError(t, err)
+	before = b.dump(t)
+	j, err = b.store.RunCheckedDeleteJobBatch(ctx, b.tenant, j.ID, 2, nil, v1)
+	require.ErrorIs(t, err, crm.ErrRulesChanged)
+	require.EqualValues(t, 0, j.Done)
+	require.Equal(t, before, b.dump(t), "nothing changes")
+	j, err = b.store.RunCheckedDeleteJobBatch(ctx, b.tenant, j.ID, 2, nil, v2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, j.State)
+	require.EqualValues(t, 2, j.Done)
 }

@@ -141,3 +141,78 @@ func testTenantDeletionLimit(t *testing.T, hn *Harness) {
 	_, err = b.store.SetDeletionLimit(ctx, NewTenant(t), want)
 	require.ErrorIs(t, err, crm.ErrNotFound)
 }
+
+// testDeletionGuardChecksTheWorkflowAndItsActivator: a workflow's archive with Needs moves records
+// only while the workflow is active at the activation named and its activator is enabled and holds
+// the permissions; otherwise nothing moves and the live ids are reported as stopped.
+func testDeletionGuardChecksTheWorkflowAndItsActivator(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"firstname": "x"}).ID)
+	}
+	_, err := b.store.CreateUser(ctx, b.tenant, "ann@x.example", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, "admin@x.example")
+	require.NoError(t, err)
+	_, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ann@x.example"})
+	require.NoError(t, err)
+	by := crm.Actor{User: "ann@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision}
+	guard := func(max int) crm.ArchiveLimit {
+		lim := crm.ArchiveLimit{ActivatedAt: f.ActivatedAt, Needs: []crm.Permission{crm.PermDelete}}
+		if max > 0 {
+			lim.DeletionLimit = crm.DeletionLimit{Max: max, Per: time.Hour}
+		}
+		return lim
+	}
+	stopped := func(lim crm.ArchiveLimit, why string) {
+		t.Helper()
+		before := b.dump(t)
+		res, err := b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[1:], by, lim)
+		require.NoError(t, err)
+		require.Equal(t, ids[1:], res.Stopped, why)
+		require.Empty(t, res.Archived, why)
+		require.Equal(t, before, b.dump(t), why+": nothing changes")
+	}
+
+	// The activator as a workflow may name it, in another case.
+	cased := by
+	cased.User = " Ann@X.example"
+	res, err := b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], cased, guard(0))
+	require.NoError(t, err)
+	require.Equal(t, ids[:1], res.Archived)
+	require.Empty(t, res.Stopped)
+
+	other := guard(5)
+	other.ActivatedAt = f.ActivatedAt.Add(-time.Minute)
+	stopped(other, "another activation")
+	_, err = b.store.SetUserPermissions(ctx, b.tenant, "ann@x.example", crm.Permissions{crm.PermWorkflows}, "admin@x.example")
+	require.NoError(t, err)
+	stopped(guard(5), "delete taken away")
+	stopped(guard(0), "delete taken away, unlimited")
+	_, err = b.store.SetUserPermissions(ctx, b.tenant, "ann@x.example", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, "admin@x.example")
+	require.NoError(t, err)
+	_, err = b.store.SetUserDisabled(ctx, b.tenant, "ann@x.example", true, "admin@x.example")
+	require.NoError(t, err)
+	stopped(guard(5), "activator disabled")
+	_, err = b.store.SetUserDisabled(ctx, b.tenant, "ann@x.example", false, "admin@x.example")
+	require.NoError(t, err)
+	_, err = b.store.PauseFlow(ctx, b.tenant, "bounced", nil)
+	require.NoError(t, err)
+	stopped(guard(5), "workflow paused")
+	bob := by
+	bob.User = "bob@x.example"
+	_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ann@x.example"})
+	require.NoError(t, err)
+	f, err = b.store.Flow(ctx, b.tenant, "bounced")
+	require.NoError(t, err)
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[1:], bob, guard(5))
+	require.NoError(t, err)
+	require.Equal(t, ids[1:], res.Stopped, "an actor who is no user")
+
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[1:], by, guard(5))
+	require.NoError(t, err)
+	require.Equal(t, ids[1:], res.Archived, "active again")
+}

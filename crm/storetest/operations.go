@@ -354,3 +354,44 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 	_, err = b.store.ForgetOperations(ctx, b.tenant, horizon, 0)
 	require.Error(t, err)
 }
+
+// An undo of a bulk job's operation while the job still moves records is refused, naming the job,
+// and starts nothing: an undo begun then would finish while the job kept deleting, and leave the
+// records the job moved after it in the bin. Once the job is done, the undo restores them all.
+func testUndoWaitsForTheOperationsJob(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	ids := b.contacts(t, 6, "")
+	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 6, By: "ops@x.example", Selection: "6 ids"})
+	require.NoError(t, err)
+	job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+	opID := crm.JobOperationID(job.ID)
+
+	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	var ce *crm.ConflictError
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, ce.Message, "job "+job.ID)
+	op, err := b.store.Operation(ctx, b.tenant, opID)
+	require.NoError(t, err)
+	require.Empty(t, op.UndoJob, "nothing was started")
+
+	for !job.State.Finished() {
+		job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+		require.NoError(t, err)
+	}
+	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.EqualValues(t, 6, undo.Total)
+	for !undo.State.Finished() {
+		undo, err = b.store.RunUndoBatch(ctx, b.tenant, undo.ID, 4)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 6, undo.Done)
+	n, err := b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 6, n)
+}

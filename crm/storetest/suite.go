@@ -52,6 +52,7 @@ var tests = []struct {
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
 	{"BinFilters", testBinFilters},
 	{"ArchiveCheckedMovesOnlyWhatWasNotWritten", testArchiveCheckedMovesOnlyWhatWasNotWritten},
+	{"CheckedDeletesMoveOnlyUnderTheRulesChecked", testCheckedDeletesMoveOnlyUnderTheRulesChecked},
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},
@@ -82,10 +83,12 @@ var tests = []struct {
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
+	{"UndoWaitsForTheOperationsJob", testUndoWaitsForTheOperationsJob},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
+	{"DeletionGuardChecksTheWorkflowAndItsActivator", testDeletionGuardChecksTheWorkflowAndItsActivator},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

@@ -76,6 +76,16 @@
 --   pending, and so do the ids after it (the batch ends before it), for the next batch to check
 --   again. Its entry "*" (no id) asks for all or none: when one live record was written since,
 --   none moves and the answer names those written
+-- ARGV[29] -> via workflow and without a job, the activation (activated_at, unix ms) the deletion
+--   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
+--   that activation and its activator (ARGV[30]) exists, is not disabled and holds each permission
+--   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
+-- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]
+-- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]
+-- ARGV[32] -> the version of the protection rules the caller checked the records against
+--   (ProtectionStore.ProtectionVersion: ARGV[33]'s counter plus 1), '' for none: when the rules
+--   changed since, nothing is done and the reply is {"rules"}
+-- ARGV[33] -> crm:{<tenant>}:protection:version (ProtectionVersionKey), with ARGV[32]
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -92,6 +102,36 @@ local own = nil
 if ARGV[4] == 'workflow' then own = ARGV[5] end
 local input = {}
 local job_limit = tonumber(ARGV[8])
+-- rules_changed tells whether a protection rule was written or removed since the caller read the
+-- rules it checked the records against.
+local function rules_changed()
+  if (ARGV[32] or '') == '' then return false end
+  return tonumber(redis.call('GET', ARGV[33]) or '0') + 1 ~= tonumber(ARGV[32])
+end
+-- The guard of a workflow's deletion: checked here, in the step that moves, so that a pause, a
+-- disabled activator or a permission taken away before it is never outrun.
+if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
+  local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
+  local u = redis.call('HMGET', ARGV[30], 'perms', 'disabled')
+  local ok = f[1] == 'active' and f[2] == ARGV[29] and u[1] and u[2] ~= '1'
+  if ok and u[1] ~= 'all' then
+    local held = ',' .. u[1] .. ','
+    for need in string.gmatch(ARGV[31], '[^,]+') do
+      if not string.find(held, ',' .. need .. ',', 1, true) then ok = false end
+    end
+  end
+  if not ok then
+    local out = {'stopped'}
+    local n = 0
+    for id in string.gmatch(ARGV[9], '[^,]+') do
+      n = n + 1
+      if redis.call('EXISTS', KEYS[5 * n + 10]) == 1 then out[#out+1] = id end
+    end
+    return out
+  end
+end
+-- Without a job, before anything is written (with a job, once the job is known to be running).
+if job_limit == 0 and rules_changed() then return {'rules'} end
 local operation = ARGV[22]
 if operation == '' then
   operation = op
@@ -130,6 +170,7 @@ if job_limit > 0 then
   if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
   -- A job still selecting has nothing pending yet, and a finished one has nothing left.
   if st == 'done' or st == 'refused' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  if rules_changed() then return {'rules'} end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)
 else

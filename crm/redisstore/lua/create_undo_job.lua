@@ -13,9 +13,18 @@
 -- ARGV[3] -> the user who asks
 -- ARGV[4] -> the operation's id
 -- ARGV[5] -> audit stream max length
--- Returns {"new", job id}, {"running", job id} or {"missing"} for an unknown operation.
+-- An operation of a bulk or list job ("job-<id>") is not undone while that job is not finished:
+-- the undo would end while the job still moved records, and leave those in the bin.
+-- Returns {"new", job id}, {"running", job id}, {"busy", the operation's job id, its done count,
+-- its total} while the operation's own job is not finished, or {"missing"} for an unknown
+-- operation.
 local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job')
 if not op[1] then return {'missing'} end
+local own = string.match(ARGV[4], '^job%-(.+)$')
+if own then
+  local j = redis.call('HMGET', ARGV[2] .. own, 'state', 'done', 'total')
+  if j[1] and j[1] ~= 'done' and j[1] ~= 'refused' then return {'busy', own, j[2] or '0', j[3] or '0'} end
+end
 if op[2] then
   local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
   if st and st ~= 'done' then return {'running', op[2]} end

@@ -1,6 +1,7 @@
 -- Creates or replaces a protection rule and writes the audit entry of it.
 -- KEYS[1] -> crm:{<tenant>}:protection
 -- KEYS[2] -> crm:{<tenant>}:audit
+-- KEYS[3] -> crm:{<tenant>}:protection:version, incremented
 -- ARGV[1] -> rule name
 -- ARGV[2] -> object type
 -- ARGV[3] -> when (the expression)
@@ -20,6 +21,7 @@ end
 local v = cjson.encode({object_type = ARGV[2], when = ARGV[3], created_at = created,
   updated_at = ARGV[4], updated_by = ARGV[5]})
 redis.call('HSET', KEYS[1], ARGV[1], v)
+redis.call('INCR', KEYS[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'action', 'protection_put', 'rule', ARGV[1],
   'object_type', ARGV[2], 'by', ARGV[5], 'via', 'api', 'at', ARGV[4])
 if prev then return {0, v} end
