@@ -88,6 +88,10 @@ func TestObjectsValidation(t *testing.T) {
 	}{
 		{"UnknownProperty", map[string]any{"favourite_colour": "blue"}, []string{"favourite_colour"}, "PROPERTY_DOESNT_EXIST"},
 		{"WrongNumber", map[string]any{"num_notes": "many"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		// Not finite: no search filter, sort or trigger can compare it with a number.
+		{"NaNNumber", map[string]any{"num_notes": "NaN"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"InfiniteNumber", map[string]any{"num_notes": "-Inf"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"InfinityNumber", map[string]any{"num_notes": "infinity"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
 		{"WrongOption", map[string]any{"lifecyclestage": "friend"}, []string{"lifecyclestage"}, "INVALID_OPTION"},
 		{"WrongEmail", map[string]any{"email": "not an email"}, []string{"email"}, "INVALID_EMAIL"},

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"fmt"
+	"math"
 	"net/mail"
 	"slices"
 	"sort"
@@ -188,8 +189,9 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	switch p.Type {
 	case TypeNumber:
+		// NaN and the infinities parse, but no search, sort or trigger can compare them.
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return "", bad("INVALID_NUMBER", "use a decimal number such as 42 or 3.5")
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
