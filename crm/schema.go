@@ -50,12 +50,21 @@ type Property struct {
 // UniqueTypes are the property types that can be unique (Property.Unique).
 var UniqueTypes = []PropertyType{TypeString, TypeNumber}
 
-// Validate checks the property's own definition.
+// reservedPropertyNames are the search pseudo-properties that every record has (see
+// SearchIndexes): a property of the same name would share their index.
+var reservedPropertyNames = []string{PropObjectID, PropCreateDate, PropLastModifiedDate, PropHSLastModified}
+
+// Validate checks the property's own definition. A name of a search pseudo-property
+// (hs_object_id, createdate, lastmodifieddate, hs_lastmodifieddate) is reserved.
 func (p Property) Validate() error {
 	var errs ValidationErrors
-	if !nameRE.MatchString(p.Name) {
+	switch {
+	case !nameRE.MatchString(p.Name):
 		errs = append(errs, &ValidationError{Field: "name", Code: "INVALID_PROPERTY_NAME",
 			Message: fmt.Sprintf("property name %q is invalid: use lowercase letters, digits and underscores, starting with a letter (at most 63)", p.Name)})
+	case slices.Contains(reservedPropertyNames, p.Name):
+		errs = append(errs, &ValidationError{Field: "name", Code: "RESERVED_NAME",
+			Message: fmt.Sprintf("property name %q is reserved: every record has it already (its id, or when it was created or last changed), and search reads it; choose another name", p.Name)})
 	}
 	if !slices.Contains(PropertyTypes, p.Type) {
 		errs = append(errs, &ValidationError{Field: "type", Code: "INVALID_PROPERTY_TYPE",
