@@ -120,7 +120,9 @@ type OperationStore interface {
 	// CreateUndoJob starts an undo of an operation as a job (Kind JobKindUndo) that restores,
 	// in batches, every record of the operation still in the bin, and records the undo in the
 	// audit trail, all in one step. While an undo job of the operation is not finished, it returns
-	// that job and changes nothing. A *NotFoundError for an unknown operation.
+	// that job and changes nothing. While the bulk or list job whose operation it is has not
+	// finished, it is a *ConflictError and changes nothing. A *NotFoundError for an unknown
+	// operation.
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns

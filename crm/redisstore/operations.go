@@ -260,8 +260,13 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("undo operation %s: %w", p.Operation, err)
 	}
-	if res[0] == "missing" {
+	switch res[0] {
+	case "missing":
 		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
+	case "deleting":
+		return crm.Job{}, &crm.ConflictError{Message: fmt.Sprintf(
+			"operation %s is still deleting: its job %s is %s, and would go on deleting after an undo; undo it once job %s is complete (GET /crm/v3/jobs/%s)",
+			p.Operation, res[1], res[2], res[1], res[1])}
 	}
 	return s.Job(ctx, t, res[1])
 }

@@ -2,7 +2,9 @@
 -- is the operation's records still in the bin; the undo job walks the operation's bin index by id
 -- (see restore.lua), so nothing is copied here. The undo is recorded in the audit trail. While an
 -- undo job of the operation is not done, it answers that job and changes nothing, so that undoing
--- twice (or a client retrying after losing the reply) starts one job.
+-- twice (or a client retrying after losing the reply) starts one job. While the bulk or list job
+-- whose operation it is ("job-<id>") has not finished, it refuses and changes nothing: that job
+-- would go on moving the rest of its records to the bin after the undo.
 -- KEYS[1] -> crm:{<tenant>}:op:<id>
 -- KEYS[2] -> crm:{<tenant>}:op:<id>:bin
 -- KEYS[3] -> crm:{<tenant>}:seq:jobs
@@ -13,9 +15,15 @@
 -- ARGV[3] -> the user who asks
 -- ARGV[4] -> the operation's id
 -- ARGV[5] -> audit stream max length
--- Returns {"new", job id}, {"running", job id} or {"missing"} for an unknown operation.
-local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job')
+-- Returns {"new", job id}, {"running", job id}, {"deleting", job id, its state} while the
+-- operation's own job runs, or {"missing"} for an unknown operation.
+local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job', 'kind')
 if not op[1] then return {'missing'} end
+if (op[3] == 'bulk' or op[3] == 'list') and string.sub(ARGV[4], 1, 4) == 'job-' then
+  local own = string.sub(ARGV[4], 5)
+  local st = redis.call('HGET', ARGV[2] .. own, 'state')
+  if st and st ~= 'done' and st ~= 'refused' then return {'deleting', own, st} end
+end
 if op[2] then
   local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
   if st and st ~= 'done' then return {'running', op[2]} end
