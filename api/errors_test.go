@@ -46,6 +46,13 @@ func TestRequestBodies(t *testing.T) {
 			http.StatusBadRequest, "VALIDATION_ERROR", "body", "after"},
 		{"EmptyBody", "POST", "/crm/v3/objects/contacts", ``,
 			http.StatusBadRequest, "VALIDATION_ERROR", "body", "empty"},
+		// null is no request: it would create a contact of no properties, or touch one for nothing.
+		{"NullBody", "POST", "/crm/v3/objects/contacts", `null`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "null"},
+		{"NullBodyPatch", "PATCH", "/crm/v3/objects/contacts/" + id, ` null `,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "JSON object"},
+		{"NullBodyArray", "PUT", "/crm/v3/lists/1/memberships/add", `null`,
+			http.StatusBadRequest, "VALIDATION_ERROR", "body", "JSON array"},
 		{"WrongType", "POST", "/crm/v3/objects/contacts", `{"properties":"firstname=A"}`,
 			http.StatusBadRequest, "VALIDATION_ERROR", "properties", "properties"},
 		{"WrongNestedType", "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"1"}],"properties":"email"}`,

@@ -1,9 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -419,4 +423,53 @@ func TestBatchUpdateByEmail(t *testing.T) {
 		map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{"name": "X"}},
 	}}), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, before, b.snapshot(t, b.tenantA))
+}
+
+// commandCounter is a go-redis hook that counts the commands a client sends.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestAssociationsParameterCostsOneLookupPerType names the same types thousands of times in
+// ?associations=: the request costs the store a lookup per distinct type, not one per name given,
+// so that a header's worth of repeated names cannot make one request send thousands of commands.
+func TestAssociationsParameterCostsOneLookupPerType(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := b.contact(t, map[string]string{"email": "ada@example.com"})
+	co := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"})
+	require.Equal(t, http.StatusOK, b.call(t, "PUT", "/crm/v4/objects/contacts/"+string(ada)+"/associations/default/companies/"+string(co), tokAll, nil).status)
+	counter := &commandCounter{}
+	b.rdb.AddHook(counter)
+	names := strings.Repeat("companies,0-2,deals,", 1000)
+	type linked struct {
+		Associations map[string]struct {
+			Results []struct{ ID string } `json:"results"`
+		} `json:"associations"`
+	}
+
+	counter.n.Store(0)
+	one := expect[linked](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(ada)+"?associations="+names, tokRead, nil), http.StatusOK)
+	require.Len(t, one.Associations["companies"].Results, 1)
+	require.Less(t, counter.n.Load(), int64(50), "commands sent for one read")
+
+	counter.n.Store(0)
+	pg := expect[page[linked]](t, b.call(t, "GET", "/crm/v3/objects/contacts?associations="+names, tokRead, nil), http.StatusOK)
+	require.Len(t, pg.Results, 1)
+	require.Len(t, pg.Results[0].Associations["companies"].Results, 1)
+	require.Less(t, counter.n.Load(), int64(50), "commands sent for one page")
 }

@@ -88,6 +88,10 @@ func TestObjectsValidation(t *testing.T) {
 	}{
 		{"UnknownProperty", map[string]any{"favourite_colour": "blue"}, []string{"favourite_colour"}, "PROPERTY_DOESNT_EXIST"},
 		{"WrongNumber", map[string]any{"num_notes": "many"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		// Not finite: no search filter, sort or trigger can compare it with a number.
+		{"NaNNumber", map[string]any{"num_notes": "NaN"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"InfiniteNumber", map[string]any{"num_notes": "-Inf"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"InfinityNumber", map[string]any{"num_notes": "infinity"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
 		{"WrongOption", map[string]any{"lifecyclestage": "friend"}, []string{"lifecyclestage"}, "INVALID_OPTION"},
 		{"WrongEmail", map[string]any{"email": "not an email"}, []string{"email"}, "INVALID_EMAIL"},
@@ -166,6 +170,56 @@ func TestObjectsDuplicateEmail(t *testing.T) {
 		require.Equal(t, []string{string(existing)}, e.Context["existingId"])
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
+}
+
+// TestBatchInputsShareAValue sends batches in which two inputs give the same email, or the same
+// value of a unique property: only one record can hold it, so the batch is a 400 that names both
+// inputs and the value, not a conflict with a record that the refused batch never created, and
+// nothing changes.
+func TestBatchInputsShareAValue(t *testing.T) {
+	t.Parallel()
+	b, s1, s2 := uniqueSetup(t)
+	c1 := b.contact(t, map[string]string{"email": "ada@example.com"})
+	c2 := b.contact(t, map[string]string{"email": "bob@example.com"})
+
+	for _, tc := range []struct {
+		name, path string
+		inputs     []any
+		code, want string
+	}{
+		{"CreateEmail", "/crm/v3/objects/contacts/batch/create", []any{
+			map[string]any{"properties": map[string]any{"email": "new@example.com"}},
+			map[string]any{"properties": map[string]any{"email": "NEW@example.com"}},
+		}, "DUPLICATE_EMAIL", "new@example.com"},
+		{"CreateAdditionalEmail", "/crm/v3/objects/contacts/batch/create", []any{
+			map[string]any{"properties": map[string]any{"email": "one@example.com", "additional_emails": "new@example.com"}},
+			map[string]any{"properties": map[string]any{"email": "new@example.com"}},
+		}, "DUPLICATE_EMAIL", "new@example.com"},
+		{"UpdateEmail", "/crm/v3/objects/contacts/batch/update", []any{
+			map[string]any{"id": string(c1), "properties": map[string]any{"email": "new@example.com"}},
+			map[string]any{"id": string(c2), "properties": map[string]any{"email": "new@example.com"}},
+		}, "DUPLICATE_EMAIL", "new@example.com"},
+		{"CreateUnique", "/crm/v3/objects/subscriptions/batch/create", []any{
+			map[string]any{"properties": map[string]any{"sub_ref": "S-9"}},
+			map[string]any{"properties": map[string]any{"sub_ref": "S-9"}},
+		}, "DUPLICATE_VALUE", "S-9"},
+		{"UpdateUniqueNumber", "/crm/v3/objects/subscriptions/batch/update", []any{
+			map[string]any{"id": string(s1), "properties": map[string]any{"seat": "7"}},
+			map[string]any{"id": string(s2), "properties": map[string]any{"seat": "7.0"}},
+		}, "DUPLICATE_VALUE", "7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, b.call(t, "POST", tc.path, tokAll, map[string]any{"inputs": tc.inputs}),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, tc.code, e.Errors[0].Code, "body: %s", e.Message)
+			require.Contains(t, e.Message, "inputs[0]")
+			require.Contains(t, e.Message, "inputs[1]")
+			require.Contains(t, e.Message, tc.want)
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+		})
+	}
 }
 
 func TestObjectsPaging(t *testing.T) {

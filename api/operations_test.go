@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -95,4 +96,74 @@ func TestOperationsAndUndo(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.status)
 	res = b.call(t, "GET", "/crm/v3/objects/contacts/"+string(c), tokRead, nil)
 	require.Equal(t, http.StatusOK, res.status)
+}
+
+// TestUndoOfARunningBulkJob asks to undo the operation of a bulk or list delete whose job has
+// moved some of its records and is still running. Restoring those now would leave the job to
+// delete the rest after the undo reported COMPLETE; the undo is refused with a 409 naming the job,
+// nothing changes, and once the job is complete the undo restores every record.
+func TestUndoOfARunningBulkJob(t *testing.T) {
+	t.Parallel()
+
+	for _, tc := range []struct {
+		name  string
+		start func(b *testBundle, ids []string) string // starts the job, returns its id
+	}{
+		{"ByIDs", func(b *testBundle, ids []string) string {
+			return decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+				map[string]any{"ids": ids, "confirmCount": len(ids)})).ID
+		}},
+		{"ListMembers", func(b *testBundle, ids []string) string {
+			l, err := b.store.CreateList(b.ctx, b.tenantA, "Leads", crm.Contacts)
+			require.NoError(t, err)
+			_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, toRecordIDs(ids))
+			require.NoError(t, err)
+			id := decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/lists/"+string(l.ID)+"/records/delete", tokAll,
+				map[string]any{"confirmCount": len(ids)})).ID
+			for {
+				j, err := b.store.Job(b.ctx, b.tenantA, id)
+				require.NoError(t, err)
+				if j.State != crm.JobSelecting {
+					return id
+				}
+				_, err = b.store.StageListSelection(b.ctx, b.tenantA, j, 500)
+				require.NoError(t, err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var want []string
+			for i := range 4 {
+				want = append(want, string(b.contact(t, map[string]string{"firstname": fmt.Sprint("Lead ", i)})))
+			}
+			jobID := tc.start(b, want)
+			j, err := b.store.RunDeleteJobBatch(b.ctx, b.tenantA, jobID, 2)
+			require.NoError(t, err)
+			require.Equal(t, crm.JobRunning, j.State)
+			opID := crm.JobOperationID(jobID)
+			op := expect[api.Operation](t, b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil), http.StatusOK)
+			require.EqualValues(t, 2, op.InBin)
+
+			before := b.dump(t, b.tenantA)
+			e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+			require.Contains(t, e.Message, "job "+jobID)
+			require.Contains(t, e.Message, "running")
+			require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo changes nothing")
+
+			b.runJob(t, jobID, 2)
+			und := decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil))
+			require.EqualValues(t, 4, und.Total)
+			for {
+				j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, und.ID, 500)
+				require.NoError(t, err)
+				if j.State.Finished() {
+					break
+				}
+			}
+			live := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil), http.StatusOK)
+			require.ElementsMatch(t, want, ids(live.Results))
+		})
+	}
 }

@@ -197,7 +197,8 @@ type associationRefJSON struct {
 }
 
 // queryAssociationTypes reads ?associations= (comma-separated names or HubSpot ids of object
-// types, repeatable); nil when none is named. A type the tenant does not have is a 400.
+// types, repeatable); nil when none is named. A type the tenant does not have is a 400. Each
+// distinct custom type is looked up once, however often it is named.
 func (s *Server) queryAssociationTypes(r *http.Request, t crm.TenantID) ([]crm.ObjectType, error) {
 	var out []crm.ObjectType
 	for _, n := range splitNames(r.URL.Query()["associations"]) {
@@ -205,15 +206,18 @@ func (s *Server) queryAssociationTypes(r *http.Request, t crm.TenantID) ([]crm.O
 		if x, ok := hubSpotTypeIDs[n]; ok {
 			to = x
 		}
-		if _, err := s.store.Schema(r.Context(), t, to); err != nil {
-			if errors.Is(err, crm.ErrNotFound) {
-				return nil, errInvalid("associations", "INVALID_OBJECT_TYPE", "associations names %q, which is not an object type", n)
+		if slices.Contains(out, to) {
+			continue
+		}
+		if !to.IsStandard() {
+			if _, err := s.store.Schema(r.Context(), t, to); err != nil {
+				if errors.Is(err, crm.ErrNotFound) {
+					return nil, errInvalid("associations", "INVALID_OBJECT_TYPE", "associations names %q, which is not an object type", n)
+				}
+				return nil, fmt.Errorf("read schema of %s: %w", to, err)
 			}
-			return nil, fmt.Errorf("read schema of %s: %w", to, err)
 		}
-		if !slices.Contains(out, to) {
-			out = append(out, to)
-		}
+		out = append(out, to)
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,19 +25,29 @@ const (
 )
 
 // decodeJSON reads the body of r, at most maxBytes of it, into dst. Every way a body can be wrong
-// is an error that names it: too large (413), empty, malformed, an unknown field, a value of the
-// wrong type, or data after the JSON value (400).
+// is an error that names it: too large (413), empty, null, malformed, an unknown field, a value of
+// the wrong type, or data after the JSON value (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
 	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return bodyError(err, maxBytes)
 	}
 	// One more value (or anything but the end) after the first is an error.
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return trailingError(err, maxBytes)
+	}
+	// null would leave dst as it is: a create of nothing, or an update that changes nothing.
+	if string(raw) == "null" {
+		kind := jsonKind(reflect.TypeOf(dst).Elem())
+		return errInvalid("body", "INVALID_JSON", "request body is null: send a JSON %s", kind)
+	}
+	vdec := json.NewDecoder(bytes.NewReader(raw))
+	vdec.DisallowUnknownFields()
+	if err := vdec.Decode(dst); err != nil {
+		return bodyError(err, maxBytes)
 	}
 	return nil
 }

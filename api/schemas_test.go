@@ -86,6 +86,28 @@ func TestProperties(t *testing.T) {
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
 
+	// Every record has these already: a property of the same name would share the index of the
+	// record's id or times, and searches by them would find the wrong records.
+	t.Run("ReservedName", func(t *testing.T) {
+		t.Parallel()
+		for _, name := range []string{"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"} {
+			before := b.snapshot(t, b.tenantA)
+			e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+				map[string]any{"name": name, "label": "Mine", "type": "number"}), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"name"}, e.in(), name)
+			require.Equal(t, "RESERVED_NAME", e.Errors[0].Code, name)
+			require.Contains(t, e.Message, name)
+			require.Equal(t, before, b.snapshot(t, b.tenantA), name)
+		}
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{
+			"name": "gadgets", "labels": map[string]any{"singular": "Gadget"},
+			"properties": []any{map[string]any{"name": "createdate", "label": "Made", "type": "datetime"}}}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "RESERVED_NAME", e.Errors[0].Code)
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
 	t.Run("Missing", func(t *testing.T) {
 		t.Parallel()
 		e := expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts/nope", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")

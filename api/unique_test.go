@@ -69,8 +69,9 @@ func TestUniqueProperties(t *testing.T) {
 		require.Equal(t, []string{string(s2)}, e.Context["existingId"])
 		e = expectError(t, b.call(t, "POST", "/crm/v3/objects/subscriptions/batch/create", tokAll, map[string]any{"inputs": []any{
 			map[string]any{"properties": map[string]any{"sub_ref": "S-new"}}, map[string]any{"properties": map[string]any{"sub_ref": "S-new"}}}}),
-			http.StatusConflict, "CONFLICT")
-		require.Equal(t, []string{"S-new"}, e.Context["value"])
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "DUPLICATE_VALUE", e.Errors[0].Code)
+		require.Contains(t, e.Message, `inputs[0] and inputs[1] both give sub_ref "S-new"`)
 		after := b.snapshot(t, b.tenantA)
 		require.Equal(t, before, after)
 	})

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"fmt"
+	"math"
 	"net/mail"
 	"slices"
 	"sort"
@@ -49,12 +50,21 @@ type Property struct {
 // UniqueTypes are the property types that can be unique (Property.Unique).
 var UniqueTypes = []PropertyType{TypeString, TypeNumber}
 
-// Validate checks the property's own definition.
+// reservedPropertyNames are the search pseudo-properties that every record has (see
+// SearchIndexes): a property of the same name would share their index.
+var reservedPropertyNames = []string{PropObjectID, PropCreateDate, PropLastModifiedDate, PropHSLastModified}
+
+// Validate checks the property's own definition. A name of a search pseudo-property
+// (hs_object_id, createdate, lastmodifieddate, hs_lastmodifieddate) is reserved.
 func (p Property) Validate() error {
 	var errs ValidationErrors
-	if !nameRE.MatchString(p.Name) {
+	switch {
+	case !nameRE.MatchString(p.Name):
 		errs = append(errs, &ValidationError{Field: "name", Code: "INVALID_PROPERTY_NAME",
 			Message: fmt.Sprintf("property name %q is invalid: use lowercase letters, digits and underscores, starting with a letter (at most 63)", p.Name)})
+	case slices.Contains(reservedPropertyNames, p.Name):
+		errs = append(errs, &ValidationError{Field: "name", Code: "RESERVED_NAME",
+			Message: fmt.Sprintf("property name %q is reserved: every record has it already (its id, or when it was created or last changed), and search reads it; choose another name", p.Name)})
 	}
 	if !slices.Contains(PropertyTypes, p.Type) {
 		errs = append(errs, &ValidationError{Field: "type", Code: "INVALID_PROPERTY_TYPE",
@@ -188,8 +198,9 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	switch p.Type {
 	case TypeNumber:
+		// NaN and the infinities parse, but no search, sort or trigger can compare them.
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return "", bad("INVALID_NUMBER", "use a decimal number such as 42 or 3.5")
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil

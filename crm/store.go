@@ -113,7 +113,8 @@ type SchemaStore interface {
 type RecordStore interface {
 	// CreateRecords creates records atomically: all or none. Values are validated against the
 	// schema (ValidationErrors naming each property); a contact email that belongs to a live contact
-	// is an *EmailConflictError; a blocklisted email is a *BlockedEmailError.
+	// is an *EmailConflictError; a blocklisted email is a *BlockedEmailError. Two inputs that give
+	// the same email, or the same value of a unique property, are ValidationErrors naming both.
 	CreateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordInput, by Actor) ([]Record, error)
 	// UpdateRecords changes properties of live records atomically: all or none. A missing record is a
 	// *NotFoundError; other errors as CreateRecords.

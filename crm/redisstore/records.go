@@ -39,6 +39,49 @@ func batchErr(i, n int, err error) error {
 	return err
 }
 
+// sharedValues refuses a batch in which two inputs give the same email (of contacts) or the same
+// value of a unique property: one record at most can hold it. props are the inputs' normalized
+// values to set, in input order. It returns crm.ValidationErrors naming both inputs of each
+// value given twice, or nil.
+func sharedValues(o crm.ObjectType, sch crm.Schema, props []map[string]string) error {
+	if len(props) < 2 {
+		return nil
+	}
+	var verrs crm.ValidationErrors
+	emails := map[string]int{}
+	values := map[string]int{}
+	unique := sch.UniqueProperties()
+	for i, p := range props {
+		if o == crm.Contacts {
+			for _, e := range crm.RecordEmails(map[string]string{"email": p["email"], "additional_emails": p["additional_emails"]}) {
+				if j, dup := emails[e]; dup {
+					verrs = append(verrs, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_EMAIL",
+						Message: fmt.Sprintf("inputs[%d] and inputs[%d] both give the email %s, which one contact at most can have: give each its own email, or merge the two inputs", j, i, e)})
+					continue
+				}
+				emails[e] = i
+			}
+		}
+		for _, name := range unique {
+			v := p[name]
+			if v == "" {
+				continue
+			}
+			key := name + "\x00" + v
+			if j, dup := values[key]; dup {
+				verrs = append(verrs, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_VALUE",
+					Message: fmt.Sprintf("inputs[%d] and inputs[%d] both give %s %q, and %s is a unique property of %s: give each its own value, or merge the two inputs", j, i, name, v, name, o)})
+				continue
+			}
+			values[key] = i
+		}
+	}
+	if len(verrs) > 0 {
+		return verrs
+	}
+	return nil
+}
+
 func checkBatch(n int) error {
 	if n == 0 {
 		return &crm.ValidationError{Field: "inputs", Code: "EMPTY_BATCH", Message: "no inputs given: send at least one"}
@@ -146,6 +189,13 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	}
 	if len(verrs) > 0 {
 		return nil, verrs
+	}
+	created := make([]map[string]string, len(recs))
+	for i, r := range recs {
+		created[i] = r.Props
+	}
+	if err := sharedValues(o, sch, created); err != nil {
+		return nil, err
 	}
 	if err := s.checkAssociations(ctx, t, in); err != nil {
 		return nil, err
@@ -282,6 +332,13 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	}
 	if len(verrs) > 0 {
 		return nil, verrs
+	}
+	set := make([]map[string]string, len(ups))
+	for i, up := range ups {
+		set[i] = up.Set
+	}
+	if err := sharedValues(o, sch, set); err != nil {
+		return nil, err
 	}
 	payload, err := json.Marshal(ups)
 	if err != nil {

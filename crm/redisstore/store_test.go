@@ -152,11 +152,13 @@ func TestContactEmailsAreUnique(t *testing.T) {
 			require.Equal(t, a.ID, ce.BlockingID)
 			require.Contains(t, ce.Error(), string(a.ID))
 		}
-		// Two new contacts in one batch with the same email: all refused.
+		// Two new contacts in one batch with the same email: all refused, naming both inputs.
 		_, err := b.store.CreateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordInput{
 			{Properties: map[string]string{"email": "n@example.com"}}, {Properties: map[string]string{"additional_emails": "n@example.com"}}}, crm.Actor{})
-		var ce *crm.EmailConflictError
-		require.ErrorAs(t, err, &ce)
+		var ves crm.ValidationErrors
+		require.ErrorAs(t, err, &ves)
+		require.Equal(t, "DUPLICATE_EMAIL", ves[0].Code)
+		require.Contains(t, ves[0].Message, "inputs[0] and inputs[1] both give the email n@example.com")
 		afterRefusals := b.tenantDump(t)
 		delete(afterRefusals, redisstore.SeqKey(b.tenant, "contacts"))
 		delete(before, redisstore.SeqKey(b.tenant, "contacts"))
@@ -165,6 +167,7 @@ func TestContactEmailsAreUnique(t *testing.T) {
 		// Updating another contact onto a taken email is refused; moving an email frees it.
 		other := b.contact(t, map[string]string{"email": "o@example.com"})
 		_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: other.ID, Properties: map[string]string{"additional_emails": "a2@example.com"}}}, crm.Actor{})
+		var ce *crm.EmailConflictError
 		require.ErrorAs(t, err, &ce)
 		require.Equal(t, a.ID, ce.BlockingID)
 		_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: a.ID, Properties: map[string]string{"email": "new-a@example.com"}}}, crm.Actor{})

@@ -74,13 +74,19 @@ func TestUniqueIndex(t *testing.T) {
 		refused("CreateNumber", err, "seat", "1", one)
 		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
 			{Properties: map[string]string{"sub_ref": "S-9"}}, {Properties: map[string]string{"sub_ref": "S-9"}}}, crm.Actor{})
-		require.ErrorAs(t, err, new(*crm.UniqueConflictError), "BatchCreate")
+		var ves crm.ValidationErrors
+		require.ErrorAs(t, err, &ves, "BatchCreate")
+		require.Equal(t, "DUPLICATE_VALUE", ves[0].Code, "BatchCreate")
 		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{{ID: two, Properties: map[string]string{"sub_ref": "S-1"}}}, crm.Actor{})
 		refused("Update", err, "sub_ref", "S-1", one)
 		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{
 			{ID: one, Properties: map[string]string{"seat": "5", "note": "y"}},
 			{ID: two, Properties: map[string]string{"seat": "5"}}}, crm.Actor{})
-		refused("BatchUpdate", err, "seat", "5", one)
+		require.ErrorAs(t, err, &ves, "BatchUpdate")
+		require.Equal(t, "DUPLICATE_VALUE", ves[0].Code, "BatchUpdate")
+		after := b.tenantDump(t)
+		delete(after, redisstore.SeqKey(b.tenant, string(o)))
+		require.Equal(t, before, after, "BatchUpdate")
 
 		// An update moves the entry; setting the same value again keeps it; clearing drops it.
 		_, err = b.store.UpdateRecords(b.ctx, b.tenant, o, []crm.RecordUpdate{
