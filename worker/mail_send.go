@@ -254,7 +254,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		err := w.mail.AppendOutbox(ctx, p.TenantID, m)
 		switch {
 		case errors.Is(err, crm.ErrMailDropped):
-			w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 			log.Info("the email's record no longer exists: email dropped, not kept")
 			return nil
 		case errors.Is(err, crm.ErrMailDone):
@@ -286,7 +286,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	case crm.MailBusy:
 		return fmt.Errorf("email %s: %w", p.IdempotencyKey, crm.ErrMailInFlight)
 	case crm.MailDropped:
-		w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+		w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 		log.Info("the email's record no longer exists: email dropped, not sent")
 		return nil
 	}
@@ -300,7 +300,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			// Erased between the claim and this read: the claim again (same lease) drops it.
 			c, err = claim()
 			if err == nil && c == crm.MailDropped {
-				w.metrics.mailDropped.WithLabelValues(p.Kind).Inc()
+				w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 				log.Info("the email's record no longer exists: email dropped, not sent")
 				return nil
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 )
 
@@ -125,7 +126,8 @@ func taskTypeLabel(typ string) string {
 
 // mailKindLabel is the kind label of an email of kind kind: the kinds crmflow sends, or "other".
 func mailKindLabel(kind string) string {
-	if kind == KindPermanentDeleteConfirmation || kind == KindWorkflowLimitReached {
+	switch kind {
+	case KindPermanentDeleteConfirmation, KindWorkflowLimitReached, actions.KindWorkflowNotification:
 		return kind
 	}
 	return "other"
