@@ -122,6 +122,11 @@ func TestPermissions(t *testing.T) {
 		IDs: []crm.RecordID{crm.RecordID(c2)}, ConfirmCount: 1, By: userEmail, Selection: "1 ids"})
 	require.NoError(t, err)
 	bulk := func(sel map[string]any) map[string]any { sel["confirmCount"] = 2; return sel }
+	// alsoLacking are the permissions a row's request needs beyond its perm that its user lacks too.
+	alsoLacking := map[string][]string{
+		"BulkDeleteReadOnly":        {string(crm.PermBulkDelete)},
+		"DeleteListRecordsReadOnly": {string(crm.PermBulkDelete)},
+	}
 	// An active workflow, and a record enrolled in it, for the workflow endpoints.
 	_, _, err = b.store.PutFlow(b.ctx, b.tenantA, "perm-flow", crm.Contacts, bouncedFlow("perm-flow"), userEmail)
 	require.NoError(t, err)
@@ -214,7 +219,13 @@ func TestPermissions(t *testing.T) {
 			m := regexp.MustCompile(`--perms (\S+)\)`).FindStringSubmatch(e.Message)
 			require.NotNil(t, m, e.Message)
 			require.Contains(t, strings.Split(m[1], ","), string(tc.perm))
-			require.Equal(t, []string{string(tc.perm)}, e.Context["requiredScopes"])
+			// Every permission the request needs and the user lacks is named at once, so that one
+			// grant is enough: a reader's bulk delete needs delete and bulk_delete.
+			require.Equal(t, append([]string{string(tc.perm)}, alsoLacking[tc.name]...), e.Context["requiredScopes"])
+			for _, also := range alsoLacking[tc.name] {
+				require.Contains(t, e.Message, `"`+also+`"`)
+				require.Contains(t, strings.Split(m[1], ","), also)
+			}
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
 			require.Equal(t, raw, b.dump(t, b.tenantA)) // not a key nor a value of the tenant changed
 			require.Empty(t, b.tasks.jobsOf(b.tenantA))

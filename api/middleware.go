@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,15 +201,28 @@ func (s *Server) drainSoon(r *http.Request, t crm.TenantID) {
 	}()
 }
 
-// requirePerms returns the 403 of the first permission of perms that p lacks, or nil. Endpoints
-// that need more than their route's permission (a bulk delete, say) call it themselves.
+// requirePerms returns the 403 naming every permission of perms that p lacks, in the order of
+// perms, or nil: one grant then gives the user all the request needs. Endpoints that need more
+// than their route's permission (a bulk delete, say) call it themselves.
 func requirePerms(p crm.Principal, perms ...crm.Permission) error {
+	var missing []crm.Permission
 	for _, perm := range perms {
 		if !p.User.Permissions.Has(perm) {
-			return errMissingScope(p, perm)
+			missing = append(missing, perm)
 		}
 	}
-	return nil
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return errMissingScope(p, missing[0])
+	}
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		quoted[i] = strconv.Quote(string(m))
+	}
+	return missingScope(p, missing, fmt.Sprintf("this request needs the %s and %s permissions, which your user does not have",
+		strings.Join(quoted[:len(quoted)-1], ", "), quoted[len(quoted)-1]))
 }
 
 // authenticate resolves the request's bearer token. A missing or malformed header and an unknown

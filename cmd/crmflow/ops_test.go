@@ -98,7 +98,7 @@ func TestOpsCommands(t *testing.T) {
 			stderr []string
 		}{
 			{"MissingPermission", []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + readerToken},
-				[]string{"delete", "--type", "contacts", "--filter", "true", "--confirm", "0"}, []string{"403 MISSING_SCOPES", `needs the "delete" permission`}},
+				[]string{"delete", "--type", "contacts", "--filter", "true", "--confirm", "0"}, []string{"403 MISSING_SCOPES", `needs the "delete" and "bulk_delete" permissions`}},
 			{"BadToken", []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=nope"},
 				[]string{"jobs", "watch", "1"}, []string{"401 INVALID_AUTHENTICATION"}},
 			{"UnknownJob", ctl, []string{"jobs", "watch", "999999"}, []string{"404 OBJECT_NOT_FOUND"}},
