@@ -28,10 +28,10 @@ const (
 // is an error that names it: too large (413), empty, null, malformed, an unknown field, a value of
 // the wrong type, or data after the JSON value (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
-	body := http.MaxBytesReader(w, r.Body, maxBytes)
+	body := &firstByteReader{r: http.MaxBytesReader(w, r.Body, maxBytes)}
 	dec := json.NewDecoder(body)
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
 		return bodyError(err, maxBytes)
 	}
 	// One more value (or anything but the end) after the first is an error.
@@ -39,17 +39,34 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return trailingError(err, maxBytes)
 	}
-	// null would leave dst as it is: a create of nothing, or an update that changes nothing.
-	if string(raw) == "null" {
+	// null left dst as it was: a create of nothing, or an update that changes nothing. A valid JSON
+	// value that starts with n is null.
+	if body.first == 'n' {
 		kind := jsonKind(reflect.TypeOf(dst).Elem())
 		return errInvalid("body", "INVALID_JSON", "request body is null: send a JSON %s", kind)
 	}
-	vdec := json.NewDecoder(bytes.NewReader(raw))
-	vdec.DisallowUnknownFields()
-	if err := vdec.Decode(dst); err != nil {
-		return bodyError(err, maxBytes)
-	}
 	return nil
+}
+
+// firstByteReader reads r and keeps the first byte that is not JSON white space, so that the body
+// is decoded in one pass.
+type firstByteReader struct {
+	r     io.Reader
+	first byte
+}
+
+// Read implements io.Reader.
+func (f *firstByteReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if f.first == 0 {
+		for _, c := range p[:n] {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				f.first = c
+				break
+			}
+		}
+	}
+	return n, err
 }
 
 // propertyValues are the property values of a request. Values may be JSON strings, numbers or
