@@ -337,6 +337,9 @@ type jobView struct{ api.Job }
 // processed is how many records the job has handled so far.
 func (j jobView) processed() int64 { return j.Done + j.Skipped }
 
+// undo reports whether the job is an undo, whose done records were restored rather than deleted.
+func (j jobView) undo() bool { return j.Kind == crm.JobKindUndo }
+
 // The statuses of a job that watchJob tells apart.
 const (
 	jobSelecting = "SELECTING" // the workers select the records and check the count
@@ -365,6 +368,11 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 			switch j.Status {
 			case jobComplete:
 				show.finish(j)
+				if j.undo() {
+					_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s restored, %d not restored\n",
+						j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
+					return err
+				}
 				_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s moved to the recycle bin, %d skipped (no longer live)\n",
 					j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
 				return err
@@ -436,6 +444,9 @@ type lineProgress struct {
 
 func (p *lineProgress) update(j jobView) {
 	line := fmt.Sprintf("%d/%d %s (job %s: %d deleted, %d skipped)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	if j.undo() {
+		line = fmt.Sprintf("%d/%d %s (job %s: %d restored, %d not restored)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	}
 	if j.Status == jobSelecting || j.Status == jobRefused {
 		line = selectingLine(p.id, j)
 	}
