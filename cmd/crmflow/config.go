@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/pflag"
 
 	"github.com/crmflow/crmflow/worker"
@@ -240,7 +239,7 @@ func (c *Config) validateScheduler() error {
 		{"--purge-spec", c.PurgeSpec}, {"--jobs-sweep-spec", c.JobsSweepSpec}, {"--mail-sweep-spec", c.MailSweepSpec},
 		{"--changes-sweep-spec", c.ChangesSweepSpec}, {"--workflow-sweep-spec", c.WorkflowSweepSpec},
 	} {
-		if _, err := cron.ParseStandard(f.spec); err != nil {
+		if _, err := worker.ParseSpec(f.spec); err != nil {
 			return usageErrorf("%s %q is not a valid cron spec: %v; use five fields such as \"0 * * * *\", "+
 				"or a descriptor such as \"@hourly\" or \"@every 30m\"", f.flag, f.spec, err)
 		}
