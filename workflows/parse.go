@@ -604,10 +604,14 @@ func (p *parser) limits(n *yaml.Node) *Limits {
 		}
 		l.Deletions.Max = int(max)
 	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && strings.EqualFold(strings.TrimSpace(v.Value), "unlimited"):
+		// Meant as unlimited: the window is then judged as for unlimited.
+		unlimited = true
 		p.add(v, "limits.max_deletions", fmt.Sprintf("write unlimited in lowercase, not %q", v.Value))
 	case v.Kind == yaml.ScalarNode && v.ShortTag() != "!!str" && digitsRE.MatchString(v.Value):
 		// An integer too large for YAML's int is read as a float.
 		p.add(v, "limits.max_deletions", fmt.Sprintf("%s is too large: give at most %d, or unlimited for no limit", v.Value, crm.MaxDeletionsLimit))
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float":
+		p.add(v, "limits.max_deletions", fmt.Sprintf("must be a whole number of deletions, such as 500, or unlimited; not %s", v.Value))
 	default:
 		p.add(v, "limits.max_deletions", fmt.Sprintf("must be a whole number of deletions, such as 500, or unlimited; not %s", describe(v)))
 	}
