@@ -206,6 +206,9 @@ func (c *Config) validateWorker() error {
 	if c.WorkflowSweepGrace <= 0 {
 		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)
 	}
+	if c.OutboxRetention <= 0 {
+		return usageErrorf("--outbox-retention must be positive, got %s: use a duration such as 720h (30 days)", c.OutboxRetention)
+	}
 	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
 		return usageErrorf("--smtp-port %d is out of range 1..65535", c.SMTPPort)
 	}
