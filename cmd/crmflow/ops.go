@@ -266,7 +266,10 @@ func (a *app) newAPIClient(rawURL string) (*apiClient, error) {
 
 // apiError is an error answer of the API, in its error shape.
 type apiError struct {
-	status        int
+	status int
+	// foreign is set when the answer was not in the API's error shape: something other than
+	// crmflow's API answered.
+	foreign       bool
 	Message       string `json:"message"`
 	Category      string `json:"category"`
 	CorrelationID string `json:"correlationId"`
@@ -274,7 +277,36 @@ type apiError struct {
 
 // Error returns the API's message as it gave it, then the status, category and correlation id.
 func (e *apiError) Error() string {
+	if e.CorrelationID == "" {
+		return fmt.Sprintf("%s\n(the answer was %d %s)", e.Message, e.status, e.Category)
+	}
 	return fmt.Sprintf("%s\n(the API answered %d %s; correlation id %s)", e.Message, e.status, e.Category, e.CorrelationID)
+}
+
+// foreignAnswer is the error of an error answer that is not in the API's error shape: whatever
+// answered at c.base (a worker's or scheduler's admin address, a proxy, another service) is not
+// crmflow's API.
+func (c *apiClient) foreignAnswer(method, path string, status int, raw []byte) *apiError {
+	if status >= 500 {
+		// A proxy in front of the API while crmflow serve restarts, say: worth a retry.
+		return &apiError{status: status, foreign: true, Category: http.StatusText(status), Message: fmt.Sprintf(
+			"%s %s at %s failed with an answer that is not the crmflow API's (%q): retry in a moment, "+
+				"and check that --url or CRMFLOW_URL is the address of crmflow serve, or of a proxy in front of it",
+			method, path, c.base, truncateAnswer(raw))}
+	}
+	return &apiError{status: status, foreign: true, Category: http.StatusText(status), Message: fmt.Sprintf(
+		"%s %s at %s did not answer as the crmflow API does (%q): set --url or CRMFLOW_URL to the address "+
+			"crmflow serve listens on (its --addr), not a worker's or a scheduler's --admin-addr",
+		method, path, c.base, truncateAnswer(raw))}
+}
+
+// truncateAnswer is the start of a foreign answer's body, for an error message.
+func truncateAnswer(raw []byte) string {
+	s := strings.TrimSpace(string(raw))
+	if r := []rune(s); len(r) > 80 {
+		return string(r[:80]) + "..."
+	}
+	return s
 }
 
 // errUnreachable marks a request that got no answer from the API.
@@ -316,8 +348,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if resp.StatusCode >= 300 {
 		e := &apiError{status: resp.StatusCode}
 		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))
-			e.Category = http.StatusText(resp.StatusCode)
+			return c.foreignAnswer(method, path, resp.StatusCode, raw)
 		}
 		return e
 	}

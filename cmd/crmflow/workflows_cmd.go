@@ -177,8 +177,7 @@ func (c *apiClient) send(ctx context.Context, method, path, contentType string, 
 	if resp.StatusCode >= 300 {
 		var b apiErrorBody
 		if json.Unmarshal(raw, &b) != nil || b.Message == "" {
-			return resp.StatusCode, &apiError{status: resp.StatusCode, Category: http.StatusText(resp.StatusCode),
-				Message: fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))}
+			return resp.StatusCode, c.foreignAnswer(method, path, resp.StatusCode, raw)
 		}
 		ae := &apiError{status: resp.StatusCode, Message: b.Message, Category: b.Category, CorrelationID: b.CorrelationID}
 		var ps []apiProblem
