@@ -810,7 +810,9 @@ func (p *parser) actions(n *yaml.Node, schema *crm.Schema) []Step {
 	bad := false
 	for i, item := range n.Content {
 		path := fmt.Sprintf("actions[%d]", i)
-		if i > 0 && actionType(n.Content[i-1]) == "delete_contact" {
+		// In a workflow of another object type, delete_contact is itself the problem (reported
+		// with it): the actions after it are not told that a contact is gone.
+		if i > 0 && actionType(n.Content[i-1]) == "delete_contact" && (schema == nil || schema.Type == crm.Contacts) {
 			p.add(item, path, "comes after delete_contact, so it would never run: the contact is already in the recycle bin; make delete_contact the last action")
 		}
 		st, ok := p.action(item, path, schema)
