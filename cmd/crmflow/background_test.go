@@ -371,3 +371,26 @@ func TestScheduledPurge(t *testing.T) {
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "tenant t-unknown does not exist")
 }
+
+// TestRedisURLMistakes: a Redis URL with blank space around it (an environment file's trailing
+// space) works, and a rediss:// URL to a server without TLS says to check for TLS.
+func TestRedisURLMistakes(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+
+	t.Run("BlankAround", func(t *testing.T) {
+		t.Parallel()
+		stdout, stderr, code := crmflow(t, []string{"REDIS_URL= " + url + " "}, "purge", "--dry-run")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stdout, "WOULD PURGE")
+	})
+
+	t.Run("TLSToAServerWithout", func(t *testing.T) {
+		t.Parallel()
+		stdout, stderr, code := crmflow(t, nil, "purge", "--dry-run", "--redis", "rediss://"+strings.TrimPrefix(url, "redis://"))
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "cannot reach Redis at")
+		require.Contains(t, stderr, "speaks TLS (rediss://): for a server without TLS, write redis://")
+	})
+}
