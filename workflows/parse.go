@@ -152,7 +152,8 @@ func (p *parser) decode() (root *yaml.Node) {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		p.syntaxError(err)
-	case len(next.Content) > 0:
+	case len(next.Content) > 0 && !isNull(next.Content[0]):
+		// An empty document after a closing "---" holds no second workflow: it is let be.
 		p.add(next.Content[0], "", "a workflow file holds one workflow: this second YAML document (after ---) is not allowed; put it in a file of its own")
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind == 0 {

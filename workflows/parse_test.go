@@ -486,3 +486,17 @@ func TestDeleteContactElsewhereIsOneProblem(t *testing.T) {
 	require.Len(t, ve.Problems, 1, "%s", ve.Error())
 	requireProblem(t, err, 5, 11, "actions[0]", "delete_contact exists only for contact workflows")
 }
+
+// A "---" that ends the file, as some tools write after every document, opens no second workflow.
+func TestParseTrailingDocumentMarker(t *testing.T) {
+	t.Parallel()
+	for name, tail := range map[string]string{"Marker": "---\n", "MarkerAndComment": "---\n# end\n", "MarkerAndEnd": "...\n---\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "---\nname: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n" + tail
+			wf, err := workflows.Parse("f.yaml", []byte(src), nil, nil)
+			require.NoError(t, err)
+			require.Equal(t, "x", wf.Name)
+		})
+	}
+}
