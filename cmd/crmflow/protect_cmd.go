@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -57,11 +59,22 @@ type ruleProblem struct {
 // (not of the expressions) come back with their positions.
 func parseRules(src []byte) ([]ruleFile, []ruleProblem) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, []ruleProblem{yamlProblem(src, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, []ruleProblem{{1, 1, "the file is empty: write a list of rules, each with name, objectType and when"}}
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, []ruleProblem{yamlProblem(src, err)}
+	case len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].ShortTag() == "!!null"):
+		n := next.Content[0]
+		return nil, []ruleProblem{{n.Line, n.Column, "a rules file is one list: this second YAML document (after ---) " +
+			"would not be applied; move its rules into the list above"}}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.SequenceNode {

@@ -146,3 +146,17 @@ func TestProtectApplyOverTheRuleLimit(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Regexp(t, `tabbed\.yaml:2:1: the file is not YAML: .*tab.*: indent YAML with spaces, not tabs`, stdout)
 }
+
+// TestParseRulesSecondDocument: the rules of a second YAML document would not be applied, so the
+// file is refused at that document; an empty document after a closing --- is no second list.
+func TestParseRulesSecondDocument(t *testing.T) {
+	t.Parallel()
+	rule := "- name: aa\n  objectType: contacts\n  when: num_notes > 1\n"
+	_, probs := parseRules([]byte(rule + "---\n- name: bb\n  objectType: deals\n  when: amount > 5\n"))
+	require.Equal(t, []ruleProblem{{5, 1, "a rules file is one list: this second YAML document (after ---) " +
+		"would not be applied; move its rules into the list above"}}, probs)
+
+	rules, probs := parseRules([]byte(rule + "---\n"))
+	require.Empty(t, probs)
+	require.Len(t, rules, 1)
+}
