@@ -92,6 +92,10 @@ func parseRules(src []byte) ([]ruleFile, []ruleProblem) {
 		got := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if got[k.Value] {
+				probs = append(probs, ruleProblem{k.Line, k.Column, fmt.Sprintf("%s is given twice in this rule: keep one", k.Value)})
+				continue
+			}
 			if v.Kind != yaml.ScalarNode {
 				probs = append(probs, ruleProblem{v.Line, v.Column, fmt.Sprintf("%s must be a string", k.Value)})
 				continue

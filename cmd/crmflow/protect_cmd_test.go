@@ -160,3 +160,11 @@ func TestParseRulesSecondDocument(t *testing.T) {
 	require.Empty(t, probs)
 	require.Len(t, rules, 1)
 }
+
+// TestParseRulesDuplicateKey: a key given twice in a rule is a problem at the second, not a
+// silent choice of one of the two.
+func TestParseRulesDuplicateKey(t *testing.T) {
+	t.Parallel()
+	_, probs := parseRules([]byte("- name: x\n  objectType: contacts\n  when: num_notes > 1\n  when: num_notes > 2\n"))
+	require.Equal(t, []ruleProblem{{4, 3, "when is given twice in this rule: keep one"}}, probs)
+}
