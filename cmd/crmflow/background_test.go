@@ -214,6 +214,8 @@ func TestBackgroundUsageErrors(t *testing.T) {
 			[]string{`--changes-sweep-spec "often" is not a valid cron spec`}},
 		{"BadWorkflowSweepSpecFromEnv", []string{"CRMFLOW_WORKFLOW_SWEEP_SPEC=@every never"}, []string{"scheduler", "--redis", url},
 			[]string{`--workflow-sweep-spec "@every never" is not a valid cron spec`}},
+		{"BadRetentionDays", nil, []string{"purge", "--redis", url, "--retention", "ninety days"},
+			[]string{`"ninety days" is not a duration`, "days such as 90d"}},
 		{"ZeroOutboxRetention", nil, []string{"worker", "--redis", url, "--outbox-retention", "0s"},
 			[]string{"--outbox-retention must be positive, got 0s", "720h"}},
 		{"NegativeOutboxRetentionFromEnv", []string{"CRMFLOW_OUTBOX_RETENTION=-1h"}, []string{"worker", "--redis", url},
@@ -383,6 +385,17 @@ func TestRedisURLMistakes(t *testing.T) {
 		stdout, stderr, code := crmflow(t, []string{"REDIS_URL= " + url + " "}, "purge", "--dry-run")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		require.Contains(t, stdout, "WOULD PURGE")
+	})
+
+	// --retention takes days, as --ttl does and as retention periods are spoken of.
+	t.Run("RetentionInDays", func(t *testing.T) {
+		t.Parallel()
+		_, stderr, code := crmflow(t, []string{"REDIS_URL=" + url}, "purge", "--dry-run", "--retention", "90d")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "retention 2160h0m0s")
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + url, "CRMFLOW_RETENTION=1.5d"}, "purge", "--dry-run")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "retention 36h0m0s")
 	})
 
 	t.Run("TLSToAServerWithout", func(t *testing.T) {

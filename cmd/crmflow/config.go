@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,6 +308,35 @@ func redisURLError(err error) error {
 
 // envAnnotation is the flag annotation that names a flag's environment variable.
 const envAnnotation = "crmflow_env"
+
+// daysDuration is a duration flag that also takes a number of days, as "90d" or "1.5d", beside Go's
+// durations ("2160h"): the unit people think of retention periods in.
+type daysDuration time.Duration
+
+// Set implements pflag.Value.
+func (d *daysDuration) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > 100*365 {
+			return fmt.Errorf("%q is not a duration: use a duration such as 2160h or 30m, or days such as 90d", s)
+		}
+		*d = daysDuration(time.Duration(n * float64(24*time.Hour)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: use a duration such as 2160h or 30m, or days such as 90d", s)
+	}
+	*d = daysDuration(v)
+	return nil
+}
+
+// String implements pflag.Value.
+func (d *daysDuration) String() string { return time.Duration(*d).String() }
+
+// Type implements pflag.Value.
+func (d *daysDuration) Type() string { return "duration" }
 
 // bindEnv lets the environment variable env set flag name when the flag is not given, and says so
 // in the flag's help.
