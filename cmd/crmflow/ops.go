@@ -201,11 +201,12 @@ func newJobsCmd(a *app) *cobra.Command {
 	var o opsConfig
 	watch := &cobra.Command{
 		Use:   "watch JOBID",
-		Short: "Follow a bulk delete job until it is complete, showing its progress",
-		Long: `Read a bulk delete job's progress (GET /crm/v3/jobs/{id}) every --interval until it is COMPLETE.
+		Short: "Follow a bulk delete or undo job until it is complete, showing its progress",
+		Long: `Read a bulk delete or undo job's progress (GET /crm/v3/jobs/{id}) every --interval until it is COMPLETE.
 On a terminal the progress is a bar on stderr; otherwise one "done/total" line on stderr each time
 it changes (done counts the records moved to the bin and those skipped because they were no longer
-live). When the job is complete, a summary line goes to stdout and the exit code is 0.
+live; for an undo job, the records restored and those it could not restore). When the job is
+complete, a summary line goes to stdout and the exit code is 0.
 
 Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. The API is at --url
 (CRMFLOW_URL); the token comes from the environment variable CRMFLOW_TOKEN.`,
