@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -148,8 +149,8 @@ type Config struct {
 // validateServer checks the fields of the long-running commands; it returns a usage error
 // naming the flag.
 func (c *Config) validateServer() error {
-	if c.Addr == "" {
-		return usageErrorf("--addr is empty: give a listen address such as :8080 or 127.0.0.1:8080")
+	if err := checkListenAddr("--addr", c.Addr, ":8080 or 127.0.0.1:8080"); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		flag string
@@ -308,6 +309,23 @@ func redisURLError(err error) error {
 
 // envAnnotation is the flag annotation that names a flag's environment variable.
 const envAnnotation = "crmflow_env"
+
+// checkListenAddr checks the shape of the listen address addr of flag: HOST:PORT, or :PORT, with a
+// port from 0 to 65535. A malformed address can never work, so it is a usage error (exit 2, which
+// a supervisor does not restart); an address taken or not local fails later, when listening.
+func checkListenAddr(flag, addr, example string) error {
+	if addr == "" {
+		return usageErrorf("%s is empty: give a listen address such as %s", flag, example)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("%s %q is not a listen address (%v): give HOST:PORT such as %s", flag, addr, strings.TrimPrefix(err.Error(), "address "+addr+": "), example)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usageErrorf("%s %q has no valid port: give a port from 1 to 65535, such as %s", flag, addr, example)
+	}
+	return nil
+}
 
 // daysDuration is a duration flag that also takes a number of days, as "90d" or "1.5d", beside Go's
 // durations ("2160h"): the unit people think of retention periods in.

@@ -163,8 +163,8 @@ func (a *app) worker(ctx context.Context) error {
 	if err := a.cfg.validateWorker(); err != nil {
 		return err
 	}
-	if a.cfg.AdminAddr == "" {
-		return usageErrorf("--admin-addr is empty: give a listen address such as 127.0.0.1:9091")
+	if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9091"); err != nil {
+		return err
 	}
 	if a.cfg.RedisURL == "" {
 		return errNoRedis("crmflow worker")
@@ -212,8 +212,8 @@ func (a *app) scheduler(ctx context.Context) error {
 	if err := a.cfg.validateScheduler(); err != nil {
 		return err
 	}
-	if a.cfg.AdminAddr == "" {
-		return usageErrorf("--admin-addr is empty: give a listen address such as 127.0.0.1:9092")
+	if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9092"); err != nil {
+		return err
 	}
 	if a.cfg.RedisURL == "" && a.cfg.QueueRedisURL == "" {
 		return errNoRedis("crmflow scheduler")
