@@ -739,7 +739,8 @@ func (a *app) newWorkflowsEnrollCmd() *cobra.Command {
 		Use:   "enroll NAME --record ID",
 		Short: "Enroll one live record in an active workflow, whether or not it matches the trigger",
 		Long: `Enroll one live record in an active workflow (POST /automation/v4/flows/{name}/enrollments); its
-first step runs in the background. The API refuses, saying why, a record that is suppressed, already
+first step runs in the background. The record enrolls whether or not it matches the trigger, so
+its actions (a delete_contact included) run on it. The API refuses, saying why, a record that is suppressed, already
 enrolled, or was enrolled before when the workflow does not allow re-enrollment.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
