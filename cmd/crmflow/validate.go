@@ -123,7 +123,7 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) erro
 		}
 		if prev, dup := defined[c.wf.Name]; dup && filepath.Clean(prev) != filepath.Clean(path) {
 			// apply refuses two files of one workflow: so does validate.
-			line, col := nameKeyPosition(c.src)
+			line, col := topValuePosition(c.src, "name")
 			bad++
 			problems++
 			a.printProblems(&workflows.ValidationError{Problems: []workflows.Problem{{File: path, Line: line, Column: col, Path: "name",
@@ -157,16 +157,16 @@ func exitCodeOf(err error) int {
 	return 1
 }
 
-// nameKeyPosition is the line and column of the value of a workflow file's top-level name (1:1
+// topValuePosition is the line and column of the value of a workflow file's top-level key (1:1
 // when it cannot be found).
-func nameKeyPosition(src []byte) (int, int) {
+func topValuePosition(src []byte, key string) (int, int) {
 	var doc yaml.Node
 	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return 1, 1
 	}
 	m := doc.Content[0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "name" {
+		if m.Content[i].Value == key {
 			return m.Content[i+1].Line, m.Content[i+1].Column
 		}
 	}
