@@ -487,7 +487,12 @@ func (p *parser) boolean(n *yaml.Node, path string) bool {
 		return false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		p.add(n, path, fmt.Sprintf("must be true or false, not %s", describe(n)))
+		msg := fmt.Sprintf("must be true or false, not %s", describe(n))
+		if n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 &&
+			(n.Value == "true" || n.Value == "false") {
+			msg += ": remove the quotes"
+		}
+		p.add(n, path, msg)
 		return false
 	}
 	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"

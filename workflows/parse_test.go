@@ -76,6 +76,7 @@ func TestParseProblems(t *testing.T) {
 		{"MapForList", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents:\n  created: true\nactions:\n  - type: delete_contact\n", 5, 3, "events", "must be a list of events"},
 		{"ScalarForAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - delete_contact\n", 5, 5, "actions[0]", "an action must be a mapping with a type"},
 		{"BadBool", "name: x\nobject_type: contacts\ntrigger: email_bounced\nenroll_existing: yes\nactions:\n  - type: delete_contact\n", 4, 18, "enroll_existing", `must be true or false, not the text "yes"`},
+		{"QuotedBool", "name: x\nobject_type: contacts\ntrigger: email_bounced\nreenrollment: \"true\"\nactions:\n  - type: delete_contact\n", 4, 15, "reenrollment", `must be true or false, not the text "true": remove the quotes`},
 		{"BadEvent", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: [created, deleted]\nactions:\n  - type: delete_contact\n", 4, 19, "events[1]", `unknown event "deleted": use created or updated`},
 		{"DuplicateEvent", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: [updated, updated]\nactions:\n  - type: delete_contact\n", 4, 19, "events[1]", "listed twice"},
 		{"EmptyEvents", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: []\nactions:\n  - type: delete_contact\n", 4, 9, "events", "is empty"},
