@@ -181,7 +181,7 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			}
 			var page apiPage[binEntryView]
 			if err := c.do(cmd.Context(), http.MethodGet, "/crm/v3/objects/"+url.PathEscape(typ)+"?"+q.Encode(), nil, &page); err != nil {
-				return err
+				return typeHint(err, typ)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tDELETED\tBY\tHOW\tOPERATION")
@@ -379,7 +379,7 @@ func (a *app) restore(ctx context.Context, c *apiClient, typ string, ids []strin
 		var ans restoreAnswer
 		if err := c.do(ctx, http.MethodPost, path, map[string]any{"inputs": inputs}, &ans); err != nil {
 			if start == 0 {
-				return err
+				return typeHint(err, typ)
 			}
 			return fmt.Errorf("the restore stopped at the batch starting with id %s: %d restored (printed above), %d not restored "+
 				"(listed above), and the %d ids from %s on may not have been restored: run the command again for them\n%w",

@@ -120,6 +120,13 @@ func TestBinCommands(t *testing.T) {
 	require.Len(t, tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`), 1, "stdout:\n%s", stdout)
 	_, stderr = run(exitUsage, "bin", "list", "--type", "contacts", "--until", "soon")
 	require.Contains(t, stderr, `--until "soon" is not a time`)
+	// A standard type written singular is named.
+	_, stderr = run(1, "bin", "list", "--type", "contact")
+	require.Contains(t, stderr, "--type contact: did you mean --type contacts?")
+	_, stderr = run(1, "bin", "restore", "--type", "Company", "1")
+	require.Contains(t, stderr, "--type Company: did you mean --type companies?")
+	_, stderr = run(1, "bin", "list", "--type", "widgets")
+	require.NotContains(t, stderr, "did you mean")
 
 	// Pages of one: each page's printed next command gives the next page, and they cover the bin.
 	args := []string{"bin", "list", "--type", "contacts", "--limit", "1"}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,11 +140,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 			}
 			ctx := cmd.Context()
 			if dryRun {
-				return a.printDryRun(ctx, c, path, body)
+				return typeHint(a.printDryRun(ctx, c, path, body), typ)
 			}
 			var acc api.JobAccepted
 			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
-				return err
+				return typeHint(err, typ)
 			}
 			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
 				return err
@@ -172,6 +173,23 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what the delete would do (the count to confirm, the protected records by rule, a sample) and delete nothing; --confirm is optional")
 	return cmd
+}
+
+// typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as
+// people do (singular, capitalised: "contact", "Companies"), the type meant.
+func typeHint(err error, typ string) error {
+	var ae *apiError
+	if err == nil || typ == "" || !errors.As(err, &ae) || ae.status != http.StatusNotFound || ae.foreign ||
+		slices.Contains(crm.StandardObjectTypes, crm.ObjectType(typ)) {
+		return err
+	}
+	t := strings.ToLower(strings.TrimSpace(typ))
+	for _, o := range crm.StandardObjectTypes {
+		if s := string(o); t == s || t+"s" == s || strings.TrimSuffix(t, "y")+"ies" == s {
+			return fmt.Errorf("--type %s: did you mean --type %s? (object types are plural and lowercase): %w", typ, s, err)
+		}
+	}
+	return err
 }
 
 // printDryRun asks the API for a dry run of a bulk delete and prints it: the count to confirm on
