@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,8 @@ type SchedulerConfig struct {
 	// syntax of PurgeSpec. Defaults to "@every 5m".
 	MailSweepSpec string
 	// PurgeSpec is when the trash is purged (a trash:sweep): a cron spec of five fields
-	// ("0 * * * *") or a descriptor ("@hourly", "@every 30m"). Defaults to "@hourly".
+	// ("0 * * * *") or a descriptor ("@hourly", "@every 30m"; an "@every" interval is whole
+	// seconds, at least 1s, see [ParseSpec]). Defaults to "@hourly".
 	PurgeSpec string
 	// WorkflowSweepSpec is when overdue workflow steps are enqueued again (a workflow:sweep), in the
 	// syntax of PurgeSpec. Defaults to "@every 30s".
@@ -138,9 +140,27 @@ func NewScheduler(queue asynq.RedisConnOpt, cfg *SchedulerConfig) (*Scheduler, e
 	return s, nil
 }
 
+// ParseSpec parses a cron spec of the scheduler: five fields (minute, hour, day of month, month,
+// day of week) or a descriptor such as "@hourly" or "@every 30m". An "@every" interval must be a
+// whole number of seconds, at least one: the cron would otherwise run it silently every second, or
+// round it down. It returns the parse error, or one saying what interval to give.
+func ParseSpec(spec string) (cron.Schedule, error) {
+	const every = "@every "
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(spec), every); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, fmt.Errorf("interval %q is not a duration: %w", rest, err)
+		}
+		if d < time.Second || d%time.Second != 0 {
+			return nil, fmt.Errorf("interval %s must be a whole number of seconds, at least 1s", d)
+		}
+	}
+	return cron.ParseStandard(spec)
+}
+
 // add parses spec and schedules an entry that enqueues newTask(tick) at each tick.
 func (s *Scheduler) add(name, field, spec string, newTask func(time.Time) *asynq.Task, loc *time.Location) (*entry, error) {
-	sched, err := cron.ParseStandard(spec)
+	sched, err := ParseSpec(spec)
 	if err != nil {
 		return nil, fmt.Errorf("worker: SchedulerConfig.%s %q is not a valid cron spec "+
 			`(use five fields such as "0 * * * *", or "@hourly", "@every 30m"): %w`, field, spec, err)

@@ -28,6 +28,19 @@ func TestScheduler(t *testing.T) {
 		require.ErrorContains(t, err, "queue")
 	})
 
+	t.Run("EveryBelowOneSecondIsRefused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		// The cron would run each of these every second, or round it down, without a word.
+		for _, spec := range []string{"@every 0s", "@every -1h", "@every 500ms", "@every 1500ms"} {
+			_, err := worker.NewScheduler(b.queue, &worker.SchedulerConfig{JobsSweepSpec: spec})
+			require.ErrorContains(t, err, `SchedulerConfig.JobsSweepSpec "`+spec+`" is not a valid cron spec`)
+			require.ErrorContains(t, err, "whole number of seconds, at least 1s")
+		}
+		_, err := worker.ParseSpec("@every 90s")
+		require.NoError(t, err)
+	})
+
 	t.Run("Period", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

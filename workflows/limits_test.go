@@ -80,7 +80,8 @@ func TestParseBlastRadiusLimitsProblems(t *testing.T) {
 		path, msg string
 	}{
 		{"NotANumber", "  max_deletions: lots\n  per: 1h\n", 5, 18, "limits.max_deletions", `must be a whole number of deletions, such as 500, or unlimited; not the text "lots"`},
-		{"Fraction", "  max_deletions: 2.5\n  per: 1h\n", 5, 18, "limits.max_deletions", "must be a whole number of deletions"},
+		{"Fraction", "  max_deletions: 2.5\n  per: 1h\n", 5, 18, "limits.max_deletions", "must be a whole number of deletions, such as 500, or unlimited; not 2.5"},
+		{"Exponent", "  max_deletions: 1e3\n  per: 1h\n", 5, 18, "limits.max_deletions", "must be a whole number of deletions, such as 500, or unlimited; not 1e3"},
 		{"Zero", "  max_deletions: 0\n  per: 1h\n", 5, 18, "limits.max_deletions", "must be at least 1, not 0"},
 		{"Negative", "  max_deletions: -3\n  per: 1h\n", 5, 18, "limits.max_deletions", "must be at least 1, not -3"},
 		{"TooMany", "  max_deletions: 100001\n  per: 1h\n", 5, 18, "limits.max_deletions", "100001 is too large: give at most 100000"},
@@ -108,6 +109,26 @@ func TestParseBlastRadiusLimitsProblems(t *testing.T) {
 			t.Parallel()
 			_, err := workflows.Parse("f.yaml", []byte(limitsFile(tc.limits)), nil, nil)
 			requireProblem(t, err, tc.line, tc.col, tc.path, tc.msg)
+		})
+	}
+}
+
+// A problem names what to fix and nothing that the fix would make wrong: "Unlimited" is the
+// lowercase word misspelt, so it is not also told to give a window, which unlimited refuses.
+func TestParseBlastRadiusLimitsOneProblemEach(t *testing.T) {
+	t.Parallel()
+	for name, limits := range map[string]string{
+		"UnlimitedCapitalised": "  max_deletions: Unlimited\n",
+		"Fraction":             "  max_deletions: 2.5\n  per: 1h\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := workflows.Parse("f.yaml", []byte(limitsFile(limits)), nil, nil)
+			var ve *workflows.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Len(t, ve.Problems, 1, "%s", ve.Error())
+			require.Equal(t, "limits.max_deletions", ve.Problems[0].Path)
+			require.NotContains(t, ve.Problems[0].Message, "not a number")
 		})
 	}
 }

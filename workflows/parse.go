@@ -152,7 +152,8 @@ func (p *parser) decode() (root *yaml.Node) {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		p.syntaxError(err)
-	case len(next.Content) > 0:
+	case len(next.Content) > 0 && !isNull(next.Content[0]):
+		// An empty document after a closing "---" holds no second workflow: it is let be.
 		p.add(next.Content[0], "", "a workflow file holds one workflow: this second YAML document (after ---) is not allowed; put it in a file of its own")
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind == 0 {
@@ -486,7 +487,12 @@ func (p *parser) boolean(n *yaml.Node, path string) bool {
 		return false
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		p.add(n, path, fmt.Sprintf("must be true or false, not %s", describe(n)))
+		msg := fmt.Sprintf("must be true or false, not %s", describe(n))
+		if n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 &&
+			(n.Value == "true" || n.Value == "false") {
+			msg += ": remove the quotes"
+		}
+		p.add(n, path, msg)
 		return false
 	}
 	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
@@ -604,10 +610,14 @@ func (p *parser) limits(n *yaml.Node) *Limits {
 		}
 		l.Deletions.Max = int(max)
 	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && strings.EqualFold(strings.TrimSpace(v.Value), "unlimited"):
+		// Meant as unlimited: the window is then judged as for unlimited.
+		unlimited = true
 		p.add(v, "limits.max_deletions", fmt.Sprintf("write unlimited in lowercase, not %q", v.Value))
 	case v.Kind == yaml.ScalarNode && v.ShortTag() != "!!str" && digitsRE.MatchString(v.Value):
 		// An integer too large for YAML's int is read as a float.
 		p.add(v, "limits.max_deletions", fmt.Sprintf("%s is too large: give at most %d, or unlimited for no limit", v.Value, crm.MaxDeletionsLimit))
+	case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!float":
+		p.add(v, "limits.max_deletions", fmt.Sprintf("must be a whole number of deletions, such as 500, or unlimited; not %s", v.Value))
 	default:
 		p.add(v, "limits.max_deletions", fmt.Sprintf("must be a whole number of deletions, such as 500, or unlimited; not %s", describe(v)))
 	}
@@ -806,7 +816,9 @@ func (p *parser) actions(n *yaml.Node, schema *crm.Schema) []Step {
 	bad := false
 	for i, item := range n.Content {
 		path := fmt.Sprintf("actions[%d]", i)
-		if i > 0 && actionType(n.Content[i-1]) == "delete_contact" {
+		// In a workflow of another object type, delete_contact is itself the problem (reported
+		// with it): the actions after it are not told that a contact is gone.
+		if i > 0 && actionType(n.Content[i-1]) == "delete_contact" && (schema == nil || schema.Type == crm.Contacts) {
 			p.add(item, path, "comes after delete_contact, so it would never run: the contact is already in the recycle bin; make delete_contact the last action")
 		}
 		st, ok := p.action(item, path, schema)

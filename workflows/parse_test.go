@@ -76,6 +76,7 @@ func TestParseProblems(t *testing.T) {
 		{"MapForList", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents:\n  created: true\nactions:\n  - type: delete_contact\n", 5, 3, "events", "must be a list of events"},
 		{"ScalarForAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - delete_contact\n", 5, 5, "actions[0]", "an action must be a mapping with a type"},
 		{"BadBool", "name: x\nobject_type: contacts\ntrigger: email_bounced\nenroll_existing: yes\nactions:\n  - type: delete_contact\n", 4, 18, "enroll_existing", `must be true or false, not the text "yes"`},
+		{"QuotedBool", "name: x\nobject_type: contacts\ntrigger: email_bounced\nreenrollment: \"true\"\nactions:\n  - type: delete_contact\n", 4, 15, "reenrollment", `must be true or false, not the text "true": remove the quotes`},
 		{"BadEvent", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: [created, deleted]\nactions:\n  - type: delete_contact\n", 4, 19, "events[1]", `unknown event "deleted": use created or updated`},
 		{"DuplicateEvent", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: [updated, updated]\nactions:\n  - type: delete_contact\n", 4, 19, "events[1]", "listed twice"},
 		{"EmptyEvents", "name: x\nobject_type: contacts\ntrigger: email_bounced\nevents: []\nactions:\n  - type: delete_contact\n", 4, 9, "events", "is empty"},
@@ -291,8 +292,8 @@ func TestParseCollectsEveryProblem(t *testing.T) {
 	for _, p := range ve.Problems {
 		got = append(got, fmt.Sprintf("%d:%d %s", p.Line, p.Column, p.Path))
 	}
-	require.Equal(t, []string{"1:7 name", "3:10 trigger", "4:1 extra", "6:11 actions[0]", "7:5 actions[1]", "8:15 actions[1].duration"}, got)
-	require.Len(t, strings.Split(ve.Error(), "\n"), 6)
+	require.Equal(t, []string{"1:7 name", "3:10 trigger", "4:1 extra", "6:11 actions[0]", "8:15 actions[1].duration"}, got)
+	require.Len(t, strings.Split(ve.Error(), "\n"), 5)
 }
 
 func TestParseLimits(t *testing.T) {
@@ -473,4 +474,30 @@ actions:
 	// clean-bounced-contacts contacts [created updated] delete_contact
 	// bad.yaml:5:26: trigger: invalid operation: > (mismatched types float64 and string)
 	// bad.yaml:7:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies
+}
+
+// In a workflow of another object type, the actions after a delete_contact are not reported as
+// never running after a deleted contact: delete_contact itself is the one problem there.
+func TestDeleteContactElsewhereIsOneProblem(t *testing.T) {
+	t.Parallel()
+	src := "name: x\nobject_type: companies\ntrigger: numberofemployees > 1\nactions:\n  - type: delete_contact\n  - type: delay\n    duration: 1d\n"
+	_, err := workflows.Parse("f.yaml", []byte(src), nil, nil)
+	var ve *workflows.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Len(t, ve.Problems, 1, "%s", ve.Error())
+	requireProblem(t, err, 5, 11, "actions[0]", "delete_contact exists only for contact workflows")
+}
+
+// A "---" that ends the file, as some tools write after every document, opens no second workflow.
+func TestParseTrailingDocumentMarker(t *testing.T) {
+	t.Parallel()
+	for name, tail := range map[string]string{"Marker": "---\n", "MarkerAndComment": "---\n# end\n", "MarkerAndEnd": "...\n---\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := "---\nname: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n" + tail
+			wf, err := workflows.Parse("f.yaml", []byte(src), nil, nil)
+			require.NoError(t, err)
+			require.Equal(t, "x", wf.Name)
+		})
+	}
 }

@@ -151,6 +151,39 @@ func LoadSchemaFile(path string) (Schemas, error) {
 	return ParseSchemaFile(path, src)
 }
 
+var (
+	typeErrorLineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	typeErrorFieldRE   = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	typeErrorUnmarshal = regexp.MustCompile("^cannot unmarshal !!\\w+ `(.*)` into (\\S+)$")
+)
+
+// schemaFileProblem words one of yaml.v3's decoding errors of a schema file as
+// "file:line: message", without Go's type names.
+func schemaFileProblem(filename, e string) string {
+	where := filename
+	if m := typeErrorLineRE.FindStringSubmatch(e); m != nil {
+		where, e = filename+":"+m[1], m[2]
+	}
+	if m := typeErrorFieldRE.FindStringSubmatch(e); m != nil {
+		return fmt.Sprintf("%s: unknown field %q: remove it, or check its spelling", where, m[1])
+	}
+	if m := typeErrorUnmarshal.FindStringSubmatch(e); m != nil {
+		want := "a mapping"
+		switch {
+		case strings.HasPrefix(m[2], "[]"):
+			want = "a list"
+		case m[2] == "int":
+			want = "a whole number"
+		case m[2] == "bool":
+			want = "true or false"
+		case m[2] == "string" || m[2] == "crm.ObjectType" || m[2] == "crm.PropertyType":
+			want = "text"
+		}
+		return fmt.Sprintf("%s: %q is not %s", where, m[1], want)
+	}
+	return where + ": " + e
+}
+
 var objectTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // ParseSchemaFile is LoadSchemaFile on the contents src of the file called filename.
@@ -161,6 +194,14 @@ func ParseSchemaFile(filename string, src []byte) (Schemas, error) {
 	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: the schema file is empty: write it with crmflow admin schema export TENANT > %s", filename, filename)
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, len(te.Errors))
+			for i, e := range te.Errors {
+				msgs[i] = schemaFileProblem(filename, e)
+			}
+			return nil, errors.New(strings.Join(msgs, "\n"))
 		}
 		return nil, fmt.Errorf("%s: %s", filename, strings.TrimPrefix(err.Error(), "yaml: "))
 	}

@@ -63,7 +63,9 @@ func TestSchemaFileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, src, want string }{
 		{"Empty", "", "the schema file is empty"},
-		{"UnknownField", "crmflow_schema: 1\nobject_types: []\nextra: 1\n", "field extra not found"},
+		{"UnknownField", "crmflow_schema: 1\nobject_types: []\nextra: 1\n", `schema.yaml:3: unknown field "extra": remove it, or check its spelling`},
+		{"MisspeltNestedField", "crmflow_schema: 1\nobject_types:\n  - name: contacts\n    propertes: []\n", `schema.yaml:4: unknown field "propertes"`},
+		{"WrongKind", "crmflow_schema: one\nobject_types: []\n", `schema.yaml:1: "one" is not a whole number`},
 		{"BadVersion", "crmflow_schema: 2\nobject_types: []\n", "crmflow_schema is 2"},
 		{"DuplicateType", "crmflow_schema: 1\nobject_types:\n  - name: things\n  - name: things\n", "listed twice"},
 		{"BadTypeName", "crmflow_schema: 1\nobject_types:\n  - name: Things\n", "object type name \"Things\" is invalid"},
@@ -75,8 +77,11 @@ func TestSchemaFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := workflows.ParseSchemaFile("schema.yaml", []byte(tt.src))
-			require.ErrorContains(t, err, "schema.yaml: ")
+			require.Error(t, err)
+			require.Regexp(t, `^schema\.yaml(:\d+)?: `, err.Error())
 			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "workflows.", "no Go type names")
+			require.NotContains(t, err.Error(), "not found in type")
 		})
 	}
 	_, err := workflows.LoadSchemaFile(filepath.Join(t.TempDir(), "missing.yaml"))

@@ -296,7 +296,11 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, 
 			check := func() error {
 				var err error
 				ps, err = crm.ParsePermissions(perms)
-				return usage(errors.Join(t.Validate(), err))
+				var bad error
+				if _, e := crm.NormalizeEmail(email); e != nil {
+					bad = fmt.Errorf("user email %q is not an email address: use one such as ops@example.com", email)
+				}
+				return usage(errors.Join(t.Validate(), bad, err))
 			}
 			return a.adminRun(ctx, check, func(s crm.Store) error {
 				if _, err := s.Tenant(ctx, t); err != nil {

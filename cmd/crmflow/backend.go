@@ -107,7 +107,7 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s: %w; check --redis/REDIS_URL and that the server is up", b.addr, err)
+		return nil, fmt.Errorf("cannot reach Redis at %s: %w; %s", b.addr, err, target.unreachableHint("--redis/REDIS_URL"))
 	}
 	return b, nil
 }
@@ -203,6 +203,8 @@ type queue struct {
 	db   int
 	// fromFlag names where the URL came from, for error messages: --queue-redis or --redis.
 	fromFlag string
+	// hint is what to check when the queue's Redis does not answer.
+	hint string
 }
 
 // logAttrs describes the queue for log lines, without secrets.
@@ -230,7 +232,7 @@ func (a *app) queueOf(b *backend) (queue, error) {
 	if err != nil {
 		return queue{}, err
 	}
-	return queue{fromFlag: flag, opt: target.asynqOpt(), addr: target.where(), db: target.db()}, nil
+	return queue{fromFlag: flag, opt: target.asynqOpt(), addr: target.where(), db: target.db(), hint: target.unreachableHint(flag)}, nil
 }
 
 // checkQueue makes sure the queue's Redis answers and, unless it is the server of b (already
@@ -244,7 +246,11 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
-		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; check %s and that the server is up", q.addr, err, q.fromFlag)
+		hint := q.hint
+		if hint == "" {
+			hint = fmt.Sprintf("check %s and that the server is up", q.fromFlag)
+		}
+		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; %s", q.addr, err, hint)
 	}
 	if b != nil && (b.embedded != nil || b.addr == q.addr) {
 		return nil

@@ -214,6 +214,24 @@ func TestBackgroundUsageErrors(t *testing.T) {
 			[]string{`--changes-sweep-spec "often" is not a valid cron spec`}},
 		{"BadWorkflowSweepSpecFromEnv", []string{"CRMFLOW_WORKFLOW_SWEEP_SPEC=@every never"}, []string{"scheduler", "--redis", url},
 			[]string{`--workflow-sweep-spec "@every never" is not a valid cron spec`}},
+		{"AdminAddrWithoutPort", nil, []string{"worker", "--redis", url, "--admin-addr", "nonsense"},
+			[]string{`--admin-addr "nonsense" is not a listen address`, "127.0.0.1:9091"}},
+		{"SchedulerAdminAddrBadPortFromEnv", []string{"CRMFLOW_ADMIN_ADDR=127.0.0.1:99999"}, []string{"scheduler", "--redis", url},
+			[]string{`--admin-addr "127.0.0.1:99999" has no valid port`}},
+		{"ServeAddrWithoutPort", nil, []string{"serve", "--redis", url, "--addr", "localhost"},
+			[]string{`--addr "localhost" is not a listen address`}},
+		{"BadRetentionDays", nil, []string{"purge", "--redis", url, "--retention", "ninety days"},
+			[]string{`"ninety days" is not a duration`, "days such as 90d"}},
+		{"ZeroOutboxRetention", nil, []string{"worker", "--redis", url, "--outbox-retention", "0s"},
+			[]string{"--outbox-retention must be positive, got 0s", "720h"}},
+		{"NegativeOutboxRetentionFromEnv", []string{"CRMFLOW_OUTBOX_RETENTION=-1h"}, []string{"worker", "--redis", url},
+			[]string{"--outbox-retention must be positive, got -1h0m0s"}},
+		{"ZeroEveryPurgeSpec", nil, []string{"scheduler", "--redis", url, "--purge-spec", "@every 0s"},
+			[]string{`--purge-spec "@every 0s" is not a valid cron spec`, "at least 1s"}},
+		{"NegativeEverySweepSpecFromEnv", []string{"CRMFLOW_JOBS_SWEEP_SPEC=@every -30s"}, []string{"scheduler", "--redis", url},
+			[]string{`--jobs-sweep-spec "@every -30s" is not a valid cron spec`, "at least 1s"}},
+		{"SubSecondEverySweepSpec", nil, []string{"scheduler", "--redis", url, "--mail-sweep-spec", "@every 1500ms"},
+			[]string{`--mail-sweep-spec "@every 1500ms" is not a valid cron spec`, "whole number of seconds"}},
 		{"BadQueueURL", nil, []string{"worker", "--redis", url, "--queue-redis", "redis://:hunter2@127.0.0.1:nope/0"},
 			[]string{"--queue-redis/QUEUE_REDIS_URL is not a valid Redis URL"}},
 		{"BadAsOf", nil, []string{"purge", "--redis", url, "--as-of", "tomorrow"}, []string{`--as-of "tomorrow" is not an RFC 3339 time`}},
@@ -360,4 +378,38 @@ func TestScheduledPurge(t *testing.T) {
 	require.Equal(t, 1, code, "stderr:\n%s", stderr)
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "tenant t-unknown does not exist")
+}
+
+// TestRedisURLMistakes: a Redis URL with blank space around it (an environment file's trailing
+// space) works, and a rediss:// URL to a server without TLS says to check for TLS.
+func TestRedisURLMistakes(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+
+	t.Run("BlankAround", func(t *testing.T) {
+		t.Parallel()
+		stdout, stderr, code := crmflow(t, []string{"REDIS_URL= " + url + " "}, "purge", "--dry-run")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stdout, "WOULD PURGE")
+	})
+
+	// --retention takes days, as --ttl does and as retention periods are spoken of.
+	t.Run("RetentionInDays", func(t *testing.T) {
+		t.Parallel()
+		_, stderr, code := crmflow(t, []string{"REDIS_URL=" + url}, "purge", "--dry-run", "--retention", "90d")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "retention 2160h0m0s")
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + url, "CRMFLOW_RETENTION=1.5d"}, "purge", "--dry-run")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "retention 36h0m0s")
+	})
+
+	t.Run("TLSToAServerWithout", func(t *testing.T) {
+		t.Parallel()
+		stdout, stderr, code := crmflow(t, nil, "purge", "--dry-run", "--redis", "rediss://"+strings.TrimPrefix(url, "redis://"))
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "cannot reach Redis at")
+		require.Contains(t, stderr, "speaks TLS (rediss://): for a server without TLS, write redis://")
+	})
 }

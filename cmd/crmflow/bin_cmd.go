@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -160,6 +161,9 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 				return usageErrorf("--operation is empty: give an operation's id (a record's OPERATION, or from crmflow operations list), or leave it out")
 			}
 			operation = strings.TrimSpace(operation)
+			if err := checkBinFilters(strings.TrimSpace(via), strings.TrimSpace(since), strings.TrimSpace(until)); err != nil {
+				return err
+			}
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
@@ -177,7 +181,7 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			}
 			var page apiPage[binEntryView]
 			if err := c.do(cmd.Context(), http.MethodGet, "/crm/v3/objects/"+url.PathEscape(typ)+"?"+q.Encode(), nil, &page); err != nil {
-				return err
+				return typeHint(err, typ)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tDELETED\tBY\tHOW\tOPERATION")
@@ -375,7 +379,7 @@ func (a *app) restore(ctx context.Context, c *apiClient, typ string, ids []strin
 		var ans restoreAnswer
 		if err := c.do(ctx, http.MethodPost, path, map[string]any{"inputs": inputs}, &ans); err != nil {
 			if start == 0 {
-				return err
+				return typeHint(err, typ)
 			}
 			return fmt.Errorf("the restore stopped at the batch starting with id %s: %d restored (printed above), %d not restored "+
 				"(listed above), and the %d ids from %s on may not have been restored: run the command again for them\n%w",
@@ -664,4 +668,32 @@ func (a *app) printAudit(entries []auditEntryView) error {
 			dash(oneLine(actor)), dash(e.Via), dash(oneLine(e.Ref)))
 	}
 	return w.Flush()
+}
+
+// binVias are the ways a record is deleted that --via takes.
+var binVias = []string{string(crm.ViaAPI), string(crm.ViaBulk), string(crm.ViaList), string(crm.ViaWorkflow)}
+
+// checkBinFilters checks bin list's --via, --since and --until as the API does, so that a mistake
+// is named by its flag rather than by the API's parameter.
+func checkBinFilters(via, since, until string) error {
+	if via != "" && !slices.Contains(binVias, via) {
+		return usageErrorf("--via %q is not a way records are deleted: use one of %s", via, strings.Join(binVias, ", "))
+	}
+	var at [2]time.Time
+	for i, f := range []struct{ flag, v string }{{"--since", since}, {"--until", until}} {
+		if f.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, f.v)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, f.v); err != nil {
+				return usageErrorf("%s %q is not a time: use an RFC 3339 time such as 2026-03-01T12:00:00Z, or a date such as 2026-03-01 (UTC)", f.flag, f.v)
+			}
+		}
+		at[i] = t
+	}
+	if !at[0].IsZero() && !at[1].IsZero() && !at[0].Before(at[1]) {
+		return usageErrorf("--since %s is not before --until %s: no deletion can match", since, until)
+	}
+	return nil
 }

@@ -118,8 +118,15 @@ func TestBinCommands(t *testing.T) {
 	require.Regexp(t, `--by \S+ --via api --since 2000-01-01 --after \S+$`, m[1])
 	stdout, _ = run(0, strings.Fields(m[1])...)
 	require.Len(t, tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`), 1, "stdout:\n%s", stdout)
-	_, stderr = run(1, "bin", "list", "--type", "contacts", "--until", "soon")
-	require.Contains(t, stderr, `archivedBefore "soon" is not a time`)
+	_, stderr = run(exitUsage, "bin", "list", "--type", "contacts", "--until", "soon")
+	require.Contains(t, stderr, `--until "soon" is not a time`)
+	// A standard type written singular is named.
+	_, stderr = run(1, "bin", "list", "--type", "contact")
+	require.Contains(t, stderr, "--type contact: did you mean --type contacts?")
+	_, stderr = run(1, "bin", "restore", "--type", "Company", "1")
+	require.Contains(t, stderr, "--type Company: did you mean --type companies?")
+	_, stderr = run(1, "bin", "list", "--type", "widgets")
+	require.NotContains(t, stderr, "did you mean")
 
 	// Pages of one: each page's printed next command gives the next page, and they cover the bin.
 	args := []string{"bin", "list", "--type", "contacts", "--limit", "1"}
@@ -274,6 +281,15 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 		{"ListLimitZero", ctl, []string{"bin", "list", "--type", "contacts", "--limit", "0"}, []string{"--limit 0 is out of range: use 1 to 100"}},
 		{"ListLimitOver", ctl, []string{"bin", "list", "--type", "contacts", "--limit", "101"}, []string{"--limit 101 is out of range"}},
 		{"ListEmptyOperation", ctl, []string{"bin", "list", "--type", "contacts", "--operation", " "}, []string{"--operation is empty"}},
+		{"ListBadVia", ctl, []string{"bin", "list", "--type", "contacts", "--via", "email"},
+			[]string{`--via "email" is not a way records are deleted: use one of api, bulk, list, workflow`}},
+		{"ListBadSince", ctl, []string{"bin", "list", "--type", "contacts", "--since", "yesterday"}, []string{`--since "yesterday" is not a time`}},
+		{"ListSinceNotBeforeUntil", ctl, []string{"bin", "list", "--type", "contacts", "--since", "2026-03-02", "--until", "2026-03-01"},
+			[]string{"--since 2026-03-02 is not before --until 2026-03-01"}},
+		{"OperationsBadKind", ctl, []string{"operations", "list", "--kind", "purge"},
+			[]string{`--kind "purge" is not a kind of operation: use one of delete, batch, bulk, list, workflow`}},
+		{"OperationsBadFrom", ctl, []string{"operations", "list", "--from", "yesterday"}, []string{`--from "yesterday" is not a time`}},
+		{"OperationsBadTo", ctl, []string{"operations", "list", "--to", "soon"}, []string{`--to "soon" is not a time`}},
 		{"ListPositional", ctl, []string{"bin", "list", "--type", "contacts", "extra"}, []string{"takes 0 argument(s)"}},
 		{"ListWithoutToken", nil, []string{"bin", "list", "--type", "contacts"}, []string{"set CRMFLOW_TOKEN"}},
 		{"BinUnknownSubcommand", ctl, []string{"bin", "empty"}, []string{`unknown command "empty"`}},

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/pflag"
 
 	"github.com/crmflow/crmflow/worker"
@@ -147,8 +149,8 @@ type Config struct {
 // validateServer checks the fields of the long-running commands; it returns a usage error
 // naming the flag.
 func (c *Config) validateServer() error {
-	if c.Addr == "" {
-		return usageErrorf("--addr is empty: give a listen address such as :8080 or 127.0.0.1:8080")
+	if err := checkListenAddr("--addr", c.Addr, ":8080 or 127.0.0.1:8080"); err != nil {
+		return err
 	}
 	for _, d := range []struct {
 		flag string
@@ -207,6 +209,9 @@ func (c *Config) validateWorker() error {
 	if c.WorkflowSweepGrace <= 0 {
 		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)
 	}
+	if c.OutboxRetention <= 0 {
+		return usageErrorf("--outbox-retention must be positive, got %s: use a duration such as 720h (30 days)", c.OutboxRetention)
+	}
 	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
 		return usageErrorf("--smtp-port %d is out of range 1..65535", c.SMTPPort)
 	}
@@ -240,7 +245,7 @@ func (c *Config) validateScheduler() error {
 		{"--purge-spec", c.PurgeSpec}, {"--jobs-sweep-spec", c.JobsSweepSpec}, {"--mail-sweep-spec", c.MailSweepSpec},
 		{"--changes-sweep-spec", c.ChangesSweepSpec}, {"--workflow-sweep-spec", c.WorkflowSweepSpec},
 	} {
-		if _, err := cron.ParseStandard(f.spec); err != nil {
+		if _, err := worker.ParseSpec(f.spec); err != nil {
 			return usageErrorf("%s %q is not a valid cron spec: %v; use five fields such as \"0 * * * *\", "+
 				"or a descriptor such as \"@hourly\" or \"@every 30m\"", f.flag, f.spec, err)
 		}
@@ -304,6 +309,52 @@ func redisURLError(err error) error {
 
 // envAnnotation is the flag annotation that names a flag's environment variable.
 const envAnnotation = "crmflow_env"
+
+// checkListenAddr checks the shape of the listen address addr of flag: HOST:PORT, or :PORT, with a
+// port from 0 to 65535. A malformed address can never work, so it is a usage error (exit 2, which
+// a supervisor does not restart); an address taken or not local fails later, when listening.
+func checkListenAddr(flag, addr, example string) error {
+	if addr == "" {
+		return usageErrorf("%s is empty: give a listen address such as %s", flag, example)
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("%s %q is not a listen address (%v): give HOST:PORT such as %s", flag, addr, strings.TrimPrefix(err.Error(), "address "+addr+": "), example)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return usageErrorf("%s %q has no valid port: give a port from 1 to 65535, such as %s", flag, addr, example)
+	}
+	return nil
+}
+
+// daysDuration is a duration flag that also takes a number of days, as "90d" or "1.5d", beside Go's
+// durations ("2160h"): the unit people think of retention periods in.
+type daysDuration time.Duration
+
+// Set implements pflag.Value.
+func (d *daysDuration) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > 100*365 {
+			return fmt.Errorf("%q is not a duration: use a duration such as 2160h or 30m, or days such as 90d", s)
+		}
+		*d = daysDuration(time.Duration(n * float64(24*time.Hour)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: use a duration such as 2160h or 30m, or days such as 90d", s)
+	}
+	*d = daysDuration(v)
+	return nil
+}
+
+// String implements pflag.Value.
+func (d *daysDuration) String() string { return time.Duration(*d).String() }
+
+// Type implements pflag.Value.
+func (d *daysDuration) Type() string { return "duration" }
 
 // bindEnv lets the environment variable env set flag name when the flag is not given, and says so
 // in the flag's help.

@@ -51,7 +51,7 @@ func (s *apiSchemas) Schema(o crm.ObjectType) (crm.Schema, error) {
 	err := s.c.do(s.ctx, http.MethodGet, "/crm/v3/properties/"+url.PathEscape(string(o)), nil, &page)
 	var ae *apiError
 	switch {
-	case errors.As(err, &ae) && ae.status == http.StatusNotFound:
+	case errors.As(err, &ae) && ae.status == http.StatusNotFound && !ae.foreign:
 		return crm.Schema{}, &crm.NotFoundError{Kind: "object type", ID: string(o)}
 	case err != nil:
 		return crm.Schema{}, fmt.Errorf("read the tenant's properties of %s through the API, to validate against them "+

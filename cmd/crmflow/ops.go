@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,11 +140,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 			}
 			ctx := cmd.Context()
 			if dryRun {
-				return a.printDryRun(ctx, c, path, body)
+				return typeHint(a.printDryRun(ctx, c, path, body), typ)
 			}
 			var acc api.JobAccepted
 			if err := c.do(ctx, http.MethodPost, path, body, &acc); err != nil {
-				return err
+				return typeHint(err, typ)
 			}
 			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
 				return err
@@ -174,6 +175,23 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	return cmd
 }
 
+// typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as
+// people do (singular, capitalised: "contact", "Companies"), the type meant.
+func typeHint(err error, typ string) error {
+	var ae *apiError
+	if err == nil || typ == "" || !errors.As(err, &ae) || ae.status != http.StatusNotFound || ae.foreign ||
+		slices.Contains(crm.StandardObjectTypes, crm.ObjectType(typ)) {
+		return err
+	}
+	t := strings.ToLower(strings.TrimSpace(typ))
+	for _, o := range crm.StandardObjectTypes {
+		if s := string(o); t == s || t+"s" == s || strings.TrimSuffix(t, "y")+"ies" == s {
+			return fmt.Errorf("--type %s: did you mean --type %s? (object types are plural and lowercase): %w", typ, s, err)
+		}
+	}
+	return err
+}
+
 // printDryRun asks the API for a dry run of a bulk delete and prints it: the count to confirm on
 // stdout, the rest on stderr. It exits 1 when --confirm was given and differs from that count.
 func (a *app) printDryRun(ctx context.Context, c *apiClient, path string, body map[string]any) error {
@@ -201,11 +219,12 @@ func newJobsCmd(a *app) *cobra.Command {
 	var o opsConfig
 	watch := &cobra.Command{
 		Use:   "watch JOBID",
-		Short: "Follow a bulk delete job until it is complete, showing its progress",
-		Long: `Read a bulk delete job's progress (GET /crm/v3/jobs/{id}) every --interval until it is COMPLETE.
+		Short: "Follow a bulk delete or undo job until it is complete, showing its progress",
+		Long: `Read a bulk delete or undo job's progress (GET /crm/v3/jobs/{id}) every --interval until it is COMPLETE.
 On a terminal the progress is a bar on stderr; otherwise one "done/total" line on stderr each time
 it changes (done counts the records moved to the bin and those skipped because they were no longer
-live). When the job is complete, a summary line goes to stdout and the exit code is 0.
+live; for an undo job, the records restored and those it could not restore). When the job is
+complete, a summary line goes to stdout and the exit code is 0.
 
 Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. The API is at --url
 (CRMFLOW_URL); the token comes from the environment variable CRMFLOW_TOKEN.`,
@@ -266,7 +285,10 @@ func (a *app) newAPIClient(rawURL string) (*apiClient, error) {
 
 // apiError is an error answer of the API, in its error shape.
 type apiError struct {
-	status        int
+	status int
+	// foreign is set when the answer was not in the API's error shape: something other than
+	// crmflow's API answered.
+	foreign       bool
 	Message       string `json:"message"`
 	Category      string `json:"category"`
 	CorrelationID string `json:"correlationId"`
@@ -274,7 +296,36 @@ type apiError struct {
 
 // Error returns the API's message as it gave it, then the status, category and correlation id.
 func (e *apiError) Error() string {
+	if e.CorrelationID == "" {
+		return fmt.Sprintf("%s\n(the answer was %d %s)", e.Message, e.status, e.Category)
+	}
 	return fmt.Sprintf("%s\n(the API answered %d %s; correlation id %s)", e.Message, e.status, e.Category, e.CorrelationID)
+}
+
+// foreignAnswer is the error of an error answer that is not in the API's error shape: whatever
+// answered at c.base (a worker's or scheduler's admin address, a proxy, another service) is not
+// crmflow's API.
+func (c *apiClient) foreignAnswer(method, path string, status int, raw []byte) *apiError {
+	if status >= 500 {
+		// A proxy in front of the API while crmflow serve restarts, say: worth a retry.
+		return &apiError{status: status, foreign: true, Category: http.StatusText(status), Message: fmt.Sprintf(
+			"%s %s at %s failed with an answer that is not the crmflow API's (%q): retry in a moment, "+
+				"and check that --url or CRMFLOW_URL is the address of crmflow serve, or of a proxy in front of it",
+			method, path, c.base, truncateAnswer(raw))}
+	}
+	return &apiError{status: status, foreign: true, Category: http.StatusText(status), Message: fmt.Sprintf(
+		"%s %s at %s did not answer as the crmflow API does (%q): set --url or CRMFLOW_URL to the address "+
+			"crmflow serve listens on (its --addr), not a worker's or a scheduler's --admin-addr",
+		method, path, c.base, truncateAnswer(raw))}
+}
+
+// truncateAnswer is the start of a foreign answer's body, for an error message.
+func truncateAnswer(raw []byte) string {
+	s := strings.TrimSpace(string(raw))
+	if r := []rune(s); len(r) > 80 {
+		return string(r[:80]) + "..."
+	}
+	return s
 }
 
 // errUnreachable marks a request that got no answer from the API.
@@ -316,8 +367,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if resp.StatusCode >= 300 {
 		e := &apiError{status: resp.StatusCode}
 		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))
-			e.Category = http.StatusText(resp.StatusCode)
+			return c.foreignAnswer(method, path, resp.StatusCode, raw)
 		}
 		return e
 	}
@@ -336,6 +386,9 @@ type jobView struct{ api.Job }
 
 // processed is how many records the job has handled so far.
 func (j jobView) processed() int64 { return j.Done + j.Skipped }
+
+// undo reports whether the job is an undo, whose done records were restored rather than deleted.
+func (j jobView) undo() bool { return j.Kind == crm.JobKindUndo }
 
 // The statuses of a job that watchJob tells apart.
 const (
@@ -365,6 +418,11 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 			switch j.Status {
 			case jobComplete:
 				show.finish(j)
+				if j.undo() {
+					_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s restored, %d not restored\n",
+						j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
+					return err
+				}
 				_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s moved to the recycle bin, %d skipped (no longer live)\n",
 					j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
 				return err
@@ -436,6 +494,9 @@ type lineProgress struct {
 
 func (p *lineProgress) update(j jobView) {
 	line := fmt.Sprintf("%d/%d %s (job %s: %d deleted, %d skipped)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	if j.undo() {
+		line = fmt.Sprintf("%d/%d %s (job %s: %d restored, %d not restored)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+	}
 	if j.Status == jobSelecting || j.Status == jobRefused {
 		line = selectingLine(p.id, j)
 	}

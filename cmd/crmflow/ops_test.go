@@ -190,3 +190,31 @@ func TestProgress(t *testing.T) {
 		require.True(t, strings.HasSuffix(out.String(), "\n"), "the bar ends its line: %q", out.String())
 	})
 }
+
+// TestOpsCommandsAtAnotherService points the API commands at a worker's admin address, a likely
+// mistake on the first day: each says that what answered is not crmflow's API and what to set,
+// rather than echo a bare "404 page not found", and apply does not report the standard object
+// types as unknown.
+func TestOpsCommandsAtAnotherService(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	admin := freeAddr(t)
+	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", admin)
+	waitReady(t, wrk, "http://"+admin)
+	ctl := []string{"CRMFLOW_URL=http://" + admin, "CRMFLOW_TOKEN=t"}
+
+	for _, args := range [][]string{
+		{"workflows", "list"},
+		{"operations", "list"},
+		{"apply", "-f", "../../examples/workflows/clean-bounced-contacts.yaml"},
+		{"preview", "../../examples/workflows/clean-bounced-contacts.yaml"},
+	} {
+		stdout, stderr, code := crmflow(t, ctl, args...)
+		require.Equal(t, 1, code, "%v: stderr:\n%s", args, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "at http://"+admin+" did not answer as the crmflow API does", "%v", args)
+		require.Contains(t, stderr, "set --url or CRMFLOW_URL to the address crmflow serve listens on", "%v", args)
+		require.NotContains(t, stderr, "unknown object type", "%v", args)
+		require.NotContains(t, stderr, "correlation id )", "%v", args)
+	}
+}

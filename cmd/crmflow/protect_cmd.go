@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -55,11 +59,22 @@ type ruleProblem struct {
 // (not of the expressions) come back with their positions.
 func parseRules(src []byte) ([]ruleFile, []ruleProblem) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, []ruleProblem{{1, 1, "the file is not YAML: " + err.Error()}}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, []ruleProblem{yamlProblem(src, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, []ruleProblem{{1, 1, "the file is empty: write a list of rules, each with name, objectType and when"}}
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, []ruleProblem{yamlProblem(src, err)}
+	case len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].ShortTag() == "!!null"):
+		n := next.Content[0]
+		return nil, []ruleProblem{{n.Line, n.Column, "a rules file is one list: this second YAML document (after ---) " +
+			"would not be applied; move its rules into the list above"}}
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.SequenceNode {
@@ -77,6 +92,10 @@ func parseRules(src []byte) ([]ruleFile, []ruleProblem) {
 		got := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if got[k.Value] {
+				probs = append(probs, ruleProblem{k.Line, k.Column, fmt.Sprintf("%s is given twice in this rule: keep one", k.Value)})
+				continue
+			}
 			if v.Kind != yaml.ScalarNode {
 				probs = append(probs, ruleProblem{v.Line, v.Column, fmt.Sprintf("%s must be a string", k.Value)})
 				continue
@@ -108,6 +127,28 @@ func parseRules(src []byte) ([]ruleFile, []ruleProblem) {
 		out = append(out, r)
 	}
 	return out, probs
+}
+
+// yamlLineRE is the line yaml.v3 names in a syntax error.
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlProblem is a YAML syntax error at the line yaml.v3 names, at the line's first character that
+// is not a space (a tab, when it is one).
+func yamlProblem(src []byte, err error) ruleProblem {
+	m := yamlLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ruleProblem{1, 1, "the file is not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(src), "\n")
+	line = min(max(line, 1), len(lines))
+	text := lines[line-1]
+	col := len([]rune(text[:len(text)-len(strings.TrimLeft(text, " "))])) + 1
+	msg := "the file is not YAML: " + m[2]
+	if strings.Contains(m[2], "tab") {
+		msg += ": indent YAML with spaces, not tabs"
+	}
+	return ruleProblem{line, col, msg}
 }
 
 // exprPosition maps the position of an expression error (line and column within the expression)
@@ -195,6 +236,15 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 					probs = append(probs, ruleProblem{line, col, fmt.Sprintf("rule %s: when: %s", r.Name, te.Message)})
 				}
 			}
+			if len(probs) == 0 {
+				p, err := ruleCountProblem(cmd.Context(), c, rules)
+				if err != nil {
+					return err
+				}
+				if p != nil {
+					probs = append(probs, *p)
+				}
+			}
 			if len(probs) > 0 {
 				for _, p := range probs {
 					fmt.Fprintf(a.stdout, "%s:%d:%d: %s\n", file, p.line, p.column, p.msg)
@@ -208,6 +258,45 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 	o.flags(fs)
 	fs.StringVarP(&file, "filename", "f", "", "the YAML file of the rules to apply")
 	return cmd
+}
+
+// ruleCountProblem checks, before anything is applied, that the tenant can hold the new rules of
+// the file beside those it has (at most crm.MaxProtectionRules): the API refuses the rule past the
+// limit, and the rules before it would be applied already. The problem is at the first rule past
+// the limit; nil when they fit, or when the user may not read the rules (the API still refuses).
+func ruleCountProblem(ctx context.Context, c *apiClient, rules []ruleFile) (*ruleProblem, error) {
+	var have api.ProtectionRules
+	err := c.do(ctx, http.MethodGet, protectionAPIPath, nil, &have)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && ae.status == http.StatusForbidden && !ae.foreign:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the tenant's protection rules, to check that the file's fit: %w", err)
+	}
+	exists := make(map[string]bool, len(have.Results))
+	for _, r := range have.Results {
+		exists[r.Name] = true
+	}
+	n, added := len(have.Results), 0
+	for _, r := range rules {
+		if exists[r.Name] {
+			continue
+		}
+		added++
+		if n+added > crm.MaxProtectionRules {
+			news := 0
+			for _, r := range rules {
+				if !exists[r.Name] {
+					news++
+				}
+			}
+			return &ruleProblem{r.line, 1, fmt.Sprintf("rule %s: the tenant has %d protection rules and this file adds %d, "+
+				"more than the %d a tenant may have: delete rules it no longer needs (crmflow protect delete NAME), "+
+				"or apply fewer", r.Name, n, news, crm.MaxProtectionRules)}, nil
+		}
+	}
+	return nil, nil
 }
 
 // applyRules writes each rule with PUT, in the file's order, and prints what became of it.

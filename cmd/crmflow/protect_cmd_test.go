@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -98,4 +99,72 @@ func TestProtectCommands(t *testing.T) {
 	require.Contains(t, stderr, "404")
 	status, _ = call(t, http.MethodDelete, base+"/crm/v3/objects/contacts/"+string(recs[0].ID), token, nil)
 	require.Equal(t, http.StatusNoContent, status)
+}
+
+// TestProtectApplyOverTheRuleLimit applies a file whose new rules would take the tenant past the
+// most rules it may hold: the command says so before applying anything, at the first rule past the
+// limit, and applies none of the file's rules (not those before it either).
+func TestProtectApplyOverTheRuleLimit(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	for i := range crm.MaxProtectionRules - 2 {
+		_, _, err := b.store.PutProtectionRule(b.ctx, tenant, crm.ProtectionRule{
+			Name: fmt.Sprintf("r%d", i), ObjectType: crm.Contacts, When: fmt.Sprintf("num_notes > %d", i)}, "test")
+		require.NoError(t, err)
+	}
+	file := writeFile(t, "more.yaml", `- name: r0
+  objectType: contacts
+  when: num_notes > 1000
+- name: new-a
+  objectType: contacts
+  when: num_notes > 1001
+- name: new-b
+  objectType: contacts
+  when: num_notes > 1002
+- name: new-c
+  objectType: contacts
+  when: num_notes > 1003
+`)
+	stdout, stderr, code := crmflow(t, ctl, "protect", "apply", "-f", file)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Regexp(t, `^\S*more\.yaml:10:1: rule new-c: the tenant has 98 protection rules and this file adds 3, more than the 100 a tenant may have`, stdout)
+	require.Contains(t, stderr, "nothing applied")
+	rules, err := b.store.ProtectionRules(b.ctx, tenant)
+	require.NoError(t, err)
+	require.Len(t, rules, crm.MaxProtectionRules-2, "nothing applied")
+	r0, err := b.store.ProtectionRule(b.ctx, tenant, "r0")
+	require.NoError(t, err)
+	require.Equal(t, "num_notes > 0", r0.When, "the existing rule is not replaced either")
+
+	// A tab in the file is reported at its line, not at 1:1.
+	tabbed := writeFile(t, "tabbed.yaml", "- name: x\n\tobjectType: contacts\n")
+	stdout, _, code = crmflow(t, ctl, "protect", "apply", "-f", tabbed)
+	require.Equal(t, 1, code)
+	require.Regexp(t, `tabbed\.yaml:2:1: the file is not YAML: .*tab.*: indent YAML with spaces, not tabs`, stdout)
+}
+
+// TestParseRulesSecondDocument: the rules of a second YAML document would not be applied, so the
+// file is refused at that document; an empty document after a closing --- is no second list.
+func TestParseRulesSecondDocument(t *testing.T) {
+	t.Parallel()
+	rule := "- name: aa\n  objectType: contacts\n  when: num_notes > 1\n"
+	_, probs := parseRules([]byte(rule + "---\n- name: bb\n  objectType: deals\n  when: amount > 5\n"))
+	require.Equal(t, []ruleProblem{{5, 1, "a rules file is one list: this second YAML document (after ---) " +
+		"would not be applied; move its rules into the list above"}}, probs)
+
+	rules, probs := parseRules([]byte(rule + "---\n"))
+	require.Empty(t, probs)
+	require.Len(t, rules, 1)
+}
+
+// TestParseRulesDuplicateKey: a key given twice in a rule is a problem at the second, not a
+// silent choice of one of the two.
+func TestParseRulesDuplicateKey(t *testing.T) {
+	t.Parallel()
+	_, probs := parseRules([]byte("- name: x\n  objectType: contacts\n  when: num_notes > 1\n  when: num_notes > 2\n"))
+	require.Equal(t, []ruleProblem{{4, 3, "when is given twice in this rule: keep one"}}, probs)
 }

@@ -30,6 +30,8 @@ const redisURLHelp = "want redis://[[USER]:PASSWORD@]HOST:PORT/DB, rediss://...,
 // ?addr=HOST:PORT. A cluster has only database 0: a path other than "" or "/0" is an error. It
 // sets crmflow's timeouts where the URL left them unset (withRedisTimeouts).
 func parseRedisTarget(raw, flag string) (redisTarget, error) {
+	// Blank space around the URL (an environment file's trailing space) is no part of it.
+	raw = strings.TrimSpace(raw)
 	scheme, rest, _ := strings.Cut(raw, "://")
 	plain, isCluster := clusterSchemes[strings.ToLower(scheme)]
 	if !isCluster {
@@ -81,6 +83,22 @@ func (r redisTarget) where() string {
 		return "cluster " + strings.Join(r.cluster.Addrs, ",")
 	}
 	return r.single.Addr
+}
+
+// tls reports whether the target is reached over TLS (rediss:// or rediss+cluster://).
+func (r redisTarget) tls() bool {
+	if r.cluster != nil {
+		return r.cluster.TLSConfig != nil
+	}
+	return r.single.TLSConfig != nil
+}
+
+// unreachableHint is what to check when the target does not answer.
+func (r redisTarget) unreachableHint(flag string) string {
+	if r.tls() {
+		return fmt.Sprintf("check %s and that the server is up and speaks TLS (rediss://): for a server without TLS, write redis://", flag)
+	}
+	return fmt.Sprintf("check %s and that the server is up", flag)
 }
 
 // db is the target's database number (0 for a cluster).

@@ -139,7 +139,8 @@ func (a *app) evictionFlag(fs *pflag.FlagSet) {
 
 // retentionFlag defines --retention.
 func (a *app) retentionFlag(fs *pflag.FlagSet) {
-	fs.DurationVar(&a.cfg.Retention, "retention", crm.DefaultRetention, "how long a deleted record stays restorable")
+	a.cfg.Retention = crm.DefaultRetention
+	fs.Var((*daysDuration)(&a.cfg.Retention), "retention", "how long a deleted record stays restorable: a duration such as 2160h, or days such as 90d")
 	bindEnv(fs, "retention", "CRMFLOW_RETENTION")
 }
 

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
 )
 
 // newUndoCmd is "crmflow undo OPERATION": the one-call undo of a destructive operation (SPEC S26).
@@ -114,6 +117,17 @@ when there are more, the cursor of the next page is printed on stderr, for --aft
   crmflow operations list --actor ops@acme.example --from 2026-03-01 --to 2026-03-02`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if kind != "" && !slices.Contains(crm.OperationKinds, kind) {
+				return usageErrorf("--kind %q is not a kind of operation: use one of %s", kind, strings.Join(crm.OperationKinds, ", "))
+			}
+			for _, f := range []struct{ flag, v string }{{"--from", from}, {"--to", to}} {
+				if f.v == "" {
+					continue
+				}
+				if _, err := crm.ParseDatetime(f.v); err != nil {
+					return usageErrorf("%s %q is not a time: use RFC 3339 (2026-03-01T12:00:00Z), a date (2026-03-01) or unix milliseconds", f.flag, f.v)
+				}
+			}
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err

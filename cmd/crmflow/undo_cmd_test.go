@@ -47,6 +47,11 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 	stdout, stderr, code = crmflow(t, ctl, "undo", opID, "--wait", "--interval", "10ms", "--progress", "lines")
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Contains(t, stdout, "not restored: contacts "+string(recs[1].ID)+": its email belongs to the live contact "+string(blocker[0].ID))
+	// The progress and the summary tell what an undo did: it restored, it did not delete.
+	require.Regexp(t, `(?m)^job \S+ COMPLETE: 1 of 2 contacts restored, 1 not restored$`, stdout)
+	require.Regexp(t, `(?m)^2/2 COMPLETE \(job \S+: 1 restored, 1 not restored\)$`, stderr)
+	require.NotContains(t, stdout+stderr, "moved to the recycle bin")
+	require.NotContains(t, stdout+stderr, "deleted")
 	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
 	require.NoError(t, err, "the other record is restored")
 }

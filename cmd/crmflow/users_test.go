@@ -113,6 +113,8 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		{"TokenListUnknownTenant", []string{"token", "list", "x-" + b.tenant}, 1, []string{"does not exist"}},
 		{"RevokeUnknownToken", []string{"token", "revoke", b.tenant, "0123456789abcdef"}, 1, []string{"no token 0123456789abcdef", "token list"}},
 		{"RevokeInUnknownTenant", []string{"token", "revoke", "x-" + b.tenant, "0123456789abcdef"}, 1, []string{"does not exist"}},
+		{"CreateBadEmail", []string{"user", "create", b.tenant, "notanemail", "--perms", "read"}, exitUsage,
+			[]string{`user email "notanemail" is not an email address: use one such as ops@example.com`}},
 		{"BadTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "soon"}, exitUsage, []string{"--ttl", "90d"}},
 		{"NegativeTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "-1h"}, exitUsage, []string{"negative"}},
 	} {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/workflows"
 )
@@ -19,7 +21,7 @@ func newValidateCmd(a *app) *cobra.Command {
 		Long: `Check workflow files offline, as the API checks them when they are stored: unknown fields, duplicate
 keys, a value of the wrong kind, an unknown action or property, a trigger that does not compile or is
 not boolean (reported at its line and column in the file), an action that does not apply to the
-workflow's object type.
+workflow's object type; and, as apply does, two files of one workflow name.
 
 Every problem is printed on stdout as "file:line:col: path: message" (on a terminal followed by the
 line with a caret under the column), and every valid file as "file: ok". One summary line goes to
@@ -104,6 +106,7 @@ func (a *app) printProblems(ve *workflows.ValidationError) {
 func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) error {
 	var bad, problems, unchecked int
 	code := 0
+	defined := map[string]string{} // workflow name -> the file that defines it
 	for _, path := range paths {
 		c, err := checkFile(path, schemas)
 		if err != nil {
@@ -118,6 +121,16 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) erro
 			a.printProblems(c.problems)
 			continue
 		}
+		if prev, dup := defined[c.wf.Name]; dup && filepath.Clean(prev) != filepath.Clean(path) {
+			// apply refuses two files of one workflow: so does validate.
+			line, col := topValuePosition(c.src, "name")
+			bad++
+			problems++
+			a.printProblems(&workflows.ValidationError{Problems: []workflows.Problem{{File: path, Line: line, Column: col, Path: "name",
+				Message: fmt.Sprintf("workflow %s is also defined in %s: give each workflow its own name, or keep one of the files", c.wf.Name, prev)}}})
+			continue
+		}
+		defined[c.wf.Name] = path
 		fmt.Fprintf(a.stdout, "%s: ok\n", path)
 	}
 	n := len(paths)
@@ -142,4 +155,20 @@ func exitCodeOf(err error) int {
 		return ee.code
 	}
 	return 1
+}
+
+// topValuePosition is the line and column of the value of a workflow file's top-level key (1:1
+// when it cannot be found).
+func topValuePosition(src []byte, key string) (int, int) {
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 1, 1
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1].Line, m.Content[i+1].Column
+		}
+	}
+	return 1, 1
 }

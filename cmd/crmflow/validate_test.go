@@ -93,6 +93,25 @@ func TestValidateCommand(t *testing.T) {
 		require.Contains(t, stderr, "2 of 2 file(s) invalid")
 	})
 
+	// apply refuses two files of one workflow; validate says so too, rather than "ok" twice.
+	t.Run("TwoFilesOfOneWorkflow", func(t *testing.T) {
+		t.Parallel()
+		src := "# the same workflow\nname: tidy\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+		a, b := writeFile(t, "a.yaml", src), writeFile(t, "b.yaml", src)
+		stdout, stderr, code := crmflow(t, nil, "validate", a, b)
+		require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, a+": ok\n"+b+":2:7: name: workflow tidy is also defined in "+a+
+			": give each workflow its own name, or keep one of the files\n", stdout)
+		require.Contains(t, stderr, "1 of 2 file(s) invalid, 1 problem(s)")
+		_, stderr, code = crmflow(t, []string{"CRMFLOW_TOKEN=t"}, "apply", "-f", a, "-f", b)
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, stderr, "both define workflow tidy")
+
+		// The same file named twice is one workflow.
+		_, stderr, code = crmflow(t, nil, "validate", a, a)
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	})
+
 	for _, tc := range []struct {
 		name   string
 		args   []string

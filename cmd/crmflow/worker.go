@@ -115,8 +115,9 @@ func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&a.cfg.FullSweepEvery, "full-sweep-every", worker.DefaultFullSweepEvery,
 		"how often the routine sweeps (changes, jobs, workflow, mail) walk every tenant; in between they walk the tenants with a change in the last two periods")
 	bindEnv(fs, "full-sweep-every", "CRMFLOW_FULL_SWEEP_EVERY")
-	fs.DurationVar(&a.cfg.OutboxRetention, "outbox-retention", worker.DefaultOutboxRetention,
-		"how long a workflow notification stays in a tenant's outbox (kept there when no SMTP server is configured) before it is removed")
+	a.cfg.OutboxRetention = worker.DefaultOutboxRetention
+	fs.Var((*daysDuration)(&a.cfg.OutboxRetention), "outbox-retention",
+		"how long a workflow notification stays in a tenant's outbox (kept there when no SMTP server is configured) before it is removed: a duration such as 720h, or days such as 30d")
 	bindEnv(fs, "outbox-retention", "CRMFLOW_OUTBOX_RETENTION")
 	fs.StringVar(&a.cfg.SMTPHost, "smtp-host", "", "SMTP server of the emails; empty keeps every email in the tenant's outbox")
 	bindEnv(fs, "smtp-host", "SMTP_HOST")
@@ -162,8 +163,8 @@ func (a *app) worker(ctx context.Context) error {
 	if err := a.cfg.validateWorker(); err != nil {
 		return err
 	}
-	if a.cfg.AdminAddr == "" {
-		return usageErrorf("--admin-addr is empty: give a listen address such as 127.0.0.1:9091")
+	if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9091"); err != nil {
+		return err
 	}
 	if a.cfg.RedisURL == "" {
 		return errNoRedis("crmflow worker")
@@ -211,8 +212,8 @@ func (a *app) scheduler(ctx context.Context) error {
 	if err := a.cfg.validateScheduler(); err != nil {
 		return err
 	}
-	if a.cfg.AdminAddr == "" {
-		return usageErrorf("--admin-addr is empty: give a listen address such as 127.0.0.1:9092")
+	if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9092"); err != nil {
+		return err
 	}
 	if a.cfg.RedisURL == "" && a.cfg.QueueRedisURL == "" {
 		return errNoRedis("crmflow scheduler")

@@ -177,8 +177,7 @@ func (c *apiClient) send(ctx context.Context, method, path, contentType string, 
 	if resp.StatusCode >= 300 {
 		var b apiErrorBody
 		if json.Unmarshal(raw, &b) != nil || b.Message == "" {
-			return resp.StatusCode, &apiError{status: resp.StatusCode, Category: http.StatusText(resp.StatusCode),
-				Message: fmt.Sprintf("%s %s: %s", method, path, bytes.TrimSpace(raw))}
+			return resp.StatusCode, c.foreignAnswer(method, path, resp.StatusCode, raw)
 		}
 		ae := &apiError{status: resp.StatusCode, Message: b.Message, Category: b.Category, CorrelationID: b.CorrelationID}
 		var ps []apiProblem
@@ -292,6 +291,31 @@ of a user with the workflows permission, comes from the environment variable CRM
 			}
 			if bad > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid: nothing applied", bad, len(files))}
+			}
+			// A stored workflow keeps its object type: the API would refuse such a file after
+			// the files before it were stored.
+			for i, f := range files {
+				wf := checks[i].wf
+				var fl flowView
+				err := c.do(cmd.Context(), http.MethodGet, flowPath(wf.Name), nil, &fl)
+				var ae *apiError
+				switch {
+				case errors.As(err, &ae) && (ae.status == http.StatusNotFound || ae.status == http.StatusForbidden) && !ae.foreign:
+					// New; or the user may store workflows but not read them: the API still refuses.
+					continue
+				case err != nil:
+					return fmt.Errorf("read the stored workflow %s, to check %s against it: %w", wf.Name, f, err)
+				}
+				if fl.ObjectType != string(wf.ObjectType) {
+					bad++
+					line, col := topValuePosition(checks[i].src, "object_type")
+					a.printProblems(&workflows.ValidationError{Problems: []workflows.Problem{{File: f, Line: line, Column: col,
+						Path: "object_type", Message: fmt.Sprintf("workflow %s is stored for %s, and a workflow keeps its object type: "+
+							"give this one another name, or set object_type: %s", wf.Name, fl.ObjectType, fl.ObjectType)}}})
+				}
+			}
+			if bad > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) cannot be applied: nothing applied", bad, len(files))}
 			}
 			return a.applyFiles(cmd.Context(), c, files, checks)
 		},
@@ -740,7 +764,8 @@ func (a *app) newWorkflowsEnrollCmd() *cobra.Command {
 		Use:   "enroll NAME --record ID",
 		Short: "Enroll one live record in an active workflow, whether or not it matches the trigger",
 		Long: `Enroll one live record in an active workflow (POST /automation/v4/flows/{name}/enrollments); its
-first step runs in the background. The API refuses, saying why, a record that is suppressed, already
+first step runs in the background. The record enrolls whether or not it matches the trigger, so
+its actions (a delete_contact included) run on it. The API refuses, saying why, a record that is suppressed, already
 enrolled, or was enrolled before when the workflow does not allow re-enrollment.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {

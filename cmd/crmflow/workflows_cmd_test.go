@@ -297,6 +297,18 @@ func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
 	require.Contains(t, stderr, "403")
 	stdout, _ = run(0, flowsToken, "apply", "--schema", writeFile(t, "live2.yaml", exported), "-f", reds)
 	require.Equal(t, "red-contacts: unchanged (revision 1)\n", stdout)
+
+	// A stored workflow keeps its object type: a file that changes it is found before anything is
+	// stored, so the new workflow beside it is not stored either.
+	retyped := writeFile(t, "red-contacts.yaml", "name: red-contacts\nobject_type: subscriptions\ntrigger: plan == \"pro\"\n"+
+		"actions:\n  - type: notify_user\n    to: ops@example.com\n    subject: Look\n    body: Look at {{id}}.\n")
+	fresh := flow("fresh-contacts", "contacts", `favourite_colour == "blue"`)
+	stdout, stderr = run(1, token, "apply", "-f", fresh, "-f", retyped)
+	require.Equal(t, retyped+":2:14: object_type: workflow red-contacts is stored for contacts, and a workflow keeps its "+
+		"object type: give this one another name, or set object_type: contacts\n", stdout)
+	require.Contains(t, stderr, "1 of 2 file(s) cannot be applied: nothing applied")
+	stdout, _ = run(0, token, "workflows", "list")
+	require.NotContains(t, stdout, "fresh-contacts")
 }
 
 // TestDocumentedStepTiming pins two sentences of docs/workflows.md, on `crmflow serve` and
