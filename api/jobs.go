@@ -10,8 +10,8 @@ import (
 
 // Job is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned and
 // matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set once it
-// is COMPLETE or REFUSED; Refusal says why it was refused. Clients of the API (crmflow's CLI among
-// them) decode it.
+// is COMPLETE, REFUSED or CANCELED; Refusal says why it was refused, and CanceledBy names the undo
+// job that stopped a CANCELED one. Clients of the API (crmflow's CLI among them) decode it.
 type Job struct {
 	ID           string      `json:"id"`
 	Status       string      `json:"status"`
@@ -28,6 +28,9 @@ type Job struct {
 	UpdatedAt    string      `json:"updatedAt"`
 	CompletedAt  string      `json:"completedAt,omitempty"`
 	Refusal      *JobRefusal `json:"refusal,omitempty"`
+	// CanceledBy is the id of the undo job that stopped the job (status CANCELED): what the job had
+	// moved to the bin, that undo job restores; the other records it selected stay live.
+	CanceledBy string `json:"canceledBy,omitempty"`
 	// Protected is how many records the job did not delete because protection rules protect them
 	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
 	// Matched nor Total, and confirmCount does not count them; those found protected when their
@@ -64,8 +67,8 @@ type JobRefusal struct {
 	Message string `json:"message"`
 }
 
-// jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE or
-// REFUSED.
+// jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE,
+// REFUSED or CANCELED.
 func jobStatus(s crm.JobState) string {
 	switch s {
 	case crm.JobSelecting:
@@ -78,6 +81,8 @@ func jobStatus(s crm.JobState) string {
 		return "RUNNING"
 	case crm.JobDone:
 		return "COMPLETE"
+	case crm.JobCanceled:
+		return "CANCELED"
 	default:
 		return string(s)
 	}
@@ -97,6 +102,7 @@ func toJobJSON(j crm.Job) Job {
 	if n := j.Protected.Total(); n > 0 {
 		out.Protected, out.ProtectedByRule = n, j.Protected
 	}
+	out.CanceledBy = j.CanceledBy
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
 	}

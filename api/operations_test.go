@@ -99,9 +99,9 @@ func TestOperationsAndUndo(t *testing.T) {
 }
 
 // TestUndoOfARunningBulkJob asks to undo the operation of a bulk or list delete whose job has
-// moved some of its records and is still running. Restoring those now would leave the job to
-// delete the rest after the undo reported COMPLETE; the undo is refused with a 409 naming the job,
-// nothing changes, and once the job is complete the undo restores every record.
+// moved some of its records and is still running. The undo stops the job (CANCELED, naming the
+// undo job), so the job deletes nothing more, and restores what it had moved: every record is
+// live again.
 func TestUndoOfARunningBulkJob(t *testing.T) {
 	t.Parallel()
 
@@ -146,15 +146,19 @@ func TestUndoOfARunningBulkJob(t *testing.T) {
 			op := expect[api.Operation](t, b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil), http.StatusOK)
 			require.EqualValues(t, 2, op.InBin)
 
-			before := b.dump(t, b.tenantA)
-			e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
-			require.Contains(t, e.Message, "job "+jobID)
-			require.Contains(t, e.Message, "running")
-			require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo changes nothing")
-
-			b.runJob(t, jobID, 2)
 			und := decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil))
-			require.EqualValues(t, 4, und.Total)
+			require.EqualValues(t, 2, und.Total)
+			stopped := expect[api.Job](t, b.call(t, "GET", "/crm/v3/jobs/"+jobID, tokRead, nil), http.StatusOK)
+			require.Equal(t, "CANCELED", stopped.Status)
+			require.Equal(t, und.ID, stopped.CanceledBy)
+			require.NotEmpty(t, stopped.CompletedAt)
+			require.EqualValues(t, 2, stopped.Done)
+			// A worker that still runs the job deletes nothing more.
+			j, err = b.store.RunDeleteJobBatch(b.ctx, b.tenantA, jobID, 2)
+			require.NoError(t, err)
+			require.EqualValues(t, 2, j.Done)
+			live := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil), http.StatusOK)
+			require.Len(t, live.Results, 2)
 			for {
 				j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, und.ID, 500)
 				require.NoError(t, err)
@@ -162,7 +166,7 @@ func TestUndoOfARunningBulkJob(t *testing.T) {
 					break
 				}
 			}
-			live := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil), http.StatusOK)
+			live = expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil), http.StatusOK)
 			require.ElementsMatch(t, want, ids(live.Results))
 		})
 	}

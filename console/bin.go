@@ -241,7 +241,7 @@ func (c *Console) jobStatus(q *request) error {
 		return err
 	}
 	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
-		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED",
+		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED" || j.Status == "CANCELED",
 		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),
 		// An undo that could not restore some records: the page, read again, lists them.
 		"reload": j.Kind == "undo" && j.Skipped > 0 && j.Status == "COMPLETE"}

@@ -15,10 +15,12 @@ const (
 	JobRunning   JobState = "running"   // a worker has started it
 	JobDone      JobState = "done"      // every selected record was processed
 	JobRefused   JobState = "refused"   // the selection did not hold (see Job.Refusal): nothing was deleted
+	JobCanceled  JobState = "canceled"  // stopped by an undo of its operation (see Job.CanceledBy): it moves nothing more
 )
 
-// Finished reports whether a job in state s has ended (done or refused): no worker will run it again.
-func (s JobState) Finished() bool { return s == JobDone || s == JobRefused }
+// Finished reports whether a job in state s has ended (done, refused or canceled): no worker will
+// run it again.
+func (s JobState) Finished() bool { return s == JobDone || s == JobRefused || s == JobCanceled }
 
 // The codes of a JobRefusal.
 const (
@@ -70,6 +72,9 @@ type Job struct {
 	Cursor string
 	// Refusal says why, when State is JobRefused.
 	Refusal *JobRefusal
+	// CanceledBy is the id of the undo job that stopped this job, when State is JobCanceled. The
+	// records it moved before are that undo job's to restore; the others stay live.
+	CanceledBy string
 	// By is who asked, and how (ViaBulk with the job id as Ref, ViaList with the list id, or for
 	// an undo job ViaUndo with the operation's id).
 	By Actor

@@ -120,10 +120,10 @@ type OperationStore interface {
 	// CreateUndoJob starts an undo of an operation as a job (Kind JobKindUndo) that restores,
 	// in batches, every record of the operation still in the bin, and records the undo in the
 	// audit trail, all in one step. While an undo job of the operation is not finished, it returns
-	// that job and changes nothing. While the operation's own bulk or list job is not finished, it
-	// returns a *ConflictError naming that job and changes nothing: an undo then would end before
-	// the job, and leave the records it moves after in the bin. A *NotFoundError for an unknown
-	// operation.
+	// that job and changes nothing. An operation's own bulk or list job that is not finished is
+	// stopped in the same step (JobCanceled, with CanceledBy the undo job): it moves nothing after,
+	// so the undo restores every record it moved. A job stopped before its first move has no
+	// operation yet; its undo restores nothing. A *NotFoundError for an unknown operation.
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns

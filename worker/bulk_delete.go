@@ -118,6 +118,9 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 			case crm.JobDone:
 				log.Info("bulk delete job done: nothing selected", "scanned", before.Scanned)
 				return nil
+			case crm.JobCanceled:
+				log.Info("bulk delete job canceled by an undo of its operation", "undo_job", before.CanceledBy)
+				return nil
 			}
 			log.Info("bulk delete job selected its records", "scanned", before.Scanned, "total", before.Total)
 			continue // renew the lease before the first batch
@@ -163,7 +166,7 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		w.metrics.bulkDeleted.WithLabelValues(objectTypeLabel(job.ObjectType)).Add(float64(job.Done - before.Done))
 		before = job
 		if job.State.Finished() {
-			log.Info("bulk delete job done", "total", job.Total, "done", job.Done, "skipped", job.Skipped)
+			log.Info("bulk delete job "+string(job.State), "total", job.Total, "done", job.Done, "skipped", job.Skipped)
 			return nil
 		}
 	}

@@ -86,3 +86,44 @@ func TestUndoJobTask(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
 }
+
+// TestUndoStopsARunningBulkJob undoes a bulk job's operation after its first batch: the job's next
+// task finds it canceled and moves nothing, and the undo task restores the batch, so every record
+// is live again and the audit trail has the one archive.
+func TestUndoStopsARunningBulkJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.records(t, b.tenant, crm.Contacts, 1500, map[string]string{"firstname": "Bulk"})
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: int64(len(ids)), By: "ops@example.com"})
+	require.NoError(t, err)
+	job, err = b.store.RunDeleteJobBatch(b.ctx, b.tenant, job.ID, worker.BulkDeleteBatchSize)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+
+	undo, err := b.store.CreateUndoJob(b.ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: "admin@example.com"})
+	require.NoError(t, err)
+	require.EqualValues(t, worker.BulkDeleteBatchSize, undo.Total)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, undo.ID, "1")))
+
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, job.State)
+	require.Equal(t, undo.ID, job.CanceledBy)
+	require.EqualValues(t, worker.BulkDeleteBatchSize, job.Done)
+	undo, err = b.store.Job(b.ctx, b.tenant, undo.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, undo.State)
+	require.EqualValues(t, worker.BulkDeleteBatchSize, undo.Done)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, len(ids), n)
+	require.Zero(t, b.binSize(t, b.tenant, crm.Contacts))
+	archives, _, err := b.store.Audit(b.ctx, b.tenant, &crm.AuditOpts{Limit: 100, Actions: []string{"archive"}})
+	require.NoError(t, err)
+	require.Len(t, archives, 1, "the job moved nothing after the undo")
+}

@@ -71,8 +71,9 @@ Records go to the recycle bin: they stay restorable for the retention period.
 job that the workers run; its id is printed on stdout. With --ids the API counts the selection in the
 request and refuses, deleting nothing, when the numbers differ. With --filter or --list the job starts
 SELECTING: the workers select the records, then refuse the job (REFUSED, nothing deleted, both numbers
-given) when their number is not --confirm, or delete them. --wait follows the job until it is complete
-or refused, as "crmflow jobs watch" does, and exits non-zero on a refusal.
+given) when their number is not --confirm, or delete them. --wait follows the job until it is complete,
+refused or canceled (by "crmflow undo job-ID", which stops the job and restores what it moved), as
+"crmflow jobs watch" does, and exits non-zero on a refusal or a cancel.
 
 Records that a protection rule protects are never deleted: they are left out of the count to
 confirm, and the job reports them by rule. --dry-run prints the count that would be deleted (stdout),
@@ -395,6 +396,7 @@ const (
 	jobSelecting = "SELECTING" // the workers select the records and check the count
 	jobComplete  = "COMPLETE"  // finished
 	jobRefused   = "REFUSED"   // the selection did not hold: nothing was deleted
+	jobCanceled  = "CANCELED"  // stopped by an undo of its operation, which restores what it moved
 )
 
 // maxPollFailures is how many reads of a job in a row may get no answer, or a 5xx, before watchJob
@@ -437,6 +439,14 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 					return err
 				}
 				return fmt.Errorf("bulk delete job %s was refused: %s", j.ID, why)
+			case jobCanceled:
+				show.finish(j)
+				if _, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s had been moved to the recycle bin; the rest stay live\n",
+					j.ID, j.Status, j.Done, j.Total, j.ObjectType); err != nil {
+					return err
+				}
+				return fmt.Errorf("bulk delete job %s was canceled by undo job %s, which restores what it moved: crmflow jobs watch %s",
+					j.ID, j.CanceledBy, j.CanceledBy)
 			}
 		case errors.Is(err, errUnreachable) || isServerError(err):
 			failures++

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
 )
 
 // TestOpsCommands drives `crmflow delete` and `crmflow jobs watch` against serve and a worker.
@@ -87,6 +88,31 @@ func TestOpsCommands(t *testing.T) {
 		require.Equal(t, 1, live("companies", ids[3:]))
 		code, body = call(t, http.MethodGet, base+"/crm/v3/lists/"+list, token, nil)
 		require.Equal(t, http.StatusOK, code, "the list stays: body %v", body)
+	})
+
+	t.Run("CanceledByAnUndo", func(t *testing.T) {
+		t.Parallel()
+		ids := companies(3)
+		var rids []crm.RecordID
+		for _, id := range ids {
+			rids = append(rids, crm.RecordID(id))
+		}
+		// A job no worker was asked to run, after its first batch: an undo stops it.
+		job, err := b.store.CreateDeleteJob(b.ctx, crm.TenantID(b.tenant), crm.DeleteJobParams{ObjectType: crm.Companies,
+			IDs: rids, ConfirmCount: 3, By: "ops@example.com", Selection: "3 ids"})
+		require.NoError(t, err)
+		_, err = b.store.RunDeleteJobBatch(b.ctx, crm.TenantID(b.tenant), job.ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, 2, live("companies", ids))
+
+		stdout, stderr, code := crmflow(t, ctl, "undo", crm.JobOperationID(job.ID), "--wait", "--interval", "50ms")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Contains(t, stdout, "1 of 1 companies restored, 0 not restored")
+		stdout, stderr, code = crmflow(t, ctl, "jobs", "watch", job.ID, "--interval", "50ms")
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Equal(t, "job "+job.ID+" CANCELED: 1 of 3 companies had been moved to the recycle bin; the rest stay live\n", stdout)
+		require.Contains(t, stderr, "bulk delete job "+job.ID+" was canceled by undo job ")
+		require.Equal(t, 3, live("companies", ids))
 	})
 
 	t.Run("Refusals", func(t *testing.T) {

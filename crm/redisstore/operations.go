@@ -21,7 +21,7 @@ var createUndoJobScript = newScript[createUndoJobCall]("create_undo_job")
 
 // createUndoJobCall is a call of createUndoJobScript (lua/create_undo_job.lua).
 type createUndoJobCall struct {
-	Operation, OperationBin, Seq, Jobs, Audit string
+	Operation, OperationBin, Seq, Jobs, Audit, Selecting string
 
 	At          int64 // unix ms
 	JobPrefix   string
@@ -31,7 +31,7 @@ type createUndoJobCall struct {
 }
 
 func (c createUndoJobCall) keys() []string {
-	return []string{c.Operation, c.OperationBin, c.Seq, c.Jobs, c.Audit}
+	return []string{c.Operation, c.OperationBin, c.Seq, c.Jobs, c.Audit, c.Selecting}
 }
 
 func (c createUndoJobCall) argv() []any {
@@ -254,7 +254,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	}
 	res, err := createUndoJobScript.run(ctx, s, createUndoJobCall{
 		Operation: OperationKey(t, p.Operation), OperationBin: OperationBinKey(t, p.Operation), Seq: SeqKey(t, "jobs"),
-		Jobs: JobsKey(t), Audit: AuditKey(t),
+		Jobs: JobsKey(t), Audit: AuditKey(t), Selecting: JobsSelectingKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), JobPrefix: jobKeyPrefix(t), By: p.By, OperationID: p.Operation, AuditMaxLen: auditMaxLen,
 	}).StringSlice()
 	if err != nil {
@@ -263,9 +263,6 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	switch res[0] {
 	case "missing":
 		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
-	case "busy":
-		return crm.Job{}, &crm.ConflictError{Message: fmt.Sprintf("operation %s is still running: its job %s has moved %s of %s records; "+
-			"undo it once the job is done (GET /crm/v3/jobs/%s), so that the undo restores every record the job moves", p.Operation, res[1], res[2], res[3], res[1])}
 	}
 	return s.Job(ctx, t, res[1])
 }

@@ -355,10 +355,12 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 	require.Error(t, err)
 }
 
-// An undo of a bulk job's operation while the job still moves records is refused, naming the job,
-// and starts nothing: an undo begun then would finish while the job kept deleting, and leave the
-// records the job moved after it in the bin. Once the job is done, the undo restores them all.
-func testUndoWaitsForTheOperationsJob(t *testing.T, hn *Harness) {
+// An undo of a bulk job's operation while the job still moves records stops the job in the same
+// step: the job is canceled, naming the undo job, moves nothing after, and the undo restores every
+// record the job had moved; the records it had not reached stay live. Undoing again answers the
+// same undo job. A list job stopped while it still selects has moved nothing and has no operation
+// yet: its undo restores nothing, and a second undo answers the same one.
+func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
 	ctx := b.ctx
@@ -371,27 +373,67 @@ func testUndoWaitsForTheOperationsJob(t *testing.T, hn *Harness) {
 	require.Equal(t, crm.JobRunning, job.State)
 	opID := crm.JobOperationID(job.ID)
 
-	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
-	var ce *crm.ConflictError
-	require.ErrorAs(t, err, &ce)
-	require.Contains(t, ce.Message, "job "+job.ID)
-	op, err := b.store.Operation(ctx, b.tenant, opID)
-	require.NoError(t, err)
-	require.Empty(t, op.UndoJob, "nothing was started")
-
-	for !job.State.Finished() {
-		job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
-		require.NoError(t, err)
-	}
 	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
 	require.NoError(t, err)
-	require.EqualValues(t, 6, undo.Total)
+	require.EqualValues(t, 2, undo.Total)
+	again, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, undo.ID, again.ID, "undoing again answers the same undo job")
+	job, err = b.store.Job(ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, job.State)
+	require.Equal(t, undo.ID, job.CanceledBy)
+	require.True(t, job.State.Finished())
+	// A worker that still runs the job moves nothing more.
+	job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, job.State)
+	require.EqualValues(t, 2, job.Done)
+	n, err := b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 4, n, "the records the job had not reached stay live")
+
 	for !undo.State.Finished() {
 		undo, err = b.store.RunUndoBatch(ctx, b.tenant, undo.ID, 4)
 		require.NoError(t, err)
 	}
-	require.EqualValues(t, 6, undo.Done)
-	n, err := b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+	require.EqualValues(t, 2, undo.Done)
+	n, err = b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 6, n)
+	op, err := b.store.Operation(ctx, b.tenant, opID)
+	require.NoError(t, err)
+	require.Zero(t, op.InBin)
+
+	// A list job stopped while it selects.
+	l, err := b.store.CreateList(ctx, b.tenant, "leads", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, ids)
+	require.NoError(t, err)
+	lj, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, ListID: l.ID,
+		ConfirmCount: 6, By: "ops@x.example", Selection: "members of list leads"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobSelecting, lj.State)
+	_, err = b.store.Operation(ctx, b.tenant, crm.JobOperationID(lj.ID))
+	require.ErrorIs(t, err, crm.ErrNotFound, "nothing moved yet")
+	lundo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(lj.ID), By: "admin@x.example"})
+	require.NoError(t, err)
+	require.Zero(t, lundo.Total)
+	lj, err = b.store.Job(ctx, b.tenant, lj.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, lj.State)
+	require.Equal(t, lundo.ID, lj.CanceledBy)
+	lj, err = b.store.StageListSelection(ctx, b.tenant, lj, 500)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, lj.State, "its selection takes no step more")
+	for !lundo.State.Finished() {
+		lundo, err = b.store.RunUndoBatch(ctx, b.tenant, lundo.ID, 4)
+		require.NoError(t, err)
+	}
+	again, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(lj.ID), By: "admin@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, lundo.ID, again.ID)
+	n, err = b.store.CountRecords(ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 6, n)
 }

@@ -168,8 +168,9 @@ if job_limit > 0 then
   -- The caller's idea of the job (type and actor, which never change) must be this job's: an id
   -- drawn again after Redis lost writes names another job.
   if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
-  -- A job still selecting has nothing pending yet, and a finished one has nothing left.
-  if st == 'done' or st == 'refused' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo
+  -- included) has nothing left.
+  if st == 'done' or st == 'refused' or st == 'canceled' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
   if rules_changed() then return {'rules'} end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)

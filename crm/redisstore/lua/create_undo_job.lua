@@ -3,40 +3,68 @@
 -- (see restore.lua), so nothing is copied here. The undo is recorded in the audit trail. While an
 -- undo job of the operation is not done, it answers that job and changes nothing, so that undoing
 -- twice (or a client retrying after losing the reply) starts one job.
+-- An operation of a bulk or list job ("job-<id>") whose job is not finished (selecting, pending
+-- or running) is stopped first, in this same step: the job becomes canceled (canceled_by names the
+-- undo job), and its pending and selected records, its filter and its place among the selecting
+-- jobs are dropped, so it moves nothing after and the undo restores every record it moved. A job
+-- stopped before its first move has no operation yet: its undo restores nothing, and undoing it
+-- again answers that undo job.
 -- KEYS[1] -> crm:{<tenant>}:op:<id>
 -- KEYS[2] -> crm:{<tenant>}:op:<id>:bin
 -- KEYS[3] -> crm:{<tenant>}:seq:jobs
 -- KEYS[4] -> crm:{<tenant>}:jobs
 -- KEYS[5] -> crm:{<tenant>}:audit
+-- KEYS[6] -> crm:{<tenant>}:jobs:selecting
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> job key prefix ("crm:{<tenant>}:job:"): the job's key is made of the id it draws
 -- ARGV[3] -> the user who asks
 -- ARGV[4] -> the operation's id
 -- ARGV[5] -> audit stream max length
--- An operation of a bulk or list job ("job-<id>") is not undone while that job is not finished:
--- the undo would end while the job still moved records, and leave those in the bin.
--- Returns {"new", job id}, {"running", job id}, {"busy", the operation's job id, its done count,
--- its total} while the operation's own job is not finished, or {"missing"} for an unknown
--- operation.
+-- Returns {"new", job id, the id of the job it stopped or ''}, {"running", job id} or
+-- {"missing"} for an unknown operation.
 local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job')
-if not op[1] then return {'missing'} end
+local exists = op[1] ~= false
 local own = string.match(ARGV[4], '^job%-(.+)$')
+local stop = nil
 if own then
-  local j = redis.call('HMGET', ARGV[2] .. own, 'state', 'done', 'total')
-  if j[1] and j[1] ~= 'done' and j[1] ~= 'refused' then return {'busy', own, j[2] or '0', j[3] or '0'} end
+  local j = redis.call('HMGET', ARGV[2] .. own, 'state', 'object_type', 'canceled_by', 'kind')
+  if j[4] ~= 'undo' then
+    if j[1] == 'selecting' or j[1] == 'pending' or j[1] == 'running' then
+      stop = own
+      if not exists then op[1] = j[2] end
+    elseif not exists and j[3] then
+      return {'running', j[3]}
+    end
+  end
 end
+if not op[1] then return {'missing'} end
+
+local function cancel(undo)
+  local key = ARGV[2] .. stop
+  redis.call('DEL', key .. ':pending', key .. ':selected')
+  redis.call('SREM', KEYS[6], stop)
+  redis.call('HDEL', key, 'filter', 'select_after')
+  redis.call('HSET', key, 'state', 'canceled', 'canceled_by', undo, 'finished_at', ARGV[1], 'updated_at', ARGV[1])
+end
+
 if op[2] then
   local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
-  if st and st ~= 'done' then return {'running', op[2]} end
+  if st and st ~= 'done' then
+    if stop then cancel(op[2]) end
+    return {'running', op[2]}
+  end
 end
 local id = tostring(redis.call('INCR', KEYS[3]))
+if stop then cancel(id) end
 local job = ARGV[2] .. id
 local total = redis.call('ZCARD', KEYS[2])
 redis.call('HSET', job, 'kind', 'undo', 'object_type', op[1], 'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4],
   'selection', 'the records of operation ' .. ARGV[4] .. ' still in the recycle bin', 'confirm_count', total,
   'total', total, 'done', 0, 'skipped', 0, 'cursor', '0', 'state', 'pending', 'created_at', ARGV[1], 'updated_at', ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[1], id)
-redis.call('HSET', KEYS[1], 'undo_job', id)
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', 'action', 'undo', 'object_type', op[1], 'record_ids', '',
-  'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4], 'at', ARGV[1], 'job', id)
-return {'new', id}
+if exists then redis.call('HSET', KEYS[1], 'undo_job', id) end
+local entry = {'action', 'undo', 'object_type', op[1], 'record_ids', '', 'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4],
+  'at', ARGV[1], 'job', id}
+if stop then entry[#entry+1] = 'canceled_job'; entry[#entry+1] = stop end
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(entry))
+return {'new', id, stop or ''}
