@@ -125,6 +125,9 @@ type ProtectionStore interface {
 	// lets a delete that checked records against them move the records only while no rule changed
 	// since (CheckedArchive.RulesVersion, RunCheckedDeleteJobBatch).
 	ProtectionVersion(ctx context.Context, t TenantID) (int64, error)
+	// VersionedProtectionRules lists the tenant's rules by name with the version they were read
+	// at, the version read first, in one round trip: what a delete checks its records against.
+	VersionedProtectionRules(ctx context.Context, t TenantID) ([]ProtectionRule, int64, error)
 	// DeleteProtectionRule removes a rule and writes the audit entry of it (AuditProtectionDelete,
 	// by by) in the same step. A *NotFoundError for a rule that does not exist.
 	DeleteProtectionRule(ctx context.Context, t TenantID, name, by string) error

@@ -64,13 +64,7 @@ func CompileProtection(rules []crm.ProtectionRule, o crm.ObjectType, schema crm.
 // them, with the rules' version (Version): two round trips when the type has no rules, three
 // otherwise. It returns the store's errors.
 func LoadProtection(ctx context.Context, store crm.Store, t crm.TenantID, o crm.ObjectType) (*ProtectionSet, error) {
-	// The version first: a rule written between the two reads makes the version older than the
-	// rules, and a delete checked against them is refused and checked again, never the reverse.
-	version, err := store.ProtectionVersion(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	rules, err := store.ProtectionRules(ctx, t)
+	rules, version, err := store.VersionedProtectionRules(ctx, t)
 	if err != nil {
 		return nil, err
 	}

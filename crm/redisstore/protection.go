@@ -75,6 +75,29 @@ func (s *Store) ProtectionRules(ctx context.Context, t crm.TenantID) ([]crm.Prot
 	if err != nil {
 		return nil, fmt.Errorf("read protection rules: %w", err)
 	}
+	return decodeRules(h)
+}
+
+// VersionedProtectionRules implements crm.ProtectionStore: GET of the version, then HGETALL of the
+// rules, pipelined. A rule written between the two can only make the version older than the
+// rules: a delete checked against them is then refused and checked again, never the reverse.
+func (s *Store) VersionedProtectionRules(ctx context.Context, t crm.TenantID) ([]crm.ProtectionRule, int64, error) {
+	pipe := s.rdb.Pipeline()
+	v := pipe.Get(ctx, ProtectionVersionKey(t))
+	h := pipe.HGetAll(ctx, ProtectionKey(t))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, fmt.Errorf("read protection rules: %w", err)
+	}
+	n, err := v.Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, fmt.Errorf("read the version of the protection rules: %w", err)
+	}
+	rules, err := decodeRules(h.Val())
+	return rules, n + 1, err
+}
+
+// decodeRules decodes the rules of a tenant's ProtectionKey hash, sorted by name.
+func decodeRules(h map[string]string) ([]crm.ProtectionRule, error) {
 	out := make([]crm.ProtectionRule, 0, len(h))
 	for name, raw := range h {
 		r, err := decodeRule(name, raw)
