@@ -97,8 +97,9 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Prin
 // that restores every record of the operation still in the bin, under the rules of a restore
 // (SPEC S7, S26), and answers 202 with the job (JobAccepted; its progress and the records it could
 // not restore, with the reason, at links.status). While an undo of the operation runs, it answers
-// that job again and starts nothing. An operation whose bulk or list job still runs is a 409 naming
-// the job (undo it once the job is done). An unknown operation is a 404 and nothing changes. The job is
+// that job again and starts nothing. An operation whose bulk or list job still runs stops that job
+// first (CANCELED), and a workflow still active at the operation's activation pauses, so the undo
+// restores all it moved. An unknown operation is a 404 and nothing changes. The job is
 // durable before it is enqueued: when the enqueue fails, the worker's sweep of unfinished jobs
 // starts it.
 func (s *Server) undoOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {

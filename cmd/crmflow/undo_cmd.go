@@ -33,7 +33,9 @@ the recycle bin, under the rules of a restore: a contact whose email now belongs
 stays in the bin and is reported, naming that contact. The undo job's id is printed on stdout;
 while an undo of the operation runs, undoing again prints the same job. A bulk or list delete job
 that still runs is stopped first (its status becomes CANCELED): undoing "job-<id>" is how a
-mistaken bulk delete is stopped, with what it had moved restored and the rest left live.
+mistaken bulk delete is stopped, with what it had moved restored and the rest left live. A workflow
+still active at the activation whose deletions are undone is paused first (activate it again to
+carry on with the records still enrolled).
 
 --wait follows the job until it is complete, then prints each record it could not restore with the
 reason, and exits 1 when there is one. The token, of a user with the restore permission, comes from

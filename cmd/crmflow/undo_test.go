@@ -158,8 +158,8 @@ func TestUndoOfBulkDeleteJobSurvivesKills(t *testing.T) {
 
 // TestUndoOfWorkflowRestoresWhatItDeleted runs an active delete_contact workflow on real
 // processes: it deletes the contacts that meet its trigger, while the API deletes others. The
-// workflow's operation, found by GET /crm/v3/operations?workflow=, restores exactly what the
-// workflow deleted; the API's deletions stay in the bin (SPEC S26).
+// workflow's operation, found by GET /crm/v3/operations?workflow=, pauses the workflow and restores
+// exactly what the workflow deleted; the API's deletions stay in the bin (SPEC S26).
 func TestUndoOfWorkflowRestoresWhatItDeleted(t *testing.T) {
 	t.Parallel()
 	b := setupBackground(t)
@@ -221,12 +221,15 @@ func TestUndoOfWorkflowRestoresWhatItDeleted(t *testing.T) {
 	require.Equal(t, "workflow", op["kind"])
 	require.EqualValues(t, 5, op["moved"])
 	require.EqualValues(t, 5, op["inBin"])
-	// The workflow pauses: its operation ends, and the undo restores what it deleted.
-	code, body = call(t, http.MethodPost, base+"/automation/v4/flows/"+flow+"/pause", token, map[string]any{})
-	require.Equal(t, http.StatusOK, code, "body: %v", body)
+	// The undo of the still active workflow's operation pauses the workflow, which would otherwise
+	// delete again what the undo restores, and restores what it deleted.
 	code, body = call(t, http.MethodPost, base+"/crm/v3/operations/"+op["id"].(string)+"/undo", token, nil)
 	require.Equal(t, http.StatusAccepted, code, "body: %v", body)
 	undoJob := body["id"].(string)
+	code, body = call(t, http.MethodGet, base+"/automation/v4/flows/"+flow, token, nil)
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
+	require.Equal(t, "PAUSED", body["state"])
+	require.Contains(t, body["pausedReason"], "undo job "+undoJob)
 	eventually(t, 60*time.Second, "the undo job completes", func() bool {
 		code, body := call(t, http.MethodGet, base+"/crm/v3/jobs/"+undoJob, token, nil)
 		require.Equal(t, http.StatusOK, code)

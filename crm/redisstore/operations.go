@@ -17,17 +17,20 @@ import (
 
 // createUndoJobScript starts an undo of an operation as a job.
 // See lua/create_undo_job.lua for its KEYS and ARGV.
-var createUndoJobScript = newScript[createUndoJobCall]("create_undo_job")
+var createUndoJobScript = newScript[createUndoJobCall]("trigger_reads", "create_undo_job")
 
 // createUndoJobCall is a call of createUndoJobScript (lua/create_undo_job.lua).
 type createUndoJobCall struct {
 	Operation, OperationBin, Seq, Jobs, Audit, Selecting string
 
-	At          int64 // unix ms
-	JobPrefix   string
-	By          string
-	OperationID string
-	AuditMaxLen string
+	At                int64 // unix ms
+	JobPrefix         string
+	By                string
+	OperationID       string
+	AuditMaxLen       string
+	FlowPrefix        string
+	ActiveFlowsPrefix string
+	TrigReadsPrefix   string
 }
 
 func (c createUndoJobCall) keys() []string {
@@ -35,7 +38,7 @@ func (c createUndoJobCall) keys() []string {
 }
 
 func (c createUndoJobCall) argv() []any {
-	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen}
+	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
 }
 
 // maxOperationID bounds the length of an operation id a caller may name.
@@ -256,6 +259,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 		Operation: OperationKey(t, p.Operation), OperationBin: OperationBinKey(t, p.Operation), Seq: SeqKey(t, "jobs"),
 		Jobs: JobsKey(t), Audit: AuditKey(t), Selecting: JobsSelectingKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), JobPrefix: jobKeyPrefix(t), By: p.By, OperationID: p.Operation, AuditMaxLen: auditMaxLen,
+		FlowPrefix: flowKeyPrefix(t), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
 	}).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("undo operation %s: %w", p.Operation, err)

@@ -437,3 +437,51 @@ func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.EqualValues(t, 6, n)
 }
+
+// An undo of a workflow's operation while the workflow is still active at that activation pauses
+// it in the same step, with a reason naming the undo job, so that it deletes nothing after: the
+// undo restores every record of the activation. An undo of an earlier activation's operation
+// leaves the workflow's new activation running.
+func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	ids := b.contacts(t, 3, "")
+	_, _, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	wf := crm.Actor{User: "alice@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision}
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:2], wf)
+	require.NoError(t, err)
+	op := b.binnedOperation(t, crm.Contacts, ids[0])
+
+	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: op, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, undo.Total)
+	f, err = b.store.Flow(ctx, b.tenant, "bounced")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, f.State)
+	require.Contains(t, f.PausedReason, "undo job "+undo.ID)
+	active, _, err := b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.Empty(t, active)
+	for !undo.State.Finished() {
+		undo, err = b.store.RunUndoBatch(ctx, b.tenant, undo.ID, 4)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 2, undo.Done)
+
+	// Activated again: a new operation; undoing the old one leaves this activation running.
+	b.clock.Advance(time.Minute)
+	_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:1], wf)
+	require.NoError(t, err)
+	require.NotEqual(t, op, b.binnedOperation(t, crm.Contacts, ids[0]))
+	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: op, By: "admin@x.example"})
+	require.NoError(t, err)
+	f, err = b.store.Flow(ctx, b.tenant, "bounced")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, f.State)
+}

@@ -84,6 +84,7 @@ var tests = []struct {
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
+	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},

@@ -14,15 +14,22 @@
 -- KEYS[3] -> crm:{<tenant>}:seq:jobs
 -- KEYS[4] -> crm:{<tenant>}:jobs
 -- KEYS[5] -> crm:{<tenant>}:audit
+-- An operation of a workflow ("wf-<name>-<activated_at>") whose workflow is still active at that
+-- activation pauses the workflow first, in this same step, as pause_flow.lua does, with a reason
+-- naming the undo job: its deletions stop (the archive script checks the workflow as it moves), so
+-- the undo restores every record of the activation, and the records still waiting stay enrolled.
 -- KEYS[6] -> crm:{<tenant>}:jobs:selecting
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> job key prefix ("crm:{<tenant>}:job:"): the job's key is made of the id it draws
 -- ARGV[3] -> the user who asks
 -- ARGV[4] -> the operation's id
 -- ARGV[5] -> audit stream max length
--- Returns {"new", job id, the id of the job it stopped or ''}, {"running", job id} or
--- {"missing"} for an unknown operation.
-local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job')
+-- ARGV[6] -> flow key prefix ("crm:{<tenant>}:flow:")
+-- ARGV[7] -> active flows key prefix
+-- ARGV[8] -> trigger-reads key prefix
+-- Returns {"new", job id, the id of the job it stopped or '', the workflow it paused or ''},
+-- {"running", job id} or {"missing"} for an unknown operation.
+local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job', 'kind', 'ref')
 local exists = op[1] ~= false
 local own = string.match(ARGV[4], '^job%-(.+)$')
 local stop = nil
@@ -56,6 +63,19 @@ if op[2] then
 end
 local id = tostring(redis.call('INCR', KEYS[3]))
 if stop then cancel(id) end
+local paused = ''
+if exists and op[3] == 'workflow' and op[4] then
+  local flow = ARGV[6] .. op[4]
+  local f = redis.call('HMGET', flow, 'state', 'activated_at', 'object_type')
+  if f[1] == 'active' and ARGV[4] == 'wf-' .. op[4] .. '-' .. (f[2] or '') then
+    redis.call('HSET', flow, 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason',
+      'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
+      '); the records still waiting stay enrolled: activate the workflow again to carry on')
+    redis.call('SREM', ARGV[7] .. f[3], op[4])
+    refresh_reads(ARGV[7] .. f[3], ARGV[6], ARGV[8] .. f[3])
+    paused = op[4]
+  end
+end
 local job = ARGV[2] .. id
 local total = redis.call('ZCARD', KEYS[2])
 redis.call('HSET', job, 'kind', 'undo', 'object_type', op[1], 'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4],
@@ -66,5 +86,6 @@ if exists then redis.call('HSET', KEYS[1], 'undo_job', id) end
 local entry = {'action', 'undo', 'object_type', op[1], 'record_ids', '', 'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4],
   'at', ARGV[1], 'job', id}
 if stop then entry[#entry+1] = 'canceled_job'; entry[#entry+1] = stop end
+if paused ~= '' then entry[#entry+1] = 'paused_workflow'; entry[#entry+1] = paused end
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(entry))
-return {'new', id, stop or ''}
+return {'new', id, stop or '', paused}
