@@ -345,6 +345,30 @@ func (s *racingArchive) ArchiveChecked(ctx context.Context, t crm.TenantID, o cr
 	return s.Store.ArchiveChecked(ctx, t, o, recs, by, opts)
 }
 
+// deleteRacing deletes contact one (batch: one and two by batch/archive) through a server whose
+// store runs write once between the delete's protection check and its move, and asserts the 409
+// naming the rule "customers" and that both contacts are still live.
+func (b *testBundle) deleteRacing(t *testing.T, batch bool, one, two crm.RecordID, write func()) {
+	t.Helper()
+	srv, err := api.New(&racingArchive{Store: b.store, write: write}, &api.Config{Clock: b.clock, Tasks: b.tasks})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	b.url, b.client = ts.URL, ts.Client()
+	var r response
+	if batch {
+		r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(string(one), string(two))})
+	} else {
+		r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(one), tokAll, nil)
+	}
+	e := expectError(t, r, http.StatusConflict, "CONFLICT")
+	require.Contains(t, e.Message, `"customers"`, "batch %v", batch)
+	for _, id := range []crm.RecordID{one, two} {
+		_, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, id, nil)
+		require.NoError(t, err, "batch %v: contact %s is live", batch, id)
+	}
+}
+
 // A record made protected between a delete's check and its move is not deleted: the delete reads
 // and checks again, and answers 409 PROTECTED; a batch archive moves nothing.
 func TestProtectionHoldsAgainstAWriteBeforeTheMove(t *testing.T) {
@@ -354,28 +378,11 @@ func TestProtectionHoldsAgainstAWriteBeforeTheMove(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		one := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 		two := b.contact(t, map[string]string{"lifecyclestage": "lead"})
-		racer := &racingArchive{Store: b.store, write: func() {
+		b.deleteRacing(t, batch, one, two, func() {
 			_, err := b.store.UpdateRecords(b.ctx, b.tenantA, crm.Contacts,
 				[]crm.RecordUpdate{{ID: one, Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: "sales@a.example"})
 			require.NoError(t, err)
-		}}
-		srv, err := api.New(racer, &api.Config{Clock: b.clock, Tasks: b.tasks})
-		require.NoError(t, err)
-		ts := httptest.NewServer(srv)
-		b.url, b.client = ts.URL, ts.Client()
-		var r response
-		if batch {
-			r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(string(one), string(two))})
-		} else {
-			r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(one), tokAll, nil)
-		}
-		ts.Close()
-		e := expectError(t, r, http.StatusConflict, "CONFLICT")
-		require.Contains(t, e.Message, `"customers"`, "batch %v", batch)
-		for _, id := range []crm.RecordID{one, two} {
-			_, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, id, nil)
-			require.NoError(t, err, "batch %v: contact %s is live", batch, id)
-		}
+		})
 	}
 }
 
@@ -387,28 +394,11 @@ func TestProtectionHoldsAgainstARuleWrittenBeforeTheMove(t *testing.T) {
 	for _, batch := range []bool{false, true} {
 		one := b.contact(t, map[string]string{"lifecyclestage": "customer"})
 		two := b.contact(t, map[string]string{"lifecyclestage": "lead"})
-		racer := &racingArchive{Store: b.store, write: func() {
+		b.deleteRacing(t, batch, one, two, func() {
 			_, _, err := b.store.PutProtectionRule(b.ctx, b.tenantA, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
 				When: `lifecyclestage == "customer"`}, "ops@a.example")
 			require.NoError(t, err)
-		}}
-		srv, err := api.New(racer, &api.Config{Clock: b.clock, Tasks: b.tasks})
-		require.NoError(t, err)
-		ts := httptest.NewServer(srv)
-		b.url, b.client = ts.URL, ts.Client()
-		var r response
-		if batch {
-			r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(string(one), string(two))})
-		} else {
-			r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(one), tokAll, nil)
-		}
-		ts.Close()
-		e := expectError(t, r, http.StatusConflict, "CONFLICT")
-		require.Contains(t, e.Message, `"customers"`, "batch %v", batch)
-		for _, id := range []crm.RecordID{one, two} {
-			_, err := b.store.Record(b.ctx, b.tenantA, crm.Contacts, id, nil)
-			require.NoError(t, err, "batch %v: contact %s is live", batch, id)
-		}
+		})
 		require.NoError(t, b.store.DeleteProtectionRule(b.ctx, b.tenantA, "customers", "ops@a.example"))
 	}
 }
