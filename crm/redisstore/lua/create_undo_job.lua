@@ -15,7 +15,7 @@
 -- KEYS[4] -> crm:{<tenant>}:jobs
 -- KEYS[5] -> crm:{<tenant>}:audit
 -- An operation of a workflow ("wf-<name>-<activated_at>") whose workflow is still active at that
--- activation pauses the workflow first, in this same step, as pause_flow.lua does, with a reason
+-- activation pauses the workflow first, in this same step (pause_active, trigger_reads.lua), with a reason
 -- naming the undo job: its deletions stop (the archive script checks the workflow as it moves), so
 -- the undo restores every record of the activation, and the records still waiting stay enrolled.
 -- KEYS[6] -> crm:{<tenant>}:jobs:selecting
@@ -68,11 +68,9 @@ if exists and op[3] == 'workflow' and op[4] then
   local flow = ARGV[6] .. op[4]
   local f = redis.call('HMGET', flow, 'state', 'activated_at', 'object_type')
   if f[1] == 'active' and ARGV[4] == 'wf-' .. op[4] .. '-' .. (f[2] or '') then
-    redis.call('HSET', flow, 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason',
+    pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[3], ARGV[1],
       'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
       '); the records still waiting stay enrolled: activate the workflow again to carry on')
-    redis.call('SREM', ARGV[7] .. f[3], op[4])
-    refresh_reads(ARGV[7] .. f[3], ARGV[6], ARGV[8] .. f[3])
     paused = op[4]
   end
 end

@@ -13,8 +13,6 @@ local otype = redis.call('HGET', KEYS[1], 'object_type')
 if not otype then return 0 end
 if (ARGV[5] or '') ~= '' and redis.call('HGET', KEYS[1], 'activated_at') ~= ARGV[5] then return -1 end
 if redis.call('HGET', KEYS[1], 'state') == 'active' then
-  redis.call('HSET', KEYS[1], 'state', 'paused', 'updated_at', ARGV[1], 'paused_reason', ARGV[4])
+  pause_active(ARGV[6], ARGV[2], ARGV[7], ARGV[3], otype, ARGV[1], ARGV[4])
 end
-redis.call('SREM', ARGV[2] .. otype, ARGV[3])
-refresh_reads(ARGV[2] .. otype, ARGV[6], ARGV[7] .. otype)
 return 1

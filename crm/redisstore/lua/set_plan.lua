@@ -18,9 +18,7 @@ if ARGV[2] == '0' then
     local fk = ARGV[4] .. name
     local cur = redis.call('HMGET', fk, 'state', 'object_type')
     if cur[1] == 'active' then
-      redis.call('HSET', fk, 'state', 'paused', 'updated_at', ARGV[3], 'paused_reason', 'plan ' .. ARGV[1] .. ' does not include workflows')
-      redis.call('SREM', ARGV[5] .. cur[2], name)
-      refresh_reads(ARGV[5] .. cur[2], ARGV[4], ARGV[6] .. cur[2])
+      pause_active(ARGV[4], ARGV[5], ARGV[6], name, cur[2], ARGV[3], 'plan ' .. ARGV[1] .. ' does not include workflows')
       out[#out+1] = name
     end
   end
