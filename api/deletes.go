@@ -100,7 +100,8 @@ func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Prin
 // batchRestore serves POST /crm/v3/objects/{objectType}/batch/restore: it brings up to 100
 // records back from the bin. Each input succeeds or fails on its own: 200 with the restored records
 // when all were restored, else 207 whose errors say which failed and why (OBJECT_NOT_FOUND for ids
-// not in the bin; CONFLICT, naming the blocking contact, for a contact whose email is now taken).
+// not in the bin; CONFLICT, naming the blocking contact, for a contact whose email is now taken;
+// CONFLICT, naming the property, for a contact with an email permanently deleted since).
 func (s *Server) batchRestore(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -134,7 +135,8 @@ func (s *Server) batchRestore(w http.ResponseWriter, r *http.Request, p crm.Prin
 }
 
 // restoreErrors are the errors of a 207 restore: one per email conflict, naming the blocking
-// contact, and one for every id that was not in the bin (malformed ids included).
+// contact, one per contact with an erased (blocklisted) email, and one for every id that was not
+// in the bin (malformed ids included).
 func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) []batchErrorJSON {
 	var out []batchErrorJSON
 	var missing []string
@@ -147,9 +149,17 @@ func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) 
 			continue
 		}
 		var ec *crm.EmailConflictError
+		var ee *crm.ErasedEmailError
 		var uc *crm.UniqueConflictError
 		var re *crm.RetentionExpiredError
 		switch err := failed[id]; {
+		case errors.As(err, &ee):
+			out = append(out, batchErrorJSON{
+				Status:   "error",
+				Category: categoryConflict,
+				Message:  fmt.Sprintf("could not restore %s %s: %s", o, id, ee.Error()),
+				Context:  map[string][]string{"id": {string(id)}, "property": {ee.Property}},
+			})
 		case errors.As(err, &re):
 			out = append(out, batchErrorJSON{
 				Status:   "error",

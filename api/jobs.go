@@ -10,8 +10,8 @@ import (
 
 // Job is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned and
 // matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set once it
-// is COMPLETE, REFUSED or CANCELED; Refusal says why it was refused, and CanceledBy names the undo
-// job that stopped a CANCELED one. Clients of the API (crmflow's CLI among them) decode it.
+// is COMPLETE, REFUSED, CANCELED or STOPPED; Refusal says why it was refused, CanceledBy names the
+// undo job that stopped a CANCELED one, and StoppedReason says why a STOPPED one stopped. Clients of the API (crmflow's CLI among them) decode it.
 type Job struct {
 	ID           string      `json:"id"`
 	Status       string      `json:"status"`
@@ -31,6 +31,10 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped the job (status CANCELED): what the job had
 	// moved to the bin, that undo job restores; the other records it selected stay live.
 	CanceledBy string `json:"canceledBy,omitempty"`
+	// StoppedReason says why a job is STOPPED: the user whose authority it acted with may no
+	// longer do what it does (disabled, gone, or without the permission it names); it does
+	// nothing more.
+	StoppedReason string `json:"stoppedReason,omitempty"`
 	// Protected is how many records the job did not delete because protection rules protect them
 	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
 	// Matched nor Total, and confirmCount does not count them; those found protected when their
@@ -47,8 +51,9 @@ type Job struct {
 
 // JobFailure is a record an undo job could not restore: code is conflict (its email belongs to a
 // live contact, blockingId), unique (a unique property's value belongs to a live record,
-// blockingId), expired (past its retention period) or missing (no longer in the bin from the
-// operation); reason says it for people.
+// blockingId), erased (an email of the contact, in property, was permanently deleted under a
+// privacy request since), expired (past its retention period) or missing (no longer in the bin
+// from the operation); reason says it for people.
 type JobFailure struct {
 	ID         string `json:"id"`
 	Code       string `json:"code"`
@@ -68,7 +73,7 @@ type JobRefusal struct {
 }
 
 // jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE,
-// REFUSED or CANCELED.
+// REFUSED, CANCELED or STOPPED.
 func jobStatus(s crm.JobState) string {
 	switch s {
 	case crm.JobSelecting:
@@ -83,6 +88,8 @@ func jobStatus(s crm.JobState) string {
 		return "COMPLETE"
 	case crm.JobCanceled:
 		return "CANCELED"
+	case crm.JobStopped:
+		return "STOPPED"
 	default:
 		return string(s)
 	}
@@ -103,6 +110,7 @@ func toJobJSON(j crm.Job) Job {
 		out.Protected, out.ProtectedByRule = n, j.Protected
 	}
 	out.CanceledBy = j.CanceledBy
+	out.StoppedReason = j.StoppedReason
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
 	}

@@ -204,6 +204,8 @@ type jobJSON struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"refusal"`
+	// StoppedReason says why a STOPPED job stopped: its creator may no longer do what it does.
+	StoppedReason string `json:"stoppedReason"`
 	// Kind is "bulk_delete" or "undo"; an undo job restores Operation's records, and Failures are
 	// those it could not restore.
 	Kind      string `json:"kind"`
@@ -241,12 +243,15 @@ func (c *Console) jobStatus(q *request) error {
 		return err
 	}
 	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
-		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED" || j.Status == "CANCELED",
+		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED" || j.Status == "CANCELED" || j.Status == "STOPPED",
 		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),
 		// An undo that could not restore some records: the page, read again, lists them.
-		"reload": j.Kind == "undo" && j.Skipped > 0 && j.Status == "COMPLETE"}
+		"reload": j.Kind == "undo" && j.Skipped > 0 && (j.Status == "COMPLETE" || j.Status == "STOPPED")}
 	if j.Refusal != nil {
 		out["refusal"] = j.Refusal.Message
+	}
+	if j.StoppedReason != "" {
+		out["refusal"] = j.StoppedReason
 	}
 	q.w.Header().Set("Content-Type", "application/json")
 	return writeJSONTo(q.w, out)

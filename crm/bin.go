@@ -44,7 +44,9 @@ type RestoreResult struct {
 // RestoreFailure is one record that could not be restored.
 type RestoreFailure struct {
 	ID RecordID
-	// Err is a *NotFoundError (not in the bin), an *EmailConflictError (email taken by a live contact)
-	// or a *UniqueConflictError (a value of a unique property taken by a live record).
+	// Err is a *NotFoundError (not in the bin), an *EmailConflictError (email taken by a live contact),
+	// an *ErasedEmailError (an email blocklisted by a permanent delete since), a
+	// *RetentionExpiredError or a *UniqueConflictError (a value of a unique property taken by a
+	// live record).
 	Err error
 }

@@ -136,6 +136,29 @@ func (e *BlockedEmailError) Error() string {
 	return fmt.Sprintf("email %s was permanently deleted at the contact's request and is blocklisted: it cannot be used for a new contact", e.Email)
 }
 
+// ErasedEmailError means a contact in the bin holds an email that a permanent delete (privacy law,
+// SPEC S9/S10) blocklisted since the contact was deleted: restoring it would make the erased
+// address live again, so it is refused and the contact stays in the bin, unchanged.
+type ErasedEmailError struct {
+	Email string
+	// Property holds it: "email" or "additional_emails".
+	Property string
+}
+
+func (e *ErasedEmailError) Error() string {
+	return fmt.Sprintf("the contact's %s %s was permanently deleted under a privacy request and is blocklisted, so the contact cannot be restored with that address: "+
+		"it stays in the recycle bin until its retention period ends; to keep its other details, create a new contact without that address",
+		emailPropertyWord(e.Property), e.Email)
+}
+
+// emailPropertyWord names an email property for people.
+func emailPropertyWord(property string) string {
+	if property == "additional_emails" {
+		return "additional email"
+	}
+	return "email"
+}
+
 // ErrNotReplicated means a destructive change was made on its master, but fewer replicas than
 // Config.WaitReplicas acknowledged it within Config.WaitReplicasTimeout: it stands, and may be lost
 // if the master fails before its replicas catch up. Calls that return it may be retried: the

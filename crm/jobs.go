@@ -16,11 +16,14 @@ const (
 	JobDone      JobState = "done"      // every selected record was processed
 	JobRefused   JobState = "refused"   // the selection did not hold (see Job.Refusal): nothing was deleted
 	JobCanceled  JobState = "canceled"  // stopped by an undo of its operation (see Job.CanceledBy): it moves nothing more
+	JobStopped   JobState = "stopped"   // its creator may no longer do what it does (see Job.StoppedReason): it does nothing more
 )
 
-// Finished reports whether a job in state s has ended (done, refused or canceled): no worker will
-// run it again.
-func (s JobState) Finished() bool { return s == JobDone || s == JobRefused || s == JobCanceled }
+// Finished reports whether a job in state s has ended (done, refused, canceled or stopped): no
+// worker will run it again.
+func (s JobState) Finished() bool {
+	return s == JobDone || s == JobRefused || s == JobCanceled || s == JobStopped
+}
 
 // The codes of a JobRefusal.
 const (
@@ -75,6 +78,9 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped this job, when State is JobCanceled. The
 	// records it moved before are that undo job's to restore; the others stay live.
 	CanceledBy string
+	// StoppedReason says why, when State is JobStopped: the user whose authority the job acted
+	// with, and the permission that user no longer holds (or that the user is disabled or gone).
+	StoppedReason string
 	// By is who asked, and how (ViaBulk with the job id as Ref, ViaList with the list id, or for
 	// an undo job ViaUndo with the operation's id).
 	By Actor

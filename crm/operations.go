@@ -74,11 +74,12 @@ type OperationsOpts struct {
 type JobFailure struct {
 	ID RecordID
 	// Code is "conflict" (its email belongs to a live contact), "unique" (the value of a unique
-	// property belongs to a live record), "expired" (past its retention period) or "missing" (no
-	// longer in the bin from this operation: restored, purged or deleted again since).
+	// property belongs to a live record), "erased" (an email of the contact was permanently deleted
+	// under a privacy request since, and is blocklisted), "expired" (past its retention period) or
+	// "missing" (no longer in the bin from this operation: restored, purged or deleted again since).
 	Code string
-	// Property is the property whose value is taken (for conflict and unique), BlockingID the live
-	// record that holds it.
+	// Property is the property whose value is taken (for conflict and unique) or erased (email or
+	// additional_emails, for erased), BlockingID the live record that holds a taken one.
 	Property   string
 	BlockingID RecordID
 	// DeletedAt is when the record was deleted (for expired).
@@ -93,6 +94,9 @@ func (f JobFailure) Reason(o ObjectType) string {
 	case "unique":
 		return fmt.Sprintf("its %s belongs to the live %s record %s (%s values are unique): change that record's %s or delete it, then undo again",
 			f.Property, o, f.BlockingID, f.Property, f.Property)
+	case "erased":
+		return fmt.Sprintf("its %s was permanently deleted under a privacy request and is blocklisted, so the contact cannot be restored with that address: "+
+			"it stays in the recycle bin until its retention period ends; to keep its other details, create a new contact without that address", emailPropertyWord(f.Property))
 	case "expired":
 		return fmt.Sprintf("deleted at %s, it is past its retention period and can no longer be restored", FormatDatetime(f.DeletedAt))
 	default:
@@ -129,8 +133,11 @@ type OperationStore interface {
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns
-	// the job after it. A finished job comes back unchanged; safe to call again after a crash or
-	// from a retried task.
+	// the job after it. The job acts with its creator's authority as it is at each batch: when the
+	// creator is no user of the tenant, is disabled or lacks PermRestore, the batch restores
+	// nothing and the job ends JobStopped, with a StoppedReason naming the user and the
+	// permission, in the same step. A finished job comes back unchanged; safe to call again after
+	// a crash or from a retried task.
 	RunUndoBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
 	// JobFailures reads the first at most limit records an undo job could not restore, in order.
 	JobFailures(ctx context.Context, t TenantID, id string, limit int) ([]JobFailure, error)

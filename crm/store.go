@@ -220,8 +220,9 @@ type BinStore interface {
 	ArchiveChecked(ctx context.Context, t TenantID, o ObjectType, recs []Record, by Actor, opts CheckedArchive) (ArchiveResult, error)
 	// RestoreRecords brings records back from the bin with their properties and the associations
 	// whose other side is live; not list memberships, not enrollments. Each id succeeds or fails on
-	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError; a
-	// record past its retention period, purged or not, with *RetentionExpiredError).
+	// its own (a contact whose email now belongs to a live contact fails with *EmailConflictError,
+	// one with an email a permanent delete blocklisted since with *ErasedEmailError; a record past
+	// its retention period, purged or not, with *RetentionExpiredError).
 	RestoreRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (RestoreResult, error)
 	// PurgeExpired removes for good at most limit bin entries of a type deleted at or before horizon,
 	// re-checking each deletion time inside the script, and returns how many it removed.

@@ -17,6 +17,9 @@ const UndoBatchSize = 500
 // bin, in one script that also moves the job's cursor and records its progress and failures, so a
 // crash, a SIGKILL or a handed-back task loses nothing and restores nothing twice: the next runner
 // goes on from the cursor. The lease is renewed before each batch and ctx checked between them.
+// Each batch acts with the job creator's authority as it is then: once the creator is disabled,
+// gone or without restore, the store ends the job stopped in the batch's step and nothing more is
+// restored.
 func (w *Worker) runUndo(ctx context.Context, p BulkDeletePayload, j crm.Job, owner string, log *slog.Logger) error {
 	t := p.TenantID
 	log = log.With("operation", j.By.Ref)
@@ -53,6 +56,12 @@ func (w *Worker) runUndo(ctx context.Context, p BulkDeletePayload, j crm.Job, ow
 		w.metrics.undone.WithLabelValues(objectTypeLabel(next.ObjectType)).Add(float64(max(0, next.Done-j.Done)))
 		w.metrics.undoFailed.WithLabelValues(objectTypeLabel(next.ObjectType)).Add(float64(max(0, next.Skipped-j.Skipped)))
 		j = next
+		if j.State == crm.JobStopped {
+			// The reason names the user: it stays on the job, out of the logs.
+			log.Warn("undo job stopped: its creator may no longer restore (the job's status says why)",
+				"total", j.Total, "restored", j.Done, "not_restored", j.Skipped)
+			return nil
+		}
 		if j.State.Finished() {
 			log.Info("undo job done", "total", j.Total, "restored", j.Done, "not_restored", j.Skipped)
 			return nil

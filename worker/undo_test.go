@@ -53,6 +53,9 @@ func TestUndoJobTask(t *testing.T) {
 	blocker, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "u7@example.com"}}}, crm.Actor{})
 	require.NoError(t, err)
 
+	// The undo job acts with its creator's authority: a user with restore.
+	_, err = st.CreateUser(ctx, tn, "admin@x.example", crm.Permissions{crm.PermRestore}, "root")
+	require.NoError(t, err)
 	undo, err := st.CreateUndoJob(ctx, tn, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: "admin@x.example"})
 	require.NoError(t, err)
 	// A runner holding the lease keeps the task away; then the task runs the undo to its end.
@@ -101,6 +104,8 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.JobRunning, job.State)
 
+	_, err = b.store.CreateUser(b.ctx, b.tenant, "admin@example.com", crm.Permissions{crm.PermRestore}, "root")
+	require.NoError(t, err)
 	undo, err := b.store.CreateUndoJob(b.ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: "admin@example.com"})
 	require.NoError(t, err)
 	require.EqualValues(t, worker.BulkDeleteBatchSize, undo.Total)
@@ -126,4 +131,48 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	archives, _, err := b.store.Audit(b.ctx, b.tenant, &crm.AuditOpts{Limit: 100, Actions: []string{"archive"}})
 	require.NoError(t, err)
 	require.Len(t, archives, 1, "the job moved nothing after the undo")
+}
+
+// TestUndoJobStopsWhenItsCreatorLosesRestore: an undo job runs a batch, then its creator loses the
+// restore permission before the next task of the job: that task restores nothing and the job ends
+// stopped, naming the user and the permission; a redelivered task changes nothing more.
+func TestUndoJobStopsWhenItsCreatorLosesRestore(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.records(t, b.tenant, crm.Contacts, 2*worker.UndoBatchSize, map[string]string{"firstname": "Undo"})
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, ids[:crm.MaxScriptBatch], crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	r, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[0], &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	_, err = b.store.CreateUser(b.ctx, b.tenant, "admin@example.com", crm.Permissions{crm.PermRestore, crm.PermRead}, "root")
+	require.NoError(t, err)
+	undo, err := b.store.CreateUndoJob(b.ctx, b.tenant, crm.UndoParams{Operation: r.Deletion.Operation, By: "admin@example.com"})
+	require.NoError(t, err)
+	require.Greater(t, undo.Total, int64(worker.UndoBatchSize))
+
+	cfg := b.config()
+	cfg.BulkSlice = 1 // one batch a task: the next task comes after the permission is taken away
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, undo.ID, "1")))
+	undo, err = b.store.Job(b.ctx, b.tenant, undo.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, undo.State)
+	require.EqualValues(t, worker.UndoBatchSize, undo.Done)
+
+	_, err = b.store.SetUserPermissions(b.ctx, b.tenant, "admin@example.com", crm.Permissions{crm.PermRead}, "root")
+	require.NoError(t, err)
+	for _, try := range []string{"2", "3"} {
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, undo.ID, try)))
+		undo, err = b.store.Job(b.ctx, b.tenant, undo.ID)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobStopped, undo.State)
+		require.EqualValues(t, worker.UndoBatchSize, undo.Done, "nothing more is restored")
+		require.Contains(t, undo.StoppedReason, "admin@example.com")
+		require.Contains(t, undo.StoppedReason, "no longer has the restore permission")
+	}
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, crm.MaxScriptBatch-worker.UndoBatchSize, n)
 }

@@ -397,6 +397,7 @@ const (
 	jobComplete  = "COMPLETE"  // finished
 	jobRefused   = "REFUSED"   // the selection did not hold: nothing was deleted
 	jobCanceled  = "CANCELED"  // stopped by an undo of its operation, which restores what it moved
+	jobStopped   = "STOPPED"   // its creator may no longer do what it does: it does nothing more
 )
 
 // maxPollFailures is how many reads of a job in a row may get no answer, or a 5xx, before watchJob
@@ -447,6 +448,17 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 				}
 				return fmt.Errorf("bulk delete job %s was canceled by undo job %s, which restores what it moved: crmflow jobs watch %s",
 					j.ID, j.CanceledBy, j.CanceledBy)
+			case jobStopped:
+				show.finish(j)
+				what := "moved to the recycle bin"
+				if j.undo() {
+					what = "restored"
+				}
+				if _, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s %s before it stopped\n",
+					j.ID, j.Status, j.Done, j.Total, j.ObjectType, what); err != nil {
+					return err
+				}
+				return fmt.Errorf("job %s was stopped: %s", j.ID, strings.TrimPrefix(j.StoppedReason, "stopped: "))
 			}
 		case errors.Is(err, errUnreachable) || isServerError(err):
 			failures++

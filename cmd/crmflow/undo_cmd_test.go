@@ -54,4 +54,21 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 	require.NotContains(t, stdout+stderr, "deleted")
 	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
 	require.NoError(t, err, "the other record is restored")
+
+	// An undo job whose creator may no longer restore is STOPPED: watching it ends with exit code 1
+	// and the reason, which names the user and the permission.
+	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	arch, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	undo, err := b.store.CreateUndoJob(b.ctx, tenant, crm.UndoParams{Operation: arch.Deletion.Operation, By: "gone@example.com"})
+	require.NoError(t, err)
+	undo, err = b.store.RunUndoBatch(b.ctx, tenant, undo.ID, 10)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, undo.State)
+	stdout, stderr, code = crmflow(t, ctl, "jobs", "watch", undo.ID, "--interval", "10ms", "--progress", "lines")
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Regexp(t, `(?m)^job `+undo.ID+` STOPPED: 0 of 1 contacts restored before it stopped$`, stdout)
+	require.Contains(t, stderr, "job "+undo.ID+" was stopped: its creator gone@example.com is not a user of this tenant any more")
+	require.Contains(t, stderr, "restore permission")
 }

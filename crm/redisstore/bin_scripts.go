@@ -127,8 +127,15 @@ type restoreCall struct {
 	Job, JobFailures string
 	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
 	ActiveFlows string
+	// Blocklist is the tenant's BlocklistKey; User the UserKey of an undo job's creator (By),
+	// whose authority the job acts with (of the empty email, untouched, without a job).
+	Blocklist, User string
 	// Records are the keys of each of IDs.
 	Records []recordKeys
+
+	// Hashes are the salted hashes (emailHash) of the emails of the contacts to restore, by email:
+	// the script asks for those it misses (see restoreWithHashes).
+	Hashes map[string]string
 
 	At           int64 // unix ms
 	Type         crm.ObjectType
@@ -153,9 +160,9 @@ type restoreCall struct {
 }
 
 func (c restoreCall) keys() []string {
-	out := make([]string, 0, 11+4*len(c.Records))
+	out := make([]string, 0, 13+4*len(c.Records))
 	out = append(out, c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.BinAssocIDs,
-		c.Job, c.JobFailures, c.ActiveFlows)
+		c.Job, c.JobFailures, c.ActiveFlows, c.Blocklist, c.User)
 	for _, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc)
 	}
@@ -175,11 +182,20 @@ func recordKeysOf(t crm.TenantID, o crm.ObjectType, id crm.RecordID) recordKeys 
 func (c restoreCall) argv() []any {
 	out := []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix,
 		c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.Op, c.Horizon, c.BinEmailDayPrefix, c.IndexSpec,
-		c.OperationPrefix, c.Cursor, c.NextCursor, c.Operation}
+		c.OperationPrefix, c.Cursor, c.NextCursor, c.Operation, c.hashes()}
 	for _, id := range c.IDs {
 		out = append(out, string(id))
 	}
 	return out
+}
+
+// hashes is ARGV[20] of restore.lua: the JSON object of Hashes, "" for none.
+func (c restoreCall) hashes() string {
+	if len(c.Hashes) == 0 {
+		return ""
+	}
+	raw, _ := json.Marshal(c.Hashes) // strings only: cannot fail
+	return string(raw)
 }
 
 // purgeScript removes for good the bin entries of a type deleted at or before a horizon.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/redis/go-redis/v9"
 )
 
 // auditMaxLen bounds the audit stream of a tenant (approximately, as XADD MAXLEN ~ does).
@@ -248,7 +249,10 @@ func (s *Store) RestoreRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	if err := checkIDs(ids); err != nil {
 		return crm.RestoreResult{}, err
 	}
-	reply, acked := restoreScript.runAcked(ctx, s, s.restoreCall(t, o, by, sch, ids))
+	reply, acked, err := s.restoreWithHashes(ctx, t, s.restoreCall(t, o, by, sch, ids))
+	if err != nil {
+		return crm.RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
+	}
 	raw, err := reply.Slice()
 	if err != nil {
 		return crm.RestoreResult{}, fmt.Errorf("restore %s: %w", o, err)
@@ -275,13 +279,41 @@ func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
 		BinAssocIDs: BinAssocIDsKey(t, o), Job: JobKey(t, noJob), JobFailures: JobFailuresKey(t, noJob),
-		ActiveFlows: ActiveFlowsKey(t, o), Records: records,
+		ActiveFlows: ActiveFlowsKey(t, o), Blocklist: BlocklistKey(t), User: UserKey(t, ""), Records: records,
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
 		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),
 		Horizon: now.Add(-s.cfg.Retention).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), IDs: ids,
 	}
+}
+
+// restoreAttempts bounds the calls of restoreScript that restoreWithHashes makes for one restore:
+// a call after the first is needed only when the contacts' emails changed since the one before.
+const restoreAttempts = 5
+
+// restoreWithHashes runs call. When the tenant has blocklisted emails, the script needs the salted
+// hash of each email of the contacts it restores, to check them against the blocklist in the step
+// that restores: it answers with the emails it has no hash for and changes nothing, and the call is
+// made again with their hashes. So a batch costs one more round trip in a tenant with an erasure,
+// none otherwise, and the check holds against an erasure at any moment.
+func (s *Store) restoreWithHashes(ctx context.Context, t crm.TenantID, call restoreCall) (reply *redis.Cmd, acked, err error) {
+	for attempt := 0; attempt < restoreAttempts; attempt++ {
+		reply, acked = restoreScript.runAcked(ctx, s, call)
+		raw, rerr := reply.Slice()
+		if rerr != nil || len(raw) == 0 || raw[0] != "hashes" {
+			return reply, acked, nil
+		}
+		if call.Hashes == nil {
+			call.Hashes = make(map[string]string, len(raw)-1)
+		}
+		for _, e := range raw[1:] {
+			if e, ok := e.(string); ok {
+				call.Hashes[e] = s.emailHash(t, e)
+			}
+		}
+	}
+	return nil, nil, &crm.ConflictError{Message: "the contacts to restore kept changing their emails during the restore: try again"}
 }
 
 // restoreResult reads the per-record reply of restoreScript.
@@ -305,6 +337,9 @@ func (s *Store) restoreResult(o crm.ObjectType, raw []any) (crm.RestoreResult, e
 		case "conflict":
 			res.Failed = append(res.Failed, crm.RestoreFailure{ID: id,
 				Err: &crm.EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: crm.RecordID(fmt.Sprint(parts[3]))}})
+		case "erased":
+			res.Failed = append(res.Failed, crm.RestoreFailure{ID: id,
+				Err: &crm.ErasedEmailError{Email: fmt.Sprint(parts[2]), Property: fmt.Sprint(parts[3])}})
 		case "unique":
 			res.Failed = append(res.Failed, crm.RestoreFailure{ID: id,
 				Err: &crm.UniqueConflictError{Type: o, Property: fmt.Sprint(parts[2]), Value: fmt.Sprint(parts[3]),

@@ -166,6 +166,9 @@ func jobFromHash(id string, h map[string]string) crm.Job {
 	if j.State == crm.JobCanceled {
 		j.CanceledBy = h["canceled_by"]
 	}
+	if j.State == crm.JobStopped {
+		j.StoppedReason = h["stopped_reason"]
+	}
 	if j.State == crm.JobRefused {
 		j.Refusal = &crm.JobRefusal{Code: h["refusal_code"], Message: h["refusal"]}
 		if j.Refusal.Code == crm.RefusedCountMismatch {

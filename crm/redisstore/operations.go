@@ -295,7 +295,9 @@ func (s *Store) undoJobState(ctx context.Context, t crm.TenantID, id string) (ma
 
 // RunUndoBatch implements Store. It costs three round trips: the job's cursor, the next ids of the
 // operation's bin index after it, and the restore script, which moves the cursor only if no other
-// runner moved it meanwhile (else it changes nothing and the job is read again).
+// runner moved it meanwhile (else it changes nothing and the job is read again); in a tenant with
+// blocklisted emails, a fourth for the hashes of the batch's emails (see restoreWithHashes). The
+// script checks the job's creator (its user key) in the same step: see restore.lua.
 func (s *Store) RunUndoBatch(ctx context.Context, t crm.TenantID, id string, limit int) (crm.Job, error) {
 	if limit <= 0 || limit > crm.MaxScriptBatch {
 		return crm.Job{}, fmt.Errorf("crm: undo batch limit %d out of range 1..%d", limit, crm.MaxScriptBatch)
@@ -325,13 +327,16 @@ func (s *Store) RunUndoBatch(ctx context.Context, t crm.TenantID, id string, lim
 		return crm.Job{}, fmt.Errorf("run undo job %s: %w", id, err)
 	}
 	call := s.restoreCall(t, o, crm.Actor{User: h["by"], Via: crm.ViaUndo, Ref: operation}, sch, ids)
-	call.Job, call.JobFailures = JobKey(t, id), JobFailuresKey(t, id)
+	call.Job, call.JobFailures, call.User = JobKey(t, id), JobFailuresKey(t, id), UserKey(t, normalizeUserEmail(h["by"]))
 	call.Cursor, call.NextCursor, call.Operation = cursor, cursor, operation
 	if len(raw) > 0 {
 		call.NextCursor = raw[len(raw)-1]
 	}
 	call.Op = "undo-" + id + "-" + cursor
-	reply, acked := restoreScript.runAcked(ctx, s, call)
+	reply, acked, err := s.restoreWithHashes(ctx, t, call)
+	if err != nil {
+		return crm.Job{}, fmt.Errorf("run undo job %s: %w", id, err)
+	}
 	res, err := reply.StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("run undo job %s: %w", id, err)

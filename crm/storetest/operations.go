@@ -176,6 +176,7 @@ func testOperationsOfEveryDelete(t *testing.T, hn *Harness) {
 func testUndoOperation(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.addUndoer(t)
 	ctx := b.ctx
 	ids := b.contacts(t, 7, "undo")
 	other := b.contacts(t, 1, "")
@@ -363,6 +364,7 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.addUndoer(t)
 	ctx := b.ctx
 	ids := b.contacts(t, 6, "")
 	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
@@ -445,6 +447,7 @@ func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.addUndoer(t)
 	ctx := b.ctx
 	ids := b.contacts(t, 3, "")
 	_, _, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")

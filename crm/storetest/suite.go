@@ -47,6 +47,7 @@ var tests = []struct {
 	{"BackfillLease", testBackfillLease},
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
+	{"RestoreRefusedWhenEmailErased", testRestoreRefusedWhenEmailErased},
 	{"RestoreInOneCallKeepsEmailsAndIndexes", testRestoreInOneCallKeepsEmailsAndIndexes},
 	{"RestoreTogetherKeepsTheirAssociation", testRestoreTogetherKeepsTheirAssociation},
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
@@ -85,6 +86,7 @@ var tests = []struct {
 	{"UndoOperation", testUndoOperation},
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
+	{"UndoStopsWhenItsCreatorMayNoLongerRestore", testUndoStopsWhenItsCreatorMayNoLongerRestore},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
@@ -136,6 +138,16 @@ func setup(t *testing.T, h *Harness) *bundle {
 func (b *bundle) dump(t *testing.T) map[string]string {
 	t.Helper()
 	return b.h.Dump(t, b.tenant)
+}
+
+// undoer is the user who asks for the suite's undo jobs.
+const undoer = "admin@x.example"
+
+// addUndoer makes undoer a user with restore: an undo job acts with its creator's authority.
+func (b *bundle) addUndoer(t *testing.T) {
+	t.Helper()
+	_, err := b.store.CreateUser(b.ctx, b.tenant, undoer, crm.Permissions{crm.PermRestore}, "root@x.example")
+	require.NoError(t, err)
 }
 
 // contact creates a contact with props.

@@ -1,8 +1,9 @@
 -- Starts an undo of an operation (SPEC S26) as a job with a new id, in state pending, whose total
 -- is the operation's records still in the bin; the undo job walks the operation's bin index by id
 -- (see restore.lua), so nothing is copied here. The undo is recorded in the audit trail. While an
--- undo job of the operation is not done, it answers that job and changes nothing, so that undoing
--- twice (or a client retrying after losing the reply) starts one job.
+-- undo job of the operation is not finished (done, or stopped because its creator lost the right
+-- to restore), it answers that job and changes nothing, so that undoing twice (or a client
+-- retrying after losing the reply) starts one job.
 -- An operation of a bulk or list job ("job-<id>") whose job is not finished (selecting, pending
 -- or running) is stopped first, in this same step: the job becomes canceled (canceled_by names the
 -- undo job), and its pending and selected records, its filter and its place among the selecting
@@ -56,7 +57,7 @@ end
 
 if op[2] then
   local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
-  if st and st ~= 'done' then
+  if st and st ~= 'done' and st ~= 'stopped' then
     if stop then cancel(op[2]) end
     return {'running', op[2]}
   end

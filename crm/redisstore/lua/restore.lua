@@ -14,7 +14,13 @@
 --   (untouched when ARGV[17] is '')
 -- KEYS[11] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
 --   restored records leave no change mark (see watched)
--- KEYS[12..] -> quadruples, one per record id of ARGV[20..] (KEYS[4*i-68..4*i-65] for ARGV[i]):
+-- KEYS[12] -> crm:{<tenant>}:blocklist: a contact any of whose emails a permanent delete
+--   blocklisted since it was deleted stays in the bin (SPEC S10), reported {"erased", ...}
+-- KEYS[13] -> crm:{<tenant>}:user:<email>: the undo job's creator (ARGV[3]); untouched when ARGV[17]
+--   is ''. Unless the user exists, is not disabled and holds restore (or all), the job is stopped
+--   before anything is restored: its state becomes stopped, stopped_reason names the user and the
+--   permission, and the reply is the job's hash
+-- KEYS[14..] -> quadruples, one per record id of ARGV[21..] (KEYS[4*i-70..4*i-67] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
 -- ARGV[1] -> now (unix ms)
@@ -48,11 +54,17 @@
 -- ARGV[18] -> the undo job's cursor after the batch: its last id
 -- ARGV[19] -> the operation an undo job restores: a record in the bin by another operation (deleted
 --   again since the batch was read) stays there. '' without a job
--- ARGV[20..] -> record ids
+-- ARGV[20] -> for contacts, a JSON object email -> its salted hash (as BlocklistKey holds them), or
+--   '': when the blocklist exists and an email of a contact in the bin among ARGV[21..] has no
+--   hash here (the caller could not know it, or the record changed since), nothing is done and the
+--   reply is {"hashes", the emails missing...}, for the caller to hash and call again
+-- ARGV[21..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
--- {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when a value of a
--- unique property now belongs to another live record (or to one restored earlier in the call);
--- with a job, the job's hash as HGETALL gives it after the batch, or {"stale"}.
+-- {"erased", id, email, property} when the email (of property email or additional_emails) is
+-- blocklisted, {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when
+-- a value of a unique property now belongs to another live record (or to one restored earlier in
+-- the call); with a job, the job's hash as HGETALL gives it after the batch, or {"stale"}; or
+-- {"hashes", email...} (see ARGV[20]).
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local spec = ix_spec(ARGV[15])
@@ -64,12 +76,44 @@ local restored_ids, restored_members = {}, {}
 local undo = ARGV[17] ~= ''
 if undo then
   local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
-  if not j[1] or j[1] == 'done' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
+  if not j[1] or j[1] == 'done' or j[1] == 'stopped' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
+  -- The job acts with its creator's authority as it is now, checked in the step that restores, so
+  -- that a user disabled or a permission taken away before a batch is never outrun.
+  local u = redis.call('HMGET', KEYS[13], 'perms', 'disabled')
+  local why = nil
+  if not u[1] then
+    why = 'its creator ' .. ARGV[3] .. ' is not a user of this tenant any more, so the restore permission it acted with is gone'
+  elseif u[2] == '1' then
+    why = 'its creator ' .. ARGV[3] .. ' was disabled, so the restore permission it acted with is gone'
+  elseif u[1] ~= 'all' and not string.find(',' .. u[1] .. ',', ',restore,', 1, true) then
+    why = 'its creator ' .. ARGV[3] .. ' no longer has the restore permission'
+  end
+  if why then
+    redis.call('HSET', KEYS[9], 'state', 'stopped', 'stopped_reason', 'stopped: ' .. why ..
+      '; nothing more is restored: a user with the restore permission can undo the operation again to restore the rest',
+      'finished_at', now, 'updated_at', now)
+    return redis.call('HGETALL', KEYS[9])
+  end
 end
-local first = 20
--- Which records have associations kept in the bin, for all ids at once.
+local first = 21
 local ids = {}
 for i = first, #ARGV do ids[#ids+1] = ARGV[i] end
+-- With an erasure in the tenant, every email of the contacts to restore must come with its hash
+-- (computed by the caller: Lua has no SHA-256), before anything is written.
+local blocking = otype == 'contacts' and redis.call('EXISTS', KEYS[12]) == 1
+local hashes = {}
+if blocking then
+  if ARGV[20] ~= '' then hashes = cjson.decode(ARGV[20]) end
+  local need, seen = {}, {}
+  for n = 1, #ids do
+    local got = redis.call('HMGET', KEYS[4 * n + 11], 'email', 'additional_emails')
+    for _, e in ipairs(split_emails(got[1] or '', got[2] or '')) do
+      if not hashes[e] and not seen[e] then seen[e] = true; need[#need+1] = e end
+    end
+  end
+  if #need > 0 then return {'hashes', unpack(need)} end
+end
+-- Which records have associations kept in the bin, for all ids at once.
 local hasassoc = {}
 each_chunk(ids, function(c)
   for j, m in ipairs(redis.call('SMISMEMBER', KEYS[8], unpack(c))) do
@@ -87,7 +131,7 @@ local bydays, eclaimed = {}, {}
 for i = first, #ARGV do
   local id = ARGV[i]
   local me = otype .. ':' .. id
-  local k = 4 * (i - first) + 11
+  local k = 4 * (i - first) + 13
   local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local got = redis.call('HMGET', bin, unpack(fields))
   local deleted, operation = got[1], got[2]
@@ -107,7 +151,18 @@ for i = first, #ARGV do
     local blocked = nil
     if otype == 'contacts' then
       emails = split_emails(got[3] or '', got[4] or '')
+      if blocking then
+        for _, e in ipairs(emails) do
+          if redis.call('SISMEMBER', KEYS[12], hashes[e]) == 1 then
+            local prop = 'additional_emails'
+            if e == got[3] then prop = 'email' end
+            blocked = {'erased', id, e, prop}
+            break
+          end
+        end
+      end
       for _, e in ipairs(emails) do
+        if blocked then break end
         local owner = eclaimed[e] or redis.call('HGET', KEYS[4], e)
         if owner and owner ~= id then blocked = {'conflict', id, e, owner}; break end
       end
@@ -190,6 +245,7 @@ for _, r in ipairs(out) do
     local f = {id = r[2], code = r[1]}
     if r[1] == 'expired' then f.deleted_at = r[3]
     elseif r[1] == 'conflict' then f.property = 'email'; f.blocking_id = r[4]
+    elseif r[1] == 'erased' then f.property = r[4]
     elseif r[1] == 'unique' then f.property = r[3]; f.blocking_id = r[5] end
     redis.call('RPUSH', KEYS[10], cjson.encode(f))
   end

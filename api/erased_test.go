@@ -1,0 +1,97 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestRestoreOfAnErasedEmail: a contact in the bin whose email a permanent delete of another
+// contact blocklisted since is not restored, by a batch restore (its error says the address was
+// permanently deleted under a privacy request and what the user can do) nor by an undo of its
+// operation (the job names it among its failures, with that reason); nothing changes for it.
+func TestRestoreOfAnErasedEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "shared@example.com", "firstname": "A"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID := b.operationOf(t, a)
+	taker := b.contact(t, map[string]string{"email": "shared@example.com"})
+	res = b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(taker)})
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	before := b.dump(t, b.tenantA)
+
+	out := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/restore", tokAll,
+		map[string]any{"inputs": idInputs(string(a))}), http.StatusMultiStatus)
+	require.Empty(t, out.Results)
+	require.Len(t, out.Errors, 1)
+	e := out.Errors[0]
+	require.Equal(t, "CONFLICT", e.Category)
+	require.Contains(t, e.Message, "could not restore contacts "+string(a))
+	require.Contains(t, e.Message, "shared@example.com was permanently deleted under a privacy request")
+	require.Contains(t, e.Message, "cannot be restored with that address")
+	require.Equal(t, []string{string(a)}, e.Context["id"])
+	require.Equal(t, []string{"email"}, e.Context["property"])
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused restore changes nothing")
+
+	acc := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusAccepted)
+	for {
+		j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, acc.ID, 500)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	job := expect[api.Job](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
+	require.Equal(t, "COMPLETE", job.Status)
+	require.Zero(t, job.Done)
+	require.EqualValues(t, 1, job.Skipped)
+	require.Len(t, job.Failures, 1)
+	require.Equal(t, string(a), job.Failures[0].ID)
+	require.Equal(t, "erased", job.Failures[0].Code)
+	require.Equal(t, "email", job.Failures[0].Property)
+	require.Contains(t, job.Failures[0].Reason, "permanently deleted under a privacy request")
+	require.NotContains(t, job.Failures[0].Reason, "shared@", "the job keeps no value of the record")
+	b.archived(t, crm.Contacts, string(a))
+}
+
+// TestUndoJobStopsWhenItsCreatorIsDisabled: an undo job whose creator was disabled before its
+// batch restores nothing and is STOPPED, final, with a reason naming the user and the permission.
+func TestUndoJobStopsWhenItsCreatorIsDisabled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tok := b.user(t, b.tenantA, "undoer@a.example", "read,restore")
+	b.tokens["undoer"] = tok
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID := b.operationOf(t, a)
+	acc := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", "undoer", nil), http.StatusAccepted)
+	_, err := b.store.SetUserDisabled(b.ctx, b.tenantA, "undoer@a.example", true, "all@a.example")
+	require.NoError(t, err)
+	j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, acc.ID, 500)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, j.State)
+
+	job := expect[api.Job](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
+	require.Equal(t, "STOPPED", job.Status)
+	require.NotEmpty(t, job.CompletedAt, "a stopped job is over")
+	require.Contains(t, job.StoppedReason, "undoer@a.example")
+	require.Contains(t, job.StoppedReason, "restore")
+	require.Zero(t, job.Done)
+	b.archived(t, crm.Contacts, string(a))
+}
+
+// operationOf returns the operation that moved contact id to the bin.
+func (b *testBundle) operationOf(t *testing.T, id crm.RecordID) string {
+	t.Helper()
+	rec := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(id)+"?archived=true", tokRead, nil), http.StatusOK)
+	op, _ := rec["archivedOperation"].(string)
+	require.NotEmpty(t, op)
+	return op
+}

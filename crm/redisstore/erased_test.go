@@ -1,0 +1,135 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// beforeHashedRestore runs fn once, just before the first script call that carries emails' hashes
+// (the restore's second call in a tenant with a blocklist): after the store computed the hashes
+// and before the script checks them.
+type beforeHashedRestore struct {
+	fired atomic.Bool
+	fn    func()
+}
+
+func (h *beforeHashedRestore) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (h *beforeHashedRestore) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		name := strings.ToLower(cmd.Name())
+		if (name == "evalsha" || name == "eval") && !h.fired.Load() {
+			for _, a := range cmd.Args() {
+				if s, ok := a.(string); ok && strings.HasPrefix(s, `{"`) && strings.Contains(s, "@example.com") {
+					h.fired.Store(true)
+					h.fn()
+					break
+				}
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *beforeHashedRestore) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRestoreChecksTheBlocklistInItsStep erases a contact between the moment a restore computed
+// the hashes of the emails it restores and the step that restores them: the binned contact that
+// holds the same email is refused, as the erasure was first, and stays in the bin.
+func TestRestoreChecksTheBlocklistInItsStep(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	other := redistest.Client(t)
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	eraser, err := redisstore.New(other, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	create := func(email string) crm.RecordID {
+		recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": email}}}, crm.Actor{})
+		require.NoError(t, err)
+		return recs[0].ID
+	}
+	// An earlier erasure: the tenant has a blocklist.
+	_, err = st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{Email: "earlier@example.com", By: "dpo@x.example"})
+	require.NoError(t, err)
+	a := create("shared@example.com")
+	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{a}, crm.Actor{})
+	require.NoError(t, err)
+	b := create("shared@example.com")
+
+	rdb.AddHook(&beforeHashedRestore{fn: func() {
+		_, err := eraser.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{ID: b, By: "dpo@x.example"})
+		require.NoError(t, err)
+	}})
+	res, err := st.RestoreRecords(ctx, tn, crm.Contacts, []crm.RecordID{a}, crm.Actor{})
+	require.NoError(t, err)
+	require.Empty(t, res.Restored)
+	require.Len(t, res.Failed, 1)
+	var ee *crm.ErasedEmailError
+	require.ErrorAs(t, res.Failed[0].Err, &ee)
+	require.Equal(t, "shared@example.com", ee.Email)
+	_, err = st.ContactByEmail(ctx, tn, "shared@example.com")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	_, err = st.Record(ctx, tn, crm.Contacts, a, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+}
+
+// TestRestoreInATenantWithErasuresRoundTrips checks that the blocklist check keeps a restore
+// batched: in a tenant with erasures, restoring 10 or 100 contacts costs the same few round trips.
+func TestRestoreInATenantWithErasuresRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	_, err = st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{Email: "earlier@example.com", By: "dpo@x.example"})
+	require.NoError(t, err)
+	hook := &roundTrips{}
+	rdb.AddHook(hook)
+	restore := func(n int, run string) int64 {
+		in := make([]crm.RecordInput, n)
+		for i := range in {
+			in[i] = crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("%s%d@example.com", run, i),
+				"additional_emails": fmt.Sprintf("%s%d.alt@example.com", run, i)}}
+		}
+		recs, err := st.CreateRecords(ctx, tn, crm.Contacts, in, crm.Actor{})
+		require.NoError(t, err)
+		ids := make([]crm.RecordID, n)
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+		require.NoError(t, err)
+		start := hook.n.Load()
+		res, err := st.RestoreRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+		require.NoError(t, err)
+		require.Len(t, res.Restored, n)
+		return hook.n.Load() - start
+	}
+	restore(2, "warm") // loads the scripts
+	small, large := restore(10, "small"), restore(100, "large")
+	require.Equal(t, small, large, "a bigger batch must not cost more round trips")
+	require.LessOrEqual(t, large, int64(4))
+}
