@@ -203,7 +203,7 @@ type BinStore interface {
 	ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error)
 	// ArchiveWithLimit is ArchiveRecords for a workflow's deletions (by.Via ViaWorkflow, by.Ref
 	// its name) under its blast-radius limit (SPEC S24): in the same atomic step it counts the
-	// deletions of the workflow's activation lim.ActivatedAt over the last lim.Per, moves at most
+	// deletions of the workflow (by.Ref, whatever the activation) over the last lim.Per, moves at most
 	// the allowance left, in the order of ids, and reports the other live ids in
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
 	// workers delete at once. An unlimited lim counts nothing. With lim.Needs, the same step

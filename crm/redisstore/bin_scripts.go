@@ -57,7 +57,8 @@ type archiveCall struct {
 	OperationPrefix string
 	Operations      string // the tenant's OperationsKey
 	// LimitMax, LimitWindow and LimitKey are a workflow's blast-radius limit (most deletions,
-	// window in ms) and its activation's FlowDeletionsKey; LimitMax "" for none.
+	// window in ms) and its FlowDeletionsKey (one per workflow, whatever the activation); LimitMax
+	// "" for none.
 	LimitMax    string
 	LimitWindow int64
 	LimitKey    string

@@ -69,8 +69,8 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	return s.archive(ctx, t, o, ids, by, nil, nil, 0)
 }
 
-// ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
-// activation, kept by archive.lua in the step that moves the records.
+// ArchiveWithLimit implements Store. The count lives in the workflow's FlowDeletionsKey, shared by
+// all its activations, kept by archive.lua in the step that moves the records.
 func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
 	l, err := limitOf(by, &lim)
 	if err != nil {
@@ -109,10 +109,6 @@ func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 	}
 	if err := lim.Validate(); err != nil {
 		return nil, err
-	}
-	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
-		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
-			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
 	if lim.Unlimited() && len(lim.Needs) == 0 {
 		return nil, nil
@@ -157,7 +153,7 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	if counted {
 		call.LimitMax = strconv.Itoa(lim.Max)
 		call.LimitWindow = lim.Per.Milliseconds()
-		call.LimitKey = FlowDeletionsKey(t, by.Ref, lim.ActivatedAt.UnixMilli())
+		call.LimitKey = FlowDeletionsKey(t, by.Ref)
 	}
 	if lim != nil && len(lim.Needs) > 0 {
 		call.Activation = strconv.FormatInt(lim.ActivatedAt.UnixMilli(), 10)

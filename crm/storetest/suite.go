@@ -86,7 +86,7 @@ var tests = []struct {
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
-	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
+	{"DeletionLimitCountsPerWorkflowAndWindow", testDeletionLimitCountsPerWorkflowAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
 	{"DeletionGuardChecksTheWorkflowAndItsActivator", testDeletionGuardChecksTheWorkflowAndItsActivator},

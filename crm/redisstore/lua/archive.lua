@@ -63,12 +63,12 @@
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
 -- ARGV[24] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
--- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions its
---   activation may make in any window of ARGV[26]; '' for none (the call then returns as without
---   one). The live records past the allowance left are refused, untouched
+-- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions it
+--   may make in any window of ARGV[26], all its activations together; '' for none (the call then
+--   returns as without one). The live records past the allowance left are refused, untouched
 -- ARGV[26] -> the limit's window (ms)
--- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions:<activated_at> (FlowDeletionsKey): the
---   activation's deletions scored by time; each moved record joins it, older ones leave it
+-- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions (FlowDeletionsKey): the workflow's deletions
+--   scored by time, whatever the activation; each moved record joins it, older ones leave it
 -- ARGV[28] -> '' or a JSON object record id -> the last modification (_updated) the caller read
 --   when it checked the record against the protection rules (SPEC S25): a live record whose
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
@@ -137,7 +137,8 @@ if operation == '' then
   operation = op
   if own then operation = 'wf-' .. own .. '-' .. (redis.call('HGET', ARGV[18] .. own, 'activated_at') or '0') end
 end
--- The blast-radius limit: the deletions of the activation in the window ending now use it up.
+-- The blast-radius limit: the workflow's deletions in the window ending now, of any of its
+-- activations, use it up.
 local allowance, refused = nil, {}
 if job_limit == 0 and ARGV[25] ~= '' then
   redis.call('ZREMRANGEBYSCORE', ARGV[27], '-inf', tonumber(now) - tonumber(ARGV[26]))
