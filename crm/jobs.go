@@ -16,11 +16,62 @@ const (
 	JobDone      JobState = "done"      // every selected record was processed
 	JobRefused   JobState = "refused"   // the selection did not hold (see Job.Refusal): nothing was deleted
 	JobCanceled  JobState = "canceled"  // stopped by an undo of its operation (see Job.CanceledBy): it moves nothing more
+	JobStopped   JobState = "stopped"   // its creator lost the authority to delete (see Job.Stop): it moves nothing more
 )
 
-// Finished reports whether a job in state s has ended (done, refused or canceled): no worker will
-// run it again.
-func (s JobState) Finished() bool { return s == JobDone || s == JobRefused || s == JobCanceled }
+// Finished reports whether a job in state s has ended (done, refused, canceled or stopped): no
+// worker will run it again.
+func (s JobState) Finished() bool {
+	return s == JobDone || s == JobRefused || s == JobCanceled || s == JobStopped
+}
+
+// The codes of a JobStop.
+const (
+	// StoppedUserMissing: the job's creator is no longer a user of the tenant.
+	StoppedUserMissing = "USER_MISSING"
+	// StoppedUserDisabled: the job's creator was disabled.
+	StoppedUserDisabled = "USER_DISABLED"
+	// StoppedPermission: the job's creator no longer holds a permission a bulk delete needs
+	// (delete or bulk_delete; JobStop.Permission names it).
+	StoppedPermission = "PERMISSION_MISSING"
+)
+
+// JobStop says why a bulk or list delete job stopped (JobStopped): a job acts with its creator's
+// authority as it is at each batch (SPEC S2), checked in the step that moves the records. The
+// records it moved before stay in the bin (an undo of its operation restores them); the others
+// stay live.
+type JobStop struct {
+	// Code is one of the Stopped* codes.
+	Code string
+	// User is the job's creator.
+	User string
+	// Permission is the permission the user lacks, with StoppedPermission.
+	Permission Permission
+	// Message says what happened and what to do, for people.
+	Message string
+}
+
+// JobNeeds are the permissions a bulk or list delete job acts with: its creator must hold them
+// at each of its batches.
+var JobNeeds = []Permission{PermDelete, PermBulkDelete}
+
+// NewJobStop returns the JobStop of code for user (and the permission lacked, with
+// StoppedPermission), with its message: j is the job as it stopped.
+func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
+	var what string
+	switch code {
+	case StoppedUserMissing:
+		what = fmt.Sprintf("its creator %s is no longer a user of the tenant", user)
+	case StoppedUserDisabled:
+		what = fmt.Sprintf("its creator %s was disabled", user)
+	default:
+		what = fmt.Sprintf("its creator %s no longer holds the %s permission", user, perm)
+	}
+	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+		"job stopped: %s; %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
+			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again",
+		what, j.Done, j.Total, JobOperationID(j.ID))}
+}
 
 // The codes of a JobRefusal.
 const (
@@ -75,6 +126,8 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped this job, when State is JobCanceled. The
 	// records it moved before are that undo job's to restore; the others stay live.
 	CanceledBy string
+	// Stop says why, when State is JobStopped.
+	Stop *JobStop
 	// By is who asked, and how (ViaBulk with the job id as Ref, ViaList with the list id, or for
 	// an undo job ViaUndo with the operation's id).
 	By Actor

@@ -275,7 +275,11 @@ type JobStore interface {
 	// from before (the ID of the last job of the previous page; "" for the newest); next is the
 	// before of the next page, "" at the end.
 	RecentJobs(ctx context.Context, t TenantID, before string, limit int) (jobs []Job, next string, err error)
-	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
+	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress. The job
+	// acts with its creator's authority as it is then (SPEC S2): when its creator (Job.By.User)
+	// is no longer a user, is disabled or lacks delete or bulk_delete (JobNeeds), the same step
+	// moves nothing and ends the job as JobStopped, with Job.Stop naming the user and what it
+	// lacks.
 	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
 	// RunCheckedDeleteJobBatch is RunDeleteJobBatch of the next limit pending records, which the
 	// caller read and checked against the protection rules (SPEC S25), the live ones being checked:

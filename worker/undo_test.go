@@ -38,6 +38,7 @@ func TestUndoJobTask(t *testing.T) {
 			ids = append(ids, r.ID)
 		}
 	}
+	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1200, By: "ops@x.example"})
 	require.NoError(t, err)
 
@@ -94,6 +95,7 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ids := b.records(t, b.tenant, crm.Contacts, 1500, map[string]string{"firstname": "Bulk"})
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 		ConfirmCount: int64(len(ids)), By: "ops@example.com"})
 	require.NoError(t, err)

@@ -64,7 +64,8 @@ type archiveCall struct {
 	LimitKey    string
 	// Activation, User and Needs guard a workflow's archive (crm.ArchiveLimit.Needs): the
 	// activation's time (unix ms, "" for no guard), the activator's UserKey and the permissions,
-	// comma-separated.
+	// comma-separated. With a job, User and Needs are its creator's UserKey and crm.JobNeeds,
+	// always checked.
 	Activation string
 	User       string
 	Needs      string

@@ -80,8 +80,14 @@
 --   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
 --   that activation and its activator (ARGV[30]) exists, is not disabled and holds each permission
 --   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
--- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]
--- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]
+-- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]; with a job,
+--   its creator's key (the user of the job's by): the job acts with that user's authority as it
+--   is now (SPEC S2). Unless the user exists, is not disabled and holds each permission of
+--   ARGV[31], nothing moves: the job ends stopped (stop_code missing, disabled or permission,
+--   stop_user the user, stop_perm the permission lacked), its pending set dropped, and the reply
+--   is its hash
+-- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]; with a job,
+--   those a bulk delete needs (delete,bulk_delete)
 -- ARGV[32] -> the version of the protection rules the caller checked the records against
 --   (ProtectionStore.ProtectionVersion: ARGV[33]'s counter plus 1), '' for none: when the rules
 --   changed since, nothing is done and the reply is {"rules"}
@@ -108,18 +114,25 @@ local function rules_changed()
   if (ARGV[32] or '') == '' then return false end
   return tonumber(redis.call('GET', ARGV[33]) or '0') + 1 ~= tonumber(ARGV[32])
 end
--- The guard of a workflow's deletion: checked here, in the step that moves, so that a pause, a
--- disabled activator or a permission taken away before it is never outrun.
+-- lacks tells why the user of key ukey may not act with the permissions needs (comma-separated)
+-- now: 'missing' (no such user), 'disabled', or 'permission' and the first of needs it does not
+-- hold; nil when it may. The guard of a workflow's deletion and of a job's batch, checked here, in
+-- the step that moves, so that a pause, a disabled user or a permission taken away before it is
+-- never outrun.
+local function lacks(ukey, needs)
+  local u = redis.call('HMGET', ukey, 'perms', 'disabled')
+  if not u[1] then return 'missing' end
+  if u[2] == '1' then return 'disabled' end
+  if u[1] == 'all' then return nil end
+  local held = ',' .. u[1] .. ','
+  for need in string.gmatch(needs, '[^,]+') do
+    if not string.find(held, ',' .. need .. ',', 1, true) then return 'permission', need end
+  end
+  return nil
+end
 if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
   local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
-  local u = redis.call('HMGET', ARGV[30], 'perms', 'disabled')
-  local ok = f[1] == 'active' and f[2] == ARGV[29] and u[1] and u[2] ~= '1'
-  if ok and u[1] ~= 'all' then
-    local held = ',' .. u[1] .. ','
-    for need in string.gmatch(ARGV[31], '[^,]+') do
-      if not string.find(held, ',' .. need .. ',', 1, true) then ok = false end
-    end
-  end
+  local ok = f[1] == 'active' and f[2] == ARGV[29] and not lacks(ARGV[30], ARGV[31])
   if not ok then
     local out = {'stopped'}
     local n = 0
@@ -169,9 +182,16 @@ if job_limit > 0 then
   -- The caller's idea of the job (type and actor, which never change) must be this job's: an id
   -- drawn again after Redis lost writes names another job.
   if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
-  -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo
-  -- included) has nothing left.
-  if st == 'done' or st == 'refused' or st == 'canceled' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo, or
+  -- stopped as its creator lost the authority to delete, included) has nothing left.
+  if st == 'done' or st == 'refused' or st == 'canceled' or st == 'stopped' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  local why, perm = lacks(ARGV[30], ARGV[31])
+  if why then
+    redis.call('DEL', KEYS[10])
+    redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', j[3], 'stop_perm', perm or '',
+      'finished_at', now, 'updated_at', now)
+    return redis.call('HGETALL', KEYS[9])
+  end
   if rules_changed() then return {'rules'} end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)
