@@ -10,8 +10,9 @@ import (
 
 // Job is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned and
 // matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set once it
-// is COMPLETE, REFUSED or CANCELED; Refusal says why it was refused, and CanceledBy names the undo
-// job that stopped a CANCELED one. Clients of the API (crmflow's CLI among them) decode it.
+// is COMPLETE, REFUSED, CANCELED or STOPPED; Refusal says why it was refused, CanceledBy names the
+// undo job that stopped a CANCELED one, and Stop says why a STOPPED one stopped. Clients of the API
+// (crmflow's CLI among them) decode it.
 type Job struct {
 	ID           string      `json:"id"`
 	Status       string      `json:"status"`
@@ -31,6 +32,10 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped the job (status CANCELED): what the job had
 	// moved to the bin, that undo job restores; the other records it selected stay live.
 	CanceledBy string `json:"canceledBy,omitempty"`
+	// Stop says why the job stopped (status STOPPED): its creator (requestedBy) was disabled, is
+	// no longer a user or lost the delete or bulk_delete permission (a job acts with its
+	// creator's authority at each batch). What it had moved stays in the bin; the rest stays live.
+	Stop *JobStop `json:"stop,omitempty"`
 	// Protected is how many records the job did not delete because protection rules protect them
 	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
 	// Matched nor Total, and confirmCount does not count them; those found protected when their
@@ -67,8 +72,18 @@ type JobRefusal struct {
 	Message string `json:"message"`
 }
 
+// JobStop says why a job was STOPPED: a code (USER_DISABLED, USER_MISSING, PERMISSION_MISSING),
+// the user (the job's creator), the permission it lacks (with PERMISSION_MISSING) and a message
+// for people.
+type JobStop struct {
+	Code       string `json:"code"`
+	User       string `json:"user"`
+	Permission string `json:"permission,omitempty"`
+	Message    string `json:"message"`
+}
+
 // jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE,
-// REFUSED or CANCELED.
+// REFUSED, CANCELED or STOPPED.
 func jobStatus(s crm.JobState) string {
 	switch s {
 	case crm.JobSelecting:
@@ -83,6 +98,8 @@ func jobStatus(s crm.JobState) string {
 		return "COMPLETE"
 	case crm.JobCanceled:
 		return "CANCELED"
+	case crm.JobStopped:
+		return "STOPPED"
 	default:
 		return string(s)
 	}
@@ -105,6 +122,9 @@ func toJobJSON(j crm.Job) Job {
 	out.CanceledBy = j.CanceledBy
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
+	}
+	if j.Stop != nil {
+		out.Stop = &JobStop{Code: j.Stop.Code, User: j.Stop.User, Permission: string(j.Stop.Permission), Message: j.Stop.Message}
 	}
 	out.Kind = j.Kind
 	if j.Kind == crm.JobKindUndo {

@@ -61,14 +61,14 @@ func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
 	var what string
 	switch code {
 	case StoppedUserMissing:
-		what = fmt.Sprintf("its creator %s is no longer a user of the tenant", user)
+		what = fmt.Sprintf("the job's creator %s is no longer a user of the tenant", user)
 	case StoppedUserDisabled:
-		what = fmt.Sprintf("its creator %s was disabled", user)
+		what = fmt.Sprintf("the job's creator %s was disabled", user)
 	default:
-		what = fmt.Sprintf("its creator %s no longer holds the %s permission", user, perm)
+		what = fmt.Sprintf("the job's creator %s no longer holds the %s permission", user, perm)
 	}
 	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
-		"job stopped: %s; %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
+		"%s, so the job stopped: %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
 			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again",
 		what, j.Done, j.Total, JobOperationID(j.ID))}
 }

@@ -30,14 +30,15 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   }
 
-  // Live progress of a bulk job: poll its status until it is complete or refused.
+  // Live progress of a bulk job: poll its status until it is final (complete, refused, canceled
+  // or stopped).
   var job = document.getElementById("job");
   if (job) {
     var status = document.getElementById("job-status");
     var bar2 = document.getElementById("job-bar");
     var text = document.getElementById("job-progress");
     var refusal = document.getElementById("job-refusal");
-    var final = function (s) { return s === "COMPLETE" || s === "REFUSED" || s === "CANCELED"; };
+    var final = function (s) { return s === "COMPLETE" || s === "REFUSED" || s === "CANCELED" || s === "STOPPED"; };
     var poll = function () {
       fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
