@@ -317,6 +317,11 @@ type FlowStore interface {
 	PauseFlow(ctx context.Context, t TenantID, name string, opts *PauseOpts) (Flow, error)
 	// ActiveFlows returns the active workflows of a type with their active revisions.
 	ActiveFlows(ctx context.Context, t TenantID, o ObjectType) ([]Flow, []FlowRevision, error)
+	// FlowDeletionsInWindow returns how many deletions of the workflow name, all its activations
+	// and revisions together, fall in the window of length per ending now: those that count
+	// against a blast-radius limit of that window now (SPEC S24; ArchiveWithLimit). 0 for a name
+	// without any.
+	FlowDeletionsInWindow(ctx context.Context, t TenantID, name string, per time.Duration) (int64, error)
 }
 
 // EnrollmentStore keeps enrollments, their steps and history, and the changes the engine has still to look at.

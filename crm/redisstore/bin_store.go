@@ -79,6 +79,20 @@ func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.Obje
 	return s.archive(ctx, t, o, ids, by, l, nil, 0)
 }
 
+// FlowDeletionsInWindow implements Store: the members of the workflow's FlowDeletionsKey scored
+// after now less per, as archive.lua counts them.
+func (s *Store) FlowDeletionsInWindow(ctx context.Context, t crm.TenantID, name string, per time.Duration) (int64, error) {
+	if per <= 0 {
+		return 0, &crm.ValidationError{Field: "per", Code: "INVALID_LIMIT", Message: "give the limit's window, such as 1h"}
+	}
+	since := s.cfg.Clock.Now().Add(-per).UnixMilli()
+	n, err := s.rdb.ZCount(ctx, FlowDeletionsKey(t, name), "("+strconv.FormatInt(since, 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("count the deletions of workflow %s: %w", name, err)
+	}
+	return n, nil
+}
+
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
 // each with the record's _updated in the step that moves it.
 func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []crm.Record, by crm.Actor, opts crm.CheckedArchive) (crm.ArchiveResult, error) {

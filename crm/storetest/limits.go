@@ -62,10 +62,21 @@ func testDeletionLimitCountsPerWorkflowAndWindow(t *testing.T, hn *Harness) {
 		crm.Actor{User: "ops@x.example", Via: crm.ViaWorkflow, Ref: "wf-other", Revision: 1}, lim)
 	require.NoError(t, err)
 	require.Equal(t, []crm.RecordID{ids[3]}, res.Archived)
+	inWindow := func(name string, per time.Duration) int64 {
+		t.Helper()
+		n, err := b.store.FlowDeletionsInWindow(ctx, b.tenant, name, per)
+		require.NoError(t, err)
+		return n
+	}
+	require.EqualValues(t, 3, inWindow("wf", time.Hour), "the workflow's deletions in the window, every activation's")
+	require.EqualValues(t, 1, inWindow("wf", 10*time.Minute), "a shorter window counts fewer")
+	require.EqualValues(t, 1, inWindow("wf-other", time.Hour))
+	require.EqualValues(t, 0, inWindow("wf-none", time.Hour))
 
 	// The window slides: an hour after the first two, their room comes back, and only theirs,
 	// whichever activation asks.
 	b.clock.Advance(30 * time.Minute)
+	require.EqualValues(t, 1, inWindow("wf", time.Hour), "the first two are out of the window")
 	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[4:], again, other)
 	require.NoError(t, err)
 	require.Equal(t, ids[4:6], res.Archived)
