@@ -219,6 +219,22 @@ func testJobActsWithItsCreatorsAuthority(t *testing.T, hn *Harness) {
 		require.True(t, rec.Archived, "moved before the stop, %s stays in the bin", id)
 	}
 	live(4)
+	// The message's advice holds: an undo of the job's operation restores what it moved.
+	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(j.ID), By: "admin@x.example"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, undo.Total)
+	for !undo.State.Finished() {
+		undo, err = b.store.RunUndoBatch(ctx, b.tenant, undo.ID, 4)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 2, undo.Done)
+	live(6)
+	stoppedJob, err := b.store.Job(ctx, b.tenant, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, stoppedJob.State, "the undo leaves the stopped job as it was")
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:2], crm.Actor{User: "admin@x.example"})
+	require.NoError(t, err)
+	live(4)
 
 	// delete taken away (bulk_delete kept), before the first batch: nothing moves.
 	_, err = b.store.CreateUser(ctx, b.tenant, "bob@x.example", all, "admin@x.example")

@@ -82,10 +82,10 @@
 --   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
 -- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]; with a job,
 --   its creator's key (the user of the job's by): the job acts with that user's authority as it
---   is now (SPEC S2). Unless the user exists, is not disabled and holds each permission of
---   ARGV[31], nothing moves: the job ends stopped (stop_code missing, disabled or permission,
---   stop_user the user, stop_perm the permission lacked), its pending set dropped, and the reply
---   is its hash
+--   is now (SPEC S2). While records are pending, unless the user exists, is not disabled and
+--   holds each permission of ARGV[31], nothing moves: the job ends stopped (stop_code missing,
+--   disabled or permission, stop_user the user, stop_perm the permission lacked), its pending
+--   set dropped, and the reply is its hash (with nothing pending, the job ends done as ever)
 -- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]; with a job,
 --   those a bulk delete needs (delete,bulk_delete)
 -- ARGV[32] -> the version of the protection rules the caller checked the records against
@@ -185,7 +185,8 @@ if job_limit > 0 then
   -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo, or
   -- stopped as its creator lost the authority to delete, included) has nothing left.
   if st == 'done' or st == 'refused' or st == 'canceled' or st == 'stopped' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
-  local why, perm = lacks(ARGV[30], ARGV[31])
+  local why, perm = nil, nil
+  if redis.call('ZCARD', KEYS[10]) > 0 then why, perm = lacks(ARGV[30], ARGV[31]) end
   if why then
     redis.call('DEL', KEYS[10])
     redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', j[3], 'stop_perm', perm or '',
