@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
@@ -466,4 +467,27 @@ func TestGetJob(t *testing.T) {
 		e := expectError(t, b.call(t, "GET", "/crm/v3/jobs/"+id, tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 		require.True(t, strings.Contains(e.Message, "job "+id), e.Message)
 	}
+
+	// A job whose creator lost bulk_delete before its first batch: STOPPED, final, and why.
+	const who = "gone@a.example"
+	_, err := b.store.CreateUser(b.ctx, b.tenantA, who, crm.Permissions{crm.PermDelete, crm.PermBulkDelete}, "admin@a.example")
+	require.NoError(t, err)
+	ids := []crm.RecordID{b.contact(t, map[string]string{"firstname": "a"}), b.contact(t, map[string]string{"firstname": "b"})}
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenantA, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 2, By: who})
+	require.NoError(t, err)
+	_, err = b.store.SetUserPermissions(b.ctx, b.tenantA, who, crm.Permissions{crm.PermDelete}, "admin@a.example")
+	require.NoError(t, err)
+	_, err = b.store.RunDeleteJobBatch(b.ctx, b.tenantA, job.ID, 500)
+	require.NoError(t, err)
+	got := expect[api.Job](t, b.call(t, "GET", "/crm/v3/jobs/"+job.ID, tokRead, nil), http.StatusOK)
+	require.Equal(t, "STOPPED", got.Status)
+	require.NotEmpty(t, got.CompletedAt)
+	require.Nil(t, got.Refusal)
+	require.NotNil(t, got.Stop)
+	require.Equal(t, api.JobStop{Code: crm.StoppedPermission, User: who, Permission: "bulk_delete", Message: got.Stop.Message}, *got.Stop)
+	require.Contains(t, got.Stop.Message, "the job's creator "+who+" no longer holds the bulk_delete permission")
+	require.Contains(t, got.Stop.Message, "0 of 2 records had been moved")
+	n, err := b.store.BinSize(b.ctx, b.tenantA, crm.Contacts)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing moved")
 }

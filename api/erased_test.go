@@ -81,8 +81,11 @@ func TestUndoJobStopsWhenItsCreatorIsDisabled(t *testing.T) {
 	job := expect[api.Job](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
 	require.Equal(t, "STOPPED", job.Status)
 	require.NotEmpty(t, job.CompletedAt, "a stopped job is over")
-	require.Contains(t, job.StoppedReason, "undoer@a.example")
-	require.Contains(t, job.StoppedReason, "restore")
+	require.NotNil(t, job.Stop)
+	require.Equal(t, "USER_DISABLED", job.Stop.Code)
+	require.Equal(t, "undoer@a.example", job.Stop.User)
+	require.Contains(t, job.Stop.Message, "undoer@a.example was disabled")
+	require.Contains(t, job.Stop.Message, "restore")
 	require.Zero(t, job.Done)
 	b.archived(t, crm.Contacts, string(a))
 }

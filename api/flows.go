@@ -145,7 +145,7 @@ type previewJSON struct {
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
 	// Limit is, for a workflow that deletes, the blast-radius limit its deletions run under
-	// (SPEC S24) and how far it would let the workflow go in its first window.
+	// (SPEC S24) and how far it would let the workflow go in the window that starts now.
 	Limit *previewLimitJSON `json:"limit,omitempty"`
 }
 
@@ -158,9 +158,13 @@ type previewLimitJSON struct {
 	// Source says whose limit it is: "workflow" (its own limits) or "tenant" (the tenant's
 	// default, crmflow admin tenant set-limits).
 	Source string `json:"source"`
+	// DeletedInWindow is how many deletions the workflow of that name already made (any of its
+	// activations) in the last Per: the limit counts them, so activated now it may delete only
+	// the rest of MaxDeletions until they leave the window. 0 when unlimited.
+	DeletedInWindow int64 `json:"deletedInWindow"`
 	// WouldDelete is how many of the matched records, protected ones left out, the workflow would
-	// delete in its first window; WouldPause is set when more match, so the workflow would pause
-	// itself at the limit with the rest waiting.
+	// delete in its first window (what DeletedInWindow leaves of the limit); WouldPause is set
+	// when more match, so the workflow would pause itself at the limit with the rest waiting.
 	WouldDelete int64 `json:"wouldDelete"`
 	WouldPause  bool  `json:"wouldPause"`
 }
@@ -188,8 +192,14 @@ func (s *Server) previewLimit(ctx context.Context, t crm.TenantID, wf *workflows
 		return out, nil
 	}
 	out.MaxDeletions, out.Per = &lim.Max, crm.FormatWindow(lim.Per)
-	if deletable > int64(lim.Max) {
-		out.WouldDelete, out.WouldPause = int64(lim.Max), true
+	// The count is the workflow's, across activations: what it deleted in the window still counts.
+	used, err := s.store.FlowDeletionsInWindow(ctx, t, wf.Name, lim.Per)
+	if err != nil {
+		return nil, fmt.Errorf("count the deletions of workflow %s: %w", wf.Name, err)
+	}
+	out.DeletedInWindow = used
+	if left := max(int64(lim.Max)-used, 0); deletable > left {
+		out.WouldDelete, out.WouldPause = left, true
 	}
 	return out, nil
 }

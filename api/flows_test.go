@@ -70,12 +70,13 @@ type preview struct {
 	Sample     []record `json:"sample"`
 	Warnings   []string `json:"warnings"`
 	Limit      *struct {
-		MaxDeletions *int   `json:"maxDeletions"`
-		Per          string `json:"per"`
-		Unlimited    bool   `json:"unlimited"`
-		Source       string `json:"source"`
-		WouldDelete  int64  `json:"wouldDelete"`
-		WouldPause   bool   `json:"wouldPause"`
+		MaxDeletions    *int   `json:"maxDeletions"`
+		Per             string `json:"per"`
+		Unlimited       bool   `json:"unlimited"`
+		Source          string `json:"source"`
+		DeletedInWindow int64  `json:"deletedInWindow"`
+		WouldDelete     int64  `json:"wouldDelete"`
+		WouldPause      bool   `json:"wouldPause"`
 	} `json:"limit"`
 }
 
@@ -620,12 +621,14 @@ func TestPreviewFlow(t *testing.T) {
 	})
 
 	// Limit: a preview reports the blast-radius limit the workflow's deletions would run under
-	// (SPEC S24) and how far it would let the workflow go in its first window.
+	// (SPEC S24) and how far it would let the workflow go in its first window, its deletions
+	// already in the window (any activation's) counted.
 	t.Run("Limit", func(t *testing.T) {
 		t.Parallel()
 		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		var created []crm.RecordID
 		for range 5 {
-			b.create(t, tn, crm.Contacts, map[string]string{"email_bounced": "true"})
+			created = append(created, b.create(t, tn, crm.Contacts, map[string]string{"email_bounced": "true"}))
 		}
 		base := "name: lim\nobject_type: contacts\ntrigger: email_bounced\n%sactions:\n  - type: delete_contact\n"
 		previewOf := func(limits string) preview {
@@ -662,6 +665,26 @@ func TestPreviewFlow(t *testing.T) {
 		require.True(t, p.Limit.Unlimited)
 		require.Nil(t, p.Limit.MaxDeletions)
 		require.Equal(t, int64(5), p.Limit.WouldDelete)
+		require.False(t, p.Limit.WouldPause)
+		require.Zero(t, p.Limit.DeletedInWindow)
+
+		// The count is the workflow's, whatever the activation: its deletions still in the window
+		// leave less of the limit.
+		res, err := b.store.ArchiveWithLimit(b.ctx, tn, crm.Contacts, created[:2], crm.Actor{User: "ops@a.example", Via: crm.ViaWorkflow, Ref: "lim", Revision: 1},
+			crm.ArchiveLimit{DeletionLimit: crm.DeletionLimit{Max: 3, Per: time.Hour}})
+		require.NoError(t, err)
+		require.Len(t, res.Archived, 2)
+		p = previewOf("limits: {max_deletions: 3, per: 1h}\n")
+		require.Equal(t, int64(3), p.Matched)
+		require.Equal(t, int64(2), p.Limit.DeletedInWindow)
+		require.Equal(t, int64(1), p.Limit.WouldDelete)
+		require.True(t, p.Limit.WouldPause)
+		p = previewOf("limits: {max_deletions: 2, per: 1h}\n")
+		require.Equal(t, int64(0), p.Limit.WouldDelete, "the limit is used up")
+		require.True(t, p.Limit.WouldPause)
+		p = previewOf("limits: {max_deletions: 10, per: 1d}\n")
+		require.Equal(t, int64(2), p.Limit.DeletedInWindow)
+		require.Equal(t, int64(3), p.Limit.WouldDelete)
 		require.False(t, p.Limit.WouldPause)
 
 		// A workflow that deletes nothing has no limit to report.

@@ -11,7 +11,8 @@ import (
 // Job is a bulk job as GET /crm/v3/jobs/{jobId} shows it: its state and its progress (scanned and
 // matched while it is SELECTING, done and skipped of total while it runs). CompletedAt is set once it
 // is COMPLETE, REFUSED, CANCELED or STOPPED; Refusal says why it was refused, CanceledBy names the
-// undo job that stopped a CANCELED one, and StoppedReason says why a STOPPED one stopped. Clients of the API (crmflow's CLI among them) decode it.
+// undo job that stopped a CANCELED one, and Stop says why a STOPPED one stopped. Clients of the API
+// (crmflow's CLI among them) decode it.
 type Job struct {
 	ID           string      `json:"id"`
 	Status       string      `json:"status"`
@@ -31,10 +32,10 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped the job (status CANCELED): what the job had
 	// moved to the bin, that undo job restores; the other records it selected stay live.
 	CanceledBy string `json:"canceledBy,omitempty"`
-	// StoppedReason says why a job is STOPPED: the user whose authority it acted with may no
-	// longer do what it does (disabled, gone, or without the permission it names); it does
-	// nothing more.
-	StoppedReason string `json:"stoppedReason,omitempty"`
+	// Stop says why the job stopped (status STOPPED): its creator (requestedBy) was disabled, is
+	// no longer a user or lost the delete or bulk_delete permission (a job acts with its
+	// creator's authority at each batch). What it had moved stays in the bin; the rest stays live.
+	Stop *JobStop `json:"stop,omitempty"`
 	// Protected is how many records the job did not delete because protection rules protect them
 	// (SPEC S25); ProtectedByRule counts them by rule. Those the selection left out are not in
 	// Matched nor Total, and confirmCount does not count them; those found protected when their
@@ -51,9 +52,8 @@ type Job struct {
 
 // JobFailure is a record an undo job could not restore: code is conflict (its email belongs to a
 // live contact, blockingId), unique (a unique property's value belongs to a live record,
-// blockingId), erased (an email of the contact, in property, was permanently deleted under a
-// privacy request since), expired (past its retention period) or missing (no longer in the bin
-// from the operation); reason says it for people.
+// blockingId), expired (past its retention period) or missing (no longer in the bin from the
+// operation); reason says it for people.
 type JobFailure struct {
 	ID         string `json:"id"`
 	Code       string `json:"code"`
@@ -70,6 +70,16 @@ const maxJobFailures = 1000
 type JobRefusal struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+}
+
+// JobStop says why a job was STOPPED: a code (USER_DISABLED, USER_MISSING, PERMISSION_MISSING),
+// the user (the job's creator), the permission it lacks (with PERMISSION_MISSING) and a message
+// for people.
+type JobStop struct {
+	Code       string `json:"code"`
+	User       string `json:"user"`
+	Permission string `json:"permission,omitempty"`
+	Message    string `json:"message"`
 }
 
 // jobStatus names a job's state as the API shows it: SELECTING, PENDING, RUNNING, COMPLETE,
@@ -110,9 +120,11 @@ func toJobJSON(j crm.Job) Job {
 		out.Protected, out.ProtectedByRule = n, j.Protected
 	}
 	out.CanceledBy = j.CanceledBy
-	out.StoppedReason = j.StoppedReason
 	if j.Refusal != nil {
 		out.Refusal = &JobRefusal{Code: j.Refusal.Code, Message: j.Refusal.Message}
+	}
+	if j.Stop != nil {
+		out.Stop = &JobStop{Code: j.Stop.Code, User: j.Stop.User, Permission: string(j.Stop.Permission), Message: j.Stop.Message}
 	}
 	out.Kind = j.Kind
 	if j.Kind == crm.JobKindUndo {

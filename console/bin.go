@@ -204,8 +204,11 @@ type jobJSON struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"refusal"`
-	// StoppedReason says why a STOPPED job stopped: its creator may no longer do what it does.
-	StoppedReason string `json:"stoppedReason"`
+	// Stop says why a STOPPED job stopped: its creator was disabled or lost a permission.
+	Stop *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"stop"`
 	// Kind is "bulk_delete" or "undo"; an undo job restores Operation's records, and Failures are
 	// those it could not restore.
 	Kind      string `json:"kind"`
@@ -216,6 +219,23 @@ type jobJSON struct {
 		BlockingID string `json:"blockingId"`
 		Reason     string `json:"reason"`
 	} `json:"failures"`
+}
+
+// Reason is what the page says of a job that ended without completing: why it was refused, or
+// why it stopped; "" otherwise.
+func (j jobJSON) Reason() string {
+	switch {
+	case j.Refusal != nil:
+		return j.Refusal.Message
+	case j.Stop != nil:
+		return j.Stop.Message
+	}
+	return ""
+}
+
+// finalJobStatus reports whether a job's status is one it keeps: the page stops polling.
+func finalJobStatus(s string) bool {
+	return s == "COMPLETE" || s == "REFUSED" || s == "CANCELED" || s == "STOPPED"
 }
 
 // jobPage is the data of a job's page.
@@ -243,15 +263,12 @@ func (c *Console) jobStatus(q *request) error {
 		return err
 	}
 	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
-		"skipped": j.Skipped, "protected": j.Protected, "final": j.Status == "COMPLETE" || j.Status == "REFUSED" || j.Status == "CANCELED" || j.Status == "STOPPED",
+		"skipped": j.Skipped, "protected": j.Protected, "final": finalJobStatus(j.Status),
 		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),
 		// An undo that could not restore some records: the page, read again, lists them.
 		"reload": j.Kind == "undo" && j.Skipped > 0 && (j.Status == "COMPLETE" || j.Status == "STOPPED")}
-	if j.Refusal != nil {
-		out["refusal"] = j.Refusal.Message
-	}
-	if j.StoppedReason != "" {
-		out["refusal"] = j.StoppedReason
+	if why := j.Reason(); why != "" {
+		out["refusal"] = why
 	}
 	q.w.Header().Set("Content-Type", "application/json")
 	return writeJSONTo(q.w, out)

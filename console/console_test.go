@@ -383,6 +383,45 @@ func TestBulkDeleteTypedCount(t *testing.T) {
 	require.Equal(t, 3, st.Total)
 }
 
+// TestJobPageShowsAStoppedJob: a job stopped because its creator lost bulk_delete is final on its
+// page, with the reason naming the user and the permission.
+func TestJobPageShowsAStoppedJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ids := []crm.RecordID{crm.RecordID(b.createContact(t, map[string]string{"firstname": "A"})),
+		crm.RecordID(b.createContact(t, map[string]string{"firstname": "B"}))}
+	const who = "former@example.com"
+	_, err := b.store.CreateUser(ctx, b.tenant, who, crm.Permissions{crm.PermDelete, crm.PermBulkDelete}, "admin@example.com")
+	require.NoError(t, err)
+	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 2, By: who})
+	require.NoError(t, err)
+	_, err = b.store.SetUserPermissions(ctx, b.tenant, who, crm.Permissions{crm.PermDelete}, "admin@example.com")
+	require.NoError(t, err)
+	j, err := b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 500)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, j.State)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/jobs/" + job.ID)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `data-status="STOPPED"`)
+	require.Contains(t, page, "Stopped: its creator may no longer do this")
+	require.Contains(t, page, "the job&#39;s creator "+who+" no longer holds the bulk_delete permission")
+	resp, raw := br.get("/console/jobs/" + job.ID + "/status")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st struct {
+		Status  string `json:"status"`
+		Final   bool   `json:"final"`
+		Refusal string `json:"refusal"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(raw), &st))
+	require.Equal(t, "STOPPED", st.Status)
+	require.True(t, st.Final, "the page stops polling")
+	require.Contains(t, st.Refusal, who+" no longer holds the bulk_delete permission")
+}
+
 func TestRestoreConflictNamesTheBlockingRecord(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

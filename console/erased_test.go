@@ -43,7 +43,7 @@ func TestBinRestoreOfAnErasedEmailAndAStoppedUndo(t *testing.T) {
 	require.Equal(t, crm.JobStopped, undo.State)
 	_, page = br.get("/console/jobs/" + undo.ID)
 	require.Contains(t, page, "Stopped: its creator may no longer do this")
-	require.Contains(t, page, "gone@example.com is not a user of this tenant any more")
+	require.Contains(t, page, "gone@example.com is no longer a user of the tenant")
 	resp, raw := br.get("/console/jobs/" + undo.ID + "/status")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var st struct {

@@ -64,8 +64,10 @@ type previewJSON struct {
 		Per          string `json:"per"`
 		Unlimited    bool   `json:"unlimited"`
 		Source       string `json:"source"`
-		WouldDelete  int64  `json:"wouldDelete"`
-		WouldPause   bool   `json:"wouldPause"`
+		// DeletedInWindow counts the workflow's deletions already in the window: the limit counts them.
+		DeletedInWindow int64 `json:"deletedInWindow"`
+		WouldDelete     int64 `json:"wouldDelete"`
+		WouldPause      bool  `json:"wouldPause"`
 	} `json:"limit"`
 }
 
@@ -121,7 +123,8 @@ func (p workflowPage) Backfill() string {
 	return p.T("workflow.backfill."+strings.ToLower(bf.Status), bf.Done, bf.Total, bf.Enrolled)
 }
 
-// LimitText says how far a preview's blast-radius limit lets the workflow go in its first window.
+// LimitText says how far a preview's blast-radius limit lets the workflow go in its first window,
+// and how many of the workflow's deletions already count in it.
 func (p workflowPage) LimitText() string {
 	if p.Preview == nil || p.Preview.Limit == nil {
 		return ""
@@ -134,7 +137,11 @@ func (p workflowPage) LimitText() string {
 	if l.WouldPause {
 		key = "preview.limit.pause"
 	}
-	return p.T(key, *l.MaxDeletions, l.Per, p.T("preview.limit.source."+l.Source), l.WouldDelete)
+	text := p.T(key, *l.MaxDeletions, l.Per, p.T("preview.limit.source."+l.Source), l.WouldDelete)
+	if l.DeletedInWindow > 0 {
+		text += " " + p.T("preview.limit.used", l.DeletedInWindow, l.Per)
+	}
+	return text
 }
 
 // StateLabel names a workflow's state in the page's language.

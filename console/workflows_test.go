@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -67,8 +68,21 @@ func TestWorkflowScreens(t *testing.T) {
 	require.NotContains(t, page, "Bo Kund")
 	require.Contains(t, page, `href="/console/objects/contacts/`+ada+`"`)
 	require.Contains(t, page, "Limit: 1 deletions per 1h (its own). It would delete 1 in its first window, then pause itself")
+	require.NotContains(t, page, "already count")
 	_, err = b.store.Flow(ctx, b.tenant, "clean-leads")
 	require.ErrorIs(t, err, crm.ErrNotFound, "a check saves nothing")
+
+	// A deletion of a workflow of that name still in the window counts: the limit is the
+	// workflow's, whatever the activation.
+	gone := b.createContact(t, map[string]string{"firstname": "Di", "lifecyclestage": "customer"})
+	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(gone)},
+		crm.Actor{User: "flows@example.com", Via: crm.ViaWorkflow, Ref: "clean-leads", Revision: 1},
+		crm.ArchiveLimit{DeletionLimit: crm.DeletionLimit{Max: 1, Per: time.Hour}})
+	require.NoError(t, err)
+	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"preview"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "It would delete 0 in its first window, then pause itself")
+	require.Contains(t, page, "1 deletions of the workflow in the last 1h already count: the limit is shared by all its activations.")
 
 	resp, _ = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)

@@ -16,13 +16,67 @@ const (
 	JobDone      JobState = "done"      // every selected record was processed
 	JobRefused   JobState = "refused"   // the selection did not hold (see Job.Refusal): nothing was deleted
 	JobCanceled  JobState = "canceled"  // stopped by an undo of its operation (see Job.CanceledBy): it moves nothing more
-	JobStopped   JobState = "stopped"   // its creator may no longer do what it does (see Job.StoppedReason): it does nothing more
+	JobStopped   JobState = "stopped"   // its creator lost the authority to delete (see Job.Stop): it moves nothing more
 )
 
 // Finished reports whether a job in state s has ended (done, refused, canceled or stopped): no
 // worker will run it again.
 func (s JobState) Finished() bool {
 	return s == JobDone || s == JobRefused || s == JobCanceled || s == JobStopped
+}
+
+// The codes of a JobStop.
+const (
+	// StoppedUserMissing: the job's creator is no longer a user of the tenant.
+	StoppedUserMissing = "USER_MISSING"
+	// StoppedUserDisabled: the job's creator was disabled.
+	StoppedUserDisabled = "USER_DISABLED"
+	// StoppedPermission: the job's creator no longer holds a permission the job needs (JobNeeds
+	// for a delete job, PermRestore for an undo job; JobStop.Permission names it).
+	StoppedPermission = "PERMISSION_MISSING"
+)
+
+// JobStop says why a job stopped (JobStopped): a job acts with its creator's authority as it is at
+// each batch (SPEC S2), checked in the step that moves the records. What a delete job moved before
+// stays in the bin (an undo of its operation restores them), and the others stay live; what an
+// undo job restored stays live, and the others stay in the bin.
+type JobStop struct {
+	// Code is one of the Stopped* codes.
+	Code string
+	// User is the job's creator.
+	User string
+	// Permission is the permission the user lacks, with StoppedPermission.
+	Permission Permission
+	// Message says what happened and what to do, for people.
+	Message string
+}
+
+// JobNeeds are the permissions a bulk or list delete job acts with: its creator must hold them
+// at each of its batches. An undo job acts with PermRestore.
+var JobNeeds = []Permission{PermDelete, PermBulkDelete}
+
+// NewJobStop returns the JobStop of code for user (and the permission lacked, with
+// StoppedPermission), with its message: j is the job as it stopped.
+func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
+	var what string
+	switch code {
+	case StoppedUserMissing:
+		what = fmt.Sprintf("the job's creator %s is no longer a user of the tenant", user)
+	case StoppedUserDisabled:
+		what = fmt.Sprintf("the job's creator %s was disabled", user)
+	default:
+		what = fmt.Sprintf("the job's creator %s no longer holds the %s permission", user, perm)
+	}
+	if j.Kind == JobKindUndo {
+		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+			"%s, so the undo stopped: %d of %d records had been restored, the rest stay in the recycle bin; "+
+				"a user with the restore permission may undo the operation %s again to restore them",
+			what, j.Done, j.Total, j.By.Ref)}
+	}
+	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+		"%s, so the job stopped: %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
+			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again",
+		what, j.Done, j.Total, JobOperationID(j.ID))}
 }
 
 // The codes of a JobRefusal.
@@ -78,9 +132,8 @@ type Job struct {
 	// CanceledBy is the id of the undo job that stopped this job, when State is JobCanceled. The
 	// records it moved before are that undo job's to restore; the others stay live.
 	CanceledBy string
-	// StoppedReason says why, when State is JobStopped: the user whose authority the job acted
-	// with, and the permission that user no longer holds (or that the user is disabled or gone).
-	StoppedReason string
+	// Stop says why, when State is JobStopped.
+	Stop *JobStop
 	// By is who asked, and how (ViaBulk with the job id as Ref, ViaList with the list id, or for
 	// an undo job ViaUndo with the operation's id).
 	By Actor

@@ -85,11 +85,12 @@ func FormatWindow(d time.Duration) string {
 }
 
 // ArchiveLimit is the limit a workflow's deletions run under (ArchiveWithLimit): its
-// DeletionLimit, counted over the deletions of one activation of the workflow.
+// DeletionLimit, counted over the deletions of the workflow, all its activations and revisions
+// together: pausing it and activating it again never resets the count.
 type ArchiveLimit struct {
 	DeletionLimit
-	// ActivatedAt names the activation whose deletions count (Flow.ActivatedAt): activating the
-	// workflow again starts a new count.
+	// ActivatedAt names the activation the deletions act for (Flow.ActivatedAt), which Needs
+	// checks. It does not split the count.
 	ActivatedAt time.Time
 	// Needs, when not empty, are the permissions the workflow acts with (SPEC S23), checked in the
 	// step that moves the records: unless the workflow is still active at ActivatedAt and its

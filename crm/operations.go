@@ -135,7 +135,7 @@ type OperationStore interface {
 	// RestoreRecords, in one script that also records the progress and each failure, and returns
 	// the job after it. The job acts with its creator's authority as it is at each batch: when the
 	// creator is no user of the tenant, is disabled or lacks PermRestore, the batch restores
-	// nothing and the job ends JobStopped, with a StoppedReason naming the user and the
+	// nothing and the job ends JobStopped, with a Stop naming the user and the
 	// permission, in the same step. A finished job comes back unchanged; safe to call again after
 	// a crash or from a retried task.
 	RunUndoBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)

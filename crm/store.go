@@ -203,7 +203,7 @@ type BinStore interface {
 	ArchiveRecords(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, by Actor) (ArchiveResult, error)
 	// ArchiveWithLimit is ArchiveRecords for a workflow's deletions (by.Via ViaWorkflow, by.Ref
 	// its name) under its blast-radius limit (SPEC S24): in the same atomic step it counts the
-	// deletions of the workflow's activation lim.ActivatedAt over the last lim.Per, moves at most
+	// deletions of the workflow (by.Ref, whatever the activation) over the last lim.Per, moves at most
 	// the allowance left, in the order of ids, and reports the other live ids in
 	// ArchiveResult.OverLimit without touching them. The limit so holds exactly however many
 	// workers delete at once. An unlimited lim counts nothing. With lim.Needs, the same step
@@ -276,7 +276,11 @@ type JobStore interface {
 	// from before (the ID of the last job of the previous page; "" for the newest); next is the
 	// before of the next page, "" at the end.
 	RecentJobs(ctx context.Context, t TenantID, before string, limit int) (jobs []Job, next string, err error)
-	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress.
+	// RunDeleteJobBatch processes the next batch of a job, atomically with its progress. The job
+	// acts with its creator's authority as it is then (SPEC S2): when its creator (Job.By.User)
+	// is no longer a user, is disabled or lacks delete or bulk_delete (JobNeeds), the same step
+	// moves nothing and ends the job as JobStopped, with Job.Stop naming the user and what it
+	// lacks.
 	RunDeleteJobBatch(ctx context.Context, t TenantID, id string, limit int) (Job, error)
 	// RunCheckedDeleteJobBatch is RunDeleteJobBatch of the next limit pending records, which the
 	// caller read and checked against the protection rules (SPEC S25), the live ones being checked:
@@ -314,6 +318,11 @@ type FlowStore interface {
 	PauseFlow(ctx context.Context, t TenantID, name string, opts *PauseOpts) (Flow, error)
 	// ActiveFlows returns the active workflows of a type with their active revisions.
 	ActiveFlows(ctx context.Context, t TenantID, o ObjectType) ([]Flow, []FlowRevision, error)
+	// FlowDeletionsInWindow returns how many deletions of the workflow name, all its activations
+	// and revisions together, fall in the window of length per ending now: those that count
+	// against a blast-radius limit of that window now (SPEC S24; ArchiveWithLimit). 0 for a name
+	// without any.
+	FlowDeletionsInWindow(ctx context.Context, t TenantID, name string, per time.Duration) (int64, error)
 }
 
 // EnrollmentStore keeps enrollments, their steps and history, and the changes the engine has still to look at.

@@ -49,7 +49,9 @@ func NewBulkDeleteTask(tenant crm.TenantID, jobID, attempt string) *asynq.Task {
 // SelectBatchSize at a time, each step one script that keeps the cursor; after the last, the
 // confirmed count is checked, and a mismatch ends the job as refused with nothing deleted. It then moves the job's pending records to the bin BulkDeleteBatchSize
 // at a time, each batch one script that also records the progress, renewing the lease before each
-// batch and checking ctx between them. A crash, a SIGKILL or a handed-back task loses nothing and
+// batch and checking ctx between them. Each batch acts with the job's creator's authority as it is
+// then: a creator disabled, removed or without delete or bulk_delete ends the job as stopped
+// (crm.JobStopped) in the step that would have moved the batch, which moves nothing. A crash, a SIGKILL or a handed-back task loses nothing and
 // repeats nothing: the next runner continues from what is still pending.
 func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 	var p BulkDeletePayload
@@ -165,6 +167,13 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		// this runner holds the lease, no other moves any).
 		w.metrics.bulkDeleted.WithLabelValues(objectTypeLabel(job.ObjectType)).Add(float64(job.Done - before.Done))
 		before = job
+		if job.State == crm.JobStopped {
+			// Its creator is disabled, gone or lost delete or bulk_delete (SPEC S2): the store moved
+			// nothing of this batch and ended the job; what it moved before stays in the bin.
+			log.Warn("bulk delete job stopped: its creator may no longer delete in bulk", "code", job.Stop.Code,
+				"user", job.Stop.User, "permission", string(job.Stop.Permission), "total", job.Total, "done", job.Done)
+			return nil
+		}
 		if job.State.Finished() {
 			log.Info("bulk delete job "+string(job.State), "total", job.Total, "done", job.Done, "skipped", job.Skipped)
 			return nil

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func TestBulkDeleteTask(t *testing.T) {
 	for _, r := range recs[:1100] {
 		ids = append(ids, r.ID)
 	}
+	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1100, By: "ops@x.example"})
 	require.NoError(t, err)
 
@@ -123,6 +125,7 @@ func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
 	ctx, st, tn := bulkStore(t)
 	_, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "x"}}}, crm.Actor{})
 	require.NoError(t, err)
+	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 2, By: "ops@x.example"})
 	require.NoError(t, err)
 	w := bulkWorker(t, st)
@@ -146,6 +149,7 @@ func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
 func TestBulkDeleteInvalidFilterRefusal(t *testing.T) {
 	t.Parallel()
 	ctx, st, tn := bulkStore(t)
+	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts,
 		// A name written without quotes reads as a property that does not exist: the compiler's
 		// message would quote it.
@@ -161,5 +165,98 @@ func TestBulkDeleteInvalidFilterRefusal(t *testing.T) {
 	dump := redistest.Dump(t, redistest.Client(t), string(tn))
 	for k, v := range dump {
 		require.NotContains(t, v, "Annabelle_Smith", "key %s", k)
+	}
+}
+
+// TestBulkJobStopsWhenItsCreatorLosesTheAuthority: a bulk or list delete job acts with its
+// creator's authority as it is at each batch (SPEC S2). Its creator disabled, or deprived of
+// delete, between two batches (two tasks, one batch a slice), the next task moves nothing and ends
+// the job as stopped, naming the user and what it lacks: the records moved before stay in the bin,
+// the rest stay live, and a task run again changes nothing.
+func TestBulkJobStopsWhenItsCreatorLosesTheAuthority(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		list bool
+		take func(b *testBundle, who string)
+		code string
+		perm crm.Permission
+	}{
+		{name: "Disabled", code: crm.StoppedUserDisabled, take: func(b *testBundle, who string) {
+			_, err := b.store.SetUserDisabled(b.ctx, b.tenant, who, true, "admin@example.com")
+			require.NoError(t, err)
+		}},
+		{name: "ListJobLosesDelete", list: true, code: crm.StoppedPermission, perm: crm.PermDelete, take: func(b *testBundle, who string) {
+			_, err := b.store.SetUserPermissions(b.ctx, b.tenant, who, crm.Permissions{crm.PermRead, crm.PermBulkDelete}, "admin@example.com")
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			const who = "ann@example.com"
+			_, err := b.store.CreateUser(b.ctx, b.tenant, who, crm.Permissions{crm.PermRead, crm.PermDelete, crm.PermBulkDelete}, "admin@example.com")
+			require.NoError(t, err)
+			ids := b.records(t, b.tenant, crm.Contacts, 1200, map[string]string{"firstname": "x"})
+			params := crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1200, By: who}
+			if tc.list {
+				l, err := b.store.CreateList(b.ctx, b.tenant, "to go", crm.Contacts)
+				require.NoError(t, err)
+				for i := 0; i < len(ids); i += 500 {
+					_, _, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, ids[i:min(i+500, len(ids))])
+					require.NoError(t, err)
+				}
+				params.IDs, params.ListID = nil, l.ID
+			}
+			job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, params)
+			require.NoError(t, err)
+			cfg := b.config()
+			cfg.BulkSlice = 1 // one step a task: the selection, then one batch
+			w, err := worker.New(b.store, b.queue, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = w.Close() })
+			attempt := 0
+			run := func() crm.Job {
+				t.Helper()
+				attempt++
+				require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, strconv.Itoa(attempt))))
+				j, err := b.store.Job(b.ctx, b.tenant, job.ID)
+				require.NoError(t, err)
+				return j
+			}
+			j := run()
+			for j.State == crm.JobSelecting {
+				j = run()
+			}
+			for j.Done == 0 {
+				j = run()
+			}
+			require.Equal(t, crm.JobRunning, j.State)
+			require.EqualValues(t, worker.BulkDeleteBatchSize, j.Done, "one batch moved")
+
+			tc.take(b, who)
+			j = run()
+			require.Equal(t, crm.JobStopped, j.State)
+			require.True(t, j.State.Finished())
+			require.EqualValues(t, worker.BulkDeleteBatchSize, j.Done, "nothing more moved")
+			require.NotNil(t, j.Stop)
+			require.Equal(t, tc.code, j.Stop.Code)
+			require.Equal(t, who, j.Stop.User)
+			require.Equal(t, tc.perm, j.Stop.Permission)
+			require.Contains(t, j.Stop.Message, who)
+			n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+			require.NoError(t, err)
+			require.EqualValues(t, worker.BulkDeleteBatchSize, n, "what it moved before stays in the bin")
+			n, err = b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+			require.NoError(t, err)
+			require.EqualValues(t, 1200-worker.BulkDeleteBatchSize, n, "the rest stay live")
+			require.Contains(t, b.logs.String(), "bulk delete job stopped")
+
+			again := run()
+			require.Equal(t, j, again, "a stopped job is not run again")
+			unfinished, err := b.store.UnfinishedJobs(b.ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+			require.NoError(t, err)
+			require.NotContains(t, unfinished, job.ID, "no sweep hands it on")
+		})
 	}
 }

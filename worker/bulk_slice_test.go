@@ -21,6 +21,7 @@ func TestBulkJobsTakeTurns(t *testing.T) {
 	bulk := map[string]string{"firstname": "Bulk"}
 	long, short := b.records(t, b.tenant, crm.Contacts, 3000, bulk), b.records(t, b.tenant, crm.Contacts, 500, bulk)
 	jobs := make([]crm.Job, 2)
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	for i, ids := range [][]crm.RecordID{long, short} {
 		j, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 			ConfirmCount: int64(len(ids)), By: "ops@example.com"})

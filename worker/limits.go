@@ -15,10 +15,11 @@ import (
 // paused itself at its blast-radius limit (SPEC S24).
 const KindWorkflowLimitReached = "workflow_limit_reached"
 
-// deletionLimit returns the blast-radius limit the deletions of flow's activation run under: wf's
-// own limits, or else its tenant's default (unlimited when either says so), with the permissions
-// wf acts with (wf.Permissions(many)), which the store checks again as the records move
-// (crm.ArchiveLimit.Needs). nil for a workflow that deletes nothing.
+// deletionLimit returns the blast-radius limit the deletions of flow run under: wf's own limits,
+// or else its tenant's default (unlimited when either says so), counted by the store over all the
+// workflow's activations, with the permissions wf acts with (wf.Permissions(many)), which the
+// store checks again as the records move for flow's activation (crm.ArchiveLimit.Needs). nil for
+// a workflow that deletes nothing.
 func (w *Worker) deletionLimit(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (*crm.ArchiveLimit, error) {
 	if !wf.Deletes() {
 		return nil, nil
@@ -44,11 +45,12 @@ func LimitPauseReason(lim crm.DeletionLimit) string {
 }
 
 // pauseAtLimit handles a step whose deletions the workflow's limit refused: it emails the
-// activator (once per activation: the email's idempotency key names it) and pauses the workflow
-// with the reason, unless it was activated again since flow was read. The refused records stay
-// enrolled at their step, which runs again once the workflow is active (the workflow:sweep
-// enqueues it). The email goes first: if its enqueue fails, the error makes the task run again,
-// and the limit refuses the same records again.
+// activator (once per activation: the email's idempotency key names it, so that a workflow
+// activated again inside its window, whose deletions still count, pauses with a new email) and
+// pauses the workflow with the reason, unless it was activated again since flow was read. The
+// refused records stay enrolled at their step, which runs again once the workflow is active (the
+// workflow:sweep enqueues it). The email goes first: if its enqueue fails, the error makes the
+// task run again, and the limit refuses the same records again.
 func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, lim crm.DeletionLimit, refused int) error {
 	reason := LimitPauseReason(lim)
 	if flow.ActivatedBy != "" {

@@ -119,6 +119,65 @@ func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
 	require.Len(t, b.limitMails(t), 1)
 }
 
+// TestWorkflowActivatedAgainWithinItsWindowPausesAgain: the limit counts the workflow's
+// deletions, not one activation's (SPEC S24). Paused at its limit and activated again without
+// raising it, inside the window, it deletes nothing more: it pauses again at the first deletion
+// over the limit, with the reason, and the activator is emailed again. Once the window has passed,
+// the limit's number more go.
+func TestWorkflowActivatedAgainWithinItsWindowPausesAgain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4)
+	who := b.activator(t)
+	b.activateAs(t, who, "limited-delete", limitedDelete)
+	var ids []crm.RecordID
+	for range 10 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	require.Len(t, waiting, 7)
+	require.Len(t, b.limitMails(t), 1)
+
+	resume := func() {
+		t.Helper()
+		_, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delete", crm.ActivateFlowParams{By: who})
+		require.NoError(t, err)
+		b.clock.Advance(2 * time.Minute) // past the sweep's grace
+		_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+		require.NoError(t, err)
+		b.runTasks(t)
+	}
+	paused := func() {
+		t.Helper()
+		got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, got.State)
+		require.Contains(t, got.PausedReason, "paused: blast-radius limit of 3 deletions per 1h reached")
+	}
+
+	// Ten minutes later, activated again as it was: the window still holds the three.
+	b.clock.Advance(10 * time.Minute)
+	resume()
+	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3, "activating again gives no new allowance")
+	require.Len(t, waiting, 7)
+	paused()
+	mails := b.limitMails(t)
+	require.Len(t, mails, 2, "the activator is emailed about the new pause")
+	require.Equal(t, who, mails[1].To)
+	require.Contains(t, mails[1].Body, "3 deletions per 1h")
+
+	// An hour after the first three, the window has passed: three more go, then it pauses again.
+	b.clock.Advance(time.Hour)
+	resume()
+	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 6)
+	require.Len(t, waiting, 4)
+	paused()
+	require.Len(t, b.limitMails(t), 3)
+}
+
 func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)

@@ -51,6 +51,17 @@ type testBundle struct {
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// jobCreator makes email a user of tenant tn who may create and run bulk delete jobs (delete and
+// bulk_delete; a user already there is left as it is): a job acts with its creator's authority at
+// each of its batches.
+func jobCreator(t *testing.T, st crm.Store, tn crm.TenantID, email string) {
+	t.Helper()
+	_, err := st.CreateUser(context.Background(), tn, email, crm.Permissions{crm.PermDelete, crm.PermBulkDelete}, "admin@example.com")
+	if !errors.Is(err, crm.ErrUserExists) {
+		require.NoError(t, err)
+	}
+}
+
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	srv, err := redistest.StartServer("")

@@ -77,6 +77,7 @@ func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 	t.Cleanup(func() { _ = w.Close() })
 	filter := `lifecyclestage in ["customer", "lead"]`
 
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	refused, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter,
 		ConfirmCount: 1200, By: "ops@example.com", Selection: "records matching a filter"})
 	require.NoError(t, err)
@@ -88,6 +89,7 @@ func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 	require.Contains(t, refused.Refusal.Message, "800 match now, not counting 400 (customers: 400) protected records")
 	require.Equal(t, crm.ProtectedCounts{"customers": 400}, refused.Protected)
 
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter,
 		ConfirmCount: 800, By: "ops@example.com", Selection: "records matching a filter"})
 	require.NoError(t, err)
@@ -124,6 +126,7 @@ func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 		ConfirmCount: 700, By: "ops@example.com", Selection: "700 ids"})
 	require.NoError(t, err)
@@ -177,6 +180,7 @@ func TestBulkJobNeverMovesARecordProtectedAfterItsCheck(t *testing.T) {
 	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
 		When: `lifecyclestage == "customer"`}, "ops@example.com")
 	require.NoError(t, err)
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 		ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
 	require.NoError(t, err)
@@ -276,6 +280,7 @@ func TestBulkJobChecksRulesWrittenWhileItRuns(t *testing.T) {
 			ids = append(ids, r.ID)
 		}
 	}
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 		ConfirmCount: int64(len(ids)), By: "ops@example.com", Selection: "1000 ids"})
 	require.NoError(t, err)
@@ -322,6 +327,7 @@ func TestBulkJobNeverMovesARecordProtectedByARuleWrittenAfterItsCheck(t *testing
 					When: `firstname == "Vip"`}, "ops@example.com")
 				require.NoError(t, err)
 			}
+			jobCreator(t, b.store, b.tenant, "ops@example.com")
 			job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 				ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
 			require.NoError(t, err)

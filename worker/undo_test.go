@@ -38,6 +38,7 @@ func TestUndoJobTask(t *testing.T) {
 			ids = append(ids, r.ID)
 		}
 	}
+	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1200, By: "ops@x.example"})
 	require.NoError(t, err)
 
@@ -97,6 +98,7 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ids := b.records(t, b.tenant, crm.Contacts, 1500, map[string]string{"firstname": "Bulk"})
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
 		ConfirmCount: int64(len(ids)), By: "ops@example.com"})
 	require.NoError(t, err)
@@ -169,8 +171,11 @@ func TestUndoJobStopsWhenItsCreatorLosesRestore(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, crm.JobStopped, undo.State)
 		require.EqualValues(t, worker.UndoBatchSize, undo.Done, "nothing more is restored")
-		require.Contains(t, undo.StoppedReason, "admin@example.com")
-		require.Contains(t, undo.StoppedReason, "no longer has the restore permission")
+		require.NotNil(t, undo.Stop)
+		require.Equal(t, crm.StoppedPermission, undo.Stop.Code)
+		require.Equal(t, crm.PermRestore, undo.Stop.Permission)
+		require.Contains(t, undo.Stop.Message, "admin@example.com")
+		require.Contains(t, undo.Stop.Message, "no longer holds the restore permission")
 	}
 	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)

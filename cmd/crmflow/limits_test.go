@@ -107,6 +107,12 @@ func TestLimitThreeWorkersPauseAndResume(t *testing.T) {
 	binned, waiting := check()
 	require.Equal(t, 10, binned)
 	require.Equal(t, 30, waiting)
+	// The preview of the stored workflow counts the deletions already in the window: activated
+	// again as it is, it would delete none.
+	stdout, stderr, code = crmflow(t, ctl, "preview", "--name", "limited-clean")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, "it would delete 0 in its first window, then pause itself with the rest waiting")
+	require.Contains(t, stdout, "limit: the workflow already deleted 10 in the last 1h, which count: the limit is shared by all its activations")
 	mails := limitMails(t, b)
 	require.Equal(t, opsUser, mails[0].To)
 	require.Contains(t, mails[0].Subject, "limited-clean")

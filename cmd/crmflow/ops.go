@@ -72,8 +72,10 @@ job that the workers run; its id is printed on stdout. With --ids the API counts
 request and refuses, deleting nothing, when the numbers differ. With --filter or --list the job starts
 SELECTING: the workers select the records, then refuse the job (REFUSED, nothing deleted, both numbers
 given) when their number is not --confirm, or delete them. --wait follows the job until it is complete,
-refused or canceled (by "crmflow undo job-ID", which stops the job and restores what it moved), as
-"crmflow jobs watch" does, and exits non-zero on a refusal or a cancel.
+refused, canceled (by "crmflow undo job-ID", which stops the job and restores what it moved) or
+stopped (the job acts with your authority at each batch: when you are disabled or lose delete or
+bulk_delete, it moves nothing more, and what it moved stays in the bin), as "crmflow jobs watch"
+does, and exits non-zero on a refusal, a cancel or a stop.
 
 Records that a protection rule protects are never deleted: they are left out of the count to
 confirm, and the job reports them by rule. --dry-run prints the count that would be deleted (stdout),
@@ -225,7 +227,9 @@ func newJobsCmd(a *app) *cobra.Command {
 On a terminal the progress is a bar on stderr; otherwise one "done/total" line on stderr each time
 it changes (done counts the records moved to the bin and those skipped because they were no longer
 live; for an undo job, the records restored and those it could not restore). When the job is
-complete, a summary line goes to stdout and the exit code is 0.
+complete, a summary line goes to stdout and the exit code is 0. A job that ends otherwise (REFUSED,
+CANCELED by an undo, or STOPPED because its creator was disabled or lost delete or bulk_delete)
+gets its summary line on stdout, the reason on stderr, and exit code 1.
 
 Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. The API is at --url
 (CRMFLOW_URL); the token comes from the environment variable CRMFLOW_TOKEN.`,
@@ -397,7 +401,7 @@ const (
 	jobComplete  = "COMPLETE"  // finished
 	jobRefused   = "REFUSED"   // the selection did not hold: nothing was deleted
 	jobCanceled  = "CANCELED"  // stopped by an undo of its operation, which restores what it moved
-	jobStopped   = "STOPPED"   // its creator may no longer do what it does: it does nothing more
+	jobStopped   = "STOPPED"   // its creator may no longer do what the job does: it does nothing more
 )
 
 // maxPollFailures is how many reads of a job in a row may get no answer, or a 5xx, before watchJob
@@ -450,15 +454,19 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 					j.ID, j.CanceledBy, j.CanceledBy)
 			case jobStopped:
 				show.finish(j)
-				what := "moved to the recycle bin"
+				what := "moved to the recycle bin before it stopped; the rest stay live"
 				if j.undo() {
-					what = "restored"
+					what = "restored before it stopped; the rest stay in the recycle bin"
 				}
-				if _, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s %s before it stopped\n",
+				if _, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s %s\n",
 					j.ID, j.Status, j.Done, j.Total, j.ObjectType, what); err != nil {
 					return err
 				}
-				return fmt.Errorf("job %s was stopped: %s", j.ID, strings.TrimPrefix(j.StoppedReason, "stopped: "))
+				why := "its creator may no longer do what it does"
+				if j.Stop != nil {
+					why = j.Stop.Message
+				}
+				return fmt.Errorf("job %s stopped: %s", j.ID, why)
 			}
 		case errors.Is(err, errUnreachable) || isServerError(err):
 			failures++

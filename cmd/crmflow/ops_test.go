@@ -115,6 +115,44 @@ func TestOpsCommands(t *testing.T) {
 		require.Equal(t, 3, live("companies", ids))
 	})
 
+	t.Run("StoppedWhenItsCreatorIsDisabled", func(t *testing.T) {
+		t.Parallel()
+		ids := companies(3)
+		var rids []crm.RecordID
+		for _, id := range ids {
+			rids = append(rids, crm.RecordID(id))
+		}
+		// A job no worker was asked to run, after its first batch: its creator is disabled, and
+		// its next batch moves nothing and stops it.
+		const who = "bulk-stop@example.com"
+		b.admin(t, "user", "create", b.tenant, who, "--perms", "delete,bulk_delete")
+		job, err := b.store.CreateDeleteJob(b.ctx, crm.TenantID(b.tenant), crm.DeleteJobParams{ObjectType: crm.Companies,
+			IDs: rids, ConfirmCount: 3, By: who, Selection: "3 ids"})
+		require.NoError(t, err)
+		_, err = b.store.RunDeleteJobBatch(b.ctx, crm.TenantID(b.tenant), job.ID, 1)
+		require.NoError(t, err)
+		_, err = b.store.SetUserDisabled(b.ctx, crm.TenantID(b.tenant), who, true, "admin@example.com")
+		require.NoError(t, err)
+		j, err := b.store.RunDeleteJobBatch(b.ctx, crm.TenantID(b.tenant), job.ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobStopped, j.State)
+
+		code, body := call(t, http.MethodGet, base+"/crm/v3/jobs/"+job.ID, token, nil)
+		require.Equal(t, http.StatusOK, code, "body: %v", body)
+		require.Equal(t, "STOPPED", body["status"])
+		require.NotEmpty(t, body["completedAt"])
+		stop := body["stop"].(map[string]any)
+		require.Equal(t, "USER_DISABLED", stop["code"])
+		require.Equal(t, who, stop["user"])
+		require.Contains(t, stop["message"], who+" was disabled")
+
+		stdout, stderr, code := crmflow(t, ctl, "jobs", "watch", job.ID, "--interval", "50ms")
+		require.Equal(t, 1, code, "stderr:\n%s", stderr)
+		require.Equal(t, "job "+job.ID+" STOPPED: 1 of 3 companies moved to the recycle bin before it stopped; the rest stay live\n", stdout)
+		require.Contains(t, stderr, "job "+job.ID+" stopped: the job's creator "+who+" was disabled, so the job stopped")
+		require.Equal(t, 2, live("companies", ids))
+	})
+
 	t.Run("Refusals", func(t *testing.T) {
 		t.Parallel()
 		for _, tc := range []struct {

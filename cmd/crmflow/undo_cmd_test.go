@@ -68,7 +68,7 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 	require.Equal(t, crm.JobStopped, undo.State)
 	stdout, stderr, code = crmflow(t, ctl, "jobs", "watch", undo.ID, "--interval", "10ms", "--progress", "lines")
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	require.Regexp(t, `(?m)^job `+undo.ID+` STOPPED: 0 of 1 contacts restored before it stopped$`, stdout)
-	require.Contains(t, stderr, "job "+undo.ID+" was stopped: its creator gone@example.com is not a user of this tenant any more")
+	require.Regexp(t, `(?m)^job `+undo.ID+` STOPPED: 0 of 1 contacts restored before it stopped; the rest stay in the recycle bin$`, stdout)
+	require.Contains(t, stderr, "job "+undo.ID+" stopped: the job's creator gone@example.com is no longer a user of the tenant, so the undo stopped")
 	require.Contains(t, stderr, "restore permission")
 }

@@ -74,8 +74,10 @@ type previewView struct {
 		Per          string `json:"per"`
 		Unlimited    bool   `json:"unlimited"`
 		Source       string `json:"source"`
-		WouldDelete  int64  `json:"wouldDelete"`
-		WouldPause   bool   `json:"wouldPause"`
+		// DeletedInWindow counts the workflow's deletions already in the window: the limit counts them.
+		DeletedInWindow int64 `json:"deletedInWindow"`
+		WouldDelete     int64 `json:"wouldDelete"`
+		WouldPause      bool  `json:"wouldPause"`
 	} `json:"limit"`
 }
 
@@ -901,6 +903,10 @@ func (a *app) printPreview(p previewView) {
 				*l.MaxDeletions, l.Per, whose, l.WouldDelete)
 		default:
 			fmt.Fprintf(a.stdout, "limit: %d deletions per %s (%s): it would delete %d, within the limit\n", *l.MaxDeletions, l.Per, whose, l.WouldDelete)
+		}
+		if l.DeletedInWindow > 0 {
+			fmt.Fprintf(a.stdout, "limit: the workflow already deleted %d in the last %s, which count: the limit is shared by all its activations\n",
+				l.DeletedInWindow, l.Per)
 		}
 	}
 	for _, w := range p.Warnings {

@@ -30,7 +30,8 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   }
 
-  // Live progress of a bulk job: poll its status until it is complete or refused.
+  // Live progress of a bulk job: poll its status until it is final (complete, refused, canceled
+  // or stopped).
   var job = document.getElementById("job");
   if (job) {
     var status = document.getElementById("job-status");

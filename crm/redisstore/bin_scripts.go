@@ -57,13 +57,15 @@ type archiveCall struct {
 	OperationPrefix string
 	Operations      string // the tenant's OperationsKey
 	// LimitMax, LimitWindow and LimitKey are a workflow's blast-radius limit (most deletions,
-	// window in ms) and its activation's FlowDeletionsKey; LimitMax "" for none.
+	// window in ms) and its FlowDeletionsKey (one per workflow, whatever the activation); LimitMax
+	// "" for none.
 	LimitMax    string
 	LimitWindow int64
 	LimitKey    string
 	// Activation, User and Needs guard a workflow's archive (crm.ArchiveLimit.Needs): the
 	// activation's time (unix ms, "" for no guard), the activator's UserKey and the permissions,
-	// comma-separated.
+	// comma-separated. With a job, User and Needs are its creator's UserKey and crm.JobNeeds,
+	// always checked.
 	Activation string
 	User       string
 	Needs      string

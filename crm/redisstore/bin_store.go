@@ -70,14 +70,28 @@ func (s *Store) ArchiveRecords(ctx context.Context, t crm.TenantID, o crm.Object
 	return s.archive(ctx, t, o, ids, by, nil, nil, 0)
 }
 
-// ArchiveWithLimit implements Store. The count lives in FlowDeletionsKey of the workflow's
-// activation, kept by archive.lua in the step that moves the records.
+// ArchiveWithLimit implements Store. The count lives in the workflow's FlowDeletionsKey, shared by
+// all its activations, kept by archive.lua in the step that moves the records.
 func (s *Store) ArchiveWithLimit(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, by crm.Actor, lim crm.ArchiveLimit) (crm.ArchiveResult, error) {
 	l, err := limitOf(by, &lim)
 	if err != nil {
 		return crm.ArchiveResult{}, err
 	}
 	return s.archive(ctx, t, o, ids, by, l, nil, 0)
+}
+
+// FlowDeletionsInWindow implements Store: the members of the workflow's FlowDeletionsKey scored
+// after now less per, as archive.lua counts them.
+func (s *Store) FlowDeletionsInWindow(ctx context.Context, t crm.TenantID, name string, per time.Duration) (int64, error) {
+	if per <= 0 {
+		return 0, &crm.ValidationError{Field: "per", Code: "INVALID_LIMIT", Message: "give the limit's window, such as 1h"}
+	}
+	since := s.cfg.Clock.Now().Add(-per).UnixMilli()
+	n, err := s.rdb.ZCount(ctx, FlowDeletionsKey(t, name), "("+strconv.FormatInt(since, 10), "+inf").Result()
+	if err != nil {
+		return 0, fmt.Errorf("count the deletions of workflow %s: %w", name, err)
+	}
+	return n, nil
 }
 
 // ArchiveChecked implements Store. The last modifications read go to archive.lua, which compares
@@ -110,10 +124,6 @@ func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 	}
 	if err := lim.Validate(); err != nil {
 		return nil, err
-	}
-	if lim.ActivatedAt.IsZero() && !lim.Unlimited() {
-		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
-			Message: "a limited archive counts the deletions of one activation: give the workflow's activation time (crm.Flow.ActivatedAt)"}
 	}
 	if lim.Unlimited() && len(lim.Needs) == 0 {
 		return nil, nil
@@ -158,7 +168,7 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	if counted {
 		call.LimitMax = strconv.Itoa(lim.Max)
 		call.LimitWindow = lim.Per.Milliseconds()
-		call.LimitKey = FlowDeletionsKey(t, by.Ref, lim.ActivatedAt.UnixMilli())
+		call.LimitKey = FlowDeletionsKey(t, by.Ref)
 	}
 	if lim != nil && len(lim.Needs) > 0 {
 		call.Activation = strconv.FormatInt(lim.ActivatedAt.UnixMilli(), 10)

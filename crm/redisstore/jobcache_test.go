@@ -32,6 +32,7 @@ func TestJobRunnerKnowsAnotherJobOfThatID(t *testing.T) {
 		{Properties: map[string]string{"dealname": "D2"}}}, crm.Actor{})
 	require.NoError(t, err)
 
+	jobUser(t, api, tn, "old@example.com", "new@example.com")
 	old, err := api.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{contacts[0].ID},
 		ConfirmCount: 1, By: "old@example.com"})
 	require.NoError(t, err)

@@ -167,7 +167,14 @@ func jobFromHash(id string, h map[string]string) crm.Job {
 		j.CanceledBy = h["canceled_by"]
 	}
 	if j.State == crm.JobStopped {
-		j.StoppedReason = h["stopped_reason"]
+		code := crm.StoppedPermission
+		switch h["stop_code"] {
+		case "missing":
+			code = crm.StoppedUserMissing
+		case "disabled":
+			code = crm.StoppedUserDisabled
+		}
+		j.Stop = crm.NewJobStop(j, code, h["stop_user"], crm.Permission(h["stop_perm"]))
 	}
 	if j.State == crm.JobRefused {
 		j.Refusal = &crm.JobRefusal{Code: h["refusal_code"], Message: h["refusal"]}
@@ -208,8 +215,10 @@ func (c *jobCache) get(t crm.TenantID, id string) (crm.Job, bool) {
 // script that also takes them from the job's pending set, records the progress and returns the job
 // as it is after. With Config.WaitReplicas, a batch not acknowledged by enough replicas returns the
 // job as it is after together with ErrNotReplicated: the batch stands. A job that is finished, or
-// still selecting, comes back unchanged; a job with nothing pending is marked done. Safe to call again after a crash or from a
-// retried task.
+// still selecting, comes back unchanged; a job with nothing pending is marked done. A job whose
+// creator is no longer a user, is disabled or lacks delete or bulk_delete moves nothing and ends
+// stopped (crm.JobStopped, with Job.Stop saying why), in the same step. Safe to call again after
+// a crash or from a retried task.
 func (s *Store) RunDeleteJobBatch(ctx context.Context, t crm.TenantID, id string, limit int) (crm.Job, error) {
 	return s.runDeleteJobBatch(ctx, t, id, limit, nil, 0)
 }
@@ -241,6 +250,8 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		call := s.archiveCall(t, meta.ObjectType, meta.By, sch)
 		call.Job, call.JobPending, call.Batch = JobKey(t, id), JobPendingKey(t, id), limit
 		call.Operation = crm.JobOperationID(id)
+		// The job acts with its creator's authority as it is now: archive.lua stops it otherwise.
+		call.User, call.Needs = UserKey(t, normalizeUserEmail(meta.By.User)), crm.Permissions(crm.JobNeeds).String()
 		call.Expect = expect
 		if rules != 0 {
 			call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)

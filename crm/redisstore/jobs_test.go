@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ func TestDeleteJobConfirmCount(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
 		ctx := b.ctx
+		jobUser(t, b.store, b.tenant, "ops@x.example")
 		var ids []crm.RecordID
 		for i := 0; i < 5; i++ {
 			ids = append(ids, b.contact(t, map[string]string{"firstname": "n" + strconv.Itoa(i)}).ID)
@@ -65,6 +67,7 @@ func TestDeleteJobConcurrentRunnersDeleteEachOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "redis")
 	ctx := b.ctx
+	jobUser(t, b.store, b.tenant, "ops@x.example")
 	in := make([]crm.RecordInput, 1000)
 	for i := range in {
 		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "x"}}
@@ -126,6 +129,7 @@ func TestDeleteJobSelectsByFilter(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
 		ctx := b.ctx
+		jobUser(t, b.store, b.tenant, "ops@x.example")
 		var leads []crm.RecordID
 		for i := 0; i < 7; i++ {
 			name := "keep"
@@ -231,6 +235,16 @@ func TestRefuseSelectingJob(t *testing.T) {
 		var nf *crm.NotFoundError
 		require.ErrorAs(t, err, &nf)
 	})
+}
+
+// jobUser makes emails users of tenant tn who may create and run bulk delete jobs: a job acts
+// with its creator's authority at each of its batches.
+func jobUser(t *testing.T, st *redisstore.Store, tn crm.TenantID, emails ...string) {
+	t.Helper()
+	for _, e := range emails {
+		_, err := st.CreateUser(context.Background(), tn, e, crm.Permissions{crm.PermDelete, crm.PermBulkDelete}, "admin@x.example")
+		require.NoError(t, err)
+	}
 }
 
 func selectAll(t *testing.T, b *testBundle, j crm.Job, n int, match map[string]bool) crm.Job {

@@ -270,12 +270,15 @@ func ActiveFlowsKey(t crm.TenantID, o crm.ObjectType) string {
 
 func flowKeyPrefix(t crm.TenantID) string { return prefix(t) + "flow:" }
 
-// FlowDeletionsKey is the ZSET of the deletions one activation of a workflow made (the activation
-// at unix ms activatedAt), scored by their time (unix ms): archive.lua counts the last window of
-// them against the workflow's blast-radius limit (SPEC S24), and drops older ones. It expires a
-// window after its last deletion.
-func FlowDeletionsKey(t crm.TenantID, name string, activatedAt int64) string {
-	return prefix(t) + "flow:" + name + ":deletions:" + strconv.FormatInt(activatedAt, 10)
+// FlowDeletionsKey is the ZSET of the deletions a workflow made, scored by their time (unix ms):
+// archive.lua counts the last window of them against the workflow's blast-radius limit (SPEC S24),
+// and drops older ones. It is one per workflow name, shared by all its activations and revisions,
+// so that pausing and activating it again never resets the count: the window only passes. A
+// workflow made again under the name of one whose deletions are still in the window inherits
+// them (the safe direction: it may delete fewer, never more). It expires a window after its last
+// deletion.
+func FlowDeletionsKey(t crm.TenantID, name string) string {
+	return prefix(t) + "flow:" + name + ":deletions"
 }
 
 func activeFlowsKeyPrefix(t crm.TenantID) string { return prefix(t) + "flows:active:" }

@@ -81,7 +81,7 @@ func TestFlowKeys(t *testing.T) {
 	require.Equal(t, "crm:{acme}:flows", FlowsKey(tn))
 	require.Equal(t, "crm:{acme}:flow:bounced", FlowKey(tn, "bounced"))
 	require.Equal(t, "crm:{acme}:flow:bounced:rev:3", FlowRevisionKey(tn, "bounced", 3))
-	require.Equal(t, "crm:{acme}:flow:bounced:deletions:1700000000000", FlowDeletionsKey(tn, "bounced", 1700000000000))
+	require.Equal(t, "crm:{acme}:flow:bounced:deletions", FlowDeletionsKey(tn, "bounced"))
 	require.Equal(t, "crm:{acme}:flows:active:contacts", ActiveFlowsKey(tn, crm.Contacts))
 	require.Equal(t, "crm:{acme}:enr:bounced:contacts:7", EnrollmentKey(tn, "bounced", "contacts:7"))
 	require.Equal(t, "crm:{acme}:flow:bounced:enrolled", FlowEnrolledKey(tn, "bounced"))

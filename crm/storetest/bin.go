@@ -314,6 +314,7 @@ func testBinFilters(t *testing.T, hn *Harness) {
 func testArchiveCheckedMovesOnlyWhatWasNotWritten(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "ops@x.example")
 	by := crm.Actor{User: "ops@x.example"}
 	ids := b.contacts(t, 3, "")
 	read := func(ids ...crm.RecordID) []crm.Record {
@@ -386,6 +387,7 @@ func testArchiveCheckedMovesOnlyWhatWasNotWritten(t *testing.T, hn *Harness) {
 func testCheckedDeletesMoveOnlyUnderTheRulesChecked(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	v0, err := b.store.ProtectionVersion(ctx, b.tenant)
 	require.NoError(t, err)

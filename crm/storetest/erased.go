@@ -161,7 +161,8 @@ func testUndoStopsWhenItsCreatorMayNoLongerRestore(t *testing.T, hn *Harness) {
 		require.EqualValues(t, restored, j.Done)
 		require.False(t, j.FinishedAt.IsZero())
 		for _, w := range why {
-			require.Contains(t, j.StoppedReason, w)
+			require.NotNil(t, j.Stop)
+			require.Contains(t, j.Stop.Message, w)
 		}
 		for _, id := range ids[restored:] {
 			_, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
@@ -188,7 +189,7 @@ func testUndoStopsWhenItsCreatorMayNoLongerRestore(t *testing.T, hn *Harness) {
 		require.EqualValues(t, 2, j.Done)
 		_, err := b.store.SetUserPermissions(ctx, b.tenant, undoer, crm.Permissions{crm.PermRead, crm.PermDelete}, "root@x.example")
 		require.NoError(t, err)
-		stopped(t, j, ids, 2, undoer, "no longer has the restore permission")
+		stopped(t, j, ids, 2, undoer, "no longer holds the restore permission")
 		// The same user given restore again undoes what is left, in a new job.
 		_, err = b.store.SetUserPermissions(ctx, b.tenant, undoer, crm.Permissions{crm.PermRestore}, "root@x.example")
 		require.NoError(t, err)
@@ -211,6 +212,6 @@ func testUndoStopsWhenItsCreatorMayNoLongerRestore(t *testing.T, hn *Harness) {
 	})
 	t.Run("NoSuchUser", func(t *testing.T) {
 		j, ids, _ := undo(t, "ghost@x.example", false)
-		stopped(t, j, ids, 0, "ghost@x.example", "not a user", "restore")
+		stopped(t, j, ids, 0, "ghost@x.example", "no longer a user", "restore")
 	})
 }

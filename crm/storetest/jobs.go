@@ -12,6 +12,7 @@ import (
 func testDeleteListMembersJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	a := b.contact(t, map[string]string{"firstname": "a"})
 	c := b.contact(t, map[string]string{"firstname": "c"})
@@ -59,6 +60,7 @@ func testDeleteListMembersJob(t *testing.T, hn *Harness) {
 func testJobLeaseAndUnfinished(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	c := b.contact(t, map[string]string{"firstname": "x"})
 	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{c.ID}, ConfirmCount: 1, By: "ops@x.example"})
@@ -97,6 +99,7 @@ func testJobLeaseAndUnfinished(t *testing.T, hn *Harness) {
 func testRecentJobs(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	var want []string
 	for i := range 7 {
@@ -137,4 +140,138 @@ func testRecentJobs(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ve)
 	_, _, err = b.store.RecentJobs(ctx, b.tenant, "", crm.MaxJobsLimit+1)
 	require.ErrorAs(t, err, &ve)
+}
+
+// testJobActsWithItsCreatorsAuthority: a bulk delete job acts with its creator's authority as it
+// is at each batch (SPEC S2). Once its creator lacks bulk_delete or delete, is disabled or is no
+// user, the next batch moves nothing and ends the job as stopped, naming the user and what it
+// lacks: what it moved before stays in the bin, the rest stays live, and running it again changes
+// nothing.
+func testJobActsWithItsCreatorsAuthority(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	b.addUndoer(t)
+	ctx := b.ctx
+	var ids []crm.RecordID
+	for range 6 {
+		ids = append(ids, b.contact(t, map[string]string{"firstname": "x"}).ID)
+	}
+	all := crm.Permissions{crm.PermDelete, crm.PermBulkDelete}
+	start := func(who string, sel []crm.RecordID) crm.Job {
+		t.Helper()
+		j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: sel, ConfirmCount: int64(len(sel)), By: who})
+		require.NoError(t, err)
+		return j
+	}
+	stopped := func(j crm.Job, code, who string, perm crm.Permission, done int64) {
+		t.Helper()
+		got, err := b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 2)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobStopped, got.State)
+		require.True(t, got.State.Finished())
+		require.False(t, got.FinishedAt.IsZero())
+		require.Equal(t, done, got.Done, "nothing more moved")
+		require.NotNil(t, got.Stop)
+		require.Equal(t, code, got.Stop.Code)
+		require.Equal(t, who, got.Stop.User)
+		require.Equal(t, perm, got.Stop.Permission)
+		require.Contains(t, got.Stop.Message, who)
+		if perm != "" {
+			require.Contains(t, got.Stop.Message, "the "+string(perm)+" permission")
+		}
+		read, err := b.store.Job(ctx, b.tenant, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, got, read)
+		unfinished, err := b.store.UnfinishedJobs(ctx, b.tenant, b.clock.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		require.NotContains(t, unfinished, j.ID)
+		// Run again, with the authority back or not: the job stays stopped and moves nothing.
+		before := b.dump(t)
+		again, err := b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 2)
+		require.NoError(t, err)
+		require.Equal(t, got, again)
+		require.Equal(t, before, b.dump(t))
+	}
+	live := func(want int) {
+		t.Helper()
+		n := 0
+		for _, id := range ids {
+			if _, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, nil); err == nil {
+				n++
+			}
+		}
+		require.Equal(t, want, n)
+	}
+
+	// bulk_delete taken away between two batches: the first two stay in the bin, four stay live.
+	_, err := b.store.CreateUser(ctx, b.tenant, "ann@x.example", all, "admin@x.example")
+	require.NoError(t, err)
+	j := start("ann@x.example", ids)
+	j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, j.State)
+	require.EqualValues(t, 2, j.Done)
+	_, err = b.store.SetUserPermissions(ctx, b.tenant, "ann@x.example", crm.Permissions{crm.PermDelete}, "admin@x.example")
+	require.NoError(t, err)
+	stopped(j, crm.StoppedPermission, "ann@x.example", crm.PermBulkDelete, 2)
+	for _, id := range ids[:2] {
+		rec, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		require.True(t, rec.Archived, "moved before the stop, %s stays in the bin", id)
+	}
+	live(4)
+	// The message's advice holds: an undo of the job's operation restores what it moved.
+	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(j.ID), By: "admin@x.example"})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, undo.Total)
+	for !undo.State.Finished() {
+		undo, err = b.store.RunUndoBatch(ctx, b.tenant, undo.ID, 4)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 2, undo.Done)
+	live(6)
+	stoppedJob, err := b.store.Job(ctx, b.tenant, j.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, stoppedJob.State, "the undo leaves the stopped job as it was")
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:2], crm.Actor{User: "admin@x.example"})
+	require.NoError(t, err)
+	live(4)
+
+	// delete taken away (bulk_delete kept), before the first batch: nothing moves.
+	_, err = b.store.CreateUser(ctx, b.tenant, "bob@x.example", all, "admin@x.example")
+	require.NoError(t, err)
+	j = start("bob@x.example", ids[2:])
+	_, err = b.store.SetUserPermissions(ctx, b.tenant, "bob@x.example", crm.Permissions{crm.PermBulkDelete}, "admin@x.example")
+	require.NoError(t, err)
+	stopped(j, crm.StoppedPermission, "bob@x.example", crm.PermDelete, 0)
+
+	// Disabled, with every permission.
+	_, err = b.store.CreateUser(ctx, b.tenant, "cat@x.example", crm.AllPermissions, "admin@x.example")
+	require.NoError(t, err)
+	j = start("cat@x.example", ids[2:])
+	_, err = b.store.SetUserDisabled(ctx, b.tenant, "cat@x.example", true, "admin@x.example")
+	require.NoError(t, err)
+	stopped(j, crm.StoppedUserDisabled, "cat@x.example", "", 0)
+	_, err = b.store.SetUserDisabled(ctx, b.tenant, "cat@x.example", false, "admin@x.example")
+	require.NoError(t, err)
+	again, err := b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobStopped, again.State, "enabled again, a stopped job stays stopped")
+
+	// A creator who is no user of the tenant.
+	j = start("ghost@x.example", ids[2:])
+	stopped(j, crm.StoppedUserMissing, "ghost@x.example", "", 0)
+	live(4)
+
+	// With the authority held, the rest goes.
+	_, err = b.store.CreateUser(ctx, b.tenant, "dan@x.example", all, "admin@x.example")
+	require.NoError(t, err)
+	j = start("dan@x.example", ids[2:])
+	for !j.State.Finished() {
+		j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 2)
+		require.NoError(t, err)
+	}
+	require.Equal(t, crm.JobDone, j.State)
+	require.Nil(t, j.Stop)
+	live(0)
 }

@@ -10,10 +10,11 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
-// testDeletionLimitCountsPerActivationAndWindow checks ArchiveWithLimit (SPEC S24): it moves only
+// testDeletionLimitCountsPerWorkflowAndWindow checks ArchiveWithLimit (SPEC S24): it moves only
 // the allowance left in the window, reports the rest as over the limit without touching them,
-// counts each activation apart, and frees the allowance as the window slides.
-func testDeletionLimitCountsPerActivationAndWindow(t *testing.T, hn *Harness) {
+// counts the deletions of all the workflow's activations together (activating it again resets
+// nothing) and each workflow apart, and frees the allowance as the window slides.
+func testDeletionLimitCountsPerWorkflowAndWindow(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
 	ctx := b.ctx
@@ -43,30 +44,61 @@ func testDeletionLimitCountsPerActivationAndWindow(t *testing.T, hn *Harness) {
 		require.False(t, rec.Archived)
 	}
 
-	// Another activation counts apart.
+	// Another activation of the workflow (paused and activated again, at another revision) shares
+	// the count: the limit is still reached.
 	other := lim
 	other.ActivatedAt = act.Add(time.Minute)
-	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[3]}, by, other)
+	again := by
+	again.Revision = 2
+	before := b.dump(t)
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[3]}, again, other)
+	require.NoError(t, err)
+	require.Empty(t, res.Archived)
+	require.Equal(t, []crm.RecordID{ids[3]}, res.OverLimit)
+	require.Equal(t, before, b.dump(t), "a refused deletion changes nothing")
+
+	// Another workflow counts apart.
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, []crm.RecordID{ids[3]},
+		crm.Actor{User: "ops@x.example", Via: crm.ViaWorkflow, Ref: "wf-other", Revision: 1}, lim)
 	require.NoError(t, err)
 	require.Equal(t, []crm.RecordID{ids[3]}, res.Archived)
+	inWindow := func(name string, per time.Duration) int64 {
+		t.Helper()
+		n, err := b.store.FlowDeletionsInWindow(ctx, b.tenant, name, per)
+		require.NoError(t, err)
+		return n
+	}
+	require.EqualValues(t, 3, inWindow("wf", time.Hour), "the workflow's deletions in the window, every activation's")
+	require.EqualValues(t, 1, inWindow("wf", 10*time.Minute), "a shorter window counts fewer")
+	require.EqualValues(t, 1, inWindow("wf-other", time.Hour))
+	require.EqualValues(t, 0, inWindow("wf-none", time.Hour))
 
-	// The window slides: an hour after the first two, their room comes back, and only theirs.
+	// The window slides: an hour after the first two, their room comes back, and only theirs,
+	// whichever activation asks.
 	b.clock.Advance(30 * time.Minute)
-	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[4:], by, lim)
+	require.EqualValues(t, 1, inWindow("wf", time.Hour), "the first two are out of the window")
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[4:], again, other)
 	require.NoError(t, err)
 	require.Equal(t, ids[4:6], res.Archived)
 	require.Equal(t, ids[6:], res.OverLimit)
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[6:], by, lim)
+	require.NoError(t, err)
+	require.Empty(t, res.Archived)
+	require.Equal(t, ids[6:], res.OverLimit, "the first activation sees the later one's deletions")
+
+	// The count needs no activation: without one it is the workflow's all the same.
+	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[6:7], by, crm.ArchiveLimit{DeletionLimit: lim.DeletionLimit})
+	require.NoError(t, err)
+	require.Equal(t, ids[6:7], res.OverLimit)
 
 	// Unlimited counts nothing and refuses nothing.
 	res, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[6:], by, crm.ArchiveLimit{ActivatedAt: act})
 	require.NoError(t, err)
 	require.Equal(t, ids[6:], res.Archived)
 
-	// A limited archive is a workflow's, and counts for one activation.
+	// A limited archive is a workflow's.
 	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], crm.Actor{User: "ops@x.example"}, lim)
 	var ve *crm.ValidationError
-	require.ErrorAs(t, err, &ve)
-	_, err = b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids[:1], by, crm.ArchiveLimit{DeletionLimit: lim.DeletionLimit})
 	require.ErrorAs(t, err, &ve)
 }
 

@@ -41,6 +41,7 @@ func (b *bundle) contacts(t *testing.T, n int, email string) []crm.RecordID {
 func testOperationsOfEveryDelete(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
+	b.jobCreator(t, "alice@x.example")
 	ctx := b.ctx
 	ids := b.contacts(t, 8, "op")
 	alice, bob := crm.Actor{User: "alice@x.example"}, crm.Actor{User: "bob@x.example"}
@@ -365,6 +366,7 @@ func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
 	b.addUndoer(t)
+	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	ids := b.contacts(t, 6, "")
 	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,

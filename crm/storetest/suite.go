@@ -70,6 +70,7 @@ var tests = []struct {
 	{"UpsertContacts", testUpsertContacts},
 	{"DeleteListMembersJob", testDeleteListMembersJob},
 	{"JobLeaseAndUnfinished", testJobLeaseAndUnfinished},
+	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"TenantsUsersTokens", testTenantsUsersTokens},
@@ -88,7 +89,7 @@ var tests = []struct {
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
 	{"UndoStopsWhenItsCreatorMayNoLongerRestore", testUndoStopsWhenItsCreatorMayNoLongerRestore},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
-	{"DeletionLimitCountsPerActivationAndWindow", testDeletionLimitCountsPerActivationAndWindow},
+	{"DeletionLimitCountsPerWorkflowAndWindow", testDeletionLimitCountsPerWorkflowAndWindow},
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
 	{"DeletionGuardChecksTheWorkflowAndItsActivator", testDeletionGuardChecksTheWorkflowAndItsActivator},
@@ -132,6 +133,14 @@ func setup(t *testing.T, h *Harness) *bundle {
 	_, err := st.CreateTenant(ctx, tn, crm.PlanProfessional)
 	require.NoError(t, err)
 	return &bundle{ctx: ctx, clock: clk, h: h, store: st, tenant: tn}
+}
+
+// jobCreator makes email a user who may create and run bulk delete jobs (delete and bulk_delete):
+// a job acts with its creator's authority at each of its batches.
+func (b *bundle) jobCreator(t *testing.T, email string) {
+	t.Helper()
+	_, err := b.store.CreateUser(b.ctx, b.tenant, email, crm.Permissions{crm.PermDelete, crm.PermBulkDelete}, "admin@x.example")
+	require.NoError(t, err)
 }
 
 // dump returns everything the store keeps for the bundle's tenant (Harness.Dump).

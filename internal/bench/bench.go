@@ -361,6 +361,9 @@ func BulkDelete(ctx context.Context, rdb redis.UniversalClient, queue asynq.Redi
 		if err == nil && j.State == crm.JobRefused {
 			return false, fmt.Errorf("bulk delete job refused: %s", j.Refusal.Message)
 		}
+		if err == nil && j.State == crm.JobStopped {
+			return false, fmt.Errorf("bulk delete job stopped: %s", j.Stop.Message)
+		}
 		return j.State == crm.JobDone, err
 	})
 	if err != nil {

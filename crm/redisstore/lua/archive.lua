@@ -63,12 +63,12 @@
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
 -- ARGV[24] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
--- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions its
---   activation may make in any window of ARGV[26]; '' for none (the call then returns as without
---   one). The live records past the allowance left are refused, untouched
+-- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions it
+--   may make in any window of ARGV[26], all its activations together; '' for none (the call then
+--   returns as without one). The live records past the allowance left are refused, untouched
 -- ARGV[26] -> the limit's window (ms)
--- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions:<activated_at> (FlowDeletionsKey): the
---   activation's deletions scored by time; each moved record joins it, older ones leave it
+-- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions (FlowDeletionsKey): the workflow's deletions
+--   scored by time, whatever the activation; each moved record joins it, older ones leave it
 -- ARGV[28] -> '' or a JSON object record id -> the last modification (_updated) the caller read
 --   when it checked the record against the protection rules (SPEC S25): a live record whose
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
@@ -80,8 +80,14 @@
 --   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
 --   that activation and its activator (ARGV[30]) exists, is not disabled and holds each permission
 --   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
--- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]
--- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]
+-- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]; with a job,
+--   its creator's key (the user of the job's by): the job acts with that user's authority as it
+--   is now (SPEC S2). While records are pending, unless the user exists, is not disabled and
+--   holds each permission of ARGV[31], nothing moves: the job ends stopped (stop_code missing,
+--   disabled or permission, stop_user the user, stop_perm the permission lacked), its pending
+--   set dropped, and the reply is its hash (with nothing pending, the job ends done as ever)
+-- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]; with a job,
+--   those a bulk delete needs (delete,bulk_delete)
 -- ARGV[32] -> the version of the protection rules the caller checked the records against
 --   (ProtectionStore.ProtectionVersion: ARGV[33]'s counter plus 1), '' for none: when the rules
 --   changed since, nothing is done and the reply is {"rules"}
@@ -108,18 +114,9 @@ local function rules_changed()
   if (ARGV[32] or '') == '' then return false end
   return tonumber(redis.call('GET', ARGV[33]) or '0') + 1 ~= tonumber(ARGV[32])
 end
--- The guard of a workflow's deletion: checked here, in the step that moves, so that a pause, a
--- disabled activator or a permission taken away before it is never outrun.
 if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
   local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
-  local u = redis.call('HMGET', ARGV[30], 'perms', 'disabled')
-  local ok = f[1] == 'active' and f[2] == ARGV[29] and u[1] and u[2] ~= '1'
-  if ok and u[1] ~= 'all' then
-    local held = ',' .. u[1] .. ','
-    for need in string.gmatch(ARGV[31], '[^,]+') do
-      if not string.find(held, ',' .. need .. ',', 1, true) then ok = false end
-    end
-  end
+  local ok = f[1] == 'active' and f[2] == ARGV[29] and not lacks(ARGV[30], ARGV[31])
   if not ok then
     local out = {'stopped'}
     local n = 0
@@ -137,7 +134,8 @@ if operation == '' then
   operation = op
   if own then operation = 'wf-' .. own .. '-' .. (redis.call('HGET', ARGV[18] .. own, 'activated_at') or '0') end
 end
--- The blast-radius limit: the deletions of the activation in the window ending now use it up.
+-- The blast-radius limit: the workflow's deletions in the window ending now, of any of its
+-- activations, use it up.
 local allowance, refused = nil, {}
 if job_limit == 0 and ARGV[25] ~= '' then
   redis.call('ZREMRANGEBYSCORE', ARGV[27], '-inf', tonumber(now) - tonumber(ARGV[26]))
@@ -168,9 +166,17 @@ if job_limit > 0 then
   -- The caller's idea of the job (type and actor, which never change) must be this job's: an id
   -- drawn again after Redis lost writes names another job.
   if j[2] ~= otype or j[3] ~= ARGV[3] or j[4] ~= ARGV[4] or (j[5] or '') ~= ARGV[5] then return {'stale'} end
-  -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo
-  -- included) has nothing left.
-  if st == 'done' or st == 'refused' or st == 'canceled' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  -- A job still selecting has nothing pending yet, and a finished one (canceled by an undo, or
+  -- stopped as its creator lost the authority to delete, included) has nothing left.
+  if st == 'done' or st == 'refused' or st == 'canceled' or st == 'stopped' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
+  local why, perm = nil, nil
+  if redis.call('ZCARD', KEYS[10]) > 0 then why, perm = lacks(ARGV[30], ARGV[31]) end
+  if why then
+    redis.call('DEL', KEYS[10])
+    redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', j[3], 'stop_perm', perm or '',
+      'finished_at', now, 'updated_at', now)
+    return redis.call('HGETALL', KEYS[9])
+  end
   if rules_changed() then return {'rules'} end
   if st == 'pending' then redis.call('HSET', KEYS[9], 'state', 'running') end
   input = redis.call('ZRANGE', KEYS[10], 0, job_limit - 1)

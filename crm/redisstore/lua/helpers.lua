@@ -137,3 +137,20 @@ local function bin_emails_remove(key, es, rids)
     return table.concat(keep, ',')
   end)
 end
+
+-- lacks tells why the user of key ukey may not act with the permissions needs (comma-separated)
+-- now: 'missing' (no such user), 'disabled', or 'permission' and the first of needs it does not
+-- hold; nil when it may. The guard of a workflow's deletion and of a job's batch (archive.lua) and
+-- of an undo job's batch (restore.lua), checked in the step that moves, so that a pause, a
+-- disabled user or a permission taken away before it is never outrun.
+local function lacks(ukey, needs)
+  local u = redis.call('HMGET', ukey, 'perms', 'disabled')
+  if not u[1] then return 'missing' end
+  if u[2] == '1' then return 'disabled' end
+  if u[1] == 'all' then return nil end
+  local held = ',' .. u[1] .. ','
+  for need in string.gmatch(needs, '[^,]+') do
+    if not string.find(held, ',' .. need .. ',', 1, true) then return 'permission', need end
+  end
+  return nil
+end

@@ -18,8 +18,9 @@
 --   blocklisted since it was deleted stays in the bin (SPEC S10), reported {"erased", ...}
 -- KEYS[13] -> crm:{<tenant>}:user:<email>: the undo job's creator (ARGV[3]); untouched when ARGV[17]
 --   is ''. Unless the user exists, is not disabled and holds restore (or all), the job is stopped
---   before anything is restored: its state becomes stopped, stopped_reason names the user and the
---   permission, and the reply is the job's hash
+--   before anything is restored: its state becomes stopped (stop_code missing, disabled or
+--   permission, stop_user the user, stop_perm the permission lacked, as archive.lua writes them),
+--   and the reply is the job's hash
 -- KEYS[14..] -> quadruples, one per record id of ARGV[21..] (KEYS[4*i-70..4*i-67] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
@@ -79,18 +80,9 @@ if undo then
   if not j[1] or j[1] == 'done' or j[1] == 'stopped' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
   -- The job acts with its creator's authority as it is now, checked in the step that restores, so
   -- that a user disabled or a permission taken away before a batch is never outrun.
-  local u = redis.call('HMGET', KEYS[13], 'perms', 'disabled')
-  local why = nil
-  if not u[1] then
-    why = 'its creator ' .. ARGV[3] .. ' is not a user of this tenant any more, so the restore permission it acted with is gone'
-  elseif u[2] == '1' then
-    why = 'its creator ' .. ARGV[3] .. ' was disabled, so the restore permission it acted with is gone'
-  elseif u[1] ~= 'all' and not string.find(',' .. u[1] .. ',', ',restore,', 1, true) then
-    why = 'its creator ' .. ARGV[3] .. ' no longer has the restore permission'
-  end
+  local why, perm = lacks(KEYS[13], 'restore')
   if why then
-    redis.call('HSET', KEYS[9], 'state', 'stopped', 'stopped_reason', 'stopped: ' .. why ..
-      '; nothing more is restored: a user with the restore permission can undo the operation again to restore the rest',
+    redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', ARGV[3], 'stop_perm', perm or '',
       'finished_at', now, 'updated_at', now)
     return redis.call('HGETALL', KEYS[9])
   end
