@@ -398,6 +398,7 @@ func (j jobView) undo() bool { return j.Kind == crm.JobKindUndo }
 // The statuses of a job that watchJob tells apart.
 const (
 	jobSelecting = "SELECTING" // the workers select the records and check the count
+	jobPending   = "PENDING"   // waiting for a worker's first batch
 	jobComplete  = "COMPLETE"  // finished
 	jobRefused   = "REFUSED"   // the selection did not hold: nothing was deleted
 	jobCanceled  = "CANCELED"  // stopped by an undo of its operation, which restores what it moved
@@ -408,6 +409,41 @@ const (
 // gives up (the API restarting, for instance).
 const maxPollFailures = 30
 
+// stallHintAfter is how long a job may wait for a worker, its status and progress unchanged,
+// before watchJob says that no worker may be running: at least stallHintPolls reads and
+// stallHintMin, so that a short --interval does not make it say so early.
+const (
+	stallHintPolls = 10
+	stallHintMin   = 2 * time.Second
+)
+
+// stallWatch tells when a job that waits for a worker (SELECTING or PENDING) has not moved for a
+// while: the ops person on a first day who started the API but no worker would otherwise watch a
+// line that never changes.
+type stallWatch struct {
+	after  time.Duration
+	last   string
+	polls  int
+	since  time.Time
+	hinted bool
+}
+
+// stalled reports, once, whether job j, read at now, has waited for a worker unchanged long enough.
+func (w *stallWatch) stalled(j jobView, now time.Time) bool {
+	seen := fmt.Sprintf("%s %d %d %d", j.Status, j.Scanned, j.Done, j.Skipped)
+	if seen != w.last {
+		w.last, w.polls, w.since = seen, 0, now
+		return false
+	}
+	w.polls++
+	waiting := j.Status == jobSelecting || j.Status == jobPending
+	if w.hinted || !waiting || w.polls < stallHintPolls || now.Sub(w.since) < w.after {
+		return false
+	}
+	w.hinted = true
+	return true
+}
+
 // watchJob reads job id every o.interval until it is complete, showing its progress on stderr, and
 // prints a summary line on stdout.
 func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig) error {
@@ -415,6 +451,7 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	failures := 0
+	stall := stallWatch{after: stallHintMin}
 	for {
 		var j jobView
 		err := c.do(ctx, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(id), nil, &j)
@@ -422,6 +459,12 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 		case err == nil:
 			failures = 0
 			show.update(j)
+			if stall.stalled(j, time.Now()) {
+				fmt.Fprintf(a.stderr, "job %s is still %s after %s: no worker has taken it yet. Either none runs against the API's Redis "+
+					"(start one: crmflow worker --redis ...), or all are busy with earlier work (their logs say which). "+
+					"This command goes on waiting; stopping it does not stop the job\n",
+					id, j.Status, time.Since(stall.since).Round(time.Second))
+			}
 			switch j.Status {
 			case jobComplete:
 				show.finish(j)

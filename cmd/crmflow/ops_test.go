@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -280,5 +285,47 @@ func TestOpsCommandsAtAnotherService(t *testing.T) {
 		require.Contains(t, stderr, "set --url or CRMFLOW_URL to the address crmflow serve listens on", "%v", args)
 		require.NotContains(t, stderr, "unknown object type", "%v", args)
 		require.NotContains(t, stderr, "correlation id )", "%v", args)
+	}
+}
+
+// TestWatchJobSaysWhenNoWorkerTakesIt: a job that stays PENDING, unchanged, past the hint's
+// time gets one line on stderr asking whether a worker runs; one that moves does not, and a
+// finished one ends the watch as before.
+func TestWatchJobSaysWhenNoWorkerTakesIt(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int64
+	// The job waits, unchanged, for 60 reads (3 s at 50 ms, past stallHintMin), then completes.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j := api.Job{ID: "7", Status: "PENDING", ObjectType: "contacts", Total: 2}
+		if reads.Add(1) > 60 {
+			j.Status, j.Done = "COMPLETE", 2
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(j)
+	}))
+	t.Cleanup(srv.Close)
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr}
+	base, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	c := &apiClient{base: base, token: "t", http: srv.Client()}
+	err = a.watchJob(t.Context(), c, "7", opsConfig{interval: 50 * time.Millisecond, progress: "lines"})
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(stderr.String(), "no worker has taken it yet"), "said once:\n%s", stderr.String())
+	require.Contains(t, stderr.String(), "job 7 is still PENDING after ")
+	require.Contains(t, stderr.String(), "Either none runs against the API's Redis (start one: crmflow worker --redis ...)")
+	require.Contains(t, stdout.String(), "job 7 COMPLETE: 2 of 2 contacts moved to the recycle bin")
+
+	// A job that moves at each read is never said to wait.
+	var w stallWatch
+	w.after = stallHintMin
+	now := time.Now()
+	for i := range 100 {
+		j := jobView{api.Job{Status: "RUNNING", Done: int64(i)}}
+		require.False(t, w.stalled(j, now.Add(time.Duration(i)*time.Second)))
+	}
+	// Nor is a RUNNING job between two batches, however long.
+	for i := range 100 {
+		require.False(t, w.stalled(jobView{api.Job{Status: "RUNNING", Done: 99}}, now.Add(time.Duration(100+i)*time.Second)))
 	}
 }
