@@ -170,6 +170,20 @@ func TestProtectedDeletes(t *testing.T) {
 		b.requireLive(t, crm.Contacts, lead, false)
 	})
 
+	t.Run("PermanentDeleteNotHeldBack", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		vip := string(b.contact(t, map[string]string{"email": "vip@example.com", "lifecyclestage": "customer"}))
+		b.protect(t, "customers", "contacts", `lifecyclestage == "customer"`)
+		// A privacy erasure is not the tenant's to refuse: the rule that refuses a delete lets it through.
+		require.Equal(t, http.StatusConflict, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+vip, tokAll, nil).status)
+		r := b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": vip})
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		b.requireLive(t, crm.Contacts, vip, false)
+		require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/objects/contacts/"+vip+"?archived=true", tokRead, nil).status,
+			"not in the bin either")
+	})
+
 	t.Run("BatchRefusedWhole", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
