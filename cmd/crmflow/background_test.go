@@ -235,6 +235,8 @@ func TestBackgroundUsageErrors(t *testing.T) {
 		{"BadQueueURL", nil, []string{"worker", "--redis", url, "--queue-redis", "redis://:hunter2@127.0.0.1:nope/0"},
 			[]string{"--queue-redis/QUEUE_REDIS_URL is not a valid Redis URL"}},
 		{"BadAsOf", nil, []string{"purge", "--redis", url, "--as-of", "tomorrow"}, []string{`--as-of "tomorrow" is not an RFC 3339 time`}},
+		{"FutureAsOf", nil, []string{"purge", "--redis", url, "--as-of", "2999-01-01T00:00:00Z"},
+			[]string{"--as-of 2999-01-01T00:00:00Z is in the future", "Add --dry-run to see what it will remove, or --allow-early"}},
 		{"BadPurgeTenant", nil, []string{"purge", "--redis", url, "--tenant", "Not_A_Tenant"}, []string{"is invalid"}},
 		{"QueueRedisWithEmbedded", nil, []string{"run", "--queue-redis", url}, []string{"--queue-redis (QUEUE_REDIS_URL) needs --redis"}},
 	} {

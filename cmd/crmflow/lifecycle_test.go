@@ -204,7 +204,7 @@ func TestOperatorWalkthrough(t *testing.T) {
 	require.Contains(t, stderr, "would purge (dry run: nothing was removed) 6 record(s)")
 	require.ElementsMatch(t, leads, bin(), "a dry run removes nothing")
 
-	stdout, stderr, code = crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", b.tenant, "--as-of", later)
+	stdout, stderr, code = crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", b.tenant, "--as-of", later, "--allow-early")
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Regexp(t, `(?m)^TENANT\s+OBJECT TYPE\s+PURGED$`, stdout)
 	require.Regexp(t, `(?m)^`+b.tenant+`\s+contacts\s+6$`, stdout)
@@ -215,7 +215,7 @@ func TestOperatorWalkthrough(t *testing.T) {
 	code, body = call(t, http.MethodPost, contacts+"/batch/restore", token, map[string]any{"inputs": idInputs(leads[:1])})
 	require.Equal(t, http.StatusMultiStatus, code, "a purged record cannot be restored: body %v", body)
 
-	stdout, _, code = crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", b.tenant, "--as-of", later)
+	stdout, _, code = crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", b.tenant, "--as-of", later, "--allow-early")
 	require.Equal(t, 0, code)
 	require.Regexp(t, `(?m)^TOTAL\s+0$`, stdout, "a second purge removes nothing twice")
 }

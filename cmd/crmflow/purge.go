@@ -16,7 +16,7 @@ import (
 
 func newPurgeCmd(a *app) *cobra.Command {
 	var tenant, asOf string
-	var dryRun bool
+	var dryRun, early bool
 	cmd := &cobra.Command{
 		Use:   "purge",
 		Short: "Purge the expired recycle-bin entries once, now or as of a given time (needs --redis or REDIS_URL)",
@@ -28,15 +28,16 @@ It prints a table of the records purged per tenant and object type, with a total
 removes nothing and prints what it would purge. Each entry's deletion time is re-checked inside
 Redis, so running it twice, or beside the scheduler, removes nothing twice and nothing early.
 
---as-of defaults to now; a later time (RFC 3339, e.g. 2026-06-01T00:00:00Z) purges as if that
-time had come, which an operator may want to check what a future purge will remove (with --dry-run)
-or to empty the bin of a test tenant.`,
+--as-of defaults to now. A later time (RFC 3339, e.g. 2026-06-01T00:00:00Z) purges as if that time
+had come: with --dry-run it shows what a future purge will remove. Without --dry-run it would remove
+entries still within their retention period, which users may still restore, so it also needs
+--allow-early (to empty the bin of a test tenant, say).`,
 		Example: `  crmflow purge --redis redis://127.0.0.1:6379/0
   crmflow purge --tenant acme --dry-run
-  crmflow purge --tenant acme --as-of 2026-06-01T00:00:00Z --retention 720h`,
+  crmflow purge --tenant acme --as-of 2026-06-01T00:00:00Z --retention 720h --dry-run`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.purge(cmd.Context(), crm.TenantID(tenant), asOf, dryRun)
+			return a.purge(cmd.Context(), crm.TenantID(tenant), asOf, dryRun, early)
 		},
 	}
 	fs := cmd.Flags()
@@ -47,18 +48,29 @@ or to empty the bin of a test tenant.`,
 	fs.StringVar(&tenant, "tenant", "", "purge only this tenant (default: every tenant)")
 	fs.StringVar(&asOf, "as-of", "", "purge as of this time, RFC 3339 (default: now)")
 	fs.BoolVar(&dryRun, "dry-run", false, "count what would be purged; remove nothing")
+	fs.BoolVar(&early, "allow-early", false, "with a future --as-of, remove entries still within their retention period (they can no longer be restored)")
 	return cmd
 }
 
+// asOfSkew is how far past the clock --as-of may be without --allow-early: clocks of two machines
+// differ by that much.
+const asOfSkew = time.Minute
+
 // purge runs worker.Purge once and prints its counts.
-func (a *app) purge(ctx context.Context, tenant crm.TenantID, asOfFlag string, dryRun bool) error {
-	at := time.Now().UTC()
+func (a *app) purge(ctx context.Context, tenant crm.TenantID, asOfFlag string, dryRun, early bool) error {
+	now := time.Now().UTC()
+	at := now
 	if asOfFlag != "" {
 		t, err := time.Parse(time.RFC3339, asOfFlag)
 		if err != nil {
 			return usageErrorf("--as-of %q is not an RFC 3339 time: use e.g. 2026-06-01T00:00:00Z", asOfFlag)
 		}
 		at = t.UTC()
+	}
+	if at.After(now.Add(asOfSkew)) && !dryRun && !early {
+		return usageErrorf("--as-of %s is in the future: a purge as of then removes entries still within their %s retention, "+
+			"which users may still restore. Add --dry-run to see what it will remove, or --allow-early to remove them now",
+			at.Format(time.RFC3339), a.cfg.Retention)
 	}
 	if tenant != worker.AllTenants {
 		if err := tenant.Validate(); err != nil {
