@@ -116,31 +116,21 @@ func (r *row) bind() {
 	}
 }
 
-// reset readies the row for a run of a program that reads props, on the properties rec, and puts
-// the loaders of uses into env.
-func (r *row) reset(props []prop, rec map[string]string, uses [loaders]bool, env Env) {
+// reset readies the row for a run of a program that reads props, on the properties rec.
+func (r *row) reset(props []prop, rec map[string]string) {
 	r.props, r.rec = props, rec
 	if cap(r.slots) < len(props) {
 		r.slots = make([]slot, len(props))
 	}
 	r.slots = r.slots[:len(props)]
-	for l, used := range uses {
-		if !used {
-			continue
-		}
-		var f any
-		switch loader(l) {
-		case loadString:
-			f = r.str
-		case loadNumber:
-			f = r.num
-		case loadBool:
-			f = r.boolean
-		case loadTime:
-			f = r.tm
-		}
-		env[loaderNames[l]] = f
-	}
+}
+
+// loadersInto puts the row's loaders into env.
+func (r *row) loadersInto(env Env) {
+	env[loaderNames[loadString]] = r.str
+	env[loaderNames[loadNumber]] = r.num
+	env[loaderNames[loadBool]] = r.boolean
+	env[loaderNames[loadTime]] = r.tm
 }
 
 // clear forgets the record: nothing of it outlives a run.
@@ -154,8 +144,6 @@ func (r *row) clear() {
 type lazyLoads struct {
 	index map[string]int
 	props []prop
-	// uses are the loaders the rewritten expression calls.
-	uses [loaders]bool
 }
 
 // newLazyLoads returns the rewriter for an expression that reads r, or nil when the expression
@@ -196,7 +184,6 @@ func (l *lazyLoads) Visit(node *ast.Node) {
 	if id.Type() != reflect.TypeOf(zero(l.props[i].typ)) {
 		return // not the property as the environment types it: left as it is
 	}
-	l.uses[ld] = true
 	loc := id.Location()
 	var idx ast.Node = &ast.IntegerNode{Value: i}
 	if ld == loadTime {

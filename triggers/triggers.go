@@ -67,7 +67,6 @@ type Program struct {
 	// from the record as the run reaches it (see lazyLoads); nil when prog runs on a filled
 	// environment instead.
 	lazy     *vm.Program
-	lazyUses [loaders]bool
 	lazyOnce sync.Once
 }
 
@@ -323,23 +322,44 @@ func (p *Program) Match(rec crm.Record, now time.Time) (bool, error) {
 	r := runners.Get().(*runner)
 	defer runners.Put(r)
 	r.helpers.now, r.helpers.props = now, rec.Properties
-	var ok bool
-	var err error
 	if p.lazy != nil {
-		r.row.reset(p.reads.props, rec.Properties, p.lazyUses, r.env)
-		p.fillHelpers(r.env, &r.helpers, rec)
-		ok, err = p.run(&r.vm, p.lazy, r.env)
-		r.row.clear()
-	} else {
-		p.fill(r.env, &r.helpers, rec)
-		ok, err = p.run(&r.vm, p.prog, r.env)
+		return p.matchLazily(r, rec)
 	}
+	p.fill(r.env, &r.helpers, rec)
+	ok, err := p.run(&r.vm, p.prog, r.env)
 	// Nothing of the record outlives the call: not in the environment, nor in what the machine
 	// keeps for its next run (its stack and the values of let).
 	clear(r.env)
 	r.helpers.props = nil
-	clear(r.vm.Stack[:cap(r.vm.Stack)])
-	clear(r.vm.Variables)
+	r.clearVM()
+	return ok, err
+}
+
+// matchLazily is Match with p.lazy, on the runner's lazy environment: it holds the helpers and
+// the loaders, bound to the runner for good, so that a run sets only what is the record's or the
+// evaluation's (id, now, the meter) and deletes it afterwards.
+func (p *Program) matchLazily(r *runner, rec crm.Record) (bool, error) {
+	env := r.lazyEnv
+	r.row.reset(p.reads.props, rec.Properties)
+	if p.reads.now {
+		env["now"] = r.helpers.now
+	}
+	if p.reads.id {
+		env["id"] = string(rec.ID)
+	}
+	ok, err := p.run(&r.vm, p.lazy, env)
+	if p.reads.now {
+		delete(env, "now")
+	}
+	if p.reads.id {
+		delete(env, "id")
+	}
+	if p.metered {
+		delete(env, meterVar)
+	}
+	r.row.clear()
+	r.helpers.props = nil
+	r.clearVM()
 	return ok, err
 }
 
@@ -353,7 +373,7 @@ func (p *Program) compileLazy() {
 	if err != nil || metered != p.metered {
 		return // prog runs as it is
 	}
-	p.lazy, p.lazyUses = prog, l.uses
+	p.lazy = prog
 }
 
 // Run runs the program on a prepared environment.
@@ -367,15 +387,29 @@ type runner struct {
 	env     Env
 	helpers envHelpers
 	row     row
+	// lazyEnv is the environment of the lazily loading programs: the helpers and the loaders,
+	// for good, and during a run what a run sets (id, now, the meter).
+	lazyEnv Env
 	vm      vm.VM
 }
 
 var runners = sync.Pool{New: func() any {
-	r := &runner{env: make(Env, 8)}
+	r := &runner{env: make(Env, 8), lazyEnv: make(Env, 8)}
 	r.helpers.bind()
 	r.row.bind()
+	r.lazyEnv["daysSince"] = r.helpers.daysSince
+	r.lazyEnv["hoursSince"] = r.helpers.hoursSince
+	r.lazyEnv["isSet"] = r.helpers.isSet
+	r.row.loadersInto(r.lazyEnv)
 	return r
 }}
+
+// clearVM forgets what expr's machine keeps of a run for the next: its stack and the values of
+// let.
+func (r *runner) clearVM() {
+	clear(r.vm.Stack[:cap(r.vm.Stack)])
+	clear(r.vm.Variables)
+}
 
 func (p *Program) run(m *vm.VM, prog *vm.Program, env Env) (ok bool, err error) {
 	defer func() {
