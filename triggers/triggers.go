@@ -314,9 +314,10 @@ func value(t crm.PropertyType, s string) any {
 }
 
 // Match runs the program on a record at time now. A run-time error (which a well-typed expression
-// rarely has) is returned, wrapped; the record then counts as not matching. Match builds only what
-// the expression reads and reuses its environment and machine between calls, so evaluating a
-// record costs little more than running the program; it is safe for concurrent use.
+// rarely has) is returned, wrapped; the record then counts as not matching. Match reads each
+// property when the run reaches it (see lazy.go; an expression that reads $env gets its properties
+// beforehand) and reuses its environment and machine between calls, so evaluating a record costs
+// little more than running the program; it is safe for concurrent use.
 func (p *Program) Match(rec crm.Record, now time.Time) (bool, error) {
 	p.lazyOnce.Do(p.compileLazy)
 	r := runners.Get().(*runner)
