@@ -955,8 +955,9 @@ func boundRunError(err error) error {
 // compileSandboxed compiles src for Compile: it refuses what a trigger may not use (refuse), type-
 // checks the expression as written against schema, refuses member accesses on values with methods
 // (refuseTyped) and what can never do what it says against the schema (checkSchema), then compiles
-// it again with the meterer, and reports whether the program needs a meter to run.
-func compileSandboxed(src string, schema crm.Schema, maxNodes uint) (*vm.Program, bool, error) {
+// it again with the meterer, and reports whether the program needs a meter to run. With lazy, the
+// program it returns reads its properties from a row (see lazyLoads) instead of its environment.
+func compileSandboxed(src string, schema crm.Schema, maxNodes uint, lazy *lazyLoads) (*vm.Program, bool, error) {
 	env := typeEnv(schema)
 	tree, err := parseForRefusal(src, maxNodes)
 	if err != nil {
@@ -986,7 +987,12 @@ func compileSandboxed(src string, schema crm.Schema, maxNodes uint) (*vm.Program
 	if r := refuseTyped(checked.Node()); r != nil {
 		return nil, false, asError((&file.Error{Location: r.loc, Message: r.msg}).Bind(tree.Source))
 	}
-	prog, err := expr.Compile(src, append(opts, sandboxFunctions(), expr.Patch(meterer{}))...)
+	final := append(opts, sandboxFunctions(), expr.Patch(meterer{}))
+	if lazy != nil {
+		declareLoaders(env)
+		final = append(final, expr.Patch(lazy))
+	}
+	prog, err := expr.Compile(src, final...)
 	if err != nil {
 		return nil, false, asError(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +61,13 @@ type Program struct {
 	reads reads
 	// metered is set when the program charges an evaluation's meter (see EvalBudget): each run
 	// then gets a fresh one.
-	metered bool
+	metered  bool
+	maxNodes uint
+	// lazy is the program Match runs, compiled on its first call: prog with each property read
+	// from the record as the run reaches it (see lazyLoads); nil when prog runs on a filled
+	// environment instead.
+	lazy     *vm.Program
+	lazyOnce sync.Once
 }
 
 // reads lists the names an expression looks up in its environment.
@@ -186,11 +191,11 @@ func Compile(src string, schema crm.Schema, opts ...Option) (*Program, error) {
 	if len(src) > MaxSourceLen {
 		return nil, &Error{Message: fmt.Sprintf("the expression is %d bytes long: the limit is %d", len(src), MaxSourceLen)}
 	}
-	prog, metered, err := compileSandboxed(src, schema, cfg.maxNodes)
+	prog, metered, err := compileSandboxed(src, schema, cfg.maxNodes, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Program{src: src, prog: prog, schema: schema, reads: collectReads(prog.Node(), schema), metered: metered}, nil
+	return &Program{src: src, prog: prog, schema: schema, reads: collectReads(prog.Node(), schema), metered: metered, maxNodes: cfg.maxNodes}, nil
 }
 
 func asError(err error) error {
@@ -261,10 +266,16 @@ func (h *envHelpers) bind() {
 
 // fill puts into env what the expression reads of rec, with the helpers h.
 func (p *Program) fill(env Env, h *envHelpers, rec crm.Record) {
-	r := &p.reads
-	for _, pr := range r.props {
+	for _, pr := range p.reads.props {
 		env[pr.name] = value(pr.typ, rec.Properties[pr.name])
 	}
+	p.fillHelpers(env, h, rec)
+}
+
+// fillHelpers puts into env the helpers the expression calls, bound by h, and the names it reads
+// besides the properties (now, id).
+func (p *Program) fillHelpers(env Env, h *envHelpers, rec crm.Record) {
+	r := &p.reads
 	if r.now {
 		env["now"] = h.now
 	}
@@ -292,63 +303,116 @@ func since(now, t time.Time, unit time.Duration) float64 {
 func value(t crm.PropertyType, s string) any {
 	switch t {
 	case crm.TypeNumber:
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return float64(0)
-		}
-		return f
+		return number(s)
 	case crm.TypeBool:
-		return s == "true"
+		return boolean(s)
 	case crm.TypeDatetime:
-		tm, err := crm.ParseDatetime(s)
-		if err != nil {
-			return time.Time{}
-		}
-		return tm
+		return datetime(s)
 	default:
 		return s
 	}
 }
 
 // Match runs the program on a record at time now. A run-time error (which a well-typed expression
-// rarely has) is returned, wrapped; the record then counts as not matching. Match builds only what
-// the expression reads and reuses its environment and machine between calls, so evaluating a
-// record costs little more than running the program; it is safe for concurrent use.
+// rarely has) is returned, wrapped; the record then counts as not matching. Match reads each
+// property when the run reaches it (see lazy.go; an expression that reads $env gets its properties
+// beforehand) and reuses its environment and machine between calls, so evaluating a record costs
+// little more than running the program; it is safe for concurrent use.
 func (p *Program) Match(rec crm.Record, now time.Time) (bool, error) {
+	p.lazyOnce.Do(p.compileLazy)
 	r := runners.Get().(*runner)
 	defer runners.Put(r)
 	r.helpers.now, r.helpers.props = now, rec.Properties
+	if p.lazy != nil {
+		return p.matchLazily(r, rec)
+	}
 	p.fill(r.env, &r.helpers, rec)
-	ok, err := p.run(&r.vm, r.env)
+	ok, err := p.run(&r.vm, p.prog, r.env)
 	// Nothing of the record outlives the call: not in the environment, nor in what the machine
 	// keeps for its next run (its stack and the values of let).
 	clear(r.env)
 	r.helpers.props = nil
-	clear(r.vm.Stack[:cap(r.vm.Stack)])
-	clear(r.vm.Variables)
+	r.clearVM()
 	return ok, err
+}
+
+// matchLazily is Match with p.lazy, on the runner's lazy environment: it holds the helpers and
+// the loaders, bound to the runner for good, so that a run sets only what is the record's or the
+// evaluation's (id, now, the meter) and deletes it afterwards.
+func (p *Program) matchLazily(r *runner, rec crm.Record) (bool, error) {
+	env := r.lazyEnv
+	r.row.reset(p.reads.props, rec.Properties)
+	if p.reads.now {
+		env["now"] = r.helpers.now
+	}
+	if p.reads.id {
+		env["id"] = string(rec.ID)
+	}
+	ok, err := p.run(&r.vm, p.lazy, env)
+	if p.reads.now {
+		delete(env, "now")
+	}
+	if p.reads.id {
+		delete(env, "id")
+	}
+	if p.metered {
+		delete(env, meterVar)
+	}
+	r.row.clear()
+	r.helpers.props = nil
+	r.clearVM()
+	return ok, err
+}
+
+// compileLazy compiles p.lazy, or leaves it nil when the expression does not lend itself to it.
+func (p *Program) compileLazy() {
+	l := newLazyLoads(&p.reads, p.prog.Node())
+	if l == nil {
+		return
+	}
+	prog, metered, err := compileSandboxed(p.src, p.schema, p.maxNodes, l)
+	if err != nil || metered != p.metered {
+		return // prog runs as it is
+	}
+	p.lazy = prog
 }
 
 // Run runs the program on a prepared environment.
 func (p *Program) Run(env Env) (ok bool, err error) {
 	var m vm.VM
-	return p.run(&m, env)
+	return p.run(&m, p.prog, env)
 }
 
 // runner is what one evaluation reuses: an environment, the helpers and expr's machine.
 type runner struct {
 	env     Env
 	helpers envHelpers
+	row     row
+	// lazyEnv is the environment of the lazily loading programs: the helpers and the loaders,
+	// for good, and during a run what a run sets (id, now, the meter).
+	lazyEnv Env
 	vm      vm.VM
 }
 
 var runners = sync.Pool{New: func() any {
-	r := &runner{env: make(Env, 8)}
+	r := &runner{env: make(Env, 8), lazyEnv: make(Env, 8)}
 	r.helpers.bind()
+	r.row.bind()
+	r.lazyEnv["daysSince"] = r.helpers.daysSince
+	r.lazyEnv["hoursSince"] = r.helpers.hoursSince
+	r.lazyEnv["isSet"] = r.helpers.isSet
+	r.row.loadersInto(r.lazyEnv)
 	return r
 }}
 
-func (p *Program) run(m *vm.VM, env Env) (ok bool, err error) {
+// clearVM forgets what expr's machine keeps of a run for the next: its stack and the values of
+// let.
+func (r *runner) clearVM() {
+	clear(r.vm.Stack[:cap(r.vm.Stack)])
+	clear(r.vm.Variables)
+}
+
+func (p *Program) run(m *vm.VM, prog *vm.Program, env Env) (ok bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok, err = false, fmt.Errorf("trigger %q: run-time panic: %v", p.src, r)
@@ -357,7 +421,7 @@ func (p *Program) run(m *vm.VM, env Env) (ok bool, err error) {
 	if p.metered {
 		env[meterVar] = newMeter()
 	}
-	out, err := m.Run(p.prog, map[string]any(env))
+	out, err := m.Run(prog, map[string]any(env))
 	if err != nil {
 		return false, fmt.Errorf("trigger %q: %w", p.src, boundRunError(err))
 	}

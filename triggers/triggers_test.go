@@ -72,20 +72,29 @@ func TestMatchBuildsWhatItReads(t *testing.T) {
 		`id == "1" || daysSince(last_activity_date) < 0`,
 		`hoursSince(now) == 0 && firstname == "Ada"`,
 		`firstname + lastname == "AdaLovelace"`,
+		`let s = lastname; s == "Lovelace" && firstname == "Ada"`,
+		`firstname == "Bob" || firstname == "Ada" && num_notes > 2 && num_notes < 4`,
+		`email_bounced || daysSince(last_activity_date) > 30 && hasSuffix(lower(email), "@example.com")`,
+		`last_activity_date > now || all([1, 2], {num_notes > float(#)}) && !email_bounced`,
 	}
 	recs := []crm.Record{
-		{ID: "1", Properties: map[string]string{"firstname": "Ada", "lastname": "Lovelace", "num_notes": "3", "email": "a@example.com"}},
-		{ID: "2", Properties: map[string]string{"firstname": "Bob", "num_notes": "1"}},
+		{ID: "1", Properties: map[string]string{"firstname": "Ada", "lastname": "Lovelace", "num_notes": "3", "email": "a@example.com",
+			"last_activity_date": "2026-01-01T00:00:00.000Z"}},
+		{ID: "2", Properties: map[string]string{"firstname": "Bob", "num_notes": "1", "email_bounced": "true"}},
 		{ID: "3", Properties: map[string]string{}},
 	}
 	want := map[string][]bool{
-		exprs[0]: {true, false, false},
-		exprs[1]: {true, true, false},
-		exprs[2]: {true, false, false},
-		exprs[3]: {true, false, false},
-		exprs[4]: {true, false, false},
-		exprs[5]: {true, false, false},
-		exprs[6]: {true, false, false},
+		exprs[0]:  {true, false, false},
+		exprs[1]:  {true, true, false},
+		exprs[2]:  {true, false, false},
+		exprs[3]:  {true, false, false},
+		exprs[4]:  {true, false, false},
+		exprs[5]:  {true, false, false},
+		exprs[6]:  {true, false, false},
+		exprs[7]:  {true, false, false},
+		exprs[8]:  {true, true, false},
+		exprs[9]:  {true, true, false},
+		exprs[10]: {true, false, false},
 	}
 	progs := make([]*triggers.Program, len(exprs))
 	for i, src := range exprs {
@@ -118,6 +127,30 @@ func TestMatchBuildsWhatItReads(t *testing.T) {
 	}
 	for range 8 {
 		require.NoError(t, <-errs)
+	}
+}
+
+// TestMatchLoadsWhatItReaches checks which expressions Match runs with each property read from the
+// record as the run reaches it (so that in a && b, b's properties are neither looked up nor
+// converted when a is false), and which it runs on an environment filled beforehand: those that
+// read $env, and those that read no property. Both give the verdicts of the expression as written
+// (TestMatchBuildsWhatItReads).
+func TestMatchLoadsWhatItReaches(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		src  string
+		lazy bool
+	}{
+		{`lifecyclestage != "customer" && hasSuffix(lastname, "0") && daysSince(last_activity_date) > 30`, true},
+		{`num_notes > 2 || email_bounced`, true},
+		{`any(["a", "b"], {# == firstname}) || lower(email) contains "@example"`, true},
+		{`isSet("phone") && id == "1"`, false},
+		{`$env.num_notes > 2`, false},
+		{`let s = lastname; s == firstname`, true},
+	} {
+		p, err := triggers.Compile(tc.src, contactsSchema(t))
+		require.NoError(t, err, tc.src)
+		require.Equal(t, tc.lazy, triggers.LoadsLazily(p), tc.src)
 	}
 }
 

@@ -177,3 +177,18 @@ func TestPipelineScenariosSmall(t *testing.T) {
 	require.Positive(t, r.Extra["busy_writes"])
 	require.Positive(t, r.Ratio)
 }
+
+// BenchmarkTriggerEval runs the trigger-eval scenario on CRMFLOW_BENCH_RECORDS records (it needs no
+// Redis). Profile the engine's side with -cpuprofile and pprof's -focus engine.DecideOne, the raw
+// side with -focus vm.Run.
+func BenchmarkTriggerEval(b *testing.B) {
+	n := records(b)
+	for range b.N {
+		r, err := bench.TriggerEval(n)
+		require.NoError(b, err)
+		b.Logf("%s", r)
+		b.ReportMetric(r.Rate, "rec/s")
+		b.ReportMetric(r.RawRate, "raw-rec/s")
+		b.ReportMetric(r.Ratio, "ratio")
+	}
+}

@@ -59,8 +59,8 @@ for i = 5 + k, #ARGV, 3 do
     if verdict == 'error' then history(hist, {at = now, kind = 'trigger_error', revision = rev, detail = detail}, KEYS[4], member) end
     if verdict == 'unmatch' and is_enrolled then unenroll(enr, hist, member, 'record no longer matches the trigger') end
   elseif verdict == 'match' or verdict == 'manual' then
-    local was = redis.call('SISMEMBER', KEYS[3], member) == 1
-    if verdict == 'match' then redis.call('SADD', KEYS[3], member) end
+    -- A match joins the matching set; SADD's 0 says it was there already. (Only a match asks.)
+    local was = verdict == 'match' and redis.call('SADD', KEYS[3], member) == 0
     local why = nil
     if is_enrolled then why = 'the record is enrolled already'
     elseif count > 0 and not reenroll then why = 'the record was enrolled before and the workflow does not allow re-enrollment'
