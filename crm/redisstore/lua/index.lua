@@ -106,7 +106,9 @@ end
 -- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
 -- just the fields it changed.
 local function ix_record(acc, spec, id, vals, add)
-  for _, e in ipairs(spec.props) do
+  local props = spec.props -- a numeric loop: this runs for every record a script writes
+  for i = 1, #props do
+    local e = props[i]
     local v = vals[e[3]]
     if v and v ~= '' then
       local k = e[1]
