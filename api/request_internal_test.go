@@ -42,3 +42,42 @@ func FuzzPlainJSONString(f *testing.F) {
 		require.Equal(t, want, s)
 	})
 }
+
+// TestPlainPropertyValuesAsTheGeneralPath: the one-pass decoder of property objects gives what the
+// general path gives, and leaves to it every object it does not take whole.
+func TestPlainPropertyValuesAsTheGeneralPath(t *testing.T) {
+	t.Parallel()
+	taken := []string{`{}`, ` { } `, `{"a":"x"}`, `{"a": "x", "b" : 12, "c":-0.5e+3, "d":true, "e":false, "f":null}`,
+		`{"a":"Malmö","a":"second"}`, "{\n\t\"n\": 0,\r\n\"m\": 1E9 }", `{"a":""}`}
+	for _, raw := range taken {
+		got, ok := plainPropertyValues([]byte(raw))
+		require.True(t, ok, raw)
+		want, err := decodePropertyValues([]byte(raw))
+		require.NoError(t, err, raw)
+		require.Equal(t, want, got, raw)
+	}
+	left := []string{``, `null`, `[]`, `{"a":"x\"y"}`, `{"a\u0062":"x"}`, `{"a":{}}`, `{"a":[1]}`, `{"a":01}`, `{"a":1.}`,
+		`{"a":-}`, `{"a":1e}`, `{"a":tru}`, `{"a":truex}`, `{"a":"x" "b":"y"}`, `{"a":"x",}`, `{"a":"x"} x`, `{"a":"x"`,
+		"{\"a\":\"bad\xffutf8\"}", "{\"a\":\"tab\tin\"}", `{"a" "x"}`, `{a:"x"}`}
+	for _, raw := range left {
+		_, ok := plainPropertyValues([]byte(raw))
+		require.False(t, ok, raw)
+	}
+}
+
+// FuzzPlainPropertyValues: whenever the one-pass decoder takes an object, the general path decodes
+// it without error to the same values.
+func FuzzPlainPropertyValues(f *testing.F) {
+	for _, s := range []string{`{"a":"x","b":1,"c":null}`, `{"a":-1.5e3,"b":true}`, `{"a":"x\"y"}`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := plainPropertyValues(b)
+		if !ok {
+			return
+		}
+		want, err := decodePropertyValues(b)
+		require.NoError(t, err, "%q", b)
+		require.Equal(t, want, got, "%q", b)
+	})
+}
