@@ -81,3 +81,40 @@ func FuzzPlainPropertyValues(f *testing.F) {
 		require.Equal(t, want, got, "%q", b)
 	})
 }
+
+// TestRecordsBatchAsJSONMarshal: a batch of records written by hand is byte for byte what
+// json.Marshal writes, whatever the strings hold; a batch of another shape is left to json.Marshal.
+func TestRecordsBatchAsJSONMarshal(t *testing.T) {
+	t.Parallel()
+	odd := []string{"", "plain", `quote"d`, `back\slash`, "tab\tline\nbreak\x01", "Malmö 😀", "bad\xffutf8", "<&>", "a<b", "a>b", "a&b", "\u2028", "\x7f", "z", "A"}
+	var recs []recordJSON
+	for i, s := range odd {
+		recs = append(recs, recordJSON{ID: s, Properties: map[string]string{s: s, "email": "a@example.com", "b": "1", "B": "2"},
+			CreatedAt: "2026-01-01T00:00:00.000Z", UpdatedAt: s})
+		if i%2 == 0 {
+			recs[i].ObjectWriteTraceID = s + "-trace"
+		}
+	}
+	recs = append(recs, recordJSON{ID: "1", Properties: map[string]string{}})
+	for _, batch := range []batchJSON[recordJSON]{
+		{Status: "COMPLETE", Results: recs, StartedAt: "2026-01-01T00:00:00.000Z", CompletedAt: "<now>"},
+		{Status: "COMPLETE", Results: []recordJSON{}},
+	} {
+		got, ok := appendRecordsBatch(nil, batch)
+		require.True(t, ok)
+		want, err := json.Marshal(batch)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+	for _, r := range []recordJSON{{ID: "1"}, {ID: "1", Properties: map[string]string{}, Archived: true},
+		{ID: "1", Properties: map[string]string{}, ArchivedAt: "x"}, {ID: "1", Properties: map[string]string{}, ArchivedRevision: 2},
+		{ID: "1", Properties: map[string]string{}, PropertiesWithHistory: map[string][]valueJSON{}},
+		{ID: "1", Properties: map[string]string{}, Associations: associationsJSON{"companies": {}}}} {
+		_, ok := appendRecordsBatch(nil, batchJSON[recordJSON]{Results: []recordJSON{r}})
+		require.False(t, ok, "%+v", r)
+	}
+	_, ok := appendRecordsBatch(nil, batchJSON[recordJSON]{Results: recs, NumErrors: 1, Errors: []batchErrorJSON{{Status: "error"}}})
+	require.False(t, ok)
+	_, ok = appendRecordsBatch(nil, batchJSON[recordJSON]{})
+	require.False(t, ok)
+}
