@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -76,9 +77,22 @@ type propertyValues map[string]string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *propertyValues) UnmarshalJSON(b []byte) error {
+	out, ok := plainPropertyValues(b)
+	if !ok {
+		var err error
+		if out, err = decodePropertyValues(b); err != nil {
+			return err
+		}
+	}
+	*p = out
+	return nil
+}
+
+// decodePropertyValues is UnmarshalJSON's general path, for any JSON.
+func decodePropertyValues(b []byte) (propertyValues, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+		return nil, err
 	}
 	out := make(propertyValues, len(raw))
 	for name, v := range raw {
@@ -93,7 +107,7 @@ func (p *propertyValues) UnmarshalJSON(b []byte) error {
 			}
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("property %q: %w", name, err)
+				return nil, fmt.Errorf("property %q: %w", name, err)
 			}
 			out[name] = s
 		case string(v) == "null":
@@ -103,12 +117,157 @@ func (p *propertyValues) UnmarshalJSON(b []byte) error {
 		case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
 			out[name] = string(v)
 		default:
-			return &crm.ValidationError{Field: name, Code: "INVALID_PROPERTY_VALUE",
+			return nil, &crm.ValidationError{Field: name, Code: "INVALID_PROPERTY_VALUE",
 				Message: fmt.Sprintf("property %q must be a string, number or boolean, not an object or array", name)}
 		}
 	}
-	*p = out
-	return nil
+	return out, nil
+}
+
+// plainPropertyValues decodes the JSON object b in one pass when it is of the common shape: names
+// and string values that need no decoding (see plainJSONString), numbers, true, false and null,
+// as UnmarshalJSON's general path would decode them. ok is false for anything else (an escape, an
+// object or array value, or b not such an object at all), and the general path decodes b then.
+func plainPropertyValues(b []byte) (out propertyValues, ok bool) {
+	i := skipJSONSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	out = make(propertyValues, 16)
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, skipJSONSpace(b, i+1) == len(b)
+	}
+	for {
+		end := plainStringEnd(b, i)
+		if end < 0 {
+			return nil, false
+		}
+		name, ok := plainJSONString(b[i:end])
+		if !ok {
+			return nil, false
+		}
+		i = skipJSONSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return nil, false
+		}
+		i = skipJSONSpace(b, i+1)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			end = plainStringEnd(b, i)
+			if end < 0 {
+				return nil, false
+			}
+			v, ok := plainJSONString(b[i:end])
+			if !ok {
+				return nil, false
+			}
+			out[name] = v
+		case c == 't' || c == 'f' || c == 'n':
+			end = i
+			for end < len(b) && b[end] >= 'a' && b[end] <= 'z' {
+				end++
+			}
+			switch lit := string(b[i:end]); lit {
+			case "true", "false":
+				out[name] = lit
+			case "null":
+				out[name] = ""
+			default:
+				return nil, false
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			end = jsonNumberEnd(b, i)
+			if end < 0 {
+				return nil, false
+			}
+			out[name] = string(b[i:end])
+		default:
+			return nil, false
+		}
+		i = skipJSONSpace(b, end)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipJSONSpace(b, i+1)
+		case '}':
+			return out, skipJSONSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// skipJSONSpace returns the index of the first byte of b from i on that is not JSON white space.
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainStringEnd returns the index just after the JSON string that starts at b[i] (its closing
+// quote included), or -1 when b[i] is no quote, the string has an escape or it does not end.
+func plainStringEnd(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			return -1
+		}
+	}
+	return -1
+}
+
+// jsonNumberEnd returns the index just after the JSON number that starts at b[i], or -1 when what
+// starts there is not one (the grammar of RFC 8259: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?).
+func jsonNumberEnd(b []byte, i int) int {
+	digits := func(j int) int {
+		k := j
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			k++
+		}
+		return k
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
 }
 
 // plainJSONString returns the value of the JSON string v (quotes included) when it needs no
@@ -247,11 +406,99 @@ func splitNames(values []string) []string {
 // struct that always encodes, so a failure is a programming error: it panics, and the panic is
 // answered as a 500 by the server's recovery.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("api: encode response %T: %v", v, err))
+	var b []byte
+	if batch, ok := v.(batchJSON[recordJSON]); ok {
+		b, ok = appendRecordsBatch(nil, batch)
+		if !ok {
+			b = nil
+		}
+	}
+	if b == nil {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			panic(fmt.Sprintf("api: encode response %T: %v", v, err))
+		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// appendRecordsBatch appends batch to buf byte for byte as json.Marshal writes it, for the shape of
+// a batch create's or update's answer: records with their id, properties and times, none archived
+// and none with history or associations, and no errors. ok is false for any other batch, which
+// json.Marshal then encodes. It spares each answer the reflection and the map sorting of
+// encoding/json, on up to 100 records.
+func appendRecordsBatch(buf []byte, batch batchJSON[recordJSON]) (out []byte, ok bool) {
+	if batch.NumErrors != 0 || len(batch.Errors) != 0 || batch.Results == nil {
+		return nil, false
+	}
+	size := 128
+	for _, r := range batch.Results {
+		size += 128 + len(r.ID) + len(r.ObjectWriteTraceID)
+		for n, v := range r.Properties {
+			size += len(n) + len(v) + 6
+		}
+		if r.Archived || r.ArchivedAt != "" || r.ArchivedBy != "" || r.ArchivedVia != "" || r.ArchivedRef != "" ||
+			r.ArchivedRevision != 0 || r.ArchivedActor != "" || r.ArchivedOperation != "" ||
+			r.PropertiesWithHistory != nil || len(r.Associations) != 0 || r.Properties == nil {
+			return nil, false
+		}
+	}
+	buf = slices.Grow(buf, size) // enough unless escapes lengthen it
+	buf = append(buf, `{"status":`...)
+	buf = appendJSONString(buf, batch.Status)
+	buf = append(buf, `,"results":[`...)
+	var names []string
+	for i, r := range batch.Results {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"id":`...)
+		buf = appendJSONString(buf, r.ID)
+		buf = append(buf, `,"properties":{`...)
+		names = names[:0]
+		for n := range r.Properties {
+			names = append(names, n)
+		}
+		slices.Sort(names) // encoding/json's order of map keys
+		for j, n := range names {
+			if j > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, n)
+			buf = append(buf, ':')
+			buf = appendJSONString(buf, r.Properties[n])
+		}
+		buf = append(buf, `},"createdAt":`...)
+		buf = appendJSONString(buf, r.CreatedAt)
+		buf = append(buf, `,"updatedAt":`...)
+		buf = appendJSONString(buf, r.UpdatedAt)
+		buf = append(buf, `,"archived":false`...)
+		if r.ObjectWriteTraceID != "" {
+			buf = append(buf, `,"objectWriteTraceId":`...)
+			buf = appendJSONString(buf, r.ObjectWriteTraceID)
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `],"startedAt":`...)
+	buf = appendJSONString(buf, batch.StartedAt)
+	buf = append(buf, `,"completedAt":`...)
+	buf = appendJSONString(buf, batch.CompletedAt)
+	return append(buf, '}'), true
+}
+
+// appendJSONString appends s as json.Marshal writes it: as it is between quotes when it is
+// printable ASCII that encoding/json does not escape, else through encoding/json itself.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			b, _ := json.Marshal(s) // a string: cannot fail
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }

@@ -159,7 +159,30 @@ func (s Schema) Names() []string {
 // milliseconds, emails lowercased). An empty value means "clear the property" and is kept as "".
 // Every problem is reported at once as ValidationErrors, each naming its property.
 func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
+	// Most inputs are valid: they are checked in map order first, and only when one is not are
+	// they checked again by name, so that the errors come in a stable order.
 	out := make(map[string]string, len(props))
+	valid := true
+	for name, v := range props {
+		p, ok := s.Properties[name]
+		if !ok {
+			valid = false
+			break
+		}
+		if v == "" {
+			out[name] = ""
+			continue
+		}
+		nv, err := NormalizeValue(p, v)
+		if err != nil {
+			valid = false
+			break
+		}
+		out[name] = nv
+	}
+	if valid {
+		return out, nil
+	}
 	var errs ValidationErrors
 	names := make([]string, 0, len(props))
 	for n := range props {

@@ -103,6 +103,76 @@ type createJSON struct {
 	Assoc    []assocJSON `json:"assoc,omitempty"`
 }
 
+// appendCreatePayload appends recs to buf as the JSON array that json.Marshal would make of them,
+// give or take the order of each record's properties and escapes that decode to the same string:
+// it is written for every batch created, without reflection or sorting.
+func appendCreatePayload(buf []byte, recs []createJSON) ([]byte, error) {
+	buf = append(buf, '[')
+	for i, r := range recs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"id":`...)
+		buf = appendJSONString(buf, r.ID)
+		buf = append(buf, `,"props":{`...)
+		first := true
+		for k, v := range r.Props {
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = appendJSONString(buf, k)
+			buf = append(buf, ':')
+			buf = appendJSONString(buf, v)
+		}
+		buf = append(buf, `},"emails":`...)
+		buf = appendJSONStrings(buf, r.Emails)
+		buf = append(buf, `,"hashes":`...)
+		buf = appendJSONStrings(buf, r.Hashes)
+		if r.AssocKey != 0 {
+			buf = append(buf, `,"ak":`...)
+			buf = strconv.AppendInt(buf, int64(r.AssocKey), 10)
+		}
+		if len(r.Assoc) > 0 {
+			assoc, err := json.Marshal(r.Assoc)
+			if err != nil {
+				return nil, err
+			}
+			buf = append(buf, `,"assoc":`...)
+			buf = append(buf, assoc...)
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, ']'), nil
+}
+
+// appendJSONStrings appends ss as a JSON array of strings; nil as [] (the script iterates it).
+func appendJSONStrings(buf []byte, ss []string) []byte {
+	buf = append(buf, '[')
+	for i, s := range ss {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, s)
+	}
+	return append(buf, ']')
+}
+
+// appendJSONString appends s as a JSON string: as it is between quotes when it is printable ASCII
+// without a quote or backslash, else as encoding/json writes it (which also turns invalid UTF-8
+// into U+FFFD, as the stored value always was).
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b, _ := json.Marshal(s) // a string: cannot fail
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
 // assocJSON is one inline association of a created record, for createRecordsScript.
 type assocJSON struct {
 	// Member is the target as a member of the new record's association set, "<type>:<id>".
@@ -225,7 +295,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 			recs[i].Assoc = append(recs[i].Assoc, assocJSON{Member: associationMember(a), RecordKey: rk, AssocKey: rk + 1})
 		}
 	}
-	payload, err := json.Marshal(recs)
+	payload, err := appendCreatePayload(make([]byte, 0, 512*len(recs)), recs)
 	if err != nil {
 		return nil, fmt.Errorf("encode records: %w", err)
 	}

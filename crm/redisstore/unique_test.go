@@ -297,3 +297,31 @@ func (b *testBundle) subscriptions(t *testing.T) crm.ObjectType {
 	require.NoError(t, err)
 	return "subscriptions"
 }
+
+// TestUniqueBatchCreateRefusesTheFirstTakenValue creates a batch in which two records give values
+// that live records hold: the refusal names the first of them in the order of the inputs, with its
+// owner, and nothing is written.
+func TestUniqueBatchCreateRefusesTheFirstTakenValue(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		o := b.subscriptions(t)
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
+			{Properties: map[string]string{"sub_ref": "S-1", "seat": "1"}},
+			{Properties: map[string]string{"sub_ref": "S-2", "seat": "2"}},
+		}, crm.Actor{})
+		require.NoError(t, err)
+		before := b.tenantDump(t)
+		_, err = b.store.CreateRecords(b.ctx, b.tenant, o, []crm.RecordInput{
+			{Properties: map[string]string{"sub_ref": "S-3", "seat": "3"}},
+			{Properties: map[string]string{"sub_ref": "S-4", "seat": "2"}},
+			{Properties: map[string]string{"sub_ref": "S-1", "seat": "5"}},
+		}, crm.Actor{})
+		var uc *crm.UniqueConflictError
+		require.ErrorAs(t, err, &uc)
+		require.Equal(t, crm.UniqueConflictError{Type: o, Property: "seat", Value: "2", BlockingID: recs[1].ID}, *uc)
+		after := b.tenantDump(t)
+		delete(after, redisstore.SeqKey(b.tenant, string(o))) // a refused create has drawn its ids
+		delete(before, redisstore.SeqKey(b.tenant, string(o)))
+		require.Equal(t, before, after)
+	})
+}

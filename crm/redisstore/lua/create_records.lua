@@ -26,27 +26,44 @@ local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[4])
 local ix = ix_new()
 local recs = cjson.decode(ARGV[3])
-for i = 1, #recs do
-  if redis.call('EXISTS', KEYS[7+i], KEYS[7+#recs+i]) > 0 then return {'ok'} end
+local n = #recs
+-- The checks read what they need in a few calls per batch, then go through the records in order,
+-- so that the first refusal is the one a record-by-record check would meet.
+for i = 8, 7 + 2 * n, 500 do
+  if redis.call('EXISTS', unpack(KEYS, i, math.min(i + 499, 7 + 2 * n))) > 0 then return {'ok'} end
 end
 for i, r in ipairs(recs) do
   for j, a in ipairs(r.assoc or {}) do
     if redis.call('EXISTS', KEYS[a.rk]) == 0 then return {'assoc_missing', tostring(i-1), tostring(j-1)} end
   end
 end
-local claimed = {}
-for i, r in ipairs(recs) do
-  for j, e in ipairs(r.emails) do
-    if redis.call('SISMEMBER', KEYS[5], r.hashes[j]) == 1 then return {'blocked', e} end
-    local owner = redis.call('HGET', KEYS[2], e)
-    if owner then return {'conflict', e, owner} end
-    if claimed[e] then return {'conflict', e, claimed[e]} end
-    claimed[e] = r.id
+local es, hs = {}, {}
+for _, r in ipairs(recs) do
+  for j, e in ipairs(r.emails) do es[#es+1] = e; hs[#hs+1] = r.hashes[j] end
+end
+if #es > 0 then
+  local blocked, owners = {}, {}
+  each_chunk(hs, function(c)
+    for _, v in ipairs(redis.call('SMISMEMBER', KEYS[5], unpack(c))) do blocked[#blocked+1] = v end
+  end)
+  each_chunk(es, function(c)
+    for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(c))) do owners[#owners+1] = v end
+  end)
+  local claimed, k = {}, 0
+  for _, r in ipairs(recs) do
+    for _, e in ipairs(r.emails) do
+      k = k + 1
+      if blocked[k] == 1 then return {'blocked', e} end
+      if owners[k] then return {'conflict', e, owners[k]} end
+      if claimed[e] then return {'conflict', e, claimed[e]} end
+      claimed[e] = r.id
+    end
   end
 end
+local uowners = uq_owners(spec, recs)
 local uclaimed = {}
 for i, r in ipairs(recs) do
-  local taken = uq_check(spec, r.id, r.props, uclaimed)
+  local taken = uq_check(spec, r.id, r.props, uclaimed, uowners)
   if taken then return taken end
 end
 local live, emails, members = {}, {}, {}

@@ -38,16 +38,38 @@ local function ix_spec(raw)
   return spec
 end
 
+-- uq_owners reads, for the unique properties of spec, the owners of the values that the records
+-- recs ({id=.., props={field -> value}}) give them: one HMGET per property and 500 values, so that
+-- uq_check need not ask for each record. Returns a table field -> (value -> owner id or false).
+local function uq_owners(spec, recs)
+  local out = {}
+  for _, u in ipairs(spec.uq) do
+    local vs, seen = {}, {}
+    for _, r in ipairs(recs) do
+      local v = r.props[u[1]]
+      if v and v ~= '' and not seen[v] then seen[v] = true; vs[#vs+1] = v end
+    end
+    local owners = {}
+    each_chunk(vs, function(c)
+      for i, o in ipairs(redis.call('HMGET', u[2], unpack(c))) do owners[c[i]] = o end
+    end)
+    out[u[1]] = owners
+  end
+  return out
+end
+
 -- uq_check returns {"unique", property, value, owner id} when a value in vals (field -> value)
 -- of a unique property is held by another live record, or by another record of the same call
 -- (claimed: "<property>\0<value>" -> id); nil when record id may hold them all, and then only
--- are its values added to claimed (a restore goes on past a refused record).
-local function uq_check(spec, id, vals, claimed)
+-- are its values added to claimed (a restore goes on past a refused record). known, when given, is
+-- uq_owners's answer for a set of records that includes this one; without it the owners are read.
+local function uq_check(spec, id, vals, claimed, known)
   local mine = {}
   for _, u in ipairs(spec.uq) do
     local v = vals[u[1]]
     if v and v ~= '' then
-      local owner = redis.call('HGET', u[2], v)
+      local owner
+      if known then owner = known[u[1]][v] else owner = redis.call('HGET', u[2], v) end
       if owner and owner ~= id then return {'unique', u[1], v, owner} end
       local ck = u[1] .. '\0' .. v
       if claimed[ck] and claimed[ck] ~= id then return {'unique', u[1], v, claimed[ck]} end
@@ -69,7 +91,9 @@ local function ix_fields(spec, key)
   return vals
 end
 
-local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}} end
+-- ix_new returns an empty collection of entries; its scores keep the score of each value met, by
+-- kind, since the records of one call often share them (created and updated at the same time).
+local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}, scores = {}} end
 
 local function ix_push(t, key, a, b)
   local l = t[key]
@@ -82,7 +106,9 @@ end
 -- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
 -- just the fields it changed.
 local function ix_record(acc, spec, id, vals, add)
-  for _, e in ipairs(spec.props) do
+  local props = spec.props -- a numeric loop: this runs for every record a script writes
+  for i = 1, #props do
+    local e = props[i]
     local v = vals[e[3]]
     if v and v ~= '' then
       local k = e[1]
@@ -95,7 +121,10 @@ local function ix_record(acc, spec, id, vals, add)
       elseif k == 's' then
         ix_push(acc.zadd, e[4], '0', string.lower(v) .. '\0' .. id)
       else
-        local score = ix_score(k, v)
+        local known = acc.scores[k]
+        if not known then known = {}; acc.scores[k] = known end
+        local score = known[v]
+        if score == nil then score = ix_score(k, v) or false; known[v] = score end
         if score then ix_push(acc.zadd, e[4], score, id) end
       end
     end
