@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,4 +118,73 @@ func TestRecordsBatchAsJSONMarshal(t *testing.T) {
 	require.False(t, ok)
 	_, ok = appendRecordsBatch(nil, batchJSON[recordJSON]{})
 	require.False(t, ok)
+}
+
+// TestRecordsBatchKnowsEveryField sets each field of a record, and of the batch, in turn to a value
+// that is not its zero: appendRecordsBatch either leaves the batch to json.Marshal or writes what
+// json.Marshal writes. A field added to recordJSON or batchJSON that the hand-written encoder does
+// not know fails here rather than vanish from answers.
+func TestRecordsBatchKnowsEveryField(t *testing.T) {
+	t.Parallel()
+	base := func() recordJSON {
+		return recordJSON{ID: "1", Properties: map[string]string{"email": "a@example.com"}, CreatedAt: "c", UpdatedAt: "u"}
+	}
+	check := func(t *testing.T, batch batchJSON[recordJSON], what string) {
+		t.Helper()
+		got, ok := appendRecordsBatch(nil, batch)
+		if !ok {
+			return
+		}
+		want, err := json.Marshal(batch)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "with %s set", what)
+	}
+	rt := reflect.TypeOf(recordJSON{})
+	for i := range rt.NumField() {
+		r := base()
+		setNonZero(t, reflect.ValueOf(&r).Elem().Field(i))
+		check(t, batchJSON[recordJSON]{Status: "COMPLETE", Results: []recordJSON{r}}, "record field "+rt.Field(i).Name)
+	}
+	bt := reflect.TypeOf(batchJSON[recordJSON]{})
+	for i := range bt.NumField() {
+		b := batchJSON[recordJSON]{Status: "COMPLETE", Results: []recordJSON{base()}}
+		setNonZero(t, reflect.ValueOf(&b).Elem().Field(i))
+		check(t, b, "batch field "+bt.Field(i).Name)
+	}
+}
+
+// setNonZero sets v to a value of its type that is not the zero value.
+func setNonZero(t *testing.T, v reflect.Value) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(2)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		setNonZero(t, k)
+		setNonZero(t, e)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		setNonZero(t, s.Index(0))
+		v.Set(s)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		setNonZero(t, p.Elem())
+		v.Set(p)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Field(i).CanSet() {
+				setNonZero(t, v.Field(i))
+			}
+		}
+	default:
+		t.Fatalf("setNonZero: no value for a %s", v.Type())
+	}
 }
