@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // TestRestoreOfAnErasedEmail: a contact in the bin whose email a permanent delete of another
@@ -97,4 +99,42 @@ func (b *testBundle) operationOf(t *testing.T, id crm.RecordID) string {
 	op, _ := rec["archivedOperation"].(string)
 	require.NotEmpty(t, op)
 	return op
+}
+
+// TestPermanentDeletePausesAWorkflowNamingTheEmail: a permanent delete erases the contact's email
+// from an active workflow whose trigger named it. GET shows the workflow paused with a reason
+// that names no address, and its source without the address; activating it is a 409 that says a
+// permanent delete erased it, and changes nothing, until a new revision is stored.
+func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	all := "Bearer " + b.tokens[tokAll]
+	b.contact(t, map[string]string{"email": "ann@example.com"})
+	src := func(who string) string {
+		return "name: named\nobject_type: contacts\ntrigger: email == \"" + who + "\"\nactions:\n  - type: delete_contact\n"
+	}
+	expect[flow](t, b.put(t, all, "named", src("Ann@Example.com")), http.StatusCreated)
+	f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusOK)
+	require.Equal(t, "ACTIVE", f.State)
+
+	res := b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": "ann@example.com", "idProperty": "email"})
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+
+	f = expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/named", all, nil), http.StatusOK)
+	require.Equal(t, "PAUSED", f.State)
+	require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+	require.Contains(t, f.PausedReason, "permanent delete erased an email address")
+	require.NotContains(t, strings.ToLower(f.Source), "ann@")
+	require.True(t, strings.HasPrefix(f.Source, redisstore.ErasedFlowHeader), f.Source)
+
+	before := b.dump(t, b.tenantA)
+	e := expectError(t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusConflict, "CONFLICT")
+	require.Contains(t, e.Message, "workflow named revision 1 was erased by a permanent delete")
+	require.Contains(t, e.Message, "store a new revision without that address, then activate it")
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused activation changes nothing")
+
+	expect[flow](t, b.put(t, all, "named", src("bob@example.com")), http.StatusCreated)
+	f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusOK)
+	require.Equal(t, "ACTIVE", f.State)
+	require.Equal(t, int64(2), f.ActiveRevision)
 }

@@ -333,11 +333,15 @@ func (s *Server) parseFlow(ctx context.Context, t crm.TenantID, src []byte) (*wo
 }
 
 // parseRevision reads a stored revision of a workflow and parses it against the live schema. A
-// revision that no longer validates (the schema changed under it) is a *workflows.ValidationError.
+// revision that no longer validates (the schema changed under it) is a *workflows.ValidationError;
+// one a permanent delete erased an address from, crm.ErasedRevisionError (a 409).
 func (s *Server) parseRevision(ctx context.Context, t crm.TenantID, name string, rev int64) (*workflows.Workflow, error) {
 	fr, err := s.store.FlowRevision(ctx, t, name, rev)
 	if err != nil {
 		return nil, fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
+	}
+	if fr.Erased {
+		return nil, crm.ErasedRevisionError(name, rev)
 	}
 	wf, err := workflows.Parse(flowFile, []byte(fr.Source), liveSchemas{ctx: ctx, store: s.store, tenant: t}, s.cfg.Actions)
 	if err != nil {

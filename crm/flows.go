@@ -43,6 +43,17 @@ type FlowRevision struct {
 	Source    string
 	By        string
 	CreatedAt time.Time
+	// Erased is set when a permanent delete erased an email address the source named (SPEC S9):
+	// the address was replaced, the source no longer parses, and the revision cannot be activated.
+	Erased bool
+}
+
+// ErasedRevisionError is the error of using (activating, previewing, enrolling with) revision rev
+// of workflow name after a permanent delete erased an address from it (FlowRevision.Erased).
+func ErasedRevisionError(name string, rev int64) error {
+	return &ConflictError{Message: fmt.Sprintf("workflow %s revision %d was erased by a permanent delete: it named the email address "+
+		"of a contact deleted permanently, which was replaced, so it no longer holds the workflow as written and cannot run; "+
+		"store a new revision without that address, then activate it", name, rev)}
 }
 
 // PlanError means the tenant's plan does not include what was asked (activating a workflow).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,12 +93,19 @@ func (s *Store) FlowRevision(ctx context.Context, t crm.TenantID, name string, r
 	if len(h) == 0 {
 		return crm.FlowRevision{}, &crm.NotFoundError{Kind: "workflow revision", ID: fmt.Sprintf("%s@%d", name, rev)}
 	}
-	return crm.FlowRevision{Flow: name, Revision: rev, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])}, nil
+	return revisionFromHash(name, rev, h), nil
+}
+
+// revisionFromHash reads a FlowRevisionKey hash.
+func revisionFromHash(name string, rev int64, h map[string]string) crm.FlowRevision {
+	return crm.FlowRevision{Flow: name, Revision: rev, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"]),
+		Erased: h["erased"] != ""}
 }
 
 // ActivateFlow activates the latest revision of a workflow on behalf of p.By. A *PlanError when the
 // tenant's plan does not include workflows (nothing changes); a *NotFoundError for an unknown
-// workflow; a *ConflictError when p.Revision is no longer the latest; a *ValidationError without p.By.
+// workflow; a *ConflictError when p.Revision is no longer the latest, or when a permanent delete
+// erased an address from the latest (crm.ErasedRevisionError); a *ValidationError without p.By.
 func (s *Store) ActivateFlow(ctx context.Context, t crm.TenantID, name string, p crm.ActivateFlowParams) (crm.Flow, error) {
 	if strings.TrimSpace(p.By) == "" {
 		return crm.Flow{}, &crm.ValidationError{Field: "by", Code: "REQUIRED", Message: "activating a workflow needs the activating user: the workflow acts with that user's authority"}
@@ -127,6 +135,9 @@ func (s *Store) ActivateFlow(ctx context.Context, t crm.TenantID, name string, p
 		return crm.Flow{}, &crm.NotFoundError{Kind: "workflow", ID: name}
 	case "revision":
 		return crm.Flow{}, &crm.ConflictError{Message: fmt.Sprintf("workflow %s has a newer revision %v than the revision %d that was checked: activate again", name, res[1], p.Revision)}
+	case "erased":
+		rev, _ := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
+		return crm.Flow{}, crm.ErasedRevisionError(name, rev)
 	}
 	return s.Flow(ctx, t, name)
 }
@@ -184,7 +195,7 @@ func (s *Store) ActiveFlows(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 			continue
 		}
 		outF = append(outF, f)
-		outR = append(outR, crm.FlowRevision{Flow: f.Name, Revision: f.ActiveRevision, Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])})
+		outR = append(outR, revisionFromHash(f.Name, f.ActiveRevision, h))
 	}
 	return outF, outR, nil
 }
@@ -209,8 +220,85 @@ func (s *Store) FlowRevisions(ctx context.Context, t crm.TenantID, name string) 
 	}
 	out := make([]crm.FlowRevision, 0, len(cmds))
 	for i, c := range cmds {
-		h := c.Val()
-		out = append(out, crm.FlowRevision{Flow: name, Revision: int64(i + 1), Source: h["source"], By: h["by"], CreatedAt: parseMS(h["created_at"])})
+		out = append(out, revisionFromHash(name, int64(i+1), c.Val()))
 	}
 	return out, nil
+}
+
+// FlowErasedReason is the paused reason of an active workflow paused because a permanent delete
+// erased an email address its definition named (SPEC S9). It names no address.
+const FlowErasedReason = "a permanent delete erased an email address this workflow's definition named: " +
+	"review it, store a revision without that address, and activate it again"
+
+// ErasedFlowHeader is the first line of a workflow revision's source once a permanent delete
+// erased an email address from it: no workflow file may hold the field, so the source no longer
+// parses, and it tells whoever reads it why.
+const ErasedFlowHeader = "erased: \"a permanent delete erased an email address this revision named (now " + ErasedFlowAddress +
+	"); write the workflow again without it\"\n"
+
+// ErasedFlowAddress replaces each erased email address in a workflow revision's source.
+const ErasedFlowAddress = "<erased email>"
+
+// eraseFlowsNaming erases emails (compared without case) from every revision of every workflow
+// of the tenant that names one, in every place a revision keeps its text: see lua/erase_flow.lua.
+// An active workflow among them is paused in the same script, with FlowErasedReason, and the
+// erasure is audited as done by "permanent-delete". It reads the sources of every revision of
+// every workflow in one pipelined round trip (after the names and the revision counts), then runs
+// one script per workflow that names an email; the script looks at every revision again, so a
+// revision stored since the read is erased too.
+func (s *Store) eraseFlowsNaming(ctx context.Context, t crm.TenantID, emails []string) error {
+	var low []string
+	for _, e := range emails {
+		if e != "" {
+			low = append(low, strings.ToLower(e))
+		}
+	}
+	if len(low) == 0 {
+		return nil
+	}
+	names, err := s.rdb.SMembers(ctx, FlowsKey(t)).Result()
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	sort.Strings(names)
+	revs := make([]*redis.StringCmd, len(names))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range names {
+			revs[i] = p.HGet(ctx, FlowKey(t, n), "revision")
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read the workflows: %w", err)
+	}
+	srcs := make([][]*redis.StringCmd, len(names))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range names {
+			last, _ := strconv.ParseInt(revs[i].Val(), 10, 64)
+			for r := int64(1); r <= last; r++ {
+				srcs[i] = append(srcs[i], p.HGet(ctx, FlowRevisionKey(t, n, r), "source"))
+			}
+		}
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read the workflows' revisions: %w", err)
+	}
+	for i, n := range names {
+		if !slices.ContainsFunc(srcs[i], func(c *redis.StringCmd) bool { return namesAny(c.Val(), low) }) {
+			continue
+		}
+		call := eraseFlowCall{Flow: FlowKey(t, n), Audit: AuditKey(t), At: s.cfg.Clock.Now().UnixMilli(),
+			ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: n, Reason: FlowErasedReason, FlowPrefix: flowKeyPrefix(t),
+			TrigReadsPrefix: trigReadsKeyPrefix(t), AuditMaxLen: auditMaxLen, Header: ErasedFlowHeader,
+			Placeholder: ErasedFlowAddress, Emails: low}
+		if err := eraseFlowScript.run(ctx, s, call).Err(); err != nil {
+			return fmt.Errorf("erase the address from workflow %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// namesAny reports whether src names one of emails (lower case), compared without case.
+func namesAny(src string, emails []string) bool {
+	src = strings.ToLower(src)
+	return slices.ContainsFunc(emails, func(e string) bool { return strings.Contains(src, e) })
 }

@@ -96,3 +96,32 @@ func (c setPlanCall) keys() []string { return []string{c.Tenant, c.Flows} }
 func (c setPlanCall) argv() []any {
 	return []any{string(c.Plan), flag(c.AllowsWorkflows), c.At, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
 }
+
+// eraseFlowScript erases the email addresses of a contact deleted permanently from every revision
+// of a workflow, pausing it if active. See lua/erase_flow.lua for its KEYS and ARGV.
+var eraseFlowScript = newScript[eraseFlowCall]("trigger_reads", "erase_flow")
+
+// eraseFlowCall is a call of eraseFlowScript (lua/erase_flow.lua).
+type eraseFlowCall struct {
+	Flow, Audit string
+
+	At                int64 // unix ms
+	ActiveFlowsPrefix string
+	Name              string
+	Reason            string // the paused reason of an active workflow
+	FlowPrefix        string
+	TrigReadsPrefix   string
+	AuditMaxLen       string
+	Header            string   // the first line of an erased revision's source
+	Placeholder       string   // what replaces each address
+	Emails            []string // lower case
+}
+
+func (c eraseFlowCall) keys() []string { return []string{c.Flow, c.Audit} }
+func (c eraseFlowCall) argv() []any {
+	out := []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.FlowPrefix, c.TrigReadsPrefix, c.AuditMaxLen, c.Header, c.Placeholder}
+	for _, e := range c.Emails {
+		out = append(out, e)
+	}
+	return out
+}

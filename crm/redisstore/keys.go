@@ -258,7 +258,8 @@ func FlowsKey(t crm.TenantID) string { return prefix(t) + "flows" }
 // created_at, updated_at, activated_at, paused_reason.
 func FlowKey(t crm.TenantID, name string) string { return prefix(t) + "flow:" + name }
 
-// FlowRevisionKey is the HASH of one revision of a workflow: source (YAML), by, created_at.
+// FlowRevisionKey is the HASH of one revision of a workflow: source (YAML), by, created_at, and
+// erased (unix ms) once a permanent delete erased an email address from its source.
 func FlowRevisionKey(t crm.TenantID, name string, rev int64) string {
 	return prefix(t) + "flow:" + name + ":rev:" + strconv.FormatInt(rev, 10)
 }

@@ -54,14 +54,18 @@ func (s *Store) PermanentDeleteContact(ctx context.Context, t crm.TenantID, p cr
 }
 
 // eraseCopiesNaming erases the copies of emails that a permanent delete must not leave: a bulk
-// delete still selecting by a filter that names one is refused and its filter erased, and a
-// protection rule whose expression names one gets ErasedRuleWhen.
+// delete still selecting by a filter that names one is refused and its filter erased, a
+// protection rule whose expression names one gets ErasedRuleWhen, and a workflow revision whose
+// source names one has it replaced (an active workflow among them is paused: eraseFlowsNaming).
 func (s *Store) eraseCopiesNaming(ctx context.Context, t crm.TenantID, emails []string) error {
 	if err := s.refuseFiltersNaming(ctx, t, emails); err != nil {
 		return fmt.Errorf("erasing the bulk delete filters that name the contact failed: %w", err)
 	}
 	if err := s.eraseRulesNaming(ctx, t, emails); err != nil {
 		return fmt.Errorf("erasing the protection rules that name the contact failed: %w", err)
+	}
+	if err := s.eraseFlowsNaming(ctx, t, emails); err != nil {
+		return fmt.Errorf("erasing the workflows that name the contact failed: %w", err)
 	}
 	return nil
 }
@@ -142,7 +146,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	for _, e := range block {
 		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}
-	// The bulk delete filters and the protection rules that name one of the emails lose it before
+	// The bulk delete filters, protection rules and workflows that name one of the emails lose it before
 	// the contact goes, so that a crash between the two steps cannot leave a copy behind a finished
 	// erasure (a retry, which the caller gets no answer without, finishes it); and again after, for
 	// one written in between.

@@ -147,3 +147,92 @@ func TestPermanentDeleteErasesRulesNamingTheEmail(t *testing.T) {
 		require.Equal(t, `lifecyclestage == "evangelist"`, r.When)
 	})
 }
+
+// A permanent delete erases a contact's email from every revision of every workflow that names
+// it (SPEC S9): the address is replaced and the source no longer parses, an active workflow is
+// paused with a reason that names no address, and the erased revision cannot be activated until
+// a new one is stored. A workflow that does not name it is untouched.
+func TestPermanentDeleteErasesWorkflowsNamingTheEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		b.contact(t, map[string]string{"email": "ann@example.com"})
+		named := func(trigger string) string {
+			return "name: named\nobject_type: contacts\ntrigger: " + trigger + "\nactions:\n  - type: delete_contact\n"
+		}
+		rev1 := named(`email == "Ann@Example.com"`)
+		_, _, err := b.store.PutFlow(ctx, b.tenant, "named", crm.Contacts, rev1, "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "named", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+		rev2 := named(`email == "ann@example.com" || email == "bob@example.com"`)
+		_, _, err = b.store.PutFlow(ctx, b.tenant, "named", crm.Contacts, rev2, "ops@x.example")
+		require.NoError(t, err)
+		_, _, err = b.store.PutFlow(ctx, b.tenant, "clean", crm.Contacts, flowSrc, "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "clean", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "ann@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, strings.ToLower(k+v), "ann@example", "the erased email is kept in %s", k)
+		}
+		f, err := b.store.Flow(ctx, b.tenant, "named")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State)
+		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+		active, _, err := b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
+		require.NoError(t, err)
+		require.Len(t, active, 1)
+		require.Equal(t, "clean", active[0].Name)
+		revs, err := b.store.FlowRevisions(ctx, b.tenant, "named")
+		require.NoError(t, err)
+		require.Len(t, revs, 2)
+		for _, r := range revs {
+			require.True(t, r.Erased, "revision %d", r.Revision)
+			require.True(t, strings.HasPrefix(r.Source, redisstore.ErasedFlowHeader), r.Source)
+		}
+		require.Equal(t, redisstore.ErasedFlowHeader+named(`email == "<erased email>" || email == "bob@example.com"`), revs[1].Source)
+
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "named", crm.ActivateFlowParams{By: "ops@x.example"})
+		var ce *crm.ConflictError
+		require.ErrorAs(t, err, &ce)
+		require.Contains(t, ce.Message, "erased by a permanent delete")
+		require.Contains(t, ce.Message, "store a new revision")
+		f, err = b.store.Flow(ctx, b.tenant, "named")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State)
+
+		// A new revision may be activated.
+		_, _, err = b.store.PutFlow(ctx, b.tenant, "named", crm.Contacts, named(`email == "bob@example.com"`), "ops@x.example")
+		require.NoError(t, err)
+		f, err = b.store.ActivateFlow(ctx, b.tenant, "named", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowActive, f.State)
+		require.Equal(t, int64(3), f.ActiveRevision)
+
+		// The other workflow is untouched.
+		f, err = b.store.Flow(ctx, b.tenant, "clean")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowActive, f.State)
+		r, err := b.store.FlowRevision(ctx, b.tenant, "clean", 1)
+		require.NoError(t, err)
+		require.Equal(t, flowSrc, r.Source)
+		require.False(t, r.Erased)
+
+		audit, _, err := b.store.Audit(ctx, b.tenant, nil)
+		require.NoError(t, err)
+		var erased []crm.AuditEntry
+		for _, e := range audit {
+			if e.Action == "workflow_erased" {
+				erased = append(erased, e)
+			}
+		}
+		require.Len(t, erased, 1)
+		require.Equal(t, "permanent-delete", erased[0].By)
+		require.Equal(t, "named", erased[0].Ref)
+		require.Equal(t, 2, erased[0].Count)
+	})
+}

@@ -13,8 +13,10 @@
 -- ARGV[7] -> flow key prefix ("crm:{<tenant>}:flow:")
 -- ARGV[8] -> trigger-reads key prefix
 -- ARGV[9..] -> the plans that allow workflows
--- Returns {"ok", revision}, {"plan", plan}, {"missing"} or {"revision", latest revision} when the
--- latest revision is not ARGV[5] (nothing changes).
+-- Returns {"ok", revision}, {"plan", plan}, {"missing"}, {"revision", latest revision} when the
+-- latest revision is not ARGV[5], or {"erased", latest revision} when a permanent delete erased an
+-- address from the latest revision (erase_flow.lua): it no longer parses, and a new revision must
+-- be stored first (nothing changes).
 local plan = redis.call('HGET', KEYS[1], 'plan')
 local allowed = false
 for i = 9, #ARGV do if ARGV[i] == plan then allowed = true end end
@@ -22,6 +24,7 @@ if not allowed then return {'plan', plan or ''} end
 local cur = redis.call('HMGET', KEYS[2], 'revision', 'object_type')
 if not cur[1] then return {'missing'} end
 if ARGV[5] ~= '0' and cur[1] ~= ARGV[5] then return {'revision', cur[1]} end
+if redis.call('HEXISTS', ARGV[7] .. ARGV[3] .. ':rev:' .. cur[1], 'erased') == 1 then return {'erased', cur[1]} end
 redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
   'paused_reason', '', 'activated_by', ARGV[4], 'reads', ARGV[6],
   'activated_seq', redis.call('HGET', KEYS[3], '_seq') or '0')
