@@ -146,11 +146,12 @@ type previewJSON struct {
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
 	// Limit is, for a workflow that deletes, the blast-radius limit its deletions run under
 	// (SPEC S24) and how far it would let the workflow go in the window that starts now.
-	Limit *previewLimitJSON `json:"limit,omitempty"`
+	Limit *PreviewLimit `json:"limit,omitempty"`
 }
 
-// previewLimitJSON is a workflow's blast-radius limit in its preview.
-type previewLimitJSON struct {
+// PreviewLimit is a workflow's blast-radius limit in its preview. Clients of the API (crmflow's
+// CLI among them) decode it.
+type PreviewLimit struct {
 	// MaxDeletions is the most deletions in any window of Per; null when Unlimited.
 	MaxDeletions *int   `json:"maxDeletions"`
 	Per          string `json:"per,omitempty"`
@@ -171,11 +172,11 @@ type previewLimitJSON struct {
 
 // previewLimit is the limit part of wf's preview, where deletable records match; nil for a
 // workflow that deletes nothing.
-func (s *Server) previewLimit(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, deletable int64) (*previewLimitJSON, error) {
+func (s *Server) previewLimit(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, deletable int64) (*PreviewLimit, error) {
 	if !wf.Deletes() {
 		return nil, nil
 	}
-	out := &previewLimitJSON{Source: "workflow"}
+	out := &PreviewLimit{Source: "workflow"}
 	lim := crm.DeletionLimit{}
 	if wf.Limits != nil {
 		lim = wf.Limits.Deletions

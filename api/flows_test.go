@@ -59,25 +59,17 @@ type flowRevision struct {
 }
 
 type preview struct {
-	Name       string   `json:"name"`
-	ObjectType string   `json:"objectType"`
-	Revision   int64    `json:"revision"`
-	At         string   `json:"at"`
-	Total      int64    `json:"total"`
-	Matched    int64    `json:"matched"`
-	Suppressed int64    `json:"suppressed"`
-	Errors     int64    `json:"errors"`
-	Sample     []record `json:"sample"`
-	Warnings   []string `json:"warnings"`
-	Limit      *struct {
-		MaxDeletions    *int   `json:"maxDeletions"`
-		Per             string `json:"per"`
-		Unlimited       bool   `json:"unlimited"`
-		Source          string `json:"source"`
-		DeletedInWindow int64  `json:"deletedInWindow"`
-		WouldDelete     int64  `json:"wouldDelete"`
-		WouldPause      bool   `json:"wouldPause"`
-	} `json:"limit"`
+	Name       string            `json:"name"`
+	ObjectType string            `json:"objectType"`
+	Revision   int64             `json:"revision"`
+	At         string            `json:"at"`
+	Total      int64             `json:"total"`
+	Matched    int64             `json:"matched"`
+	Suppressed int64             `json:"suppressed"`
+	Errors     int64             `json:"errors"`
+	Sample     []record          `json:"sample"`
+	Warnings   []string          `json:"warnings"`
+	Limit      *api.PreviewLimit `json:"limit"`
 }
 
 type historyEntry struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -69,16 +70,7 @@ type previewView struct {
 	// Partial is set when --max-records stopped the preview before the last record.
 	Partial bool `json:"partial"`
 	// Limit is the blast-radius limit of a workflow that deletes, and how far it would go.
-	Limit *struct {
-		MaxDeletions *int   `json:"maxDeletions"`
-		Per          string `json:"per"`
-		Unlimited    bool   `json:"unlimited"`
-		Source       string `json:"source"`
-		// DeletedInWindow counts the workflow's deletions already in the window: the limit counts them.
-		DeletedInWindow int64 `json:"deletedInWindow"`
-		WouldDelete     int64 `json:"wouldDelete"`
-		WouldPause      bool  `json:"wouldPause"`
-	} `json:"limit"`
+	Limit *api.PreviewLimit `json:"limit"`
 }
 
 // historyView is one event of a record in a workflow.
