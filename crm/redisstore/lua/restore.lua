@@ -20,7 +20,8 @@
 --   is ''. Unless the user exists, is not disabled and holds restore (or all), the job is stopped
 --   before anything is restored: its state becomes stopped (stop_code missing, disabled or
 --   permission, stop_user the user, stop_perm the permission lacked, as archive.lua writes them),
---   and the reply is the job's hash
+--   and the reply is the job's hash. A batch without record ids (nothing of the operation left
+--   after the cursor) is not checked: the job ends done, whatever its creator
 -- KEYS[14..] -> quadruples, one per record id of ARGV[21..] (KEYS[4*i-70..4*i-67] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
@@ -79,8 +80,10 @@ if undo then
   local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
   if not j[1] or j[1] == 'done' or j[1] == 'stopped' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
   -- The job acts with its creator's authority as it is now, checked in the step that restores, so
-  -- that a user disabled or a permission taken away before a batch is never outrun.
-  local why, perm = lacks(KEYS[13], 'restore')
+  -- that a user disabled or a permission taken away before a batch is never outrun. A batch with
+  -- nothing to restore goes on to end the job done, whatever its creator (as archive.lua does).
+  local why, perm = nil, nil
+  if #ARGV >= 21 then why, perm = lacks(KEYS[13], 'restore') end
   if why then
     redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', ARGV[3], 'stop_perm', perm or '',
       'finished_at', now, 'updated_at', now)
