@@ -59,14 +59,15 @@
 -- ARGV[20] -> for contacts, a JSON object email -> its salted hash (as BlocklistKey holds them), or
 --   '': when the blocklist exists and an email of a contact in the bin among ARGV[21..] has no
 --   hash here (the caller could not know it, or the record changed since), nothing is done and the
---   reply is {"hashes", the emails missing...}, for the caller to hash and call again
+--   reply is {"hashes", {the emails missing...}}, for the caller to hash and call again (one
+--   nested list, however many: a batch of contacts may have more emails than unpack can return)
 -- ARGV[21..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"erased", id, email, property} when the email (of property email or additional_emails) is
 -- blocklisted, {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when
 -- a value of a unique property now belongs to another live record (or to one restored earlier in
 -- the call); with a job, the job's hash as HGETALL gives it after the batch, or {"stale"}; or
--- {"hashes", email...} (see ARGV[20]).
+-- {"hashes", {email...}} (see ARGV[20]).
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local spec = ix_spec(ARGV[15])
@@ -106,7 +107,7 @@ if blocking then
       if not hashes[e] and not seen[e] then seen[e] = true; need[#need+1] = e end
     end
   end
-  if #need > 0 then return {'hashes', unpack(need)} end
+  if #need > 0 then return {'hashes', need} end
 end
 -- Which records have associations kept in the bin, for all ids at once.
 local hasassoc = {}
