@@ -134,9 +134,10 @@ func TestRestoreInATenantWithErasuresRoundTrips(t *testing.T) {
 	require.LessOrEqual(t, large, int64(4))
 }
 
-// TestRestoreOfManyEmailsInATenantWithErasures restores, in a tenant with an erasure, a full
-// script batch of contacts with ten emails each: more emails than a Lua call may return or take
-// as arguments at once. All come back, and a blocklisted one among them is still refused.
+// TestRestoreOfManyEmailsInATenantWithErasures deletes and then restores, in a tenant with an
+// erasure, a full script batch of contacts with ten emails each: more emails than a Lua call may
+// return or take as arguments at once. All go to the bin in one call and come back in one, and a
+// blocklisted one among them is still refused.
 func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -164,10 +165,8 @@ func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
 			ids = append(ids, r.ID)
 		}
 	}
-	for start := 0; start < n; start += 500 {
-		_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids[start:start+500], crm.Actor{})
-		require.NoError(t, err)
-	}
+	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+	require.NoError(t, err)
 	// An erasure of one of the binned contacts' additional emails, by a live contact that holds it
 	// now (the binned contact's emails are free to take).
 	holder, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "c7.alt3@example.com"}}}, crm.Actor{})
