@@ -486,7 +486,7 @@ func TestGetJob(t *testing.T) {
 	require.NotNil(t, got.Stop)
 	require.Equal(t, api.JobStop{Code: crm.StoppedPermission, User: who, Permission: "bulk_delete", Message: got.Stop.Message}, *got.Stop)
 	require.Contains(t, got.Stop.Message, "the job's creator "+who+" no longer holds the bulk_delete permission")
-	require.Contains(t, got.Stop.Message, "0 of 2 records had been moved")
+	require.Contains(t, got.Stop.Message, "stopped before it moved anything to the recycle bin: its 2 records stay live")
 	n, err := b.store.BinSize(b.ctx, b.tenantA, crm.Contacts)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing moved")

@@ -73,6 +73,13 @@ func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
 				"a user with the restore permission may undo the operation %s again to restore them",
 			what, j.Done, j.Total, j.By.Ref)}
 	}
+	if j.Done == 0 {
+		// Nothing moved: the job has no operation to undo.
+		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+			"%s, so the job stopped before it moved anything to the recycle bin: its %d records stay live; "+
+				"a user with the delete and bulk_delete permissions may delete them again",
+			what, j.Total)}
+	}
 	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 		"%s, so the job stopped: %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
 			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again",

@@ -314,10 +314,14 @@ func (s *Store) restoreWithHashes(ctx context.Context, t crm.TenantID, call rest
 		if rerr != nil || len(raw) == 0 || raw[0] != "hashes" {
 			return reply, acked, nil
 		}
-		if call.Hashes == nil {
-			call.Hashes = make(map[string]string, len(raw)-1)
+		var need []any // restore.lua: {"hashes", {email...}}
+		if len(raw) > 1 {
+			need, _ = raw[1].([]any)
 		}
-		for _, e := range raw[1:] {
+		if call.Hashes == nil {
+			call.Hashes = make(map[string]string, len(need))
+		}
+		for _, e := range need {
 			if e, ok := e.(string); ok {
 				call.Hashes[e] = s.emailHash(t, e)
 			}

@@ -133,3 +133,52 @@ func TestRestoreInATenantWithErasuresRoundTrips(t *testing.T) {
 	require.Equal(t, small, large, "a bigger batch must not cost more round trips")
 	require.LessOrEqual(t, large, int64(4))
 }
+
+// TestRestoreOfManyEmailsInATenantWithErasures deletes and then restores, in a tenant with an
+// erasure, a full script batch of contacts with ten emails each: more emails than a Lua call may
+// return or take as arguments at once. All go to the bin in one call and come back in one, and a
+// blocklisted one among them is still refused.
+func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	const n = crm.MaxScriptBatch
+	var ids []crm.RecordID
+	for start := 0; start < n; start += 100 {
+		in := make([]crm.RecordInput, 100)
+		for i := range in {
+			alt := make([]string, 9)
+			for k := range alt {
+				alt[k] = fmt.Sprintf("c%d.alt%d@example.com", start+i, k)
+			}
+			in[i] = crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("c%d@example.com", start+i),
+				"additional_emails": strings.Join(alt, ";")}}
+		}
+		recs, err := st.CreateRecords(ctx, tn, crm.Contacts, in, crm.Actor{})
+		require.NoError(t, err)
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+	require.NoError(t, err)
+	// An erasure of one of the binned contacts' additional emails, by a live contact that holds it
+	// now (the binned contact's emails are free to take).
+	holder, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "c7.alt3@example.com"}}}, crm.Actor{})
+	require.NoError(t, err)
+	_, err = st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{ID: holder[0].ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	res, err := st.RestoreRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+	require.NoError(t, err)
+	require.Len(t, res.Restored, n-1)
+	require.Len(t, res.Failed, 1)
+	require.Equal(t, ids[7], res.Failed[0].ID)
+	var ee *crm.ErasedEmailError
+	require.ErrorAs(t, res.Failed[0].Err, &ee)
+	require.Equal(t, "c7.alt3@example.com", ee.Email)
+}

@@ -214,4 +214,21 @@ func testUndoStopsWhenItsCreatorMayNoLongerRestore(t *testing.T, hn *Harness) {
 		j, ids, _ := undo(t, "ghost@x.example", false)
 		stopped(t, j, ids, 0, "ghost@x.example", "no longer a user", "restore")
 	})
+	// With nothing of the operation left in the bin (restored one by one meanwhile), the undo has
+	// nothing to act on: it ends done whatever its creator, as a delete job with nothing pending.
+	t.Run("NothingLeft", func(t *testing.T) {
+		_, err := b.store.CreateUser(ctx, b.tenant, "gone@x.example", crm.Permissions{crm.PermRestore}, "root@x.example")
+		require.NoError(t, err)
+		j, ids, _ := undo(t, "gone@x.example", true)
+		res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids[2:], crm.Actor{User: undoer})
+		require.NoError(t, err)
+		require.Len(t, res.Restored, 2)
+		_, err = b.store.SetUserDisabled(ctx, b.tenant, "gone@x.example", true, "root@x.example")
+		require.NoError(t, err)
+		j, err = b.store.RunUndoBatch(ctx, b.tenant, j.ID, 2)
+		require.NoError(t, err)
+		require.Equal(t, crm.JobDone, j.State, "nothing was left to restore: the undo is done, not stopped")
+		require.Nil(t, j.Stop)
+		require.EqualValues(t, 2, j.Done)
+	})
 }

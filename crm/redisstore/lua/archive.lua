@@ -264,7 +264,7 @@ end
 if #moved > 0 then
   -- The live contacts' emails always point at them (the write scripts keep it so).
   if #emails > 0 then
-    redis.call('HDEL', KEYS[4], unpack(emails))
+    each_chunk(emails, function(c) redis.call('HDEL', KEYS[4], unpack(c)) end)
     if #emailids > 0 then
       local day = math.floor(tonumber(now) / 86400000)
       bin_emails_add(KEYS[11], emails, emailids)

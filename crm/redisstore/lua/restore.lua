@@ -20,7 +20,8 @@
 --   is ''. Unless the user exists, is not disabled and holds restore (or all), the job is stopped
 --   before anything is restored: its state becomes stopped (stop_code missing, disabled or
 --   permission, stop_user the user, stop_perm the permission lacked, as archive.lua writes them),
---   and the reply is the job's hash
+--   and the reply is the job's hash. A batch without record ids (nothing of the operation left
+--   after the cursor) is not checked: the job ends done, whatever its creator
 -- KEYS[14..] -> quadruples, one per record id of ARGV[21..] (KEYS[4*i-70..4*i-67] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
@@ -58,14 +59,15 @@
 -- ARGV[20] -> for contacts, a JSON object email -> its salted hash (as BlocklistKey holds them), or
 --   '': when the blocklist exists and an email of a contact in the bin among ARGV[21..] has no
 --   hash here (the caller could not know it, or the record changed since), nothing is done and the
---   reply is {"hashes", the emails missing...}, for the caller to hash and call again
+--   reply is {"hashes", {the emails missing...}}, for the caller to hash and call again (one
+--   nested list, however many: a batch of contacts may have more emails than unpack can return)
 -- ARGV[21..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"erased", id, email, property} when the email (of property email or additional_emails) is
 -- blocklisted, {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when
 -- a value of a unique property now belongs to another live record (or to one restored earlier in
 -- the call); with a job, the job's hash as HGETALL gives it after the batch, or {"stale"}; or
--- {"hashes", email...} (see ARGV[20]).
+-- {"hashes", {email...}} (see ARGV[20]).
 local now, otype = ARGV[1], ARGV[2]
 local horizon = tonumber(ARGV[13])
 local spec = ix_spec(ARGV[15])
@@ -79,8 +81,10 @@ if undo then
   local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
   if not j[1] or j[1] == 'done' or j[1] == 'stopped' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
   -- The job acts with its creator's authority as it is now, checked in the step that restores, so
-  -- that a user disabled or a permission taken away before a batch is never outrun.
-  local why, perm = lacks(KEYS[13], 'restore')
+  -- that a user disabled or a permission taken away before a batch is never outrun. A batch with
+  -- nothing to restore goes on to end the job done, whatever its creator (as archive.lua does).
+  local why, perm = nil, nil
+  if #ARGV >= 21 then why, perm = lacks(KEYS[13], 'restore') end
   if why then
     redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', ARGV[3], 'stop_perm', perm or '',
       'finished_at', now, 'updated_at', now)
@@ -103,7 +107,7 @@ if blocking then
       if not hashes[e] and not seen[e] then seen[e] = true; need[#need+1] = e end
     end
   end
-  if #need > 0 then return {'hashes', unpack(need)} end
+  if #need > 0 then return {'hashes', need} end
 end
 -- Which records have associations kept in the bin, for all ids at once.
 local hasassoc = {}

@@ -1,0 +1,27 @@
+package crm
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestJobStopMessage checks that a stopped job's message gives advice that can be followed: an
+// undo of the operation only when the job moved something (a job that moved nothing has no
+// operation, and its undo is refused as unknown).
+func TestJobStopMessage(t *testing.T) {
+	t.Parallel()
+	moved := NewJobStop(Job{ID: "7", Done: 2, Total: 6}, StoppedUserDisabled, "ann@x.example", "")
+	require.Contains(t, moved.Message, "ann@x.example was disabled")
+	require.Contains(t, moved.Message, "2 of 6 records had been moved to the recycle bin")
+	require.Contains(t, moved.Message, "undo the operation job-7 to restore them")
+
+	none := NewJobStop(Job{ID: "8", Done: 0, Total: 6}, StoppedPermission, "bob@x.example", PermDelete)
+	require.Contains(t, none.Message, "bob@x.example no longer holds the delete permission")
+	require.Contains(t, none.Message, "stopped before it moved anything to the recycle bin: its 6 records stay live")
+	require.NotContains(t, none.Message, "undo")
+
+	undo := NewJobStop(Job{ID: "9", Kind: JobKindUndo, Done: 0, Total: 4, By: Actor{Ref: "job-7"}}, StoppedUserMissing, "ghost@x.example", "")
+	require.Contains(t, undo.Message, "0 of 4 records had been restored")
+	require.Contains(t, undo.Message, "may undo the operation job-7 again")
+}
