@@ -133,6 +133,17 @@ func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
 	require.Contains(t, e.Message, "store a new revision without that address, then activate it")
 	require.Equal(t, before, b.dump(t, b.tenantA), "a refused activation changes nothing")
 
+	// The erased text stored again, as is or without its first line, is refused with what to do:
+	// the placeholder matches no record, so a workflow naming it would never run.
+	expectProblems(t, b.put(t, all, "named", f.Source),
+		problem{line: 1, column: 1, path: "erased", msg: "this is the text of a revision a permanent delete erased"},
+		problem{line: 4, column: 20, msg: "<erased email> stands for an email address a permanent delete erased"})
+	_, rest, _ := strings.Cut(f.Source, "\n")
+	e = expectError(t, b.put(t, all, "named", rest), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Contains(t, e.Message, "flow.yaml:3:20: <erased email> stands for an email address a permanent delete erased")
+	require.Contains(t, e.Message, "write this without it")
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused revision changes nothing")
+
 	expect[flow](t, b.put(t, all, "named", src("bob@example.com")), http.StatusCreated)
 	f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusOK)
 	require.Equal(t, "ACTIVE", f.State)

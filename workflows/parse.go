@@ -126,7 +126,28 @@ func (p *parser) parse() *Workflow {
 		return nil
 	}
 	p.checkAliases(root)
-	return p.workflow(root)
+	wf := p.workflow(root)
+	p.checkErasedAddress()
+	return wf
+}
+
+// checkErasedAddress reports every line but an erased revision's first (ErasedField) that still
+// holds ErasedAddress: the placeholder matches no record and reaches no one, so a workflow copied
+// from an erased revision must be written without it.
+func (p *parser) checkErasedAddress() {
+	if !bytes.Contains(p.src, []byte(ErasedAddress)) {
+		return
+	}
+	for line := 1; line <= len(p.lineStarts); line++ {
+		text := p.lineText(line)
+		i := strings.Index(text, ErasedAddress)
+		if i < 0 || strings.HasPrefix(text, ErasedField+":") {
+			continue
+		}
+		p.addAt(Position{Line: line, Column: runeCol(text, i)}, "", ErasedAddress+" stands for an email address "+
+			"a permanent delete erased: no record has it and no one receives mail at it, so a workflow may not name it; "+
+			"write this without it")
+	}
 }
 
 // decode parses the YAML into its one document's root node, or reports why it cannot.
@@ -429,6 +450,19 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, unknownHint f
 	return out
 }
 
+// ErasedField is the first key of a workflow revision's source once a permanent delete erased an
+// email address it named (SPEC S9), and ErasedAddress what replaced each such address. No
+// workflow file may hold the field, so such a source does not parse: it says what to do instead.
+const (
+	ErasedField   = "erased"
+	ErasedAddress = "<erased email>"
+)
+
+// erasedHint is the problem of a source that holds ErasedField: a copy of an erased revision.
+const erasedHint = "this is the text of a revision a permanent delete erased (it named the email address of a contact " +
+	"deleted permanently, now " + ErasedAddress + "): remove this line, and write the workflow without that address " +
+	"rather than the placeholder"
+
 func unknownField(key string, known []string) string {
 	if s := closest(key, known); s != "" {
 		return fmt.Sprintf("unknown field %q: did you mean %q?", key, s)
@@ -517,7 +551,12 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		}
 		return nil
 	}
-	fs := p.fields(root, "", workflowFields, func(k string) string { return unknownField(k, workflowFields) })
+	fs := p.fields(root, "", workflowFields, func(k string) string {
+		if k == ErasedField {
+			return erasedHint
+		}
+		return unknownField(k, workflowFields)
+	})
 	for _, k := range requiredFields {
 		if _, ok := fs[k]; !ok {
 			p.add(root, k, fmt.Sprintf("is missing: a workflow needs %s", strings.Join(requiredFields, ", ")))
