@@ -169,9 +169,10 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 		before = job
 		if job.State == crm.JobStopped {
 			// Its creator is disabled, gone or lost delete or bulk_delete (SPEC S2): the store moved
-			// nothing of this batch and ended the job; what it moved before stays in the bin.
-			log.Warn("bulk delete job stopped: its creator may no longer delete in bulk", "code", job.Stop.Code,
-				"user", job.Stop.User, "permission", string(job.Stop.Permission), "total", job.Total, "done", job.Done)
+			// nothing of this batch and ended the job; what it moved before stays in the bin. The
+			// reason names the user: it stays on the job, out of the logs (only ids are logged).
+			log.Warn("bulk delete job stopped: its creator may no longer delete in bulk (the job's status says why)", "code", job.Stop.Code,
+				"permission", string(job.Stop.Permission), "total", job.Total, "done", job.Done)
 			return nil
 		}
 		if job.State.Finished() {

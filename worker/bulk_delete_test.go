@@ -251,6 +251,7 @@ func TestBulkJobStopsWhenItsCreatorLosesTheAuthority(t *testing.T) {
 			require.NoError(t, err)
 			require.EqualValues(t, 1200-worker.BulkDeleteBatchSize, n, "the rest stay live")
 			require.Contains(t, b.logs.String(), "bulk delete job stopped")
+			require.NotContains(t, b.logs.String(), who, "the reason names the user on the job, not in the logs")
 
 			again := run()
 			require.Equal(t, j, again, "a stopped job is not run again")
