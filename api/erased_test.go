@@ -127,6 +127,14 @@ func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
 	require.NotContains(t, strings.ToLower(f.Source), "ann@")
 	require.True(t, strings.HasPrefix(f.Source, redisstore.ErasedFlowHeader), f.Source)
 
+	// The audit trail's filter knows the erasure's action, as it lists it.
+	erased := expect[page[map[string]any]](t, b.call(t, "GET", "/crm/v3/audit?action=workflow_erased", tokAll, nil), http.StatusOK)
+	require.Len(t, erased.Results, 1)
+	require.Equal(t, "workflow_erased", erased.Results[0]["action"])
+	require.Equal(t, "named", erased.Results[0]["ref"])
+	require.Equal(t, "permanent-delete", erased.Results[0]["by"])
+	require.EqualValues(t, 1, erased.Results[0]["count"], "revisions erased")
+
 	before := b.dump(t, b.tenantA)
 	e := expectError(t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusConflict, "CONFLICT")
 	require.Contains(t, e.Message, "workflow named revision 1 was erased by a permanent delete")

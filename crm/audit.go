@@ -15,13 +15,15 @@ type AuditEntry struct {
 	// Action is one of the Audit* actions: "archive", "restore", "permanent_delete",
 	// "permanent_delete_cascade" (the calls wiped with a permanently deleted contact), "purge" (bin
 	// entries removed for good), "mail_dropped" (a notification about a record that no longer
-	// exists, not sent), and the changes of users and tokens.
+	// exists, not sent), "workflow_erased" (a workflow a permanent delete erased an address from),
+	// and the changes of users and tokens.
 	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
 	// MailID is the id of the email a "mail_dropped" entry is about.
 	MailID string
-	// Count is how many records the entry is about, set by the purge and cascade entries; 0 otherwise.
+	// Count is how many records the entry is about, set by the purge and cascade entries, and for
+	// AuditWorkflowErased how many revisions were erased; 0 otherwise.
 	Count int
 	// By is who made the change: a user's email, a workflow, or for a user or token change the
 	// acting admin (the CLI's "admin-cli:<os user>", say).
@@ -65,12 +67,15 @@ const (
 	AuditUserEnable      = "user_enable"
 	AuditTokenCreate     = "token_create"
 	AuditTokenRevoke     = "token_revoke"
+	// AuditWorkflowErased is a workflow a permanent delete erased an email address from (SPEC S9):
+	// Ref is the workflow, By "permanent-delete", Count the number of its revisions erased.
+	AuditWorkflowErased = "workflow_erased"
 )
 
 // AuditActions are every action the audit trail holds.
 var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
-	AuditProtectionPut, AuditProtectionDelete}
+	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased}
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {
