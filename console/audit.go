@@ -13,6 +13,9 @@ type auditRow struct {
 	At, Action, Type, Actor, Ref, Count string
 	IDs                                 []string
 	More                                int
+	// Revisions is how many revisions of workflow Ref a workflow_erased entry erased: its count
+	// is of revisions, not of records.
+	Revisions int
 }
 
 // auditPage is the data of the audit log.
@@ -65,6 +68,11 @@ func (c *Console) audit(q *request) error {
 			row.Ref = strings.TrimSpace(e.User + " " + e.TokenID)
 		case e.Rule != "":
 			row.Ref = e.Rule
+		}
+		if e.Action == crm.AuditWorkflowErased {
+			row.Type, row.Revisions = "", e.Count
+			p.Rows = append(p.Rows, row)
+			continue
 		}
 		row.IDs = e.RecordIDs
 		if len(row.IDs) > auditShownIDs {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,4 +56,34 @@ func TestBinRestoreOfAnErasedEmailAndAStoppedUndo(t *testing.T) {
 	require.Equal(t, "STOPPED", st.Status)
 	require.True(t, st.Final, "a stopped job is not polled any more")
 	require.Contains(t, st.Refusal, "restore permission")
+}
+
+// TestAuditOfAnErasedWorkflow: the audit log offers workflow_erased among its actions, and shows
+// an entry of it as the workflow and the number of its revisions erased, not as records.
+func TestAuditOfAnErasedWorkflow(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	src := func(who string) string {
+		return "name: named\nobject_type: contacts\ntrigger: email == \"" + who + "\"\nactions:\n  - type: delete_contact\n"
+	}
+	for _, who := range []string{"ann@example.com", "Ann@Example.com"} {
+		_, _, err := b.store.PutFlow(ctx, b.tenant, "named", crm.Contacts, src(who), "ops@example.com")
+		require.NoError(t, err)
+	}
+	ann := crm.RecordID(b.createContact(t, map[string]string{"email": "ann@example.com"}))
+	_, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ann, By: "dpo@example.com"})
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/audit")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `<option value="workflow_erased">`)
+	resp, page = br.get("/console/audit?action=workflow_erased")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 1, strings.Count(page, `<tr class="audit-workflow_erased">`), page)
+	require.Contains(t, page, "workflow revisions erased: 2")
+	require.Contains(t, page, "<td>named</td>")
+	require.NotContains(t, page, "and 2 more", "the count is of revisions, not of records")
 }

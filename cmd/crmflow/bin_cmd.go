@@ -573,7 +573,8 @@ func newAuditCmd(a *app) *cobra.Command {
 		Short: "Show the audit trail: deletions, restores, permanent deletes and the admins' changes",
 		Long: fmt.Sprintf(`Show the tenant's audit trail (GET /crm/v3/audit), oldest first, or newest first with --newest:
 when, the action, the object type, the records (their ids, the first %d then "+N more", or their
-count; for a change of a user, token or protection rule, which one), who made the change (for a
+count, which for workflow_erased is of the workflow's revisions erased; for a change of a user,
+token or protection rule, which one), who made the change (for a
 workflow: "USER via workflow NAME (revision R)"), how (api, bulk, list, workflow, undo) and what it
 names (a job, list, workflow or operation). The actions: %s.
 
