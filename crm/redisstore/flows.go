@@ -241,8 +241,9 @@ const ErasedFlowAddress = "<erased email>"
 
 // eraseFlowsNaming erases emails (compared without case) from every revision of every workflow
 // of the tenant that names one, in every place a revision keeps its text: see lua/erase_flow.lua.
-// An active workflow among them is paused in the same script, with FlowErasedReason, and the
-// erasure is audited as done by "permanent-delete". It reads the sources of every revision of
+// An active workflow whose active revision is among them is paused in the same script, with
+// FlowErasedReason (one active at a revision that never named them runs on), and the erasure is
+// audited as done by "permanent-delete". It reads the sources of every revision of
 // every workflow in one pipelined round trip (after the names and the revision counts), then runs
 // one script per workflow that names an email; the script looks at every revision again, so a
 // revision stored since the read is erased too.

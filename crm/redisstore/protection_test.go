@@ -236,3 +236,51 @@ func TestPermanentDeleteErasesWorkflowsNamingTheEmail(t *testing.T) {
 		require.Equal(t, 2, erased[0].Count)
 	})
 }
+
+// A workflow active at a revision that never named the erased email runs on: only its older
+// revision that named it is erased (its records waiting there move on to the active revision
+// without it being read). One active at the revision that named it is paused.
+func TestPermanentDeleteLeavesActiveAWorkflowWhoseActiveRevisionNeverNamedTheEmail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		b.contact(t, map[string]string{"email": "ann@example.com"})
+		src := func(name, who string) string {
+			return "name: " + name + "\nobject_type: contacts\ntrigger: email == \"" + who + "\"\nactions:\n  - type: delete_contact\n"
+		}
+		for _, name := range []string{"moved", "named"} {
+			_, _, err := b.store.PutFlow(ctx, b.tenant, name, crm.Contacts, src(name, "ann@example.com"), "ops@x.example")
+			require.NoError(t, err)
+			_, err = b.store.ActivateFlow(ctx, b.tenant, name, crm.ActivateFlowParams{By: "ops@x.example"})
+			require.NoError(t, err)
+			_, _, err = b.store.PutFlow(ctx, b.tenant, name, crm.Contacts, src(name, "bob@example.com"), "ops@x.example")
+			require.NoError(t, err)
+		}
+		_, err := b.store.ActivateFlow(ctx, b.tenant, "moved", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "ann@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+
+		f, err := b.store.Flow(ctx, b.tenant, "moved")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowActive, f.State, "its active revision never named the address")
+		require.Equal(t, int64(2), f.ActiveRevision)
+		require.Empty(t, f.PausedReason)
+		revs, err := b.store.FlowRevisions(ctx, b.tenant, "moved")
+		require.NoError(t, err)
+		require.Len(t, revs, 2)
+		require.True(t, revs[0].Erased)
+		require.True(t, strings.HasPrefix(revs[0].Source, redisstore.ErasedFlowHeader), revs[0].Source)
+		require.False(t, revs[1].Erased)
+		require.Equal(t, src("moved", "bob@example.com"), revs[1].Source)
+
+		f, err = b.store.Flow(ctx, b.tenant, "named")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State, "active at the revision that named the address")
+		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, strings.ToLower(k+v), "ann@example", "the erased email is kept in %s", k)
+		}
+	})
+}

@@ -2,8 +2,10 @@
 -- (SPEC S9): each revision whose source names one of them (compared without case) has every
 -- occurrence replaced by a placeholder and a first line that no workflow file may hold, so that it
 -- no longer parses, and is marked erased (activate_flow.lua refuses to activate it). An active
--- workflow is paused first, with a reason that names no address, and the erasure is audited as
--- done by "permanent-delete".
+-- workflow whose active revision is among them is paused first, with a reason that names no
+-- address (one active at a later revision that never named them runs on: its records waiting at
+-- an older revision move on to the active one without it being read), and the erasure is audited
+-- as done by "permanent-delete".
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>
 -- KEYS[2] -> crm:{<tenant>}:audit
 -- ARGV[1] -> now (unix ms)
@@ -42,17 +44,20 @@ local function erase(src)
   return s
 end
 
-local cur = redis.call('HMGET', KEYS[1], 'revision', 'state', 'object_type')
+local cur = redis.call('HMGET', KEYS[1], 'revision', 'state', 'object_type', 'active_revision')
 if not cur[1] then return 0 end
-local erased = {}
+local erased, active = {}, false
 for rev = 1, tonumber(cur[1]) do
   local key = ARGV[5] .. ARGV[3] .. ':rev:' .. rev
   local src = redis.call('HGET', key, 'source')
   local s = src and erase(src)
-  if s then erased[#erased + 1] = {key, s} end
+  if s then
+    erased[#erased + 1] = {key, s}
+    if tostring(rev) == cur[4] then active = true end
+  end
 end
 if #erased == 0 then return 0 end
-if cur[2] == 'active' then
+if cur[2] == 'active' and active then
   pause_active(ARGV[5], ARGV[2], ARGV[6], ARGV[3], cur[3], ARGV[1], ARGV[4])
 end
 for _, e in ipairs(erased) do
