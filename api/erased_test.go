@@ -126,6 +126,11 @@ func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
 	require.Contains(t, f.PausedReason, "permanent delete erased an email address")
 	require.NotContains(t, strings.ToLower(f.Source), "ann@")
 	require.True(t, strings.HasPrefix(f.Source, redisstore.ErasedFlowHeader), f.Source)
+	require.Len(t, f.Revisions, 1)
+	require.True(t, f.Revisions[0].Erased, "the revisions list says which were erased")
+	rev := expect[map[string]any](t, b.raw(t, "GET", "/automation/v4/flows/named/revisions/1", all, nil), http.StatusOK)
+	require.Equal(t, true, rev["erased"], "a revision read alone says it was erased")
+	require.Equal(t, f.Source, rev["source"])
 
 	// The audit trail's filter knows the erasure's action, as it lists it.
 	erased := expect[page[map[string]any]](t, b.call(t, "GET", "/crm/v3/audit?action=workflow_erased", tokAll, nil), http.StatusOK)
@@ -156,4 +161,10 @@ func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
 	f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/named/activate", all, nil), http.StatusOK)
 	require.Equal(t, "ACTIVE", f.State)
 	require.Equal(t, int64(2), f.ActiveRevision)
+	f = expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/named", all, nil), http.StatusOK)
+	require.Len(t, f.Revisions, 2)
+	require.True(t, f.Revisions[0].Erased)
+	require.False(t, f.Revisions[1].Erased, "a revision stored since is not erased")
+	rev = expect[map[string]any](t, b.raw(t, "GET", "/automation/v4/flows/named/revisions/2", all, nil), http.StatusOK)
+	require.NotContains(t, rev, "erased")
 }

@@ -97,6 +97,7 @@ type revisionSummaryJSON struct {
 	Revision  int64  `json:"revision"`
 	CreatedAt string `json:"createdAt"`
 	By        string `json:"by"`
+	Erased    bool   `json:"erased,omitempty"` // see revisionJSON.Erased
 }
 
 type revisionJSON struct {
@@ -104,6 +105,9 @@ type revisionJSON struct {
 	Source    string `json:"source"`
 	By        string `json:"by"`
 	CreatedAt string `json:"createdAt"`
+	// Erased is true when a permanent delete erased an email address the revision named: its
+	// source no longer parses, and it cannot be activated (SPEC S9).
+	Erased bool `json:"erased,omitempty"`
 }
 
 // activateJSON is the answer of an activation: the workflow and what became of the enrollment of
@@ -507,7 +511,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal
 	}
 	out := flowDetailJSON{flowJSON: toFlowJSON(f), Revisions: make([]revisionSummaryJSON, 0, len(revs))}
 	for _, fr := range revs {
-		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: fr.Revision, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By})
+		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: fr.Revision, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By, Erased: fr.Erased})
 		out.Source = fr.Source // the latest revision's, once the loop ends
 	}
 	bf, ok, err := s.store.Backfill(r.Context(), p.Tenant, name)
@@ -538,7 +542,7 @@ func (s *Server) getFlowRevision(w http.ResponseWriter, r *http.Request, p crm.P
 	if err != nil {
 		return fmt.Errorf("read workflow %s revision %d: %w", name, rev, err)
 	}
-	writeJSON(w, http.StatusOK, revisionJSON{Revision: fr.Revision, Source: fr.Source, By: fr.By, CreatedAt: crm.FormatDatetime(fr.CreatedAt)})
+	writeJSON(w, http.StatusOK, revisionJSON{Revision: fr.Revision, Source: fr.Source, By: fr.By, CreatedAt: crm.FormatDatetime(fr.CreatedAt), Erased: fr.Erased})
 	return nil
 }
 

@@ -36,6 +36,7 @@ type flow struct {
 		Revision  int64  `json:"revision"`
 		CreatedAt string `json:"createdAt"`
 		By        string `json:"by"`
+		Erased    bool   `json:"erased"`
 	} `json:"revisions"`
 	Backfill *struct {
 		Requested bool   `json:"requested"`

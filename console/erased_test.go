@@ -86,4 +86,12 @@ func TestAuditOfAnErasedWorkflow(t *testing.T) {
 	require.Contains(t, page, "workflow revisions erased: 2")
 	require.Contains(t, page, "<td>named</td>")
 	require.NotContains(t, page, "and 2 more", "the count is of revisions, not of records")
+
+	// The workflow's page marks its erased revisions.
+	_, _, err = b.store.PutFlow(ctx, b.tenant, "named", crm.Contacts, src("bob@example.com"), "ops@example.com")
+	require.NoError(t, err)
+	resp, page = br.get("/console/workflows/named")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 2, strings.Count(page, "(erased by a permanent delete: it cannot be activated)"), page)
+	require.Contains(t, page, "Revision 3,")
 }

@@ -37,6 +37,7 @@ type flowDetailJSON struct {
 		Revision  int64  `json:"revision"`
 		CreatedAt string `json:"createdAt"`
 		By        string `json:"by"`
+		Erased    bool   `json:"erased"` // a permanent delete erased an address it named
 	} `json:"revisions"`
 	BackfillProgress *struct {
 		Revision int64  `json:"revision"`
