@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,9 @@ type opsConfig struct {
 	url      string
 	interval time.Duration
 	progress string
+	// stallHint is how long a job waits unchanged before watchJob says no worker has taken it;
+	// stallHintDefault when zero (it has no flag).
+	stallHint time.Duration
 }
 
 // flags defines the flags every ops command has.
@@ -409,12 +413,13 @@ const (
 // gives up (the API restarting, for instance).
 const maxPollFailures = 30
 
-// stallHintAfter is how long a job may wait for a worker, its status and progress unchanged,
-// before watchJob says that no worker may be running: at least stallHintPolls reads and
-// stallHintMin, so that a short --interval does not make it say so early.
+// How long a job may wait for a worker, its status and progress unchanged, before watchJob says
+// that no worker may have taken it: at least stallHintPolls reads and opsConfig.stallHint
+// (stallHintDefault unless set), so that a short --interval does not make it say so early, nor a
+// worker slow on a loaded machine.
 const (
-	stallHintPolls = 10
-	stallHintMin   = 2 * time.Second
+	stallHintPolls   = 10
+	stallHintDefault = 10 * time.Second
 )
 
 // stallWatch tells when a job that waits for a worker (SELECTING or PENDING) has not moved for a
@@ -451,7 +456,7 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	failures := 0
-	stall := stallWatch{after: stallHintMin}
+	stall := stallWatch{after: cmp.Or(o.stallHint, stallHintDefault)}
 	for {
 		var j jobView
 		err := c.do(ctx, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(id), nil, &j)

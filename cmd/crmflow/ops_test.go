@@ -294,7 +294,7 @@ func TestOpsCommandsAtAnotherService(t *testing.T) {
 func TestWatchJobSaysWhenNoWorkerTakesIt(t *testing.T) {
 	t.Parallel()
 	var reads atomic.Int64
-	// The job waits, unchanged, for 60 reads (3 s at 50 ms, past stallHintMin), then completes.
+	// The job waits, unchanged, for 60 reads (3 s at 50 ms, past the hint's 2 s here), then completes.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		j := api.Job{ID: "7", Status: "PENDING", ObjectType: "contacts", Total: 2}
 		if reads.Add(1) > 60 {
@@ -309,7 +309,7 @@ func TestWatchJobSaysWhenNoWorkerTakesIt(t *testing.T) {
 	base, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	c := &apiClient{base: base, token: "t", http: srv.Client()}
-	err = a.watchJob(t.Context(), c, "7", opsConfig{interval: 50 * time.Millisecond, progress: "lines"})
+	err = a.watchJob(t.Context(), c, "7", opsConfig{interval: 50 * time.Millisecond, progress: "lines", stallHint: 2 * time.Second})
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(stderr.String(), "no worker has taken it yet"), "said once:\n%s", stderr.String())
 	require.Contains(t, stderr.String(), "job 7 is still PENDING after ")
@@ -318,7 +318,7 @@ func TestWatchJobSaysWhenNoWorkerTakesIt(t *testing.T) {
 
 	// A job that moves at each read is never said to wait.
 	var w stallWatch
-	w.after = stallHintMin
+	w.after = stallHintDefault
 	now := time.Now()
 	for i := range 100 {
 		j := jobView{api.Job{Status: "RUNNING", Done: int64(i)}}
