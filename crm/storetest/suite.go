@@ -45,6 +45,7 @@ var tests = []struct {
 	fn   func(t *testing.T, hn *Harness)
 }{
 	{"BackfillLease", testBackfillLease},
+	{"BackfillBatch", testBackfillBatch},
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
 	{"RestoreRefusedWhenEmailErased", testRestoreRefusedWhenEmailErased},
