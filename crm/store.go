@@ -369,6 +369,10 @@ type BackfillStore interface {
 	// LeaseBackfill takes or renews the lease of a workflow's backfill for owner; false while
 	// another owner holds it.
 	LeaseBackfill(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (bool, error)
+	// LeaseBackfillFlow reads a workflow (as FlowStore.Flow) and takes or renews the lease of its
+	// backfill for owner (as LeaseBackfill) in one step; a *NotFoundError when there is no such
+	// workflow.
+	LeaseBackfillFlow(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (Flow, bool, error)
 	// ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 	ReleaseBackfill(ctx context.Context, t TenantID, flow, owner string) error
 }

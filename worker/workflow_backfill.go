@@ -138,7 +138,9 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		flow, err := w.store.Flow(ctx, p.TenantID, p.Workflow)
+		// The workflow's state, and the lease (taken or renewed), in one round trip; the lease is
+		// acted on once the workflow's state has said the backfill goes on.
+		flow, leased, err := w.store.LeaseBackfillFlow(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
 		if errors.Is(err, crm.ErrNotFound) {
 			log.Warn("workflow not found: its backfill stops")
 			return nil
@@ -158,10 +160,6 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			log.Info("workflow is not active at this revision: its backfill stops", "state", flow.State,
 				"active_revision", flow.ActiveRevision)
 			return w.stopBackfill(ctx, p, flow)
-		}
-		leased, err := w.store.LeaseBackfill(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
-		if err != nil {
-			return err
 		}
 		if batch == 0 {
 			var finished bool

@@ -126,3 +126,36 @@ func testBackfillBatch(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, bf.Done, rec.Done, "the progress stays where it was")
 }
+
+func testLeaseBackfillFlow(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+
+	// No workflow: not found, and no lease taken.
+	_, _, err := b.store.LeaseBackfillFlow(ctx, b.tenant, "wf", "runner-a", time.Minute)
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	ok, err := b.store.LeaseBackfill(ctx, b.tenant, "wf", "runner-b", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok, "the lease was free")
+	require.NoError(t, b.store.ReleaseBackfill(ctx, b.tenant, "wf", "runner-b"))
+
+	// The workflow as Flow reads it, and the lease: taken, renewed, refused to another runner.
+	activeFlow(t, b, false)
+	want, err := b.store.Flow(ctx, b.tenant, "wf")
+	require.NoError(t, err)
+	got, held, err := b.store.LeaseBackfillFlow(ctx, b.tenant, "wf", "runner-a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.Equal(t, want, got)
+	_, held, err = b.store.LeaseBackfillFlow(ctx, b.tenant, "wf", "runner-a", time.Minute)
+	require.NoError(t, err)
+	require.True(t, held, "renewed")
+	got, held, err = b.store.LeaseBackfillFlow(ctx, b.tenant, "wf", "runner-b", time.Minute)
+	require.NoError(t, err)
+	require.False(t, held, "held by runner-a")
+	require.Equal(t, want, got, "the workflow is read all the same")
+	ok, err = b.store.LeaseBackfill(ctx, b.tenant, "wf", "runner-b", time.Minute)
+	require.NoError(t, err)
+	require.False(t, ok)
+}

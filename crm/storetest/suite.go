@@ -46,6 +46,7 @@ var tests = []struct {
 }{
 	{"BackfillLease", testBackfillLease},
 	{"BackfillBatch", testBackfillBatch},
+	{"LeaseBackfillFlow", testLeaseBackfillFlow},
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
 	{"RestoreRefusedWhenEmailErased", testRestoreRefusedWhenEmailErased},
