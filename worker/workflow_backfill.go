@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -131,6 +132,9 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	defer release()
 	var bf crm.Backfill  // the backfill as this run recorded it
 	var ahead *pageAhead // the next page, read while a batch is applied
+	// A batch's steps are enqueued while the next batch starts; the task returns once they are.
+	var enqueuing sync.WaitGroup
+	defer enqueuing.Wait()
 	// The first steps of the enrollments go to queue bulk, behind no tenant's live work.
 	steps := WorkflowStepsPayload{TenantID: p.TenantID, Workflow: p.Workflow, Revision: p.Revision, Bulk: true}
 	lists := engine.ListSets{}
@@ -250,7 +254,10 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			continue
 		}
 		bf.Enrolled += int64(len(enrolled))
-		w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{})
+		// Counted: their steps can run. (A runner that dies before they are enqueued leaves them to
+		// the workflow sweep.)
+		enqueuing.Wait()
+		enqueuing.Go(func() { w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{}) })
 		w.writeProgress(t, log, BackfillProgress{Workflow: p.Workflow, Revision: p.Revision, Done: bf.Done, Enrolled: bf.Enrolled,
 			After: next, Finished: finished})
 		if finished {
