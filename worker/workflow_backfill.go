@@ -130,8 +130,9 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	owner := runnerID()
 	release := func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), p.TenantID, p.Workflow, owner) }
 	defer release()
-	var bf crm.Backfill  // the backfill as this run recorded it
-	var ahead *pageAhead // the next page, read while a batch is applied
+	var bf crm.Backfill    // the backfill as this run recorded it
+	var ahead *pageAhead   // the next page, read while a batch is applied
+	var activatedBy string // the workflow's activator, as the last batch read it
 	// A batch's steps are enqueued while the next batch starts; the task returns once they are.
 	var enqueuing sync.WaitGroup
 	defer enqueuing.Wait()
@@ -142,9 +143,17 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// The workflow's activator, as the last batch knew them, is read beside the workflow.
+		var activator *userAhead
+		if batch > 0 && activatedBy != "" {
+			activator = readUser(ctx, w.store, p.TenantID, activatedBy)
+		}
 		// The workflow's state, and the lease (taken or renewed), in one round trip; the lease is
 		// acted on once the workflow's state has said the backfill goes on.
 		flow, leased, err := w.store.LeaseBackfillFlow(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
+		if activator != nil {
+			<-activator.done
+		}
 		if errors.Is(err, crm.ErrNotFound) {
 			log.Warn("workflow not found: its backfill stops")
 			return nil
@@ -184,7 +193,14 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			return err
 		}
 		// Enrolling every matching record needs bulk_delete too when the workflow deletes.
-		if reason, err := w.authorityLost(ctx, p.TenantID, flow, wf, true); err != nil {
+		var reason string
+		if activator != nil && activator.email == flow.ActivatedBy {
+			reason, err = authorityOf(flow, wf, true, activator.u, activator.err)
+		} else {
+			reason, err = w.authorityLost(ctx, p.TenantID, flow, wf, true)
+		}
+		activatedBy = flow.ActivatedBy
+		if err != nil {
 			return err
 		} else if reason != "" {
 			if err := w.pauseForAuthority(ctx, log, p.TenantID, flow, reason); err != nil {
@@ -309,6 +325,24 @@ func (a *pageAhead) take(ctx context.Context, st crm.Store, t crm.TenantID, o cr
 		}
 	}
 	return st.NextRecords(ctx, t, o, after, n, props)
+}
+
+// userAhead is a user being read in the background (crm.Store.User).
+type userAhead struct {
+	email string
+	done  chan struct{}
+	u     crm.User
+	err   error
+}
+
+// readUser starts reading the user email.
+func readUser(ctx context.Context, st crm.Store, t crm.TenantID, email string) *userAhead {
+	a := &userAhead{email: email, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.u, a.err = st.User(ctx, t, email)
+	}()
+	return a
 }
 
 // leaseLost returns err, or logs that the backfill's lease went to another runner, which goes on

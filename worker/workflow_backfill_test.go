@@ -250,3 +250,47 @@ func TestWorkflowBackfillBatchMetByAPauseOrAnotherRunner(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkflowBackfillSeesAuthorityLostBetweenBatches: the activator's bulk_delete is taken away
+// while the first batch is applied; the second batch reads the activator anew, enrolls nobody, and
+// the workflow is paused (SPEC S23).
+func TestWorkflowBackfillSeesAuthorityLostBetweenBatches(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 2)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows}, false)
+	var ids []crm.RecordID
+	for range 6 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	f := b.activateAs(t, "ann@example.com", "clean-bounced-contacts", cleanBounced)
+	st := &meddlingStore{Store: b.store, n: 1, meddle: func() {
+		b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+	}}
+	cfg := b.config()
+	cfg.WorkflowBatchSize = 2
+	cfg.MailStore = b.store
+	w, err := worker.New(st, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name, Revision: f.ActiveRevision})
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, task))
+
+	got, err := b.store.Flow(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.BackfillStopped, bf.State)
+	require.EqualValues(t, 2, bf.Done, "the first batch alone")
+	for i, id := range ids {
+		enr, err := b.store.Enrollments(b.ctx, b.tenant, f.Name, crm.Contacts, []crm.RecordID{id})
+		require.NoError(t, err)
+		if i < 2 {
+			require.Equal(t, crm.Enrolled, enr[0].State, "contact %d", i)
+		} else {
+			require.Empty(t, enr[0].State, "contact %d: not enrolled", i)
+		}
+	}
+}
