@@ -33,3 +33,15 @@ type Backfill struct {
 	ActivatedAt          time.Time
 	StartedAt, UpdatedAt time.Time
 }
+
+// BatchOutcome says what BackfillStore.ApplyBackfillBatch did with a backfill's batch.
+type BatchOutcome int
+
+const (
+	// BatchApplied: the verdicts were applied and the progress recorded.
+	BatchApplied BatchOutcome = iota
+	// BatchLeaseLost: the runner no longer holds the backfill's lease; nothing was done.
+	BatchLeaseLost
+	// BatchRefused: the workflow is no longer active at the revision; nothing was done.
+	BatchRefused
+)

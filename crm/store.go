@@ -361,9 +361,18 @@ type BackfillStore interface {
 	Backfill(ctx context.Context, t TenantID, flow string) (Backfill, bool, error)
 	// AdvanceBackfill records a backfill's progress if owner holds its lease; false when it does not.
 	AdvanceBackfill(ctx context.Context, t TenantID, flow, owner string, b Backfill) (bool, error)
+	// ApplyBackfillBatch applies a backfill's batch of verdicts (as FlowStore.EvaluateFlow) and
+	// records its progress b (b.Enrolled before the batch; the batch's enrollments are added) in one
+	// step, if owner holds the lease and the workflow is active at f's revision; the outcome says
+	// which.
+	ApplyBackfillBatch(ctx context.Context, t TenantID, f FlowRef, vs []FlowVerdict, owner string, b Backfill) ([]RecordID, BatchOutcome, error)
 	// LeaseBackfill takes or renews the lease of a workflow's backfill for owner; false while
 	// another owner holds it.
 	LeaseBackfill(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (bool, error)
+	// LeaseBackfillFlow reads a workflow (as FlowStore.Flow) and takes or renews the lease of its
+	// backfill for owner (as LeaseBackfill) in one step; a *NotFoundError when there is no such
+	// workflow.
+	LeaseBackfillFlow(ctx context.Context, t TenantID, flow, owner string, ttl time.Duration) (Flow, bool, error)
 	// ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 	ReleaseBackfill(ctx context.Context, t TenantID, flow, owner string) error
 }

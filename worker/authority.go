@@ -16,9 +16,17 @@ import (
 // needs (wf.Permissions(many); many for a backfill, which enrolls every matching record).
 func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (string, error) {
 	if flow.ActivatedBy == "" {
-		return "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again", nil
+		return authorityOf(flow, wf, many, crm.User{}, nil)
 	}
 	u, err := w.store.User(ctx, t, flow.ActivatedBy)
+	return authorityOf(flow, wf, many, u, err)
+}
+
+// authorityOf is authorityLost on u (and err), flow's activator as the store returned it.
+func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, err error) (string, error) {
+	if flow.ActivatedBy == "" {
+		return "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again", nil
+	}
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
 		return fmt.Sprintf("its activator %s is no longer a user of the tenant: a user who holds the permissions its actions need must activate it again",

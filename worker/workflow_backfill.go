@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -109,11 +110,12 @@ func NewWorkflowBackfillTask(p WorkflowBackfillPayload) (*asynq.Task, error) {
 // BackfillBatchesPerTask batches it enqueues its continuation.
 //
 // The backfill's position and progress live in the store (crm.Backfill), and one runner at a time
-// holds its lease, renewed before each batch (Config.JobLease). Each batch is counted in the store
-// before it is applied: a runner that dies (a SIGKILL) frees the backfill when its lease runs out,
-// the next workflow:sweep enqueues a task for it, and that task applies the batch in flight again
-// (the store enrolls nobody twice) and goes on from there, so every record is looked at, and counted,
-// once. A task finds the backfill run by another worker, finished, or of an earlier activation, and
+// holds its lease, renewed before each batch (Config.JobLease). Each batch is applied and counted
+// in the store in one step, which the lease guards: a runner that dies (a SIGKILL) frees the
+// backfill when its lease runs out, the next workflow:sweep enqueues a task for it, and that task
+// goes on from the last batch counted, so every record is looked at, and counted, once. (A batch
+// that an earlier version counted before applying it, and whose runner died in between, is applied
+// again first: the store enrolls nobody twice.) A task finds the backfill run by another worker, finished, or of an earlier activation, and
 // does nothing. A paused workflow stops the backfill (it enrolls nothing, SPEC S20): activating it
 // again with enroll-existing starts a new one. A bad payload wraps asynq.SkipRetry.
 func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) error {
@@ -128,8 +130,12 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 	owner := runnerID()
 	release := func() { _ = w.store.ReleaseBackfill(context.WithoutCancel(ctx), p.TenantID, p.Workflow, owner) }
 	defer release()
-	var bf crm.Backfill  // the backfill as this run recorded it
-	var ahead *pageAhead // the next page, read while a batch is applied
+	var bf crm.Backfill    // the backfill as this run recorded it
+	var ahead *pageAhead   // the next page, read while a batch is applied
+	var activatedBy string // the workflow's activator, as the last batch read it
+	// A batch's steps are enqueued while the next batch starts; the task returns once they are.
+	var enqueuing sync.WaitGroup
+	defer enqueuing.Wait()
 	// The first steps of the enrollments go to queue bulk, behind no tenant's live work.
 	steps := WorkflowStepsPayload{TenantID: p.TenantID, Workflow: p.Workflow, Revision: p.Revision, Bulk: true}
 	lists := engine.ListSets{}
@@ -137,7 +143,17 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		flow, err := w.store.Flow(ctx, p.TenantID, p.Workflow)
+		// The workflow's activator, as the last batch knew them, is read beside the workflow.
+		var activator *userAhead
+		if batch > 0 && activatedBy != "" {
+			activator = readUser(ctx, w.store, p.TenantID, activatedBy)
+		}
+		// The workflow's state, and the lease (taken or renewed), in one round trip; the lease is
+		// acted on once the workflow's state has said the backfill goes on.
+		flow, leased, err := w.store.LeaseBackfillFlow(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
+		if activator != nil {
+			<-activator.done
+		}
 		if errors.Is(err, crm.ErrNotFound) {
 			log.Warn("workflow not found: its backfill stops")
 			return nil
@@ -158,10 +174,6 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 				"active_revision", flow.ActiveRevision)
 			return w.stopBackfill(ctx, p, flow)
 		}
-		leased, err := w.store.LeaseBackfill(ctx, p.TenantID, p.Workflow, owner, w.cfg.JobLease)
-		if err != nil {
-			return err
-		}
 		if batch == 0 {
 			var finished bool
 			if bf, finished, err = w.resumeBackfill(ctx, p, flow); err != nil || finished {
@@ -181,7 +193,14 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			return err
 		}
 		// Enrolling every matching record needs bulk_delete too when the workflow deletes.
-		if reason, err := w.authorityLost(ctx, p.TenantID, flow, wf, true); err != nil {
+		var reason string
+		if activator != nil && activator.email == flow.ActivatedBy {
+			reason, err = authorityOf(flow, wf, true, activator.u, activator.err)
+		} else {
+			reason, err = w.authorityLost(ctx, p.TenantID, flow, wf, true)
+		}
+		activatedBy = flow.ActivatedBy
+		if err != nil {
 			return err
 		} else if reason != "" {
 			if err := w.pauseForAuthority(ctx, log, p.TenantID, flow, reason); err != nil {
@@ -218,11 +237,11 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		if err != nil {
 			return err
 		}
-		// Counted before it is applied: whoever continues the backfill applies it again.
-		bf.Prev = bf.After
+		recorded := bf
 		if len(recs) > 0 {
 			bf.After = string(recs[len(recs)-1].ID)
 		}
+		bf.Prev = bf.After
 		// The next page is read while this one is applied.
 		ahead = nil
 		if next != "" && batch+1 < BackfillBatchesPerTask {
@@ -230,25 +249,31 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		}
 		bf.Done += int64(len(recs))
 		bf.Total = max(bf.Total, bf.Done)
-		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
-			return leaseLost(log, err)
-		}
-		enrolled, err := w.backfillBatch(ctx, log, p.TenantID, flow, wf, recs, lists)
-		if err != nil {
-			return err
-		}
-		// Applied: nothing is in flight, and the batch's enrollments are counted, before their
-		// steps can run (a runner that dies in between leaves the steps to the workflow sweep).
-		bf.Enrolled += int64(len(enrolled))
-		bf.Prev = bf.After
 		finished := next == ""
 		if finished {
 			bf.State = crm.BackfillDone
 		}
-		if ok, err := w.store.AdvanceBackfill(ctx, p.TenantID, p.Workflow, owner, bf); err != nil || !ok {
-			return leaseLost(log, err)
+		// The batch is applied and counted in one step (the store adds its enrollments to
+		// bf.Enrolled), before its steps can run: a runner that dies before it leaves the batch to
+		// whoever continues, one that dies after leaves nothing in flight (the steps, to the workflow
+		// sweep).
+		enrolled, outcome, err := w.applyBackfillBatch(ctx, log, p.TenantID, flow, wf, recs, lists, owner, bf)
+		if err != nil {
+			return err
 		}
-		w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{})
+		switch outcome {
+		case crm.BatchLeaseLost:
+			return leaseLost(log, nil)
+		case crm.BatchRefused:
+			// Paused, or at another revision, since it was read: the next turn sees it and stops.
+			bf = recorded
+			continue
+		}
+		bf.Enrolled += int64(len(enrolled))
+		// Counted: their steps can run. (A runner that dies before they are enqueued leaves them to
+		// the workflow sweep.)
+		enqueuing.Wait()
+		enqueuing.Go(func() { w.enqueueSteps(ctx, log, steps, enrolled, nil, time.Time{}) })
 		w.writeProgress(t, log, BackfillProgress{Workflow: p.Workflow, Revision: p.Revision, Done: bf.Done, Enrolled: bf.Enrolled,
 			After: next, Finished: finished})
 		if finished {
@@ -300,6 +325,24 @@ func (a *pageAhead) take(ctx context.Context, st crm.Store, t crm.TenantID, o cr
 		}
 	}
 	return st.NextRecords(ctx, t, o, after, n, props)
+}
+
+// userAhead is a user being read in the background (crm.Store.User).
+type userAhead struct {
+	email string
+	done  chan struct{}
+	u     crm.User
+	err   error
+}
+
+// readUser starts reading the user email.
+func readUser(ctx context.Context, st crm.Store, t crm.TenantID, email string) *userAhead {
+	a := &userAhead{email: email, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		a.u, a.err = st.User(ctx, t, email)
+	}()
+	return a
 }
 
 // leaseLost returns err, or logs that the backfill's lease went to another runner, which goes on
@@ -390,11 +433,12 @@ func recordsUpTo(recs []crm.Record, last string) []crm.Record {
 	return recs
 }
 
-// backfillBatch evaluates one batch of live records and returns those it enrolled; the caller
-// enqueues their first step once it has counted them.
-func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets) ([]crm.RecordID, error) {
+// backfillVerdicts evaluates one batch of live records: the verdicts to apply (none when recs is
+// empty) and the workflow they apply to.
+func (w *Worker) backfillVerdicts(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets) ([]crm.FlowVerdict, crm.FlowRef, error) {
+	ref := crm.FlowRef{Name: flow.Name, Revision: flow.ActiveRevision, ObjectType: flow.ObjectType, Reenrollment: wf.Reenrollment}
 	if len(recs) == 0 {
-		return nil, nil
+		return nil, ref, nil
 	}
 	changes := make([]engine.Change, len(recs))
 	for i := range recs {
@@ -404,22 +448,51 @@ func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.Tena
 	if wf.Suppression != nil && len(wf.Suppression.Lists) > 0 {
 		var err error
 		if ls, err = w.listSets(ctx, log, t, flow.ObjectType, wf.Suppression.Lists, lists); err != nil {
-			return nil, err
+			return nil, ref, err
 		}
 	}
-	vs := engine.Decide(wf, changes, ls, w.clock.Now())
-	if len(vs) == 0 {
-		return nil, nil
+	return engine.Decide(wf, changes, ls, w.clock.Now()), ref, nil
+}
+
+// backfillBatch evaluates one batch of live records and applies the verdicts, and returns those it
+// enrolled; the caller counts them, then enqueues their first step. It records no progress: it
+// applies again a batch that a runner left in flight.
+func (w *Worker) backfillBatch(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets) ([]crm.RecordID, error) {
+	vs, ref, err := w.backfillVerdicts(ctx, log, t, flow, wf, recs, lists)
+	if err != nil || len(vs) == 0 {
+		return nil, err
 	}
-	ref := crm.FlowRef{Name: flow.Name, Revision: flow.ActiveRevision, ObjectType: flow.ObjectType, Reenrollment: wf.Reenrollment}
 	enrolled, err := w.store.EvaluateFlow(ctx, t, ref, vs)
 	if err != nil {
 		return nil, err
 	}
+	w.countEnrolled(flow, enrolled)
+	return enrolled, nil
+}
+
+// applyBackfillBatch evaluates one batch of live records, applies the verdicts and records bf, the
+// backfill's progress once the batch is applied (its Enrolled the count before the batch), in one
+// step for owner (crm.BackfillStore.ApplyBackfillBatch); it returns those it enrolled and the
+// outcome.
+func (w *Worker) applyBackfillBatch(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, recs []crm.Record, lists engine.ListSets,
+	owner string, bf crm.Backfill) ([]crm.RecordID, crm.BatchOutcome, error) {
+	vs, ref, err := w.backfillVerdicts(ctx, log, t, flow, wf, recs, lists)
+	if err != nil {
+		return nil, crm.BatchLeaseLost, err
+	}
+	enrolled, outcome, err := w.store.ApplyBackfillBatch(ctx, t, ref, vs, owner, bf)
+	if err != nil {
+		return nil, outcome, err
+	}
+	w.countEnrolled(flow, enrolled)
+	return enrolled, outcome, nil
+}
+
+// countEnrolled counts the records a backfill's batch enrolled in the worker's metrics.
+func (w *Worker) countEnrolled(flow crm.Flow, enrolled []crm.RecordID) {
 	if len(enrolled) > 0 {
 		w.metrics.enrolled.WithLabelValues(objectTypeLabel(flow.ObjectType)).Add(float64(len(enrolled)))
 	}
-	return enrolled, nil
 }
 
 // readsOf returns the properties the backfill reads of each record for wf: those its triggers

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -172,4 +174,123 @@ func TestWorkflowSweepEnqueuesAgainWhatItsEarlierTaskLeft(t *testing.T) {
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, f.Name, id)), "the step ran once")
 	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, id, nil)
 	require.ErrorIs(t, err, crm.ErrNotFound)
+}
+
+// meddlingStore runs meddle before the n-th backfill batch it is asked to apply (counting from
+// 1), as a pause or another runner could come between the batch's read and its application.
+type meddlingStore struct {
+	crm.Store
+	n      int
+	meddle func()
+}
+
+func (s *meddlingStore) ApplyBackfillBatch(ctx context.Context, t crm.TenantID, f crm.FlowRef, vs []crm.FlowVerdict, owner string, b crm.Backfill) ([]crm.RecordID, crm.BatchOutcome, error) {
+	if s.n--; s.n == 0 {
+		s.meddle()
+	}
+	return s.Store.ApplyBackfillBatch(ctx, t, f, vs, owner, b)
+}
+
+// TestWorkflowBackfillBatchMetByAPauseOrAnotherRunner: a batch is applied and counted in one step,
+// which sees what came after the batch was read. Paused meanwhile, the batch enrolls nobody and is
+// not counted, and the backfill stops there; with its lease taken over by another runner, the batch
+// enrolls nobody, and the backfill is left as recorded, to that runner.
+func TestWorkflowBackfillBatchMetByAPauseOrAnotherRunner(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		state crm.BackfillState
+	}{{"paused", crm.BackfillStopped}, {"lease taken", crm.BackfillRunning}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 2)
+			var ids []crm.RecordID
+			for range 6 {
+				ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+			}
+			b.drain(t)
+			f := b.activate(t, "clean-bounced-contacts", cleanBounced)
+			st := &meddlingStore{Store: b.store, n: 2, meddle: func() {
+				if tc.state == crm.BackfillStopped {
+					_, err := b.store.PauseFlow(b.ctx, b.tenant, f.Name, nil)
+					require.NoError(t, err)
+					return
+				}
+				require.NoError(t, b.rdb.Del(b.ctx, redisstore.FlowBackfillLeaseKey(b.tenant, f.Name)).Err()) // ran out
+				ok, err := b.store.LeaseBackfill(b.ctx, b.tenant, f.Name, "other-runner", time.Minute)
+				require.NoError(t, err)
+				require.True(t, ok)
+			}}
+			cfg := b.config()
+			cfg.WorkflowBatchSize = 2
+			cfg.MailStore = b.store
+			w, err := worker.New(st, b.queue, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = w.Close() })
+			task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name, Revision: f.ActiveRevision})
+			require.NoError(t, err)
+			require.NoError(t, w.ProcessTask(b.ctx, task))
+
+			bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+			require.NoError(t, err)
+			require.Equal(t, tc.state, bf.State)
+			require.EqualValues(t, 2, bf.Done, "the first batch counted, the second not")
+			require.EqualValues(t, 2, bf.Enrolled)
+			require.Equal(t, string(ids[1]), bf.After)
+			require.Equal(t, bf.After, bf.Prev, "nothing in flight")
+			for i, id := range ids {
+				enr, err := b.store.Enrollments(b.ctx, b.tenant, f.Name, crm.Contacts, []crm.RecordID{id})
+				require.NoError(t, err)
+				if i < 2 {
+					require.Equal(t, crm.Enrolled, enr[0].State, "contact %d", i)
+				} else {
+					require.Empty(t, enr[0].State, "contact %d: not enrolled", i)
+				}
+			}
+		})
+	}
+}
+
+// TestWorkflowBackfillSeesAuthorityLostBetweenBatches: the activator's bulk_delete is taken away
+// while the first batch is applied; the second batch reads the activator anew, enrolls nobody, and
+// the workflow is paused (SPEC S23).
+func TestWorkflowBackfillSeesAuthorityLostBetweenBatches(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 2)
+	b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows}, false)
+	var ids []crm.RecordID
+	for range 6 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	f := b.activateAs(t, "ann@example.com", "clean-bounced-contacts", cleanBounced)
+	st := &meddlingStore{Store: b.store, n: 1, meddle: func() {
+		b.setUser(t, "ann@example.com", crm.Permissions{crm.PermDelete, crm.PermWorkflows}, false)
+	}}
+	cfg := b.config()
+	cfg.WorkflowBatchSize = 2
+	cfg.MailStore = b.store
+	w, err := worker.New(st, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	task, err := worker.NewWorkflowBackfillTask(worker.WorkflowBackfillPayload{TenantID: b.tenant, Workflow: f.Name, Revision: f.ActiveRevision})
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, task))
+
+	got, err := b.store.Flow(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	bf, _, err := b.store.Backfill(b.ctx, b.tenant, f.Name)
+	require.NoError(t, err)
+	require.Equal(t, crm.BackfillStopped, bf.State)
+	require.EqualValues(t, 2, bf.Done, "the first batch alone")
+	for i, id := range ids {
+		enr, err := b.store.Enrollments(b.ctx, b.tenant, f.Name, crm.Contacts, []crm.RecordID{id})
+		require.NoError(t, err)
+		if i < 2 {
+			require.Equal(t, crm.Enrolled, enr[0].State, "contact %d", i)
+		} else {
+			require.Empty(t, enr[0].State, "contact %d: not enrolled", i)
+		}
+	}
 }

@@ -951,7 +951,7 @@ func TestFaultWorkerKilledDuringBackfill(t *testing.T) {
 
 	// Half the contacts are bounced leads (they match), a quarter did not bounce, a quarter are
 	// bounced customers (suppressed).
-	const n = 24_000
+	const n = 36_000
 	kind := map[crm.RecordID]string{}
 	ids := seedContacts(t, b, b.store, n, func(i int) map[string]string {
 		p := map[string]string{"firstname": "C" + strconv.Itoa(i), "email_bounced": "true", "lifecyclestage": "lead"}

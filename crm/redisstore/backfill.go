@@ -49,6 +49,28 @@ func (s *Store) LeaseBackfill(ctx context.Context, t crm.TenantID, flow, owner s
 	return n == 1, nil
 }
 
+// LeaseBackfillFlow reads a workflow and takes, or renews, the lease of its backfill for owner for
+// ttl (as LeaseBackfill), in one round trip, and reports whether owner holds the lease. A
+// *crm.NotFoundError when the workflow does not exist (no lease is then taken).
+func (s *Store) LeaseBackfillFlow(ctx context.Context, t crm.TenantID, flow, owner string, ttl time.Duration) (crm.Flow, bool, error) {
+	res, err := leaseBackfillFlowScript.run(ctx, s, leaseBackfillFlowCall{Flow: FlowKey(t, flow), Lease: FlowBackfillLeaseKey(t, flow),
+		Owner: owner, TTL: ttl.Milliseconds()}).Slice()
+	if err != nil {
+		return crm.Flow{}, false, fmt.Errorf("lease backfill of %s: %w", flow, err)
+	}
+	if len(res) < 3 {
+		return crm.Flow{}, false, &crm.NotFoundError{Kind: "workflow", ID: flow}
+	}
+	held, _ := res[0].(int64)
+	h := make(map[string]string, (len(res)-1)/2)
+	for i := 1; i+1 < len(res); i += 2 {
+		k, _ := res[i].(string)
+		v, _ := res[i+1].(string)
+		h[k] = v
+	}
+	return flowFromHash(flow, h), held == 1, nil
+}
+
 // ReleaseBackfill gives up the lease of a workflow's backfill if owner holds it.
 func (s *Store) ReleaseBackfill(ctx context.Context, t crm.TenantID, flow, owner string) error {
 	if err := releaseScript.run(ctx, s, releaseCall{Lease: FlowBackfillLeaseKey(t, flow), Owner: owner}).Err(); err != nil {

@@ -25,3 +25,18 @@ func (c advanceBackfillCall) keys() []string { return []string{c.Backfill, c.Lea
 func (c advanceBackfillCall) argv() []any {
 	return append([]any{c.Owner}, backfillFields(c.State, c.UpdatedAt)...)
 }
+
+// leaseBackfillFlowScript reads a workflow and takes, or renews, its backfill's lease for a runner.
+// See lua/lease_backfill_flow.lua for its KEYS and ARGV.
+var leaseBackfillFlowScript = newScript[leaseBackfillFlowCall]("lease_backfill_flow").quiet()
+
+// leaseBackfillFlowCall is a call of leaseBackfillFlowScript (lua/lease_backfill_flow.lua).
+type leaseBackfillFlowCall struct {
+	Flow, Lease string
+
+	Owner string
+	TTL   int64 // ms
+}
+
+func (c leaseBackfillFlowCall) keys() []string { return []string{c.Flow, c.Lease} }
+func (c leaseBackfillFlowCall) argv() []any    { return []any{c.Owner, c.TTL} }

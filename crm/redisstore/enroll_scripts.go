@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -15,11 +16,16 @@ var evaluateFlowScript = newScript[evaluateFlowCall]("history", "evaluate_flow")
 // evaluateFlowCall is a call of evaluateFlowScript (lua/evaluate_flow.lua).
 type evaluateFlowCall struct {
 	Flow, Enrolled, Matching, Log string
+	Backfill, Lease               string // the workflow's backfill and its lease
 
-	At           int64    // unix ms
-	Revision     int64    // evaluated
-	Reenrollment bool     // sent as 1 or 0
-	NoMatch      []string // the members of the records that do not match
+	At           int64 // unix ms
+	Revision     int64 // evaluated
+	Reenrollment bool  // sent as 1 or 0
+	// Runner is the backfill runner whose batch this is ("": not a backfill's); the script then
+	// records Progress, with its enrolled count plus the batch's, updated at At.
+	Runner   string
+	Progress crm.Backfill
+	NoMatch  []string // the members of the records that do not match
 	// Verdicts are the other verdicts, each with its record's enrollment and history keys (KEYS).
 	Verdicts []flowVerdict
 }
@@ -37,8 +43,8 @@ type flowVerdict struct {
 }
 
 func (c evaluateFlowCall) keys() []string {
-	out := make([]string, 0, 4+2*len(c.Verdicts))
-	out = append(out, c.Flow, c.Enrolled, c.Matching, c.Log)
+	out := make([]string, 0, 6+2*len(c.Verdicts))
+	out = append(out, c.Flow, c.Enrolled, c.Matching, c.Log, c.Backfill, c.Lease)
 	for _, v := range c.Verdicts {
 		out = append(out, v.Enrollment, v.History)
 	}
@@ -46,8 +52,14 @@ func (c evaluateFlowCall) keys() []string {
 }
 
 func (c evaluateFlowCall) argv() []any {
-	out := make([]any, 0, 4+len(c.NoMatch)+3*len(c.Verdicts))
-	out = append(out, c.At, c.Revision, flag(c.Reenrollment), len(c.NoMatch))
+	var progress []any
+	if c.Runner != "" {
+		progress = backfillFields(c.Progress, time.UnixMilli(c.At))
+	}
+	out := make([]any, 0, 7+len(progress)+len(c.NoMatch)+3*len(c.Verdicts))
+	out = append(out, c.At, c.Revision, flag(c.Reenrollment), c.Runner, c.Progress.Enrolled, len(progress))
+	out = append(out, progress...)
+	out = append(out, len(c.NoMatch))
 	out = append(out, strArgs(c.NoMatch)...)
 	for _, v := range c.Verdicts {
 		out = append(out, v.Member, string(v.Verdict), v.Detail)

@@ -28,15 +28,7 @@ func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 		return nil, fmt.Errorf("crm: %d verdicts in one call: at most %d", len(vs), crm.MaxScriptBatch)
 	}
 	call := s.evaluateFlowCall(t, f)
-	for _, v := range vs {
-		if v.Verdict == crm.VerdictNoMatch {
-			call.NoMatch = append(call.NoMatch, flowMember(f.ObjectType, v.ID))
-		} else {
-			m := flowMember(f.ObjectType, v.ID)
-			call.Verdicts = append(call.Verdicts, flowVerdict{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
-				Member: m, Verdict: v.Verdict, Detail: v.Detail})
-		}
-	}
+	call.addVerdicts(t, f, vs)
 	res, err := evaluateFlowScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("evaluate workflow %s: %w", f.Name, err)
@@ -45,6 +37,41 @@ func (s *Store) EvaluateFlow(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 		return nil, nil
 	}
 	return membersToIDs(res), nil
+}
+
+// ApplyBackfillBatch applies one batch of a backfill as EvaluateFlow does and, in the same step,
+// records the backfill's progress b (as AdvanceBackfill does; b.Enrolled is the count before the
+// batch, which the store adds the batch's enrollments to) if owner holds the backfill's lease and
+// the workflow is active at f's revision. It returns the records enrolled, and what it did: nothing
+// when owner lost the lease (crm.BatchLeaseLost) or the workflow is no longer active at f's
+// revision (crm.BatchRefused). Without verdicts it records the progress alone (AdvanceBackfill).
+func (s *Store) ApplyBackfillBatch(ctx context.Context, t crm.TenantID, f crm.FlowRef, vs []crm.FlowVerdict, owner string, b crm.Backfill) ([]crm.RecordID, crm.BatchOutcome, error) {
+	if owner == "" {
+		return nil, crm.BatchLeaseLost, fmt.Errorf("crm: a backfill's batch needs the owner of its lease: pass the runner that leased it")
+	}
+	if len(vs) == 0 {
+		ok, err := s.AdvanceBackfill(ctx, t, f.Name, owner, b)
+		if err != nil || !ok {
+			return nil, crm.BatchLeaseLost, err
+		}
+		return nil, crm.BatchApplied, nil
+	}
+	if len(vs) > crm.MaxScriptBatch {
+		return nil, crm.BatchLeaseLost, fmt.Errorf("crm: %d verdicts in one call: at most %d", len(vs), crm.MaxScriptBatch)
+	}
+	call := s.evaluateFlowCall(t, f)
+	call.Runner, call.Progress = owner, b
+	call.addVerdicts(t, f, vs)
+	res, err := evaluateFlowScript.run(ctx, s, call).StringSlice()
+	switch {
+	case err != nil:
+		return nil, crm.BatchLeaseLost, fmt.Errorf("evaluate workflow %s: %w", f.Name, err)
+	case len(res) > 0 && res[0] == "lease_lost":
+		return nil, crm.BatchLeaseLost, nil
+	case len(res) > 0 && res[0] == "refused":
+		return nil, crm.BatchRefused, nil
+	}
+	return membersToIDs(res), crm.BatchApplied, nil
 }
 
 // EnrollManually enrolls one record in an active workflow at a person's request. It honours
@@ -72,7 +99,20 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 func (s *Store) evaluateFlowCall(t crm.TenantID, f crm.FlowRef) evaluateFlowCall {
 	return evaluateFlowCall{
 		Flow: FlowKey(t, f.Name), Enrolled: FlowEnrolledKey(t, f.Name), Matching: FlowMatchingKey(t, f.Name),
-		Log: FlowLogKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
+		Log: FlowLogKey(t, f.Name), Backfill: FlowBackfillKey(t, f.Name), Lease: FlowBackfillLeaseKey(t, f.Name), At: s.cfg.Clock.Now().UnixMilli(), Revision: f.Revision, Reenrollment: f.Reenrollment,
+	}
+}
+
+// addVerdicts adds the verdicts vs on records of workflow f to the call.
+func (c *evaluateFlowCall) addVerdicts(t crm.TenantID, f crm.FlowRef, vs []crm.FlowVerdict) {
+	for _, v := range vs {
+		m := flowMember(f.ObjectType, v.ID)
+		if v.Verdict == crm.VerdictNoMatch {
+			c.NoMatch = append(c.NoMatch, m)
+		} else {
+			c.Verdicts = append(c.Verdicts, flowVerdict{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
+				Member: m, Verdict: v.Verdict, Detail: v.Detail})
+		}
 	}
 }
 

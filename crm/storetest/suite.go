@@ -45,6 +45,8 @@ var tests = []struct {
 	fn   func(t *testing.T, hn *Harness)
 }{
 	{"BackfillLease", testBackfillLease},
+	{"BackfillBatch", testBackfillBatch},
+	{"LeaseBackfillFlow", testLeaseBackfillFlow},
 	{"Restore", testRestore},
 	{"RestoreRefusedWhenEmailTaken", testRestoreRefusedWhenEmailTaken},
 	{"RestoreRefusedWhenEmailErased", testRestoreRefusedWhenEmailErased},

@@ -1,19 +1,28 @@
 -- Applies one workflow's verdicts on a batch of records: it enrolls, unenrolls or records a
 -- suppression, re-checking every condition here so that a retried batch changes nothing more. A
 -- workflow that is not active (or whose active revision changed) enrolls nothing. Most verdicts of
--- a backfill are "does not match": only the matching set changes.
+-- a backfill are "does not match": only the matching set changes. A backfill's batch also records
+-- the backfill's progress, in the same step as its verdicts, for the runner that holds its lease
+-- and only for it: one that lost the lease applies nothing.
 -- KEYS[1] -> crm:{<tenant>}:flow:<name>
 -- KEYS[2] -> crm:{<tenant>}:flow:<name>:enrolled
 -- KEYS[3] -> crm:{<tenant>}:flow:<name>:matching
 -- KEYS[4] -> crm:{<tenant>}:flow:<name>:log (FlowLogKey): every history entry written joins it
--- KEYS[5..] -> pairs, one per triple of ARGV (the j-th: KEYS[3+2*j] and KEYS[4+2*j]): the record's
+-- KEYS[5] -> crm:{<tenant>}:flow:<name>:backfill (FlowBackfillKey): written only by a backfill's batch
+-- KEYS[6] -> crm:{<tenant>}:flow:<name>:backfill:lease (FlowBackfillLeaseKey): read only by a backfill's batch
+-- KEYS[7..] -> pairs, one per triple of ARGV (the j-th: KEYS[5+2*j] and KEYS[6+2*j]): the record's
 --   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
 --   crm:{<tenant>}:hist:<name>:<type>:<id>
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> revision evaluated
 -- ARGV[3] -> 1 if re-enrollment is allowed
--- ARGV[4] -> k, the number of records that do not match
--- ARGV[5..] -> the k members of the records that do not match, then triples: member, verdict,
+-- ARGV[4] -> the backfill's runner (the owner of its lease), "" when the batch is not a backfill's
+-- ARGV[5] -> the backfill's enrolled count before this batch (ignored when ARGV[4] is "")
+-- ARGV[6] -> m, the number of the backfill's fields that follow (0 when ARGV[4] is "")
+-- ARGV[7..6+m] -> the backfill's fields as recorded once the batch is applied (name, value, ...),
+--   but "enrolled": ARGV[5] plus the number this batch enrolls
+-- ARGV[7+m] -> k, the number of records that do not match
+-- ARGV[8+m..] -> the k members of the records that do not match, then triples: member, verdict,
 --   detail. Verdicts:
 --   match      the record matches the trigger (and no suppression)
 --   unmatch    it does not match and the workflow unenrolls records that stop matching
@@ -22,8 +31,12 @@
 --   suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
 --   deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
 --   manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
--- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why}.
-local now, rev, reenroll = ARGV[1], ARGV[2], ARGV[3] == '1'
+-- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why};
+-- {"refused", why} too when the workflow is not active at the revision (a backfill's progress is
+-- then not recorded); {"lease_lost"} when ARGV[4] does not hold the backfill's lease (nothing done).
+local now, rev, reenroll, runner = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
+local m = tonumber(ARGV[6])
+if runner ~= '' and redis.call('GET', KEYS[6]) ~= runner then return {'lease_lost'} end
 local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
 if st[1] ~= 'active' or st[2] ~= rev then return {'refused', 'workflow is not active at this revision'} end
 local enrolled = {}
@@ -33,13 +46,14 @@ local function unenroll(enr, hist, member, why)
   history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why}, KEYS[4], member)
 end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
-local k = tonumber(ARGV[4])
-for i = 5, 4 + k, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, 4 + k))) end
+local k = tonumber(ARGV[7 + m])
+local first = 8 + m -- the first member that does not match
+for i = first, first + k - 1, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, first + k - 1))) end
 local j = 0 -- the triple's number, from 1
-for i = 5 + k, #ARGV, 3 do
+for i = first + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
   j = j + 1
-  local enr, hist = KEYS[3 + 2 * j], KEYS[4 + 2 * j]
+  local enr, hist = KEYS[5 + 2 * j], KEYS[6 + 2 * j]
   local e, is_enrolled, count = nil, false, 0
   if verdict ~= 'error' then
     e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
@@ -78,5 +92,9 @@ for i = 5 + k, #ARGV, 3 do
       enrolled[#enrolled+1] = member
     end
   end
+end
+if runner ~= '' and m > 0 then
+  redis.call('HSET', KEYS[5], unpack(ARGV, 7, 6 + m))
+  redis.call('HSET', KEYS[5], 'enrolled', tonumber(ARGV[5]) + #enrolled)
 end
 return enrolled
