@@ -29,6 +29,8 @@ type backend struct {
 	db   int
 	// embedded is the in-process server of the zero-setup mode; nil on a real Redis.
 	embedded *miniredis.Miniredis
+	// stopClock stops the embedded server's TTL clock (see runEmbeddedClock); nil on a real Redis.
+	stopClock func()
 	// salt is the email salt the embedded store drew when none was given; "" otherwise.
 	salt string
 }
@@ -36,6 +38,9 @@ type backend struct {
 // Close closes the client and stops the embedded server, if any.
 func (b *backend) Close() {
 	_ = b.rdb.Close()
+	if b.stopClock != nil {
+		b.stopClock()
+	}
 	if b.embedded != nil {
 		b.embedded.Close()
 	}
@@ -272,13 +277,11 @@ func (a *app) openEmbedded() (*backend, error) {
 		return nil, usageErrorf("--wait-replicas %d needs a Redis with replicas: the embedded store has none; drop the flag, or pass --redis", a.cfg.WaitReplicas)
 	}
 	mr := miniredis.NewMiniRedis()
-	// Expire keys by the wall clock, as a real server does (miniredis otherwise waits for FastForward).
-	mr.ClockTTL(true)
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the embedded Redis: %w", err)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	b := &backend{rdb: rdb, addr: mr.Addr(), embedded: mr}
+	b := &backend{rdb: rdb, addr: mr.Addr(), embedded: mr, stopClock: runEmbeddedClock(mr, embeddedClockTick)}
 	cfg := a.storeConfig()
 	if cfg.EmailSalt == "" {
 		// Nothing of the embedded store outlives the process, so neither need its salt.
@@ -299,6 +302,42 @@ func (a *app) openEmbedded() (*backend, error) {
 	a.logger.Warn("using the embedded in-process Redis: state is NOT kept after exit; "+
 		"pass --redis or set REDIS_URL to keep data", b.logAttrs()...)
 	return b, nil
+}
+
+// embeddedClockTick is how often the embedded server's key TTLs are moved on by the wall clock: a key
+// expires at most this much later than on a real Redis.
+const embeddedClockTick = 250 * time.Millisecond
+
+// runEmbeddedClock moves mr's key TTLs on by the wall clock every tick (miniredis otherwise counts
+// them down only on FastForward), until the returned func is called; that func waits for the
+// goroutine to end.
+//
+// It does not use miniredis's ClockTTL: that moves the clock on every database access, and each
+// move walks (and sorts) every key of the server. A script's every redis.call is such an access, so
+// a change drain of a few thousand records took seconds to tens of seconds and held the server's
+// lock meanwhile, and other clients' reads timed out. One move per tick costs one walk per tick.
+func runEmbeddedClock(mr *miniredis.Miniredis, tick time.Duration) func() {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-ended
+	}
 }
 
 // The demo tenant the zero-setup mode starts with.
