@@ -1,14 +1,13 @@
 package engine_test
 
 import (
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/engine"
+	"github.com/crmflow/crmflow/internal/bench"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -34,21 +33,9 @@ func BenchmarkDecideOne(b *testing.B) {
 		b.Fatal(err)
 	}
 	schema, _ := crm.StandardSchema(crm.Contacts)
-	stages := []string{"subscriber", "lead", "customer", "opportunity"}
 	recs := make([]crm.Record, n)
 	for i := range recs {
-		props, err := schema.Normalize(map[string]string{
-			"email":              fmt.Sprintf("person%d@example%d.com", i, i%97),
-			"firstname":          "First" + strconv.Itoa(i),
-			"lastname":           "Lastname" + strconv.Itoa(i%1000),
-			"phone":              fmt.Sprintf("+1-555-%07d", i),
-			"company":            "Company " + strconv.Itoa(i%5000),
-			"jobtitle":           "Engineer",
-			"city":               "Springfield",
-			"country":            "US",
-			"lifecyclestage":     stages[i%len(stages)],
-			"last_activity_date": time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%700) * 24 * time.Hour).Format(time.RFC3339),
-		})
+		props, err := schema.Normalize(bench.ContactProps(i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -143,8 +143,9 @@ func Drop(ctx context.Context, rdb redis.UniversalClient, t crm.TenantID) error 
 	return rdb.SRem(ctx, redisstore.TenantsKey(), string(t)).Err()
 }
 
-// contactProps returns ten realistic properties for contact i.
-func contactProps(i int) map[string]string {
+// ContactProps returns ten realistic properties for contact i: the contacts of every scenario, and
+// of the engine's benchmarks.
+func ContactProps(i int) map[string]string {
 	stages := []string{"subscriber", "lead", "customer", "opportunity"}
 	return map[string]string{
 		"email":              fmt.Sprintf("person%d@example%d.com", i, i%97),
@@ -175,7 +176,7 @@ func seedContacts(ctx context.Context, st *redisstore.Store, t crm.TenantID, n i
 		end := min(start+crm.MaxScriptBatch, n)
 		in := make([]crm.RecordInput, 0, end-start)
 		for i := start; i < end; i++ {
-			in = append(in, crm.RecordInput{Properties: contactProps(i)})
+			in = append(in, crm.RecordInput{Properties: ContactProps(i)})
 		}
 		recs, err := st.CreateRecords(ctx, t, crm.Contacts, in, crm.Actor{User: "bench@crmflow.example"})
 		if err != nil {

@@ -86,7 +86,7 @@ func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients 
 			Inputs []input `json:"inputs"`
 		}{}
 		for i := start; i < end; i++ {
-			body.Inputs = append(body.Inputs, input{Properties: contactProps(i)})
+			body.Inputs = append(body.Inputs, input{Properties: ContactProps(i)})
 		}
 		buf, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/crm/v3/objects/contacts/batch/create", bytes.NewReader(buf))
@@ -115,7 +115,7 @@ func BatchCreateHTTP(ctx context.Context, rdb redis.UniversalClient, n, clients 
 		pipe := rdb.Pipeline()
 		for i := start; i < end; i++ {
 			id := strconv.Itoa(i + 1)
-			pipe.HSet(ctx, redisstore.RecordKey(raw, crm.Contacts, crm.RecordID(id)), contactProps(i))
+			pipe.HSet(ctx, redisstore.RecordKey(raw, crm.Contacts, crm.RecordID(id)), ContactProps(i))
 		}
 		_, err := pipe.Exec(ctx)
 		return err

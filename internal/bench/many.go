@@ -137,7 +137,7 @@ func ManyTenants(ctx context.Context, rdb redis.UniversalClient, queue asynq.Red
 		if _, err := s.store.CreateTenant(ctx, t, crm.PlanProfessional); err != nil {
 			return res, err
 		}
-		if _, err := s.store.CreateRecords(ctx, t, crm.Contacts, []crm.RecordInput{{Properties: contactProps(i)}}, crm.Actor{User: benchUser}); err != nil {
+		if _, err := s.store.CreateRecords(ctx, t, crm.Contacts, []crm.RecordInput{{Properties: ContactProps(i)}}, crm.Actor{User: benchUser}); err != nil {
 			return res, err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // searchPage is the page size of the search scenario's queries.
 const searchPage = 100
 
-// searchDay is day d of the last_activity_date values contactProps gives (700 days from 2024-01-01).
+// searchDay is day d of the last_activity_date values ContactProps gives (700 days from 2024-01-01).
 func searchDay(d int) time.Time {
 	return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(d%700) * 24 * time.Hour)
 }

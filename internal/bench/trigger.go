@@ -36,7 +36,7 @@ func TriggerEval(n int) (Result, error) {
 	recs := make([]crm.Record, n)
 	envs := make([]map[string]any, n)
 	for i := range recs {
-		props, err := schema.Normalize(contactProps(i)) // as the store keeps them
+		props, err := schema.Normalize(ContactProps(i)) // as the store keeps them
 		if err != nil {
 			return res, err
 		}
