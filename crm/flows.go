@@ -48,6 +48,15 @@ type FlowRevision struct {
 	Erased bool
 }
 
+// ErasedAddress replaces each email address a permanent delete erases from a workflow revision's
+// source (SPEC S9), and ErasedField is the first key such a source gets: no workflow file may hold
+// the field, so the source no longer parses. The store writes them, the workflow parser reports
+// them.
+const (
+	ErasedAddress = "<erased email>"
+	ErasedField   = "erased"
+)
+
 // ErasedRevisionError is the error of using (activating, previewing, enrolling with) revision rev
 // of workflow name after a permanent delete erased an address from it (FlowRevision.Erased).
 func ErasedRevisionError(name string, rev int64) error {

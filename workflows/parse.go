@@ -454,8 +454,8 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, unknownHint f
 // email address it named (SPEC S9), and ErasedAddress what replaced each such address. No
 // workflow file may hold the field, so such a source does not parse: it says what to do instead.
 const (
-	ErasedField   = "erased"
-	ErasedAddress = "<erased email>"
+	ErasedField   = crm.ErasedField
+	ErasedAddress = crm.ErasedAddress
 )
 
 // erasedHint is the problem of a source that holds ErasedField: a copy of an erased revision.

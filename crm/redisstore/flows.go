@@ -233,11 +233,11 @@ const FlowErasedReason = "a permanent delete erased an email address this workfl
 // ErasedFlowHeader is the first line of a workflow revision's source once a permanent delete
 // erased an email address from it: no workflow file may hold the field, so the source no longer
 // parses, and it tells whoever reads it why.
-const ErasedFlowHeader = "erased: \"a permanent delete erased an email address this revision named (now " + ErasedFlowAddress +
+const ErasedFlowHeader = crm.ErasedField + ": \"a permanent delete erased an email address this revision named (now " + ErasedFlowAddress +
 	"); write the workflow again without it\"\n"
 
 // ErasedFlowAddress replaces each erased email address in a workflow revision's source.
-const ErasedFlowAddress = "<erased email>"
+const ErasedFlowAddress = crm.ErasedAddress
 
 // eraseFlowsNaming erases emails (compared without case) from every revision of every workflow
 // of the tenant that names one, in every place a revision keeps its text: see lua/erase_flow.lua.
