@@ -98,13 +98,8 @@ func TestRestoreChecksTheBlocklistInItsStep(t *testing.T) {
 func TestRestoreInATenantWithErasuresRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := redistest.Client(t)
-	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
-	_, err = st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{Email: "earlier@example.com", By: "dpo@x.example"})
+	rdb, st, tn := professionalTenant(t)
+	_, err := st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{Email: "earlier@example.com", By: "dpo@x.example"})
 	require.NoError(t, err)
 	hook := &roundTrips{}
 	rdb.AddHook(hook)
@@ -141,12 +136,7 @@ func TestRestoreInATenantWithErasuresRoundTrips(t *testing.T) {
 func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := redistest.Client(t)
-	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
+	_, st, tn := professionalTenant(t)
 	const n = crm.MaxScriptBatch
 	var ids []crm.RecordID
 	for start := 0; start < n; start += 100 {
@@ -165,7 +155,7 @@ func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
 			ids = append(ids, r.ID)
 		}
 	}
-	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
+	_, err := st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{})
 	require.NoError(t, err)
 	// An erasure of one of the binned contacts' additional emails, by a live contact that holds it
 	// now (the binned contact's emails are free to take).
@@ -181,4 +171,17 @@ func TestRestoreOfManyEmailsInATenantWithErasures(t *testing.T) {
 	var ee *crm.ErasedEmailError
 	require.ErrorAs(t, res.Failed[0].Err, &ee)
 	require.Equal(t, "c7.alt3@example.com", ee.Email)
+}
+
+// professionalTenant returns a Redis client of the test server, a store on it, and a new
+// Professional tenant of that store.
+func professionalTenant(t *testing.T) (*redis.Client, *redisstore.Store, crm.TenantID) {
+	t.Helper()
+	rdb := redistest.Client(t)
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(context.Background(), tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	return rdb, st, tn
 }
