@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -822,6 +823,10 @@ against the tenant's live schema; its problems are printed as "crmflow validate"
 			if len(args) == 1 {
 				var err error
 				if src, err = os.ReadFile(args[0]); err != nil {
+					if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(args[0], `/\.`) {
+						// A bare word is more likely the name of a stored workflow than a file.
+						return usage(fmt.Errorf("read workflow file: %w\nto preview the stored workflow %q, use --name %s", err, args[0], args[0]))
+					}
 					return usage(fmt.Errorf("read workflow file: %w", err))
 				}
 			}

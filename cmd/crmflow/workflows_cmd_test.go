@@ -216,6 +216,8 @@ func TestWorkflowCommandsUsageErrors(t *testing.T) {
 		{"PreviewBoth", ctl, []string{"preview", example, "--name", "x"}, exitUsage, "not both"},
 		{"PreviewLimit", ctl, []string{"preview", "--name", "x", "--limit", "0"}, exitUsage, "--limit must be from 1 to 100"},
 		{"PreviewUnreadable", ctl, []string{"preview", "no-such.yaml"}, exitUsage, "no-such.yaml"},
+		{"PreviewStoredName", ctl, []string{"preview", "clean-bounced-contacts"}, exitUsage,
+			`to preview the stored workflow "clean-bounced-contacts", use --name clean-bounced-contacts`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
