@@ -130,6 +130,11 @@ func TestBinUndoOfAWholeOperation(t *testing.T) {
 	require.Contains(t, page, "1 of 2 restored")
 	require.Contains(t, page, `id="job-failures"`)
 	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
+	require.Contains(t, page, "its email belongs to the live contact "+blocker)
+	br.lang = "sv"
+	_, page = br.get("/console/jobs/" + id)
+	require.Contains(t, page, "dess e-postadress tillhör kontakten "+blocker)
+	require.NotContains(t, page, "its email belongs")
 }
 
 // TestSettingsAndJobsScreens: the tenant's plan, retention and default limit; protection rules

@@ -192,6 +192,7 @@ type jobJSON struct {
 	Status       string `json:"status"`
 	ObjectType   string `json:"objectType"`
 	ConfirmCount int64  `json:"confirmCount"`
+	Matched      int64  `json:"matched"`
 	Total        int64  `json:"total"`
 	Done         int64  `json:"done"`
 	Skipped      int64  `json:"skipped"`
@@ -206,8 +207,10 @@ type jobJSON struct {
 	} `json:"refusal"`
 	// Stop says why a STOPPED job stopped: its creator was disabled or lost a permission.
 	Stop *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code       string `json:"code"`
+		User       string `json:"user"`
+		Permission string `json:"permission"`
+		Message    string `json:"message"`
 	} `json:"stop"`
 	// Kind is "bulk_delete" or "undo"; an undo job restores Operation's records, and Failures are
 	// those it could not restore.
@@ -216,6 +219,7 @@ type jobJSON struct {
 	Failures  []struct {
 		ID         string `json:"id"`
 		Code       string `json:"code"`
+		Property   string `json:"property"`
 		BlockingID string `json:"blockingId"`
 		Reason     string `json:"reason"`
 	} `json:"failures"`
@@ -231,6 +235,61 @@ func (j jobJSON) Reason() string {
 		return j.Stop.Message
 	}
 	return ""
+}
+
+// localize words what the API said of j in the page's language: why it was refused or stopped,
+// and why each record of an undo was not restored. English keeps the API's words. Another
+// language has the catalog's sentence for each code; a refusal keeps the API's words after it,
+// since they hold what only the API knows (the protected counts, the list).
+func (tr translator) localize(j *jobJSON) {
+	if tr.lang == languages[0] {
+		return
+	}
+	if s := j.Stop; s != nil {
+		var what string
+		switch s.Code {
+		case crm.StoppedUserMissing, crm.StoppedUserDisabled:
+			what = tr.T("job.stop."+s.Code, s.User)
+		case crm.StoppedPermission:
+			what = tr.T("job.stop."+s.Code, s.User, s.Permission)
+		}
+		switch {
+		case what == "":
+			s.Message = tr.T("api.said", s.Message)
+		case j.Kind == "undo":
+			s.Message = tr.T("job.stopped.undo", what, j.Done, j.Total, j.Operation)
+		case j.Done == 0:
+			s.Message = tr.T("job.stopped.none", what, j.Total)
+		default:
+			s.Message = tr.T("job.stopped.some", what, j.Done, j.Total, crm.JobOperationID(j.ID))
+		}
+	}
+	if r := j.Refusal; r != nil {
+		key := "job.refusal." + r.Code
+		switch r.Code {
+		case crm.RefusedCountMismatch:
+			r.Message = tr.T(key, j.ConfirmCount, j.Matched) + " " + tr.T("api.said", r.Message)
+		case crm.RefusedInvalidFilter, crm.RefusedListGone, crm.RefusedFilterErased:
+			r.Message = tr.T(key) + " " + tr.T("api.said", r.Message)
+		default:
+			r.Message = tr.T("api.said", r.Message)
+		}
+	}
+	for i := range j.Failures {
+		f := &j.Failures[i]
+		switch f.Code {
+		case "conflict":
+			f.Reason = tr.T("job.failure.conflict", f.BlockingID)
+		case "unique":
+			f.Reason = tr.T("job.failure.unique", f.Property, f.BlockingID)
+		case "erased":
+			f.Reason = tr.T("job.failure.erased", f.Property)
+		case "expired", "missing":
+			f.Reason = tr.T("job.failure." + f.Code)
+		default:
+			f.Reason = tr.T("api.said", f.Reason)
+		}
+	}
 }
 
 // finalJobStatus reports whether a job's status is one it keeps: the page stops polling.
@@ -251,6 +310,7 @@ func (c *Console) job(q *request) error {
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(q.r.PathValue("id")), nil, &j); err != nil {
 		return err
 	}
+	q.tr.localize(&j)
 	c.render(q.w, q.r, http.StatusOK, "job", jobPage{view: q.view(jobKey(j, "job.title")), Job: j})
 	return nil
 }
@@ -262,6 +322,7 @@ func (c *Console) jobStatus(q *request) error {
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(q.r.PathValue("id")), nil, &j); err != nil {
 		return err
 	}
+	q.tr.localize(&j)
 	out := map[string]any{"status": j.Status, "label": q.tr.T("job.status." + j.Status), "done": j.Done, "total": j.Total,
 		"skipped": j.Skipped, "protected": j.Protected, "final": finalJobStatus(j.Status),
 		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),

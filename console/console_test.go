@@ -420,6 +420,15 @@ func TestJobPageShowsAStoppedJob(t *testing.T) {
 	require.Equal(t, "STOPPED", st.Status)
 	require.True(t, st.Final, "the page stops polling")
 	require.Contains(t, st.Refusal, who+" no longer holds the bulk_delete permission")
+
+	// In Swedish the reason is worded in Swedish, with the user, the permission and the counts.
+	br.lang = "sv"
+	_, page = br.get("/console/jobs/" + job.ID)
+	require.Contains(t, page, who+", som startade jobbet, har inte längre behörigheten bulk_delete, så jobbet stoppades innan det flyttade något till papperskorgen: dess 2 poster finns kvar.")
+	require.NotContains(t, page, "no longer holds")
+	_, raw = br.get("/console/jobs/" + job.ID + "/status")
+	require.NoError(t, json.Unmarshal([]byte(raw), &st))
+	require.Contains(t, st.Refusal, "har inte längre behörigheten bulk_delete")
 }
 
 func TestRestoreConflictNamesTheBlockingRecord(t *testing.T) {
