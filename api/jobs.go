@@ -52,8 +52,9 @@ type Job struct {
 
 // JobFailure is a record an undo job could not restore: code is conflict (its email belongs to a
 // live contact, blockingId), unique (a unique property's value belongs to a live record,
-// blockingId), expired (past its retention period) or missing (no longer in the bin from the
-// operation); reason says it for people.
+// blockingId), erased (an email of it was permanently deleted under a privacy request and is
+// blocklisted, property), expired (past its retention period) or missing (no longer in the bin
+// from the operation); reason says it for people.
 type JobFailure struct {
 	ID         string `json:"id"`
 	Code       string `json:"code"`
