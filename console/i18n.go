@@ -46,7 +46,14 @@ type translator struct{ lang string }
 // T returns the message key in the translator's language, formatted with args. A key missing from
 // the language falls back to English, and a key missing from English is shown as is, so that a
 // gap shows in the page rather than failing it (a test checks that both languages have every key).
+// A message whose first argument is a count has its singular under key+".one", used when the
+// count is 1 (English and Swedish have one plural form besides it).
 func (tr translator) T(key string, args ...any) string {
+	if len(args) > 0 && isOne(args[0]) {
+		if _, ok := catalog["en"][key+".one"]; ok {
+			key += ".one"
+		}
+	}
 	msg, ok := catalog[tr.lang][key]
 	if !ok {
 		if msg, ok = catalog["en"][key]; !ok {
@@ -110,4 +117,15 @@ func (tr translator) apiError(e *APIError) string {
 		}
 	}
 	return tr.APIMessage(e.Category, code, e.Message, ctx)
+}
+
+// isOne reports whether v is the integer 1.
+func isOne(v any) bool {
+	switch n := v.(type) {
+	case int:
+		return n == 1
+	case int64:
+		return n == 1
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -66,5 +67,25 @@ func TestAPIMessage(t *testing.T) {
 		_, ok := catalog["en"]["api."+code]
 		require.True(t, ok, "no message for %s", code)
 		require.Len(t, regexp.MustCompile(`%[a-z]`).FindAllString(catalog["en"]["api."+code], -1), len(names), code)
+	}
+}
+
+// A count of 1 takes the message's singular, in each language; other counts the plural.
+func TestSingularOfACount(t *testing.T) {
+	t.Parallel()
+	en, sv := translator{lang: "en"}, translator{lang: "sv"}
+	require.Equal(t, "1 record restored.", en.T("flash.restored", 1))
+	require.Equal(t, "2 records restored.", en.T("flash.restored", 2))
+	require.Equal(t, "0 records restored.", en.T("flash.restored", 0))
+	require.Equal(t, "1 post kunde inte återställas:", sv.T("job.failures", int64(1)))
+	require.Equal(t, "3 poster kunde inte återställas:", sv.T("job.failures", int64(3)))
+	require.Equal(t, "1 deletion per 1h", en.T("settings.limit.value", 1, "1h"))
+	// A message whose first argument is no count has no singular.
+	require.Equal(t, "Revision 1, today, by ann", en.T("workflow.revision", 1, "today", "ann"))
+	for key := range catalog["en"] {
+		if base, ok := strings.CutSuffix(key, ".one"); ok {
+			_, has := catalog["en"][base]
+			require.True(t, has, "%s is the singular of no message", key)
+		}
 	}
 }

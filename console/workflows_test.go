@@ -67,7 +67,7 @@ func TestWorkflowScreens(t *testing.T) {
 	require.Contains(t, page, "Cy Lead")
 	require.NotContains(t, page, "Bo Kund")
 	require.Contains(t, page, `href="/console/objects/contacts/`+ada+`"`)
-	require.Contains(t, page, "Limit: 1 deletions per 1h (its own). It would delete 1 in its first window, then pause itself")
+	require.Contains(t, page, "Limit: 1 deletion per 1h (its own). It would delete 1 in its first window, then pause itself")
 	require.NotContains(t, page, "already count")
 	_, err = b.store.Flow(ctx, b.tenant, "clean-leads")
 	require.ErrorIs(t, err, crm.ErrNotFound, "a check saves nothing")
@@ -82,7 +82,7 @@ func TestWorkflowScreens(t *testing.T) {
 	resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"preview"}, "source": {cleanLeads}})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, "It would delete 0 in its first window, then pause itself")
-	require.Contains(t, page, "1 deletions of the workflow in the last 1h already count: the limit is shared by all its activations.")
+	require.Contains(t, page, "1 deletion of the workflow in the last 1h already counts: the limit is shared by all its activations.")
 
 	resp, _ = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)

@@ -338,7 +338,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 			shot("bin-conflict"),
 		)
 		require.Contains(t, text(t, ctx, "#restore-failures"), "twin@example.com")
-		require.Contains(t, text(t, ctx, ".flash"), "1 records restored")
+		require.Contains(t, text(t, ctx, ".flash"), "1 record restored")
 		href, err = chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#restore-failures a.blocking"), "href"))
 		require.NoError(t, err)
 		require.Equal(t, "/console/objects/contacts/"+blocker, href.Value)
