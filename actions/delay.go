@@ -45,7 +45,7 @@ func configureDelay(p Params, schema crm.Schema) (Step, error) {
 	}
 	prop, ok := schema.Properties[until]
 	if !ok {
-		return nil, FieldErrors{{Path: "until", Message: unknownPropertyMessage(until, schema)}}
+		return nil, FieldErrors{{Path: "until", Message: unknownPropertyMessage(until, schema), Unknown: until}}
 	}
 	if prop.Type != crm.TypeDatetime {
 		return nil, FieldErrors{{Path: "until", Message: fmt.Sprintf("property %q is a %s: delay until needs a datetime property", until, prop.Type)}}

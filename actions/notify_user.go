@@ -96,6 +96,8 @@ type template []string
 type templateError struct {
 	Offset  int
 	Message string
+	// Unknown is the placeholder's property, when the schema lacks it.
+	Unknown string
 }
 
 func (e *templateError) Error() string { return e.Message }
@@ -103,7 +105,7 @@ func (e *templateError) Error() string { return e.Message }
 func templateFieldError(path string, err error) *FieldError {
 	var te *templateError
 	if errors.As(err, &te) {
-		return &FieldError{Path: path, Message: te.Message, Offset: te.Offset}
+		return &FieldError{Path: path, Message: te.Message, Offset: te.Offset, Unknown: te.Unknown}
 	}
 	return &FieldError{Path: path, Message: err.Error()}
 }
@@ -126,7 +128,7 @@ func parseTemplate(s string, schema crm.Schema) (template, error) {
 		name := strings.TrimSpace(s[i+2 : i+2+j])
 		if name != "id" {
 			if _, ok := schema.Properties[name]; !ok {
-				return nil, &templateError{Offset: at, Message: fmt.Sprintf("{{%s}}: %s", name, unknownPropertyMessage(name, schema))}
+				return nil, &templateError{Offset: at, Message: fmt.Sprintf("{{%s}}: %s", name, unknownPropertyMessage(name, schema)), Unknown: name}
 			}
 		}
 		out = append(out, s[:i], name)

@@ -47,6 +47,8 @@ type FieldError struct {
 	// Offset is where in the parameter's value the problem is, in characters from its start (a
 	// placeholder of notify_user's subject); 0 for the value as a whole.
 	Offset int
+	// Unknown is the property the schema lacks, when that is the problem.
+	Unknown string
 }
 
 // Error returns "path: message", or the message alone for a problem with the whole action.

@@ -28,7 +28,7 @@ func configureSetProperty(p Params, schema crm.Schema) (Step, error) {
 	name := p["property"]
 	prop, ok := schema.Properties[name]
 	if !ok {
-		return nil, FieldErrors{{Path: "property", Message: unknownPropertyMessage(name, schema)}}
+		return nil, FieldErrors{{Path: "property", Message: unknownPropertyMessage(name, schema), Unknown: name}}
 	}
 	if v := p["value"]; prop.Type == crm.TypeEnumeration && v != "" && !slices.Contains(prop.Options, v) {
 		if o := suggest.Option(v, prop.Options, prop.OptionLabel); o != "" {

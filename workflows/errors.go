@@ -18,6 +18,9 @@ type Problem struct {
 	Path string
 	// Message says what is wrong and what to do.
 	Message string
+	// Unknown is the property or object type the schema lacks, when that is the problem: a tool
+	// that checked against the standard properties only can say where the tenant's are.
+	Unknown string
 	// Snippet is the file's line with a caret under Column, for terminals; empty when the position
 	// is past the end of the file.
 	Snippet string

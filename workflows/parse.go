@@ -82,12 +82,15 @@ const MaxActions = 200
 // were left out.
 const MaxProblems = 100
 
-func (p *parser) addAt(pos Position, path, msg string) {
+func (p *parser) addAt(pos Position, path, msg string) { p.addUnknown(pos, path, msg, "") }
+
+// addUnknown adds a problem whose cause is a name the schema lacks (Problem.Unknown).
+func (p *parser) addUnknown(pos Position, path, msg, unknown string) {
 	if p.full() {
 		p.dropped++
 		return
 	}
-	p.probs = append(p.probs, Problem{File: p.file, Line: pos.Line, Column: pos.Column, Path: path, Message: msg})
+	p.probs = append(p.probs, Problem{File: p.file, Line: pos.Line, Column: pos.Column, Path: path, Message: msg, Unknown: unknown})
 }
 
 // full reports whether MaxProblems were found: callers skip work whose only use is a message.
@@ -712,7 +715,7 @@ func (p *parser) schema(n *yaml.Node, o crm.ObjectType) *crm.Schema {
 		default:
 			msg += ": use contacts, companies, deals, tickets, calls or one of the tenant's custom object types"
 		}
-		p.add(n, "object_type", msg)
+		p.addUnknown(nodePos(n), "object_type", msg, string(o))
 		return nil
 	}
 	if err != nil {
@@ -746,7 +749,8 @@ func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
 		if te.Line > 0 {
 			pos = m.exprPos(te.Line, te.Column)
 		}
-		p.addAt(pos, path, exprMessage(te.Message, *schema))
+		msg, unknown := exprMessage(te.Message, *schema)
+		p.addUnknown(pos, path, msg, unknown)
 		return e
 	}
 	e.Program = prog
@@ -755,16 +759,16 @@ func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
 
 var unknownNameRE = regexp.MustCompile(`^unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
 
-// exprMessage adds a hint to expr's message for an unknown name.
-func exprMessage(msg string, schema crm.Schema) string {
+// exprMessage adds a hint to expr's message for an unknown name, and returns the name.
+func exprMessage(msg string, schema crm.Schema) (string, string) {
 	m := unknownNameRE.FindStringSubmatch(msg)
 	if m == nil {
-		return msg
+		return msg, ""
 	}
 	if s := closest(m[1], schema.Names()); s != "" {
-		return fmt.Sprintf("%s: did you mean %s?", msg, s)
+		return fmt.Sprintf("%s: did you mean %s?", msg, s), m[1]
 	}
-	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type)
+	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type), m[1]
 }
 
 func (p *parser) events(n *yaml.Node) []Event {
@@ -967,12 +971,12 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 					at = n
 				}
 			}
+			pos := nodePos(at)
 			if fe.Offset > 0 && at.Kind == yaml.ScalarNode {
 				// Inside the value: at that character, across the scalar's quoting and folding.
-				p.addAt(p.mapScalar(at).at(fe.Offset), fpath, fe.Message)
-				continue
+				pos = p.mapScalar(at).at(fe.Offset)
 			}
-			p.add(at, fpath, fe.Message)
+			p.addUnknown(pos, fpath, fe.Message, fe.Unknown)
 		}
 		return Step{}, false
 	}

@@ -296,6 +296,29 @@ func TestParseCollectsEveryProblem(t *testing.T) {
 	require.Len(t, strings.Split(ve.Error(), "\n"), 5)
 }
 
+// A problem caused by a name the schema lacks names it, wherever the name is: the object type,
+// the trigger, an action's property, a placeholder of notify_user, delay's until.
+func TestParseNamesUnknownNames(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, src, want string }{
+		{"ObjectType", "name: a\nobject_type: pets\ntrigger: x > 1\nactions:\n  - type: delay\n    duration: 1d\n", "pets"},
+		{"Trigger", "name: a\nobject_type: contacts\ntrigger: churn_risk > 1\nactions:\n  - type: delete_contact\n", "churn_risk"},
+		{"SetProperty", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: tier\n    value: x\n", "tier"},
+		{"Placeholder", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: \"{{tier}}\"\n    body: b\n", "tier"},
+		{"DelayUntil", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: renewal_date\n", "renewal_date"},
+		{"OtherProblem", "name: a\nobject_type: contacts\ntrigger: email_bounced +\nactions:\n  - type: delete_contact\n", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := workflows.Parse("f.yaml", []byte(tt.src), nil, nil)
+			var ve *workflows.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Len(t, ve.Problems, 1, ve.Error())
+			require.Equal(t, tt.want, ve.Problems[0].Unknown, ve.Error())
+		})
+	}
+}
+
 func TestParseLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("TooManyActions", func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -45,7 +47,7 @@ custom properties or object types is checked against that tenant's schema, expor
 			if err != nil {
 				return err
 			}
-			return a.validateFiles(args, schemas)
+			return a.validateFiles(args, schemas, schemaFile == "")
 		},
 	}
 	cmd.Flags().StringVar(&schemaFile, "schema", "",
@@ -102,9 +104,11 @@ func (a *app) printProblems(ve *workflows.ValidationError) {
 }
 
 // validateFiles checks every file and prints what it found; see newValidateCmd for the output and
-// the exit codes.
-func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) error {
+// the exit codes. standard says schemas are the standard properties only: a name they lack may be
+// one of the tenant's, and the summary says how to check against those.
+func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup, standard bool) error {
 	var bad, problems, unchecked int
+	var unknown []string // names the schema lacks, in the order first found
 	code := 0
 	defined := map[string]string{} // workflow name -> the file that defines it
 	for _, path := range paths {
@@ -119,6 +123,11 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) erro
 			bad++
 			problems += len(c.problems.Problems)
 			a.printProblems(c.problems)
+			for _, pr := range c.problems.Problems {
+				if pr.Unknown != "" && !slices.Contains(unknown, pr.Unknown) {
+					unknown = append(unknown, pr.Unknown)
+				}
+			}
 			continue
 		}
 		if prev, dup := defined[c.wf.Name]; dup && filepath.Clean(prev) != filepath.Clean(path) {
@@ -134,6 +143,10 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup) erro
 		fmt.Fprintf(a.stdout, "%s: ok\n", path)
 	}
 	n := len(paths)
+	if standard && len(unknown) > 0 {
+		fmt.Fprintf(a.stderr, "crmflow: checked against the standard properties only: if %s is a custom property or object type of your tenant, "+
+			"export its schema (crmflow admin schema export TENANT > schema.yaml) and validate with --schema schema.yaml\n", orList(unknown))
+	}
 	switch {
 	case unchecked > 0:
 		msg := fmt.Sprintf("%d of %d file(s) could not be checked", unchecked, n)
@@ -171,4 +184,12 @@ func topValuePosition(src []byte, key string) (int, int) {
 		}
 	}
 	return 1, 1
+}
+
+// orList joins names as "a", "a or b", "a, b or c".
+func orList(names []string) string {
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -178,6 +178,19 @@ actions:
 		require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(wf)+`:3:10: trigger: .*churn_risk`, stdout)
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(pets)+`:2:14: object_type: .*pets`, stdout)
+		// The names the standard schema lacks, and how to check against the tenant's.
+		require.Contains(t, stderr, "checked against the standard properties only: if churn_risk or pets is a custom property or object type of your tenant, "+
+			"export its schema (crmflow admin schema export TENANT > schema.yaml) and validate with --schema schema.yaml")
+	})
+
+	t.Run("WithExportUnknownName", func(t *testing.T) {
+		t.Parallel()
+		// A name the export lacks too is a mistake: no hint to use --schema.
+		typo := writeFile(t, "typo.yaml", "name: typo\nobject_type: contacts\ntrigger: churn_rsik > 0.8\nactions:\n  - type: delete_contact\n")
+		stdout, stderr, code := crmflow(t, nil, "validate", "--schema", schemaFile, typo)
+		require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Contains(t, stdout, "did you mean churn_risk?")
+		require.NotContains(t, stderr, "--schema")
 	})
 
 	t.Run("UnknownTenant", func(t *testing.T) {
