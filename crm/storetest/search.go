@@ -78,3 +78,30 @@ func testSearchOnEveryBackend(t *testing.T, hn *Harness) {
 	require.Empty(t, one(f("num_notes", crm.OpEQ, "3")))
 	require.Empty(t, one(f("email", crm.OpEQ, "ada@acme.example")))
 }
+
+// testSearchFindsAnEmailAsTyped: a contact created with "ÅSA@Exempel.se" is stored, unique and
+// found by reads as "åsa@exempel.se": a search by the address as typed, capitals outside ASCII
+// included, finds it as well, by EQ, IN and CONTAINS_TOKEN, primary or additional.
+func testSearchFindsAnEmailAsTyped(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	asa := b.contact(t, map[string]string{"email": "ÅSA@Exempel.se", "additional_emails": "İNCİ@Örnek.tr"})
+	b.contact(t, map[string]string{"email": "bob@example.com"})
+	one := func(fs ...crm.SearchFilter) []crm.RecordID {
+		t.Helper()
+		res, err := b.store.Search(b.ctx, b.tenant, crm.Contacts, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{fs}})
+		require.NoError(t, err)
+		var out []crm.RecordID
+		for _, r := range res.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	for _, typed := range []string{"ÅSA@Exempel.se", "Åsa@exempel.se", "åsa@EXEMPEL.SE"} {
+		require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpEQ, Value: typed, HasValue: true}), typed)
+		require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpIn, Values: []string{typed, "x@example.com"}}), typed)
+	}
+	require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "additional_emails", Operator: crm.OpContainsToken, Value: "İNCİ@ÖRNEK.TR", HasValue: true}))
+	require.Empty(t, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpNEQ, Value: "ÅSA@EXEMPEL.SE", HasValue: true},
+		crm.SearchFilter{PropertyName: "email", Operator: crm.OpContainsToken, Value: "*@exempel.se", HasValue: true}))
+}

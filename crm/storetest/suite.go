@@ -75,6 +75,7 @@ var tests = []struct {
 	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
+	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},
 	{"TenantsUsersTokens", testTenantsUsersTokens},
 	{"ActiveTenantsAndFullSweeps", testActiveTenantsAndFullSweeps},
 	{"ValidationChangesNothing", testValidationChangesNothing},
