@@ -76,6 +76,7 @@ var tests = []struct {
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},
+	{"SearchFindsNamesAsStored", testSearchFindsNamesAsStored},
 	{"TenantsUsersTokens", testTenantsUsersTokens},
 	{"ActiveTenantsAndFullSweeps", testActiveTenantsAndFullSweeps},
 	{"ValidationChangesNothing", testValidationChangesNothing},
