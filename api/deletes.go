@@ -201,6 +201,17 @@ func restoreErrors(o crm.ObjectType, ids []crm.RecordID, res crm.RestoreResult) 
 	return out
 }
 
+// noContactToErase is the 404 of a permanent delete by an id that no contact has, live or in the
+// bin. Erased or purged already is the likely cause when a privacy request is answered twice, and
+// then the id can no longer blocklist the contact's emails: only its email can.
+func noContactToErase(id string) error {
+	msg := fmt.Sprintf("there is no contact %s, live or in the recycle bin, so nothing was erased: it was erased or purged "+
+		"already, or the id is another; to make sure its email address stays blocklisted, erase by email "+
+		"(\"objectId\": the address, \"idProperty\": \"email\")", id)
+	return &apiError{status: http.StatusNotFound, category: categoryNotFound, message: msg,
+		details: []errorDetail{{Message: msg, Code: "OBJECT_NOT_FOUND", In: "record"}}}
+}
+
 // gdprDeleteInput is the body of gdpr-delete, as in HubSpot.
 type gdprDeleteInput struct {
 	ObjectID   flexID `json:"objectId"`
@@ -239,11 +250,14 @@ func (s *Server) gdprDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		return errInvalid("objectId", "INVALID_ID",
 			"objectId %q looks like an email: add \"idProperty\": \"email\" to delete the contact of that email", id)
 	case !numericID.MatchString(id):
-		return errNotFound("record", "contacts/"+id)
+		return noContactToErase(id)
 	default:
 		params.ID = crm.RecordID(id)
 	}
 	res, err := s.store.PermanentDeleteContact(r.Context(), p.Tenant, params)
+	if params.ID != "" && errors.Is(err, crm.ErrNotFound) {
+		return noContactToErase(id)
+	}
 	if err != nil {
 		return fmt.Errorf("permanent delete: %w", err)
 	}

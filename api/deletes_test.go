@@ -386,6 +386,13 @@ func TestGDPRDelete(t *testing.T) {
 		// The confirmation was written by the store and handed to the workers, for the acting user.
 		require.Contains(t, b.confirmation(t).Body, "with id "+string(id))
 
+		// Asked again (a client that lost the answer), it is not found, and the answer says why
+		// that may be and how to keep the email blocklisted all the same.
+		e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"objectId": string(id)}), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Equal(t, []string{"record"}, e.in())
+		require.Contains(t, e.Message, "erased or purged already")
+		require.Contains(t, e.Message, `"idProperty": "email"`)
+
 		// Both emails are blocklisted: creating a contact with either is refused.
 		for _, email := range []string{props["email"], strings.ToUpper(props["additional_emails"])} {
 			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
@@ -459,8 +466,9 @@ func TestGDPRDeleteRefused(t *testing.T) {
 		in     string
 		msg    string
 	}{
-		{"UnknownID", path, map[string]any{"objectId": "999999"}, http.StatusNotFound, "OBJECT_NOT_FOUND", "record", "999999"},
-		{"MalformedID", path, map[string]any{"objectId": "abc"}, http.StatusNotFound, "OBJECT_NOT_FOUND", "record", "abc"},
+		{"UnknownID", path, map[string]any{"objectId": "999999"}, http.StatusNotFound, "OBJECT_NOT_FOUND", "record",
+			"no contact 999999, live or in the recycle bin, so nothing was erased: it was erased or purged already"},
+		{"MalformedID", path, map[string]any{"objectId": "abc"}, http.StatusNotFound, "OBJECT_NOT_FOUND", "record", "no contact abc"},
 		{"NoObjectID", path, map[string]any{}, http.StatusBadRequest, "VALIDATION_ERROR", "objectId", "required"},
 		{"EmailWithoutIDProperty", path, map[string]any{"objectId": "bystander@example.com"}, http.StatusBadRequest,
 			"VALIDATION_ERROR", "objectId", "idProperty"},

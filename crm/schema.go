@@ -274,6 +274,10 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 }
 
+// IsEmailProperty reports whether the values of property name are email addresses, stored as
+// NormalizeEmail gives them (one, or several joined by ';').
+func IsEmailProperty(name string) bool { return name == "email" || name == "additional_emails" }
+
 // NormalizeEmail returns the lowercased bare address of s, or an error when s is not an email address.
 func NormalizeEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(strings.TrimSpace(s))

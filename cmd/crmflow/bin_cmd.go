@@ -500,8 +500,10 @@ CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if err := c.do(cmd.Context(), http.MethodPost, "/crm/v3/objects/contacts/gdpr-delete", body, nil); err != nil {
 				var ae *apiError
 				if !byEmail && errors.As(err, &ae) && ae.status == http.StatusNotFound {
+					// The API's message says the same in the API's terms: this one names the flags.
 					return fmt.Errorf("there is no contact %s, live or in the recycle bin, so nothing was erased "+
-						"(erased or purged already, or another id?): find it with crmflow bin list --type contacts, or erase by --email\n%w", target, err)
+						"(erased or purged already, or another id?): find it with crmflow bin list --type contacts; to make sure "+
+						"its email address stays blocklisted, erase by --email\n%s", target, ae.answer())
 				}
 				return err
 			}

@@ -208,6 +208,8 @@ func TestBinCommands(t *testing.T) {
 	// An id that is no contact: a clear error, exit 1.
 	_, stderr = run(1, "erase", "contacts", dee, "--confirm", dee)
 	require.Contains(t, stderr, "there is no contact "+dee+", live or in the recycle bin, so nothing was erased")
+	require.Contains(t, stderr, "erase by --email")
+	require.Equal(t, 1, strings.Count(stderr, "there is no contact"), "said once: %s", stderr)
 	require.Contains(t, stderr, "404")
 
 	// audit: the deletions, the restores and the permanent deletes, oldest first.

@@ -304,11 +304,14 @@ type apiError struct {
 }
 
 // Error returns the API's message as it gave it, then the status, category and correlation id.
-func (e *apiError) Error() string {
+func (e *apiError) Error() string { return e.Message + "\n" + e.answer() }
+
+// answer is the line of Error that names the answer: its status, category and correlation id.
+func (e *apiError) answer() string {
 	if e.CorrelationID == "" {
-		return fmt.Sprintf("%s\n(the answer was %d %s)", e.Message, e.status, e.Category)
+		return fmt.Sprintf("(the answer was %d %s)", e.status, e.Category)
 	}
-	return fmt.Sprintf("%s\n(the API answered %d %s; correlation id %s)", e.Message, e.status, e.Category, e.CorrelationID)
+	return fmt.Sprintf("(the API answered %d %s; correlation id %s)", e.status, e.Category, e.CorrelationID)
 }
 
 // foreignAnswer is the error of an error answer that is not in the API's error shape: whatever

@@ -26,7 +26,8 @@ type evaluateFlowCall struct {
 	Runner   string
 	Progress crm.Backfill
 	NoMatch  []string // the members of the records that do not match
-	// Verdicts are the other verdicts, each with its record's enrollment and history keys (KEYS).
+	// Verdicts are the other verdicts, each with its record's enrollment, history and record keys
+	// (KEYS).
 	Verdicts []flowVerdict
 }
 
@@ -35,7 +36,7 @@ const verdictManual crm.Verdict = "manual"
 
 // flowVerdict is a verdict other than "nomatch" on one record, in an evaluateFlowCall.
 type flowVerdict struct {
-	Enrollment, History string // the record's keys
+	Enrollment, History, Record string // the record's keys
 
 	Member  string
 	Verdict crm.Verdict
@@ -43,10 +44,10 @@ type flowVerdict struct {
 }
 
 func (c evaluateFlowCall) keys() []string {
-	out := make([]string, 0, 6+2*len(c.Verdicts))
+	out := make([]string, 0, 6+3*len(c.Verdicts))
 	out = append(out, c.Flow, c.Enrolled, c.Matching, c.Log, c.Backfill, c.Lease)
 	for _, v := range c.Verdicts {
-		out = append(out, v.Enrollment, v.History)
+		out = append(out, v.Enrollment, v.History, v.Record)
 	}
 	return out
 }

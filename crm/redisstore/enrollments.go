@@ -84,10 +84,13 @@ func (s *Store) EnrollManually(ctx context.Context, t crm.TenantID, f crm.FlowRe
 	call := s.evaluateFlowCall(t, f)
 	m := flowMember(f.ObjectType, id)
 	call.Verdicts = []flowVerdict{{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
-		Member: m, Verdict: verdictManual, Detail: by}}
+		Record: RecordKey(t, f.ObjectType, id), Member: m, Verdict: verdictManual, Detail: by}}
 	res, err := evaluateFlowScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return fmt.Errorf("enroll in workflow %s: %w", f.Name, err)
+	}
+	if len(res) == 1 && res[0] == "gone" {
+		return &crm.NotFoundError{Kind: "record", ID: fmt.Sprintf("%s/%s", f.ObjectType, id)}
 	}
 	if len(res) == 2 && res[0] == "refused" {
 		return &crm.ConflictError{Message: fmt.Sprintf("record %s cannot be enrolled in workflow %s: %s", id, f.Name, res[1])}
@@ -111,7 +114,7 @@ func (c *evaluateFlowCall) addVerdicts(t crm.TenantID, f crm.FlowRef, vs []crm.F
 			c.NoMatch = append(c.NoMatch, m)
 		} else {
 			c.Verdicts = append(c.Verdicts, flowVerdict{Enrollment: EnrollmentKey(t, f.Name, m), History: HistoryKey(t, f.Name, m),
-				Member: m, Verdict: v.Verdict, Detail: v.Detail})
+				Record: RecordKey(t, f.ObjectType, v.ID), Member: m, Verdict: v.Verdict, Detail: v.Detail})
 		}
 	}
 }

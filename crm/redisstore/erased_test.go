@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -184,4 +185,99 @@ func professionalTenant(t *testing.T) (*redis.Client, *redisstore.Store, crm.Ten
 	_, err = st.CreateTenant(context.Background(), tn, crm.PlanProfessional)
 	require.NoError(t, err)
 	return rdb, st, tn
+}
+
+// beforeScriptWith runs fn once, just before the first script call one of whose arguments
+// contains marker.
+type beforeScriptWith struct {
+	marker string
+	fired  atomic.Bool
+	fn     func()
+}
+
+func (h *beforeScriptWith) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *beforeScriptWith) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		name := strings.ToLower(cmd.Name())
+		if (name == "evalsha" || name == "eval") && !h.fired.Load() {
+			for _, a := range cmd.Args() {
+				if s, ok := a.(string); ok && strings.Contains(s, h.marker) {
+					h.fired.Store(true)
+					h.fn()
+					break
+				}
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *beforeScriptWith) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestPermanentDeleteByEmailTakesAContactCreatedMeanwhile creates a contact with the email a
+// permanent delete names after the delete looked the email up and before its step: the delete
+// takes it too, rather than blocklisting the email under a live contact that holds it.
+func TestPermanentDeleteByEmailTakesAContactCreatedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, st, tn := professionalTenant(t)
+	other, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	var late crm.RecordID
+	rdb.AddHook(&beforeScriptWith{marker: crm.MailKindPermanentDelete, fn: func() {
+		recs, err := other.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+			"email": "meanwhile@example.com", "firstname": "Latecomer"}}}, crm.Actor{})
+		require.NoError(t, err)
+		late = recs[0].ID
+	}})
+	res, err := st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{Email: "Meanwhile@example.com", By: "dpo@x.example"})
+	require.NoError(t, err)
+	require.NotEmpty(t, late)
+	require.Equal(t, []crm.RecordID{late}, res.IDs)
+	_, err = st.ContactByEmail(ctx, tn, "meanwhile@example.com")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	for k, v := range redistest.Dump(t, rdb, string(tn)) {
+		require.NotContains(t, k+v, "meanwhile@", "the erased email is kept in %s", k)
+		require.NotContains(t, k+v, "Latecomer", "the erased contact is kept in %s", k)
+	}
+}
+
+// TestPermanentDeleteByIDOfAContactPurgedMeanwhile purges a contact from the bin after a permanent
+// delete by its id read it and before the delete's step: its data is gone all the same, and its
+// emails, which the delete read, are blocklisted as an erasure's are (SPEC S10), rather than the
+// delete answering "not found" and leaving them free.
+func TestPermanentDeleteByIDOfAContactPurgedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, st, tn := professionalTenant(t)
+	other, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	recs, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+		"email": "purged-meanwhile@example.com", "additional_emails": "alias-meanwhile@example.com"}}}, crm.Actor{})
+	require.NoError(t, err)
+	id := recs[0].ID
+	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	rdb.AddHook(&beforeScriptWith{marker: crm.MailKindPermanentDelete, fn: func() {
+		n, err := other.PurgeExpired(ctx, tn, crm.Contacts, time.Now().Add(24*time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+	}})
+	res, err := st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{ID: id, By: "dpo@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Blocklisted)
+	for _, e := range []string{"purged-meanwhile@example.com", "alias-meanwhile@example.com"} {
+		ok, err := st.IsBlocklisted(ctx, tn, e)
+		require.NoError(t, err)
+		require.True(t, ok, e)
+	}
+	pending, err := st.PendingMails(ctx, tn)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	for k, v := range redistest.Dump(t, rdb, string(tn)) {
+		require.NotContains(t, k+v, "meanwhile@", "the erased email is kept in %s", k)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/redis/go-redis/v9"
@@ -284,13 +286,25 @@ func (s *Store) eraseFlowsNaming(ctx context.Context, t crm.TenantID, emails []s
 		return fmt.Errorf("read the workflows' revisions: %w", err)
 	}
 	for i, n := range names {
-		if !slices.ContainsFunc(srcs[i], func(c *redis.StringCmd) bool { return namesAny(c.Val(), low) }) {
+		// The script lowers only ASCII letters (Lua's string.lower): an address spelt with other
+		// capitals (ÅSA@EXEMPEL.SE for åsa@exempel.se) is passed to it as spelt, its ASCII letters
+		// lowered, so that it finds every spelling found here.
+		needles, named := slices.Clone(low), false
+		for _, c := range srcs[i] {
+			for _, sp := range spellingsOf(c.Val(), low) {
+				named = true
+				if sp = asciiLower(sp); !slices.Contains(needles, sp) {
+					needles = append(needles, sp)
+				}
+			}
+		}
+		if !named {
 			continue
 		}
 		call := eraseFlowCall{Flow: FlowKey(t, n), Audit: AuditKey(t), At: s.cfg.Clock.Now().UnixMilli(),
 			ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: n, Reason: FlowErasedReason, FlowPrefix: flowKeyPrefix(t),
 			TrigReadsPrefix: trigReadsKeyPrefix(t), AuditMaxLen: auditMaxLen, Header: ErasedFlowHeader,
-			Placeholder: ErasedFlowAddress, Emails: low}
+			Placeholder: ErasedFlowAddress, Emails: needles}
 		if err := eraseFlowScript.run(ctx, s, call).Err(); err != nil {
 			return fmt.Errorf("erase the address from workflow %s: %w", n, err)
 		}
@@ -298,8 +312,37 @@ func (s *Store) eraseFlowsNaming(ctx context.Context, t crm.TenantID, emails []s
 	return nil
 }
 
-// namesAny reports whether src names one of emails (lower case), compared without case.
-func namesAny(src string, emails []string) bool {
-	src = strings.ToLower(src)
-	return slices.ContainsFunc(emails, func(e string) bool { return strings.Contains(src, e) })
+// spellingsOf returns, without repeats, every substring of src that is one of emails (lower case,
+// as crm.NormalizeEmail gives them) once each of its letters is lowered as strings.ToLower lowers
+// it: "ÅSA@Exempel.se" for "åsa@exempel.se". Letters whose lower case has another length in
+// UTF-8 (the Kelvin sign K for k) are matched too, as spelt.
+func spellingsOf(src string, emails []string) []string {
+	var out []string
+	for i := 0; i < len(src); {
+		for _, e := range emails {
+			if n := foldedPrefix(src[i:], e); n > 0 && !slices.Contains(out, src[i:i+n]) {
+				out = append(out, src[i:i+n])
+			}
+		}
+		_, w := utf8.DecodeRuneInString(src[i:])
+		i += w
+	}
+	return out
+}
+
+// foldedPrefix returns the length in bytes of the prefix of s whose letters, lowered one by one,
+// spell lower, or 0 when s does not start with it.
+func foldedPrefix(s, lower string) int {
+	j := 0
+	for _, want := range lower {
+		if j >= len(s) {
+			return 0
+		}
+		r, w := utf8.DecodeRuneInString(s[j:])
+		if unicode.ToLower(r) != want {
+			return 0
+		}
+		j += w
+	}
+	return j
 }

@@ -114,7 +114,7 @@ type eraseFlowCall struct {
 	AuditMaxLen       string
 	Header            string   // the first line of an erased revision's source
 	Placeholder       string   // what replaces each address
-	Emails            []string // lower case
+	Emails            []string // lower case, and the spellings found with their ASCII letters lowered
 }
 
 func (c eraseFlowCall) keys() []string { return []string{c.Flow, c.Audit} }

@@ -18,7 +18,9 @@ import (
 
 // PermanentDeleteContact deletes a contact for good (privacy law): see permanentDeleteScript for what
 // goes. It works on a live contact or one in the bin, never enters the bin and cannot be undone. By
-// email, an unknown address succeeds and is blocklisted. A *NotFoundError for an unknown id.
+// email, an unknown address succeeds and is blocklisted. A *NotFoundError for an unknown id; a
+// contact that was there when read and is gone at the step (purged from the bin, or erased by
+// another request) counts as deleted, its emails blocklisted.
 func (s *Store) PermanentDeleteContact(ctx context.Context, t crm.TenantID, p crm.PermanentDeleteParams) (crm.PermanentDeleteResult, error) {
 	if (p.ID == "") == (p.Email == "") {
 		return crm.PermanentDeleteResult{}, &crm.ValidationError{Field: "objectId", Code: "INVALID_INPUT",
@@ -126,7 +128,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		MailID: mail.ID, Mail: string(raw), Read: strings.Join(read, "|"),
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
-		OperationPrefix: operationKeyPrefix(t),
+		OperationPrefix: operationKeyPrefix(t), Named: p.Email,
 	}
 	for _, id := range ids {
 		call.Records = append(call.Records, recordKeysOf(t, crm.Contacts, id))
@@ -162,7 +164,18 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	case n == 0 && p.Email != "":
 		return crm.PermanentDeleteResult{}, true, nil
 	case n == 0:
-		return crm.PermanentDeleteResult{}, false, &crm.NotFoundError{Kind: "contact", ID: string(p.ID)}
+		// Read a moment ago, gone since: purged from the bin, or erased by another request. Its
+		// data is gone all the same; its emails, read above, are blocklisted as an erasure's are
+		// (SPEC S10), with the audit entry and the confirmation of a delete that found no contact.
+		call.IDs, call.Records, call.MemberOf, call.Read = nil, nil, nil, ""
+		reply, acked = permanentDeleteScript.runAcked(ctx, s, call)
+		n, err := reply.Int()
+		if err != nil {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: blocklist the emails of contact %s, gone since it was read: %w", p.ID, err)
+		}
+		if n != 1 {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: blocklist the emails of contact %s, gone since it was read: the step answered %d", p.ID, n)
+		}
 	case n == -1:
 		return crm.PermanentDeleteResult{}, true, nil
 	}

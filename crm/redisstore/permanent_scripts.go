@@ -42,7 +42,9 @@ type permanentDeleteCall struct {
 	BinEmailDayPrefix                              string
 	ContactsIndexSpec, CallsIndexSpec              string
 	OperationPrefix                                string
-	Hashes                                         []string // the salted hashes to blocklist
+	// Named is the email the delete named, "" for a delete by id.
+	Named  string
+	Hashes []string // the salted hashes to blocklist
 }
 
 func (c permanentDeleteCall) keys() []string {
@@ -69,7 +71,7 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

@@ -343,3 +343,52 @@ func TestBinEmailIndexSharedEmail(t *testing.T) {
 		}
 	})
 }
+
+// The engine reaches its verdicts on records it read a moment before: a contact erased (or moved
+// to the bin) in between gets nothing from them, neither an enrollment nor a history entry nor a
+// place in the matching set, so that no trace of the erased contact comes back and a binned
+// contact stays out of workflows (SPEC S8, S9). A manual enrollment of it is not found.
+func TestVerdictsReadBeforeAnErasureLeaveNoTrace(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		f := activeFlow(t, b, false)
+		erased := b.contact(t, map[string]string{"email": "stale-verdict@example.com"})
+		binned := b.contact(t, map[string]string{"email": "binned@example.com"})
+		live := b.contact(t, map[string]string{"email": "live@example.com"})
+		_, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: erased.ID, By: "dpo@x.example"})
+		require.NoError(t, err)
+		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{binned.ID}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, erased.ID, binned.ID, live.ID))
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{live.ID}, got)
+		for _, v := range []crm.Verdict{crm.VerdictError, crm.VerdictSuppressed} {
+			_, err = b.store.EvaluateFlow(ctx, b.tenant, f, []crm.FlowVerdict{{ID: erased.ID, Verdict: v, Detail: "stale-verdict@example.com"}})
+			require.NoError(t, err)
+		}
+		err = b.store.EnrollManually(ctx, b.tenant, f, erased.ID, "ops@x.example")
+		require.ErrorIs(t, err, crm.ErrNotFound)
+
+		for k, v := range b.tenantDump(t) {
+			require.NotContains(t, k, "contacts:"+string(erased.ID), "the erased contact is named by %s", k)
+			require.NotContains(t, v, "stale-verdict", "the erased contact's email is kept in %s", k)
+		}
+		log, err := b.store.FlowLog(ctx, b.tenant, "wf", crm.FlowLogQuery{})
+		require.NoError(t, err)
+		require.Len(t, log.Entries, 1)
+		require.Equal(t, live.ID, log.Entries[0].ID)
+		for _, id := range []crm.RecordID{binned.ID, erased.ID} {
+			me := "contacts:" + string(id)
+			n, err := b.rdb.Exists(ctx, redisstore.EnrollmentKey(b.tenant, "wf", me), redisstore.HistoryKey(b.tenant, "wf", me)).Result()
+			require.NoError(t, err)
+			require.Zero(t, n, me)
+			_, err = b.rdb.ZScore(ctx, redisstore.FlowEnrolledKey(b.tenant, "wf"), me).Result()
+			require.ErrorIs(t, err, redis.Nil, me)
+			in, err := b.rdb.SIsMember(ctx, redisstore.FlowMatchingKey(b.tenant, "wf"), me).Result()
+			require.NoError(t, err)
+			require.False(t, in, me)
+		}
+	})
+}

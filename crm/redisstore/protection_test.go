@@ -237,6 +237,41 @@ func TestPermanentDeleteErasesWorkflowsNamingTheEmail(t *testing.T) {
 	})
 }
 
+// A workflow that names the erased email with capitals outside ASCII (ÅSA for the stored åsa,
+// İ for i) loses it too: the address is found as crm.NormalizeEmail lowers it, on every backend.
+func TestPermanentDeleteErasesWorkflowsNamingTheEmailWithOtherCapitals(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		b.contact(t, map[string]string{"email": "åsa@exempel.se", "additional_emails": "inci@örnek.tr"})
+		src := "name: nordic\nobject_type: contacts\ntrigger: email == \"ÅSA@EXEMPEL.SE\" || email == \"İNCİ@ÖRNEK.TR\" || email == \"bob@example.com\"\n" +
+			"actions:\n  - type: delete_contact\n"
+		_, _, err := b.store.PutFlow(ctx, b.tenant, "nordic", crm.Contacts, src, "ops@x.example")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, "nordic", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+
+		_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "Åsa@Exempel.se", By: "dpo@x.example"})
+		require.NoError(t, err)
+
+		for k, v := range b.tenantDump(t) {
+			for _, s := range []string{"åsa@", "ÅSA@", "Åsa@", "İNCİ@", "inci@", "örnek", "ÖRNEK"} {
+				require.NotContains(t, k+v, s, "the erased email is kept in %s", k)
+			}
+		}
+		r, err := b.store.FlowRevision(ctx, b.tenant, "nordic", 1)
+		require.NoError(t, err)
+		require.True(t, r.Erased)
+		require.Equal(t, redisstore.ErasedFlowHeader+"name: nordic\nobject_type: contacts\n"+
+			"trigger: email == \"<erased email>\" || email == \"<erased email>\" || email == \"bob@example.com\"\n"+
+			"actions:\n  - type: delete_contact\n", r.Source)
+		f, err := b.store.Flow(ctx, b.tenant, "nordic")
+		require.NoError(t, err)
+		require.Equal(t, crm.FlowPaused, f.State)
+		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+	})
+}
+
 // A workflow active at a revision that never named the erased email runs on: only its older
 // revision that named it is erased (its records waiting there move on to the active revision
 // without it being read). One active at the revision that named it is paused.

@@ -159,7 +159,8 @@ func asciiLower(s string) string {
 }
 
 // searchValue parses one filter value as the property's kind: a number for n, d, m and id, a
-// lowercased string for s, the exact value for v.
+// lowercased string for s (its ASCII letters, as the search scripts lower the values they index,
+// or every letter for an email property), the exact value for v.
 func searchValue(sp searchProp, v string) (any, error) {
 	switch sp.kind {
 	case "n":
@@ -181,6 +182,11 @@ func searchValue(sp searchProp, v string) (any, error) {
 		}
 		return float64(n), nil
 	case "s":
+		if crm.IsEmailProperty(sp.name) {
+			// Stored as crm.NormalizeEmail lowered them, every letter: the address as typed
+			// (ÅSA@Exempel.se) finds the contact that a read or a create by it finds.
+			return strings.ToLower(v), nil
+		}
 		return asciiLower(v), nil
 	}
 	if sp.typ == crm.TypeBool {

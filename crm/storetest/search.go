@@ -78,3 +78,69 @@ func testSearchOnEveryBackend(t *testing.T, hn *Harness) {
 	require.Empty(t, one(f("num_notes", crm.OpEQ, "3")))
 	require.Empty(t, one(f("email", crm.OpEQ, "ada@acme.example")))
 }
+
+// testSearchFindsAnEmailAsTyped: a contact created with "ÅSA@Exempel.se" is stored, unique and
+// found by reads as "åsa@exempel.se": a search by the address as typed, capitals outside ASCII
+// included, finds it as well, by EQ, IN and CONTAINS_TOKEN, primary or additional.
+func testSearchFindsAnEmailAsTyped(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	asa := b.contact(t, map[string]string{"email": "ÅSA@Exempel.se", "additional_emails": "İNCİ@Örnek.tr"})
+	b.contact(t, map[string]string{"email": "bob@example.com"})
+	one := func(fs ...crm.SearchFilter) []crm.RecordID {
+		t.Helper()
+		res, err := b.store.Search(b.ctx, b.tenant, crm.Contacts, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{fs}})
+		require.NoError(t, err)
+		var out []crm.RecordID
+		for _, r := range res.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	for _, typed := range []string{"ÅSA@Exempel.se", "Åsa@exempel.se", "åsa@EXEMPEL.SE"} {
+		require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpEQ, Value: typed, HasValue: true}), typed)
+		require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpIn, Values: []string{typed, "x@example.com"}}), typed)
+	}
+	require.Equal(t, []crm.RecordID{asa.ID}, one(crm.SearchFilter{PropertyName: "additional_emails", Operator: crm.OpContainsToken, Value: "İNCİ@ÖRNEK.TR", HasValue: true}))
+	require.Empty(t, one(crm.SearchFilter{PropertyName: "email", Operator: crm.OpNEQ, Value: "ÅSA@EXEMPEL.SE", HasValue: true},
+		crm.SearchFilter{PropertyName: "email", Operator: crm.OpContainsToken, Value: "*@exempel.se", HasValue: true}))
+}
+
+// testSearchFindsNamesAsStored: text comparisons ignore ASCII case, on every backend alike, so a
+// name with other letters (Åsa Östlund) is found as it is stored, with its ASCII letters in any
+// case, by a filter and by query; and a permanent delete leaves none of it in the indexes.
+func testSearchFindsNamesAsStored(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	asa := b.contact(t, map[string]string{"email": "asa@exempel.se", "firstname": "Åsa", "lastname": "ÖSTLUND"})
+	b.contact(t, map[string]string{"email": "bob@example.com", "firstname": "Bob"})
+	find := func(p crm.SearchParams) []crm.RecordID {
+		t.Helper()
+		res, err := b.store.Search(b.ctx, b.tenant, crm.Contacts, p)
+		require.NoError(t, err)
+		var out []crm.RecordID
+		for _, r := range res.Records {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	eq := func(prop, v string) []crm.RecordID {
+		return find(crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{{PropertyName: prop, Operator: crm.OpEQ, Value: v, HasValue: true}}}})
+	}
+	want := []crm.RecordID{asa.ID}
+	require.Equal(t, want, eq("firstname", "Åsa"))
+	require.Equal(t, want, eq("firstname", "ÅSA"))
+	require.Equal(t, want, eq("lastname", "ÖSTLUND"))
+	require.Equal(t, want, eq("lastname", "Östlund"))
+	require.Equal(t, want, find(crm.SearchParams{Query: "Åsa"}))
+	require.Equal(t, want, find(crm.SearchParams{Query: "ÖST"}))
+
+	_, err := b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: asa.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	require.Empty(t, eq("firstname", "Åsa"))
+	for k, v := range b.dump(t) {
+		for _, s := range []string{"Åsa", "åsa", "ÖSTLUND", "Östlund", "östlund"} {
+			require.NotContains(t, k+v, s, "the erased contact's name is kept in %s", k)
+		}
+	}
+}

@@ -75,6 +75,8 @@ var tests = []struct {
 	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
+	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},
+	{"SearchFindsNamesAsStored", testSearchFindsNamesAsStored},
 	{"TenantsUsersTokens", testTenantsUsersTokens},
 	{"ActiveTenantsAndFullSweeps", testActiveTenantsAndFullSweeps},
 	{"ValidationChangesNothing", testValidationChangesNothing},

@@ -18,11 +18,18 @@
 -- ARGV[7] -> audit stream max length
 -- ARGV[8] -> the line an erased revision's source starts with
 -- ARGV[9] -> the placeholder each address is replaced with
--- ARGV[10..] -> the addresses, in lower case
+-- ARGV[10..] -> the addresses, in lower case, and each spelling of one that the caller found in a
+--   revision (ÅSA@EXEMPEL.SE for åsa@exempel.se), with its ASCII letters in lower case: a source is
+--   compared with its ASCII letters lowered, and no other (Lua's string.lower is ASCII on Redis,
+--   but not on every server that runs these scripts, and a lowered letter outside ASCII may change
+--   its length, which would move the positions)
 -- Returns the number of revisions erased: 0 when none named an address, or the workflow is gone
 -- (nothing changes).
+local ascii_upper = {}
+for c = 65, 90 do ascii_upper[string.char(c)] = string.char(c + 32) end
+
 local function erase(src)
-  local low = string.lower(src)
+  local low = string.gsub(src, '[A-Z]', ascii_upper)
   local out, pos, hit = {}, 1, false
   while true do
     local at, len

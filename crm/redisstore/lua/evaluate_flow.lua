@@ -10,9 +10,12 @@
 -- KEYS[4] -> crm:{<tenant>}:flow:<name>:log (FlowLogKey): every history entry written joins it
 -- KEYS[5] -> crm:{<tenant>}:flow:<name>:backfill (FlowBackfillKey): written only by a backfill's batch
 -- KEYS[6] -> crm:{<tenant>}:flow:<name>:backfill:lease (FlowBackfillLeaseKey): read only by a backfill's batch
--- KEYS[7..] -> pairs, one per triple of ARGV (the j-th: KEYS[5+2*j] and KEYS[6+2*j]): the record's
---   enrollment key crm:{<tenant>}:enr:<name>:<type>:<id> and its history key
---   crm:{<tenant>}:hist:<name>:<type>:<id>
+-- KEYS[7..] -> triples, one per triple of ARGV (the j-th: KEYS[4+3*j], KEYS[5+3*j] and
+--   KEYS[6+3*j]): the record's enrollment key crm:{<tenant>}:enr:<name>:<type>:<id>, its history
+--   key crm:{<tenant>}:hist:<name>:<type>:<id> and its live record key
+--   crm:{<tenant>}:obj:<type>:<id>. A record no longer live (deleted, or erased for good, since the
+--   verdict was reached) leaves the matching set and gets nothing else: no enrollment, no history
+--   entry (an erased record must leave none), and a manual verdict on it is {"gone"}
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> revision evaluated
 -- ARGV[3] -> 1 if re-enrollment is allowed
@@ -31,7 +34,8 @@
 --   suppressed_nomatch it matches the suppression criteria and not the trigger (no entry unless enrolled)
 --   deleted    the record was deleted: unenroll it, and only a manual enrollment may bring it back
 --   manual     a person asks to enroll it (re-enrollment rules apply; "blocked" does not)
--- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why};
+-- Returns {member enrolled, ...}; with one manual verdict, {} plus the refusal as {"refused", why}
+-- or {"gone"};
 -- {"refused", why} too when the workflow is not active at the revision (a backfill's progress is
 -- then not recorded); {"lease_lost"} when ARGV[4] does not hold the backfill's lease (nothing done).
 local now, rev, reenroll, runner = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
@@ -53,9 +57,14 @@ local j = 0 -- the triple's number, from 1
 for i = first + k, #ARGV, 3 do
   local member, verdict, detail = ARGV[i], ARGV[i+1], ARGV[i+2]
   j = j + 1
-  local enr, hist = KEYS[5 + 2 * j], KEYS[6 + 2 * j]
+  local enr, hist, rec = KEYS[4 + 3 * j], KEYS[5 + 3 * j], KEYS[6 + 3 * j]
   local e, is_enrolled, count = nil, false, 0
-  if verdict ~= 'error' then
+  if verdict ~= 'deleted' and verdict ~= 'unmatch' and redis.call('EXISTS', rec) == 0 then
+    -- Read live, deleted since: the deletion unenrolled it already (SPEC S8).
+    if verdict == 'manual' then return {'gone'} end
+    verdict = 'gone'
+    redis.call('SREM', KEYS[3], member)
+  elseif verdict ~= 'error' then
     e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
     is_enrolled = e[1] == 'enrolled'
     count = tonumber(e[2] or '0')

@@ -3,6 +3,18 @@
 -- it changes (ix_fields) before and after, collects the entries to remove and to add with
 -- ix_record, and writes them with ix_flush: a few calls per index key, whatever the batch size.
 -- It needs each_chunk (helpers.lua) before it.
+-- ascii_lower lowers the ASCII letters of s and no other, as asciiLower (search.go) lowers a
+-- search's values: the text indexes and the search scripts compare without ASCII case on every
+-- server. Redis's string.lower is that already (the C locale), and is used there; the embedded
+-- store's Lua lowers every letter, which would index "Åsa" as "åsa", where no search for "Åsa"
+-- finds it.
+local ascii_upper = {}
+for c = 65, 90 do ascii_upper[string.char(c)] = string.char(c + 32) end
+local ascii_lower = string.lower
+if string.lower('\195\133') ~= '\195\133' then -- "Å" in UTF-8
+  ascii_lower = function(s) return (string.gsub(s, '[A-Z]', ascii_upper)) end
+end
+
 -- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) into unix ms, or nil.
 local function ix_ms(v)
   local y, mo, d, h, mi, s, ms = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')
@@ -117,9 +129,9 @@ local function ix_record(acc, spec, id, vals, add)
         if add then ix_push(acc.sadd, key, id) else ix_push(acc.srem, key, id) end
       elseif not add then
         -- A removal needs only the member: the id, or for a text index the value and the id.
-        if k == 's' then ix_push(acc.zrem, e[4], string.lower(v) .. '\0' .. id) else ix_push(acc.zrem, e[4], id) end
+        if k == 's' then ix_push(acc.zrem, e[4], ascii_lower(v) .. '\0' .. id) else ix_push(acc.zrem, e[4], id) end
       elseif k == 's' then
-        ix_push(acc.zadd, e[4], '0', string.lower(v) .. '\0' .. id)
+        ix_push(acc.zadd, e[4], '0', ascii_lower(v) .. '\0' .. id)
       else
         local known = acc.scores[k]
         if not known then known = {}; acc.scores[k] = known end

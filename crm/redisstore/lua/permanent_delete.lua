@@ -55,9 +55,13 @@
 -- ARGV[21] -> the search index spec of calls: a wiped live call leaves its search indexes
 -- ARGV[22] -> operation key prefix ("crm:{<tenant>}:op:"): a wiped record in the bin leaves the
 --   bin index of its operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
--- ARGV[23..] -> salted hashes to blocklist
+-- ARGV[23] -> the email the delete named (normalized), '' for a delete by id: a live contact that
+--   holds it and is not among ARGV[2] (created since the caller looked the email up) makes it
+--   return -1, so that the caller looks again and erases that one too
+-- ARGV[24..] -> salted hashes to blocklist
 -- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
--- emails changed since read. Nothing is changed unless it returns 1.
+-- emails changed since read, or the email named belongs to a live contact not among ARGV[2].
+-- Nothing is changed unless it returns 1.
 local now = ARGV[1]
 local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
@@ -165,6 +169,14 @@ for i in ipairs(ids) do
   found[i] = emails
   if cur[3] then binday[i] = string.format('%d', math.floor(tonumber(cur[3]) / 86400000)) end
 end
+if ARGV[23] ~= '' then
+  local owner = redis.call('HGET', KEYS[1], ARGV[23])
+  if owner then
+    local known = false
+    for _, id in ipairs(ids) do if id == owner then known = true end end
+    if not known then return -1 end
+  end
+end
 local calls, members, wiped = {}, {}, {}
 for i, id in ipairs(ids) do
   local me = 'contacts:' .. id
@@ -192,7 +204,7 @@ end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 23, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 24, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 if #calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)

@@ -35,7 +35,7 @@ local function conv(k, v)
   if v == nil or v == false or v == '' then return nil end
   if k == 'n' or k == 'm' or k == 'id' then return tonumber(v) end
   if k == 'd' then return ix_ms(v) end
-  if k == 's' then return string.lower(v) end
+  if k == 's' then return ascii_lower(v) end
   return v
 end
 
