@@ -431,6 +431,57 @@ func TestJobPageShowsAStoppedJob(t *testing.T) {
 	require.Contains(t, st.Refusal, "har inte längre behörigheten bulk_delete")
 }
 
+// TestEraseAContactInTheBin: a contact in the recycle bin can still be deleted permanently from
+// the console (SPEC S9): the bin links to its page, which offers the permanent delete alone, to a
+// user who may; the erasure goes back to the bin, where the contact is no more.
+func TestEraseAContactInTheBin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.createContact(t, map[string]string{"email": "gone@example.com", "firstname": "Gone"})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"bin"}, "csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	_, page := br.get("/console/bin/contacts")
+	require.Contains(t, page, `<a href="/console/objects/contacts/`+id+`">`+id+`</a>`)
+	_, page = br.get("/console/objects/contacts/" + id)
+	require.Contains(t, page, `id="record-inbin"`)
+	require.Contains(t, page, `id="record-erase"`)
+	require.NotContains(t, page, `id="record-delete"`)
+	resp, page = br.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="delete-inbin"`)
+	require.Contains(t, page, `id="delete-permanent"`)
+	require.NotContains(t, page, `id="delete-bin"`)
+
+	// A reader sees the binned contact, with no way to erase it.
+	rd := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
+	_, page = rd.get("/console/objects/contacts/" + id)
+	require.NotContains(t, page, `id="record-erase"`)
+	resp, _ = rd.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	// The wrong confirmation erases nothing; the right one erases it and goes back to the bin.
+	resp, page = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"permanent"}, "confirm": {"other@example.com"}, "csrf": {csrf}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, page, `id="delete-inbin"`)
+	inBin, err := b.store.Record(context.Background(), b.tenant, crm.Contacts, crm.RecordID(id), &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.Equal(t, "gone@example.com", inBin.Properties["email"])
+	resp, _ = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"permanent"}, "confirm": {"GONE@example.com"}, "csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/bin/contacts?flash=erased&n=1", resp.Header.Get("Location"))
+	_, err = b.store.Record(context.Background(), b.tenant, crm.Contacts, crm.RecordID(id), &crm.ReadOpts{Archived: true})
+	var nf *crm.NotFoundError
+	require.ErrorAs(t, err, &nf)
+	_, page = br.get("/console/bin/contacts")
+	require.NotContains(t, page, "gone@example.com")
+	require.NotContains(t, page, `<a href="/console/objects/contacts/`+id+`">`)
+}
+
 func TestRestoreConflictNamesTheBlockingRecord(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -525,7 +576,7 @@ func TestBinFiltersReadTheWholeBin(t *testing.T) {
 
 	br := b.browser(t)
 	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
-	row := `<td>` + late + `</td>`
+	row := `<td><a href="/console/objects/contacts/` + late + `">` + late + `</a></td>`
 	_, page := br.get("/console/bin/contacts")
 	require.NotContains(t, page, row, "the first page holds the 100 deleted first")
 	for _, query := range []string{"by=ZOE", "via=bulk", "from=2026-03-04", "to=2026-03-04&by=zoe", "from=2026-03-04&to=2026-03-04"} {

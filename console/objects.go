@@ -275,6 +275,8 @@ type recordPageData struct {
 	CanDelete    bool
 	// InBin says who deleted the record, when and how, when it is in the recycle bin.
 	InBin string
+	// CanErase offers the permanent delete of a contact in the recycle bin.
+	CanErase bool
 	// Lists are the static lists the record is a member of.
 	Lists []struct {
 		ListID string `json:"listId"`
@@ -314,7 +316,9 @@ func (c *Console) record(q *request) error {
 	if err != nil {
 		return err
 	}
-	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete) && !inBin}
+	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete) && !inBin,
+		// A contact in the bin can still be erased for good (SPEC S9).
+		CanErase: inBin && t == string(crm.Contacts) && q.can(crm.PermPermanentDelete)}
 	p.Title = q.tr.T("type."+t) + " " + rec.ID
 	if inBin {
 		by := rec.ArchivedActor
@@ -411,7 +415,9 @@ type recordDeleteData struct {
 	Type, ID, Name, Email string
 	RestorableUntil       string
 	CanPermanent          bool
-	Error                 string
+	// InBin: the record is in the recycle bin, where only a contact's permanent delete applies.
+	InBin bool
+	Error string
 }
 
 // recordDeletePage serves GET /console/objects/{type}/{id}/delete: the choice between a
@@ -429,12 +435,22 @@ func (c *Console) recordDeletePage(q *request) error {
 func (c *Console) recordDeleteData(q *request) (recordDeleteData, error) {
 	t, id := objectType(q), q.r.PathValue("id")
 	var rec recordJSON
-	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/objects/"+url.PathEscape(t)+"/"+url.PathEscape(id), nil, &rec); err != nil {
+	path := "/crm/v3/objects/" + url.PathEscape(t) + "/" + url.PathEscape(id)
+	_, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &rec)
+	var apiErr *APIError
+	inBin := false
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound && t == string(crm.Contacts) && q.can(crm.PermPermanentDelete) {
+		// A contact in the recycle bin may still be erased for good (SPEC S9).
+		if _, binErr := c.call(q.r, q.sess, http.MethodGet, path+"?archived=true", nil, &rec); binErr == nil {
+			err, inBin = nil, true
+		}
+	}
+	if err != nil {
 		return recordDeleteData{}, err
 	}
 	return recordDeleteData{view: q.view("delete.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), Email: rec.Properties["email"],
 		RestorableUntil: c.cfg.Clock.Now().Add(c.cfg.Retention).UTC().Format("2006-01-02"),
-		CanPermanent:    t == string(crm.Contacts) && q.can(crm.PermPermanentDelete)}, nil
+		CanPermanent:    t == string(crm.Contacts) && q.can(crm.PermPermanentDelete), InBin: inBin}, nil
 }
 
 // recordDelete serves POST /console/objects/{type}/{id}/delete: mode "bin" moves the record to
@@ -461,7 +477,11 @@ func (c *Console) recordDelete(q *request) error {
 		if _, err := c.call(q.r, q.sess, http.MethodPost, base+"/gdpr-delete", map[string]any{"objectId": id}, nil); err != nil {
 			return err
 		}
-		redirect(q, "/console/objects/"+url.PathEscape(t), "erased", 1)
+		back := "/console/objects/" + url.PathEscape(t)
+		if p.InBin {
+			back = "/console/bin/" + url.PathEscape(t)
+		}
+		redirect(q, back, "erased", 1)
 	default:
 		if _, err := c.call(q.r, q.sess, http.MethodDelete, base+"/"+url.PathEscape(id), nil, nil); err != nil {
 			return err
