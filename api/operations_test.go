@@ -171,3 +171,38 @@ func TestUndoOfARunningBulkJob(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoWithNothingLeftInTheBin undoes an operation twice: once every record it moved is
+// restored, another undo is refused with a 409 that says so and names the undo that restored
+// them, and it creates no job (no empty "0 of 0" job), changing nothing.
+func TestUndoWithNothingLeftInTheBin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	c := b.contact(t, map[string]string{"email": "c@example.com"})
+	res := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll,
+		map[string]any{"inputs": []map[string]string{{"id": string(a)}, {"id": string(c)}}})
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	require.NotEmpty(t, opID)
+
+	first := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusAccepted)
+	for {
+		j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, first.ID, 500)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	b.requireLive(t, crm.Contacts, string(a), true)
+	b.requireLive(t, crm.Contacts, string(c), true)
+
+	before := b.dump(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "no record left in the recycle bin")
+	require.Contains(t, e.Message, "undo job "+first.ID)
+	require.Equal(t, []string{first.ID}, e.Context["undoJob"])
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo creates no job and changes nothing")
+}

@@ -267,6 +267,9 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	switch res[0] {
 	case "missing":
 		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
+	case "empty":
+		moved, _ := strconv.ParseInt(res[1], 10, 64)
+		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
 	}
 	return s.Job(ctx, t, res[1])
 }
