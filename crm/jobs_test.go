@@ -25,3 +25,16 @@ func TestJobStopMessage(t *testing.T) {
 	require.Contains(t, undo.Message, "0 of 4 records had been restored")
 	require.Contains(t, undo.Message, "may undo the operation job-7 again")
 }
+
+// TestJobMessagesCountOne checks the grammar of the messages of a job of one record: a stop and a
+// count mismatch say "1 record", not "1 records".
+func TestJobMessagesCountOne(t *testing.T) {
+	t.Parallel()
+	one := NewJobStop(Job{ID: "8", Done: 0, Total: 1}, StoppedUserDisabled, "bob@x.example", "")
+	require.Contains(t, one.Message, "its 1 record stays live; a user with the delete and bulk_delete permissions may delete it again")
+
+	require.Equal(t, "you confirmed deleting 1 record but 2 match now: nothing was deleted; check the selection and confirm 2",
+		(&CountMismatchError{Confirmed: 1, Matched: 2}).Error())
+	require.Equal(t, "you confirmed deleting 2 records but 1 matches now: nothing was deleted; check the selection and confirm 1",
+		(&CountMismatchError{Confirmed: 2, Matched: 1}).Error())
+}
