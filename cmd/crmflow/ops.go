@@ -115,6 +115,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				return usageErrorf("--type is required with --filter and --ids: the object type, e.g. contacts or companies")
 			case fs.Changed("ids") && len(ids) == 0:
 				return usageErrorf("--ids is empty: give the ids to delete, comma-separated")
+			case fs.Changed("ids"):
+				var err error
+				if ids, err = deleteIDs(ids); err != nil {
+					return err
+				}
 			case fs.Changed("list") && strings.TrimSpace(listID) == "":
 				return usageErrorf("--list is empty: give the id of the list whose members to delete")
 			}
@@ -180,6 +185,28 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what the delete would do (the count to confirm, the protected records by rule, a sample) and delete nothing; --confirm is optional")
 	return cmd
+}
+
+// deleteIDs checks the ids of crmflow delete --ids and returns them without the spaces around them
+// ("101, 102" is two ids): an id that is empty, not a record id or given twice is a usage error, as
+// the API would not count it and the count to confirm would not be the one the user made.
+func deleteIDs(ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	seen := map[string]bool{}
+	for _, raw := range ids {
+		id := strings.TrimSpace(raw)
+		switch {
+		case id == "":
+			return nil, usageErrorf("an id in --ids is empty (two commas in a row?): give each record's id once")
+		case !recordIDRE.MatchString(id):
+			return nil, usageErrorf("--ids: %q is not a record id: record ids are numbers, such as 101", raw)
+		case seen[id]:
+			return nil, usageErrorf("--ids: id %s is given more than once: give each record's id once, and --confirm the number of different ids", id)
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as

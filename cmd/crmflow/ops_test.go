@@ -55,7 +55,8 @@ func TestOpsCommands(t *testing.T) {
 	t.Run("IDsWithWait", func(t *testing.T) {
 		t.Parallel()
 		ids := companies(3)
-		stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "companies", "--ids", strings.Join(ids[:2], ","),
+		// Typed with a space after the comma, as people do: still two ids.
+		stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "companies", "--ids", strings.Join(ids[:2], ", "),
 			"--confirm", "2", "--wait", "--interval", "50ms")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -204,6 +205,9 @@ func TestOpsUsageErrors(t *testing.T) {
 		{"TwoSelections", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--list", "2", "--confirm", "1"}, "give exactly one of"},
 		{"NoConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1"}, "--confirm is required"},
 		{"NegativeConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "-1"}, "--confirm must be 0 or more"},
+		{"MalformedID", tok, []string{"delete", "--type", "contacts", "--ids", "1,abc", "--confirm", "2"}, `--ids: "abc" is not a record id`},
+		{"EmptyID", tok, []string{"delete", "--type", "contacts", "--ids", "1,,2", "--confirm", "2"}, "an id in --ids is empty"},
+		{"RepeatedID", tok, []string{"delete", "--type", "contacts", "--ids", "1, 1", "--confirm", "2"}, "id 1 is given more than once"},
 		{"NoType", tok, []string{"delete", "--filter", "true", "--confirm", "1"}, "--type is required with --filter and --ids"},
 		{"NoToken", nil, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "1"}, "set CRMFLOW_TOKEN"},
 		{"BadURL", append([]string{"CRMFLOW_URL=ftp://x"}, tok...), []string{"jobs", "watch", "1"}, `"ftp://x" is not an http(s) URL`},
