@@ -483,13 +483,14 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	failures := 0
+	var last jobView // the job as last read, for what to say when the token stops working
 	stall := stallWatch{after: cmp.Or(o.stallHint, stallHintDefault)}
 	for {
 		var j jobView
 		err := c.do(ctx, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(id), nil, &j)
 		switch {
 		case err == nil:
-			failures = 0
+			failures, last = 0, j
 			show.update(j)
 			if stall.stalled(j, time.Now()) {
 				fmt.Fprintf(a.stderr, "job %s is still %s after %s: no worker has taken it yet. Either none runs against the API's Redis "+
@@ -549,6 +550,10 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 				return fmt.Errorf("gave up following job %s after %d failed reads in a row (the job goes on): %w", id, failures, err)
 			}
 			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
+		case isUnauthorized(err):
+			// The token was revoked, or its user disabled, while the job runs (the user who started
+			// it disabled mid-run, most often): say what becomes of the job, which no longer shows here.
+			return fmt.Errorf("stopped following job %s: %w\n%s", id, err, unfollowedJob(id, last))
 		default:
 			if ctx.Err() != nil {
 				return fmt.Errorf("stopped following job %s; the workers go on with it: crmflow jobs watch %s", id, id)
@@ -561,6 +566,25 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 		case <-t.C:
 		}
 	}
+}
+
+// unfollowedJob says what becomes of job id, last read as last (zero if never), once the token no
+// longer works: a job goes on, or stops at its next batch when its creator may no longer do what it
+// does; stopping the watch stops nothing.
+func unfollowedJob(id string, last jobView) string {
+	what := "the workers stop it at its next batch, moving nothing more (what it moved stays in the recycle bin: " +
+		"crmflow undo job-" + id + " restores it)"
+	if last.undo() {
+		what = "the workers stop it at its next batch, restoring nothing more (what it restored stays live)"
+	}
+	return "The job is not stopped by this. A job acts with its creator's authority at each batch: if its creator " +
+		"was disabled or lost a permission it needs, " + what + "; otherwise it goes on. Follow it with a valid token: crmflow jobs watch " + id
+}
+
+// isUnauthorized reports whether err is a 401 of the API: the token is no longer accepted.
+func isUnauthorized(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusUnauthorized && !ae.foreign
 }
 
 // isServerError reports whether err is an answer of the API with a 5xx status (a restart, Redis
