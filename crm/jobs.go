@@ -74,6 +74,13 @@ func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
 				"a user with the restore permission may undo the operation %s again to restore them",
 			what, j.Done, j.Total, j.By.Ref)}
 	}
+	if j.Total == 0 && j.Done == 0 {
+		// Stopped while it selected its records: nothing was selected for good, nor moved.
+		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+			"%s, so the job stopped while it selected its records (%d looked at), before it deleted anything: nothing was deleted; "+
+				"a user with the delete and bulk_delete permissions may start the bulk delete again",
+			what, j.Scanned)}
+	}
 	if j.Done == 0 {
 		// Nothing moved: the job has no operation to undo.
 		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
