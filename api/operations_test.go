@@ -206,3 +206,40 @@ func TestUndoWithNothingLeftInTheBin(t *testing.T) {
 	require.Equal(t, []string{first.ID}, e.Context["undoJob"])
 	require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo creates no job and changes nothing")
 }
+
+// TestUndoOfAJobThatMovedNothing asks to undo "job-<id>" of an undo job and of a bulk delete job
+// refused before it moved anything: each is a 409 NOTHING_TO_UNDO saying why, not an "operation
+// not found" that leaves the user wondering, and nothing changes. A job that does not exist is
+// still a 404.
+func TestUndoOfAJobThatMovedNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	undo := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusAccepted)
+	refused := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"filter": `email == "nobody@example.com"`, "confirmCount": 3}), http.StatusAccepted)
+	for {
+		j, err := b.store.Job(b.ctx, b.tenantA, refused.ID)
+		require.NoError(t, err)
+		if j.State != crm.JobSelecting {
+			require.Equal(t, crm.JobRefused, j.State)
+			break
+		}
+		_, err = b.store.StageSelection(b.ctx, b.tenantA, j.ID, crm.Contacts, crm.SelectionStep{After: j.Cursor, Scanned: 1})
+		require.NoError(t, err)
+	}
+
+	before := b.dump(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/job-"+undo.ID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "job "+undo.ID+" is an undo job: it restores records and moves none to the recycle bin")
+	e = expectError(t, b.call(t, "POST", "/crm/v3/operations/job-"+refused.ID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "job "+refused.ID+" moved no record to the recycle bin (it ended REFUSED before its first batch)")
+	expectError(t, b.call(t, "POST", "/crm/v3/operations/job-9999/undo", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	require.Equal(t, before, b.dump(t, b.tenantA), "nothing changes")
+}

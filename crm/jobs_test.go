@@ -8,7 +8,7 @@ import (
 
 // TestJobStopMessage checks that a stopped job's message gives advice that can be followed: an
 // undo of the operation only when the job moved something (a job that moved nothing has no
-// operation, and its undo is refused as unknown).
+// operation, and its undo is refused: nothing to undo).
 func TestJobStopMessage(t *testing.T) {
 	t.Parallel()
 	moved := NewJobStop(Job{ID: "7", Done: 2, Total: 6}, StoppedUserDisabled, "ann@x.example", "")

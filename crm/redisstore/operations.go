@@ -270,8 +270,24 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	case "empty":
 		moved, _ := strconv.ParseInt(res[1], 10, 64)
 		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
+	case "nomove":
+		id := strings.TrimPrefix(p.Operation, "job-")
+		detail := fmt.Sprintf("job %s is an undo job: it restores records and moves none to the recycle bin, so it has no operation to undo "+
+			"(to undo again what it undid, delete those records again)", id)
+		if res[1] != crm.JobKindUndo {
+			detail = fmt.Sprintf("job %s moved no record to the recycle bin (it ended %s before its first batch), so none is there to restore", id, jobStateWord(crm.JobState(res[2])))
+		}
+		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Detail: detail}
 	}
 	return s.Job(ctx, t, res[1])
+}
+
+// jobStateWord names a finished job's state as the API's status does (COMPLETE, REFUSED, ...).
+func jobStateWord(st crm.JobState) string {
+	if st == crm.JobDone {
+		return "COMPLETE"
+	}
+	return strings.ToUpper(string(st))
 }
 
 // undoJobState reads what a batch of undo job id needs: the job's state, type, actor, operation

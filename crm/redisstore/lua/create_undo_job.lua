@@ -31,8 +31,12 @@
 -- An operation none of whose records is left in the bin, with no job to stop and no workflow to
 -- pause, has nothing to undo: nothing is created or changed, and the reply is {"empty", the
 -- records it moved, the id of its latest undo job or ''}.
+-- An operation "job-<id>" of a job that exists but moved nothing (an undo job, or a bulk or list job
+-- that ended before its first move) changes nothing either: the reply is {"nomove", the job's kind,
+-- its state}.
 -- Returns {"new", job id, the id of the job it stopped or '', the workflow it paused or ''},
--- {"running", job id}, {"empty", moved, undo job id or ''} or {"missing"} for an unknown operation.
+-- {"running", job id}, {"empty", moved, undo job id or ''}, {"nomove", kind, state} or {"missing"}
+-- for an unknown operation.
 local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job', 'kind', 'ref')
 local exists = op[1] ~= false
 local own = string.match(ARGV[4], '^job%-(.+)$')
@@ -47,6 +51,7 @@ if own then
       return {'running', j[3]}
     end
   end
+  if not exists and not stop and j[1] then return {'nomove', j[4] or '', j[1]} end
 end
 if not op[1] then return {'missing'} end
 
