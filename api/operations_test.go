@@ -243,3 +243,25 @@ func TestUndoOfAJobThatMovedNothing(t *testing.T) {
 	expectError(t, b.call(t, "POST", "/crm/v3/operations/job-9999/undo", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	require.Equal(t, before, b.dump(t, b.tenantA), "nothing changes")
 }
+
+// TestOperationIDsThatNameOtherKeys reads and undoes operation ids that are no operation's but
+// would name another of its keys ("<id>:bin", its bin index) or hold characters no operation id
+// has: a 404 for a read and a 400 for an undo, naming the id, never a 500, and nothing changes.
+func TestOperationIDsThatNameOtherKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	before := b.dump(t, b.tenantA)
+	for _, id := range []string{opID + ":bin", opID + "%3Abin", "wf-x-1:bin", "job-1.5", "a%2Fb"} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/operations/"+id, tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "not found")
+		e = expectError(t, b.call(t, "POST", "/crm/v3/operations/"+id+"/undo", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "is not an operation id: take one from GET /crm/v3/operations")
+	}
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	expect[api.Operation](t, b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil), http.StatusOK)
+}

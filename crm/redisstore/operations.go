@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,12 +42,15 @@ func (c createUndoJobCall) argv() []any {
 	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
 }
 
-// maxOperationID bounds the length of an operation id a caller may name.
-const maxOperationID = 300
+// operationIDRE matches the ids an operation can have: a call's id (hex), "job-<id>" or
+// "wf-<workflow>-<activation>" (workflow names are lowercase letters, digits, '-' and '_'), at
+// most 300 characters. Nothing else, a ':' above all: "<id>:bin" would name the operation's bin
+// index, another key.
+var operationIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,300}$`)
 
 // checkOperationID returns a *crm.ValidationError for an id that can name no operation.
 func checkOperationID(id string) error {
-	if id == "" || len(id) > maxOperationID || strings.ContainsAny(id, "{}\x00\r\n ") {
+	if !operationIDRE.MatchString(id) {
 		return &crm.ValidationError{Field: "operation", Code: "INVALID_OPERATION",
 			Message: fmt.Sprintf("%q is not an operation id: take one from GET /crm/v3/operations or a deleted record's archivedOperation", id)}
 	}
