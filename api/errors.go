@@ -241,6 +241,7 @@ func mapError(err error) (int, errorBody) {
 		cm  *crm.CountMismatchError
 		pr  *crm.ProtectedError
 		pe  *crm.PlanError
+		nu  *crm.NothingToUndoError
 		te  *triggers.Error
 		wve *workflows.ValidationError
 	)
@@ -291,6 +292,16 @@ func mapError(err error) (int, errorBody) {
 			ctx["protected"] = []string{strconv.FormatInt(n, 10)}
 		}
 		status, body := one(http.StatusConflict, categoryConflict, "COUNT_MISMATCH", "confirmCount", cm.Error())
+		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
+	case errors.As(err, &nu):
+		// An undo of an operation with nothing left in the bin (SPEC S26): no job was started. The
+		// context names the operation and its latest undo job, where the restored records are.
+		ctx := map[string][]string{"operation": {nu.Operation}}
+		if nu.UndoJob != "" {
+			ctx["undoJob"] = []string{nu.UndoJob}
+		}
+		status, body := one(http.StatusConflict, categoryConflict, "NOTHING_TO_UNDO", "operationId", nu.Error())
 		body.Errors[0].Context, body.Context = ctx, ctx
 		return status, body
 	case errors.As(err, &wve) && len(wve.Problems) > 0:

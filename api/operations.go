@@ -99,7 +99,9 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Prin
 // not restore, with the reason, at links.status). While an undo of the operation runs, it answers
 // that job again and starts nothing. An operation whose bulk or list job still runs stops that job
 // first (CANCELED), and a workflow still active at the operation's activation pauses, so the undo
-// restores all it moved. An unknown operation is a 404 and nothing changes. The job is
+// restores all it moved. An operation with no record left in the bin (and nothing to stop or
+// pause) is a 409 NOTHING_TO_UNDO naming its latest undo job, and no job is started. An unknown
+// operation is a 404 and nothing changes. The job is
 // durable before it is enqueued: when the enqueue fails, the worker's sweep of unfinished jobs
 // starts it.
 func (s *Server) undoOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {

@@ -171,3 +171,97 @@ func TestUndoOfARunningBulkJob(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoWithNothingLeftInTheBin undoes an operation twice: once every record it moved is
+// restored, another undo is refused with a 409 that says so and names the undo that restored
+// them, and it creates no job (no empty "0 of 0" job), changing nothing.
+func TestUndoWithNothingLeftInTheBin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	c := b.contact(t, map[string]string{"email": "c@example.com"})
+	res := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll,
+		map[string]any{"inputs": []map[string]string{{"id": string(a)}, {"id": string(c)}}})
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	require.NotEmpty(t, opID)
+
+	first := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusAccepted)
+	for {
+		j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, first.ID, 500)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	b.requireLive(t, crm.Contacts, string(a), true)
+	b.requireLive(t, crm.Contacts, string(c), true)
+
+	before := b.dump(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "no record left in the recycle bin")
+	require.Contains(t, e.Message, "undo job "+first.ID)
+	require.Equal(t, []string{first.ID}, e.Context["undoJob"])
+	require.Equal(t, before, b.dump(t, b.tenantA), "a refused undo creates no job and changes nothing")
+}
+
+// TestUndoOfAJobThatMovedNothing asks to undo "job-<id>" of an undo job and of a bulk delete job
+// refused before it moved anything: each is a 409 NOTHING_TO_UNDO saying why, not an "operation
+// not found" that leaves the user wondering, and nothing changes. A job that does not exist is
+// still a 404.
+func TestUndoOfAJobThatMovedNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	undo := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil), http.StatusAccepted)
+	refused := expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"filter": `email == "nobody@example.com"`, "confirmCount": 3}), http.StatusAccepted)
+	for {
+		j, err := b.store.Job(b.ctx, b.tenantA, refused.ID)
+		require.NoError(t, err)
+		if j.State != crm.JobSelecting {
+			require.Equal(t, crm.JobRefused, j.State)
+			break
+		}
+		_, err = b.store.StageSelection(b.ctx, b.tenantA, j.ID, crm.Contacts, crm.SelectionStep{After: j.Cursor, Scanned: 1})
+		require.NoError(t, err)
+	}
+
+	before := b.dump(t, b.tenantA)
+	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/job-"+undo.ID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "job "+undo.ID+" is an undo job: it restores records and moves none to the recycle bin")
+	e = expectError(t, b.call(t, "POST", "/crm/v3/operations/job-"+refused.ID+"/undo", tokAll, nil), http.StatusConflict, "CONFLICT")
+	require.Equal(t, "NOTHING_TO_UNDO", e.Errors[0].Code)
+	require.Contains(t, e.Message, "job "+refused.ID+" moved no record to the recycle bin (it ended REFUSED before its first batch)")
+	expectError(t, b.call(t, "POST", "/crm/v3/operations/job-9999/undo", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	require.Equal(t, before, b.dump(t, b.tenantA), "nothing changes")
+}
+
+// TestOperationIDsThatNameOtherKeys reads and undoes operation ids that are no operation's but
+// would name another of its keys ("<id>:bin", its bin index) or hold characters no operation id
+// has: a 404 for a read and a 400 for an undo, naming the id, never a 500, and nothing changes.
+func TestOperationIDsThatNameOtherKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, map[string]string{"email": "a@example.com"})
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	opID, _ := expect[map[string]any](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+string(a)+"?archived=true", tokRead, nil),
+		http.StatusOK)["archivedOperation"].(string)
+	before := b.dump(t, b.tenantA)
+	for _, id := range []string{opID + ":bin", opID + "%3Abin", "wf-x-1:bin", "job-1.5", "a%2Fb"} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/operations/"+id, tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "not found")
+		e = expectError(t, b.call(t, "POST", "/crm/v3/operations/"+id+"/undo", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Contains(t, e.Message, "is not an operation id: take one from GET /crm/v3/operations")
+	}
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	expect[api.Operation](t, b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil), http.StatusOK)
+}

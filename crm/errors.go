@@ -127,6 +127,36 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string { return e.Message }
 
+// NothingToUndoError refuses an undo of an operation none of whose records is left in the recycle
+// bin (all restored, purged or permanently deleted since), with no job of it to stop and no
+// workflow to pause, or of "job-<id>" where that job moved nothing (an undo job, or a job that
+// ended before its first move): there is nothing for an undo job to do, so none is started.
+type NothingToUndoError struct {
+	// Operation is the operation's id, Moved the records it moved to the bin, and UndoJob the id of
+	// its latest undo job ("" if it was never undone).
+	Operation string
+	Moved     int64
+	UndoJob   string
+	// Detail, when set, says why instead: the operation names a job that moved nothing.
+	Detail string
+}
+
+func (e *NothingToUndoError) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("operation %s has nothing to undo: %s", e.Operation, e.Detail)
+	}
+	moved := fmt.Sprintf("the %d records it moved there were each", e.Moved)
+	if e.Moved == 1 {
+		moved = "the record it moved there was"
+	}
+	msg := fmt.Sprintf("operation %s has no record left in the recycle bin, so there is nothing to undo (%s restored, purged or permanently deleted since",
+		e.Operation, moved)
+	if e.UndoJob != "" {
+		msg += "; its latest undo is undo job " + e.UndoJob + ", at GET /crm/v3/jobs/" + e.UndoJob
+	}
+	return msg + ")"
+}
+
 // BlockedEmailError means an email was permanently deleted for privacy law and may not be used again.
 type BlockedEmailError struct {
 	Email string

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -73,12 +74,19 @@ func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
 				"a user with the restore permission may undo the operation %s again to restore them",
 			what, j.Done, j.Total, j.By.Ref)}
 	}
+	if j.Total == 0 && j.Done == 0 {
+		// Stopped while it selected its records: nothing was selected for good, nor moved.
+		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
+			"%s, so the job stopped while it selected its records (%d looked at), before it deleted anything: nothing was deleted; "+
+				"a user with the delete and bulk_delete permissions may start the bulk delete again",
+			what, j.Scanned)}
+	}
 	if j.Done == 0 {
 		// Nothing moved: the job has no operation to undo.
 		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
-			"%s, so the job stopped before it moved anything to the recycle bin: its %d records stay live; "+
-				"a user with the delete and bulk_delete permissions may delete them again",
-			what, j.Total)}
+			"%s, so the job stopped before it moved anything to the recycle bin: its %s; "+
+				"a user with the delete and bulk_delete permissions may delete %s again",
+			what, strconv.FormatInt(j.Total, 10)+" "+plural(j.Total, "record stays live", "records stay live"), plural(j.Total, "it", "them"))}
 	}
 	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 		"%s, so the job stopped: %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
@@ -162,10 +170,19 @@ type CountMismatchError struct {
 
 func (e *CountMismatchError) Error() string {
 	if e.Protected.Total() > 0 {
-		return fmt.Sprintf("you confirmed deleting %d records but %d match now, not counting %s protected records that are never deleted: nothing was deleted; check the selection and confirm %d",
-			e.Confirmed, e.Matched, e.Protected, e.Matched)
+		return fmt.Sprintf("you confirmed deleting %s but %d %s now, not counting %s protected records that are never deleted: nothing was deleted; check the selection and confirm %d",
+			strconv.FormatInt(e.Confirmed, 10)+" "+plural(e.Confirmed, "record", "records"), e.Matched, plural(e.Matched, "matches", "match"), e.Protected, e.Matched)
 	}
-	return fmt.Sprintf("you confirmed deleting %d records but %d match now: nothing was deleted; check the selection and confirm %d", e.Confirmed, e.Matched, e.Matched)
+	return fmt.Sprintf("you confirmed deleting %s but %d %s now: nothing was deleted; check the selection and confirm %d",
+		strconv.FormatInt(e.Confirmed, 10)+" "+plural(e.Confirmed, "record", "records"), e.Matched, plural(e.Matched, "matches", "match"), e.Matched)
+}
+
+// plural is one when n is 1, else many.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // DeleteJobParams selects the records of a bulk delete: IDs, the records Filter matches, or the

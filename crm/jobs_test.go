@@ -8,7 +8,7 @@ import (
 
 // TestJobStopMessage checks that a stopped job's message gives advice that can be followed: an
 // undo of the operation only when the job moved something (a job that moved nothing has no
-// operation, and its undo is refused as unknown).
+// operation, and its undo is refused: nothing to undo).
 func TestJobStopMessage(t *testing.T) {
 	t.Parallel()
 	moved := NewJobStop(Job{ID: "7", Done: 2, Total: 6}, StoppedUserDisabled, "ann@x.example", "")
@@ -24,4 +24,17 @@ func TestJobStopMessage(t *testing.T) {
 	undo := NewJobStop(Job{ID: "9", Kind: JobKindUndo, Done: 0, Total: 4, By: Actor{Ref: "job-7"}}, StoppedUserMissing, "ghost@x.example", "")
 	require.Contains(t, undo.Message, "0 of 4 records had been restored")
 	require.Contains(t, undo.Message, "may undo the operation job-7 again")
+}
+
+// TestJobMessagesCountOne checks the grammar of the messages of a job of one record: a stop and a
+// count mismatch say "1 record", not "1 records".
+func TestJobMessagesCountOne(t *testing.T) {
+	t.Parallel()
+	one := NewJobStop(Job{ID: "8", Done: 0, Total: 1}, StoppedUserDisabled, "bob@x.example", "")
+	require.Contains(t, one.Message, "its 1 record stays live; a user with the delete and bulk_delete permissions may delete it again")
+
+	require.Equal(t, "you confirmed deleting 1 record but 2 match now: nothing was deleted; check the selection and confirm 2",
+		(&CountMismatchError{Confirmed: 1, Matched: 2}).Error())
+	require.Equal(t, "you confirmed deleting 2 records but 1 matches now: nothing was deleted; check the selection and confirm 1",
+		(&CountMismatchError{Confirmed: 2, Matched: 1}).Error())
 }

@@ -128,8 +128,10 @@ type OperationStore interface {
 	// stopped in the same step (JobCanceled, with CanceledBy the undo job): it moves nothing after,
 	// so the undo restores every record it moved. A job stopped before its first move has no
 	// operation yet; its undo restores nothing. A workflow still active at the activation whose
-	// operation it is pauses in the same step, with a reason naming the undo job. A
-	// *NotFoundError for an unknown operation.
+	// operation it is pauses in the same step, with a reason naming the undo job. An operation
+	// with no record left in the bin and nothing to stop or pause, or "job-<id>" of a job that moved
+	// nothing (an undo job, or a job that ended before its first move), is a *NothingToUndoError,
+	// and nothing changes. A *NotFoundError for an unknown operation.
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns

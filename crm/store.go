@@ -264,7 +264,10 @@ type JobStore interface {
 	// CreateDeleteJob stores a bulk delete job: by ids, pending when their number is the confirmed
 	// count (else a *CountMismatchError and nothing is kept); by filter or list, selecting.
 	CreateDeleteJob(ctx context.Context, t TenantID, p DeleteJobParams) (Job, error)
-	// StageSelection records one step of a filter's selection; the last step ends it.
+	// StageSelection records one step of a filter's selection; the last step ends it. Each step
+	// acts with the job's creator's authority as it is then, as RunDeleteJobBatch does: a creator
+	// no longer a user, disabled or without delete or bulk_delete makes the step select nothing
+	// and end the job JobStopped, keeping nothing of the selection. So does StageListSelection.
 	StageSelection(ctx context.Context, t TenantID, id string, o ObjectType, step SelectionStep) (Job, error)
 	// StageListSelection runs the next step of a list's selection; the last step ends it.
 	StageListSelection(ctx context.Context, t TenantID, j Job, limit int) (Job, error)

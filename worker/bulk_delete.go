@@ -46,7 +46,8 @@ func NewBulkDeleteTask(tenant crm.TenantID, jobID, attempt string) *asynq.Task {
 
 // HandleBulkDelete handles a bulk:delete task. It takes the job's lease (or leaves the job alone
 // while another runner holds it). A job selecting by filter or list first selects its records,
-// SelectBatchSize at a time, each step one script that keeps the cursor; after the last, the
+// SelectBatchSize at a time, each step one script that keeps the cursor (and that, like each batch,
+// acts with the creator's authority as it is then: see below); after the last, the
 // confirmed count is checked, and a mismatch ends the job as refused with nothing deleted. It then moves the job's pending records to the bin BulkDeleteBatchSize
 // at a time, each batch one script that also records the progress, renewing the lease before each
 // batch and checking ctx between them. Each batch acts with the job's creator's authority as it is
@@ -122,6 +123,11 @@ func (w *Worker) HandleBulkDelete(ctx context.Context, t *asynq.Task) error {
 				return nil
 			case crm.JobCanceled:
 				log.Info("bulk delete job canceled by an undo of its operation", "undo_job", before.CanceledBy)
+				return nil
+			case crm.JobStopped:
+				// The reason names the user: it stays on the job, out of the logs.
+				log.Warn("bulk delete job stopped while it selected its records: its creator may no longer delete (the job's status says why)",
+					"scanned", before.Scanned)
 				return nil
 			}
 			log.Info("bulk delete job selected its records", "scanned", before.Scanned, "total", before.Total)

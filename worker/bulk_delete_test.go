@@ -261,3 +261,51 @@ func TestBulkJobStopsWhenItsCreatorLosesTheAuthority(t *testing.T) {
 		})
 	}
 }
+
+// TestBulkJobStopsWhileSelectingWhenItsCreatorIsDisabled: a job selecting by filter whose creator
+// is disabled between two steps of its selection (two tasks, one step a slice) stops at the next
+// step: it does not go on reading the whole type for a user who may no longer delete, it deletes
+// nothing, and its status says why.
+func TestBulkJobStopsWhileSelectingWhenItsCreatorIsDisabled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const who = "ann@example.com"
+	_, err := b.store.CreateUser(b.ctx, b.tenant, who, crm.Permissions{crm.PermRead, crm.PermDelete, crm.PermBulkDelete}, "admin@example.com")
+	require.NoError(t, err)
+	b.records(t, b.tenant, crm.Contacts, 1200, map[string]string{"firstname": "x"})
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 1200, By: who})
+	require.NoError(t, err)
+	cfg := b.config()
+	cfg.BulkSlice = 1 // one step a task
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	attempt := 0
+	run := func() crm.Job {
+		t.Helper()
+		attempt++
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, strconv.Itoa(attempt))))
+		j, err := b.store.Job(b.ctx, b.tenant, job.ID)
+		require.NoError(t, err)
+		return j
+	}
+	j := run()
+	require.Equal(t, crm.JobSelecting, j.State)
+	require.EqualValues(t, worker.SelectBatchSize, j.Scanned)
+
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, who, true, "admin@example.com")
+	require.NoError(t, err)
+	j = run()
+	require.Equal(t, crm.JobStopped, j.State)
+	require.EqualValues(t, worker.SelectBatchSize, j.Scanned, "no more of the type was read")
+	require.NotNil(t, j.Stop)
+	require.Equal(t, crm.StoppedUserDisabled, j.Stop.Code)
+	require.Contains(t, j.Stop.Message, "ann@example.com was disabled, so the job stopped while it selected its records (500 looked at), before it deleted anything")
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 1200, n, "nothing deleted")
+	require.Contains(t, b.logs.String(), "bulk delete job stopped while it selected its records")
+	require.NotContains(t, b.logs.String(), who, "the reason names the user on the job, not in the logs")
+	again := run()
+	require.Equal(t, j, again, "a stopped job is not run again")
+}

@@ -115,6 +115,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				return usageErrorf("--type is required with --filter and --ids: the object type, e.g. contacts or companies")
 			case fs.Changed("ids") && len(ids) == 0:
 				return usageErrorf("--ids is empty: give the ids to delete, comma-separated")
+			case fs.Changed("ids"):
+				var err error
+				if ids, err = deleteIDs(ids); err != nil {
+					return err
+				}
 			case fs.Changed("list") && strings.TrimSpace(listID) == "":
 				return usageErrorf("--list is empty: give the id of the list whose members to delete")
 			}
@@ -180,6 +185,28 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what the delete would do (the count to confirm, the protected records by rule, a sample) and delete nothing; --confirm is optional")
 	return cmd
+}
+
+// deleteIDs checks the ids of crmflow delete --ids and returns them without the spaces around them
+// ("101, 102" is two ids): an id that is empty, not a record id or given twice is a usage error, as
+// the API would not count it and the count to confirm would not be the one the user made.
+func deleteIDs(ids []string) ([]string, error) {
+	out := make([]string, 0, len(ids))
+	seen := map[string]bool{}
+	for _, raw := range ids {
+		id := strings.TrimSpace(raw)
+		switch {
+		case id == "":
+			return nil, usageErrorf("an id in --ids is empty (two commas in a row?): give each record's id once")
+		case !recordIDRE.MatchString(id):
+			return nil, usageErrorf("--ids: %q is not a record id: record ids are numbers, such as 101", raw)
+		case seen[id]:
+			return nil, usageErrorf("--ids: id %s is given more than once: give each record's id once, and --confirm the number of different ids", id)
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out, nil
 }
 
 // typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as
@@ -459,13 +486,14 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 	t := time.NewTicker(o.interval)
 	defer t.Stop()
 	failures := 0
+	var last jobView // the job as last read, for what to say when the token stops working
 	stall := stallWatch{after: cmp.Or(o.stallHint, stallHintDefault)}
 	for {
 		var j jobView
 		err := c.do(ctx, http.MethodGet, "/crm/v3/jobs/"+url.PathEscape(id), nil, &j)
 		switch {
 		case err == nil:
-			failures = 0
+			failures, last = 0, j
 			show.update(j)
 			if stall.stalled(j, time.Now()) {
 				fmt.Fprintf(a.stderr, "job %s is still %s after %s: no worker has taken it yet. Either none runs against the API's Redis "+
@@ -525,6 +553,10 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 				return fmt.Errorf("gave up following job %s after %d failed reads in a row (the job goes on): %w", id, failures, err)
 			}
 			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
+		case isUnauthorized(err):
+			// The token was revoked, or its user disabled, while the job runs (the user who started
+			// it disabled mid-run, most often): say what becomes of the job, which no longer shows here.
+			return fmt.Errorf("stopped following job %s: %w\n%s", id, err, unfollowedJob(id, last))
 		default:
 			if ctx.Err() != nil {
 				return fmt.Errorf("stopped following job %s; the workers go on with it: crmflow jobs watch %s", id, id)
@@ -537,6 +569,25 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 		case <-t.C:
 		}
 	}
+}
+
+// unfollowedJob says what becomes of job id, last read as last (zero if never), once the token no
+// longer works: a job goes on, or stops at its next batch when its creator may no longer do what it
+// does; stopping the watch stops nothing.
+func unfollowedJob(id string, last jobView) string {
+	what := "the workers stop it at its next batch, moving nothing more (what it moved stays in the recycle bin: " +
+		"crmflow undo job-" + id + " restores it)"
+	if last.undo() {
+		what = "the workers stop it at its next batch, restoring nothing more (what it restored stays live)"
+	}
+	return "The job is not stopped by this. A job acts with its creator's authority at each batch: if its creator " +
+		"was disabled or lost a permission it needs, " + what + "; otherwise it goes on. Follow it with a valid token: crmflow jobs watch " + id
+}
+
+// isUnauthorized reports whether err is a 401 of the API: the token is no longer accepted.
+func isUnauthorized(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusUnauthorized && !ae.foreign
 }
 
 // isServerError reports whether err is an answer of the API with a 5xx status (a restart, Redis

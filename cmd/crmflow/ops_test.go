@@ -55,7 +55,8 @@ func TestOpsCommands(t *testing.T) {
 	t.Run("IDsWithWait", func(t *testing.T) {
 		t.Parallel()
 		ids := companies(3)
-		stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "companies", "--ids", strings.Join(ids[:2], ","),
+		// Typed with a space after the comma, as people do: still two ids.
+		stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "companies", "--ids", strings.Join(ids[:2], ", "),
 			"--confirm", "2", "--wait", "--interval", "50ms")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -204,6 +205,9 @@ func TestOpsUsageErrors(t *testing.T) {
 		{"TwoSelections", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--list", "2", "--confirm", "1"}, "give exactly one of"},
 		{"NoConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1"}, "--confirm is required"},
 		{"NegativeConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "-1"}, "--confirm must be 0 or more"},
+		{"MalformedID", tok, []string{"delete", "--type", "contacts", "--ids", "1,abc", "--confirm", "2"}, `--ids: "abc" is not a record id`},
+		{"EmptyID", tok, []string{"delete", "--type", "contacts", "--ids", "1,,2", "--confirm", "2"}, "an id in --ids is empty"},
+		{"RepeatedID", tok, []string{"delete", "--type", "contacts", "--ids", "1, 1", "--confirm", "2"}, "id 1 is given more than once"},
 		{"NoType", tok, []string{"delete", "--filter", "true", "--confirm", "1"}, "--type is required with --filter and --ids"},
 		{"NoToken", nil, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "1"}, "set CRMFLOW_TOKEN"},
 		{"BadURL", append([]string{"CRMFLOW_URL=ftp://x"}, tok...), []string{"jobs", "watch", "1"}, `"ftp://x" is not an http(s) URL`},
@@ -327,5 +331,49 @@ func TestWatchJobSaysWhenNoWorkerTakesIt(t *testing.T) {
 	// Nor is a RUNNING job between two batches, however long.
 	for i := range 100 {
 		require.False(t, w.stalled(jobView{api.Job{Status: "RUNNING", Done: 99}}, now.Add(time.Duration(100+i)*time.Second)))
+	}
+}
+
+// TestWatchJobWhenTheTokenStopsWorking: the user following a job is disabled mid-run (or the
+// token revoked), so the API refuses the next read with a 401. The watch ends with the API's
+// reason and says what becomes of the job, which it can no longer show: it is not stopped by
+// this, and a job whose creator was disabled stops at its next batch, what it moved staying in
+// the bin (or, for an undo, what it restored staying live).
+func TestWatchJobWhenTheTokenStopsWorking(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"bulk_delete", crm.JobKindUndo} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var reads atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if reads.Add(1) > 2 {
+					w.WriteHeader(http.StatusUnauthorized)
+					_ = json.NewEncoder(w).Encode(map[string]any{"status": "error", "category": "INVALID_AUTHENTICATION",
+						"correlationId": "c-1", "message": "the bearer token is refused: the token's user is disabled; ask an admin to enable the user"})
+					return
+				}
+				_ = json.NewEncoder(w).Encode(api.Job{ID: "7", Kind: kind, Status: "RUNNING", ObjectType: "contacts", Total: 1000, Done: 500})
+			}))
+			t.Cleanup(srv.Close)
+			var stdout, stderr bytes.Buffer
+			a := &app{stdout: &stdout, stderr: &stderr}
+			base, err := url.Parse(srv.URL)
+			require.NoError(t, err)
+			c := &apiClient{base: base, token: "t", http: srv.Client()}
+			err = a.watchJob(t.Context(), c, "7", opsConfig{interval: 10 * time.Millisecond, progress: "lines", stallHint: time.Hour})
+			require.Error(t, err)
+			msg := err.Error()
+			require.Contains(t, msg, "stopped following job 7: the bearer token is refused: the token's user is disabled")
+			require.Contains(t, msg, "The job is not stopped by this")
+			require.Contains(t, msg, "if its creator was disabled or lost a permission it needs, the workers stop it at its next batch")
+			require.Contains(t, msg, "crmflow jobs watch 7")
+			if kind == crm.JobKindUndo {
+				require.Contains(t, msg, "restoring nothing more (what it restored stays live)")
+				require.NotContains(t, msg, "crmflow undo")
+			} else {
+				require.Contains(t, msg, "moving nothing more (what it moved stays in the recycle bin: crmflow undo job-7 restores it)")
+			}
+		})
 	}
 }

@@ -31,7 +31,9 @@ activation until it paused. The operation's id is a deleted record's archivedOpe
 "crmflow operations list". The workers restore, in batches, every record of the operation still in
 the recycle bin, under the rules of a restore: a contact whose email now belongs to a live contact
 stays in the bin and is reported, naming that contact. The undo job's id is printed on stdout;
-while an undo of the operation runs, undoing again prints the same job. A bulk or list delete job
+while an undo of the operation runs, undoing again prints the same job; once nothing of the
+operation is left in the bin, undoing again starts no job, says so (naming the latest undo job) and
+exits non-zero. A bulk or list delete job
 that still runs is stopped first (its status becomes CANCELED): undoing "job-<id>" is how a
 mistaken bulk delete is stopped, with what it had moved restored and the rest left live. A workflow
 still active at the activation whose deletions are undone is paused first (activate it again to

@@ -72,3 +72,39 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 	require.Contains(t, stderr, "job "+undo.ID+" stopped: the job's creator gone@example.com is no longer a user of the tenant, so the undo stopped")
 	require.Contains(t, stderr, "restore permission")
 }
+
+// TestUndoCommandWithNothingLeft undoes an operation a second time, after the first undo restored
+// all of it: `crmflow undo` says there is nothing to undo, names the undo job that restored it,
+// prints no job id and exits non-zero, and no job is started.
+func TestUndoCommandWithNothingLeft(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"email": "x@example.com"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	opID := arch.Deletion.Operation
+
+	stdout, stderr, code := crmflow(t, ctl, "undo", opID, "--wait", "--interval", "10ms", "--progress", "lines")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	first := strings.Fields(stdout)[0]
+	jobs, _, err := b.store.RecentJobs(b.ctx, tenant, "", 100)
+	require.NoError(t, err)
+
+	stdout, stderr, code = crmflow(t, ctl, "undo", opID, "--wait", "--interval", "10ms")
+	require.NotEqual(t, 0, code)
+	require.Empty(t, stdout, "no job id: no job was started")
+	require.Contains(t, stderr, "operation "+opID+" has no record left in the recycle bin, so there is nothing to undo")
+	require.Contains(t, stderr, "undo job "+first)
+	require.Contains(t, stderr, "409 CONFLICT")
+	after, _, err := b.store.RecentJobs(b.ctx, tenant, "", 100)
+	require.NoError(t, err)
+	require.Equal(t, jobs, after)
+}

@@ -28,6 +28,16 @@ type archiveCall struct {
 	BinAssocIDs string
 	// ActiveFlows is the type's ActiveFlowsKey: without an active workflow, no change mark.
 	ActiveFlows string
+	// Operations is the tenant's OperationsKey.
+	Operations string
+	// LimitKey is a limited workflow's FlowDeletionsKey (one per workflow, whatever the
+	// activation), read and written only with LimitMax.
+	LimitKey string
+	// User is the UserKey of the user whose authority the archive acts with: a workflow's
+	// activator (with Activation) or a job's creator; read only then.
+	User string
+	// RulesVersionKey is the tenant's ProtectionVersionKey, read only with RulesVersion.
+	RulesVersionKey string
 	// Records and MemberOf are the keys of each of IDs (none with a job: see withIDs).
 	Records  []recordKeys
 	MemberOf []string
@@ -55,24 +65,18 @@ type archiveCall struct {
 	// the workflow's current activation when Via is workflow.
 	Operation       string
 	OperationPrefix string
-	Operations      string // the tenant's OperationsKey
-	// LimitMax, LimitWindow and LimitKey are a workflow's blast-radius limit (most deletions,
-	// window in ms) and its FlowDeletionsKey (one per workflow, whatever the activation); LimitMax
-	// "" for none.
+	// LimitMax and LimitWindow are a workflow's blast-radius limit (most deletions, window in
+	// ms), counted in LimitKey; LimitMax "" for none.
 	LimitMax    string
 	LimitWindow int64
-	LimitKey    string
-	// Activation, User and Needs guard a workflow's archive (crm.ArchiveLimit.Needs): the
-	// activation's time (unix ms, "" for no guard), the activator's UserKey and the permissions,
-	// comma-separated. With a job, User and Needs are its creator's UserKey and crm.JobNeeds,
-	// always checked.
+	// Activation and Needs guard a workflow's archive (crm.ArchiveLimit.Needs) with User: the
+	// activation's time (unix ms, "" for no guard) and the permissions, comma-separated. With a
+	// job, Needs is crm.JobNeeds, always checked against User, its creator.
 	Activation string
-	User       string
 	Needs      string
 	// RulesVersion is the version of the protection rules the records were checked against ("" for
-	// none), and RulesVersionKey the tenant's ProtectionVersionKey.
-	RulesVersion    string
-	RulesVersionKey string
+	// none), read from RulesVersionKey.
+	RulesVersion string
 	// Expect holds, for records a caller checked against the protection rules, the last
 	// modification (_updated, unix ms) it read: a record modified since is not moved (see
 	// ArchiveChecked). Nil for none; the script then answers as without it.
@@ -81,7 +85,8 @@ type archiveCall struct {
 
 func (c archiveCall) keys() []string {
 	out := []string{c.Live, c.Trash, c.BinIDs, c.EmailIndex, c.Changed, c.ChangedEvents, c.Audit, c.FlowsOfType,
-		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs, c.ActiveFlows}
+		c.Job, c.JobPending, c.BinEmailDay, c.BinEmailDays, c.BinAssocIDs, c.ActiveFlows,
+		c.Operations, c.LimitKey, c.User, c.RulesVersionKey}
 	for i, r := range c.Records {
 		out = append(out, r.Record, r.Bin, r.Assoc, r.BinAssoc, c.MemberOf[i])
 	}
@@ -101,9 +106,7 @@ func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
-		c.Operation, c.OperationPrefix, c.Operations,
-		c.LimitMax, c.LimitWindow, c.LimitKey, c.expect(), c.Activation, c.User, c.Needs,
-		c.RulesVersion, c.RulesVersionKey}
+		c.Operation, c.OperationPrefix, c.LimitMax, c.LimitWindow, c.expect(), c.Activation, c.Needs, c.RulesVersion}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so

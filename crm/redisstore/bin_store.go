@@ -17,7 +17,9 @@ import (
 const auditMaxLen = "1000000"
 
 // archiveCall is the call of archiveScript that moves records of o for by, without a job and with
-// no ids yet: the caller adds the ids (withIDs) and Op, or sets Job, JobPending and Batch.
+// no ids yet: the caller adds the ids (withIDs) and Op, or sets Job, JobPending and Batch. Every
+// key the script may touch is declared (in KEYS, all of the tenant's slot), the ones it reads only
+// with an option (LimitKey, User, RulesVersionKey) too, with by's keys until the caller sets them.
 func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch crm.Schema) archiveCall {
 	who, via, ref := actorFields(by)
 	now := s.cfg.Clock.Now().UnixMilli()
@@ -32,6 +34,7 @@ func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), Operations: OperationsKey(t),
+		LimitKey: FlowDeletionsKey(t, by.Ref), User: UserKey(t, normalizeUserEmail(by.User)), RulesVersionKey: ProtectionVersionKey(t),
 	}
 }
 
@@ -168,16 +171,14 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	if counted {
 		call.LimitMax = strconv.Itoa(lim.Max)
 		call.LimitWindow = lim.Per.Milliseconds()
-		call.LimitKey = FlowDeletionsKey(t, by.Ref)
 	}
 	if lim != nil && len(lim.Needs) > 0 {
 		call.Activation = strconv.FormatInt(lim.ActivatedAt.UnixMilli(), 10)
-		call.User = UserKey(t, normalizeUserEmail(by.User))
 		call.Needs = crm.Permissions(lim.Needs).String()
 	}
 	call.Expect = expect // not nil when the caller checked: the script then answers {moved, refused, changed}
 	if rules != 0 {
-		call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)
+		call.RulesVersion = strconv.FormatInt(rules, 10)
 	}
 	reply, acked := archiveScript.runAcked(ctx, s, call)
 	var moved, refused, changed, stopped []string

@@ -254,7 +254,7 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		call.User, call.Needs = UserKey(t, normalizeUserEmail(meta.By.User)), crm.Permissions(crm.JobNeeds).String()
 		call.Expect = expect
 		if rules != 0 {
-			call.RulesVersion, call.RulesVersionKey = strconv.FormatInt(rules, 10), ProtectionVersionKey(t)
+			call.RulesVersion = strconv.FormatInt(rules, 10)
 		}
 		var reply *redis.Cmd
 		reply, acked = archiveScript.runAcked(ctx, s, call)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,12 +42,15 @@ func (c createUndoJobCall) argv() []any {
 	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
 }
 
-// maxOperationID bounds the length of an operation id a caller may name.
-const maxOperationID = 300
+// operationIDRE matches the ids an operation can have: a call's id (hex), "job-<id>" or
+// "wf-<workflow>-<activation>" (workflow names are lowercase letters, digits, '-' and '_'), at
+// most 300 characters. Nothing else, a ':' above all: "<id>:bin" would name the operation's bin
+// index, another key.
+var operationIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,300}$`)
 
 // checkOperationID returns a *crm.ValidationError for an id that can name no operation.
 func checkOperationID(id string) error {
-	if id == "" || len(id) > maxOperationID || strings.ContainsAny(id, "{}\x00\r\n ") {
+	if !operationIDRE.MatchString(id) {
 		return &crm.ValidationError{Field: "operation", Code: "INVALID_OPERATION",
 			Message: fmt.Sprintf("%q is not an operation id: take one from GET /crm/v3/operations or a deleted record's archivedOperation", id)}
 	}
@@ -267,8 +271,27 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	switch res[0] {
 	case "missing":
 		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
+	case "empty":
+		moved, _ := strconv.ParseInt(res[1], 10, 64)
+		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
+	case "nomove":
+		id := strings.TrimPrefix(p.Operation, "job-")
+		detail := fmt.Sprintf("job %s is an undo job: it restores records and moves none to the recycle bin, so it has no operation to undo "+
+			"(to undo again what it undid, delete those records again)", id)
+		if res[1] != crm.JobKindUndo {
+			detail = fmt.Sprintf("job %s moved no record to the recycle bin (it ended %s before its first batch), so none is there to restore", id, jobStateWord(crm.JobState(res[2])))
+		}
+		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Detail: detail}
 	}
 	return s.Job(ctx, t, res[1])
+}
+
+// jobStateWord names a finished job's state as the API's status does (COMPLETE, REFUSED, ...).
+func jobStateWord(st crm.JobState) string {
+	if st == crm.JobDone {
+		return "COMPLETE"
+	}
+	return strings.ToUpper(string(st))
 }
 
 // undoJobState reads what a batch of undo job id needs: the job's state, type, actor, operation

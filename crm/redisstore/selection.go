@@ -49,13 +49,27 @@ func (s *Store) createSelectionJob(ctx context.Context, t crm.TenantID, p crm.De
 // (Scanned, Matched) is counted. When step.Next is "", the same script ends the selection: when the
 // number selected equals the confirmed count the job becomes pending (done when it is 0), otherwise
 // it is refused (RefusedCountMismatch) and nothing is kept. A job not selecting, or whose cursor is
-// not step.After, comes back unchanged: safe to call again after a crash or from a retried task. A
-// *NotFoundError for an unknown job.
+// not step.After, comes back unchanged: safe to call again after a crash or from a retried task.
+// The step acts with the job's creator's authority as it is now: when the creator is no user, is
+// disabled or lacks delete or bulk_delete, it selects nothing and ends the job stopped, dropping
+// what was selected, in the same script (StageListSelection likewise). A *NotFoundError for an
+// unknown job.
 func (s *Store) StageSelection(ctx context.Context, t crm.TenantID, id string, o crm.ObjectType, step crm.SelectionStep) (crm.Job, error) {
 	if len(step.IDs) > crm.MaxScriptBatch {
 		return crm.Job{}, fmt.Errorf("crm: selection step of %d ids, over %d", len(step.IDs), crm.MaxScriptBatch)
 	}
-	call := s.selectionStepCall(t, id, o, noList)
+	// The job's creator, whose authority the step acts with: it never changes, so a job read
+	// before (the cache) saves the round trip.
+	by := ""
+	if j, ok := s.jobs.get(t, id); ok {
+		by = j.By.User
+	} else {
+		var err error
+		if by, err = s.rdb.HGet(ctx, JobKey(t, id), "by").Result(); err != nil && !errors.Is(err, redis.Nil) {
+			return crm.Job{}, fmt.Errorf("select records of job %s: %w", id, err)
+		}
+	}
+	call := s.selectionStepCall(t, id, o, by, noList)
 	call.After, call.Next, call.Scanned, call.IDs = step.After, step.Next, step.Scanned, step.IDs
 	return s.runSelectionStep(ctx, t, call)
 }
@@ -71,17 +85,17 @@ func (s *Store) StageListSelection(ctx context.Context, t crm.TenantID, j crm.Jo
 	if j.By.Via != crm.ViaList || j.By.Ref == "" {
 		return crm.Job{}, fmt.Errorf("crm: job %s does not select a list's members", j.ID)
 	}
-	call := s.selectionStepCall(t, j.ID, j.ObjectType, crm.ListID(j.By.Ref))
+	call := s.selectionStepCall(t, j.ID, j.ObjectType, j.By.User, crm.ListID(j.By.Ref))
 	call.ListBatch = limit
 	return s.runSelectionStep(ctx, t, call)
 }
 
-// selectionStepCall is the call of selectionStepScript for job id of type o selecting the members
-// of list (noList for a selection by ids), with nothing selected yet.
-func (s *Store) selectionStepCall(t crm.TenantID, id string, o crm.ObjectType, list crm.ListID) selectionStepCall {
+// selectionStepCall is the call of selectionStepScript for job id of type o, created by by,
+// selecting the members of list (noList for a selection by ids), with nothing selected yet.
+func (s *Store) selectionStepCall(t crm.TenantID, id string, o crm.ObjectType, by string, list crm.ListID) selectionStepCall {
 	return selectionStepCall{
 		Job: JobKey(t, id), Selected: JobSelectedKey(t, id), Live: LiveKey(t, o), Selecting: JobsSelectingKey(t),
-		Pending: JobPendingKey(t, id), ListMembers: ListMembersKey(t, list),
+		Pending: JobPendingKey(t, id), ListMembers: ListMembersKey(t, list), User: UserKey(t, normalizeUserEmail(by)),
 		At: s.cfg.Clock.Now().UnixMilli(), JobID: id,
 	}
 }
@@ -179,7 +193,7 @@ func (c createSelectionJobCall) argv() []any {
 
 // selectionStepScript runs one step of a job's selection and, after the last, ends it.
 // See lua/selection_step.lua for its KEYS and ARGV.
-var selectionStepScript = newScript[selectionStepCall]("selection_step")
+var selectionStepScript = newScript[selectionStepCall]("helpers", "selection_step")
 
 // noList is the list id whose members key a selection step by ids names: list ids are drawn by INCR
 // from 1, so no list has it, and the script does not read it when ListBatch is 0.
@@ -190,6 +204,8 @@ type selectionStepCall struct {
 	Job, Selected, Live, Selecting, Pending string
 	// ListMembers is the members of the list the job selects (ListMembersKey of noList by ids).
 	ListMembers string
+	// User is the UserKey of the job's creator, whose authority the selection acts with.
+	User string
 
 	At    int64 // unix ms
 	JobID string
@@ -202,7 +218,7 @@ type selectionStepCall struct {
 }
 
 func (c selectionStepCall) keys() []string {
-	return []string{c.Job, c.Selected, c.Live, c.Selecting, c.Pending, c.ListMembers}
+	return []string{c.Job, c.Selected, c.Live, c.Selecting, c.Pending, c.ListMembers, c.User}
 }
 
 func (c selectionStepCall) argv() []any {

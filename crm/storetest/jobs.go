@@ -142,6 +142,107 @@ func testRecentJobs(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ve)
 }
 
+// testJobSelectionActsWithItsCreatorsAuthority: the selection of a bulk or list delete job acts
+// with its creator's authority as it is at each step, as its batches do. Its creator disabled (or
+// deprived of bulk_delete) while it selects, the next step selects nothing and ends the job as
+// stopped, naming the user, with nothing kept of the selection and nothing deleted; a step run
+// again changes nothing.
+func testJobSelectionActsWithItsCreatorsAuthority(t *testing.T, hn *Harness) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		list bool
+		take func(b *bundle, who string)
+		code string
+		perm crm.Permission
+	}{
+		{name: "FilterCreatorDisabled", code: crm.StoppedUserDisabled, take: func(b *bundle, who string) {
+			_, err := b.store.SetUserDisabled(b.ctx, b.tenant, who, true, "admin@x.example")
+			require.NoError(t, err)
+		}},
+		{name: "ListCreatorLosesBulkDelete", list: true, code: crm.StoppedPermission, perm: crm.PermBulkDelete, take: func(b *bundle, who string) {
+			_, err := b.store.SetUserPermissions(b.ctx, b.tenant, who, crm.Permissions{crm.PermDelete}, "admin@x.example")
+			require.NoError(t, err)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, hn)
+			ctx := b.ctx
+			const who = "ann@x.example"
+			b.jobCreator(t, who)
+			var ids []crm.RecordID
+			for range 4 {
+				ids = append(ids, b.contact(t, map[string]string{"firstname": "x"}).ID)
+			}
+			p := crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 4, By: who}
+			if tc.list {
+				l, err := b.store.CreateList(ctx, b.tenant, "to go", crm.Contacts)
+				require.NoError(t, err)
+				_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, ids)
+				require.NoError(t, err)
+				p.Filter, p.ListID = "", l.ID
+			}
+			j, err := b.store.CreateDeleteJob(ctx, b.tenant, p)
+			require.NoError(t, err)
+			require.Equal(t, crm.JobSelecting, j.State)
+			step := func(j crm.Job, n int) crm.Job {
+				t.Helper()
+				if tc.list {
+					j, err := b.store.StageListSelection(ctx, b.tenant, j, n)
+					require.NoError(t, err)
+					return j
+				}
+				next := ""
+				if j.Cursor == "" {
+					next = string(ids[n-1])
+				}
+				from := 0
+				if j.Cursor != "" {
+					from = n
+				}
+				j, err := b.store.StageSelection(ctx, b.tenant, j.ID, crm.Contacts,
+					crm.SelectionStep{After: j.Cursor, Next: next, IDs: ids[from : from+n], Scanned: n})
+				require.NoError(t, err)
+				return j
+			}
+			j = step(j, 2)
+			require.Equal(t, crm.JobSelecting, j.State)
+			require.EqualValues(t, 2, j.Matched)
+
+			tc.take(b, who)
+			j = step(j, 2)
+			require.Equal(t, crm.JobStopped, j.State)
+			require.True(t, j.State.Finished())
+			require.False(t, j.FinishedAt.IsZero())
+			require.NotNil(t, j.Stop)
+			require.Equal(t, tc.code, j.Stop.Code)
+			require.Equal(t, who, j.Stop.User)
+			require.Equal(t, tc.perm, j.Stop.Permission)
+			require.Contains(t, j.Stop.Message, "stopped while it selected its records (2 looked at), before it deleted anything: nothing was deleted")
+			require.EqualValues(t, 2, j.Scanned, "the step after the stop selected nothing")
+			require.Empty(t, j.Filter, "the filter is not kept")
+
+			before := b.dump(t)
+			again, err := b.store.Job(ctx, b.tenant, j.ID)
+			require.NoError(t, err)
+			require.Equal(t, crm.JobStopped, again.State)
+			j = step(again, 2)
+			require.Equal(t, crm.JobStopped, j.State)
+			require.Equal(t, before, b.dump(t), "a step of a stopped job changes nothing")
+			for _, id := range ids {
+				_, err := b.store.Record(ctx, b.tenant, crm.Contacts, id, nil)
+				require.NoError(t, err, "nothing deleted")
+			}
+			_, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 10)
+			require.NoError(t, err)
+			n, err := b.store.CountRecords(ctx, b.tenant, crm.Contacts)
+			require.NoError(t, err)
+			require.EqualValues(t, 4, n)
+		})
+	}
+}
+
 // testJobActsWithItsCreatorsAuthority: a bulk delete job acts with its creator's authority as it
 // is at each batch (SPEC S2). Once its creator lacks bulk_delete or delete, is disabled or is no
 // user, the next batch moves nothing and ends the job as stopped, naming the user and what it

@@ -278,13 +278,16 @@ func testUndoOperation(t *testing.T, hn *Harness) {
 	}
 	require.EqualValues(t, 1, j2.Done)
 	require.Zero(t, j2.Skipped)
-	j3, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	// With nothing of it left in the bin, undoing again is refused and starts no job.
+	jobs, _, err := b.store.RecentJobs(ctx, b.tenant, "", 100)
 	require.NoError(t, err)
-	j3, err = b.store.RunUndoBatch(ctx, b.tenant, j3.ID, 3)
+	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	var nothing *crm.NothingToUndoError
+	require.ErrorAs(t, err, &nothing, "undo twice restores nothing the second time")
+	require.Equal(t, crm.NothingToUndoError{Operation: opID, Moved: 7, UndoJob: j2.ID}, *nothing)
+	after, _, err := b.store.RecentJobs(ctx, b.tenant, "", 100)
 	require.NoError(t, err)
-	require.Equal(t, crm.JobDone, j3.State)
-	require.Zero(t, j3.Done, "undo twice restores nothing the second time")
-	require.Zero(t, j3.Total)
+	require.Equal(t, jobs, after, "no job is started")
 }
 
 // testForgetOperationsThatAreOver: the purge's bookkeeping forgets an operation once its last
@@ -485,7 +488,8 @@ func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.NotEqual(t, op, b.binnedOperation(t, crm.Contacts, ids[0]))
 	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: op, By: "admin@x.example"})
-	require.NoError(t, err)
+	var nothing *crm.NothingToUndoError
+	require.ErrorAs(t, err, &nothing, "the old activation has nothing left in the bin")
 	f, err = b.store.Flow(ctx, b.tenant, "bounced")
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowActive, f.State)

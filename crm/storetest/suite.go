@@ -73,6 +73,7 @@ var tests = []struct {
 	{"DeleteListMembersJob", testDeleteListMembersJob},
 	{"JobLeaseAndUnfinished", testJobLeaseAndUnfinished},
 	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
+	{"JobSelectionActsWithItsCreatorsAuthority", testJobSelectionActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},

@@ -23,7 +23,14 @@
 -- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin joins it
 -- KEYS[14] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
 --   moved records leave no change mark (see watched)
--- KEYS[15..] -> without a job, quintuples, one per id of ARGV[9] (the n-th: KEYS[5*n+10..5*n+14]):
+-- KEYS[15] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
+-- KEYS[16] -> crm:{<tenant>}:flow:<name>:deletions (FlowDeletionsKey): a limited workflow's
+--   deletions scored by time, whatever the activation; each moved record joins it, older ones leave
+--   it (untouched when ARGV[24] is '')
+-- KEYS[17] -> crm:{<tenant>}:user:<email> (UserKey): with ARGV[27], the activator of the workflow
+--   (the user of ARGV[3]); with a job, its creator (the user of the job's by). Untouched otherwise
+-- KEYS[18] -> crm:{<tenant>}:protection:version (ProtectionVersionKey), read when ARGV[29] is not ''
+-- KEYS[19..] -> without a job, quintuples, one per id of ARGV[9] (the n-th: KEYS[5*n+14..5*n+18]):
 --   its keys crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>,
 --   crm:{<tenant>}:assoc:<type>:<id>, crm:{<tenant>}:binassoc:<type>:<id> and
 --   crm:{<tenant>}:memberof:<type>:<id>; none with a job, whose ids name their keys by ARGV[11..15]
@@ -62,38 +69,34 @@
 --   operation's key (OperationKey) gains the move (kind, actor, first and last time, moved count)
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
--- ARGV[24] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
--- ARGV[25] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions it
---   may make in any window of ARGV[26], all its activations together; '' for none (the call then
---   returns as without one). The live records past the allowance left are refused, untouched
--- ARGV[26] -> the limit's window (ms)
--- ARGV[27] -> crm:{<tenant>}:flow:<name>:deletions (FlowDeletionsKey): the workflow's deletions
---   scored by time, whatever the activation; each moved record joins it, older ones leave it
--- ARGV[28] -> '' or a JSON object record id -> the last modification (_updated) the caller read
+-- ARGV[24] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions it
+--   may make in any window of ARGV[25], all its activations together, counted in KEYS[16]; '' for
+--   none (the call then returns as without one). The live records past the allowance left are
+--   refused, untouched
+-- ARGV[25] -> the limit's window (ms)
+-- ARGV[26] -> '' or a JSON object record id -> the last modification (_updated) the caller read
 --   when it checked the record against the protection rules (SPEC S25): a live record whose
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
 --   with a job (where a live id the object does not name was not live when checked) it stays
 --   pending, and so do the ids after it (the batch ends before it), for the next batch to check
 --   again. Its entry "*" (no id) asks for all or none: when one live record was written since,
 --   none moves and the answer names those written
--- ARGV[29] -> via workflow and without a job, the activation (activated_at, unix ms) the deletion
+-- ARGV[27] -> via workflow and without a job, the activation (activated_at, unix ms) the deletion
 --   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
---   that activation and its activator (ARGV[30]) exists, is not disabled and holds each permission
---   of ARGV[31], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}
--- ARGV[30] -> the activator's key (crm:{<tenant>}:user:<ARGV[3]>), with ARGV[29]; with a job,
---   its creator's key (the user of the job's by): the job acts with that user's authority as it
---   is now (SPEC S2). While records are pending, unless the user exists, is not disabled and
---   holds each permission of ARGV[31], nothing moves: the job ends stopped (stop_code missing,
---   disabled or permission, stop_user the user, stop_perm the permission lacked), its pending
---   set dropped, and the reply is its hash (with nothing pending, the job ends done as ever)
--- ARGV[31] -> the permissions the workflow acts with, comma-separated, with ARGV[29]; with a job,
+--   that activation and its activator (KEYS[17]) exists, is not disabled and holds each permission
+--   of ARGV[28], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}. With a
+--   job, the job acts with its creator's (KEYS[17]) authority as it is now (SPEC S2): while records
+--   are pending, unless the user exists, is not disabled and holds each permission of ARGV[28],
+--   nothing moves: the job ends stopped (stop_code missing, disabled or permission, stop_user the
+--   user, stop_perm the permission lacked), its pending set dropped, and the reply is its hash
+--   (with nothing pending, the job ends done as ever)
+-- ARGV[28] -> the permissions the workflow acts with, comma-separated, with ARGV[27]; with a job,
 --   those a bulk delete needs (delete,bulk_delete)
--- ARGV[32] -> the version of the protection rules the caller checked the records against
---   (ProtectionStore.ProtectionVersion: ARGV[33]'s counter plus 1), '' for none: when the rules
+-- ARGV[29] -> the version of the protection rules the caller checked the records against
+--   (ProtectionStore.ProtectionVersion: KEYS[18]'s counter plus 1), '' for none: when the rules
 --   changed since, nothing is done and the reply is {"rules"}
--- ARGV[33] -> crm:{<tenant>}:protection:version (ProtectionVersionKey), with ARGV[32]
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
--- refused ids}; with ARGV[28], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
+-- refused ids}; with ARGV[26], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[21])
@@ -111,18 +114,18 @@ local job_limit = tonumber(ARGV[8])
 -- rules_changed tells whether a protection rule was written or removed since the caller read the
 -- rules it checked the records against.
 local function rules_changed()
-  if (ARGV[32] or '') == '' then return false end
-  return tonumber(redis.call('GET', ARGV[33]) or '0') + 1 ~= tonumber(ARGV[32])
+  if (ARGV[29] or '') == '' then return false end
+  return tonumber(redis.call('GET', KEYS[18]) or '0') + 1 ~= tonumber(ARGV[29])
 end
-if job_limit == 0 and own and (ARGV[29] or '') ~= '' then
+if job_limit == 0 and own and (ARGV[27] or '') ~= '' then
   local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
-  local ok = f[1] == 'active' and f[2] == ARGV[29] and not lacks(ARGV[30], ARGV[31])
+  local ok = f[1] == 'active' and f[2] == ARGV[27] and not lacks(KEYS[17], ARGV[28])
   if not ok then
     local out = {'stopped'}
     local n = 0
     for id in string.gmatch(ARGV[9], '[^,]+') do
       n = n + 1
-      if redis.call('EXISTS', KEYS[5 * n + 10]) == 1 then out[#out+1] = id end
+      if redis.call('EXISTS', KEYS[5 * n + 14]) == 1 then out[#out+1] = id end
     end
     return out
   end
@@ -137,9 +140,9 @@ end
 -- The blast-radius limit: the workflow's deletions in the window ending now, of any of its
 -- activations, use it up.
 local allowance, refused = nil, {}
-if job_limit == 0 and ARGV[25] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', ARGV[27], '-inf', tonumber(now) - tonumber(ARGV[26]))
-  allowance = tonumber(ARGV[25]) - redis.call('ZCARD', ARGV[27])
+if job_limit == 0 and ARGV[24] ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[16], '-inf', tonumber(now) - tonumber(ARGV[25]))
+  allowance = tonumber(ARGV[24]) - redis.call('ZCARD', KEYS[16])
 end
 local counted = {}
 -- One read of each record: what the move needs, then the fields its search indexes read.
@@ -151,7 +154,7 @@ local marks = {'_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[
 if op ~= '' then marks[#marks+1] = '_deleted_op'; marks[#marks+1] = op end
 if rev ~= '' then marks[#marks+1] = '_deleted_rev'; marks[#marks+1] = rev end
 local expect, changed = nil, {}
-if ARGV[28] ~= '' then expect = cjson.decode(ARGV[28]) end
+if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
 if expect and expect['*'] then
   for id in string.gmatch(ARGV[9], '[^,]+') do
     local at = redis.call('HGET', ARGV[11] .. otype .. ':' .. id, '_updated')
@@ -170,7 +173,7 @@ if job_limit > 0 then
   -- stopped as its creator lost the authority to delete, included) has nothing left.
   if st == 'done' or st == 'refused' or st == 'canceled' or st == 'stopped' or st == 'selecting' then return redis.call('HGETALL', KEYS[9]) end
   local why, perm = nil, nil
-  if redis.call('ZCARD', KEYS[10]) > 0 then why, perm = lacks(ARGV[30], ARGV[31]) end
+  if redis.call('ZCARD', KEYS[10]) > 0 then why, perm = lacks(KEYS[17], ARGV[28]) end
   if why then
     redis.call('DEL', KEYS[10])
     redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', j[3], 'stop_perm', perm or '',
@@ -187,7 +190,7 @@ end
 -- member-of) of the n-th record: built from prefix and name for a job's records, else given in KEYS.
 local function record_key(n, j, prefix, name)
   if job_limit > 0 then return prefix .. name end
-  return KEYS[5 * n + 9 + j]
+  return KEYS[5 * n + 13 + j]
 end
 for n, id in ipairs(input) do
   local me = otype .. ':' .. id
@@ -283,7 +286,7 @@ if #moved > 0 then
       if #input == 1 then kind = 'delete' else kind = 'batch' end
     end
     redis.call('HSET', opkey, 'kind', kind, 'object_type', otype, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev)
-    redis.call('ZADD', ARGV[24], now, operation)
+    redis.call('ZADD', KEYS[15], now, operation)
   end
   redis.call('HSET', opkey, 'last_at', now)
   redis.call('HINCRBY', opkey, 'moved', #moved)
@@ -306,8 +309,8 @@ if job_limit > 0 then
 end
 for _, id in ipairs(replayed) do moved[#moved+1] = id end
 if allowance and #counted > 0 then
-  redis.call('ZADD', ARGV[27], unpack(counted))
-  redis.call('PEXPIRE', ARGV[27], ARGV[26])
+  redis.call('ZADD', KEYS[16], unpack(counted))
+  redis.call('PEXPIRE', KEYS[16], ARGV[25])
 end
 if expect then return {moved, refused, changed} end
 if allowance then return {moved, refused} end

@@ -28,8 +28,15 @@
 -- ARGV[6] -> flow key prefix ("crm:{<tenant>}:flow:")
 -- ARGV[7] -> active flows key prefix
 -- ARGV[8] -> trigger-reads key prefix
+-- An operation none of whose records is left in the bin, with no job to stop and no workflow to
+-- pause, has nothing to undo: nothing is created or changed, and the reply is {"empty", the
+-- records it moved, the id of its latest undo job or ''}.
+-- An operation "job-<id>" of a job that exists but moved nothing (an undo job, or a bulk or list job
+-- that ended before its first move) changes nothing either: the reply is {"nomove", the job's kind,
+-- its state}.
 -- Returns {"new", job id, the id of the job it stopped or '', the workflow it paused or ''},
--- {"running", job id} or {"missing"} for an unknown operation.
+-- {"running", job id}, {"empty", moved, undo job id or ''}, {"nomove", kind, state} or {"missing"}
+-- for an unknown operation.
 local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job', 'kind', 'ref')
 local exists = op[1] ~= false
 local own = string.match(ARGV[4], '^job%-(.+)$')
@@ -44,6 +51,7 @@ if own then
       return {'running', j[3]}
     end
   end
+  if not exists and not stop and j[1] then return {'nomove', j[4] or '', j[1]} end
 end
 if not op[1] then return {'missing'} end
 
@@ -62,21 +70,25 @@ if op[2] then
     return {'running', op[2]}
   end
 end
+local f = nil
+if exists and op[3] == 'workflow' and op[4] then
+  f = redis.call('HMGET', ARGV[6] .. op[4], 'state', 'activated_at', 'object_type')
+  if not (f[1] == 'active' and ARGV[4] == 'wf-' .. op[4] .. '-' .. (f[2] or '')) then f = nil end
+end
+local total = redis.call('ZCARD', KEYS[2])
+if exists and total == 0 and not stop and not f then
+  return {'empty', redis.call('HGET', KEYS[1], 'moved') or '0', op[2] or ''}
+end
 local id = tostring(redis.call('INCR', KEYS[3]))
 if stop then cancel(id) end
 local paused = ''
-if exists and op[3] == 'workflow' and op[4] then
-  local flow = ARGV[6] .. op[4]
-  local f = redis.call('HMGET', flow, 'state', 'activated_at', 'object_type')
-  if f[1] == 'active' and ARGV[4] == 'wf-' .. op[4] .. '-' .. (f[2] or '') then
-    pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[3], ARGV[1],
-      'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
-      '); the records still waiting stay enrolled: activate the workflow again to carry on')
-    paused = op[4]
-  end
+if f then
+  pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[3], ARGV[1],
+    'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
+    '); the records still waiting stay enrolled: activate the workflow again to carry on')
+  paused = op[4]
 end
 local job = ARGV[2] .. id
-local total = redis.call('ZCARD', KEYS[2])
 redis.call('HSET', job, 'kind', 'undo', 'object_type', op[1], 'by', ARGV[3], 'via', 'undo', 'ref', ARGV[4],
   'selection', 'the records of operation ' .. ARGV[4] .. ' still in the recycle bin', 'confirm_count', total,
   'total', total, 'done', 0, 'skipped', 0, 'cursor', '0', 'state', 'pending', 'created_at', ARGV[1], 'updated_at', ARGV[1])

@@ -10,6 +10,11 @@
 -- KEYS[5] -> crm:{<tenant>}:job:<id>:pending
 -- KEYS[6] -> crm:{<tenant>}:list:<list>:members: the list whose members the job selects (read only
 --   when ARGV[3] is not 0)
+-- KEYS[7] -> crm:{<tenant>}:user:<email>: the job's creator. The selection too acts with the
+--   creator's authority as it is at each step (SPEC S2): unless the user exists, is not disabled
+--   and holds delete and bulk_delete, the step selects nothing and ends the job stopped (stop_code
+--   missing, disabled or permission, stop_user, stop_perm, as archive.lua writes them), dropping
+--   what was selected, its filter and its place among the selecting jobs
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> the job id
 -- ARGV[3] -> how many members of KEYS[6] the step reads, after the job's own cursor; 0 for a step
@@ -24,6 +29,15 @@ if not j[1] then return {} end
 local lim = tonumber(ARGV[3])
 local list = lim > 0
 if j[1] ~= 'selecting' or (not list and (j[2] or '') ~= ARGV[4]) then return redis.call('HGETALL', KEYS[1]) end
+local why, perm = lacks(KEYS[7], 'delete,bulk_delete')
+if why then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[4], ARGV[2])
+  redis.call('HDEL', KEYS[1], 'filter', 'select_after')
+  redis.call('HSET', KEYS[1], 'state', 'stopped', 'stop_code', why, 'stop_user', redis.call('HGET', KEYS[1], 'by') or '',
+    'stop_perm', perm or '', 'finished_at', ARGV[1], 'updated_at', ARGV[1])
+  return redis.call('HGETALL', KEYS[1])
+end
 local input, nxt, scanned = {}, ARGV[5], tonumber(ARGV[6])
 if list then
   local min = '-inf'
