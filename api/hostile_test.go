@@ -1,0 +1,70 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// No property value may be longer than crm.MaxValueBytes, whoever writes it: a create, a PATCH, a
+// batch or an upsert with a longer one is a 400 VALUE_TOO_LONG naming the property and the limit,
+// and nothing changes. Without the limit, a client could fill records with values of a whole body
+// each, and a page of them (100 records, 200 in a search) would be a response of that many
+// megabytes, held in the API's memory beside every other tenant's requests (SPEC S27).
+func TestPropertyValueLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	long := strings.Repeat("x", crm.MaxValueBytes+1)
+	most := strings.Repeat("y", crm.MaxValueBytes)
+
+	kept := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+		map[string]any{"properties": map[string]string{"email": "kept@a.example", "firstname": most}}), http.StatusCreated)
+	require.Equal(t, most, kept.Properties["firstname"])
+
+	tooLong := func(t *testing.T, r response, in string) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Len(t, e.Errors, 1, "body: %s", r.body)
+		require.Equal(t, "VALUE_TOO_LONG", e.Errors[0].Code)
+		require.Equal(t, in, e.Errors[0].In)
+		require.Contains(t, e.Message, fmt.Sprintf("property %q: the value is %d bytes long, over the limit of %d bytes", in, len(long), crm.MaxValueBytes))
+		require.Less(t, len(r.body), 2048, "the answer does not echo the value")
+	}
+	tooLong(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+		map[string]any{"properties": map[string]string{"email": "new@a.example", "lastname": long}}), "lastname")
+	tooLong(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+kept.ID, tokAll,
+		map[string]any{"properties": map[string]string{"firstname": "Ada", "lastname": long}}), "lastname")
+	// A number or an email is refused for its length before it is parsed.
+	tooLong(t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+kept.ID, tokAll,
+		map[string]any{"properties": map[string]string{"email": long}}), "email")
+
+	inputs := make([]map[string]any, 10)
+	for i := range inputs {
+		inputs[i] = map[string]any{"properties": map[string]string{"email": fmt.Sprintf("b%d@a.example", i), "firstname": "B"}}
+	}
+	inputs[7]["properties"].(map[string]string)["firstname"] = long
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/create", tokAll, map[string]any{"inputs": inputs})
+	require.Equal(t, http.StatusBadRequest, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), "VALUE_TOO_LONG")
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokAll, map[string]any{"inputs": []map[string]any{
+		{"id": kept.ID, "properties": map[string]string{"lastname": long}}}})
+	require.Equal(t, http.StatusBadRequest, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), "VALUE_TOO_LONG")
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/upsert", tokAll, map[string]any{"inputs": []map[string]any{
+		{"idProperty": "email", "id": "kept@a.example", "properties": map[string]string{"lastname": long}}}})
+	require.Equal(t, http.StatusBadRequest, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), "VALUE_TOO_LONG")
+
+	// Nothing changed: the one record is as it was created.
+	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts?properties=email,firstname,lastname", tokAll, nil), http.StatusOK)
+	require.Len(t, got.Results, 1)
+	require.Equal(t, kept.ID, got.Results[0].ID)
+	require.Equal(t, "kept@a.example", got.Results[0].Properties["email"])
+	require.Equal(t, most, got.Results[0].Properties["firstname"])
+	require.Empty(t, got.Results[0].Properties["lastname"])
+}
