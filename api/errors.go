@@ -314,11 +314,7 @@ func mapError(err error) (int, errorBody) {
 		return http.StatusBadRequest, filterErrorBody(te)
 	// ValidationErrors before *ValidationError: errors.As would find its first element through Unwrap.
 	case errors.As(err, &ves) && len(ves) > 0:
-		body := errorBody{Status: "error", Category: categoryValidation, Message: ves.Error()}
-		for _, v := range ves {
-			body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
-		}
-		return http.StatusBadRequest, body
+		return http.StatusBadRequest, validationErrorsBody(ves)
 	case errors.As(err, &ve):
 		return one(http.StatusBadRequest, categoryValidation, ve.Code, ve.Field, ve.Message)
 	case errors.As(err, &nf):
@@ -355,6 +351,30 @@ func mapError(err error) (int, errorBody) {
 		return one(http.StatusInternalServerError, categoryInternal, "INTERNAL_ERROR", "",
 			"internal error: retry later, and quote the correlationId to support if it persists")
 	}
+}
+
+// maxErrorDetails bounds the problems one error body lists, as workflows.MaxProblems bounds a
+// workflow file's: a body of thousands of bad properties would otherwise be answered with an error
+// many times its size (SPEC S27).
+const maxErrorDetails = 100
+
+// validationErrorsBody is the 400 of ves: a detail per problem and a message joining them, the
+// first maxErrorDetails of them, and then one more saying how many were left out.
+func validationErrorsBody(ves crm.ValidationErrors) errorBody {
+	body := errorBody{Status: "error", Category: categoryValidation}
+	shown := ves[:min(len(ves), maxErrorDetails)]
+	msgs := make([]string, 0, len(shown)+1)
+	for _, v := range shown {
+		msgs = append(msgs, v.Message)
+		body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
+	}
+	if left := len(ves) - len(shown); left > 0 {
+		msg := fmt.Sprintf("%d more problems were left out: fix these and send the request again", left)
+		msgs = append(msgs, msg)
+		body.Errors = append(body.Errors, errorDetail{Message: msg, Code: "TOO_MANY_ERRORS", In: "body"})
+	}
+	body.Message = strings.Join(msgs, "; ")
+	return body
 }
 
 // filterErrorBody is the 400 of a filter that does not compile: the message gives the position as

@@ -68,3 +68,47 @@ func TestPropertyValueLimit(t *testing.T) {
 	require.Equal(t, most, got.Results[0].Properties["firstname"])
 	require.Empty(t, got.Results[0].Properties["lastname"])
 }
+
+// An error body lists at most 100 problems, then says how many it left out: a body of thousands of
+// unknown properties (in one record, or spread over a batch) is not answered with an error many
+// times its size.
+func TestValidationErrorsAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	check := func(t *testing.T, r response, problems int) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, 101, len(e.Errors), "problems listed")
+		for _, d := range e.Errors[:100] {
+			require.Equal(t, "PROPERTY_DOESNT_EXIST", d.Code)
+		}
+		last := e.Errors[100]
+		require.Equal(t, "TOO_MANY_ERRORS", last.Code)
+		require.Equal(t, "body", last.In)
+		want := fmt.Sprintf("%d more problems were left out: fix these and send the request again", problems-100)
+		require.Equal(t, want, last.Message)
+		require.True(t, strings.HasSuffix(e.Message, "; "+want), "message: %.300s", e.Message)
+		require.Equal(t, 101, strings.Count(e.Message, "; ")+1)
+	}
+
+	props := map[string]string{"email": "many@a.example"}
+	for i := range 5000 {
+		props[fmt.Sprintf("p%d", i)] = ""
+	}
+	r := b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{"properties": props})
+	check(t, r, 5000)
+	require.Less(t, len(r.body), 64<<10, "the answer is bounded, whatever the number of problems")
+
+	inputs := make([]map[string]any, 100)
+	for i := range inputs {
+		ps := map[string]string{"email": fmt.Sprintf("b%d@a.example", i)}
+		for j := range 40 {
+			ps[fmt.Sprintf("q%d", j)] = "x"
+		}
+		inputs[i] = map[string]any{"properties": ps}
+	}
+	check(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/create", tokAll, map[string]any{"inputs": inputs}), 4000)
+
+	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
+	require.Empty(t, got.Results, "nothing was created")
+}
