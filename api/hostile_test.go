@@ -1,13 +1,17 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -159,4 +163,82 @@ func TestSearchWildcardPatterns(t *testing.T) {
 	}
 	other := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokBAll, nil), http.StatusOK)
 	require.Len(t, other.Results, 1)
+}
+
+// widestCommand remembers the most arguments of a command a Redis client sent, alone or in a
+// pipeline.
+type widestCommand struct{ args atomic.Int64 }
+
+func (h *widestCommand) note(cmd redis.Cmder) {
+	for n := int64(len(cmd.Args())); ; {
+		old := h.args.Load()
+		if n <= old || h.args.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+func (h *widestCommand) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+}
+
+func (h *widestCommand) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.note(cmd); return next(ctx, cmd) }
+}
+
+func (h *widestCommand) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			h.note(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A read that names thousands of properties (a search's properties, a list's or a batch read's)
+// answers with the named properties the records have, and asks Redis for no more than 100 of them
+// by name: 100,000 names over a page of 200 records made 20 million lookups in Redis, which held it
+// for seconds (a 503 for that client, and for every tenant meanwhile).
+func TestReadOfManyPropertiesIsBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var created []string
+	for i := range 3 {
+		rec := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{"properties": map[string]string{
+			"email": fmt.Sprintf("m%d@a.example", i), "firstname": fmt.Sprintf("M%d", i), "lastname": "Many"}}), http.StatusCreated)
+		created = append(created, rec.ID)
+	}
+	names := []string{"firstname", "email"}
+	for i := range 20000 {
+		names = append(names, fmt.Sprintf("nope%d", i))
+	}
+	widest := &widestCommand{}
+	b.rdb.AddHook(widest)
+
+	check := func(t *testing.T, recs []record) {
+		t.Helper()
+		require.Len(t, recs, 3)
+		for i, r := range recs {
+			require.Equal(t, created[i], r.ID)
+			require.Equal(t, map[string]string{"email": fmt.Sprintf("m%d@a.example", i), "firstname": fmt.Sprintf("M%d", i)}, r.Properties)
+		}
+	}
+	check(t, expect[page[record]](t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+		map[string]any{"properties": names, "limit": 200}), http.StatusOK).Results)
+	check(t, expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts?limit=100&properties="+strings.Join(names, ","), tokRead, nil),
+		http.StatusOK).Results)
+	var inputs []map[string]string
+	for _, id := range created {
+		inputs = append(inputs, map[string]string{"id": id})
+	}
+	res := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/read", tokRead,
+		map[string]any{"inputs": inputs, "properties": names}), http.StatusOK)
+	slices.SortFunc(res.Results, func(x, y record) int { return strings.Compare(x.ID, y.ID) })
+	check(t, res.Results)
+	require.LessOrEqual(t, widest.args.Load(), int64(200), "the most arguments of one command sent to Redis")
+
+	// A few names are still read by name, and a record without them has none of them.
+	few := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts?properties=lastname,nope", tokRead, nil), http.StatusOK)
+	require.Len(t, few.Results, 3)
+	require.Equal(t, map[string]string{"lastname": "Many"}, few.Results[0].Properties)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -439,6 +440,9 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if len(opts.Properties) > maxNamedFields {
+		return s.namedProperties(ctx, t, o, ids, opts)
+	}
 	if len(opts.Properties) > 0 {
 		return s.someProperties(ctx, t, o, ids, opts)
 	}
@@ -463,6 +467,31 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		out = append(out, recordFromHash(o, ids[i], h, opts.Archived))
 	}
 	return out, nil
+}
+
+// maxNamedFields is the most properties a read asks Redis for by name (HMGET). HMGET costs Redis
+// a lookup per name and record, so a read of a page that names more (a client may name 100,000 in
+// one request) reads each record whole and keeps the properties named: its cost is then the
+// records' size, as a read of all properties would be.
+const maxNamedFields = 100
+
+// namedProperties is Records for more than maxNamedFields properties: each record is read whole
+// and keeps only the properties of opts.Properties.
+func (s *Store) namedProperties(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, opts *crm.ReadOpts) ([]crm.Record, error) {
+	named := make(map[string]bool, len(opts.Properties))
+	for _, p := range opts.Properties {
+		named[p] = true
+	}
+	whole := *opts
+	whole.Properties = nil
+	recs, err := s.Records(ctx, t, o, ids, &whole)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		maps.DeleteFunc(r.Properties, func(name, _ string) bool { return !named[name] })
+	}
+	return recs, nil
 }
 
 // bookkeeping are the fields of a record's hash that are not properties, in the order
