@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/triggers"
@@ -161,17 +164,39 @@ func errUnavailable(reason string) error {
 		details: []errorDetail{{Message: msg, Code: "NOT_READY"}}}
 }
 
-// bodyError turns an error of json.Decoder.Decode into the error of the response.
-func bodyError(err error, maxBytes int64) error {
+// readError is the error of a request body that could not be read to its end: too large (413),
+// not sent within the server's read timeout (408: a client trickling its body, or stalled), or cut
+// by the connection (400). None is the server's fault, so none is a 500. ok is false for an error
+// that is none of these, such as a decoding error.
+func readError(err error, maxBytes int64) (_ error, ok bool) {
 	var (
 		mbe *http.MaxBytesError
-		se  *json.SyntaxError
-		te  *json.UnmarshalTypeError
-		ve  *crm.ValidationError
+		ne  net.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return errTooLarge(maxBytes)
+		return errTooLarge(maxBytes), true
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		msg := "request body did not arrive within the server's read timeout: send the whole body without pausing, or a smaller one"
+		return &apiError{status: http.StatusRequestTimeout, category: categoryTimeout, message: msg,
+			details: []errorDetail{{Message: msg, Code: "BODY_TIMEOUT", In: "body"}}}, true
+	case errors.As(err, &ne), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+		return errInvalid("body", "BODY_NOT_READ", "request body could not be read to its end: the connection failed while it was sent; send the request again"), true
+	}
+	return nil, false
+}
+
+// bodyError turns an error of json.Decoder.Decode into the error of the response.
+func bodyError(err error, maxBytes int64) error {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+		ve *crm.ValidationError
+	)
+	if re, ok := readError(err, maxBytes); ok {
+		return re
+	}
+	switch {
 	case errors.Is(err, io.EOF):
 		return errInvalid("body", "INVALID_JSON", "request body is empty: send a JSON value")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -199,9 +224,8 @@ func bodyError(err error, maxBytes int64) error {
 // trailingError is the error of a body whose JSON value is followed by more than white space:
 // err is what decoding the rest returned (nil when it was a second value).
 func trailingError(err error, maxBytes int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errTooLarge(maxBytes)
+	if re, ok := readError(err, maxBytes); ok {
+		return re
 	}
 	return errInvalid("body", "INVALID_JSON", "request body has data after its JSON value: send exactly one JSON value")
 }

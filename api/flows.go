@@ -278,9 +278,8 @@ func readYAML(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 	}
 	src, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errTooLarge(maxBytes)
+		if re, ok := readError(err, maxBytes); ok {
+			return nil, re
 		}
 		return nil, fmt.Errorf("read workflow body: %w", err)
 	}
@@ -292,9 +291,8 @@ func readYAML(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) (bool, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return false, errTooLarge(maxBytes)
+		if re, ok := readError(err, maxBytes); ok {
+			return false, re
 		}
 		return false, fmt.Errorf("read body: %w", err)
 	}

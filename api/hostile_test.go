@@ -1,19 +1,26 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 )
 
@@ -241,4 +248,55 @@ func TestReadOfManyPropertiesIsBounded(t *testing.T) {
 	few := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts?properties=lastname,nope", tokRead, nil), http.StatusOK)
 	require.Len(t, few.Results, 3)
 	require.Equal(t, map[string]string{"lastname": "Many"}, few.Results[0].Properties)
+}
+
+// A body that does not arrive within the server's read timeout (a client trickling it, or one that
+// stalls half way) is a 408 saying so, on every kind of body (JSON, YAML, an optional JSON body),
+// and nothing changes: not a 400 that calls well-formed JSON malformed, nor a bare 500 logged as
+// the server's own error.
+func TestSlowBodyIsA408(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	logs := &syncBuffer{}
+	srv, err := api.New(b.store, &api.Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	require.NoError(t, err)
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+	require.Equal(t, http.StatusCreated, b.call(t, "PUT", "/automation/v4/flows/kept", tokAll, yamlBody(bouncedFlow("kept"))).status)
+
+	for _, tc := range []struct{ name, method, path, ctype, body string }{
+		{"JSON", "POST", "/crm/v3/objects/contacts", "application/json", `{"properties":{"email":"slow@a.example"}}`},
+		{"YAML", "PUT", "/automation/v4/flows/slow", "application/yaml", bouncedFlow("slow")},
+		{"OptionalJSON", "POST", "/automation/v4/flows/kept/activate", "application/json", `{"enrollExisting":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = conn.Close() })
+			require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second))) // a hang fails the test
+			// Half the body, then nothing more: the server's read timeout passes.
+			_, err = fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+				tc.method, tc.path, b.tokens[tokAll], tc.ctype, len(tc.body), tc.body[:len(tc.body)/2])
+			require.NoError(t, err)
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			raw, err := io.ReadAll(res.Body)
+			require.NoError(t, err)
+			e := expectError(t, response{status: res.StatusCode, header: res.Header, body: raw}, http.StatusRequestTimeout, "TIMEOUT")
+			require.Equal(t, "BODY_TIMEOUT", e.Errors[0].Code)
+			require.Equal(t, "request body did not arrive within the server's read timeout: send the whole body without pausing, or a smaller one", e.Message)
+		})
+	}
+	require.NotContains(t, logs.String(), `"level":"ERROR"`)
+
+	// Nothing changed: no contact, no workflow "slow", and "kept" was not activated.
+	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
+	require.Empty(t, got.Results)
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/automation/v4/flows/slow", tokAll, nil).status)
+	var kept map[string]any
+	require.NoError(t, json.Unmarshal(b.call(t, "GET", "/automation/v4/flows/kept", tokAll, nil).body, &kept))
+	require.Equal(t, "DRAFT", kept["state"], "flow: %v", kept)
 }
