@@ -299,6 +299,9 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, 
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return false, nil
 	}
+	if err := checkUTF8(raw); err != nil {
+		return false, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -300,3 +300,35 @@ func TestSlowBodyIsA408(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.call(t, "GET", "/automation/v4/flows/kept", tokAll, nil).body, &kept))
 	require.Equal(t, "DRAFT", kept["state"], "flow: %v", kept)
 }
+
+// A body that is not UTF-8 text is a 400 naming the first byte that is not, and nothing changes:
+// encoding/json would have stored U+FFFD in place of each such byte, another text than the one sent.
+func TestBodyNotUTF8(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, http.StatusCreated, b.call(t, "PUT", "/automation/v4/flows/kept", tokAll, yamlBody(bouncedFlow("kept"))).status)
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"Create", "POST", "/crm/v3/objects/contacts", "{\"properties\":{\"email\":\"u@a.example\",\"firstname\":\"Ad\xffa\"}}"},
+		{"PropertyName", "POST", "/crm/v3/objects/contacts", "{\"properties\":{\"email\":\"u@a.example\",\"\xc3\":\"x\"}}"},
+		{"Search", "POST", "/crm/v3/objects/contacts/search", "{\"query\":\"Ad\xe2\x82a\"}"},
+		{"Activate", "POST", "/automation/v4/flows/kept/activate", "{\"enrollExisting\":true,\"x\":\"\xf0\x9f\"}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := b.call(t, tc.method, tc.path, tokAll, []byte(tc.body))
+			e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, "INVALID_UTF8", e.Errors[0].Code)
+			at := strings.IndexFunc(tc.body, func(c rune) bool { return c == 0xFFFD })
+			require.Equal(t, fmt.Sprintf("request body is not valid UTF-8 at byte %d: send text encoded as UTF-8", at), e.Message)
+		})
+	}
+	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
+	require.Empty(t, got.Results)
+	var kept map[string]any
+	require.NoError(t, json.Unmarshal(b.call(t, "GET", "/automation/v4/flows/kept", tokAll, nil).body, &kept))
+	require.Equal(t, "DRAFT", kept["state"], "flow: %v", kept)
+
+	// Text outside ASCII, well encoded, is kept as sent.
+	rec := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+		[]byte("{\"properties\":{\"email\":\"u@a.example\",\"firstname\":\"Zoë 😀 \u202e\"}}")), http.StatusCreated)
+	require.Equal(t, "Zoë 😀 \u202e", rec.Properties["firstname"])
+}

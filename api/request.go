@@ -26,10 +26,20 @@ const (
 )
 
 // decodeJSON reads the body of r, at most maxBytes of it, into dst. Every way a body can be wrong
-// is an error that names it: too large (413), empty, null, malformed, an unknown field, a value of
-// the wrong type, or data after the JSON value (400).
+// is an error that names it: too large (413), not sent in time (408), not UTF-8, empty, null,
+// malformed, an unknown field, a value of the wrong type, or data after the JSON value (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
-	body := &firstByteReader{r: http.MaxBytesReader(w, r.Body, maxBytes)}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		if re, ok := readError(err, maxBytes); ok {
+			return re
+		}
+		return bodyError(err, maxBytes)
+	}
+	if err := checkUTF8(raw); err != nil {
+		return err
+	}
+	body := &firstByteReader{r: bytes.NewReader(raw)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -47,6 +57,24 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 		return errInvalid("body", "INVALID_JSON", "request body is null: send a JSON %s", kind)
 	}
 	return nil
+}
+
+// checkUTF8 is the 400 of a body that is not UTF-8 text, naming the first byte that is not, or
+// nil. encoding/json would read each such byte of a string as U+FFFD, and so store another text
+// than the one sent without a word.
+func checkUTF8(raw []byte) error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	at := 0
+	for at < len(raw) {
+		c, size := utf8.DecodeRune(raw[at:])
+		if c == utf8.RuneError && size <= 1 {
+			break
+		}
+		at += size
+	}
+	return errInvalid("body", "INVALID_UTF8", "request body is not valid UTF-8 at byte %d: send text encoded as UTF-8", at)
 }
 
 // firstByteReader reads r and keeps the first byte that is not JSON white space, so that the body
