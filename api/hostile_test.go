@@ -22,6 +22,8 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // No property value may be longer than crm.MaxValueBytes, whoever writes it: a create, a PATCH, a
@@ -331,4 +333,90 @@ func TestBodyNotUTF8(t *testing.T) {
 	rec := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
 		[]byte("{\"properties\":{\"email\":\"u@a.example\",\"firstname\":\"Zoë 😀 \u202e\"}}")), http.StatusCreated)
 	require.Equal(t, "Zoë 😀 \u202e", rec.Properties["firstname"])
+}
+
+// A record has at most MaxAssociations associations (3 here, 10,000 by default), however they are
+// made: one more, by PUT or inline on a create, is a 400 TOO_MANY_ASSOCIATIONS naming the record,
+// and nothing changes. Without the limit a client could link a record to millions of others, and
+// reading, deleting or restoring it would then hold Redis, in one step, for every tenant.
+func TestAssociationLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, MaxAssociations: 3})
+	require.NoError(t, err)
+	b.store = st
+	b.serve(t, &api.Config{Clock: b.clock})
+
+	co := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"}))
+	var cs []string
+	for i := range 5 {
+		cs = append(cs, string(b.contact(t, map[string]string{"email": fmt.Sprintf("c%d@a.example", i)})))
+	}
+	link := func(contact, company string) response {
+		return b.call(t, "PUT", "/crm/v4/objects/contacts/"+contact+"/associations/default/companies/"+company, tokAll, nil)
+	}
+	for _, c := range cs[:3] {
+		require.Equal(t, http.StatusOK, link(c, co).status)
+	}
+	require.Equal(t, http.StatusOK, link(cs[0], co).status, "linking again what is linked is not one more")
+	linked := func(from, id, to string) []string {
+		t.Helper()
+		out := expect[page[struct {
+			ToObjectID string `json:"toObjectId"`
+		}]](t, b.call(t, "GET", "/crm/v4/objects/"+from+"/"+id+"/associations/"+to, tokRead, nil), http.StatusOK)
+		var ids []string
+		for _, r := range out.Results {
+			ids = append(ids, r.ToObjectID)
+		}
+		return ids
+	}
+
+	full := func(t *testing.T, r response, in, msg string) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "TOO_MANY_ASSOCIATIONS", e.Errors[0].Code, "body: %s", r.body)
+		require.Equal(t, in, e.Errors[0].In)
+		require.Equal(t, msg, e.Message)
+	}
+	// The company is full: to it, by PUT and inline.
+	full(t, link(cs[3], co), "toObjectId",
+		"companies "+co+" has 3 associations, the most a record may have: remove some before adding another (nothing was associated)")
+	assoc := func(id string) map[string]any {
+		return map[string]any{"to": map[string]any{"id": id},
+			"types": []any{map[string]any{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}}
+	}
+	full(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{
+		"properties": map[string]string{"email": "new@a.example"}, "associations": []any{assoc(co)}}), "associations",
+		"associations[0]: companies "+co+" has 3 associations, and this request would add more, over the 3 a record may have: associate fewer records; nothing was created")
+	// A contact that is full: from it.
+	var others []string
+	for i := range 3 {
+		others = append(others, string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": fmt.Sprintf("O%d", i)})))
+	}
+	for _, o := range others[:2] {
+		require.Equal(t, http.StatusOK, link(cs[0], o).status)
+	}
+	full(t, link(cs[0], others[2]), "fromObjectId",
+		"contacts "+cs[0]+" has 3 associations, the most a record may have: remove some before adding another (nothing was associated)")
+	// A new record of more associations than a record may have.
+	more := []any{}
+	for _, o := range append(others, cs[4]) {
+		more = append(more, assoc(o))
+	}
+	r := b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{
+		"properties": map[string]string{"email": "many@a.example"}, "associations": more})
+	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "TOO_MANY_ASSOCIATIONS", e.Errors[0].Code, "body: %s", r.body)
+
+	// Nothing changed.
+	require.ElementsMatch(t, cs[:3], linked("companies", co, "contacts"))
+	require.ElementsMatch(t, append([]string{co}, others[:2]...), linked("contacts", cs[0], "companies"))
+	require.Empty(t, linked("contacts", cs[3], "companies"))
+	require.Empty(t, linked("companies", others[2], "contacts"))
+	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
+	require.Len(t, got.Results, 5)
+
+	// Removing one makes room for one.
+	require.Equal(t, http.StatusNoContent, b.call(t, "DELETE", "/crm/v4/objects/contacts/"+cs[2]+"/associations/companies/"+co, tokAll, nil).status)
+	require.Equal(t, http.StatusOK, link(cs[3], co).status)
 }

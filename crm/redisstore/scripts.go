@@ -193,6 +193,7 @@ type createRecordsCall struct {
 	Type      crm.ObjectType
 	Payload   string // JSON, one entry per record
 	IndexSpec string
+	MaxAssoc  int // the most associations a record may have
 }
 
 // createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
@@ -212,7 +213,7 @@ func (c createRecordsCall) keys() []string {
 }
 
 func (c createRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec}
+	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec, c.MaxAssoc}
 }
 
 // updateRecordsScript changes properties of live records, all or none.
@@ -251,12 +252,13 @@ type associateCall struct {
 	FromRecord, ToRecord, FromAssoc, ToAssoc string
 
 	From, To string // "<type>:<id>"
+	Max      int    // the most associations a record may have
 }
 
 func (c associateCall) keys() []string {
 	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
 }
-func (c associateCall) argv() []any { return []any{c.From, c.To} }
+func (c associateCall) argv() []any { return []any{c.From, c.To, c.Max} }
 
 // dissociateScript removes the link between two records in both directions.
 // See lua/dissociate.lua for its KEYS and ARGV.
