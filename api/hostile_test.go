@@ -420,3 +420,38 @@ func TestAssociationLimit(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, b.call(t, "DELETE", "/crm/v4/objects/contacts/"+cs[2]+"/associations/companies/"+co, tokAll, nil).status)
 	require.Equal(t, http.StatusOK, link(cs[3], co).status)
 }
+
+// The custom properties of an object type take at most crm.MaxSchemaBytes to define: a property
+// (or a new custom type) past it is a 400 SCHEMA_TOO_LARGE saying so, and nothing is created. Every
+// request on the type reads the whole schema from Redis, so megabytes of enumeration options made
+// each request of the tenant hold Redis for milliseconds, for every tenant.
+func TestSchemaSizeLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	enum := func(name string, options int) map[string]any {
+		var opts []any
+		for i := range options {
+			opts = append(opts, map[string]any{"label": fmt.Sprintf("Option %06d", i), "value": fmt.Sprintf("option_%06d", i)})
+		}
+		return map[string]any{"name": name, "label": name, "type": "enumeration", "fieldType": "select", "options": opts}
+	}
+	// About 300 KiB each: the first fits, the second does not.
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_one", 7000)).status)
+	r := b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_two", 7000))
+	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
+	require.Regexp(t, `^the properties of contacts would take \d+ bytes to define, over the 524288 an object type may have: define fewer or shorter options and labels \(nothing was created\)$`, e.Message)
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/properties/contacts/big_two", tokAll, nil).status)
+	// A small one still fits, and another type has its own room.
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+		map[string]any{"name": "small", "label": "Small", "type": "string"}).status)
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/companies", tokAll, enum("big_two", 7000)).status)
+
+	// A custom type whose properties take more than the limit at once.
+	r = b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "gadgets", "labels": map[string]any{"singular": "Gadget"},
+		"properties": []any{enum("a_big", 6000), enum("b_big", 6000)}})
+	e = expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
+	require.Contains(t, e.Message, "the properties of gadgets would take ")
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/schemas/gadgets", tokAll, nil).status)
+}

@@ -214,6 +214,12 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
+// MaxSchemaBytes is the most bytes the custom properties of one object type may take to define
+// (their names and definitions as stored, options and labels included: 512 KiB). Every request on
+// the type reads them all, so a tenant that defined megabytes of options would make each of its
+// requests cost Redis that much for every tenant (SPEC S27). A property past it is refused.
+const MaxSchemaBytes = 512 << 10
+
 // MaxValueBytes is the longest property value a record may hold, in bytes (64 KiB). A longer one
 // is refused on every write, so that no record, page of records or search index entry grows
 // without bound (SPEC S27).

@@ -155,6 +155,22 @@ type revokeTokenCall struct {
 func (c revokeTokenCall) keys() []string { return []string{c.Tokens, c.Audit} }
 func (c revokeTokenCall) argv() []any    { return []any{c.ID, c.TokenPrefix, c.At, c.By, c.AuditMaxLen} }
 
+// createPropertyScript adds a property to an object type's schema, within crm.MaxSchemaBytes.
+// See lua/create_property.lua for its KEYS and ARGV.
+var createPropertyScript = newScript[createPropertyCall]("create_property")
+
+// createPropertyCall is a call of createPropertyScript (lua/create_property.lua).
+type createPropertyCall struct {
+	Schema string
+
+	Name       string
+	Definition string // JSON
+	Max        int    // crm.MaxSchemaBytes
+}
+
+func (c createPropertyCall) keys() []string { return []string{c.Schema} }
+func (c createPropertyCall) argv() []any    { return []any{c.Name, c.Definition, c.Max} }
+
 // createObjectTypeScript defines a custom object type and its properties.
 // See lua/create_object_type.lua for its KEYS and ARGV.
 var createObjectTypeScript = newScript[createObjectTypeCall]("create_object_type")
