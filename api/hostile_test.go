@@ -330,10 +330,36 @@ func TestBodyNotUTF8(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.call(t, "GET", "/automation/v4/flows/kept", tokAll, nil).body, &kept))
 	require.Equal(t, "DRAFT", kept["state"], "flow: %v", kept)
 
-	// Text outside ASCII, well encoded, is kept as sent.
-	rec := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
-		[]byte("{\"properties\":{\"email\":\"u@a.example\",\"firstname\":\"Zoë 😀 \u202e\"}}")), http.StatusCreated)
-	require.Equal(t, "Zoë 😀 \u202e", rec.Properties["firstname"])
+	// Half of a surrogate pair escaped alone is refused as well, naming the escape.
+	for _, tc := range []struct{ name, value, escape string }{
+		{"High", `Ada\ud83d`, `\ud83d`},
+		{"Low", `\ude00Ada`, `\ude00`},
+		{"HighThenOther", `\ud83d\u0041`, `\ud83d`},
+		{"LowAfterPair", `\ud83d\ude00\ude00`, `\ude00`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"properties":{"email":"s@a.example","firstname":"` + tc.value + `"}}`
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, []byte(body)), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, "INVALID_UNICODE", e.Errors[0].Code)
+			at := strings.LastIndex(body, tc.escape)
+			require.Equal(t, fmt.Sprintf(`request body escapes half of a UTF-16 surrogate pair alone (%s) at byte %d: `+
+				`escape a character outside the Basic Multilingual Plane as both halves (\ud83d\ude00), or send it as UTF-8`, tc.escape, at), e.Message)
+		})
+	}
+	got = expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
+	require.Empty(t, got.Results)
+
+	// Text outside ASCII, well encoded or escaped, is kept as sent; so is an escaped backslash
+	// before a u.
+	for i, tc := range []struct{ sent, kept string }{
+		{"Zoë 😀 \u202e", "Zoë 😀 \u202e"},
+		{`Zo\u00eb \ud83d\ude00`, "Zoë 😀"},
+		{`back\\ud83d`, `back\ud83d`},
+	} {
+		rec := expect[record](t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+			[]byte(fmt.Sprintf(`{"properties":{"email":"k%d@a.example","firstname":"%s"}}`, i, tc.sent))), http.StatusCreated)
+		require.Equal(t, tc.kept, rec.Properties["firstname"])
+	}
 }
 
 // A record has at most MaxAssociations associations (3 here, 10,000 by default), however they are
