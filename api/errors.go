@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/triggers"
@@ -161,17 +164,39 @@ func errUnavailable(reason string) error {
 		details: []errorDetail{{Message: msg, Code: "NOT_READY"}}}
 }
 
-// bodyError turns an error of json.Decoder.Decode into the error of the response.
-func bodyError(err error, maxBytes int64) error {
+// readError is the error of a request body that could not be read to its end: too large (413),
+// not sent within the server's read timeout (408: a client trickling its body, or stalled), or cut
+// by the connection (400). None is the server's fault, so none is a 500. ok is false for an error
+// that is none of these, such as a decoding error.
+func readError(err error, maxBytes int64) (_ error, ok bool) {
 	var (
 		mbe *http.MaxBytesError
-		se  *json.SyntaxError
-		te  *json.UnmarshalTypeError
-		ve  *crm.ValidationError
+		ne  net.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return errTooLarge(maxBytes)
+		return errTooLarge(maxBytes), true
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		msg := "request body did not arrive within the server's read timeout: send the whole body without pausing, or a smaller one"
+		return &apiError{status: http.StatusRequestTimeout, category: categoryTimeout, message: msg,
+			details: []errorDetail{{Message: msg, Code: "BODY_TIMEOUT", In: "body"}}}, true
+	case errors.As(err, &ne), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+		return errInvalid("body", "BODY_NOT_READ", "request body could not be read to its end: the connection failed while it was sent; send the request again"), true
+	}
+	return nil, false
+}
+
+// bodyError turns an error of json.Decoder.Decode into the error of the response.
+func bodyError(err error, maxBytes int64) error {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+		ve *crm.ValidationError
+	)
+	if re, ok := readError(err, maxBytes); ok {
+		return re
+	}
+	switch {
 	case errors.Is(err, io.EOF):
 		return errInvalid("body", "INVALID_JSON", "request body is empty: send a JSON value")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -199,9 +224,8 @@ func bodyError(err error, maxBytes int64) error {
 // trailingError is the error of a body whose JSON value is followed by more than white space:
 // err is what decoding the rest returned (nil when it was a second value).
 func trailingError(err error, maxBytes int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errTooLarge(maxBytes)
+	if re, ok := readError(err, maxBytes); ok {
+		return re
 	}
 	return errInvalid("body", "INVALID_JSON", "request body has data after its JSON value: send exactly one JSON value")
 }
@@ -325,11 +349,7 @@ func mapError(err error) (int, errorBody) {
 		return http.StatusBadRequest, filterErrorBody(te)
 	// ValidationErrors before *ValidationError: errors.As would find its first element through Unwrap.
 	case errors.As(err, &ves) && len(ves) > 0:
-		body := errorBody{Status: "error", Category: categoryValidation, Message: ves.Error()}
-		for _, v := range ves {
-			body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
-		}
-		return http.StatusBadRequest, body
+		return http.StatusBadRequest, validationErrorsBody(ves)
 	case errors.As(err, &ve):
 		return one(http.StatusBadRequest, categoryValidation, ve.Code, ve.Field, ve.Message)
 	case errors.As(err, &nf):
@@ -366,6 +386,30 @@ func mapError(err error) (int, errorBody) {
 		return one(http.StatusInternalServerError, categoryInternal, "INTERNAL_ERROR", "",
 			"internal error: retry later, and quote the correlationId to support if it persists")
 	}
+}
+
+// maxErrorDetails bounds the problems one error body lists, as workflows.MaxProblems bounds a
+// workflow file's: a body of thousands of bad properties would otherwise be answered with an error
+// many times its size (SPEC S27).
+const maxErrorDetails = 100
+
+// validationErrorsBody is the 400 of ves: a detail per problem and a message joining them, the
+// first maxErrorDetails of them, and then one more saying how many were left out.
+func validationErrorsBody(ves crm.ValidationErrors) errorBody {
+	body := errorBody{Status: "error", Category: categoryValidation}
+	shown := ves[:min(len(ves), maxErrorDetails)]
+	msgs := make([]string, 0, len(shown)+1)
+	for _, v := range shown {
+		msgs = append(msgs, v.Message)
+		body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
+	}
+	if left := len(ves) - len(shown); left > 0 {
+		msg := fmt.Sprintf("%d more problems were left out: fix these and send the request again", left)
+		msgs = append(msgs, msg)
+		body.Errors = append(body.Errors, errorDetail{Message: msg, Code: "TOO_MANY_ERRORS", In: "body"})
+	}
+	body.Message = strings.Join(msgs, "; ")
+	return body
 }
 
 // filterErrorBody is the 400 of a filter that does not compile: the message gives the position as

@@ -278,9 +278,8 @@ func readYAML(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 	}
 	src, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errTooLarge(maxBytes)
+		if re, ok := readError(err, maxBytes); ok {
+			return nil, re
 		}
 		return nil, fmt.Errorf("read workflow body: %w", err)
 	}
@@ -292,14 +291,16 @@ func readYAML(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) (bool, error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return false, errTooLarge(maxBytes)
+		if re, ok := readError(err, maxBytes); ok {
+			return false, re
 		}
 		return false, fmt.Errorf("read body: %w", err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return false, nil
+	}
+	if err := checkUTF8(raw); err != nil {
+		return false, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

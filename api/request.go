@@ -26,10 +26,20 @@ const (
 )
 
 // decodeJSON reads the body of r, at most maxBytes of it, into dst. Every way a body can be wrong
-// is an error that names it: too large (413), empty, null, malformed, an unknown field, a value of
-// the wrong type, or data after the JSON value (400).
+// is an error that names it: too large (413), not sent in time (408), not UTF-8, empty, null,
+// malformed, an unknown field, a value of the wrong type, or data after the JSON value (400).
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
-	body := &firstByteReader{r: http.MaxBytesReader(w, r.Body, maxBytes)}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		if re, ok := readError(err, maxBytes); ok {
+			return re
+		}
+		return bodyError(err, maxBytes)
+	}
+	if err := checkUTF8(raw); err != nil {
+		return err
+	}
+	body := &firstByteReader{r: bytes.NewReader(raw)}
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -45,6 +55,60 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 	if body.first == 'n' {
 		kind := jsonKind(reflect.TypeOf(dst).Elem())
 		return errInvalid("body", "INVALID_JSON", "request body is null: send a JSON %s", kind)
+	}
+	return nil
+}
+
+// checkUTF8 is the 400 of a body that is not UTF-8 text, naming the first byte that is not, or of
+// one whose strings escape half of a UTF-16 surrogate pair alone ("\ud83d"), or nil. encoding/json
+// would read each such byte or escape as U+FFFD, and so store another text than the one sent
+// without a word.
+func checkUTF8(raw []byte) error {
+	if utf8.Valid(raw) {
+		return checkSurrogates(raw)
+	}
+	at := 0
+	for at < len(raw) {
+		c, size := utf8.DecodeRune(raw[at:])
+		if c == utf8.RuneError && size <= 1 {
+			break
+		}
+		at += size
+	}
+	return errInvalid("body", "INVALID_UTF8", "request body is not valid UTF-8 at byte %d: send text encoded as UTF-8", at)
+}
+
+// checkSurrogates is the 400 of the first \u escape of raw (JSON text) that is half of a UTF-16
+// surrogate pair alone, or nil. Outside strings a backslash is malformed JSON, which the decoder
+// reports; so every backslash read here starts an escape.
+func checkSurrogates(raw []byte) error {
+	hex := func(at int) (rune, bool) {
+		if at+6 > len(raw) || raw[at] != '\\' || raw[at+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[at+2:at+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		c, ok := hex(i)
+		switch {
+		case !ok: // another escape: skip the escaped byte (a backslash, say)
+			i++
+			continue
+		case c < 0xD800 || c > 0xDFFF:
+			i += 5
+			continue
+		case c <= 0xDBFF:
+			if low, ok := hex(i + 6); ok && low >= 0xDC00 && low <= 0xDFFF {
+				i += 11
+				continue
+			}
+		}
+		return errInvalid("body", "INVALID_UNICODE",
+			"request body escapes half of a UTF-16 surrogate pair alone (%s) at byte %d: escape a character outside the Basic Multilingual Plane as both halves (\\ud83d\\ude00), or send it as UTF-8", raw[i:i+6], i)
 	}
 	return nil
 }

@@ -214,7 +214,25 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
+// MaxSchemaBytes is the most bytes the custom properties of one object type may take to define
+// (their names and definitions as stored, options and labels included: 512 KiB). Every request on
+// the type reads them all, so a tenant that defined megabytes of options would make each of its
+// requests cost Redis that much for every tenant (SPEC S27). A property past it is refused.
+const MaxSchemaBytes = 512 << 10
+
+// MaxValueBytes is the longest property value a record may hold, in bytes (64 KiB). A longer one
+// is refused on every write, so that no record, page of records or search index entry grows
+// without bound (SPEC S27).
+const MaxValueBytes = 64 << 10
+
+// NormalizeValue checks v, a value of property p, and returns it in canonical form (see
+// Schema.Normalize). A value longer than MaxValueBytes is refused whatever its type.
 func NormalizeValue(p Property, v string) (string, *ValidationError) {
+	if len(v) > MaxValueBytes {
+		return "", &ValidationError{Field: p.Name, Code: "VALUE_TOO_LONG",
+			Message: fmt.Sprintf("property %q: the value is %d bytes long, over the limit of %d bytes: shorten it (keep long text elsewhere and store a link to it)",
+				p.Name, len(v), MaxValueBytes)}
+	}
 	bad := func(code, want string) *ValidationError {
 		return &ValidationError{Field: p.Name, Code: code,
 			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}

@@ -303,6 +303,11 @@ type RecordUpdate struct {
 	Properties map[string]string
 }
 
+// DefaultMaxAssociations is the default of the most records one record may be associated with,
+// over every type (SPEC S27): each association is read, and moved by a delete or a restore, in one
+// step of Redis with all the others of its record.
+const DefaultMaxAssociations = 10_000
+
 // AssociationRef names the other side of an association.
 type AssociationRef struct {
 	Type ObjectType

@@ -27,7 +27,7 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 	n, err := associateScript.run(ctx, s, associateCall{
 		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
 		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
-		From: associationMember(from), To: associationMember(to),
+		From: associationMember(from), To: associationMember(to), Max: s.cfg.MaxAssociations,
 	}).Int()
 	if err != nil {
 		return fmt.Errorf("associate: %w", err)
@@ -37,8 +37,18 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 		return &crm.NotFoundError{Kind: "record", ID: string(from.Type) + "/" + string(from.ID)}
 	case -2:
 		return &crm.NotFoundError{Kind: "record", ID: string(to.Type) + "/" + string(to.ID)}
+	case -3:
+		return tooManyAssociations("fromObjectId", from, s.cfg.MaxAssociations)
+	case -4:
+		return tooManyAssociations("toObjectId", to, s.cfg.MaxAssociations)
 	}
 	return nil
+}
+
+// tooManyAssociations is the refusal of an association of r, which has max associations already.
+func tooManyAssociations(field string, r crm.AssociationRef, max int) *crm.ValidationError {
+	return &crm.ValidationError{Field: field, Code: "TOO_MANY_ASSOCIATIONS",
+		Message: fmt.Sprintf("%s %s has %d associations, the most a record may have: remove some before adding another (nothing was associated)", r.Type, r.ID, max)}
 }
 
 // Dissociate implements Store.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,6 +189,11 @@ func (s *Store) checkAssociations(ctx context.Context, t crm.TenantID, in []crm.
 	var verrs crm.ValidationErrors
 	known := map[crm.ObjectType]bool{}
 	for i, r := range in {
+		if len(r.Associations) > s.cfg.MaxAssociations {
+			verrs = append(verrs, assocFullError(i, s.cfg.MaxAssociations, len(in), s.cfg.MaxAssociations,
+				fmt.Sprintf("the record would have %d associations", len(r.Associations))))
+			continue
+		}
 		for j, a := range r.Associations {
 			if !known[a.Type] {
 				if _, err := s.Schema(ctx, t, a.Type); err != nil {
@@ -213,12 +219,24 @@ func (s *Store) checkAssociations(ctx context.Context, t crm.TenantID, in []crm.
 
 // assocError is the *ValidationError of association j of input i (of n inputs).
 func assocError(i, j, n int, msg string) *crm.ValidationError {
+	return &crm.ValidationError{Field: "associations", Code: "INVALID_ASSOCIATION_TARGET",
+		Message: fmt.Sprintf("%s: %s: associate only records that exist and are not in the bin; nothing was created", assocWhere(i, j, n), msg)}
+}
+
+// assocFullError is the *ValidationError of association j of input i (of n inputs), which would
+// take a record past max associations.
+func assocFullError(i, j, n, max int, msg string) *crm.ValidationError {
+	return &crm.ValidationError{Field: "associations", Code: "TOO_MANY_ASSOCIATIONS",
+		Message: fmt.Sprintf("%s: %s, over the %d a record may have: associate fewer records; nothing was created", assocWhere(i, j, n), msg, max)}
+}
+
+// assocWhere names association j of input i (of n inputs) in an error.
+func assocWhere(i, j, n int) string {
 	where := fmt.Sprintf("associations[%d]", j)
 	if n > 1 {
 		where = fmt.Sprintf("inputs[%d].%s", i, where)
 	}
-	return &crm.ValidationError{Field: "associations", Code: "INVALID_ASSOCIATION_TARGET",
-		Message: fmt.Sprintf("%s: %s: associate only records that exist and are not in the bin; nothing was created", where, msg)}
+	return where
 }
 
 // CreateRecords implements Store.
@@ -301,10 +319,17 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	}
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
-	call.IndexSpec = indexSpec(t, sch)
+	call.IndexSpec, call.MaxAssoc = indexSpec(t, sch), s.cfg.MaxAssociations
 	res, err := createRecordsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)
+	}
+	if len(res) == 4 && res[0] == "assoc_full" {
+		i, _ := strconv.Atoi(res[1])
+		j, _ := strconv.Atoi(res[2])
+		a := in[i].Associations[j]
+		return nil, crm.ValidationErrors{assocFullError(i, j, len(in), s.cfg.MaxAssociations,
+			fmt.Sprintf("%s %s has %s associations, and this request would add more", a.Type, a.ID, res[3]))}
 	}
 	if len(res) == 3 && res[0] == "assoc_missing" {
 		i, _ := strconv.Atoi(res[1])
@@ -439,6 +464,9 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	if len(opts.Properties) > maxNamedFields {
+		return s.namedProperties(ctx, t, o, ids, opts)
+	}
 	if len(opts.Properties) > 0 {
 		return s.someProperties(ctx, t, o, ids, opts)
 	}
@@ -463,6 +491,31 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		out = append(out, recordFromHash(o, ids[i], h, opts.Archived))
 	}
 	return out, nil
+}
+
+// maxNamedFields is the most properties a read asks Redis for by name (HMGET). HMGET costs Redis
+// a lookup per name and record, so a read of a page that names more (a client may name 100,000 in
+// one request) reads each record whole and keeps the properties named: its cost is then the
+// records' size, as a read of all properties would be.
+const maxNamedFields = 100
+
+// namedProperties is Records for more than maxNamedFields properties: each record is read whole
+// and keeps only the properties of opts.Properties.
+func (s *Store) namedProperties(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, opts *crm.ReadOpts) ([]crm.Record, error) {
+	named := make(map[string]bool, len(opts.Properties))
+	for _, p := range opts.Properties {
+		named[p] = true
+	}
+	whole := *opts
+	whole.Properties = nil
+	recs, err := s.Records(ctx, t, o, ids, &whole)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		maps.DeleteFunc(r.Properties, func(name, _ string) bool { return !named[name] })
+	}
+	return recs, nil
 }
 
 // bookkeeping are the fields of a record's hash that are not properties, in the order

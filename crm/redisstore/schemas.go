@@ -84,6 +84,13 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 		}
 		call.Properties = append(call.Properties, p.Name, string(pj))
 	}
+	size := 0
+	for _, v := range call.Properties {
+		size += len(v)
+	}
+	if size > crm.MaxSchemaBytes {
+		return crm.ObjectTypeDef{}, schemaTooLarge(crm.ObjectType(def.Name), size)
+	}
 	n, err := createObjectTypeScript.run(ctx, s, call).Int()
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("create object type %s: %w", def.Name, err)
@@ -150,12 +157,24 @@ func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	ok, err := s.rdb.HSetNX(ctx, SchemaKey(t, o), p.Name, string(raw)).Result()
+	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Name: p.Name,
+		Definition: string(raw), Max: crm.MaxSchemaBytes}).Int()
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("create property %s.%s: %w", o, p.Name, err)
 	}
-	if !ok {
+	switch {
+	case n == 0:
 		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
+	case n < 0:
+		return crm.Property{}, schemaTooLarge(o, -n)
 	}
 	return p, nil
+}
+
+// schemaTooLarge is the refusal of a property (or a custom type) whose definitions would take size
+// bytes with those of type o, more than crm.MaxSchemaBytes.
+func schemaTooLarge(o crm.ObjectType, size int) *crm.ValidationError {
+	return &crm.ValidationError{Field: "properties", Code: "SCHEMA_TOO_LARGE",
+		Message: fmt.Sprintf("the properties of %s would take %d bytes to define, over the %d an object type may have: define fewer or shorter options and labels (nothing was created)",
+			o, size, crm.MaxSchemaBytes)}
 }

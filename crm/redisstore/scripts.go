@@ -155,6 +155,22 @@ type revokeTokenCall struct {
 func (c revokeTokenCall) keys() []string { return []string{c.Tokens, c.Audit} }
 func (c revokeTokenCall) argv() []any    { return []any{c.ID, c.TokenPrefix, c.At, c.By, c.AuditMaxLen} }
 
+// createPropertyScript adds a property to an object type's schema, within crm.MaxSchemaBytes.
+// See lua/create_property.lua for its KEYS and ARGV.
+var createPropertyScript = newScript[createPropertyCall]("create_property")
+
+// createPropertyCall is a call of createPropertyScript (lua/create_property.lua).
+type createPropertyCall struct {
+	Schema string
+
+	Name       string
+	Definition string // JSON
+	Max        int    // crm.MaxSchemaBytes
+}
+
+func (c createPropertyCall) keys() []string { return []string{c.Schema} }
+func (c createPropertyCall) argv() []any    { return []any{c.Name, c.Definition, c.Max} }
+
 // createObjectTypeScript defines a custom object type and its properties.
 // See lua/create_object_type.lua for its KEYS and ARGV.
 var createObjectTypeScript = newScript[createObjectTypeCall]("create_object_type")
@@ -193,6 +209,7 @@ type createRecordsCall struct {
 	Type      crm.ObjectType
 	Payload   string // JSON, one entry per record
 	IndexSpec string
+	MaxAssoc  int // the most associations a record may have
 }
 
 // createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
@@ -212,7 +229,7 @@ func (c createRecordsCall) keys() []string {
 }
 
 func (c createRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec}
+	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec, c.MaxAssoc}
 }
 
 // updateRecordsScript changes properties of live records, all or none.
@@ -251,12 +268,13 @@ type associateCall struct {
 	FromRecord, ToRecord, FromAssoc, ToAssoc string
 
 	From, To string // "<type>:<id>"
+	Max      int    // the most associations a record may have
 }
 
 func (c associateCall) keys() []string {
 	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
 }
-func (c associateCall) argv() []any { return []any{c.From, c.To} }
+func (c associateCall) argv() []any { return []any{c.From, c.To, c.Max} }
 
 // dissociateScript removes the link between two records in both directions.
 // See lua/dissociate.lua for its KEYS and ARGV.

@@ -31,6 +31,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
 	Retention time.Duration
+	// MaxAssociations is the most records one record may be associated with, over every type: an
+	// association past it is refused with a *crm.ValidationError naming the record. Defaults to
+	// crm.DefaultMaxAssociations.
+	MaxAssociations int
 	// SearchWorkBudget is the most records one search may read from its indexes before testing
 	// the rest of its filters (see Store.Search). Defaults to DefaultSearchWorkBudget.
 	SearchWorkBudget int
@@ -78,6 +82,9 @@ func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
 	}
 	if c.WaitReplicasTimeout <= 0 {
 		c.WaitReplicasTimeout = 2 * time.Second
+	}
+	if c.MaxAssociations <= 0 {
+		c.MaxAssociations = crm.DefaultMaxAssociations
 	}
 	if c.SearchWorkBudget <= 0 {
 		c.SearchWorkBudget = crm.DefaultSearchWorkBudget

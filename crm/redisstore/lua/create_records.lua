@@ -18,10 +18,12 @@
 -- ARGV[2] -> object type
 -- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 -- ARGV[4] -> the type's search index spec (indexSpec): each record joins its search indexes
+-- ARGV[5] -> the most associations a record may have
 -- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
 -- owner id} when a value of a unique property is taken (by a live record or another of the call),
--- or {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
--- not live. On a refusal nothing changed.
+-- {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
+-- not live, or {"assoc_full", i, j, count} when its target would have more than ARGV[5]
+-- associations (count: those it has). On a refusal nothing changed.
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[4])
 local ix = ix_new()
@@ -32,9 +34,15 @@ local n = #recs
 for i = 8, 7 + 2 * n, 500 do
   if redis.call('EXISTS', unpack(KEYS, i, math.min(i + 499, 7 + 2 * n))) > 0 then return {'ok'} end
 end
+local max_assoc, adding = tonumber(ARGV[5]), {}
 for i, r in ipairs(recs) do
   for j, a in ipairs(r.assoc or {}) do
     if redis.call('EXISTS', KEYS[a.rk]) == 0 then return {'assoc_missing', tostring(i-1), tostring(j-1)} end
+    if not adding[a.tak] then adding[a.tak] = redis.call('SCARD', KEYS[a.tak]) end
+    adding[a.tak] = adding[a.tak] + 1
+    if adding[a.tak] > max_assoc then
+      return {'assoc_full', tostring(i-1), tostring(j-1), tostring(redis.call('SCARD', KEYS[a.tak]))}
+    end
   end
 end
 local es, hs = {}, {}

@@ -39,11 +39,42 @@ local function conv(k, v)
   return v
 end
 
-local function has_token(x, tok)
-  if string.find(tok, '*', 1, true) then
-    local pat = '^' .. string.gsub(string.gsub(tok, '[%^%$%(%)%%%.%[%]%+%-%?]', '%%%0'), '%*', '.*') .. '$'
-    return string.find(x, pat) ~= nil
+-- glob_parts splits a CONTAINS_TOKEN pattern at its '*'s: the texts between them, in order (two
+-- or more, some perhaps empty).
+local function glob_parts(tok)
+  local parts, i = {}, 1
+  while true do
+    local j = string.find(tok, '*', i, true)
+    if not j then parts[#parts+1] = string.sub(tok, i); return parts end
+    parts[#parts+1] = string.sub(tok, i, j - 1)
+    i = j + 1
   end
+end
+
+-- glob_match reports whether the whole of x matches a pattern of parts (glob_parts), each '*'
+-- matching any text. It starts with the first part, ends with the last, and finds each part
+-- between at its first place after the one before: a match exists exactly when that finds one.
+-- Its cost grows with the lengths of x and of the pattern only, however many '*'s it has (a Lua
+-- pattern of '.*'s would backtrack, and a few dozen of them hold Redis for hours).
+local function glob_match(x, parts)
+  local first, last = parts[1], parts[#parts]
+  if #x < #first + #last then return false end
+  if string.sub(x, 1, #first) ~= first or string.sub(x, #x - #last + 1) ~= last then return false end
+  local pos, stop = #first + 1, #x - #last
+  for k = 2, #parts - 1 do
+    local p = parts[k]
+    if p ~= '' then
+      local a, b = string.find(x, p, pos, true)
+      if not a or b > stop then return false end
+      pos = b + 1
+    end
+  end
+  return true
+end
+
+local function has_token(x, c)
+  if c.parts then return glob_match(x, c.parts) end
+  local tok = c.a
   if x == tok then return true end
   if string.find(tok, '[^%w]') then return string.find(x, tok, 1, true) ~= nil end
   for w in string.gmatch(x, '%w+') do
@@ -66,7 +97,7 @@ local function test(c, x)
   if op == 'GTE' then return x >= c.a end
   if op == 'BETWEEN' then return x >= c.a and x <= c.b end
   if op == 'IN' then return c.set[x] == true end
-  if op == 'CONTAINS_TOKEN' then return has_token(x, c.a) end
+  if op == 'CONTAINS_TOKEN' then return has_token(x, c) end
   return false
 end
 
@@ -75,6 +106,9 @@ for _, g in ipairs(plan.groups) do
     if c.vs then
       c.set = {}
       for _, v in ipairs(c.vs) do c.set[v] = true end
+    end
+    if c.op == 'CONTAINS_TOKEN' and type(c.a) == 'string' and string.find(c.a, '*', 1, true) then
+      c.parts = glob_parts(c.a)
     end
   end
 end
