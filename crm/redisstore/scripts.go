@@ -258,19 +258,21 @@ func (c associateCall) keys() []string {
 }
 func (c associateCall) argv() []any { return []any{c.From, c.To} }
 
-// dissociateScript removes the link between two records in both directions.
+// dissociateScript removes the link between two live records in both directions.
 // See lua/dissociate.lua for its KEYS and ARGV.
 var dissociateScript = newScript[dissociateCall]("dissociate")
 
 // dissociateCall is a call of dissociateScript (lua/dissociate.lua).
 type dissociateCall struct {
-	FromAssoc, ToAssoc string
+	FromRecord, ToRecord, FromAssoc, ToAssoc string
 
 	From, To string // "<type>:<id>"
 }
 
-func (c dissociateCall) keys() []string { return []string{c.FromAssoc, c.ToAssoc} }
-func (c dissociateCall) argv() []any    { return []any{c.From, c.To} }
+func (c dissociateCall) keys() []string {
+	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
+}
+func (c dissociateCall) argv() []any { return []any{c.From, c.To} }
 
 // createListScript creates a static list.
 // See lua/create_list.lua for its KEYS and ARGV.
