@@ -258,6 +258,10 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	props := make([]string, len(in.Inputs))
 	resolved := map[string]string{} // each idProperty given, resolved once (a schema read)
 	for i, x := range in.Inputs {
+		if x.ID == "" {
+			return errInvalid(fmt.Sprintf("inputs[%d].id", i), "MISSING_ID",
+				`inputs[%d].id is missing: give the id of the %s record to update, as {"id": "123", "properties": {...}} (or its email or unique value with idProperty)`, i, o)
+		}
 		by, ok := resolved[x.IDProperty]
 		if !ok {
 			var err error
