@@ -111,15 +111,24 @@ func (in propertyInput) property() crm.Property {
 	return p
 }
 
-// listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name.
+// listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name; with
+// ?archived=true none, since properties are never archived.
 func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	archived, err := queryArchived(r)
 	if err != nil {
 		return err
 	}
 	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
 	if err != nil {
 		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	if archived { // properties are never archived: HubSpot's archived=true lists only those
+		writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: []propertyJSON{}})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: toPropertiesJSON(schema)})
 	return nil

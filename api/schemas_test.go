@@ -45,6 +45,14 @@ func TestProperties(t *testing.T) {
 	all := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts", tokRead, nil), http.StatusOK)
 	require.Contains(t, propertyNames(all.Results), "email")
 	require.IsIncreasing(t, propertyNames(all.Results))
+	// Properties are never archived: archived=true lists none, as HubSpot lists only archived ones.
+	none := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=true", tokRead, nil), http.StatusOK)
+	require.NotNil(t, none.Results)
+	require.Empty(t, none.Results)
+	live := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=false", tokRead, nil), http.StatusOK)
+	require.Equal(t, all, live)
+	bad := expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=1", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"archived"}, bad.in())
 
 	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
 	require.Equal(t, "enumeration", stage.Type)
