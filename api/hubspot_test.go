@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -200,6 +201,42 @@ type historyRecord struct {
 		ID   string `json:"id"`
 		Type string `json:"type"`
 	}] `json:"associations"`
+}
+
+// TestRecordPropertiesOnRead names hs_object_id, createdate, lastmodifieddate and
+// hs_lastmodifieddate in the properties of every read: each record shows them, from its id and
+// times, as HubSpot does; a read that names none of them shows none.
+func TestRecordPropertiesOnRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := string(b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada"}))
+	b.clock.Advance(time.Hour)
+	expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+ada, tokWrite,
+		map[string]any{"properties": map[string]any{"firstname": "Augusta"}}), http.StatusOK)
+	created, updated := "2026-03-01T12:00:00.000Z", "2026-03-01T13:00:00.000Z"
+	want := map[string]string{"email": "ada@example.com", "hs_object_id": ada, "createdate": created,
+		"lastmodifieddate": updated, "hs_lastmodifieddate": updated}
+	names := []string{"email", "hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+	query := "?properties=" + strings.Join(names, ",")
+
+	got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada+query, tokRead, nil), http.StatusOK)
+	require.Equal(t, want, got.Properties)
+	require.Equal(t, created, got.CreatedAt)
+	require.Equal(t, updated, got.UpdatedAt)
+	pg := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts"+query, tokRead, nil), http.StatusOK)
+	require.Equal(t, want, pg.Results[0].Properties)
+	res := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/read", tokRead,
+		map[string]any{"inputs": idInputs(ada), "properties": names}), http.StatusOK)
+	require.Equal(t, want, res.Results[0].Properties)
+	found := expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+		map[string]any{"properties": names}), http.StatusOK)
+	require.Equal(t, want, found.Results[0].Properties)
+
+	// Named alone, and not named at all.
+	got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada+"?properties=hs_object_id", tokRead, nil), http.StatusOK)
+	require.Equal(t, map[string]string{"hs_object_id": ada}, got.Properties)
+	got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada, tokRead, nil), http.StatusOK)
+	require.Equal(t, map[string]string{"email": "ada@example.com", "firstname": "Augusta"}, got.Properties)
 }
 
 func TestReadsHubSpotOptions(t *testing.T) {

@@ -176,6 +176,9 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err != nil {
 		return fmt.Errorf("search %s: %w", o, err)
 	}
+	for i, rec := range res.Records {
+		res.Records[i] = withRecordProperties(rec, in.Properties)
+	}
 	out := searchResponse{Total: res.Total, Results: toRecordsJSON(res.Records)}
 	if res.After != "" {
 		out.Paging = &struct {
