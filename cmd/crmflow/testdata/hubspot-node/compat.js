@@ -275,6 +275,13 @@ async function main() {
     eq([stage.type, stage.fieldType], ['enumeration', 'select'], 'lifecyclestage');
     assert(stage.options.some((o) => o.value === 'lead'), 'no lead option');
     await expectApiError(client.crm.properties.coreApi.getByName('contacts', 'no_such_property'), 404, 'missing property');
+    const name = `size_${run}`.replace(/[^a-z0-9_]/g, '_');
+    const made = await client.crm.properties.coreApi.create('contacts', {
+      name, label: 'Size', type: 'enumeration', fieldType: 'select', groupName: 'contactinformation',
+      description: 'Shirt size', displayOrder: 1, hidden: false, formField: true,
+      options: [{ label: 'Small', value: 's', displayOrder: 0, hidden: false }, { label: 'Large', value: 'l', displayOrder: 1, hidden: false }],
+    });
+    eq([made.name, made.options.map((o) => [o.label, o.value])], [name, [['Small', 's'], ['Large', 'l']]], 'created enumeration');
   });
 
   await check('a unique property (hasUniqueValue): idProperty reads, batch read, batch upsert, a taken value is a 409', async () => {
