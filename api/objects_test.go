@@ -117,6 +117,22 @@ func TestObjectsValidation(t *testing.T) {
 		})
 	}
 
+	t.Run("CreateWithID", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+			map[string]any{"id": "42", "properties": map[string]any{"firstname": "Ada"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"id"}, e.in())
+		require.Equal(t, "ID_NOT_ALLOWED", e.Errors[0].Code)
+		require.Contains(t, e.Message, "cannot choose the new record's id")
+		e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/create", tokAll, map[string]any{"inputs": []any{
+			map[string]any{"properties": map[string]any{"firstname": "Ada"}},
+			map[string]any{"id": 7, "properties": map[string]any{"firstname": "Bob"}}}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"inputs[1].id"}, e.in())
+		require.Contains(t, e.Message, "inputs[1].id is given")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
 	t.Run("PatchNamesProperty", func(t *testing.T) {
 		t.Parallel()
 		before := b.snapshot(t, b.tenantA)
