@@ -299,6 +299,15 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 			updates[i] = crm.RecordUpdate{ID: id, Properties: x.Properties}
 		}
 	}
+	seen := make(map[crm.RecordID]int, len(updates))
+	for i, u := range updates {
+		if j, dup := seen[u.ID]; dup {
+			return errInvalid(fmt.Sprintf("inputs[%d].id", i), "DUPLICATE_ID",
+				"inputs[%d] (id %q) and inputs[%d] (id %q) both name %s record %s: merge them into one input",
+				j, string(in.Inputs[j].ID), i, string(in.Inputs[i].ID), o, u.ID)
+		}
+		seen[u.ID] = i
+	}
 	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o, updates, actor(p))
 	if err != nil {
 		return fmt.Errorf("batch update %s: %w", o, err)

@@ -459,6 +459,13 @@ func TestBatchUpdateByEmail(t *testing.T) {
 	expectError(t, b.call(t, "POST", "/crm/v3/objects/companies/batch/update", tokAll, map[string]any{"inputs": []any{
 		map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{"name": "X"}},
 	}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	// Bob by id and by email: the inputs that name him are named, as the client wrote them.
+	e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"id": bob, "properties": map[string]any{"firstname": "X"}},
+		map[string]any{"idProperty": "email", "id": "bob@example.com", "properties": map[string]any{"lastname": "Y"}},
+	}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"inputs[1].id"}, e.in())
+	require.Contains(t, e.Message, `inputs[0] (id "`+string(bob)+`") and inputs[1] (id "bob@example.com") both name contacts record `+string(bob))
 	require.Equal(t, before, b.snapshot(t, b.tenantA))
 }
 
