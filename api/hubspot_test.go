@@ -397,6 +397,30 @@ func TestBatchUpsert(t *testing.T) {
 		}
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
+
+	// The creates are written before the updates: an update that would be refused refuses the
+	// upsert before any record is created.
+	t.Run("RefusedUpdateCreatesNothing", func(t *testing.T) {
+		t.Parallel()
+		rb, s1, _ := uniqueSetup(t)
+		rb.contact(t, map[string]string{"email": "ada@example.com"})
+		rb.contact(t, map[string]string{"email": "bob@example.com"})
+		before, raw := rb.snapshot(t, rb.tenantA), rb.dump(t, rb.tenantA)
+		e := expectError(t, rb.call(t, "POST", "/crm/v3/objects/contacts/batch/upsert", tokAll, map[string]any{"inputs": []any{
+			input("new@example.com", map[string]any{"firstname": "Neo"}),
+			input("ada@example.com", map[string]any{"additional_emails": "bob@example.com"}),
+		}}), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "bob@example.com")
+		e = expectError(t, rb.call(t, "POST", "/crm/v3/objects/subscriptions/batch/upsert", tokAll, map[string]any{"inputs": []any{
+			map[string]any{"idProperty": "sub_ref", "id": "S-new", "properties": map[string]any{"plan": "gold"}},
+			map[string]any{"idProperty": "sub_ref", "id": "S-1", "properties": map[string]any{"seat": "2"}},
+		}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, "UNIQUE_VALUE_CONFLICT", e.Errors[0].Code)
+		require.NotEqual(t, []string{string(s1)}, e.Context["existingId"])
+		require.Equal(t, before, rb.snapshot(t, rb.tenantA))
+		require.Equal(t, raw, rb.dump(t, rb.tenantA))
+		expectError(t, rb.call(t, "GET", "/crm/v3/objects/contacts/new@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
 }
 
 func TestUpdateByEmail(t *testing.T) {

@@ -232,6 +232,7 @@ type updateRecordsCall struct {
 	Contacts  bool   // whether Type is contacts, sent as 1 or 0
 	Payload   string // JSON, one entry per update
 	IndexSpec string
+	CheckOnly bool // answer as the update would, and write nothing; sent as 1 or 0
 }
 
 func (c updateRecordsCall) keys() []string {
@@ -239,7 +240,7 @@ func (c updateRecordsCall) keys() []string {
 }
 
 func (c updateRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec}
+	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec, flag(c.CheckOnly)}
 }
 
 // associateScript links two live records in both directions.

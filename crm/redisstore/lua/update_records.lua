@@ -12,6 +12,7 @@
 -- ARGV[3] -> 1 if the type is contacts, else 0
 -- ARGV[4] -> JSON [{"id":..,"set":{..},"del":[..],"hashes":{email: hash}}] in KEYS order
 -- ARGV[5] -> the type's search index spec (indexSpec): the entries of the changed fields move
+-- ARGV[6] -> 1 to check only: the same answer, and nothing written (an upsert asks before it creates)
 -- Returns {"ok"}, {"missing", id}, {"conflict", email, owner id}, {"blocked", email} or
 -- {"unique", property, value, owner id} when a new value of a unique property is taken; a value
 -- that another record of the same call gives up is not taken (two records may swap their emails).
@@ -82,6 +83,7 @@ for i, u in ipairs(ups) do
   local taken = uq_check(spec, u.id, u.set, uclaimed, nil, ureleased)
   if taken then return taken end
 end
+if ARGV[6] == '1' then return {'ok'} end
 local written = {}
 for i, u in ipairs(ups) do
   if plans[i].changed then
