@@ -93,6 +93,8 @@ func TestObjectsValidation(t *testing.T) {
 		{"InfiniteNumber", map[string]any{"num_notes": "-Inf"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"InfinityNumber", map[string]any{"num_notes": "infinity"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
+		// A NUL would end the value early in the search indexes: EQ "ann" would find "ann\x00x".
+		{"NulInValue", map[string]any{"firstname": "ann\x00x"}, []string{"firstname"}, "INVALID_CHARACTER"},
 		// Past the year 9999: not written back in the form a datetime is read in.
 		{"DatetimePastYear9999", map[string]any{"last_activity_date": "99999999999999999"}, []string{"last_activity_date"}, "INVALID_DATETIME"},
 		{"WrongOption", map[string]any{"lifecyclestage": "friend"}, []string{"lifecyclestage"}, "INVALID_OPTION"},

@@ -219,6 +219,12 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		return &ValidationError{Field: p.Name, Code: code,
 			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}
 	}
+	// The search indexes end each string value with a NUL before the record's id: a value holding
+	// one would match filters on its first part (EQ "ann" finding "ann\x00x", and NEQ too).
+	if strings.ContainsRune(v, 0) {
+		return "", &ValidationError{Field: p.Name, Code: "INVALID_CHARACTER",
+			Message: fmt.Sprintf("property %q: the value %q holds a NUL character (\\u0000), which no property value can hold: remove it", p.Name, v)}
+	}
 	switch p.Type {
 	case TypeNumber:
 		// NaN and the infinities parse, but no search, sort or trigger can compare them.
