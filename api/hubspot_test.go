@@ -387,6 +387,8 @@ func TestBatchUpsert(t *testing.T) {
 			{"Duplicate", "contacts", []any{input("x@example.com", nil), input("X@example.com", nil)}, "both name x@example.com"},
 			{"NotEmail", "contacts", []any{input("x@example.com", nil), input("nope", nil)}, "not an email"},
 			{"EmailMismatch", "contacts", []any{input("x@example.com", map[string]any{"email": "y@example.com"})}, "is not the id"},
+			{"OneContactByTwoEmails", "contacts", []any{input("x@example.com", nil), input("bob@example.com", nil), input("robert@example.com", nil)},
+				"inputs[1] (bob@example.com) and inputs[2] (robert@example.com) both name contacts record " + string(bob)},
 			{"BadProperty", "contacts", []any{input("x@example.com", nil), input("ada@example.com", map[string]any{"lifecyclestage": "boss"})}, "lifecyclestage"},
 			{"ByID", "contacts", []any{map[string]any{"idProperty": "hs_object_id", "id": string(ada), "properties": map[string]any{}}}, "upsert names records by a unique property"},
 			{"OtherType", "companies", []any{map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{}}}, "not a unique property"},

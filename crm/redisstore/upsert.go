@@ -208,8 +208,15 @@ func (s *Store) upsertOnce(ctx context.Context, t crm.TenantID, k upsertKey, in 
 		}
 	}
 	ups := make([]crm.RecordUpdate, len(updates))
+	seen := make(map[crm.RecordID]int, len(updates))
 	for n, i := range updates {
-		ups[n] = crm.RecordUpdate{ID: found[norm[i]], Properties: in[i]}
+		id := found[norm[i]]
+		if j, dup := seen[id]; dup { // a contact's primary email and an additional one
+			return false, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
+				Message: fmt.Sprintf("inputs[%d] (%s) and inputs[%d] (%s) both name %s record %s: merge them into one input", j, norm[j], i, norm[i], k.o, id)}
+		}
+		seen[id] = i
+		ups[n] = crm.RecordUpdate{ID: id, Properties: in[i]}
 	}
 	if len(creates) > 0 && len(updates) > 0 {
 		// The creates are written first: ask now whether the updates would be refused (a taken
