@@ -55,7 +55,8 @@ func (s *Server) associate(w http.ResponseWriter, r *http.Request, p crm.Princip
 }
 
 // dissociate serves DELETE on the association paths: it removes the link (both directions), 204.
-// Idempotent: removing a link that does not exist changes nothing and is not an error.
+// Idempotent: removing a link that does not exist between two live records changes nothing and is
+// not an error. 404 if either record is not live: one in the bin keeps its links for its restore.
 func (s *Server) dissociate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	from, to, err := s.associationPath(r, p.Tenant)
 	if err != nil {

@@ -258,6 +258,10 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 	props := make([]string, len(in.Inputs))
 	resolved := map[string]string{} // each idProperty given, resolved once (a schema read)
 	for i, x := range in.Inputs {
+		if x.ID == "" {
+			return errInvalid(fmt.Sprintf("inputs[%d].id", i), "MISSING_ID",
+				`inputs[%d].id is missing: give the id of the %s record to update, as {"id": "123", "properties": {...}} (or its email or unique value with idProperty)`, i, o)
+		}
 		by, ok := resolved[x.IDProperty]
 		if !ok {
 			var err error
@@ -294,6 +298,15 @@ func (s *Server) batchUpdate(w http.ResponseWriter, r *http.Request, p crm.Princ
 			}
 			updates[i] = crm.RecordUpdate{ID: id, Properties: x.Properties}
 		}
+	}
+	seen := make(map[crm.RecordID]int, len(updates))
+	for i, u := range updates {
+		if j, dup := seen[u.ID]; dup {
+			return errInvalid(fmt.Sprintf("inputs[%d].id", i), "DUPLICATE_ID",
+				"inputs[%d] (id %q) and inputs[%d] (id %q) both name %s record %s: merge them into one input",
+				j, string(in.Inputs[j].ID), i, string(in.Inputs[i].ID), o, u.ID)
+		}
+		seen[u.ID] = i
 	}
 	recs, err := s.store.UpdateRecords(r.Context(), p.Tenant, o, updates, actor(p))
 	if err != nil {

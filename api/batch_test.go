@@ -167,6 +167,38 @@ func TestBatchUpdate(t *testing.T) {
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
 
+	t.Run("InputWithoutID", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		for _, in := range []map[string]any{
+			{"properties": map[string]any{"amount": 1}},
+			{"id": "", "properties": map[string]any{"amount": 1}},
+			{"id": nil, "idProperty": "hs_object_id", "properties": map[string]any{"amount": 1}},
+		} {
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/deals/batch/update", tokWrite, map[string]any{"inputs": []any{
+				map[string]any{"id": all[0], "properties": map[string]any{"amount": 1}}, in}}),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"inputs[1].id"}, e.in())
+			require.Equal(t, "MISSING_ID", e.Errors[0].Code)
+			require.Contains(t, e.Message, "inputs[1].id is missing")
+		}
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
+	t.Run("TheSameRecordTwice", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/deals/batch/update", tokWrite, map[string]any{"inputs": []any{
+			map[string]any{"id": all[1], "properties": map[string]any{"amount": 1}},
+			map[string]any{"id": all[2], "properties": map[string]any{"amount": 2}},
+			map[string]any{"id": all[1], "idProperty": "hs_object_id", "properties": map[string]any{"dealname": "X"}}}}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"inputs[2].id"}, e.in())
+		require.Equal(t, "DUPLICATE_ID", e.Errors[0].Code)
+		require.Contains(t, e.Message, "inputs[0] (id \""+all[1]+"\") and inputs[2]")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
 	t.Run("OneMissingRefusesAll", func(t *testing.T) {
 		t.Parallel()
 		before := b.snapshot(t, b.tenantA)

@@ -50,8 +50,7 @@ type batchIDsInput struct {
 	Inputs []idInput `json:"inputs"`
 }
 
-// decodeBatchIDs reads the body of batch/archive and batch/restore: 1 to 100 inputs, returned
-// without duplicates.
+// decodeBatchIDs reads the body of batch/restore: 1 to 100 inputs, returned without duplicates.
 func (s *Server) decodeBatchIDs(w http.ResponseWriter, r *http.Request) ([]crm.RecordID, error) {
 	var in batchIDsInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
@@ -71,30 +70,72 @@ func wellFormed(ids []crm.RecordID) []crm.RecordID {
 
 // batchArchive serves POST /crm/v3/objects/{objectType}/batch/archive: it moves up to 100 records
 // into the bin in one step and answers 204. More than one record also needs bulk_delete (SPEC
-// S2). As in HubSpot, ids that are not live are ignored. When protection rules protect some of the
-// records, the whole batch is refused with a 409 PROTECTED naming each of them with its rule, and
-// nothing changes (SPEC S25).
+// S2). As in HubSpot, well-formed ids that are not live are ignored; an input without an id, with
+// one that is not a record id, or naming a record a second time is a 400 naming every such input,
+// and nothing is deleted. When protection rules protect some of the records, the whole batch is
+// refused with a 409 PROTECTED naming each of them with its rule, and nothing changes (SPEC S25).
 func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
 	}
-	ids, err := s.decodeBatchIDs(w, r)
-	if err != nil {
+	var in batchIDsInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
+	if err := checkBatchSize(len(in.Inputs)); err != nil {
+		return err
+	}
+	if err := checkArchiveIDs(o, in.Inputs); err != nil {
+		return err
+	}
+	ids := batchIDs(in.Inputs)
 	if len(ids) > 1 {
 		if err := requirePerms(p, crm.PermBulkDelete); err != nil {
 			return err
 		}
 	}
-	if ids = wellFormed(ids); len(ids) > 0 {
-		if _, err := s.archiveUnprotected(r, p.Tenant, o, ids, actor(p)); err != nil {
-			return fmt.Errorf("batch archive %s: %w", o, err)
-		}
+	if _, err := s.archiveUnprotected(r, p.Tenant, o, ids, actor(p)); err != nil {
+		return fmt.Errorf("batch archive %s: %w", o, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// checkArchiveIDs refuses the inputs of a batch/archive of records of type o when one has no id,
+// an id that no record can have (ids are decimal), or the id of an earlier input: a 400 with one
+// error per such input, in inputs[i].id. A delete is not retried the way a read is, so a client
+// that sent an email for an id, or the same record twice, hears of it rather than getting a 204
+// for a batch that did less than it meant.
+func checkArchiveIDs(o crm.ObjectType, in []idInput) error {
+	var details []errorDetail
+	first := make(map[flexID]int, len(in))
+	for i, x := range in {
+		at := fmt.Sprintf("inputs[%d].id", i)
+		j, dup := first[x.ID]
+		switch {
+		case x.ID == "":
+			details = append(details, errorDetail{Code: "MISSING_ID", In: at,
+				Message: fmt.Sprintf(`%s is missing: give the id of each %s record to delete, as {"id": "123"}`, at, o)})
+		case !numericID.MatchString(string(x.ID)):
+			details = append(details, errorDetail{Code: "INVALID_ID", In: at,
+				Message: fmt.Sprintf("%s %q is not a record id: ids are whole numbers, as the API returns them "+
+					"(to delete records named by email or another unique property, read their ids with batch/read and idProperty first)", at, string(x.ID))})
+		case dup:
+			details = append(details, errorDetail{Code: "DUPLICATE_ID", In: at,
+				Message: fmt.Sprintf("%s %q repeats inputs[%d].id: name each record once", at, string(x.ID), j)})
+		default:
+			first[x.ID] = i
+		}
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	msg := details[0].Message + ": nothing was deleted"
+	if len(details) > 1 {
+		msg = fmt.Sprintf("%d inputs are invalid, nothing was deleted: %s (and %d more in errors)", len(details), details[0].Message, len(details)-1)
+	}
+	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg, details: details}
 }
 
 // batchRestore serves POST /crm/v3/objects/{objectType}/batch/restore: it brings up to 100

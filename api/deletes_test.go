@@ -128,8 +128,8 @@ func TestBatchArchive(t *testing.T) {
 		c1 := string(b.contact(t, map[string]string{"firstname": "One"}))
 		c2 := string(b.contact(t, map[string]string{"firstname": "Two"}))
 		c3 := string(b.contact(t, map[string]string{"firstname": "Three"}))
-		// Ids that are not live (unknown, malformed) are ignored, as in HubSpot.
-		r := b.call(t, "POST", path, tokAll, map[string]any{"inputs": idInputs(c1, "999999", c2, "not-an-id")})
+		// Ids that are not live are ignored, as in HubSpot.
+		r := b.call(t, "POST", path, tokAll, map[string]any{"inputs": idInputs(c1, "999999", c2)})
 		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
 		for _, id := range []string{c1, c2} {
 			b.requireLive(t, crm.Contacts, id, false)
@@ -144,14 +144,6 @@ func TestBatchArchive(t *testing.T) {
 		t.Parallel()
 		c := string(b.contact(t, nil))
 		r := b.call(t, "POST", path, tokDelete, map[string]any{"inputs": idInputs(c)})
-		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
-		b.requireLive(t, crm.Contacts, c, false)
-	})
-
-	t.Run("TheSameIDTwiceIsOneRecord", func(t *testing.T) {
-		t.Parallel()
-		c := string(b.contact(t, nil))
-		r := b.call(t, "POST", path, tokDelete, map[string]any{"inputs": idInputs(c, c)})
 		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
 		b.requireLive(t, crm.Contacts, c, false)
 	})
@@ -193,6 +185,10 @@ func TestBatchArchive(t *testing.T) {
 		{"EmptyIsRefused", tokAll, map[string]any{"inputs": []any{}}, http.StatusBadRequest, "inputs", "empty"},
 		{"UnknownField", tokAll, map[string]any{"inputs": idInputs(c1), "archived": true}, http.StatusBadRequest, "archived", "unknown field"},
 		{"UnknownType", tokAll, map[string]any{"inputs": idInputs(c1)}, http.StatusNotFound, "object type", "spaceships"},
+		{"MalformedID", tokAll, map[string]any{"inputs": idInputs(c1, "ada@example.com")}, http.StatusBadRequest, "inputs[1].id", `"ada@example.com" is not a record id`},
+		{"NoID", tokAll, map[string]any{"inputs": []any{map[string]any{"id": c1}, map[string]any{}}}, http.StatusBadRequest, "inputs[1].id", "missing"},
+		{"EmptyID", tokAll, map[string]any{"inputs": idInputs("", c1)}, http.StatusBadRequest, "inputs[0].id", "missing"},
+		{"TheSameIDTwice", tokDelete, map[string]any{"inputs": idInputs(c1, c1)}, http.StatusBadRequest, "inputs[1].id", "repeats inputs[0].id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -210,6 +206,19 @@ func TestBatchArchive(t *testing.T) {
 			require.Equal(t, raw, rb.dump(t, rb.tenantA))
 		})
 	}
+
+	t.Run("EveryBadInputIsNamed", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, rb.call(t, "POST", path, tokAll, map[string]any{"inputs": idInputs(c1, "x1", c2, "", c1, "999999")}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"inputs[1].id", "inputs[3].id", "inputs[4].id"}, e.in())
+		require.Equal(t, "INVALID_ID", e.Errors[0].Code)
+		require.Equal(t, "MISSING_ID", e.Errors[1].Code)
+		require.Equal(t, "DUPLICATE_ID", e.Errors[2].Code)
+		require.Contains(t, e.Message, "3 inputs are invalid, nothing was deleted")
+		require.Equal(t, before, rb.snapshot(t, rb.tenantA))
+		require.Equal(t, raw, rb.dump(t, rb.tenantA))
+	})
 }
 
 // manyIDs returns n distinct decimal ids.

@@ -70,7 +70,8 @@
 //
 // Every delete but a permanent one is restorable: the record goes into its type's bin with who
 // deleted it and how (archivedBy, archivedVia "api", "bulk" with the job id as archivedRef, "list"
-// with the list id). A batch/archive ignores ids that are not live, as HubSpot does.
+// with the list id). A batch/archive ignores ids that are not live, as HubSpot does; an input
+// without an id, with one that is not a record id, or repeating an earlier one refuses the batch.
 //
 // A bulk delete ("all N in this view") carries confirmCount, the number the user confirmed: when it
 // is not the number selected now, the answer is a 409 CONFLICT whose context gives confirmCount and

@@ -34,7 +34,7 @@ func TestRequestBodies(t *testing.T) {
 			http.StatusBadRequest, "VALIDATION_ERROR", "association", "association"},
 		{"UnknownNestedField", "POST", "/crm/v3/objects/contacts/batch/read", `{"inputs":[{"id":"1","idProperty":"email"}]}`,
 			http.StatusBadRequest, "VALIDATION_ERROR", "idProperty", "idProperty"},
-		{"UnknownOptionField", "POST", "/crm/v3/properties/contacts", `{"name":"x","type":"enumeration","options":[{"value":"a","hidden":true}]}`,
+		{"UnknownOptionField", "POST", "/crm/v3/properties/contacts", `{"name":"x","type":"enumeration","options":[{"value":"a","colour":"red"}]}`,
 			http.StatusBadRequest, "VALIDATION_ERROR", "options", "option"},
 		{"MalformedJSON", "POST", "/crm/v3/objects/contacts", `{"properties":{"firstname":"A"`,
 			http.StatusBadRequest, "VALIDATION_ERROR", "body", "malformed"},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -202,6 +203,42 @@ type historyRecord struct {
 	}] `json:"associations"`
 }
 
+// TestRecordPropertiesOnRead names hs_object_id, createdate, lastmodifieddate and
+// hs_lastmodifieddate in the properties of every read: each record shows them, from its id and
+// times, as HubSpot does; a read that names none of them shows none.
+func TestRecordPropertiesOnRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ada := string(b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada"}))
+	b.clock.Advance(time.Hour)
+	expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+ada, tokWrite,
+		map[string]any{"properties": map[string]any{"firstname": "Augusta"}}), http.StatusOK)
+	created, updated := "2026-03-01T12:00:00.000Z", "2026-03-01T13:00:00.000Z"
+	want := map[string]string{"email": "ada@example.com", "hs_object_id": ada, "createdate": created,
+		"lastmodifieddate": updated, "hs_lastmodifieddate": updated}
+	names := []string{"email", "hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+	query := "?properties=" + strings.Join(names, ",")
+
+	got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada+query, tokRead, nil), http.StatusOK)
+	require.Equal(t, want, got.Properties)
+	require.Equal(t, created, got.CreatedAt)
+	require.Equal(t, updated, got.UpdatedAt)
+	pg := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts"+query, tokRead, nil), http.StatusOK)
+	require.Equal(t, want, pg.Results[0].Properties)
+	res := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/read", tokRead,
+		map[string]any{"inputs": idInputs(ada), "properties": names}), http.StatusOK)
+	require.Equal(t, want, res.Results[0].Properties)
+	found := expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+		map[string]any{"properties": names}), http.StatusOK)
+	require.Equal(t, want, found.Results[0].Properties)
+
+	// Named alone, and not named at all.
+	got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada+"?properties=hs_object_id", tokRead, nil), http.StatusOK)
+	require.Equal(t, map[string]string{"hs_object_id": ada}, got.Properties)
+	got = expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+ada, tokRead, nil), http.StatusOK)
+	require.Equal(t, map[string]string{"email": "ada@example.com", "firstname": "Augusta"}, got.Properties)
+}
+
 func TestReadsHubSpotOptions(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -350,6 +387,8 @@ func TestBatchUpsert(t *testing.T) {
 			{"Duplicate", "contacts", []any{input("x@example.com", nil), input("X@example.com", nil)}, "both name x@example.com"},
 			{"NotEmail", "contacts", []any{input("x@example.com", nil), input("nope", nil)}, "not an email"},
 			{"EmailMismatch", "contacts", []any{input("x@example.com", map[string]any{"email": "y@example.com"})}, "is not the id"},
+			{"OneContactByTwoEmails", "contacts", []any{input("x@example.com", nil), input("bob@example.com", nil), input("robert@example.com", nil)},
+				"inputs[1] (bob@example.com) and inputs[2] (robert@example.com) both name contacts record " + string(bob)},
 			{"BadProperty", "contacts", []any{input("x@example.com", nil), input("ada@example.com", map[string]any{"lifecyclestage": "boss"})}, "lifecyclestage"},
 			{"ByID", "contacts", []any{map[string]any{"idProperty": "hs_object_id", "id": string(ada), "properties": map[string]any{}}}, "upsert names records by a unique property"},
 			{"OtherType", "companies", []any{map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{}}}, "not a unique property"},
@@ -359,6 +398,30 @@ func TestBatchUpsert(t *testing.T) {
 			require.Contains(t, e.Message, c.want, c.name)
 		}
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
+	// The creates are written before the updates: an update that would be refused refuses the
+	// upsert before any record is created.
+	t.Run("RefusedUpdateCreatesNothing", func(t *testing.T) {
+		t.Parallel()
+		rb, s1, _ := uniqueSetup(t)
+		rb.contact(t, map[string]string{"email": "ada@example.com"})
+		rb.contact(t, map[string]string{"email": "bob@example.com"})
+		before, raw := rb.snapshot(t, rb.tenantA), rb.dump(t, rb.tenantA)
+		e := expectError(t, rb.call(t, "POST", "/crm/v3/objects/contacts/batch/upsert", tokAll, map[string]any{"inputs": []any{
+			input("new@example.com", map[string]any{"firstname": "Neo"}),
+			input("ada@example.com", map[string]any{"additional_emails": "bob@example.com"}),
+		}}), http.StatusConflict, "CONFLICT")
+		require.Contains(t, e.Message, "bob@example.com")
+		e = expectError(t, rb.call(t, "POST", "/crm/v3/objects/subscriptions/batch/upsert", tokAll, map[string]any{"inputs": []any{
+			map[string]any{"idProperty": "sub_ref", "id": "S-new", "properties": map[string]any{"plan": "gold"}},
+			map[string]any{"idProperty": "sub_ref", "id": "S-1", "properties": map[string]any{"seat": "2"}},
+		}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, "UNIQUE_VALUE_CONFLICT", e.Errors[0].Code)
+		require.NotEqual(t, []string{string(s1)}, e.Context["existingId"])
+		require.Equal(t, before, rb.snapshot(t, rb.tenantA))
+		require.Equal(t, raw, rb.dump(t, rb.tenantA))
+		expectError(t, rb.call(t, "GET", "/crm/v3/objects/contacts/new@example.com?idProperty=email", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	})
 }
 
@@ -422,6 +485,13 @@ func TestBatchUpdateByEmail(t *testing.T) {
 	expectError(t, b.call(t, "POST", "/crm/v3/objects/companies/batch/update", tokAll, map[string]any{"inputs": []any{
 		map[string]any{"idProperty": "domain", "id": "acme.com", "properties": map[string]any{"name": "X"}},
 	}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	// Bob by id and by email: the inputs that name him are named, as the client wrote them.
+	e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokAll, map[string]any{"inputs": []any{
+		map[string]any{"id": bob, "properties": map[string]any{"firstname": "X"}},
+		map[string]any{"idProperty": "email", "id": "bob@example.com", "properties": map[string]any{"lastname": "Y"}},
+	}}), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"inputs[1].id"}, e.in())
+	require.Contains(t, e.Message, `inputs[0] (id "`+string(bob)+`") and inputs[1] (id "bob@example.com") both name contacts record `+string(bob))
 	require.Equal(t, before, b.snapshot(t, b.tenantA))
 }
 

@@ -181,4 +181,34 @@ func TestAssociations(t *testing.T) {
 			http.StatusNotFound, "OBJECT_NOT_FOUND")
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
+
+	// A record in the bin keeps its links for its restore: removing one, from either side, is a
+	// 404 like any other write to it, and the link comes back with the record.
+	t.Run("RecordInTheBin", func(t *testing.T) {
+		t.Parallel()
+		rb := setup(t)
+		binned := string(rb.contact(t, map[string]string{"firstname": "Binned"}))
+		co := string(rb.create(t, rb.tenantA, crm.Companies, map[string]string{"name": "Stays"}))
+		r := rb.call(t, "PUT", "/crm/v4/objects/contacts/"+binned+"/associations/default/companies/"+co, tokWrite, nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		r = rb.call(t, "DELETE", "/crm/v3/objects/contacts/"+binned, tokAll, nil)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+
+		before, raw := rb.snapshot(t, rb.tenantA), rb.dump(t, rb.tenantA)
+		for _, path := range []string{
+			"/crm/v4/objects/contacts/" + binned + "/associations/default/companies/" + co,
+			"/crm/v4/objects/companies/" + co + "/associations/default/contacts/" + binned,
+			"/crm/v4/objects/contacts/" + binned + "/associations/companies/" + co,
+		} {
+			e := expectError(t, rb.call(t, "DELETE", path, tokWrite, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+			require.Contains(t, e.Message, "contacts/"+binned, path)
+		}
+		require.Equal(t, before, rb.snapshot(t, rb.tenantA))
+		require.Equal(t, raw, rb.dump(t, rb.tenantA))
+
+		r = rb.call(t, "POST", "/crm/v3/objects/contacts/batch/restore", tokAll, map[string]any{"inputs": idInputs(binned)})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		got := expect[page[assoc]](t, rb.call(t, "GET", "/crm/v4/objects/contacts/"+binned+"/associations/companies", tokRead, nil), http.StatusOK)
+		require.Equal(t, []string{co}, toIDs(got))
+	})
 }

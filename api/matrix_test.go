@@ -302,11 +302,11 @@ func matrixRows() []matrixRow {
 		{name: "Dissociate", pattern: "DELETE /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", needs: write,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/default/companies/" + f.co}
-			}, ok: 204, other: 204},
+			}, ok: 204, other: 404},
 		{name: "DissociateHubSpotPath", pattern: "DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", needs: write,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/companies/" + f.co}
-			}, ok: 204, other: 204},
+			}, ok: 204, other: 404},
 		{name: "ListAssociations", pattern: "GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}", needs: read,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/companies"}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -86,10 +87,17 @@ type createInput struct {
 	Properties         propertyValues      `json:"properties"`
 	Associations       []inlineAssociation `json:"associations"`
 	ObjectWriteTraceID string              `json:"objectWriteTraceId"`
+	// ID is decoded only to refuse it with a reason: the store gives each new record its id.
+	ID json.RawMessage `json:"id"`
 }
 
 // recordInput turns a create's input into the store's, where naming it in errors (see inlineAssociations).
 func (in createInput) recordInput(o crm.ObjectType, where string) (crm.RecordInput, error) {
+	if in.ID != nil && string(in.ID) != "null" {
+		return crm.RecordInput{}, errInvalid(where+"id", "ID_NOT_ALLOWED",
+			"%sid is given, but a create cannot choose the new record's id (crmflow gives each %s record its own): leave id out; "+
+				"to change a record that exists, use PATCH /crm/v3/objects/%s/{id} or batch/update, or batch/upsert by a unique property", where, o, o)
+	}
 	assocs, err := inlineAssociations(o, in.Associations, where)
 	if err != nil {
 		return crm.RecordInput{}, err

@@ -93,6 +93,10 @@ func TestObjectsValidation(t *testing.T) {
 		{"InfiniteNumber", map[string]any{"num_notes": "-Inf"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"InfinityNumber", map[string]any{"num_notes": "infinity"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
+		// A NUL would end the value early in the search indexes: EQ "ann" would find "ann\x00x".
+		{"NulInValue", map[string]any{"firstname": "ann\x00x"}, []string{"firstname"}, "INVALID_CHARACTER"},
+		// Past the year 9999: not written back in the form a datetime is read in.
+		{"DatetimePastYear9999", map[string]any{"last_activity_date": "99999999999999999"}, []string{"last_activity_date"}, "INVALID_DATETIME"},
 		{"WrongOption", map[string]any{"lifecyclestage": "friend"}, []string{"lifecyclestage"}, "INVALID_OPTION"},
 		{"WrongEmail", map[string]any{"email": "not an email"}, []string{"email"}, "INVALID_EMAIL"},
 		{"ObjectValue", map[string]any{"firstname": map[string]any{"a": 1}}, []string{"firstname"}, "INVALID_PROPERTY_VALUE"},
@@ -114,6 +118,22 @@ func TestObjectsValidation(t *testing.T) {
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
 		})
 	}
+
+	t.Run("CreateWithID", func(t *testing.T) {
+		t.Parallel()
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+			map[string]any{"id": "42", "properties": map[string]any{"firstname": "Ada"}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"id"}, e.in())
+		require.Equal(t, "ID_NOT_ALLOWED", e.Errors[0].Code)
+		require.Contains(t, e.Message, "cannot choose the new record's id")
+		e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/create", tokAll, map[string]any{"inputs": []any{
+			map[string]any{"properties": map[string]any{"firstname": "Ada"}},
+			map[string]any{"id": 7, "properties": map[string]any{"firstname": "Bob"}}}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"inputs[1].id"}, e.in())
+		require.Contains(t, e.Message, "inputs[1].id is given")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
 
 	t.Run("PatchNamesProperty", func(t *testing.T) {
 		t.Parallel()
@@ -220,6 +240,95 @@ func TestBatchInputsShareAValue(t *testing.T) {
 			require.Equal(t, before, b.snapshot(t, b.tenantA))
 		})
 	}
+}
+
+// TestBatchUpdateSwapsValues swaps emails, and values of a unique property, between records in
+// one batch update: the values end where the batch puts them, as if the updates ran one after
+// another in the right order, and the indexes follow. A value kept by its record is still taken.
+func TestBatchUpdateSwapsValues(t *testing.T) {
+	t.Parallel()
+
+	t.Run("Emails", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		ada := string(b.contact(t, map[string]string{"email": "ada@example.com"}))
+		bob := string(b.contact(t, map[string]string{"email": "bob@example.com", "additional_emails": "bob@home.example"}))
+		cy := string(b.contact(t, map[string]string{"email": "cy@example.com"}))
+		res := expect[batch](t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokWrite, map[string]any{"inputs": []any{
+			map[string]any{"id": ada, "properties": map[string]any{"email": "bob@example.com"}},
+			map[string]any{"id": bob, "properties": map[string]any{"email": "cy@example.com", "additional_emails": "ada@example.com"}},
+			map[string]any{"id": cy, "properties": map[string]any{"email": "bob@home.example"}},
+		}}), http.StatusOK)
+		require.Len(t, res.Results, 3)
+		for email, id := range map[string]string{"bob@example.com": ada, "cy@example.com": bob, "ada@example.com": bob, "bob@home.example": cy} {
+			got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+email+"?idProperty=email", tokRead, nil), http.StatusOK)
+			require.Equal(t, id, got.ID, email)
+		}
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokWrite,
+			map[string]any{"properties": map[string]any{"email": "ada@example.com"}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{bob}, e.Context["existingId"])
+
+		// Taking the email of a record that keeps it is still a conflict, and changes nothing.
+		before := b.snapshot(t, b.tenantA)
+		e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/batch/update", tokWrite, map[string]any{"inputs": []any{
+			map[string]any{"id": ada, "properties": map[string]any{"email": "cy@example.com"}},
+			map[string]any{"id": bob, "properties": map[string]any{"firstname": "Bob"}},
+		}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{bob}, e.Context["existingId"])
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
+
+	t.Run("UniqueProperty", func(t *testing.T) {
+		t.Parallel()
+		b, s1, s2 := uniqueSetup(t)
+		expect[batch](t, b.call(t, "POST", "/crm/v3/objects/subscriptions/batch/update", tokWrite, map[string]any{"inputs": []any{
+			map[string]any{"id": string(s1), "properties": map[string]any{"sub_ref": "S-2", "seat": "2"}},
+			map[string]any{"id": string(s2), "properties": map[string]any{"sub_ref": "S-1", "seat": nil}},
+		}}), http.StatusOK)
+		for ref, id := range map[string]crm.RecordID{"S-1": s2, "S-2": s1} {
+			got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/subscriptions/"+ref+"?idProperty=sub_ref", tokRead, nil), http.StatusOK)
+			require.Equal(t, string(id), got.ID, ref)
+		}
+		got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/subscriptions/2?idProperty=seat", tokRead, nil), http.StatusOK)
+		require.Equal(t, string(s1), got.ID)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/subscriptions", tokWrite,
+			map[string]any{"properties": map[string]any{"sub_ref": "S-1"}}), http.StatusConflict, "CONFLICT")
+		require.Equal(t, []string{string(s2)}, e.Context["existingId"])
+	})
+}
+
+// TestUpdateWithoutChange sends updates that give every property the value it has, or clear one
+// that is empty: the record is left as it is, updatedAt included, and no key of the tenant changes.
+func TestUpdateWithoutChange(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := string(b.contact(t, map[string]string{"email": "ada@example.com", "firstname": "Ada"}))
+	b.clock.Advance(time.Minute)
+	created := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+c, tokRead, nil), http.StatusOK)
+	raw := b.dump(t, b.tenantA)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+	}{
+		{"SameValues", "PATCH", "/crm/v3/objects/contacts/" + c, map[string]any{"properties": map[string]any{"firstname": "Ada", "email": "ADA@example.com"}}},
+		{"ClearEmpty", "PATCH", "/crm/v3/objects/contacts/" + c, map[string]any{"properties": map[string]any{"lastname": nil, "phone": ""}}},
+		{"NoProperties", "PATCH", "/crm/v3/objects/contacts/" + c, map[string]any{"properties": map[string]any{}}},
+		{"ByEmail", "PATCH", "/crm/v3/objects/contacts/ada@example.com?idProperty=email", map[string]any{"properties": map[string]any{"firstname": "Ada"}}},
+		{"Batch", "POST", "/crm/v3/objects/contacts/batch/update", map[string]any{"inputs": []any{
+			map[string]any{"id": c, "properties": map[string]any{"firstname": "Ada"}}}}},
+	} {
+		r := b.call(t, tc.method, tc.path, tokWrite, tc.body)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", tc.name, r.body)
+		got := expect[record](t, b.call(t, "GET", "/crm/v3/objects/contacts/"+c, tokRead, nil), http.StatusOK)
+		require.Equal(t, created, got, tc.name)
+		require.Equal(t, raw, b.dump(t, b.tenantA), tc.name)
+	}
+
+	// A change still moves updatedAt.
+	got := expect[record](t, b.call(t, "PATCH", "/crm/v3/objects/contacts/"+c, tokWrite,
+		map[string]any{"properties": map[string]any{"firstname": "Ada", "lastname": "Lovelace"}}), http.StatusOK)
+	require.Equal(t, crm.FormatDatetime(b.clock.Now()), got.UpdatedAt)
+	require.NotEqual(t, created.UpdatedAt, got.UpdatedAt)
 }
 
 func TestObjectsPaging(t *testing.T) {

@@ -37,6 +37,17 @@ type optionJSON struct {
 	Value string `json:"value"`
 }
 
+// optionInput is an option as HubSpot's clients send it (their OptionInput, whose hidden is
+// required): description, displayOrder and hidden are accepted and not kept, since crmflow lists
+// options in their order and has no forms to hide them from.
+type optionInput struct {
+	Label        string `json:"label"`
+	Value        string `json:"value"`
+	Description  string `json:"description"`
+	DisplayOrder *int   `json:"displayOrder"`
+	Hidden       *bool  `json:"hidden"`
+}
+
 // UnmarshalJSON implements json.Unmarshaler.
 func (o *optionJSON) UnmarshalJSON(b []byte) error {
 	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '"' {
@@ -47,15 +58,14 @@ func (o *optionJSON) UnmarshalJSON(b []byte) error {
 		*o = optionJSON{Label: s, Value: s}
 		return nil
 	}
-	type plain optionJSON // without this method, so that the decode does not recurse
-	var p plain
+	var in optionInput
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&in); err != nil {
 		return &crm.ValidationError{Field: "options", Code: "INVALID_OPTION",
-			Message: fmt.Sprintf("option %s is invalid: use a string or {\"label\": ..., \"value\": ...}", b)}
+			Message: fmt.Sprintf("option %s is invalid: use a string or {\"label\": ..., \"value\": ...} (displayOrder, hidden and description are taken too)", b)}
 	}
-	*o = optionJSON(p)
+	*o = optionJSON{Label: in.Label, Value: in.Value}
 	return nil
 }
 
@@ -79,9 +89,11 @@ func toPropertiesJSON(s crm.Schema) []propertyJSON {
 
 // propertyInput is the body of a property definition: {"name", "label", "type", "options",
 // "hasUniqueValue"}. HasUniqueValue makes a string or number property unique (crm.Property.Unique):
-// it can be set only here, at creation. HubSpot's clients also send "fieldType" and "groupName":
-// they are accepted and not kept, since crmflow derives the form field from the type and has no
-// property groups (reads show fieldTypes and "information").
+// it can be set only here, at creation. HubSpot's clients also send "fieldType", "groupName",
+// "description", "displayOrder", "hidden" and "formField": they are accepted and not kept, since
+// crmflow derives the form field from the type and has no property groups, descriptions or forms
+// (reads show fieldTypes, "information" and an empty description). What would change what the
+// property holds (calculationFormula, externalOptions, referencedObjectType) stays refused.
 type propertyInput struct {
 	Name           string       `json:"name"`
 	Label          string       `json:"label"`
@@ -90,6 +102,10 @@ type propertyInput struct {
 	HasUniqueValue bool         `json:"hasUniqueValue"`
 	FieldType      string       `json:"fieldType"`
 	GroupName      string       `json:"groupName"`
+	Description    string       `json:"description"`
+	DisplayOrder   *int         `json:"displayOrder"`
+	Hidden         *bool        `json:"hidden"`
+	FormField      *bool        `json:"formField"`
 }
 
 // property is the definition in; each option keeps its label (an option without a label is labelled
@@ -111,15 +127,24 @@ func (in propertyInput) property() crm.Property {
 	return p
 }
 
-// listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name.
+// listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name; with
+// ?archived=true none, since properties are never archived.
 func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	archived, err := queryArchived(r)
 	if err != nil {
 		return err
 	}
 	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
 	if err != nil {
 		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	if archived { // properties are never archived: HubSpot's archived=true lists only those
+		writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: []propertyJSON{}})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: toPropertiesJSON(schema)})
 	return nil

@@ -52,9 +52,43 @@ func (rs readSpec) storeProperties() []string {
 	return out
 }
 
+// withRecordProperties returns rec with the properties every record has, among names, added to its
+// properties: hs_object_id (its id), createdate (when it was created), lastmodifieddate and
+// hs_lastmodifieddate (when it last changed). The store keeps these as the record's id and times,
+// not as properties, so a read that names them gets them here, as HubSpot shows them; a read that
+// names none is left as it is. rec's properties are copied, not changed.
+func withRecordProperties(rec crm.Record, names []string) crm.Record {
+	var props map[string]string
+	for _, n := range names {
+		var v string
+		switch n {
+		case crm.PropObjectID:
+			v = string(rec.ID)
+		case crm.PropCreateDate:
+			v = crm.FormatDatetime(rec.CreatedAt)
+		case crm.PropLastModifiedDate, crm.PropHSLastModified:
+			v = crm.FormatDatetime(rec.UpdatedAt)
+		default:
+			continue
+		}
+		if props == nil {
+			props = make(map[string]string, len(rec.Properties)+len(names))
+			for k, pv := range rec.Properties {
+				props[k] = pv
+			}
+		}
+		props[n] = v
+	}
+	if props != nil {
+		rec.Properties = props
+	}
+	return rec
+}
+
 // render shows rec as asked: its properties limited to those named (when some are), and
 // propertiesWithHistory for the properties with history that rec has.
 func (rs readSpec) render(rec crm.Record) recordJSON {
+	rec = withRecordProperties(rec, rs.properties)
 	props := rec.Properties
 	if len(rs.history) > 0 && len(rs.properties) > 0 {
 		props = make(map[string]string, len(rs.properties))

@@ -45,6 +45,14 @@ func TestProperties(t *testing.T) {
 	all := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts", tokRead, nil), http.StatusOK)
 	require.Contains(t, propertyNames(all.Results), "email")
 	require.IsIncreasing(t, propertyNames(all.Results))
+	// Properties are never archived: archived=true lists none, as HubSpot lists only archived ones.
+	none := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=true", tokRead, nil), http.StatusOK)
+	require.NotNil(t, none.Results)
+	require.Empty(t, none.Results)
+	live := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=false", tokRead, nil), http.StatusOK)
+	require.Equal(t, all, live)
+	bad := expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=1", tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, []string{"archived"}, bad.in())
 
 	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
 	require.Equal(t, "enumeration", stage.Type)
@@ -75,6 +83,36 @@ func TestProperties(t *testing.T) {
 		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
 			map[string]any{"name": "email", "type": "string"}), http.StatusConflict, "CONFLICT")
 		require.Contains(t, e.Message, "email")
+	})
+
+	// A property as HubSpot's clients send it: their PropertyCreate's description, displayOrder,
+	// hidden and formField, and options with the hidden their OptionInput requires. What would change
+	// what the property holds is still refused.
+	t.Run("AsHubSpotClientsSendIt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t) // its own tenants: it creates a property, and the other subtests compare snapshots
+		got := expect[property](t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+			"name": "shirt_size", "label": "Shirt size", "type": "enumeration", "fieldType": "select",
+			"groupName": "contactinformation", "description": "For the swag", "displayOrder": 2, "hidden": false, "formField": true,
+			"options": []any{
+				map[string]any{"label": "Small", "value": "s", "displayOrder": 0, "hidden": false, "description": "up to 90 cm"},
+				map[string]any{"label": "Large", "value": "l", "hidden": true},
+			}}), http.StatusCreated)
+		require.Equal(t, "shirt_size", got.Name)
+		require.Len(t, got.Options, 2)
+		require.Equal(t, []string{"Small", "s", "Large", "l"},
+			[]string{got.Options[0].Label, got.Options[0].Value, got.Options[1].Label, got.Options[1].Value})
+		require.Equal(t, got, expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/shirt_size", tokRead, nil), http.StatusOK))
+
+		before := b.snapshot(t, b.tenantA)
+		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+			"name": "score_x2", "label": "Score", "type": "number", "calculationFormula": "num_notes * 2"}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"calculationFormula"}, e.in())
+		e = expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+			"name": "coat_size", "label": "Coat", "type": "enumeration", "options": []any{map[string]any{"label": "S", "value": "s", "colour": "red"}}}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "INVALID_OPTION", e.Errors[0].Code)
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
 	})
 
 	t.Run("Invalid", func(t *testing.T) {

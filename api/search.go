@@ -109,11 +109,22 @@ type searchResponse struct {
 }
 
 // searchObjects serves POST /crm/v3/objects/{objectType}/search: 200 with a page of the live
-// records that match, or a 400 naming each problem of the request (see crm.Store.Search).
+// records that match, or a 400 naming each problem of the request (see crm.Store.Search). A search
+// never reads the bin: ?archived=true is a 400 that says where the bin is read, rather than a page
+// of live records the caller would take for deleted ones.
 func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
 		return err
+	}
+	archived, err := queryArchived(r)
+	if err != nil {
+		return err
+	}
+	if archived {
+		return errInvalid("archived", "ARCHIVED_NOT_SEARCHABLE",
+			"search reads live records only, so archived=true cannot be searched: read the recycle bin with GET /crm/v3/objects/%s?archived=true "+
+				"(filtered by archivedBy, archivedVia, archivedAfter, archivedBefore or archivedOperation)", o)
 	}
 	var in searchRequest
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
@@ -164,6 +175,9 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 	res, err := s.store.Search(r.Context(), p.Tenant, o, params)
 	if err != nil {
 		return fmt.Errorf("search %s: %w", o, err)
+	}
+	for i, rec := range res.Records {
+		res.Records[i] = withRecordProperties(rec, in.Properties)
 	}
 	out := searchResponse{Total: res.Total, Results: toRecordsJSON(res.Records)}
 	if res.After != "" {

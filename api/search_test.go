@@ -414,6 +414,18 @@ func TestSearchRefusals(t *testing.T) {
 			groups([]map[string]any{filter("shoe_size", "EQ", 3), filter("num_notes", "GT", "x")})), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, []string{"filterGroups[0].filters[0].propertyName", "filterGroups[0].filters[1].value"}, e.in())
 	})
+	t.Run("Archived", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search?archived=true", tokRead, map[string]any{}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"archived"}, e.in())
+		require.Contains(t, e.Message, "GET /crm/v3/objects/contacts?archived=true")
+		e = expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search?archived=yes", tokRead, map[string]any{}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"archived"}, e.in())
+		res := expect[searchPage](t, b.call(t, "POST", "/crm/v3/objects/contacts/search?archived=false", tokRead, map[string]any{}), http.StatusOK)
+		require.Equal(t, 5, res.Total)
+	})
 	t.Run("UnknownType", func(t *testing.T) {
 		t.Parallel()
 		expectError(t, b.call(t, "POST", "/crm/v3/objects/unicorns/search", tokRead, map[string]any{}), http.StatusNotFound, "OBJECT_NOT_FOUND")

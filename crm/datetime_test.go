@@ -39,6 +39,14 @@ func TestParseDatetime(t *testing.T) {
 		{"2024-01-01", time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), true},
 		{"1700000000000", time.UnixMilli(1700000000000).UTC(), true},
 		{"yesterday", time.Time{}, false},
+		// Only times FormatDatetime writes in its four-digit form, which every reader takes back.
+		{"253402300799999", time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC), true},
+		{"253402300800000", time.Time{}, false},
+		{"99999999999999999", time.Time{}, false},
+		{"-62167219200000", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"-62167219200001", time.Time{}, false},
+		{"9999-12-31T23:00:00-05:00", time.Time{}, false},
+		{"0000-01-01T00:30:00+01:00", time.Time{}, false},
 	} {
 		got, err := ParseDatetime(tc.in)
 		if !tc.ok {
@@ -47,6 +55,9 @@ func TestParseDatetime(t *testing.T) {
 		}
 		require.NoError(t, err, tc.in)
 		require.True(t, tc.want.Equal(got), "%q read as %s", tc.in, got)
+		back, err := ParseDatetime(FormatDatetime(got))
+		require.NoError(t, err, tc.in)
+		require.True(t, got.Equal(back), "%q written as %s", tc.in, FormatDatetime(got))
 	}
 }
 

@@ -237,6 +237,12 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		return &ValidationError{Field: p.Name, Code: code,
 			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}
 	}
+	// The search indexes end each string value with a NUL before the record's id: a value holding
+	// one would match filters on its first part (EQ "ann" finding "ann\x00x", and NEQ too).
+	if strings.ContainsRune(v, 0) {
+		return "", &ValidationError{Field: p.Name, Code: "INVALID_CHARACTER",
+			Message: fmt.Sprintf("property %q: the value %q holds a NUL character (\\u0000), which no property value can hold: remove it", p.Name, v)}
+	}
 	switch p.Type {
 	case TypeNumber:
 		// NaN and the infinities parse, but no search, sort or trigger can compare them.
@@ -256,7 +262,7 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	case TypeDatetime:
 		t, err := ParseDatetime(v)
 		if err != nil {
-			return "", bad("INVALID_DATETIME", "use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds")
+			return "", bad("INVALID_DATETIME", "use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds, in the years 0000 to 9999")
 		}
 		return FormatDatetime(t), nil
 	case TypeEnumeration:
@@ -305,12 +311,24 @@ func NormalizeEmail(s string) (string, error) {
 	return strings.ToLower(a.Address), nil
 }
 
-// ParseDatetime parses RFC 3339, a plain date or unix milliseconds.
+// ParseDatetime parses RFC 3339, a plain date or unix milliseconds, in UTC. A time outside the
+// years 0000 to 9999 is an error: FormatDatetime could not write it in the form every reader of a
+// stored datetime (this function, the search indexes, HubSpot's clients) takes.
 func ParseDatetime(v string) (time.Time, error) {
 	if t, ok := parseStored(v); ok {
 		return t, nil
 	}
-	v = strings.TrimSpace(v)
+	t, err := parseDatetime(strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, err
+	}
+	if y := t.Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("datetime %q is outside the years 0000 to 9999", v)
+	}
+	return t, nil
+}
+
+func parseDatetime(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), nil
 	}

@@ -159,7 +159,9 @@ type RecordStore interface {
 type AssociationStore interface {
 	// Associate links two live records (both directions). Idempotent. *NotFoundError if either is not live.
 	Associate(ctx context.Context, t TenantID, from, to AssociationRef) error
-	// Dissociate removes the link between two records (both directions). Idempotent.
+	// Dissociate removes the link between two live records (both directions). Idempotent: two
+	// records not linked are not an error. *NotFoundError if either is not live (a record in the
+	// bin keeps its links for its restore).
 	Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error
 	// Associations lists the ids of the records of type toType linked to a live record, ascending.
 	Associations(ctx context.Context, t TenantID, from AssociationRef, toType ObjectType) ([]RecordID, error)

@@ -53,11 +53,19 @@ func tooManyAssociations(field string, r crm.AssociationRef, max int) *crm.Valid
 
 // Dissociate implements Store.
 func (s *Store) Dissociate(ctx context.Context, t crm.TenantID, from, to crm.AssociationRef) error {
-	if err := dissociateScript.run(ctx, s, dissociateCall{
+	n, err := dissociateScript.run(ctx, s, dissociateCall{
+		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
 		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
 		From: associationMember(from), To: associationMember(to),
-	}).Err(); err != nil {
+	}).Int()
+	if err != nil {
 		return fmt.Errorf("dissociate: %w", err)
+	}
+	switch n {
+	case -1:
+		return &crm.NotFoundError{Kind: "record", ID: string(from.Type) + "/" + string(from.ID)}
+	case -2:
+		return &crm.NotFoundError{Kind: "record", ID: string(to.Type) + "/" + string(to.ID)}
 	}
 	return nil
 }

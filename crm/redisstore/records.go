@@ -376,12 +376,49 @@ type updateJSON struct {
 
 // UpdateRecords implements Store.
 func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectType, in []crm.RecordUpdate, by crm.Actor) ([]crm.Record, error) {
-	if err := checkBatch(len(in)); err != nil {
+	call, err := s.updateCall(ctx, t, o, in)
+	if err != nil {
 		return nil, err
+	}
+	res, err := updateRecordsScript.run(ctx, s, call).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", o, err)
+	}
+	if err := scriptRefusal(o, res); err != nil {
+		return nil, err
+	}
+	ids := make([]crm.RecordID, len(in))
+	for i, u := range in {
+		ids[i] = u.ID
+	}
+	return s.Records(ctx, t, o, ids, nil)
+}
+
+// checkUpdates answers as UpdateRecords would answer in, when it refuses it, and writes nothing:
+// nil when in would be written now. An upsert asks it before it creates its new records, so that a
+// refusal of its updates leaves no record created.
+func (s *Store) checkUpdates(ctx context.Context, t crm.TenantID, o crm.ObjectType, in []crm.RecordUpdate) error {
+	call, err := s.updateCall(ctx, t, o, in)
+	if err != nil {
+		return err
+	}
+	call.CheckOnly = true
+	res, err := updateRecordsScript.run(ctx, s, call).StringSlice()
+	if err != nil {
+		return fmt.Errorf("check update of %s: %w", o, err)
+	}
+	return scriptRefusal(o, res)
+}
+
+// updateCall validates the updates in of records of type o and returns the call of
+// updateRecordsScript that writes them.
+func (s *Store) updateCall(ctx context.Context, t crm.TenantID, o crm.ObjectType, in []crm.RecordUpdate) (updateRecordsCall, error) {
+	if err := checkBatch(len(in)); err != nil {
+		return updateRecordsCall{}, err
 	}
 	sch, err := s.Schema(ctx, t, o)
 	if err != nil {
-		return nil, err
+		return updateRecordsCall{}, err
 	}
 	ups := make([]updateJSON, len(in))
 	call := updateRecordsCall{
@@ -392,10 +429,10 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	seen := map[crm.RecordID]bool{}
 	for i, u := range in {
 		if _, err := strconv.ParseUint(string(u.ID), 10, 64); err != nil {
-			return nil, &crm.NotFoundError{Kind: "record", ID: string(u.ID)}
+			return updateRecordsCall{}, &crm.NotFoundError{Kind: "record", ID: string(u.ID)}
 		}
 		if seen[u.ID] {
-			return nil, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
+			return updateRecordsCall{}, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
 				Message: fmt.Sprintf("record %s appears twice in one batch: merge the two inputs", u.ID)}
 		}
 		seen[u.ID] = true
@@ -406,7 +443,7 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 				verrs = append(verrs, ves...)
 				continue
 			}
-			return nil, err
+			return updateRecordsCall{}, err
 		}
 		up := updateJSON{ID: string(u.ID), Set: map[string]string{}, Del: []string{}, Hashes: map[string]string{}}
 		for k, v := range props {
@@ -426,34 +463,23 @@ func (s *Store) UpdateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		call.Records = append(call.Records, RecordKey(t, o, u.ID))
 	}
 	if len(verrs) > 0 {
-		return nil, verrs
+		return updateRecordsCall{}, verrs
 	}
 	set := make([]map[string]string, len(ups))
 	for i, up := range ups {
 		set[i] = up.Set
 	}
 	if err := sharedValues(o, sch, set); err != nil {
-		return nil, err
+		return updateRecordsCall{}, err
 	}
 	payload, err := json.Marshal(ups)
 	if err != nil {
-		return nil, fmt.Errorf("encode updates: %w", err)
+		return updateRecordsCall{}, fmt.Errorf("encode updates: %w", err)
 	}
 	// cjson encodes an empty Lua table as an object; the script only iterates, so that is harmless.
 	now := s.cfg.Clock.Now()
 	call.At, call.Type, call.Contacts, call.Payload, call.IndexSpec = now.UnixMilli(), o, o == crm.Contacts, string(payload), indexSpec(t, sch)
-	res, err := updateRecordsScript.run(ctx, s, call).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("update %s: %w", o, err)
-	}
-	if err := scriptRefusal(o, res); err != nil {
-		return nil, err
-	}
-	ids := make([]crm.RecordID, len(in))
-	for i, u := range in {
-		ids[i] = u.ID
-	}
-	return s.Records(ctx, t, o, ids, nil)
+	return call, nil
 }
 
 // Records implements Store.

@@ -249,6 +249,7 @@ type updateRecordsCall struct {
 	Contacts  bool   // whether Type is contacts, sent as 1 or 0
 	Payload   string // JSON, one entry per update
 	IndexSpec string
+	CheckOnly bool // answer as the update would, and write nothing; sent as 1 or 0
 }
 
 func (c updateRecordsCall) keys() []string {
@@ -256,7 +257,7 @@ func (c updateRecordsCall) keys() []string {
 }
 
 func (c updateRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec}
+	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec, flag(c.CheckOnly)}
 }
 
 // associateScript links two live records in both directions.
@@ -276,19 +277,21 @@ func (c associateCall) keys() []string {
 }
 func (c associateCall) argv() []any { return []any{c.From, c.To, c.Max} }
 
-// dissociateScript removes the link between two records in both directions.
+// dissociateScript removes the link between two live records in both directions.
 // See lua/dissociate.lua for its KEYS and ARGV.
 var dissociateScript = newScript[dissociateCall]("dissociate")
 
 // dissociateCall is a call of dissociateScript (lua/dissociate.lua).
 type dissociateCall struct {
-	FromAssoc, ToAssoc string
+	FromRecord, ToRecord, FromAssoc, ToAssoc string
 
 	From, To string // "<type>:<id>"
 }
 
-func (c dissociateCall) keys() []string { return []string{c.FromAssoc, c.ToAssoc} }
-func (c dissociateCall) argv() []any    { return []any{c.From, c.To} }
+func (c dissociateCall) keys() []string {
+	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
+}
+func (c dissociateCall) argv() []any { return []any{c.From, c.To} }
 
 // createListScript creates a static list.
 // See lua/create_list.lua for its KEYS and ARGV.

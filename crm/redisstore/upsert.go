@@ -19,9 +19,11 @@ const upsertAttempts = 3
 // each contact is changed atomically, the creates all or none and the updates all or none. An
 // invalid email, the same contact twice, a property refused by the schema or an "email" property
 // other than the input's email refuse the whole call with *ValidationError before anything is
-// written; the errors of CreateRecords and UpdateRecords apply to their parts (the creates are
-// written first). A contact created or deleted by another writer meanwhile makes it look again,
-// up to three times, and then fails with *ConflictError.
+// written; the errors of CreateRecords and UpdateRecords apply to their parts. The creates are
+// written first, after a check that the updates would be written too: a refusal of either part
+// leaves nothing changed, unless another writer changes the same records between the two. A
+// contact created or deleted by another writer meanwhile makes it look again, up to three times,
+// and then fails with *ConflictError.
 func (s *Store) UpsertContacts(ctx context.Context, t crm.TenantID, in []crm.ContactUpsert, by crm.Actor) ([]crm.UpsertedRecord, error) {
 	if err := checkBatch(len(in)); err != nil {
 		return nil, err
@@ -205,6 +207,29 @@ func (s *Store) upsertOnce(ctx context.Context, t crm.TenantID, k upsertKey, in 
 			creates = append(creates, i)
 		}
 	}
+	ups := make([]crm.RecordUpdate, len(updates))
+	seen := make(map[crm.RecordID]int, len(updates))
+	for n, i := range updates {
+		id := found[norm[i]]
+		if j, dup := seen[id]; dup { // a contact's primary email and an additional one
+			return false, &crm.ValidationError{Field: "inputs", Code: "DUPLICATE_ID",
+				Message: fmt.Sprintf("inputs[%d] (%s) and inputs[%d] (%s) both name %s record %s: merge them into one input", j, norm[j], i, norm[i], k.o, id)}
+		}
+		seen[id] = i
+		ups[n] = crm.RecordUpdate{ID: id, Properties: in[i]}
+	}
+	if len(creates) > 0 && len(updates) > 0 {
+		// The creates are written first: ask now whether the updates would be refused (a taken
+		// email or unique value, the same record named twice), so that such a refusal leaves no
+		// record created. Only a writer racing this call can still refuse them after the creates.
+		var nf *crm.NotFoundError
+		switch err := s.checkUpdates(ctx, t, k.o, ups); {
+		case errors.As(err, &nf):
+			return true, nil // deleted by another writer since the look-up: create it instead
+		case err != nil:
+			return false, err
+		}
+	}
 	if len(creates) > 0 {
 		recs := make([]crm.RecordInput, len(creates))
 		mine := map[string]bool{}
@@ -230,10 +255,6 @@ func (s *Store) upsertOnce(ctx context.Context, t crm.TenantID, k upsertKey, in 
 		}
 	}
 	if len(updates) > 0 {
-		ups := make([]crm.RecordUpdate, len(updates))
-		for n, i := range updates {
-			ups[n] = crm.RecordUpdate{ID: found[norm[i]], Properties: in[i]}
-		}
 		updated, err := s.UpdateRecords(ctx, t, k.o, ups, by)
 		var nf *crm.NotFoundError
 		switch {

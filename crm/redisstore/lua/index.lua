@@ -75,14 +75,18 @@ end
 -- (claimed: "<property>\0<value>" -> id); nil when record id may hold them all, and then only
 -- are its values added to claimed (a restore goes on past a refused record). known, when given, is
 -- uq_owners's answer for a set of records that includes this one; without it the owners are read.
-local function uq_check(spec, id, vals, claimed, known)
+-- released, when given, names the values that other records of the same call give up
+-- ("<property>\0<value>" -> the id giving it up): a value held by the record that gives it up is free.
+local function uq_check(spec, id, vals, claimed, known, released)
   local mine = {}
   for _, u in ipairs(spec.uq) do
     local v = vals[u[1]]
     if v and v ~= '' then
       local owner
       if known then owner = known[u[1]][v] else owner = redis.call('HGET', u[2], v) end
-      if owner and owner ~= id then return {'unique', u[1], v, owner} end
+      if owner and owner ~= id and not (released and released[u[1] .. '\0' .. v] == owner) then
+        return {'unique', u[1], v, owner}
+      end
       local ck = u[1] .. '\0' .. v
       if claimed[ck] and claimed[ck] ~= id then return {'unique', u[1], v, claimed[ck]} end
       mine[#mine+1] = ck

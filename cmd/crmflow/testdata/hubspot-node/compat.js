@@ -176,6 +176,24 @@ async function main() {
     eq([byEmail.results[0].id, byEmail.results[0].properties.jobtitle, byEmail.results[0].objectWriteTraceId], [batch.results[0].id, 'Pilot', 'bob'], 'by email');
   });
 
+  await check('batch update swaps two contacts\' emails in one step', async () => {
+    const made = await contacts.batchApi.create({ inputs: [
+      { properties: { email: email('swap1'), firstname: 'One' }, associations: [] },
+      { properties: { email: email('swap2'), firstname: 'Two' }, associations: [] }] });
+    const [one, two] = ['One', 'Two'].map((n) => made.results.find((r) => r.properties.firstname === n).id);
+    await contacts.batchApi.update({ inputs: [
+      { id: one, properties: { email: email('swap2') } },
+      { id: two, properties: { email: email('swap1') } }] });
+    eq((await contacts.basicApi.getById(email('swap1'), undefined, undefined, undefined, false, 'email')).id, two, 'swap1 now names');
+    eq((await contacts.basicApi.getById(email('swap2'), undefined, undefined, undefined, false, 'email')).id, one, 'swap2 now names');
+  });
+
+  await check('an update that changes nothing leaves updatedAt', async () => {
+    const before = await contacts.basicApi.getById(ada.id, ['jobtitle']);
+    const after = await contacts.basicApi.update(ada.id, { properties: { jobtitle: before.properties.jobtitle } });
+    eq(after.updatedAt.getTime(), before.updatedAt.getTime(), 'updatedAt');
+  });
+
   await check('batch upsert by email: one update, one create', async () => {
     const got = await contacts.batchApi.upsert({
       inputs: [
@@ -209,6 +227,12 @@ async function main() {
     const got = await contacts.basicApi.getById(bob, undefined, undefined, undefined, true);
     eq([got.id, got.archived], [bob, true], 'archived read');
     assert(got.archivedAt instanceof Date && !isNaN(got.archivedAt), `archivedAt ${got.archivedAt} is not a date`);
+  });
+
+  await check('batch archive with an input that is no record id is a 400 and deletes nothing', async () => {
+    const err = await expectApiError(contacts.batchApi.archive({ inputs: [{ id: cy }, { id: email('di') }] }), 400, 'archive', ContactsApiException);
+    eq([err.body.category, err.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['inputs[1].id']], 'error');
+    eq((await contacts.basicApi.getById(cy)).id, cy, 'still live');
   });
 
   await check('batch archive', async () => {
@@ -251,6 +275,13 @@ async function main() {
     eq([stage.type, stage.fieldType], ['enumeration', 'select'], 'lifecyclestage');
     assert(stage.options.some((o) => o.value === 'lead'), 'no lead option');
     await expectApiError(client.crm.properties.coreApi.getByName('contacts', 'no_such_property'), 404, 'missing property');
+    const name = `size_${run}`.replace(/[^a-z0-9_]/g, '_');
+    const made = await client.crm.properties.coreApi.create('contacts', {
+      name, label: 'Size', type: 'enumeration', fieldType: 'select', groupName: 'contactinformation',
+      description: 'Shirt size', displayOrder: 1, hidden: false, formField: true,
+      options: [{ label: 'Small', value: 's', displayOrder: 0, hidden: false }, { label: 'Large', value: 'l', displayOrder: 1, hidden: false }],
+    });
+    eq([made.name, made.options.map((o) => [o.label, o.value])], [name, [['Small', 's'], ['Large', 'l']]], 'created enumeration');
   });
 
   await check('a unique property (hasUniqueValue): idProperty reads, batch read, batch upsert, a taken value is a 409', async () => {
@@ -367,6 +398,15 @@ async function main() {
       after = r.paging.next.after;
     }
     eq(seen, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11'], 'every page, in order, once');
+  });
+  await check('search and read name hs_object_id, createdate and lastmodifieddate', async () => {
+    const r = await client.crm.contacts.searchApi.doSearch({ filterGroups: [{ filters: [mine] }],
+      properties: ['hs_object_id', 'createdate', 'lastmodifieddate'], limit: 1 });
+    const c = r.results[0];
+    eq([c.properties.hs_object_id, new Date(c.properties.createdate).getTime(), new Date(c.properties.lastmodifieddate).getTime()],
+      [c.id, c.createdAt.getTime(), c.updatedAt.getTime()], 'search');
+    const got = await client.crm.contacts.basicApi.getById(c.id, ['hs_object_id', 'lastmodifieddate']);
+    eq([got.properties.hs_object_id, new Date(got.properties.lastmodifieddate).getTime()], [c.id, c.updatedAt.getTime()], 'read');
   });
   await check('search: a bad filter is a 400', async () => {
     await expectApiError(search([{ propertyName: 'num_notes', operator: 'NOPE', value: '1' }]), 400, 'unknown operator', ContactsApiException);
