@@ -662,3 +662,38 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 	require.Contains(t, stderr, "not a valid Redis URL")
 	require.NotContains(t, stderr, "hunter2")
 }
+
+// TestEachCommandKeepsItsDefaults runs the set-up of every command with no flag and no variable
+// set, and checks that each flag holds its own command's default: serve listens on :8080 (not
+// run's loopback address) and the worker's health endpoints on 127.0.0.1:9091 (not the
+// scheduler's port, where the scheduler then failed to start beside it).
+func TestEachCommandKeepsItsDefaults(t *testing.T) {
+	t.Parallel()
+	a := &app{stdout: io.Discard, stderr: io.Discard, lookupEnv: func(string) (string, bool) { return "", false }}
+	root := newRootCmd(a)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() {
+			return
+		}
+		require.NoError(t, c.ParseFlags(nil))
+		require.NoError(t, root.PersistentPreRunE(c, nil), c.CommandPath())
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			require.Equal(t, f.DefValue, f.Value.String(), "%s --%s", c.CommandPath(), f.Name)
+		})
+		switch c.CommandPath() {
+		case "crmflow serve":
+			require.Equal(t, ":8080", a.cfg.Addr)
+		case "crmflow run":
+			require.Equal(t, "127.0.0.1:8080", a.cfg.Addr)
+		case "crmflow worker":
+			require.Equal(t, "127.0.0.1:9091", a.cfg.AdminAddr)
+		case "crmflow scheduler":
+			require.Equal(t, "127.0.0.1:9092", a.cfg.AdminAddr)
+		}
+	}
+	walk(root)
+}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // exitUsage is the exit code of a command line or configuration that can never work as given.
@@ -97,6 +98,9 @@ a flag on the command line wins.`
 		return usageErrorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := restoreDefaults(cmd.Flags()); err != nil {
+			return err
+		}
 		fromEnv, err := applyEnv(cmd.Flags(), a.lookupEnv)
 		if err != nil {
 			return err
@@ -120,6 +124,23 @@ a flag on the command line wins.`
 		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a),
 		newBinCmd(a), newEraseCmd(a), newAuditCmd(a))
 	return root
+}
+
+// restoreDefaults gives every flag of fs not set on the command line its own default back. The
+// commands fill one Config, so a field that two commands define with different defaults (serve's
+// --addr and run's, the worker's --admin-addr and the scheduler's) holds, once the command tree is
+// built, the default of the command defined last.
+func restoreDefaults(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Value.String() == f.DefValue {
+			return
+		}
+		if err := f.Value.Set(f.DefValue); err != nil {
+			errs = append(errs, fmt.Errorf("default of --%s: %w", f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // group returns a command that only holds subcommands. Run bare, it prints its help; an unknown
