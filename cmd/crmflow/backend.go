@@ -85,6 +85,10 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 		b.Close()
 		return nil, err
 	}
+	if err := a.checkNewEmailSalt(ctx, b.rdb, b.addr); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if err := a.checkEmailSalt(ctx, b.store, b.addr); err != nil {
 		b.Close()
 		return nil, err
@@ -163,6 +167,44 @@ func (a *app) checkEmailSalt(ctx context.Context, s *redisstore.Store, addr stri
 		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
 	}
 	return nil
+}
+
+// minEmailSaltLen is the shortest email salt a Redis may be first used with.
+const minEmailSaltLen = 16
+
+// weakEmailSalt says why salt cannot be a deployment's secret ("" when it can): too short to
+// guess hard, or a placeholder of the documentation left as it is.
+func weakEmailSalt(salt string) string {
+	switch {
+	case strings.Contains(strings.ToLower(salt), "change-me"):
+		return "is the placeholder of the example environment file"
+	case strings.Trim(salt, ".") == "":
+		return "is the placeholder of the documentation"
+	case len(salt) < minEmailSaltLen:
+		return fmt.Sprintf("is %d characters long, under the %d a secret needs", len(salt), minEmailSaltLen)
+	}
+	return ""
+}
+
+// checkNewEmailSalt refuses a weak salt (see weakEmailSalt) on a Redis that holds no salt
+// fingerprint yet, before the fingerprint is stored: once stored, the salt can never change. A
+// Redis first used with a weak salt before this check existed keeps working with it.
+func (a *app) checkNewEmailSalt(ctx context.Context, rdb redis.UniversalClient, addr string) error {
+	why := weakEmailSalt(a.cfg.EmailSalt)
+	if why == "" {
+		return nil
+	}
+	n, err := rdb.Exists(ctx, redisstore.SaltFingerprintKey()).Result()
+	if err != nil {
+		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
+	}
+	if n > 0 {
+		return nil // the deployment's salt is set; CheckEmailSalt compares with it
+	}
+	return usageErrorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) %s. "+
+		"This Redis has no salt yet and the first process would keep this one for good, as the secret of the "+
+		"deployment's blocklisted emails; nothing was stored. Make a real one and give it to every crmflow process:\n"+
+		"  export CRMFLOW_EMAIL_SALT=$(openssl rand -hex 32)", addr, why)
 }
 
 // errNoEmailSalt is the refusal of a process on a real Redis that has no email salt.

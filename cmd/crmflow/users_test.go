@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -208,6 +210,47 @@ func TestEmailSaltRequired(t *testing.T) {
 			require.Contains(t, stderr, "openssl rand -hex 32", "crmflow %v", args)
 			require.Contains(t, stderr, "erased", "crmflow %v", args)
 		}
+	})
+
+	t.Run("WeakOnANewRedis", func(t *testing.T) {
+		t.Parallel()
+		// A Redis of its own, with no salt fingerprint yet: the first process would keep the salt
+		// it was given for good.
+		fresh, err := redistest.StartServer("")
+		require.NoError(t, err)
+		t.Cleanup(fresh.Stop)
+		rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", fresh.Port)})
+		t.Cleanup(func() { _ = rdb.Close() })
+		for _, salt := range []string{
+			"change-me-to-the-output-of-openssl-rand-hex-32", // crmflow.env as installed
+			"...",     // the documentation's export CRMFLOW_EMAIL_SALT=...
+			"s3cret!", // too short to be a secret
+		} {
+			for _, args := range commands {
+				if args[0] == "demo" {
+					args = []string{"demo", "--redis", fresh.URL}
+				}
+				stdout, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT=" + salt, "REDIS_URL=" + fresh.URL}, args...)
+				require.Equal(t, exitUsage, code, "crmflow %v with salt %q\nstderr:\n%s", args, salt, stderr)
+				require.Empty(t, stdout, "crmflow %v", args)
+				require.Contains(t, stderr, "openssl rand -hex 32", "crmflow %v", args)
+				require.Contains(t, stderr, "nothing was stored", "crmflow %v", args)
+				keys, err := rdb.Keys(t.Context(), "*").Result()
+				require.NoError(t, err)
+				require.Empty(t, keys, "crmflow %v with salt %q changed the Redis", args, salt)
+			}
+		}
+		// A real salt is taken, and from then on a weak one is only another salt.
+		_, stderr, code := crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=" + strings.Repeat("5e", 32)}, "admin", "tenant", "list")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=..."}, "admin", "tenant", "list")
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "is not the one this Redis was first used with")
+
+		// A Redis first used with a short salt, before short salts were refused, keeps working.
+		require.NoError(t, rdb.Set(t.Context(), redisstore.SaltFingerprintKey(), crm.SaltFingerprint("s3cret!"), 0).Err())
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=s3cret!"}, "admin", "tenant", "list")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	})
 
 	t.Run("Mismatch", func(t *testing.T) {
