@@ -340,6 +340,12 @@ func (a *app) openEmbedded() (*backend, error) {
 		b.Close()
 		return nil, err
 	}
+	// The fingerprint of its salt, which the admin commands on this store check theirs against:
+	// without it, they would take a short --email-salt of this process for a new deployment's.
+	if err := store.CheckEmailSalt(context.Background()); err != nil {
+		b.Close()
+		return nil, err
+	}
 	b.store = store
 	a.logger.Warn("using the embedded in-process Redis: state is NOT kept after exit; "+
 		"pass --redis or set REDIS_URL to keep data", b.logAttrs()...)
