@@ -116,6 +116,9 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
 		_ = rdb.Close()
+		if hint, ok := refusedHint(err, "--redis/REDIS_URL"); ok {
+			return nil, usageErrorf("Redis at %s refused the connection: %w; %s", b.addr, err, hint)
+		}
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w; %s", b.addr, err, target.unreachableHint("--redis/REDIS_URL"))
 	}
 	return b, nil
@@ -293,6 +296,9 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
+		if hint, ok := refusedHint(err, q.fromFlag); ok {
+			return usageErrorf("the queue's Redis at %s refused the connection: %w; %s", q.addr, err, hint)
+		}
 		hint := q.hint
 		if hint == "" {
 			hint = fmt.Sprintf("check %s and that the server is up", q.fromFlag)

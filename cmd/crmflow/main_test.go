@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
@@ -696,4 +697,47 @@ func TestEachCommandKeepsItsDefaults(t *testing.T) {
 		}
 	}
 	walk(root)
+}
+
+// TestRedisRefusesTheURL gives the processes the URL of a Redis that wants a password, without
+// one, with a wrong one, and with a database it does not have: each exits 2, as a configuration
+// that can never work (a supervisor does not restart it in a loop), saying what to change in which
+// URL, and never shows a password.
+func TestRedisRefusesTheURL(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop) // SHUTDOWN is refused without the password, then the server is killed
+	host := fmt.Sprintf("127.0.0.1:%d", srv.Port)
+	rdb := redis.NewClient(&redis.Options{Addr: host})
+	require.NoError(t, rdb.ConfigSet(t.Context(), "requirepass", "pw-of-the-test").Err())
+	require.NoError(t, rdb.Close())
+	good := "redis://:pw-of-the-test@" + host + "/0"
+	for _, tc := range []struct{ name, url, want string }{
+		{"NoPassword", "redis://" + host + "/0", "the server wants a password: put it in"},
+		{"WrongPassword", "redis://:hunter2@" + host + "/0", "the server refused the user or password of"},
+		{"NoSuchDatabase", "redis://:pw-of-the-test@" + host + "/99", "the server has no database of the number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, run := range []struct {
+				env  []string
+				args []string
+				flag string
+			}{
+				{[]string{"REDIS_URL=" + tc.url}, []string{"admin", "tenant", "list"}, "--redis/REDIS_URL"},
+				{[]string{"REDIS_URL=" + tc.url}, []string{"worker", "--admin-addr", "127.0.0.1:0"}, "--redis/REDIS_URL"},
+				{[]string{"QUEUE_REDIS_URL=" + tc.url}, []string{"scheduler", "--admin-addr", "127.0.0.1:0"}, "--queue-redis/QUEUE_REDIS_URL"},
+				{[]string{"REDIS_URL=" + good, "QUEUE_REDIS_URL=" + tc.url}, []string{"serve", "--addr", "127.0.0.1:0"}, "--queue-redis/QUEUE_REDIS_URL"},
+			} {
+				stdout, stderr, code := crmflow(t, run.env, run.args...)
+				require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", run.args, stderr)
+				require.Empty(t, stdout)
+				require.Contains(t, stderr, tc.want+" "+run.flag, "crmflow %v", run.args)
+				require.Contains(t, stderr, "refused the connection", "crmflow %v", run.args)
+				require.NotContains(t, stderr, "hunter2")
+				require.NotContains(t, stderr, "pw-of-the-test")
+			}
+		})
+	}
 }
