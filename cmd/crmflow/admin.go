@@ -315,7 +315,7 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, 
 					}
 					return fmt.Errorf("create user %s in tenant %s: %w", email, t, err)
 				}
-				fmt.Fprintf(a.stderr, "created user %s in tenant %s with permissions %s\n", u.Email, t, u.Permissions)
+				fmt.Fprintf(a.stderr, "created user %s in tenant %s with permissions %s\n", u.Email, t, permsOrNone(u.Permissions))
 				return nil
 			})
 		},
@@ -386,17 +386,25 @@ func parseTTL(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	bad := usageErrorf("--ttl %q is not a duration: use a Go duration such as 720h or 90m, or days such as 90d (0 or none: never expires)", s)
+	const maxDays = 100 * 365
+	tooLong := usageErrorf("--ttl %s is longer than 100 years: give at most %dd, or 0 for a token that never expires", s, maxDays)
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n > 100*365 {
+		if err != nil {
 			return 0, bad
+		}
+		if n > maxDays {
+			return 0, tooLong
 		}
 		d = time.Duration(n) * 24 * time.Hour
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
 			return 0, bad
+		}
+		if d > maxDays*24*time.Hour {
+			return 0, tooLong
 		}
 	}
 	if d < 0 {

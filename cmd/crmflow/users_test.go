@@ -56,6 +56,8 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		require.Contains(t, stderr, "read -> read,write,delete")
 		stdout, _ := b.admin(t, "user", "list", tn)
 		require.Regexp(t, `(?m)^pat@example.com\s+read,write,delete\s+active`, stdout)
+		_, stderr = b.admin(t, "user", "create", tn, "nil@example.com", "--perms", "")
+		require.Contains(t, stderr, "created user nil@example.com in tenant "+tn+" with permissions (none)\n")
 
 		token, stderr := b.admin(t, "token", "create", tn, who, "--ttl", "90d")
 		require.Regexp(t, tokenRE, token)
@@ -119,6 +121,10 @@ func TestAdminUsersAndTokens(t *testing.T) {
 			[]string{`user email "notanemail" is not an email address: use one such as ops@example.com`}},
 		{"BadTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "soon"}, exitUsage, []string{"--ttl", "90d"}},
 		{"NegativeTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "-1h"}, exitUsage, []string{"negative"}},
+		{"TTLOver100YearsInDays", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "36501d"}, exitUsage,
+			[]string{"--ttl 36501d is longer than 100 years: give at most 36500d"}},
+		{"TTLOver100Years", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "900000h"}, exitUsage,
+			[]string{"--ttl 900000h is longer than 100 years"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
