@@ -89,7 +89,7 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 		b.Close()
 		return nil, err
 	}
-	if err := a.checkEmailSalt(ctx, b.store, b.addr); err != nil {
+	if err := a.checkEmailSalt(ctx, b); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -158,18 +158,40 @@ func withRedisTimeouts(opt *redis.Options) {
 	}
 }
 
-// checkEmailSalt refuses a salt other than the one the Redis at addr was first used with, as a
+// checkEmailSalt refuses a salt other than the one the Redis of b was first used with, as a
 // configuration that can never work (exitUsage: a supervisor does not restart it in a loop).
-func (a *app) checkEmailSalt(ctx context.Context, s *redisstore.Store, addr string) error {
-	if err := s.CheckEmailSalt(ctx); err != nil {
+func (a *app) checkEmailSalt(ctx context.Context, b *backend) error {
+	if err := b.store.CheckEmailSalt(ctx); err != nil {
 		if errors.Is(err, crm.ErrEmailSaltMismatch) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) is not the one "+
 				"this Redis was first used with, so this process would not recognise the blocklisted emails of erased contacts "+
-				"and would let them back in. Give every crmflow process on this Redis the same salt, the deployment's: %w", addr, err)}
+				"and would let them back in.%s Give every crmflow process on this Redis the same salt, the deployment's: %w",
+				b.addr, saltSpaceHint(ctx, b.rdb, a.cfg.EmailSalt), err)}
 		}
-		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
+		return fmt.Errorf("check the email salt on Redis at %s: %w", b.addr, err)
 	}
 	return nil
+}
+
+// saltSpaceHint says, when salt differs from the Redis's only by white space at its ends (a
+// newline a file or a secret kept, a space pasted along), which way: " " and the fix, or "".
+func saltSpaceHint(ctx context.Context, rdb redis.UniversalClient, salt string) string {
+	stored, err := rdb.Get(ctx, redisstore.SaltFingerprintKey()).Result()
+	if err != nil {
+		return ""
+	}
+	trimmed := strings.TrimSpace(salt)
+	if trimmed != salt && crm.SaltFingerprint(trimmed) == stored {
+		return " This salt has white space at its start or end (a newline kept from a file, say) and, without it, " +
+			"is the Redis's: remove the white space."
+	}
+	for _, end := range []string{"\n", "\r\n", " "} {
+		if crm.SaltFingerprint(trimmed+end) == stored {
+			return fmt.Sprintf(" The Redis's salt is this one followed by %q (a newline kept from a file, say), "+
+				"which this process was not given: give it the salt exactly as the other processes have it.", end)
+		}
+	}
+	return ""
 }
 
 // minEmailSaltLen is the shortest email salt a Redis may be first used with.

@@ -270,9 +270,15 @@ func TestEmailSaltRequired(t *testing.T) {
 			require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", args, stderr)
 			require.Contains(t, stderr, "is not the one this Redis was first used with", "crmflow %v", args)
 			require.NotContains(t, stderr, "a-mistyped-salt", "the salt is a secret")
+			require.NotContains(t, stderr, "white space", "crmflow %v", args)
 		}
+		// The deployment's salt with the newline a file kept: the refusal says what differs.
+		_, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT=the-deployments-salt\n", "REDIS_URL=" + url}, "admin", "tenant", "list")
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "This salt has white space at its start or end (a newline kept from a file, say) and, without it, is the Redis's: remove the white space.")
+		require.NotContains(t, stderr, "the-deployments-salt", "the salt is a secret")
 		// The right salt still works, by flag as by variable.
-		_, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT="}, "admin", "tenant", "list", "--redis", b.redisURL,
+		_, stderr, code = crmflow(t, []string{"CRMFLOW_EMAIL_SALT="}, "admin", "tenant", "list", "--redis", b.redisURL,
 			"--email-salt", "the-deployments-salt")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	})
