@@ -741,3 +741,19 @@ func TestRedisRefusesTheURL(t *testing.T) {
 		})
 	}
 }
+
+// TestWarnsOfUnknownVariables sets a misspelt variable beside real ones: the command runs, and a
+// warning names the one no command reads, which would otherwise be ignored without a word.
+func TestWarnsOfUnknownVariables(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := crmflow(t, []string{"CRMFLOW_CONCURENCY=20", "SMTP_HOSTNAME=smtp.example.com",
+		"CRMFLOW_JOB_LEASE=10s", "SMTP_PASSWORD=secret", "CRMFLOW_TOKEN=cft_x_0"}, "version")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, testVersion)
+	require.Contains(t, stderr, "environment variable CRMFLOW_CONCURENCY is set but no crmflow command reads it: check its name")
+	require.Contains(t, stderr, "environment variable SMTP_HOSTNAME is set but no crmflow command reads it")
+	for _, known := range []string{"CRMFLOW_JOB_LEASE", "SMTP_PASSWORD", "CRMFLOW_TOKEN", "CRMFLOW_EMAIL_SALT"} {
+		require.NotContains(t, stderr, known, "a variable crmflow reads")
+	}
+	require.NotContains(t, stderr, "smtp.example.com", "a value may be a secret")
+}
