@@ -315,7 +315,7 @@ read, write, schema, delete, bulk_delete, permanent_delete, restore, workflows, 
 					}
 					return fmt.Errorf("create user %s in tenant %s: %w", email, t, err)
 				}
-				fmt.Fprintf(a.stderr, "created user %s in tenant %s with permissions %s\n", u.Email, t, u.Permissions)
+				fmt.Fprintf(a.stderr, "created user %s in tenant %s with permissions %s\n", u.Email, t, permsOrNone(u.Permissions))
 				return nil
 			})
 		},
@@ -360,7 +360,7 @@ the token never expires. A disabled user cannot be issued a token.`,
 						return fmt.Errorf("user %s of tenant %s is disabled; enable it first with `crmflow admin user enable %s %s`: %w",
 							email, t, t, email, err)
 					}
-					return userError(t, email, "issue a token for", err)
+					return userError(ctx, s, t, email, "issue a token for", err)
 				}
 				if _, err := fmt.Fprintln(a.stdout, token); err != nil {
 					return err
@@ -386,17 +386,25 @@ func parseTTL(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	bad := usageErrorf("--ttl %q is not a duration: use a Go duration such as 720h or 90m, or days such as 90d (0 or none: never expires)", s)
+	const maxDays = 100 * 365
+	tooLong := usageErrorf("--ttl %s is longer than 100 years: give at most %dd, or 0 for a token that never expires", s, maxDays)
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n > 100*365 {
+		if err != nil {
 			return 0, bad
+		}
+		if n > maxDays {
+			return 0, tooLong
 		}
 		d = time.Duration(n) * 24 * time.Hour
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
 			return 0, bad
+		}
+		if d > maxDays*24*time.Hour {
+			return 0, tooLong
 		}
 	}
 	if d < 0 {
@@ -423,7 +431,7 @@ STATUS is active, expired, or user-disabled (refused while the user is disabled)
 			return a.adminRun(ctx, check, func(s crm.Store) error {
 				tokens, err := s.Tokens(ctx, t, email)
 				if err != nil {
-					return userError(t, email, "list the tokens of", err)
+					return userError(ctx, s, t, email, "list the tokens of", err)
 				}
 				users, err := s.Users(ctx, t)
 				if err != nil {
@@ -554,11 +562,11 @@ ones and the new one (see "user list"). The user's tokens carry the new set from
 			return a.adminRun(ctx, check, func(s crm.Store) error {
 				before, err := s.User(ctx, t, email)
 				if err != nil {
-					return userError(t, email, "change the permissions of", err)
+					return userError(ctx, s, t, email, "change the permissions of", err)
 				}
 				u, err := s.SetUserPermissions(ctx, t, email, ps, a.adminActor())
 				if err != nil {
-					return userError(t, email, "change the permissions of", err)
+					return userError(ctx, s, t, email, "change the permissions of", err)
 				}
 				fmt.Fprintf(a.stderr, "user %s in tenant %s: permissions %s -> %s\n", u.Email, t, permsOrNone(before.Permissions), permsOrNone(u.Permissions))
 				return nil
@@ -600,11 +608,11 @@ can be issued. Its tokens are kept, and accepted again if the user is enabled; r
 			return a.adminRun(ctx, check, func(s crm.Store) error {
 				before, err := s.User(ctx, t, email)
 				if err != nil {
-					return userError(t, email, use, err)
+					return userError(ctx, s, t, email, use, err)
 				}
 				u, err := s.SetUserDisabled(ctx, t, email, disable, a.adminActor())
 				if err != nil {
-					return userError(t, email, use, err)
+					return userError(ctx, s, t, email, use, err)
 				}
 				switch {
 				case before.Disabled == disable:
@@ -622,9 +630,13 @@ can be issued. Its tokens are kept, and accepted again if the user is enabled; r
 
 // userError explains a failed change of user email in tenant t: a missing tenant or user gets
 // the command that lists or creates it.
-func userError(t crm.TenantID, email, what string, err error) error {
+func userError(ctx context.Context, s crm.Store, t crm.TenantID, email, what string, err error) error {
 	var nf *crm.NotFoundError
 	if errors.As(err, &nf) && nf.Kind == "user" {
+		// A tenant that does not exist has no users either: creating the user would fail too.
+		if _, terr := s.Tenant(ctx, t); errors.Is(terr, crm.ErrNotFound) {
+			return tenantError(t, what+" a user of", terr)
+		}
 		return fmt.Errorf("no user %s in tenant %s; list the users with `crmflow admin user list %s`, "+
 			"or create it with `crmflow admin user create %s %s --perms PERMS`: %w", email, t, t, t, email, err)
 	}

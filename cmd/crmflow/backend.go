@@ -85,7 +85,11 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 		b.Close()
 		return nil, err
 	}
-	if err := a.checkEmailSalt(ctx, b.store, b.addr); err != nil {
+	if err := a.checkNewEmailSalt(ctx, b.rdb, b.addr); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := a.checkEmailSalt(ctx, b); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -112,6 +116,9 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
 		_ = rdb.Close()
+		if hint, ok := refusedHint(err, "--redis/REDIS_URL"); ok {
+			return nil, usageErrorf("Redis at %s refused the connection: %w; %s", b.addr, err, hint)
+		}
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w; %s", b.addr, err, target.unreachableHint("--redis/REDIS_URL"))
 	}
 	return b, nil
@@ -151,18 +158,78 @@ func withRedisTimeouts(opt *redis.Options) {
 	}
 }
 
-// checkEmailSalt refuses a salt other than the one the Redis at addr was first used with, as a
+// checkEmailSalt refuses a salt other than the one the Redis of b was first used with, as a
 // configuration that can never work (exitUsage: a supervisor does not restart it in a loop).
-func (a *app) checkEmailSalt(ctx context.Context, s *redisstore.Store, addr string) error {
-	if err := s.CheckEmailSalt(ctx); err != nil {
+func (a *app) checkEmailSalt(ctx context.Context, b *backend) error {
+	if err := b.store.CheckEmailSalt(ctx); err != nil {
 		if errors.Is(err, crm.ErrEmailSaltMismatch) {
 			return &exitError{code: exitUsage, err: fmt.Errorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) is not the one "+
 				"this Redis was first used with, so this process would not recognise the blocklisted emails of erased contacts "+
-				"and would let them back in. Give every crmflow process on this Redis the same salt, the deployment's: %w", addr, err)}
+				"and would let them back in.%s Give every crmflow process on this Redis the same salt, the deployment's: %w",
+				b.addr, saltSpaceHint(ctx, b.rdb, a.cfg.EmailSalt), err)}
 		}
-		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
+		return fmt.Errorf("check the email salt on Redis at %s: %w", b.addr, err)
 	}
 	return nil
+}
+
+// saltSpaceHint says, when salt differs from the Redis's only by white space at its ends (a
+// newline a file or a secret kept, a space pasted along), which way: " " and the fix, or "".
+func saltSpaceHint(ctx context.Context, rdb redis.UniversalClient, salt string) string {
+	stored, err := rdb.Get(ctx, redisstore.SaltFingerprintKey()).Result()
+	if err != nil {
+		return ""
+	}
+	trimmed := strings.TrimSpace(salt)
+	if trimmed != salt && crm.SaltFingerprint(trimmed) == stored {
+		return " This salt has white space at its start or end (a newline kept from a file, say) and, without it, " +
+			"is the Redis's: remove the white space."
+	}
+	for _, end := range []string{"\n", "\r\n", " "} {
+		if crm.SaltFingerprint(trimmed+end) == stored {
+			return fmt.Sprintf(" The Redis's salt is this one followed by %q (a newline kept from a file, say), "+
+				"which this process was not given: give it the salt exactly as the other processes have it.", end)
+		}
+	}
+	return ""
+}
+
+// minEmailSaltLen is the shortest email salt a Redis may be first used with.
+const minEmailSaltLen = 16
+
+// weakEmailSalt says why salt cannot be a deployment's secret ("" when it can): too short to
+// guess hard, or a placeholder of the documentation left as it is.
+func weakEmailSalt(salt string) string {
+	switch {
+	case strings.Contains(strings.ToLower(salt), "change-me"):
+		return "is the placeholder of the example environment file"
+	case strings.Trim(salt, ".") == "":
+		return "is the placeholder of the documentation"
+	case len(salt) < minEmailSaltLen:
+		return fmt.Sprintf("is %d characters long, under the %d a secret needs", len(salt), minEmailSaltLen)
+	}
+	return ""
+}
+
+// checkNewEmailSalt refuses a weak salt (see weakEmailSalt) on a Redis that holds no salt
+// fingerprint yet, before the fingerprint is stored: once stored, the salt can never change. A
+// Redis first used with a weak salt before this check existed keeps working with it.
+func (a *app) checkNewEmailSalt(ctx context.Context, rdb redis.UniversalClient, addr string) error {
+	why := weakEmailSalt(a.cfg.EmailSalt)
+	if why == "" {
+		return nil
+	}
+	n, err := rdb.Exists(ctx, redisstore.SaltFingerprintKey()).Result()
+	if err != nil {
+		return fmt.Errorf("check the email salt on Redis at %s: %w", addr, err)
+	}
+	if n > 0 {
+		return nil // the deployment's salt is set; CheckEmailSalt compares with it
+	}
+	return usageErrorf("refusing to start on Redis at %s: the email salt (--email-salt/CRMFLOW_EMAIL_SALT) %s. "+
+		"This Redis has no salt yet and the first process would keep this one for good, as the secret of the "+
+		"deployment's blocklisted emails; nothing was stored. Make a real one and give it to every crmflow process:\n"+
+		"  export CRMFLOW_EMAIL_SALT=$(openssl rand -hex 32)", addr, why)
 }
 
 // errNoEmailSalt is the refusal of a process on a real Redis that has no email salt.
@@ -251,6 +318,9 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pingAll(pctx, rdb); err != nil {
+		if hint, ok := refusedHint(err, q.fromFlag); ok {
+			return usageErrorf("the queue's Redis at %s refused the connection: %w; %s", q.addr, err, hint)
+		}
 		hint := q.hint
 		if hint == "" {
 			hint = fmt.Sprintf("check %s and that the server is up", q.fromFlag)
@@ -295,6 +365,12 @@ func (a *app) openEmbedded() (*backend, error) {
 	}
 	store, err := redisstore.New(rdb, cfg)
 	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	// The fingerprint of its salt, which the admin commands on this store check theirs against:
+	// without it, they would take a short --email-salt of this process for a new deployment's.
+	if err := store.CheckEmailSalt(context.Background()); err != nil {
 		b.Close()
 		return nil, err
 	}

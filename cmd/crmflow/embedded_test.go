@@ -35,3 +35,21 @@ func TestEmbeddedStoreExpiresKeysByTheClock(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
 }
+
+// The embedded store keeps the fingerprint of its salt, as a real Redis's first process does: the
+// admin commands on it accept the salt it was given, however short, and refuse another.
+func TestEmbeddedStoreKeepsItsSaltFingerprint(t *testing.T) {
+	t.Parallel()
+	a := &app{logger: slog.New(slog.DiscardHandler), cfg: Config{EmailSalt: "short"}}
+	b, err := a.openEmbedded()
+	require.NoError(t, err)
+	defer b.Close()
+	url := "redis://" + b.addr + "/0"
+
+	stdout, stderr, code := crmflow(t, []string{"REDIS_URL=" + url, "CRMFLOW_EMAIL_SALT=short"}, "admin", "tenant", "list")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, "TENANT")
+	_, stderr, code = crmflow(t, []string{"REDIS_URL=" + url, "CRMFLOW_EMAIL_SALT=another"}, "admin", "tenant", "list")
+	require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+	require.Contains(t, stderr, "is not the one this Redis was first used with")
+}

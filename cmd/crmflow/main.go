@@ -14,5 +14,5 @@ import (
 
 func main() {
 	redis.SetLogger(redisLogger{}) // go-redis logs through the command's slog logger
-	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, os.Environ))
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
@@ -661,4 +662,98 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "not a valid Redis URL")
 	require.NotContains(t, stderr, "hunter2")
+}
+
+// TestEachCommandKeepsItsDefaults runs the set-up of every command with no flag and no variable
+// set, and checks that each flag holds its own command's default: serve listens on :8080 (not
+// run's loopback address) and the worker's health endpoints on 127.0.0.1:9091 (not the
+// scheduler's port, where the scheduler then failed to start beside it).
+func TestEachCommandKeepsItsDefaults(t *testing.T) {
+	t.Parallel()
+	a := &app{stdout: io.Discard, stderr: io.Discard, lookupEnv: func(string) (string, bool) { return "", false }}
+	root := newRootCmd(a)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() {
+			return
+		}
+		require.NoError(t, c.ParseFlags(nil))
+		require.NoError(t, root.PersistentPreRunE(c, nil), c.CommandPath())
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			require.Equal(t, f.DefValue, f.Value.String(), "%s --%s", c.CommandPath(), f.Name)
+		})
+		switch c.CommandPath() {
+		case "crmflow serve":
+			require.Equal(t, ":8080", a.cfg.Addr)
+		case "crmflow run":
+			require.Equal(t, "127.0.0.1:8080", a.cfg.Addr)
+		case "crmflow worker":
+			require.Equal(t, "127.0.0.1:9091", a.cfg.AdminAddr)
+		case "crmflow scheduler":
+			require.Equal(t, "127.0.0.1:9092", a.cfg.AdminAddr)
+		}
+	}
+	walk(root)
+}
+
+// TestRedisRefusesTheURL gives the processes the URL of a Redis that wants a password, without
+// one, with a wrong one, and with a database it does not have: each exits 2, as a configuration
+// that can never work (a supervisor does not restart it in a loop), saying what to change in which
+// URL, and never shows a password.
+func TestRedisRefusesTheURL(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop) // SHUTDOWN is refused without the password, then the server is killed
+	host := fmt.Sprintf("127.0.0.1:%d", srv.Port)
+	rdb := redis.NewClient(&redis.Options{Addr: host})
+	require.NoError(t, rdb.ConfigSet(t.Context(), "requirepass", "pw-of-the-test").Err())
+	require.NoError(t, rdb.Close())
+	good := "redis://:pw-of-the-test@" + host + "/0"
+	for _, tc := range []struct{ name, url, want string }{
+		{"NoPassword", "redis://" + host + "/0", "the server wants a password: put it in"},
+		{"WrongPassword", "redis://:hunter2@" + host + "/0", "the server refused the user or password of"},
+		{"NoSuchDatabase", "redis://:pw-of-the-test@" + host + "/99", "the server has no database of the number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, run := range []struct {
+				env  []string
+				args []string
+				flag string
+			}{
+				{[]string{"REDIS_URL=" + tc.url}, []string{"admin", "tenant", "list"}, "--redis/REDIS_URL"},
+				{[]string{"REDIS_URL=" + tc.url}, []string{"worker", "--admin-addr", "127.0.0.1:0"}, "--redis/REDIS_URL"},
+				{[]string{"QUEUE_REDIS_URL=" + tc.url}, []string{"scheduler", "--admin-addr", "127.0.0.1:0"}, "--queue-redis/QUEUE_REDIS_URL"},
+				{[]string{"REDIS_URL=" + good, "QUEUE_REDIS_URL=" + tc.url}, []string{"serve", "--addr", "127.0.0.1:0"}, "--queue-redis/QUEUE_REDIS_URL"},
+			} {
+				stdout, stderr, code := crmflow(t, run.env, run.args...)
+				require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", run.args, stderr)
+				require.Empty(t, stdout)
+				require.Contains(t, stderr, tc.want+" "+run.flag, "crmflow %v", run.args)
+				require.Contains(t, stderr, "refused the connection", "crmflow %v", run.args)
+				require.NotContains(t, stderr, "hunter2")
+				require.NotContains(t, stderr, "pw-of-the-test")
+			}
+		})
+	}
+}
+
+// TestWarnsOfUnknownVariables sets a misspelt variable beside real ones: the command runs, and a
+// warning names the one no command reads, which would otherwise be ignored without a word.
+func TestWarnsOfUnknownVariables(t *testing.T) {
+	t.Parallel()
+	stdout, stderr, code := crmflow(t, []string{"CRMFLOW_CONCURENCY=20", "SMTP_HOSTNAME=smtp.example.com",
+		"CRMFLOW_JOB_LEASE=10s", "SMTP_PASSWORD=secret", "CRMFLOW_TOKEN=cft_x_0"}, "version")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Contains(t, stdout, testVersion)
+	require.Contains(t, stderr, "environment variable CRMFLOW_CONCURENCY is set but no crmflow command reads it: check its name")
+	require.Contains(t, stderr, "environment variable SMTP_HOSTNAME is set but no crmflow command reads it")
+	for _, known := range []string{"CRMFLOW_JOB_LEASE", "SMTP_PASSWORD", "CRMFLOW_TOKEN", "CRMFLOW_EMAIL_SALT"} {
+		require.NotContains(t, stderr, known, "a variable crmflow reads")
+	}
+	require.NotContains(t, stderr, "smtp.example.com", "a value may be a secret")
 }

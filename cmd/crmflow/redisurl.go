@@ -101,6 +101,25 @@ func (r redisTarget) unreachableHint(flag string) string {
 	return fmt.Sprintf("check %s and that the server is up", flag)
 }
 
+// refusedHint says what to change in the URL of flag when the server answered but refused it: it
+// wants a password the URL lacks, does not know the URL's user or password, or has no database of
+// the URL's number. Such a URL can never work as given; ok is false for other errors, such as a
+// server that is down or hung, which may pass by themselves.
+func refusedHint(err error, flag string) (hint string, ok bool) {
+	switch {
+	case redis.HasErrorPrefix(err, "NOAUTH"):
+		return fmt.Sprintf("the server wants a password: put it in %s, as redis://:PASSWORD@HOST:PORT/DB "+
+			"(redis://USER:PASSWORD@HOST:PORT/DB for an ACL user)", flag), true
+	case redis.HasErrorPrefix(err, "WRONGPASS"):
+		return fmt.Sprintf("the server refused the user or password of %s: correct them "+
+			"(redis://:PASSWORD@HOST:PORT/DB for the default user, redis://USER:PASSWORD@HOST:PORT/DB for an ACL user)", flag), true
+	case redis.HasErrorPrefix(err, "DB index is out of range"): // "ERR DB index ...", without its ERR
+		return fmt.Sprintf("the server has no database of the number %s names: name one it has, "+
+			"from 0 to its 'databases' setting minus one (0 to 15 by default)", flag), true
+	}
+	return "", false
+}
+
 // db is the target's database number (0 for a cluster).
 func (r redisTarget) db() int {
 	if r.single != nil {

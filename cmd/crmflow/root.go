@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // exitUsage is the exit code of a command line or configuration that can never work as given.
@@ -38,6 +39,9 @@ type app struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
+	// environ lists the environment as KEY=VALUE, to warn of crmflow variables no command reads;
+	// nil checks nothing.
+	environ func() []string
 	// fromEnv names the flags that were set from the environment, with their variables.
 	fromEnv map[string]string
 	// logger is built from the flags before any command runs.
@@ -47,7 +51,7 @@ type app struct {
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
 // exitUsage for a command line or configuration that can never work. SIGINT and SIGTERM cancel
 // the context; a second signal kills the process at once.
-func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ func() []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -55,7 +59,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		stop()
 	}()
 
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv}
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -97,6 +101,9 @@ a flag on the command line wins.`
 		return usageErrorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := restoreDefaults(cmd.Flags()); err != nil {
+			return err
+		}
 		fromEnv, err := applyEnv(cmd.Flags(), a.lookupEnv)
 		if err != nil {
 			return err
@@ -106,6 +113,7 @@ a flag on the command line wins.`
 			return err
 		}
 		redisLog.Store(a.logger)
+		a.warnUnknownEnv(cmd.Root())
 		return nil
 	}
 
@@ -120,6 +128,63 @@ a flag on the command line wins.`
 		newValidateCmd(a), newApplyCmd(a), newWorkflowsCmd(a), newPreviewCmd(a), newDemoCmd(a), newBenchCmd(a),
 		newBinCmd(a), newEraseCmd(a), newAuditCmd(a))
 	return root
+}
+
+// otherEnv are the crmflow variables that set no flag: the secrets read from the environment only,
+// and the knobs of the tests and benchmarks.
+var otherEnv = []string{"CRMFLOW_TOKEN", "SMTP_PASSWORD", "CRMFLOW_BENCH_RECORDS", "CRMFLOW_TEST_SCALE_CONTACTS",
+	"CRMFLOW_FAULT_SEED", "CRMFLOW_TRIGGER_N", "CRMFLOW_SCREENSHOTS", "CRMFLOW_CHROMIUM"}
+
+// warnUnknownEnv logs a warning for each CRMFLOW_ or SMTP_ variable of the environment that no
+// command of root reads: a misspelt one (CRMFLOW_CONCURENCY) would otherwise be ignored without a
+// word, and its flag keep its default. A warning, not a refusal: an environment file may be
+// written for a later version.
+func (a *app) warnUnknownEnv(root *cobra.Command) {
+	if a.environ == nil {
+		return
+	}
+	known := map[string]bool{}
+	for _, v := range otherEnv {
+		known[v] = true
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) {
+				for _, v := range f.Annotations[envAnnotation] {
+					known[v] = true
+				}
+			})
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, kv := range a.environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if (strings.HasPrefix(name, "CRMFLOW_") || strings.HasPrefix(name, "SMTP_")) && !known[name] {
+			a.logger.Warn("environment variable "+name+" is set but no crmflow command reads it: check its name "+
+				"(each flag's --help names its variable)", "variable", name)
+		}
+	}
+}
+
+// restoreDefaults gives every flag of fs not set on the command line its own default back. The
+// commands fill one Config, so a field that two commands define with different defaults (serve's
+// --addr and run's, the worker's --admin-addr and the scheduler's) holds, once the command tree is
+// built, the default of the command defined last.
+func restoreDefaults(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Value.String() == f.DefValue {
+			return
+		}
+		if err := f.Value.Set(f.DefValue); err != nil {
+			errs = append(errs, fmt.Errorf("default of --%s: %w", f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // group returns a command that only holds subcommands. Run bare, it prints its help; an unknown

@@ -29,8 +29,9 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: `Serve the HTTP API, with /healthz, /readyz (the store's and the queue's Redis answer PING) and
 Prometheus metrics at /metrics.
 
-serve needs a Redis: pass --redis or set REDIS_URL. It refuses to start when the server's
-maxmemory-policy is not noeviction (unless --allow-eviction) and warns when AOF persistence is off.
+serve needs a Redis: pass --redis or set REDIS_URL, and the deployment's email salt, the same on
+every process: set CRMFLOW_EMAIL_SALT. It refuses to start when the server's maxmemory-policy is
+not noeviction (unless --allow-eviction) and warns when AOF persistence is off.
 Bulk delete jobs and confirmation emails go to the task queue on --queue-redis (default: the
 store's Redis), where "crmflow worker" runs them.
 

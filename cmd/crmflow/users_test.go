@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -54,6 +56,8 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		require.Contains(t, stderr, "read -> read,write,delete")
 		stdout, _ := b.admin(t, "user", "list", tn)
 		require.Regexp(t, `(?m)^pat@example.com\s+read,write,delete\s+active`, stdout)
+		_, stderr = b.admin(t, "user", "create", tn, "nil@example.com", "--perms", "")
+		require.Contains(t, stderr, "created user nil@example.com in tenant "+tn+" with permissions (none)\n")
 
 		token, stderr := b.admin(t, "token", "create", tn, who, "--ttl", "90d")
 		require.Regexp(t, tokenRE, token)
@@ -112,11 +116,21 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		{"TokenListUnknownUser", []string{"token", "list", b.tenant, "--email", "nobody@example.com"}, 1, []string{"no user nobody@example.com"}},
 		{"TokenListUnknownTenant", []string{"token", "list", "x-" + b.tenant}, 1, []string{"does not exist"}},
 		{"RevokeUnknownToken", []string{"token", "revoke", b.tenant, "0123456789abcdef"}, 1, []string{"no token 0123456789abcdef", "token list"}},
+		{"SetPermsInUnknownTenant", []string{"user", "set-perms", "x-" + b.tenant, "zoe@example.com", "--perms", "read"}, 1,
+			[]string{"tenant x-" + b.tenant + " does not exist", "admin tenant create x-" + b.tenant}},
+		{"DisableInUnknownTenant", []string{"user", "disable", "x-" + b.tenant, "zoe@example.com"}, 1,
+			[]string{"tenant x-" + b.tenant + " does not exist", "admin tenant create x-" + b.tenant}},
+		{"TokenListOfAUserInUnknownTenant", []string{"token", "list", "x-" + b.tenant, "--email", "zoe@example.com"}, 1,
+			[]string{"tenant x-" + b.tenant + " does not exist"}},
 		{"RevokeInUnknownTenant", []string{"token", "revoke", "x-" + b.tenant, "0123456789abcdef"}, 1, []string{"does not exist"}},
 		{"CreateBadEmail", []string{"user", "create", b.tenant, "notanemail", "--perms", "read"}, exitUsage,
 			[]string{`user email "notanemail" is not an email address: use one such as ops@example.com`}},
 		{"BadTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "soon"}, exitUsage, []string{"--ttl", "90d"}},
 		{"NegativeTTL", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "-1h"}, exitUsage, []string{"negative"}},
+		{"TTLOver100YearsInDays", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "36501d"}, exitUsage,
+			[]string{"--ttl 36501d is longer than 100 years: give at most 36500d"}},
+		{"TTLOver100Years", []string{"token", "create", b.tenant, "zoe@example.com", "--ttl", "900000h"}, exitUsage,
+			[]string{"--ttl 900000h is longer than 100 years"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -210,6 +224,47 @@ func TestEmailSaltRequired(t *testing.T) {
 		}
 	})
 
+	t.Run("WeakOnANewRedis", func(t *testing.T) {
+		t.Parallel()
+		// A Redis of its own, with no salt fingerprint yet: the first process would keep the salt
+		// it was given for good.
+		fresh, err := redistest.StartServer("")
+		require.NoError(t, err)
+		t.Cleanup(fresh.Stop)
+		rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", fresh.Port)})
+		t.Cleanup(func() { _ = rdb.Close() })
+		for _, salt := range []string{
+			"change-me-to-the-output-of-openssl-rand-hex-32", // crmflow.env as installed
+			"...",     // the documentation's export CRMFLOW_EMAIL_SALT=...
+			"s3cret!", // too short to be a secret
+		} {
+			for _, args := range commands {
+				if args[0] == "demo" {
+					args = []string{"demo", "--redis", fresh.URL}
+				}
+				stdout, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT=" + salt, "REDIS_URL=" + fresh.URL}, args...)
+				require.Equal(t, exitUsage, code, "crmflow %v with salt %q\nstderr:\n%s", args, salt, stderr)
+				require.Empty(t, stdout, "crmflow %v", args)
+				require.Contains(t, stderr, "openssl rand -hex 32", "crmflow %v", args)
+				require.Contains(t, stderr, "nothing was stored", "crmflow %v", args)
+				keys, err := rdb.Keys(t.Context(), "*").Result()
+				require.NoError(t, err)
+				require.Empty(t, keys, "crmflow %v with salt %q changed the Redis", args, salt)
+			}
+		}
+		// A real salt is taken, and from then on a weak one is only another salt.
+		_, stderr, code := crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=" + strings.Repeat("5e", 32)}, "admin", "tenant", "list")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=..."}, "admin", "tenant", "list")
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "is not the one this Redis was first used with")
+
+		// A Redis first used with a short salt, before short salts were refused, keeps working.
+		require.NoError(t, rdb.Set(t.Context(), redisstore.SaltFingerprintKey(), crm.SaltFingerprint("s3cret!"), 0).Err())
+		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + fresh.URL, "CRMFLOW_EMAIL_SALT=s3cret!"}, "admin", "tenant", "list")
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	})
+
 	t.Run("Mismatch", func(t *testing.T) {
 		t.Parallel()
 		// The first process stores the fingerprint of its salt.
@@ -221,9 +276,15 @@ func TestEmailSaltRequired(t *testing.T) {
 			require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", args, stderr)
 			require.Contains(t, stderr, "is not the one this Redis was first used with", "crmflow %v", args)
 			require.NotContains(t, stderr, "a-mistyped-salt", "the salt is a secret")
+			require.NotContains(t, stderr, "white space", "crmflow %v", args)
 		}
+		// The deployment's salt with the newline a file kept: the refusal says what differs.
+		_, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT=the-deployments-salt\n", "REDIS_URL=" + url}, "admin", "tenant", "list")
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "This salt has white space at its start or end (a newline kept from a file, say) and, without it, is the Redis's: remove the white space.")
+		require.NotContains(t, stderr, "the-deployments-salt", "the salt is a secret")
 		// The right salt still works, by flag as by variable.
-		_, stderr, code := crmflow(t, []string{"CRMFLOW_EMAIL_SALT="}, "admin", "tenant", "list", "--redis", b.redisURL,
+		_, stderr, code = crmflow(t, []string{"CRMFLOW_EMAIL_SALT="}, "admin", "tenant", "list", "--redis", b.redisURL,
 			"--email-salt", "the-deployments-salt")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	})

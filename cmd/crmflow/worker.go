@@ -28,8 +28,9 @@ The worker reads the store on --redis (REDIS_URL) and takes its tasks from --que
 default 3 (sweeps, the drains of record changes and the workflow steps they lead to) and bulk 1
 (bulk deletes, purges, enroll-existing backfills and their steps). At most --bulk-concurrency of
 the --concurrency tasks are bulk work at once, so that one tenant's backfill or bulk delete never
-takes every slot from another tenant's live work. Like serve, it refuses a Redis whose
-maxmemory-policy is not noeviction unless --allow-eviction.
+takes every slot from another tenant's live work. Like serve, it needs the deployment's email salt
+(CRMFLOW_EMAIL_SALT) and refuses a Redis whose maxmemory-policy is not noeviction unless
+--allow-eviction.
 
 Emails go to the SMTP server of --smtp-host (the password comes from the environment variable
 SMTP_PASSWORD only, so that it never shows in the process list). Without --smtp-host every email is
