@@ -77,6 +77,7 @@ var apiCodes = map[string][]string{
 	"UNIQUE_VALUE_CONFLICT":  {"property", "existingId"},
 	"PROTECTED":              {"rule"},
 	"COUNT_MISMATCH":         {"confirmCount", "matched"},
+	"NOTHING_TO_UNDO":        {"operation"},
 	"OBJECT_NOT_FOUND":       nil,
 	"INVALID_AUTHENTICATION": nil,
 	"SERVICE_UNAVAILABLE":    nil,

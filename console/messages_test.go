@@ -89,3 +89,12 @@ func TestSingularOfACount(t *testing.T) {
 		}
 	}
 }
+
+// An undo with nothing left in the bin is worded in Swedish, naming the operation, with the API's
+// words after it.
+func TestNothingToUndoInSwedish(t *testing.T) {
+	t.Parallel()
+	sv := translator{lang: "sv"}
+	msg := sv.APIMessage("CONFLICT", "NOTHING_TO_UNDO", "nothing of operation op-1 is in the recycle bin", map[string][]string{"operation": {"op-1"}})
+	require.Equal(t, "Inget från operation op-1 ligger kvar i papperskorgen: det finns inget att ångra. (API:t svarade på engelska: nothing of operation op-1 is in the recycle bin)", msg)
+}
