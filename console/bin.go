@@ -375,6 +375,9 @@ func (c *Console) listDeletePage(q *request) error {
 }
 
 func (c *Console) listConfirm(q *request) (confirmPage, error) {
+	if err := q.need(crm.PermDelete, crm.PermBulkDelete); err != nil {
+		return confirmPage{}, err
+	}
 	id := q.r.PathValue("id")
 	var l struct {
 		List listJSON `json:"list"`

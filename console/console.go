@@ -181,6 +181,34 @@ func (q *request) can(perms ...crm.Permission) bool {
 	return true
 }
 
+// need returns nil when the user has every permission of perms, else the refusal the API gives a
+// request that lacks them (403 MISSING_SCOPES, with the command that grants them): a page that
+// leads only to an action the user may not take refuses before it offers that action.
+func (q *request) need(perms ...crm.Permission) error {
+	missing := q.p.User.Permissions.Missing(perms)
+	if len(missing) == 0 {
+		return nil
+	}
+	names := make([]string, len(missing))
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		names[i], quoted[i] = string(m), strconv.Quote(string(m))
+	}
+	lead := fmt.Sprintf("this request needs the %s permission, which your user does not have", quoted[0])
+	them := "it"
+	if len(missing) > 1 {
+		lead = fmt.Sprintf("this request needs the %s and %s permissions, which your user does not have",
+			strings.Join(quoted[:len(quoted)-1], ", "), quoted[len(quoted)-1])
+		them = "them"
+	}
+	grant, _ := crm.ParsePermissions(q.p.User.Permissions.String() + "," + strings.Join(names, ",")) // known names: cannot fail
+	msg := fmt.Sprintf("%s: ask an admin to grant %s (crmflow admin user set-perms %s %s --perms %s)",
+		lead, them, q.p.Tenant, q.p.User.Email, grant)
+	ctx := map[string][]string{"requiredScopes": names}
+	return &APIError{Status: http.StatusForbidden, Category: "MISSING_SCOPES", Message: msg, Context: ctx,
+		Errors: []APIErrorDetail{{Message: msg, Code: "MISSING_SCOPES", Context: ctx}}}
+}
+
 // page registers h at pattern behind a session: a request without one goes to the sign-in page
 // (a POST is refused with 403), and a POST without the session's CSRF token is refused with 403
 // before h runs, so it changes nothing.

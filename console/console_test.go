@@ -461,8 +461,9 @@ func TestEraseAContactInTheBin(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
 	_, page = rd.get("/console/objects/contacts/" + id)
 	require.NotContains(t, page, `id="record-erase"`)
-	resp, _ = rd.get("/console/objects/contacts/" + id + "/delete")
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, page = rd.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.NotContains(t, page, `id="delete-permanent"`)
 
 	// The wrong confirmation erases nothing; the right one erases it and goes back to the bin.
 	resp, page = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"permanent"}, "confirm": {"other@example.com"}, "csrf": {csrf}})

@@ -207,7 +207,17 @@ func (c *Console) bulkSelection(q *request, t string) (confirmPage, error) {
 			}
 		}
 		p.Count = int64(len(p.IDs))
+		switch len(p.IDs) {
+		case 0: // nothing selected: the index says so
+		case 1:
+			return p, q.need(crm.PermDelete)
+		default:
+			return p, q.need(crm.PermDelete, crm.PermBulkDelete)
+		}
 		return p, nil
+	}
+	if err := q.need(crm.PermDelete, crm.PermBulkDelete); err != nil {
+		return p, err
 	}
 	filter := p.Filter
 	if filter == "" {
@@ -414,7 +424,8 @@ type recordDeleteData struct {
 	view
 	Type, ID, Name, Email string
 	RestorableUntil       string
-	CanPermanent          bool
+	// CanDelete offers the restorable delete, CanPermanent the permanent one.
+	CanDelete, CanPermanent bool
 	// InBin: the record is in the recycle bin, where only a contact's permanent delete applies.
 	InBin bool
 	Error string
@@ -424,6 +435,9 @@ type recordDeleteData struct {
 // restorable delete and, for a contact and a user who may, the permanent one with its
 // consequences spelled out.
 func (c *Console) recordDeletePage(q *request) error {
+	if !q.can(crm.PermDelete) && (objectType(q) != string(crm.Contacts) || !q.can(crm.PermPermanentDelete)) {
+		return q.need(crm.PermDelete)
+	}
 	p, err := c.recordDeleteData(q)
 	if err != nil {
 		return err
@@ -450,7 +464,7 @@ func (c *Console) recordDeleteData(q *request) (recordDeleteData, error) {
 	}
 	return recordDeleteData{view: q.view("delete.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), Email: rec.Properties["email"],
 		RestorableUntil: c.cfg.Clock.Now().Add(c.cfg.Retention).UTC().Format("2006-01-02"),
-		CanPermanent:    t == string(crm.Contacts) && q.can(crm.PermPermanentDelete), InBin: inBin}, nil
+		CanDelete:       q.can(crm.PermDelete), CanPermanent: t == string(crm.Contacts) && q.can(crm.PermPermanentDelete), InBin: inBin}, nil
 }
 
 // recordDelete serves POST /console/objects/{type}/{id}/delete: mode "bin" moves the record to

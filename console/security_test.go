@@ -1,0 +1,79 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestPagesOfAnActionTheUserLacks: the page that leads only to a delete the user may not make
+// (the record's delete page, the typed count of a bulk delete, a list's delete) refuses with the
+// permission it needs and the command that grants it, and offers no form.
+func TestPagesOfAnActionTheUserLacks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	id := b.createContact(t, map[string]string{"email": "keep@example.com"})
+	other := b.createContact(t, map[string]string{"email": "other@example.com"})
+	l, err := b.store.CreateList(ctx, b.tenant, "Keep", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{crm.RecordID(id)})
+	require.NoError(t, err)
+
+	reader := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, reader.signIn(b.readerToken).StatusCode)
+	resp, page := reader.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, `this request needs the &#34;delete&#34; permission`)
+	require.Contains(t, page, "crmflow admin user set-perms "+string(b.tenant)+" reader@example.com --perms read,delete")
+	require.NotContains(t, page, `id="delete-bin"`)
+	resp, page = reader.get("/console/lists/" + string(l.ID) + "/delete")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, `needs the &#34;delete&#34; and &#34;bulk_delete&#34; permissions`)
+	require.NotContains(t, page, `id="confirm-delete"`)
+	resp, page = reader.post("/console/objects/contacts/delete", url.Values{"csrf": {reader.csrf()}, "scope": {"all"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.NotContains(t, page, `id="confirm-delete"`)
+	reader.lang = "sv"
+	_, page = reader.get("/console/objects/contacts/" + id + "/delete")
+	require.Contains(t, page, "Din användare saknar behörigheten delete.")
+
+	// A user who may delete one record at a time is asked for the typed count of one, and refused
+	// two at once before typing anything.
+	_, err = b.store.CreateUser(ctx, b.tenant, "one@example.com", crm.Permissions{crm.PermRead, crm.PermDelete}, "test")
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(ctx, b.tenant, "one@example.com", nil)
+	require.NoError(t, err)
+	one := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, one.signIn(token).StatusCode)
+	csrf := one.csrf()
+	resp, page = one.post("/console/objects/contacts/delete", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": {id}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="confirm-delete"`)
+	resp, page = one.post("/console/objects/contacts/delete", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": {id, other}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, page, `this request needs the &#34;bulk_delete&#34; permission`)
+	require.NotContains(t, page, `id="confirm-delete"`)
+	_, page = one.get("/console/objects/contacts/" + id + "/delete")
+	require.Contains(t, page, `id="delete-bin"`)
+	require.NotContains(t, page, `id="delete-permanent"`)
+	require.True(t, b.live(t, id))
+	require.True(t, b.live(t, other))
+
+	// A user who may erase a contact but not move it to the bin is offered the erasure alone.
+	_, err = b.store.CreateUser(ctx, b.tenant, "eraser@example.com", crm.Permissions{crm.PermRead, crm.PermPermanentDelete}, "test")
+	require.NoError(t, err)
+	token, err = b.store.CreateToken(ctx, b.tenant, "eraser@example.com", nil)
+	require.NoError(t, err)
+	eraser := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, eraser.signIn(token).StatusCode)
+	resp, page = eraser.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="delete-permanent"`)
+	require.NotContains(t, page, `id="delete-bin"`)
+}
