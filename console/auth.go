@@ -68,6 +68,16 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// The session this browser had (another user's, say, on a shared machine) ends here: its
+	// cookie is replaced, and it must not outlive it in the store for whoever copied it.
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if tenant, secret, ok := parseSessionCookie(ck.Value); ok {
+			if err := c.sessions.DeleteSession(r.Context(), tenant, sessionID(secret)); err != nil {
+				c.fail(w, r, tr, err)
+				return
+			}
+		}
+	}
 	if err := c.startSession(r.Context(), w, r, p, token); err != nil {
 		c.fail(w, r, tr, err)
 		return

@@ -243,6 +243,35 @@ func TestSignInAndOut(t *testing.T) {
 
 }
 
+// TestSignInEndsTheBrowsersSession: signing in again, as another user on a shared machine, ends
+// the session the browser had; its cookie, copied before, opens nothing.
+func TestSignInEndsTheBrowsersSession(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	resp := br.signIn(b.token)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	var first *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "crmflow_session" {
+			first = c
+		}
+	}
+	require.NotNil(t, first)
+
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.readerToken).StatusCode)
+	_, page := br.get("/console/")
+	require.Contains(t, page, "reader@example.com")
+
+	copied := b.browser(t)
+	u, err := url.Parse(b.base + "/console/")
+	require.NoError(t, err)
+	copied.client.Jar.SetCookies(u, []*http.Cookie{{Name: "crmflow_session", Value: first.Value, Path: "/console/"}})
+	resp, _ = copied.get("/console/")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+}
+
 func TestSessionExpires(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
