@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -108,9 +110,26 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: to, Path: cookiePath,
 			MaxAge: int(365 * 24 * time.Hour / time.Second), Secure: c.secure(r), SameSite: http.SameSiteLaxMode, HttpOnly: true})
 	}
-	back := r.URL.Query().Get("back")
-	if !strings.HasPrefix(back, "/console/") || strings.ContainsAny(back, "\\\r\n") {
-		back = "/console/"
+	http.Redirect(w, r, consolePage(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+// consolePage returns back, a path and query, when it names a page of the console once its dot
+// segments are resolved (a browser resolves "%2e%2e" as ".."), cleaned; else the home page.
+func consolePage(back string) string {
+	const home = "/console/"
+	if !strings.HasPrefix(back, home) || strings.ContainsAny(back, "\\") {
+		return home
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && !strings.HasSuffix(clean, "/") {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, home) {
+		return home
+	}
+	return (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
 }

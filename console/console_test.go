@@ -560,6 +560,17 @@ func TestLanguage(t *testing.T) {
 	require.Equal(t, "/console/", resp.Header.Get("Location"))
 	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("//evil.example/"))
 	require.Equal(t, "/console/", resp.Header.Get("Location"))
+	// Nor past it by dot segments, plain or encoded (a browser resolves "%2e%2e" as ".."), nor with
+	// a path it cannot parse, sent as it is.
+	for _, back := range []string{"/console/..//evil.example", "/console/%2e%2e/%2e%2e//evil.example",
+		"/console/%zz/../..//evil.example", "/console/\\evil.example", "/console/\r\nSet-Cookie: x=y"} {
+		resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape(back))
+		require.Equal(t, "/console/", resp.Header.Get("Location"), back)
+	}
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22"))
+	require.Equal(t, "/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22", resp.Header.Get("Location"))
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/workflows/a%20b/history"))
+	require.Equal(t, "/console/workflows/a%20b/history", resp.Header.Get("Location"))
 }
 
 func TestEscaping(t *testing.T) {
