@@ -77,3 +77,37 @@ func TestPagesOfAnActionTheUserLacks(t *testing.T) {
 	require.Contains(t, page, `id="delete-permanent"`)
 	require.NotContains(t, page, `id="delete-bin"`)
 }
+
+// TestWrongMethod: an address of the console asked with the wrong method (the address of a
+// confirmation, which a form posts to, opened in a new tab) is a 405 that says what to do, not
+// "there is no such page"; it changes nothing.
+func TestWrongMethod(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	for _, path := range []string{"/console/signout", "/console/objects/contacts/delete", "/console/objects/contacts/delete/run",
+		"/console/bin/contacts/restore", "/console/settings/protection"} {
+		resp, page := br.get(path)
+		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, path)
+		require.Equal(t, "POST", resp.Header.Get("Allow"), path)
+		require.Contains(t, page, "takes a form sent from a console page", path)
+		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	}
+	resp, page := br.post("/console/audit", url.Values{"csrf": {br.csrf()}})
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "GET, HEAD", resp.Header.Get("Allow"))
+	require.Contains(t, page, "is a page to open")
+	resp, _ = br.do(http.MethodPut, "/console/objects/contacts/1/delete", nil)
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "GET, HEAD, POST", resp.Header.Get("Allow"))
+	resp, page = br.get("/console/nothing/here")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, page, "There is no such page.")
+	br.lang = "sv"
+	_, page = br.get("/console/signout")
+	require.Contains(t, page, "Den här adressen tar emot ett formulär")
+	// Still signed in: the GET of the sign-out address signed nobody out.
+	resp, _ = br.get("/console/")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
