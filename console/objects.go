@@ -114,7 +114,7 @@ func (c *Console) index(q *request) error {
 	t := objectType(q)
 	p := indexPage{view: q.view("index.title"), Type: t, Filter: strings.TrimSpace(q.r.URL.Query().Get("filter")), Total: -1,
 		CanDelete: q.can(crm.PermDelete), CanBulk: q.can(crm.PermDelete, crm.PermBulkDelete)}
-	p.Title = q.tr.T("type."+t) + " · " + p.Title
+	p.Title = p.TypeLabel(t) + " · " + p.Title
 	if p.Filter != "" {
 		// The trigger language is evaluated by the bulk delete's dry run: a count and a sample, no
 		// change, and read is the only right it needs.
@@ -329,7 +329,7 @@ func (c *Console) record(q *request) error {
 	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete) && !inBin,
 		// A contact in the bin can still be erased for good (SPEC S9).
 		CanErase: inBin && t == string(crm.Contacts) && q.can(crm.PermPermanentDelete)}
-	p.Title = q.tr.T("type."+t) + " " + rec.ID
+	p.Title = p.TypeLabel(t) + " " + rec.ID
 	if inBin {
 		by := rec.ArchivedActor
 		if by == "" {

@@ -111,3 +111,28 @@ func TestWrongMethod(t *testing.T) {
 	resp, _ = br.get("/console/")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+// TestCustomObjectTypeTitles: the pages of a tenant's custom object type are titled with its name,
+// not with a message key the catalog lacks.
+func TestCustomObjectTypeTitles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.CreateObjectType(context.Background(), b.tenant, crm.ObjectTypeDef{Name: "pets", Label: "Pet",
+		Properties: []crm.Property{{Name: "name", Label: "Name", Type: "string"}}})
+	require.NoError(t, err)
+	recs, err := b.store.CreateRecords(context.Background(), b.tenant, "pets", []crm.RecordInput{{Properties: map[string]string{"name": "Rex"}}},
+		crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	for path, title := range map[string]string{
+		"/console/objects/pets":                       "<h1>pets · Records</h1>",
+		"/console/objects/pets/" + string(recs[0].ID): "<h1>pets " + string(recs[0].ID) + "</h1>",
+		"/console/bin/pets":                           "<h1>pets · Recycle bin</h1>",
+	} {
+		resp, page := br.get(path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, page, title, path)
+		require.NotContains(t, page, "type.pets", path)
+	}
+}
