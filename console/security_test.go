@@ -52,6 +52,12 @@ func TestPagesOfAnActionTheUserLacks(t *testing.T) {
 	one := b.browser(t)
 	require.Equal(t, http.StatusSeeOther, one.signIn(token).StatusCode)
 	csrf := one.csrf()
+	// The index lets them tick a record, but offers no "select all on this page".
+	_, page = one.get("/console/objects/contacts")
+	require.Contains(t, page, `class="pick"`)
+	require.Contains(t, page, `id="delete-selected"`)
+	require.NotContains(t, page, `id="selectpage"`)
+	require.NotContains(t, page, `id="delete-all"`)
 	resp, page = one.post("/console/objects/contacts/delete", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": {id}})
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, `id="confirm-delete"`)
