@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -68,6 +70,16 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// The session this browser had (another user's, say, on a shared machine) ends here: its
+	// cookie is replaced, and it must not outlive it in the store for whoever copied it.
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if tenant, secret, ok := parseSessionCookie(ck.Value); ok {
+			if err := c.sessions.DeleteSession(r.Context(), tenant, sessionID(secret)); err != nil {
+				c.fail(w, r, tr, err)
+				return
+			}
+		}
+	}
 	if err := c.startSession(r.Context(), w, r, p, token); err != nil {
 		c.fail(w, r, tr, err)
 		return
@@ -98,9 +110,26 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: to, Path: cookiePath,
 			MaxAge: int(365 * 24 * time.Hour / time.Second), Secure: c.secure(r), SameSite: http.SameSiteLaxMode, HttpOnly: true})
 	}
-	back := r.URL.Query().Get("back")
-	if !strings.HasPrefix(back, "/console/") || strings.ContainsAny(back, "\\\r\n") {
-		back = "/console/"
+	http.Redirect(w, r, consolePage(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+// consolePage returns back, a path and query, when it names a page of the console once its dot
+// segments are resolved (a browser resolves "%2e%2e" as ".."), cleaned; else the home page.
+func consolePage(back string) string {
+	const home = "/console/"
+	if !strings.HasPrefix(back, home) || strings.ContainsAny(back, "\\") {
+		return home
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && !strings.HasSuffix(clean, "/") {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, home) {
+		return home
+	}
+	return (&url.URL{Path: clean, RawQuery: u.RawQuery}).String()
 }

@@ -84,7 +84,7 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		}
 		p.Operation = &op
 	}
-	p.Title = q.tr.T("type."+t) + " · " + p.Title
+	p.Title = p.TypeLabel(t) + " · " + p.Title
 	api := url.Values{"archived": {"true"}, "limit": {"100"}}
 	for param, v := range map[string]string{"archivedOperation": p.Op, "archivedBy": p.By, "archivedVia": p.Via,
 		"archivedAfter": p.From, "after": qs.Get("after")} {
@@ -375,6 +375,9 @@ func (c *Console) listDeletePage(q *request) error {
 }
 
 func (c *Console) listConfirm(q *request) (confirmPage, error) {
+	if err := q.need(crm.PermDelete, crm.PermBulkDelete); err != nil {
+		return confirmPage{}, err
+	}
 	id := q.r.PathValue("id")
 	var l struct {
 		List listJSON `json:"list"`

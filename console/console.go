@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,10 @@ func (c *Console) routes() {
 	c.page("GET /console/{$}", c.home)
 	c.page("GET /console/objects/{type}", c.index)
 	c.page("POST /console/objects/{type}/delete", c.confirmBulk)
+	// The address of the typed-count confirmation, opened by itself, is no record's ("delete").
+	c.mux.HandleFunc("GET /console/objects/{type}/delete", func(w http.ResponseWriter, r *http.Request) {
+		c.wrongMethod(w, r, http.MethodPost)
+	})
 	c.page("POST /console/objects/{type}/delete/run", c.runBulk)
 	c.page("GET /console/objects/{type}/{id}", c.record)
 	c.page("GET /console/objects/{type}/{id}/delete", c.recordDeletePage)
@@ -154,10 +159,38 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 	}
 	if _, pattern := c.mux.Handler(r); pattern == "" {
-		c.renderError(w, r, translator{pickLanguage(r)}, http.StatusNotFound, translator{pickLanguage(r)}.T("error.notfound"))
+		tr := translator{pickLanguage(r)}
+		// An address of the console asked with the wrong method (a confirmation's address, which
+		// a form posts to, opened in a new tab, say) is a 405 that says so, not "no such page".
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, p := c.mux.Handler(other); p != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			c.wrongMethod(w, r, allow...)
+			return
+		}
+		c.renderError(w, r, tr, http.StatusNotFound, tr.T("error.notfound"))
 		return
 	}
 	c.mux.ServeHTTP(w, r)
+}
+
+// wrongMethod answers a request of an address that takes only the methods allow with a 405 that
+// says what the address is for.
+func (c *Console) wrongMethod(w http.ResponseWriter, r *http.Request, allow ...string) {
+	tr := translator{pickLanguage(r)}
+	key := "error.postonly"
+	if allow[0] == http.MethodGet {
+		key = "error.getonly"
+		allow = slices.Insert(allow, 1, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	c.renderError(w, r, tr, http.StatusMethodNotAllowed, tr.T(key))
 }
 
 // request is one request of a signed-in user.
@@ -179,6 +212,34 @@ func (q *request) can(perms ...crm.Permission) bool {
 		}
 	}
 	return true
+}
+
+// need returns nil when the user has every permission of perms, else the refusal the API gives a
+// request that lacks them (403 MISSING_SCOPES, with the command that grants them): a page that
+// leads only to an action the user may not take refuses before it offers that action.
+func (q *request) need(perms ...crm.Permission) error {
+	missing := q.p.User.Permissions.Missing(perms)
+	if len(missing) == 0 {
+		return nil
+	}
+	names := make([]string, len(missing))
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		names[i], quoted[i] = string(m), strconv.Quote(string(m))
+	}
+	lead := fmt.Sprintf("this request needs the %s permission, which your user does not have", quoted[0])
+	them := "it"
+	if len(missing) > 1 {
+		lead = fmt.Sprintf("this request needs the %s and %s permissions, which your user does not have",
+			strings.Join(quoted[:len(quoted)-1], ", "), quoted[len(quoted)-1])
+		them = "them"
+	}
+	grant, _ := crm.ParsePermissions(q.p.User.Permissions.String() + "," + strings.Join(names, ",")) // known names: cannot fail
+	msg := fmt.Sprintf("%s: ask an admin to grant %s (crmflow admin user set-perms %s %s --perms %s)",
+		lead, them, q.p.Tenant, q.p.User.Email, grant)
+	ctx := map[string][]string{"requiredScopes": names}
+	return &APIError{Status: http.StatusForbidden, Category: "MISSING_SCOPES", Message: msg, Context: ctx,
+		Errors: []APIErrorDetail{{Message: msg, Code: "MISSING_SCOPES", Context: ctx}}}
 }
 
 // page registers h at pattern behind a session: a request without one goes to the sign-in page

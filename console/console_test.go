@@ -243,6 +243,35 @@ func TestSignInAndOut(t *testing.T) {
 
 }
 
+// TestSignInEndsTheBrowsersSession: signing in again, as another user on a shared machine, ends
+// the session the browser had; its cookie, copied before, opens nothing.
+func TestSignInEndsTheBrowsersSession(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	resp := br.signIn(b.token)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	var first *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "crmflow_session" {
+			first = c
+		}
+	}
+	require.NotNil(t, first)
+
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.readerToken).StatusCode)
+	_, page := br.get("/console/")
+	require.Contains(t, page, "reader@example.com")
+
+	copied := b.browser(t)
+	u, err := url.Parse(b.base + "/console/")
+	require.NoError(t, err)
+	copied.client.Jar.SetCookies(u, []*http.Cookie{{Name: "crmflow_session", Value: first.Value, Path: "/console/"}})
+	resp, _ = copied.get("/console/")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+}
+
 func TestSessionExpires(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -461,8 +490,9 @@ func TestEraseAContactInTheBin(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)
 	_, page = rd.get("/console/objects/contacts/" + id)
 	require.NotContains(t, page, `id="record-erase"`)
-	resp, _ = rd.get("/console/objects/contacts/" + id + "/delete")
-	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, page = rd.get("/console/objects/contacts/" + id + "/delete")
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.NotContains(t, page, `id="delete-permanent"`)
 
 	// The wrong confirmation erases nothing; the right one erases it and goes back to the bin.
 	resp, page = br.post("/console/objects/contacts/"+id+"/delete", url.Values{"mode": {"permanent"}, "confirm": {"other@example.com"}, "csrf": {csrf}})
@@ -530,6 +560,17 @@ func TestLanguage(t *testing.T) {
 	require.Equal(t, "/console/", resp.Header.Get("Location"))
 	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("//evil.example/"))
 	require.Equal(t, "/console/", resp.Header.Get("Location"))
+	// Nor past it by dot segments, plain or encoded (a browser resolves "%2e%2e" as ".."), nor with
+	// a path it cannot parse, sent as it is.
+	for _, back := range []string{"/console/..//evil.example", "/console/%2e%2e/%2e%2e//evil.example",
+		"/console/%zz/../..//evil.example", "/console/\\evil.example", "/console/\r\nSet-Cookie: x=y"} {
+		resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape(back))
+		require.Equal(t, "/console/", resp.Header.Get("Location"), back)
+	}
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22"))
+	require.Equal(t, "/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22", resp.Header.Get("Location"))
+	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/workflows/a%20b/history"))
+	require.Equal(t, "/console/workflows/a%20b/history", resp.Header.Get("Location"))
 }
 
 func TestEscaping(t *testing.T) {

@@ -114,7 +114,7 @@ func (c *Console) index(q *request) error {
 	t := objectType(q)
 	p := indexPage{view: q.view("index.title"), Type: t, Filter: strings.TrimSpace(q.r.URL.Query().Get("filter")), Total: -1,
 		CanDelete: q.can(crm.PermDelete), CanBulk: q.can(crm.PermDelete, crm.PermBulkDelete)}
-	p.Title = q.tr.T("type."+t) + " · " + p.Title
+	p.Title = p.TypeLabel(t) + " · " + p.Title
 	if p.Filter != "" {
 		// The trigger language is evaluated by the bulk delete's dry run: a count and a sample, no
 		// change, and read is the only right it needs.
@@ -207,7 +207,17 @@ func (c *Console) bulkSelection(q *request, t string) (confirmPage, error) {
 			}
 		}
 		p.Count = int64(len(p.IDs))
+		switch len(p.IDs) {
+		case 0: // nothing selected: the index says so
+		case 1:
+			return p, q.need(crm.PermDelete)
+		default:
+			return p, q.need(crm.PermDelete, crm.PermBulkDelete)
+		}
 		return p, nil
+	}
+	if err := q.need(crm.PermDelete, crm.PermBulkDelete); err != nil {
+		return p, err
 	}
 	filter := p.Filter
 	if filter == "" {
@@ -319,7 +329,7 @@ func (c *Console) record(q *request) error {
 	p := recordPageData{view: q.view("record.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), CanDelete: q.can(crm.PermDelete) && !inBin,
 		// A contact in the bin can still be erased for good (SPEC S9).
 		CanErase: inBin && t == string(crm.Contacts) && q.can(crm.PermPermanentDelete)}
-	p.Title = q.tr.T("type."+t) + " " + rec.ID
+	p.Title = p.TypeLabel(t) + " " + rec.ID
 	if inBin {
 		by := rec.ArchivedActor
 		if by == "" {
@@ -414,7 +424,8 @@ type recordDeleteData struct {
 	view
 	Type, ID, Name, Email string
 	RestorableUntil       string
-	CanPermanent          bool
+	// CanDelete offers the restorable delete, CanPermanent the permanent one.
+	CanDelete, CanPermanent bool
 	// InBin: the record is in the recycle bin, where only a contact's permanent delete applies.
 	InBin bool
 	Error string
@@ -424,6 +435,9 @@ type recordDeleteData struct {
 // restorable delete and, for a contact and a user who may, the permanent one with its
 // consequences spelled out.
 func (c *Console) recordDeletePage(q *request) error {
+	if !q.can(crm.PermDelete) && (objectType(q) != string(crm.Contacts) || !q.can(crm.PermPermanentDelete)) {
+		return q.need(crm.PermDelete)
+	}
 	p, err := c.recordDeleteData(q)
 	if err != nil {
 		return err
@@ -450,7 +464,7 @@ func (c *Console) recordDeleteData(q *request) (recordDeleteData, error) {
 	}
 	return recordDeleteData{view: q.view("delete.title"), Type: t, ID: rec.ID, Name: displayName(rec.Properties), Email: rec.Properties["email"],
 		RestorableUntil: c.cfg.Clock.Now().Add(c.cfg.Retention).UTC().Format("2006-01-02"),
-		CanPermanent:    t == string(crm.Contacts) && q.can(crm.PermPermanentDelete), InBin: inBin}, nil
+		CanDelete:       q.can(crm.PermDelete), CanPermanent: t == string(crm.Contacts) && q.can(crm.PermPermanentDelete), InBin: inBin}, nil
 }
 
 // recordDelete serves POST /console/objects/{type}/{id}/delete: mode "bin" moves the record to

@@ -528,14 +528,64 @@ func TestConsoleEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, postFromPage(t, ctx, "/console/objects/contacts/"+id+"/delete",
 			map[string]string{"mode": "bin", "csrf": csrf}))
 		require.Equal(t, http.StatusOK, liveStatus(t, id))
-		run(t, ctx, "forged page",
+		// The delete page itself, typed in, says which permission is missing and offers no form.
+		run(t, ctx, "delete page",
 			chromedp.Navigate(base+"/console/objects/contacts/"+id+"/delete"),
-			chromedp.WaitVisible(chromedp.CSS("#delete-bin")),
-			chromedp.Click(chromedp.CSS("#delete-bin")),
 			chromedp.WaitVisible(chromedp.CSS(".error")),
 			shot("forbidden-sv"),
 		)
 		require.Contains(t, strings.ToLower(text(t, ctx, ".error")), "delete")
+		require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("#delete-bin, #delete-permanent").length`))
 		require.Equal(t, http.StatusOK, liveStatus(t, id))
 	})
+}
+
+// TestConsolePagesWhenTheSessionEnds: the job page polls its job's status while the job runs;
+// once the session has ended (here the token is revoked), the page goes to the sign-in page
+// instead of asking for the status again and again while showing the old progress. No worker
+// runs, so the job stays pending and the page keeps polling.
+func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	b := bundleOn(t, setup(t).redisURL)
+	tenant, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	var ids []string
+	for i := range 2 {
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts", token,
+			map[string]any{"properties": map[string]string{"email": fmt.Sprintf("poll%d@example.com", i)}})
+		require.Equal(t, http.StatusCreated, code, "%v", body)
+		ids = append(ids, body["id"].(string))
+	}
+	code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts/bulk-delete", token,
+		map[string]any{"ids": ids, "confirmCount": 2})
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+
+	ctx := browserCtx(t)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "job page",
+		chromedp.Navigate(base+"/console/jobs/"+body["id"].(string)),
+		chromedp.WaitVisible(chromedp.CSS("#job-status")),
+	)
+	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
+	run(t, ctx, "signed out", chromedp.WaitVisible(chromedp.CSS("#token")))
+	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+
+	// A confirmation that opens in a dialog ("Delete the members" of a list) likewise goes to the
+	// sign-in page, rather than showing the sign-in form inside the delete dialog.
+	l, err := b.store.CreateList(b.ctx, tenant, "Leads", crm.Contacts)
+	require.NoError(t, err)
+	token, err = b.store.CreateToken(b.ctx, tenant, opsUser, nil)
+	require.NoError(t, err)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "lists", chromedp.Navigate(base+"/console/lists"), chromedp.WaitVisible(chromedp.CSS("#delete-members-"+string(l.ID))))
+	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
+	run(t, ctx, "delete the members", chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))), chromedp.WaitVisible(chromedp.CSS("#token")))
+	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("dialog[open]").length`))
 }
