@@ -136,6 +136,72 @@ func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 }
 
+// deleteBouncedUnlessCustomer is a workflow that deletes a bounced contact a day after it enrolls,
+// unless it is a customer, with the given option lines.
+func deleteBouncedUnlessCustomer(options string) string {
+	return "name: wf\nobject_type: contacts\ntrigger: email_bounced\n" + options +
+		"suppression:\n  trigger: lifecyclestage == \"customer\"\n" +
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n"
+}
+
+// TestBecomingSuppressedUnenrollsWhateverTheEvents: a workflow that evaluates its trigger on
+// creates only still unenrolls a record that an update leaves suppressed (S19), and its delete
+// never runs.
+func TestBecomingSuppressedUnenrollsWhateverTheEvents(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", deleteBouncedUnlessCustomer("events: [created]\n"))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.drain(t)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Contains(t, h[2].Detail, "suppression trigger")
+
+	// An update that leaves a record not enrolled suppressed records nothing.
+	other := b.contact(t, map[string]string{"firstname": "Bo"})
+	b.update(t, other, map[string]string{"email_bounced": "true", "lifecyclestage": "customer"})
+	b.drain(t)
+	require.Empty(t, b.history(t, "wf", other))
+
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id) // its delete never ran
+}
+
+// TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain: when the step comes due before the
+// drain has seen the write that made the record suppressed, the step itself finds it suppressed
+// and unenrolls it.
+func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", deleteBouncedUnlessCustomer(""))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Contains(t, h[2].Detail, "suppression trigger")
+
+	// The drain of the write keeps it out.
+	b.drain(t)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+}
+
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
 // active; those made while it was paused are not evaluated when it is activated again, even when
 // the drain runs after the activation.
