@@ -222,6 +222,37 @@ func TestWritesWhilePausedAreNotEvaluatedLater(t *testing.T) {
 	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
 }
 
+// TestActivatingANewRevisionJudgesTheWritesNotYetJudged: a write made while the workflow was active
+// and not yet judged when a new revision is activated is judged by that revision, as long as its
+// triggers read no property the older revision's did not (the write kept no value of it).
+func TestActivatingANewRevisionJudgesTheWritesNotYetJudged(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	activate := func(src string, reads ...string) {
+		t.Helper()
+		_, _, err := b.store.PutFlow(b.ctx, b.tenant, "wf", crm.Contacts, src, "ops@example.com")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Reads: reads})
+		require.NoError(t, err)
+	}
+	activate(flowOf(""), "email_bounced")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	activate(flowOf("reenrollment: true\n"), "email_bounced") // before the drain saw the create
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State, "history %v", kinds(b.history(t, "wf", id)))
+
+	// A revision that reads a property the writes before it did not keep judges the writes from
+	// its activation on only.
+	other := b.contact(t, map[string]string{"email_bounced": "true", "lifecyclestage": "lead"})
+	activate("name: wf\nobject_type: contacts\ntrigger: email_bounced && lifecyclestage == \"lead\"\n"+
+		"actions:\n  - type: delay\n    duration: 1d\n", "email_bounced", "lifecyclestage")
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", other).State)
+	b.update(t, other, map[string]string{"firstname": "Ann"})
+	b.drain(t)
+	require.Equal(t, 1, b.enrollment(t, "wf", other).Count)
+}
+
 // TestActivatingANewRevisionMovesEnrolledRecordsOn: records enrolled at an older revision continue
 // at their step in the revision activated since; where that revision has no such step, their
 // enrollment ends there, with a history entry either way.
