@@ -289,3 +289,29 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	require.Equal(t, "completed", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "has no step 1")
 }
+
+// TestTimePassingEnrollsNobodyUntilActivatedAgain: a trigger that reads the time is evaluated at
+// writes and at activation, not as time passes; activating the workflow again with enroll-existing,
+// while it is active, enrolls the records that aged into it, and none twice.
+func TestTimePassingEnrollsNobodyUntilActivatedAgain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	src := "name: wf\nobject_type: contacts\ntrigger: isSet(\"last_activity_date\") && daysSince(last_activity_date) > 730\nenroll_existing: true\nactions:\n  - type: delay\n    duration: 1d\n  - type: set_property\n    property: hs_lead_status\n    value: new\n"
+	old := b.contact(t, map[string]string{"last_activity_date": b.clock.Now().Add(-729 * 24 * time.Hour).Format(time.RFC3339)})
+	already := b.contact(t, map[string]string{"last_activity_date": b.clock.Now().Add(-800 * 24 * time.Hour).Format(time.RFC3339)})
+	b.drain(t)
+	f := b.activate(t, "wf", src)
+	require.NoError(t, b.client.EnqueueWorkflowBackfill(b.ctx, b.tenant, f.Name, f.ActiveRevision))
+	b.runTasks(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", already).State)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", old).State)
+	b.clock.Advance(2 * 24 * time.Hour)
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", old).State, "time passing enrolls nobody")
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t)})
+	require.NoError(t, err)
+	require.NoError(t, b.client.EnqueueWorkflowBackfill(b.ctx, b.tenant, f.Name, f.ActiveRevision))
+	b.runTasks(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", old).State)
+	require.Equal(t, 1, b.enrollment(t, "wf", already).Count)
+}
