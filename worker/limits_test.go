@@ -304,3 +304,34 @@ func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Len(t, b.limitMails(t), 1, "one email, however many tasks hit the limit")
 }
+
+// TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne: the count keeps every deletion for the
+// longest window a limit may have, so that a workflow whose per is made longer counts, against its
+// new limit, the deletions it made within the new window under the shorter one.
+func TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	perMinute := strings.NewReplacer("max_deletions: 3", "max_deletions: 1", "per: 1h", "per: 1m").Replace(limitedDelete)
+	b.activate(t, "limited-delete", perMinute)
+	first := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	b.clock.Advance(2 * time.Minute) // the first deletion's minute has passed
+	second := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	binned, _ := b.limitOutcome(t, "limited-delete", []crm.RecordID{first, second})
+	require.Len(t, binned, 2, "one per minute")
+
+	// Now at most 2 an hour: the two of the last three minutes count, and the third waits.
+	b.clock.Advance(time.Minute)
+	b.activate(t, "limited-delete", strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 2", 1))
+	third := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{third})
+	require.Equal(t, []crm.RecordID{third}, waiting)
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	n, err := b.store.FlowDeletionsInWindow(b.ctx, b.tenant, "limited-delete", time.Hour)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "what preview shows as deleted in the window")
+}
