@@ -202,6 +202,42 @@ func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) 
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 }
 
+// TestStoppingToMatchUnenrollsEvenBeforeTheDrain: with unenroll_when_not_matching, a record written
+// since it enrolled so that it no longer matches leaves the workflow before its next step, even
+// when that step comes due before the drain has seen the write; one not written since (enrolled by
+// hand, say) is left to run.
+func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	f := b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nunenroll_when_not_matching: true\n"+
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	byHand := b.contact(t, map[string]string{"firstname": "Bo"})
+	b.drain(t)
+	require.NoError(t, b.store.EnrollManually(b.ctx, b.tenant, crm.FlowRef{Name: "wf", Revision: f.ActiveRevision,
+		ObjectType: crm.Contacts}, byHand, "ops@example.com"))
+	require.NoError(t, b.client.EnqueueWorkflowSteps(b.ctx, b.tenant, "wf", f.ActiveRevision, []crm.RecordID{byHand}))
+	b.runTasks(t)
+
+	b.clock.Advance(time.Minute)
+	b.update(t, id, map[string]string{"email_bounced": "false"})
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the steps only, not the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, "record no longer matches the trigger", h[len(h)-1].Detail)
+	require.Equal(t, crm.Completed, b.enrollment(t, "wf", byHand).State, "enrolled by hand, not written since: its steps ran")
+
+	b.drain(t)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	b.live(t, id)
+}
+
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
 // active; those made while it was paused are not evaluated when it is activated again, even when
 // the drain runs after the activation.

@@ -228,6 +228,9 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	if err := w.unenrollSuppressed(ctx, t, wf, ref, live, now); err != nil {
 		return nil, nil, err
 	}
+	if err := w.unenrollNotMatching(ctx, t, wf, ref, enrs, countOf, live, now); err != nil {
+		return nil, nil, err
+	}
 	batch := make([]crm.Record, 0, len(keep))
 	for _, id := range keep {
 		if rec, ok := live[id]; ok {
@@ -384,6 +387,35 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 			}
 			vs = append(vs, v)
 			delete(live, id)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	_, err := w.store.EvaluateFlow(ctx, t, ref, vs)
+	return err
+}
+
+// unenrollNotMatching, for a workflow that unenrolls records that stop matching (on updates),
+// unenrolls the records of live written since they enrolled that its trigger no longer matches,
+// before their next action runs, and takes them out of live. The drain of that write does the
+// same; this covers a step that comes due before that drain. A record not written since it
+// enrolled (one enrolled by hand without matching) is left alone, as the drain leaves it. enrs
+// are the records' enrollments, countOf the enrollment each step runs for.
+func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
+	enrs []crm.Enrollment, countOf map[crm.RecordID]int, live map[crm.RecordID]crm.Record, now time.Time) error {
+	if !wf.UnenrollWhenNotMatching || !wf.ListensTo(workflows.EventUpdated) || len(live) == 0 {
+		return nil
+	}
+	var vs []crm.FlowVerdict
+	for _, e := range enrs {
+		rec, ok := live[e.ID]
+		if !ok || e.State != crm.Enrolled || e.Count != countOf[e.ID] || !rec.UpdatedAt.After(e.EnrolledAt) {
+			continue
+		}
+		if hit, err := wf.Matches(rec, now); err == nil && !hit {
+			vs = append(vs, crm.FlowVerdict{ID: e.ID, Verdict: crm.VerdictUnmatch})
+			delete(live, e.ID)
 		}
 	}
 	if len(vs) == 0 {
