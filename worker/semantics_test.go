@@ -215,6 +215,7 @@ func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	b.drain(t)
 	byHand := b.contact(t, map[string]string{"firstname": "Bo"})
 	b.drain(t)
+	b.clock.Advance(time.Millisecond)
 	require.NoError(t, b.store.EnrollManually(b.ctx, b.tenant, crm.FlowRef{Name: "wf", Revision: f.ActiveRevision,
 		ObjectType: crm.Contacts}, byHand, "ops@example.com"))
 	require.NoError(t, b.client.EnqueueWorkflowSteps(b.ctx, b.tenant, "wf", f.ActiveRevision, []crm.RecordID{byHand}))
@@ -236,6 +237,24 @@ func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	b.drain(t)
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 	b.live(t, id)
+}
+
+// TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment: with unenroll_when_not_matching, a
+// workflow's own set_property that makes the record stop matching unenrolls it before the next
+// step, also when that step is due at once, before any drain.
+func TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nunenroll_when_not_matching: true\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: subscriber\n"+
+		"  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	b.drain(t)
+	require.Equal(t, "subscriber", b.live(t, id).Properties["lifecyclestage"])
+	require.Empty(t, b.live(t, id).Properties["hs_lead_status"], "the second step did not run")
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Equal(t, "record no longer matches the trigger", h[2].Detail)
 }
 
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is

@@ -397,9 +397,10 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 }
 
 // unenrollNotMatching, for a workflow that unenrolls records that stop matching (on updates),
-// unenrolls the records of live written since they enrolled that its trigger no longer matches,
-// before their next action runs, and takes them out of live. The drain of that write does the
-// same; this covers a step that comes due before that drain. A record not written since it
+// unenrolls the records of live written since they enrolled (in the same millisecond included)
+// that its trigger no longer matches, before their next action runs, and takes them out of live.
+// The drain of that write does the same; this covers a step that comes due before that drain, and
+// a step due at once after the workflow's own set_property. A record not written since it
 // enrolled (one enrolled by hand without matching) is left alone, as the drain leaves it. enrs
 // are the records' enrollments, countOf the enrollment each step runs for.
 func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
@@ -410,7 +411,7 @@ func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *wo
 	var vs []crm.FlowVerdict
 	for _, e := range enrs {
 		rec, ok := live[e.ID]
-		if !ok || e.State != crm.Enrolled || e.Count != countOf[e.ID] || !rec.UpdatedAt.After(e.EnrolledAt) {
+		if !ok || e.State != crm.Enrolled || e.Count != countOf[e.ID] || rec.UpdatedAt.Before(e.EnrolledAt) {
 			continue
 		}
 		if hit, err := wf.Matches(rec, now); err == nil && !hit {
