@@ -55,6 +55,21 @@ func TestEveryWriteIsJudgedOnWhatItLeft(t *testing.T) {
 	}
 }
 
+// TestUpdatedOnlyEnrollsAtTheFirstUpdateThatLeavesItMatching: with events [updated], a record
+// created matching is not enrolled by its creation, but by its first update that changes a
+// property and leaves it matching.
+func TestUpdatedOnlyEnrollsAtTheFirstUpdateThatLeavesItMatching(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", flowOf("events: [updated]\n"))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", id).State)
+	b.update(t, id, map[string]string{"firstname": "Ann"})
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+}
+
 // TestRapidFlipsReenroll: with re-enrollment, a completed record that stops matching and matches
 // again before the drain runs is enrolled again; without it, it is not.
 func TestRapidFlipsReenroll(t *testing.T) {
