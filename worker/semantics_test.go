@@ -272,6 +272,27 @@ func TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment(t *testing.T) {
 	require.Equal(t, "record no longer matches the trigger", h[2].Detail)
 }
 
+// TestBecomingSuppressedWhilePausedUnenrollsAtTheNextStep: a write made while the workflow was
+// paused is not judged by it, but a record it left suppressed still leaves before its next step
+// once the workflow is active again.
+func TestBecomingSuppressedWhilePausedUnenrollsAtTheNextStep(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	f := b.activate(t, "wf", deleteBouncedUnlessCustomer(""))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, err := b.store.PauseFlow(b.ctx, b.tenant, "wf", nil)
+	require.NoError(t, err)
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.drain(t)
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Revision: f.Revision})
+	require.NoError(t, err)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+}
+
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
 // active; those made while it was paused are not evaluated when it is activated again, even when
 // the drain runs after the activation.
