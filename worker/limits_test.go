@@ -335,3 +335,30 @@ func TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n, "what preview shows as deleted in the window")
 }
+
+// TestALimitCountsTheDeletionsOfAnUnlimitedRevision: the deletions a workflow made while
+// unlimited count against the limit one of its later revisions sets, as those of any of its
+// revisions do.
+func TestALimitCountsTheDeletionsOfAnUnlimitedRevision(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "limited-delete", strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1))
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	binned, _ := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	n, err := b.store.FlowDeletionsInWindow(b.ctx, b.tenant, "limited-delete", time.Hour)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n, "what preview shows as deleted in the window")
+
+	// Limited to 3 an hour ten minutes later: the three count, and the next contact waits.
+	b.clock.Advance(10 * time.Minute)
+	b.activate(t, "limited-delete", limitedDelete)
+	next := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{next})
+	require.Equal(t, []crm.RecordID{next}, waiting)
+}
