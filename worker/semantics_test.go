@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -405,4 +406,34 @@ func TestTimePassingEnrollsNobodyUntilActivatedAgain(t *testing.T) {
 	b.runTasks(t)
 	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", old).State)
 	require.Equal(t, 1, b.enrollment(t, "wf", already).Count)
+}
+
+// TestDeletedAndRestoredDuringADelayDoesNotResume: a record deleted and restored while it waits
+// out a delay before a delete_contact is unenrolled by the deletion itself, before any drain: the
+// step that comes due finds it unenrolled and does not delete it (SPEC S7, S8), and the drain of
+// both writes does not enroll it again.
+func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", strings.Replace(deleteBouncedUnlessCustomer(""), "trigger: email_bounced\n", "trigger: email_bounced\nreenrollment: true\n", 1))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	_, err = b.store.RestoreRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the step first, then the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.drain(t)
+	b.update(t, id, map[string]string{"firstname": "Back"})
+	b.drain(t)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	enr := b.enrollment(t, "wf", id)
+	require.Equal(t, crm.Unenrolled, enr.State)
+	require.Equal(t, 1, enr.Count)
 }
