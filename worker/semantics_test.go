@@ -437,3 +437,19 @@ func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
 	require.Equal(t, crm.Unenrolled, enr.State)
 	require.Equal(t, 1, enr.Count)
 }
+
+// TestSetPropertyIsAWriteEveryWorkflowJudges: a workflow's set_property is an update like any
+// other: it enrolls the record in another workflow whose trigger it makes match.
+func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "qualify", "name: qualify\nobject_type: contacts\ntrigger: email_bounced\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
+	b.activate(t, "nurture", "name: nurture\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\n"+
+		"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t) // enrolls in qualify, whose step sets lifecyclestage
+	b.drain(t) // judges that write: enrolls in nurture
+	require.Equal(t, "new", b.live(t, id).Properties["hs_lead_status"])
+	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, "nurture", id)))
+}
