@@ -29,7 +29,9 @@ type Flow struct {
 	// (SPEC S23). Empty for a workflow never activated.
 	ActivatedBy string
 	// ActivatedSeq is the tenant's change counter at the activation: the workflow evaluates only
-	// the record writes numbered after it (ChangeState.Seq).
+	// the record writes numbered after it (ChangeState.Seq). An activation of a workflow that was
+	// active already keeps the one before it, unless the new revision's triggers read a property
+	// the older ones did not.
 	ActivatedSeq int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time

@@ -99,7 +99,15 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 		return v, false
 	}
 	if !c.Existing && !listens(wf, ev) {
-		return v, false // events the workflow does not listen to, or only restored (SPEC S8)
+		// Events the workflow does not evaluate its trigger on, or only restored (SPEC S8). A
+		// create or an update that leaves the record suppressed unenrolls it all the same (SPEC
+		// S19), with nothing recorded when it is not enrolled.
+		if strings.Contains(ev, eventCreated) || strings.Contains(ev, eventUpdated) {
+			if why := SuppressedBy(wf, c.ID, rec, lists, now); why != "" {
+				return crm.FlowVerdict{ID: c.ID, Verdict: crm.VerdictSuppressedNoMatch, Detail: why}, true
+			}
+		}
+		return v, false
 	}
 	if s := wf.Suppression; s != nil {
 		if why := suppressedByList(wf, c.ID, lists); why != "" {
@@ -128,6 +136,22 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 		v.Verdict = crm.VerdictNoMatch
 	}
 	return v, true
+}
+
+// SuppressedBy says why wf's suppression holds the live record rec (a member of one of its
+// suppression lists, or matching its suppression trigger at now), or "" when it does not. A
+// suppression trigger that fails at run time on rec does not hold it here: the drain of the write
+// records the error. lists may be nil when wf has no suppression lists.
+func SuppressedBy(wf *workflows.Workflow, id crm.RecordID, rec crm.Record, lists Lists, now time.Time) string {
+	if why := suppressedByList(wf, id, lists); why != "" {
+		return why
+	}
+	if s := wf.Suppression; s != nil && s.Trigger != nil && s.Trigger.Program != nil {
+		if hit, err := s.Trigger.Program.Match(rec, now); err == nil && hit {
+			return "matches the suppression trigger"
+		}
+	}
+	return ""
 }
 
 // suppressedByList names the first suppression list of wf that holds id, or "".

@@ -21,8 +21,11 @@
 //     mark follows.
 //   - Only restored (r without c or u): no verdict. A restored record re-enters a workflow only by
 //     manual enrollment (SPEC S8).
-//   - None of its events is one the workflow listens to (created, updated): no verdict. Records
-//     looked at by enroll-existing ([Change].Existing) are evaluated whatever the events.
+//   - None of its events is one the workflow listens to (created, updated): no verdict, unless a
+//     create or an update left it suppressed (a member of a suppression list, or matching the
+//     suppression trigger): [crm.VerdictSuppressedNoMatch], which unenrolls it if it is enrolled
+//     and records nothing otherwise (SPEC S19). Records looked at by enroll-existing
+//     ([Change].Existing) are evaluated whatever the events.
 //   - It is a member of a suppression list, or matches the suppression trigger:
 //     [crm.VerdictSuppressed] (never enrolled; unenrolled if enrolled, SPEC S19).
 //   - It matches the enrollment trigger: [crm.VerdictMatch].

@@ -49,6 +49,7 @@ func TestDecide(t *testing.T) {
 	createdOnly := parse(t, "trigger: email_bounced", "events: [created]")
 	updatedOnly := parse(t, "trigger: email_bounced", "events: [updated]")
 	suppressed := parse(t, "trigger: email_bounced", "suppression:", `  trigger: lifecyclestage == "customer"`, "  lists: [7]")
+	createdOnlySuppressed := parse(t, "trigger: email_bounced", "events: [created]", "suppression:", `  trigger: lifecyclestage == "customer"`, "  lists: [7]")
 	badTrigger := parse(t, "trigger: int(firstname) > 3")
 	badSuppression := parse(t, "trigger: email_bounced", "suppression:", "  trigger: int(firstname) > 3")
 	lists := engine.ListSets{"7": {"40": true}}
@@ -76,6 +77,11 @@ func TestDecide(t *testing.T) {
 		{"RestoredThenUpdated", plain, engine.Change{ID: "1", Events: "ru", Record: contact("1", bounced)}, crm.VerdictMatch, ""},
 		{"NotLiveWithoutDeletionYet", plain, engine.Change{ID: "1", Events: "u"}, "", ""},
 		{"UpdateNotListened", createdOnly, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, "", ""},
+		// An event the workflow does not listen to still unenrolls a record it leaves suppressed (S19).
+		{"UpdateNotListenedSuppressed", createdOnlySuppressed, engine.Change{ID: "1", Events: "u", Record: contact("1", customer)}, crm.VerdictSuppressedNoMatch, "suppression trigger"},
+		{"UpdateNotListenedSuppressedByList", createdOnlySuppressed, engine.Change{ID: "40", Events: "u", Record: contact("40", bounced)}, crm.VerdictSuppressedNoMatch, "list 7"},
+		{"UpdateNotListenedNotSuppressed", createdOnlySuppressed, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, "", ""},
+		{"RestoredOnlySuppressed", suppressed, engine.Change{ID: "1", Events: "r", Record: contact("1", customer)}, "", ""},
 		{"CreateNotListened", updatedOnly, engine.Change{ID: "1", Events: "c", Record: contact("1", bounced)}, "", ""},
 		{"CreatedAndUpdatedListenedOnce", updatedOnly, engine.Change{ID: "1", Events: "cu", Record: contact("1", bounced)}, crm.VerdictMatch, ""},
 		{"ExistingEvaluatedWhateverTheEvents", createdOnly, engine.Change{ID: "1", Existing: true, Record: contact("1", bounced)}, crm.VerdictMatch, ""},

@@ -304,3 +304,61 @@ func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Len(t, b.limitMails(t), 1, "one email, however many tasks hit the limit")
 }
+
+// TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne: the count keeps every deletion for the
+// longest window a limit may have, so that a workflow whose per is made longer counts, against its
+// new limit, the deletions it made within the new window under the shorter one.
+func TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	perMinute := strings.NewReplacer("max_deletions: 3", "max_deletions: 1", "per: 1h", "per: 1m").Replace(limitedDelete)
+	b.activate(t, "limited-delete", perMinute)
+	first := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	b.clock.Advance(2 * time.Minute) // the first deletion's minute has passed
+	second := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	binned, _ := b.limitOutcome(t, "limited-delete", []crm.RecordID{first, second})
+	require.Len(t, binned, 2, "one per minute")
+
+	// Now at most 2 an hour: the two of the last three minutes count, and the third waits.
+	b.clock.Advance(time.Minute)
+	b.activate(t, "limited-delete", strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 2", 1))
+	third := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{third})
+	require.Equal(t, []crm.RecordID{third}, waiting)
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, got.State)
+	n, err := b.store.FlowDeletionsInWindow(b.ctx, b.tenant, "limited-delete", time.Hour)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "what preview shows as deleted in the window")
+}
+
+// TestALimitCountsTheDeletionsOfAnUnlimitedRevision: the deletions a workflow made while
+// unlimited count against the limit one of its later revisions sets, as those of any of its
+// revisions do.
+func TestALimitCountsTheDeletionsOfAnUnlimitedRevision(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "limited-delete", strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1))
+	var ids []crm.RecordID
+	for range 3 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	binned, _ := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	n, err := b.store.FlowDeletionsInWindow(b.ctx, b.tenant, "limited-delete", time.Hour)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n, "what preview shows as deleted in the window")
+
+	// Limited to 3 an hour ten minutes later: the three count, and the next contact waits.
+	b.clock.Advance(10 * time.Minute)
+	b.activate(t, "limited-delete", limitedDelete)
+	next := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{next})
+	require.Equal(t, []crm.RecordID{next}, waiting)
+}

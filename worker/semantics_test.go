@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +54,21 @@ func TestEveryWriteIsJudgedOnWhatItLeft(t *testing.T) {
 			require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State, "history %v", kinds)
 		})
 	}
+}
+
+// TestUpdatedOnlyEnrollsAtTheFirstUpdateThatLeavesItMatching: with events [updated], a record
+// created matching is not enrolled by its creation, but by its first update that changes a
+// property and leaves it matching.
+func TestUpdatedOnlyEnrollsAtTheFirstUpdateThatLeavesItMatching(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", flowOf("events: [updated]\n"))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", id).State)
+	b.update(t, id, map[string]string{"firstname": "Ann"})
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
 }
 
 // TestRapidFlipsReenroll: with re-enrollment, a completed record that stops matching and matches
@@ -136,6 +152,148 @@ func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 }
 
+// deleteBouncedUnlessCustomer is a workflow that deletes a bounced contact a day after it enrolls,
+// unless it is a customer, with the given option lines.
+func deleteBouncedUnlessCustomer(options string) string {
+	return "name: wf\nobject_type: contacts\ntrigger: email_bounced\n" + options +
+		"suppression:\n  trigger: lifecyclestage == \"customer\"\n" +
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n"
+}
+
+// TestBecomingSuppressedUnenrollsWhateverTheEvents: a workflow that evaluates its trigger on
+// creates only still unenrolls a record that an update leaves suppressed (S19), and its delete
+// never runs.
+func TestBecomingSuppressedUnenrollsWhateverTheEvents(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", deleteBouncedUnlessCustomer("events: [created]\n"))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.drain(t)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Contains(t, h[2].Detail, "suppression trigger")
+
+	// An update that leaves a record not enrolled suppressed records nothing.
+	other := b.contact(t, map[string]string{"firstname": "Bo"})
+	b.update(t, other, map[string]string{"email_bounced": "true", "lifecyclestage": "customer"})
+	b.drain(t)
+	require.Empty(t, b.history(t, "wf", other))
+
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id) // its delete never ran
+}
+
+// TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain: when the step comes due before the
+// drain has seen the write that made the record suppressed, the step itself finds it suppressed
+// and unenrolls it.
+func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", deleteBouncedUnlessCustomer(""))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Contains(t, h[2].Detail, "suppression trigger")
+
+	// The drain of the write keeps it out.
+	b.drain(t)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+}
+
+// TestStoppingToMatchUnenrollsEvenBeforeTheDrain: with unenroll_when_not_matching, a record written
+// since it enrolled so that it no longer matches leaves the workflow before its next step, even
+// when that step comes due before the drain has seen the write; one not written since (enrolled by
+// hand, say) is left to run.
+func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	f := b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nunenroll_when_not_matching: true\n"+
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	byHand := b.contact(t, map[string]string{"firstname": "Bo"})
+	b.drain(t)
+	b.clock.Advance(time.Millisecond)
+	require.NoError(t, b.store.EnrollManually(b.ctx, b.tenant, crm.FlowRef{Name: "wf", Revision: f.ActiveRevision,
+		ObjectType: crm.Contacts}, byHand, "ops@example.com"))
+	require.NoError(t, b.client.EnqueueWorkflowSteps(b.ctx, b.tenant, "wf", f.ActiveRevision, []crm.RecordID{byHand}))
+	b.runTasks(t)
+
+	b.clock.Advance(time.Minute)
+	b.update(t, id, map[string]string{"email_bounced": "false"})
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the steps only, not the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	h := b.history(t, "wf", id)
+	require.Equal(t, "record no longer matches the trigger", h[len(h)-1].Detail)
+	require.Equal(t, crm.Completed, b.enrollment(t, "wf", byHand).State, "enrolled by hand, not written since: its steps ran")
+
+	b.drain(t)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	b.live(t, id)
+}
+
+// TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment: with unenroll_when_not_matching, a
+// workflow's own set_property that makes the record stop matching unenrolls it before the next
+// step, also when that step is due at once, before any drain.
+func TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nunenroll_when_not_matching: true\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: subscriber\n"+
+		"  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	b.drain(t)
+	require.Equal(t, "subscriber", b.live(t, id).Properties["lifecyclestage"])
+	require.Empty(t, b.live(t, id).Properties["hs_lead_status"], "the second step did not run")
+	h := b.history(t, "wf", id)
+	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+	require.Equal(t, "record no longer matches the trigger", h[2].Detail)
+}
+
+// TestBecomingSuppressedWhilePausedUnenrollsAtTheNextStep: a write made while the workflow was
+// paused is not judged by it, but a record it left suppressed still leaves before its next step
+// once the workflow is active again.
+func TestBecomingSuppressedWhilePausedUnenrollsAtTheNextStep(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	f := b.activate(t, "wf", deleteBouncedUnlessCustomer(""))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, err := b.store.PauseFlow(b.ctx, b.tenant, "wf", nil)
+	require.NoError(t, err)
+	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
+	b.drain(t)
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Revision: f.Revision})
+	require.NoError(t, err)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+}
+
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
 // active; those made while it was paused are not evaluated when it is activated again, even when
 // the drain runs after the activation.
@@ -154,6 +312,37 @@ func TestWritesWhilePausedAreNotEvaluatedLater(t *testing.T) {
 	b.update(t, id, map[string]string{"firstname": "Ann"}) // still matches: an update while active
 	b.drain(t)
 	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+}
+
+// TestActivatingANewRevisionJudgesTheWritesNotYetJudged: a write made while the workflow was active
+// and not yet judged when a new revision is activated is judged by that revision, as long as its
+// triggers read no property the older revision's did not (the write kept no value of it).
+func TestActivatingANewRevisionJudgesTheWritesNotYetJudged(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	activate := func(src string, reads ...string) {
+		t.Helper()
+		_, _, err := b.store.PutFlow(b.ctx, b.tenant, "wf", crm.Contacts, src, "ops@example.com")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Reads: reads})
+		require.NoError(t, err)
+	}
+	activate(flowOf(""), "email_bounced")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	activate(flowOf("reenrollment: true\n"), "email_bounced") // before the drain saw the create
+	b.drain(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State, "history %v", kinds(b.history(t, "wf", id)))
+
+	// A revision that reads a property the writes before it did not keep judges the writes from
+	// its activation on only.
+	other := b.contact(t, map[string]string{"email_bounced": "true", "lifecyclestage": "lead"})
+	activate("name: wf\nobject_type: contacts\ntrigger: email_bounced && lifecyclestage == \"lead\"\n"+
+		"actions:\n  - type: delay\n    duration: 1d\n", "email_bounced", "lifecyclestage")
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", other).State)
+	b.update(t, other, map[string]string{"firstname": "Ann"})
+	b.drain(t)
+	require.Equal(t, 1, b.enrollment(t, "wf", other).Count)
 }
 
 // TestActivatingANewRevisionMovesEnrolledRecordsOn: records enrolled at an older revision continue
@@ -191,4 +380,76 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	h := b.history(t, "wf", c)
 	require.Equal(t, "completed", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "has no step 1")
+}
+
+// TestTimePassingEnrollsNobodyUntilActivatedAgain: a trigger that reads the time is evaluated at
+// writes and at activation, not as time passes; activating the workflow again with enroll-existing,
+// while it is active, enrolls the records that aged into it, and none twice.
+func TestTimePassingEnrollsNobodyUntilActivatedAgain(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	src := "name: wf\nobject_type: contacts\ntrigger: isSet(\"last_activity_date\") && daysSince(last_activity_date) > 730\nenroll_existing: true\nactions:\n  - type: delay\n    duration: 1d\n  - type: set_property\n    property: hs_lead_status\n    value: new\n"
+	old := b.contact(t, map[string]string{"last_activity_date": b.clock.Now().Add(-729 * 24 * time.Hour).Format(time.RFC3339)})
+	already := b.contact(t, map[string]string{"last_activity_date": b.clock.Now().Add(-800 * 24 * time.Hour).Format(time.RFC3339)})
+	b.drain(t)
+	f := b.activate(t, "wf", src)
+	require.NoError(t, b.client.EnqueueWorkflowBackfill(b.ctx, b.tenant, f.Name, f.ActiveRevision))
+	b.runTasks(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", already).State)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", old).State)
+	b.clock.Advance(2 * 24 * time.Hour)
+	b.drain(t)
+	require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, "wf", old).State, "time passing enrolls nobody")
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t)})
+	require.NoError(t, err)
+	require.NoError(t, b.client.EnqueueWorkflowBackfill(b.ctx, b.tenant, f.Name, f.ActiveRevision))
+	b.runTasks(t)
+	require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", old).State)
+	require.Equal(t, 1, b.enrollment(t, "wf", already).Count)
+}
+
+// TestDeletedAndRestoredDuringADelayDoesNotResume: a record deleted and restored while it waits
+// out a delay before a delete_contact is unenrolled by the deletion itself, before any drain: the
+// step that comes due finds it unenrolled and does not delete it (SPEC S7, S8), and the drain of
+// both writes does not enroll it again.
+func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "wf", strings.Replace(deleteBouncedUnlessCustomer(""), "trigger: email_bounced\n", "trigger: email_bounced\nreenrollment: true\n", 1))
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	_, err = b.store.RestoreRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	b.clock.Advance(25 * time.Hour)
+	for _, task := range b.scheduledSteps(t) { // the step first, then the drain
+		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
+	}
+	b.drain(t)
+	b.update(t, id, map[string]string{"firstname": "Back"})
+	b.drain(t)
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+	b.live(t, id)
+	enr := b.enrollment(t, "wf", id)
+	require.Equal(t, crm.Unenrolled, enr.State)
+	require.Equal(t, 1, enr.Count)
+}
+
+// TestSetPropertyIsAWriteEveryWorkflowJudges: a workflow's set_property is an update like any
+// other: it enrolls the record in another workflow whose trigger it makes match.
+func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "qualify", "name: qualify\nobject_type: contacts\ntrigger: email_bounced\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
+	b.activate(t, "nurture", "name: nurture\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\n"+
+		"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	id := b.contact(t, map[string]string{"email_bounced": "true"})
+	b.drain(t) // enrolls in qualify, whose step sets lifecyclestage
+	b.drain(t) // judges that write: enrolls in nurture
+	require.Equal(t, "new", b.live(t, id).Properties["hs_lead_status"])
+	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, "nurture", id)))
 }

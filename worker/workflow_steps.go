@@ -225,7 +225,10 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 			return nil, nil, err
 		}
 	}
-	if err := w.unenrollSuppressed(ctx, t, wf, ref, live); err != nil {
+	if err := w.unenrollSuppressed(ctx, t, wf, ref, live, now); err != nil {
+		return nil, nil, err
+	}
+	if err := w.unenrollNotMatching(ctx, t, wf, ref, enrs, countOf, live, now); err != nil {
 		return nil, nil, err
 	}
 	batch := make([]crm.Record, 0, len(keep))
@@ -352,29 +355,68 @@ func (w *Worker) enqueueSteps(ctx context.Context, log *slog.Logger, like Workfl
 	return n
 }
 
-// unenrollSuppressed unenrolls the records of live that joined one of wf's suppression lists
-// since they enrolled, before their next action runs (SPEC S19), and takes them out of live. The
-// drain of the list join does the same; this covers a step that comes due before that drain.
+// unenrollSuppressed unenrolls the records of live that its suppression holds now (they joined
+// one of wf's suppression lists, or match its suppression trigger) before their next action runs
+// (SPEC S19), and takes them out of live. The drain of the write or the list join does the same;
+// this covers a step that comes due before that drain, and a suppression trigger that reads the
+// time.
 func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
-	live map[crm.RecordID]crm.Record) error {
-	if wf.Suppression == nil || len(wf.Suppression.Lists) == 0 || len(live) == 0 {
+	live map[crm.RecordID]crm.Record, now time.Time) error {
+	if wf.Suppression == nil || len(live) == 0 {
 		return nil
 	}
 	ids := make([]crm.RecordID, 0, len(live))
 	for id := range live {
 		ids = append(ids, id)
 	}
-	var vs []crm.FlowVerdict
+	slices.Sort(ids)
+	lists := engine.ListSets{}
 	for _, l := range wf.Suppression.Lists {
 		in, err := w.store.ListMembersAmong(ctx, t, l, ids)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if _, still := live[id]; still && in[id] {
-				vs = append(vs, crm.FlowVerdict{ID: id, Verdict: crm.VerdictSuppressed, Detail: "member of list " + string(l)})
-				delete(live, id)
+		lists[l] = in
+	}
+	var vs []crm.FlowVerdict
+	for _, id := range ids {
+		if why := engine.SuppressedBy(wf, id, live[id], lists, now); why != "" {
+			v := crm.FlowVerdict{ID: id, Verdict: crm.VerdictSuppressedNoMatch, Detail: why}
+			if hit, err := wf.Matches(live[id], now); err == nil && hit {
+				v.Verdict = crm.VerdictSuppressed
 			}
+			vs = append(vs, v)
+			delete(live, id)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	_, err := w.store.EvaluateFlow(ctx, t, ref, vs)
+	return err
+}
+
+// unenrollNotMatching, for a workflow that unenrolls records that stop matching (on updates),
+// unenrolls the records of live written since they enrolled (in the same millisecond included)
+// that its trigger no longer matches, before their next action runs, and takes them out of live.
+// The drain of that write does the same; this covers a step that comes due before that drain, and
+// a step due at once after the workflow's own set_property. A record not written since it
+// enrolled (one enrolled by hand without matching) is left alone, as the drain leaves it. enrs
+// are the records' enrollments, countOf the enrollment each step runs for.
+func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
+	enrs []crm.Enrollment, countOf map[crm.RecordID]int, live map[crm.RecordID]crm.Record, now time.Time) error {
+	if !wf.UnenrollWhenNotMatching || !wf.ListensTo(workflows.EventUpdated) || len(live) == 0 {
+		return nil
+	}
+	var vs []crm.FlowVerdict
+	for _, e := range enrs {
+		rec, ok := live[e.ID]
+		if !ok || e.State != crm.Enrolled || e.Count != countOf[e.ID] || rec.UpdatedAt.Before(e.EnrolledAt) {
+			continue
+		}
+		if hit, err := wf.Matches(rec, now); err == nil && !hit {
+			vs = append(vs, crm.FlowVerdict{ID: e.ID, Verdict: crm.VerdictUnmatch})
+			delete(live, e.ID)
 		}
 	}
 	if len(vs) == 0 {

@@ -106,7 +106,8 @@ func (c archiveCall) argv() []any {
 	return []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.Revision, c.Op, c.Batch, joinIDs(c.IDs), c.AuditMaxLen,
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
-		c.Operation, c.OperationPrefix, c.LimitMax, c.LimitWindow, c.expect(), c.Activation, c.Needs, c.RulesVersion}
+		c.Operation, c.OperationPrefix, c.LimitMax, c.LimitWindow, c.expect(), c.Activation, c.Needs, c.RulesVersion,
+		crm.MaxLimitWindow.Milliseconds()}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so

@@ -119,7 +119,8 @@ func (s *Store) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.Object
 }
 
 // limitOf checks a workflow's blast-radius limit and its actor, and returns the limit the archive
-// script is to count: nil when it is unlimited.
+// script is to count the deletions under (an unlimited one too: its deletions count against a
+// limit set later).
 func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 	if by.Via != crm.ViaWorkflow || by.Ref == "" {
 		return nil, &crm.ValidationError{Field: "by", Code: "INVALID_ACTOR",
@@ -127,9 +128,6 @@ func limitOf(by crm.Actor, lim *crm.ArchiveLimit) (*crm.ArchiveLimit, error) {
 	}
 	if err := lim.Validate(); err != nil {
 		return nil, err
-	}
-	if lim.Unlimited() && len(lim.Needs) == 0 {
-		return nil, nil
 	}
 	if len(lim.Needs) > 0 && lim.ActivatedAt.IsZero() {
 		return nil, &crm.ValidationError{Field: "activated_at", Code: "INVALID_LIMIT",
@@ -167,7 +165,9 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	}
 	call := s.archiveCall(t, o, by, sch).withIDs(t, ids)
 	call.Op = opID()
-	counted := lim != nil && !lim.Unlimited()
+	// A workflow's deletions are counted even without a limit ("0"), so that a limit one of its
+	// later revisions sets counts them.
+	counted := lim != nil
 	if counted {
 		call.LimitMax = strconv.Itoa(lim.Max)
 		call.LimitWindow = lim.Per.Milliseconds()

@@ -273,11 +273,12 @@ func flowKeyPrefix(t crm.TenantID) string { return prefix(t) + "flow:" }
 
 // FlowDeletionsKey is the ZSET of the deletions a workflow made, scored by their time (unix ms):
 // archive.lua counts the last window of them against the workflow's blast-radius limit (SPEC S24),
-// and drops older ones. It is one per workflow name, shared by all its activations and revisions,
+// and drops those older than the longest window a limit may have (crm.MaxLimitWindow), so that a
+// window made longer counts the deletions made within it under a shorter one. It is one per workflow name, shared by all its activations and revisions,
 // so that pausing and activating it again never resets the count: the window only passes. A
 // workflow made again under the name of one whose deletions are still in the window inherits
-// them (the safe direction: it may delete fewer, never more). It expires a window after its last
-// deletion.
+// them (the safe direction: it may delete fewer, never more). It expires crm.MaxLimitWindow after
+// its last deletion.
 func FlowDeletionsKey(t crm.TenantID, name string) string {
 	return prefix(t) + "flow:" + name + ":deletions"
 }

@@ -70,10 +70,14 @@
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
 -- ARGV[24] -> a workflow's blast-radius limit (SPEC S24), without a job: the most deletions it
---   may make in any window of ARGV[25], all its activations together, counted in KEYS[16]; '' for
---   none (the call then returns as without one). The live records past the allowance left are
---   refused, untouched
+--   may make in any window of ARGV[25], all its activations together, counted in KEYS[16]; '0'
+--   for no limit (its deletions are counted all the same, and none is refused); '' for none (the
+--   call then returns as without one). The live records past the allowance left are refused,
+--   untouched
 -- ARGV[25] -> the limit's window (ms)
+-- ARGV[30] -> how long KEYS[16] keeps a deletion (ms): the longest window a limit may have
+--   (crm.MaxLimitWindow), so that a limit whose window is made longer counts the deletions made
+--   within it under the shorter one
 -- ARGV[26] -> '' or a JSON object record id -> the last modification (_updated) the caller read
 --   when it checked the record against the protection rules (SPEC S25): a live record whose
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
@@ -141,8 +145,12 @@ end
 -- activations, use it up.
 local allowance, refused = nil, {}
 if job_limit == 0 and ARGV[24] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[16], '-inf', tonumber(now) - tonumber(ARGV[25]))
-  allowance = tonumber(ARGV[24]) - redis.call('ZCARD', KEYS[16])
+  redis.call('ZREMRANGEBYSCORE', KEYS[16], '-inf', string.format('%d', tonumber(now) - tonumber(ARGV[30])))
+  if ARGV[24] == '0' then
+    allowance = math.huge
+  else
+    allowance = tonumber(ARGV[24]) - redis.call('ZCOUNT', KEYS[16], string.format('(%d', tonumber(now) - tonumber(ARGV[25])), '+inf')
+  end
 end
 local counted = {}
 -- One read of each record: what the move needs, then the fields its search indexes read.
@@ -310,7 +318,7 @@ end
 for _, id in ipairs(replayed) do moved[#moved+1] = id end
 if allowance and #counted > 0 then
   redis.call('ZADD', KEYS[16], unpack(counted))
-  redis.call('PEXPIRE', KEYS[16], ARGV[25])
+  redis.call('PEXPIRE', KEYS[16], ARGV[30])
 end
 if expect then return {moved, refused, changed} end
 if allowance then return {moved, refused} end
