@@ -75,9 +75,6 @@
 --   call then returns as without one). The live records past the allowance left are refused,
 --   untouched
 -- ARGV[25] -> the limit's window (ms)
--- ARGV[30] -> how long KEYS[16] keeps a deletion (ms): the longest window a limit may have
---   (crm.MaxLimitWindow), so that a limit whose window is made longer counts the deletions made
---   within it under the shorter one
 -- ARGV[26] -> '' or a JSON object record id -> the last modification (_updated) the caller read
 --   when it checked the record against the protection rules (SPEC S25): a live record whose
 --   _updated is another now was written since, and is not moved. Without a job it is reported;
@@ -99,6 +96,9 @@
 -- ARGV[29] -> the version of the protection rules the caller checked the records against
 --   (ProtectionStore.ProtectionVersion: KEYS[18]'s counter plus 1), '' for none: when the rules
 --   changed since, nothing is done and the reply is {"rules"}
+-- ARGV[30] -> how long KEYS[16] keeps a deletion (ms): the longest window a limit may have
+--   (crm.MaxLimitWindow), so that a limit whose window is made longer counts the deletions made
+--   within it under the shorter one
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[26], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
