@@ -36,6 +36,7 @@ func usageErrorf(format string, a ...any) error {
 // the environment.
 type app struct {
 	cfg       Config
+	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
@@ -46,6 +47,10 @@ type app struct {
 	fromEnv map[string]string
 	// logger is built from the flags before any command runs.
 	logger *slog.Logger
+	// stdinSrc is what a file named "-" read from stdin, read once (stdinRead) however many
+	// times the command reads that file.
+	stdinSrc  []byte
+	stdinRead bool
 }
 
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
@@ -59,7 +64,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		stop()
 	}()
 
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
+	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -74,6 +79,33 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		return ee.code
 	}
 	return 1
+}
+
+// stdinName is how a file given as "-", read from stdin, is named in messages.
+const stdinName = "<stdin>"
+
+// fileName is how the file given as path is named in messages: stdinName for "-".
+func fileName(path string) string {
+	if path == "-" {
+		return stdinName
+	}
+	return path
+}
+
+// readFile reads the file given as path on the command line: stdin when it is "-" (read once,
+// however many times it is asked for), else the named file.
+func (a *app) readFile(path string) ([]byte, error) {
+	if path != "-" {
+		return os.ReadFile(path)
+	}
+	if !a.stdinRead {
+		src, err := io.ReadAll(a.stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stdinName, err)
+		}
+		a.stdinSrc, a.stdinRead = src, true
+	}
+	return a.stdinSrc, nil
 }
 
 func newRootCmd(a *app) *cobra.Command {
