@@ -281,6 +281,8 @@ Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. 
 	o.flags(watch.Flags())
 	o.watchFlags(watch.Flags())
 	jobs := group("jobs", "Follow bulk delete jobs through the API (CRMFLOW_URL, CRMFLOW_TOKEN)", watch)
+	jobs.Annotations = map[string]string{unknownHint + "list": `"crmflow operations list" lists the bulk and list delete jobs ` +
+		`(as job-ID) with their undo jobs; follow one with "crmflow jobs watch ID"`}
 	return jobs
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -130,6 +131,13 @@ a flag on the command line wins.`
 	root.SilenceUsage = true
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// On a group, an unknown subcommand followed by its flags ("crmflow restore --type
+		// contacts") fails on the flags first: the unknown subcommand is what to say.
+		if c.HasSubCommands() && c.Args != nil && len(c.Flags().Args()) > 0 {
+			if aerr := c.Args(c, c.Flags().Args()); aerr != nil {
+				return aerr
+			}
+		}
 		return usageErrorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -230,7 +238,11 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 				return nil
 			}
 			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			if hint, ok := cmd.Annotations[unknownHint+args[0]]; ok {
+				msg += ": " + hint
+			} else if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			} else if s := elsewhere(cmd.Root(), args[0]); len(s) > 0 {
 				msg += "; did you mean " + strings.Join(s, " or ") + "?"
 			}
 			return usageErrorf("%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
@@ -240,6 +252,38 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	}
 	c.AddCommand(subs...)
 	return c
+}
+
+// unknownHint prefixes the annotation of a group that says what to run instead of the
+// subcommand the rest of its key names, which does not exist but may be expected ("jobs list").
+const unknownHint = "unknown-command-hint:"
+
+// maxElsewhere is how many commands of one name elsewhere in the tree elsewhere names at most: a
+// name as common as list would name too many to help.
+const maxElsewhere = 3
+
+// elsewhere returns the full paths of the commands named name (or aliased so) anywhere under root,
+// quoted, as suggestions for an unknown command that is one of another group ("crmflow reindex"
+// for "crmflow admin reindex"); none when more than maxElsewhere are.
+func elsewhere(root *cobra.Command, name string) []string {
+	var found []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || !sub.IsAvailableCommand() && !sub.HasAvailableSubCommands() {
+				continue
+			}
+			if sub.Name() == name || sub.HasAlias(name) {
+				found = append(found, strconv.Quote(sub.CommandPath()))
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+	if len(found) > maxElsewhere {
+		return nil
+	}
+	return found
 }
 
 // exactArgs is a cobra.PositionalArgs that wants the named arguments, with a usage error that

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestUnknownCommandNamesItsPlace: a subcommand typed without its group ("crmflow reindex"), or
+// one expected in a group that lacks it ("crmflow jobs list"), is a usage error that names the
+// command to run.
+func TestUnknownCommandNamesItsPlace(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reindex"}, `unknown command "reindex" for "crmflow"; did you mean "crmflow admin reindex"?`},
+		{[]string{"watch", "17"}, `unknown command "watch" for "crmflow"; did you mean "crmflow jobs watch"?`},
+		{[]string{"restore", "--type", "contacts", "1"}, `did you mean "crmflow bin restore"?`},
+		{[]string{"tenant", "create", "acme"}, `did you mean "crmflow admin tenant"?`},
+		{[]string{"jobs", "list"}, `unknown command "list" for "crmflow jobs": "crmflow operations list" lists the bulk and list delete jobs`},
+		// A typo of the group's own subcommand still gets that one.
+		{[]string{"workflows", "lst"}, `unknown command "lst" for "crmflow workflows"; did you mean list?`},
+	} {
+		stdout, stderr, code := crmflow(t, nil, c.args...)
+		require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", c.args, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, c.want, "crmflow %v", c.args)
+	}
+	// "list" is in too many groups to name them all.
+	_, stderr, code := crmflow(t, nil, "list")
+	require.Equal(t, exitUsage, code)
+	require.NotContains(t, stderr, "did you mean")
+}
