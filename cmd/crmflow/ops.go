@@ -162,11 +162,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				return err
 			}
 			if acc.Status == jobSelecting {
-				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`\n",
-					acc.ID, acc.ConfirmCount, acc.Status, acc.ID)
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
+					acc.ID, acc.ConfirmCount, acc.Status, acc.ID, acc.ID)
 			} else {
-				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`\n",
-					acc.ID, acc.Total, acc.Status, acc.ID)
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
+					acc.ID, acc.Total, acc.Status, acc.ID, acc.ID)
 			}
 			if !wait {
 				return nil
@@ -275,7 +275,15 @@ Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. 
 			if err != nil {
 				return err
 			}
-			return a.watchJob(cmd.Context(), c, args[0], o)
+			err = a.watchJob(cmd.Context(), c, args[0], o)
+			var ae *apiError
+			if n, ok := strings.CutPrefix(args[0], "job-"); ok && n != "" && strings.Trim(n, "0123456789") == "" && errors.As(err, &ae) && ae.status == http.StatusNotFound && !ae.foreign {
+				// job-N is the operation of job N, as crmflow operations list shows it.
+				h := *ae
+				h.Message += fmt.Sprintf(": %s is the operation of job %s: crmflow jobs watch %s", args[0], n, n)
+				return &h
+			}
+			return err
 		},
 	}
 	o.flags(watch.Flags())
