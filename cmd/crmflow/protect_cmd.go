@@ -198,7 +198,7 @@ problem is printed as FILE:LINE:COLUMN: message and nothing is applied (exit 1).
 that the file does not name are left as they are (crmflow protect delete NAME removes one).`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow protect apply -f protection.yaml`,
-		Args: exactArgs(),
+		Args: filesWithF(false),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				return usageErrorf("-f FILE is required: give the YAML file of the rules to apply")

@@ -286,6 +286,24 @@ func elsewhere(root *cobra.Command, name string) []string {
 	return found
 }
 
+// filesWithF is the cobra.PositionalArgs of a command that takes its file with -f only (several
+// when many): a file given without -f is a usage error that shows it with -f.
+func filesWithF(many bool) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return nil
+		case len(args) > 1 && !many:
+			return usageErrorf("%s takes one file, given with -f, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
+		}
+		with := make([]string, len(args))
+		for i, f := range args {
+			with[i] = "-f " + f
+		}
+		return usageErrorf("%s takes a file after -f: give %s\nUsage: %s", cmd.CommandPath(), strings.Join(with, " "), cmd.UseLine())
+	}
+}
+
 // exactArgs is a cobra.PositionalArgs that wants the named arguments, with a usage error that
 // names the missing or extra ones.
 func exactArgs(names ...string) cobra.PositionalArgs {
@@ -293,6 +311,8 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		switch {
 		case len(args) < len(names):
 			return usageErrorf("%s needs %s\nUsage: %s", cmd.CommandPath(), strings.Join(names[len(args):], " and "), cmd.UseLine())
+		case len(args) > len(names) && len(names) == 0:
+			return usageErrorf("%s takes no arguments, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
 		case len(args) > len(names):
 			return usageErrorf("%s takes %d argument(s), got extra %q\nUsage: %s", cmd.CommandPath(), len(names), args[len(names):], cmd.UseLine())
 		}

@@ -28,6 +28,22 @@ func TestUnknownCommandNamesItsPlace(t *testing.T) {
 		require.Empty(t, stdout)
 		require.Contains(t, stderr, c.want, "crmflow %v", c.args)
 	}
+	// A file without -f: the command line with -f.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"apply", "a.yaml", "b.yaml"}, "crmflow apply takes a file after -f: give -f a.yaml -f b.yaml\n"},
+		{[]string{"protect", "apply", "rules.yaml"}, "crmflow protect apply takes a file after -f: give -f rules.yaml\n"},
+		{[]string{"protect", "apply", "a.yaml", "b.yaml"}, `crmflow protect apply takes one file, given with -f, got ["a.yaml" "b.yaml"]` + "\n"},
+		{[]string{"version", "now"}, `crmflow version takes no arguments, got ["now"]` + "\n"},
+	} {
+		stdout, stderr, code := crmflow(t, nil, c.args...)
+		require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", c.args, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, c.want, "crmflow %v", c.args)
+	}
+
 	// "list" is in too many groups to name them all.
 	_, stderr, code := crmflow(t, nil, "list")
 	require.Equal(t, exitUsage, code)

@@ -231,7 +231,7 @@ of a user with the workflows permission, comes from the environment variable CRM
   crmflow apply -f workflows/clean-bounced-contacts.yaml
   crmflow apply -f a.yaml -f b.yaml --schema acme-schema.yaml
   render-flow | crmflow apply -f -`,
-		Args: exactArgs(),
+		Args: filesWithF(true),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return usageErrorf("-f FILE is required: give the workflow file(s) to apply")
