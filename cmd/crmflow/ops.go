@@ -319,11 +319,19 @@ func (a *app) newAPIClient(rawURL string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErrorf("--url/CRMFLOW_URL %q is not an http(s) URL: use e.g. %s", rawURL, defaultAPIURL)
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(rawURL, "#") {
+		// The API's paths are added to the URL: after a query or a fragment they would be part of it.
+		base := url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: u.Path}
+		return nil, usageErrorf("--url/CRMFLOW_URL %q has a query or a fragment: give the API's base URL alone, e.g. %s", rawURL, base.String())
+	}
 	token, _ := a.lookupEnv("CRMFLOW_TOKEN")
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return nil, usageErrorf("set CRMFLOW_TOKEN to an API token of yours (an operator issues one with " +
 			"`crmflow admin token create TENANT EMAIL`); it is read from the environment only, so that it never shows in the process list")
+	}
+	if scheme, _, ok := strings.Cut(token, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return nil, usageErrorf("CRMFLOW_TOKEN starts with %q: set it to the token alone, without %q: crmflow sends it as a bearer token", scheme+" ", scheme)
 	}
 	// The timeout is long: a filter is matched against every record of its type in the request.
 	return &apiClient{base: u, token: token, http: &http.Client{Timeout: 2 * time.Minute}}, nil
@@ -338,6 +346,14 @@ type apiError struct {
 	Message       string `json:"message"`
 	Category      string `json:"category"`
 	CorrelationID string `json:"correlationId"`
+	Errors        []struct {
+		Code string `json:"code"`
+	} `json:"errors"`
+}
+
+// routeNotFound says that the answer is the API's 404 of a path no endpoint serves.
+func (e *apiError) routeNotFound() bool {
+	return !e.foreign && e.status == http.StatusNotFound && len(e.Errors) > 0 && e.Errors[0].Code == "ROUTE_NOT_FOUND"
 }
 
 // Error returns the API's message as it gave it, then the status, category and correlation id.
@@ -416,7 +432,12 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if resp.StatusCode >= 300 {
 		e := &apiError{status: resp.StatusCode}
 		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			return c.foreignAnswer(method, path, resp.StatusCode, raw)
+			e = c.foreignAnswer(method, path, resp.StatusCode, raw)
+		}
+		if c.base.Path != "" && (e.routeNotFound() || e.foreign && e.status == http.StatusNotFound) {
+			root := url.URL{Scheme: c.base.Scheme, User: c.base.User, Host: c.base.Host}
+			e.Message += fmt.Sprintf("; --url/CRMFLOW_URL %s has the path %s, and crmflow serve answers the API at the root of its address: "+
+				"try %s (a proxy that serves it under a path must remove the path)", c.base, c.base.Path, root.String())
 		}
 		return e
 	}

@@ -87,7 +87,7 @@ the environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 // id N (crmflow delete prints the job's id, and its operation is job-N), and where the ids are.
 func operationHint(err error, id string) error {
 	var ae *apiError
-	if !errors.As(err, &ae) || ae.status != http.StatusNotFound || ae.foreign {
+	if !errors.As(err, &ae) || ae.status != http.StatusNotFound || ae.foreign || ae.routeNotFound() {
 		return err
 	}
 	h := *ae
