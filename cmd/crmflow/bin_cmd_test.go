@@ -105,7 +105,7 @@ func TestBinCommands(t *testing.T) {
 	rows = tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`)
 	require.Len(t, rows, 1, "stdout:\n%s", stdout)
 	require.Equal(t, bob, rows[0][0])
-	require.Contains(t, stderr, "1 contacts in the recycle bin on this page, deleted by operation "+op[bob])
+	require.Contains(t, stderr, "1 contact in the recycle bin on this page, deleted by operation "+op[bob])
 
 	// The filters narrow the whole bin, and the next page's command keeps them.
 	stdout, stderr = run(0, "bin", "list", "--type", "contacts", "--via", "bulk")

@@ -209,6 +209,29 @@ func deleteIDs(ids []string) ([]string, error) {
 	return out, nil
 }
 
+// singularTypes are the standard object types in the singular.
+var singularTypes = map[string]string{"contacts": "contact", "companies": "company", "deals": "deal", "tickets": "ticket", "calls": "call"}
+
+// countOf is n records of object type typ in words: "1 contact", "2 contacts"; "1 record of
+// TYPE" for a custom type, whose singular is not known here.
+func countOf(n int64, typ string) string {
+	if n != 1 {
+		return fmt.Sprintf("%d %s", n, typ)
+	}
+	if s, ok := singularTypes[typ]; ok {
+		return "1 " + s
+	}
+	return "1 record of " + typ
+}
+
+// verbFor is the verb of a count of n: one for n == 1, many for any other.
+func verbFor(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as
 // people do (singular, capitalised: "contact", "Companies"), the type meant.
 func typeHint(err error, typ string) error {
@@ -234,7 +257,7 @@ func (a *app) printDryRun(ctx context.Context, c *apiClient, path string, body m
 		return err
 	}
 	fmt.Fprintln(a.stdout, dr.WouldDelete)
-	fmt.Fprintf(a.stderr, "dry run: %d %s match, %d would be deleted, %d protected", dr.Matched, dr.ObjectType, dr.WouldDelete, dr.Protected)
+	fmt.Fprintf(a.stderr, "dry run: %s %s, %d would be deleted, %d protected", countOf(dr.Matched, dr.ObjectType), verbFor(dr.Matched, "matches", "match"), dr.WouldDelete, dr.Protected)
 	if len(dr.ProtectedByRule) > 0 {
 		by := crm.ProtectedCounts(dr.ProtectedByRule).String() // "N (rule: n, ...)"
 		fmt.Fprintf(a.stderr, " %s", by[strings.Index(by, "("):])

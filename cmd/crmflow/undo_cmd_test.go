@@ -122,7 +122,10 @@ func TestUndoAJobByItsNumber(t *testing.T) {
 		{Properties: map[string]string{"email": "x@example.com"}}}, crm.Actor{User: opsUser})
 	require.NoError(t, err)
 	id := string(recs[0].ID)
-	stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--confirm", "1", "--wait", "--interval", "10ms")
+	stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--dry-run")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stderr, "dry run: 1 contact matches, 1 would be deleted, 0 protected; nothing was deleted\n")
+	stdout, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--confirm", "1", "--wait", "--interval", "10ms")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	job := strings.Fields(stdout)[0]
 	require.Contains(t, stderr, "undo it with `crmflow undo job-"+job+"`")
