@@ -140,6 +140,9 @@ when there are more, the cursor of the next page is printed on stderr, for --aft
   crmflow operations list --actor ops@acme.example --from 2026-03-01 --to 2026-03-02`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > 100 {
+				return usageErrorf("--limit %d is out of range: use 1 to 100", limit)
+			}
 			if kind != "" && !slices.Contains(crm.OperationKinds, kind) {
 				return usageErrorf("--kind %q is not a kind of operation: use one of %s", kind, strings.Join(crm.OperationKinds, ", "))
 			}

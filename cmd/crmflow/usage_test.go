@@ -6,10 +6,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestUnknownCommandNamesItsPlace: a subcommand typed without its group ("crmflow reindex"), or
-// one expected in a group that lacks it ("crmflow jobs list"), is a usage error that names the
-// command to run.
-func TestUnknownCommandNamesItsPlace(t *testing.T) {
+// TestUsageErrorsNameTheFix: a subcommand typed without its group ("crmflow reindex"), or one
+// expected in a group that lacks it ("crmflow jobs list"), a file without -f, a --limit out of
+// range: each is a usage error, said before anything is called, that names what to run instead.
+func TestUsageErrorsNameTheFix(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		args []string
@@ -37,6 +37,9 @@ func TestUnknownCommandNamesItsPlace(t *testing.T) {
 		{[]string{"protect", "apply", "rules.yaml"}, "crmflow protect apply takes a file after -f: give -f rules.yaml\n"},
 		{[]string{"protect", "apply", "a.yaml", "b.yaml"}, `crmflow protect apply takes one file, given with -f, got ["a.yaml" "b.yaml"]` + "\n"},
 		{[]string{"version", "now"}, `crmflow version takes no arguments, got ["now"]` + "\n"},
+		// Checked here, before the API is called, as the other commands' --limit are.
+		{[]string{"operations", "list", "--limit", "0"}, "crmflow: --limit 0 is out of range: use 1 to 100\n"},
+		{[]string{"operations", "list", "--limit", "101"}, "crmflow: --limit 101 is out of range: use 1 to 100\n"},
 	} {
 		stdout, stderr, code := crmflow(t, nil, c.args...)
 		require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", c.args, stderr)
