@@ -567,14 +567,25 @@ func (a *app) waitBackfill(ctx context.Context, c *apiClient, f flowView, before
 			}
 			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
 		default:
+			if ctx.Err() != nil {
+				// Stopped (Ctrl-C) while a read was under way.
+				return stoppedFollowing(f.Name)
+			}
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped following the enrollment of workflow %s; the workers go on with it", f.Name)
+			return stoppedFollowing(f.Name)
 		case <-t.C:
 		}
 	}
+}
+
+// stoppedFollowing is the error of a wait for the enrollment of workflow name that was stopped:
+// the enrollment goes on, and the command that follows it again.
+func stoppedFollowing(name string) error {
+	return fmt.Errorf("stopped following the enrollment of workflow %s; the workers go on with it: "+
+		"crmflow workflows activate %s --enroll-existing --wait follows it again, and enrolls nobody twice", name, name)
 }
 
 // backfillDisplay shows a backfill's progress on stderr: a bar, or a line per change.
