@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,4 +56,36 @@ func TestActivateWaitInterrupted(t *testing.T) {
 	require.Contains(t, p.stderr.String(), "crmflow: stopped following the enrollment of workflow mark; the workers go on with it: "+
 		"crmflow workflows activate mark --enroll-existing --wait follows it again")
 	require.NotContains(t, p.stderr.String(), "context canceled")
+}
+
+// TestInterruptedRequest: Ctrl-C while a change awaits the API's answer says that the change may or
+// may not have been made, not "context canceled".
+func TestInterruptedRequest(t *testing.T) {
+	t.Parallel()
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // read, so that the server notices the client going
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before srv.Close, which waits for the handlers
+
+	p := start(t, []string{"CRMFLOW_URL=" + srv.URL, "CRMFLOW_TOKEN=t"}, "delete", "--type", "contacts", "--ids", "1", "--confirm", "1")
+	select {
+	case <-arrived:
+	case <-p.done:
+		t.Fatalf("crmflow exited before its request arrived\nstderr:\n%s", p.stderr)
+	}
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	require.Equal(t, 1, p.wait(t), "stderr:\n%s", p.stderr)
+	require.Empty(t, p.stdout.String())
+	require.Equal(t, "crmflow: interrupted before the answer came: what the command asked for may or may not have been done; "+
+		"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again\n", p.stderr.String())
 }

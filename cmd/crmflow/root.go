@@ -74,6 +74,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err == nil {
 		return 0
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A signal while a request awaited its answer: the request may have been carried out.
+		err = errors.New("interrupted before the answer came: what the command asked for may or may not have been done; " +
+			"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again")
+	}
 	fmt.Fprintf(stderr, "crmflow: %v\n", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
