@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -102,7 +103,11 @@ func fileName(path string) string {
 // however many times it is asked for), else the named file.
 func (a *app) readFile(path string) ([]byte, error) {
 	if path != "-" {
-		return os.ReadFile(path)
+		src, err := os.ReadFile(path)
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, fmt.Errorf("%s is a directory: give the files in it, e.g. %s", path, filepath.Join(path, "*.yaml"))
+		}
+		return src, err
 	}
 	if !a.stdinRead {
 		src, err := io.ReadAll(a.stdin)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -45,6 +46,15 @@ func TestUsageErrorsNameTheFix(t *testing.T) {
 		require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", c.args, stderr)
 		require.Empty(t, stdout)
 		require.Contains(t, stderr, c.want, "crmflow %v", c.args)
+	}
+
+	// A directory where a file is wanted: its files, by a glob.
+	dir := t.TempDir()
+	for _, args := range [][]string{{"validate", dir}, {"apply", "-f", dir}, {"protect", "apply", "-f", dir}} {
+		stdout, stderr, code := crmflow(t, []string{"CRMFLOW_TOKEN=t"}, args...)
+		require.Equal(t, exitUsage, code, "crmflow %v\nstderr:\n%s", args, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, dir+" is a directory: give the files in it, e.g. "+filepath.Join(dir, "*.yaml")+"\n", "crmflow %v", args)
 	}
 
 	// "list" is in too many groups to name them all.
