@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -62,6 +63,10 @@ worker queues of the Redis are used and cleared. It exits 1 when a ratio misses 
 			var names []string
 			for _, s := range strings.Split(scenarios, ",") {
 				if s = strings.TrimSpace(s); s != "" {
+					if !slices.Contains(bench.Scenarios, s) {
+						// Said before anything connects: a typo is no reason to reach the Redis.
+						return usageErrorf("--scenario %q is not a scenario: choose from %s", s, strings.Join(bench.Scenarios, ", "))
+					}
 					names = append(names, s)
 				}
 			}

@@ -201,11 +201,11 @@ environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			}
 			switch {
 			case operation == "" && q.Get("archivedBy")+q.Get("archivedVia")+q.Get("archivedAfter")+q.Get("archivedBefore") == "":
-				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page\n", shown, typ)
+				fmt.Fprintf(a.stderr, "%s in the recycle bin on this page\n", countOf(int64(shown), typ))
 			case operation == "":
-				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page match the filters\n", shown, typ)
+				fmt.Fprintf(a.stderr, "%s in the recycle bin on this page %s the filters\n", countOf(int64(shown), typ), verbFor(int64(shown), "matches", "match"))
 			default:
-				fmt.Fprintf(a.stderr, "%d %s in the recycle bin on this page, deleted by operation %s\n", shown, typ, operation)
+				fmt.Fprintf(a.stderr, "%s in the recycle bin on this page, deleted by operation %s\n", countOf(int64(shown), typ), operation)
 			}
 			if next := page.next(); next != "" {
 				args := []string{"bin", "list", "--type", typ, "--limit", strconv.Itoa(limit)}

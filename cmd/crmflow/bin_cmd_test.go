@@ -105,7 +105,7 @@ func TestBinCommands(t *testing.T) {
 	rows = tableRows(t, stdout, `ID\s+NAME\s+DELETED\s+BY\s+HOW\s+OPERATION`)
 	require.Len(t, rows, 1, "stdout:\n%s", stdout)
 	require.Equal(t, bob, rows[0][0])
-	require.Contains(t, stderr, "1 contacts in the recycle bin on this page, deleted by operation "+op[bob])
+	require.Contains(t, stderr, "1 contact in the recycle bin on this page, deleted by operation "+op[bob])
 
 	// The filters narrow the whole bin, and the next page's command keeps them.
 	stdout, stderr = run(0, "bin", "list", "--type", "contacts", "--via", "bulk")
@@ -292,7 +292,7 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 			[]string{`--kind "purge" is not a kind of operation: use one of delete, batch, bulk, list, workflow`}},
 		{"OperationsBadFrom", ctl, []string{"operations", "list", "--from", "yesterday"}, []string{`--from "yesterday" is not a time`}},
 		{"OperationsBadTo", ctl, []string{"operations", "list", "--to", "soon"}, []string{`--to "soon" is not a time`}},
-		{"ListPositional", ctl, []string{"bin", "list", "--type", "contacts", "extra"}, []string{"takes 0 argument(s)"}},
+		{"ListPositional", ctl, []string{"bin", "list", "--type", "contacts", "extra"}, []string{"takes no arguments"}},
 		{"ListWithoutToken", nil, []string{"bin", "list", "--type", "contacts"}, []string{"set CRMFLOW_TOKEN"}},
 		{"BinUnknownSubcommand", ctl, []string{"bin", "empty"}, []string{`unknown command "empty"`}},
 		{"RestoreWithoutType", ctl, []string{"bin", "restore", "1"}, []string{"--type is required"}},
@@ -322,7 +322,7 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 		{"AuditLimitOver", ctl, []string{"audit", "--limit", "1001"}, []string{"--limit 1001 is out of range"}},
 		{"AuditUnknownAction", ctl, []string{"audit", "--action", "archive,deleted"}, []string{`--action "deleted" is unknown`, "permanent_delete"}},
 		{"AuditEmptyBy", ctl, []string{"audit", "--by", ""}, []string{"--by is empty"}},
-		{"AuditPositional", ctl, []string{"audit", "archive"}, []string{"takes 0 argument(s)"}},
+		{"AuditPositional", ctl, []string{"audit", "archive"}, []string{"takes no arguments"}},
 		{"AuditBadURL", []string{"CRMFLOW_URL=ftp://x", "CRMFLOW_TOKEN=t"}, []string{"audit"}, []string{"is not an http(s) URL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

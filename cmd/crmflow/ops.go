@@ -162,11 +162,11 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				return err
 			}
 			if acc.Status == jobSelecting {
-				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`\n",
-					acc.ID, acc.ConfirmCount, acc.Status, acc.ID)
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
+					acc.ID, acc.ConfirmCount, acc.Status, acc.ID, acc.ID)
 			} else {
-				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`\n",
-					acc.ID, acc.Total, acc.Status, acc.ID)
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
+					acc.ID, acc.Total, acc.Status, acc.ID, acc.ID)
 			}
 			if !wait {
 				return nil
@@ -209,6 +209,29 @@ func deleteIDs(ids []string) ([]string, error) {
 	return out, nil
 }
 
+// singularTypes are the standard object types in the singular.
+var singularTypes = map[string]string{"contacts": "contact", "companies": "company", "deals": "deal", "tickets": "ticket", "calls": "call"}
+
+// countOf is n records of object type typ in words: "1 contact", "2 contacts"; "1 record of
+// TYPE" for a custom type, whose singular is not known here.
+func countOf(n int64, typ string) string {
+	if n != 1 {
+		return fmt.Sprintf("%d %s", n, typ)
+	}
+	if s, ok := singularTypes[typ]; ok {
+		return "1 " + s
+	}
+	return "1 record of " + typ
+}
+
+// verbFor is the verb of a count of n: one for n == 1, many for any other.
+func verbFor(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // typeHint adds to the API's 404 for the object type typ, when typ is a standard type misspelt as
 // people do (singular, capitalised: "contact", "Companies"), the type meant.
 func typeHint(err error, typ string) error {
@@ -234,7 +257,7 @@ func (a *app) printDryRun(ctx context.Context, c *apiClient, path string, body m
 		return err
 	}
 	fmt.Fprintln(a.stdout, dr.WouldDelete)
-	fmt.Fprintf(a.stderr, "dry run: %d %s match, %d would be deleted, %d protected", dr.Matched, dr.ObjectType, dr.WouldDelete, dr.Protected)
+	fmt.Fprintf(a.stderr, "dry run: %s %s, %d would be deleted, %d protected", countOf(dr.Matched, dr.ObjectType), verbFor(dr.Matched, "matches", "match"), dr.WouldDelete, dr.Protected)
 	if len(dr.ProtectedByRule) > 0 {
 		by := crm.ProtectedCounts(dr.ProtectedByRule).String() // "N (rule: n, ...)"
 		fmt.Fprintf(a.stderr, " %s", by[strings.Index(by, "("):])
@@ -275,12 +298,22 @@ Stopping the command (Ctrl-C) does not stop the job: the workers go on with it. 
 			if err != nil {
 				return err
 			}
-			return a.watchJob(cmd.Context(), c, args[0], o)
+			err = a.watchJob(cmd.Context(), c, args[0], o)
+			var ae *apiError
+			if n, ok := strings.CutPrefix(args[0], "job-"); ok && n != "" && strings.Trim(n, "0123456789") == "" && errors.As(err, &ae) && ae.status == http.StatusNotFound && !ae.foreign {
+				// job-N is the operation of job N, as crmflow operations list shows it.
+				h := *ae
+				h.Message += fmt.Sprintf(": %s is the operation of job %s: crmflow jobs watch %s", args[0], n, n)
+				return &h
+			}
+			return err
 		},
 	}
 	o.flags(watch.Flags())
 	o.watchFlags(watch.Flags())
 	jobs := group("jobs", "Follow bulk delete jobs through the API (CRMFLOW_URL, CRMFLOW_TOKEN)", watch)
+	jobs.Annotations = map[string]string{unknownHint + "list": `"crmflow operations list" lists the bulk and list delete jobs ` +
+		`(as job-ID) with their undo jobs; follow one with "crmflow jobs watch ID"`}
 	return jobs
 }
 
@@ -309,11 +342,19 @@ func (a *app) newAPIClient(rawURL string) (*apiClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErrorf("--url/CRMFLOW_URL %q is not an http(s) URL: use e.g. %s", rawURL, defaultAPIURL)
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(rawURL, "#") {
+		// The API's paths are added to the URL: after a query or a fragment they would be part of it.
+		base := url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: u.Path}
+		return nil, usageErrorf("--url/CRMFLOW_URL %q has a query or a fragment: give the API's base URL alone, e.g. %s", rawURL, base.String())
+	}
 	token, _ := a.lookupEnv("CRMFLOW_TOKEN")
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return nil, usageErrorf("set CRMFLOW_TOKEN to an API token of yours (an operator issues one with " +
 			"`crmflow admin token create TENANT EMAIL`); it is read from the environment only, so that it never shows in the process list")
+	}
+	if scheme, _, ok := strings.Cut(token, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return nil, usageErrorf("CRMFLOW_TOKEN starts with %q: set it to the token alone, without %q: crmflow sends it as a bearer token", scheme+" ", scheme)
 	}
 	// The timeout is long: a filter is matched against every record of its type in the request.
 	return &apiClient{base: u, token: token, http: &http.Client{Timeout: 2 * time.Minute}}, nil
@@ -328,6 +369,14 @@ type apiError struct {
 	Message       string `json:"message"`
 	Category      string `json:"category"`
 	CorrelationID string `json:"correlationId"`
+	Errors        []struct {
+		Code string `json:"code"`
+	} `json:"errors"`
+}
+
+// routeNotFound says that the answer is the API's 404 of a path no endpoint serves.
+func (e *apiError) routeNotFound() bool {
+	return !e.foreign && e.status == http.StatusNotFound && len(e.Errors) > 0 && e.Errors[0].Code == "ROUTE_NOT_FOUND"
 }
 
 // Error returns the API's message as it gave it, then the status, category and correlation id.
@@ -406,7 +455,12 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if resp.StatusCode >= 300 {
 		e := &apiError{status: resp.StatusCode}
 		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			return c.foreignAnswer(method, path, resp.StatusCode, raw)
+			e = c.foreignAnswer(method, path, resp.StatusCode, raw)
+		}
+		if c.base.Path != "" && (e.routeNotFound() || e.foreign && e.status == http.StatusNotFound) {
+			root := url.URL{Scheme: c.base.Scheme, User: c.base.User, Host: c.base.Host}
+			e.Message += fmt.Sprintf("; --url/CRMFLOW_URL %s has the path %s, and crmflow serve answers the API at the root of its address: "+
+				"try %s (a proxy that serves it under a path must remove the path)", c.base, c.base.Path, root.String())
 		}
 		return e
 	}

@@ -377,3 +377,41 @@ func TestWatchJobWhenTheTokenStopsWorking(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIURLAndTokenMistakes: the URL and token mistakes of a first day are usage errors that say
+// what to set, sent nowhere (a query or a fragment, a token given as "Bearer ..."), or a 404 that
+// names the path of the URL as the cause.
+func TestAPIURLAndTokenMistakes(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	_, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+
+	for _, c := range []struct {
+		url, token string
+		want       string
+	}{
+		{base + "?tenant=acme", token, `--url/CRMFLOW_URL "` + base + `?tenant=acme" has a query or a fragment: give the API's base URL alone, e.g. ` + base + "\n"},
+		{base + "/#top", token, "has a query or a fragment"},
+		{base, "Bearer " + token, `CRMFLOW_TOKEN starts with "Bearer ": set it to the token alone`},
+	} {
+		stdout, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + c.url, "CRMFLOW_TOKEN=" + c.token}, "workflows", "list")
+		require.Equal(t, exitUsage, code, "%s: stderr:\n%s", c.url, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, c.want)
+		require.NotContains(t, stderr, token, "the token is never shown")
+	}
+
+	for _, args := range [][]string{{"workflows", "list"}, {"undo", "job-1"}, {"bin", "list", "--type", "contacts"}} {
+		stdout, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + base + "/crm/v3/", "CRMFLOW_TOKEN=" + token}, args...)
+		require.Equal(t, 1, code, "%v: stderr:\n%s", args, stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "--url/CRMFLOW_URL "+base+"/crm/v3 has the path /crm/v3, and crmflow serve answers the API at the root of its address: try "+base, "%v", args)
+		require.NotContains(t, stderr, "operations list", "%v", args)
+	}
+	// A 404 of the API at its root is about what was asked for, not the URL.
+	_, stderr, code := crmflow(t, []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}, "workflows", "pause", "no-such-workflow")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "workflow no-such-workflow not found")
+	require.NotContains(t, stderr, "has the path")
+}

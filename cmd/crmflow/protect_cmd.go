@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -199,15 +198,16 @@ problem is printed as FILE:LINE:COLUMN: message and nothing is applied (exit 1).
 that the file does not name are left as they are (crmflow protect delete NAME removes one).`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow protect apply -f protection.yaml`,
-		Args: exactArgs(),
+		Args: filesWithF(false),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				return usageErrorf("-f FILE is required: give the YAML file of the rules to apply")
 			}
-			src, err := os.ReadFile(file)
+			src, err := a.readFile(file)
 			if err != nil {
 				return usage(fmt.Errorf("read rules file: %w", err))
 			}
+			file := fileName(file)
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
@@ -256,7 +256,7 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 	}
 	fs := cmd.Flags()
 	o.flags(fs)
-	fs.StringVarP(&file, "filename", "f", "", "the YAML file of the rules to apply")
+	fs.StringVarP(&file, "filename", "f", "", "the YAML file of the rules to apply; - reads it from stdin")
 	return cmd
 }
 

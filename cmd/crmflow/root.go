@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -36,6 +38,7 @@ func usageErrorf(format string, a ...any) error {
 // the environment.
 type app struct {
 	cfg       Config
+	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 	lookupEnv func(string) (string, bool)
@@ -46,6 +49,10 @@ type app struct {
 	fromEnv map[string]string
 	// logger is built from the flags before any command runs.
 	logger *slog.Logger
+	// stdinSrc is what a file named "-" read from stdin, read once (stdinRead) however many
+	// times the command reads that file.
+	stdinSrc  []byte
+	stdinRead bool
 }
 
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
@@ -59,7 +66,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 		stop()
 	}()
 
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
+	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -68,12 +75,48 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if err == nil {
 		return 0
 	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A signal while a request awaited its answer: the request may have been carried out.
+		err = errors.New("interrupted before the answer came: what the command asked for may or may not have been done; " +
+			"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again")
+	}
 	fmt.Fprintf(stderr, "crmflow: %v\n", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	return 1
+}
+
+// stdinName is how a file given as "-", read from stdin, is named in messages.
+const stdinName = "<stdin>"
+
+// fileName is how the file given as path is named in messages: stdinName for "-".
+func fileName(path string) string {
+	if path == "-" {
+		return stdinName
+	}
+	return path
+}
+
+// readFile reads the file given as path on the command line: stdin when it is "-" (read once,
+// however many times it is asked for), else the named file.
+func (a *app) readFile(path string) ([]byte, error) {
+	if path != "-" {
+		src, err := os.ReadFile(path)
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, fmt.Errorf("%s is a directory: give the files in it, e.g. %s", path, filepath.Join(path, "*.yaml"))
+		}
+		return src, err
+	}
+	if !a.stdinRead {
+		src, err := io.ReadAll(a.stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stdinName, err)
+		}
+		a.stdinSrc, a.stdinRead = src, true
+	}
+	return a.stdinSrc, nil
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -98,6 +141,13 @@ a flag on the command line wins.`
 	root.SilenceUsage = true
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// On a group, an unknown subcommand followed by its flags ("crmflow restore --type
+		// contacts") fails on the flags first: the unknown subcommand is what to say.
+		if c.HasSubCommands() && c.Args != nil && len(c.Flags().Args()) > 0 {
+			if aerr := c.Args(c, c.Flags().Args()); aerr != nil {
+				return aerr
+			}
+		}
 		return usageErrorf("%w\nRun '%s --help' for usage", err, c.CommandPath())
 	})
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
@@ -198,7 +248,11 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 				return nil
 			}
 			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			if hint, ok := cmd.Annotations[unknownHint+args[0]]; ok {
+				msg += ": " + hint
+			} else if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			} else if s := elsewhere(cmd.Root(), args[0]); len(s) > 0 {
 				msg += "; did you mean " + strings.Join(s, " or ") + "?"
 			}
 			return usageErrorf("%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
@@ -210,6 +264,56 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	return c
 }
 
+// unknownHint prefixes the annotation of a group that says what to run instead of the
+// subcommand the rest of its key names, which does not exist but may be expected ("jobs list").
+const unknownHint = "unknown-command-hint:"
+
+// maxElsewhere is how many commands of one name elsewhere in the tree elsewhere names at most: a
+// name as common as list would name too many to help.
+const maxElsewhere = 3
+
+// elsewhere returns the full paths of the commands named name (or aliased so) anywhere under root,
+// quoted, as suggestions for an unknown command that is one of another group ("crmflow reindex"
+// for "crmflow admin reindex"); none when more than maxElsewhere are.
+func elsewhere(root *cobra.Command, name string) []string {
+	var found []string
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || !sub.IsAvailableCommand() && !sub.HasAvailableSubCommands() {
+				continue
+			}
+			if sub.Name() == name || sub.HasAlias(name) {
+				found = append(found, strconv.Quote(sub.CommandPath()))
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+	if len(found) > maxElsewhere {
+		return nil
+	}
+	return found
+}
+
+// filesWithF is the cobra.PositionalArgs of a command that takes its file with -f only (several
+// when many): a file given without -f is a usage error that shows it with -f.
+func filesWithF(many bool) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return nil
+		case len(args) > 1 && !many:
+			return usageErrorf("%s takes one file, given with -f, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
+		}
+		with := make([]string, len(args))
+		for i, f := range args {
+			with[i] = "-f " + f
+		}
+		return usageErrorf("%s takes a file after -f: give %s\nUsage: %s", cmd.CommandPath(), strings.Join(with, " "), cmd.UseLine())
+	}
+}
+
 // exactArgs is a cobra.PositionalArgs that wants the named arguments, with a usage error that
 // names the missing or extra ones.
 func exactArgs(names ...string) cobra.PositionalArgs {
@@ -217,6 +321,8 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		switch {
 		case len(args) < len(names):
 			return usageErrorf("%s needs %s\nUsage: %s", cmd.CommandPath(), strings.Join(names[len(args):], " and "), cmd.UseLine())
+		case len(args) > len(names) && len(names) == 0:
+			return usageErrorf("%s takes no arguments, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
 		case len(args) > len(names):
 			return usageErrorf("%s takes %d argument(s), got extra %q\nUsage: %s", cmd.CommandPath(), len(names), args[len(names):], cmd.UseLine())
 		}

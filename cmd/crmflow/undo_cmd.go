@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -59,7 +60,7 @@ the environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			ctx := cmd.Context()
 			var acc api.JobAccepted
 			if err := c.do(ctx, http.MethodPost, "/crm/v3/operations/"+url.PathEscape(args[0])+"/undo", nil, &acc); err != nil {
-				return err
+				return operationHint(err, args[0])
 			}
 			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
 				return err
@@ -80,6 +81,22 @@ the environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 	o.watchFlags(fs)
 	fs.BoolVar(&wait, "wait", false, "follow the undo job until it is complete, then print the records it could not restore")
 	return cmd
+}
+
+// operationHint adds to the API's 404 for operation id what to give instead: job-N for a bare job
+// id N (crmflow delete prints the job's id, and its operation is job-N), and where the ids are.
+func operationHint(err error, id string) error {
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.status != http.StatusNotFound || ae.foreign || ae.routeNotFound() {
+		return err
+	}
+	h := *ae
+	if id != "" && strings.Trim(id, "0123456789") == "" {
+		h.Message += fmt.Sprintf(": if %s is a bulk or list delete job, its operation is %s: crmflow undo %s", id, crm.JobOperationID(id), crm.JobOperationID(id))
+	} else {
+		h.Message += ": crmflow operations list lists the operations, and a deleted record's archivedOperation names its own"
+	}
+	return &h
 }
 
 // printUndoFailures prints, on stdout, the records undo job id could not restore with the reason,
@@ -123,6 +140,9 @@ when there are more, the cursor of the next page is printed on stderr, for --aft
   crmflow operations list --actor ops@acme.example --from 2026-03-01 --to 2026-03-02`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > 100 {
+				return usageErrorf("--limit %d is out of range: use 1 to 100", limit)
+			}
 			if kind != "" && !slices.Contains(crm.OperationKinds, kind) {
 				return usageErrorf("--kind %q is not a kind of operation: use one of %s", kind, strings.Join(crm.OperationKinds, ", "))
 			}

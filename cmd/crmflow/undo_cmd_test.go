@@ -108,3 +108,46 @@ func TestUndoCommandWithNothingLeft(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, jobs, after)
 }
+
+// TestUndoAJobByItsNumber: crmflow delete prints the job's number, and its operation is job-N. An
+// undo of N is refused, naming job-N and changing nothing; a watch of job-N names N.
+func TestUndoAJobByItsNumber(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"email": "x@example.com"}}}, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	id := string(recs[0].ID)
+	stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--dry-run")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stderr, "dry run: 1 contact matches, 1 would be deleted, 0 protected; nothing was deleted\n")
+	stdout, stderr, code = crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--confirm", "1", "--wait", "--interval", "10ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	job := strings.Fields(stdout)[0]
+	require.Contains(t, stderr, "undo it with `crmflow undo job-"+job+"`")
+
+	stdout, stderr, code = crmflow(t, ctl, "undo", job)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "operation "+job+" not found: if "+job+" is a bulk or list delete job, its operation is job-"+job+
+		": crmflow undo job-"+job+"\n(the API answered 404")
+	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	require.Error(t, err, "still in the bin")
+
+	_, stderr, code = crmflow(t, ctl, "jobs", "watch", "job-"+job)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "job job-"+job+" not found: job-"+job+" is the operation of job "+job+": crmflow jobs watch "+job+"\n")
+
+	_, stderr, code = crmflow(t, ctl, "undo", "no-such-op")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "operation no-such-op not found: crmflow operations list lists the operations")
+
+	stdout, stderr, code = crmflow(t, ctl, "undo", "job-"+job, "--wait", "--interval", "10ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	require.NoError(t, err, "restored")
+}

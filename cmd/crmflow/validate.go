@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,14 +27,15 @@ workflow's object type; and, as apply does, two files of one workflow name.
 Every problem is printed on stdout as "file:line:col: path: message" (on a terminal followed by the
 line with a caret under the column), and every valid file as "file: ok". One summary line goes to
 stderr. The exit code is 0 when every file is valid, 1 when any has a problem, 2 when a file or the
-schema cannot be read.
+schema cannot be read. A FILE of "-" is read from stdin, and named <stdin> in the output.
 
 Files are checked against the standard properties of every tenant. A workflow that uses a tenant's
 custom properties or object types is checked against that tenant's schema, exported with
 "crmflow admin schema export TENANT > schema.yaml" and given with --schema.`,
 		Example: `  crmflow validate examples/workflows/*.yaml
   crmflow admin schema export acme --redis redis://127.0.0.1:6379/0 > acme-schema.yaml
-  crmflow validate --schema acme-schema.yaml workflows/*.yaml`,
+  crmflow validate --schema acme-schema.yaml workflows/*.yaml
+  render-flow | crmflow validate -`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("%s needs at least one FILE\nUsage: %s", cmd.CommandPath(), cmd.UseLine())
@@ -76,13 +76,14 @@ type fileCheck struct {
 	problems *workflows.ValidationError
 }
 
-// checkFile reads and validates one workflow file. A file that cannot be read is a usage error;
-// a file with problems is no error, its problems are in the result.
-func checkFile(path string, schemas workflows.SchemaLookup) (fileCheck, error) {
-	src, err := os.ReadFile(path)
+// checkFile reads and validates one workflow file ("-" is stdin). A file that cannot be read is a
+// usage error; a file with problems is no error, its problems are in the result.
+func (a *app) checkFile(path string, schemas workflows.SchemaLookup) (fileCheck, error) {
+	src, err := a.readFile(path)
 	if err != nil {
 		return fileCheck{}, usage(fmt.Errorf("read workflow file: %w", err))
 	}
+	path = fileName(path)
 	wf, err := workflows.Parse(path, src, schemas, nil)
 	var ve *workflows.ValidationError
 	switch {
@@ -112,7 +113,8 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup, stan
 	code := 0
 	defined := map[string]string{} // workflow name -> the file that defines it
 	for _, path := range paths {
-		c, err := checkFile(path, schemas)
+		c, err := a.checkFile(path, schemas)
+		path := fileName(path)
 		if err != nil {
 			unchecked++
 			fmt.Fprintf(a.stderr, "crmflow: %v\n", err)

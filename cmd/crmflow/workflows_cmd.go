@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -230,8 +229,9 @@ permission). With --schema FILE it uses that schema export instead and reads not
 of a user with the workflows permission, comes from the environment variable CRMFLOW_TOKEN.`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow apply -f workflows/clean-bounced-contacts.yaml
-  crmflow apply -f a.yaml -f b.yaml --schema acme-schema.yaml`,
-		Args: exactArgs(),
+  crmflow apply -f a.yaml -f b.yaml --schema acme-schema.yaml
+  render-flow | crmflow apply -f -`,
+		Args: filesWithF(true),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return usageErrorf("-f FILE is required: give the workflow file(s) to apply")
@@ -239,10 +239,11 @@ of a user with the workflows permission, comes from the environment variable CRM
 			// Every file is read, and two files of one workflow refused, before anything else.
 			byName := map[string]string{}
 			for _, f := range files {
-				src, err := os.ReadFile(f)
+				src, err := a.readFile(f)
 				if err != nil {
 					return usage(fmt.Errorf("read workflow file: %w", err))
 				}
+				f := fileName(f)
 				var head struct {
 					Name any `yaml:"name"`
 				}
@@ -273,7 +274,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 			checks := make([]fileCheck, len(files))
 			bad := 0
 			for i, f := range files {
-				c, err := checkFile(f, schemas)
+				c, err := a.checkFile(f, schemas)
 				if err != nil {
 					return err
 				}
@@ -290,6 +291,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 			// A stored workflow keeps its object type: the API would refuse such a file after
 			// the files before it were stored.
 			for i, f := range files {
+				f := fileName(f)
 				wf := checks[i].wf
 				var fl flowView
 				err := c.do(cmd.Context(), http.MethodGet, flowPath(wf.Name), nil, &fl)
@@ -317,7 +319,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 	}
 	fs := cmd.Flags()
 	o.flags(fs)
-	fs.StringArrayVarP(&files, "filename", "f", nil, "a workflow file to apply (repeat for several)")
+	fs.StringArrayVarP(&files, "filename", "f", nil, "a workflow file to apply (repeat for several); - reads it from stdin")
 	fs.StringVar(&schemaFile, "schema", "",
 		"validate locally against this schema export (crmflow admin schema export TENANT) instead of the tenant's live schema")
 	return cmd
@@ -329,6 +331,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 func (a *app) applyFiles(ctx context.Context, c *apiClient, files []string, checks []fileCheck) error {
 	refused := 0
 	for i, f := range files {
+		f := fileName(f)
 		name := checks[i].wf.Name
 		var fl flowView
 		status, err := c.send(ctx, http.MethodPut, flowPath(name), yamlContentType, checks[i].src, &fl)
@@ -564,14 +567,25 @@ func (a *app) waitBackfill(ctx context.Context, c *apiClient, f flowView, before
 			}
 			fmt.Fprintf(a.stderr, "%v; retrying\n", err)
 		default:
+			if ctx.Err() != nil {
+				// Stopped (Ctrl-C) while a read was under way.
+				return stoppedFollowing(f.Name)
+			}
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped following the enrollment of workflow %s; the workers go on with it", f.Name)
+			return stoppedFollowing(f.Name)
 		case <-t.C:
 		}
 	}
+}
+
+// stoppedFollowing is the error of a wait for the enrollment of workflow name that was stopped:
+// the enrollment goes on, and the command that follows it again.
+func stoppedFollowing(name string) error {
+	return fmt.Errorf("stopped following the enrollment of workflow %s; the workers go on with it: "+
+		"crmflow workflows activate %s --enroll-existing --wait follows it again, and enrolls nobody twice", name, name)
 }
 
 // backfillDisplay shows a backfill's progress on stderr: a bar, or a line per change.
@@ -800,8 +814,8 @@ func newPreviewCmd(a *app) *cobra.Command {
 and show the ids of a sample of them, without storing or changing anything, on every plan.
 
 With FILE the workflow file is sent as it is (POST /automation/v4/flows/preview) and validated
-against the tenant's live schema; its problems are printed as "crmflow validate" prints them. With
---name the latest stored revision of that workflow is previewed.`,
+against the tenant's live schema; its problems are printed as "crmflow validate" prints them (a FILE
+of "-" is read from stdin). With --name the latest stored revision of that workflow is previewed.`,
 		Example: `  crmflow preview workflows/clean-bounced-contacts.yaml
   crmflow preview --name clean-bounced-contacts --limit 50`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -822,7 +836,7 @@ against the tenant's live schema; its problems are printed as "crmflow validate"
 			var src []byte
 			if len(args) == 1 {
 				var err error
-				if src, err = os.ReadFile(args[0]); err != nil {
+				if src, err = a.readFile(args[0]); err != nil {
 					if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(args[0], `/\.`) {
 						// A bare word is more likely the name of a stored workflow than a file.
 						return usage(fmt.Errorf("read workflow file: %w\nto preview the stored workflow %q, use --name %s", err, args[0], args[0]))
@@ -846,8 +860,8 @@ against the tenant's live schema; its problems are printed as "crmflow validate"
 				_, err = c.send(cmd.Context(), http.MethodPost, flowsAPIPath+"/preview"+q, yamlContentType, src, &p)
 				var pe *flowProblemsError
 				if errors.As(err, &pe) {
-					a.printAPIProblems(args[0], pe)
-					return &exitError{code: 1, err: fmt.Errorf("%s is invalid: nothing previewed", args[0])}
+					a.printAPIProblems(fileName(args[0]), pe)
+					return &exitError{code: 1, err: fmt.Errorf("%s is invalid: nothing previewed", fileName(args[0]))}
 				}
 			} else {
 				err = c.do(cmd.Context(), http.MethodGet, flowPath(name, "preview")+q, nil, &p)

@@ -197,7 +197,7 @@ func TestWorkflowCommandsUsageErrors(t *testing.T) {
 		stderr string
 	}{
 		{"ApplyWithoutFile", ctl, []string{"apply"}, exitUsage, "-f FILE is required"},
-		{"ApplyPositional", ctl, []string{"apply", example}, exitUsage, "takes 0 argument(s)"},
+		{"ApplyPositional", ctl, []string{"apply", example}, exitUsage, "crmflow apply takes a file after -f: give -f " + example},
 		{"ApplyUnreadable", ctl, []string{"apply", "-f", "no-such.yaml"}, exitUsage, "no-such.yaml"},
 		{"ApplyTwice", ctl, []string{"apply", "-f", example, "-f", example}, exitUsage, "both define workflow clean-bounced-contacts"},
 		{"ApplyWithoutToken", nil, []string{"apply", "-f", example}, exitUsage, "set CRMFLOW_TOKEN"},
