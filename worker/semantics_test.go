@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -144,10 +143,7 @@ func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	_, _, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
 	require.NoError(t, err)
 	b.clock.Advance(25 * time.Hour)
-	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
-		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
-		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
-	}
+	b.runScheduledSteps(t) // the step only, not the drain
 	b.live(t, id)
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 }
@@ -200,10 +196,7 @@ func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) 
 	b.drain(t)
 	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
 	b.clock.Advance(25 * time.Hour)
-	for _, task := range b.scheduledSteps(t) { // the step only, not the drain
-		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
-		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
-	}
+	b.runScheduledSteps(t) // the step only, not the drain
 	b.live(t, id)
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 	h := b.history(t, "wf", id)
@@ -240,10 +233,7 @@ func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	b.clock.Advance(time.Minute)
 	b.update(t, id, map[string]string{"email_bounced": "false"})
 	b.clock.Advance(25 * time.Hour)
-	for _, task := range b.scheduledSteps(t) { // the steps only, not the drain
-		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
-		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
-	}
+	b.runScheduledSteps(t) // the steps only, not the drain
 	b.live(t, id)
 	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 	h := b.history(t, "wf", id)
@@ -423,10 +413,7 @@ func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
 	_, err = b.store.RestoreRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
 	b.clock.Advance(25 * time.Hour)
-	for _, task := range b.scheduledSteps(t) { // the step first, then the drain
-		require.NoError(t, b.insp.DeleteTask(task.Queue, task.ID))
-		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(task.Type, task.Payload)))
-	}
+	b.runScheduledSteps(t) // the step first, then the drain
 	b.drain(t)
 	b.update(t, id, map[string]string{"firstname": "Back"})
 	b.drain(t)
