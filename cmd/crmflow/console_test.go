@@ -539,3 +539,40 @@ func TestConsoleEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusOK, liveStatus(t, id))
 	})
 }
+
+// TestConsoleJobPageWhenTheSessionEnds: the job page polls its job's status while the job runs;
+// once the session has ended (here the token is revoked), the page goes to the sign-in page
+// instead of asking for the status again and again while showing the old progress. No worker
+// runs, so the job stays pending and the page keeps polling.
+func TestConsoleJobPageWhenTheSessionEnds(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	b := bundleOn(t, setup(t).redisURL)
+	tenant, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	var ids []string
+	for i := range 2 {
+		code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts", token,
+			map[string]any{"properties": map[string]string{"email": fmt.Sprintf("poll%d@example.com", i)}})
+		require.Equal(t, http.StatusCreated, code, "%v", body)
+		ids = append(ids, body["id"].(string))
+	}
+	code, body := call(t, http.MethodPost, base+"/crm/v3/objects/contacts/bulk-delete", token,
+		map[string]any{"ids": ids, "confirmCount": 2})
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+
+	ctx := browserCtx(t)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "job page",
+		chromedp.Navigate(base+"/console/jobs/"+body["id"].(string)),
+		chromedp.WaitVisible(chromedp.CSS("#job-status")),
+	)
+	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
+	run(t, ctx, "signed out", chromedp.WaitVisible(chromedp.CSS("#token")))
+	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+}

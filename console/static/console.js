@@ -41,8 +41,16 @@ document.addEventListener("DOMContentLoaded", function () {
     var final = function (s) { return s === "COMPLETE" || s === "REFUSED" || s === "CANCELED" || s === "STOPPED"; };
     var poll = function () {
       fetch(job.dataset.statusUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+        .then(function (r) {
+          // An answer that is not the status (the sign-in page once the session has ended, the
+          // job gone, a right lost) will not change by asking again: the page, read again, says
+          // what happened. A server error may pass, so it is asked again later.
+          if (r.redirected || (r.status >= 400 && r.status < 500)) { window.location.reload(); return null; }
+          if (!r.ok) { throw new Error(String(r.status)); }
+          return r.json();
+        })
         .then(function (j) {
+          if (!j) { return; }
           status.textContent = j.label;
           status.dataset.status = j.status;
           bar2.max = Math.max(j.total, 1);
