@@ -540,11 +540,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 	})
 }
 
-// TestConsoleJobPageWhenTheSessionEnds: the job page polls its job's status while the job runs;
+// TestConsolePagesWhenTheSessionEnds: the job page polls its job's status while the job runs;
 // once the session has ended (here the token is revoked), the page goes to the sign-in page
 // instead of asking for the status again and again while showing the old progress. No worker
 // runs, so the job stays pending and the page keeps polling.
-func TestConsoleJobPageWhenTheSessionEnds(t *testing.T) {
+func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	t.Parallel()
 	chromiumPath(t)
 	b := bundleOn(t, setup(t).redisURL)
@@ -575,4 +575,17 @@ func TestConsoleJobPageWhenTheSessionEnds(t *testing.T) {
 	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
 	run(t, ctx, "signed out", chromedp.WaitVisible(chromedp.CSS("#token")))
 	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+
+	// A confirmation that opens in a dialog ("Delete the members" of a list) likewise goes to the
+	// sign-in page, rather than showing the sign-in form inside the delete dialog.
+	l, err := b.store.CreateList(b.ctx, tenant, "Leads", crm.Contacts)
+	require.NoError(t, err)
+	token, err = b.store.CreateToken(b.ctx, tenant, opsUser, nil)
+	require.NoError(t, err)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "lists", chromedp.Navigate(base+"/console/lists"), chromedp.WaitVisible(chromedp.CSS("#delete-members-"+string(l.ID))))
+	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
+	run(t, ctx, "delete the members", chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))), chromedp.WaitVisible(chromedp.CSS("#token")))
+	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("dialog[open]").length`))
 }

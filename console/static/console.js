@@ -126,7 +126,11 @@ document.addEventListener("DOMContentLoaded", function () {
     a.addEventListener("click", function (e) {
       e.preventDefault();
       fetch(a.href, { credentials: "same-origin" })
-        .then(function (r) { return r.text().then(function (html) { show(html, a.href); }); })
+        .then(function (r) {
+          // Led elsewhere (to the sign-in page, the session having ended): go there, as a page.
+          if (r.redirected) { window.location.assign(r.url); return null; }
+          return r.text().then(function (html) { show(html, a.href); });
+        })
         .catch(function () { window.location.assign(a.href); });
     });
   });
