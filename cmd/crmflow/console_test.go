@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // The console's end-to-end tests drive a real headless Chromium against real `serve` and
@@ -543,11 +544,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 // TestConsolePagesWhenTheSessionEnds: the job page polls its job's status while the job runs;
 // once the session has ended (here the token is revoked), the page goes to the sign-in page
 // instead of asking for the status again and again while showing the old progress. No worker
-// runs, so the job stays pending and the page keeps polling.
+// runs on the test's own redis-server, so the job stays pending and the page keeps polling (on the
+// shared test Redis, another test's worker would finish the job, and a finished job's page
+// rightly stops polling).
 func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	t.Parallel()
 	chromiumPath(t)
-	b := bundleOn(t, setup(t).redisURL)
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	b := bundleOn(t, srv.URL)
 	tenant, token := b.opsTenant(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
