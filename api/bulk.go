@@ -77,7 +77,10 @@ type JobLinks struct {
 // S13-S14, S27). The selection is exactly one of "ids" (at most 10,000), "filter" (an expression of
 // the trigger language over the type's properties) or "listId" (the members of a static list of
 // that type), and "confirmCount" is the number the user confirmed. Ids are checked in the request:
-// when their number now differs, the answer is a 409 giving both numbers and nothing is deleted. A
+// an empty one or one that is not a record id is a 400 naming each by its position (ids[i]), as in
+// batch/archive; an id given twice counts once, and ids of records that are not live are not
+// counted. When the number of live records they name differs from confirmCount, the answer is a
+// 409 giving both numbers. Either way nothing is stored and nothing is deleted. A
 // filter or a list answers 202 at once with a job in SELECTING, whatever the tenant's size: the
 // worker selects, checks the count (a mismatch ends the job as REFUSED with both numbers, nothing
 // deleted) and deletes (see startDeleteJob). Records are moved to the bin by the workers.
@@ -117,7 +120,7 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 	params := crm.DeleteJobParams{ObjectType: o, ConfirmCount: n, By: p.User.Email}
 	switch {
 	case in.IDs != nil:
-		if params.IDs, err = bulkIDs(in.IDs); err != nil {
+		if params.IDs, err = bulkIDs(o, in.IDs); err != nil {
 			return err
 		}
 		params.Selection = fmt.Sprintf("%d ids", len(in.IDs))
@@ -169,9 +172,12 @@ func requireDeleteUnlessDryRun(p crm.Principal, dryRun bool) error {
 	return requirePerms(p, crm.PermDelete, crm.PermBulkDelete)
 }
 
-// bulkIDs checks the ids of a bulk delete and returns the ones that can exist, without duplicates.
-// Malformed ids are dropped like the ids of records that are not live: neither is counted.
-func bulkIDs(in []flexID) ([]crm.RecordID, error) {
+// bulkIDs checks the ids of a bulk delete of type o and returns them without duplicates, in their
+// first order. An empty entry or one that is not a record id is a 400 naming each such entry by its
+// position (ids[i]), as batch/archive's inputs are (see checkDeleteIDs), and nothing is stored. An
+// id given twice counts once. Well-formed ids of records that are not live are kept: the store
+// leaves them out of the job, and confirmCount does not count them.
+func bulkIDs(o crm.ObjectType, in []flexID) ([]crm.RecordID, error) {
 	switch {
 	case len(in) == 0:
 		return nil, errInvalid("ids", "EMPTY_SELECTION", "ids is empty: name from 1 to %d records to delete", maxBulkIDs)
@@ -179,10 +185,13 @@ func bulkIDs(in []flexID) ([]crm.RecordID, error) {
 		return nil, errInvalid("ids", "TOO_MANY_IDS",
 			"ids has %d entries, over the limit of %d: select the records with a filter or a list instead", len(in), maxBulkIDs)
 	}
+	if err := checkDeleteIDs(o, in, bulkDeleteIDs); err != nil {
+		return nil, err
+	}
 	out := make([]crm.RecordID, 0, len(in))
 	seen := make(map[flexID]bool, len(in))
 	for _, id := range in {
-		if !seen[id] && numericID.MatchString(string(id)) {
+		if !seen[id] {
 			out = append(out, crm.RecordID(id))
 		}
 		seen[id] = true

@@ -212,17 +212,18 @@ func TestBulkDeleteByIDs(t *testing.T) {
 	d1 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "One"}))
 	d2 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "Two"}))
 	d3 := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "Three"}))
-	// Unknown, malformed and repeated ids are not counted.
-	sel := []any{d1, d2, "999999", "abc", d1, 12345678}
+	// Ids of records that are not live and repeated ids are not counted (malformed ids are refused:
+	// see TestBulkDeleteMalformedIDs).
+	sel := []any{d1, d2, "999999", d1, 12345678}
 
-	e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": sel, "confirmCount": 6}), http.StatusConflict, "CONFLICT")
-	require.Equal(t, []string{"6"}, e.Errors[0].Context["confirmCount"])
+	e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": sel, "confirmCount": 5}), http.StatusConflict, "CONFLICT")
+	require.Equal(t, []string{"5"}, e.Errors[0].Context["confirmCount"])
 	require.Equal(t, []string{"2"}, e.Errors[0].Context["matched"])
 
 	acc := b.accepted(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": sel, "confirmCount": 2}), 2)
 	st := expect[jobStatus](t, b.call(t, "GET", acc.Links.Status, tokRead, nil), http.StatusOK)
 	require.Equal(t, "deals", st.ObjectType)
-	require.Equal(t, "6 ids", st.Selection)
+	require.Equal(t, "5 ids", st.Selection)
 
 	// One of them is deleted by someone else before the worker gets to it: it is skipped, not counted twice.
 	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Deals, []crm.RecordID{crm.RecordID(d2)}, crm.Actor{User: userEmail})
@@ -232,6 +233,73 @@ func TestBulkDeleteByIDs(t *testing.T) {
 	require.Equal(t, "bulk", b.archived(t, crm.Deals, d1).ArchivedVia)
 	require.Equal(t, "api", b.archived(t, crm.Deals, d2).ArchivedVia)
 	b.requireLive(t, crm.Deals, d3, true)
+}
+
+// TestBulkDeleteMalformedIDs sends bulk deletes whose ids mix records with entries that are not
+// record ids: each is a 400 naming every such entry by its position, and nothing is stored (no job,
+// no operation, no audit entry, no record moved), for real and as a dry run.
+func TestBulkDeleteMalformedIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := "/crm/v3/objects/contacts/bulk-delete"
+	c1 := string(b.contact(t, map[string]string{"firstname": "One"}))
+	c2 := string(b.contact(t, map[string]string{"firstname": "Two"}))
+	before, raw := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
+	// "0"+c2 and " "+c2 look like c2 but name no record: the store would not delete c2 for them.
+	ids := []any{c1, "abc", c2, "", "-1", "1.5", 1.5, " " + c2, "0" + c2, "0", "999999"}
+	bad := []struct{ in, code, value string }{
+		{"ids[1]", "INVALID_ID", `"abc"`},
+		{"ids[3]", "MISSING_ID", ""},
+		{"ids[4]", "INVALID_ID", `"-1"`},
+		{"ids[5]", "INVALID_ID", `"1.5"`},
+		{"ids[6]", "INVALID_ID", `"1.5"`},
+		{"ids[7]", "INVALID_ID", `" ` + c2 + `"`},
+		{"ids[8]", "INVALID_ID", `"0` + c2 + `"`},
+		{"ids[9]", "INVALID_ID", `"0"`},
+	}
+
+	for _, tc := range []struct {
+		name string
+		body map[string]any
+	}{
+		{"Delete", map[string]any{"ids": ids, "confirmCount": 2}},
+		{"DryRun", map[string]any{"ids": ids, "dryRun": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "POST", path, tokAll, tc.body), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Len(t, e.Errors, len(bad), "body: %+v", e)
+			for i, want := range bad {
+				d := e.Errors[i]
+				require.Equal(t, want.in, d.In)
+				require.Equal(t, want.code, d.Code)
+				require.True(t, strings.HasPrefix(d.Message, want.in+" "), d.Message)
+				require.Contains(t, d.Message, want.value)
+			}
+			require.Contains(t, e.Message, "8 ids are invalid, nothing was deleted: ids[1] \"abc\" is not a record id")
+			require.Contains(t, e.Errors[0].Message, "whole numbers without leading zeros")
+
+			// Nothing was made: no job, no operation, no audit entry, nothing enqueued or moved.
+			require.Empty(t, expect[page[map[string]any]](t, b.call(t, "GET", "/crm/v3/jobs", tokAll, nil), http.StatusOK).Results)
+			require.Empty(t, expect[page[map[string]any]](t, b.call(t, "GET", "/crm/v3/operations", tokAll, nil), http.StatusOK).Results)
+			require.Empty(t, b.tasks.jobsOf(b.tenantA))
+			b.requireLive(t, crm.Contacts, c1, true)
+			b.requireLive(t, crm.Contacts, c2, true)
+			require.Equal(t, before, b.snapshot(t, b.tenantA))
+			require.Equal(t, raw, b.dump(t, b.tenantA))
+		})
+	}
+
+	t.Run("OneMalformed", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", path, tokAll, map[string]any{"ids": []any{c1, "ada@example.com"}, "confirmCount": 1}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"ids[1]"}, e.in())
+		require.True(t, strings.HasPrefix(e.Message, `ids[1] "ada@example.com" is not a record id`), e.Message)
+		require.True(t, strings.HasSuffix(e.Message, ": nothing was deleted"), e.Message)
+		require.Empty(t, b.tasks.jobsOf(b.tenantA))
+		b.requireLive(t, crm.Contacts, c1, true)
+	})
 }
 
 func TestBulkDeleteByList(t *testing.T) {

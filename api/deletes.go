@@ -86,7 +86,11 @@ func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if err := checkBatchSize(len(in.Inputs)); err != nil {
 		return err
 	}
-	if err := checkArchiveIDs(o, in.Inputs); err != nil {
+	given := make([]flexID, len(in.Inputs))
+	for i, x := range in.Inputs {
+		given[i] = x.ID
+	}
+	if err := checkDeleteIDs(o, given, archiveInputs); err != nil {
 		return err
 	}
 	ids := batchIDs(in.Inputs)
@@ -102,30 +106,50 @@ func (s *Server) batchArchive(w http.ResponseWriter, r *http.Request, p crm.Prin
 	return nil
 }
 
-// checkArchiveIDs refuses the inputs of a batch/archive of records of type o when one has no id,
-// an id that no record can have (ids are decimal), or the id of an earlier input: a 400 with one
-// error per such input, in inputs[i].id. A delete is not retried the way a read is, so a client
-// that sent an email for an id, or the same record twice, hears of it rather than getting a 204
-// for a batch that did less than it meant.
-func checkArchiveIDs(o crm.ObjectType, in []idInput) error {
+// deleteIDsField says where a delete request names its record ids, for checkDeleteIDs.
+type deleteIDsField struct {
+	// noun is what the request calls its entries in a message: "inputs", "ids".
+	noun string
+	// at is the position of the i-th id, with %d for i: "inputs[%d].id", "ids[%d]".
+	at string
+	// example is one id as the request writes it: {"id": "123"}, "123".
+	example string
+	// repeats lets an id be given again; it then counts once, and only its first position is kept.
+	repeats bool
+}
+
+// archiveInputs are the ids of batch/archive: {"id": "123"} each, none twice.
+var archiveInputs = deleteIDsField{noun: "inputs", at: "inputs[%d].id", example: `{"id": "123"}`}
+
+// bulkDeleteIDs are the ids of bulk-delete: "123" each; an id given twice counts once.
+var bulkDeleteIDs = deleteIDsField{noun: "ids", at: "ids[%d]", example: `"123"`, repeats: true}
+
+// checkDeleteIDs refuses the ids of a delete of records of type o (batch/archive, bulk-delete) when
+// one is empty, is not an id a record can have (ids are whole numbers without leading zeros, as
+// the store allocates them; see recordID), or repeats an earlier one where f forbids that: a 400
+// with one error per such entry, in its position (f.at). A delete is not retried the way a read
+// is, so a client that sent an email for an id, a typo, or the same record twice hears of it
+// rather than getting a 204 or a job that does less than it meant. Well-formed ids of records that
+// are not live pass: each caller decides what they do.
+func checkDeleteIDs(o crm.ObjectType, ids []flexID, f deleteIDsField) error {
 	var details []errorDetail
-	first := make(map[flexID]int, len(in))
-	for i, x := range in {
-		at := fmt.Sprintf("inputs[%d].id", i)
-		j, dup := first[x.ID]
+	first := make(map[flexID]int, len(ids))
+	for i, id := range ids {
+		at := fmt.Sprintf(f.at, i)
+		j, dup := first[id]
 		switch {
-		case x.ID == "":
+		case id == "":
 			details = append(details, errorDetail{Code: "MISSING_ID", In: at,
-				Message: fmt.Sprintf(`%s is missing: give the id of each %s record to delete, as {"id": "123"}`, at, o)})
-		case !numericID.MatchString(string(x.ID)):
+				Message: fmt.Sprintf(`%s is missing: give the id of each %s record to delete, as %s`, at, o, f.example)})
+		case !recordID.MatchString(string(id)):
 			details = append(details, errorDetail{Code: "INVALID_ID", In: at,
-				Message: fmt.Sprintf("%s %q is not a record id: ids are whole numbers, as the API returns them "+
-					"(to delete records named by email or another unique property, read their ids with batch/read and idProperty first)", at, string(x.ID))})
-		case dup:
+				Message: fmt.Sprintf("%s %q is not a record id: ids are whole numbers without leading zeros or spaces, as the API returns them "+
+					"(to delete records named by email or another unique property, read their ids with batch/read and idProperty first)", at, string(id))})
+		case dup && !f.repeats:
 			details = append(details, errorDetail{Code: "DUPLICATE_ID", In: at,
-				Message: fmt.Sprintf("%s %q repeats inputs[%d].id: name each record once", at, string(x.ID), j)})
-		default:
-			first[x.ID] = i
+				Message: fmt.Sprintf("%s %q repeats %s: name each record once", at, string(id), fmt.Sprintf(f.at, j))})
+		case !dup:
+			first[id] = i
 		}
 	}
 	if len(details) == 0 {
@@ -133,7 +157,7 @@ func checkArchiveIDs(o crm.ObjectType, in []idInput) error {
 	}
 	msg := details[0].Message + ": nothing was deleted"
 	if len(details) > 1 {
-		msg = fmt.Sprintf("%d inputs are invalid, nothing was deleted: %s (and %d more in errors)", len(details), details[0].Message, len(details)-1)
+		msg = fmt.Sprintf("%d %s are invalid, nothing was deleted: %s (and %d more in errors)", len(details), f.noun, details[0].Message, len(details)-1)
 	}
 	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg, details: details}
 }

@@ -186,6 +186,7 @@ func TestBatchArchive(t *testing.T) {
 		{"UnknownField", tokAll, map[string]any{"inputs": idInputs(c1), "archived": true}, http.StatusBadRequest, "archived", "unknown field"},
 		{"UnknownType", tokAll, map[string]any{"inputs": idInputs(c1)}, http.StatusNotFound, "object type", "spaceships"},
 		{"MalformedID", tokAll, map[string]any{"inputs": idInputs(c1, "ada@example.com")}, http.StatusBadRequest, "inputs[1].id", `"ada@example.com" is not a record id`},
+		{"LeadingZero", tokAll, map[string]any{"inputs": idInputs(c1, "0"+c2)}, http.StatusBadRequest, "inputs[1].id", `"0` + c2 + `" is not a record id`},
 		{"NoID", tokAll, map[string]any{"inputs": []any{map[string]any{"id": c1}, map[string]any{}}}, http.StatusBadRequest, "inputs[1].id", "missing"},
 		{"EmptyID", tokAll, map[string]any{"inputs": idInputs("", c1)}, http.StatusBadRequest, "inputs[0].id", "missing"},
 		{"TheSameIDTwice", tokDelete, map[string]any{"inputs": idInputs(c1, c1)}, http.StatusBadRequest, "inputs[1].id", "repeats inputs[0].id"},

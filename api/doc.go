@@ -72,6 +72,8 @@
 // deleted it and how (archivedBy, archivedVia "api", "bulk" with the job id as archivedRef, "list"
 // with the list id). A batch/archive ignores ids that are not live, as HubSpot does; an input
 // without an id, with one that is not a record id, or repeating an earlier one refuses the batch.
+// A bulk delete by ids is checked the same way (an id given twice counts once there): a 400 names
+// each bad entry (ids[i]) and nothing is stored.
 //
 // A bulk delete ("all N in this view") carries confirmCount, the number the user confirmed: when it
 // is not the number selected now, the answer is a 409 CONFLICT whose context gives confirmCount and

@@ -378,6 +378,10 @@ func (id *flexID) UnmarshalJSON(b []byte) error {
 
 var numericID = regexp.MustCompile(`^[0-9]{1,20}$`)
 
+// recordID matches a record id as the store allocates it: a whole number from 1, without leading
+// zeros. A delete refuses any other id (see checkDeleteIDs): "007" names no record, not record 7.
+var recordID = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
+
 // pathRecordID reads a record id from the path. Ids are decimal, as the store allocates them;
 // anything else cannot exist and is a 404 naming it.
 func pathRecordID(r *http.Request, name string) (crm.RecordID, error) {

@@ -188,8 +188,9 @@ token, of a user with the bulk_delete permission, comes from the environment var
 }
 
 // deleteIDs checks the ids of crmflow delete --ids and returns them without the spaces around them
-// ("101, 102" is two ids): an id that is empty, not a record id or given twice is a usage error, as
-// the API would not count it and the count to confirm would not be the one the user made.
+// ("101, 102" is two ids): an id that is empty, not a record id or given twice is a usage error
+// before anything is sent. The API refuses the first two too (a 400 naming each), and counts a
+// repeated id once, so the count to confirm would not be the one the user made.
 func deleteIDs(ids []string) ([]string, error) {
 	out := make([]string, 0, len(ids))
 	seen := map[string]bool{}
