@@ -276,7 +276,7 @@ func mapError(err error) (int, errorBody) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, errorBody{Status: "error", Category: ae.category, Message: ae.message,
-			Errors: ae.details, Context: ae.context}
+			Errors: boundDetails(ae.details), Context: ae.context}
 	case errors.Is(err, crm.ErrUnauthenticated):
 		msg := "the bearer token is invalid, unknown, revoked or expired: ask an admin for a new one (crmflow admin token create)"
 		if ue := (*crm.UnauthenticatedError)(nil); errors.As(err, &ue) {
@@ -392,6 +392,18 @@ func mapError(err error) (int, errorBody) {
 // workflow file's: a body of thousands of bad properties would otherwise be answered with an error
 // many times its size (SPEC S27).
 const maxErrorDetails = 100
+
+// boundDetails returns the first maxErrorDetails of details and, when there were more, one more
+// detail saying how many were left out: a request of thousands of bad ids is answered with a
+// hundred of them, not with an error many times its size.
+func boundDetails(details []errorDetail) []errorDetail {
+	if len(details) <= maxErrorDetails {
+		return details
+	}
+	left := len(details) - maxErrorDetails
+	return append(details[:maxErrorDetails:maxErrorDetails], errorDetail{Code: "TOO_MANY_ERRORS", In: "body",
+		Message: fmt.Sprintf("%d more problems were left out: fix these and send the request again", left)})
+}
 
 // validationErrorsBody is the 400 of ves: a detail per problem and a message joining them, the
 // first maxErrorDetails of them, and then one more saying how many were left out.

@@ -126,6 +126,22 @@ func TestValidationErrorsAreBounded(t *testing.T) {
 
 	got := expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), http.StatusOK)
 	require.Empty(t, got.Results, "nothing was created")
+
+	// Ten thousand ids that are not record ids: each is a problem, and the answer lists a hundred.
+	ids := make([]string, 10000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("x%d", i)
+	}
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll, map[string]any{"ids": ids, "confirmCount": 10000})
+	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Len(t, e.Errors, 101, "problems listed")
+	for i, d := range e.Errors[:100] {
+		require.Equal(t, "INVALID_ID", d.Code)
+		require.Equal(t, fmt.Sprintf("ids[%d]", i), d.In)
+	}
+	require.Equal(t, "TOO_MANY_ERRORS", e.Errors[100].Code)
+	require.Equal(t, "9900 more problems were left out: fix these and send the request again", e.Errors[100].Message)
+	require.Less(t, len(r.body), 64<<10, "the answer is bounded, whatever the number of problems")
 }
 
 // A CONTAINS_TOKEN pattern with many '*'s is matched at a cost that grows with the lengths of the
