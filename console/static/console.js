@@ -44,8 +44,10 @@ document.addEventListener("DOMContentLoaded", function () {
         .then(function (r) {
           // An answer that is not the status (the sign-in page once the session has ended, the
           // job gone, a right lost) will not change by asking again: the page, read again, says
-          // what happened. A server error may pass, so it is asked again later.
-          if (r.redirected || (r.status >= 400 && r.status < 500)) { window.location.reload(); return null; }
+          // what happened. A server error, a timeout (408) or too many requests at once (429) may
+          // pass, so the status is asked again later.
+          var passes = r.status === 408 || r.status === 429;
+          if (r.redirected || (r.status >= 400 && r.status < 500 && !passes)) { window.location.reload(); return null; }
           if (!r.ok) { throw new Error(String(r.status)); }
           return r.json();
         })
