@@ -550,6 +550,14 @@ func TestNew(t *testing.T) {
 		require.ErrorContains(t, err, "MaxBodyBytes")
 	})
 
+	t.Run("NegativeMaxTenantInFlight", func(t *testing.T) {
+		t.Parallel()
+		st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
+		require.NoError(t, err)
+		_, err = api.New(st, &api.Config{MaxTenantInFlight: -1})
+		require.EqualError(t, err, "api: Config.MaxTenantInFlight must be positive, got -1")
+	})
+
 	t.Run("TwoServersShareARegistry", func(t *testing.T) {
 		t.Parallel()
 		st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})

@@ -134,7 +134,11 @@
 // SERVICE_UNAVAILABLE with Retry-After, never a bare 500: code STORE_UNAVAILABLE, "the store is
 // unavailable, retry later", for a Redis that is down or hung ([crm.ErrStoreUnavailable]), and
 // code STORE_FULL, "the store is full", for a write refused by a Redis out of memory
-// ([crm.ErrStoreFull]). A request with a bad token, or for no route, is answered without reading
-// its body, and its connection is closed. Metrics labels come from bounded sets: a method the API
+// ([crm.ErrStoreFull]). A tenant may have at most [Config.MaxTenantInFlight] requests (64 by
+// default) running at once in one Server: one more answers 429 RATE_LIMITS with Retry-After and
+// code TOO_MANY_IN_FLIGHT at once, so that one tenant's burst of searches, batches or previews
+// does not hold every connection and the store while the other tenants wait. A request with a bad
+// token, for no route, or over its tenant's cap is answered without reading its body, and its
+// connection is closed. Metrics labels come from bounded sets: a method the API
 // does not know is OTHER, in the metrics and in the log line.
 package api

@@ -35,6 +35,7 @@ const (
 	categoryMethod         = "METHOD_NOT_ALLOWED"
 	categoryUnavailable    = "SERVICE_UNAVAILABLE"
 	categoryTimeout        = "TIMEOUT"
+	categoryRateLimits     = "RATE_LIMITS"
 	categoryInternal       = "INTERNAL_ERROR"
 )
 
@@ -76,6 +77,8 @@ type apiError struct {
 	message  string
 	details  []errorDetail
 	context  map[string][]string
+	// retryAfter is the Retry-After header of the answer, in seconds; 0 means none.
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -154,6 +157,20 @@ func errRoute(status int, method, path string) error {
 		cat, code, msg = categoryMethod, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s is not allowed on %s", method, path)
 	}
 	return &apiError{status: status, category: cat, message: msg, details: []errorDetail{{Message: msg, Code: code}}}
+}
+
+// errTooManyInFlight is the 429 of a request of a tenant that already has limit requests in flight
+// (Config.MaxTenantInFlight). It is refused before anything is read or changed.
+func errTooManyInFlight(limit int) *apiError {
+	unit := "seconds"
+	if retryInFlight == 1 {
+		unit = "second"
+	}
+	msg := fmt.Sprintf("too many requests in flight: this tenant already has %d requests running at once, the most it may have; "+
+		"retry after %d %s, or send fewer requests at once", limit, retryInFlight, unit)
+	ctx := map[string][]string{"maxInFlight": {strconv.Itoa(limit)}}
+	return &apiError{status: http.StatusTooManyRequests, category: categoryRateLimits, message: msg,
+		details: []errorDetail{{Message: msg, Code: "TOO_MANY_IN_FLIGHT", Context: ctx}}, context: ctx, retryAfter: retryInFlight}
 }
 
 // errUnavailable is the 503 of a failing readiness probe. reason is said to the caller, so it
@@ -276,7 +293,7 @@ func mapError(err error) (int, errorBody) {
 	switch {
 	case errors.As(err, &ae):
 		return ae.status, errorBody{Status: "error", Category: ae.category, Message: ae.message,
-			Errors: boundDetails(ae.details), Context: ae.context}
+			Errors: boundDetails(ae.details), Context: ae.context, retryAfter: ae.retryAfter}
 	case errors.Is(err, crm.ErrUnauthenticated):
 		msg := "the bearer token is invalid, unknown, revoked or expired: ask an admin for a new one (crmflow admin token create)"
 		if ue := (*crm.UnauthenticatedError)(nil); errors.As(err, &ue) {

@@ -141,9 +141,11 @@ func routeLabel(pattern string) string {
 // writing one; the error is mapped by writeError.
 type apiHandler func(w http.ResponseWriter, r *http.Request, p crm.Principal) error
 
-// handle registers h at pattern behind bearer-token auth and the permission perm: a request
-// without a valid token is a 401, one without perm is a 403, and neither reaches h, so nothing
-// changes on a refused request.
+// handle registers h at pattern behind bearer-token auth, the permission perm and the tenant's
+// cap on requests in flight: a request without a valid token is a 401, one without perm is a 403,
+// one of a tenant with Config.MaxTenantInFlight requests running already is a 429, and none of
+// them reaches h, so nothing changes on a refused request. The slot a request takes is given back
+// however h ends: an answer, an error, a panic, its deadline or its client gone.
 func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
@@ -158,6 +160,11 @@ func (s *Server) handle(pattern string, perm crm.Permission, h apiHandler) {
 			refuseUnread(w, r, err)
 			return
 		}
+		if !s.inFlight.acquire(p.Tenant) {
+			refuseUnread(w, r, errTooManyInFlight(s.cfg.MaxTenantInFlight))
+			return
+		}
+		defer s.inFlight.release(p.Tenant)
 		if err := h(w, r, p); err != nil {
 			writeError(w, r, err)
 			return

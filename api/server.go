@@ -67,6 +67,13 @@ type Config struct {
 	// MaxBodyBytes is the largest request body accepted; a bigger one is refused with 413.
 	// Defaults to 1 MiB.
 	MaxBodyBytes int64
+	// MaxTenantInFlight is the most requests of one tenant that may run at once in this Server: one
+	// more is refused at once, before its body is read, with 429 RATE_LIMITS and Retry-After, so
+	// that a tenant firing hundreds of expensive requests at once cannot take every connection and
+	// all of the store's time from the other tenants (SPEC S27). Requests refused before their
+	// tenant is known (a bad token) hold no slot. Keep it well below the connections the server
+	// accepts at once. Defaults to 64.
+	MaxTenantInFlight int
 	// PreviewBudget bounds the work of one workflow preview: the time its triggers may take over
 	// all the records it looks at. A preview that needs more stops and answers 400
 	// PREVIEW_TOO_EXPENSIVE, saying how many records fit (?maxRecords=N previews those). Defaults to
@@ -100,6 +107,8 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	clock   clock.Clock // cfg.Clock: the filters' now, the batch responses' startedAt and completedAt
+	// inFlight counts each tenant's requests running now, against cfg.MaxTenantInFlight.
+	inFlight *inFlight
 }
 
 // New returns a Server over store. A nil cfg means the defaults. It returns an error naming the
@@ -114,6 +123,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.MaxTenantInFlight == 0 {
+		c.MaxTenantInFlight = DefaultMaxTenantInFlight
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
@@ -133,13 +145,16 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("api: Config.MaxBodyBytes must be positive, got %d", c.MaxBodyBytes)
 	}
+	if c.MaxTenantInFlight < 0 {
+		return nil, fmt.Errorf("api: Config.MaxTenantInFlight must be positive, got %d", c.MaxTenantInFlight)
+	}
 	if c.RequestTimeout < 0 {
 		return nil, fmt.Errorf("api: Config.RequestTimeout must be positive, got %s", c.RequestTimeout)
 	}
 	if c.PreviewBudget < 0 {
 		return nil, fmt.Errorf("api: Config.PreviewBudget must be positive, got %s", c.PreviewBudget)
 	}
-	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock}
+	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock, inFlight: newInFlight(c.MaxTenantInFlight)}
 	if c.Registerer != nil {
 		m, err := newMetrics(c.Registerer)
 		if err != nil {

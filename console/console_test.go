@@ -38,6 +38,12 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, api.Config{})
+}
+
+// setupWith is setup with the API's configuration apiCfg (its Clock is the bundle's).
+func setupWith(t *testing.T, apiCfg api.Config) *testBundle {
+	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
@@ -55,7 +61,8 @@ func setup(t *testing.T) *testBundle {
 	readerToken, err := st.CreateToken(ctx, tenant, "reader@example.com", nil)
 	require.NoError(t, err)
 
-	apiSrv, err := api.New(st, &api.Config{Clock: clk})
+	apiCfg.Clock = clk
+	apiSrv, err := api.New(st, &apiCfg)
 	require.NoError(t, err)
 	con, err := console.New(apiSrv, st, st, &console.Config{Clock: clk, SessionTTL: time.Hour})
 	require.NoError(t, err)

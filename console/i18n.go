@@ -78,6 +78,7 @@ var apiCodes = map[string][]string{
 	"PROTECTED":              {"rule"},
 	"COUNT_MISMATCH":         {"confirmCount", "matched"},
 	"NOTHING_TO_UNDO":        {"operation"},
+	"TOO_MANY_IN_FLIGHT":     {"maxInFlight"},
 	"OBJECT_NOT_FOUND":       nil,
 	"INVALID_AUTHENTICATION": nil,
 	"SERVICE_UNAVAILABLE":    nil,

@@ -234,6 +234,17 @@ func (p *workflowPage) refused(err error) bool {
 	return true
 }
 
+// refusalStatus is the status of the workflow page that shows the API's refusal err of its file:
+// 400 (the file is refused), but 429 when the tenant had too many requests in flight, which says
+// nothing about the file and is worth trying again.
+func refusalStatus(err error) int {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests {
+		return http.StatusTooManyRequests
+	}
+	return http.StatusBadRequest
+}
+
 // saveWorkflow serves POST /console/workflows/save: the YAML of the form (source), checked with a
 // preview (do=preview) or stored as the workflow's new revision (do=save). Problems are shown at
 // their line and column, with the text as the user wrote it.
@@ -278,6 +289,12 @@ func (c *Console) saveWorkflow(q *request) error {
 				p.Problems = []problem{{Message: q.tr.T("workflow.exists", head.Name)}}
 				c.render(q.w, q.r, http.StatusConflict, "workflow", p)
 				return nil
+			case errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests:
+				// The tenant has too many requests in flight: whether the name is taken is not
+				// known, so nothing is stored; the page keeps the text and says to try again.
+				p.refused(err)
+				c.render(q.w, q.r, apiErr.Status, "workflow", p)
+				return nil
 			case errors.As(err, &apiErr) && apiErr.Status < 500:
 				// Not found (or a name the API refuses, which the PUT names at its line and column).
 			default:
@@ -289,7 +306,7 @@ func (c *Console) saveWorkflow(q *request) error {
 			if !p.refused(err) {
 				return err
 			}
-			c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+			c.render(q.w, q.r, refusalStatus(err), "workflow", p)
 			return nil
 		}
 		http.Redirect(q.w, q.r, "/console/workflows/"+url.PathEscape(f.Name)+"?flash=workflow.saved&n="+strconv.FormatInt(f.Revision, 10), http.StatusSeeOther)
@@ -300,7 +317,7 @@ func (c *Console) saveWorkflow(q *request) error {
 		if !p.refused(err) {
 			return err
 		}
-		c.render(q.w, q.r, http.StatusBadRequest, "workflow", p)
+		c.render(q.w, q.r, refusalStatus(err), "workflow", p)
 		return nil
 	}
 	p.Preview = newPreview(pv)

@@ -49,14 +49,14 @@ func (b *bgBundle) opsTenant(t *testing.T) (crm.TenantID, string) {
 // opsUser is the user opsTenant creates.
 const opsUser = "ops@example.com"
 
-// serveWithWorker starts `crmflow serve` and `crmflow worker` on the bundle's Redis, waits until
+// serveWithWorker starts `crmflow serve` (with serveArgs) and `crmflow worker` on the bundle's Redis, waits until
 // both are ready, stops both at the end of the test (asserting a clean exit) and returns the API's
 // base URL.
-func (b *bgBundle) serveWithWorker(t *testing.T) string {
+func (b *bgBundle) serveWithWorker(t *testing.T, serveArgs ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	api := start(t, nil, append([]string{"serve", "--addr", addr, "--redis", b.redisURL}, serveArgs...)...)
 	workerAdmin := freeAddr(t)
 	wrk := start(t, nil, "worker", "--redis", b.redisURL, "--admin-addr", workerAdmin)
 	waitReady(t, api, base)

@@ -77,6 +77,10 @@ type Config struct {
 	// MaxHeaderBytes bounds the size of a request's headers, request line included
 	// (--max-header-bytes, CRMFLOW_MAX_HEADER_BYTES). Defaults to 65536 (64 KiB).
 	MaxHeaderBytes int
+	// MaxTenantRequests caps the API requests of one tenant running at once in this process
+	// (--max-tenant-requests, CRMFLOW_MAX_TENANT_REQUESTS): one more answers 429 with Retry-After.
+	// It must be below MaxConnections. Defaults to api.DefaultMaxTenantInFlight (64).
+	MaxTenantRequests int
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox
 	// (--outbox-retention, CRMFLOW_OUTBOX_RETENTION). Defaults to 720h (30 days).
 	OutboxRetention time.Duration
@@ -170,6 +174,14 @@ func (c *Config) validateServer() error {
 	}
 	if c.MaxConnections < 1 {
 		return usageErrorf("--max-connections must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MaxTenantRequests < 1 {
+		return usageErrorf("--max-tenant-requests must be at least 1, got %d", c.MaxTenantRequests)
+	}
+	if c.MaxTenantRequests >= c.MaxConnections {
+		return usageErrorf("--max-tenant-requests (%d) must be below --max-connections (%d): each request in flight holds a connection, "+
+			"so a cap at or above the connection cap lets one tenant take every connection; lower --max-tenant-requests "+
+			"or raise --max-connections", c.MaxTenantRequests, c.MaxConnections)
 	}
 	if c.MaxHeaderBytes < 4096 {
 		return usageErrorf("--max-header-bytes must be at least 4096, got %d", c.MaxHeaderBytes)

@@ -337,6 +337,12 @@ func TestServeLimitFlags(t *testing.T) {
 		{"ZeroReadTimeout", nil, []string{"--read-timeout", "0s"}, "--read-timeout must be positive"},
 		{"NoConnections", []string{"CRMFLOW_MAX_CONNECTIONS=0"}, nil, "--max-connections must be at least 1"},
 		{"TinyHeaders", nil, []string{"--max-header-bytes", "100"}, "--max-header-bytes must be at least 4096"},
+		{"NoTenantRequests", nil, []string{"--max-tenant-requests", "0"}, "--max-tenant-requests must be at least 1, got 0"},
+		{"TenantRequestsNotANumber", []string{"CRMFLOW_MAX_TENANT_REQUESTS=many"}, nil,
+			"environment variable CRMFLOW_MAX_TENANT_REQUESTS (for --max-tenant-requests) is invalid"},
+		{"TenantRequestsNotBelowConnections", []string{"CRMFLOW_MAX_CONNECTIONS=100"}, []string{"--max-tenant-requests", "100"},
+			"--max-tenant-requests (100) must be below --max-connections (100): each request in flight holds a connection, " +
+				"so a cap at or above the connection cap lets one tenant take every connection"},
 		{"BadVariable", []string{"CRMFLOW_REQUEST_TIMEOUT=soon"}, nil, "CRMFLOW_REQUEST_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

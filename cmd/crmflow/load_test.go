@@ -504,7 +504,9 @@ func TestLoad(t *testing.T) {
 	}
 
 	lap("seed")
-	base := b.serveWithWorker(t)
+	// The load is one tenant's, and may have up to loadMaxInFlight requests in flight: above the
+	// cap on one tenant's requests in flight, which would refuse some of them with 429.
+	base := b.serveWithWorker(t, "--max-tenant-requests", strconv.Itoa(2*loadMaxInFlight))
 	lap("start")
 	g := newLoadGen(base, token)
 	req, err := http.NewRequest(http.MethodPut, base+"/automation/v4/flows/"+loadFlowName, strings.NewReader(loadFlow))

@@ -103,6 +103,9 @@ func (a *app) limitFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&a.cfg.MaxConnections, "max-connections", defaultMaxConnections,
 		"most connections open at once; one more is closed at once")
 	bindEnv(fs, "max-connections", "CRMFLOW_MAX_CONNECTIONS")
+	fs.IntVar(&a.cfg.MaxTenantRequests, "max-tenant-requests", api.DefaultMaxTenantInFlight,
+		"most API requests of one tenant running at once; one more answers 429 with Retry-After; must be below --max-connections")
+	bindEnv(fs, "max-tenant-requests", "CRMFLOW_MAX_TENANT_REQUESTS")
 }
 
 // storeFlags defines the flags of the commands that work on the store.
@@ -237,13 +240,14 @@ func newRegistry() (*prometheus.Registry, error) {
 // shuts down gracefully within --shutdown-timeout.
 func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tasks api.Tasks, ready func(context.Context) error) (role, error) {
 	h, err := api.New(b.store, &api.Config{
-		Clock:          clock.Real{},
-		Logger:         a.logger,
-		Ready:          ready,
-		Registerer:     reg,
-		RequestTimeout: a.cfg.RequestTimeout,
-		PreviewBudget:  a.cfg.PreviewBudget,
-		Tasks:          tasks,
+		Clock:             clock.Real{},
+		Logger:            a.logger,
+		Ready:             ready,
+		Registerer:        reg,
+		MaxTenantInFlight: a.cfg.MaxTenantRequests,
+		RequestTimeout:    a.cfg.RequestTimeout,
+		PreviewBudget:     a.cfg.PreviewBudget,
+		Tasks:             tasks,
 	})
 	if err != nil {
 		return role{}, fmt.Errorf("build the api: %w", err)
