@@ -55,15 +55,35 @@ type app struct {
 	stdinRead bool
 }
 
+// roleAnnotation marks the long-running commands (serve, worker, scheduler, run): a signal is
+// how they are told to stop, so a clean shutdown after one exits 0, and a failed one 1.
+const roleAnnotation = "crmflow-role"
+
+// signalCause is the cause of the command's context when a signal ended it.
+type signalCause struct{ sig syscall.Signal }
+
+func (c signalCause) Error() string { return c.sig.String() + " signal received" }
+
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
-// exitUsage for a command line or configuration that can never work. SIGINT and SIGTERM cancel
-// the context; a second signal kills the process at once.
+// exitUsage for a command line or configuration that can never work, and 128 + the signal's
+// number (130 for SIGINT, 143 for SIGTERM) for a command other than a long-running role that a
+// signal stopped before it was done. SIGINT and SIGTERM cancel the context; a second signal kills
+// the process at once.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ func() []string) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case s := <-sigs:
+			// From here on, a second signal has its default effect: the process ends at once.
+			signal.Stop(sigs)
+			sig, _ := s.(syscall.Signal)
+			cancel(signalCause{sig})
+		case <-ctx.Done():
+		}
 	}()
 
 	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
@@ -71,7 +91,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -81,6 +101,10 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 			"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again")
 	}
 	fmt.Fprintf(stderr, "crmflow: %v\n", err)
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) && (cmd == nil || cmd.Annotations[roleAnnotation] == "") {
+		return 128 + int(sc.sig)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
