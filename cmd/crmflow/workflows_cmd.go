@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -662,12 +664,18 @@ func (a *app) newWorkflowsHistoryCmd() *cobra.Command {
 		Use:   "history NAME [--record ID | --kind KIND... --limit N --after CURSOR]",
 		Short: "Show what a workflow did, newest first, or every event of one record in it (--record)",
 		Long: `Without --record: the workflow's history as a whole, newest first, every record's events
-(enrolled, suppressed, trigger_error, action, completed, moved, unenrolled), --limit at a time;
+(` + strings.Join(crm.HistoryKinds(), ", ") + `), --limit at a time;
 --kind keeps only some kinds, and --after goes on from where the previous page ended (the
 command prints the cursor). About the last 10,000 events of a workflow are kept.
 With --record: every event of that record in the workflow, oldest first.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("record") {
+				var err error
+				if kinds, err = checkHistoryKinds(kinds); err != nil {
+					return err
+				}
+			}
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
@@ -729,10 +737,28 @@ With --record: every event of that record in the workflow, oldest first.`,
 	fs := cmd.Flags()
 	o.flags(fs)
 	fs.StringVar(&record, "record", "", "show every event of this record, oldest first")
-	fs.StringSliceVar(&kinds, "kind", nil, "only events of these kinds (enrolled, suppressed, trigger_error, action, completed, moved, unenrolled)")
+	fs.StringSliceVar(&kinds, "kind", nil, "only events of these kinds ("+strings.Join(crm.HistoryKinds(), ", ")+")")
 	fs.IntVar(&limit, "limit", 100, "events per page, 1 to 500")
 	fs.StringVar(&after, "after", "", "go on from this cursor (printed after a page)")
 	return cmd
+}
+
+// checkHistoryKinds returns the kinds of --kind, trimmed, or a usage error naming the first one
+// that is empty or not a kind of history event, and the kinds there are.
+func checkHistoryKinds(kinds []string) ([]string, error) {
+	known := crm.HistoryKinds()
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "":
+			return nil, usageErrorf("--kind has an empty kind: give one or more of %s, comma-separated", strings.Join(known, ", "))
+		case !slices.Contains(known, k):
+			return nil, usageErrorf("--kind %q is not a kind of history event: use one or more of %s, comma-separated", k, strings.Join(known, ", "))
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // recordHistory prints every event of record in workflow name, oldest first.

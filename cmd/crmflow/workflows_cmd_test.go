@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -416,4 +418,37 @@ func TestDocumentedStepTiming(t *testing.T) {
 	// The enrollment ended (it is no longer enrolled): without reenrollment it may not enroll again.
 	require.Equal(t, http.StatusConflict, code, "body: %v", body)
 	require.Contains(t, body["message"], "was enrolled before")
+}
+
+// TestHistoryRefusesAnUnknownKind: `workflows history --kind` with a kind that is not one of the
+// history's refuses it as a usage error naming the kinds there are, before any request.
+func TestHistoryRefusesAnUnknownKind(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctl := []string{"CRMFLOW_URL=" + srv.URL, "CRMFLOW_TOKEN=t"}
+	kinds := "enrolled, suppressed, trigger_error, action, completed, moved, unenrolled"
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"Unknown", []string{"--kind", "deleted"}, `--kind "deleted" is not a kind of history event: use one or more of ` + kinds},
+		{"UnknownAfterAKnown", []string{"--kind", "action, enroled"}, `--kind "enroled" is not a kind of history event`},
+		{"Repeated", []string{"--kind", "action", "--kind", "Action"}, `--kind "Action" is not a kind of history event`},
+		{"Empty", []string{"--kind", "action,,completed"}, "--kind has an empty kind: give one or more of " + kinds},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, ctl, append([]string{"workflows", "history", "x"}, tc.args...)...)
+			require.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+	t.Cleanup(func() { require.Zero(t, requests.Load(), "no request for a command refused locally") })
 }
