@@ -112,6 +112,14 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	return 1
 }
 
+// counted is n and noun, the noun in the plural unless n is 1: "1 record", "3 records".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 // stdinName is how a file given as "-", read from stdin, is named in messages.
 const stdinName = "<stdin>"
 
