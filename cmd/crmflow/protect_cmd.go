@@ -253,7 +253,7 @@ line with the counts follows on stderr.`,
 				for _, p := range probs {
 					fmt.Fprintf(a.stdout, "%s:%d:%d: %s\n", file, p.line, p.column, p.msg)
 				}
-				return &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s): nothing applied", file, len(probs))}
+				return &exitError{code: 1, err: fmt.Errorf("%s has %s: nothing applied", file, counted(len(probs), "problem"))}
 			}
 			return a.applyRules(cmd.Context(), c, rules, have)
 		},
@@ -376,7 +376,7 @@ func (a *app) newProtectListCmd() *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d rule(s)\n", len(out.Results))
+			fmt.Fprintf(a.stderr, "%s\n", counted(len(out.Results), "rule"))
 			return nil
 		},
 	}

@@ -112,12 +112,18 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	return 1
 }
 
-// counted is n and noun, the noun in the plural unless n is 1: "1 record", "3 records".
-func counted(n int, noun string) string {
+// counted is n and noun, the noun in the plural unless n is 1: "1 record", "3 records". The
+// plural is the noun and an s, as of every noun the commands count.
+func counted[N int | int64](n N, noun string) string {
+	return strconv.FormatInt(int64(n), 10) + " " + plural(n, noun)
+}
+
+// plural is noun, in the plural unless n is 1: "id" for one id, "ids" for 0 or 2.
+func plural[N int | int64](n N, noun string) string {
 	if n == 1 {
-		return "1 " + noun
+		return noun
 	}
-	return strconv.Itoa(n) + " " + noun + "s"
+	return noun + "s"
 }
 
 // stdinName is how a file given as "-", read from stdin, is named in messages.
@@ -356,7 +362,7 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		case len(args) > len(names) && len(names) == 0:
 			return usageErrorf("%s takes no arguments, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
 		case len(args) > len(names):
-			return usageErrorf("%s takes %d argument(s), got extra %q\nUsage: %s", cmd.CommandPath(), len(names), args[len(names):], cmd.UseLine())
+			return usageErrorf("%s takes %s, got extra %q\nUsage: %s", cmd.CommandPath(), counted(len(names), "argument"), args[len(names):], cmd.UseLine())
 		}
 		return nil
 	}

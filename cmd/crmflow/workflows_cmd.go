@@ -288,7 +288,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 				checks[i] = c
 			}
 			if bad > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid: nothing applied", bad, len(files))}
+				return &exitError{code: 1, err: fmt.Errorf("%d of %s invalid: nothing applied", bad, counted(len(files), "file"))}
 			}
 			// A stored workflow keeps its object type: the API would refuse such a file after
 			// the files before it were stored.
@@ -314,7 +314,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 				}
 			}
 			if bad > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) cannot be applied: nothing applied", bad, len(files))}
+				return &exitError{code: 1, err: fmt.Errorf("%d of %s cannot be applied: nothing applied", bad, counted(len(files), "file"))}
 			}
 			return a.applyFiles(cmd.Context(), c, files, checks)
 		},
@@ -358,9 +358,9 @@ func (a *app) applyFiles(ctx context.Context, c *apiClient, files []string, chec
 	}
 	switch {
 	case refused == len(files):
-		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s): nothing applied", refused, len(files))}
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %s: nothing applied", refused, counted(len(files), "file"))}
 	case refused > 0:
-		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s); the others are applied", refused, len(files))}
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %s; the others are applied", refused, counted(len(files), "file"))}
 	}
 	return nil
 }
@@ -410,7 +410,7 @@ func (a *app) newWorkflowsListCmd() *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d workflow(s)\n", len(out.Results))
+			fmt.Fprintf(a.stderr, "%s\n", counted(len(out.Results), "workflow"))
 			return nil
 		},
 	}
@@ -723,7 +723,7 @@ With --record: every event of that record in the workflow, oldest first.`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d event(s) of workflow %s, newest first\n", len(out.Results), args[0])
+			fmt.Fprintf(a.stderr, "%s of workflow %s, newest first\n", counted(len(out.Results), "event"), args[0])
 			if out.Paging != nil {
 				next := []string{"workflows", "history", args[0], "--limit", strconv.Itoa(limit)}
 				if len(kinds) > 0 {
@@ -778,7 +778,7 @@ func (a *app) recordHistory(ctx context.Context, c *apiClient, name, record stri
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "%d event(s) of record %s in workflow %s\n", len(out.Results), record, name)
+	fmt.Fprintf(a.stderr, "%s of record %s in workflow %s\n", counted(len(out.Results), "event"), record, name)
 	return nil
 }
 
