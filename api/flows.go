@@ -878,9 +878,6 @@ type flowLogJSON struct {
 	historyJSON
 }
 
-// flowLogKinds are the kinds of history entries, for ?kind=.
-var flowLogKinds = []string{"enrolled", "suppressed", "trigger_error", "action", "completed", "moved", "unenrolled"}
-
 // flowLog serves GET /automation/v4/flows/{name}/history without recordId: what the workflow did,
 // every record's entries newest first, ?limit= (1 to crm.MaxFlowLogLimit, default
 // crm.DefaultFlowLogLimit) at a time from ?after= (paging.next.after of the previous page), and
@@ -901,8 +898,8 @@ func (s *Server) flowLog(w http.ResponseWriter, r *http.Request, p crm.Principal
 			if k = strings.TrimSpace(k); k == "" {
 				continue
 			}
-			if !slices.Contains(flowLogKinds, k) {
-				return errInvalid("kind", "INVALID_KIND", "kind %q is unknown: use one of %s", k, strings.Join(flowLogKinds, ", "))
+			if kinds := crm.HistoryKinds(); !slices.Contains(kinds, k) {
+				return errInvalid("kind", "INVALID_KIND", "kind %q is unknown: use one of %s", k, strings.Join(kinds, ", "))
 			}
 			q.Kinds = append(q.Kinds, k)
 		}

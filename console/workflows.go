@@ -418,15 +418,12 @@ type flowLogRow struct {
 	At, ObjectType, RecordID, Kind, Step, Action, Outcome, Detail, By string
 }
 
-// historyKinds are the kinds of events of a workflow's history, for the filter.
-var historyKinds = []string{"enrolled", "action", "completed", "unenrolled", "suppressed", "trigger_error", "moved"}
-
 // workflowHistory serves GET /console/workflows/{name}/history?kind=&after=: what the workflow did,
 // newest first, 50 events a page, each with a link to its record.
 func (c *Console) workflowHistory(q *request) error {
 	name := q.r.PathValue("name")
 	qs := q.r.URL.Query()
-	p := flowLogPage{view: q.view("history.title"), Name: name, Kind: qs.Get("kind"), Kinds: historyKinds}
+	p := flowLogPage{view: q.view("history.title"), Name: name, Kind: qs.Get("kind"), Kinds: crm.HistoryKinds()}
 	p.Title = q.tr.T("history.title") + " · " + name
 	api := url.Values{"limit": {"50"}}
 	if p.Kind != "" {

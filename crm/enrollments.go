@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -77,7 +78,7 @@ const (
 type HistoryEntry struct {
 	At       time.Time `json:"-"`
 	RawAt    string    `json:"at"`
-	Kind     string    `json:"kind"` // enrolled, suppressed, trigger_error, action, unenrolled, completed
+	Kind     string    `json:"kind"` // one of HistoryKinds
 	Revision string    `json:"revision"`
 	Step     *int      `json:"step,omitempty"`
 	Action   string    `json:"action,omitempty"`
@@ -86,6 +87,15 @@ type HistoryEntry struct {
 	// By is, for an action, the user the workflow acted for (its activator).
 	By string `json:"by,omitempty"`
 }
+
+// historyKinds are the kinds of HistoryEntry, in the order an enrollment meets them.
+var historyKinds = []string{"enrolled", "suppressed", "trigger_error", "action", "completed", "moved", "unenrolled"}
+
+// HistoryKinds returns the kinds of a HistoryEntry (its Kind), in the order an enrollment meets
+// them: enrolled, suppressed, trigger_error, action, completed, moved (to another revision of its
+// workflow) and unenrolled. A FlowLogQuery's Kinds are some of them. It returns a new slice at each
+// call, and is safe for concurrent use.
+func HistoryKinds() []string { return slices.Clone(historyKinds) }
 
 // FlowLogEntry is one entry of a workflow's history as a whole: a record's history entry, and the
 // record.

@@ -216,7 +216,7 @@ func limitSentence(l crm.DeletionLimit) string {
 	if l.Unlimited() {
 		return "without limit"
 	}
-	return fmt.Sprintf("at most %d record(s) per %s", l.Max, crm.FormatWindow(l.Per))
+	return fmt.Sprintf("at most %s per %s", counted(l.Max, "record"), crm.FormatWindow(l.Per))
 }
 
 // parseLimitFlags reads --max-deletions and --per; a usage error says what is wrong.
@@ -272,7 +272,7 @@ func (a *app) newTenantListCmd() *cobra.Command {
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "%d tenant(s)\n", len(ids))
+				fmt.Fprintf(a.stderr, "%s\n", counted(len(ids), "tenant"))
 				return nil
 			})
 		},
@@ -460,7 +460,7 @@ STATUS is active, expired, or user-disabled (refused while the user is disabled)
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "%d token(s) in tenant %s\n", len(tokens), t)
+				fmt.Fprintf(a.stderr, "%s in tenant %s\n", counted(len(tokens), "token"), t)
 				return nil
 			})
 		},
@@ -528,7 +528,7 @@ func (a *app) newUserListCmd() *cobra.Command {
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "%d user(s) in tenant %s\n", len(users), t)
+				fmt.Fprintf(a.stderr, "%s in tenant %s\n", counted(len(users), "user"), t)
 				return nil
 			})
 		},
@@ -720,7 +720,7 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 				if limit > 0 && len(msgs) == limit {
 					more = fmt.Sprintf(" (the newest %d; --limit 0 lists them all)", limit)
 				}
-				fmt.Fprintf(a.stderr, "%d email(s) in the outbox of tenant %s%s, newest first\n", len(msgs), t, more)
+				fmt.Fprintf(a.stderr, "%s in the outbox of tenant %s%s, newest first\n", counted(len(msgs), "email"), t, more)
 				return nil
 			})
 		},

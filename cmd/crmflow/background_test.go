@@ -306,7 +306,7 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	})
 	require.Regexp(t, `(?m)^TIME\s+TO\s+SUBJECT\s+KIND$`, outbox)
 	require.Regexp(t, `(?m)^\S+Z\s+admin@demo\.example\s+Permanent deletion completed\s+permanent_delete_confirmation$`, outbox)
-	require.Contains(t, stderr, "1 email(s) in the outbox of tenant demo")
+	require.Contains(t, stderr, "1 email in the outbox of tenant demo")
 
 	// One /metrics for every role of the process.
 	code, metrics := get(t, base+"/metrics")

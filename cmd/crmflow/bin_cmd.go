@@ -303,7 +303,7 @@ func parseRecordIDs(ids []string) ([]string, error) {
 		out = append(out, id)
 	}
 	if len(dups) > 0 {
-		return nil, usageErrorf("id(s) %s given more than once: give each record's id once", strings.Join(dups, ", "))
+		return nil, usageErrorf("%s %s given more than once: give each record's id once", plural(len(dups), "id"), strings.Join(dups, ", "))
 	}
 	return out, nil
 }

@@ -570,7 +570,7 @@ func describeRan(ran map[string]int) string {
 		total += n
 	}
 	slices.Sort(types)
-	return fmt.Sprintf("%d task(s): %s", total, strings.Join(types, ", "))
+	return fmt.Sprintf("%s: %s", counted(total, "task"), strings.Join(types, ", "))
 }
 
 // randomHex returns n random bytes in hex.

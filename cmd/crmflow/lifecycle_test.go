@@ -201,7 +201,7 @@ func TestOperatorWalkthrough(t *testing.T) {
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Regexp(t, `(?m)^TENANT\s+OBJECT TYPE\s+WOULD PURGE$`, stdout)
 	require.Regexp(t, `(?m)^`+b.tenant+`\s+contacts\s+6$`, stdout)
-	require.Contains(t, stderr, "would purge (dry run: nothing was removed) 6 record(s)")
+	require.Contains(t, stderr, "would purge (dry run: nothing was removed) 6 records of 1 tenant ")
 	require.ElementsMatch(t, leads, bin(), "a dry run removes nothing")
 
 	stdout, stderr, code = crmflow(t, nil, "purge", "--redis", b.redisURL, "--tenant", b.tenant, "--as-of", later, "--allow-early")
@@ -210,7 +210,7 @@ func TestOperatorWalkthrough(t *testing.T) {
 	require.Regexp(t, `(?m)^`+b.tenant+`\s+contacts\s+6$`, stdout)
 	require.Regexp(t, `(?m)^`+b.tenant+`\s+companies\s+0$`, stdout)
 	require.Regexp(t, `(?m)^TOTAL\s+6$`, stdout)
-	require.Contains(t, stderr, "purged 6 record(s) of 1 tenant(s)")
+	require.Contains(t, stderr, "purged 6 records of 1 tenant ")
 	require.Empty(t, bin(), "the bin is emptied")
 	code, body = call(t, http.MethodPost, contacts+"/batch/restore", token, map[string]any{"inputs": idInputs(leads[:1])})
 	require.Equal(t, http.StatusMultiStatus, code, "a purged record cannot be restored: body %v", body)

@@ -540,7 +540,7 @@ func TestAdmin(t *testing.T) {
 		other := redistest.Tenant(t)
 		b.admin(t, "tenant", "create", other, "--plan", "professional")
 		_, stderr := b.admin(t, "tenant", "set-limits", other, "--max-deletions", "25", "--per", "30m")
-		require.Contains(t, stderr, "at most 25 record(s) per 30m")
+		require.Contains(t, stderr, "at most 25 records per 30m")
 		stdout, _ := b.admin(t, "tenant", "list")
 		require.Regexp(t, `(?m)^`+other+`\s+professional\s.*\s25/30m$`, stdout)
 		b.admin(t, "tenant", "set-limits", other, "--max-deletions", "unlimited")

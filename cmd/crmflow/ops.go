@@ -165,8 +165,8 @@ token, of a user with the bulk_delete permission, comes from the environment var
 				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: the workers select the records and delete them if %d match, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
 					acc.ID, acc.ConfirmCount, acc.Status, acc.ID, acc.ID)
 			} else {
-				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %d record(s) to delete, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
-					acc.ID, acc.Total, acc.Status, acc.ID, acc.ID)
+				fmt.Fprintf(a.stderr, "bulk delete job %s accepted: %s to delete, status %s; follow it with `crmflow jobs watch %s`, undo it with `crmflow undo job-%s`\n",
+					acc.ID, counted(acc.Total, "record"), acc.Status, acc.ID, acc.ID)
 			}
 			if !wait {
 				return nil

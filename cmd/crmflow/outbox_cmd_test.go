@@ -30,7 +30,7 @@ func TestOutboxListNewestFirstWithBodies(t *testing.T) {
 	require.Equal(t, "Date: 2026-03-01T12:02:00Z\nTo: ops@example.com\nSubject: Mail 2\nKind: test\n\nBody of mail 2.\nSecond line.\n\n"+
 		"Date: 2026-03-01T12:01:00Z\nTo: ops@example.com\nSubject: Mail 1\nKind: test\n\nBody of mail 1.\nSecond line.\n\n"+
 		"Date: 2026-03-01T12:00:00Z\nTo: ops@example.com\nSubject: Mail 0\nKind: test\n\nBody of mail 0.\nSecond line.\n", stdout)
-	require.Contains(t, stderr, "3 email(s) in the outbox of tenant "+b.tenant+", newest first")
+	require.Contains(t, stderr, "3 emails in the outbox of tenant "+b.tenant+", newest first")
 
 	stdout, stderr = b.admin(t, "outbox", "list", b.tenant, "--limit", "2", "--brief")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")

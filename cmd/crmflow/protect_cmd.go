@@ -195,7 +195,11 @@ func (a *app) newProtectApplyCmd() *cobra.Command {
 Every rule is first checked here: its name, its fields, and its expression compiled against the
 tenant's live properties of its type (read through the API). If any rule has a problem, every
 problem is printed as FILE:LINE:COLUMN: message and nothing is applied (exit 1). Rules of the tenant
-that the file does not name are left as they are (crmflow protect delete NAME removes one).`,
+that the file does not name are left as they are (crmflow protect delete NAME removes one).
+
+Each rule is printed with what became of it: created, updated, or unchanged when the tenant has it
+already as the file gives it (it is then not written again, and leaves no audit entry); a summary
+line with the counts follows on stderr.`,
 		Example: `  export CRMFLOW_URL=https://crm.example.com CRMFLOW_TOKEN=...
   crmflow protect apply -f protection.yaml`,
 		Args: filesWithF(false),
@@ -236,12 +240,12 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 					probs = append(probs, ruleProblem{line, col, fmt.Sprintf("rule %s: when: %s", r.Name, te.Message)})
 				}
 			}
+			var have map[string]api.ProtectionRule
 			if len(probs) == 0 {
-				p, err := ruleCountProblem(cmd.Context(), c, rules)
-				if err != nil {
+				if have, err = tenantRules(cmd.Context(), c); err != nil {
 					return err
 				}
-				if p != nil {
+				if p := ruleCountProblem(have, rules); p != nil {
 					probs = append(probs, *p)
 				}
 			}
@@ -249,9 +253,9 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 				for _, p := range probs {
 					fmt.Fprintf(a.stdout, "%s:%d:%d: %s\n", file, p.line, p.column, p.msg)
 				}
-				return &exitError{code: 1, err: fmt.Errorf("%s has %d problem(s): nothing applied", file, len(probs))}
+				return &exitError{code: 1, err: fmt.Errorf("%s has %s: nothing applied", file, counted(len(probs), "problem"))}
 			}
-			return a.applyRules(cmd.Context(), c, rules)
+			return a.applyRules(cmd.Context(), c, rules, have)
 		},
 	}
 	fs := cmd.Flags()
@@ -260,48 +264,66 @@ that the file does not name are left as they are (crmflow protect delete NAME re
 	return cmd
 }
 
-// ruleCountProblem checks, before anything is applied, that the tenant can hold the new rules of
-// the file beside those it has (at most crm.MaxProtectionRules): the API refuses the rule past the
-// limit, and the rules before it would be applied already. The problem is at the first rule past
-// the limit; nil when they fit, or when the user may not read the rules (the API still refuses).
-func ruleCountProblem(ctx context.Context, c *apiClient, rules []ruleFile) (*ruleProblem, error) {
-	var have api.ProtectionRules
-	err := c.do(ctx, http.MethodGet, protectionAPIPath, nil, &have)
+// tenantRules reads the tenant's protection rules, by name; nil when the user may not read them
+// (the API still checks what apply writes).
+func tenantRules(ctx context.Context, c *apiClient) (map[string]api.ProtectionRule, error) {
+	var out api.ProtectionRules
+	err := c.do(ctx, http.MethodGet, protectionAPIPath, nil, &out)
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae) && ae.status == http.StatusForbidden && !ae.foreign:
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("read the tenant's protection rules, to check that the file's fit: %w", err)
+		return nil, fmt.Errorf("read the tenant's protection rules, to check the file's against them: %w", err)
 	}
-	exists := make(map[string]bool, len(have.Results))
-	for _, r := range have.Results {
-		exists[r.Name] = true
+	have := make(map[string]api.ProtectionRule, len(out.Results))
+	for _, r := range out.Results {
+		have[r.Name] = r
 	}
-	n, added := len(have.Results), 0
+	return have, nil
+}
+
+// ruleCountProblem checks, before anything is applied, that the tenant, holding the rules have,
+// can hold the new rules of the file beside them (at most crm.MaxProtectionRules): the API refuses
+// the rule past the limit, and the rules before it would be applied already. The problem is at the
+// first rule past the limit; nil when they fit, or when have is nil (the rules could not be read:
+// the API still refuses).
+func ruleCountProblem(have map[string]api.ProtectionRule, rules []ruleFile) *ruleProblem {
+	if have == nil {
+		return nil
+	}
+	n, added := len(have), 0
 	for _, r := range rules {
-		if exists[r.Name] {
+		if _, ok := have[r.Name]; ok {
 			continue
 		}
 		added++
 		if n+added > crm.MaxProtectionRules {
 			news := 0
 			for _, r := range rules {
-				if !exists[r.Name] {
+				if _, ok := have[r.Name]; !ok {
 					news++
 				}
 			}
 			return &ruleProblem{r.line, 1, fmt.Sprintf("rule %s: the tenant has %d protection rules and this file adds %d, "+
 				"more than the %d a tenant may have: delete rules it no longer needs (crmflow protect delete NAME), "+
-				"or apply fewer", r.Name, n, news, crm.MaxProtectionRules)}, nil
+				"or apply fewer", r.Name, n, news, crm.MaxProtectionRules)}
 		}
 	}
-	return nil, nil
+	return nil
 }
 
-// applyRules writes each rule with PUT, in the file's order, and prints what became of it.
-func (a *app) applyRules(ctx context.Context, c *apiClient, rules []ruleFile) error {
+// applyRules writes each rule with PUT, in the file's order, and prints what became of it: created,
+// updated, or unchanged for a rule the tenant already has as the file gives it (have, nil when
+// the rules could not be read), which is not written again. A summary line follows on stderr.
+func (a *app) applyRules(ctx context.Context, c *apiClient, rules []ruleFile, have map[string]api.ProtectionRule) error {
+	var created, updated, unchanged int
 	for _, r := range rules {
+		if old, ok := have[r.Name]; ok && old.ObjectType == r.ObjectType && old.When == r.When {
+			unchanged++
+			fmt.Fprintf(a.stdout, "%s: unchanged (%s)\n", r.Name, old.ObjectType)
+			continue
+		}
 		objectType, when := r.ObjectType, r.When
 		var out api.ProtectionRule
 		status, err := c.sendJSON(ctx, http.MethodPut, protectionAPIPath+"/"+url.PathEscape(r.Name),
@@ -312,9 +334,13 @@ func (a *app) applyRules(ctx context.Context, c *apiClient, rules []ruleFile) er
 		verb := "updated"
 		if status == http.StatusCreated {
 			verb = "created"
+			created++
+		} else {
+			updated++
 		}
 		fmt.Fprintf(a.stdout, "%s: %s (%s)\n", out.Name, verb, out.ObjectType)
 	}
+	fmt.Fprintf(a.stderr, "%s applied: %d created, %d updated, %d unchanged\n", counted(len(rules), "protection rule"), created, updated, unchanged)
 	return nil
 }
 
@@ -350,7 +376,7 @@ func (a *app) newProtectListCmd() *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d rule(s)\n", len(out.Results))
+			fmt.Fprintf(a.stderr, "%s\n", counted(len(out.Results), "rule"))
 			return nil
 		},
 	}

@@ -58,9 +58,36 @@ func TestProtectCommands(t *testing.T) {
 	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", good)
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
 	require.Equal(t, "customers: created (contacts)\nbig-deals: created (deals)\n", stdout)
-	stdout, _, code = crmflow(t, ctl, "protect", "apply", "-f", good)
-	require.Equal(t, 0, code)
-	require.Equal(t, "customers: updated (contacts)\nbig-deals: updated (deals)\n", stdout)
+	require.Contains(t, stderr, "2 protection rules applied: 2 created, 0 updated, 0 unchanged\n")
+	puts := func() int {
+		t.Helper()
+		entries, _, err := b.store.Audit(b.ctx, tenant, &crm.AuditOpts{Actions: []string{"protection_put"}, Limit: 1000})
+		require.NoError(t, err)
+		return len(entries)
+	}
+	require.Equal(t, 2, puts())
+	// Applied again, the file changes nothing: no rule is written again, and none is audited.
+	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", good)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "customers: unchanged (contacts)\nbig-deals: unchanged (deals)\n", stdout)
+	require.Contains(t, stderr, "2 protection rules applied: 0 created, 0 updated, 2 unchanged\n")
+	require.Equal(t, 2, puts(), "an unchanged rule is not written again")
+	// A rule whose expression changed is updated; the other stays unchanged.
+	changed := writeFile(t, "changed.yaml", `- name: customers
+  objectType: contacts
+  when: lifecyclestage == "customer"
+- name: big-deals
+  objectType: deals
+  when: amount > 200000
+`)
+	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", changed)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	require.Equal(t, "customers: unchanged (contacts)\nbig-deals: updated (deals)\n", stdout)
+	require.Contains(t, stderr, "2 protection rules applied: 0 created, 1 updated, 1 unchanged\n")
+	require.Equal(t, 3, puts())
+	rule, err := b.store.ProtectionRule(b.ctx, tenant, "big-deals")
+	require.NoError(t, err)
+	require.Equal(t, "amount > 200000", rule.When)
 
 	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: opsUser})
 	require.NoError(t, err)
@@ -89,7 +116,8 @@ func TestProtectCommands(t *testing.T) {
 	// The example file applies as it is.
 	stdout, stderr, code = crmflow(t, ctl, "protect", "apply", "-f", filepath.Join("..", "..", "examples", "protection.yaml"))
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
-	require.Equal(t, "customers: updated (contacts)\nopen-deals-over-100k: created (deals)\n", stdout)
+	require.Equal(t, "customers: unchanged (contacts)\nopen-deals-over-100k: created (deals)\n", stdout)
+	require.Contains(t, stderr, "2 protection rules applied: 1 created, 0 updated, 1 unchanged\n")
 
 	stdout, _, code = crmflow(t, ctl, "protect", "delete", "customers")
 	require.Equal(t, 0, code)

@@ -98,8 +98,8 @@ func (a *app) purge(ctx context.Context, tenant crm.TenantID, asOfFlag string, d
 	if dryRun {
 		verb = "would purge (dry run: nothing was removed)"
 	}
-	fmt.Fprintf(a.stderr, "%s %d record(s) of %d tenant(s) deleted at or before %s (as of %s, retention %s)\n",
-		verb, total, len(counts), at.Add(-a.cfg.Retention).Format(time.RFC3339), at.Format(time.RFC3339), a.cfg.Retention)
+	fmt.Fprintf(a.stderr, "%s %s of %s deleted at or before %s (as of %s, retention %s)\n",
+		verb, counted(total, "record"), counted(len(counts), "tenant"), at.Add(-a.cfg.Retention).Format(time.RFC3339), at.Format(time.RFC3339), a.cfg.Retention)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}

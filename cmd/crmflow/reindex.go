@@ -71,7 +71,7 @@ each type's count to stderr.`,
 					if err != nil {
 						return fmt.Errorf("tenant %s: reindex %s: %w", t, o, err)
 					}
-					fmt.Fprintf(a.stderr, "tenant %s: %s: %d record(s) indexed\n", t, o, n)
+					fmt.Fprintf(a.stderr, "tenant %s: %s: %s indexed\n", t, o, counted(n, "record"))
 				}
 			}
 			return nil

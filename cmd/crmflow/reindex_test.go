@@ -46,8 +46,8 @@ func TestAdminReindex(t *testing.T) {
 	require.Equal(t, 0, count())
 
 	_, stderr := b.admin(t, "reindex", b.tenant)
-	require.Contains(t, stderr, "contacts: 1200 record(s) indexed")
-	require.Contains(t, stderr, "deals: 0 record(s) indexed")
+	require.Contains(t, stderr, "contacts: 1200 records indexed")
+	require.Contains(t, stderr, "deals: 0 records indexed")
 	require.Equal(t, 1200, count())
 	after, err := rdb.Keys(ctx, "crm:{"+b.tenant+"}:ix*").Result()
 	require.NoError(t, err)

@@ -55,15 +55,35 @@ type app struct {
 	stdinRead bool
 }
 
+// roleAnnotation marks the long-running commands (serve, worker, scheduler, run): a signal is
+// how they are told to stop, so a clean shutdown after one exits 0, and a failed one 1.
+const roleAnnotation = "crmflow-role"
+
+// signalCause is the cause of the command's context when a signal ended it.
+type signalCause struct{ sig syscall.Signal }
+
+func (c signalCause) Error() string { return c.sig.String() + " signal received" }
+
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
-// exitUsage for a command line or configuration that can never work. SIGINT and SIGTERM cancel
-// the context; a second signal kills the process at once.
+// exitUsage for a command line or configuration that can never work, and 128 + the signal's
+// number (130 for SIGINT, 143 for SIGTERM) for a command other than a long-running role that a
+// signal stopped before it was done. SIGINT and SIGTERM cancel the context; a second signal kills
+// the process at once.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ func() []string) int {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case s := <-sigs:
+			// From here on, a second signal has its default effect: the process ends at once.
+			signal.Stop(sigs)
+			sig, _ := s.(syscall.Signal)
+			cancel(signalCause{sig})
+		case <-ctx.Done():
+		}
 	}()
 
 	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
@@ -71,7 +91,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
@@ -81,11 +101,29 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 			"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again")
 	}
 	fmt.Fprintf(stderr, "crmflow: %v\n", err)
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) && (cmd == nil || cmd.Annotations[roleAnnotation] == "") {
+		return 128 + int(sc.sig)
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
 	return 1
+}
+
+// counted is n and noun, the noun in the plural unless n is 1: "1 record", "3 records". The
+// plural is the noun and an s, as of every noun the commands count.
+func counted[N int | int64](n N, noun string) string {
+	return strconv.FormatInt(int64(n), 10) + " " + plural(n, noun)
+}
+
+// plural is noun, in the plural unless n is 1: "id" for one id, "ids" for 0 or 2.
+func plural[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 // stdinName is how a file given as "-", read from stdin, is named in messages.
@@ -324,7 +362,7 @@ func exactArgs(names ...string) cobra.PositionalArgs {
 		case len(args) > len(names) && len(names) == 0:
 			return usageErrorf("%s takes no arguments, got %q\nUsage: %s", cmd.CommandPath(), args, cmd.UseLine())
 		case len(args) > len(names):
-			return usageErrorf("%s takes %d argument(s), got extra %q\nUsage: %s", cmd.CommandPath(), len(names), args[len(names):], cmd.UseLine())
+			return usageErrorf("%s takes %s, got extra %q\nUsage: %s", cmd.CommandPath(), counted(len(names), "argument"), args[len(names):], cmd.UseLine())
 		}
 		return nil
 	}

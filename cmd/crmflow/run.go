@@ -17,8 +17,9 @@ import (
 
 func newRunCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "run",
-		Short: "Run every role in one process; with no Redis given, on a throwaway embedded store",
+		Use:         "run",
+		Annotations: map[string]string{roleAnnotation: "true"},
+		Short:       "Run every role in one process; with no Redis given, on a throwaway embedded store",
 		Long: `Run every role in one process: the HTTP API, the worker and the scheduler.
 
 With no --redis and no REDIS_URL, run starts an embedded in-process Redis whose state is NOT kept

@@ -58,7 +58,7 @@ the schema goes to stdout, so that it can be redirected to a file kept beside th
 				if _, err := a.stdout.Write(buf.Bytes()); err != nil {
 					return fmt.Errorf("write the schema: %w", err)
 				}
-				fmt.Fprintf(a.stderr, "exported %d object type(s) of tenant %s\n", len(schemas), t)
+				fmt.Fprintf(a.stderr, "exported %s of tenant %s\n", counted(len(schemas), "object type"), t)
 				return nil
 			})
 		},

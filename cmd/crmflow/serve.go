@@ -24,8 +24,9 @@ import (
 
 func newServeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve the HTTP API on a Redis store (needs --redis or REDIS_URL, or --embedded)",
+		Use:         "serve",
+		Annotations: map[string]string{roleAnnotation: "true"},
+		Short:       "Serve the HTTP API on a Redis store (needs --redis or REDIS_URL, or --embedded)",
 		Long: `Serve the HTTP API, with /healthz, /readyz (the store's and the queue's Redis answer PING) and
 Prometheus metrics at /metrics.
 

@@ -65,8 +65,8 @@ the environment variable CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if _, err := fmt.Fprintln(a.stdout, acc.ID); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "undo job %s of operation %s accepted: %d record(s) to restore, status %s; follow it with `crmflow jobs watch %s`\n",
-				acc.ID, args[0], acc.Total, acc.Status, acc.ID)
+			fmt.Fprintf(a.stderr, "undo job %s of operation %s accepted: %s to restore, status %s; follow it with `crmflow jobs watch %s`\n",
+				acc.ID, args[0], counted(acc.Total, "record"), acc.Status, acc.ID)
 			if !wait {
 				return nil
 			}
@@ -117,7 +117,7 @@ func (a *app) printUndoFailures(ctx context.Context, c *apiClient, id string) er
 	if int64(len(j.Failures)) < j.Skipped {
 		fmt.Fprintf(a.stdout, "... and %d more not restored\n", j.Skipped-int64(len(j.Failures)))
 	}
-	return &exitError{code: 1, err: fmt.Errorf("%d record(s) of operation %s could not be restored (listed above); fix what blocks them and undo again", j.Skipped, j.Operation)}
+	return &exitError{code: 1, err: fmt.Errorf("%s of operation %s could not be restored (listed above); fix what blocks them and undo again", counted(j.Skipped, "record"), j.Operation)}
 }
 
 // newOperationsCmd is "crmflow operations list".

@@ -62,3 +62,16 @@ func TestUsageErrorsNameTheFix(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.NotContains(t, stderr, "did you mean")
 }
+
+// TestCounted: a count in a message takes its noun in the singular for 1 and in the plural
+// otherwise, never "record(s)".
+func TestCounted(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "0 records", counted(0, "record"))
+	require.Equal(t, "1 record", counted(1, "record"))
+	require.Equal(t, "2 records", counted(2, "record"))
+	require.Equal(t, "1 object type", counted(int64(1), "object type"))
+	require.Equal(t, "1200 object types", counted(int64(1200), "object type"))
+	require.Equal(t, "id", plural(1, "id"))
+	require.Equal(t, "ids", plural(2, "id"))
+}

@@ -37,7 +37,7 @@ func TestAdminUsersAndTokens(t *testing.T) {
 	t.Run("UserList", func(t *testing.T) {
 		t.Parallel()
 		stdout, stderr := b.admin(t, "user", "list", b.tenant)
-		require.Contains(t, stderr, "2 user(s)")
+		require.Contains(t, stderr, "2 users in tenant")
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		require.Len(t, lines, 3)
 		require.Regexp(t, `^EMAIL\s+PERMISSIONS\s+STATUS\s+CREATED$`, lines[0])
@@ -70,7 +70,7 @@ func TestAdminUsersAndTokens(t *testing.T) {
 		require.Contains(t, stderr, "never expires")
 
 		stdout, stderr = b.admin(t, "token", "list", tn, "--email", who)
-		require.Contains(t, stderr, "2 token(s)")
+		require.Contains(t, stderr, "2 tokens in tenant")
 		require.Regexp(t, `(?m)^ID\s+USER\s+CREATED\s+EXPIRES\s+STATUS$`, stdout)
 		require.Regexp(t, `(?m)^`+id+`\s+pat@example.com\s+\S+\s+\d{4}-\S+\s+active$`, stdout)
 		require.Regexp(t, `(?m)^`+crm.TokenID(strings.TrimSpace(forever))+`\s+pat@example.com\s+\S+\s+never\s+active$`, stdout)

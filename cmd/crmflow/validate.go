@@ -151,15 +151,15 @@ func (a *app) validateFiles(paths []string, schemas workflows.SchemaLookup, stan
 	}
 	switch {
 	case unchecked > 0:
-		msg := fmt.Sprintf("%d of %d file(s) could not be checked", unchecked, n)
+		msg := fmt.Sprintf("%d of %s could not be checked", unchecked, counted(n, "file"))
 		if bad > 0 {
-			msg += fmt.Sprintf("; %d invalid, %d problem(s)", bad, problems)
+			msg += fmt.Sprintf("; %d invalid, %s", bad, counted(problems, "problem"))
 		}
 		return &exitError{code: code, err: errors.New(msg)}
 	case bad > 0:
-		return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid, %d problem(s)", bad, n, problems)}
+		return &exitError{code: 1, err: fmt.Errorf("%d of %s invalid, %s", bad, counted(n, "file"), counted(problems, "problem"))}
 	}
-	fmt.Fprintf(a.stderr, "%d file(s) valid\n", n)
+	fmt.Fprintf(a.stderr, "%s valid\n", counted(n, "file"))
 	return nil
 }
 

@@ -58,7 +58,10 @@ func TestValidateCommand(t *testing.T) {
 			require.Contains(t, stdout, f+": ok\n")
 		}
 		require.Equal(t, len(files), strings.Count(stdout, ": ok\n"))
-		require.Equal(t, fmt.Sprintf("%d file(s) valid\n", len(files)), stderr, "one summary line")
+		require.Equal(t, fmt.Sprintf("%d files valid\n", len(files)), stderr, "one summary line")
+		_, stderr, code = crmflow(t, nil, "validate", files[0])
+		require.Equal(t, 0, code, "stderr:\n%s", stderr)
+		require.Equal(t, "1 file valid\n", stderr)
 	})
 
 	for _, tc := range []struct {
@@ -77,7 +80,7 @@ func TestValidateCommand(t *testing.T) {
 			stdout, stderr, code := crmflow(t, nil, "validate", path, valid)
 			require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 			require.Equal(t, path+tc.want+valid+": ok\n", stdout, "not a terminal: no snippet")
-			require.Equal(t, "crmflow: 1 of 2 file(s) invalid, 1 problem(s)\n", stderr)
+			require.Equal(t, "crmflow: 1 of 2 files invalid, 1 problem\n", stderr)
 		})
 	}
 
@@ -90,7 +93,7 @@ func TestValidateCommand(t *testing.T) {
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(a)+`:6:11: `, stdout)
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(b)+`:1:7: name: `, stdout)
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(b)+`:4:1: `, stdout)
-		require.Contains(t, stderr, "2 of 2 file(s) invalid")
+		require.Contains(t, stderr, "2 of 2 files invalid")
 	})
 
 	// apply refuses two files of one workflow; validate says so too, rather than "ok" twice.
@@ -102,7 +105,7 @@ func TestValidateCommand(t *testing.T) {
 		require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		require.Equal(t, a+": ok\n"+b+":2:7: name: workflow tidy is also defined in "+a+
 			": give each workflow its own name, or keep one of the files\n", stdout)
-		require.Contains(t, stderr, "1 of 2 file(s) invalid, 1 problem(s)")
+		require.Contains(t, stderr, "1 of 2 files invalid, 1 problem")
 		_, stderr, code = crmflow(t, []string{"CRMFLOW_TOKEN=t"}, "apply", "-f", a, "-f", b)
 		require.Equal(t, exitUsage, code)
 		require.Contains(t, stderr, "both define workflow tidy")

@@ -19,8 +19,9 @@ import (
 
 func newWorkerCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "worker",
-		Short: "Run the background tasks: bulk delete jobs, bin purges, emails (needs --redis or REDIS_URL)",
+		Use:         "worker",
+		Annotations: map[string]string{roleAnnotation: "true"},
+		Short:       "Run the background tasks: bulk delete jobs, bin purges, emails (needs --redis or REDIS_URL)",
 		Long: `Run the background tasks of the queue: bulk delete jobs, purges of the recycle bin, and emails.
 
 The worker reads the store on --redis (REDIS_URL) and takes its tasks from --queue-redis
@@ -59,8 +60,9 @@ supervisor's stop timeout above --shutdown-timeout.`,
 
 func newSchedulerCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "scheduler",
-		Short: "Run the cron entries that enqueue the purge of the bin and the sweeps (needs a Redis URL)",
+		Use:         "scheduler",
+		Annotations: map[string]string{roleAnnotation: "true"},
+		Short:       "Run the cron entries that enqueue the purge of the bin and the sweeps (needs a Redis URL)",
 		Long: `Run the cron entries that enqueue background work; the workers do the work.
 
   --purge-spec       a trash:sweep, which purges the expired bin entries of every tenant (default @hourly)

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/workflows"
 )
 
@@ -286,7 +288,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 				checks[i] = c
 			}
 			if bad > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) invalid: nothing applied", bad, len(files))}
+				return &exitError{code: 1, err: fmt.Errorf("%d of %s invalid: nothing applied", bad, counted(len(files), "file"))}
 			}
 			// A stored workflow keeps its object type: the API would refuse such a file after
 			// the files before it were stored.
@@ -312,7 +314,7 @@ of a user with the workflows permission, comes from the environment variable CRM
 				}
 			}
 			if bad > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d file(s) cannot be applied: nothing applied", bad, len(files))}
+				return &exitError{code: 1, err: fmt.Errorf("%d of %s cannot be applied: nothing applied", bad, counted(len(files), "file"))}
 			}
 			return a.applyFiles(cmd.Context(), c, files, checks)
 		},
@@ -356,9 +358,9 @@ func (a *app) applyFiles(ctx context.Context, c *apiClient, files []string, chec
 	}
 	switch {
 	case refused == len(files):
-		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s): nothing applied", refused, len(files))}
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %s: nothing applied", refused, counted(len(files), "file"))}
 	case refused > 0:
-		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %d file(s); the others are applied", refused, len(files))}
+		return &exitError{code: 1, err: fmt.Errorf("the API refused %d of %s; the others are applied", refused, counted(len(files), "file"))}
 	}
 	return nil
 }
@@ -408,7 +410,7 @@ func (a *app) newWorkflowsListCmd() *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d workflow(s)\n", len(out.Results))
+			fmt.Fprintf(a.stderr, "%s\n", counted(len(out.Results), "workflow"))
 			return nil
 		},
 	}
@@ -662,12 +664,18 @@ func (a *app) newWorkflowsHistoryCmd() *cobra.Command {
 		Use:   "history NAME [--record ID | --kind KIND... --limit N --after CURSOR]",
 		Short: "Show what a workflow did, newest first, or every event of one record in it (--record)",
 		Long: `Without --record: the workflow's history as a whole, newest first, every record's events
-(enrolled, suppressed, trigger_error, action, completed, moved, unenrolled), --limit at a time;
+(` + strings.Join(crm.HistoryKinds(), ", ") + `), --limit at a time;
 --kind keeps only some kinds, and --after goes on from where the previous page ended (the
 command prints the cursor). About the last 10,000 events of a workflow are kept.
 With --record: every event of that record in the workflow, oldest first.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("record") {
+				var err error
+				if kinds, err = checkHistoryKinds(kinds); err != nil {
+					return err
+				}
+			}
 			c, err := a.newAPIClient(o.url)
 			if err != nil {
 				return err
@@ -715,7 +723,7 @@ With --record: every event of that record in the workflow, oldest first.`,
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d event(s) of workflow %s, newest first\n", len(out.Results), args[0])
+			fmt.Fprintf(a.stderr, "%s of workflow %s, newest first\n", counted(len(out.Results), "event"), args[0])
 			if out.Paging != nil {
 				next := []string{"workflows", "history", args[0], "--limit", strconv.Itoa(limit)}
 				if len(kinds) > 0 {
@@ -729,10 +737,28 @@ With --record: every event of that record in the workflow, oldest first.`,
 	fs := cmd.Flags()
 	o.flags(fs)
 	fs.StringVar(&record, "record", "", "show every event of this record, oldest first")
-	fs.StringSliceVar(&kinds, "kind", nil, "only events of these kinds (enrolled, suppressed, trigger_error, action, completed, moved, unenrolled)")
+	fs.StringSliceVar(&kinds, "kind", nil, "only events of these kinds ("+strings.Join(crm.HistoryKinds(), ", ")+")")
 	fs.IntVar(&limit, "limit", 100, "events per page, 1 to 500")
 	fs.StringVar(&after, "after", "", "go on from this cursor (printed after a page)")
 	return cmd
+}
+
+// checkHistoryKinds returns the kinds of --kind, trimmed, or a usage error naming the first one
+// that is empty or not a kind of history event, and the kinds there are.
+func checkHistoryKinds(kinds []string) ([]string, error) {
+	known := crm.HistoryKinds()
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		k = strings.TrimSpace(k)
+		switch {
+		case k == "":
+			return nil, usageErrorf("--kind has an empty kind: give one or more of %s, comma-separated", strings.Join(known, ", "))
+		case !slices.Contains(known, k):
+			return nil, usageErrorf("--kind %q is not a kind of history event: use one or more of %s, comma-separated", k, strings.Join(known, ", "))
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // recordHistory prints every event of record in workflow name, oldest first.
@@ -752,7 +778,7 @@ func (a *app) recordHistory(ctx context.Context, c *apiClient, name, record stri
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stderr, "%d event(s) of record %s in workflow %s\n", len(out.Results), record, name)
+	fmt.Fprintf(a.stderr, "%s of record %s in workflow %s\n", counted(len(out.Results), "event"), record, name)
 	return nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,7 +98,7 @@ func TestWorkflowCommands(t *testing.T) {
 	require.Regexp(t, `(?m)^clean-bounced-contacts\s+contacts\s+DRAFT\s+1\s+-\s*$`, stdout)
 	require.NotContains(t, stdout, "tidy-leads")
 	require.NotContains(t, stdout, "no-list")
-	require.Equal(t, "1 workflow(s)\n", stderr)
+	require.Equal(t, "1 workflow\n", stderr)
 
 	// Preview a file and the stored workflow: nothing changes.
 	wantPreview := fmt.Sprintf(": 3 of 6 live contacts match now (1 suppressed, 0 could not be evaluated)\nsample ids: %s\n"+
@@ -146,7 +148,7 @@ func TestWorkflowCommands(t *testing.T) {
 	require.Regexp(t, `(?m)^AT\s+EVENT\s+REVISION\s+STEP\s+ACTION\s+OUTCOME\s+DETAIL$`, stdout)
 	require.Regexp(t, `(?m)^\S+\s+enrolled\s+1\s`, stdout)
 	require.Regexp(t, `(?m)^\S+\s+action\s+1\s+0\s+delete_contact\s+done\s+moved contact `+matching[0]+` to the recycle bin$`, stdout)
-	require.Contains(t, stderr, "event(s) of record "+matching[0])
+	require.Contains(t, stderr, "events of record "+matching[0])
 
 	// The workflow's history as a whole: every matching contact's deletion, newest first, in pages.
 	stdout, stderr = run(0, "workflows", "history", name, "--kind", "action")
@@ -155,8 +157,9 @@ func TestWorkflowCommands(t *testing.T) {
 		require.Regexp(t, `(?m)^\S+\s+contacts/`+id+`\s+action\s+1\s+0\s+delete_contact\s+done\s`, stdout)
 	}
 	require.Equal(t, len(matching)+1, strings.Count(stdout, "\n"), "one line per deletion:\n%s", stdout)
-	require.Contains(t, stderr, fmt.Sprintf("%d event(s) of workflow %s, newest first", len(matching), name))
+	require.Contains(t, stderr, fmt.Sprintf("%d events of workflow %s, newest first", len(matching), name))
 	stdout, stderr = run(0, "workflows", "history", name, "--limit", "1", "--kind", "action")
+	require.Contains(t, stderr, "1 event of workflow "+name+", newest first")
 	require.Equal(t, 2, strings.Count(stdout, "\n"))
 	m := regexp.MustCompile(`older events: crmflow (workflows history ` + name + ` --limit 1 --kind action --after \d+-\d+)`).FindStringSubmatch(stderr)
 	require.NotNil(t, m, "the next page's command keeps the filters:\n%s", stderr)
@@ -278,7 +281,7 @@ func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
 	stdout, stderr := run(1, token, "apply", "-f", valid, "-f", wrongOption, "-f", wrongType)
 	require.Equal(t, wrongOption+`:3:30: trigger: "Red" is not an option of favourite_colour: did you mean "red" (label "Red")?`+"\n"+
 		wrongType+`:2:14: object_type: unknown object type "subscription": did you mean "subscriptions"?`+"\n", stdout)
-	require.Contains(t, stderr, "2 of 3 file(s) invalid: nothing applied")
+	require.Contains(t, stderr, "2 of 3 files invalid: nothing applied")
 	stdout, _ = run(0, token, "workflows", "list")
 	require.NotContains(t, stdout, "blue-contacts")
 
@@ -308,7 +311,7 @@ func TestApplyValidatesAgainstTheLiveSchema(t *testing.T) {
 	stdout, stderr = run(1, token, "apply", "-f", fresh, "-f", retyped)
 	require.Equal(t, retyped+":2:14: object_type: workflow red-contacts is stored for contacts, and a workflow keeps its "+
 		"object type: give this one another name, or set object_type: contacts\n", stdout)
-	require.Contains(t, stderr, "1 of 2 file(s) cannot be applied: nothing applied")
+	require.Contains(t, stderr, "1 of 2 files cannot be applied: nothing applied")
 	stdout, _ = run(0, token, "workflows", "list")
 	require.NotContains(t, stdout, "fresh-contacts")
 }
@@ -416,4 +419,37 @@ func TestDocumentedStepTiming(t *testing.T) {
 	// The enrollment ended (it is no longer enrolled): without reenrollment it may not enroll again.
 	require.Equal(t, http.StatusConflict, code, "body: %v", body)
 	require.Contains(t, body["message"], "was enrolled before")
+}
+
+// TestHistoryRefusesAnUnknownKind: `workflows history --kind` with a kind that is not one of the
+// history's refuses it as a usage error naming the kinds there are, before any request.
+func TestHistoryRefusesAnUnknownKind(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctl := []string{"CRMFLOW_URL=" + srv.URL, "CRMFLOW_TOKEN=t"}
+	kinds := "enrolled, suppressed, trigger_error, action, completed, moved, unenrolled"
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"Unknown", []string{"--kind", "deleted"}, `--kind "deleted" is not a kind of history event: use one or more of ` + kinds},
+		{"UnknownAfterAKnown", []string{"--kind", "action, enroled"}, `--kind "enroled" is not a kind of history event`},
+		{"Repeated", []string{"--kind", "action", "--kind", "Action"}, `--kind "Action" is not a kind of history event`},
+		{"Empty", []string{"--kind", "action,,completed"}, "--kind has an empty kind: give one or more of " + kinds},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := crmflow(t, ctl, append([]string{"workflows", "history", "x"}, tc.args...)...)
+			require.Equal(t, exitUsage, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			require.Empty(t, stdout)
+			require.Contains(t, stderr, tc.stderr)
+		})
+	}
+	t.Cleanup(func() { require.Zero(t, requests.Load(), "no request for a command refused locally") })
 }
