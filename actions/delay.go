@@ -117,7 +117,8 @@ func (s Delay) Due(rec crm.Record, now time.Time) time.Time {
 }
 
 // Bind implements Step. The action changes nothing: it returns OutcomeWait with Until set to Due
-// at the clock's now. The engine schedules the next step once, at that time.
+// at the clock's now. The engine schedules the next step at that time; for a delay until a date,
+// a date written while the record waits moves it (see engine.FollowDates).
 func (s Delay) Bind(deps Deps, _ Invocation) Action {
 	return Func(func(_ context.Context, _ crm.TenantID, rec crm.Record) (Result, error) {
 		if deps.Clock == nil {

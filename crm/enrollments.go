@@ -62,6 +62,21 @@ type Enrollment struct {
 	Step       int
 	Count      int
 	EnrolledAt time.Time
+	// Due is when its next step is due; zero when it is not enrolled.
+	Due time.Time
+}
+
+// StepDue moves the time a record's next step is due (EnrollmentStore.RescheduleSteps): a record
+// waiting out a delay until a date that was written while it waited.
+type StepDue struct {
+	ID RecordID
+	// Step is the step the record waits at: nothing moves unless it still waits there.
+	Step int
+	// Count is the enrollment it waits in (Enrollment.Count): nothing moves unless it is still
+	// that one. 0 means any.
+	Count int
+	// Due is when the step may run now.
+	Due time.Time
 }
 
 // EnrollmentState is the state of a record's enrollment in a workflow.

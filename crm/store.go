@@ -340,6 +340,9 @@ type EnrollmentStore interface {
 	AdvanceSteps(ctx context.Context, t TenantID, f FlowRef, step, nsteps int, action string, rs []StepResult) ([]RecordID, error)
 	// MoveEnrollments moves records enrolled at an older revision on to the active one, at their step.
 	MoveEnrollments(ctx context.Context, t TenantID, f FlowRef, from int64, step, nsteps int, ids []RecordID) ([]RecordID, error)
+	// RescheduleSteps moves when the next step of records still waiting at a step of f.Revision is
+	// due; returns those moved.
+	RescheduleSteps(ctx context.Context, t TenantID, f FlowRef, ds []StepDue) ([]RecordID, error)
 	// Enrollments reads the enrollments of records in a workflow.
 	Enrollments(ctx context.Context, t TenantID, flow string, o ObjectType, ids []RecordID) ([]Enrollment, error)
 	// DueEnrollments returns enrolled records whose next step is due by until.

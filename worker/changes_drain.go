@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,9 +190,50 @@ func (w *Worker) drainChanges(ctx context.Context, log *slog.Logger, t crm.Tenan
 					w.enqueueSteps(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: f.Name, Revision: ref.Revision}, enrolled, nil, time.Time{})
 				}
 			}
+			if err := w.followDates(ctx, log, t, wf, ref, seen, now); err != nil {
+				return total, err
+			}
 		}
 	}
 	return total, nil
+}
+
+// followDates moves the next step of the changed records of seen that wait in wf (at ref's
+// revision) after a delay until a date property, when that date, as they hold it now, is not the
+// one their step is due at (engine.FollowDates): the step runs at the new date, or at once when the
+// date was cleared or has gone by. It reads their enrollments in one round trip and moves them in
+// one script, for the whole batch; a workflow without such a delay reads nothing. The old task
+// finds its records not yet due and leaves them (see waitForMovedDates). The marks are
+// acknowledged only after it, so a drain that stops before the move is retried and moves them.
+func (w *Worker) followDates(ctx context.Context, log *slog.Logger, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
+	seen changedNow, now time.Time) error {
+	if len(seen.live) == 0 || !engine.FollowsDates(wf) {
+		return nil
+	}
+	ids := make([]crm.RecordID, 0, len(seen.live))
+	recs := make(map[crm.RecordID]crm.Record, len(seen.live))
+	for id, r := range seen.live {
+		ids = append(ids, id)
+		recs[id] = *r
+	}
+	slices.Sort(ids)
+	enrs, err := w.store.Enrollments(ctx, t, ref.Name, ref.ObjectType, ids)
+	if err != nil {
+		return err
+	}
+	ds := engine.FollowDates(wf, ref.Revision, enrs, recs, now)
+	if len(ds) == 0 {
+		return nil
+	}
+	moved, err := w.store.RescheduleSteps(ctx, t, ref, ds)
+	if err != nil {
+		return err
+	}
+	if len(moved) > 0 {
+		log.Info("records waiting for a date that was written: their next step moved", "workflow_id", ref.Name, "records", len(moved))
+	}
+	w.enqueueMoved(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: ref.Name, Revision: ref.Revision}, ds, moved, len(wf.Actions), now)
+	return nil
 }
 
 // changedNow is what the store holds now of a batch of changed records: the live ones, and how

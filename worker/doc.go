@@ -57,8 +57,10 @@
 //     workflow engine. Every record write leaves a change mark in the same script as the write; the
 //     drain reads them in batches, asks package engine for each active workflow's verdicts,
 //     enrolls, suppresses or unenrolls in one script per workflow (redisstore.Store.EvaluateFlow),
-//     enqueues one [TypeWorkflowSteps] per workflow for the records it enrolled, and acknowledges
-//     the marks. Its task id is derived from the tenant and a [DrainWindow], so a burst of writes
+//     enqueues one [TypeWorkflowSteps] per workflow for the records it enrolled, moves the next
+//     step of the records waiting for a date property that was written (a delay until a date,
+//     redisstore.Store.RescheduleSteps, one script per workflow and batch) and schedules it at the
+//     new date, and acknowledges the marks. Its task id is derived from the tenant and a [DrainWindow], so a burst of writes
 //     enqueues few drains ([Client.EnqueueChangesDrain]). The same call pushes the tenant on
 //     [WakeKey], where every running worker waits: the one that pops it drains the tenant at once,
 //     in process, rather than at its next poll of the queue.
@@ -69,7 +71,9 @@
 //     of enrolled records, records each result and moves each record on once
 //     (redisstore.Store.AdvanceSteps), continues at once with the steps due now, and schedules a task
 //     at the due time of the others (a delay), in the same queue. A paused workflow runs nothing.
-//     Its task id is derived from the tenant, the workflow, the revision, the step and the records.
+//     Its task id is derived from the tenant, the workflow, the revision, the step, the records
+//     and, for a scheduled one, its time. A step after a delay until a date reads the date again
+//     and does not run while it is still to come: it is scheduled at that date instead.
 //   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue
 //     (their task was lost or its worker killed, or their workflow was paused and is active again),
 //     and continues the backfills whose runner died.

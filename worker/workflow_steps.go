@@ -74,8 +74,8 @@ func (p WorkflowStepsPayload) validate() error {
 
 // NewWorkflowStepsTask returns a workflow:steps task for queue default (queue bulk when p.Bulk is
 // set), to run at processAt (zero: at once). Its task id is derived from the tenant, the workflow, the revision, the step, the
-// records (with their counts) and the attempt, so a retry, a second enqueue or a sweep's re-enqueue
-// of the same batch while it is queued enqueues nothing (ErrDuplicate). It returns a
+// records (with their counts), processAt and the attempt, so a retry, a second enqueue or a sweep's
+// re-enqueue of the same batch for the same time while it is queued enqueues nothing (ErrDuplicate). It returns a
 // *crm.ValidationError naming a bad field.
 func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.Task, error) {
 	if err := p.validate(); err != nil {
@@ -86,6 +86,11 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 		return nil, fmt.Errorf("encode %s payload: %w", TypeWorkflowSteps, err)
 	}
 	id := fmt.Sprintf("%s:%s:%s:%d:%d:%s", TypeWorkflowSteps, p.TenantID, p.Workflow, p.Revision, p.Step, idsHash(p.RecordIDs, p.Counts))
+	if !processAt.IsZero() {
+		// A step moved to another time (a delay's date written while the record waited) is a
+		// task of its own, beside the one at the time before, which finds it not yet due.
+		id += ":at-" + stamp(processAt)
+	}
 	if p.Attempt != "" {
 		id += ":" + p.Attempt
 	}
@@ -229,6 +234,9 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		return nil, nil, err
 	}
 	if err := w.unenrollNotMatching(ctx, t, wf, ref, enrs, countOf, live, now); err != nil {
+		return nil, nil, err
+	}
+	if err := w.waitForMovedDates(ctx, log, t, wf, ref, step, keep, countOf, live, now, bulk); err != nil {
 		return nil, nil, err
 	}
 	batch := make([]crm.Record, 0, len(keep))
@@ -424,6 +432,69 @@ func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *wo
 	}
 	_, err := w.store.EvaluateFlow(ctx, t, ref, vs)
 	return err
+}
+
+// waitForMovedDates, for a step that comes after a delay until a date property, takes out of live
+// the records whose date, as they hold it now, is still to come: it was moved later while they
+// waited, and this is the task of the date read before (or the workflow:sweep's re-enqueue of it).
+// Their step is moved to the new date in the store and enqueued for then (in queue bulk when bulk
+// is set), so that it runs once, at that date. The drain of the write does the same; this covers a
+// step that comes due before that drain, a drain that stopped between the move and the enqueue,
+// and a workflow that was paused when the date was written.
+func (w *Worker) waitForMovedDates(ctx context.Context, log *slog.Logger, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef, step int,
+	ids []crm.RecordID, countOf map[crm.RecordID]int, live map[crm.RecordID]crm.Record, now time.Time, bulk bool) error {
+	ds := engine.NotYetDue(wf, step, ids, live, countOf, now)
+	if len(ds) == 0 {
+		return nil
+	}
+	for _, d := range ds {
+		delete(live, d.ID)
+	}
+	moved, err := w.store.RescheduleSteps(ctx, t, ref, ds)
+	if err != nil {
+		return err
+	}
+	w.enqueueMoved(ctx, log, WorkflowStepsPayload{TenantID: t, Workflow: ref.Name, Revision: ref.Revision, Bulk: bulk}, ds, moved, len(wf.Actions), now)
+	return nil
+}
+
+// enqueueMoved enqueues, for the records of ds that the store moved (moved), their step (like's
+// tenant, workflow, revision and queue) at its new due time: at once when that has come, else at
+// that time rounded up to StepsRounding, the records due in the same second at the same step
+// sharing one task. An enqueue that fails is logged and left to the workflow:sweep, which finds
+// the records enrolled and due.
+func (w *Worker) enqueueMoved(ctx context.Context, log *slog.Logger, like WorkflowStepsPayload, ds []crm.StepDue, moved []crm.RecordID,
+	nsteps int, now time.Time) {
+	if len(moved) == 0 {
+		return
+	}
+	var steps []int
+	byStep := map[int][]crm.StepResult{}
+	countOf := map[crm.RecordID]int{}
+	for _, d := range ds {
+		if _, ok := byStep[d.Step]; !ok {
+			steps = append(steps, d.Step)
+		}
+		byStep[d.Step] = append(byStep[d.Step], crm.StepResult{ID: d.ID, Due: d.Due})
+		countOf[d.ID] = d.Count
+	}
+	countsOf := func(ids []crm.RecordID) []int {
+		out := make([]int, len(ids))
+		for i, id := range ids {
+			out[i] = countOf[id]
+		}
+		return out
+	}
+	for _, step := range steps {
+		p := like
+		p.Step = step
+		// The records moved to step `step`, as if the step before it had just run.
+		dueNow, later := engine.NextRuns(byStep[step], moved, step-1, nsteps, now, StepsRounding)
+		w.enqueueSteps(ctx, log, p, dueNow, countsOf(dueNow), time.Time{})
+		for _, run := range later {
+			w.enqueueSteps(ctx, log, p, run.IDs, countsOf(run.IDs), run.Due)
+		}
+	}
 }
 
 // moveToActiveRevision moves the records of ids enrolled at revision rev, an older revision of

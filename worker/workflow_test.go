@@ -319,7 +319,8 @@ func TestPausedWorkflowRunsNoActionsAndEnrollsNothing(t *testing.T) {
 	f := b.activate(t, "nurture", nurture)
 	a := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	b.drain(t)
-	require.Equal(t, crm.Enrollment{ID: a, State: "enrolled", Revision: f.ActiveRevision, Step: 1, Count: 1, EnrolledAt: tFuture},
+	require.Equal(t, crm.Enrollment{ID: a, State: "enrolled", Revision: f.ActiveRevision, Step: 1, Count: 1, EnrolledAt: tFuture,
+		Due: tFuture.Add(24 * time.Hour)},
 		b.enrollment(t, "nurture", a))
 	require.Len(t, b.scheduledSteps(t), 1)
 

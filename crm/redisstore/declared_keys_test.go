@@ -115,6 +115,12 @@ func TestScriptsDeclareTheKeysTheyTouch(t *testing.T) {
 	}
 	require.EqualValues(t, 4, undo.Done)
 
+	// A delayed step moved to another date.
+	moved, err := b.store.RescheduleSteps(ctx, b.tenant, crm.FlowRef{Name: "bounced", Revision: f.ActiveRevision, ObjectType: crm.Contacts},
+		[]crm.StepDue{{ID: ids[0], Step: 1, Due: time.Now()}})
+	require.NoError(t, err)
+	require.Empty(t, moved, "not enrolled")
+
 	hook.mu.Lock()
 	defer hook.mu.Unlock()
 	require.Empty(t, hook.found, "keys given to scripts in ARGV instead of KEYS")

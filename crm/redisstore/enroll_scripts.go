@@ -116,6 +116,48 @@ func (c advanceStepsCall) argv() []any {
 	return out
 }
 
+// rescheduleStepsScript moves when the next step of records still waiting at a step of a
+// revision is due.
+// See lua/reschedule_steps.lua for its KEYS and ARGV.
+var rescheduleStepsScript = newScript[rescheduleStepsCall]("reschedule_steps")
+
+// rescheduleStepsCall is a call of rescheduleStepsScript (lua/reschedule_steps.lua).
+type rescheduleStepsCall struct {
+	Enrolled string
+
+	Revision int64
+	// Dues are the records' new due times, each with its record's enrollment key (KEYS).
+	Dues []stepDue
+}
+
+// stepDue is one record's new due time, in a rescheduleStepsCall.
+type stepDue struct {
+	Enrollment string // the record's key
+
+	Member string
+	Step   int
+	Count  int   // 0: any
+	Due    int64 // unix ms
+}
+
+func (c rescheduleStepsCall) keys() []string {
+	out := make([]string, 0, 1+len(c.Dues))
+	out = append(out, c.Enrolled)
+	for _, d := range c.Dues {
+		out = append(out, d.Enrollment)
+	}
+	return out
+}
+
+func (c rescheduleStepsCall) argv() []any {
+	out := make([]any, 0, 1+4*len(c.Dues))
+	out = append(out, c.Revision)
+	for _, d := range c.Dues {
+		out = append(out, d.Member, d.Step, d.Count, d.Due)
+	}
+	return out
+}
+
 // moveEnrollmentsScript moves the records enrolled at an older revision of a workflow, waiting at a
 // step, on to its active revision, where they continue at the same step; a record whose step the
 // active revision does not have completes there.

@@ -152,6 +152,31 @@ func (s *Store) AdvanceSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef,
 	return membersToIDs(res), nil
 }
 
+// RescheduleSteps moves when the next step of records enrolled in workflow f is due, for those
+// still enrolled at f.Revision, waiting at the step of their StepDue, in its enrollment (any when
+// its Count is 0); it returns the records it moved. It enqueues nothing: the caller schedules the
+// step at the new time, and the workflow:sweep finds a step whose task was lost. Moving a record
+// twice to the same time changes nothing. At most crm.MaxScriptBatch records in one call.
+func (s *Store) RescheduleSteps(ctx context.Context, t crm.TenantID, f crm.FlowRef, ds []crm.StepDue) ([]crm.RecordID, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	if len(ds) > crm.MaxScriptBatch {
+		return nil, fmt.Errorf("crm: %d due times in one call: at most %d", len(ds), crm.MaxScriptBatch)
+	}
+	call := rescheduleStepsCall{Enrolled: FlowEnrolledKey(t, f.Name), Revision: f.Revision}
+	for _, d := range ds {
+		m := flowMember(f.ObjectType, d.ID)
+		call.Dues = append(call.Dues, stepDue{Enrollment: EnrollmentKey(t, f.Name, m), Member: m, Step: d.Step, Count: d.Count,
+			Due: d.Due.UnixMilli()})
+	}
+	res, err := rescheduleStepsScript.run(ctx, s, call).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("reschedule steps of workflow %s: %w", f.Name, err)
+	}
+	return membersToIDs(res), nil
+}
+
 // MoveEnrollments moves the records of ids enrolled in workflow f.Name at revision from and waiting
 // at step on to f.Revision, which must be the active revision (else nothing happens), where they
 // continue at the same step; those whose step f.Revision does not have (it has nsteps) complete
@@ -177,12 +202,16 @@ func (s *Store) MoveEnrollments(ctx context.Context, t crm.TenantID, f crm.FlowR
 	return membersToIDs(res), nil
 }
 
-// Enrollments reads the enrollments of records in a workflow, in one round trip.
+// Enrollments reads the enrollments of records in a workflow, with when the next step of those
+// enrolled is due, in one round trip.
 func (s *Store) Enrollments(ctx context.Context, t crm.TenantID, flow string, o crm.ObjectType, ids []crm.RecordID) ([]crm.Enrollment, error) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
+	dues := make([]*redis.FloatCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, EnrollmentKey(t, flow, flowMember(o, id)), "state", "revision", "step", "count", "enrolled_at")
+		m := flowMember(o, id)
+		cmds[i] = pipe.HMGet(ctx, EnrollmentKey(t, flow, m), "state", "revision", "step", "count", "enrolled_at")
+		dues[i] = pipe.ZScore(ctx, FlowEnrolledKey(t, flow), m)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read enrollments: %w", err)
@@ -195,6 +224,9 @@ func (s *Store) Enrollments(ctx context.Context, t crm.TenantID, flow string, o 
 		step, _ := strconv.Atoi(str(2))
 		count, _ := strconv.Atoi(str(3))
 		out[i] = crm.Enrollment{ID: ids[i], State: crm.EnrollmentState(str(0)), Revision: rev, Step: step, Count: count, EnrolledAt: parseMS(str(4))}
+		if due, err := dues[i].Result(); err == nil && out[i].State == crm.Enrolled {
+			out[i].Due = time.UnixMilli(int64(due)).UTC()
+		}
 	}
 	return out, nil
 }

@@ -159,6 +159,60 @@ func testReenrollmentNeedsATransition(t *testing.T, hn *Harness) {
 	require.Equal(t, []crm.RecordID{c.ID}, got, "not matching -> matching enrolls again")
 }
 
+func testRescheduleStepsMovesOnlyWaitingRecords(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	f := activeFlow(t, b, false)
+	a := b.contact(t, map[string]string{"firstname": "a"})
+	c := b.contact(t, map[string]string{"firstname": "c"})
+	_, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, a.ID, c.ID))
+	require.NoError(t, err)
+	now := b.clock.Now()
+	in10d := now.Add(10 * 24 * time.Hour)
+	_, err = b.store.AdvanceSteps(ctx, b.tenant, f, 0, 3, "delay", []crm.StepResult{
+		{ID: a.ID, Outcome: "wait", Due: in10d}, {ID: c.ID, Outcome: "wait", Due: in10d}})
+	require.NoError(t, err)
+	enrs, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{a.ID, c.ID})
+	require.NoError(t, err)
+	require.Equal(t, in10d.UnixMilli(), enrs[0].Due.UnixMilli(), "Enrollments reads when the next step is due")
+	require.Equal(t, 1, enrs[0].Step)
+
+	in20d := now.Add(20 * 24 * time.Hour)
+	moved, err := b.store.RescheduleSteps(ctx, b.tenant, f, []crm.StepDue{
+		{ID: a.ID, Step: 1, Count: enrs[0].Count, Due: in20d},
+		{ID: c.ID, Step: 2, Due: now},                           // not at that step
+		{ID: c.ID, Step: 1, Count: enrs[1].Count + 1, Due: now}, // not in that enrollment
+	})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{a.ID}, moved)
+	enrs, err = b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{a.ID, c.ID})
+	require.NoError(t, err)
+	require.Equal(t, in20d.UnixMilli(), enrs[0].Due.UnixMilli())
+	require.Equal(t, in10d.UnixMilli(), enrs[1].Due.UnixMilli())
+	due, err := b.store.DueEnrollments(ctx, b.tenant, "wf", now.Add(15*24*time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{c.ID}, due)
+
+	// Another revision, or a record no longer enrolled, moves nothing.
+	other := f
+	other.Revision++
+	moved, err = b.store.RescheduleSteps(ctx, b.tenant, other, []crm.StepDue{{ID: c.ID, Step: 1, Due: now}})
+	require.NoError(t, err)
+	require.Empty(t, moved)
+	_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictDeleted, c.ID))
+	require.NoError(t, err)
+	moved, err = b.store.RescheduleSteps(ctx, b.tenant, f, []crm.StepDue{{ID: c.ID, Step: 1, Due: now}})
+	require.NoError(t, err)
+	require.Empty(t, moved)
+	enrs, err = b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{c.ID})
+	require.NoError(t, err)
+	require.True(t, enrs[0].Due.IsZero(), "not enrolled: no due time")
+	due, err = b.store.DueEnrollments(ctx, b.tenant, "wf", now.Add(30*24*time.Hour), 10)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{a.ID}, due)
+}
+
 func testDeletedRecordUnenrollsAndNeedsManualEnrollment(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
