@@ -124,6 +124,8 @@ func TestPermanentDeletePausesAWorkflowNamingTheEmail(t *testing.T) {
 	require.Equal(t, "PAUSED", f.State)
 	require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
 	require.Contains(t, f.PausedReason, "permanent delete erased an email address")
+	require.NotNil(t, f.PausedReasonCode, "pausedReasonCode is answered")
+	require.Equal(t, "CONTACT_ERASED", *f.PausedReasonCode)
 	require.NotContains(t, strings.ToLower(f.Source), "ann@")
 	require.True(t, strings.HasPrefix(f.Source, redisstore.ErasedFlowHeader), f.Source)
 	require.Len(t, f.Revisions, 1)

@@ -34,23 +34,32 @@ var yamlMediaTypes = []string{"application/yaml", "text/yaml", "application/x-ya
 
 // flowJSON is a stored workflow. ActivatedAt is null for a workflow never activated.
 type flowJSON struct {
-	Name           string  `json:"name"`
-	ObjectType     string  `json:"objectType"`
-	State          string  `json:"state"` // DRAFT, ACTIVE or PAUSED
-	Revision       int64   `json:"revision"`
-	ActiveRevision int64   `json:"activeRevision"`
-	PausedReason   string  `json:"pausedReason"`
-	CreatedAt      string  `json:"createdAt"`
-	UpdatedAt      string  `json:"updatedAt"`
-	ActivatedAt    *string `json:"activatedAt"`
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	State          string `json:"state"` // DRAFT, ACTIVE or PAUSED
+	Revision       int64  `json:"revision"`
+	ActiveRevision int64  `json:"activeRevision"`
+	PausedReason   string `json:"pausedReason"`
+	// PausedReasonCode names the reason a workflow paused itself (a crm.PauseCode), and
+	// PausedReasonParams holds the values its sentence names: "" and {} for a user's pause and
+	// for a workflow paused before codes were kept (pausedReason alone then says why).
+	PausedReasonCode   string            `json:"pausedReasonCode"`
+	PausedReasonParams map[string]string `json:"pausedReasonParams"`
+	CreatedAt          string            `json:"createdAt"`
+	UpdatedAt          string            `json:"updatedAt"`
+	ActivatedAt        *string           `json:"activatedAt"`
 	// ActivatedBy is the user whose authority the workflow acts with (SPEC S23).
 	ActivatedBy string `json:"activatedBy,omitempty"`
 }
 
 func toFlowJSON(f crm.Flow) flowJSON {
 	out := flowJSON{Name: f.Name, ObjectType: string(f.ObjectType), State: flowState(f.State), Revision: f.Revision,
-		ActiveRevision: f.ActiveRevision, PausedReason: f.PausedReason, ActivatedBy: f.ActivatedBy,
+		ActiveRevision: f.ActiveRevision, PausedReason: f.PausedReason, PausedReasonCode: string(f.PausedCode),
+		PausedReasonParams: f.PausedParams, ActivatedBy: f.ActivatedBy,
 		CreatedAt: crm.FormatDatetime(f.CreatedAt), UpdatedAt: crm.FormatDatetime(f.UpdatedAt)}
+	if out.PausedReasonParams == nil {
+		out.PausedReasonParams = map[string]string{}
+	}
 	if !f.ActivatedAt.IsZero() {
 		at := crm.FormatDatetime(f.ActivatedAt)
 		out.ActivatedAt = &at

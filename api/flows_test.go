@@ -22,17 +22,20 @@ import (
 type yamlBody string
 
 type flow struct {
-	Name           string  `json:"name"`
-	ObjectType     string  `json:"objectType"`
-	State          string  `json:"state"`
-	Revision       int64   `json:"revision"`
-	ActiveRevision int64   `json:"activeRevision"`
-	PausedReason   string  `json:"pausedReason"`
-	CreatedAt      string  `json:"createdAt"`
-	UpdatedAt      string  `json:"updatedAt"`
-	ActivatedAt    *string `json:"activatedAt"`
-	Source         string  `json:"source"`
-	Revisions      []struct {
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	State          string `json:"state"`
+	Revision       int64  `json:"revision"`
+	ActiveRevision int64  `json:"activeRevision"`
+	PausedReason   string `json:"pausedReason"`
+	// PausedReasonCode and PausedReasonParams are pointers, so that a missing field fails.
+	PausedReasonCode   *string            `json:"pausedReasonCode"`
+	PausedReasonParams *map[string]string `json:"pausedReasonParams"`
+	CreatedAt          string             `json:"createdAt"`
+	UpdatedAt          string             `json:"updatedAt"`
+	ActivatedAt        *string            `json:"activatedAt"`
+	Source             string             `json:"source"`
+	Revisions          []struct {
 		Revision  int64  `json:"revision"`
 		CreatedAt string `json:"createdAt"`
 		By        string `json:"by"`
@@ -463,6 +466,10 @@ func TestActivateFlow(t *testing.T) {
 		require.Len(t, list.Results, 2)
 		require.Equal(t, "PAUSED", list.Results[0].State)
 		require.Contains(t, list.Results[0].PausedReason, "starter")
+		require.NotNil(t, list.Results[0].PausedReasonCode, "pausedReasonCode is answered")
+		require.NotNil(t, list.Results[0].PausedReasonParams, "pausedReasonParams is answered")
+		require.Equal(t, "PLAN_DOWNGRADED", *list.Results[0].PausedReasonCode)
+		require.Equal(t, map[string]string{"plan": "starter"}, *list.Results[0].PausedReasonParams)
 		require.Equal(t, int64(1), list.Results[0].ActiveRevision)
 		require.Equal(t, "DRAFT", list.Results[1].State)
 		expectError(t, b.raw(t, "POST", "/automation/v4/flows/one/activate", auth, nil), http.StatusForbidden, "PLAN_NOT_ALLOWED")
@@ -471,9 +478,13 @@ func TestActivateFlow(t *testing.T) {
 		require.NoError(t, err)
 		f := expect[flow](t, b.raw(t, "GET", "/automation/v4/flows/one", auth, nil), http.StatusOK)
 		require.Equal(t, "PAUSED", f.State)
+		require.Equal(t, "PLAN_DOWNGRADED", *f.PausedReasonCode)
+		require.Equal(t, map[string]string{"plan": "starter"}, *f.PausedReasonParams)
 		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/one/activate", auth, nil), http.StatusOK)
 		require.Equal(t, "ACTIVE", f.State)
 		require.Empty(t, f.PausedReason)
+		require.Empty(t, *f.PausedReasonCode)
+		require.Empty(t, *f.PausedReasonParams)
 	})
 
 	t.Run("Pause", func(t *testing.T) {
@@ -488,6 +499,9 @@ func TestActivateFlow(t *testing.T) {
 			f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/p/pause", auth, nil), http.StatusOK)
 			require.Equal(t, "PAUSED", f.State)
 			require.Empty(t, f.PausedReason)
+			require.NotNil(t, f.PausedReasonCode, "pausedReasonCode is answered")
+			require.Empty(t, *f.PausedReasonCode, "a user's pause has no code")
+			require.Empty(t, *f.PausedReasonParams)
 			require.Equal(t, int64(1), f.ActiveRevision)
 		}
 		expectError(t, b.raw(t, "POST", "/automation/v4/flows/nope/pause", auth, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")

@@ -317,6 +317,19 @@ var catalog = map[string]map[string]string{
 		"error.back":                     "Back to the console",
 		"retention.days":                 "%d days",
 		"retention.days.one":             "%d day",
+
+		// Why a workflow paused itself: "pause." and its pausedReasonCode (see pauseCodes).
+		"pause.DELETION_LIMIT_REACHED":         "Paused: blast-radius limit of %s reached. The records still waiting stay enrolled: raise the limit (limits in the workflow, or crmflow admin tenant set-limits) or let the window pass, then activate the workflow again.",
+		"pause.ACTIVATOR_UNKNOWN":              "No activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again.",
+		"pause.ACTIVATOR_REMOVED":              "Its activator %s is no longer a user of the tenant: a user who holds the permissions its actions need must activate it again.",
+		"pause.ACTIVATOR_DISABLED":             "Its activator %s was disabled: a user who holds the permissions its actions need must activate it again.",
+		"pause.ACTIVATOR_LACKS_PERMISSION":     "Its activator %s no longer holds the %s permissions its actions need: grant them, or have a user who holds them activate the workflow again.",
+		"pause.ACTIVATOR_LACKS_PERMISSION.one": "Its activator %s no longer holds the %s permission its actions need: grant it, or have a user who holds it activate the workflow again.",
+		"pause.REVISION_INVALID":               "Revision %s no longer validates against the tenant's properties: %s. Fix the workflow (crmflow validate), store it and activate it again.",
+		"pause.CONTACT_ERASED":                 "A permanent delete erased an email address this workflow's definition named: review it, store a revision without that address, and activate it again.",
+		"pause.UNDO_STARTED":                   "Paused: the deletions of this activation are being undone (undo job %s, asked by %s). The records still waiting stay enrolled: activate the workflow again to carry on.",
+		"pause.PLAN_DOWNGRADED":                "The %s plan does not include workflows: upgrade to professional or enterprise, then activate the workflow again.",
+		"pause.and":                            " and ",
 	},
 	"sv": {
 		"app.name":                       "crmflow-konsol",
@@ -631,5 +644,18 @@ var catalog = map[string]map[string]string{
 		"error.back":                     "Tillbaka till konsolen",
 		"retention.days":                 "%d dagar",
 		"retention.days.one":             "%d dag",
+
+		// Why a workflow paused itself: "pause." and its pausedReasonCode (see pauseCodes).
+		"pause.DELETION_LIMIT_REACHED":         "Pausat: raderingsgränsen på %s nåddes. De poster som fortfarande väntar förblir registrerade: höj gränsen (limits i arbetsflödet, eller crmflow admin tenant set-limits) eller vänta tills fönstret har passerat, och aktivera sedan arbetsflödet igen.",
+		"pause.ACTIVATOR_UNKNOWN":              "Det finns ingen uppgift om vem som aktiverade arbetsflödet: en användare med de behörigheter som dess åtgärder kräver måste aktivera det igen.",
+		"pause.ACTIVATOR_REMOVED":              "%s, som aktiverade det, är inte längre användare i organisationen: en användare med de behörigheter som dess åtgärder kräver måste aktivera det igen.",
+		"pause.ACTIVATOR_DISABLED":             "%s, som aktiverade det, har stängts av: en användare med de behörigheter som dess åtgärder kräver måste aktivera det igen.",
+		"pause.ACTIVATOR_LACKS_PERMISSION":     "%s, som aktiverade det, har inte längre behörigheterna %s som dess åtgärder kräver: ge tillbaka dem, eller låt en användare som har dem aktivera arbetsflödet igen.",
+		"pause.ACTIVATOR_LACKS_PERMISSION.one": "%s, som aktiverade det, har inte längre behörigheten %s som dess åtgärder kräver: ge tillbaka den, eller låt en användare som har den aktivera arbetsflödet igen.",
+		"pause.REVISION_INVALID":               "Revision %s stämmer inte längre med organisationens egenskaper (felet på engelska: %s). Rätta arbetsflödet (crmflow validate), spara det och aktivera det igen.",
+		"pause.CONTACT_ERASED":                 "En permanent borttagning raderade en e-postadress som arbetsflödets definition nämnde: gå igenom det, spara en revision utan adressen och aktivera det igen.",
+		"pause.UNDO_STARTED":                   "Pausat: raderingarna från den här aktiveringen håller på att ångras (ångringsjobb %s, begärt av %s). De poster som fortfarande väntar förblir registrerade: aktivera arbetsflödet igen för att fortsätta.",
+		"pause.PLAN_DOWNGRADED":                "Planen %s omfattar inte arbetsflöden: uppgradera till professional eller enterprise och aktivera sedan arbetsflödet igen.",
+		"pause.and":                            " och ",
 	},
 }

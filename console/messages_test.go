@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
 )
 
 // Every language has every key, with the same formatting verbs in the same order.
@@ -97,4 +99,43 @@ func TestNothingToUndoInSwedish(t *testing.T) {
 	sv := translator{lang: "sv"}
 	msg := sv.APIMessage("CONFLICT", "NOTHING_TO_UNDO", "nothing of operation op-1 is in the recycle bin", map[string][]string{"operation": {"op-1"}})
 	require.Equal(t, "Inget från operation op-1 ligger kvar i papperskorgen: det finns inget att ångra. (API:t svarade på engelska: nothing of operation op-1 is in the recycle bin)", msg)
+}
+
+// Why a workflow paused itself, from its code and params: every code has its message with a verb
+// for each param; a count of one and a single permission take the singular; no code, a code the
+// catalog does not know, or a missing param shows the API's English sentence.
+func TestPauseReason(t *testing.T) {
+	t.Parallel()
+	en, sv := translator{lang: "en"}, translator{lang: "sv"}
+	verbs := regexp.MustCompile(`%[a-z]`)
+	for code, names := range pauseCodes {
+		msg, ok := catalog["en"]["pause."+string(code)]
+		require.True(t, ok, "no message for %s", code)
+		want := len(names)
+		if code == crm.PauseDeletionLimit {
+			want = 1 // the limit, worded by settings.limit.value
+		}
+		require.Len(t, verbs.FindAllString(msg, -1), want, code)
+	}
+	limit := map[string]string{"maxDeletions": "1", "per": "30m"}
+	require.Equal(t, "Pausat: raderingsgränsen på 1 radering per 30m nåddes. De poster som fortfarande väntar förblir registrerade: "+
+		"höj gränsen (limits i arbetsflödet, eller crmflow admin tenant set-limits) eller vänta tills fönstret har passerat, och aktivera sedan arbetsflödet igen.",
+		sv.PauseReason("DELETION_LIMIT_REACHED", limit, "paused: blast-radius limit of 1 deletion per 30m reached"))
+	require.True(t, strings.HasPrefix(en.PauseReason("DELETION_LIMIT_REACHED", map[string]string{"maxDeletions": "5", "per": "1h"}, ""),
+		"Paused: blast-radius limit of 5 deletions per 1h reached."))
+	require.Equal(t, "ann@example.com, som aktiverade det, har inte längre behörigheterna delete och bulk_delete som dess åtgärder kräver: "+
+		"ge tillbaka dem, eller låt en användare som har dem aktivera arbetsflödet igen.",
+		sv.PauseReason("ACTIVATOR_LACKS_PERMISSION", map[string]string{"activator": "ann@example.com", "permissions": "delete,bulk_delete"}, "x"))
+	require.Contains(t, en.PauseReason("ACTIVATOR_LACKS_PERMISSION", map[string]string{"activator": "ann@example.com", "permissions": "delete"}, "x"),
+		"no longer holds the delete permission its actions need: grant it,")
+	require.Equal(t, "Planen free omfattar inte arbetsflöden: uppgradera till professional eller enterprise och aktivera sedan arbetsflödet igen.",
+		sv.PauseReason("PLAN_DOWNGRADED", map[string]string{"plan": "free"}, "plan free does not include workflows"))
+	require.Contains(t, sv.PauseReason("UNDO_STARTED", map[string]string{"undoJob": "7", "by": "bo@example.com"}, "x"), "(ångringsjobb 7, begärt av bo@example.com)")
+	require.Contains(t, sv.PauseReason("CONTACT_ERASED", map[string]string{}, "x"), "En permanent borttagning raderade en e-postadress")
+
+	require.Equal(t, "plan free does not include workflows", sv.PauseReason("", nil, "plan free does not include workflows"), "paused before codes were kept")
+	require.Equal(t, "something new", sv.PauseReason("SOMETHING_NEW", map[string]string{"x": "y"}, "something new"))
+	require.Equal(t, "the text", sv.PauseReason("PLAN_DOWNGRADED", map[string]string{}, "the text"), "a param missing")
+	require.Equal(t, "the text", sv.PauseReason("DELETION_LIMIT_REACHED", map[string]string{"maxDeletions": "many", "per": "1h"}, "the text"))
+	require.Empty(t, sv.PauseReason("", nil, ""), "a user's pause")
 }

@@ -18,15 +18,67 @@ const flowsPath = "/automation/v4/flows"
 
 // flowJSON is a workflow as the API shows it.
 type flowJSON struct {
-	Name           string  `json:"name"`
-	ObjectType     string  `json:"objectType"`
-	State          string  `json:"state"` // DRAFT, ACTIVE or PAUSED
-	Revision       int64   `json:"revision"`
-	ActiveRevision int64   `json:"activeRevision"`
-	PausedReason   string  `json:"pausedReason"`
-	UpdatedAt      string  `json:"updatedAt"`
-	ActivatedAt    *string `json:"activatedAt"`
-	ActivatedBy    string  `json:"activatedBy"`
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	State          string `json:"state"` // DRAFT, ACTIVE or PAUSED
+	Revision       int64  `json:"revision"`
+	ActiveRevision int64  `json:"activeRevision"`
+	PausedReason   string `json:"pausedReason"`
+	// PausedReasonCode names the reason a workflow paused itself, with the values it names in
+	// PausedReasonParams; "" for a user's pause and one paused before codes were kept.
+	PausedReasonCode   string            `json:"pausedReasonCode"`
+	PausedReasonParams map[string]string `json:"pausedReasonParams"`
+	UpdatedAt          string            `json:"updatedAt"`
+	ActivatedAt        *string           `json:"activatedAt"`
+	ActivatedBy        string            `json:"activatedBy"`
+}
+
+// pauseCodes are the reasons a workflow pauses itself (crm.PauseCode) the catalog words in each
+// language ("pause." and the code), with the params each message takes, in order.
+var pauseCodes = map[crm.PauseCode][]string{
+	crm.PauseDeletionLimit:            {"maxDeletions", "per"},
+	crm.PauseActivatorUnknown:         nil,
+	crm.PauseActivatorRemoved:         {"activator"},
+	crm.PauseActivatorDisabled:        {"activator"},
+	crm.PauseActivatorLacksPermission: {"activator", "permissions"},
+	crm.PauseRevisionInvalid:          {"revision", "problem"},
+	crm.PauseContactErased:            nil,
+	crm.PauseUndo:                     {"undoJob", "by"},
+	crm.PausePlanDowngraded:           {"plan"},
+}
+
+// PauseReason says in the page's language why a workflow paused itself, from the reason's code
+// and params. A workflow paused before codes were kept (no code), one whose code the catalog does
+// not know, or one lacking a param the sentence names, shows text: the API's English sentence.
+func (tr translator) PauseReason(code string, params map[string]string, text string) string {
+	names, ok := pauseCodes[crm.PauseCode(code)]
+	if !ok {
+		return text
+	}
+	args := make([]any, len(names))
+	for i, n := range names {
+		v, ok := params[n]
+		if !ok || v == "" {
+			return text
+		}
+		args[i] = v
+	}
+	key := "pause." + code
+	switch crm.PauseCode(code) {
+	case crm.PauseDeletionLimit:
+		n, err := strconv.Atoi(params["maxDeletions"])
+		if err != nil {
+			return text
+		}
+		args = []any{tr.T("settings.limit.value", n, params["per"])}
+	case crm.PauseActivatorLacksPermission:
+		perms := strings.Split(params["permissions"], ",")
+		if len(perms) == 1 {
+			key += ".one"
+		}
+		args[1] = strings.Join(perms, tr.T("pause.and"))
+	}
+	return tr.T(key, args...)
 }
 
 // flowDetailJSON is GET /automation/v4/flows/{name}.

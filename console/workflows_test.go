@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/worker"
 )
 
 const cleanLeads = `name: clean-leads
@@ -187,4 +188,50 @@ func TestWorkflowScreens(t *testing.T) {
 	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
 	require.NoError(t, err)
 	require.EqualValues(t, 1, f.Revision)
+}
+
+// TestWorkflowPauseReasonInTheUsersLanguage: a workflow paused at its deletion limit shows why in
+// the user's language, worded from the reason's code and params; one paused before codes were
+// kept shows the English sentence it has; one a user paused shows no reason.
+func TestWorkflowPauseReasonInTheUsersLanguage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, name := range []string{"limited", "older", "manual"} {
+		_, _, err := b.store.PutFlow(ctx, b.tenant, name, crm.Contacts, strings.Replace(cleanLeads, "clean-leads", name, 1), "ops@example.com")
+		require.NoError(t, err)
+		_, err = b.store.ActivateFlow(ctx, b.tenant, name, crm.ActivateFlowParams{By: "ops@example.com"})
+		require.NoError(t, err)
+	}
+	lim := crm.DeletionLimit{Max: 3, Per: time.Hour}
+	_, err := b.store.PauseFlow(ctx, b.tenant, "limited", &crm.PauseOpts{Reason: worker.LimitPauseReason(lim),
+		Code: crm.PauseDeletionLimit, Params: worker.LimitPauseParams(lim)})
+	require.NoError(t, err)
+	const older = "plan free does not include workflows"
+	_, err = b.store.PauseFlow(ctx, b.tenant, "older", &crm.PauseOpts{Reason: older}) // as stored before codes were kept
+	require.NoError(t, err)
+	_, err = b.store.PauseFlow(ctx, b.tenant, "manual", nil)
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	br.lang = "sv"
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	const sv = "Pausat: raderingsgränsen på 3 raderingar per 1h nåddes. De poster som fortfarande väntar förblir registrerade"
+	resp, page := br.get("/console/workflows/limited")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `<dd id="workflow-reason">`+sv)
+	require.NotContains(t, page, "blast-radius")
+	_, page = br.get("/console/workflows/older")
+	require.Contains(t, page, `<dd id="workflow-reason">`+older+`</dd>`)
+	_, page = br.get("/console/workflows/manual")
+	require.NotContains(t, page, `id="workflow-reason"`)
+	_, page = br.get("/console/workflows")
+	require.Contains(t, page, "<td>"+sv)
+	require.Contains(t, page, "<td>"+older+"</td>")
+
+	br.lang = "en"
+	_, page = br.get("/console/workflows/limited")
+	require.Contains(t, page, `<dd id="workflow-reason">Paused: blast-radius limit of 3 deletions per 1h reached. The records still waiting stay enrolled`)
+	_, page = br.get("/console/workflows/older")
+	require.Contains(t, page, `<dd id="workflow-reason">`+older+`</dd>`)
 }

@@ -23,8 +23,14 @@ type Flow struct {
 	State      FlowState
 	// Revision is the latest stored revision; ActiveRevision the one activated (0 if never).
 	Revision, ActiveRevision int64
-	// PausedReason says why a paused workflow was paused ("" when paused by a user).
+	// PausedReason says, in English, why a paused workflow was paused ("" when paused by a user).
 	PausedReason string
+	// PausedCode names the reason for programs, and PausedParams holds the values its sentence
+	// names (see PauseCode), so that a client tells the reasons apart and words them in its own
+	// language. Both are empty when a user paused the workflow, and for a workflow that paused
+	// itself before codes were kept: PausedReason alone says why.
+	PausedCode   PauseCode
+	PausedParams map[string]string
 	// ActivatedBy is the user who activated the workflow: it acts with that user's authority
 	// (SPEC S23). Empty for a workflow never activated.
 	ActivatedBy string
@@ -90,11 +96,47 @@ type ActivateFlowParams struct {
 	Reads []string
 }
 
+// PauseCode is the stable, machine-readable name of the reason a workflow paused itself
+// (Flow.PausedCode), beside its English sentence (Flow.PausedReason). Each code's sentence names
+// the values kept in Flow.PausedParams under the keys listed with it; every value is a string.
+type PauseCode string
+
+// The reasons a workflow pauses itself.
+const (
+	// PauseDeletionLimit: its blast-radius limit refused a deletion (SPEC S24). Params
+	// "maxDeletions" (a number) and "per" (the window, as a workflow file writes it: "1h").
+	PauseDeletionLimit PauseCode = "DELETION_LIMIT_REACHED"
+	// PauseActivatorUnknown: no activating user is recorded for it (SPEC S23). No params.
+	PauseActivatorUnknown PauseCode = "ACTIVATOR_UNKNOWN"
+	// PauseActivatorRemoved: its activator is no longer a user of the tenant. Param "activator".
+	PauseActivatorRemoved PauseCode = "ACTIVATOR_REMOVED"
+	// PauseActivatorDisabled: its activator was disabled. Param "activator".
+	PauseActivatorDisabled PauseCode = "ACTIVATOR_DISABLED"
+	// PauseActivatorLacksPermission: its activator no longer holds a permission its actions need.
+	// Params "activator" and "permissions" (the missing ones, comma-separated: "delete,bulk_delete").
+	PauseActivatorLacksPermission PauseCode = "ACTIVATOR_LACKS_PERMISSION"
+	// PauseRevisionInvalid: its active revision no longer validates against the tenant's
+	// properties. Params "revision" (a number) and "problem" (the validation error, in English).
+	PauseRevisionInvalid PauseCode = "REVISION_INVALID"
+	// PauseContactErased: a permanent delete erased an email address its active revision named
+	// (SPEC S9). No params: it names no address.
+	PauseContactErased PauseCode = "CONTACT_ERASED"
+	// PauseUndo: an undo of its activation's deletions started (SPEC S26). Params "undoJob" (the
+	// undo job's id) and "by" (the user who asked).
+	PauseUndo PauseCode = "UNDO_STARTED"
+	// PausePlanDowngraded: the tenant moved to a plan without workflows (SPEC S18). Param "plan".
+	PausePlanDowngraded PauseCode = "PLAN_DOWNGRADED"
+)
+
 // PauseOpts are options of PauseFlow. nil means the defaults.
 type PauseOpts struct {
-	// Reason says why the workflow pauses, for GET /automation/v4/flows/{name}. Empty means a user
-	// paused it.
+	// Reason says, in English, why the workflow pauses, for GET /automation/v4/flows/{name}.
+	// Empty means a user paused it.
 	Reason string
+	// Code names Reason for programs, with the values it names in Params (see PauseCode). Empty
+	// for a user's pause.
+	Code   PauseCode
+	Params map[string]string
 	// IfActivatedAt pauses the workflow only if its activation is still the one made at that time
 	// (Flow.ActivatedAt): a workflow activated again since is left as it is, and PauseFlow returns
 	// ErrFlowReactivated. Zero pauses it whatever its activation.

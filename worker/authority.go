@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/workflows"
 )
 
-// authorityLost tells why the activator of a workflow may no longer run it (SPEC S23), or "" when
-// they may: the user must still exist, not be disabled, and hold every permission the workflow
-// needs (wf.Permissions(many); many for a backfill, which enrolls every matching record).
-func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (string, error) {
+// authorityLost tells why the activator of a workflow may no longer run it (SPEC S23), as the
+// reason to pause it with, or nil when they may: the user must still exist, not be disabled, and
+// hold every permission the workflow needs (wf.Permissions(many); many for a backfill, which
+// enrolls every matching record).
+func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (*crm.PauseOpts, error) {
 	if flow.ActivatedBy == "" {
 		return authorityOf(flow, wf, many, crm.User{}, nil)
 	}
@@ -23,36 +25,44 @@ func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flo
 }
 
 // authorityOf is authorityLost on u (and err), flow's activator as the store returned it.
-func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, err error) (string, error) {
+func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, err error) (*crm.PauseOpts, error) {
 	if flow.ActivatedBy == "" {
-		return "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again", nil
+		return &crm.PauseOpts{Code: crm.PauseActivatorUnknown,
+			Reason: "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again"}, nil
 	}
+	who := map[string]string{"activator": flow.ActivatedBy}
 	switch {
 	case errors.Is(err, crm.ErrNotFound):
-		return fmt.Sprintf("its activator %s is no longer a user of the tenant: a user who holds the permissions its actions need must activate it again",
-			flow.ActivatedBy), nil
+		return &crm.PauseOpts{Code: crm.PauseActivatorRemoved, Params: who,
+			Reason: fmt.Sprintf("its activator %s is no longer a user of the tenant: a user who holds the permissions its actions need must activate it again",
+				flow.ActivatedBy)}, nil
 	case err != nil:
-		return "", fmt.Errorf("read the activator of workflow %s: %w", flow.Name, err)
+		return nil, fmt.Errorf("read the activator of workflow %s: %w", flow.Name, err)
 	case u.Disabled:
-		return fmt.Sprintf("its activator %s was disabled: a user who holds the permissions its actions need must activate it again",
-			flow.ActivatedBy), nil
+		return &crm.PauseOpts{Code: crm.PauseActivatorDisabled, Params: who,
+			Reason: fmt.Sprintf("its activator %s was disabled: a user who holds the permissions its actions need must activate it again",
+				flow.ActivatedBy)}, nil
 	}
 	if missing := u.Permissions.Missing(wf.Permissions(many)); len(missing) > 0 {
 		names := make([]string, len(missing))
 		for i, p := range missing {
 			names[i] = string(p)
 		}
-		return fmt.Sprintf("its activator %s no longer holds the %s permission its actions need: grant it, or have a user who holds it activate the workflow again",
-			flow.ActivatedBy, strings.Join(names, " and ")), nil
+		return &crm.PauseOpts{Code: crm.PauseActivatorLacksPermission,
+			Params: map[string]string{"activator": flow.ActivatedBy, "permissions": strings.Join(names, ",")},
+			Reason: fmt.Sprintf("its activator %s no longer holds the %s permission its actions need: grant it, or have a user who holds it activate the workflow again",
+				flow.ActivatedBy, strings.Join(names, " and "))}, nil
 	}
-	return "", nil
+	return nil, nil
 }
 
 // pauseForAuthority pauses a workflow whose activator lost the authority to run it, with the
-// reason, unless it was activated again since flow was read (the new activation then decides).
-// Either way the caller runs nothing more of the workflow in this task.
-func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, reason string) error {
-	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, IfActivatedAt: flow.ActivatedAt})
+// reason why (from authorityLost), unless it was activated again since flow was read (the new
+// activation then decides). Either way the caller runs nothing more of the workflow in this task.
+func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, why *crm.PauseOpts) error {
+	opts := *why
+	opts.IfActivatedAt = flow.ActivatedAt
+	_, err := w.store.PauseFlow(ctx, t, flow.Name, &opts)
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
 		log.Info("workflow activated again while its activator's authority was checked: leaving it to the new activation")
@@ -60,7 +70,7 @@ func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.
 	case err != nil:
 		return fmt.Errorf("pause workflow %s: %w", flow.Name, err)
 	}
-	log.Warn("workflow paused: its activator may no longer run it", "reason", reason)
+	log.Warn("workflow paused: its activator may no longer run it", "reason", why.Reason, "reason_code", string(why.Code))
 	return nil
 }
 
@@ -74,7 +84,9 @@ func (w *Worker) pauseInvalid(ctx context.Context, log *slog.Logger, t crm.Tenan
 	}
 	reason := fmt.Sprintf("revision %d no longer validates against the tenant's properties: %s; fix the workflow (crmflow validate), "+
 		"store it and activate it again", rev, msg)
-	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, IfActivatedAt: flow.ActivatedAt})
+	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, Code: crm.PauseRevisionInvalid,
+		Params:        map[string]string{"revision": strconv.FormatInt(rev, 10), "problem": msg},
+		IfActivatedAt: flow.ActivatedAt})
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
 		return nil

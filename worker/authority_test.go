@@ -93,9 +93,13 @@ func TestWorkflowPausesBeforeItsNextActionWhenItsActivatorLosesAuthority(t *test
 		perms    crm.Permissions
 		disabled bool
 		reason   string
+		code     crm.PauseCode
+		params   map[string]string
 	}{
-		{name: "Disabled", perms: crm.Permissions{crm.PermDelete, crm.PermWorkflows}, disabled: true, reason: "was disabled"},
-		{name: "LostDelete", perms: crm.Permissions{crm.PermWorkflows}, reason: "no longer holds the delete permission"},
+		{name: "Disabled", perms: crm.Permissions{crm.PermDelete, crm.PermWorkflows}, disabled: true, reason: "was disabled",
+			code: crm.PauseActivatorDisabled, params: map[string]string{"activator": "ann@example.com"}},
+		{name: "LostDelete", perms: crm.Permissions{crm.PermWorkflows}, reason: "no longer holds the delete permission",
+			code: crm.PauseActivatorLacksPermission, params: map[string]string{"activator": "ann@example.com", "permissions": "delete"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -115,6 +119,8 @@ func TestWorkflowPausesBeforeItsNextActionWhenItsActivatorLosesAuthority(t *test
 			require.Equal(t, crm.FlowPaused, got.State)
 			require.Contains(t, got.PausedReason, "ann@example.com")
 			require.Contains(t, got.PausedReason, tc.reason)
+			require.Equal(t, tc.code, got.PausedCode)
+			require.Equal(t, tc.params, got.PausedParams)
 			b.live(t, id) // not deleted
 			enr := b.enrollment(t, "wait-then-delete", id)
 			require.Equal(t, crm.Enrolled, enr.State, "the record still waits")
@@ -157,6 +163,8 @@ func TestBackfillPausesWhenItsActivatorLacksBulkDelete(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "bulk_delete")
+	require.Equal(t, crm.PauseActivatorLacksPermission, got.PausedCode)
+	require.Equal(t, map[string]string{"activator": "ann@example.com", "permissions": "bulk_delete"}, got.PausedParams)
 	for _, id := range ids {
 		b.live(t, id)
 		require.Equal(t, crm.EnrollmentState(""), b.enrollment(t, f.Name, id).State, "nobody enrolled")
@@ -177,6 +185,9 @@ func TestWorkflowWhoseRevisionNoLongerValidatesPausesItself(t *testing.T) {
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "revision 1 no longer validates")
 	require.Contains(t, got.PausedReason, "shoe_size")
+	require.Equal(t, crm.PauseRevisionInvalid, got.PausedCode)
+	require.Equal(t, "1", got.PausedParams["revision"])
+	require.Contains(t, got.PausedParams["problem"], "shoe_size")
 }
 
 // actingStore runs act once, just before a workflow's first archive: between the step's checks
@@ -290,6 +301,8 @@ func TestWorkflowEnrolledExistingPausesWhenItsActivatorLosesBulkDelete(t *testin
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "bulk_delete")
+	require.Equal(t, crm.PauseActivatorLacksPermission, got.PausedCode)
+	require.Equal(t, map[string]string{"activator": "ann@example.com", "permissions": "bulk_delete"}, got.PausedParams)
 	for _, id := range ids {
 		b.live(t, id)
 		require.Equal(t, crm.Enrolled, b.enrollment(t, f.Name, id).State, "the record still waits")

@@ -44,6 +44,12 @@ func LimitPauseReason(lim crm.DeletionLimit) string {
 		"raise the limit (limits in the workflow, or crmflow admin tenant set-limits) or let the window pass, then activate the workflow again", lim)
 }
 
+// LimitPauseParams are the values LimitPauseReason names, kept with the code
+// crm.PauseDeletionLimit: maxDeletions and per (the window as a workflow file writes it).
+func LimitPauseParams(lim crm.DeletionLimit) map[string]string {
+	return map[string]string{"maxDeletions": strconv.Itoa(lim.Max), "per": crm.FormatWindow(lim.Per)}
+}
+
 // pauseAtLimit handles a step whose deletions the workflow's limit refused: it emails the
 // activator (once per activation: the email's idempotency key names it, so that a workflow
 // activated again inside its window, whose deletions still count, pauses with a new email) and
@@ -64,7 +70,8 @@ func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.Tenan
 			return fmt.Errorf("email the activator of workflow %s about its limit: %w", flow.Name, err)
 		}
 	}
-	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, IfActivatedAt: flow.ActivatedAt})
+	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, Code: crm.PauseDeletionLimit,
+		Params: LimitPauseParams(lim), IfActivatedAt: flow.ActivatedAt})
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
 		log.Info("workflow activated again while its limit was reached: leaving it to the new activation")

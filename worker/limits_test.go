@@ -77,6 +77,8 @@ func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "paused: blast-radius limit of 3 deletions per 1h reached")
+	require.Equal(t, crm.PauseDeletionLimit, got.PausedCode)
+	require.Equal(t, map[string]string{"maxDeletions": "3", "per": "1h"}, got.PausedParams)
 	for _, id := range waiting {
 		require.Equal(t, []string{"enrolled"}, kinds(b.history(t, "limited-delete", id)), "no action recorded for a refused record")
 	}
@@ -209,6 +211,8 @@ func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "blast-radius limit of 2 deletions per 10m reached")
+	require.Equal(t, crm.PauseDeletionLimit, got.PausedCode)
+	require.Equal(t, map[string]string{"maxDeletions": "2", "per": "10m"}, got.PausedParams, "the tenant's limit")
 	require.Len(t, b.limitMails(t), 1)
 
 	// The tenant's limit raised, the same revision activated again: the rest go, once each.

@@ -193,17 +193,17 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 			return err
 		}
 		// Enrolling every matching record needs bulk_delete too when the workflow deletes.
-		var reason string
+		var why *crm.PauseOpts
 		if activator != nil && activator.email == flow.ActivatedBy {
-			reason, err = authorityOf(flow, wf, true, activator.u, activator.err)
+			why, err = authorityOf(flow, wf, true, activator.u, activator.err)
 		} else {
-			reason, err = w.authorityLost(ctx, p.TenantID, flow, wf, true)
+			why, err = w.authorityLost(ctx, p.TenantID, flow, wf, true)
 		}
 		activatedBy = flow.ActivatedBy
 		if err != nil {
 			return err
-		} else if reason != "" {
-			if err := w.pauseForAuthority(ctx, log, p.TenantID, flow, reason); err != nil {
+		} else if why != nil {
+			if err := w.pauseForAuthority(ctx, log, p.TenantID, flow, why); err != nil {
 				return err
 			}
 			return w.stopBackfill(ctx, p, flow)

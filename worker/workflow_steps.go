@@ -193,10 +193,10 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
+	if why, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
 		return nil, nil, err
-	} else if reason != "" {
-		return nil, nil, w.pauseForAuthority(ctx, log, t, flow, reason)
+	} else if why != nil {
+		return nil, nil, w.pauseForAuthority(ctx, log, t, flow, why)
 	}
 	o := flow.ObjectType
 	enrs, err := w.store.Enrollments(ctx, t, name, o, ids)
@@ -302,10 +302,10 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	}
 	if stopped > 0 {
 		log.Info("workflow stopped while its step ran: the records not deleted stay enrolled and wait", "step", step, "records", stopped)
-		if reason, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
+		if why, err := w.authorityLost(ctx, t, flow, wf, many); err != nil {
 			errs = append(errs, err)
-		} else if reason != "" {
-			if err := w.pauseForAuthority(ctx, log, t, flow, reason); err != nil {
+		} else if why != nil {
+			if err := w.pauseForAuthority(ctx, log, t, flow, why); err != nil {
 				errs = append(errs, err)
 			}
 		}

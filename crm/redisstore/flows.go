@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -50,8 +51,14 @@ func flowFromHash(name string, h map[string]string) crm.Flow {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	f := crm.Flow{Name: name, ObjectType: crm.ObjectType(h["object_type"]), State: crm.FlowState(h["state"]),
 		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"], ActivatedBy: h["activated_by"],
+		PausedCode:   crm.PauseCode(h["paused_reason_code"]),
 		ActivatedSeq: num("activated_seq"),
 		CreatedAt:    parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+	if p := h["paused_reason_params"]; p != "" {
+		// Written by the store's scripts only; an object it cannot read leaves the params out, and
+		// the English reason still says why.
+		_ = json.Unmarshal([]byte(p), &f.PausedParams)
+	}
 	if h["activated_at"] != "" {
 		f.ActivatedAt = parseMS(h["activated_at"])
 	}
@@ -153,9 +160,15 @@ func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts
 	if !opts.IfActivatedAt.IsZero() {
 		at = ms(opts.IfActivatedAt)
 	}
+	params := ""
+	if len(opts.Params) > 0 {
+		b, _ := json.Marshal(opts.Params) // a map of strings always encodes
+		params = string(b)
+	}
 	n, err := pauseFlowScript.run(ctx, s, pauseFlowCall{
 		Flow: FlowKey(t, name), At: s.cfg.Clock.Now().UnixMilli(), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: name,
 		Reason: opts.Reason, IfActivatedAt: at, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
+		Code: opts.Code, Params: params,
 	}).Int()
 	if err != nil {
 		return crm.Flow{}, fmt.Errorf("pause workflow %s: %w", name, err)
@@ -228,7 +241,8 @@ func (s *Store) FlowRevisions(ctx context.Context, t crm.TenantID, name string) 
 }
 
 // FlowErasedReason is the paused reason of an active workflow paused because a permanent delete
-// erased an email address its definition named (SPEC S9). It names no address.
+// erased an email address its definition named (SPEC S9), with the code crm.PauseContactErased.
+// It names no address.
 const FlowErasedReason = "a permanent delete erased an email address this workflow's definition named: " +
 	"review it, store a revision without that address, and activate it again"
 

@@ -68,11 +68,13 @@ type pauseFlowCall struct {
 	IfActivatedAt   string
 	FlowPrefix      string
 	TrigReadsPrefix string
+	Code            crm.PauseCode
+	Params          string // JSON, or ""
 }
 
 func (c pauseFlowCall) keys() []string { return []string{c.Flow} }
 func (c pauseFlowCall) argv() []any {
-	return []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.IfActivatedAt, c.FlowPrefix, c.TrigReadsPrefix}
+	return []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.IfActivatedAt, c.FlowPrefix, c.TrigReadsPrefix, string(c.Code), c.Params}
 }
 
 // setPlanScript changes a tenant's plan; when the new plan does not allow workflows, it pauses
@@ -94,7 +96,8 @@ type setPlanCall struct {
 
 func (c setPlanCall) keys() []string { return []string{c.Tenant, c.Flows} }
 func (c setPlanCall) argv() []any {
-	return []any{string(c.Plan), flag(c.AllowsWorkflows), c.At, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
+	return []any{string(c.Plan), flag(c.AllowsWorkflows), c.At, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix,
+		string(crm.PausePlanDowngraded)}
 }
 
 // eraseFlowScript erases the email addresses of a contact deleted permanently from every revision
@@ -108,7 +111,7 @@ type eraseFlowCall struct {
 	At                int64 // unix ms
 	ActiveFlowsPrefix string
 	Name              string
-	Reason            string // the paused reason of an active workflow
+	Reason            string // the paused reason of an active workflow (its code is crm.PauseContactErased)
 	FlowPrefix        string
 	TrigReadsPrefix   string
 	AuditMaxLen       string
@@ -119,7 +122,8 @@ type eraseFlowCall struct {
 
 func (c eraseFlowCall) keys() []string { return []string{c.Flow, c.Audit} }
 func (c eraseFlowCall) argv() []any {
-	out := []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.FlowPrefix, c.TrigReadsPrefix, c.AuditMaxLen, c.Header, c.Placeholder}
+	out := []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.FlowPrefix, c.TrigReadsPrefix, c.AuditMaxLen, c.Header, c.Placeholder,
+		string(crm.PauseContactErased)}
 	for _, e := range c.Emails {
 		out = append(out, e)
 	}

@@ -255,7 +255,9 @@ func JobLeaseKey(t crm.TenantID, id string) string { return prefix(t) + "job:" +
 func FlowsKey(t crm.TenantID) string { return prefix(t) + "flows" }
 
 // FlowKey is the HASH of a workflow: object_type, state, revision (latest), active_revision,
-// created_at, updated_at, activated_at, paused_reason.
+// created_at, updated_at, activated_at, paused_reason (English), paused_reason_code (a
+// crm.PauseCode) and paused_reason_params (the values the reason names, a JSON object of strings),
+// the three empty when a user paused it.
 func FlowKey(t crm.TenantID, name string) string { return prefix(t) + "flow:" + name }
 
 // FlowRevisionKey is the HASH of one revision of a workflow: source (YAML), by, created_at, and

@@ -39,7 +39,8 @@ func (c createUndoJobCall) keys() []string {
 }
 
 func (c createUndoJobCall) argv() []any {
-	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix}
+	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix,
+		string(crm.PauseUndo)}
 }
 
 // operationIDRE matches the ids an operation can have: a call's id (hex), "job-<id>" or

@@ -183,6 +183,8 @@ func TestPermanentDeleteErasesWorkflowsNamingTheEmail(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, crm.FlowPaused, f.State)
 		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+		require.Equal(t, crm.PauseContactErased, f.PausedCode)
+		require.Empty(t, f.PausedParams, "the reason names no address")
 		active, _, err := b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
 		require.NoError(t, err)
 		require.Len(t, active, 1)
@@ -269,6 +271,8 @@ func TestPermanentDeleteErasesWorkflowsNamingTheEmailWithOtherCapitals(t *testin
 		require.NoError(t, err)
 		require.Equal(t, crm.FlowPaused, f.State)
 		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+		require.Equal(t, crm.PauseContactErased, f.PausedCode)
+		require.Empty(t, f.PausedParams, "the reason names no address")
 	})
 }
 
@@ -302,6 +306,7 @@ func TestPermanentDeleteLeavesActiveAWorkflowWhoseActiveRevisionNeverNamedTheEma
 		require.Equal(t, crm.FlowActive, f.State, "its active revision never named the address")
 		require.Equal(t, int64(2), f.ActiveRevision)
 		require.Empty(t, f.PausedReason)
+		require.Empty(t, f.PausedCode)
 		revs, err := b.store.FlowRevisions(ctx, b.tenant, "moved")
 		require.NoError(t, err)
 		require.Len(t, revs, 2)
@@ -314,6 +319,8 @@ func TestPermanentDeleteLeavesActiveAWorkflowWhoseActiveRevisionNeverNamedTheEma
 		require.NoError(t, err)
 		require.Equal(t, crm.FlowPaused, f.State, "active at the revision that named the address")
 		require.Equal(t, redisstore.FlowErasedReason, f.PausedReason)
+		require.Equal(t, crm.PauseContactErased, f.PausedCode)
+		require.Empty(t, f.PausedParams, "the reason names no address")
 		for k, v := range b.tenantDump(t) {
 			require.NotContains(t, strings.ToLower(k+v), "ann@example", "the erased email is kept in %s", k)
 		}

@@ -62,6 +62,8 @@ func testFlowRevisionsAndPlanGating(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, f.State)
 	require.Contains(t, f.PausedReason, "free")
+	require.Equal(t, crm.PausePlanDowngraded, f.PausedCode)
+	require.Equal(t, map[string]string{"plan": "free"}, f.PausedParams)
 	flows, _, err = b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.Empty(t, flows)
@@ -71,11 +73,28 @@ func testFlowRevisionsAndPlanGating(t *testing.T, hn *Harness) {
 
 	_, err = b.store.SetPlan(ctx, b.tenant, crm.PlanEnterprise)
 	require.NoError(t, err)
+	f, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@example.com"})
+	require.NoError(t, err)
+	require.Empty(t, f.PausedReason, "activating clears the reason")
+	require.Empty(t, f.PausedCode)
+	require.Empty(t, f.PausedParams)
+
+	// A pause keeps its reason's code and params beside the sentence; a user's pause has none.
+	f, err = b.store.PauseFlow(ctx, b.tenant, "bounced", &crm.PauseOpts{Reason: "paused: blast-radius limit of 3 deletions per 1h reached",
+		Code: crm.PauseDeletionLimit, Params: map[string]string{"maxDeletions": "3", "per": "1h"}})
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, f.State)
+	require.Equal(t, "paused: blast-radius limit of 3 deletions per 1h reached", f.PausedReason)
+	require.Equal(t, crm.PauseDeletionLimit, f.PausedCode)
+	require.Equal(t, map[string]string{"maxDeletions": "3", "per": "1h"}, f.PausedParams)
 	_, err = b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@example.com"})
 	require.NoError(t, err)
 	f, err = b.store.PauseFlow(ctx, b.tenant, "bounced", nil)
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, f.State)
+	require.Empty(t, f.PausedReason)
+	require.Empty(t, f.PausedCode)
+	require.Empty(t, f.PausedParams)
 	_, err = b.store.PauseFlow(ctx, b.tenant, "nope", nil)
 	require.ErrorIs(t, err, crm.ErrNotFound)
 }

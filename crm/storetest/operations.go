@@ -471,6 +471,8 @@ func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowPaused, f.State)
 	require.Contains(t, f.PausedReason, "undo job "+undo.ID)
+	require.Equal(t, crm.PauseUndo, f.PausedCode)
+	require.Equal(t, map[string]string{"undoJob": undo.ID, "by": "admin@x.example"}, f.PausedParams)
 	active, _, err := b.store.ActiveFlows(ctx, b.tenant, crm.Contacts)
 	require.NoError(t, err)
 	require.Empty(t, active)

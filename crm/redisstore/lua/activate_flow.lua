@@ -44,7 +44,7 @@ local seq = redis.call('HGET', KEYS[3], '_seq') or '0'
 local was = redis.call('HMGET', KEYS[2], 'state', 'activated_seq', 'reads')
 if was[1] == 'active' and was[2] and covers(was[3] or '*', ARGV[6]) then seq = was[2] end
 redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
-  'paused_reason', '', 'activated_by', ARGV[4], 'reads', ARGV[6], 'activated_seq', seq)
+  'paused_reason', '', 'paused_reason_code', '', 'paused_reason_params', '', 'activated_by', ARGV[4], 'reads', ARGV[6], 'activated_seq', seq)
 redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
 refresh_reads(ARGV[2] .. cur[2], ARGV[7], ARGV[8] .. cur[2])
 return {'ok', cur[1]}

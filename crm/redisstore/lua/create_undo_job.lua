@@ -28,6 +28,8 @@
 -- ARGV[6] -> flow key prefix ("crm:{<tenant>}:flow:")
 -- ARGV[7] -> active flows key prefix
 -- ARGV[8] -> trigger-reads key prefix
+-- ARGV[9] -> the code of the reason it pauses a workflow with (crm.PauseUndo); its params are
+--   the undo job's id (undoJob) and the user who asks (by)
 -- An operation none of whose records is left in the bin, with no job to stop and no workflow to
 -- pause, has nothing to undo: nothing is created or changed, and the reply is {"empty", the
 -- records it moved, the id of its latest undo job or ''}.
@@ -85,7 +87,8 @@ local paused = ''
 if f then
   pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[3], ARGV[1],
     'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
-    '); the records still waiting stay enrolled: activate the workflow again to carry on')
+    '); the records still waiting stay enrolled: activate the workflow again to carry on',
+    ARGV[9], cjson.encode({undoJob = id, by = ARGV[3]}))
   paused = op[4]
 end
 local job = ARGV[2] .. id

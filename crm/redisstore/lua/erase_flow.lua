@@ -18,7 +18,9 @@
 -- ARGV[7] -> audit stream max length
 -- ARGV[8] -> the line an erased revision's source starts with
 -- ARGV[9] -> the placeholder each address is replaced with
--- ARGV[10..] -> the addresses, in lower case, and each spelling of one that the caller found in a
+-- ARGV[10] -> the code of the reason the workflow is paused (crm.PauseContactErased), which
+--   names no value
+-- ARGV[11..] -> the addresses, in lower case, and each spelling of one that the caller found in a
 --   revision (ÅSA@EXEMPEL.SE for åsa@exempel.se), with its ASCII letters in lower case: a source is
 --   compared with its ASCII letters lowered, and no other (Lua's string.lower is ASCII on Redis,
 --   but not on every server that runs these scripts, and a lowered letter outside ASCII may change
@@ -33,7 +35,7 @@ local function erase(src)
   local out, pos, hit = {}, 1, false
   while true do
     local at, len
-    for i = 10, #ARGV do
+    for i = 11, #ARGV do
       if ARGV[i] ~= '' then
         local s = string.find(low, ARGV[i], pos, true)
         if s and (not at or s < at or (s == at and #ARGV[i] > len)) then at, len = s, #ARGV[i] end
@@ -65,7 +67,7 @@ for rev = 1, tonumber(cur[1]) do
 end
 if #erased == 0 then return 0 end
 if cur[2] == 'active' and active then
-  pause_active(ARGV[5], ARGV[2], ARGV[6], ARGV[3], cur[3], ARGV[1], ARGV[4])
+  pause_active(ARGV[5], ARGV[2], ARGV[6], ARGV[3], cur[3], ARGV[1], ARGV[4], ARGV[10], '')
 end
 for _, e in ipairs(erased) do
   redis.call('HSET', e[1], 'source', e[2], 'erased', ARGV[1])

@@ -7,12 +7,14 @@
 -- ARGV[5] -> the activation (activated_at, unix ms) to pause, or '': any
 -- ARGV[6] -> flow key prefix
 -- ARGV[7] -> trigger-reads key prefix
+-- ARGV[8] -> the reason's code (crm.PauseCode), or '' for a user's pause
+-- ARGV[9] -> the values the reason names, a JSON object of strings, or ''
 -- Returns 1, 0 if the workflow does not exist, -1 if it was activated again since ARGV[5] (nothing
 -- changes).
 local otype = redis.call('HGET', KEYS[1], 'object_type')
 if not otype then return 0 end
 if (ARGV[5] or '') ~= '' and redis.call('HGET', KEYS[1], 'activated_at') ~= ARGV[5] then return -1 end
 if redis.call('HGET', KEYS[1], 'state') == 'active' then
-  pause_active(ARGV[6], ARGV[2], ARGV[7], ARGV[3], otype, ARGV[1], ARGV[4])
+  pause_active(ARGV[6], ARGV[2], ARGV[7], ARGV[3], otype, ARGV[1], ARGV[4], ARGV[8], ARGV[9])
 end
 return 1

@@ -8,6 +8,8 @@
 -- ARGV[4] -> flow key prefix ("crm:{<tenant>}:flow:")
 -- ARGV[5] -> active flows key prefix
 -- ARGV[6] -> trigger-reads key prefix: the types whose workflows it pauses lose their trigger-reads set
+-- ARGV[7] -> the code of the reason it pauses them with (crm.PausePlanDowngraded); its param is
+--   the plan
 -- Returns {previous plan, paused name, ...}, or false if the tenant does not exist.
 local old = redis.call('HGET', KEYS[1], 'plan')
 if not old then return false end
@@ -18,7 +20,8 @@ if ARGV[2] == '0' then
     local fk = ARGV[4] .. name
     local cur = redis.call('HMGET', fk, 'state', 'object_type')
     if cur[1] == 'active' then
-      pause_active(ARGV[4], ARGV[5], ARGV[6], name, cur[2], ARGV[3], 'plan ' .. ARGV[1] .. ' does not include workflows')
+      pause_active(ARGV[4], ARGV[5], ARGV[6], name, cur[2], ARGV[3], 'plan ' .. ARGV[1] .. ' does not include workflows',
+        ARGV[7], cjson.encode({plan = ARGV[1]}))
       out[#out+1] = name
     end
   end
