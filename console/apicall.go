@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // APIError is an answer of the API that refused a request the console made on a user's behalf:
@@ -75,6 +77,9 @@ func (c *Console) callYAML(r *http.Request, sess *session, method, path, src str
 
 // send makes the request of call with body, of contentType when not empty.
 func (c *Console) send(r *http.Request, sess *session, method, path, contentType string, body *bytes.Buffer, out any) (int, error) {
+	if err := pathSteps(path); err != nil {
+		return err.Status, err
+	}
 	req, err := http.NewRequestWithContext(r.Context(), method, path, body)
 	if err != nil {
 		return 0, fmt.Errorf("build the request to %s: %w", path, err)
@@ -102,4 +107,29 @@ func (c *Console) send(r *http.Request, sess *session, method, path, contentType
 		}
 	}
 	return res.status, nil
+}
+
+// pathSteps refuses a path of the API whose name or id (typed in a form or a query: a rule's
+// name, a workflow's, an operation's id) is empty, "." or "..": the API's router would answer it
+// with a redirect to another address (or "no endpoint"), not with what is wrong with the value.
+func pathSteps(path string) *APIError {
+	p, _, _ := strings.Cut(path, "?")
+	for _, step := range strings.Split(p, "/")[1:] {
+		v, err := url.PathUnescape(step)
+		if err != nil {
+			v = step
+		}
+		var msg string
+		switch v {
+		case "":
+			msg = "a name or an id is missing: fill it in and send again"
+		case ".", "..":
+			msg = fmt.Sprintf("%q is not a name or an id: \".\" and \"..\" name nothing; use letters or digits", v)
+		default:
+			continue
+		}
+		return &APIError{Status: http.StatusBadRequest, Category: "VALIDATION_ERROR", Message: msg,
+			Errors: []APIErrorDetail{{Message: msg, Code: "INVALID_NAME"}}}
+	}
+	return nil
 }

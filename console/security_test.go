@@ -142,3 +142,36 @@ func TestCustomObjectTypeTitles(t *testing.T) {
 		require.NotContains(t, page, "type.pets", path)
 	}
 }
+
+// TestNamesThatNameNothing: a protection rule's name, a workflow's or an operation's id typed as
+// ".", ".." or nothing is refused with what is wrong with it, not answered with the redirect the
+// API's router gives such an address (a 307 page without a Location) or with "no endpoint".
+func TestNamesThatNameNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	for _, name := range []string{".", ".."} {
+		want := "&#34;" + name + "&#34; is not a name or an id"
+		resp, page := br.post("/console/settings/protection", url.Values{"csrf": {csrf}, "name": {name},
+			"objectType": {"contacts"}, "when": {"true"}})
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Contains(t, page, want)
+		require.Contains(t, page, `id="rule-refusal"`, "the settings show again, with the refusal")
+
+		resp, page = br.get("/console/bin/contacts?op=" + url.QueryEscape(name))
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Contains(t, page, want)
+
+		src := "name: '" + name + "'\nobject_type: contacts\ntrigger: 'true'\nactions:\n  - type: delete_contact\n"
+		resp, page = br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {src}})
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Contains(t, page, want)
+		require.Contains(t, page, "delete_contact", "the page keeps the text being edited")
+	}
+	resp, page := br.post("/console/settings/protection", url.Values{"csrf": {csrf}, "name": {" "},
+		"objectType": {"contacts"}, "when": {"true"}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, "a name or an id is missing")
+}
