@@ -79,8 +79,11 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxTenantRequests caps the API requests of one tenant running at once in this process
 	// (--max-tenant-requests, CRMFLOW_MAX_TENANT_REQUESTS): one more answers 429 with Retry-After.
-	// It must be below MaxConnections. Defaults to api.DefaultMaxTenantInFlight (64).
+	// It must be below MaxConnections. Defaults to api.DefaultMaxTenantInFlight (64) or, when
+	// MaxConnections is not above that, to half of MaxConnections (at least 1).
 	MaxTenantRequests int
+	// tenantRequestsGiven says MaxTenantRequests was given (flag or environment), not defaulted.
+	tenantRequestsGiven bool
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox
 	// (--outbox-retention, CRMFLOW_OUTBOX_RETENTION). Defaults to 720h (30 days).
 	OutboxRetention time.Duration
@@ -175,10 +178,15 @@ func (c *Config) validateServer() error {
 	if c.MaxConnections < 1 {
 		return usageErrorf("--max-connections must be at least 1, got %d", c.MaxConnections)
 	}
+	if !c.tenantRequestsGiven && c.MaxTenantRequests >= c.MaxConnections {
+		// The default is for the default connection cap: an operator who lowered only
+		// --max-connections gets half of it per tenant, rather than a refusal to start.
+		c.MaxTenantRequests = max(1, c.MaxConnections/2)
+	}
 	if c.MaxTenantRequests < 1 {
 		return usageErrorf("--max-tenant-requests must be at least 1, got %d", c.MaxTenantRequests)
 	}
-	if c.MaxTenantRequests >= c.MaxConnections {
+	if c.tenantRequestsGiven && c.MaxTenantRequests >= c.MaxConnections {
 		return usageErrorf("--max-tenant-requests (%d) must be below --max-connections (%d): each request in flight holds a connection, "+
 			"so a cap at or above the connection cap lets one tenant take every connection; lower --max-tenant-requests "+
 			"or raise --max-connections", c.MaxTenantRequests, c.MaxConnections)

@@ -343,6 +343,8 @@ func TestServeLimitFlags(t *testing.T) {
 		{"TenantRequestsNotBelowConnections", []string{"CRMFLOW_MAX_CONNECTIONS=100"}, []string{"--max-tenant-requests", "100"},
 			"--max-tenant-requests (100) must be below --max-connections (100): each request in flight holds a connection, " +
 				"so a cap at or above the connection cap lets one tenant take every connection"},
+		{"TenantRequestsFromEnvNotBelowConnections", []string{"CRMFLOW_MAX_TENANT_REQUESTS=16"}, []string{"--max-connections", "16"},
+			"--max-tenant-requests (16) must be below --max-connections (16)"},
 		{"BadVariable", []string{"CRMFLOW_REQUEST_TIMEOUT=soon"}, nil, "CRMFLOW_REQUEST_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

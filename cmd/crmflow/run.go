@@ -33,7 +33,10 @@ The worker's and the scheduler's metrics are served with the API's at /metrics o
   crmflow run --addr 127.0.0.1:9000
   crmflow run --redis redis://127.0.0.1:6379/0 --seed`,
 		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.run(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.cfg.tenantRequestsGiven = cmd.Flags().Changed("max-tenant-requests")
+			return a.run(cmd.Context())
+		},
 	}
 	fs := cmd.Flags()
 	// Loopback by default: the demo token printed at start holds every permission.

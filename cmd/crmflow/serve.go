@@ -43,7 +43,10 @@ one process. SIGTERM or SIGINT stops it gracefully within --shutdown-timeout.`,
   REDIS_URL=redis://:secret@redis.internal:6379/0 crmflow serve --addr :9000 --log-format json
   crmflow serve --embedded`,
 		Args: exactArgs(),
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.serve(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.cfg.tenantRequestsGiven = cmd.Flags().Changed("max-tenant-requests")
+			return a.serve(cmd.Context())
+		},
 	}
 	fs := cmd.Flags()
 	a.serverFlags(fs, ":8080")
@@ -105,7 +108,8 @@ func (a *app) limitFlags(fs *pflag.FlagSet) {
 		"most connections open at once; one more is closed at once")
 	bindEnv(fs, "max-connections", "CRMFLOW_MAX_CONNECTIONS")
 	fs.IntVar(&a.cfg.MaxTenantRequests, "max-tenant-requests", api.DefaultMaxTenantInFlight,
-		"most API requests of one tenant running at once; one more answers 429 with Retry-After; must be below --max-connections")
+		"most API requests of one tenant running at once; one more answers 429 with Retry-After; must be below --max-connections "+
+			"(when not given and --max-connections is at most 64: half of --max-connections)")
 	bindEnv(fs, "max-tenant-requests", "CRMFLOW_MAX_TENANT_REQUESTS")
 }
 
