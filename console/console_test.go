@@ -396,6 +396,9 @@ func TestBulkDeleteTypedCount(t *testing.T) {
 	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids, "count": {"2"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.Contains(t, page, "You typed “2”, but 3 records are selected")
+	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids[:1], "count": {"2"}})
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly that number to delete it.")
 	for _, id := range ids {
 		require.True(t, b.live(t, id), "a wrong count deletes nothing")
 	}

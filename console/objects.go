@@ -244,7 +244,7 @@ func (c *Console) runBulk(q *request) error {
 	p.Typed = strings.TrimSpace(q.r.PostForm.Get("count"))
 	typed, perr := strconv.ParseInt(p.Typed, 10, 64)
 	if perr != nil || typed != p.Count {
-		p.Error = q.tr.T("confirm.wrong", p.Typed, p.Count)
+		p.Error = q.tr.T("confirm.wrong", p.Count, p.Typed)
 		c.render(q.w, q.r, http.StatusUnprocessableEntity, "confirm", p)
 		return nil
 	}
