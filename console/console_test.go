@@ -399,6 +399,7 @@ func TestBulkDeleteTypedCount(t *testing.T) {
 	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids[:1], "count": {"2"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly that number to delete it.")
+	require.Contains(t, page, "You are about to delete 1 record (Contacts). It goes to the recycle bin")
 	for _, id := range ids {
 		require.True(t, b.live(t, id), "a wrong count deletes nothing")
 	}
