@@ -202,6 +202,8 @@ type request struct {
 	tr   translator
 	// retention is the deployment's (Config.Retention).
 	retention time.Duration
+	// secure marks the cookies the request sets Secure (see Console.secure).
+	secure bool
 }
 
 // can reports whether the user has every permission of perms.
@@ -287,7 +289,7 @@ func (c *Console) page(pattern string, h func(q *request) error) {
 			c.fail(w, r, tr, err)
 			return
 		}
-		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention}
+		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention, secure: c.secure(r)}
 		if err := h(q); err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) {
@@ -350,11 +352,10 @@ func (q *request) view(title string) view {
 	if q.r.Method != http.MethodGet {
 		v.Here = "/console/" // a page answering a POST: the language switch cannot come back to it with a GET
 	}
-	if key := q.r.URL.Query().Get("flash"); key != "" {
+	if key, n, ok := takeFlash(q); ok {
 		if msg, ok := catalog["en"]["flash."+key]; ok {
 			v.Flash = q.tr.T("flash." + key)
 			if strings.Contains(msg, "%d") {
-				n, _ := strconv.Atoi(q.r.URL.Query().Get("n"))
 				v.Flash = q.tr.T("flash."+key, n)
 			}
 		}
@@ -392,17 +393,43 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr transla
 	c.render(w, r, status, "error", errorPage{view: v, Status: status, Message: message})
 }
 
+// flashCookie carries the message of a change to the page the browser is sent to after it: the
+// message key and its count, "deleted:3". It is set by redirect and read once by the next page's
+// view, which clears it. A cookie rather than the URL: a link cannot make a page say that records
+// were deleted or restored, and a reload or the language switch does not say it again.
+const flashCookie = "crmflow_flash"
+
+// flashMaxAge bounds how long a flash waits for the page after the redirect.
+const flashMaxAge = 60
+
 // redirect sends the browser to path after a change (303: the next request is a GET), with the
 // flash message key flash and its count n.
 func redirect(q *request, path, flash string, n int) {
 	if flash != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "flash=" + url.QueryEscape(flash) + "&n=" + strconv.Itoa(n)
+		http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Value: flash + ":" + strconv.Itoa(n), Path: cookiePath,
+			MaxAge: flashMaxAge, HttpOnly: true, Secure: q.secure, SameSite: http.SameSiteStrictMode})
 	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
+}
+
+// takeFlash returns the flash that a redirect left for this page, and clears it, on a GET; a
+// page that answers a POST leaves it for the page after the redirect.
+func takeFlash(q *request) (key string, n int, ok bool) {
+	if q.r.Method != http.MethodGet {
+		return "", 0, false
+	}
+	ck, err := q.r.Cookie(flashCookie)
+	if err != nil {
+		return "", 0, false
+	}
+	http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Value: "", Path: cookiePath, MaxAge: -1,
+		HttpOnly: true, Secure: q.secure, SameSite: http.SameSiteStrictMode})
+	key, count, found := strings.Cut(ck.Value, ":")
+	if !found {
+		return "", 0, false
+	}
+	n, err = strconv.Atoi(count)
+	return key, n, err == nil
 }
 
 // funcs are the template functions.

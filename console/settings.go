@@ -86,7 +86,7 @@ func (c *Console) putRule(q *request) error {
 	body := map[string]string{"objectType": q.r.PostFormValue("objectType"), "when": q.r.PostFormValue("when")}
 	_, err := c.call(q.r, q.sess, http.MethodPut, "/crm/v3/protection/"+url.PathEscape(name), body, nil)
 	if err == nil {
-		http.Redirect(q.w, q.r, "/console/settings?flash=rule.saved", http.StatusSeeOther)
+		redirect(q, "/console/settings", "rule.saved", 0)
 		return nil
 	}
 	return c.settingsRefused(q, err, name, body["objectType"], body["when"])
@@ -96,7 +96,7 @@ func (c *Console) putRule(q *request) error {
 func (c *Console) deleteRule(q *request) error {
 	_, err := c.call(q.r, q.sess, http.MethodDelete, "/crm/v3/protection/"+url.PathEscape(q.r.PathValue("name")), nil, nil)
 	if err == nil {
-		http.Redirect(q.w, q.r, "/console/settings?flash=rule.deleted", http.StatusSeeOther)
+		redirect(q, "/console/settings", "rule.deleted", 0)
 		return nil
 	}
 	return c.settingsRefused(q, err, "", "", "")

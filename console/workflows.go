@@ -361,7 +361,7 @@ func (c *Console) saveWorkflow(q *request) error {
 			c.render(q.w, q.r, refusalStatus(err), "workflow", p)
 			return nil
 		}
-		http.Redirect(q.w, q.r, "/console/workflows/"+url.PathEscape(f.Name)+"?flash=workflow.saved&n="+strconv.FormatInt(f.Revision, 10), http.StatusSeeOther)
+		redirect(q, "/console/workflows/"+url.PathEscape(f.Name), "workflow.saved", int(f.Revision))
 		return nil
 	}
 	var pv previewJSON
@@ -402,7 +402,7 @@ func (c *Console) workflowAction(q *request, action string, body any, flash stri
 	name := q.r.PathValue("name")
 	_, err := c.call(q.r, q.sess, http.MethodPost, flowsPath+"/"+url.PathEscape(name)+"/"+action, body, nil)
 	if err == nil {
-		http.Redirect(q.w, q.r, "/console/workflows/"+url.PathEscape(name)+"?flash="+flash, http.StatusSeeOther)
+		redirect(q, "/console/workflows/"+url.PathEscape(name), flash, 0)
 		return nil
 	}
 	p, perr := c.workflowPage(q)
