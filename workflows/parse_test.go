@@ -52,6 +52,16 @@ func TestParseProblems(t *testing.T) {
 		{"NotAMapping", "- type: delete_contact\n", 1, 1, "", "must be a mapping with name, object_type, trigger and actions, not a list"},
 		{"SecondDocument", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n---\nname: y\n", 7, 1, "", "one workflow"},
 		{"Alias", "name: x\nobject_type: contacts\ntrigger: &t email_bounced\nsuppression:\n  trigger: *t\nactions:\n  - type: delete_contact\n", 5, 12, "", "aliases (*t) are not supported"},
+		// A leading ! is a YAML tag, which YAML drops from the value: "trigger: !email_opt_out" is an
+		// empty trigger, and "value: !x" would clear the property.
+		{"TagForNegation", "name: x\nobject_type: contacts\ntrigger: !email_opt_out\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "YAML reads !email_opt_out at the start of a value as a tag, not as text, and leaves it out of the value: quote the whole value, as in '!email_opt_out', or write not email_opt_out"},
+		{"TagBeforeText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  trigger: !email_opt_out or lifecyclestage == 'customer'\nactions:\n  - type: delete_contact\n", 5, 12, "suppression.trigger", `quote the whole value, as in '!email_opt_out or lifecyclestage == ''customer''', or write not email_opt_out or`},
+		{"TagOnAnyScalar", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: firstname\n    value: !important\n", 7, 12, "actions[0].value", "YAML reads !important at the start of a value as a tag"},
+		{"TagThenSyntaxError", "name: x\nobject_type: contacts\ntrigger: !email_opt_out && email_bounced\nactions:\n  - type: delete_contact\n", 3, 10, "", "a value that starts with ! is read as YAML syntax (! starts a tag), not as text; quote the whole value"},
+		{"ReservedIndicator", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: @{{firstname}}\n    body: b\n", 7, 14, "", "a value that starts with @ is read as YAML syntax (@ is reserved)"},
+		// Merge keys are reported once, without the problems of the fields they would have merged.
+		{"MergeKeyInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - <<: {type: delay, duration: 1d}\n  - type: delete_contact\n", 5, 5, "", "YAML merge keys (<<) are not supported in workflows: write the fields out"},
+		{"MergeKeyAtTop", "name: x\nobject_type: contacts\n<<: {trigger: email_bounced}\nactions:\n  - type: delete_contact\n", 3, 1, "", "YAML merge keys (<<) are not supported"},
 		{"TooLarge", "name: x\n" + strings.Repeat("# padding\n", workflows.MaxFileSize/10+1), 1, 1, "", "at most 1048576 bytes"},
 
 		// Fields.
@@ -112,7 +122,9 @@ func TestParseProblems(t *testing.T) {
 		{"BadNumberValue", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: num_notes\n    value: many\n", 7, 12, "actions[0].value", "is not a valid number"},
 		{"MissingParam", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: firstname\n", 5, 11, "actions[0]", "set_property needs value"},
 		{"ParamNotScalar", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: [firstname]\n    value: x\n", 6, 15, "actions[0].property", "must be text, not a list"},
-		{"ParamNotText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 90\n", 6, 15, "actions[0].duration", "must be text, not a number"},
+		{"ParamNotText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 90\n", 6, 15, "actions[0].duration", "must be text, not a number: duration is how long to wait: a number and a unit"},
+		{"DelayUntilADate", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: 2026-01-01\n", 6, 12, "actions[0].until", "must be text, not a date: until is a datetime property of the record"},
+		{"DateForName", "name: 2026-01-01\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", 1, 7, "name", "must be the workflow's name, such as clean-bounced-contacts, not a date: quote it"},
 		{"BadDuration", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 3 weeks\n", 6, 15, "actions[0].duration", `duration "3 weeks" is invalid`},
 		{"NegativeDuration", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: -1d\n", 6, 15, "actions[0].duration", "cannot be negative"},
 		{"DurationTooLong", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 5000d\n", 6, 15, "actions[0].duration", "longer than the 1098-day maximum"},
@@ -306,6 +318,7 @@ func TestParseNamesUnknownNames(t *testing.T) {
 		{"SetProperty", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: tier\n    value: x\n", "tier"},
 		{"Placeholder", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: \"{{tier}}\"\n    body: b\n", "tier"},
 		{"DelayUntil", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: renewal_date\n", "renewal_date"},
+		{"TriggerNonASCII", "name: a\nobject_type: contacts\ntrigger: förnamn == \"Ada\"\nactions:\n  - type: delete_contact\n", "förnamn"},
 		{"OtherProblem", "name: a\nobject_type: contacts\ntrigger: email_bounced +\nactions:\n  - type: delete_contact\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
