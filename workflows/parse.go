@@ -461,7 +461,9 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + "..."
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" && localTag(n) == "" }
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" && localTag(n) == ""
+}
 
 // localTag returns the tag written on n when it is not one of YAML's own (!!str, !!int, ...): a
 // value written with a leading !, as in trigger: !email_opt_out, whose ! YAML reads as a tag and
