@@ -834,6 +834,9 @@ func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
 			pos = m.exprPos(te.Line, te.Column)
 		}
 		msg, unknown := exprMessage(te.Message, *schema)
+		if d := dashedName(src, te.Line, te.Column); d != "" && unknown != "" {
+			msg, unknown = dashedMessage(te.Message, d, *schema)
+		}
 		p.addUnknown(pos, path, msg, unknown)
 		return e
 	}
@@ -855,6 +858,46 @@ func exprMessage(msg string, schema crm.Schema) (string, string) {
 		return fmt.Sprintf("%s: did you mean %s?", msg, s), m[1]
 	}
 	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type), m[1]
+}
+
+// dashedName returns the name with dashes around the byte at line:col (1-based) of src, such as
+// hs-lead-status, whose - expr reads as a minus; "" when there is no dash in it.
+func dashedName(src string, line, col int) string {
+	lines := strings.Split(src, "\n")
+	if line < 1 || line > len(lines) || col < 1 || col > len(lines[line-1]) {
+		return ""
+	}
+	text := lines[line-1]
+	part := func(c byte) bool {
+		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	i, j := col-1, col-1
+	for i > 0 && part(text[i-1]) {
+		i--
+	}
+	for j < len(text) && part(text[j]) {
+		j++
+	}
+	name := strings.Trim(text[i:j], "-")
+	if !strings.Contains(name, "-") {
+		return ""
+	}
+	return name
+}
+
+// dashedMessage is the problem of an unknown name that is part of a name with dashes (in a
+// trigger, - is a minus), and the name the schema lacks: the dashed name with _ for -, or "" when
+// the schema has a property close to it. Property names never have dashes.
+func dashedMessage(msg, dashed string, schema crm.Schema) (string, string) {
+	msg += fmt.Sprintf(": in a trigger, - is a minus, so %s is not one name", dashed)
+	under := strings.ReplaceAll(dashed, "-", "_")
+	if _, ok := schema.Properties[under]; ok {
+		return msg + fmt.Sprintf("; did you mean %s?", under), ""
+	}
+	if s := closest(under, schema.Names()); s != "" {
+		return msg + fmt.Sprintf("; did you mean %s?", s), ""
+	}
+	return msg + fmt.Sprintf("; property names use _, not -, and %s is not a property of %s either", under, schema.Type), under
 }
 
 func (p *parser) events(n *yaml.Node) []Event {

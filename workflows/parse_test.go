@@ -101,6 +101,7 @@ func TestParseProblems(t *testing.T) {
 		{"TriggerUnknownType", "name: x\nobject_type: contacts\ntrigger: fromJSON(email)\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "type is not known before it runs"},
 		{"TriggerTypeError", "name: x\nobject_type: contacts\ntrigger: num_notes == \"many\"\nactions:\n  - type: delete_contact\n", 3, 20, "trigger", "mismatched types float64 and string"},
 		{"TriggerUnknownProperty", "name: x\nobject_type: contacts\ntrigger: lifecyclestge == \"lead\"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "unknown name lifecyclestge: did you mean lifecyclestage?"},
+		{"TriggerDashedName", "name: x\nobject_type: contacts\ntrigger: |\n  email_bounced &&\n    hs-lead-status == \"new\"\nactions:\n  - type: delete_contact\n", 5, 5, "trigger", "unknown name hs: in a trigger, - is a minus, so hs-lead-status is not one name; did you mean hs_lead_status?"},
 		{"TriggerPropertyOfAnotherType", "name: x\nobject_type: companies\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: industry\n    value: x\n", 3, 10, "trigger", "it is not a property of companies"},
 		{"TriggerEmpty", "name: x\nobject_type: contacts\ntrigger: \"  \"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "the expression is empty"},
 		{"TriggerSyntax", "name: x\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\" &&\nactions:\n  - type: delete_contact\n", 3, 36, "trigger", "unexpected token EOF"},
@@ -319,6 +320,8 @@ func TestParseNamesUnknownNames(t *testing.T) {
 		{"Placeholder", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: \"{{tier}}\"\n    body: b\n", "tier"},
 		{"DelayUntil", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: renewal_date\n", "renewal_date"},
 		{"TriggerNonASCII", "name: a\nobject_type: contacts\ntrigger: förnamn == \"Ada\"\nactions:\n  - type: delete_contact\n", "förnamn"},
+		{"TriggerDashedKnown", "name: a\nobject_type: contacts\ntrigger: first-name == \"Ada\"\nactions:\n  - type: delete_contact\n", ""},
+		{"TriggerDashedUnknown", "name: a\nobject_type: contacts\ntrigger: churn-risk > 3\nactions:\n  - type: delete_contact\n", "churn_risk"},
 		{"OtherProblem", "name: a\nobject_type: contacts\ntrigger: email_bounced +\nactions:\n  - type: delete_contact\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
