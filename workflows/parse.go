@@ -850,6 +850,9 @@ var unknownNameRE = regexp.MustCompile(`^unknown name ([\p{L}_$][\p{L}\p{N}_$]*)
 
 // exprMessage adds a hint to expr's message for an unknown name, and returns the name.
 func exprMessage(msg string, schema crm.Schema) (string, string) {
+	if m := mismatchRE.FindStringSubmatch(msg); m != nil {
+		return msg + mismatchHint(m[1], m[2]), ""
+	}
 	m := unknownNameRE.FindStringSubmatch(msg)
 	if m == nil {
 		return msg, ""
@@ -858,6 +861,25 @@ func exprMessage(msg string, schema crm.Schema) (string, string) {
 		return fmt.Sprintf("%s: did you mean %s?", msg, s), m[1]
 	}
 	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type), m[1]
+}
+
+// mismatchRE is expr's message for an operator between values of two types it does not compare.
+var mismatchRE = regexp.MustCompile(`\(mismatched types (\S+) and (\S+)\)$`)
+
+// mismatchHint says how to write a comparison of a property with a literal of the wrong type:
+// a date with a text, a number or true/false with a quoted value, a text with a number.
+func mismatchHint(a, b string) string {
+	has := func(t string) bool { return a == t || b == t }
+	number := has("float64") || has("int")
+	switch {
+	case has("time.Time") && has("string"):
+		return `: a datetime compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`
+	case number && has("string"):
+		return ": a number compares with a number, written without quotes, and text with text, in quotes"
+	case has("bool") && has("string"):
+		return ": a true/false property compares with true or false, written without quotes"
+	}
+	return ""
 }
 
 // dashedName returns the name with dashes around the byte at line:col (1-based) of src, such as

@@ -100,6 +100,8 @@ func TestParseProblems(t *testing.T) {
 		{"TriggerNotBoolean", "name: x\nobject_type: contacts\ntrigger: num_notes + 1\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "expected bool"},
 		{"TriggerUnknownType", "name: x\nobject_type: contacts\ntrigger: fromJSON(email)\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "type is not known before it runs"},
 		{"TriggerTypeError", "name: x\nobject_type: contacts\ntrigger: num_notes == \"many\"\nactions:\n  - type: delete_contact\n", 3, 20, "trigger", "mismatched types float64 and string"},
+		{"TriggerDateAgainstText", "name: x\nobject_type: contacts\ntrigger: last_activity_date > \"2024-01-01\"\nactions:\n  - type: delete_contact\n", 3, 29, "trigger", `(mismatched types time.Time and string): a datetime compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`},
+		{"TriggerBoolAgainstText", "name: x\nobject_type: contacts\ntrigger: email_bounced == \"true\"\nactions:\n  - type: delete_contact\n", 3, 24, "trigger", "(mismatched types bool and string): a true/false property compares with true or false, written without quotes"},
 		{"TriggerUnknownProperty", "name: x\nobject_type: contacts\ntrigger: lifecyclestge == \"lead\"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "unknown name lifecyclestge: did you mean lifecyclestage?"},
 		{"TriggerDashedName", "name: x\nobject_type: contacts\ntrigger: |\n  email_bounced &&\n    hs-lead-status == \"new\"\nactions:\n  - type: delete_contact\n", 5, 5, "trigger", "unknown name hs: in a trigger, - is a minus, so hs-lead-status is not one name; did you mean hs_lead_status?"},
 		{"TriggerPropertyOfAnotherType", "name: x\nobject_type: companies\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: industry\n    value: x\n", 3, 10, "trigger", "it is not a property of companies"},
@@ -465,9 +467,9 @@ func TestValidationErrorFormat(t *testing.T) {
 	_, err := workflows.Parse("wf.yaml", []byte("name: x\nobject_type: contacts\ntrigger: num_notes == \"a\"\nactions:\n  - type: delay\n    duration: 3x\n"), nil, nil)
 	var ve *workflows.ValidationError
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string)
+	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
 wf.yaml:6:15: actions[0].duration: duration "3x" is invalid: "3x" is not a number with a unit; write a number and a unit (d, h, m or s), such as 3d, 12h, 90m or 1d12h`, ve.Error())
-	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string)
+	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
  3 | trigger: num_notes == "a"
    |                    ^
 wf.yaml:6:15: actions[0].duration: duration "3x" is invalid: "3x" is not a number with a unit; write a number and a unit (d, h, m or s), such as 3d, 12h, 90m or 1d12h
@@ -511,7 +513,7 @@ actions:
 	fmt.Println(err)
 	// Output:
 	// clean-bounced-contacts contacts [created updated] delete_contact
-	// bad.yaml:5:26: trigger: invalid operation: > (mismatched types float64 and string)
+	// bad.yaml:5:26: trigger: invalid operation: > (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
 	// bad.yaml:7:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies
 }
 
