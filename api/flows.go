@@ -785,6 +785,11 @@ func (s *Server) preview(ctx context.Context, t crm.TenantID, wf *workflows.Work
 	if err != nil && !errors.Is(err, errPreviewDone) {
 		return previewJSON{}, fmt.Errorf("preview workflow %s over %s: %w", wf.Name, wf.ObjectType, err)
 	}
+	if !out.Partial && out.Total > 1 && out.Errors == 0 && out.Matched+out.Suppressed == out.Total {
+		// A trigger true of every record is more often a slip (> 0 for > 730) than the intent.
+		out.Warnings = append(out.Warnings, fmt.Sprintf("trigger: it matches every one of the %d live %s: check that it says what "+
+			"you mean (daysSince(last_activity_date) > 0, say, matches every record whose date is past or unset)", out.Total, wf.ObjectType))
+	}
 	if out.Limit, err = s.previewLimit(ctx, t, wf, out.Matched-out.Protected); err != nil {
 		return previewJSON{}, err
 	}

@@ -716,6 +716,25 @@ func TestPreviewFlow(t *testing.T) {
 		require.Equal(t, id, p.Sample[0].ID)
 	})
 
+	// A trigger that matches every record is said to, beside the counts: a slip such as > 0 for
+	// > 730 would otherwise show only as a large number.
+	t.Run("MatchesEveryRecord", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanProfessional)
+		b.create(t, tn, crm.Contacts, map[string]string{"email": "a@x.example", "last_activity_date": "2026-01-01T00:00:00Z"})
+		b.create(t, tn, crm.Contacts, map[string]string{"email": "b@x.example", "last_activity_date": "2024-01-01T00:00:00Z"})
+		b.create(t, tn, crm.Contacts, map[string]string{"email": "c@x.example"})
+		src := "name: stale\nobject_type: contacts\ntrigger: daysSince(last_activity_date) > 0\nactions:\n  - type: delete_contact\n"
+		p := expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Equal(t, int64(3), p.Matched)
+		require.Equal(t, []string{"trigger: it matches every one of the 3 live contacts: check that it says what you mean " +
+			"(daysSince(last_activity_date) > 0, say, matches every record whose date is past or unset)"}, p.Warnings)
+		src = strings.Replace(src, "> 0", "> 730", 1)
+		p = expect[preview](t, b.raw(t, "POST", "/automation/v4/flows/preview", auth, yamlBody(src)), http.StatusOK)
+		require.Equal(t, int64(2), p.Matched) // the unset date and the one of 2024
+		require.Empty(t, p.Warnings)
+	})
+
 	t.Run("RunTimeErrors", func(t *testing.T) {
 		t.Parallel()
 		tn, auth := b.planTenant(t, crm.PlanProfessional)

@@ -37,7 +37,7 @@ func TestSandboxTriggerErrorsAreVerdicts(t *testing.T) {
 			[]string{"evaluation budget exceeded"}, crm.VerdictError},
 		{"BudgetInALoop", []string{`trigger: 'any(split(company, ","), lower(company) == #)'`}, map[string]string{"company": strings.Repeat("Acme,", 2000)},
 			[]string{"evaluation budget exceeded"}, crm.VerdictError},
-		{"ListBudget", []string{`trigger: len(1..1000000000) > 0`}, nil,
+		{"ListBudget", []string{`trigger: len(1..(1000000000 + int(num_notes))) > 0`}, nil,
 			[]string{"memory budget exceeded"}, crm.VerdictError},
 		{"HugeValueAsNumber", []string{`trigger: int(firstname) > 0`}, map[string]string{"firstname": huge},
 			[]string{"int() of a string of 6291456 bytes"}, crm.VerdictError},

@@ -635,6 +635,45 @@ func refuseTyped(node ast.Node) *refusal {
 	return first
 }
 
+// refuseHugeRanges finds, in the optimized expression, a range written with literal bounds that
+// holds more elements than expr's memory budget lets a list hold: it would fail on every record.
+// A whole-number value tested with in (int(num_notes) in 1..1000000000) is compared with the bounds
+// by expr's optimizer, so its range is never built and not refused.
+func refuseHugeRanges(node ast.Node) *refusal {
+	var first *refusal
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		b, ok := n.(*ast.BinaryNode)
+		if !ok || b.Operator != ".." || first != nil {
+			return
+		}
+		lo, okLo := intLiteral(b.Left)
+		hi, okHi := intLiteral(b.Right)
+		if !okLo || !okHi || hi < lo || uint64(hi-lo)+1 < uint64(conf.DefaultMemoryBudget) {
+			return
+		}
+		first = &refusal{loc: b.Location(), msg: fmt.Sprintf("the range %d..%d would build a list of %d elements, and a list in a trigger holds fewer than %d, "+
+			"so it would fail on every record: compare with the bounds instead, as in x >= %d && x <= %d",
+			lo, hi, uint64(hi-lo)+1, conf.DefaultMemoryBudget, lo, hi)}
+	}))
+	return first
+}
+
+// intLiteral returns the value of an integer literal, negative ones included.
+func intLiteral(n ast.Node) (int, bool) {
+	switch n := n.(type) {
+	case *ast.IntegerNode:
+		return n.Value, true
+	case *ast.ConstantNode:
+		i, ok := n.Value.(int)
+		return i, ok
+	case *ast.UnaryNode:
+		if i, ok := intLiteral(n.Node); ok && n.Operator == "-" {
+			return -i, true
+		}
+	}
+	return 0, false
+}
+
 // parseForRefusal parses src as expr does, with the node limit, for refuse.
 func parseForRefusal(src string, maxNodes uint) (*parser.Tree, error) {
 	c := conf.CreateNew()
@@ -985,6 +1024,9 @@ func compileSandboxed(src string, schema crm.Schema, maxNodes uint, lazy *lazyLo
 		return nil, false, &Error{Line: 1, Column: 1, Message: "the expression's type is not known before it runs: it must be boolean (compare values, e.g. x == \"a\", or convert them)"}
 	}
 	if r := refuseTyped(checked.Node()); r != nil {
+		return nil, false, asError((&file.Error{Location: r.loc, Message: r.msg}).Bind(tree.Source))
+	}
+	if r := refuseHugeRanges(checked.Node()); r != nil {
 		return nil, false, asError((&file.Error{Location: r.loc, Message: r.msg}).Bind(tree.Source))
 	}
 	final := append(opts, sandboxFunctions(), expr.Patch(meterer{}))

@@ -211,6 +211,9 @@ func TestCompileErrors(t *testing.T) {
 		{"RepeatDisabled", `len(repeat("x", 1000000000)) > 0`, "", 1, 1},
 		{"UnknownType", `fromJSON(email)`, "", 1, 1},
 		{"Empty", `   `, "empty", 0, 0},
+		// A range with literal bounds too long for a list fails on every record: refused at once.
+		{"HugeRangeOfAFloat", `num_notes in 1..1000000000`, "would build a list of 1000000000 elements", 1, 15},
+		{"HugeRangeBuilt", `len(-5..1000000000) > 0`, "would build a list of 1000000006 elements", 1, 7},
 	}
 	for _, tt := range tests {
 		_, err := triggers.Compile(tt.src, contactsSchema(t))
@@ -220,7 +223,7 @@ func TestCompileErrors(t *testing.T) {
 		if tt.line > 0 {
 			require.Equal(t, tt.line, te.Line, tt.name)
 		}
-		if tt.name == "TypeMismatch" || tt.name == "SecondLine" {
+		if tt.name == "TypeMismatch" || tt.name == "SecondLine" || strings.HasPrefix(tt.name, "HugeRange") {
 			require.Equal(t, tt.col, te.Column, tt.name)
 		}
 	}

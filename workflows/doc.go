@@ -17,7 +17,7 @@
 //
 // A file with problems gives a [*ValidationError] that lists all of them, sorted, one per line:
 //
-//	bounced.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string)
+//	bounced.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
 //	bounced.yaml:6:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies
 //
 // Each [Problem] has the file, the line and column (in characters), the path of the field and a

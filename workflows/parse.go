@@ -245,8 +245,40 @@ func (p *parser) syntaxError(err error) {
 			col = runeCol(text, i)
 		}
 		hint = ": indent YAML with spaces, not tabs"
+	default:
+		if i, c := indicatorValue(text); i >= 0 {
+			col = runeCol(text, i)
+			hint = fmt.Sprintf(": a value that starts with %c is read as YAML syntax (%s), not as text; quote the whole value ('...' or \"...\") or write it as a block scalar (|)", c, indicators[c])
+			if c == '!' {
+				hint += ", or in a trigger write not instead of !"
+			}
+		}
 	}
 	p.addAt(Position{line, col}, "", "invalid YAML: "+msg+hint)
+}
+
+// indicators are the characters that, at the start of a plain value, YAML reads as syntax.
+var indicators = map[byte]string{'!': "! starts a tag", '&': "& starts an anchor", '*': "* starts an alias",
+	'@': "@ is reserved", '`': "` is reserved", '%': "% starts a directive"}
+
+// indicatorValue returns the byte index in a "key: value" line (or a "- value" list item) of a
+// value that starts with one of the indicators, and that indicator; -1 when it does not.
+func indicatorValue(line string) (int, byte) {
+	i := 0
+	if k, _, ok := strings.Cut(line, ": "); ok && keyRE.MatchString(k) {
+		i = len(k) + 2
+	} else if t := strings.TrimLeft(line, " "); strings.HasPrefix(t, "- ") {
+		i = len(line) - len(t) + 2
+	} else {
+		return -1, 0
+	}
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	if i < len(line) && indicators[line[i]] != "" {
+		return i, line[i]
+	}
+	return -1, 0
 }
 
 // locateSyntaxError returns the first line whose end, parsed as the end of the file, gives the
@@ -364,16 +396,26 @@ func secondColon(line string) int {
 	return -1
 }
 
-// checkAliases reports every alias: a workflow is written out in full.
+// checkAliases reports every alias and every merge key (<<): a workflow is written out in full.
 func (p *parser) checkAliases(n *yaml.Node) {
 	if n.Kind == yaml.AliasNode {
 		p.add(n, "", fmt.Sprintf("YAML aliases (*%s) are not supported in workflows: write the value out", n.Value))
 		return
 	}
-	for _, c := range n.Content {
-		p.checkAliases(c)
+	for i := 0; i < len(n.Content); i++ {
+		if c := n.Content[i]; n.Kind == yaml.MappingNode && i%2 == 0 && isMergeKey(c) {
+			// What it merges is left unread: the merge is the problem, whatever it merges.
+			p.add(c, "", "YAML merge keys (<<) are not supported in workflows: write the fields out in this mapping")
+			i++
+			continue
+		}
+		p.checkAliases(n.Content[i])
 	}
 }
+
+// isMergeKey reports whether n is YAML's merge key <<, which yaml.v3 would resolve into the
+// mapping's fields.
+func isMergeKey(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge" }
 
 func join(path, key string) string {
 	if path == "" {
@@ -391,6 +433,9 @@ func describe(n *yaml.Node) string {
 	case yaml.AliasNode:
 		return "an alias"
 	case yaml.ScalarNode:
+		if t := localTag(n); t != "" {
+			return fmt.Sprintf("a value with the YAML tag %s", t)
+		}
 		switch n.ShortTag() {
 		case "!!null":
 			return "empty"
@@ -398,8 +443,12 @@ func describe(n *yaml.Node) string {
 			return "true/false"
 		case "!!int", "!!float":
 			return "a number"
+		case "!!timestamp":
+			return "a date"
+		case "!!str":
+			return fmt.Sprintf("the text %q", truncate(n.Value, 40))
 		}
-		return fmt.Sprintf("the text %q", truncate(n.Value, 40))
+		return fmt.Sprintf("a value of the YAML type %s", n.ShortTag())
 	}
 	return "empty"
 }
@@ -412,7 +461,35 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + "..."
 }
 
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" && localTag(n) == ""
+}
+
+// localTag returns the tag written on n when it is not one of YAML's own (!!str, !!int, ...): a
+// value written with a leading !, as in trigger: !email_opt_out, whose ! YAML reads as a tag and
+// drops from the text. "" when there is none.
+func localTag(n *yaml.Node) string {
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		return n.Tag
+	}
+	return ""
+}
+
+// tagProblem is the problem of a scalar written with a leading !: YAML took the word after it for
+// a tag, so the value lost it.
+func tagProblem(n *yaml.Node, path string) string {
+	tag := localTag(n)
+	whole := tag
+	if n.Value != "" {
+		whole += " " + n.Value
+	}
+	msg := fmt.Sprintf("YAML reads %s at the start of a value as a tag, not as text, and leaves it out of the value: "+
+		"quote the whole value, as in '%s'", tag, strings.ReplaceAll(whole, "'", "''"))
+	if path == "trigger" || strings.HasSuffix(path, ".trigger") {
+		msg += fmt.Sprintf(", or write not %s", strings.TrimPrefix(whole, "!"))
+	}
+	return msg
+}
 
 type field struct{ key, val *yaml.Node }
 
@@ -422,8 +499,8 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, unknownHint f
 	out := make(map[string]field, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.AliasNode {
-			continue
+		if k.Kind == yaml.AliasNode || isMergeKey(k) {
+			continue // reported by checkAliases
 		}
 		if k.Kind != yaml.ScalarNode {
 			p.add(k, path, fmt.Sprintf("a key must be a plain name, not %s", describe(k)))
@@ -479,6 +556,9 @@ func (p *parser) str(n *yaml.Node, path, what string) (string, bool) {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		return "", false
+	case n.Kind == yaml.ScalarNode && localTag(n) != "":
+		p.add(n, path, tagProblem(n, path))
+		return "", false
 	case n.Kind == yaml.MappingNode:
 		p.add(n, path, fmt.Sprintf("must be %s, not a mapping: a \": \" inside an unquoted value starts a mapping; quote the whole value or write it as a block scalar (|)", what))
 		return "", false
@@ -501,7 +581,7 @@ func (p *parser) str(n *yaml.Node, path, what string) (string, bool) {
 // scalar reads any scalar as text: numbers and true/false as well (list: 12, value: 42). Integers
 // and booleans are written canonically (0x1F reads 31, True reads true).
 func (p *parser) scalar(n *yaml.Node, path, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || isNull(n) || n.ShortTag() == "!!str" {
+	if n.Kind != yaml.ScalarNode || isNull(n) || n.ShortTag() == "!!str" || localTag(n) != "" {
 		return p.str(n, path, what)
 	}
 	switch n.ShortTag() {
@@ -560,8 +640,9 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		}
 		return unknownField(k, workflowFields)
 	})
+	merged := slices.ContainsFunc(root.Content, isMergeKey) // its fields are the problem (checkAliases)
 	for _, k := range requiredFields {
-		if _, ok := fs[k]; !ok {
+		if _, ok := fs[k]; !ok && !merged {
 			p.add(root, k, fmt.Sprintf("is missing: a workflow needs %s", strings.Join(requiredFields, ", ")))
 		}
 	}
@@ -631,6 +712,9 @@ func (p *parser) limits(n *yaml.Node) *Limits {
 	before := len(p.probs)
 	l := &Limits{Pos: nodePos(n)}
 	mf, ok := fs["max_deletions"]
+	if !ok && slices.ContainsFunc(n.Content, isMergeKey) {
+		return nil // the merge key is the problem (checkAliases)
+	}
 	if !ok {
 		p.add(n, "limits.max_deletions", "is missing: give the most deletions per window, such as max_deletions: 500, or max_deletions: unlimited for no limit")
 		return nil
@@ -750,6 +834,9 @@ func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
 			pos = m.exprPos(te.Line, te.Column)
 		}
 		msg, unknown := exprMessage(te.Message, *schema)
+		if d := dashedName(src, te.Line, te.Column); d != "" && unknown != "" {
+			msg, unknown = dashedMessage(te.Message, d, *schema)
+		}
 		p.addUnknown(pos, path, msg, unknown)
 		return e
 	}
@@ -757,10 +844,15 @@ func (p *parser) expr(n *yaml.Node, path string, schema *crm.Schema) *Expr {
 	return e
 }
 
-var unknownNameRE = regexp.MustCompile(`^unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
+// unknownNameRE is expr's message for an unknown name; expr's names are letters (any script),
+// digits, _ and $.
+var unknownNameRE = regexp.MustCompile(`^unknown name ([\p{L}_$][\p{L}\p{N}_$]*)`)
 
 // exprMessage adds a hint to expr's message for an unknown name, and returns the name.
 func exprMessage(msg string, schema crm.Schema) (string, string) {
+	if m := mismatchRE.FindStringSubmatch(msg); m != nil {
+		return msg + mismatchHint(m[1], m[2]), ""
+	}
 	m := unknownNameRE.FindStringSubmatch(msg)
 	if m == nil {
 		return msg, ""
@@ -769,6 +861,65 @@ func exprMessage(msg string, schema crm.Schema) (string, string) {
 		return fmt.Sprintf("%s: did you mean %s?", msg, s), m[1]
 	}
 	return fmt.Sprintf("%s: it is not a property of %s nor a helper (daysSince, hoursSince, isSet, now, id)", msg, schema.Type), m[1]
+}
+
+// mismatchRE is expr's message for an operator between values of two types it does not compare.
+var mismatchRE = regexp.MustCompile(`\(mismatched types (\S+) and (\S+)\)$`)
+
+// mismatchHint says how to write a comparison of a property with a literal of the wrong type:
+// a date with a text, a number or true/false with a quoted value, a text with a number.
+func mismatchHint(a, b string) string {
+	has := func(t string) bool { return a == t || b == t }
+	number := has("float64") || has("int")
+	switch {
+	case has("time.Time") && has("string"):
+		return `: a datetime compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`
+	case number && has("string"):
+		return ": a number compares with a number, written without quotes, and text with text, in quotes"
+	case has("bool") && has("string"):
+		return ": a true/false property compares with true or false, written without quotes"
+	}
+	return ""
+}
+
+// dashedName returns the name with dashes around the byte at line:col (1-based) of src, such as
+// hs-lead-status, whose - expr reads as a minus; "" when there is no dash in it.
+func dashedName(src string, line, col int) string {
+	lines := strings.Split(src, "\n")
+	if line < 1 || line > len(lines) || col < 1 || col > len(lines[line-1]) {
+		return ""
+	}
+	text := lines[line-1]
+	part := func(c byte) bool {
+		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	i, j := col-1, col-1
+	for i > 0 && part(text[i-1]) {
+		i--
+	}
+	for j < len(text) && part(text[j]) {
+		j++
+	}
+	name := strings.Trim(text[i:j], "-")
+	if !strings.Contains(name, "-") {
+		return ""
+	}
+	return name
+}
+
+// dashedMessage is the problem of an unknown name that is part of a name with dashes (in a
+// trigger, - is a minus), and the name the schema lacks: the dashed name with _ for -, or "" when
+// the schema has a property close to it. Property names never have dashes.
+func dashedMessage(msg, dashed string, schema crm.Schema) (string, string) {
+	msg += fmt.Sprintf(": in a trigger, - is a minus, so %s is not one name", dashed)
+	under := strings.ReplaceAll(dashed, "-", "_")
+	if _, ok := schema.Properties[under]; ok {
+		return msg + fmt.Sprintf("; did you mean %s?", under), ""
+	}
+	if s := closest(under, schema.Names()); s != "" {
+		return msg + fmt.Sprintf("; did you mean %s?", s), ""
+	}
+	return msg + fmt.Sprintf("; property names use _, not -, and %s is not a property of %s either", under, schema.Type), under
 }
 
 func (p *parser) events(n *yaml.Node) []Event {
@@ -902,6 +1053,9 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 		}
 	}
 	if typeNode == nil {
+		if slices.ContainsFunc(n.Content, isMergeKey) {
+			return Step{}, false // the merge key is the problem (checkAliases)
+		}
 		p.add(n, path, fmt.Sprintf("the action has no type: add type: with one of %s", strings.Join(p.reg.Names(), ", ")))
 		return Step{}, false
 	}
@@ -943,6 +1097,11 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 			continue
 		}
 		prm, _ := def.Param(k)
+		if v := f.val; !prm.AnyScalar && v.Kind == yaml.ScalarNode && localTag(v) == "" && v.ShortTag() != "!!str" {
+			// Quoting it is rarely the fix (duration: 90 has no unit): say what the parameter takes.
+			p.add(v, join(path, k), fmt.Sprintf("must be text, not %s: %s is %s", describe(v), k, prm.Doc))
+			continue
+		}
 		read, what := p.str, "text"
 		if prm.AnyScalar {
 			read, what = p.scalar, "a single value (text, a number or true/false)"
@@ -951,7 +1110,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 			st.Params[k] = v
 		}
 	}
-	if len(p.probs) > before || schema == nil {
+	if len(p.probs) > before || schema == nil || slices.ContainsFunc(n.Content, isMergeKey) {
 		return Step{}, false
 	}
 	cfg, err := p.reg.Configure(name, st.Params, *schema)

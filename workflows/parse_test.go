@@ -52,6 +52,16 @@ func TestParseProblems(t *testing.T) {
 		{"NotAMapping", "- type: delete_contact\n", 1, 1, "", "must be a mapping with name, object_type, trigger and actions, not a list"},
 		{"SecondDocument", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n---\nname: y\n", 7, 1, "", "one workflow"},
 		{"Alias", "name: x\nobject_type: contacts\ntrigger: &t email_bounced\nsuppression:\n  trigger: *t\nactions:\n  - type: delete_contact\n", 5, 12, "", "aliases (*t) are not supported"},
+		// A leading ! is a YAML tag, which YAML drops from the value: "trigger: !email_opt_out" is an
+		// empty trigger, and "value: !x" would clear the property.
+		{"TagForNegation", "name: x\nobject_type: contacts\ntrigger: !email_opt_out\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "YAML reads !email_opt_out at the start of a value as a tag, not as text, and leaves it out of the value: quote the whole value, as in '!email_opt_out', or write not email_opt_out"},
+		{"TagBeforeText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  trigger: !email_opt_out or lifecyclestage == 'customer'\nactions:\n  - type: delete_contact\n", 5, 12, "suppression.trigger", `quote the whole value, as in '!email_opt_out or lifecyclestage == ''customer''', or write not email_opt_out or`},
+		{"TagOnAnyScalar", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: firstname\n    value: !important\n", 7, 12, "actions[0].value", "YAML reads !important at the start of a value as a tag"},
+		{"TagThenSyntaxError", "name: x\nobject_type: contacts\ntrigger: !email_opt_out && email_bounced\nactions:\n  - type: delete_contact\n", 3, 10, "", "a value that starts with ! is read as YAML syntax (! starts a tag), not as text; quote the whole value"},
+		{"ReservedIndicator", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: @{{firstname}}\n    body: b\n", 7, 14, "", "a value that starts with @ is read as YAML syntax (@ is reserved)"},
+		// Merge keys are reported once, without the problems of the fields they would have merged.
+		{"MergeKeyInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - <<: {type: delay, duration: 1d}\n  - type: delete_contact\n", 5, 5, "", "YAML merge keys (<<) are not supported in workflows: write the fields out"},
+		{"MergeKeyAtTop", "name: x\nobject_type: contacts\n<<: {trigger: email_bounced}\nactions:\n  - type: delete_contact\n", 3, 1, "", "YAML merge keys (<<) are not supported"},
 		{"TooLarge", "name: x\n" + strings.Repeat("# padding\n", workflows.MaxFileSize/10+1), 1, 1, "", "at most 1048576 bytes"},
 
 		// Fields.
@@ -90,7 +100,10 @@ func TestParseProblems(t *testing.T) {
 		{"TriggerNotBoolean", "name: x\nobject_type: contacts\ntrigger: num_notes + 1\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "expected bool"},
 		{"TriggerUnknownType", "name: x\nobject_type: contacts\ntrigger: fromJSON(email)\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "type is not known before it runs"},
 		{"TriggerTypeError", "name: x\nobject_type: contacts\ntrigger: num_notes == \"many\"\nactions:\n  - type: delete_contact\n", 3, 20, "trigger", "mismatched types float64 and string"},
+		{"TriggerDateAgainstText", "name: x\nobject_type: contacts\ntrigger: last_activity_date > \"2024-01-01\"\nactions:\n  - type: delete_contact\n", 3, 29, "trigger", `(mismatched types time.Time and string): a datetime compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`},
+		{"TriggerBoolAgainstText", "name: x\nobject_type: contacts\ntrigger: email_bounced == \"true\"\nactions:\n  - type: delete_contact\n", 3, 24, "trigger", "(mismatched types bool and string): a true/false property compares with true or false, written without quotes"},
 		{"TriggerUnknownProperty", "name: x\nobject_type: contacts\ntrigger: lifecyclestge == \"lead\"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "unknown name lifecyclestge: did you mean lifecyclestage?"},
+		{"TriggerDashedName", "name: x\nobject_type: contacts\ntrigger: |\n  email_bounced &&\n    hs-lead-status == \"new\"\nactions:\n  - type: delete_contact\n", 5, 5, "trigger", "unknown name hs: in a trigger, - is a minus, so hs-lead-status is not one name; did you mean hs_lead_status?"},
 		{"TriggerPropertyOfAnotherType", "name: x\nobject_type: companies\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: industry\n    value: x\n", 3, 10, "trigger", "it is not a property of companies"},
 		{"TriggerEmpty", "name: x\nobject_type: contacts\ntrigger: \"  \"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "the expression is empty"},
 		{"TriggerSyntax", "name: x\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\" &&\nactions:\n  - type: delete_contact\n", 3, 36, "trigger", "unexpected token EOF"},
@@ -112,7 +125,9 @@ func TestParseProblems(t *testing.T) {
 		{"BadNumberValue", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: num_notes\n    value: many\n", 7, 12, "actions[0].value", "is not a valid number"},
 		{"MissingParam", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: firstname\n", 5, 11, "actions[0]", "set_property needs value"},
 		{"ParamNotScalar", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: [firstname]\n    value: x\n", 6, 15, "actions[0].property", "must be text, not a list"},
-		{"ParamNotText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 90\n", 6, 15, "actions[0].duration", "must be text, not a number"},
+		{"ParamNotText", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 90\n", 6, 15, "actions[0].duration", "must be text, not a number: duration is how long to wait: a number and a unit"},
+		{"DelayUntilADate", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: 2026-01-01\n", 6, 12, "actions[0].until", "must be text, not a date: until is a datetime property of the record"},
+		{"DateForName", "name: 2026-01-01\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", 1, 7, "name", "must be the workflow's name, such as clean-bounced-contacts, not a date: quote it"},
 		{"BadDuration", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 3 weeks\n", 6, 15, "actions[0].duration", `duration "3 weeks" is invalid`},
 		{"NegativeDuration", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: -1d\n", 6, 15, "actions[0].duration", "cannot be negative"},
 		{"DurationTooLong", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 5000d\n", 6, 15, "actions[0].duration", "longer than the 1098-day maximum"},
@@ -306,6 +321,9 @@ func TestParseNamesUnknownNames(t *testing.T) {
 		{"SetProperty", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: tier\n    value: x\n", "tier"},
 		{"Placeholder", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: ops@example.com\n    subject: \"{{tier}}\"\n    body: b\n", "tier"},
 		{"DelayUntil", "name: a\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    until: renewal_date\n", "renewal_date"},
+		{"TriggerNonASCII", "name: a\nobject_type: contacts\ntrigger: förnamn == \"Ada\"\nactions:\n  - type: delete_contact\n", "förnamn"},
+		{"TriggerDashedKnown", "name: a\nobject_type: contacts\ntrigger: first-name == \"Ada\"\nactions:\n  - type: delete_contact\n", ""},
+		{"TriggerDashedUnknown", "name: a\nobject_type: contacts\ntrigger: churn-risk > 3\nactions:\n  - type: delete_contact\n", "churn_risk"},
 		{"OtherProblem", "name: a\nobject_type: contacts\ntrigger: email_bounced +\nactions:\n  - type: delete_contact\n", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,9 +467,9 @@ func TestValidationErrorFormat(t *testing.T) {
 	_, err := workflows.Parse("wf.yaml", []byte("name: x\nobject_type: contacts\ntrigger: num_notes == \"a\"\nactions:\n  - type: delay\n    duration: 3x\n"), nil, nil)
 	var ve *workflows.ValidationError
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string)
+	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
 wf.yaml:6:15: actions[0].duration: duration "3x" is invalid: "3x" is not a number with a unit; write a number and a unit (d, h, m or s), such as 3d, 12h, 90m or 1d12h`, ve.Error())
-	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string)
+	require.Equal(t, `wf.yaml:3:20: trigger: invalid operation: == (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
  3 | trigger: num_notes == "a"
    |                    ^
 wf.yaml:6:15: actions[0].duration: duration "3x" is invalid: "3x" is not a number with a unit; write a number and a unit (d, h, m or s), such as 3d, 12h, 90m or 1d12h
@@ -495,7 +513,7 @@ actions:
 	fmt.Println(err)
 	// Output:
 	// clean-bounced-contacts contacts [created updated] delete_contact
-	// bad.yaml:5:26: trigger: invalid operation: > (mismatched types float64 and string)
+	// bad.yaml:5:26: trigger: invalid operation: > (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes
 	// bad.yaml:7:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies
 }
 

@@ -71,7 +71,7 @@ func TestValidateCommand(t *testing.T) {
 		{"DeleteContactOnCompanies", "companies.yaml", deleteCompaniesYAML,
 			":6:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies\n"},
 		{"TriggerTypeError", "inactive.yaml", triggerTypeErrorYAML,
-			":5:38: trigger: invalid operation: > (mismatched types float64 and string)\n"},
+			":5:38: trigger: invalid operation: > (mismatched types float64 and string): a number compares with a number, written without quotes, and text with text, in quotes\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
