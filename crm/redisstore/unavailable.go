@@ -55,7 +55,9 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 // classifyTrouble returns err wrapped with ErrStoreFull (an OOM refusal) or ErrStoreUnavailable
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
-// server that is loading or refuses clients), and true; or false for any other error: nil,
+// server that is loading or refuses clients, a cluster that is down, and a cluster slot on the move:
+// TRYAGAIN, or a MOVED or ASK redirection still answered when the client's redirections ran out),
+// and true; or false for any other error: nil,
 // redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
 // own error, a client closed by its owner (redis.ErrClosed: a bug or a shutdown, not a Redis in
 // trouble), or an error wrapped already.
@@ -73,8 +75,17 @@ func classifyTrouble(err error) (error, bool) {
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
 		redis.IsLoadingError(err), redis.IsMaxClientsError(err),
-		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err):
+		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err), redirected(err):
 		return fmt.Errorf("%w: %w", crm.ErrStoreUnavailable, err), true
 	}
 	return err, false
+}
+
+// redirected reports whether err is a Redis Cluster redirection (MOVED or ASK). The cluster client
+// follows these itself; one that reaches the caller means the client ran out of redirections while
+// a slot was moving between masters (a reshard), which a retry a moment later gets past.
+func redirected(err error) bool {
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask
 }

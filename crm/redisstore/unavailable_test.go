@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +54,57 @@ func TestStoreTroubleErrors(t *testing.T) {
 	require.NoError(t, srv.Kill())
 	_, err = st.Record(ctx, tenant, crm.Contacts, "1", nil)
 	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+}
+
+// A tenant's slot in the middle of a move between masters (an operator adding a master and
+// resharding) is a Redis in trouble, not a bug: a call whose redirections (MOVED, ASK) outlast the
+// client's retries fails with ErrStoreUnavailable, which the API answers 503 with Retry-After, and
+// works again once the slot has settled.
+func TestStoreTroubleErrorsWhileASlotMoves(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartCluster(3)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	opt, err := redis.ParseClusterURL(strings.Replace(c.URL, "redis+cluster://", "redis://", 1))
+	require.NoError(t, err)
+	rdb := redis.NewClusterClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tenant := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	create := func() error {
+		_, err := st.CreateRecords(ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "A"}}}, crm.Actor{User: "t"})
+		return err
+	}
+	require.NoError(t, create())
+
+	// The tenant's master marks its slot as migrating to another master that does not import it
+	// (yet): the keys it lacks are sent there with ASK, and sent back from there with MOVED.
+	slot, err := rdb.ClusterKeySlot(ctx, redisstore.TenantKey(tenant)).Result()
+	require.NoError(t, err)
+	var from, to *redis.Client
+	for _, a := range c.Addrs {
+		m := redis.NewClient(&redis.Options{Addr: a})
+		t.Cleanup(func() { _ = m.Close() })
+		owner, err := m.Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
+		require.NoError(t, err)
+		if owner > 0 && from == nil {
+			from = m
+		} else if to == nil {
+			to = m
+		}
+	}
+	require.NotNil(t, from, "no master holds the tenant's keys")
+	toID, err := to.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err())
+
+	err = create()
+	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err())
+	require.NoError(t, create(), "the slot settled: writes work again")
 }
