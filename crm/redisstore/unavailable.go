@@ -55,10 +55,9 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 // classifyTrouble returns err wrapped with ErrStoreFull (an OOM refusal) or ErrStoreUnavailable
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
-// server that is loading or refuses clients, a cluster that is down, and a cluster slot on the move:
-// TRYAGAIN, or a MOVED or ASK redirection still answered when the client's redirections ran out),
-// and true; or false for any other error: nil,
-// redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
+// server that is loading or refuses clients, a cluster that is down, a cluster slot on the move:
+// TRYAGAIN, or a MOVED or ASK redirection that reached the caller), and true; or false for any
+// other error: nil, redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
 // own error, a client closed by its owner (redis.ErrClosed: a bug or a shutdown, not a Redis in
 // trouble), or an error wrapped already.
 func classifyTrouble(err error) (error, bool) {
@@ -82,8 +81,9 @@ func classifyTrouble(err error) (error, bool) {
 }
 
 // redirected reports whether err is a Redis Cluster redirection (MOVED or ASK). The cluster client
-// follows these itself; one that reaches the caller means the client ran out of redirections while
-// a slot was moving between masters (a reshard), which a retry a moment later gets past.
+// follows these itself, so one that reaches the caller means a slot is moving between masters (a
+// reshard): the client ran out of redirections, or the call went to a master's own client, which
+// follows none (Store.runAcked). A retry a moment later gets past it.
 func redirected(err error) bool {
 	_, moved := redis.IsMovedError(err)
 	_, ask := redis.IsAskError(err)
