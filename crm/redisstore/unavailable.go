@@ -57,9 +57,9 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
 // server that is loading or refuses clients, a cluster that is down, a cluster slot on the move:
 // TRYAGAIN, or a MOVED or ASK redirection that reached the caller), and true; or false for any
-// other error: nil, redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
-// own error, a client closed by its owner (redis.ErrClosed: a bug or a shutdown, not a Redis in
-// trouble), or an error wrapped already.
+// other error: nil, redis.Nil, a context's end (the caller's deadline, answered as such), a
+// script's or a command's own error, a client closed by its owner (redis.ErrClosed: a bug or a
+// shutdown, not a Redis in trouble), or an error wrapped already.
 func classifyTrouble(err error) (error, bool) {
 	if err == nil || errors.Is(err, crm.ErrStoreUnavailable) || errors.Is(err, crm.ErrStoreFull) ||
 		errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
