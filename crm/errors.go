@@ -199,7 +199,8 @@ var ErrNotReplicated = errors.New("crm: change not acknowledged by enough replic
 // with 503 and Retry-After.
 var (
 	// ErrStoreUnavailable means the store's Redis could not be reached or did not answer in time:
-	// it is down, hung, loading its data set or refusing clients. Retrying later may succeed.
+	// it is down, hung, loading its data set or refusing clients, or, on a Redis Cluster, the
+	// cluster is down or the slot of the call is moving between masters. Retrying later may succeed.
 	ErrStoreUnavailable = errors.New("crm: store unavailable")
 	// ErrStoreFull means the store's Redis refused a write because it reached its maxmemory (OOM,
 	// with the noeviction policy crmflow requires). Reads still work; writes may succeed once

@@ -13,7 +13,9 @@ import (
 // Otherwise the script and a WAIT for that many replicas go, pipelined, over one connection to the
 // master of the script's first key (WAIT counts the replicas that have the writes of its own
 // connection); a short count is acked ErrNotReplicated, wrapped with the counts, while the reply
-// stays whole: the change was made, and the caller returns what it did along with acked.
+// stays whole: the change was made, and the caller returns what it did along with acked. That
+// master's client is not the cluster client, whose hook tells a Redis in trouble: its errors are
+// told here the same way (a master down, a slot on the move), or they would not be retryable.
 func (s *Store) runAcked(ctx context.Context, script *redis.Script, call scriptCall) (reply *redis.Cmd, acked error) {
 	keys, args := call.keys(), call.argv()
 	if s.cfg.WaitReplicas == 0 {
@@ -23,6 +25,9 @@ func (s *Store) runAcked(ctx context.Context, script *redis.Script, call scriptC
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
 		m, err := cc.MasterForKey(ctx, keys[0])
 		if err != nil {
+			if wrapped, ok := classifyTrouble(err); ok {
+				err = wrapped
+			}
 			cmd := redis.NewCmd(ctx)
 			cmd.SetErr(fmt.Errorf("find the master of %s: %w", keys[0], err))
 			return cmd, nil
@@ -45,7 +50,10 @@ func (s *Store) runAcked(ctx context.Context, script *redis.Script, call scriptC
 	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		cmd, wait = run(true) // the first run of this script on that server
 	}
-	if cmd.Err() != nil {
+	if err := cmd.Err(); err != nil {
+		if wrapped, ok := classifyTrouble(err); ok {
+			cmd.SetErr(wrapped)
+		}
 		return cmd, nil
 	}
 	got, err := wait.Int64()

@@ -55,10 +55,11 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 // classifyTrouble returns err wrapped with ErrStoreFull (an OOM refusal) or ErrStoreUnavailable
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
-// server that is loading or refuses clients), and true; or false for any other error: nil,
-// redis.Nil, a context's end (the caller's deadline, answered as such), a script's or a command's
-// own error, a client closed by its owner (redis.ErrClosed: a bug or a shutdown, not a Redis in
-// trouble), or an error wrapped already.
+// server that is loading or refuses clients, a cluster that is down, a cluster slot on the move:
+// TRYAGAIN, or a MOVED or ASK redirection that reached the caller), and true; or false for any
+// other error: nil, redis.Nil, a context's end (the caller's deadline, answered as such), a
+// script's or a command's own error, a client closed by its owner (redis.ErrClosed: a bug or a
+// shutdown, not a Redis in trouble), or an error wrapped already.
 func classifyTrouble(err error) (error, bool) {
 	if err == nil || errors.Is(err, crm.ErrStoreUnavailable) || errors.Is(err, crm.ErrStoreFull) ||
 		errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -73,8 +74,18 @@ func classifyTrouble(err error) (error, bool) {
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
 		redis.IsLoadingError(err), redis.IsMaxClientsError(err),
-		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err):
+		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err), redirected(err):
 		return fmt.Errorf("%w: %w", crm.ErrStoreUnavailable, err), true
 	}
 	return err, false
+}
+
+// redirected reports whether err is a Redis Cluster redirection (MOVED or ASK). The cluster client
+// follows these itself, so one that reaches the caller means a slot is moving between masters (a
+// reshard): the client ran out of redirections, or the call went to a master's own client, which
+// follows none (Store.runAcked). A retry a moment later gets past it.
+func redirected(err error) bool {
+	_, moved := redis.IsMovedError(err)
+	_, ask := redis.IsAskError(err)
+	return moved || ask
 }

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,4 +54,117 @@ func TestStoreTroubleErrors(t *testing.T) {
 	require.NoError(t, srv.Kill())
 	_, err = st.Record(ctx, tenant, crm.Contacts, "1", nil)
 	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+}
+
+// A tenant's slot in the middle of a move between masters (an operator adding a master and
+// resharding) is a Redis in trouble, not a bug: a call whose redirections (MOVED, ASK) outlast the
+// client's retries fails with ErrStoreUnavailable, which the API answers 503 with Retry-After, and
+// works again once the slot has settled.
+func TestStoreTroubleErrorsWhileASlotMoves(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartCluster(3)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	opt, err := redis.ParseClusterURL(strings.Replace(c.URL, "redis+cluster://", "redis://", 1))
+	require.NoError(t, err)
+	rdb := redis.NewClusterClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tenant := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	create := func() error {
+		_, err := st.CreateRecords(ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "A"}}}, crm.Actor{User: "t"})
+		return err
+	}
+	require.NoError(t, create())
+
+	// The tenant's master marks its slot as migrating to another master that does not import it
+	// (yet): the keys it lacks are sent there with ASK, and sent back from there with MOVED.
+	slot, err := rdb.ClusterKeySlot(ctx, redisstore.TenantKey(tenant)).Result()
+	require.NoError(t, err)
+	var from, to *redis.Client
+	for _, a := range c.Addrs {
+		m := redis.NewClient(&redis.Options{Addr: a})
+		t.Cleanup(func() { _ = m.Close() })
+		owner, err := m.Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
+		require.NoError(t, err)
+		if owner > 0 && from == nil {
+			from = m
+		} else if to == nil {
+			to = m
+		}
+	}
+	require.NotNil(t, from, "no master holds the tenant's keys")
+	toID, err := to.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err())
+
+	err = create()
+	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err())
+	require.NoError(t, create(), "the slot settled: writes work again")
+}
+
+// With WaitReplicas on a cluster, a destructive change goes straight to its slot's master, beside
+// the cluster client's own routing: a slot on the move is a store in trouble there too (503 with
+// Retry-After at the API), not an internal error.
+func TestStoreTroubleErrorsWithWaitReplicasOnACluster(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartCluster(3)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	opt, err := redis.ParseClusterURL(strings.Replace(c.URL, "redis+cluster://", "redis://", 1))
+	require.NoError(t, err)
+	rdb := redis.NewClusterClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, WaitReplicas: 1, WaitReplicasTimeout: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx := context.Background()
+	tenant := crm.TenantID(redistest.Tenant(t))
+	_, err = st.CreateTenant(ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	recs, err := st.CreateRecords(ctx, tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"firstname": "A"}}, {Properties: map[string]string{"firstname": "B"}},
+	}, crm.Actor{User: "t"})
+	require.NoError(t, err)
+	archive := func(id crm.RecordID) error {
+		_, err := st.ArchiveRecords(ctx, tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "t"})
+		return err
+	}
+	require.ErrorIs(t, archive(recs[0].ID), crm.ErrNotReplicated, "no replicas: made, but not acknowledged")
+
+	slot, err := rdb.ClusterKeySlot(ctx, redisstore.TenantKey(tenant)).Result()
+	require.NoError(t, err)
+	var from, to *redis.Client
+	for _, a := range c.Addrs {
+		m := redis.NewClient(&redis.Options{Addr: a})
+		t.Cleanup(func() { _ = m.Close() })
+		n, err := m.Do(ctx, "CLUSTER", "COUNTKEYSINSLOT", slot).Int()
+		require.NoError(t, err)
+		if n > 0 && from == nil {
+			from = m
+		} else if to == nil {
+			to = m
+		}
+	}
+	require.NotNil(t, from, "no master holds the tenant's keys")
+	// The slot moves from its master to another, as redis-cli --cluster reshard moves it, and
+	// none of its keys has gone yet: the reads find what is there and are asked to the other
+	// master for what is not, but the script of the move to the bin, whose bin key is not there,
+	// is refused with TRYAGAIN until the slot has moved.
+	fromID, err := from.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	toID, err := to.Do(ctx, "CLUSTER", "MYID").Text()
+	require.NoError(t, err)
+	require.NoError(t, to.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", fromID).Err())
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", toID).Err())
+	require.ErrorIs(t, archive(recs[1].ID), crm.ErrStoreUnavailable, "the slot is moving")
+
+	require.NoError(t, from.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err())
+	require.NoError(t, to.Do(ctx, "CLUSTER", "SETSLOT", slot, "STABLE").Err())
+	require.ErrorIs(t, archive(recs[1].ID), crm.ErrNotReplicated, "the slot settled: made, but not acknowledged")
 }
