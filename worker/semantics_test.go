@@ -440,3 +440,51 @@ func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
 	require.Equal(t, "new", b.live(t, id).Properties["hs_lead_status"])
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, "nurture", id)))
 }
+
+// TestStoppingToMatchUnenrollsWhateverEnrolledIt: unenroll_when_not_matching holds whatever
+// events the workflow enrolls on. A workflow that enrolls on creation only still lets a record
+// that an update leaves not matching go before its next step: by the drain of the update, or by
+// the step itself when it comes due first. Its delete_contact never runs on it.
+func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		drainFirst bool
+	}{
+		{name: "DrainedBeforeTheStep", drainFirst: true},
+		{name: "StepBeforeTheDrain", drainFirst: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nevents: [created]\n"+
+				"unenroll_when_not_matching: true\n"+
+				"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			still := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+
+			b.clock.Advance(time.Minute)
+			b.update(t, id, map[string]string{"email_bounced": "false"})
+			b.update(t, still, map[string]string{"firstname": "Bo"}) // still matching: stays enrolled
+			if tc.drainFirst {
+				b.drain(t)
+				require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			}
+			b.clock.Advance(25 * time.Hour)
+			b.runScheduledSteps(t)
+			b.live(t, id)
+			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			h := b.history(t, "wf", id)
+			require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+			require.Equal(t, "record no longer matches the trigger", h[2].Detail)
+
+			b.drain(t)
+			b.live(t, id)
+			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, still, nil)
+			require.ErrorIs(t, err, crm.ErrNotFound, "the record that still matched was deleted")
+		})
+	}
+}

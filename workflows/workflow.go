@@ -54,7 +54,8 @@ type Workflow struct {
 	// Reenrollment lets a record enroll again when it goes from not matching to matching again,
 	// never while it is enrolled. Defaults to false: a record enrolls only once.
 	Reenrollment bool `yaml:"reenrollment"`
-	// UnenrollWhenNotMatching unenrolls a record that stops matching the trigger. Defaults to false.
+	// UnenrollWhenNotMatching unenrolls a record that stops matching the trigger, whatever Events
+	// enrolled it: every create and update of an enrolled record is checked. Defaults to false.
 	UnenrollWhenNotMatching bool `yaml:"unenroll_when_not_matching"`
 	// Suppression names the records that never enroll and are unenrolled when they start to match.
 	// Optional.
