@@ -30,6 +30,16 @@ func TestCatalogComplete(t *testing.T) {
 	require.True(t, slices.Contains(languages, "sv"))
 }
 
+// Every kind of history entry has a name in every language: the history pages show each by it.
+func TestHistoryKindsNamed(t *testing.T) {
+	t.Parallel()
+	for _, kind := range crm.HistoryKinds() {
+		for _, lang := range languages {
+			require.Contains(t, catalog[lang], "history.kind."+kind, "%s lacks a name for history kind %q", lang, kind)
+		}
+	}
+}
+
 func TestPickLanguage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ header, want string }{

@@ -79,6 +79,17 @@ type StepDue struct {
 	Due time.Time
 }
 
+// MaxReenrollments and ReenrollmentWindow cut loops between workflows with re-enrollment (two
+// workflows that set each other's trigger back and forth): a workflow enrolls one record by its
+// trigger at most MaxReenrollments times within any ReenrollmentWindow. The next enrollment by
+// the trigger is refused, with a "reenroll_refused" entry in the record's history; the
+// workflow stays active and its other records are unaffected. Manual enrollments are neither
+// counted nor refused.
+const (
+	MaxReenrollments   = 10
+	ReenrollmentWindow = 24 * time.Hour
+)
+
 // EnrollmentState is the state of a record's enrollment in a workflow.
 type EnrollmentState string
 
@@ -104,11 +115,11 @@ type HistoryEntry struct {
 }
 
 // historyKinds are the kinds of HistoryEntry, in the order an enrollment meets them.
-var historyKinds = []string{"enrolled", "suppressed", "trigger_error", "action", "completed", "moved", "unenrolled"}
+var historyKinds = []string{"enrolled", "suppressed", "trigger_error", "reenroll_refused", "action", "completed", "moved", "unenrolled"}
 
 // HistoryKinds returns the kinds of a HistoryEntry (its Kind), in the order an enrollment meets
-// them: enrolled, suppressed, trigger_error, action, completed, moved (to another revision of its
-// workflow) and unenrolled. A FlowLogQuery's Kinds are some of them. It returns a new slice at each
+// them: enrolled, suppressed, trigger_error, reenroll_refused (see MaxReenrollments), action,
+// completed, moved (to another revision of its workflow) and unenrolled. A FlowLogQuery's Kinds are some of them. It returns a new slice at each
 // call, and is safe for concurrent use.
 func HistoryKinds() []string { return slices.Clone(historyKinds) }
 

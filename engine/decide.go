@@ -101,10 +101,20 @@ func DecideOne(wf *workflows.Workflow, c Change, lists Lists, now time.Time) (v 
 	if !c.Existing && !listens(wf, ev) {
 		// Events the workflow does not evaluate its trigger on, or only restored (SPEC S8). A
 		// create or an update that leaves the record suppressed unenrolls it all the same (SPEC
-		// S19), with nothing recorded when it is not enrolled.
+		// S19), with nothing recorded when it is not enrolled; so does one that leaves it not
+		// matching, in a workflow that unenrolls records that stop matching, whatever events
+		// enrolled them. The events say what enrolls, not what keeps a record enrolled.
 		if strings.Contains(ev, eventCreated) || strings.Contains(ev, eventUpdated) {
 			if why := SuppressedBy(wf, c.ID, rec, lists, now); why != "" {
 				return crm.FlowVerdict{ID: c.ID, Verdict: crm.VerdictSuppressedNoMatch, Detail: why}, true
+			}
+			if wf.UnenrollWhenNotMatching {
+				// A run-time error is no verdict here: it says nothing of whether the record
+				// stopped matching, and a record that is not enrolled must get no history entry.
+				if hit, err := wf.Matches(rec, now); err == nil && !hit {
+					v.Verdict = crm.VerdictUnmatch
+					return v, true
+				}
 			}
 		}
 		return v, false

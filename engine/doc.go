@@ -24,8 +24,10 @@
 //   - None of its events is one the workflow listens to (created, updated): no verdict, unless a
 //     create or an update left it suppressed (a member of a suppression list, or matching the
 //     suppression trigger): [crm.VerdictSuppressedNoMatch], which unenrolls it if it is enrolled
-//     and records nothing otherwise (SPEC S19). Records looked at by enroll-existing
-//     ([Change].Existing) are evaluated whatever the events.
+//     and records nothing otherwise (SPEC S19); or, in a workflow that unenrolls records that stop
+//     matching, one that left it not matching the trigger: [crm.VerdictUnmatch], which unenrolls
+//     it if it is enrolled (a trigger that fails at run time gives no verdict here). Records
+//     looked at by enroll-existing ([Change].Existing) are evaluated whatever the events.
 //   - It is a member of a suppression list, or matches the suppression trigger:
 //     [crm.VerdictSuppressed] (never enrolled; unenrolled if enrolled, SPEC S19).
 //   - It matches the enrollment trigger: [crm.VerdictMatch].

@@ -47,6 +47,8 @@ func TestDecide(t *testing.T) {
 	plain := parse(t, "trigger: email_bounced")
 	unenroll := parse(t, "trigger: email_bounced", "unenroll_when_not_matching: true")
 	createdOnly := parse(t, "trigger: email_bounced", "events: [created]")
+	createdOnlyUnenroll := parse(t, "trigger: email_bounced", "events: [created]", "unenroll_when_not_matching: true")
+	createdOnlyUnenrollBad := parse(t, "trigger: int(firstname) > 3", "events: [created]", "unenroll_when_not_matching: true")
 	updatedOnly := parse(t, "trigger: email_bounced", "events: [updated]")
 	suppressed := parse(t, "trigger: email_bounced", "suppression:", `  trigger: lifecyclestage == "customer"`, "  lists: [7]")
 	createdOnlySuppressed := parse(t, "trigger: email_bounced", "events: [created]", "suppression:", `  trigger: lifecyclestage == "customer"`, "  lists: [7]")
@@ -81,6 +83,11 @@ func TestDecide(t *testing.T) {
 		{"UpdateNotListenedSuppressed", createdOnlySuppressed, engine.Change{ID: "1", Events: "u", Record: contact("1", customer)}, crm.VerdictSuppressedNoMatch, "suppression trigger"},
 		{"UpdateNotListenedSuppressedByList", createdOnlySuppressed, engine.Change{ID: "40", Events: "u", Record: contact("40", bounced)}, crm.VerdictSuppressedNoMatch, "list 7"},
 		{"UpdateNotListenedNotSuppressed", createdOnlySuppressed, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, "", ""},
+		// unenroll_when_not_matching holds whatever events the workflow enrolls on.
+		{"UpdateNotListenedNotMatchingUnenrolls", createdOnlyUnenroll, engine.Change{ID: "1", Events: "u", Record: contact("1", fine)}, crm.VerdictUnmatch, ""},
+		{"UpdateNotListenedStillMatching", createdOnlyUnenroll, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, "", ""},
+		{"UpdateNotListenedTriggerErrorNoVerdict", createdOnlyUnenrollBad, engine.Change{ID: "1", Events: "u", Record: contact("1", bounced)}, "", ""},
+		{"RestoredOnlyNotMatchingUnenrollsNot", createdOnlyUnenroll, engine.Change{ID: "1", Events: "r", Record: contact("1", fine)}, "", ""},
 		{"RestoredOnlySuppressed", suppressed, engine.Change{ID: "1", Events: "r", Record: contact("1", customer)}, "", ""},
 		{"CreateNotListened", updatedOnly, engine.Change{ID: "1", Events: "c", Record: contact("1", bounced)}, "", ""},
 		{"CreatedAndUpdatedListenedOnce", updatedOnly, engine.Change{ID: "1", Events: "cu", Record: contact("1", bounced)}, crm.VerdictMatch, ""},

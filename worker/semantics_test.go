@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -439,4 +440,98 @@ func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
 	b.drain(t) // judges that write: enrolls in nurture
 	require.Equal(t, "new", b.live(t, id).Properties["hs_lead_status"])
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(b.history(t, "nurture", id)))
+}
+
+// TestStoppingToMatchUnenrollsWhateverEnrolledIt: unenroll_when_not_matching holds whatever
+// events the workflow enrolls on. A workflow that enrolls on creation only still lets a record
+// that an update leaves not matching go before its next step: by the drain of the update, or by
+// the step itself when it comes due first. Its delete_contact never runs on it.
+func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		drainFirst bool
+	}{
+		{name: "DrainedBeforeTheStep", drainFirst: true},
+		{name: "StepBeforeTheDrain", drainFirst: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFlows(t, 0)
+			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nevents: [created]\n"+
+				"unenroll_when_not_matching: true\n"+
+				"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+			id := b.contact(t, map[string]string{"email_bounced": "true"})
+			still := b.contact(t, map[string]string{"email_bounced": "true"})
+			b.drain(t)
+			require.Equal(t, crm.Enrolled, b.enrollment(t, "wf", id).State)
+
+			b.clock.Advance(time.Minute)
+			b.update(t, id, map[string]string{"email_bounced": "false"})
+			b.update(t, still, map[string]string{"firstname": "Bo"}) // still matching: stays enrolled
+			if tc.drainFirst {
+				b.drain(t)
+				require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			}
+			b.clock.Advance(25 * time.Hour)
+			b.runScheduledSteps(t)
+			b.live(t, id)
+			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			h := b.history(t, "wf", id)
+			require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
+			require.Equal(t, "record no longer matches the trigger", h[2].Detail)
+
+			b.drain(t)
+			b.live(t, id)
+			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, still, nil)
+			require.ErrorIs(t, err, crm.ErrNotFound, "the record that still matched was deleted")
+		})
+	}
+}
+
+// TestReenrollmentLoopIsCut: two workflows with re-enrollment that set each other's trigger back
+// and forth would hand a record between them without end. Each enrolls the record at most
+// crm.MaxReenrollments times within crm.ReenrollmentWindow: the next enrollment is refused, kept in
+// the workflow's history, the workflow stays active, and other records still enroll. Once the
+// window has passed, the record enrolls again.
+func TestReenrollmentLoopIsCut(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.activate(t, "promote", "name: promote\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nreenrollment: true\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: subscriber\n")
+	b.activate(t, "demote", "name: demote\nobject_type: contacts\ntrigger: lifecyclestage == \"subscriber\"\nreenrollment: true\n"+
+		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
+	id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	for range 4 * crm.MaxReenrollments {
+		b.clock.Advance(time.Second)
+		b.drain(t) // judges the last write, whose enrollment's step writes again
+	}
+	require.Equal(t, crm.MaxReenrollments, b.enrollment(t, "promote", id).Count, "the loop went on")
+	require.Equal(t, crm.MaxReenrollments, b.enrollment(t, "demote", id).Count)
+	require.Equal(t, "lead", b.live(t, id).Properties["lifecyclestage"], "promote's enrollment was refused")
+
+	h := b.history(t, "promote", id)
+	last := h[len(h)-1]
+	require.Equal(t, "reenroll_refused", last.Kind)
+	require.Contains(t, last.Detail, fmt.Sprintf("enrolled %d times in 1d", crm.MaxReenrollments))
+	require.Equal(t, 1, strings.Count(strings.Join(kinds(h), " "), "reenroll_refused"), "refused once: the loop stopped")
+	page, err := b.store.FlowLog(b.ctx, b.tenant, "promote", crm.FlowLogQuery{Kinds: []string{"reenroll_refused"}})
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1, "the workflow's history shows the loop")
+	require.Equal(t, id, page.Entries[0].ID)
+
+	f, err := b.store.Flow(b.ctx, b.tenant, "promote")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, f.State, "the workflow is not paused for one record")
+	other := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	b.drain(t)
+	require.Equal(t, 1, b.enrollment(t, "promote", other).Count, "other records enroll")
+
+	// A day later the window has passed: a new write enrolls it again.
+	b.clock.Advance(crm.ReenrollmentWindow)
+	b.update(t, id, map[string]string{"lifecyclestage": "other"})
+	b.update(t, id, map[string]string{"lifecyclestage": "lead"})
+	b.drain(t)
+	require.Greater(t, b.enrollment(t, "promote", id).Count, crm.MaxReenrollments)
 }

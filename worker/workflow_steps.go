@@ -404,8 +404,8 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 	return err
 }
 
-// unenrollNotMatching, for a workflow that unenrolls records that stop matching (on updates),
-// unenrolls the records of live written since they enrolled (in the same millisecond included)
+// unenrollNotMatching, for a workflow that unenrolls records that stop matching (whatever events
+// it enrolls on), unenrolls the records of live written since they enrolled (in the same millisecond included)
 // that its trigger no longer matches, before their next action runs, and takes them out of live.
 // The drain of that write does the same; this covers a step that comes due before that drain, and
 // a step due at once after the workflow's own set_property. A record not written since it
@@ -413,7 +413,7 @@ func (w *Worker) unenrollSuppressed(ctx context.Context, t crm.TenantID, wf *wor
 // are the records' enrollments, countOf the enrollment each step runs for.
 func (w *Worker) unenrollNotMatching(ctx context.Context, t crm.TenantID, wf *workflows.Workflow, ref crm.FlowRef,
 	enrs []crm.Enrollment, countOf map[crm.RecordID]int, live map[crm.RecordID]crm.Record, now time.Time) error {
-	if !wf.UnenrollWhenNotMatching || !wf.ListensTo(workflows.EventUpdated) || len(live) == 0 {
+	if !wf.UnenrollWhenNotMatching || len(live) == 0 {
 		return nil
 	}
 	var vs []crm.FlowVerdict

@@ -52,9 +52,11 @@ type Workflow struct {
 	// Defaults to false.
 	EnrollExisting bool `yaml:"enroll_existing"`
 	// Reenrollment lets a record enroll again when it goes from not matching to matching again,
-	// never while it is enrolled. Defaults to false: a record enrolls only once.
+	// never while it is enrolled, and at most crm.MaxReenrollments times within
+	// crm.ReenrollmentWindow. Defaults to false: a record enrolls only once.
 	Reenrollment bool `yaml:"reenrollment"`
-	// UnenrollWhenNotMatching unenrolls a record that stops matching the trigger. Defaults to false.
+	// UnenrollWhenNotMatching unenrolls a record that stops matching the trigger, whatever Events
+	// enrolled it: every create and update of an enrolled record is checked. Defaults to false.
 	UnenrollWhenNotMatching bool `yaml:"unenroll_when_not_matching"`
 	// Suppression names the records that never enroll and are unenrolled when they start to match.
 	// Optional.

@@ -432,7 +432,7 @@ func TestHistoryRefusesAnUnknownKind(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ctl := []string{"CRMFLOW_URL=" + srv.URL, "CRMFLOW_TOKEN=t"}
-	kinds := "enrolled, suppressed, trigger_error, action, completed, moved, unenrolled"
+	kinds := "enrolled, suppressed, trigger_error, reenroll_refused, action, completed, moved, unenrolled"
 	for _, tc := range []struct {
 		name   string
 		args   []string

@@ -57,8 +57,9 @@ func (c evaluateFlowCall) argv() []any {
 	if c.Runner != "" {
 		progress = backfillFields(c.Progress, time.UnixMilli(c.At))
 	}
-	out := make([]any, 0, 7+len(progress)+len(c.NoMatch)+3*len(c.Verdicts))
-	out = append(out, c.At, c.Revision, flag(c.Reenrollment), c.Runner, c.Progress.Enrolled, len(progress))
+	out := make([]any, 0, 10+len(progress)+len(c.NoMatch)+3*len(c.Verdicts))
+	out = append(out, c.At, c.Revision, flag(c.Reenrollment), c.Runner, c.Progress.Enrolled, len(progress),
+		crm.MaxReenrollments, crm.ReenrollmentWindow.Milliseconds(), crm.FormatWindow(crm.ReenrollmentWindow))
 	out = append(out, progress...)
 	out = append(out, len(c.NoMatch))
 	out = append(out, strArgs(c.NoMatch)...)

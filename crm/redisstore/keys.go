@@ -289,7 +289,9 @@ func activeFlowsKeyPrefix(t crm.TenantID) string { return prefix(t) + "flows:act
 
 // EnrollmentKey is the HASH of one record's enrollment in a workflow (member "<type>:<id>"): state
 // (enrolled, completed, unenrolled), revision, step, enrolled_at, count (times enrolled), blocked
-// (1 when only a manual enrollment may enroll it again: it was deleted while enrolled).
+// (1 when only a manual enrollment may enroll it again: it was deleted while enrolled), recent (the
+// times, unix ms and comma-separated, of its enrollments by the trigger within
+// crm.ReenrollmentWindow, kept only when the workflow allows re-enrollment).
 func EnrollmentKey(t crm.TenantID, flow, member string) string {
 	return enrollmentKeyPrefix(t, flow) + member
 }

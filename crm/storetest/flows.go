@@ -178,6 +178,66 @@ func testReenrollmentNeedsATransition(t *testing.T, hn *Harness) {
 	require.Equal(t, []crm.RecordID{c.ID}, got, "not matching -> matching enrolls again")
 }
 
+// testReenrollmentIsCappedPerWindow: the trigger enrolls a record at most crm.MaxReenrollments
+// times within crm.ReenrollmentWindow, counted per record in the same batch that enrolls; the
+// refusal is kept in the record's history, other records of the batch enroll, a manual enrollment
+// is not refused, and the window slides.
+func testReenrollmentIsCappedPerWindow(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	f := activeFlow(t, b, true)
+	loop := b.contact(t, map[string]string{"firstname": "a"})
+	calm := b.contact(t, map[string]string{"firstname": "b"})
+	complete := func(ids ...crm.RecordID) {
+		t.Helper()
+		var rs []crm.StepResult
+		for _, id := range ids {
+			rs = append(rs, crm.StepResult{ID: id, Outcome: "done", Due: b.clock.Now()})
+		}
+		_, err := b.store.AdvanceSteps(ctx, b.tenant, f, 0, 1, "set_property", rs)
+		require.NoError(t, err)
+		_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictNoMatch, ids...))
+		require.NoError(t, err)
+	}
+	first := b.clock.Now()
+	for i := range crm.MaxReenrollments {
+		got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, loop.ID))
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{loop.ID}, got, "enrollment %d", i+1)
+		complete(loop.ID)
+		b.clock.Advance(time.Minute)
+	}
+	// One batch: the record at the cap is refused, the other enrolls.
+	got, err := b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, loop.ID, calm.ID))
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{calm.ID}, got)
+	h, err := b.store.History(ctx, b.tenant, "wf", crm.Contacts, loop.ID)
+	require.NoError(t, err)
+	require.Equal(t, "reenroll_refused", h[len(h)-1].Kind)
+	require.Contains(t, h[len(h)-1].Detail, "to stop a loop between workflows")
+	enr, err := b.store.Enrollments(ctx, b.tenant, "wf", crm.Contacts, []crm.RecordID{loop.ID})
+	require.NoError(t, err)
+	require.Equal(t, crm.Completed, enr[0].State)
+	require.Equal(t, crm.MaxReenrollments, enr[0].Count)
+
+	// Once the first enrollment has left the window, one more is allowed, and then none again.
+	complete(calm.ID)
+	b.clock.Set(first.Add(crm.ReenrollmentWindow))
+	_, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictNoMatch, loop.ID))
+	require.NoError(t, err)
+	got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, loop.ID))
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{loop.ID}, got, "the window slid past the first enrollment")
+	complete(loop.ID)
+	got, err = b.store.EvaluateFlow(ctx, b.tenant, f, verdicts(crm.VerdictMatch, loop.ID))
+	require.NoError(t, err)
+	require.Empty(t, got, "the window holds the cap again")
+
+	// A person may still enroll it.
+	require.NoError(t, b.store.EnrollManually(ctx, b.tenant, f, loop.ID, "ops@example.com"))
+}
+
 func testRescheduleStepsMovesOnlyWaitingRecords(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)

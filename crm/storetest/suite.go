@@ -59,6 +59,7 @@ var tests = []struct {
 	{"FlowRevisionsAndPlanGating", testFlowRevisionsAndPlanGating},
 	{"EnrollOnlyOnceByDefault", testEnrollOnlyOnceByDefault},
 	{"ReenrollmentNeedsATransition", testReenrollmentNeedsATransition},
+	{"ReenrollmentIsCappedPerWindow", testReenrollmentIsCappedPerWindow},
 	{"RescheduleStepsMovesOnlyWaitingRecords", testRescheduleStepsMovesOnlyWaitingRecords},
 	{"DeletedRecordUnenrollsAndNeedsManualEnrollment", testDeletedRecordUnenrollsAndNeedsManualEnrollment},
 	{"PausedFlowEnrollsNothingAndSuppression", testPausedFlowEnrollsNothingAndSuppression},

@@ -22,12 +22,18 @@
 -- ARGV[4] -> the backfill's runner (the owner of its lease), "" when the batch is not a backfill's
 -- ARGV[5] -> the backfill's enrolled count before this batch (ignored when ARGV[4] is "")
 -- ARGV[6] -> m, the number of the backfill's fields that follow (0 when ARGV[4] is "")
--- ARGV[7..6+m] -> the backfill's fields as recorded once the batch is applied (name, value, ...),
+-- ARGV[7] -> the most enrollments of one record by the trigger within the window
+--   (crm.MaxReenrollments), counted only when re-enrollment is allowed (ARGV[3])
+-- ARGV[8] -> the window (crm.ReenrollmentWindow), in ms
+-- ARGV[9] -> the window as a history entry writes it ("1d")
+-- ARGV[10..9+m] -> the backfill's fields as recorded once the batch is applied (name, value, ...),
 --   but "enrolled": ARGV[5] plus the number this batch enrolls
--- ARGV[7+m] -> k, the number of records that do not match
--- ARGV[8+m..] -> the k members of the records that do not match, then triples: member, verdict,
+-- ARGV[10+m] -> k, the number of records that do not match
+-- ARGV[11+m..] -> the k members of the records that do not match, then triples: member, verdict,
 --   detail. Verdicts:
---   match      the record matches the trigger (and no suppression)
+--   match      the record matches the trigger (and no suppression); with re-enrollment, refused
+--              (entry "reenroll_refused") when the trigger enrolled it ARGV[7] times within
+--              the last ARGV[8] ms: the enrollment's field "recent" keeps those times
 --   unmatch    it does not match and the workflow unenrolls records that stop matching
 --   error      the trigger failed at run time (counts as nomatch; the error is recorded)
 --   suppressed it matches the suppression criteria (and the trigger: recorded when not enrolled)
@@ -40,6 +46,7 @@
 -- then not recorded); {"lease_lost"} when ARGV[4] does not hold the backfill's lease (nothing done).
 local now, rev, reenroll, runner = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
 local m = tonumber(ARGV[6])
+local max_recent, window, window_text = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 if runner ~= '' and redis.call('GET', KEYS[6]) ~= runner then return {'lease_lost'} end
 local st = redis.call('HMGET', KEYS[1], 'state', 'active_revision')
 if st[1] ~= 'active' or st[2] ~= rev then return {'refused', 'workflow is not active at this revision'} end
@@ -50,8 +57,8 @@ local function unenroll(enr, hist, member, why)
   history(hist, {at = now, kind = 'unenrolled', revision = rev, detail = why}, KEYS[4], member)
 end
 -- Most verdicts of a backfill are "does not match": only the matching set changes.
-local k = tonumber(ARGV[7 + m])
-local first = 8 + m -- the first member that does not match
+local k = tonumber(ARGV[10 + m])
+local first = 11 + m -- the first member that does not match
 for i = first, first + k - 1, 500 do redis.call('SREM', KEYS[3], unpack(ARGV, i, math.min(i + 499, first + k - 1))) end
 local j = 0 -- the triple's number, from 1
 for i = first + k, #ARGV, 3 do
@@ -65,7 +72,7 @@ for i = first + k, #ARGV, 3 do
     verdict = 'gone'
     redis.call('SREM', KEYS[3], member)
   elseif verdict ~= 'error' then
-    e = redis.call('HMGET', enr, 'state', 'count', 'blocked')
+    e = redis.call('HMGET', enr, 'state', 'count', 'blocked', 'recent')
     is_enrolled = e[1] == 'enrolled'
     count = tonumber(e[2] or '0')
   end
@@ -90,8 +97,25 @@ for i = first + k, #ARGV, 3 do
     elseif verdict == 'match' and e[3] == '1' then why = 'the record was deleted while enrolled: only a manual enrollment brings it back'
     elseif verdict == 'match' and count > 0 and was then why = 'the record has not stopped matching since its last enrollment'
     end
+    -- A loop between workflows with re-enrollment would enroll the record without end: the
+    -- trigger's enrollments of the window are kept, and one more than max_recent is refused.
+    local recent, looping = nil, false
+    if not why and verdict == 'match' and reenroll then
+      recent = {}
+      local horizon = tonumber(now) - window
+      for at in string.gmatch(e[4] or '', '[^,]+') do
+        if tonumber(at) > horizon then recent[#recent+1] = at end
+      end
+      looping = #recent >= max_recent
+      if not looping then recent[#recent+1] = now end
+      redis.call('HSET', enr, 'recent', table.concat(recent, ','))
+    end
     if why then
       if verdict == 'manual' then return {'refused', why} end
+    elseif looping then
+      history(hist, {at = now, kind = 'reenroll_refused', revision = rev, detail = 'enrolled ' .. max_recent ..
+        ' times in ' .. window_text .. ' by its trigger: not enrolled again, to stop a loop between workflows; it enrolls ' ..
+        'again when it matches after fewer than ' .. max_recent .. ' of its enrollments fall within the last ' .. window_text}, KEYS[4], member)
     else
       redis.call('HSET', enr, 'state', 'enrolled', 'revision', rev, 'step', 0, 'enrolled_at', now, 'count', count + 1, 'blocked', '0')
       redis.call('ZADD', KEYS[2], now, member)
@@ -103,7 +127,7 @@ for i = first + k, #ARGV, 3 do
   end
 end
 if runner ~= '' and m > 0 then
-  redis.call('HSET', KEYS[5], unpack(ARGV, 7, 6 + m))
+  redis.call('HSET', KEYS[5], unpack(ARGV, 10, 9 + m))
   redis.call('HSET', KEYS[5], 'enrolled', tonumber(ARGV[5]) + #enrolled)
 end
 return enrolled
