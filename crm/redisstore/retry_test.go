@@ -269,7 +269,8 @@ func TestJobSealRetriedAfterLostReply(t *testing.T) {
 // TestCreateUnconfirmed creates records through a connection that loses the reply of the create
 // script, on a client that does not retry: the call fails, yet Redis made the records. The error
 // says the store is unavailable and that the change may have been made (crm.ErrOutcomeUnknown), so
-// that a caller reads before it tries again instead of creating the records twice.
+// that a caller reads before it tries again instead of creating the records twice. A search whose
+// reply is lost changed nothing and does not say so.
 func TestCreateUnconfirmed(t *testing.T) {
 	t.Parallel()
 	proxy, rdb, st, tn := throughDropper(t)
@@ -286,4 +287,13 @@ func TestCreateUnconfirmed(t *testing.T) {
 	n, err := st.CountRecords(ctx, tn, crm.Contacts)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n, "the create whose reply was lost was made")
+
+	// A search is a script too, but changes nothing: its lost reply is no unknown outcome.
+	_, err = st.Search(ctx, tn, crm.Contacts, crm.SearchParams{}) // loads the script
+	require.NoError(t, err)
+	proxy.armed.Store(true)
+	_, err = st.Search(ctx, tn, crm.Contacts, crm.SearchParams{})
+	require.EqualValues(t, 2, proxy.dropped.Load(), "the reply of the search was lost")
+	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+	require.NotErrorIs(t, err, crm.ErrOutcomeUnknown)
 }
