@@ -132,7 +132,9 @@
 // away; previews and bulk delete selections check it between records. A request past its deadline
 // answers 503 with Retry-After and code TIMEOUT. A store in trouble answers 503
 // SERVICE_UNAVAILABLE with Retry-After, never a bare 500: code STORE_UNAVAILABLE, "the store is
-// unavailable, retry later", for a Redis that is down or hung ([crm.ErrStoreUnavailable]), and
+// unavailable, retry later", for a Redis that is down or hung ([crm.ErrStoreUnavailable]); code
+// OUTCOME_UNKNOWN, "it may have been made or not. Read the records before you retry", for a change
+// (any method but GET and HEAD) that reached the store and got no answer ([crm.ErrOutcomeUnknown]); and
 // code STORE_FULL, "the store is full", for a write refused by a Redis out of memory
 // ([crm.ErrStoreFull]). A tenant may have at most [Config.MaxTenantInFlight] requests (64 by
 // default) running at once in one Server: one more answers 429 RATE_LIMITS with Retry-After and

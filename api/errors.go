@@ -497,10 +497,24 @@ func workflowErrorBody(ve *workflows.ValidationError) errorBody {
 	return body
 }
 
+// mapRequestError gives the status and body of err as the answer to r: that of mapError, except
+// for a request that changes something whose change reached the store and got no answer
+// (crm.ErrOutcomeUnknown). That one may have been made, so "retry later" would make a create
+// twice: the answer says so, and to read before retrying. A read changes nothing and keeps
+// mapError's answer.
+func mapRequestError(r *http.Request, err error) (int, errorBody) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && errors.Is(err, crm.ErrOutcomeUnknown) {
+		msg := "the store did not confirm the change in time: it may have been made or not. Read the records before you retry, or the retry may make the change twice"
+		return http.StatusServiceUnavailable, errorBody{Status: "error", Category: categoryUnavailable, Message: msg,
+			Errors: []errorDetail{{Message: msg, Code: "OUTCOME_UNKNOWN"}}, retryAfter: retryUnavailable}
+	}
+	return mapError(err)
+}
+
 // writeError writes err as an error response and notes it for the request's log line.
 // Only errors mapped to a 5xx are logged with their text, since 4xx texts may echo request data.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body := mapError(err)
+	status, body := mapRequestError(r, err)
 	body.CorrelationID = correlationID(r.Context())
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="crmflow"`)

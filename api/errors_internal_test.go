@@ -143,6 +143,34 @@ func TestMapError(t *testing.T) {
 	})
 }
 
+// TestWriteErrorOutcomeUnknown: a change that reached the store and got no answer may have been
+// made, so its 503 says so and says to read before retrying; a read that fails the same way
+// changed nothing and keeps the plain "retry later".
+func TestWriteErrorOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("create contacts: %w: %w: i/o timeout", crm.ErrOutcomeUnknown, crm.ErrStoreUnavailable)
+	for _, tc := range []struct {
+		method, code, message string
+	}{
+		{http.MethodPost, "OUTCOME_UNKNOWN", "it may have been made or not. Read the records before you retry"},
+		{http.MethodDelete, "OUTCOME_UNKNOWN", "it may have been made or not. Read the records before you retry"},
+		{http.MethodGet, "STORE_UNAVAILABLE", "the store is unavailable, retry later"},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			writeError(rec, httptest.NewRequest(tc.method, "/crm/v3/objects/contacts/batch/create", nil), err)
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			require.Equal(t, "5", rec.Header().Get("Retry-After"))
+			var body errorBody
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+			require.Equal(t, categoryUnavailable, body.Category)
+			require.Equal(t, tc.code, body.Errors[0].Code)
+			require.Contains(t, body.Message, tc.message)
+		})
+	}
+}
+
 func TestPanicIsInternalError(t *testing.T) {
 	t.Parallel()
 	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})

@@ -206,4 +206,10 @@ var (
 	// with the noeviction policy crmflow requires). Reads still work; writes may succeed once
 	// memory is freed.
 	ErrStoreFull = errors.New("crm: store full")
+	// ErrOutcomeUnknown means a change was sent to the store's Redis and no answer came back (the
+	// connection broke or timed out, or the caller's deadline passed while it waited): the change
+	// may have been made or not. It comes beside ErrStoreUnavailable or the context's error, so
+	// errors.Is finds both. A change that is not idempotent (a create) must be read back before
+	// it is tried again, or it may be made twice.
+	ErrOutcomeUnknown = errors.New("crm: the store did not confirm the change: it may have been made")
 )

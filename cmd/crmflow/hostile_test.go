@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -322,6 +324,109 @@ func TestServeRedisTrouble(t *testing.T) {
 		require.True(t, strings.HasPrefix(line, "{"), "a log line that is not JSON: %s", line)
 		require.NotContains(t, line, `"status":500`)
 	}
+}
+
+// TestServeWriteOutcomeUnknown hangs Redis (SIGSTOP) again and again while clients create
+// contacts in batches, until one batch answered 503 was made all the same (Redis ran it once it
+// went on). Every such 503 says the change may have been made (OUTCOME_UNKNOWN), so that its
+// client reads before retrying instead of creating the batch twice; every 503 saying "retry later"
+// (STORE_UNAVAILABLE) made nothing.
+func TestServeWriteOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	t.Cleanup(func() { _ = srv.Resume() }) // before Stop: a stopped server answers no SHUTDOWN
+	b := bundleOn(t, srv.URL)
+	_, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	// Short Redis timeouts and no retry: a call to the hung Redis fails in half a second.
+	api := start(t, nil, "serve", "--addr", addr, "--redis", srv.URL+"?read_timeout=500ms&write_timeout=500ms&max_retries=-1")
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	type answer struct {
+		code  int
+		body  string
+		email string // the batch's first contact's
+	}
+	var (
+		mu      sync.Mutex
+		answers []answer
+		wg      sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	client := &http.Client{Timeout: 20 * time.Second}
+	for c := range 8 {
+		wg.Go(func() {
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				first := fmt.Sprintf("c%d-%d@example.com", c, k)
+				req, _ := http.NewRequest(http.MethodPost, base+"/crm/v3/objects/contacts/batch/create",
+					strings.NewReader(fmt.Sprintf(`{"inputs":[{"properties":{"email":%q}},{"properties":{"firstname":"B"}}]}`, first)))
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				code, body := 0, "no answer"
+				if res, err := client.Do(req); err == nil {
+					raw, _ := io.ReadAll(res.Body)
+					_ = res.Body.Close()
+					code, body = res.StatusCode, string(raw)
+				}
+				mu.Lock()
+				answers = append(answers, answer{code, body, first})
+				mu.Unlock()
+			}
+		})
+	}
+	made := func(email string) bool {
+		_, err := b.store.ContactByEmail(b.ctx, crm.TenantID(b.tenant), email)
+		if errors.Is(err, crm.ErrNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+	unknownMade := 0
+	for pauses := 0; unknownMade == 0; pauses++ {
+		require.Less(t, pauses, 30, "no batch answered 503 was made while Redis hung")
+		require.NoError(t, srv.Pause())
+		time.Sleep(time.Second) // hung: the calls in flight fail after their 500ms
+		require.NoError(t, srv.Resume())
+		time.Sleep(200 * time.Millisecond)
+		mu.Lock()
+		seen := slices.Clone(answers)
+		mu.Unlock()
+		unknownMade = 0
+		for _, a := range seen {
+			if a.code == http.StatusServiceUnavailable && made(a.email) {
+				require.Contains(t, a.body, `"code":"OUTCOME_UNKNOWN"`, "a 503 whose batch was made")
+				require.Contains(t, a.body, "it may have been made or not. Read the records before you retry")
+				unknownMade++
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	counts := map[string]int{}
+	for _, a := range answers {
+		switch {
+		case a.code == http.StatusCreated:
+			counts["created"]++
+		case strings.Contains(a.body, `"code":"STORE_UNAVAILABLE"`):
+			require.False(t, made(a.email), "a batch answered STORE_UNAVAILABLE was made: %s", a.body)
+			counts["unavailable, not made"]++
+		case strings.Contains(a.body, `"code":"OUTCOME_UNKNOWN"`):
+			counts[fmt.Sprintf("outcome unknown, made %v", made(a.email))]++
+		default:
+			t.Fatalf("answer %d: %s", a.code, a.body)
+		}
+	}
+	t.Logf("batches: %v", counts)
 }
 
 // The limits must make sense together: a usage error names the flag (or its variable's value).

@@ -38,5 +38,7 @@
 // Scripts get the time as an argument, so a retry replays the same change; the destructive ones
 // are idempotent (a batch retried after a lost reply moves nothing twice). With
 // Config.WaitReplicas they also wait for that many replicas before answering. A Redis that is down,
-// hung or loading fails a call with crm.ErrStoreUnavailable, and a full one with crm.ErrStoreFull.
+// hung or loading fails a call with crm.ErrStoreUnavailable, and a full one with crm.ErrStoreFull. A
+// script sent that got no answer (a connection cut or timed out, the context's end) fails with
+// crm.ErrOutcomeUnknown as well: it may have run.
 package redisstore

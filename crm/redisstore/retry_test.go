@@ -265,3 +265,35 @@ func TestJobSealRetriedAfterLostReply(t *testing.T) {
 	require.EqualValues(t, 2, rdb.ZCard(ctx, redisstore.JobPendingKey(tn, j.ID)).Val())
 	require.Equal(t, time.Duration(-1), rdb.TTL(ctx, redisstore.JobPendingKey(tn, j.ID)).Val(), "the job's selection does not expire")
 }
+
+// TestCreateUnconfirmed creates records through a connection that loses the reply of the create
+// script, on a client that does not retry: the call fails, yet Redis made the records. The error
+// says the store is unavailable and that the change may have been made (crm.ErrOutcomeUnknown), so
+// that a caller reads before it tries again instead of creating the records twice. A search whose
+// reply is lost changed nothing and does not say so.
+func TestCreateUnconfirmed(t *testing.T) {
+	t.Parallel()
+	proxy, rdb, st, tn := throughDropper(t)
+	rdb.Options().MaxRetries = -1
+	ctx := context.Background()
+	_, err := st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "Warm"}}}, crm.Actor{})
+	require.NoError(t, err) // loads the script, so that the call whose reply is lost runs it
+
+	proxy.armed.Store(true)
+	_, err = st.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"firstname": "Ada"}}}, crm.Actor{})
+	require.EqualValues(t, 1, proxy.dropped.Load(), "the reply of the create was lost once")
+	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+	require.ErrorIs(t, err, crm.ErrOutcomeUnknown)
+	n, err := st.CountRecords(ctx, tn, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the create whose reply was lost was made")
+
+	// A search is a script too, but changes nothing: its lost reply is no unknown outcome.
+	_, err = st.Search(ctx, tn, crm.Contacts, crm.SearchParams{}) // loads the script
+	require.NoError(t, err)
+	proxy.armed.Store(true)
+	_, err = st.Search(ctx, tn, crm.Contacts, crm.SearchParams{})
+	require.EqualValues(t, 2, proxy.dropped.Load(), "the reply of the search was lost")
+	require.ErrorIs(t, err, crm.ErrStoreUnavailable)
+	require.NotErrorIs(t, err, crm.ErrOutcomeUnknown)
+}

@@ -439,6 +439,15 @@ type script[A scriptCall] struct {
 	// silent says the script creates no work for the sweeps (it reads, acknowledges, leases or
 	// expires), so that running it leaves its tenant's activity mark as it was (see quiet).
 	silent bool
+	// reads says the script changes nothing (see readOnly).
+	reads bool
+}
+
+// readOnly returns the script marked as one that changes nothing: a call of it that gets no answer
+// fails without crm.ErrOutcomeUnknown, as there is no change whose outcome is unknown.
+func (sc script[A]) readOnly() script[A] {
+	sc.reads = true
+	return sc
 }
 
 // quiet returns the script marked as creating no work for the sweeps: its runs do not mark their
@@ -452,7 +461,9 @@ func (sc script[A]) quiet() script[A] {
 // store's Redis; a script of a tenant that succeeds marks the tenant active (Store.touch).
 func (sc script[A]) run(ctx context.Context, s *Store, a A) *redis.Cmd {
 	keys := a.keys()
+	sent := ctx.Err() == nil && !sc.reads
 	cmd := sc.s.Run(ctx, s.rdb, keys, a.argv()...)
+	unconfirmed(cmd, sent)
 	if !sc.silent && (cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil)) {
 		s.touch(ctx, keys)
 	}
@@ -462,11 +473,27 @@ func (sc script[A]) run(ctx context.Context, s *Store, a A) *redis.Cmd {
 // runAcked runs the destructive script with the call a and waits for the replicas (Store.runAcked);
 // a script that succeeds marks its tenant active, as run does.
 func (sc script[A]) runAcked(ctx context.Context, s *Store, a A) (reply *redis.Cmd, acked error) {
+	sent := ctx.Err() == nil && !sc.reads
 	reply, acked = s.runAcked(ctx, sc.s, a)
+	unconfirmed(reply, sent)
 	if !sc.silent && (reply.Err() == nil || errors.Is(reply.Err(), redis.Nil)) {
 		s.touch(ctx, a.keys())
 	}
 	return reply, acked
+}
+
+// unconfirmed marks the error of a script call that was sent (its context was live when it
+// started) and got no answer, because Redis is in trouble or the context ended while it waited,
+// with crm.ErrOutcomeUnknown: the script may have run, and its caller cannot tell. An error
+// Redis answered with (a script's own, OOM, NOSCRIPT) is left as it is.
+func unconfirmed(cmd *redis.Cmd, sent bool) {
+	err := cmd.Err()
+	if !sent || err == nil || errors.Is(err, crm.ErrOutcomeUnknown) || errors.Is(err, crm.ErrStoreFull) {
+		return
+	}
+	if errors.Is(err, crm.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cmd.SetErr(fmt.Errorf("%w: %w", crm.ErrOutcomeUnknown, err))
+	}
 }
 
 // newScript returns the script made of the named files of lua/, joined in order: the shared
