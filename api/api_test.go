@@ -371,6 +371,7 @@ type fakeTasks struct {
 	mails     []enqueuedMail
 	backfills []enqueuedBackfill
 	steps     []enqueuedSteps
+	resumes   []enqueuedResume
 	drains    []crm.TenantID
 }
 
@@ -415,6 +416,32 @@ func (f *fakeTasks) EnqueueWorkflowSteps(_ context.Context, t crm.TenantID, flow
 	defer f.mu.Unlock()
 	f.steps = append(f.steps, enqueuedSteps{tenant: t, flow: flow, revision: rev, ids: ids})
 	return f.err
+}
+
+type enqueuedResume struct {
+	tenant      crm.TenantID
+	flow        string
+	activatedAt time.Time
+}
+
+func (f *fakeTasks) EnqueueWorkflowResume(_ context.Context, t crm.TenantID, flow string, activatedAt time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resumes = append(f.resumes, enqueuedResume{tenant: t, flow: flow, activatedAt: activatedAt})
+	return f.err
+}
+
+// resumesOf returns the workflow resumes enqueued for tenant tn, in order.
+func (f *fakeTasks) resumesOf(tn crm.TenantID) []enqueuedResume {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []enqueuedResume
+	for _, r := range f.resumes {
+		if r.tenant == tn {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // stepsOf returns the workflow steps enqueued for tenant tn, in order.

@@ -124,6 +124,16 @@ type revisionJSON struct {
 type activateJSON struct {
 	flowJSON
 	Backfill backfillJSON `json:"backfill"`
+	// Resume is set when the workflow was paused: what became of the records that waited.
+	Resume *resumeJSON `json:"resume,omitempty"`
+}
+
+// resumeJSON says whether the steps of the records that waited in a paused workflow, and are due,
+// were handed to a worker to run at once (Queued). Warning says what happens when they were not:
+// the workflow sweep runs them, a little later.
+type resumeJSON struct {
+	Queued  bool   `json:"queued"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // backfillJSON says whether the activation asked to enroll the existing records (Requested) and
@@ -566,6 +576,11 @@ func (s *Server) getFlowRevision(w http.ResponseWriter, r *http.Request, p crm.P
 // (EnqueueBackfill). No sweep recovers a backfill that was not enqueued, so the answer says so: the
 // activation stands, and the answer is still 200, with backfill.queued false and a warning to
 // activate again (activating an active workflow again is harmless, and enrolls nobody twice).
+//
+// When the workflow was paused (at its blast-radius limit, say), the due steps of the records that
+// waited enrolled are handed to a worker at once (EnqueueWorkflowResume), and the answer's resume
+// says so. When that enqueue fails, the activation stands all the same and the answer is 200, with
+// resume.queued false and a warning: the worker's workflow sweep runs those steps a little later.
 func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	name, err := pathFlowName(r)
 	if err != nil {
@@ -590,6 +605,9 @@ func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Prin
 		return &crm.PlanError{Plan: tn.Plan}
 	}
 	rev := f.Revision
+	// A workflow paused between this read and the activation has its waiting records run by the
+	// workflow sweep, as before.
+	wasPaused := f.State == crm.FlowPaused
 	wf, err := s.parseRevision(ctx, p.Tenant, name, rev)
 	if err != nil {
 		return err
@@ -621,6 +639,9 @@ func (s *Server) activateFlow(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if out.Backfill.Requested {
 		out.Backfill.Queued, out.Backfill.Warning = s.enqueueBackfill(r, p.Tenant, f)
 	}
+	if wasPaused {
+		out.Resume = s.enqueueResume(r, p.Tenant, f)
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -645,6 +666,27 @@ func (s *Server) enqueueBackfill(r *http.Request, t crm.TenantID, f crm.Flow) (b
 			"change, but not the ones that match already: " + retry
 	}
 	return true, ""
+}
+
+// enqueueResume asks a worker to run at once the due steps of the records that waited while f was
+// paused, and reports whether it could, or what happens instead.
+func (s *Server) enqueueResume(r *http.Request, t crm.TenantID, f crm.Flow) *resumeJSON {
+	log := s.cfg.Logger.With(slog.String("tenant_id", string(t)), slog.String("workflow_id", f.Name),
+		slog.String("correlation_id", correlationID(r.Context())))
+	later := "the workflow is active, and the worker's workflow sweep runs the steps of the records that waited " +
+		"a little later (within a minute or two with the default settings)"
+	if s.cfg.Tasks == nil {
+		log.WarnContext(r.Context(), "no task queue configured: the steps of the records that waited were not queued")
+		return &resumeJSON{Warning: "waiting records not queued at once: this server has no task queue configured; " + later}
+	}
+	ctx, cancel := enqueueContext(r)
+	err := s.cfg.Tasks.EnqueueWorkflowResume(ctx, t, f.Name, f.ActivatedAt)
+	cancel()
+	if err != nil {
+		log.WarnContext(r.Context(), "enqueue the steps of the records that waited failed", slog.String("error", err.Error()))
+		return &resumeJSON{Warning: "waiting records not queued at once: the task queue failed; " + later}
+	}
+	return &resumeJSON{Queued: true}
 }
 
 // pauseFlow serves POST /automation/v4/flows/{name}/pause: the workflow enrolls nothing and runs no

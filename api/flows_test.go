@@ -46,6 +46,10 @@ type flow struct {
 		Queued    bool   `json:"queued"`
 		Warning   string `json:"warning"`
 	} `json:"backfill"`
+	Resume *struct {
+		Queued  bool   `json:"queued"`
+		Warning string `json:"warning"`
+	} `json:"resume"`
 	BackfillProgress *struct {
 		Revision int64  `json:"revision"`
 		Status   string `json:"status"`
@@ -400,6 +404,62 @@ func TestActivateFlow(t *testing.T) {
 		require.Equal(t, int64(2), f.ActiveRevision)
 		require.False(t, f.Backfill.Requested) // the file does not ask for it, nor the request
 		require.Len(t, b.tasks.backfillsOf(tn), 1)
+	})
+
+	t.Run("ResumeQueuesTheWaitingRecords", func(t *testing.T) {
+		t.Parallel()
+		tn, auth := b.planTenant(t, crm.PlanEnterprise)
+		expect[flow](t, b.put(t, auth, "resumed", bouncedFlow("resumed")), http.StatusCreated)
+		// Activated from a draft or while active, nothing waited: no resume.
+		f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/activate", auth, nil), http.StatusOK)
+		require.Nil(t, f.Resume)
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/activate", auth, nil), http.StatusOK)
+		require.Nil(t, f.Resume)
+		require.Empty(t, b.tasks.resumesOf(tn))
+
+		// Paused (by a user, or at its limit by a worker) and activated again: the records that
+		// waited are handed to a worker at once, for this activation.
+		expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/pause", auth, nil), http.StatusOK)
+		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/activate", auth, nil), http.StatusOK)
+		require.Equal(t, "ACTIVE", f.State)
+		require.NotNil(t, f.Resume)
+		require.True(t, f.Resume.Queued)
+		require.Empty(t, f.Resume.Warning)
+		stored, err := b.store.Flow(b.ctx, tn, "resumed")
+		require.NoError(t, err)
+		require.Equal(t, []enqueuedResume{{tenant: tn, flow: "resumed", activatedAt: stored.ActivatedAt}}, b.tasks.resumesOf(tn))
+		require.Equal(t, crm.FormatDatetime(stored.ActivatedAt), *f.ActivatedAt)
+	})
+
+	t.Run("ResumeNotQueued", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name  string
+			tasks api.Tasks
+			want  string
+		}{
+			{"EnqueueFails", &fakeTasks{err: errors.New("redis: connection refused")}, "the task queue failed"},
+			{"NoTaskQueue", nil, "no task queue configured"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t)
+				b.serve(t, &api.Config{Clock: b.clock, Logger: slog.New(slog.NewJSONHandler(b.logs, nil)), Tasks: tc.tasks})
+				all := "Bearer " + b.tokens[tokAll]
+				expect[flow](t, b.put(t, all, "bounced", bouncedFlow("bounced")), http.StatusCreated)
+				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, nil), http.StatusOK)
+				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/pause", all, nil), http.StatusOK)
+				f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, nil), http.StatusOK)
+				// The activation stands; the answer says the sweep runs the waiting records later.
+				require.Equal(t, "ACTIVE", f.State)
+				require.NotNil(t, f.Resume)
+				require.False(t, f.Resume.Queued)
+				require.Contains(t, f.Resume.Warning, "waiting records not queued at once")
+				require.Contains(t, f.Resume.Warning, tc.want)
+				require.Contains(t, f.Resume.Warning, "workflow sweep runs the steps of the records that waited")
+				require.Contains(t, b.logs.String(), `"workflow_id":"bounced"`)
+			})
+		}
 	})
 
 	t.Run("EnrollExistingDefaultsToTheFile", func(t *testing.T) {

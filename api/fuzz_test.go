@@ -469,6 +469,10 @@ func (fuzzTasks) EnqueueWorkflowBackfill(context.Context, crm.TenantID, string, 
 	return nil
 }
 
+func (fuzzTasks) EnqueueWorkflowResume(context.Context, crm.TenantID, string, time.Time) error {
+	return nil
+}
+
 func (fuzzTasks) EnqueueWorkflowSteps(context.Context, crm.TenantID, string, int64, []crm.RecordID) error {
 	return nil
 }

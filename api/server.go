@@ -42,6 +42,11 @@ type Tasks interface {
 	// EnqueueWorkflowSteps asks a worker to run the due steps of records enrolled in workflow flow
 	// at revision revision (after a manual enrollment). Enqueuing the same steps twice is harmless.
 	EnqueueWorkflowSteps(ctx context.Context, t crm.TenantID, flow string, revision int64, ids []crm.RecordID) error
+	// EnqueueWorkflowResume asks a worker to run at once the due steps of the records enrolled in
+	// workflow flow, which waited while it was paused, now that it was activated again at
+	// activatedAt (rather than at the worker's next workflow sweep). Enqueuing it twice is harmless:
+	// a step runs once.
+	EnqueueWorkflowResume(ctx context.Context, t crm.TenantID, flow string, activatedAt time.Time) error
 	// EnqueueDeleteJob asks a worker to run bulk job id of tenant t (a bulk delete or an undo job).
 	// Enqueuing the same job twice is harmless.
 	EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error

@@ -189,3 +189,19 @@ func (c *Client) EnqueueWorkflowSteps(ctx context.Context, t crm.TenantID, workf
 	}
 	return nil
 }
+
+// EnqueueWorkflowResume enqueues the resume of a workflow just activated again at activatedAt (its
+// crm.Flow.ActivatedAt; see NewWorkflowResumeTask): the steps of its enrolled records that came
+// due while it was paused are enqueued at once, not at the next workflow:sweep. One already queued
+// is not an error; a resume that was enqueued nowhere is done, a little later, by the
+// workflow:sweep. A *crm.ValidationError for a bad tenant, workflow name or time.
+func (c *Client) EnqueueWorkflowResume(ctx context.Context, t crm.TenantID, workflow string, activatedAt time.Time) error {
+	task, err := NewWorkflowResumeTask(WorkflowResumePayload{TenantID: t, Workflow: workflow, ActivatedAt: activatedAt})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Enqueue(ctx, task); err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	return nil
+}

@@ -75,11 +75,15 @@
 //     and, for a scheduled one, its time. A step after a delay until a date reads the date again
 //     and does not run while it is still to come: it is scheduled at that date instead.
 //   - [TypeWorkflowSweep] ("workflow:sweep", queue default): enqueues the steps that are overdue
-//     (their task was lost or its worker killed, or their workflow was paused and is active again),
+//     (their task was lost or its worker killed, or their workflow was paused and is active again
+//     and its workflow:resume was not enqueued),
 //     and continues the backfills whose runner died.
 //   - [TypeWorkflowBackfill] ("workflow:backfill", queue bulk): enroll-existing on activation,
 //     in batches over the live records of the workflow's object type, one runner at a time (a
 //     lease), with its cursor and progress in the store ([Client.EnqueueWorkflowBackfill]).
+//   - [TypeWorkflowResume] ("workflow:resume", queue default): when a paused workflow is
+//     activated again, enqueues at once the steps of its enrolled records that are due, as the
+//     workflow:sweep would for that one workflow without its grace ([Client.EnqueueWorkflowResume]).
 //
 // The workflow tasks parse each stored revision once (an [engine.Cache] of [Config].ProgramCacheSize
 // entries); notify_user's emails go through [TypeMailSend], like the permanent-delete confirmation.

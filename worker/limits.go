@@ -55,7 +55,7 @@ func LimitPauseParams(lim crm.DeletionLimit) map[string]string {
 // activated again inside its window, whose deletions still count, pauses with a new email) and
 // pauses the workflow with the reason, unless it was activated again since flow was read. The
 // refused records stay enrolled at their step, which runs again once the workflow is active (the
-// workflow:sweep enqueues it). The email goes first: if its enqueue fails, the error makes the
+// activation's workflow:resume enqueues it, or else the workflow:sweep). The email goes first: if its enqueue fails, the error makes the
 // task run again, and the limit refuses the same records again.
 func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, lim crm.DeletionLimit, refused int) error {
 	reason := LimitPauseReason(lim)

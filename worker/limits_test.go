@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -365,4 +366,202 @@ func TestALimitCountsTheDeletionsOfAnUnlimitedRevision(t *testing.T) {
 	b.drain(t)
 	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{next})
 	require.Equal(t, []crm.RecordID{next}, waiting)
+}
+
+// count returns how many of ks are k.
+func count(ks []string, k string) int {
+	n := 0
+	for _, x := range ks {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+// pendingOf returns the pending tasks of type typ in queue q.
+func (b *flowBundle) pendingOf(t *testing.T, q, typ string) []*asynq.TaskInfo {
+	t.Helper()
+	tasks, err := b.insp.ListPendingTasks(q, asynq.PageSize(1000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	require.NoError(t, err)
+	return slices.DeleteFunc(tasks, func(ti *asynq.TaskInfo) bool { return ti.Type != typ })
+}
+
+// runPending runs the pending tasks of type typ in queue q, each once and taken off the queue, and
+// returns how many it ran.
+func (b *flowBundle) runPending(t *testing.T, q, typ string) int {
+	t.Helper()
+	tasks := b.pendingOf(t, q, typ)
+	for _, ti := range tasks {
+		require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+		require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)), "%s %s", ti.Type, ti.Payload)
+	}
+	return len(tasks)
+}
+
+// TestResumeRunsTheWaitingStepsAtOnce: a workflow paused at its limit and activated again with the
+// limit raised carries on at once: the workflow:resume of the activation enqueues the waiting
+// records' steps in batches, and they run, with no workflow:sweep and the clock not moved past the
+// sweep's grace. A second activation before those steps ran, and a third after, delete nobody twice.
+func TestResumeRunsTheWaitingStepsAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4)
+	who := b.activator(t)
+	b.activateAs(t, who, "limited-delete", limitedDelete)
+	var ids []crm.RecordID
+	for range 10 {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	require.Len(t, waiting, 7)
+
+	raised := strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 50", 1)
+	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "limited-delete", crm.Contacts, raised, who)
+	require.NoError(t, err)
+	resume := func() {
+		t.Helper()
+		b.clock.Advance(time.Second) // each activation its own time: its own resume
+		f, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delete", crm.ActivateFlowParams{By: who})
+		require.NoError(t, err)
+		require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, f.ActivatedAt))
+		require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, f.ActivatedAt), "a second enqueue is harmless")
+		require.Equal(t, 1, b.runPending(t, worker.QueueDefault, worker.TypeWorkflowResume))
+	}
+
+	// The resume enqueues the seven waiting records' step in batches of 4, not one task each.
+	resume()
+	steps := b.pendingOf(t, worker.QueueBulk, worker.TypeWorkflowSteps)
+	require.Len(t, steps, 2)
+	// Activated again before those ran: the records are still due, and enqueued again, but each
+	// step runs once.
+	resume()
+	require.Len(t, b.pendingOf(t, worker.QueueBulk, worker.TypeWorkflowSteps), 4)
+	b.runTasks(t)
+	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 10)
+	require.Empty(t, waiting)
+	for _, id := range ids {
+		h := kinds(b.history(t, "limited-delete", id))
+		require.Equal(t, 1, count(h, "action"), "contact %s deleted once: %v", id, h)
+		require.Equal(t, 1, count(h, "completed"), "contact %s: %v", id, h)
+	}
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 10, n)
+
+	// Once they have run, a resume finds nothing due and enqueues nothing.
+	resume()
+	require.Empty(t, b.pendingOf(t, worker.QueueBulk, worker.TypeWorkflowSteps))
+	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, got.State)
+}
+
+// limitedDelayedDelete deletes bounced contacts an hour after they enroll, at most 3 per hour.
+const limitedDelayedDelete = `name: limited-delayed
+object_type: contacts
+trigger: email_bounced
+limits:
+  max_deletions: 3
+  per: 1h
+actions:
+  - type: delay
+    duration: 1h
+  - type: delete_contact
+`
+
+// TestResumeLeavesDelayedStepsScheduled: the resume enqueues only the steps that are due. A record
+// still in its delay when the workflow is activated again stays scheduled as it was, and is deleted
+// when its delay ends, once. A resume of an earlier activation, or of a workflow paused again,
+// enqueues nothing.
+func TestResumeLeavesDelayedStepsScheduled(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 4)
+	who := b.activator(t)
+	b.activateAs(t, who, "limited-delayed", limitedDelayedDelete)
+	var early, late []crm.RecordID
+	for range 5 {
+		early = append(early, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+	b.clock.Advance(30 * time.Minute)
+	for range 3 {
+		late = append(late, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	b.drain(t)
+
+	// An hour on, the early five's delay ends: three are deleted and the workflow pauses.
+	b.clock.Advance(30 * time.Minute)
+	b.runTasks(t)
+	deleted := func(ids []crm.RecordID) (n int) {
+		t.Helper()
+		for _, id := range ids {
+			enr := b.enrollment(t, "limited-delayed", id)
+			if enr.State == crm.Completed {
+				n++
+				continue
+			}
+			require.Equal(t, crm.Enrolled, enr.State, "contact %s", id)
+			require.Equal(t, 1, enr.Step, "contact %s waits at its delete step", id)
+		}
+		return n
+	}
+	require.Equal(t, 3, deleted(early))
+	require.Zero(t, deleted(late))
+	paused, err := b.store.Flow(b.ctx, b.tenant, "limited-delayed")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowPaused, paused.State)
+	lateTasks := b.scheduledSteps(t)
+	require.Len(t, lateTasks, 1, "the late three's step is scheduled at the end of their delay")
+
+	// Raised and activated again: the two early ones waiting are deleted at once; the late three
+	// stay in their delay, their task scheduled as it was.
+	raised := strings.Replace(limitedDelayedDelete, "max_deletions: 3", "max_deletions: 50", 1)
+	_, _, err = b.store.PutFlow(b.ctx, b.tenant, "limited-delayed", crm.Contacts, raised, who)
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delayed", crm.ActivateFlowParams{By: who})
+	require.NoError(t, err)
+	require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, f.ActivatedAt))
+	// A resume of the activation before this one does nothing.
+	require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, paused.ActivatedAt))
+	b.runTasks(t)
+	require.Equal(t, 5, deleted(early))
+	require.Zero(t, deleted(late))
+	again := b.scheduledSteps(t)
+	require.Len(t, again, 1)
+	require.Equal(t, lateTasks[0].ID, again[0].ID)
+	require.Equal(t, lateTasks[0].NextProcessAt, again[0].NextProcessAt)
+
+	// Paused by a user, a resume of the activation before enqueues nothing.
+	_, err = b.store.PauseFlow(b.ctx, b.tenant, "limited-delayed", nil)
+	require.NoError(t, err)
+	b.clock.Advance(30 * time.Minute)
+	b.runTasks(t) // the late three's task finds the workflow paused
+	require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, f.ActivatedAt))
+	b.runTasks(t)
+	require.Zero(t, deleted(late))
+
+	// Activated again, the late three, due by now, are deleted at once, each once.
+	f, err = b.store.ActivateFlow(b.ctx, b.tenant, "limited-delayed", crm.ActivateFlowParams{By: who})
+	require.NoError(t, err)
+	require.NoError(t, b.client.EnqueueWorkflowResume(b.ctx, b.tenant, f.Name, f.ActivatedAt))
+	b.runTasks(t)
+	require.Equal(t, 3, deleted(late))
+	for _, id := range append(early, late...) {
+		n := 0
+		for _, e := range b.history(t, "limited-delayed", id) {
+			if e.Kind == "action" && e.Step != nil && *e.Step == 1 {
+				n++
+			}
+		}
+		require.Equal(t, 1, n, "contact %s deleted once", id)
+	}
+	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 8, n)
 }

@@ -112,7 +112,7 @@ func objectTypeLabel(o crm.ObjectType) string {
 var taskTypes = map[string]bool{
 	TypeBulkDelete: true, TypeChangesDrain: true, TypeChangesSweep: true, TypeJobsSweep: true,
 	TypeMailSend: true, TypeMailSweep: true, TypeTrashPurge: true, TypeTrashSweep: true,
-	TypeWorkflowBackfill: true, TypeWorkflowSteps: true, TypeWorkflowSweep: true,
+	TypeWorkflowBackfill: true, TypeWorkflowResume: true, TypeWorkflowSteps: true, TypeWorkflowSweep: true,
 }
 
 // taskTypeLabel is the type label of a task of type typ: typ when the worker handles it, else

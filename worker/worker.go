@@ -315,6 +315,7 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 	mux.HandleFunc(TypeWorkflowSteps, w.HandleWorkflowSteps)
 	mux.HandleFunc(TypeWorkflowSweep, w.HandleWorkflowSweep)
 	mux.HandleFunc(TypeWorkflowBackfill, w.HandleWorkflowBackfill)
+	mux.HandleFunc(TypeWorkflowResume, w.HandleWorkflowResume)
 	w.handler = mux
 
 	rc, ok := queue.MakeRedisClient().(redis.UniversalClient)

@@ -110,8 +110,8 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // earlier run advanced, unenrolled or completed is left alone), records every result and moves each
 // record on once (redisstore.Store.AdvanceSteps), then runs the next step at once for the records
 // due now, and schedules a task at their due time for the others (a delay). A workflow that is
-// paused runs nothing: its records stay enrolled where they are, and the workflow:sweep enqueues
-// them again once it is active. The enrollment's own revision runs, whatever revision is active
+// paused runs nothing: its records stay enrolled where they are, and the workflow:resume of its
+// next activation (or else the workflow:sweep) enqueues them again once it is active. The enrollment's own revision runs, whatever revision is active
 // now.
 //
 // A record that is no longer live is not acted on: if this workflow's delete_contact moved it to
@@ -120,7 +120,8 @@ func NewWorkflowStepsTask(p WorkflowStepsPayload, processAt time.Time) (*asynq.T
 // enrollment ends as skipped. A workflow that deletes does so under its blast-radius limit (its
 // own limits, or its tenant's; SPEC S24): the records the limit refuses get no result and stay
 // enrolled at their step, the activator is emailed once per activation, and the workflow pauses
-// with the reason (see LimitPauseReason); activated again, the workflow:sweep runs their step.
+// with the reason (see LimitPauseReason); activated again, the workflow:resume (or else the
+// workflow:sweep) runs their step.
 // The store checks again, in the step that moves the records, that the workflow is still active at
 // its activation and that its activator may still act (SPEC S23): the records it keeps stay
 // enrolled at their step too, and a workflow whose activator lost authority pauses with the reason.

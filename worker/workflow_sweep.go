@@ -88,7 +88,16 @@ func (w *Worker) HandleWorkflowSweep(ctx context.Context, t *asynq.Task) error {
 // sweepFlow enqueues the overdue steps of one workflow; it returns how many records were overdue
 // and how many tasks it enqueued.
 func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf time.Time) (int, int, error) {
-	ids, err := w.store.DueEnrollments(ctx, t, f.Name, asOf.Add(-w.cfg.WorkflowSweepGrace), WorkflowSweepLimit)
+	return w.enqueueDue(ctx, t, f, asOf.Add(-w.cfg.WorkflowSweepGrace), "sweep-"+stamp(asOf.Truncate(w.cfg.WorkflowSweepGrace)))
+}
+
+// enqueueDue enqueues, in queue bulk, the steps of the records enrolled in workflow f whose next
+// step was due at or before until, at most WorkflowSweepLimit of them: one workflow:steps task per
+// revision, step and Config.WorkflowBatchSize records, named by attempt. It returns how many
+// records were due and how many tasks it enqueued. The workflow:sweep and the workflow:resume
+// share it.
+func (w *Worker) enqueueDue(ctx context.Context, t crm.TenantID, f crm.Flow, until time.Time, attempt string) (int, int, error) {
+	ids, err := w.store.DueEnrollments(ctx, t, f.Name, until, WorkflowSweepLimit)
 	if err != nil || len(ids) == 0 {
 		return 0, 0, err
 	}
@@ -123,7 +132,6 @@ func (w *Worker) sweepFlow(ctx context.Context, t crm.TenantID, f crm.Flow, asOf
 		g.counts = append(g.counts, e.Count)
 	}
 	log := w.log.With("tenant_id", t, "workflow_id", f.Name)
-	attempt := "sweep-" + stamp(asOf.Truncate(w.cfg.WorkflowSweepGrace))
 	enqueued := 0
 	for _, g := range groups {
 		p := WorkflowStepsPayload{TenantID: t, Workflow: f.Name, Revision: g.rev, Step: g.step, Attempt: attempt, Bulk: true}

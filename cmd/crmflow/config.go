@@ -100,7 +100,7 @@ type Config struct {
 	WorkflowSweepGrace time.Duration
 	// WorkflowSweepSpec is when the scheduler re-enqueues workflow steps that are due and not running
 	// (--workflow-sweep-spec, CRMFLOW_WORKFLOW_SWEEP_SPEC): lost tasks, and steps held while a
-	// workflow was paused. Defaults to "@every 30s".
+	// workflow was paused whose resume on activation was not queued. Defaults to "@every 30s".
 	WorkflowSweepSpec string
 	// QueueRedisURL is the task queue's Redis (--queue-redis, QUEUE_REDIS_URL). Empty means the
 	// store's Redis (RedisURL).

@@ -53,6 +53,11 @@ type activationView struct {
 		Queued    bool   `json:"queued"`
 		Warning   string `json:"warning"`
 	} `json:"backfill"`
+	// Resume is set when the workflow was paused.
+	Resume *struct {
+		Queued  bool   `json:"queued"`
+		Warning string `json:"warning"`
+	} `json:"resume"`
 }
 
 // previewView is what a workflow would enroll now, as the API counts it.
@@ -436,6 +441,11 @@ that start to match its trigger enroll and run its actions.
 bar on stderr, otherwise with one "done/total" line on stderr per change; then a summary line goes to
 stdout. Stopping the command (Ctrl-C) does not stop the enrollment.
 
+Activating a paused workflow (one paused at its blast-radius limit, say) resumes it: the records that
+waited enrolled while it was paused run their due step at once, and stderr says so; a record still in a
+delay waits for its end. Should that not be queued at once, a warning says so and the workflow sweep
+runs them within a minute or two.
+
 Only tenants on the professional and enterprise plans may activate workflows: on another plan the
 API's refusal is printed and the exit code is 1. When the enrollment of existing records was asked
 for but could not be queued, the workflow is active anyway, a warning says what to do and the exit
@@ -477,6 +487,13 @@ code is 1.`,
 				return err
 			}
 			fmt.Fprintf(a.stdout, "workflow %s: %s at revision %d\n", out.Name, out.State, out.ActiveRevision)
+			switch {
+			case out.Resume == nil:
+			case out.Resume.Queued:
+				fmt.Fprintf(a.stderr, "the records that waited while it was paused carry on now\n")
+			default:
+				fmt.Fprintf(a.stderr, "warning: %s\n", out.Resume.Warning)
+			}
 			switch {
 			case !out.Backfill.Requested:
 				fmt.Fprintf(a.stderr, "records that match already were not enrolled; those created or updated from now on are\n")
