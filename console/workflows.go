@@ -391,18 +391,46 @@ func (q *request) withName(name string) *request {
 // (the plan, the user's rights, a workflow that no longer validates) is shown on its page.
 func (c *Console) activateWorkflow(q *request) error {
 	enroll := q.r.PostFormValue("enroll") == "1"
-	return c.workflowAction(q, "activate", map[string]any{"enrollExisting": enroll}, "workflow.activated")
+	var out activation
+	return c.workflowAction(q, "activate", map[string]any{"enrollExisting": enroll}, &out, out.flash)
+}
+
+// activation is what the console reads of an activation's answer: whether the records that match
+// already, and those that waited while the workflow was paused, were handed to a worker.
+type activation struct {
+	Backfill struct {
+		Requested bool `json:"requested"`
+		Queued    bool `json:"queued"`
+	} `json:"backfill"`
+	Resume *struct {
+		Queued bool `json:"queued"`
+	} `json:"resume"`
+}
+
+// flash is the message key that says what the activation did.
+func (a *activation) flash() string {
+	switch {
+	case a.Backfill.Requested && !a.Backfill.Queued:
+		return "workflow.nobackfill"
+	case a.Resume != nil && a.Resume.Queued:
+		return "workflow.resumed"
+	case a.Resume != nil:
+		return "workflow.resumed.later"
+	}
+	return "workflow.activated"
 }
 
 func (c *Console) pauseWorkflow(q *request) error {
-	return c.workflowAction(q, "pause", nil, "workflow.paused")
+	return c.workflowAction(q, "pause", nil, nil, func() string { return "workflow.paused" })
 }
 
-func (c *Console) workflowAction(q *request, action string, body any, flash string) error {
+// workflowAction posts action to the workflow named in q's path, reading the answer into out (nil:
+// not read), and goes to its page with the message flash names once the answer is read.
+func (c *Console) workflowAction(q *request, action string, body, out any, flash func() string) error {
 	name := q.r.PathValue("name")
-	_, err := c.call(q.r, q.sess, http.MethodPost, flowsPath+"/"+url.PathEscape(name)+"/"+action, body, nil)
+	_, err := c.call(q.r, q.sess, http.MethodPost, flowsPath+"/"+url.PathEscape(name)+"/"+action, body, out)
 	if err == nil {
-		redirect(q, "/console/workflows/"+url.PathEscape(name), flash, 0)
+		redirect(q, "/console/workflows/"+url.PathEscape(name), flash(), 0)
 		return nil
 	}
 	p, perr := c.workflowPage(q)

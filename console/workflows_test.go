@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"errors"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/worker"
 )
@@ -234,4 +236,73 @@ func TestWorkflowPauseReasonInTheUsersLanguage(t *testing.T) {
 	require.Contains(t, page, `<dd id="workflow-reason">Paused: blast-radius limit of 3 deletions per 1h reached. The records still waiting stay enrolled`)
 	_, page = br.get("/console/workflows/older")
 	require.Contains(t, page, `<dd id="workflow-reason">`+older+`</dd>`)
+}
+
+// queueTasks is a task queue that takes every task, or refuses every one when failing is set.
+type queueTasks struct{ failing bool }
+
+func (q queueTasks) err() error {
+	if q.failing {
+		return errors.New("queue down")
+	}
+	return nil
+}
+func (q queueTasks) EnqueueWorkflowBackfill(context.Context, crm.TenantID, string, int64) error {
+	return q.err()
+}
+func (q queueTasks) EnqueueWorkflowSteps(context.Context, crm.TenantID, string, int64, []crm.RecordID) error {
+	return q.err()
+}
+func (q queueTasks) EnqueueWorkflowResume(context.Context, crm.TenantID, string, time.Time) error {
+	return q.err()
+}
+func (q queueTasks) EnqueueDeleteJob(context.Context, crm.TenantID, string) error { return q.err() }
+func (q queueTasks) EnqueueMail(context.Context, crm.TenantID, crm.Mail) error    { return q.err() }
+func (q queueTasks) EnqueueChangesDrain(context.Context, crm.TenantID, time.Time) error {
+	return q.err()
+}
+
+// After an activation, the workflow's page says what became of the records: those that waited
+// while it was paused carry on now (or a little later, when the task queue could not be reached),
+// and those that match already were not enrolled when their backfill could not be queued.
+func TestActivationSaysWhatBecameOfTheRecords(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		failing        bool
+		enroll, resume string
+	}{
+		{"Queued", false, "The workflow is active.", "carry on now."},
+		{"QueueDown", true, "the records that match now were not enrolled", "carry on within a minute or two"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupWith(t, api.Config{Tasks: queueTasks{failing: tc.failing}})
+			ctx := context.Background()
+			_, err := b.store.SetPlan(ctx, b.tenant, crm.PlanProfessional)
+			require.NoError(t, err)
+			_, err = b.store.CreateUser(ctx, b.tenant, "flows@example.com", crm.Permissions{crm.PermRead, crm.PermWorkflows}, "test")
+			require.NoError(t, err)
+			token, err := b.store.CreateToken(ctx, b.tenant, "flows@example.com", nil)
+			require.NoError(t, err)
+			br := b.browser(t)
+			require.Equal(t, http.StatusSeeOther, br.signIn(token).StatusCode)
+			csrf := br.csrf()
+			src := "name: tidy\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nactions:\n  - type: delay\n    duration: 1d\n"
+			resp, page := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {src}})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s", page)
+
+			resp, _ = br.post("/console/workflows/tidy/activate", url.Values{"csrf": {csrf}, "enroll": {"1"}})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			_, page = br.get(resp.Header.Get("Location"))
+			require.Contains(t, page, tc.enroll)
+
+			resp, _ = br.post("/console/workflows/tidy/pause", url.Values{"csrf": {csrf}})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			resp, _ = br.post("/console/workflows/tidy/activate", url.Values{"csrf": {csrf}})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			_, page = br.get(resp.Header.Get("Location"))
+			require.Contains(t, page, "The workflow is active again: the records that waited while it was paused "+tc.resume)
+		})
+	}
 }
