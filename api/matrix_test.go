@@ -316,8 +316,13 @@ func matrixRows() []matrixRow {
 		{name: "CreateList", pattern: "POST /crm/v3/lists", needs: write,
 			req: func(matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/lists", map[string]any{"name": "New", "objectType": "contacts"}}
-			}, ok: 201, other: 201},
+			}, ok: 200, other: 200},
+		{name: "CreateListHubSpotPath", pattern: "POST /crm/v3/lists/{$}", needs: write,
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/lists/", map[string]any{"name": "New", "objectTypeId": "0-1", "processingType": "MANUAL"}}
+			}, ok: 200, other: 200},
 		{name: "ListLists", pattern: "GET /crm/v3/lists", needs: read, req: path("/crm/v3/lists"), ok: 200, other: 200, readOnly: true},
+		{name: "ListListsHubSpotPath", pattern: "GET /crm/v3/lists/{$}", needs: read, req: path("/crm/v3/lists/"), ok: 200, other: 200, readOnly: true},
 		{name: "GetList", pattern: "GET /crm/v3/lists/{listId}", needs: read,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/lists/" + f.list} }, ok: 200, other: 404, readOnly: true},
 		{name: "DeleteList", pattern: "DELETE /crm/v3/lists/{listId}", needs: write,

@@ -232,7 +232,9 @@ func (s *Server) routes() {
 
 	// Static lists (lists.go).
 	s.handle("POST /crm/v3/lists", crm.PermWrite, s.createList)
+	s.handle("POST /crm/v3/lists/{$}", crm.PermWrite, s.createList) // the path of HubSpot's clients
 	s.handle("GET /crm/v3/lists", crm.PermRead, s.listLists)
+	s.handle("GET /crm/v3/lists/{$}", crm.PermRead, s.listLists)
 	s.handle("GET /crm/v3/lists/{listId}", crm.PermRead, s.getList)
 	s.handle("DELETE /crm/v3/lists/{listId}", crm.PermWrite, s.deleteList)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)
