@@ -303,6 +303,11 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/default/companies/" + f.co}
 			}, ok: 204, other: 404},
+		{name: "AssociateWithTypes", pattern: "PUT /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/objects/contacts/" + f.c1 + "/associations/companies/" + f.co,
+					[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}}
+			}, ok: 201, other: 404},
 		{name: "DissociateHubSpotPath", pattern: "DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", needs: write,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/companies/" + f.co}

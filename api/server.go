@@ -226,6 +226,7 @@ func (s *Server) routes() {
 
 	// Associations (associations.go).
 	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)
+	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.associateWithTypes)
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}", crm.PermRead, s.listAssociations)
