@@ -100,6 +100,27 @@ func TestSchemasHubSpotPath(t *testing.T) {
 	contacts := expect[schema](t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/0-1", tokRead, nil), http.StatusOK)
 	require.Equal(t, "Contacts", contacts.Labels.Plural)
 	expectError(t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/nope", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+
+	t.Run("CreateAsTheClientSendsIt", func(t *testing.T) {
+		t.Parallel()
+		// HubSpot's ObjectSchemaEgg: display settings and associatedObjects are taken and not kept.
+		egg := map[string]any{"name": "ships", "labels": map[string]any{"singular": "Ship", "plural": "Ships"},
+			"description": "Ships", "primaryDisplayProperty": "hull", "secondaryDisplayProperties": []string{},
+			"searchableProperties": []string{"hull"}, "requiredProperties": []string{}, "associatedObjects": []string{"CONTACT"},
+			"properties": []map[string]any{{"name": "hull", "label": "Hull", "type": "string", "fieldType": "text", "hasUniqueValue": true}}}
+		made := expect[schema](t, b.call(t, "POST", "/crm-object-schemas/v3/schemas", tokAll, egg), http.StatusCreated)
+		require.Equal(t, []any{"ships", "Ships"}, []any{made.ObjectTypeID, made.Labels.Plural})
+		expect[schema](t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/ships", tokRead, nil), http.StatusOK)
+	})
+
+	t.Run("RequiredPropertiesRefused", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm-object-schemas/v3/schemas", tokAll, map[string]any{"name": "rafts",
+			"labels": map[string]any{"singular": "Raft", "plural": "Rafts"}, "requiredProperties": []string{"hull"},
+			"properties": []map[string]any{{"name": "hull", "label": "Hull", "type": "string"}}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"requiredProperties"}, e.in())
+		expectError(t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/rafts", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
 }
 
 func TestInlineAssociations(t *testing.T) {

@@ -281,6 +281,11 @@ func matrixRows() []matrixRow {
 			req: path("/crm/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
 		{name: "ListSchemasHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas", needs: read,
 			req: path("/crm-object-schemas/v3/schemas"), ok: 200, other: 200, readOnly: true},
+		{name: "CreateSchemaHubSpotPath", pattern: "POST /crm-object-schemas/v3/schemas", needs: []crm.Permission{crm.PermSchema},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm-object-schemas/v3/schemas", map[string]any{"name": "boats", "labels": map[string]any{"singular": "Boat", "plural": "Boats"},
+					"requiredProperties": []string{}, "associatedObjects": []string{"CONTACT"}, "primaryDisplayProperty": "hull"}}
+			}, ok: 201, other: 201},
 		{name: "GetSchemaHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas/{objectType}", needs: read,
 			req: path("/crm-object-schemas/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
 

@@ -216,6 +216,7 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
 	s.handle("GET /crm-object-schemas/v3/schemas", crm.PermRead, s.listSchemas)
+	s.handle("POST /crm-object-schemas/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm-object-schemas/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
 
 	// Pipelines of deals and tickets (pipelines.go).
