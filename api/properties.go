@@ -31,10 +31,15 @@ var fieldTypes = map[crm.PropertyType]string{
 }
 
 // optionJSON is one option of an enumeration. In a request it may also be a plain string, which is
-// both its value and its label.
+// both its value and its label. Answers give HubSpot's Option, whose hidden its clients' models
+// require: DisplayOrder is the option's place (from 0) and Hidden always false, since crmflow lists
+// options in their order and has no forms to hide them from. Requests' displayOrder and hidden are
+// not kept.
 type optionJSON struct {
-	Label string `json:"label"`
-	Value string `json:"value"`
+	Label        string `json:"label"`
+	Value        string `json:"value"`
+	DisplayOrder int    `json:"displayOrder"`
+	Hidden       bool   `json:"hidden"`
 }
 
 // optionInput is an option as HubSpot's clients send it (their OptionInput, whose hidden is
@@ -73,8 +78,8 @@ func toPropertyJSON(p crm.Property) propertyJSON {
 	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), FieldType: fieldTypes[p.Type],
 		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard,
 		HasUniqueValue: p.Unique}
-	for _, o := range p.Options {
-		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o})
+	for i, o := range p.Options {
+		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o, DisplayOrder: i})
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -56,6 +57,13 @@ func TestProperties(t *testing.T) {
 
 	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
 	require.Equal(t, "enumeration", stage.Type)
+	// Each option is HubSpot's Option, whose hidden its clients' models require, with its place.
+	r := b.call(t, "GET", "/crm/v3/properties/contacts/hs_lead_status", tokRead, nil)
+	var status struct {
+		Options []json.RawMessage `json:"options"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &status))
+	require.JSONEq(t, `{"label": "Open", "value": "open", "displayOrder": 1, "hidden": false}`, string(status.Options[1]))
 	require.True(t, stage.HubspotDefined)
 	require.Equal(t, "lead", stage.Options[1].Value)
 
