@@ -195,3 +195,39 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 	writeJSON(w, http.StatusCreated, toPropertyJSON(created))
 	return nil
 }
+
+// propertyGroupJSON is a property group as HubSpot shows it. crmflow has one group per type,
+// informationGroup, which every property is in (groupName "information").
+type propertyGroupJSON struct {
+	Name         string `json:"name"`
+	Label        string `json:"label"`
+	DisplayOrder int    `json:"displayOrder"`
+	Archived     bool   `json:"archived"`
+}
+
+// informationGroup is the one property group of every object type.
+var informationGroup = propertyGroupJSON{Name: "information", Label: "Information", DisplayOrder: 0}
+
+// listPropertyGroups serves GET /crm/v3/properties/{objectType}/groups: the type's one group. (A
+// property named "groups" is read by GET /crm/v3/properties/{objectType} or batch reads of records,
+// since this path is the groups', as in HubSpot's API.)
+func (s *Server) listPropertyGroups(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	if _, err := s.objectType(r, p.Tenant, "objectType"); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resultsJSON[propertyGroupJSON]{Results: []propertyGroupJSON{informationGroup}})
+	return nil
+}
+
+// getPropertyGroup serves GET /crm/v3/properties/{objectType}/groups/{groupName}: the group
+// "information"; any other name is a 404.
+func (s *Server) getPropertyGroup(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	if _, err := s.objectType(r, p.Tenant, "objectType"); err != nil {
+		return err
+	}
+	if name := r.PathValue("groupName"); name != informationGroup.Name {
+		return errNotFound("property group", name)
+	}
+	writeJSON(w, http.StatusOK, informationGroup)
+	return nil
+}

@@ -283,3 +283,18 @@ func TestSchemaLabels(t *testing.T) {
 		})
 	}
 }
+
+// TestPropertyGroups pins the one property group of every type, "information", the groupName of
+// every property, as HubSpot's clients read it (groupsApi.getAll, getByName).
+func TestPropertyGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.call(t, "GET", "/crm/v3/properties/companies/groups", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.JSONEq(t, `{"results": [{"name": "information", "label": "Information", "displayOrder": 0, "archived": false}]}`, string(r.body))
+	r = b.call(t, "GET", "/crm/v3/properties/0-1/groups/information", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.JSONEq(t, `{"name": "information", "label": "Information", "displayOrder": 0, "archived": false}`, string(r.body))
+	expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts/groups/contactinformation", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	expectError(t, b.call(t, "GET", "/crm/v3/properties/nope/groups", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+}

@@ -212,6 +212,8 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)
 	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/{name}", crm.PermRead, s.getProperty)
+	s.handle("GET /crm/v3/properties/{objectType}/groups", crm.PermRead, s.listPropertyGroups)
+	s.handle("GET /crm/v3/properties/{objectType}/groups/{groupName}", crm.PermRead, s.getPropertyGroup)
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
 	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
