@@ -256,11 +256,16 @@ type memberJSON struct {
 	RecordID string `json:"recordId"`
 }
 
-// listListMembers serves GET /crm/v3/lists/{listId}/memberships?limit=&after=.
+// listListMembers serves GET /crm/v3/lists/{listId}/memberships?limit=&after=. HubSpot's before
+// (paging backward) is a 400, rather than a first page the caller would take for the one before.
 func (s *Server) listListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
 		return err
+	}
+	if r.URL.Query().Has("before") {
+		return errInvalid("before", "PAGING_BACKWARD_UNSUPPORTED",
+			"before is not supported: crmflow pages a list's members forward only; start from the first page and follow paging.next.after")
 	}
 	limit, err := queryLimit(r)
 	if err != nil {

@@ -186,6 +186,14 @@ func TestListsHubSpotShapes(t *testing.T) {
 		require.JSONEq(t, `{"results": [{"listId": "`+id+`", "listVersion": 1, "name": "Clients"}]}`, string(r.body))
 	})
 
+	t.Run("BeforeRefused", func(t *testing.T) {
+		t.Parallel()
+		// Paging backward is not supported: a first page would be taken for the one before.
+		e := expectError(t, b.call(t, "GET", "/crm/v3/lists/"+id+"/memberships?before=Mg&limit=1", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"before"}, e.in())
+	})
+
 	t.Run("DynamicListRefused", func(t *testing.T) {
 		t.Parallel()
 		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Dyn", "objectTypeId": "0-1", "processingType": "DYNAMIC"}),

@@ -624,6 +624,8 @@ async function main() {
     eq([removed.recordIdsRemoved, removed.recordsIdsAdded, removed.recordIdsMissing], [people.slice(0, 2), [], []], 'remove');
     const left = await lists.membershipsApi.getPage(l.listId, undefined, undefined, 100);
     eq(left.results.map((m) => m.recordId), people.slice(2), 'members left');
+    const back = await expectApiError(lists.membershipsApi.getPage(l.listId, undefined, 'Mg', 1), 400, 'paging backward (before)');
+    eq([back.body.category, back.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['before']], 'error');
     const err = await expectApiError(lists.membershipsApi.add('999999999', [people[0]]), 404, 'a missing list');
     eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
   });
