@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -86,6 +87,11 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request, p crm.Princi
 		return err
 	}
 	l, err := s.store.CreateList(r.Context(), p.Tenant, in.Name, o)
+	if ve := (*crm.ValidationError)(nil); errors.As(err, &ve) && ve.Field == "objectType" && in.ObjectTypeID != "" {
+		named := *ve // the caller named the type in objectTypeId: say so
+		named.Field = "objectTypeId"
+		err = &named
+	}
 	if err != nil {
 		return fmt.Errorf("create list: %w", err)
 	}

@@ -201,6 +201,13 @@ func TestListsHubSpotShapes(t *testing.T) {
 		require.Equal(t, []string{"processingType"}, e.in())
 	})
 
+	t.Run("TypeWithoutListsNamesObjectTypeID", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Deals", "objectTypeId": "0-3", "processingType": "MANUAL"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"objectTypeId"}, e.in())
+	})
+
 	t.Run("ConflictingTypes", func(t *testing.T) {
 		t.Parallel()
 		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Two", "objectTypeId": "0-1", "objectType": "companies"}),
