@@ -4,9 +4,10 @@
 // package.json), used as an integration uses it: only basePath points elsewhere. Every check is
 // printed; the first failure prints what was expected and what came back, and exits 1.
 //
-//   CRMFLOW_URL=http://127.0.0.1:8080 CRMFLOW_TOKEN=cft_... node compat.js
+//   CRMFLOW_URL=http://127.0.0.1:8080 CRMFLOW_TOKEN=cft_... CRMFLOW_READ_TOKEN=cft_... node compat.js
 //
-// The token's user needs every permission (the script creates, deletes, restores and erases).
+// CRMFLOW_TOKEN's user needs every permission (the script creates, deletes, restores and erases);
+// CRMFLOW_READ_TOKEN's user of the same tenant has read alone (the script checks the 403s).
 
 const { Client, AssociationTypes } = require('@hubspot/api-client');
 const { ApiException: ContactsApiException } = require('@hubspot/api-client/lib/codegen/crm/contacts');
@@ -14,8 +15,10 @@ const models = require('./models');
 
 const base = process.env.CRMFLOW_URL;
 const token = process.env.CRMFLOW_TOKEN;
-if (!base || !token) {
-  console.error('set CRMFLOW_URL (the server, as http://host:port) and CRMFLOW_TOKEN (a token of a user with every permission)');
+const readToken = process.env.CRMFLOW_READ_TOKEN;
+if (!base || !token || !readToken) {
+  console.error('set CRMFLOW_URL (the server, as http://host:port), CRMFLOW_TOKEN (a token of a user with every permission) '
+    + 'and CRMFLOW_READ_TOKEN (a token of a user of the same tenant with the read permission alone)');
   process.exit(2);
 }
 
@@ -813,7 +816,19 @@ async function main() {
         { inputs: [{ idProperty: key, id: `models-${run}`, properties: { name: 'Models' } }] }],
       ['crm/deals', 'CollectionResponseWithTotalSimplePublicObjectForwardPaging', 'POST', '/crm/v3/objects/deals/search',
         { filterGroups: [{ filters: [ownDeals] }], properties: ['dealname', 'amount'], limit: 2 }],
+      ['crm/contacts', 'BatchResponseSimplePublicObject', 'POST', '/crm/v3/objects/contacts/batch/create',
+        { inputs: [{ properties: { email: email('models') }, associations: [{ to: { id: company.id }, types: unlabeled(AssociationTypes.contactToCompany) }] }] }],
+      ['crm/tickets', 'SimplePublicObject', 'PATCH', `/crm/v3/objects/tickets/${(await client.crm.tickets.basicApi.create({ properties: { subject: 'Models' }, associations: [] })).id}`,
+        { properties: { subject: 'Models 2' } }],
+      ['crm/objects', 'CollectionResponseSimplePublicObjectWithAssociationsForwardPaging', 'GET', `/crm/v3/objects/${ships}?archived=true&limit=2&properties=title`],
       ['crm/contacts', 'ModelError', 'GET', '/crm/v3/objects/contacts/999999999'],
+      ['crm/contacts', 'ModelError', 'POST', '/crm/v3/objects/contacts/search', { filterGroups: [{ filters: [{ propertyName: 'nope', operator: 'EQ', value: '1' }] }] }],
+      ['crm/properties', 'Property', 'GET', '/crm/v3/properties/tickets/hs_ticket_priority'],
+      ['crm/properties', 'Property', 'POST', '/crm/v3/properties/companies',
+        { name: propName('tier'), label: 'Tier', type: 'enumeration', fieldType: 'select', groupName: 'information', options: [{ label: 'Gold', value: 'gold', hidden: false }] }],
+      ['crm/schemas', 'CollectionResponseObjectSchemaNoPaging', 'GET', '/crm-object-schemas/v3/schemas'],
+      ['crm/pipelines', 'Pipeline', 'GET', '/crm/v3/pipelines/deals/default'],
+      ['crm/lists', 'ListCreateResponse', 'POST', '/crm/v3/lists/', { name: `Models 2 ${run}`, objectTypeId: '0-2', processingType: 'MANUAL' }],
       ['crm/properties', 'CollectionResponsePropertyNoPaging', 'GET', '/crm/v3/properties/deals'],
       ['crm/properties', 'CollectionResponsePropertyGroupNoPaging', 'GET', '/crm/v3/properties/deals/groups'],
       ['crm/schemas', 'ObjectSchema', 'GET', `/crm-object-schemas/v3/schemas/${ships}`],
@@ -842,10 +857,17 @@ async function main() {
   });
 
   // Errors: the client throws ApiException with HubSpot's status and category.
-  await check('errors: a bad token is a 401 INVALID_AUTHENTICATION, a taken email a 409 CONFLICT', async () => {
+  await check('errors: a bad token is a 401 INVALID_AUTHENTICATION, a missing permission a 403 MISSING_SCOPES, a taken email a 409 CONFLICT', async () => {
     const stranger = new Client({ accessToken: 'cft_not_a_token', basePath: base });
     const err = await expectApiError(stranger.crm.contacts.basicApi.getPage(1), 401, 'a bad token');
     eq(err.body.category, 'INVALID_AUTHENTICATION', 'category');
+    const reader = new Client({ accessToken: readToken, basePath: base });
+    const denied = await expectApiError(reader.crm.contacts.basicApi.create({ properties: { email: email('denied') }, associations: [] }), 403, 'a create by a reader');
+    eq(denied.body.category, 'MISSING_SCOPES', 'category');
+    await expectApiError(contacts.basicApi.getById(email('denied'), undefined, undefined, undefined, false, 'email'), 404, 'the refused contact');
+    const deniedList = await expectApiError(reader.crm.lists.membershipsApi.add('1', [batch.results[0].id]), 403, 'a membership change by a reader');
+    eq(deniedList.body.category, 'MISSING_SCOPES', 'category');
+    eq((await reader.crm.contacts.basicApi.getById(batch.results[0].id)).id, batch.results[0].id, 'a read by the reader');
     const taken = await expectApiError(contacts.basicApi.create({ properties: { email: email('bob') }, associations: [] }), 409, 'a taken email');
     eq(taken.body.category, 'CONFLICT', 'category');
     const many = await expectApiError(contacts.batchApi.create({ inputs: Array.from({ length: 101 }, (_, i) => ({ properties: { email: email(`many${i}`) }, associations: [] })) }),
