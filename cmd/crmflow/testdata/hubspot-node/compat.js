@@ -192,6 +192,12 @@ async function recordsOf(type, nameProp, key) {
     eq([made._new, made.properties[nameProp], made.properties[key]], [true, 'Upserted 3', value(3)], 'created');
     ids.push(made.id);
   });
+  await check(`${type}: search by the unique property, with sorts and properties`, async () => {
+    const got = await api.search({ filterGroups: [{ filters: [{ propertyName: key, operator: 'IN', values: [value(3), value(1), value(0)] }] }],
+      sorts: [{ propertyName: key, direction: 'DESCENDING' }], properties: [nameProp], limit: 10 });
+    eq([got.total, got.results.map((r) => [r.id, r.properties[nameProp]])],
+      [3, [[ids[3], 'Upserted 3'], [ids[1], 'Upserted 1'], [ids[0], 'Batch 0']]], 'found, sorted descending');
+  });
   await check(`${type}: archive one and batch archive two, then they are read with archived=true`, async () => {
     await api.archive(ids[0]);
     await expectApiError(api.getById(ids[0]), 404, 'read the archived record');
