@@ -137,24 +137,29 @@ func (s *Server) associateWithTypes(w http.ResponseWriter, r *http.Request, p cr
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &specs); err != nil {
 		return err
 	}
+	ids := associationTypeIDsTo(from.Type, to.Type)
+	if len(ids) == 0 {
+		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
+			"there is no association type from %s to %s in crmflow: link the two records with PUT %s",
+			from.Type, to.Type, defaultAssociationPath(r))
+	}
+	fit := fmt.Sprintf("[{\"associationCategory\": %q, \"associationTypeId\": %s}]", associationCategoryHubSpot, joinInts(ids, " or "))
 	if len(specs) == 0 {
 		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
-			"the body names no association type: give at least one, as [{\"associationCategory\": %q, \"associationTypeId\": N}], or use PUT %s",
-			associationCategoryHubSpot, defaultAssociationPath(r))
+			"the body names no association type: send %s, or use PUT %s", fit, defaultAssociationPath(r))
 	}
 	for i, sp := range specs {
-		if sp.AssociationCategory != associationCategoryHubSpot {
+		switch {
+		case sp.AssociationCategory != associationCategoryHubSpot:
 			return errInvalid("associationSpec", "INVALID_ASSOCIATION_CATEGORY",
-				"[%d].associationCategory %q is not supported: crmflow keeps no association labels; use %q with the default type %s, or PUT %s",
-				i, sp.AssociationCategory, associationCategoryHubSpot, describeAssociationTypesTo(from.Type, to.Type), defaultAssociationPath(r))
-		}
-		if sp.AssociationTypeID == nil {
-			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE", "[%d] has no associationTypeId", i)
-		}
-		if t, ok := associationTypeIDs[from.Type][*sp.AssociationTypeID]; !ok || t != to.Type {
+				"associationSpec[%d].associationCategory %q is not supported: crmflow keeps no association labels; send %s",
+				i, sp.AssociationCategory, fit)
+		case sp.AssociationTypeID == nil:
+			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE", "associationSpec[%d] has no associationTypeId: send %s", i, fit)
+		case !slices.Contains(ids, *sp.AssociationTypeID):
 			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
-				"[%d].associationTypeId %d is not an association type from %s to %s: use %s",
-				i, *sp.AssociationTypeID, from.Type, to.Type, describeAssociationTypesTo(from.Type, to.Type))
+				"associationSpec[%d].associationTypeId %d is not an association type from %s to %s: send %s",
+				i, *sp.AssociationTypeID, from.Type, to.Type, fit)
 		}
 	}
 	if err := s.store.Associate(r.Context(), p.Tenant, from, to); err != nil {
@@ -171,24 +176,26 @@ func defaultAssociationPath(r *http.Request) string {
 		r.PathValue("fromType"), r.PathValue("fromId"), r.PathValue("toType"), r.PathValue("toId"))
 }
 
-// describeAssociationTypesTo lists the association type ids from from to to, ascending, as
-// "279 or 1"; between types without any, it says so.
-func describeAssociationTypesTo(from, to crm.ObjectType) string {
+// associationTypeIDsTo returns HubSpot's default association type ids from from to to, ascending
+// (279 and 1 from contacts to companies); none between types without one (custom objects).
+func associationTypeIDsTo(from, to crm.ObjectType) []int {
 	var ids []int
 	for id, t := range associationTypeIDs[from] {
 		if t == to {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return fmt.Sprintf("none: there is no default association type from %s to %s in crmflow", from, to)
-	}
 	slices.Sort(ids)
+	return ids
+}
+
+// joinInts joins ids with sep, as "279 or 1".
+func joinInts(ids []int, sep string) string {
 	parts := make([]string, len(ids))
 	for i, id := range ids {
 		parts[i] = strconv.Itoa(id)
 	}
-	return strings.Join(parts, " or ")
+	return strings.Join(parts, sep)
 }
 
 // dissociate serves DELETE on the association paths: it removes the link (both directions), 204.

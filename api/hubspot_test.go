@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -611,8 +612,29 @@ func TestAssociationsV4HubSpotShapes(t *testing.T) {
 			e := expectError(t, b.call(t, "PUT", base+"companies/"+cos[2], tokWrite, body), http.StatusBadRequest, "VALIDATION_ERROR")
 			require.Equal(t, []string{"associationSpec"}, e.in())
 		}
+		e := expectError(t, b.call(t, "PUT", base+"companies/"+cos[2], tokWrite,
+			[]map[string]any{{"associationCategory": "USER_DEFINED", "associationTypeId": 36}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, `associationSpec[0].associationCategory "USER_DEFINED" is not supported: crmflow keeps no association labels; `+
+			`send [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1 or 279}]`, e.Message)
 		r := b.call(t, "GET", "/crm/v4/objects/companies/"+cos[2]+"/associations/contacts", tokRead, nil)
 		require.JSONEq(t, `{"results": []}`, string(r.body), "a refused create links nothing")
+	})
+
+	t.Run("CustomObjectHasNoTypes", func(t *testing.T) {
+		t.Parallel()
+		expect[schema](t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "boats", "label": "Boat"}), http.StatusCreated)
+		boat := string(b.create(t, b.tenantA, "boats", map[string]string{}))
+		e := expectError(t, b.call(t, "PUT", "/crm/v4/objects/boats/"+boat+"/associations/contacts/"+c, tokWrite,
+			[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "there is no association type from boats to contacts in crmflow: link the two records with PUT /crm/v4/objects/boats/"+
+			boat+"/associations/default/contacts/"+c, e.Message)
+		r := b.call(t, "PUT", "/crm/v4/objects/boats/"+boat+"/associations/default/contacts/"+c, tokWrite, nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.JSONEq(t, `[{"from": {"id": "`+boat+`"}, "to": {"id": "`+c+`"}}]`, string(decode[struct {
+			Results json.RawMessage `json:"results"`
+		}](t, r).Results), "no associationSpec between types without a default type")
+		r = b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/boats", tokRead, nil)
+		require.JSONEq(t, `{"results": [{"toObjectId": "`+boat+`", "associationTypes": []}]}`, string(r.body))
 	})
 
 	t.Run("Pages", func(t *testing.T) {
