@@ -794,8 +794,17 @@ async function main() {
     eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'EQ', value: 'closedwon' }])), [1, 3], 'EQ');
     eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'IN', values: ['appointmentscheduled', 'closedlost'] }])), [0, 2, 4], 'IN');
     eq(dealNums(await searchDeals([{ propertyName: 'amount', operator: 'NEQ', value: '200' }])), [0, 1, 3, 4], 'NEQ');
-    const sortedByDate = await searchDeals([], { sorts: [{ propertyName: 'closedate', direction: 'ASCENDING' }] });
-    eq(sortedByDate.results.map((d) => Number(d.properties.dealname.split(' ')[1])), [0, 1, 2, 3, 4], 'sorted by closedate, the one without last');
+    eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'NOT_IN', values: ['closedwon'] }])), [0, 2, 4], 'NOT_IN');
+    eq(dealNums(await searchDeals([{ propertyName: 'closedate', operator: 'HAS_PROPERTY' }])), [0, 1, 2, 3], 'HAS_PROPERTY');
+    const byDate = [];
+    let after;
+    for (let page = 0; page < 10; page++) {
+      const r = await searchDeals([], { limit: 2, after, sorts: [{ propertyName: 'closedate', direction: 'ASCENDING' }] });
+      byDate.push(...r.results.map((d) => Number(d.properties.dealname.split(' ')[1])));
+      if (!r.paging || !r.paging.next) break;
+      after = r.paging.next.after;
+    }
+    eq(byDate, [0, 1, 2, 3, 4], 'pages sorted by closedate, the one without last');
     await expectApiError(searchDeals([{ propertyName: 'dealstage', operator: 'EQ', value: 'no_such_stage' }]), 400, 'a value that is no option');
     await expectApiError(searchDeals([{ propertyName: 'dealstage', operator: 'LT', value: 'closedwon' }]), 400, 'an operator the type has not');
   });
