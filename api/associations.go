@@ -1,25 +1,87 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 )
 
-// associationJSON is one link created by PUT .../associations/default/{toType}/{toId}.
+// associationJSON is the answer of PUT .../associations/default/{toType}/{toId}: HubSpot's
+// BatchResponsePublicDefaultAssociation (status, results, startedAt, completedAt), with crmflow's
+// earlier fields naming the link beside it.
 type associationJSON struct {
+	Status      string                   `json:"status"`
+	Results     []defaultAssociationJSON `json:"results"`
+	StartedAt   string                   `json:"startedAt"`
+	CompletedAt string                   `json:"completedAt"`
+
 	FromObjectTypeID string `json:"fromObjectTypeId"`
 	FromObjectID     string `json:"fromObjectId"`
 	ToObjectTypeID   string `json:"toObjectTypeId"`
 	ToObjectID       string `json:"toObjectId"`
 }
 
-// associatedJSON is one record linked to the record of an association read.
+// defaultAssociationJSON is one link made: HubSpot's PublicDefaultAssociation. AssociationSpec is
+// nil between types without a default association type id (a custom object's).
+type defaultAssociationJSON struct {
+	From            objectIDJSON     `json:"from"`
+	To              objectIDJSON     `json:"to"`
+	AssociationSpec *associationSpec `json:"associationSpec,omitempty"`
+}
+
+type objectIDJSON struct {
+	ID string `json:"id"`
+}
+
+// associationSpec is HubSpot's AssociationSpec: an association type by category and id.
+type associationSpec struct {
+	AssociationCategory string `json:"associationCategory"`
+	AssociationTypeID   *int   `json:"associationTypeId"`
+}
+
+// labelsBetweenJSON is the answer of PUT .../associations/{toType}/{toId}: HubSpot's
+// LabelsBetweenObjectPair. Labels is always empty: crmflow keeps no labels.
+type labelsBetweenJSON struct {
+	FromObjectTypeID string   `json:"fromObjectTypeId"`
+	FromObjectID     string   `json:"fromObjectId"`
+	ToObjectTypeID   string   `json:"toObjectTypeId"`
+	ToObjectID       string   `json:"toObjectId"`
+	Labels           []string `json:"labels"`
+}
+
+// associatedJSON is one record linked to the record of an association read: HubSpot's
+// MultiAssociatedObjectWithLabel. AssociationTypes holds the default (unlabeled) type of the pair
+// of types, or nothing between types without one.
 type associatedJSON struct {
-	ToObjectID string `json:"toObjectId"`
+	ToObjectID       string                `json:"toObjectId"`
+	AssociationTypes []associationTypeJSON `json:"associationTypes"`
+}
+
+// associationTypeJSON is HubSpot's AssociationSpecWithLabel; Label is always null.
+type associationTypeJSON struct {
+	Category string  `json:"category"`
+	TypeID   int     `json:"typeId"`
+	Label    *string `json:"label"`
+}
+
+// primaryAssociationTypeIDs are the "primary" types among associationTypeIDs: each has an
+// unlabeled twin between the same two types, which is the default one.
+var primaryAssociationTypeIDs = map[int]bool{1: true, 2: true, 5: true, 6: true, 25: true, 26: true}
+
+// defaultAssociationTypeID returns HubSpot's id of the unlabeled association type from from to
+// to (279 from contacts to companies), and false between types without one (custom objects).
+func defaultAssociationTypeID(from, to crm.ObjectType) (int, bool) {
+	for id, t := range associationTypeIDs[from] {
+		if t == to && !primaryAssociationTypeIDs[id] {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // associationPath reads the two records of an association path.
@@ -40,18 +102,100 @@ func (s *Server) associationPath(r *http.Request, t crm.TenantID) (from, to crm.
 }
 
 // associate serves PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}:
-// it links two live records (both directions). Idempotent; 404 if either is not live.
+// it links two live records (both directions), 200 with HubSpot's BatchResponsePublicDefaultAssociation.
+// Idempotent; 404 if either is not live.
 func (s *Server) associate(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	from, to, err := s.associationPath(r, p.Tenant)
 	if err != nil {
 		return err
 	}
+	started := crm.FormatDatetime(s.clock.Now())
 	if err := s.store.Associate(r.Context(), p.Tenant, from, to); err != nil {
 		return fmt.Errorf("associate %s %s with %s %s: %w", from.Type, from.ID, to.Type, to.ID, err)
 	}
-	writeJSON(w, http.StatusOK, associationJSON{FromObjectTypeID: string(from.Type), FromObjectID: string(from.ID),
+	made := defaultAssociationJSON{From: objectIDJSON{ID: string(from.ID)}, To: objectIDJSON{ID: string(to.ID)}}
+	if id, ok := defaultAssociationTypeID(from.Type, to.Type); ok {
+		made.AssociationSpec = &associationSpec{AssociationCategory: associationCategoryHubSpot, AssociationTypeID: &id}
+	}
+	writeJSON(w, http.StatusOK, associationJSON{Status: "COMPLETE", Results: []defaultAssociationJSON{made},
+		StartedAt: started, CompletedAt: crm.FormatDatetime(s.clock.Now()),
+		FromObjectTypeID: string(from.Type), FromObjectID: string(from.ID),
 		ToObjectTypeID: string(to.Type), ToObjectID: string(to.ID)})
 	return nil
+}
+
+// associateWithTypes serves PUT /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}
+// with a JSON array of association types (HubSpot's AssociationSpec): each must be one of HubSpot's
+// default types from fromType to toType (category HUBSPOT_DEFINED), since crmflow keeps no labels;
+// the link is the one the default path makes. 201 with HubSpot's LabelsBetweenObjectPair.
+func (s *Server) associateWithTypes(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	from, to, err := s.associationPath(r, p.Tenant)
+	if err != nil {
+		return err
+	}
+	var specs []associationSpec
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &specs); err != nil {
+		return err
+	}
+	ids := associationTypeIDsTo(from.Type, to.Type)
+	if len(ids) == 0 {
+		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
+			"there is no association type from %s to %s in crmflow: link the two records with PUT %s",
+			from.Type, to.Type, defaultAssociationPath(r))
+	}
+	fit := fmt.Sprintf("[{\"associationCategory\": %q, \"associationTypeId\": %s}]", associationCategoryHubSpot, joinInts(ids, " or "))
+	if len(specs) == 0 {
+		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
+			"the body names no association type: send %s, or use PUT %s", fit, defaultAssociationPath(r))
+	}
+	for i, sp := range specs {
+		switch {
+		case sp.AssociationCategory != associationCategoryHubSpot:
+			return errInvalid("associationSpec", "INVALID_ASSOCIATION_CATEGORY",
+				"associationSpec[%d].associationCategory %q is not supported: crmflow keeps no association labels; send %s",
+				i, sp.AssociationCategory, fit)
+		case sp.AssociationTypeID == nil:
+			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE", "associationSpec[%d] has no associationTypeId: send %s", i, fit)
+		case !slices.Contains(ids, *sp.AssociationTypeID):
+			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
+				"associationSpec[%d].associationTypeId %d is not an association type from %s to %s: send %s",
+				i, *sp.AssociationTypeID, from.Type, to.Type, fit)
+		}
+	}
+	if err := s.store.Associate(r.Context(), p.Tenant, from, to); err != nil {
+		return fmt.Errorf("associate %s %s with %s %s: %w", from.Type, from.ID, to.Type, to.ID, err)
+	}
+	writeJSON(w, http.StatusCreated, labelsBetweenJSON{FromObjectTypeID: hubSpotTypeID(from.Type), FromObjectID: string(from.ID),
+		ToObjectTypeID: hubSpotTypeID(to.Type), ToObjectID: string(to.ID), Labels: []string{}})
+	return nil
+}
+
+// defaultAssociationPath is the default association path of the records of r's path.
+func defaultAssociationPath(r *http.Request) string {
+	return fmt.Sprintf("/crm/v4/objects/%s/%s/associations/default/%s/%s",
+		r.PathValue("fromType"), r.PathValue("fromId"), r.PathValue("toType"), r.PathValue("toId"))
+}
+
+// associationTypeIDsTo returns HubSpot's default association type ids from from to to, ascending
+// (279 and 1 from contacts to companies); none between types without one (custom objects).
+func associationTypeIDsTo(from, to crm.ObjectType) []int {
+	var ids []int
+	for id, t := range associationTypeIDs[from] {
+		if t == to {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// joinInts joins ids with sep, as "279 or 1".
+func joinInts(ids []int, sep string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.Itoa(id)
+	}
+	return strings.Join(parts, sep)
 }
 
 // dissociate serves DELETE on the association paths: it removes the link (both directions), 204.
@@ -69,8 +213,14 @@ func (s *Server) dissociate(w http.ResponseWriter, r *http.Request, p crm.Princi
 	return nil
 }
 
-// listAssociations serves GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}: the ids of
-// the linked records of toType, ascending; 404 if the record is not live.
+// maxAssociationsPage is the largest limit of an association read, HubSpot's.
+const maxAssociationsPage = 500
+
+// listAssociations serves GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}?limit=&after=:
+// the linked records of toType by ascending id, each with the default association type of the pair
+// (HubSpot's MultiAssociatedObjectWithLabel); 404 if the record is not live. Without limit, every
+// linked record (at most the 10,000 a record may have); with it (1 to 500) a page, whose
+// paging.next.after, given as after, goes on after its last record.
 func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	fromType, err := s.objectType(r, p.Tenant, "fromType")
 	if err != nil {
@@ -84,17 +234,52 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, p crm.
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxAssociationsPage {
+			return errInvalid("limit", "INVALID_LIMIT", "limit %q is invalid: use a whole number from 1 to %d", v, maxAssociationsPage)
+		}
+	}
+	after := q.Get("after")
+	if after != "" && !numericID.MatchString(after) {
+		return errInvalid("after", "INVALID_AFTER", "after %q is not a record id: give the paging.next.after of the page before", after)
+	}
 	from := crm.AssociationRef{Type: fromType, ID: fromID}
 	ids, err := s.store.Associations(r.Context(), p.Tenant, from, toType)
 	if err != nil {
 		return fmt.Errorf("read associations of %s %s: %w", fromType, fromID, err)
 	}
+	if after != "" {
+		start, _ := slices.BinarySearchFunc(ids, crm.RecordID(after), compareRecordIDs)
+		if start < len(ids) && ids[start] == crm.RecordID(after) {
+			start++
+		}
+		ids = ids[start:]
+	}
+	var next string
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+		next = string(ids[limit-1])
+	}
+	types := []associationTypeJSON{}
+	if id, ok := defaultAssociationTypeID(fromType, toType); ok {
+		types = append(types, associationTypeJSON{Category: associationCategoryHubSpot, TypeID: id})
+	}
 	out := make([]associatedJSON, len(ids))
 	for i, id := range ids {
-		out[i] = associatedJSON{ToObjectID: string(id)}
+		out[i] = associatedJSON{ToObjectID: string(id), AssociationTypes: types}
 	}
-	writeJSON(w, http.StatusOK, pageJSON[associatedJSON]{Results: out})
+	writeJSON(w, http.StatusOK, pageJSON[associatedJSON]{Results: out, Paging: paging(r, next)})
 	return nil
+}
+
+// compareRecordIDs orders record ids as the numbers they are (they have no leading zeros).
+func compareRecordIDs(a, b crm.RecordID) int {
+	if c := cmp.Compare(len(a), len(b)); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a), string(b))
 }
 
 // associationTypeIDs are HubSpot's ids of the association types between the standard object types

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -27,6 +28,17 @@ type batchErrorJSON struct {
 	Category string              `json:"category"`
 	Message  string              `json:"message"`
 	Context  map[string][]string `json:"context,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler. It writes the failure as HubSpot's StandardError, whose
+// errors and links its clients' models require: both empty, since a failure's ids are in its context.
+func (e batchErrorJSON) MarshalJSON() ([]byte, error) {
+	type plain batchErrorJSON
+	return json.Marshal(struct {
+		plain
+		Errors []errorDetail     `json:"errors"`
+		Links  map[string]string `json:"links"`
+	}{plain(e), []errorDetail{}, map[string]string{}})
 }
 
 // checkBatchSize refuses a batch of no inputs or of more than maxBatchInputs.

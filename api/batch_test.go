@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -109,6 +110,20 @@ func TestBatchRead(t *testing.T) {
 		require.Equal(t, "OBJECT_NOT_FOUND", res.Errors[0].Category)
 		require.Equal(t, "error", res.Errors[0].Status)
 		require.Equal(t, []string{"424242", "nope"}, res.Errors[0].Context["ids"])
+	})
+
+	t.Run("MultiStatusErrorIsAStandardError", func(t *testing.T) {
+		t.Parallel()
+		// HubSpot's clients model each failure as a StandardError, whose errors and links are required.
+		r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/read", tokRead, map[string]any{"inputs": idInputs("424242")})
+		require.Equal(t, http.StatusMultiStatus, r.status, "body: %s", r.body)
+		var got struct {
+			Errors []json.RawMessage `json:"errors"`
+		}
+		require.NoError(t, json.Unmarshal(r.body, &got))
+		require.Len(t, got.Errors, 1)
+		require.JSONEq(t, `{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "`+decode[batch](t, r).Errors[0].Message+`",
+			"context": {"ids": ["424242"]}, "errors": [], "links": {}}`, string(got.Errors[0]))
 	})
 
 	t.Run("NumericIDs", func(t *testing.T) {

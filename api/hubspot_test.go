@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -100,6 +101,27 @@ func TestSchemasHubSpotPath(t *testing.T) {
 	contacts := expect[schema](t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/0-1", tokRead, nil), http.StatusOK)
 	require.Equal(t, "Contacts", contacts.Labels.Plural)
 	expectError(t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/nope", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+
+	t.Run("CreateAsTheClientSendsIt", func(t *testing.T) {
+		t.Parallel()
+		// HubSpot's ObjectSchemaEgg: display settings and associatedObjects are taken and not kept.
+		egg := map[string]any{"name": "ships", "labels": map[string]any{"singular": "Ship", "plural": "Ships"},
+			"description": "Ships", "primaryDisplayProperty": "hull", "secondaryDisplayProperties": []string{},
+			"searchableProperties": []string{"hull"}, "requiredProperties": []string{}, "associatedObjects": []string{"CONTACT"},
+			"properties": []map[string]any{{"name": "hull", "label": "Hull", "type": "string", "fieldType": "text", "hasUniqueValue": true}}}
+		made := expect[schema](t, b.call(t, "POST", "/crm-object-schemas/v3/schemas", tokAll, egg), http.StatusCreated)
+		require.Equal(t, []any{"ships", "Ships"}, []any{made.ObjectTypeID, made.Labels.Plural})
+		expect[schema](t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/ships", tokRead, nil), http.StatusOK)
+	})
+
+	t.Run("RequiredPropertiesRefused", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm-object-schemas/v3/schemas", tokAll, map[string]any{"name": "rafts",
+			"labels": map[string]any{"singular": "Raft", "plural": "Rafts"}, "requiredProperties": []string{"hull"},
+			"properties": []map[string]any{{"name": "hull", "label": "Hull", "type": "string"}}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"requiredProperties"}, e.in())
+		expectError(t, b.call(t, "GET", "/crm-object-schemas/v3/schemas/rafts", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
 }
 
 func TestInlineAssociations(t *testing.T) {
@@ -542,4 +564,113 @@ func TestAssociationsParameterCostsOneLookupPerType(t *testing.T) {
 	require.Len(t, pg.Results, 1)
 	require.Len(t, pg.Results[0].Associations["companies"].Results, 1)
 	require.Less(t, counter.n.Load(), int64(50), "commands sent for one page")
+}
+
+// TestAssociationsV4HubSpotShapes pins the answers of the association endpoints as HubSpot's
+// official clients parse them (crm.associations.v4.basicApi): createDefault's
+// BatchResponsePublicDefaultAssociation, getPage's associationTypes and paging, and create's
+// LabelsBetweenObjectPair, 201, for HubSpot's default types only.
+func TestAssociationsV4HubSpotShapes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := string(b.contact(t, map[string]string{"firstname": "Ada"}))
+	var cos []string
+	for range 3 {
+		cos = append(cos, string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Co"})))
+	}
+	base := "/crm/v4/objects/contacts/" + c + "/associations/"
+
+	r := b.call(t, "PUT", base+"default/companies/"+cos[0], tokWrite, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.JSONEq(t, `{"status": "COMPLETE", "startedAt": "2026-03-01T12:00:00.000Z", "completedAt": "2026-03-01T12:00:00.000Z",
+		"results": [{"from": {"id": "`+c+`"}, "to": {"id": "`+cos[0]+`"},
+			"associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}],
+		"fromObjectTypeId": "contacts", "fromObjectId": "`+c+`", "toObjectTypeId": "companies", "toObjectId": "`+cos[0]+`"}`,
+		string(r.body))
+
+	t.Run("CreateWithDefaultTypes", func(t *testing.T) {
+		t.Parallel()
+		for _, id := range []int{279, 1} { // unlabeled, then primary: the same plain link
+			r := b.call(t, "PUT", base+"0-2/"+cos[1], tokWrite,
+				[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": id}})
+			require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+			require.JSONEq(t, `{"fromObjectTypeId": "0-1", "fromObjectId": "`+c+`", "toObjectTypeId": "0-2", "toObjectId": "`+cos[1]+`",
+				"labels": []}`, string(r.body))
+		}
+		r := b.call(t, "GET", "/crm/v4/objects/companies/"+cos[1]+"/associations/contacts", tokRead, nil)
+		require.JSONEq(t, `{"results": [{"toObjectId": "`+c+`", "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 280, "label": null}]}]}`,
+			string(r.body))
+	})
+
+	t.Run("LabelsRefused", func(t *testing.T) {
+		t.Parallel()
+		for _, body := range []any{
+			[]map[string]any{{"associationCategory": "USER_DEFINED", "associationTypeId": 36}},
+			[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 4}}, // contact to deal
+			[]map[string]any{},
+		} {
+			e := expectError(t, b.call(t, "PUT", base+"companies/"+cos[2], tokWrite, body), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{"associationSpec"}, e.in())
+		}
+		e := expectError(t, b.call(t, "PUT", base+"companies/"+cos[2], tokWrite,
+			[]map[string]any{{"associationCategory": "USER_DEFINED", "associationTypeId": 36}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, `associationSpec[0].associationCategory "USER_DEFINED" is not supported: crmflow keeps no association labels; `+
+			`send [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1 or 279}]`, e.Message)
+		r := b.call(t, "GET", "/crm/v4/objects/companies/"+cos[2]+"/associations/contacts", tokRead, nil)
+		require.JSONEq(t, `{"results": []}`, string(r.body), "a refused create links nothing")
+	})
+
+	t.Run("CustomObjectHasNoTypes", func(t *testing.T) {
+		t.Parallel()
+		expect[schema](t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "boats", "label": "Boat"}), http.StatusCreated)
+		boat := string(b.create(t, b.tenantA, "boats", map[string]string{}))
+		e := expectError(t, b.call(t, "PUT", "/crm/v4/objects/boats/"+boat+"/associations/contacts/"+c, tokWrite,
+			[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "there is no association type from boats to contacts in crmflow: link the two records with PUT /crm/v4/objects/boats/"+
+			boat+"/associations/default/contacts/"+c, e.Message)
+		r := b.call(t, "PUT", "/crm/v4/objects/boats/"+boat+"/associations/default/contacts/"+c, tokWrite, nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.JSONEq(t, `[{"from": {"id": "`+boat+`"}, "to": {"id": "`+c+`"}}]`, string(decode[struct {
+			Results json.RawMessage `json:"results"`
+		}](t, r).Results), "no associationSpec between types without a default type")
+		r = b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/boats", tokRead, nil)
+		require.JSONEq(t, `{"results": [{"toObjectId": "`+boat+`", "associationTypes": []}]}`, string(r.body))
+	})
+
+	t.Run("Pages", func(t *testing.T) {
+		t.Parallel()
+		from := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Hub"}))
+		var want []string
+		for range 5 {
+			d := string(b.create(t, b.tenantA, crm.Deals, map[string]string{"dealname": "D"}))
+			require.Equal(t, http.StatusOK, b.call(t, "PUT", "/crm/v4/objects/companies/"+from+"/associations/default/deals/"+d, tokWrite, nil).status)
+			want = append(want, d)
+		}
+		type assoc struct {
+			ToObjectID       string `json:"toObjectId"`
+			AssociationTypes []struct {
+				Category string `json:"category"`
+				TypeID   int    `json:"typeId"`
+			} `json:"associationTypes"`
+		}
+		var got []string
+		path := "/crm/v4/objects/companies/" + from + "/associations/deals?limit=2"
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5, "paging does not end")
+			pg := expect[page[assoc]](t, b.call(t, "GET", path, tokRead, nil), http.StatusOK)
+			require.LessOrEqual(t, len(pg.Results), 2)
+			for _, a := range pg.Results {
+				got = append(got, a.ToObjectID)
+				require.Equal(t, 342, a.AssociationTypes[0].TypeID, "company to deal")
+			}
+			if pg.Paging == nil {
+				break
+			}
+			path = "/crm/v4/objects/companies/" + from + "/associations/deals?limit=2&after=" + pg.Paging.Next.After
+		}
+		require.Equal(t, want, got)
+		e := expectError(t, b.call(t, "GET", "/crm/v4/objects/companies/"+from+"/associations/deals?limit=501", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"limit"}, e.in())
+	})
 }

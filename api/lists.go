@@ -1,21 +1,28 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/crmflow/crmflow/crm"
 )
 
-// listJSON is a static list. Responses wrap one in {"list": ...} and several in {"lists": [...]},
-// as HubSpot's lists API does.
+// listJSON is a static list, with the fields HubSpot's PublicObjectList requires: objectTypeId
+// (HubSpot's id of a standard type, "0-1" for contacts, or a custom type's name), processingType
+// MANUAL, processingStatus COMPLETE (a static list is never being processed) and listVersion 1
+// (crmflow keeps no versions of a list). ObjectType is crmflow's name of the type. Responses wrap
+// one in {"list": ...} and several in {"lists": [...]}, as HubSpot's lists API does.
 type listJSON struct {
-	ListID         string `json:"listId"`
-	Name           string `json:"name"`
-	ObjectType     string `json:"objectType"`
-	ProcessingType string `json:"processingType"`
-	Size           int64  `json:"size"`
-	CreatedAt      string `json:"createdAt"`
+	ListID           string `json:"listId"`
+	Name             string `json:"name"`
+	ObjectType       string `json:"objectType"`
+	ObjectTypeID     string `json:"objectTypeId"`
+	ProcessingType   string `json:"processingType"`
+	ProcessingStatus string `json:"processingStatus"`
+	ListVersion      int    `json:"listVersion"`
+	Size             int64  `json:"size"`
+	CreatedAt        string `json:"createdAt"`
 }
 
 type oneListJSON struct {
@@ -27,43 +34,91 @@ type listsJSON struct {
 }
 
 func toListJSON(l crm.ListDef) listJSON {
-	return listJSON{ListID: string(l.ID), Name: l.Name, ObjectType: string(l.ObjectType), ProcessingType: "MANUAL",
-		Size: l.Size, CreatedAt: crm.FormatDatetime(l.CreatedAt)}
+	return listJSON{ListID: string(l.ID), Name: l.Name, ObjectType: string(l.ObjectType),
+		ObjectTypeID: hubSpotTypeID(l.ObjectType), ProcessingType: processingManual, ProcessingStatus: "COMPLETE",
+		ListVersion: 1, Size: l.Size, CreatedAt: crm.FormatDatetime(l.CreatedAt)}
 }
 
-// listInput is the body of POST /crm/v3/lists.
+// processingManual is HubSpot's processing type of a static list, the only kind crmflow has.
+const processingManual = "MANUAL"
+
+// listInput is the body of POST /crm/v3/lists: HubSpot's ListCreateRequest ({"name",
+// "objectTypeId", "processingType"}), or crmflow's earlier {"name", "objectType"}.
 type listInput struct {
-	Name       string `json:"name"`
-	ObjectType string `json:"objectType"`
+	Name           string `json:"name"`
+	ObjectType     string `json:"objectType"`
+	ObjectTypeID   string `json:"objectTypeId"`
+	ProcessingType string `json:"processingType"`
 }
 
-// createList serves POST /crm/v3/lists: 201 with the new list.
+// objectType is the type of the list in: objectTypeId or objectType, a type's name or HubSpot id.
+// Both given and naming different types, or a processing type other than MANUAL, is a 400.
+func (in listInput) objectType() (crm.ObjectType, error) {
+	if in.ProcessingType != "" && in.ProcessingType != processingManual {
+		return "", errInvalid("processingType", "INVALID_PROCESSING_TYPE",
+			"processingType %q is not supported: crmflow's lists are static, use %q and add members with PUT /crm/v3/lists/{listId}/memberships/add",
+			in.ProcessingType, processingManual)
+	}
+	resolve := func(v string) crm.ObjectType {
+		if t, ok := hubSpotTypeIDs[v]; ok {
+			return t
+		}
+		return crm.ObjectType(v)
+	}
+	o := resolve(in.ObjectTypeID)
+	if in.ObjectTypeID == "" {
+		o = resolve(in.ObjectType)
+	} else if in.ObjectType != "" && resolve(in.ObjectType) != o {
+		return "", errInvalid("objectTypeId", "CONFLICTING_OBJECT_TYPE",
+			"objectTypeId %q and objectType %q name different types: give objectTypeId alone", in.ObjectTypeID, in.ObjectType)
+	}
+	return o, nil
+}
+
+// createList serves POST /crm/v3/lists (and /crm/v3/lists/, the path of HubSpot's clients): 200
+// with the new list, as HubSpot answers.
 func (s *Server) createList(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	var in listInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	o := crm.ObjectType(in.ObjectType)
-	if t, ok := hubSpotTypeIDs[in.ObjectType]; ok {
-		o = t
+	o, err := in.objectType()
+	if err != nil {
+		return err
 	}
 	l, err := s.store.CreateList(r.Context(), p.Tenant, in.Name, o)
+	if ve := (*crm.ValidationError)(nil); errors.As(err, &ve) && ve.Field == "objectType" && in.ObjectTypeID != "" {
+		named := *ve // the caller named the type in objectTypeId: say so
+		named.Field = "objectTypeId"
+		err = &named
+	}
 	if err != nil {
 		return fmt.Errorf("create list: %w", err)
 	}
-	writeJSON(w, http.StatusCreated, oneListJSON{List: toListJSON(l)})
+	writeJSON(w, http.StatusOK, oneListJSON{List: toListJSON(l)})
 	return nil
 }
 
-// listLists serves GET /crm/v3/lists: every list of the tenant.
+// listLists serves GET /crm/v3/lists (and /crm/v3/lists/): every list of the tenant, or with
+// ?listIds= (repeated) the lists among those ids, in the tenant's order; an id that names no list
+// is left out, as HubSpot does.
 func (s *Server) listLists(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	ls, err := s.store.Lists(r.Context(), p.Tenant)
 	if err != nil {
 		return fmt.Errorf("read lists: %w", err)
 	}
-	out := listsJSON{Lists: make([]listJSON, len(ls))}
-	for i, l := range ls {
-		out.Lists[i] = toListJSON(l)
+	var only map[crm.ListID]bool
+	if ids := r.URL.Query()["listIds"]; len(ids) > 0 {
+		only = make(map[crm.ListID]bool, len(ids))
+		for _, id := range ids {
+			only[crm.ListID(id)] = true
+		}
+	}
+	out := listsJSON{Lists: make([]listJSON, 0, len(ls))}
+	for _, l := range ls {
+		if only == nil || only[l.ID] {
+			out.Lists = append(out.Lists, toListJSON(l))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -96,31 +151,51 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, p crm.Princi
 	return nil
 }
 
-// membershipsAddJSON is the response of memberships/add. Ids that are not live records of the
-// list's type are named in RecordIDsMissing.
-type membershipsAddJSON struct {
-	NumAdded         int      `json:"numAdded"`
+// membershipsJSON is the answer of memberships/add and memberships/remove, HubSpot's
+// MembershipsUpdateResponse (its field recordsIdsAdded is spelled so): the ids given that became
+// members, the ids given that were members and no longer are, and the ids given that are not live
+// records of the list's type (an add only). Each is in the order given, once. NumAdded and
+// NumRemoved are their counts, as crmflow answered before.
+type membershipsJSON struct {
+	RecordIDsAdded   []string `json:"recordsIdsAdded"`
+	RecordIDsRemoved []string `json:"recordIdsRemoved"`
 	RecordIDsMissing []string `json:"recordIdsMissing"`
+	NumAdded         *int     `json:"numAdded,omitempty"`
+	NumRemoved       *int     `json:"numRemoved,omitempty"`
 }
 
-type membershipsRemoveJSON struct {
-	NumRemoved int `json:"numRemoved"`
-}
-
-// memberIDs decodes the body of a memberships change: a JSON array of record ids.
+// memberIDs decodes the body of a memberships change: a JSON array of record ids. An id given
+// twice counts once.
 func (s *Server) memberIDs(w http.ResponseWriter, r *http.Request) ([]crm.RecordID, error) {
 	var in []flexID
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return nil, err
 	}
-	ids := make([]crm.RecordID, len(in))
-	for i, id := range in {
-		ids[i] = crm.RecordID(id)
+	ids := make([]crm.RecordID, 0, len(in))
+	seen := make(map[crm.RecordID]bool, len(in))
+	for _, v := range in {
+		id := crm.RecordID(v)
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
 	}
 	return ids, nil
 }
 
-// addListMembers serves PUT /crm/v3/lists/{listId}/memberships/add with a JSON array of ids.
+// idsWhere returns the ids of ids for which keep is true, as strings, never nil.
+func idsWhere(ids []crm.RecordID, keep func(crm.RecordID) bool) []string {
+	out := []string{}
+	for _, id := range ids {
+		if keep(id) {
+			out = append(out, string(id))
+		}
+	}
+	return out
+}
+
+// addListMembers serves PUT /crm/v3/lists/{listId}/memberships/add with a JSON array of ids. The
+// ids already members are read first (one round trip), to leave them out of recordsIdsAdded.
 func (s *Server) addListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
@@ -130,20 +205,31 @@ func (s *Server) addListMembers(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err != nil {
 		return err
 	}
+	before, err := s.store.ListMembersAmong(r.Context(), p.Tenant, id, ids)
+	if err != nil {
+		return fmt.Errorf("read members of list %s: %w", id, err)
+	}
 	added, missing, err := s.store.AddListMembers(r.Context(), p.Tenant, id, ids)
 	if err != nil {
 		return fmt.Errorf("add members to list %s: %w", id, err)
 	}
-	out := membershipsAddJSON{NumAdded: added, RecordIDsMissing: make([]string, len(missing))}
-	for i, id := range missing {
-		out.RecordIDsMissing[i] = string(id)
+	gone := make(map[crm.RecordID]bool, len(missing))
+	for _, m := range missing {
+		gone[m] = true
+	}
+	out := membershipsJSON{
+		RecordIDsAdded:   idsWhere(ids, func(id crm.RecordID) bool { return !gone[id] && !before[id] }),
+		RecordIDsRemoved: []string{},
+		RecordIDsMissing: idsWhere(ids, func(id crm.RecordID) bool { return gone[id] }),
+		NumAdded:         &added,
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // removeListMembers serves PUT /crm/v3/lists/{listId}/memberships/remove with a JSON array of ids.
-// It removes the memberships only, never the records.
+// It removes the memberships only, never the records. The ids that were members are read first
+// (one round trip) for recordIdsRemoved.
 func (s *Server) removeListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
@@ -153,11 +239,21 @@ func (s *Server) removeListMembers(w http.ResponseWriter, r *http.Request, p crm
 	if err != nil {
 		return err
 	}
+	before, err := s.store.ListMembersAmong(r.Context(), p.Tenant, id, ids)
+	if err != nil {
+		return fmt.Errorf("read members of list %s: %w", id, err)
+	}
 	n, err := s.store.RemoveListMembers(r.Context(), p.Tenant, id, ids)
 	if err != nil {
 		return fmt.Errorf("remove members from list %s: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, membershipsRemoveJSON{NumRemoved: n})
+	out := membershipsJSON{
+		RecordIDsAdded:   []string{},
+		RecordIDsRemoved: idsWhere(ids, func(id crm.RecordID) bool { return before[id] }),
+		RecordIDsMissing: []string{},
+		NumRemoved:       &n,
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -166,11 +262,16 @@ type memberJSON struct {
 	RecordID string `json:"recordId"`
 }
 
-// listListMembers serves GET /crm/v3/lists/{listId}/memberships?limit=&after=.
+// listListMembers serves GET /crm/v3/lists/{listId}/memberships?limit=&after=. HubSpot's before
+// (paging backward) is a 400, rather than a first page the caller would take for the one before.
 func (s *Server) listListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
 		return err
+	}
+	if r.URL.Query().Has("before") {
+		return errInvalid("before", "PAGING_BACKWARD_UNSUPPORTED",
+			"before is not supported: crmflow pages a list's members forward only; start from the first page and follow paging.next.after")
 	}
 	limit, err := queryLimit(r)
 	if err != nil {
@@ -189,10 +290,12 @@ func (s *Server) listListMembers(w http.ResponseWriter, r *http.Request, p crm.P
 	return nil
 }
 
-// recordListJSON is one static list a record is a member of.
+// recordListJSON is one static list a record is a member of: HubSpot's RecordListMembership
+// without its timestamps (crmflow keeps no membership times), with the list's name.
 type recordListJSON struct {
-	ListID string `json:"listId"`
-	Name   string `json:"name"`
+	ListID      string `json:"listId"`
+	ListVersion int    `json:"listVersion"`
+	Name        string `json:"name"`
 }
 
 // recordMemberships serves GET /crm/v3/lists/records/{objectType}/{recordId}/memberships: the static
@@ -225,7 +328,7 @@ func (s *Server) recordMemberships(w http.ResponseWriter, r *http.Request, p crm
 	out := resultsJSON[recordListJSON]{Results: make([]recordListJSON, 0, len(ids))}
 	for _, l := range ids {
 		if name, ok := names[l]; ok {
-			out.Results = append(out.Results, recordListJSON{ListID: string(l), Name: name})
+			out.Results = append(out.Results, recordListJSON{ListID: string(l), ListVersion: 1, Name: name})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

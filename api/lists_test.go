@@ -13,6 +13,7 @@ type list struct {
 	ListID         string `json:"listId"`
 	Name           string `json:"name"`
 	ObjectType     string `json:"objectType"`
+	ObjectTypeID   string `json:"objectTypeId"`
 	ProcessingType string `json:"processingType"`
 	Size           int64  `json:"size"`
 	CreatedAt      string `json:"createdAt"`
@@ -24,6 +25,16 @@ type listResponse struct {
 
 type listsResponse struct {
 	Lists []list `json:"lists"`
+}
+
+// membershipsUpdate is HubSpot's MembershipsUpdateResponse (recordsIdsAdded is its spelling), with
+// crmflow's counts.
+type membershipsUpdate struct {
+	RecordIDsAdded   []string `json:"recordsIdsAdded"`
+	RecordIDsRemoved []string `json:"recordIdsRemoved"`
+	RecordIDsMissing []string `json:"recordIdsMissing"`
+	NumAdded         *int     `json:"numAdded"`
+	NumRemoved       *int     `json:"numRemoved"`
 }
 
 type member struct {
@@ -39,18 +50,17 @@ func TestLists(t *testing.T) {
 	}
 
 	created := expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists", tokWrite,
-		map[string]any{"name": "Newsletter", "objectType": "contacts"}), http.StatusCreated).List
+		map[string]any{"name": "Newsletter", "objectType": "contacts"}), http.StatusOK).List
 	require.Equal(t, "Newsletter", created.Name)
 	require.Equal(t, "contacts", created.ObjectType)
 	require.Equal(t, "MANUAL", created.ProcessingType)
 	require.Zero(t, created.Size)
 	id := created.ListID
 
-	added := expect[struct {
-		NumAdded         int      `json:"numAdded"`
-		RecordIDsMissing []string `json:"recordIdsMissing"`
-	}](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/add", tokWrite, append(contacts, "777777")), http.StatusOK)
-	require.Equal(t, 12, added.NumAdded)
+	added := expect[membershipsUpdate](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/add", tokWrite,
+		append(contacts, "777777")), http.StatusOK)
+	require.Equal(t, 12, *added.NumAdded)
+	require.Equal(t, contacts, added.RecordIDsAdded)
 	require.Equal(t, []string{"777777"}, added.RecordIDsMissing)
 
 	got := expect[listResponse](t, b.call(t, "GET", "/crm/v3/lists/"+id, tokRead, nil), http.StatusOK).List
@@ -70,11 +80,10 @@ func TestLists(t *testing.T) {
 	}
 	require.Equal(t, contacts, members)
 
-	removed := expect[struct {
-		NumRemoved int `json:"numRemoved"`
-	}](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/remove", tokWrite, `["`+contacts[0]+`", `+contacts[1]+`]`),
-		http.StatusOK)
-	require.Equal(t, 2, removed.NumRemoved)
+	removed := expect[membershipsUpdate](t, b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/remove", tokWrite,
+		`["`+contacts[0]+`", `+contacts[1]+`]`), http.StatusOK)
+	require.Equal(t, 2, *removed.NumRemoved)
+	require.Equal(t, contacts[:2], removed.RecordIDsRemoved)
 
 	all := expect[listsResponse](t, b.call(t, "GET", "/crm/v3/lists", tokRead, nil), http.StatusOK)
 	require.Len(t, all.Lists, 1)
@@ -82,7 +91,7 @@ func TestLists(t *testing.T) {
 
 	// Deleting the list never deletes its members (SPEC S15).
 	r := b.call(t, "DELETE", "/crm/v3/lists/"+id, tokWrite, nil)
-	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", string(r.body))
 	expectError(t, b.call(t, "GET", "/crm/v3/lists/"+id, tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 	recs, err := b.store.Records(b.ctx, b.tenantA, crm.Contacts, toRecordIDs(contacts), nil)
 	require.NoError(t, err)
@@ -132,6 +141,81 @@ func toRecordIDs(ids []string) []crm.RecordID {
 	return out
 }
 
+// TestListsHubSpotShapes pins the requests and answers of HubSpot's lists v3 API as its official
+// clients send and parse them: the create on /crm/v3/lists/ with objectTypeId and processingType
+// answered 200 (a client throws on any other status), PublicObjectList's required fields, the
+// listIds filter, and MembershipsUpdateResponse's three arrays.
+func TestListsHubSpotShapes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c1 := string(b.contact(t, map[string]string{"firstname": "One"}))
+	c2 := string(b.contact(t, map[string]string{"firstname": "Two"}))
+
+	r := b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Clients", "objectTypeId": "0-1", "processingType": "MANUAL"})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
+	require.JSONEq(t, `{"list": {"listId": "`+decode[listResponse](t, r).List.ListID+`", "name": "Clients", "objectType": "contacts",
+		"objectTypeId": "0-1", "processingType": "MANUAL", "processingStatus": "COMPLETE", "listVersion": 1, "size": 0,
+		"createdAt": "`+decode[listResponse](t, r).List.CreatedAt+`"}}`, string(r.body))
+	id := decode[listResponse](t, r).List.ListID
+	other := expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists", tokWrite, map[string]any{"name": "Firms", "objectTypeId": "0-2"}),
+		http.StatusOK).List
+	require.Equal(t, []any{"companies", "0-2"}, []any{other.ObjectType, other.ObjectTypeID})
+
+	t.Run("ListIDs", func(t *testing.T) {
+		t.Parallel()
+		got := expect[listsResponse](t, b.call(t, "GET", "/crm/v3/lists/?listIds="+other.ListID+"&listIds=999999", tokRead, nil), http.StatusOK)
+		require.Len(t, got.Lists, 1)
+		require.Equal(t, other.ListID, got.Lists[0].ListID)
+		all := expect[listsResponse](t, b.call(t, "GET", "/crm/v3/lists/", tokRead, nil), http.StatusOK)
+		require.Len(t, all.Lists, 2)
+	})
+
+	t.Run("Memberships", func(t *testing.T) {
+		t.Parallel()
+		r := b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/add", tokWrite, []string{c1, "888888"})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
+		require.JSONEq(t, `{"recordsIdsAdded": ["`+c1+`"], "recordIdsRemoved": [], "recordIdsMissing": ["888888"], "numAdded": 1}`, string(r.body))
+		// c1 is a member already: only c2 is added, and an id given twice counts once.
+		r = b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/add", tokWrite, []string{c1, c2, c2})
+		require.JSONEq(t, `{"recordsIdsAdded": ["`+c2+`"], "recordIdsRemoved": [], "recordIdsMissing": [], "numAdded": 1}`, string(r.body))
+		r = b.call(t, "PUT", "/crm/v3/lists/"+id+"/memberships/remove", tokWrite, []string{c2, "888888"})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
+		require.JSONEq(t, `{"recordsIdsAdded": [], "recordIdsRemoved": ["`+c2+`"], "recordIdsMissing": [], "numRemoved": 1}`, string(r.body))
+		r = b.call(t, "GET", "/crm/v3/lists/records/0-1/"+c1+"/memberships", tokRead, nil)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
+		require.JSONEq(t, `{"results": [{"listId": "`+id+`", "listVersion": 1, "name": "Clients"}]}`, string(r.body))
+	})
+
+	t.Run("BeforeRefused", func(t *testing.T) {
+		t.Parallel()
+		// Paging backward is not supported: a first page would be taken for the one before.
+		e := expectError(t, b.call(t, "GET", "/crm/v3/lists/"+id+"/memberships?before=Mg&limit=1", tokRead, nil),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"before"}, e.in())
+	})
+
+	t.Run("DynamicListRefused", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Dyn", "objectTypeId": "0-1", "processingType": "DYNAMIC"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"processingType"}, e.in())
+	})
+
+	t.Run("TypeWithoutListsNamesObjectTypeID", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Deals", "objectTypeId": "0-3", "processingType": "MANUAL"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"objectTypeId"}, e.in())
+	})
+
+	t.Run("ConflictingTypes", func(t *testing.T) {
+		t.Parallel()
+		e := expectError(t, b.call(t, "POST", "/crm/v3/lists/", tokWrite, map[string]any{"name": "Two", "objectTypeId": "0-1", "objectType": "companies"}),
+			http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, []string{"objectTypeId"}, e.in())
+	})
+}
+
 func TestAssociations(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -141,7 +225,7 @@ func TestAssociations(t *testing.T) {
 
 	for _, co := range []string{co2, co1, co1} { // the repeat is idempotent
 		r := b.call(t, "PUT", "/crm/v4/objects/contacts/"+c+"/associations/default/companies/"+co, tokWrite, nil)
-		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
 	}
 	type assoc struct {
 		ToObjectID string `json:"toObjectId"`
@@ -161,9 +245,9 @@ func TestAssociations(t *testing.T) {
 	require.Empty(t, none.Results)
 
 	r := b.call(t, "DELETE", "/crm/v4/objects/companies/"+co1+"/associations/default/contacts/"+c, tokWrite, nil)
-	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", string(r.body))
 	r = b.call(t, "DELETE", "/crm/v4/objects/contacts/"+c+"/associations/companies/"+co2, tokWrite, nil)
-	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", string(r.body))
 	got = expect[page[assoc]](t, b.call(t, "GET", "/crm/v4/objects/contacts/"+c+"/associations/companies", tokRead, nil), http.StatusOK)
 	require.Empty(t, got.Results)
 
@@ -190,9 +274,9 @@ func TestAssociations(t *testing.T) {
 		binned := string(rb.contact(t, map[string]string{"firstname": "Binned"}))
 		co := string(rb.create(t, rb.tenantA, crm.Companies, map[string]string{"name": "Stays"}))
 		r := rb.call(t, "PUT", "/crm/v4/objects/contacts/"+binned+"/associations/default/companies/"+co, tokWrite, nil)
-		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
 		r = rb.call(t, "DELETE", "/crm/v3/objects/contacts/"+binned, tokAll, nil)
-		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", string(r.body))
 
 		before, raw := rb.snapshot(t, rb.tenantA), rb.dump(t, rb.tenantA)
 		for _, path := range []string{
@@ -207,7 +291,7 @@ func TestAssociations(t *testing.T) {
 		require.Equal(t, raw, rb.dump(t, rb.tenantA))
 
 		r = rb.call(t, "POST", "/crm/v3/objects/contacts/batch/restore", tokAll, map[string]any{"inputs": idInputs(binned)})
-		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		require.Equal(t, http.StatusOK, r.status, "body: %s", string(r.body))
 		got := expect[page[assoc]](t, rb.call(t, "GET", "/crm/v4/objects/contacts/"+binned+"/associations/companies", tokRead, nil), http.StatusOK)
 		require.Equal(t, []string{co}, toIDs(got))
 	})

@@ -271,6 +271,10 @@ func matrixRows() []matrixRow {
 			}, ok: 201, other: 201},
 		{name: "GetProperty", pattern: "GET /crm/v3/properties/{objectType}/{name}", needs: read,
 			req: path("/crm/v3/properties/contacts/shoe_size"), ok: 200, other: 404, readOnly: true},
+		{name: "ListPropertyGroups", pattern: "GET /crm/v3/properties/{objectType}/groups", needs: read,
+			req: path("/crm/v3/properties/contacts/groups"), ok: 200, other: 200, readOnly: true},
+		{name: "GetPropertyGroup", pattern: "GET /crm/v3/properties/{objectType}/groups/{groupName}", needs: read,
+			req: path("/crm/v3/properties/contacts/groups/information"), ok: 200, other: 200, readOnly: true},
 		{name: "ListSchemas", pattern: "GET /crm/v3/schemas", needs: read,
 			req: path("/crm/v3/schemas"), ok: 200, other: 200, readOnly: true},
 		{name: "CreateSchema", pattern: "POST /crm/v3/schemas", needs: []crm.Permission{crm.PermSchema},
@@ -281,6 +285,11 @@ func matrixRows() []matrixRow {
 			req: path("/crm/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
 		{name: "ListSchemasHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas", needs: read,
 			req: path("/crm-object-schemas/v3/schemas"), ok: 200, other: 200, readOnly: true},
+		{name: "CreateSchemaHubSpotPath", pattern: "POST /crm-object-schemas/v3/schemas", needs: []crm.Permission{crm.PermSchema},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm-object-schemas/v3/schemas", map[string]any{"name": "boats", "labels": map[string]any{"singular": "Boat", "plural": "Boats"},
+					"requiredProperties": []string{}, "associatedObjects": []string{"CONTACT"}, "primaryDisplayProperty": "hull"}}
+			}, ok: 201, other: 201},
 		{name: "GetSchemaHubSpotPath", pattern: "GET /crm-object-schemas/v3/schemas/{objectType}", needs: read,
 			req: path("/crm-object-schemas/v3/schemas/pets"), ok: 200, other: 404, readOnly: true},
 
@@ -303,6 +312,11 @@ func matrixRows() []matrixRow {
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/default/companies/" + f.co}
 			}, ok: 204, other: 404},
+		{name: "AssociateWithTypes", pattern: "PUT /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/objects/contacts/" + f.c1 + "/associations/companies/" + f.co,
+					[]map[string]any{{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}}
+			}, ok: 201, other: 404},
 		{name: "DissociateHubSpotPath", pattern: "DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", needs: write,
 			req: func(f matrixFixture) matrixRequest {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/companies/" + f.co}
@@ -316,8 +330,13 @@ func matrixRows() []matrixRow {
 		{name: "CreateList", pattern: "POST /crm/v3/lists", needs: write,
 			req: func(matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/lists", map[string]any{"name": "New", "objectType": "contacts"}}
-			}, ok: 201, other: 201},
+			}, ok: 200, other: 200},
+		{name: "CreateListHubSpotPath", pattern: "POST /crm/v3/lists/{$}", needs: write,
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/lists/", map[string]any{"name": "New", "objectTypeId": "0-1", "processingType": "MANUAL"}}
+			}, ok: 200, other: 200},
 		{name: "ListLists", pattern: "GET /crm/v3/lists", needs: read, req: path("/crm/v3/lists"), ok: 200, other: 200, readOnly: true},
+		{name: "ListListsHubSpotPath", pattern: "GET /crm/v3/lists/{$}", needs: read, req: path("/crm/v3/lists/"), ok: 200, other: 200, readOnly: true},
 		{name: "GetList", pattern: "GET /crm/v3/lists/{listId}", needs: read,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/lists/" + f.list} }, ok: 200, other: 404, readOnly: true},
 		{name: "DeleteList", pattern: "DELETE /crm/v3/lists/{listId}", needs: write,

@@ -31,10 +31,15 @@ var fieldTypes = map[crm.PropertyType]string{
 }
 
 // optionJSON is one option of an enumeration. In a request it may also be a plain string, which is
-// both its value and its label.
+// both its value and its label. Answers give HubSpot's Option, whose hidden its clients' models
+// require: DisplayOrder is the option's place (from 0) and Hidden always false, since crmflow lists
+// options in their order and has no forms to hide them from. Requests' displayOrder and hidden are
+// not kept.
 type optionJSON struct {
-	Label string `json:"label"`
-	Value string `json:"value"`
+	Label        string `json:"label"`
+	Value        string `json:"value"`
+	DisplayOrder int    `json:"displayOrder"`
+	Hidden       bool   `json:"hidden"`
 }
 
 // optionInput is an option as HubSpot's clients send it (their OptionInput, whose hidden is
@@ -73,8 +78,8 @@ func toPropertyJSON(p crm.Property) propertyJSON {
 	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), FieldType: fieldTypes[p.Type],
 		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard,
 		HasUniqueValue: p.Unique}
-	for _, o := range p.Options {
-		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o})
+	for i, o := range p.Options {
+		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o, DisplayOrder: i})
 	}
 	return out
 }
@@ -188,5 +193,41 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 		return fmt.Errorf("create property of %s: %w", o, err)
 	}
 	writeJSON(w, http.StatusCreated, toPropertyJSON(created))
+	return nil
+}
+
+// propertyGroupJSON is a property group as HubSpot shows it. crmflow has one group per type,
+// informationGroup, which every property is in (groupName "information").
+type propertyGroupJSON struct {
+	Name         string `json:"name"`
+	Label        string `json:"label"`
+	DisplayOrder int    `json:"displayOrder"`
+	Archived     bool   `json:"archived"`
+}
+
+// informationGroup is the one property group of every object type.
+var informationGroup = propertyGroupJSON{Name: "information", Label: "Information", DisplayOrder: 0}
+
+// listPropertyGroups serves GET /crm/v3/properties/{objectType}/groups: the type's one group. (A
+// property named "groups" is read by GET /crm/v3/properties/{objectType} or batch reads of records,
+// since this path is the groups', as in HubSpot's API.)
+func (s *Server) listPropertyGroups(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	if _, err := s.objectType(r, p.Tenant, "objectType"); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resultsJSON[propertyGroupJSON]{Results: []propertyGroupJSON{informationGroup}})
+	return nil
+}
+
+// getPropertyGroup serves GET /crm/v3/properties/{objectType}/groups/{groupName}: the group
+// "information"; any other name is a 404.
+func (s *Server) getPropertyGroup(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	if _, err := s.objectType(r, p.Tenant, "objectType"); err != nil {
+		return err
+	}
+	if name := r.PathValue("groupName"); name != informationGroup.Name {
+		return errNotFound("property group", name)
+	}
+	writeJSON(w, http.StatusOK, informationGroup)
 	return nil
 }

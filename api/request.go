@@ -406,6 +406,17 @@ var hubSpotTypeIDs = map[string]crm.ObjectType{
 	"0-1": crm.Contacts, "0-2": crm.Companies, "0-3": crm.Deals, "0-5": crm.Tickets, "0-48": crm.Calls,
 }
 
+// hubSpotTypeID is HubSpot's id of standard type o ("0-1" for contacts), or o's name for a custom
+// type, which has no such id in crmflow.
+func hubSpotTypeID(o crm.ObjectType) string {
+	for id, t := range hubSpotTypeIDs {
+		if t == o {
+			return id
+		}
+	}
+	return string(o)
+}
+
 // objectType resolves the object type named in the path parameter name: a standard type (by name
 // or HubSpot id) or one of the tenant's custom types. A type the tenant does not have is a 404
 // naming it.

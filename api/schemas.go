@@ -52,13 +52,24 @@ func toSchemaJSON(def crm.ObjectTypeDef, custom bool) schemaJSON {
 	return out
 }
 
-// schemaInput is the body of POST /crm/v3/schemas. The singular label is Label, or else
-// Labels.Singular, or else the name; the plural label is Labels.Plural, or else the singular one.
+// schemaInput is the body of POST /crm/v3/schemas and of POST /crm-object-schemas/v3/schemas
+// (HubSpot's ObjectSchemaEgg). The singular label is Label, or else Labels.Singular, or else the
+// name; the plural label is Labels.Plural, or else the singular one. HubSpot's display settings
+// (primaryDisplayProperty, secondaryDisplayProperties, searchableProperties, description) and
+// associatedObjects are accepted and not kept: crmflow has no such settings, and links a custom
+// object's records with records of any type. RequiredProperties must be empty, since crmflow
+// requires no property of a record: naming one is a 400 rather than a requirement left unenforced.
 type schemaInput struct {
-	Name       string          `json:"name"`
-	Label      string          `json:"label"`
-	Labels     *labelsJSON     `json:"labels"`
-	Properties []propertyInput `json:"properties"`
+	Name                       string          `json:"name"`
+	Label                      string          `json:"label"`
+	Labels                     *labelsJSON     `json:"labels"`
+	Properties                 []propertyInput `json:"properties"`
+	RequiredProperties         []string        `json:"requiredProperties"`
+	PrimaryDisplayProperty     string          `json:"primaryDisplayProperty"`
+	SecondaryDisplayProperties []string        `json:"secondaryDisplayProperties"`
+	SearchableProperties       []string        `json:"searchableProperties"`
+	AssociatedObjects          []string        `json:"associatedObjects"`
+	Description                string          `json:"description"`
 }
 
 func (in schemaInput) def() crm.ObjectTypeDef {
@@ -96,11 +107,17 @@ func (s *Server) listSchemas(w http.ResponseWriter, r *http.Request, p crm.Princ
 	return nil
 }
 
-// createSchema serves POST /crm/v3/schemas: 201 with the new custom object type.
+// createSchema serves POST /crm/v3/schemas and POST /crm-object-schemas/v3/schemas: 201 with the
+// new custom object type.
 func (s *Server) createSchema(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	var in schemaInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
+	}
+	if len(in.RequiredProperties) > 0 {
+		return errInvalid("requiredProperties", "REQUIRED_PROPERTIES_UNSUPPORTED",
+			"requiredProperties %q cannot be kept: crmflow requires no property of a record; send an empty list and check the values in your integration",
+			in.RequiredProperties)
 	}
 	def := in.def()
 	if err := def.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -56,6 +57,13 @@ func TestProperties(t *testing.T) {
 
 	stage := expect[property](t, b.call(t, "GET", "/crm/v3/properties/contacts/lifecyclestage", tokRead, nil), http.StatusOK)
 	require.Equal(t, "enumeration", stage.Type)
+	// Each option is HubSpot's Option, whose hidden its clients' models require, with its place.
+	r := b.call(t, "GET", "/crm/v3/properties/contacts/hs_lead_status", tokRead, nil)
+	var status struct {
+		Options []json.RawMessage `json:"options"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &status))
+	require.JSONEq(t, `{"label": "Open", "value": "open", "displayOrder": 1, "hidden": false}`, string(status.Options[1]))
 	require.True(t, stage.HubspotDefined)
 	require.Equal(t, "lead", stage.Options[1].Value)
 
@@ -274,4 +282,19 @@ func TestSchemaLabels(t *testing.T) {
 			require.Equal(t, before, b.snapshot(t, b.tenantA), "nothing is stored")
 		})
 	}
+}
+
+// TestPropertyGroups pins the one property group of every type, "information", the groupName of
+// every property, as HubSpot's clients read it (groupsApi.getAll, getByName).
+func TestPropertyGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.call(t, "GET", "/crm/v3/properties/companies/groups", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.JSONEq(t, `{"results": [{"name": "information", "label": "Information", "displayOrder": 0, "archived": false}]}`, string(r.body))
+	r = b.call(t, "GET", "/crm/v3/properties/0-1/groups/information", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.JSONEq(t, `{"name": "information", "label": "Information", "displayOrder": 0, "archived": false}`, string(r.body))
+	expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts/groups/contactinformation", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	expectError(t, b.call(t, "GET", "/crm/v3/properties/nope/groups", tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
 }

@@ -217,10 +217,13 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)
 	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/{name}", crm.PermRead, s.getProperty)
+	s.handle("GET /crm/v3/properties/{objectType}/groups", crm.PermRead, s.listPropertyGroups)
+	s.handle("GET /crm/v3/properties/{objectType}/groups/{groupName}", crm.PermRead, s.getPropertyGroup)
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
 	s.handle("POST /crm/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
 	s.handle("GET /crm-object-schemas/v3/schemas", crm.PermRead, s.listSchemas)
+	s.handle("POST /crm-object-schemas/v3/schemas", crm.PermSchema, s.createSchema)
 	s.handle("GET /crm-object-schemas/v3/schemas/{objectType}", crm.PermRead, s.getSchema)
 
 	// Pipelines of deals and tickets (pipelines.go).
@@ -231,13 +234,16 @@ func (s *Server) routes() {
 
 	// Associations (associations.go).
 	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.associate)
+	s.handle("PUT /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.associateWithTypes)
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}", crm.PermRead, s.listAssociations)
 
 	// Static lists (lists.go).
 	s.handle("POST /crm/v3/lists", crm.PermWrite, s.createList)
+	s.handle("POST /crm/v3/lists/{$}", crm.PermWrite, s.createList) // the path of HubSpot's clients
 	s.handle("GET /crm/v3/lists", crm.PermRead, s.listLists)
+	s.handle("GET /crm/v3/lists/{$}", crm.PermRead, s.listLists)
 	s.handle("GET /crm/v3/lists/{listId}", crm.PermRead, s.getList)
 	s.handle("DELETE /crm/v3/lists/{listId}", crm.PermWrite, s.deleteList)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)

@@ -32,6 +32,8 @@ func TestHubSpotNodeClient(t *testing.T) {
 	b.admin(t, "tenant", "create", b.tenant, "--plan", "professional")
 	b.admin(t, "user", "create", b.tenant, "ops@example.com", "--perms", "all")
 	token, _ := b.admin(t, "token", "create", b.tenant, "ops@example.com")
+	b.admin(t, "user", "create", b.tenant, "reader@example.com", "--perms", "read")
+	readToken, _ := b.admin(t, "token", "create", b.tenant, "reader@example.com")
 
 	addr := freeAddr(t)
 	base := "http://" + addr
@@ -42,7 +44,8 @@ func TestHubSpotNodeClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "compat.js")
 	cmd.Dir = hubspotNodeDir
-	cmd.Env = append(os.Environ(), "CRMFLOW_URL="+base, "CRMFLOW_TOKEN="+strings.TrimSpace(token))
+	cmd.Env = append(os.Environ(), "CRMFLOW_URL="+base, "CRMFLOW_TOKEN="+strings.TrimSpace(token),
+		"CRMFLOW_READ_TOKEN="+strings.TrimSpace(readToken))
 	out, err := cmd.CombinedOutput()
 	t.Logf("node compat.js:\n%s", out)
 	require.NoError(t, err, "HubSpot's Node client failed against crmflow (the FAIL line says where):\n%s\nserver log:\n%s", out, p.stderr)

@@ -4,17 +4,21 @@
 // package.json), used as an integration uses it: only basePath points elsewhere. Every check is
 // printed; the first failure prints what was expected and what came back, and exits 1.
 //
-//   CRMFLOW_URL=http://127.0.0.1:8080 CRMFLOW_TOKEN=cft_... node compat.js
+//   CRMFLOW_URL=http://127.0.0.1:8080 CRMFLOW_TOKEN=cft_... CRMFLOW_READ_TOKEN=cft_... node compat.js
 //
-// The token's user needs every permission (the script creates, deletes, restores and erases).
+// CRMFLOW_TOKEN's user needs every permission (the script creates, deletes, restores and erases);
+// CRMFLOW_READ_TOKEN's user of the same tenant has read alone (the script checks the 403s).
 
 const { Client, AssociationTypes } = require('@hubspot/api-client');
 const { ApiException: ContactsApiException } = require('@hubspot/api-client/lib/codegen/crm/contacts');
+const models = require('./models');
 
 const base = process.env.CRMFLOW_URL;
 const token = process.env.CRMFLOW_TOKEN;
-if (!base || !token) {
-  console.error('set CRMFLOW_URL (the server, as http://host:port) and CRMFLOW_TOKEN (a token of a user with every permission)');
+const readToken = process.env.CRMFLOW_READ_TOKEN;
+if (!base || !token || !readToken) {
+  console.error('set CRMFLOW_URL (the server, as http://host:port), CRMFLOW_TOKEN (a token of a user with every permission) '
+    + 'and CRMFLOW_READ_TOKEN (a token of a user of the same tenant with the read permission alone)');
   process.exit(2);
 }
 
@@ -72,6 +76,144 @@ async function expectApiError(promise, code, what, cls) {
 }
 
 const unlabeled = (typeId) => [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }];
+
+// apisOf gives one interface over the client's record APIs of a type, so that the same checks run
+// on each: crm.companies, crm.deals and crm.tickets take no object type, crm.objects (a custom
+// object) takes it first. Arguments are in the client's own order after that.
+function apisOf(type) {
+  const own = { companies: client.crm.companies, deals: client.crm.deals, tickets: client.crm.tickets }[type];
+  if (own) {
+    return {
+      create: (input) => own.basicApi.create(input),
+      getById: (...args) => own.basicApi.getById(...args),
+      getPage: (...args) => own.basicApi.getPage(...args),
+      update: (...args) => own.basicApi.update(...args),
+      archive: (id) => own.basicApi.archive(id),
+      batchRead: (...args) => own.batchApi.read(...args),
+      batchUpdate: (input) => own.batchApi.update(input),
+      batchArchive: (input) => own.batchApi.archive(input),
+      batchUpsert: (input) => own.batchApi.upsert(input),
+      search: (request) => own.searchApi.doSearch(request),
+    };
+  }
+  const o = client.crm.objects;
+  return {
+    create: (input) => o.basicApi.create(type, input),
+    getById: (...args) => o.basicApi.getById(type, ...args),
+    getPage: (...args) => o.basicApi.getPage(type, ...args),
+    update: (...args) => o.basicApi.update(type, ...args),
+    archive: (id) => o.basicApi.archive(type, id),
+    batchRead: (...args) => o.batchApi.read(type, ...args),
+    batchUpdate: (input) => o.batchApi.update(type, input),
+    batchArchive: (input) => o.batchApi.archive(type, input),
+    batchUpsert: (input) => o.batchApi.upsert(type, input),
+    search: (request) => o.searchApi.doSearch(type, request),
+  };
+}
+
+// pageAll reads every page of getPage(limit, after) and returns the results in order.
+async function pageAll(getPage, limit) {
+  const out = [];
+  let after;
+  for (let pages = 0; ; pages++) {
+    assert(pages < 1000, 'paging does not end');
+    const page = await getPage(limit, after);
+    assert(page.results.length <= limit, `page of ${page.results.length}, limit ${limit}`);
+    out.push(...page.results);
+    if (!page.paging || !page.paging.next) return out;
+    after = page.paging.next.after;
+  }
+}
+
+const sorted = (ids) => [...ids].sort((a, b) => Number(a) - Number(b));
+const propName = (prefix) => `${prefix}_${run}`.replace(/[^a-z0-9_]/g, '_');
+
+// recordsOf checks the record endpoints of type as a user of the client would use them: basicApi
+// getPage, getById, update and archive, and batchApi read, update, upsert and archive. nameProp is
+// a string property of the type; key is a unique string property of the type (idProperty).
+async function recordsOf(type, nameProp, key) {
+  const api = apisOf(type);
+  const value = (n) => `${type}-${n}-${run}`;
+  let ids;
+  await check(`${type}: create, then page through them with getPage and properties`, async () => {
+    ids = [];
+    for (let i = 0; i < 3; i++) {
+      const made = await api.create({ properties: { [nameProp]: `Rec ${i}`, [key]: value(i) }, associations: [] });
+      eq([made.properties[nameProp], made.properties[key]], [`Rec ${i}`, value(i)], 'created');
+      ids.push(made.id);
+    }
+    const all = await pageAll((limit, after) => api.getPage(limit, after, [nameProp, key]), 2);
+    const mine = all.filter((r) => ids.includes(r.id));
+    eq(mine.map((r) => [r.id, r.properties[nameProp], r.properties[key]]),
+      ids.map((id, i) => [id, `Rec ${i}`, value(i)]), 'paged records');
+    assert(mine.every((r) => r.createdAt instanceof Date && r.updatedAt instanceof Date && r.archived === false),
+      `dates or archived of ${JSON.stringify(mine)}`);
+  });
+  await check(`${type}: getById by id and by idProperty, with propertiesWithHistory`, async () => {
+    const got = await api.getById(ids[0], [nameProp], [nameProp]);
+    eq([got.id, got.properties[nameProp], got.propertiesWithHistory[nameProp].map((v) => v.value)],
+      [ids[0], 'Rec 0', ['Rec 0']], 'by id');
+    const byKey = await api.getById(value(1), [nameProp], undefined, undefined, false, key);
+    eq([byKey.id, byKey.properties[nameProp]], [ids[1], 'Rec 1'], 'by idProperty');
+    const err = await expectApiError(api.getById('999999999'), 404, 'a missing record');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+  await check(`${type}: update by id and by idProperty`, async () => {
+    const byID = await api.update(ids[0], { properties: { [nameProp]: 'Renamed 0' } });
+    eq([byID.id, byID.properties[nameProp]], [ids[0], 'Renamed 0'], 'by id');
+    const byKey = await api.update(value(1), { properties: { [nameProp]: 'Renamed 1' } }, key);
+    eq([byKey.id, byKey.properties[nameProp]], [ids[1], 'Renamed 1'], 'by idProperty');
+    const err = await expectApiError(api.update('999999999', { properties: { [nameProp]: 'x' } }), 404, 'update a missing record');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+  await check(`${type}: batch read by id (a missing one: 207) and by idProperty`, async () => {
+    const got = await api.batchRead({ inputs: [{ id: ids[0] }, { id: ids[2] }, { id: '999999999' }], properties: [nameProp], propertiesWithHistory: [] });
+    eq(sorted(got.results.map((r) => r.id)), sorted([ids[0], ids[2]]), 'ids');
+    eq([got.status, got.numErrors, got.errors[0].context.ids], ['COMPLETE', 1, ['999999999']], 'the missing one');
+    const byKey = await api.batchRead({ inputs: [{ id: value(2) }], properties: [nameProp], propertiesWithHistory: [], idProperty: key });
+    eq(byKey.results.map((r) => [r.id, r.properties[nameProp]]), [[ids[2], 'Rec 2']], 'by idProperty');
+  });
+  await check(`${type}: batch update by id and by idProperty`, async () => {
+    const got = await api.batchUpdate({ inputs: [
+      { id: ids[0], properties: { [nameProp]: 'Batch 0' }, objectWriteTraceId: 't0' },
+      { id: value(2), idProperty: key, properties: { [nameProp]: 'Batch 2' }, objectWriteTraceId: 't2' }] });
+    eq(got.status, 'COMPLETE', 'status');
+    eq(got.results.map((r) => [r.id, r.properties[nameProp], r.objectWriteTraceId]).sort(),
+      [[ids[0], 'Batch 0', 't0'], [ids[2], 'Batch 2', 't2']].sort(), 'updated');
+  });
+  await check(`${type}: batch upsert by a unique property: one update, one create`, async () => {
+    const got = await api.batchUpsert({ inputs: [
+      { idProperty: key, id: value(1), properties: { [nameProp]: 'Upserted 1' } },
+      { idProperty: key, id: value(3), properties: { [nameProp]: 'Upserted 3' } }] });
+    const one = got.results.find((r) => r.id === ids[1]);
+    assert(one, `${ids[1]} not among ${JSON.stringify(got.results.map((r) => r.id))}`);
+    eq([one._new, one.properties[nameProp]], [false, 'Upserted 1'], 'updated');
+    const made = got.results.find((r) => r.id !== ids[1]);
+    eq([made._new, made.properties[nameProp], made.properties[key]], [true, 'Upserted 3', value(3)], 'created');
+    ids.push(made.id);
+  });
+  await check(`${type}: search by the unique property, with sorts and properties`, async () => {
+    const got = await api.search({ filterGroups: [{ filters: [{ propertyName: key, operator: 'IN', values: [value(3), value(1), value(0)] }] }],
+      sorts: [{ propertyName: key, direction: 'DESCENDING' }], properties: [nameProp], limit: 10 });
+    eq([got.total, got.results.map((r) => [r.id, r.properties[nameProp]])],
+      [3, [[ids[3], 'Upserted 3'], [ids[1], 'Upserted 1'], [ids[0], 'Batch 0']]], 'found, sorted descending');
+  });
+  await check(`${type}: archive one and batch archive two, then they are read with archived=true`, async () => {
+    await api.archive(ids[0]);
+    await expectApiError(api.getById(ids[0]), 404, 'read the archived record');
+    const one = await api.getById(ids[0], [nameProp], undefined, undefined, true);
+    eq([one.id, one.archived, one.properties[nameProp]], [ids[0], true, 'Batch 0'], 'archived read');
+    assert(one.archivedAt instanceof Date && !isNaN(one.archivedAt), `archivedAt ${one.archivedAt} is not a date`);
+    await api.batchArchive({ inputs: [{ id: ids[1] }, { id: ids[2] }] });
+    const got = await api.batchRead({ inputs: ids.slice(0, 3).map((id) => ({ id })), properties: [], propertiesWithHistory: [] }, true);
+    eq(sorted(got.results.map((r) => r.id)), sorted(ids.slice(0, 3)), 'batch read of the archived');
+    assert(got.results.every((r) => r.archived === true), 'archived flags');
+    const live = await api.batchRead({ inputs: ids.map((id) => ({ id })), properties: [], propertiesWithHistory: [] });
+    eq(live.results.map((r) => r.id), [ids[3]], 'the live one');
+    const binned = await pageAll((limit, after) => api.getPage(limit, after, undefined, undefined, undefined, true), 100);
+    for (const id of ids.slice(0, 3)) assert(binned.some((r) => r.id === id), `archived ${id} not paged`);
+  });
+}
 
 async function main() {
   const contacts = client.crm.contacts;
@@ -344,6 +486,178 @@ async function main() {
     await expectApiError(client.crm.tickets.basicApi.create({ properties: { subject: 'x', hs_pipeline_stage: '9' }, associations: [] }), 400, 'unknown stage');
   });
 
+  await check('pipeline stages by id, and a missing stage is a 404', async () => {
+    const won = await client.crm.pipelines.pipelineStagesApi.getById('deals', 'default', 'closedwon');
+    eq([won.id, won.archived, won.metadata.isClosed], ['closedwon', false, 'true'], 'closedwon');
+    assert(won.createdAt instanceof Date && !isNaN(won.createdAt), `createdAt ${won.createdAt} is not a date`);
+    const stages = await client.crm.pipelines.pipelineStagesApi.getAll('tickets', '0');
+    eq(stages.results.map((st) => st.displayOrder), [0, 1, 2, 3], 'ticket stages in order');
+    const err = await expectApiError(client.crm.pipelines.pipelineStagesApi.getById('deals', 'default', 'no_such_stage'), 404, 'missing stage');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+    await expectApiError(client.crm.pipelines.pipelinesApi.getAll('contacts'), 400, 'a type without pipelines');
+  });
+
+  // The other record types: companies, deals, tickets, and a custom object made with the client's
+  // schemas API, each with a unique property for idProperty and upsert.
+  const ships = propName('ships');
+  await check('schemas: create a custom object with coreApi.create (HubSpot\'s ObjectSchemaEgg)', async () => {
+    const made = await client.crm.schemas.coreApi.create({
+      name: ships, labels: { singular: 'Ship', plural: 'Ships' }, description: 'Ships', primaryDisplayProperty: 'title',
+      requiredProperties: [], searchableProperties: ['title'], secondaryDisplayProperties: [], associatedObjects: ['CONTACT'],
+      properties: [
+        { name: 'title', label: 'Title', type: 'string', fieldType: 'text' },
+        { name: 'hull', label: 'Hull number', type: 'string', fieldType: 'text', hasUniqueValue: true },
+        { name: 'tonnage', label: 'Tonnage', type: 'number', fieldType: 'number' }],
+    });
+    eq([made.objectTypeId, made.labels.plural, made.properties.map((p) => p.name).sort()], [ships, 'Ships', ['hull', 'title', 'tonnage']], 'schema');
+    const err = await expectApiError(client.crm.schemas.coreApi.create({
+      name: propName('rafts'), labels: { singular: 'Raft', plural: 'Rafts' }, requiredProperties: ['title'], associatedObjects: [],
+      properties: [{ name: 'title', label: 'Title', type: 'string', fieldType: 'text' }] }), 400, 'requiredProperties');
+    eq([err.body.category, err.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['requiredProperties']], 'error');
+    const dup = await expectApiError(client.crm.schemas.coreApi.create({ name: ships, labels: { singular: 'Ship', plural: 'Ships' },
+      requiredProperties: [], associatedObjects: [], properties: [] }), 409, 'the same schema again');
+    eq(dup.body.category, 'CONFLICT', 'category');
+  });
+  const key = propName('key');
+  await check('a unique property on companies, deals and tickets, and a taken name is a 409', async () => {
+    for (const type of ['companies', 'deals', 'tickets']) {
+      const made = await client.crm.properties.coreApi.create(type, { name: key, label: 'Key', type: 'string', fieldType: 'text', groupName: 'information', hasUniqueValue: true });
+      eq([made.name, made.hasUniqueValue], [key, true], `${type} key`);
+    }
+    const err = await expectApiError(client.crm.properties.coreApi.create('deals', { name: key, label: 'Key', type: 'string', fieldType: 'text', groupName: 'information' }),
+      409, 'the same property again');
+    eq(err.body.category, 'CONFLICT', 'category');
+  });
+  await recordsOf('companies', 'name', key);
+  await recordsOf('deals', 'dealname', key);
+  await recordsOf('tickets', 'subject', key);
+  await recordsOf(ships, 'title', 'hull');
+
+  await check('the client\'s getAll pages through getPage to the end', async () => {
+    const all = await client.crm.companies.getAll(3, undefined, ['name']);
+    assert(all.some((c) => c.id === company.id), `company ${company.id} not among ${all.length}`);
+    eq(new Set(all.map((c) => c.id)).size, all.length, 'each company once');
+  });
+
+  // Associations v4: crm.associations.v4.basicApi (the per-object associationsApi is gone from
+  // the client since version 11). crmflow keeps no labels: only HubSpot's default types.
+  await check('associations v4: createDefault, getPage with its types, getById with associations, archive', async () => {
+    const v4 = client.crm.associations.v4.basicApi;
+    const deal = await client.crm.deals.basicApi.create({ properties: { dealname: `Linked ${run}` }, associations: [] });
+    const made = await v4.createDefault('deals', deal.id, 'companies', company.id);
+    eq(made.status, 'COMPLETE', 'status');
+    eq(made.results.map((r) => [r._from.id, r.to.id, r.associationSpec.associationCategory, r.associationSpec.associationTypeId]),
+      [[deal.id, company.id, 'HUBSPOT_DEFINED', AssociationTypes.dealToCompany]], 'results');
+    assert(made.startedAt instanceof Date && made.completedAt instanceof Date, 'startedAt and completedAt are dates');
+    const page = await v4.getPage('companies', company.id, 'deals');
+    const back = page.results.find((r) => r.toObjectId === deal.id);
+    assert(back, `deal ${deal.id} not among ${JSON.stringify(page.results)}`);
+    eq(back.associationTypes.map((t) => [t.category, t.typeId, t.label]),
+      [['HUBSPOT_DEFINED', AssociationTypes.companyToDeal, null]], 'types from the company');
+    const got = await client.crm.deals.basicApi.getById(deal.id, undefined, undefined, ['companies']);
+    eq(got.associations.companies.results.map((r) => r.id), [company.id], 'read with associations');
+    await v4.archive('deals', deal.id, 'companies', company.id);
+    eq((await v4.getPage('deals', deal.id, 'companies')).results, [], 'after archive');
+    const err = await expectApiError(v4.createDefault('deals', deal.id, 'companies', '999999999'), 404, 'a missing record');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+  await check('associations v4: create with a default type (201), a label is a 400, pages of getPage', async () => {
+    const v4 = client.crm.associations.v4.basicApi;
+    const made = await contacts.batchApi.create({ inputs: [0, 1, 2, 3, 4].map((i) => ({ properties: { email: email(`assoc${i}`) }, associations: [] })) });
+    const people = sorted(made.results.map((r) => r.id));
+    for (const id of people) {
+      const pair = await v4.create('companies', company.id, 'contacts', id, [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: AssociationTypes.companyToContact }]);
+      eq([pair.fromObjectTypeId, pair.fromObjectId, pair.toObjectTypeId, pair.toObjectId, pair.labels], ['0-2', company.id, '0-1', id, []], 'pair');
+    }
+    const err = await expectApiError(v4.create('companies', company.id, 'contacts', people[0], [{ associationCategory: 'USER_DEFINED', associationTypeId: 36 }]),
+      400, 'a label');
+    eq(err.body.category, 'VALIDATION_ERROR', 'category');
+    const seen = [];
+    let after;
+    for (let pages = 0; ; pages++) {
+      assert(pages < 100, 'paging does not end');
+      const page = await v4.getPage('companies', company.id, 'contacts', after, 2);
+      assert(page.results.length <= 2, `page of ${page.results.length}`);
+      seen.push(...page.results.map((r) => r.toObjectId));
+      if (!page.paging || !page.paging.next) break;
+      after = page.paging.next.after;
+    }
+    for (const id of people) assert(seen.includes(id), `contact ${id} not paged`);
+    eq(seen, sorted(seen), 'ascending ids');
+    eq(new Set(seen).size, seen.length, 'each contact once');
+  });
+  await check('associations v4: a custom object links with createDefault, without a type id', async () => {
+    const v4 = client.crm.associations.v4.basicApi;
+    const ship = await client.crm.objects.basicApi.create(ships, { properties: { title: 'Linked', hull: `H-linked-${run}` }, associations: [] });
+    const made = await v4.createDefault(ships, ship.id, 'contacts', batch.results[0].id);
+    eq(made.results.map((r) => [r._from.id, r.to.id, r.associationSpec]), [[ship.id, batch.results[0].id, undefined]], 'results');
+    const page = await v4.getPage('contacts', batch.results[0].id, ships);
+    eq(page.results.map((r) => [r.toObjectId, r.associationTypes]), [[ship.id, []]], 'from the contact');
+  });
+  await check('associations v4 batch endpoints are not implemented: the client throws a 404 ApiException', async () => {
+    const err = await expectApiError(client.crm.associations.v4.batchApi.createDefault('contacts', 'companies', { inputs: [{ _from: { id: ada.id }, to: { id: company.id } }] }),
+      404, 'batch createDefault');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+
+  // Lists v3: static (MANUAL) lists of contacts and companies.
+  await check('lists: create, getById, getAll by ids; a dynamic list is a 400', async () => {
+    const made = await client.crm.lists.listsApi.create({ name: `Newsletter ${run}`, objectTypeId: '0-1', processingType: 'MANUAL' });
+    const l = made.list;
+    eq([l.name, l.objectTypeId, l.processingType, l.processingStatus, l.listVersion, l.size], [`Newsletter ${run}`, '0-1', 'MANUAL', 'COMPLETE', 1, 0], 'list');
+    assert(l.createdAt instanceof Date && !isNaN(l.createdAt), `createdAt ${l.createdAt} is not a date`);
+    eq((await client.crm.lists.listsApi.getById(l.listId)).list.name, `Newsletter ${run}`, 'getById');
+    const some = await client.crm.lists.listsApi.getAll([l.listId, '999999999']);
+    eq(some.lists.map((x) => x.listId), [l.listId], 'getAll by ids');
+    const err = await expectApiError(client.crm.lists.listsApi.create({ name: `Dyn ${run}`, objectTypeId: '0-1', processingType: 'DYNAMIC' }), 400, 'dynamic list');
+    eq([err.body.category, err.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['processingType']], 'error');
+    await client.crm.lists.listsApi.remove(l.listId);
+    const gone = await expectApiError(client.crm.lists.listsApi.getById(l.listId), 404, 'removed list');
+    eq(gone.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+  await check('lists: memberships add, getPage, getLists, remove', async () => {
+    const lists = client.crm.lists;
+    const l = (await lists.listsApi.create({ name: `Members ${run}`, objectTypeId: '0-1', processingType: 'MANUAL' })).list;
+    const made = await contacts.batchApi.create({ inputs: [0, 1, 2, 3, 4].map((i) => ({ properties: { email: email(`member${i}`) }, associations: [] })) });
+    const people = sorted(made.results.map((r) => r.id));
+    const added = await lists.membershipsApi.add(l.listId, [...people, '999999999']);
+    eq([added.recordsIdsAdded, added.recordIdsMissing, added.recordIdsRemoved], [people, ['999999999'], []], 'add');
+    const again = await lists.membershipsApi.add(l.listId, [people[0]]);
+    eq(again.recordsIdsAdded, [], 'adding a member again adds nothing');
+    const members = await pageAll((limit, after) => lists.membershipsApi.getPage(l.listId, after, undefined, limit), 2);
+    eq(members.map((m) => m.recordId), people, 'members, paged');
+    eq((await lists.listsApi.getById(l.listId)).list.size, 5, 'size');
+    const of = await lists.membershipsApi.getLists('0-1', people[0]);
+    eq(of.results.map((m) => [m.listId, m.listVersion]), [[l.listId, 1]], 'the lists of a contact');
+    const removed = await lists.membershipsApi.remove(l.listId, [people[0], people[1]]);
+    eq([removed.recordIdsRemoved, removed.recordsIdsAdded, removed.recordIdsMissing], [people.slice(0, 2), [], []], 'remove');
+    const left = await lists.membershipsApi.getPage(l.listId, undefined, undefined, 100);
+    eq(left.results.map((m) => m.recordId), people.slice(2), 'members left');
+    const back = await expectApiError(lists.membershipsApi.getPage(l.listId, undefined, 'Mg', 1), 400, 'paging backward (before)');
+    eq([back.body.category, back.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['before']], 'error');
+    const err = await expectApiError(lists.membershipsApi.add('999999999', [people[0]]), 404, 'a missing list');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+
+  // Properties crmflow cannot change: the client's update and archive get a clear error.
+  await check('properties cannot be updated or archived: a 405 that says so', async () => {
+    const name = propName('fixed');
+    await client.crm.properties.coreApi.create('contacts', { name, label: 'Fixed', type: 'string', fieldType: 'text', groupName: 'information' });
+    const upd = await expectApiError(client.crm.properties.coreApi.update('contacts', name, { label: 'Changed' }), 405, 'update');
+    const del = await expectApiError(client.crm.properties.coreApi.archive('contacts', name), 405, 'archive');
+    eq([upd.body.category, del.body.category], ['METHOD_NOT_ALLOWED', 'METHOD_NOT_ALLOWED'], 'categories');
+    eq((await client.crm.properties.coreApi.getByName('contacts', name)).label, 'Fixed', 'unchanged');
+  });
+
+  await check('property groups: the one group, information, every property is in', async () => {
+    const all = await client.crm.properties.groupsApi.getAll('deals');
+    eq(all.results.map((g) => [g.name, g.label, g.displayOrder, g.archived]), [['information', 'Information', 0, false]], 'groups');
+    const email = await client.crm.properties.coreApi.getByName('contacts', 'email');
+    eq((await client.crm.properties.groupsApi.getByName('contacts', email.groupName)).name, email.groupName, 'the group of a property');
+    const err = await expectApiError(client.crm.properties.groupsApi.getByName('contacts', 'contactinformation'), 404, 'another group');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  });
+
   // Search: POST /crm/v3/objects/{type}/search through contacts.searchApi.doSearch. Twelve contacts
   // of this run's own, told apart from every other contact by their email's pattern.
   const tag = `${run}x`;
@@ -412,6 +726,182 @@ async function main() {
     await expectApiError(search([{ propertyName: 'num_notes', operator: 'NOPE', value: '1' }]), 400, 'unknown operator', ContactsApiException);
     await expectApiError(search([{ propertyName: 'no_such_property', operator: 'EQ', value: '1' }]), 400, 'unknown property', ContactsApiException);
     await expectApiError(search([{ propertyName: 'num_notes', operator: 'EQ', value: 'twelve' }]), 400, 'not a number', ContactsApiException);
+  });
+
+  // Search on companies and deals, through their own searchApi: each operator on the property
+  // types it applies to, sorts, paging and the properties returned.
+  const ctag = `${run}c`;
+  const ownCompanies = { propertyName: 'domain', operator: 'CONTAINS_TOKEN', value: `*.${ctag}.example` };
+  const searchCompanies = (filters, extra = {}) => client.crm.companies.searchApi.doSearch({
+    filterGroups: [{ filters: [ownCompanies, ...filters] }], properties: ['name', 'numberofemployees'], limit: 100, ...extra });
+  const nums = (r) => r.results.map((c) => Number(c.properties.name.split(' ')[1])).sort((a, b) => a - b);
+  await check('companies search: the companies to search', async () => {
+    const inputs = [0, 1, 2, 3, 4, 5].map((i) => ({ associations: [], properties: {
+      name: `Srch ${i} ${ctag}`, domain: `c${i}.${ctag}.example`, numberofemployees: String(i * 10),
+      lifecyclestage: i % 2 ? 'customer' : 'lead', ...(i < 2 ? { city: 'Oslo' } : {}) } }));
+    eq((await client.crm.companies.batchApi.create({ inputs })).results.length, 6, 'created');
+    const all = await searchCompanies([]);
+    eq([all.total, nums(all)], [6, [0, 1, 2, 3, 4, 5]], 'the run\'s companies');
+  });
+  await check('companies search: EQ, NEQ, IN, NOT_IN', async () => {
+    eq(nums(await searchCompanies([{ propertyName: 'domain', operator: 'EQ', value: `C3.${ctag}.EXAMPLE` }])), [3], 'EQ, any case');
+    eq(nums(await searchCompanies([{ propertyName: 'lifecyclestage', operator: 'NEQ', value: 'lead' }])), [1, 3, 5], 'NEQ');
+    eq(nums(await searchCompanies([{ propertyName: 'numberofemployees', operator: 'IN', values: ['0', '50'] }])), [0, 5], 'IN on a number');
+    eq(nums(await searchCompanies([{ propertyName: 'lifecyclestage', operator: 'NOT_IN', values: ['customer'] }])), [0, 2, 4], 'NOT_IN');
+  });
+  await check('companies search: LT, GT, BETWEEN, HAS_PROPERTY, NOT_HAS_PROPERTY, CONTAINS_TOKEN', async () => {
+    eq(nums(await searchCompanies([{ propertyName: 'numberofemployees', operator: 'LT', value: '20' }])), [0, 1], 'LT');
+    eq(nums(await searchCompanies([{ propertyName: 'numberofemployees', operator: 'GT', value: '30' }])), [4, 5], 'GT');
+    eq(nums(await searchCompanies([{ propertyName: 'numberofemployees', operator: 'BETWEEN', value: '10', highValue: '30' }])), [1, 2, 3], 'BETWEEN, both ends');
+    eq(nums(await searchCompanies([{ propertyName: 'city', operator: 'HAS_PROPERTY' }])), [0, 1], 'HAS_PROPERTY');
+    eq(nums(await searchCompanies([{ propertyName: 'city', operator: 'NOT_HAS_PROPERTY' }])), [2, 3, 4, 5], 'NOT_HAS_PROPERTY');
+    eq(nums(await client.crm.companies.searchApi.doSearch({ filterGroups: [{ filters: [{ propertyName: 'name', operator: 'CONTAINS_TOKEN', value: ctag }] }],
+      properties: ['name'], limit: 10 })), [0, 1, 2, 3, 4, 5], 'CONTAINS_TOKEN, a word of the name');
+  });
+  await check('companies search: sorts, after, properties, query', async () => {
+    const seen = [];
+    let after;
+    for (let page = 0; page < 10; page++) {
+      const r = await searchCompanies([], { limit: 4, after, properties: ['numberofemployees'], sorts: [{ propertyName: 'numberofemployees', direction: 'DESCENDING' }] });
+      eq(r.total, 6, 'total on each page');
+      for (const c of r.results) eq(Object.keys(c.properties).filter((k) => k !== 'hs_object_id' && k !== 'createdate' && k !== 'lastmodifieddate'), ['numberofemployees'], 'properties returned');
+      seen.push(...r.results.map((c) => c.properties.numberofemployees));
+      if (!r.paging || !r.paging.next) break;
+      after = r.paging.next.after;
+    }
+    eq(seen, ['50', '40', '30', '20', '10', '0'], 'pages, sorted descending');
+    eq((await searchCompanies([], { query: 'srch' })).total, 6, 'query: a prefix of the name');
+  });
+
+  const dtag = `${run}d`;
+  const ownDeals = { propertyName: 'dealname', operator: 'CONTAINS_TOKEN', value: dtag };
+  const searchDeals = (filters, extra = {}) => client.crm.deals.searchApi.doSearch({
+    filterGroups: [{ filters: [ownDeals, ...filters] }], properties: ['dealname', 'amount', 'closedate', 'dealstage'], limit: 100, ...extra });
+  const dealNums = (r) => r.results.map((d) => Number(d.properties.dealname.split(' ')[1])).sort((a, b) => a - b);
+  await check('deals search: the deals to search', async () => {
+    const inputs = [0, 1, 2, 3, 4].map((i) => ({ associations: [], properties: {
+      dealname: `Deal ${i} ${dtag}`, amount: String(i * 100), pipeline: 'default', dealstage: i % 2 ? 'closedwon' : 'appointmentscheduled',
+      ...(i < 4 ? { closedate: `2026-0${i + 1}-15T00:00:00.000Z` } : {}) } }));
+    eq((await client.crm.deals.batchApi.create({ inputs })).results.length, 5, 'created');
+    eq((await searchDeals([])).total, 5, 'the run\'s deals');
+  });
+  await check('deals search: a datetime (date, RFC 3339, unix ms), a number, an enumeration', async () => {
+    eq(dealNums(await searchDeals([{ propertyName: 'closedate', operator: 'GT', value: '2026-02-15' }])), [2, 3], 'GT a date');
+    eq(dealNums(await searchDeals([{ propertyName: 'closedate', operator: 'BETWEEN', value: String(Date.parse('2026-01-15T00:00:00Z')), highValue: '2026-02-15T00:00:00Z' }])),
+      [0, 1], 'BETWEEN unix ms and RFC 3339');
+    eq(dealNums(await searchDeals([{ propertyName: 'closedate', operator: 'NOT_HAS_PROPERTY' }])), [4], 'NOT_HAS_PROPERTY');
+    eq(dealNums(await searchDeals([{ propertyName: 'amount', operator: 'LT', value: '150' }])), [0, 1], 'LT');
+    eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'EQ', value: 'closedwon' }])), [1, 3], 'EQ');
+    eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'IN', values: ['appointmentscheduled', 'closedlost'] }])), [0, 2, 4], 'IN');
+    eq(dealNums(await searchDeals([{ propertyName: 'amount', operator: 'NEQ', value: '200' }])), [0, 1, 3, 4], 'NEQ');
+    eq(dealNums(await searchDeals([{ propertyName: 'dealstage', operator: 'NOT_IN', values: ['closedwon'] }])), [0, 2, 4], 'NOT_IN');
+    eq(dealNums(await searchDeals([{ propertyName: 'closedate', operator: 'HAS_PROPERTY' }])), [0, 1, 2, 3], 'HAS_PROPERTY');
+    const byDate = [];
+    let after;
+    for (let page = 0; page < 10; page++) {
+      const r = await searchDeals([], { limit: 2, after, sorts: [{ propertyName: 'closedate', direction: 'ASCENDING' }] });
+      byDate.push(...r.results.map((d) => Number(d.properties.dealname.split(' ')[1])));
+      if (!r.paging || !r.paging.next) break;
+      after = r.paging.next.after;
+    }
+    eq(byDate, [0, 1, 2, 3, 4], 'pages sorted by closedate, the one without last');
+    await expectApiError(searchDeals([{ propertyName: 'dealstage', operator: 'EQ', value: 'no_such_stage' }]), 400, 'a value that is no option');
+    await expectApiError(searchDeals([{ propertyName: 'dealstage', operator: 'LT', value: 'closedwon' }]), 400, 'an operator the type has not');
+  });
+
+  // The raw answers, against the models the client reads them with: a field the client's model
+  // requires and crmflow leaves out, or one of another type, fails here. gaps are the fields crmflow
+  // cannot give, since it does not keep what they hold.
+  const gaps = new Set([
+    'ValueWithTimestamp.sourceType', // crmflow keeps no source of a value
+    'JoinTimeAndRecordId.membershipTimestamp', // nor the time a record joined a list
+    'RecordListMembership.firstAddedTimestamp',
+    'RecordListMembership.lastAddedTimestamp',
+  ]);
+  await check('answers have the fields and types of the client\'s models', async () => {
+    const bob = batch.results[0].id;
+    const list = (await client.crm.lists.listsApi.create({ name: `Models ${run}`, objectTypeId: '0-1', processingType: 'MANUAL' })).list.listId;
+    const deal = (await client.crm.deals.basicApi.create({ properties: { dealname: `Models ${run}` }, associations: [] })).id;
+    const answers = [
+      ['crm/contacts', 'SimplePublicObjectWithAssociations', 'GET', `/crm/v3/objects/contacts/${bob}?associations=companies&propertiesWithHistory=firstname`],
+      ['crm/contacts', 'CollectionResponseSimplePublicObjectWithAssociationsForwardPaging', 'GET', '/crm/v3/objects/contacts?limit=2&associations=companies'],
+      ['crm/contacts', 'BatchResponseSimplePublicObjectWithErrors', 'POST', '/crm/v3/objects/contacts/batch/read',
+        { inputs: [{ id: bob }, { id: '999999999' }], properties: [], propertiesWithHistory: ['firstname'] }],
+      ['crm/companies', 'BatchResponseSimplePublicUpsertObject', 'POST', '/crm/v3/objects/companies/batch/upsert',
+        { inputs: [{ idProperty: key, id: `models-${run}`, properties: { name: 'Models' } }] }],
+      ['crm/deals', 'CollectionResponseWithTotalSimplePublicObjectForwardPaging', 'POST', '/crm/v3/objects/deals/search',
+        { filterGroups: [{ filters: [ownDeals] }], properties: ['dealname', 'amount'], limit: 2 }],
+      ['crm/contacts', 'BatchResponseSimplePublicObject', 'POST', '/crm/v3/objects/contacts/batch/create',
+        { inputs: [{ properties: { email: email('models') }, associations: [{ to: { id: company.id }, types: unlabeled(AssociationTypes.contactToCompany) }] }] }],
+      ['crm/tickets', 'SimplePublicObject', 'PATCH', `/crm/v3/objects/tickets/${(await client.crm.tickets.basicApi.create({ properties: { subject: 'Models' }, associations: [] })).id}`,
+        { properties: { subject: 'Models 2' } }],
+      ['crm/objects', 'CollectionResponseSimplePublicObjectWithAssociationsForwardPaging', 'GET', `/crm/v3/objects/${ships}?archived=true&limit=2&properties=title`],
+      ['crm/contacts', 'ModelError', 'GET', '/crm/v3/objects/contacts/999999999'],
+      ['crm/contacts', 'ModelError', 'POST', '/crm/v3/objects/contacts/search', { filterGroups: [{ filters: [{ propertyName: 'nope', operator: 'EQ', value: '1' }] }] }],
+      ['crm/properties', 'Property', 'GET', '/crm/v3/properties/tickets/hs_ticket_priority'],
+      ['crm/properties', 'Property', 'POST', '/crm/v3/properties/companies',
+        { name: propName('tier'), label: 'Tier', type: 'enumeration', fieldType: 'select', groupName: 'information', options: [{ label: 'Gold', value: 'gold', hidden: false }] }],
+      ['crm/schemas', 'CollectionResponseObjectSchemaNoPaging', 'GET', '/crm-object-schemas/v3/schemas'],
+      ['crm/pipelines', 'Pipeline', 'GET', '/crm/v3/pipelines/deals/default'],
+      ['crm/lists', 'ListCreateResponse', 'POST', '/crm/v3/lists/', { name: `Models 2 ${run}`, objectTypeId: '0-2', processingType: 'MANUAL' }],
+      ['crm/properties', 'CollectionResponsePropertyNoPaging', 'GET', '/crm/v3/properties/deals'],
+      ['crm/properties', 'CollectionResponsePropertyGroupNoPaging', 'GET', '/crm/v3/properties/deals/groups'],
+      ['crm/schemas', 'ObjectSchema', 'GET', `/crm-object-schemas/v3/schemas/${ships}`],
+      ['crm/pipelines', 'CollectionResponsePipelineNoPaging', 'GET', '/crm/v3/pipelines/tickets'],
+      ['crm/pipelines', 'PipelineStage', 'GET', '/crm/v3/pipelines/deals/default/stages/closedwon'],
+      ['crm/associations/v4', 'BatchResponsePublicDefaultAssociation', 'PUT', `/crm/v4/objects/deals/${deal}/associations/default/contacts/${bob}`],
+      ['crm/associations/v4', 'LabelsBetweenObjectPair', 'PUT', `/crm/v4/objects/deals/${deal}/associations/companies/${company.id}`,
+        [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: AssociationTypes.dealToCompany }]],
+      ['crm/associations/v4', 'CollectionResponseMultiAssociatedObjectWithLabelForwardPaging', 'GET', `/crm/v4/objects/deals/${deal}/associations/contacts?limit=1`],
+      ['crm/lists', 'MembershipsUpdateResponse', 'PUT', `/crm/v3/lists/${list}/memberships/add`, [bob]],
+      ['crm/lists', 'ListFetchResponse', 'GET', `/crm/v3/lists/${list}`],
+      ['crm/lists', 'ListsByIdResponse', 'GET', `/crm/v3/lists/?listIds=${list}`],
+      ['crm/lists', 'ApiCollectionResponseJoinTimeAndRecordId', 'GET', `/crm/v3/lists/${list}/memberships`],
+      ['crm/lists', 'ApiCollectionResponseRecordListMembershipNoPaging', 'GET', `/crm/v3/lists/records/0-1/${bob}/memberships`],
+    ];
+    const found = [];
+    for (const [mod, type, method, path, body] of answers) {
+      const res = await client.apiRequest({ method, path, body });
+      const json = await res.json();
+      for (const p of models.problems(mod, type, json)) {
+        const gap = p.match(/\.(\w+): missing \((\w+) requires it\)$/);
+        if (!gap || !gaps.has(`${gap[2]}.${gap[1]}`)) found.push(`${method} ${path} (${type}): ${p}`);
+      }
+    }
+    assert(found.length === 0, `answers that do not fit the client's models:\n  ${found.join('\n  ')}`);
+  });
+
+  // Errors: the client throws ApiException with HubSpot's status and category.
+  await check('errors: a bad token is a 401 INVALID_AUTHENTICATION, a missing permission a 403 MISSING_SCOPES, a taken email a 409 CONFLICT', async () => {
+    const stranger = new Client({ accessToken: 'cft_not_a_token', basePath: base });
+    const err = await expectApiError(stranger.crm.contacts.basicApi.getPage(1), 401, 'a bad token');
+    eq(err.body.category, 'INVALID_AUTHENTICATION', 'category');
+    const reader = new Client({ accessToken: readToken, basePath: base });
+    const denied = await expectApiError(reader.crm.contacts.basicApi.create({ properties: { email: email('denied') }, associations: [] }), 403, 'a create by a reader');
+    eq(denied.body.category, 'MISSING_SCOPES', 'category');
+    await expectApiError(contacts.basicApi.getById(email('denied'), undefined, undefined, undefined, false, 'email'), 404, 'the refused contact');
+    const deniedList = await expectApiError(reader.crm.lists.membershipsApi.add('1', [batch.results[0].id]), 403, 'a membership change by a reader');
+    eq(deniedList.body.category, 'MISSING_SCOPES', 'category');
+    eq((await reader.crm.contacts.basicApi.getById(batch.results[0].id)).id, batch.results[0].id, 'a read by the reader');
+    const taken = await expectApiError(contacts.basicApi.create({ properties: { email: email('bob') }, associations: [] }), 409, 'a taken email');
+    eq(taken.body.category, 'CONFLICT', 'category');
+    const many = await expectApiError(contacts.batchApi.create({ inputs: Array.from({ length: 101 }, (_, i) => ({ properties: { email: email(`many${i}`) }, associations: [] })) }),
+      400, '101 inputs');
+    eq(many.body.category, 'VALIDATION_ERROR', 'category');
+  });
+  await check('endpoints crmflow does not implement: an ApiException with a category, never a crash', async () => {
+    const cases = [
+      ['merge', () => contacts.basicApi.merge({ primaryObjectId: ada.id, objectIdToMerge: batch.results[0].id }), 405, 'METHOD_NOT_ALLOWED'],
+      ['a pipeline create', () => client.crm.pipelines.pipelinesApi.create('deals', { label: 'New', displayOrder: 1, stages: [] }), 405, 'METHOD_NOT_ALLOWED'],
+      ['a property group create', () => client.crm.properties.groupsApi.create('contacts', { name: propName('group'), label: 'Group' }), 405, 'METHOD_NOT_ALLOWED'],
+      ['properties batch read', () => client.crm.properties.batchApi.read('contacts', { archived: false, inputs: [{ name: 'email' }] }), 404, 'OBJECT_NOT_FOUND'],
+      ['associations v4 batch read', () => client.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: batch.results[0].id }] }), 404, 'OBJECT_NOT_FOUND'],
+      ['a list by name', () => client.crm.lists.listsApi.getByName('x', '0-1'), 404, 'OBJECT_NOT_FOUND'],
+    ];
+    for (const [what, call, code, category] of cases) {
+      const err = await expectApiError(call(), code, what);
+      eq(err.body.category, category, `${what}: category`);
+    }
   });
 
   console.log(`${passed} passed, 0 failed`);
