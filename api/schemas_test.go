@@ -136,7 +136,7 @@ func TestProperties(t *testing.T) {
 	// record's id or times, and searches by them would find the wrong records.
 	t.Run("ReservedName", func(t *testing.T) {
 		t.Parallel()
-		for _, name := range []string{"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"} {
+		for _, name := range []string{"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate", "groups"} {
 			before := b.snapshot(t, b.tenantA)
 			e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
 				map[string]any{"name": name, "label": "Mine", "type": "number"}), http.StatusBadRequest, "VALIDATION_ERROR")

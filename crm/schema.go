@@ -55,7 +55,8 @@ var UniqueTypes = []PropertyType{TypeString, TypeNumber}
 var reservedPropertyNames = []string{PropObjectID, PropCreateDate, PropLastModifiedDate, PropHSLastModified}
 
 // Validate checks the property's own definition. A name of a search pseudo-property
-// (hs_object_id, createdate, lastmodifieddate, hs_lastmodifieddate) is reserved.
+// (hs_object_id, createdate, lastmodifieddate, hs_lastmodifieddate) is reserved, and so is
+// "groups", the path of the property groups.
 func (p Property) Validate() error {
 	var errs ValidationErrors
 	switch {
@@ -65,6 +66,11 @@ func (p Property) Validate() error {
 	case slices.Contains(reservedPropertyNames, p.Name):
 		errs = append(errs, &ValidationError{Field: "name", Code: "RESERVED_NAME",
 			Message: fmt.Sprintf("property name %q is reserved: every record has it already (its id, or when it was created or last changed), and search reads it; choose another name", p.Name)})
+	case p.Name == "groups":
+		// GET /crm/v3/properties/{objectType}/groups reads the property groups, as in HubSpot's
+		// API, so such a property could never be read by its name.
+		errs = append(errs, &ValidationError{Field: "name", Code: "RESERVED_NAME",
+			Message: `property name "groups" is reserved: GET /crm/v3/properties/{objectType}/groups reads the property groups, so a property of that name could not be read by its name; choose another name`})
 	}
 	if !slices.Contains(PropertyTypes, p.Type) {
 		errs = append(errs, &ValidationError{Field: "type", Code: "INVALID_PROPERTY_TYPE",
