@@ -199,12 +199,16 @@ func (a *app) settleRetention(ctx context.Context, b *backend) error {
 			held = "this Redis holds no retention yet, so the deployment's is the default " + crm.FormatWindow(mismatch.Deployment) +
 				" (a purge never stores one: serve, worker and run do when they first start)"
 		}
-		return &exitError{code: exitUsage, err: fmt.Errorf("refusing to start on Redis at %s: the retention given (%s) is %s, but %s. "+
+		verb := "start"
+		if a.purgeRetention {
+			verb = "purge"
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("refusing to %s on Redis at %s: the retention given (%s) is %s, but %s. "+
 			"Every process of a deployment purges and restores by the same retention, so that no record is removed while users "+
 			"were told they could restore it. Leave out --retention and CRMFLOW_RETENTION to use the deployment's, or change the "+
 			"deployment's deliberately with `crmflow admin retention set %s` (shortening it needs --confirm-shorter and says how "+
 			"many bin entries it makes purgeable at once): %w",
-			b.addr, from, crm.FormatWindow(mismatch.Given), held, crm.FormatWindow(mismatch.Given), err)}
+			verb, b.addr, from, crm.FormatWindow(mismatch.Given), held, crm.FormatWindow(mismatch.Given), err)}
 	}
 	if err != nil {
 		return fmt.Errorf("check the deployment's retention on Redis at %s: %w", b.addr, err)
