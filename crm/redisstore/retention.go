@@ -59,7 +59,7 @@ func (s *Store) storedRetention(ctx context.Context) (time.Duration, string, err
 	}
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, "", fmt.Errorf("crm: the deployment's retention at %s is %q, not a positive number of milliseconds: set it again", RetentionKey(), raw)
+		return 0, "", fmt.Errorf("crm: the deployment's retention at %s is %q, not a positive number of milliseconds: delete the key, then start a process with the deployment's retention to store it again", RetentionKey(), raw)
 	}
 	return time.Duration(n) * time.Millisecond, raw, nil
 }
