@@ -47,6 +47,11 @@ type auditJSON struct {
 	ExpiresAt string `json:"expiresAt,omitempty"`
 	// Rule names the protection rule of protection_put and protection_delete.
 	Rule string `json:"rule,omitempty"`
+	// Retention is the deployment's retention after retention_set, as days and hours ("30d"),
+	// PreviousRetention the one before; count is how many of the tenant's bin entries it made
+	// purgeable at once.
+	Retention         string `json:"retention,omitempty"`
+	PreviousRetention string `json:"previousRetention,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -68,6 +73,8 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		out.Permissions = perms(e.Permissions)
 	case crm.AuditUserSetPerms:
 		out.Permissions, out.PreviousPermissions = perms(e.Permissions), perms(e.PreviousPermissions)
+	case crm.AuditRetentionSet:
+		out.Retention, out.PreviousRetention = crm.FormatWindow(e.Retention), crm.FormatWindow(e.PreviousRetention)
 	}
 	if !e.ExpiresAt.IsZero() {
 		out.ExpiresAt = crm.FormatDatetime(e.ExpiresAt)

@@ -16,6 +16,8 @@ type auditRow struct {
 	// Revisions is how many revisions of workflow Ref a workflow_erased entry erased: its count
 	// is of revisions, not of records.
 	Revisions int
+	// Purgeable is how many bin entries a retention_set entry made purgeable at once.
+	Purgeable int
 }
 
 // auditPage is the data of the audit log.
@@ -57,6 +59,9 @@ func (c *Console) audit(q *request) error {
 		User       string   `json:"user"`
 		Rule       string   `json:"rule"`
 		TokenID    string   `json:"tokenId"`
+		// Retention and PreviousRetention are those of a retention_set entry.
+		Retention         string `json:"retention"`
+		PreviousRetention string `json:"previousRetention"`
 	}]
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/audit?"+api.Encode(), nil, &res); err != nil {
 		return err
@@ -68,6 +73,11 @@ func (c *Console) audit(q *request) error {
 			row.Ref = strings.TrimSpace(e.User + " " + e.TokenID)
 		case e.Rule != "":
 			row.Ref = e.Rule
+		}
+		if e.Action == crm.AuditRetentionSet {
+			row.Type, row.Ref, row.Purgeable = "", e.PreviousRetention+" → "+e.Retention, e.Count
+			p.Rows = append(p.Rows, row)
+			continue
 		}
 		if e.Action == crm.AuditWorkflowErased {
 			row.Type, row.Revisions = "", e.Count

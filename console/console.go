@@ -47,7 +47,7 @@ type Config struct {
 	// Defaults to slog.Default().
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable, to show "restorable until" in the
-	// bin; give the deployment's --retention. Defaults to crm.DefaultRetention.
+	// bin; give the deployment's, the one its Redis holds. Defaults to crm.DefaultRetention.
 	Retention time.Duration
 	// SessionTTL is how long a session lasts from sign-in. Defaults to DefaultSessionTTL.
 	SessionTTL time.Duration

@@ -46,6 +46,9 @@ type AuditEntry struct {
 	// Rule names the protection rule of AuditProtectionPut and AuditProtectionDelete (its
 	// ObjectType is the rule's type).
 	Rule string
+	// Retention is the deployment's retention after AuditRetentionSet, PreviousRetention the one
+	// before; its Count is how many of the tenant's bin entries the change made purgeable at once.
+	Retention, PreviousRetention time.Duration
 }
 
 // Actor describes who made the change, as "USER via workflow NAME (revision R)" for a workflow.
@@ -70,12 +73,16 @@ const (
 	// AuditWorkflowErased is a workflow a permanent delete erased an email address from (SPEC S9):
 	// Ref is the workflow, By "permanent-delete", Count the number of its revisions erased.
 	AuditWorkflowErased = "workflow_erased"
+	// AuditRetentionSet is a change of the deployment's retention by an admin, written to every
+	// tenant's trail: By is the admin, Retention and PreviousRetention the values, Count how many
+	// of the tenant's bin entries became purgeable at once (a shortening's).
+	AuditRetentionSet = "retention_set"
 )
 
 // AuditActions are every action the audit trail holds.
 var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
-	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased}
+	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased, AuditRetentionSet}
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {

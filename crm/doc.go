@@ -27,5 +27,8 @@
 // # Time
 //
 // Nothing here reads the clock: deletions record their time, and a purge is given its horizon
-// (now minus [DefaultRetention] unless configured), so a change of retention never purges early.
+// (now minus the deployment's retention, [DefaultRetention] unless changed), so a longer retention
+// never purges early. The retention is one setting of the deployment, the same for every process;
+// a shorter one makes the entries between the two horizons purgeable at once, so changing it is an
+// admin's explicit act ([ErrRetentionShorter], [*RetentionMismatchError]).
 package crm

@@ -21,11 +21,32 @@ var (
 	ErrNoEmailSalt = errors.New("crm: Config.EmailSalt is required: it salts the hashes of the blocklisted emails of erased contacts")
 	// ErrEmailSaltMismatch means the store's email salt is not the one the Redis was first used with.
 	ErrEmailSaltMismatch = errors.New("crm: the email salt does not match this Redis")
+	// ErrRetentionShorter means a change of the deployment's retention would shorten it without
+	// the caller allowing that: bin entries users were told they could restore would become
+	// purgeable at once.
+	ErrRetentionShorter = errors.New("crm: the new retention is shorter than the deployment's")
 	// ErrUserDisabled means the user is disabled: it may not be issued a token.
 	ErrUserDisabled = errors.New("crm: user is disabled")
 	// ErrEvictionPolicy means the Redis server may evict keys, which would lose records.
 	ErrEvictionPolicy = errors.New("crm: redis maxmemory-policy must be noeviction")
 )
+
+// RetentionMismatchError means a process was given a retention (how long a deleted record stays
+// restorable) other than the deployment's, which its Redis holds: a process purging or answering
+// by another value would remove records users were told they could restore, or tell them wrong
+// dates. Deployment is the stored retention, or DefaultRetention when Unset (none stored yet).
+type RetentionMismatchError struct {
+	Given, Deployment time.Duration
+	Unset             bool
+}
+
+func (e *RetentionMismatchError) Error() string {
+	held := "holds the deployment's retention " + FormatWindow(e.Deployment)
+	if e.Unset {
+		held = "holds no retention yet, so the deployment's is the default " + FormatWindow(e.Deployment)
+	}
+	return fmt.Sprintf("crm: the retention given, %s, is not the deployment's: this Redis %s", FormatWindow(e.Given), held)
+}
 
 // UnauthenticatedError is a valid token that is refused, with the reason and what to do (it
 // expired; its user is disabled). It matches ErrUnauthenticated with errors.Is.

@@ -28,17 +28,20 @@ func newAdminCmd(a *app) *cobra.Command {
 			a.newUserCreateCmd(), a.newUserListCmd(), a.newUserSetPermsCmd(), a.newUserDisableCmd(true), a.newUserDisableCmd(false)),
 		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
 		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
+		a.newRetentionCmd(),
 		a.newSchemaCmd(),
 		a.newReindexCmd(),
 	)
-	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox and the schema export.
+	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox, the deployment's
+retention and the schema export.
 
 They need the store's Redis: pass --redis or set REDIS_URL, and the deployment's email salt:
 set CRMFLOW_EMAIL_SALT (or pass --email-salt). What they did goes to stderr; stdout carries only
 what a script reads (the token of "token create", the tables of the list commands).
 
 Every change of a user or a token is written to the tenant's audit trail (GET /crm/v3/audit) with
-the acting admin: --by, or else "admin-cli:" and the operating-system user running the command.`
+the acting admin: --by, or else "admin-cli:" and the operating-system user running the command; a
+change of the retention is written to every tenant's.`
 	admin.Example = `  export REDIS_URL=redis://127.0.0.1:6379/0
   export CRMFLOW_EMAIL_SALT=...   # the deployment's, as every crmflow process on that Redis
   crmflow admin tenant create acme --plan professional
@@ -52,11 +55,13 @@ the acting admin: --by, or else "admin-cli:" and the operating-system user runni
   crmflow admin tenant set-limits acme --max-deletions 200 --per 1h
   crmflow admin tenant list
   crmflow admin outbox list acme
+  crmflow admin retention show
+  crmflow admin retention set 30d --confirm-shorter
   crmflow admin reindex acme      # search indexes of records older than search`
 	pf := admin.PersistentFlags()
 	a.redisFlag(pf)
 	a.saltFlag(pf)
-	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user and token changes (default "admin-cli:" and the OS user)`)
+	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user, token and retention changes (default "admin-cli:" and the OS user)`)
 	bindEnv(pf, "by", "CRMFLOW_ADMIN_BY")
 	return admin
 }

@@ -93,6 +93,10 @@ func (a *app) openRedis(ctx context.Context, checkServer bool) (*backend, error)
 		b.Close()
 		return nil, err
 	}
+	if err := a.settleRetention(ctx, b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if !checkServer {
 		return b, nil
 	}
@@ -170,6 +174,46 @@ func (a *app) checkEmailSalt(ctx context.Context, b *backend) error {
 		}
 		return fmt.Errorf("check the email salt on Redis at %s: %w", b.addr, err)
 	}
+	return nil
+}
+
+// settleRetention makes the process use the deployment's retention, which the Redis of b holds
+// (redisstore.RetentionKey), and sets a.cfg.Retention to it. The first serve, worker or run on a
+// Redis that holds none stores its own (--retention, else the default); the other commands never
+// store one, and use the default until one is. A --retention (or CRMFLOW_RETENTION) given that
+// is not the deployment's is refused as a configuration that can never work (exitUsage): a
+// process purging or restoring by another retention would remove records users were told they
+// could restore, or tell them wrong dates.
+func (a *app) settleRetention(ctx context.Context, b *backend) error {
+	f := a.retentionSetting
+	opts := &redisstore.CheckRetentionOpts{Given: f != nil && f.Changed, NoStore: f == nil || a.purgeRetention}
+	d, err := b.store.CheckRetention(ctx, opts)
+	var mismatch *crm.RetentionMismatchError
+	if errors.As(err, &mismatch) {
+		from := "--retention"
+		if env, ok := a.fromEnv["retention"]; ok {
+			from = env
+		}
+		held := "this deployment's retention, which this Redis holds, is " + crm.FormatWindow(mismatch.Deployment)
+		if mismatch.Unset {
+			held = "this Redis holds no retention yet, so the deployment's is the default " + crm.FormatWindow(mismatch.Deployment) +
+				" (a purge never stores one: serve, worker and run do when they first start)"
+		}
+		verb := "start"
+		if a.purgeRetention {
+			verb = "purge"
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("refusing to %s on Redis at %s: the retention given (%s) is %s, but %s. "+
+			"Every process of a deployment purges and restores by the same retention, so that no record is removed while users "+
+			"were told they could restore it. Leave out --retention and CRMFLOW_RETENTION to use the deployment's, or change the "+
+			"deployment's deliberately with `crmflow admin retention set %s` (shortening it needs --confirm-shorter and says how "+
+			"many bin entries it makes purgeable at once): %w",
+			verb, b.addr, from, crm.FormatWindow(mismatch.Given), held, crm.FormatWindow(mismatch.Given), err)}
+	}
+	if err != nil {
+		return fmt.Errorf("check the deployment's retention on Redis at %s: %w", b.addr, err)
+	}
+	a.cfg.Retention = d
 	return nil
 }
 
@@ -375,6 +419,10 @@ func (a *app) openEmbedded() (*backend, error) {
 		return nil, err
 	}
 	b.store = store
+	if err := a.settleRetention(context.Background(), b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	a.logger.Warn("using the embedded in-process Redis: state is NOT kept after exit; "+
 		"pass --redis or set REDIS_URL to keep data", b.logAttrs()...)
 	return b, nil

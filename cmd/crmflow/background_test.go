@@ -402,9 +402,10 @@ func TestRedisURLMistakes(t *testing.T) {
 		_, stderr, code := crmflow(t, []string{"REDIS_URL=" + url}, "purge", "--dry-run", "--retention", "90d")
 		require.Equal(t, 0, code, "stderr:\n%s", stderr)
 		require.Contains(t, stderr, "retention 2160h0m0s")
+		// A value other than the deployment's is refused, and named as it was read.
 		_, stderr, code = crmflow(t, []string{"REDIS_URL=" + url, "CRMFLOW_RETENTION=1.5d"}, "purge", "--dry-run")
-		require.Equal(t, 0, code, "stderr:\n%s", stderr)
-		require.Contains(t, stderr, "retention 36h0m0s")
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Contains(t, stderr, "the retention given (CRMFLOW_RETENTION) is 1d12h")
 	})
 
 	t.Run("TLSToAServerWithout", func(t *testing.T) {

@@ -20,9 +20,14 @@ func newPurgeCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "purge",
 		Short: "Purge the expired recycle-bin entries once, now or as of a given time (needs --redis or REDIS_URL)",
-		Long: `Remove for good, once, the recycle-bin entries deleted at or before --as-of minus --retention: the
-same purge the scheduler enqueues every hour, run at once from the command line. Without --tenant
-it purges every tenant.
+		Long: `Remove for good, once, the recycle-bin entries deleted at or before --as-of minus the
+deployment's retention: the same purge the scheduler enqueues every hour, run at once from the
+command line. Without --tenant it purges every tenant.
+
+The retention is the one the Redis holds (see crmflow admin retention show; the default 90 days
+when none is stored yet). --retention, or CRMFLOW_RETENTION, is only checked against it: a value
+that differs is refused and nothing is removed. A purge never changes the retention; to change it,
+use crmflow admin retention set.
 
 It prints a table of the records purged per tenant and object type, with a total. With --dry-run it
 removes nothing and prints what it would purge. Each entry's deletion time is re-checked inside
@@ -34,15 +39,18 @@ entries still within their retention period, which users may still restore, so i
 --allow-early (to empty the bin of a test tenant, say).`,
 		Example: `  crmflow purge --redis redis://127.0.0.1:6379/0
   crmflow purge --tenant acme --dry-run
-  crmflow purge --tenant acme --as-of 2026-06-01T00:00:00Z --retention 720h --dry-run`,
+  crmflow purge --tenant acme --as-of 2026-06-01T00:00:00Z --dry-run`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.purgeRetention = true
 			return a.purge(cmd.Context(), crm.TenantID(tenant), asOf, dryRun, early)
 		},
 	}
 	fs := cmd.Flags()
 	a.redisFlag(fs)
 	a.retentionFlag(fs)
+	fs.Lookup("retention").Usage = "the deployment's retention, checked only: the purge uses the one the Redis holds, and refuses " +
+		"a value that differs (a duration such as 2160h, or days such as 90d) [env CRMFLOW_RETENTION]"
 	a.saltFlag(fs)
 	a.waitReplicasFlag(fs)
 	fs.StringVar(&tenant, "tenant", "", "purge only this tenant (default: every tenant)")
@@ -68,9 +76,9 @@ func (a *app) purge(ctx context.Context, tenant crm.TenantID, asOfFlag string, d
 		at = t.UTC()
 	}
 	if at.After(now.Add(asOfSkew)) && !dryRun && !early {
-		return usageErrorf("--as-of %s is in the future: a purge as of then removes entries still within their %s retention, "+
+		return usageErrorf("--as-of %s is in the future: a purge as of then removes entries still within their retention period, "+
 			"which users may still restore. Add --dry-run to see what it will remove, or --allow-early to remove them now",
-			at.Format(time.RFC3339), a.cfg.Retention)
+			at.Format(time.RFC3339))
 	}
 	if tenant != worker.AllTenants {
 		if err := tenant.Validate(); err != nil {

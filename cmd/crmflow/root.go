@@ -47,6 +47,10 @@ type app struct {
 	environ func() []string
 	// fromEnv names the flags that were set from the environment, with their variables.
 	fromEnv map[string]string
+	// retentionSetting is the command's --retention, nil for a command without one (see
+	// settleRetention); purgeRetention says the command is purge, which never stores a retention.
+	retentionSetting *pflag.Flag
+	purgeRetention   bool
 	// logger is built from the flags before any command runs.
 	logger *slog.Logger
 	// stdinSrc is what a file named "-" read from stdin, read once (stdinRead) however many
@@ -197,6 +201,7 @@ a flag on the command line wins.`
 			return err
 		}
 		a.fromEnv = fromEnv
+		a.retentionSetting = cmd.Flags().Lookup("retention")
 		if a.logger, err = a.cfg.logger(a.stderr); err != nil {
 			return err
 		}

@@ -146,10 +146,12 @@ func (a *app) evictionFlag(fs *pflag.FlagSet) {
 	bindEnv(fs, "allow-eviction", "CRMFLOW_ALLOW_EVICTION")
 }
 
-// retentionFlag defines --retention.
+// retentionFlag defines --retention: the deployment's retention, which the first process on a
+// Redis stores there and every later one must match, or leave out (see settleRetention).
 func (a *app) retentionFlag(fs *pflag.FlagSet) {
 	a.cfg.Retention = crm.DefaultRetention
-	fs.Var((*daysDuration)(&a.cfg.Retention), "retention", "how long a deleted record stays restorable: a duration such as 2160h, or days such as 90d")
+	fs.Var((*daysDuration)(&a.cfg.Retention), "retention", "how long a deleted record stays restorable: a duration such as 2160h, or days such as 90d; "+
+		"the deployment's, kept in Redis by the first process: leave it out to use the stored one, which only `crmflow admin retention set` changes")
 	bindEnv(fs, "retention", "CRMFLOW_RETENTION")
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/redis/go-redis/v9"
@@ -123,6 +124,12 @@ func auditEntry(m redis.XMessage) crm.AuditEntry {
 	}
 	if _, ok := m.Values["prev_perms"]; ok {
 		e.PreviousPermissions = perms("prev_perms")
+	}
+	if v, err := strconv.ParseInt(str("retention"), 10, 64); err == nil {
+		e.Retention = time.Duration(v) * time.Millisecond
+	}
+	if v, err := strconv.ParseInt(str("prev_retention"), 10, 64); err == nil {
+		e.PreviousRetention = time.Duration(v) * time.Millisecond
 	}
 	if v := str("expires_at"); v != "" && v != "0" {
 		e.ExpiresAt = parseMS(v)

@@ -294,7 +294,7 @@ func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
 		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),
-		Horizon: now.Add(-s.cfg.Retention).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
+		Horizon: now.Add(-s.Retention()).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), IDs: ids,
 	}
 }
@@ -348,7 +348,7 @@ func (s *Store) restoreResult(o crm.ObjectType, raw []any) (crm.RestoreResult, e
 		case "expired":
 			at := parseMS(fmt.Sprint(parts[2]))
 			res.Failed = append(res.Failed, crm.RestoreFailure{ID: id,
-				Err: &crm.RetentionExpiredError{ID: id, DeletedAt: at, ExpiredAt: at.Add(s.cfg.Retention)}})
+				Err: &crm.RetentionExpiredError{ID: id, DeletedAt: at, ExpiredAt: at.Add(s.Retention())}})
 		case "conflict":
 			res.Failed = append(res.Failed, crm.RestoreFailure{ID: id,
 				Err: &crm.EmailConflictError{Email: fmt.Sprint(parts[2]), BlockingID: crm.RecordID(fmt.Sprint(parts[3]))}})

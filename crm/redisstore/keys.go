@@ -9,7 +9,8 @@ import (
 // Every Redis key of the store is built in this file. A tenant's keys all start with
 // "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
 // Lua script can change any of its keys atomically. The only keys without a tenant tag are the
-// global registry of tenants (TenantsKey) and the fingerprint of the email salt (SaltFingerprintKey).
+// global registry of tenants (TenantsKey), the fingerprint of the email salt (SaltFingerprintKey),
+// the deployment's retention (RetentionKey) and the sweeps' marks (ActiveKey, FullSweepKey).
 
 // prefix starts every key of tenant t.
 func prefix(t crm.TenantID) string { return "crm:{" + string(t) + "}:" }
@@ -30,6 +31,12 @@ func FullSweepKey() string { return "crm:sweeps:full" }
 // SaltFingerprint), written by the first process that starts on the Redis. A global key, like
 // TenantsKey.
 func SaltFingerprintKey() string { return "crm:salt:fingerprint" }
+
+// RetentionKey is the STRING retention of the deployment, in ms: how long a deleted record stays
+// restorable. The first process that starts on the Redis writes it (Store.CheckRetention), and only
+// Store.SetRetention changes it. A global key, like TenantsKey: it is only ever read or written
+// alone, so on a Redis Cluster it may live in any slot.
+func RetentionKey() string { return "crm:retention" }
 
 // TenantKey is the HASH of a tenant: plan, created_at (unix ms), and, once set, max_deletions and
 // deletions_per (ms): the blast-radius limit of its workflows that set none.

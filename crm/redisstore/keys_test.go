@@ -21,6 +21,7 @@ func TestKeys(t *testing.T) {
 		{TokensKey(tn), "crm:{acme}:tokens"},
 		{SessionKey(tn, "f00d"), "crm:{acme}:session:f00d"},
 		{SaltFingerprintKey(), "crm:salt:fingerprint"},
+		{RetentionKey(), "crm:retention"},
 		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
 		{SchemaKey(tn, crm.Contacts), "crm:{acme}:schema:contacts"},
 		{SeqKey(tn, "contacts"), "crm:{acme}:seq:contacts"},

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,8 @@ type Config struct {
 	// Logger receives the store's warnings. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).
+	// It is a setting of the deployment, kept in Redis (RetentionKey): CheckRetention stores it on a
+	// Redis that holds none, or else refuses or takes the stored one.
 	Retention time.Duration
 	// MaxAssociations is the most records one record may be associated with, over every type: an
 	// association past it is refused with a *crm.ValidationError naming the record. Defaults to
@@ -55,6 +58,8 @@ type Store struct {
 	jobs jobCache
 	// touched holds, per tenant, when this process last marked it in ActiveKey (unix ms).
 	touched sync.Map
+	// retention is Config.Retention, or the deployment's once CheckRetention took it.
+	retention atomic.Int64
 }
 
 var _ crm.Store = (*Store)(nil)
@@ -102,14 +107,17 @@ func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
 		return nil, errors.New("redisstore: New needs a Redis client")
 	}
 	rdb.AddHook(troubleHook{})
-	return &Store{rdb: rdb, cfg: c}, nil
+	s := &Store{rdb: rdb, cfg: c}
+	s.retention.Store(int64(c.Retention))
+	return s, nil
 }
 
 // Redis returns the store's client.
 func (s *Store) Redis() redis.UniversalClient { return s.rdb }
 
-// Retention returns how long a deleted record stays restorable.
-func (s *Store) Retention() time.Duration { return s.cfg.Retention }
+// Retention returns how long a deleted record stays restorable: Config.Retention, or the
+// deployment's once CheckRetention took it.
+func (s *Store) Retention() time.Duration { return time.Duration(s.retention.Load()) }
 
 // CheckServer reads the server's configuration. It returns ErrEvictionPolicy (wrapped, naming the
 // policy and how to fix it) unless maxmemory-policy is noeviction, or only a warning when
