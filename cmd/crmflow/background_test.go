@@ -268,8 +268,7 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	// With no salt, as on a first try: the embedded store draws one and prints it.
 	p := start(t, []string{"CRMFLOW_EMAIL_SALT="}, "run", "--addr", addr)
 	waitReady(t, p, base)
-	m := exportTokenRE.FindStringSubmatch(p.stdout.String())
-	require.NotNil(t, m, "no token in stdout:\n%s", p.stdout)
+	m := p.stdoutMatch(t, exportTokenRE)
 	token := m[1]
 	em := embeddedAddrRE.FindStringSubmatch(p.stderr.String())
 	require.NotNil(t, em, "no embedded Redis address in stderr:\n%s", p.stderr)

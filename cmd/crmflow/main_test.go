@@ -117,6 +117,23 @@ type proc struct {
 	done   chan struct{} // closed when the process has exited
 }
 
+// stdoutMatch returns the submatches of re in the process's stdout, waiting for them up to 10 s:
+// what the process printed reaches the buffer through a pipe, so a line printed before the
+// process answered its first request may still be on its way when the test looks.
+func (p *proc) stdoutMatch(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(p.stdout.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no match of %s in stdout within 10s:\n%s", re, p.stdout)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
 // start starts crmflow with args and the extra environment; the process is killed when the test
 // ends, if it still runs.
 func start(t *testing.T, env []string, args ...string) *proc {
@@ -488,8 +505,7 @@ func TestEmbedded(t *testing.T) {
 			p := start(t, []string{"CRMFLOW_EMAIL_SALT="}, append(tc.args, "--addr", addr)...)
 			waitReady(t, p, base)
 			// The demo token is printed before the API serves.
-			m := exportTokenRE.FindStringSubmatch(p.stdout.String())
-			require.NotNil(t, m, "no token in stdout:\n%s", p.stdout)
+			m := p.stdoutMatch(t, exportTokenRE)
 			token := m[1]
 			require.Contains(t, p.stdout.String(), "curl")
 			require.Contains(t, p.stderr.String(), "NOT kept after exit")
