@@ -270,8 +270,7 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	waitReady(t, p, base)
 	m := p.stdoutMatch(t, exportTokenRE)
 	token := m[1]
-	em := embeddedAddrRE.FindStringSubmatch(p.stderr.String())
-	require.NotNil(t, em, "no embedded Redis address in stderr:\n%s", p.stderr)
+	em := p.stderrMatch(t, embeddedAddrRE)
 	require.Contains(t, p.stderr.String(), "roles=api,worker,scheduler")
 
 	contacts := base + "/crm/v3/objects/contacts"
