@@ -3,6 +3,8 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"mime"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +189,58 @@ func TestMailSend(t *testing.T) {
 		claim, err := b.store.ClaimMail(b.ctx, b.tenant, mailID(t, task), "next-attempt", time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, crm.MailClaimed, claim)
+	})
+
+	t.Run("SubjectsAreFoldedAndDecodeBack", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		subjects := []string{
+			strings.Repeat("Åsa Öberg 😀 ", 30),
+			strings.Repeat("plainword ", 150),
+			strings.Repeat("y", 1500),
+			"two  spaces " + strings.Repeat("and more  ", 40),
+			"a\u2028Bcc: evil@example.com",
+			"a\u0085Bcc: evil@example.com",
+			"=?utf-8?q?not_an_encoded_word?=",
+			"Short and plain",
+		}
+		for _, subject := range subjects {
+			task, err := worker.NewMailSendTask(worker.MailSendPayload{
+				TenantID: b.tenant, To: "admin@example.com", Subject: subject, Body: "Hi", Kind: "test",
+			})
+			require.NoError(t, err)
+			require.NoError(t, w.ProcessTask(b.ctx, task))
+		}
+		msgs := srv.Messages()
+		require.Len(t, msgs, len(subjects))
+		for i, m := range msgs {
+			head, _, ok := strings.Cut(m.Data, "\r\n\r\n")
+			require.True(t, ok)
+			for _, line := range strings.Split(head, "\r\n") {
+				require.LessOrEqual(t, len(line), 78, "subject %d: header line %q", i, line)
+			}
+			parsed, err := mail.ReadMessage(strings.NewReader(m.Data))
+			require.NoError(t, err)
+			keys := make([]string, 0, len(parsed.Header))
+			for k := range parsed.Header {
+				keys = append(keys, k)
+			}
+			require.ElementsMatch(t, []string{"From", "To", "Subject", "Date", "Message-Id", "Mime-Version",
+				"Content-Type", "Content-Transfer-Encoding"}, keys, "no header added")
+			got, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+			require.NoError(t, err)
+			require.Equal(t, strings.TrimSpace(subjects[i]), strings.TrimSpace(got), "subject %d decodes back", i)
+			_, err = mail.ParseDate(parsed.Header.Get("Date"))
+			require.NoError(t, err)
+			require.Regexp(t, `^<[0-9a-f]{32}@crmflow>$`, parsed.Header.Get("Message-Id"))
+		}
 	})
 
 	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
