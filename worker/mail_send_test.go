@@ -118,6 +118,102 @@ func TestMailSend(t *testing.T) {
 		require.Contains(t, archived.LastErr, "550")
 		require.Equal(t, 0, archived.Retried, "a 5xx is not retried")
 		require.Empty(t, srv.Messages())
+		// The server's reply named the address; neither the task's error nor the logs do.
+		require.Contains(t, archived.LastErr, "<recipient>: Recipient address rejected")
+		require.NotContains(t, archived.LastErr, "nobody@example.com")
+		require.NotContains(t, b.logs.String(), "nobody@example.com")
+	})
+
+	t.Run("ConnectionDroppedAfterDataIsRetriedWithTheSameMessageID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{DropAfterData: 1})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		// The server kept the message but its reply never came: the worker cannot know, and retries.
+		err = w.ProcessTask(b.ctx, task)
+		require.Error(t, err)
+		require.NotErrorIs(t, err, asynq.SkipRetry)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		require.NoError(t, w.ProcessTask(b.ctx, task), "delivered: a third run sends nothing")
+		msgs := srv.Messages()
+		require.Len(t, msgs, 2, "at least once: the copy the server kept, then the retry")
+		id := func(m smtptest.Message) string {
+			parsed, err := mail.ReadMessage(strings.NewReader(m.Data))
+			require.NoError(t, err)
+			return parsed.Header.Get("Message-Id")
+		}
+		require.NotEmpty(t, id(msgs[0]))
+		require.Equal(t, id(msgs[0]), id(msgs[1]), "the copies share a Message-ID, so a mail system can tell them apart")
+	})
+
+	t.Run("RefusedCredentialsAreRetried", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{TLS: true, Auth: true})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		cfg.Mail.Password = "wrong"
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		err = w.ProcessTask(b.ctx, task)
+		require.ErrorContains(t, err, "535")
+		require.ErrorContains(t, err, "SMTP_PASSWORD")
+		require.NotErrorIs(t, err, asynq.SkipRetry, "refused credentials are the configuration's fault: retried once fixed")
+		require.Empty(t, srv.Messages())
+
+		// The password fixed, the retry delivers.
+		cfg.Mail.Password = smtptest.Password
+		fixed, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, fixed.Close()) })
+		require.NoError(t, fixed.ProcessTask(b.ctx, task))
+		require.Len(t, srv.Messages(), 1)
+	})
+
+	t.Run("AddressOutsideASCII", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		plain := startSMTP(t, smtptest.Options{})
+		utf8 := startSMTP(t, smtptest.Options{SMTPUTF8: true})
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "åsa@exempel.se", Subject: "Hej Åsa", Body: "Hej", Kind: "test",
+		})
+		require.NoError(t, err)
+		for _, srv := range []*smtpServer{plain, utf8} {
+			cfg := b.config()
+			cfg.Mail = srv.mailConfig()
+			w, err := worker.New(b.store, b.queue, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, w.Close()) })
+			err = w.ProcessTask(b.ctx, task)
+			if srv == plain {
+				// It never can go through this server: archived at once, not retried for a day.
+				require.ErrorIs(t, err, asynq.SkipRetry)
+				require.ErrorContains(t, err, "SMTPUTF8")
+				continue
+			}
+			require.NoError(t, err)
+		}
+		require.Empty(t, plain.Messages())
+		msgs := utf8.Messages()
+		require.Len(t, msgs, 1)
+		require.Equal(t, []string{"åsa@exempel.se"}, msgs[0].To)
+		require.Contains(t, msgs[0].Data, "To: <åsa@exempel.se>\r\n")
 	})
 
 	t.Run("StartTLSWithAuth", func(t *testing.T) {

@@ -177,11 +177,18 @@ func (m MailConfig) send(ctx context.Context, to string, msg []byte) error {
 			return fmt.Errorf("smtp: %s does not offer AUTH, but Config.Mail.Username is set", addr)
 		}
 		if err := c.Auth(sasl.NewPlainClient("", m.Username, m.Password)); err != nil {
-			return classifySMTP("authenticate", err)
+			// Even a 5xx: refused credentials are the configuration's fault, not the email's, and
+			// the email goes once they are fixed.
+			return fmt.Errorf("smtp: authenticate at %s: check --smtp-username and SMTP_PASSWORD (the email is retried): %w", addr, err)
+		}
+	}
+	if !isASCII(from.Address) || !isASCII(to) {
+		if ok, _ := c.Extension("SMTPUTF8"); !ok {
+			return fmt.Errorf("smtp: %s does not offer SMTPUTF8, which an address outside ASCII needs: %w", addr, asynq.SkipRetry)
 		}
 	}
 	if err := c.SendMail(from.Address, []string{to}, bytes.NewReader(msg)); err != nil {
-		return classifySMTP("send", err)
+		return classifySMTP("send", redactRecipient(err, to))
 	}
 	// The server accepted the message at the end of DATA; a failed QUIT does not undo that.
 	_ = c.Quit()
@@ -217,6 +224,51 @@ func (m MailConfig) dial(ctx context.Context, addr string, startTLS bool) (*smtp
 	c.CommandTimeout = m.Timeout
 	c.SubmissionTimeout = m.Timeout
 	return c, nil
+}
+
+// redactRecipient replaces the recipient's address in a server's reply (such as Postfix's "550 5.1.1
+// <jane@example.com>: Recipient address rejected") with "<recipient>": the error is logged and kept
+// with the task, where no address may go.
+func redactRecipient(err error, to string) error {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || to == "" {
+		return err
+	}
+	msg, lower, needle := se.Message, asciiLower(se.Message), asciiLower(to)
+	if !strings.Contains(lower, needle) {
+		return err
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, needle)
+		if i < 0 {
+			b.WriteString(msg)
+			break
+		}
+		b.WriteString(msg[:i] + "recipient")
+		msg, lower = msg[i+len(needle):], lower[i+len(needle):]
+	}
+	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: b.String()}
+}
+
+// asciiLower lowercases ASCII letters only, so that indexes into the result are indexes into s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // classifySMTP wraps err, adding asynq.SkipRetry when the server refused for good (a 5xx reply).
