@@ -3,6 +3,8 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"mime/quotedprintable"
 	"mime"
 	"net/mail"
 	"strings"
@@ -337,6 +339,44 @@ func TestMailSend(t *testing.T) {
 			require.NoError(t, err)
 			require.Regexp(t, `^<[0-9a-f]{32}@crmflow>$`, parsed.Header.Get("Message-Id"))
 		}
+	})
+
+	t.Run("HostileRecordValuesStayInTheSubjectAndBody", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+			"email":     "eve@example.com",
+			"firstname": "Eve\r\nBcc: evil@example.com",
+			"lastname":  "\u2028X-Evil: 1\u0085Cc: evil@example.com",
+			"city":      "Umeå\n.\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\n..\n.",
+		}}}, crm.Actor{})
+		require.NoError(t, err)
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{TenantID: b.tenant, To: "sales@example.com",
+			Kind: "workflow_notification", Subject: "New lead {{firstname}} {{lastname}}", Body: "City: {{city}}\nend",
+			IdempotencyKey: "hostile", ObjectType: crm.Contacts, RecordID: recs[0].ID, Workflow: "leads"})
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.Messages()
+		require.Len(t, msgs, 1, "one message: nothing in the body ended it early")
+		require.Equal(t, []string{"sales@example.com"}, msgs[0].To, "no recipient smuggled")
+		parsed, err := mail.ReadMessage(strings.NewReader(msgs[0].Data))
+		require.NoError(t, err)
+		require.Empty(t, parsed.Header.Get("Bcc"))
+		require.Empty(t, parsed.Header.Get("Cc"))
+		require.Empty(t, parsed.Header.Get("X-Evil"))
+		subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		require.NoError(t, err)
+		require.Equal(t, "New lead Eve Bcc: evil@example.com X-Evil: 1 Cc: evil@example.com", subject, "one line")
+		body, err := io.ReadAll(quotedprintable.NewReader(parsed.Body))
+		require.NoError(t, err)
+		require.Equal(t, "City: Umeå\r\n.\r\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\r\n..\r\n.\r\nend\r\n", string(body))
 	})
 
 	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
