@@ -162,7 +162,7 @@ func NewPermanentDeleteConfirmation(tenant crm.TenantID, userEmail, what string,
 func permanentDeleteBody(tenant crm.TenantID, what string, at time.Time) string {
 	target := "the contact with the email address you entered"
 	what = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return -1
 		}
 		return r
@@ -172,7 +172,15 @@ func permanentDeleteBody(tenant crm.TenantID, what string, at time.Time) string 
 		target = "the contact you named"
 	case !strings.Contains(what, "@"):
 		if len(what) > 100 {
-			what = what[:100]
+			// At most 100 bytes, never cutting a character in half.
+			n := 0
+			for i := range what {
+				if i > 100 {
+					break
+				}
+				n = i
+			}
+			what = what[:n]
 		}
 		target = "contact " + what
 	}

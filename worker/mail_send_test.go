@@ -446,6 +446,16 @@ func TestNewPermanentDeleteConfirmation(t *testing.T) {
 		require.Contains(t, p.Body, "Deleted: contact 12Bcc: x\n")
 	})
 
+	t.Run("LongInputIsCutBetweenCharacters", func(t *testing.T) {
+		t.Parallel()
+		task, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "\u2028a"+strings.Repeat("ö", 80), t0)
+		require.NoError(t, err)
+		var p worker.MailSendPayload
+		require.NoError(t, json.Unmarshal(task.Payload(), &p))
+		require.Contains(t, p.Body, "Deleted: contact a"+strings.Repeat("ö", 49)+"\n")
+		require.NotContains(t, p.Body, "\uFFFD", "no character cut in half")
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		t.Parallel()
 		for name, tc := range map[string]struct {
