@@ -224,8 +224,11 @@ type MailStore interface {
 // and is never sent: a task queued or retrying before an erasure sends nothing after it. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
 // nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
-// temporary failure (network, 4xx) returns an error so that asynq retries with backoff; a permanent
-// one (5xx) or a bad payload wraps asynq.SkipRetry and the task is archived.
+// temporary failure (network, 4xx, refused credentials) returns an error so that asynq retries with
+// backoff; a permanent one (5xx, an address outside ASCII for a server without SMTPUTF8) or a bad
+// payload wraps asynq.SkipRetry and the task is archived. A server that drops the connection after
+// taking the message but before its reply may get it again from the retry, with the same
+// Message-ID (derived from the tenant and the idempotency key).
 func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 	var p MailSendPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {

@@ -145,7 +145,10 @@ func isLoopback(host string) bool {
 }
 
 // send delivers one message to one recipient. An error the server gives as permanent (5xx) wraps
-// asynq.SkipRetry, so the task is archived rather than retried; every other error is temporary.
+// asynq.SkipRetry, so the task is archived rather than retried, as does an address outside ASCII
+// for a server without SMTPUTF8; every other error is temporary, refused credentials included (the
+// configuration's fault, not the email's). A server's reply is returned with the recipient's
+// address replaced by "recipient".
 func (m MailConfig) send(ctx context.Context, to string, msg []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, m.Timeout)
 	defer cancel()
