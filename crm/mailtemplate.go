@@ -3,6 +3,7 @@ package crm
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MailRef names the record a workflow notification is about. Such an email is kept (in its
@@ -59,13 +60,23 @@ func RenderMailTemplate(tpl string, rec Record) string {
 	}
 }
 
+// MaxNotificationSubject is the longest subject RenderNotification gives, in characters: the
+// record's values can make a subject far longer than its template (each up to MaxValueBytes), and
+// mail servers refuse, or cut, very long headers.
+const MaxNotificationSubject = 250
+
 // RenderNotification renders a workflow notification's subject and body templates from the
-// record. The subject is made one line; when it comes out empty (its placeholders were all empty)
-// it names the workflow and the record instead.
+// record. The subject is made one line, cut at MaxNotificationSubject characters (ending in "…");
+// when it comes out empty (its placeholders were all empty) it names the workflow and the record
+// instead.
 func RenderNotification(subject, body string, ref MailRef, rec Record) (string, string) {
 	s := strings.Join(strings.Fields(RenderMailTemplate(subject, rec)), " ")
 	if s == "" {
 		s = fmt.Sprintf("Workflow %s: %s %s", ref.Workflow, SingularType(ref.ObjectType), ref.RecordID)
+	}
+	if utf8.RuneCountInString(s) > MaxNotificationSubject {
+		r := []rune(s)[:MaxNotificationSubject-1]
+		s = strings.TrimRight(string(r), " ") + "…"
 	}
 	return s, RenderMailTemplate(body, rec)
 }

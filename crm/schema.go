@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // PropertyType is the type of a property's values.
@@ -309,10 +310,23 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 func IsEmailProperty(name string) bool { return name == "email" || name == "additional_emails" }
 
 // NormalizeEmail returns the lowercased bare address of s, or an error when s is not an email address.
+// An address is refused when it holds a control, format or separator character outside ASCII (such
+// as U+0085, U+2028 or U+202E: some programs break a line or reverse the text there, in an email's
+// header too), or when its local part needs quotes ("john doe"@example.com): the address is kept and
+// written to mail servers bare, where the quotes would be lost.
 func NormalizeEmail(s string) (string, error) {
 	a, err := mail.ParseAddress(strings.TrimSpace(s))
 	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
 		return "", fmt.Errorf("invalid email %q", s)
+	}
+	if i := strings.IndexFunc(a.Address, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+	}); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(a.Address[i:])
+		return "", fmt.Errorf("invalid email %q: it contains the character %U", s, r)
+	}
+	if b, err := mail.ParseAddress(a.Address); err != nil || b.Address != a.Address {
+		return "", fmt.Errorf("invalid email %q: a local part that needs quotes is not supported", s)
 	}
 	return strings.ToLower(a.Address), nil
 }

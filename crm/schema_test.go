@@ -28,3 +28,38 @@ func TestNormalizeReportsEveryErrorByName(t *testing.T) {
 		require.Equal(t, []string{"aa_unknown", "email", "email_bounced", "num_notes", "zz_unknown"}, fields)
 	}
 }
+
+// TestNormalizeEmail: an address that would break, or lose, a line of an email's header (a Unicode
+// line separator or control character, a local part that needs quotes) is refused; addresses
+// outside ASCII are kept.
+func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		" Ada@Example.com ": "ada@example.com",
+		"Åsa@Exempel.se":    "åsa@exempel.se",
+		"x@[127.0.0.1]":     "x@[127.0.0.1]",
+		"o'neil+crm@ex.com": "o'neil+crm@ex.com",
+	} {
+		got, err := crm.NormalizeEmail(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got)
+	}
+	for _, in := range []string{
+		"a\u2028b@example.com",
+		"a\u2029b@example.com",
+		"a\u0085b@example.com",
+		"a\u202eb@example.com",
+		"a\u200bb@example.com",
+		"a\u00a0b@example.com",
+		"a@exa\u2028mple.com",
+		`"john doe"@example.com`,
+		`"a;b"@example.com`,
+		`"a\"b"@example.com`,
+		"Ada <ada@example.com>",
+		"ada@example.com\r\nBcc: eve@example.com",
+		"not an email",
+	} {
+		_, err := crm.NormalizeEmail(in)
+		require.Error(t, err, "%q", in)
+	}
+}

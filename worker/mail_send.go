@@ -162,7 +162,7 @@ func NewPermanentDeleteConfirmation(tenant crm.TenantID, userEmail, what string,
 func permanentDeleteBody(tenant crm.TenantID, what string, at time.Time) string {
 	target := "the contact with the email address you entered"
 	what = strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return -1
 		}
 		return r
@@ -172,7 +172,15 @@ func permanentDeleteBody(tenant crm.TenantID, what string, at time.Time) string 
 		target = "the contact you named"
 	case !strings.Contains(what, "@"):
 		if len(what) > 100 {
-			what = what[:100]
+			// At most 100 bytes, never cutting a character in half.
+			n := 0
+			for i := range what {
+				if i > 100 {
+					break
+				}
+				n = i
+			}
+			what = what[:n]
 		}
 		target = "contact " + what
 	}
@@ -216,8 +224,11 @@ type MailStore interface {
 // and is never sent: a task queued or retrying before an erasure sends nothing after it. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
 // nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
-// temporary failure (network, 4xx) returns an error so that asynq retries with backoff; a permanent
-// one (5xx) or a bad payload wraps asynq.SkipRetry and the task is archived.
+// temporary failure (network, 4xx, refused credentials) returns an error so that asynq retries with
+// backoff; a permanent one (5xx, an address outside ASCII for a server without SMTPUTF8) or a bad
+// payload wraps asynq.SkipRetry and the task is archived. A server that drops the connection after
+// taking the message but before its reply may get it again from the retry, with the same
+// Message-ID (derived from the tenant and the idempotency key).
 func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 	var p MailSendPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil {

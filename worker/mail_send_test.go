@@ -3,6 +3,10 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +120,102 @@ func TestMailSend(t *testing.T) {
 		require.Contains(t, archived.LastErr, "550")
 		require.Equal(t, 0, archived.Retried, "a 5xx is not retried")
 		require.Empty(t, srv.Messages())
+		// The server's reply named the address; neither the task's error nor the logs do.
+		require.Contains(t, archived.LastErr, "<recipient>: Recipient address rejected")
+		require.NotContains(t, archived.LastErr, "nobody@example.com")
+		require.NotContains(t, b.logs.String(), "nobody@example.com")
+	})
+
+	t.Run("ConnectionDroppedAfterDataIsRetriedWithTheSameMessageID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{DropAfterData: 1})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		// The server kept the message but its reply never came: the worker cannot know, and retries.
+		err = w.ProcessTask(b.ctx, task)
+		require.Error(t, err)
+		require.NotErrorIs(t, err, asynq.SkipRetry)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		require.NoError(t, w.ProcessTask(b.ctx, task), "delivered: a third run sends nothing")
+		msgs := srv.Messages()
+		require.Len(t, msgs, 2, "at least once: the copy the server kept, then the retry")
+		id := func(m smtptest.Message) string {
+			parsed, err := mail.ReadMessage(strings.NewReader(m.Data))
+			require.NoError(t, err)
+			return parsed.Header.Get("Message-Id")
+		}
+		require.NotEmpty(t, id(msgs[0]))
+		require.Equal(t, id(msgs[0]), id(msgs[1]), "the copies share a Message-ID, so a mail system can tell them apart")
+	})
+
+	t.Run("RefusedCredentialsAreRetried", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{TLS: true, Auth: true})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		cfg.Mail.Password = "wrong"
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
+		})
+		require.NoError(t, err)
+		err = w.ProcessTask(b.ctx, task)
+		require.ErrorContains(t, err, "535")
+		require.ErrorContains(t, err, "SMTP_PASSWORD")
+		require.NotErrorIs(t, err, asynq.SkipRetry, "refused credentials are the configuration's fault: retried once fixed")
+		require.Empty(t, srv.Messages())
+
+		// The password fixed, the retry delivers.
+		cfg.Mail.Password = smtptest.Password
+		fixed, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, fixed.Close()) })
+		require.NoError(t, fixed.ProcessTask(b.ctx, task))
+		require.Len(t, srv.Messages(), 1)
+	})
+
+	t.Run("AddressOutsideASCII", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		plain := startSMTP(t, smtptest.Options{})
+		utf8 := startSMTP(t, smtptest.Options{SMTPUTF8: true})
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "åsa@exempel.se", Subject: "Hej Åsa", Body: "Hej", Kind: "test",
+		})
+		require.NoError(t, err)
+		for _, srv := range []*smtpServer{plain, utf8} {
+			cfg := b.config()
+			cfg.Mail = srv.mailConfig()
+			w, err := worker.New(b.store, b.queue, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { require.NoError(t, w.Close()) })
+			err = w.ProcessTask(b.ctx, task)
+			if srv == plain {
+				// It never can go through this server: archived at once, not retried for a day.
+				require.ErrorIs(t, err, asynq.SkipRetry)
+				require.ErrorContains(t, err, "SMTPUTF8")
+				continue
+			}
+			require.NoError(t, err)
+		}
+		require.Empty(t, plain.Messages())
+		msgs := utf8.Messages()
+		require.Len(t, msgs, 1)
+		require.Equal(t, []string{"åsa@exempel.se"}, msgs[0].To)
+		require.Contains(t, msgs[0].Data, "To: <åsa@exempel.se>\r\n")
 	})
 
 	t.Run("StartTLSWithAuth", func(t *testing.T) {
@@ -189,6 +289,96 @@ func TestMailSend(t *testing.T) {
 		require.Equal(t, crm.MailClaimed, claim)
 	})
 
+	t.Run("SubjectsAreFoldedAndDecodeBack", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+
+		subjects := []string{
+			strings.Repeat("Åsa Öberg 😀 ", 30),
+			strings.Repeat("plainword ", 150),
+			strings.Repeat("y", 1500),
+			"two  spaces " + strings.Repeat("and more  ", 40),
+			"a\u2028Bcc: evil@example.com",
+			"a\u0085Bcc: evil@example.com",
+			"=?utf-8?q?not_an_encoded_word?=",
+			"Short and plain",
+		}
+		for _, subject := range subjects {
+			task, err := worker.NewMailSendTask(worker.MailSendPayload{
+				TenantID: b.tenant, To: "admin@example.com", Subject: subject, Body: "Hi", Kind: "test",
+			})
+			require.NoError(t, err)
+			require.NoError(t, w.ProcessTask(b.ctx, task))
+		}
+		msgs := srv.Messages()
+		require.Len(t, msgs, len(subjects))
+		for i, m := range msgs {
+			head, _, ok := strings.Cut(m.Data, "\r\n\r\n")
+			require.True(t, ok)
+			for _, line := range strings.Split(head, "\r\n") {
+				require.LessOrEqual(t, len(line), 78, "subject %d: header line %q", i, line)
+			}
+			parsed, err := mail.ReadMessage(strings.NewReader(m.Data))
+			require.NoError(t, err)
+			keys := make([]string, 0, len(parsed.Header))
+			for k := range parsed.Header {
+				keys = append(keys, k)
+			}
+			require.ElementsMatch(t, []string{"From", "To", "Subject", "Date", "Message-Id", "Mime-Version",
+				"Content-Type", "Content-Transfer-Encoding"}, keys, "no header added")
+			got, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+			require.NoError(t, err)
+			require.Equal(t, strings.TrimSpace(subjects[i]), strings.TrimSpace(got), "subject %d decodes back", i)
+			_, err = mail.ParseDate(parsed.Header.Get("Date"))
+			require.NoError(t, err)
+			require.Regexp(t, `^<[0-9a-f]{32}@crmflow>$`, parsed.Header.Get("Message-Id"))
+		}
+	})
+
+	t.Run("HostileRecordValuesStayInTheSubjectAndBody", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		w, err := worker.New(b.store, b.queue, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+			"email":     "eve@example.com",
+			"firstname": "Eve\r\nBcc: evil@example.com",
+			"lastname":  "\u2028X-Evil: 1\u0085Cc: evil@example.com",
+			"city":      "Umeå\n.\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\n..\n.",
+		}}}, crm.Actor{})
+		require.NoError(t, err)
+
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{TenantID: b.tenant, To: "sales@example.com",
+			Kind: "workflow_notification", Subject: "New lead {{firstname}} {{lastname}}", Body: "City: {{city}}\nend",
+			IdempotencyKey: "hostile", ObjectType: crm.Contacts, RecordID: recs[0].ID, Workflow: "leads"})
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.Messages()
+		require.Len(t, msgs, 1, "one message: nothing in the body ended it early")
+		require.Equal(t, []string{"sales@example.com"}, msgs[0].To, "no recipient smuggled")
+		parsed, err := mail.ReadMessage(strings.NewReader(msgs[0].Data))
+		require.NoError(t, err)
+		require.Empty(t, parsed.Header.Get("Bcc"))
+		require.Empty(t, parsed.Header.Get("Cc"))
+		require.Empty(t, parsed.Header.Get("X-Evil"))
+		subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		require.NoError(t, err)
+		require.Equal(t, "New lead Eve Bcc: evil@example.com X-Evil: 1 Cc: evil@example.com", subject, "one line")
+		body, err := io.ReadAll(quotedprintable.NewReader(parsed.Body))
+		require.NoError(t, err)
+		require.Equal(t, "City: Umeå\r\n.\r\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\r\n..\r\n.\r\nend\r\n", string(body))
+	})
+
 	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -254,6 +444,16 @@ func TestNewPermanentDeleteConfirmation(t *testing.T) {
 		var p worker.MailSendPayload
 		require.NoError(t, json.Unmarshal(task.Payload(), &p))
 		require.Contains(t, p.Body, "Deleted: contact 12Bcc: x\n")
+	})
+
+	t.Run("LongInputIsCutBetweenCharacters", func(t *testing.T) {
+		t.Parallel()
+		task, err := worker.NewPermanentDeleteConfirmation(tenant, "admin@example.com", "\u2028a"+strings.Repeat("ö", 80), t0)
+		require.NoError(t, err)
+		var p worker.MailSendPayload
+		require.NoError(t, json.Unmarshal(task.Payload(), &p))
+		require.Contains(t, p.Body, "Deleted: contact a"+strings.Repeat("ö", 49)+"\n")
+		require.NotContains(t, p.Body, "\uFFFD", "no character cut in half")
 	})
 
 	t.Run("Invalid", func(t *testing.T) {

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -145,7 +145,10 @@ func isLoopback(host string) bool {
 }
 
 // send delivers one message to one recipient. An error the server gives as permanent (5xx) wraps
-// asynq.SkipRetry, so the task is archived rather than retried; every other error is temporary.
+// asynq.SkipRetry, so the task is archived rather than retried, as does an address outside ASCII
+// for a server without SMTPUTF8; every other error is temporary, refused credentials included (the
+// configuration's fault, not the email's). A server's reply is returned with the recipient's
+// address replaced by "recipient".
 func (m MailConfig) send(ctx context.Context, to string, msg []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, m.Timeout)
 	defer cancel()
@@ -177,11 +180,18 @@ func (m MailConfig) send(ctx context.Context, to string, msg []byte) error {
 			return fmt.Errorf("smtp: %s does not offer AUTH, but Config.Mail.Username is set", addr)
 		}
 		if err := c.Auth(sasl.NewPlainClient("", m.Username, m.Password)); err != nil {
-			return classifySMTP("authenticate", err)
+			// Even a 5xx: refused credentials are the configuration's fault, not the email's, and
+			// the email goes once they are fixed.
+			return fmt.Errorf("smtp: authenticate at %s: check --smtp-username and SMTP_PASSWORD (the email is retried): %w", addr, err)
+		}
+	}
+	if !isASCII(from.Address) || !isASCII(to) {
+		if ok, _ := c.Extension("SMTPUTF8"); !ok {
+			return fmt.Errorf("smtp: %s does not offer SMTPUTF8, which an address outside ASCII needs: %w", addr, asynq.SkipRetry)
 		}
 	}
 	if err := c.SendMail(from.Address, []string{to}, bytes.NewReader(msg)); err != nil {
-		return classifySMTP("send", err)
+		return classifySMTP("send", redactRecipient(err, to))
 	}
 	// The server accepted the message at the end of DATA; a failed QUIT does not undo that.
 	_ = c.Quit()
@@ -219,6 +229,51 @@ func (m MailConfig) dial(ctx context.Context, addr string, startTLS bool) (*smtp
 	return c, nil
 }
 
+// redactRecipient replaces the recipient's address in a server's reply (such as Postfix's "550 5.1.1
+// <jane@example.com>: Recipient address rejected") with "<recipient>": the error is logged and kept
+// with the task, where no address may go.
+func redactRecipient(err error, to string) error {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || to == "" {
+		return err
+	}
+	msg, lower, needle := se.Message, asciiLower(se.Message), asciiLower(to)
+	if !strings.Contains(lower, needle) {
+		return err
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, needle)
+		if i < 0 {
+			b.WriteString(msg)
+			break
+		}
+		b.WriteString(msg[:i] + "recipient")
+		msg, lower = msg[i+len(needle):], lower[i+len(needle):]
+	}
+	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: b.String()}
+}
+
+// asciiLower lowercases ASCII letters only, so that indexes into the result are indexes into s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // classifySMTP wraps err, adding asynq.SkipRetry when the server refused for good (a 5xx reply).
 func classifySMTP(step string, err error) error {
 	var se *smtp.SMTPError
@@ -228,7 +283,8 @@ func classifySMTP(step string, err error) error {
 	return fmt.Errorf("smtp: %s: %w", step, err)
 }
 
-// buildMessage renders an RFC 5322 message: UTF-8 text, quoted-printable, CRLF line ends.
+// buildMessage renders an RFC 5322 message: UTF-8 text, quoted-printable, CRLF line ends, every
+// line of the header within 78 characters (the Subject folded, see subjectHeader).
 func buildMessage(from, to, subject, body, messageID string, date time.Time) []byte {
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
@@ -237,7 +293,7 @@ func buildMessage(from, to, subject, body, messageID string, date time.Time) []b
 	}
 	header("From", from)
 	header("To", (&mail.Address{Address: to}).String())
-	header("Subject", mime.QEncoding.Encode("utf-8", subject))
+	b.WriteString(subjectHeader(subject))
 	header("Date", date.Format(time.RFC1123Z))
 	header("Message-ID", "<"+messageID+"@crmflow>")
 	header("MIME-Version", "1.0")
@@ -248,4 +304,89 @@ func buildMessage(from, to, subject, body, messageID string, date time.Time) []b
 	_, _ = qp.Write([]byte(body))
 	_ = qp.Close()
 	return b.Bytes()
+}
+
+// maxHeaderLine is the length a header line should stay within (RFC 5322 2.1.1), CRLF excluded.
+const maxHeaderLine = 78
+
+// subjectHeader renders the Subject header field, folded so that no line passes maxHeaderLine
+// characters (RFC 5322 allows 998 at most; a subject rendered from a record's properties can be far
+// longer). A subject of printable ASCII is folded at its spaces when that keeps every line short; any
+// other (non-ASCII text, control characters, a word too long to fold) is written as RFC 2047 encoded-words of at most
+// 69 characters, one per line.
+func subjectHeader(subject string) string {
+	const name = "Subject: "
+	if plainFoldable(subject) {
+		if folded, ok := foldAtSpaces(name + subject); ok {
+			return folded + "\r\n"
+		}
+	}
+	words := qWords(subject)
+	return name + strings.Join(words, "\r\n ") + "\r\n"
+}
+
+// plainFoldable reports whether s can go in a header as it is: printable ASCII, not looking like an
+// encoded-word.
+func plainFoldable(s string) bool {
+	if strings.Contains(s, "=?") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// foldAtSpaces breaks a header line of printable ASCII before single spaces (a run of spaces would
+// lose all but one to some parsers' unfolding) so that no line passes maxHeaderLine characters;
+// false when that cannot be done.
+func foldAtSpaces(line string) (string, bool) {
+	var b strings.Builder
+	for len(line) > maxHeaderLine {
+		cut := -1
+		for i := 1; i <= maxHeaderLine && i < len(line)-1; i++ {
+			if line[i] == ' ' && line[i-1] != ' ' && line[i+1] != ' ' {
+				cut = i
+			}
+		}
+		if cut < 0 {
+			return "", false
+		}
+		b.WriteString(line[:cut] + "\r\n")
+		line = line[cut:]
+	}
+	b.WriteString(line)
+	return b.String(), true
+}
+
+// qWords encodes s as RFC 2047 "Q" encoded-words in UTF-8, each at most 69 characters (RFC 2047
+// allows 75) and never splitting a character.
+func qWords(s string) []string {
+	const prefix, suffix = "=?utf-8?q?", "?="
+	// 69 characters a word: the first follows "Subject: " on a line of at most 78.
+	const room = maxHeaderLine - len("Subject: ") - len(prefix) - len(suffix)
+	var words []string
+	var cur strings.Builder
+	for _, r := range s {
+		var enc strings.Builder
+		var buf [utf8.UTFMax]byte
+		for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+			switch {
+			case c == ' ':
+				enc.WriteByte('_')
+			case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', strings.IndexByte("!*+-/", c) >= 0:
+				enc.WriteByte(c)
+			default:
+				fmt.Fprintf(&enc, "=%02X", c)
+			}
+		}
+		if cur.Len()+enc.Len() > room {
+			words = append(words, prefix+cur.String()+suffix)
+			cur.Reset()
+		}
+		cur.WriteString(enc.String())
+	}
+	return append(words, prefix+cur.String()+suffix)
 }

@@ -1,6 +1,6 @@
 // Package smtptest runs a real SMTP server on loopback for tests: it records the messages it
-// accepts and can be told to offer STARTTLS, require AUTH PLAIN, fail DATA, refuse recipients or
-// hold MAIL commands.
+// accepts and can be told to offer STARTTLS or SMTPUTF8, require AUTH PLAIN, fail DATA, drop the
+// connection after DATA, refuse recipients or hold MAIL commands.
 package smtptest
 
 import (
@@ -41,8 +41,15 @@ type Message struct {
 type Options struct {
 	// FailData makes the first FailData DATA commands fail with 451 (temporary).
 	FailData int
-	// RejectRcpt refuses every recipient with 550 (permanent).
+	// DropAfterData makes the first DropAfterData messages be accepted (kept in Messages) but the
+	// connection closed before the reply to DATA, as a server that crashes at that moment: the
+	// client cannot tell whether the message went.
+	DropAfterData int
+	// RejectRcpt refuses every recipient with 550 (permanent), naming the address in the reply as
+	// Postfix does.
 	RejectRcpt bool
+	// SMTPUTF8 offers the SMTPUTF8 extension (addresses outside ASCII).
+	SMTPUTF8 bool
 	// Gate, when set, holds every MAIL command until it is closed; MailStarted is closed when the
 	// first MAIL command arrives.
 	Gate, MailStarted chan struct{}
@@ -85,12 +92,13 @@ func Start(t testing.TB, opts Options) *Server {
 func (s *Server) listen(addr string) error {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		_, isTLS := c.TLSConnectionState()
-		return &session{s: s, tls: isTLS}, nil
+		return &session{s: s, tls: isTLS, conn: c.Conn()}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.ErrorLog = discardLogger{}
+	srv.EnableSMTPUTF8 = s.opts.SMTPUTF8
 	if s.opts.TLS {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -161,6 +169,7 @@ func (s *Server) DataAttempts() int {
 
 type session struct {
 	s    *Server
+	conn net.Conn
 	tls  bool
 	user string
 	from string
@@ -198,7 +207,8 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.opts.RejectRcpt {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: "<" + to + ">: Recipient address rejected: no such user"}
 	}
 	ss.to = append(ss.to, to)
 	return nil
@@ -216,6 +226,9 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	ss.s.msgs = append(ss.s.msgs, Message{From: ss.from, To: ss.to, Data: string(b), User: ss.user, TLS: ss.tls})
+	if len(ss.s.msgs) <= ss.s.opts.DropAfterData {
+		_ = ss.conn.Close()
+	}
 	return nil
 }
 
