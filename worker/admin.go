@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/clock"
 )
 
 // AdminHandler serves the admin endpoints of a worker or scheduler process:
@@ -70,8 +72,12 @@ func readyWithin(ctx context.Context, ready func(context.Context) error, d time.
 
 // BinSizeConfig configures a bin-size collector. The zero value works.
 type BinSizeConfig struct {
+	// Clock tells the age of the last sample. Defaults to the wall clock.
+	Clock clock.Clock
 	// Logger receives a warning when a sample fails. Defaults to slog.Default().
 	Logger *slog.Logger
+	// MaxAge is how long a sample answers the scrapes that follow it. Defaults to 10s.
+	MaxAge time.Duration
 	// Timeout bounds one sample (every tenant's every type). Defaults to 5s.
 	Timeout time.Duration
 }
@@ -83,14 +89,24 @@ type BinSizeConfig struct {
 //	crmflow_trash_bin_sample_ok              1 if the last sample succeeded within its timeout, else 0
 //
 // A failed or timed-out sample reports no bin_records (rather than a partial sum) and sample_ok 0.
-// Safe for concurrent use.
+// A sample walks every tenant, so it is taken at most once per BinSizeConfig.MaxAge, and one at a
+// time: the scrapes within MaxAge of a sample, and those that arrive while one is taken, answer
+// with it. However often and however many at once the admin endpoint is scraped, the store sees
+// at most one walk per MaxAge. Safe for concurrent use.
 type BinSizeCollector struct {
 	ctx     context.Context
 	store   crm.Store
 	log     *slog.Logger
+	clock   clock.Clock
+	maxAge  time.Duration
 	timeout time.Duration
 	records *prometheus.Desc
 	ok      *prometheus.Desc
+
+	mu      sync.Mutex // held while a sample is taken
+	sampled time.Time  // when the last sample was taken; zero before the first
+	sizes   map[string]int64
+	err     error
 }
 
 var _ prometheus.Collector = (*BinSizeCollector)(nil)
@@ -109,8 +125,14 @@ func NewBinSizeCollector(ctx context.Context, store crm.Store, cfg *BinSizeConfi
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
 	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 10 * time.Second
+	}
 	return &BinSizeCollector{
-		ctx: ctx, store: store, log: c.Logger, timeout: c.Timeout,
+		ctx: ctx, store: store, log: c.Logger, clock: c.Clock, maxAge: c.MaxAge, timeout: c.Timeout,
 		records: prometheus.NewDesc("crmflow_trash_bin_records",
 			"Records in the recycle bin, summed over every tenant, by object type (sampled at scrape time).",
 			[]string{"object_type"}, nil),
@@ -125,13 +147,11 @@ func (c *BinSizeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.ok
 }
 
-// Collect implements prometheus.Collector: it samples the bins within the configured timeout.
+// Collect implements prometheus.Collector: it reports the last sample, taken anew (within the
+// configured timeout) when it is older than MaxAge.
 func (c *BinSizeCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
-	defer cancel()
-	sizes, err := c.sample(ctx)
+	sizes, err := c.recent()
 	if err != nil {
-		c.log.Warn("could not sample the recycle bin sizes", "error", err)
 		ch <- prometheus.MustNewConstMetric(c.ok, prometheus.GaugeValue, 0)
 		return
 	}
@@ -139,6 +159,24 @@ func (c *BinSizeCollector) Collect(ch chan<- prometheus.Metric) {
 	for o, n := range sizes {
 		ch <- prometheus.MustNewConstMetric(c.records, prometheus.GaugeValue, float64(n), o)
 	}
+}
+
+// recent returns the last sample, or a new one when the last is MaxAge old or more. A scrape that
+// arrives while a sample is taken waits for it.
+func (c *BinSizeCollector) recent() (map[string]int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sampled.IsZero() && c.clock.Now().Sub(c.sampled) < c.maxAge {
+		return c.sizes, c.err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+	defer cancel()
+	c.sizes, c.err = c.sample(ctx)
+	c.sampled = c.clock.Now()
+	if c.err != nil {
+		c.log.Warn("could not sample the recycle bin sizes", "error", c.err)
+	}
+	return c.sizes, c.err
 }
 
 func (c *BinSizeCollector) sample(ctx context.Context) (map[string]int64, error) {

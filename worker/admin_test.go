@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +104,7 @@ func TestBinSizeCollector(t *testing.T) {
 		b.archive(t, other, crm.Companies, b.companies(t, other, 3))
 
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(worker.NewBinSizeCollector(b.ctx, b.store, &worker.BinSizeConfig{Logger: b.logger}))
+		reg.MustRegister(worker.NewBinSizeCollector(b.ctx, b.store, &worker.BinSizeConfig{Clock: b.clock, Logger: b.logger}))
 		require.InDelta(t, 1, metricValue(t, reg, "crmflow_trash_bin_sample_ok", ""), 0)
 		require.InDelta(t, 13, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
 		// Custom types (pets) are tenant data: they are summed under "custom", never named.
@@ -112,10 +114,35 @@ func TestBinSizeCollector(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, len(crm.StandardObjectTypes)+1, n, "one series per standard type, and custom")
 
-		// Sampled at scrape time: a purge shows at the next scrape.
+		// Sampled at scrape time, at most once per MaxAge (10s): a purge shows at the first scrape
+		// after it that comes 10s or more after the last sample.
 		_, err = worker.Purge(b.ctx, b.store, worker.AllTenants, t0.Add(retention), nil)
 		require.NoError(t, err)
+		require.InDelta(t, 13, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
+		b.clock.Advance(10 * time.Second)
 		require.InDelta(t, 7, metricValue(t, reg, "crmflow_trash_bin_records", "companies"), 0)
+	})
+
+	// Each sample walks every tenant of the store: scrapes of an admin endpoint reachable from the
+	// network, however many at once and however often, walk it at most once per MaxAge.
+	t.Run("ScrapesShareOneSample", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		st := &walkCountingStore{Store: b.store}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(worker.NewBinSizeCollector(b.ctx, st, &worker.BinSizeConfig{Clock: b.clock, Logger: b.logger, MaxAge: time.Minute}))
+		var scrapes sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			scrapes.Go(func() { _, errs[i] = reg.Gather() })
+		}
+		scrapes.Wait()
+		require.NoError(t, errors.Join(errs...))
+		require.InDelta(t, 1, metricValue(t, reg, "crmflow_trash_bin_sample_ok", ""), 0)
+		require.Equal(t, int64(1), st.walks.Load(), "nine scrapes within MaxAge, one walk")
+		b.clock.Advance(time.Minute)
+		require.InDelta(t, 1, metricValue(t, reg, "crmflow_trash_bin_sample_ok", ""), 0)
+		require.Equal(t, int64(2), st.walks.Load(), "a scrape MaxAge after the sample walks again")
 	})
 
 	t.Run("AFailedSampleReportsNotOK", func(t *testing.T) {
@@ -131,4 +158,15 @@ func TestBinSizeCollector(t *testing.T) {
 		require.Equal(t, "crmflow_trash_bin_sample_ok", families[0].GetName())
 		require.InDelta(t, 0, families[0].GetMetric()[0].GetGauge().GetValue(), 0)
 	})
+}
+
+// walkCountingStore counts the walks over every tenant (the calls of Tenants) of the store it wraps.
+type walkCountingStore struct {
+	crm.Store
+	walks atomic.Int64
+}
+
+func (s *walkCountingStore) Tenants(ctx context.Context) ([]crm.TenantID, error) {
+	s.walks.Add(1)
+	return s.Store.Tenants(ctx)
 }

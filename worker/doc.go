@@ -118,7 +118,8 @@
 //	crmflow_workflow_steps_total{outcome}
 //
 // and [NewBinSizeCollector] adds crmflow_trash_bin_records{object_type} and
-// crmflow_trash_bin_sample_ok, sampled at scrape time.
+// crmflow_trash_bin_sample_ok, sampled at scrape time, at most once per BinSizeConfig.MaxAge (10s)
+// however often and however many at once the scrapes come.
 //
 // No label value comes from tenant data, so the number of series is bounded however many tenants
 // and custom types there are: object_type is a standard type's name or "custom", type is a task

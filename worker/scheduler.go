@@ -143,7 +143,10 @@ func NewScheduler(queue asynq.RedisConnOpt, cfg *SchedulerConfig) (*Scheduler, e
 // ParseSpec parses a cron spec of the scheduler: five fields (minute, hour, day of month, month,
 // day of week) or a descriptor such as "@hourly" or "@every 30m". An "@every" interval must be a
 // whole number of seconds, at least one: the cron would otherwise run it silently every second, or
-// round it down. It returns the parse error, or one saying what interval to give.
+// round it down. An "@every" schedule fires at the multiples of its interval (for an interval that
+// divides a day, counted from midnight UTC), not at intervals from the moment the scheduler
+// started, so that schedulers started at different moments tick at the same instants and enqueue
+// each tick once. It returns the parse error, or one saying what interval to give.
 func ParseSpec(spec string) (cron.Schedule, error) {
 	const every = "@every "
 	if rest, ok := strings.CutPrefix(strings.TrimSpace(spec), every); ok {
@@ -154,9 +157,18 @@ func ParseSpec(spec string) (cron.Schedule, error) {
 		if d < time.Second || d%time.Second != 0 {
 			return nil, fmt.Errorf("interval %s must be a whole number of seconds, at least 1s", d)
 		}
+		return everySchedule{every: d}, nil
 	}
 	return cron.ParseStandard(spec)
 }
+
+// everySchedule is the schedule of "@every D": the multiples of D since the zero time. cron's own
+// "@every" counts D from each scheduler's start, so two schedulers started a few seconds apart
+// would tick at different instants, and each enqueue its own sweep of every period.
+type everySchedule struct{ every time.Duration }
+
+// Next returns the first multiple of the interval after t.
+func (s everySchedule) Next(t time.Time) time.Time { return t.Truncate(s.every).Add(s.every) }
 
 // add parses spec and schedules an entry that enqueues newTask(tick) at each tick.
 func (s *Scheduler) add(name, field, spec string, newTask func(time.Time) *asynq.Task, loc *time.Location) (*entry, error) {

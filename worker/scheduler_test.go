@@ -41,6 +41,32 @@ func TestScheduler(t *testing.T) {
 		require.NoError(t, err)
 	})
 
+	// Schedulers started at different moments of a period tick at the same instants, so that
+	// their sweeps of a tick have one task id and dedupe: "@every" counts from a fixed origin, not
+	// from each scheduler's start.
+	t.Run("EveryTicksAtTheSameInstantsWhenEverStarted", func(t *testing.T) {
+		t.Parallel()
+		base := time.Date(2026, 12, 7, 16, 12, 0, 0, time.UTC)
+		for _, tc := range []struct {
+			spec  string
+			first time.Time // the first tick after base
+			every time.Duration
+		}{
+			{"@every 2s", base.Add(2 * time.Second), 2 * time.Second},
+			{"@every 5s", base.Add(5 * time.Second), 5 * time.Second},
+			{"@every 30s", base.Add(30 * time.Second), 30 * time.Second},
+			{"@every 5m", base.Add(3 * time.Minute), 5 * time.Minute}, // 16:15, a multiple of 5 minutes
+			{"@every 90s", base.Add(90 * time.Second), 90 * time.Second},
+		} {
+			sched, err := worker.ParseSpec(tc.spec)
+			require.NoError(t, err)
+			// Started 0.3 s and 1.7 s after base: the same next tick, and the same ones after it.
+			require.Equal(t, tc.first, sched.Next(base.Add(300*time.Millisecond)), tc.spec)
+			require.Equal(t, tc.first, sched.Next(base.Add(1700*time.Millisecond)), tc.spec)
+			require.Equal(t, tc.first.Add(tc.every), sched.Next(tc.first), tc.spec)
+		}
+	})
+
 	t.Run("Period", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -125,6 +125,10 @@ func (a *app) dialRedis(ctx context.Context) (*backend, error) {
 		}
 		return nil, fmt.Errorf("cannot reach Redis at %s: %w; %s", b.addr, err, target.unreachableHint("--redis/REDIS_URL"))
 	}
+	if hint, ok := clusterNodeHint(pctx, rdb, "--redis/REDIS_URL"); ok {
+		_ = rdb.Close()
+		return nil, usageErrorf("refusing to start on Redis at %s: %s", b.addr, hint)
+	}
 	return b, nil
 }
 
@@ -370,6 +374,9 @@ func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
 			hint = fmt.Sprintf("check %s and that the server is up", q.fromFlag)
 		}
 		return fmt.Errorf("cannot reach the queue's Redis at %s: %w; %s", q.addr, err, hint)
+	}
+	if hint, ok := clusterNodeHint(pctx, rdb, q.fromFlag); ok {
+		return usageErrorf("refusing to start on the queue's Redis at %s: %s", q.addr, hint)
 	}
 	if b != nil && (b.embedded != nil || b.addr == q.addr) {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -413,5 +414,35 @@ func TestRedisURLMistakes(t *testing.T) {
 		require.Empty(t, stdout)
 		require.Contains(t, stderr, "cannot reach Redis at")
 		require.Contains(t, stderr, "speaks TLS (rediss://): for a server without TLS, write redis://")
+	})
+
+	// A URL of the wrong kind for its server can never work, so it is a configuration error
+	// (exit 2: a supervisor does not restart it in a loop) that says which URL to write. A redis://
+	// client of a cluster node would reach only that node's slots: on the node holding the salt's
+	// fingerprint it started, and then failed the tenants of every other slot with MOVED.
+	t.Run("ClusterURLOfOneServer", func(t *testing.T) {
+		t.Parallel()
+		u, err := neturl.Parse(url)
+		require.NoError(t, err)
+		u.Scheme, u.Path = "redis+cluster", ""
+		stdout, stderr, code := crmflow(t, nil, "purge", "--dry-run", "--redis", u.String())
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "the server is not a Redis Cluster: give --redis/REDIS_URL the URL of one server, redis://")
+	})
+
+	t.Run("OneServerURLOfAClusterNode", func(t *testing.T) {
+		t.Parallel()
+		node, err := redistest.StartServer("", "--cluster-enabled", "yes")
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			node.Stop()
+			_ = os.RemoveAll(node.Dir)
+		})
+		stdout, stderr, code := crmflow(t, nil, "purge", "--dry-run", "--redis", node.URL)
+		require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+		require.Empty(t, stdout)
+		require.Contains(t, stderr, "the server is a node of a Redis Cluster")
+		require.Contains(t, stderr, "give --redis/REDIS_URL the cluster's URL, redis+cluster://")
 	})
 }

@@ -116,8 +116,28 @@ func refusedHint(err error, flag string) (hint string, ok bool) {
 	case redis.HasErrorPrefix(err, "DB index is out of range"): // "ERR DB index ...", without its ERR
 		return fmt.Sprintf("the server has no database of the number %s names: name one it has, "+
 			"from 0 to its 'databases' setting minus one (0 to 15 by default)", flag), true
+	case redis.HasErrorPrefix(err, "This instance has cluster support disabled"):
+		return fmt.Sprintf("the server is not a Redis Cluster: give %s the URL of one server, "+
+			"redis://[[USER]:PASSWORD@]HOST:PORT/DB (rediss:// with TLS)", flag), true
 	}
 	return "", false
+}
+
+// clusterNodeHint says what to change in the URL of flag when a client of one server (redis://)
+// reached a node of a Redis Cluster: such a client would reach only the slots of that node, so the
+// tenants of the other slots would fail with MOVED, or the start with CLUSTERDOWN. ok is false
+// for a server that is not a cluster node, or that does not say (INFO refused).
+func clusterNodeHint(ctx context.Context, rdb redis.UniversalClient, flag string) (hint string, ok bool) {
+	if _, cluster := rdb.(*redis.ClusterClient); cluster {
+		return "", false
+	}
+	info, err := rdb.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
+		return "", false
+	}
+	return fmt.Sprintf("the server is a node of a Redis Cluster, and a redis:// client reaches only that node's slots: "+
+		"give %s the cluster's URL, redis+cluster://[[USER]:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... "+
+		"(rediss+cluster:// with TLS)", flag), true
 }
 
 // db is the target's database number (0 for a cluster).

@@ -57,6 +57,9 @@ type app struct {
 	// times the command reads that file.
 	stdinSrc  []byte
 	stdinRead bool
+	// started is set by a long-running command once its roles run: a signal before that stopped
+	// it while it was starting.
+	started bool
 }
 
 // roleAnnotation marks the long-running commands (serve, worker, scheduler, run): a signal is
@@ -68,35 +71,68 @@ type signalCause struct{ sig syscall.Signal }
 
 func (c signalCause) Error() string { return c.sig.String() + " signal received" }
 
+// name is the signal's name as kill(1) and systemd give it: SIGTERM, SIGINT.
+func (c signalCause) name() string {
+	switch c.sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return c.sig.String()
+}
+
 // execute runs the command line args and returns the process exit code: 0, 1 for a failure,
 // exitUsage for a command line or configuration that can never work, and 128 + the signal's
 // number (130 for SIGINT, 143 for SIGTERM) for a command other than a long-running role that a
 // signal stopped before it was done. SIGINT and SIGTERM cancel the context; a second signal kills
-// the process at once.
+// the process at once. A long-running role ignores SIGHUP, with a warning: it reloads nothing,
+// and a hangup (a closed terminal, a reload sent by habit) must not stop it without its graceful
+// shutdown; a role stopped by a signal while it was starting exits 0, as a graceful shutdown.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool), environ func() []string) int {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	go func() {
-		select {
-		case s := <-sigs:
-			// From here on, a second signal has its default effect: the process ends at once.
-			signal.Stop(sigs)
-			sig, _ := s.(syscall.Signal)
-			cancel(signalCause{sig})
-		case <-ctx.Done():
-		}
-	}()
-
 	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: lookupEnv, environ: environ}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	hups := make(chan os.Signal, 1)
+	if c, _, err := root.Find(args); err == nil && c.Annotations[roleAnnotation] != "" {
+		signal.Notify(hups, syscall.SIGHUP)
+		defer signal.Stop(hups)
+	}
+	go func() {
+		for {
+			select {
+			case <-hups:
+				if l := redisLog.Load(); l != nil {
+					l.Warn("SIGHUP ignored: crmflow reloads no configuration; restart the process to apply a change " +
+						"(systemctl restart), or send SIGTERM to stop it")
+				}
+			case s := <-sigs:
+				// From here on, a second signal has its default effect: the process ends at once.
+				signal.Stop(sigs)
+				sig, _ := s.(syscall.Signal)
+				cancel(signalCause{sig})
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
+		return 0
+	}
+	var sc signalCause
+	if cmd != nil && cmd.Annotations[roleAnnotation] != "" && !a.started && errors.As(context.Cause(ctx), &sc) && errors.Is(err, context.Canceled) {
+		// A role stopped while it was starting (dialling Redis, checking it): nothing was running
+		// yet, so it stopped as asked.
+		fmt.Fprintf(stderr, "crmflow: %s received while %s was starting: stopped before it started\n", sc.name(), cmd.CommandPath())
 		return 0
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
@@ -105,7 +141,6 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 			"check (crmflow operations list, crmflow workflows list, crmflow bin list) before running it again")
 	}
 	fmt.Fprintf(stderr, "crmflow: %v\n", err)
-	var sc signalCause
 	if errors.As(context.Cause(ctx), &sc) && (cmd == nil || cmd.Annotations[roleAnnotation] == "") {
 		return 128 + int(sc.sig)
 	}

@@ -219,6 +219,7 @@ func (a *app) launch(ctx context.Context, s launchSpec) error {
 		}
 		a.printDemo(s.backend, baseURL(ln.Addr()), token)
 	}
+	a.started = true
 	err = runRoles(ctx, a.logger, roles)
 	if err != nil {
 		a.logger.Error("crmflow stopped with an error", "command", s.command, "error", err.Error())
