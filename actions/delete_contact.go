@@ -63,7 +63,7 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 	refused := map[crm.RecordID]bool{}
 	stopped := map[crm.RecordID]bool{}
 	changed := map[crm.RecordID]bool{}
-	prot := map[crm.RecordID]string{}
+	prot := map[crm.RecordID]crm.ProtectedRecord{}
 	collect := func(res crm.ArchiveResult) {
 		for _, id := range res.Archived {
 			moved[id] = true
@@ -115,9 +115,9 @@ func (DeleteContact) RunBatch(ctx context.Context, deps Deps, inv Invocation, te
 	out := make([]Result, len(recs))
 	for i, rec := range recs {
 		id := rec.ID
-		switch rule, ok := prot[id]; {
+		switch p, ok := prot[id]; {
 		case ok:
-			out[i] = protectedResult(id, rule)
+			out[i] = protectedResult(p)
 		case refused[id]:
 			out[i] = overLimitResult(id, inv)
 		case stopped[id]:
@@ -146,7 +146,7 @@ func overLimitResult(id crm.RecordID, inv Invocation) Result {
 // trip (the records a step is given may hold only some properties), adds those the rules protect
 // to prot with their rule, and returns the others, as read (their last modification included).
 func protectedContacts(ctx context.Context, deps Deps, set *triggers.ProtectionSet, tenant crm.TenantID, ids []crm.RecordID,
-	prot map[crm.RecordID]string) ([]crm.Record, error) {
+	prot map[crm.RecordID]crm.ProtectedRecord) ([]crm.Record, error) {
 	fresh, err := deps.Store.Records(ctx, tenant, crm.Contacts, ids, &crm.ReadOpts{Properties: set.ReadProps(nil, false)})
 	if err != nil {
 		return nil, fmt.Errorf("read contacts for their protection rules: %w", err)
@@ -160,12 +160,17 @@ func protectedContacts(ctx context.Context, deps Deps, set *triggers.ProtectionS
 		return fresh, nil
 	}
 	for _, p := range hit {
-		prot[p.ID] = p.Rule
+		prot[p.ID] = p
 	}
 	return slices.DeleteFunc(fresh, func(r crm.Record) bool { _, ok := prot[r.ID]; return ok }), nil
 }
 
-// protectedResult is the result of delete_contact on a protected contact: skipped, naming the rule.
-func protectedResult(id crm.RecordID, rule string) Result {
-	return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is protected by rule %q: not deleted", id, rule)}
+// protectedResult is the result of delete_contact on a protected contact: skipped, naming the rule,
+// and saying when the rule protects it only because it cannot be evaluated on it.
+func protectedResult(p crm.ProtectedRecord) Result {
+	if p.Failed {
+		return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf(
+			"contact %s is protected by rule %q, which cannot be evaluated on it (fix the rule): not deleted", p.ID, p.Rule)}
+	}
+	return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("contact %s is protected by rule %q: not deleted", p.ID, p.Rule)}
 }

@@ -320,7 +320,7 @@ func (s *Server) leaveOutProtected(ctx context.Context, t crm.TenantID, o crm.Ob
 		return ids, nil, err
 	}
 	skip := map[crm.RecordID]bool{}
-	var counts crm.ProtectedCounts
+	var counts, failed crm.ProtectedCounts
 	props := set.ReadProps(nil, false)
 	now := s.clock.Now()
 	for start := 0; start < len(ids); start += crm.MaxScriptBatch {
@@ -332,6 +332,12 @@ func (s *Server) leaveOutProtected(ctx context.Context, t crm.TenantID, o crm.Ob
 		for _, pr := range prot {
 			skip[pr.ID] = true
 		}
+		for k, v := range crm.FailedRules(prot) {
+			if failed == nil {
+				failed = crm.ProtectedCounts{}
+			}
+			failed[k] += v
+		}
 		for k, v := range c {
 			if counts == nil {
 				counts = crm.ProtectedCounts{}
@@ -342,6 +348,7 @@ func (s *Server) leaveOutProtected(ctx context.Context, t crm.TenantID, o crm.Ob
 	if len(skip) == 0 {
 		return ids, nil, nil
 	}
+	s.logFailedRules(ctx, t, o, failed)
 	out := make([]crm.RecordID, 0, len(ids)-len(skip))
 	for _, id := range ids {
 		if !skip[id] {

@@ -106,6 +106,7 @@ func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJo
 	props := protect.ReadProps(append(extra, displayProps(o)...), all)
 	out := BulkDryRun{DryRun: true, ObjectType: string(o), Selection: params.Selection, Sample: []DryRunRecord{}}
 	var spent time.Duration
+	var failed crm.ProtectedCounts // the records protected because their rule fails on them, by rule
 	take := func(recs []crm.Record) error {
 		for _, rec := range recs {
 			if err := ctx.Err(); err != nil {
@@ -123,8 +124,14 @@ func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJo
 				}
 			}
 			out.Matched++
-			rule, protected := protect.Check(rec, now)
+			rule, protected, ruleFailed := protect.Evaluate(rec, now)
 			spent += time.Since(start)
+			if ruleFailed {
+				if failed == nil {
+					failed = crm.ProtectedCounts{}
+				}
+				failed[rule]++
+			}
 			if protected {
 				out.Protected++
 				if out.ProtectedByRule == nil {
@@ -181,6 +188,7 @@ func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJo
 			}
 		}
 	}
+	s.logFailedRules(ctx, t, o, failed)
 	if confirm.set {
 		n, ok := confirm.n, confirm.n == out.WouldDelete
 		out.ConfirmCount, out.CountMatches = &n, &ok

@@ -265,3 +265,58 @@ func TestOperationIDsThatNameOtherKeys(t *testing.T) {
 	require.Equal(t, before, b.dump(t, b.tenantA))
 	expect[api.Operation](t, b.call(t, "GET", "/crm/v3/operations/"+opID, tokRead, nil), http.StatusOK)
 }
+
+// TestUndoOfAnOperationPartlyUndoneMeanwhile undoes a batch whose records met different fates after
+// it: one was permanently deleted, one restored by hand, one restored by hand and deleted again by
+// another operation, one protected by a rule written since, one whose unique value a new record
+// took. The undo restores what is still in the bin by this operation, the protected record included
+// (protection refuses deletes, not restores: SPEC S25, S26), leaves the others alone, and reports
+// the unique value's blocker.
+func TestUndoOfAnOperationPartlyUndoneMeanwhile(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, err := b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "badge", Label: "Badge", Type: crm.TypeString, Unique: true})
+	require.NoError(t, err)
+	erased := string(b.contact(t, map[string]string{"email": "p@example.com"}))
+	byHand := string(b.contact(t, map[string]string{"email": "h@example.com"}))
+	again := string(b.contact(t, map[string]string{"email": "g@example.com"}))
+	prot := string(b.contact(t, map[string]string{"email": "v@example.com", "lifecyclestage": "customer"}))
+	uniq := string(b.contact(t, map[string]string{"email": "u@example.com", "badge": "B-1"}))
+	plain := string(b.contact(t, map[string]string{"email": "n@example.com"}))
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(erased, byHand, again, prot, uniq, plain)})
+	require.Equal(t, http.StatusNoContent, r.status, string(r.body))
+	opID := b.operationOf(t, crm.RecordID(plain))
+
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": erased})
+	require.Equal(t, http.StatusNoContent, r.status, string(r.body))
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/batch/restore", tokAll, map[string]any{"inputs": idInputs(byHand, again)})
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	require.Equal(t, http.StatusNoContent, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+again, tokAll, nil).status)
+	b.protect(t, "customers", "contacts", `lifecyclestage == "customer"`)
+	blocker := string(b.contact(t, map[string]string{"email": "x@example.com", "badge": "B-1"}))
+
+	r = b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", tokAll, nil)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	acc := decode[api.JobAccepted](t, r)
+	require.EqualValues(t, 3, acc.Total, "the protected, the unique and the plain record are still in the bin by it")
+	for {
+		j, err := b.store.RunUndoBatch(b.ctx, b.tenantA, acc.ID, 500)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	job := decode[api.Job](t, b.call(t, "GET", acc.Links.Status, tokRead, nil))
+	require.Equal(t, "COMPLETE", job.Status)
+	require.EqualValues(t, 2, job.Done)
+	require.EqualValues(t, 1, job.Skipped)
+	require.Len(t, job.Failures, 1)
+	require.Equal(t, uniq, job.Failures[0].ID)
+	require.Equal(t, blocker, job.Failures[0].BlockingID)
+	require.Contains(t, job.Failures[0].Reason, "badge")
+	for id, live := range map[string]bool{erased: false, byHand: true, again: false, prot: true, uniq: false, plain: true} {
+		b.requireLive(t, crm.Contacts, id, live)
+	}
+	// The record deleted again stays in the bin, by its own operation.
+	require.NotEqual(t, opID, b.operationOf(t, crm.RecordID(again)))
+}

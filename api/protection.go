@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -178,6 +180,7 @@ func (s *Server) checkProtected(r *http.Request, t crm.TenantID, o crm.ObjectTyp
 		return nil, 0, fmt.Errorf("read %s for their protection rules: %w", o, err)
 	}
 	if prot, _ := set.Protected(recs, s.clock.Now()); len(prot) > 0 {
+		s.logFailedRules(r.Context(), t, o, crm.FailedRules(prot))
 		return nil, 0, &crm.ProtectedError{ObjectType: o, Records: prot}
 	}
 	if recs == nil {
@@ -218,4 +221,16 @@ func (s *Server) archiveUnprotected(r *http.Request, t crm.TenantID, o crm.Objec
 	return crm.ArchiveResult{}, &crm.ConflictError{Message: fmt.Sprintf(
 		"the records were written %d times while they were being deleted, so their protection rules could not be checked on what is stored: nothing was deleted; try again",
 		protectedRounds)}
+}
+
+// logFailedRules warns that the protection rules of failed (counts of records by rule) could not be
+// evaluated on some records of type o, which they therefore protect (protection fails closed), so
+// that someone fixes them. It names the rules and counts only: no record data. Nothing for none.
+func (s *Server) logFailedRules(ctx context.Context, t crm.TenantID, o crm.ObjectType, failed crm.ProtectedCounts) {
+	if len(failed) == 0 {
+		return
+	}
+	s.cfg.Logger.WarnContext(ctx, "protection rules cannot be evaluated on some records: they protect them until fixed",
+		slog.String("tenant_id", string(t)), slog.String("object_type", string(o)),
+		slog.String("rules", failed.String()), slog.String("correlation_id", correlationID(ctx)))
 }

@@ -416,3 +416,46 @@ func TestProtectionHoldsAgainstARuleWrittenBeforeTheMove(t *testing.T) {
 		require.NoError(t, b.store.DeleteProtectionRule(b.ctx, b.tenantA, "customers", "ops@a.example"))
 	}
 }
+
+// A rule that fails at run time on some records (an index past the end of a split, on the contacts
+// without an email) protects them in every path, fails closed: a single delete and a batch are
+// refused with a message saying the rule cannot be evaluated on the record (not that it matches),
+// and a bulk delete's dry run counts what its job then deletes and skips.
+func TestRuleFailingOnARecordProtectsIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	vip := string(b.contact(t, map[string]string{"email": "a@vip.example", "lifecyclestage": "lead"}))
+	plain := string(b.contact(t, map[string]string{"email": "b@plain.example", "lifecyclestage": "lead"}))
+	noMail := string(b.contact(t, map[string]string{"firstname": "N", "lifecyclestage": "lead"}))
+	b.contact(t, map[string]string{"firstname": "M", "lifecyclestage": "lead"})
+	b.protect(t, "vip-domain", "contacts", `split(email, "@")[1] == "vip.example"`)
+	before := b.dump(t, b.tenantA)
+
+	e := expect[errorJSON](t, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+noMail, tokDelete, nil), http.StatusConflict)
+	require.Equal(t, "PROTECTED", e.Errors[0].Code)
+	require.Contains(t, e.Message, `protected by rule "vip-domain", which cannot be evaluated on it`)
+	require.Contains(t, e.Message, "fix the rule")
+	e = expect[errorJSON](t, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+vip, tokDelete, nil), http.StatusConflict)
+	require.NotContains(t, e.Message, "cannot be evaluated", "a record the rule matches is protected as before")
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/batch/archive", tokAll, map[string]any{"inputs": idInputs(plain, vip, noMail)})
+	e = expect[errorJSON](t, r, http.StatusConflict)
+	require.Contains(t, e.Message, fmt.Sprintf(`%s (rule "vip-domain"), %s (rule "vip-domain", which cannot be evaluated on it: fix the rule)`, vip, noMail))
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	require.Contains(t, b.logs.String(), "protection rules cannot be evaluated on some records")
+
+	path := "/crm/v3/objects/contacts/bulk-delete"
+	filter := `lifecyclestage == "lead"`
+	dr := expect[dryRunJSON](t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "dryRun": true}), http.StatusOK)
+	require.EqualValues(t, 4, dr.Matched)
+	require.EqualValues(t, 1, dr.WouldDelete)
+	require.Equal(t, map[string]int64{"vip-domain": 3}, dr.ProtectedByRule)
+	acc := b.selecting(t, b.call(t, "POST", path, tokAll, map[string]any{"filter": filter, "confirmCount": dr.WouldDelete}), dr.WouldDelete)
+	b.work(t, acc.ID)
+	j := expect[protectedJob](t, b.call(t, "GET", "/crm/v3/jobs/"+acc.ID, tokRead, nil), http.StatusOK)
+	require.Equal(t, "COMPLETE", j.Status)
+	require.Equal(t, dr.WouldDelete, j.Done)
+	require.Equal(t, dr.ProtectedByRule, j.ProtectedByRule)
+	b.requireLive(t, crm.Contacts, plain, false)
+	b.requireLive(t, crm.Contacts, noMail, true)
+	b.requireLive(t, crm.Contacts, vip, true)
+}

@@ -55,10 +55,28 @@ const (
 	AuditProtectionDelete = "protection_delete"
 )
 
-// ProtectedRecord names a protected record and the rule that protects it.
+// ProtectedRecord names a protected record and the rule that protects it. Failed is set when the
+// rule protects it only because it cannot be evaluated on it (the rule no longer compiles, or fails
+// at run time on the record's values): protection fails closed, and the rule is to be fixed.
 type ProtectedRecord struct {
-	ID   RecordID
-	Rule string
+	ID     RecordID
+	Rule   string
+	Failed bool
+}
+
+// FailedRules counts, by rule, the records of prot that their rule protects only because it cannot
+// be evaluated on them (ProtectedRecord.Failed); nil when there are none.
+func FailedRules(prot []ProtectedRecord) ProtectedCounts {
+	var out ProtectedCounts
+	for _, p := range prot {
+		if p.Failed {
+			if out == nil {
+				out = ProtectedCounts{}
+			}
+			out[p.Rule]++
+		}
+	}
+	return out
 }
 
 // ProtectedError refuses a delete of protected records (SPEC S25): nothing was deleted. Records
@@ -71,12 +89,19 @@ type ProtectedError struct {
 func (e *ProtectedError) Error() string {
 	if len(e.Records) == 1 {
 		r := e.Records[0]
+		if r.Failed {
+			return fmt.Sprintf("%s record %s is protected by rule %q, which cannot be evaluated on it (the rule fails on this record's values, or no longer compiles), so it protects the record: nothing was deleted; fix the rule's when (crmflow protect apply) so that it holds for every record, then delete again",
+				e.ObjectType, r.ID, r.Rule)
+		}
 		return fmt.Sprintf("%s record %s is protected by rule %q: nothing was deleted; change the record so that the rule no longer matches it, or remove the rule (crmflow protect delete %s), then delete again",
 			e.ObjectType, r.ID, r.Rule, r.Rule)
 	}
 	parts := make([]string, len(e.Records))
 	for i, r := range e.Records {
 		parts[i] = fmt.Sprintf("%s (rule %q)", r.ID, r.Rule)
+		if r.Failed {
+			parts[i] = fmt.Sprintf("%s (rule %q, which cannot be evaluated on it: fix the rule)", r.ID, r.Rule)
+		}
 	}
 	return fmt.Sprintf("%d of the %s records are protected: %s; nothing was deleted; leave them out of the batch, or change them or their rules, then delete again",
 		len(e.Records), e.ObjectType, strings.Join(parts, ", "))

@@ -108,19 +108,29 @@ func (s *ProtectionSet) Rules() []string {
 // Check reports whether rec is protected at time now, and by which rule: the first by name that
 // matches it (or that cannot be evaluated on it, see the package doc).
 func (s *ProtectionSet) Check(rec crm.Record, now time.Time) (rule string, protected bool) {
+	rule, protected, _ = s.Evaluate(rec, now)
+	return rule, protected
+}
+
+// Evaluate is Check, and also reports whether rule protects rec only because it cannot be
+// evaluated on it (failed): the rule no longer compiles, or it fails at run time on this record
+// (an index out of range, a division by zero, a conversion of a value that does not convert).
+// Such a record is protected all the same (protection fails closed); failed tells the caller to
+// say so, so that someone fixes the rule.
+func (s *ProtectionSet) Evaluate(rec crm.Record, now time.Time) (rule string, protected, failed bool) {
 	if s == nil {
-		return "", false
+		return "", false, false
 	}
 	for _, r := range s.rules {
 		if r.prog == nil {
-			return r.name, true
+			return r.name, true, true
 		}
 		ok, err := r.prog.Match(rec, now)
 		if err != nil || ok {
-			return r.name, true
+			return r.name, true, err != nil
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // Reads returns the properties the rules read of a record (see Program.Reads); all is
@@ -165,8 +175,8 @@ func (s *ProtectionSet) ReadProps(extra []string, extraAll bool) []string {
 	return props
 }
 
-// Protected checks recs at now and returns those protected, with their rule, in the order of recs,
-// and the count by rule.
+// Protected checks recs at now and returns those protected, with their rule (and whether the rule
+// failed on them, see Evaluate), in the order of recs, and the count by rule.
 func (s *ProtectionSet) Protected(recs []crm.Record, now time.Time) ([]crm.ProtectedRecord, crm.ProtectedCounts) {
 	if s.Empty() {
 		return nil, nil
@@ -174,8 +184,8 @@ func (s *ProtectionSet) Protected(recs []crm.Record, now time.Time) ([]crm.Prote
 	var out []crm.ProtectedRecord
 	var counts crm.ProtectedCounts
 	for _, rec := range recs {
-		if name, ok := s.Check(rec, now); ok {
-			out = append(out, crm.ProtectedRecord{ID: rec.ID, Rule: name})
+		if name, ok, failed := s.Evaluate(rec, now); ok {
+			out = append(out, crm.ProtectedRecord{ID: rec.ID, Rule: name, Failed: failed})
 			if counts == nil {
 				counts = crm.ProtectedCounts{}
 			}

@@ -52,6 +52,27 @@ func TestSet(t *testing.T) {
 		require.True(t, ok)
 	})
 
+	t.Run("EvaluateSaysWhenTheRuleFailed", func(t *testing.T) {
+		t.Parallel()
+		s := triggers.CompileProtection([]crm.ProtectionRule{
+			{Name: "a-split", ObjectType: crm.Contacts, When: `split(lifecyclestage, "-")[1] == "vip"`},
+			{Name: "b-gone", ObjectType: crm.Contacts, When: `deleted_prop == 1`},
+		}, crm.Contacts, schema)
+		rule, ok, failed := s.Evaluate(rec(map[string]string{"lifecyclestage": "customer-vip"}), now)
+		require.Equal(t, []any{"a-split", true, false}, []any{rule, ok, failed}, "a match")
+		rule, ok, failed = s.Evaluate(rec(map[string]string{"lifecyclestage": "lead"}), now)
+		require.Equal(t, []any{"a-split", true, true}, []any{rule, ok, failed}, "a run-time error fails closed")
+		rule, ok, failed = s.Evaluate(rec(map[string]string{"lifecyclestage": "lead-x"}), now)
+		require.Equal(t, []any{"b-gone", true, true}, []any{rule, ok, failed}, "a rule that no longer compiles")
+		prot, counts := s.Protected([]crm.Record{rec(map[string]string{"lifecyclestage": "customer-vip"})}, now)
+		require.Equal(t, []crm.ProtectedRecord{{ID: "1", Rule: "a-split"}}, prot)
+		require.Equal(t, crm.ProtectedCounts{"a-split": 1}, counts)
+		require.Nil(t, crm.FailedRules(prot))
+		prot, _ = s.Protected([]crm.Record{rec(map[string]string{"lifecyclestage": "lead"})}, now)
+		require.Equal(t, []crm.ProtectedRecord{{ID: "1", Rule: "a-split", Failed: true}}, prot)
+		require.Equal(t, crm.ProtectedCounts{"a-split": 1}, crm.FailedRules(prot))
+	})
+
 	t.Run("EmptyProtectsNothing", func(t *testing.T) {
 		t.Parallel()
 		var s *triggers.ProtectionSet

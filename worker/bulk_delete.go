@@ -295,22 +295,29 @@ func (sel *selector) step(ctx context.Context, w *Worker, t crm.TenantID, j crm.
 	}
 	now := w.cfg.Clock.Now()
 	step := crm.SelectionStep{After: j.Cursor, Next: next, Scanned: scanned}
-	var counts crm.ProtectedCounts
+	var counts, failed crm.ProtectedCounts
 	for _, rec := range recs {
 		if sel.prog != nil {
 			if ok, err := sel.prog.Match(rec, now); err != nil || !ok {
 				continue
 			}
 		}
-		if rule, ok := sel.protect.Check(rec, now); ok {
+		if rule, ok, ruleFailed := sel.protect.Evaluate(rec, now); ok {
 			if counts == nil {
 				counts = crm.ProtectedCounts{}
 			}
 			counts[rule]++
+			if ruleFailed {
+				if failed == nil {
+					failed = crm.ProtectedCounts{}
+				}
+				failed[rule]++
+			}
 			continue
 		}
 		step.IDs = append(step.IDs, rec.ID)
 	}
+	w.noteFailedRules(t, j.ID, j.ObjectType, failed)
 	if !sel.protect.Empty() { // even with none protected: a first run of this step may have counted some
 		if err := w.store.AddJobProtected(ctx, t, j.ID, j.Cursor, counts); err != nil {
 			return crm.Job{}, err
@@ -334,6 +341,7 @@ func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, p
 		return nil, BulkDeleteBatchSize, err
 	}
 	prot, _ := protect.Protected(recs, w.cfg.Clock.Now())
+	w.noteFailedRules(t, j.ID, j.ObjectType, crm.FailedRules(prot))
 	if len(prot) > 0 {
 		n, err := w.store.SkipProtectedPending(ctx, t, j.ID, prot)
 		if err != nil {
@@ -354,6 +362,19 @@ func (w *Worker) skipProtected(ctx context.Context, t crm.TenantID, j crm.Job, p
 		recs = []crm.Record{} // checked, none live: the batch moves none that turned live since
 	}
 	return recs, pending - len(prot), nil
+}
+
+// noteFailedRules records that the protection rules of failed (counts of records by rule) could
+// not be evaluated on some records of job id, which they therefore protect (protection fails
+// closed): a warning naming the rules and counts (no record data), and
+// crmflow_protection_rule_failures_total. Nothing for none.
+func (w *Worker) noteFailedRules(t crm.TenantID, id string, o crm.ObjectType, failed crm.ProtectedCounts) {
+	if len(failed) == 0 {
+		return
+	}
+	w.metrics.ruleFailures.WithLabelValues(objectTypeLabel(o)).Add(float64(failed.Total()))
+	w.log.Warn("protection rules cannot be evaluated on some records of a bulk delete job: they protect them until fixed",
+		"tenant_id", string(t), "job_id", id, "object_type", string(o), "rules", failed.String())
 }
 
 // runnerID names this process and one handler run, for leases.

@@ -111,6 +111,7 @@
 //	crmflow_worker_task_duration_seconds{type}   handler run time
 //	crmflow_trash_purged_records_total{object_type}
 //	crmflow_bulk_deleted_records_total{object_type}
+//	crmflow_protection_rule_failures_total{object_type}  records a rule protected because it failed on them
 //	crmflow_mail_sent_total{kind}, crmflow_mail_failed_total{kind}, crmflow_mail_outbox_total{kind},
 //	crmflow_mail_dropped_total{kind}
 //	crmflow_changes_drained_total{object_type}

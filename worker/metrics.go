@@ -18,6 +18,8 @@ type metrics struct {
 	purged    *prometheus.CounterVec
 	// bulkDeleted is for bulk_delete.go's handler.
 	bulkDeleted *prometheus.CounterVec
+	// ruleFailures is for the protection checks of bulk_delete.go's handler.
+	ruleFailures *prometheus.CounterVec
 	// undone and undoFailed are for undo.go's batches.
 	undone, undoFailed *prometheus.CounterVec
 	mailSent           *prometheus.CounterVec
@@ -55,6 +57,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Recycle-bin entries removed for good by purges, by object type.", "object_type")
 	m.bulkDeleted = counter("crmflow_bulk_deleted_records_total",
 		"Records moved to the recycle bin by bulk delete jobs, by object type.", "object_type")
+	m.ruleFailures = counter("crmflow_protection_rule_failures_total",
+		"Records of bulk delete jobs a protection rule protected only because it could not be evaluated on them "+
+			"(it fails on their values, or no longer compiles): the rule is to be fixed, by object type.", "object_type")
 	m.undone = counter("crmflow_undo_restored_records_total",
 		"Records brought back from the recycle bin by undo jobs, by object type.", "object_type")
 	m.undoFailed = counter("crmflow_undo_not_restored_records_total",

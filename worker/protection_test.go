@@ -379,3 +379,76 @@ actions:
 	require.Equal(t, "skipped", h[1].Outcome)
 	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
 }
+
+// A rule that fails at run time on some records (here: an index past the end of a split, on the
+// contacts without an email) protects them, fails closed, and says so: the job counts them by the
+// rule, and the worker warns and counts them in crmflow_protection_rule_failures_total, so that
+// someone fixes the rule rather than take those records for ones the rule matches.
+func TestBulkJobCountsRecordsItsRuleFailsOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var in []crm.RecordInput
+	for i := range 6 {
+		props := map[string]string{"firstname": fmt.Sprint(i), "lifecyclestage": "lead"}
+		switch i % 3 {
+		case 0:
+			props["email"] = fmt.Sprintf("c%d@vip.example", i)
+		case 1:
+			props["email"] = fmt.Sprintf("c%d@plain.example", i)
+		}
+		in = append(in, crm.RecordInput{Properties: props})
+	}
+	_, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vip-domain", ObjectType: crm.Contacts,
+		When: `split(email, "@")[1] == "vip.example"`}, "ops@example.com")
+	require.NoError(t, err)
+	w, err := worker.New(b.store, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `lifecyclestage == "lead"`,
+		ConfirmCount: 2, By: "ops@example.com", Selection: "records matching a filter"})
+	require.NoError(t, err)
+	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
+	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobDone, job.State)
+	require.EqualValues(t, 2, job.Done, "only the contacts at plain.example")
+	require.Equal(t, crm.ProtectedCounts{"vip-domain": 4}, job.Protected)
+	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.EqualValues(t, 4, n, "the vip contacts and those the rule fails on are live")
+	require.Equal(t, 2.0, metricValue(t, b.reg, "crmflow_protection_rule_failures_total", "contacts"))
+	require.Contains(t, b.logs.String(), "protection rules cannot be evaluated on some records")
+	require.Contains(t, b.logs.String(), `vip-domain: 2`)
+	require.NotContains(t, b.logs.String(), "plain.example", "no record data in the logs")
+}
+
+// A workflow's delete_contact skips a contact its rule fails on, and its history says the rule
+// cannot be evaluated on it, not that the rule matches it.
+func TestWorkflowSkipsContactItsRuleFailsOn(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 50)
+	noMail := b.contact(t, map[string]string{"firstname": "NoMail", "lifecyclestage": "lead"})
+	b.drain(t)
+	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vip-domain", ObjectType: crm.Contacts,
+		When: `split(email, "@")[1] == "vip.example"`}, "ops@example.com")
+	require.NoError(t, err)
+	f := b.activate(t, "clean-bounced", `name: clean-bounced
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`)
+	b.clock.Advance(time.Minute)
+	b.update(t, noMail, map[string]string{"email_bounced": "true"})
+	b.drain(t)
+
+	require.False(t, b.live(t, noMail).Archived)
+	h := b.history(t, f.Name, noMail)
+	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h))
+	require.Equal(t, "skipped", h[1].Outcome)
+	require.Contains(t, h[1].Detail, `protected by rule "vip-domain", which cannot be evaluated on it`)
+}

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -248,4 +249,63 @@ func TestPurgeEmptiesTheBinOfEveryOperation(t *testing.T) {
 			require.Equal(t, want, op.InBin, "operation %d of %d", i+1, len(ops))
 		}
 	})
+}
+
+// TestDeletionLimitWindow pins where a blast-radius limit's window ends (SPEC S24), for the
+// shortest and the longest window: a deletion counts while it is less than Per old, so the limit
+// refuses one more a millisecond before the window rolls and allows it at the exact moment it
+// rolls; a lower limit refuses at once what the deletions made count for; unlimited refuses none.
+func TestDeletionLimitWindow(t *testing.T) {
+	t.Parallel()
+	for _, per := range []time.Duration{crm.MinLimitWindow, crm.MaxLimitWindow} {
+		t.Run(crm.FormatWindow(per), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, "redis")
+			ctx := b.ctx
+			_, err := b.store.CreateUser(ctx, b.tenant, "ops@x.example", crm.Permissions(crm.AllPermissions), "root@x.example")
+			require.NoError(t, err)
+			var ids []crm.RecordID
+			for i := range 6 {
+				ids = append(ids, b.contact(t, map[string]string{"email": fmt.Sprintf("c%d@x.example", i)}).ID)
+			}
+			_, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts,
+				"name: bounced\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", "ops@x.example")
+			require.NoError(t, err)
+			f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "ops@x.example"})
+			require.NoError(t, err)
+			wf := crm.Actor{User: "ops@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision}
+			archive := func(max int, ids ...crm.RecordID) crm.ArchiveResult {
+				t.Helper()
+				res, err := b.store.ArchiveWithLimit(ctx, b.tenant, crm.Contacts, ids, wf,
+					crm.ArchiveLimit{DeletionLimit: crm.DeletionLimit{Max: max, Per: per}, ActivatedAt: f.ActivatedAt})
+				require.NoError(t, err)
+				return res
+			}
+			inWindow := func() int64 {
+				t.Helper()
+				n, err := b.store.FlowDeletionsInWindow(ctx, b.tenant, "bounced", per)
+				require.NoError(t, err)
+				return n
+			}
+
+			require.Equal(t, ids[:2], archive(2, ids[:2]...).Archived)
+			b.clock.Advance(per - time.Millisecond)
+			require.EqualValues(t, 2, inWindow())
+			res := archive(2, ids[2])
+			require.Empty(t, res.Archived)
+			require.Equal(t, []crm.RecordID{ids[2]}, res.OverLimit)
+
+			b.clock.Advance(time.Millisecond) // the window rolls past the first two
+			require.EqualValues(t, 0, inWindow())
+			res = archive(2, ids[2:5]...)
+			require.Equal(t, ids[2:4], res.Archived)
+			require.Equal(t, []crm.RecordID{ids[4]}, res.OverLimit)
+
+			res = archive(1, ids[4]) // lowered below what the window already holds
+			require.Empty(t, res.Archived)
+			require.Equal(t, []crm.RecordID{ids[4]}, res.OverLimit)
+			require.Equal(t, []crm.RecordID{ids[4]}, archive(0, ids[4]).Archived, "unlimited")
+			require.EqualValues(t, 3, inWindow(), "an unlimited deletion counts all the same")
+		})
+	}
 }
