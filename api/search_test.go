@@ -492,6 +492,12 @@ func TestSearchResultWindow(t *testing.T) {
 	require.Len(t, got.Results, 200)
 	// The last page the window reaches offers no next page, though more records match.
 	require.Nil(t, got.Paging)
+	// A page that would straddle the window stops at it: every page size reaches the same
+	// first 10,000 results.
+	got = b.search(t, tokRead, body("9900"))
+	require.Equal(t, 10100, got.Total)
+	require.Len(t, got.Results, 100)
+	require.Nil(t, got.Paging)
 	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body("10000")), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Contains(t, e.Message, "10000")
 }

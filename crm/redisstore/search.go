@@ -362,6 +362,11 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		bad("after", "RESULT_WINDOW_EXCEEDED", "after %d is past the %d results a search can page through: narrow the filters (for example by createdate ranges) and search again", p.After, crm.MaxSearchResults)
 	}
 	plan.Off = p.After
+	if plan.Off >= 0 && plan.Off < crm.MaxSearchResults && plan.Off+plan.Lim > crm.MaxSearchResults {
+		// The page stops at the window: no page, whatever its size, reads past the first
+		// MaxSearchResults results, as paging to them is refused.
+		plan.Lim = crm.MaxSearchResults - plan.Off
+	}
 	if len(p.FilterGroups) > crm.MaxSearchGroups {
 		bad("filterGroups", "TOO_MANY_FILTER_GROUPS", "%d filter groups: a search takes at most %d", len(p.FilterGroups), crm.MaxSearchGroups)
 	}
