@@ -175,6 +175,10 @@ func TestSearchOperators(t *testing.T) {
 			}},
 		{"Query", map[string]any{"query": "gra", "limit": 200},
 			func(p map[string]string) bool { return p["firstname"] == "Grace" }},
+		{"EmptyValueBesideValues", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "value": "", "values": []any{1, "5"}}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && (n == 1 || n == 5) }},
+		{"EmptyValuesBesideValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "value": 3, "values": []any{}, "highValue": nil}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
 		{"QueryAndFilter", map[string]any{"query": "user1", "limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}},
 			func(p map[string]string) bool {
 				return strings.HasPrefix(p["email"], "user1") && p["lifecyclestage"] == "lead"
@@ -399,6 +403,17 @@ func TestSearchRefusals(t *testing.T) {
 		{"TwoSorts", map[string]any{"sorts": []string{"num_notes", "email"}}, "sorts", "at most one"},
 		{"UnknownSort", map[string]any{"sorts": []string{"shoe_size"}}, "sorts[0].propertyName", "shoe_size"},
 		{"BadDirection", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "direction": "UP"}}}, "sorts[0].direction", "ASCENDING"},
+		{"MissingOperator", groups([]map[string]any{{"propertyName": "num_notes", "value": 3}}), "filterGroups[0].filters[0].operator", "has no operator"},
+		{"MissingPropertyName", groups([]map[string]any{{"operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "has no propertyName"},
+		{"NullFilter", map[string]any{"filterGroups": []any{map[string]any{"filters": []any{nil}}}}, "filterGroups[0].filters[0].propertyName", "has no propertyName"},
+		{"ValuesWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "value": 3, "values": []int{3, 4}}}), "filterGroups[0].filters[0].values", "use IN"},
+		{"ValuesAloneWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "values": []int{3}}}), "filterGroups[0].filters[0].values", "reads value, not values"},
+		{"ValueWithIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "value": 3, "values": []int{4}}}), "filterGroups[0].filters[0].value", "use EQ"},
+		{"ValueAloneWithNotIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "NOT_IN", "value": 3}}), "filterGroups[0].filters[0].value", "reads values"},
+		{"HighValueWithGTE", groups([]map[string]any{{"propertyName": "num_notes", "operator": "GTE", "value": 1, "highValue": 4}}), "filterGroups[0].filters[0].highValue", "BETWEEN"},
+		{"ValuesWithBetween", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "values": []int{1, 4}}}), "filterGroups[0].filters[0].values", "highValue"},
+		{"SortWithoutPropertyName", map[string]any{"sorts": []any{map[string]any{"direction": "DESCENDING"}}}, "sorts[0].propertyName", "has no propertyName"},
+		{"SortOfADash", map[string]any{"sorts": []string{"-"}}, "sorts[0].propertyName", "has no propertyName"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
