@@ -406,6 +406,11 @@ func TestSearchRefusals(t *testing.T) {
 		{"MissingOperator", groups([]map[string]any{{"propertyName": "num_notes", "value": 3}}), "filterGroups[0].filters[0].operator", "has no operator"},
 		{"MissingPropertyName", groups([]map[string]any{{"operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "has no propertyName"},
 		{"NullFilter", map[string]any{"filterGroups": []any{map[string]any{"filters": []any{nil}}}}, "filterGroups[0].filters[0].propertyName", "has no propertyName"},
+		{"PropertyNameNotAString", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "must be a JSON string"},
+		{"UnknownFilterField", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "valeu": 3}}), "filterGroups[0].filters[0].valeu", "a filter takes"},
+		{"UnknownGroupField", map[string]any{"filterGroups": []any{map[string]any{"filter": []any{}}}}, "filterGroups[0].filter", "filters"},
+		{"ValueAnObject", groups([]map[string]any{filter("num_notes", "EQ", 3), filter("num_notes", "EQ", map[string]any{"value": 3})}), "filterGroups[0].filters[1].value", "string, number or boolean"},
+		{"ValueAnArray", groups([]map[string]any{filter("num_notes", "EQ", []int{3, 4})}), "filterGroups[0].filters[0].value", "values"},
 		{"ValuesWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "value": 3, "values": []int{3, 4}}}), "filterGroups[0].filters[0].values", "use IN"},
 		{"ValuesAloneWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "values": []int{3}}}), "filterGroups[0].filters[0].values", "reads value, not values"},
 		{"ValueWithIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "value": 3, "values": []int{4}}}), "filterGroups[0].filters[0].value", "use EQ"},
@@ -414,6 +419,9 @@ func TestSearchRefusals(t *testing.T) {
 		{"ValuesWithBetween", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "values": []int{1, 4}}}), "filterGroups[0].filters[0].values", "highValue"},
 		{"SortWithoutPropertyName", map[string]any{"sorts": []any{map[string]any{"direction": "DESCENDING"}}}, "sorts[0].propertyName", "has no propertyName"},
 		{"SortOfADash", map[string]any{"sorts": []string{"-"}}, "sorts[0].propertyName", "has no propertyName"},
+		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
+		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
+		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
