@@ -150,7 +150,7 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	params := crm.SearchParams{Query: in.Query, Properties: in.Properties}
+	params := crm.SearchParams{Query: in.Query, Properties: splitNames(in.Properties)}
 	if in.Limit != nil {
 		if *in.Limit <= 0 {
 			return errInvalid("limit", "INVALID_LIMIT", "limit %d is out of range: use 1 to %d", *in.Limit, crm.MaxSearchLimit)
@@ -226,7 +226,7 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 		return fmt.Errorf("search %s: %w", o, err)
 	}
 	for i, rec := range res.Records {
-		res.Records[i] = withRecordProperties(rec, in.Properties)
+		res.Records[i] = withRecordProperties(rec, params.Properties)
 	}
 	out := searchResponse{Total: res.Total, Results: toRecordsJSON(res.Records)}
 	if res.After != "" {

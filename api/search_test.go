@@ -524,3 +524,34 @@ func TestSearchResultWindow(t *testing.T) {
 	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body("10000")), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Contains(t, e.Message, "10000")
 }
+
+func TestSearchProperties(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 3)
+	tests := []struct {
+		name  string
+		props []string
+		want  []string
+	}{
+		{"Named", []string{"email", "firstname"}, []string{"email", "firstname"}},
+		// As GET's ?properties=: names separated by commas, blanks dropped.
+		{"CommaSeparated", []string{"email,firstname"}, []string{"email", "firstname"}},
+		{"BlanksDropped", []string{"", " email "}, []string{"email"}},
+		{"OnlyBlanksMeansAll", []string{""}, []string{"city", "email", "email_opt_out", "firstname", "last_activity_date", "lastname", "lifecyclestage", "num_notes"}},
+		{"UnknownIgnored", []string{"shoe_size", "email"}, []string{"email"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := b.search(t, tokRead, map[string]any{"limit": 1, "properties": tt.props})
+			require.Len(t, got.Results, 1)
+			var names []string
+			for n := range got.Results[0].Properties {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			require.Equal(t, tt.want, names)
+		})
+	}
+}
