@@ -407,6 +407,45 @@ func TestObjectsPaging(t *testing.T) {
 	})
 }
 
+// TestObjectsPagingWhileChanging pins what docs/search.md says of GET's paging by id: records
+// deleted between two pages are neither skipped nor repeated, and records created meanwhile come
+// on the last page; the bin pages the same way.
+func TestObjectsPagingWhileChanging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var ids []string
+	for i := range 9 {
+		ids = append(ids, string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": fmt.Sprintf("Co %d", i)})))
+	}
+	pageOf := func(query string) page[record] {
+		return expect[page[record]](t, b.call(t, "GET", "/crm/v3/objects/companies?properties=name&"+query, tokRead, nil), http.StatusOK)
+	}
+	idsOf := func(pg page[record]) []string {
+		var out []string
+		for _, r := range pg.Results {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	first := pageOf("limit=3")
+	require.Equal(t, ids[0:3], idsOf(first))
+	// The last record of the page (the cursor) and the first of the next are deleted.
+	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Companies, []crm.RecordID{crm.RecordID(ids[2]), crm.RecordID(ids[3])}, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	created := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Co new"}))
+	second := pageOf("limit=3&after=" + first.Paging.Next.After)
+	require.Equal(t, ids[4:7], idsOf(second))
+	third := pageOf("limit=3&after=" + second.Paging.Next.After)
+	require.Equal(t, []string{ids[7], ids[8], created}, idsOf(third))
+	require.Nil(t, third.Paging, "the last page has no paging.next")
+
+	bin := pageOf("archived=true&limit=1")
+	require.Equal(t, []string{ids[2]}, idsOf(bin))
+	bin = pageOf("archived=true&limit=1&after=" + bin.Paging.Next.After)
+	require.Equal(t, []string{ids[3]}, idsOf(bin))
+	require.Nil(t, bin.Paging)
+}
+
 func TestObjectsArchivedReads(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,40 +12,19 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
-// scalar is a filter value given as a JSON string, number or bool; set says whether it was given.
-type scalar struct {
-	text string
-	set  bool
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (s *scalar) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case len(b) > 0 && b[0] == '"':
-		if err := json.Unmarshal(b, &s.text); err != nil {
-			return err
-		}
-	case string(b) == "null":
-		*s = scalar{}
-		return nil
-	case string(b) == "true", string(b) == "false", len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
-		s.text = string(b)
-	default:
-		return &crm.ValidationError{Field: "value", Code: "INVALID_FILTER_VALUE",
-			Message: "a filter value must be a string, number or boolean, not an object or array"}
-	}
-	s.set = true
-	return nil
-}
-
-// searchFilterJSON is one filter of a search request.
+// searchFilterJSON is one filter of a search request. Its values are read as they were sent, and
+// parsed with the filter's position known (see parseScalar), so an error names the exact field.
 type searchFilterJSON struct {
-	PropertyName string   `json:"propertyName"`
-	Operator     string   `json:"operator"`
-	Value        scalar   `json:"value"`
-	HighValue    scalar   `json:"highValue"`
-	Values       []scalar `json:"values"`
+	PropertyName string            `json:"propertyName"`
+	Operator     string            `json:"operator"`
+	Value        json.RawMessage   `json:"value"`
+	HighValue    json.RawMessage   `json:"highValue"`
+	Values       []json.RawMessage `json:"values"`
+}
+
+// searchGroupJSON is one filter group of a search request.
+type searchGroupJSON struct {
+	Filters []json.RawMessage `json:"filters"`
 }
 
 // searchSortJSON is a sort given as {"propertyName": ..., "direction": "ASCENDING"|"DESCENDING"},
@@ -55,46 +35,86 @@ type searchSortJSON struct {
 	Direction    string `json:"direction"`
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (s *searchSortJSON) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
+// parseScalar reads the filter value raw, at field in of the request: a JSON string, number or
+// bool as text; set is false when it was not given or null. An object or array is a 400 naming in.
+func parseScalar(raw json.RawMessage, in string) (text string, set bool, err error) {
+	b := bytes.TrimSpace(raw)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		return "", false, nil
+	case b[0] == '"':
+		if err := json.Unmarshal(b, &text); err != nil {
+			return "", false, errInvalid(in, "INVALID_FILTER_VALUE", "%s is not a JSON string: %v", in, err)
+		}
+		return text, true, nil
+	case b[0] == '{' || b[0] == '[':
+		return "", false, errInvalid(in, "INVALID_FILTER_VALUE",
+			"%s is a JSON object or array: a filter value must be a string, number or boolean (IN and NOT_IN take their list in values)", in)
+	}
+	return string(b), true, nil
+}
+
+// decodePart decodes raw, the part of a search request at field in (a filter group, a filter or
+// a sort), into dst; a problem is a 400 naming the field inside it (filterGroups[0].filters[1].foo)
+// and, for an unknown field, the fields the part takes.
+func decodePart(raw json.RawMessage, in, takes string, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := in
+		if te.Field != "" {
+			field = in + "." + te.Field
+		}
+		return errInvalid(field, "INVALID_TYPE", "%s must be a JSON %s, not %s", field, jsonKind(te.Type), te.Value)
+	}
+	// encoding/json reports an unknown field only as text (see bodyError).
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ = strconv.Unquote(name)
+		return errInvalid(in+"."+name, "UNKNOWN_FIELD", "unknown field %q in %s: %s", name, in, takes)
+	}
+	return errInvalid(in, "INVALID_JSON", "%s could not be read: %v", in, err)
+}
+
+// parseSort reads the sort raw at field in: an object, or a string ("name", "-name" or the object
+// encoded as JSON).
+func parseSort(raw json.RawMessage, in string) (searchSortJSON, error) {
+	const takes = "a sort takes propertyName and direction (ASCENDING or DESCENDING)"
+	b := bytes.TrimSpace(raw)
 	if len(b) > 0 && b[0] == '"' {
 		var str string
 		if err := json.Unmarshal(b, &str); err != nil {
-			return err
+			return searchSortJSON{}, errInvalid(in, "INVALID_SORT", "%s is not a JSON string: %v", in, err)
 		}
 		str = strings.TrimSpace(str)
-		if strings.HasPrefix(str, "{") {
-			b = []byte(str)
-		} else {
-			s.PropertyName, s.Direction = strings.TrimPrefix(str, "-"), "ASCENDING"
+		if !strings.HasPrefix(str, "{") {
+			so := searchSortJSON{PropertyName: strings.TrimPrefix(str, "-"), Direction: "ASCENDING"}
 			if strings.HasPrefix(str, "-") {
-				s.Direction = "DESCENDING"
+				so.Direction = "DESCENDING"
 			}
-			return nil
+			return so, nil
 		}
+		b = []byte(str)
 	}
-	type plain searchSortJSON
-	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("sort: %w", err)
+	var so searchSortJSON
+	if err := decodePart(b, in, takes, &so); err != nil {
+		return searchSortJSON{}, err
 	}
-	*s = searchSortJSON(p)
-	return nil
+	return so, nil
 }
 
 // searchRequest is the body of POST /crm/v3/objects/{objectType}/search.
 type searchRequest struct {
-	FilterGroups []struct {
-		Filters []searchFilterJSON `json:"filters"`
-	} `json:"filterGroups"`
-	Sorts      []searchSortJSON `json:"sorts"`
-	Query      string           `json:"query"`
-	Properties []string         `json:"properties"`
-	Limit      *int             `json:"limit"`
-	After      scalar           `json:"after"`
+	FilterGroups []json.RawMessage `json:"filterGroups"`
+	Sorts        []json.RawMessage `json:"sorts"`
+	Query        string            `json:"query"`
+	Properties   []string          `json:"properties"`
+	Limit        *int              `json:"limit"`
+	After        json.RawMessage   `json:"after"`
 }
 
 // searchResponse is a page of search results, as HubSpot shapes it.
@@ -130,37 +150,66 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	params := crm.SearchParams{Query: in.Query, Properties: in.Properties}
+	params := crm.SearchParams{Query: in.Query, Properties: splitNames(in.Properties)}
 	if in.Limit != nil {
 		if *in.Limit <= 0 {
 			return errInvalid("limit", "INVALID_LIMIT", "limit %d is out of range: use 1 to %d", *in.Limit, crm.MaxSearchLimit)
 		}
 		params.Limit = *in.Limit
 	}
-	if in.After.set && in.After.text != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(in.After.text))
+	after, afterSet, err := parseScalar(in.After, "after")
+	if err != nil {
+		return errInvalid("after", "INVALID_AFTER", "after is not a result offset: use the paging.next.after of the previous page")
+	}
+	if afterSet && after != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(after))
 		if err != nil || n < 0 {
-			return errInvalid("after", "INVALID_AFTER", "after %q is not a result offset: use the paging.next.after of the previous page", in.After.text)
+			return errInvalid("after", "INVALID_AFTER", "after %q is not a result offset: use the paging.next.after of the previous page", after)
 		}
 		params.After = n
 	}
-	for gi, g := range in.FilterGroups {
+	const filterTakes = "a filter takes propertyName, operator, value, highValue (BETWEEN) and values (IN, NOT_IN)"
+	for gi, raw := range in.FilterGroups {
+		gin := fmt.Sprintf("filterGroups[%d]", gi)
+		var g searchGroupJSON
+		if err := decodePart(raw, gin, "a filter group takes filters", &g); err != nil {
+			return err
+		}
 		group := make([]crm.SearchFilter, 0, len(g.Filters))
-		for fi, f := range g.Filters {
-			sf := crm.SearchFilter{PropertyName: f.PropertyName, Operator: crm.SearchOperator(strings.ToUpper(f.Operator)),
-				Value: f.Value.text, HasValue: f.Value.set, HighValue: f.HighValue.text, HasHighValue: f.HighValue.set}
-			for vi, v := range f.Values {
-				if !v.set {
-					return errInvalid(fmt.Sprintf("filterGroups[%d].filters[%d].values[%d]", gi, fi, vi), "INVALID_FILTER_VALUE",
+		for fi, raw := range g.Filters {
+			fin := fmt.Sprintf("%s.filters[%d]", gin, fi)
+			var f searchFilterJSON
+			if err := decodePart(raw, fin, filterTakes, &f); err != nil {
+				return err
+			}
+			sf := crm.SearchFilter{PropertyName: f.PropertyName, Operator: crm.SearchOperator(strings.ToUpper(f.Operator))}
+			if sf.Value, sf.HasValue, err = parseScalar(f.Value, fin+".value"); err != nil {
+				return err
+			}
+			if sf.HighValue, sf.HasHighValue, err = parseScalar(f.HighValue, fin+".highValue"); err != nil {
+				return err
+			}
+			for vi, raw := range f.Values {
+				vin := fmt.Sprintf("%s.values[%d]", fin, vi)
+				v, set, err := parseScalar(raw, vin)
+				if err != nil {
+					return err
+				}
+				if !set {
+					return errInvalid(vin, "INVALID_FILTER_VALUE",
 						"filter group %d, filter %d: value %d is null: give a string, number or boolean", gi, fi, vi)
 				}
-				sf.Values = append(sf.Values, v.text)
+				sf.Values = append(sf.Values, v)
 			}
 			group = append(group, sf)
 		}
 		params.FilterGroups = append(params.FilterGroups, group)
 	}
-	for i, so := range in.Sorts {
+	for i, raw := range in.Sorts {
+		so, err := parseSort(raw, fmt.Sprintf("sorts[%d]", i))
+		if err != nil {
+			return err
+		}
 		var desc bool
 		switch strings.ToUpper(so.Direction) {
 		case "", "ASCENDING", "ASC":
@@ -177,7 +226,7 @@ func (s *Server) searchObjects(w http.ResponseWriter, r *http.Request, p crm.Pri
 		return fmt.Errorf("search %s: %w", o, err)
 	}
 	for i, rec := range res.Records {
-		res.Records[i] = withRecordProperties(rec, in.Properties)
+		res.Records[i] = withRecordProperties(rec, params.Properties)
 	}
 	out := searchResponse{Total: res.Total, Results: toRecordsJSON(res.Records)}
 	if res.After != "" {

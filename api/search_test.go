@@ -175,6 +175,10 @@ func TestSearchOperators(t *testing.T) {
 			}},
 		{"Query", map[string]any{"query": "gra", "limit": 200},
 			func(p map[string]string) bool { return p["firstname"] == "Grace" }},
+		{"EmptyValueBesideValues", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "value": "", "values": []any{1, "5"}}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && (n == 1 || n == 5) }},
+		{"EmptyValuesBesideValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "value": 3, "values": []any{}, "highValue": nil}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
 		{"QueryAndFilter", map[string]any{"query": "user1", "limit": 200, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}},
 			func(p map[string]string) bool {
 				return strings.HasPrefix(p["email"], "user1") && p["lifecyclestage"] == "lead"
@@ -399,6 +403,25 @@ func TestSearchRefusals(t *testing.T) {
 		{"TwoSorts", map[string]any{"sorts": []string{"num_notes", "email"}}, "sorts", "at most one"},
 		{"UnknownSort", map[string]any{"sorts": []string{"shoe_size"}}, "sorts[0].propertyName", "shoe_size"},
 		{"BadDirection", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "direction": "UP"}}}, "sorts[0].direction", "ASCENDING"},
+		{"MissingOperator", groups([]map[string]any{{"propertyName": "num_notes", "value": 3}}), "filterGroups[0].filters[0].operator", "has no operator"},
+		{"MissingPropertyName", groups([]map[string]any{{"operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "has no propertyName"},
+		{"NullFilter", map[string]any{"filterGroups": []any{map[string]any{"filters": []any{nil}}}}, "filterGroups[0].filters[0].propertyName", "has no propertyName"},
+		{"PropertyNameNotAString", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "must be a JSON string"},
+		{"UnknownFilterField", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "valeu": 3}}), "filterGroups[0].filters[0].valeu", "a filter takes"},
+		{"UnknownGroupField", map[string]any{"filterGroups": []any{map[string]any{"filter": []any{}}}}, "filterGroups[0].filter", "filters"},
+		{"ValueAnObject", groups([]map[string]any{filter("num_notes", "EQ", 3), filter("num_notes", "EQ", map[string]any{"value": 3})}), "filterGroups[0].filters[1].value", "string, number or boolean"},
+		{"ValueAnArray", groups([]map[string]any{filter("num_notes", "EQ", []int{3, 4})}), "filterGroups[0].filters[0].value", "values"},
+		{"ValuesWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "value": 3, "values": []int{3, 4}}}), "filterGroups[0].filters[0].values", "use IN"},
+		{"ValuesAloneWithEQ", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "values": []int{3}}}), "filterGroups[0].filters[0].values", "reads value, not values"},
+		{"ValueWithIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "value": 3, "values": []int{4}}}), "filterGroups[0].filters[0].value", "use EQ"},
+		{"ValueAloneWithNotIn", groups([]map[string]any{{"propertyName": "num_notes", "operator": "NOT_IN", "value": 3}}), "filterGroups[0].filters[0].value", "reads values"},
+		{"HighValueWithGTE", groups([]map[string]any{{"propertyName": "num_notes", "operator": "GTE", "value": 1, "highValue": 4}}), "filterGroups[0].filters[0].highValue", "BETWEEN"},
+		{"ValuesWithBetween", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "values": []int{1, 4}}}), "filterGroups[0].filters[0].values", "highValue"},
+		{"SortWithoutPropertyName", map[string]any{"sorts": []any{map[string]any{"direction": "DESCENDING"}}}, "sorts[0].propertyName", "has no propertyName"},
+		{"SortOfADash", map[string]any{"sorts": []string{"-"}}, "sorts[0].propertyName", "has no propertyName"},
+		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
+		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
+		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,6 +515,43 @@ func TestSearchResultWindow(t *testing.T) {
 	require.Len(t, got.Results, 200)
 	// The last page the window reaches offers no next page, though more records match.
 	require.Nil(t, got.Paging)
+	// A page that would straddle the window stops at it: every page size reaches the same
+	// first 10,000 results.
+	got = b.search(t, tokRead, body("9900"))
+	require.Equal(t, 10100, got.Total)
+	require.Len(t, got.Results, 100)
+	require.Nil(t, got.Paging)
 	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body("10000")), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Contains(t, e.Message, "10000")
+}
+
+func TestSearchProperties(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 3)
+	tests := []struct {
+		name  string
+		props []string
+		want  []string
+	}{
+		{"Named", []string{"email", "firstname"}, []string{"email", "firstname"}},
+		// As GET's ?properties=: names separated by commas, blanks dropped.
+		{"CommaSeparated", []string{"email,firstname"}, []string{"email", "firstname"}},
+		{"BlanksDropped", []string{"", " email "}, []string{"email"}},
+		{"OnlyBlanksMeansAll", []string{""}, []string{"city", "email", "email_opt_out", "firstname", "last_activity_date", "lastname", "lifecyclestage", "num_notes"}},
+		{"UnknownIgnored", []string{"shoe_size", "email"}, []string{"email"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := b.search(t, tokRead, map[string]any{"limit": 1, "properties": tt.props})
+			require.Len(t, got.Results, 1)
+			var names []string
+			for n := range got.Results[0].Properties {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			require.Equal(t, tt.want, names)
+		})
+	}
 }

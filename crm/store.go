@@ -390,9 +390,11 @@ type SearchStore interface {
 	// Search finds the live records of a type that match p (HubSpot's search: the OR of filter
 	// groups, each the AND of its filters), through the type's search indexes (SearchIndexes),
 	// sorted and paged. ValidationErrors naming each field of p that is wrong (an unknown property,
-	// a value that does not parse as its type, an operator the type does not take, a limit out of
-	// range, a page past MaxSearchResults), or a *ValidationError (code SEARCH_TOO_BROAD) when it
-	// would read more than Config.SearchWorkBudget records; a *NotFoundError for an unknown type.
+	// a value that does not parse as its type, an operator the type does not take, a missing
+	// property name, operator or value, a value the operator does not read, a limit out of range,
+	// a page past MaxSearchResults), or a *ValidationError (code SEARCH_TOO_BROAD) when it would
+	// read more than Config.SearchWorkBudget records; a *NotFoundError for an unknown type. A page
+	// never reaches past the first MaxSearchResults results.
 	Search(ctx context.Context, t TenantID, o ObjectType, p SearchParams) (SearchResult, error)
 }
 

@@ -362,6 +362,11 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		bad("after", "RESULT_WINDOW_EXCEEDED", "after %d is past the %d results a search can page through: narrow the filters (for example by createdate ranges) and search again", p.After, crm.MaxSearchResults)
 	}
 	plan.Off = p.After
+	if plan.Off >= 0 && plan.Off < crm.MaxSearchResults && plan.Off+plan.Lim > crm.MaxSearchResults {
+		// The page stops at the window: no page, whatever its size, reads past the first
+		// MaxSearchResults results, as paging to them is refused.
+		plan.Lim = crm.MaxSearchResults - plan.Off
+	}
 	if len(p.FilterGroups) > crm.MaxSearchGroups {
 		bad("filterGroups", "TOO_MANY_FILTER_GROUPS", "%d filter groups: a search takes at most %d", len(p.FilterGroups), crm.MaxSearchGroups)
 	}
@@ -399,14 +404,27 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		grp := searchGroup{Drivers: []searchDriver{}, Checks: []searchCheck{}}
 		for fi, f := range g {
 			field := fmt.Sprintf("filterGroups[%d].filters[%d]", gi, fi)
+			if f.Operator == "" {
+				bad(field+".operator", "MISSING_OPERATOR", "filter group %d, filter %d has no operator: give one of %s", gi, fi, joinOps())
+			}
+			if f.PropertyName == "" {
+				bad(field+".propertyName", "MISSING_PROPERTY_NAME", "filter group %d, filter %d has no propertyName: name the property to filter on (GET /crm/v3/properties/%s lists them)", gi, fi, o)
+				continue
+			}
 			sp, ok := resolveSearchProp(sch, idx, f.PropertyName)
 			if !ok {
 				bad(field+".propertyName", "PROPERTY_DOESNT_EXIST", "property %q does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", f.PropertyName, o, o)
 				continue
 			}
+			if f.Operator == "" {
+				continue
+			}
 			if !slices.Contains(crm.SearchOperators, f.Operator) {
 				bad(field+".operator", "INVALID_OPERATOR", "operator %q is not supported: use one of %s", f.Operator, joinOps())
 				continue
+			}
+			if code, in, msg := unusedOperand(f); code != "" {
+				bad(field+"."+in, code, "%s", msg)
 			}
 			c := searchCheck{Fi: fi, F: sp.field, K: sp.kind, Op: f.Operator}
 			one := func(name, v string, has bool) any {
@@ -475,6 +493,10 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 	case len(p.Sorts) == 1:
 		s := p.Sorts[0]
 		sp, ok := resolveSearchProp(sch, idx, s.PropertyName)
+		if s.PropertyName == "" {
+			bad("sorts[0].propertyName", "MISSING_PROPERTY_NAME", "the sort has no propertyName: name the property to sort by, as {\"propertyName\": \"createdate\", \"direction\": \"DESCENDING\"} or \"-createdate\"")
+			break
+		}
 		if !ok {
 			bad("sorts[0].propertyName", "PROPERTY_DOESNT_EXIST", "sort property %q does not exist on %s: check the name", s.PropertyName, o)
 			break
@@ -493,6 +515,38 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		return searchPlan{}, errs
 	}
 	return plan, nil
+}
+
+// unusedOperand returns the problem of a filter that gives an operand its operator does not read
+// (the code, the field and the message), or "" when it gives none. Such a filter would otherwise
+// run as another one than the client meant: EQ with a highValue (a range was meant: BETWEEN), EQ
+// with values (any of several: IN), IN with a value (one value: EQ). An empty value or an empty
+// values list counts as not given, as some clients send every field of a filter.
+func unusedOperand(f crm.SearchFilter) (code, in, msg string) {
+	hasValue, hasHigh, hasValues := f.HasValue && f.Value != "", f.HasHighValue && f.HighValue != "", len(f.Values) > 0
+	switch f.Operator {
+	case crm.OpHasProperty, crm.OpNotHasProperty:
+		return "", "", ""
+	case crm.OpIn, crm.OpNotIn:
+		switch {
+		case hasValue:
+			return "UNUSED_VALUE", "value", fmt.Sprintf("operator %s reads values (a list), not value: give \"values\": [...] instead, or use EQ to match one value", f.Operator)
+		case hasHigh:
+			return "UNUSED_VALUE", "highValue", fmt.Sprintf("operator %s reads values (a list), not highValue: give \"values\": [...], or use BETWEEN with value and highValue for a range", f.Operator)
+		}
+	case crm.OpBetween:
+		if hasValues {
+			return "UNUSED_VALUE", "values", "operator BETWEEN reads value (the low end) and highValue (the high end), not values: give \"value\" and \"highValue\" instead"
+		}
+	default:
+		switch {
+		case hasValues:
+			return "UNUSED_VALUE", "values", fmt.Sprintf("operator %s reads value, not values: give \"value\" instead, or use IN to match any of several values", f.Operator)
+		case hasHigh:
+			return "UNUSED_VALUE", "highValue", fmt.Sprintf("operator %s takes no highValue: use BETWEEN with value and highValue for a range, or leave highValue out", f.Operator)
+		}
+	}
+	return "", "", ""
 }
 
 func joinOps() string {
