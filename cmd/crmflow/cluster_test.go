@@ -283,3 +283,21 @@ func TestClusterFailoverDuringBulkDelete(t *testing.T) {
 		})
 	}
 }
+
+// A URL whose password holds a % not followed by two hex digits cannot be parsed; the error says
+// how to write it and shows no part of the password (url's own message quotes the three
+// characters at the %).
+func TestRedisURLWithABadEscapeHidesThePassword(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"redis://:p%tPq@127.0.0.1:6379/0",
+		"redis://ops:p%tPq@127.0.0.1:6379/0",
+		"redis+cluster://ops:p%tPq@127.0.0.1:7001?addr=127.0.0.1:7002",
+	} {
+		_, err := parseRedisTarget(raw, "--redis")
+		require.Error(t, err, raw)
+		require.NotContains(t, err.Error(), "%tP", raw)
+		require.NotContains(t, err.Error(), "tPq", raw)
+		require.Contains(t, err.Error(), "write a % in a password as %25", raw)
+	}
+}

@@ -320,6 +320,12 @@ func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 // redisURLError strips a URL parse error down to its reason: *url.Error repeats the whole URL,
 // and with it the password.
 func redisURLError(err error) error {
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		// url's message quotes the three characters at the %, which may be part of the password.
+		return errors.New("a % in the URL is not followed by two hexadecimal digits: write a % in a password as %25 " +
+			"(and @, :, / or ? as %40, %3A, %2F, %3F)")
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err
