@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -449,9 +450,11 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 		defer w.busy.Add(-1)
 		log := w.taskLogger(ctx, t)
 		start := w.clock.Now()
+		var stack string
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("task %s panicked: %v", t.Type(), r)
+				stack = string(debug.Stack())
 			}
 			took := w.clock.Now().Sub(start)
 			w.metrics.processed.WithLabelValues(taskTypeLabel(t.Type())).Inc()
@@ -471,8 +474,11 @@ func (w *Worker) observe(next asynq.Handler) asynq.Handler {
 			if errors.Is(err, asynq.SkipRetry) || retried >= maxRetry {
 				level = slog.LevelError // archived: no retry left
 			}
-			log.Log(ctx, level, "task failed", "error", err, "retried", retried, "max_retry", maxRetry,
-				"duration_ms", took.Milliseconds())
+			attrs := []any{"error", err, "retried", retried, "max_retry", maxRetry, "duration_ms", took.Milliseconds()}
+			if stack != "" {
+				attrs = append(attrs, "stack", stack) // a bug: where it panicked
+			}
+			log.Log(ctx, level, "task failed", attrs...)
 		}()
 		return next.ProcessTask(ctx, t)
 	})
