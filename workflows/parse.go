@@ -417,6 +417,20 @@ func (p *parser) checkAliases(n *yaml.Node) {
 // mapping's fields.
 func isMergeKey(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge" }
 
+// hasMergeKey reports whether the mapping n has a merge key (<<) among its keys; a value written
+// as << is no merge, and is reported where it is read.
+func hasMergeKey(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if isMergeKey(n.Content[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -640,7 +654,7 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		}
 		return unknownField(k, workflowFields)
 	})
-	merged := slices.ContainsFunc(root.Content, isMergeKey) // its fields are the problem (checkAliases)
+	merged := hasMergeKey(root) // its fields are the problem (checkAliases)
 	for _, k := range requiredFields {
 		if _, ok := fs[k]; !ok && !merged {
 			p.add(root, k, fmt.Sprintf("is missing: a workflow needs %s", strings.Join(requiredFields, ", ")))
@@ -712,7 +726,7 @@ func (p *parser) limits(n *yaml.Node) *Limits {
 	before := len(p.probs)
 	l := &Limits{Pos: nodePos(n)}
 	mf, ok := fs["max_deletions"]
-	if !ok && slices.ContainsFunc(n.Content, isMergeKey) {
+	if !ok && hasMergeKey(n) {
 		return nil // the merge key is the problem (checkAliases)
 	}
 	if !ok {
@@ -1053,7 +1067,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 		}
 	}
 	if typeNode == nil {
-		if slices.ContainsFunc(n.Content, isMergeKey) {
+		if hasMergeKey(n) {
 			return Step{}, false // the merge key is the problem (checkAliases)
 		}
 		p.add(n, path, fmt.Sprintf("the action has no type: add type: with one of %s", strings.Join(p.reg.Names(), ", ")))
@@ -1110,7 +1124,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 			st.Params[k] = v
 		}
 	}
-	if len(p.probs) > before || schema == nil || slices.ContainsFunc(n.Content, isMergeKey) {
+	if len(p.probs) > before || schema == nil || hasMergeKey(n) {
 		return Step{}, false
 	}
 	cfg, err := p.reg.Configure(name, st.Params, *schema)

@@ -62,6 +62,10 @@ func TestParseProblems(t *testing.T) {
 		// Merge keys are reported once, without the problems of the fields they would have merged.
 		{"MergeKeyInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - <<: {type: delay, duration: 1d}\n  - type: delete_contact\n", 5, 5, "", "YAML merge keys (<<) are not supported in workflows: write the fields out"},
 		{"MergeKeyAtTop", "name: x\nobject_type: contacts\n<<: {trigger: email_bounced}\nactions:\n  - type: delete_contact\n", 3, 1, "", "YAML merge keys (<<) are not supported"},
+		// A value written << is no merge key: it hides no other problem of its mapping.
+		{"MergeValueInLimits", "name: x\nobject_type: contacts\ntrigger: email_bounced\nlimits:\n  per: <<\nactions:\n  - type: delete_contact\n", 5, 3, "limits.max_deletions", "is missing"},
+		{"MergeValueInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - duration: <<\n", 5, 5, "actions[0]", "the action has no type"},
+		{"MergeValueAtTop", "description: <<\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", 1, 1, "name", "is missing"},
 		{"TooLarge", "name: x\n" + strings.Repeat("# padding\n", workflows.MaxFileSize/10+1), 1, 1, "", "at most 1048576 bytes"},
 
 		// Fields.
