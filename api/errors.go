@@ -229,13 +229,23 @@ func bodyError(err error, maxBytes int64) error {
 	case errors.As(err, &ve):
 		return ve
 	}
-	// encoding/json (v1) reports an unknown field (DisallowUnknownFields) only as a plain error whose
-	// text is `json: unknown field "name"`; it exports no type to test, so that text is read here.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
+	if name, ok := unknownJSONField(err); ok {
 		return errInvalid(name, "UNKNOWN_FIELD", "unknown field %q in request body: remove it (check its spelling)", name)
 	}
 	return errInvalid("body", "INVALID_JSON", "request body could not be read as JSON")
+}
+
+// unknownJSONField returns the name of the unknown field an error of a json.Decoder with
+// DisallowUnknownFields reports, and false for any other error. encoding/json (v1) reports an
+// unknown field only as a plain error whose text is `json: unknown field "name"`; it exports no
+// type to test, so that text is read here.
+func unknownJSONField(err error) (string, bool) {
+	name, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
+	}
+	name, _ = strconv.Unquote(name)
+	return name, true
 }
 
 // trailingError is the error of a body whose JSON value is followed by more than white space:
