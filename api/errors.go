@@ -435,17 +435,14 @@ func boundDetails(details []errorDetail) []errorDetail {
 // validationErrorsBody is the 400 of ves: a detail per problem and a message joining them, the
 // first maxErrorDetails of them, and then one more saying how many were left out.
 func validationErrorsBody(ves crm.ValidationErrors) errorBody {
-	body := errorBody{Status: "error", Category: categoryValidation}
-	shown := ves[:min(len(ves), maxErrorDetails)]
-	msgs := make([]string, 0, len(shown)+1)
-	for _, v := range shown {
-		msgs = append(msgs, v.Message)
-		body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
+	var details []errorDetail
+	for _, v := range ves {
+		details = append(details, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
 	}
-	if left := len(ves) - len(shown); left > 0 {
-		msg := fmt.Sprintf("%d more problems were left out: fix these and send the request again", left)
-		msgs = append(msgs, msg)
-		body.Errors = append(body.Errors, errorDetail{Message: msg, Code: "TOO_MANY_ERRORS", In: "body"})
+	body := errorBody{Status: "error", Category: categoryValidation, Errors: boundDetails(details)}
+	msgs := make([]string, len(body.Errors))
+	for i, d := range body.Errors {
+		msgs[i] = d.Message
 	}
 	body.Message = strings.Join(msgs, "; ")
 	return body
