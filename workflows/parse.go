@@ -896,18 +896,29 @@ func mismatchHint(a, b string) string {
 	return ""
 }
 
-// dashedName returns the name with dashes around the byte at line:col (1-based) of src, such as
-// hs-lead-status, whose - expr reads as a minus; "" when there is no dash in it.
+// dashedName returns the name with dashes around the character at line:col (1-based, col in
+// characters, as expr counts it) of src, such as hs-lead-status, whose - expr reads as a minus; ""
+// when there is no dash in it.
 func dashedName(src string, line, col int) string {
 	lines := strings.Split(src, "\n")
-	if line < 1 || line > len(lines) || col < 1 || col > len(lines[line-1]) {
+	if line < 1 || line > len(lines) || col < 1 {
 		return ""
 	}
 	text := lines[line-1]
+	at := -1 // the byte index of the col-th character
+	for i := range text {
+		if col--; col == 0 {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return ""
+	}
 	part := func(c byte) bool {
 		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 	}
-	i, j := col-1, col-1
+	i, j := at, at
 	for i > 0 && part(text[i-1]) {
 		i--
 	}
