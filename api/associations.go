@@ -31,17 +31,11 @@ type associationJSON struct {
 type defaultAssociationJSON struct {
 	From            objectIDJSON     `json:"from"`
 	To              objectIDJSON     `json:"to"`
-	AssociationSpec *associationSpec `json:"associationSpec,omitempty"`
+	AssociationSpec *associationType `json:"associationSpec,omitempty"`
 }
 
 type objectIDJSON struct {
 	ID string `json:"id"`
-}
-
-// associationSpec is HubSpot's AssociationSpec: an association type by category and id.
-type associationSpec struct {
-	AssociationCategory string `json:"associationCategory"`
-	AssociationTypeID   *int   `json:"associationTypeId"`
 }
 
 // labelsBetweenJSON is the answer of PUT .../associations/{toType}/{toId}: HubSpot's
@@ -76,8 +70,8 @@ var primaryAssociationTypeIDs = map[int]bool{1: true, 2: true, 5: true, 6: true,
 // defaultAssociationTypeID returns HubSpot's id of the unlabeled association type from from to
 // to (279 from contacts to companies), and false between types without one (custom objects).
 func defaultAssociationTypeID(from, to crm.ObjectType) (int, bool) {
-	for id, t := range associationTypeIDs[from] {
-		if t == to && !primaryAssociationTypeIDs[id] {
+	for _, id := range associationTypeIDsTo(from, to) {
+		if !primaryAssociationTypeIDs[id] {
 			return id, true
 		}
 	}
@@ -115,7 +109,7 @@ func (s *Server) associate(w http.ResponseWriter, r *http.Request, p crm.Princip
 	}
 	made := defaultAssociationJSON{From: objectIDJSON{ID: string(from.ID)}, To: objectIDJSON{ID: string(to.ID)}}
 	if id, ok := defaultAssociationTypeID(from.Type, to.Type); ok {
-		made.AssociationSpec = &associationSpec{AssociationCategory: associationCategoryHubSpot, AssociationTypeID: &id}
+		made.AssociationSpec = &associationType{AssociationCategory: associationCategoryHubSpot, AssociationTypeID: &id}
 	}
 	writeJSON(w, http.StatusOK, associationJSON{Status: "COMPLETE", Results: []defaultAssociationJSON{made},
 		StartedAt: started, CompletedAt: crm.FormatDatetime(s.clock.Now()),
@@ -133,7 +127,7 @@ func (s *Server) associateWithTypes(w http.ResponseWriter, r *http.Request, p cr
 	if err != nil {
 		return err
 	}
-	var specs []associationSpec
+	var specs []associationType
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &specs); err != nil {
 		return err
 	}
@@ -309,6 +303,8 @@ type associationTo struct {
 	ID flexID `json:"id"`
 }
 
+// associationType is HubSpot's AssociationSpec: an association type by category and id, as a
+// create's associations, PUT .../associations/{toType}/{toId} and the default link's answer give it.
 type associationType struct {
 	AssociationCategory string `json:"associationCategory"`
 	AssociationTypeID   *int   `json:"associationTypeId"`

@@ -229,13 +229,23 @@ func bodyError(err error, maxBytes int64) error {
 	case errors.As(err, &ve):
 		return ve
 	}
-	// encoding/json (v1) reports an unknown field (DisallowUnknownFields) only as a plain error whose
-	// text is `json: unknown field "name"`; it exports no type to test, so that text is read here.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
+	if name, ok := unknownJSONField(err); ok {
 		return errInvalid(name, "UNKNOWN_FIELD", "unknown field %q in request body: remove it (check its spelling)", name)
 	}
 	return errInvalid("body", "INVALID_JSON", "request body could not be read as JSON")
+}
+
+// unknownJSONField returns the name of the unknown field an error of a json.Decoder with
+// DisallowUnknownFields reports, and false for any other error. encoding/json (v1) reports an
+// unknown field only as a plain error whose text is `json: unknown field "name"`; it exports no
+// type to test, so that text is read here.
+func unknownJSONField(err error) (string, bool) {
+	name, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
+	}
+	name, _ = strconv.Unquote(name)
+	return name, true
 }
 
 // trailingError is the error of a body whose JSON value is followed by more than white space:
@@ -425,17 +435,14 @@ func boundDetails(details []errorDetail) []errorDetail {
 // validationErrorsBody is the 400 of ves: a detail per problem and a message joining them, the
 // first maxErrorDetails of them, and then one more saying how many were left out.
 func validationErrorsBody(ves crm.ValidationErrors) errorBody {
-	body := errorBody{Status: "error", Category: categoryValidation}
-	shown := ves[:min(len(ves), maxErrorDetails)]
-	msgs := make([]string, 0, len(shown)+1)
-	for _, v := range shown {
-		msgs = append(msgs, v.Message)
-		body.Errors = append(body.Errors, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
+	var details []errorDetail
+	for _, v := range ves {
+		details = append(details, errorDetail{Message: v.Message, Code: v.Code, In: v.Field})
 	}
-	if left := len(ves) - len(shown); left > 0 {
-		msg := fmt.Sprintf("%d more problems were left out: fix these and send the request again", left)
-		msgs = append(msgs, msg)
-		body.Errors = append(body.Errors, errorDetail{Message: msg, Code: "TOO_MANY_ERRORS", In: "body"})
+	body := errorBody{Status: "error", Category: categoryValidation, Errors: boundDetails(details)}
+	msgs := make([]string, len(body.Errors))
+	for i, d := range body.Errors {
+		msgs[i] = d.Message
 	}
 	body.Message = strings.Join(msgs, "; ")
 	return body

@@ -72,9 +72,7 @@ func decodePart(raw json.RawMessage, in, takes string, dst any) error {
 		}
 		return errInvalid(field, "INVALID_TYPE", "%s must be a JSON %s, not %s", field, jsonKind(te.Type), te.Value)
 	}
-	// encoding/json reports an unknown field only as text (see bodyError).
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		name, _ = strconv.Unquote(name)
+	if name, ok := unknownJSONField(err); ok {
 		return errInvalid(in+"."+name, "UNKNOWN_FIELD", "unknown field %q in %s: %s", name, in, takes)
 	}
 	return errInvalid(in, "INVALID_JSON", "%s could not be read: %v", in, err)

@@ -417,6 +417,20 @@ func (p *parser) checkAliases(n *yaml.Node) {
 // mapping's fields.
 func isMergeKey(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge" }
 
+// hasMergeKey reports whether the mapping n has a merge key (<<) among its keys; a value written
+// as << is no merge, and is reported where it is read.
+func hasMergeKey(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if isMergeKey(n.Content[i]) {
+			return true
+		}
+	}
+	return false
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -640,7 +654,7 @@ func (p *parser) workflow(root *yaml.Node) *Workflow {
 		}
 		return unknownField(k, workflowFields)
 	})
-	merged := slices.ContainsFunc(root.Content, isMergeKey) // its fields are the problem (checkAliases)
+	merged := hasMergeKey(root) // its fields are the problem (checkAliases)
 	for _, k := range requiredFields {
 		if _, ok := fs[k]; !ok && !merged {
 			p.add(root, k, fmt.Sprintf("is missing: a workflow needs %s", strings.Join(requiredFields, ", ")))
@@ -712,7 +726,7 @@ func (p *parser) limits(n *yaml.Node) *Limits {
 	before := len(p.probs)
 	l := &Limits{Pos: nodePos(n)}
 	mf, ok := fs["max_deletions"]
-	if !ok && slices.ContainsFunc(n.Content, isMergeKey) {
+	if !ok && hasMergeKey(n) {
 		return nil // the merge key is the problem (checkAliases)
 	}
 	if !ok {
@@ -882,18 +896,29 @@ func mismatchHint(a, b string) string {
 	return ""
 }
 
-// dashedName returns the name with dashes around the byte at line:col (1-based) of src, such as
-// hs-lead-status, whose - expr reads as a minus; "" when there is no dash in it.
+// dashedName returns the name with dashes around the character at line:col (1-based, col in
+// characters, as expr counts it) of src, such as hs-lead-status, whose - expr reads as a minus; ""
+// when there is no dash in it.
 func dashedName(src string, line, col int) string {
 	lines := strings.Split(src, "\n")
-	if line < 1 || line > len(lines) || col < 1 || col > len(lines[line-1]) {
+	if line < 1 || line > len(lines) || col < 1 {
 		return ""
 	}
 	text := lines[line-1]
+	at := -1 // the byte index of the col-th character
+	for i := range text {
+		if col--; col == 0 {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return ""
+	}
 	part := func(c byte) bool {
 		return c == '-' || c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 	}
-	i, j := col-1, col-1
+	i, j := at, at
 	for i > 0 && part(text[i-1]) {
 		i--
 	}
@@ -1053,7 +1078,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 		}
 	}
 	if typeNode == nil {
-		if slices.ContainsFunc(n.Content, isMergeKey) {
+		if hasMergeKey(n) {
 			return Step{}, false // the merge key is the problem (checkAliases)
 		}
 		p.add(n, path, fmt.Sprintf("the action has no type: add type: with one of %s", strings.Join(p.reg.Names(), ", ")))
@@ -1110,7 +1135,7 @@ func (p *parser) action(n *yaml.Node, path string, schema *crm.Schema) (Step, bo
 			st.Params[k] = v
 		}
 	}
-	if len(p.probs) > before || schema == nil || slices.ContainsFunc(n.Content, isMergeKey) {
+	if len(p.probs) > before || schema == nil || hasMergeKey(n) {
 		return Step{}, false
 	}
 	cfg, err := p.reg.Configure(name, st.Params, *schema)

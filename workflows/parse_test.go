@@ -62,6 +62,10 @@ func TestParseProblems(t *testing.T) {
 		// Merge keys are reported once, without the problems of the fields they would have merged.
 		{"MergeKeyInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - <<: {type: delay, duration: 1d}\n  - type: delete_contact\n", 5, 5, "", "YAML merge keys (<<) are not supported in workflows: write the fields out"},
 		{"MergeKeyAtTop", "name: x\nobject_type: contacts\n<<: {trigger: email_bounced}\nactions:\n  - type: delete_contact\n", 3, 1, "", "YAML merge keys (<<) are not supported"},
+		// A value written << is no merge key: it hides no other problem of its mapping.
+		{"MergeValueInLimits", "name: x\nobject_type: contacts\ntrigger: email_bounced\nlimits:\n  per: <<\nactions:\n  - type: delete_contact\n", 5, 3, "limits.max_deletions", "is missing"},
+		{"MergeValueInAction", "name: x\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - duration: <<\n", 5, 5, "actions[0]", "the action has no type"},
+		{"MergeValueAtTop", "description: <<\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n", 1, 1, "name", "is missing"},
 		{"TooLarge", "name: x\n" + strings.Repeat("# padding\n", workflows.MaxFileSize/10+1), 1, 1, "", "at most 1048576 bytes"},
 
 		// Fields.
@@ -104,6 +108,7 @@ func TestParseProblems(t *testing.T) {
 		{"TriggerBoolAgainstText", "name: x\nobject_type: contacts\ntrigger: email_bounced == \"true\"\nactions:\n  - type: delete_contact\n", 3, 24, "trigger", "(mismatched types bool and string): a true/false property compares with true or false, written without quotes"},
 		{"TriggerUnknownProperty", "name: x\nobject_type: contacts\ntrigger: lifecyclestge == \"lead\"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "unknown name lifecyclestge: did you mean lifecyclestage?"},
 		{"TriggerDashedName", "name: x\nobject_type: contacts\ntrigger: |\n  email_bounced &&\n    hs-lead-status == \"new\"\nactions:\n  - type: delete_contact\n", 5, 5, "trigger", "unknown name hs: in a trigger, - is a minus, so hs-lead-status is not one name; did you mean hs_lead_status?"},
+		{"TriggerDashedNameAfterNonASCII", "name: x\nobject_type: contacts\ntrigger: firstname == \"Göran Åström\" && hs-lead-status == \"new\"\nactions:\n  - type: delete_contact\n", 3, 41, "trigger", "in a trigger, - is a minus, so hs-lead-status is not one name; did you mean hs_lead_status?"},
 		{"TriggerPropertyOfAnotherType", "name: x\nobject_type: companies\ntrigger: email_bounced\nactions:\n  - type: set_property\n    property: industry\n    value: x\n", 3, 10, "trigger", "it is not a property of companies"},
 		{"TriggerEmpty", "name: x\nobject_type: contacts\ntrigger: \"  \"\nactions:\n  - type: delete_contact\n", 3, 10, "trigger", "the expression is empty"},
 		{"TriggerSyntax", "name: x\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\" &&\nactions:\n  - type: delete_contact\n", 3, 36, "trigger", "unexpected token EOF"},
