@@ -74,14 +74,14 @@ func (s ListMembership) Bind(deps Deps, _ Invocation) Action {
 			return Result{}, fmt.Errorf("%s: list %s holds %s, not %s: %w", s.name(), s.List, l.ObjectType, rec.Type, ErrCannotRun)
 		}
 		if s.Remove {
-			n, err := deps.Store.RemoveListMembers(ctx, tenant, s.List, []crm.RecordID{rec.ID})
+			removed, err := deps.Store.RemoveListMembers(ctx, tenant, s.List, []crm.RecordID{rec.ID})
 			if errors.Is(err, crm.ErrNotFound) {
 				return Result{}, fmt.Errorf("remove_from_list: list %s does not exist: %w", s.List, ErrCannotRun)
 			}
 			if err != nil {
 				return Result{}, fmt.Errorf("remove_from_list %s: %w", s.List, err)
 			}
-			if n == 0 {
+			if len(removed) == 0 {
 				return Result{Outcome: OutcomeUnchanged, Detail: fmt.Sprintf("%s %s was not in list %s", Singular(rec.Type), rec.ID, s.List)}, nil
 			}
 			return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("removed %s %s from list %s", Singular(rec.Type), rec.ID, s.List)}, nil
@@ -96,7 +96,7 @@ func (s ListMembership) Bind(deps Deps, _ Invocation) Action {
 		switch {
 		case len(missing) > 0:
 			return Result{Outcome: OutcomeSkipped, Detail: fmt.Sprintf("%s %s is not live", Singular(rec.Type), rec.ID)}, nil
-		case added == 0:
+		case len(added) == 0:
 			return Result{Outcome: OutcomeUnchanged, Detail: fmt.Sprintf("%s %s was already in list %s", Singular(rec.Type), rec.ID, s.List)}, nil
 		}
 		return Result{Outcome: OutcomeDone, Detail: fmt.Sprintf("added %s %s to list %s", Singular(rec.Type), rec.ID, s.List)}, nil

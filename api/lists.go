@@ -183,19 +183,18 @@ func (s *Server) memberIDs(w http.ResponseWriter, r *http.Request) ([]crm.Record
 	return ids, nil
 }
 
-// idsWhere returns the ids of ids for which keep is true, as strings, never nil.
-func idsWhere(ids []crm.RecordID, keep func(crm.RecordID) bool) []string {
-	out := []string{}
-	for _, id := range ids {
-		if keep(id) {
-			out = append(out, string(id))
-		}
+// idStrings returns ids as strings, never nil.
+func idStrings(ids []crm.RecordID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
 	}
 	return out
 }
 
 // addListMembers serves PUT /crm/v3/lists/{listId}/memberships/add with a JSON array of ids. The
-// ids already members are read first (one round trip), to leave them out of recordsIdsAdded.
+// store answers the ids it made members, so ids that already were, or that another request added
+// meanwhile, are left out of recordsIdsAdded.
 func (s *Server) addListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
@@ -205,31 +204,24 @@ func (s *Server) addListMembers(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err != nil {
 		return err
 	}
-	before, err := s.store.ListMembersAmong(r.Context(), p.Tenant, id, ids)
-	if err != nil {
-		return fmt.Errorf("read members of list %s: %w", id, err)
-	}
 	added, missing, err := s.store.AddListMembers(r.Context(), p.Tenant, id, ids)
 	if err != nil {
 		return fmt.Errorf("add members to list %s: %w", id, err)
 	}
-	gone := make(map[crm.RecordID]bool, len(missing))
-	for _, m := range missing {
-		gone[m] = true
-	}
+	n := len(added)
 	out := membershipsJSON{
-		RecordIDsAdded:   idsWhere(ids, func(id crm.RecordID) bool { return !gone[id] && !before[id] }),
+		RecordIDsAdded:   idStrings(added),
 		RecordIDsRemoved: []string{},
-		RecordIDsMissing: idsWhere(ids, func(id crm.RecordID) bool { return gone[id] }),
-		NumAdded:         &added,
+		RecordIDsMissing: idStrings(missing),
+		NumAdded:         &n,
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 // removeListMembers serves PUT /crm/v3/lists/{listId}/memberships/remove with a JSON array of ids.
-// It removes the memberships only, never the records. The ids that were members are read first
-// (one round trip) for recordIdsRemoved.
+// It removes the memberships only, never the records. recordIdsRemoved is what the store answers:
+// the ids that were members when it removed them.
 func (s *Server) removeListMembers(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)
 	if err != nil {
@@ -239,17 +231,14 @@ func (s *Server) removeListMembers(w http.ResponseWriter, r *http.Request, p crm
 	if err != nil {
 		return err
 	}
-	before, err := s.store.ListMembersAmong(r.Context(), p.Tenant, id, ids)
-	if err != nil {
-		return fmt.Errorf("read members of list %s: %w", id, err)
-	}
-	n, err := s.store.RemoveListMembers(r.Context(), p.Tenant, id, ids)
+	removed, err := s.store.RemoveListMembers(r.Context(), p.Tenant, id, ids)
 	if err != nil {
 		return fmt.Errorf("remove members from list %s: %w", id, err)
 	}
+	n := len(removed)
 	out := membershipsJSON{
 		RecordIDsAdded:   []string{},
-		RecordIDsRemoved: idsWhere(ids, func(id crm.RecordID) bool { return before[id] }),
+		RecordIDsRemoved: idStrings(removed),
 		RecordIDsMissing: []string{},
 		NumRemoved:       &n,
 	}

@@ -183,10 +183,13 @@ type ListStore interface {
 	RecordLists(ctx context.Context, t TenantID, o ObjectType, id RecordID) ([]ListID, error)
 	// DeleteList deletes a list. Its members are never deleted.
 	DeleteList(ctx context.Context, t TenantID, id ListID) error
-	// AddListMembers adds live records of the list's type; ids that are not live are returned as missing.
-	AddListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (added int, missing []RecordID, err error)
-	// RemoveListMembers removes records from a list and returns how many were members.
-	RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (int, error)
+	// AddListMembers adds live records of the list's type, in one atomic step. It returns the ids it
+	// made members (not those that already were) and the ids that are not live records of the type
+	// (missing), each in the order given and nil when none.
+	AddListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (added, missing []RecordID, err error)
+	// RemoveListMembers removes records from a list, in one atomic step, and returns the ids it
+	// removed (those that were members), in the order given and nil when none.
+	RemoveListMembers(ctx context.Context, t TenantID, id ListID, ids []RecordID) (removed []RecordID, err error)
 	// AllListMembers returns every member id of a list, ascending, in few round trips.
 	AllListMembers(ctx context.Context, t TenantID, id ListID) ([]RecordID, error)
 	// IsListMember reports whether a record is a member of a list.

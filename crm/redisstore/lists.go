@@ -101,56 +101,64 @@ func (s *Store) DeleteList(ctx context.Context, t crm.TenantID, id crm.ListID) e
 }
 
 // AddListMembers implements Store.
-func (s *Store) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) (int, []crm.RecordID, error) {
+func (s *Store) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) (added, missing []crm.RecordID, err error) {
 	if err := checkBatch(len(ids)); err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	l, err := s.List(ctx, t, id)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	for _, rid := range ids {
 		if _, err := strconv.ParseUint(string(rid), 10, 64); err != nil {
-			return 0, nil, &crm.ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
+			return nil, nil, &crm.ValidationError{Field: "recordIds", Code: "INVALID_ID", Message: fmt.Sprintf("record id %q is not a number", rid)}
 		}
 	}
 	call := newAddListMembersCall(t, id, l.ObjectType, s.cfg.Clock.Now().UnixMilli(), ids)
 	res, err := addListMembersScript.run(ctx, s, call).Slice()
 	if errors.Is(err, redis.Nil) {
-		return 0, nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
+		return nil, nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("add list members: %w", err)
+		return nil, nil, fmt.Errorf("add list members: %w", err)
 	}
-	added, _ := res[0].(int64)
-	var missing []crm.RecordID
-	for _, m := range res[1:] {
-		missing = append(missing, crm.RecordID(fmt.Sprint(m)))
+	if len(res) != 2 {
+		return nil, nil, fmt.Errorf("add list members: the script answered %d arrays, want 2", len(res))
 	}
-	return int(added), missing, nil
+	return scriptIDs(res[0]), scriptIDs(res[1]), nil
 }
 
 // RemoveListMembers implements Store.
-func (s *Store) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) (int, error) {
+func (s *Store) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) ([]crm.RecordID, error) {
 	if err := checkBatch(len(ids)); err != nil {
-		return 0, err
+		return nil, err
 	}
 	l, err := s.List(ctx, t, id)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	call := removeListMembersCall{List: ListKey(t, id), Members: ListMembersKey(t, id), ID: id, IDs: ids}
 	for _, rid := range ids {
 		call.MemberOf = append(call.MemberOf, MemberOfKey(t, l.ObjectType, rid))
 	}
-	n, err := removeListMembersScript.run(ctx, s, call).Int()
+	res, err := removeListMembersScript.run(ctx, s, call).Slice()
 	if errors.Is(err, redis.Nil) {
-		return 0, &crm.NotFoundError{Kind: "list", ID: string(id)}
+		return nil, &crm.NotFoundError{Kind: "list", ID: string(id)}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("remove list members: %w", err)
+		return nil, fmt.Errorf("remove list members: %w", err)
 	}
-	return n, nil
+	return scriptIDs(res), nil
+}
+
+// scriptIDs are the record ids of an array a script answered (nil for an empty one).
+func scriptIDs(v any) []crm.RecordID {
+	raw, _ := v.([]any)
+	var out []crm.RecordID
+	for _, m := range raw {
+		out = append(out, crm.RecordID(fmt.Sprint(m)))
+	}
+	return out
 }
 
 // ListMembers implements Store.

@@ -325,7 +325,7 @@ type deleteListCall struct {
 func (c deleteListCall) keys() []string { return []string{c.Lists, c.List, c.Members} }
 func (c deleteListCall) argv() []any    { return []any{string(c.ID), c.MemberOfPrefix} }
 
-// addListMembersScript adds live records to a list.
+// addListMembersScript adds live records to a list and answers the ids it added and those missing.
 // See lua/add_list_members.lua for its KEYS and ARGV.
 var addListMembersScript = newScript[addListMembersCall]("helpers", "add_list_members")
 
@@ -370,7 +370,7 @@ func (c addListMembersCall) argv() []any {
 	return append([]any{string(c.ID), string(c.Type), c.At}, idArgs(c.IDs)...)
 }
 
-// removeListMembersScript removes records from a list.
+// removeListMembersScript removes records from a list and answers the ids it removed.
 // See lua/remove_list_members.lua for its KEYS and ARGV.
 var removeListMembersScript = newScript[removeListMembersCall]("remove_list_members")
 

@@ -207,7 +207,7 @@ func TestAssociationsAndLists(t *testing.T) {
 		require.NoError(t, err)
 		added, missing, err := b.store.AddListMembers(ctx, b.tenant, l.ID, []crm.RecordID{c.ID, "999"})
 		require.NoError(t, err)
-		require.Equal(t, 1, added)
+		require.Equal(t, []crm.RecordID{c.ID}, added)
 		require.Equal(t, []crm.RecordID{"999"}, missing)
 		ids, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
 		require.NoError(t, err)

@@ -318,6 +318,45 @@ func testAllListMembersAndIsListMember(t *testing.T, hn *Harness) {
 	require.Equal(t, ids, got)
 }
 
+// testListMembersAnswerWhatChanged: an add answers the ids it made members, not those that
+// already were, and the ids that are not live records; a remove answers the ids that were members.
+func testListMembersAnswerWhatChanged(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	l, err := b.store.CreateList(b.ctx, b.tenant, "answers", crm.Contacts)
+	require.NoError(t, err)
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{
+		{Properties: map[string]string{"firstname": "a"}},
+		{Properties: map[string]string{"firstname": "b"}},
+		{Properties: map[string]string{"firstname": "c"}},
+	}, crm.Actor{})
+	require.NoError(t, err)
+	a, bb, c := recs[0].ID, recs[1].ID, recs[2].ID
+	added, missing, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{bb})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{bb}, added)
+	require.Empty(t, missing)
+
+	added, missing, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{a, bb, "999999", c})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{a, c}, added, "b was a member already")
+	require.Equal(t, []crm.RecordID{"999999"}, missing)
+	added, missing, err = b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{a, c})
+	require.NoError(t, err)
+	require.Empty(t, added, "both were members already")
+	require.Empty(t, missing)
+
+	removed, err := b.store.RemoveListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{a, "999999"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{a}, removed, "999999 was no member")
+	removed, err = b.store.RemoveListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{a})
+	require.NoError(t, err)
+	require.Empty(t, removed, "a was removed already")
+	got, err := b.store.AllListMembers(b.ctx, b.tenant, l.ID)
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{bb, c}, got)
+}
+
 // testActiveTenantsAndFullSweeps: a tenant's writes make it active (to the second); a full sweep
 // of a kind is claimed once per period, and again after the clock was set back.
 func testActiveTenantsAndFullSweeps(t *testing.T, hn *Harness) {

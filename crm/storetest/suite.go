@@ -88,6 +88,7 @@ var tests = []struct {
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
+	{"ListMembersAnswerWhatChanged", testListMembersAnswerWhatChanged},
 	{"UpsertRecordsByUniqueProperty", testUpsertRecordsByUniqueProperty},
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},

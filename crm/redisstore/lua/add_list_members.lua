@@ -13,22 +13,24 @@
 -- ARGV[2] -> the list's object type
 -- ARGV[3] -> now (unix ms)
 -- ARGV[4..] -> record ids
--- Returns {added count, missing id, missing id, ...}, or false if the list does not exist.
+-- Returns {{added id, ...}, {missing id, ...}}: the ids this call made members (ZADD returned 1)
+--   and the ids that are not live records, each in the order given; false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local out = {0}
+local added, missing = {}, {}
 local joined = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local rec, memberof = KEYS[2 * i - 2], KEYS[2 * i - 1]
   if redis.call('EXISTS', rec) == 1 then
-    local n = redis.call('ZADD', KEYS[2], id, id)
-    out[1] = out[1] + n
-    if n == 1 then joined[#joined+1] = ARGV[2] .. ':' .. id end
+    if redis.call('ZADD', KEYS[2], id, id) == 1 then
+      added[#added+1] = id
+      joined[#joined+1] = ARGV[2] .. ':' .. id
+    end
     redis.call('SADD', memberof, ARGV[1])
     redis.call('HSET', rec, '_lists', '1')
   else
-    out[#out+1] = id
+    missing[#missing+1] = id
   end
 end
 if watched(KEYS[5]) then each_chunk(joined, function(c) mark_changed(KEYS[3], KEYS[4], c, ARGV[3], 'l') end) end
-return out
+return {added, missing}

@@ -4,11 +4,12 @@
 -- KEYS[3..] -> crm:{<tenant>}:memberof:<type>:<record id>, one per record (KEYS[1+i] for ARGV[i])
 -- ARGV[1] -> list id
 -- ARGV[2..] -> record ids
--- Returns the number removed, or false if the list does not exist.
+-- Returns {removed id, ...}: the ids this call removed (ZREM returned 1), in the order given;
+--   false if the list does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local n = 0
+local removed = {}
 for i = 2, #ARGV do
-  n = n + redis.call('ZREM', KEYS[2], ARGV[i])
+  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then removed[#removed+1] = ARGV[i] end
   redis.call('SREM', KEYS[1 + i], ARGV[1])
 end
-return n
+return removed
