@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 )
 
@@ -295,4 +298,65 @@ func TestAssociations(t *testing.T) {
 		got := expect[page[assoc]](t, rb.call(t, "GET", "/crm/v4/objects/contacts/"+binned+"/associations/companies", tokRead, nil), http.StatusOK)
 		require.Equal(t, []string{co}, toIDs(got))
 	})
+}
+
+// racingStore is a store on which another client changes a list's members just before each
+// AddListMembers and RemoveListMembers: before an add it removes drop, before a remove it adds
+// put. It keeps the ids its last add added and its last remove removed.
+type racingStore struct {
+	crm.Store
+	tenant         crm.TenantID
+	drop, put      crm.RecordID
+	added, removed []crm.RecordID
+}
+
+func (s *racingStore) AddListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) ([]crm.RecordID, []crm.RecordID, error) {
+	if _, err := s.Store.RemoveListMembers(ctx, s.tenant, id, []crm.RecordID{s.drop}); err != nil {
+		return nil, nil, err
+	}
+	added, missing, err := s.Store.AddListMembers(ctx, t, id, ids)
+	s.added = added
+	return added, missing, err
+}
+
+func (s *racingStore) RemoveListMembers(ctx context.Context, t crm.TenantID, id crm.ListID, ids []crm.RecordID) ([]crm.RecordID, error) {
+	if _, _, err := s.Store.AddListMembers(ctx, s.tenant, id, []crm.RecordID{s.put}); err != nil {
+		return nil, err
+	}
+	removed, err := s.Store.RemoveListMembers(ctx, t, id, ids)
+	s.removed = removed
+	return removed, err
+}
+
+// TestMembershipsAnswerWhatTheStoreChanged: a member removed by another client just before an add
+// is added by it and named in recordsIdsAdded; a record added by another client just before a
+// remove is removed by it and named in recordIdsRemoved. The arrays are what the store answered,
+// and the counts are their lengths.
+func TestMembershipsAnswerWhatTheStoreChanged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a, c, d := string(b.contact(t, nil)), string(b.contact(t, nil)), string(b.contact(t, nil))
+	l, err := b.store.CreateList(b.ctx, b.tenantA, "Race", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{crm.RecordID(c)})
+	require.NoError(t, err)
+	st := &racingStore{Store: b.store, tenant: b.tenantA, drop: crm.RecordID(c), put: crm.RecordID(d)}
+	srv, err := api.New(st, &api.Config{Clock: b.clock, Tasks: b.tasks})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	b.url, b.client = ts.URL, ts.Client()
+
+	added := expect[membershipsUpdate](t, b.call(t, "PUT", "/crm/v3/lists/"+string(l.ID)+"/memberships/add", tokWrite,
+		[]string{a, c, "888888"}), http.StatusOK)
+	require.Equal(t, []crm.RecordID{crm.RecordID(a), crm.RecordID(c)}, st.added)
+	require.Equal(t, []string{a, c}, added.RecordIDsAdded)
+	require.Equal(t, []string{"888888"}, added.RecordIDsMissing)
+	require.Equal(t, 2, *added.NumAdded)
+
+	removed := expect[membershipsUpdate](t, b.call(t, "PUT", "/crm/v3/lists/"+string(l.ID)+"/memberships/remove", tokWrite,
+		[]string{a, d}), http.StatusOK)
+	require.Equal(t, []crm.RecordID{crm.RecordID(a), crm.RecordID(d)}, st.removed)
+	require.Equal(t, []string{a, d}, removed.RecordIDsRemoved)
+	require.Equal(t, 2, *removed.NumRemoved)
 }
