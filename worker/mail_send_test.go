@@ -130,11 +130,7 @@ func TestMailSend(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		srv := startSMTP(t, smtptest.Options{DropAfterData: 1})
-		cfg := b.config()
-		cfg.Mail = srv.mailConfig()
-		w, err := worker.New(b.store, b.queue, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		w := b.mailWorker(t, srv)
 
 		task, err := worker.NewMailSendTask(worker.MailSendPayload{
 			TenantID: b.tenant, To: "admin@example.com", Subject: "Hello", Body: "Hi", Kind: "test",
@@ -222,11 +218,7 @@ func TestMailSend(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		srv := startSMTP(t, smtptest.Options{TLS: true, Auth: true})
-		cfg := b.config()
-		cfg.Mail = srv.mailConfig()
-		w, err := worker.New(b.store, b.queue, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		w := b.mailWorker(t, srv)
 
 		task, err := worker.NewMailSendTask(worker.MailSendPayload{
 			TenantID: b.tenant, To: "admin@example.com", Subject: "Grüße", Body: "Ünïcödé body", Kind: "test",
@@ -293,11 +285,7 @@ func TestMailSend(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		srv := startSMTP(t, smtptest.Options{})
-		cfg := b.config()
-		cfg.Mail = srv.mailConfig()
-		w, err := worker.New(b.store, b.queue, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		w := b.mailWorker(t, srv)
 
 		subjects := []string{
 			strings.Repeat("Åsa Öberg 😀 ", 30),
@@ -345,11 +333,7 @@ func TestMailSend(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		srv := startSMTP(t, smtptest.Options{})
-		cfg := b.config()
-		cfg.Mail = srv.mailConfig()
-		w, err := worker.New(b.store, b.queue, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		w := b.mailWorker(t, srv)
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
 			"email":     "eve@example.com",
 			"firstname": "Eve\r\nBcc: evil@example.com",
@@ -587,16 +571,12 @@ func TestPendingMail(t *testing.T) {
 		b := setup(t)
 		srv := startSMTP(t, smtptest.Options{})
 		m := permanentDelete(t, b, "jane@example.com") // written at t0; its enqueue is "lost"
-		cfg := b.config()
-		cfg.Mail = srv.mailConfig()
-		w, err := worker.New(b.store, b.queue, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
+		w := b.mailWorker(t, srv)
 
 		// Within the grace period the sweep leaves it to the request that wrote it.
 		b.clock.Set(t0.Add(worker.MailSweepGrace - time.Second))
 		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
-		_, err = b.insp.ListPendingTasks(worker.QueueCritical)
+		_, err := b.insp.ListPendingTasks(worker.QueueCritical)
 		require.ErrorIs(t, err, asynq.ErrQueueNotFound, "nothing enqueued yet")
 
 		// After it, the sweep enqueues it, once however often it runs.

@@ -225,6 +225,18 @@ func startSMTP(t *testing.T, opts smtptest.Options) *smtpServer {
 	return &smtpServer{Server: smtptest.Start(t, opts), opts: opts}
 }
 
+// mailWorker returns a worker, not started, whose mail goes to srv; it is closed when the test
+// ends. Tests run its tasks with ProcessTask.
+func (b *testBundle) mailWorker(t *testing.T, srv *smtpServer) *worker.Worker {
+	t.Helper()
+	cfg := b.config()
+	cfg.Mail = srv.mailConfig()
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, w.Close()) })
+	return w
+}
+
 // mailConfig returns a worker MailConfig pointing at the server.
 func (s *smtpServer) mailConfig() worker.MailConfig {
 	mc := worker.MailConfig{
