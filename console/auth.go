@@ -30,8 +30,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderSignin(w http.ResponseWriter, r *http.Request, tr translator, status int, msg string) {
 	login := newSecret()
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: login, Path: cookiePath, MaxAge: 3600,
-		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, loginCookie, login, 3600, http.SameSiteStrictMode)
 	v := view{translator: tr, Title: tr.T("signin.title"), Here: "/console/signin"}
 	c.render(w, r, status, "signin", signinPageData{view: v, Login: login, Error: msg,
 		Ended: r.URL.Query().Get("ended") == "1", Bye: r.URL.Query().Get("bye") == "1"})
@@ -46,7 +45,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, tr, http.StatusBadRequest, tr.T("error.form"))
 		return
 	}
-	ck, err := r.Cookie(loginCookie)
+	ck, err := c.cookie(r, loginCookie)
 	form := r.PostForm.Get("login")
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
 		c.renderSignin(w, r, tr, http.StatusForbidden, tr.T("error.csrf"))
@@ -72,7 +71,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	// The session this browser had (another user's, say, on a shared machine) ends here: its
 	// cookie is replaced, and it must not outlive it in the store for whoever copied it.
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if ck, err := c.cookie(r, sessionCookie); err == nil {
 		if tenant, secret, ok := parseSessionCookie(ck.Value); ok {
 			if err := c.sessions.DeleteSession(r.Context(), tenant, sessionID(secret)); err != nil {
 				c.fail(w, r, tr, err)
@@ -107,8 +106,7 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
 		known = known || l == to
 	}
 	if known {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: to, Path: cookiePath,
-			MaxAge: int(365 * 24 * time.Hour / time.Second), Secure: c.secure(r), SameSite: http.SameSiteLaxMode, HttpOnly: true})
+		c.setCookie(w, r, langCookie, to, int(365*24*time.Hour/time.Second), http.SameSiteLaxMode)
 	}
 	http.Redirect(w, r, consolePage(r.URL.Query().Get("back")), http.StatusSeeOther)
 }

@@ -51,9 +51,11 @@ type Config struct {
 	Retention time.Duration
 	// SessionTTL is how long a session lasts from sign-in. Defaults to DefaultSessionTTL.
 	SessionTTL time.Duration
-	// SecureCookies marks every cookie Secure, so that a browser sends it over HTTPS only. Set it
-	// when a proxy in front terminates TLS: the console then sees plain HTTP and cannot tell.
-	// Without it, cookies are Secure on requests that arrive over TLS.
+	// SecureCookies marks every cookie Secure and names it with the "__Host-" prefix, so that a
+	// browser sends it over HTTPS only and no other host can set it. Set it when a proxy in front
+	// terminates TLS: the console then sees plain HTTP and cannot tell. Without it, cookies are
+	// so on requests that arrive over TLS, and plain (for the zero-setup mode on plain HTTP) on
+	// the others.
 	SecureCookies bool
 }
 
@@ -202,8 +204,8 @@ type request struct {
 	tr   translator
 	// retention is the deployment's (Config.Retention).
 	retention time.Duration
-	// secure marks the cookies the request sets Secure (see Console.secure).
-	secure bool
+	// con is the console serving the request, which sets its cookies.
+	con *Console
 }
 
 // can reports whether the user has every permission of perms.
@@ -289,7 +291,7 @@ func (c *Console) page(pattern string, h func(q *request) error) {
 			c.fail(w, r, tr, err)
 			return
 		}
-		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention, secure: c.secure(r)}
+		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention, con: c}
 		if err := h(q); err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) {
@@ -406,8 +408,7 @@ const flashMaxAge = 60
 // flash message key flash and its count n.
 func redirect(q *request, path, flash string, n int) {
 	if flash != "" {
-		http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Value: flash + ":" + strconv.Itoa(n), Path: cookiePath,
-			MaxAge: flashMaxAge, HttpOnly: true, Secure: q.secure, SameSite: http.SameSiteStrictMode})
+		q.con.setCookie(q.w, q.r, flashCookie, flash+":"+strconv.Itoa(n), flashMaxAge, http.SameSiteStrictMode)
 	}
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
 }
@@ -418,12 +419,11 @@ func takeFlash(q *request) (key string, n int, ok bool) {
 	if q.r.Method != http.MethodGet {
 		return "", 0, false
 	}
-	ck, err := q.r.Cookie(flashCookie)
+	ck, err := q.con.cookie(q.r, flashCookie)
 	if err != nil {
 		return "", 0, false
 	}
-	http.SetCookie(q.w, &http.Cookie{Name: flashCookie, Value: "", Path: cookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: q.secure, SameSite: http.SameSiteStrictMode})
+	q.con.clearCookie(q.w, q.r, flashCookie)
 	key, count, found := strings.Cut(ck.Value, ":")
 	if !found {
 		return "", 0, false

@@ -28,7 +28,9 @@ import (
 // testBundle is a console and the API behind it on a real Redis, with one fresh tenant, an
 // admin ("ops", every permission) and a reader (read only).
 type testBundle struct {
-	base        string
+	base string
+	// transport reaches the server (it trusts the certificate of a TLS one).
+	transport   http.RoundTripper
 	store       *redisstore.Store
 	tenant      crm.TenantID
 	clock       *clock.Sim
@@ -43,6 +45,13 @@ func setup(t *testing.T) *testBundle {
 
 // setupWith is setup with the API's configuration apiCfg (its Clock is the bundle's).
 func setupWith(t *testing.T, apiCfg api.Config) *testBundle {
+	t.Helper()
+	return setupConsole(t, apiCfg, console.Config{SessionTTL: time.Hour}, false)
+}
+
+// setupConsole is setup with the API's configuration apiCfg and the console's conCfg (their
+// Clock is the bundle's), served over HTTPS when overTLS.
+func setupConsole(t *testing.T, apiCfg api.Config, conCfg console.Config, overTLS bool) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
@@ -64,14 +73,21 @@ func setupWith(t *testing.T, apiCfg api.Config) *testBundle {
 	apiCfg.Clock = clk
 	apiSrv, err := api.New(st, &apiCfg)
 	require.NoError(t, err)
-	con, err := console.New(apiSrv, st, st, &console.Config{Clock: clk, SessionTTL: time.Hour})
+	conCfg.Clock = clk
+	con, err := console.New(apiSrv, st, st, &conCfg)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/console/", con)
 	mux.Handle("/", apiSrv)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if overTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return &testBundle{base: srv.URL, store: st, tenant: tenant, clock: clk, token: token, readerToken: readerToken}
+	return &testBundle{base: srv.URL, transport: srv.Client().Transport, store: st, tenant: tenant, clock: clk, token: token,
+		readerToken: readerToken}
 }
 
 // browser is a client with its own cookies that does not follow redirects.
@@ -86,7 +102,7 @@ func (b *testBundle) browser(t *testing.T) *browser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &browser{t: t, b: b, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &browser{t: t, b: b, client: &http.Client{Jar: jar, Transport: b.transport, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
@@ -662,8 +678,10 @@ func TestBinFiltersReadTheWholeBin(t *testing.T) {
 	require.Contains(t, page, `archivedVia &#34;mail&#34; is not a way records are deleted`)
 }
 
-// TestSecureCookies: behind a proxy that terminates TLS the console sees plain HTTP, so
-// Config.SecureCookies marks every cookie Secure; without it a plain request's cookies are not.
+// TestSecureCookies: over HTTPS, and behind a proxy that terminates TLS (Config.SecureCookies,
+// where the console sees plain HTTP), every cookie is Secure, HttpOnly and named "__Host-" for the
+// path "/", so no other host nor plain HTTP page can set one the console reads; on plain HTTP
+// without SecureCookies (the zero-setup mode) they are plain, and the console works there too.
 func TestSecureCookies(t *testing.T) {
 	t.Parallel()
 	st, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
@@ -681,6 +699,46 @@ func TestSecureCookies(t *testing.T) {
 		require.NotEmpty(t, resp.Cookies())
 		for _, c := range resp.Cookies() {
 			require.Equal(t, secure, c.Secure, "cookie %s with SecureCookies %v", c.Name, secure)
+			require.Equal(t, secure, strings.HasPrefix(c.Name, "__Host-"), "cookie %s with SecureCookies %v", c.Name, secure)
+			require.True(t, c.HttpOnly, c.Name)
+			require.Equal(t, http.SameSiteStrictMode, c.SameSite, c.Name)
+			if secure {
+				require.Equal(t, "/", c.Path, "a __Host- cookie must have the path /")
+			} else {
+				require.Equal(t, "/console/", c.Path)
+			}
 		}
 	}
+
+	t.Run("OverTLS", func(t *testing.T) {
+		t.Parallel()
+		b := setupConsole(t, api.Config{}, console.Config{}, true)
+		br := b.browser(t)
+		resp := br.signIn(b.token)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		var session *http.Cookie
+		for _, c := range resp.Cookies() {
+			require.True(t, strings.HasPrefix(c.Name, "__Host-"), c.Name)
+			require.True(t, c.Secure, c.Name)
+			require.True(t, c.HttpOnly, c.Name)
+			if c.Name == "__Host-crmflow_session" {
+				session = c
+			}
+		}
+		require.NotNil(t, session)
+		require.Equal(t, http.SameSiteStrictMode, session.SameSite)
+		resp, page := br.get("/console/")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, page, "ops@example.com")
+
+		// The session's secret under the plain name, as a plain HTTP page or a sibling host could
+		// set it, opens nothing.
+		other := b.browser(t)
+		u, err := url.Parse(b.base + "/console/")
+		require.NoError(t, err)
+		other.client.Jar.SetCookies(u, []*http.Cookie{{Name: "crmflow_session", Value: session.Value, Path: "/console/"}})
+		resp, _ = other.get("/console/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+	})
 }

@@ -14,11 +14,13 @@ const langCookie = "crmflow_lang"
 // languages are the languages of the catalog, the first the default.
 var languages = []string{"en", "sv"}
 
-// pickLanguage returns the language of r: the crmflow_lang cookie's when it names one of
-// languages, else the best match of Accept-Language, else English.
+// pickLanguage returns the language of r: the crmflow_lang cookie's (__Host-crmflow_lang over
+// HTTPS) when it names one of languages, else the best match of Accept-Language, else English.
 func pickLanguage(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(languages, c.Value) {
-		return c.Value
+	for _, name := range []string{hostPrefix + langCookie, langCookie} {
+		if c, err := r.Cookie(name); err == nil && slices.Contains(languages, c.Value) {
+			return c.Value
+		}
 	}
 	best, bestQ := languages[0], 0.0
 	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {

@@ -26,8 +26,13 @@ const (
 	loginCookie = "crmflow_login"
 	// csrfField is the name of the form field that carries the CSRF token.
 	csrfField = "csrf"
-	// cookiePath scopes the console's cookies to its pages.
+	// cookiePath scopes the console's cookies to its pages on plain HTTP.
 	cookiePath = "/console/"
+	// hostPrefix starts the name of every cookie the console sets on a secure request (see
+	// Console.secure). A browser takes a "__Host-" cookie only when it is Secure, set over HTTPS,
+	// without a Domain and with the Path "/", so no other host (a sibling subdomain) and no plain
+	// HTTP answer can set or shadow it; the console then reads only the prefixed names.
+	hostPrefix = "__Host-"
 )
 
 // session is a signed-in user's session, opened for one request.
@@ -106,7 +111,7 @@ func parseSessionCookie(v string) (crm.TenantID, string, bool) {
 // openSession returns the session of r's cookie, or nil when there is none or it has ended. A
 // store failure is an error.
 func (c *Console) openSession(ctx context.Context, r *http.Request) (*session, error) {
-	ck, err := r.Cookie(sessionCookie)
+	ck, err := c.cookie(r, sessionCookie)
 	if err != nil {
 		return nil, nil
 	}
@@ -143,10 +148,7 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: string(p.Tenant) + "." + secret, Path: cookiePath,
-		MaxAge: int(c.cfg.SessionTTL / time.Second), HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode,
-	})
+	c.setCookie(w, r, sessionCookie, string(p.Tenant)+"."+secret, int(c.cfg.SessionTTL/time.Second), http.SameSiteStrictMode)
 	return nil
 }
 
@@ -154,10 +156,29 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 // request when Config.SecureCookies says a proxy in front terminates TLS.
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.cfg.SecureCookies }
 
+// setCookie sets the console's cookie name on w, HttpOnly, for maxAge seconds: on a secure
+// request Secure, named with hostPrefix, for the path "/" (which that prefix requires); else for
+// the console's pages only.
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int, sameSite http.SameSite) {
+	ck := &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: maxAge, HttpOnly: true, SameSite: sameSite}
+	if c.secure(r) {
+		ck.Name, ck.Path, ck.Secure = hostPrefix+name, "/", true
+	}
+	http.SetCookie(w, ck)
+}
+
+// cookie returns the console's cookie name of r: on a secure request only the one named with
+// hostPrefix, which no other host nor plain HTTP page can have set.
+func (c *Console) cookie(r *http.Request, name string) (*http.Cookie, error) {
+	if c.secure(r) {
+		name = hostPrefix + name
+	}
+	return r.Cookie(name)
+}
+
 // clearCookie removes cookie name from the browser.
 func (c *Console) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: cookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: c.secure(r), SameSite: http.SameSiteStrictMode})
+	c.setCookie(w, r, name, "", -1, http.SameSiteStrictMode)
 }
 
 // validCSRF reports whether the form of r carries want. r's form must be parsed.
