@@ -2,10 +2,12 @@ package console
 
 import (
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +17,6 @@ import (
 // signinPageData is the data of the sign-in page.
 type signinPageData struct {
 	view
-	Login string
 	Error string
 	Ended bool
 	Bye   bool
@@ -29,10 +30,8 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) renderSignin(w http.ResponseWriter, r *http.Request, tr translator, status int, msg string) {
-	login := newSecret()
-	c.setCookie(w, r, loginCookie, login, 3600, http.SameSiteStrictMode)
-	v := view{translator: tr, Title: tr.T("signin.title"), Here: "/console/signin"}
-	c.render(w, r, status, "signin", signinPageData{view: v, Login: login, Error: msg,
+	v := view{translator: tr, Title: tr.T("signin.title"), Here: "/console/signin", Login: c.loginToken(w, r)}
+	c.render(w, r, status, "signin", signinPageData{view: v, Error: msg,
 		Ended: r.URL.Query().Get("ended") == "1", Bye: r.URL.Query().Get("bye") == "1"})
 }
 
@@ -45,9 +44,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, tr, http.StatusBadRequest, tr.T("error.form"))
 		return
 	}
-	ck, err := c.cookie(r, loginCookie)
-	form := r.PostForm.Get("login")
-	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
+	if !c.validLogin(r) {
 		c.renderSignin(w, r, tr, http.StatusForbidden, tr.T("error.csrf"))
 		return
 	}
@@ -97,18 +94,55 @@ func (c *Console) signout(q *request) error {
 	return nil
 }
 
-// setLanguage serves GET /console/lang?to=sv&back=/console/...: it keeps the choice in a cookie
-// and goes back to the page, which must be one of the console's own.
+// loginToken returns the double-submit token of the forms a signed-out browser sends (the sign-in
+// form, the language switch): the one its cookie holds already, so that every open page of the
+// browser carries the same, else a new one, set in the cookie.
+func (c *Console) loginToken(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := c.cookie(r, loginCookie); err == nil && len(ck.Value) == 64 {
+		if _, err := hex.DecodeString(ck.Value); err == nil {
+			return ck.Value
+		}
+	}
+	login := newSecret()
+	c.setCookie(w, r, loginCookie, login, 3600, http.SameSiteStrictMode)
+	return login
+}
+
+// validLogin reports whether the parsed form of r carries the double-submit token of its cookie.
+func (c *Console) validLogin(r *http.Request) bool {
+	ck, err := c.cookie(r, loginCookie)
+	form := r.PostForm.Get("login")
+	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) == 1
+}
+
+// setLanguage serves POST /console/lang (to, back): it keeps the choice in a cookie and goes back
+// to the page, which must be one of the console's own. Like every form that changes something, it
+// must come from a console page: it carries the session's CSRF token, or a signed-out page's
+// double-submit token; without either it is refused (403) and changes nothing. An unknown language
+// is refused (400).
 func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request) {
-	to := r.URL.Query().Get("to")
-	known := false
-	for _, l := range languages {
-		known = known || l == to
+	tr := translator{pickLanguage(r)}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		c.renderError(w, r, tr, http.StatusBadRequest, tr.T("error.form"))
+		return
 	}
-	if known {
-		c.setCookie(w, r, langCookie, to, int(365*24*time.Hour/time.Second), http.SameSiteLaxMode)
+	sess, err := c.openSession(r.Context(), r)
+	if err != nil {
+		c.fail(w, r, tr, err)
+		return
 	}
-	http.Redirect(w, r, consolePage(r.URL.Query().Get("back")), http.StatusSeeOther)
+	if !(sess != nil && validCSRF(r, sess.csrf)) && !c.validLogin(r) {
+		c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.csrf"))
+		return
+	}
+	to := r.PostForm.Get("to")
+	if !slices.Contains(languages, to) {
+		c.renderError(w, r, tr, http.StatusBadRequest, tr.T("error.lang", to, strings.Join(languages, ", ")))
+		return
+	}
+	c.setCookie(w, r, langCookie, to, int(365*24*time.Hour/time.Second), http.SameSiteLaxMode)
+	http.Redirect(w, r, consolePage(r.PostForm.Get("back")), http.StatusSeeOther)
 }
 
 // consolePage returns back, a path and query, when it names a page of the console once its dot

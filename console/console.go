@@ -113,7 +113,7 @@ func (c *Console) routes() {
 	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	c.mux.HandleFunc("GET /console/signin", c.signinPage)
 	c.mux.HandleFunc("POST /console/signin", c.signin)
-	c.mux.HandleFunc("GET /console/lang", c.setLanguage)
+	c.mux.HandleFunc("POST /console/lang", c.setLanguage)
 	c.page("POST /console/signout", c.signout)
 	c.page("GET /console/{$}", c.home)
 	c.page("GET /console/objects/{type}", c.index)
@@ -312,9 +312,12 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, tr translator, er
 // view is what every page shows around its content.
 type view struct {
 	translator
-	Title  string
-	CSRF   string
-	User   string
+	Title string
+	// CSRF is the session's CSRF token, on the pages of a signed-in user.
+	CSRF string
+	// Login is the double-submit token of a signed-out page's forms (see Console.loginToken).
+	Login string
+	User  string
 	Tenant string
 	// Here is the page's path and query, where the language switch comes back to.
 	Here  string
@@ -391,7 +394,10 @@ type errorPage struct {
 
 // renderError writes the error page with status and message (escaped like everything else).
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr translator, status int, message string) {
-	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI()}
+	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI(), Login: c.loginToken(w, r)}
+	if r.Method != http.MethodGet {
+		v.Here = "/console/" // the language switch cannot come back to it with a GET
+	}
 	c.render(w, r, status, "error", errorPage{view: v, Status: status, Message: message})
 }
 

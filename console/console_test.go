@@ -584,28 +584,71 @@ func TestLanguage(t *testing.T) {
 	_, page = br.get("/console/signin")
 	require.Contains(t, page, `<html lang="en">`)
 
-	// The switch wins over the header, and goes back only to the console's own pages.
+	// The switch is a form sent from a console page: on a signed-out page with the page's own
+	// double-submit token. It wins over the header, and goes back only to the console's own pages.
 	br.lang = "en"
-	resp, _ := br.get("/console/lang?to=sv&back=" + url.QueryEscape("/console/signin"))
+	_, page = br.get("/console/signin")
+	m := loginRE.FindStringSubmatch(page)
+	require.NotNil(t, m)
+	require.Contains(t, page, `<form method="post" action="/console/lang">`)
+	require.Contains(t, page, `<button type="submit" class="link" name="to" value="sv" lang="sv">Svenska</button>`)
+	login := m[1]
+	switchTo := func(to, back string) *http.Response {
+		t.Helper()
+		resp, _ := br.post("/console/lang", url.Values{"login": {login}, "to": {to}, "back": {back}})
+		return resp
+	}
+	resp := switchTo("sv", "/console/signin")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
 	_, page = br.get("/console/signin")
 	require.Contains(t, page, `<html lang="sv">`)
-	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("https://evil.example/"))
-	require.Equal(t, "/console/", resp.Header.Get("Location"))
-	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("//evil.example/"))
-	require.Equal(t, "/console/", resp.Header.Get("Location"))
+	require.Equal(t, "/console/", switchTo("en", "https://evil.example/").Header.Get("Location"))
+	require.Equal(t, "/console/", switchTo("en", "//evil.example/").Header.Get("Location"))
 	// Nor past it by dot segments, plain or encoded (a browser resolves "%2e%2e" as ".."), nor with
 	// a path it cannot parse, sent as it is.
 	for _, back := range []string{"/console/..//evil.example", "/console/%2e%2e/%2e%2e//evil.example",
 		"/console/%zz/../..//evil.example", "/console/\\evil.example", "/console/\r\nSet-Cookie: x=y"} {
-		resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape(back))
-		require.Equal(t, "/console/", resp.Header.Get("Location"), back)
+		require.Equal(t, "/console/", switchTo("en", back).Header.Get("Location"), back)
 	}
-	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22"))
-	require.Equal(t, "/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22", resp.Header.Get("Location"))
-	resp, _ = br.get("/console/lang?to=en&back=" + url.QueryEscape("/console/workflows/a%20b/history"))
-	require.Equal(t, "/console/workflows/a%20b/history", resp.Header.Get("Location"))
+	require.Equal(t, "/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22",
+		switchTo("en", "/console/objects/contacts?filter=city+%3D%3D+%22Malm%C3%B6%22").Header.Get("Location"))
+	require.Equal(t, "/console/workflows/a%20b/history", switchTo("en", "/console/workflows/a%20b/history").Header.Get("Location"))
+
+	// An unknown language is refused, saying which there are.
+	resp, page = br.post("/console/lang", url.Values{"login": {login}, "to": {"de"}, "back": {"/console/signin"}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, "There is no language &#34;de&#34; in the console: choose one of en, sv.")
+
+	// A link or a forged form (another site's, or a GET) changes nothing.
+	forged := b.browser(t)
+	forged.lang = "en"
+	_, _ = forged.get("/console/signin") // it has a token of its own, which the forged form cannot know
+	resp, page = forged.get("/console/lang?to=sv&back=%2Fconsole%2Fsignin")
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Contains(t, page, "takes a form sent from a console page")
+	for _, form := range []url.Values{{"to": {"sv"}}, {"to": {"sv"}, "login": {strings.Repeat("a", 64)}}, {"to": {"sv"}, "csrf": {login}}} {
+		resp, page = forged.post("/console/lang", form)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "%v", form)
+		require.Contains(t, page, "Nothing was changed")
+	}
+	_, page = forged.get("/console/signin")
+	require.Contains(t, page, `<html lang="en">`, "the forged switches changed nothing")
+
+	// Signed in, the switch carries the session's CSRF token, and comes back to the page.
+	ops := b.browser(t)
+	ops.lang = "en"
+	require.Equal(t, http.StatusSeeOther, ops.signIn(b.token).StatusCode)
+	_, page = ops.get("/console/objects/contacts?limit=25")
+	csrf := csrfRE.FindStringSubmatch(page)[1]
+	require.Contains(t, page, `<input type="hidden" name="back" value="/console/objects/contacts?limit=25">`)
+	resp, _ = ops.post("/console/lang", url.Values{"csrf": {strings.Repeat("b", 64)}, "to": {"sv"}, "back": {"/console/"}})
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	resp, _ = ops.post("/console/lang", url.Values{"csrf": {csrf}, "to": {"sv"}, "back": {"/console/objects/contacts?limit=25"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/objects/contacts?limit=25", resp.Header.Get("Location"))
+	_, page = ops.get("/console/objects/contacts?limit=25")
+	require.Contains(t, page, `<html lang="sv">`)
 }
 
 func TestEscaping(t *testing.T) {

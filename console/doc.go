@@ -21,7 +21,7 @@
 // Pages are html/template, so every value is escaped; the scripts read data from the page only
 // through JSON. Every POST but the sign-in carries the session's CSRF token and is refused (403)
 // without it, before anything is read or changed; the sign-in form carries its own double-submit
-// token. No token ever appears in a URL or a log line.
+// token, and so does the language switch (a POST too) on a page signed out. No token ever appears in a URL or a log line.
 //
 // # Languages
 //

@@ -503,12 +503,25 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Parallel()
 		id := readerSees
 		ctx := browserCtx(t)
-		signInConsole(t, ctx, base, readerToken)
-
-		// The language switch: Swedish pages.
-		run(t, ctx, "svenska",
-			chromedp.Click(chromedp.CSS(`a[hreflang="sv"]`)),
+		// The language switch, a form that posts with the page's token: on the sign-in page, and
+		// signed in, where it comes back to the page it was used on.
+		run(t, ctx, "svenska at the sign-in",
+			chromedp.Navigate(base+"/console/signin"),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.Click(chromedp.CSS(`nav.langs button[value="sv"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
+		)
+		signInConsole(t, ctx, base, readerToken)
+		run(t, ctx, "english, then svenska",
+			chromedp.Navigate(base+"/console/lists"),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
+			chromedp.Click(chromedp.CSS(`nav.langs button[value="en"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="en"]`)),
+			chromedp.Click(chromedp.CSS(`nav.langs button[value="sv"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
+		)
+		require.True(t, eval[bool](t, ctx, `location.pathname === "/console/lists"`), "the switch comes back to the page")
+		run(t, ctx, "svenska",
 			chromedp.Navigate(base+"/console/objects/contacts"),
 			chromedp.WaitVisible(chromedp.CSS("#filter")),
 			shot("index-sv"),
