@@ -316,8 +316,8 @@ type view struct {
 	// CSRF is the session's CSRF token, on the pages of a signed-in user.
 	CSRF string
 	// Login is the double-submit token of a signed-out page's forms (see Console.loginToken).
-	Login string
-	User  string
+	Login  string
+	User   string
 	Tenant string
 	// Here is the page's path and query, where the language switch comes back to.
 	Here  string
