@@ -29,6 +29,9 @@ var staticFS embed.FS
 // DefaultSessionTTL is the default of Config.SessionTTL.
 const DefaultSessionTTL = 8 * time.Hour
 
+// DefaultIdleTimeout is the default of Config.IdleTimeout.
+const DefaultIdleTimeout = 30 * time.Minute
+
 // maxFormBytes bounds the body of a console form.
 const maxFormBytes = 256 << 10
 
@@ -43,6 +46,10 @@ type Authenticator interface {
 type Config struct {
 	// Clock tells the time of sessions. Defaults to clock.Real{}.
 	Clock clock.Clock
+	// IdleTimeout ends a session that has not been used for that long: each page the user opens
+	// and each form they send renew it (a job page following its job's progress does not), up to
+	// SessionTTL from sign-in. Defaults to DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Logger receives the console's errors (never a token, a form value or a record's content).
 	// Defaults to slog.Default().
 	Logger *slog.Logger
@@ -90,6 +97,9 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 	if c.SessionTTL == 0 {
 		c.SessionTTL = DefaultSessionTTL
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
 	switch {
 	case api == nil || auth == nil || sessions == nil:
 		return nil, errors.New("console: New needs the api handler, an authenticator and a session store")
@@ -97,6 +107,8 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 		return nil, fmt.Errorf("console: Config.Retention must be positive, got %s", c.Retention)
 	case c.SessionTTL < 0:
 		return nil, fmt.Errorf("console: Config.SessionTTL must be positive, got %s", c.SessionTTL)
+	case c.IdleTimeout < 0:
+		return nil, fmt.Errorf("console: Config.IdleTimeout must be positive, got %s", c.IdleTimeout)
 	}
 	con := &Console{api: api, auth: auth, sessions: sessions, cfg: c, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	if err := con.parseTemplates(); err != nil {
@@ -146,7 +158,9 @@ func (c *Console) routes() {
 	c.page("GET /console/settings", c.settings)
 	c.page("POST /console/settings/protection", c.putRule)
 	c.page("POST /console/settings/protection/{name}/delete", c.deleteRule)
-	c.page("GET /console/jobs/{id}/status", c.jobStatus)
+	// The job page asks for its job's progress by itself: that is not the user's activity, so it
+	// does not keep the session from ending when idle.
+	c.poll("GET /console/jobs/{id}/status", c.jobStatus)
 }
 
 // ServeHTTP serves one request of the console.
@@ -248,8 +262,14 @@ func (q *request) need(perms ...crm.Permission) error {
 
 // page registers h at pattern behind a session: a request without one goes to the sign-in page
 // (a POST is refused with 403), and a POST without the session's CSRF token is refused with 403
-// before h runs, so it changes nothing.
-func (c *Console) page(pattern string, h func(q *request) error) {
+// before h runs, so it changes nothing. A request that h serves renews the session's idle end.
+func (c *Console) page(pattern string, h func(q *request) error) { c.handle(pattern, h, true) }
+
+// poll registers h at pattern like page, for what a page asks by itself: it does not renew the
+// session's idle end.
+func (c *Console) poll(pattern string, h func(q *request) error) { c.handle(pattern, h, false) }
+
+func (c *Console) handle(pattern string, h func(q *request) error, renew bool) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		tr := translator{pickLanguage(r)}
 		sess, err := c.openSession(r.Context(), r)
@@ -290,6 +310,12 @@ func (c *Console) page(pattern string, h func(q *request) error) {
 		if err != nil {
 			c.fail(w, r, tr, err)
 			return
+		}
+		if renew {
+			if err := c.sessions.TouchSession(r.Context(), sess.tenant, sess.id, c.cfg.Clock.Now().Add(c.cfg.IdleTimeout)); err != nil {
+				c.fail(w, r, tr, err)
+				return
+			}
 		}
 		q := &request{w: w, r: r, sess: sess, p: p, tr: tr, retention: c.cfg.Retention, con: c}
 		if err := h(q); err != nil {

@@ -308,6 +308,43 @@ func TestSessionExpires(t *testing.T) {
 	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
 }
 
+// TestSessionIdleTimeout: a session not used for Config.IdleTimeout ends, however long it had
+// left; each page the user opens renews it, and the job page's own polling does not.
+func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
+	// Each case has its own bundle: it moves its clock.
+	setupIdle := func(t *testing.T) *testBundle {
+		t.Helper()
+		return setupConsole(t, api.Config{}, console.Config{SessionTTL: time.Hour, IdleTimeout: 10 * time.Minute}, false)
+	}
+
+	t.Run("RenewedByUse", func(t *testing.T) {
+		t.Parallel()
+		b := setupIdle(t)
+		br := b.browser(t)
+		require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+		for range 3 {
+			b.clock.Advance(9 * time.Minute)
+			resp, _ := br.get("/console/")
+			require.Equal(t, http.StatusOK, resp.StatusCode, "used within its idle timeout, it goes on")
+		}
+	})
+
+	t.Run("EndsWhenIdle", func(t *testing.T) {
+		t.Parallel()
+		b := setupIdle(t)
+		br := b.browser(t)
+		require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+		b.clock.Advance(6 * time.Minute)
+		resp, _ := br.get("/console/jobs/1/status") // a job page asking for its progress
+		require.NotEqual(t, http.StatusSeeOther, resp.StatusCode, "still signed in")
+		b.clock.Advance(6 * time.Minute)
+		resp, _ = br.get("/console/")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "12 minutes without the user's activity end it")
+		require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+	})
+}
+
 func TestRevokedTokenEndsTheSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

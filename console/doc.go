@@ -8,7 +8,9 @@
 // token sealed in a session in the store (see [crm.SessionStore]) and the browser keeps only an
 // HttpOnly, SameSite=Strict cookie with the session's secret: over HTTPS (or with
 // [Config.SecureCookies] behind a proxy that terminates TLS) a Secure one named
-// __Host-crmflow_session, which no other host nor plain HTTP page can set. Every screen reads and every action
+// __Host-crmflow_session, which no other host nor plain HTTP page can set. A session ends
+// [Config.IdleTimeout] after the user last opened a page or sent a form, and [Config.SessionTTL]
+// after sign-in at the latest. Every screen reads and every action
 // writes through the API's own http.Handler, in process, with the user's token: the API checks
 // the permissions, the counts and the protection rules exactly as it does for any client, and the
 // console shows its refusals. The console only hides what the user may not do.

@@ -127,7 +127,8 @@ func (c *Console) openSession(ctx context.Context, r *http.Request) (*session, e
 	if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
-	if !c.cfg.Clock.Now().Before(stored.ExpiresAt) {
+	now := c.cfg.Clock.Now()
+	if !now.Before(stored.ExpiresAt) || (!stored.IdleExpiresAt.IsZero() && !now.Before(stored.IdleExpiresAt)) {
 		return nil, nil
 	}
 	token, err := unseal(secret, stored.SealedToken)
@@ -143,7 +144,7 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	now := c.cfg.Clock.Now()
 	err := c.sessions.PutSession(ctx, p.Tenant, sessionID(secret), crm.Session{
 		User: p.User.Email, SealedToken: seal(secret, token), CSRF: newSecret(),
-		CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL),
+		CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL), IdleExpiresAt: now.Add(c.cfg.IdleTimeout),
 	})
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)

@@ -50,6 +50,9 @@ type Config struct {
 	WaitReplicas int
 	// Embedded runs serve on an in-process Redis whose state is lost on exit (--embedded).
 	Embedded bool
+	// ConsoleIdleTimeout ends a console session not used for that long (--console-idle-timeout,
+	// CRMFLOW_CONSOLE_IDLE_TIMEOUT). Defaults to console.DefaultIdleTimeout (30m).
+	ConsoleIdleTimeout time.Duration
 	// ChangesSweepSpec is when the scheduler looks for tenants with record changes the workflow
 	// engine has not seen (--changes-sweep-spec, CRMFLOW_CHANGES_SWEEP_SPEC): it bounds the lag from
 	// a write to an enrollment. Defaults to "@every 2s".
@@ -165,7 +168,7 @@ func (c *Config) validateServer() error {
 	}{
 		{"--read-header-timeout", c.ReadHeaderTimeout}, {"--read-timeout", c.ReadTimeout},
 		{"--write-timeout", c.WriteTimeout}, {"--idle-timeout", c.IdleTimeout}, {"--request-timeout", c.RequestTimeout},
-		{"--preview-budget", c.PreviewBudget},
+		{"--preview-budget", c.PreviewBudget}, {"--console-idle-timeout", c.ConsoleIdleTimeout},
 	} {
 		if d.v <= 0 {
 			return usageErrorf("%s must be positive, got %s: use a duration such as 30s", d.flag, d.v)

@@ -451,6 +451,7 @@ func TestServeLimitFlags(t *testing.T) {
 		{"TenantRequestsFromEnvNotBelowConnections", []string{"CRMFLOW_MAX_TENANT_REQUESTS=16"}, []string{"--max-connections", "16"},
 			"--max-tenant-requests (16) must be below --max-connections (16)"},
 		{"BadVariable", []string{"CRMFLOW_REQUEST_TIMEOUT=soon"}, nil, "CRMFLOW_REQUEST_TIMEOUT"},
+		{"ZeroConsoleIdleTimeout", []string{"CRMFLOW_CONSOLE_IDLE_TIMEOUT=0s"}, nil, "--console-idle-timeout must be positive, got 0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -76,6 +76,9 @@ func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	fs.BoolVar(&a.cfg.SecureCookies, "secure-cookies", false,
 		"mark the console's cookies Secure on every request: set it behind a proxy that terminates TLS")
 	bindEnv(fs, "secure-cookies", "CRMFLOW_SECURE_COOKIES")
+	fs.DurationVar(&a.cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout,
+		"sign a console user out after this long without opening a page or sending a form (at most 8h after sign-in)")
+	bindEnv(fs, "console-idle-timeout", "CRMFLOW_CONSOLE_IDLE_TIMEOUT")
 	a.storeFlags(fs)
 	a.shutdownFlag(fs)
 	a.limitFlags(fs)
@@ -264,7 +267,7 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		return role{}, err
 	}
 	con, err := console.New(h, b.store, b.store, &console.Config{Logger: a.logger, Retention: a.cfg.Retention,
-		SecureCookies: a.cfg.SecureCookies})
+		SecureCookies: a.cfg.SecureCookies, IdleTimeout: a.cfg.ConsoleIdleTimeout})
 	if err != nil {
 		return role{}, fmt.Errorf("build the console: %w", err)
 	}

@@ -434,6 +434,7 @@ func operationKeyPrefix(t crm.TenantID) string { return prefix(t) + "op:" }
 func JobFailuresKey(t crm.TenantID, id string) string { return prefix(t) + "job:" + id + ":failures" }
 
 // SessionKey is the HASH of one session of the operator console (crm.Session): user, token (the
-// sealed API token), csrf, created_at and expires_at (unix ms); it expires with the session. id is
+// sealed API token), csrf, created_at, expires_at and idle_expires_at (unix ms); it expires with
+// the session, at the earlier of its two ends. id is
 // a hash of the session's secret. Key: crm:{<tenant>}:session:<id>.
 func SessionKey(t crm.TenantID, id string) string { return prefix(t) + "session:" + id }

@@ -4,27 +4,37 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmflow/crmflow/crm"
 )
 
-// PutSession implements crm.SessionStore: one HASH that Redis drops at the session's end.
+// PutSession implements crm.SessionStore: one HASH that Redis drops at the session's end (the
+// earlier of its ExpiresAt and IdleExpiresAt).
 func (s *Store) PutSession(ctx context.Context, t crm.TenantID, id string, sess crm.Session) error {
-	ttl := sess.ExpiresAt.Sub(s.cfg.Clock.Now())
+	end := sess.ExpiresAt
+	if !sess.IdleExpiresAt.IsZero() && sess.IdleExpiresAt.Before(end) {
+		end = sess.IdleExpiresAt
+	}
+	ttl := end.Sub(s.cfg.Clock.Now())
 	if ttl <= 0 {
 		return nil
 	}
 	key := SessionKey(t, id)
+	fields := map[string]any{
+		"user":       sess.User,
+		"token":      sess.SealedToken,
+		"csrf":       sess.CSRF,
+		"created_at": strconv.FormatInt(sess.CreatedAt.UnixMilli(), 10),
+		"expires_at": strconv.FormatInt(sess.ExpiresAt.UnixMilli(), 10),
+	}
+	if !sess.IdleExpiresAt.IsZero() {
+		fields["idle_expires_at"] = strconv.FormatInt(end.UnixMilli(), 10)
+	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, map[string]any{
-			"user":       sess.User,
-			"token":      sess.SealedToken,
-			"csrf":       sess.CSRF,
-			"created_at": strconv.FormatInt(sess.CreatedAt.UnixMilli(), 10),
-			"expires_at": strconv.FormatInt(sess.ExpiresAt.UnixMilli(), 10),
-		})
+		p.HSet(ctx, key, fields)
 		p.PExpire(ctx, key, ttl)
 		return nil
 	})
@@ -34,8 +44,8 @@ func (s *Store) PutSession(ctx context.Context, t crm.TenantID, id string, sess 
 	return nil
 }
 
-// Session implements crm.SessionStore. A session past its expires_at by the store's clock is not
-// returned, even if Redis has not dropped it yet.
+// Session implements crm.SessionStore. A session past its expires_at or idle_expires_at by the
+// store's clock is not returned, even if Redis has not dropped it yet.
 func (s *Store) Session(ctx context.Context, t crm.TenantID, id string) (crm.Session, error) {
 	h, err := s.rdb.HGetAll(ctx, SessionKey(t, id)).Result()
 	if err != nil {
@@ -46,10 +56,24 @@ func (s *Store) Session(ctx context.Context, t crm.TenantID, id string) (crm.Ses
 	}
 	sess := crm.Session{User: h["user"], SealedToken: []byte(h["token"]), CSRF: h["csrf"],
 		CreatedAt: parseMS(h["created_at"]), ExpiresAt: parseMS(h["expires_at"])}
-	if !s.cfg.Clock.Now().Before(sess.ExpiresAt) {
+	if v := h["idle_expires_at"]; v != "" {
+		sess.IdleExpiresAt = parseMS(v)
+	}
+	now := s.cfg.Clock.Now()
+	if !now.Before(sess.ExpiresAt) || (!sess.IdleExpiresAt.IsZero() && !now.Before(sess.IdleExpiresAt)) {
 		return crm.Session{}, &crm.NotFoundError{Kind: "session", ID: "(hidden)"}
 	}
 	return sess, nil
+}
+
+// TouchSession implements crm.SessionStore.
+func (s *Store) TouchSession(ctx context.Context, t crm.TenantID, id string, idleExpiresAt time.Time) error {
+	err := touchSessionScript.run(ctx, s, touchSessionCall{Session: SessionKey(t, id),
+		IdleExpiresAt: idleExpiresAt.UnixMilli(), Now: s.cfg.Clock.Now().UnixMilli()}).Err()
+	if err != nil {
+		return fmt.Errorf("touch session in %s: %w", t, err)
+	}
+	return nil
 }
 
 // DeleteSession implements crm.SessionStore.
