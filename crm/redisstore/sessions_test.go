@@ -96,4 +96,3 @@ func TestSessionIdleEnd(t *testing.T) {
 		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.SessionKey(b.tenant, "gone")).Val())
 	})
 }
-
