@@ -4,10 +4,12 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,7 +55,27 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, tr, http.StatusUnauthorized, tr.T("signin.empty"))
 		return
 	}
+	// Every attempt is counted before its token is checked, so that attempts sent at once cannot
+	// pass the limit; one that does not fail is taken back.
+	client := c.client(r)
+	count, err := c.sessions.CountSignIn(r.Context(), client, c.cfg.SignInLimit, c.cfg.SignInWindow)
+	if err != nil {
+		c.fail(w, r, tr, err)
+		return
+	}
+	if !count.Allowed {
+		wait := max(count.RetryAt.Sub(c.cfg.Clock.Now()), time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		c.renderSignin(w, r, tr, http.StatusTooManyRequests, tr.T("signin.limited", c.cfg.SignInLimit,
+			int(c.cfg.SignInWindow/time.Minute), count.RetryAt.UTC().Format("15:04"), int((wait+time.Minute-1)/time.Minute)))
+		return
+	}
 	p, err := c.auth.Authenticate(r.Context(), token)
+	if err == nil || !errors.Is(err, crm.ErrUnauthenticated) {
+		if err := c.sessions.UncountSignIn(r.Context(), client, count); err != nil {
+			c.cfg.Logger.WarnContext(r.Context(), "console: taking back a sign-in attempt that did not fail", slog.String("error", err.Error()))
+		}
+	}
 	if err != nil {
 		var ue *crm.UnauthenticatedError
 		switch {

@@ -9,7 +9,9 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -31,6 +33,13 @@ const DefaultSessionTTL = 8 * time.Hour
 
 // DefaultIdleTimeout is the default of Config.IdleTimeout.
 const DefaultIdleTimeout = 30 * time.Minute
+
+// Defaults of the sign-in limit: Config.SignInLimit failed sign-ins from one client address in
+// Config.SignInWindow.
+const (
+	DefaultSignInLimit  = 10
+	DefaultSignInWindow = 15 * time.Minute
+)
 
 // maxFormBytes bounds the body of a console form.
 const maxFormBytes = 256 << 10
@@ -58,6 +67,20 @@ type Config struct {
 	Retention time.Duration
 	// SessionTTL is how long a session lasts from sign-in. Defaults to DefaultSessionTTL.
 	SessionTTL time.Duration
+	// SignInLimit is the most failed sign-ins one client address may make in SignInWindow, from
+	// its first: past it, the address's sign-ins are refused (429, with when to try again) until
+	// the window ends, whatever their token, so that tokens cannot be guessed at speed. The count
+	// is kept in the store, shared by every process; a successful sign-in is not counted and clears
+	// nothing. An IPv6 address counts by its /64. Defaults to DefaultSignInLimit.
+	SignInLimit int
+	// SignInWindow is the window of SignInLimit. Defaults to DefaultSignInWindow.
+	SignInWindow time.Duration
+	// TrustedProxies are the addresses of the proxies in front of the console whose
+	// X-Forwarded-For and X-Forwarded-Proto it believes: the client of a request from one of them
+	// is the last address of X-Forwarded-For that is not a trusted proxy (the sign-in limit counts
+	// it), and "X-Forwarded-Proto: https" marks its cookies as over HTTPS (see SecureCookies). From
+	// any other address those headers are ignored, as a client can send them. Defaults to none.
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks every cookie Secure and names it with the "__Host-" prefix, so that a
 	// browser sends it over HTTPS only and no other host can set it. Set it when a proxy in front
 	// terminates TLS: the console then sees plain HTTP and cannot tell. Without it, cookies are
@@ -100,6 +123,12 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.SignInLimit == 0 {
+		c.SignInLimit = DefaultSignInLimit
+	}
+	if c.SignInWindow == 0 {
+		c.SignInWindow = DefaultSignInWindow
+	}
 	switch {
 	case api == nil || auth == nil || sessions == nil:
 		return nil, errors.New("console: New needs the api handler, an authenticator and a session store")
@@ -109,6 +138,10 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 		return nil, fmt.Errorf("console: Config.SessionTTL must be positive, got %s", c.SessionTTL)
 	case c.IdleTimeout < 0:
 		return nil, fmt.Errorf("console: Config.IdleTimeout must be positive, got %s", c.IdleTimeout)
+	case c.SignInLimit < 0:
+		return nil, fmt.Errorf("console: Config.SignInLimit must be positive, got %d", c.SignInLimit)
+	case c.SignInWindow < 0:
+		return nil, fmt.Errorf("console: Config.SignInWindow must be positive, got %s", c.SignInWindow)
 	}
 	con := &Console{api: api, auth: auth, sessions: sessions, cfg: c, mux: http.NewServeMux(), pages: map[string]*template.Template{}}
 	if err := con.parseTemplates(); err != nil {
@@ -489,6 +522,64 @@ func (c *Console) parseTemplates() error {
 		c.pages[base] = t
 	}
 	return nil
+}
+
+// fromTrustedProxy reports whether r comes straight from one of Config.TrustedProxies.
+func (c *Console) fromTrustedProxy(r *http.Request) bool {
+	addr, ok := remoteAddr(r)
+	return ok && c.trusted(addr)
+}
+
+// trusted reports whether addr is one of Config.TrustedProxies.
+func (c *Console) trusted(addr netip.Addr) bool {
+	for _, p := range c.cfg.TrustedProxies {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteAddr returns the address of r's peer.
+func remoteAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	return addr.Unmap(), err == nil
+}
+
+// client returns the address the sign-in limit counts r against: its peer's or, from a trusted
+// proxy, the last address of X-Forwarded-For that is not a trusted proxy (the ones before it are
+// the client's to write). An IPv6 address counts by its /64, which one client commonly holds
+// whole.
+func (c *Console) client(r *http.Request) string {
+	addr, ok := remoteAddr(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if c.trusted(addr) {
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a proxy wrote what is not an address: count the request against the last one
+			}
+			addr = hop.Unmap()
+			if !c.trusted(addr) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }
 
 // writeJSONTo writes v as JSON to w.

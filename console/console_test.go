@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -46,7 +47,9 @@ func setup(t *testing.T) *testBundle {
 // setupWith is setup with the API's configuration apiCfg (its Clock is the bundle's).
 func setupWith(t *testing.T, apiCfg api.Config) *testBundle {
 	t.Helper()
-	return setupConsole(t, apiCfg, console.Config{SessionTTL: time.Hour}, false)
+	// Every test's browsers come from 127.0.0.1, one client to the sign-in limit: the limit's own
+	// test sets it, the others stay clear of it.
+	return setupConsole(t, apiCfg, console.Config{SessionTTL: time.Hour, SignInLimit: 1000}, false)
 }
 
 // setupConsole is setup with the API's configuration apiCfg and the console's conCfg (their
@@ -96,6 +99,8 @@ type browser struct {
 	b      *testBundle
 	client *http.Client
 	lang   string
+	// header is sent with every request (an X-Forwarded-For, say).
+	header http.Header
 }
 
 func (b *testBundle) browser(t *testing.T) *browser {
@@ -121,6 +126,9 @@ func (br *browser) do(method, path string, form url.Values) (*http.Response, str
 	}
 	if br.lang != "" {
 		req.Header.Set("Accept-Language", br.lang)
+	}
+	for k, v := range br.header {
+		req.Header[k] = v
 	}
 	resp, err := br.client.Do(req)
 	require.NoError(br.t, err)
@@ -306,6 +314,89 @@ func TestSessionExpires(t *testing.T) {
 	resp, _ = br.get("/console/")
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.Equal(t, "/console/signin", resp.Header.Get("Location"))
+}
+
+// TestSignInLimit: a client address that failed SignInLimit sign-ins in the window is refused
+// (429, saying until when) whatever its token, on every console on the store, until the window
+// ends; successful sign-ins neither count nor clear failures; other addresses are not held back.
+// Behind a trusted proxy the client is the address the proxy forwards; from any other peer,
+// X-Forwarded-For is the client's own words and is ignored.
+func TestSignInLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	cfg := console.Config{SignInLimit: limit, SignInWindow: 15 * time.Minute,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	b := setupConsole(t, api.Config{}, cfg, false)
+	// A second console process on the same store, behind the same proxy.
+	apiSrv, err := api.New(b.store, &api.Config{Clock: b.clock})
+	require.NoError(t, err)
+	cfg.Clock = b.clock
+	con, err := console.New(apiSrv, b.store, b.store, &cfg)
+	require.NoError(t, err)
+	srv := httptest.NewServer(con)
+	t.Cleanup(srv.Close)
+	b2 := *b
+	b2.base = srv.URL
+	bad := "crm_" + string(b.tenant) + "_" + strings.Repeat("0", 64)
+	from := func(b *testBundle, addr string) *browser {
+		br := b.browser(t)
+		br.header = http.Header{"X-Forwarded-For": {"198.51.100.1, " + addr}} // what the client wrote, then its address
+		return br
+	}
+	// Each address is the test's own: the count lives in the shared Redis.
+	addr := func(n int) string { return fmt.Sprintf("2001:db8:%x:%d::1", time.Now().UnixNano()&0xffff, n) }
+
+	attacker := addr(1)
+	for i := range limit {
+		resp := from([]*testBundle{b, &b2}[i%2], attacker).signIn(bad) // the processes share the count
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "failure %d", i+1)
+	}
+	br := from(&b2, attacker)
+	resp := br.signIn(b.token)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "refused even with a good token")
+	require.Equal(t, "900", resp.Header.Get("Retry-After"))
+	_, page := br.post("/console/signin", url.Values{"login": {loginRE.FindStringSubmatch(mustGet(br, "/console/signin"))[1]}, "token": {b.token}})
+	require.Contains(t, page, "Too many failed sign-ins from your network address (3 within 15 minutes): "+
+		"its sign-ins are refused until 12:15 UTC, in 15 minutes.")
+	resp, _ = br.get("/console/")
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "no session was opened")
+	// Another address of the same /64 is the same client; another /64 is not.
+	require.Equal(t, http.StatusTooManyRequests, from(b, strings.TrimSuffix(attacker, "::1")+"::2").signIn(b.token).StatusCode)
+	require.Equal(t, http.StatusSeeOther, from(b, addr(2)).signIn(b.token).StatusCode)
+
+	// Successes are not counted, and clear no failure.
+	user := addr(3)
+	for range limit + 2 {
+		require.Equal(t, http.StatusSeeOther, from(b, user).signIn(b.token).StatusCode)
+	}
+	for range limit - 1 {
+		require.Equal(t, http.StatusUnauthorized, from(b, user).signIn(bad).StatusCode)
+	}
+	require.Equal(t, http.StatusSeeOther, from(b, user).signIn(b.token).StatusCode)
+	require.Equal(t, http.StatusUnauthorized, from(b, user).signIn(bad).StatusCode)
+	require.Equal(t, http.StatusTooManyRequests, from(b, user).signIn(b.token).StatusCode)
+
+	// From a peer that is no trusted proxy, X-Forwarded-For is ignored: a client cannot make each
+	// attempt come from a new address. (This console trusts no proxy: its clients are 127.0.0.1.)
+	direct := setupConsole(t, api.Config{}, console.Config{SignInLimit: 1000}, false)
+	spoofed := addr(10)
+	require.Equal(t, http.StatusUnauthorized, from(direct, spoofed).signIn(bad).StatusCode)
+	rdb := redistest.Client(t)
+	prefix, err := netip.MustParseAddr(spoofed).Prefix(64)
+	require.NoError(t, err)
+	require.Zero(t, rdb.Exists(context.Background(), redisstore.SignInKey(prefix.String())).Val(), "the forwarded address is not counted")
+	require.Equal(t, int64(1), rdb.Exists(context.Background(), redisstore.SignInKey("127.0.0.1")).Val(), "the peer's is")
+
+	// At the window's end the attacker's address may sign in again.
+	b.clock.Advance(15 * time.Minute)
+	require.Equal(t, http.StatusSeeOther, from(b, attacker).signIn(b.token).StatusCode)
+}
+
+// mustGet returns the body of the page at path.
+func mustGet(br *browser, path string) string {
+	br.t.Helper()
+	_, page := br.get(path)
+	return page
 }
 
 // TestSessionIdleTimeout: a session not used for Config.IdleTimeout ends, however long it had
@@ -789,6 +880,32 @@ func TestSecureCookies(t *testing.T) {
 			}
 		}
 	}
+
+	t.Run("BehindATrustedProxy", func(t *testing.T) {
+		t.Parallel()
+		// A proxy that says the request came over HTTPS is believed only when the console trusts it.
+		for _, trusted := range []bool{false, true} {
+			cfg := &console.Config{}
+			if trusted {
+				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+			}
+			con, err := console.New(apiSrv, st, st, cfg)
+			require.NoError(t, err)
+			srv := httptest.NewServer(con)
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/console/signin", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			srv.Close()
+			require.NotEmpty(t, resp.Cookies())
+			for _, c := range resp.Cookies() {
+				require.Equal(t, trusted, c.Secure, "cookie %s, proxy trusted %v", c.Name, trusted)
+				require.Equal(t, trusted, strings.HasPrefix(c.Name, "__Host-"), "cookie %s, proxy trusted %v", c.Name, trusted)
+			}
+		}
+	})
 
 	t.Run("OverTLS", func(t *testing.T) {
 		t.Parallel()

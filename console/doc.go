@@ -23,7 +23,10 @@
 // Pages are html/template, so every value is escaped; the scripts read data from the page only
 // through JSON. Every POST but the sign-in carries the session's CSRF token and is refused (403)
 // without it, before anything is read or changed; the sign-in form carries its own double-submit
-// token, and so does the language switch (a POST too) on a page signed out. No token ever appears in a URL or a log line.
+// token, and so does the language switch (a POST too) on a page signed out. Failed sign-ins are
+// limited per client address ([Config.SignInLimit] in [Config.SignInWindow]), counted in the store
+// by every process together; behind a proxy, [Config.TrustedProxies] says whose X-Forwarded-For
+// names the client. No token ever appears in a URL or a log line.
 //
 // # Languages
 //

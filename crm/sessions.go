@@ -25,10 +25,33 @@ type Session struct {
 	IdleExpiresAt time.Time
 }
 
+// SignInCount is what SessionStore.CountSignIn answers about one sign-in attempt.
+type SignInCount struct {
+	// Allowed says the attempt was counted and may go on. False means the client has used up its
+	// attempts of the window: it may try again at RetryAt.
+	Allowed bool
+	// WindowStart is when the client's window began: the time of its first attempt counted in it.
+	// SessionStore.UncountSignIn needs it.
+	WindowStart time.Time
+	// RetryAt is when the window ends.
+	RetryAt time.Time
+}
+
 // SessionStore keeps the console's sessions, by tenant and session id (a hash of the session's
-// secret, never the secret itself). Implementations are safe for concurrent use. It is not part of
+// secret, never the secret itself), and counts its sign-in attempts by client. Implementations are
+// safe for concurrent use, and every process on one store shares their state. It is not part of
 // Store: only the console uses it.
 type SessionStore interface {
+	// CountSignIn counts a sign-in attempt of client (a network address, never a token) against
+	// at most max attempts in a window of length window that begins at the client's first attempt
+	// counted in it. An attempt past max is not counted and not Allowed: the client waits until the
+	// window ends. Count every attempt before checking its token, so that attempts made at once
+	// cannot pass the bound, and take back the ones that succeed (UncountSignIn).
+	CountSignIn(ctx context.Context, client string, max int, window time.Duration) (SignInCount, error)
+	// UncountSignIn takes back the attempt of client that CountSignIn counted as c, which did not
+	// fail, so that only failed sign-ins use up the attempts; a success never clears failures
+	// already counted. It takes nothing from a later window.
+	UncountSignIn(ctx context.Context, client string, c SignInCount) error
 	// PutSession stores s under id until s.ExpiresAt (a session already expired is not stored).
 	PutSession(ctx context.Context, t TenantID, id string, s Session) error
 	// Session returns the session id of tenant t, or a *NotFoundError when there is none (never

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -130,6 +131,10 @@ type Config struct {
 	// SecureCookies marks the console's cookies Secure on every request (--secure-cookies,
 	// CRMFLOW_SECURE_COOKIES), for a deployment behind a proxy that terminates TLS.
 	SecureCookies bool
+	// TrustedProxies are the proxies in front of the API whose X-Forwarded-For and
+	// X-Forwarded-Proto the console believes (--trusted-proxies, CRMFLOW_TRUSTED_PROXIES; see
+	// console.Config.TrustedProxies). Defaults to none.
+	TrustedProxies prefixList
 	// Seed creates the demo tenant, user and token on start (--seed). Implied by the embedded store.
 	Seed bool
 	// ShutdownTimeout bounds the graceful shutdown after SIGTERM or SIGINT (--shutdown-timeout,
@@ -384,6 +389,44 @@ func (d *daysDuration) String() string { return time.Duration(*d).String() }
 
 // Type implements pflag.Value.
 func (d *daysDuration) Type() string { return "duration" }
+
+// prefixList is a flag of comma-separated IP addresses and CIDR ranges ("10.0.0.5,10.1.0.0/16").
+type prefixList []netip.Prefix
+
+// Set implements pflag.Value.
+func (l *prefixList) Set(s string) error {
+	var out prefixList
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or a CIDR range: give addresses such as 10.0.0.5 or ranges such as 10.0.0.0/8, "+
+				"separated by commas", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	*l = out
+	return nil
+}
+
+// String implements pflag.Value.
+func (l *prefixList) String() string {
+	s := make([]string, len(*l))
+	for i, p := range *l {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// Type implements pflag.Value.
+func (l *prefixList) Type() string { return "addresses" }
 
 // bindEnv lets the environment variable env set flag name when the flag is not given, and says so
 // in the flag's help.

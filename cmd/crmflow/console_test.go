@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -607,4 +611,93 @@ func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	run(t, ctx, "delete the members", chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))), chromedp.WaitVisible(chromedp.CSS("#token")))
 	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
 	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("dialog[open]").length`))
+}
+
+// TestConsoleSignInAcrossProcesses: two `serve` processes behind one proxy (--trusted-proxies)
+// share the count of a client's failed console sign-ins in Redis: the client the proxy forwards
+// is refused on both after 10 failures, whatever its token, while another client signs in. The
+// proxy's X-Forwarded-Proto: https gives __Host- cookies, and --console-idle-timeout bounds the
+// session's life in Redis.
+func TestConsoleSignInAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	b := bundleOn(t, setup(t).redisURL)
+	tenant, token := b.opsTenant(t)
+	var bases []string
+	for range 2 {
+		addr := freeAddr(t)
+		api := start(t, []string{"CRMFLOW_TRUSTED_PROXIES=127.0.0.1"}, "serve", "--addr", addr, "--redis", b.redisURL,
+			"--console-idle-timeout", "5m")
+		waitReady(t, api, "http://"+addr)
+		t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+		bases = append(bases, "http://"+addr)
+	}
+	loginRE := regexp.MustCompile(`name="login" value="([^"]+)"`)
+	// signIn signs in at base as the client at addr, behind the proxy, and returns the answer.
+	signIn := func(base, addr, tok string) *http.Response {
+		t.Helper()
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		do := func(method, path string, form url.Values) (*http.Response, string) {
+			var body io.Reader
+			if form != nil {
+				body = strings.NewReader(form.Encode())
+			}
+			req, err := http.NewRequest(method, base+path, body)
+			require.NoError(t, err)
+			req.Header.Set("X-Forwarded-For", addr)
+			req.Header.Set("X-Forwarded-Proto", "https")
+			if form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			raw, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp, string(raw)
+		}
+		resp, page := do(http.MethodGet, "/console/signin", nil)
+		m := loginRE.FindStringSubmatch(page)
+		require.NotNil(t, m, page)
+		// The cookie jar keeps no Secure cookie over plain HTTP: hand the sign-in form's back.
+		var login string
+		for _, c := range resp.Cookies() {
+			require.True(t, strings.HasPrefix(c.Name, "__Host-") && c.Secure, "the proxy said https: %s", c.Name)
+			login = c.Name + "=" + c.Value
+		}
+		req, err := http.NewRequest(http.MethodPost, base+"/console/signin", strings.NewReader(url.Values{"login": {m[1]}, "token": {tok}}.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-For", addr)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", login)
+		resp, err = client.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp
+	}
+
+	suffix := time.Now().UnixNano() % 250
+	attacker, user := fmt.Sprintf("198.51.100.%d", suffix+1), fmt.Sprintf("203.0.113.%d", suffix+1)
+	bad := "crm_" + string(tenant) + "_" + strings.Repeat("0", 64)
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, signIn(bases[i%2], attacker, bad).StatusCode, "failure %d", i+1)
+	}
+	for _, base := range bases {
+		resp := signIn(base, attacker, token)
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+		require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	}
+	resp := signIn(bases[1], user, token)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(tenant)+"}:session:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	ttl := b.rdb.PTTL(b.ctx, keys[0]).Val()
+	require.Positive(t, ttl)
+	require.LessOrEqual(t, ttl, 5*time.Minute, "the session ends when idle for --console-idle-timeout")
 }

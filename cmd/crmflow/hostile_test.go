@@ -451,6 +451,8 @@ func TestServeLimitFlags(t *testing.T) {
 		{"TenantRequestsFromEnvNotBelowConnections", []string{"CRMFLOW_MAX_TENANT_REQUESTS=16"}, []string{"--max-connections", "16"},
 			"--max-tenant-requests (16) must be below --max-connections (16)"},
 		{"BadVariable", []string{"CRMFLOW_REQUEST_TIMEOUT=soon"}, nil, "CRMFLOW_REQUEST_TIMEOUT"},
+		{"BadTrustedProxy", nil, []string{"--trusted-proxies", "10.0.0.1,proxy.internal"},
+			`"proxy.internal" is not an IP address or a CIDR range: give addresses such as 10.0.0.5 or ranges such as 10.0.0.0/8`},
 		{"ZeroConsoleIdleTimeout", []string{"CRMFLOW_CONSOLE_IDLE_TIMEOUT=0s"}, nil, "--console-idle-timeout must be positive, got 0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

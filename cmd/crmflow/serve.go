@@ -79,6 +79,10 @@ func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	fs.DurationVar(&a.cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout,
 		"sign a console user out after this long without opening a page or sending a form (at most 8h after sign-in)")
 	bindEnv(fs, "console-idle-timeout", "CRMFLOW_CONSOLE_IDLE_TIMEOUT")
+	fs.Var(&a.cfg.TrustedProxies, "trusted-proxies",
+		"addresses and CIDR ranges of the proxies in front whose X-Forwarded-For (the client the console's sign-in limit counts) "+
+			"and X-Forwarded-Proto (https: Secure cookies) are believed, comma-separated; from any other peer they are ignored")
+	bindEnv(fs, "trusted-proxies", "CRMFLOW_TRUSTED_PROXIES")
 	a.storeFlags(fs)
 	a.shutdownFlag(fs)
 	a.limitFlags(fs)
@@ -267,7 +271,7 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		return role{}, err
 	}
 	con, err := console.New(h, b.store, b.store, &console.Config{Logger: a.logger, Retention: a.cfg.Retention,
-		SecureCookies: a.cfg.SecureCookies, IdleTimeout: a.cfg.ConsoleIdleTimeout})
+		SecureCookies: a.cfg.SecureCookies, IdleTimeout: a.cfg.ConsoleIdleTimeout, TrustedProxies: a.cfg.TrustedProxies})
 	if err != nil {
 		return role{}, fmt.Errorf("build the console: %w", err)
 	}

@@ -10,7 +10,8 @@ import (
 // "crm:{<tenant>}:", so the tenant is the Redis Cluster hash tag: a tenant lives in one slot and one
 // Lua script can change any of its keys atomically. The only keys without a tenant tag are the
 // global registry of tenants (TenantsKey), the fingerprint of the email salt (SaltFingerprintKey),
-// the deployment's retention (RetentionKey) and the sweeps' marks (ActiveKey, FullSweepKey).
+// the deployment's retention (RetentionKey), the sweeps' marks (ActiveKey, FullSweepKey) and the
+// console's sign-in counts (SignInKey), which are a network address's, not a tenant's.
 
 // prefix starts every key of tenant t.
 func prefix(t crm.TenantID) string { return "crm:{" + string(t) + "}:" }
@@ -37,6 +38,12 @@ func SaltFingerprintKey() string { return "crm:salt:fingerprint" }
 // Store.SetRetention changes it. A global key, like TenantsKey: it is only ever read or written
 // alone, so on a Redis Cluster it may live in any slot.
 func RetentionKey() string { return "crm:retention" }
+
+// SignInKey is the HASH of the console's sign-in attempts from one client address (crm.SessionStore
+// CountSignIn): start (unix ms: when its window began) and n (the attempts counted in it); it
+// expires with the window. A global key, like TenantsKey: the attempts are counted before any
+// token is checked, so they belong to no tenant, and a client's count is one key, touched alone.
+func SignInKey(client string) string { return "crm:signin:" + client }
 
 // TenantKey is the HASH of a tenant: plan, created_at (unix ms), and, once set, max_deletions and
 // deletions_per (ms): the blast-radius limit of its workflows that set none.

@@ -22,6 +22,8 @@ func TestKeys(t *testing.T) {
 		{SessionKey(tn, "f00d"), "crm:{acme}:session:f00d"},
 		{SaltFingerprintKey(), "crm:salt:fingerprint"},
 		{RetentionKey(), "crm:retention"},
+		{SignInKey("192.0.2.7"), "crm:signin:192.0.2.7"},
+		{SignInKey("2001:db8:1:2::/64"), "crm:signin:2001:db8:1:2::/64"},
 		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
 		{SchemaKey(tn, crm.Contacts), "crm:{acme}:schema:contacts"},
 		{SeqKey(tn, "contacts"), "crm:{acme}:seq:contacts"},

@@ -15,3 +15,33 @@ type touchSessionCall struct {
 
 func (c touchSessionCall) keys() []string { return []string{c.Session} }
 func (c touchSessionCall) argv() []any    { return []any{c.IdleExpiresAt, c.Now} }
+
+// countSignInScript counts a sign-in attempt of a client within the bound of its window.
+// See lua/count_signin.lua for its KEYS and ARGV. Its key is no tenant's.
+var countSignInScript = newScript[countSignInCall]("count_signin").quiet()
+
+// countSignInCall is a call of countSignInScript (lua/count_signin.lua).
+type countSignInCall struct {
+	SignIn string
+
+	Now    int64 // unix ms
+	Window int64 // ms
+	Max    int
+}
+
+func (c countSignInCall) keys() []string { return []string{c.SignIn} }
+func (c countSignInCall) argv() []any    { return []any{c.Now, c.Window, c.Max} }
+
+// uncountSignInScript takes back a sign-in attempt that did not fail.
+// See lua/uncount_signin.lua for its KEYS and ARGV. Its key is no tenant's.
+var uncountSignInScript = newScript[uncountSignInCall]("uncount_signin").quiet()
+
+// uncountSignInCall is a call of uncountSignInScript (lua/uncount_signin.lua).
+type uncountSignInCall struct {
+	SignIn string
+
+	WindowStart int64 // unix ms
+}
+
+func (c uncountSignInCall) keys() []string { return []string{c.SignIn} }
+func (c uncountSignInCall) argv() []any    { return []any{c.WindowStart} }

@@ -84,4 +84,30 @@ func (s *Store) DeleteSession(ctx context.Context, t crm.TenantID, id string) er
 	return nil
 }
 
+// CountSignIn implements crm.SessionStore, by the store's clock.
+func (s *Store) CountSignIn(ctx context.Context, client string, max int, window time.Duration) (crm.SignInCount, error) {
+	if max < 1 || window <= 0 {
+		return crm.SignInCount{}, fmt.Errorf("count sign-in: the bound must be positive, got %d in %s", max, window)
+	}
+	res, err := countSignInScript.run(ctx, s, countSignInCall{SignIn: SignInKey(client),
+		Now: s.cfg.Clock.Now().UnixMilli(), Window: window.Milliseconds(), Max: max}).Int64Slice()
+	if err != nil {
+		return crm.SignInCount{}, fmt.Errorf("count sign-in: %w", err)
+	}
+	if len(res) != 2 {
+		return crm.SignInCount{}, fmt.Errorf("count sign-in: unexpected reply %v", res)
+	}
+	start := time.UnixMilli(res[1]).UTC()
+	return crm.SignInCount{Allowed: res[0] == 1, WindowStart: start, RetryAt: start.Add(window)}, nil
+}
+
+// UncountSignIn implements crm.SessionStore.
+func (s *Store) UncountSignIn(ctx context.Context, client string, c crm.SignInCount) error {
+	err := uncountSignInScript.run(ctx, s, uncountSignInCall{SignIn: SignInKey(client), WindowStart: c.WindowStart.UnixMilli()}).Err()
+	if err != nil {
+		return fmt.Errorf("uncount sign-in: %w", err)
+	}
+	return nil
+}
+
 var _ crm.SessionStore = (*Store)(nil)

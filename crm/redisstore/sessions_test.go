@@ -96,3 +96,59 @@ func TestSessionIdleEnd(t *testing.T) {
 		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.SessionKey(b.tenant, "gone")).Val())
 	})
 }
+
+// TestSignInCounts: a client's sign-in attempts are counted to a bound per window, from its first
+// attempt; a success taken back frees its attempt but clears no failure; the window's end frees
+// the client, and a take-back from an ended window takes nothing from the next.
+func TestSignInCounts(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		client := "192.0.2.1-" + string(b.tenant) // one client per test
+		start := b.clock.Now().UTC().Truncate(time.Millisecond)
+		var first crm.SignInCount
+		for i := range 3 {
+			c, err := b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+			require.NoError(t, err)
+			require.True(t, c.Allowed, "attempt %d", i+1)
+			require.True(t, start.Equal(c.WindowStart))
+			require.True(t, start.Add(15*time.Minute).Equal(c.RetryAt))
+			if i == 0 {
+				first = c
+			}
+			b.clock.Advance(time.Minute)
+		}
+		ttl := b.rdb.PTTL(b.ctx, redisstore.SignInKey(client)).Val()
+		require.Positive(t, ttl)
+		require.LessOrEqual(t, ttl, 15*time.Minute, "the count goes with its window")
+
+		// The first attempt succeeded: taken back, it frees one attempt, no more.
+		require.NoError(t, b.store.UncountSignIn(b.ctx, client, first))
+		c, err := b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+		require.NoError(t, err)
+		require.True(t, c.Allowed)
+		c, err = b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+		require.NoError(t, err)
+		require.False(t, c.Allowed, "the bound holds")
+		require.True(t, start.Add(15*time.Minute).Equal(c.RetryAt))
+		// Another client is not held back.
+		other, err := b.store.CountSignIn(b.ctx, client+"x", 3, 15*time.Minute)
+		require.NoError(t, err)
+		require.True(t, other.Allowed)
+
+		// At the window's end the client may try again, in a window of its own.
+		b.clock.Set(start.Add(15 * time.Minute))
+		c, err = b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+		require.NoError(t, err)
+		require.True(t, c.Allowed)
+		require.True(t, start.Add(15*time.Minute).Equal(c.WindowStart))
+		require.NoError(t, b.store.UncountSignIn(b.ctx, client, first), "a take-back from the ended window")
+		for range 2 {
+			c, err = b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+			require.NoError(t, err)
+			require.True(t, c.Allowed)
+		}
+		c, err = b.store.CountSignIn(b.ctx, client, 3, 15*time.Minute)
+		require.NoError(t, err)
+		require.False(t, c.Allowed, "the old window's take-back freed nothing in the new one")
+	})
+}
