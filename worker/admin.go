@@ -16,7 +16,7 @@ import (
 	"github.com/crmflow/crmflow/internal/clock"
 )
 
-// AdminHandler serves the admin endpoints of a worker or scheduler process:
+// AdminHandler serves the admin endpoints of a worker, scheduler or API process:
 //
 //	GET /healthz   200 "ok" while the process serves HTTP (liveness)
 //	GET /readyz    200 "ready" when ready(ctx) returns nil within 1s, else 503 with the error, or

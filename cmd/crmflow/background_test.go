@@ -267,7 +267,8 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	// With no salt, as on a first try: the embedded store draws one and prints it.
-	p := start(t, []string{"CRMFLOW_EMAIL_SALT="}, "run", "--addr", addr)
+	admin := freeAddr(t)
+	p := start(t, []string{"CRMFLOW_EMAIL_SALT="}, "run", "--addr", addr, "--admin-addr", admin)
 	waitReady(t, p, base)
 	m := p.stdoutMatch(t, exportTokenRE)
 	token := m[1]
@@ -307,8 +308,10 @@ func TestEmbeddedRunsBackgroundWork(t *testing.T) {
 	require.Regexp(t, `(?m)^\S+Z\s+admin@demo\.example\s+Permanent deletion completed\s+permanent_delete_confirmation$`, outbox)
 	require.Contains(t, stderr, "1 email in the outbox of tenant demo")
 
-	// One /metrics for every role of the process.
-	code, metrics := get(t, base+"/metrics")
+	// One /metrics for every role of the process, on its admin address only.
+	code, _ = get(t, base+"/metrics")
+	require.Equal(t, http.StatusNotFound, code)
+	code, metrics := get(t, "http://"+admin+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	for _, m := range []string{
 		`(?m)^crmflow_http_requests_total\{`,

@@ -26,9 +26,10 @@ type Config struct {
 	// Addr is the HTTP listen address (--addr, CRMFLOW_ADDR). Defaults to ":8080" for serve and
 	// "127.0.0.1:8080" for run, whose demo token has every permission.
 	Addr string
-	// AdminAddr is the listen address of the health and metrics endpoints of worker and scheduler
-	// (--admin-addr, CRMFLOW_ADMIN_ADDR). Defaults to "127.0.0.1:9091" for worker and
-	// "127.0.0.1:9092" for scheduler, so that both fit on one host.
+	// AdminAddr is the listen address of the health and metrics endpoints of serve, worker,
+	// scheduler and run (--admin-addr, CRMFLOW_ADMIN_ADDR). Defaults to "127.0.0.1:9090" for serve,
+	// "127.0.0.1:9091" for worker and "127.0.0.1:9092" for scheduler, so that all fit on one host;
+	// empty for run, which then serves no metrics.
 	AdminAddr string
 	// AdminBy names the acting admin in the audit trail of the admin commands' user and token
 	// changes (--by, CRMFLOW_ADMIN_BY). Defaults to "admin-cli:" and the operating-system user.

@@ -169,9 +169,9 @@ func TestServeIdleConnectionFlood(t *testing.T) {
 		t.Skip("3,000 connections: left out by -short")
 	}
 	t.Parallel()
-	addr := freeAddr(t)
+	addr, admin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", setup(t).redisURL, "--read-header-timeout", "3s")
+	api := start(t, nil, "serve", "--addr", addr, "--redis", setup(t).redisURL, "--read-header-timeout", "3s", "--admin-addr", admin)
 	waitReady(t, api, base)
 	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
 
@@ -212,7 +212,7 @@ func TestServeIdleConnectionFlood(t *testing.T) {
 		code, _ := get(t, base+"/healthz")
 		return code == http.StatusOK
 	})
-	v, ok := metric(t, base, "crmflow_http_connections_refused_total")
+	v, ok := metric(t, "http://"+admin, "crmflow_http_connections_refused_total")
 	require.True(t, ok)
 	require.GreaterOrEqual(t, v, float64(conns-1024))
 }

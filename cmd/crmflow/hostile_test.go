@@ -64,9 +64,9 @@ func TestServeHostileClients(t *testing.T) {
 	t.Parallel()
 	b := setupBackground(t)
 	_, token := b.opsTenant(t)
-	addr := freeAddr(t)
+	addr, admin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json",
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json", "--admin-addr", admin,
 		"--read-header-timeout", "1s", "--read-timeout", "2s", "--request-timeout", "2s", "--write-timeout", "5s")
 	waitReady(t, api, base)
 	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
@@ -101,7 +101,7 @@ func TestServeHostileClients(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
-		code, body := get(t, base+"/metrics")
+		code, body := get(t, "http://"+admin+"/metrics")
 		require.Equal(t, http.StatusOK, code)
 		series := regexp.MustCompile(`(?m)^crmflow_http_requests_total\{.*method="(.*?)".*$`).FindAllStringSubmatch(body, -1)
 		methods := map[string]bool{}
@@ -164,11 +164,11 @@ func TestServeHostileClients(t *testing.T) {
 // closed at once; the API serves again once they are gone.
 func TestServeConnectionLimits(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr, admin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
 	const maxConns = 16
 	api := start(t, nil, "serve", "--addr", addr, "--redis", redistest.URL(t), "--read-header-timeout", "1s",
-		"--max-connections", strconv.Itoa(maxConns))
+		"--max-connections", strconv.Itoa(maxConns), "--admin-addr", admin)
 	waitReady(t, api, base)
 	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
 
@@ -211,7 +211,7 @@ func TestServeConnectionLimits(t *testing.T) {
 		code, _ := get(t, base+"/healthz")
 		return code == http.StatusOK
 	})
-	v, ok := metric(t, base, "crmflow_http_connections_refused_total")
+	v, ok := metric(t, "http://"+admin, "crmflow_http_connections_refused_total")
 	require.True(t, ok)
 	require.GreaterOrEqual(t, v, 5.0)
 }

@@ -87,7 +87,9 @@ func testEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt)
+	// Any free port for the admin endpoints of serve (whose default would be one port for every
+	// test): a test that reads them gives --admin-addr.
+	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt, "CRMFLOW_ADMIN_ADDR=127.0.0.1:0")
 	return append(env, extra...)
 }
 
@@ -324,9 +326,9 @@ func TestServeEndToEnd(t *testing.T) {
 	readerToken, _ := b.admin(t, "token", "create", b.tenant, "reader@example.com")
 	readerToken = strings.TrimSpace(readerToken)
 
-	addr := freeAddr(t)
+	addr, admin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
-	p := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json")
+	p := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--log-format", "json", "--admin-addr", admin)
 	waitReady(t, p, base)
 	contacts := base + "/crm/v3/objects/contacts"
 
@@ -414,14 +416,22 @@ func TestServeEndToEnd(t *testing.T) {
 
 	t.Run("Metrics", func(t *testing.T) {
 		t.Parallel()
-		resp, err := http.Get(base + "/metrics")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		require.Contains(t, string(raw), "go_goroutines")
-		require.Contains(t, string(raw), "process_start_time_seconds")
+		// On the admin address only, with the probes: never on the API's, which anyone who
+		// reaches the API can call.
+		code, body := get(t, "http://"+admin+"/metrics")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, "go_goroutines")
+		require.Contains(t, body, "process_start_time_seconds")
+		require.Contains(t, body, "crmflow_http_requests_total")
+		for _, probe := range []string{"/healthz", "/readyz"} {
+			code, _ = get(t, "http://"+admin+probe)
+			require.Equal(t, http.StatusOK, code, probe)
+			code, _ = get(t, base+probe)
+			require.Equal(t, http.StatusOK, code, "the load balancer's probes stay on the API: %s", probe)
+		}
+		code, body = get(t, base+"/metrics")
+		require.Equal(t, http.StatusNotFound, code, "no metrics on the API's address: %s", body)
+		require.NotContains(t, body, "go_goroutines")
 	})
 }
 
@@ -717,8 +727,10 @@ func TestEachCommandKeepsItsDefaults(t *testing.T) {
 		switch c.CommandPath() {
 		case "crmflow serve":
 			require.Equal(t, ":8080", a.cfg.Addr)
+			require.Equal(t, "127.0.0.1:9090", a.cfg.AdminAddr)
 		case "crmflow run":
 			require.Equal(t, "127.0.0.1:8080", a.cfg.Addr)
+			require.Empty(t, a.cfg.AdminAddr, "run serves no metrics unless asked")
 		case "crmflow worker":
 			require.Equal(t, "127.0.0.1:9091", a.cfg.AdminAddr)
 		case "crmflow scheduler":

@@ -28,7 +28,9 @@ permissions) and prints an API token and curl commands to try. The worker and th
 same embedded Redis as their task queue. With --redis or REDIS_URL it runs on that Redis instead,
 and seeds the demo tenant only with --seed.
 
-The worker's and the scheduler's metrics are served with the API's at /metrics on --addr.`,
+Given --admin-addr, the API's, the worker's and the scheduler's metrics are served together at
+/metrics there (with /healthz and /readyz); none are served on --addr, which anyone who reaches
+the API can call.`,
 		Example: `  crmflow run
   crmflow run --addr 127.0.0.1:9000
   crmflow run --redis redis://127.0.0.1:6379/0 --seed`,
@@ -44,6 +46,7 @@ The worker's and the scheduler's metrics are served with the API's at /metrics o
 	a.queueFlag(fs)
 	a.workerFlags(fs)
 	a.schedulerFlags(fs)
+	a.adminAddrFlag(fs, "", "listen address of /healthz, /readyz and /metrics (the metrics of every role); none by default")
 	fs.BoolVar(&a.cfg.Seed, "seed", false, "create the demo tenant, user and a token on start (always on with the embedded store)")
 	return cmd
 }
@@ -53,6 +56,11 @@ func (a *app) run(ctx context.Context) error {
 	a.readSecrets()
 	if err := errors.Join(a.cfg.validateServer(), a.cfg.validateWorker(), a.cfg.validateScheduler()); err != nil {
 		return err
+	}
+	if a.cfg.AdminAddr != "" {
+		if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9090"); err != nil {
+			return err
+		}
 	}
 	var (
 		b   *backend
@@ -91,9 +99,9 @@ func (a *app) run(ctx context.Context) error {
 	})
 }
 
-// allRoles lists every role `crmflow run` starts: the API on ln, the worker and the scheduler.
-// New roles are added here, and only here. Their metrics share one registry, served by the API
-// at /metrics.
+// allRoles lists every role `crmflow run` starts: the API on ln, the worker and the scheduler,
+// and the admin endpoints on --admin-addr when it is given. New roles are added here, and only
+// here. Their metrics share one registry, served by the admin endpoints at /metrics.
 func (a *app) allRoles(ctx context.Context, b *backend, q queue, tasks *worker.Client, ln net.Listener) ([]role, error) {
 	reg, err := newRegistry()
 	if err != nil {
@@ -113,13 +121,25 @@ func (a *app) allRoles(ctx context.Context, b *backend, q queue, tasks *worker.C
 		schedulerRole.abort()
 		return nil, fmt.Errorf("register bin size metrics: %w", err)
 	}
-	apiRole, err := a.apiRole(b, ln, reg, tasks, a.readiness(redisChecks(b, q, tasks.Ping)...))
+	ready := a.readiness(redisChecks(b, q, tasks.Ping)...)
+	apiRole, err := a.apiRole(b, ln, reg, tasks, ready)
 	if err != nil {
 		workerRole.abort()
 		schedulerRole.abort()
 		return nil, err
 	}
-	return []role{apiRole, workerRole.role, schedulerRole.role}, nil
+	roles := []role{apiRole, workerRole.role, schedulerRole.role}
+	if a.cfg.AdminAddr != "" {
+		admin, err := a.adminRole(reg, ready)
+		if err != nil {
+			for _, r := range roles {
+				r.abort()
+			}
+			return nil, err
+		}
+		roles = append(roles, admin)
+	}
+	return roles, nil
 }
 
 // readyCheck is one readiness check, and what it checks as the probe's answer names it.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -27,8 +26,10 @@ func newServeCmd(a *app) *cobra.Command {
 		Use:         "serve",
 		Annotations: map[string]string{roleAnnotation: "true"},
 		Short:       "Serve the HTTP API on a Redis store (needs --redis or REDIS_URL, or --embedded)",
-		Long: `Serve the HTTP API, with /healthz, /readyz (the store's and the queue's Redis answer PING) and
-Prometheus metrics at /metrics.
+		Long: `Serve the HTTP API and the operator console on --addr, with /healthz and /readyz (the store's and
+the queue's Redis answer PING). Prometheus metrics are served at /metrics on --admin-addr (with
+/healthz and /readyz again), a loopback address by default, never on --addr: like the worker's and
+the scheduler's, they are for the operator's Prometheus, not for whoever can reach the API.
 
 serve needs a Redis: pass --redis or set REDIS_URL, and the deployment's email salt, the same on
 every process: set CRMFLOW_EMAIL_SALT. It refuses to start when the server's maxmemory-policy is
@@ -51,6 +52,7 @@ one process. SIGTERM or SIGINT stops it gracefully within --shutdown-timeout.`,
 	fs := cmd.Flags()
 	a.serverFlags(fs, ":8080")
 	a.queueFlag(fs)
+	a.adminAddrFlag(fs, "127.0.0.1:9090", "listen address of /healthz, /readyz and /metrics")
 	fs.BoolVar(&a.cfg.Embedded, "embedded", false,
 		"run on an in-process Redis whose state is lost on exit, seeded with a demo tenant, user and token")
 	return cmd
@@ -174,6 +176,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err := a.cfg.validateServer(); err != nil {
 		return err
 	}
+	if err := checkListenAddr("--admin-addr", a.cfg.AdminAddr, "127.0.0.1:9090"); err != nil {
+		return err
+	}
 	var (
 		b   *backend
 		err error
@@ -226,11 +231,17 @@ func (a *app) serve(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			r, err := a.apiRole(b, ln, reg, tasks, a.readiness(redisChecks(b, q, tasks.Ping)...))
+			ready := a.readiness(redisChecks(b, q, tasks.Ping)...)
+			r, err := a.apiRole(b, ln, reg, tasks, ready)
 			if err != nil {
 				return nil, err
 			}
-			return []role{r}, nil
+			admin, err := a.adminRole(reg, ready)
+			if err != nil {
+				r.abort()
+				return nil, err
+			}
+			return []role{r, admin}, nil
 		},
 	})
 }
@@ -248,8 +259,8 @@ func newRegistry() (*prometheus.Registry, error) {
 }
 
 // apiRole returns the HTTP API serving on ln: the api handler at /, the operator console under
-// /console/ (GET / leads there), plus GET /metrics with the
-// metrics of reg, on which the API registers its own. Bulk delete jobs and confirmation emails
+// /console/ (GET / leads there). The API registers its metrics on reg, which it does not serve:
+// adminRole does, on another listener. Bulk delete jobs and confirmation emails
 // are enqueued with tasks; ready is the check behind /readyz. It runs until its context ends, then
 // shuts down gracefully within --shutdown-timeout.
 func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tasks api.Tasks, ready func(context.Context) error) (role, error) {
@@ -276,11 +287,22 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		return role{}, fmt.Errorf("build the console: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/console/", con)
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/", h)
 	return a.httpRole("api", limited, mux, a.cfg.apiLimits()), nil
+}
+
+// adminRole serves /healthz, /readyz (ready) and the metrics of reg at /metrics on --admin-addr:
+// a listener of its own, kept off the API's port, as the worker's and the scheduler's are, so that
+// the process's internals (request counts by route, the bin's sizes, Go's runtime) and the work a
+// scrape costs are for the operator's Prometheus, not for whoever can reach the API.
+func (a *app) adminRole(reg *prometheus.Registry, ready func(context.Context) error) (role, error) {
+	ln, err := net.Listen("tcp", a.cfg.AdminAddr)
+	if err != nil {
+		return role{}, fmt.Errorf("listen on %s: %w; choose another address with --admin-addr or CRMFLOW_ADMIN_ADDR", a.cfg.AdminAddr, err)
+	}
+	return a.httpRole("admin", ln, worker.AdminHandler(reg, ready), adminLimits), nil
 }
 
 // httpRole serves h on ln within limits until its context ends, then shuts the server down

@@ -53,7 +53,7 @@ supervisor's stop timeout above --shutdown-timeout.`,
 	a.storeFlags(fs)
 	a.queueFlag(fs)
 	a.shutdownFlag(fs)
-	a.adminAddrFlag(fs, "127.0.0.1:9091")
+	a.adminAddrFlag(fs, "127.0.0.1:9091", "listen address of /healthz, /readyz and /metrics")
 	a.workerFlags(fs)
 	return cmd
 }
@@ -91,14 +91,14 @@ or SIGINT stops it after the entries running have enqueued.`,
 	a.evictionFlag(fs)
 	a.saltFlag(fs)
 	a.shutdownFlag(fs)
-	a.adminAddrFlag(fs, "127.0.0.1:9092")
+	a.adminAddrFlag(fs, "127.0.0.1:9092", "listen address of /healthz, /readyz and /metrics")
 	a.schedulerFlags(fs)
 	return cmd
 }
 
-// adminAddrFlag defines --admin-addr.
-func (a *app) adminAddrFlag(fs *pflag.FlagSet, def string) {
-	fs.StringVar(&a.cfg.AdminAddr, "admin-addr", def, "listen address of /healthz, /readyz and /metrics")
+// adminAddrFlag defines --admin-addr, with the default def and the help usage.
+func (a *app) adminAddrFlag(fs *pflag.FlagSet, def, usage string) {
+	fs.StringVar(&a.cfg.AdminAddr, "admin-addr", def, usage)
 	bindEnv(fs, "admin-addr", "CRMFLOW_ADMIN_ADDR")
 }
 
