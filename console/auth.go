@@ -118,14 +118,18 @@ func (c *Console) signout(q *request) error {
 
 // loginToken returns the double-submit token of the forms a signed-out browser sends (the sign-in
 // form, the language switch): the one its cookie holds already, so that every open page of the
-// browser carries the same, else a new one, set in the cookie.
+// browser carries the same, else a new one. Either way the cookie is set again, for an hour from
+// this page.
 func (c *Console) loginToken(w http.ResponseWriter, r *http.Request) string {
+	login := ""
 	if ck, err := c.cookie(r, loginCookie); err == nil && len(ck.Value) == 64 {
 		if _, err := hex.DecodeString(ck.Value); err == nil {
-			return ck.Value
+			login = ck.Value
 		}
 	}
-	login := newSecret()
+	if login == "" {
+		login = newSecret()
+	}
 	c.setCookie(w, r, loginCookie, login, 3600, http.SameSiteStrictMode)
 	return login
 }

@@ -216,6 +216,23 @@ func TestSignInAndOut(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "no session was opened")
 	})
 
+	t.Run("SignInFormsShareTheirToken", func(t *testing.T) {
+		t.Parallel()
+		// Two sign-in pages of one browser (two tabs) carry the same token, and each page gives
+		// its cookie an hour from then: the form of either still signs in.
+		br := b.browser(t)
+		resp, first := br.get("/console/signin")
+		require.Len(t, resp.Cookies(), 1)
+		resp, second := br.get("/console/signin")
+		require.Len(t, resp.Cookies(), 1)
+		require.Equal(t, 3600, resp.Cookies()[0].MaxAge, "the cookie lasts an hour from the latest page")
+		token := loginRE.FindStringSubmatch(first)[1]
+		require.Equal(t, token, loginRE.FindStringSubmatch(second)[1])
+		require.Equal(t, token, resp.Cookies()[0].Value)
+		resp, _ = br.post("/console/signin", url.Values{"login": {token}, "token": {b.token}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	})
+
 	t.Run("SignInWithoutTheFormsToken", func(t *testing.T) {
 		t.Parallel()
 		br := b.browser(t)
