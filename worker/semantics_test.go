@@ -18,6 +18,13 @@ func flowOf(options string) string {
 		"actions:\n  - type: delay\n    duration: 1d\n  - type: set_property\n    property: hs_lead_status\n    value: new\n"
 }
 
+// setPropertyFlow is a contact workflow named name on trigger, with the given option lines, whose
+// one action sets prop to value.
+func setPropertyFlow(name, trigger, options, prop, value string) string {
+	return "name: " + name + "\nobject_type: contacts\ntrigger: " + trigger + "\n" + options +
+		"actions:\n  - type: set_property\n    property: " + prop + "\n    value: " + value + "\n"
+}
+
 // deleteBouncedAfterADay is a contact workflow named wf that deletes a bounced contact a day after
 // it enrolls, with the given option lines.
 func deleteBouncedAfterADay(options string) string {
@@ -114,8 +121,7 @@ func TestRapidFlipsReenroll(t *testing.T) {
 			if reenroll {
 				opt = "reenrollment: true\n"
 			}
-			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\n"+opt+
-				"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+			b.activate(t, "wf", setPropertyFlow("wf", "email_bounced", opt, "hs_lead_status", "new"))
 			id := b.contact(t, map[string]string{"email_bounced": "true"})
 			b.drain(t)
 			require.Equal(t, crm.Completed, b.enrollment(t, "wf", id).State)
@@ -436,10 +442,8 @@ func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
 func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "qualify", "name: qualify\nobject_type: contacts\ntrigger: email_bounced\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
-	b.activate(t, "nurture", "name: nurture\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\n"+
-		"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	b.activate(t, "qualify", setPropertyFlow("qualify", "email_bounced", "", "lifecyclestage", "lead"))
+	b.activate(t, "nurture", setPropertyFlow("nurture", `lifecyclestage == "lead"`, "", "hs_lead_status", "new"))
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t) // enrolls in qualify, whose step sets lifecyclestage
 	b.drain(t) // judges that write: enrolls in nurture
@@ -497,10 +501,8 @@ func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
 func TestReenrollmentLoopIsCut(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "promote", "name: promote\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nreenrollment: true\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: subscriber\n")
-	b.activate(t, "demote", "name: demote\nobject_type: contacts\ntrigger: lifecyclestage == \"subscriber\"\nreenrollment: true\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
+	b.activate(t, "promote", setPropertyFlow("promote", `lifecyclestage == "lead"`, "reenrollment: true\n", "lifecyclestage", "subscriber"))
+	b.activate(t, "demote", setPropertyFlow("demote", `lifecyclestage == "subscriber"`, "reenrollment: true\n", "lifecyclestage", "lead"))
 	id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	for range 4 * crm.MaxReenrollments {
 		b.clock.Advance(time.Second)
