@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -192,7 +191,7 @@ func TestSearchWildcardPatterns(t *testing.T) {
 }
 
 // widestCommand remembers the most arguments of a command a Redis client sent, alone or in a
-// pipeline.
+// pipeline: add redistest.EachCommand(note) to the client.
 type widestCommand struct{ args atomic.Int64 }
 
 func (h *widestCommand) note(cmd redis.Cmder) {
@@ -201,23 +200,6 @@ func (h *widestCommand) note(cmd redis.Cmder) {
 		if n <= old || h.args.CompareAndSwap(old, n) {
 			return
 		}
-	}
-}
-
-func (h *widestCommand) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
-}
-
-func (h *widestCommand) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.note(cmd); return next(ctx, cmd) }
-}
-
-func (h *widestCommand) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.note(c)
-		}
-		return next(ctx, cmds)
 	}
 }
 
@@ -239,7 +221,7 @@ func TestReadOfManyPropertiesIsBounded(t *testing.T) {
 		names = append(names, fmt.Sprintf("nope%d", i))
 	}
 	widest := &widestCommand{}
-	b.rdb.AddHook(widest)
+	b.rdb.AddHook(redistest.EachCommand(widest.note))
 
 	check := func(t *testing.T, recs []record) {
 		t.Helper()

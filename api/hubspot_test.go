@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 type pipelineStage struct {
@@ -517,25 +517,6 @@ func TestBatchUpdateByEmail(t *testing.T) {
 	require.Equal(t, before, b.snapshot(t, b.tenantA))
 }
 
-// commandCounter is a go-redis hook that counts the commands a client sends.
-type commandCounter struct{ n atomic.Int64 }
-
-func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 // TestAssociationsParameterCostsOneLookupPerType names the same types thousands of times in
 // ?associations=: the request costs the store a lookup per distinct type, not one per name given,
 // so that a header's worth of repeated names cannot make one request send thousands of commands.
@@ -545,8 +526,8 @@ func TestAssociationsParameterCostsOneLookupPerType(t *testing.T) {
 	ada := b.contact(t, map[string]string{"email": "ada@example.com"})
 	co := b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"})
 	require.Equal(t, http.StatusOK, b.call(t, "PUT", "/crm/v4/objects/contacts/"+string(ada)+"/associations/default/companies/"+string(co), tokAll, nil).status)
-	counter := &commandCounter{}
-	b.rdb.AddHook(counter)
+	var counter struct{ n atomic.Int64 } // the commands the client sends
+	b.rdb.AddHook(redistest.EachCommand(func(redis.Cmder) { counter.n.Add(1) }))
 	names := strings.Repeat("companies,0-2,deals,", 1000)
 	type linked struct {
 		Associations map[string]struct {

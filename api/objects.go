@@ -145,16 +145,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p crm.Princip
 	if err != nil {
 		return err
 	}
-	by, err := s.idProperty(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
-	if err != nil {
-		return err
-	}
-	var id crm.RecordID
-	if by != "" {
-		id, err = s.recordIDBy(r.Context(), p.Tenant, o, by, r.PathValue("id"), archived)
-	} else {
-		id, err = pathRecordID(r, "id")
-	}
+	id, err := s.pathObjectID(r, p.Tenant, o, archived)
 	if err != nil {
 		return err
 	}
@@ -187,16 +178,7 @@ func (s *Server) updateObject(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if err != nil {
 		return err
 	}
-	by, err := s.idProperty(r.Context(), p.Tenant, o, r.URL.Query().Get("idProperty"))
-	if err != nil {
-		return err
-	}
-	var id crm.RecordID
-	if by != "" {
-		id, err = s.recordIDBy(r.Context(), p.Tenant, o, by, r.PathValue("id"), false)
-	} else {
-		id, err = pathRecordID(r, "id")
-	}
+	id, err := s.pathObjectID(r, p.Tenant, o, false)
 	if err != nil {
 		return err
 	}

@@ -158,6 +158,20 @@ func (s *Server) idProperty(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 	return v, nil
 }
 
+// pathObjectID returns the id of the record of type o that the {id} of r names: a record id, or
+// with ?idProperty= (see idProperty) the value of that property, as recordIDBy finds it (with
+// archived, in the bin).
+func (s *Server) pathObjectID(r *http.Request, t crm.TenantID, o crm.ObjectType, archived bool) (crm.RecordID, error) {
+	by, err := s.idProperty(r.Context(), t, o, r.URL.Query().Get("idProperty"))
+	if err != nil {
+		return "", err
+	}
+	if by != "" {
+		return s.recordIDBy(r.Context(), t, o, by, r.PathValue("id"), archived)
+	}
+	return pathRecordID(r, "id")
+}
+
 // recordIDBy returns the id of the live record of type o whose idProperty prop (email or a unique
 // property, see idProperty) is value; with archived, email finds a contact in the bin, and a unique
 // property is a 400 (the bin keeps no unique index). None is a 404 naming the value.

@@ -20,13 +20,7 @@ import (
 
 func TestBulkDeleteTask(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	rdb := redistest.Client(t)
-	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
+	ctx, st, tn := bulkStore(t)
 	in := make([]crm.RecordInput, 1200)
 	for i := range in {
 		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": "x"}}
@@ -44,26 +38,17 @@ func TestBulkDeleteTask(t *testing.T) {
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1100, By: "ops@x.example"})
 	require.NoError(t, err)
 
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	reg := prometheus.NewRegistry()
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: reg})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
+	w, reg := bulkWorker(t, st)
 
 	// A runner that holds the lease keeps a second one away.
 	held, err := st.LeaseJob(ctx, tn, job.ID, "someone-else", time.Minute)
 	require.NoError(t, err)
 	require.True(t, held)
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
-	job, err = st.Job(ctx, tn, job.ID)
-	require.NoError(t, err)
+	job = processJob(t, ctx, w, st, tn, job.ID, "1")
 	require.Equal(t, crm.JobPending, job.State)
 	require.NoError(t, st.ReleaseJob(ctx, tn, job.ID, "someone-else"))
 
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "2")))
-	job, err = st.Job(ctx, tn, job.ID)
-	require.NoError(t, err)
+	job = processJob(t, ctx, w, st, tn, job.ID, "2")
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 1100, job.Done)
 	n, err := st.BinSize(ctx, tn, crm.Contacts)
@@ -109,15 +94,44 @@ func bulkStore(t *testing.T) (context.Context, *redisstore.Store, crm.TenantID) 
 	return ctx, st, tn
 }
 
-// bulkWorker returns a worker on st whose tasks the test runs itself (ProcessTask).
-func bulkWorker(t *testing.T, st *redisstore.Store) *worker.Worker {
+// bulkWorker returns a worker on st whose tasks the test runs itself (ProcessTask), and the
+// registry of its metrics.
+func bulkWorker(t *testing.T, st *redisstore.Store) (*worker.Worker, *prometheus.Registry) {
 	t.Helper()
 	opt, err := redis.ParseURL(redistest.URL(t))
 	require.NoError(t, err)
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: prometheus.NewRegistry()})
+	reg := prometheus.NewRegistry()
+	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: reg})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
-	return w
+	return w, reg
+}
+
+// processJob runs a task of bulk delete or undo job id of tenant tn through w, with attempt as
+// its unique suffix, and returns the job as it then is.
+func processJob(t *testing.T, ctx context.Context, w *worker.Worker, st crm.Store, tn crm.TenantID, id, attempt string) crm.Job {
+	t.Helper()
+	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, id, attempt)))
+	job, err := st.Job(ctx, tn, id)
+	require.NoError(t, err)
+	return job
+}
+
+// sliceRunner makes a worker that runs one step of a job a task (Config.BulkSlice 1), and returns
+// a function that runs the next task of job id through it and returns the job as it then is.
+func (b *testBundle) sliceRunner(t *testing.T, id string) func() crm.Job {
+	t.Helper()
+	cfg := b.config()
+	cfg.BulkSlice = 1
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	attempt := 0
+	return func() crm.Job {
+		t.Helper()
+		attempt++
+		return processJob(t, b.ctx, w, b.store, b.tenant, id, strconv.Itoa(attempt))
+	}
 }
 
 func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
@@ -128,11 +142,9 @@ func TestBulkDeleteTaskOfRefusedJob(t *testing.T) {
 	jobCreator(t, st, tn, "ops@x.example")
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 2, By: "ops@x.example"})
 	require.NoError(t, err)
-	w := bulkWorker(t, st)
+	w, _ := bulkWorker(t, st)
 
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
-	job, err = st.Job(ctx, tn, job.ID)
-	require.NoError(t, err)
+	job = processJob(t, ctx, w, st, tn, job.ID, "1")
 	require.Equal(t, crm.JobRefused, job.State)
 	// Another task of the job, as the jobs sweep enqueues: it must return, not spin on the job.
 	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -155,10 +167,8 @@ func TestBulkDeleteInvalidFilterRefusal(t *testing.T) {
 		// message would quote it.
 		Filter: `firstname == Annabelle_Smith`, ConfirmCount: 1, By: "ops@x.example"})
 	require.NoError(t, err)
-	w := bulkWorker(t, st)
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
-	job, err = st.Job(ctx, tn, job.ID)
-	require.NoError(t, err)
+	w, _ := bulkWorker(t, st)
+	job = processJob(t, ctx, w, st, tn, job.ID, "1")
 	require.Equal(t, crm.JobRefused, job.State)
 	require.Equal(t, crm.RefusedInvalidFilter, job.Refusal.Code)
 	require.Contains(t, job.Refusal.Message, "no longer compiles")
@@ -210,20 +220,7 @@ func TestBulkJobStopsWhenItsCreatorLosesTheAuthority(t *testing.T) {
 			}
 			job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, params)
 			require.NoError(t, err)
-			cfg := b.config()
-			cfg.BulkSlice = 1 // one step a task: the selection, then one batch
-			w, err := worker.New(b.store, b.queue, cfg)
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = w.Close() })
-			attempt := 0
-			run := func() crm.Job {
-				t.Helper()
-				attempt++
-				require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, strconv.Itoa(attempt))))
-				j, err := b.store.Job(b.ctx, b.tenant, job.ID)
-				require.NoError(t, err)
-				return j
-			}
+			run := b.sliceRunner(t, job.ID) // one step a task: the selection, then one batch
 			j := run()
 			for j.State == crm.JobSelecting {
 				j = run()
@@ -244,12 +241,8 @@ func TestBulkJobStopsWhenItsCreatorLosesTheAuthority(t *testing.T) {
 			require.Equal(t, who, j.Stop.User)
 			require.Equal(t, tc.perm, j.Stop.Permission)
 			require.Contains(t, j.Stop.Message, who)
-			n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-			require.NoError(t, err)
-			require.EqualValues(t, worker.BulkDeleteBatchSize, n, "what it moved before stays in the bin")
-			n, err = b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-			require.NoError(t, err)
-			require.EqualValues(t, 1200-worker.BulkDeleteBatchSize, n, "the rest stay live")
+			require.EqualValues(t, worker.BulkDeleteBatchSize, b.binSize(t, b.tenant, crm.Contacts), "what it moved before stays in the bin")
+			require.EqualValues(t, 1200-worker.BulkDeleteBatchSize, b.liveCount(t, b.tenant, crm.Contacts), "the rest stay live")
 			require.Contains(t, b.logs.String(), "bulk delete job stopped")
 			require.NotContains(t, b.logs.String(), who, "the reason names the user on the job, not in the logs")
 
@@ -275,20 +268,7 @@ func TestBulkJobStopsWhileSelectingWhenItsCreatorIsDisabled(t *testing.T) {
 	b.records(t, b.tenant, crm.Contacts, 1200, map[string]string{"firstname": "x"})
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `firstname == "x"`, ConfirmCount: 1200, By: who})
 	require.NoError(t, err)
-	cfg := b.config()
-	cfg.BulkSlice = 1 // one step a task
-	w, err := worker.New(b.store, b.queue, cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	attempt := 0
-	run := func() crm.Job {
-		t.Helper()
-		attempt++
-		require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, strconv.Itoa(attempt))))
-		j, err := b.store.Job(b.ctx, b.tenant, job.ID)
-		require.NoError(t, err)
-		return j
-	}
+	run := b.sliceRunner(t, job.ID) // one step a task
 	j := run()
 	require.Equal(t, crm.JobSelecting, j.State)
 	require.EqualValues(t, worker.SelectBatchSize, j.Scanned)
@@ -301,9 +281,7 @@ func TestBulkJobStopsWhileSelectingWhenItsCreatorIsDisabled(t *testing.T) {
 	require.NotNil(t, j.Stop)
 	require.Equal(t, crm.StoppedUserDisabled, j.Stop.Code)
 	require.Contains(t, j.Stop.Message, "ann@example.com was disabled, so the job stopped while it selected its records (500 looked at), before it deleted anything")
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 1200, n, "nothing deleted")
+	require.EqualValues(t, 1200, b.liveCount(t, b.tenant, crm.Contacts), "nothing deleted")
 	require.Contains(t, b.logs.String(), "bulk delete job stopped while it selected its records")
 	require.NotContains(t, b.logs.String(), who, "the reason names the user on the job, not in the logs")
 	again := run()

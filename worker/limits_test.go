@@ -26,6 +26,54 @@ actions:
   - type: delete_contact
 `
 
+// unlimitedDelete is limitedDelete without a limit of its own, nor the tenant's.
+var unlimitedDelete = strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1)
+
+// raisedDelete is limitedDelete with its limit raised to 50 per hour.
+var raisedDelete = strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 50", 1)
+
+// bouncedContacts creates n contacts whose email bounced, and returns their ids.
+func (b *flowBundle) bouncedContacts(t *testing.T, n int) []crm.RecordID {
+	t.Helper()
+	var ids []crm.RecordID
+	for range n {
+		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
+	}
+	return ids
+}
+
+// pausedAtLimit activates limitedDelete on behalf of the activator it returns, over ten bounced
+// contacts in step tasks of four: three go to the bin and the workflow pauses, with seven waiting.
+func pausedAtLimit(t *testing.T) (b *flowBundle, who string, ids []crm.RecordID) {
+	t.Helper()
+	b = setupFlows(t, 4) // several step tasks, so that the limit is reached across tasks
+	who = b.activator(t)
+	b.activateAs(t, who, "limited-delete", limitedDelete)
+	ids = b.bouncedContacts(t, 10)
+	b.drain(t)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
+	require.Len(t, binned, 3)
+	require.Len(t, waiting, 7)
+	return b, who, ids
+}
+
+// sweepAfter advances the clock by d and runs a workflow:sweep, and every task it leads to.
+func (b *flowBundle) sweepAfter(t *testing.T, d time.Duration) {
+	t.Helper()
+	b.clock.Advance(d)
+	_, err := b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
+	require.NoError(t, err)
+	b.runTasks(t)
+}
+
+// flow returns the tenant's workflow name.
+func (b *flowBundle) flow(t *testing.T, name string) crm.Flow {
+	t.Helper()
+	f, err := b.store.Flow(b.ctx, b.tenant, name)
+	require.NoError(t, err)
+	return f
+}
+
 // limitOutcome counts where the contacts ids are: in the bin, and still enrolled (live, waiting).
 func (b *flowBundle) limitOutcome(t *testing.T, flow string, ids []crm.RecordID) (binned, waiting []crm.RecordID) {
 	t.Helper()
@@ -62,20 +110,10 @@ func (b *flowBundle) limitMails(t *testing.T) []crm.Mail {
 
 func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 4) // several step tasks, so that the limit is reached across tasks
-	who := b.activator(t)
-	f := b.activateAs(t, who, "limited-delete", limitedDelete)
-	var ids []crm.RecordID
-	for range 10 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
-	b.drain(t)
-
-	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
-	require.Len(t, binned, 3)
-	require.Len(t, waiting, 7)
-	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
-	require.NoError(t, err)
+	b, who, ids := pausedAtLimit(t)
+	f := b.flow(t, "limited-delete")
+	_, waiting := b.limitOutcome(t, "limited-delete", ids)
+	got := b.flow(t, "limited-delete")
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "paused: blast-radius limit of 3 deletions per 1h reached")
 	require.Equal(t, crm.PauseDeletionLimit, got.PausedCode)
@@ -91,34 +129,20 @@ func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
 	require.Contains(t, mails[0].Body, "3 deletions per 1h")
 
 	// Paused, a sweep runs nothing.
-	b.clock.Advance(time.Hour)
-	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
-	require.NoError(t, err)
-	b.runTasks(t)
+	b.sweepAfter(t, time.Hour)
 	_, still := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, still, 7)
 
 	// The limit raised and the workflow activated again: the waiting records carry on, each
 	// deleted once.
-	raised := strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 50", 1)
-	_, _, err = b.store.PutFlow(b.ctx, b.tenant, "limited-delete", crm.Contacts, raised, who)
-	require.NoError(t, err)
-	again, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delete", crm.ActivateFlowParams{By: who})
-	require.NoError(t, err)
+	again := b.activateAs(t, who, "limited-delete", raisedDelete)
 	require.Greater(t, again.ActiveRevision, f.ActiveRevision)
-	b.clock.Advance(time.Hour)
-	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
-	require.NoError(t, err)
-	b.runTasks(t)
-	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	b.sweepAfter(t, time.Hour)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 10)
 	require.Empty(t, waiting)
-	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 10, n)
-	got, err = b.store.Flow(b.ctx, b.tenant, "limited-delete")
-	require.NoError(t, err)
-	require.Equal(t, crm.FlowActive, got.State)
+	require.EqualValues(t, 10, b.binSize(t, b.tenant, crm.Contacts))
+	require.Equal(t, crm.FlowActive, b.flow(t, "limited-delete").State)
 	require.Len(t, b.limitMails(t), 1)
 }
 
@@ -129,32 +153,18 @@ func TestWorkflowPausesAtItsLimitAndResumesWhereItStopped(t *testing.T) {
 // the limit's number more go.
 func TestWorkflowActivatedAgainWithinItsWindowPausesAgain(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 4)
-	who := b.activator(t)
-	b.activateAs(t, who, "limited-delete", limitedDelete)
-	var ids []crm.RecordID
-	for range 10 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
-	b.drain(t)
-	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
-	require.Len(t, binned, 3)
-	require.Len(t, waiting, 7)
+	b, who, ids := pausedAtLimit(t)
 	require.Len(t, b.limitMails(t), 1)
 
 	resume := func() {
 		t.Helper()
 		_, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delete", crm.ActivateFlowParams{By: who})
 		require.NoError(t, err)
-		b.clock.Advance(2 * time.Minute) // past the sweep's grace
-		_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
-		require.NoError(t, err)
-		b.runTasks(t)
+		b.sweepAfter(t, 2*time.Minute) // past the sweep's grace
 	}
 	paused := func() {
 		t.Helper()
-		got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
-		require.NoError(t, err)
+		got := b.flow(t, "limited-delete")
 		require.Equal(t, crm.FlowPaused, got.State)
 		require.Contains(t, got.PausedReason, "paused: blast-radius limit of 3 deletions per 1h reached")
 	}
@@ -162,7 +172,7 @@ func TestWorkflowActivatedAgainWithinItsWindowPausesAgain(t *testing.T) {
 	// Ten minutes later, activated again as it was: the window still holds the three.
 	b.clock.Advance(10 * time.Minute)
 	resume()
-	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 3, "activating again gives no new allowance")
 	require.Len(t, waiting, 7)
 	paused()
@@ -188,10 +198,7 @@ func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
 	_, err := b.store.SetDeletionLimit(b.ctx, b.tenant, crm.DeletionLimit{Max: 2, Per: 10 * time.Minute})
 	require.NoError(t, err)
 	b.activateAs(t, who, "wait-then-delete", waitThenDelete)
-	var ids []crm.RecordID
-	for range 5 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	ids := b.bouncedContacts(t, 5)
 	b.drain(t)
 	b.clock.Advance(24 * time.Hour)
 	b.runTasks(t)
@@ -208,8 +215,7 @@ func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
 		b.live(t, id)
 	}
 	require.Equal(t, 2, binned)
-	got, err := b.store.Flow(b.ctx, b.tenant, "wait-then-delete")
-	require.NoError(t, err)
+	got := b.flow(t, "wait-then-delete")
 	require.Equal(t, crm.FlowPaused, got.State)
 	require.Contains(t, got.PausedReason, "blast-radius limit of 2 deletions per 10m reached")
 	require.Equal(t, crm.PauseDeletionLimit, got.PausedCode)
@@ -221,17 +227,12 @@ func TestWorkflowWithoutLimitsRunsUnderTheTenantsLimit(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wait-then-delete", crm.ActivateFlowParams{By: who, Revision: got.Revision})
 	require.NoError(t, err)
-	b.clock.Advance(time.Hour)
-	_, err = b.client.Enqueue(b.ctx, worker.NewWorkflowSweepTask(b.clock.Now()))
-	require.NoError(t, err)
-	b.runTasks(t)
+	b.sweepAfter(t, time.Hour)
 	for _, id := range ids {
 		require.Equal(t, crm.Completed, b.enrollment(t, "wait-then-delete", id).State)
 		require.Equal(t, []string{"enrolled", "action", "action", "completed"}, kinds(b.history(t, "wait-then-delete", id)), "the delay and one delete")
 	}
-	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 5, n)
+	require.EqualValues(t, 5, b.binSize(t, b.tenant, crm.Contacts))
 }
 
 func TestUnlimitedWorkflowIsNotLimited(t *testing.T) {
@@ -240,11 +241,8 @@ func TestUnlimitedWorkflowIsNotLimited(t *testing.T) {
 	who := b.activator(t)
 	_, err := b.store.SetDeletionLimit(b.ctx, b.tenant, crm.DeletionLimit{Max: 1, Per: time.Hour})
 	require.NoError(t, err)
-	b.activateAs(t, who, "limited-delete", strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1))
-	var ids []crm.RecordID
-	for range 4 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	b.activateAs(t, who, "limited-delete", unlimitedDelete)
+	ids := b.bouncedContacts(t, 4)
 	b.drain(t)
 	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 4)
@@ -259,10 +257,7 @@ func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
 	b := setupFlows(t, 4)
 	who := b.activator(t)
 	b.activateAs(t, who, "limited-delete", strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 10", 1))
-	var ids []crm.RecordID
-	for range 40 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	ids := b.bouncedContacts(t, 40)
 	require.NoError(t, b.client.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
 	// The drains run one by one; the step tasks they enqueue are kept for later.
 	var steps []*asynq.TaskInfo
@@ -304,9 +299,7 @@ func TestLimitHoldsWithConcurrentStepTasks(t *testing.T) {
 	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 10)
 	require.Len(t, waiting, 30)
-	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
-	require.NoError(t, err)
-	require.Equal(t, crm.FlowPaused, got.State)
+	require.Equal(t, crm.FlowPaused, b.flow(t, "limited-delete").State)
 	require.Len(t, b.limitMails(t), 1, "one email, however many tasks hit the limit")
 }
 
@@ -333,9 +326,7 @@ func TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne(t *testing.T) {
 	b.drain(t)
 	_, waiting := b.limitOutcome(t, "limited-delete", []crm.RecordID{third})
 	require.Equal(t, []crm.RecordID{third}, waiting)
-	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
-	require.NoError(t, err)
-	require.Equal(t, crm.FlowPaused, got.State)
+	require.Equal(t, crm.FlowPaused, b.flow(t, "limited-delete").State)
 	n, err := b.store.FlowDeletionsInWindow(b.ctx, b.tenant, "limited-delete", time.Hour)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n, "what preview shows as deleted in the window")
@@ -347,11 +338,8 @@ func TestALongerWindowCountsTheDeletionsMadeUnderAShorterOne(t *testing.T) {
 func TestALimitCountsTheDeletionsOfAnUnlimitedRevision(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "limited-delete", strings.Replace(limitedDelete, "  max_deletions: 3\n  per: 1h\n", "  max_deletions: unlimited\n", 1))
-	var ids []crm.RecordID
-	for range 3 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	b.activate(t, "limited-delete", unlimitedDelete)
+	ids := b.bouncedContacts(t, 3)
 	b.drain(t)
 	binned, _ := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 3)
@@ -408,20 +396,9 @@ func (b *flowBundle) runPending(t *testing.T, q, typ string) int {
 // sweep's grace. A second activation before those steps ran, and a third after, delete nobody twice.
 func TestResumeRunsTheWaitingStepsAtOnce(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 4)
-	who := b.activator(t)
-	b.activateAs(t, who, "limited-delete", limitedDelete)
-	var ids []crm.RecordID
-	for range 10 {
-		ids = append(ids, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
-	b.drain(t)
-	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
-	require.Len(t, binned, 3)
-	require.Len(t, waiting, 7)
+	b, who, ids := pausedAtLimit(t)
 
-	raised := strings.Replace(limitedDelete, "max_deletions: 3", "max_deletions: 50", 1)
-	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "limited-delete", crm.Contacts, raised, who)
+	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "limited-delete", crm.Contacts, raisedDelete, who)
 	require.NoError(t, err)
 	resume := func() {
 		t.Helper()
@@ -442,7 +419,7 @@ func TestResumeRunsTheWaitingStepsAtOnce(t *testing.T) {
 	resume()
 	require.Len(t, b.pendingOf(t, worker.QueueBulk, worker.TypeWorkflowSteps), 4)
 	b.runTasks(t)
-	binned, waiting = b.limitOutcome(t, "limited-delete", ids)
+	binned, waiting := b.limitOutcome(t, "limited-delete", ids)
 	require.Len(t, binned, 10)
 	require.Empty(t, waiting)
 	for _, id := range ids {
@@ -450,16 +427,12 @@ func TestResumeRunsTheWaitingStepsAtOnce(t *testing.T) {
 		require.Equal(t, 1, count(h, "action"), "contact %s deleted once: %v", id, h)
 		require.Equal(t, 1, count(h, "completed"), "contact %s: %v", id, h)
 	}
-	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 10, n)
+	require.EqualValues(t, 10, b.binSize(t, b.tenant, crm.Contacts))
 
 	// Once they have run, a resume finds nothing due and enqueues nothing.
 	resume()
 	require.Empty(t, b.pendingOf(t, worker.QueueBulk, worker.TypeWorkflowSteps))
-	got, err := b.store.Flow(b.ctx, b.tenant, "limited-delete")
-	require.NoError(t, err)
-	require.Equal(t, crm.FlowActive, got.State)
+	require.Equal(t, crm.FlowActive, b.flow(t, "limited-delete").State)
 }
 
 // limitedDelayedDelete deletes bounced contacts an hour after they enroll, at most 3 per hour.
@@ -484,15 +457,10 @@ func TestResumeLeavesDelayedStepsScheduled(t *testing.T) {
 	b := setupFlows(t, 4)
 	who := b.activator(t)
 	b.activateAs(t, who, "limited-delayed", limitedDelayedDelete)
-	var early, late []crm.RecordID
-	for range 5 {
-		early = append(early, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	early := b.bouncedContacts(t, 5)
 	b.drain(t)
 	b.clock.Advance(30 * time.Minute)
-	for range 3 {
-		late = append(late, b.contact(t, map[string]string{"email_bounced": "true"}))
-	}
+	late := b.bouncedContacts(t, 3)
 	b.drain(t)
 
 	// An hour on, the early five's delay ends: three are deleted and the workflow pauses.
@@ -513,8 +481,7 @@ func TestResumeLeavesDelayedStepsScheduled(t *testing.T) {
 	}
 	require.Equal(t, 3, deleted(early))
 	require.Zero(t, deleted(late))
-	paused, err := b.store.Flow(b.ctx, b.tenant, "limited-delayed")
-	require.NoError(t, err)
+	paused := b.flow(t, "limited-delayed")
 	require.Equal(t, crm.FlowPaused, paused.State)
 	lateTasks := b.scheduledSteps(t)
 	require.Len(t, lateTasks, 1, "the late three's step is scheduled at the end of their delay")
@@ -522,7 +489,7 @@ func TestResumeLeavesDelayedStepsScheduled(t *testing.T) {
 	// Raised and activated again: the two early ones waiting are deleted at once; the late three
 	// stay in their delay, their task scheduled as it was.
 	raised := strings.Replace(limitedDelayedDelete, "max_deletions: 3", "max_deletions: 50", 1)
-	_, _, err = b.store.PutFlow(b.ctx, b.tenant, "limited-delayed", crm.Contacts, raised, who)
+	_, _, err := b.store.PutFlow(b.ctx, b.tenant, "limited-delayed", crm.Contacts, raised, who)
 	require.NoError(t, err)
 	f, err := b.store.ActivateFlow(b.ctx, b.tenant, "limited-delayed", crm.ActivateFlowParams{By: who})
 	require.NoError(t, err)
@@ -561,7 +528,5 @@ func TestResumeLeavesDelayedStepsScheduled(t *testing.T) {
 		}
 		require.Equal(t, 1, n, "contact %s deleted once", id)
 	}
-	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 8, n)
+	require.EqualValues(t, 8, b.binSize(t, b.tenant, crm.Contacts))
 }

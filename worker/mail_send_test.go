@@ -126,6 +126,26 @@ func TestMailSend(t *testing.T) {
 		require.NotContains(t, b.logs.String(), "nobody@example.com")
 	})
 
+	t.Run("RefusalNamingTheAddressInOtherCapitalsIsRedacted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		for _, tc := range []struct{ to, spelt string }{
+			{"nobody@example.com", "NoBody@Example.COM"},
+			{"åsa@exempel.se", "ÅSA@EXEMPEL.SE"},
+		} {
+			srv := startSMTP(t, smtptest.Options{RejectRcpt: true, SMTPUTF8: true, RejectRcptAs: func(string) string { return tc.spelt }})
+			task, err := worker.NewMailSendTask(worker.MailSendPayload{
+				TenantID: b.tenant, To: tc.to, Subject: "Hello", Body: "Hi", Kind: "test",
+			})
+			require.NoError(t, err)
+			err = b.mailWorker(t, srv).ProcessTask(b.ctx, task)
+			require.ErrorIs(t, err, asynq.SkipRetry)
+			require.ErrorContains(t, err, "<recipient>: Recipient address rejected")
+			require.NotContains(t, err.Error(), tc.spelt)
+			require.NotContains(t, b.logs.String(), tc.spelt)
+		}
+	})
+
 	t.Run("ConnectionDroppedAfterDataIsRetriedWithTheSameMessageID", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

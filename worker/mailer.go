@@ -237,32 +237,24 @@ func redactRecipient(err error, to string) error {
 	if !errors.As(err, &se) || to == "" {
 		return err
 	}
-	msg, lower, needle := se.Message, asciiLower(se.Message), asciiLower(to)
-	if !strings.Contains(lower, needle) {
-		return err
-	}
+	// The server may spell the address in other capitals, outside ASCII too (ÅSA@EXEMPEL.SE for
+	// åsa@exempel.se): every spelling of the same length in bytes is redacted.
+	msg, n := se.Message, len(to)
 	var b strings.Builder
-	for {
-		i := strings.Index(lower, needle)
-		if i < 0 {
-			b.WriteString(msg)
-			break
+	found := false
+	for i := 0; i+n <= len(msg); {
+		if !strings.EqualFold(msg[i:i+n], to) {
+			i++
+			continue
 		}
 		b.WriteString(msg[:i] + "recipient")
-		msg, lower = msg[i+len(needle):], lower[i+len(needle):]
+		msg, i, found = msg[i+n:], 0, true
 	}
+	if !found {
+		return err
+	}
+	b.WriteString(msg)
 	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: b.String()}
-}
-
-// asciiLower lowercases ASCII letters only, so that indexes into the result are indexes into s.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 func isASCII(s string) bool {

@@ -176,6 +176,15 @@ func (b *testBundle) archive(t *testing.T, tenant crm.TenantID, o crm.ObjectType
 	}
 }
 
+// liveCount returns how many live records of type o tenant holds.
+func (b *testBundle) liveCount(t *testing.T, tenant crm.TenantID, o crm.ObjectType) int64 {
+	t.Helper()
+	n, err := b.store.CountRecords(b.ctx, tenant, o)
+	require.NoError(t, err)
+	return n
+}
+
+// binSize returns how many records of type o are in tenant's bin.
 func (b *testBundle) binSize(t *testing.T, tenant crm.TenantID, o crm.ObjectType) int64 {
 	t.Helper()
 	n, err := b.store.BinSize(b.ctx, tenant, o)

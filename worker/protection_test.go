@@ -14,6 +14,96 @@ import (
 	"github.com/crmflow/crmflow/worker"
 )
 
+// deleteWhenBounced, as clean-bounced, deletes a contact once its email bounces.
+const deleteWhenBounced = `name: clean-bounced
+object_type: contacts
+trigger: email_bounced
+actions:
+  - type: delete_contact
+`
+
+// protectContacts writes the tenant's contact protection rule name, which protects the contacts
+// that when matches.
+func (b *testBundle) protectContacts(t *testing.T, name, when string) {
+	t.Helper()
+	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: name, ObjectType: crm.Contacts, When: when},
+		"ops@example.com")
+	require.NoError(t, err)
+}
+
+// addContacts creates a contact of each input, 500 a call, and returns their ids in order.
+func (b *testBundle) addContacts(t *testing.T, in []crm.RecordInput) []crm.RecordID {
+	t.Helper()
+	var ids []crm.RecordID
+	for start := 0; start < len(in); start += 500 {
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:min(start+500, len(in))], crm.Actor{User: "ops@example.com"})
+		require.NoError(t, err)
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// stages returns n contact inputs with a lifecyclestage each: customer for every i with
+// i%every == 0, lead for the others; all leads for an every of 0.
+func stages(n, every int) []crm.RecordInput {
+	in := make([]crm.RecordInput, n)
+	for i := range in {
+		stage := "lead"
+		if every > 0 && i%every == 0 {
+			stage = "customer"
+		}
+		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
+	}
+	return in
+}
+
+// deleteJobOf creates a bulk delete job of the contacts ids, by a user who may run it, confirmed
+// for all of them.
+func (b *testBundle) deleteJobOf(t *testing.T, ids []crm.RecordID) crm.Job {
+	t.Helper()
+	jobCreator(t, b.store, b.tenant, "ops@example.com")
+	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: int64(len(ids)), By: "ops@example.com", Selection: fmt.Sprintf("%d ids", len(ids))})
+	require.NoError(t, err)
+	return job
+}
+
+// bounce marks the contacts' emails bounced a minute on, and runs the drain that follows.
+func (b *flowBundle) bounce(t *testing.T, ids ...crm.RecordID) {
+	t.Helper()
+	b.clock.Advance(time.Minute)
+	for _, id := range ids {
+		b.update(t, id, map[string]string{"email_bounced": "true"})
+	}
+	b.drain(t)
+}
+
+// requireDeleteSkipped checks that contact id is live, and that the delete_contact step of its
+// run of flow was skipped with a detail that holds detail; it returns the run's history.
+func (b *flowBundle) requireDeleteSkipped(t *testing.T, flow string, id crm.RecordID, detail string) []crm.HistoryEntry {
+	t.Helper()
+	require.False(t, b.live(t, id).Archived)
+	h := b.history(t, flow, id)
+	require.Equal(t, "delete_contact", h[1].Action)
+	require.Equal(t, "skipped", h[1].Outcome)
+	require.Contains(t, h[1].Detail, detail)
+	return h
+}
+
+// racingFlows is setupFlows with a worker on a racingStore, whose write the test sets.
+func racingFlows(t *testing.T) (*flowBundle, *racingStore) {
+	t.Helper()
+	b := setupFlows(t, 50)
+	racer := &racingStore{Store: b.store}
+	w, err := worker.New(racer, b.queue, b.config())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	b.w = w
+	return b, racer
+}
+
 // A workflow's delete_contact skips a contact a protection rule protects: its history names the
 // rule, the enrollment completes, and the contact stays live; the others are deleted.
 func TestWorkflowSkipsProtectedContact(t *testing.T) {
@@ -22,29 +112,15 @@ func TestWorkflowSkipsProtectedContact(t *testing.T) {
 	vip := b.contact(t, map[string]string{"firstname": "Vip", "lifecyclestage": "evangelist"})
 	plain := b.contact(t, map[string]string{"firstname": "Plain", "lifecyclestage": "lead"})
 	b.drain(t)
-	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "evangelists", ObjectType: crm.Contacts,
-		When: `lifecyclestage == "evangelist"`}, "ops@example.com")
-	require.NoError(t, err)
-	f := b.activate(t, "clean-bounced", `name: clean-bounced
-object_type: contacts
-trigger: email_bounced
-actions:
-  - type: delete_contact
-`)
-	b.clock.Advance(time.Minute)
-	b.update(t, vip, map[string]string{"email_bounced": "true"})
-	b.update(t, plain, map[string]string{"email_bounced": "true"})
-	b.drain(t)
+	b.protectContacts(t, "evangelists", `lifecyclestage == "evangelist"`)
+	f := b.activate(t, "clean-bounced", deleteWhenBounced)
+	b.bounce(t, vip, plain)
 
-	require.False(t, b.live(t, vip).Archived)
-	h := b.history(t, f.Name, vip)
+	h := b.requireDeleteSkipped(t, f.Name, vip, `protected by rule "evangelists"`)
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h))
-	require.Equal(t, "delete_contact", h[1].Action)
-	require.Equal(t, "skipped", h[1].Outcome)
-	require.Contains(t, h[1].Detail, `protected by rule "evangelists"`)
 	require.Equal(t, crm.Completed, b.enrollment(t, f.Name, vip).State)
 
-	_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, plain, nil)
+	_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, plain, nil)
 	require.ErrorIs(t, err, crm.ErrNotFound, "the unprotected contact is deleted")
 	h = b.history(t, f.Name, plain)
 	require.Equal(t, "done", h[1].Outcome)
@@ -57,33 +133,15 @@ actions:
 func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	in := make([]crm.RecordInput, 1200) // over two selection steps of worker.SelectBatchSize
-	for i := range in {
-		stage := "lead"
-		if i%3 == 0 {
-			stage = "customer"
-		}
-		in[i] = crm.RecordInput{Properties: map[string]string{"firstname": fmt.Sprint(i), "lifecyclestage": stage}}
-	}
-	for start := 0; start < len(in); start += 600 {
-		_, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:start+600], crm.Actor{User: "ops@example.com"})
-		require.NoError(t, err)
-	}
-	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-		When: `lifecyclestage == "customer"`}, "ops@example.com")
-	require.NoError(t, err)
-	w, err := worker.New(b.store, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
+	b.addContacts(t, stages(1200, 3)) // over two selection steps of worker.SelectBatchSize
+	b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
 	filter := `lifecyclestage in ["customer", "lead"]`
 
 	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	refused, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: filter,
 		ConfirmCount: 1200, By: "ops@example.com", Selection: "records matching a filter"})
 	require.NoError(t, err)
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, refused.ID, "1")))
-	refused, err = b.store.Job(b.ctx, b.tenant, refused.ID)
-	require.NoError(t, err)
+	refused = b.runJob(t, b.store, refused.ID)
 	require.Equal(t, crm.JobRefused, refused.State)
 	require.Equal(t, crm.RefusedCountMismatch, refused.Refusal.Code)
 	require.Contains(t, refused.Refusal.Message, "800 match now, not counting 400 (customers: 400) protected records")
@@ -95,16 +153,12 @@ func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 	require.NoError(t, err)
 	// A first step's counts recorded twice (a run that crashed before staging) count once.
 	require.NoError(t, b.store.AddJobProtected(b.ctx, b.tenant, job.ID, "", crm.ProtectedCounts{"customers": 167}))
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
-	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
-	require.NoError(t, err)
+	job = b.runJob(t, b.store, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 800, job.Done)
 	require.EqualValues(t, 800, job.Matched)
 	require.Equal(t, crm.ProtectedCounts{"customers": 400}, job.Protected)
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 400, n, "the customers are all live")
+	require.EqualValues(t, 400, b.liveCount(t, b.tenant, crm.Contacts), "the customers are all live")
 }
 
 // A rule written after a job's selection still protects: the records of each batch are checked as
@@ -112,36 +166,15 @@ func TestBulkJobSkipsProtectedRecords(t *testing.T) {
 func TestBulkJobChecksRulesWrittenAfterItsSelection(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	in := make([]crm.RecordInput, 700)
-	for i := range in {
-		stage := "lead"
-		if i%7 == 0 {
-			stage = "customer"
-		}
-		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
-	}
-	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
-	require.NoError(t, err)
-	ids := make([]crm.RecordID, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
-	jobCreator(t, b.store, b.tenant, "ops@example.com")
-	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
-		ConfirmCount: 700, By: "ops@example.com", Selection: "700 ids"})
-	require.NoError(t, err)
+	job := b.deleteJobOf(t, b.addContacts(t, stages(700, 7)))
 	require.Equal(t, crm.JobPending, job.State)
-	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-		When: `lifecyclestage == "customer"`}, "ops@example.com")
-	require.NoError(t, err)
+	b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
 	job = b.runJob(t, b.store, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 600, job.Done)
 	require.EqualValues(t, 100, job.Skipped)
 	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 100, n)
+	require.EqualValues(t, 100, b.liveCount(t, b.tenant, crm.Contacts))
 }
 
 // racingStore writes a record between a delete's protection check and its move: before the first
@@ -167,23 +200,9 @@ func (s *racingStore) ArchiveChecked(ctx context.Context, t crm.TenantID, o crm.
 func TestBulkJobNeverMovesARecordProtectedAfterItsCheck(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	in := make([]crm.RecordInput, 10)
-	for i := range in {
-		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": "lead"}}
-	}
-	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
-	require.NoError(t, err)
-	ids := make([]crm.RecordID, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
-	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-		When: `lifecyclestage == "customer"`}, "ops@example.com")
-	require.NoError(t, err)
-	jobCreator(t, b.store, b.tenant, "ops@example.com")
-	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
-		ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
-	require.NoError(t, err)
+	ids := b.addContacts(t, stages(10, 0))
+	b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
+	job := b.deleteJobOf(t, ids)
 	racer := &racingStore{Store: b.store, write: func() {
 		_, err := b.store.UpdateRecords(b.ctx, b.tenant, crm.Contacts,
 			[]crm.RecordUpdate{{ID: ids[4], Properties: map[string]string{"lifecyclestage": "customer"}}}, crm.Actor{User: "sales@example.com"})
@@ -202,33 +221,15 @@ func TestBulkJobNeverMovesARecordProtectedAfterItsCheck(t *testing.T) {
 // is not deleted, and its history says it is protected.
 func TestWorkflowNeverDeletesAContactProtectedAfterItsCheck(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 50)
-	racer := &racingStore{Store: b.store}
-	w, err := worker.New(racer, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	b.w = w
+	b, racer := racingFlows(t)
 	id := b.contact(t, map[string]string{"firstname": "Soon", "lifecyclestage": "lead"})
 	b.drain(t)
-	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-		When: `lifecyclestage == "customer"`}, "ops@example.com")
-	require.NoError(t, err)
-	f := b.activate(t, "clean-bounced", `name: clean-bounced
-object_type: contacts
-trigger: email_bounced
-actions:
-  - type: delete_contact
-`)
+	b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
+	f := b.activate(t, "clean-bounced", deleteWhenBounced)
 	racer.write = func() { b.update(t, id, map[string]string{"lifecyclestage": "customer"}) }
-	b.clock.Advance(time.Minute)
-	b.update(t, id, map[string]string{"email_bounced": "true"})
-	b.drain(t)
+	b.bounce(t, id)
 
-	require.False(t, b.live(t, id).Archived)
-	h := b.history(t, f.Name, id)
-	require.Equal(t, "delete_contact", h[1].Action)
-	require.Equal(t, "skipped", h[1].Outcome)
-	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
+	b.requireDeleteSkipped(t, f.Name, id, `protected by rule "customers"`)
 }
 
 // runJob runs bulk delete job id of the bundle's tenant through a worker on store, and returns the
@@ -264,39 +265,16 @@ func (s *ruleAfterFirstBatchStore) RunCheckedDeleteJobBatch(ctx context.Context,
 func TestBulkJobChecksRulesWrittenWhileItRuns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	in := make([]crm.RecordInput, 2*worker.BulkDeleteBatchSize)
-	for i := range in {
-		stage := "lead"
-		if i%5 == 0 {
-			stage = "customer"
-		}
-		in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}}
-	}
-	var ids []crm.RecordID
-	for start := 0; start < len(in); start += 500 {
-		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in[start:start+500], crm.Actor{User: "ops@example.com"})
-		require.NoError(t, err)
-		for _, r := range recs {
-			ids = append(ids, r.ID)
-		}
-	}
-	jobCreator(t, b.store, b.tenant, "ops@example.com")
-	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
-		ConfirmCount: int64(len(ids)), By: "ops@example.com", Selection: "1000 ids"})
-	require.NoError(t, err)
+	job := b.deleteJobOf(t, b.addContacts(t, stages(2*worker.BulkDeleteBatchSize, 5)))
 	racer := &ruleAfterFirstBatchStore{Store: b.store, write: func() {
-		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-			When: `lifecyclestage == "customer"`}, "ops@example.com")
-		require.NoError(t, err)
+		b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
 	}}
 	job = b.runJob(t, racer, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	// The first batch went before the rule: its 100 customers with it. The second batch's 100 stay.
 	require.EqualValues(t, 900, job.Done)
 	require.Equal(t, crm.ProtectedCounts{"customers": 100}, job.Protected)
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 100, n, "the customers of the second batch are live")
+	require.EqualValues(t, 100, b.liveCount(t, b.tenant, crm.Contacts), "the customers of the second batch are live")
 }
 
 // A rule written after a job's batch was checked against the rules, and before the batch moves,
@@ -311,36 +289,21 @@ func TestBulkJobNeverMovesARecordProtectedByARuleWrittenAfterItsCheck(t *testing
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			in := make([]crm.RecordInput, 10)
-			for i := range in {
-				in[i] = crm.RecordInput{Properties: map[string]string{"lifecyclestage": "lead"}}
-			}
+			in := stages(10, 0)
 			in[4].Properties["lifecyclestage"] = "customer"
-			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
-			require.NoError(t, err)
-			ids := make([]crm.RecordID, len(recs))
-			for i, r := range recs {
-				ids[i] = r.ID
-			}
+			ids := b.addContacts(t, in)
 			if !tc.first {
-				_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vips", ObjectType: crm.Contacts,
-					When: `firstname == "Vip"`}, "ops@example.com")
-				require.NoError(t, err)
+				b.protectContacts(t, "vips", `firstname == "Vip"`)
 			}
-			jobCreator(t, b.store, b.tenant, "ops@example.com")
-			job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
-				ConfirmCount: 10, By: "ops@example.com", Selection: "10 ids"})
-			require.NoError(t, err)
+			job := b.deleteJobOf(t, ids)
 			racer := &racingStore{Store: b.store, write: func() {
-				_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-					When: `lifecyclestage == "customer"`}, "ops@example.com")
-				require.NoError(t, err)
+				b.protectContacts(t, "customers", `lifecyclestage == "customer"`)
 			}}
 			job = b.runJob(t, racer, job.ID)
 			require.Equal(t, crm.JobDone, job.State)
 			require.EqualValues(t, 9, job.Done)
 			require.Equal(t, crm.ProtectedCounts{"customers": 1}, job.Protected)
-			_, err = b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[4], nil)
+			_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, ids[4], nil)
 			require.NoError(t, err, "the customer is live")
 		})
 	}
@@ -350,34 +313,14 @@ func TestBulkJobNeverMovesARecordProtectedByARuleWrittenAfterItsCheck(t *testing
 // move protects the contact, and its history says so.
 func TestWorkflowNeverDeletesAContactProtectedByARuleWrittenAfterItsCheck(t *testing.T) {
 	t.Parallel()
-	b := setupFlows(t, 50)
-	racer := &racingStore{Store: b.store}
-	w, err := worker.New(racer, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	b.w = w
+	b, racer := racingFlows(t)
 	id := b.contact(t, map[string]string{"firstname": "Soon", "lifecyclestage": "customer"})
 	b.drain(t)
-	f := b.activate(t, "clean-bounced", `name: clean-bounced
-object_type: contacts
-trigger: email_bounced
-actions:
-  - type: delete_contact
-`)
-	racer.write = func() {
-		_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "customers", ObjectType: crm.Contacts,
-			When: `lifecyclestage == "customer"`}, "ops@example.com")
-		require.NoError(t, err)
-	}
-	b.clock.Advance(time.Minute)
-	b.update(t, id, map[string]string{"email_bounced": "true"})
-	b.drain(t)
+	f := b.activate(t, "clean-bounced", deleteWhenBounced)
+	racer.write = func() { b.protectContacts(t, "customers", `lifecyclestage == "customer"`) }
+	b.bounce(t, id)
 
-	require.False(t, b.live(t, id).Archived)
-	h := b.history(t, f.Name, id)
-	require.Equal(t, "delete_contact", h[1].Action)
-	require.Equal(t, "skipped", h[1].Outcome)
-	require.Contains(t, h[1].Detail, `protected by rule "customers"`)
+	b.requireDeleteSkipped(t, f.Name, id, `protected by rule "customers"`)
 }
 
 // A rule that fails at run time on some records (here: an index past the end of a split, on the
@@ -400,26 +343,17 @@ func TestBulkJobCountsRecordsItsRuleFailsOn(t *testing.T) {
 	}
 	_, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
-	_, _, err = b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vip-domain", ObjectType: crm.Contacts,
-		When: `split(email, "@")[1] == "vip.example"`}, "ops@example.com")
-	require.NoError(t, err)
-	w, err := worker.New(b.store, b.queue, b.config())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
+	b.protectContacts(t, "vip-domain", `split(email, "@")[1] == "vip.example"`)
 
 	jobCreator(t, b.store, b.tenant, "ops@example.com")
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, Filter: `lifecyclestage == "lead"`,
 		ConfirmCount: 2, By: "ops@example.com", Selection: "records matching a filter"})
 	require.NoError(t, err)
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, job.ID, "1")))
-	job, err = b.store.Job(b.ctx, b.tenant, job.ID)
-	require.NoError(t, err)
+	job = b.runJob(t, b.store, job.ID)
 	require.Equal(t, crm.JobDone, job.State)
 	require.EqualValues(t, 2, job.Done, "only the contacts at plain.example")
 	require.Equal(t, crm.ProtectedCounts{"vip-domain": 4}, job.Protected)
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, 4, n, "the vip contacts and those the rule fails on are live")
+	require.EqualValues(t, 4, b.liveCount(t, b.tenant, crm.Contacts), "the vip contacts and those the rule fails on are live")
 	require.Equal(t, 2.0, metricValue(t, b.reg, "crmflow_protection_rule_failures_total", "contacts"))
 	require.Contains(t, b.logs.String(), "protection rules cannot be evaluated on some records")
 	require.Contains(t, b.logs.String(), `vip-domain: 2`)
@@ -433,22 +367,10 @@ func TestWorkflowSkipsContactItsRuleFailsOn(t *testing.T) {
 	b := setupFlows(t, 50)
 	noMail := b.contact(t, map[string]string{"firstname": "NoMail", "lifecyclestage": "lead"})
 	b.drain(t)
-	_, _, err := b.store.PutProtectionRule(b.ctx, b.tenant, crm.ProtectionRule{Name: "vip-domain", ObjectType: crm.Contacts,
-		When: `split(email, "@")[1] == "vip.example"`}, "ops@example.com")
-	require.NoError(t, err)
-	f := b.activate(t, "clean-bounced", `name: clean-bounced
-object_type: contacts
-trigger: email_bounced
-actions:
-  - type: delete_contact
-`)
-	b.clock.Advance(time.Minute)
-	b.update(t, noMail, map[string]string{"email_bounced": "true"})
-	b.drain(t)
+	b.protectContacts(t, "vip-domain", `split(email, "@")[1] == "vip.example"`)
+	f := b.activate(t, "clean-bounced", deleteWhenBounced)
+	b.bounce(t, noMail)
 
-	require.False(t, b.live(t, noMail).Archived)
-	h := b.history(t, f.Name, noMail)
+	h := b.requireDeleteSkipped(t, f.Name, noMail, `protected by rule "vip-domain", which cannot be evaluated on it`)
 	require.Equal(t, []string{"enrolled", "action", "completed"}, kinds(h))
-	require.Equal(t, "skipped", h[1].Outcome)
-	require.Contains(t, h[1].Detail, `protected by rule "vip-domain", which cannot be evaluated on it`)
 }

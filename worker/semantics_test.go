@@ -18,6 +18,44 @@ func flowOf(options string) string {
 		"actions:\n  - type: delay\n    duration: 1d\n  - type: set_property\n    property: hs_lead_status\n    value: new\n"
 }
 
+// setPropertyFlow is a contact workflow named name on trigger, with the given option lines, whose
+// one action sets prop to value.
+func setPropertyFlow(name, trigger, options, prop, value string) string {
+	return "name: " + name + "\nobject_type: contacts\ntrigger: " + trigger + "\n" + options +
+		"actions:\n  - type: set_property\n    property: " + prop + "\n    value: " + value + "\n"
+}
+
+// deleteBouncedAfterADay is a contact workflow named wf that deletes a bounced contact a day after
+// it enrolls, with the given option lines.
+func deleteBouncedAfterADay(options string) string {
+	return "name: wf\nobject_type: contacts\ntrigger: email_bounced\n" + options +
+		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n"
+}
+
+// afterTheDelay advances the clock past the workflows' one-day delay, and runs every task due.
+func (b *flowBundle) afterTheDelay(t *testing.T) {
+	t.Helper()
+	b.clock.Advance(25 * time.Hour)
+	b.runTasks(t)
+}
+
+// stepsAfterTheDelay advances the clock past the workflows' one-day delay, and runs the steps due
+// only, not the drain of the writes made before.
+func (b *flowBundle) stepsAfterTheDelay(t *testing.T) {
+	t.Helper()
+	b.clock.Advance(25 * time.Hour)
+	b.runScheduledSteps(t)
+}
+
+// requireUnenrolled checks that contact id is live and unenrolled from wf, and returns its history
+// there.
+func (b *flowBundle) requireUnenrolled(t *testing.T, id crm.RecordID) []crm.HistoryEntry {
+	t.Helper()
+	b.live(t, id)
+	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	return b.history(t, "wf", id)
+}
+
 // TestEveryWriteIsJudgedOnWhatItLeft: two writes to a record before the drain runs are judged one
 // after the other, each on the values it left, so that the outcome does not depend on how close
 // together they came.
@@ -83,8 +121,7 @@ func TestRapidFlipsReenroll(t *testing.T) {
 			if reenroll {
 				opt = "reenrollment: true\n"
 			}
-			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\n"+opt+
-				"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+			b.activate(t, "wf", setPropertyFlow("wf", "email_bounced", opt, "hs_lead_status", "new"))
 			id := b.contact(t, map[string]string{"email_bounced": "true"})
 			b.drain(t)
 			require.Equal(t, crm.Completed, b.enrollment(t, "wf", id).State)
@@ -109,8 +146,7 @@ func enrolledWithSuppressionList(t *testing.T) (*flowBundle, crm.ListDef, crm.Re
 	b := setupFlows(t, 0)
 	l, err := b.store.CreateList(b.ctx, b.tenant, "Do not delete", crm.Contacts)
 	require.NoError(t, err)
-	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nsuppression:\n  lists: ["+string(l.ID)+"]\n"+
-		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+	b.activate(t, "wf", deleteBouncedAfterADay("suppression:\n  lists: ["+string(l.ID)+"]\n"))
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t)
 	return b, l, id
@@ -131,8 +167,7 @@ func TestJoiningASuppressionListUnenrolls(t *testing.T) {
 	require.Equal(t, "unenrolled", h[len(h)-1].Kind)
 	require.Contains(t, h[len(h)-1].Detail, "member of list "+string(l.ID))
 
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
+	b.afterTheDelay(t)
 	b.live(t, id) // its delete never ran
 }
 
@@ -143,18 +178,14 @@ func TestJoiningASuppressionListUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	b, l, id := enrolledWithSuppressionList(t)
 	_, _, err := b.store.AddListMembers(b.ctx, b.tenant, l.ID, []crm.RecordID{id})
 	require.NoError(t, err)
-	b.clock.Advance(25 * time.Hour)
-	b.runScheduledSteps(t) // the step only, not the drain
-	b.live(t, id)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	b.stepsAfterTheDelay(t)
+	b.requireUnenrolled(t, id)
 }
 
 // deleteBouncedUnlessCustomer is a workflow that deletes a bounced contact a day after it enrolls,
 // unless it is a customer, with the given option lines.
 func deleteBouncedUnlessCustomer(options string) string {
-	return "name: wf\nobject_type: contacts\ntrigger: email_bounced\n" + options +
-		"suppression:\n  trigger: lifecyclestage == \"customer\"\n" +
-		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n"
+	return deleteBouncedAfterADay(options + "suppression:\n  trigger: lifecyclestage == \"customer\"\n")
 }
 
 // TestBecomingSuppressedUnenrollsWhateverTheEvents: a workflow that evaluates its trigger on
@@ -170,8 +201,7 @@ func TestBecomingSuppressedUnenrollsWhateverTheEvents(t *testing.T) {
 
 	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
 	b.drain(t)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
-	h := b.history(t, "wf", id)
+	h := b.requireUnenrolled(t, id)
 	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
 	require.Contains(t, h[2].Detail, "suppression trigger")
 
@@ -181,8 +211,7 @@ func TestBecomingSuppressedUnenrollsWhateverTheEvents(t *testing.T) {
 	b.drain(t)
 	require.Empty(t, b.history(t, "wf", other))
 
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
+	b.afterTheDelay(t)
 	b.live(t, id) // its delete never ran
 }
 
@@ -196,20 +225,15 @@ func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) 
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t)
 	b.update(t, id, map[string]string{"lifecyclestage": "customer"})
-	b.clock.Advance(25 * time.Hour)
-	b.runScheduledSteps(t) // the step only, not the drain
-	b.live(t, id)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
-	h := b.history(t, "wf", id)
+	b.stepsAfterTheDelay(t) // the step only, not the drain
+	h := b.requireUnenrolled(t, id)
 	require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
 	require.Contains(t, h[2].Detail, "suppression trigger")
 
 	// The drain of the write keeps it out.
 	b.drain(t)
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
-	b.live(t, id)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	b.afterTheDelay(t)
+	b.requireUnenrolled(t, id)
 }
 
 // TestStoppingToMatchUnenrollsEvenBeforeTheDrain: with unenroll_when_not_matching, a record written
@@ -219,8 +243,7 @@ func TestMatchingTheSuppressionTriggerUnenrollsEvenBeforeTheDrain(t *testing.T) 
 func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	f := b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nunenroll_when_not_matching: true\n"+
-		"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+	f := b.activate(t, "wf", deleteBouncedAfterADay("unenroll_when_not_matching: true\n"))
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t)
 	byHand := b.contact(t, map[string]string{"firstname": "Bo"})
@@ -233,17 +256,13 @@ func TestStoppingToMatchUnenrollsEvenBeforeTheDrain(t *testing.T) {
 
 	b.clock.Advance(time.Minute)
 	b.update(t, id, map[string]string{"email_bounced": "false"})
-	b.clock.Advance(25 * time.Hour)
-	b.runScheduledSteps(t) // the steps only, not the drain
-	b.live(t, id)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
-	h := b.history(t, "wf", id)
+	b.stepsAfterTheDelay(t) // the steps only, not the drain
+	h := b.requireUnenrolled(t, id)
 	require.Equal(t, "record no longer matches the trigger", h[len(h)-1].Detail)
 	require.Equal(t, crm.Completed, b.enrollment(t, "wf", byHand).State, "enrolled by hand, not written since: its steps ran")
 
 	b.drain(t)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
-	b.live(t, id)
+	b.requireUnenrolled(t, id)
 }
 
 // TestOwnSetPropertyThatStopsMatchingEndsTheEnrollment: with unenroll_when_not_matching, a
@@ -279,10 +298,8 @@ func TestBecomingSuppressedWhilePausedUnenrollsAtTheNextStep(t *testing.T) {
 	b.drain(t)
 	_, err = b.store.ActivateFlow(b.ctx, b.tenant, "wf", crm.ActivateFlowParams{By: b.activator(t), Revision: f.Revision})
 	require.NoError(t, err)
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
-	b.live(t, id)
-	require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+	b.afterTheDelay(t)
+	b.requireUnenrolled(t, id)
 }
 
 // TestWritesWhilePausedAreNotEvaluatedLater: a workflow evaluates the writes made while it is
@@ -352,8 +369,7 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	require.Equal(t, f.ActiveRevision, b.enrollment(t, "wf", a).Revision, "history %+v", b.history(t, "wf", a))
 
 	f = b.activate(t, "wf", rev("new"))
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
+	b.afterTheDelay(t)
 	require.Equal(t, "new", b.live(t, a).Properties["hs_lead_status"], "the active revision's step ran")
 	enr := b.enrollment(t, "wf", a)
 	require.Equal(t, crm.Completed, enr.State)
@@ -364,8 +380,7 @@ func TestActivatingANewRevisionMovesEnrolledRecordsOn(t *testing.T) {
 	c := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t)
 	b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delay\n    duration: 1d\n")
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
+	b.afterTheDelay(t)
 	require.Empty(t, b.live(t, c).Properties["hs_lead_status"], "no step of an older revision ran")
 	require.Equal(t, crm.Completed, b.enrollment(t, "wf", c).State)
 	h := b.history(t, "wf", c)
@@ -406,24 +421,20 @@ func TestTimePassingEnrollsNobodyUntilActivatedAgain(t *testing.T) {
 func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "wf", strings.Replace(deleteBouncedUnlessCustomer(""), "trigger: email_bounced\n", "trigger: email_bounced\nreenrollment: true\n", 1))
+	b.activate(t, "wf", deleteBouncedUnlessCustomer("reenrollment: true\n"))
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t)
 	_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
 	_, err = b.store.RestoreRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
-	b.clock.Advance(25 * time.Hour)
-	b.runScheduledSteps(t) // the step first, then the drain
+	b.stepsAfterTheDelay(t) // the step first, then the drain
 	b.drain(t)
 	b.update(t, id, map[string]string{"firstname": "Back"})
 	b.drain(t)
-	b.clock.Advance(25 * time.Hour)
-	b.runTasks(t)
-	b.live(t, id)
-	enr := b.enrollment(t, "wf", id)
-	require.Equal(t, crm.Unenrolled, enr.State)
-	require.Equal(t, 1, enr.Count)
+	b.afterTheDelay(t)
+	b.requireUnenrolled(t, id)
+	require.Equal(t, 1, b.enrollment(t, "wf", id).Count)
 }
 
 // TestSetPropertyIsAWriteEveryWorkflowJudges: a workflow's set_property is an update like any
@@ -431,10 +442,8 @@ func TestDeletedAndRestoredDuringADelayDoesNotResume(t *testing.T) {
 func TestSetPropertyIsAWriteEveryWorkflowJudges(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "qualify", "name: qualify\nobject_type: contacts\ntrigger: email_bounced\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
-	b.activate(t, "nurture", "name: nurture\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\n"+
-		"actions:\n  - type: set_property\n    property: hs_lead_status\n    value: new\n")
+	b.activate(t, "qualify", setPropertyFlow("qualify", "email_bounced", "", "lifecyclestage", "lead"))
+	b.activate(t, "nurture", setPropertyFlow("nurture", `lifecyclestage == "lead"`, "", "hs_lead_status", "new"))
 	id := b.contact(t, map[string]string{"email_bounced": "true"})
 	b.drain(t) // enrolls in qualify, whose step sets lifecyclestage
 	b.drain(t) // judges that write: enrolls in nurture
@@ -458,9 +467,7 @@ func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setupFlows(t, 0)
-			b.activate(t, "wf", "name: wf\nobject_type: contacts\ntrigger: email_bounced\nevents: [created]\n"+
-				"unenroll_when_not_matching: true\n"+
-				"actions:\n  - type: delay\n    duration: 1d\n  - type: delete_contact\n")
+			b.activate(t, "wf", deleteBouncedAfterADay("events: [created]\nunenroll_when_not_matching: true\n"))
 			id := b.contact(t, map[string]string{"email_bounced": "true"})
 			still := b.contact(t, map[string]string{"email_bounced": "true"})
 			b.drain(t)
@@ -473,17 +480,13 @@ func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
 				b.drain(t)
 				require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
 			}
-			b.clock.Advance(25 * time.Hour)
-			b.runScheduledSteps(t)
-			b.live(t, id)
-			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
-			h := b.history(t, "wf", id)
+			b.stepsAfterTheDelay(t)
+			h := b.requireUnenrolled(t, id)
 			require.Equal(t, []string{"enrolled", "action", "unenrolled"}, kinds(h))
 			require.Equal(t, "record no longer matches the trigger", h[2].Detail)
 
 			b.drain(t)
-			b.live(t, id)
-			require.Equal(t, crm.Unenrolled, b.enrollment(t, "wf", id).State)
+			b.requireUnenrolled(t, id)
 			_, err := b.store.Record(b.ctx, b.tenant, crm.Contacts, still, nil)
 			require.ErrorIs(t, err, crm.ErrNotFound, "the record that still matched was deleted")
 		})
@@ -498,10 +501,8 @@ func TestStoppingToMatchUnenrollsWhateverEnrolledIt(t *testing.T) {
 func TestReenrollmentLoopIsCut(t *testing.T) {
 	t.Parallel()
 	b := setupFlows(t, 0)
-	b.activate(t, "promote", "name: promote\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nreenrollment: true\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: subscriber\n")
-	b.activate(t, "demote", "name: demote\nobject_type: contacts\ntrigger: lifecyclestage == \"subscriber\"\nreenrollment: true\n"+
-		"actions:\n  - type: set_property\n    property: lifecyclestage\n    value: lead\n")
+	b.activate(t, "promote", setPropertyFlow("promote", `lifecyclestage == "lead"`, "reenrollment: true\n", "lifecyclestage", "subscriber"))
+	b.activate(t, "demote", setPropertyFlow("demote", `lifecyclestage == "subscriber"`, "reenrollment: true\n", "lifecyclestage", "lead"))
 	id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
 	for range 4 * crm.MaxReenrollments {
 		b.clock.Advance(time.Second)

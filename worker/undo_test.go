@@ -1,31 +1,19 @@
 package worker_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/crmflow/crmflow/crm/redisstore"
-	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/worker"
 )
 
 func TestUndoJobTask(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	rdb := redistest.Client(t)
-	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
-	require.NoError(t, err)
+	ctx, st, tn := bulkStore(t)
 	in := make([]crm.RecordInput, 1200)
 	for i := range in {
 		in[i] = crm.RecordInput{Properties: map[string]string{"email": "u" + strconv.Itoa(i) + "@example.com"}}
@@ -42,12 +30,7 @@ func TestUndoJobTask(t *testing.T) {
 	job, err := st.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 1200, By: "ops@x.example"})
 	require.NoError(t, err)
 
-	opt, err := redis.ParseURL(redistest.URL(t))
-	require.NoError(t, err)
-	reg := prometheus.NewRegistry()
-	w, err := worker.New(st, asynq.RedisClientOpt{Addr: opt.Addr, DB: opt.DB}, &worker.Config{Registerer: reg})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
+	w, reg := bulkWorker(t, st)
 	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, job.ID, "1")))
 
 	// A new live contact takes the email of one deleted.
@@ -63,14 +46,10 @@ func TestUndoJobTask(t *testing.T) {
 	held, err := st.LeaseJob(ctx, tn, undo.ID, "someone-else", time.Minute)
 	require.NoError(t, err)
 	require.True(t, held)
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "1")))
-	undo, err = st.Job(ctx, tn, undo.ID)
-	require.NoError(t, err)
+	undo = processJob(t, ctx, w, st, tn, undo.ID, "1")
 	require.Equal(t, crm.JobPending, undo.State)
 	require.NoError(t, st.ReleaseJob(ctx, tn, undo.ID, "someone-else"))
-	require.NoError(t, w.ProcessTask(ctx, worker.NewBulkDeleteTask(tn, undo.ID, "2")))
-	undo, err = st.Job(ctx, tn, undo.ID)
-	require.NoError(t, err)
+	undo = processJob(t, ctx, w, st, tn, undo.ID, "2")
 	require.Equal(t, crm.JobDone, undo.State)
 	require.EqualValues(t, 1199, undo.Done)
 	require.EqualValues(t, 1, undo.Skipped)
@@ -126,9 +105,7 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.JobDone, undo.State)
 	require.EqualValues(t, worker.BulkDeleteBatchSize, undo.Done)
-	n, err := b.store.CountRecords(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, len(ids), n)
+	require.EqualValues(t, len(ids), b.liveCount(t, b.tenant, crm.Contacts))
 	require.Zero(t, b.binSize(t, b.tenant, crm.Contacts))
 	archives, _, err := b.store.Audit(b.ctx, b.tenant, &crm.AuditOpts{Limit: 100, Actions: []string{"archive"}})
 	require.NoError(t, err)
@@ -152,23 +129,15 @@ func TestUndoJobStopsWhenItsCreatorLosesRestore(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, undo.Total, int64(worker.UndoBatchSize))
 
-	cfg := b.config()
-	cfg.BulkSlice = 1 // one batch a task: the next task comes after the permission is taken away
-	w, err := worker.New(b.store, b.queue, cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = w.Close() })
-	require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, undo.ID, "1")))
-	undo, err = b.store.Job(b.ctx, b.tenant, undo.ID)
-	require.NoError(t, err)
+	run := b.sliceRunner(t, undo.ID) // one batch a task: the next task comes after the permission is taken away
+	undo = run()
 	require.Equal(t, crm.JobRunning, undo.State)
 	require.EqualValues(t, worker.UndoBatchSize, undo.Done)
 
 	_, err = b.store.SetUserPermissions(b.ctx, b.tenant, "admin@example.com", crm.Permissions{crm.PermRead}, "root")
 	require.NoError(t, err)
-	for _, try := range []string{"2", "3"} {
-		require.NoError(t, w.ProcessTask(b.ctx, worker.NewBulkDeleteTask(b.tenant, undo.ID, try)))
-		undo, err = b.store.Job(b.ctx, b.tenant, undo.ID)
-		require.NoError(t, err)
+	for range 2 {
+		undo = run()
 		require.Equal(t, crm.JobStopped, undo.State)
 		require.EqualValues(t, worker.UndoBatchSize, undo.Done, "nothing more is restored")
 		require.NotNil(t, undo.Stop)
@@ -177,7 +146,5 @@ func TestUndoJobStopsWhenItsCreatorLosesRestore(t *testing.T) {
 		require.Contains(t, undo.Stop.Message, "admin@example.com")
 		require.Contains(t, undo.Stop.Message, "no longer holds the restore permission")
 	}
-	n, err := b.store.BinSize(b.ctx, b.tenant, crm.Contacts)
-	require.NoError(t, err)
-	require.EqualValues(t, crm.MaxScriptBatch-worker.UndoBatchSize, n)
+	require.EqualValues(t, crm.MaxScriptBatch-worker.UndoBatchSize, b.binSize(t, b.tenant, crm.Contacts))
 }

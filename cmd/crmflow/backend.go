@@ -316,7 +316,9 @@ func (a *app) checkServer(ctx context.Context, rdb redis.UniversalClient, st *re
 
 // queue is the task queue's Redis: the one of --queue-redis, else the store's.
 type queue struct {
-	// opt is asynq's connection option: asynq.RedisClientOpt, or asynq.RedisClusterClientOpt.
+	// target is the queue's Redis; checkQueue makes its client from it.
+	target redisTarget
+	// opt is asynq's connection option to the same Redis: target.asynqOpt().
 	opt asynq.RedisConnOpt
 	// addr names the server as backend.addr does; db is its database number.
 	addr string
@@ -341,7 +343,8 @@ func (a *app) queueOf(b *backend) (queue, error) {
 			return queue{}, usageErrorf("--queue-redis (QUEUE_REDIS_URL) needs --redis: the embedded store keeps its task queue " +
 				"in the same in-process Redis; drop --queue-redis, or give both")
 		}
-		return queue{opt: asynq.RedisClientOpt{Addr: b.addr}, addr: b.addr, fromFlag: "the embedded store"}, nil
+		target := redisTarget{single: &redis.Options{Addr: b.addr}}
+		return queue{target: target, opt: target.asynqOpt(), addr: b.addr, fromFlag: "the embedded store"}, nil
 	}
 	raw, flag := a.cfg.QueueRedisURL, "--queue-redis/QUEUE_REDIS_URL"
 	if raw == "" {
@@ -352,16 +355,13 @@ func (a *app) queueOf(b *backend) (queue, error) {
 	if err != nil {
 		return queue{}, err
 	}
-	return queue{fromFlag: flag, opt: target.asynqOpt(), addr: target.where(), db: target.db(), hint: target.unreachableHint(flag)}, nil
+	return queue{target: target, fromFlag: flag, opt: target.asynqOpt(), addr: target.where(), db: target.db(), hint: target.unreachableHint(flag)}, nil
 }
 
 // checkQueue makes sure the queue's Redis answers and, unless it is the server of b (already
 // checked) or the embedded one, that it does not evict keys: an evicted task is lost work.
 func (a *app) checkQueue(ctx context.Context, q queue, b *backend) error {
-	rdb, ok := q.opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok { // cannot happen: asynq's options make go-redis clients
-		return fmt.Errorf("queue redis client of type %T", q.opt.MakeRedisClient())
-	}
+	rdb := q.target.client()
 	defer rdb.Close()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -47,6 +47,16 @@ func (b *bgBundle) opsTenant(t *testing.T) (crm.TenantID, string) {
 	return tenant, token
 }
 
+// opsServe is setupBackground with opsTenant and serveWithWorker: it returns the bundle, the
+// tenant, and the environment that points crmflow's API commands at serve with the ops token.
+func opsServe(t *testing.T) (*bgBundle, crm.TenantID, []string) {
+	t.Helper()
+	b := setupBackground(t)
+	tenant, token := b.opsTenant(t)
+	base := b.serveWithWorker(t)
+	return b, tenant, []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+}
+
 // opsUser is the user opsTenant creates.
 const opsUser = "ops@example.com"
 

@@ -134,10 +134,7 @@ func TestProtectCommands(t *testing.T) {
 // limit, and applies none of the file's rules (not those before it either).
 func TestProtectApplyOverTheRuleLimit(t *testing.T) {
 	t.Parallel()
-	b := setupBackground(t)
-	tenant, token := b.opsTenant(t)
-	base := b.serveWithWorker(t)
-	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	b, tenant, ctl := opsServe(t)
 
 	for i := range crm.MaxProtectionRules - 2 {
 		_, _, err := b.store.PutProtectionRule(b.ctx, tenant, crm.ProtectionRule{

@@ -148,12 +148,14 @@ func (r redisTarget) db() int {
 	return 0
 }
 
-// client makes a client of the target.
+// client makes a client of the target. It leaves the target's options as they are: go-redis fills
+// its defaults into the cluster options it is given, so the client gets a copy.
 func (r redisTarget) client() redis.UniversalClient {
 	if r.cluster != nil {
-		return redis.NewClusterClient(r.cluster)
+		o := *r.cluster
+		return redis.NewClusterClient(&o)
 	}
-	return redis.NewClient(r.single)
+	return redis.NewClient(r.single) // which copies the options itself
 }
 
 // asynqOpt is the target as asynq's connection option: for a cluster, a clusterConn with the
@@ -174,8 +176,7 @@ type clusterConn struct{ opt *redis.ClusterOptions }
 
 // MakeRedisClient implements asynq.RedisConnOpt: a new *redis.ClusterClient.
 func (c clusterConn) MakeRedisClient() any {
-	o := *c.opt
-	return redis.NewClusterClient(&o)
+	return redisTarget{cluster: c.opt}.client()
 }
 
 // pingAll pings the server of rdb or, on a cluster, every master: a cluster whose slots are not

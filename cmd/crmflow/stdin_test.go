@@ -40,10 +40,7 @@ func TestFilesFromStdin(t *testing.T) {
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Equal(t, "<stdin>:6:11: actions[0]: delete_contact exists only for contact workflows: this workflow's object_type is companies\n", stdout)
 
-	b := setupBackground(t)
-	tenant, token := b.opsTenant(t)
-	base := b.serveWithWorker(t)
-	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	b, tenant, ctl := opsServe(t)
 
 	stdout, stderr, code = crmflowStdin(t, ctl, deleteCompaniesYAML, "apply", "-f", "-")
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)

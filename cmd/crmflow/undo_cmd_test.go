@@ -9,27 +9,38 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
+// contactsWith creates a contact of each email in tenant, and returns them.
+func (b *bgBundle) contactsWith(t *testing.T, tenant crm.TenantID, emails ...string) []crm.Record {
+	t.Helper()
+	in := make([]crm.RecordInput, len(emails))
+	for i, e := range emails {
+		in[i] = crm.RecordInput{Properties: map[string]string{"email": e}}
+	}
+	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, in, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	return recs
+}
+
+// archive moves the contacts ids of tenant to the bin in one batch, and returns its operation.
+func (b *bgBundle) archive(t *testing.T, tenant crm.TenantID, ids ...crm.RecordID) string {
+	t.Helper()
+	_, err := b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, ids, crm.Actor{User: opsUser})
+	require.NoError(t, err)
+	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, ids[0], &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	return arch.Deletion.Operation
+}
+
 // TestUndoAndOperationsCommands drives `crmflow operations list` and `crmflow undo --wait`
 // against serve and a worker: the list shows the batch archive with its counts, the undo restores
 // what it can and prints the record it could not, naming the blocking contact, with exit code 1.
 func TestUndoAndOperationsCommands(t *testing.T) {
 	t.Parallel()
-	b := setupBackground(t)
-	tenant, token := b.opsTenant(t)
-	base := b.serveWithWorker(t)
-	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	b, tenant, ctl := opsServe(t)
 
-	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
-		{Properties: map[string]string{"email": "x@example.com"}}, {Properties: map[string]string{"email": "y@example.com"}},
-	}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
-	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID, recs[1].ID}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
-	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
-	require.NoError(t, err)
-	opID := arch.Deletion.Operation
-	blocker, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{"email": "y@example.com"}}}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
+	recs := b.contactsWith(t, tenant, "x@example.com", "y@example.com")
+	opID := b.archive(t, tenant, recs[0].ID, recs[1].ID)
+	blocker := b.contactsWith(t, tenant, "y@example.com")
 
 	stdout, stderr, code := crmflow(t, ctl, "operations", "list", "--kind", "batch")
 	require.Equal(t, 0, code, "stderr:\n%s", stderr)
@@ -52,16 +63,12 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 	require.Regexp(t, `(?m)^2/2 COMPLETE \(job \S+: 1 restored, 1 not restored\)$`, stderr)
 	require.NotContains(t, stdout+stderr, "moved to the recycle bin")
 	require.NotContains(t, stdout+stderr, "deleted")
-	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	_, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
 	require.NoError(t, err, "the other record is restored")
 
 	// An undo job whose creator may no longer restore is STOPPED: watching it ends with exit code 1
 	// and the reason, which names the user and the permission.
-	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
-	arch, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
-	require.NoError(t, err)
-	undo, err := b.store.CreateUndoJob(b.ctx, tenant, crm.UndoParams{Operation: arch.Deletion.Operation, By: "gone@example.com"})
+	undo, err := b.store.CreateUndoJob(b.ctx, tenant, crm.UndoParams{Operation: b.archive(t, tenant, recs[0].ID), By: "gone@example.com"})
 	require.NoError(t, err)
 	undo, err = b.store.RunUndoBatch(b.ctx, tenant, undo.ID, 10)
 	require.NoError(t, err)
@@ -78,19 +85,9 @@ func TestUndoAndOperationsCommands(t *testing.T) {
 // prints no job id and exits non-zero, and no job is started.
 func TestUndoCommandWithNothingLeft(t *testing.T) {
 	t.Parallel()
-	b := setupBackground(t)
-	tenant, token := b.opsTenant(t)
-	base := b.serveWithWorker(t)
-	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	b, tenant, ctl := opsServe(t)
 
-	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
-		{Properties: map[string]string{"email": "x@example.com"}}}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
-	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
-	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
-	require.NoError(t, err)
-	opID := arch.Deletion.Operation
+	opID := b.archive(t, tenant, b.contactsWith(t, tenant, "x@example.com")[0].ID)
 
 	stdout, stderr, code := crmflow(t, ctl, "undo", opID, "--wait", "--interval", "10ms", "--progress", "lines")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
@@ -113,14 +110,9 @@ func TestUndoCommandWithNothingLeft(t *testing.T) {
 // undo of N is refused, naming job-N and changing nothing; a watch of job-N names N.
 func TestUndoAJobByItsNumber(t *testing.T) {
 	t.Parallel()
-	b := setupBackground(t)
-	tenant, token := b.opsTenant(t)
-	base := b.serveWithWorker(t)
-	ctl := []string{"CRMFLOW_URL=" + base, "CRMFLOW_TOKEN=" + token}
+	b, tenant, ctl := opsServe(t)
 
-	recs, err := b.store.CreateRecords(b.ctx, tenant, crm.Contacts, []crm.RecordInput{
-		{Properties: map[string]string{"email": "x@example.com"}}}, crm.Actor{User: opsUser})
-	require.NoError(t, err)
+	recs := b.contactsWith(t, tenant, "x@example.com")
 	id := string(recs[0].ID)
 	stdout, stderr, code := crmflow(t, ctl, "delete", "--type", "contacts", "--ids", id, "--dry-run")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
@@ -135,7 +127,7 @@ func TestUndoAJobByItsNumber(t *testing.T) {
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, "operation "+job+" not found: if "+job+" is a bulk or list delete job, its operation is job-"+job+
 		": crmflow undo job-"+job+"\n(the API answered 404")
-	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	_, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
 	require.Error(t, err, "still in the bin")
 
 	_, stderr, code = crmflow(t, ctl, "jobs", "watch", "job-"+job)

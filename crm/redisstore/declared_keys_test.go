@@ -1,9 +1,7 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +12,13 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // undeclaredKeys watches the scripts a client runs: an argument after the declared KEYS that is a
 // whole key of tenant (one that is not a key prefix, which ends with ':') is a key the script
-// touches without declaring it, which Redis Cluster does not allow.
+// touches without declaring it, which Redis Cluster does not allow. Add redistest.EachCommand(check)
+// to the client.
 type undeclaredKeys struct {
 	tenant string
 	mu     sync.Mutex
@@ -50,23 +50,6 @@ func (h *undeclaredKeys) check(cmd redis.Cmder) {
 	}
 }
 
-func (h *undeclaredKeys) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
-}
-
-func (h *undeclaredKeys) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.check(cmd); return next(ctx, cmd) }
-}
-
-func (h *undeclaredKeys) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			h.check(c)
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // TestScriptsDeclareTheKeysTheyTouch runs the deletes and the undo through every guard of the
 // archive script (a workflow's blast-radius limit and its activator, a bulk delete job's creator,
 // the version of the protection rules) and checks that no script is given a whole key in ARGV:
@@ -76,7 +59,7 @@ func TestScriptsDeclareTheKeysTheyTouch(t *testing.T) {
 	b := setup(t, "redis")
 	ctx := b.ctx
 	hook := &undeclaredKeys{tenant: string(b.tenant)}
-	b.rdb.AddHook(hook)
+	b.rdb.AddHook(redistest.EachCommand(hook.check))
 	_, err := b.store.CreateUser(ctx, b.tenant, "ops@x.example", crm.Permissions(crm.AllPermissions), "root@x.example")
 	require.NoError(t, err)
 	var ids []crm.RecordID

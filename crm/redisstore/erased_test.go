@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,36 +16,11 @@ import (
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
-// beforeHashedRestore runs fn once, just before the first script call that carries emails' hashes
-// (the restore's second call in a tenant with a blocklist): after the store computed the hashes
-// and before the script checks them.
-type beforeHashedRestore struct {
-	fired atomic.Bool
-	fn    func()
-}
-
-func (h *beforeHashedRestore) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
-}
-
-func (h *beforeHashedRestore) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		name := strings.ToLower(cmd.Name())
-		if (name == "evalsha" || name == "eval") && !h.fired.Load() {
-			for _, a := range cmd.Args() {
-				if s, ok := a.(string); ok && strings.HasPrefix(s, `{"`) && strings.Contains(s, "@example.com") {
-					h.fired.Store(true)
-					h.fn()
-					break
-				}
-			}
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *beforeHashedRestore) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+// hashedEmails reports whether a script's argument carries emails' hashes, as the restore's second
+// call does in a tenant with a blocklist: the store has computed the hashes, and the script has
+// yet to check them.
+func hashedEmails(arg string) bool {
+	return strings.HasPrefix(arg, `{"`) && strings.Contains(arg, "@example.com")
 }
 
 // TestRestoreChecksTheBlocklistInItsStep erases a contact between the moment a restore computed
@@ -77,7 +51,7 @@ func TestRestoreChecksTheBlocklistInItsStep(t *testing.T) {
 	require.NoError(t, err)
 	b := create("shared@example.com")
 
-	rdb.AddHook(&beforeHashedRestore{fn: func() {
+	rdb.AddHook(&beforeScriptWith{match: hashedEmails, fn: func() {
 		_, err := eraser.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{ID: b, By: "dpo@x.example"})
 		require.NoError(t, err)
 	}})
@@ -187,12 +161,17 @@ func professionalTenant(t *testing.T) (*redis.Client, *redisstore.Store, crm.Ten
 	return rdb, st, tn
 }
 
-// beforeScriptWith runs fn once, just before the first script call one of whose arguments
-// contains marker.
+// beforeScriptWith runs fn once, just before the first script call (sent alone, not in a
+// pipeline) one of whose string arguments match reports.
 type beforeScriptWith struct {
-	marker string
-	fired  atomic.Bool
-	fn     func()
+	match func(arg string) bool
+	fired atomic.Bool
+	fn    func()
+}
+
+// containing returns a match for beforeScriptWith: an argument that contains marker.
+func containing(marker string) func(string) bool {
+	return func(arg string) bool { return strings.Contains(arg, marker) }
 }
 
 func (h *beforeScriptWith) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -202,7 +181,7 @@ func (h *beforeScriptWith) ProcessHook(next redis.ProcessHook) redis.ProcessHook
 		name := strings.ToLower(cmd.Name())
 		if (name == "evalsha" || name == "eval") && !h.fired.Load() {
 			for _, a := range cmd.Args() {
-				if s, ok := a.(string); ok && strings.Contains(s, h.marker) {
+				if s, ok := a.(string); ok && h.match(s) {
 					h.fired.Store(true)
 					h.fn()
 					break
@@ -227,7 +206,7 @@ func TestPermanentDeleteByEmailTakesAContactCreatedMeanwhile(t *testing.T) {
 	other, err := redisstore.New(redistest.Client(t), &redisstore.Config{EmailSalt: redistest.EmailSalt})
 	require.NoError(t, err)
 	var late crm.RecordID
-	rdb.AddHook(&beforeScriptWith{marker: crm.MailKindPermanentDelete, fn: func() {
+	rdb.AddHook(&beforeScriptWith{match: containing(crm.MailKindPermanentDelete), fn: func() {
 		recs, err := other.CreateRecords(ctx, tn, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
 			"email": "meanwhile@example.com", "firstname": "Latecomer"}}}, crm.Actor{})
 		require.NoError(t, err)
@@ -261,7 +240,7 @@ func TestPermanentDeleteByIDOfAContactPurgedMeanwhile(t *testing.T) {
 	id := recs[0].ID
 	_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: "ops@x.example"})
 	require.NoError(t, err)
-	rdb.AddHook(&beforeScriptWith{marker: crm.MailKindPermanentDelete, fn: func() {
+	rdb.AddHook(&beforeScriptWith{match: containing(crm.MailKindPermanentDelete), fn: func() {
 		n, err := other.PurgeExpired(ctx, tn, crm.Contacts, time.Now().Add(24*time.Hour), 10)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)

@@ -210,11 +210,7 @@ func (s *Store) countBetween(ctx context.Context, tenants []crm.TenantID, from, 
 		pipe = s.rdb.Pipeline()
 		counts := make([][]*redis.IntCmd, len(batch))
 		for i, t := range batch {
-			objs := append([]crm.ObjectType(nil), crm.StandardObjectTypes...)
-			for _, n := range types[i].Val() {
-				objs = append(objs, crm.ObjectType(n))
-			}
-			for _, o := range objs {
+			for _, o := range objectTypes(types[i].Val()) {
 				counts[i] = append(counts[i], pipe.ZCount(ctx, TrashKey(t, o), "("+ms(from), ms(to)))
 			}
 		}

@@ -160,6 +160,20 @@ func TestDeploymentRetention(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, entries, 2)
 
+			// The bins of custom object types count as well: a pet deleted 40 days ago in the other
+			// tenant, beside the contacts deleted 100 and 50 days ago (the one of 20 was restored).
+			_, err = first.CreateObjectType(ctx, other, crm.ObjectTypeDef{Name: "pets", Properties: []crm.Property{{Name: "petname", Type: crm.TypeString}}})
+			require.NoError(t, err)
+			clk.Set(now.Add(-40 * day))
+			pets, err := first.CreateRecords(ctx, other, "pets", []crm.RecordInput{{Properties: map[string]string{"petname": "Rex"}}}, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+			_, err = first.ArchiveRecords(ctx, other, "pets", []crm.RecordID{pets[0].ID}, crm.Actor{User: "ops@x.example", Via: crm.ViaAPI})
+			require.NoError(t, err)
+			clk.Set(now)
+			c, err = first.SetRetention(ctx, redisstore.SetRetentionParams{Retention: 30 * day, By: "admin-cli:ops"})
+			require.ErrorIs(t, err, crm.ErrRetentionShorter)
+			require.Equal(t, map[crm.TenantID]int64{tn: 2, other: 1}, c.Purgeable)
+
 			_, err = first.SetRetention(ctx, redisstore.SetRetentionParams{Retention: 0, By: "admin-cli:ops"})
 			require.ErrorContains(t, err, "positive")
 			require.Equal(t, fmt.Sprint((180 * day).Milliseconds()), rdb.Get(ctx, redisstore.RetentionKey()).Val(), "a bad value changes nothing")

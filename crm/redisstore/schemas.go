@@ -43,12 +43,18 @@ func (s *Store) AllObjectTypes(ctx context.Context, t crm.TenantID) ([]crm.Objec
 	if err != nil {
 		return nil, fmt.Errorf("read object types: %w", err)
 	}
+	return objectTypes(names), nil
+}
+
+// objectTypes is the list AllObjectTypes answers: the standard object types, then the custom ones
+// named (the fields of ObjectTypesKey), sorted. It sorts names in place.
+func objectTypes(names []string) []crm.ObjectType {
 	sort.Strings(names)
 	out := append([]crm.ObjectType(nil), crm.StandardObjectTypes...)
 	for _, n := range names {
 		out = append(out, crm.ObjectType(n))
 	}
-	return out, nil
+	return out
 }
 
 // CreateObjectType implements Store.

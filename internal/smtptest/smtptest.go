@@ -48,6 +48,9 @@ type Options struct {
 	// RejectRcpt refuses every recipient with 550 (permanent), naming the address in the reply as
 	// Postfix does.
 	RejectRcpt bool
+	// RejectRcptAs, with RejectRcpt, is how the reply spells the address (a server may change its
+	// case); nil names it as the client gave it.
+	RejectRcptAs func(addr string) string
 	// SMTPUTF8 offers the SMTPUTF8 extension (addresses outside ASCII).
 	SMTPUTF8 bool
 	// Gate, when set, holds every MAIL command until it is closed; MailStarted is closed when the
@@ -207,6 +210,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.opts.RejectRcpt {
+		if ss.s.opts.RejectRcptAs != nil {
+			to = ss.s.opts.RejectRcptAs(to)
+		}
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 			Message: "<" + to + ">: Recipient address rejected: no such user"}
 	}
