@@ -15,6 +15,26 @@ import (
 // that time is not sent again; it is far longer than any retry schedule of the worker.
 const MailSentTTL = 7 * 24 * time.Hour
 
+// DefaultOutboxMax is the most emails a tenant's outbox keeps by default (AppendOutboxOpts.Max).
+const DefaultOutboxMax = 1000
+
+// AppendOutboxOpts are the options of keeping an email in a tenant's outbox; nil means the defaults.
+type AppendOutboxOpts struct {
+	// Max is the most entries the tenant's outbox keeps. Past it, keeping an email drops the workflow
+	// notifications nearest their expiry (the oldest) and counts them (OutboxDrops); an email that
+	// does not expire, such as a permanent delete's confirmation, is never dropped. 0 means
+	// DefaultOutboxMax.
+	Max int
+}
+
+// OutboxDrops counts the workflow notifications a tenant's outbox dropped to stay within its cap.
+type OutboxDrops struct {
+	// Count is how many were dropped since the outbox was created.
+	Count int64
+	// LastAt is when the last one was dropped; zero when none was.
+	LastAt time.Time
+}
+
 // ErrMailDone means an email of that idempotency key was already sent or kept in the outbox:
 // there is nothing left to do.
 var ErrMailDone = errors.New("crm: this email was already sent or kept")

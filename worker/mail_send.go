@@ -203,8 +203,9 @@ You receive this email because you made this request.
 // see its methods for the contract.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
-	// wrapping crm.ErrMailDone).
-	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) error
+	// wrapping crm.ErrMailDone), and returns how many workflow notifications it dropped to stay
+	// within opts.Max.
+	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error)
 	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
@@ -216,7 +217,8 @@ type MailStore interface {
 
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
 // tenant's outbox (a workflow notification as its templates and record reference, expiring after
-// Config.OutboxRetention).
+// Config.OutboxRetention; past Config.OutboxMax entries the oldest notifications are dropped,
+// counted and logged).
 // An email about a record (MailSendPayload.RecordID) is rendered from the record, live or in the
 // bin, only after the delivery's lease is taken; when the record exists in neither (permanently
 // deleted or purged) the email is dropped in the same step as the claim (or as keeping it in the
@@ -262,7 +264,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		if !ref.IsZero() {
 			m.ExpiresAt = now.Add(w.cfg.OutboxRetention)
 		}
-		err := w.mail.AppendOutbox(ctx, p.TenantID, m)
+		dropped, err := w.mail.AppendOutbox(ctx, p.TenantID, m, &crm.AppendOutboxOpts{Max: w.cfg.OutboxMax})
 		switch {
 		case errors.Is(err, crm.ErrMailDropped):
 			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
@@ -275,6 +277,13 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			return fmt.Errorf("keep email in the outbox: %w", err)
 		}
 		w.metrics.mailKept.WithLabelValues(mailKindLabel(p.Kind)).Inc()
+		if dropped > 0 {
+			w.metrics.outboxDropped.Add(float64(dropped))
+			log.Warn("no SMTP server is configured: email kept in the tenant's outbox, which is full: "+
+				"dropped its oldest workflow notifications; configure --smtp-host to send emails, or raise --outbox-max",
+				"dropped", dropped, "outbox_max", w.cfg.OutboxMax)
+			return nil
+		}
 		log.Warn("no SMTP server is configured: email kept in the tenant's outbox")
 		return nil
 	}

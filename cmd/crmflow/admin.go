@@ -677,7 +677,11 @@ have new ones sent.
 A workflow notification is kept as its template and a reference to its record, and is rendered
 here, when listed, from the record (live or in the bin). When the record was permanently deleted
 or purged, its subject says "(erased)" and names the record's id only. Workflow notifications
-leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`,
+leave the outbox after the workers' --outbox-retention (default 720h, 30 days).
+
+An outbox keeps at most the workers' --outbox-max emails (default 1000): past it the oldest workflow
+notifications are dropped, and this command says how many were. Other emails, such as the
+confirmations of permanent deletes, are never dropped.`,
 		Example: `  crmflow admin outbox list acme
   crmflow admin outbox list acme --limit 5
   crmflow admin outbox list acme --brief --limit 0`,
@@ -726,6 +730,15 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 					more = fmt.Sprintf(" (the newest %d; --limit 0 lists them all)", limit)
 				}
 				fmt.Fprintf(a.stderr, "%s in the outbox of tenant %s%s, newest first\n", counted(len(msgs), "email"), t, more)
+				drops, err := rs.OutboxDropped(ctx, t)
+				if err != nil {
+					return fmt.Errorf("read the outbox of tenant %s: %w", t, err)
+				}
+				if drops.Count > 0 {
+					fmt.Fprintf(a.stderr, "%s dropped from this outbox when it was full, the last at %s: "+
+						"configure SMTP on the workers (--smtp-host) to send emails, or raise their --outbox-max (default %d)\n",
+						counted(drops.Count, "older workflow notification"), drops.LastAt.Format(time.RFC3339), crm.DefaultOutboxMax)
+				}
 				return nil
 			})
 		},

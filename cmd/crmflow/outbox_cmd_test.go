@@ -21,9 +21,10 @@ func TestOutboxListNewestFirstWithBodies(t *testing.T) {
 	require.NoError(t, err)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 3 {
-		require.NoError(t, b.store.AppendOutbox(b.ctx, tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
+		_, err := b.store.AppendOutbox(b.ctx, tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
 			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprintf("Body of mail %d.\nSecond line.\n", i), Kind: "test",
-			CreatedAt: at.Add(time.Duration(i) * time.Minute)}))
+			CreatedAt: at.Add(time.Duration(i) * time.Minute)}, nil)
+		require.NoError(t, err)
 	}
 
 	stdout, stderr := b.admin(t, "outbox", "list", b.tenant)
@@ -39,4 +40,30 @@ func TestOutboxListNewestFirstWithBodies(t *testing.T) {
 	require.Regexp(t, `^2026-03-01T12:02:00Z\s+ops@example\.com\s+Mail 2\s+test$`, lines[1])
 	require.Regexp(t, `^2026-03-01T12:01:00Z\s+ops@example\.com\s+Mail 1\s+test$`, lines[2])
 	require.Contains(t, stderr, "(the newest 2; --limit 0 lists them all)")
+}
+
+// TestOutboxListSaysWhatWasDropped: when the outbox was full and dropped older workflow
+// notifications, `crmflow admin outbox list` says how many and what to do.
+func TestOutboxListSaysWhatWasDropped(t *testing.T) {
+	t.Parallel()
+	b := bundleOn(t, setup(t).redisURL)
+	tenant := crm.TenantID(b.tenant)
+	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
+	require.NoError(t, err)
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) // not expired when appended: this store runs on the wall clock
+	for i := range 3 {
+		_, err := b.store.AppendOutbox(b.ctx, tenant, crm.Mail{ID: fmt.Sprint("n", i), To: "ops@example.com",
+			Subject: fmt.Sprint("Mail ", i), Body: "Body", Kind: "workflow_notification",
+			CreatedAt: at.Add(time.Duration(i) * time.Minute), ExpiresAt: far.Add(time.Duration(i) * time.Hour)},
+			&crm.AppendOutboxOpts{Max: 1})
+		require.NoError(t, err)
+	}
+
+	stdout, stderr := b.admin(t, "outbox", "list", b.tenant, "--brief")
+	require.Contains(t, stdout, "Mail 2")
+	require.NotContains(t, stdout, "Mail 1")
+	require.Contains(t, stderr, "1 email in the outbox of tenant "+b.tenant)
+	require.Regexp(t, `2 older workflow notifications dropped from this outbox when it was full, the last at \S+Z: `+
+		`configure SMTP on the workers \(--smtp-host\) to send emails, or raise their --outbox-max`, stderr)
 }

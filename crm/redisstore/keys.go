@@ -174,6 +174,10 @@ func binEmailDayKeyPrefix(t crm.TenantID) string { return prefix(t) + "binemails
 // ExpireOutbox remove the expired ones from both keys.
 func OutboxExpiryKey(t crm.TenantID) string { return prefix(t) + "outbox:expiry" }
 
+// OutboxDroppedKey is the HASH that counts the workflow notifications the outbox dropped to stay
+// within its cap: "count", and "last_at" (unix ms) the time of the last drop.
+func OutboxDroppedKey(t crm.TenantID) string { return prefix(t) + "outbox:dropped" }
+
 // BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
 // purge unlinks only the association keys that exist.
 func BinAssocIDsKey(t crm.TenantID, o crm.ObjectType) string {
