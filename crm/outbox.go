@@ -73,7 +73,26 @@ type Mail struct {
 	// Erased is set by Outbox, never stored, on a notification whose record no longer exists
 	// (permanently deleted or purged): Subject and Body then say so, naming the record's id only.
 	Erased bool `json:"-"`
+	// Failure is set by PendingMails, never stored with the email, on a pending email whose
+	// delivery failed for good; nil otherwise.
+	Failure *MailFailure `json:"-"`
+	// Retries is set by PendingMails: how many times an operator asked for the pending email to be
+	// tried again after it failed (RetryPendingMail).
+	Retries int `json:"-"`
 }
+
+// MailFailure is why the delivery of a pending email stopped for good: the SMTP server refused it
+// for good (a 5xx reply), or its last retry failed. Neither the worker nor the mail sweep tries it
+// again until an operator retries it (crmflow admin outbox retry) or discards it.
+type MailFailure struct {
+	// At is when the last delivery failed.
+	At time.Time `json:"at"`
+	// Reason is the last delivery's error, with the recipient's address replaced by "recipient".
+	Reason string `json:"reason"`
+}
+
+// MaxMailFailureReason is the longest MailFailure.Reason kept, in bytes.
+const MaxMailFailureReason = 500
 
 // LogValue logs a message by id and kind only: the address and the text are personal data.
 func (m Mail) LogValue() slog.Value {

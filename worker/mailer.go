@@ -237,21 +237,30 @@ func redactRecipient(err error, to string) error {
 	if !errors.As(err, &se) || to == "" {
 		return err
 	}
-	msg, lower, needle := se.Message, asciiLower(se.Message), asciiLower(to)
-	if !strings.Contains(lower, needle) {
+	msg := redactAddress(se.Message, to)
+	if msg == se.Message {
 		return err
+	}
+	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: msg}
+}
+
+// redactAddress replaces every occurrence of the address to in s, in any ASCII case, with
+// "recipient".
+func redactAddress(s, to string) string {
+	lower, needle := asciiLower(s), asciiLower(to)
+	if to == "" || !strings.Contains(lower, needle) {
+		return s
 	}
 	var b strings.Builder
 	for {
 		i := strings.Index(lower, needle)
 		if i < 0 {
-			b.WriteString(msg)
-			break
+			b.WriteString(s)
+			return b.String()
 		}
-		b.WriteString(msg[:i] + "recipient")
-		msg, lower = msg[i+len(needle):], lower[i+len(needle):]
+		b.WriteString(s[:i] + "recipient")
+		s, lower = s[i+len(needle):], lower[i+len(needle):]
 	}
-	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: b.String()}
 }
 
 // asciiLower lowercases ASCII letters only, so that indexes into the result are indexes into s.

@@ -27,6 +27,7 @@ type metrics struct {
 	mailKept           *prometheus.CounterVec
 	mailDropped        *prometheus.CounterVec
 	outboxDropped      prometheus.Counter
+	mailPendingFailed  *prometheus.CounterVec
 	// drained, enrolled and steps are for the workflow engine's tasks.
 	drained  *prometheus.CounterVec
 	enrolled *prometheus.CounterVec
@@ -72,6 +73,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
 	m.mailDropped = counter("crmflow_mail_dropped_total",
 		"Emails about a record that no longer exists (permanently deleted or purged), dropped unsent, by kind.", "kind")
+	m.mailPendingFailed = counter("crmflow_mail_pending_failed_total",
+		"Emails written with a change (a permanent delete's confirmation) whose delivery failed for good and waits for an operator "+
+			"(crmflow admin outbox pending), by kind.", "kind")
 	m.outboxDropped, e = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "crmflow_mail_outbox_dropped_total",
 		Help: "Workflow notifications dropped from a full outbox (past --outbox-max; no SMTP server is configured) to make room for newer emails."}))
 	err = errors.Join(err, e)

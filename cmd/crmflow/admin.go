@@ -27,7 +27,8 @@ func newAdminCmd(a *app) *cobra.Command {
 		group("user", "Create, list, re-permission, disable and enable users",
 			a.newUserCreateCmd(), a.newUserListCmd(), a.newUserSetPermsCmd(), a.newUserDisableCmd(true), a.newUserDisableCmd(false)),
 		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
-		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
+		group("outbox", "Read the emails kept because no SMTP server is configured; see, retry or discard the undelivered ones",
+			a.newOutboxListCmd(), a.newOutboxPendingCmd(), a.newOutboxRetryCmd(false), a.newOutboxRetryCmd(true)),
 		a.newRetentionCmd(),
 		a.newSchemaCmd(),
 		a.newReindexCmd(),
@@ -55,6 +56,7 @@ change of the retention is written to every tenant's.`
   crmflow admin tenant set-limits acme --max-deletions 200 --per 1h
   crmflow admin tenant list
   crmflow admin outbox list acme
+  crmflow admin outbox pending acme   # confirmations not yet delivered, and why a failed one failed
   crmflow admin retention show
   crmflow admin retention set 30d --confirm-shorter
   crmflow admin reindex acme      # search indexes of records older than search`
@@ -683,6 +685,7 @@ An outbox keeps at most the workers' --outbox-max emails (default 1000): past it
 notifications are dropped, and this command says how many were. Other emails, such as the
 confirmations of permanent deletes, are never dropped.`,
 		Example: `  crmflow admin outbox list acme
+  crmflow admin outbox pending acme   # confirmations not yet delivered, and why a failed one failed
   crmflow admin outbox list acme --limit 5
   crmflow admin outbox list acme --brief --limit 0`,
 		Args: exactArgs("TENANT"),

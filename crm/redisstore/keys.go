@@ -223,6 +223,11 @@ func memberOfKeysPrefix(t crm.TenantID) string { return prefix(t) + "memberof:" 
 // them (id -> JSON), until a worker has sent them. A sweep re-enqueues any left behind.
 func PendingMailKey(t crm.TenantID) string { return prefix(t) + "mail:pending" }
 
+// PendingMailStateKey is the HASH of what befell the delivery of the pending emails (PendingMailKey):
+// "failed:<id>" -> the failure that stopped it (JSON: at, reason), "retries:<id>" -> how many
+// times an operator retried it. An email's fields go with it.
+func PendingMailStateKey(t crm.TenantID) string { return prefix(t) + "mail:pending:state" }
+
 // liveKeyPrefix followed by an object type gives LiveKey; trashKeyPrefix and binIDsKeyPrefix likewise.
 func liveKeyPrefix(t crm.TenantID) string { return prefix(t) + "live:" }
 

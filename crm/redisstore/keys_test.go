@@ -40,6 +40,7 @@ func TestKeys(t *testing.T) {
 		{OutboxKey(tn), "crm:{acme}:outbox"},
 		{OutboxExpiryKey(tn), "crm:{acme}:outbox:expiry"},
 		{OutboxDroppedKey(tn), "crm:{acme}:outbox:dropped"},
+		{PendingMailStateKey(tn), "crm:{acme}:mail:pending:state"},
 		{BinEmailDayKey(tn, 20428), "crm:{acme}:binemails:contacts:20428"},
 		{BinEmailDaysKey(tn), "crm:{acme}:binemails:contacts:days"},
 		{BlocklistKey(tn), "crm:{acme}:blocklist"},
