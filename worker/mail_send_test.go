@@ -364,6 +364,46 @@ func TestMailSend(t *testing.T) {
 		require.Equal(t, "City: Umeå\r\n.\r\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\r\n..\r\n.\r\nend\r\n", string(body))
 	})
 
+	// A body template that repeats a placeholder of a long value renders at most
+	// crm.MaxNotificationBody bytes, sent or listed from the outbox.
+	t.Run("LongRenderedBodyIsCut", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		w := b.mailWorker(t, srv)
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+			"email": "eve@example.com", "city": strings.Repeat("x", crm.MaxValueBytes),
+		}}}, crm.Actor{})
+		require.NoError(t, err)
+		p := worker.MailSendPayload{TenantID: b.tenant, To: "sales@example.com", Kind: "workflow_notification",
+			Subject: "Lead", Body: strings.Repeat("{{city}}", 20), IdempotencyKey: "long",
+			ObjectType: crm.Contacts, RecordID: recs[0].ID, Workflow: "leads"}
+		task, err := worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.Messages()
+		require.Len(t, msgs, 1)
+		parsed, err := mail.ReadMessage(strings.NewReader(msgs[0].Data))
+		require.NoError(t, err)
+		body, err := io.ReadAll(quotedprintable.NewReader(parsed.Body))
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(body), crm.MaxNotificationBody+100, "CRLF line ends aside")
+		require.Contains(t, string(body), "[This notification was cut")
+
+		// The same notification kept in an outbox is listed cut too.
+		p.IdempotencyKey = "long-kept"
+		task, err = worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		outboxWorker, err := worker.New(b.store, b.queue, b.config())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = outboxWorker.Close() })
+		require.NoError(t, outboxWorker.ProcessTask(b.ctx, task))
+		out, err := b.store.RecentOutbox(b.ctx, b.tenant, 1)
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		require.LessOrEqual(t, len(out[0].Body), crm.MaxNotificationBody)
+	})
+
 	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
