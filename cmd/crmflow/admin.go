@@ -63,7 +63,7 @@ change of the retention is written to every tenant's.`
 	pf := admin.PersistentFlags()
 	a.redisFlag(pf)
 	a.saltFlag(pf)
-	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user, token and retention changes (default "admin-cli:" and the OS user)`)
+	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user, token, retention and pending-email changes (default "admin-cli:" and the OS user)`)
 	bindEnv(pf, "by", "CRMFLOW_ADMIN_BY")
 	return admin
 }
