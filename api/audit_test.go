@@ -186,10 +186,12 @@ func TestOutbox(t *testing.T) {
 	b := setup(t)
 	at := b.clock.Now()
 	for i := range 3 {
-		require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenantA, crm.Mail{ID: fmt.Sprint("m", i), To: "all@a.example",
-			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprint("Body ", i), Kind: "test", CreatedAt: at.Add(time.Duration(i) * time.Minute)}))
+		_, err := b.store.AppendOutbox(b.ctx, b.tenantA, crm.Mail{ID: fmt.Sprint("m", i), To: "all@a.example",
+			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprint("Body ", i), Kind: "test", CreatedAt: at.Add(time.Duration(i) * time.Minute)}, nil)
+		require.NoError(t, err)
 	}
-	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenantB, crm.Mail{ID: "other", To: "x@b.example", Subject: "B's", Body: "B", Kind: "test", CreatedAt: at}))
+	_, err := b.store.AppendOutbox(b.ctx, b.tenantB, crm.Mail{ID: "other", To: "x@b.example", Subject: "B's", Body: "B", Kind: "test", CreatedAt: at}, nil)
+	require.NoError(t, err)
 	type mail struct {
 		ID, To, Subject, Body, Kind, CreatedAt string
 	}

@@ -28,9 +28,10 @@ func TestAuditAndOutboxScreens(t *testing.T) {
 	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(two)}, crm.Actor{User: "fixer@example.com"})
 	require.NoError(t, err)
 	for i := range 2 {
-		require.NoError(t, b.store.AppendOutbox(ctx, b.tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
+		_, err := b.store.AppendOutbox(ctx, b.tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
 			Subject: fmt.Sprint("Mail ", i), Body: fmt.Sprintf("Line one of %d.\n<script>alert(%d)</script>", i, i), Kind: "test",
-			CreatedAt: b.clock.Now().Add(time.Duration(i) * time.Minute)}))
+			CreatedAt: b.clock.Now().Add(time.Duration(i) * time.Minute)}, nil)
+		require.NoError(t, err)
 	}
 
 	br := b.browser(t)

@@ -20,7 +20,8 @@ type AuditEntry struct {
 	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
-	// MailID is the id of the email a "mail_dropped" entry is about.
+	// MailID is the id of the email a "mail_dropped", "mail_failed", "mail_retried" or
+	// "mail_discarded" entry is about.
 	MailID string
 	// Count is how many records the entry is about, set by the purge and cascade entries, and for
 	// AuditWorkflowErased how many revisions were erased; 0 otherwise.
@@ -77,12 +78,19 @@ const (
 	// tenant's trail: By is the admin, Retention and PreviousRetention the values, Count how many
 	// of the tenant's bin entries became purgeable at once (a shortening's).
 	AuditRetentionSet = "retention_set"
+	// AuditMailFailed is a pending email (a permanent delete's confirmation) whose delivery failed
+	// for good, By "system"; AuditMailRetried and AuditMailDiscarded are an operator's retry of it,
+	// or giving up on it, By the operator. MailID names the email.
+	AuditMailFailed    = "mail_failed"
+	AuditMailRetried   = "mail_retried"
+	AuditMailDiscarded = "mail_discarded"
 )
 
 // AuditActions are every action the audit trail holds.
 var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
-	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased, AuditRetentionSet}
+	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased, AuditRetentionSet, AuditMailFailed, AuditMailRetried,
+	AuditMailDiscarded}
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {

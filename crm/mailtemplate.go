@@ -37,24 +37,43 @@ func SingularType(o ObjectType) string {
 // when unset), and {{id}} with its id. Spaces inside the braces are ignored; an unclosed "{{" is
 // kept as text (notify_user's validation refuses it anyway).
 func RenderMailTemplate(tpl string, rec Record) string {
+	s, _ := renderMailTemplate(tpl, rec, -1)
+	return s
+}
+
+// renderMailTemplate is RenderMailTemplate that stops once the text passes limit bytes (a
+// negative limit has none), reporting whether it did: the text is then limit bytes long or less,
+// cut between characters.
+func renderMailTemplate(tpl string, rec Record, limit int) (string, bool) {
 	var b strings.Builder
+	write := func(s string) bool {
+		if limit >= 0 && b.Len()+len(s) > limit {
+			b.WriteString(cutUTF8(s, limit-b.Len()))
+			return false
+		}
+		b.WriteString(s)
+		return true
+	}
 	for {
 		i := strings.Index(tpl, "{{")
-		if i < 0 {
-			b.WriteString(tpl)
-			return b.String()
+		j := -1
+		if i >= 0 {
+			j = strings.Index(tpl[i+2:], "}}")
 		}
-		j := strings.Index(tpl[i+2:], "}}")
 		if j < 0 {
-			b.WriteString(tpl)
-			return b.String()
+			cut := !write(tpl)
+			return b.String(), cut
 		}
-		b.WriteString(tpl[:i])
+		if !write(tpl[:i]) {
+			return b.String(), true
+		}
 		name := strings.TrimSpace(tpl[i+2 : i+2+j])
+		v := rec.Properties[name]
 		if name == "id" {
-			b.WriteString(string(rec.ID))
-		} else {
-			b.WriteString(rec.Properties[name])
+			v = string(rec.ID)
+		}
+		if !write(v) {
+			return b.String(), true
 		}
 		tpl = tpl[i+2+j+2:]
 	}
@@ -65,10 +84,20 @@ func RenderMailTemplate(tpl string, rec Record) string {
 // mail servers refuse, or cut, very long headers.
 const MaxNotificationSubject = 250
 
+// MaxNotificationBody is the longest body RenderNotification gives, in bytes (64 KiB): a body
+// template of notify_user is at most 16 KiB, but each of its placeholders may insert a value of up
+// to MaxValueBytes, so that a template repeating one could render tens of megabytes, for each
+// email sent and each outbox entry listed.
+const MaxNotificationBody = 64 << 10
+
+// notificationCut ends a body RenderNotification had to cut.
+const notificationCut = "\n\n[This notification was cut: its text was longer than 64 KiB. Open the record to read it all.]\n"
+
 // RenderNotification renders a workflow notification's subject and body templates from the
 // record. The subject is made one line, cut at MaxNotificationSubject characters (ending in "…");
 // when it comes out empty (its placeholders were all empty) it names the workflow and the record
-// instead.
+// instead. The body is cut so that it stays within MaxNotificationBody bytes, with a last line that
+// says so; rendering stops there, whatever the template and the values.
 func RenderNotification(subject, body string, ref MailRef, rec Record) (string, string) {
 	s := strings.Join(strings.Fields(RenderMailTemplate(subject, rec)), " ")
 	if s == "" {
@@ -78,7 +107,28 @@ func RenderNotification(subject, body string, ref MailRef, rec Record) (string, 
 		r := []rune(s)[:MaxNotificationSubject-1]
 		s = strings.TrimRight(string(r), " ") + "…"
 	}
-	return s, RenderMailTemplate(body, rec)
+	b, cut := renderMailTemplate(body, rec, MaxNotificationBody)
+	if cut {
+		b = cutUTF8(b, MaxNotificationBody-len(notificationCut)) + notificationCut
+	}
+	return s, b
+}
+
+// cutUTF8 returns the longest prefix of s of at most n bytes that does not cut a character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for i := len(s) - 1; i >= 0 && i >= len(s)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
+		}
+	}
+	return s
 }
 
 // ErasedNotification is the text shown instead of a workflow notification whose record no longer

@@ -15,6 +15,26 @@ import (
 // that time is not sent again; it is far longer than any retry schedule of the worker.
 const MailSentTTL = 7 * 24 * time.Hour
 
+// DefaultOutboxMax is the most emails a tenant's outbox keeps by default (AppendOutboxOpts.Max).
+const DefaultOutboxMax = 1000
+
+// AppendOutboxOpts are the options of keeping an email in a tenant's outbox; nil means the defaults.
+type AppendOutboxOpts struct {
+	// Max is the most entries the tenant's outbox keeps. Past it, keeping an email drops the workflow
+	// notifications nearest their expiry (the oldest) and counts them (OutboxDrops); an email that
+	// does not expire, such as a permanent delete's confirmation, is never dropped. 0 means
+	// DefaultOutboxMax.
+	Max int
+}
+
+// OutboxDrops counts the workflow notifications a tenant's outbox dropped to stay within its cap.
+type OutboxDrops struct {
+	// Count is how many were dropped since the outbox was created.
+	Count int64
+	// LastAt is when the last one was dropped; zero when none was.
+	LastAt time.Time
+}
+
 // ErrMailDone means an email of that idempotency key was already sent or kept in the outbox:
 // there is nothing left to do.
 var ErrMailDone = errors.New("crm: this email was already sent or kept")
@@ -53,7 +73,26 @@ type Mail struct {
 	// Erased is set by Outbox, never stored, on a notification whose record no longer exists
 	// (permanently deleted or purged): Subject and Body then say so, naming the record's id only.
 	Erased bool `json:"-"`
+	// Failure is set by PendingMails, never stored with the email, on a pending email whose
+	// delivery failed for good; nil otherwise.
+	Failure *MailFailure `json:"-"`
+	// Retries is set by PendingMails: how many times an operator asked for the pending email to be
+	// tried again after it failed (RetryPendingMail).
+	Retries int `json:"-"`
 }
+
+// MailFailure is why the delivery of a pending email stopped for good: the SMTP server refused it
+// for good (a 5xx reply), or its last retry failed. Neither the worker nor the mail sweep tries it
+// again until an operator retries it (crmflow admin outbox retry) or discards it.
+type MailFailure struct {
+	// At is when the last delivery failed.
+	At time.Time `json:"at"`
+	// Reason is the last delivery's error, with the recipient's address replaced by "recipient".
+	Reason string `json:"reason"`
+}
+
+// MaxMailFailureReason is the longest MailFailure.Reason kept, in bytes.
+const MaxMailFailureReason = 500
 
 // LogValue logs a message by id and kind only: the address and the text are personal data.
 func (m Mail) LogValue() slog.Value {

@@ -248,10 +248,19 @@ type ErasureStore interface {
 	// ContactsByAnyEmail returns the ids of every contact, live or in the bin, with that primary
 	// or additional email, ascending; none is not an error. It never scans the bin.
 	ContactsByAnyEmail(ctx context.Context, t TenantID, email string) ([]RecordID, error)
-	// PendingMails lists the emails written with a change and not yet delivered, oldest first.
+	// PendingMails lists the emails written with a change and not yet delivered, oldest first, each
+	// with its Failure (when its delivery failed for good) and Retries.
 	PendingMails(ctx context.Context, t TenantID) ([]Mail, error)
 	// AckPendingMail forgets a pending email once delivered. Idempotent.
 	AckPendingMail(ctx context.Context, t TenantID, id string) error
+	// FailPendingMail records that a pending email's delivery failed for good (audit entry
+	// "mail_failed"); false when it is no longer pending.
+	FailPendingMail(ctx context.Context, t TenantID, id string, f MailFailure) (bool, error)
+	// RetryPendingMail clears a failed pending email's failure, so that the mail sweep enqueues it
+	// again (audit entry "mail_retried" by by), and returns its number of retries.
+	RetryPendingMail(ctx context.Context, t TenantID, id, by string) (int, error)
+	// DiscardPendingMail forgets a failed pending email for good (audit entry "mail_discarded" by by).
+	DiscardPendingMail(ctx context.Context, t TenantID, id, by string) error
 }
 
 // AuditStore reads the audit trail that the other stores write in the same step as each change.

@@ -83,6 +83,19 @@ func (c *Client) Enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Op
 	return info, nil
 }
 
+// archivedTask reports whether the task of id in queue is in the queue's archive (failed for good),
+// with the error of its last run.
+func (c *Client) archivedTask(queue, id string) (lastErr string, archived bool, err error) {
+	info, err := asynq.NewInspectorFromRedisClient(c.rc).GetTaskInfo(queue, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("read task %s: %w", id, err)
+	}
+	return info.LastErr, info.State == asynq.TaskStateArchived, nil
+}
+
 // EnqueueDeleteJob enqueues the run of a confirmed bulk delete job (see NewBulkDeleteTask). A job
 // already queued is not an error. It makes Client an api.Tasks job enqueuer.
 func (c *Client) EnqueueDeleteJob(ctx context.Context, t crm.TenantID, jobID string) error {

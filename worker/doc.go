@@ -40,11 +40,15 @@
 //     tenant's outbox when no SMTP host is configured. A delivery ledger keyed by the email's
 //     idempotency key keeps a retried task from sending twice. A workflow notification carries its
 //     templates and its record's reference only; it is rendered at delivery, and dropped (audit
-//     entry "mail_dropped") when the record was permanently deleted or purged.
+//     entry "mail_dropped") when the record was permanently deleted or purged. A tenant's outbox
+//     keeps at most Config.OutboxMax emails: past it the oldest notifications are dropped and
+//     counted. A pending email whose delivery failed for good (a 5xx, or its last retry) is
+//     recorded as failed (crm.MailFailure, audit entry "mail_failed") and left to an operator.
 //   - [TypeMailSweep] ("mail:sweep", queue default): re-enqueues the pending emails the store wrote
 //     with the change that caused them (a permanent delete's confirmation) and that no task
 //     delivered, for instance because the API crashed before enqueueing. A delivered pending email
-//     is acknowledged in the store. It also removes the expired workflow notifications of each
+//     is acknowledged in the store; a failed one is not enqueued again until an operator retries
+//     it, and each sweep warns of those. It also removes the expired workflow notifications of each
 //     tenant's outbox (Config.OutboxRetention).
 //   - [TypeTrashSweep] ("trash:sweep", queue default): fans out one [TypeTrashPurge] per tenant,
 //     each with a task id derived from (tenant, tick), so that two sweeps of the same tick enqueue
@@ -113,7 +117,8 @@
 //	crmflow_bulk_deleted_records_total{object_type}
 //	crmflow_protection_rule_failures_total{object_type}  records a rule protected because it failed on them
 //	crmflow_mail_sent_total{kind}, crmflow_mail_failed_total{kind}, crmflow_mail_outbox_total{kind},
-//	crmflow_mail_dropped_total{kind}
+//	crmflow_mail_dropped_total{kind}, crmflow_mail_pending_failed_total{kind},
+//	crmflow_mail_outbox_dropped_total
 //	crmflow_changes_drained_total{object_type}
 //	crmflow_workflow_enrolled_total{object_type}
 //	crmflow_workflow_steps_total{outcome}

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -193,7 +194,8 @@ func TestOutboxNotificationsExpire(t *testing.T) {
 	}
 	run("old")
 	// A confirmation (no record reference) never expires.
-	require.NoError(t, b.store.AppendOutbox(b.ctx, b.tenant, crm.Mail{ID: "confirm", To: "dpo@example.com", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"}))
+	_, err = b.store.AppendOutbox(b.ctx, b.tenant, crm.Mail{ID: "confirm", To: "dpo@example.com", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"}, nil)
+	require.NoError(t, err)
 	b.clock.Advance(23 * time.Hour)
 	run("young")
 	require.Equal(t, []string{"old", "confirm", "young"}, ids())
@@ -212,4 +214,36 @@ func TestOutboxNotificationsExpire(t *testing.T) {
 	left, err := b.rdb.ZCard(b.ctx, redisstore.OutboxExpiryKey(b.tenant)).Result()
 	require.NoError(t, err)
 	require.Zero(t, left)
+}
+
+// A workflow that notifies on every record, on a deployment without SMTP, fills the tenant's outbox
+// only up to Config.OutboxMax: the oldest notifications make room, counted in a metric, in the
+// store, and in a warning that says what to do.
+func TestOutboxFullDropsOldestNotifications(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := b.config()
+	cfg.OutboxMax = 2
+	w, err := worker.New(b.store, b.queue, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.Close() })
+	ids := b.records(t, b.tenant, crm.Contacts, 5, map[string]string{"firstname": "A"})
+	for i, id := range ids {
+		b.clock.Advance(time.Second)
+		task, err := worker.NewMailSendTask(notification(b.tenant, id, fmt.Sprint("n", i)))
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+	}
+	out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	require.Equal(t, "n3", out[0].ID)
+	require.Equal(t, "n4", out[1].ID)
+
+	drops, err := b.store.OutboxDropped(b.ctx, b.tenant)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, drops.Count)
+	require.InDelta(t, 3, metricValue(t, b.reg, "crmflow_mail_outbox_dropped_total", ""), 0)
+	require.Contains(t, b.logs.String(), "raise --outbox-max")
+	require.NotContains(t, b.logs.String(), "sales@example.com", "the log names no address")
 }

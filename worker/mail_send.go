@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -105,6 +106,11 @@ func (p MailSendPayload) validate() error {
 // tenant and the idempotency key, so enqueueing the same email twice while the first is queued
 // fails with ErrDuplicate. It returns a *crm.ValidationError naming a bad field.
 func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
+	return newMailSendTask(p, 0)
+}
+
+// newMailSendTask is NewMailSendTask for the retry-th operator's retry of a pending email.
+func newMailSendTask(p MailSendPayload, retry int) (*asynq.Task, error) {
 	if p.IdempotencyKey == "" {
 		p.IdempotencyKey = uuid.NewString()
 	}
@@ -118,22 +124,34 @@ func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
 	return asynq.NewTask(TypeMailSend, raw,
 		asynq.Queue(QueueCritical),
 		asynq.MaxRetry(MailMaxRetry),
-		asynq.TaskID(TypeMailSend+":"+string(p.TenantID)+":"+p.IdempotencyKey),
+		asynq.TaskID(mailTaskID(p.TenantID, p.IdempotencyKey, retry)),
 	), nil
+}
+
+// mailTaskID is the task id of the email of an idempotency key; after an operator's retry of a
+// failed pending email it names the retry, apart from the failed task kept in the queue's archive.
+func mailTaskID(t crm.TenantID, key string, retry int) string {
+	id := TypeMailSend + ":" + string(t) + ":" + key
+	if retry > 0 {
+		id += ":retry-" + strconv.Itoa(retry)
+	}
+	return id
 }
 
 // NewPendingMailTask returns the mail:send task that delivers a pending email the store wrote
 // atomically with the change that caused it (such as crm.PermanentDeleteResult.Mail), with m.ID as
 // its idempotency key; once delivered (or kept in the outbox) the handler acknowledges it
 // (redisstore.Store.AckPendingMail). Enqueueing it twice, from the API and from the mail sweep, sends
-// it once. Options and errors as NewMailSendTask.
+// it once. After an operator's retry of it (m.Retries, see crm.MailFailure) its task id names the
+// retry, so that the failed task kept in the queue's archive does not hold it back. Options and
+// errors as NewMailSendTask.
 func NewPendingMailTask(tenant crm.TenantID, m crm.Mail) (*asynq.Task, error) {
 	if m.ID == "" {
 		return nil, &crm.ValidationError{Field: "id", Code: "INVALID_IDEMPOTENCY_KEY",
 			Message: "a pending email needs its id: it is the email's idempotency key"}
 	}
-	return NewMailSendTask(MailSendPayload{TenantID: tenant, To: m.To, Subject: m.Subject, Body: m.Body,
-		Kind: m.Kind, IdempotencyKey: m.ID, PendingMail: true})
+	return newMailSendTask(MailSendPayload{TenantID: tenant, To: m.To, Subject: m.Subject, Body: m.Body,
+		Kind: m.Kind, IdempotencyKey: m.ID, PendingMail: true}, m.Retries)
 }
 
 // NewPermanentDeleteConfirmation returns the mail:send task that tells the acting user, at
@@ -203,8 +221,9 @@ You receive this email because you made this request.
 // see its methods for the contract.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
-	// wrapping crm.ErrMailDone).
-	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) error
+	// wrapping crm.ErrMailDone), and returns how many workflow notifications it dropped to stay
+	// within opts.Max.
+	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error)
 	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
@@ -216,7 +235,8 @@ type MailStore interface {
 
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
 // tenant's outbox (a workflow notification as its templates and record reference, expiring after
-// Config.OutboxRetention).
+// Config.OutboxRetention; past Config.OutboxMax entries the oldest notifications are dropped,
+// counted and logged).
 // An email about a record (MailSendPayload.RecordID) is rendered from the record, live or in the
 // bin, only after the delivery's lease is taken; when the record exists in neither (permanently
 // deleted or purged) the email is dropped in the same step as the claim (or as keeping it in the
@@ -239,6 +259,10 @@ func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 	}
 	log := w.taskLogger(ctx, t).With("kind", p.Kind, "mail_id", p.IdempotencyKey)
 	if err := w.deliver(ctx, log, p); err != nil {
+		if p.PendingMail && failedForGood(ctx, err) {
+			// Even when ctx ends: the failure must not be lost.
+			w.failPendingMail(context.WithoutCancel(ctx), log, p.TenantID, p.IdempotencyKey, p.Kind, redactAddress(err.Error(), p.To))
+		}
 		return err
 	}
 	if p.PendingMail {
@@ -249,6 +273,40 @@ func (w *Worker) HandleMailSend(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return nil
+}
+
+// failedForGood reports whether err, the error of a mail:send task, ends the task: the server
+// refused for good (asynq.SkipRetry), or this was its last retry. Another delivery of the same
+// email in flight is not a failure.
+func failedForGood(ctx context.Context, err error) bool {
+	if errors.Is(err, crm.ErrMailInFlight) {
+		return false
+	}
+	if errors.Is(err, asynq.SkipRetry) {
+		return true
+	}
+	n, ok1 := asynq.GetRetryCount(ctx)
+	last, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= last
+}
+
+// failPendingMail records that the delivery of a pending email failed for good, so that an operator
+// sees it (crmflow admin outbox pending) and the mail sweep no longer enqueues it; reason names no
+// address. It counts and logs the failure, saying what to do.
+func (w *Worker) failPendingMail(ctx context.Context, log *slog.Logger, t crm.TenantID, id, kind, reason string) {
+	ok, err := w.store.FailPendingMail(ctx, t, id, crm.MailFailure{At: w.clock.Now(), Reason: reason})
+	switch {
+	case err != nil:
+		log.Error("could not record that a pending email failed for good: the mail sweep records it later", "error", err)
+		return
+	case !ok:
+		return // delivered and acknowledged meanwhile
+	}
+	w.metrics.mailPendingFailed.WithLabelValues(mailKindLabel(kind)).Inc()
+	log.Error(fmt.Sprintf("a pending email failed for good and is no longer tried: fix the cause the reason gives, "+
+		"then run `crmflow admin outbox retry %s %s` (or `crmflow admin outbox discard` to give up on it); "+
+		"`crmflow admin outbox pending %s` lists such emails", t, id, t),
+		"tenant_id", string(t), "mail_id", id, "kind", kind, "reason", reason)
 }
 
 // deliver sends the email, or keeps it in the outbox, once per idempotency key; an email already
@@ -262,7 +320,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		if !ref.IsZero() {
 			m.ExpiresAt = now.Add(w.cfg.OutboxRetention)
 		}
-		err := w.mail.AppendOutbox(ctx, p.TenantID, m)
+		dropped, err := w.mail.AppendOutbox(ctx, p.TenantID, m, &crm.AppendOutboxOpts{Max: w.cfg.OutboxMax})
 		switch {
 		case errors.Is(err, crm.ErrMailDropped):
 			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
@@ -275,6 +333,13 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			return fmt.Errorf("keep email in the outbox: %w", err)
 		}
 		w.metrics.mailKept.WithLabelValues(mailKindLabel(p.Kind)).Inc()
+		if dropped > 0 {
+			w.metrics.outboxDropped.Add(float64(dropped))
+			log.Warn("no SMTP server is configured: email kept in the tenant's outbox, which is full: "+
+				"dropped its oldest workflow notifications; configure --smtp-host to send emails, or raise --outbox-max",
+				"dropped", dropped, "outbox_max", w.cfg.OutboxMax)
+			return nil
+		}
 		log.Warn("no SMTP server is configured: email kept in the tenant's outbox")
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
@@ -383,6 +384,46 @@ func TestMailSend(t *testing.T) {
 		require.Equal(t, "City: Umeå\r\n.\r\nRCPT TO:<evil@example.com>\r\n.\r\nDATA\r\n..\r\n.\r\nend\r\n", string(body))
 	})
 
+	// A body template that repeats a placeholder of a long value renders at most
+	// crm.MaxNotificationBody bytes, sent or listed from the outbox.
+	t.Run("LongRenderedBodyIsCut", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{})
+		w := b.mailWorker(t, srv)
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
+			"email": "eve@example.com", "city": strings.Repeat("x", crm.MaxValueBytes),
+		}}}, crm.Actor{})
+		require.NoError(t, err)
+		p := worker.MailSendPayload{TenantID: b.tenant, To: "sales@example.com", Kind: "workflow_notification",
+			Subject: "Lead", Body: strings.Repeat("{{city}}", 20), IdempotencyKey: "long",
+			ObjectType: crm.Contacts, RecordID: recs[0].ID, Workflow: "leads"}
+		task, err := worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		require.NoError(t, w.ProcessTask(b.ctx, task))
+		msgs := srv.Messages()
+		require.Len(t, msgs, 1)
+		parsed, err := mail.ReadMessage(strings.NewReader(msgs[0].Data))
+		require.NoError(t, err)
+		body, err := io.ReadAll(quotedprintable.NewReader(parsed.Body))
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(body), crm.MaxNotificationBody+100, "CRLF line ends aside")
+		require.Contains(t, string(body), "[This notification was cut")
+
+		// The same notification kept in an outbox is listed cut too.
+		p.IdempotencyKey = "long-kept"
+		task, err = worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		outboxWorker, err := worker.New(b.store, b.queue, b.config())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = outboxWorker.Close() })
+		require.NoError(t, outboxWorker.ProcessTask(b.ctx, task))
+		out, err := b.store.RecentOutbox(b.ctx, b.tenant, 1)
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		require.LessOrEqual(t, len(out[0].Body), crm.MaxNotificationBody)
+	})
+
 	t.Run("NoSMTPKeepsTheEmailInTheOutbox", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -584,6 +625,123 @@ func TestPendingMail(t *testing.T) {
 		require.Len(t, msgs, 1)
 		require.Equal(t, []string{"dpo@example.com"}, msgs[0].To)
 		require.Contains(t, msgs[0].Data, "Subject: "+m.Subject+"\r\n")
+	})
+
+	mailAudit := func(t *testing.T, b *testBundle, id string) []string {
+		t.Helper()
+		entries, _, err := b.store.Audit(b.ctx, b.tenant, &crm.AuditOpts{
+			Actions: []string{crm.AuditMailFailed, crm.AuditMailRetried, crm.AuditMailDiscarded}})
+		require.NoError(t, err)
+		var out []string
+		for _, e := range entries {
+			require.Equal(t, id, e.MailID)
+			out = append(out, e.Action+" by "+e.By)
+		}
+		return out
+	}
+
+	// A confirmation the SMTP server refuses for good (5xx) is recorded as failed: the sweep no
+	// longer enqueues it, a metric, an error line and the audit trail say so, without the address.
+	// Once the cause is fixed, an operator's retry gets it delivered.
+	t.Run("RefusedForGoodWaitsForAnOperator", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		refusing := b.mailWorker(t, startSMTP(t, smtptest.Options{RejectRcpt: true}))
+		m := permanentDelete(t, b, "jane@example.com")
+
+		task, err := worker.NewPendingMailTask(b.tenant, m)
+		require.NoError(t, err)
+		err = refusing.ProcessTask(b.ctx, task)
+		require.ErrorIs(t, err, asynq.SkipRetry)
+		p := pending(t, b)
+		require.Len(t, p, 1)
+		require.NotNil(t, p[0].Failure, "the failure is recorded")
+		require.Equal(t, t0, p[0].Failure.At)
+		require.Contains(t, p[0].Failure.Reason, "550")
+		require.Contains(t, p[0].Failure.Reason, "<recipient>: Recipient address rejected")
+		require.NotContains(t, p[0].Failure.Reason, "dpo@example.com")
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_pending_failed_total", worker.KindPermanentDeleteConfirmation), 0)
+		require.Contains(t, b.logs.String(), "crmflow admin outbox retry "+string(b.tenant)+" "+m.ID)
+		require.Equal(t, []string{"mail_failed by system"}, mailAudit(t, b, m.ID))
+
+		// The sweep leaves it to an operator, and says so.
+		b.clock.Set(t0.Add(worker.MailSweepGrace))
+		require.NoError(t, refusing.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		_, err = b.insp.ListPendingTasks(worker.QueueCritical)
+		require.ErrorIs(t, err, asynq.ErrQueueNotFound, "nothing enqueued")
+		require.Contains(t, b.logs.String(), "crmflow admin outbox pending "+string(b.tenant))
+
+		// Fixed: the operator retries it; the next sweep enqueues it under a task id of its own
+		// (the failed task stays in the queue's archive), and it is delivered and acknowledged.
+		n, err := b.store.RetryPendingMail(b.ctx, b.tenant, m.ID, "ops@example.com")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		srv := startSMTP(t, smtptest.Options{})
+		w := b.mailWorker(t, srv)
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		tasks, err := b.insp.ListPendingTasks(worker.QueueCritical)
+		require.NoError(t, err)
+		require.Len(t, tasks, 1)
+		require.True(t, strings.HasSuffix(tasks[0].ID, ":retry-1"), tasks[0].ID)
+		require.NoError(t, w.ProcessTask(b.ctx, asynq.NewTask(tasks[0].Type, tasks[0].Payload)))
+		require.Len(t, srv.Messages(), 1)
+		require.Empty(t, pending(t, b))
+		state, err := b.rdb.Exists(b.ctx, redisstore.PendingMailStateKey(b.tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, state, "the email's failure and retries went with it")
+		require.Equal(t, []string{"mail_failed by system", "mail_retried by ops@example.com"}, mailAudit(t, b, m.ID))
+		require.NotContains(t, b.logs.String(), "dpo@example.com", "the address is personal data: it stays out of the logs")
+	})
+
+	// A confirmation whose temporary failures outlast its retries is recorded as failed too.
+	t.Run("LastRetryFailedWaitsForAnOperator", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		srv := startSMTP(t, smtptest.Options{FailData: 1000})
+		cfg := b.config()
+		cfg.Mail = srv.mailConfig()
+		b.startWorker(t, cfg)
+		m := permanentDelete(t, b, "jane@example.com")
+		task, err := worker.NewPendingMailTask(b.tenant, m)
+		require.NoError(t, err)
+		info, err := b.client(t).Enqueue(b.ctx, task, asynq.MaxRetry(1))
+		require.NoError(t, err)
+		eventually(t, 20*time.Second, "the task to be archived after its last retry", func() bool {
+			_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
+			return b.taskState(t, worker.QueueCritical, info.ID) == "archived"
+		})
+		p := pending(t, b)
+		require.Len(t, p, 1)
+		require.NotNil(t, p[0].Failure)
+		require.Contains(t, p[0].Failure.Reason, "451")
+		require.Equal(t, 2, srv.DataAttempts(), "tried, retried once, then left")
+	})
+
+	// A pending email whose task the queue archived without its failure being recorded (a worker
+	// stopped first, or one of an older version) is found by the sweep and recorded then.
+	t.Run("ArchivedTaskFoundBySweep", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		w := b.mailWorker(t, startSMTP(t, smtptest.Options{}))
+		m := permanentDelete(t, b, "jane@example.com")
+		require.NoError(t, b.client(t).EnqueueMail(b.ctx, b.tenant, m))
+		tasks, err := b.insp.ListPendingTasks(worker.QueueCritical)
+		require.NoError(t, err)
+		require.Len(t, tasks, 1)
+		require.NoError(t, b.insp.ArchiveTask(worker.QueueCritical, tasks[0].ID))
+
+		b.clock.Set(t0.Add(worker.MailSweepGrace))
+		require.NoError(t, w.ProcessTask(b.ctx, worker.NewMailSweepTask(time.Time{})))
+		p := pending(t, b)
+		require.Len(t, p, 1)
+		require.NotNil(t, p[0].Failure)
+		require.Contains(t, p[0].Failure.Reason, "its task failed for good")
+		require.Equal(t, []string{"mail_failed by system"}, mailAudit(t, b, m.ID))
+
+		// An operator may give up on it: it goes, with an audit entry.
+		require.NoError(t, b.store.DiscardPendingMail(b.ctx, b.tenant, m.ID, "ops@example.com"))
+		require.Empty(t, pending(t, b))
+		require.Equal(t, []string{"mail_failed by system", "mail_discarded by ops@example.com"}, mailAudit(t, b, m.ID))
 	})
 
 	t.Run("TheSweepPicksUpWhatWasNeverEnqueued", func(t *testing.T) {

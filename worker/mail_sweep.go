@@ -36,14 +36,19 @@ type outboxExpirer interface {
 // entries (at most crm.MaxScriptBatch a tenant and sweep), and enqueues a mail:send
 // (NewPendingMailTask) for each pending email written at least MailSweepGrace before as_of. An email
 // already queued is skipped, one already delivered is acknowledged by its task without sending it
-// again. It returns an error (and is retried) if a tenant's pending emails cannot be read or one
-// cannot be enqueued. A bad payload wraps asynq.SkipRetry.
+// again. A pending email whose delivery failed for good (crm.MailFailure) is left to an operator:
+// not enqueued, but counted in a warning per tenant that says what to do. One that can never be
+// sent (a bad address), or whose task the queue archived without its failure being recorded (a
+// worker stopped first), is recorded as failed here. It returns an error (and is retried) if a
+// tenant's pending emails cannot be read or one cannot be enqueued. A bad payload wraps
+// asynq.SkipRetry.
 func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
 	asOf, tenants, _, err := w.routineSweepStart(ctx, t)
 	if err != nil {
 		return err
 	}
-	var enqueued, duplicates int
+	log := w.taskLogger(ctx, t)
+	var enqueued, duplicates, failedTotal int
 	var errs []error
 	for _, tenant := range tenants {
 		if err := ctx.Err(); err != nil {
@@ -62,30 +67,52 @@ func (w *Worker) HandleMailSweep(ctx context.Context, t *asynq.Task) error {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", tenant, err))
 			continue
 		}
+		failed := 0
 		for _, m := range mails {
+			if m.Failure != nil {
+				failed++
+				continue
+			}
 			if asOf.Sub(m.CreatedAt) < MailSweepGrace {
 				continue
 			}
+			mlog := log.With("tenant_id", string(tenant), "mail_id", m.ID, "kind", m.Kind)
 			task, err := NewPendingMailTask(tenant, m)
 			if err != nil {
-				// A pending email that can never be sent: say so loudly, leave it for an operator.
-				w.taskLogger(ctx, t).Error("pending email cannot be sent", "tenant_id", string(tenant),
-					"mail_id", m.ID, "error", err)
+				// A pending email that can never be sent: leave it to an operator.
+				w.failPendingMail(ctx, mlog, tenant, m.ID, m.Kind, redactAddress(err.Error(), m.To))
+				failed++
 				continue
 			}
 			_, err = w.enq.Enqueue(ctx, task)
 			switch {
 			case errors.Is(err, ErrDuplicate):
-				duplicates++
+				// Queued, or archived by the queue (failed for good) without its failure recorded.
+				lastErr, archived, err := w.enq.archivedTask(QueueCritical, mailTaskID(tenant, m.ID, m.Retries))
+				switch {
+				case err != nil:
+					errs = append(errs, fmt.Errorf("tenant %s, email %s: %w", tenant, m.ID, err))
+				case archived:
+					w.failPendingMail(ctx, mlog, tenant, m.ID, m.Kind, redactAddress("its task failed for good: "+lastErr, m.To))
+					failed++
+				default:
+					duplicates++
+				}
 			case err != nil:
 				errs = append(errs, fmt.Errorf("tenant %s, email %s: %w", tenant, m.ID, err))
 			default:
 				enqueued++
 			}
 		}
+		if failed > 0 {
+			failedTotal += failed
+			log.Warn(fmt.Sprintf("pending emails whose delivery failed for good wait for an operator: "+
+				"`crmflow admin outbox pending %s` lists them with the reason; fix the cause, then retry or discard each", tenant),
+				"tenant_id", string(tenant), "failed", failed)
+		}
 	}
-	w.taskLogger(ctx, t).Log(ctx, sweepLevel(enqueued, len(errs)), "mail sweep done", "tenants", len(tenants), "enqueued", enqueued,
-		"already_enqueued", duplicates, "failed", len(errs))
+	log.Log(ctx, sweepLevel(enqueued, len(errs)), "mail sweep done", "tenants", len(tenants), "enqueued", enqueued,
+		"already_enqueued", duplicates, "failed_for_good", failedTotal, "failed", len(errs))
 	if len(errs) > 0 {
 		return fmt.Errorf("enqueue pending emails: %w", errors.Join(errs...))
 	}

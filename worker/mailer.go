@@ -237,24 +237,36 @@ func redactRecipient(err error, to string) error {
 	if !errors.As(err, &se) || to == "" {
 		return err
 	}
-	// The server may spell the address in other capitals, outside ASCII too (ÅSA@EXEMPEL.SE for
-	// åsa@exempel.se): every spelling of the same length in bytes is redacted.
-	msg, n := se.Message, len(to)
+	msg := redactAddress(se.Message, to)
+	if msg == se.Message {
+		return err
+	}
+	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: msg}
+}
+
+// redactAddress replaces every occurrence of the address to in s with "recipient". The server may
+// spell the address in other capitals, outside ASCII too (ÅSA@EXEMPEL.SE for åsa@exempel.se):
+// every spelling of the same length in bytes is redacted.
+func redactAddress(s, to string) string {
+	n := len(to)
+	if n == 0 {
+		return s
+	}
 	var b strings.Builder
 	found := false
-	for i := 0; i+n <= len(msg); {
-		if !strings.EqualFold(msg[i:i+n], to) {
+	for i := 0; i+n <= len(s); {
+		if !strings.EqualFold(s[i:i+n], to) {
 			i++
 			continue
 		}
-		b.WriteString(msg[:i] + "recipient")
-		msg, i, found = msg[i+n:], 0, true
+		b.WriteString(s[:i] + "recipient")
+		s, i, found = s[i+n:], 0, true
 	}
 	if !found {
-		return err
+		return s
 	}
-	b.WriteString(msg)
-	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: b.String()}
+	b.WriteString(s)
+	return b.String()
 }
 
 func isASCII(s string) bool {

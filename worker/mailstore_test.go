@@ -34,10 +34,11 @@ func TestOutbox(t *testing.T) {
 		t.Parallel()
 		store, tenant := mailStore(t)
 		for _, id := range []string{"a", "b", "c"} {
-			require.NoError(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: id, To: "x@example.com",
-				Subject: "S " + id, Body: "B", Kind: "test"}))
+			_, err := store.AppendOutbox(ctx, tenant, crm.Mail{ID: id, To: "x@example.com",
+				Subject: "S " + id, Body: "B", Kind: "test"}, nil)
+			require.NoError(t, err)
 		}
-		err := store.AppendOutbox(ctx, tenant, crm.Mail{ID: "b", Subject: "again"})
+		_, err := store.AppendOutbox(ctx, tenant, crm.Mail{ID: "b", Subject: "again"}, nil)
 		require.ErrorIs(t, err, crm.ErrMailDone)
 
 		all, err := store.Outbox(ctx, tenant, 0)
@@ -55,14 +56,80 @@ func TestOutbox(t *testing.T) {
 		require.Empty(t, empty)
 	})
 
+	// Past its cap the outbox drops the workflow notifications (the entries that expire) oldest
+	// first, counting them, and never an email that does not expire.
+	t.Run("CapDropsOldestNotificationsOnly", func(t *testing.T) {
+		t.Parallel()
+		store, tenant := mailStore(t)
+		capped := &crm.AppendOutboxOpts{Max: 3}
+		keep := func(id string, expires bool) int {
+			t.Helper()
+			m := crm.Mail{ID: id, To: "x@example.com", Subject: "S " + id, Body: "B", Kind: "test"}
+			if expires {
+				m.Kind, m.ExpiresAt = "workflow_notification", t0.Add(24*time.Hour)
+			}
+			n, err := store.AppendOutbox(ctx, tenant, m, capped)
+			require.NoError(t, err)
+			return n
+		}
+		ids := func() []string {
+			t.Helper()
+			out, err := store.Outbox(ctx, tenant, 0)
+			require.NoError(t, err)
+			var ids []string
+			for _, m := range out {
+				ids = append(ids, m.ID)
+			}
+			return ids
+		}
+		require.Zero(t, keep("c1", false))
+		require.Zero(t, keep("n1", true))
+		require.Zero(t, keep("n2", true))
+		require.Equal(t, 1, keep("n3", true))
+		require.Equal(t, []string{"c1", "n2", "n3"}, ids())
+		require.Equal(t, 1, keep("c2", false))
+		require.Equal(t, 1, keep("c3", false))
+		require.Equal(t, []string{"c1", "c2", "c3"}, ids())
+		// Only emails that never expire are left: the outbox goes past its cap rather than drop one.
+		require.Zero(t, keep("c4", false))
+		require.Equal(t, []string{"c1", "c2", "c3", "c4"}, ids())
+		// A notification kept then makes no room for itself: it is dropped at once, and counted.
+		require.Equal(t, 1, keep("n4", true))
+		require.Equal(t, []string{"c1", "c2", "c3", "c4"}, ids())
+		_, err := store.AppendOutbox(ctx, tenant, crm.Mail{ID: "n4", Kind: "workflow_notification", ExpiresAt: t0.Add(time.Hour)}, capped)
+		require.ErrorIs(t, err, crm.ErrMailDone, "a retry of a dropped notification does not come back")
+
+		drops, err := store.OutboxDropped(ctx, tenant)
+		require.NoError(t, err)
+		require.Equal(t, crm.OutboxDrops{Count: 4, LastAt: t0}, drops)
+		left, err := redistest.Client(t).ZCard(ctx, redisstore.OutboxExpiryKey(tenant)).Result()
+		require.NoError(t, err)
+		require.Zero(t, left, "the dropped notifications left the expiry index too")
+
+		// Another tenant's outbox has its own cap and count.
+		other := crm.TenantID(redistest.Tenant(t))
+		drops, err = store.OutboxDropped(ctx, other)
+		require.NoError(t, err)
+		require.Zero(t, drops)
+
+		// A bad cap is refused and changes nothing.
+		var ve *crm.ValidationError
+		_, err = store.AppendOutbox(ctx, tenant, crm.Mail{ID: "n5", ExpiresAt: t0.Add(time.Hour)}, &crm.AppendOutboxOpts{Max: -1})
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "max", ve.Field)
+		require.Equal(t, []string{"c1", "c2", "c3", "c4"}, ids())
+	})
+
 	t.Run("Invalid", func(t *testing.T) {
 		t.Parallel()
 		store, tenant := mailStore(t)
 		var ve *crm.ValidationError
-		require.ErrorAs(t, store.AppendOutbox(ctx, tenant, crm.Mail{}), &ve)
+		_, err := store.AppendOutbox(ctx, tenant, crm.Mail{}, nil)
+		require.ErrorAs(t, err, &ve)
 		require.Equal(t, "id", ve.Field)
-		require.ErrorAs(t, store.AppendOutbox(ctx, "Bad Tenant", crm.Mail{ID: "a"}), &ve)
-		_, err := store.Outbox(ctx, "Bad Tenant", 0)
+		_, err = store.AppendOutbox(ctx, "Bad Tenant", crm.Mail{ID: "a"}, nil)
+		require.ErrorAs(t, err, &ve)
+		_, err = store.Outbox(ctx, "Bad Tenant", 0)
 		require.ErrorAs(t, err, &ve)
 	})
 }
@@ -85,13 +152,15 @@ func TestMailLedger(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, crm.MailBusy, claim)
 		// The outbox does not take over an email being sent.
-		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}), crm.ErrMailInFlight)
+		_, err = store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}, nil)
+		require.ErrorIs(t, err, crm.ErrMailInFlight)
 
 		require.NoError(t, store.FinishMail(ctx, tenant, "k", "attempt-1", true))
 		claim, err = store.ClaimMail(ctx, tenant, "k", "attempt-3", time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, crm.MailDone, claim)
-		require.ErrorIs(t, store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}), crm.ErrMailDone)
+		_, err = store.AppendOutbox(ctx, tenant, crm.Mail{ID: "k"}, nil)
+		require.ErrorIs(t, err, crm.ErrMailDone)
 		ttl, err := redistest.Client(t).TTL(ctx, redisstore.MailSentKey(tenant, "k")).Result()
 		require.NoError(t, err)
 		require.InDelta(t, crm.MailSentTTL.Seconds(), ttl.Seconds(), 5)

@@ -26,6 +26,8 @@ type metrics struct {
 	mailFailed         *prometheus.CounterVec
 	mailKept           *prometheus.CounterVec
 	mailDropped        *prometheus.CounterVec
+	outboxDropped      prometheus.Counter
+	mailPendingFailed  *prometheus.CounterVec
 	// drained, enrolled and steps are for the workflow engine's tasks.
 	drained  *prometheus.CounterVec
 	enrolled *prometheus.CounterVec
@@ -71,6 +73,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
 	m.mailDropped = counter("crmflow_mail_dropped_total",
 		"Emails about a record that no longer exists (permanently deleted or purged), dropped unsent, by kind.", "kind")
+	m.mailPendingFailed = counter("crmflow_mail_pending_failed_total",
+		"Emails written with a change (a permanent delete's confirmation) whose delivery failed for good and waits for an operator "+
+			"(crmflow admin outbox pending), by kind.", "kind")
+	m.outboxDropped, e = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "crmflow_mail_outbox_dropped_total",
+		Help: "Workflow notifications dropped from a full outbox (past --outbox-max; no SMTP server is configured) to make room for newer emails."}))
+	err = errors.Join(err, e)
 	m.drained = counter("crmflow_changes_drained_total",
 		"Record change marks the workflow engine evaluated and acknowledged, by object type.", "object_type")
 	m.enrolled = counter("crmflow_workflow_enrolled_total",

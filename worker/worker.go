@@ -87,6 +87,12 @@ type Config struct {
 	// MailStore keeps the outbox and the delivery ledger of emails. Defaults to the store given to
 	// New when it implements MailStore, as *redisstore.Store does; New fails otherwise.
 	MailStore MailStore
+	// OutboxMax is the most emails a tenant's outbox keeps (when no SMTP server is configured). Past
+	// it, keeping an email drops the oldest workflow notifications, counted in the metric
+	// crmflow_mail_outbox_dropped_total and in the tenant's outbox (crmflow admin outbox list says
+	// how many); other emails, such as a permanent delete's confirmation, are never dropped.
+	// Defaults to crm.DefaultOutboxMax (1000).
+	OutboxMax int
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox (kept there
 	// when no SMTP server is configured): older ones are removed when the outbox is next appended
 	// to, or by ExpireOutbox. Defaults to DefaultOutboxRetention (30 days).
@@ -157,6 +163,9 @@ func (c *Config) withDefaults(store crm.Store) Config {
 			out.MailStore = ms
 		}
 	}
+	if out.OutboxMax == 0 {
+		out.OutboxMax = crm.DefaultOutboxMax
+	}
 	if out.OutboxRetention == 0 {
 		out.OutboxRetention = DefaultOutboxRetention
 	}
@@ -197,6 +206,9 @@ func (c *Config) validate() error {
 	if c.MailStore == nil {
 		return errors.New("worker: Config.MailStore is nil and the store does not implement worker.MailStore: " +
 			"pass a *redisstore.Store as the store, or set Config.MailStore")
+	}
+	if c.OutboxMax < 0 {
+		return fmt.Errorf("worker: Config.OutboxMax must be positive, got %d", c.OutboxMax)
 	}
 	if c.OutboxRetention < 0 {
 		return fmt.Errorf("worker: Config.OutboxRetention must be positive, got %s", c.OutboxRetention)

@@ -27,7 +27,8 @@ func newAdminCmd(a *app) *cobra.Command {
 		group("user", "Create, list, re-permission, disable and enable users",
 			a.newUserCreateCmd(), a.newUserListCmd(), a.newUserSetPermsCmd(), a.newUserDisableCmd(true), a.newUserDisableCmd(false)),
 		group("token", "Issue, list and revoke API tokens", a.newTokenCreateCmd(), a.newTokenListCmd(), a.newTokenRevokeCmd()),
-		group("outbox", "Read the emails kept because no SMTP server is configured", a.newOutboxListCmd()),
+		group("outbox", "Read the emails kept because no SMTP server is configured; see, retry or discard the undelivered ones",
+			a.newOutboxListCmd(), a.newOutboxPendingCmd(), a.newOutboxRetryCmd(false), a.newOutboxRetryCmd(true)),
 		a.newRetentionCmd(),
 		a.newSchemaCmd(),
 		a.newReindexCmd(),
@@ -55,13 +56,14 @@ change of the retention is written to every tenant's.`
   crmflow admin tenant set-limits acme --max-deletions 200 --per 1h
   crmflow admin tenant list
   crmflow admin outbox list acme
+  crmflow admin outbox pending acme   # confirmations not yet delivered, and why a failed one failed
   crmflow admin retention show
   crmflow admin retention set 30d --confirm-shorter
   crmflow admin reindex acme      # search indexes of records older than search`
 	pf := admin.PersistentFlags()
 	a.redisFlag(pf)
 	a.saltFlag(pf)
-	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user, token and retention changes (default "admin-cli:" and the OS user)`)
+	pf.StringVar(&a.cfg.AdminBy, "by", "", `who is acting, for the audit trail of user, token, retention and pending-email changes (default "admin-cli:" and the OS user)`)
 	bindEnv(pf, "by", "CRMFLOW_ADMIN_BY")
 	return admin
 }
@@ -677,8 +679,13 @@ have new ones sent.
 A workflow notification is kept as its template and a reference to its record, and is rendered
 here, when listed, from the record (live or in the bin). When the record was permanently deleted
 or purged, its subject says "(erased)" and names the record's id only. Workflow notifications
-leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`,
+leave the outbox after the workers' --outbox-retention (default 720h, 30 days).
+
+An outbox keeps at most the workers' --outbox-max emails (default 1000): past it the oldest workflow
+notifications are dropped, and this command says how many were. Other emails, such as the
+confirmations of permanent deletes, are never dropped.`,
 		Example: `  crmflow admin outbox list acme
+  crmflow admin outbox pending acme   # confirmations not yet delivered, and why a failed one failed
   crmflow admin outbox list acme --limit 5
   crmflow admin outbox list acme --brief --limit 0`,
 		Args: exactArgs("TENANT"),
@@ -726,6 +733,15 @@ leave the outbox after the workers' --outbox-retention (default 720h, 30 days).`
 					more = fmt.Sprintf(" (the newest %d; --limit 0 lists them all)", limit)
 				}
 				fmt.Fprintf(a.stderr, "%s in the outbox of tenant %s%s, newest first\n", counted(len(msgs), "email"), t, more)
+				drops, err := rs.OutboxDropped(ctx, t)
+				if err != nil {
+					return fmt.Errorf("read the outbox of tenant %s: %w", t, err)
+				}
+				if drops.Count > 0 {
+					fmt.Fprintf(a.stderr, "%s dropped from this outbox when it was full, the last at %s: "+
+						"configure SMTP on the workers (--smtp-host) to send emails, or raise their --outbox-max (default %d)\n",
+						counted(drops.Count, "older workflow notification"), drops.LastAt.Format(time.RFC3339), crm.DefaultOutboxMax)
+				}
 				return nil
 			})
 		},

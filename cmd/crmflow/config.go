@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -89,6 +90,9 @@ type Config struct {
 	MaxTenantRequests int
 	// tenantRequestsGiven says MaxTenantRequests was given (flag or environment), not defaulted.
 	tenantRequestsGiven bool
+	// OutboxMax is the most emails a tenant's outbox keeps (--outbox-max, CRMFLOW_OUTBOX_MAX): past
+	// it the oldest workflow notifications are dropped and counted. Defaults to crm.DefaultOutboxMax.
+	OutboxMax int
 	// OutboxRetention is how long a workflow notification stays in a tenant's outbox
 	// (--outbox-retention, CRMFLOW_OUTBOX_RETENTION). Defaults to 720h (30 days).
 	OutboxRetention time.Duration
@@ -237,6 +241,9 @@ func (c *Config) validateWorker() error {
 	}
 	if c.WorkflowSweepGrace <= 0 {
 		return usageErrorf("--workflow-sweep-grace must be positive, got %s: use a duration such as 1m", c.WorkflowSweepGrace)
+	}
+	if c.OutboxMax < 1 {
+		return usageErrorf("--outbox-max must be 1 or more, got %d: it is how many emails a tenant's outbox keeps (default %d)", c.OutboxMax, crm.DefaultOutboxMax)
 	}
 	if c.OutboxRetention <= 0 {
 		return usageErrorf("--outbox-retention must be positive, got %s: use a duration such as 720h (30 days)", c.OutboxRetention)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -122,6 +123,9 @@ func (a *app) workerFlags(fs *pflag.FlagSet) {
 	fs.Var((*daysDuration)(&a.cfg.OutboxRetention), "outbox-retention",
 		"how long a workflow notification stays in a tenant's outbox (kept there when no SMTP server is configured) before it is removed: a duration such as 720h, or days such as 30d")
 	bindEnv(fs, "outbox-retention", "CRMFLOW_OUTBOX_RETENTION")
+	fs.IntVar(&a.cfg.OutboxMax, "outbox-max", crm.DefaultOutboxMax,
+		"how many emails a tenant's outbox keeps (when no SMTP server is configured); past it the oldest workflow notifications are dropped and counted, other emails never")
+	bindEnv(fs, "outbox-max", "CRMFLOW_OUTBOX_MAX")
 	fs.StringVar(&a.cfg.SMTPHost, "smtp-host", "", "SMTP server of the emails; empty keeps every email in the tenant's outbox")
 	bindEnv(fs, "smtp-host", "SMTP_HOST")
 	fs.IntVar(&a.cfg.SMTPPort, "smtp-port", 587, "SMTP server's port")
@@ -273,6 +277,7 @@ func (a *app) workerRole(b *backend, q queue, reg prometheus.Registerer) (backgr
 		JobLease:           a.cfg.JobLease,
 		Logger:             a.logger.With("role", "worker"),
 		Mail:               a.cfg.mailConfig(),
+		OutboxMax:          a.cfg.OutboxMax,
 		OutboxRetention:    a.cfg.OutboxRetention,
 		Registerer:         reg,
 		Retention:          a.cfg.Retention,

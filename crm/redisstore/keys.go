@@ -181,6 +181,10 @@ func binEmailDayKeyPrefix(t crm.TenantID) string { return prefix(t) + "binemails
 // ExpireOutbox remove the expired ones from both keys.
 func OutboxExpiryKey(t crm.TenantID) string { return prefix(t) + "outbox:expiry" }
 
+// OutboxDroppedKey is the HASH that counts the workflow notifications the outbox dropped to stay
+// within its cap: "count", and "last_at" (unix ms) the time of the last drop.
+func OutboxDroppedKey(t crm.TenantID) string { return prefix(t) + "outbox:dropped" }
+
 // BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
 // purge unlinks only the association keys that exist.
 func BinAssocIDsKey(t crm.TenantID, o crm.ObjectType) string {
@@ -225,6 +229,11 @@ func memberOfKeysPrefix(t crm.TenantID) string { return prefix(t) + "memberof:" 
 // PendingMailKey is the HASH of confirmation emails written atomically with the change that causes
 // them (id -> JSON), until a worker has sent them. A sweep re-enqueues any left behind.
 func PendingMailKey(t crm.TenantID) string { return prefix(t) + "mail:pending" }
+
+// PendingMailStateKey is the HASH of what befell the delivery of the pending emails (PendingMailKey):
+// "failed:<id>" -> the failure that stopped it (JSON: at, reason), "retries:<id>" -> how many
+// times an operator retried it. An email's fields go with it.
+func PendingMailStateKey(t crm.TenantID) string { return prefix(t) + "mail:pending:state" }
 
 // liveKeyPrefix followed by an object type gives LiveKey; trashKeyPrefix and binIDsKeyPrefix likewise.
 func liveKeyPrefix(t crm.TenantID) string { return prefix(t) + "live:" }

@@ -41,6 +41,8 @@ func TestKeys(t *testing.T) {
 		{TriggerReadsKey(tn, crm.Contacts), "crm:{acme}:trigreads:contacts"},
 		{OutboxKey(tn), "crm:{acme}:outbox"},
 		{OutboxExpiryKey(tn), "crm:{acme}:outbox:expiry"},
+		{OutboxDroppedKey(tn), "crm:{acme}:outbox:dropped"},
+		{PendingMailStateKey(tn), "crm:{acme}:mail:pending:state"},
 		{BinEmailDayKey(tn, 20428), "crm:{acme}:binemails:contacts:20428"},
 		{BinEmailDaysKey(tn), "crm:{acme}:binemails:contacts:days"},
 		{BlocklistKey(tn), "crm:{acme}:blocklist"},

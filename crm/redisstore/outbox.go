@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,13 +16,14 @@ import (
 const mailLeasePrefix = "lease:"
 
 // appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
-// and first removes the expired entries (at most 100 a call).
+// and first removes the expired entries (at most 100 a call); past the outbox's cap it drops the
+// oldest workflow notifications and counts them.
 // See lua/append_outbox.lua for its KEYS and ARGV.
 var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox")
 
 // appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
 type appendOutboxCall struct {
-	Outbox, Sent, Expiry, Audit string
+	Outbox, Sent, Expiry, Audit, Dropped string
 	// Record and BinRecord are the keys of the record the email is about; both "" without one
 	// (they are then left out of KEYS).
 	Record, BinRecord string
@@ -33,10 +35,11 @@ type appendOutboxCall struct {
 	Ref         crm.MailRef
 	MailID      string
 	AuditMaxLen string
+	Max         int
 }
 
 func (c appendOutboxCall) keys() []string {
-	keys := []string{c.Outbox, c.Sent, c.Expiry, c.Audit}
+	keys := []string{c.Outbox, c.Sent, c.Expiry, c.Audit, c.Dropped}
 	if c.Record != "" {
 		keys = append(keys, c.Record, c.BinRecord)
 	}
@@ -45,7 +48,7 @@ func (c appendOutboxCall) keys() []string {
 
 func (c appendOutboxCall) argv() []any {
 	return []any{c.Message, c.SentTTL, c.At, c.ExpiresAt, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow,
-		c.MailID, c.AuditMaxLen}
+		c.MailID, c.AuditMaxLen, c.Max}
 }
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
@@ -119,20 +122,31 @@ func checkMailID(id string) error {
 	return nil
 }
 
-// AppendOutbox keeps an email in the tenant's outbox (crm:{<tenant>}:outbox). It is idempotent by
-// m.ID: a message whose ID was already kept or sent within MailSentTTL is not appended again, and
-// the error wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin
-// is dropped (audit entry "mail_dropped") and the error wraps ErrMailDropped. A message with an
-// ExpiresAt leaves the outbox once that time has passed; each call first removes up to 100
-// expired entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the
-// same ID holds the lease, and a *ValidationError for a bad tenant or an empty ID. A zero
-// m.CreatedAt is set to the store clock's now. Safe for concurrent use.
-func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) error {
+// AppendOutbox keeps an email in the tenant's outbox (crm:{<tenant>}:outbox) and returns how many
+// workflow notifications it dropped to keep the outbox within opts.Max (nil: the defaults, see
+// crm.AppendOutboxOpts): those nearest their expiry, the oldest, at most 100 a call, counted in
+// OutboxDropped. An email that does not expire is never dropped. It is idempotent by m.ID: a
+// message whose ID was already kept or sent within MailSentTTL is not appended again, and the error
+// wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin is
+// dropped (audit entry "mail_dropped") and the error wraps ErrMailDropped. A message with an
+// ExpiresAt leaves the outbox once that time has passed; each call first removes up to 100 expired
+// entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the same ID holds the
+// lease, and a *ValidationError for a bad tenant, an empty ID or a negative Max. A zero m.CreatedAt
+// is set to the store clock's now. Safe for concurrent use.
+func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error) {
 	if err := t.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := checkMailID(m.ID); err != nil {
-		return err
+		return 0, err
+	}
+	keep := crm.DefaultOutboxMax
+	if opts != nil && opts.Max != 0 {
+		keep = opts.Max
+	}
+	if keep < 1 {
+		return 0, &crm.ValidationError{Field: "max", Code: "INVALID_OUTBOX_MAX",
+			Message: fmt.Sprintf("the outbox's cap must be 1 or more, got %d", keep)}
 	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.cfg.Clock.Now()
@@ -140,12 +154,13 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) er
 	m.CreatedAt = m.CreatedAt.UTC()
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("encode outbox message %s: %w", m.ID, err)
+		return 0, fmt.Errorf("encode outbox message %s: %w", m.ID, err)
 	}
 	call := appendOutboxCall{
 		Outbox: OutboxKey(t), Sent: MailSentKey(t, m.ID), Expiry: OutboxExpiryKey(t), Audit: AuditKey(t),
+		Dropped: OutboxDroppedKey(t),
 		Message: string(raw), SentTTL: crm.MailSentTTL.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(),
-		Ref: m.Ref, MailID: m.ID, AuditMaxLen: auditMaxLen,
+		Ref: m.Ref, MailID: m.ID, AuditMaxLen: auditMaxLen, Max: keep,
 	}
 	if !m.Ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID)
@@ -153,19 +168,49 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail) er
 	if !m.ExpiresAt.IsZero() {
 		call.ExpiresAt = m.ExpiresAt.UnixMilli()
 	}
-	n, err := appendOutboxScript.run(ctx, s, call).Int()
+	res, err := appendOutboxScript.run(ctx, s, call).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("append outbox message %s: %w", m.ID, err)
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, err)
 	}
-	switch {
+	if len(res) != 2 {
+		return 0, fmt.Errorf("append outbox message %s: unexpected reply %v", m.ID, res)
+	}
+	switch n := res[0]; {
 	case n == 2:
-		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDropped)
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDropped)
 	case n < 0:
-		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailInFlight)
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailInFlight)
 	case n == 0:
-		return fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDone)
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDone)
 	}
-	return nil
+	return int(res[1]), nil
+}
+
+// OutboxDropped says how many workflow notifications the tenant's outbox dropped, since it was
+// created, to stay within its cap (see AppendOutbox), and when it last did. A *ValidationError for a
+// bad tenant.
+func (s *Store) OutboxDropped(ctx context.Context, t crm.TenantID) (crm.OutboxDrops, error) {
+	if err := t.Validate(); err != nil {
+		return crm.OutboxDrops{}, err
+	}
+	h, err := s.rdb.HGetAll(ctx, OutboxDroppedKey(t)).Result()
+	if err != nil {
+		return crm.OutboxDrops{}, fmt.Errorf("read the outbox's drops: %w", err)
+	}
+	var d crm.OutboxDrops
+	if v, ok := h["count"]; ok {
+		if d.Count, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return crm.OutboxDrops{}, fmt.Errorf("read the outbox's drops: count %q: %w", v, err)
+		}
+	}
+	if v, ok := h["last_at"]; ok {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return crm.OutboxDrops{}, fmt.Errorf("read the outbox's drops: last_at %q: %w", v, err)
+		}
+		d.LastAt = time.UnixMilli(ms).UTC()
+	}
+	return d, nil
 }
 
 // Outbox returns up to limit messages of the tenant's outbox, oldest first; limit <= 0 returns

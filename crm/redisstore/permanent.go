@@ -278,17 +278,40 @@ func (s *Store) IsBlocklisted(ctx context.Context, t crm.TenantID, email string)
 	return ok, nil
 }
 
-// PendingMails lists a tenant's emails not yet delivered, oldest first.
+// PendingMails lists a tenant's emails not yet delivered, oldest first, each with its Failure
+// (when its delivery failed for good) and Retries.
 func (s *Store) PendingMails(ctx context.Context, t crm.TenantID) ([]crm.Mail, error) {
-	h, err := s.rdb.HGetAll(ctx, PendingMailKey(t)).Result()
-	if err != nil {
+	var mails, state *redis.MapStringStringCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mails = p.HGetAll(ctx, PendingMailKey(t))
+		state = p.HGetAll(ctx, PendingMailStateKey(t))
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("read pending mail: %w", err)
 	}
-	out := make([]crm.Mail, 0, len(h))
-	for id, raw := range h {
+	st := state.Val()
+	out := make([]crm.Mail, 0, len(mails.Val()))
+	for id, raw := range mails.Val() {
 		var m crm.Mail
 		if err := json.Unmarshal([]byte(raw), &m); err != nil {
 			return nil, fmt.Errorf("decode pending mail %s: %w", id, err)
+		}
+		if f, ok := st["failed:"+id]; ok {
+			var w struct {
+				At     int64  `json:"at"`
+				Reason string `json:"reason"`
+			}
+			if err := json.Unmarshal([]byte(f), &w); err != nil {
+				return nil, fmt.Errorf("decode the failure of pending mail %s: %w", id, err)
+			}
+			m.Failure = &crm.MailFailure{At: time.UnixMilli(w.At).UTC(), Reason: w.Reason}
+		}
+		if r, ok := st["retries:"+id]; ok {
+			n, err := strconv.Atoi(r)
+			if err != nil {
+				return nil, fmt.Errorf("decode the retries of pending mail %s: %w", id, err)
+			}
+			m.Retries = n
 		}
 		out = append(out, m)
 	}
@@ -296,12 +319,90 @@ func (s *Store) PendingMails(ctx context.Context, t crm.TenantID) ([]crm.Mail, e
 	return out, nil
 }
 
-// AckPendingMail forgets a pending email once it was delivered (or kept in the outbox). Idempotent.
+// AckPendingMail forgets a pending email once it was delivered (or kept in the outbox), with what
+// befell its delivery. Idempotent.
 func (s *Store) AckPendingMail(ctx context.Context, t crm.TenantID, id string) error {
-	if err := s.rdb.HDel(ctx, PendingMailKey(t), id).Err(); err != nil {
+	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, PendingMailKey(t), id)
+		p.HDel(ctx, PendingMailStateKey(t), "failed:"+id, "retries:"+id)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("ack pending mail %s: %w", id, err)
 	}
 	return nil
+}
+
+// FailPendingMail records that the delivery of the pending email id failed for good, with f.Reason
+// cut to crm.MaxMailFailureReason bytes: the mail sweep no longer enqueues it until RetryPendingMail.
+// The first failure since the email was written or retried writes the audit entry "mail_failed".
+// It returns false when the email is not pending (delivered meanwhile). A *ValidationError for a
+// bad tenant or id.
+func (s *Store) FailPendingMail(ctx context.Context, t crm.TenantID, id string, f crm.MailFailure) (bool, error) {
+	if err := t.Validate(); err != nil {
+		return false, err
+	}
+	if err := checkMailID(id); err != nil {
+		return false, err
+	}
+	reason := f.Reason
+	if len(reason) > crm.MaxMailFailureReason {
+		reason = strings.ToValidUTF8(reason[:crm.MaxMailFailureReason], "")
+	}
+	raw, err := json.Marshal(struct {
+		At     int64  `json:"at"`
+		Reason string `json:"reason"`
+	}{f.At.UnixMilli(), reason})
+	if err != nil {
+		return false, fmt.Errorf("encode the failure of pending mail %s: %w", id, err)
+	}
+	n, err := failPendingMailScript.run(ctx, s, pendingMailCall{Pending: PendingMailKey(t), State: PendingMailStateKey(t),
+		Audit: AuditKey(t), MailID: id, Arg: string(raw), At: s.cfg.Clock.Now().UnixMilli(), AuditMaxLen: auditMaxLen}).Int()
+	if err != nil {
+		return false, fmt.Errorf("record the failure of pending mail %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// RetryPendingMail clears the failure of the pending email id, so that the next mail sweep enqueues
+// it again (with a task id of its own: the failed task stays in the queue's archive), writes the
+// audit entry "mail_retried" by by, and returns how many times it was retried. A *NotFoundError
+// when no such email is pending, a *ConflictError when its delivery has not failed (it is still
+// being tried), a *ValidationError for a bad tenant or id; nothing changes then.
+func (s *Store) RetryPendingMail(ctx context.Context, t crm.TenantID, id, by string) (int, error) {
+	n, err := s.changePendingMail(ctx, retryPendingMailScript, t, id, by)
+	if err != nil {
+		return 0, fmt.Errorf("retry pending mail %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// DiscardPendingMail forgets the pending email id, whose delivery failed for good, and writes the
+// audit entry "mail_discarded" by by. Errors as RetryPendingMail.
+func (s *Store) DiscardPendingMail(ctx context.Context, t crm.TenantID, id, by string) error {
+	if _, err := s.changePendingMail(ctx, discardPendingMailScript, t, id, by); err != nil {
+		return fmt.Errorf("discard pending mail %s: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Store) changePendingMail(ctx context.Context, sc script[pendingMailCall], t crm.TenantID, id, by string) (int, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	if err := checkMailID(id); err != nil {
+		return 0, err
+	}
+	n, err := sc.run(ctx, s, pendingMailCall{Pending: PendingMailKey(t), State: PendingMailStateKey(t),
+		Audit: AuditKey(t), MailID: id, Arg: by, At: s.cfg.Clock.Now().UnixMilli(), AuditMaxLen: auditMaxLen}).Int()
+	switch {
+	case err != nil:
+		return 0, err
+	case n == -1:
+		return 0, &crm.NotFoundError{Kind: "pending email", ID: id}
+	case n == -2:
+		return 0, &crm.ConflictError{Message: fmt.Sprintf("the delivery of email %s has not failed: the workers are still trying it", id)}
+	}
+	return n, nil
 }
 
 func sortPending(m []crm.Mail) {

@@ -77,3 +77,30 @@ func (c permanentDeleteCall) argv() []any {
 	}
 	return out
 }
+
+// failPendingMailScript records that a pending email's delivery failed for good.
+// See lua/fail_pending_mail.lua for its KEYS and ARGV.
+var failPendingMailScript = newScript[pendingMailCall]("fail_pending_mail")
+
+// retryPendingMailScript clears a failed pending email's failure and counts the retry.
+// See lua/retry_pending_mail.lua for its KEYS and ARGV.
+var retryPendingMailScript = newScript[pendingMailCall]("retry_pending_mail")
+
+// discardPendingMailScript forgets a failed pending email.
+// See lua/discard_pending_mail.lua for its KEYS and ARGV.
+var discardPendingMailScript = newScript[pendingMailCall]("discard_pending_mail")
+
+// pendingMailCall is a call of failPendingMailScript, retryPendingMailScript or
+// discardPendingMailScript (lua/fail_pending_mail.lua, retry_pending_mail.lua,
+// discard_pending_mail.lua), which share their KEYS and ARGV.
+type pendingMailCall struct {
+	Pending, State, Audit string
+
+	MailID      string
+	Arg         string // the failure (JSON) to record, or who retries or discards
+	At          int64  // unix ms
+	AuditMaxLen string
+}
+
+func (c pendingMailCall) keys() []string { return []string{c.Pending, c.State, c.Audit} }
+func (c pendingMailCall) argv() []any    { return []any{c.MailID, c.Arg, c.At, c.AuditMaxLen} }

@@ -52,3 +52,85 @@ func testPermanentDeleteByEmail(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ve)
 	require.Equal(t, before, b.dump(t))
 }
+
+// testPendingMailFailure: only a pending email whose delivery failed may be retried or discarded;
+// any other call says why and changes nothing. An acknowledged email leaves nothing behind.
+func testPendingMailFailure(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx, st := b.ctx, b.store
+	pendingMail := func() string {
+		t.Helper()
+		res, err := st.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{Email: "gone@example.com", By: "dpo@x.example"})
+		require.NoError(t, err)
+		return res.Mail.ID
+	}
+	one := func() crm.Mail {
+		t.Helper()
+		mails, err := st.PendingMails(ctx, b.tenant)
+		require.NoError(t, err)
+		require.Len(t, mails, 1)
+		return mails[0]
+	}
+	id := pendingMail()
+
+	before := b.dump(t)
+	var nf *crm.NotFoundError
+	_, err := st.RetryPendingMail(ctx, b.tenant, "pd-unknown", "ops@x.example")
+	require.ErrorAs(t, err, &nf)
+	require.ErrorAs(t, st.DiscardPendingMail(ctx, b.tenant, "pd-unknown", "ops@x.example"), &nf)
+	var ce *crm.ConflictError
+	_, err = st.RetryPendingMail(ctx, b.tenant, id, "ops@x.example")
+	require.ErrorAs(t, err, &ce)
+	require.Contains(t, ce.Message, "has not failed")
+	require.ErrorAs(t, st.DiscardPendingMail(ctx, b.tenant, id, "ops@x.example"), &ce)
+	var ve *crm.ValidationError
+	require.ErrorAs(t, st.DiscardPendingMail(ctx, "Bad Tenant", id, "ops@x.example"), &ve)
+	ok, err := st.FailPendingMail(ctx, b.tenant, "pd-unknown", crm.MailFailure{At: b.clock.Now(), Reason: "550"})
+	require.NoError(t, err)
+	require.False(t, ok, "an email no longer pending (delivered meanwhile) gets no failure")
+	require.Equal(t, before, b.dump(t), "refused calls change nothing")
+	require.Nil(t, one().Failure)
+
+	// Failed (a long reason is cut), retried, failed again, discarded: each audited.
+	ok, err = st.FailPendingMail(ctx, b.tenant, id, crm.MailFailure{At: b.clock.Now(), Reason: strings.Repeat("é", 400)})
+	require.NoError(t, err)
+	require.True(t, ok)
+	m := one()
+	require.NotNil(t, m.Failure)
+	require.True(t, m.Failure.At.Equal(b.clock.Now()))
+	require.Len(t, m.Failure.Reason, crm.MaxMailFailureReason)
+	n, err := st.RetryPendingMail(ctx, b.tenant, id, "ops@x.example")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	m = one()
+	require.Nil(t, m.Failure)
+	require.Equal(t, 1, m.Retries)
+	_, err = st.FailPendingMail(ctx, b.tenant, id, crm.MailFailure{At: b.clock.Now(), Reason: "550 again"})
+	require.NoError(t, err)
+	require.NoError(t, st.DiscardPendingMail(ctx, b.tenant, id, "ops@x.example"))
+	mails, err := st.PendingMails(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Empty(t, mails)
+	entries, _, err := st.Audit(ctx, b.tenant, &crm.AuditOpts{Actions: []string{crm.AuditMailFailed, crm.AuditMailRetried, crm.AuditMailDiscarded}})
+	require.NoError(t, err)
+	var got []string
+	for _, e := range entries {
+		require.Equal(t, id, e.MailID)
+		got = append(got, e.Action+" by "+e.By)
+	}
+	require.Equal(t, []string{"mail_failed by system", "mail_retried by ops@x.example", "mail_failed by system",
+		"mail_discarded by ops@x.example"}, got)
+
+	// An acknowledged email leaves no failure nor retry count behind.
+	id = pendingMail()
+	_, err = st.FailPendingMail(ctx, b.tenant, id, crm.MailFailure{At: b.clock.Now(), Reason: "550"})
+	require.NoError(t, err)
+	_, err = st.RetryPendingMail(ctx, b.tenant, id, "ops@x.example")
+	require.NoError(t, err)
+	require.NoError(t, st.AckPendingMail(ctx, b.tenant, id))
+	for k, v := range b.dump(t) {
+		require.NotContains(t, k+v, "failed:"+id)
+		require.NotContains(t, k+v, "retries:"+id)
+	}
+}

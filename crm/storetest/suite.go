@@ -77,6 +77,7 @@ var tests = []struct {
 	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
 	{"JobSelectionActsWithItsCreatorsAuthority", testJobSelectionActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
+	{"PendingMailFailure", testPendingMailFailure},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},
 	{"SearchFindsNamesAsStored", testSearchFindsNamesAsStored},

@@ -1,12 +1,16 @@
 -- Keeps an email in the outbox unless its idempotency key was already delivered, and first removes
 -- the expired entries (at most 100 a call). An email about a record that no longer exists, live or
--- in the bin, is dropped (audit entry "mail_dropped") instead of kept.
+-- in the bin, is dropped (audit entry "mail_dropped") instead of kept. Past the outbox's cap, it
+-- then drops the expiring entries (workflow notifications) nearest their expiry, the oldest, at
+-- most 100 a call, and counts them in KEYS[5]; an entry that does not expire is never dropped, so
+-- the outbox may pass its cap with those alone.
 -- KEYS[1] -> crm:{<tenant>}:outbox
 -- KEYS[2] -> crm:{<tenant>}:mailsent:<id>
 -- KEYS[3] -> crm:{<tenant>}:outbox:expiry
 -- KEYS[4] -> crm:{<tenant>}:audit
--- KEYS[5] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
--- KEYS[6] -> crm:{<tenant>}:bin:<type>:<id>, that record in the bin (only with a reference)
+-- KEYS[5] -> crm:{<tenant>}:outbox:dropped
+-- KEYS[6] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
+-- KEYS[7] -> crm:{<tenant>}:bin:<type>:<id>, that record in the bin (only with a reference)
 -- ARGV[1] -> the message (JSON)
 -- ARGV[2] -> how long a delivered email's key is kept (ms)
 -- ARGV[3] -> now (unix ms)
@@ -16,18 +20,28 @@
 -- ARGV[7] -> workflow of the reference
 -- ARGV[8] -> mail id
 -- ARGV[9] -> audit stream max length
--- Returns 1 if appended, 0 if the id was already sent or kept, -1 if a delivery holds the lease,
--- 2 if dropped.
+-- ARGV[10] -> the most entries the outbox keeps
+-- Returns {status, dropped}: status 1 if appended, 0 if the id was already sent or kept, -1 if a
+-- delivery holds the lease, 2 if dropped; dropped the number of entries removed for the cap.
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
 for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
 if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
 local v = redis.call('GET', KEYS[2])
 if v then
-  if string.sub(v, 1, 6) == 'lease:' then return -1 end
-  return 0
+  if string.sub(v, 1, 6) == 'lease:' then return {-1, 0} end
+  return {0, 0}
 end
-if drop_if_gone(5, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return 2 end
+if drop_if_gone(6, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return {2, 0} end
 redis.call('SET', KEYS[2], 'outbox', 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 if tonumber(ARGV[4]) > 0 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end
-return 1
+local over = redis.call('LLEN', KEYS[1]) - tonumber(ARGV[10])
+if over <= 0 then return {1, 0} end
+local gone = redis.call('ZRANGE', KEYS[3], 0, math.min(over, 100) - 1)
+for _, m in ipairs(gone) do redis.call('LREM', KEYS[1], 1, m) end
+if #gone > 0 then
+  redis.call('ZREM', KEYS[3], unpack(gone))
+  redis.call('HINCRBY', KEYS[5], 'count', #gone)
+  redis.call('HSET', KEYS[5], 'last_at', ARGV[3])
+end
+return {1, #gone}
