@@ -34,7 +34,8 @@ type AuditEntry struct {
 	// Revision is the revision of workflow Ref that made the change (Via ViaWorkflow), else 0.
 	Revision int64
 	At       time.Time
-	// User is the email of the user a user or token change concerns.
+	// User is the email of the user a user or token change concerns, and the recipient of a
+	// "mail_dropped" notification dropped because it is no longer an enabled user of the tenant.
 	User string
 	// Permissions is the user's set after AuditUserCreate and AuditUserSetPerms;
 	// PreviousPermissions the set before AuditUserSetPerms.

@@ -114,9 +114,13 @@ const (
 	// MailDropped means the email was about a record that no longer exists (permanently deleted or
 	// purged): it was dropped, with an audit entry, and must never be sent.
 	MailDropped
+	// MailRecipientGone means the recipient of a notification is no longer a user of the tenant,
+	// or is a disabled one: it was dropped, with an audit entry naming the recipient, and must
+	// never be sent (its text would show record data to someone without access).
+	MailRecipientGone
 )
 
-// String returns "claimed", "done" or "busy".
+// String returns "claimed", "done", "busy", "dropped" or "recipient gone".
 func (c MailClaim) String() string {
 	switch c {
 	case MailClaimed:
@@ -127,6 +131,8 @@ func (c MailClaim) String() string {
 		return "busy"
 	case MailDropped:
 		return "dropped"
+	case MailRecipientGone:
+		return "recipient gone"
 	}
 	return fmt.Sprintf("MailClaim(%d)", int(c))
 }

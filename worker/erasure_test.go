@@ -28,6 +28,14 @@ func notification(tenant crm.TenantID, rec crm.RecordID, key string) worker.Mail
 		IdempotencyKey: key, ObjectType: crm.Contacts, RecordID: rec, Workflow: "nurture"}
 }
 
+// addRecipient makes sales@example.com, the recipient of notification's emails, a user of the
+// tenant: a notification to anyone else is dropped at delivery.
+func (b *testBundle) addRecipient(t *testing.T) {
+	t.Helper()
+	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "admin@example.com")
+	require.NoError(t, err)
+}
+
 func requireNoTrace(t *testing.T, dump map[string]string) {
 	t.Helper()
 	for k, v := range dump {
@@ -41,6 +49,7 @@ func requireNoTrace(t *testing.T, dump map[string]string) {
 func TestNotificationRenderedAtDelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.addRecipient(t)
 	srv := startSMTP(t, smtptest.Options{})
 	cfg := b.config()
 	cfg.Mail = srv.mailConfig()
@@ -79,6 +88,7 @@ func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
+			b.addRecipient(t)
 			srv := startSMTP(t, smtptest.Options{})
 			srv.Stop()
 			cfg := b.config()
@@ -123,6 +133,66 @@ func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
 			require.NotContains(t, b.logs.String(), "Erinwyn")
 		})
 	}
+}
+
+// A notification retrying against a down SMTP server when its recipient is disabled is dropped
+// once the server is back: its text, rendered at delivery, would show the record to a user who no
+// longer has access. The audit entry names the recipient.
+func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addRecipient(t)
+	srv := startSMTP(t, smtptest.Options{})
+	srv.Stop()
+	cfg := b.config()
+	cfg.Mail = srv.mailConfig()
+	b.startWorker(t, cfg)
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+	require.NoError(t, err)
+	id := recs[0].ID
+
+	info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-left"))
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "the delivery to fail and wait for a retry", func() bool {
+		return b.taskState(t, worker.QueueCritical, info.ID) == asynq.TaskStateRetry.String()
+	})
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", true, "admin@example.com")
+	require.NoError(t, err)
+
+	require.NoError(t, srv.Restart())
+	eventually(t, 20*time.Second, "the retried task to finish", func() bool {
+		_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
+		return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+	})
+	require.Empty(t, srv.Messages(), "no email to a disabled user")
+	require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	last := audit[len(audit)-1]
+	require.Equal(t, "mail_dropped", last.Action)
+	require.Equal(t, "n-left", last.MailID)
+	require.Equal(t, "sales@example.com", last.User)
+	require.Equal(t, []crm.RecordID{id}, last.RecordIDs)
+
+	// Enabled again, the same email stays dropped: a retry of its task sends nothing.
+	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", false, "admin@example.com")
+	require.NoError(t, err)
+	w := b.mailWorker(t, srv)
+	task, err := worker.NewMailSendTask(notification(b.tenant, id, "n-left"))
+	require.NoError(t, err)
+	require.NoError(t, w.HandleMailSend(b.ctx, task))
+	require.Empty(t, srv.Messages())
+
+	// A recipient who was never a user gets nothing either.
+	p := notification(b.tenant, id, "n-stranger")
+	p.To = "stranger@example.com"
+	task, err = worker.NewMailSendTask(p)
+	require.NoError(t, err)
+	require.NoError(t, w.HandleMailSend(b.ctx, task))
+	require.Empty(t, srv.Messages())
+	audit, _, err = b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	require.Equal(t, "stranger@example.com", audit[len(audit)-1].User)
 }
 
 // Without SMTP the outbox keeps the templates and the reference; reading it renders them, or says

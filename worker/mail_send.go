@@ -228,9 +228,10 @@ type MailStore interface {
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
 	FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error
-	// ClaimRecordMail is ClaimMail for an email about a record: it drops the email (crm.MailDropped)
-	// when the record exists neither live nor in the bin.
-	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef) (crm.MailClaim, error)
+	// ClaimRecordMail is ClaimMail for an email about a record to the user to: it drops the email
+	// when the record exists neither live nor in the bin (crm.MailDropped), or when to is no longer
+	// an enabled user of the tenant (crm.MailRecipientGone).
+	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error)
 }
 
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
@@ -349,21 +350,32 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		if ref.IsZero() {
 			return w.mail.ClaimMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease())
 		}
-		return w.mail.ClaimRecordMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease(), ref)
+		return w.mail.ClaimRecordMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease(), ref, p.To)
 	}
 	c, err := claim()
 	if err != nil {
 		return fmt.Errorf("claim email delivery: %w", err)
 	}
-	switch c {
-	case crm.MailDone:
+	// dropped says whether the claim dropped the email, and counts and logs it if so.
+	dropped := func(c crm.MailClaim) bool {
+		switch c {
+		case crm.MailDropped:
+			log.Info("the email's record no longer exists: email dropped, not sent")
+		case crm.MailRecipientGone:
+			log.Warn("the email's recipient is no longer an enabled user of the tenant: email dropped, not sent (audit entry mail_dropped)")
+		default:
+			return false
+		}
+		w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
+		return true
+	}
+	switch {
+	case c == crm.MailDone:
 		log.Info("email already delivered: not sending it again")
 		return nil
-	case crm.MailBusy:
+	case c == crm.MailBusy:
 		return fmt.Errorf("email %s: %w", p.IdempotencyKey, crm.ErrMailInFlight)
-	case crm.MailDropped:
-		w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
-		log.Info("the email's record no longer exists: email dropped, not sent")
+	case dropped(c):
 		return nil
 	}
 	// The ledger is written even when ctx ends: the outcome of the delivery must not be lost.
@@ -373,11 +385,9 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	if !ref.IsZero() {
 		rec, err := w.mailRecord(ctx, p.TenantID, ref)
 		if errors.Is(err, crm.ErrNotFound) {
-			// Erased between the claim and this read: the claim again (same lease) drops it.
-			c, err = claim()
-			if err == nil && c == crm.MailDropped {
-				w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
-				log.Info("the email's record no longer exists: email dropped, not sent")
+			// Erased between the claim and this read: the claim again (same lease) drops it. Should
+			// it not, the read's error stands: the lease is released and the task retried.
+			if c, cerr := claim(); cerr == nil && dropped(c) {
 				return nil
 			}
 		}

@@ -353,6 +353,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("HostileRecordValuesStayInTheSubjectAndBody", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
+		b.addRecipient(t)
 		srv := startSMTP(t, smtptest.Options{})
 		w := b.mailWorker(t, srv)
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
@@ -389,6 +390,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("LongRenderedBodyIsCut", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
+		b.addRecipient(t)
 		srv := startSMTP(t, smtptest.Options{})
 		w := b.mailWorker(t, srv)
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{

@@ -24,9 +24,10 @@ var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox
 // appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
 type appendOutboxCall struct {
 	Outbox, Sent, Expiry, Audit, Dropped string
-	// Record and BinRecord are the keys of the record the email is about; both "" without one
-	// (they are then left out of KEYS).
-	Record, BinRecord string
+	// Record and BinRecord are the keys of the record the email is about, and Recipient the user
+	// key of its recipient; all "" without a record (they are then left out of KEYS).
+	Record, BinRecord, Recipient string
+	To                           string // the recipient's address, with a record
 
 	Message     string // JSON
 	SentTTL     int64  // ms
@@ -74,9 +75,10 @@ var claimMailScript = newScript[claimMailCall]("mail_drop", "claim_mail")
 // claimMailCall is a call of claimMailScript (lua/claim_mail.lua).
 type claimMailCall struct {
 	Sent, Audit string
-	// Record and BinRecord are the keys of the record the email is about; both "" without one
-	// (they are then left out of KEYS).
-	Record, BinRecord string
+	// Record and BinRecord are the keys of the record the email is about, and Recipient the user
+	// key of its recipient; all "" without a record (they are then left out of KEYS).
+	Record, BinRecord, Recipient string
+	To                           string // the recipient's address, with a record
 
 	Lease       string // "lease:<token>"
 	LeaseTTL    int64  // ms
@@ -90,14 +92,14 @@ type claimMailCall struct {
 func (c claimMailCall) keys() []string {
 	keys := []string{c.Sent, c.Audit}
 	if c.Record != "" {
-		keys = append(keys, c.Record, c.BinRecord)
+		keys = append(keys, c.Record, c.BinRecord, c.Recipient)
 	}
 	return keys
 }
 
 func (c claimMailCall) argv() []any {
 	return []any{c.Lease, c.LeaseTTL, c.At, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow, c.MailID,
-		c.AuditMaxLen, c.SentTTL}
+		c.AuditMaxLen, c.SentTTL, c.To}
 }
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
@@ -322,13 +324,16 @@ func (s *Store) ClaimMail(ctx context.Context, t crm.TenantID, id, token string,
 		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
 			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
 	}
-	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, crm.MailRef{})
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, crm.MailRef{}, "")
 }
 
-// ClaimRecordMail is ClaimMail for a notification about a record: when the record exists neither
-// live nor in the bin (permanently deleted or purged), it drops the email in the same step (audit
-// entry "mail_dropped", the ledger marks it done) and answers MailDropped. Errors as ClaimMail.
-func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef) (crm.MailClaim, error) {
+// ClaimRecordMail is ClaimMail for a notification about a record to the user to: when the record
+// exists neither live nor in the bin (permanently deleted or purged), it drops the email in the same
+// step (audit entry "mail_dropped", the ledger marks it done) and answers MailDropped; when to is
+// no longer a user of the tenant, or is a disabled one, it drops it likewise (the entry's User
+// names the recipient) and answers MailRecipientGone: the text is rendered from the record at
+// delivery, and a user without access gets no record data. Errors as ClaimMail.
+func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
 	}
@@ -339,10 +344,14 @@ func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token s
 		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
 			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
 	}
-	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, ref)
+	if ref.IsZero() || to == "" {
+		return 0, &crm.ValidationError{Field: "ref", Code: "INVALID_MAIL_REF",
+			Message: fmt.Sprintf("claiming email %s about a record needs the record and the recipient: use ClaimMail for another email", id)}
+	}
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, ref, to)
 }
 
-func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, d time.Duration, ref crm.MailRef) (crm.MailClaim, error) {
+func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, d time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error) {
 	call := claimMailCall{
 		Sent: MailSentKey(t, id), Audit: AuditKey(t),
 		Lease: lease, LeaseTTL: d.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(), Ref: ref, MailID: id,
@@ -350,6 +359,7 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 	}
 	if !ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID)
+		call.Recipient, call.To = UserKey(t, to), to
 	}
 	res, err := claimMailScript.run(ctx, s, call).Text()
 	if err != nil {
@@ -362,6 +372,8 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 		return crm.MailBusy, nil
 	case "dropped":
 		return crm.MailDropped, nil
+	case "recipient_gone":
+		return crm.MailRecipientGone, nil
 	default:
 		return crm.MailDone, nil
 	}
