@@ -35,7 +35,8 @@ type auditJSON struct {
 	// Actor says who made the change, as "USER via workflow NAME (revision R)" for a workflow.
 	Actor string `json:"actor"`
 	At    string `json:"at"`
-	// User is the user a user or token change concerns.
+	// User is the user a user or token change concerns, and the recipient of a notification
+	// dropped ("mail_dropped") because it is no longer an enabled user of the tenant.
 	User string `json:"user,omitempty"`
 	// Permissions is the user's set after user_create and user_set_perms, PreviousPermissions
 	// the set before user_set_perms.
