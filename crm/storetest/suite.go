@@ -86,6 +86,7 @@ var tests = []struct {
 	{"Paging", testPaging},
 	{"NextRecords", testNextRecords},
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
+	{"UpdateProperty", testUpdateProperty},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"ListMembersAnswerWhatChanged", testListMembersAnswerWhatChanged},
