@@ -293,6 +293,7 @@ func mapError(err error) (int, errorBody) {
 		pr  *crm.ProtectedError
 		pe  *crm.PlanError
 		nu  *crm.NothingToUndoError
+		pu  *crm.PropertyInUseError
 		te  *triggers.Error
 		wve *workflows.ValidationError
 	)
@@ -353,6 +354,22 @@ func mapError(err error) (int, errorBody) {
 			ctx["undoJob"] = []string{nu.UndoJob}
 		}
 		status, body := one(http.StatusConflict, categoryConflict, "NOTHING_TO_UNDO", "operationId", nu.Error())
+		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
+	case errors.As(err, &pu):
+		// A change or an archive of a property that active workflows, protection rules or stored
+		// values still use: nothing changed. The context names them.
+		ctx := map[string][]string{"property": {pu.Property}}
+		for _, w := range pu.Workflows {
+			ctx["workflows"] = append(ctx["workflows"], w.Name)
+		}
+		for _, r := range pu.Rules {
+			ctx["protectionRules"] = append(ctx["protectionRules"], r.Name)
+		}
+		if pu.Records > 0 {
+			ctx["records"] = []string{strconv.FormatInt(pu.Records, 10)}
+		}
+		status, body := one(http.StatusConflict, categoryConflict, "PROPERTY_IN_USE", pu.Property, pu.Error())
 		body.Errors[0].Context, body.Context = ctx, ctx
 		return status, body
 	case errors.As(err, &wve) && len(wve.Problems) > 0:

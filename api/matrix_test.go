@@ -271,6 +271,10 @@ func matrixRows() []matrixRow {
 			}, ok: 201, other: 201},
 		{name: "GetProperty", pattern: "GET /crm/v3/properties/{objectType}/{name}", needs: read,
 			req: path("/crm/v3/properties/contacts/shoe_size"), ok: 200, other: 404, readOnly: true},
+		{name: "UpdateProperty", pattern: "PATCH /crm/v3/properties/{objectType}/{name}", needs: []crm.Permission{crm.PermSchema},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/properties/contacts/shoe_size", map[string]any{"label": "Shoe"}}
+			}, ok: 200, other: 404},
 		{name: "ListPropertyGroups", pattern: "GET /crm/v3/properties/{objectType}/groups", needs: read,
 			req: path("/crm/v3/properties/contacts/groups"), ok: 200, other: 200, readOnly: true},
 		{name: "GetPropertyGroup", pattern: "GET /crm/v3/properties/{objectType}/groups/{groupName}", needs: read,

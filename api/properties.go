@@ -2,16 +2,25 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/triggers"
+	"github.com/crmflow/crmflow/workflows"
 )
 
 // propertyJSON is a property as HubSpot shows it. HubspotDefined marks a standard property.
-// FieldType is HubSpot's form field of the type (see fieldTypes). crmflow has no property groups
-// nor descriptions: GroupName is always "information" and Description empty.
+// FieldType is HubSpot's form field of the type (see fieldTypes). crmflow has no property groups:
+// GroupName is always "information".
 type propertyJSON struct {
 	Name           string       `json:"name"`
 	Label          string       `json:"label"`
@@ -20,6 +29,9 @@ type propertyJSON struct {
 	GroupName      string       `json:"groupName"`
 	Description    string       `json:"description"`
 	Options        []optionJSON `json:"options"`
+	DisplayOrder   int          `json:"displayOrder"`
+	Hidden         bool         `json:"hidden"`
+	FormField      bool         `json:"formField"`
 	HubspotDefined bool         `json:"hubspotDefined"`
 	HasUniqueValue bool         `json:"hasUniqueValue"`
 }
@@ -76,8 +88,8 @@ func (o *optionJSON) UnmarshalJSON(b []byte) error {
 
 func toPropertyJSON(p crm.Property) propertyJSON {
 	out := propertyJSON{Name: p.Name, Label: p.Label, Type: string(p.Type), FieldType: fieldTypes[p.Type],
-		GroupName: "information", Options: []optionJSON{}, HubspotDefined: p.Standard,
-		HasUniqueValue: p.Unique}
+		GroupName: "information", Description: p.Description, Options: []optionJSON{}, DisplayOrder: p.DisplayOrder,
+		Hidden: p.Hidden, FormField: p.FormField, HubspotDefined: p.Standard, HasUniqueValue: p.Unique}
 	for i, o := range p.Options {
 		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o, DisplayOrder: i})
 	}
@@ -93,12 +105,12 @@ func toPropertiesJSON(s crm.Schema) []propertyJSON {
 }
 
 // propertyInput is the body of a property definition: {"name", "label", "type", "options",
-// "hasUniqueValue"}. HasUniqueValue makes a string or number property unique (crm.Property.Unique):
-// it can be set only here, at creation. HubSpot's clients also send "fieldType", "groupName",
-// "description", "displayOrder", "hidden" and "formField": they are accepted and not kept, since
-// crmflow derives the form field from the type and has no property groups, descriptions or forms
-// (reads show fieldTypes, "information" and an empty description). What would change what the
-// property holds (calculationFormula, externalOptions, referencedObjectType) stays refused.
+// "hasUniqueValue", "description", "displayOrder", "hidden", "formField"}. HasUniqueValue makes a
+// string or number property unique (crm.Property.Unique): it can be set only here, at creation.
+// HubSpot's clients also send "fieldType" and "groupName": they are accepted and not kept, since
+// crmflow derives the form field from the type and has no property groups (reads show fieldTypes
+// and "information"). What would change what the property holds (calculationFormula,
+// externalOptions, referencedObjectType) stays refused.
 type propertyInput struct {
 	Name           string       `json:"name"`
 	Label          string       `json:"label"`
@@ -117,7 +129,17 @@ type propertyInput struct {
 // by its value). An option without a value is kept, for crm.Property.Validate to refuse it by its
 // label: records could never be given it.
 func (in propertyInput) property() crm.Property {
-	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type), Unique: in.HasUniqueValue}
+	p := crm.Property{Name: in.Name, Label: in.Label, Type: crm.PropertyType(in.Type), Unique: in.HasUniqueValue,
+		Description: in.Description}
+	if in.DisplayOrder != nil {
+		p.DisplayOrder = *in.DisplayOrder
+	}
+	if in.Hidden != nil {
+		p.Hidden = *in.Hidden
+	}
+	if in.FormField != nil {
+		p.FormField = *in.FormField
+	}
 	for _, o := range in.Options {
 		p.Options = append(p.Options, o.Value)
 		if o.Label != "" && o.Label != o.Value {
@@ -229,5 +251,245 @@ func (s *Server) getPropertyGroup(w http.ResponseWriter, r *http.Request, p crm.
 		return errNotFound("property group", name)
 	}
 	writeJSON(w, http.StatusOK, informationGroup)
+	return nil
+}
+
+// propertyUpdateInput is the body of PATCH /crm/v3/properties/{objectType}/{propertyName}
+// (HubSpot's PropertyUpdate): each field given replaces the property's, each left out (or null)
+// keeps it. Options, when given, are the whole new list, as in HubSpot: an option left out is
+// removed. Kept: label, description, displayOrder, hidden, formField, type and options.
+// fieldType must be one HubSpot gives the (new) type, and is not kept (crmflow derives it from the
+// type); groupName is accepted and not kept (crmflow has one group, information), as at creation.
+// name and hasUniqueValue may be given only with the values they have: a property is never
+// renamed, nor made unique or not. Anything else (calculationFormula, ...) is an unknown field.
+type propertyUpdateInput struct {
+	Label          *string       `json:"label"`
+	Description    *string       `json:"description"`
+	GroupName      *string       `json:"groupName"`
+	Type           *string       `json:"type"`
+	FieldType      *string       `json:"fieldType"`
+	Options        *[]optionJSON `json:"options"`
+	DisplayOrder   *int          `json:"displayOrder"`
+	Hidden         *bool         `json:"hidden"`
+	FormField      *bool         `json:"formField"`
+	Name           *string       `json:"name"`
+	HasUniqueValue *bool         `json:"hasUniqueValue"`
+}
+
+// updateFieldTypes are the form fields HubSpot gives each property type: an update's fieldType
+// must be one of its type's. An enumeration's "checkbox" holds several values at once, which
+// crmflow's enumerations do not.
+var updateFieldTypes = map[crm.PropertyType][]string{
+	crm.TypeString:      {"text", "textarea", "phonenumber", "html", "file"},
+	crm.TypeNumber:      {"number"},
+	crm.TypeEnumeration: {"select", "radio", "booleancheckbox"},
+	crm.TypeBool:        {"booleancheckbox"},
+	crm.TypeDatetime:    {"date"},
+}
+
+// apply returns old with the fields of in. It refuses (ValidationErrors) an empty label and a
+// fieldType its type does not take; crm.ValidatePropertyChange checks the rest.
+func (in propertyUpdateInput) apply(old crm.Property) (crm.Property, error) {
+	next := old
+	next.Options = slices.Clone(old.Options)
+	next.OptionLabels = maps.Clone(old.OptionLabels)
+	var errs crm.ValidationErrors
+	if in.Name != nil {
+		next.Name = *in.Name
+	}
+	if in.HasUniqueValue != nil {
+		next.Unique = *in.HasUniqueValue
+	}
+	if in.Label != nil {
+		if strings.TrimSpace(*in.Label) == "" {
+			errs = append(errs, &crm.ValidationError{Field: "label", Code: "MISSING_LABEL",
+				Message: fmt.Sprintf("property %q: label is empty: give the label people see, or leave label out to keep %q", old.Name, old.Label)})
+		}
+		next.Label = *in.Label
+	}
+	if in.Description != nil {
+		next.Description = *in.Description
+	}
+	if in.DisplayOrder != nil {
+		next.DisplayOrder = *in.DisplayOrder
+	}
+	if in.Hidden != nil {
+		next.Hidden = *in.Hidden
+	}
+	if in.FormField != nil {
+		next.FormField = *in.FormField
+	}
+	if in.Type != nil {
+		next.Type = crm.PropertyType(*in.Type)
+		if next.Type != crm.TypeEnumeration && in.Options == nil {
+			// An enumeration that becomes another type leaves its options behind.
+			next.Options, next.OptionLabels = nil, nil
+		}
+	}
+	if in.Options != nil {
+		opts := propertyInput{Name: next.Name, Type: string(next.Type), Options: *in.Options}.property()
+		next.Options, next.OptionLabels = opts.Options, opts.OptionLabels
+	}
+	if in.FieldType != nil {
+		if ok, known := updateFieldTypes[next.Type]; known && !slices.Contains(ok, *in.FieldType) {
+			errs = append(errs, &crm.ValidationError{Field: "fieldType", Code: "INVALID_FIELD_TYPE",
+				Message: fmt.Sprintf("property %q: fieldType %q does not go with type %s: use %s (or leave fieldType out)",
+					old.Name, *in.FieldType, next.Type, strings.Join(ok, ", "))})
+		}
+	}
+	if len(errs) > 0 {
+		return crm.Property{}, errs
+	}
+	return next, nil
+}
+
+// updateProperty serves PATCH /crm/v3/properties/{objectType}/{propertyName}: 200 with the
+// property as it is now. A change that active workflows or protection rules of the type would no
+// longer validate under, or whose type change their triggers read, is a 409 PROPERTY_IN_USE
+// naming them (checkPropertyUses); one that stored values would not fit, too (the store's).
+func (s *Server) updateProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return err
+	}
+	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
+	if err != nil {
+		return fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	name := r.PathValue("name")
+	old, ok := schema.Properties[name]
+	if !ok {
+		return errNotFound("property", name)
+	}
+	var in propertyUpdateInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	next, err := in.apply(old)
+	if err != nil {
+		return err
+	}
+	if err := crm.ValidatePropertyChange(o, old, next); err != nil {
+		return err
+	}
+	if reflect.DeepEqual(old, next) {
+		writeJSON(w, http.StatusOK, toPropertyJSON(old))
+		return nil
+	}
+	change := "change"
+	switch removed := crm.RemovedOptions(old, next); {
+	case next.Type != old.Type:
+		change = fmt.Sprintf("change the type (%s to %s) of", old.Type, next.Type)
+	case len(removed) == 1:
+		change = fmt.Sprintf("remove option %q of", removed[0])
+	case len(removed) > 1:
+		change = fmt.Sprintf("remove options %s of", quoteAll(removed))
+	}
+	if err := s.checkPropertyUses(r.Context(), p.Tenant, schema, name, &next, change); err != nil {
+		return err
+	}
+	updated, err := s.store.UpdateProperty(r.Context(), p.Tenant, o, old, next)
+	if err != nil {
+		return fmt.Errorf("update property %s.%s: %w", o, name, err)
+	}
+	writeJSON(w, http.StatusOK, toPropertyJSON(updated))
+	return nil
+}
+
+func quoteAll(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
+
+// proposedSchemas is the workflows.SchemaLookup of a tenant's live schemas with one of them
+// replaced by the schema a property change would give it.
+type proposedSchemas struct {
+	liveSchemas
+	schema crm.Schema
+}
+
+// Schema returns the proposed schema for its type, the live one for any other.
+func (l proposedSchemas) Schema(o crm.ObjectType) (crm.Schema, error) {
+	if o == l.schema.Type {
+		return l.schema, nil
+	}
+	return l.liveSchemas.Schema(o)
+}
+
+// checkPropertyUses refuses (a *crm.PropertyInUseError naming them) a change of property name of
+// schema's type to next (nil: its archive) that the tenant's active workflows of the type or its
+// protection rules of the type would no longer validate under, while they do under the schema as
+// it is: a removed option or property they name, a type their expressions compare. A type change
+// is refused too when their triggers read the property at all (the workflows' compiled triggers
+// are typed against the schema they were activated under). Workflows that are not active are
+// validated again when activated, so they do not hold a change back. change says what is refused
+// ("remove option \"m\" of").
+func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema crm.Schema, name string, next *crm.Property, change string) error {
+	proposed := crm.Schema{Type: schema.Type, Properties: maps.Clone(schema.Properties)}
+	if next == nil {
+		delete(proposed.Properties, name)
+	} else {
+		proposed.Properties[name] = *next
+	}
+	typeChanged := next != nil && next.Type != schema.Properties[name].Type
+	reads := func(props []string, all bool) bool { return all || slices.Contains(props, name) }
+	typed := func() string {
+		return fmt.Sprintf("its triggers read %s, typed as %s", name, schema.Properties[name].Type)
+	}
+	uses := &crm.PropertyInUseError{ObjectType: schema.Type, Property: name, Change: change}
+
+	_, revs, err := s.store.ActiveFlows(ctx, t, schema.Type)
+	if err != nil {
+		return fmt.Errorf("read active workflows of %s: %w", schema.Type, err)
+	}
+	live := liveSchemas{ctx: ctx, store: s.store, tenant: t}
+	current := proposedSchemas{liveSchemas: live, schema: schema}
+	for _, rev := range revs {
+		wf, err := workflows.Parse(flowFile, []byte(rev.Source), current, s.cfg.Actions)
+		if err != nil {
+			continue // it does not validate as things are: not this change's doing
+		}
+		_, err = workflows.Parse(flowFile, []byte(rev.Source), proposedSchemas{liveSchemas: live, schema: proposed}, s.cfg.Actions)
+		var wve *workflows.ValidationError
+		switch {
+		case errors.As(err, &wve) && len(wve.Problems) > 0:
+			pr := wve.Problems[0]
+			detail := pr.Message
+			if pr.Path != "" {
+				detail = pr.Path + ": " + detail
+			}
+			uses.Workflows = append(uses.Workflows, crm.PropertyUse{Name: rev.Flow, Detail: fmt.Sprintf("revision %d, %s", rev.Revision, detail)})
+		case err != nil:
+			return fmt.Errorf("validate workflow %s against the changed schema: %w", rev.Flow, err)
+		case typeChanged && reads(wf.Reads()):
+			uses.Workflows = append(uses.Workflows, crm.PropertyUse{Name: rev.Flow, Detail: fmt.Sprintf("revision %d, %s", rev.Revision, typed())})
+		}
+	}
+
+	rules, err := s.store.ProtectionRules(ctx, t)
+	if err != nil {
+		return fmt.Errorf("read protection rules: %w", err)
+	}
+	for _, rule := range rules {
+		if rule.ObjectType != schema.Type {
+			continue
+		}
+		prog, err := triggers.Compile(rule.When, schema)
+		if err != nil {
+			continue // it protects every record already (it fails closed): not this change's doing
+		}
+		switch _, err := triggers.Compile(rule.When, proposed); {
+		case err != nil:
+			uses.Rules = append(uses.Rules, crm.PropertyUse{Name: rule.Name, Detail: err.Error()})
+		case typeChanged && reads(prog.Reads()):
+			uses.Rules = append(uses.Rules, crm.PropertyUse{Name: rule.Name, Detail: strings.Replace(typed(), "its triggers read", "it reads", 1)})
+		}
+	}
+	if len(uses.Workflows) > 0 || len(uses.Rules) > 0 {
+		return uses
+	}
 	return nil
 }

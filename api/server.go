@@ -217,6 +217,7 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/properties/{objectType}", crm.PermRead, s.listProperties)
 	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/{name}", crm.PermRead, s.getProperty)
+	s.handle("PATCH /crm/v3/properties/{objectType}/{name}", crm.PermSchema, s.updateProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/groups", crm.PermRead, s.listPropertyGroups)
 	s.handle("GET /crm/v3/properties/{objectType}/groups/{groupName}", crm.PermRead, s.getPropertyGroup)
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)

@@ -43,10 +43,25 @@ type Property struct {
 	Standard bool `json:"standard,omitempty" yaml:"standard,omitempty"`
 	// Unique is true for a property no two live records of its type may share a value of (HubSpot's
 	// hasUniqueValue). Only string and number properties can be unique, and only from their
-	// creation: properties cannot be changed afterwards, so no record can hold a value the unique
-	// index does not know. A unique property can name records (idProperty) and key upserts.
+	// creation: a property's uniqueness and a unique property's type never change afterwards (see
+	// ValidatePropertyChange), so no record can hold a value the unique index does not know. A
+	// unique property can name records (idProperty) and key upserts.
 	Unique bool `json:"unique,omitempty" yaml:"unique,omitempty"`
+	// Description is the property's help text (HubSpot's description). Optional.
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// DisplayOrder is where HubSpot's screens list the property: the lowest positive first, -1
+	// after those. 0 when not given.
+	DisplayOrder int `json:"displayOrder,omitempty" yaml:"display_order,omitempty"`
+	// Hidden hides the property from HubSpot's screens and forms; it still holds and takes values
+	// through the API, triggers and search.
+	Hidden bool `json:"hidden,omitempty" yaml:"hidden,omitempty"`
+	// FormField says whether the property may be used in HubSpot's forms. crmflow has no forms: it
+	// keeps the flag for the clients that read it back.
+	FormField bool `json:"formField,omitempty" yaml:"form_field,omitempty"`
 }
+
+// MaxDescriptionBytes is the longest description (Property.Description) a property may have.
+const MaxDescriptionBytes = 4096
 
 // UniqueTypes are the property types that can be unique (Property.Unique).
 var UniqueTypes = []PropertyType{TypeString, TypeNumber}
@@ -111,6 +126,14 @@ func (p Property) Validate() error {
 	if p.Type != TypeEnumeration && len(p.Options) > 0 {
 		errs = append(errs, &ValidationError{Field: "options", Code: "UNEXPECTED_OPTIONS",
 			Message: fmt.Sprintf("property %q has options but type %q: only enumeration properties take options", p.Name, p.Type)})
+	}
+	if len(p.Description) > MaxDescriptionBytes {
+		errs = append(errs, &ValidationError{Field: "description", Code: "DESCRIPTION_TOO_LONG",
+			Message: fmt.Sprintf("property %q: the description is %d bytes long, over the limit of %d: shorten it", p.Name, len(p.Description), MaxDescriptionBytes)})
+	}
+	if p.DisplayOrder < -1 {
+		errs = append(errs, &ValidationError{Field: "displayOrder", Code: "INVALID_DISPLAY_ORDER",
+			Message: fmt.Sprintf("property %q: displayOrder %d is out of range: use a positive number, or -1 to list the property after those that have one", p.Name, p.DisplayOrder)})
 	}
 	if len(errs) > 0 {
 		return errs

@@ -105,6 +105,16 @@ type SchemaStore interface {
 	Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error)
 	// CreateProperty adds a property to an object type. *ConflictError if the name is taken.
 	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property) (Property, error)
+	// UpdateProperty replaces the definition old (as the caller read it with Schema) of a
+	// property of an object type with next, and returns next. It refuses, changing nothing: what
+	// ValidatePropertyChange refuses (ValidationErrors); a definition that is no longer old (a
+	// *ConflictError: another change came first); a change that stored values would no longer fit
+	// (a *PropertyInUseError): an option removed while live records hold it, or a type changed to
+	// another than string while any record, live or in the bin, holds a value (checked for at most
+	// MaxTypeChangeRecords records, else a *ConflictError); and definitions past MaxSchemaBytes (a
+	// *ValidationError). A type change drops, in the same step, the search indexes of the old type.
+	// A *NotFoundError for an unknown type or property.
+	UpdateProperty(ctx context.Context, t TenantID, o ObjectType, old, next Property) (Property, error)
 	// AllObjectTypes lists the standard and the tenant's custom object types.
 	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
 }

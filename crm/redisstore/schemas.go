@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 
@@ -183,4 +185,164 @@ func schemaTooLarge(o crm.ObjectType, size int) *crm.ValidationError {
 	return &crm.ValidationError{Field: "properties", Code: "SCHEMA_TOO_LARGE",
 		Message: fmt.Sprintf("the properties of %s would take %d bytes to define, over the %d an object type may have: define fewer or shorter options and labels (nothing was created)",
 			o, size, crm.MaxSchemaBytes)}
+}
+
+// UpdateProperty implements Store.
+func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, old, next crm.Property) (crm.Property, error) {
+	if err := crm.ValidatePropertyChange(o, old, next); err != nil {
+		return crm.Property{}, err
+	}
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return crm.Property{}, err
+	}
+	raw, err := s.rdb.HGet(ctx, SchemaKey(t, o), old.Name).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		if std, ok := crm.StandardSchema(o); ok && std.Properties[old.Name].Standard {
+			return crm.Property{}, crm.ValidatePropertyChange(o, std.Properties[old.Name], next)
+		}
+		return crm.Property{}, &crm.NotFoundError{Kind: "property", ID: old.Name}
+	case err != nil:
+		return crm.Property{}, fmt.Errorf("read property %s.%s: %w", o, old.Name, err)
+	}
+	var current crm.Property
+	if err := json.Unmarshal([]byte(raw), &current); err != nil {
+		return crm.Property{}, fmt.Errorf("decode property %s.%s: %w", o, old.Name, err)
+	}
+	if !reflect.DeepEqual(current, old) {
+		return crm.Property{}, propertyChangedMeanwhile(o, old.Name)
+	}
+	typeChanged := next.Type != old.Type
+	if typeChanged && next.Type != crm.TypeString {
+		n, err := s.recordsHolding(ctx, t, o, old.Name)
+		if err != nil {
+			return crm.Property{}, err
+		}
+		if n > 0 {
+			return crm.Property{}, &crm.PropertyInUseError{ObjectType: o, Property: old.Name,
+				Change: fmt.Sprintf("change the type (%s to %s) of", old.Type, next.Type), Records: n,
+				RecordsWhat: fmt.Sprintf("%s (live or in the recycle bin) holding a value of it, which need not be a valid %s", o, next.Type),
+				RecordsFix: fmt.Sprintf("a property changes its type to another than string only while no record holds a value of it: create a new %s property and copy the values over, "+
+					"or clear the values (and wait for the bin's records to be purged)", next.Type)}
+		}
+	}
+	newRaw, err := json.Marshal(next)
+	if err != nil {
+		return crm.Property{}, fmt.Errorf("encode property: %w", err)
+	}
+	call := updatePropertyCall{Schema: SchemaKey(t, o), Name: old.Name, Old: raw, New: string(newRaw), Max: crm.MaxSchemaBytes}
+	removed := crm.RemovedOptions(old, next)
+	if !typeChanged || next.Type != crm.TypeString {
+		// An enumeration's values stay valid strings: only a change that keeps them typed checks
+		// that no live record holds an option it removes.
+		for _, v := range removed {
+			call.RemovedOptions = append(call.RemovedOptions, SearchValueKey(t, o, old.Name, v))
+		}
+	}
+	if typeChanged {
+		call.Drop = propertyIndexKeys(t, o, old)
+	}
+	res, err := updatePropertyScript.run(ctx, s, call).Int64Slice()
+	if err != nil {
+		return crm.Property{}, fmt.Errorf("update property %s.%s: %w", o, old.Name, err)
+	}
+	switch {
+	case len(res) == 1 && res[0] == 0:
+		return next, nil
+	case len(res) == 1 && res[0] == 1:
+		return crm.Property{}, propertyChangedMeanwhile(o, old.Name)
+	case len(res) == 3 && res[0] == 2:
+		option := removed[res[1]-1]
+		return crm.Property{}, &crm.PropertyInUseError{ObjectType: o, Property: old.Name,
+			Change: fmt.Sprintf("remove option %q of", option), Records: res[2],
+			RecordsWhat: fmt.Sprintf("live %s with %s = %q", o, old.Name, option),
+			RecordsFix: fmt.Sprintf("give those records another value first (search them with {\"propertyName\": %q, \"operator\": \"EQ\", \"value\": %q}), or keep the option",
+				old.Name, option)}
+	case len(res) == 2 && res[0] == 3:
+		return crm.Property{}, schemaTooLarge(o, int(res[1]))
+	}
+	return crm.Property{}, fmt.Errorf("update property %s.%s: unexpected answer %v", o, old.Name, res)
+}
+
+// propertyChangedMeanwhile is the refusal of a change of a property whose definition another
+// change replaced after the caller read it.
+func propertyChangedMeanwhile(o crm.ObjectType, name string) error {
+	return &crm.ConflictError{Message: fmt.Sprintf("property %q of %s was changed by another request while this one was checked: read it again (GET /crm/v3/properties/%s/%s) and send the change again (nothing was changed)",
+		name, o, o, name)}
+}
+
+// propertyIndexKeys returns the search index keys of property p of type o (crm.SearchIndexes):
+// its ZSET, or the value SET of each of its values; none for a property without an index.
+func propertyIndexKeys(t crm.TenantID, o crm.ObjectType, p crm.Property) []string {
+	for _, ip := range crm.SearchIndexes(crm.Schema{Type: o, Properties: map[string]crm.Property{p.Name: p}}) {
+		if ip.Name != p.Name {
+			continue
+		}
+		if ip.Kind != crm.IndexValues {
+			return []string{SearchIndexKey(t, o, p.Name)}
+		}
+		keys := make([]string, len(ip.Options))
+		for i, v := range ip.Options {
+			keys[i] = SearchValueKey(t, o, p.Name, v)
+		}
+		return keys
+	}
+	return nil
+}
+
+// recordsHolding counts the records of type o, live and in the bin, that hold a value of
+// property prop, reading the property of each in steps of reindexBatch (one round trip each). A
+// type with more than crm.MaxTypeChangeRecords records is refused with a *crm.ConflictError.
+func (s *Store) recordsHolding(ctx context.Context, t crm.TenantID, o crm.ObjectType, prop string) (int64, error) {
+	var live, bin *redis.IntCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		live = p.ZCard(ctx, LiveKey(t, o))
+		bin = p.ZCard(ctx, BinIDsKey(t, o))
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("count %s: %w", o, err)
+	}
+	if total := live.Val() + bin.Val(); total > crm.MaxTypeChangeRecords {
+		return 0, &crm.ConflictError{Message: fmt.Sprintf("cannot change the type of %s property %q: %s has %d records (live and in the recycle bin), over the %d whose values crmflow checks for a type change: "+
+			"create a new property of the type you need and copy the values over, or change the type to string, which every value fits (nothing was changed)",
+			o, prop, o, total, crm.MaxTypeChangeRecords)}
+	}
+	var n int64
+	for _, set := range []struct {
+		ids string
+		key func(crm.RecordID) string
+	}{
+		{LiveKey(t, o), func(id crm.RecordID) string { return RecordKey(t, o, id) }},
+		{BinIDsKey(t, o), func(id crm.RecordID) string { return BinRecordKey(t, o, id) }},
+	} {
+		for start := int64(0); ; start += reindexBatch {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			ids, err := s.rdb.ZRange(ctx, set.ids, start, start+reindexBatch-1).Result()
+			if err != nil {
+				return 0, fmt.Errorf("read %s ids: %w", o, err)
+			}
+			if len(ids) == 0 {
+				break
+			}
+			pipe := s.rdb.Pipeline()
+			cmds := make([]*redis.IntCmd, len(ids))
+			for i, id := range ids {
+				cmds[i] = pipe.HStrLen(ctx, set.key(crm.RecordID(id)), prop)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return 0, fmt.Errorf("read %s.%s: %w", o, prop, err)
+			}
+			for _, c := range cmds {
+				if c.Val() > 0 {
+					n++
+				}
+			}
+			if len(ids) < reindexBatch {
+				break
+			}
+		}
+	}
+	return n, nil
 }

@@ -171,6 +171,30 @@ type createPropertyCall struct {
 func (c createPropertyCall) keys() []string { return []string{c.Schema} }
 func (c createPropertyCall) argv() []any    { return []any{c.Name, c.Definition, c.Max} }
 
+// updatePropertyScript replaces a property's definition (crm.SchemaStore.UpdateProperty).
+// See lua/update_property.lua for its KEYS and ARGV.
+var updatePropertyScript = newScript[updatePropertyCall]("update_property")
+
+// updatePropertyCall is a call of updatePropertyScript (lua/update_property.lua).
+type updatePropertyCall struct {
+	Schema string
+	// RemovedOptions are the value SETs of the options the change removes; Drop the index keys
+	// of the old type that the new one does not read.
+	RemovedOptions, Drop []string
+
+	Name     string
+	Old, New string // JSON
+	Max      int    // crm.MaxSchemaBytes
+}
+
+func (c updatePropertyCall) keys() []string {
+	return append(append([]string{c.Schema}, c.RemovedOptions...), c.Drop...)
+}
+
+func (c updatePropertyCall) argv() []any {
+	return []any{c.Name, c.Old, c.New, c.Max, len(c.RemovedOptions)}
+}
+
 // createObjectTypeScript defines a custom object type and its properties.
 // See lua/create_object_type.lua for its KEYS and ARGV.
 var createObjectTypeScript = newScript[createObjectTypeCall]("create_object_type")

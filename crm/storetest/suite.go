@@ -87,6 +87,7 @@ var tests = []struct {
 	{"Paging", testPaging},
 	{"NextRecords", testNextRecords},
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
+	{"UpdateProperty", testUpdateProperty},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"ListMembersAnswerWhatChanged", testListMembersAnswerWhatChanged},

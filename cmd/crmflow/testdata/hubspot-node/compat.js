@@ -639,13 +639,63 @@ async function main() {
     eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
   });
 
-  // Properties crmflow cannot change: the client's update and archive get a clear error.
-  await check('properties cannot be updated or archived: a 405 that says so', async () => {
+  // Property updates: coreApi.update (PATCH) with HubSpot's PropertyUpdate.
+  await check('properties: update label, description, displayOrder, hidden and options (the whole new list)', async () => {
+    const props = client.crm.properties.coreApi;
+    const name = propName('fit');
+    await props.create('contacts', { name, label: 'Fit', type: 'enumeration', fieldType: 'select', groupName: 'contactinformation',
+      options: [{ label: 'Slim', value: 'slim', displayOrder: 0, hidden: false }, { label: 'Loose', value: 'loose', displayOrder: 1, hidden: false }] });
+    const upd = await props.update('contacts', name, {
+      label: 'Cut', description: 'How it fits', displayOrder: 4, hidden: true, formField: true, fieldType: 'radio', groupName: 'contactinformation',
+      options: [{ label: 'Slim', value: 'slim', displayOrder: 0, hidden: false }, { label: 'Loose', value: 'loose', displayOrder: 1, hidden: false },
+        { label: 'Regular', value: 'regular', displayOrder: 2, hidden: false }],
+    });
+    eq([upd.label, upd.description, upd.displayOrder, upd.hidden, upd.formField, upd.type, upd.options.map((o) => [o.label, o.value])],
+      ['Cut', 'How it fits', 4, true, true, 'enumeration', [['Slim', 'slim'], ['Loose', 'loose'], ['Regular', 'regular']]], 'updated');
+    const read = await props.getByName('contacts', name);
+    eq([read.label, read.description, read.options.length], ['Cut', 'How it fits', 3], 'read back');
+    const made = await client.crm.contacts.basicApi.create({ properties: { email: email('fit'), [name]: 'regular' }, associations: [] });
+    eq(made.properties[name], 'regular', 'the new option is usable');
+    // An option a live contact holds cannot go: 409 naming the count; nothing changes.
+    const held = await expectApiError(props.update('contacts', name, { options: [{ label: 'Slim', value: 'slim', hidden: false }] }), 409, 'remove a held option');
+    eq([held.body.category, held.body.errors[0].code, held.body.context.records], ['CONFLICT', 'PROPERTY_IN_USE', ['1']], 'in use');
+    eq((await props.getByName('contacts', name)).options.length, 3, 'unchanged');
+    // A label alone keeps the rest.
+    eq((await props.update('contacts', name, { label: 'Fit' })).description, 'How it fits', 'partial update');
+  });
+
+  await check('properties: update errors are ApiExceptions (404 unknown, 400 standard or invalid, 409 in use by a workflow)', async () => {
+    const props = client.crm.properties.coreApi;
+    const missing = await expectApiError(props.update('contacts', propName('nope'), { label: 'X' }), 404, 'an unknown property');
+    eq(missing.body.category, 'OBJECT_NOT_FOUND', 'category');
+    const std = await expectApiError(props.update('contacts', 'email', { label: 'Mail' }), 400, 'a standard property');
+    eq([std.body.category, std.body.errors[0].code], ['VALIDATION_ERROR', 'READ_ONLY_DEFINITION'], 'standard');
+    const name = propName('tone');
+    await props.create('contacts', { name, label: 'Tone', type: 'string', fieldType: 'text', groupName: 'information' });
+    const bad = await expectApiError(props.update('contacts', name, { type: 'number', fieldType: 'select' }), 400, 'a fieldType of another type');
+    eq([bad.body.category, bad.body.errors[0].code, bad.body.errors[0].in], ['VALIDATION_ERROR', 'INVALID_FIELD_TYPE', 'fieldType'], 'fieldType');
+    // A type change that no record's value stands in the way of.
+    eq((await props.update('contacts', name, { type: 'number', fieldType: 'number' })).type, 'number', 'string to number');
+    // A type an active workflow's trigger reads stays.
+    const flow = `tone-${run}`.replace(/[^a-z0-9-]/g, '-');
+    const src = `name: ${flow}\nobject_type: contacts\ntrigger: ${name} > 3\nactions:\n  - type: set_property\n    property: jobtitle\n    value: Loud\n`;
+    let res = await client.apiRequest({ method: 'PUT', path: `/automation/v4/flows/${flow}`, body: src, defaultJson: false, headers: { 'Content-Type': 'application/yaml' } });
+    assert(res.status === 200 || res.status === 201, `put workflow: ${res.status} ${await res.text()}`);
+    res = await client.apiRequest({ method: 'POST', path: `/automation/v4/flows/${flow}/activate` });
+    assert(res.status === 200, `activate workflow: ${res.status} ${await res.text()}`);
+    const used = await expectApiError(props.update('contacts', name, { type: 'string', fieldType: 'text' }), 409, 'a type a trigger reads');
+    eq([used.body.category, used.body.errors[0].code, used.body.context.workflows], ['CONFLICT', 'PROPERTY_IN_USE', [flow]], 'workflow named');
+    eq((await props.getByName('contacts', name)).type, 'number', 'unchanged');
+    res = await client.apiRequest({ method: 'POST', path: `/automation/v4/flows/${flow}/pause` });
+    assert(res.status === 200, `pause workflow: ${res.status}`);
+  });
+
+  // Property archive is not supported yet: the client's archive gets a clear error.
+  await check('properties cannot be archived: a 405 that says so', async () => {
     const name = propName('fixed');
     await client.crm.properties.coreApi.create('contacts', { name, label: 'Fixed', type: 'string', fieldType: 'text', groupName: 'information' });
-    const upd = await expectApiError(client.crm.properties.coreApi.update('contacts', name, { label: 'Changed' }), 405, 'update');
     const del = await expectApiError(client.crm.properties.coreApi.archive('contacts', name), 405, 'archive');
-    eq([upd.body.category, del.body.category], ['METHOD_NOT_ALLOWED', 'METHOD_NOT_ALLOWED'], 'categories');
+    eq(del.body.category, 'METHOD_NOT_ALLOWED', 'category');
     eq((await client.crm.properties.coreApi.getByName('contacts', name)).label, 'Fixed', 'unchanged');
   });
 
@@ -844,6 +894,8 @@ async function main() {
       ['crm/schemas', 'CollectionResponseObjectSchemaNoPaging', 'GET', '/crm-object-schemas/v3/schemas'],
       ['crm/pipelines', 'Pipeline', 'GET', '/crm/v3/pipelines/deals/default'],
       ['crm/lists', 'ListCreateResponse', 'POST', '/crm/v3/lists/', { name: `Models 2 ${run}`, objectTypeId: '0-2', processingType: 'MANUAL' }],
+      ['crm/properties', 'Property', 'PATCH', `/crm/v3/properties/companies/${propName('tier')}`,
+        { label: 'Tier 2', description: 'Level', options: [{ label: 'Gold', value: 'gold', hidden: false }, { label: 'Silver', value: 'silver', hidden: false }] }],
       ['crm/properties', 'CollectionResponsePropertyNoPaging', 'GET', '/crm/v3/properties/deals'],
       ['crm/properties', 'CollectionResponsePropertyGroupNoPaging', 'GET', '/crm/v3/properties/deals/groups'],
       ['crm/schemas', 'ObjectSchema', 'GET', `/crm-object-schemas/v3/schemas/${ships}`],

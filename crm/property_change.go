@@ -1,0 +1,120 @@
+package crm
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ValidatePropertyChange checks that property old may become next (PATCH
+// /crm/v3/properties/{objectType}/{propertyName}): a property of the product (Standard) never
+// changes; the name and the uniqueness (Unique) are kept; a unique property keeps its type, since
+// its unique index holds values of that type; and next must be a valid definition (Validate). It
+// returns ValidationErrors naming each problem, or nil. What the change would do to records,
+// workflows and protection rules is checked elsewhere: the store refuses a change that stored
+// values would no longer fit (SchemaStore.UpdateProperty), the API one that active workflows or
+// protection rules would no longer validate under.
+func ValidatePropertyChange(o ObjectType, old, next Property) error {
+	var errs ValidationErrors
+	if old.Standard {
+		return ValidationErrors{{Field: "name", Code: "READ_ONLY_DEFINITION",
+			Message: fmt.Sprintf("property %q of %s comes with crmflow and cannot be changed: create a property of your own (POST /crm/v3/properties/%s) for what you need", old.Name, o, o)}}
+	}
+	if next.Name != old.Name {
+		errs = append(errs, &ValidationError{Field: "name", Code: "READ_ONLY_NAME",
+			Message: fmt.Sprintf("property %q cannot be renamed to %q: records, workflows and integrations name it; create a property of the new name instead", old.Name, next.Name)})
+	}
+	if next.Unique != old.Unique {
+		errs = append(errs, &ValidationError{Field: "hasUniqueValue", Code: "READ_ONLY_UNIQUE",
+			Message: fmt.Sprintf("property %q: hasUniqueValue is set only when a property is created (it is %t): leave it out, or create a new property", old.Name, old.Unique)})
+	} else if old.Unique && next.Type != old.Type {
+		errs = append(errs, &ValidationError{Field: "type", Code: "READ_ONLY_UNIQUE_TYPE",
+			Message: fmt.Sprintf("property %q has unique values (hasUniqueValue), so its type stays %s: its unique index holds values of that type; create a new property of type %s instead", old.Name, old.Type, next.Type)})
+	}
+	if err := next.Validate(); err != nil {
+		var ve ValidationErrors
+		if asVE(err, &ve) {
+			errs = append(errs, ve...)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// RemovedOptions returns the options of old that next no longer has: every option of an
+// enumeration that becomes another type, else those left out of its new options, in old's order.
+func RemovedOptions(old, next Property) []string {
+	if old.Type != TypeEnumeration {
+		return nil
+	}
+	var out []string
+	for _, o := range old.Options {
+		if next.Type != TypeEnumeration || !slices.Contains(next.Options, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// PropertyUse is one thing that uses a property: a workflow or a protection rule, with what the
+// change would do to it.
+type PropertyUse struct {
+	// Name names the workflow or the rule.
+	Name string
+	// Detail says how it uses the property, or what of it would no longer validate.
+	Detail string
+}
+
+// PropertyInUseError refuses a change or an archive of a property that something still uses:
+// active workflows or protection rules that would no longer validate (or whose typed triggers
+// read it), or records that hold values the change would leave invalid. Nothing was changed.
+type PropertyInUseError struct {
+	ObjectType ObjectType
+	Property   string
+	// Change says what was refused: "remove option \"m\" of", "change the type of", "archive".
+	Change string
+	// Workflows are the active workflows that use the property, by name.
+	Workflows []PropertyUse
+	// Rules are the protection rules that use it, by name.
+	Rules []PropertyUse
+	// Records is how many records hold values that block the change, as RecordsWhat says
+	// ("live contacts have size = \"m\""); 0 when none do.
+	Records     int64
+	RecordsWhat string
+	// RecordsFix says what to do about those records.
+	RecordsFix string
+}
+
+func (e *PropertyInUseError) Error() string {
+	var uses []string
+	for _, w := range e.Workflows {
+		uses = append(uses, fmt.Sprintf("active workflow %q (%s)", w.Name, w.Detail))
+	}
+	for _, r := range e.Rules {
+		uses = append(uses, fmt.Sprintf("protection rule %q (%s)", r.Name, r.Detail))
+	}
+	if e.Records > 0 {
+		uses = append(uses, fmt.Sprintf("%d %s", e.Records, e.RecordsWhat))
+	}
+	var fixes []string
+	if len(e.Workflows) > 0 {
+		fixes = append(fixes, "pause those workflows, or activate revisions that do not need it")
+	}
+	if len(e.Rules) > 0 {
+		fixes = append(fixes, "change or delete those rules (PUT or DELETE /crm/v3/protection/{name})")
+	}
+	if e.Records > 0 && e.RecordsFix != "" {
+		fixes = append(fixes, e.RecordsFix)
+	}
+	return fmt.Sprintf("cannot %s %s property %q: it is in use by %s: %s; then try again (nothing was changed)",
+		e.Change, e.ObjectType, e.Property, strings.Join(uses, "; "), strings.Join(fixes, "; "))
+}
+
+// MaxTypeChangeRecords is the most records (live and in the recycle bin together) an object type
+// may have for a property of it to change its type to another than string: the store reads the
+// property of each to make sure none holds a value, since a value need not fit the new type. A
+// change to string needs no such check (every value is a valid string), and a type with more
+// records is refused with a clear error.
+const MaxTypeChangeRecords = 10000
