@@ -154,8 +154,7 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 // routes registers every screen. Pages behind a session go through page, which also checks the
 // CSRF token of every POST.
 func (c *Console) routes() {
-	static, _ := fs.Sub(staticFS, "static")
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/static/", c.staticFile)
 	c.mux.HandleFunc("GET /console/signin", c.signinPage)
 	c.mux.HandleFunc("POST /console/signin", c.signin)
 	c.mux.HandleFunc("POST /console/lang", c.setLanguage)
@@ -194,6 +193,21 @@ func (c *Console) routes() {
 	// The job page asks for its job's progress by itself: that is not the user's activity, so it
 	// does not keep the session from ending when idle.
 	c.poll("GET /console/jobs/{id}/status", c.jobStatus)
+}
+
+// staticFiles are the console's style sheet and script, by their names under /console/static/.
+var staticFiles, _ = fs.Sub(staticFS, "static") // "static" is a valid path: Sub cannot fail
+
+// staticFile serves GET /console/static/NAME: the file NAME of staticFiles. Anything else, the
+// directory itself above all, is no page (404): the console lists no files.
+func (c *Console) staticFile(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/console/static/")
+	if fi, err := fs.Stat(staticFiles, name); err != nil || fi.IsDir() {
+		tr := translator{pickLanguage(r)}
+		c.renderError(w, r, tr, http.StatusNotFound, tr.T("error.notfound"))
+		return
+	}
+	http.ServeFileFS(w, r, staticFiles, name)
 }
 
 // ServeHTTP serves one request of the console.
@@ -453,6 +467,9 @@ type errorPage struct {
 
 // renderError writes the error page with status and message (escaped like everything else).
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr translator, status int, message string) {
+	// An error page is this request's, and carries the sign-in form's token, even at an address
+	// (a missing static file) whose answers a cache may otherwise keep.
+	w.Header().Set("Cache-Control", "no-store")
 	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI(), Login: c.loginToken(w, r)}
 	if r.Method != http.MethodGet {
 		v.Here = "/console/" // the language switch cannot come back to it with a GET
