@@ -178,7 +178,8 @@ func (c *Console) routes() {
 	c.page("POST /console/lists/{id}/delete", c.listDelete)
 	c.page("GET /console/workflows", c.workflows)
 	c.page("GET /console/workflows/-/new", c.newWorkflow)
-	c.page("POST /console/workflows/save", c.saveWorkflow)
+	c.editor("POST /console/workflows/save", c.saveWorkflow)
+	c.page("GET "+draftPage, c.workflowDraft)
 	c.page("GET /console/workflows/{name}", c.workflow)
 	c.page("POST /console/workflows/{name}/activate", c.activateWorkflow)
 	c.page("POST /console/workflows/{name}/pause", c.pauseWorkflow)
@@ -310,13 +311,18 @@ func (q *request) need(perms ...crm.Permission) error {
 // page registers h at pattern behind a session: a request without one goes to the sign-in page
 // (a POST is refused with 403), and a POST without the session's CSRF token is refused with 403
 // before h runs, so it changes nothing. A request that h serves renews the session's idle end.
-func (c *Console) page(pattern string, h func(q *request) error) { c.handle(pattern, h, true) }
+func (c *Console) page(pattern string, h func(q *request) error) { c.handle(pattern, h, true, false) }
 
 // poll registers h at pattern like page, for what a page asks by itself: it does not renew the
 // session's idle end.
-func (c *Console) poll(pattern string, h func(q *request) error) { c.handle(pattern, h, false) }
+func (c *Console) poll(pattern string, h func(q *request) error) { c.handle(pattern, h, false, false) }
 
-func (c *Console) handle(pattern string, h func(q *request) error, renew bool) {
+// editor registers h at pattern like page, for the form of the workflow editor: sent after its
+// session ended, with that session's cookie and CSRF token, its text is kept as a draft for its
+// user to find after signing in again (see draft.go), and nothing else is done.
+func (c *Console) editor(pattern string, h func(q *request) error) { c.handle(pattern, h, true, true) }
+
+func (c *Console) handle(pattern string, h func(q *request) error, renew, keepsDraft bool) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		tr := translator{pickLanguage(r)}
 		sess, err := c.openSession(r.Context(), r)
@@ -327,6 +333,9 @@ func (c *Console) handle(pattern string, h func(q *request) error, renew bool) {
 		if sess == nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+				return
+			}
+			if keepsDraft && c.keepDraft(w, r) {
 				return
 			}
 			c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.signedout"))
