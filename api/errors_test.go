@@ -116,6 +116,33 @@ func TestErrorShape(t *testing.T) {
 	})
 }
 
+// TestSecurityHeaders: every answer of the API, a success or a refusal, a route or none, says
+// that its JSON is not to be sniffed as another type, cached, framed or given a Referer.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	answers := map[string]response{
+		"list":          b.call(t, "GET", "/crm/v3/objects/contacts", tokRead, nil),
+		"create":        b.call(t, "POST", "/crm/v3/objects/contacts", tokWrite, map[string]any{"properties": map[string]string{"email": "h@a.example"}}),
+		"no token":      b.call(t, "GET", "/crm/v3/objects/contacts", "", nil),
+		"no permission": b.call(t, "DELETE", "/crm/v3/objects/contacts/1", tokRead, nil),
+		"no route":      b.call(t, "GET", "/crm/v3/nothing/here", tokRead, nil),
+		"bad body":      b.call(t, "POST", "/crm/v3/objects/contacts", tokWrite, "{"),
+		"health":        b.call(t, "GET", "/healthz", "", nil),
+	}
+	for name, r := range answers {
+		require.NotZero(t, r.status, name)
+		require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"), name)
+		require.Equal(t, "no-store", r.header.Get("Cache-Control"), name)
+		require.Equal(t, "default-src 'none'; frame-ancestors 'none'", r.header.Get("Content-Security-Policy"), name)
+		require.Equal(t, "DENY", r.header.Get("X-Frame-Options"), name)
+		require.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"), name)
+	}
+	require.Equal(t, http.StatusCreated, answers["create"].status)
+	require.Equal(t, http.StatusUnauthorized, answers["no token"].status)
+	require.Equal(t, http.StatusForbidden, answers["no permission"].status)
+}
+
 // A store that fails (here: its Redis client is closed) is a 500 that reveals nothing of the cause.
 func TestStoreFailureIsInternalError(t *testing.T) {
 	t.Parallel()

@@ -22,6 +22,8 @@ type signinPageData struct {
 	Error string
 	Ended bool
 	Bye   bool
+	// Draft says that the browser's ended session has a draft kept for its user (see draft.go).
+	Draft bool
 }
 
 // signinPage serves GET /console/signin: the form, with a fresh double-submit token in a cookie
@@ -34,7 +36,7 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) renderSignin(w http.ResponseWriter, r *http.Request, tr translator, status int, msg string) {
 	v := view{translator: tr, Title: tr.T("signin.title"), Here: "/console/signin", Login: c.loginToken(w, r)}
 	c.render(w, r, status, "signin", signinPageData{view: v, Error: msg,
-		Ended: r.URL.Query().Get("ended") == "1", Bye: r.URL.Query().Get("bye") == "1"})
+		Ended: r.URL.Query().Get("ended") == "1", Bye: r.URL.Query().Get("bye") == "1", Draft: c.draftWaiting(r)})
 }
 
 // signin serves POST /console/signin: a valid API token opens a session; anything else shows the
@@ -89,20 +91,35 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The session this browser had (another user's, say, on a shared machine) ends here: its
-	// cookie is replaced, and it must not outlive it in the store for whoever copied it.
+	// cookie is replaced, and it must not outlive it in the store for whoever copied it. A draft
+	// kept on it goes to the new session when this is its user, and with it otherwise.
+	var carried *draft
 	if ck, err := c.cookie(r, sessionCookie); err == nil {
 		if tenant, secret, ok := parseSessionCookie(ck.Value); ok {
+			if carried, err = c.draftFor(r.Context(), tenant, secret, p); err != nil {
+				c.fail(w, r, tr, err)
+				return
+			}
 			if err := c.sessions.DeleteSession(r.Context(), tenant, sessionID(secret)); err != nil {
 				c.fail(w, r, tr, err)
 				return
 			}
 		}
 	}
-	if err := c.startSession(r.Context(), w, r, p, token); err != nil {
+	id, secret, err := c.startSession(r.Context(), w, r, p, token)
+	if err != nil {
 		c.fail(w, r, tr, err)
 		return
 	}
 	c.clearCookie(w, r, loginCookie)
+	if carried != nil {
+		if err := c.sessions.SetSessionDraft(r.Context(), p.Tenant, id, sealDraft(secret, *carried)); err != nil {
+			c.fail(w, r, tr, err)
+			return
+		}
+		http.Redirect(w, r, draftPage, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 

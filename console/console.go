@@ -154,8 +154,7 @@ func New(api http.Handler, auth Authenticator, sessions crm.SessionStore, cfg *C
 // routes registers every screen. Pages behind a session go through page, which also checks the
 // CSRF token of every POST.
 func (c *Console) routes() {
-	static, _ := fs.Sub(staticFS, "static")
-	c.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
+	c.mux.HandleFunc("GET /console/static/", c.staticFile)
 	c.mux.HandleFunc("GET /console/signin", c.signinPage)
 	c.mux.HandleFunc("POST /console/signin", c.signin)
 	c.mux.HandleFunc("POST /console/lang", c.setLanguage)
@@ -179,7 +178,8 @@ func (c *Console) routes() {
 	c.page("POST /console/lists/{id}/delete", c.listDelete)
 	c.page("GET /console/workflows", c.workflows)
 	c.page("GET /console/workflows/-/new", c.newWorkflow)
-	c.page("POST /console/workflows/save", c.saveWorkflow)
+	c.editor("POST /console/workflows/save", c.saveWorkflow)
+	c.page("GET "+draftPage, c.workflowDraft)
 	c.page("GET /console/workflows/{name}", c.workflow)
 	c.page("POST /console/workflows/{name}/activate", c.activateWorkflow)
 	c.page("POST /console/workflows/{name}/pause", c.pauseWorkflow)
@@ -194,6 +194,21 @@ func (c *Console) routes() {
 	// The job page asks for its job's progress by itself: that is not the user's activity, so it
 	// does not keep the session from ending when idle.
 	c.poll("GET /console/jobs/{id}/status", c.jobStatus)
+}
+
+// staticFiles are the console's style sheet and script, by their names under /console/static/.
+var staticFiles, _ = fs.Sub(staticFS, "static") // "static" is a valid path: Sub cannot fail
+
+// staticFile serves GET /console/static/NAME: the file NAME of staticFiles. Anything else, the
+// directory itself above all, is no page (404): the console lists no files.
+func (c *Console) staticFile(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/console/static/")
+	if fi, err := fs.Stat(staticFiles, name); err != nil || fi.IsDir() {
+		tr := translator{pickLanguage(r)}
+		c.renderError(w, r, tr, http.StatusNotFound, tr.T("error.notfound"))
+		return
+	}
+	http.ServeFileFS(w, r, staticFiles, name)
 }
 
 // ServeHTTP serves one request of the console.
@@ -296,13 +311,18 @@ func (q *request) need(perms ...crm.Permission) error {
 // page registers h at pattern behind a session: a request without one goes to the sign-in page
 // (a POST is refused with 403), and a POST without the session's CSRF token is refused with 403
 // before h runs, so it changes nothing. A request that h serves renews the session's idle end.
-func (c *Console) page(pattern string, h func(q *request) error) { c.handle(pattern, h, true) }
+func (c *Console) page(pattern string, h func(q *request) error) { c.handle(pattern, h, true, false) }
 
 // poll registers h at pattern like page, for what a page asks by itself: it does not renew the
 // session's idle end.
-func (c *Console) poll(pattern string, h func(q *request) error) { c.handle(pattern, h, false) }
+func (c *Console) poll(pattern string, h func(q *request) error) { c.handle(pattern, h, false, false) }
 
-func (c *Console) handle(pattern string, h func(q *request) error, renew bool) {
+// editor registers h at pattern like page, for the form of the workflow editor: sent after its
+// session ended, with that session's cookie and CSRF token, its text is kept as a draft for its
+// user to find after signing in again (see draft.go), and nothing else is done.
+func (c *Console) editor(pattern string, h func(q *request) error) { c.handle(pattern, h, true, true) }
+
+func (c *Console) handle(pattern string, h func(q *request) error, renew, keepsDraft bool) {
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		tr := translator{pickLanguage(r)}
 		sess, err := c.openSession(r.Context(), r)
@@ -313,6 +333,9 @@ func (c *Console) handle(pattern string, h func(q *request) error, renew bool) {
 		if sess == nil {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+				return
+			}
+			if keepsDraft && c.keepDraft(w, r) {
 				return
 			}
 			c.renderError(w, r, tr, http.StatusForbidden, tr.T("error.signedout"))
@@ -453,6 +476,9 @@ type errorPage struct {
 
 // renderError writes the error page with status and message (escaped like everything else).
 func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr translator, status int, message string) {
+	// An error page is this request's, and carries the sign-in form's token, even at an address
+	// (a missing static file) whose answers a cache may otherwise keep.
+	w.Header().Set("Cache-Control", "no-store")
 	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI(), Login: c.loginToken(w, r)}
 	if r.Method != http.MethodGet {
 		v.Here = "/console/" // the language switch cannot come back to it with a GET

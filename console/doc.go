@@ -10,7 +10,9 @@
 // [Config.SecureCookies] behind a proxy that terminates TLS) a Secure one named
 // __Host-crmflow_session, which no other host nor plain HTTP page can set. A session ends
 // [Config.IdleTimeout] after the user last opened a page or sent a form, and [Config.SessionTTL]
-// after sign-in at the latest. Every screen reads and every action
+// after sign-in at the latest. The workflow editor's text, sent after its session ended, is not
+// lost: it is kept sealed on the ended session's trace, and the editor opens with it once the
+// same user signs in again in that browser (see draft.go). Every screen reads and every action
 // writes through the API's own http.Handler, in process, with the user's token: the API checks
 // the permissions, the counts and the protection rules exactly as it does for any client, and the
 // console shows its refusals. The console only hides what the user may not do.

@@ -175,3 +175,61 @@ func TestNamesThatNameNothing(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, page, "a name or an id is missing")
 }
+
+// TestSecurityHeaders: every answer of the console, signed in or out, a page, a form's answer, an
+// error or a job's status, forbids framing, sniffing and a Referer to another site, and is never
+// kept by a cache; a static file (the style sheet, the script) may be kept, and is not sniffed.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	out := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	signedIn, _ := br.get("/console/")
+	signin, _ := out.get("/console/signin")
+	redirected, _ := out.get("/console/workflows")
+	refused, _ := out.post("/console/workflows/save", url.Values{"source": {"name: x"}})
+	missing, _ := br.get("/console/nothing/here")
+	status, _ := br.get("/console/jobs/1/status")
+	signout, _ := br.post("/console/signout", url.Values{"csrf": {br.csrf()}})
+	for name, resp := range map[string]*http.Response{"signed in": signedIn, "sign-in page": signin, "to sign in": redirected,
+		"refused": refused, "no such page": missing, "job status": status, "sign-out": signout} {
+		h := resp.Header
+		require.Contains(t, h.Get("Content-Security-Policy"), "frame-ancestors 'none'", name)
+		require.Equal(t, "DENY", h.Get("X-Frame-Options"), name)
+		require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"), name)
+		require.Equal(t, "same-origin", h.Get("Referrer-Policy"), name)
+		require.Equal(t, "no-store", h.Get("Cache-Control"), name)
+	}
+	require.Equal(t, http.StatusOK, signedIn.StatusCode)
+	require.Equal(t, http.StatusForbidden, refused.StatusCode)
+	require.Equal(t, http.StatusNotFound, missing.StatusCode)
+
+	css, _ := out.get("/console/static/console.css")
+	require.Equal(t, http.StatusOK, css.StatusCode)
+	require.Equal(t, "nosniff", css.Header.Get("X-Content-Type-Options"))
+	require.Empty(t, css.Header.Get("Cache-Control"))
+}
+
+// TestStaticFiles: the console serves its style sheet and script, and lists no files: the
+// directory, or a file it does not have, is the "no such page" page (404), never kept by a cache.
+func TestStaticFiles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	for path, ctype := range map[string]string{"/console/static/console.css": "text/css", "/console/static/console.js": "text/javascript"} {
+		resp, body := br.get(path)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		require.Contains(t, resp.Header.Get("Content-Type"), ctype, path)
+		require.NotEmpty(t, body, path)
+	}
+	for _, path := range []string{"/console/static/", "/console/static/nothing.js", "/console/static/console.css/"} {
+		resp, page := br.get(path)
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		require.Contains(t, page, "There is no such page.", path)
+		require.NotContains(t, page, `href="console.css"`, path)
+		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), path)
+	}
+	resp, _ := br.get("/console/static")
+	require.Equal(t, "/console/static/", resp.Header.Get("Location"), "the directory's address without its slash leads to the 404")
+}

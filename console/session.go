@@ -42,6 +42,7 @@ type session struct {
 	token  string // the user's API token, unsealed
 	csrf   string
 	user   string
+	secret string // the cookie's, which seals what the store keeps for the browser
 }
 
 // newSecret returns 32 random bytes as hex.
@@ -63,8 +64,14 @@ func sealKey(secret string) []byte {
 	return sum[:]
 }
 
-func newGCM(secret string) cipher.AEAD {
-	block, err := aes.NewCipher(sealKey(secret))
+// draftKey is the key that seals the draft kept for the session of secret (see draft.go).
+func draftKey(secret string) []byte {
+	sum := sha256.Sum256([]byte("crmflow console draft key\x00" + secret))
+	return sum[:]
+}
+
+func newGCM(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic(err) // a 32-byte key is always valid
 	}
@@ -76,24 +83,32 @@ func newGCM(secret string) cipher.AEAD {
 }
 
 // seal encrypts token with the key of secret; the nonce leads the result.
-func seal(secret, token string) []byte {
-	gcm := newGCM(secret)
-	nonce := make([]byte, gcm.NonceSize())
-	_, _ = rand.Read(nonce)
-	return gcm.Seal(nonce, nonce, []byte(token), nil)
-}
+func seal(secret, token string) []byte { return sealWith(sealKey(secret), []byte(token)) }
 
 // unseal decrypts what seal made with the same secret.
 func unseal(secret string, sealed []byte) (string, error) {
-	gcm := newGCM(secret)
-	if len(sealed) < gcm.NonceSize() {
-		return "", errors.New("sealed token too short")
-	}
-	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
+	plain, err := unsealWith(sealKey(secret), sealed)
 	if err != nil {
 		return "", fmt.Errorf("unseal token: %w", err)
 	}
 	return string(plain), nil
+}
+
+// sealWith encrypts plain with key (AES-GCM); the nonce leads the result.
+func sealWith(key, plain []byte) []byte {
+	gcm := newGCM(key)
+	nonce := make([]byte, gcm.NonceSize())
+	_, _ = rand.Read(nonce)
+	return gcm.Seal(nonce, nonce, plain, nil)
+}
+
+// unsealWith decrypts what sealWith made with the same key.
+func unsealWith(key, sealed []byte) ([]byte, error) {
+	gcm := newGCM(key)
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("sealed value too short")
+	}
+	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], nil)
 }
 
 // parseSessionCookie splits the session cookie's value into its tenant and secret.
@@ -135,22 +150,26 @@ func (c *Console) openSession(ctx context.Context, r *http.Request) (*session, e
 	if err != nil {
 		return nil, nil // not this secret's session: treat as signed out
 	}
-	return &session{tenant: tenant, id: id, token: token, csrf: stored.CSRF, user: stored.User}, nil
+	return &session{tenant: tenant, id: id, token: token, csrf: stored.CSRF, user: stored.User, secret: secret}, nil
 }
 
-// startSession stores a new session for principal p with token, and sets its cookie on w.
-func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, p crm.Principal, token string) error {
-	secret := newSecret()
+// startSession stores a new session for principal p with token, with its trace (see draft.go),
+// sets its cookie on w, and returns its id and secret. The cookie lasts as long as the trace: past
+// the session's end it opens nothing, and tells only which ended session a form comes from.
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, p crm.Principal, token string) (id, secret string, err error) {
+	secret = newSecret()
+	id = sessionID(secret)
 	now := c.cfg.Clock.Now()
-	err := c.sessions.PutSession(ctx, p.Tenant, sessionID(secret), crm.Session{
+	err = c.sessions.PutSession(ctx, p.Tenant, id, crm.Session{
 		User: p.User.Email, SealedToken: seal(secret, token), CSRF: newSecret(),
 		CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL), IdleExpiresAt: now.Add(c.cfg.IdleTimeout),
+		KeepUntil: now.Add(c.cfg.SessionTTL + traceKeep),
 	})
 	if err != nil {
-		return fmt.Errorf("start session: %w", err)
+		return "", "", fmt.Errorf("start session: %w", err)
 	}
-	c.setCookie(w, r, sessionCookie, string(p.Tenant)+"."+secret, int(c.cfg.SessionTTL/time.Second), http.SameSiteStrictMode)
-	return nil
+	c.setCookie(w, r, sessionCookie, string(p.Tenant)+"."+secret, int((c.cfg.SessionTTL+traceKeep)/time.Second), http.SameSiteStrictMode)
+	return id, secret, nil
 }
 
 // secure says whether the console's cookies carry Secure (and the __Host- prefix): on a request

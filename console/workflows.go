@@ -165,6 +165,9 @@ type workflowPage struct {
 	// Refusal is the API's message when it refused an activation, a pause or a save.
 	Refusal string
 	Preview *previewView
+	// Recovered says that Source is the user's draft, sent after their session ended and not saved
+	// yet (see draft.go).
+	Recovered bool
 }
 
 // Backfill describes the workflow's enrollment of the records that matched already, or "".

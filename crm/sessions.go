@@ -23,6 +23,24 @@ type Session struct {
 	// SessionStore.TouchSession), never after ExpiresAt; the store drops it then. Zero means it
 	// ends at ExpiresAt only.
 	IdleExpiresAt time.Time
+	// KeepUntil is how long the store keeps the session's trace (see SessionTrace): its user and
+	// CSRF token, never its token, past the session's end. Zero, or not after ExpiresAt, keeps no
+	// trace.
+	KeepUntil time.Time
+}
+
+// SessionTrace is what the store keeps of a console session until its Session.KeepUntil, whether
+// the session has ended or not: whose it was and its CSRF token, never the API token, so that the
+// console can tell a form the session's own page sent after the session ended (its browser still
+// has the cookie) from any other; and the draft the console keeps for the session's user.
+type SessionTrace struct {
+	// User is the email of the session's user.
+	User string
+	// CSRF is the session's CSRF token.
+	CSRF string
+	// Draft is what the console keeps for the user (SessionStore.SetSessionDraft), sealed by the
+	// console; nil for none.
+	Draft []byte
 }
 
 // SignInCount is what SessionStore.CountSignIn answers about one sign-in attempt.
@@ -52,12 +70,22 @@ type SessionStore interface {
 	// fail, so that only failed sign-ins use up the attempts; a success never clears failures
 	// already counted. It takes nothing from a later window.
 	UncountSignIn(ctx context.Context, client string, c SignInCount) error
-	// PutSession stores s under id until s.ExpiresAt (a session already expired is not stored).
+	// PutSession stores s under id until s.ExpiresAt, and its trace until s.KeepUntil (a session
+	// already expired is not stored).
 	PutSession(ctx context.Context, t TenantID, id string, s Session) error
 	// Session returns the session id of tenant t, or a *NotFoundError when there is none (never
 	// created, signed out, or past its ExpiresAt or IdleExpiresAt).
 	Session(ctx context.Context, t TenantID, id string) (Session, error)
-	// DeleteSession ends session id of tenant t. Ending a session that does not exist is no error.
+	// SessionTrace returns the trace of session id of tenant t, which lasts past the session's end
+	// until its KeepUntil, or a *NotFoundError when there is none (never created, stored without
+	// KeepUntil, signed out, or past its KeepUntil).
+	SessionTrace(ctx context.Context, t TenantID, id string) (SessionTrace, error)
+	// SetSessionDraft keeps draft on the trace of session id of tenant t, in place of the one kept
+	// before; nil removes it. A trace that is gone stays gone: setting its draft is no error and
+	// keeps nothing.
+	SetSessionDraft(ctx context.Context, t TenantID, id string, draft []byte) error
+	// DeleteSession ends session id of tenant t and drops its trace. Ending a session that does not
+	// exist is no error.
 	DeleteSession(ctx context.Context, t TenantID, id string) error
 	// TouchSession moves the IdleExpiresAt of session id of tenant t to idleExpiresAt (at most its
 	// ExpiresAt), as it is used. A session that has ended (gone, or past either end) stays ended:

@@ -613,6 +613,62 @@ func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("dialog[open]").length`))
 }
 
+// TestConsoleDraftAfterTheSessionEnds: the session of a user writing a workflow in the editor ends
+// (here Redis drops it, as at its idle end), and they press Save: the text they typed is not lost.
+// The browser lands on the sign-in page, which says the text is kept; signing in again opens the
+// editor with it, unsaved, and Save, with the new session, stores it.
+func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	b := bundleOn(t, setup(t).redisURL)
+	tenant, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	const src = "name: draft-wf\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nactions:\n  - type: delete_contact\n"
+	stored := func() int {
+		t.Helper()
+		code, _ := call(t, http.MethodGet, base+"/automation/v4/flows/draft-wf", token, nil)
+		return code
+	}
+
+	ctx := browserCtx(t)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "new workflow",
+		chromedp.Navigate(base+"/console/workflows/-/new"),
+		chromedp.WaitVisible(chromedp.CSS("#source")),
+	)
+	eval[string](t, ctx, `document.getElementById("source").value = ""`)
+	run(t, ctx, "write it", chromedp.SendKeys(chromedp.CSS("#source"), src))
+	keys, err := b.rdb.Keys(b.ctx, "crm:{"+string(tenant)+"}:session:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.NoError(t, b.rdb.Del(b.ctx, keys...).Err())
+
+	run(t, ctx, "save once the session has ended",
+		chromedp.Click(chromedp.CSS("#save")),
+		chromedp.WaitVisible(chromedp.CSS("#draft-waiting")),
+	)
+	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
+	require.Equal(t, http.StatusNotFound, stored(), "nothing is saved without a session")
+	run(t, ctx, "sign in again",
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Submit(chromedp.CSS("#token")),
+		chromedp.WaitVisible(chromedp.CSS("#draft-notice")),
+	)
+	require.Equal(t, "/console/workflows/-/draft", eval[string](t, ctx, `location.pathname`))
+	require.Equal(t, src, eval[string](t, ctx, `document.getElementById("source").value`), "the text as typed")
+	require.Equal(t, http.StatusNotFound, stored(), "not saved until saved")
+	run(t, ctx, "save",
+		chromedp.Click(chromedp.CSS("#save")),
+		chromedp.WaitVisible(chromedp.CSS("#workflow-facts")),
+	)
+	require.Contains(t, text(t, ctx, ".flash"), "Saved as revision 1.")
+	require.Equal(t, http.StatusOK, stored())
+}
+
 // TestConsoleSignInAcrossProcesses: two `serve` processes behind one proxy (--trusted-proxies)
 // share the count of a client's failed console sign-ins in Redis: the client the proxy forwards
 // is refused on both after 10 failures, whatever its token, while another client signs in. The

@@ -454,3 +454,9 @@ func JobFailuresKey(t crm.TenantID, id string) string { return prefix(t) + "job:
 // the session, at the earlier of its two ends. id is
 // a hash of the session's secret. Key: crm:{<tenant>}:session:<id>.
 func SessionKey(t crm.TenantID, id string) string { return prefix(t) + "session:" + id }
+
+// SessionTraceKey is the HASH of the trace of a session of the operator console
+// (crm.SessionTrace): user, csrf, keep_until (unix ms) and, while the console keeps one, draft
+// (sealed). It holds no token, and expires at keep_until, after the session. Key:
+// crm:{<tenant>}:session-trace:<id>.
+func SessionTraceKey(t crm.TenantID, id string) string { return prefix(t) + "session-trace:" + id }

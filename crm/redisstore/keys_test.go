@@ -20,6 +20,7 @@ func TestKeys(t *testing.T) {
 		{TokenKey(tn, "abc"), "crm:{acme}:token:abc"},
 		{TokensKey(tn), "crm:{acme}:tokens"},
 		{SessionKey(tn, "f00d"), "crm:{acme}:session:f00d"},
+		{SessionTraceKey(tn, "f00d"), "crm:{acme}:session-trace:f00d"},
 		{SaltFingerprintKey(), "crm:salt:fingerprint"},
 		{RetentionKey(), "crm:retention"},
 		{SignInKey("192.0.2.7"), "crm:signin:192.0.2.7"},

@@ -45,3 +45,18 @@ type uncountSignInCall struct {
 
 func (c uncountSignInCall) keys() []string { return []string{c.SignIn} }
 func (c uncountSignInCall) argv() []any    { return []any{c.WindowStart} }
+
+// setSessionDraftScript keeps or removes the draft on the trace of a console session that is still kept.
+// See lua/set_session_draft.lua for its KEYS and ARGV. It is quiet, like touchSessionScript.
+var setSessionDraftScript = newScript[setSessionDraftCall]("set_session_draft").quiet()
+
+// setSessionDraftCall is a call of setSessionDraftScript (lua/set_session_draft.lua).
+type setSessionDraftCall struct {
+	Trace string
+
+	Draft []byte // empty: remove it
+	Now   int64  // unix ms
+}
+
+func (c setSessionDraftCall) keys() []string { return []string{c.Trace} }
+func (c setSessionDraftCall) argv() []any    { return []any{c.Draft, c.Now} }

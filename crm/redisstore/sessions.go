@@ -12,7 +12,8 @@ import (
 )
 
 // PutSession implements crm.SessionStore: one HASH that Redis drops at the session's end (the
-// earlier of its ExpiresAt and IdleExpiresAt).
+// earlier of its ExpiresAt and IdleExpiresAt), and, when KeepUntil is after ExpiresAt, the
+// trace's HASH, which Redis drops at KeepUntil.
 func (s *Store) PutSession(ctx context.Context, t crm.TenantID, id string, sess crm.Session) error {
 	end := sess.ExpiresAt
 	if !sess.IdleExpiresAt.IsZero() && sess.IdleExpiresAt.Before(end) {
@@ -36,6 +37,12 @@ func (s *Store) PutSession(ctx context.Context, t crm.TenantID, id string, sess 
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, fields)
 		p.PExpire(ctx, key, ttl)
+		if sess.KeepUntil.After(sess.ExpiresAt) {
+			trace := SessionTraceKey(t, id)
+			p.Del(ctx, trace)
+			p.HSet(ctx, trace, "user", sess.User, "csrf", sess.CSRF, "keep_until", strconv.FormatInt(sess.KeepUntil.UnixMilli(), 10))
+			p.PExpire(ctx, trace, sess.KeepUntil.Sub(s.cfg.Clock.Now()))
+		}
 		return nil
 	})
 	if err != nil {
@@ -66,6 +73,33 @@ func (s *Store) Session(ctx context.Context, t crm.TenantID, id string) (crm.Ses
 	return sess, nil
 }
 
+// SessionTrace implements crm.SessionStore. A trace past its keep_until by the store's clock is not
+// returned, even if Redis has not dropped it yet.
+func (s *Store) SessionTrace(ctx context.Context, t crm.TenantID, id string) (crm.SessionTrace, error) {
+	h, err := s.rdb.HGetAll(ctx, SessionTraceKey(t, id)).Result()
+	if err != nil {
+		return crm.SessionTrace{}, fmt.Errorf("read session trace in %s: %w", t, err)
+	}
+	if len(h) == 0 || !s.cfg.Clock.Now().Before(parseMS(h["keep_until"])) {
+		return crm.SessionTrace{}, &crm.NotFoundError{Kind: "session trace", ID: "(hidden)"}
+	}
+	tr := crm.SessionTrace{User: h["user"], CSRF: h["csrf"]}
+	if d, ok := h["draft"]; ok && d != "" {
+		tr.Draft = []byte(d)
+	}
+	return tr, nil
+}
+
+// SetSessionDraft implements crm.SessionStore.
+func (s *Store) SetSessionDraft(ctx context.Context, t crm.TenantID, id string, draft []byte) error {
+	err := setSessionDraftScript.run(ctx, s, setSessionDraftCall{Trace: SessionTraceKey(t, id), Draft: draft,
+		Now: s.cfg.Clock.Now().UnixMilli()}).Err()
+	if err != nil {
+		return fmt.Errorf("set session draft in %s: %w", t, err)
+	}
+	return nil
+}
+
 // TouchSession implements crm.SessionStore.
 func (s *Store) TouchSession(ctx context.Context, t crm.TenantID, id string, idleExpiresAt time.Time) error {
 	err := touchSessionScript.run(ctx, s, touchSessionCall{Session: SessionKey(t, id),
@@ -78,7 +112,7 @@ func (s *Store) TouchSession(ctx context.Context, t crm.TenantID, id string, idl
 
 // DeleteSession implements crm.SessionStore.
 func (s *Store) DeleteSession(ctx context.Context, t crm.TenantID, id string) error {
-	if err := s.rdb.Del(ctx, SessionKey(t, id)).Err(); err != nil {
+	if err := s.rdb.Del(ctx, SessionKey(t, id), SessionTraceKey(t, id)).Err(); err != nil {
 		return fmt.Errorf("delete session in %s: %w", t, err)
 	}
 	return nil

@@ -97,6 +97,80 @@ func TestSessionIdleEnd(t *testing.T) {
 	})
 }
 
+// TestSessionTrace: a session stored with KeepUntil leaves a trace (its user and CSRF token, never
+// its token) that outlives its end until KeepUntil, and holds the draft set on it; signing out
+// drops it, and a draft set on a trace that is gone keeps nothing.
+func TestSessionTrace(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		now := b.clock.Now().UTC().Truncate(time.Millisecond)
+		var nf *crm.NotFoundError
+		sess := crm.Session{User: "ops@acme.example", SealedToken: []byte("sealed-token"), CSRF: "c5rf", CreatedAt: now,
+			ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(10 * time.Minute), KeepUntil: now.Add(2 * time.Hour)}
+		require.NoError(t, b.store.PutSession(b.ctx, b.tenant, "s1", sess))
+		tr, err := b.store.SessionTrace(b.ctx, b.tenant, "s1")
+		require.NoError(t, err)
+		require.Equal(t, crm.SessionTrace{User: sess.User, CSRF: sess.CSRF}, tr)
+		h := b.rdb.HGetAll(b.ctx, redisstore.SessionTraceKey(b.tenant, "s1")).Val()
+		require.NotEmpty(t, h)
+		for _, v := range h {
+			require.NotContains(t, v, "sealed-token", "the trace holds no token")
+		}
+		ttl := b.rdb.PTTL(b.ctx, redisstore.SessionTraceKey(b.tenant, "s1")).Val()
+		require.Greater(t, ttl, time.Hour+59*time.Minute, "Redis keeps the trace until KeepUntil")
+		require.LessOrEqual(t, ttl, 2*time.Hour)
+		ttl = b.rdb.PTTL(b.ctx, redisstore.SessionKey(b.tenant, "s1")).Val()
+		require.LessOrEqual(t, ttl, 10*time.Minute, "the session itself still goes at its idle end")
+
+		// Past the session's idle end, the session is gone and its trace is not; the trace keeps a
+		// draft, replaces it and removes it.
+		b.clock.Advance(11 * time.Minute)
+		_, err = b.store.Session(b.ctx, b.tenant, "s1")
+		require.ErrorAs(t, err, &nf)
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s1", []byte{0, 1, 0xff}))
+		tr, err = b.store.SessionTrace(b.ctx, b.tenant, "s1")
+		require.NoError(t, err)
+		require.Equal(t, []byte{0, 1, 0xff}, tr.Draft)
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s1", []byte("second")))
+		tr, err = b.store.SessionTrace(b.ctx, b.tenant, "s1")
+		require.NoError(t, err)
+		require.Equal(t, []byte("second"), tr.Draft)
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s1", nil))
+		tr, err = b.store.SessionTrace(b.ctx, b.tenant, "s1")
+		require.NoError(t, err)
+		require.Nil(t, tr.Draft)
+
+		// Another tenant never sees it.
+		_, err = b.store.SessionTrace(b.ctx, b.tenant+"x", "s1")
+		require.ErrorAs(t, err, &nf)
+
+		// Past KeepUntil it is gone by the store's clock, and a draft set then keeps nothing.
+		b.clock.Set(now.Add(2 * time.Hour))
+		_, err = b.store.SessionTrace(b.ctx, b.tenant, "s1")
+		require.ErrorAs(t, err, &nf)
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s1", []byte("late")))
+		require.Empty(t, b.rdb.HGet(b.ctx, redisstore.SessionTraceKey(b.tenant, "s1"), "draft").Val())
+
+		// Signing out drops the trace with the session; a draft set then creates nothing.
+		now = b.clock.Now().UTC().Truncate(time.Millisecond)
+		require.NoError(t, b.store.PutSession(b.ctx, b.tenant, "s2", crm.Session{User: "u", CSRF: "c", CreatedAt: now,
+			ExpiresAt: now.Add(time.Hour), KeepUntil: now.Add(2 * time.Hour)}))
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s2", []byte("draft")))
+		require.NoError(t, b.store.DeleteSession(b.ctx, b.tenant, "s2"))
+		_, err = b.store.SessionTrace(b.ctx, b.tenant, "s2")
+		require.ErrorAs(t, err, &nf)
+		require.NoError(t, b.store.SetSessionDraft(b.ctx, b.tenant, "s2", []byte("draft")))
+		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.SessionTraceKey(b.tenant, "s2")).Val())
+
+		// A session stored without KeepUntil leaves no trace.
+		require.NoError(t, b.store.PutSession(b.ctx, b.tenant, "s3", crm.Session{User: "u", CSRF: "c", CreatedAt: now,
+			ExpiresAt: now.Add(time.Hour)}))
+		_, err = b.store.SessionTrace(b.ctx, b.tenant, "s3")
+		require.ErrorAs(t, err, &nf)
+		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.SessionTraceKey(b.tenant, "s3")).Val())
+	})
+}
+
 // TestSignInCounts: a client's sign-in attempts are counted to a bound per window, from its first
 // attempt; a success taken back frees its attempt but clears no failure; the window's end frees
 // the client, and a take-back from an ended window takes nothing from the next.
