@@ -179,21 +179,31 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Pr
 
 // getProperty serves GET /crm/v3/properties/{objectType}/{name}.
 func (s *Server) getProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	o, err := s.objectType(r, p.Tenant, "objectType")
+	_, _, prop, err := s.pathProperty(r, p)
 	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusOK, toPropertyJSON(prop))
+	return nil
+}
+
+// pathProperty reads the schema of the request's {objectType} and the property its {name} names:
+// a 404 when either does not exist.
+func (s *Server) pathProperty(r *http.Request, p crm.Principal) (crm.ObjectType, crm.Schema, crm.Property, error) {
+	o, err := s.objectType(r, p.Tenant, "objectType")
+	if err != nil {
+		return "", crm.Schema{}, crm.Property{}, err
+	}
 	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
 	if err != nil {
-		return fmt.Errorf("read schema of %s: %w", o, err)
+		return "", crm.Schema{}, crm.Property{}, fmt.Errorf("read schema of %s: %w", o, err)
 	}
 	name := r.PathValue("name")
 	prop, ok := schema.Properties[name]
 	if !ok {
-		return errNotFound("property", name)
+		return "", crm.Schema{}, crm.Property{}, errNotFound("property", name)
 	}
-	writeJSON(w, http.StatusOK, toPropertyJSON(prop))
-	return nil
+	return o, schema, prop, nil
 }
 
 // createProperty serves POST /crm/v3/properties/{objectType}: 201 with the new property.
@@ -348,19 +358,11 @@ func (in propertyUpdateInput) apply(old crm.Property) (crm.Property, error) {
 // longer validate under, or whose type change their triggers read, is a 409 PROPERTY_IN_USE
 // naming them (checkPropertyUses); one that stored values would not fit, too (the store's).
 func (s *Server) updateProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	o, err := s.objectType(r, p.Tenant, "objectType")
+	o, schema, old, err := s.pathProperty(r, p)
 	if err != nil {
 		return err
 	}
-	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
-	if err != nil {
-		return fmt.Errorf("read schema of %s: %w", o, err)
-	}
 	name := r.PathValue("name")
-	old, ok := schema.Properties[name]
-	if !ok {
-		return errNotFound("property", name)
-	}
 	var in propertyUpdateInput
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err

@@ -36,6 +36,27 @@ func (b *testBundle) addRecipient(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// retryingNotification starts a worker whose SMTP server is down, creates the secret contact and
+// enqueues a notification about it to the recipient (a user) under key, and waits for its delivery
+// to fail and wait for a retry. Restart the server to let the retry go on.
+func (b *testBundle) retryingNotification(t *testing.T, key string) (*smtpServer, crm.RecordID, *asynq.TaskInfo) {
+	t.Helper()
+	b.addRecipient(t)
+	srv := startSMTP(t, smtptest.Options{})
+	srv.Stop()
+	cfg := b.config()
+	cfg.Mail = srv.mailConfig()
+	b.startWorker(t, cfg)
+	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+	require.NoError(t, err)
+	info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, recs[0].ID, key))
+	require.NoError(t, err)
+	eventually(t, 10*time.Second, "the delivery to fail and wait for a retry", func() bool {
+		return b.taskState(t, worker.QueueCritical, info.ID) == asynq.TaskStateRetry.String()
+	})
+	return srv, recs[0].ID, info
+}
+
 func requireNoTrace(t *testing.T, dump map[string]string) {
 	t.Helper()
 	for k, v := range dump {
@@ -88,25 +109,11 @@ func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			b.addRecipient(t)
-			srv := startSMTP(t, smtptest.Options{})
-			srv.Stop()
-			cfg := b.config()
-			cfg.Mail = srv.mailConfig()
-			b.startWorker(t, cfg)
-			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
-			require.NoError(t, err)
-			id := recs[0].ID
-
-			info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-retry"))
-			require.NoError(t, err)
-			eventually(t, 10*time.Second, "the delivery to fail and wait for a retry", func() bool {
-				return b.taskState(t, worker.QueueCritical, info.ID) == asynq.TaskStateRetry.String()
-			})
+			srv, id, info := b.retryingNotification(t, "n-retry")
 
 			params := crm.PermanentDeleteParams{ID: id, By: "dpo@example.com"}
 			if fromBin {
-				_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
+				_, err := b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{id}, crm.Actor{})
 				require.NoError(t, err)
 				params = crm.PermanentDeleteParams{Email: "Erin.Alias@privacy.example", By: "dpo@example.com"}
 			}
@@ -141,22 +148,8 @@ func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
 func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.addRecipient(t)
-	srv := startSMTP(t, smtptest.Options{})
-	srv.Stop()
-	cfg := b.config()
-	cfg.Mail = srv.mailConfig()
-	b.startWorker(t, cfg)
-	recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
-	require.NoError(t, err)
-	id := recs[0].ID
-
-	info, err := b.client(t).EnqueueMailSend(b.ctx, notification(b.tenant, id, "n-left"))
-	require.NoError(t, err)
-	eventually(t, 10*time.Second, "the delivery to fail and wait for a retry", func() bool {
-		return b.taskState(t, worker.QueueCritical, info.ID) == asynq.TaskStateRetry.String()
-	})
-	_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", true, "admin@example.com")
+	srv, id, info := b.retryingNotification(t, "n-left")
+	_, err := b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", true, "admin@example.com")
 	require.NoError(t, err)
 
 	require.NoError(t, srv.Restart())
