@@ -35,21 +35,8 @@ func notifyUserDef() Definition {
 // notifyUserNeeds is read when the subject or the body shows a property of the record: the email
 // shows record data to its recipient, with the activator's authority.
 func notifyUserNeeds(p Params) []crm.Permission {
-	for _, text := range []string{p["subject"], p["body"]} {
-		for {
-			i := strings.Index(text, "{{")
-			if i < 0 {
-				break
-			}
-			j := strings.Index(text[i+2:], "}}")
-			if j < 0 {
-				break
-			}
-			if strings.TrimSpace(text[i+2:i+2+j]) != "id" {
-				return []crm.Permission{crm.PermRead}
-			}
-			text = text[i+2+j+2:]
-		}
+	if crm.ShowsRecordData(p["subject"], p["body"]) {
+		return []crm.Permission{crm.PermRead}
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ type auditJSON struct {
 	// purgeable at once.
 	Retention         string `json:"retention,omitempty"`
 	PreviousRetention string `json:"previousRetention,omitempty"`
+	// Reason says why a mail_dropped notification was dropped: record_gone, recipient_gone,
+	// workflow_inactive or activator_lacks_read.
+	Reason string `json:"reason,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -61,7 +64,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		ids[i] = string(id)
 	}
 	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, MailID: e.MailID, By: e.By, Via: string(e.Via),
-		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID, Rule: e.Rule}
+		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID, Rule: e.Rule, Reason: e.Reason}
 	perms := func(p crm.Permissions) *[]string {
 		s := make([]string, len(p))
 		for i, x := range p {

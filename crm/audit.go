@@ -23,6 +23,11 @@ type AuditEntry struct {
 	// MailID is the id of the email a "mail_dropped", "mail_failed", "mail_retried" or
 	// "mail_discarded" entry is about.
 	MailID string
+	// Reason says why a "mail_dropped" notification was dropped: "record_gone" (permanently deleted
+	// or purged), "recipient_gone" (no longer an enabled user; User names the recipient),
+	// "workflow_inactive" (paused or removed) or "activator_lacks_read" (the workflow's activator no
+	// longer holds read, which its text needs). Empty on other entries.
+	Reason string
 	// Count is how many records the entry is about, set by the purge and cascade entries, and for
 	// AuditWorkflowErased how many revisions were erased; 0 otherwise.
 	Count int

@@ -36,6 +36,29 @@ func SingularType(o ObjectType) string {
 // RenderMailTemplate replaces each {{name}} of tpl with the record's property of that name (empty
 // when unset), and {{id}} with its id. Spaces inside the braces are ignored; an unclosed "{{" is
 // kept as text (notify_user's validation refuses it anyway).
+// ShowsRecordData says whether a notification's subject or body shows a property of its record:
+// a placeholder other than {{id}}. Sending it then needs the read permission of the workflow's
+// activator, when the step runs and when the email is delivered.
+func ShowsRecordData(subject, body string) bool {
+	for _, text := range []string{subject, body} {
+		for {
+			i := strings.Index(text, "{{")
+			if i < 0 {
+				break
+			}
+			j := strings.Index(text[i+2:], "}}")
+			if j < 0 {
+				break
+			}
+			if strings.TrimSpace(text[i+2:i+2+j]) != "id" {
+				return true
+			}
+			text = text[i+2+j+2:]
+		}
+	}
+	return false
+}
+
 func RenderMailTemplate(tpl string, rec Record) string {
 	s, _ := renderMailTemplate(tpl, rec, -1)
 	return s

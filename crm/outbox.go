@@ -118,9 +118,22 @@ const (
 	// or is a disabled one: it was dropped, with an audit entry naming the recipient, and must
 	// never be sent (its text would show record data to someone without access).
 	MailRecipientGone
+	// MailWorkflowStopped means the workflow of a notification is no longer active, or its
+	// activator no longer holds the read permission its text needs: it was dropped, with an audit
+	// entry, and must never be sent (a paused workflow sends no more emails).
+	MailWorkflowStopped
 )
 
-// String returns "claimed", "done", "busy", "dropped" or "recipient gone".
+// MailDelivery is what the delivery of a workflow notification is checked against when it is
+// claimed (ClaimRecordMail): the record it is about, its recipient, and whether its text shows the
+// record's data (ShowsRecordData).
+type MailDelivery struct {
+	Ref             MailRef
+	To              string
+	ShowsRecordData bool
+}
+
+// String returns "claimed", "done", "busy", "dropped", "recipient gone" or "workflow stopped".
 func (c MailClaim) String() string {
 	switch c {
 	case MailClaimed:
@@ -133,6 +146,8 @@ func (c MailClaim) String() string {
 		return "dropped"
 	case MailRecipientGone:
 		return "recipient gone"
+	case MailWorkflowStopped:
+		return "workflow stopped"
 	}
 	return fmt.Sprintf("MailClaim(%d)", int(c))
 }

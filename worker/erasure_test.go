@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -28,11 +29,22 @@ func notification(tenant crm.TenantID, rec crm.RecordID, key string) worker.Mail
 		IdempotencyKey: key, ObjectType: crm.Contacts, RecordID: rec, Workflow: "nurture"}
 }
 
-// addRecipient makes sales@example.com, the recipient of notification's emails, a user of the
-// tenant: a notification to anyone else is dropped at delivery.
-func (b *testBundle) addRecipient(t *testing.T) {
+// notifier makes sales@example.com, the recipient of notification's emails, a user of the tenant
+// and activates workflow (which no test contact matches) on behalf of activatorEmail, who holds
+// every permission: a notification is dropped at delivery unless its recipient is an enabled user
+// and its workflow is active, with an activator who may read what it shows.
+func (b *testBundle) notifier(t *testing.T, workflow string) {
 	t.Helper()
 	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "admin@example.com")
+	require.NoError(t, err)
+	_, err = b.store.CreateUser(b.ctx, b.tenant, activatorEmail, crm.AllPermissions, "admin@example.com")
+	if !errors.Is(err, crm.ErrUserExists) {
+		require.NoError(t, err)
+	}
+	_, _, err = b.store.PutFlow(b.ctx, b.tenant, workflow, crm.Contacts, "name: "+workflow+
+		"\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: notify_user\n    to: sales@example.com\n    subject: \"Lead {{id}}\"\n", activatorEmail)
+	require.NoError(t, err)
+	_, err = b.store.ActivateFlow(b.ctx, b.tenant, workflow, crm.ActivateFlowParams{By: activatorEmail})
 	require.NoError(t, err)
 }
 
@@ -41,7 +53,7 @@ func (b *testBundle) addRecipient(t *testing.T) {
 // to fail and wait for a retry. Restart the server to let the retry go on.
 func (b *testBundle) retryingNotification(t *testing.T, key string) (*smtpServer, crm.RecordID, *asynq.TaskInfo) {
 	t.Helper()
-	b.addRecipient(t)
+	b.notifier(t, "nurture")
 	srv := startSMTP(t, smtptest.Options{})
 	srv.Stop()
 	cfg := b.config()
@@ -70,7 +82,7 @@ func requireNoTrace(t *testing.T, dump map[string]string) {
 func TestNotificationRenderedAtDelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.addRecipient(t)
+	b.notifier(t, "nurture")
 	srv := startSMTP(t, smtptest.Options{})
 	cfg := b.config()
 	cfg.Mail = srv.mailConfig()
@@ -165,6 +177,7 @@ func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
 	require.Equal(t, "mail_dropped", last.Action)
 	require.Equal(t, "n-left", last.MailID)
 	require.Equal(t, "sales@example.com", last.User)
+	require.Equal(t, "recipient_gone", last.Reason)
 	require.Equal(t, []crm.RecordID{id}, last.RecordIDs)
 
 	// Enabled again, the same email stays dropped: a retry of its task sends nothing.
@@ -186,6 +199,81 @@ func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
 	audit, _, err = b.store.Audit(b.ctx, b.tenant, nil)
 	require.NoError(t, err)
 	require.Equal(t, "stranger@example.com", audit[len(audit)-1].User)
+}
+
+// A notification is checked against its workflow when it is delivered: paused, it sends no more
+// emails; with an activator who lost read, no email that shows the record's data goes out, while
+// one that shows only its id still does. Each drop is audited with its reason.
+func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
+	t.Parallel()
+	send := func(t *testing.T, b *testBundle, srv *smtpServer, p worker.MailSendPayload) {
+		t.Helper()
+		task, err := worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		require.NoError(t, b.mailWorker(t, srv).HandleMailSend(b.ctx, task))
+	}
+	lastDrop := func(t *testing.T, b *testBundle) crm.AuditEntry {
+		t.Helper()
+		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+		require.NoError(t, err)
+		last := audit[len(audit)-1]
+		require.Equal(t, "mail_dropped", last.Action)
+		return last
+	}
+	contact := func(t *testing.T, b *testBundle) crm.RecordID {
+		t.Helper()
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+		require.NoError(t, err)
+		return recs[0].ID
+	}
+
+	t.Run("Paused", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.notifier(t, "nurture")
+		srv := startSMTP(t, smtptest.Options{})
+		id := contact(t, b)
+		_, err := b.store.PauseFlow(b.ctx, b.tenant, "nurture", nil)
+		require.NoError(t, err)
+		send(t, b, srv, notification(b.tenant, id, "n-paused"))
+		require.Empty(t, srv.Messages(), "a paused workflow sends no more emails")
+		drop := lastDrop(t, b)
+		require.Equal(t, "workflow_inactive", drop.Reason)
+		require.Equal(t, "nurture", drop.Ref)
+		require.Equal(t, "n-paused", drop.MailID)
+	})
+
+	t.Run("ActivatorLostRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.notifier(t, "nurture")
+		srv := startSMTP(t, smtptest.Options{})
+		id := contact(t, b)
+		_, err := b.store.SetUserPermissions(b.ctx, b.tenant, activatorEmail, crm.Permissions{crm.PermWorkflows}, "admin@example.com")
+		require.NoError(t, err)
+		send(t, b, srv, notification(b.tenant, id, "n-noread"))
+		require.Empty(t, srv.Messages(), "no record data on the authority of an activator without read")
+		require.Equal(t, "activator_lacks_read", lastDrop(t, b).Reason)
+
+		idOnly := notification(b.tenant, id, "n-idonly")
+		idOnly.Subject, idOnly.Body = "Contact {{id}} needs a call", "See contact {{ id }}."
+		send(t, b, srv, idOnly)
+		require.Len(t, srv.Messages(), 1, "an email that shows only the id needs no read")
+		require.Contains(t, srv.Messages()[0].Data, "Subject: Contact "+string(id)+" needs a call")
+	})
+
+	t.Run("RecordGoneSaysSo", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.notifier(t, "nurture")
+		srv := startSMTP(t, smtptest.Options{})
+		id := contact(t, b)
+		_, err := b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: id, By: "dpo@example.com"})
+		require.NoError(t, err)
+		send(t, b, srv, notification(b.tenant, id, "n-gone"))
+		require.Empty(t, srv.Messages())
+		require.Equal(t, "record_gone", lastDrop(t, b).Reason)
+	})
 }
 
 // Without SMTP the outbox keeps the templates and the reference; reading it renders them, or says

@@ -228,10 +228,11 @@ type MailStore interface {
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
 	// FinishMail records the email as sent, or releases the lease after a failure.
 	FinishMail(ctx context.Context, t crm.TenantID, id, token string, delivered bool) error
-	// ClaimRecordMail is ClaimMail for an email about a record to the user to: it drops the email
-	// when the record exists neither live nor in the bin (crm.MailDropped), or when to is no longer
-	// an enabled user of the tenant (crm.MailRecipientGone).
-	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error)
+	// ClaimRecordMail is ClaimMail for a workflow's notification: it drops the email when the record
+	// exists neither live nor in the bin (crm.MailDropped), when its recipient is no longer an
+	// enabled user of the tenant (crm.MailRecipientGone), or when its workflow is no longer active
+	// or its activator lacks the read its text needs (crm.MailWorkflowStopped).
+	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, d crm.MailDelivery) (crm.MailClaim, error)
 }
 
 // HandleMailSend handles a mail:send task. With no SMTP host configured it keeps the email in the
@@ -350,7 +351,8 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		if ref.IsZero() {
 			return w.mail.ClaimMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease())
 		}
-		return w.mail.ClaimRecordMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease(), ref, p.To)
+		return w.mail.ClaimRecordMail(ctx, p.TenantID, p.IdempotencyKey, token, w.cfg.Mail.lease(),
+			crm.MailDelivery{Ref: ref, To: p.To, ShowsRecordData: crm.ShowsRecordData(p.Subject, p.Body)})
 	}
 	c, err := claim()
 	if err != nil {
@@ -363,6 +365,9 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			log.Info("the email's record no longer exists: email dropped, not sent")
 		case crm.MailRecipientGone:
 			log.Warn("the email's recipient is no longer an enabled user of the tenant: email dropped, not sent (audit entry mail_dropped)")
+		case crm.MailWorkflowStopped:
+			log.Warn("the email's workflow is no longer active, or its activator no longer holds read: email dropped, not sent (audit entry mail_dropped)",
+				"workflow", p.Workflow)
 		default:
 			return false
 		}

@@ -353,7 +353,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("HostileRecordValuesStayInTheSubjectAndBody", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.addRecipient(t)
+		b.notifier(t, "leads")
 		srv := startSMTP(t, smtptest.Options{})
 		w := b.mailWorker(t, srv)
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{
@@ -390,7 +390,7 @@ func TestMailSend(t *testing.T) {
 	t.Run("LongRenderedBodyIsCut", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		b.addRecipient(t)
+		b.notifier(t, "leads")
 		srv := startSMTP(t, smtptest.Options{})
 		w := b.mailWorker(t, srv)
 		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: map[string]string{

@@ -118,7 +118,7 @@ func auditEntry(m redis.XMessage) crm.AuditEntry {
 	e := crm.AuditEntry{ID: m.ID, Action: str("action"), ObjectType: crm.ObjectType(str("object_type")), RecordIDs: ids,
 		Count: count, MailID: str("mail_id"),
 		By: str("by"), Via: crm.Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
-		User: str("user"), TokenID: str("token_id"), Rule: str("rule")}
+		User: str("user"), TokenID: str("token_id"), Rule: str("rule"), Reason: str("reason")}
 	if _, ok := m.Values["perms"]; ok {
 		e.Permissions = perms("perms")
 	}

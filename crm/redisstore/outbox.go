@@ -24,10 +24,13 @@ var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox
 // appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
 type appendOutboxCall struct {
 	Outbox, Sent, Expiry, Audit, Dropped string
-	// Record and BinRecord are the keys of the record the email is about, and Recipient the user
-	// key of its recipient; all "" without a record (they are then left out of KEYS).
-	Record, BinRecord, Recipient string
-	To                           string // the recipient's address, with a record
+	// Record and BinRecord are the keys of the record the email is about, Recipient the user key of
+	// its recipient and Flow its workflow's key; all "" without a record (they are then left out of
+	// KEYS).
+	Record, BinRecord, Recipient, Flow string
+	To                                 string // the recipient's address, with a record
+	ShowsRecordData                    bool   // with a record: its text shows the record's data
+	UserPrefix                         string // with a record: the user key prefix
 
 	Message     string // JSON
 	SentTTL     int64  // ms
@@ -70,15 +73,18 @@ func (c expireOutboxCall) argv() []any    { return []any{c.At, c.Limit} }
 // claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops it
 // when the record it is about no longer exists.
 // See lua/claim_mail.lua for its KEYS and ARGV.
-var claimMailScript = newScript[claimMailCall]("mail_drop", "claim_mail")
+var claimMailScript = newScript[claimMailCall]("helpers", "mail_drop", "claim_mail")
 
 // claimMailCall is a call of claimMailScript (lua/claim_mail.lua).
 type claimMailCall struct {
 	Sent, Audit string
-	// Record and BinRecord are the keys of the record the email is about, and Recipient the user
-	// key of its recipient; all "" without a record (they are then left out of KEYS).
-	Record, BinRecord, Recipient string
-	To                           string // the recipient's address, with a record
+	// Record and BinRecord are the keys of the record the email is about, Recipient the user key of
+	// its recipient and Flow its workflow's key; all "" without a record (they are then left out of
+	// KEYS).
+	Record, BinRecord, Recipient, Flow string
+	To                                 string // the recipient's address, with a record
+	ShowsRecordData                    bool   // with a record: its text shows the record's data
+	UserPrefix                         string // with a record: the user key prefix
 
 	Lease       string // "lease:<token>"
 	LeaseTTL    int64  // ms
@@ -92,14 +98,14 @@ type claimMailCall struct {
 func (c claimMailCall) keys() []string {
 	keys := []string{c.Sent, c.Audit}
 	if c.Record != "" {
-		keys = append(keys, c.Record, c.BinRecord, c.Recipient)
+		keys = append(keys, c.Record, c.BinRecord, c.Recipient, c.Flow)
 	}
 	return keys
 }
 
 func (c claimMailCall) argv() []any {
 	return []any{c.Lease, c.LeaseTTL, c.At, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow, c.MailID,
-		c.AuditMaxLen, c.SentTTL, c.To}
+		c.AuditMaxLen, c.SentTTL, c.To, flag(c.ShowsRecordData), c.UserPrefix}
 }
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
@@ -324,16 +330,17 @@ func (s *Store) ClaimMail(ctx context.Context, t crm.TenantID, id, token string,
 		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
 			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
 	}
-	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, crm.MailRef{}, "")
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, crm.MailDelivery{})
 }
 
-// ClaimRecordMail is ClaimMail for a notification about a record to the user to: when the record
-// exists neither live nor in the bin (permanently deleted or purged), it drops the email in the same
-// step (audit entry "mail_dropped", the ledger marks it done) and answers MailDropped; when to is
-// no longer a user of the tenant, or is a disabled one, it drops it likewise (the entry's User
-// names the recipient) and answers MailRecipientGone: the text is rendered from the record at
-// delivery, and a user without access gets no record data. Errors as ClaimMail.
-func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error) {
+// ClaimRecordMail is ClaimMail for a workflow's notification about a record, checked against d at
+// the moment of delivery, since its text is rendered from the record then. It drops the email in
+// the same step (the audit entry "mail_dropped" with its reason, the ledger marks it done) and
+// answers MailDropped when the record exists neither live nor in the bin (permanently deleted or
+// purged); MailRecipientGone when d.To is no longer a user of the tenant, or is a disabled one;
+// MailWorkflowStopped when the workflow is no longer active, or when d.ShowsRecordData and its
+// activator no longer holds read. Errors as ClaimMail.
+func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, d crm.MailDelivery) (crm.MailClaim, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
 	}
@@ -344,22 +351,24 @@ func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token s
 		return 0, &crm.ValidationError{Field: "lease", Code: "INVALID_MAIL_LEASE",
 			Message: fmt.Sprintf("claiming email %s needs a token and a lease of at least 1ms (got %s)", id, lease)}
 	}
-	if ref.IsZero() || to == "" {
+	if d.Ref.IsZero() || d.Ref.Workflow == "" || d.To == "" {
 		return 0, &crm.ValidationError{Field: "ref", Code: "INVALID_MAIL_REF",
-			Message: fmt.Sprintf("claiming email %s about a record needs the record and the recipient: use ClaimMail for another email", id)}
+			Message: fmt.Sprintf("claiming email %s about a record needs the record, its workflow and the recipient: use ClaimMail for another email", id)}
 	}
-	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, ref, to)
+	return s.claimMail(ctx, t, id, mailLeasePrefix+token, lease, d)
 }
 
-func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, d time.Duration, ref crm.MailRef, to string) (crm.MailClaim, error) {
+func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string, ttl time.Duration, d crm.MailDelivery) (crm.MailClaim, error) {
+	ref := d.Ref
 	call := claimMailCall{
 		Sent: MailSentKey(t, id), Audit: AuditKey(t),
-		Lease: lease, LeaseTTL: d.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(), Ref: ref, MailID: id,
+		Lease: lease, LeaseTTL: ttl.Milliseconds(), At: s.cfg.Clock.Now().UnixMilli(), Ref: ref, MailID: id,
 		AuditMaxLen: auditMaxLen, SentTTL: crm.MailSentTTL.Milliseconds(),
 	}
 	if !ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID)
-		call.Recipient, call.To = UserKey(t, to), to
+		call.Recipient, call.To, call.Flow = UserKey(t, d.To), d.To, FlowKey(t, ref.Workflow)
+		call.ShowsRecordData, call.UserPrefix = d.ShowsRecordData, strings.TrimSuffix(UserKey(t, "x"), "x")
 	}
 	res, err := claimMailScript.run(ctx, s, call).Text()
 	if err != nil {
@@ -374,6 +383,8 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 		return crm.MailDropped, nil
 	case "recipient_gone":
 		return crm.MailRecipientGone, nil
+	case "workflow_stopped":
+		return crm.MailWorkflowStopped, nil
 	default:
 		return crm.MailDone, nil
 	}
