@@ -153,6 +153,11 @@ func errRoute(status int, method, path string) error {
 		method = method[:32] + "..."
 	}
 	cat, code, msg := categoryNotFound, "ROUTE_NOT_FOUND", fmt.Sprintf("no endpoint %s %s: check the path", method, path)
+	if path == "/metrics" {
+		// The metrics moved off the API's address; a scrape configured before that lands here.
+		msg = fmt.Sprintf("no endpoint %s %s on the API's address: the metrics are served on the admin address, "+
+			"--admin-addr (127.0.0.1:9090 by default for crmflow serve; crmflow run serves them only when given one): point the scrape there", method, path)
+	}
 	if status == http.StatusMethodNotAllowed {
 		cat, code, msg = categoryMethod, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s is not allowed on %s", method, path)
 	}

@@ -52,6 +52,18 @@ func TestProbes(t *testing.T) {
 		require.Equal(t, http.StatusOK, b.call(t, "GET", "/readyz", "", nil).status)
 	})
 
+	// The metrics are served on the admin address, not the API's: a scrape of the API's /metrics
+	// is told where they are.
+	t.Run("MetricsOnTheAdminAddress", func(t *testing.T) {
+		t.Parallel()
+		b := start(t, nil)
+		e := expectError(t, b.call(t, "GET", "/metrics", "", nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "--admin-addr")
+		require.Contains(t, e.Message, "127.0.0.1:9090")
+		e = expectError(t, b.call(t, "GET", "/metricz", "", nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.NotContains(t, e.Message, "--admin-addr")
+	})
+
 	t.Run("NotReady", func(t *testing.T) {
 		t.Parallel()
 		b := start(t, func(context.Context) error { return errors.New("redis: connection refused") })

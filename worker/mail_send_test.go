@@ -662,6 +662,8 @@ func TestPendingMail(t *testing.T) {
 		require.Contains(t, p[0].Failure.Reason, "550")
 		require.Contains(t, p[0].Failure.Reason, "<recipient>: Recipient address rejected")
 		require.NotContains(t, p[0].Failure.Reason, "dpo@example.com")
+		require.NotContains(t, p[0].Failure.Reason, "skip retry", "the operator reads the server's answer, not the queue's")
+		require.Contains(t, p[0].Failure.Reason, "smtp: send: server refused for good: ")
 		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_pending_failed_total", worker.KindPermanentDeleteConfirmation), 0)
 		require.Contains(t, b.logs.String(), "crmflow admin outbox retry "+string(b.tenant)+" "+m.ID)
 		require.Equal(t, []string{"mail_failed by system"}, mailAudit(t, b, m.ID))

@@ -282,10 +282,24 @@ func isASCII(s string) bool {
 func classifySMTP(step string, err error) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
-		return fmt.Errorf("smtp: %s: server refused for good: %w: %w", step, asynq.SkipRetry, err)
+		return &refusedError{step: step, err: err}
 	}
 	return fmt.Errorf("smtp: %s: %w", step, err)
 }
+
+// refusedError is an SMTP server's refusal for good. It is asynq.SkipRetry to errors.Is, but its
+// text is the server's answer alone: it becomes the reason `crmflow admin outbox pending` shows an
+// operator, where asynq's "skip retry for the task" would only puzzle.
+type refusedError struct {
+	step string
+	err  error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("smtp: %s: server refused for good: %v", e.step, e.err)
+}
+
+func (e *refusedError) Unwrap() []error { return []error{asynq.SkipRetry, e.err} }
 
 // buildMessage renders an RFC 5322 message: UTF-8 text, quoted-printable, CRLF line ends, every
 // line of the header within 78 characters (the Subject folded, see subjectHeader).

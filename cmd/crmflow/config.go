@@ -463,11 +463,24 @@ func applyEnv(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (map[str
 			return
 		}
 		if err := fs.Set(f.Name, v); err != nil {
-			// The value is not repeated: it may be a secret.
-			errs = append(errs, usageErrorf("environment variable %s (for --%s) is invalid: %v", envs[0], f.Name, err))
+			errs = append(errs, usageErrorf("environment variable %s (for --%s) is invalid: %v%s", envs[0], f.Name, err, envHint(f.Value.Type())))
 			return
 		}
 		fromEnv[f.Name] = envs[0]
 	})
 	return fromEnv, errors.Join(errs...)
+}
+
+// envHint says what a variable of a flag of type typ takes, for the values whose parse error
+// (strconv's, time's) says only what was wrong; other types explain themselves.
+func envHint(typ string) string {
+	switch typ {
+	case "bool":
+		return ": use true or false"
+	case "duration":
+		return ": use a duration such as 30s, 15m or 2h"
+	case "int", "int64", "uint", "uint64":
+		return ": use a whole number"
+	}
+	return ""
 }

@@ -678,6 +678,20 @@ func TestApplyEnv(t *testing.T) {
 		require.Equal(t, exitUsage, ee.code)
 	})
 
+	// A value that does not parse gets what the variable takes, beside the parser's own words.
+	t.Run("BadValueSaysWhatItTakes", func(t *testing.T) {
+		t.Parallel()
+		bad := map[string]string{"CRMFLOW_SECURE_COOKIES": "yes please", "CRMFLOW_SHUTDOWN_TIMEOUT": "soon",
+			"CRMFLOW_MAX_CONNECTIONS": "many"}
+		cmd := newServeCmd(&app{})
+		require.NoError(t, cmd.ParseFlags(nil))
+		_, err := applyEnv(cmd.Flags(), func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+		require.ErrorContains(t, err, "CRMFLOW_SECURE_COOKIES (for --secure-cookies) is invalid")
+		require.ErrorContains(t, err, "use true or false")
+		require.ErrorContains(t, err, "use a duration such as 30s")
+		require.ErrorContains(t, err, "use a whole number")
+	})
+
 	t.Run("EveryServerFlagHasAVariable", func(t *testing.T) {
 		t.Parallel()
 		a := &app{}

@@ -110,6 +110,14 @@ func (a *app) setRetention(ctx context.Context, d time.Duration, confirm bool) e
 		if werr := a.printPurgeable(c); werr != nil {
 			return werr
 		}
+		if c.PurgeableTotal() == 0 {
+			// Nothing in the bin is at stake, but the promise to users is: say that, not "0 records".
+			return &exitError{code: exitUsage, err: fmt.Errorf("refusing to shorten the deployment's retention from %s to %s "+
+				"without --confirm-shorter: no deleted record would become purgeable at once, but every record deleted from now on "+
+				"would be restorable for %s instead of %s. Nothing was changed. If that is what you mean, run again with "+
+				"--confirm-shorter: %w", crm.FormatWindow(c.Previous), crm.FormatWindow(d), crm.FormatWindow(d),
+				crm.FormatWindow(c.Previous), err)}
+		}
 		now := time.Now()
 		return &exitError{code: exitUsage, err: fmt.Errorf("refusing to shorten the deployment's retention from %s to %s: %s, "+
 			"deleted between %s and %s, which users were told they could restore, would become purgeable at once and be removed "+

@@ -91,3 +91,20 @@ func TestDeploymentRetention(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, "30d\n", stdout)
 }
+
+// TestRetentionShorterWithAnEmptyBin: a shortening that makes nothing purgeable is still refused
+// without --confirm-shorter, and says so in those words rather than "0 deleted records of 0
+// tenants ... would become purgeable".
+func TestRetentionShorterWithAnEmptyBin(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	_, stderr, code := crmflow(t, nil, "admin", "retention", "set", "180d", "--redis", b.redisURL)
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+
+	_, stderr, code = crmflow(t, nil, "admin", "retention", "set", "90d", "--redis", b.redisURL)
+	require.Equal(t, exitUsage, code, "stderr:\n%s", stderr)
+	require.Contains(t, stderr, "refusing to shorten the deployment's retention from 180d to 90d without --confirm-shorter: "+
+		"no deleted record would become purgeable at once, but every record deleted from now on would be restorable for 90d instead of 180d")
+	require.NotContains(t, stderr, "0 deleted records")
+	require.Equal(t, "15552000000", b.rdb.Get(b.ctx, redisstore.RetentionKey()).Val(), "nothing changed: 180d in ms")
+}

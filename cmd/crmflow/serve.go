@@ -76,7 +76,7 @@ func (a *app) serverFlags(fs *pflag.FlagSet, defaultAddr string) {
 	fs.StringVar(&a.cfg.Addr, "addr", defaultAddr, "HTTP listen address")
 	bindEnv(fs, "addr", "CRMFLOW_ADDR")
 	fs.BoolVar(&a.cfg.SecureCookies, "secure-cookies", false,
-		"mark the console's cookies Secure on every request: set it behind a proxy that terminates TLS")
+		"mark the console's cookies Secure and name them __Host-... on every request, so that browsers send them over HTTPS only: set it behind a proxy that terminates TLS (switching it signs everyone out of the console once)")
 	bindEnv(fs, "secure-cookies", "CRMFLOW_SECURE_COOKIES")
 	fs.DurationVar(&a.cfg.ConsoleIdleTimeout, "console-idle-timeout", console.DefaultIdleTimeout,
 		"sign a console user out after this long without opening a page or sending a form (at most 8h after sign-in)")
