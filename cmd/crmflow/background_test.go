@@ -207,7 +207,7 @@ func TestBackgroundUsageErrors(t *testing.T) {
 		stderr []string
 	}{
 		{"WorkerWithoutRedis", nil, []string{"worker"}, []string{"crmflow worker needs a Redis", "pass --redis", "set REDIS_URL"}},
-		{"SchedulerWithoutRedis", nil, []string{"scheduler"}, []string{"crmflow scheduler needs a Redis", "pass --redis"}},
+		{"SchedulerWithoutRedis", nil, []string{"scheduler"}, []string{"crmflow scheduler needs a Redis", "pass --redis", "or --queue-redis or QUEUE_REDIS_URL"}},
 		{"PurgeWithoutRedis", nil, []string{"purge"}, []string{"crmflow purge needs a Redis"}},
 		{"SMTPHostWithoutFrom", nil, []string{"worker", "--redis", url, "--smtp-host", "smtp.example.com"},
 			[]string{"--smtp-from (SMTP_FROM) is required with --smtp-host"}},

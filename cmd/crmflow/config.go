@@ -311,9 +311,19 @@ func (c *Config) mailConfig() worker.MailConfig {
 
 // errNoRedis is the refusal of a production role or admin command run without a Redis URL.
 func errNoRedis(command string) error {
+	return errNoRedisOr(command, "")
+}
+
+// errNoRedisOr is errNoRedis for a command that also takes another Redis URL instead, named by
+// alternative ("--queue-redis or QUEUE_REDIS_URL").
+func errNoRedisOr(command, alternative string) error {
+	pass := "pass --redis redis://HOST:6379/0 or set REDIS_URL"
+	if alternative != "" {
+		pass += " (or " + alternative + ")"
+	}
 	return &exitError{code: exitUsage, err: fmt.Errorf(
-		"%s needs a Redis: pass --redis redis://HOST:6379/0 or set REDIS_URL.\n"+
-			"For a throwaway store whose state is lost on exit, use `crmflow run` or `crmflow serve --embedded`", command)}
+		"%s needs a Redis: %s.\n"+
+			"For a throwaway store whose state is lost on exit, use `crmflow run` or `crmflow serve --embedded`", command, pass)}
 }
 
 // logger builds the process logger, writing to w.

@@ -223,7 +223,7 @@ func (a *app) scheduler(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.RedisURL == "" && a.cfg.QueueRedisURL == "" {
-		return errNoRedis("crmflow scheduler")
+		return errNoRedisOr("crmflow scheduler", "--queue-redis or QUEUE_REDIS_URL: it runs on the task queue's Redis, and checks the store's when given one")
 	}
 	// The scheduler hashes no email, but it checks the deployment's salt like every other process,
 	// so that a unit with a wrong environment is caught at once.
