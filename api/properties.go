@@ -201,7 +201,8 @@ func (s *Server) pathProperty(r *http.Request, p crm.Principal) (crm.ObjectType,
 	name := r.PathValue("name")
 	prop, ok := schema.Properties[name]
 	if !ok {
-		return "", crm.Schema{}, crm.Property{}, errNotFound("property", name)
+		return "", crm.Schema{}, crm.Property{}, &crm.NotFoundError{Kind: "property", ID: name,
+			Hint: fmt.Sprintf("%s has no property of that name; GET /crm/v3/properties/%s lists the ones it has", o, o)}
 	}
 	return o, schema, prop, nil
 }

@@ -124,6 +124,9 @@ func TestUpdateProperty(t *testing.T) {
 		}
 		e := expectError(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/no_such", tokAll, map[string]any{"label": "X"}), http.StatusNotFound, "OBJECT_NOT_FOUND")
 		require.Contains(t, e.Message, "no_such")
+		require.Contains(t, e.Message, "GET /crm/v3/properties/contacts lists the ones it has")
+		e = expectError(t, b.call(t, "GET", "/crm/v3/properties/contacts/no_such", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "GET /crm/v3/properties/contacts lists the ones it has")
 		expectError(t, b.call(t, "PATCH", "/crm/v3/properties/boats/size", tokAll, map[string]any{"label": "X"}), http.StatusNotFound, "OBJECT_NOT_FOUND")
 		expectError(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/size", tokWrite, map[string]any{"label": "X"}), http.StatusForbidden, "MISSING_SCOPES")
 		expectError(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/size", tokBAll, map[string]any{"label": "X"}), http.StatusNotFound, "OBJECT_NOT_FOUND")

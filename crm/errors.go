@@ -63,9 +63,16 @@ func (e *UnauthenticatedError) Is(target error) bool { return target == ErrUnaut
 type NotFoundError struct {
 	Kind string // "record", "list", "user", "tenant", "object type", "property"
 	ID   string
+	// Hint, when set, says where to find what exists (such as the request that lists them).
+	Hint string
 }
 
-func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %s not found", e.Kind, e.ID) }
+func (e *NotFoundError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s %s not found: %s", e.Kind, e.ID, e.Hint)
+	}
+	return fmt.Sprintf("%s %s not found", e.Kind, e.ID)
+}
 
 // Is makes errors.Is(err, ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
