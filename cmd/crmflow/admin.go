@@ -654,7 +654,7 @@ func userError(ctx context.Context, s crm.Store, t crm.TenantID, email, what str
 // creates it.
 func tenantError(t crm.TenantID, what string, err error) error {
 	if errors.Is(err, crm.ErrNotFound) {
-		return fmt.Errorf("tenant %s does not exist; create it with `crmflow admin tenant create %s --plan PLAN`: %w", t, t, err)
+		return fmt.Errorf("tenant %s does not exist: `crmflow admin tenant list` lists the tenants (or create it with `crmflow admin tenant create %s --plan PLAN`): %w", t, t, err)
 	}
 	var ve *crm.ValidationError
 	if errors.As(err, &ve) {

@@ -598,7 +598,7 @@ func TestAdmin(t *testing.T) {
 		{"MissingPlan", []string{"tenant", "create", "x-" + b.tenant}, exitUsage, []string{"--plan is required"}},
 		{"BadTenantID", []string{"tenant", "create", "Not_A_Tenant", "--plan", "free"}, exitUsage, []string{"is invalid"}},
 		{"TenantExists", []string{"tenant", "create", b.tenant, "--plan", "free"}, 1, []string{"already exists", "set-plan"}},
-		{"SetPlanUnknownTenant", []string{"tenant", "set-plan", "x-" + b.tenant, "free"}, 1, []string{"does not exist", "admin tenant create"}},
+		{"SetPlanUnknownTenant", []string{"tenant", "set-plan", "x-" + b.tenant, "free"}, 1, []string{"does not exist", "admin tenant list", "admin tenant create"}},
 		{"UnknownPermission", []string{"user", "create", b.tenant, "a@example.com", "--perms", "read,fly"}, exitUsage,
 			[]string{`permission "fly" is unknown`, "bulk_delete"}},
 		{"UserOfUnknownTenant", []string{"user", "create", "x-" + b.tenant, "a@example.com"}, 1, []string{"admin tenant create"}},

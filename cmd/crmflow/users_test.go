@@ -112,7 +112,7 @@ func TestAdminUsersAndTokens(t *testing.T) {
 			[]string{`permission "fly" is unknown`}},
 		{"DisableUnknownUser", []string{"user", "disable", b.tenant, "nobody@example.com"}, 1, []string{"no user nobody@example.com"}},
 		{"EnableUnknownUser", []string{"user", "enable", b.tenant, "nobody@example.com"}, 1, []string{"no user nobody@example.com"}},
-		{"UserListUnknownTenant", []string{"user", "list", "x-" + b.tenant}, 1, []string{"does not exist", "admin tenant create"}},
+		{"UserListUnknownTenant", []string{"user", "list", "x-" + b.tenant}, 1, []string{"does not exist", "admin tenant list", "admin tenant create"}},
 		{"TokenListUnknownUser", []string{"token", "list", b.tenant, "--email", "nobody@example.com"}, 1, []string{"no user nobody@example.com"}},
 		{"TokenListUnknownTenant", []string{"token", "list", "x-" + b.tenant}, 1, []string{"does not exist"}},
 		{"RevokeUnknownToken", []string{"token", "revoke", b.tenant, "0123456789abcdef"}, 1, []string{"no token 0123456789abcdef", "token list"}},
