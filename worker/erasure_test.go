@@ -69,6 +69,30 @@ func (b *testBundle) retryingNotification(t *testing.T, key string) (*smtpServer
 	return srv, recs[0].ID, info
 }
 
+// retryDropped restarts srv, lets the retrying notification task info run until it is gone, and
+// checks that it sent nothing and was counted as dropped; it returns the audit entry of the drop.
+func (b *testBundle) retryDropped(t *testing.T, srv *smtpServer, info *asynq.TaskInfo) crm.AuditEntry {
+	t.Helper()
+	require.NoError(t, srv.Restart())
+	eventually(t, 20*time.Second, "the retried task to finish", func() bool {
+		_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
+		return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
+	})
+	require.Empty(t, srv.Messages(), "no email sent")
+	require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+	return b.lastDrop(t)
+}
+
+// lastDrop returns the tenant's last audit entry, which must be a dropped email's.
+func (b *testBundle) lastDrop(t *testing.T) crm.AuditEntry {
+	t.Helper()
+	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	last := audit[len(audit)-1]
+	require.Equal(t, "mail_dropped", last.Action)
+	return last
+}
+
 func requireNoTrace(t *testing.T, dump map[string]string) {
 	t.Helper()
 	for k, v := range dump {
@@ -134,17 +158,7 @@ func TestRetryingNotificationOfErasedContactIsDropped(t *testing.T) {
 			require.Equal(t, []crm.RecordID{id}, res.IDs)
 			requireNoTrace(t, redistest.DumpAll(t, b.rdb))
 
-			require.NoError(t, srv.Restart())
-			eventually(t, 20*time.Second, "the retried task to finish", func() bool {
-				_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
-				return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
-			})
-			require.Empty(t, srv.Messages(), "no email about the erased contact")
-			require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
-			audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-			require.NoError(t, err)
-			last := audit[len(audit)-1]
-			require.Equal(t, "mail_dropped", last.Action)
+			last := b.retryDropped(t, srv, info)
 			require.Equal(t, "n-retry", last.MailID)
 			require.Equal(t, "nurture", last.Ref)
 			require.Equal(t, []crm.RecordID{id}, last.RecordIDs)
@@ -164,17 +178,7 @@ func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
 	_, err := b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", true, "admin@example.com")
 	require.NoError(t, err)
 
-	require.NoError(t, srv.Restart())
-	eventually(t, 20*time.Second, "the retried task to finish", func() bool {
-		_, _ = b.insp.RunAllRetryTasks(worker.QueueCritical)
-		return b.taskState(t, worker.QueueCritical, info.ID) == "gone"
-	})
-	require.Empty(t, srv.Messages(), "no email to a disabled user")
-	require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
-	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-	require.NoError(t, err)
-	last := audit[len(audit)-1]
-	require.Equal(t, "mail_dropped", last.Action)
+	last := b.retryDropped(t, srv, info)
 	require.Equal(t, "n-left", last.MailID)
 	require.Equal(t, "sales@example.com", last.User)
 	require.Equal(t, "recipient_gone", last.Reason)
@@ -196,9 +200,7 @@ func TestRetryingNotificationToDisabledRecipientIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.HandleMailSend(b.ctx, task))
 	require.Empty(t, srv.Messages())
-	audit, _, err = b.store.Audit(b.ctx, b.tenant, nil)
-	require.NoError(t, err)
-	require.Equal(t, "stranger@example.com", audit[len(audit)-1].User)
+	require.Equal(t, "stranger@example.com", b.lastDrop(t).User)
 }
 
 // A notification is checked against its workflow when it is delivered: paused, it sends no more
@@ -211,14 +213,6 @@ func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
 		task, err := worker.NewMailSendTask(p)
 		require.NoError(t, err)
 		require.NoError(t, b.mailWorker(t, srv).HandleMailSend(b.ctx, task))
-	}
-	lastDrop := func(t *testing.T, b *testBundle) crm.AuditEntry {
-		t.Helper()
-		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-		require.NoError(t, err)
-		last := audit[len(audit)-1]
-		require.Equal(t, "mail_dropped", last.Action)
-		return last
 	}
 	contact := func(t *testing.T, b *testBundle) crm.RecordID {
 		t.Helper()
@@ -237,7 +231,7 @@ func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
 		require.NoError(t, err)
 		send(t, b, srv, notification(b.tenant, id, "n-paused"))
 		require.Empty(t, srv.Messages(), "a paused workflow sends no more emails")
-		drop := lastDrop(t, b)
+		drop := b.lastDrop(t)
 		require.Equal(t, "workflow_inactive", drop.Reason)
 		require.Equal(t, "nurture", drop.Ref)
 		require.Equal(t, "n-paused", drop.MailID)
@@ -253,7 +247,7 @@ func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
 		require.NoError(t, err)
 		send(t, b, srv, notification(b.tenant, id, "n-noread"))
 		require.Empty(t, srv.Messages(), "no record data on the authority of an activator without read")
-		require.Equal(t, "activator_lacks_read", lastDrop(t, b).Reason)
+		require.Equal(t, "activator_lacks_read", b.lastDrop(t).Reason)
 
 		idOnly := notification(b.tenant, id, "n-idonly")
 		idOnly.Subject, idOnly.Body = "Contact {{id}} needs a call", "See contact {{ id }}."
@@ -272,7 +266,7 @@ func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
 		require.NoError(t, err)
 		send(t, b, srv, notification(b.tenant, id, "n-gone"))
 		require.Empty(t, srv.Messages())
-		require.Equal(t, "record_gone", lastDrop(t, b).Reason)
+		require.Equal(t, "record_gone", b.lastDrop(t).Reason)
 	})
 }
 
