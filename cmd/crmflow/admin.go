@@ -97,6 +97,17 @@ func (a *app) adminStore(ctx context.Context) (*backend, error) {
 
 // adminRun validates the arguments with check (usage errors, before any Redis is needed), opens
 // the store and calls do with it.
+// tenantRun is adminRun for a command about tenant t, which must exist: a malformed t is a usage
+// error, an unknown one the refusal of tenantError, saying that the command could not what.
+func (a *app) tenantRun(ctx context.Context, t crm.TenantID, what string, do func(s crm.Store) error) error {
+	return a.adminRun(ctx, func() error { return usage(t.Validate()) }, func(s crm.Store) error {
+		if _, err := s.Tenant(ctx, t); err != nil {
+			return tenantError(t, what, err)
+		}
+		return do(s)
+	})
+}
+
 func (a *app) adminRun(ctx context.Context, check func() error, do func(s crm.Store) error) error {
 	if check != nil {
 		if err := check(); err != nil {
@@ -487,11 +498,7 @@ the next request on. The audit trail records who revoked it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t, id := crm.TenantID(args[0]), args[1]
-			check := func() error { return usage(t.Validate()) }
-			return a.adminRun(ctx, check, func(s crm.Store) error {
-				if _, err := s.Tenant(ctx, t); err != nil {
-					return tenantError(t, "revoke a token of", err)
-				}
+			return a.tenantRun(ctx, t, "revoke a token of", func(s crm.Store) error {
 				if err := s.RevokeToken(ctx, t, id, a.adminActor()); err != nil {
 					if errors.Is(err, crm.ErrNotFound) {
 						return fmt.Errorf("no token %s in tenant %s (revoked, expired, or never issued); list the tokens with `crmflow admin token list %s`: %w",

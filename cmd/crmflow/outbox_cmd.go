@@ -31,11 +31,7 @@ the tenant's audit trail.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t := crm.TenantID(args[0])
-			check := func() error { return usage(t.Validate()) }
-			return a.adminRun(ctx, check, func(s crm.Store) error {
-				if _, err := s.Tenant(ctx, t); err != nil {
-					return tenantError(t, "read the pending emails of", err)
-				}
+			return a.tenantRun(ctx, t, "read the pending emails of", func(s crm.Store) error {
 				mails, err := s.PendingMails(ctx, t)
 				if err != nil {
 					return fmt.Errorf("read the pending emails of tenant %s: %w", t, err)
@@ -89,11 +85,7 @@ audit trail records who discarded it.`
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		t, id := crm.TenantID(args[0]), args[1]
-		check := func() error { return usage(t.Validate()) }
-		return a.adminRun(ctx, check, func(s crm.Store) error {
-			if _, err := s.Tenant(ctx, t); err != nil {
-				return tenantError(t, "change a pending email of", err)
-			}
+		return a.tenantRun(ctx, t, "change a pending email of", func(s crm.Store) error {
 			var n int
 			var err error
 			if discard {

@@ -30,11 +30,7 @@ the schema goes to stdout, so that it can be redirected to a file kept beside th
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			t := crm.TenantID(args[0])
-			check := func() error { return usage(t.Validate()) }
-			return a.adminRun(ctx, check, func(s crm.Store) error {
-				if _, err := s.Tenant(ctx, t); err != nil {
-					return tenantError(t, "export the schema of", err)
-				}
+			return a.tenantRun(ctx, t, "export the schema of", func(s crm.Store) error {
 				types, err := s.AllObjectTypes(ctx, t)
 				if err != nil {
 					return fmt.Errorf("list the object types of tenant %s: %w", t, err)
