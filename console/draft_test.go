@@ -50,6 +50,18 @@ func TestDraftKeptWhenTheSessionEnds(t *testing.T) {
 		require.NotNil(t, m)
 		return m[1]
 	}
+	// sentAfterIdleEnd saves a new workflow's text from the editor of a session past its idle end,
+	// checks that the console answers with a redirect, and returns the ended session's CSRF token.
+	sentAfterIdleEnd := func(t *testing.T) (bundle, *browser, string, *http.Response) {
+		t.Helper()
+		b := setupDraft(t)
+		br := b.browser(t)
+		csrf := editing(t, br, b.token, "/console/workflows/-/new")
+		b.clock.Advance(11 * time.Minute)
+		resp, _ := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {src}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		return b, br, csrf, resp
+	}
 	notStored := func(t *testing.T, b bundle) {
 		t.Helper()
 		_, err := b.store.Flow(context.Background(), b.tenant, "kept-draft")
@@ -58,12 +70,7 @@ func TestDraftKeptWhenTheSessionEnds(t *testing.T) {
 
 	t.Run("AfterTheIdleEnd", func(t *testing.T) {
 		t.Parallel()
-		b := setupDraft(t)
-		br := b.browser(t)
-		csrf := editing(t, br, b.token, "/console/workflows/-/new")
-		b.clock.Advance(11 * time.Minute)
-		resp, _ := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {src}})
-		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		b, br, csrf, resp := sentAfterIdleEnd(t)
 		require.Equal(t, "/console/signin", resp.Header.Get("Location"))
 		notStored(t, b)
 
@@ -138,12 +145,7 @@ func TestDraftKeptWhenTheSessionEnds(t *testing.T) {
 
 	t.Run("NeverShownToAnotherUser", func(t *testing.T) {
 		t.Parallel()
-		b := setupDraft(t)
-		br := b.browser(t)
-		csrf := editing(t, br, b.token, "/console/workflows/-/new")
-		b.clock.Advance(11 * time.Minute)
-		resp, _ := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {src}})
-		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		b, br, _, resp := sentAfterIdleEnd(t)
 
 		// Another user signs in on that browser: the draft goes with the old session, unseen.
 		resp = br.signIn(b.readerToken)
