@@ -11,14 +11,21 @@ import (
 	"github.com/crmflow/crmflow/crm"
 )
 
-// TestOutboxListNewestFirstWithBodies: `crmflow admin outbox list` shows the newest emails first,
-// each with its body; --limit keeps the newest N and says so; --brief prints one line each.
-func TestOutboxListNewestFirstWithBodies(t *testing.T) {
-	t.Parallel()
+// outboxBundle is a bundle on a Redis of its own with its tenant created.
+func outboxBundle(t *testing.T) (*bgBundle, crm.TenantID) {
+	t.Helper()
 	b := bundleOn(t, setup(t).redisURL)
 	tenant := crm.TenantID(b.tenant)
 	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
 	require.NoError(t, err)
+	return b, tenant
+}
+
+// TestOutboxListNewestFirstWithBodies: `crmflow admin outbox list` shows the newest emails first,
+// each with its body; --limit keeps the newest N and says so; --brief prints one line each.
+func TestOutboxListNewestFirstWithBodies(t *testing.T) {
+	t.Parallel()
+	b, tenant := outboxBundle(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		_, err := b.store.AppendOutbox(b.ctx, tenant, crm.Mail{ID: fmt.Sprint("m", i), To: "ops@example.com",
@@ -46,10 +53,7 @@ func TestOutboxListNewestFirstWithBodies(t *testing.T) {
 // notifications, `crmflow admin outbox list` says how many and what to do.
 func TestOutboxListSaysWhatWasDropped(t *testing.T) {
 	t.Parallel()
-	b := bundleOn(t, setup(t).redisURL)
-	tenant := crm.TenantID(b.tenant)
-	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
-	require.NoError(t, err)
+	b, tenant := outboxBundle(t)
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	far := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) // not expired when appended: this store runs on the wall clock
 	for i := range 3 {
@@ -73,10 +77,7 @@ func TestOutboxListSaysWhatWasDropped(t *testing.T) {
 // what to do otherwise.
 func TestOutboxPendingRetryDiscard(t *testing.T) {
 	t.Parallel()
-	b := bundleOn(t, setup(t).redisURL)
-	tenant := crm.TenantID(b.tenant)
-	_, err := b.store.CreateTenant(b.ctx, tenant, crm.PlanProfessional)
-	require.NoError(t, err)
+	b, tenant := outboxBundle(t)
 	res, err := b.store.PermanentDeleteContact(b.ctx, tenant, crm.PermanentDeleteParams{Email: "gone@example.com", By: "dpo@example.com"})
 	require.NoError(t, err)
 	id := res.Mail.ID
