@@ -56,28 +56,46 @@ type SchedulerConfig struct {
 //
 // Build it with NewScheduler and run it with Run. Safe for concurrent use; Run may be called once.
 type Scheduler struct {
-	cron    *cron.Cron
-	client  *Client
-	clock   clock.Clock
-	log     *slog.Logger
-	purge   *entry
-	mail    *entry
-	jobs    *entry
-	changes *entry
-	flows   *entry
-	jobCtx  context.Context // parent of the jobs' contexts, set by Run before the cron starts
-	running atomic.Bool
-	closed  atomic.Bool
-	once    sync.Once
+	cron     *cron.Cron
+	client   *Client
+	clock    clock.Clock
+	location *time.Location
+	log      *slog.Logger
+	purge    *entry
+	mail     *entry
+	jobs     *entry
+	changes  *entry
+	flows    *entry
+	jobCtx   context.Context // parent of the jobs' contexts, set by Run before the cron starts
+	running  atomic.Bool
+	closed   atomic.Bool
+	once     sync.Once
 }
 
 // entry is one cron entry of the Scheduler.
 type entry struct {
 	name    string
 	spec    string
+	sched   cron.Schedule
 	period  time.Duration
 	id      cron.EntryID
 	newTask func(tick time.Time) *asynq.Task
+}
+
+// lastTick returns the entry's latest tick at or before now, or the zero time if it has none in
+// the year before now.
+func (e *entry) lastTick(now time.Time) time.Time {
+	for back := e.period; back <= 366*24*time.Hour; back *= 2 {
+		t := e.sched.Next(now.Add(-back))
+		if t.After(now) {
+			continue
+		}
+		for n := e.sched.Next(t); !n.After(now); n = e.sched.Next(t) {
+			t = n
+		}
+		return t
+	}
+	return time.Time{}
 }
 
 // NewScheduler returns a Scheduler enqueueing on the queue at queue. cfg may be nil for the
@@ -116,7 +134,7 @@ func NewScheduler(queue asynq.RedisConnOpt, cfg *SchedulerConfig) (*Scheduler, e
 	if c.PurgeSpec == "" {
 		c.PurgeSpec = "@hourly"
 	}
-	s := &Scheduler{clock: c.Clock, log: c.Logger}
+	s := &Scheduler{clock: c.Clock, location: c.Location, log: c.Logger}
 	cl := cronLogger{c.Logger.With("component", "cron")}
 	s.cron = cron.New(cron.WithLocation(c.Location), cron.WithLogger(cl),
 		cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)))
@@ -182,7 +200,7 @@ func (s *Scheduler) add(name, field, spec string, newTask func(time.Time) *asynq
 	if first.IsZero() || period <= 0 {
 		return nil, fmt.Errorf("worker: SchedulerConfig.%s %q never fires", field, spec)
 	}
-	e := &entry{name: name, spec: spec, period: max(period, time.Second), newTask: newTask}
+	e := &entry{name: name, spec: spec, sched: sched, period: max(period, time.Second), newTask: newTask}
 	e.id = s.cron.Schedule(sched, cron.FuncJob(func() { s.runEntry(e) }))
 	return e, nil
 }
@@ -197,6 +215,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.close()
 	// A job under way when ctx ends still finishes its enqueue (bounded by its own timeout).
 	s.jobCtx = context.WithoutCancel(ctx)
+	// A tick that came while no scheduler ran (a restart, a deploy) is not lost: each entry's
+	// latest tick is enqueued now, unless a scheduler already did (its task id is the tick's).
+	// Without it, a daily purge whose scheduler restarted over its minute would wait a day.
+	// They are enqueued beside the cron, so that a Redis that hangs delays no tick.
+	now := s.clock.Now().In(s.location)
+	var missed sync.WaitGroup
+	for _, e := range []*entry{s.purge, s.mail, s.jobs, s.changes, s.flows} {
+		if tick := e.lastTick(now); !tick.IsZero() {
+			missed.Go(func() { s.enqueueTick(e, tick, "missed tick enqueued at start") })
+		}
+	}
+	defer missed.Wait()
 	s.cron.Start()
 	s.log.Info("scheduler started", "purge_spec", s.purge.spec, "next_purge", s.cron.Entry(s.purge.id).Next,
 		"mail_sweep_spec", s.mail.spec, "jobs_sweep_spec", s.jobs.spec, "changes_sweep_spec", s.changes.spec,
@@ -288,7 +318,11 @@ func (e *entry) level() slog.Level {
 // runEntry is the cron job of an entry. Its tick is the instant the entry was due, the same on
 // every scheduler, so their sweeps dedupe.
 func (s *Scheduler) runEntry(e *entry) {
-	tick := s.cron.Entry(e.id).Prev
+	s.enqueueTick(e, s.cron.Entry(e.id).Prev, "sweep enqueued")
+}
+
+// enqueueTick enqueues the entry's sweep of tick and logs the outcome, msg when it was enqueued.
+func (s *Scheduler) enqueueTick(e *entry, tick time.Time, msg string) {
 	ctx, cancel := context.WithTimeout(s.jobCtx, 30*time.Second)
 	defer cancel()
 	info, err := s.runOnce(ctx, e, tick)
@@ -298,7 +332,7 @@ func (s *Scheduler) runEntry(e *entry) {
 	case err != nil:
 		s.log.Error("could not enqueue the sweep", "entry", e.name, "tick", tick, "error", err)
 	default:
-		s.log.Log(ctx, e.level(), "sweep enqueued", "entry", e.name, "tick", tick, "task_id", info.ID)
+		s.log.Log(ctx, e.level(), msg, "entry", e.name, "tick", tick, "task_id", info.ID)
 	}
 }
 

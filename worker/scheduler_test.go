@@ -130,6 +130,33 @@ func TestScheduler(t *testing.T) {
 		require.Len(t, tasks, 4)
 	})
 
+	// A tick that came while no scheduler ran is enqueued when one starts, once however many start:
+	// a daily purge whose scheduler restarted over its minute does not wait a day.
+	t.Run("StartEnqueuesTheMissedTick", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.clock.Set(time.Date(2026, 3, 2, 3, 0, 40, 0, time.UTC)) // 40 s after the purge's tick
+		cfg := &worker.SchedulerConfig{PurgeSpec: "0 3 * * *", Clock: b.clock, Logger: b.logger}
+		for range 2 {
+			s, err := worker.NewScheduler(b.queue, cfg)
+			require.NoError(t, err)
+			runSchedulerAndStop(t, s)
+		}
+		tasks, err := b.insp.ListPendingTasks(worker.QueueDefault)
+		require.NoError(t, err)
+		var purges []time.Time
+		for _, task := range tasks {
+			if task.Type == worker.TypeTrashSweep {
+				var p worker.SweepPayload
+				require.NoError(t, json.Unmarshal(task.Payload, &p))
+				purges = append(purges, p.AsOf)
+			}
+		}
+		require.Len(t, purges, 1, "one purge sweep, however many schedulers started")
+		require.True(t, purges[0].Equal(time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)), "the sweep of the 03:00 tick, not %v", purges[0])
+		require.Contains(t, b.logs.String(), `"msg":"missed tick enqueued at start","entry":"purge"`)
+	})
+
 	// The real cron entry fires and enqueues a sweep whose as_of is the tick it was due at (a whole
 	// second for @every 1s), not the moment the job happened to run; Run stops on cancel.
 	t.Run("CronEntryEnqueues", func(t *testing.T) {
