@@ -57,13 +57,20 @@ type MailSendPayload struct {
 	ObjectType crm.ObjectType `json:"object_type,omitempty"`
 	RecordID   crm.RecordID   `json:"record_id,omitempty"`
 	Workflow   string         `json:"workflow,omitempty"`
+	// ActivatedAt, with a Workflow, is the workflow's activation whose step queued the
+	// notification (crm.Flow.ActivatedAt): it is delivered, or kept in the outbox, only while that
+	// activation is the workflow's current one, and dropped otherwise (audit entry "mail_dropped",
+	// reason "workflow_reactivated"), so that pausing a workflow stops the emails it queued for
+	// good. A task queued by a version that did not record it has none: its email is taken to
+	// belong to the current activation.
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
 	// PendingMail is set when the email is a crm.Mail of the tenant (whose ID is the
 	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
 	PendingMail bool `json:"pending_mail,omitempty"`
 }
 
 func (p MailSendPayload) ref() crm.MailRef {
-	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow}
+	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow, ActivatedAt: p.ActivatedAt}
 }
 
 // LogValue logs the payload without the address or the text, which are personal data.
