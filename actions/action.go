@@ -111,6 +111,11 @@ type Invocation struct {
 	By string
 	// Revision is the workflow revision the step belongs to. Optional.
 	Revision int64
+	// ActivatedAt is the workflow's activation the step runs under (crm.Flow.ActivatedAt).
+	// notify_user's email carries it (crm.MailRef.ActivatedAt) and is delivered only while that
+	// activation is the workflow's current one. Zero: the email names no activation, and goes out
+	// under whichever is current.
+	ActivatedAt time.Time
 	// Limit is the blast-radius limit the step's deletions run under (SPEC S24), counted for the
 	// workflow's activation: delete_contact deletes through crm.Store.ArchiveChecked and
 	// answers OutcomeOverLimit for the records it refuses, and OutcomeStopped for those its

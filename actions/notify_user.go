@@ -137,8 +137,9 @@ type NotifyUser struct {
 // reference to the record (Mail.Ref), never the record's data: the worker renders the text when it
 // delivers the email (crm.RenderNotification makes the subject one line and, when its placeholders
 // are all empty, names the workflow and the record instead), and drops it when the record was
-// permanently deleted or purged in the meantime. A recipient who is not (or no longer) a user of the
-// tenant fails the run with an error wrapping ErrCannotRun.
+// permanently deleted or purged in the meantime, or when the workflow's activation it names
+// (inv.ActivatedAt) is no longer the current one. A recipient who is not (or no longer) a user of
+// the tenant fails the run with an error wrapping ErrCannotRun.
 func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 	return Func(func(ctx context.Context, tenant crm.TenantID, rec crm.Record) (Result, error) {
 		switch {
@@ -166,7 +167,8 @@ func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 			To:             s.To,
 			Subject:        s.subject,
 			Body:           s.body,
-			Ref:            crm.MailRef{ObjectType: rec.Type, RecordID: rec.ID, Workflow: inv.Workflow},
+			Ref: crm.MailRef{ObjectType: rec.Type, RecordID: rec.ID, Workflow: inv.Workflow,
+				ActivatedAt: inv.ActivatedAt},
 		}
 		if err := deps.Mailer.SendMail(ctx, tenant, m); err != nil {
 			return Result{}, fmt.Errorf("notify_user: send: %w", err)

@@ -54,7 +54,7 @@ type auditJSON struct {
 	Retention         string `json:"retention,omitempty"`
 	PreviousRetention string `json:"previousRetention,omitempty"`
 	// Reason says why a mail_dropped notification was dropped: record_gone, recipient_gone,
-	// workflow_inactive or activator_lacks_read.
+	// workflow_inactive, workflow_reactivated or activator_lacks_read.
 	Reason string `json:"reason,omitempty"`
 }
 

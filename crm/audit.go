@@ -25,8 +25,10 @@ type AuditEntry struct {
 	MailID string
 	// Reason says why a "mail_dropped" notification was dropped: "record_gone" (permanently deleted
 	// or purged), "recipient_gone" (no longer an enabled user; User names the recipient),
-	// "workflow_inactive" (paused or removed) or "activator_lacks_read" (the workflow's activator no
-	// longer holds read, which its text needs). Empty on other entries.
+	// "workflow_inactive" (paused or removed), "workflow_reactivated" (active again, but under
+	// another activation than the one whose step queued it: paused and activated again, or
+	// activated again while active) or "activator_lacks_read" (the workflow's activator no longer
+	// holds read, which its text needs). Empty on other entries.
 	Reason string
 	// Count is how many records the entry is about, set by the purge and cascade entries, and for
 	// AuditWorkflowErased how many revisions were erased; 0 otherwise.

@@ -41,6 +41,10 @@ type FlowRef struct {
 	// By is the user the workflow acts for (its activator, SPEC S23): AdvanceSteps records it in
 	// each action's history entry. Optional.
 	By string
+	// ActivatedAt is the workflow's activation the steps run under (Flow.ActivatedAt): a
+	// notify_user step's email names it, and is delivered only while it is the current one.
+	// Optional; the store does not read it.
+	ActivatedAt time.Time
 }
 
 // StepResult is what one step did to one record.

@@ -3,6 +3,7 @@ package crm
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -16,6 +17,12 @@ type MailRef struct {
 	RecordID   RecordID   `json:"record_id,omitempty"`
 	// Workflow is the name of the workflow whose step wrote the email.
 	Workflow string `json:"workflow,omitempty"`
+	// ActivatedAt is the workflow's activation the step ran under (Flow.ActivatedAt): the email is
+	// delivered (or kept in the outbox) only while that activation is the workflow's current one,
+	// so that an email queued before a pause never goes out, even once the workflow is activated
+	// again. Zero for an email queued by a version that did not record it: it is taken to belong
+	// to the current activation.
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
 }
 
 // IsZero reports whether the reference names no record (an email that is stored rendered, such as

@@ -43,6 +43,11 @@ var ErrMailDone = errors.New("crm: this email was already sent or kept")
 // purged): it was dropped, with an audit entry "mail_dropped", and is never sent or kept.
 var ErrMailDropped = errors.New("crm: this email was about a record that no longer exists: dropped")
 
+// ErrMailWorkflowStopped means the email was a workflow's notification whose workflow is no longer
+// active, or is active under another activation than the one its step ran under (MailRef.ActivatedAt):
+// it was dropped, with an audit entry "mail_dropped", and is never sent or kept.
+var ErrMailWorkflowStopped = errors.New("crm: this notification's workflow is no longer active, or was activated again since it was queued: dropped")
+
 // ErrMailInFlight means another worker holds the lease on the delivery of the same email; the
 // caller should try again after the lease expires.
 var ErrMailInFlight = errors.New("crm: another delivery of this email is in progress")
@@ -118,9 +123,11 @@ const (
 	// or is a disabled one: it was dropped, with an audit entry naming the recipient, and must
 	// never be sent (its text would show record data to someone without access).
 	MailRecipientGone
-	// MailWorkflowStopped means the workflow of a notification is no longer active, or its
-	// activator no longer holds the read permission its text needs: it was dropped, with an audit
-	// entry, and must never be sent (a paused workflow sends no more emails).
+	// MailWorkflowStopped means the workflow of a notification is no longer active, or is active
+	// under another activation than the one the notification was queued under (MailRef.ActivatedAt),
+	// or its activator no longer holds the read permission its text needs: it was dropped, with an
+	// audit entry, and must never be sent (a paused workflow sends no more emails, not even once it
+	// is activated again).
 	MailWorkflowStopped
 )
 

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,7 +33,8 @@ func notification(tenant crm.TenantID, rec crm.RecordID, key string) worker.Mail
 // notifier makes sales@example.com, the recipient of notification's emails, a user of the tenant
 // and activates workflow (which no test contact matches) on behalf of activatorEmail, who holds
 // every permission: a notification is dropped at delivery unless its recipient is an enabled user
-// and its workflow is active, with an activator who may read what it shows.
+// and its workflow is active, with an activator who may read what it shows (and the outbox keeps
+// one only while its workflow is active).
 func (b *testBundle) notifier(t *testing.T, workflow string) {
 	t.Helper()
 	_, err := b.store.CreateUser(b.ctx, b.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "admin@example.com")
@@ -270,11 +272,175 @@ func TestNotificationOfStoppedWorkflowIsDropped(t *testing.T) {
 	})
 }
 
+// leadsFlow notifies sales@example.com of each lead, naming only its id.
+const leadsFlow = `name: leads
+object_type: contacts
+trigger: lifecyclestage == "lead"
+actions:
+  - type: notify_user
+    to: sales@example.com
+    subject: "Call lead {{id}}"
+    body: "Lead {{id}} is waiting."
+`
+
+// leads makes sales@example.com a user of the tenant and activates leadsFlow.
+func (fb *flowBundle) leads(t *testing.T) crm.Flow {
+	t.Helper()
+	_, err := fb.store.CreateUser(fb.ctx, fb.tenant, "sales@example.com", crm.Permissions{crm.PermRead}, "admin@example.com")
+	require.NoError(t, err)
+	return fb.activate(t, "leads", leadsFlow)
+}
+
+// pauseAndReactivate pauses the leads workflow, as ops do when it emails the wrong people, and
+// activates it again a minute later; it returns the new activation.
+func (fb *flowBundle) pauseAndReactivate(t *testing.T) crm.Flow {
+	t.Helper()
+	_, err := fb.store.PauseFlow(fb.ctx, fb.tenant, "leads", nil)
+	require.NoError(t, err)
+	fb.clock.Advance(time.Minute)
+	f, err := fb.store.ActivateFlow(fb.ctx, fb.tenant, "leads", crm.ActivateFlowParams{By: activatorEmail})
+	require.NoError(t, err)
+	return f
+}
+
+// An email a workflow's step queued before the workflow was paused is never sent, even once the
+// workflow is activated again: its retry drops it, with the reason workflow_reactivated, and it
+// stays dropped. The emails the new activation's steps queue go out, and so does one whose task
+// was queued by a version that did not record the activation.
+func TestNotificationQueuedBeforePauseIsDroppedAfterReactivation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fb := &flowBundle{testBundle: b, client: b.client(t)}
+	first := fb.leads(t)
+	srv := startSMTP(t, smtptest.Options{})
+	srv.Stop()
+	cfg := b.config()
+	cfg.Mail = srv.mailConfig()
+	b.startWorker(t, cfg)
+
+	// The step queues the email under the first activation; SMTP is down, so it waits for a retry.
+	old := fb.contact(t, map[string]string{"lifecyclestage": "lead"})
+	require.NoError(t, fb.client.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	var info *asynq.TaskInfo
+	eventually(t, 10*time.Second, "the step's email to fail and wait for a retry", func() bool {
+		retry, err := b.insp.ListRetryTasks(worker.QueueCritical)
+		if errors.Is(err, asynq.ErrQueueNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		if len(retry) == 1 {
+			info = retry[0]
+		}
+		return info != nil
+	})
+	var p worker.MailSendPayload
+	require.NoError(t, json.Unmarshal(info.Payload, &p))
+	require.Equal(t, old, p.RecordID)
+	require.True(t, first.ActivatedAt.Equal(p.ActivatedAt), "the email names the activation its step ran under")
+
+	second := fb.pauseAndReactivate(t)
+	require.False(t, second.ActivatedAt.Equal(first.ActivatedAt))
+	drop := b.retryDropped(t, srv, info)
+	require.Equal(t, "workflow_reactivated", drop.Reason)
+	require.Equal(t, p.IdempotencyKey, drop.MailID)
+	require.Equal(t, "leads", drop.Ref)
+	require.Equal(t, []crm.RecordID{old}, drop.RecordIDs)
+
+	// The new activation's step emails as it should.
+	fresh := fb.contact(t, map[string]string{"lifecyclestage": "lead"})
+	require.NoError(t, fb.client.EnqueueChangesDrain(b.ctx, b.tenant, b.clock.Now()))
+	eventually(t, 10*time.Second, "the new activation's email to arrive", func() bool { return len(srv.Messages()) == 1 })
+	require.Contains(t, srv.Messages()[0].Data, "Subject: Call lead "+string(fresh)+"\r\n")
+
+	// The dropped email stays dropped: its task run again sends nothing.
+	w := b.mailWorker(t, srv)
+	require.NoError(t, w.HandleMailSend(b.ctx, asynq.NewTask(info.Type, info.Payload)))
+	require.Len(t, srv.Messages(), 1)
+
+	// A task queued by a version that did not record the activation belongs to the current one.
+	legacy := p
+	legacy.IdempotencyKey, legacy.ActivatedAt = "n-legacy", time.Time{}
+	task, err := worker.NewMailSendTask(legacy)
+	require.NoError(t, err)
+	require.NotContains(t, string(task.Payload()), "activated_at")
+	require.NoError(t, w.HandleMailSend(b.ctx, task))
+	require.Len(t, srv.Messages(), 2)
+	require.Contains(t, srv.Messages()[1].Data, "Subject: Call lead "+string(old)+"\r\n")
+}
+
+// Without SMTP, an email a workflow's step queued before the workflow was paused is not kept in the
+// outbox, even once the workflow is activated again: it is dropped as an SMTP delivery would drop
+// it, and stays dropped. The new activation's emails are kept.
+func TestOutboxDropsNotificationQueuedBeforePause(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	b.leads(t)
+	// runQueue runs the pending tasks of queue q once each, as a server would.
+	runQueue := func(q string) {
+		t.Helper()
+		pending, err := b.insp.ListPendingTasks(q)
+		require.NoError(t, err)
+		require.NotEmpty(t, pending)
+		for _, ti := range pending {
+			require.NoError(t, b.insp.DeleteTask(ti.Queue, ti.ID))
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}
+	}
+	outbox := func() []crm.Mail {
+		t.Helper()
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		return out
+	}
+
+	// The step runs and queues its email; the workflow is paused and activated again before a
+	// worker takes the email.
+	old := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	require.NoError(t, b.w.ProcessTask(b.ctx, worker.NewChangesDrainTask(b.tenant, b.clock.Now())))
+	runQueue(worker.QueueDefault)
+	pending, err := b.insp.ListPendingTasks(worker.QueueCritical)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	stale := pending[0]
+	b.pauseAndReactivate(t)
+	runQueue(worker.QueueCritical)
+	require.Empty(t, outbox())
+	drop := b.lastDrop(t)
+	require.Equal(t, "workflow_reactivated", drop.Reason)
+	require.Equal(t, []crm.RecordID{old}, drop.RecordIDs)
+	require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+
+	// Run again, it is not kept either.
+	require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(stale.Type, stale.Payload)))
+	require.Empty(t, outbox())
+
+	// The new activation's step's email is kept.
+	fresh := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	b.clock.Advance(time.Second)
+	b.drain(t)
+	out := outbox()
+	require.Len(t, out, 1)
+	require.Equal(t, "Call lead "+string(fresh), out[0].Subject)
+
+	// Paused, the workflow has its queued emails dropped from the outbox path too.
+	_, err = b.store.PauseFlow(b.ctx, b.tenant, "leads", nil)
+	require.NoError(t, err)
+	var p worker.MailSendPayload
+	require.NoError(t, json.Unmarshal(stale.Payload, &p))
+	p.IdempotencyKey, p.ActivatedAt = "n-paused", time.Time{}
+	task, err := worker.NewMailSendTask(p)
+	require.NoError(t, err)
+	require.NoError(t, b.w.ProcessTask(b.ctx, task))
+	require.Len(t, outbox(), 1)
+	require.Equal(t, "workflow_inactive", b.lastDrop(t).Reason)
+}
+
 // Without SMTP the outbox keeps the templates and the reference; reading it renders them, or says
 // the contact was erased. An email about an erased contact is not kept at all.
 func TestOutboxKeepsNotificationTemplates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.notifier(t, "nurture")
 	w, err := worker.New(b.store, b.queue, b.config())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
@@ -316,6 +482,7 @@ func TestOutboxKeepsNotificationTemplates(t *testing.T) {
 func TestOutboxNotificationsExpire(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.notifier(t, "nurture")
 	cfg := b.config()
 	cfg.OutboxRetention = 24 * time.Hour
 	w, err := worker.New(b.store, b.queue, cfg)
@@ -367,6 +534,7 @@ func TestOutboxNotificationsExpire(t *testing.T) {
 func TestOutboxFullDropsOldestNotifications(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.notifier(t, "nurture")
 	cfg := b.config()
 	cfg.OutboxMax = 2
 	w, err := worker.New(b.store, b.queue, cfg)

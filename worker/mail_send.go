@@ -57,13 +57,20 @@ type MailSendPayload struct {
 	ObjectType crm.ObjectType `json:"object_type,omitempty"`
 	RecordID   crm.RecordID   `json:"record_id,omitempty"`
 	Workflow   string         `json:"workflow,omitempty"`
+	// ActivatedAt, with a Workflow, is the workflow's activation whose step queued the
+	// notification (crm.Flow.ActivatedAt): it is delivered, or kept in the outbox, only while that
+	// activation is the workflow's current one, and dropped otherwise (audit entry "mail_dropped",
+	// reason "workflow_reactivated"), so that pausing a workflow stops the emails it queued for
+	// good. A task queued by a version that did not record it has none: its email is taken to
+	// belong to the current activation.
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
 	// PendingMail is set when the email is a crm.Mail of the tenant (whose ID is the
 	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
 	PendingMail bool `json:"pending_mail,omitempty"`
 }
 
 func (p MailSendPayload) ref() crm.MailRef {
-	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow}
+	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow, ActivatedAt: p.ActivatedAt}
 }
 
 // LogValue logs the payload without the address or the text, which are personal data.
@@ -222,7 +229,9 @@ You receive this email because you made this request.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
 	// wrapping crm.ErrMailDone), and returns how many workflow notifications it dropped to stay
-	// within opts.Max.
+	// within opts.Max. It drops a notification whose record is gone (crm.ErrMailDropped), or whose
+	// workflow is no longer active under the activation it was queued under
+	// (crm.ErrMailWorkflowStopped).
 	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error)
 	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
@@ -231,7 +240,8 @@ type MailStore interface {
 	// ClaimRecordMail is ClaimMail for a workflow's notification: it drops the email when the record
 	// exists neither live nor in the bin (crm.MailDropped), when its recipient is no longer an
 	// enabled user of the tenant (crm.MailRecipientGone), or when its workflow is no longer active
-	// or its activator lacks the read its text needs (crm.MailWorkflowStopped).
+	// under the activation it was queued under (crm.MailRef.ActivatedAt) or its activator lacks the
+	// read its text needs (crm.MailWorkflowStopped).
 	ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, d crm.MailDelivery) (crm.MailClaim, error)
 }
 
@@ -243,7 +253,11 @@ type MailStore interface {
 // bin, only after the delivery's lease is taken; when the record exists in neither (permanently
 // deleted or purged) the email is dropped in the same step as the claim (or as keeping it in the
 // outbox), with an audit entry "mail_dropped" naming the mail id, the workflow and the record id,
-// and is never sent: a task queued or retrying before an erasure sends nothing after it. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
+// and is never sent: a task queued or retrying before an erasure sends nothing after it. A
+// notification whose workflow is no longer active under the activation that queued it
+// (MailSendPayload.ActivatedAt) is dropped likewise, over SMTP and in the outbox alike: an email
+// queued before a pause is never sent, nor kept, nor retried, even once the workflow is activated
+// again. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
 // nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
 // temporary failure (network, 4xx, refused credentials) returns an error so that asynq retries with
@@ -328,6 +342,11 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 			log.Info("the email's record no longer exists: email dropped, not kept")
 			return nil
+		case errors.Is(err, crm.ErrMailWorkflowStopped):
+			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
+			log.Warn("the email's workflow is no longer active, or was activated again since the email was queued: "+
+				"email dropped, not kept (audit entry mail_dropped)", "workflow", p.Workflow)
+			return nil
 		case errors.Is(err, crm.ErrMailDone):
 			log.Info("email already kept or sent: not keeping it again")
 			return nil
@@ -366,8 +385,8 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		case crm.MailRecipientGone:
 			log.Warn("the email's recipient is no longer an enabled user of the tenant: email dropped, not sent (audit entry mail_dropped)")
 		case crm.MailWorkflowStopped:
-			log.Warn("the email's workflow is no longer active, or its activator no longer holds read: email dropped, not sent (audit entry mail_dropped)",
-				"workflow", p.Workflow)
+			log.Warn("the email's workflow is no longer active, was activated again since the email was queued, "+
+				"or its activator no longer holds read: email dropped, not sent (audit entry mail_dropped)", "workflow", p.Workflow)
 		default:
 			return false
 		}

@@ -72,7 +72,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.mailKept = counter("crmflow_mail_outbox_total",
 		"Emails kept in a tenant's outbox because no SMTP server is configured, by kind.", "kind")
 	m.mailDropped = counter("crmflow_mail_dropped_total",
-		"Emails about a record that no longer exists (permanently deleted or purged), dropped unsent, by kind.", "kind")
+		"Workflow notifications dropped unsent (or not kept in the outbox): their record no longer exists, their recipient is no "+
+			"longer an enabled user, their workflow is no longer active under the activation that queued them, or its activator "+
+			"lacks read (the audit entry mail_dropped says which), by kind.", "kind")
 	m.mailPendingFailed = counter("crmflow_mail_pending_failed_total",
 		"Emails written with a change (a permanent delete's confirmation) whose delivery failed for good and waits for an operator "+
 			"(crmflow admin outbox pending), by kind.", "kind")

@@ -216,7 +216,8 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 	for _, r := range recs {
 		live[r.ID] = r
 	}
-	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment, By: flow.ActivatedBy}
+	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment, By: flow.ActivatedBy,
+		ActivatedAt: flow.ActivatedAt}
 	st := wf.Actions[step]
 	now := w.clock.Now()
 	var results []crm.StepResult

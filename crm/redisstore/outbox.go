@@ -16,6 +16,7 @@ import (
 const mailLeasePrefix = "lease:"
 
 // appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
+// or drops a workflow's notification whose record is gone or whose workflow activation is over,
 // and first removes the expired entries (at most 100 a call); past the outbox's cap it drops the
 // oldest workflow notifications and counts them.
 // See lua/append_outbox.lua for its KEYS and ARGV.
@@ -24,13 +25,10 @@ var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox
 // appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
 type appendOutboxCall struct {
 	Outbox, Sent, Expiry, Audit, Dropped string
-	// Record and BinRecord are the keys of the record the email is about, Recipient the user key of
-	// its recipient and Flow its workflow's key; all "" without a record (they are then left out of
-	// KEYS).
-	Record, BinRecord, Recipient, Flow string
-	To                                 string // the recipient's address, with a record
-	ShowsRecordData                    bool   // with a record: its text shows the record's data
-	UserPrefix                         string // with a record: the user key prefix
+	// Record and BinRecord are the keys of the record the email is about, both "" without a record,
+	// and Flow its workflow's key, "" without a record or a workflow; an empty one is left out of
+	// KEYS.
+	Record, BinRecord, Flow string
 
 	Message     string // JSON
 	SentTTL     int64  // ms
@@ -46,13 +44,26 @@ func (c appendOutboxCall) keys() []string {
 	keys := []string{c.Outbox, c.Sent, c.Expiry, c.Audit, c.Dropped}
 	if c.Record != "" {
 		keys = append(keys, c.Record, c.BinRecord)
+		if c.Flow != "" {
+			keys = append(keys, c.Flow)
+		}
 	}
 	return keys
 }
 
 func (c appendOutboxCall) argv() []any {
 	return []any{c.Message, c.SentTTL, c.At, c.ExpiresAt, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow,
-		c.MailID, c.AuditMaxLen, c.Max}
+		c.MailID, c.AuditMaxLen, c.Max, activation(c.Ref)}
+}
+
+// activation is the ARGV of the workflow activation a notification was queued under: its
+// activated_at in unix ms, or "" when the notification does not say (queued by a version that did
+// not record it), which the scripts take as the current activation.
+func activation(ref crm.MailRef) string {
+	if ref.ActivatedAt.IsZero() {
+		return ""
+	}
+	return ms(ref.ActivatedAt)
 }
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
@@ -70,8 +81,9 @@ type expireOutboxCall struct {
 func (c expireOutboxCall) keys() []string { return []string{c.Outbox, c.Expiry} }
 func (c expireOutboxCall) argv() []any    { return []any{c.At, c.Limit} }
 
-// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops it
-// when the record it is about no longer exists.
+// claimMailScript takes the lease on the delivery of an email unless it was delivered, or drops a
+// workflow's notification when its record, its recipient or its workflow's activation is gone, or
+// its activator lacks the read its text needs.
 // See lua/claim_mail.lua for its KEYS and ARGV.
 var claimMailScript = newScript[claimMailCall]("helpers", "mail_drop", "claim_mail")
 
@@ -105,7 +117,7 @@ func (c claimMailCall) keys() []string {
 
 func (c claimMailCall) argv() []any {
 	return []any{c.Lease, c.LeaseTTL, c.At, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow, c.MailID,
-		c.AuditMaxLen, c.SentTTL, c.To, flag(c.ShowsRecordData), c.UserPrefix}
+		c.AuditMaxLen, c.SentTTL, c.To, flag(c.ShowsRecordData), c.UserPrefix, activation(c.Ref)}
 }
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
@@ -141,6 +153,12 @@ func checkMailID(id string) error {
 // entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the same ID holds the
 // lease, and a *ValidationError for a bad tenant, an empty ID or a negative Max. A zero m.CreatedAt
 // is set to the store clock's now. Safe for concurrent use.
+//
+// A message whose Ref names its workflow is kept only while that workflow is active under the
+// activation m.Ref.ActivatedAt names (any activation when it is zero: a notification queued by a
+// version that did not record it): otherwise it is dropped (audit entry "mail_dropped" with the
+// reason "workflow_inactive" or "workflow_reactivated") and the error wraps
+// ErrMailWorkflowStopped, as ClaimRecordMail drops it before an SMTP delivery.
 func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
@@ -172,6 +190,9 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 	}
 	if !m.Ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID)
+		if m.Ref.Workflow != "" {
+			call.Flow = FlowKey(t, m.Ref.Workflow)
+		}
 	}
 	if !m.ExpiresAt.IsZero() {
 		call.ExpiresAt = m.ExpiresAt.UnixMilli()
@@ -186,6 +207,8 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 	switch n := res[0]; {
 	case n == 2:
 		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDropped)
+	case n == 3:
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailWorkflowStopped)
 	case n < 0:
 		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailInFlight)
 	case n == 0:
@@ -338,8 +361,12 @@ func (s *Store) ClaimMail(ctx context.Context, t crm.TenantID, id, token string,
 // the same step (the audit entry "mail_dropped" with its reason, the ledger marks it done) and
 // answers MailDropped when the record exists neither live nor in the bin (permanently deleted or
 // purged); MailRecipientGone when d.To is no longer a user of the tenant, or is a disabled one;
-// MailWorkflowStopped when the workflow is no longer active, or when d.ShowsRecordData and its
-// activator no longer holds read. Errors as ClaimMail.
+// MailWorkflowStopped when the workflow is no longer active (reason "workflow_inactive"), when it
+// is active under another activation than d.Ref.ActivatedAt ("workflow_reactivated": an email
+// queued before a pause stays dropped once the workflow is activated again; a zero ActivatedAt,
+// from a version that did not record it, is taken as the current activation), or when
+// d.ShowsRecordData and its activator no longer holds read ("activator_lacks_read"). Errors as
+// ClaimMail.
 func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, d crm.MailDelivery) (crm.MailClaim, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err

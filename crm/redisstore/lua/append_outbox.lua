@@ -1,6 +1,8 @@
 -- Keeps an email in the outbox unless its idempotency key was already delivered, and first removes
 -- the expired entries (at most 100 a call). An email about a record that no longer exists, live or
--- in the bin, is dropped (audit entry "mail_dropped") instead of kept. Past the outbox's cap, it
+-- in the bin, is dropped (audit entry "mail_dropped") instead of kept, and so is a workflow's
+-- notification whose workflow is no longer active or is active under another activation than the
+-- one its step ran under, as at an SMTP delivery (claim_mail.lua). Past the outbox's cap, it
 -- then drops the expiring entries (workflow notifications) nearest their expiry, the oldest, at
 -- most 100 a call, and counts them in KEYS[5]; an entry that does not expire is never dropped, so
 -- the outbox may pass its cap with those alone.
@@ -11,6 +13,8 @@
 -- KEYS[5] -> crm:{<tenant>}:outbox:dropped
 -- KEYS[6] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
 -- KEYS[7] -> crm:{<tenant>}:bin:<type>:<id>, that record in the bin (only with a reference)
+-- KEYS[8] -> crm:{<tenant>}:flow:<name>, the workflow of the reference (only with a reference
+--   naming its workflow)
 -- ARGV[1] -> the message (JSON)
 -- ARGV[2] -> how long a delivered email's key is kept (ms)
 -- ARGV[3] -> now (unix ms)
@@ -21,8 +25,11 @@
 -- ARGV[8] -> mail id
 -- ARGV[9] -> audit stream max length
 -- ARGV[10] -> the most entries the outbox keeps
+-- ARGV[11] -> the workflow's activation the email was queued under (its activated_at, unix ms), or
+--   '' for an email queued by a version that did not record it (taken as the current activation)
 -- Returns {status, dropped}: status 1 if appended, 0 if the id was already sent or kept, -1 if a
--- delivery holds the lease, 2 if dropped; dropped the number of entries removed for the cap.
+-- delivery holds the lease, 2 if dropped for its record, 3 if dropped for its workflow; dropped the
+-- number of entries removed for the cap.
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
 for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
 if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
@@ -32,6 +39,13 @@ if v then
   return {0, 0}
 end
 if drop_if_gone(6, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return {2, 0} end
+if KEYS[8] then
+  local stopped = flow_stopped(KEYS[8], ARGV[11])
+  if stopped then
+    drop_mail(4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], stopped, '')
+    return {3, 0}
+  end
+end
 redis.call('SET', KEYS[2], 'outbox', 'PX', ARGV[2])
 redis.call('RPUSH', KEYS[1], ARGV[1])
 if tonumber(ARGV[4]) > 0 then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1]) end

@@ -2,9 +2,11 @@
 -- notification when the record it is about no longer exists, live or in the bin; when its
 -- recipient is no longer an enabled user of the tenant (the text is rendered from the record at
 -- delivery: no record data goes to a user without access); when its workflow is no longer active
--- (a paused workflow sends no more emails); or when the workflow's activator no longer holds the
--- read permission a text showing the record's data needs. Each drop writes the audit entry
--- "mail_dropped" with its reason and marks the email done in its ledger.
+-- (a paused workflow sends no more emails), or is active under another activation than the one its
+-- step ran under (an email queued before a pause never goes out, even once the workflow is
+-- activated again); or when the workflow's activator no longer holds the read permission a text
+-- showing the record's data needs. Each drop writes the audit entry "mail_dropped" with its reason
+-- and marks the email done in its ledger.
 -- KEYS[1] -> crm:{<tenant>}:mailsent:<id>
 -- KEYS[2] -> crm:{<tenant>}:audit
 -- KEYS[3] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
@@ -25,6 +27,8 @@
 -- ARGV[11] -> "1" when the text shows the record's data (the activator then needs read)
 -- ARGV[12] -> the user key prefix ("crm:{<tenant>}:user:"): with the workflow's activated_by, the
 --   activator's key
+-- ARGV[13] -> the workflow's activation the email was queued under (its activated_at, unix ms), or
+--   '' for an email queued by a version that did not record it (taken as the current activation)
 -- Returns "claimed" (also when the caller already holds this lease), "busy", "done", "dropped"
 -- (the record is gone), "recipient_gone" or "workflow_stopped".
 local v = redis.call('GET', KEYS[1])
@@ -34,22 +38,19 @@ if v and string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
 if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
 -- drop writes the audit entry of a notification dropped for reason and marks it done.
 local function drop(reason, user)
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'action', 'mail_dropped', 'object_type', ARGV[4],
-    'record_ids', ARGV[5], 'count', 1, 'by', 'system', 'via', 'workflow', 'ref', ARGV[6], 'mail_id', ARGV[7],
-    'user', user, 'reason', reason, 'at', ARGV[3])
-  redis.call('SET', KEYS[1], 'dropped', 'PX', ARGV[9])
+  drop_mail(2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], reason, user)
 end
 if KEYS[5] then
   if redis.call('EXISTS', KEYS[5]) == 0 or redis.call('HGET', KEYS[5], 'disabled') == '1' then
     drop('recipient_gone', ARGV[10])
     return 'recipient_gone'
   end
-  local f = redis.call('HMGET', KEYS[6], 'state', 'activated_by')
-  if f[1] ~= 'active' then
-    drop('workflow_inactive', '')
+  local stopped, by = flow_stopped(KEYS[6], ARGV[13])
+  if stopped then
+    drop(stopped, '')
     return 'workflow_stopped'
   end
-  if ARGV[11] == '1' and f[2] and f[2] ~= '' and lacks(ARGV[12] .. f[2], 'read') then
+  if ARGV[11] == '1' and by and by ~= '' and lacks(ARGV[12] .. by, 'read') then
     drop('activator_lacks_read', '')
     return 'workflow_stopped'
   end
