@@ -336,11 +336,13 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 		return nil, fmt.Errorf("worker: unsupported queue connection option %T: use an asynq.RedisClientOpt, RedisFailoverClientOpt or RedisClusterClientOpt", queue)
 	}
 	w.rc = rc
-	server := func(concurrency int, queues map[string]int) *asynq.Server {
+	// Each server's asynq lines name its pool: "bulk", the one that also takes the bulk queue, and
+	// "live", the rest of the concurrency; otherwise each line would come twice, alike.
+	server := func(pool string, concurrency int, queues map[string]int) *asynq.Server {
 		return asynq.NewServerFromRedisClient(rc, asynq.Config{
 			BaseContext:       func() context.Context { return w.baseCtx },
 			Concurrency:       concurrency,
-			Logger:            asynqLogger{c.Logger.With("component", "asynq")},
+			Logger:            asynqLogger{c.Logger.With("component", "asynq", "pool", pool)},
 			LogLevel:          asynq.InfoLevel,
 			Queues:            queues,
 			RetryDelayFunc:    w.retryDelay,
@@ -348,11 +350,11 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 			TaskCheckInterval: c.PollInterval,
 		})
 	}
-	w.srvs = []*asynq.Server{server(c.BulkConcurrency, c.Queues)}
+	w.srvs = []*asynq.Server{server("bulk", c.BulkConcurrency, c.Queues)}
 	if live := c.Concurrency - c.BulkConcurrency; live > 0 {
 		queues := maps.Clone(c.Queues)
 		delete(queues, QueueBulk)
-		w.srvs = append(w.srvs, server(live, queues))
+		w.srvs = append(w.srvs, server("live", live, queues))
 	}
 	w.enq = newSharedClient(rc)
 	return w, nil

@@ -24,6 +24,11 @@ func TestNew(t *testing.T) {
 		w, err := worker.New(b.store, b.queue, &worker.Config{Registerer: b.reg, Logger: b.logger})
 		require.NoError(t, err)
 		runAndStop(t, w)
+		// The worker's two task servers each log their start: the lines name their pool, so
+		// that none reads as a line written twice.
+		logs := b.logs.String()
+		require.Contains(t, logs, `"component":"asynq","pool":"bulk"`)
+		require.Contains(t, logs, `"component":"asynq","pool":"live"`)
 	})
 
 	t.Run("InvalidConfigNamesTheField", func(t *testing.T) {
