@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -526,4 +527,54 @@ func TestOptionLimit(t *testing.T) {
 		map[string]any{"options": options(crm.MaxOptions, "n")}), http.StatusOK)
 	require.Equal(t, "n0", got.values()[0])
 	require.Len(t, got.values(), crm.MaxOptions)
+}
+
+// A read of a workflow (GET /automation/v4/flows/{name}, which a user with read alone may send)
+// asks Redis for the source of its latest revision only. It answered that one source, yet read
+// every revision whole: a workflow stored as N revisions of up to a megabyte each (the body limit)
+// made each read hold N megabytes in the API's memory, 64 reads of the tenant at once 64 times
+// that (SPEC S27).
+func TestReadOfAWorkflowReadsOneSource(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const name, revisions = "padded", 12
+	src := func(i int) string { // about 64 KiB, each revision its own
+		return bouncedFlow(name) + "# " + strings.Repeat(fmt.Sprintf("revision %d ", i), 64<<10/12) + "\n"
+	}
+	for i := range revisions {
+		expect[flow](t, b.call(t, "PUT", "/automation/v4/flows/"+name, tokAll, yamlBody(src(i+1))), http.StatusCreated)
+	}
+	var mu sync.Mutex
+	var sourcesRead []string // the revision keys whose source a command asked for
+	b.rdb.AddHook(redistest.EachCommand(func(cmd redis.Cmder) {
+		args := cmd.Args()
+		if len(args) < 2 {
+			return
+		}
+		key, _ := args[1].(string)
+		if !strings.HasPrefix(key, redisstore.FlowKey(b.tenantA, name)+":rev:") {
+			return
+		}
+		asks := strings.EqualFold(cmd.Name(), "hgetall")
+		for _, f := range args[2:] {
+			asks = asks || f == "source"
+		}
+		if asks {
+			mu.Lock()
+			sourcesRead = append(sourcesRead, key)
+			mu.Unlock()
+		}
+	}))
+
+	got := expect[flow](t, b.call(t, "GET", "/automation/v4/flows/"+name, tokRead, nil), http.StatusOK)
+	require.Equal(t, src(revisions), got.Source, "the latest revision's source")
+	require.Len(t, got.Revisions, revisions)
+	for i, rev := range got.Revisions {
+		require.Equal(t, int64(i+1), rev.Revision)
+		require.Equal(t, "all@a.example", rev.By)
+		require.NotEmpty(t, rev.CreatedAt)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{redisstore.FlowRevisionKey(b.tenantA, name, revisions)}, sourcesRead)
 }
