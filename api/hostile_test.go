@@ -472,6 +472,14 @@ func TestSchemaSizeLimit(t *testing.T) {
 	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
 		map[string]any{"name": "small", "label": "Small", "type": "string"}).status)
 	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/companies", tokAll, enum("big_two", crm.MaxOptions)).status)
+	// A change past it is refused too, and says that nothing changed.
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("grows", 1)).status)
+	before := b.dump(t, b.tenantA)
+	r = b.call(t, "PATCH", "/crm/v3/properties/contacts/grows", tokAll, map[string]any{"options": enum("grows", crm.MaxOptions)["options"]})
+	e = expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
+	require.Regexp(t, `^the properties of contacts would take \d+ bytes to define, over the 524288 an object type may have: define fewer or shorter options and labels \(nothing was changed\)$`, e.Message)
+	require.Equal(t, before, b.dump(t, b.tenantA))
 
 	// A custom type whose properties take more than the limit at once.
 	r = b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "gadgets", "labels": map[string]any{"singular": "Gadget"},
