@@ -532,7 +532,14 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, p crm.Principal
 	out := flowDetailJSON{flowJSON: toFlowJSON(f), Revisions: make([]revisionSummaryJSON, 0, len(revs))}
 	for _, fr := range revs {
 		out.Revisions = append(out.Revisions, revisionSummaryJSON{Revision: fr.Revision, CreatedAt: crm.FormatDatetime(fr.CreatedAt), By: fr.By, Erased: fr.Erased})
-		out.Source = fr.Source // the latest revision's, once the loop ends
+	}
+	if len(revs) > 0 {
+		// The latest revision's source only: the store reads the revisions without theirs.
+		latest, err := s.store.FlowRevision(r.Context(), p.Tenant, name, revs[len(revs)-1].Revision)
+		if err != nil {
+			return fmt.Errorf("read workflow %s revision %d: %w", name, revs[len(revs)-1].Revision, err)
+		}
+		out.Source = latest.Source
 	}
 	bf, ok, err := s.store.Backfill(r.Context(), p.Tenant, name)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -456,13 +457,13 @@ func TestSchemaSizeLimit(t *testing.T) {
 	enum := func(name string, options int) map[string]any {
 		var opts []any
 		for i := range options {
-			opts = append(opts, map[string]any{"label": fmt.Sprintf("Option %06d", i), "value": fmt.Sprintf("option_%06d", i)})
+			opts = append(opts, map[string]any{"label": fmt.Sprintf("Option number %06d here", i), "value": fmt.Sprintf("option_%06d", i)})
 		}
 		return map[string]any{"name": name, "label": name, "type": "enumeration", "fieldType": "select", "options": opts}
 	}
 	// About 300 KiB each: the first fits, the second does not.
-	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_one", 7000)).status)
-	r := b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_two", 7000))
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_one", crm.MaxOptions)).status)
+	r := b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("big_two", crm.MaxOptions))
 	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
 	require.Regexp(t, `^the properties of contacts would take \d+ bytes to define, over the 524288 an object type may have: define fewer or shorter options and labels \(nothing was created\)$`, e.Message)
@@ -470,13 +471,118 @@ func TestSchemaSizeLimit(t *testing.T) {
 	// A small one still fits, and another type has its own room.
 	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
 		map[string]any{"name": "small", "label": "Small", "type": "string"}).status)
-	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/companies", tokAll, enum("big_two", 7000)).status)
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/companies", tokAll, enum("big_two", crm.MaxOptions)).status)
+	// A change past it is refused too, and says that nothing changed.
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, enum("grows", 1)).status)
+	before := b.dump(t, b.tenantA)
+	r = b.call(t, "PATCH", "/crm/v3/properties/contacts/grows", tokAll, map[string]any{"options": enum("grows", crm.MaxOptions)["options"]})
+	e = expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
+	require.Regexp(t, `^the properties of contacts would take \d+ bytes to define, over the 524288 an object type may have: define fewer or shorter options and labels \(nothing was changed\)$`, e.Message)
+	require.Equal(t, before, b.dump(t, b.tenantA))
 
 	// A custom type whose properties take more than the limit at once.
 	r = b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "gadgets", "labels": map[string]any{"singular": "Gadget"},
-		"properties": []any{enum("a_big", 6000), enum("b_big", 6000)}})
+		"properties": []any{enum("a_big", crm.MaxOptions), enum("b_big", crm.MaxOptions)}})
 	e = expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, "SCHEMA_TOO_LARGE", e.Errors[0].Code)
 	require.Contains(t, e.Message, "the properties of gadgets would take ")
 	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/schemas/gadgets", tokAll, nil).status)
+}
+
+// An enumeration property has at most crm.MaxOptions options: a create, a custom type or a PATCH
+// with more is a 400 TOO_MANY_OPTIONS naming the property and the limit, and nothing changes.
+// Without it, one PATCH by a user with schema (120,000 new options against 60,000 held, inside the
+// body and schema limits) compared every old option with every new one, twice: eight seconds of
+// the API's CPU for a request that was then refused, past its deadline, with up to 64 such
+// requests of the tenant at once (SPEC S27).
+func TestOptionLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	options := func(n int, prefix string) []any {
+		opts := make([]any, n)
+		for i := range opts {
+			opts[i] = fmt.Sprintf("%s%x", prefix, i)
+		}
+		return opts
+	}
+	tooMany := func(t *testing.T, r response, name string) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "TOO_MANY_OPTIONS", e.Errors[0].Code)
+		require.Equal(t, "options", e.Errors[0].In)
+		require.Equal(t, fmt.Sprintf("enumeration property %q has %d options, more than the %d a property may have: "+
+			"keep the ones records are given, or use a string property", name, crm.MaxOptions+1, crm.MaxOptions), e.Errors[0].Message)
+	}
+
+	tooMany(t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+		map[string]any{"name": "many", "label": "Many", "type": "enumeration", "options": options(crm.MaxOptions+1, "o")}), "many")
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/properties/contacts/many", tokAll, nil).status)
+	tooMany(t, b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "gizmos", "labels": map[string]any{"singular": "Gizmo"},
+		"properties": []any{map[string]any{"name": "kind", "label": "Kind", "type": "enumeration", "options": options(crm.MaxOptions+1, "o")}}}), "kind")
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/schemas/gizmos", tokAll, nil).status)
+
+	// The limit itself is fine; a PATCH past it changes nothing, a type change included.
+	held := options(crm.MaxOptions, "o")
+	require.Len(t, expect[fullProperty](t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll,
+		map[string]any{"name": "many", "label": "Many", "type": "enumeration", "options": held}), http.StatusCreated).Options, crm.MaxOptions)
+	before := b.dump(t, b.tenantA)
+	tooMany(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/many", tokAll, map[string]any{"options": options(crm.MaxOptions+1, "n")}), "many")
+	tooMany(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/many", tokAll, map[string]any{"options": append(held, "one_more")}), "many")
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	// Every option replaced at once, within the limit.
+	got := expect[fullProperty](t, b.call(t, "PATCH", "/crm/v3/properties/contacts/many", tokAll,
+		map[string]any{"options": options(crm.MaxOptions, "n")}), http.StatusOK)
+	require.Equal(t, "n0", got.values()[0])
+	require.Len(t, got.values(), crm.MaxOptions)
+}
+
+// A read of a workflow (GET /automation/v4/flows/{name}, which a user with read alone may send)
+// asks Redis for the source of its latest revision only. It answered that one source, yet read
+// every revision whole: a workflow stored as N revisions of up to a megabyte each (the body limit)
+// made each read hold N megabytes in the API's memory, 64 reads of the tenant at once 64 times
+// that (SPEC S27).
+func TestReadOfAWorkflowReadsOneSource(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const name, revisions = "padded", 12
+	src := func(i int) string { // about 64 KiB, each revision its own
+		return bouncedFlow(name) + "# " + strings.Repeat(fmt.Sprintf("revision %d ", i), 64<<10/12) + "\n"
+	}
+	for i := range revisions {
+		expect[flow](t, b.call(t, "PUT", "/automation/v4/flows/"+name, tokAll, yamlBody(src(i+1))), http.StatusCreated)
+	}
+	var mu sync.Mutex
+	var sourcesRead []string // the revision keys whose source a command asked for
+	b.rdb.AddHook(redistest.EachCommand(func(cmd redis.Cmder) {
+		args := cmd.Args()
+		if len(args) < 2 {
+			return
+		}
+		key, _ := args[1].(string)
+		if !strings.HasPrefix(key, redisstore.FlowKey(b.tenantA, name)+":rev:") {
+			return
+		}
+		asks := strings.EqualFold(cmd.Name(), "hgetall")
+		for _, f := range args[2:] {
+			asks = asks || f == "source"
+		}
+		if asks {
+			mu.Lock()
+			sourcesRead = append(sourcesRead, key)
+			mu.Unlock()
+		}
+	}))
+
+	got := expect[flow](t, b.call(t, "GET", "/automation/v4/flows/"+name, tokRead, nil), http.StatusOK)
+	require.Equal(t, src(revisions), got.Source, "the latest revision's source")
+	require.Len(t, got.Revisions, revisions)
+	for i, rev := range got.Revisions {
+		require.Equal(t, int64(i+1), rev.Revision)
+		require.Equal(t, "all@a.example", rev.By)
+		require.NotEmpty(t, rev.CreatedAt)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{redisstore.FlowRevisionKey(b.tenantA, name, revisions)}, sourcesRead)
 }

@@ -33,6 +33,10 @@ func TestTenantIsolation(t *testing.T) {
 	binned := b.contact(t, map[string]string{"email": "old@a.example"})
 	_, err := b.store.ArchiveRecords(b.ctx, b.tenantA, crm.Contacts, []crm.RecordID{binned}, crm.Actor{User: userEmail})
 	require.NoError(t, err)
+	ops, _, err := b.store.Operations(b.ctx, b.tenantA, nil)
+	require.NoError(t, err)
+	require.Len(t, ops, 1)
+	op := ops[0].ID // the operation that moved it, which an undo would restore
 	co := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"}))
 	require.NoError(t, b.store.Associate(b.ctx, b.tenantA, crm.AssociationRef{Type: crm.Contacts, ID: crm.RecordID(c1)},
 		crm.AssociationRef{Type: crm.Companies, ID: crm.RecordID(co)}))
@@ -122,6 +126,7 @@ func TestTenantIsolation(t *testing.T) {
 			}
 		}},
 		{"GetProperty", "GET", "/crm/v3/properties/contacts/shoe_size", nil, notFound},
+		{"UpdateProperty", "PATCH", "/crm/v3/properties/contacts/shoe_size", map[string]any{"label": "Mallory's"}, notFound},
 		{"CustomTypeProperties", "GET", "/crm/v3/properties/pets", nil, notFound},
 		{"CreateProperty", "POST", "/crm/v3/properties/contacts", map[string]any{"name": "shoe_size", "type": "string"},
 			func(t *testing.T, r response) {
@@ -176,6 +181,11 @@ func TestTenantIsolation(t *testing.T) {
 		{"BulkDeleteList", "POST", "/crm/v3/objects/contacts/bulk-delete", map[string]any{"listId": list, "confirmCount": 1}, notFound},
 		{"DeleteListRecords", "POST", "/crm/v3/lists/" + list + "/records/delete", map[string]any{"confirmCount": 1}, notFound},
 		{"GetJob", "GET", "/crm/v3/jobs/" + job.ID, nil, notFound},
+		// Operations: another tenant neither sees nor undoes A's, by its id or in its bin.
+		{"GetOperation", "GET", "/crm/v3/operations/" + op, nil, notFound},
+		{"ListOperations", "GET", "/crm/v3/operations", nil, empty},
+		{"BinByOperation", "GET", "/crm/v3/objects/contacts?archived=true&archivedOperation=" + op, nil, empty},
+		{"UndoOperation", "POST", "/crm/v3/operations/" + op + "/undo", nil, notFound},
 		{"Audit", "GET", "/crm/v3/audit", nil, func(t *testing.T, r response) {
 			// Only the caller's tenant's own entries: the creation of its user and token, no record.
 			for _, e := range expect[page[auditEntry]](t, r, http.StatusOK).Results {

@@ -2,7 +2,6 @@ package crm
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -49,9 +48,15 @@ func RemovedOptions(old, next Property) []string {
 	if old.Type != TypeEnumeration {
 		return nil
 	}
+	kept := make(map[string]bool, len(next.Options))
+	if next.Type == TypeEnumeration {
+		for _, o := range next.Options {
+			kept[o] = true
+		}
+	}
 	var out []string
 	for _, o := range old.Options {
-		if next.Type != TypeEnumeration || !slices.Contains(next.Options, o) {
+		if !kept[o] {
 			out = append(out, o)
 		}
 	}

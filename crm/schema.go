@@ -60,6 +60,10 @@ type Property struct {
 	FormField bool `json:"formField,omitempty" yaml:"form_field,omitempty"`
 }
 
+// MaxOptions is the most options an enumeration property may have (HubSpot's limit too): each
+// option has a search index of its own, and a change of the options is checked option by option.
+const MaxOptions = 5000
+
 // MaxDescriptionBytes is the longest description (Property.Description) a property may have.
 const MaxDescriptionBytes = 4096
 
@@ -97,6 +101,11 @@ func (p Property) Validate() error {
 			Message: fmt.Sprintf("enumeration property %q needs at least one option", p.Name)})
 	}
 	seen := map[string]bool{}
+	if len(p.Options) > MaxOptions {
+		errs = append(errs, &ValidationError{Field: "options", Code: "TOO_MANY_OPTIONS",
+			Message: fmt.Sprintf("enumeration property %q has %d options, more than the %d a property may have: keep the ones records are given, or use a string property",
+				p.Name, len(p.Options), MaxOptions)})
+	}
 	for i, o := range p.Options {
 		switch {
 		case o == "" && p.OptionLabels[""] != "":

@@ -336,7 +336,9 @@ type FlowStore interface {
 	Flows(ctx context.Context, t TenantID) ([]Flow, error)
 	// FlowRevision returns one revision of a workflow.
 	FlowRevision(ctx context.Context, t TenantID, name string, rev int64) (FlowRevision, error)
-	// FlowRevisions returns every revision of a workflow, oldest first.
+	// FlowRevisions returns every revision of a workflow, oldest first, without their sources
+	// (Source is empty): a workflow may have many revisions of up to a request body each, and
+	// FlowRevision reads the one whose source is wanted.
 	FlowRevisions(ctx context.Context, t TenantID, name string) ([]FlowRevision, error)
 	// ActivateFlow activates a workflow's latest revision on behalf of p.By, whose authority it then
 	// acts with; a *PlanError when the plan lacks workflows.

@@ -218,24 +218,32 @@ func (s *Store) ActiveFlows(ctx context.Context, t crm.TenantID, o crm.ObjectTyp
 // flowMember is how records appear in the enrollment keys: "<type>:<id>".
 func flowMember(o crm.ObjectType, id crm.RecordID) string { return string(o) + ":" + string(id) }
 
-// FlowRevisions returns every revision of a workflow, oldest first, in one round trip after the
-// workflow itself; a *NotFoundError for an unknown workflow.
+// FlowRevisions returns every revision of a workflow, oldest first and without their sources, in
+// one round trip after the workflow itself; a *NotFoundError for an unknown workflow.
 func (s *Store) FlowRevisions(ctx context.Context, t crm.TenantID, name string) ([]crm.FlowRevision, error) {
 	f, err := s.Flow(ctx, t, name)
 	if err != nil {
 		return nil, err
 	}
+	// Every field but the source, which may be a request body long.
+	fields := []string{"by", "created_at", "erased"}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, f.Revision)
+	cmds := make([]*redis.SliceCmd, f.Revision)
 	for i := range cmds {
-		cmds[i] = pipe.HGetAll(ctx, FlowRevisionKey(t, name, int64(i+1)))
+		cmds[i] = pipe.HMGet(ctx, FlowRevisionKey(t, name, int64(i+1)), fields...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read workflow %s revisions: %w", name, err)
 	}
 	out := make([]crm.FlowRevision, 0, len(cmds))
 	for i, c := range cmds {
-		out = append(out, revisionFromHash(name, int64(i+1), c.Val()))
+		h := make(map[string]string, len(fields))
+		for j, v := range c.Val() {
+			if v, ok := v.(string); ok {
+				h[fields[j]] = v
+			}
+		}
+		out = append(out, revisionFromHash(name, int64(i+1), h))
 	}
 	return out, nil
 }

@@ -97,7 +97,7 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 		size += len(v)
 	}
 	if size > crm.MaxSchemaBytes {
-		return crm.ObjectTypeDef{}, schemaTooLarge(crm.ObjectType(def.Name), size)
+		return crm.ObjectTypeDef{}, schemaTooLarge(crm.ObjectType(def.Name), size, "created")
 	}
 	n, err := createObjectTypeScript.run(ctx, s, call).Int()
 	if err != nil {
@@ -174,17 +174,18 @@ func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	case n == 0:
 		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
 	case n < 0:
-		return crm.Property{}, schemaTooLarge(o, -n)
+		return crm.Property{}, schemaTooLarge(o, -n, "created")
 	}
 	return p, nil
 }
 
 // schemaTooLarge is the refusal of a property (or a custom type) whose definitions would take size
-// bytes with those of type o, more than crm.MaxSchemaBytes.
-func schemaTooLarge(o crm.ObjectType, size int) *crm.ValidationError {
+// bytes with those of type o, more than crm.MaxSchemaBytes; what was refused was to be done
+// ("created", "changed"), and nothing was.
+func schemaTooLarge(o crm.ObjectType, size int, done string) *crm.ValidationError {
 	return &crm.ValidationError{Field: "properties", Code: "SCHEMA_TOO_LARGE",
-		Message: fmt.Sprintf("the properties of %s would take %d bytes to define, over the %d an object type may have: define fewer or shorter options and labels (nothing was created)",
-			o, size, crm.MaxSchemaBytes)}
+		Message: fmt.Sprintf("the properties of %s would take %d bytes to define, over the %d an object type may have: define fewer or shorter options and labels (nothing was %s)",
+			o, size, crm.MaxSchemaBytes, done)}
 }
 
 // UpdateProperty implements Store.
@@ -259,7 +260,7 @@ func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 			RecordsFix: fmt.Sprintf("give those records another value first (search them with {\"propertyName\": %q, \"operator\": \"EQ\", \"value\": %q}), or keep the option",
 				old.Name, option)}
 	case len(res) == 2 && res[0] == 3:
-		return crm.Property{}, schemaTooLarge(o, int(res[1]))
+		return crm.Property{}, schemaTooLarge(o, int(res[1]), "changed")
 	}
 	return crm.Property{}, fmt.Errorf("update property %s.%s: unexpected answer %v", o, old.Name, res)
 }
