@@ -586,3 +586,29 @@ func TestReadOfAWorkflowReadsOneSource(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []string{redisstore.FlowRevisionKey(b.tenantA, name, revisions)}, sourcesRead)
 }
+
+// A tenant has at most crm.MaxCustomObjectTypes custom object types: one more is a 400
+// TOO_MANY_OBJECT_TYPES that says what to do, and nothing changes. Types cannot be removed and
+// every listing of them reads each one's properties, so without the bound a user allowed to
+// define types could make each such read cost any amount of memory (SPEC S27).
+func TestObjectTypeLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range crm.MaxCustomObjectTypes {
+		r := b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": fmt.Sprintf("kind_%02d", i), "labels": map[string]any{"singular": "Kind"}})
+		require.Equal(t, http.StatusCreated, r.status, r.body)
+	}
+	before := b.dump(t, b.tenantA)
+	r := b.call(t, "POST", "/crm/v3/schemas", tokAll, map[string]any{"name": "one_more", "labels": map[string]any{"singular": "One more"}})
+	e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "TOO_MANY_OBJECT_TYPES", e.Errors[0].Code)
+	require.Equal(t, fmt.Sprintf(`object type "one_more" was not created: the tenant has %d custom object types, the most it may have; `+
+		"add properties to a type it has instead (POST /crm/v3/properties/{objectType})", crm.MaxCustomObjectTypes), e.Errors[0].Message)
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	require.Equal(t, http.StatusNotFound, b.call(t, "GET", "/crm/v3/schemas/one_more", tokAll, nil).status)
+	// Another tenant has its own room; a type the tenant has reads alone, with its labels.
+	require.Equal(t, http.StatusCreated, b.call(t, "POST", "/crm/v3/schemas", tokBAll, map[string]any{"name": "one_more", "labels": map[string]any{"singular": "One more"}}).status)
+	r = b.call(t, "GET", "/crm/v3/schemas/kind_07", tokAll, nil)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Contains(t, string(r.body), `"name":"kind_07"`)
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -165,14 +166,13 @@ var standardLabels = map[crm.ObjectType][2]string{
 
 // customType returns the definition of a tenant's custom object type, or a 404 naming it.
 func (s *Server) customType(r *http.Request, t crm.TenantID, o crm.ObjectType) (crm.ObjectTypeDef, error) {
-	defs, err := s.store.ObjectTypes(r.Context(), t)
+	d, err := s.store.ObjectType(r.Context(), t, o)
+	var nf *crm.NotFoundError
+	if errors.As(err, &nf) {
+		return crm.ObjectTypeDef{}, errNotFound("object type", string(o))
+	}
 	if err != nil {
-		return crm.ObjectTypeDef{}, fmt.Errorf("list object types: %w", err)
+		return crm.ObjectTypeDef{}, fmt.Errorf("read object type %s: %w", o, err)
 	}
-	for _, d := range defs {
-		if d.Name == string(o) {
-			return d, nil
-		}
-	}
-	return crm.ObjectTypeDef{}, errNotFound("object type", string(o))
+	return d, nil
 }

@@ -253,6 +253,12 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
+// MaxCustomObjectTypes is the most custom object types a tenant may define (20). A type cannot
+// be removed, and every listing of the types reads each one's properties (up to MaxSchemaBytes
+// each), so without a bound a user allowed to define types could make each such read of the
+// tenant cost any amount of memory (SPEC S27).
+const MaxCustomObjectTypes = 20
+
 // MaxSchemaBytes is the most bytes the custom properties of one object type may take to define
 // (their names and definitions as stored, options and labels included: 512 KiB). Every request on
 // the type reads them all, so a tenant that defined megabytes of options would make each of its

@@ -98,7 +98,10 @@ type UserStore interface {
 type SchemaStore interface {
 	// ObjectTypes lists a tenant's custom object types.
 	ObjectTypes(ctx context.Context, t TenantID) ([]ObjectTypeDef, error)
-	// CreateObjectType defines a custom object type. *ConflictError if the name is taken.
+	// ObjectType returns one of a tenant's custom object types, or a *NotFoundError.
+	ObjectType(ctx context.Context, t TenantID, o ObjectType) (ObjectTypeDef, error)
+	// CreateObjectType defines a custom object type. *ConflictError if the name is taken; a
+	// *ValidationError (code TOO_MANY_OBJECT_TYPES) when the tenant has MaxCustomObjectTypes.
 	CreateObjectType(ctx context.Context, t TenantID, def ObjectTypeDef) (ObjectTypeDef, error)
 	// Schema returns the properties of an object type (standard ones included), or a *NotFoundError
 	// for a type the tenant does not have.

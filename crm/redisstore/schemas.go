@@ -84,7 +84,7 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 		return crm.ObjectTypeDef{}, fmt.Errorf("encode object type: %w", err)
 	}
 	call := createObjectTypeCall{ObjectTypes: ObjectTypesKey(t), Schema: SchemaKey(t, crm.ObjectType(def.Name)),
-		Name: def.Name, Definition: string(raw)}
+		Name: def.Name, Definition: string(raw), Max: crm.MaxCustomObjectTypes}
 	for _, p := range def.Properties {
 		pj, err := json.Marshal(p)
 		if err != nil {
@@ -106,7 +106,36 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 	if n == 0 {
 		return crm.ObjectTypeDef{}, &crm.ConflictError{Message: fmt.Sprintf("object type %q already exists: choose another name", def.Name)}
 	}
+	if n < 0 {
+		return crm.ObjectTypeDef{}, &crm.ValidationError{Field: "name", Code: "TOO_MANY_OBJECT_TYPES",
+			Message: fmt.Sprintf("object type %q was not created: the tenant has %d custom object types, the most it may have; "+
+				"add properties to a type it has instead (POST /crm/v3/properties/{objectType})", def.Name, -n)}
+	}
 	return def, nil
+}
+
+// ObjectType implements Store.
+func (s *Store) ObjectType(ctx context.Context, t crm.TenantID, o crm.ObjectType) (crm.ObjectTypeDef, error) {
+	raw, err := s.rdb.HGet(ctx, ObjectTypesKey(t), string(o)).Result()
+	if errors.Is(err, redis.Nil) {
+		return crm.ObjectTypeDef{}, &crm.NotFoundError{Kind: "object type", ID: string(o)}
+	}
+	if err != nil {
+		return crm.ObjectTypeDef{}, fmt.Errorf("read object type %s: %w", o, err)
+	}
+	var d crm.ObjectTypeDef
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return crm.ObjectTypeDef{}, fmt.Errorf("decode object type %s: %w", o, err)
+	}
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return crm.ObjectTypeDef{}, err
+	}
+	d.Properties = d.Properties[:0]
+	for _, n := range sch.Names() {
+		d.Properties = append(d.Properties, sch.Properties[n])
+	}
+	return d, nil
 }
 
 // Schema implements Store.

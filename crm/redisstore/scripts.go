@@ -205,13 +205,14 @@ type createObjectTypeCall struct {
 
 	Name       string
 	Definition string // JSON, without the properties
+	Max        int    // crm.MaxCustomObjectTypes
 	// Properties are the property names and their JSON, by pairs.
 	Properties []string
 }
 
 func (c createObjectTypeCall) keys() []string { return []string{c.ObjectTypes, c.Schema} }
 func (c createObjectTypeCall) argv() []any {
-	return append([]any{c.Name, c.Definition}, strArgs(c.Properties)...)
+	return append([]any{c.Name, c.Definition, c.Max}, strArgs(c.Properties)...)
 }
 
 // createRecordsScript creates records whose ids were drawn beforehand, all or none.
