@@ -186,7 +186,8 @@ type AssociationStore interface {
 
 // ListStore keeps static lists and their members.
 type ListStore interface {
-	// CreateList creates a static list of contacts or companies.
+	// CreateList creates a static list of contacts or companies; a *ValidationError (code
+	// TOO_MANY_LISTS) when the tenant has MaxLists.
 	CreateList(ctx context.Context, t TenantID, name string, o ObjectType) (ListDef, error)
 	// List returns a list with its size, or a *NotFoundError.
 	List(ctx context.Context, t TenantID, id ListID) (ListDef, error)

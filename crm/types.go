@@ -273,6 +273,10 @@ func (d Deletion) Describe() string {
 	return describeWorkflowActor(d.By, d.Ref, d.Revision)
 }
 
+// MaxLists is the most lists a tenant may have (1,500). Every listing of them reads each one, so
+// without a bound a user allowed to write could make each such read cost any amount (SPEC S27).
+const MaxLists = 1500
+
 // ListDef is a static list of contacts or companies.
 type ListDef struct {
 	ID         ListID

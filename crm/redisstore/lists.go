@@ -30,10 +30,16 @@ func (s *Store) CreateList(ctx context.Context, t crm.TenantID, name string, o c
 	}
 	id := crm.ListID(strconv.FormatInt(n, 10))
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
-	if err := createListScript.run(ctx, s, createListCall{
-		Lists: ListsKey(t), List: ListKey(t, id), ID: id, Name: name, Type: o, At: now.UnixMilli(),
-	}).Err(); err != nil {
+	had, err := createListScript.run(ctx, s, createListCall{
+		Lists: ListsKey(t), List: ListKey(t, id), ID: id, Name: name, Type: o, At: now.UnixMilli(), Max: crm.MaxLists,
+	}).Int()
+	if err != nil {
 		return crm.ListDef{}, fmt.Errorf("create list: %w", err)
+	}
+	if had < 0 {
+		return crm.ListDef{}, &crm.ValidationError{Field: "name", Code: "TOO_MANY_LISTS",
+			Message: fmt.Sprintf("list %q was not created: the tenant has %d lists, the most it may have; delete the lists no longer used (DELETE /crm/v3/lists/{listId}) first",
+				name, -had)}
 	}
 	return crm.ListDef{ID: id, Name: name, ObjectType: o, CreatedAt: now}, nil
 }

@@ -54,3 +54,32 @@ func TestReindexSearchIndexesEveryLiveRecord(t *testing.T) {
 		require.Equal(t, ada.ID, res.Records[0].ID)
 	})
 }
+
+// A tenant has at most crm.MaxLists lists: one more is refused with TOO_MANY_LISTS, saying what to
+// do, and nothing is stored; deleting one makes room again.
+func TestListLimit(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		var first crm.ListDef
+		for i := range crm.MaxLists {
+			l, err := b.store.CreateList(b.ctx, b.tenant, "list", crm.Contacts)
+			require.NoError(t, err)
+			if i == 0 {
+				first = l
+			}
+		}
+		_, err := b.store.CreateList(b.ctx, b.tenant, "one more", crm.Contacts)
+		var ve *crm.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "TOO_MANY_LISTS", ve.Code)
+		require.Equal(t, `list "one more" was not created: the tenant has 1500 lists, the most it may have; `+
+			"delete the lists no longer used (DELETE /crm/v3/lists/{listId}) first", ve.Message)
+		lists, err := b.store.Lists(b.ctx, b.tenant)
+		require.NoError(t, err)
+		require.Len(t, lists, crm.MaxLists)
+
+		require.NoError(t, b.store.DeleteList(b.ctx, b.tenant, first.ID))
+		_, err = b.store.CreateList(b.ctx, b.tenant, "one more", crm.Contacts)
+		require.NoError(t, err)
+	})
+}

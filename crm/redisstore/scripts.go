@@ -330,10 +330,11 @@ type createListCall struct {
 	Name string
 	Type crm.ObjectType
 	At   int64 // unix ms
+	Max  int   // crm.MaxLists
 }
 
 func (c createListCall) keys() []string { return []string{c.Lists, c.List} }
-func (c createListCall) argv() []any    { return []any{string(c.ID), c.Name, string(c.Type), c.At} }
+func (c createListCall) argv() []any    { return []any{string(c.ID), c.Name, string(c.Type), c.At, c.Max} }
 
 // deleteListScript deletes a list and its memberships, never its members.
 // See lua/delete_list.lua for its KEYS and ARGV.
