@@ -591,11 +591,11 @@ func (c *Console) client(r *http.Request) string {
 			hops = append(hops, strings.Split(v, ",")...)
 		}
 		for i := len(hops) - 1; i >= 0; i-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
+			hop, ok := forwardedAddr(hops[i])
+			if !ok {
 				break // a proxy wrote what is not an address: count the request against the last one
 			}
-			addr = hop.Unmap()
+			addr = hop
 			if !c.trusted(addr) {
 				break
 			}
@@ -606,6 +606,20 @@ func (c *Console) client(r *http.Request) string {
 		return p.String()
 	}
 	return addr.String()
+}
+
+// forwardedAddr parses one hop of X-Forwarded-For: an address, or an address and port as some
+// proxies write it ("203.0.113.7:52114", "[2001:db8::1]:52114"), which would otherwise count every
+// client behind such a proxy as the proxy itself.
+func forwardedAddr(hop string) (netip.Addr, bool) {
+	hop = strings.TrimSpace(hop)
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }
 
 // writeJSONTo writes v as JSON to w.

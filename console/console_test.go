@@ -380,6 +380,9 @@ func TestSignInLimit(t *testing.T) {
 	// Another address of the same /64 is the same client; another /64 is not.
 	require.Equal(t, http.StatusTooManyRequests, from(b, strings.TrimSuffix(attacker, "::1")+"::2").signIn(b.token).StatusCode)
 	require.Equal(t, http.StatusSeeOther, from(b, addr(2)).signIn(b.token).StatusCode)
+	// A proxy that forwards the client's port too counts the client, not itself.
+	require.Equal(t, http.StatusTooManyRequests, from(b, "["+attacker+"]:52114").signIn(b.token).StatusCode)
+	require.Equal(t, http.StatusSeeOther, from(b, "["+addr(4)+"]:52114").signIn(b.token).StatusCode)
 
 	// Successes are not counted, and clear no failure.
 	user := addr(3)
