@@ -18,8 +18,10 @@
 //	POST   /crm/v3/objects/{objectType}/batch/read         up to 100 ids; 207 names the missing ones [read]
 //	POST   /crm/v3/objects/{objectType}/batch/update       up to 100 records, all or none [write]
 //	POST   /crm/v3/objects/contacts/batch/upsert           up to 100 contacts by email, each created or updated [write]
-//	GET    /crm/v3/properties/{objectType}[/{name}]        property definitions [read]
+//	GET    /crm/v3/properties/{objectType}[/{name}]        property definitions (?archived=true: the archived ones) [read]
 //	POST   /crm/v3/properties/{objectType}                 add a property [schema], 201
+//	DELETE /crm/v3/properties/{objectType}/{name}          archive a property; its records keep their values [schema], 204
+//	POST   /crm/v3/properties/{objectType}/{name}/restore  bring an archived property back, values and all [schema]
 //	GET    /crm/v3/schemas[/{objectType}]                  custom object types [read]
 //	POST   /crm/v3/schemas                                 define a custom object type [schema], 201
 //	GET    /crm-object-schemas/v3/schemas[/{objectType}]   the same reads at HubSpot's paths [read]

@@ -362,14 +362,17 @@ func mapError(err error) (int, errorBody) {
 		body.Errors[0].Context, body.Context = ctx, ctx
 		return status, body
 	case errors.As(err, &pu):
-		// A change or an archive of a property that active workflows, protection rules or stored
-		// values still use: nothing changed. The context names them.
+		// A change or an archive of a property that active workflows, protection rules, selecting
+		// bulk deletes or stored values still use: nothing changed. The context names them.
 		ctx := map[string][]string{"property": {pu.Property}}
 		for _, w := range pu.Workflows {
 			ctx["workflows"] = append(ctx["workflows"], w.Name)
 		}
 		for _, r := range pu.Rules {
 			ctx["protectionRules"] = append(ctx["protectionRules"], r.Name)
+		}
+		for _, j := range pu.Jobs {
+			ctx["jobs"] = append(ctx["jobs"], j.Name)
 		}
 		if pu.Records > 0 {
 			ctx["records"] = []string{strconv.FormatInt(pu.Records, 10)}
@@ -406,7 +409,11 @@ func mapError(err error) (int, errorBody) {
 	case errors.Is(err, crm.ErrNotFound):
 		return one(http.StatusNotFound, categoryNotFound, "OBJECT_NOT_FOUND", "", "not found")
 	case errors.As(err, &ce):
-		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", ce.Message)
+		code := ce.Code
+		if code == "" {
+			code = "CONFLICT"
+		}
+		return one(http.StatusConflict, categoryConflict, code, "", ce.Message)
 	case errors.Is(err, crm.ErrTenantExists), errors.Is(err, crm.ErrUserExists):
 		return one(http.StatusConflict, categoryConflict, "CONFLICT", "", "it already exists")
 	// A store in trouble and a request past its deadline are 503s with Retry-After (SPEC S27): the

@@ -62,6 +62,10 @@ func (b *testBundle) matrixFixture(t *testing.T, tn crm.TenantID) matrixFixture 
 	f.list = string(l.ID)
 	_, err = b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
 	require.NoError(t, err)
+	eyes, err := b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "eye_color", Label: "Eye color", Type: crm.TypeString})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveProperty(ctx, tn, crm.Contacts, eyes, userEmail)
+	require.NoError(t, err)
 	_, err = b.store.CreateObjectType(ctx, tn, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
 		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
 	require.NoError(t, err)
@@ -275,6 +279,10 @@ func matrixRows() []matrixRow {
 			req: func(matrixFixture) matrixRequest {
 				return matrixRequest{"/crm/v3/properties/contacts/shoe_size", map[string]any{"label": "Shoe"}}
 			}, ok: 200, other: 404},
+		{name: "ArchiveProperty", pattern: "DELETE /crm/v3/properties/{objectType}/{name}", needs: []crm.Permission{crm.PermSchema},
+			req: path("/crm/v3/properties/contacts/shoe_size"), ok: 204, other: 404},
+		{name: "RestoreProperty", pattern: "POST /crm/v3/properties/{objectType}/{name}/restore", needs: []crm.Permission{crm.PermSchema},
+			req: path("/crm/v3/properties/contacts/eye_color/restore"), ok: 200, other: 404},
 		{name: "ListPropertyGroups", pattern: "GET /crm/v3/properties/{objectType}/groups", needs: read,
 			req: path("/crm/v3/properties/contacts/groups"), ok: 200, other: 200, readOnly: true},
 		{name: "GetPropertyGroup", pattern: "GET /crm/v3/properties/{objectType}/groups/{groupName}", needs: read,

@@ -20,7 +20,8 @@ import (
 
 // propertyJSON is a property as HubSpot shows it. HubspotDefined marks a standard property.
 // FieldType is HubSpot's form field of the type (see fieldTypes). crmflow has no property groups:
-// GroupName is always "information".
+// GroupName is always "information". Archived and ArchivedAt are HubSpot's; ArchivedBy, who
+// archived it, is crmflow's, as on records.
 type propertyJSON struct {
 	Name           string       `json:"name"`
 	Label          string       `json:"label"`
@@ -34,6 +35,9 @@ type propertyJSON struct {
 	FormField      bool         `json:"formField"`
 	HubspotDefined bool         `json:"hubspotDefined"`
 	HasUniqueValue bool         `json:"hasUniqueValue"`
+	Archived       bool         `json:"archived"`
+	ArchivedAt     string       `json:"archivedAt,omitempty"`
+	ArchivedBy     string       `json:"archivedBy,omitempty"`
 }
 
 // fieldTypes are the form fields HubSpot gives each property type by default.
@@ -93,13 +97,21 @@ func toPropertyJSON(p crm.Property) propertyJSON {
 	for i, o := range p.Options {
 		out.Options = append(out.Options, optionJSON{Label: p.OptionLabel(o), Value: o, DisplayOrder: i})
 	}
+	if !p.ArchivedAt.IsZero() {
+		out.Archived, out.ArchivedAt, out.ArchivedBy = true, crm.FormatDatetime(p.ArchivedAt), p.ArchivedBy
+	}
 	return out
 }
 
-func toPropertiesJSON(s crm.Schema) []propertyJSON {
-	out := make([]propertyJSON, 0, len(s.Properties))
-	for _, name := range s.Names() {
-		out = append(out, toPropertyJSON(s.Properties[name]))
+// toPropertiesJSON shows the properties of s (its archived ones with archived), sorted by name.
+func toPropertiesJSON(s crm.Schema, archived bool) []propertyJSON {
+	props := s.Properties
+	if archived {
+		props = s.Archived
+	}
+	out := make([]propertyJSON, 0, len(props))
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		out = append(out, toPropertyJSON(props[name]))
 	}
 	return out
 }
@@ -155,9 +167,9 @@ func (in propertyInput) property() crm.Property {
 }
 
 // listProperties serves GET /crm/v3/properties/{objectType}: every property, sorted by name; with
-// ?archived=true none, since properties are never archived.
+// ?archived=true the archived ones only, as HubSpot's.
 func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	o, err := s.objectType(r, p.Tenant, "objectType")
+	_, schema, err := s.pathSchema(r, p)
 	if err != nil {
 		return err
 	}
@@ -165,49 +177,139 @@ func (s *Server) listProperties(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err != nil {
 		return err
 	}
-	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
-	if err != nil {
-		return fmt.Errorf("read schema of %s: %w", o, err)
-	}
-	if archived { // properties are never archived: HubSpot's archived=true lists only those
-		writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: []propertyJSON{}})
-		return nil
-	}
-	writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: toPropertiesJSON(schema)})
+	writeJSON(w, http.StatusOK, pageJSON[propertyJSON]{Results: toPropertiesJSON(schema, archived)})
 	return nil
 }
 
-// getProperty serves GET /crm/v3/properties/{objectType}/{name}.
+// getProperty serves GET /crm/v3/properties/{objectType}/{name}; with ?archived=true it reads an
+// archived property, as HubSpot's.
 func (s *Server) getProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	_, _, prop, err := s.pathProperty(r, p)
+	archived, err := queryArchived(r)
 	if err != nil {
 		return err
+	}
+	if !archived {
+		_, _, prop, err := s.pathProperty(r, p)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, toPropertyJSON(prop))
+		return nil
+	}
+	o, schema, err := s.pathSchema(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	prop, ok := schema.Archived[name]
+	if !ok {
+		return &crm.NotFoundError{Kind: "archived property", ID: name,
+			Hint: fmt.Sprintf("%s has no archived property of that name; GET /crm/v3/properties/%s?archived=true lists the ones it has", o, o)}
 	}
 	writeJSON(w, http.StatusOK, toPropertyJSON(prop))
 	return nil
 }
 
-// pathProperty reads the schema of the request's {objectType} and the property its {name} names:
-// a 404 when either does not exist.
-func (s *Server) pathProperty(r *http.Request, p crm.Principal) (crm.ObjectType, crm.Schema, crm.Property, error) {
+// pathSchema reads the schema of the request's {objectType}: a 404 when the type does not exist.
+func (s *Server) pathSchema(r *http.Request, p crm.Principal) (crm.ObjectType, crm.Schema, error) {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
-		return "", crm.Schema{}, crm.Property{}, err
+		return "", crm.Schema{}, err
 	}
 	schema, err := s.store.Schema(r.Context(), p.Tenant, o)
 	if err != nil {
-		return "", crm.Schema{}, crm.Property{}, fmt.Errorf("read schema of %s: %w", o, err)
+		return "", crm.Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	return o, schema, nil
+}
+
+// pathProperty reads the schema of the request's {objectType} and the property its {name} names:
+// a 404 when either does not exist, or the property is archived (the message then says how to
+// read it and restore it).
+func (s *Server) pathProperty(r *http.Request, p crm.Principal) (crm.ObjectType, crm.Schema, crm.Property, error) {
+	o, schema, err := s.pathSchema(r, p)
+	if err != nil {
+		return "", crm.Schema{}, crm.Property{}, err
 	}
 	name := r.PathValue("name")
 	prop, ok := schema.Properties[name]
 	if !ok {
-		return "", crm.Schema{}, crm.Property{}, &crm.NotFoundError{Kind: "property", ID: name,
-			Hint: fmt.Sprintf("%s has no property of that name; GET /crm/v3/properties/%s lists the ones it has", o, o)}
+		return "", crm.Schema{}, crm.Property{}, unknownProperty(schema, name)
 	}
 	return o, schema, prop, nil
 }
 
-// createProperty serves POST /crm/v3/properties/{objectType}: 201 with the new property.
+// unknownProperty is the 404 of a property name that schema does not have live: archived, or
+// not at all.
+func unknownProperty(schema crm.Schema, name string) error {
+	o := schema.Type
+	if _, ok := schema.Archived[name]; ok {
+		return &crm.NotFoundError{Kind: "property", ID: name,
+			Hint: fmt.Sprintf("%s's property %s is archived: GET /crm/v3/properties/%s/%s?archived=true reads it, POST /crm/v3/properties/%s/%s/restore restores it with its values",
+				o, name, o, name, o, name)}
+	}
+	return &crm.NotFoundError{Kind: "property", ID: name,
+		Hint: fmt.Sprintf("%s has no property of that name; GET /crm/v3/properties/%s lists the ones it has", o, o)}
+}
+
+// archiveProperty serves DELETE /crm/v3/properties/{objectType}/{propertyName} (HubSpot's
+// coreApi.archive): 204 once the property is archived, or when it already was (nothing changes
+// then). Only its definition moves: every record keeps its value, hidden from reads, writes and
+// searches until POST .../restore brings it back. Refused with a 409, changing nothing: a property
+// of the product or a unique one (crm.ValidatePropertyArchive), and one that active workflows,
+// protection rules or bulk deletes still selecting use (checkPropertyUses, as for a change).
+func (s *Server) archiveProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, schema, err := s.pathSchema(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if _, ok := schema.Archived[name]; ok {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	prop, ok := schema.Properties[name]
+	if !ok {
+		return unknownProperty(schema, name)
+	}
+	if err := crm.ValidatePropertyArchive(o, prop); err != nil {
+		return err
+	}
+	if err := s.checkPropertyUses(r.Context(), p.Tenant, schema, name, nil, "archive"); err != nil {
+		return err
+	}
+	if _, err := s.store.ArchiveProperty(r.Context(), p.Tenant, o, prop, p.User.Email); err != nil {
+		return fmt.Errorf("archive property %s.%s: %w", o, name, err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// restoreProperty serves POST /crm/v3/properties/{objectType}/{propertyName}/restore, crmflow's
+// (HubSpot restores archived properties in its screens only): 200 with the property restored, its
+// records' values read, written and searched again as they were. A property that is not archived
+// is answered as it is.
+func (s *Server) restoreProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	o, schema, err := s.pathSchema(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if _, ok := schema.Archived[name]; !ok {
+		if _, ok := schema.Properties[name]; !ok {
+			return unknownProperty(schema, name)
+		}
+	}
+	prop, err := s.store.RestoreProperty(r.Context(), p.Tenant, o, name)
+	if err != nil {
+		return fmt.Errorf("restore property %s.%s: %w", o, name, err)
+	}
+	writeJSON(w, http.StatusOK, toPropertyJSON(prop))
+	return nil
+}
+
+// createProperty serves POST /crm/v3/properties/{objectType}: 201 with the new property. The
+// name of an archived property is a 409 PROPERTY_ARCHIVED saying how to restore it.
 func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {
@@ -423,13 +525,16 @@ func (l proposedSchemas) Schema(o crm.ObjectType) (crm.Schema, error) {
 }
 
 // checkPropertyUses refuses (a *crm.PropertyInUseError naming them) a change of property name of
-// schema's type to next (nil: its archive) that the tenant's active workflows of the type or its
-// protection rules of the type would no longer validate under, while they do under the schema as
-// it is: a removed option or property they name, a type their expressions compare. A type change
-// is refused too when their triggers read the property at all (the workflows' compiled triggers
-// are typed against the schema they were activated under). Workflows that are not active are
-// validated again when activated, so they do not hold a change back. change says what is refused
-// ("remove option \"m\" of").
+// schema's type to next (nil: its archive) that the tenant's active workflows of the type, its
+// protection rules of the type or its bulk deletes of the type still selecting by filter would no
+// longer validate under, while they do under the schema as it is: a removed option or property
+// they name, a type their expressions compare. A type change is refused too when their triggers
+// read the property at all (the workflows' compiled triggers, and a selecting job's compiled
+// filter, are typed against the schema they were compiled under). Workflows that are not active
+// are validated again when activated, so they do not hold a change back. A selecting job does:
+// its worker evaluates the filter it compiled record by record, and a property that vanished
+// midway (its values left out of reads, once archived) would select other records than the ones
+// the user confirmed the count of. change says what is refused ("remove option \"m\" of").
 func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema crm.Schema, name string, next *crm.Property, change string) error {
 	proposed := crm.Schema{Type: schema.Type, Properties: maps.Clone(schema.Properties)}
 	if next == nil {
@@ -491,7 +596,28 @@ func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema c
 			uses.Rules = append(uses.Rules, crm.PropertyUse{Name: rule.Name, Detail: strings.Replace(typed(), "its triggers read", "it reads", 1)})
 		}
 	}
-	if len(uses.Workflows) > 0 || len(uses.Rules) > 0 {
+
+	jobs, err := s.store.SelectingJobs(ctx, t)
+	if err != nil {
+		return fmt.Errorf("read the bulk deletes still selecting: %w", err)
+	}
+	for _, j := range jobs {
+		if j.ObjectType != schema.Type || j.Filter == "" {
+			continue
+		}
+		prog, err := triggers.Compile(j.Filter, schema)
+		if err != nil {
+			continue // its worker refuses it already: not this change's doing
+		}
+		// The details name no part of the filter: it may name a contact's data (SPEC S9).
+		switch _, err := triggers.Compile(j.Filter, proposed); {
+		case err != nil:
+			uses.Jobs = append(uses.Jobs, crm.PropertyUse{Name: j.ID, Detail: "its filter names " + name})
+		case typeChanged && reads(prog.Reads()):
+			uses.Jobs = append(uses.Jobs, crm.PropertyUse{Name: j.ID, Detail: strings.Replace(typed(), "its triggers read", "its filter reads", 1)})
+		}
+	}
+	if len(uses.Workflows) > 0 || len(uses.Rules) > 0 || len(uses.Jobs) > 0 {
 		return uses
 	}
 	return nil

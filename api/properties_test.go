@@ -189,6 +189,28 @@ func TestUpdateProperty(t *testing.T) {
 		expect[fullProperty](t, b.call(t, "PATCH", "/crm/v3/properties/contacts/size", tokAll, map[string]any{"options": []any{"l"}}), http.StatusOK)
 	})
 
+	t.Run("OptionASelectingBulkDeleteNames", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.sizeProperty(t)
+		b.contact(t, map[string]string{"size": "s"})
+		job := b.selecting(t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+			map[string]any{"filter": `size == "s" || size == "m"`, "confirmCount": 1}), 1)
+		before := b.snapshot(t, b.tenantA)
+
+		// Its worker evaluates the filter it compiled, against the count the user confirmed.
+		e := expectError(t, b.call(t, "PATCH", "/crm/v3/properties/contacts/size", tokAll, map[string]any{"options": []any{"s", "l"}}),
+			http.StatusConflict, "CONFLICT")
+		require.Equal(t, "PROPERTY_IN_USE", e.Errors[0].Code)
+		require.Equal(t, []string{job.ID}, e.Context["jobs"])
+		require.Contains(t, e.Message, "wait until those jobs are past selecting")
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+
+		// Once it has selected, the option goes.
+		require.Equal(t, "COMPLETE", b.work(t, job.ID).Status)
+		expect[fullProperty](t, b.call(t, "PATCH", "/crm/v3/properties/contacts/size", tokAll, map[string]any{"options": []any{"s", "l"}}), http.StatusOK)
+	})
+
 	t.Run("TypeChange", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -46,7 +46,7 @@ func TestProperties(t *testing.T) {
 	all := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts", tokRead, nil), http.StatusOK)
 	require.Contains(t, propertyNames(all.Results), "email")
 	require.IsIncreasing(t, propertyNames(all.Results))
-	// Properties are never archived: archived=true lists none, as HubSpot lists only archived ones.
+	// archived=true lists only archived properties, as HubSpot's: none here.
 	none := expect[page[property]](t, b.call(t, "GET", "/crm/v3/properties/contacts?archived=true", tokRead, nil), http.StatusOK)
 	require.NotNil(t, none.Results)
 	require.Empty(t, none.Results)

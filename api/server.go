@@ -218,6 +218,8 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/properties/{objectType}", crm.PermSchema, s.createProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/{name}", crm.PermRead, s.getProperty)
 	s.handle("PATCH /crm/v3/properties/{objectType}/{name}", crm.PermSchema, s.updateProperty)
+	s.handle("DELETE /crm/v3/properties/{objectType}/{name}", crm.PermSchema, s.archiveProperty)
+	s.handle("POST /crm/v3/properties/{objectType}/{name}/restore", crm.PermSchema, s.restoreProperty)
 	s.handle("GET /crm/v3/properties/{objectType}/groups", crm.PermRead, s.listPropertyGroups)
 	s.handle("GET /crm/v3/properties/{objectType}/groups/{groupName}", crm.PermRead, s.getPropertyGroup)
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)

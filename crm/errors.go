@@ -150,6 +150,8 @@ func (e *RetentionExpiredError) Error() string {
 
 // ConflictError is a change refused because of the current state (an existing name, for example).
 type ConflictError struct {
+	// Code is a stable machine-readable code (PROPERTY_ARCHIVED, ...); "" for the general CONFLICT.
+	Code    string
 	Message string
 }
 

@@ -63,6 +63,27 @@ func RemovedOptions(old, next Property) []string {
 	return out
 }
 
+// ValidatePropertyArchive checks that property p of type o may be archived
+// (SchemaStore.ArchiveProperty): a property of the product (Standard) stays, since crmflow itself,
+// HubSpot's clients and integrations rely on it (email names contacts, pipelines and stages hold
+// deals and tickets); so does a unique property (Unique), whose unique index the write scripts
+// keep only while it is live, and which names records (idProperty, upserts). It returns a
+// *ConflictError (code PROPERTY_NOT_ARCHIVABLE) saying why, or nil. What uses the property
+// (active workflows, protection rules, bulk deletes selecting by filter) is checked elsewhere,
+// as for a change.
+func ValidatePropertyArchive(o ObjectType, p Property) error {
+	switch {
+	case p.Standard:
+		return &ConflictError{Code: "PROPERTY_NOT_ARCHIVABLE",
+			Message: fmt.Sprintf("property %q of %s comes with crmflow and cannot be archived: crmflow, HubSpot's clients and integrations rely on it (nothing was changed)", p.Name, o)}
+	case p.Unique:
+		return &ConflictError{Code: "PROPERTY_NOT_ARCHIVABLE",
+			Message: fmt.Sprintf("property %q of %s has unique values (hasUniqueValue) and cannot be archived: it names records (idProperty, upserts), and its unique index must follow every write of "+
+				"its records; leave it unused instead (nothing was changed)", p.Name, o)}
+	}
+	return nil
+}
+
 // PropertyUse is one thing that uses a property: a workflow or a protection rule, with what the
 // change would do to it.
 type PropertyUse struct {
@@ -73,8 +94,9 @@ type PropertyUse struct {
 }
 
 // PropertyInUseError refuses a change or an archive of a property that something still uses:
-// active workflows or protection rules that would no longer validate (or whose typed triggers
-// read it), or records that hold values the change would leave invalid. Nothing was changed.
+// active workflows, protection rules or bulk deletes still selecting by filter that would no
+// longer validate (or whose typed expressions read it), or records that hold values the change
+// would leave invalid. Nothing was changed.
 type PropertyInUseError struct {
 	ObjectType ObjectType
 	Property   string
@@ -84,6 +106,9 @@ type PropertyInUseError struct {
 	Workflows []PropertyUse
 	// Rules are the protection rules that use it, by name.
 	Rules []PropertyUse
+	// Jobs are the bulk delete jobs still selecting whose filter uses it, by job id: the worker
+	// evaluates their filter record by record, against the count the user confirmed.
+	Jobs []PropertyUse
 	// Records is how many records hold values that block the change, as RecordsWhat says
 	// ("live contacts have size = \"m\""); 0 when none do.
 	Records     int64
@@ -100,6 +125,9 @@ func (e *PropertyInUseError) Error() string {
 	for _, r := range e.Rules {
 		uses = append(uses, fmt.Sprintf("protection rule %q (%s)", r.Name, r.Detail))
 	}
+	for _, j := range e.Jobs {
+		uses = append(uses, fmt.Sprintf("bulk delete job %s, still selecting by filter (%s)", j.Name, j.Detail))
+	}
 	if e.Records > 0 {
 		uses = append(uses, fmt.Sprintf("%d %s", e.Records, e.RecordsWhat))
 	}
@@ -109,6 +137,9 @@ func (e *PropertyInUseError) Error() string {
 	}
 	if len(e.Rules) > 0 {
 		fixes = append(fixes, "change or delete those rules (PUT or DELETE /crm/v3/protection/{name})")
+	}
+	if len(e.Jobs) > 0 {
+		fixes = append(fixes, "wait until those jobs are past selecting (GET /crm/v3/jobs/{jobId})")
 	}
 	if e.Records > 0 && e.RecordsFix != "" {
 		fixes = append(fixes, e.RecordsFix)

@@ -58,6 +58,11 @@ type Property struct {
 	// FormField says whether the property may be used in HubSpot's forms. crmflow has no forms: it
 	// keeps the flag for the clients that read it back.
 	FormField bool `json:"formField,omitempty" yaml:"form_field,omitempty"`
+	// ArchivedAt and ArchivedBy say when and by whom the property was archived
+	// (SchemaStore.ArchiveProperty); zero for a property that is not. They are in Schema.Archived
+	// only, and never in a schema file.
+	ArchivedAt time.Time `json:"archivedAt,omitzero" yaml:"-"`
+	ArchivedBy string    `json:"archivedBy,omitempty" yaml:"-"`
 }
 
 // MaxOptions is the most options an enumeration property may have (HubSpot's limit too): each
@@ -181,6 +186,11 @@ func suggestValue(label string) string {
 type Schema struct {
 	Type       ObjectType
 	Properties map[string]Property
+	// Archived are the type's archived properties, by name (SchemaStore.ArchiveProperty); nil when
+	// it has none. They are not in Properties, so nothing that reads a schema sees them: records
+	// keep their values, which reads leave out, and writes (Normalize), searches, triggers and
+	// filters refuse them, until the property is restored.
+	Archived map[string]Property
 }
 
 // Names returns the property names in sorted order.
@@ -196,7 +206,8 @@ func (s Schema) Names() []string {
 // Normalize checks every value of props against the schema and returns them in canonical form
 // (numbers as Go formats them, bools as "true"/"false", datetimes as RFC 3339 in UTC with
 // milliseconds, emails lowercased). An empty value means "clear the property" and is kept as "".
-// Every problem is reported at once as ValidationErrors, each naming its property.
+// Every problem is reported at once as ValidationErrors, each naming its property. An archived
+// property (Archived) takes no value, not even "": its records keep theirs until it is restored.
 func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	// Most inputs are valid: they are checked in map order first, and only when one is not are
 	// they checked again by name, so that the errors come in a stable order.
@@ -231,6 +242,10 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 	for _, name := range names {
 		v := props[name]
 		p, ok := s.Properties[name]
+		if _, archived := s.Archived[name]; !ok && archived {
+			errs = append(errs, ArchivedPropertyError(s.Type, name, "takes no values"))
+			continue
+		}
 		if !ok {
 			errs = append(errs, &ValidationError{Field: name, Code: "PROPERTY_DOESNT_EXIST",
 				Message: fmt.Sprintf("property %q does not exist on %s: create it first (POST /crm/v3/properties/%s) or fix the name", name, s.Type, s.Type)})
@@ -259,10 +274,21 @@ func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
 // tenant cost any amount of memory (SPEC S27).
 const MaxCustomObjectTypes = 20
 
+// ArchivedPropertyError is the refusal of a use of property name of type o, which is archived
+// (Schema.Archived): what says what it does not do while archived ("takes no values"). Code
+// PROPERTY_ARCHIVED; the message says how to restore it.
+func ArchivedPropertyError(o ObjectType, name, what string) *ValidationError {
+	return &ValidationError{Field: name, Code: "PROPERTY_ARCHIVED",
+		Message: fmt.Sprintf("property %q of %s is archived: it %s while it is (its records keep their values, hidden); restore it first (POST /crm/v3/properties/%s/%s/restore), or leave it out",
+			name, o, what, o, name)}
+}
+
 // MaxSchemaBytes is the most bytes the custom properties of one object type may take to define
-// (their names and definitions as stored, options and labels included: 512 KiB). Every request on
-// the type reads them all, so a tenant that defined megabytes of options would make each of its
-// requests cost Redis that much for every tenant (SPEC S27). A property past it is refused.
+// (their names and definitions as stored, options and labels included, archived properties too:
+// 512 KiB). Every request on the type reads them all, so a tenant that defined megabytes of
+// options would make each of its requests cost Redis that much for every tenant (SPEC S27). A
+// property past it is refused. An archive adds its time and its user to the definition unchecked:
+// a few bytes per property, which the limit bounds in number.
 const MaxSchemaBytes = 512 << 10
 
 // MaxValueBytes is the longest property value a record may hold, in bytes (64 KiB). A longer one

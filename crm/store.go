@@ -103,11 +103,27 @@ type SchemaStore interface {
 	// CreateObjectType defines a custom object type. *ConflictError if the name is taken; a
 	// *ValidationError (code TOO_MANY_OBJECT_TYPES) when the tenant has MaxCustomObjectTypes.
 	CreateObjectType(ctx context.Context, t TenantID, def ObjectTypeDef) (ObjectTypeDef, error)
-	// Schema returns the properties of an object type (standard ones included), or a *NotFoundError
-	// for a type the tenant does not have.
+	// Schema returns the properties of an object type (standard ones included), with its archived
+	// ones apart (Schema.Archived), or a *NotFoundError for a type the tenant does not have.
 	Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error)
-	// CreateProperty adds a property to an object type. *ConflictError if the name is taken.
+	// CreateProperty adds a property to an object type. *ConflictError if the name is taken, by a
+	// live property or an archived one (code PROPERTY_ARCHIVED: restore that one instead).
 	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property) (Property, error)
+	// ArchiveProperty archives property p of an object type (as the caller read it with Schema),
+	// as done by by (a user's email), and returns it as archived (ArchivedAt, ArchivedBy). It
+	// moves the definition alone, in one step: every record, live or in the bin, keeps its value,
+	// and the search indexes keep following them (see RestoreProperty). While archived, the
+	// property is in Schema.Archived only: Records leaves its values out, and writes and searches
+	// refuse it. Refused, changing nothing: what ValidatePropertyArchive refuses (a *ConflictError),
+	// and a definition that is no longer p (a *ConflictError: another change came first). A
+	// property archived already is returned as it is. A *NotFoundError for an unknown type or
+	// property. What uses the property is the caller's to check.
+	ArchiveProperty(ctx context.Context, t TenantID, o ObjectType, p Property, by string) (Property, error)
+	// RestoreProperty brings archived property name of an object type back, in one step, and
+	// returns it: the values its records kept are read, written and searched again as they were,
+	// its search indexes exact (they followed the records while it was archived). A live property
+	// is returned as it is. A *NotFoundError for an unknown type, or a name that is neither.
+	RestoreProperty(ctx context.Context, t TenantID, o ObjectType, name string) (Property, error)
 	// UpdateProperty replaces the definition old (as the caller read it with Schema) of a
 	// property of an object type with next, and returns next. It refuses, changing nothing: what
 	// ValidatePropertyChange refuses (ValidationErrors); a definition that is no longer old (a
@@ -133,7 +149,8 @@ type RecordStore interface {
 	// *NotFoundError; other errors as CreateRecords.
 	UpdateRecords(ctx context.Context, t TenantID, o ObjectType, in []RecordUpdate, by Actor) ([]Record, error)
 	// Records reads records by id in one round trip; ids that are not found are left out.
-	// With opts.Archived it reads the bin instead of the live records.
+	// With opts.Archived it reads the bin instead of the live records. The values of archived
+	// properties (Schema.Archived) are left out, named or not; they stay stored.
 	Records(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, opts *ReadOpts) ([]Record, error)
 	// Record reads one record, or a *NotFoundError.
 	Record(ctx context.Context, t TenantID, o ObjectType, id RecordID, opts *ReadOpts) (Record, error)
@@ -303,6 +320,9 @@ type JobStore interface {
 	RefuseJob(ctx context.Context, t TenantID, id, code, message string) (Job, error)
 	// Job returns a bulk job, or a *NotFoundError.
 	Job(ctx context.Context, t TenantID, id string) (Job, error)
+	// SelectingJobs returns the tenant's bulk delete jobs still selecting (JobSelecting), with
+	// their Filter, in two round trips.
+	SelectingJobs(ctx context.Context, t TenantID) ([]Job, error)
 	// RecentJobs returns the tenant's jobs (bulk deletes and undos), newest first, limit at a time
 	// from before (the ID of the last job of the previous page; "" for the newest); next is the
 	// before of the next page, "" at the end.

@@ -75,6 +75,13 @@ func ObjectTypesKey(t crm.TenantID) string { return prefix(t) + "objtypes" }
 // The standard properties of standard types are not stored; they come from the code.
 func SchemaKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "schema:" + string(o) }
 
+// ArchivedPropertiesKey is the HASH of a tenant's archived properties of an object type: name ->
+// definition (JSON, with archivedAt and archivedBy). A property is in it or in SchemaKey, never
+// both; its records keep their values.
+func ArchivedPropertiesKey(t crm.TenantID, o crm.ObjectType) string {
+	return prefix(t) + "archivedprops:" + string(o)
+}
+
 // SeqKey is the counter from which a tenant's ids of one kind ("contacts", "lists", ...) are drawn.
 func SeqKey(t crm.TenantID, kind string) string { return prefix(t) + "seq:" + kind }
 

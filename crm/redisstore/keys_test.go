@@ -27,6 +27,7 @@ func TestKeys(t *testing.T) {
 		{SignInKey("2001:db8:1:2::/64"), "crm:signin:2001:db8:1:2::/64"},
 		{ObjectTypesKey(tn), "crm:{acme}:objtypes"},
 		{SchemaKey(tn, crm.Contacts), "crm:{acme}:schema:contacts"},
+		{ArchivedPropertiesKey(tn, crm.Contacts), "crm:{acme}:archivedprops:contacts"},
 		{SeqKey(tn, "contacts"), "crm:{acme}:seq:contacts"},
 		{RecordKey(tn, crm.Contacts, "7"), "crm:{acme}:obj:contacts:7"},
 		{LiveKey(tn, crm.Deals), "crm:{acme}:live:deals"},

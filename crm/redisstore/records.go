@@ -482,7 +482,8 @@ func (s *Store) updateCall(ctx context.Context, t crm.TenantID, o crm.ObjectType
 	return call, nil
 }
 
-// Records implements Store.
+// Records implements Store. The names of the type's archived properties are read in the same
+// round trip, and their values left out of what it returns.
 func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, opts *crm.ReadOpts) ([]crm.Record, error) {
 	if opts == nil {
 		opts = &crm.ReadOpts{}
@@ -505,6 +506,7 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		}
 		cmds[i] = pipe.HGetAll(ctx, key)
 	}
+	archived := pipe.HKeys(ctx, ArchivedPropertiesKey(t, o))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read %s: %w", o, err)
 	}
@@ -513,6 +515,9 @@ func (s *Store) Records(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 		h := c.Val()
 		if len(h) == 0 {
 			continue
+		}
+		for _, name := range archived.Val() {
+			delete(h, name)
 		}
 		out = append(out, recordFromHash(o, ids[i], h, opts.Archived))
 	}
@@ -571,8 +576,16 @@ func (s *Store) someProperties(ctx context.Context, t crm.TenantID, o crm.Object
 		}
 		cmds[i] = pipe.HMGet(ctx, key, fields...)
 	}
+	archived := pipe.HKeys(ctx, ArchivedPropertiesKey(t, o))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("read %s: %w", o, err)
+	}
+	var hidden map[string]bool // the archived properties: their values stay stored, unread
+	for _, name := range archived.Val() {
+		if hidden == nil {
+			hidden = map[string]bool{}
+		}
+		hidden[name] = true
 	}
 	out := make([]crm.Record, 0, len(ids))
 	for i, c := range cmds {
@@ -587,7 +600,7 @@ func (s *Store) someProperties(ctx context.Context, t crm.TenantID, o crm.Object
 			r.Deletion = &crm.Deletion{At: parseMS(str(2)), By: str(3), Via: crm.Via(str(4)), Ref: str(5), Revision: parseRev(str(6)), Operation: str(7)}
 		}
 		for k := nbook; k < len(fields); k++ {
-			if v, ok := vals[k].(string); ok {
+			if v, ok := vals[k].(string); ok && !hidden[fields[k]] {
 				r.Properties[fields[k]] = v
 			}
 		}

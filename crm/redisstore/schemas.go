@@ -21,17 +21,9 @@ func (s *Store) ObjectTypes(ctx context.Context, t crm.TenantID) ([]crm.ObjectTy
 	}
 	out := make([]crm.ObjectTypeDef, 0, len(h))
 	for name, raw := range h {
-		var d crm.ObjectTypeDef
-		if err := json.Unmarshal([]byte(raw), &d); err != nil {
-			return nil, fmt.Errorf("decode object type %s: %w", name, err)
-		}
-		sch, err := s.Schema(ctx, t, crm.ObjectType(name))
+		d, err := s.objectTypeDef(ctx, t, crm.ObjectType(name), raw)
 		if err != nil {
 			return nil, err
-		}
-		d.Properties = d.Properties[:0]
-		for _, n := range sch.Names() {
-			d.Properties = append(d.Properties, sch.Properties[n])
 		}
 		out = append(out, d)
 	}
@@ -123,6 +115,11 @@ func (s *Store) ObjectType(ctx context.Context, t crm.TenantID, o crm.ObjectType
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("read object type %s: %w", o, err)
 	}
+	return s.objectTypeDef(ctx, t, o, raw)
+}
+
+// objectTypeDef decodes the definition raw of custom type o and gives it the type's properties.
+func (s *Store) objectTypeDef(ctx context.Context, t crm.TenantID, o crm.ObjectType, raw string) (crm.ObjectTypeDef, error) {
 	var d crm.ObjectTypeDef
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("decode object type %s: %w", o, err)
@@ -138,38 +135,44 @@ func (s *Store) ObjectType(ctx context.Context, t crm.TenantID, o crm.ObjectType
 	return d, nil
 }
 
-// Schema implements Store.
+// Schema implements Store. It reads the type's properties and its archived ones in one round
+// trip (with the type's definition, for a custom type: the same slot, the tenant's).
 func (s *Store) Schema(ctx context.Context, t crm.TenantID, o crm.ObjectType) (crm.Schema, error) {
 	sch, standard := crm.StandardSchema(o)
-	var h map[string]string
-	if standard {
-		var err error
-		if h, err = s.rdb.HGetAll(ctx, SchemaKey(t, o)).Result(); err != nil {
-			return crm.Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
-		}
-	} else {
-		// A custom type's definition and properties in one round trip (same slot: the tenant's).
-		var exists *redis.BoolCmd
-		var props *redis.MapStringStringCmd
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	var exists *redis.BoolCmd
+	var props, archived *redis.MapStringStringCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if !standard {
 			exists = p.HExists(ctx, ObjectTypesKey(t), string(o))
-			props = p.HGetAll(ctx, SchemaKey(t, o))
-			return nil
-		}); err != nil {
-			return crm.Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
 		}
+		props = p.HGetAll(ctx, SchemaKey(t, o))
+		archived = p.HGetAll(ctx, ArchivedPropertiesKey(t, o))
+		return nil
+	}); err != nil {
+		return crm.Schema{}, fmt.Errorf("read schema of %s: %w", o, err)
+	}
+	if !standard {
 		if !exists.Val() {
 			return crm.Schema{}, &crm.NotFoundError{Kind: "object type", ID: string(o)}
 		}
 		sch = crm.Schema{Type: o, Properties: map[string]crm.Property{}}
-		h = props.Val()
 	}
-	for name, raw := range h {
+	for name, raw := range props.Val() {
 		var p crm.Property
 		if err := json.Unmarshal([]byte(raw), &p); err != nil {
 			return crm.Schema{}, fmt.Errorf("decode property %s.%s: %w", o, name, err)
 		}
 		sch.Properties[name] = p
+	}
+	for name, raw := range archived.Val() {
+		var p crm.Property
+		if err := json.Unmarshal([]byte(raw), &p); err != nil {
+			return crm.Schema{}, fmt.Errorf("decode archived property %s.%s: %w", o, name, err)
+		}
+		if sch.Archived == nil {
+			sch.Archived = map[string]crm.Property{}
+		}
+		sch.Archived[name] = p
 	}
 	return sch, nil
 }
@@ -190,22 +193,38 @@ func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if _, ok := sch.Properties[p.Name]; ok {
 		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
 	}
+	if a, ok := sch.Archived[p.Name]; ok {
+		return crm.Property{}, archivedNameTaken(o, a)
+	}
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Name: p.Name,
-		Definition: string(raw), Max: crm.MaxSchemaBytes}).Int()
+	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
+		Name: p.Name, Definition: string(raw), Max: crm.MaxSchemaBytes}).Int()
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("create property %s.%s: %w", o, p.Name, err)
 	}
 	switch {
 	case n == 0:
 		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
+	case n == 2:
+		return crm.Property{}, archivedNameTaken(o, crm.Property{Name: p.Name})
 	case n < 0:
 		return crm.Property{}, schemaTooLarge(o, -n, "created")
 	}
 	return p, nil
+}
+
+// archivedNameTaken is the refusal of a new property named as archived property a of type o.
+func archivedNameTaken(o crm.ObjectType, a crm.Property) *crm.ConflictError {
+	since := ""
+	if !a.ArchivedAt.IsZero() {
+		since = fmt.Sprintf(" (since %s, by %s)", crm.FormatDatetime(a.ArchivedAt), a.ArchivedBy)
+	}
+	return &crm.ConflictError{Code: "PROPERTY_ARCHIVED",
+		Message: fmt.Sprintf("property %q of %s is archived%s, and its records keep their values of it: restore it (POST /crm/v3/properties/%s/%s/restore) to use it again with those values, "+
+			"or choose another name (nothing was created)", a.Name, o, since, o, a.Name)}
 }
 
 // schemaTooLarge is the refusal of a property (or a custom type) whose definitions would take size
@@ -260,7 +279,8 @@ func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	call := updatePropertyCall{Schema: SchemaKey(t, o), Name: old.Name, Old: raw, New: string(newRaw), Max: crm.MaxSchemaBytes}
+	call := updatePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Name: old.Name, Old: raw, New: string(newRaw),
+		Max: crm.MaxSchemaBytes}
 	removed := crm.RemovedOptions(old, next)
 	if !typeChanged || next.Type != crm.TypeString {
 		// An enumeration's values stay valid strings: only a change that keeps them typed checks
@@ -375,4 +395,100 @@ func (s *Store) recordsHolding(ctx context.Context, t crm.TenantID, o crm.Object
 		}
 	}
 	return n, nil
+}
+
+// ArchiveProperty implements Store. Only the definition moves (lua/archive_property.lua): no
+// record is read or written, whatever the number of records, and no value is deleted.
+func (s *Store) ArchiveProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property, by string) (crm.Property, error) {
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return crm.Property{}, err
+	}
+	if a, ok := sch.Archived[p.Name]; ok {
+		return a, nil
+	}
+	live, ok := sch.Properties[p.Name]
+	if !ok {
+		return crm.Property{}, &crm.NotFoundError{Kind: "property", ID: p.Name}
+	}
+	if err := crm.ValidatePropertyArchive(o, live); err != nil {
+		return crm.Property{}, err
+	}
+	raw, err := s.rdb.HGet(ctx, SchemaKey(t, o), p.Name).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
+	case err != nil:
+		return crm.Property{}, fmt.Errorf("read property %s.%s: %w", o, p.Name, err)
+	}
+	var current crm.Property
+	if err := json.Unmarshal([]byte(raw), &current); err != nil {
+		return crm.Property{}, fmt.Errorf("decode property %s.%s: %w", o, p.Name, err)
+	}
+	if !reflect.DeepEqual(current, p) {
+		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
+	}
+	archived := current
+	archived.ArchivedAt, archived.ArchivedBy = s.cfg.Clock.Now().UTC().Truncate(time.Millisecond), by
+	newRaw, err := json.Marshal(archived)
+	if err != nil {
+		return crm.Property{}, fmt.Errorf("encode property: %w", err)
+	}
+	n, err := archivePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
+		Name: p.Name, From: raw, To: string(newRaw)}).Int()
+	switch {
+	case err != nil:
+		return crm.Property{}, fmt.Errorf("archive property %s.%s: %w", o, p.Name, err)
+	case n != 0:
+		// Archived by another request since it was read, or changed: the first is the answer.
+		if sch, err := s.Schema(ctx, t, o); err == nil {
+			if a, ok := sch.Archived[p.Name]; ok {
+				return a, nil
+			}
+		}
+		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
+	}
+	return archived, nil
+}
+
+// RestoreProperty implements Store. Only the definition moves back (lua/restore_property.lua).
+func (s *Store) RestoreProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, name string) (crm.Property, error) {
+	sch, err := s.Schema(ctx, t, o)
+	if err != nil {
+		return crm.Property{}, err
+	}
+	if live, ok := sch.Properties[name]; ok {
+		return live, nil
+	}
+	raw, err := s.rdb.HGet(ctx, ArchivedPropertiesKey(t, o), name).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return crm.Property{}, &crm.NotFoundError{Kind: "property", ID: name}
+	case err != nil:
+		return crm.Property{}, fmt.Errorf("read archived property %s.%s: %w", o, name, err)
+	}
+	var restored crm.Property
+	if err := json.Unmarshal([]byte(raw), &restored); err != nil {
+		return crm.Property{}, fmt.Errorf("decode archived property %s.%s: %w", o, name, err)
+	}
+	restored.ArchivedAt, restored.ArchivedBy = time.Time{}, ""
+	newRaw, err := json.Marshal(restored)
+	if err != nil {
+		return crm.Property{}, fmt.Errorf("encode property: %w", err)
+	}
+	n, err := restorePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
+		Name: name, From: raw, To: string(newRaw)}).Int()
+	switch {
+	case err != nil:
+		return crm.Property{}, fmt.Errorf("restore property %s.%s: %w", o, name, err)
+	case n != 0:
+		// Restored by another request since it was read: that is the answer.
+		if sch, err := s.Schema(ctx, t, o); err == nil {
+			if live, ok := sch.Properties[name]; ok {
+				return live, nil
+			}
+		}
+		return crm.Property{}, propertyChangedMeanwhile(o, name)
+	}
+	return restored, nil
 }

@@ -161,14 +161,14 @@ var createPropertyScript = newScript[createPropertyCall]("create_property")
 
 // createPropertyCall is a call of createPropertyScript (lua/create_property.lua).
 type createPropertyCall struct {
-	Schema string
+	Schema, Archived string
 
 	Name       string
 	Definition string // JSON
 	Max        int    // crm.MaxSchemaBytes
 }
 
-func (c createPropertyCall) keys() []string { return []string{c.Schema} }
+func (c createPropertyCall) keys() []string { return []string{c.Schema, c.Archived} }
 func (c createPropertyCall) argv() []any    { return []any{c.Name, c.Definition, c.Max} }
 
 // updatePropertyScript replaces a property's definition (crm.SchemaStore.UpdateProperty).
@@ -177,7 +177,7 @@ var updatePropertyScript = newScript[updatePropertyCall]("update_property")
 
 // updatePropertyCall is a call of updatePropertyScript (lua/update_property.lua).
 type updatePropertyCall struct {
-	Schema string
+	Schema, Archived string
 	// RemovedOptions are the value SETs of the options the change removes; Drop the index keys
 	// of the old type that the new one does not read.
 	RemovedOptions, Drop []string
@@ -188,12 +188,32 @@ type updatePropertyCall struct {
 }
 
 func (c updatePropertyCall) keys() []string {
-	return append(append([]string{c.Schema}, c.RemovedOptions...), c.Drop...)
+	return append(append([]string{c.Schema, c.Archived}, c.RemovedOptions...), c.Drop...)
 }
 
 func (c updatePropertyCall) argv() []any {
 	return []any{c.Name, c.Old, c.New, c.Max, len(c.RemovedOptions)}
 }
+
+// archivePropertyScript moves a property's definition to the type's archived properties
+// (crm.SchemaStore.ArchiveProperty). See lua/archive_property.lua for its KEYS and ARGV.
+var archivePropertyScript = newScript[movePropertyCall]("archive_property")
+
+// restorePropertyScript moves an archived property's definition back to the type's schema
+// (crm.SchemaStore.RestoreProperty). See lua/restore_property.lua for its KEYS and ARGV.
+var restorePropertyScript = newScript[movePropertyCall]("restore_property")
+
+// movePropertyCall is a call of archivePropertyScript or restorePropertyScript: From is the
+// definition as the caller read it, To the one it becomes.
+type movePropertyCall struct {
+	Schema, Archived string
+
+	Name     string
+	From, To string // JSON
+}
+
+func (c movePropertyCall) keys() []string { return []string{c.Schema, c.Archived} }
+func (c movePropertyCall) argv() []any    { return []any{c.Name, c.From, c.To} }
 
 // createObjectTypeScript defines a custom object type and its properties.
 // See lua/create_object_type.lua for its KEYS and ARGV.

@@ -333,6 +333,14 @@ func searchables(idx []crm.IndexedProperty) string {
 	return strings.Join(names, ", ")
 }
 
+// archivedSearch is the refusal of field, which names archived property name of type o: a
+// search takes it again once it is restored (its indexes are kept meanwhile: maintainedIndexes).
+func archivedSearch(field string, o crm.ObjectType, name, what string) *crm.ValidationError {
+	e := crm.ArchivedPropertyError(o, name, what)
+	e.Field = field
+	return e
+}
+
 // planSearch validates a search against the schema and turns it into the script's plan. Every
 // problem is reported at once as ValidationErrors, each naming the field of the request.
 func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) (searchPlan, error) {
@@ -412,6 +420,10 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 				continue
 			}
 			sp, ok := resolveSearchProp(sch, idx, f.PropertyName)
+			if _, archived := sch.Archived[f.PropertyName]; !ok && archived {
+				errs = append(errs, archivedSearch(field+".propertyName", o, f.PropertyName, "cannot be filtered on"))
+				continue
+			}
 			if !ok {
 				bad(field+".propertyName", "PROPERTY_DOESNT_EXIST", "property %q does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", f.PropertyName, o, o)
 				continue
@@ -495,6 +507,10 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		sp, ok := resolveSearchProp(sch, idx, s.PropertyName)
 		if s.PropertyName == "" {
 			bad("sorts[0].propertyName", "MISSING_PROPERTY_NAME", "the sort has no propertyName: name the property to sort by, as {\"propertyName\": \"createdate\", \"direction\": \"DESCENDING\"} or \"-createdate\"")
+			break
+		}
+		if _, archived := sch.Archived[s.PropertyName]; !ok && archived {
+			errs = append(errs, archivedSearch("sorts[0].propertyName", o, s.PropertyName, "cannot be sorted by"))
 			break
 		}
 		if !ok {

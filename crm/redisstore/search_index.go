@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"encoding/json"
+	"maps"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -25,7 +26,7 @@ func indexSpec(t crm.TenantID, sch crm.Schema) string {
 	for _, n := range sch.UniqueProperties() {
 		spec.Unique = append(spec.Unique, [2]string{n, UniqueIndexKey(t, sch.Type, n)})
 	}
-	for _, ip := range crm.SearchIndexes(sch) {
+	for _, ip := range maintainedIndexes(sch) {
 		var k string
 		switch {
 		case ip.Kind == crm.IndexID:
@@ -45,4 +46,25 @@ func indexSpec(t crm.TenantID, sch crm.Schema) string {
 	}
 	raw, _ := json.Marshal(spec) // strings only: cannot fail
 	return string(raw)
+}
+
+// maintainedIndexes are the search indexes the write scripts and ReindexSearch keep for sch: those
+// of its properties (crm.SearchIndexes), and those of its archived properties (sch.Archived).
+//
+// An archived property keeps its indexes, and they keep following its records: its values take no
+// writes while it is archived, but its records are still deleted to the bin, restored, purged and
+// erased, and each of those moves the record's index entries with the spec it is given. So a
+// restore of the property needs no rebuild (its search is exact at once, whatever the number of
+// records, with nothing to run on the request's path), and a permanent delete leaves nothing of the
+// erased contact in them (SPEC S9). Search refuses the property while it is archived, since
+// crm.SearchIndexes, which search plans with, leaves it out. Dropping the indexes at the archive
+// instead would need a rebuild at the restore, and a write that read the schema before the archive
+// could index a value after the drop: the spec here is the same before and after an archive.
+func maintainedIndexes(sch crm.Schema) []crm.IndexedProperty {
+	if len(sch.Archived) == 0 {
+		return crm.SearchIndexes(sch)
+	}
+	all := crm.Schema{Type: sch.Type, Properties: maps.Clone(sch.Properties)}
+	maps.Copy(all.Properties, sch.Archived)
+	return crm.SearchIndexes(all)
 }

@@ -30,7 +30,8 @@ func (c reindexCall) keys() []string { return append([]string{c.Live}, c.Records
 func (c reindexCall) argv() []any    { return append([]any{c.IndexSpec}, strArgs(c.IDs)...) }
 
 // ReindexSearch rebuilds the search indexes of a tenant's object type from its live records:
-// it drops every index key of the type, then indexes the live records in steps of 500 (one
+// it drops every index key of the type (its archived properties' too: see maintainedIndexes),
+// then indexes the live records in steps of 500 (one
 // round trip each), by ascending id. The write scripts keep the indexes of the records they
 // change meanwhile, so a record written during the rebuild is indexed right; a search that runs
 // before the rebuild is done may miss records not reached yet. Run it once for the records a
@@ -42,7 +43,7 @@ func (s *Store) ReindexSearch(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return 0, err
 	}
 	var drop []string
-	for _, ip := range crm.SearchIndexes(sch) {
+	for _, ip := range maintainedIndexes(sch) {
 		if ip.Kind == crm.IndexScore || ip.Kind == crm.IndexText {
 			drop = append(drop, SearchIndexKey(t, o, ip.Name))
 		}

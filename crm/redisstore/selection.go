@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -127,6 +128,36 @@ func (s *Store) RefuseJob(ctx context.Context, t crm.TenantID, id, code, message
 		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
 	}
 	return jobFromHash(id, pairs(res)), nil
+}
+
+// SelectingJobs implements Store: the set of selecting jobs (JobsSelectingKey), then their hashes
+// in one pipeline; a job that ended meanwhile is left out.
+func (s *Store) SelectingJobs(ctx context.Context, t crm.TenantID) ([]crm.Job, error) {
+	ids, err := s.rdb.SMembers(ctx, JobsSelectingKey(t)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the selecting jobs: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	sort.Strings(ids)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, JobKey(t, id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read the selecting jobs: %w", err)
+	}
+	var out []crm.Job
+	for i, id := range ids {
+		if h := cmds[i].Val(); len(h) > 0 {
+			if j := jobFromHash(id, h); j.State == crm.JobSelecting {
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
 }
 
 // refuseFiltersNaming refuses the jobs still selecting whose filter names one of emails (compared

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -98,4 +99,119 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	ghost := crm.Property{Name: "ghost", Label: "Ghost", Type: crm.TypeString}
 	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, ghost, ghost)
 	require.ErrorIs(t, err, crm.ErrNotFound)
+}
+
+// testArchiveProperty checks ArchiveProperty and RestoreProperty: an archive moves the definition
+// alone, so every record keeps its value, hidden from reads and refused to writes and searches;
+// the search indexes follow the records meanwhile (deletes, restores, erasures), so a restore
+// finds them exact; and a property of the product, a unique one, a stale definition or an unknown
+// name is refused, changing nothing.
+func testArchiveProperty(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := context.Background()
+	seats, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeNumber})
+	require.NoError(t, err)
+	ada := b.contact(t, map[string]string{"email": "ada@x.example", "seats": "3"})
+	bob := b.contact(t, map[string]string{"email": "bob@x.example", "seats": "5"})
+	eve := b.contact(t, map[string]string{"email": "eve@x.example", "seats": "31.25"})
+	search := func(op crm.SearchOperator, v string) []crm.RecordID {
+		t.Helper()
+		res, err := b.store.Search(ctx, b.tenant, crm.Contacts, crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{{
+			PropertyName: "seats", Operator: op, Value: v, HasValue: true}}}})
+		require.NoError(t, err)
+		var ids []crm.RecordID
+		for _, r := range res.Records {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	require.Len(t, search(crm.OpGTE, "0"), 3)
+
+	// Refused, changing nothing.
+	ref, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "ref", Label: "Ref", Type: crm.TypeString, Unique: true})
+	require.NoError(t, err)
+	dump := hn.Dump(t, b.tenant)
+	var ce *crm.ConflictError
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, crm.StandardProperties(crm.Contacts)[0], "ops@x.example")
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "PROPERTY_NOT_ARCHIVABLE", ce.Code)
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, ref, "ops@x.example")
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "PROPERTY_NOT_ARCHIVABLE", ce.Code)
+	stale := seats
+	stale.Label = "Chairs"
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, stale, "ops@x.example")
+	require.ErrorAs(t, err, &ce)
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "ghost", Label: "Ghost", Type: crm.TypeString}, "ops@x.example")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "ghost")
+	require.ErrorIs(t, err, crm.ErrNotFound)
+	require.Equal(t, dump, hn.Dump(t, b.tenant))
+
+	// Archived: the definition moves, with when and by whom; a second archive changes nothing.
+	got, err := b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, seats, "ops@x.example")
+	require.NoError(t, err)
+	require.Equal(t, b.clock.Now(), got.ArchivedAt)
+	require.Equal(t, "ops@x.example", got.ArchivedBy)
+	b.clock.Advance(time.Hour)
+	again, err := b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, seats, "other@x.example")
+	require.NoError(t, err)
+	require.Equal(t, got, again)
+	sch, err := b.store.Schema(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.NotContains(t, sch.Properties, "seats")
+	require.Equal(t, map[string]crm.Property{"seats": got}, sch.Archived)
+
+	// Reads leave the values out, named or not; writes and searches refuse the property, and so
+	// does a new property of its name.
+	for _, opts := range []*crm.ReadOpts{nil, {Properties: []string{"seats", "email"}}} {
+		recs, err := b.store.Records(ctx, b.tenant, crm.Contacts, []crm.RecordID{ada.ID}, opts)
+		require.NoError(t, err)
+		require.NotContains(t, recs[0].Properties, "seats")
+		require.Equal(t, "ada@x.example", recs[0].Properties["email"])
+	}
+	dump = hn.Dump(t, b.tenant)
+	var ves crm.ValidationErrors
+	_, err = b.store.UpdateRecords(ctx, b.tenant, crm.Contacts, []crm.RecordUpdate{{ID: ada.ID, Properties: map[string]string{"seats": ""}}}, crm.Actor{User: "ops@x.example"})
+	require.ErrorAs(t, err, &ves)
+	require.Equal(t, "PROPERTY_ARCHIVED", ves[0].Code)
+	_, err = b.store.Search(ctx, b.tenant, crm.Contacts, crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "seats"}}})
+	require.ErrorAs(t, err, &ves)
+	require.Equal(t, "PROPERTY_ARCHIVED", ves[0].Code)
+	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeString})
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, "PROPERTY_ARCHIVED", ce.Code)
+	require.Equal(t, dump, hn.Dump(t, b.tenant))
+
+	// Meanwhile the records move: bob to the bin, eve erased for good.
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: eve.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	for k, v := range hn.Dump(t, b.tenant) {
+		require.NotContains(t, v, "31.25", "%s keeps the erased contact's value of the archived property", k)
+	}
+
+	// Restored: the values are back as they were, and the indexes exact.
+	back, err := b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats")
+	require.NoError(t, err)
+	require.Equal(t, seats, back)
+	sch, err = b.store.Schema(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, seats, sch.Properties["seats"])
+	require.Empty(t, sch.Archived)
+	recs, err := b.store.Records(ctx, b.tenant, crm.Contacts, []crm.RecordID{ada.ID}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "3", recs[0].Properties["seats"])
+	binned, err := b.store.Records(ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.Equal(t, "5", binned[0].Properties["seats"])
+	require.Equal(t, []crm.RecordID{ada.ID}, search(crm.OpGTE, "0"))
+	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, []crm.RecordID{bob.ID}, search(crm.OpEQ, "5"))
+	again, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats")
+	require.NoError(t, err)
+	require.Equal(t, seats, again, "a live property is answered as it is")
 }

@@ -88,6 +88,7 @@ var tests = []struct {
 	{"NextRecords", testNextRecords},
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
 	{"UpdateProperty", testUpdateProperty},
+	{"ArchiveProperty", testArchiveProperty},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"ListMembersAnswerWhatChanged", testListMembersAnswerWhatChanged},

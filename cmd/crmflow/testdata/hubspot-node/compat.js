@@ -690,13 +690,35 @@ async function main() {
     assert(res.status === 200, `pause workflow: ${res.status}`);
   });
 
-  // Property archive is not supported yet: the client's archive gets a clear error.
-  await check('properties cannot be archived: a 405 that says so', async () => {
+  // coreApi.archive hides a property and keeps its records' values; crmflow's restore (through
+  // apiRequest: HubSpot restores in its screens) brings them back as they were.
+  await check('properties: archive hides a property and keeps its values, restore brings them back', async () => {
+    const props = client.crm.properties.coreApi;
     const name = propName('fixed');
-    await client.crm.properties.coreApi.create('contacts', { name, label: 'Fixed', type: 'string', fieldType: 'text', groupName: 'information' });
-    const del = await expectApiError(client.crm.properties.coreApi.archive('contacts', name), 405, 'archive');
-    eq(del.body.category, 'METHOD_NOT_ALLOWED', 'category');
-    eq((await client.crm.properties.coreApi.getByName('contacts', name)).label, 'Fixed', 'unchanged');
+    await props.create('contacts', { name, label: 'Fixed', type: 'string', fieldType: 'text', groupName: 'information' });
+    const made = await client.crm.contacts.basicApi.create({ properties: { email: email('fixed'), [name]: 'kept' }, associations: [] });
+    await props.archive('contacts', name);
+    const listed = (await props.getAll('contacts', true)).results.find((p) => p.name === name);
+    assert(listed && listed.archived === true && listed.archivedAt instanceof Date, `archived=true lists it: ${JSON.stringify(listed)}`);
+    assert(!(await props.getAll('contacts')).results.some((p) => p.name === name), 'the properties leave it out');
+    eq((await props.getByName('contacts', name, true)).archived, true, 'read with archived=true');
+    await expectApiError(props.getByName('contacts', name), 404, 'read without archived=true');
+    eq((await client.crm.contacts.basicApi.getById(made.id, [name, 'email'])).properties[name], undefined, 'its value is hidden');
+    const write = await expectApiError(client.crm.contacts.basicApi.update(made.id, { properties: { [name]: 'new' } }), 400, 'a write of it', ContactsApiException);
+    eq([write.body.category, write.body.errors[0].code], ['VALIDATION_ERROR', 'PROPERTY_ARCHIVED'], 'refused');
+    const again = await expectApiError(props.create('contacts', { name, label: 'Again', type: 'string', fieldType: 'text', groupName: 'information' }), 409, 'a new one of its name');
+    eq(again.body.errors[0].code, 'PROPERTY_ARCHIVED', 'code');
+    const res = await client.apiRequest({ method: 'POST', path: `/crm/v3/properties/contacts/${name}/restore` });
+    const restored = await res.json();
+    assert(res.status === 200, `restore: ${res.status} ${JSON.stringify(restored)}`);
+    eq([restored.name, restored.archived], [name, false], 'restored');
+    eq((await client.crm.contacts.basicApi.getById(made.id, [name])).properties[name], 'kept', 'the value is back');
+    // One left archived, for the check of the answers against the client's models.
+    const gone = propName('gone');
+    await props.create('contacts', { name: gone, label: 'Gone', type: 'number', fieldType: 'number', groupName: 'information' });
+    await props.archive('contacts', gone);
+    const std = await expectApiError(props.archive('contacts', 'email'), 409, 'a standard property');
+    eq([std.body.category, std.body.errors[0].code], ['CONFLICT', 'PROPERTY_NOT_ARCHIVABLE'], 'standard');
   });
 
   await check('property groups: the one group, information, every property is in', async () => {
@@ -897,6 +919,8 @@ async function main() {
       ['crm/properties', 'Property', 'PATCH', `/crm/v3/properties/companies/${propName('tier')}`,
         { label: 'Tier 2', description: 'Level', options: [{ label: 'Gold', value: 'gold', hidden: false }, { label: 'Silver', value: 'silver', hidden: false }] }],
       ['crm/properties', 'CollectionResponsePropertyNoPaging', 'GET', '/crm/v3/properties/deals'],
+      ['crm/properties', 'CollectionResponsePropertyNoPaging', 'GET', '/crm/v3/properties/contacts?archived=true'],
+      ['crm/properties', 'Property', 'GET', `/crm/v3/properties/contacts/${propName('gone')}?archived=true`],
       ['crm/properties', 'CollectionResponsePropertyGroupNoPaging', 'GET', '/crm/v3/properties/deals/groups'],
       ['crm/schemas', 'ObjectSchema', 'GET', `/crm-object-schemas/v3/schemas/${ships}`],
       ['crm/pipelines', 'CollectionResponsePipelineNoPaging', 'GET', '/crm/v3/pipelines/tickets'],
