@@ -24,7 +24,8 @@ func enqueueContext(r *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // archiveObject serves DELETE /crm/v3/objects/{objectType}/{id}: it moves one live record into the
-// bin (restorable, SPEC S4) and answers 204. A record that is not live is a 404; one that a
+// bin (restorable, SPEC S4) and answers 204. A record already in the bin answers 204 too (a
+// retried delete, as in HubSpot), and changes nothing; one neither live nor in the bin is a 404; one that a
 // protection rule protects is a 409 PROTECTED naming the rule, and nothing changes (SPEC S25).
 func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
@@ -40,7 +41,17 @@ func (s *Server) archiveObject(w http.ResponseWriter, r *http.Request, p crm.Pri
 		return fmt.Errorf("archive %s %s: %w", o, id, err)
 	}
 	if len(res.Archived) == 0 {
-		return errNotFound("record", fmt.Sprintf("%s/%s", o, id))
+		// A record already in the bin is deleted: the answer is the same as the first delete's, as
+		// in HubSpot, so that a client retrying a delete whose answer it lost is not told it failed.
+		// The bin is read only here, on this rare path; nothing changes and nothing is audited.
+		_, err := s.store.Record(r.Context(), p.Tenant, o, id, &crm.ReadOpts{Archived: true})
+		var nf *crm.NotFoundError
+		if errors.As(err, &nf) {
+			return errNotFound("record", fmt.Sprintf("%s/%s", o, id))
+		}
+		if err != nil {
+			return fmt.Errorf("read %s %s in the bin: %w", o, id, err)
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -62,9 +62,14 @@ func TestArchiveObject(t *testing.T) {
 		require.Equal(t, "api", rec.ArchivedVia)
 		require.Empty(t, rec.ArchivedRef)
 
-		// Deleting it again: it is no longer live.
-		e := expectError(t, b.call(t, "DELETE", "/crm/v3/objects/contacts/"+id, tokDelete, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
-		require.Contains(t, e.Message, id)
+		// Deleting it again (a client retrying a delete whose answer it lost): the same 204, as in
+		// HubSpot, and nothing changes: the bin keeps the first deletion.
+		r = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+id, tokDelete, nil)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		require.Equal(t, rec, b.archived(t, crm.Contacts, id))
+		// A record neither live nor in the bin is a 404.
+		e := expectError(t, b.call(t, "DELETE", "/crm/v3/objects/contacts/987654", tokDelete, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+		require.Contains(t, e.Message, "987654")
 	})
 
 	t.Run("EveryObjectType", func(t *testing.T) {
