@@ -124,6 +124,16 @@ func TestSearchOperators(t *testing.T) {
 		{"GTE", groups([]map[string]any{filter("num_notes", "GTE", 4)}), func(p map[string]string) bool { n, ok := num(p); return ok && n >= 4 }},
 		{"Between", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": "2", "highValue": "4"}}),
 			func(p map[string]string) bool { n, ok := num(p); return ok && n >= 2 && n <= 4 }},
+		// Numbers compare as numbers ("5" is below "10"), and a range may be one value.
+		{"BetweenNumericEnds", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": "5", "highValue": "10"}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n >= 5 }},
+		{"BetweenOneValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 3, "highValue": "3.0"}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
+		{"BetweenTextEndsIgnoreCase", groups([]map[string]any{{"propertyName": "lastname", "operator": "BETWEEN", "value": "NAME10", "highValue": "name12"}}),
+			func(p map[string]string) bool {
+				l := strings.ToLower(p["lastname"])
+				return l >= "name10" && l <= "name12"
+			}},
 		{"InNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "values": []any{1, "5"}}}),
 			func(p map[string]string) bool { n, ok := num(p); return ok && (n == 1 || n == 5) }},
 		{"NotIn", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "NOT_IN", "values": []string{"lead", "customer"}}}),
@@ -422,6 +432,11 @@ func TestSearchRefusals(t *testing.T) {
 		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
 		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
 		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
+		// A range whose ends are swapped matches nothing: refused rather than an empty page.
+		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedDatetimes", groups([]map[string]any{{"propertyName": "createdate", "operator": "BETWEEN", "value": "2027-01-01", "highValue": "1767225600000"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedText", groups([]map[string]any{{"propertyName": "lastname", "operator": "BETWEEN", "value": "name20", "highValue": "NAME10"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedInSecondGroup", groups(many(1), []map[string]any{filter("num_notes", "GT", 1), {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": 9, "highValue": 2}}), "filterGroups[1].filters[1]", "swap them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -204,6 +204,18 @@ func searchValue(sp searchProp, v string) (any, error) {
 	return v, nil
 }
 
+// searchAbove reports whether a is above b, two values of one property as searchValue gives them
+// (numbers, or lowercased strings compared byte by byte as the text indexes and scripts order them).
+func searchAbove(a, b any) bool {
+	switch a := a.(type) {
+	case float64:
+		return a > b.(float64)
+	case string:
+		return a > b.(string)
+	}
+	return false
+}
+
 func scoreText(x any, open bool) string {
 	s := strconv.FormatFloat(x.(float64), 'g', 17, 64)
 	if open {
@@ -460,6 +472,10 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 			case crm.OpBetween:
 				c.A = one("value", f.Value, f.HasValue)
 				c.B = one("highValue", f.HighValue, f.HasHighValue)
+				if c.A != nil && c.B != nil && searchAbove(c.A, c.B) {
+					bad(field, "INVALID_RANGE", "filter group %d, filter %d: BETWEEN's value %q is above its highValue %q, so no %s matches: swap them (value is the low end, highValue the high end; both are included)",
+						gi, fi, f.Value, f.HighValue, sp.name)
+				}
 			default:
 				if sp.kind == "v" && f.Operator != crm.OpEQ && f.Operator != crm.OpNEQ {
 					bad(field+".operator", "INVALID_OPERATOR", "operator %s does not apply to %s, a %s: use EQ, NEQ, IN, NOT_IN, HAS_PROPERTY or NOT_HAS_PROPERTY", f.Operator, sp.name, sp.typ)
