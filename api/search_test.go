@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
@@ -508,6 +509,30 @@ func TestSearchWorkBudget(t *testing.T) {
 	}}})
 	require.NoError(t, err)
 	require.Equal(t, 5, res.Total)
+}
+
+// Over HTTP, with a budget of 12 records: no search reads more, whichever way the script finds
+// its records.
+func TestSearchWorkBudgetHolds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 40) // 13 or 14 of each lifecyclestage, 10 opted out
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
+	require.NoError(t, err)
+	b.store = st
+	b.serve(t, &api.Config{Clock: b.clock})
+
+	// One value's records within the budget are paged by id from its set.
+	got := b.search(t, tokRead, groups([]map[string]any{filter("email_opt_out", "EQ", true)}))
+	require.Equal(t, 10, got.Total)
+	require.Len(t, got.Results, 10)
+	// Past it, even a page of one is refused: sorting a set reads all of it.
+	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+		map[string]any{"limit": 1, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}}),
+		http.StatusBadRequest, "VALIDATION_ERROR")
+	require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
+	require.Contains(t, e.Message, "13 contacts")
+
 }
 
 func TestSearchResultWindow(t *testing.T) {

@@ -1,7 +1,8 @@
 -- Runs a search plan over the search indexes of one object type, in one step, so that it sees the
 -- records as one moment left them and returns only live ones. A search of one filter (or none,
 -- sorted by id or by a property every record has) whose index holds the records in the sorted
--- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id).
+-- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id,
+-- which reads the set: only one within the budget).
 -- Otherwise each group reads the records of its smallest driver (the live set when it has none)
 -- and tests the group's other filters on them; when those reads would pass the budget, nothing is
 -- read.
@@ -158,7 +159,9 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
       for i, m in ipairs(ms) do ids[i] = lex_id(m) end
       return page(redis.call('ZLEXCOUNT', p.key, p.min, p.max), ids)
     end
-    if p.c == 's' and by_id then
+    -- SORT reads the whole set, however small its LIMIT: only a set within the budget is sorted
+    -- (a larger one goes on to the general path, which refuses it).
+    if p.c == 's' and by_id and redis.call('SCARD', p.key) <= plan.budget then
       local dir = 'ASC'
       if sort.desc then dir = 'DESC' end
       local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
