@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
@@ -521,6 +523,9 @@ func TestSearchWorkBudgetHolds(t *testing.T) {
 	require.NoError(t, err)
 	b.store = st
 	b.serve(t, &api.Config{Clock: b.clock})
+	in := func(prop string, vs ...any) map[string]any {
+		return groups([]map[string]any{{"propertyName": prop, "operator": "IN", "values": vs}})
+	}
 
 	// One value's records within the budget are paged by id from its set.
 	got := b.search(t, tokRead, groups([]map[string]any{filter("email_opt_out", "EQ", true)}))
@@ -533,6 +538,61 @@ func TestSearchWorkBudgetHolds(t *testing.T) {
 	require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
 	require.Contains(t, e.Message, "13 contacts")
 
+	// A value an IN gives several times is read once.
+	got = b.search(t, tokRead, in("email_opt_out", true, "true", "TRUE"))
+	require.Equal(t, 10, got.Total)
+	got = b.search(t, tokRead, in("num_notes", 3, "3", "3.0", 4))
+	require.Equal(t, 11, got.Total)
+}
+
+// A filter group's checks on enumerations and bools probe at most 16 value sets per 500 records,
+// an SMISMEMBER each, however many values their IN and NOT_IN list: the ones past that test the
+// records' values instead. Before, each of ten NOT_INs of 100 values probed its 100 sets, and
+// one search of 50,000 records held Redis for seconds. Counted from INFO commandstats, on a
+// redis-server of the test's own.
+func TestSearchSetProbes(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	b := &testBundle{store: st, rdb: rdb, ctx: context.Background(), tenantA: crm.TenantID(redistest.Tenant(t)),
+		tokens: map[string]string{}, logs: &syncBuffer{}}
+	_, err = st.CreateTenant(b.ctx, b.tenantA, crm.PlanProfessional)
+	require.NoError(t, err)
+	b.tokens[tokRead] = b.user(t, b.tenantA, "read@a.example", "read")
+	b.serve(t, &api.Config{})
+	recs := seedContacts(t, b, b.tenantA, 900) // two batches of 500 for the checks
+	probes := func() int {
+		info, err := rdb.Info(b.ctx, "commandstats").Result()
+		require.NoError(t, err)
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_smismember:calls="); ok {
+				n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				require.NoError(t, err)
+				return n
+			}
+		}
+		return 0
+	}
+
+	// Nine NOT_INs of seven values each (and each value twice): 63 sets.
+	others := []any{"marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other", "subscriber"}
+	filters := []map[string]any{filter("hs_object_id", "LTE", 900)}
+	for range 9 {
+		filters = append(filters, map[string]any{"propertyName": "lifecyclestage", "operator": "NOT_IN", "values": append(others, others...)})
+	}
+	before := probes()
+	got := b.search(t, tokRead, groups(filters))
+	require.LessOrEqual(t, probes()-before, 2*16, "set probes of two batches of records")
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Equal(t, len(leads), got.Total)
+	require.Equal(t, leads[:200], resultIDs(got))
 }
 
 func TestSearchResultWindow(t *testing.T) {
