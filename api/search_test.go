@@ -159,6 +159,13 @@ func TestSearchOperators(t *testing.T) {
 			func(p map[string]string) bool { return strings.ToLower(p["lastname"]) >= "name35" }},
 		{"ContainsTokenWildcard", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*@acme.example")}),
 			func(p map[string]string) bool { return strings.HasSuffix(p["email"], "@acme.example") }},
+		{"ContainsTokenFiveWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*r*1*@**acme.example")}),
+			func(p map[string]string) bool {
+				local, domain, _ := strings.Cut(p["email"], "@")
+				return strings.Contains(local, "1") && domain == "acme.example"
+			}},
+		{"ContainsTokenRunsOfWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", strings.Repeat("*", 5000)+"@acme"+strings.Repeat("*", 5000))}),
+			func(p map[string]string) bool { return strings.HasSuffix(p["email"], "@acme.example") }},
 		{"ContainsToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "globex")}),
 			func(p map[string]string) bool { return strings.Contains(p["email"], "globex") }},
 		{"DatetimeRange", groups([]map[string]any{{"propertyName": "last_activity_date", "operator": "BETWEEN", "value": "2026-01-05", "highValue": "2026-01-10T23:00:00Z"}}),
@@ -435,6 +442,9 @@ func TestSearchRefusals(t *testing.T) {
 		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
 		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
 		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
+		// A pattern's cost in the script grows with its wildcards: a few are plenty.
+		{"TooManyWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*s*e*r*@*acme.example")}), "filterGroups[0].filters[0].value", "more than the 5"},
+		{"ManyWildcardsBesideAFilter", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "CONTAINS_TOKEN", strings.Repeat("*o", 40)+"*")}), "filterGroups[0].filters[1].value", "41 wildcards"},
 		// A range whose ends are swapped matches nothing: refused rather than an empty page.
 		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},
 		{"BetweenSwappedDatetimes", groups([]map[string]any{{"propertyName": "createdate", "operator": "BETWEEN", "value": "2027-01-01", "highValue": "1767225600000"}}), "filterGroups[0].filters[0]", "swap them"},

@@ -314,6 +314,12 @@ func driverFor(t crm.TenantID, o crm.ObjectType, sp searchProp, op crm.SearchOpe
 // 1,000 SETs per 500 records, and hold Redis for seconds within the budget's 50,000 records.
 const maxSetProbes = 16
 
+// maxTokenWildcards is the most wildcards (*) a CONTAINS_TOKEN pattern may have, a run of them
+// counting as one. The scripts test a pattern on a record's value part by part, so its cost grows
+// with its parts: one of 10,000 wildcards held Redis for more than 30 seconds over the budget's
+// 50,000 records, and nine of a dozen each for more than a second.
+const maxTokenWildcards = 5
+
 // indexCheck makes c read the index of its property, when it has one that answers it.
 func indexCheck(t crm.TenantID, o crm.ObjectType, sp searchProp, c *searchCheck) {
 	if sp.ix == nil {
@@ -478,6 +484,16 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 					continue
 				}
 				c.A = one("value", f.Value, f.HasValue)
+				if tok, ok := c.A.(string); ok {
+					for strings.Contains(tok, "**") { // a run of wildcards is one
+						tok = strings.ReplaceAll(tok, "**", "*")
+					}
+					c.A = tok
+					if n := strings.Count(tok, "*"); n > maxTokenWildcards {
+						bad(field+".value", "TOO_MANY_WILDCARDS", "operator CONTAINS_TOKEN on %s: the pattern has %d wildcards (*), more than the %d a pattern may have: use fewer (*@acme.example, acme*, *acme*)",
+							sp.name, n, maxTokenWildcards)
+					}
+				}
 			case crm.OpBetween:
 				c.A = one("value", f.Value, f.HasValue)
 				c.B = one("highValue", f.HighValue, f.HasHighValue)
