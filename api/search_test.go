@@ -445,6 +445,11 @@ func TestSearchRefusals(t *testing.T) {
 		// A pattern's cost in the script grows with its wildcards: a few are plenty.
 		{"TooManyWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*s*e*r*@*acme.example")}), "filterGroups[0].filters[0].value", "more than the 5"},
 		{"ManyWildcardsBesideAFilter", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "CONTAINS_TOKEN", strings.Repeat("*o", 40)+"*")}), "filterGroups[0].filters[1].value", "41 wildcards"},
+		// No record holds "" (a write of it clears the property): EQ "" would match nothing, NEQ "" everything.
+		{"EmptyStringEQ", groups([]map[string]any{filter("firstname", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
+		{"EmptyStringNEQ", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
+		{"EmptyStringToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "")}), "filterGroups[0].filters[0].value", "empty"},
+		{"EmptyStringInValues", groups([]map[string]any{{"propertyName": "lastname", "operator": "IN", "values": []string{"name01", ""}}}), "filterGroups[0].filters[0].values", "empty"},
 		// A range whose ends are swapped matches nothing: refused rather than an empty page.
 		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},
 		{"BetweenSwappedDatetimes", groups([]map[string]any{{"propertyName": "createdate", "operator": "BETWEEN", "value": "2027-01-01", "highValue": "1767225600000"}}), "filterGroups[0].filters[0]", "swap them"},
