@@ -281,7 +281,7 @@ for gi, g in ipairs(plan.groups) do
   end)
 end
 
--- Sort: by id, or by a property's value with the records without one last, ties by id.
+-- Sort: by id, or by a property's value with the records without one last (ties: see below).
 local keyed = {}
 for i, id in ipairs(list) do keyed[i] = {tonumber(id), nil, id} end
 if sort.k ~= 'id' then
@@ -304,6 +304,12 @@ table.sort(keyed, function(a, b)
     if a[2] ~= nil and a[2] ~= b[2] then
       if desc then return a[2] > b[2] end
       return a[2] < b[2]
+    end
+    -- Ties in the order the indexes hold them, which the fast paths page through: by id as
+    -- text, in the sort's direction. The records without a value: by id.
+    if a[2] ~= nil then
+      if desc then return a[3] > b[3] end
+      return a[3] < b[3]
     end
     return a[1] < b[1]
   end
