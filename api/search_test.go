@@ -568,7 +568,7 @@ func TestSearchWorkBudget(t *testing.T) {
 func TestSearchWorkBudgetHolds(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	seedContacts(t, b, b.tenantA, 40) // 13 or 14 of each lifecyclestage, 10 opted out
+	recs := seedContacts(t, b, b.tenantA, 40) // 13 or 14 of each lifecyclestage, 10 opted out
 	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
 	require.NoError(t, err)
 	b.store = st
@@ -581,18 +581,158 @@ func TestSearchWorkBudgetHolds(t *testing.T) {
 	got := b.search(t, tokRead, groups([]map[string]any{filter("email_opt_out", "EQ", true)}))
 	require.Equal(t, 10, got.Total)
 	require.Len(t, got.Results, 10)
-	// Past it, even a page of one is refused: sorting a set reads all of it.
-	e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
-		map[string]any{"limit": 1, "filterGroups": []any{map[string]any{"filters": []any{filter("lifecyclestage", "EQ", "lead")}}}}),
-		http.StatusBadRequest, "VALIDATION_ERROR")
-	require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
-	require.Contains(t, e.Message, "13 contacts")
+
+	// A value held by more records than the budget is not sorted (that reads its whole set): its
+	// pages are found by reading the contacts in id order, at most 12, each tested against the
+	// value's set. The first pages answer, with the value's total; a page past the value's records
+	// among those 12 contacts is refused.
+	byID := matching(recs, func(map[string]string) bool { return true })
+	valuePage := func(prop string, v any, desc bool, limit, after int) response {
+		body := map[string]any{"limit": limit, "filterGroups": []any{map[string]any{"filters": []any{filter(prop, "EQ", v)}}}}
+		if desc {
+			body["sorts"] = []string{"-hs_object_id"}
+		}
+		if after > 0 {
+			body["after"] = strconv.Itoa(after)
+		}
+		return b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body)
+	}
+	tooBroad := func(r response, total int) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
+		require.Contains(t, e.Message, fmt.Sprintf("%d contacts", total))
+	}
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Len(t, leads, 13)
+	lastLeads := slices.Clone(leads)
+	slices.Reverse(lastLeads)
+	for _, tc := range []struct {
+		name string
+		desc bool
+		want []string
+	}{{"Ascending", false, leads}, {"Descending", true, lastLeads}} {
+		got := expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 1, 0), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Equal(t, tc.want[:1], resultIDs(got), tc.name)
+		// Every third contact is a lead: the first 12 contacts hold 4.
+		got = expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 4, 0), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Equal(t, tc.want[:4], resultIDs(got), tc.name)
+		require.NotNil(t, got.Paging, tc.name)
+		tooBroad(valuePage("lifecyclestage", "lead", tc.desc, 1, 4), 13)
+		// A page past the value's total reads nothing.
+		got = expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 5, 13), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Empty(t, got.Results, tc.name)
+	}
+
+	// Paged with after, in both directions, the 30 contacts not opted out come each once and in
+	// order, until the page that needs more than the 12 contacts read hold.
+	optedIn := matching(recs, func(p map[string]string) bool { return p["email_opt_out"] == "false" })
+	require.Len(t, optedIn, 30)
+	for _, desc := range []bool{false, true} {
+		want, order := slices.Clone(optedIn), slices.Clone(byID)
+		if desc {
+			slices.Reverse(want)
+			slices.Reverse(order)
+		}
+		reachable := 0 // the contacts not opted out among the first 12 read
+		for _, id := range order[:12] {
+			if recs[id]["email_opt_out"] == "false" {
+				reachable++
+			}
+		}
+		require.Equal(t, 9, reachable)
+		var seen []string
+		after := 0
+		for {
+			r := valuePage("email_opt_out", false, desc, 2, after)
+			if r.status != http.StatusOK {
+				tooBroad(r, 30)
+				break
+			}
+			got := expect[searchPage](t, r, http.StatusOK)
+			require.Equal(t, 30, got.Total)
+			require.Len(t, got.Results, 2)
+			seen = append(seen, resultIDs(got)...)
+			require.NotNil(t, got.Paging)
+			after, err = strconv.Atoi(got.Paging.Next.After)
+			require.NoError(t, err)
+		}
+		require.Equal(t, want[:reachable-reachable%2], seen, "descending: %v", desc)
+	}
 
 	// A value an IN gives several times is read once.
 	got = b.search(t, tokRead, in("email_opt_out", true, "true", "TRUE"))
 	require.Equal(t, 10, got.Total)
 	got = b.search(t, tokRead, in("num_notes", 3, "3", "3.0", 4))
 	require.Equal(t, 11, got.Total)
+}
+
+// One value's records by id come in one order whichever way the search runs: read by walking the
+// contacts in id order (a value held by more records than the budget), sorted from the value's
+// set (within the budget), or checked beside another filter. The ids run from one digit to three,
+// so the order of the ids as numbers (9, 10, 100) and as text (10, 100, 9) differ.
+func TestSearchValueByIDInOneOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var in []crm.RecordInput
+	for i := 1; i <= 110; i++ {
+		stage := "lead"
+		if i == 5 || i == 50 {
+			stage = "customer"
+		}
+		in = append(in, crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("user%03d@acme.example", i), "lifecyclestage": stage}})
+	}
+	created, err := b.store.CreateRecords(b.ctx, b.tenantA, crm.Contacts, in, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	recs := map[string]map[string]string{}
+	for _, r := range created {
+		recs[string(r.ID)] = r.Properties
+	}
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Len(t, leads, 108)
+	for _, id := range []string{"9", "10", "100"} {
+		require.Contains(t, leads, id)
+	}
+	// A budget below the 108 leads and above the 102 contacts a page of 100 of them reads.
+	walk := *b
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 107})
+	require.NoError(t, err)
+	walk.store = st
+	walk.serve(t, &api.Config{Clock: b.clock})
+
+	lead := filter("lifecyclestage", "EQ", "lead")
+	always := filter("hs_object_id", "GTE", 1)
+	last := slices.Clone(leads)
+	slices.Reverse(last)
+	for _, tc := range []struct {
+		name string
+		sort any
+		want []string
+	}{
+		{"Unsorted", nil, leads[:100]},
+		{"Ascending", map[string]any{"propertyName": "hs_object_id", "direction": "ASCENDING"}, leads[:100]},
+		{"Descending", map[string]any{"propertyName": "hs_object_id", "direction": "DESCENDING"}, last[:100]},
+	} {
+		body := func(fs ...map[string]any) map[string]any {
+			out := map[string]any{"limit": 100, "filterGroups": []any{map[string]any{"filters": fs}}}
+			if tc.sort != nil {
+				out["sorts"] = []any{tc.sort}
+			}
+			return out
+		}
+		walked := walk.search(t, tokRead, body(lead))
+		sorted := b.search(t, tokRead, body(lead))
+		checked := b.search(t, tokRead, body(lead, always))
+		for _, got := range []searchPage{walked, sorted, checked} {
+			require.Equal(t, 108, got.Total, tc.name)
+		}
+		require.Equal(t, tc.want, resultIDs(sorted), tc.name)
+		require.Equal(t, tc.want, resultIDs(checked), tc.name)
+		require.Equal(t, tc.want, resultIDs(walked), tc.name)
+	}
 }
 
 // A filter group's checks on enumerations and bools probe at most 16 value sets per 500 records,

@@ -1,8 +1,10 @@
 -- Runs a search plan over the search indexes of one object type, in one step, so that it sees the
 -- records as one moment left them and returns only live ones. A search of one filter (or none,
 -- sorted by id or by a property every record has) whose index holds the records in the sorted
--- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id,
--- which reads the set: only one within the budget).
+-- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT). One value set by id is a
+-- SORT of the set when the set is within the budget (SORT reads all of it); a larger one is paged
+-- by walking the live index in id order and testing each id against the set (SMISMEMBER), the ids
+-- read counting against the budget.
 -- Otherwise each group reads the records of its smallest driver (the live set when it has none)
 -- and tests the group's other filters on them; when those reads would pass the budget, nothing is
 -- read.
@@ -159,13 +161,48 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
       for i, m in ipairs(ms) do ids[i] = lex_id(m) end
       return page(redis.call('ZLEXCOUNT', p.key, p.min, p.max), ids)
     end
-    -- SORT reads the whole set, however small its LIMIT: only a set within the budget is sorted
-    -- (a larger one goes on to the general path, which refuses it).
-    if p.c == 's' and by_id and redis.call('SCARD', p.key) <= plan.budget then
-      local dir = 'ASC'
-      if sort.desc then dir = 'DESC' end
-      local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
-      if ok then return page(redis.call('SCARD', p.key), ids) end
+    if p.c == 's' and by_id then
+      local n = redis.call('SCARD', p.key)
+      if n <= plan.budget then
+        -- SORT reads the whole set, however small its LIMIT: only a set within the budget is sorted.
+        local dir = 'ASC'
+        if sort.desc then dir = 'DESC' end
+        local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
+        if ok then return page(n, ids) end
+      else
+        -- A larger set: the live index walked in id order (from its end when descending), 500 ids
+        -- a call, each tested against the set, until the page is full. The ids read count against
+        -- the budget; as the set holds more records than the budget, at least budget/live of the
+        -- live records are in it, so a first page fills early, and a deep page of a sparse value
+        -- runs out of budget and is refused. The live index is scored by the numeric id, so the
+        -- walk gives the ids as numbers (9 before 10), as SORT and the general path order them.
+        local want = math.min(off + lim, n)
+        local ids = {}
+        if want <= off then return page(n, ids) end
+        local found, read = 0, 0
+        while found < want do
+          local k = math.min(500, plan.budget - read)
+          if k <= 0 then return {'budget', n} end
+          local chunk
+          if sort.desc then
+            chunk = redis.call('ZREVRANGE', plan.live, read, read + k - 1)
+          else
+            chunk = redis.call('ZRANGE', plan.live, read, read + k - 1)
+          end
+          if #chunk == 0 then break end
+          read = read + #chunk
+          local in_set = redis.call('SMISMEMBER', p.key, unpack(chunk))
+          for j, id in ipairs(chunk) do
+            if in_set[j] == 1 then
+              found = found + 1
+              if found > off then ids[#ids+1] = id end
+              if found == want then break end
+            end
+          end
+          if #chunk < k then break end
+        end
+        return page(n, ids)
+      end
     end
   end
 end
