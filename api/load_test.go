@@ -240,6 +240,37 @@ func TestStoreTrouble(t *testing.T) {
 		recovered(t, b)
 	})
 
+	t.Run("BusyWithAScript", func(t *testing.T) {
+		t.Parallel()
+		b, srv := setupTrouble(t)
+		// Past its busy-reply-threshold (lua-time-limit), a Redis running a script answers every
+		// other command BUSY until the script ends or is killed.
+		require.NoError(t, b.rdb.ConfigSet(b.ctx, "lua-time-limit", "10").Err())
+		opt, err := redis.ParseURL(srv.URL)
+		require.NoError(t, err)
+		looper := redis.NewClient(opt)
+		t.Cleanup(func() { _ = looper.Close() })
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = looper.Eval(context.Background(), "while true do end", nil).Err() // ends at SCRIPT KILL
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for err := b.rdb.Ping(b.ctx).Err(); err == nil || !strings.Contains(err.Error(), "BUSY"); err = b.rdb.Ping(b.ctx).Err() {
+			require.True(t, time.Now().Before(deadline), "Redis never answered BUSY: %v", err)
+			time.Sleep(10 * time.Millisecond) // poll interval
+		}
+		expectUnavailable(t, b.call(t, "GET", "/crm/v3/objects/contacts", tokAll, nil), "5", "the store is unavailable, retry later")
+		expectUnavailable(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokAll, map[string]any{}), "5", "the store is unavailable, retry later")
+		require.NotContains(t, b.logs.String(), `"status":500`)
+
+		killer := redis.NewClient(opt)
+		t.Cleanup(func() { _ = killer.Close() })
+		require.NoError(t, killer.ScriptKill(b.ctx).Err())
+		<-done
+		recovered(t, b)
+	})
+
 	t.Run("Full", func(t *testing.T) {
 		t.Parallel()
 		b, _ := setupTrouble(t)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
@@ -124,6 +127,16 @@ func TestSearchOperators(t *testing.T) {
 		{"GTE", groups([]map[string]any{filter("num_notes", "GTE", 4)}), func(p map[string]string) bool { n, ok := num(p); return ok && n >= 4 }},
 		{"Between", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": "2", "highValue": "4"}}),
 			func(p map[string]string) bool { n, ok := num(p); return ok && n >= 2 && n <= 4 }},
+		// Numbers compare as numbers ("5" is below "10"), and a range may be one value.
+		{"BetweenNumericEnds", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": "5", "highValue": "10"}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n >= 5 }},
+		{"BetweenOneValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 3, "highValue": "3.0"}}),
+			func(p map[string]string) bool { n, ok := num(p); return ok && n == 3 }},
+		{"BetweenTextEndsIgnoreCase", groups([]map[string]any{{"propertyName": "lastname", "operator": "BETWEEN", "value": "NAME10", "highValue": "name12"}}),
+			func(p map[string]string) bool {
+				l := strings.ToLower(p["lastname"])
+				return l >= "name10" && l <= "name12"
+			}},
 		{"InNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "values": []any{1, "5"}}}),
 			func(p map[string]string) bool { n, ok := num(p); return ok && (n == 1 || n == 5) }},
 		{"NotIn", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "NOT_IN", "values": []string{"lead", "customer"}}}),
@@ -145,6 +158,13 @@ func TestSearchOperators(t *testing.T) {
 		{"GTEText", groups([]map[string]any{filter("lastname", "GTE", "name35")}),
 			func(p map[string]string) bool { return strings.ToLower(p["lastname"]) >= "name35" }},
 		{"ContainsTokenWildcard", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*@acme.example")}),
+			func(p map[string]string) bool { return strings.HasSuffix(p["email"], "@acme.example") }},
+		{"ContainsTokenFiveWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*r*1*@**acme.example")}),
+			func(p map[string]string) bool {
+				local, domain, _ := strings.Cut(p["email"], "@")
+				return strings.Contains(local, "1") && domain == "acme.example"
+			}},
+		{"ContainsTokenRunsOfWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", strings.Repeat("*", 5000)+"@acme"+strings.Repeat("*", 5000))}),
 			func(p map[string]string) bool { return strings.HasSuffix(p["email"], "@acme.example") }},
 		{"ContainsToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "globex")}),
 			func(p map[string]string) bool { return strings.Contains(p["email"], "globex") }},
@@ -246,6 +266,41 @@ func TestSearchSortsAndPaging(t *testing.T) {
 		}
 		require.Len(t, names, 40)
 		require.True(t, slices.IsSorted(names), "%v", names)
+	})
+
+	// A sort's ties come in one order whichever way the search runs: read from the sorted index
+	// alone, or sorted after its records were checked (here beside a filter every record passes).
+	// Every contact was created at the same instant, so createdate ties them all.
+	t.Run("TiesInOneOrder", func(t *testing.T) {
+		t.Parallel()
+		always := filter("city", "CONTAINS_TOKEN", "*")
+		for _, tc := range []struct {
+			name  string
+			sort  string
+			alone []map[string]any
+		}{
+			{"Number", "num_notes", []map[string]any{filter("num_notes", "GTE", 0)}},
+			{"NumberDescending", "-num_notes", []map[string]any{filter("num_notes", "GTE", 0)}},
+			{"Text", "firstname", []map[string]any{{"propertyName": "firstname", "operator": "HAS_PROPERTY"}}},
+			{"TextDescending", "-firstname", []map[string]any{{"propertyName": "firstname", "operator": "HAS_PROPERTY"}}},
+			{"EveryRecordTied", "createdate", nil},
+			{"EveryRecordTiedDescending", "-createdate", nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				body := func(fs []map[string]any) map[string]any {
+					out := map[string]any{"limit": 200, "sorts": []string{tc.sort}}
+					if len(fs) > 0 {
+						out["filterGroups"] = []any{map[string]any{"filters": fs}}
+					}
+					return out
+				}
+				fast := resultIDs(b.search(t, tokRead, body(tc.alone)))
+				checked := resultIDs(b.search(t, tokRead, body(append(slices.Clone(tc.alone), always))))
+				require.NotEmpty(t, fast)
+				require.Equal(t, fast, checked)
+			})
+		}
 	})
 
 	t.Run("PagingToTheEnd", func(t *testing.T) {
@@ -422,6 +477,19 @@ func TestSearchRefusals(t *testing.T) {
 		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
 		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
 		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
+		// A pattern's cost in the script grows with its wildcards: a few are plenty.
+		{"TooManyWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*s*e*r*@*acme.example")}), "filterGroups[0].filters[0].value", "more than the 5"},
+		{"ManyWildcardsBesideAFilter", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "CONTAINS_TOKEN", strings.Repeat("*o", 40)+"*")}), "filterGroups[0].filters[1].value", "41 wildcards"},
+		// No record holds "" (a write of it clears the property): EQ "" would match nothing, NEQ "" everything.
+		{"EmptyStringEQ", groups([]map[string]any{filter("firstname", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
+		{"EmptyStringNEQ", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
+		{"EmptyStringToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "")}), "filterGroups[0].filters[0].value", "empty"},
+		{"EmptyStringInValues", groups([]map[string]any{{"propertyName": "lastname", "operator": "IN", "values": []string{"name01", ""}}}), "filterGroups[0].filters[0].values", "empty"},
+		// A range whose ends are swapped matches nothing: refused rather than an empty page.
+		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedDatetimes", groups([]map[string]any{{"propertyName": "createdate", "operator": "BETWEEN", "value": "2027-01-01", "highValue": "1767225600000"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedText", groups([]map[string]any{{"propertyName": "lastname", "operator": "BETWEEN", "value": "name20", "highValue": "NAME10"}}), "filterGroups[0].filters[0]", "swap them"},
+		{"BetweenSwappedInSecondGroup", groups(many(1), []map[string]any{filter("num_notes", "GT", 1), {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": 9, "highValue": 2}}), "filterGroups[1].filters[1]", "swap them"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -493,6 +561,228 @@ func TestSearchWorkBudget(t *testing.T) {
 	}}})
 	require.NoError(t, err)
 	require.Equal(t, 5, res.Total)
+}
+
+// Over HTTP, with a budget of 12 records: no search reads more, whichever way the script finds
+// its records.
+func TestSearchWorkBudgetHolds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	recs := seedContacts(t, b, b.tenantA, 40) // 13 or 14 of each lifecyclestage, 10 opted out
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
+	require.NoError(t, err)
+	b.store = st
+	b.serve(t, &api.Config{Clock: b.clock})
+	in := func(prop string, vs ...any) map[string]any {
+		return groups([]map[string]any{{"propertyName": prop, "operator": "IN", "values": vs}})
+	}
+
+	// One value's records within the budget are paged by id from its set.
+	got := b.search(t, tokRead, groups([]map[string]any{filter("email_opt_out", "EQ", true)}))
+	require.Equal(t, 10, got.Total)
+	require.Len(t, got.Results, 10)
+
+	// A value held by more records than the budget is not sorted (that reads its whole set): its
+	// pages are found by reading the contacts in id order, at most 12, each tested against the
+	// value's set. The first pages answer, with the value's total; a page past the value's records
+	// among those 12 contacts is refused.
+	byID := matching(recs, func(map[string]string) bool { return true })
+	valuePage := func(prop string, v any, desc bool, limit, after int) response {
+		body := map[string]any{"limit": limit, "filterGroups": []any{map[string]any{"filters": []any{filter(prop, "EQ", v)}}}}
+		if desc {
+			body["sorts"] = []string{"-hs_object_id"}
+		}
+		if after > 0 {
+			body["after"] = strconv.Itoa(after)
+		}
+		return b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, body)
+	}
+	tooBroad := func(r response, total int) {
+		t.Helper()
+		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
+		require.Contains(t, e.Message, fmt.Sprintf("%d contacts", total))
+	}
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Len(t, leads, 13)
+	lastLeads := slices.Clone(leads)
+	slices.Reverse(lastLeads)
+	for _, tc := range []struct {
+		name string
+		desc bool
+		want []string
+	}{{"Ascending", false, leads}, {"Descending", true, lastLeads}} {
+		got := expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 1, 0), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Equal(t, tc.want[:1], resultIDs(got), tc.name)
+		// Every third contact is a lead: the first 12 contacts hold 4.
+		got = expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 4, 0), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Equal(t, tc.want[:4], resultIDs(got), tc.name)
+		require.NotNil(t, got.Paging, tc.name)
+		tooBroad(valuePage("lifecyclestage", "lead", tc.desc, 1, 4), 13)
+		// A page past the value's total reads nothing.
+		got = expect[searchPage](t, valuePage("lifecyclestage", "lead", tc.desc, 5, 13), http.StatusOK)
+		require.Equal(t, 13, got.Total, tc.name)
+		require.Empty(t, got.Results, tc.name)
+	}
+
+	// Paged with after, in both directions, the 30 contacts not opted out come each once and in
+	// order, until the page that needs more than the 12 contacts read hold.
+	optedIn := matching(recs, func(p map[string]string) bool { return p["email_opt_out"] == "false" })
+	require.Len(t, optedIn, 30)
+	for _, desc := range []bool{false, true} {
+		want, order := slices.Clone(optedIn), slices.Clone(byID)
+		if desc {
+			slices.Reverse(want)
+			slices.Reverse(order)
+		}
+		reachable := 0 // the contacts not opted out among the first 12 read
+		for _, id := range order[:12] {
+			if recs[id]["email_opt_out"] == "false" {
+				reachable++
+			}
+		}
+		require.Equal(t, 9, reachable)
+		var seen []string
+		after := 0
+		for {
+			r := valuePage("email_opt_out", false, desc, 2, after)
+			if r.status != http.StatusOK {
+				tooBroad(r, 30)
+				break
+			}
+			got := expect[searchPage](t, r, http.StatusOK)
+			require.Equal(t, 30, got.Total)
+			require.Len(t, got.Results, 2)
+			seen = append(seen, resultIDs(got)...)
+			require.NotNil(t, got.Paging)
+			after, err = strconv.Atoi(got.Paging.Next.After)
+			require.NoError(t, err)
+		}
+		require.Equal(t, want[:reachable-reachable%2], seen, "descending: %v", desc)
+	}
+
+	// A value an IN gives several times is read once.
+	got = b.search(t, tokRead, in("email_opt_out", true, "true", "TRUE"))
+	require.Equal(t, 10, got.Total)
+	got = b.search(t, tokRead, in("num_notes", 3, "3", "3.0", 4))
+	require.Equal(t, 11, got.Total)
+}
+
+// One value's records by id come in one order whichever way the search runs: read by walking the
+// contacts in id order (a value held by more records than the budget), sorted from the value's
+// set (within the budget), or checked beside another filter. The ids run from one digit to three,
+// so the order of the ids as numbers (9, 10, 100) and as text (10, 100, 9) differ.
+func TestSearchValueByIDInOneOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var in []crm.RecordInput
+	for i := 1; i <= 110; i++ {
+		stage := "lead"
+		if i == 5 || i == 50 {
+			stage = "customer"
+		}
+		in = append(in, crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("user%03d@acme.example", i), "lifecyclestage": stage}})
+	}
+	created, err := b.store.CreateRecords(b.ctx, b.tenantA, crm.Contacts, in, crm.Actor{User: userEmail})
+	require.NoError(t, err)
+	recs := map[string]map[string]string{}
+	for _, r := range created {
+		recs[string(r.ID)] = r.Properties
+	}
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Len(t, leads, 108)
+	for _, id := range []string{"9", "10", "100"} {
+		require.Contains(t, leads, id)
+	}
+	// A budget below the 108 leads and above the 102 contacts a page of 100 of them reads.
+	walk := *b
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 107})
+	require.NoError(t, err)
+	walk.store = st
+	walk.serve(t, &api.Config{Clock: b.clock})
+
+	lead := filter("lifecyclestage", "EQ", "lead")
+	always := filter("hs_object_id", "GTE", 1)
+	last := slices.Clone(leads)
+	slices.Reverse(last)
+	for _, tc := range []struct {
+		name string
+		sort any
+		want []string
+	}{
+		{"Unsorted", nil, leads[:100]},
+		{"Ascending", map[string]any{"propertyName": "hs_object_id", "direction": "ASCENDING"}, leads[:100]},
+		{"Descending", map[string]any{"propertyName": "hs_object_id", "direction": "DESCENDING"}, last[:100]},
+	} {
+		body := func(fs ...map[string]any) map[string]any {
+			out := map[string]any{"limit": 100, "filterGroups": []any{map[string]any{"filters": fs}}}
+			if tc.sort != nil {
+				out["sorts"] = []any{tc.sort}
+			}
+			return out
+		}
+		walked := walk.search(t, tokRead, body(lead))
+		sorted := b.search(t, tokRead, body(lead))
+		checked := b.search(t, tokRead, body(lead, always))
+		for _, got := range []searchPage{walked, sorted, checked} {
+			require.Equal(t, 108, got.Total, tc.name)
+		}
+		require.Equal(t, tc.want, resultIDs(sorted), tc.name)
+		require.Equal(t, tc.want, resultIDs(checked), tc.name)
+		require.Equal(t, tc.want, resultIDs(walked), tc.name)
+	}
+}
+
+// A filter group's checks on enumerations and bools probe at most 16 value sets per 500 records,
+// an SMISMEMBER each, however many values their IN and NOT_IN list: the ones past that test the
+// records' values instead. Before, each of ten NOT_INs of 100 values probed its 100 sets, and
+// one search of 50,000 records held Redis for seconds. Counted from INFO commandstats, on a
+// redis-server of the test's own.
+func TestSearchSetProbes(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	b := &testBundle{store: st, rdb: rdb, ctx: context.Background(), tenantA: crm.TenantID(redistest.Tenant(t)),
+		tokens: map[string]string{}, logs: &syncBuffer{}}
+	_, err = st.CreateTenant(b.ctx, b.tenantA, crm.PlanProfessional)
+	require.NoError(t, err)
+	b.tokens[tokRead] = b.user(t, b.tenantA, "read@a.example", "read")
+	b.serve(t, &api.Config{})
+	recs := seedContacts(t, b, b.tenantA, 900) // two batches of 500 for the checks
+	probes := func() int {
+		info, err := rdb.Info(b.ctx, "commandstats").Result()
+		require.NoError(t, err)
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_smismember:calls="); ok {
+				n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				require.NoError(t, err)
+				return n
+			}
+		}
+		return 0
+	}
+
+	// Nine NOT_INs of seven values each (and each value twice): 63 sets.
+	others := []any{"marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist", "other", "subscriber"}
+	filters := []map[string]any{filter("hs_object_id", "LTE", 900)}
+	for range 9 {
+		filters = append(filters, map[string]any{"propertyName": "lifecyclestage", "operator": "NOT_IN", "values": append(others, others...)})
+	}
+	before := probes()
+	got := b.search(t, tokRead, groups(filters))
+	require.LessOrEqual(t, probes()-before, 2*16, "set probes of two batches of records")
+	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
+	require.Equal(t, len(leads), got.Total)
+	require.Equal(t, leads[:200], resultIDs(got))
 }
 
 func TestSearchResultWindow(t *testing.T) {

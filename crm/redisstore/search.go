@@ -182,6 +182,11 @@ func searchValue(sp searchProp, v string) (any, error) {
 		}
 		return float64(n), nil
 	case "s":
+		if v == "" {
+			// No record holds "": a write of it clears the property. EQ "" would match nothing and
+			// NEQ "" every record, those without a value too, whatever the client meant.
+			return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
+		}
 		if crm.IsEmailProperty(sp.name) {
 			// Stored as crm.NormalizeEmail lowered them, every letter: the address as typed
 			// (ÅSA@Exempel.se) finds the contact that a read or a create by it finds.
@@ -202,6 +207,18 @@ func searchValue(sp searchProp, v string) (any, error) {
 		return nil, fmt.Errorf("%q is not an option of %s: use one of %s", v, sp.name, strings.Join(sp.prop.Options, ", "))
 	}
 	return v, nil
+}
+
+// searchAbove reports whether a is above b, two values of one property as searchValue gives them
+// (numbers, or lowercased strings compared byte by byte as the text indexes and scripts order them).
+func searchAbove(a, b any) bool {
+	switch a := a.(type) {
+	case float64:
+		return a > b.(float64)
+	case string:
+		return a > b.(string)
+	}
+	return false
 }
 
 func scoreText(x any, open bool) string {
@@ -294,6 +311,19 @@ func driverFor(t crm.TenantID, o crm.ObjectType, sp searchProp, op crm.SearchOpe
 	}
 	return nil
 }
+
+// maxSetProbes is the most value SETs (IndexValues) the checks of one filter group probe, each with
+// an SMISMEMBER per 500 records. A check past it (an IN or NOT_IN of many options, HAS_PROPERTY of
+// an enumeration of many) is tested on the records' values instead, one HMGET per record whatever
+// the number of values: without the bound, a group of ten NOT_INs of 100 values each would probe
+// 1,000 SETs per 500 records, and hold Redis for seconds within the budget's 50,000 records.
+const maxSetProbes = 16
+
+// maxTokenWildcards is the most wildcards (*) a CONTAINS_TOKEN pattern may have, a run of them
+// counting as one. The scripts test a pattern on a record's value part by part, so its cost grows
+// with its parts: one of 10,000 wildcards held Redis for more than 30 seconds over the budget's
+// 50,000 records, and nine of a dozen each for more than a second.
+const maxTokenWildcards = 5
 
 // indexCheck makes c read the index of its property, when it has one that answers it.
 func indexCheck(t crm.TenantID, o crm.ObjectType, sp searchProp, c *searchCheck) {
@@ -410,6 +440,7 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 			bad(fmt.Sprintf("filterGroups[%d].filters", gi), "EMPTY_FILTER_GROUP", "filter group %d has no filters: give it at least one, or leave filterGroups out to match every record", gi)
 		}
 		grp := searchGroup{Drivers: []searchDriver{}, Checks: []searchCheck{}}
+		probes := 0 // the value SETs the group's checks probe (maxSetProbes)
 		for fi, f := range g {
 			field := fmt.Sprintf("filterGroups[%d].filters[%d]", gi, fi)
 			if f.Operator == "" {
@@ -459,7 +490,8 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 					continue
 				}
 				for _, v := range f.Values {
-					if x := one("values", v, true); x != nil {
+					// A value given twice ("7" and "7.0" too) is tested once.
+					if x := one("values", v, true); x != nil && !slices.Contains(c.Vs, x) {
 						c.Vs = append(c.Vs, x)
 					}
 				}
@@ -469,9 +501,23 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 					continue
 				}
 				c.A = one("value", f.Value, f.HasValue)
+				if tok, ok := c.A.(string); ok {
+					for strings.Contains(tok, "**") { // a run of wildcards is one
+						tok = strings.ReplaceAll(tok, "**", "*")
+					}
+					c.A = tok
+					if n := strings.Count(tok, "*"); n > maxTokenWildcards {
+						bad(field+".value", "TOO_MANY_WILDCARDS", "operator CONTAINS_TOKEN on %s: the pattern has %d wildcards (*), more than the %d a pattern may have: use fewer (*@acme.example, acme*, *acme*)",
+							sp.name, n, maxTokenWildcards)
+					}
+				}
 			case crm.OpBetween:
 				c.A = one("value", f.Value, f.HasValue)
 				c.B = one("highValue", f.HighValue, f.HasHighValue)
+				if c.A != nil && c.B != nil && searchAbove(c.A, c.B) {
+					bad(field, "INVALID_RANGE", "filter group %d, filter %d: BETWEEN's value %q is above its highValue %q, so no %s matches: swap them (value is the low end, highValue the high end; both are included)",
+						gi, fi, f.Value, f.HighValue, sp.name)
+				}
 			default:
 				if sp.kind == "v" && f.Operator != crm.OpEQ && f.Operator != crm.OpNEQ {
 					bad(field+".operator", "INVALID_OPERATOR", "operator %s does not apply to %s, a %s: use EQ, NEQ, IN, NOT_IN, HAS_PROPERTY or NOT_HAS_PROPERTY", f.Operator, sp.name, sp.typ)
@@ -484,6 +530,13 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 			}
 			if len(errs) == 0 {
 				indexCheck(t, o, sp, &c)
+				if c.IX == "s" {
+					if probes+len(c.Keys) > maxSetProbes {
+						c.IX, c.Keys, c.Neg = "", nil, false // tested on the record's value instead
+					} else {
+						probes += len(c.Keys)
+					}
+				}
 			}
 			grp.Checks = append(grp.Checks, c)
 			if len(errs) == 0 {

@@ -1,1 +1,71 @@
 package redisstore_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/internal/redistest"
+)
+
+// TestSearchWalksALargeValueByID pages one value held by more records than the budget through the
+// live records in id order, on every backend (the embedded server runs the same script): the
+// pages the budget reaches come in the order of the value's sorted set, and the next is refused.
+func TestSearchWalksALargeValueByID(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		var in []crm.RecordInput
+		for i := 1; i <= 12; i++ {
+			stage := "customer"
+			if i%2 == 1 {
+				stage = "lead"
+			}
+			in = append(in, crm.RecordInput{Properties: map[string]string{"lifecyclestage": stage}})
+		}
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, crm.RecordID("12"), recs[11].ID)
+		small, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 5})
+		require.NoError(t, err)
+		lead := [][]crm.SearchFilter{{{PropertyName: "lifecyclestage", Operator: crm.OpEQ, Value: "lead", HasValue: true}}}
+		search := func(st *redisstore.Store, desc bool, after, limit int) (crm.SearchResult, error) {
+			p := crm.SearchParams{FilterGroups: lead, After: after, Limit: limit}
+			if desc {
+				p.Sorts = []crm.SearchSort{{PropertyName: "hs_object_id", Descending: true}}
+			}
+			return st.Search(b.ctx, b.tenant, crm.Contacts, p)
+		}
+		ids := func(res crm.SearchResult) []string {
+			var out []string
+			for _, r := range res.Records {
+				out = append(out, string(r.ID))
+			}
+			return out
+		}
+		// Five contacts read hold three leads from the first (1, 3, 5) and two from the last (11, 9).
+		for _, tc := range []struct {
+			desc      bool
+			reachable int
+		}{{false, 3}, {true, 2}} {
+			all, err := search(b.store, tc.desc, 0, 6) // within the default budget: SORT of the set
+			require.NoError(t, err)
+			require.Equal(t, 6, all.Total)
+			var seen []string
+			for after := 0; after < tc.reachable; after++ {
+				res, err := search(small, tc.desc, after, 1)
+				require.NoError(t, err, "after %d", after)
+				require.Equal(t, 6, res.Total)
+				require.Equal(t, strconv.Itoa(after+1), res.After)
+				seen = append(seen, ids(res)...)
+			}
+			require.Equal(t, ids(all)[:tc.reachable], seen, "descending: %v", tc.desc)
+			_, err = search(small, tc.desc, tc.reachable, 1)
+			var ve *crm.ValidationError
+			require.ErrorAs(t, err, &ve, "descending: %v", tc.desc)
+			require.Equal(t, "SEARCH_TOO_BROAD", ve.Code)
+		}
+	})
+}

@@ -56,7 +56,9 @@ func (troubleHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // classifyTrouble returns err wrapped with ErrStoreFull (an OOM refusal) or ErrStoreUnavailable
 // (a connection refused, reset or closed, an I/O timeout, no free connection in the pool, a
 // server that is loading or refuses clients, a cluster that is down, a cluster slot on the move:
-// TRYAGAIN, or a MOVED or ASK redirection that reached the caller), and true; or false for any
+// TRYAGAIN, or a MOVED or ASK redirection that reached the caller, or a server busy running a
+// script past its busy-reply-threshold: BUSY, until the script ends or is killed), and true; or
+// false for any
 // other error: nil, redis.Nil, a context's end (the caller's deadline, answered as such), a
 // script's or a command's own error, a client closed by its owner (redis.ErrClosed: a bug or a
 // shutdown, not a Redis in trouble), or an error wrapped already.
@@ -74,7 +76,8 @@ func classifyTrouble(err error) (error, bool) {
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, net.ErrClosed), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrPoolExhausted),
 		redis.IsLoadingError(err), redis.IsMaxClientsError(err),
-		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err), redirected(err):
+		redis.IsMasterDownError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err), redirected(err),
+		redis.HasErrorPrefix(err, "BUSY "):
 		return fmt.Errorf("%w: %w", crm.ErrStoreUnavailable, err), true
 	}
 	return err, false

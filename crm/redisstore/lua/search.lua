@@ -1,7 +1,10 @@
 -- Runs a search plan over the search indexes of one object type, in one step, so that it sees the
 -- records as one moment left them and returns only live ones. A search of one filter (or none,
 -- sorted by id or by a property every record has) whose index holds the records in the sorted
--- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT, or SORT of a value set by id).
+-- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT). One value set by id is a
+-- SORT of the set when the set is within the budget (SORT reads all of it); a larger one is paged
+-- by walking the live index in id order and testing each id against the set (SMISMEMBER), the ids
+-- read counting against the budget.
 -- Otherwise each group reads the records of its smallest driver (the live set when it has none)
 -- and tests the group's other filters on them; when those reads would pass the budget, nothing is
 -- read.
@@ -159,10 +162,47 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
       return page(redis.call('ZLEXCOUNT', p.key, p.min, p.max), ids)
     end
     if p.c == 's' and by_id then
-      local dir = 'ASC'
-      if sort.desc then dir = 'DESC' end
-      local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
-      if ok then return page(redis.call('SCARD', p.key), ids) end
+      local n = redis.call('SCARD', p.key)
+      if n <= plan.budget then
+        -- SORT reads the whole set, however small its LIMIT: only a set within the budget is sorted.
+        local dir = 'ASC'
+        if sort.desc then dir = 'DESC' end
+        local ok, ids = pcall(redis.call, 'SORT', p.key, 'LIMIT', off, lim, dir)
+        if ok then return page(n, ids) end
+      else
+        -- A larger set: the live index walked in id order (from its end when descending), 500 ids
+        -- a call, each tested against the set, until the page is full. The ids read count against
+        -- the budget; as the set holds more records than the budget, at least budget/live of the
+        -- live records are in it, so a first page fills early, and a deep page of a sparse value
+        -- runs out of budget and is refused. The live index is scored by the numeric id, so the
+        -- walk gives the ids as numbers (9 before 10), as SORT and the general path order them.
+        local want = math.min(off + lim, n)
+        local ids = {}
+        if want <= off then return page(n, ids) end
+        local found, read = 0, 0
+        while found < want do
+          local k = math.min(500, plan.budget - read)
+          if k <= 0 then return {'budget', n} end
+          local chunk
+          if sort.desc then
+            chunk = redis.call('ZREVRANGE', plan.live, read, read + k - 1)
+          else
+            chunk = redis.call('ZRANGE', plan.live, read, read + k - 1)
+          end
+          if #chunk == 0 then break end
+          read = read + #chunk
+          local in_set = redis.call('SMISMEMBER', p.key, unpack(chunk))
+          for j, id in ipairs(chunk) do
+            if in_set[j] == 1 then
+              found = found + 1
+              if found > off then ids[#ids+1] = id end
+              if found == want then break end
+            end
+          end
+          if #chunk < k then break end
+        end
+        return page(n, ids)
+      end
     end
   end
 end
@@ -278,7 +318,7 @@ for gi, g in ipairs(plan.groups) do
   end)
 end
 
--- Sort: by id, or by a property's value with the records without one last, ties by id.
+-- Sort: by id, or by a property's value with the records without one last (ties: see below).
 local keyed = {}
 for i, id in ipairs(list) do keyed[i] = {tonumber(id), nil, id} end
 if sort.k ~= 'id' then
@@ -301,6 +341,12 @@ table.sort(keyed, function(a, b)
     if a[2] ~= nil and a[2] ~= b[2] then
       if desc then return a[2] > b[2] end
       return a[2] < b[2]
+    end
+    -- Ties in the order the indexes hold them, which the fast paths page through: by id as
+    -- text, in the sort's direction. The records without a value: by id.
+    if a[2] ~= nil then
+      if desc then return a[3] > b[3] end
+      return a[3] < b[3]
     end
     return a[1] < b[1]
   end
