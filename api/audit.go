@@ -166,10 +166,29 @@ func (s *Server) listOutbox(w http.ResponseWriter, r *http.Request, p crm.Princi
 	if err != nil {
 		return fmt.Errorf("read the outbox: %w", err)
 	}
-	out := resultsJSON[outboxJSON]{Results: make([]outboxJSON, len(mails))}
+	drops, err := s.store.OutboxDropped(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read the outbox: %w", err)
+	}
+	out := outboxPageJSON{Results: make([]outboxJSON, len(mails)), Dropped: outboxDropsJSON{Count: drops.Count}}
+	if !drops.LastAt.IsZero() {
+		out.Dropped.LastAt = crm.FormatDatetime(drops.LastAt)
+	}
 	for i, m := range mails {
 		out.Results[i] = outboxJSON{ID: m.ID, To: m.To, Subject: m.Subject, Body: m.Body, Kind: m.Kind, CreatedAt: crm.FormatDatetime(m.CreatedAt)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// outboxPageJSON is the answer of GET /crm/v3/outbox: the emails, and how many workflow
+// notifications a full outbox dropped (count 0 and no lastAt when none was).
+type outboxPageJSON struct {
+	Results []outboxJSON    `json:"results"`
+	Dropped outboxDropsJSON `json:"dropped"`
+}
+
+type outboxDropsJSON struct {
+	Count  int64  `json:"count"`
+	LastAt string `json:"lastAt,omitempty"`
 }

@@ -203,4 +203,22 @@ func TestOutbox(t *testing.T) {
 	require.Len(t, expect[results[mail]](t, b.call(t, "GET", "/crm/v3/outbox", tokAll, nil), http.StatusOK).Results, 3)
 	e := expectError(t, b.call(t, "GET", "/crm/v3/outbox?limit=201", tokAll, nil), http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, []string{"limit"}, e.in())
+
+	// What a full outbox dropped is said beside the emails, for the tenant alone.
+	type page struct {
+		Dropped struct {
+			Count  int64
+			LastAt string
+		}
+	}
+	require.Zero(t, expect[page](t, b.call(t, "GET", "/crm/v3/outbox", tokAll, nil), http.StatusOK).Dropped.Count)
+	for i := range 2 {
+		_, err := b.store.AppendOutbox(b.ctx, b.tenantA, crm.Mail{ID: fmt.Sprint("n", i), To: "all@a.example", Subject: "Note",
+			Body: "note", Kind: "workflow", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, &crm.AppendOutboxOpts{Max: 4})
+		require.NoError(t, err)
+	}
+	p := expect[page](t, b.call(t, "GET", "/crm/v3/outbox", tokAll, nil), http.StatusOK)
+	require.Equal(t, int64(1), p.Dropped.Count)
+	require.Equal(t, crm.FormatDatetime(b.clock.Now()), p.Dropped.LastAt)
+	require.Zero(t, expect[page](t, b.call(t, "GET", "/crm/v3/outbox", tokBAll, nil), http.StatusOK).Dropped.Count)
 }

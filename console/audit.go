@@ -111,6 +111,9 @@ func (c *Console) audit(q *request) error {
 type outboxPage struct {
 	view
 	Mails []outboxMail
+	// Dropped is how many workflow notifications a full outbox dropped, the last at DroppedAt.
+	Dropped   int64
+	DroppedAt string
 }
 
 // outboxMail is one email kept in the outbox.
@@ -127,6 +130,10 @@ type outboxMail struct {
 func (c *Console) outbox(q *request) error {
 	var res struct {
 		Results []outboxMail `json:"results"`
+		Dropped struct {
+			Count  int64  `json:"count"`
+			LastAt string `json:"lastAt"`
+		} `json:"dropped"`
 	}
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/outbox?limit=50", nil, &res); err != nil {
 		return err
@@ -134,6 +141,7 @@ func (c *Console) outbox(q *request) error {
 	for i := range res.Results {
 		res.Results[i].CreatedAt = shortTime(res.Results[i].CreatedAt)
 	}
-	c.render(q.w, q.r, http.StatusOK, "outbox", outboxPage{view: q.view("outbox.title"), Mails: res.Results})
+	c.render(q.w, q.r, http.StatusOK, "outbox", outboxPage{view: q.view("outbox.title"), Mails: res.Results,
+		Dropped: res.Dropped.Count, DroppedAt: shortTime(res.Dropped.LastAt)})
 	return nil
 }

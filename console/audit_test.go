@@ -58,6 +58,15 @@ func TestAuditAndOutboxScreens(t *testing.T) {
 	require.Greater(t, strings.Index(page, "Mail 0"), strings.Index(page, "Mail 1"), "newest first")
 	require.Contains(t, page, "Line one of 1.\n&lt;script&gt;alert(1)&lt;/script&gt;")
 	require.NotContains(t, page, "<script>alert")
+	require.NotContains(t, page, "The outbox was full")
+	// What a full outbox dropped is said above the emails.
+	for i := range 2 {
+		_, err := b.store.AppendOutbox(ctx, b.tenant, crm.Mail{ID: fmt.Sprint("n", i), To: "ops@example.com", Subject: "Note",
+			Body: "note", Kind: "workflow", ExpiresAt: b.clock.Now().Add(time.Hour)}, &crm.AppendOutboxOpts{Max: 3})
+		require.NoError(t, err)
+	}
+	_, page = br.get("/console/outbox")
+	require.Contains(t, page, "The outbox was full and dropped its oldest workflow notifications: 1 so far, the last at ")
 
 	rd := b.browser(t)
 	require.Equal(t, http.StatusSeeOther, rd.signIn(b.readerToken).StatusCode)

@@ -302,6 +302,9 @@ type AuditStore interface {
 	// RecentOutbox returns the newest limit emails of the tenant's outbox (0: all), newest first,
 	// workflow notifications rendered from their records.
 	RecentOutbox(ctx context.Context, t TenantID, limit int) ([]Mail, error)
+	// OutboxDropped says how many workflow notifications the tenant's outbox dropped to stay
+	// within its cap, and when it last did.
+	OutboxDropped(ctx context.Context, t TenantID) (OutboxDrops, error)
 }
 
 // JobStore keeps bulk delete jobs: their selection, their progress and the leases of the workers that run them.
