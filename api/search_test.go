@@ -602,6 +602,7 @@ func TestSearchWorkBudgetHolds(t *testing.T) {
 		e := expectError(t, r, http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, "SEARCH_TOO_BROAD", e.Errors[0].Code, "body: %+v", e)
 		require.Contains(t, e.Message, fmt.Sprintf("%d contacts", total))
+		require.True(t, strings.HasSuffix(e.Message, ", or ask for a page less deep (a smaller after)"), e.Message)
 	}
 	leads := matching(recs, func(p map[string]string) bool { return p["lifecyclestage"] == "lead" })
 	require.Len(t, leads, 13)

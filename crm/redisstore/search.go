@@ -644,10 +644,14 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
 	}
-	if len(res) == 2 && res[0] == "budget" {
+	if len(res) >= 2 && res[0] == "budget" {
+		hint := ""
+		if len(res) == 3 { // its first pages fit: this one is too deep
+			hint = ", or ask for a page less deep (a smaller after)"
+		}
 		return crm.SearchResult{}, &crm.ValidationError{Field: "filterGroups", Code: "SEARCH_TOO_BROAD",
-			Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)",
-				res[1], o, plan.Budget, searchables(crm.SearchIndexes(sch)))}
+			Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)%s",
+				res[1], o, plan.Budget, searchables(crm.SearchIndexes(sch)), hint)}
 	}
 	if len(res) == 0 {
 		return crm.SearchResult{}, fmt.Errorf("search %s: empty reply", o)

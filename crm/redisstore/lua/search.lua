@@ -14,7 +14,8 @@
 -- ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
 --   one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
 --   offset, the page size and the work budget
--- Returns {"budget", records it would read}, or {total, id, id, ...}: the page's ids in order.
+-- Returns {"budget", records it would read} ({"budget", records, "deep"} when only a page less
+-- deep would have fitted), or {total, id, id, ...}: the page's ids in order.
 local plan = cjson.decode(ARGV[1])
 local off, lim = plan.off, plan.lim
 
@@ -182,7 +183,7 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
         local found, read = 0, 0
         while found < want do
           local k = math.min(500, plan.budget - read)
-          if k <= 0 then return {'budget', n} end
+          if k <= 0 then return {'budget', n, 'deep'} end
           local chunk
           if sort.desc then
             chunk = redis.call('ZREVRANGE', plan.live, read, read + k - 1)
