@@ -150,10 +150,30 @@ func setupTrouble(t *testing.T) (*testBundle, *redistest.Server) {
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
 	t.Cleanup(func() { _ = srv.Resume() }) // before Stop: a stopped server answers no SHUTDOWN
+	b := bundleOn(t, srv, func(opt *redis.Options) {
+		opt.ContextTimeoutEnabled = true
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout, opt.MaxRetries = time.Second, time.Second, time.Second, 2*time.Second, 1
+	})
+	b.tokens[tokAll] = b.user(t, b.tenantA, "all@a.example", "all")
+	rdb := b.rdb
+	b.serve(t, &api.Config{
+		Logger:         slog.New(slog.NewJSONHandler(b.logs, nil)),
+		Ready:          func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		RequestTimeout: 3 * time.Second,
+	})
+	b.client.Timeout = 20 * time.Second // far beyond the request deadline: a hang fails the test
+	return b, srv
+}
+
+// bundleOn is a bundle whose store is on srv, a redis-server of the test's own, through a client
+// with the options configure sets; its tenant A exists, with no user yet, and nothing serves it.
+func bundleOn(t *testing.T, srv *redistest.Server, configure func(*redis.Options)) *testBundle {
+	t.Helper()
 	opt, err := redis.ParseURL(srv.URL)
 	require.NoError(t, err)
-	opt.ContextTimeoutEnabled = true
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout, opt.MaxRetries = time.Second, time.Second, time.Second, 2*time.Second, 1
+	if configure != nil {
+		configure(opt)
+	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = rdb.Close() })
 	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
@@ -162,14 +182,7 @@ func setupTrouble(t *testing.T) (*testBundle, *redistest.Server) {
 		tokens: map[string]string{}, logs: &syncBuffer{}}
 	_, err = st.CreateTenant(b.ctx, b.tenantA, crm.PlanProfessional)
 	require.NoError(t, err)
-	b.tokens[tokAll] = b.user(t, b.tenantA, "all@a.example", "all")
-	b.serve(t, &api.Config{
-		Logger:         slog.New(slog.NewJSONHandler(b.logs, nil)),
-		Ready:          func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		RequestTimeout: 3 * time.Second,
-	})
-	b.client.Timeout = 20 * time.Second // far beyond the request deadline: a hang fails the test
-	return b, srv
+	return b
 }
 
 // expectUnavailable checks the answer to a request while the store is in trouble: 503 in the

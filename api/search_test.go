@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/api"
@@ -746,16 +744,8 @@ func TestSearchSetProbes(t *testing.T) {
 	srv, err := redistest.StartServer("")
 	require.NoError(t, err)
 	t.Cleanup(srv.Stop)
-	opt, err := redis.ParseURL(srv.URL)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
-	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
-	require.NoError(t, err)
-	b := &testBundle{store: st, rdb: rdb, ctx: context.Background(), tenantA: crm.TenantID(redistest.Tenant(t)),
-		tokens: map[string]string{}, logs: &syncBuffer{}}
-	_, err = st.CreateTenant(b.ctx, b.tenantA, crm.PlanProfessional)
-	require.NoError(t, err)
+	b := bundleOn(t, srv, nil)
+	rdb := b.rdb
 	b.tokens[tokRead] = b.user(t, b.tenantA, "read@a.example", "read")
 	b.serve(t, &api.Config{})
 	recs := seedContacts(t, b, b.tenantA, 900) // two batches of 500 for the checks
