@@ -19,10 +19,10 @@ const MaxDelay = 3 * 366 * 24 * time.Hour
 func delayDef() Definition {
 	return Definition{
 		Name:    "delay",
-		Summary: "Waits before the next action: for a duration, or until the date in a datetime property of the record.",
+		Summary: "Waits before the next action: for a duration, or until the time in a datetime or date property of the record.",
 		Params: []Param{
 			{Name: "duration", Doc: `how long to wait: a number and a unit (d days, h hours, m minutes, s seconds), combined as in "1d12h"; give duration or until`},
-			{Name: "until", Doc: "a datetime property of the record: wait until its date (no wait when it is unset or past); give duration or until"},
+			{Name: "until", Doc: "a datetime or date property of the record: wait until its time (a date's midnight UTC; no wait when it is unset or past); give duration or until"},
 		},
 		Configure: configureDelay,
 	}
@@ -35,7 +35,7 @@ func configureDelay(p Params, schema crm.Schema) (Step, error) {
 	case hasDur && hasUntil:
 		return nil, FieldErrors{{Path: "until", Message: "delay takes duration or until, not both: remove one"}}
 	case !hasDur && !hasUntil:
-		return nil, FieldErrors{{Message: `delay needs duration (such as "3d") or until (a datetime property)`}}
+		return nil, FieldErrors{{Message: `delay needs duration (such as "3d") or until (a datetime or date property)`}}
 	case hasDur:
 		d, err := ParseDuration(dur)
 		if err != nil {
@@ -47,8 +47,8 @@ func configureDelay(p Params, schema crm.Schema) (Step, error) {
 	if !ok {
 		return nil, FieldErrors{{Path: "until", Message: unknownPropertyMessage(until, schema), Unknown: until}}
 	}
-	if prop.Type != crm.TypeDatetime {
-		return nil, FieldErrors{{Path: "until", Message: fmt.Sprintf("property %q is a %s: delay until needs a datetime property", until, prop.Type)}}
+	if prop.Type != crm.TypeDatetime && prop.Type != crm.TypeDate {
+		return nil, FieldErrors{{Path: "until", Message: fmt.Sprintf("property %q is a %s: delay until needs a datetime or date property", until, prop.Type)}}
 	}
 	return Delay{Until: until}, nil
 }
@@ -96,7 +96,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// Delay is the delay step: it waits Duration, or until the date in the datetime property Until.
+// Delay is the delay step: it waits Duration, or until the time in the datetime or date property
+// Until (a date's midnight UTC).
 type Delay struct {
 	Duration time.Duration
 	Until    string

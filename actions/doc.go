@@ -22,7 +22,7 @@
 //	set_property       property, value: sets one property (value normalized by the schema; "" clears)
 //	add_to_list        list: adds the record to a static list of its object type
 //	remove_from_list   list: removes the record from a static list
-//	delay              duration ("3d", "12h", "1d12h", "90m") or until (a datetime property)
+//	delay              duration ("3d", "12h", "1d12h", "90m") or until (a datetime or date property)
 //	notify_user        to, subject, body: emails a user of the tenant; {{property}} inserts a value
 //	                   when the worker delivers the email (the task holds the template and the
 //	                   record reference only)

@@ -101,7 +101,7 @@ func TestConfigure(t *testing.T) {
 		{"DelayBoth", "delay", actions.Params{"duration": "1d", "until": "closedate"}, crm.Deals, nil, "until", "not both"},
 		{"DelayBadDuration", "delay", actions.Params{"duration": "soon"}, crm.Deals, nil, "duration", `duration "soon" is invalid`},
 		{"DelayUntilUnknown", "delay", actions.Params{"until": "close_date"}, crm.Deals, nil, "until", `did you mean "closedate"?`},
-		{"DelayUntilNotDatetime", "delay", actions.Params{"until": "amount"}, crm.Deals, nil, "until", "is a number: delay until needs a datetime property"},
+		{"DelayUntilNotDatetime", "delay", actions.Params{"until": "amount"}, crm.Deals, nil, "until", "is a number: delay until needs a datetime or date property"},
 		{"NotifyUser", "notify_user", actions.Params{"to": "Ops@Example.com", "subject": "s", "body": "b"}, crm.Tickets, nil, "", ""},
 		{"NotifyUserBadTo", "notify_user", actions.Params{"to": "Ops <ops@example.com>", "subject": "s", "body": "b"}, crm.Tickets, nil, "to", "is not an email address"},
 		{"NotifyUserEmptySubject", "notify_user", actions.Params{"to": "a@example.com", "subject": " ", "body": "b"}, crm.Tickets, nil, "subject", "the subject is empty"},
@@ -183,6 +183,22 @@ func TestDelayDue(t *testing.T) {
 	require.Equal(t, time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC), actions.Delay{Until: "closedate"}.Due(rec, now))
 	require.Equal(t, now, actions.Delay{Until: "old"}.Due(rec, now), "a past date does not wait")
 	require.Equal(t, now, actions.Delay{Until: "unset"}.Due(rec, now), "an unset date does not wait")
+}
+
+// TestDelayUntilDate checks that delay until takes a date property, and waits until its day's
+// midnight UTC.
+func TestDelayUntilDate(t *testing.T) {
+	t.Parallel()
+	schema := schemaOf(t, crm.Deals)
+	schema.Properties["renewal"] = crm.Property{Name: "renewal", Label: "Renewal", Type: crm.TypeDate}
+	cfg, err := actions.Default().Configure("delay", actions.Params{"until": "renewal"}, schema)
+	require.NoError(t, err)
+	require.Equal(t, actions.Delay{Until: "renewal"}, cfg.Step)
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	rec := crm.Record{ID: "1", Properties: map[string]string{"renewal": "2026-06-10"}}
+	require.Equal(t, time.Date(2026, 6, 10, 0, 0, 0, 0, time.UTC), actions.Delay{Until: "renewal"}.Due(rec, now))
+	rec.Properties["renewal"] = "2026-06-01"
+	require.Equal(t, now, actions.Delay{Until: "renewal"}.Due(rec, now), "a day whose midnight is past does not wait")
 }
 
 func TestChain(t *testing.T) {

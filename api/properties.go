@@ -43,7 +43,7 @@ type propertyJSON struct {
 // fieldTypes are the form fields HubSpot gives each property type by default.
 var fieldTypes = map[crm.PropertyType]string{
 	crm.TypeString: "text", crm.TypeNumber: "number", crm.TypeEnumeration: "select", crm.TypeBool: "booleancheckbox",
-	crm.TypeDatetime: "date",
+	crm.TypeDatetime: "date", crm.TypeDate: "date",
 }
 
 // optionJSON is one option of an enumeration. In a request it may also be a plain string, which is
@@ -398,6 +398,7 @@ var updateFieldTypes = map[crm.PropertyType][]string{
 	crm.TypeEnumeration: {"select", "radio", "booleancheckbox"},
 	crm.TypeBool:        {"booleancheckbox"},
 	crm.TypeDatetime:    {"date"},
+	crm.TypeDate:        {"date"},
 }
 
 // apply returns old with the fields of in. It refuses (ValidationErrors) an empty label and a

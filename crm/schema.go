@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/mail"
@@ -24,10 +25,13 @@ const (
 	TypeBool        PropertyType = "bool"
 	TypeDatetime    PropertyType = "datetime"
 	TypeEnumeration PropertyType = "enumeration"
+	// TypeDate is HubSpot's date: a calendar day without a time, stored as YYYY-MM-DD (see
+	// ParseDate and FormatDate). Search and triggers see it as its midnight UTC, as a datetime.
+	TypeDate PropertyType = "date"
 )
 
 // PropertyTypes lists the property types.
-var PropertyTypes = []PropertyType{TypeString, TypeNumber, TypeBool, TypeDatetime, TypeEnumeration}
+var PropertyTypes = []PropertyType{TypeString, TypeNumber, TypeBool, TypeDate, TypeDatetime, TypeEnumeration}
 
 // Property describes one property of an object type.
 type Property struct {
@@ -99,7 +103,7 @@ func (p Property) Validate() error {
 	}
 	if !slices.Contains(PropertyTypes, p.Type) {
 		errs = append(errs, &ValidationError{Field: "type", Code: "INVALID_PROPERTY_TYPE",
-			Message: fmt.Sprintf("property %q has unknown type %q: use string, number, bool, datetime or enumeration", p.Name, p.Type)})
+			Message: fmt.Sprintf("property %q has unknown type %q: use string, number, bool, date, datetime or enumeration", p.Name, p.Type)})
 	}
 	if p.Type == TypeEnumeration && len(p.Options) == 0 {
 		errs = append(errs, &ValidationError{Field: "options", Code: "MISSING_OPTIONS",
@@ -205,7 +209,7 @@ func (s Schema) Names() []string {
 
 // Normalize checks every value of props against the schema and returns them in canonical form
 // (numbers as Go formats them, bools as "true"/"false", datetimes as RFC 3339 in UTC with
-// milliseconds, emails lowercased). An empty value means "clear the property" and is kept as "".
+// milliseconds, dates as YYYY-MM-DD, emails lowercased). An empty value means "clear the property" and is kept as "".
 // Every problem is reported at once as ValidationErrors, each naming its property. An archived
 // property (Archived) takes no value, not even "": its records keep theirs until it is restored.
 func (s Schema) Normalize(props map[string]string) (map[string]string, error) {
@@ -336,6 +340,16 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 			return "", bad("INVALID_DATETIME", "use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds, in the years 0000 to 9999")
 		}
 		return FormatDatetime(t), nil
+	case TypeDate:
+		t, err := ParseDate(v)
+		if err != nil {
+			var de *DateError
+			if errors.As(err, &de) {
+				return "", bad("INVALID_DATE", de.Reason+"; "+DateForms)
+			}
+			return "", bad("INVALID_DATE", DateForms)
+		}
+		return FormatDate(t), nil
 	case TypeEnumeration:
 		if !slices.Contains(p.Options, v) {
 			return "", bad("INVALID_OPTION", "use one of "+strings.Join(p.Options, ", "))
@@ -395,11 +409,16 @@ func NormalizeEmail(s string) (string, error) {
 	return strings.ToLower(a.Address), nil
 }
 
-// ParseDatetime parses RFC 3339, a plain date or unix milliseconds, in UTC. A time outside the
-// years 0000 to 9999 is an error: FormatDatetime could not write it in the form every reader of a
-// stored datetime (this function, the search indexes, HubSpot's clients) takes.
+// ParseDatetime parses RFC 3339, a plain date (its midnight UTC) or unix milliseconds, in UTC. A
+// time outside the years 0000 to 9999 is an error: FormatDatetime could not write it in the form
+// every reader of a stored datetime (this function, the search indexes, HubSpot's clients) takes.
+// It reads a stored date (FormatDate) as its midnight UTC too, which is how triggers see the
+// values of date properties.
 func ParseDatetime(v string) (time.Time, error) {
 	if t, ok := parseStored(v); ok {
+		return t, nil
+	}
+	if t, ok := parseStoredDate(v); ok {
 		return t, nil
 	}
 	t, err := parseDatetime(strings.TrimSpace(v))
@@ -432,18 +451,7 @@ func parseStored(v string) (t time.Time, ok bool) {
 	if len(v) != 24 || v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[19] != '.' || v[23] != 'Z' {
 		return t, false
 	}
-	num := func(s string) int {
-		n := 0
-		for i := 0; i < len(s); i++ {
-			c := s[i] - '0'
-			if c > 9 {
-				return -1
-			}
-			n = n*10 + int(c)
-		}
-		return n
-	}
-	y, mo, d, h, mi, sec, ms := num(v[0:4]), num(v[5:7]), num(v[8:10]), num(v[11:13]), num(v[14:16]), num(v[17:19]), num(v[20:23])
+	y, mo, d, h, mi, sec, ms := digits(v[0:4]), digits(v[5:7]), digits(v[8:10]), digits(v[11:13]), digits(v[14:16]), digits(v[17:19]), digits(v[20:23])
 	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0 {
 		return t, false
 	}

@@ -10,7 +10,7 @@ type IndexKind string
 
 // The index kinds. Each keeps only the live records of its type, and only those that have a value.
 const (
-	// IndexScore is a ZSET scored by the value: numbers, and datetimes as unix ms.
+	// IndexScore is a ZSET scored by the value: numbers, and datetimes and dates as unix ms.
 	IndexScore IndexKind = "score"
 	// IndexValues is one SET of ids per value: enumerations and bools.
 	IndexValues IndexKind = "values"
@@ -60,7 +60,7 @@ var textIndexed = map[ObjectType][]string{
 func TextIndexed(o ObjectType) []string { return slices.Clone(textIndexed[o]) }
 
 // SearchIndexes returns the indexed properties of a schema, sorted by name: every number,
-// datetime, enumeration and bool property (standard or custom), the strings of TextIndexed and
+// datetime, date, enumeration and bool property (standard or custom), the strings of TextIndexed and
 // the unique strings (Property.Unique, which are indexed from their creation), and
 // the pseudo-properties hs_object_id, createdate and lastmodifieddate (plus its alias
 // hs_lastmodifieddate). Every other property can still be filtered on, but only in a filter group
@@ -74,7 +74,7 @@ func SearchIndexes(sch Schema) []IndexedProperty {
 	for _, p := range sch.Properties {
 		ip := IndexedProperty{Name: p.Name, Type: p.Type, Field: p.Name}
 		switch p.Type {
-		case TypeNumber, TypeDatetime:
+		case TypeNumber, TypeDatetime, TypeDate:
 			ip.Kind = IndexScore
 		case TypeEnumeration:
 			ip.Kind, ip.Options = IndexValues, slices.Clone(p.Options)

@@ -8,8 +8,10 @@
 //
 // [Compile] type-checks an expression against the tenant's property schema of one object type: every
 // property is a variable of its type (string and enumeration as string, number as float, bool, and
-// datetime as time.Time). A property the record does not have reads as its type's zero value; use
-// isSet("name") to tell. The expression must be boolean; an expression of unknown type is refused.
+// datetime as time.Time; a date, a day without a time, as the time.Time of its midnight UTC, so
+// that date("2027-05-01") and daysSince work on it as on a datetime). A property the record does
+// not have reads as its type's zero value; use isSet("name") to tell. The expression must be
+// boolean; an expression of unknown type is refused.
 //
 // [Compile] also refuses what type-checks but can never do what it says against the schema: isSet
 // of anything but the quoted name of a property of the object type, and an enumeration compared
@@ -23,8 +25,8 @@
 // Besides expr's pure builtins (len, lower, upper, hasPrefix, ...), expressions may use:
 //
 //	now                      the evaluation time (injected, never the wall clock)
-//	daysSince(t)             days from datetime t to now (fractional; a huge number when t is unset)
-//	hoursSince(t)            hours from datetime t to now
+//	daysSince(t)             days from datetime or date t to now (fractional; a huge number when t is unset)
+//	hoursSince(t)            hours from datetime or date t to now
 //	isSet("name")            whether the record has a value for property name
 //	id                       the record's id (string)
 //

@@ -15,8 +15,9 @@ import (
 )
 
 // fuzzSchema is the schema the fuzzed expressions are compiled against: the standard properties of
-// every standard object type (so that every example trigger compiles), which cover every property
-// type, and two properties that a tenant may create under the names of helpers (now and id).
+// every standard object type (so that every example trigger compiles), a date property (no
+// standard property is one), and two properties that a tenant may create under the names of
+// helpers (now and id): together they cover every property type.
 func fuzzSchema(t testing.TB) crm.Schema {
 	t.Helper()
 	s := crm.Schema{Type: crm.ObjectType("fuzzed"), Properties: map[string]crm.Property{}}
@@ -29,6 +30,7 @@ func fuzzSchema(t testing.TB) crm.Schema {
 			s.Properties[name] = p
 		}
 	}
+	s.Properties["renewal_date"] = crm.Property{Name: "renewal_date", Label: "Renewal date", Type: crm.TypeDate}
 	s.Properties["now"] = crm.Property{Name: "now", Label: "Now", Type: crm.TypeDatetime}
 	s.Properties["id"] = crm.Property{Name: "id", Label: "Id", Type: crm.TypeNumber}
 	types := map[crm.PropertyType]bool{}
@@ -51,7 +53,7 @@ func fuzzRecord(schema crm.Schema, text, number, flag, when string) crm.Record {
 			rec.Properties[name] = number
 		case crm.TypeBool:
 			rec.Properties[name] = flag
-		case crm.TypeDatetime:
+		case crm.TypeDatetime, crm.TypeDate:
 			rec.Properties[name] = when
 		default:
 			rec.Properties[name] = text

@@ -40,7 +40,7 @@ func loaderOf(t crm.PropertyType) loader {
 		return loadNumber
 	case crm.TypeBool:
 		return loadBool
-	case crm.TypeDatetime:
+	case crm.TypeDatetime, crm.TypeDate:
 		return loadTime
 	default:
 		return loadString

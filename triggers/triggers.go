@@ -213,7 +213,7 @@ func zero(t crm.PropertyType) any {
 		return float64(0)
 	case crm.TypeBool:
 		return false
-	case crm.TypeDatetime:
+	case crm.TypeDatetime, crm.TypeDate:
 		return time.Time{}
 	default:
 		return ""
@@ -306,7 +306,7 @@ func value(t crm.PropertyType, s string) any {
 		return number(s)
 	case crm.TypeBool:
 		return boolean(s)
-	case crm.TypeDatetime:
+	case crm.TypeDatetime, crm.TypeDate:
 		return datetime(s)
 	default:
 		return s

@@ -61,6 +61,44 @@ func TestMatch(t *testing.T) {
 // TestMatchBuildsWhatItReads checks that an expression sees every name it reads however it reads
 // it (directly, through let, inside a predicate, through $env), that Match and NewEnv+Run agree,
 // and that reusing the evaluation state between records and goroutines mixes nothing up.
+// TestMatchDate checks that a date property reads as its day's midnight UTC, a time as a datetime
+// does: compared with date(...), and counted by daysSince and hoursSince, whether the record is read
+// lazily (Match) or in a prepared environment (NewEnv and Run).
+func TestMatchDate(t *testing.T) {
+	t.Parallel()
+	schema := contactsSchema(t)
+	schema.Properties["renewal"] = crm.Property{Name: "renewal", Label: "Renewal", Type: crm.TypeDate}
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	rec := crm.Record{ID: "7", Type: crm.Contacts, Properties: map[string]string{"renewal": "2026-05-01"}}
+	for _, tt := range []struct {
+		src  string
+		want bool
+	}{
+		{`renewal == date("2026-05-01")`, true},
+		{`renewal < date("2026-05-01T00:00:01Z") && renewal > date("2026-04-30")`, true},
+		{`daysSince(renewal) == 31.5`, true},
+		{`hoursSince(renewal) == 756`, true},
+		{`renewal < now && isSet("renewal")`, true},
+		{`renewal == date("2026-05-02")`, false},
+	} {
+		p, err := triggers.Compile(tt.src, schema)
+		require.NoError(t, err, tt.src)
+		got, err := p.Match(rec, now)
+		require.NoError(t, err, tt.src)
+		require.Equal(t, tt.want, got, tt.src)
+		got, err = p.Run(p.NewEnv(rec, now))
+		require.NoError(t, err, tt.src)
+		require.Equal(t, tt.want, got, tt.src)
+	}
+	p, err := triggers.Compile(`daysSince(renewal) > 1e300`, schema)
+	require.NoError(t, err)
+	got, err := p.Match(crm.Record{ID: "8", Properties: map[string]string{}}, now)
+	require.NoError(t, err)
+	require.True(t, got, "an unset date reads as infinitely old")
+	_, err = triggers.Compile(`renewal == "2026-05-01"`, schema)
+	require.ErrorContains(t, err, "mismatched types time.Time and string")
+}
+
 func TestMatchBuildsWhatItReads(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)

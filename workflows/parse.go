@@ -887,7 +887,7 @@ func mismatchHint(a, b string) string {
 	number := has("float64") || has("int")
 	switch {
 	case has("time.Time") && has("string"):
-		return `: a datetime compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`
+		return `: a datetime or date property compares with a date, such as date("2024-01-01"), or counts days with daysSince(property) > 30`
 	case number && has("string"):
 		return ": a number compares with a number, written without quotes, and text with text, in quotes"
 	case has("bool") && has("string"):

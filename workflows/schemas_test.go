@@ -28,6 +28,7 @@ func TestSchemaFileRoundTrip(t *testing.T) {
 	custom := crm.Schema{Type: "subscriptions", Properties: map[string]crm.Property{
 		"plan":      {Name: "plan", Label: "Plan", Type: crm.TypeEnumeration, Options: []string{"basic", "pro"}},
 		"renews_at": {Name: "renews_at", Label: "Renews at", Type: crm.TypeDatetime},
+		"started":   {Name: "started", Label: "Started", Type: crm.TypeDate},
 	}}
 	contacts, _ := crm.StandardSchema(crm.Contacts)
 	contacts.Properties["favourite_colour"] = crm.Property{Name: "favourite_colour", Label: "Favourite colour", Type: crm.TypeString}
@@ -54,6 +55,9 @@ func TestSchemaFileRoundTrip(t *testing.T) {
 	require.Equal(t, "x", wf.Name)
 	_, err = workflows.Parse("f.yaml", []byte("name: x\nobject_type: subscriptions\ntrigger: plan == \"pro\"\nactions:\n  - type: delay\n    until: renews_at\n"), got, nil)
 	require.NoError(t, err)
+	_, err = workflows.Parse("f.yaml", []byte("name: x\nobject_type: subscriptions\ntrigger: daysSince(started) > 365 && started < date(\"2027-01-01\")\n"+
+		"actions:\n  - type: delay\n    until: started\n  - type: set_property\n    property: started\n    value: 1809129600000\n"), got, nil)
+	require.NoError(t, err, "a date property, in a trigger, a delay and a set_property")
 	// ... which the standard schema does not have.
 	_, err = workflows.Parse("f.yaml", []byte("name: x\nobject_type: contacts\ntrigger: favourite_colour == \"red\"\nactions:\n  - type: delete_contact\n"), nil, nil)
 	requireProblem(t, err, 3, 10, "trigger", "unknown name favourite_colour")

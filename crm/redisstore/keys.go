@@ -384,8 +384,8 @@ func FlowBackfillLeaseKey(t crm.TenantID, flow string) string {
 }
 
 // SearchIndexKey is the ZSET that indexes one property of an object type's live records for search
-// (see SearchIndexes): for a number or datetime, member the record id and score the value (a
-// datetime in unix ms); for a string, score 0 and member the lowercased value, a NUL byte and the
+// (see SearchIndexes): for a number, datetime or date, member the record id and score the value (a
+// datetime or date in unix ms); for a string, score 0 and member the lowercased value, a NUL byte and the
 // record id, so that ZRANGEBYLEX finds a value, a range or a prefix. The record write scripts keep
 // it in the same step as the record.
 func SearchIndexKey(t crm.TenantID, o crm.ObjectType, prop string) string {

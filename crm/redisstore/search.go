@@ -70,10 +70,10 @@ type searchPart struct {
 }
 
 // searchCheck is one filter as tested on a record's value: k the value's kind ("n" number, "d"
-// stored datetime, "m" unix ms, "s" text, "v" exact, "id" the record id), a and b the operands
-// (numbers for n, d, m and id), vs the values of IN and NOT_IN, fs the fields of a query.
+// stored datetime or date, "m" unix ms, "s" text, "v" exact, "id" the record id), a and b the
+// operands (numbers for n, d, m and id), vs the values of IN and NOT_IN, fs the fields of a query.
 //
-// A check on an indexed number, datetime, enumeration or bool reads the index instead of the
+// A check on an indexed number, datetime, date, enumeration or bool reads the index instead of the
 // record: ix "z" tests the scores of the ZSET key (ZMSCORE), ix "s" membership in any of the SETs
 // keys (SMISMEMBER), negated when neg; one call per check for a batch of records.
 type searchCheck struct {
@@ -137,7 +137,7 @@ func resolveSearchProp(sch crm.Schema, idx map[string]crm.IndexedProperty, name 
 	switch p.Type {
 	case crm.TypeNumber:
 		sp.kind = "n"
-	case crm.TypeDatetime:
+	case crm.TypeDatetime, crm.TypeDate:
 		sp.kind = "d"
 	case crm.TypeString:
 		sp.kind = "s"
@@ -158,9 +158,10 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// searchValue parses one filter value as the property's kind: a number for n, d, m and id, a
-// lowercased string for s (its ASCII letters, as the search scripts lower the values they index,
-// or every letter for an email property), the exact value for v.
+// searchValue parses one filter value as the property's kind: a number for n, d, m and id (a
+// date in the forms its writes take, crm.ParseDate), a lowercased string for s (its ASCII
+// letters, as the search scripts lower the values they index, or every letter for an email
+// property), the exact value for v.
 func searchValue(sp searchProp, v string) (any, error) {
 	switch sp.kind {
 	case "n":
@@ -170,6 +171,14 @@ func searchValue(sp searchProp, v string) (any, error) {
 		}
 		return f, nil
 	case "d", "m":
+		if sp.typ == crm.TypeDate {
+			// A date takes the values its writes take, and finds by its midnight UTC.
+			t, err := crm.ParseDate(v)
+			if err != nil {
+				return nil, err
+			}
+			return float64(t.UnixMilli()), nil
+		}
 		t, err := crm.ParseDatetime(v)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a datetime: use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds", v)

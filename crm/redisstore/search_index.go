@@ -8,7 +8,7 @@ import (
 )
 
 // indexSpecJSON is the index spec a write script gets: the key prefixes of the type's indexes
-// and, per indexed field, [kind, index name, field]; kind "n" a number, "d" a stored datetime, "m"
+// and, per indexed field, [kind, index name, field]; kind "n" a number, "d" a stored datetime or date, "m"
 // unix ms, "v" a value set, "s" a text index. Unique lists, per unique property (Property.Unique),
 // [property, UniqueIndexKey]: the same scripts keep those indexes (value -> id) with the search
 // indexes, and refuse a value another live record holds (uq_check).
@@ -37,7 +37,7 @@ func indexSpec(t crm.TenantID, sch crm.Schema) string {
 			k = "v"
 		case ip.Kind == crm.IndexText:
 			k = "s"
-		case ip.Type == crm.TypeDatetime:
+		case ip.Type == crm.TypeDatetime || ip.Type == crm.TypeDate:
 			k = "d"
 		default:
 			k = "n"

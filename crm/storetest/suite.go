@@ -79,6 +79,7 @@ var tests = []struct {
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
 	{"PendingMailFailure", testPendingMailFailure},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
+	{"SearchDatesOnEveryBackend", testSearchDatesOnEveryBackend},
 	{"SearchFindsAnEmailAsTyped", testSearchFindsAnEmailAsTyped},
 	{"SearchFindsNamesAsStored", testSearchFindsNamesAsStored},
 	{"TenantsUsersTokens", testTenantsUsersTokens},

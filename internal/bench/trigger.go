@@ -97,7 +97,7 @@ func typedEnv(schema crm.Schema, rec crm.Record, now time.Time) map[string]any {
 			env[name] = f
 		case crm.TypeBool:
 			env[name] = v == "true"
-		case crm.TypeDatetime:
+		case crm.TypeDatetime, crm.TypeDate:
 			t, _ := crm.ParseDatetime(v)
 			env[name] = t
 		default:

@@ -15,10 +15,15 @@ if string.lower('\195\133') ~= '\195\133' then -- "Å" in UTF-8
   ascii_lower = function(s) return (string.gsub(s, '[A-Z]', ascii_upper)) end
 end
 
--- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) into unix ms, or nil.
+-- ix_ms turns a stored datetime (2006-01-02T15:04:05.000Z) or date (2006-01-02, its midnight UTC)
+-- into unix ms, or nil.
 local function ix_ms(v)
   local y, mo, d, h, mi, s, ms = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)T(%d%d):(%d%d):(%d%d)%.(%d%d%d)Z$')
-  if not y then return nil end
+  if not y then
+    y, mo, d = string.match(v, '^(%d%d%d%d)-(%d%d)-(%d%d)$')
+    if not y then return nil end
+    h, mi, s, ms = 0, 0, 0, 0
+  end
   y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
   if mo <= 2 then y = y - 1 end
   local era = math.floor(y / 400)
