@@ -457,6 +457,25 @@ func TestGDPRDelete(t *testing.T) {
 			map[string]any{"properties": map[string]any{"email": "Nobody.Known@example.com"}}), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Contains(t, e.Message, "blocklisted")
 	})
+
+	// An address blocklisted in one spelling is blocklisted in every other: composed or not, its
+	// domain in Unicode or in ASCII.
+	t.Run("OtherSpellingsAreBlocklisted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		r := b.call(t, "POST", path, tokAll, map[string]any{"objectId": "jos\u00e9@b\u00fccher.example", "idProperty": "email"})
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		for _, spelt := range []string{"jose\u0301@xn--bcher-kva.example", "Jos\u00c9@BU\u0308CHER.example"} {
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+				map[string]any{"properties": map[string]any{"email": spelt}}), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.Message, "blocklisted", spelt)
+		}
+		// Likewise a live contact's address is one contact's, however it is spelt.
+		r = b.call(t, "POST", "/crm/v3/objects/contacts", tokAll, map[string]any{"properties": map[string]any{"email": "ada@b\u00fccher.example"}})
+		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+		expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts", tokAll,
+			map[string]any{"properties": map[string]any{"email": "Ada@xn--bcher-kva.example"}}), http.StatusConflict, "CONFLICT")
+	})
 }
 
 // TestGDPRDeleteRefused sends permanent deletes that cannot succeed: each is answered with an error

@@ -3,6 +3,8 @@ package crm
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 	"math"
 	"net/mail"
 	"slices"
@@ -406,7 +408,26 @@ func NormalizeEmail(s string) (string, error) {
 	if b, err := mail.ParseAddress(a.Address); err != nil || b.Address != a.Address {
 		return "", fmt.Errorf("invalid email %q: a local part that needs quotes is not supported", s)
 	}
-	return strings.ToLower(a.Address), nil
+	return canonicalEmail(s, strings.ToLower(a.Address))
+}
+
+// canonicalEmail gives one spelling to every way of writing the lowercased address addr (as s
+// was given): its text in Unicode's composed form (NFC: "é" as one character, not "e" and a
+// combining accent, which looks the same), and a domain written in ASCII as its international
+// form (xn--bcher-kva.example as bücher.example). Without it the same person's address spelled
+// two ways would be two contacts, and an address blocklisted by a permanent delete could be
+// written again in the other spelling.
+func canonicalEmail(s, addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := addr[:at], addr[at+1:]
+	if !strings.HasPrefix(domain, "[") { // an address literal, [127.0.0.1], has no labels
+		d, err := idna.Punycode.ToUnicode(domain)
+		if err != nil {
+			return "", fmt.Errorf("invalid email %q: its domain %q is not a valid international domain name", s, domain)
+		}
+		domain = strings.ToLower(d)
+	}
+	return norm.NFC.String(local + "@" + domain), nil
 }
 
 // ParseDatetime parses RFC 3339, a plain date (its midnight UTC) or unix milliseconds, in UTC. A

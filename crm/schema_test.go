@@ -39,6 +39,13 @@ func TestNormalizeEmail(t *testing.T) {
 		"Åsa@Exempel.se":    "åsa@exempel.se",
 		"x@[127.0.0.1]":     "x@[127.0.0.1]",
 		"o'neil+crm@ex.com": "o'neil+crm@ex.com",
+		// One spelling of each address: composed characters, and a domain's international form.
+		"Jose\u0301@example.com":    "jos\u00e9@example.com",
+		"jos\u00e9@example.com":     "jos\u00e9@example.com",
+		"ada@xn--bcher-kva.example": "ada@b\u00fccher.example",
+		"Ada@XN--BCHER-KVA.example": "ada@b\u00fccher.example",
+		"ada@bu\u0308cher.example":  "ada@b\u00fccher.example",
+		"ada@B\u00dcCHER.example":   "ada@b\u00fccher.example",
 	} {
 		got, err := crm.NormalizeEmail(in)
 		require.NoError(t, err, in)
@@ -58,6 +65,7 @@ func TestNormalizeEmail(t *testing.T) {
 		"Ada <ada@example.com>",
 		"ada@example.com\r\nBcc: eve@example.com",
 		"not an email",
+		"ada@xn--zz.example", // not a valid international label
 	} {
 		_, err := crm.NormalizeEmail(in)
 		require.Error(t, err, "%q", in)

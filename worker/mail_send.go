@@ -424,8 +424,9 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 		subject, body = crm.RenderNotification(p.Subject, p.Body, ref, rec)
 	}
 
-	msg := buildMessage(w.cfg.Mail.From, p.To, subject, body, messageID(p), w.clock.Now())
-	if err := w.cfg.Mail.send(ctx, p.To, msg); err != nil {
+	to := transportAddress(p.To)
+	msg := buildMessage(w.cfg.Mail.From, to, subject, body, messageID(p), w.clock.Now())
+	if err := w.cfg.Mail.send(ctx, to, msg); err != nil {
 		w.metrics.mailFailed.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 		if rerr := w.mail.FinishMail(finishCtx, p.TenantID, p.IdempotencyKey, token, false); rerr != nil {
 			log.Warn("could not release the email's lease: its retry waits for the lease to expire", "error", rerr)

@@ -235,6 +235,23 @@ func TestMailSend(t *testing.T) {
 		require.Contains(t, msgs[0].Data, "To: <åsa@exempel.se>\r\n")
 	})
 
+	// An address kept with its domain in Unicode (crm.NormalizeEmail) goes with the domain's
+	// ASCII form, so that a server without SMTPUTF8 takes it.
+	t.Run("DomainOutsideASCII", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		plain := startSMTP(t, smtptest.Options{})
+		task, err := worker.NewMailSendTask(worker.MailSendPayload{
+			TenantID: b.tenant, To: "ops@bücher.example", Subject: "Hello", Body: "Hello", Kind: "test",
+		})
+		require.NoError(t, err)
+		require.NoError(t, b.mailWorker(t, plain).ProcessTask(b.ctx, task))
+		msgs := plain.Messages()
+		require.Len(t, msgs, 1)
+		require.Equal(t, []string{"ops@xn--bcher-kva.example"}, msgs[0].To)
+		require.Contains(t, msgs[0].Data, "To: <ops@xn--bcher-kva.example>\r\n")
+	})
+
 	t.Run("StartTLSWithAuth", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

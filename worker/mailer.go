@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"golang.org/x/net/idna"
 	"math/rand/v2"
 	"mime/quotedprintable"
 	"net"
@@ -267,6 +268,22 @@ func redactAddress(s, to string) string {
 	}
 	b.WriteString(s)
 	return b.String()
+}
+
+// transportAddress is addr as it is sent: its domain in ASCII (bücher.example as
+// xn--bcher-kva.example), which every mail server takes, where crmflow keeps the Unicode form
+// (crm.NormalizeEmail); only a local part outside ASCII then needs the server's SMTPUTF8. An
+// address whose domain has no ASCII form is returned as it is.
+func transportAddress(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || isASCII(addr[at+1:]) {
+		return addr
+	}
+	d, err := idna.Punycode.ToASCII(addr[at+1:])
+	if err != nil {
+		return addr
+	}
+	return addr[:at+1] + d
 }
 
 func isASCII(s string) bool {
