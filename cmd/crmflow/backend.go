@@ -480,8 +480,10 @@ const (
 	seedActor = "crmflow-seed"
 )
 
-// seedDemo makes sure the demo tenant and its admin user exist, and issues a new token for the
-// user. It keeps a tenant or user that already exists (on a real Redis, from an earlier run).
+// seedDemo makes sure the demo tenant and its admin user exist, and issues a token for a user it
+// created. It keeps a tenant or user that already exists (on a real Redis, from an earlier run)
+// and then issues no token (""): a process restarted with --seed would otherwise leave one more
+// token with every permission, printed in its log, at each start.
 func (a *app) seedDemo(ctx context.Context, s crm.Store) (string, error) {
 	if _, err := s.CreateTenant(ctx, demoTenant, demoPlan); err != nil {
 		if !errors.Is(err, crm.ErrTenantExists) {
@@ -493,7 +495,8 @@ func (a *app) seedDemo(ctx context.Context, s crm.Store) (string, error) {
 		if !errors.Is(err, crm.ErrUserExists) {
 			return "", fmt.Errorf("seed user of tenant %s: %w", demoTenant, err)
 		}
-		a.logger.Info("demo user already exists; keeping it", "tenant_id", demoTenant)
+		a.logger.Info("demo user already exists; keeping it and its tokens, issuing none", "tenant_id", demoTenant)
+		return "", nil
 	}
 	token, err := s.CreateToken(ctx, demoTenant, demoUser, &crm.TokenOpts{By: seedActor})
 	if err != nil {
@@ -503,11 +506,25 @@ func (a *app) seedDemo(ctx context.Context, s crm.Store) (string, error) {
 	return token, nil
 }
 
-// printDemo tells a newcomer how to call the API at baseURL with the demo token.
+// printDemo tells a newcomer how to call the API at baseURL with the demo token; without one (the
+// demo user came from an earlier run), how to issue one.
 func (a *app) printDemo(b *backend, baseURL, token string) {
 	kept := "state is NOT kept after exit (embedded in-process Redis at " + b.addr + ")"
 	if b.embedded == nil {
 		kept = "on Redis at " + b.addr + " db " + strconv.Itoa(b.db)
+	}
+	if token == "" {
+		fmt.Fprintf(a.stdout, `
+crmflow is ready at %[1]s: %[2]s.
+
+The demo tenant %[3]s and its user %[4]s are from an earlier run, and their tokens are kept (a
+token is shown once, when it is issued). To issue another:
+
+  crmflow admin token create %[3]s %[4]s --ttl 90d
+
+%[5]s
+`, baseURL, kept, demoTenant, demoUser, a.adminHint(b))
+		return
 	}
 	fmt.Fprintf(a.stdout, `
 crmflow is ready at %[1]s: %[2]s.

@@ -559,6 +559,35 @@ func TestRunOnRedisDoesNotSeed(t *testing.T) {
 	require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
 }
 
+// TestRunSeedsOnce: run --seed on a real Redis issues the demo user's token once; a restart with
+// --seed keeps the user and its token, prints none, and says how to issue one, so a service started
+// with --seed does not gather tokens with every permission in its log.
+func TestRunSeedsOnce(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("") // the demo tenant is the same name in every store
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	b := &testBundle{redisURL: srv.URL, tenant: "demo"}
+	tokens := make([]string, 2)
+	for i := range tokens {
+		addr := freeAddr(t)
+		p := start(t, nil, "run", "--addr", addr, "--redis", srv.URL, "--seed")
+		waitReady(t, p, "http://"+addr)
+		if m := regexp.MustCompile(`export CRMFLOW_TOKEN=(\S+)`).FindStringSubmatch(p.stdout.String()); m != nil {
+			tokens[i] = m[1]
+		}
+		require.Equal(t, 0, p.stop(t), "stderr:\n%s", p.stderr)
+		if i == 1 {
+			require.Contains(t, p.stdout.String(), "are from an earlier run, and their tokens are kept")
+			require.Contains(t, p.stdout.String(), "crmflow admin token create demo admin@demo.example --ttl 90d")
+		}
+	}
+	require.NotEmpty(t, tokens[0], "the first run issues a token")
+	require.Empty(t, tokens[1], "a restart issues none")
+	stdout, _ := b.admin(t, "token", "list", "demo")
+	require.Len(t, strings.Split(strings.TrimSpace(stdout), "\n"), 2, "a header and one token: %s", stdout)
+}
+
 func TestAdmin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
