@@ -669,6 +669,59 @@ func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
 	require.Equal(t, http.StatusOK, stored())
 }
 
+// TestConsoleAsSeen checks what the browser shows, where the HTML alone cannot tell: the "select
+// all N" bar stays hidden until a page is selected; a name of 330 letters without a space leaves
+// the other columns on the screen and the record page no wider than the window; Delete… reads
+// white on red; and a narrow screen scrolls no page sideways.
+func TestConsoleAsSeen(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	b := bundleOn(t, setup(t).redisURL)
+	_, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	contacts := base + "/crm/v3/objects/contacts"
+	create := func(props map[string]string) string {
+		t.Helper()
+		code, body := call(t, http.MethodPost, contacts, token, map[string]any{"properties": props})
+		require.Equal(t, http.StatusCreated, code, "%v", body)
+		return body["id"].(string)
+	}
+	long := create(map[string]string{"email": "long@example.com", "firstname": strings.Repeat("Bartholomew", 30)})
+	for i := range 30 {
+		create(map[string]string{"email": fmt.Sprintf("seen%02d@example.com", i), "firstname": fmt.Sprintf("Seen %d", i)})
+	}
+	ctx := browserCtx(t)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "index",
+		chromedp.Navigate(base+"/console/objects/contacts"),
+		chromedp.WaitVisible(chromedp.CSS("#delete-selected")),
+	)
+	require.False(t, eval[bool](t, ctx, `document.getElementById("selectall-bar").checkVisibility()`),
+		"nothing is selected: no bar saying that the page is")
+	require.LessOrEqual(t, eval[float64](t, ctx, `document.querySelector("#records thead th:nth-child(4)").getBoundingClientRect().right`),
+		eval[float64](t, ctx, `window.innerWidth`), "the email column beside a long name is on the screen")
+	run(t, ctx, "select the page", chromedp.Click(chromedp.CSS("#selectpage")), chromedp.WaitVisible(chromedp.CSS("#selectall-n")))
+
+	run(t, ctx, "a record with a long name",
+		chromedp.Navigate(base+"/console/objects/contacts/"+long),
+		chromedp.WaitVisible(chromedp.CSS("#record-delete")),
+	)
+	require.True(t, eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`), "the page is no wider than the window")
+	require.True(t, eval[bool](t, ctx, `(s => s.color !== s.backgroundColor)(getComputedStyle(document.getElementById("record-delete")))`),
+		"Delete… is readable")
+
+	run(t, ctx, "narrow",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/console/objects/contacts"),
+		chromedp.WaitVisible(chromedp.CSS("#filter")),
+	)
+	require.True(t, eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`), "no sideways scrolling on a narrow screen")
+}
+
 // TestConsoleSignInAcrossProcesses: two `serve` processes behind one proxy (--trusted-proxies)
 // share the count of a client's failed console sign-ins in Redis: the client the proxy forwards
 // is refused on both after 10 failures, whatever its token, while another client signs in. The
