@@ -504,10 +504,15 @@ func redirect(q *request, path, flash string, n int) {
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
 }
 
+// fetchHeader marks a request of the console's script (console.js), whose answer the browser
+// does not show as the page: the script reads it, and on a redirect opens the page it leads to.
+const fetchHeader = "X-Console-Fetch"
+
 // takeFlash returns the flash that a redirect left for this page, and clears it, on a GET; a
-// page that answers a POST leaves it for the page after the redirect.
+// page that answers a POST leaves it for the page after the redirect, and so does a page the
+// console's script fetched (following a redirect), for the page it then opens.
 func takeFlash(q *request) (key string, n int, ok bool) {
-	if q.r.Method != http.MethodGet {
+	if q.r.Method != http.MethodGet || q.r.Header.Get(fetchHeader) != "" {
 		return "", 0, false
 	}
 	ck, err := q.con.cookie(q.r, flashCookie)
