@@ -1,12 +1,97 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
 )
+
+// TestBinFilterOfNoOperation: an operation id mistyped in the bin's filter, or a "from" that is
+// not a date, is said on the bin's own page, with the filters as typed and the console's menu,
+// rather than on an error page that loses them.
+func TestBinFilterOfNoOperation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	resp, page := br.get("/console/bin/contacts?op=wf-typo&by=ops")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "There is no operation &#34;wf-typo&#34;: check its id")
+	require.Contains(t, page, `id="op" name="op" value="wf-typo"`, "the filter as typed")
+	require.Contains(t, page, `id="by" name="by" value="ops"`)
+	require.Contains(t, page, `href="/console/bin/contacts">Clear the filters`)
+
+	resp, page = br.get("/console/bin/contacts?from=2026-13-45")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "&#34;2026-13-45&#34; is not a date: pick one, or write it as 2026-03-01.")
+	require.NotContains(t, page, "archivedAfter", "the console's words, not the API's parameter")
+}
+
+// archive moves the contacts ids to the bin in one operation, and returns the operation's id.
+func archive(t *testing.T, b *testBundle, ids ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	rids := make([]crm.RecordID, len(ids))
+	for i, id := range ids {
+		rids[i] = crm.RecordID(id)
+	}
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, rids, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	rec, err := b.store.Record(ctx, b.tenant, crm.Contacts, rids[0], &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.NotEmpty(t, rec.Deletion.Operation)
+	return rec.Deletion.Operation
+}
+
+// TestUndoSentAgain: an undo sent again once its operation has nothing left in the bin (from the
+// bin's page shown before the first undo ran: Back, then Undo) changes nothing and leads to the
+// operation's page, which says so and links its latest undo.
+func TestUndoSentAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	one := b.createContact(t, map[string]string{"email": "one@example.com"})
+	two := b.createContact(t, map[string]string{"email": "two@example.com"})
+	op := archive(t, b, one, two)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/operations/"+op+"/undo", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	job := strings.TrimPrefix(resp.Header.Get("Location"), "/console/jobs/")
+	for range 5 {
+		j, err := b.store.RunUndoBatch(ctx, b.tenant, job, 100)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	require.True(t, b.live(t, one))
+	require.True(t, b.live(t, two))
+
+	resp, _ = br.post("/console/operations/"+op+"/undo", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/bin/contacts?op="+op, resp.Header.Get("Location"))
+	_, page := br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, `class="flash"`)
+	require.Contains(t, page, "so there was nothing to undo: nothing was changed.")
+	require.Contains(t, page, "2 records moved to the bin, 0 of them still there")
+	require.Contains(t, page, `href="/console/jobs/`+job+`" id="operation-undo-job"`, "its latest undo")
+	require.NotContains(t, page, `id="undo-operation"`)
+	jobs, _, err := b.store.RecentJobs(ctx, b.tenant, "", 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1, "no second undo job")
+}
 
 // TestFlashWaitsForThePageShown: the message of a change waits for the page the browser shows: a
 // page the console's script fetches (following the redirect after a delete, to see where it
