@@ -506,5 +506,8 @@ func jobKey(j jobJSON, key string) string {
 	return key
 }
 
+// Final reports whether the job's status is one it keeps (see finalJobStatus).
+func (p jobPage) Final() bool { return finalJobStatus(p.Job.Status) }
+
 // ProgressKey is the message key of the job's progress line.
 func (p jobPage) ProgressKey() string { return jobKey(p.Job, "job.progress") }

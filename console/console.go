@@ -377,7 +377,7 @@ func (c *Console) handle(pattern string, h func(q *request) error, renew, keepsD
 		if err := h(q); err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) {
-				c.renderError(w, r, tr, apiErr.Status, tr.apiError(apiErr))
+				q.renderError(apiErr.Status, tr.apiError(apiErr))
 				return
 			}
 			c.fail(w, r, tr, err)
@@ -484,6 +484,14 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr transla
 		v.Here = "/console/" // the language switch cannot come back to it with a GET
 	}
 	c.render(w, r, status, "error", errorPage{view: v, Status: status, Message: message})
+}
+
+// renderError writes the error page of a signed-in user's request, with status and message. Its
+// header is every page's (the menu, who is signed in, sign out): the user is still signed in,
+// and goes on from there.
+func (q *request) renderError(status int, message string) {
+	q.w.Header().Set("Cache-Control", "no-store")
+	q.con.render(q.w, q.r, status, "error", errorPage{view: q.view("error.title"), Status: status, Message: message})
 }
 
 // flashCookie carries the message of a change to the page the browser is sent to after it: the

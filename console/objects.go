@@ -99,6 +99,8 @@ type indexPage struct {
 	FilterError string
 	Rows        []row
 	Next        string
+	// Paged is set on every page but the first, which the page links back to.
+	Paged bool
 	// Total is the number of live records of the type (or matching the filter); -1 when unknown.
 	Total int64
 	// Filtered is set when the page shows a filter's sample.
@@ -140,6 +142,7 @@ func (c *Console) index(q *request) error {
 	path := "/crm/v3/objects/" + url.PathEscape(t) + "?limit=" + strconv.Itoa(pageSize)
 	if after := q.r.URL.Query().Get("after"); after != "" {
 		path += "&after=" + url.QueryEscape(after)
+		p.Paged = true
 	}
 	var page recordPage
 	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &page); err != nil {

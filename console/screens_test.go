@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -91,6 +92,81 @@ func TestUndoSentAgain(t *testing.T) {
 	jobs, _, err := b.store.RecentJobs(ctx, b.tenant, "", 10)
 	require.NoError(t, err)
 	require.Len(t, jobs, 1, "no second undo job")
+}
+
+// TestIndexPaging: every page of records but the first links back to the first, the last one
+// included, which has no next page to offer.
+func TestIndexPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 30)
+	for i := range in {
+		in[i].Properties = map[string]string{"firstname": fmt.Sprintf("Page%02d", i)}
+	}
+	_, err := b.store.CreateRecords(context.Background(), b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	_, page := br.get("/console/objects/contacts")
+	require.Contains(t, page, `id="next"`)
+	require.NotContains(t, page, `id="first"`, "the first page does not link to itself")
+	next := strings.SplitN(strings.SplitN(page, `id="next"`, 2)[0], `href="`, -1)
+	after := strings.TrimSuffix(next[len(next)-1], `" `)
+	require.Contains(t, after, "/console/objects/contacts?after=")
+
+	_, page = br.get(strings.ReplaceAll(after, "&amp;", "&"))
+	require.Contains(t, page, "Page29")
+	require.NotContains(t, page, `id="next"`, "the last page")
+	require.Contains(t, page, `<a href="/console/objects/contacts" id="first">First page</a>`)
+}
+
+// TestErrorPageOfASignedInUser: a refusal of the API shown to a signed-in user keeps the page's
+// header: the menu, who is signed in, and sign out.
+func TestErrorPageOfASignedInUser(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/workflows/no-such-flow")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, page, `class="error"`)
+	require.Contains(t, page, `href="/console/workflows"`, "the menu")
+	require.Contains(t, page, "Signed in as ops@example.com")
+	require.Contains(t, page, `action="/console/signout"`)
+	require.Contains(t, page, `name="back" value="/console/workflows/no-such-flow"`, "the language switch comes back here")
+}
+
+// TestJobPageWithoutScript: without JavaScript the page of a running job offers a link, in words,
+// to read its progress again; a finished job's page has none.
+func TestJobPageWithoutScript(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c := b.createContact(t, map[string]string{"firstname": "J"})
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{crm.RecordID(c)},
+		ConfirmCount: 1, By: "ops@example.com"})
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	_, page := br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, `<noscript><p><a href="/console/jobs/`+j.ID+`" id="job-refresh">Refresh to see how far it has come</a></p></noscript>`)
+	require.NotContains(t, page, "↻")
+	br.lang = "sv"
+	_, page = br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, "Uppdatera för att se hur långt det har kommit")
+
+	for range 5 {
+		done, err := b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 100)
+		require.NoError(t, err)
+		if done.State.Finished() {
+			break
+		}
+	}
+	_, page = br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, `data-status="COMPLETE"`)
+	require.NotContains(t, page, `id="job-refresh"`)
 }
 
 // TestFlashWaitsForThePageShown: the message of a change waits for the page the browser shows: a
