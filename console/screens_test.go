@@ -169,6 +169,64 @@ func TestJobPageWithoutScript(t *testing.T) {
 	require.NotContains(t, page, `id="job-refresh"`)
 }
 
+// TestProblemsPointAtTheirColumn: a workflow's problem, and a filter's, show the line they are on
+// with a caret under the column, and the position once, in the page's words.
+func TestProblemsPointAtTheirColumn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+
+	src := "name: typo\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\" && citty == \"x\"\nactions:\n  - type: delete_contact\n"
+	resp, page := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"preview"}, "source": {src}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, `<span class="pos">line 3, column 38:</span> trigger: unknown name citty`)
+	require.NotContains(t, page, "flow.yaml:3:38", "the position is said once")
+	caret := "\n   |                                      ^"
+	require.Contains(t, page, `<pre class="snippet"> 3 | trigger: lifecyclestage == &#34;lead&#34; &amp;&amp; citty == &#34;x&#34;`+caret+`</pre>`)
+
+	_, page = br.get("/console/objects/contacts?filter=" + url.QueryEscape(`lifecyclestage == "lead" && citty == "x"`))
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "filter is invalid at 1:29 (line:column): unknown name citty")
+	require.Contains(t, page, `<span class="snippet">
+ | lifecyclestage == &#34;lead&#34; &amp;&amp; citty == &#34;x&#34;
+ | ............................^</span></pre>`, "a mark under column 29")
+}
+
+// TestTimesInThePagesWords: the times of a workflow's revisions and history and of an operation
+// read like every other time of the console (2026-03-01 12:00), not as the API's RFC 3339.
+func TestTimesInThePagesWords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	lead := b.createContact(t, map[string]string{"firstname": "T", "lifecyclestage": "lead"})
+	op := archive(t, b, b.createContact(t, map[string]string{"firstname": "U"}))
+	_, err := b.store.CreateUser(ctx, b.tenant, "flows@example.com", crm.Permissions{crm.PermRead, crm.PermWorkflows,
+		crm.PermDelete, crm.PermBulkDelete}, "test")
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(ctx, b.tenant, "flows@example.com", nil)
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, _ = br.post("/console/workflows/clean-leads/activate", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	ref := crm.FlowRef{Name: "clean-leads", Revision: 1, ObjectType: crm.Contacts}
+	_, err = b.store.EvaluateFlow(ctx, b.tenant, ref, []crm.FlowVerdict{{ID: crm.RecordID(lead), Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+
+	_, page := br.get("/console/workflows/clean-leads")
+	require.Contains(t, page, "Revision 1, 2026-03-01 12:00, by flows@example.com")
+	_, page = br.get("/console/workflows/clean-leads/history")
+	require.Contains(t, page, `<td class="when">2026-03-01 12:00</td>`)
+	_, page = br.get("/console/bin/contacts?op=" + op)
+	require.Contains(t, page, "By ops@example.com, from 2026-03-01 12:00: 1 records moved to the bin")
+	require.NotContains(t, page, "T12:00")
+}
+
 // TestFlashWaitsForThePageShown: the message of a change waits for the page the browser shows: a
 // page the console's script fetches (following the redirect after a delete, to see where it
 // leads) leaves it for the page the script then opens.
