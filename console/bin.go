@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -19,13 +20,14 @@ type binRow struct {
 
 // operationJSON is a destructive operation as the API shows it (GET /crm/v3/operations/{id}).
 type operationJSON struct {
-	ID      string `json:"id"`
-	Kind    string `json:"kind"`
-	Actor   string `json:"actor"`
-	FirstAt string `json:"firstAt"`
-	Moved   int64  `json:"moved"`
-	InBin   int64  `json:"inBin"`
-	UndoJob string `json:"undoJob"`
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	ObjectType string `json:"objectType"`
+	Actor      string `json:"actor"`
+	FirstAt    string `json:"firstAt"`
+	Moved      int64  `json:"moved"`
+	InBin      int64  `json:"inBin"`
+	UndoJob    string `json:"undoJob"`
 }
 
 // binPage is the data of a recycle bin page.
@@ -47,6 +49,8 @@ type binPage struct {
 	// Op is the operation the page is filtered by, and Operation what the API says of it.
 	Op        string
 	Operation *operationJSON
+	// status is the page's status: 200, or the API's when it refused the operation filtered by.
+	status int
 }
 
 // restoreFailure is one record a restore could not bring back, and the record that blocks it.
@@ -66,7 +70,7 @@ func (c *Console) bin(q *request) error {
 	if err != nil {
 		return err
 	}
-	c.render(q.w, q.r, http.StatusOK, "bin", p)
+	c.render(q.w, q.r, cmp.Or(p.status, http.StatusOK), "bin", p)
 	return nil
 }
 
@@ -77,14 +81,31 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		CanRestore: q.can(crm.PermRestore), Op: strings.TrimSpace(qs.Get("op")),
 		From: strings.TrimSpace(qs.Get("from")), To: strings.TrimSpace(qs.Get("to"))}
 	p.Filtered = p.By != "" || p.Via != "" || p.From != "" || p.To != "" || p.Op != ""
+	p.Title = p.TypeLabel(t) + " · " + p.Title
 	if p.Op != "" {
 		var op operationJSON
-		if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(p.Op), nil, &op); err != nil {
+		_, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(p.Op), nil, &op)
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+			// An operation id mistyped in the filter: the bin says so, with the filters kept.
+			p.FilterError, p.status = q.tr.T("bin.nooperation", p.Op), apiErr.Status
+			return p, nil
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
+			p.FilterError, p.status = q.tr.apiError(apiErr), apiErr.Status
+			return p, nil
+		case err != nil:
 			return p, err
 		}
 		p.Operation = &op
 	}
-	p.Title = p.TypeLabel(t) + " · " + p.Title
+	if p.From != "" {
+		// From is a day, like To; the API would take a time too, and name its own parameter.
+		if _, err := time.Parse(time.DateOnly, p.From); err != nil {
+			p.FilterError = q.tr.T("bin.baddate", p.From)
+			return p, nil
+		}
+	}
 	api := url.Values{"archived": {"true"}, "limit": {"100"}}
 	for param, v := range map[string]string{"archivedOperation": p.Op, "archivedBy": p.By, "archivedVia": p.Via,
 		"archivedAfter": p.From, "after": qs.Get("after")} {
@@ -454,10 +475,23 @@ func (v view) TypeLabel(t string) string {
 }
 
 // undoOperation serves POST /console/operations/{id}/undo: the undo of a whole operation (SPEC
-// S26), whose job page then shows its progress and the records it could not restore.
+// S26), whose job page then shows its progress and the records it could not restore. An undo of
+// an operation with nothing left in the bin (sent again from a page shown before the first ran,
+// say) changes nothing: the operation's page says so, with a link to its latest undo.
 func (c *Console) undoOperation(q *request) error {
+	id := q.r.PathValue("id")
 	var acc jobAccepted
-	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/operations/"+url.PathEscape(q.r.PathValue("id"))+"/undo", nil, &acc); err != nil {
+	_, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/operations/"+url.PathEscape(id)+"/undo", nil, &acc)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && len(apiErr.Errors) > 0 && apiErr.Errors[0].Code == "NOTHING_TO_UNDO" {
+		var op operationJSON
+		if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(id), nil, &op); err != nil {
+			return err
+		}
+		redirect(q, "/console/bin/"+url.PathEscape(op.ObjectType)+"?"+url.Values{"op": {op.ID}}.Encode(), "undo.nothing", 0)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	http.Redirect(q.w, q.r, "/console/jobs/"+url.PathEscape(acc.ID), http.StatusSeeOther)
@@ -471,6 +505,9 @@ func jobKey(j jobJSON, key string) string {
 	}
 	return key
 }
+
+// Final reports whether the job's status is one it keeps (see finalJobStatus).
+func (p jobPage) Final() bool { return finalJobStatus(p.Job.Status) }
 
 // ProgressKey is the message key of the job's progress line.
 func (p jobPage) ProgressKey() string { return jobKey(p.Job, "job.progress") }

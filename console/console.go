@@ -377,7 +377,7 @@ func (c *Console) handle(pattern string, h func(q *request) error, renew, keepsD
 		if err := h(q); err != nil {
 			var apiErr *APIError
 			if errors.As(err, &apiErr) {
-				c.renderError(w, r, tr, apiErr.Status, tr.apiError(apiErr))
+				q.renderError(apiErr.Status, tr.apiError(apiErr))
 				return
 			}
 			c.fail(w, r, tr, err)
@@ -486,6 +486,14 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr transla
 	c.render(w, r, status, "error", errorPage{view: v, Status: status, Message: message})
 }
 
+// renderError writes the error page of a signed-in user's request, with status and message. Its
+// header is every page's (the menu, who is signed in, sign out): the user is still signed in,
+// and goes on from there.
+func (q *request) renderError(status int, message string) {
+	q.w.Header().Set("Cache-Control", "no-store")
+	q.con.render(q.w, q.r, status, "error", errorPage{view: q.view("error.title"), Status: status, Message: message})
+}
+
 // flashCookie carries the message of a change to the page the browser is sent to after it: the
 // message key and its count, "deleted:3". It is set by redirect and read once by the next page's
 // view, which clears it. A cookie rather than the URL: a link cannot make a page say that records
@@ -504,10 +512,15 @@ func redirect(q *request, path, flash string, n int) {
 	http.Redirect(q.w, q.r, path, http.StatusSeeOther)
 }
 
+// fetchHeader marks a request of the console's script (console.js), whose answer the browser
+// does not show as the page: the script reads it, and on a redirect opens the page it leads to.
+const fetchHeader = "X-Console-Fetch"
+
 // takeFlash returns the flash that a redirect left for this page, and clears it, on a GET; a
-// page that answers a POST leaves it for the page after the redirect.
+// page that answers a POST leaves it for the page after the redirect, and so does a page the
+// console's script fetched (following a redirect), for the page it then opens.
 func takeFlash(q *request) (key string, n int, ok bool) {
-	if q.r.Method != http.MethodGet {
+	if q.r.Method != http.MethodGet || q.r.Header.Get(fetchHeader) != "" {
 		return "", 0, false
 	}
 	ck, err := q.con.cookie(q.r, flashCookie)

@@ -97,8 +97,12 @@ type indexPage struct {
 	Type        string
 	Filter      string
 	FilterError string
-	Rows        []row
-	Next        string
+	// FilterSnippet is the filter's line with a caret under the column of its problem, when known.
+	FilterSnippet string
+	Rows          []row
+	Next          string
+	// Paged is set on every page but the first, which the page links back to.
+	Paged bool
 	// Total is the number of live records of the type (or matching the filter); -1 when unknown.
 	Total int64
 	// Filtered is set when the page shows a filter's sample.
@@ -126,6 +130,11 @@ func (c *Console) index(q *request) error {
 		switch {
 		case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
 			p.FilterError = q.tr.apiError(apiErr)
+			if len(apiErr.Errors) > 0 {
+				if s := apiErr.Errors[0].Context["snippet"]; len(s) == 1 {
+					p.FilterSnippet = strings.TrimLeft(s[0], "\n")
+				}
+			}
 		case err != nil:
 			return err
 		default:
@@ -140,6 +149,7 @@ func (c *Console) index(q *request) error {
 	path := "/crm/v3/objects/" + url.PathEscape(t) + "?limit=" + strconv.Itoa(pageSize)
 	if after := q.r.URL.Query().Get("after"); after != "" {
 		path += "&after=" + url.QueryEscape(after)
+		p.Paged = true
 	}
 	var page recordPage
 	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &page); err != nil {

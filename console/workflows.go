@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -124,10 +125,12 @@ type previewJSON struct {
 	} `json:"limit"`
 }
 
-// problem is one validation problem of a workflow file, at its line and column (0 when unknown).
+// problem is one validation problem of a workflow file, at its line and column (0 when unknown),
+// with the line it is on and a caret under the column, when known.
 type problem struct {
 	Line, Column int
 	Message      string
+	Snippet      string
 }
 
 // previewView is a preview as the page shows it: names, not ids.
@@ -280,6 +283,14 @@ func (p *workflowPage) refused(err error) bool {
 		}
 		if v := d.Context["column"]; len(v) == 1 {
 			pr.Column, _ = strconv.Atoi(v[0])
+		}
+		if v := d.Context["snippet"]; len(v) == 1 {
+			pr.Snippet = v[0]
+		}
+		if pr.Line > 0 {
+			// The page names the line and column in the user's language: the API's own
+			// "flow.yaml:L:C: " before the message would say it twice.
+			pr.Message = strings.TrimPrefix(pr.Message, fmt.Sprintf("flow.yaml:%d:%d: ", pr.Line, pr.Column))
 		}
 		p.Problems = append(p.Problems, pr)
 	}
@@ -488,7 +499,7 @@ type historyEventJSON struct {
 
 // row is the event as a history table shows it.
 func (e historyEventJSON) row() flowLogRow {
-	row := flowLogRow{At: e.At, ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
+	row := flowLogRow{At: shortTime(e.At), ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
 		Outcome: e.Outcome, Detail: e.Detail, By: e.By}
 	if e.Step != nil {
 		row.Step = strconv.Itoa(*e.Step)

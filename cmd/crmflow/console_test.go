@@ -669,6 +669,107 @@ func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
 	require.Equal(t, http.StatusOK, stored())
 }
 
+// TestConsoleAsSeen checks what the browser shows, where the HTML alone cannot tell: the "select
+// all N" bar stays hidden until a page is selected; a name of 330 letters without a space leaves
+// the other columns on the screen and the record page no wider than the window; Delete… reads
+// white on red; a narrow screen scrolls no page sideways; a record deleted through the dialog says
+// so on the page it leads to; and Back to a page shown before a form was sent (the bin, after its
+// Undo) shows it as it is now, not as the browser kept it.
+func TestConsoleAsSeen(t *testing.T) {
+	t.Parallel()
+	chromiumPath(t)
+	b := bundleOn(t, setup(t).redisURL)
+	_, token := b.opsTenant(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	contacts := base + "/crm/v3/objects/contacts"
+	create := func(props map[string]string) string {
+		t.Helper()
+		code, body := call(t, http.MethodPost, contacts, token, map[string]any{"properties": props})
+		require.Equal(t, http.StatusCreated, code, "%v", body)
+		return body["id"].(string)
+	}
+	long := create(map[string]string{"email": "long@example.com", "firstname": strings.Repeat("Bartholomew", 30)})
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, create(map[string]string{"email": fmt.Sprintf("seen%02d@example.com", i), "firstname": fmt.Sprintf("Seen %d", i)}))
+	}
+	ctx := browserCtx(t)
+	signInConsole(t, ctx, base, token)
+	run(t, ctx, "index",
+		chromedp.Navigate(base+"/console/objects/contacts"),
+		chromedp.WaitVisible(chromedp.CSS("#delete-selected")),
+	)
+	require.False(t, eval[bool](t, ctx, `document.getElementById("selectall-bar").checkVisibility()`),
+		"nothing is selected: no bar saying that the page is")
+	require.LessOrEqual(t, eval[float64](t, ctx, `document.querySelector("#records thead th:nth-child(4)").getBoundingClientRect().right`),
+		eval[float64](t, ctx, `window.innerWidth`), "the email column beside a long name is on the screen")
+	run(t, ctx, "select the page", chromedp.Click(chromedp.CSS("#selectpage")), chromedp.WaitVisible(chromedp.CSS("#selectall-n")))
+
+	run(t, ctx, "a record with a long name",
+		chromedp.Navigate(base+"/console/objects/contacts/"+long),
+		chromedp.WaitVisible(chromedp.CSS("#record-delete")),
+	)
+	require.True(t, eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`), "the page is no wider than the window")
+	require.True(t, eval[bool](t, ctx, `(s => s.color !== s.backgroundColor)(getComputedStyle(document.getElementById("record-delete")))`),
+		"Delete… is readable")
+
+	run(t, ctx, "narrow",
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(base+"/console/objects/contacts"),
+		chromedp.WaitVisible(chromedp.CSS("#filter")),
+	)
+	require.True(t, eval[bool](t, ctx, `document.documentElement.scrollWidth <= window.innerWidth`), "no sideways scrolling on a narrow screen")
+	run(t, ctx, "wide again", chromedp.EmulateViewport(1200, 900))
+
+	run(t, ctx, "delete one through the dialog",
+		chromedp.Navigate(base+"/console/objects/contacts"),
+		chromedp.WaitVisible(chromedp.CSS(`input.pick[value="`+ids[0]+`"]`)),
+		chromedp.Click(chromedp.CSS(`input.pick[value="`+ids[0]+`"]`)),
+		chromedp.Click(chromedp.CSS("#delete-selected")),
+		chromedp.WaitVisible(chromedp.CSS("#count")),
+		chromedp.SendKeys(chromedp.CSS("#count"), "1"),
+	)
+	require.True(t, eval[bool](t, ctx, `window.beforeTheDelete = true`))
+	run(t, ctx, "confirm", chromedp.Click(chromedp.CSS("#confirm-delete")))
+	settled(t, ctx, `!window.beforeTheDelete && document.readyState === "complete"`, "the delete leads to a page")
+	require.Equal(t, "/console/objects/contacts", eval[string](t, ctx, `location.pathname`))
+	require.Contains(t, eval[string](t, ctx, `(document.querySelector(".flash") || {}).textContent || "no message"`),
+		"1 record moved to the recycle bin", "the page the delete leads to says what happened")
+	code, binned := call(t, http.MethodGet, contacts+"/"+ids[0]+"?archived=true", token, nil)
+	require.Equal(t, http.StatusOK, code)
+	op := binned["archivedOperation"].(string)
+
+	run(t, ctx, "undo",
+		chromedp.Navigate(base+"/console/bin/contacts?op="+op),
+		chromedp.WaitVisible(chromedp.CSS("#undo-operation")),
+		chromedp.Click(chromedp.CSS("#undo-operation")),
+		chromedp.WaitVisible(chromedp.CSS("#job-status")),
+	)
+	// Whether a worker has run the undo yet or not, the record is live now.
+	code, _ = call(t, http.MethodPost, contacts+"/batch/restore", token, map[string]any{"inputs": []map[string]string{{"id": ids[0]}}})
+	require.Contains(t, []int{http.StatusOK, http.StatusMultiStatus}, code)
+	code, _ = call(t, http.MethodGet, contacts+"/"+ids[0], token, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.True(t, eval[bool](t, ctx, `history.back(), true`))
+	settled(t, ctx, `location.pathname === "/console/bin/contacts" && document.readyState === "complete" &&
+		document.getElementById("operation") !== null && document.getElementById("undo-operation") === null`,
+		"Back shows the operation as it is now: nothing left to undo")
+}
+
+// settled waits until the script expression is true in the page, for at most 30 seconds, across
+// the page's navigations (until's poll ends with an error when the page it polls goes away).
+func settled(t *testing.T, ctx context.Context, expression, what string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expression))
+		return err == nil && v
+	}, 30*time.Second, 100*time.Millisecond, what)
+}
+
 // TestConsoleSignInAcrossProcesses: two `serve` processes behind one proxy (--trusted-proxies)
 // share the count of a client's failed console sign-ins in Redis: the client the proxy forwards
 // is refused on both after 10 failures, whatever its token, while another client signs in. The

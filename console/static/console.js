@@ -1,6 +1,16 @@
 // crmflow console: small progressive enhancements. Every page works without this script.
 "use strict";
 
+// A page the browser shows again from its back/forward cache (Back after a form was sent) is read
+// again: it may offer what was done meanwhile (an undo already run, records already deleted).
+window.addEventListener("pageshow", function (e) {
+  if (e.persisted) { window.location.reload(); }
+});
+
+// fetchHeaders mark the requests of this script: a page fetched by the script is not the page
+// the browser shows, so it leaves the message of a change (the flash) for the page that is.
+var fetchHeaders = { "X-Console-Fetch": "1" };
+
 document.addEventListener("DOMContentLoaded", function () {
   // "Select all on this page", and then "Select all N".
   var page = document.getElementById("selectpage");
@@ -108,7 +118,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var body = new URLSearchParams(new FormData(form));
     var by = submitter || e.submitter;
     if (by && by.name) { body.append(by.name, by.value); }
-    fetch(form.action, { method: "POST", credentials: "same-origin", body: body })
+    fetch(form.action, { method: "POST", credentials: "same-origin", headers: fetchHeaders, body: body })
       .then(function (r) { return r.text().then(function (html) { return { r: r, html: html }; }); })
       .then(function (x) {
         var doc = new DOMParser().parseFromString(x.html, "text/html");
@@ -127,7 +137,7 @@ document.addEventListener("DOMContentLoaded", function () {
   Array.prototype.slice.call(document.querySelectorAll("a[data-dialog]")).forEach(function (a) {
     a.addEventListener("click", function (e) {
       e.preventDefault();
-      fetch(a.href, { credentials: "same-origin" })
+      fetch(a.href, { credentials: "same-origin", headers: fetchHeaders })
         .then(function (r) {
           // Led elsewhere (to the sign-in page, the session having ended): go there, as a page.
           if (r.redirected) { window.location.assign(r.url); return null; }

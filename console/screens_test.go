@@ -1,0 +1,252 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmflow/crmflow/crm"
+)
+
+// TestBinFilterOfNoOperation: an operation id mistyped in the bin's filter, or a "from" that is
+// not a date, is said on the bin's own page, with the filters as typed and the console's menu,
+// rather than on an error page that loses them.
+func TestBinFilterOfNoOperation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	resp, page := br.get("/console/bin/contacts?op=wf-typo&by=ops")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "There is no operation &#34;wf-typo&#34;: check its id")
+	require.Contains(t, page, `id="op" name="op" value="wf-typo"`, "the filter as typed")
+	require.Contains(t, page, `id="by" name="by" value="ops"`)
+	require.Contains(t, page, `href="/console/bin/contacts">Clear the filters`)
+
+	resp, page = br.get("/console/bin/contacts?from=2026-13-45")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "&#34;2026-13-45&#34; is not a date: pick one, or write it as 2026-03-01.")
+	require.NotContains(t, page, "archivedAfter", "the console's words, not the API's parameter")
+}
+
+// archive moves the contacts ids to the bin in one operation, and returns the operation's id.
+func archive(t *testing.T, b *testBundle, ids ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	rids := make([]crm.RecordID, len(ids))
+	for i, id := range ids {
+		rids[i] = crm.RecordID(id)
+	}
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, rids, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	rec, err := b.store.Record(ctx, b.tenant, crm.Contacts, rids[0], &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	require.NotEmpty(t, rec.Deletion.Operation)
+	return rec.Deletion.Operation
+}
+
+// TestUndoSentAgain: an undo sent again once its operation has nothing left in the bin (from the
+// bin's page shown before the first undo ran: Back, then Undo) changes nothing and leads to the
+// operation's page, which says so and links its latest undo.
+func TestUndoSentAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	one := b.createContact(t, map[string]string{"email": "one@example.com"})
+	two := b.createContact(t, map[string]string{"email": "two@example.com"})
+	op := archive(t, b, one, two)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/operations/"+op+"/undo", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	job := strings.TrimPrefix(resp.Header.Get("Location"), "/console/jobs/")
+	for range 5 {
+		j, err := b.store.RunUndoBatch(ctx, b.tenant, job, 100)
+		require.NoError(t, err)
+		if j.State.Finished() {
+			break
+		}
+	}
+	require.True(t, b.live(t, one))
+	require.True(t, b.live(t, two))
+
+	resp, _ = br.post("/console/operations/"+op+"/undo", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/console/bin/contacts?op="+op, resp.Header.Get("Location"))
+	_, page := br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, `class="flash"`)
+	require.Contains(t, page, "so there was nothing to undo: nothing was changed.")
+	require.Contains(t, page, "2 records moved to the bin, 0 of them still there")
+	require.Contains(t, page, `href="/console/jobs/`+job+`" id="operation-undo-job"`, "its latest undo")
+	require.NotContains(t, page, `id="undo-operation"`)
+	jobs, _, err := b.store.RecentJobs(ctx, b.tenant, "", 10)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1, "no second undo job")
+}
+
+// TestIndexPaging: every page of records but the first links back to the first, the last one
+// included, which has no next page to offer.
+func TestIndexPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := make([]crm.RecordInput, 30)
+	for i := range in {
+		in[i].Properties = map[string]string{"firstname": fmt.Sprintf("Page%02d", i)}
+	}
+	_, err := b.store.CreateRecords(context.Background(), b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	_, page := br.get("/console/objects/contacts")
+	require.Contains(t, page, `id="next"`)
+	require.NotContains(t, page, `id="first"`, "the first page does not link to itself")
+	next := strings.SplitN(strings.SplitN(page, `id="next"`, 2)[0], `href="`, -1)
+	after := strings.TrimSuffix(next[len(next)-1], `" `)
+	require.Contains(t, after, "/console/objects/contacts?after=")
+
+	_, page = br.get(strings.ReplaceAll(after, "&amp;", "&"))
+	require.Contains(t, page, "Page29")
+	require.NotContains(t, page, `id="next"`, "the last page")
+	require.Contains(t, page, `<a href="/console/objects/contacts" id="first">First page</a>`)
+}
+
+// TestErrorPageOfASignedInUser: a refusal of the API shown to a signed-in user keeps the page's
+// header: the menu, who is signed in, and sign out.
+func TestErrorPageOfASignedInUser(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/workflows/no-such-flow")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Contains(t, page, `class="error"`)
+	require.Contains(t, page, `href="/console/workflows"`, "the menu")
+	require.Contains(t, page, "Signed in as ops@example.com")
+	require.Contains(t, page, `action="/console/signout"`)
+	require.Contains(t, page, `name="back" value="/console/workflows/no-such-flow"`, "the language switch comes back here")
+}
+
+// TestJobPageWithoutScript: without JavaScript the page of a running job offers a link, in words,
+// to read its progress again; a finished job's page has none.
+func TestJobPageWithoutScript(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	c := b.createContact(t, map[string]string{"firstname": "J"})
+	j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: []crm.RecordID{crm.RecordID(c)},
+		ConfirmCount: 1, By: "ops@example.com"})
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+
+	_, page := br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, `<noscript><p><a href="/console/jobs/`+j.ID+`" id="job-refresh">Refresh to see how far it has come</a></p></noscript>`)
+	require.NotContains(t, page, "↻")
+	br.lang = "sv"
+	_, page = br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, "Uppdatera för att se hur långt det har kommit")
+
+	for range 5 {
+		done, err := b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 100)
+		require.NoError(t, err)
+		if done.State.Finished() {
+			break
+		}
+	}
+	_, page = br.get("/console/jobs/" + j.ID)
+	require.Contains(t, page, `data-status="COMPLETE"`)
+	require.NotContains(t, page, `id="job-refresh"`)
+}
+
+// TestProblemsPointAtTheirColumn: a workflow's problem, and a filter's, show the line they are on
+// with a caret under the column, and the position once, in the page's words.
+func TestProblemsPointAtTheirColumn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+
+	src := "name: typo\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\" && citty == \"x\"\nactions:\n  - type: delete_contact\n"
+	resp, page := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"preview"}, "source": {src}})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, page, `<span class="pos">line 3, column 38:</span> trigger: unknown name citty`)
+	require.NotContains(t, page, "flow.yaml:3:38", "the position is said once")
+	caret := "\n   |                                      ^"
+	require.Contains(t, page, `<pre class="snippet"> 3 | trigger: lifecyclestage == &#34;lead&#34; &amp;&amp; citty == &#34;x&#34;`+caret+`</pre>`)
+
+	_, page = br.get("/console/objects/contacts?filter=" + url.QueryEscape(`lifecyclestage == "lead" && citty == "x"`))
+	require.Contains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "filter is invalid at 1:29 (line:column): unknown name citty")
+	require.Contains(t, page, `<span class="snippet">
+ | lifecyclestage == &#34;lead&#34; &amp;&amp; citty == &#34;x&#34;
+ | ............................^</span></pre>`, "a mark under column 29")
+}
+
+// TestTimesInThePagesWords: the times of a workflow's revisions and history and of an operation
+// read like every other time of the console (2026-03-01 12:00), not as the API's RFC 3339.
+func TestTimesInThePagesWords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	lead := b.createContact(t, map[string]string{"firstname": "T", "lifecyclestage": "lead"})
+	op := archive(t, b, b.createContact(t, map[string]string{"firstname": "U"}))
+	_, err := b.store.CreateUser(ctx, b.tenant, "flows@example.com", crm.Permissions{crm.PermRead, crm.PermWorkflows,
+		crm.PermDelete, crm.PermBulkDelete}, "test")
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(ctx, b.tenant, "flows@example.com", nil)
+	require.NoError(t, err)
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(token).StatusCode)
+	csrf := br.csrf()
+	resp, _ := br.post("/console/workflows/save", url.Values{"csrf": {csrf}, "do": {"save"}, "source": {cleanLeads}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	resp, _ = br.post("/console/workflows/clean-leads/activate", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	ref := crm.FlowRef{Name: "clean-leads", Revision: 1, ObjectType: crm.Contacts}
+	_, err = b.store.EvaluateFlow(ctx, b.tenant, ref, []crm.FlowVerdict{{ID: crm.RecordID(lead), Verdict: crm.VerdictMatch}})
+	require.NoError(t, err)
+
+	_, page := br.get("/console/workflows/clean-leads")
+	require.Contains(t, page, "Revision 1, 2026-03-01 12:00, by flows@example.com")
+	_, page = br.get("/console/workflows/clean-leads/history")
+	require.Contains(t, page, `<td class="when">2026-03-01 12:00</td>`)
+	_, page = br.get("/console/bin/contacts?op=" + op)
+	require.Contains(t, page, "By ops@example.com, from 2026-03-01 12:00: 1 records moved to the bin")
+	require.NotContains(t, page, "T12:00")
+}
+
+// TestFlashWaitsForThePageShown: the message of a change waits for the page the browser shows: a
+// page the console's script fetches (following the redirect after a delete, to see where it
+// leads) leaves it for the page the script then opens.
+func TestFlashWaitsForThePageShown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.createContact(t, map[string]string{"firstname": "F"})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, _ := br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {br.csrf()}, "scope": {"selected"}, "id": {id},
+		"count": {"1"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.False(t, b.live(t, id))
+
+	br.header = http.Header{"X-Console-Fetch": {"1"}}
+	_, page := br.get(resp.Header.Get("Location"))
+	require.NotContains(t, page, "moved to the recycle bin", "a page the script fetched")
+	br.header = nil
+	_, page = br.get(resp.Header.Get("Location"))
+	require.Contains(t, page, "1 record moved to the recycle bin.", "the page the browser shows")
+	_, page = br.get(resp.Header.Get("Location"))
+	require.NotContains(t, page, "moved to the recycle bin", "once")
+}
