@@ -17,10 +17,12 @@ const (
 )
 
 // auditJSON is one entry of the audit trail: a deletion, a restore or a permanent delete of one
-// record or of a batch moved together, or a change of a user or a token by an admin
-// (user_create, user_set_perms, user_disable, user_enable, token_create, token_revoke). It names
-// records by id, users by email and tokens by public id only. The fields of user and token
-// changes are left out of the other entries.
+// record or of a batch moved together, a change of a user or a token by an admin (user_create,
+// user_set_perms, user_disable, user_enable, token_create, token_revoke), or a change of the data
+// model (property_create, property_update, property_archive, property_restore,
+// object_type_create). It names records by id, users by email, tokens by public id and
+// properties by name only. The fields of user, token and property changes are left out of the
+// other entries.
 type auditJSON struct {
 	Action     string   `json:"action"`
 	ObjectType string   `json:"objectType"`
@@ -56,6 +58,15 @@ type auditJSON struct {
 	// Reason says why a mail_dropped notification was dropped: record_gone, recipient_gone,
 	// workflow_inactive, workflow_reactivated or activator_lacks_read.
 	Reason string `json:"reason,omitempty"`
+	// Property names the property of property_create, property_update, property_archive and
+	// property_restore (objectType is its type).
+	Property string `json:"property,omitempty"`
+	// Changed names the fields a property_update changed (label, description, type, options,
+	// displayOrder, hidden, formField); OptionsAdded and OptionsRemoved count the options it
+	// added and removed, set when it changed options.
+	Changed        []string `json:"changed,omitempty"`
+	OptionsAdded   *int     `json:"optionsAdded,omitempty"`
+	OptionsRemoved *int     `json:"optionsRemoved,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -64,7 +75,8 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		ids[i] = string(id)
 	}
 	out := auditJSON{Action: e.Action, ObjectType: string(e.ObjectType), RecordIDs: ids, Count: e.Count, MailID: e.MailID, By: e.By, Via: string(e.Via),
-		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID, Rule: e.Rule, Reason: e.Reason}
+		Ref: e.Ref, Revision: e.Revision, Actor: e.Actor(), At: crm.FormatDatetime(e.At), User: e.User, TokenID: e.TokenID, Rule: e.Rule, Reason: e.Reason,
+		Property: e.Property}
 	perms := func(p crm.Permissions) *[]string {
 		s := make([]string, len(p))
 		for i, x := range p {
@@ -79,6 +91,11 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		out.Permissions, out.PreviousPermissions = perms(e.Permissions), perms(e.PreviousPermissions)
 	case crm.AuditRetentionSet:
 		out.Retention, out.PreviousRetention = crm.FormatWindow(e.Retention), crm.FormatWindow(e.PreviousRetention)
+	case crm.AuditPropertyUpdate:
+		out.Changed = e.Changed
+		if slices.Contains(e.Changed, "options") {
+			out.OptionsAdded, out.OptionsRemoved = &e.OptionsAdded, &e.OptionsRemoved
+		}
 	}
 	if !e.ExpiresAt.IsZero() {
 		out.ExpiresAt = crm.FormatDatetime(e.ExpiresAt)
@@ -87,11 +104,12 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 }
 
 // listAudit serves GET /crm/v3/audit?limit=&after=&order=&action=&by=: the tenant's audit trail of
-// deletions and restores, and of the admins' changes of users and tokens, oldest first, or newest
-// first with order=newest; action= (repeated or comma-separated) keeps those actions, by= the
-// entries whose actor or user contains it (a filtered page may hold fewer than limit entries and
-// still have a next page). limit defaults to 100, at most 1000; the next page's cursor is
-// paging.next.after, absent on the last page. It needs restore, the admin-level right.
+// deletions and restores, of the admins' changes of users and tokens, and of the changes of the
+// data model, oldest first, or newest first with order=newest; action= (repeated or
+// comma-separated) keeps those actions, by= the entries whose actor or user contains it (a
+// filtered page may hold fewer than limit entries and still have a next page). limit defaults to
+// 100, at most 1000; the next page's cursor is paging.next.after, absent on the last page. It
+// needs restore, the admin-level right.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	limit := defaultAuditLimit
 	if v := r.URL.Query().Get("limit"); v != "" {

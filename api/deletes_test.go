@@ -75,7 +75,7 @@ func TestArchiveObject(t *testing.T) {
 	t.Run("EveryObjectType", func(t *testing.T) {
 		t.Parallel()
 		_, err := b.store.CreateObjectType(b.ctx, b.tenantA, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-			Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+			Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}}, "ops@x.example")
 		require.NoError(t, err)
 		for _, tc := range []struct {
 			path string
@@ -487,7 +487,7 @@ func TestGDPRDeleteRefused(t *testing.T) {
 	c := string(b.contact(t, map[string]string{"email": "bystander@example.com", "firstname": "Bystander"}))
 	co := string(b.create(t, b.tenantA, crm.Companies, map[string]string{"name": "Acme"}))
 	_, err := b.store.CreateObjectType(b.ctx, b.tenantA, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}}, "ops@x.example")
 	require.NoError(t, err)
 	before, raw := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 

@@ -297,18 +297,18 @@ func TestPutFlow(t *testing.T) {
 		expectProblems(t, b.put(t, auth, "shoes", src), problem{3, 10, "trigger", "unknown name shoe_size"})
 		// Another tenant's property does not count.
 		other, _ := b.freshTenant(t)
-		_, err := b.store.CreateProperty(b.ctx, other, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+		_, err := b.store.CreateProperty(b.ctx, other, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber}, "ops@x.example")
 		require.NoError(t, err)
 		expectProblems(t, b.put(t, auth, "shoes", src), problem{3, 10, "trigger", "unknown name shoe_size"})
 		// Its own does, typed: a number compared to text is a type error.
-		_, err = b.store.CreateProperty(b.ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+		_, err = b.store.CreateProperty(b.ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber}, "ops@x.example")
 		require.NoError(t, err)
 		expect[flow](t, b.put(t, auth, "shoes", src), http.StatusCreated)
 		expectProblems(t, b.put(t, auth, "shoes", strings.Replace(src, "44", `"44"`, 1)),
 			problem{3, 20, "trigger", "mismatched types float64 and string"})
 		// A custom object type of the tenant.
 		_, err = b.store.CreateObjectType(b.ctx, tn, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-			Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+			Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}}, "ops@x.example")
 		require.NoError(t, err)
 		pets := "name: pets\nobject_type: pets\ntrigger: pet_name == \"Rex\"\nactions:\n  - type: set_property\n    property: pet_name\n    value: Max\n"
 		expect[flow](t, b.put(t, auth, "pets", pets), http.StatusCreated)

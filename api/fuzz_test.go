@@ -179,9 +179,9 @@ func newFuzzFixture(tb testing.TB) *fuzzFixture {
 		{Name: "vaccinated", Label: "Vaccinated", Type: crm.TypeBool},
 		{Name: "born", Label: "Born", Type: crm.TypeDatetime},
 		{Name: "species", Label: "Species", Type: crm.TypeEnumeration, Options: []string{"cat", "dog"}},
-	}})
+	}}, "ops@x.example")
 	must(err)
-	_, err = st.CreateProperty(ctx, fuzzTenantA, crm.Contacts, crm.Property{Name: "score", Label: "Score", Type: crm.TypeNumber})
+	_, err = st.CreateProperty(ctx, fuzzTenantA, crm.Contacts, crm.Property{Name: "score", Label: "Score", Type: crm.TypeNumber}, "ops@x.example")
 	must(err)
 	fx.ada = create(fuzzTenantA, crm.Contacts, map[string]string{"email": "ada@example.com", "firstname": "Ada",
 		"lifecyclestage": "lead", "last_activity_date": "2024-01-15T09:00:00Z", "score": "7"})

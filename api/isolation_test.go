@@ -45,10 +45,10 @@ func TestTenantIsolation(t *testing.T) {
 	_, _, err = b.store.AddListMembers(b.ctx, b.tenantA, l.ID, []crm.RecordID{crm.RecordID(c1)})
 	require.NoError(t, err)
 	list := string(l.ID)
-	_, err = b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+	_, err = b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber}, "ops@x.example")
 	require.NoError(t, err)
 	_, err = b.store.CreateObjectType(b.ctx, b.tenantA, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}}, "ops@x.example")
 	require.NoError(t, err)
 	pet := string(b.create(t, b.tenantA, "pets", map[string]string{"pet_name": "Rex"}))
 	job, err := b.store.CreateDeleteJob(b.ctx, b.tenantA, crm.DeleteJobParams{ObjectType: crm.Contacts,

@@ -60,14 +60,14 @@ func (b *testBundle) matrixFixture(t *testing.T, tn crm.TenantID) matrixFixture 
 	_, _, err = b.store.AddListMembers(ctx, tn, l.ID, []crm.RecordID{crm.RecordID(f.c1)})
 	require.NoError(t, err)
 	f.list = string(l.ID)
-	_, err = b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber})
+	_, err = b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "shoe_size", Label: "Shoe size", Type: crm.TypeNumber}, "ops@x.example")
 	require.NoError(t, err)
-	eyes, err := b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "eye_color", Label: "Eye color", Type: crm.TypeString})
+	eyes, err := b.store.CreateProperty(ctx, tn, crm.Contacts, crm.Property{Name: "eye_color", Label: "Eye color", Type: crm.TypeString}, "ops@x.example")
 	require.NoError(t, err)
 	_, err = b.store.ArchiveProperty(ctx, tn, crm.Contacts, eyes, userEmail)
 	require.NoError(t, err)
 	_, err = b.store.CreateObjectType(ctx, tn, crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}})
+		Properties: []crm.Property{{Name: "pet_name", Label: "Name", Type: crm.TypeString}}}, "ops@x.example")
 	require.NoError(t, err)
 	f.pet = string(b.create(t, tn, "pets", map[string]string{"pet_name": "Rex"}))
 	job, err := b.store.CreateDeleteJob(ctx, tn, crm.DeleteJobParams{ObjectType: crm.Contacts,

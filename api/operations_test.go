@@ -275,7 +275,7 @@ func TestOperationIDsThatNameOtherKeys(t *testing.T) {
 func TestUndoOfAnOperationPartlyUndoneMeanwhile(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, err := b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "badge", Label: "Badge", Type: crm.TypeString, Unique: true})
+	_, err := b.store.CreateProperty(b.ctx, b.tenantA, crm.Contacts, crm.Property{Name: "badge", Label: "Badge", Type: crm.TypeString, Unique: true}, "ops@x.example")
 	require.NoError(t, err)
 	erased := string(b.contact(t, map[string]string{"email": "p@example.com"}))
 	byHand := string(b.contact(t, map[string]string{"email": "h@example.com"}))

@@ -300,7 +300,7 @@ func (s *Server) restoreProperty(w http.ResponseWriter, r *http.Request, p crm.P
 			return unknownProperty(schema, name)
 		}
 	}
-	prop, err := s.store.RestoreProperty(r.Context(), p.Tenant, o, name)
+	prop, err := s.store.RestoreProperty(r.Context(), p.Tenant, o, name, p.User.Email)
 	if err != nil {
 		return fmt.Errorf("restore property %s.%s: %w", o, name, err)
 	}
@@ -323,7 +323,7 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err := prop.Validate(); err != nil {
 		return fmt.Errorf("create property of %s: %w", o, err)
 	}
-	created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop)
+	created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop, p.User.Email)
 	if err != nil {
 		return fmt.Errorf("create property of %s: %w", o, err)
 	}
@@ -494,7 +494,7 @@ func (s *Server) updateProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err := s.checkPropertyUses(r.Context(), p.Tenant, schema, name, &next, change); err != nil {
 		return err
 	}
-	updated, err := s.store.UpdateProperty(r.Context(), p.Tenant, o, old, next)
+	updated, err := s.store.UpdateProperty(r.Context(), p.Tenant, o, old, next, p.User.Email)
 	if err != nil {
 		return fmt.Errorf("update property %s.%s: %w", o, name, err)
 	}

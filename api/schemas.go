@@ -124,7 +124,7 @@ func (s *Server) createSchema(w http.ResponseWriter, r *http.Request, p crm.Prin
 	if err := def.Validate(); err != nil {
 		return fmt.Errorf("create object type: %w", err)
 	}
-	created, err := s.store.CreateObjectType(r.Context(), p.Tenant, def)
+	created, err := s.store.CreateObjectType(r.Context(), p.Tenant, def, p.User.Email)
 	if err != nil {
 		return fmt.Errorf("create object type %s: %w", def.Name, err)
 	}

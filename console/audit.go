@@ -18,6 +18,14 @@ type auditRow struct {
 	Revisions int
 	// Purgeable is how many bin entries a retention_set entry made purgeable at once.
 	Purgeable int
+	// Property names the property of a property_* entry; Changed the fields a property_update
+	// changed (comma-separated), and OptionsAdded and OptionsRemoved how many options it added and
+	// removed when Options (it changed options).
+	Property, Changed            string
+	Options                      bool
+	OptionsAdded, OptionsRemoved int
+	// ObjectType names the custom object type an object_type_create entry created.
+	ObjectType string
 }
 
 // auditPage is the data of the audit log.
@@ -62,6 +70,11 @@ func (c *Console) audit(q *request) error {
 		// Retention and PreviousRetention are those of a retention_set entry.
 		Retention         string `json:"retention"`
 		PreviousRetention string `json:"previousRetention"`
+		// Property, Changed, OptionsAdded and OptionsRemoved are those of a property_* entry.
+		Property       string   `json:"property"`
+		Changed        []string `json:"changed"`
+		OptionsAdded   *int     `json:"optionsAdded"`
+		OptionsRemoved *int     `json:"optionsRemoved"`
 	}]
 	if _, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/audit?"+api.Encode(), nil, &res); err != nil {
 		return err
@@ -81,6 +94,19 @@ func (c *Console) audit(q *request) error {
 		}
 		if e.Action == crm.AuditWorkflowErased {
 			row.Type, row.Revisions = "", e.Count
+			p.Rows = append(p.Rows, row)
+			continue
+		}
+		if e.Action == crm.AuditObjectTypeCreate {
+			row.Type, row.ObjectType = "", e.ObjectType
+			p.Rows = append(p.Rows, row)
+			continue
+		}
+		if e.Property != "" {
+			row.Property, row.Changed = e.Property, strings.Join(e.Changed, ", ")
+			if e.OptionsAdded != nil && e.OptionsRemoved != nil {
+				row.Options, row.OptionsAdded, row.OptionsRemoved = true, *e.OptionsAdded, *e.OptionsRemoved
+			}
 			p.Rows = append(p.Rows, row)
 			continue
 		}

@@ -224,3 +224,49 @@ func TestSettingsAndJobsScreens(t *testing.T) {
 	require.Greater(t, older, newer, "newest first")
 	require.Contains(t, page, "0 of 1 deleted")
 }
+
+// TestAuditShowsDataModelChanges: the audit log shows the changes of the data model (a property
+// created, changed, archived, restored; a custom object type created) with the type, the property,
+// who, and what a change changed, in English and Swedish, and filters them by action.
+func TestAuditShowsDataModelChanges(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	size, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts,
+		crm.Property{Name: "size", Label: "Size", Type: crm.TypeEnumeration, Options: []string{"s", "m", "l"}}, "modeler@example.com")
+	require.NoError(t, err)
+	next := size
+	next.Label, next.Options = "Shirt size", []string{"s", "m", "xl", "xxl"}
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, next, "modeler@example.com")
+	require.NoError(t, err)
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, next, "modeler@example.com")
+	require.NoError(t, err)
+	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "size", "modeler@example.com")
+	require.NoError(t, err)
+	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets",
+		Properties: []crm.Property{{Name: "pet_name", Type: crm.TypeString}}}, "modeler@example.com")
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/audit")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, a := range []string{"property_create", "property_update", "property_archive", "property_restore", "object_type_create"} {
+		require.Equal(t, 1, strings.Count(page, `<tr class="audit-`+a+`">`), a)
+		require.Contains(t, page, `<option value="`+a+`"`, "the filter offers %s", a)
+	}
+	require.Equal(t, 5, strings.Count(page, "modeler@example.com"))
+	require.Equal(t, 4, strings.Count(page, "property size"))
+	// html/template writes + as &#43;.
+	require.Contains(t, page, "property size; changed: label, options (options &#43;2 −1)")
+	require.Contains(t, page, "object type pets")
+
+	_, page = br.get("/console/audit?action=property_archive")
+	require.Equal(t, 1, strings.Count(page, `<tr class="audit-`))
+	require.Contains(t, page, `<tr class="audit-property_archive">`)
+
+	br.lang = "sv"
+	_, page = br.get("/console/audit?action=property_update")
+	require.Equal(t, 1, strings.Count(page, `<tr class="audit-`))
+	require.Contains(t, page, "egenskap size; ändrat: label, options (alternativ &#43;2 −1)")
+}

@@ -124,7 +124,7 @@ func TestCustomObjectTypeTitles(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, err := b.store.CreateObjectType(context.Background(), b.tenant, crm.ObjectTypeDef{Name: "pets", Label: "Pet",
-		Properties: []crm.Property{{Name: "name", Label: "Name", Type: "string"}}})
+		Properties: []crm.Property{{Name: "name", Label: "Name", Type: "string"}}}, "ops@x.example")
 	require.NoError(t, err)
 	recs, err := b.store.CreateRecords(context.Background(), b.tenant, "pets", []crm.RecordInput{{Properties: map[string]string{"name": "Rex"}}},
 		crm.Actor{User: "ops@example.com"})

@@ -7,8 +7,9 @@ import (
 )
 
 // AuditEntry is one deletion, restore or permanent delete, of one record or of a batch of records
-// moved together, or one change of a user or a token by an admin. It names records by id and
-// users by email only, never record content or a token's secret.
+// moved together, one change of a user or a token by an admin, or one change of the tenant's data
+// model (a property created, changed, archived or restored, a custom object type created). It
+// names records by id and users by email only, never record content or a token's secret.
 type AuditEntry struct {
 	// ID is the entry's cursor.
 	ID string
@@ -16,7 +17,8 @@ type AuditEntry struct {
 	// "permanent_delete_cascade" (the calls wiped with a permanently deleted contact), "purge" (bin
 	// entries removed for good), "mail_dropped" (a notification about a record that no longer
 	// exists, not sent), "workflow_erased" (a workflow a permanent delete erased an address from),
-	// and the changes of users and tokens.
+	// the changes of users and tokens, and those of the data model ("property_create",
+	// "property_update", "property_archive", "property_restore", "object_type_create").
 	Action     string
 	ObjectType ObjectType
 	RecordIDs  []RecordID
@@ -58,6 +60,14 @@ type AuditEntry struct {
 	// Retention is the deployment's retention after AuditRetentionSet, PreviousRetention the one
 	// before; its Count is how many of the tenant's bin entries the change made purgeable at once.
 	Retention, PreviousRetention time.Duration
+	// Property names the property of AuditPropertyCreate, AuditPropertyUpdate,
+	// AuditPropertyArchive and AuditPropertyRestore (its ObjectType is the property's type).
+	Property string
+	// Changed names the fields of the definition an AuditPropertyUpdate changed, as the API names
+	// them (PropertyChange.Fields); OptionsAdded and OptionsRemoved count the options it added and
+	// removed. Never a value of a record, nor an option's value.
+	Changed                      []string
+	OptionsAdded, OptionsRemoved int
 }
 
 // Actor describes who made the change, as "USER via workflow NAME (revision R)" for a workflow.
@@ -92,13 +102,24 @@ const (
 	AuditMailFailed    = "mail_failed"
 	AuditMailRetried   = "mail_retried"
 	AuditMailDiscarded = "mail_discarded"
+	// AuditPropertyCreate, AuditPropertyUpdate, AuditPropertyArchive and AuditPropertyRestore
+	// are a property created, its definition changed (Changed, OptionsAdded, OptionsRemoved say
+	// what), archived (its values hidden from every read) or restored, and AuditObjectTypeCreate
+	// a custom object type created, each written in the step that makes the change: By is the
+	// acting user, ObjectType the type, Property the property's name.
+	AuditPropertyCreate   = "property_create"
+	AuditPropertyUpdate   = "property_update"
+	AuditPropertyArchive  = "property_archive"
+	AuditPropertyRestore  = "property_restore"
+	AuditObjectTypeCreate = "object_type_create"
 )
 
 // AuditActions are every action the audit trail holds.
 var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
 	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased, AuditRetentionSet, AuditMailFailed, AuditMailRetried,
-	AuditMailDiscarded}
+	AuditMailDiscarded, AuditPropertyCreate, AuditPropertyUpdate, AuditPropertyArchive, AuditPropertyRestore,
+	AuditObjectTypeCreate}
 
 // AuditOpts are options of Audit. nil means the defaults.
 type AuditOpts struct {

@@ -2,6 +2,8 @@ package crm
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -61,6 +63,53 @@ func RemovedOptions(old, next Property) []string {
 		}
 	}
 	return out
+}
+
+// PropertyChange is what a change of a property's definition changed, as the audit trail records
+// it (AuditPropertyUpdate): the names of the fields and how many options came and went, never a
+// value of a record nor an option's value, so that an entry stays small.
+type PropertyChange struct {
+	// Fields are the fields of the definition that changed, as the API names them, in this order:
+	// label, description, type, options (their values, order or labels), displayOrder, hidden,
+	// formField. Empty when nothing changed.
+	Fields []string
+	// OptionsAdded counts the options next has and old had not; OptionsRemoved those old had and
+	// next has not (every option of an enumeration that becomes another type).
+	OptionsAdded, OptionsRemoved int
+}
+
+// PropertyChangeOf returns what changing property old into next changes.
+func PropertyChangeOf(old, next Property) PropertyChange {
+	var c PropertyChange
+	for _, f := range []struct {
+		name    string
+		changed bool
+	}{
+		{"label", old.Label != next.Label},
+		{"description", old.Description != next.Description},
+		{"type", old.Type != next.Type},
+		{"options", !slices.Equal(old.Options, next.Options) || !maps.Equal(old.OptionLabels, next.OptionLabels)},
+		{"displayOrder", old.DisplayOrder != next.DisplayOrder},
+		{"hidden", old.Hidden != next.Hidden},
+		{"formField", old.FormField != next.FormField},
+	} {
+		if f.changed {
+			c.Fields = append(c.Fields, f.name)
+		}
+	}
+	had := make(map[string]bool, len(old.Options))
+	for _, o := range old.Options {
+		had[o] = true
+	}
+	for _, o := range next.Options {
+		if had[o] {
+			delete(had, o)
+		} else {
+			c.OptionsAdded++
+		}
+	}
+	c.OptionsRemoved = len(had)
+	return c
 }
 
 // ValidatePropertyArchive checks that property p of type o may be archived

@@ -100,40 +100,49 @@ type SchemaStore interface {
 	ObjectTypes(ctx context.Context, t TenantID) ([]ObjectTypeDef, error)
 	// ObjectType returns one of a tenant's custom object types, or a *NotFoundError.
 	ObjectType(ctx context.Context, t TenantID, o ObjectType) (ObjectTypeDef, error)
-	// CreateObjectType defines a custom object type. *ConflictError if the name is taken; a
-	// *ValidationError (code TOO_MANY_OBJECT_TYPES) when the tenant has MaxCustomObjectTypes.
-	CreateObjectType(ctx context.Context, t TenantID, def ObjectTypeDef) (ObjectTypeDef, error)
+	// CreateObjectType defines a custom object type, as done by by (a user's email), and writes
+	// its audit entry (AuditObjectTypeCreate) in the same step. *ConflictError if the name is
+	// taken; a *ValidationError (code TOO_MANY_OBJECT_TYPES) when the tenant has
+	// MaxCustomObjectTypes. A refusal changes nothing and writes no entry.
+	CreateObjectType(ctx context.Context, t TenantID, def ObjectTypeDef, by string) (ObjectTypeDef, error)
 	// Schema returns the properties of an object type (standard ones included), with its archived
 	// ones apart (Schema.Archived), or a *NotFoundError for a type the tenant does not have.
 	Schema(ctx context.Context, t TenantID, o ObjectType) (Schema, error)
-	// CreateProperty adds a property to an object type. *ConflictError if the name is taken, by a
-	// live property or an archived one (code PROPERTY_ARCHIVED: restore that one instead).
-	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property) (Property, error)
+	// CreateProperty adds a property to an object type, as done by by (a user's email), and writes
+	// its audit entry (AuditPropertyCreate) in the same step. *ConflictError if the name is taken,
+	// by a live property or an archived one (code PROPERTY_ARCHIVED: restore that one instead). A
+	// refusal changes nothing and writes no entry.
+	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property, by string) (Property, error)
 	// ArchiveProperty archives property p of an object type (as the caller read it with Schema),
 	// as done by by (a user's email), and returns it as archived (ArchivedAt, ArchivedBy). It
-	// moves the definition alone, in one step: every record, live or in the bin, keeps its value,
-	// and the search indexes keep following them (see RestoreProperty). While archived, the
-	// property is in Schema.Archived only: Records leaves its values out, and writes and searches
-	// refuse it. Refused, changing nothing: what ValidatePropertyArchive refuses (a *ConflictError),
-	// and a definition that is no longer p (a *ConflictError: another change came first). A
-	// property archived already is returned as it is. A *NotFoundError for an unknown type or
-	// property. What uses the property is the caller's to check.
+	// moves the definition alone, and writes its audit entry (AuditPropertyArchive), in one step:
+	// every record, live or in the bin, keeps its value, and the search indexes keep following
+	// them (see RestoreProperty). While archived, the property is in Schema.Archived only: Records
+	// leaves its values out, and writes and searches refuse it. Refused, changing nothing and
+	// writing no entry: what ValidatePropertyArchive refuses (a *ConflictError), and a definition
+	// that is no longer p (a *ConflictError: another change came first). A
+	// property archived already is returned as it is, with no new entry. A *NotFoundError for an
+	// unknown type or property. What uses the property is the caller's to check.
 	ArchiveProperty(ctx context.Context, t TenantID, o ObjectType, p Property, by string) (Property, error)
-	// RestoreProperty brings archived property name of an object type back, in one step, and
-	// returns it: the values its records kept are read, written and searched again as they were,
-	// its search indexes exact (they followed the records while it was archived). A live property
-	// is returned as it is. A *NotFoundError for an unknown type, or a name that is neither.
-	RestoreProperty(ctx context.Context, t TenantID, o ObjectType, name string) (Property, error)
+	// RestoreProperty brings archived property name of an object type back, as done by by (a
+	// user's email), and writes its audit entry (AuditPropertyRestore), in one step, and returns
+	// it: the values its records kept are read, written and searched again as they were, its
+	// search indexes exact (they followed the records while it was archived). A live property is
+	// returned as it is, with no entry. A *NotFoundError for an unknown type, or a name that is
+	// neither.
+	RestoreProperty(ctx context.Context, t TenantID, o ObjectType, name, by string) (Property, error)
 	// UpdateProperty replaces the definition old (as the caller read it with Schema) of a
-	// property of an object type with next, and returns next. It refuses, changing nothing: what
-	// ValidatePropertyChange refuses (ValidationErrors); a definition that is no longer old (a
-	// *ConflictError: another change came first); a change that stored values would no longer fit
-	// (a *PropertyInUseError): an option removed while live records hold it, or a type changed to
-	// another than string while any record, live or in the bin, holds a value (checked for at most
-	// MaxTypeChangeRecords records, else a *ConflictError); and definitions past MaxSchemaBytes (a
-	// *ValidationError). A type change drops, in the same step, the search indexes of the old type.
+	// property of an object type with next, as done by by (a user's email), writes its audit entry
+	// (AuditPropertyUpdate, with what changed: PropertyChangeOf) in the same step, and returns
+	// next; a next that changes no field writes nothing. It refuses, changing nothing and writing
+	// no entry: what ValidatePropertyChange refuses (ValidationErrors); a definition that is no
+	// longer old (a *ConflictError: another change came first); a change that stored values would
+	// no longer fit (a *PropertyInUseError): an option removed while live records hold it, or a
+	// type changed to another than string while any record, live or in the bin, holds a value
+	// (checked for at most MaxTypeChangeRecords records, else a *ConflictError); and definitions
+	// past MaxSchemaBytes (a *ValidationError). A type change drops, in the same step, the search indexes of the old type.
 	// A *NotFoundError for an unknown type or property.
-	UpdateProperty(ctx context.Context, t TenantID, o ObjectType, old, next Property) (Property, error)
+	UpdateProperty(ctx context.Context, t TenantID, o ObjectType, old, next Property, by string) (Property, error)
 	// AllObjectTypes lists the standard and the tenant's custom object types.
 	AllObjectTypes(ctx context.Context, t TenantID) ([]ObjectType, error)
 }

@@ -22,7 +22,7 @@ const untilCloseDate = "name: wf\nobject_type: contacts\ntrigger: email_bounced\
 func waitingUntil(t *testing.T) (*flowBundle, crm.RecordID) {
 	t.Helper()
 	b := setupFlows(t, 0)
-	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "closedate", Label: "Close date", Type: crm.TypeDatetime})
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "closedate", Label: "Close date", Type: crm.TypeDatetime}, "ops@x.example")
 	require.NoError(t, err)
 	b.activate(t, "wf", untilCloseDate)
 	id := b.contact(t, map[string]string{"email_bounced": "true", "closedate": dateAt(10 * day)})

@@ -21,7 +21,7 @@ const retention = crm.DefaultRetention
 func binFixture(t *testing.T, b *testBundle, tenant crm.TenantID) {
 	t.Helper()
 	_, err := b.store.CreateObjectType(b.ctx, tenant, crm.ObjectTypeDef{Name: "pets",
-		Properties: []crm.Property{{Name: "name", Type: crm.TypeString}}})
+		Properties: []crm.Property{{Name: "name", Type: crm.TypeString}}}, "ops@x.example")
 	require.NoError(t, err)
 	pets, err := b.store.CreateRecords(b.ctx, tenant, "pets", []crm.RecordInput{
 		{Properties: map[string]string{"name": "Rex"}}, {Properties: map[string]string{"name": "Tom"}},

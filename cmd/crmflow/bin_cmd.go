@@ -538,10 +538,16 @@ type auditEntryView struct {
 	User       string   `json:"user"`
 	TokenID    string   `json:"tokenId"`
 	Rule       string   `json:"rule"`
+	Property   string   `json:"property"`
+	// Changed, OptionsAdded and OptionsRemoved say what a property_update changed.
+	Changed        []string `json:"changed"`
+	OptionsAdded   *int     `json:"optionsAdded"`
+	OptionsRemoved *int     `json:"optionsRemoved"`
 }
 
 // what is the COUNT/IDS cell of an entry: its record ids (the first few, then "+N more"), else its
-// count, else the user, token or protection rule it concerns.
+// count, else the user, token, protection rule or property it concerns (with what a
+// property_update changed: "property size changed label,options(+1-0)").
 func (e auditEntryView) what() string {
 	if n := len(e.RecordIDs); n > 0 {
 		s := strings.Join(e.RecordIDs[:min(n, auditIDsShown)], ",")
@@ -554,7 +560,11 @@ func (e auditEntryView) what() string {
 		return strconv.Itoa(e.Count)
 	}
 	var parts []string
-	for _, p := range [][2]string{{"user", e.User}, {"token", e.TokenID}, {"rule", e.Rule}} {
+	changed := strings.Join(e.Changed, ",")
+	if e.OptionsAdded != nil && e.OptionsRemoved != nil {
+		changed = strings.Replace(changed, "options", fmt.Sprintf("options(+%d-%d)", *e.OptionsAdded, *e.OptionsRemoved), 1)
+	}
+	for _, p := range [][2]string{{"user", e.User}, {"token", e.TokenID}, {"rule", e.Rule}, {"property", e.Property}, {"changed", changed}} {
 		if p[1] != "" {
 			parts = append(parts, p[0]+" "+p[1])
 		}
@@ -572,11 +582,12 @@ func newAuditCmd(a *app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [--newest] [--limit N] [--after CURSOR] [--action ACTION] [--by EMAIL]",
-		Short: "Show the audit trail: deletions, restores, permanent deletes and the admins' changes",
+		Short: "Show the audit trail: deletions, restores, permanent deletes, the admins' and the data model's changes",
 		Long: fmt.Sprintf(`Show the tenant's audit trail (GET /crm/v3/audit), oldest first, or newest first with --newest:
 when, the action, the object type, the records (their ids, the first %d then "+N more", or their
 count, which for workflow_erased is of the workflow's revisions erased; for a change of a user,
-token or protection rule, which one), who made the change (for a
+token, protection rule or property, which one, and for property_update the fields it changed and
+how many options it added and removed), who made the change (for a
 workflow: "USER via workflow NAME (revision R)"), how (api, bulk, list, workflow, undo) and what it
 names (a job, list, workflow or operation). The actions: %s.
 

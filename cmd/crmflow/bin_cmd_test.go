@@ -336,3 +336,25 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditEntryWhat: the COUNT/IDS cell of crmflow audit names the property of a change of the
+// data model, and for a property_update the fields it changed and how many options came and went.
+func TestAuditEntryWhat(t *testing.T) {
+	t.Parallel()
+	two, one, zero := 2, 1, 0
+	for _, tc := range []struct {
+		e    auditEntryView
+		want string
+	}{
+		{auditEntryView{Action: "property_create", Property: "size"}, "property size"},
+		{auditEntryView{Action: "property_update", Property: "size", Changed: []string{"label", "options", "hidden"}, OptionsAdded: &two, OptionsRemoved: &one},
+			"property size changed label,options(+2-1),hidden"},
+		{auditEntryView{Action: "property_update", Property: "size", Changed: []string{"options"}, OptionsAdded: &zero, OptionsRemoved: &zero},
+			"property size changed options(+0-0)"},
+		{auditEntryView{Action: "property_update", Property: "size", Changed: []string{"description"}}, "property size changed description"},
+		{auditEntryView{Action: "object_type_create", ObjectType: "pets"}, "-"},
+		{auditEntryView{Action: "protection_put", Rule: "vip"}, "rule vip"},
+	} {
+		require.Equal(t, tc.want, tc.e.what(), "%+v", tc.e)
+	}
+}

@@ -141,10 +141,10 @@ func TestSchemaExportRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = store.CreateProperty(ctx, crm.TenantID(b.tenant), crm.Contacts,
-		crm.Property{Name: "churn_risk", Label: "Churn risk", Type: crm.TypeNumber})
+		crm.Property{Name: "churn_risk", Label: "Churn risk", Type: crm.TypeNumber}, "ops@x.example")
 	require.NoError(t, err)
 	_, err = store.CreateObjectType(ctx, crm.TenantID(b.tenant), crm.ObjectTypeDef{Name: "pets", Label: "Pets",
-		Properties: []crm.Property{{Name: "species", Label: "Species", Type: crm.TypeString}}})
+		Properties: []crm.Property{{Name: "species", Label: "Species", Type: crm.TypeString}}}, "ops@x.example")
 	require.NoError(t, err)
 
 	schema, stderr := b.admin(t, "schema", "export", b.tenant)

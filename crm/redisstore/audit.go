@@ -118,7 +118,12 @@ func auditEntry(m redis.XMessage) crm.AuditEntry {
 	e := crm.AuditEntry{ID: m.ID, Action: str("action"), ObjectType: crm.ObjectType(str("object_type")), RecordIDs: ids,
 		Count: count, MailID: str("mail_id"),
 		By: str("by"), Via: crm.Via(str("via")), Ref: str("ref"), Revision: parseRev(str("rev")), At: parseMS(str("at")),
-		User: str("user"), TokenID: str("token_id"), Rule: str("rule"), Reason: str("reason")}
+		User: str("user"), TokenID: str("token_id"), Rule: str("rule"), Reason: str("reason"), Property: str("property")}
+	if v := str("changed"); v != "" {
+		e.Changed = strings.Split(v, ",")
+	}
+	e.OptionsAdded, _ = strconv.Atoi(str("options_added"))
+	e.OptionsRemoved, _ = strconv.Atoi(str("options_removed"))
 	if _, ok := m.Values["perms"]; ok {
 		e.Permissions = perms("perms")
 	}

@@ -16,8 +16,8 @@
 //     Redis Cluster hash tag, so a tenant lives in one slot and one script may change any of its
 //     keys at once. keys_test.go pins each key.
 //   - lua/*.lua are the scripts (go:embed), one file each, opening with its KEYS/ARGV contract;
-//     helpers.lua, index.lua, history.lua, trigger_reads.lua and mail_drop.lua hold functions some
-//     of them share. Every change to more than one key is one script, so it is atomic, and every
+//     helpers.lua, index.lua, history.lua, trigger_reads.lua, mail_drop.lua and schema_audit.lua
+//     hold functions some of them share. Every change to more than one key is one script, so it is atomic, and every
 //     bulk path sends one script per batch, never one round trip per record.
 //   - One Go file per concern (records.go, bin_store.go, permanent.go, jobs.go, flows.go,
 //     enrollments.go, search.go, operations.go, ...) implements that part of crm.Store.

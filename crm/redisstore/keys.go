@@ -152,8 +152,8 @@ func OutboxKey(t crm.TenantID) string { return prefix(t) + "outbox" }
 // BlocklistKey is the SET of salted SHA-256 hashes of the emails of permanently deleted contacts.
 func BlocklistKey(t crm.TenantID) string { return prefix(t) + "blocklist" }
 
-// AuditKey is the STREAM of a tenant's deletions and restores, and of the changes of its users and
-// tokens (ids, user emails and actors only, no record content).
+// AuditKey is the STREAM of a tenant's deletions and restores, and of the changes of its users,
+// tokens and data model (ids, names, user emails and actors only, no record content).
 func AuditKey(t crm.TenantID) string { return prefix(t) + "audit" }
 
 // BinRecordKey is the HASH of a record in the recycle bin: its properties and _created, _updated,

@@ -162,7 +162,7 @@ func TestDeploymentRetention(t *testing.T) {
 
 			// The bins of custom object types count as well: a pet deleted 40 days ago in the other
 			// tenant, beside the contacts deleted 100 and 50 days ago (the one of 20 was restored).
-			_, err = first.CreateObjectType(ctx, other, crm.ObjectTypeDef{Name: "pets", Properties: []crm.Property{{Name: "petname", Type: crm.TypeString}}})
+			_, err = first.CreateObjectType(ctx, other, crm.ObjectTypeDef{Name: "pets", Properties: []crm.Property{{Name: "petname", Type: crm.TypeString}}}, "ops@x.example")
 			require.NoError(t, err)
 			clk.Set(now.Add(-40 * day))
 			pets, err := first.CreateRecords(ctx, other, "pets", []crm.RecordInput{{Properties: map[string]string{"petname": "Rex"}}}, crm.Actor{User: "ops@x.example"})

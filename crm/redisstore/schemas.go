@@ -51,8 +51,8 @@ func objectTypes(names []string) []crm.ObjectType {
 	return out
 }
 
-// CreateObjectType implements Store.
-func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.ObjectTypeDef) (crm.ObjectTypeDef, error) {
+// CreateObjectType implements Store: one script defines the type and writes its audit entry.
+func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.ObjectTypeDef, by string) (crm.ObjectTypeDef, error) {
 	if def.Label == "" {
 		def.Label = def.Name
 	}
@@ -75,8 +75,9 @@ func (s *Store) CreateObjectType(ctx context.Context, t crm.TenantID, def crm.Ob
 	if err != nil {
 		return crm.ObjectTypeDef{}, fmt.Errorf("encode object type: %w", err)
 	}
-	call := createObjectTypeCall{ObjectTypes: ObjectTypesKey(t), Schema: SchemaKey(t, crm.ObjectType(def.Name)),
-		Name: def.Name, Definition: string(raw), Max: crm.MaxCustomObjectTypes}
+	call := createObjectTypeCall{ObjectTypes: ObjectTypesKey(t), Schema: SchemaKey(t, crm.ObjectType(def.Name)), Audit: AuditKey(t),
+		Name: def.Name, Definition: string(raw), Max: crm.MaxCustomObjectTypes,
+		schemaAudit: schemaAudit{By: by, Now: def.CreatedAt.UnixMilli(), AuditMaxLen: auditMaxLen}}
 	for _, p := range def.Properties {
 		pj, err := json.Marshal(p)
 		if err != nil {
@@ -177,8 +178,8 @@ func (s *Store) Schema(ctx context.Context, t crm.TenantID, o crm.ObjectType) (c
 	return sch, nil
 }
 
-// CreateProperty implements Store.
-func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property) (crm.Property, error) {
+// CreateProperty implements Store: one script adds the property and writes its audit entry.
+func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property, by string) (crm.Property, error) {
 	p.Standard = false
 	if p.Label == "" {
 		p.Label = p.Name
@@ -200,8 +201,8 @@ func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
-		Name: p.Name, Definition: string(raw), Max: crm.MaxSchemaBytes}).Int()
+	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
+		Type: o, Name: p.Name, Definition: string(raw), Max: crm.MaxSchemaBytes, schemaAudit: s.schemaAudit(by)}).Int()
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("create property %s.%s: %w", o, p.Name, err)
 	}
@@ -214,6 +215,11 @@ func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 		return crm.Property{}, schemaTooLarge(o, -n, "created")
 	}
 	return p, nil
+}
+
+// schemaAudit is the audit entry of a change of the data model by by, now.
+func (s *Store) schemaAudit(by string) schemaAudit {
+	return schemaAudit{By: by, Now: s.cfg.Clock.Now().UnixMilli(), AuditMaxLen: auditMaxLen}
 }
 
 // archivedNameTaken is the refusal of a new property named as archived property a of type o.
@@ -236,8 +242,8 @@ func schemaTooLarge(o crm.ObjectType, size int, done string) *crm.ValidationErro
 			o, size, crm.MaxSchemaBytes, done)}
 }
 
-// UpdateProperty implements Store.
-func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, old, next crm.Property) (crm.Property, error) {
+// UpdateProperty implements Store: one script replaces the definition and writes its audit entry.
+func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, old, next crm.Property, by string) (crm.Property, error) {
 	if err := crm.ValidatePropertyChange(o, old, next); err != nil {
 		return crm.Property{}, err
 	}
@@ -261,6 +267,10 @@ func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if !reflect.DeepEqual(current, old) {
 		return crm.Property{}, propertyChangedMeanwhile(o, old.Name)
 	}
+	change := crm.PropertyChangeOf(old, next)
+	if len(change.Fields) == 0 {
+		return next, nil // nothing to change, nor to audit
+	}
 	typeChanged := next.Type != old.Type
 	if typeChanged && next.Type != crm.TypeString {
 		n, err := s.recordsHolding(ctx, t, o, old.Name)
@@ -279,8 +289,8 @@ func (s *Store) UpdateProperty(ctx context.Context, t crm.TenantID, o crm.Object
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	call := updatePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Name: old.Name, Old: raw, New: string(newRaw),
-		Max: crm.MaxSchemaBytes}
+	call := updatePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
+		Type: o, Name: old.Name, Old: raw, New: string(newRaw), Max: crm.MaxSchemaBytes, schemaAudit: s.schemaAudit(by), Change: change}
 	removed := crm.RemovedOptions(old, next)
 	if !typeChanged || next.Type != crm.TypeString {
 		// An enumeration's values stay valid strings: only a change that keeps them typed checks
@@ -397,8 +407,9 @@ func (s *Store) recordsHolding(ctx context.Context, t crm.TenantID, o crm.Object
 	return n, nil
 }
 
-// ArchiveProperty implements Store. Only the definition moves (lua/archive_property.lua): no
-// record is read or written, whatever the number of records, and no value is deleted.
+// ArchiveProperty implements Store. Only the definition moves, and the audit entry is written, in
+// one script (lua/archive_property.lua): no record is read or written, whatever the number of
+// records, and no value is deleted.
 func (s *Store) ArchiveProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property, by string) (crm.Property, error) {
 	sch, err := s.Schema(ctx, t, o)
 	if err != nil {
@@ -429,13 +440,14 @@ func (s *Store) ArchiveProperty(ctx context.Context, t crm.TenantID, o crm.Objec
 		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
 	}
 	archived := current
-	archived.ArchivedAt, archived.ArchivedBy = s.cfg.Clock.Now().UTC().Truncate(time.Millisecond), by
+	audit := s.schemaAudit(by)
+	archived.ArchivedAt, archived.ArchivedBy = time.UnixMilli(audit.Now).UTC(), by
 	newRaw, err := json.Marshal(archived)
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	n, err := archivePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
-		Name: p.Name, From: raw, To: string(newRaw)}).Int()
+	n, err := archivePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
+		Type: o, Name: p.Name, From: raw, To: string(newRaw), schemaAudit: audit}).Int()
 	switch {
 	case err != nil:
 		return crm.Property{}, fmt.Errorf("archive property %s.%s: %w", o, p.Name, err)
@@ -451,8 +463,9 @@ func (s *Store) ArchiveProperty(ctx context.Context, t crm.TenantID, o crm.Objec
 	return archived, nil
 }
 
-// RestoreProperty implements Store. Only the definition moves back (lua/restore_property.lua).
-func (s *Store) RestoreProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, name string) (crm.Property, error) {
+// RestoreProperty implements Store. Only the definition moves back, and the audit entry is
+// written, in one script (lua/restore_property.lua).
+func (s *Store) RestoreProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, name, by string) (crm.Property, error) {
 	sch, err := s.Schema(ctx, t, o)
 	if err != nil {
 		return crm.Property{}, err
@@ -476,8 +489,8 @@ func (s *Store) RestoreProperty(ctx context.Context, t crm.TenantID, o crm.Objec
 	if err != nil {
 		return crm.Property{}, fmt.Errorf("encode property: %w", err)
 	}
-	n, err := restorePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o),
-		Name: name, From: raw, To: string(newRaw)}).Int()
+	n, err := restorePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
+		Type: o, Name: name, From: raw, To: string(newRaw), schemaAudit: s.schemaAudit(by)}).Int()
 	switch {
 	case err != nil:
 		return crm.Property{}, fmt.Errorf("restore property %s.%s: %w", o, name, err)

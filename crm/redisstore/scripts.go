@@ -155,84 +155,108 @@ type revokeTokenCall struct {
 func (c revokeTokenCall) keys() []string { return []string{c.Tokens, c.Audit} }
 func (c revokeTokenCall) argv() []any    { return []any{c.ID, c.TokenPrefix, c.At, c.By, c.AuditMaxLen} }
 
-// createPropertyScript adds a property to an object type's schema, within crm.MaxSchemaBytes.
-// See lua/create_property.lua for its KEYS and ARGV.
-var createPropertyScript = newScript[createPropertyCall]("create_property")
+// schemaAudit is what the scripts that change the data model write their audit entry with (see
+// lua/schema_audit.lua), beside the type and the property: who made the change and when.
+type schemaAudit struct {
+	By          string // the acting user
+	Now         int64  // unix ms
+	AuditMaxLen string
+}
+
+// createPropertyScript adds a property to an object type's schema, within crm.MaxSchemaBytes, and
+// writes its audit entry. See lua/create_property.lua for its KEYS and ARGV.
+var createPropertyScript = newScript[createPropertyCall]("schema_audit", "create_property")
 
 // createPropertyCall is a call of createPropertyScript (lua/create_property.lua).
 type createPropertyCall struct {
-	Schema, Archived string
+	Schema, Archived, Audit string
 
+	Type       crm.ObjectType
 	Name       string
 	Definition string // JSON
 	Max        int    // crm.MaxSchemaBytes
+	schemaAudit
 }
 
-func (c createPropertyCall) keys() []string { return []string{c.Schema, c.Archived} }
-func (c createPropertyCall) argv() []any    { return []any{c.Name, c.Definition, c.Max} }
+func (c createPropertyCall) keys() []string { return []string{c.Schema, c.Archived, c.Audit} }
+func (c createPropertyCall) argv() []any {
+	return []any{c.Name, c.Definition, c.Max, string(c.Type), c.By, c.Now, c.AuditMaxLen}
+}
 
-// updatePropertyScript replaces a property's definition (crm.SchemaStore.UpdateProperty).
-// See lua/update_property.lua for its KEYS and ARGV.
-var updatePropertyScript = newScript[updatePropertyCall]("update_property")
+// updatePropertyScript replaces a property's definition (crm.SchemaStore.UpdateProperty) and
+// writes its audit entry. See lua/update_property.lua for its KEYS and ARGV.
+var updatePropertyScript = newScript[updatePropertyCall]("schema_audit", "update_property")
 
 // updatePropertyCall is a call of updatePropertyScript (lua/update_property.lua).
 type updatePropertyCall struct {
-	Schema, Archived string
+	Schema, Archived, Audit string
 	// RemovedOptions are the value SETs of the options the change removes; Drop the index keys
 	// of the old type that the new one does not read.
 	RemovedOptions, Drop []string
 
+	Type     crm.ObjectType
 	Name     string
 	Old, New string // JSON
 	Max      int    // crm.MaxSchemaBytes
+	schemaAudit
+	// Change is what the change changes, for its audit entry.
+	Change crm.PropertyChange
 }
 
 func (c updatePropertyCall) keys() []string {
-	return append(append([]string{c.Schema, c.Archived}, c.RemovedOptions...), c.Drop...)
+	return append(append([]string{c.Schema, c.Archived, c.Audit}, c.RemovedOptions...), c.Drop...)
 }
 
 func (c updatePropertyCall) argv() []any {
-	return []any{c.Name, c.Old, c.New, c.Max, len(c.RemovedOptions)}
+	return []any{c.Name, c.Old, c.New, c.Max, len(c.RemovedOptions), string(c.Type), c.By, c.Now, c.AuditMaxLen,
+		strings.Join(c.Change.Fields, ","), c.Change.OptionsAdded, c.Change.OptionsRemoved}
 }
 
 // archivePropertyScript moves a property's definition to the type's archived properties
-// (crm.SchemaStore.ArchiveProperty). See lua/archive_property.lua for its KEYS and ARGV.
-var archivePropertyScript = newScript[movePropertyCall]("archive_property")
+// (crm.SchemaStore.ArchiveProperty) and writes its audit entry. See lua/archive_property.lua for
+// its KEYS and ARGV.
+var archivePropertyScript = newScript[movePropertyCall]("schema_audit", "archive_property")
 
 // restorePropertyScript moves an archived property's definition back to the type's schema
-// (crm.SchemaStore.RestoreProperty). See lua/restore_property.lua for its KEYS and ARGV.
-var restorePropertyScript = newScript[movePropertyCall]("restore_property")
+// (crm.SchemaStore.RestoreProperty) and writes its audit entry. See lua/restore_property.lua for
+// its KEYS and ARGV.
+var restorePropertyScript = newScript[movePropertyCall]("schema_audit", "restore_property")
 
 // movePropertyCall is a call of archivePropertyScript or restorePropertyScript: From is the
 // definition as the caller read it, To the one it becomes.
 type movePropertyCall struct {
-	Schema, Archived string
+	Schema, Archived, Audit string
 
+	Type     crm.ObjectType
 	Name     string
 	From, To string // JSON
+	schemaAudit
 }
 
-func (c movePropertyCall) keys() []string { return []string{c.Schema, c.Archived} }
-func (c movePropertyCall) argv() []any    { return []any{c.Name, c.From, c.To} }
+func (c movePropertyCall) keys() []string { return []string{c.Schema, c.Archived, c.Audit} }
+func (c movePropertyCall) argv() []any {
+	return []any{c.Name, c.From, c.To, string(c.Type), c.By, c.Now, c.AuditMaxLen}
+}
 
-// createObjectTypeScript defines a custom object type and its properties.
-// See lua/create_object_type.lua for its KEYS and ARGV.
-var createObjectTypeScript = newScript[createObjectTypeCall]("create_object_type")
+// createObjectTypeScript defines a custom object type and its properties, and writes its audit
+// entry. See lua/create_object_type.lua for its KEYS and ARGV.
+var createObjectTypeScript = newScript[createObjectTypeCall]("schema_audit", "create_object_type")
 
 // createObjectTypeCall is a call of createObjectTypeScript (lua/create_object_type.lua).
 type createObjectTypeCall struct {
-	ObjectTypes, Schema string
+	ObjectTypes, Schema, Audit string
 
 	Name       string
 	Definition string // JSON, without the properties
 	Max        int    // crm.MaxCustomObjectTypes
+	schemaAudit
 	// Properties are the property names and their JSON, by pairs.
 	Properties []string
 }
 
-func (c createObjectTypeCall) keys() []string { return []string{c.ObjectTypes, c.Schema} }
+func (c createObjectTypeCall) keys() []string { return []string{c.ObjectTypes, c.Schema, c.Audit} }
 func (c createObjectTypeCall) argv() []any {
-	return append([]any{c.Name, c.Definition, c.Max}, strArgs(c.Properties)...)
+	return append([]any{c.Name, c.Definition, c.Max, c.By, c.Now, c.AuditMaxLen}, strArgs(c.Properties)...)
 }
 
 // createRecordsScript creates records whose ids were drawn beforehand, all or none.
@@ -466,7 +490,7 @@ func strArgs(ss []string) []any {
 
 // luaFiles holds the scripts' sources: one file a script, each opening with its KEYS/ARGV contract,
 // plus the shared functions some of them start with (helpers, index, history, trigger_reads,
-// mail_drop).
+// mail_drop, schema_audit).
 //
 //go:embed lua/*.lua
 var luaFiles embed.FS

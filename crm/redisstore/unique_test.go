@@ -30,13 +30,13 @@ func TestUniquePropertyDefinition(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "redis")
 	for _, typ := range []crm.PropertyType{crm.TypeBool, crm.TypeDatetime} {
-		_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "u_" + string(typ), Type: typ, Unique: true})
+		_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "u_" + string(typ), Type: typ, Unique: true}, "ops@x.example")
 		var ves crm.ValidationErrors
 		require.ErrorAs(t, err, &ves, typ)
 		require.Equal(t, "INVALID_UNIQUE_TYPE", ves[0].Code)
 		require.Contains(t, ves[0].Message, "only string and number")
 	}
-	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "vat_no", Type: crm.TypeString, Unique: true})
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Companies, crm.Property{Name: "vat_no", Type: crm.TypeString, Unique: true}, "ops@x.example")
 	require.NoError(t, err)
 	sch, err := b.store.Schema(b.ctx, b.tenant, crm.Companies)
 	require.NoError(t, err)
@@ -137,7 +137,7 @@ func TestUniqueIndex(t *testing.T) {
 func TestUniqueContactPropertyPermanentDelete(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "redis")
-	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "member_no", Type: crm.TypeNumber, Unique: true})
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "member_no", Type: crm.TypeNumber, Unique: true}, "ops@x.example")
 	require.NoError(t, err)
 	c := b.contact(t, map[string]string{"email": "m@x.example", "member_no": "7"})
 	require.Equal(t, map[string]string{"7": string(c.ID)}, b.uniqueIndex(t, crm.Contacts, "member_no"))
@@ -295,7 +295,7 @@ func (b *testBundle) subscriptions(t *testing.T) crm.ObjectType {
 		{Name: "sub_ref", Type: crm.TypeString, Unique: true},
 		{Name: "seat", Type: crm.TypeNumber, Unique: true},
 		{Name: "note", Type: crm.TypeString},
-	}})
+	}}, "ops@x.example")
 	require.NoError(t, err)
 	return "subscriptions"
 }

@@ -19,7 +19,7 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	b := setup(t, hn)
 	ctx := context.Background()
 	size, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts,
-		crm.Property{Name: "size", Label: "Size", Type: crm.TypeEnumeration, Options: []string{"s", "m", "l"}})
+		crm.Property{Name: "size", Label: "Size", Type: crm.TypeEnumeration, Options: []string{"s", "m", "l"}}, "ops@x.example")
 	require.NoError(t, err)
 	rec := b.contact(t, map[string]string{"size": "m"})
 	search := func(prop, v string) int {
@@ -34,7 +34,7 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	// Label, description and a new option: kept as given.
 	next := size
 	next.Label, next.Description, next.Options = "Shirt size", "For the swag", []string{"s", "m", "l", "xl"}
-	got, err := b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, next)
+	got, err := b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, next, "ops@x.example")
 	require.NoError(t, err)
 	require.Equal(t, next, got)
 	sch, err := b.store.Schema(ctx, b.tenant, crm.Contacts)
@@ -44,7 +44,7 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	// A change from a definition that is no longer the stored one is refused.
 	stale := size
 	stale.Label = "Stale"
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, stale)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, stale, "ops@x.example")
 	var ce *crm.ConflictError
 	require.ErrorAs(t, err, &ce)
 
@@ -52,13 +52,13 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	dump := hn.Dump(t, b.tenant)
 	without := next
 	without.Options = []string{"s", "l", "xl"}
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, without)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, without, "ops@x.example")
 	var inUse *crm.PropertyInUseError
 	require.ErrorAs(t, err, &inUse)
 	require.EqualValues(t, 1, inUse.Records)
 	require.Equal(t, dump, hn.Dump(t, b.tenant))
 	without.Options = []string{"s", "m", "xl"}
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, without)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, without, "ops@x.example")
 	require.NoError(t, err)
 
 	// To string: the record keeps its value, no longer indexed as an option.
@@ -69,7 +69,7 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	require.True(t, indexed, "the option's index is there before")
 	str := without
 	str.Type, str.Options = crm.TypeString, nil
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, without, str)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, without, str, "ops@x.example")
 	require.NoError(t, err)
 	recs, err := b.store.Records(ctx, b.tenant, crm.Contacts, []crm.RecordID{rec.ID}, nil)
 	require.NoError(t, err)
@@ -81,11 +81,11 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	// To number: refused while a record, live or in the bin, holds a value.
 	num := str
 	num.Type = crm.TypeNumber
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, str, num)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, str, num, "ops@x.example")
 	require.ErrorAs(t, err, &inUse)
 	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{rec.ID}, crm.Actor{User: "a@x.example"})
 	require.NoError(t, err)
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, str, num)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, str, num, "ops@x.example")
 	require.ErrorAs(t, err, &inUse)
 	require.EqualValues(t, 1, inUse.Records)
 
@@ -94,10 +94,10 @@ func testUpdateProperty(t *testing.T, hn *Harness) {
 	renamed := email
 	renamed.Label = "Mail"
 	var ves crm.ValidationErrors
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, email, renamed)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, email, renamed, "ops@x.example")
 	require.ErrorAs(t, err, &ves)
 	ghost := crm.Property{Name: "ghost", Label: "Ghost", Type: crm.TypeString}
-	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, ghost, ghost)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, ghost, ghost, "ops@x.example")
 	require.ErrorIs(t, err, crm.ErrNotFound)
 }
 
@@ -110,7 +110,7 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
 	ctx := context.Background()
-	seats, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeNumber})
+	seats, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeNumber}, "ops@x.example")
 	require.NoError(t, err)
 	ada := b.contact(t, map[string]string{"email": "ada@x.example", "seats": "3"})
 	bob := b.contact(t, map[string]string{"email": "bob@x.example", "seats": "5"})
@@ -129,7 +129,7 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	require.Len(t, search(crm.OpGTE, "0"), 3)
 
 	// Refused, changing nothing.
-	ref, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "ref", Label: "Ref", Type: crm.TypeString, Unique: true})
+	ref, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "ref", Label: "Ref", Type: crm.TypeString, Unique: true}, "ops@x.example")
 	require.NoError(t, err)
 	dump := hn.Dump(t, b.tenant)
 	var ce *crm.ConflictError
@@ -145,7 +145,7 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	require.ErrorAs(t, err, &ce)
 	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "ghost", Label: "Ghost", Type: crm.TypeString}, "ops@x.example")
 	require.ErrorIs(t, err, crm.ErrNotFound)
-	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "ghost")
+	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "ghost", "ops@x.example")
 	require.ErrorIs(t, err, crm.ErrNotFound)
 	require.Equal(t, dump, hn.Dump(t, b.tenant))
 
@@ -179,7 +179,7 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	_, err = b.store.Search(ctx, b.tenant, crm.Contacts, crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "seats"}}})
 	require.ErrorAs(t, err, &ves)
 	require.Equal(t, "PROPERTY_ARCHIVED", ves[0].Code)
-	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeString})
+	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "seats", Label: "Seats", Type: crm.TypeString}, "ops@x.example")
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, "PROPERTY_ARCHIVED", ce.Code)
 	require.Equal(t, dump, hn.Dump(t, b.tenant))
@@ -194,7 +194,7 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	}
 
 	// Restored: the values are back as they were, and the indexes exact.
-	back, err := b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats")
+	back, err := b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats", "ops@x.example")
 	require.NoError(t, err)
 	require.Equal(t, seats, back)
 	sch, err = b.store.Schema(ctx, b.tenant, crm.Contacts)
@@ -211,7 +211,86 @@ func testArchiveProperty(t *testing.T, hn *Harness) {
 	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, crm.Actor{User: "ops@x.example"})
 	require.NoError(t, err)
 	require.Equal(t, []crm.RecordID{bob.ID}, search(crm.OpEQ, "5"))
-	again, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats")
+	again, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "seats", "ops@x.example")
 	require.NoError(t, err)
 	require.Equal(t, seats, again, "a live property is answered as it is")
+}
+
+// testSchemaChangesAudited checks that each change of the data model writes one audit entry in the
+// step that makes it (a property created, changed, archived, restored; a custom object type
+// created), with the type, the property, who and when, and for a change what it changed; and that
+// a refused change, or one that changes nothing, writes none.
+func testSchemaChangesAudited(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := context.Background()
+	actions := []string{crm.AuditPropertyCreate, crm.AuditPropertyUpdate, crm.AuditPropertyArchive, crm.AuditPropertyRestore,
+		crm.AuditObjectTypeCreate}
+	audit := func() []crm.AuditEntry {
+		t.Helper()
+		entries, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Actions: actions, Limit: 1000})
+		require.NoError(t, err)
+		for i := range entries {
+			entries[i].ID = ""
+		}
+		return entries
+	}
+	t0 := b.clock.Now()
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+
+	_, err := b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets",
+		Properties: []crm.Property{{Name: "pet_name", Type: crm.TypeString}}}, "a@x.example")
+	require.NoError(t, err)
+	b.clock.Advance(time.Minute)
+	size, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts,
+		crm.Property{Name: "size", Label: "Size", Type: crm.TypeEnumeration, Options: []string{"s", "m", "l"}}, "b@x.example")
+	require.NoError(t, err)
+	b.contact(t, map[string]string{"size": "m"})
+	b.clock.Advance(time.Minute)
+	next := size
+	next.Label, next.Options, next.OptionLabels = "Shirt size", []string{"s", "m", "xl"}, map[string]string{"xl": "Extra large"}
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, next, "c@x.example")
+	require.NoError(t, err)
+
+	// Refused, or changing nothing: no entry, nothing changed.
+	dump := hn.Dump(t, b.tenant)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, next, "c@x.example")
+	require.NoError(t, err)
+	without := next
+	without.Options = []string{"s", "xl"}
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, next, without, "c@x.example")
+	var inUse *crm.PropertyInUseError
+	require.ErrorAs(t, err, &inUse)
+	_, err = b.store.UpdateProperty(ctx, b.tenant, crm.Contacts, size, without, "c@x.example")
+	var ce *crm.ConflictError
+	require.ErrorAs(t, err, &ce, "a definition no longer the stored one")
+	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "size", Type: crm.TypeString}, "b@x.example")
+	require.ErrorAs(t, err, &ce)
+	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets"}, "a@x.example")
+	require.ErrorAs(t, err, &ce)
+	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "size", "e@x.example")
+	require.NoError(t, err, "a live property is answered as it is")
+	require.Equal(t, dump, hn.Dump(t, b.tenant))
+
+	b.clock.Advance(time.Minute)
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, next, "d@x.example")
+	require.NoError(t, err)
+	b.clock.Advance(time.Minute)
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, next, "d@x.example")
+	require.NoError(t, err, "archived already: answered as it is")
+	_, err = b.store.RestoreProperty(ctx, b.tenant, crm.Contacts, "size", "e@x.example")
+	require.NoError(t, err)
+
+	entry := func(action string, o crm.ObjectType, prop, by string, minutes int) crm.AuditEntry {
+		return crm.AuditEntry{Action: action, ObjectType: o, Property: prop, By: by, Via: crm.ViaAPI, At: at(minutes)}
+	}
+	update := entry(crm.AuditPropertyUpdate, crm.Contacts, "size", "c@x.example", 2)
+	update.Changed, update.OptionsAdded, update.OptionsRemoved = []string{"label", "options"}, 1, 1
+	require.Equal(t, []crm.AuditEntry{
+		entry(crm.AuditObjectTypeCreate, "pets", "", "a@x.example", 0),
+		entry(crm.AuditPropertyCreate, crm.Contacts, "size", "b@x.example", 1),
+		update,
+		entry(crm.AuditPropertyArchive, crm.Contacts, "size", "d@x.example", 3),
+		entry(crm.AuditPropertyRestore, crm.Contacts, "size", "e@x.example", 4),
+	}, audit())
 }

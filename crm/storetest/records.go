@@ -198,14 +198,14 @@ func testCustomObjectsAndProperties(t *testing.T, hn *Harness) {
 	ctx := b.ctx
 	def, err := b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets", Properties: []crm.Property{
 		{Name: "name", Type: crm.TypeString}, {Name: "legs", Type: crm.TypeNumber},
-		{Name: "kind", Type: crm.TypeEnumeration, Options: []string{"cat", "dog"}}}})
+		{Name: "kind", Type: crm.TypeEnumeration, Options: []string{"cat", "dog"}}}}, "ops@x.example")
 	require.NoError(t, err)
 	require.Equal(t, "pets", def.Name)
-	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets"})
+	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "pets"}, "ops@x.example")
 	var ce *crm.ConflictError
 	require.ErrorAs(t, err, &ce)
 	var ves crm.ValidationErrors
-	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "contacts"})
+	_, err = b.store.CreateObjectType(ctx, b.tenant, crm.ObjectTypeDef{Name: "contacts"}, "ops@x.example")
 	require.ErrorAs(t, err, &ves)
 
 	recs, err := b.store.CreateRecords(ctx, b.tenant, "pets", []crm.RecordInput{{Properties: map[string]string{"name": "Rex", "legs": "4", "kind": "dog"}}}, crm.Actor{})
@@ -214,9 +214,9 @@ func testCustomObjectsAndProperties(t *testing.T, hn *Harness) {
 	_, err = b.store.CreateRecords(ctx, b.tenant, "pets", []crm.RecordInput{{Properties: map[string]string{"kind": "fish"}}}, crm.Actor{})
 	require.ErrorAs(t, err, &ves)
 
-	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "shoe_size", Type: crm.TypeNumber})
+	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "shoe_size", Type: crm.TypeNumber}, "ops@x.example")
 	require.NoError(t, err)
-	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "email", Type: crm.TypeString})
+	_, err = b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "email", Type: crm.TypeString}, "ops@x.example")
 	require.ErrorAs(t, err, &ce)
 	b.contact(t, map[string]string{"shoe_size": "42"})
 

@@ -151,7 +151,7 @@ func testSearchFindsNamesAsStored(t *testing.T, hn *Harness) {
 func testSearchDatesOnEveryBackend(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
-	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "renewal", Label: "Renewal", Type: crm.TypeDate})
+	_, err := b.store.CreateProperty(b.ctx, b.tenant, crm.Contacts, crm.Property{Name: "renewal", Label: "Renewal", Type: crm.TypeDate}, "ops@x.example")
 	require.NoError(t, err)
 	ada := b.contact(t, map[string]string{"renewal": "1809129600000"}) // 2027-05-01
 	bob := b.contact(t, map[string]string{"renewal": "2027-05-03"})

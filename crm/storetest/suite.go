@@ -90,6 +90,7 @@ var tests = []struct {
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
 	{"UpdateProperty", testUpdateProperty},
 	{"ArchiveProperty", testArchiveProperty},
+	{"SchemaChangesAudited", testSchemaChangesAudited},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},
 	{"ListMembersAnswerWhatChanged", testListMembersAnswerWhatChanged},

@@ -14,7 +14,7 @@ func (b *bundle) subscriptions(t *testing.T) crm.ObjectType {
 		{Name: "sub_ref", Type: crm.TypeString, Unique: true},
 		{Name: "seat", Type: crm.TypeNumber, Unique: true},
 		{Name: "note", Type: crm.TypeString},
-	}})
+	}}, "ops@x.example")
 	require.NoError(t, err)
 	return "subscriptions"
 }
