@@ -200,7 +200,15 @@ func TestSettingsAndJobsScreens(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rules, 1)
 
-	resp, _ = g.post("/console/settings/protection/customers/delete", url.Values{"csrf": {csrf}})
+	// Remove asks first, saying what the removal lets through; only the confirmation removes it.
+	resp, page = g.post("/console/settings/protection/customers/delete", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, `id="confirm-remove-rule"`)
+	require.Contains(t, page, "Remove the protection rule customers? Workflows and bulk deletes may then delete the Contacts it protects (lifecyclestage == &#34;customer&#34;).")
+	rules, err = b.store.ProtectionRules(ctx, b.tenant)
+	require.NoError(t, err)
+	require.Len(t, rules, 1, "not removed before the confirmation")
+	resp, _ = g.post("/console/settings/protection/customers/delete", url.Values{"csrf": {csrf}, "confirm": {"yes"}})
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	rules, err = b.store.ProtectionRules(ctx, b.tenant)
 	require.NoError(t, err)

@@ -39,6 +39,8 @@ type settingsPage struct {
 	Types      []string
 	// The rule being written, kept as typed when the API refuses it, and the refusal.
 	Name, ObjectType, When, Refusal string
+	// Removing is the rule whose removal the user is asked to confirm, or nil.
+	Removing *protectionRuleJSON
 }
 
 // Limit describes the tenant's default deletion limit.
@@ -92,8 +94,28 @@ func (c *Console) putRule(q *request) error {
 	return c.settingsRefused(q, err, name, body["objectType"], body["when"])
 }
 
-// deleteRule serves POST /console/settings/protection/{name}/delete.
+// deleteRule serves POST /console/settings/protection/{name}/delete. Without confirm=yes it asks
+// first, on the settings page, what the removal lets through: one click on Remove must not take a
+// safety rail away.
 func (c *Console) deleteRule(q *request) error {
+	name := q.r.PathValue("name")
+	if q.r.PostFormValue("confirm") != "yes" && q.can(crm.PermProtect) { // a user without protect is refused by the API
+		p, err := c.settingsPage(q)
+		if err != nil {
+			return err
+		}
+		for i := range p.Rules {
+			if p.Rules[i].Name == name {
+				p.Removing = &p.Rules[i]
+			}
+		}
+		if p.Removing == nil { // removed meanwhile, or never there: nothing to confirm
+			redirect(q, "/console/settings", "rule.deleted", 0)
+			return nil
+		}
+		c.render(q.w, q.r, http.StatusOK, "settings", p)
+		return nil
+	}
 	_, err := c.call(q.r, q.sess, http.MethodDelete, "/crm/v3/protection/"+url.PathEscape(q.r.PathValue("name")), nil, nil)
 	if err == nil {
 		redirect(q, "/console/settings", "rule.deleted", 0)
