@@ -317,3 +317,13 @@ type AssociationRef struct {
 	Type ObjectType
 	ID   RecordID
 }
+
+// AssociationPair is one association to make or remove: between the record From and the record To.
+type AssociationPair struct {
+	From, To AssociationRef
+}
+
+// MaxAssociationsRead is the most associations the records of one ReadAssociations call may have
+// in all, over every type (SPEC S27: a batch read of associations looks at every association of
+// each of its records, in one step of Redis). Twenty records with DefaultMaxAssociations each.
+const MaxAssociationsRead = 200_000
