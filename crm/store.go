@@ -212,9 +212,9 @@ type AssociationStore interface {
 	// ReadAssociations returns, for each of ids that is a live record of type o, the ids of the
 	// records of type toType linked to it, ascending (empty, not nil, for none), in one atomic
 	// step; the ids of records that are not live are left out. The records of one call may have
-	// at most MaxAssociationsRead associations in all (over every type): past it, nothing is read
-	// and the error is a *ValidationError TOO_MANY_ASSOCIATIONS_READ. Associations is
-	// ReadAssociations of one record.
+	// at most a budget of associations in all, over every type (DefaultAssociationReadBudget
+	// unless the store is configured otherwise): past it, nothing is read and the error is a
+	// *ValidationError TOO_MANY_ASSOCIATIONS_READ. Associations is ReadAssociations of one record.
 	ReadAssociations(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toType ObjectType) (map[RecordID][]RecordID, error)
 	// AssociationsOf returns, for each of ids (records of type o), the ids of its linked records of
 	// each of toTypes, ascending, in one round trip; records without any are left out. It does not

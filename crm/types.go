@@ -323,7 +323,8 @@ type AssociationPair struct {
 	From, To AssociationRef
 }
 
-// MaxAssociationsRead is the most associations the records of one ReadAssociations call may have
-// in all, over every type (SPEC S27: a batch read of associations looks at every association of
-// each of its records, in one step of Redis). Twenty records with DefaultMaxAssociations each.
-const MaxAssociationsRead = 200_000
+// DefaultAssociationReadBudget is the default of the most associations the records of one
+// ReadAssociations call may have in all, over every type (SPEC S27: a batch read of associations
+// looks at every association of each of its records, in one step of Redis): twenty records of
+// DefaultMaxAssociations each.
+const DefaultAssociationReadBudget = 200_000

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -19,6 +20,10 @@ func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.Asso
 	errs, err := s.AssociatePairs(ctx, t, []crm.AssociationPair{{From: from, To: to}})
 	if err != nil {
 		return err
+	}
+	var ve *crm.ValidationError
+	if errors.As(errs[0], &ve) {
+		return &crm.ValidationError{Field: ve.Field, Code: ve.Code, Message: ve.Message + " (nothing was associated)"}
 	}
 	return errs[0]
 }
@@ -88,7 +93,7 @@ func notLive(r crm.AssociationRef) *crm.NotFoundError {
 // tooManyAssociations is the refusal of an association of r, which has max associations already.
 func tooManyAssociations(field string, r crm.AssociationRef, max int) *crm.ValidationError {
 	return &crm.ValidationError{Field: field, Code: "TOO_MANY_ASSOCIATIONS",
-		Message: fmt.Sprintf("%s %s has %d associations, the most a record may have: remove some before adding another (nothing was associated)", r.Type, r.ID, max)}
+		Message: fmt.Sprintf("%s %s has %d associations, the most a record may have: remove some before adding another", r.Type, r.ID, max)}
 }
 
 // Dissociate implements Store: DissociatePairs of the one pair.
@@ -152,7 +157,7 @@ func (s *Store) ReadAssociations(ctx context.Context, t crm.TenantID, o crm.Obje
 	for _, id := range ids {
 		keys = append(keys, RecordKey(t, o, id), AssocKey(t, o, id))
 	}
-	reply, err := readAssociationsScript.run(ctx, s, readAssociationsCall{Records: keys, ToType: toType, Max: crm.MaxAssociationsRead}).Result()
+	reply, err := readAssociationsScript.run(ctx, s, readAssociationsCall{Records: keys, ToType: toType, Max: s.cfg.AssociationReadBudget}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read associations of %s: %w", o, err)
 	}
@@ -161,7 +166,7 @@ func (s *Store) ReadAssociations(ctx context.Context, t crm.TenantID, o crm.Obje
 		total, _ := reply.(int64)
 		return nil, &crm.ValidationError{Field: "inputs", Code: "TOO_MANY_ASSOCIATIONS_READ",
 			Message: fmt.Sprintf("the %d %s records read have %d associations in all, more than the %d one read may look at: read fewer records at a time",
-				len(ids), o, total, crm.MaxAssociationsRead)}
+				len(ids), o, total, s.cfg.AssociationReadBudget)}
 	}
 	if len(entries) != len(ids) {
 		return nil, fmt.Errorf("read associations of %s: %d answers for %d records", o, len(entries), len(ids))

@@ -358,7 +358,7 @@ type readAssociationsCall struct {
 	Records []string
 
 	ToType crm.ObjectType
-	Max    int // crm.MaxAssociationsRead
+	Max    int // Config.AssociationReadBudget
 }
 
 func (c readAssociationsCall) keys() []string { return c.Records }
