@@ -61,6 +61,7 @@ type associationsOfJSON struct {
 // refusal names every bad input at once.
 type inputProblems []errorDetail
 
+// add records the problem of the input field in.
 func (p *inputProblems) add(in, code, format string, args ...any) {
 	*p = append(*p, errorDetail{In: in, Code: code, Message: fmt.Sprintf(format, args...)})
 }
@@ -84,7 +85,7 @@ func (p inputProblems) err(done string) error {
 	}
 	msg := p[0].Message + ": " + done
 	if len(p) > 1 {
-		msg = fmt.Sprintf("%d inputs are invalid, %s: %s (and %d more in errors)", len(p), done, p[0].Message, len(p)-1)
+		msg = fmt.Sprintf("inputs have %d problems, %s: %s (and %d more in errors)", len(p), done, p[0].Message, len(p)-1)
 	}
 	return &apiError{status: http.StatusBadRequest, category: categoryValidation, message: msg, details: p}
 }

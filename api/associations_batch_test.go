@@ -210,7 +210,7 @@ func TestBatchAssociateDefault(t *testing.T) {
 			map[string]any{"from": map[string]any{"id": c[3]}, "to": map[string]any{}},
 		)), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, []string{"inputs[1].from.id", "inputs[2].to.id", "inputs[3].from.id", "inputs[4].to.id"}, e.in())
-		require.Equal(t, `4 inputs are invalid, nothing was associated: inputs[1].from.id is missing: give the id of the contacts record, as {"id": "123"} (and 3 more in errors)`, e.Message)
+		require.Equal(t, `inputs have 4 problems, nothing was associated: inputs[1].from.id is missing: give the id of the contacts record, as {"id": "123"} (and 3 more in errors)`, e.Message)
 		require.Equal(t, `inputs[2].to.id "abc" is not a record id: ids are whole numbers without leading zeros or spaces, as the API returns them`, e.Errors[1].Message)
 
 		self := expectError(t, b.call(t, "POST", "/crm/v4/associations/contacts/contacts/batch/associate/default", tokWrite,
