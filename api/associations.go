@@ -131,36 +131,47 @@ func (s *Server) associateWithTypes(w http.ResponseWriter, r *http.Request, p cr
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &specs); err != nil {
 		return err
 	}
-	ids := associationTypeIDsTo(from.Type, to.Type)
-	if len(ids) == 0 {
-		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
-			"there is no association type from %s to %s in crmflow: link the two records with PUT %s",
-			from.Type, to.Type, defaultAssociationPath(r))
-	}
-	fit := fmt.Sprintf("[{\"associationCategory\": %q, \"associationTypeId\": %s}]", associationCategoryHubSpot, joinInts(ids, " or "))
-	if len(specs) == 0 {
-		return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
-			"the body names no association type: send %s, or use PUT %s", fit, defaultAssociationPath(r))
-	}
-	for i, sp := range specs {
-		switch {
-		case sp.AssociationCategory != associationCategoryHubSpot:
-			return errInvalid("associationSpec", "INVALID_ASSOCIATION_CATEGORY",
-				"associationSpec[%d].associationCategory %q is not supported: crmflow keeps no association labels; send %s",
-				i, sp.AssociationCategory, fit)
-		case sp.AssociationTypeID == nil:
-			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE", "associationSpec[%d] has no associationTypeId: send %s", i, fit)
-		case !slices.Contains(ids, *sp.AssociationTypeID):
-			return errInvalid("associationSpec", "INVALID_ASSOCIATION_TYPE",
-				"associationSpec[%d].associationTypeId %d is not an association type from %s to %s: send %s",
-				i, *sp.AssociationTypeID, from.Type, to.Type, fit)
-		}
+	if bad := checkAssociationSpecs(from.Type, to.Type, specs, "associationSpec", "the body", "PUT "+defaultAssociationPath(r)); bad != nil {
+		return errInvalid("associationSpec", bad.Code, "%s", bad.Message)
 	}
 	if err := s.store.Associate(r.Context(), p.Tenant, from, to); err != nil {
 		return fmt.Errorf("associate %s %s with %s %s: %w", from.Type, from.ID, to.Type, to.ID, err)
 	}
 	writeJSON(w, http.StatusCreated, labelsBetweenJSON{FromObjectTypeID: hubSpotTypeID(from.Type), FromObjectID: string(from.ID),
 		ToObjectTypeID: hubSpotTypeID(to.Type), ToObjectID: string(to.ID), Labels: []string{}})
+	return nil
+}
+
+// checkAssociationSpecs returns what is wrong with specs, the association types of a link from a
+// record of type from to one of type to, or nil when each is one of HubSpot's default types
+// between them (category HUBSPOT_DEFINED): crmflow keeps no labels. at names the types in the
+// messages ("associationSpec", "inputs[3].types"), body the part of the request that holds them
+// ("the body", "inputs[3].types"), and instead the request that links the two records without
+// types ("PUT /crm/v4/objects/.../associations/default/...").
+func checkAssociationSpecs(from, to crm.ObjectType, specs []associationType, at, body, instead string) *errorDetail {
+	bad := func(code, format string, args ...any) *errorDetail {
+		return &errorDetail{Code: code, In: at, Message: fmt.Sprintf(format, args...)}
+	}
+	ids := associationTypeIDsTo(from, to)
+	if len(ids) == 0 {
+		return bad("INVALID_ASSOCIATION_TYPE", "there is no association type from %s to %s in crmflow: link the two records with %s", from, to, instead)
+	}
+	fit := fmt.Sprintf("[{\"associationCategory\": %q, \"associationTypeId\": %s}]", associationCategoryHubSpot, joinInts(ids, " or "))
+	if len(specs) == 0 {
+		return bad("INVALID_ASSOCIATION_TYPE", "%s names no association type: send %s, or use %s", body, fit, instead)
+	}
+	for i, sp := range specs {
+		switch {
+		case sp.AssociationCategory != associationCategoryHubSpot:
+			return bad("INVALID_ASSOCIATION_CATEGORY", "%s[%d].associationCategory %q is not supported: crmflow keeps no association labels; send %s",
+				at, i, sp.AssociationCategory, fit)
+		case sp.AssociationTypeID == nil:
+			return bad("INVALID_ASSOCIATION_TYPE", "%s[%d] has no associationTypeId: send %s", at, i, fit)
+		case !slices.Contains(ids, *sp.AssociationTypeID):
+			return bad("INVALID_ASSOCIATION_TYPE", "%s[%d].associationTypeId %d is not an association type from %s to %s: send %s",
+				at, i, *sp.AssociationTypeID, from, to, fit)
+		}
+	}
 	return nil
 }
 
@@ -244,6 +255,16 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, p crm.
 	if err != nil {
 		return fmt.Errorf("read associations of %s %s: %w", fromType, fromID, err)
 	}
+	ids, next := pageOfIDs(ids, after, limit)
+	out := associatedOf(fromType, toType, ids)
+	writeJSON(w, http.StatusOK, pageJSON[associatedJSON]{Results: out, Paging: paging(r, next)})
+	return nil
+}
+
+// pageOfIDs returns the page of ids (ascending record ids) that starts after the id after ("" for
+// the first page) and holds at most limit of them (0 for all of them), and the after of the next
+// page, "" when there is none.
+func pageOfIDs(ids []crm.RecordID, after string, limit int) (page []crm.RecordID, next string) {
 	if after != "" {
 		start, _ := slices.BinarySearchFunc(ids, crm.RecordID(after), compareRecordIDs)
 		if start < len(ids) && ids[start] == crm.RecordID(after) {
@@ -251,21 +272,26 @@ func (s *Server) listAssociations(w http.ResponseWriter, r *http.Request, p crm.
 		}
 		ids = ids[start:]
 	}
-	var next string
 	if limit > 0 && len(ids) > limit {
 		ids = ids[:limit]
 		next = string(ids[limit-1])
 	}
+	return ids, next
+}
+
+// associatedOf is the answer of an association read of records of type from: each of ids (records
+// of type to) with the default association type of the pair of types (HubSpot's
+// MultiAssociatedObjectWithLabel).
+func associatedOf(from, to crm.ObjectType, ids []crm.RecordID) []associatedJSON {
 	types := []associationTypeJSON{}
-	if id, ok := defaultAssociationTypeID(fromType, toType); ok {
+	if id, ok := defaultAssociationTypeID(from, to); ok {
 		types = append(types, associationTypeJSON{Category: associationCategoryHubSpot, TypeID: id})
 	}
 	out := make([]associatedJSON, len(ids))
 	for i, id := range ids {
 		out[i] = associatedJSON{ToObjectID: string(id), AssociationTypes: types}
 	}
-	writeJSON(w, http.StatusOK, pageJSON[associatedJSON]{Results: out, Paging: paging(r, next)})
-	return nil
+	return out
 }
 
 // compareRecordIDs orders record ids as the numbers they are (they have no leading zeros).

@@ -42,14 +42,17 @@ func (e batchErrorJSON) MarshalJSON() ([]byte, error) {
 }
 
 // checkBatchSize refuses a batch of no inputs or of more than maxBatchInputs.
-func checkBatchSize(n int) error {
+func checkBatchSize(n int) error { return checkBatchLimit(n, maxBatchInputs) }
+
+// checkBatchLimit refuses a batch of no inputs or of more than limit.
+func checkBatchLimit(n, limit int) error {
 	switch {
 	case n == 0:
-		return errInvalid("inputs", "EMPTY_BATCH", "inputs is empty: send from 1 to %d inputs", maxBatchInputs)
-	case n > maxBatchInputs:
+		return errInvalid("inputs", "EMPTY_BATCH", "inputs is empty: send from 1 to %d inputs", limit)
+	case n > limit:
 		return errInvalid("inputs", "TOO_MANY_INPUTS",
 			"inputs has %d entries, over the limit of %d per batch request: split it into batches of at most %d",
-			n, maxBatchInputs, maxBatchInputs)
+			n, limit, limit)
 	}
 	return nil
 }

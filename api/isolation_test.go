@@ -142,6 +142,26 @@ func TestTenantIsolation(t *testing.T) {
 		{"Dissociate", "DELETE", "/crm/v4/objects/contacts/" + c1 + "/associations/default/companies/" + co, nil, notFound},
 		{"DissociateHubSpotPath", "DELETE", "/crm/v4/objects/contacts/" + c1 + "/associations/companies/" + co, nil, notFound},
 		{"ListAssociations", "GET", "/crm/v4/objects/contacts/" + c1 + "/associations/companies", nil, notFound},
+		{"BatchAssociateDefault", "POST", "/crm/v4/associations/contacts/companies/batch/associate/default",
+			map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": c2}, "to": map[string]any{"id": co}}}},
+			func(t *testing.T, r response) {
+				res := expect[assocBatch[defaultAssociated]](t, r, http.StatusOK)
+				require.Empty(t, res.Results)
+				require.Equal(t, []string{"inputs[0].from.id"}, res.failedInputs())
+			}},
+		{"BatchCreateAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/create",
+			map[string]any{"inputs": []any{pairIn(c2, co, 279)}}, func(t *testing.T, r response) {
+				require.Empty(t, expect[assocBatch[labelsBetween]](t, r, http.StatusMultiStatus).Results)
+			}},
+		{"BatchReadAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/read",
+			map[string]any{"inputs": []any{map[string]any{"id": c1}}}, func(t *testing.T, r response) {
+				res := expect[assocBatch[associationsOf]](t, r, http.StatusMultiStatus)
+				require.Empty(t, res.Results, "nothing of A's association shows")
+			}},
+		{"BatchArchiveAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/archive",
+			map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": c1}, "to": []any{map[string]any{"id": co}}}}}, notFound},
+		{"BatchArchiveAssociationLabels", "POST", "/crm/v4/associations/contacts/companies/batch/labels/archive",
+			map[string]any{"inputs": []any{pairIn(c1, co, 279)}}, notFound},
 		{"CreateList", "POST", "/crm/v3/lists", map[string]any{"name": "VIPs", "objectType": "contacts"},
 			func(t *testing.T, r response) { expect[listResponse](t, r, http.StatusOK) }},
 		{"ListLists", "GET", "/crm/v3/lists", nil, func(t *testing.T, r response) {

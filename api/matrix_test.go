@@ -338,6 +338,34 @@ func matrixRows() []matrixRow {
 				return matrixRequest{path: "/crm/v4/objects/contacts/" + f.c2 + "/associations/companies"}
 			}, ok: 200, other: 404, readOnly: true},
 
+		{name: "BatchAssociateDefault", pattern: "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/associate/default", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/associations/contacts/companies/batch/associate/default",
+					map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": f.c1}, "to": map[string]any{"id": f.co}}}}}
+			}, ok: 200, other: 200},
+		{name: "BatchCreateAssociations", pattern: "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/associations/contacts/companies/batch/create",
+					map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": f.c1}, "to": map[string]any{"id": f.co},
+						"types": []any{map[string]any{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}}}}}
+			}, ok: 201, other: 207},
+		{name: "BatchReadAssociations", pattern: "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", needs: read,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/associations/contacts/companies/batch/read",
+					map[string]any{"inputs": []any{map[string]any{"id": f.c2}}}}
+			}, ok: 200, other: 207, readOnly: true},
+		{name: "BatchArchiveAssociations", pattern: "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/archive", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/associations/contacts/companies/batch/archive",
+					map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": f.c2}, "to": []any{map[string]any{"id": f.co}}}}}}
+			}, ok: 204, other: 404},
+		{name: "BatchArchiveAssociationLabels", pattern: "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/labels/archive", needs: write,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v4/associations/contacts/companies/batch/labels/archive",
+					map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": f.c2}, "to": map[string]any{"id": f.co},
+						"types": []any{map[string]any{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}}}}}}
+			}, ok: 204, other: 404},
+
 		// Static lists.
 		{name: "CreateList", pattern: "POST /crm/v3/lists", needs: write,
 			req: func(matrixFixture) matrixRequest {

@@ -241,6 +241,12 @@ func (s *Server) routes() {
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("DELETE /crm/v4/objects/{fromType}/{fromId}/associations/{toType}/{toId}", crm.PermWrite, s.dissociate)
 	s.handle("GET /crm/v4/objects/{fromType}/{fromId}/associations/{toType}", crm.PermRead, s.listAssociations)
+	// HubSpot's batch association endpoints (associations_batch.go): one script call a batch.
+	s.handle("POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/associate/default", crm.PermWrite, s.batchAssociateDefault)
+	s.handle("POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create", crm.PermWrite, s.batchCreateAssociations)
+	s.handle("POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read", crm.PermRead, s.batchReadAssociations)
+	s.handle("POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/archive", crm.PermWrite, s.batchArchiveAssociations)
+	s.handle("POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/labels/archive", crm.PermWrite, s.batchArchiveAssociationLabels)
 
 	// Static lists (lists.go).
 	s.handle("POST /crm/v3/lists", crm.PermWrite, s.createList)

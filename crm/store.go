@@ -204,6 +204,27 @@ type AssociationStore interface {
 	Dissociate(ctx context.Context, t TenantID, from, to AssociationRef) error
 	// Associations lists the ids of the records of type toType linked to a live record, ascending.
 	Associations(ctx context.Context, t TenantID, from AssociationRef, toType ObjectType) ([]RecordID, error)
+	// AssociatePairs links each pair's two records (both directions), all the pairs in one atomic
+	// step, and returns one error per pair (nil where it is linked, or was already): a
+	// *NotFoundError naming the record of the pair that is not live, or a *ValidationError
+	// TOO_MANY_ASSOCIATIONS naming the record that has MaxAssociations already (counting the
+	// pairs before it). The other pairs are linked all the same. A pair linking a record with
+	// itself is a *ValidationError SELF_ASSOCIATION, and links nothing of the call. Associate is
+	// AssociatePairs of one pair.
+	AssociatePairs(ctx context.Context, t TenantID, pairs []AssociationPair) ([]error, error)
+	// DissociatePairs removes the link of each pair (both directions), all the pairs or none, in
+	// one atomic step, and returns one error per pair: when a pair names a record that is not live
+	// (a record in the bin keeps its links for its restore), its error is a *NotFoundError naming
+	// it and nothing at all is removed. Pairs not linked are not an error. Dissociate is
+	// DissociatePairs of one pair.
+	DissociatePairs(ctx context.Context, t TenantID, pairs []AssociationPair) ([]error, error)
+	// ReadAssociations returns, for each of ids that is a live record of type o, the ids of the
+	// records of type toType linked to it, ascending (empty, not nil, for none), in one atomic
+	// step; the ids of records that are not live are left out. The records of one call may have
+	// at most a budget of associations in all, over every type (DefaultAssociationReadBudget
+	// unless the store is configured otherwise): past it, nothing is read and the error is a
+	// *ValidationError TOO_MANY_ASSOCIATIONS_READ. Associations is ReadAssociations of one record.
+	ReadAssociations(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toType ObjectType) (map[RecordID][]RecordID, error)
 	// AssociationsOf returns, for each of ids (records of type o), the ids of its linked records of
 	// each of toTypes, ascending, in one round trip; records without any are left out. It does not
 	// check that the records are live: callers pass the ids of records they have just read.

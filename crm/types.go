@@ -317,3 +317,14 @@ type AssociationRef struct {
 	Type ObjectType
 	ID   RecordID
 }
+
+// AssociationPair is one association to make or remove: between the record From and the record To.
+type AssociationPair struct {
+	From, To AssociationRef
+}
+
+// DefaultAssociationReadBudget is the default of the most associations the records of one
+// ReadAssociations call may have in all, over every type (SPEC S27: a batch read of associations
+// looks at every association of each of its records, in one step of Redis): twenty records of
+// DefaultMaxAssociations each.
+const DefaultAssociationReadBudget = 200_000

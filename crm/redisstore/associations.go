@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -14,80 +15,177 @@ import (
 
 func associationMember(r crm.AssociationRef) string { return string(r.Type) + ":" + string(r.ID) }
 
-// Associate implements Store.
+// Associate implements Store: AssociatePairs of the one pair.
 func (s *Store) Associate(ctx context.Context, t crm.TenantID, from, to crm.AssociationRef) error {
-	for _, r := range []crm.AssociationRef{from, to} {
-		if _, err := s.Schema(ctx, t, r.Type); err != nil {
-			return err
+	errs, err := s.AssociatePairs(ctx, t, []crm.AssociationPair{{From: from, To: to}})
+	if err != nil {
+		return err
+	}
+	var ve *crm.ValidationError
+	if errors.As(errs[0], &ve) {
+		return &crm.ValidationError{Field: ve.Field, Code: ve.Code, Message: ve.Message + " (nothing was associated)"}
+	}
+	return errs[0]
+}
+
+// AssociatePairs implements Store. It checks each object type of the pairs once, then links them
+// all with one script call, however many they are.
+func (s *Store) AssociatePairs(ctx context.Context, t crm.TenantID, pairs []crm.AssociationPair) ([]error, error) {
+	if err := s.checkPairTypes(ctx, t, pairs); err != nil {
+		return nil, err
+	}
+	for _, p := range pairs {
+		if p.From == p.To {
+			return nil, &crm.ValidationError{Field: "toObjectId", Code: "SELF_ASSOCIATION",
+				Message: fmt.Sprintf("%s %s cannot be associated with itself", p.From.Type, p.From.ID)}
 		}
 	}
-	if from == to {
-		return &crm.ValidationError{Field: "toObjectId", Code: "SELF_ASSOCIATION", Message: "a record cannot be associated with itself"}
+	if len(pairs) == 0 {
+		return nil, nil
 	}
-	n, err := associateScript.run(ctx, s, associateCall{
-		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
-		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
-		From: associationMember(from), To: associationMember(to), Max: s.cfg.MaxAssociations,
-	}).Int()
+	keys, members := pairKeys(t, pairs)
+	codes, err := associateScript.run(ctx, s, associateCall{Pairs: keys, Max: s.cfg.MaxAssociations, Members: members}).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("associate: %w", err)
+		return nil, fmt.Errorf("associate: %w", err)
 	}
-	switch n {
-	case -1:
-		return &crm.NotFoundError{Kind: "record", ID: string(from.Type) + "/" + string(from.ID)}
-	case -2:
-		return &crm.NotFoundError{Kind: "record", ID: string(to.Type) + "/" + string(to.ID)}
-	case -3:
-		return tooManyAssociations("fromObjectId", from, s.cfg.MaxAssociations)
-	case -4:
-		return tooManyAssociations("toObjectId", to, s.cfg.MaxAssociations)
+	if len(codes) != len(pairs) {
+		return nil, fmt.Errorf("associate: %d answers for %d pairs", len(codes), len(pairs))
+	}
+	out := make([]error, len(pairs))
+	for i, p := range pairs {
+		switch codes[i] {
+		case -1:
+			out[i] = notLive(p.From)
+		case -2:
+			out[i] = notLive(p.To)
+		case -3:
+			out[i] = tooManyAssociations("fromObjectId", p.From, s.cfg.MaxAssociations)
+		case -4:
+			out[i] = tooManyAssociations("toObjectId", p.To, s.cfg.MaxAssociations)
+		}
+	}
+	return out, nil
+}
+
+// checkPairTypes checks that each object type of pairs is one of tenant t (a custom one must be
+// defined), reading each type's schema once.
+func (s *Store) checkPairTypes(ctx context.Context, t crm.TenantID, pairs []crm.AssociationPair) error {
+	seen := map[crm.ObjectType]bool{}
+	for _, p := range pairs {
+		for _, o := range []crm.ObjectType{p.From.Type, p.To.Type} {
+			if seen[o] {
+				continue
+			}
+			seen[o] = true
+			if _, err := s.Schema(ctx, t, o); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// notLive is the error of a record r that is not live: it does not exist, or is in the bin.
+func notLive(r crm.AssociationRef) *crm.NotFoundError {
+	return &crm.NotFoundError{Kind: "record", ID: string(r.Type) + "/" + string(r.ID)}
 }
 
 // tooManyAssociations is the refusal of an association of r, which has max associations already.
 func tooManyAssociations(field string, r crm.AssociationRef, max int) *crm.ValidationError {
 	return &crm.ValidationError{Field: field, Code: "TOO_MANY_ASSOCIATIONS",
-		Message: fmt.Sprintf("%s %s has %d associations, the most a record may have: remove some before adding another (nothing was associated)", r.Type, r.ID, max)}
+		Message: fmt.Sprintf("%s %s has %d associations, the most a record may have: remove some before adding another", r.Type, r.ID, max)}
 }
 
-// Dissociate implements Store.
+// Dissociate implements Store: DissociatePairs of the one pair.
 func (s *Store) Dissociate(ctx context.Context, t crm.TenantID, from, to crm.AssociationRef) error {
-	n, err := dissociateScript.run(ctx, s, dissociateCall{
-		FromRecord: RecordKey(t, from.Type, from.ID), ToRecord: RecordKey(t, to.Type, to.ID),
-		FromAssoc: AssocKey(t, from.Type, from.ID), ToAssoc: AssocKey(t, to.Type, to.ID),
-		From: associationMember(from), To: associationMember(to),
-	}).Int()
+	errs, err := s.DissociatePairs(ctx, t, []crm.AssociationPair{{From: from, To: to}})
 	if err != nil {
-		return fmt.Errorf("dissociate: %w", err)
+		return err
 	}
-	switch n {
-	case -1:
-		return &crm.NotFoundError{Kind: "record", ID: string(from.Type) + "/" + string(from.ID)}
-	case -2:
-		return &crm.NotFoundError{Kind: "record", ID: string(to.Type) + "/" + string(to.ID)}
-	}
-	return nil
+	return errs[0]
 }
 
-// Associations implements Store.
-func (s *Store) Associations(ctx context.Context, t crm.TenantID, from crm.AssociationRef, toType crm.ObjectType) ([]crm.RecordID, error) {
-	if _, err := s.Record(ctx, t, from.Type, from.ID, &crm.ReadOpts{Properties: []string{"-"}}); err != nil {
-		return nil, err
+// DissociatePairs implements Store, with one script call however many the pairs are.
+func (s *Store) DissociatePairs(ctx context.Context, t crm.TenantID, pairs []crm.AssociationPair) ([]error, error) {
+	if len(pairs) == 0 {
+		return nil, nil
 	}
-	members, err := s.rdb.SMembers(ctx, AssocKey(t, from.Type, from.ID)).Result()
+	keys, members := pairKeys(t, pairs)
+	codes, err := dissociateScript.run(ctx, s, dissociateCall{Pairs: keys, Members: members}).Int64Slice()
 	if err != nil {
-		return nil, fmt.Errorf("read associations: %w", err)
+		return nil, fmt.Errorf("dissociate: %w", err)
 	}
-	var ids []crm.RecordID
-	for _, m := range members {
-		typ, id, ok := strings.Cut(m, ":")
-		if ok && crm.ObjectType(typ) == toType {
-			ids = append(ids, crm.RecordID(id))
+	if len(codes) != len(pairs) {
+		return nil, fmt.Errorf("dissociate: %d answers for %d pairs", len(codes), len(pairs))
+	}
+	out := make([]error, len(pairs))
+	for i, p := range pairs {
+		switch codes[i] {
+		case -1:
+			out[i] = notLive(p.From)
+		case -2:
+			out[i] = notLive(p.To)
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return numLess(string(ids[i]), string(ids[j])) })
+	return out, nil
+}
+
+// Associations implements Store: ReadAssociations of the one record, whose absence is a
+// *crm.NotFoundError.
+func (s *Store) Associations(ctx context.Context, t crm.TenantID, from crm.AssociationRef, toType crm.ObjectType) ([]crm.RecordID, error) {
+	linked, err := s.ReadAssociations(ctx, t, from.Type, []crm.RecordID{from.ID}, toType)
+	if err != nil {
+		return nil, err
+	}
+	ids, ok := linked[from.ID]
+	if !ok {
+		return nil, notLive(from)
+	}
 	return ids, nil
+}
+
+// ReadAssociations implements Store, with one script call however many the records are.
+func (s *Store) ReadAssociations(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, toType crm.ObjectType) (map[crm.RecordID][]crm.RecordID, error) {
+	if _, err := s.Schema(ctx, t, o); err != nil {
+		return nil, err
+	}
+	out := make(map[crm.RecordID][]crm.RecordID, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, RecordKey(t, o, id), AssocKey(t, o, id))
+	}
+	reply, err := readAssociationsScript.run(ctx, s, readAssociationsCall{Records: keys, ToType: toType, Max: s.cfg.AssociationReadBudget}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read associations of %s: %w", o, err)
+	}
+	entries, ok := reply.([]any)
+	if !ok {
+		total, _ := reply.(int64)
+		return nil, &crm.ValidationError{Field: "inputs", Code: "TOO_MANY_ASSOCIATIONS_READ",
+			Message: fmt.Sprintf("the %d %s records read have %d associations in all, more than the %d one read may look at: read fewer records at a time",
+				len(ids), o, total, s.cfg.AssociationReadBudget)}
+	}
+	if len(entries) != len(ids) {
+		return nil, fmt.Errorf("read associations of %s: %d answers for %d records", o, len(entries), len(ids))
+	}
+	for i, e := range entries {
+		members, ok := e.([]any)
+		if !ok {
+			continue // not live
+		}
+		linked := make([]crm.RecordID, 0, len(members))
+		for _, m := range members {
+			if id, ok := m.(string); ok {
+				linked = append(linked, crm.RecordID(id))
+			}
+		}
+		sort.Slice(linked, func(a, b int) bool { return numLess(string(linked[a]), string(linked[b])) })
+		out[ids[i]] = linked
+	}
+	return out, nil
 }
 
 // AssociationsOf implements Store.

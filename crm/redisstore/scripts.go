@@ -329,38 +329,64 @@ func (c updateRecordsCall) argv() []any {
 	return []any{c.At, string(c.Type), flag(c.Contacts), c.Payload, c.IndexSpec, flag(c.CheckOnly)}
 }
 
-// associateScript links two live records in both directions.
+// associateScript links pairs of live records, each in both directions.
 // See lua/associate.lua for its KEYS and ARGV.
 var associateScript = newScript[associateCall]("associate")
 
 // associateCall is a call of associateScript (lua/associate.lua).
 type associateCall struct {
-	FromRecord, ToRecord, FromAssoc, ToAssoc string
+	// Pairs are the four keys of each pair, in order (see pairKeys).
+	Pairs []string
 
-	From, To string // "<type>:<id>"
-	Max      int    // the most associations a record may have
+	Max     int      // the most associations a record may have
+	Members []string // "<type>:<id>" of each pair's first record, then of its second
 }
 
-func (c associateCall) keys() []string {
-	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
-}
-func (c associateCall) argv() []any { return []any{c.From, c.To, c.Max} }
+func (c associateCall) keys() []string { return c.Pairs }
+func (c associateCall) argv() []any    { return append([]any{c.Max}, strArgs(c.Members)...) }
 
-// dissociateScript removes the link between two live records in both directions.
+// dissociateScript removes the links between pairs of live records, all of them or none.
 // See lua/dissociate.lua for its KEYS and ARGV.
 var dissociateScript = newScript[dissociateCall]("dissociate")
 
 // dissociateCall is a call of dissociateScript (lua/dissociate.lua).
 type dissociateCall struct {
-	FromRecord, ToRecord, FromAssoc, ToAssoc string
+	// Pairs are the four keys of each pair, in order (see pairKeys).
+	Pairs []string
 
-	From, To string // "<type>:<id>"
+	Members []string // "<type>:<id>" of each pair's first record, then of its second
 }
 
-func (c dissociateCall) keys() []string {
-	return []string{c.FromRecord, c.ToRecord, c.FromAssoc, c.ToAssoc}
+func (c dissociateCall) keys() []string { return c.Pairs }
+func (c dissociateCall) argv() []any    { return strArgs(c.Members) }
+
+// pairKeys are the KEYS and ARGV of pairs in associateScript and dissociateScript: the record
+// keys and the association keys of each pair's two records, and their members.
+func pairKeys(t crm.TenantID, pairs []crm.AssociationPair) (keys, members []string) {
+	keys, members = make([]string, 0, 4*len(pairs)), make([]string, 0, 2*len(pairs))
+	for _, p := range pairs {
+		keys = append(keys, RecordKey(t, p.From.Type, p.From.ID), RecordKey(t, p.To.Type, p.To.ID),
+			AssocKey(t, p.From.Type, p.From.ID), AssocKey(t, p.To.Type, p.To.ID))
+		members = append(members, associationMember(p.From), associationMember(p.To))
+	}
+	return keys, members
 }
-func (c dissociateCall) argv() []any { return []any{c.From, c.To} }
+
+// readAssociationsScript reads the records of one type linked to each of some records.
+// See lua/read_associations.lua for its KEYS and ARGV.
+var readAssociationsScript = newScript[readAssociationsCall]("read_associations").readOnly().quiet()
+
+// readAssociationsCall is a call of readAssociationsScript (lua/read_associations.lua).
+type readAssociationsCall struct {
+	// Records are the record key and the association key of each record, in order.
+	Records []string
+
+	ToType crm.ObjectType
+	Max    int // Config.AssociationReadBudget
+}
+
+func (c readAssociationsCall) keys() []string { return c.Records }
+func (c readAssociationsCall) argv() []any    { return []any{string(c.ToType) + ":", c.Max} }
 
 // createListScript creates a static list.
 // See lua/create_list.lua for its KEYS and ARGV.

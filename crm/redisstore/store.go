@@ -21,6 +21,12 @@ import (
 
 // Config configures a Store. The zero value works.
 type Config struct {
+	// AssociationReadBudget is the most associations, over every type, the records of one
+	// ReadAssociations call (a batch read of associations) may have in all: past it the read is
+	// refused with a *crm.ValidationError, since the script looks at each of them in one step of
+	// Redis. Defaults to crm.DefaultAssociationReadBudget; one below MaxAssociations is raised to
+	// it, so that the associations of any one record can be read.
+	AssociationReadBudget int
 	// Clock tells the time of every change. Defaults to the wall clock.
 	Clock clock.Clock
 	// EmailSalt salts the hashes of blocklisted emails. Required: New returns an error
@@ -91,6 +97,10 @@ func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
 	if c.MaxAssociations <= 0 {
 		c.MaxAssociations = crm.DefaultMaxAssociations
 	}
+	if c.AssociationReadBudget <= 0 {
+		c.AssociationReadBudget = crm.DefaultAssociationReadBudget
+	}
+	c.AssociationReadBudget = max(c.AssociationReadBudget, c.MaxAssociations)
 	if c.SearchWorkBudget <= 0 {
 		c.SearchWorkBudget = crm.DefaultSearchWorkBudget
 	}

@@ -594,10 +594,59 @@ async function main() {
     const page = await v4.getPage('contacts', batch.results[0].id, ships);
     eq(page.results.map((r) => [r.toObjectId, r.associationTypes]), [[ship.id, []]], 'from the contact');
   });
-  await check('associations v4 batch endpoints are not implemented: the client throws a 404 ApiException', async () => {
-    const err = await expectApiError(client.crm.associations.v4.batchApi.createDefault('contacts', 'companies', { inputs: [{ _from: { id: ada.id }, to: { id: company.id } }] }),
-      404, 'batch createDefault');
-    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
+  // Associations v4 batches: crm.associations.v4.batchApi. Each batch is one atomic step.
+  await check('associations v4 batchApi: createDefault, create, getPage, archiveLabels, archive, and a reader', async () => {
+    const v4 = client.crm.associations.v4.batchApi;
+    const made = await contacts.batchApi.create({ inputs: [0, 1, 2].map((i) => ({ properties: { email: email(`batchassoc${i}`) }, associations: [] })) });
+    const people = sorted(made.results.map((r) => r.id));
+    const firms = [];
+    for (const i of [0, 1]) firms.push((await client.crm.companies.basicApi.create({ properties: { name: `Batch ${i} ${run}` }, associations: [] })).id);
+
+    const linked = await v4.createDefault('contacts', 'companies', { inputs: [{ _from: { id: people[0] }, to: { id: firms[0] } }, { _from: { id: people[1] }, to: { id: firms[0] } }] });
+    eq(linked.status, 'COMPLETE', 'createDefault status');
+    eq(linked.results.map((r) => [r._from.id, r.to.id, r.associationSpec.associationTypeId]),
+      [[people[0], firms[0], AssociationTypes.contactToCompany], [people[1], firms[0], AssociationTypes.contactToCompany]], 'createDefault results');
+    assert(linked.numErrors === undefined, `createDefault numErrors ${linked.numErrors}`);
+    // A record that does not exist: the input is named in errors, and the others are linked.
+    const partly = await v4.createDefault('contacts', 'companies', { inputs: [{ _from: { id: people[2] }, to: { id: '999999999' } }, { _from: { id: people[2] }, to: { id: firms[1] } }] });
+    eq([partly.results.map((r) => r.to.id), partly.numErrors, partly.errors.map((e) => [e.category, e.context.input])],
+      [[firms[1]], 1, [['OBJECT_NOT_FOUND', ['inputs[0].to.id']]]], 'createDefault with a missing record');
+
+    const typed = await v4.create('companies', 'contacts', { inputs: [{ _from: { id: firms[1] }, to: { id: people[0] }, types: unlabeled(AssociationTypes.companyToContact) }] });
+    eq(typed.results.map((r) => [r.fromObjectTypeId, r.fromObjectId, r.toObjectTypeId, r.toObjectId, r.labels]),
+      [['0-2', firms[1], '0-1', people[0], []]], 'create results');
+    const withErrors = await v4.create('companies', 'contacts', { inputs: [{ _from: { id: '999999999' }, to: { id: people[0] }, types: unlabeled(AssociationTypes.companyToContact) }] });
+    eq([withErrors.results, withErrors.numErrors, withErrors.errors[0].context.input], [[], 1, ['inputs[0].from.id']], 'create of a missing record (207)');
+    const label = await expectApiError(v4.create('companies', 'contacts', { inputs: [{ _from: { id: firms[1] }, to: { id: people[1] }, types: [{ associationCategory: 'USER_DEFINED', associationTypeId: 36 }] }] }),
+      400, 'a label');
+    eq([label.body.category, label.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['inputs[0].types']], 'label error');
+
+    const read = await v4.getPage('contacts', 'companies', { inputs: [{ id: people[0] }, { id: people[2] }, { id: '999999999' }] });
+    eq(read.results.map((r) => [r._from.id, r.to.map((t) => t.toObjectId)]), [[people[0], sorted([firms[0], firms[1]])], [people[2], [firms[1]]]], 'getPage results');
+    eq(read.results[0].to[0].associationTypes.map((t) => [t.category, t.typeId, t.label]),
+      [['HUBSPOT_DEFINED', AssociationTypes.contactToCompany, null]], 'getPage types');
+    eq([read.numErrors, read.errors[0].context.ids], [1, ['999999999']], 'getPage of a missing record (207)');
+    const back = await v4.getPage('companies', 'contacts', { inputs: [{ id: firms[0] }] });
+    eq(back.results[0].to.map((t) => t.toObjectId), sorted([people[0], people[1]]), 'getPage from the company');
+    assert(back.results[0].paging === undefined, 'one page, no paging');
+
+    // Removing the unlabeled type removes the association; the primary type alone leaves it.
+    await v4.archiveLabels('contacts', 'companies', { inputs: [
+      { _from: { id: people[0] }, to: { id: firms[0] }, types: unlabeled(AssociationTypes.contactToCompany) },
+      { _from: { id: people[1] }, to: { id: firms[0] }, types: unlabeled(AssociationTypes.primaryContactToCompany) }] });
+    eq((await v4.getPage('companies', 'contacts', { inputs: [{ id: firms[0] }] })).results[0].to.map((t) => t.toObjectId), [people[1]], 'after archiveLabels');
+    await v4.archive('contacts', 'companies', { inputs: [{ _from: { id: people[0] }, to: [{ id: firms[1] }] }, { _from: { id: people[1] }, to: [{ id: firms[0] }, { id: firms[1] }] }] });
+    const after = await v4.getPage('contacts', 'companies', { inputs: [{ id: people[0] }, { id: people[1] }] });
+    eq(after.results.map((r) => r.to), [[], []], 'after archive');
+    const gone = await expectApiError(v4.archive('contacts', 'companies', { inputs: [{ _from: { id: people[2] }, to: [{ id: firms[1] }, { id: '999999999' }] }] }),
+      404, 'an archive naming a missing record');
+    eq([gone.body.category, gone.body.errors.map((e) => e.in)], ['OBJECT_NOT_FOUND', ['inputs[0].to[1].id']], 'archive error');
+    eq((await v4.getPage('contacts', 'companies', { inputs: [{ id: people[2] }] })).results[0].to.map((t) => t.toObjectId), [firms[1]], 'a refused archive removes nothing');
+    const reader = new Client({ accessToken: readToken, basePath: base });
+    const denied = await expectApiError(reader.crm.associations.v4.batchApi.createDefault('contacts', 'companies', { inputs: [{ _from: { id: people[2] }, to: { id: firms[0] } }] }),
+      403, 'a batch associate by a reader');
+    eq(denied.body.category, 'MISSING_SCOPES', 'category');
+    eq((await reader.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: people[2] }] })).results.length, 1, 'a batch read by a reader');
   });
 
   // Lists v3: static (MANUAL) lists of contacts and companies.
@@ -958,6 +1007,15 @@ async function main() {
       ['crm/associations/v4', 'LabelsBetweenObjectPair', 'PUT', `/crm/v4/objects/deals/${deal}/associations/companies/${company.id}`,
         [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: AssociationTypes.dealToCompany }]],
       ['crm/associations/v4', 'CollectionResponseMultiAssociatedObjectWithLabelForwardPaging', 'GET', `/crm/v4/objects/deals/${deal}/associations/contacts?limit=1`],
+      ['crm/associations/v4', 'BatchResponsePublicDefaultAssociation', 'POST', '/crm/v4/associations/deals/contacts/batch/associate/default',
+        { inputs: [{ from: { id: deal }, to: { id: bob } }, { from: { id: deal }, to: { id: '999999999' } }] }],
+      ['crm/associations/v4', 'BatchResponseLabelsBetweenObjectPair', 'POST', '/crm/v4/associations/deals/companies/batch/create',
+        { inputs: [{ from: { id: deal }, to: { id: company.id }, types: unlabeled(AssociationTypes.dealToCompany) }] }],
+      ['crm/associations/v4', 'BatchResponseLabelsBetweenObjectPairWithErrors', 'POST', '/crm/v4/associations/deals/companies/batch/create',
+        { inputs: [{ from: { id: '999999999' }, to: { id: company.id }, types: unlabeled(AssociationTypes.dealToCompany) }] }],
+      ['crm/associations/v4', 'BatchResponsePublicAssociationMultiWithLabel', 'POST', '/crm/v4/associations/deals/contacts/batch/read', { inputs: [{ id: deal }] }],
+      ['crm/associations/v4', 'BatchResponsePublicAssociationMultiWithLabelWithErrors', 'POST', '/crm/v4/associations/deals/contacts/batch/read',
+        { inputs: [{ id: deal }, { id: '999999999' }] }],
       ['crm/lists', 'MembershipsUpdateResponse', 'PUT', `/crm/v3/lists/${list}/memberships/add`, [bob]],
       ['crm/lists', 'ListFetchResponse', 'GET', `/crm/v3/lists/${list}`],
       ['crm/lists', 'ListsByIdResponse', 'GET', `/crm/v3/lists/?listIds=${list}`],
@@ -1000,7 +1058,7 @@ async function main() {
       ['a pipeline create', () => client.crm.pipelines.pipelinesApi.create('deals', { label: 'New', displayOrder: 1, stages: [] }), 405, 'METHOD_NOT_ALLOWED'],
       ['a property group create', () => client.crm.properties.groupsApi.create('contacts', { name: propName('group'), label: 'Group' }), 405, 'METHOD_NOT_ALLOWED'],
       ['properties batch read', () => client.crm.properties.batchApi.read('contacts', { archived: false, inputs: [{ name: 'email' }] }), 404, 'OBJECT_NOT_FOUND'],
-      ['associations v4 batch read', () => client.crm.associations.v4.batchApi.getPage('contacts', 'companies', { inputs: [{ id: batch.results[0].id }] }), 404, 'OBJECT_NOT_FOUND'],
+      ['association labels', () => client.crm.associations.v4.schema.definitionsApi.getAll('contacts', 'companies'), 404, 'OBJECT_NOT_FOUND'],
       ['a list by name', () => client.crm.lists.listsApi.getByName('x', '0-1'), 404, 'OBJECT_NOT_FOUND'],
     ];
     for (const [what, call, code, category] of cases) {
