@@ -227,11 +227,12 @@ func paging(r *http.Request, after string) *pagingJSON {
 
 // listObjects serves GET /crm/v3/objects/{objectType}?limit=&after=&properties=
 // &propertiesWithHistory=&associations=&archived=&archivedOperation=&archivedBy=&archivedVia=
-// &archivedAfter=&archivedBefore=. The associations of a page's records are read in one round trip;
-// with archived=true, ?associations= is a 400, archivedOperation keeps the records of that
-// operation still in the bin, and the other archived filters those deleted by whom, how and when
-// (see queryDeletionFilter): a filtered page reads at most crm.MaxBinScan records of the bin, so
-// it may hold fewer than limit while paging.next goes on.
+// &archivedAfter=&archivedBefore=. The associations of a page's records are read with one script
+// call, within the store's budget (see addAssociations); with archived=true, ?associations= is a
+// 400, archivedOperation keeps the records of that operation still in the bin, and the other
+// archived filters those deleted by whom, how and when (see queryDeletionFilter): a filtered page
+// reads at most crm.MaxBinScan records of the bin, so it may hold fewer than limit while
+// paging.next goes on.
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, err := s.objectType(r, p.Tenant, "objectType")
 	if err != nil {

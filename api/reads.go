@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -270,8 +271,16 @@ func (s *Server) queryAssociationTypes(r *http.Request, t crm.TenantID) ([]crm.O
 	return out, nil
 }
 
+// maxInlineAssociations is the most linked records of one type a record read with
+// ?associations= shows, HubSpot's: past it, paging.next goes on at the association endpoint.
+const maxInlineAssociations = 100
+
 // addAssociations sets the Associations of recs, live records of type o, to their links with
-// records of types, read in one round trip.
+// records of types, read with one script call of the store: at most maxInlineAssociations of a
+// type a record, by ascending id, with HubSpot's paging.next (after, and a link to the record's
+// association read) when it has more. When the records have more associations in all than one
+// read may look at (the store's budget), it is a 400 TOO_MANY_ASSOCIATIONS_READ saying to read
+// fewer records at a time or the associations a page at a time.
 func (s *Server) addAssociations(ctx context.Context, t crm.TenantID, o crm.ObjectType, recs []recordJSON, types []crm.ObjectType) error {
 	if len(types) == 0 || len(recs) == 0 {
 		return nil
@@ -281,6 +290,11 @@ func (s *Server) addAssociations(ctx context.Context, t crm.TenantID, o crm.Obje
 		ids[i] = crm.RecordID(rec.ID)
 	}
 	linked, err := s.store.AssociationsOf(ctx, t, o, ids, types)
+	var ve *crm.ValidationError
+	if errors.As(err, &ve) && ve.Code == crm.CodeTooManyAssociationsRead {
+		return errInvalid("limit", ve.Code, "%s (here: a smaller limit, or GET /crm/v4/objects/%s/{id}/associations/{toType}?limit=%d with its paging.next.after)",
+			ve.Message, o, maxAssociationsPage)
+	}
 	if err != nil {
 		return fmt.Errorf("read associations of %s: %w", o, err)
 	}
@@ -289,11 +303,18 @@ func (s *Server) addAssociations(ctx context.Context, t crm.TenantID, o crm.Obje
 			if recs[i].Associations == nil {
 				recs[i].Associations = associationsJSON{}
 			}
-			refs := make([]associationRefJSON, len(others))
-			for k, x := range others {
+			page, next := pageOfIDs(others, "", maxInlineAssociations)
+			refs := make([]associationRefJSON, len(page))
+			for k, x := range page {
 				refs[k] = associationRefJSON{ID: string(x), Type: singular(o) + "_to_" + singular(to)}
 			}
-			recs[i].Associations[string(to)] = pageJSON[associationRefJSON]{Results: refs}
+			res := pageJSON[associationRefJSON]{Results: refs}
+			if next != "" {
+				link := url.URL{Path: fmt.Sprintf("/crm/v4/objects/%s/%s/associations/%s", o, rec.ID, to),
+					RawQuery: url.Values{"after": {next}, "limit": {fmt.Sprint(maxAssociationsPage)}}.Encode()}
+				res.Paging = &pagingJSON{Next: nextJSON{After: next, Link: link.String()}}
+			}
+			recs[i].Associations[string(to)] = res
 		}
 	}
 	return nil

@@ -225,9 +225,12 @@ type AssociationStore interface {
 	// unless the store is configured otherwise): past it, nothing is read and the error is a
 	// *ValidationError TOO_MANY_ASSOCIATIONS_READ. Associations is ReadAssociations of one record.
 	ReadAssociations(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toType ObjectType) (map[RecordID][]RecordID, error)
-	// AssociationsOf returns, for each of ids (records of type o), the ids of its linked records of
-	// each of toTypes, ascending, in one round trip; records without any are left out. It does not
-	// check that the records are live: callers pass the ids of records they have just read.
+	// AssociationsOf returns, for each of ids that is a live record of type o, the ids of its
+	// linked records of each of toTypes, ascending, in one atomic step; records without any, and
+	// types without any, are left out. Its records may have at most the budget of
+	// ReadAssociations in all, over every type (however few toTypes are): past it, nothing is read
+	// and the error is a *ValidationError TOO_MANY_ASSOCIATIONS_READ. A read of one record is
+	// always within it.
 	AssociationsOf(ctx context.Context, t TenantID, o ObjectType, ids []RecordID, toTypes []ObjectType) (map[RecordID]map[ObjectType][]RecordID, error)
 }
 

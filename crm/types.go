@@ -328,3 +328,7 @@ type AssociationPair struct {
 // looks at every association of each of its records, in one step of Redis): twenty records of
 // DefaultMaxAssociations each.
 const DefaultAssociationReadBudget = 200_000
+
+// CodeTooManyAssociationsRead is the Code of the *ValidationError of a read of associations whose
+// records have more associations in all than one read may look at.
+const CodeTooManyAssociationsRead = "TOO_MANY_ASSOCIATIONS_READ"

@@ -7,10 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/crmflow/crmflow/crm"
-	"github.com/redis/go-redis/v9"
 )
 
 func associationMember(r crm.AssociationRef) string { return string(r.Type) + ":" + string(r.ID) }
@@ -149,75 +147,112 @@ func (s *Store) ReadAssociations(ctx context.Context, t crm.TenantID, o crm.Obje
 	if _, err := s.Schema(ctx, t, o); err != nil {
 		return nil, err
 	}
-	out := make(map[crm.RecordID][]crm.RecordID, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	keys := make([]string, 0, 2*len(ids))
-	for _, id := range ids {
-		keys = append(keys, RecordKey(t, o, id), AssocKey(t, o, id))
-	}
-	reply, err := readAssociationsScript.run(ctx, s, readAssociationsCall{Records: keys, ToType: toType, Max: s.cfg.AssociationReadBudget}).Result()
+	linked, over, err := s.readLinked(ctx, t, o, ids, []crm.ObjectType{toType})
 	if err != nil {
-		return nil, fmt.Errorf("read associations of %s: %w", o, err)
+		return nil, err
 	}
-	entries, ok := reply.([]any)
-	if !ok {
-		total, _ := reply.(int64)
-		return nil, &crm.ValidationError{Field: "inputs", Code: "TOO_MANY_ASSOCIATIONS_READ",
-			Message: fmt.Sprintf("the %d %s records read have %d associations in all, more than the %d one read may look at: read fewer records at a time",
-				len(ids), o, total, s.cfg.AssociationReadBudget)}
+	if over > 0 {
+		return nil, s.tooManyAssociationsRead("inputs", len(ids), o, over, "read fewer records at a time")
 	}
-	if len(entries) != len(ids) {
-		return nil, fmt.Errorf("read associations of %s: %d answers for %d records", o, len(entries), len(ids))
-	}
-	for i, e := range entries {
-		members, ok := e.([]any)
-		if !ok {
-			continue // not live
-		}
-		linked := make([]crm.RecordID, 0, len(members))
-		for _, m := range members {
-			if id, ok := m.(string); ok {
-				linked = append(linked, crm.RecordID(id))
-			}
-		}
-		sort.Slice(linked, func(a, b int) bool { return numLess(string(linked[a]), string(linked[b])) })
-		out[ids[i]] = linked
+	out := make(map[crm.RecordID][]crm.RecordID, len(linked))
+	for id, lists := range linked {
+		out[id] = lists[0]
 	}
 	return out, nil
 }
 
-// AssociationsOf implements Store.
+// AssociationsOf implements Store, with one script call however many the records and the types
+// are.
 func (s *Store) AssociationsOf(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, toTypes []crm.ObjectType) (map[crm.RecordID]map[crm.ObjectType][]crm.RecordID, error) {
 	out := make(map[crm.RecordID]map[crm.ObjectType][]crm.RecordID, len(ids))
 	if len(ids) == 0 || len(toTypes) == 0 {
 		return out, nil
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringSliceCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.SMembers(ctx, AssocKey(t, o, id))
+	var types []crm.ObjectType
+	for _, to := range toTypes {
+		if !slices.Contains(types, to) {
+			types = append(types, to)
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read associations of %s: %w", o, err)
+	linked, over, err := s.readLinked(ctx, t, o, ids, types)
+	if err != nil {
+		return nil, err
 	}
-	for i, id := range ids {
-		for _, m := range cmds[i].Val() {
-			typ, other, ok := strings.Cut(m, ":")
-			if !ok || !slices.Contains(toTypes, crm.ObjectType(typ)) {
+	if over > 0 {
+		return nil, s.tooManyAssociationsRead("associations", len(ids), o, over,
+			"read fewer records at a time, or each record's associations a page at a time")
+	}
+	for id, lists := range linked {
+		for k, others := range lists {
+			if len(others) == 0 {
 				continue
 			}
 			if out[id] == nil {
 				out[id] = map[crm.ObjectType][]crm.RecordID{}
 			}
-			out[id][crm.ObjectType(typ)] = append(out[id][crm.ObjectType(typ)], crm.RecordID(other))
-		}
-		for _, linked := range out[id] {
-			sort.Slice(linked, func(a, b int) bool { return numLess(string(linked[a]), string(linked[b])) })
+			out[id][types[k]] = others
 		}
 	}
 	return out, nil
+}
+
+// readLinked reads, with one call of readAssociationsScript, the records of each of toTypes
+// (distinct) linked to each of ids that is a live record of type o: by record, one list per type
+// of toTypes, in their order, each ascending. When the records have more associations in all
+// than Config.AssociationReadBudget, it reads none and over is their number.
+func (s *Store) readLinked(ctx context.Context, t crm.TenantID, o crm.ObjectType, ids []crm.RecordID, toTypes []crm.ObjectType) (linked map[crm.RecordID][][]crm.RecordID, over int64, err error) {
+	linked = make(map[crm.RecordID][][]crm.RecordID, len(ids))
+	if len(ids) == 0 {
+		return linked, 0, nil
+	}
+	keys := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		keys = append(keys, RecordKey(t, o, id), AssocKey(t, o, id))
+	}
+	reply, err := readAssociationsScript.run(ctx, s, readAssociationsCall{Records: keys, Max: s.cfg.AssociationReadBudget, ToTypes: toTypes}).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("read associations of %s: %w", o, err)
+	}
+	entries, ok := reply.([]any)
+	if !ok {
+		total, _ := reply.(int64)
+		return nil, total, nil
+	}
+	if len(entries) != len(ids) {
+		return nil, 0, fmt.Errorf("read associations of %s: %d answers for %d records", o, len(entries), len(ids))
+	}
+	for i, e := range entries {
+		lists, ok := e.([]any)
+		if !ok {
+			continue // not live
+		}
+		if len(lists) != len(toTypes) {
+			return nil, 0, fmt.Errorf("read associations of %s: %d lists for %d types", o, len(lists), len(toTypes))
+		}
+		byType := make([][]crm.RecordID, len(toTypes))
+		for k, l := range lists {
+			members, _ := l.([]any)
+			others := make([]crm.RecordID, 0, len(members))
+			for _, m := range members {
+				if id, ok := m.(string); ok {
+					others = append(others, crm.RecordID(id))
+				}
+			}
+			sort.Slice(others, func(a, b int) bool { return numLess(string(others[a]), string(others[b])) })
+			byType[k] = others
+		}
+		linked[ids[i]] = byType
+	}
+	return linked, 0, nil
+}
+
+// tooManyAssociationsRead is the refusal of a read of the associations of n records of type o,
+// which have total associations in all, more than Config.AssociationReadBudget; todo says what
+// to do instead.
+func (s *Store) tooManyAssociationsRead(field string, n int, o crm.ObjectType, total int64, todo string) *crm.ValidationError {
+	return &crm.ValidationError{Field: field, Code: crm.CodeTooManyAssociationsRead,
+		Message: fmt.Sprintf("the %d %s records read have %d associations in all, more than the %d one read may look at: %s",
+			n, o, total, s.cfg.AssociationReadBudget, todo)}
 }
 
 func numLess(a, b string) bool {

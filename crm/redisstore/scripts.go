@@ -372,8 +372,8 @@ func pairKeys(t crm.TenantID, pairs []crm.AssociationPair) (keys, members []stri
 	return keys, members
 }
 
-// readAssociationsScript reads the records of one type linked to each of some records.
-// See lua/read_associations.lua for its KEYS and ARGV.
+// readAssociationsScript reads the records of some types linked to each of some records, within
+// a budget. See lua/read_associations.lua for its KEYS and ARGV.
 var readAssociationsScript = newScript[readAssociationsCall]("read_associations").readOnly().quiet()
 
 // readAssociationsCall is a call of readAssociationsScript (lua/read_associations.lua).
@@ -381,12 +381,19 @@ type readAssociationsCall struct {
 	// Records are the record key and the association key of each record, in order.
 	Records []string
 
-	ToType crm.ObjectType
-	Max    int // Config.AssociationReadBudget
+	Max     int              // Config.AssociationReadBudget
+	ToTypes []crm.ObjectType // each once
 }
 
 func (c readAssociationsCall) keys() []string { return c.Records }
-func (c readAssociationsCall) argv() []any    { return []any{string(c.ToType) + ":", c.Max} }
+func (c readAssociationsCall) argv() []any {
+	args := make([]any, 0, 1+len(c.ToTypes))
+	args = append(args, c.Max)
+	for _, o := range c.ToTypes {
+		args = append(args, string(o))
+	}
+	return args
+}
 
 // createListScript creates a static list.
 // See lua/create_list.lua for its KEYS and ARGV.

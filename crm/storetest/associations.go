@@ -167,3 +167,43 @@ func testReadAssociations(t *testing.T, hn *Harness) {
 	_, err = b.store.Associations(b.ctx, b.tenant, f.binned, crm.Contacts)
 	require.ErrorIs(t, err, crm.ErrNotFound)
 }
+
+// AssociationsOf answers, in one step, the linked records of each of several types of each live
+// record, ascending, and leaves out the records and the types without any, the records that are
+// not live (a record in the bin keeps its links) and a type named twice.
+func testAssociationsOf(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	f := b.associationFixture(t, 12)
+	c, co := f.contacts, f.companies
+	binned := crm.AssociationRef{Type: crm.Contacts, ID: b.contact(t, map[string]string{}).ID}
+	var pairs []crm.AssociationPair
+	for _, x := range co {
+		pairs = append(pairs, crm.AssociationPair{From: c[0], To: x})
+	}
+	pairs = append(pairs, crm.AssociationPair{From: c[0], To: c[1]}, crm.AssociationPair{From: binned, To: co[0]})
+	errs, err := b.store.AssociatePairs(b.ctx, b.tenant, pairs)
+	require.NoError(t, err)
+	require.NoError(t, errors.Join(errs...))
+	_, err = b.store.ArchiveRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{binned.ID}, crm.Actor{User: "a@x.example"})
+	require.NoError(t, err)
+
+	before := b.dump(t)
+	linked, err := b.store.AssociationsOf(b.ctx, b.tenant, crm.Contacts,
+		[]crm.RecordID{c[0].ID, "999999", c[1].ID, c[2].ID, binned.ID},
+		[]crm.ObjectType{crm.Companies, crm.Contacts, crm.Companies, crm.Deals})
+	require.NoError(t, err)
+	want := make([]crm.RecordID, len(co))
+	for i, x := range co {
+		want[i] = x.ID // created one after the other: ascending ids
+	}
+	require.Equal(t, map[crm.RecordID]map[crm.ObjectType][]crm.RecordID{
+		c[0].ID: {crm.Companies: want, crm.Contacts: {c[1].ID}},
+		c[1].ID: {crm.Contacts: {c[0].ID}},
+	}, linked)
+	require.Equal(t, before, b.dump(t), "a read changes nothing")
+
+	none, err := b.store.AssociationsOf(b.ctx, b.tenant, crm.Contacts, []crm.RecordID{c[0].ID}, nil)
+	require.NoError(t, err)
+	require.Empty(t, none)
+}

@@ -55,6 +55,7 @@ var tests = []struct {
 	{"AssociatePairs", testAssociatePairs},
 	{"DissociatePairs", testDissociatePairs},
 	{"ReadAssociations", testReadAssociations},
+	{"AssociationsOf", testAssociationsOf},
 	{"AuditNewestFirstAndFiltered", testAuditNewestFirstAndFiltered},
 	{"BinFilters", testBinFilters},
 	{"ArchiveCheckedMovesOnlyWhatWasNotWritten", testArchiveCheckedMovesOnlyWhatWasNotWritten},

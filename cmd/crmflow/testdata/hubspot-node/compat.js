@@ -586,6 +586,25 @@ async function main() {
     eq(seen, sorted(seen), 'ascending ids');
     eq(new Set(seen).size, seen.length, 'each contact once');
   });
+  // A read with associations shows 100 linked records of a type, as HubSpot's, with paging.next
+  // going on at the association read.
+  await check('a read with associations: 100 of a type, paging.next on to associations v4 getPage', async () => {
+    const who = await contacts.basicApi.create({ properties: { email: email('manyfirms') }, associations: [] });
+    const firms = [];
+    for (const n of [100, 1]) {
+      const made = await client.crm.companies.batchApi.create({ inputs: Array.from({ length: n }, (_, i) => ({ properties: { name: `Many ${firms.length + i} ${run}` }, associations: [] })) });
+      firms.push(...made.results.map((r) => r.id));
+    }
+    const all = sorted(firms);
+    await client.crm.associations.v4.batchApi.createDefault('contacts', 'companies', { inputs: all.map((id) => ({ _from: { id: who.id }, to: { id } })) });
+    const shown = (await contacts.basicApi.getById(who.id, undefined, undefined, ['companies'])).associations.companies;
+    eq(shown.results.map((r) => r.id), all.slice(0, 100), 'the first 100 companies, by ascending id');
+    eq(shown.paging.next.after, all[99], 'paging.next.after');
+    const rest = await client.crm.associations.v4.basicApi.getPage('contacts', who.id, 'companies', shown.paging.next.after);
+    eq(rest.results.map((r) => r.toObjectId), [all[100]], 'the rest, from associations v4 getPage');
+    const raw = await (await client.apiRequest({ method: 'GET', path: `/crm/v3/objects/contacts/${who.id}?associations=companies` })).json();
+    eq(models.problems('crm/contacts', 'SimplePublicObjectWithAssociations', raw), [], "the answer against the client's model");
+  });
   await check('associations v4: a custom object links with createDefault, without a type id', async () => {
     const v4 = client.crm.associations.v4.basicApi;
     const ship = await client.crm.objects.basicApi.create(ships, { properties: { title: 'Linked', hull: `H-linked-${run}` }, associations: [] });
