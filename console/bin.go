@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -423,16 +422,15 @@ func (c *Console) listDelete(q *request) error {
 	if err != nil {
 		return err
 	}
-	p.Typed = strings.TrimSpace(q.r.PostForm.Get("count"))
-	typed, perr := strconv.ParseInt(p.Typed, 10, 64)
-	if perr != nil || typed != p.Count {
+	p.Typed = q.r.PostForm.Get("count")
+	if !typedCount(p.Typed, p.Count) {
 		p.Error = q.tr.T("confirm.wrong", p.Count, p.Typed)
 		c.render(q.w, q.r, http.StatusUnprocessableEntity, "confirm", p)
 		return nil
 	}
 	var job jobAccepted
 	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/lists/"+url.PathEscape(q.r.PathValue("id"))+"/records/delete",
-		map[string]any{"confirmCount": typed}, &job); err != nil {
+		map[string]any{"confirmCount": p.Count}, &job); err != nil {
 		return err
 	}
 	redirect(q, "/console/jobs/"+url.PathEscape(job.ID), "", 0)

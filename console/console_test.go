@@ -570,8 +570,16 @@ func TestBulkDeleteTypedCount(t *testing.T) {
 	require.Contains(t, page, "You typed “2”, but 3 records are selected")
 	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids[:1], "count": {"2"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly that number to delete it.")
+	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly 1 (digits only) to delete it.")
 	require.Contains(t, page, "You are about to delete 1 record (Contacts). It goes to the recycle bin")
+	// The count must be typed as shown: no leading zero, sign or space.
+	for _, typed := range []string{"03", "+3", " 3", "3 ", "3.0", "0x3", "３"} {
+		resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids, "count": {typed}})
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%q", typed)
+		shown := strings.ReplaceAll(typed, "+", "&#43;") // as html/template writes it
+		require.Contains(t, page, "You typed “"+shown+"”, but 3 records are selected: type exactly 3 (digits only) to delete them.", "%q", typed)
+		require.Contains(t, page, `value="`+shown+`"`, "the count as typed stays in the form")
+	}
 	for _, id := range ids {
 		require.True(t, b.live(t, id), "a wrong count deletes nothing")
 	}
