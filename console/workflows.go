@@ -497,12 +497,14 @@ type historyEventJSON struct {
 	By         string `json:"by"`
 }
 
-// row is the event as a history table shows it.
+// row is the event as a history table shows it. The API's step is the action's index in the
+// workflow's actions, from 0 (as "actions[0]" names it in a problem); the page counts steps from
+// 1, as people do: the first action is "step 1".
 func (e historyEventJSON) row() flowLogRow {
 	row := flowLogRow{At: shortTime(e.At), ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
 		Outcome: e.Outcome, Detail: e.Detail, By: e.By}
 	if e.Step != nil {
-		row.Step = strconv.Itoa(*e.Step)
+		row.Step = strconv.Itoa(*e.Step + 1)
 	}
 	return row
 }

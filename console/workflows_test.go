@@ -153,6 +153,8 @@ func TestWorkflowScreens(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, `class="event-action"`)
 	require.Contains(t, page, "moved contact "+ada+" to the recycle bin")
+	require.Contains(t, page, "delete_contact (step 1): done", "the API's step 0 is the first step")
+	require.NotContains(t, page, "step 0")
 	require.Contains(t, page, `href="/console/objects/contacts/`+ada+`"`)
 	require.Equal(t, 3, strings.Count(page, `<tr class="event-`), "enrolled, action, completed")
 	_, page = br.get("/console/workflows/clean-leads/history?kind=enrolled")
