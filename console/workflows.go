@@ -167,6 +167,9 @@ type workflowPage struct {
 	Problems []problem
 	// Refusal is the API's message when it refused an activation, a pause or a save.
 	Refusal string
+	// Enroll keeps "also enroll the records that match now" checked on the page that refuses an
+	// activation asked with it.
+	Enroll  bool
 	Preview *previewView
 	// Recovered says that Source is the user's draft, sent after their session ended and not saved
 	// yet (see draft.go).
@@ -402,7 +405,8 @@ func (q *request) withName(name string) *request {
 
 // activateWorkflow serves POST /console/workflows/{name}/activate (enroll=1 also enrolls the
 // records that match already), and pauseWorkflow POST /console/workflows/{name}/pause. A refusal
-// (the plan, the user's rights, a workflow that no longer validates) is shown on its page.
+// (the plan, the user's rights, a workflow that no longer validates) is shown on its page, with
+// the form as it was sent; sent again, it is judged again.
 func (c *Console) activateWorkflow(q *request) error {
 	enroll := q.r.PostFormValue("enroll") == "1"
 	var out activation
@@ -454,6 +458,7 @@ func (c *Console) workflowAction(q *request, action string, body, out any, flash
 	if !p.refused(err) {
 		return err
 	}
+	p.Enroll = q.r.PostFormValue("enroll") == "1"
 	var apiErr *APIError
 	errors.As(err, &apiErr)
 	c.render(q.w, q.r, apiErr.Status, "workflow", p)

@@ -113,6 +113,7 @@ func TestWorkflowScreens(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	require.Contains(t, page, `id="refusal"`)
 	require.Contains(t, page, "the starter plan does not include workflow automation")
+	require.Contains(t, page, `id="enroll" checked>`, "the refused form as it was sent")
 	f, err = b.store.Flow(ctx, b.tenant, "clean-leads")
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowDraft, f.State)
