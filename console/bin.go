@@ -2,10 +2,13 @@ package console
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 type binRow struct {
 	ID, Name, By, When, How, Until, Operation string
 	Expired                                   bool
+	// Checked keeps the record checked on the page that refuses its restore.
+	Checked bool
 }
 
 // operationJSON is a destructive operation as the API shows it (GET /crm/v3/operations/{id}).
@@ -45,7 +50,10 @@ type binPage struct {
 	Filtered    bool
 	FilterError string
 	CanRestore  bool
-	Failures    []restoreFailure
+	// Failures are the records a restore could not bring back, and why; MoreFailures counts those
+	// not listed (see restoreNote).
+	Failures     []restoreFailure
+	MoreFailures int
 	// Op is the operation the page is filtered by, and Operation what the API says of it.
 	Op        string
 	Operation *operationJSON
@@ -55,8 +63,81 @@ type binPage struct {
 
 // restoreFailure is one record a restore could not bring back, and the record that blocks it.
 type restoreFailure struct {
-	Message    string
-	BlockingID string
+	Message    string `json:"message"`
+	BlockingID string `json:"blockingId,omitempty"`
+}
+
+// restoreCookie carries a restore's failures (a restoreNote) from a restore that brought back some
+// of the records checked to the bin page the browser is sent to after it, which shows them beside
+// the flash of those restored. It is sealed with a key of the session's secret: only that
+// session's pages open it, nothing but the console can have written it, and the browser keeps no
+// readable copy of what a reason names (an email). The bin page reads it once, and clears it.
+const restoreCookie = "crmflow_restore"
+
+// maxRestoreNote bounds the JSON of a restoreNote, so that restoreCookie, sealed and encoded, stays
+// within the 4096 bytes a browser keeps of a cookie, its name and attributes included.
+const maxRestoreNote = 2600
+
+// restoreNote is what restoreCookie carries: the failures of a restore from the bin of Type, as
+// many as fit in maxRestoreNote, and the number of records not restored that did not fit.
+type restoreNote struct {
+	Type     string           `json:"type"`
+	Failures []restoreFailure `json:"failures"`
+	More     int              `json:"more,omitempty"`
+}
+
+// restoreNoteKey is the key that seals a restoreNote for the session of secret.
+func restoreNoteKey(secret string) []byte {
+	sum := sha256.Sum256([]byte("crmflow console restore note key\x00" + secret))
+	return sum[:]
+}
+
+// keepRestoreNote sets restoreCookie to the failures of a restore from the bin of t, for the bin
+// page after the redirect. records[i] is how many records failures[i] is about.
+func (c *Console) keepRestoreNote(q *request, t string, failures []restoreFailure, records []int) {
+	n := restoreNote{Type: t}
+	for i, f := range failures {
+		next := n
+		next.Failures = append(slices.Clone(n.Failures), f)
+		if raw, _ := json.Marshal(next); n.More == 0 && len(raw) <= maxRestoreNote {
+			n = next
+			continue
+		}
+		n.More += records[i]
+	}
+	raw, err := json.Marshal(n)
+	if err != nil {
+		panic(err) // strings and ints always encode
+	}
+	sealed := sealWith(restoreNoteKey(q.sess.secret), raw)
+	c.setCookie(q.w, q.r, restoreCookie, base64.RawURLEncoding.EncodeToString(sealed), flashMaxAge, http.SameSiteStrictMode)
+}
+
+// takeRestoreNote returns the restoreNote left for the bin page of t, and clears it, on the GET
+// that shows the page (like takeFlash); a note of another bin, or one this session did not seal,
+// is dropped.
+func (c *Console) takeRestoreNote(q *request, t string) restoreNote {
+	if q.r.Method != http.MethodGet || q.r.Header.Get(fetchHeader) != "" {
+		return restoreNote{}
+	}
+	ck, err := c.cookie(q.r, restoreCookie)
+	if err != nil {
+		return restoreNote{}
+	}
+	c.clearCookie(q.w, q.r, restoreCookie)
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return restoreNote{}
+	}
+	raw, err := unsealWith(restoreNoteKey(q.sess.secret), sealed)
+	if err != nil {
+		return restoreNote{}
+	}
+	var n restoreNote
+	if json.Unmarshal(raw, &n) != nil || n.Type != t {
+		return restoreNote{}
+	}
+	return n
 }
 
 // binVias are the ways a record enters the bin (the API's archivedVia), for the filter.
@@ -82,6 +163,8 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		From: strings.TrimSpace(qs.Get("from")), To: strings.TrimSpace(qs.Get("to"))}
 	p.Filtered = p.By != "" || p.Via != "" || p.From != "" || p.To != "" || p.Op != ""
 	p.Title = p.TypeLabel(t) + " · " + p.Title
+	note := c.takeRestoreNote(q, t)
+	p.Failures, p.MoreFailures = note.Failures, note.More
 	if p.Op != "" {
 		var op operationJSON
 		_, err := c.call(q.r, q.sess, http.MethodGet, "/crm/v3/operations/"+url.PathEscape(p.Op), nil, &op)
@@ -161,9 +244,11 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	return p, nil
 }
 
-// restore serves POST /console/bin/{type}/restore: it restores the records checked. When some
-// cannot come back (an email now taken, past the retention period), the bin shows why, with a
-// link to the record that blocks each.
+// restore serves POST /console/bin/{type}/restore: it restores the records checked, and sends the
+// browser to the bin, which says how many came back, so that reloading that page sends nothing
+// again. When some cannot come back (an email now taken, past the retention period), the bin says
+// why, with a link to the record that blocks each: after the redirect when others came back; on
+// the answer itself (409), with those records still checked, when none did, as nothing changed.
 func (c *Console) restore(q *request) error {
 	t := objectType(q)
 	var inputs []map[string]string
@@ -187,21 +272,33 @@ func (c *Console) restore(q *request) error {
 	if err != nil {
 		return err
 	}
+	back := "/console/bin/" + url.PathEscape(t)
 	if status != http.StatusMultiStatus {
-		redirect(q, "/console/bin/"+url.PathEscape(t), "restored", len(res.Results))
+		redirect(q, back, "restored", len(res.Results))
+		return nil
+	}
+	var failures []restoreFailure
+	var records []int
+	for _, e := range res.Errors {
+		f := restoreFailure{Message: q.tr.APIMessage(e.Category, "", e.Message, e.Context)}
+		if b := e.Context["blockingId"]; len(b) > 0 {
+			f.BlockingID = b[0]
+		}
+		failures = append(failures, f)
+		records = append(records, max(len(e.Context["id"]), 1))
+	}
+	if len(res.Results) > 0 {
+		c.keepRestoreNote(q, t, failures, records)
+		redirect(q, back, "restored", len(res.Results))
 		return nil
 	}
 	p, err := c.binPage(q)
 	if err != nil {
 		return err
 	}
-	p.Flash = q.tr.T("flash.restored", len(res.Results))
-	for _, e := range res.Errors {
-		f := restoreFailure{Message: q.tr.APIMessage(e.Category, "", e.Message, e.Context)}
-		if b := e.Context["blockingId"]; len(b) > 0 {
-			f.BlockingID = b[0]
-		}
-		p.Failures = append(p.Failures, f)
+	p.Failures = failures
+	for i := range p.Rows {
+		p.Rows[i].Checked = slices.Contains(q.r.PostForm["id"], p.Rows[i].ID)
 	}
 	c.render(q.w, q.r, http.StatusConflict, "bin", p)
 	return nil
@@ -423,16 +520,15 @@ func (c *Console) listDelete(q *request) error {
 	if err != nil {
 		return err
 	}
-	p.Typed = strings.TrimSpace(q.r.PostForm.Get("count"))
-	typed, perr := strconv.ParseInt(p.Typed, 10, 64)
-	if perr != nil || typed != p.Count {
+	p.Typed = q.r.PostForm.Get("count")
+	if !typedCount(p.Typed, p.Count) {
 		p.Error = q.tr.T("confirm.wrong", p.Count, p.Typed)
 		c.render(q.w, q.r, http.StatusUnprocessableEntity, "confirm", p)
 		return nil
 	}
 	var job jobAccepted
 	if _, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/lists/"+url.PathEscape(q.r.PathValue("id"))+"/records/delete",
-		map[string]any{"confirmCount": typed}, &job); err != nil {
+		map[string]any{"confirmCount": p.Count}, &job); err != nil {
 		return err
 	}
 	redirect(q, "/console/jobs/"+url.PathEscape(job.ID), "", 0)

@@ -479,7 +479,7 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr transla
 	// An error page is this request's, and carries the sign-in form's token, even at an address
 	// (a missing static file) whose answers a cache may otherwise keep.
 	w.Header().Set("Cache-Control", "no-store")
-	v := view{translator: tr, Title: tr.T("error.title"), Here: r.URL.RequestURI(), Login: c.loginToken(w, r)}
+	v := view{translator: tr, Title: tr.T(errorTitle(status)), Here: r.URL.RequestURI(), Login: c.loginToken(w, r)}
 	if r.Method != http.MethodGet {
 		v.Here = "/console/" // the language switch cannot come back to it with a GET
 	}
@@ -491,7 +491,24 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, tr transla
 // and goes on from there.
 func (q *request) renderError(status int, message string) {
 	q.w.Header().Set("Cache-Control", "no-store")
-	q.con.render(q.w, q.r, status, "error", errorPage{view: q.view("error.title"), Status: status, Message: message})
+	q.con.render(q.w, q.r, status, "error", errorPage{view: q.view(errorTitle(status)), Status: status, Message: message})
+}
+
+// errorTitle is the message key of the title of an error page of status: a refusal (4xx) is
+// titled by what happened (not allowed, not found, refused, too many requests), since its message
+// says what to do; a failure of the server (5xx), or anything else, is "Something went wrong".
+func errorTitle(status int) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "error.title.forbidden"
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return "error.title.notfound"
+	case status == http.StatusTooManyRequests:
+		return "error.title.busy"
+	case status >= 400 && status < 500:
+		return "error.title.refused"
+	}
+	return "error.title"
 }
 
 // flashCookie carries the message of a change to the page the browser is sent to after it: the

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -570,8 +572,16 @@ func TestBulkDeleteTypedCount(t *testing.T) {
 	require.Contains(t, page, "You typed “2”, but 3 records are selected")
 	resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids[:1], "count": {"2"}})
 	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
-	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly that number to delete it.")
+	require.Contains(t, page, "You typed “2”, but 1 record is selected: type exactly 1 (digits only) to delete it.")
 	require.Contains(t, page, "You are about to delete 1 record (Contacts). It goes to the recycle bin")
+	// The count must be typed as shown: no leading zero, sign or space.
+	for _, typed := range []string{"03", "+3", " 3", "3 ", "3.0", "0x3", "３"} {
+		resp, page = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"selected"}, "id": ids, "count": {typed}})
+		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%q", typed)
+		shown := strings.ReplaceAll(typed, "+", "&#43;") // as html/template writes it
+		require.Contains(t, page, "You typed “"+shown+"”, but 3 records are selected: type exactly 3 (digits only) to delete them.", "%q", typed)
+		require.Contains(t, page, `value="`+shown+`"`, "the count as typed stays in the form")
+	}
 	for _, id := range ids {
 		require.True(t, b.live(t, id), "a wrong count deletes nothing")
 	}
@@ -711,11 +721,97 @@ func TestRestoreConflictNamesTheBlockingRecord(t *testing.T) {
 	require.Contains(t, page, "ops@example.com")
 	require.Contains(t, page, "2026-05-30 12:00", "restorable until: deleted at plus 90 days")
 
+	// Nothing came back: a refusal, on the answer itself, with the record still checked; it says
+	// nothing was restored only by its reason, never "0 records restored".
 	resp, page = br.post("/console/bin/contacts/restore", url.Values{"csrf": {csrf}, "id": {old}})
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
 	require.Contains(t, page, "twin@example.com")
 	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
+	require.Contains(t, page, `value="`+old+`" class="pick" aria-label="Select `+old+`" checked>`)
+	require.NotContains(t, page, "records restored")
+	require.NotContains(t, page, `class="flash"`)
 	require.False(t, b.live(t, old))
+}
+
+// TestRestoreOfSomeGoesToTheBin: a restore that brings back some of the records checked sends the
+// browser to the bin (303), which says how many came back and why the others did not, once: a
+// reload shows the bin as it is and sends nothing again. The reasons travel sealed, so the
+// browser's cookie names no email; those past what a cookie holds are counted, not listed.
+func TestRestoreOfSomeGoesToTheBin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	const twins = 20
+	var ids []crm.RecordID
+	for i := range twins {
+		ids = append(ids, crm.RecordID(b.createContact(t, map[string]string{"email": fmt.Sprintf("twin%02d@example.com", i)})))
+	}
+	fine := crm.RecordID(b.createContact(t, map[string]string{"email": "fine@example.com"}))
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, append(slices.Clone(ids), fine), crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	blocker := b.createContact(t, map[string]string{"email": "twin00@example.com"})
+	for i := 1; i < twins; i++ {
+		b.createContact(t, map[string]string{"email": fmt.Sprintf("twin%02d@example.com", i)})
+	}
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	resp, page := br.post("/console/bin/contacts/restore", url.Values{"csrf": {csrf}, "id": {string(ids[0]), string(fine)}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, page)
+	require.Equal(t, "/console/bin/contacts", resp.Header.Get("Location"))
+	require.True(t, b.live(t, string(fine)))
+	for _, ck := range resp.Header.Values("Set-Cookie") {
+		require.NotContains(t, ck, "twin00", "the reason is sealed in the cookie")
+	}
+	resp, page = br.get("/console/bin/contacts")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "1 record restored.")
+	require.Contains(t, page, `id="restore-failures"`)
+	require.Contains(t, page, "twin00@example.com")
+	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
+
+	// Reloaded: the bin as it is, with no word of the restore.
+	resp, page = br.get("/console/bin/contacts")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotContains(t, page, "restored")
+	require.NotContains(t, page, `id="restore-failures"`)
+
+	// Too many reasons for a cookie: the first are listed, the others counted.
+	form := url.Values{"csrf": {csrf}, "id": {string(fine)}}
+	for _, id := range ids {
+		form.Add("id", string(id))
+	}
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{fine}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	resp, _ = br.post("/console/bin/contacts/restore", form)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, page = br.get("/console/bin/contacts")
+	require.Contains(t, page, "1 record restored.")
+	_, failures, found := strings.Cut(page, `id="restore-failures"`)
+	require.True(t, found, page)
+	failures, _, _ = strings.Cut(failures, "</section>")
+	require.Contains(t, failures, "twin00@example.com")
+	require.NotContains(t, failures, "twin19@example.com")
+	m := regexp.MustCompile(`<li id="restore-failures-more">(\d+) more records were not restored`).FindStringSubmatch(failures)
+	require.NotNil(t, m, failures)
+	require.Equal(t, twins, strings.Count(failures, "could not restore contacts")+atoi(t, m[1]), "every record not restored is listed or counted")
+
+	// The reasons are the bin's of this restore only: another type's bin does not show them.
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{fine}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	resp, _ = br.post("/console/bin/contacts/restore", url.Values{"csrf": {csrf}, "id": {string(ids[0]), string(fine)}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	_, page = br.get("/console/bin/companies")
+	require.NotContains(t, page, `id="restore-failures"`)
+}
+
+// atoi is strconv.Atoi of a number a test read from a page.
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err)
+	return n
 }
 
 func TestLanguage(t *testing.T) {

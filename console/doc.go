@@ -15,7 +15,10 @@
 // same user signs in again in that browser (see draft.go). Every screen reads and every action
 // writes through the API's own http.Handler, in process, with the user's token: the API checks
 // the permissions, the counts and the protection rules exactly as it does for any client, and the
-// console shows its refusals. The console only hides what the user may not do.
+// console shows its refusals. The console only hides what the user may not do. A form that
+// changed something answers with a redirect (303) to the page that says what it did (with a
+// one-time flash), so that reloading that page never sends the form again; a refusal is shown at
+// once, with the form as sent, titled by what happened (not allowed, not found, refused).
 //
 //	con, err := console.New(apiServer, store, store, &console.Config{Retention: 90 * 24 * time.Hour})
 //	mux.Handle("/console/", con)

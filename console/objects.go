@@ -251,9 +251,8 @@ func (c *Console) runBulk(q *request) error {
 	if err != nil {
 		return err
 	}
-	p.Typed = strings.TrimSpace(q.r.PostForm.Get("count"))
-	typed, perr := strconv.ParseInt(p.Typed, 10, 64)
-	if perr != nil || typed != p.Count {
+	p.Typed = q.r.PostForm.Get("count")
+	if !typedCount(p.Typed, p.Count) {
 		p.Error = q.tr.T("confirm.wrong", p.Count, p.Typed)
 		c.render(q.w, q.r, http.StatusUnprocessableEntity, "confirm", p)
 		return nil
@@ -266,7 +265,7 @@ func (c *Console) runBulk(q *request) error {
 		redirect(q, "/console/objects/"+url.PathEscape(t), "deleted", 1)
 		return nil
 	}
-	body := map[string]any{"confirmCount": typed}
+	body := map[string]any{"confirmCount": p.Count}
 	if p.Scope == "selected" {
 		body["ids"] = p.IDs
 	} else {
@@ -283,6 +282,11 @@ func (c *Console) runBulk(q *request) error {
 	redirect(q, "/console/jobs/"+url.PathEscape(job.ID), "", 0)
 	return nil
 }
+
+// typedCount reports whether typed, the count the user typed to confirm a delete, is count
+// written as the confirmation shows it: its digits exactly, without a sign, a leading zero or a
+// space. "030", "+30" and " 30" are not 30: the user confirms the number they were shown.
+func typedCount(typed string, count int64) bool { return typed == strconv.FormatInt(count, 10) }
 
 // recordPageData is the data of a record's page.
 type recordPageData struct {

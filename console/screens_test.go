@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmflow/crmflow/api"
+	"github.com/crmflow/crmflow/console"
 	"github.com/crmflow/crmflow/crm"
 )
 
@@ -249,4 +253,86 @@ func TestFlashWaitsForThePageShown(t *testing.T) {
 	require.Contains(t, page, "1 record moved to the recycle bin.", "the page the browser shows")
 	_, page = br.get(resp.Header.Get("Location"))
 	require.NotContains(t, page, "moved to the recycle bin", "once")
+}
+
+// TestErrorPageTitles: an error page is titled by what happened when the API (or the console)
+// refused the request, in the user's language: not allowed (403), not found (404), refused (400,
+// 405, 409, 422); a failure of the server, or an answer the console cannot read, is "Something
+// went wrong".
+func TestErrorPageTitles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	kept := b.createContact(t, map[string]string{"email": "vip@example.com"})
+	_, _, err := b.store.PutProtectionRule(ctx, b.tenant, crm.ProtectionRule{Name: "vip", ObjectType: crm.Contacts,
+		When: `email == "vip@example.com"`}, "ops@example.com")
+	require.NoError(t, err)
+
+	ops := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, ops.signIn(b.token).StatusCode)
+	csrf := ops.csrf()
+	reader := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, reader.signIn(b.readerToken).StatusCode)
+	signedOut := b.browser(t)
+
+	for _, tc := range []struct {
+		name   string
+		br     *browser
+		method string
+		path   string
+		form   url.Values
+		status int
+		en, sv string
+	}{
+		{"Forbidden", reader, http.MethodGet, "/console/objects/contacts/" + kept + "/delete", nil, http.StatusForbidden, "Not allowed", "Inte tillåtet"},
+		{"SignedOut", signedOut, http.MethodPost, "/console/objects/contacts/" + kept + "/delete", url.Values{"mode": {"bin"}}, http.StatusForbidden, "Not allowed", "Inte tillåtet"},
+		{"NotFound", ops, http.MethodGet, "/console/workflows/no-such-flow", nil, http.StatusNotFound, "Not found", "Hittades inte"},
+		{"NoSuchPage", signedOut, http.MethodGet, "/console/no/such/page", nil, http.StatusNotFound, "Not found", "Hittades inte"},
+		{"Conflict", ops, http.MethodPost, "/console/objects/contacts/" + kept + "/delete", url.Values{"mode": {"bin"}, "csrf": {csrf}}, http.StatusConflict, "Refused", "Avvisat"},
+		{"BadRequest", ops, http.MethodPost, "/console/operations/%2e%2e/undo", url.Values{"csrf": {csrf}}, http.StatusBadRequest, "Refused", "Avvisat"},
+		{"WrongMethod", ops, http.MethodGet, "/console/bin/contacts/restore", nil, http.StatusMethodNotAllowed, "Refused", "Avvisat"},
+	} {
+		for _, lang := range []string{"en", "sv"} {
+			tc.br.lang = lang
+			resp, page := tc.br.do(tc.method, tc.path, tc.form)
+			require.Equal(t, tc.status, resp.StatusCode, "%s %s: %s", tc.name, lang, page)
+			want := map[string]string{"en": tc.en, "sv": tc.sv}[lang]
+			require.Contains(t, page, "<h1>"+want+"</h1>", "%s %s", tc.name, lang)
+			require.Contains(t, page, "<title>"+want+" · ", "%s %s", tc.name, lang)
+		}
+		tc.br.lang = ""
+	}
+	require.True(t, b.live(t, kept), "the protected contact stays")
+
+	// An API that fails (503), and one whose answer the console cannot read (500).
+	apiSrv, err := api.New(b.store, &api.Config{Clock: b.clock})
+	require.NoError(t, err)
+	failing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/automation/v4/flows":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"error","message":"the store is unavailable: try again","category":"SERVICE_UNAVAILABLE"}`))
+		case "/crm/v3/lists":
+			_, _ = w.Write([]byte("not json"))
+		default:
+			apiSrv.ServeHTTP(w, r)
+		}
+	})
+	con, err := console.New(failing, b.store, b.store, &console.Config{Clock: b.clock, SessionTTL: time.Hour, SignInLimit: 1000})
+	require.NoError(t, err)
+	srv := httptest.NewServer(con)
+	t.Cleanup(srv.Close)
+	down := *b
+	down.base, down.transport = srv.URL, srv.Client().Transport
+	br := down.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	for path, status := range map[string]int{"/console/workflows": http.StatusServiceUnavailable, "/console/lists": http.StatusInternalServerError} {
+		for lang, want := range map[string]string{"en": "Something went wrong", "sv": "Något gick fel"} {
+			br.lang = lang
+			resp, page := br.get(path)
+			require.Equal(t, status, resp.StatusCode, "%s %s", path, lang)
+			require.Contains(t, page, "<h1>"+want+"</h1>", "%s %s", path, lang)
+		}
+	}
 }

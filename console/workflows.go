@@ -167,6 +167,9 @@ type workflowPage struct {
 	Problems []problem
 	// Refusal is the API's message when it refused an activation, a pause or a save.
 	Refusal string
+	// Enroll keeps "also enroll the records that match now" checked on the page that refuses an
+	// activation asked with it.
+	Enroll  bool
 	Preview *previewView
 	// Recovered says that Source is the user's draft, sent after their session ended and not saved
 	// yet (see draft.go).
@@ -402,7 +405,8 @@ func (q *request) withName(name string) *request {
 
 // activateWorkflow serves POST /console/workflows/{name}/activate (enroll=1 also enrolls the
 // records that match already), and pauseWorkflow POST /console/workflows/{name}/pause. A refusal
-// (the plan, the user's rights, a workflow that no longer validates) is shown on its page.
+// (the plan, the user's rights, a workflow that no longer validates) is shown on its page, with
+// the form as it was sent; sent again, it is judged again.
 func (c *Console) activateWorkflow(q *request) error {
 	enroll := q.r.PostFormValue("enroll") == "1"
 	var out activation
@@ -454,6 +458,7 @@ func (c *Console) workflowAction(q *request, action string, body, out any, flash
 	if !p.refused(err) {
 		return err
 	}
+	p.Enroll = q.r.PostFormValue("enroll") == "1"
 	var apiErr *APIError
 	errors.As(err, &apiErr)
 	c.render(q.w, q.r, apiErr.Status, "workflow", p)
@@ -497,12 +502,14 @@ type historyEventJSON struct {
 	By         string `json:"by"`
 }
 
-// row is the event as a history table shows it.
+// row is the event as a history table shows it. The API's step is the action's index in the
+// workflow's actions, from 0 (as "actions[0]" names it in a problem); the page counts steps from
+// 1, as people do: the first action is "step 1".
 func (e historyEventJSON) row() flowLogRow {
 	row := flowLogRow{At: shortTime(e.At), ObjectType: e.ObjectType, RecordID: e.RecordID, Kind: e.Kind, Action: e.Action,
 		Outcome: e.Outcome, Detail: e.Detail, By: e.By}
 	if e.Step != nil {
-		row.Step = strconv.Itoa(*e.Step)
+		row.Step = strconv.Itoa(*e.Step + 1)
 	}
 	return row
 }

@@ -432,10 +432,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 			shot("workflow-refused"),
 		)
 		require.Contains(t, text(t, ctx, "#refusal"), "the starter plan does not include workflow automation")
+		require.True(t, eval[bool](t, ctx, `document.getElementById("enroll").checked`), "the refused form as it was sent")
 		_, err = b.store.SetPlan(b.ctx, tenant, crm.PlanProfessional)
 		require.NoError(t, err)
 		run(t, ctx, "activate",
-			chromedp.Click(chromedp.CSS("#enroll")),
 			chromedp.Click(chromedp.CSS("#activate")),
 			chromedp.WaitVisible(chromedp.CSS("#pause")),
 		)
