@@ -384,3 +384,64 @@ func TestRestoreOfARecordLiveAgain(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestFullScriptBatchesOnEveryBackend creates, deletes and restores crm.MaxScriptBatch contacts,
+// each in one call, on every backend: the scripts' index writes then take lists of 1000 items
+// and more (the live index's pairs, the search indexes' entries, the emails), and every entry
+// lands.
+func TestFullScriptBatchesOnEveryBackend(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		const n = crm.MaxScriptBatch
+		in := make([]crm.RecordInput, n)
+		for i := range in {
+			in[i] = crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("full%d@example.com", i),
+				"firstname": fmt.Sprintf("First%d", i), "lifecyclestage": []string{"lead", "customer"}[i%2],
+				"last_activity_date": fmt.Sprintf("2025-%02d-%02dT10:00:00.000Z", i%12+1, i%28+1)}}
+		}
+		recs, err := b.store.CreateRecords(ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		ids := make([]crm.RecordID, n)
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		counts := func() []int64 {
+			t.Helper()
+			var out []int64
+			for _, key := range []string{redisstore.LiveKey(b.tenant, crm.Contacts),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "email"), redisstore.SearchIndexKey(b.tenant, crm.Contacts, "firstname"),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "last_activity_date"), redisstore.SearchIndexKey(b.tenant, crm.Contacts, "createdate"),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "lastmodifieddate")} {
+				c, err := b.rdb.ZCard(ctx, key).Result()
+				require.NoError(t, err)
+				out = append(out, c)
+			}
+			for _, v := range []string{"lead", "customer"} {
+				c, err := b.rdb.SCard(ctx, redisstore.SearchValueKey(b.tenant, crm.Contacts, "lifecyclestage", v)).Result()
+				require.NoError(t, err)
+				out = append(out, c)
+			}
+			c, err := b.rdb.HLen(ctx, redisstore.EmailIndexKey(b.tenant)).Result()
+			require.NoError(t, err)
+			c2, err := b.rdb.ZCard(ctx, redisstore.TrashKey(b.tenant, crm.Contacts)).Result()
+			require.NoError(t, err)
+			return append(out, c, c2)
+		}
+		live := []int64{n, n, n, n, n, n, n / 2, n / 2, n, 0}
+		require.Equal(t, live, counts())
+
+		res, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Len(t, res.Archived, n)
+		require.Equal(t, []int64{0, 0, 0, 0, 0, 0, 0, 0, 0, n}, counts())
+
+		back, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Len(t, back.Restored, n)
+		require.Equal(t, live, counts())
+		got, err := b.store.ContactByEmail(ctx, b.tenant, "full999@example.com")
+		require.NoError(t, err)
+		require.Equal(t, ids[999], got)
+	})
+}
