@@ -309,3 +309,139 @@ func TestDeletionLimitWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreLeavesChangeMarksOnlyWhereAWorkflowWatches restores contacts by id and by an undo
+// job, first with no workflow of contacts active (no change mark), then with one (each restored
+// record's mark ends with the restore, so the engine sees it).
+func TestRestoreLeavesChangeMarksOnlyWhereAWorkflowWatches(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		_, err := b.store.CreateUser(ctx, b.tenant, "admin@x.example", crm.Permissions{crm.PermRestore}, "root@x.example")
+		require.NoError(t, err)
+		// restoreBoth deletes a and u, brings a back by id and u by undoing its operation.
+		restoreBoth := func(a, u crm.RecordID) {
+			t.Helper()
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a}, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+			_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{u}, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+			res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a}, crm.Actor{User: "admin@x.example"})
+			require.NoError(t, err)
+			require.Equal(t, []crm.RecordID{a}, res.Restored)
+			binned, err := b.store.Record(ctx, b.tenant, crm.Contacts, u, &crm.ReadOpts{Archived: true})
+			require.NoError(t, err)
+			j, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: binned.Deletion.Operation, By: "admin@x.example"})
+			require.NoError(t, err)
+			for !j.State.Finished() {
+				j, err = b.store.RunUndoBatch(ctx, b.tenant, j.ID, 10)
+				require.NoError(t, err)
+			}
+			require.EqualValues(t, 1, j.Done)
+		}
+
+		quiet := b.contact(t, map[string]string{"email": "quiet@example.com"})
+		quietUndo := b.contact(t, map[string]string{"email": "quiet-undo@example.com"})
+		restoreBoth(quiet.ID, quietUndo.ID)
+		pending, err := b.store.PendingChanges(ctx, b.tenant, 100)
+		require.NoError(t, err)
+		require.Empty(t, pending, "no workflow watches contacts: no change mark")
+
+		activeFlow(t, b, false)
+		watched := b.contact(t, map[string]string{"email": "watched@example.com"})
+		watchedUndo := b.contact(t, map[string]string{"email": "watched-undo@example.com"})
+		restoreBoth(watched.ID, watchedUndo.ID)
+		require.Equal(t, "cdr", b.pendingChange(t, watched.ID).Events, "created, deleted, restored")
+		require.Equal(t, "cdr", b.pendingChange(t, watchedUndo.ID).Events, "created, deleted, restored by the undo")
+	})
+}
+
+// TestRestoreOfARecordLiveAgain restores, in one call, a contact whose live key exists again
+// beside its bin hash (which no store path makes): that one is not found and stays in the bin as
+// it is, and the others of the call are restored.
+func TestRestoreOfARecordLiveAgain(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		a := b.contact(t, map[string]string{"email": "a@example.com"})
+		c := b.contact(t, map[string]string{"email": "c@example.com"})
+		_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, c.ID}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.NoError(t, b.rdb.HSet(ctx, redisstore.RecordKey(b.tenant, crm.Contacts, c.ID), "_created", "1", "email", "c@example.com").Err())
+		bin, err := b.rdb.HGetAll(ctx, redisstore.BinRecordKey(b.tenant, crm.Contacts, c.ID)).Result()
+		require.NoError(t, err)
+
+		res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{a.ID, c.ID}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{a.ID}, res.Restored)
+		require.Len(t, res.Failed, 1)
+		require.Equal(t, c.ID, res.Failed[0].ID)
+		require.ErrorIs(t, res.Failed[0].Err, crm.ErrNotFound)
+		after, err := b.rdb.HGetAll(ctx, redisstore.BinRecordKey(b.tenant, crm.Contacts, c.ID)).Result()
+		require.NoError(t, err)
+		require.Equal(t, bin, after)
+		_, err = b.store.Record(ctx, b.tenant, crm.Contacts, a.ID, nil)
+		require.NoError(t, err)
+	})
+}
+
+// TestFullScriptBatchesOnEveryBackend creates, deletes and restores crm.MaxScriptBatch contacts,
+// each in one call, on every backend: the scripts' index writes then take lists of 1000 items
+// and more (the live index's pairs, the search indexes' entries, the emails), and every entry
+// lands.
+func TestFullScriptBatchesOnEveryBackend(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		const n = crm.MaxScriptBatch
+		in := make([]crm.RecordInput, n)
+		for i := range in {
+			in[i] = crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("full%d@example.com", i),
+				"firstname": fmt.Sprintf("First%d", i), "lifecyclestage": []string{"lead", "customer"}[i%2],
+				"last_activity_date": fmt.Sprintf("2025-%02d-%02dT10:00:00.000Z", i%12+1, i%28+1)}}
+		}
+		recs, err := b.store.CreateRecords(ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		ids := make([]crm.RecordID, n)
+		for i, r := range recs {
+			ids[i] = r.ID
+		}
+		counts := func() []int64 {
+			t.Helper()
+			var out []int64
+			for _, key := range []string{redisstore.LiveKey(b.tenant, crm.Contacts),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "email"), redisstore.SearchIndexKey(b.tenant, crm.Contacts, "firstname"),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "last_activity_date"), redisstore.SearchIndexKey(b.tenant, crm.Contacts, "createdate"),
+				redisstore.SearchIndexKey(b.tenant, crm.Contacts, "lastmodifieddate")} {
+				c, err := b.rdb.ZCard(ctx, key).Result()
+				require.NoError(t, err)
+				out = append(out, c)
+			}
+			for _, v := range []string{"lead", "customer"} {
+				c, err := b.rdb.SCard(ctx, redisstore.SearchValueKey(b.tenant, crm.Contacts, "lifecyclestage", v)).Result()
+				require.NoError(t, err)
+				out = append(out, c)
+			}
+			c, err := b.rdb.HLen(ctx, redisstore.EmailIndexKey(b.tenant)).Result()
+			require.NoError(t, err)
+			c2, err := b.rdb.ZCard(ctx, redisstore.TrashKey(b.tenant, crm.Contacts)).Result()
+			require.NoError(t, err)
+			return append(out, c, c2)
+		}
+		live := []int64{n, n, n, n, n, n, n / 2, n / 2, n, 0}
+		require.Equal(t, live, counts())
+
+		res, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Len(t, res.Archived, n)
+		require.Equal(t, []int64{0, 0, 0, 0, 0, 0, 0, 0, 0, n}, counts())
+
+		back, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		require.Len(t, back.Restored, n)
+		require.Equal(t, live, counts())
+		got, err := b.store.ContactByEmail(ctx, b.tenant, "full999@example.com")
+		require.NoError(t, err)
+		require.Equal(t, ids[999], got)
+	})
+}

@@ -83,17 +83,28 @@ end
 
 -- each_chunk_with is each_chunk over list and, slice for slice, the parallel list other.
 local function each_chunk_with(list, other, fn)
+  if #list <= 1000 then
+    if #list > 0 then fn(list, other) end
+    return
+  end
   local i = 1
   while i <= #list do
     local a, b = {}, {}
-    for j = i, math.min(i + 499, #list) do a[j - i + 1] = list[j]; b[j - i + 1] = other[j] end
+    for j = i, math.min(i + 999, #list) do a[j - i + 1] = list[j]; b[j - i + 1] = other[j] end
     fn(a, b)
-    i = i + 500
+    i = i + 1000
   end
 end
 
--- each_chunk calls fn with slices of at most 500 items of list, so unpack stays within Lua's limits.
+-- each_chunk calls fn with slices of at most 1000 items of list, so unpack stays within Lua's
+-- limits (8000 values on Redis, the stack of the embedded store's Lua); a list that fits is passed
+-- as it is, not copied (fn only reads it), so a script of a batch of 500 records calls once per
+-- index key and copies nothing.
 local function each_chunk(list, fn)
+  if #list <= 1000 then
+    if #list > 0 then fn(list) end
+    return
+  end
   each_chunk_with(list, {}, function(c) fn(c) end)
 end
 

@@ -1,6 +1,7 @@
 -- Brings records back from their type's bin. Each record is read once (one HMGET of its bin hash)
--- and moved with RENAME, HDEL and HSET; the indexes it joins or leaves (live, bin, operation, email,
--- search), its change marks and the one audit entry of the call are written together, at the end.
+-- and moved with RENAME, HDEL and HSET; whether any of them is live already is one EXISTS for the
+-- call; the indexes it joins or leaves (live, bin, operation, email, search), its change marks and
+-- the one audit entry of the call are written together, at the end.
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- KEYS[2] -> crm:{<tenant>}:trash:<type>
 -- KEYS[3] -> crm:{<tenant>}:binids:<type>
@@ -77,6 +78,11 @@ local uclaimed = {}
 -- The records restored: their change marks and their audit entry are written once, at the end.
 local restored_ids, restored_members = {}, {}
 local undo = ARGV[17] ~= ''
+-- For a job, the records restored are counted, and only the others are kept in out.
+local nok = 0
+local function ok(id)
+  if undo then nok = nok + 1 else out[#out+1] = {'ok', id} end
+end
 if undo then
   local j = redis.call('HMGET', KEYS[9], 'state', 'cursor')
   if not j[1] or j[1] == 'done' or j[1] == 'stopped' or (j[2] or '0') ~= ARGV[17] then return {'stale'} end
@@ -116,32 +122,48 @@ each_chunk(ids, function(c)
     if m == 1 then hasassoc[c[j]] = true end
   end
 end)
--- One read of each bin record: its deletion fields, its emails and its indexed fields.
-local head = {'_deleted_at', '_deleted_operation', 'email', 'additional_emails'}
-local fields = {}
-for _, f in ipairs(head) do fields[#fields+1] = f end
-for _, f in ipairs(spec.fields) do fields[#fields+1] = f end
--- The index writes of the records restored, made once for the call at the end.
+-- Whether a record to restore is live already, in one EXISTS for the call: only then is each one
+-- checked. The loop below makes no record live but by moving that record's own bin hash, which
+-- it reads first.
+local anylive = false
+local recs = {}
+for n = 1, #ids do recs[n] = KEYS[4 * n + 10] end
+each_chunk(recs, function(c)
+  if redis.call('EXISTS', unpack(c)) > 0 then anylive = true end
+end)
+-- One read of each bin record: its deletion fields, its emails and its indexed fields, each field
+-- once, but _updated, which the restore writes. indexed maps each indexed field to its place.
+local fields, slot, indexed = {'_deleted_at', '_deleted_operation', 'email', 'additional_emails'}, {}, {}
+for j, f in ipairs(fields) do slot[f] = j end
+for _, f in ipairs(spec.fields) do
+  if f ~= '_updated' then
+    if not slot[f] then fields[#fields+1] = f; slot[f] = #fields end
+    indexed[#indexed+1] = {f, slot[f]}
+  end
+end
+-- Whether the restored records get change marks (see watched), and the index writes of the
+-- records restored, made once for the call at the end.
+local marks = watched(KEYS[11])
 local byop, live, gone, emails_set = {}, {}, {}, {}
-local bydays, eclaimed = {}, {}
+local bydays, daykeys, eclaimed = {}, {}, {}
 for i = first, #ARGV do
   local id = ARGV[i]
-  local me = otype .. ':' .. id
   local k = 4 * (i - first) + 13
   local rec, bin, assoc, binassoc = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   local got = redis.call('HMGET', bin, unpack(fields))
   local deleted, operation = got[1], got[2]
   if not deleted then
     -- Not in the bin: restored by this very call before (a retry), or never there.
-    if redis.call('HGET', rec, '_restored_op') == ARGV[12] then out[#out+1] = {'ok', id} else out[#out+1] = {'missing', id} end
-  elseif redis.call('EXISTS', rec) == 1 or (undo and operation ~= ARGV[19]) then
+    if redis.call('HGET', rec, '_restored_op') == ARGV[12] then ok(id) else out[#out+1] = {'missing', id} end
+  elseif (anylive and redis.call('EXISTS', rec) == 1) or (undo and operation ~= ARGV[19]) then
     out[#out+1] = {'missing', id}
   elseif tonumber(deleted) <= horizon then
     out[#out+1] = {'expired', id, deleted}
   else
     local vals = {}
-    for j = 5, #fields do
-      if got[j] then vals[fields[j]] = got[j] end
+    for _, f in ipairs(indexed) do
+      local v = got[f[2]]
+      if v then vals[f[1]] = v end
     end
     local emails = {}
     local blocked = nil
@@ -184,7 +206,11 @@ for i = first, #ARGV do
       live[#live+1] = id; live[#live+1] = id
       gone[#gone+1] = id
       if #emails > 0 then
-        local dk = ARGV[14] .. string.format('%d', math.floor(tonumber(deleted) / 86400000))
+        local dk = daykeys[deleted]
+        if not dk then
+          dk = ARGV[14] .. string.format('%d', math.floor(tonumber(deleted) / 86400000))
+          daykeys[deleted] = dk
+        end
         local d = bydays[dk]
         if not d then d = {es = {}, rids = {}}; bydays[dk] = d end
         for _, e in ipairs(emails) do
@@ -194,6 +220,7 @@ for i = first, #ARGV do
         end
       end
       if hasassoc[id] then
+        local me = otype .. ':' .. id
         for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
           if redis.call('EXISTS', ARGV[7] .. other) == 1 then
             redis.call('SADD', assoc, other)
@@ -213,8 +240,8 @@ for i = first, #ARGV do
         redis.call('SREM', KEYS[8], id)
       end
       restored_ids[#restored_ids+1] = id
-      restored_members[#restored_members+1] = me
-      out[#out+1] = {'ok', id}
+      if marks then restored_members[#restored_members+1] = otype .. ':' .. id end
+      ok(id)
     end
   end
 end
@@ -227,24 +254,19 @@ each_chunk(emails_set, function(c) redis.call('HSET', KEYS[4], unpack(c)) end)
 for dk, d in pairs(bydays) do bin_emails_remove(dk, d.es, d.rids) end
 ix_flush(ix)
 if #restored_ids > 0 then
-  if watched(KEYS[11]) then mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r') end
+  if marks then mark_changed(KEYS[5], KEYS[6], restored_members, now, 'r') end
   redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[6], '*', 'action', 'restore', 'object_type', otype,
     'record_ids', table.concat(restored_ids, ','), 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'at', now)
 end
 if not undo then return out end
-local restored, failed = 0, 0
+local restored, failed = nok, #out
 for _, r in ipairs(out) do
-  if r[1] == 'ok' then
-    restored = restored + 1
-  else
-    failed = failed + 1
-    local f = {id = r[2], code = r[1]}
-    if r[1] == 'expired' then f.deleted_at = r[3]
-    elseif r[1] == 'conflict' then f.property = 'email'; f.blocking_id = r[4]
-    elseif r[1] == 'erased' then f.property = r[4]
-    elseif r[1] == 'unique' then f.property = r[3]; f.blocking_id = r[5] end
-    redis.call('RPUSH', KEYS[10], cjson.encode(f))
-  end
+  local f = {id = r[2], code = r[1]}
+  if r[1] == 'expired' then f.deleted_at = r[3]
+  elseif r[1] == 'conflict' then f.property = 'email'; f.blocking_id = r[4]
+  elseif r[1] == 'erased' then f.property = r[4]
+  elseif r[1] == 'unique' then f.property = r[3]; f.blocking_id = r[5] end
+  redis.call('RPUSH', KEYS[10], cjson.encode(f))
 end
 redis.call('HINCRBY', KEYS[9], 'done', restored)
 redis.call('HINCRBY', KEYS[9], 'skipped', failed)
