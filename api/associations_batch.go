@@ -188,22 +188,13 @@ func (s *Server) associatePairs(r *http.Request, t crm.TenantID, pairs []crm.Ass
 // the same). Bad inputs are a 400 naming each, and link nothing.
 func (s *Server) batchAssociateDefault(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
-	from, to, err := s.associationBatchTypes(r, p.Tenant)
+	from, to, inputs, err := associationBatch[defaultPairInput](s, w, r, p, maxAssociationPairs)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Inputs []defaultPairInput `json:"inputs"`
-	}
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
-		return err
-	}
-	if err := checkBatchLimit(len(in.Inputs), maxAssociationPairs); err != nil {
-		return err
-	}
 	var bad inputProblems
-	pairs, ats := make([]crm.AssociationPair, len(in.Inputs)), make([]pairPlace, len(in.Inputs))
-	for i, x := range in.Inputs {
+	pairs, ats := make([]crm.AssociationPair, len(inputs)), make([]pairPlace, len(inputs))
+	for i, x := range inputs {
 		at := fmt.Sprintf("inputs[%d]", i)
 		ats[i] = placeOf(at, at+".to.id")
 		pairs[i] = bad.pairOf(at, from, x.From, to, x.To, ats[i].to)
@@ -275,20 +266,11 @@ func typedPairs(r *http.Request, from, to crm.ObjectType, in []typedPairInput, d
 // such input, and links nothing.
 func (s *Server) batchCreateAssociations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
-	from, to, err := s.associationBatchTypes(r, p.Tenant)
+	from, to, inputs, err := associationBatch[typedPairInput](s, w, r, p, maxAssociationPairs)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Inputs []typedPairInput `json:"inputs"`
-	}
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
-		return err
-	}
-	if err := checkBatchLimit(len(in.Inputs), maxAssociationPairs); err != nil {
-		return err
-	}
-	pairs, ats, _, err := typedPairs(r, from, to, in.Inputs, "nothing was associated")
+	pairs, ats, _, err := typedPairs(r, from, to, inputs, "nothing was associated")
 	if err != nil {
 		return err
 	}
@@ -345,21 +327,12 @@ func (s *Server) dissociatePairs(r *http.Request, t crm.TenantID, pairs []crm.As
 // does not exist or is in the bin is a 404 naming each such input, and nothing is removed. At most
 // 2,000 pairs in all.
 func (s *Server) batchArchiveAssociations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	from, to, err := s.associationBatchTypes(r, p.Tenant)
+	from, to, inputs, err := associationBatch[archivePairsInput](s, w, r, p, maxAssociationPairs)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Inputs []archivePairsInput `json:"inputs"`
-	}
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
-		return err
-	}
-	if err := checkBatchLimit(len(in.Inputs), maxAssociationPairs); err != nil {
-		return err
-	}
 	n := 0
-	for _, x := range in.Inputs {
+	for _, x := range inputs {
 		n += len(x.To)
 	}
 	if n > maxAssociationPairs {
@@ -370,7 +343,7 @@ func (s *Server) batchArchiveAssociations(w http.ResponseWriter, r *http.Request
 	var bad inputProblems
 	var pairs []crm.AssociationPair
 	var ats []pairPlace
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		at := fmt.Sprintf("inputs[%d]", i)
 		if len(x.To) == 0 {
 			bad.recordID(at+".from.id", x.From, from)
@@ -407,20 +380,11 @@ func (s *Server) batchArchiveAssociations(w http.ResponseWriter, r *http.Request
 // since crmflow keeps no primary flag and HubSpot then keeps the unlabeled association too. 204;
 // the associations are removed as batch/archive removes them, all or none.
 func (s *Server) batchArchiveAssociationLabels(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
-	from, to, err := s.associationBatchTypes(r, p.Tenant)
+	from, to, inputs, err := associationBatch[typedPairInput](s, w, r, p, maxAssociationPairs)
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Inputs []typedPairInput `json:"inputs"`
-	}
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
-		return err
-	}
-	if err := checkBatchLimit(len(in.Inputs), maxAssociationPairs); err != nil {
-		return err
-	}
-	pairs, ats, unlabeled, err := typedPairs(r, from, to, in.Inputs, "nothing was dissociated")
+	pairs, ats, unlabeled, err := typedPairs(r, from, to, inputs, "nothing was dissociated")
 	if err != nil {
 		return err
 	}
@@ -447,22 +411,13 @@ func (s *Server) batchArchiveAssociationLabels(w http.ResponseWriter, r *http.Re
 // an id or after that is not a record id, is a 400 naming each.
 func (s *Server) batchReadAssociations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
-	from, to, err := s.associationBatchTypes(r, p.Tenant)
+	from, to, inputs, err := associationBatch[readAssociationsInput](s, w, r, p, maxAssociationReadInputs)
 	if err != nil {
-		return err
-	}
-	var in struct {
-		Inputs []readAssociationsInput `json:"inputs"`
-	}
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
-		return err
-	}
-	if err := checkBatchLimit(len(in.Inputs), maxAssociationReadInputs); err != nil {
 		return err
 	}
 	var bad inputProblems
 	var ids []crm.RecordID
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		at := fmt.Sprintf("inputs[%d]", i)
 		bad.recordID(at+".id", &objectIDInput{ID: x.ID}, from)
 		if x.After != "" && !recordID.MatchString(x.After) {
@@ -481,7 +436,7 @@ func (s *Server) batchReadAssociations(w http.ResponseWriter, r *http.Request, p
 	}
 	results := []associationsOfJSON{}
 	var failed []batchErrorJSON
-	for i, x := range in.Inputs {
+	for i, x := range inputs {
 		all, ok := linked[crm.RecordID(x.ID)]
 		if !ok {
 			at := fmt.Sprintf("inputs[%d].id", i)
@@ -506,4 +461,22 @@ func (s *Server) batchReadAssociations(w http.ResponseWriter, r *http.Request, p
 	writeJSON(w, status, batchJSON[associationsOfJSON]{Status: "COMPLETE", Results: results,
 		NumErrors: len(failed), Errors: failed, StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())})
 	return nil
+}
+
+// associationBatch reads what every batch association endpoint starts with: the two object types
+// of its path, and its body's inputs, at most `most` of them.
+func associationBatch[T any](s *Server, w http.ResponseWriter, r *http.Request, p crm.Principal, most int) (from, to crm.ObjectType, inputs []T, err error) {
+	if from, to, err = s.associationBatchTypes(r, p.Tenant); err != nil {
+		return "", "", nil, err
+	}
+	var in struct {
+		Inputs []T `json:"inputs"`
+	}
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return "", "", nil, err
+	}
+	if err := checkBatchLimit(len(in.Inputs), most); err != nil {
+		return "", "", nil, err
+	}
+	return from, to, in.Inputs, nil
 }
