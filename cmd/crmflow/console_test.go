@@ -572,11 +572,7 @@ func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	b := bundleOn(t, srv.URL)
 	tenant, token := b.opsTenant(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
-	waitReady(t, api, base)
-	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	base := b.serveAPI(t)
 
 	var ids []string
 	for i := range 2 {
@@ -622,11 +618,7 @@ func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
 	chromiumPath(t)
 	b := bundleOn(t, setup(t).redisURL)
 	tenant, token := b.opsTenant(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
-	waitReady(t, api, base)
-	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	base := b.serveAPI(t)
 	const src = "name: draft-wf\nobject_type: contacts\ntrigger: lifecyclestage == \"lead\"\nactions:\n  - type: delete_contact\n"
 	stored := func() int {
 		t.Helper()
@@ -680,11 +672,7 @@ func TestConsoleAsSeen(t *testing.T) {
 	chromiumPath(t)
 	b := bundleOn(t, setup(t).redisURL)
 	_, token := b.opsTenant(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
-	waitReady(t, api, base)
-	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	base := b.serveAPI(t)
 	contacts := base + "/crm/v3/objects/contacts"
 	create := func(props map[string]string) string {
 		t.Helper()
@@ -857,4 +845,16 @@ func TestConsoleSignInAcrossProcesses(t *testing.T) {
 	ttl := b.rdb.PTTL(b.ctx, keys[0]).Val()
 	require.Positive(t, ttl)
 	require.LessOrEqual(t, ttl, 5*time.Minute, "the session ends when idle for --console-idle-timeout")
+}
+
+// serveAPI runs `crmflow serve` on the bundle's Redis, stopped (and checked to stop cleanly) when the
+// test ends, and returns its base URL once it is ready.
+func (b *testBundle) serveAPI(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL)
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+	return base
 }
