@@ -102,6 +102,9 @@ type createJSON struct {
 	// AssocKey is the index in KEYS of the new record's association set; 0 when it has none.
 	AssocKey int         `json:"ak,omitempty"`
 	Assoc    []assocJSON `json:"assoc,omitempty"`
+	// Scores are the scores of the record's values in its datetime and date indexes (field ->
+	// dateScore), for the values dateScore reads; the script scores any other itself.
+	Scores map[string]string `json:"sc,omitempty"`
 }
 
 // appendCreatePayload appends recs to buf as the JSON array that json.Marshal would make of them,
@@ -141,6 +144,20 @@ func appendCreatePayload(buf []byte, recs []createJSON) ([]byte, error) {
 			}
 			buf = append(buf, `,"assoc":`...)
 			buf = append(buf, assoc...)
+		}
+		if len(r.Scores) > 0 {
+			buf = append(buf, `,"sc":{`...)
+			first := true
+			for k, v := range r.Scores {
+				if !first {
+					buf = append(buf, ',')
+				}
+				first = false
+				buf = appendJSONString(buf, k)
+				buf = append(buf, ':')
+				buf = appendJSONString(buf, v)
+			}
+			buf = append(buf, '}')
 		}
 		buf = append(buf, '}')
 	}
@@ -249,6 +266,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, err
 	}
 	recs := make([]createJSON, len(in))
+	dates := dateIndexFields(sch)
 	var verrs crm.ValidationErrors
 	for i, r := range in {
 		props, err := sch.Normalize(r.Properties)
@@ -266,6 +284,14 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 			}
 		}
 		recs[i].Props = props
+		for _, f := range dates {
+			if sc, ok := dateScore(props[f]); ok {
+				if recs[i].Scores == nil {
+					recs[i].Scores = make(map[string]string, len(dates))
+				}
+				recs[i].Scores[f] = sc
+			}
+		}
 		recs[i].Emails = []string{}
 		recs[i].Hashes = []string{}
 		if o == crm.Contacts {

@@ -16,7 +16,8 @@
 --   "tak": of the target's association set}]
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> object type
--- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
+-- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order; a record may
+--   have "sc": {field: score} of its values in datetime and date indexes, as ix_score writes them
 -- ARGV[4] -> the type's search index spec (indexSpec): each record joins its search indexes
 -- ARGV[5] -> the most associations a record may have
 -- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
@@ -89,7 +90,7 @@ for i, r in ipairs(recs) do
   end
   redis.call('HSET', KEYS[7+i], unpack(args))
   r.props._created = now; r.props._updated = now
-  ix_record(ix, spec, r.id, r.props, true)
+  ix_record(ix, spec, r.id, r.props, true, r.sc)
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
   members[#members+1] = otype .. ':' .. r.id
