@@ -17,9 +17,6 @@ func TestCreatePayloadAsJSONMarshal(t *testing.T) {
 	for i, s := range odd {
 		recs = append(recs, createJSON{ID: s, Props: map[string]string{s: s, "email": "a@example.com", "n": "1"},
 			Emails: []string{s, "a@example.com"}, Hashes: []string{"h" + s}})
-		if i%2 == 0 {
-			recs[i].Scores = map[string]string{s: "1704067200000", "d": "-86400000"}
-		}
 		if i%3 == 0 {
 			recs[i].AssocKey = 9 + i
 			recs[i].Assoc = []assocJSON{{Member: "companies:" + s, RecordKey: 10 + i, AssocKey: 11 + i}}

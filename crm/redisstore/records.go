@@ -102,9 +102,6 @@ type createJSON struct {
 	// AssocKey is the index in KEYS of the new record's association set; 0 when it has none.
 	AssocKey int         `json:"ak,omitempty"`
 	Assoc    []assocJSON `json:"assoc,omitempty"`
-	// Scores are the scores of the record's values in its datetime and date indexes (field ->
-	// dateScore), for the values dateScore reads; the script scores any other itself.
-	Scores map[string]string `json:"sc,omitempty"`
 }
 
 // appendCreatePayload appends recs to buf as the JSON array that json.Marshal would make of them,
@@ -145,23 +142,25 @@ func appendCreatePayload(buf []byte, recs []createJSON) ([]byte, error) {
 			buf = append(buf, `,"assoc":`...)
 			buf = append(buf, assoc...)
 		}
-		if len(r.Scores) > 0 {
-			buf = append(buf, `,"sc":{`...)
-			first := true
-			for k, v := range r.Scores {
-				if !first {
-					buf = append(buf, ',')
-				}
-				first = false
-				buf = appendJSONString(buf, k)
-				buf = append(buf, ':')
-				buf = appendJSONString(buf, v)
-			}
-			buf = append(buf, '}')
-		}
 		buf = append(buf, '}')
 	}
 	return append(buf, ']'), nil
+}
+
+// appendStringMap appends m as a JSON object, in no particular order.
+func appendStringMap(buf []byte, m map[string]string) []byte {
+	buf = append(buf, '{')
+	first := true
+	for k, v := range m {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		buf = appendJSONString(buf, v)
+	}
+	return append(buf, '}')
 }
 
 // appendJSONStrings appends ss as a JSON array of strings; nil as [] (the script iterates it).
@@ -266,7 +265,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, err
 	}
 	recs := make([]createJSON, len(in))
-	dates := dateIndexFields(sch)
+	dates, scores := dateIndexFields(sch), map[string]string{}
 	var verrs crm.ValidationErrors
 	for i, r := range in {
 		props, err := sch.Normalize(r.Properties)
@@ -285,11 +284,10 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		}
 		recs[i].Props = props
 		for _, f := range dates {
-			if sc, ok := dateScore(props[f]); ok {
-				if recs[i].Scores == nil {
-					recs[i].Scores = make(map[string]string, len(dates))
+			if v := props[f]; v != "" && scores[v] == "" {
+				if sc, ok := dateScore(v); ok {
+					scores[v] = sc
 				}
-				recs[i].Scores[f] = sc
 			}
 		}
 		recs[i].Emails = []string{}
@@ -346,6 +344,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
 	call.IndexSpec, call.MaxAssoc = indexSpec(t, sch), s.cfg.MaxAssociations
+	call.DateScores = string(appendStringMap(make([]byte, 0, 40*len(scores)), scores))
 	res, err := createRecordsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)

@@ -16,10 +16,11 @@
 --   "tak": of the target's association set}]
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> object type
--- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order; a record may
---   have "sc": {field: score} of its values in datetime and date indexes, as ix_score writes them
+-- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 -- ARGV[4] -> the type's search index spec (indexSpec): each record joins its search indexes
 -- ARGV[5] -> the most associations a record may have
+-- ARGV[6] -> JSON {value: score}: scores of values of the records' datetime and date indexes, as
+--   ix_score writes them; the script scores any other value itself
 -- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
 -- owner id} when a value of a unique property is taken (by a live record or another of the call),
 -- {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
@@ -28,6 +29,7 @@
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[4])
 local ix = ix_new()
+ix.scores.d = cjson.decode(ARGV[6])
 local recs = cjson.decode(ARGV[3])
 local n = #recs
 -- The checks read what they need in a few calls per batch, then go through the records in order,
@@ -90,7 +92,7 @@ for i, r in ipairs(recs) do
   end
   redis.call('HSET', KEYS[7+i], unpack(args))
   r.props._created = now; r.props._updated = now
-  ix_record(ix, spec, r.id, r.props, true, r.sc)
+  ix_record(ix, spec, r.id, r.props, true)
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
   members[#members+1] = otype .. ':' .. r.id

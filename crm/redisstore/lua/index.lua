@@ -130,7 +130,8 @@ local function ix_fields(spec, key)
 end
 
 -- ix_new returns an empty collection of entries; its scores keep the score of each value met, by
--- kind, since the records of one call often share them (created and updated at the same time).
+-- kind, since the records of one call often share them (created and updated at the same time). A
+-- script may fill them beforehand (scores.d: value -> what ix_score makes of it).
 local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}, scores = {}} end
 
 local function ix_push(t, key, a, b)
@@ -142,11 +143,9 @@ end
 
 -- ix_record collects the index entries of record id whose indexed fields hold vals (field ->
 -- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
--- just the fields it changed. given, when not nil, holds scores already made of values in vals of
--- datetime and date indexes (field -> what ix_score makes of the value), used instead. It runs for
--- each record a script writes: its loop is numeric, and it appends an added sorted-set entry
--- itself rather than through ix_push (a call for each).
-local function ix_record(acc, spec, id, vals, add, given)
+-- just the fields it changed. It runs for each record a script writes: its loop is numeric, and it
+-- appends an added sorted-set entry itself rather than through ix_push (a call for each).
+local function ix_record(acc, spec, id, vals, add)
   local props, zadd, scores = spec.props, acc.zadd, acc.scores
   for i = 1, #props do
     local e = props[i]
@@ -167,10 +166,7 @@ local function ix_record(acc, spec, id, vals, add, given)
           local known = scores[k]
           if not known then known = {}; scores[k] = known end
           score = known[v]
-          if score == nil then
-            score = k == 'd' and given and given[e[3]] or ix_score(k, v) or false
-            known[v] = score
-          end
+          if score == nil then score = ix_score(k, v) or false; known[v] = score end
         end
         if score then
           local l = zadd[e[4]]
