@@ -77,7 +77,7 @@ for i, r in ipairs(recs) do
   local taken = uq_check(spec, r.id, r.props, uclaimed, uowners)
   if taken then return taken end
 end
-local live, emails, members = {}, {}, {}
+local live, emails = {}, {}
 for i, r in ipairs(recs) do
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
@@ -95,15 +95,17 @@ for i, r in ipairs(recs) do
   ix_record(ix, spec, r.id, r.props, true)
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
-  members[#members+1] = otype .. ':' .. r.id
 end
 each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
 each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
 ix_flush(ix)
 if watched(KEYS[7]) then
   local reads = redis.call('SMEMBERS', KEYS[6])
-  local snaps = {}
-  for i in ipairs(recs) do snaps[i] = snapshot(KEYS[7+i], reads) end
+  local snaps, members = {}, {}
+  for i, r in ipairs(recs) do
+    snaps[i] = snapshot(KEYS[7+i], reads)
+    members[i] = otype .. ':' .. r.id
+  end
   each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
 end
 return {'ok'}
