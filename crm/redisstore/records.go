@@ -147,6 +147,22 @@ func appendCreatePayload(buf []byte, recs []createJSON) ([]byte, error) {
 	return append(buf, ']'), nil
 }
 
+// appendStringMap appends m as a JSON object, in no particular order.
+func appendStringMap(buf []byte, m map[string]string) []byte {
+	buf = append(buf, '{')
+	first := true
+	for k, v := range m {
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		buf = appendJSONString(buf, v)
+	}
+	return append(buf, '}')
+}
+
 // appendJSONStrings appends ss as a JSON array of strings; nil as [] (the script iterates it).
 func appendJSONStrings(buf []byte, ss []string) []byte {
 	buf = append(buf, '[')
@@ -249,6 +265,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 		return nil, err
 	}
 	recs := make([]createJSON, len(in))
+	dates, scores := dateIndexFields(sch), map[string]string{}
 	var verrs crm.ValidationErrors
 	for i, r := range in {
 		props, err := sch.Normalize(r.Properties)
@@ -266,6 +283,13 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 			}
 		}
 		recs[i].Props = props
+		for _, f := range dates {
+			if v := props[f]; v != "" && scores[v] == "" {
+				if sc, ok := dateScore(v); ok {
+					scores[v] = sc
+				}
+			}
+		}
 		recs[i].Emails = []string{}
 		recs[i].Hashes = []string{}
 		if o == crm.Contacts {
@@ -320,6 +344,7 @@ func (s *Store) CreateRecords(ctx context.Context, t crm.TenantID, o crm.ObjectT
 	now := s.cfg.Clock.Now().UTC().Truncate(time.Millisecond)
 	call.At, call.Type, call.Payload = now.UnixMilli(), o, string(payload)
 	call.IndexSpec, call.MaxAssoc = indexSpec(t, sch), s.cfg.MaxAssociations
+	call.DateScores = string(appendStringMap(make([]byte, 0, 40*len(scores)), scores))
 	res, err := createRecordsScript.run(ctx, s, call).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", o, err)

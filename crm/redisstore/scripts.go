@@ -279,6 +279,9 @@ type createRecordsCall struct {
 	Payload   string // JSON, one entry per record
 	IndexSpec string
 	MaxAssoc  int // the most associations a record may have
+	// DateScores is a JSON object: the records' datetime and date values -> their index score
+	// (dateScore), for the values dateScore reads.
+	DateScores string
 }
 
 // createRecordsFixedKeys is the number of KEYS of createRecordsScript before the record keys.
@@ -298,7 +301,7 @@ func (c createRecordsCall) keys() []string {
 }
 
 func (c createRecordsCall) argv() []any {
-	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec, c.MaxAssoc}
+	return []any{c.At, string(c.Type), c.Payload, c.IndexSpec, c.MaxAssoc, c.DateScores}
 }
 
 // updateRecordsScript changes properties of live records, all or none.

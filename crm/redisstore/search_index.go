@@ -3,6 +3,8 @@ package redisstore
 import (
 	"encoding/json"
 	"maps"
+	"strconv"
+	"time"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -27,25 +29,93 @@ func indexSpec(t crm.TenantID, sch crm.Schema) string {
 		spec.Unique = append(spec.Unique, [2]string{n, UniqueIndexKey(t, sch.Type, n)})
 	}
 	for _, ip := range maintainedIndexes(sch) {
-		var k string
-		switch {
-		case ip.Kind == crm.IndexID:
-			continue
-		case ip.Field == "_created" || ip.Field == "_updated":
-			k = "m"
-		case ip.Kind == crm.IndexValues:
-			k = "v"
-		case ip.Kind == crm.IndexText:
-			k = "s"
-		case ip.Type == crm.TypeDatetime || ip.Type == crm.TypeDate:
-			k = "d"
-		default:
-			k = "n"
+		if k := indexKind(ip); k != "" {
+			spec.Props = append(spec.Props, [3]string{k, ip.Name, ip.Field})
 		}
-		spec.Props = append(spec.Props, [3]string{k, ip.Name, ip.Field})
 	}
 	raw, _ := json.Marshal(spec) // strings only: cannot fail
 	return string(raw)
+}
+
+// indexKind is the kind of ip's index in the spec: "m" (_created, _updated), "v" (values), "s"
+// (text), "d" (datetime and date) or "n" (number); "" for the id's, which the scripts do not keep.
+func indexKind(ip crm.IndexedProperty) string {
+	switch {
+	case ip.Kind == crm.IndexID:
+		return ""
+	case ip.Field == "_created" || ip.Field == "_updated":
+		return "m"
+	case ip.Kind == crm.IndexValues:
+		return "v"
+	case ip.Kind == crm.IndexText:
+		return "s"
+	case ip.Type == crm.TypeDatetime || ip.Type == crm.TypeDate:
+		return "d"
+	default:
+		return "n"
+	}
+}
+
+// dateIndexFields are the fields of sch whose index is of kind "d" (indexKind).
+func dateIndexFields(sch crm.Schema) []string {
+	var out []string
+	for _, ip := range maintainedIndexes(sch) {
+		if indexKind(ip) == "d" {
+			out = append(out, ip.Field)
+		}
+	}
+	return out
+}
+
+// dateScore is the score of stored datetime or date v in its "d" index, as the scripts' ix_score
+// writes it (unix ms in decimal), for a v in the stored form (2006-01-02T15:04:05.000Z, or
+// 2006-01-02 for its midnight UTC) that names a real day and time; ok is false for anything else,
+// which the scripts then score themselves. A create sends these (createJSON.Scores), since reading
+// the digits in Lua is most of what indexing a datetime costs the server.
+func dateScore(v string) (score string, ok bool) {
+	var t time.Time
+	switch len(v) {
+	case 10:
+		if v[4] != '-' || v[7] != '-' {
+			return "", false
+		}
+		y, mo, d := digits(v[0:4]), digits(v[5:7]), digits(v[8:10])
+		if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+			return "", false
+		}
+		t = time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+		if t.Day() != d {
+			return "", false
+		}
+	case 24:
+		if v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':' || v[19] != '.' || v[23] != 'Z' {
+			return "", false
+		}
+		y, mo, d, h, mi, sec, ms := digits(v[0:4]), digits(v[5:7]), digits(v[8:10]), digits(v[11:13]), digits(v[14:16]), digits(v[17:19]), digits(v[20:23])
+		if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms < 0 {
+			return "", false
+		}
+		t = time.Date(y, time.Month(mo), d, h, mi, sec, ms*int(time.Millisecond), time.UTC)
+		if t.Day() != d {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10), true
+}
+
+// digits reads s, ASCII digits only, as a number; -1 when s holds anything else.
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // maintainedIndexes are the search indexes the write scripts and ReindexSearch keep for sch: those

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -108,5 +109,37 @@ func TestIndexScoresOfDatetimesAndNumbers(t *testing.T) {
 				require.Equal(t, want, got, n)
 			}
 		}
+	})
+}
+
+// TestDateScoreAsTheScripts: the score a create sends for a datetime or date (DateScore) is the
+// text the scripts' ix_score makes of it, and DateScore leaves to the script every value it does
+// not read as a real day and time, on every backend.
+func TestDateScoreAsTheScripts(t *testing.T) {
+	t.Parallel()
+	values := []string{
+		"0000-01-01T00:00:00.000Z", "0000-02-29T23:59:59.999Z", "0001-03-01T00:00:00.001Z", "1600-02-29T12:00:00.000Z",
+		"1899-12-31T23:59:59.999Z", "1969-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z", "1970-01-01T00:00:00.001Z",
+		"2000-02-29T12:34:56.789Z", "2024-04-30T08:09:10.011Z", "2100-02-28T23:00:00.000Z", "9999-12-31T23:59:59.999Z",
+		"0000-01-01", "1969-12-31", "1970-01-01", "2024-02-29", "9999-12-31",
+		// Read by the scripts alone (month 13, February 30th, hour 24), or by neither.
+		"2024-13-01T00:00:00.000Z", "2023-02-29T00:00:00.000Z", "2024-01-01T24:00:00.000Z", "2024-02-30",
+		"2024-01-01T00:00:00Z", "2024-01-0aT00:00:00.000Z", "x", "",
+	}
+	src := redisstore.LuaSource("helpers") + "\n" + redisstore.LuaSource("index") + "\nreturn ix_score('d', ARGV[1]) or false\n"
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		for _, v := range values {
+			lua, err := b.rdb.Eval(b.ctx, src, nil, v).Result()
+			if err != nil {
+				require.ErrorIs(t, err, redis.Nil, v)
+			}
+			got, ok := redisstore.DateScore(v)
+			if !ok {
+				continue
+			}
+			require.Equal(t, lua, got, v)
+		}
+		_, ok := redisstore.DateScore("2024-13-01T00:00:00.000Z")
+		require.False(t, ok)
 	})
 }

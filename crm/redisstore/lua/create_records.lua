@@ -19,6 +19,8 @@
 -- ARGV[3] -> JSON [{"id":..,"props":{..},"emails":[..],"hashes":[..]}] in KEYS order
 -- ARGV[4] -> the type's search index spec (indexSpec): each record joins its search indexes
 -- ARGV[5] -> the most associations a record may have
+-- ARGV[6] -> JSON {value: score}: scores of values of the records' datetime and date indexes, as
+--   ix_score writes them; the script scores any other value itself
 -- Returns {"ok"}, {"conflict", email, owner id}, {"blocked", email}, {"unique", property, value,
 -- owner id} when a value of a unique property is taken (by a live record or another of the call),
 -- {"assoc_missing", i, j} when association j of record i (both from 0) is to a record that is
@@ -27,6 +29,7 @@
 local now, otype = ARGV[1], ARGV[2]
 local spec = ix_spec(ARGV[4])
 local ix = ix_new()
+ix.scores.d = cjson.decode(ARGV[6])
 local recs = cjson.decode(ARGV[3])
 local n = #recs
 -- The checks read what they need in a few calls per batch, then go through the records in order,
@@ -74,7 +77,7 @@ for i, r in ipairs(recs) do
   local taken = uq_check(spec, r.id, r.props, uclaimed, uowners)
   if taken then return taken end
 end
-local live, emails, members = {}, {}, {}
+local live, emails = {}, {}
 for i, r in ipairs(recs) do
   local args = {'_created', now, '_updated', now}
   for k, v in pairs(r.props) do args[#args+1] = k; args[#args+1] = v end
@@ -92,15 +95,17 @@ for i, r in ipairs(recs) do
   ix_record(ix, spec, r.id, r.props, true)
   live[#live+1] = r.id; live[#live+1] = r.id
   for _, e in ipairs(r.emails) do emails[#emails+1] = e; emails[#emails+1] = r.id end
-  members[#members+1] = otype .. ':' .. r.id
 end
 each_chunk(live, function(c) redis.call('ZADD', KEYS[1], unpack(c)) end)
 each_chunk(emails, function(c) redis.call('HSET', KEYS[2], unpack(c)) end)
 ix_flush(ix)
 if watched(KEYS[7]) then
   local reads = redis.call('SMEMBERS', KEYS[6])
-  local snaps = {}
-  for i in ipairs(recs) do snaps[i] = snapshot(KEYS[7+i], reads) end
+  local snaps, members = {}, {}
+  for i, r in ipairs(recs) do
+    snaps[i] = snapshot(KEYS[7+i], reads)
+    members[i] = otype .. ':' .. r.id
+  end
   each_chunk_with(members, snaps, function(c, sn) mark_changed(KEYS[3], KEYS[4], c, now, 'c', sn) end)
 end
 return {'ok'}

@@ -130,7 +130,8 @@ local function ix_fields(spec, key)
 end
 
 -- ix_new returns an empty collection of entries; its scores keep the score of each value met, by
--- kind, since the records of one call often share them (created and updated at the same time).
+-- kind, since the records of one call often share them (created and updated at the same time). A
+-- script may fill them beforehand (scores.d: value -> what ix_score makes of it).
 local function ix_new() return {zrem = {}, srem = {}, zadd = {}, sadd = {}, hdel = {}, hset = {}, scores = {}} end
 
 local function ix_push(t, key, a, b)
@@ -142,9 +143,10 @@ end
 
 -- ix_record collects the index entries of record id whose indexed fields hold vals (field ->
 -- value), to add (add true) or to remove. Only fields present in vals count, so an update passes
--- just the fields it changed.
+-- just the fields it changed. It runs for each record a script writes: its loop is numeric, and it
+-- appends an added sorted-set entry itself rather than through ix_push (a call for each).
 local function ix_record(acc, spec, id, vals, add)
-  local props = spec.props -- a numeric loop: this runs for every record a script writes
+  local props, zadd, scores = spec.props, acc.zadd, acc.scores
   for i = 1, #props do
     local e = props[i]
     local v = vals[e[3]]
@@ -156,14 +158,22 @@ local function ix_record(acc, spec, id, vals, add)
       elseif not add then
         -- A removal needs only the member: the id, or for a text index the value and the id.
         if k == 's' then ix_push(acc.zrem, e[4], ascii_lower(v) .. '\0' .. id) else ix_push(acc.zrem, e[4], id) end
-      elseif k == 's' then
-        ix_push(acc.zadd, e[4], '0', ascii_lower(v) .. '\0' .. id)
       else
-        local known = acc.scores[k]
-        if not known then known = {}; acc.scores[k] = known end
-        local score = known[v]
-        if score == nil then score = ix_score(k, v) or false; known[v] = score end
-        if score then ix_push(acc.zadd, e[4], score, id) end
+        local score, member = '0', id
+        if k == 's' then
+          member = ascii_lower(v) .. '\0' .. id
+        else
+          local known = scores[k]
+          if not known then known = {}; scores[k] = known end
+          score = known[v]
+          if score == nil then score = ix_score(k, v) or false; known[v] = score end
+        end
+        if score then
+          local l = zadd[e[4]]
+          if not l then l = {}; zadd[e[4]] = l end
+          local n = #l
+          l[n+1] = score; l[n+2] = member
+        end
       end
     end
   end
