@@ -153,16 +153,22 @@ if job_limit == 0 and ARGV[24] ~= '' then
   end
 end
 local counted = {}
--- One read of each record: what the move needs, then the fields its search indexes read.
-local fields = {'_created', '_assoc', '_lists', 'email', 'additional_emails', '_updated'}
-for _, f in ipairs(spec.fields) do fields[#fields+1] = f end
+local expect, changed = nil, {}
+if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
+-- One read of each record: what the move needs (_updated only to compare with expect), then the
+-- fields its search indexes read, each field once. indexed maps each indexed field to its place.
+local fields, slot, indexed = {'_created', '_assoc', '_lists', 'email', 'additional_emails'}, {}, {}
+if expect then fields[6] = '_updated' end
+for j, f in ipairs(fields) do slot[f] = j end
+for _, f in ipairs(spec.fields) do
+  if not slot[f] then fields[#fields+1] = f; slot[f] = #fields end
+  indexed[#indexed+1] = {f, slot[f]}
+end
 -- The deletion fields every moved record gets.
 local marks = {'_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
   '_deleted_operation', operation}
 if op ~= '' then marks[#marks+1] = '_deleted_op'; marks[#marks+1] = op end
 if rev ~= '' then marks[#marks+1] = '_deleted_rev'; marks[#marks+1] = rev end
-local expect, changed = nil, {}
-if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
 if expect and expect['*'] then
   for id in string.gmatch(ARGV[9], '[^,]+') do
     local at = redis.call('HGET', ARGV[11] .. otype .. ':' .. id, '_updated')
@@ -227,8 +233,10 @@ for n, id in ipairs(input) do
       end
     end
     local vals = {}
-    for j = 7, #fields do
-      if cur[j] then vals[fields[j]] = cur[j] end
+    for j = 1, #indexed do
+      local e = indexed[j]
+      local v = cur[e[2]]
+      if v then vals[e[1]] = v end
     end
     ix_record(ix, spec, id, vals, false)
     redis.call('RENAME', rec, bin)
