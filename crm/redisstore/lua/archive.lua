@@ -157,10 +157,24 @@ local expect, changed = nil, {}
 if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
 -- One read of each record: what the move needs (_updated only to compare with expect), then the
 -- fields its search indexes read, each field once. indexed maps each indexed field to its place.
+-- A record leaves a score index (a number, a date or a time) by its id alone, whatever its value:
+-- those indexes lose every moved id once for the batch (ZREM of an id not there changes nothing),
+-- and their fields are not read. The value indexes, the text indexes and the unique properties
+-- need the value, and are collected per record (ix_record over byvalue, spec without them).
+local scored, byvalue = {}, {props = {}, uq = spec.uq, fields = {}}
+for _, e in ipairs(spec.props) do
+  if e[1] == 'v' or e[1] == 's' then
+    byvalue.props[#byvalue.props+1] = e
+    byvalue.fields[#byvalue.fields+1] = e[3]
+  else
+    scored[#scored+1] = e[4]
+  end
+end
+for _, u in ipairs(spec.uq) do byvalue.fields[#byvalue.fields+1] = u[1] end
 local fields, slot, indexed = {'_created', '_assoc', '_lists', 'email', 'additional_emails'}, {}, {}
 if expect then fields[6] = '_updated' end
 for j, f in ipairs(fields) do slot[f] = j end
-for _, f in ipairs(spec.fields) do
+for _, f in ipairs(byvalue.fields) do
   if not slot[f] then fields[#fields+1] = f; slot[f] = #fields end
   indexed[#indexed+1] = {f, slot[f]}
 end
@@ -238,7 +252,7 @@ for n, id in ipairs(input) do
       local v = cur[e[2]]
       if v then vals[e[1]] = v end
     end
-    ix_record(ix, spec, id, vals, false)
+    ix_record(ix, byvalue, id, vals, false)
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, unpack(marks))
     if cur[2] then
@@ -291,6 +305,7 @@ if #moved > 0 then
     end
   end
   ix_flush(ix)
+  for _, key in ipairs(scored) do each_chunk(moved, function(c) redis.call('ZREM', key, unpack(c)) end) end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
