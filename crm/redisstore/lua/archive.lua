@@ -107,6 +107,8 @@ local spec = ix_spec(ARGV[21])
 local ix = ix_new()
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails, replayed, emailids = {}, {}, {}, {}, {}, {}, {}
+-- Whether the moved records get change marks (see watched): only then are their members kept.
+local watching = watched(KEYS[14])
 local op = ARGV[7]
 local rev = ARGV[6]
 local skipped = 0
@@ -240,10 +242,20 @@ for n, id in ipairs(input) do
     end
     local bin = record_key(n, 2, ARGV[12], me)
     if contacts then
-      local mine = split_emails(cur[4] or '', cur[5] or '')
-      for _, e in ipairs(mine) do
-        emails[#emails+1] = e
+      -- Its emails, as split_emails gives them (the primary, then each other one once), without
+      -- building a list for each contact.
+      local primary, others = cur[4], cur[5]
+      if primary and primary ~= '' then
+        emails[#emails+1] = primary
         emailids[#emailids+1] = id
+      end
+      if others and others ~= '' then
+        for _, e in ipairs(split_emails(primary or '', others)) do
+          if e ~= primary then
+            emails[#emails+1] = e
+            emailids[#emailids+1] = id
+          end
+        end
       end
     end
     local vals = {}
@@ -285,7 +297,7 @@ for n, id in ipairs(input) do
       redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
     end
     moved[#moved+1] = id
-    members[#members+1] = me
+    if watching then members[#members+1] = me end
     scores[#scores+1] = now; scores[#scores+1] = id
     ids[#ids+1] = id; ids[#ids+1] = id
   elseif job_limit > 0 then
@@ -309,7 +321,7 @@ if #moved > 0 then
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
-  if watched(KEYS[14]) then mark_changed(KEYS[5], KEYS[6], members, now, 'd') end
+  if watching then mark_changed(KEYS[5], KEYS[6], members, now, 'd') end
   local opkey = ARGV[23] .. operation
   if redis.call('HSETNX', opkey, 'first_at', now) == 1 then
     local kind = ARGV[4]
