@@ -180,6 +180,9 @@ for _, f in ipairs(byvalue.fields) do
   if not slot[f] then fields[#fields+1] = f; slot[f] = #fields end
   indexed[#indexed+1] = {f, slot[f]}
 end
+-- The indexed fields of the record at hand (field -> value), for ix_record: one table for the
+-- call, each field set again for each record (nil where it has none), so no record builds its own.
+local vals = {}
 -- The deletion fields every moved record gets.
 local marks = {'_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
   '_deleted_operation', operation}
@@ -258,11 +261,9 @@ for n, id in ipairs(input) do
         end
       end
     end
-    local vals = {}
     for j = 1, #indexed do
       local e = indexed[j]
-      local v = cur[e[2]]
-      if v then vals[e[1]] = v end
+      vals[e[1]] = cur[e[2]] or nil
     end
     ix_record(ix, byvalue, id, vals, false)
     redis.call('RENAME', rec, bin)
