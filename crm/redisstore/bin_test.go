@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
@@ -443,5 +444,63 @@ func TestFullScriptBatchesOnEveryBackend(t *testing.T) {
 		got, err := b.store.ContactByEmail(ctx, b.tenant, "full999@example.com")
 		require.NoError(t, err)
 		require.Equal(t, ids[999], got)
+	})
+}
+
+// TestDeleteLeavesScoreIndexes deletes contacts with and without a datetime, by ids and by a job:
+// each leaves every score index (its datetime's, its creation's and its modification's) and its
+// text and value indexes, a contact without the datetime leaves the others as well, and the
+// contact kept keeps each of its entries, with its score. A restore puts each entry back.
+func TestDeleteLeavesScoreIndexes(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ctx := b.ctx
+		jobUser(t, b.store, b.tenant, "ops@x.example")
+		dated := map[string]string{"firstname": "Dated", "lifecyclestage": "lead", "last_activity_date": "2025-03-04T10:00:00.000Z"}
+		plain := map[string]string{"firstname": "Plain", "lifecyclestage": "lead"}
+		kept := b.contact(t, map[string]string{"firstname": "Kept", "lifecyclestage": "lead", "last_activity_date": "2025-05-06T10:00:00.000Z"})
+		keys := []string{redisstore.SearchIndexKey(b.tenant, crm.Contacts, "last_activity_date"),
+			redisstore.SearchIndexKey(b.tenant, crm.Contacts, "createdate"), redisstore.SearchIndexKey(b.tenant, crm.Contacts, "lastmodifieddate"),
+			redisstore.SearchIndexKey(b.tenant, crm.Contacts, "firstname")}
+		index := func() map[string][]redis.Z {
+			t.Helper()
+			out := map[string][]redis.Z{}
+			for _, key := range keys {
+				z, err := b.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+				require.NoError(t, err)
+				out[key] = z
+			}
+			m, err := b.rdb.SMembers(ctx, redisstore.SearchValueKey(b.tenant, crm.Contacts, "lifecyclestage", "lead")).Result()
+			require.NoError(t, err)
+			out["lead"] = []redis.Z{{Member: len(m)}}
+			return out
+		}
+		only := index()
+		require.Equal(t, string(kept.ID), only[keys[0]][0].Member)
+		for _, byJob := range []bool{false, true} {
+			ids := []crm.RecordID{b.contact(t, dated).ID, b.contact(t, plain).ID}
+			with := index()
+			require.Len(t, with[keys[0]], 2, "the plain contact has no datetime entry")
+			require.Len(t, with[keys[1]], 3)
+			if byJob {
+				j, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids, ConfirmCount: 2, By: "ops@x.example"})
+				require.NoError(t, err)
+				j, err = b.store.RunDeleteJobBatch(ctx, b.tenant, j.ID, 500)
+				require.NoError(t, err)
+				require.Equal(t, crm.JobDone, j.State)
+				require.EqualValues(t, 2, j.Done)
+			} else {
+				res, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+				require.NoError(t, err)
+				require.Len(t, res.Archived, 2)
+			}
+			require.Equal(t, only, index(), "byJob %v: the deleted contacts leave every index, the kept one keeps its entries", byJob)
+			_, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+			require.Equal(t, with, index(), "byJob %v: a restore puts each entry back", byJob)
+			_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+			require.Equal(t, only, index())
+		}
 	})
 }

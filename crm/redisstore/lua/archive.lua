@@ -107,6 +107,8 @@ local spec = ix_spec(ARGV[21])
 local ix = ix_new()
 local contacts = otype == 'contacts'
 local moved, members, scores, ids, emails, replayed, emailids = {}, {}, {}, {}, {}, {}, {}
+-- Whether the moved records get change marks (see watched): only then are their members kept.
+local watching = watched(KEYS[14])
 local op = ARGV[7]
 local rev = ARGV[6]
 local skipped = 0
@@ -153,16 +155,39 @@ if job_limit == 0 and ARGV[24] ~= '' then
   end
 end
 local counted = {}
--- One read of each record: what the move needs, then the fields its search indexes read.
-local fields = {'_created', '_assoc', '_lists', 'email', 'additional_emails', '_updated'}
-for _, f in ipairs(spec.fields) do fields[#fields+1] = f end
+local expect, changed = nil, {}
+if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
+-- One read of each record: what the move needs (_updated only to compare with expect), then the
+-- fields its search indexes read, each field once. indexed maps each indexed field to its place.
+-- A record leaves a score index (a number, a date or a time) by its id alone, whatever its value:
+-- those indexes lose every moved id once for the batch (ZREM of an id not there changes nothing),
+-- and their fields are not read. The value indexes, the text indexes and the unique properties
+-- need the value, and are collected per record (ix_record over byvalue, spec without them).
+local scored, byvalue = {}, {props = {}, uq = spec.uq, fields = {}}
+for _, e in ipairs(spec.props) do
+  if e[1] == 'v' or e[1] == 's' then
+    byvalue.props[#byvalue.props+1] = e
+    byvalue.fields[#byvalue.fields+1] = e[3]
+  else
+    scored[#scored+1] = e[4]
+  end
+end
+for _, u in ipairs(spec.uq) do byvalue.fields[#byvalue.fields+1] = u[1] end
+local fields, slot, indexed = {'_created', '_assoc', '_lists', 'email', 'additional_emails'}, {}, {}
+if expect then fields[6] = '_updated' end
+for j, f in ipairs(fields) do slot[f] = j end
+for _, f in ipairs(byvalue.fields) do
+  if not slot[f] then fields[#fields+1] = f; slot[f] = #fields end
+  indexed[#indexed+1] = {f, slot[f]}
+end
+-- The indexed fields of the record at hand (field -> value), for ix_record: one table for the
+-- call, each field set again for each record (nil where it has none), so no record builds its own.
+local vals = {}
 -- The deletion fields every moved record gets.
 local marks = {'_deleted_at', now, '_deleted_by', ARGV[3], '_deleted_via', ARGV[4], '_deleted_ref', ARGV[5],
   '_deleted_operation', operation}
 if op ~= '' then marks[#marks+1] = '_deleted_op'; marks[#marks+1] = op end
 if rev ~= '' then marks[#marks+1] = '_deleted_rev'; marks[#marks+1] = rev end
-local expect, changed = nil, {}
-if ARGV[26] ~= '' then expect = cjson.decode(ARGV[26]) end
 if expect and expect['*'] then
   for id in string.gmatch(ARGV[9], '[^,]+') do
     local at = redis.call('HGET', ARGV[11] .. otype .. ':' .. id, '_updated')
@@ -220,17 +245,27 @@ for n, id in ipairs(input) do
     end
     local bin = record_key(n, 2, ARGV[12], me)
     if contacts then
-      local mine = split_emails(cur[4] or '', cur[5] or '')
-      for _, e in ipairs(mine) do
-        emails[#emails+1] = e
+      -- Its emails, as split_emails gives them (the primary, then each other one once), without
+      -- building a list for each contact.
+      local primary, others = cur[4], cur[5]
+      if primary and primary ~= '' then
+        emails[#emails+1] = primary
         emailids[#emailids+1] = id
       end
+      if others and others ~= '' then
+        for _, e in ipairs(split_emails(primary or '', others)) do
+          if e ~= primary then
+            emails[#emails+1] = e
+            emailids[#emailids+1] = id
+          end
+        end
+      end
     end
-    local vals = {}
-    for j = 7, #fields do
-      if cur[j] then vals[fields[j]] = cur[j] end
+    for j = 1, #indexed do
+      local e = indexed[j]
+      vals[e[1]] = cur[e[2]] or nil
     end
-    ix_record(ix, spec, id, vals, false)
+    ix_record(ix, byvalue, id, vals, false)
     redis.call('RENAME', rec, bin)
     redis.call('HSET', bin, unpack(marks))
     if cur[2] then
@@ -263,7 +298,7 @@ for n, id in ipairs(input) do
       redis.call('SREM', ARGV[18] .. flow .. ':matching', me)
     end
     moved[#moved+1] = id
-    members[#members+1] = me
+    if watching then members[#members+1] = me end
     scores[#scores+1] = now; scores[#scores+1] = id
     ids[#ids+1] = id; ids[#ids+1] = id
   elseif job_limit > 0 then
@@ -283,10 +318,11 @@ if #moved > 0 then
     end
   end
   ix_flush(ix)
+  for _, key in ipairs(scored) do each_chunk(moved, function(c) redis.call('ZREM', key, unpack(c)) end) end
   redis.call('ZREM', KEYS[1], unpack(moved))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('ZADD', KEYS[3], unpack(ids))
-  if watched(KEYS[14]) then mark_changed(KEYS[5], KEYS[6], members, now, 'd') end
+  if watching then mark_changed(KEYS[5], KEYS[6], members, now, 'd') end
   local opkey = ARGV[23] .. operation
   if redis.call('HSETNX', opkey, 'first_at', now) == 1 then
     local kind = ARGV[4]
