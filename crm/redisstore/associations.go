@@ -43,11 +43,19 @@ func (s *Store) AssociatePairs(ctx context.Context, t crm.TenantID, pairs []crm.
 	}
 	keys, members := pairKeys(t, pairs)
 	codes, err := associateScript.run(ctx, s, associateCall{Pairs: keys, Max: s.cfg.MaxAssociations, Members: members}).Int64Slice()
+	return s.pairErrors("associate", pairs, codes, err)
+}
+
+// pairErrors turns the codes an association script answered for pairs into an error per pair:
+// -1 and -2 its first or second record is not live, -3 and -4 that record has the most
+// associations it may have; what answered nothing (0 or more) is nil. err, the script's, is
+// returned as what of the call failed.
+func (s *Store) pairErrors(what string, pairs []crm.AssociationPair, codes []int64, err error) ([]error, error) {
 	if err != nil {
-		return nil, fmt.Errorf("associate: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(codes) != len(pairs) {
-		return nil, fmt.Errorf("associate: %d answers for %d pairs", len(codes), len(pairs))
+		return nil, fmt.Errorf("%s: %d answers for %d pairs", what, len(codes), len(pairs))
 	}
 	out := make([]error, len(pairs))
 	for i, p := range pairs {
@@ -110,22 +118,7 @@ func (s *Store) DissociatePairs(ctx context.Context, t crm.TenantID, pairs []crm
 	}
 	keys, members := pairKeys(t, pairs)
 	codes, err := dissociateScript.run(ctx, s, dissociateCall{Pairs: keys, Members: members}).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("dissociate: %w", err)
-	}
-	if len(codes) != len(pairs) {
-		return nil, fmt.Errorf("dissociate: %d answers for %d pairs", len(codes), len(pairs))
-	}
-	out := make([]error, len(pairs))
-	for i, p := range pairs {
-		switch codes[i] {
-		case -1:
-			out[i] = notLive(p.From)
-		case -2:
-			out[i] = notLive(p.To)
-		}
-	}
-	return out, nil
+	return s.pairErrors("dissociate", pairs, codes, err)
 }
 
 // Associations implements Store: ReadAssociations of the one record, whose absence is a
