@@ -202,19 +202,34 @@ type page[T any] struct {
 	} `json:"paging"`
 }
 
-type batch struct {
-	Status      string   `json:"status"`
-	Results     []record `json:"results"`
-	NumErrors   int      `json:"numErrors"`
-	StartedAt   string   `json:"startedAt"`
-	CompletedAt string   `json:"completedAt"`
+// batchOf is the answer of a batch endpoint: HubSpot's BatchResponse... models, whose results are T.
+type batchOf[T any] struct {
+	Status      string `json:"status"`
+	Results     []T    `json:"results"`
+	NumErrors   int    `json:"numErrors"`
+	StartedAt   string `json:"startedAt"`
+	CompletedAt string `json:"completedAt"`
 	Errors      []struct {
 		Status   string              `json:"status"`
 		Category string              `json:"category"`
 		Message  string              `json:"message"`
 		Context  map[string][]string `json:"context"`
+		Errors   []any               `json:"errors"`
+		Links    map[string]string   `json:"links"`
 	} `json:"errors"`
 }
+
+// failedInputs are the inputs the errors of a batch answer name, in order.
+func (a batchOf[T]) failedInputs() []string {
+	var out []string
+	for _, e := range a.Errors {
+		out = append(out, e.Context["input"]...)
+	}
+	return out
+}
+
+// batch is the answer of a records batch endpoint.
+type batch = batchOf[record]
 
 type apiError struct {
 	Status        string              `json:"status"`

@@ -16,32 +16,6 @@ import (
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
-// assocBatch is the answer of a batch association endpoint: HubSpot's BatchResponse... models.
-type assocBatch[T any] struct {
-	Status      string `json:"status"`
-	Results     []T    `json:"results"`
-	NumErrors   int    `json:"numErrors"`
-	StartedAt   string `json:"startedAt"`
-	CompletedAt string `json:"completedAt"`
-	Errors      []struct {
-		Status   string              `json:"status"`
-		Category string              `json:"category"`
-		Message  string              `json:"message"`
-		Context  map[string][]string `json:"context"`
-		Errors   []any               `json:"errors"`
-		Links    map[string]string   `json:"links"`
-	} `json:"errors"`
-}
-
-// failedInputs are the inputs the errors of a batch answer name, in order.
-func (a assocBatch[T]) failedInputs() []string {
-	var out []string
-	for _, e := range a.Errors {
-		out = append(out, e.Context["input"]...)
-	}
-	return out
-}
-
 // defaultAssociated is one result of batch/associate/default (HubSpot's PublicDefaultAssociation).
 type defaultAssociated struct {
 	From            struct{ ID string } `json:"from"`
@@ -169,7 +143,7 @@ func TestBatchAssociateDefault(t *testing.T) {
 		require.Equal(t, []string{c[0], c[1]}, b.linked(t, "companies", co[0], "contacts"))
 		require.Equal(t, []string{co[0]}, b.linked(t, "contacts", c[0], "companies"))
 		// HubSpot's type ids name the types too; the other way round, the spec is company to contact.
-		res := expect[assocBatch[defaultAssociated]](t, b.call(t, "POST", "/crm/v4/associations/0-2/0-1/batch/associate/default", tokWrite,
+		res := expect[batchOf[defaultAssociated]](t, b.call(t, "POST", "/crm/v4/associations/0-2/0-1/batch/associate/default", tokWrite,
 			inputs(pairIn(co[1], c[0]))), http.StatusOK)
 		require.Equal(t, 280, res.Results[0].AssociationSpec.AssociationTypeID)
 		require.Equal(t, []string{co[0], co[1]}, b.linked(t, "contacts", c[0], "companies"))
@@ -179,7 +153,7 @@ func TestBatchAssociateDefault(t *testing.T) {
 		t.Parallel()
 		b, f := assocSetup(t, 4)
 		c, co := f.c, f.co
-		res := expect[assocBatch[defaultAssociated]](t, b.call(t, "POST", path, tokWrite,
+		res := expect[batchOf[defaultAssociated]](t, b.call(t, "POST", path, tokWrite,
 			inputs(pairIn(c[2], "999999"), pairIn(c[2], co[2]), pairIn(c[2], f.binned), pairIn("888888", co[2]))), http.StatusOK)
 		require.Len(t, res.Results, 1)
 		require.Equal(t, co[2], res.Results[0].To.ID)
@@ -245,7 +219,7 @@ func TestBatchAssociateDefault(t *testing.T) {
 		b, f := assocSetup(t, 4)
 		c, co := f.c, f.co
 		before := b.dump(t, b.tenantA)
-		res := expect[assocBatch[defaultAssociated]](t, b.call(t, "POST", path, tokBAll, inputs(pairIn(c[3], co[3]))), http.StatusOK)
+		res := expect[batchOf[defaultAssociated]](t, b.call(t, "POST", path, tokBAll, inputs(pairIn(c[3], co[3]))), http.StatusOK)
 		require.Empty(t, res.Results)
 		require.Equal(t, []string{"inputs[0].from.id"}, res.failedInputs(), "tenant A's records are missing records to tenant B")
 		require.Equal(t, before, b.dump(t, b.tenantA))
@@ -265,7 +239,7 @@ func TestBatchCreateAssociations(t *testing.T) {
 		c, co := f.c, f.co
 		r := b.call(t, "POST", path, tokWrite, inputs(pairIn(c[0], co[0], 279), pairIn(c[0], co[1], 1), pairIn(c[1], co[0], 279, 1)))
 		require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
-		res := decode[assocBatch[labelsBetween]](t, r)
+		res := decode[batchOf[labelsBetween]](t, r)
 		require.Equal(t, "COMPLETE", res.Status)
 		require.Equal(t, []labelsBetween{
 			{FromObjectTypeID: "0-1", FromObjectID: c[0], ToObjectTypeID: "0-2", ToObjectID: co[0], Labels: []string{}},
@@ -281,7 +255,7 @@ func TestBatchCreateAssociations(t *testing.T) {
 		t.Parallel()
 		b, f := assocSetup(t, 4)
 		c, co := f.c, f.co
-		res := expect[assocBatch[labelsBetween]](t, b.call(t, "POST", path, tokWrite,
+		res := expect[batchOf[labelsBetween]](t, b.call(t, "POST", path, tokWrite,
 			inputs(pairIn(c[2], f.binned, 279), pairIn(c[2], co[2], 279), pairIn("999999", co[2], 279))), http.StatusMultiStatus)
 		require.Len(t, res.Results, 1)
 		require.Equal(t, co[2], res.Results[0].ToObjectID)
@@ -332,7 +306,7 @@ func TestBatchCreateAssociations(t *testing.T) {
 		b, f := assocSetup(t, 4)
 		c, co := f.c, f.co
 		before := b.dump(t, b.tenantA)
-		res := expect[assocBatch[labelsBetween]](t, b.call(t, "POST", path, tokBAll, inputs(pairIn(c[3], co[3], 279))), http.StatusMultiStatus)
+		res := expect[batchOf[labelsBetween]](t, b.call(t, "POST", path, tokBAll, inputs(pairIn(c[3], co[3], 279))), http.StatusMultiStatus)
 		require.Empty(t, res.Results)
 		require.Equal(t, before, b.dump(t, b.tenantA))
 	})
@@ -386,7 +360,7 @@ func TestBatchReadAssociations(t *testing.T) {
 				{"from": {"id": "`+c[2]+`"}, "to": []}]}`, string(r.body))
 		require.Equal(t, http.StatusOK, r.status)
 		// From the companies, by HubSpot's type ids: company to contact.
-		res := expect[assocBatch[associationsOf]](t, b.call(t, "POST", "/crm/v4/associations/0-2/0-1/batch/read", tokRead,
+		res := expect[batchOf[associationsOf]](t, b.call(t, "POST", "/crm/v4/associations/0-2/0-1/batch/read", tokRead,
 			inputs(map[string]any{"id": co[1]})), http.StatusOK)
 		require.Equal(t, 280, res.Results[0].To[0].AssociationTypes[0].TypeID)
 		require.Equal(t, before, b.dump(t, b.tenantA), "a read changes nothing")
@@ -394,7 +368,7 @@ func TestBatchReadAssociations(t *testing.T) {
 
 	t.Run("PagesPerInput", func(t *testing.T) {
 		t.Parallel()
-		res := expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokRead,
+		res := expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokRead,
 			inputs(map[string]any{"id": c[0]}, map[string]any{"id": c[1]})), http.StatusOK)
 		require.Len(t, res.Results, 2)
 		first := res.Results[0]
@@ -407,7 +381,7 @@ func TestBatchReadAssociations(t *testing.T) {
 		for _, x := range first.To {
 			got = append(got, x.ToObjectID)
 		}
-		next := expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokRead,
+		next := expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokRead,
 			inputs(map[string]any{"id": c[0], "after": first.Paging.Next.After})), http.StatusOK)
 		require.Nil(t, next.Results[0].Paging)
 		for _, x := range next.Results[0].To {
@@ -418,7 +392,7 @@ func TestBatchReadAssociations(t *testing.T) {
 
 	t.Run("MissingOrBinnedRecordsAre207", func(t *testing.T) {
 		t.Parallel()
-		res := expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokRead,
+		res := expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokRead,
 			inputs(map[string]any{"id": gone}, map[string]any{"id": c[1]}, map[string]any{"id": "999999"})), http.StatusMultiStatus)
 		require.Len(t, res.Results, 1)
 		require.Equal(t, c[1], res.Results[0].From.ID)
@@ -436,7 +410,7 @@ func TestBatchReadAssociations(t *testing.T) {
 		many := expectError(t, b.call(t, "POST", path, tokRead, tooMany(1001, func(int) any { return map[string]any{"id": c[1]} })),
 			http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Contains(t, many.Message, "over the limit of 1000 per batch request")
-		expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokRead, tooMany(1000, func(int) any { return map[string]any{"id": c[1]} })),
+		expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokRead, tooMany(1000, func(int) any { return map[string]any{"id": c[1]} })),
 			http.StatusOK)
 	})
 
@@ -448,7 +422,7 @@ func TestBatchReadAssociations(t *testing.T) {
 
 	t.Run("OtherTenant", func(t *testing.T) {
 		t.Parallel()
-		res := expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokBAll, inputs(map[string]any{"id": c[1]})), http.StatusMultiStatus)
+		res := expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokBAll, inputs(map[string]any{"id": c[1]})), http.StatusMultiStatus)
 		require.Empty(t, res.Results)
 		require.Equal(t, []string{c[1]}, res.Errors[0].Context["ids"])
 	})
@@ -471,7 +445,7 @@ func TestBatchReadAssociationsBudget(t *testing.T) {
 		}
 	}
 	path := "/crm/v4/associations/contacts/companies/batch/read"
-	expect[assocBatch[associationsOf]](t, b.call(t, "POST", path, tokRead, inputs(map[string]any{"id": f.c[0]}, map[string]any{"id": f.c[1]})), http.StatusOK)
+	expect[batchOf[associationsOf]](t, b.call(t, "POST", path, tokRead, inputs(map[string]any{"id": f.c[0]}, map[string]any{"id": f.c[1]})), http.StatusOK)
 	e := expectError(t, b.call(t, "POST", path, tokRead, inputs(map[string]any{"id": f.c[0]}, map[string]any{"id": f.c[1]}, map[string]any{"id": f.c[2]})),
 		http.StatusBadRequest, "VALIDATION_ERROR")
 	require.Equal(t, "TOO_MANY_ASSOCIATIONS_READ", e.Errors[0].Code)
@@ -490,7 +464,7 @@ func TestBatchAssociateLimit(t *testing.T) {
 	b.store = st
 	b.serve(t, &api.Config{Clock: b.clock})
 	f := b.assocFixture(t, 3)
-	res := expect[assocBatch[labelsBetween]](t, b.call(t, "POST", "/crm/v4/associations/companies/contacts/batch/create", tokAll,
+	res := expect[batchOf[labelsBetween]](t, b.call(t, "POST", "/crm/v4/associations/companies/contacts/batch/create", tokAll,
 		inputs(pairIn(f.co[0], f.c[0], 280), pairIn(f.co[0], f.c[1], 280), pairIn(f.co[0], f.c[2], 280), pairIn(f.co[1], f.c[2], 280))),
 		http.StatusMultiStatus)
 	require.Len(t, res.Results, 3)

@@ -431,7 +431,7 @@ func TestActivateFlow(t *testing.T) {
 		require.Equal(t, crm.FormatDatetime(stored.ActivatedAt), *f.ActivatedAt)
 	})
 
-	t.Run("ResumeNotQueued", func(t *testing.T) {
+	t.Run("TasksNotQueued", func(t *testing.T) {
 		t.Parallel()
 		for _, tc := range []struct {
 			name  string
@@ -446,18 +446,34 @@ func TestActivateFlow(t *testing.T) {
 				b := setup(t)
 				b.serve(t, &api.Config{Clock: b.clock, Logger: slog.New(slog.NewJSONHandler(b.logs, nil)), Tasks: tc.tasks})
 				all := "Bearer " + b.tokens[tokAll]
-				expect[flow](t, b.put(t, all, "bounced", bouncedFlow("bounced")), http.StatusCreated)
-				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, nil), http.StatusOK)
-				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/pause", all, nil), http.StatusOK)
-				f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, nil), http.StatusOK)
-				// The activation stands; the answer says the sweep runs the waiting records later.
+
+				// Enroll-existing: the activation stands; the answer says the backfill was not
+				// queued and what to do.
+				expect[flow](t, b.put(t, all, "filled", bouncedFlow("filled")), http.StatusCreated)
+				f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/filled/activate", all, map[string]any{"enrollExisting": true}), http.StatusOK)
+				require.Equal(t, "ACTIVE", f.State)
+				require.True(t, f.Backfill.Requested)
+				require.False(t, f.Backfill.Queued)
+				require.Contains(t, f.Backfill.Warning, "backfill not queued")
+				require.Contains(t, f.Backfill.Warning, tc.want)
+				require.Contains(t, f.Backfill.Warning, `retry POST /automation/v4/flows/filled/activate with {"enrollExisting": true}`)
+				require.Contains(t, b.logs.String(), `"workflow_id":"filled"`)
+				got := expect[flow](t, b.call(t, "GET", "/automation/v4/flows/filled", tokRead, nil), http.StatusOK)
+				require.Equal(t, "ACTIVE", got.State)
+
+				// Resumed after a pause: the activation stands; the answer says the sweep runs the
+				// waiting records later.
+				expect[flow](t, b.put(t, all, "resumed", bouncedFlow("resumed")), http.StatusCreated)
+				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/activate", all, nil), http.StatusOK)
+				expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/pause", all, nil), http.StatusOK)
+				f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/resumed/activate", all, nil), http.StatusOK)
 				require.Equal(t, "ACTIVE", f.State)
 				require.NotNil(t, f.Resume)
 				require.False(t, f.Resume.Queued)
 				require.Contains(t, f.Resume.Warning, "waiting records not queued at once")
 				require.Contains(t, f.Resume.Warning, tc.want)
 				require.Contains(t, f.Resume.Warning, "workflow sweep runs the steps of the records that waited")
-				require.Contains(t, b.logs.String(), `"workflow_id":"bounced"`)
+				require.Contains(t, b.logs.String(), `"workflow_id":"resumed"`)
 			})
 		}
 	})
@@ -480,37 +496,6 @@ func TestActivateFlow(t *testing.T) {
 		f = expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/from-file/activate", auth, " \n"), http.StatusOK)
 		require.True(t, f.Backfill.Requested)
 		require.Len(t, b.tasks.backfillsOf(tn), 2)
-	})
-
-	t.Run("BackfillNotQueued", func(t *testing.T) {
-		t.Parallel()
-		for _, tc := range []struct {
-			name  string
-			tasks api.Tasks
-			want  string
-		}{
-			{"EnqueueFails", &fakeTasks{err: errors.New("redis: connection refused")}, "the task queue failed"},
-			{"NoTaskQueue", nil, "no task queue configured"},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				b := setup(t)
-				b.serve(t, &api.Config{Clock: b.clock, Logger: slog.New(slog.NewJSONHandler(b.logs, nil)), Tasks: tc.tasks})
-				all := "Bearer " + b.tokens[tokAll]
-				expect[flow](t, b.put(t, all, "bounced", bouncedFlow("bounced")), http.StatusCreated)
-				f := expect[flow](t, b.raw(t, "POST", "/automation/v4/flows/bounced/activate", all, map[string]any{"enrollExisting": true}), http.StatusOK)
-				// The activation stands; the answer says the backfill was not queued and what to do.
-				require.Equal(t, "ACTIVE", f.State)
-				require.True(t, f.Backfill.Requested)
-				require.False(t, f.Backfill.Queued)
-				require.Contains(t, f.Backfill.Warning, "backfill not queued")
-				require.Contains(t, f.Backfill.Warning, tc.want)
-				require.Contains(t, f.Backfill.Warning, `retry POST /automation/v4/flows/bounced/activate with {"enrollExisting": true}`)
-				require.Contains(t, b.logs.String(), `"workflow_id":"bounced"`)
-				got := expect[flow](t, b.call(t, "GET", "/automation/v4/flows/bounced", tokRead, nil), http.StatusOK)
-				require.Equal(t, "ACTIVE", got.State)
-			})
-		}
 	})
 
 	t.Run("LowerPlanPausesNeverDeletes", func(t *testing.T) {

@@ -145,17 +145,17 @@ func TestTenantIsolation(t *testing.T) {
 		{"BatchAssociateDefault", "POST", "/crm/v4/associations/contacts/companies/batch/associate/default",
 			map[string]any{"inputs": []any{map[string]any{"from": map[string]any{"id": c2}, "to": map[string]any{"id": co}}}},
 			func(t *testing.T, r response) {
-				res := expect[assocBatch[defaultAssociated]](t, r, http.StatusOK)
+				res := expect[batchOf[defaultAssociated]](t, r, http.StatusOK)
 				require.Empty(t, res.Results)
 				require.Equal(t, []string{"inputs[0].from.id"}, res.failedInputs())
 			}},
 		{"BatchCreateAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/create",
 			map[string]any{"inputs": []any{pairIn(c2, co, 279)}}, func(t *testing.T, r response) {
-				require.Empty(t, expect[assocBatch[labelsBetween]](t, r, http.StatusMultiStatus).Results)
+				require.Empty(t, expect[batchOf[labelsBetween]](t, r, http.StatusMultiStatus).Results)
 			}},
 		{"BatchReadAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/read",
 			map[string]any{"inputs": []any{map[string]any{"id": c1}}}, func(t *testing.T, r response) {
-				res := expect[assocBatch[associationsOf]](t, r, http.StatusMultiStatus)
+				res := expect[batchOf[associationsOf]](t, r, http.StatusMultiStatus)
 				require.Empty(t, res.Results, "nothing of A's association shows")
 			}},
 		{"BatchArchiveAssociations", "POST", "/crm/v4/associations/contacts/companies/batch/archive",
