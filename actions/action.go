@@ -116,6 +116,10 @@ type Invocation struct {
 	// activation is the workflow's current one. Zero: the email names no activation, and goes out
 	// under whichever is current.
 	ActivatedAt time.Time
+	// Activation is that activation's number (crm.Flow.Activation): notify_user's email carries
+	// it (crm.MailRef.Activation), so that an activation made in the same millisecond as the one
+	// before is still told apart from it. Zero: ActivatedAt alone names the activation.
+	Activation int64
 	// Limit is the blast-radius limit the step's deletions run under (SPEC S24), counted for the
 	// workflow's activation: delete_contact deletes through crm.Store.ArchiveChecked and
 	// answers OutcomeOverLimit for the records it refuses, and OutcomeStopped for those its

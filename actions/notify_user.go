@@ -168,7 +168,7 @@ func (s NotifyUser) Bind(deps Deps, inv Invocation) Action {
 			Subject:        s.subject,
 			Body:           s.body,
 			Ref: crm.MailRef{ObjectType: rec.Type, RecordID: rec.ID, Workflow: inv.Workflow,
-				ActivatedAt: inv.ActivatedAt},
+				ActivatedAt: inv.ActivatedAt, Activation: inv.Activation},
 		}
 		if err := deps.Mailer.SendMail(ctx, tenant, m); err != nil {
 			return Result{}, fmt.Errorf("notify_user: send: %w", err)

@@ -228,7 +228,9 @@ func (s *Server) previewLimit(ctx context.Context, t crm.TenantID, wf *workflows
 	return out, nil
 }
 
-// historyJSON is one event of a record in a workflow.
+// historyJSON is one event of a record in a workflow. Step is the action's index in the
+// workflow's actions, from 0 (as "actions[0]" names it in a problem); Detail, text for people,
+// counts steps from 1 as the console does ("stopped after step 1 of 2: failed" for the first).
 type historyJSON struct {
 	At       string `json:"at"`
 	Kind     string `json:"kind"`
@@ -928,10 +930,30 @@ func (s *Server) flowHistory(w http.ResponseWriter, r *http.Request, p crm.Princ
 	for i, h := range hs {
 		rev, _ := strconv.ParseInt(h.Revision, 10, 64)
 		out.Results[i] = historyJSON{At: crm.FormatDatetime(h.At), Kind: h.Kind, Revision: rev, Step: h.Step,
-			Action: h.Action, Outcome: h.Outcome, Detail: h.Detail, By: h.Actor(name)}
+			Action: h.Action, Outcome: h.Outcome, Detail: historyDetail(h.Kind, h.Detail), By: h.Actor(name)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// historyDetail is the detail of a history entry as the API answers it. A "completed" entry
+// written before steps were counted from 1 in it said "stopped after step <index>: <outcome>",
+// the index from 0: it is answered counting from 1, as the entries written since
+// ("stopped after step <n> of <steps>: <outcome>").
+func historyDetail(kind, detail string) string {
+	if kind != "completed" {
+		return detail
+	}
+	rest, ok := strings.CutPrefix(detail, "stopped after step ")
+	if !ok {
+		return detail
+	}
+	num, outcome, ok := strings.Cut(rest, ": ")
+	step, err := strconv.Atoi(num)
+	if !ok || err != nil || step < 0 {
+		return detail // a new entry ("<n> of <steps>"), or text of another shape
+	}
+	return "stopped after step " + strconv.Itoa(step+1) + ": " + outcome
 }
 
 // flowLogJSON is one entry of a workflow's history as a whole: a record's entry and the record.
@@ -979,7 +1001,7 @@ func (s *Server) flowLog(w http.ResponseWriter, r *http.Request, p crm.Principal
 		rev, _ := strconv.ParseInt(e.Revision, 10, 64)
 		out.Results[i] = flowLogJSON{ObjectType: string(e.ObjectType), RecordID: string(e.ID), historyJSON: historyJSON{
 			At: crm.FormatDatetime(e.At), Kind: e.Kind, Revision: rev, Step: e.Step, Action: e.Action, Outcome: e.Outcome,
-			Detail: e.Detail, By: e.Actor(name)}}
+			Detail: historyDetail(e.Kind, e.Detail), By: e.Actor(name)}}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -903,6 +904,36 @@ func TestFlowHistoryAndManualEnrollment(t *testing.T) {
 		_, err = b.store.ArchiveRecords(b.ctx, fx.tn, crm.Contacts, []crm.RecordID{id}, crm.Actor{User: userEmail})
 		require.NoError(t, err)
 		require.Len(t, history(t, fx, id), 3)
+	})
+
+	// An enrollment stopped by a failed step says so counting steps from 1, as the console does,
+	// while step stays the action's index from 0; an entry written when the text counted from 0
+	// is answered counting from 1 too.
+	t.Run("StoppedAfterStepCountsFrom1", func(t *testing.T) {
+		t.Parallel()
+		fx := active(t, false)
+		id := fx.c["matching"]
+		_, err := b.store.EvaluateFlow(b.ctx, fx.tn, fx.ref, []crm.FlowVerdict{{ID: id, Verdict: crm.VerdictMatch}})
+		require.NoError(t, err)
+		_, err = b.store.AdvanceSteps(b.ctx, fx.tn, fx.ref, 0, 1, "delete_contact",
+			[]crm.StepResult{{ID: id, Outcome: "failed", Detail: "the contact is protected", Due: b.clock.Now(), Stop: true}})
+		require.NoError(t, err)
+		h := history(t, fx, id)
+		require.Len(t, h, 3)
+		zero := 0
+		require.Equal(t, &zero, h[1].Step)
+		require.Equal(t, "completed", h[2].Kind)
+		require.Equal(t, "stopped after step 1 of 1: failed", h[2].Detail)
+		log := expect[results[historyEntry]](t, b.raw(t, "GET", "/automation/v4/flows/wf/history?kind=completed", fx.auth, nil), http.StatusOK).Results
+		require.Len(t, log, 1)
+		require.Equal(t, "stopped after step 1 of 1: failed", log[0].Detail)
+
+		legacy := fx.c["other"]
+		require.NoError(t, b.rdb.LPush(b.ctx, redisstore.HistoryKey(fx.tn, "wf", "contacts:"+string(legacy)),
+			`{"at":"1772366400000","kind":"completed","revision":"1","detail":"stopped after step 0: failed"}`).Err())
+		h = history(t, fx, legacy)
+		require.Len(t, h, 1)
+		require.Equal(t, "stopped after step 1: failed", h[0].Detail)
 	})
 
 	t.Run("HistoryErrors", func(t *testing.T) {

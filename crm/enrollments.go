@@ -45,6 +45,9 @@ type FlowRef struct {
 	// notify_user step's email names it, and is delivered only while it is the current one.
 	// Optional; the store does not read it.
 	ActivatedAt time.Time
+	// Activation is that activation's number (Flow.Activation), which the email names beside
+	// ActivatedAt. Optional; the store does not read it.
+	Activation int64
 }
 
 // StepResult is what one step did to one record.

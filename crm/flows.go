@@ -41,7 +41,14 @@ type Flow struct {
 	ActivatedSeq int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
-	ActivatedAt  time.Time
+	// ActivatedAt is when the workflow was last activated; zero for a workflow never activated.
+	ActivatedAt time.Time
+	// Activation numbers the workflow's activations, 1 for the first: each activation takes the
+	// next number, so that two activations made in the same millisecond (a pause and an activation
+	// in between) are still told apart. It names, with ActivatedAt, the activation a notify_user
+	// email was queued under (MailRef.Activation). 0 for a workflow never activated, or last
+	// activated by a version that did not number its activations.
+	Activation int64
 }
 
 // FlowRevision is one stored revision of a workflow.

@@ -23,6 +23,12 @@ type MailRef struct {
 	// again. Zero for an email queued by a version that did not record it: it is taken to belong
 	// to the current activation.
 	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	// Activation is the number of that activation (Flow.Activation), which tells apart two
+	// activations of the same millisecond: with it, the email is delivered only while both
+	// ActivatedAt and Activation are the workflow's current ones. 0 for an email queued by a
+	// version that did not record it, or under an activation made by such a version: ActivatedAt
+	// alone then names the activation.
+	Activation int64 `json:"activation,omitempty"`
 }
 
 // IsZero reports whether the reference names no record (an email that is stored rendered, such as

@@ -35,8 +35,8 @@ type OutboxDrops struct {
 	LastAt time.Time
 }
 
-// ErrMailDone means an email of that idempotency key was already sent or kept in the outbox:
-// there is nothing left to do.
+// ErrMailDone means an email of that idempotency key was already sent, kept in the outbox or
+// dropped: there is nothing left to do.
 var ErrMailDone = errors.New("crm: this email was already sent or kept")
 
 // ErrMailDropped means the email was about a record that no longer exists (permanently deleted or
@@ -129,6 +129,10 @@ const (
 	// audit entry, and must never be sent (a paused workflow sends no more emails, not even once it
 	// is activated again).
 	MailWorkflowStopped
+	// MailAlreadyDropped means the email was dropped before (one of the reasons above, with its
+	// audit entry then): nothing was written now, and it must never be sent. A task run again
+	// after its email's drop gets it, so that a drop is counted once.
+	MailAlreadyDropped
 )
 
 // MailDelivery is what the delivery of a workflow notification is checked against when it is
@@ -140,7 +144,8 @@ type MailDelivery struct {
 	ShowsRecordData bool
 }
 
-// String returns "claimed", "done", "busy", "dropped", "recipient gone" or "workflow stopped".
+// String returns "claimed", "done", "busy", "dropped", "recipient gone", "workflow stopped" or
+// "already dropped".
 func (c MailClaim) String() string {
 	switch c {
 	case MailClaimed:
@@ -155,6 +160,8 @@ func (c MailClaim) String() string {
 		return "recipient gone"
 	case MailWorkflowStopped:
 		return "workflow stopped"
+	case MailAlreadyDropped:
+		return "already dropped"
 	}
 	return fmt.Sprintf("MailClaim(%d)", int(c))
 }

@@ -98,7 +98,7 @@ func RunStep(ctx context.Context, wf *workflows.Workflow, r StepRun) ([]crm.Step
 	st := wf.Actions[r.Step]
 	name, rev := r.Flow.Name, r.Flow.Revision
 	outs, batched, runErr := st.Action.RunBatch(ctx, r.Deps, actions.Invocation{Workflow: name, By: r.Flow.By, Revision: rev,
-		ActivatedAt: r.Flow.ActivatedAt, Limit: r.Limit}, r.Tenant, r.Records)
+		ActivatedAt: r.Flow.ActivatedAt, Activation: r.Flow.Activation, Limit: r.Limit}, r.Tenant, r.Records)
 	if batched && runErr == nil && len(outs) != len(r.Records) {
 		runErr = fmt.Errorf("step %d (%s) gave %d results for %d records", r.Step, st.Type, len(outs), len(r.Records))
 	}
@@ -118,7 +118,8 @@ func RunStep(ctx context.Context, wf *workflows.Workflow, r StepRun) ([]crm.Step
 			res = outs[i]
 		default:
 			inv := actions.Invocation{Key: InvocationKey(name, rev, r.Flow.ObjectType, rec.ID, r.Counts[rec.ID], r.Step),
-				Workflow: name, By: r.Flow.By, Revision: rev, ActivatedAt: r.Flow.ActivatedAt, Limit: r.Limit}
+				Workflow: name, By: r.Flow.By, Revision: rev, ActivatedAt: r.Flow.ActivatedAt,
+				Activation: r.Flow.Activation, Limit: r.Limit}
 			res, err = st.Action.Bind(r.Deps, inv).Run(ctx, r.Tenant, rec)
 		}
 		sr, err := StepResult(rec.ID, res, err, r.Now)

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
+	"github.com/crmflow/crmflow/engine"
 	"github.com/crmflow/crmflow/internal/redistest"
 	"github.com/crmflow/crmflow/internal/smtptest"
 	"github.com/crmflow/crmflow/worker"
@@ -559,4 +562,243 @@ func TestOutboxFullDropsOldestNotifications(t *testing.T) {
 	require.InDelta(t, 3, metricValue(t, b.reg, "crmflow_mail_outbox_dropped_total", ""), 0)
 	require.Contains(t, b.logs.String(), "raise --outbox-max")
 	require.NotContains(t, b.logs.String(), "sales@example.com", "the log names no address")
+}
+
+// pauseAndReactivateAtOnce pauses the leads workflow and activates it again in the same
+// millisecond, as a script calling the API may; it returns the new activation.
+func (fb *flowBundle) pauseAndReactivateAtOnce(t *testing.T) crm.Flow {
+	t.Helper()
+	_, err := fb.store.PauseFlow(fb.ctx, fb.tenant, "leads", nil)
+	require.NoError(t, err)
+	f, err := fb.store.ActivateFlow(fb.ctx, fb.tenant, "leads", crm.ActivateFlowParams{By: activatorEmail})
+	require.NoError(t, err)
+	return f
+}
+
+// pendingTasks returns the tasks waiting in queue q.
+func (fb *flowBundle) pendingTasks(t *testing.T, q string) []*asynq.TaskInfo {
+	t.Helper()
+	pending, err := fb.insp.ListPendingTasks(q)
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	require.NoError(t, err)
+	return pending
+}
+
+// runTask takes the task ti off its queue and runs it, as a server would.
+func (fb *flowBundle) runTask(t *testing.T, ti *asynq.TaskInfo) {
+	t.Helper()
+	require.NoError(t, fb.insp.DeleteTask(ti.Queue, ti.ID))
+	require.NoError(t, fb.w.ProcessTask(fb.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+}
+
+// An email queued before a pause is dropped even when the workflow is activated again in the same
+// millisecond: the two activations share their activated_at, and their numbers tell them apart,
+// in the outbox and at an SMTP delivery alike.
+func TestNotificationQueuedBeforePauseIsDroppedAfterReactivationInTheSameMillisecond(t *testing.T) {
+	t.Parallel()
+	b := setupFlows(t, 0)
+	first := b.leads(t)
+	old := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	require.NoError(t, b.w.ProcessTask(b.ctx, worker.NewChangesDrainTask(b.tenant, b.clock.Now())))
+	steps := b.pendingTasks(t, worker.QueueDefault)
+	require.Len(t, steps, 1)
+	b.runTask(t, steps[0])
+	mails := b.pendingTasks(t, worker.QueueCritical)
+	require.Len(t, mails, 1)
+	var p worker.MailSendPayload
+	require.NoError(t, json.Unmarshal(mails[0].Payload, &p))
+	require.Equal(t, first.Activation, p.Activation, "the email names the activation its step ran under")
+
+	second := b.pauseAndReactivateAtOnce(t)
+	require.True(t, second.ActivatedAt.Equal(first.ActivatedAt), "the clock did not move: both activations share a millisecond")
+	require.NotEqual(t, first.Activation, second.Activation)
+
+	// Over SMTP: the claim drops it.
+	ref := crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow, ActivatedAt: p.ActivatedAt, Activation: p.Activation}
+	c, err := b.store.ClaimRecordMail(b.ctx, b.tenant, "n-smtp", "token", time.Minute, crm.MailDelivery{Ref: ref, To: p.To})
+	require.NoError(t, err)
+	require.Equal(t, crm.MailWorkflowStopped, c)
+	require.Equal(t, "workflow_reactivated", b.lastDrop(t).Reason)
+
+	// In the outbox: the task drops it.
+	b.runTask(t, mails[0])
+	out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Empty(t, out)
+	drop := b.lastDrop(t)
+	require.Equal(t, "workflow_reactivated", drop.Reason)
+	require.Equal(t, p.IdempotencyKey, drop.MailID)
+	require.Equal(t, []crm.RecordID{old}, drop.RecordIDs)
+
+	// The new activation's emails are kept, and one queued under the old activation by a version
+	// that did not number activations still belongs to the current one.
+	fresh := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+	b.drain(t)
+	out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, "Call lead "+string(fresh), out[0].Subject)
+	require.Equal(t, second.Activation, out[0].Ref.Activation)
+	legacy := p
+	legacy.IdempotencyKey, legacy.Activation = "n-legacy", 0
+	task, err := worker.NewMailSendTask(legacy)
+	require.NoError(t, err)
+	require.NotContains(t, string(task.Payload()), `"activation"`)
+	require.NoError(t, b.w.ProcessTask(b.ctx, task))
+	out, err = b.store.Outbox(b.ctx, b.tenant, 0)
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+}
+
+// A step that queued its email and died before recording its result runs again under the
+// activation current then: its email goes out once, under that activation. The first
+// activation's copy, queued before the pause, is dropped; the new activation's copy of the same
+// email is kept, whether the first copy was dropped before the step ran again or is still queued
+// then. Had the first copy been kept (or sent) before the pause, the step's run again keeps
+// nothing more.
+func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
+	t.Parallel()
+	// crashedStep runs the leads workflow's step on a new lead up to its email, queued as
+	// notify_user queues it under the first activation, and returns the step's task (its result
+	// not recorded) and the email's payload.
+	crashedStep := func(t *testing.T, b *flowBundle) (*asynq.TaskInfo, worker.MailSendPayload) {
+		t.Helper()
+		first := b.leads(t)
+		id := b.contact(t, map[string]string{"lifecyclestage": "lead"})
+		require.NoError(t, b.w.ProcessTask(b.ctx, worker.NewChangesDrainTask(b.tenant, b.clock.Now())))
+		steps := b.pendingTasks(t, worker.QueueDefault)
+		require.Len(t, steps, 1)
+		sum := sha256.Sum256([]byte(engine.InvocationKey("leads", first.ActiveRevision, crm.Contacts, id, 1, 0)))
+		p := worker.MailSendPayload{TenantID: b.tenant, To: "sales@example.com", Subject: "Call lead {{id}}",
+			Body: "Lead {{id}} is waiting.", Kind: "workflow_notification", IdempotencyKey: "workflow-" + hex.EncodeToString(sum[:16]),
+			ObjectType: crm.Contacts, RecordID: id, Workflow: "leads", ActivatedAt: first.ActivatedAt, Activation: first.Activation}
+		_, err := b.client.EnqueueMailSend(b.ctx, p)
+		require.NoError(t, err)
+		return steps[0], p
+	}
+	outbox := func(t *testing.T, b *flowBundle) []crm.Mail {
+		t.Helper()
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		return out
+	}
+	drops := func(t *testing.T, b *flowBundle) int {
+		t.Helper()
+		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+		require.NoError(t, err)
+		n := 0
+		for _, e := range audit {
+			if e.Action == "mail_dropped" {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("FirstCopyDroppedBefore", func(t *testing.T) {
+		t.Parallel()
+		b := setupFlows(t, 0)
+		step, p := crashedStep(t, b)
+		second := b.pauseAndReactivate(t)
+		copies := b.pendingTasks(t, worker.QueueCritical)
+		require.Len(t, copies, 1)
+		b.runTask(t, copies[0])
+		require.Empty(t, outbox(t, b))
+		require.Equal(t, "workflow_reactivated", b.lastDrop(t).Reason)
+
+		b.runTask(t, step)
+		copies = b.pendingTasks(t, worker.QueueCritical)
+		require.Len(t, copies, 1, "the step queued its email under the new activation")
+		var again worker.MailSendPayload
+		require.NoError(t, json.Unmarshal(copies[0].Payload, &again))
+		require.Equal(t, p.IdempotencyKey, again.IdempotencyKey, "the same email")
+		require.True(t, second.ActivatedAt.Equal(again.ActivatedAt))
+		b.runTask(t, copies[0])
+		out := outbox(t, b)
+		require.Len(t, out, 1, "kept under the activation that ran the step")
+		require.Equal(t, "Call lead "+string(p.RecordID), out[0].Subject)
+		require.Equal(t, 1, drops(t, b))
+
+		// Each copy run again does nothing more.
+		for _, ti := range []*asynq.TaskInfo{copies[0]} {
+			require.NoError(t, b.w.ProcessTask(b.ctx, asynq.NewTask(ti.Type, ti.Payload)))
+		}
+		pt, err := worker.NewMailSendTask(p)
+		require.NoError(t, err)
+		require.NoError(t, b.w.ProcessTask(b.ctx, pt))
+		require.Len(t, outbox(t, b), 1)
+		require.Equal(t, 1, drops(t, b))
+	})
+
+	t.Run("FirstCopyStillQueued", func(t *testing.T) {
+		t.Parallel()
+		b := setupFlows(t, 0)
+		step, _ := crashedStep(t, b)
+		b.pauseAndReactivate(t)
+		b.runTask(t, step)
+		require.Len(t, b.pendingTasks(t, worker.QueueCritical), 2, "each activation's copy is a task of its own")
+		b.runTasks(t)
+		require.Len(t, outbox(t, b), 1)
+		require.Equal(t, 1, drops(t, b))
+		require.Equal(t, "workflow_reactivated", b.lastDrop(t).Reason)
+	})
+
+	t.Run("FirstCopyKeptBefore", func(t *testing.T) {
+		t.Parallel()
+		b := setupFlows(t, 0)
+		step, _ := crashedStep(t, b)
+		copies := b.pendingTasks(t, worker.QueueCritical)
+		require.Len(t, copies, 1)
+		b.runTask(t, copies[0])
+		require.Len(t, outbox(t, b), 1)
+		b.pauseAndReactivate(t)
+		b.runTask(t, step)
+		b.runTasks(t)
+		require.Len(t, outbox(t, b), 1, "the email went once")
+		require.Zero(t, drops(t, b))
+	})
+}
+
+// A notification's task run again after its email was dropped (asynq delivers a task at least
+// once) sends nothing and writes nothing: the drop is counted and audited once, over SMTP and in
+// the outbox alike.
+func TestDroppedNotificationRunAgainIsCountedOnce(t *testing.T) {
+	t.Parallel()
+	for _, smtp := range []bool{true, false} {
+		t.Run(map[bool]string{true: "SMTP", false: "Outbox"}[smtp], func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.notifier(t, "nurture")
+			srv := startSMTP(t, smtptest.Options{})
+			w := b.mailWorker(t, srv)
+			if !smtp {
+				var err error
+				w, err = worker.New(b.store, b.queue, b.config())
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = w.Close() })
+			}
+			recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+			require.NoError(t, err)
+			_, err = b.store.PauseFlow(b.ctx, b.tenant, "nurture", nil)
+			require.NoError(t, err)
+			task, err := worker.NewMailSendTask(notification(b.tenant, recs[0].ID, "n-twice"))
+			require.NoError(t, err)
+			for range 3 {
+				require.NoError(t, w.ProcessTask(b.ctx, task))
+			}
+			require.Empty(t, srv.Messages())
+			require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+			audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+			require.NoError(t, err)
+			n := 0
+			for _, e := range audit {
+				if e.Action == "mail_dropped" {
+					n++
+				}
+			}
+			require.Equal(t, 1, n)
+		})
+	}
 }

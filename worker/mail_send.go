@@ -64,13 +64,18 @@ type MailSendPayload struct {
 	// good. A task queued by a version that did not record it has none: its email is taken to
 	// belong to the current activation.
 	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	// Activation, with ActivatedAt, is that activation's number (crm.Flow.Activation), which tells
+	// apart two activations made in the same millisecond. 0 for a task queued by a version that
+	// did not record it: ActivatedAt alone then names the activation.
+	Activation int64 `json:"activation,omitempty"`
 	// PendingMail is set when the email is a crm.Mail of the tenant (whose ID is the
 	// IdempotencyKey): once it is delivered or kept, the handler acknowledges it in the store.
 	PendingMail bool `json:"pending_mail,omitempty"`
 }
 
 func (p MailSendPayload) ref() crm.MailRef {
-	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow, ActivatedAt: p.ActivatedAt}
+	return crm.MailRef{ObjectType: p.ObjectType, RecordID: p.RecordID, Workflow: p.Workflow, ActivatedAt: p.ActivatedAt,
+		Activation: p.Activation}
 }
 
 // LogValue logs the payload without the address or the text, which are personal data.
@@ -110,8 +115,8 @@ func (p MailSendPayload) validate() error {
 
 // NewMailSendTask returns a mail:send task for queue critical, retried up to MailMaxRetry times with
 // the worker's exponential backoff (see MailConfig.RetryBase). Its task id is derived from the
-// tenant and the idempotency key, so enqueueing the same email twice while the first is queued
-// fails with ErrDuplicate. It returns a *crm.ValidationError naming a bad field.
+// tenant and the idempotency key (and, for a workflow's notification, the activation it was queued
+// under), so enqueueing the same email twice while the first is queued fails with ErrDuplicate. It returns a *crm.ValidationError naming a bad field.
 func NewMailSendTask(p MailSendPayload) (*asynq.Task, error) {
 	return newMailSendTask(p, 0)
 }
@@ -128,10 +133,21 @@ func newMailSendTask(p MailSendPayload, retry int) (*asynq.Task, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s payload: %w", TypeMailSend, err)
 	}
+	key := p.IdempotencyKey
+	if p.RecordID != "" && !p.ActivatedAt.IsZero() {
+		// Each activation's copy of a notification is a task of its own: a step that runs again
+		// under a new activation (its first run's result lost) queues its email even while the
+		// first activation's copy is still queued, retried or archived; the delivery ledger sends
+		// the email once (see HandleMailSend).
+		key += ":" + stamp(p.ActivatedAt)
+		if p.Activation != 0 {
+			key += "." + strconv.FormatInt(p.Activation, 10)
+		}
+	}
 	return asynq.NewTask(TypeMailSend, raw,
 		asynq.Queue(QueueCritical),
 		asynq.MaxRetry(MailMaxRetry),
-		asynq.TaskID(mailTaskID(p.TenantID, p.IdempotencyKey, retry)),
+		asynq.TaskID(mailTaskID(p.TenantID, key, retry)),
 	), nil
 }
 
@@ -257,7 +273,11 @@ type MailStore interface {
 // notification whose workflow is no longer active under the activation that queued it
 // (MailSendPayload.ActivatedAt) is dropped likewise, over SMTP and in the outbox alike: an email
 // queued before a pause is never sent, nor kept, nor retried, even once the workflow is activated
-// again. Otherwise it takes the delivery ledger's lease on the email's idempotency key,
+// again. A step that runs again under a new activation, its first run's result lost (a crash
+// between the email and the step's record), queues the same email under the new activation: that
+// copy is sent (or kept) unless the first copy was sent (or kept) already, so that the email goes
+// out once. A task run again after its email was dropped does nothing, and counts no second drop.
+// Otherwise it takes the delivery ledger's lease on the email's idempotency key,
 // sends over SMTP, and records the email as sent, so that a retry after a successful send does
 // nothing. A pending email (MailSendPayload.PendingMail) is then acknowledged in the store. A
 // temporary failure (network, 4xx, refused credentials) returns an error so that asynq retries with
@@ -396,6 +416,9 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 	switch {
 	case c == crm.MailDone:
 		log.Info("email already delivered: not sending it again")
+		return nil
+	case c == crm.MailAlreadyDropped:
+		log.Info("email dropped before (audit entry mail_dropped): not sending it, nor counting it again")
 		return nil
 	case c == crm.MailBusy:
 		return fmt.Errorf("email %s: %w", p.IdempotencyKey, crm.ErrMailInFlight)

@@ -217,7 +217,7 @@ func (w *Worker) runStep(ctx context.Context, log *slog.Logger, t crm.TenantID, 
 		live[r.ID] = r
 	}
 	ref := crm.FlowRef{Name: name, Revision: rev, ObjectType: o, Reenrollment: wf.Reenrollment, By: flow.ActivatedBy,
-		ActivatedAt: flow.ActivatedAt}
+		ActivatedAt: flow.ActivatedAt, Activation: flow.Activation}
 	st := wf.Actions[step]
 	now := w.clock.Now()
 	var results []crm.StepResult

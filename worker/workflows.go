@@ -31,7 +31,8 @@ type workflowMailer struct{ w *Worker }
 func (m workflowMailer) SendMail(ctx context.Context, tenant crm.TenantID, mail actions.Mail) error {
 	task, err := NewMailSendTask(MailSendPayload{TenantID: tenant, To: mail.To, Subject: mail.Subject, Body: mail.Body,
 		Kind: mail.Kind, IdempotencyKey: mail.IdempotencyKey,
-		ObjectType: mail.Ref.ObjectType, RecordID: mail.Ref.RecordID, Workflow: mail.Ref.Workflow, ActivatedAt: mail.Ref.ActivatedAt})
+		ObjectType: mail.Ref.ObjectType, RecordID: mail.Ref.RecordID, Workflow: mail.Ref.Workflow, ActivatedAt: mail.Ref.ActivatedAt,
+		Activation: mail.Ref.Activation})
 	if err != nil {
 		return fmt.Errorf("%w: %w", actions.ErrCannotRun, err)
 	}

@@ -799,12 +799,13 @@ func (a *app) recordHistory(ctx context.Context, c *apiClient, name, record stri
 	return nil
 }
 
-// stepText is a step index as the history tables show it: "-" for none.
+// stepText is a step as the history tables show it, counted from 1 as the console counts them
+// (the API's step is the action's index, from 0): "-" for none.
 func stepText(step *int) string {
 	if step == nil {
 		return "-"
 	}
-	return strconv.Itoa(*step)
+	return strconv.Itoa(*step + 1)
 }
 
 func (a *app) newWorkflowsEnrollCmd() *cobra.Command {

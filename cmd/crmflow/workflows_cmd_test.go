@@ -147,14 +147,14 @@ func TestWorkflowCommands(t *testing.T) {
 	stdout, stderr = run(0, "workflows", "history", name, "--record", matching[0])
 	require.Regexp(t, `(?m)^AT\s+EVENT\s+REVISION\s+STEP\s+ACTION\s+OUTCOME\s+DETAIL$`, stdout)
 	require.Regexp(t, `(?m)^\S+\s+enrolled\s+1\s`, stdout)
-	require.Regexp(t, `(?m)^\S+\s+action\s+1\s+0\s+delete_contact\s+done\s+moved contact `+matching[0]+` to the recycle bin$`, stdout)
+	require.Regexp(t, `(?m)^\S+\s+action\s+1\s+1\s+delete_contact\s+done\s+moved contact `+matching[0]+` to the recycle bin$`, stdout)
 	require.Contains(t, stderr, "events of record "+matching[0])
 
 	// The workflow's history as a whole: every matching contact's deletion, newest first, in pages.
 	stdout, stderr = run(0, "workflows", "history", name, "--kind", "action")
 	require.Regexp(t, `(?m)^AT\s+RECORD\s+EVENT\s+REVISION\s+STEP\s+ACTION\s+OUTCOME\s+DETAIL$`, stdout)
 	for _, id := range matching {
-		require.Regexp(t, `(?m)^\S+\s+contacts/`+id+`\s+action\s+1\s+0\s+delete_contact\s+done\s`, stdout)
+		require.Regexp(t, `(?m)^\S+\s+contacts/`+id+`\s+action\s+1\s+1\s+delete_contact\s+done\s`, stdout)
 	}
 	require.Equal(t, len(matching)+1, strings.Count(stdout, "\n"), "one line per deletion:\n%s", stdout)
 	require.Contains(t, stderr, fmt.Sprintf("%d events of workflow %s, newest first", len(matching), name))

@@ -52,8 +52,8 @@ func flowFromHash(name string, h map[string]string) crm.Flow {
 	f := crm.Flow{Name: name, ObjectType: crm.ObjectType(h["object_type"]), State: crm.FlowState(h["state"]),
 		Revision: num("revision"), ActiveRevision: num("active_revision"), PausedReason: h["paused_reason"], ActivatedBy: h["activated_by"],
 		PausedCode:   crm.PauseCode(h["paused_reason_code"]),
-		ActivatedSeq: num("activated_seq"),
-		CreatedAt:    parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
+		ActivatedSeq: num("activated_seq"), Activation: num("activation"),
+		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"])}
 	if p := h["paused_reason_params"]; p != "" {
 		// Written by the store's scripts only; an object it cannot read leaves the params out, and
 		// the English reason still says why.

@@ -285,7 +285,8 @@ func JobLeaseKey(t crm.TenantID, id string) string { return prefix(t) + "job:" +
 func FlowsKey(t crm.TenantID) string { return prefix(t) + "flows" }
 
 // FlowKey is the HASH of a workflow: object_type, state, revision (latest), active_revision,
-// created_at, updated_at, activated_at, paused_reason (English), paused_reason_code (a
+// created_at, updated_at, activated_at, activation (the number of the last activation, counted
+// from 1; absent before a version that numbered them), paused_reason (English), paused_reason_code (a
 // crm.PauseCode) and paused_reason_params (the values the reason names, a JSON object of strings),
 // the three empty when a user paused it.
 func FlowKey(t crm.TenantID, name string) string { return prefix(t) + "flow:" + name }
@@ -411,7 +412,8 @@ func searchValueKeyPrefix(t crm.TenantID, o crm.ObjectType) string {
 
 // MailSentKey is the STRING that records the delivery of one email, by its idempotency key:
 // "lease:<token>" while a worker is sending it, then "sent" (delivered over SMTP) or "outbox" (kept
-// in OutboxKey). It expires MailSentTTL after the delivery, or when the lease runs out.
+// in OutboxKey), or "dropped", or "dropped:<activated_at>:<activation>" for a workflow's
+// notification dropped for its workflow (which holds back that activation's copy only). It expires MailSentTTL after the delivery, or when the lease runs out.
 // Key: crm:{<tenant>}:mailsent:<idempotency key>.
 func MailSentKey(t crm.TenantID, idempotencyKey string) string {
 	return prefix(t) + "mailsent:" + idempotencyKey

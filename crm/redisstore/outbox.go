@@ -53,7 +53,7 @@ func (c appendOutboxCall) keys() []string {
 
 func (c appendOutboxCall) argv() []any {
 	return []any{c.Message, c.SentTTL, c.At, c.ExpiresAt, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow,
-		c.MailID, c.AuditMaxLen, c.Max, activation(c.Ref)}
+		c.MailID, c.AuditMaxLen, c.Max, activation(c.Ref), activationNumber(c.Ref)}
 }
 
 // activation is the ARGV of the workflow activation a notification was queued under: its
@@ -64,6 +64,15 @@ func activation(ref crm.MailRef) string {
 		return ""
 	}
 	return ms(ref.ActivatedAt)
+}
+
+// activationNumber is the ARGV of that activation's number (crm.MailRef.Activation), or "" when
+// the notification does not carry one (activated_at alone then names the activation).
+func activationNumber(ref crm.MailRef) string {
+	if ref.Activation == 0 || ref.ActivatedAt.IsZero() {
+		return ""
+	}
+	return strconv.FormatInt(ref.Activation, 10)
 }
 
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
@@ -117,7 +126,7 @@ func (c claimMailCall) keys() []string {
 
 func (c claimMailCall) argv() []any {
 	return []any{c.Lease, c.LeaseTTL, c.At, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow, c.MailID,
-		c.AuditMaxLen, c.SentTTL, c.To, flag(c.ShowsRecordData), c.UserPrefix, activation(c.Ref)}
+		c.AuditMaxLen, c.SentTTL, c.To, flag(c.ShowsRecordData), c.UserPrefix, activation(c.Ref), activationNumber(c.Ref)}
 }
 
 // releaseMailScript gives up a lease after a failed delivery, if the caller still holds it.
@@ -146,8 +155,8 @@ func checkMailID(id string) error {
 // workflow notifications it dropped to keep the outbox within opts.Max (nil: the defaults, see
 // crm.AppendOutboxOpts): those nearest their expiry, the oldest, at most 100 a call, counted in
 // OutboxDropped. An email that does not expire is never dropped. It is idempotent by m.ID: a
-// message whose ID was already kept or sent within MailSentTTL is not appended again, and the error
-// wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin is
+// message whose ID was already kept, sent or dropped within MailSentTTL is not appended again (nor
+// dropped again), and the error wraps ErrMailDone. A message with a Ref whose record exists neither live nor in the bin is
 // dropped (audit entry "mail_dropped") and the error wraps ErrMailDropped. A message with an
 // ExpiresAt leaves the outbox once that time has passed; each call first removes up to 100 expired
 // entries. It returns a wrapped ErrMailInFlight when an SMTP delivery of the same ID holds the
@@ -155,10 +164,12 @@ func checkMailID(id string) error {
 // is set to the store clock's now. Safe for concurrent use.
 //
 // A message whose Ref names its workflow is kept only while that workflow is active under the
-// activation m.Ref.ActivatedAt names (any activation when it is zero: a notification queued by a
-// version that did not record it): otherwise it is dropped (audit entry "mail_dropped" with the
-// reason "workflow_inactive" or "workflow_reactivated") and the error wraps
-// ErrMailWorkflowStopped, as ClaimRecordMail drops it before an SMTP delivery.
+// activation m.Ref.ActivatedAt and m.Ref.Activation name (any activation when ActivatedAt is zero: a
+// notification queued by a version that did not record it; ActivatedAt alone when Activation is
+// 0): otherwise it is dropped (audit entry "mail_dropped" with the reason "workflow_inactive" or
+// "workflow_reactivated") and the error wraps ErrMailWorkflowStopped, as ClaimRecordMail drops it
+// before an SMTP delivery. Such a drop holds back that activation's copy of the email only: the
+// same ID queued under another activation (its step ran again under it) is kept as any other.
 func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
@@ -358,15 +369,19 @@ func (s *Store) ClaimMail(ctx context.Context, t crm.TenantID, id, token string,
 
 // ClaimRecordMail is ClaimMail for a workflow's notification about a record, checked against d at
 // the moment of delivery, since its text is rendered from the record then. It drops the email in
-// the same step (the audit entry "mail_dropped" with its reason, the ledger marks it done) and
+// the same step (the audit entry "mail_dropped" with its reason, the ledger marks it done, once: an
+// email claimed again after its drop is answered MailAlreadyDropped, and nothing is written) and
 // answers MailDropped when the record exists neither live nor in the bin (permanently deleted or
 // purged); MailRecipientGone when d.To is no longer a user of the tenant, or is a disabled one;
 // MailWorkflowStopped when the workflow is no longer active (reason "workflow_inactive"), when it
-// is active under another activation than d.Ref.ActivatedAt ("workflow_reactivated": an email
-// queued before a pause stays dropped once the workflow is activated again; a zero ActivatedAt,
-// from a version that did not record it, is taken as the current activation), or when
-// d.ShowsRecordData and its activator no longer holds read ("activator_lacks_read"). Errors as
-// ClaimMail.
+// is active under another activation than d.Ref.ActivatedAt and d.Ref.Activation name
+// ("workflow_reactivated": an email queued before a pause stays dropped once the workflow is
+// activated again, even in the same millisecond; a zero ActivatedAt, from a version that did not
+// record it, is taken as the current activation, and a zero Activation compares ActivatedAt
+// alone), or when d.ShowsRecordData and its activator no longer holds read
+// ("activator_lacks_read"). A drop for the workflow holds back that activation's copy of the email
+// only: the same id queued under another activation (its step ran again under it) is claimed as
+// any other. Errors as ClaimMail.
 func (s *Store) ClaimRecordMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration, d crm.MailDelivery) (crm.MailClaim, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
@@ -408,6 +423,8 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 		return crm.MailBusy, nil
 	case "dropped":
 		return crm.MailDropped, nil
+	case "already_dropped":
+		return crm.MailAlreadyDropped, nil
 	case "recipient_gone":
 		return crm.MailRecipientGone, nil
 	case "workflow_stopped":

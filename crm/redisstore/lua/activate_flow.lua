@@ -4,7 +4,9 @@
 -- again while active (a new revision, most often), it keeps the counter of the activation before,
 -- so that the writes made while it was active and not yet evaluated are evaluated by the new
 -- revision, unless that revision's triggers read a property the older ones did not: those writes
--- kept no value of it, and only the writes from the new activation on are evaluated.
+-- kept no value of it, and only the writes from the new activation on are evaluated. Each
+-- activation takes the next number of the workflow's counter (activation): with activated_at it
+-- names the activation, even when two of them fall in the same millisecond.
 -- KEYS[1] -> crm:{<tenant>}:tenant
 -- KEYS[2] -> crm:{<tenant>}:flow:<name>
 -- KEYS[3] -> crm:{<tenant>}:changed:events
@@ -45,6 +47,7 @@ local was = redis.call('HMGET', KEYS[2], 'state', 'activated_seq', 'reads')
 if was[1] == 'active' and was[2] and covers(was[3] or '*', ARGV[6]) then seq = was[2] end
 redis.call('HSET', KEYS[2], 'state', 'active', 'active_revision', cur[1], 'activated_at', ARGV[1], 'updated_at', ARGV[1],
   'paused_reason', '', 'paused_reason_code', '', 'paused_reason_params', '', 'activated_by', ARGV[4], 'reads', ARGV[6], 'activated_seq', seq)
+redis.call('HINCRBY', KEYS[2], 'activation', 1)
 redis.call('SADD', ARGV[2] .. cur[2], ARGV[3])
 refresh_reads(ARGV[2] .. cur[2], ARGV[7], ARGV[8] .. cur[2])
 return {'ok', cur[1]}

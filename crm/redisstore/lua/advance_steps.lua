@@ -13,6 +13,10 @@
 -- ARGV[6] -> the user the workflow acts for (its activator), kept in each action entry as by
 -- ARGV[7..] -> quintuples: member, outcome (done, unchanged, skipped, wait, failed), detail,
 --   next due time (unix ms), 1 to stop the enrollment here (a failure or a deleted record)
+-- An enrollment that ends writes a "completed" entry whose detail says why, for people: "all
+-- actions ran", or "stopped after step N of M: <outcome>" with N counted from 1, as the console
+-- and the CLI count steps (the entries' step field is the index, from 0). Entries written before
+-- said "stopped after step <index>: <outcome>"; the API words them as the new ones.
 -- Returns {member advanced, ...}.
 local now, rev, step, nsteps = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local advanced = {}
@@ -30,7 +34,7 @@ for i = 7, #ARGV, 5 do
       redis.call('HSET', enr, 'state', 'completed', 'step', step + 1)
       redis.call('ZREM', KEYS[1], member)
       local why = 'all actions ran'
-      if stop then why = 'stopped after step ' .. step .. ': ' .. outcome end
+      if stop then why = 'stopped after step ' .. (step + 1) .. ' of ' .. nsteps .. ': ' .. outcome end
       history(hist, {at = now, kind = 'completed', revision = rev, detail = why}, KEYS[2], member)
     else
       redis.call('HSET', enr, 'step', step + 1)

@@ -2,7 +2,9 @@
 -- the expired entries (at most 100 a call). An email about a record that no longer exists, live or
 -- in the bin, is dropped (audit entry "mail_dropped") instead of kept, and so is a workflow's
 -- notification whose workflow is no longer active or is active under another activation than the
--- one its step ran under, as at an SMTP delivery (claim_mail.lua). Past the outbox's cap, it
+-- one its step ran under, as at an SMTP delivery (claim_mail.lua); an email dropped before is not
+-- dropped again, while the copy of another activation than a copy dropped for its workflow is
+-- kept as any other (see claim_mail.lua). Past the outbox's cap, it
 -- then drops the expiring entries (workflow notifications) nearest their expiry, the oldest, at
 -- most 100 a call, and counts them in KEYS[5]; an entry that does not expire is never dropped, so
 -- the outbox may pass its cap with those alone.
@@ -27,22 +29,27 @@
 -- ARGV[10] -> the most entries the outbox keeps
 -- ARGV[11] -> the workflow's activation the email was queued under (its activated_at, unix ms), or
 --   '' for an email queued by a version that did not record it (taken as the current activation)
--- Returns {status, dropped}: status 1 if appended, 0 if the id was already sent or kept, -1 if a
+-- ARGV[12] -> that activation's number (the workflow's activation counter), or '' when the email
+--   does not carry one
+-- Returns {status, dropped}: status 1 if appended, 0 if the id was already sent, kept or dropped, -1 if a
 -- delivery holds the lease, 2 if dropped for its record, 3 if dropped for its workflow; dropped the
 -- number of entries removed for the cap.
 local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', 0, 100)
 for _, m in ipairs(old) do redis.call('LREM', KEYS[1], 1, m) end
 if #old > 0 then redis.call('ZREM', KEYS[3], unpack(old)) end
+local at, seq = ARGV[11] or '', ARGV[12] or ''
 local v = redis.call('GET', KEYS[2])
-if v then
+if v and ledger_state(v, at, seq) ~= 'free' then
   if string.sub(v, 1, 6) == 'lease:' then return {-1, 0} end
   return {0, 0}
 end
 if drop_if_gone(6, 4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then return {2, 0} end
 if KEYS[8] then
-  local stopped = flow_stopped(KEYS[8], ARGV[11])
+  local stopped = flow_stopped(KEYS[8], at, seq)
   if stopped then
-    drop_mail(4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], stopped, '')
+    local tag = nil
+    if at ~= '' then tag = drop_tag(at, seq) end
+    drop_mail(4, KEYS[2], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], stopped, '', tag)
     return {3, 0}
   end
 end

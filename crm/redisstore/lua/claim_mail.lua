@@ -6,7 +6,10 @@
 -- step ran under (an email queued before a pause never goes out, even once the workflow is
 -- activated again); or when the workflow's activator no longer holds the read permission a text
 -- showing the record's data needs. Each drop writes the audit entry "mail_dropped" with its reason
--- and marks the email done in its ledger.
+-- and marks the email done in its ledger, once: the same email claimed again after its drop is
+-- answered "already_dropped" and writes nothing. A drop for the workflow marks only the copy of
+-- the email queued under that activation (drop_tag): the same email queued under another
+-- activation, whose step ran again under it, is claimed as any other.
 -- KEYS[1] -> crm:{<tenant>}:mailsent:<id>
 -- KEYS[2] -> crm:{<tenant>}:audit
 -- KEYS[3] -> crm:{<tenant>}:obj:<type>:<id>, the record the email is about (only with a reference)
@@ -29,29 +32,41 @@
 --   activator's key
 -- ARGV[13] -> the workflow's activation the email was queued under (its activated_at, unix ms), or
 --   '' for an email queued by a version that did not record it (taken as the current activation)
--- Returns "claimed" (also when the caller already holds this lease), "busy", "done", "dropped"
--- (the record is gone), "recipient_gone" or "workflow_stopped".
+-- ARGV[14] -> that activation's number (the workflow's activation counter), or '' when the email
+--   does not carry one
+-- Returns "claimed" (also when the caller already holds this lease), "busy", "done",
+-- "already_dropped" (dropped before: nothing is written), "dropped" (the record is gone),
+-- "recipient_gone" or "workflow_stopped".
+local at, seq = ARGV[13] or '', ARGV[14] or ''
 local v = redis.call('GET', KEYS[1])
-if v == 'dropped' then return 'dropped' end
-if v and string.sub(v, 1, 6) == 'lease:' and v ~= ARGV[1] then return 'busy' end
-if v and string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
-if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
--- drop writes the audit entry of a notification dropped for reason and marks it done.
-local function drop(reason, user)
-  drop_mail(2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], reason, user)
+if v then
+  local d = ledger_state(v, at, seq)
+  if d == 'dropped' then return 'already_dropped' end
+  if d == nil then
+    if string.sub(v, 1, 6) == 'lease:' and v ~= ARGV[1] then return 'busy' end
+    if string.sub(v, 1, 6) ~= 'lease:' then return 'done' end
+  end
 end
+if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
+-- drop writes the audit entry of a notification dropped for reason and marks it done (tag: this
+-- activation's copy only).
+local function drop(reason, user, tag)
+  drop_mail(2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], reason, user, tag)
+end
+local tag = nil
+if at ~= '' then tag = drop_tag(at, seq) end
 if KEYS[5] then
   if redis.call('EXISTS', KEYS[5]) == 0 or redis.call('HGET', KEYS[5], 'disabled') == '1' then
     drop('recipient_gone', ARGV[10])
     return 'recipient_gone'
   end
-  local stopped, by = flow_stopped(KEYS[6], ARGV[13])
+  local stopped, by = flow_stopped(KEYS[6], at, seq)
   if stopped then
-    drop(stopped, '')
+    drop(stopped, '', tag)
     return 'workflow_stopped'
   end
   if ARGV[11] == '1' and by and by ~= '' and lacks(ARGV[12] .. by, 'read') then
-    drop('activator_lacks_read', '')
+    drop('activator_lacks_read', '', tag)
     return 'workflow_stopped'
   end
 end
