@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -585,4 +586,46 @@ func testUndoNeedsTheAuthorityOfWhatItStops(t *testing.T, hn *Harness) {
 	require.NoError(t, err)
 	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: b.binnedOperation(t, crm.Contacts, ids[5]), By: undoer})
 	require.NoError(t, err)
+}
+
+// Undos of one operation asked at once start one undo job: each asker gets it, the operation's
+// running job is canceled once (naming it), and the audit trail has one undo entry.
+func testConcurrentUndosStartOneJob(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	b.addUndoer(t, crm.JobNeeds...)
+	b.jobCreator(t, "ops@x.example")
+	ctx := b.ctx
+	ids := b.contacts(t, 4, "")
+	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 4, By: "ops@x.example", Selection: "4 ids"})
+	require.NoError(t, err)
+	job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+
+	const n = 8
+	got := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: undoer})
+			got[i], errs[i] = j.ID, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, got[0], got[i], "every asker gets the one undo job")
+	}
+	job, err = b.store.Job(ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, job.State)
+	require.Equal(t, got[0], job.CanceledBy)
+	entries, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Actions: []string{crm.AuditUndo}})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
 }

@@ -105,6 +105,7 @@ var tests = []struct {
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
 	{"UndoNeedsTheAuthorityOfWhatItStops", testUndoNeedsTheAuthorityOfWhatItStops},
+	{"ConcurrentUndosStartOneJob", testConcurrentUndosStartOneJob},
 	{"UndoStopsWhenItsCreatorMayNoLongerRestore", testUndoStopsWhenItsCreatorMayNoLongerRestore},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerWorkflowAndWindow", testDeletionLimitCountsPerWorkflowAndWindow},
