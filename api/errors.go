@@ -108,19 +108,36 @@ func errWorkflowScope(p crm.Principal, perms []crm.Permission, lead string) *api
 // missingScope is a 403 MISSING_SCOPES naming perms in requiredScopes: lead, then the admin
 // command that grants them to p's existing user, keeping the permissions it has.
 func missingScope(p crm.Principal, perms []crm.Permission, lead string) *apiError {
+	return missingScopes(p, perms, lead+": "+grantHint(p, perms))
+}
+
+// errUndoScope is the 403 of principal p, whose undo e refused because it would cancel a job or
+// pause a workflow that p may not: e's message, which says what to do instead, then the admin
+// command that grants what p lacks.
+func errUndoScope(p crm.Principal, e *crm.UndoForbiddenError) *apiError {
+	return missingScopes(p, e.Missing, e.Error()+"; or "+grantHint(p, e.Missing))
+}
+
+// missingScopes is a 403 MISSING_SCOPES of message msg naming perms in requiredScopes.
+func missingScopes(p crm.Principal, perms []crm.Permission, msg string) *apiError {
 	names := make([]string, len(perms))
 	for i, perm := range perms {
 		names[i] = string(perm)
 	}
-	grant, _ := crm.ParsePermissions(p.User.Permissions.String() + "," + strings.Join(names, ",")) // known names: cannot fail
+	return &apiError{status: http.StatusForbidden, category: categoryMissingScopes, message: msg,
+		details: []errorDetail{{Message: msg, Code: "MISSING_SCOPES", In: "permission"}},
+		context: map[string][]string{"requiredScopes": names}}
+}
+
+// grantHint says to ask an admin to grant perms to p's existing user, with the command that does
+// it and keeps the permissions the user has.
+func grantHint(p crm.Principal, perms []crm.Permission) string {
+	grant, _ := crm.ParsePermissions(p.User.Permissions.String() + "," + crm.Permissions(perms).String()) // known names: cannot fail
 	them := "it"
 	if len(perms) > 1 {
 		them = "them"
 	}
-	msg := fmt.Sprintf("%s: ask an admin to grant %s (crmflow admin user set-perms %s %s --perms %s)", lead, them, p.Tenant, p.User.Email, grant)
-	return &apiError{status: http.StatusForbidden, category: categoryMissingScopes, message: msg,
-		details: []errorDetail{{Message: msg, Code: "MISSING_SCOPES", In: "permission"}},
-		context: map[string][]string{"requiredScopes": names}}
+	return fmt.Sprintf("ask an admin to grant %s (crmflow admin user set-perms %s %s --perms %s)", them, p.Tenant, p.User.Email, grant)
 }
 
 // errAuth is a 401 saying what was wrong with the credentials.
@@ -298,6 +315,7 @@ func mapError(err error) (int, errorBody) {
 		pr  *crm.ProtectedError
 		pe  *crm.PlanError
 		nu  *crm.NothingToUndoError
+		uf  *crm.UndoForbiddenError
 		pu  *crm.PropertyInUseError
 		te  *triggers.Error
 		wve *workflows.ValidationError
@@ -360,6 +378,17 @@ func mapError(err error) (int, errorBody) {
 		}
 		status, body := one(http.StatusConflict, categoryConflict, "NOTHING_TO_UNDO", "operationId", nu.Error())
 		body.Errors[0].Context, body.Context = ctx, ctx
+		return status, body
+	case errors.As(err, &uf):
+		// An undo that would cancel a job or pause a workflow, asked by a user who may not (or who
+		// was disabled meanwhile): nothing changed. The undo handler answers missing permissions
+		// with errUndoScope, which adds the grant command.
+		ctx := map[string][]string{"operation": {uf.Operation}}
+		if len(uf.Missing) > 0 {
+			ctx["requiredScopes"] = strings.Split(crm.Permissions(uf.Missing).String(), ",")
+		}
+		status, body := one(http.StatusForbidden, categoryMissingScopes, "MISSING_SCOPES", "permission", uf.Error())
+		body.Context = ctx
 		return status, body
 	case errors.As(err, &pu):
 		// A change or an archive of a property that active workflows, protection rules, selecting

@@ -206,6 +206,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"ListOperations", "GET", "/crm/v3/operations", nil, empty},
 		{"BinByOperation", "GET", "/crm/v3/objects/contacts?archived=true&archivedOperation=" + op, nil, empty},
 		{"UndoOperation", "POST", "/crm/v3/operations/" + op + "/undo", nil, notFound},
+		// job-<id> of A's job, not finished: from another tenant it names no job, so nothing is canceled.
+		{"UndoJobOperation", "POST", "/crm/v3/operations/" + crm.JobOperationID(job.ID) + "/undo", nil, notFound},
 		{"Audit", "GET", "/crm/v3/audit", nil, func(t *testing.T, r response) {
 			// Only the caller's tenant's own entries: the creation of its user and token, no record.
 			for _, e := range expect[page[auditEntry]](t, r, http.StatusOK).Results {

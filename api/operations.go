@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -99,7 +100,10 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Prin
 // not restore, with the reason, at links.status). While an undo of the operation runs, it answers
 // that job again and starts nothing. An operation whose bulk or list job still runs stops that job
 // first (CANCELED), and a workflow still active at the operation's activation pauses, so the undo
-// restores all it moved. An operation with no record left in the bin (and nothing to stop or
+// restores all it moved. Those are more than a restore, so the caller must then also hold what
+// they need (delete and bulk_delete to cancel the job, workflows to pause the workflow, as its
+// pause endpoint needs): without them it is a 403 MISSING_SCOPES naming what is missing and what
+// to do instead, and nothing changes (no job, no cancel, no pause, no audit entry). An operation with no record left in the bin (and nothing to stop or
 // pause) is a 409 NOTHING_TO_UNDO naming its latest undo job, and no job is started. An unknown
 // operation is a 404 and nothing changes. The job is
 // durable before it is enqueued: when the enqueue fails, the worker's sweep of unfinished jobs
@@ -107,6 +111,9 @@ func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Prin
 func (s *Server) undoOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id := r.PathValue("operationId")
 	job, err := s.store.CreateUndoJob(r.Context(), p.Tenant, crm.UndoParams{Operation: id, By: p.User.Email})
+	if uf := (*crm.UndoForbiddenError)(nil); errors.As(err, &uf) && len(uf.Missing) > 0 {
+		return errUndoScope(p, uf)
+	}
 	if err != nil {
 		return fmt.Errorf("undo operation %s: %w", id, err)
 	}

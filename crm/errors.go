@@ -3,6 +3,7 @@ package crm
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -185,6 +186,50 @@ func (e *NothingToUndoError) Error() string {
 		msg += "; its latest undo is undo job " + e.UndoJob + ", at GET /crm/v3/jobs/" + e.UndoJob
 	}
 	return msg + ")"
+}
+
+// UndoForbiddenError refuses an undo that would do more than restore, asked by a user who may
+// not do that more: cancel the operation's bulk or list job that is still running (which needs
+// JobNeeds, the permissions the job deletes with) or pause the workflow still active at the
+// operation's activation (which needs PermWorkflows, as pausing it directly does). Nothing was
+// changed: no undo job, no cancel, no pause, no audit entry.
+type UndoForbiddenError struct {
+	// Operation is the operation's id and User the user who asked.
+	Operation string
+	User      string
+	// Job is the id of the job the undo would cancel, and Workflow the name of the workflow it
+	// would pause ("" when none).
+	Job      string
+	Workflow string
+	// Missing are the permissions User lacks for that, in AllPermissions order. Empty when User
+	// is disabled or no user of the tenant (Code says which).
+	Missing []Permission
+	// Code is "" for missing permissions, else StoppedUserDisabled or StoppedUserMissing.
+	Code string
+}
+
+func (e *UndoForbiddenError) Error() string {
+	lead := fmt.Sprintf("the undo of operation %s is refused and nothing was changed: ", e.Operation)
+	switch e.Code {
+	case StoppedUserDisabled:
+		return lead + fmt.Sprintf("user %s is disabled", e.User)
+	case StoppedUserMissing:
+		return lead + fmt.Sprintf("%s is not a user of the tenant", e.User)
+	}
+	quoted := make([]string, len(e.Missing))
+	for i, p := range e.Missing {
+		quoted[i] = strconv.Quote(string(p))
+	}
+	lacks := fmt.Sprintf("user %s lacks %s", e.User, strings.Join(quoted, " and "))
+	if e.Workflow != "" {
+		return lead + fmt.Sprintf("workflow %s is still active at the activation whose deletions this undoes, so the undo would pause it, "+
+			"and pausing a workflow needs the \"workflows\" permission, which %s lacks; ask a user who holds it to undo the operation, "+
+			"or to pause the workflow first (POST /automation/v4/flows/%s/pause, or crmflow workflows pause %s), then undo it again",
+			e.Workflow, e.User, e.Workflow, e.Workflow)
+	}
+	return lead + fmt.Sprintf("bulk delete job %s is still running, so the undo would cancel it, and canceling a job needs the permissions "+
+		"it deletes with, \"delete\" and \"bulk_delete\"; %s: ask a user who holds them to undo the operation, or undo it once the job "+
+		"has finished (GET /crm/v3/jobs/%s)", e.Job, lacks, e.Job)
 }
 
 // BlockedEmailError means an email was permanently deleted for privacy law and may not be used again.

@@ -108,7 +108,8 @@ func (f JobFailure) Reason(o ObjectType) string {
 type UndoParams struct {
 	// Operation is the id of the operation to undo.
 	Operation string
-	// By is the user who asks (who needs the restore permission).
+	// By is the user who asks (who needs the restore permission, and, when the undo would cancel
+	// a job or pause a workflow, what that needs: see OperationStore.CreateUndoJob).
 	By string
 }
 
@@ -132,6 +133,11 @@ type OperationStore interface {
 	// with no record left in the bin and nothing to stop or pause, or "job-<id>" of a job that moved
 	// nothing (an undo job, or a job that ended before its first move), is a *NothingToUndoError,
 	// and nothing changes. A *NotFoundError for an unknown operation.
+	// Stopping a job or pausing a workflow is more than a restore: p.By must also hold, as it is
+	// in that same step, JobNeeds to cancel the job and PermWorkflows to pause the workflow (what a
+	// pause of it needs). Without them, or when p.By is disabled or no user, the undo is an
+	// *UndoForbiddenError naming what it lacks, and nothing changes. An undo that stops or pauses
+	// nothing asks for nothing beyond restore here (the caller checks restore).
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns

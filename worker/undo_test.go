@@ -85,7 +85,8 @@ func TestUndoStopsARunningBulkJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, crm.JobRunning, job.State)
 
-	_, err = b.store.CreateUser(b.ctx, b.tenant, "admin@example.com", crm.Permissions{crm.PermRestore}, "root")
+	// Canceling the job takes what it deletes with, beyond restore.
+	_, err = b.store.CreateUser(b.ctx, b.tenant, "admin@example.com", append(crm.Permissions{crm.PermRestore}, crm.JobNeeds...), "root")
 	require.NoError(t, err)
 	undo, err := b.store.CreateUndoJob(b.ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: "admin@example.com"})
 	require.NoError(t, err)

@@ -38,7 +38,9 @@ exits non-zero. A bulk or list delete job
 that still runs is stopped first (its status becomes CANCELED): undoing "job-<id>" is how a
 mistaken bulk delete is stopped, with what it had moved restored and the rest left live. A workflow
 still active at the activation whose deletions are undone is paused first (activate it again to
-carry on with the records still enrolled).
+carry on with the records still enrolled). Stopping the job needs the delete and bulk_delete
+permissions too, and pausing the workflow the workflows permission: without them the undo is
+refused (403), says what to do instead, and changes nothing.
 
 --wait follows the job until it is complete, then prints each record it could not restore with the
 reason, and exits 1 when there is one. The token, of a user with the restore permission, comes from

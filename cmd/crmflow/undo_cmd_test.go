@@ -143,3 +143,52 @@ func TestUndoAJobByItsNumber(t *testing.T) {
 	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
 	require.NoError(t, err, "restored")
 }
+
+// TestUndoCommandNeedsTheAuthorityToPause: crmflow undo acts through the API as the token's user,
+// so an undo that would pause a workflow still active, asked with a token of restore alone, is
+// refused the same: exit code 1, the message naming the "workflows" permission and what to do
+// instead, and nothing changed (the workflow still active, no undo job).
+func TestUndoCommandNeedsTheAuthorityToPause(t *testing.T) {
+	t.Parallel()
+	b, tenant, ctl := opsServe(t)
+	_, err := b.store.CreateUser(b.ctx, tenant, "restorer@example.com", crm.Permissions{crm.PermRead, crm.PermRestore}, "test")
+	require.NoError(t, err)
+	token, err := b.store.CreateToken(b.ctx, tenant, "restorer@example.com", nil)
+	require.NoError(t, err)
+	restorer := []string{ctl[0], "CRMFLOW_TOKEN=" + token}
+
+	const src = "name: bounced\nobject_type: contacts\ntrigger: email_bounced\nactions:\n  - type: delete_contact\n"
+	_, _, err = b.store.PutFlow(b.ctx, tenant, "bounced", crm.Contacts, src, opsUser)
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(b.ctx, tenant, "bounced", crm.ActivateFlowParams{By: opsUser})
+	require.NoError(t, err)
+	recs := b.contactsWith(t, tenant, "x@example.com")
+	_, err = b.store.ArchiveRecords(b.ctx, tenant, crm.Contacts, []crm.RecordID{recs[0].ID},
+		crm.Actor{User: opsUser, Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision})
+	require.NoError(t, err)
+	arch, err := b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, &crm.ReadOpts{Archived: true})
+	require.NoError(t, err)
+	op := arch.Deletion.Operation
+
+	stdout, stderr, code := crmflow(t, restorer, "undo", op)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Empty(t, stdout, "no job id: no job was started")
+	require.Contains(t, stderr, "nothing was changed")
+	require.Contains(t, stderr, `"workflows"`)
+	require.Contains(t, stderr, "crmflow workflows pause bounced")
+	require.Contains(t, stderr, "403")
+	f, err = b.store.Flow(b.ctx, tenant, "bounced")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, f.State)
+	jobs, _, err := b.store.RecentJobs(b.ctx, tenant, "", 100)
+	require.NoError(t, err)
+	require.Empty(t, jobs)
+
+	// What the message says to do: someone who may pauses the workflow; then restore is enough.
+	_, stderr, code = crmflow(t, ctl, "workflows", "pause", "bounced")
+	require.Equal(t, 0, code, "stderr:\n%s", stderr)
+	stdout, stderr, code = crmflow(t, restorer, "undo", op, "--wait", "--interval", "10ms")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	_, err = b.store.Record(b.ctx, tenant, crm.Contacts, recs[0].ID, nil)
+	require.NoError(t, err, "restored")
+}

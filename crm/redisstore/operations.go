@@ -18,11 +18,11 @@ import (
 
 // createUndoJobScript starts an undo of an operation as a job.
 // See lua/create_undo_job.lua for its KEYS and ARGV.
-var createUndoJobScript = newScript[createUndoJobCall]("trigger_reads", "create_undo_job")
+var createUndoJobScript = newScript[createUndoJobCall]("helpers", "trigger_reads", "create_undo_job")
 
 // createUndoJobCall is a call of createUndoJobScript (lua/create_undo_job.lua).
 type createUndoJobCall struct {
-	Operation, OperationBin, Seq, Jobs, Audit, Selecting string
+	Operation, OperationBin, Seq, Jobs, Audit, Selecting, User string
 
 	At                int64 // unix ms
 	JobPrefix         string
@@ -35,12 +35,19 @@ type createUndoJobCall struct {
 }
 
 func (c createUndoJobCall) keys() []string {
-	return []string{c.Operation, c.OperationBin, c.Seq, c.Jobs, c.Audit, c.Selecting}
+	return []string{c.Operation, c.OperationBin, c.Seq, c.Jobs, c.Audit, c.Selecting, c.User}
 }
+
+// cancelNeeds and pauseNeeds are what an undo's user needs, beyond restore, to cancel the
+// operation's running job and to pause its active workflow (ARGV of create_undo_job.lua).
+var (
+	cancelNeeds = crm.Permissions(crm.JobNeeds).String()
+	pauseNeeds  = crm.Permissions{crm.PermWorkflows}.String()
+)
 
 func (c createUndoJobCall) argv() []any {
 	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix,
-		string(crm.PauseUndo)}
+		string(crm.PauseUndo), cancelNeeds, pauseNeeds}
 }
 
 // operationIDRE matches the ids an operation can have: a call's id (hex), "job-<id>" or
@@ -265,6 +272,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 		Jobs: JobsKey(t), Audit: AuditKey(t), Selecting: JobsSelectingKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), JobPrefix: jobKeyPrefix(t), By: p.By, OperationID: p.Operation, AuditMaxLen: auditMaxLen,
 		FlowPrefix: flowKeyPrefix(t), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
+		User: UserKey(t, normalizeUserEmail(p.By)),
 	}).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("undo operation %s: %w", p.Operation, err)
@@ -275,6 +283,19 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	case "empty":
 		moved, _ := strconv.ParseInt(res[1], 10, 64)
 		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
+	case "forbidden":
+		e := &crm.UndoForbiddenError{Operation: p.Operation, User: p.By, Job: res[3], Workflow: res[4]}
+		switch res[1] {
+		case "disabled":
+			e.Code = crm.StoppedUserDisabled
+		case "missing":
+			e.Code = crm.StoppedUserMissing
+		default:
+			for _, perm := range strings.Split(res[2], ",") {
+				e.Missing = append(e.Missing, crm.Permission(perm))
+			}
+		}
+		return crm.Job{}, e
 	case "nomove":
 		id := strings.TrimPrefix(p.Operation, "job-")
 		detail := fmt.Sprintf("job %s is an undo job: it restores records and moves none to the recycle bin, so it has no operation to undo "+

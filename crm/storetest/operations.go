@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,7 +369,7 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
-	b.addUndoer(t)
+	b.addUndoer(t, crm.JobNeeds...)
 	b.jobCreator(t, "ops@x.example")
 	ctx := b.ctx
 	ids := b.contacts(t, 6, "")
@@ -452,7 +453,7 @@ func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
-	b.addUndoer(t)
+	b.addUndoer(t, crm.PermWorkflows)
 	ctx := b.ctx
 	ids := b.contacts(t, 3, "")
 	_, _, err := b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
@@ -495,4 +496,136 @@ func testUndoPausesTheOperationsWorkflow(t *testing.T, hn *Harness) {
 	f, err = b.store.Flow(ctx, b.tenant, "bounced")
 	require.NoError(t, err)
 	require.Equal(t, crm.FlowActive, f.State)
+}
+
+// An undo that would cancel its operation's running job needs, beyond restore, the permissions
+// the job deletes with (crm.JobNeeds), and one that would pause its operation's active workflow
+// needs workflows, as the user who asks holds them in that step: without them it is an
+// *UndoForbiddenError naming every permission lacking (or the user disabled, or no user), and
+// nothing changes: no undo job, no cancel, no pause, no audit entry. An undo that cancels and
+// pauses nothing needs nothing more.
+func testUndoNeedsTheAuthorityOfWhatItStops(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	b.addUndoer(t)
+	b.jobCreator(t, "ops@x.example")
+	ctx := b.ctx
+	for email, perms := range map[string]crm.Permissions{
+		"half@x.example": {crm.PermRestore, crm.PermDelete},
+		"dis@x.example":  {crm.PermRestore, crm.PermDelete, crm.PermBulkDelete, crm.PermWorkflows},
+	} {
+		_, err := b.store.CreateUser(ctx, b.tenant, email, perms, "root@x.example")
+		require.NoError(t, err)
+	}
+	_, err := b.store.SetUserDisabled(ctx, b.tenant, "dis@x.example", true, "root@x.example")
+	require.NoError(t, err)
+	// refused asks for the undo of op as by and checks the refusal and that nothing changed.
+	refused := func(t *testing.T, op, by string, want crm.UndoForbiddenError) {
+		t.Helper()
+		before := b.dump(t)
+		_, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: op, By: by})
+		var uf *crm.UndoForbiddenError
+		require.ErrorAs(t, err, &uf)
+		want.Operation, want.User = op, by
+		require.Equal(t, want, *uf)
+		require.Contains(t, uf.Error(), "nothing was changed")
+		require.Equal(t, before, b.dump(t), "a refused undo changes nothing")
+	}
+
+	ids := b.contacts(t, 6, "")
+	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids[:4],
+		ConfirmCount: 4, By: "ops@x.example", Selection: "4 ids"})
+	require.NoError(t, err)
+	job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+	opID := crm.JobOperationID(job.ID)
+	refused(t, opID, undoer, crm.UndoForbiddenError{Job: job.ID, Missing: []crm.Permission{crm.PermDelete, crm.PermBulkDelete}})
+	refused(t, opID, "half@x.example", crm.UndoForbiddenError{Job: job.ID, Missing: []crm.Permission{crm.PermBulkDelete}})
+	refused(t, opID, "dis@x.example", crm.UndoForbiddenError{Job: job.ID, Code: crm.StoppedUserDisabled})
+	refused(t, opID, "ghost@x.example", crm.UndoForbiddenError{Job: job.ID, Code: crm.StoppedUserMissing})
+	job, err = b.store.Job(ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+
+	// A list job that still selects (no operation yet) is canceled by an undo too: the same holds.
+	l, err := b.store.CreateList(ctx, b.tenant, "leads", crm.Contacts)
+	require.NoError(t, err)
+	_, _, err = b.store.AddListMembers(ctx, b.tenant, l.ID, ids[4:])
+	require.NoError(t, err)
+	lj, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, ListID: l.ID,
+		ConfirmCount: 2, By: "ops@x.example", Selection: "members of list leads"})
+	require.NoError(t, err)
+	require.Equal(t, crm.JobSelecting, lj.State)
+	refused(t, crm.JobOperationID(lj.ID), undoer, crm.UndoForbiddenError{Job: lj.ID, Missing: []crm.Permission{crm.PermDelete, crm.PermBulkDelete}})
+
+	// A workflow still active at the operation's activation.
+	_, _, err = b.store.PutFlow(ctx, b.tenant, "bounced", crm.Contacts, flowSrc, "ops@x.example")
+	require.NoError(t, err)
+	f, err := b.store.ActivateFlow(ctx, b.tenant, "bounced", crm.ActivateFlowParams{By: "alice@x.example"})
+	require.NoError(t, err)
+	wfIDs := b.contacts(t, 2, "")
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, wfIDs,
+		crm.Actor{User: "alice@x.example", Via: crm.ViaWorkflow, Ref: "bounced", Revision: f.ActiveRevision})
+	require.NoError(t, err)
+	wfOp := b.binnedOperation(t, crm.Contacts, wfIDs[0])
+	refused(t, wfOp, undoer, crm.UndoForbiddenError{Workflow: "bounced", Missing: []crm.Permission{crm.PermWorkflows}})
+	refused(t, wfOp, "dis@x.example", crm.UndoForbiddenError{Workflow: "bounced", Code: crm.StoppedUserDisabled})
+	f, err = b.store.Flow(ctx, b.tenant, "bounced")
+	require.NoError(t, err)
+	require.Equal(t, crm.FlowActive, f.State)
+
+	// Paused by someone who may, the workflow has nothing to pause: restore is enough.
+	_, err = b.store.PauseFlow(ctx, b.tenant, "bounced", nil)
+	require.NoError(t, err)
+	undo, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: wfOp, By: undoer})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, undo.Total)
+	// So is an API delete, which has no job to cancel.
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[5:], crm.Actor{User: "ops@x.example"})
+	require.NoError(t, err)
+	_, err = b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: b.binnedOperation(t, crm.Contacts, ids[5]), By: undoer})
+	require.NoError(t, err)
+}
+
+// Undos of one operation asked at once start one undo job: each asker gets it, the operation's
+// running job is canceled once (naming it), and the audit trail has one undo entry.
+func testConcurrentUndosStartOneJob(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	b.addUndoer(t, crm.JobNeeds...)
+	b.jobCreator(t, "ops@x.example")
+	ctx := b.ctx
+	ids := b.contacts(t, 4, "")
+	job, err := b.store.CreateDeleteJob(ctx, b.tenant, crm.DeleteJobParams{ObjectType: crm.Contacts, IDs: ids,
+		ConfirmCount: 4, By: "ops@x.example", Selection: "4 ids"})
+	require.NoError(t, err)
+	job, err = b.store.RunDeleteJobBatch(ctx, b.tenant, job.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, job.State)
+
+	const n = 8
+	got := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: crm.JobOperationID(job.ID), By: undoer})
+			got[i], errs[i] = j.ID, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, got[0], got[i], "every asker gets the one undo job")
+	}
+	job, err = b.store.Job(ctx, b.tenant, job.ID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobCanceled, job.State)
+	require.Equal(t, got[0], job.CanceledBy)
+	entries, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Actions: []string{crm.AuditUndo}})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
 }

@@ -104,6 +104,8 @@ var tests = []struct {
 	{"UndoOperation", testUndoOperation},
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
+	{"UndoNeedsTheAuthorityOfWhatItStops", testUndoNeedsTheAuthorityOfWhatItStops},
+	{"ConcurrentUndosStartOneJob", testConcurrentUndosStartOneJob},
 	{"UndoStopsWhenItsCreatorMayNoLongerRestore", testUndoStopsWhenItsCreatorMayNoLongerRestore},
 	{"ForgetOperationsThatAreOver", testForgetOperationsThatAreOver},
 	{"DeletionLimitCountsPerWorkflowAndWindow", testDeletionLimitCountsPerWorkflowAndWindow},
@@ -169,10 +171,12 @@ func (b *bundle) dump(t *testing.T) map[string]string {
 // undoer is the user who asks for the suite's undo jobs.
 const undoer = "admin@x.example"
 
-// addUndoer makes undoer a user with restore: an undo job acts with its creator's authority.
-func (b *bundle) addUndoer(t *testing.T) {
+// addUndoer makes undoer a user with restore, and also, when given, more: an undo job acts with
+// its creator's authority, and an undo that cancels a job or pauses a workflow needs what that
+// needs.
+func (b *bundle) addUndoer(t *testing.T, more ...crm.Permission) {
 	t.Helper()
-	_, err := b.store.CreateUser(b.ctx, b.tenant, undoer, crm.Permissions{crm.PermRestore}, "root@x.example")
+	_, err := b.store.CreateUser(b.ctx, b.tenant, undoer, append(crm.Permissions{crm.PermRestore}, more...), "root@x.example")
 	require.NoError(t, err)
 }
 

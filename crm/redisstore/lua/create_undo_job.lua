@@ -20,6 +20,7 @@
 -- naming the undo job: its deletions stop (the archive script checks the workflow as it moves), so
 -- the undo restores every record of the activation, and the records still waiting stay enrolled.
 -- KEYS[6] -> crm:{<tenant>}:jobs:selecting
+-- KEYS[7] -> crm:{<tenant>}:user:<email> of the user who asks (see ARGV[10] and ARGV[11])
 -- ARGV[1] -> now (unix ms)
 -- ARGV[2] -> job key prefix ("crm:{<tenant>}:job:"): the job's key is made of the id it draws
 -- ARGV[3] -> the user who asks
@@ -30,6 +31,14 @@
 -- ARGV[8] -> trigger-reads key prefix
 -- ARGV[9] -> the code of the reason it pauses a workflow with (crm.PauseUndo); its params are
 --   the undo job's id (undoJob) and the user who asks (by)
+-- Canceling a job and pausing a workflow are more than a restore: the user who asks (KEYS[7])
+-- must also hold, as it is now, the permissions of ARGV[10] to cancel the job and those of
+-- ARGV[11] to pause the workflow. Without them nothing is created or changed (no job, no cancel,
+-- no pause, no audit entry), and the reply is {"forbidden", why ('permission', 'disabled' or
+-- 'missing'), the permissions it lacks (comma-separated, with 'permission'), the job it would
+-- cancel or '', the workflow it would pause or ''}.
+-- ARGV[10] -> the permissions a cancel of a job needs (comma-separated: crm.JobNeeds)
+-- ARGV[11] -> the permissions a pause of a workflow needs (comma-separated: workflows)
 -- An operation none of whose records is left in the bin, with no job to stop and no workflow to
 -- pause, has nothing to undo: nothing is created or changed, and the reply is {"empty", the
 -- records it moved, the id of its latest undo job or ''}.
@@ -37,8 +46,8 @@
 -- that ended before its first move) changes nothing either: the reply is {"nomove", the job's kind,
 -- its state}.
 -- Returns {"new", job id, the id of the job it stopped or '', the workflow it paused or ''},
--- {"running", job id}, {"empty", moved, undo job id or ''}, {"nomove", kind, state} or {"missing"}
--- for an unknown operation.
+-- {"running", job id}, {"empty", moved, undo job id or ''}, {"nomove", kind, state},
+-- {"forbidden", ...} or {"missing"} for an unknown operation.
 local op = redis.call('HMGET', KEYS[1], 'object_type', 'undo_job', 'kind', 'ref')
 local exists = op[1] ~= false
 local own = string.match(ARGV[4], '^job%-(.+)$')
@@ -57,6 +66,23 @@ if own then
 end
 if not op[1] then return {'missing'} end
 
+-- refusal is the "forbidden" reply when the user who asks may not cancel job (or '') and pause
+-- workflow (or ''), naming every permission it lacks at once; nil when it may.
+local function refusal(job, workflow)
+  local needs = {}
+  if job ~= '' then needs[#needs+1] = ARGV[10] end
+  if workflow ~= '' then needs[#needs+1] = ARGV[11] end
+  if #needs == 0 then return nil end
+  local missing = {}
+  for need in string.gmatch(table.concat(needs, ','), '[^,]+') do
+    local why = lacks(KEYS[7], need)
+    if why == 'missing' or why == 'disabled' then return {'forbidden', why, '', job, workflow} end
+    if why then missing[#missing+1] = need end
+  end
+  if #missing == 0 then return nil end
+  return {'forbidden', 'permission', table.concat(missing, ','), job, workflow}
+end
+
 local function cancel(undo)
   local key = ARGV[2] .. stop
   redis.call('DEL', key .. ':pending', key .. ':selected')
@@ -68,7 +94,11 @@ end
 if op[2] then
   local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
   if st and st ~= 'done' and st ~= 'stopped' then
-    if stop then cancel(op[2]) end
+    if stop then
+      local no = refusal(stop, '')
+      if no then return no end
+      cancel(op[2])
+    end
     return {'running', op[2]}
   end
 end
@@ -81,6 +111,8 @@ local total = redis.call('ZCARD', KEYS[2])
 if exists and total == 0 and not stop and not f then
   return {'empty', redis.call('HGET', KEYS[1], 'moved') or '0', op[2] or ''}
 end
+local no = refusal(stop or '', f and op[4] or '')
+if no then return no end
 local id = tostring(redis.call('INCR', KEYS[3]))
 if stop then cancel(id) end
 local paused = ''
