@@ -497,9 +497,12 @@ var apiSecurityHeaders = map[string]string{
 // / and /console, the 404s and 405s of either listener, the metrics. Strict-Transport-Security
 // goes only to requests that reached the deployment over HTTPS: from a trusted proxy saying so,
 // or every request with --secure-cookies; never on the admin listener, which serves plain HTTP.
-func TestServeSecurityHeaders(t *testing.T) {
+// A flood of bad tokens from one client behind the proxy is refused with 429 past 30 failures,
+// a valid token of that client too, while another client behind the same proxy goes on.
+func TestServeSecurityHeadersAndBearerFlood(t *testing.T) {
 	t.Parallel()
 	b := setupBackground(t)
+	_, token := b.opsTenant(t)
 	addr, admin := freeAddr(t), freeAddr(t)
 	base := "http://" + addr
 	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--admin-addr", admin, "--trusted-proxies", "127.0.0.1")
@@ -554,5 +557,29 @@ func TestServeSecurityHeaders(t *testing.T) {
 			_, h := headersOf(t, "GET", "http://"+addr+path)
 			require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"), path)
 		}
+	})
+
+	t.Run("BearerFlood", func(t *testing.T) {
+		t.Parallel()
+		client, other := "198.51.100.23", "198.51.100.24"
+		bad := "cft_" + b.tenant + "_" + strings.Repeat("0", 64)
+		for i := range 30 {
+			status, _ := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+bad, "X-Forwarded-For", client)
+			require.Equal(t, http.StatusUnauthorized, status, "failure %d", i+1)
+		}
+		for _, tok := range []string{bad, token} {
+			status, h := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+tok, "X-Forwarded-For", client)
+			require.Equal(t, http.StatusTooManyRequests, status)
+			wait, err := strconv.Atoi(h.Get("Retry-After"))
+			require.NoError(t, err)
+			require.True(t, wait >= 1 && wait <= 60, "Retry-After %d", wait)
+		}
+		status, _ := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+token, "X-Forwarded-For", other)
+		require.Equal(t, http.StatusOK, status)
+
+		code, body := get(t, "http://"+admin+"/metrics")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, `crmflow_http_auth_refusals_total{reason="rate_limited"} 2`)
+		require.Contains(t, body, `crmflow_http_auth_refusals_total{reason="invalid_token"} 30`+"\n")
 	})
 }

@@ -274,6 +274,7 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		RequestTimeout:    a.cfg.RequestTimeout,
 		PreviewBudget:     a.cfg.PreviewBudget,
 		Tasks:             tasks,
+		TrustedProxies:    a.cfg.TrustedProxies,
 	})
 	if err != nil {
 		return role{}, fmt.Errorf("build the api: %w", err)
