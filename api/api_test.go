@@ -84,10 +84,13 @@ func setup(t *testing.T) *testBundle {
 	b.tokens[tokBAll] = b.user(t, b.tenantB, "all@b.example", "all")
 
 	b.serve(t, &api.Config{
-		Clock:      clk,
-		Logger:     slog.New(slog.NewJSONHandler(b.logs, nil)),
-		Registerer: b.reg,
-		Tasks:      b.tasks,
+		// The tests send bad tokens by the hundred from one address (the permission matrix's
+		// callers, above all); TestAuthFailureLimit tests the limit.
+		AuthFailureLimit: 1 << 20,
+		Clock:            clk,
+		Logger:           slog.New(slog.NewJSONHandler(b.logs, nil)),
+		Registerer:       b.reg,
+		Tasks:            b.tasks,
 	})
 	return b
 }

@@ -141,7 +141,10 @@
 // ([crm.ErrStoreFull]). A tenant may have at most [Config.MaxTenantInFlight] requests (64 by
 // default) running at once in one Server: one more answers 429 RATE_LIMITS with Retry-After and
 // code TOO_MANY_IN_FLIGHT at once, so that one tenant's burst of searches, batches or previews
-// does not hold every connection and the store while the other tenants wait. A request with a bad
+// does not hold every connection and the store while the other tenants wait. A client address
+// with [Config.AuthFailureLimit] failed tokens (30 by default) within [Config.AuthFailureWindow] (a
+// minute) of its first is refused, whatever its token, with 429 RATE_LIMITS, Retry-After and code
+// TOO_MANY_AUTH_FAILURES until the window ends, without a lookup. A request with a bad
 // token, for no route, or over its tenant's cap is answered without reading its body, and its
 // connection is closed. Metrics labels come from bounded sets: a method the API
 // does not know is OTHER, in the metrics and in the log line.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/triggers"
@@ -193,6 +194,21 @@ func errTooManyInFlight(limit int) *apiError {
 	ctx := map[string][]string{"maxInFlight": {strconv.Itoa(limit)}}
 	return &apiError{status: http.StatusTooManyRequests, category: categoryRateLimits, message: msg,
 		details: []errorDetail{{Message: msg, Code: "TOO_MANY_IN_FLIGHT", Context: ctx}}, context: ctx, retryAfter: retryInFlight}
+}
+
+// errAuthLimited is the 429 of a request that sends a token from a client address that failed
+// limit times in window already (Config.AuthFailureLimit): it is refused until, without a look at
+// its token, valid or not, so that no token can be guessed or the store flooded at speed.
+func errAuthLimited(limit int, window time.Duration, until, now time.Time) *apiError {
+	wait := int((until.Sub(now) + time.Second - 1) / time.Second)
+	wait = max(wait, 1)
+	msg := fmt.Sprintf("too many failed authentications from your network address (%d within %s): every token it sends is refused "+
+		"until %s UTC, in %d seconds. Check that the client sends the whole token and that it is neither revoked nor expired "+
+		"(crmflow admin token list), then retry after that", limit, window, until.UTC().Format(time.TimeOnly), wait)
+	ctx := map[string][]string{"maxFailures": {strconv.Itoa(limit)}, "window": {window.String()}}
+	return &apiError{status: http.StatusTooManyRequests, category: categoryRateLimits, message: msg,
+		details: []errorDetail{{Message: msg, Code: "TOO_MANY_AUTH_FAILURES", In: "Authorization", Context: ctx}},
+		context: ctx, retryAfter: wait}
 }
 
 // errUnavailable is the 503 of a failing readiness probe. reason is said to the caller, so it

@@ -12,9 +12,16 @@ import (
 
 // metrics are the Prometheus collectors of a Server. A nil *metrics records nothing.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	authRefusal *prometheus.CounterVec
 }
+
+// The reasons of crmflow_http_auth_refusals_total.
+const (
+	authRefusedInvalid = "invalid_token" // the store does not accept the token (a 401)
+	authRefusedLimited = "rate_limited"  // the client address is past its limit of failures (a 429)
+)
 
 // newMetrics registers the request metrics with reg. Collectors already registered by another
 // Server on the same registry are reused, so two servers may share one registry.
@@ -28,6 +35,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help:    "Latency of HTTP requests, by route pattern.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route"})
+	authRefusal := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crmflow_http_auth_refusals_total",
+		Help: "Bearer tokens refused: invalid_token (the store does not accept it), rate_limited (its client address " +
+			"failed too often in the window, and it was not looked up).",
+	}, []string{"reason"})
 	var err error
 	if requests, err = register(reg, requests); err != nil {
 		return nil, err
@@ -35,7 +47,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if duration, err = register(reg, duration); err != nil {
 		return nil, err
 	}
-	return &metrics{requests: requests, duration: duration}, nil
+	if authRefusal, err = register(reg, authRefusal); err != nil {
+		return nil, err
+	}
+	for _, reason := range []string{authRefusedInvalid, authRefusedLimited} {
+		authRefusal.WithLabelValues(reason) // a series from the start, at 0
+	}
+	return &metrics{requests: requests, duration: duration, authRefusal: authRefusal}, nil
+}
+
+// authRefused counts a refused bearer token; reason is authRefusedInvalid or authRefusedLimited.
+func (m *metrics) authRefused(reason string) {
+	if m == nil {
+		return
+	}
+	m.authRefusal.WithLabelValues(reason).Inc()
 }
 
 // register registers c with reg, or returns the collector of the same description already there.

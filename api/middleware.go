@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/httpsec"
 )
 
 // correlationKey is the context key of a request's correlation id (STYLE rule 4: the context
@@ -62,14 +63,14 @@ func (r *recorder) Write(b []byte) (int, error) {
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // observe runs next with a correlation id in the context, the X-Correlation-Id header and the
-// security headers (setSecurityHeaders) set, turns a panic into a 500, then writes the request's
+// security headers (httpsec.SetHeaders) set, turns a panic into a 500, then writes the request's
 // one log line and records its metrics. The log line has ids only: never a body, a token or a
 // property value.
 func (s *Server) observe(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
 	start := time.Now()
 	id := uuid.NewString()
 	w.Header().Set(correlationHeader, id)
-	setSecurityHeaders(w.Header())
+	httpsec.SetHeaders(w.Header())
 	rec := &recorder{ResponseWriter: w}
 	// Every request runs within its deadline (Config.RequestTimeout); its context also ends when
 	// the client goes away.
@@ -125,19 +126,6 @@ func (s *Server) finish(r *http.Request, rec *recorder, start time.Time) {
 	}
 	s.cfg.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
 	s.metrics.observe(method, route, status, elapsed)
-}
-
-// setSecurityHeaders sets the headers every answer of the API carries, an error's too: its JSON
-// (or text) is never to be sniffed as another type (a browser would otherwise run a body that
-// looks like HTML), never kept by a browser or a shared cache (the answers are a user's, and hold
-// personal data), and never shown in a frame, allowed to load anything or named in a Referer
-// when a browser opens it.
-func setSecurityHeaders(h http.Header) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
 }
 
 // routeLabel is the path part of a mux pattern ("/crm/v3/objects/{objectType}"), or "unmatched"
@@ -248,7 +236,8 @@ func requirePerms(p crm.Principal, perms ...crm.Permission) error {
 }
 
 // authenticate resolves the request's bearer token. A missing or malformed header and an unknown
-// token are 401s; a store failure is returned as is (a 500).
+// token are 401s, and a token from a client address past its limit of failures
+// (Config.AuthFailureLimit) a 429; a store failure is returned as is (a 500 or a 503).
 func (s *Server) authenticate(r *http.Request) (crm.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -259,9 +248,19 @@ func (s *Server) authenticate(r *http.Request) (crm.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return crm.Principal{}, errAuth("malformed Authorization header: use \"Authorization: Bearer <token>\"")
 	}
+	// A client over its limit of failures is refused before its token is looked up, whatever the
+	// token: that is what stops a flood of guesses from costing the store anything.
+	client := s.origin.Client(r)
+	now := s.clock.Now()
+	if until, refused := s.authLimit.refusedUntil(client, now); refused {
+		s.metrics.authRefused(authRefusedLimited)
+		return crm.Principal{}, errAuthLimited(s.cfg.AuthFailureLimit, s.cfg.AuthFailureWindow, until, now)
+	}
 	p, err := s.store.Authenticate(r.Context(), token)
 	if err != nil {
 		if errors.Is(err, crm.ErrUnauthenticated) {
+			s.authLimit.fail(client, s.clock.Now())
+			s.metrics.authRefused(authRefusedInvalid)
 			return crm.Principal{}, err
 		}
 		return crm.Principal{}, fmt.Errorf("authenticate: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 	"github.com/crmflow/crmflow/actions"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/httpsec"
 )
 
 // defaultMaxBodyBytes is the default limit of a request body: 1 MiB.
@@ -64,6 +66,18 @@ type Config struct {
 	// Actions are the action types workflows may use, against which PUT /automation/v4/flows
 	// validates them. Give the workers' registry, so that both agree. Defaults to actions.Default().
 	Actions *actions.Registry
+	// AuthFailureLimit is the most failed bearer authentications (a token the store does not
+	// know, a revoked or expired one, one of a disabled user) one client address may make in
+	// AuthFailureWindow, from its first: past it, every request of that address that sends a
+	// token is refused with 429 RATE_LIMITS and Retry-After until the window ends, before its
+	// token is looked up, so that a flood of made-up tokens cannot keep the store busy (SPEC S27).
+	// The failures are counted in this Server's memory (an API process's), never in the store; a
+	// request whose token is valid is never counted. The client address is the one
+	// TrustedProxies resolves; an IPv6 address counts by its /64. Defaults to
+	// DefaultAuthFailureLimit.
+	AuthFailureLimit int
+	// AuthFailureWindow is the window of AuthFailureLimit. Defaults to DefaultAuthFailureWindow.
+	AuthFailureWindow time.Duration
 	// Clock tells the time: the "now" of the filters of bulk deletes and of workflow previews, and
 	// the startedAt and completedAt of batch responses. Defaults to clock.Real{}.
 	Clock clock.Clock
@@ -102,6 +116,11 @@ type Config struct {
 	// the store, answer as usual and log a warning, and the pending work waits for the worker's
 	// sweep; an activation answers that its backfill was not queued.
 	Tasks Tasks
+	// TrustedProxies are the addresses of the proxies in front of the API whose X-Forwarded-For
+	// is believed: the client of a request from one of them, which AuthFailureLimit counts, is the
+	// last address of X-Forwarded-For that is not a trusted proxy. From any other peer the header
+	// is ignored, as a client can send it. Defaults to none.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API over a crm.Store, in the shape of HubSpot's CRM v3 API. It implements
@@ -114,6 +133,11 @@ type Server struct {
 	clock   clock.Clock // cfg.Clock: the filters' now, the batch responses' startedAt and completedAt
 	// inFlight counts each tenant's requests running now, against cfg.MaxTenantInFlight.
 	inFlight *inFlight
+	// origin resolves a request's client address through cfg.TrustedProxies.
+	origin httpsec.Origin
+	// authLimit counts each client address's failed bearer authentications, against
+	// cfg.AuthFailureLimit.
+	authLimit *authLimit
 }
 
 // New returns a Server over store. A nil cfg means the defaults. It returns an error naming the
@@ -144,6 +168,12 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.Actions == nil {
 		c.Actions = actions.Default()
 	}
+	if c.AuthFailureLimit == 0 {
+		c.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if c.AuthFailureWindow == 0 {
+		c.AuthFailureWindow = DefaultAuthFailureWindow
+	}
 	if store == nil {
 		return nil, errors.New("api: New needs a store")
 	}
@@ -156,10 +186,18 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 	if c.RequestTimeout < 0 {
 		return nil, fmt.Errorf("api: Config.RequestTimeout must be positive, got %s", c.RequestTimeout)
 	}
+	if c.AuthFailureLimit < 0 {
+		return nil, fmt.Errorf("api: Config.AuthFailureLimit must be positive, got %d", c.AuthFailureLimit)
+	}
+	if c.AuthFailureWindow < 0 {
+		return nil, fmt.Errorf("api: Config.AuthFailureWindow must be positive, got %s", c.AuthFailureWindow)
+	}
 	if c.PreviewBudget < 0 {
 		return nil, fmt.Errorf("api: Config.PreviewBudget must be positive, got %s", c.PreviewBudget)
 	}
-	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock, inFlight: newInFlight(c.MaxTenantInFlight)}
+	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock, inFlight: newInFlight(c.MaxTenantInFlight),
+		origin:    httpsec.Origin{TrustedProxies: c.TrustedProxies},
+		authLimit: newAuthLimit(c.AuthFailureLimit, c.AuthFailureWindow, maxAuthClients)}
 	if c.Registerer != nil {
 		m, err := newMetrics(c.Registerer)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/httpsec"
 )
 
 //go:embed templates/*.html
@@ -219,7 +219,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
-	if !strings.HasPrefix(r.URL.Path, "/console/static/") {
+	// The style sheet and the script may be cached (a handler in front may have said no-store
+	// for every answer); a page, a user's, never is.
+	if strings.HasPrefix(r.URL.Path, "/console/static/") {
+		h.Del("Cache-Control")
+	} else {
 		h.Set("Cache-Control", "no-store")
 	}
 	if _, pattern := c.mux.Handler(r); pattern == "" {
@@ -580,76 +584,16 @@ func (c *Console) parseTemplates() error {
 	return nil
 }
 
-// fromTrustedProxy reports whether r comes straight from one of Config.TrustedProxies.
-func (c *Console) fromTrustedProxy(r *http.Request) bool {
-	addr, ok := remoteAddr(r)
-	return ok && c.trusted(addr)
+// origin is what the console knows of the way its requests reach it: SecureCookies (a proxy in
+// front terminates TLS) and TrustedProxies.
+func (c *Console) origin() httpsec.Origin {
+	return httpsec.Origin{HTTPS: c.cfg.SecureCookies, TrustedProxies: c.cfg.TrustedProxies}
 }
 
-// trusted reports whether addr is one of Config.TrustedProxies.
-func (c *Console) trusted(addr netip.Addr) bool {
-	for _, p := range c.cfg.TrustedProxies {
-		if p.Contains(addr.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
-// remoteAddr returns the address of r's peer.
-func remoteAddr(r *http.Request) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	return addr.Unmap(), err == nil
-}
-
-// client returns the address the sign-in limit counts r against: its peer's or, from a trusted
-// proxy, the last address of X-Forwarded-For that is not a trusted proxy (the ones before it are
-// the client's to write). An IPv6 address counts by its /64, which one client commonly holds
-// whole.
+// client returns the address the sign-in limit counts r against (httpsec.Origin.Client): its
+// peer's or, from a trusted proxy, the client X-Forwarded-For names; an IPv6 address by its /64.
 func (c *Console) client(r *http.Request) string {
-	addr, ok := remoteAddr(r)
-	if !ok {
-		return r.RemoteAddr
-	}
-	if c.trusted(addr) {
-		var hops []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			hops = append(hops, strings.Split(v, ",")...)
-		}
-		for i := len(hops) - 1; i >= 0; i-- {
-			hop, ok := forwardedAddr(hops[i])
-			if !ok {
-				break // a proxy wrote what is not an address: count the request against the last one
-			}
-			addr = hop
-			if !c.trusted(addr) {
-				break
-			}
-		}
-	}
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
-}
-
-// forwardedAddr parses one hop of X-Forwarded-For: an address, or an address and port as some
-// proxies write it ("203.0.113.7:52114", "[2001:db8::1]:52114"), which would otherwise count every
-// client behind such a proxy as the proxy itself.
-func forwardedAddr(hop string) (netip.Addr, bool) {
-	hop = strings.TrimSpace(hop)
-	if a, err := netip.ParseAddr(hop); err == nil {
-		return a.Unmap(), true
-	}
-	if ap, err := netip.ParseAddrPort(hop); err == nil {
-		return ap.Addr().Unmap(), true
-	}
-	return netip.Addr{}, false
+	return c.origin().Client(r)
 }
 
 // writeJSONTo writes v as JSON to w.

@@ -176,11 +176,7 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 // over TLS, on every request when Config.SecureCookies says a proxy in front terminates TLS, and
 // on a request from a trusted proxy that says it came over HTTPS (X-Forwarded-Proto: https).
 func (c *Console) secure(r *http.Request) bool {
-	if r.TLS != nil || c.cfg.SecureCookies {
-		return true
-	}
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https") && c.fromTrustedProxy(r)
+	return c.origin().Secure(r)
 }
 
 // setCookie sets the console's cookie name on w, HttpOnly, for maxAge seconds: on a secure

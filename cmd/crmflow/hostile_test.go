@@ -464,3 +464,122 @@ func TestServeLimitFlags(t *testing.T) {
 		})
 	}
 }
+
+// headersOf sends method url with the headers hdr (name, value, ...) and returns the answer's
+// status and header; redirects are not followed.
+func headersOf(t *testing.T, method, url string, hdr ...string) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	res, err := client.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	return res.StatusCode, res.Header
+}
+
+// apiSecurityHeaders are the headers of every answer of the API and of the admin listener.
+var apiSecurityHeaders = map[string]string{
+	"X-Content-Type-Options":  "nosniff",
+	"Cache-Control":           "no-store",
+	"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+	"X-Frame-Options":         "DENY",
+	"Referrer-Policy":         "no-referrer",
+}
+
+// Every answer of --addr and of --admin-addr carries the API's security headers: the redirects of
+// / and /console, the 404s and 405s of either listener, the metrics. Strict-Transport-Security
+// goes only to requests that reached the deployment over HTTPS: from a trusted proxy saying so,
+// or every request with --secure-cookies; never on the admin listener, which serves plain HTTP.
+// A flood of bad tokens from one client behind the proxy is refused with 429 past 30 failures,
+// a valid token of that client too, while another client behind the same proxy goes on.
+func TestServeSecurityHeadersAndBearerFlood(t *testing.T) {
+	t.Parallel()
+	b := setupBackground(t)
+	_, token := b.opsTenant(t)
+	addr, admin := freeAddr(t), freeAddr(t)
+	base := "http://" + addr
+	api := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--admin-addr", admin, "--trusted-proxies", "127.0.0.1")
+	waitReady(t, api, base)
+	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
+
+	t.Run("Headers", func(t *testing.T) {
+		t.Parallel()
+		for _, tc := range []struct {
+			method, url string
+			status      int
+		}{
+			{"GET", base + "/", http.StatusSeeOther},
+			{"GET", base + "/console", http.StatusTemporaryRedirect},
+			{"GET", base + "/crm/../healthz", http.StatusTemporaryRedirect},
+			{"GET", base + "/no-such-thing", http.StatusNotFound},
+			{"DELETE", base + "/healthz", http.StatusMethodNotAllowed},
+			{"GET", base + "/crm/v3/tenant", http.StatusUnauthorized},
+			{"GET", "http://" + admin + "/metrics", http.StatusOK},
+			{"GET", "http://" + admin + "/healthz", http.StatusOK},
+			{"GET", "http://" + admin + "/no-such-thing", http.StatusNotFound},
+			{"POST", "http://" + admin + "/metrics", http.StatusMethodNotAllowed},
+		} {
+			for _, proto := range []string{"", "https"} {
+				status, h := headersOf(t, tc.method, tc.url, "X-Forwarded-Proto", proto)
+				require.Equal(t, tc.status, status, "%s %s", tc.method, tc.url)
+				for name, want := range apiSecurityHeaders {
+					require.Equal(t, want, h.Get(name), "%s %s: %s", tc.method, tc.url, name)
+				}
+				hsts := ""
+				if proto == "https" && strings.HasPrefix(tc.url, base) {
+					hsts = "max-age=31536000"
+				}
+				require.Equal(t, hsts, h.Get("Strict-Transport-Security"), "%s %s, X-Forwarded-Proto %q", tc.method, tc.url, proto)
+			}
+		}
+		// The console keeps its own policy, and its style sheet may be cached; HSTS covers it too.
+		status, h := headersOf(t, "GET", base+"/console/static/console.css", "X-Forwarded-Proto", "https")
+		require.Equal(t, http.StatusOK, status)
+		require.Contains(t, h.Get("Content-Security-Policy"), "style-src 'self'")
+		require.Empty(t, h.Get("Cache-Control"))
+		require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"))
+	})
+
+	t.Run("SecureCookiesMeansHTTPS", func(t *testing.T) {
+		t.Parallel()
+		addr := freeAddr(t)
+		secure := start(t, nil, "serve", "--addr", addr, "--redis", b.redisURL, "--admin-addr", freeAddr(t), "--secure-cookies")
+		waitReady(t, secure, "http://"+addr)
+		t.Cleanup(func() { require.Equal(t, 0, secure.stop(t), "stderr:\n%s", secure.stderr) })
+		for _, path := range []string{"/", "/no-such-thing", "/console/signin"} {
+			_, h := headersOf(t, "GET", "http://"+addr+path)
+			require.Equal(t, "max-age=31536000", h.Get("Strict-Transport-Security"), path)
+		}
+	})
+
+	t.Run("BearerFlood", func(t *testing.T) {
+		t.Parallel()
+		client, other := "198.51.100.23", "198.51.100.24"
+		bad := "cft_" + b.tenant + "_" + strings.Repeat("0", 64)
+		for i := range 30 {
+			status, _ := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+bad, "X-Forwarded-For", client)
+			require.Equal(t, http.StatusUnauthorized, status, "failure %d", i+1)
+		}
+		for _, tok := range []string{bad, token} {
+			status, h := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+tok, "X-Forwarded-For", client)
+			require.Equal(t, http.StatusTooManyRequests, status)
+			wait, err := strconv.Atoi(h.Get("Retry-After"))
+			require.NoError(t, err)
+			require.True(t, wait >= 1 && wait <= 60, "Retry-After %d", wait)
+		}
+		status, _ := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+token, "X-Forwarded-For", other)
+		require.Equal(t, http.StatusOK, status)
+
+		code, body := get(t, "http://"+admin+"/metrics")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, `crmflow_http_auth_refusals_total{reason="rate_limited"} 2`)
+		require.Contains(t, body, `crmflow_http_auth_refusals_total{reason="invalid_token"} 30`+"\n")
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/crmflow/crmflow/console"
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/internal/clock"
+	"github.com/crmflow/crmflow/internal/httpsec"
 	"github.com/crmflow/crmflow/worker"
 )
 
@@ -273,6 +274,7 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 		RequestTimeout:    a.cfg.RequestTimeout,
 		PreviewBudget:     a.cfg.PreviewBudget,
 		Tasks:             tasks,
+		TrustedProxies:    a.cfg.TrustedProxies,
 	})
 	if err != nil {
 		return role{}, fmt.Errorf("build the api: %w", err)
@@ -290,7 +292,25 @@ func (a *app) apiRole(b *backend, ln net.Listener, reg *prometheus.Registry, tas
 	mux.Handle("/console/", con)
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	mux.Handle("/", h)
-	return a.httpRole("api", limited, mux, a.cfg.apiLimits()), nil
+	// Every answer on --addr carries the API's security headers, the redirects of GET / and of the
+	// mux's own (/console, a path to clean) too, and Strict-Transport-Security when the request
+	// came over HTTPS (publicOrigin); the console sets its own over them.
+	return a.httpRole("api", limited, a.publicOrigin().Handler(mux), a.cfg.apiLimits()), nil
+}
+
+// publicOrigin is what serve and run know of the way requests reach --addr: over HTTPS when a
+// proxy in front terminates TLS (--secure-cookies), or a trusted proxy (--trusted-proxies) says
+// "X-Forwarded-Proto: https"; crmflow itself serves plain HTTP.
+func (a *app) publicOrigin() httpsec.Origin {
+	return httpsec.Origin{HTTPS: a.cfg.SecureCookies, TrustedProxies: a.cfg.TrustedProxies}
+}
+
+// adminHandler is the handler of --admin-addr: /healthz, /readyz (ready) and the metrics of reg at
+// /metrics, each answer with the API's security headers. The listener is the operator's, never
+// the public origin: it sends Strict-Transport-Security only on a request over TLS, which it
+// does not serve.
+func adminHandler(reg prometheus.Gatherer, ready func(context.Context) error) http.Handler {
+	return httpsec.Origin{}.Handler(worker.AdminHandler(reg, ready))
 }
 
 // adminRole serves /healthz, /readyz (ready) and the metrics of reg at /metrics on --admin-addr:
@@ -302,7 +322,7 @@ func (a *app) adminRole(reg *prometheus.Registry, ready func(context.Context) er
 	if err != nil {
 		return role{}, fmt.Errorf("listen on %s: %w; choose another address with --admin-addr or CRMFLOW_ADMIN_ADDR", a.cfg.AdminAddr, err)
 	}
-	return a.httpRole("admin", ln, worker.AdminHandler(reg, ready), adminLimits), nil
+	return a.httpRole("admin", ln, adminHandler(reg, ready), adminLimits), nil
 }
 
 // httpRole serves h on ln within limits until its context ends, then shuts the server down

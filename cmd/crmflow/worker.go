@@ -205,7 +205,7 @@ func (a *app) worker(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return []role{w.role, a.httpRole("admin", ln, worker.AdminHandler(reg, a.readiness(redisChecks(b, q, w.ping)...)), adminLimits)}, nil
+			return []role{w.role, a.httpRole("admin", ln, adminHandler(reg, a.readiness(redisChecks(b, q, w.ping)...)), adminLimits)}, nil
 		},
 	})
 }
@@ -258,7 +258,7 @@ func (a *app) scheduler(ctx context.Context) error {
 			if err != nil {
 				return nil, err
 			}
-			return []role{s.role, a.httpRole("admin", ln, worker.AdminHandler(reg, a.readiness(readyCheck{"redis", s.ping})), adminLimits)}, nil
+			return []role{s.role, a.httpRole("admin", ln, adminHandler(reg, a.readiness(readyCheck{"redis", s.ping})), adminLimits)}, nil
 		},
 	})
 }
