@@ -368,7 +368,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 				"email dropped, not kept (audit entry mail_dropped)", "workflow", p.Workflow)
 			return nil
 		case errors.Is(err, crm.ErrMailDone):
-			log.Info("email already kept or sent: not keeping it again")
+			log.Info("email already kept, sent or dropped: not keeping it again")
 			return nil
 		case err != nil:
 			return fmt.Errorf("keep email in the outbox: %w", err)
