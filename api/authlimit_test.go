@@ -96,8 +96,15 @@ func (lb *limitBundle) get(t *testing.T, client *http.Client, token, xff string)
 // and refused) or 429 (refused without a lookup) with the Retry-After retry.
 func (lb *limitBundle) ok(t *testing.T, client *http.Client, xff string) {
 	t.Helper()
+	lb.okWith(t, client, lb.tokens[tokRead], xff)
+}
+
+// okWith sends token, which must be looked up and accepted.
+func (lb *limitBundle) okWith(t *testing.T, client *http.Client, token, xff string) {
+	t.Helper()
 	lb.missing++
-	require.Equal(t, http.StatusOK, lb.get(t, client, lb.tokens[tokRead], xff).status)
+	r := lb.get(t, client, token, xff)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	require.EqualValues(t, lb.missing, lb.store.n.Load())
 }
 
@@ -115,7 +122,8 @@ func (lb *limitBundle) refused(t *testing.T, client *http.Client, token, xff, re
 	require.Equal(t, retry, r.header.Get("Retry-After"))
 	require.Equal(t, "TOO_MANY_AUTH_FAILURES", e.Errors[0].Code)
 	require.Equal(t, "Authorization", e.Errors[0].In)
-	require.Contains(t, e.Message, "too many failed authentications from your network address (3 within 1m0s)")
+	require.Contains(t, e.Message, "too many failed authentications from your network address (3 within 1 minute): "+
+		"the tokens already in use from it keep working, but any other token it sends is refused until")
 	require.Contains(t, e.Message, "neither revoked nor expired")
 	require.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
 	require.Equal(t, "no-store", r.header.Get("Cache-Control"))
@@ -144,7 +152,8 @@ func TestAuthFailureLimit(t *testing.T) {
 	t.Parallel()
 
 	// Valid tokens never count; past three failures every token of the address is refused, a
-	// valid one too, without a lookup, until the minute from its first failure is over.
+	// valid one not in use yet too, without a lookup, until the minute from its first failure is
+	// over. (The token in use goes on: TokenInUseKeepsWorkingDuringFlood.)
 	t.Run("RefusedUntilTheWindowEnds", func(t *testing.T) {
 		t.Parallel()
 		lb := setupLimit(t)
@@ -158,9 +167,9 @@ func TestAuthFailureLimit(t *testing.T) {
 		lb.ok(t, lb.proxy, "")
 		lb.failed(t, lb.proxy, "")
 		lb.refused(t, lb.proxy, lb.bad, "", "50")
-		lb.refused(t, lb.proxy, lb.tokens[tokRead], "", "50")
+		lb.refused(t, lb.proxy, lb.tokens[tokWrite], "", "50")
 		lb.clock.Advance(49*time.Second + 500*time.Millisecond)
-		lb.refused(t, lb.proxy, lb.tokens[tokRead], "", "1")
+		lb.refused(t, lb.proxy, lb.tokens[tokWrite], "", "1")
 		lb.clock.Advance(500 * time.Millisecond)
 		lb.ok(t, lb.proxy, "")
 		lb.failed(t, lb.proxy, "") // a new window
@@ -201,7 +210,70 @@ func TestAuthFailureLimit(t *testing.T) {
 		for range 3 {
 			lb.failed(t, lb.other, "198.51.100.8")
 		}
-		lb.refused(t, lb.other, lb.tokens[tokRead], "198.51.100.9", "60")
+		lb.refused(t, lb.other, lb.tokens[tokWrite], "198.51.100.9", "60")
 		lb.ok(t, lb.proxy, "198.51.100.8")
+	})
+
+	// Two integrations behind one address: the one whose token was revoked retries without end,
+	// and the other's token, accepted before, is served (and looked up) all along, window after
+	// window, while every other token of the address waits.
+	t.Run("TokenInUseKeepsWorkingDuringFlood", func(t *testing.T) {
+		t.Parallel()
+		lb := setupLimit(t)
+		lb.ok(t, lb.proxy, "")
+		for minute := range 3 {
+			for range 3 {
+				lb.failed(t, lb.proxy, "")
+			}
+			lb.refused(t, lb.proxy, lb.bad, "", "60")
+			lb.ok(t, lb.proxy, "")
+			lb.clock.Advance(30 * time.Second)
+			lb.refused(t, lb.proxy, lb.bad, "", "30")
+			lb.ok(t, lb.proxy, "")
+			lb.clock.Advance(30 * time.Second)
+			require.Equal(t, map[string]float64{"invalid_token": float64(3 * (minute + 1)), "rate_limited": float64(2 * (minute + 1))},
+				lb.refusals(t))
+		}
+	})
+
+	// A valid token the server has not accepted yet is one more token the address could be
+	// guessing: it waits for the window like any other, and from then on it is in use.
+	t.Run("NewTokenWaitsForTheWindow", func(t *testing.T) {
+		t.Parallel()
+		lb := setupLimit(t)
+		lb.ok(t, lb.proxy, "")
+		for range 3 {
+			lb.failed(t, lb.proxy, "")
+		}
+		lb.refused(t, lb.proxy, lb.tokens[tokWrite], "", "60")
+		lb.ok(t, lb.proxy, "")
+		lb.clock.Advance(time.Minute)
+		lb.okWith(t, lb.proxy, lb.tokens[tokWrite], "")
+		for range 3 {
+			lb.failed(t, lb.proxy, "")
+		}
+		lb.okWith(t, lb.proxy, lb.tokens[tokWrite], "")
+		lb.refused(t, lb.proxy, lb.tokens[tokAll], "", "60")
+	})
+
+	// A token accepted and then revoked is still looked up: refused with 401, counted, and
+	// forgotten, so that its next attempt from the address over its limit costs no lookup.
+	t.Run("RevokedTokenInUseIsRefused", func(t *testing.T) {
+		t.Parallel()
+		lb := setupLimit(t)
+		revoked := lb.tokens[tokWrite]
+		lb.okWith(t, lb.proxy, revoked, "")
+		lb.ok(t, lb.proxy, "")
+		for range 3 {
+			lb.failed(t, lb.proxy, "")
+		}
+		require.NoError(t, lb.store.RevokeToken(lb.ctx, lb.tenantA, crm.TokenID(revoked), "admin"))
+		lb.missing++
+		expectError(t, lb.get(t, lb.proxy, revoked, ""), http.StatusUnauthorized, "INVALID_AUTHENTICATION")
+		require.EqualValues(t, lb.missing, lb.store.n.Load())
+		require.Equal(t, map[string]float64{"invalid_token": 4, "rate_limited": 0}, lb.refusals(t))
+		lb.refused(t, lb.proxy, revoked, "", "60")
+		lb.ok(t, lb.proxy, "")
+		require.Equal(t, map[string]float64{"invalid_token": 4, "rate_limited": 1}, lb.refusals(t))
 	})
 }

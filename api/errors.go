@@ -197,18 +197,38 @@ func errTooManyInFlight(limit int) *apiError {
 }
 
 // errAuthLimited is the 429 of a request that sends a token from a client address that failed
-// limit times in window already (Config.AuthFailureLimit): it is refused until, without a look at
-// its token, valid or not, so that no token can be guessed or the store flooded at speed.
+// limit times in window already (Config.AuthFailureLimit), a token not accepted recently: it is
+// refused until, without a look at the token, so that no token can be guessed or the store
+// flooded at speed. The tokens already in use from that address go on.
 func errAuthLimited(limit int, window time.Duration, until, now time.Time) *apiError {
 	wait := int((until.Sub(now) + time.Second - 1) / time.Second)
 	wait = max(wait, 1)
-	msg := fmt.Sprintf("too many failed authentications from your network address (%d within %s): every token it sends is refused "+
-		"until %s UTC, in %d seconds. Check that the client sends the whole token and that it is neither revoked nor expired "+
-		"(crmflow admin token list), then retry after that", limit, window, until.UTC().Format(time.TimeOnly), wait)
+	msg := fmt.Sprintf("too many failed authentications from your network address (%d within %s): the tokens already in use "+
+		"from it keep working, but any other token it sends is refused until %s UTC, in %d seconds. Check that the client "+
+		"sends the whole token and that it is neither revoked nor expired (crmflow admin token list), then retry after that",
+		limit, spellDuration(window), until.UTC().Format(time.TimeOnly), wait)
 	ctx := map[string][]string{"maxFailures": {strconv.Itoa(limit)}, "window": {window.String()}}
 	return &apiError{status: http.StatusTooManyRequests, category: categoryRateLimits, message: msg,
 		details: []errorDetail{{Message: msg, Code: "TOO_MANY_AUTH_FAILURES", In: "Authorization", Context: ctx}},
 		context: ctx, retryAfter: wait}
+}
+
+// spellDuration spells d for a message: "1 minute", "10 minutes", "90 seconds", "2 hours"; a
+// duration that is not a whole number of seconds as Go does ("1.5s").
+func spellDuration(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.d && d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return strconv.FormatInt(n, 10) + " " + u.name + "s"
+		}
+	}
+	return d.String()
 }
 
 // errUnavailable is the 503 of a failing readiness probe. reason is said to the caller, so it

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -236,8 +237,9 @@ func requirePerms(p crm.Principal, perms ...crm.Permission) error {
 }
 
 // authenticate resolves the request's bearer token. A missing or malformed header and an unknown
-// token are 401s, and a token from a client address past its limit of failures
-// (Config.AuthFailureLimit) a 429; a store failure is returned as is (a 500 or a 503).
+// token are 401s, and a token not accepted recently (knownTokens) from a client address past its
+// limit of failures (Config.AuthFailureLimit) a 429; a store failure is returned as is (a 500 or
+// a 503).
 func (s *Server) authenticate(r *http.Request) (crm.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -248,22 +250,26 @@ func (s *Server) authenticate(r *http.Request) (crm.Principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return crm.Principal{}, errAuth("malformed Authorization header: use \"Authorization: Bearer <token>\"")
 	}
-	// A client over its limit of failures is refused before its token is looked up, whatever the
-	// token: that is what stops a flood of guesses from costing the store anything.
+	hash := sha256.Sum256([]byte(token))
+	// A client over its limit of failures is refused before its token is looked up, unless this
+	// process accepted that token recently: that is what stops a flood of guesses from costing
+	// the store anything, while the other clients of that address go on.
 	client := s.origin.Client(r)
 	now := s.clock.Now()
-	if until, refused := s.authLimit.refusedUntil(client, now); refused {
+	if until, refused := s.authLimit.refusedUntil(client, now); refused && !s.knownTokens.known(hash, now) {
 		s.metrics.authRefused(authRefusedLimited)
 		return crm.Principal{}, errAuthLimited(s.cfg.AuthFailureLimit, s.cfg.AuthFailureWindow, until, now)
 	}
 	p, err := s.store.Authenticate(r.Context(), token)
 	if err != nil {
 		if errors.Is(err, crm.ErrUnauthenticated) {
+			s.knownTokens.refused(hash)
 			s.authLimit.fail(client, s.clock.Now())
 			s.metrics.authRefused(authRefusedInvalid)
 			return crm.Principal{}, err
 		}
 		return crm.Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
+	s.knownTokens.accepted(hash, s.clock.Now())
 	return p, nil
 }

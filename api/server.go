@@ -70,9 +70,12 @@ type Config struct {
 	// know, a revoked or expired one, one of a disabled user) one client address may make in
 	// AuthFailureWindow, from its first: past it, every request of that address that sends a
 	// token is refused with 429 RATE_LIMITS and Retry-After until the window ends, before its
-	// token is looked up, so that a flood of made-up tokens cannot keep the store busy (SPEC S27).
-	// The failures are counted in this Server's memory (an API process's), never in the store; a
-	// request whose token is valid is never counted. The client address is the one
+	// token is looked up, so that a flood of made-up tokens cannot keep the store busy (SPEC S27),
+	// unless this Server accepted that token within the last 10 minutes (among the last 10,000
+	// tokens it accepted): the tokens already in use from that address go on, looked up as usual,
+	// while the others wait. The failures and the tokens accepted (by their SHA-256 only) are kept
+	// in this Server's memory (an API process's), never in the store; a request whose token is
+	// valid is never counted. The client address is the one
 	// TrustedProxies resolves; an IPv6 address counts by its /64. Defaults to
 	// DefaultAuthFailureLimit.
 	AuthFailureLimit int
@@ -138,6 +141,9 @@ type Server struct {
 	// authLimit counts each client address's failed bearer authentications, against
 	// cfg.AuthFailureLimit.
 	authLimit *authLimit
+	// knownTokens are the tokens accepted recently, which a client address over authLimit may
+	// still send.
+	knownTokens *knownTokens
 }
 
 // New returns a Server over store. A nil cfg means the defaults. It returns an error naming the
@@ -196,8 +202,9 @@ func New(store crm.Store, cfg *Config) (*Server, error) {
 		return nil, fmt.Errorf("api: Config.PreviewBudget must be positive, got %s", c.PreviewBudget)
 	}
 	s := &Server{store: store, cfg: c, mux: http.NewServeMux(), clock: c.Clock, inFlight: newInFlight(c.MaxTenantInFlight),
-		origin:    httpsec.Origin{TrustedProxies: c.TrustedProxies},
-		authLimit: newAuthLimit(c.AuthFailureLimit, c.AuthFailureWindow, maxAuthClients)}
+		origin:      httpsec.Origin{TrustedProxies: c.TrustedProxies},
+		authLimit:   newAuthLimit(c.AuthFailureLimit, c.AuthFailureWindow, maxAuthClients),
+		knownTokens: newKnownTokens(maxKnownTokens, knownTokenTTL)}
 	if c.Registerer != nil {
 		m, err := newMetrics(c.Registerer)
 		if err != nil {

@@ -498,7 +498,8 @@ var apiSecurityHeaders = map[string]string{
 // goes only to requests that reached the deployment over HTTPS: from a trusted proxy saying so,
 // or every request with --secure-cookies; never on the admin listener, which serves plain HTTP.
 // A flood of bad tokens from one client behind the proxy is refused with 429 past 30 failures,
-// a valid token of that client too, while another client behind the same proxy goes on.
+// a valid token not in use yet too, while another client behind the same proxy goes on; once
+// that token is in use, it goes on from the flooding client's address as well.
 func TestServeSecurityHeadersAndBearerFlood(t *testing.T) {
 	t.Parallel()
 	b := setupBackground(t)
@@ -575,6 +576,8 @@ func TestServeSecurityHeadersAndBearerFlood(t *testing.T) {
 			require.True(t, wait >= 1 && wait <= 60, "Retry-After %d", wait)
 		}
 		status, _ := headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+token, "X-Forwarded-For", other)
+		require.Equal(t, http.StatusOK, status)
+		status, _ = headersOf(t, "GET", base+"/crm/v3/tenant", "Authorization", "Bearer "+token, "X-Forwarded-For", client)
 		require.Equal(t, http.StatusOK, status)
 
 		code, body := get(t, "http://"+admin+"/metrics")
