@@ -140,9 +140,22 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			return crm.PermanentDeleteResult{}, false, err
 		}
 		if o == crm.Contacts {
-			call.ContactsIndexSpec = indexSpec(t, sch)
+			call.ContactsIndexSpec, call.ContactText = indexSpec(t, sch), textProperties(sch)
 		} else {
-			call.CallsIndexSpec = indexSpec(t, sch)
+			call.CallsIndexSpec, call.CallText = indexSpec(t, sch), textProperties(sch)
+		}
+	}
+	call.Batch, call.Placeholder = s.erasureBatch(), ErasedValue
+	for _, o := range crm.StandardObjectTypes {
+		call.Types = append(call.Types, string(o))
+	}
+	defs, err := s.ObjectTypes(ctx, t)
+	if err != nil {
+		return crm.PermanentDeleteResult{}, false, err
+	}
+	for _, d := range defs {
+		if !slices.Contains(call.Types, string(d.Name)) {
+			call.Types = append(call.Types, string(d.Name))
 		}
 	}
 	for _, e := range block {
@@ -155,10 +168,27 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if err := s.eraseCopiesNaming(ctx, t, block); err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("%w; nothing was deleted yet: ask again", err)
 	}
-	reply, acked := permanentDeleteScript.runAcked(ctx, s, call)
-	n, err := reply.Int()
-	if err != nil {
-		return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
+	// Each step settles a batch of the contacts' calls; the one that finds none left erases them. A
+	// crash between steps leaves the contacts with the calls not yet settled: a retry settles those.
+	var n int64
+	var counts [2]int
+	var acked error
+	for {
+		reply, a := permanentDeleteScript.runAcked(ctx, s, call)
+		if a != nil {
+			acked = a
+		}
+		var err error
+		n, counts, err = permanentDeleteReply(reply)
+		if err != nil {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
+		}
+		if n != 2 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: the contact's calls were being settled and the contact is not erased yet: ask again to finish: %w", err)
+		}
 	}
 	switch {
 	case n == 0 && p.Email != "":
@@ -168,8 +198,9 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		// data is gone all the same; its emails, read above, are blocklisted as an erasure's are
 		// (SPEC S10), with the audit entry and the confirmation of a delete that found no contact.
 		call.IDs, call.Records, call.MemberOf, call.Read = nil, nil, nil, ""
+		var reply *redis.Cmd
 		reply, acked = permanentDeleteScript.runAcked(ctx, s, call)
-		n, err := reply.Int()
+		n, _, err := permanentDeleteReply(reply)
 		if err != nil {
 			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: blocklist the emails of contact %s, gone since it was read: %w", p.ID, err)
 		}
@@ -183,6 +214,9 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but %w (ask again by email to finish)", err)
 	}
 	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
+	if n == 1 {
+		res.CallsErased, res.CallsKept = counts[0], counts[1]
+	}
 	if len(ids) > 0 {
 		res.ID = ids[0]
 	}
@@ -190,6 +224,58 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		return res, false, fmt.Errorf("permanent delete: %w", acked)
 	}
 	return res, false, nil
+}
+
+// ErasedValue replaces a value of an erased contact (an email, a name) in the text of a call that a
+// permanent delete kept because it is associated with another record too.
+const ErasedValue = "[erased]"
+
+// defaultErasureBatch is how many calls one step of a permanent delete settles at most.
+const defaultErasureBatch = 200
+
+// erasureBatch is Config.ErasureBatch, or defaultErasureBatch.
+func (s *Store) erasureBatch() int {
+	if s.cfg.ErasureBatch > 0 {
+		return s.cfg.ErasureBatch
+	}
+	return defaultErasureBatch
+}
+
+// textProperties returns the names of the string properties of sch, sorted.
+func textProperties(sch crm.Schema) []string {
+	var out []string
+	for name, p := range sch.Properties {
+		if p.Type == crm.TypeString {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// permanentDeleteReply decodes the answer of permanentDeleteScript: its status (1 done, 2 calls
+// left, 0 a contact not found, -1 changed since read) and, for 1 and 2, the calls erased and kept.
+func permanentDeleteReply(reply *redis.Cmd) (int64, [2]int, error) {
+	var counts [2]int
+	v, err := reply.Slice()
+	if err != nil {
+		return 0, counts, err
+	}
+	if len(v) == 0 {
+		return 0, counts, fmt.Errorf("the step answered nothing")
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return 0, counts, fmt.Errorf("the step answered %v", v)
+	}
+	for i := 1; i < len(v) && i <= 2; i++ {
+		c, ok := v[i].(int64)
+		if !ok {
+			return 0, counts, fmt.Errorf("the step answered %v", v)
+		}
+		counts[i-1] = int(c)
+	}
+	return n, counts, nil
 }
 
 // ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or

@@ -1,12 +1,18 @@
 package redisstore
 
-import "github.com/crmflow/crmflow/crm"
+import (
+	"strings"
 
-// permanentDeleteScript removes contacts for good (privacy law), all in one step: each contact,
-// live or in the bin, the activities (calls) associated with it, its associations and list
-// memberships, its enrollments and workflow history, its entries in the live and the bin email
-// indexes; it blocklists the salted hashes of their emails, writes the audit entries (ids and
-// counts only) and the confirmation email to send.
+	"github.com/crmflow/crmflow/crm"
+)
+
+// permanentDeleteScript removes contacts for good (privacy law). Each step first settles a batch of
+// the calls associated with them: a call associated with no other record is wiped, one associated
+// with another record too is kept, dissociated from the contacts and with their values replaced in
+// its text; the step that finds no call left removes each contact, live or in the bin, its
+// associations and list memberships, its enrollments and workflow history, its entries in the
+// live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
+// entries (ids and counts only) and the confirmation email to send.
 // See lua/permanent_delete.lua for its KEYS and ARGV.
 var permanentDeleteScript = newScript[permanentDeleteCall]("helpers", "index", "permanent_delete")
 
@@ -43,8 +49,15 @@ type permanentDeleteCall struct {
 	ContactsIndexSpec, CallsIndexSpec              string
 	OperationPrefix                                string
 	// Named is the email the delete named, "" for a delete by id.
-	Named  string
-	Hashes []string // the salted hashes to blocklist
+	Named string
+	// Batch is how many calls one step settles at most.
+	Batch int
+	// Placeholder replaces the contacts' values in the text of a call kept.
+	Placeholder string
+	// ContactText and CallText are the text properties of contacts (whose values a call kept
+	// loses) and of calls (where it loses them); Types is every object type of the tenant.
+	ContactText, CallText, Types []string
+	Hashes                       []string // the salted hashes to blocklist
 }
 
 func (c permanentDeleteCall) keys() []string {
@@ -71,7 +84,8 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named,
+		c.Batch, c.Placeholder, strings.Join(c.ContactText, ","), strings.Join(c.CallText, ","), strings.Join(c.Types, ",")}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

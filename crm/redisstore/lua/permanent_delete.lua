@@ -58,10 +58,29 @@
 -- ARGV[23] -> the email the delete named (normalized), '' for a delete by id: a live contact that
 --   holds it and is not among ARGV[2] (created since the caller looked the email up) makes it
 --   return -1, so that the caller looks again and erases that one too
--- ARGV[24..] -> salted hashes to blocklist
--- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
--- emails changed since read, or the email named belongs to a live contact not among ARGV[2].
--- Nothing is changed unless it returns 1.
+-- ARGV[24] -> how many calls one step settles at most (the batch)
+-- ARGV[25] -> the placeholder that replaces the contacts' values in the calls kept
+-- ARGV[26] -> the contacts' text properties (comma-separated): their values, with each email, are
+--   what a call kept loses
+-- ARGV[27] -> the calls' text properties (comma-separated): where a call kept loses them
+-- ARGV[28] -> every object type of the tenant (comma-separated): the records of each in the bin
+--   that hold an association (BinAssocIDsKey) are read for the calls they name
+-- ARGV[29..] -> salted hashes to blocklist
+-- A step first settles the calls associated with the contacts, ARGV[24] at most: live or in the
+-- bin, whichever side names the association (a record in the bin keeps its associations on its own
+-- side only). A call associated with no other record than these contacts is wiped with them; one
+-- also associated with another record, live or in the bin, is kept: it loses its associations with
+-- the contacts, and every whole-word occurrence (ASCII case ignored) of their emails and of the
+-- values of their text properties in its text properties is replaced by ARGV[25]. Each step
+-- audits the calls it settled (permanent_delete_cascade: wiped, permanent_delete_kept: kept) and
+-- counts them on the first contact's hash (_erase_wiped, _erase_kept), so that a retry after a
+-- crash between steps reports every call. When calls are left for another step, it returns
+-- {2, wiped, kept} (the step's counts) and the contacts stay; the step that finds none left erases
+-- the contacts and returns {1, wiped, kept} (the totals of every step).
+-- Returns {1, wiped, kept} when done, {2, wiped, kept} when calls are left (call it again), {0}
+-- when a contact id is not found (live or in the bin), {-1} when a contact's emails changed since
+-- read, or the email named belongs to a live contact not among ARGV[2]. Nothing is changed unless
+-- it returns 1 or 2.
 local now = ARGV[1]
 local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
@@ -156,17 +175,18 @@ end
 local ids = {}
 if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
 local read = split(ARGV[14], '|')
-local found, binday = {}, {}
+local found, binday, srcs = {}, {}, {}
 -- First check every contact, so that nothing changes unless all can go.
 for i in ipairs(ids) do
   local K = contact_keys(i)
   local src = K.rec
   if redis.call('EXISTS', src) == 0 then src = K.bin end
-  if redis.call('EXISTS', src) == 0 then return 0 end
+  if redis.call('EXISTS', src) == 0 then return {0} end
   local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
   local emails = split_emails(cur[1] or '', cur[2] or '')
-  if table.concat(emails, ';') ~= (read[i] or '') then return -1 end
+  if table.concat(emails, ';') ~= (read[i] or '') then return {-1} end
   found[i] = emails
+  srcs[i] = src
   if cur[3] then binday[i] = string.format('%d', math.floor(tonumber(cur[3]) / 86400000)) end
 end
 if ARGV[23] ~= '' then
@@ -174,10 +194,184 @@ if ARGV[23] ~= '' then
   if owner then
     local known = false
     for _, id in ipairs(ids) do if id == owner then known = true end end
-    if not known then return -1 end
+    if not known then return {-1} end
   end
 end
-local calls, members, wiped = {}, {}, {}
+-- Settle the calls: those named by the contacts' association sets, and those in the bin that name
+-- a contact on their own side. binref maps each record to the records in the bin (not the
+-- contacts) whose associations name it.
+local erasing = {}
+for _, id in ipairs(ids) do erasing['contacts:' .. id] = true end
+local binref = {}
+if #ids > 0 then
+  for _, otype in ipairs(split(ARGV[28], ',')) do
+    for _, bid in ipairs(redis.call('SMEMBERS', P.binassocs .. otype)) do
+      local who = otype .. ':' .. bid
+      if not erasing[who] then
+        for _, m in ipairs(redis.call('SMEMBERS', P.binassoc .. who)) do
+          local l = binref[m]
+          if not l then l = {}; binref[m] = l end
+          l[#l + 1] = who
+        end
+      end
+    end
+  end
+end
+
+-- shared reports whether call "calls:<id>" is associated with a record other than the contacts.
+local function shared(other)
+  for _, src in ipairs({P.assoc .. other, P.binassoc .. other}) do
+    for _, m in ipairs(redis.call('SMEMBERS', src)) do
+      if not erasing[m] then return true end
+    end
+  end
+  return binref[other] ~= nil
+end
+
+-- The needles a call kept loses: the contacts' emails and text values, lower-cased (ASCII).
+local ascii_lower = {}
+for c = 65, 90 do ascii_lower[string.char(c)] = string.char(c + 32) end
+local needles = {}
+local function add_needle(v)
+  v = string.gsub(v, '^%s+', '')
+  v = string.gsub(v, '%s+$', '')
+  if v ~= '' then needles[#needles + 1] = (string.gsub(v, '[A-Z]', ascii_lower)) end
+end
+local textprops = split(ARGV[26], ',')
+for i in ipairs(ids) do
+  for _, e in ipairs(found[i]) do add_needle(e) end
+  local vals = redis.call('HMGET', srcs[i], unpack(textprops))
+  for j = 1, #textprops do
+    if vals[j] then
+      if textprops[j] == 'additional_emails' then
+        for _, e in ipairs(split(vals[j], ';')) do add_needle(e) end
+      end
+      add_needle(vals[j])
+    end
+  end
+end
+
+-- wordchar: a byte that a whole-word match may not touch (ASCII letters and digits, and every byte
+-- of a character outside ASCII).
+local function wordchar(b) return b and (string.find(b, '^[%w_]') ~= nil or string.byte(b) >= 128) end
+
+-- scrub returns src with every whole-word occurrence of a needle replaced by the placeholder, the
+-- longest at a place first, or nil when none occurs.
+local function scrub(src)
+  local low = string.gsub(src, '[A-Z]', ascii_lower)
+  local out, pos, hit = {}, 1, false
+  while true do
+    local at, len
+    for _, n in ipairs(needles) do
+      local from = pos
+      while true do
+        local s = string.find(low, n, from, true)
+        if not s then break end
+        local e = s + #n - 1
+        local before = s > 1 and string.sub(low, s - 1, s - 1) or nil
+        local after = e < #low and string.sub(low, e + 1, e + 1) or nil
+        local edge = not (wordchar(string.sub(n, 1, 1)) and wordchar(before)) and
+          not (wordchar(string.sub(n, -1)) and wordchar(after))
+        if edge then
+          if not at or s < at or (s == at and #n > len) then at, len = s, #n end
+          break
+        end
+        from = s + 1
+      end
+    end
+    if not at then break end
+    out[#out + 1] = string.sub(src, pos, at - 1)
+    out[#out + 1] = ARGV[25]
+    pos, hit = at + len, true
+  end
+  if not hit then return nil end
+  out[#out + 1] = string.sub(src, pos)
+  return table.concat(out)
+end
+
+local callprops = split(ARGV[27], ',')
+-- keep dissociates call "calls:<oid>" from the contacts and scrubs its text properties.
+local function keep(other, oid)
+  for m in pairs(erasing) do
+    unlink(other, m)
+    unlink(m, other)
+  end
+  local key, live = P.rec .. other, true
+  if redis.call('EXISTS', key) == 0 then key, live = P.bin .. other, false end
+  if redis.call('EXISTS', key) == 0 then return end
+  local vals = redis.call('HMGET', key, unpack(callprops))
+  local set, gone, came = {}, {}, {}
+  for j = 1, #callprops do
+    local v = vals[j]
+    local s = v and scrub(v)
+    if s then
+      set[#set + 1] = callprops[j]
+      set[#set + 1] = s
+      gone[callprops[j]], came[callprops[j]] = v, s
+    end
+  end
+  if #set > 0 then
+    if live then
+      ix_record(ix, specs.calls, oid, gone, false)
+      ix_record(ix, specs.calls, oid, came, true)
+    end
+    redis.call('HSET', key, '_updated', now, unpack(set))
+  end
+end
+
+local budget = tonumber(ARGV[24])
+local wiped_calls, kept_calls, settled, more = {}, {}, {}, false
+for i, id in ipairs(ids) do
+  local me = 'contacts:' .. id
+  local K = contact_keys(i)
+  local cands = {}
+  for _, s in ipairs({K.assoc, K.binassoc}) do
+    for _, other in ipairs(redis.call('SMEMBERS', s)) do
+      if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
+    end
+  end
+  for _, other in ipairs(binref[me] or {}) do
+    if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
+  end
+  for _, other in ipairs(cands) do
+    if not settled[other] then
+      if budget <= 0 then more = true; break end
+      settled[other], budget = true, budget - 1
+      local oid = string.sub(other, 7)
+      if shared(other) then
+        keep(other, oid)
+        kept_calls[#kept_calls + 1] = oid
+      else
+        wipe('calls', oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
+          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
+        wiped_calls[#wiped_calls + 1] = oid
+      end
+    end
+  end
+  if more then break end
+end
+if #wiped_calls > 0 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
+    'record_ids', table.concat(wiped_calls, ','), 'count', #wiped_calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
+end
+if #kept_calls > 0 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_kept', 'object_type', 'calls',
+    'record_ids', table.concat(kept_calls, ','), 'count', #kept_calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
+end
+if more then
+  ix_flush(ix)
+  redis.call('HINCRBY', srcs[1], '_erase_wiped', #wiped_calls)
+  redis.call('HINCRBY', srcs[1], '_erase_kept', #kept_calls)
+  return {2, #wiped_calls, #kept_calls}
+end
+local total_wiped, total_kept = #wiped_calls, #kept_calls
+for i in ipairs(ids) do
+  local c = redis.call('HMGET', srcs[i], '_erase_wiped', '_erase_kept')
+  total_wiped = total_wiped + (tonumber(c[1]) or 0)
+  total_kept = total_kept + (tonumber(c[2]) or 0)
+end
+
+local members = {}
 for i, id in ipairs(ids) do
   local me = 'contacts:' .. id
   local rids = {}
@@ -186,30 +380,15 @@ for i, id in ipairs(ids) do
     rids[#rids+1] = id
   end
   if binday[i] then bin_emails_remove(ARGV[19] .. binday[i], found[i], rids) end
-  local K = contact_keys(i)
-  for _, s in ipairs({K.assoc, K.binassoc}) do
-    for _, other in ipairs(redis.call('SMEMBERS', s)) do
-      local otype, oid = string.match(other, '^([^:]+):(.+)$')
-      if otype == 'calls' and not wiped[oid] then
-        wiped[oid] = true
-        wipe(otype, oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
-          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
-        calls[#calls+1] = oid
-      end
-    end
-  end
-  wipe('contacts', id, K)
+  wipe('contacts', id, contact_keys(i))
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 24, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
-if #calls > 0 then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
-    'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
-end
+for i = 29, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
-  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped, 'calls_kept', total_kept,
+  'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
 redis.call('HSET', KEYS[6], ARGV[12], ARGV[13])
-return 1
+return {1, total_wiped, total_kept}
