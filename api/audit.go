@@ -67,6 +67,12 @@ type auditJSON struct {
 	Changed        []string `json:"changed,omitempty"`
 	OptionsAdded   *int     `json:"optionsAdded,omitempty"`
 	OptionsRemoved *int     `json:"optionsRemoved,omitempty"`
+	// CallsErased and CallsKept are, on a permanent_delete, how many calls associated with the
+	// contact were erased with it (associated with no other record) and how many were kept
+	// (associated with another record too: dissociated, the contact's values replaced in their
+	// text); permanent_delete_cascade and permanent_delete_kept entries name them.
+	CallsErased *int `json:"callsErased,omitempty"`
+	CallsKept   *int `json:"callsKept,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -91,6 +97,8 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		out.Permissions, out.PreviousPermissions = perms(e.Permissions), perms(e.PreviousPermissions)
 	case crm.AuditRetentionSet:
 		out.Retention, out.PreviousRetention = crm.FormatWindow(e.Retention), crm.FormatWindow(e.PreviousRetention)
+	case crm.AuditPermanentDelete:
+		out.CallsErased, out.CallsKept = &e.CallsErased, &e.CallsKept
 	case crm.AuditPropertyUpdate:
 		out.Changed = e.Changed
 		if slices.Contains(e.Changed, "options") {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -350,6 +351,18 @@ func (s *Server) gdprDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 				slog.String("error", err.Error()))
 		}
 	}
+	// The answer stays HubSpot's 204; these say what befell the contact's calls.
+	w.Header().Set(HeaderCallsErased, strconv.Itoa(res.CallsErased))
+	w.Header().Set(HeaderCallsKept, strconv.Itoa(res.CallsKept))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// HeaderCallsErased and HeaderCallsKept are the headers of a gdpr-delete's 204: how many calls
+// associated with the contact were erased with it (associated with no other record), and how many
+// were kept because they are associated with another record too (dissociated from the contact, its
+// emails and the values of its text properties replaced by "[erased]" in their text).
+const (
+	HeaderCallsErased = "Crmflow-Calls-Erased"
+	HeaderCallsKept   = "Crmflow-Calls-Kept"
+)

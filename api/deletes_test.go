@@ -586,3 +586,42 @@ func TestEnqueueFailures(t *testing.T) {
 		})
 	}
 }
+
+// A permanent delete keeps the calls that another record shares (SPEC S3, S9): dissociated from the
+// contact, with its values replaced; it erases the others. Its answer and its audit entry count
+// both.
+func TestGDPRDeleteKeepsSharedCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, props := b.secretContact(t) // with a call of its own
+	bob := b.contact(t, map[string]string{"email": "bob@example.com"})
+	shared := b.create(t, b.tenantA, crm.Calls, map[string]string{"hs_call_body": "Bob and Gracewind (grace.hopper@navy.example) on the contract"})
+	for _, c := range []crm.RecordID{id, bob} {
+		require.NoError(t, b.store.Associate(b.ctx, b.tenantA, crm.AssociationRef{Type: crm.Contacts, ID: c}, crm.AssociationRef{Type: crm.Calls, ID: shared}))
+	}
+
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, "1", r.header.Get(api.HeaderCallsErased))
+	require.Equal(t, "1", r.header.Get(api.HeaderCallsKept))
+	r = b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared)+"?properties=hs_call_body&associations=contacts", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "Bob's call is kept: %s", r.body)
+	require.Contains(t, string(r.body), "Bob and [erased] ([erased]) on the contract")
+	require.NotContains(t, string(r.body), `"id":"`+string(id)+`"`)
+	b.requireNoTrace(t, props["email"], props["firstname"], props["lastname"])
+
+	r = b.call(t, "GET", "/crm/v3/audit?order=newest&action=permanent_delete", tokAll, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), `"callsErased":1`)
+	require.Contains(t, string(r.body), `"callsKept":1`)
+
+	// Twice: by id it is a 404; by email it only blocklists, and counts no call.
+	expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)}),
+		http.StatusNotFound, "OBJECT_NOT_FOUND")
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": props["email"], "idProperty": "email"})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, "0", r.header.Get(api.HeaderCallsErased))
+	require.Equal(t, "0", r.header.Get(api.HeaderCallsKept))
+	r = b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared), tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status)
+}
