@@ -27,10 +27,11 @@ type PermanentDeleteResult struct {
 	IDs []RecordID
 	// Blocklisted is how many email addresses were blocklisted.
 	Blocklisted int
-	// CallsErased is how many calls were erased with the contacts: those associated with no other
-	// record. CallsKept is how many were kept because they are associated with another record too
-	// (live or in the bin): each lost its associations with the contacts, and the contacts' emails
-	// and the values of their text properties were replaced in its text.
+	// CallsErased is how many calls were erased with the contacts: those whose own associations
+	// name no other record (a record in the bin names its associations on its side only, so a call
+	// shared only with one counts here). CallsKept is how many were kept because their own
+	// associations name another record too: each lost its associations with the contacts, and the
+	// contacts' emails and the values of their text properties were replaced in its text.
 	CallsErased, CallsKept int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
 	Mail Mail

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,9 +37,12 @@ func (b *testBundle) callRecord(t *testing.T, id crm.RecordID) (crm.Record, erro
 	return r, err
 }
 
-// A permanent delete erases the calls associated with the contact alone, and keeps those
-// associated with another record too (a live contact, a contact in the bin, a company), live or
-// in the bin: dissociated from it, with its values replaced in their text (SPEC S3, S9).
+// A permanent delete erases the calls associated with the contact alone, and keeps those whose own
+// associations name another record too (a live contact, a company), live or in the bin:
+// dissociated from it, with its values replaced in their text (SPEC S3, S9). It reads only the
+// contact's association sets and the calls' own (SPEC S27), so a call shared only with a record in
+// the bin (which names it on its side alone) counts as the contact's and is erased, and a call moved
+// to the bin before the contact is not found and stays there until purged.
 func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
@@ -47,18 +51,25 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 			"firstname": "Annabeth", "lastname": "Quillfeather", "phone": "+46-70-555-0101"})
 		bob := b.contact(t, map[string]string{"email": "bob@example.com", "firstname": "Bob"})
 		cid := b.contact(t, map[string]string{"email": "cid@example.com", "firstname": "Cid"})
+		dee := b.contact(t, map[string]string{"email": "dee@example.com", "firstname": "Deidre"})
 		co, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
 		require.NoError(t, err)
 		annRef := crm.AssociationRef{Type: crm.Contacts, ID: ann.ID}
 		bobRef := crm.AssociationRef{Type: crm.Contacts, ID: bob.ID}
 		cidRef := crm.AssociationRef{Type: crm.Contacts, ID: cid.ID}
+		deeRef := crm.AssociationRef{Type: crm.Contacts, ID: dee.ID}
 		coRef := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
 		ref := func(id crm.RecordID) crm.AssociationRef { return crm.AssociationRef{Type: crm.Calls, ID: id} }
+		archive := func(o crm.ObjectType, id crm.RecordID) {
+			_, err := b.store.ArchiveRecords(ctx, b.tenant, o, []crm.RecordID{id}, crm.Actor{User: "ops@x.example"})
+			require.NoError(t, err)
+		}
 
 		own := b.call(t, "Annabeth asked about her invoice")
 		withBob := b.call(t, "Bob and ANNABETH Quillfeather (ann.erased@example.com, annie@home.example) planned the launch; Annabethany stays")
 		withCid := b.call(t, "Cid's renewal, Annabeth listening")
 		binned := b.call(t, "Acme's quarterly review with Annabeth")
+		deeBinned := b.call(t, "Acme's audit with Deidre")
 		b.link(t, annRef, ref(own))
 		b.link(t, annRef, ref(withBob))
 		b.link(t, bobRef, ref(withBob))
@@ -66,49 +77,51 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 		b.link(t, cidRef, ref(withCid))
 		b.link(t, annRef, ref(binned))
 		b.link(t, coRef, ref(binned))
+		b.link(t, deeRef, ref(deeBinned))
+		b.link(t, coRef, ref(deeBinned))
 		// Cid goes to the bin: the call no longer names him, only his side in the bin does.
-		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{cid.ID}, crm.Actor{User: "ops@x.example"})
-		require.NoError(t, err)
-		// A call in the bin names its associations on its side only.
-		_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Calls, []crm.RecordID{binned}, crm.Actor{User: "ops@x.example"})
-		require.NoError(t, err)
+		archive(crm.Contacts, cid.ID)
+		// A call in the bin names its associations on its side only: Ann's side no longer names it.
+		archive(crm.Calls, binned)
+		// Dee goes to the bin before her call: her side in the bin still names it.
+		archive(crm.Contacts, dee.ID)
+		archive(crm.Calls, deeBinned)
 
 		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ann.ID, By: "dpo@x.example"})
 		require.NoError(t, err)
-		require.Equal(t, 1, res.CallsErased)
-		require.Equal(t, 3, res.CallsKept)
+		require.Equal(t, 2, res.CallsErased)
+		require.Equal(t, 1, res.CallsKept)
 		audit, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Newest: true, Limit: 3})
 		require.NoError(t, err)
 		require.Equal(t, crm.AuditPermanentDelete, audit[0].Action)
-		require.Equal(t, 1, audit[0].CallsErased)
-		require.Equal(t, 3, audit[0].CallsKept)
+		require.Equal(t, 2, audit[0].CallsErased)
+		require.Equal(t, 1, audit[0].CallsKept)
 		byAction := map[string][]crm.RecordID{}
 		for _, e := range audit[1:] {
 			byAction[e.Action] = e.RecordIDs
 		}
-		require.Equal(t, []crm.RecordID{own}, byAction["permanent_delete_cascade"])
-		require.ElementsMatch(t, []crm.RecordID{withBob, withCid, binned}, byAction["permanent_delete_kept"])
+		require.ElementsMatch(t, []crm.RecordID{own, withCid}, byAction["permanent_delete_cascade"])
+		require.Equal(t, []crm.RecordID{withBob}, byAction["permanent_delete_kept"])
 
 		_, err = b.callRecord(t, own)
 		require.ErrorIs(t, err, crm.ErrNotFound, "the call of the erased contact alone goes with it")
+		_, err = b.callRecord(t, withCid)
+		require.ErrorIs(t, err, crm.ErrNotFound, "the call shared only with a contact in the bin counts as Ann's alone")
 		r, err := b.store.Record(ctx, b.tenant, crm.Calls, withBob, nil)
 		require.NoError(t, err, "the call Bob shares is kept")
 		require.Equal(t, "Bob and [erased] [erased] ([erased], [erased]) planned the launch; Annabethany stays", r.Properties["hs_call_body"])
 		assoc, err := b.store.Associations(ctx, b.tenant, ref(withBob), crm.Contacts)
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{bob.ID}, assoc)
-		r, err = b.store.Record(ctx, b.tenant, crm.Calls, withCid, nil)
-		require.NoError(t, err, "the call of a contact in the bin is kept")
-		require.Equal(t, "Cid's renewal, [erased] listening", r.Properties["hs_call_body"])
 		r, err = b.store.Record(ctx, b.tenant, crm.Calls, binned, &crm.ReadOpts{Archived: true})
-		require.NoError(t, err, "the call in the bin that a company shares is kept there")
-		require.Equal(t, "Acme's quarterly review with [erased]", r.Properties["hs_call_body"])
-		// Restoring Cid brings back his call; restoring the call brings back its company, not Ann.
+		require.NoError(t, err, "the call in the bin that Ann's side no longer names is not found: it stays until purged")
+		require.Equal(t, "Acme's quarterly review with Annabeth", r.Properties["hs_call_body"])
+		// Restoring Cid brings back no call; restoring the call in the bin brings back its company, not Ann.
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{cid.ID}, crm.Actor{User: "ops@x.example"})
 		require.NoError(t, err)
 		assoc, err = b.store.Associations(ctx, b.tenant, cidRef, crm.Calls)
 		require.NoError(t, err)
-		require.Equal(t, []crm.RecordID{withCid}, assoc)
+		require.Empty(t, assoc)
 		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Calls, []crm.RecordID{binned}, crm.Actor{User: "ops@x.example"})
 		require.NoError(t, err)
 		assoc, err = b.store.Associations(ctx, b.tenant, ref(binned), crm.Companies)
@@ -126,6 +139,23 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 			}
 		}
 
+		// Dee, in the bin, names her call in the bin on her side: it is found and, shared with the
+		// company on its own side, kept in the bin without her name.
+		res, err = b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: dee.ID, By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Zero(t, res.CallsErased)
+		require.Equal(t, 1, res.CallsKept)
+		r, err = b.store.Record(ctx, b.tenant, crm.Calls, deeBinned, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		require.Equal(t, "Acme's audit with [erased]", r.Properties["hs_call_body"])
+		_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Calls, []crm.RecordID{deeBinned}, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+		assoc, err = b.store.Associations(ctx, b.tenant, ref(deeBinned), crm.Companies)
+		require.NoError(t, err)
+		require.Equal(t, []crm.RecordID{co[0].ID}, assoc)
+		assoc, err = b.store.Associations(ctx, b.tenant, ref(deeBinned), crm.Contacts)
+		require.NoError(t, err)
+		require.Empty(t, assoc)
 	})
 }
 
@@ -242,4 +272,90 @@ func (h stepHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (stepHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
+}
+
+// A permanent delete reads only what the erased contact and its calls hold, never the other records
+// of the bin (SPEC S27): with thousands of contacts in the bin, each with an association, the
+// erasure's steps issue a handful of SMEMBERS, not one per binned record. The server is the test's
+// own, so that its command counts are the erasure's alone.
+func TestPermanentDeleteReadsNotTheBin(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt})
+	require.NoError(t, err)
+	tn := crm.TenantID(redistest.Tenant(t))
+	ctx := context.Background()
+	_, err = st.CreateTenant(ctx, tn, crm.PlanProfessional)
+	require.NoError(t, err)
+	b := &testBundle{store: st, rdb: rdb, tenant: tn, ctx: ctx}
+
+	// 3,000 contacts associated with a company, then moved to the bin: each names the company on its
+	// bin side, and the bin's index of records with associations holds them all.
+	const binned = 3000
+	co, err := st.CreateRecords(ctx, tn, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+	require.NoError(t, err)
+	coRef := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+	for i := 0; i < binned; i += 100 {
+		in := make([]crm.RecordInput, 100)
+		for j := range in {
+			in[j] = crm.RecordInput{Properties: map[string]string{"email": fmt.Sprintf("binned%d@example.com", i+j)}}
+		}
+		recs, err := st.CreateRecords(ctx, tn, crm.Contacts, in, crm.Actor{})
+		require.NoError(t, err)
+		pairs := make([]crm.AssociationPair, len(recs))
+		ids := make([]crm.RecordID, len(recs))
+		for j, r := range recs {
+			pairs[j] = crm.AssociationPair{From: crm.AssociationRef{Type: crm.Contacts, ID: r.ID}, To: coRef}
+			ids[j] = r.ID
+		}
+		errs, err := st.AssociatePairs(ctx, tn, pairs)
+		require.NoError(t, err)
+		for _, e := range errs {
+			require.NoError(t, e)
+		}
+		_, err = st.ArchiveRecords(ctx, tn, crm.Contacts, ids, crm.Actor{User: "ops@x.example"})
+		require.NoError(t, err)
+	}
+	n, err := rdb.SCard(ctx, redisstore.BinAssocIDsKey(tn, crm.Contacts)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, binned, n)
+
+	ann := b.contact(t, map[string]string{"email": "ann@example.com", "firstname": "Annabeth"})
+	bob := b.contact(t, map[string]string{"email": "bob@example.com"})
+	own, withBob := b.call(t, "Annabeth's own call"), b.call(t, "Annabeth and Bob")
+	annRef := crm.AssociationRef{Type: crm.Contacts, ID: ann.ID}
+	b.link(t, annRef, crm.AssociationRef{Type: crm.Calls, ID: own})
+	b.link(t, annRef, crm.AssociationRef{Type: crm.Calls, ID: withBob})
+	b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: bob.ID}, crm.AssociationRef{Type: crm.Calls, ID: withBob})
+
+	before := smembersCalls(t, rdb)
+	res, err := st.PermanentDeleteContact(ctx, tn, crm.PermanentDeleteParams{ID: ann.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	used := smembersCalls(t, rdb) - before
+	require.Equal(t, 1, res.CallsErased)
+	require.Equal(t, 1, res.CallsKept)
+	require.Less(t, used, int64(100), "the erasure read the bin's records: %d SMEMBERS for %d binned contacts", used, binned)
+}
+
+// smembersCalls returns how many SMEMBERS the server has run, scripts' included (INFO
+// commandstats).
+func smembersCalls(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_smembers:calls="); ok {
+			calls, _, _ := strings.Cut(rest, ",")
+			n, err := strconv.ParseInt(calls, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	return 0
 }

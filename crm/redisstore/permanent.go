@@ -146,18 +146,6 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		}
 	}
 	call.Batch, call.Placeholder = s.erasureBatch(), ErasedValue
-	for _, o := range crm.StandardObjectTypes {
-		call.Types = append(call.Types, string(o))
-	}
-	defs, err := s.ObjectTypes(ctx, t)
-	if err != nil {
-		return crm.PermanentDeleteResult{}, false, err
-	}
-	for _, d := range defs {
-		if !slices.Contains(call.Types, string(d.Name)) {
-			call.Types = append(call.Types, string(d.Name))
-		}
-	}
 	for _, e := range block {
 		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}

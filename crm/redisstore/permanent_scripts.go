@@ -7,9 +7,9 @@ import (
 )
 
 // permanentDeleteScript removes contacts for good (privacy law). Each step first settles a batch of
-// the calls associated with them: a call associated with no other record is wiped, one associated
-// with another record too is kept, dissociated from the contacts and with their values replaced in
-// its text; the step that finds no call left removes each contact, live or in the bin, its
+// the calls their association sets name: a call whose own associations name no other record is
+// wiped, one whose associations name another record too is kept, dissociated from the contacts and
+// with their values replaced in its text (never reading the rest of the bin); the step that finds no call left removes each contact, live or in the bin, its
 // associations and list memberships, its enrollments and workflow history, its entries in the
 // live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
 // entries (ids and counts only) and the confirmation email to send.
@@ -55,9 +55,9 @@ type permanentDeleteCall struct {
 	// Placeholder replaces the contacts' values in the text of a call kept.
 	Placeholder string
 	// ContactText and CallText are the text properties of contacts (whose values a call kept
-	// loses) and of calls (where it loses them); Types is every object type of the tenant.
-	ContactText, CallText, Types []string
-	Hashes                       []string // the salted hashes to blocklist
+	// loses) and of calls (where it loses them).
+	ContactText, CallText []string
+	Hashes                []string // the salted hashes to blocklist
 }
 
 func (c permanentDeleteCall) keys() []string {
@@ -85,7 +85,7 @@ func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
 		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named,
-		c.Batch, c.Placeholder, strings.Join(c.ContactText, ","), strings.Join(c.CallText, ","), strings.Join(c.Types, ",")}
+		c.Batch, c.Placeholder, strings.Join(c.ContactText, ","), strings.Join(c.CallText, ",")}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

@@ -1,6 +1,6 @@
--- Removes contacts for good (privacy law), all in one step: each contact, live or in the bin, the
--- activities (calls) associated with it, its associations and list memberships, its enrollments and
--- workflow history, its entries in the live and the bin email indexes; it blocklists the salted
+-- Removes contacts for good (privacy law), in steps (see below for the calls): each contact, live
+-- or in the bin, its calls or its associations with the calls it shares, its associations and list
+-- memberships, its enrollments and workflow history, its entries in the live and the bin email indexes; it blocklists the salted
 -- hashes of their emails, writes the audit entries (ids and counts only) and the confirmation email
 -- to send. Several contacts are erased together when they share the email the delete named (one
 -- person's data). It refuses when a contact's emails differ from those the caller read (a
@@ -63,15 +63,19 @@
 -- ARGV[26] -> the contacts' text properties (comma-separated): their values, with each email, are
 --   what a call kept loses
 -- ARGV[27] -> the calls' text properties (comma-separated): where a call kept loses them
--- ARGV[28] -> every object type of the tenant (comma-separated): the records of each in the bin
---   that hold an association (BinAssocIDsKey) are read for the calls they name
--- ARGV[29..] -> salted hashes to blocklist
--- A step first settles the calls associated with the contacts, ARGV[24] at most: live or in the
--- bin, whichever side names the association (a record in the bin keeps its associations on its own
--- side only). A call associated with no other record than these contacts is wiped with them; one
--- also associated with another record, live or in the bin, is kept: it loses its associations with
--- the contacts, and every whole-word occurrence (ASCII case ignored) of their emails and of the
--- values of their text properties in its text properties is replaced by ARGV[25]. Each step
+-- ARGV[28..] -> salted hashes to blocklist
+-- A step first settles the calls associated with the contacts, ARGV[24] at most: those the
+-- contacts' own association sets name (live, or in the bin for a contact in the bin). A call is
+-- shared when its own association sets (live, and in the bin for a call in the bin) name a record
+-- other than these contacts; a shared call is kept: it loses its associations with the contacts,
+-- and every whole-word occurrence (ASCII case ignored) of their emails and of the values of their
+-- text properties in its text properties is replaced by ARGV[25]. Any other call is wiped with
+-- them. Only those keys are read, never the bin's other records, so a step costs what the
+-- contacts and their calls hold, whatever the size of the bin (SPEC S27). Two consequences: a
+-- call whose other association is with a record in the bin (which names it on its side only)
+-- counts as the contacts' alone and is wiped; and a call in the bin whose own side names a
+-- contact, when the contact's side no longer does (the call was binned first), is not found: it
+-- stays in the bin, naming the contact's id, until purged. Each step
 -- audits the calls it settled (permanent_delete_cascade: wiped, permanent_delete_kept: kept) and
 -- counts them on the first contact's hash (_erase_wiped, _erase_kept), so that a retry after a
 -- crash between steps reports every call. When calls are left for another step, it returns
@@ -197,35 +201,19 @@ if ARGV[23] ~= '' then
     if not known then return {-1} end
   end
 end
--- Settle the calls: those named by the contacts' association sets, and those in the bin that name
--- a contact on their own side. binref maps each record to the records in the bin (not the
--- contacts) whose associations name it.
+-- Settle the calls named by the contacts' association sets.
 local erasing = {}
 for _, id in ipairs(ids) do erasing['contacts:' .. id] = true end
-local binref = {}
-if #ids > 0 then
-  for _, otype in ipairs(split(ARGV[28], ',')) do
-    for _, bid in ipairs(redis.call('SMEMBERS', P.binassocs .. otype)) do
-      local who = otype .. ':' .. bid
-      if not erasing[who] then
-        for _, m in ipairs(redis.call('SMEMBERS', P.binassoc .. who)) do
-          local l = binref[m]
-          if not l then l = {}; binref[m] = l end
-          l[#l + 1] = who
-        end
-      end
-    end
-  end
-end
 
--- shared reports whether call "calls:<id>" is associated with a record other than the contacts.
+-- shared reports whether call "calls:<id>" is associated with a record other than the contacts,
+-- as its own association sets say.
 local function shared(other)
   for _, src in ipairs({P.assoc .. other, P.binassoc .. other}) do
     for _, m in ipairs(redis.call('SMEMBERS', src)) do
       if not erasing[m] then return true end
     end
   end
-  return binref[other] ~= nil
+  return false
 end
 
 -- The needles a call kept loses: the contacts' emails and text values, lower-cased (ASCII).
@@ -321,17 +309,13 @@ end
 
 local budget = tonumber(ARGV[24])
 local wiped_calls, kept_calls, settled, more = {}, {}, {}, false
-for i, id in ipairs(ids) do
-  local me = 'contacts:' .. id
+for i in ipairs(ids) do
   local K = contact_keys(i)
   local cands = {}
   for _, s in ipairs({K.assoc, K.binassoc}) do
     for _, other in ipairs(redis.call('SMEMBERS', s)) do
       if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
     end
-  end
-  for _, other in ipairs(binref[me] or {}) do
-    if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
   end
   for _, other in ipairs(cands) do
     if not settled[other] then
@@ -386,7 +370,7 @@ end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 29, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 28, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped, 'calls_kept', total_kept,
   'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
