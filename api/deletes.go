@@ -361,7 +361,7 @@ func (s *Server) gdprDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 // HeaderCallsErased and HeaderCallsKept are the headers of a gdpr-delete's 204: how many calls
 // associated with the contact were erased with it (associated with no other record), and how many
 // were kept because they are associated with another record too (dissociated from the contact, its
-// emails and the values of its text properties replaced by "[erased]" in their text).
+// emails, names and phone numbers replaced by "[erased]" in their text).
 const (
 	HeaderCallsErased = "Crmflow-Calls-Erased"
 	HeaderCallsKept   = "Crmflow-Calls-Kept"

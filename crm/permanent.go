@@ -31,7 +31,8 @@ type PermanentDeleteResult struct {
 	// name no other record (a record in the bin names its associations on its side only, so a call
 	// shared only with one counts here). CallsKept is how many were kept because their own
 	// associations name another record too: each lost its associations with the contacts, and the
-	// contacts' emails and the values of their text properties were replaced in its text.
+	// contacts' emails, names ("firstname lastname" too) and phone numbers were replaced in its
+	// text; their other values (a city, a job title) stay.
 	CallsErased, CallsKept int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
 	Mail Mail

@@ -47,8 +47,11 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, b *testBundle) {
 		ctx := b.ctx
+		_, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, crm.Property{Name: "mobilephone", Type: crm.TypeString}, "ops@x.example")
+		require.NoError(t, err)
 		ann := b.contact(t, map[string]string{"email": "ann.erased@example.com", "additional_emails": "annie@home.example",
-			"firstname": "Annabeth", "lastname": "Quillfeather", "phone": "+46-70-555-0101"})
+			"firstname": "Annabeth", "lastname": "Quillfeather", "phone": "+46-70-555-0101", "mobilephone": "0731234567",
+			"city": "Springfield", "country": "US", "jobtitle": "Engineer", "company": "Acme"})
 		bob := b.contact(t, map[string]string{"email": "bob@example.com", "firstname": "Bob"})
 		cid := b.contact(t, map[string]string{"email": "cid@example.com", "firstname": "Cid"})
 		dee := b.contact(t, map[string]string{"email": "dee@example.com", "firstname": "Deidre"})
@@ -67,6 +70,11 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 
 		own := b.call(t, "Annabeth asked about her invoice")
 		withBob := b.call(t, "Bob and ANNABETH Quillfeather (ann.erased@example.com, annie@home.example) planned the launch; Annabethany stays")
+		// The values that identify Ann go; her city, country, job title and company are other people's
+		// words too, and stay as written.
+		plans := b.call(t, "Bob: the Engineer from Acme calls Springfield, let US know. Annabeth on +46-70-555-0101 or 0731234567, Quillfeather out")
+		b.link(t, annRef, ref(plans))
+		b.link(t, bobRef, ref(plans))
 		withCid := b.call(t, "Cid's renewal, Annabeth listening")
 		binned := b.call(t, "Acme's quarterly review with Annabeth")
 		deeBinned := b.call(t, "Acme's audit with Deidre")
@@ -90,26 +98,29 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ann.ID, By: "dpo@x.example"})
 		require.NoError(t, err)
 		require.Equal(t, 2, res.CallsErased)
-		require.Equal(t, 1, res.CallsKept)
+		require.Equal(t, 2, res.CallsKept)
 		audit, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Newest: true, Limit: 3})
 		require.NoError(t, err)
 		require.Equal(t, crm.AuditPermanentDelete, audit[0].Action)
 		require.Equal(t, 2, audit[0].CallsErased)
-		require.Equal(t, 1, audit[0].CallsKept)
+		require.Equal(t, 2, audit[0].CallsKept)
 		byAction := map[string][]crm.RecordID{}
 		for _, e := range audit[1:] {
 			byAction[e.Action] = e.RecordIDs
 		}
 		require.ElementsMatch(t, []crm.RecordID{own, withCid}, byAction["permanent_delete_cascade"])
-		require.Equal(t, []crm.RecordID{withBob}, byAction["permanent_delete_kept"])
+		require.ElementsMatch(t, []crm.RecordID{withBob, plans}, byAction["permanent_delete_kept"])
 
 		_, err = b.callRecord(t, own)
 		require.ErrorIs(t, err, crm.ErrNotFound, "the call of the erased contact alone goes with it")
 		_, err = b.callRecord(t, withCid)
 		require.ErrorIs(t, err, crm.ErrNotFound, "the call shared only with a contact in the bin counts as Ann's alone")
-		r, err := b.store.Record(ctx, b.tenant, crm.Calls, withBob, nil)
+		r, err := b.store.Record(ctx, b.tenant, crm.Calls, plans, nil)
+		require.NoError(t, err)
+		require.Equal(t, "Bob: the Engineer from Acme calls Springfield, let US know. [erased] on [erased] or [erased], [erased] out", r.Properties["hs_call_body"])
+		r, err = b.store.Record(ctx, b.tenant, crm.Calls, withBob, nil)
 		require.NoError(t, err, "the call Bob shares is kept")
-		require.Equal(t, "Bob and [erased] [erased] ([erased], [erased]) planned the launch; Annabethany stays", r.Properties["hs_call_body"])
+		require.Equal(t, "Bob and [erased] ([erased], [erased]) planned the launch; Annabethany stays", r.Properties["hs_call_body"])
 		assoc, err := b.store.Associations(ctx, b.tenant, ref(withBob), crm.Contacts)
 		require.NoError(t, err)
 		require.Equal(t, []crm.RecordID{bob.ID}, assoc)
@@ -133,7 +144,7 @@ func TestPermanentDeleteKeepsCallsOfOthers(t *testing.T) {
 
 		// No trace of Ann anywhere, not in a search index either.
 		for k, v := range b.tenantDump(t) {
-			for _, val := range []string{"ann.erased", "annie@home", "quillfeather", "555-0101"} {
+			for _, val := range []string{"ann.erased", "annie@home", "quillfeather", "555-0101", "0731234567"} {
 				require.NotContains(t, strings.ToLower(k), val, "key %s", k)
 				require.NotContains(t, strings.ToLower(v), val, "value of %s", k)
 			}

@@ -140,7 +140,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			return crm.PermanentDeleteResult{}, false, err
 		}
 		if o == crm.Contacts {
-			call.ContactsIndexSpec, call.ContactText = indexSpec(t, sch), textProperties(sch)
+			call.ContactsIndexSpec, call.ContactText = indexSpec(t, sch), identifyingProperties(sch)
 		} else {
 			call.CallsIndexSpec, call.CallText = indexSpec(t, sch), textProperties(sch)
 		}
@@ -227,6 +227,22 @@ func (s *Store) erasureBatch() int {
 		return s.cfg.ErasureBatch
 	}
 	return defaultErasureBatch
+}
+
+// identifyingContactProperties are the contact properties whose values identify the person, and
+// leave the text of a call a permanent delete keeps (with the emails and "firstname lastname").
+// Other values (a city, a country, a job title, a company) stay: other people's calls name them too.
+var identifyingContactProperties = []string{"firstname", "lastname", "mobilephone", "phone"}
+
+// identifyingProperties returns those of identifyingContactProperties that sch has.
+func identifyingProperties(sch crm.Schema) []string {
+	var out []string
+	for _, name := range identifyingContactProperties {
+		if _, ok := sch.Properties[name]; ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // textProperties returns the names of the string properties of sch, sorted.

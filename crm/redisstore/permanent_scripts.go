@@ -9,10 +9,11 @@ import (
 // permanentDeleteScript removes contacts for good (privacy law). Each step first settles a batch of
 // the calls their association sets name: a call whose own associations name no other record is
 // wiped, one whose associations name another record too is kept, dissociated from the contacts and
-// with their values replaced in its text (never reading the rest of the bin); the step that finds no call left removes each contact, live or in the bin, its
-// associations and list memberships, its enrollments and workflow history, its entries in the
-// live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
-// entries (ids and counts only) and the confirmation email to send.
+// with their emails, names and phone numbers replaced in its text (never reading the rest of the
+// bin); the step that finds no call left removes each contact, live or in the bin, its associations
+// and list memberships, its enrollments and workflow history, its entries in the live and the bin
+// email indexes, blocklists the salted hashes of their emails, writes the audit entries (ids and
+// counts only) and the confirmation email to send.
 // See lua/permanent_delete.lua for its KEYS and ARGV.
 var permanentDeleteScript = newScript[permanentDeleteCall]("helpers", "index", "permanent_delete")
 
@@ -54,8 +55,8 @@ type permanentDeleteCall struct {
 	Batch int
 	// Placeholder replaces the contacts' values in the text of a call kept.
 	Placeholder string
-	// ContactText and CallText are the text properties of contacts (whose values a call kept
-	// loses) and of calls (where it loses them).
+	// ContactText are the contact properties that identify the person (identifyingProperties),
+	// whose values a call kept loses; CallText are the text properties of calls, where it loses them.
 	ContactText, CallText []string
 	Hashes                []string // the salted hashes to blocklist
 }

@@ -60,16 +60,18 @@
 --   return -1, so that the caller looks again and erases that one too
 -- ARGV[24] -> how many calls one step settles at most (the batch)
 -- ARGV[25] -> the placeholder that replaces the contacts' values in the calls kept
--- ARGV[26] -> the contacts' text properties (comma-separated): their values, with each email, are
---   what a call kept loses
+-- ARGV[26] -> the contacts' properties that identify them, of firstname, lastname, phone and
+--   mobilephone those the schema has (comma-separated): their values, "firstname lastname" and each
+--   email (primary and additional) are what a call kept loses
 -- ARGV[27] -> the calls' text properties (comma-separated): where a call kept loses them
 -- ARGV[28..] -> salted hashes to blocklist
 -- A step first settles the calls associated with the contacts, ARGV[24] at most: those the
 -- contacts' own association sets name (live, or in the bin for a contact in the bin). A call is
 -- shared when its own association sets (live, and in the bin for a call in the bin) name a record
 -- other than these contacts; a shared call is kept: it loses its associations with the contacts,
--- and every whole-word occurrence (ASCII case ignored) of their emails and of the values of their
--- text properties in its text properties is replaced by ARGV[25]. Any other call is wiped with
+-- and every whole-word occurrence (ASCII case ignored) of their emails, names and phone numbers
+-- (ARGV[26]) in its text properties is replaced by ARGV[25]; their other values (a city, a job
+-- title) stay, being other people's words too. Any other call is wiped with
 -- them. Only those keys are read, never the bin's other records, so a step costs what the
 -- contacts and their calls hold, whatever the size of the bin (SPEC S27). Two consequences: a
 -- call whose other association is with a record in the bin (which names it on its side only)
@@ -216,26 +218,35 @@ local function shared(other)
   return false
 end
 
--- The needles a call kept loses: the contacts' emails and text values, lower-cased (ASCII).
+-- The needles a call kept loses: what identifies the contacts (their emails, and the values of
+-- ARGV[26]: names and phone numbers, with "firstname lastname"), lower-cased (ASCII). Other values
+-- (a city, a country, a job title) stay: they are not the person's, and other people's text holds
+-- them too.
 local ascii_lower = {}
 for c = 65, 90 do ascii_lower[string.char(c)] = string.char(c + 32) end
 local needles = {}
-local function add_needle(v)
+local function trim(v)
   v = string.gsub(v, '^%s+', '')
-  v = string.gsub(v, '%s+$', '')
+  return (string.gsub(v, '%s+$', ''))
+end
+local function add_needle(v)
+  v = trim(v)
   if v ~= '' then needles[#needles + 1] = (string.gsub(v, '[A-Z]', ascii_lower)) end
 end
-local textprops = split(ARGV[26], ',')
+local idprops = {}
+if ARGV[26] ~= '' then idprops = split(ARGV[26], ',') end
 for i in ipairs(ids) do
   for _, e in ipairs(found[i]) do add_needle(e) end
-  local vals = redis.call('HMGET', srcs[i], unpack(textprops))
-  for j = 1, #textprops do
-    if vals[j] then
-      if textprops[j] == 'additional_emails' then
-        for _, e in ipairs(split(vals[j], ';')) do add_needle(e) end
+  if #idprops > 0 then
+    local vals, byname = redis.call('HMGET', srcs[i], unpack(idprops)), {}
+    for j = 1, #idprops do
+      if vals[j] then
+        byname[idprops[j]] = trim(vals[j])
+        add_needle(vals[j])
       end
-      add_needle(vals[j])
     end
+    local first, last = byname.firstname, byname.lastname
+    if first and last and first ~= '' and last ~= '' then add_needle(first .. ' ' .. last) end
   end
 end
 
