@@ -231,6 +231,15 @@ func TestPermanentDeleteSettlesManyCallsInSteps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 750, res.CallsErased, "the steps before the crash count too")
 	require.Equal(t, 250, res.CallsKept)
+	// The confirmation says so, as written with the erasure and as answered.
+	const said = "Its calls: 750 associated with it alone were erased with it; 250 also associated with other records were kept"
+	require.Contains(t, res.Mail.Body, said)
+	mails, err := st.PendingMails(ctx, tn)
+	require.NoError(t, err)
+	require.Len(t, mails, 1)
+	require.Equal(t, res.Mail.ID, mails[0].ID)
+	require.Contains(t, mails[0].Body, said)
+	require.NotContains(t, mails[0].Body, "{calls_")
 	for _, id := range calls {
 		r, err := st.Record(ctx, tn, crm.Calls, id, nil)
 		if shared[id] {

@@ -110,8 +110,11 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	mail := crm.Mail{
 		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: crm.MailKindPermanentDelete, CreatedAt: now,
 		Subject: "Permanent deletion completed",
-		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its activities and list memberships.\n"+
-			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n", typed, now.Format(time.RFC1123)),
+		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history.\n"+
+			"Its calls: %s associated with it alone were erased with it; %s also associated with other records were kept for those "+
+			"records, no longer associated with it, and with its email addresses, names and phone numbers replaced by %s in their text.\n"+
+			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n",
+			typed, now.Format(time.RFC1123), mailCallsErased, mailCallsKept, ErasedValue),
 	}
 	raw, err := json.Marshal(mail)
 	if err != nil {
@@ -205,6 +208,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if n == 1 {
 		res.CallsErased, res.CallsKept = counts[0], counts[1]
 	}
+	res.Mail.Body = strings.NewReplacer(mailCallsErased, strconv.Itoa(res.CallsErased), mailCallsKept, strconv.Itoa(res.CallsKept)).Replace(res.Mail.Body)
 	if len(ids) > 0 {
 		res.ID = ids[0]
 	}
@@ -217,6 +221,13 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 // ErasedValue replaces a value of an erased contact (an email, a name) in the text of a call that a
 // permanent delete kept because it is associated with another record too.
 const ErasedValue = "[erased]"
+
+// mailCallsErased and mailCallsKept stand in the confirmation of a permanent delete for the counts
+// of calls erased and kept, which the step that erases the contacts fills in.
+const (
+	mailCallsErased = "{calls_erased}"
+	mailCallsKept   = "{calls_kept}"
+)
 
 // defaultErasureBatch is how many calls one step of a permanent delete settles at most.
 const defaultErasureBatch = 200

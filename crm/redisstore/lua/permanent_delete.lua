@@ -39,7 +39,8 @@
 -- ARGV[10] -> list key prefix
 -- ARGV[11] -> list members key suffix
 -- ARGV[12] -> pending mail id
--- ARGV[13] -> pending mail (JSON)
+-- ARGV[13] -> pending mail (JSON); the step that erases the contacts writes it with every
+--   {calls_erased} and {calls_kept} replaced by its totals
 -- ARGV[14] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
 --   order of ARGV[2]
 -- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:"); a wiped record's entries also leave
@@ -385,5 +386,19 @@ for i = 28, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped, 'calls_kept', total_kept,
   'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
-redis.call('HSET', KEYS[6], ARGV[12], ARGV[13])
+-- fill returns s with every token replaced by v.
+local function fill(s, token, v)
+  local out, from = {}, 1
+  while true do
+    local at = string.find(s, token, from, true)
+    if not at then break end
+    out[#out + 1] = string.sub(s, from, at - 1)
+    out[#out + 1] = v
+    from = at + #token
+  end
+  out[#out + 1] = string.sub(s, from)
+  return table.concat(out)
+end
+local mail = fill(fill(ARGV[13], '{calls_erased}', tostring(total_wiped)), '{calls_kept}', tostring(total_kept))
+redis.call('HSET', KEYS[6], ARGV[12], mail)
 return {1, total_wiped, total_kept}
