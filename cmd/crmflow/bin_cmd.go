@@ -543,16 +543,25 @@ type auditEntryView struct {
 	Changed        []string `json:"changed"`
 	OptionsAdded   *int     `json:"optionsAdded"`
 	OptionsRemoved *int     `json:"optionsRemoved"`
+	// CallsErased and CallsKept say, on a permanent_delete, how many of the contact's calls were
+	// erased with it and how many were kept for the other records they are associated with.
+	CallsErased *int `json:"callsErased"`
+	CallsKept   *int `json:"callsKept"`
 }
 
-// what is the COUNT/IDS cell of an entry: its record ids (the first few, then "+N more"), else its
-// count, else the user, token, protection rule or property it concerns (with what a
-// property_update changed: "property size changed label,options(+1-0)").
+// what is the COUNT/IDS cell of an entry: its record ids (the first few, then "+N more"; for a
+// permanent_delete that settled calls, "(calls 2 erased, 1 kept)" after them), else its count, else
+// the user, token, protection rule or property it concerns (with what a property_update changed:
+// "property size changed label,options(+1-0)").
 func (e auditEntryView) what() string {
 	if n := len(e.RecordIDs); n > 0 {
 		s := strings.Join(e.RecordIDs[:min(n, auditIDsShown)], ",")
 		if n > auditIDsShown {
 			s += fmt.Sprintf(" +%d more", n-auditIDsShown)
+		}
+		// An entry written before the counts existed has none: nothing is said rather than 0.
+		if e.CallsErased != nil && e.CallsKept != nil && *e.CallsErased+*e.CallsKept > 0 {
+			s += fmt.Sprintf(" (calls %d erased, %d kept)", *e.CallsErased, *e.CallsKept)
 		}
 		return s
 	}
@@ -584,7 +593,9 @@ func newAuditCmd(a *app) *cobra.Command {
 		Use:   "audit [--newest] [--limit N] [--after CURSOR] [--action ACTION] [--by EMAIL]",
 		Short: "Show the audit trail: deletions, restores, permanent deletes, the admins' and the data model's changes",
 		Long: fmt.Sprintf(`Show the tenant's audit trail (GET /crm/v3/audit), oldest first, or newest first with --newest:
-when, the action, the object type, the records (their ids, the first %d then "+N more", or their
+when, the action, the object type, the records (their ids, the first %d then "+N more", and for a
+permanent_delete how many of the contact's calls were erased with it and how many kept for the
+other records they are associated with; or their
 count, which for workflow_erased is of the workflow's revisions erased; for a change of a user,
 token, protection rule or property, which one, and for property_update the fields it changed and
 how many options it added and removed), who made the change (for a
