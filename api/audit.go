@@ -67,12 +67,10 @@ type auditJSON struct {
 	Changed        []string `json:"changed,omitempty"`
 	OptionsAdded   *int     `json:"optionsAdded,omitempty"`
 	OptionsRemoved *int     `json:"optionsRemoved,omitempty"`
-	// CallsErased and CallsKept are, on a permanent_delete, how many calls associated with the
-	// contact were erased with it (associated with no other record) and how many were kept
-	// (associated with another record too: dissociated, the contact's values replaced in their
-	// text); permanent_delete_cascade and permanent_delete_kept entries name them.
+	// CallsErased is, on a permanent_delete, how many calls associated with the contact were
+	// erased with it, including calls also associated with other records; the
+	// permanent_delete_cascade entries name them.
 	CallsErased *int `json:"callsErased,omitempty"`
-	CallsKept   *int `json:"callsKept,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -98,7 +96,7 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 	case crm.AuditRetentionSet:
 		out.Retention, out.PreviousRetention = crm.FormatWindow(e.Retention), crm.FormatWindow(e.PreviousRetention)
 	case crm.AuditPermanentDelete:
-		out.CallsErased, out.CallsKept = &e.CallsErased, &e.CallsKept
+		out.CallsErased = &e.CallsErased
 	case crm.AuditPropertyUpdate:
 		out.Changed = e.Changed
 		if slices.Contains(e.Changed, "options") {

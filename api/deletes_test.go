@@ -587,10 +587,10 @@ func TestEnqueueFailures(t *testing.T) {
 	}
 }
 
-// A permanent delete keeps the calls that another record shares (SPEC S3, S9): dissociated from the
-// contact, with its values replaced; it erases the others. Its answer and its audit entry count
-// both.
-func TestGDPRDeleteKeepsSharedCalls(t *testing.T) {
+// A permanent delete erases every call associated with the contact, one that another contact
+// shares too (SPEC S9): the other contact loses its association with it. The 204 stays HubSpot's,
+// without a body, and its header and the audit entry count the calls erased.
+func TestGDPRDeleteErasesSharedCalls(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id, props := b.secretContact(t) // with a call of its own
@@ -602,18 +602,17 @@ func TestGDPRDeleteKeepsSharedCalls(t *testing.T) {
 
 	r := b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)})
 	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
-	require.Equal(t, "1", r.header.Get(api.HeaderCallsErased))
-	require.Equal(t, "1", r.header.Get(api.HeaderCallsKept))
-	r = b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared)+"?properties=hs_call_body&associations=contacts", tokRead, nil)
-	require.Equal(t, http.StatusOK, r.status, "Bob's call is kept: %s", r.body)
-	require.Contains(t, string(r.body), "Bob and [erased] ([erased]) on the contract")
-	require.NotContains(t, string(r.body), `"id":"`+string(id)+`"`)
-	b.requireNoTrace(t, props["email"], props["firstname"], props["lastname"])
+	require.Empty(t, r.body)
+	require.Equal(t, "2", r.header.Get(api.HeaderCallsErased))
+	expectError(t, b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared), tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	r = b.call(t, "GET", "/crm/v4/objects/contacts/"+string(bob)+"/associations/calls", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.NotContains(t, string(r.body), string(shared))
+	b.requireNoTrace(t, props["email"], props["firstname"], props["lastname"], "Gracewind")
 
 	r = b.call(t, "GET", "/crm/v3/audit?order=newest&action=permanent_delete", tokAll, nil)
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
-	require.Contains(t, string(r.body), `"callsErased":1`)
-	require.Contains(t, string(r.body), `"callsKept":1`)
+	require.Contains(t, string(r.body), `"callsErased":2`)
 
 	// Twice: by id it is a 404; by email it only blocklists, and counts no call.
 	expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)}),
@@ -621,7 +620,4 @@ func TestGDPRDeleteKeepsSharedCalls(t *testing.T) {
 	r = b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": props["email"], "idProperty": "email"})
 	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
 	require.Equal(t, "0", r.header.Get(api.HeaderCallsErased))
-	require.Equal(t, "0", r.header.Get(api.HeaderCallsKept))
-	r = b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared), tokRead, nil)
-	require.Equal(t, http.StatusOK, r.status)
 }

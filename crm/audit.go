@@ -14,9 +14,7 @@ type AuditEntry struct {
 	// ID is the entry's cursor.
 	ID string
 	// Action is one of the Audit* actions: "archive", "restore", "permanent_delete",
-	// "permanent_delete_cascade" (the calls wiped with a permanently deleted contact),
-	// "permanent_delete_kept" (the calls kept, dissociated from it and its values replaced in their
-	// text, because they are associated with another record too), "purge" (bin
+	// "permanent_delete_cascade" (the calls wiped with a permanently deleted contact), "purge" (bin
 	// entries removed for good), "mail_dropped" (a notification about a record that no longer
 	// exists, not sent), "workflow_erased" (a workflow a permanent delete erased an address from),
 	// the changes of users and tokens, and those of the data model ("property_create",
@@ -65,10 +63,9 @@ type AuditEntry struct {
 	// Property names the property of AuditPropertyCreate, AuditPropertyUpdate,
 	// AuditPropertyArchive and AuditPropertyRestore (its ObjectType is the property's type).
 	Property string
-	// CallsErased and CallsKept are, on an AuditPermanentDelete entry, how many calls associated
-	// with the contacts were erased with them and how many were kept (associated with another
-	// record too); the "permanent_delete_cascade" and "permanent_delete_kept" entries name them.
-	CallsErased, CallsKept int
+	// CallsErased is, on an AuditPermanentDelete entry, how many calls associated with the
+	// contacts were erased with them; the "permanent_delete_cascade" entries name them.
+	CallsErased int
 	// Changed names the fields of the definition an AuditPropertyUpdate changed, as the API names
 	// them (PropertyChange.Fields); OptionsAdded and OptionsRemoved count the options it added and
 	// removed. Never a value of a record, nor an option's value.
@@ -121,7 +118,7 @@ const (
 )
 
 // AuditActions are every action the audit trail holds.
-var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "permanent_delete_kept", "purge",
+var AuditActions = []string{AuditArchive, AuditRestore, AuditUndo, AuditPermanentDelete, "permanent_delete_cascade", "purge",
 	"mail_dropped", AuditUserCreate, AuditUserSetPerms, AuditUserDisable, AuditUserEnable, AuditTokenCreate, AuditTokenRevoke,
 	AuditProtectionPut, AuditProtectionDelete, AuditWorkflowErased, AuditRetentionSet, AuditMailFailed, AuditMailRetried,
 	AuditMailDiscarded, AuditPropertyCreate, AuditPropertyUpdate, AuditPropertyArchive, AuditPropertyRestore,

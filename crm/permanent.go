@@ -27,13 +27,9 @@ type PermanentDeleteResult struct {
 	IDs []RecordID
 	// Blocklisted is how many email addresses were blocklisted.
 	Blocklisted int
-	// CallsErased is how many calls were erased with the contacts: those whose own associations
-	// name no other record (a record in the bin names its associations on its side only, so a call
-	// shared only with one counts here). CallsKept is how many were kept because their own
-	// associations name another record too: each lost its associations with the contacts, and the
-	// contacts' emails, names ("firstname lastname" too) and phone numbers were replaced in its
-	// text; their other values (a city, a job title) stay.
-	CallsErased, CallsKept int
+	// CallsErased is how many calls associated with the contacts were erased with them, including
+	// calls also associated with other records (SPEC S9).
+	CallsErased int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
 	Mail Mail
 }

@@ -124,7 +124,6 @@ func auditEntry(m redis.XMessage) crm.AuditEntry {
 	}
 	e.OptionsAdded, _ = strconv.Atoi(str("options_added"))
 	e.CallsErased, _ = strconv.Atoi(str("calls_erased"))
-	e.CallsKept, _ = strconv.Atoi(str("calls_kept"))
 	e.OptionsRemoved, _ = strconv.Atoi(str("options_removed"))
 	if _, ok := m.Values["perms"]; ok {
 		e.Permissions = perms("perms")

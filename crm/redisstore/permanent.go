@@ -110,11 +110,10 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	mail := crm.Mail{
 		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: crm.MailKindPermanentDelete, CreatedAt: now,
 		Subject: "Permanent deletion completed",
-		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history.\n"+
-			"Its calls: %s associated with it alone were erased with it; %s also associated with other records were kept for those "+
-			"records, no longer associated with it, and with its email addresses, names and phone numbers replaced by %s in their text.\n"+
+		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history, "+
+			"and %s calls associated with it were erased with it, including calls also associated with other records.\n"+
 			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n",
-			typed, now.Format(time.RFC1123), mailCallsErased, mailCallsKept, ErasedValue),
+			typed, now.Format(time.RFC1123), mailCallsErased),
 	}
 	raw, err := json.Marshal(mail)
 	if err != nil {
@@ -143,12 +142,12 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			return crm.PermanentDeleteResult{}, false, err
 		}
 		if o == crm.Contacts {
-			call.ContactsIndexSpec, call.ContactText = indexSpec(t, sch), identifyingProperties(sch)
+			call.ContactsIndexSpec = indexSpec(t, sch)
 		} else {
-			call.CallsIndexSpec, call.CallText = indexSpec(t, sch), textProperties(sch)
+			call.CallsIndexSpec = indexSpec(t, sch)
 		}
 	}
-	call.Batch, call.Placeholder = s.erasureBatch(), ErasedValue
+	call.Batch = s.erasureBatch()
 	for _, e := range block {
 		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}
@@ -159,10 +158,11 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if err := s.eraseCopiesNaming(ctx, t, block); err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("%w; nothing was deleted yet: ask again", err)
 	}
-	// Each step settles a batch of the contacts' calls; the one that finds none left erases them. A
-	// crash between steps leaves the contacts with the calls not yet settled: a retry settles those.
+	// Each step erases a batch of the contacts' calls; the one that finds none left erases the
+	// contacts. A crash between steps leaves the contacts with the calls not yet erased: a retry
+	// erases those.
 	var n int64
-	var counts [2]int
+	var erased int
 	var acked error
 	for {
 		reply, a := permanentDeleteScript.runAcked(ctx, s, call)
@@ -170,7 +170,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			acked = a
 		}
 		var err error
-		n, counts, err = permanentDeleteReply(reply)
+		n, erased, err = permanentDeleteReply(reply)
 		if err != nil {
 			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
 		}
@@ -178,7 +178,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: the contact's calls were being settled and the contact is not erased yet: ask again to finish: %w", err)
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: the contact's calls were being erased and the contact is not erased yet: ask again to finish: %w", err)
 		}
 	}
 	switch {
@@ -206,9 +206,9 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	}
 	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
 	if n == 1 {
-		res.CallsErased, res.CallsKept = counts[0], counts[1]
+		res.CallsErased = erased
 	}
-	res.Mail.Body = strings.NewReplacer(mailCallsErased, strconv.Itoa(res.CallsErased), mailCallsKept, strconv.Itoa(res.CallsKept)).Replace(res.Mail.Body)
+	res.Mail.Body = strings.ReplaceAll(res.Mail.Body, mailCallsErased, strconv.Itoa(res.CallsErased))
 	if len(ids) > 0 {
 		res.ID = ids[0]
 	}
@@ -218,18 +218,11 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	return res, false, nil
 }
 
-// ErasedValue replaces a value of an erased contact (an email, a name) in the text of a call that a
-// permanent delete kept because it is associated with another record too.
-const ErasedValue = "[erased]"
+// mailCallsErased stands in the confirmation of a permanent delete for the count of calls erased,
+// which the step that erases the contacts fills in.
+const mailCallsErased = "{calls_erased}"
 
-// mailCallsErased and mailCallsKept stand in the confirmation of a permanent delete for the counts
-// of calls erased and kept, which the step that erases the contacts fills in.
-const (
-	mailCallsErased = "{calls_erased}"
-	mailCallsKept   = "{calls_kept}"
-)
-
-// defaultErasureBatch is how many calls one step of a permanent delete settles at most.
+// defaultErasureBatch is how many calls one step of a permanent delete erases at most.
 const defaultErasureBatch = 200
 
 // erasureBatch is Config.ErasureBatch, or defaultErasureBatch.
@@ -240,57 +233,29 @@ func (s *Store) erasureBatch() int {
 	return defaultErasureBatch
 }
 
-// identifyingContactProperties are the contact properties whose values identify the person, and
-// leave the text of a call a permanent delete keeps (with the emails and "firstname lastname").
-// Other values (a city, a country, a job title, a company) stay: other people's calls name them too.
-var identifyingContactProperties = []string{"firstname", "lastname", "mobilephone", "phone"}
-
-// identifyingProperties returns those of identifyingContactProperties that sch has.
-func identifyingProperties(sch crm.Schema) []string {
-	var out []string
-	for _, name := range identifyingContactProperties {
-		if _, ok := sch.Properties[name]; ok {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// textProperties returns the names of the string properties of sch, sorted.
-func textProperties(sch crm.Schema) []string {
-	var out []string
-	for name, p := range sch.Properties {
-		if p.Type == crm.TypeString {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // permanentDeleteReply decodes the answer of permanentDeleteScript: its status (1 done, 2 calls
-// left, 0 a contact not found, -1 changed since read) and, for 1 and 2, the calls erased and kept.
-func permanentDeleteReply(reply *redis.Cmd) (int64, [2]int, error) {
-	var counts [2]int
+// left, 0 a contact not found, -1 changed since read) and, for 1 and 2, the calls erased.
+func permanentDeleteReply(reply *redis.Cmd) (int64, int, error) {
 	v, err := reply.Slice()
 	if err != nil {
-		return 0, counts, err
+		return 0, 0, err
 	}
 	if len(v) == 0 {
-		return 0, counts, fmt.Errorf("the step answered nothing")
+		return 0, 0, fmt.Errorf("the step answered nothing")
 	}
 	n, ok := v[0].(int64)
 	if !ok {
-		return 0, counts, fmt.Errorf("the step answered %v", v)
+		return 0, 0, fmt.Errorf("the step answered %v", v)
 	}
-	for i := 1; i < len(v) && i <= 2; i++ {
-		c, ok := v[i].(int64)
+	var erased int
+	if len(v) > 1 {
+		c, ok := v[1].(int64)
 		if !ok {
-			return 0, counts, fmt.Errorf("the step answered %v", v)
+			return 0, 0, fmt.Errorf("the step answered %v", v)
 		}
-		counts[i-1] = int(c)
+		erased = int(c)
 	}
-	return n, counts, nil
+	return n, erased, nil
 }
 
 // ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or

@@ -1,19 +1,13 @@
 package redisstore
 
-import (
-	"strings"
+import "github.com/crmflow/crmflow/crm"
 
-	"github.com/crmflow/crmflow/crm"
-)
-
-// permanentDeleteScript removes contacts for good (privacy law). Each step first settles a batch of
-// the calls their association sets name: a call whose own associations name no other record is
-// wiped, one whose associations name another record too is kept, dissociated from the contacts and
-// with their emails, names and phone numbers replaced in its text (never reading the rest of the
-// bin); the step that finds no call left removes each contact, live or in the bin, its associations
-// and list memberships, its enrollments and workflow history, its entries in the live and the bin
-// email indexes, blocklists the salted hashes of their emails, writes the audit entries (ids and
-// counts only) and the confirmation email to send.
+// permanentDeleteScript removes contacts for good (privacy law). Each step first erases a batch of
+// the calls their association sets name, whether or not other records share them (never reading
+// the rest of the bin); the step that finds no call left removes each contact, live or in the bin,
+// its associations and list memberships, its enrollments and workflow history, its entries in the
+// live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
+// entries (ids and counts only) and the confirmation email to send.
 // See lua/permanent_delete.lua for its KEYS and ARGV.
 var permanentDeleteScript = newScript[permanentDeleteCall]("helpers", "index", "permanent_delete")
 
@@ -51,14 +45,9 @@ type permanentDeleteCall struct {
 	OperationPrefix                                string
 	// Named is the email the delete named, "" for a delete by id.
 	Named string
-	// Batch is how many calls one step settles at most.
-	Batch int
-	// Placeholder replaces the contacts' values in the text of a call kept.
-	Placeholder string
-	// ContactText are the contact properties that identify the person (identifyingProperties),
-	// whose values a call kept loses; CallText are the text properties of calls, where it loses them.
-	ContactText, CallText []string
-	Hashes                []string // the salted hashes to blocklist
+	// Batch is how many calls one step erases at most.
+	Batch  int
+	Hashes []string // the salted hashes to blocklist
 }
 
 func (c permanentDeleteCall) keys() []string {
@@ -85,8 +74,7 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named,
-		c.Batch, c.Placeholder, strings.Join(c.ContactText, ","), strings.Join(c.CallText, ",")}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named, c.Batch}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

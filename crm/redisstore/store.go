@@ -35,8 +35,8 @@ type Config struct {
 	// known salt would let anyone who reads Redis test whether an address was erased.
 	EmailSalt string
 	// ErasureBatch is how many calls associated with a contact one step of a permanent delete
-	// settles at most (erases, or keeps and dissociates): each step is one script, so a contact
-	// with many calls never holds Redis for long. Defaults to 200.
+	// erases at most: each step is one script, so a contact with many calls never holds Redis for
+	// long. Defaults to 200.
 	ErasureBatch int
 	// Logger receives the store's warnings. Defaults to slog.Default().
 	Logger *slog.Logger

@@ -1,6 +1,6 @@
 -- Removes contacts for good (privacy law), in steps (see below for the calls): each contact, live
--- or in the bin, its calls or its associations with the calls it shares, its associations and list
--- memberships, its enrollments and workflow history, its entries in the live and the bin email indexes; it blocklists the salted
+-- or in the bin, the calls associated with it, its associations and list memberships, its
+-- enrollments and workflow history, its entries in the live and the bin email indexes; it blocklists the salted
 -- hashes of their emails, writes the audit entries (ids and counts only) and the confirmation email
 -- to send. Several contacts are erased together when they share the email the delete named (one
 -- person's data). It refuses when a contact's emails differ from those the caller read (a
@@ -40,7 +40,7 @@
 -- ARGV[11] -> list members key suffix
 -- ARGV[12] -> pending mail id
 -- ARGV[13] -> pending mail (JSON); the step that erases the contacts writes it with every
---   {calls_erased} and {calls_kept} replaced by its totals
+--   {calls_erased} replaced by the total of calls erased
 -- ARGV[14] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
 --   order of ARGV[2]
 -- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:"); a wiped record's entries also leave
@@ -59,35 +59,24 @@
 -- ARGV[23] -> the email the delete named (normalized), '' for a delete by id: a live contact that
 --   holds it and is not among ARGV[2] (created since the caller looked the email up) makes it
 --   return -1, so that the caller looks again and erases that one too
--- ARGV[24] -> how many calls one step settles at most (the batch)
--- ARGV[25] -> the placeholder that replaces the contacts' values in the calls kept
--- ARGV[26] -> the contacts' properties that identify them, of firstname, lastname, phone and
---   mobilephone those the schema has (comma-separated): their values, "firstname lastname" and each
---   email (primary and additional) are what a call kept loses
--- ARGV[27] -> the calls' text properties (comma-separated): where a call kept loses them
--- ARGV[28..] -> salted hashes to blocklist
--- A step first settles the calls associated with the contacts, ARGV[24] at most: those the
--- contacts' own association sets name (live, or in the bin for a contact in the bin). A call is
--- shared when its own association sets (live, and in the bin for a call in the bin) name a record
--- other than these contacts; a shared call is kept: it loses its associations with the contacts,
--- and every whole-word occurrence (ASCII case ignored) of their emails, names and phone numbers
--- (ARGV[26]) in its text properties is replaced by ARGV[25]; their other values (a city, a job
--- title) stay, being other people's words too. Any other call is wiped with
--- them. Only those keys are read, never the bin's other records, so a step costs what the
--- contacts and their calls hold, whatever the size of the bin (SPEC S27). Two consequences: a
--- call whose other association is with a record in the bin (which names it on its side only)
--- counts as the contacts' alone and is wiped; and a call in the bin whose own side names a
--- contact, when the contact's side no longer does (the call was binned first), is not found: it
--- stays in the bin, naming the contact's id, until purged. Each step
--- audits the calls it settled (permanent_delete_cascade: wiped, permanent_delete_kept: kept) and
--- counts them on the first contact's hash (_erase_wiped, _erase_kept), so that a retry after a
--- crash between steps reports every call. When calls are left for another step, it returns
--- {2, wiped, kept} (the step's counts) and the contacts stay; the step that finds none left erases
--- the contacts and returns {1, wiped, kept} (the totals of every step).
--- Returns {1, wiped, kept} when done, {2, wiped, kept} when calls are left (call it again), {0}
--- when a contact id is not found (live or in the bin), {-1} when a contact's emails changed since
--- read, or the email named belongs to a live contact not among ARGV[2]. Nothing is changed unless
--- it returns 1 or 2.
+-- ARGV[24] -> how many calls one step erases at most (the batch)
+-- ARGV[25..] -> salted hashes to blocklist
+-- A step first erases the calls associated with the contacts, ARGV[24] at most: those the
+-- contacts' own association sets name (live, or in the bin for a contact in the bin). Every such
+-- call is erased, whether or not it is associated with other records too (SPEC S9): it leaves
+-- their association sets as well. Only those keys are read, never the bin's other records, so a
+-- step costs what the contacts and their calls hold, whatever the size of the bin (SPEC S27). The
+-- consequence: a call in the bin whose own side names a contact, when the contact's side no
+-- longer does (the call was binned while the contact was live), is not found: it stays in the bin,
+-- naming the contact's id, until purged. Each step audits the calls it erased
+-- (permanent_delete_cascade) and counts them on the first contact's hash (_erase_wiped), so that a
+-- retry after a crash between steps reports every call. When calls are left for another step, it
+-- returns {2, erased} (the step's count) and the contacts stay; the step that finds none left
+-- erases the contacts and returns {1, erased} (the total of every step).
+-- Returns {1, erased} when done, {2, erased} when calls are left (call it again), {0} when a
+-- contact id is not found (live or in the bin), {-1} when a contact's emails changed since read,
+-- or the email named belongs to a live contact not among ARGV[2]. Nothing is changed unless it
+-- returns 1 or 2.
 local now = ARGV[1]
 local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
@@ -204,123 +193,9 @@ if ARGV[23] ~= '' then
     if not known then return {-1} end
   end
 end
--- Settle the calls named by the contacts' association sets.
-local erasing = {}
-for _, id in ipairs(ids) do erasing['contacts:' .. id] = true end
-
--- shared reports whether call "calls:<id>" is associated with a record other than the contacts,
--- as its own association sets say.
-local function shared(other)
-  for _, src in ipairs({P.assoc .. other, P.binassoc .. other}) do
-    for _, m in ipairs(redis.call('SMEMBERS', src)) do
-      if not erasing[m] then return true end
-    end
-  end
-  return false
-end
-
--- The needles a call kept loses: what identifies the contacts (their emails, and the values of
--- ARGV[26]: names and phone numbers, with "firstname lastname"), lower-cased (ASCII). Other values
--- (a city, a country, a job title) stay: they are not the person's, and other people's text holds
--- them too.
-local ascii_lower = {}
-for c = 65, 90 do ascii_lower[string.char(c)] = string.char(c + 32) end
-local needles = {}
-local function trim(v)
-  v = string.gsub(v, '^%s+', '')
-  return (string.gsub(v, '%s+$', ''))
-end
-local function add_needle(v)
-  v = trim(v)
-  if v ~= '' then needles[#needles + 1] = (string.gsub(v, '[A-Z]', ascii_lower)) end
-end
-local idprops = {}
-if ARGV[26] ~= '' then idprops = split(ARGV[26], ',') end
-for i in ipairs(ids) do
-  for _, e in ipairs(found[i]) do add_needle(e) end
-  if #idprops > 0 then
-    local vals, byname = redis.call('HMGET', srcs[i], unpack(idprops)), {}
-    for j = 1, #idprops do
-      if vals[j] then
-        byname[idprops[j]] = trim(vals[j])
-        add_needle(vals[j])
-      end
-    end
-    local first, last = byname.firstname, byname.lastname
-    if first and last and first ~= '' and last ~= '' then add_needle(first .. ' ' .. last) end
-  end
-end
-
--- wordchar: a byte that a whole-word match may not touch (ASCII letters and digits, and every byte
--- of a character outside ASCII).
-local function wordchar(b) return b and (string.find(b, '^[%w_]') ~= nil or string.byte(b) >= 128) end
-
--- scrub returns src with every whole-word occurrence of a needle replaced by the placeholder, the
--- longest at a place first, or nil when none occurs.
-local function scrub(src)
-  local low = string.gsub(src, '[A-Z]', ascii_lower)
-  local out, pos, hit = {}, 1, false
-  while true do
-    local at, len
-    for _, n in ipairs(needles) do
-      local from = pos
-      while true do
-        local s = string.find(low, n, from, true)
-        if not s then break end
-        local e = s + #n - 1
-        local before = s > 1 and string.sub(low, s - 1, s - 1) or nil
-        local after = e < #low and string.sub(low, e + 1, e + 1) or nil
-        local edge = not (wordchar(string.sub(n, 1, 1)) and wordchar(before)) and
-          not (wordchar(string.sub(n, -1)) and wordchar(after))
-        if edge then
-          if not at or s < at or (s == at and #n > len) then at, len = s, #n end
-          break
-        end
-        from = s + 1
-      end
-    end
-    if not at then break end
-    out[#out + 1] = string.sub(src, pos, at - 1)
-    out[#out + 1] = ARGV[25]
-    pos, hit = at + len, true
-  end
-  if not hit then return nil end
-  out[#out + 1] = string.sub(src, pos)
-  return table.concat(out)
-end
-
-local callprops = split(ARGV[27], ',')
--- keep dissociates call "calls:<oid>" from the contacts and scrubs its text properties.
-local function keep(other, oid)
-  for m in pairs(erasing) do
-    unlink(other, m)
-    unlink(m, other)
-  end
-  local key, live = P.rec .. other, true
-  if redis.call('EXISTS', key) == 0 then key, live = P.bin .. other, false end
-  if redis.call('EXISTS', key) == 0 then return end
-  local vals = redis.call('HMGET', key, unpack(callprops))
-  local set, gone, came = {}, {}, {}
-  for j = 1, #callprops do
-    local v = vals[j]
-    local s = v and scrub(v)
-    if s then
-      set[#set + 1] = callprops[j]
-      set[#set + 1] = s
-      gone[callprops[j]], came[callprops[j]] = v, s
-    end
-  end
-  if #set > 0 then
-    if live then
-      ix_record(ix, specs.calls, oid, gone, false)
-      ix_record(ix, specs.calls, oid, came, true)
-    end
-    redis.call('HSET', key, '_updated', now, unpack(set))
-  end
-end
-
+-- Erase the calls named by the contacts' association sets, ARGV[24] at most in this step.
 local budget = tonumber(ARGV[24])
-local wiped_calls, kept_calls, settled, more = {}, {}, {}, false
+local wiped_calls, wiped, more = {}, {}, false
 for i in ipairs(ids) do
   local K = contact_keys(i)
   local cands = {}
@@ -330,18 +205,13 @@ for i in ipairs(ids) do
     end
   end
   for _, other in ipairs(cands) do
-    if not settled[other] then
+    if not wiped[other] then
       if budget <= 0 then more = true; break end
-      settled[other], budget = true, budget - 1
+      wiped[other], budget = true, budget - 1
       local oid = string.sub(other, 7)
-      if shared(other) then
-        keep(other, oid)
-        kept_calls[#kept_calls + 1] = oid
-      else
-        wipe('calls', oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
-          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
-        wiped_calls[#wiped_calls + 1] = oid
-      end
+      wipe('calls', oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
+        binassoc = P.binassoc .. other, memberof = P.memberof .. other})
+      wiped_calls[#wiped_calls + 1] = oid
     end
   end
   if more then break end
@@ -350,21 +220,14 @@ if #wiped_calls > 0 then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
     'record_ids', table.concat(wiped_calls, ','), 'count', #wiped_calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
 end
-if #kept_calls > 0 then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_kept', 'object_type', 'calls',
-    'record_ids', table.concat(kept_calls, ','), 'count', #kept_calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
-end
 if more then
   ix_flush(ix)
   redis.call('HINCRBY', srcs[1], '_erase_wiped', #wiped_calls)
-  redis.call('HINCRBY', srcs[1], '_erase_kept', #kept_calls)
-  return {2, #wiped_calls, #kept_calls}
+  return {2, #wiped_calls}
 end
-local total_wiped, total_kept = #wiped_calls, #kept_calls
+local total_wiped = #wiped_calls
 for i in ipairs(ids) do
-  local c = redis.call('HMGET', srcs[i], '_erase_wiped', '_erase_kept')
-  total_wiped = total_wiped + (tonumber(c[1]) or 0)
-  total_kept = total_kept + (tonumber(c[2]) or 0)
+  total_wiped = total_wiped + (tonumber(redis.call('HGET', srcs[i], '_erase_wiped')) or 0)
 end
 
 local members = {}
@@ -382,9 +245,9 @@ end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 28, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
-  'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped, 'calls_kept', total_kept,
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped,
   'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
 -- fill returns s with every token replaced by v.
 local function fill(s, token, v)
@@ -399,6 +262,6 @@ local function fill(s, token, v)
   out[#out + 1] = string.sub(s, from)
   return table.concat(out)
 end
-local mail = fill(fill(ARGV[13], '{calls_erased}', tostring(total_wiped)), '{calls_kept}', tostring(total_kept))
+local mail = fill(ARGV[13], '{calls_erased}', tostring(total_wiped))
 redis.call('HSET', KEYS[6], ARGV[12], mail)
-return {1, total_wiped, total_kept}
+return {1, total_wiped}
