@@ -340,12 +340,12 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 
 // TestAuditEntryWhat: the COUNT/IDS cell of crmflow audit names the property of a change of the
 // data model, and for a property_update the fields it changed and how many options came and went;
-// for a permanent_delete, how many of the contact's calls were erased and kept.
+// for a permanent_delete, how many calls were erased with the contact.
 func TestAuditEntryWhat(t *testing.T) {
 	t.Parallel()
 	two, one, zero := 2, 1, 0
 	var erasure auditEntryView // as the API answers it
-	require.NoError(t, json.Unmarshal([]byte(`{"action":"permanent_delete","objectType":"contacts","recordIds":["7"],"count":1,"callsErased":2,"callsKept":1}`), &erasure))
+	require.NoError(t, json.Unmarshal([]byte(`{"action":"permanent_delete","objectType":"contacts","recordIds":["7"],"count":1,"callsErased":2}`), &erasure))
 	for _, tc := range []struct {
 		e    auditEntryView
 		want string
@@ -358,8 +358,8 @@ func TestAuditEntryWhat(t *testing.T) {
 		{auditEntryView{Action: "property_update", Property: "size", Changed: []string{"description"}}, "property size changed description"},
 		{auditEntryView{Action: "object_type_create", ObjectType: "pets"}, "-"},
 		{auditEntryView{Action: "protection_put", Rule: "vip"}, "rule vip"},
-		{erasure, "7 (calls 2 erased, 1 kept)"},
-		{auditEntryView{Action: "permanent_delete", RecordIDs: []string{"7"}, CallsErased: &zero, CallsKept: &zero}, "7"},
+		{erasure, "7 (2 calls erased)"},
+		{auditEntryView{Action: "permanent_delete", RecordIDs: []string{"7"}, CallsErased: &zero}, "7"},
 		{auditEntryView{Action: "permanent_delete", RecordIDs: []string{"7"}}, "7"},
 	} {
 		require.Equal(t, tc.want, tc.e.what(), "%+v", tc.e)
