@@ -67,6 +67,10 @@ type auditJSON struct {
 	Changed        []string `json:"changed,omitempty"`
 	OptionsAdded   *int     `json:"optionsAdded,omitempty"`
 	OptionsRemoved *int     `json:"optionsRemoved,omitempty"`
+	// CallsErased is, on a permanent_delete, how many calls associated with the contact were
+	// erased with it, including calls also associated with other records; the
+	// permanent_delete_cascade entries name them.
+	CallsErased *int `json:"callsErased,omitempty"`
 }
 
 func toAuditJSON(e crm.AuditEntry) auditJSON {
@@ -91,6 +95,8 @@ func toAuditJSON(e crm.AuditEntry) auditJSON {
 		out.Permissions, out.PreviousPermissions = perms(e.Permissions), perms(e.PreviousPermissions)
 	case crm.AuditRetentionSet:
 		out.Retention, out.PreviousRetention = crm.FormatWindow(e.Retention), crm.FormatWindow(e.PreviousRetention)
+	case crm.AuditPermanentDelete:
+		out.CallsErased = &e.CallsErased
 	case crm.AuditPropertyUpdate:
 		out.Changed = e.Changed
 		if slices.Contains(e.Changed, "options") {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -350,6 +351,12 @@ func (s *Server) gdprDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 				slog.String("error", err.Error()))
 		}
 	}
+	// The answer stays HubSpot's 204, with no body; this header says how many calls went with it.
+	w.Header().Set(HeaderCallsErased, strconv.Itoa(res.CallsErased))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// HeaderCallsErased is the header of a gdpr-delete's 204: how many calls associated with the
+// contact were erased with it, including calls also associated with other records (SPEC S9).
+const HeaderCallsErased = "Crmflow-Calls-Erased"

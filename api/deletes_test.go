@@ -586,3 +586,38 @@ func TestEnqueueFailures(t *testing.T) {
 		})
 	}
 }
+
+// A permanent delete erases every call associated with the contact, one that another contact
+// shares too (SPEC S9): the other contact loses its association with it. The 204 stays HubSpot's,
+// without a body, and its header and the audit entry count the calls erased.
+func TestGDPRDeleteErasesSharedCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, props := b.secretContact(t) // with a call of its own
+	bob := b.contact(t, map[string]string{"email": "bob@example.com"})
+	shared := b.create(t, b.tenantA, crm.Calls, map[string]string{"hs_call_body": "Bob and Gracewind (grace.hopper@navy.example) on the contract"})
+	for _, c := range []crm.RecordID{id, bob} {
+		require.NoError(t, b.store.Associate(b.ctx, b.tenantA, crm.AssociationRef{Type: crm.Contacts, ID: c}, crm.AssociationRef{Type: crm.Calls, ID: shared}))
+	}
+
+	r := b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Empty(t, r.body)
+	require.Equal(t, "2", r.header.Get(api.HeaderCallsErased))
+	expectError(t, b.call(t, "GET", "/crm/v3/objects/calls/"+string(shared), tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	r = b.call(t, "GET", "/crm/v4/objects/contacts/"+string(bob)+"/associations/calls", tokRead, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.NotContains(t, string(r.body), string(shared))
+	b.requireNoTrace(t, props["email"], props["firstname"], props["lastname"], "Gracewind")
+
+	r = b.call(t, "GET", "/crm/v3/audit?order=newest&action=permanent_delete", tokAll, nil)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	require.Contains(t, string(r.body), `"callsErased":2`)
+
+	// Twice: by id it is a 404; by email it only blocklists, and counts no call.
+	expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": string(id)}),
+		http.StatusNotFound, "OBJECT_NOT_FOUND")
+	r = b.call(t, "POST", "/crm/v3/objects/contacts/gdpr-delete", tokAll, map[string]any{"objectId": props["email"], "idProperty": "email"})
+	require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+	require.Equal(t, "0", r.header.Get(api.HeaderCallsErased))
+}

@@ -35,7 +35,7 @@
 //	DELETE /crm/v3/objects/{objectType}/{id}               move a record to the bin [delete], 204
 //	POST   /crm/v3/objects/{objectType}/batch/archive      up to 100 ids to the bin [delete; bulk_delete for 2+], 204
 //	POST   /crm/v3/objects/{objectType}/batch/restore      up to 100 ids back from the bin [restore]; 207 names failures
-//	POST   /crm/v3/objects/contacts/gdpr-delete            permanent delete of one contact [permanent_delete], 204
+//	POST   /crm/v3/objects/contacts/gdpr-delete            permanent delete of one contact [permanent_delete], 204 (Crmflow-Calls-Erased)
 //	POST   /crm/v3/objects/{objectType}/bulk-delete        ids, filter or listId, with confirmCount [bulk_delete; a dryRun: read], 202
 //	POST   /crm/v3/lists/{listId}/records/delete           the list's members, never the list [bulk_delete; a dryRun: read], 202
 //	GET    /crm/v3/jobs/{jobId}                            a bulk job's state and progress [read]

@@ -63,6 +63,9 @@ type AuditEntry struct {
 	// Property names the property of AuditPropertyCreate, AuditPropertyUpdate,
 	// AuditPropertyArchive and AuditPropertyRestore (its ObjectType is the property's type).
 	Property string
+	// CallsErased is, on an AuditPermanentDelete entry, how many calls associated with the
+	// contacts were erased with them; the "permanent_delete_cascade" entries name them.
+	CallsErased int
 	// Changed names the fields of the definition an AuditPropertyUpdate changed, as the API names
 	// them (PropertyChange.Fields); OptionsAdded and OptionsRemoved count the options it added and
 	// removed. Never a value of a record, nor an option's value.

@@ -27,6 +27,9 @@ type PermanentDeleteResult struct {
 	IDs []RecordID
 	// Blocklisted is how many email addresses were blocklisted.
 	Blocklisted int
+	// CallsErased is how many calls associated with the contacts were erased with them, including
+	// calls also associated with other records (SPEC S9).
+	CallsErased int
 	// Mail is the confirmation email, written with the delete; a worker sends it.
 	Mail Mail
 }

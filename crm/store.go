@@ -304,8 +304,9 @@ type BinStore interface {
 
 // ErasureStore deletes contacts permanently for privacy law, keeps the blocklist of erased emails and the confirmation mails still to send (SPEC S9–S11).
 type ErasureStore interface {
-	// PermanentDeleteContact deletes a contact for good, with its activities, and blocklists its
-	// emails; the confirmation email to p.By is written in the same step (see PendingMails).
+	// PermanentDeleteContact deletes a contact for good, with every call associated with it (those
+	// other records share too), and blocklists its emails; the confirmation email to p.By, with the
+	// count of calls erased, is written in the same step (see PendingMails).
 	PermanentDeleteContact(ctx context.Context, t TenantID, p PermanentDeleteParams) (PermanentDeleteResult, error)
 	// IsBlocklisted reports whether an email was blocklisted by a permanent delete.
 	IsBlocklisted(ctx context.Context, t TenantID, email string) (bool, error)

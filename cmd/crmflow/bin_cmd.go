@@ -433,7 +433,8 @@ func newEraseCmd(a *app) *cobra.Command {
 		Short: "Permanently delete a contact for privacy law: no recycle bin, no restore, its emails blocklisted",
 		Long: `Erase a contact for good, as privacy law requires (POST /crm/v3/objects/contacts/gdpr-delete): by its
 id, or with --email every contact, live or in the recycle bin, whose primary or additional email it
-is. There is no recycle bin and no restore: the record goes with its calls, associations, list
+is. There is no recycle bin and no restore: the record goes with every call associated with it
+(including calls also associated with other records, which lose them), its associations, list
 memberships and workflow history; its email addresses are blocklisted; the audit trail records the
 erasure by id (crmflow audit --action permanent_delete); and a confirmation email goes to the user
 of the token. An email that belongs to no contact is blocklisted all the same. An id that is no
@@ -543,16 +544,24 @@ type auditEntryView struct {
 	Changed        []string `json:"changed"`
 	OptionsAdded   *int     `json:"optionsAdded"`
 	OptionsRemoved *int     `json:"optionsRemoved"`
+	// CallsErased says, on a permanent_delete, how many calls associated with the contact were
+	// erased with it.
+	CallsErased *int `json:"callsErased"`
 }
 
-// what is the COUNT/IDS cell of an entry: its record ids (the first few, then "+N more"), else its
-// count, else the user, token, protection rule or property it concerns (with what a
-// property_update changed: "property size changed label,options(+1-0)").
+// what is the COUNT/IDS cell of an entry: its record ids (the first few, then "+N more"; for a
+// permanent_delete that erased calls, "(3 calls erased)" after them), else its count, else
+// the user, token, protection rule or property it concerns (with what a property_update changed:
+// "property size changed label,options(+1-0)").
 func (e auditEntryView) what() string {
 	if n := len(e.RecordIDs); n > 0 {
 		s := strings.Join(e.RecordIDs[:min(n, auditIDsShown)], ",")
 		if n > auditIDsShown {
 			s += fmt.Sprintf(" +%d more", n-auditIDsShown)
+		}
+		// An entry written before the counts existed has none: nothing is said rather than 0.
+		if e.CallsErased != nil && *e.CallsErased > 0 {
+			s += fmt.Sprintf(" (%d calls erased)", *e.CallsErased)
 		}
 		return s
 	}
@@ -584,7 +593,9 @@ func newAuditCmd(a *app) *cobra.Command {
 		Use:   "audit [--newest] [--limit N] [--after CURSOR] [--action ACTION] [--by EMAIL]",
 		Short: "Show the audit trail: deletions, restores, permanent deletes, the admins' and the data model's changes",
 		Long: fmt.Sprintf(`Show the tenant's audit trail (GET /crm/v3/audit), oldest first, or newest first with --newest:
-when, the action, the object type, the records (their ids, the first %d then "+N more", or their
+when, the action, the object type, the records (their ids, the first %d then "+N more", and for a
+permanent_delete how many calls associated with the contact were erased with it, including calls
+also associated with other records; or their
 count, which for workflow_erased is of the workflow's revisions erased; for a change of a user,
 token, protection rule or property, which one, and for property_update the fields it changed and
 how many options it added and removed), who made the change (for a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -338,10 +339,13 @@ func TestBinCommandsUsageErrors(t *testing.T) {
 }
 
 // TestAuditEntryWhat: the COUNT/IDS cell of crmflow audit names the property of a change of the
-// data model, and for a property_update the fields it changed and how many options came and went.
+// data model, and for a property_update the fields it changed and how many options came and went;
+// for a permanent_delete, how many calls were erased with the contact.
 func TestAuditEntryWhat(t *testing.T) {
 	t.Parallel()
 	two, one, zero := 2, 1, 0
+	var erasure auditEntryView // as the API answers it
+	require.NoError(t, json.Unmarshal([]byte(`{"action":"permanent_delete","objectType":"contacts","recordIds":["7"],"count":1,"callsErased":2}`), &erasure))
 	for _, tc := range []struct {
 		e    auditEntryView
 		want string
@@ -354,6 +358,9 @@ func TestAuditEntryWhat(t *testing.T) {
 		{auditEntryView{Action: "property_update", Property: "size", Changed: []string{"description"}}, "property size changed description"},
 		{auditEntryView{Action: "object_type_create", ObjectType: "pets"}, "-"},
 		{auditEntryView{Action: "protection_put", Rule: "vip"}, "rule vip"},
+		{erasure, "7 (2 calls erased)"},
+		{auditEntryView{Action: "permanent_delete", RecordIDs: []string{"7"}, CallsErased: &zero}, "7"},
+		{auditEntryView{Action: "permanent_delete", RecordIDs: []string{"7"}}, "7"},
 	} {
 		require.Equal(t, tc.want, tc.e.what(), "%+v", tc.e)
 	}

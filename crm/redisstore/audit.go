@@ -123,6 +123,7 @@ func auditEntry(m redis.XMessage) crm.AuditEntry {
 		e.Changed = strings.Split(v, ",")
 	}
 	e.OptionsAdded, _ = strconv.Atoi(str("options_added"))
+	e.CallsErased, _ = strconv.Atoi(str("calls_erased"))
 	e.OptionsRemoved, _ = strconv.Atoi(str("options_removed"))
 	if _, ok := m.Values["perms"]; ok {
 		e.Permissions = perms("perms")

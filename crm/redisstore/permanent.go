@@ -110,8 +110,10 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	mail := crm.Mail{
 		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: crm.MailKindPermanentDelete, CreatedAt: now,
 		Subject: "Permanent deletion completed",
-		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its activities and list memberships.\n"+
-			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n", typed, now.Format(time.RFC1123)),
+		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history, "+
+			"and %s calls associated with it were erased with it, including calls also associated with other records.\n"+
+			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n",
+			typed, now.Format(time.RFC1123), mailCallsErased),
 	}
 	raw, err := json.Marshal(mail)
 	if err != nil {
@@ -145,6 +147,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 			call.CallsIndexSpec = indexSpec(t, sch)
 		}
 	}
+	call.Batch = s.erasureBatch()
 	for _, e := range block {
 		call.Hashes = append(call.Hashes, s.emailHash(t, e))
 	}
@@ -155,10 +158,28 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	if err := s.eraseCopiesNaming(ctx, t, block); err != nil {
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("%w; nothing was deleted yet: ask again", err)
 	}
-	reply, acked := permanentDeleteScript.runAcked(ctx, s, call)
-	n, err := reply.Int()
-	if err != nil {
-		return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
+	// Each step erases a batch of the contacts' calls; the one that finds none left erases the
+	// contacts. A crash between steps leaves the contacts with the calls not yet erased: a retry
+	// erases those.
+	var n int64
+	var erased int
+	var acked error
+	for {
+		reply, a := permanentDeleteScript.runAcked(ctx, s, call)
+		if a != nil {
+			acked = a
+		}
+		var err error
+		n, erased, err = permanentDeleteReply(reply)
+		if err != nil {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: %w", err)
+		}
+		if n != 2 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: the contact's calls were being erased and the contact is not erased yet: ask again to finish: %w", err)
+		}
 	}
 	switch {
 	case n == 0 && p.Email != "":
@@ -168,8 +189,9 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		// data is gone all the same; its emails, read above, are blocklisted as an erasure's are
 		// (SPEC S10), with the audit entry and the confirmation of a delete that found no contact.
 		call.IDs, call.Records, call.MemberOf, call.Read = nil, nil, nil, ""
+		var reply *redis.Cmd
 		reply, acked = permanentDeleteScript.runAcked(ctx, s, call)
-		n, err := reply.Int()
+		n, _, err := permanentDeleteReply(reply)
 		if err != nil {
 			return crm.PermanentDeleteResult{}, false, fmt.Errorf("permanent delete: blocklist the emails of contact %s, gone since it was read: %w", p.ID, err)
 		}
@@ -183,6 +205,10 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		return crm.PermanentDeleteResult{}, false, fmt.Errorf("the contact was deleted permanently, but %w (ask again by email to finish)", err)
 	}
 	res := crm.PermanentDeleteResult{IDs: ids, Blocklisted: len(block), Mail: mail}
+	if n == 1 {
+		res.CallsErased = erased
+	}
+	res.Mail.Body = strings.ReplaceAll(res.Mail.Body, mailCallsErased, strconv.Itoa(res.CallsErased))
 	if len(ids) > 0 {
 		res.ID = ids[0]
 	}
@@ -190,6 +216,46 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		return res, false, fmt.Errorf("permanent delete: %w", acked)
 	}
 	return res, false, nil
+}
+
+// mailCallsErased stands in the confirmation of a permanent delete for the count of calls erased,
+// which the step that erases the contacts fills in.
+const mailCallsErased = "{calls_erased}"
+
+// defaultErasureBatch is how many calls one step of a permanent delete erases at most.
+const defaultErasureBatch = 200
+
+// erasureBatch is Config.ErasureBatch, or defaultErasureBatch.
+func (s *Store) erasureBatch() int {
+	if s.cfg.ErasureBatch > 0 {
+		return s.cfg.ErasureBatch
+	}
+	return defaultErasureBatch
+}
+
+// permanentDeleteReply decodes the answer of permanentDeleteScript: its status (1 done, 2 calls
+// left, 0 a contact not found, -1 changed since read) and, for 1 and 2, the calls erased.
+func permanentDeleteReply(reply *redis.Cmd) (int64, int, error) {
+	v, err := reply.Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(v) == 0 {
+		return 0, 0, fmt.Errorf("the step answered nothing")
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return 0, 0, fmt.Errorf("the step answered %v", v)
+	}
+	var erased int
+	if len(v) > 1 {
+		c, ok := v[1].(int64)
+		if !ok {
+			return 0, 0, fmt.Errorf("the step answered %v", v)
+		}
+		erased = int(c)
+	}
+	return n, erased, nil
 }
 
 // ContactsByAnyEmail returns the ids of every contact, live or in the bin, whose primary or

@@ -2,11 +2,12 @@ package redisstore
 
 import "github.com/crmflow/crmflow/crm"
 
-// permanentDeleteScript removes contacts for good (privacy law), all in one step: each contact,
-// live or in the bin, the activities (calls) associated with it, its associations and list
-// memberships, its enrollments and workflow history, its entries in the live and the bin email
-// indexes; it blocklists the salted hashes of their emails, writes the audit entries (ids and
-// counts only) and the confirmation email to send.
+// permanentDeleteScript removes contacts for good (privacy law). Each step first erases a batch of
+// the calls their association sets name, whether or not other records share them (never reading
+// the rest of the bin); the step that finds no call left removes each contact, live or in the bin,
+// its associations and list memberships, its enrollments and workflow history, its entries in the
+// live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
+// entries (ids and counts only) and the confirmation email to send.
 // See lua/permanent_delete.lua for its KEYS and ARGV.
 var permanentDeleteScript = newScript[permanentDeleteCall]("helpers", "index", "permanent_delete")
 
@@ -43,7 +44,9 @@ type permanentDeleteCall struct {
 	ContactsIndexSpec, CallsIndexSpec              string
 	OperationPrefix                                string
 	// Named is the email the delete named, "" for a delete by id.
-	Named  string
+	Named string
+	// Batch is how many calls one step erases at most.
+	Batch  int
 	Hashes []string // the salted hashes to blocklist
 }
 
@@ -71,7 +74,7 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named, c.Batch}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

@@ -79,6 +79,7 @@ func TestPermanentDeleteLeavesNoTrace(t *testing.T) {
 				require.Empty(t, rr.Restored)
 				_, err = b.store.Record(ctx, b.tenant, crm.Calls, call[0].ID, nil)
 				require.ErrorIs(t, err, crm.ErrNotFound)
+				require.Equal(t, 1, res.CallsErased, "the call the company shares is erased too (SPEC S9)")
 				members, _, err := b.store.ListMembers(ctx, b.tenant, l.ID, nil)
 				require.NoError(t, err)
 				require.Equal(t, []crm.RecordID{other.ID}, members)

@@ -34,6 +34,10 @@ type Config struct {
 	// changed (CheckEmailSalt refuses a process whose salt differs from the one first used); a
 	// known salt would let anyone who reads Redis test whether an address was erased.
 	EmailSalt string
+	// ErasureBatch is how many calls associated with a contact one step of a permanent delete
+	// erases at most: each step is one script, so a contact with many calls never holds Redis for
+	// long. Defaults to 200.
+	ErasureBatch int
 	// Logger receives the store's warnings. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Retention is how long a deleted record stays restorable. Defaults to DefaultRetention (90 days).

@@ -1,6 +1,6 @@
--- Removes contacts for good (privacy law), all in one step: each contact, live or in the bin, the
--- activities (calls) associated with it, its associations and list memberships, its enrollments and
--- workflow history, its entries in the live and the bin email indexes; it blocklists the salted
+-- Removes contacts for good (privacy law), in steps (see below for the calls): each contact, live
+-- or in the bin, the calls associated with it, its associations and list memberships, its
+-- enrollments and workflow history, its entries in the live and the bin email indexes; it blocklists the salted
 -- hashes of their emails, writes the audit entries (ids and counts only) and the confirmation email
 -- to send. Several contacts are erased together when they share the email the delete named (one
 -- person's data). It refuses when a contact's emails differ from those the caller read (a
@@ -39,7 +39,8 @@
 -- ARGV[10] -> list key prefix
 -- ARGV[11] -> list members key suffix
 -- ARGV[12] -> pending mail id
--- ARGV[13] -> pending mail (JSON)
+-- ARGV[13] -> pending mail (JSON); the step that erases the contacts writes it with every
+--   {calls_erased} replaced by the total of calls erased
 -- ARGV[14] -> each contact's emails as read, joined by ';', the contacts joined by '|' in the
 --   order of ARGV[2]
 -- ARGV[15] -> workflow key prefix ("crm:{<tenant>}:flow:"); a wiped record's entries also leave
@@ -58,10 +59,24 @@
 -- ARGV[23] -> the email the delete named (normalized), '' for a delete by id: a live contact that
 --   holds it and is not among ARGV[2] (created since the caller looked the email up) makes it
 --   return -1, so that the caller looks again and erases that one too
--- ARGV[24..] -> salted hashes to blocklist
--- Returns 1 when done, 0 when a contact id is not found (live or in the bin), -1 when a contact's
--- emails changed since read, or the email named belongs to a live contact not among ARGV[2].
--- Nothing is changed unless it returns 1.
+-- ARGV[24] -> how many calls one step erases at most (the batch)
+-- ARGV[25..] -> salted hashes to blocklist
+-- A step first erases the calls associated with the contacts, ARGV[24] at most: those the
+-- contacts' own association sets name (live, or in the bin for a contact in the bin). Every such
+-- call is erased, whether or not it is associated with other records too (SPEC S9): it leaves
+-- their association sets as well. Only those keys are read, never the bin's other records, so a
+-- step costs what the contacts and their calls hold, whatever the size of the bin (SPEC S27). The
+-- consequence: a call in the bin whose own side names a contact, when the contact's side no
+-- longer does (the call was binned while the contact was live), is not found: it stays in the bin,
+-- naming the contact's id, until purged. Each step audits the calls it erased
+-- (permanent_delete_cascade) and counts them on the first contact's hash (_erase_wiped), so that a
+-- retry after a crash between steps reports every call. When calls are left for another step, it
+-- returns {2, erased} (the step's count) and the contacts stay; the step that finds none left
+-- erases the contacts and returns {1, erased} (the total of every step).
+-- Returns {1, erased} when done, {2, erased} when calls are left (call it again), {0} when a
+-- contact id is not found (live or in the bin), {-1} when a contact's emails changed since read,
+-- or the email named belongs to a live contact not among ARGV[2]. Nothing is changed unless it
+-- returns 1 or 2.
 local now = ARGV[1]
 local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
@@ -156,17 +171,18 @@ end
 local ids = {}
 if ARGV[2] ~= '' then ids = split(ARGV[2], ',') end
 local read = split(ARGV[14], '|')
-local found, binday = {}, {}
+local found, binday, srcs = {}, {}, {}
 -- First check every contact, so that nothing changes unless all can go.
 for i in ipairs(ids) do
   local K = contact_keys(i)
   local src = K.rec
   if redis.call('EXISTS', src) == 0 then src = K.bin end
-  if redis.call('EXISTS', src) == 0 then return 0 end
+  if redis.call('EXISTS', src) == 0 then return {0} end
   local cur = redis.call('HMGET', src, 'email', 'additional_emails', '_deleted_at')
   local emails = split_emails(cur[1] or '', cur[2] or '')
-  if table.concat(emails, ';') ~= (read[i] or '') then return -1 end
+  if table.concat(emails, ';') ~= (read[i] or '') then return {-1} end
   found[i] = emails
+  srcs[i] = src
   if cur[3] then binday[i] = string.format('%d', math.floor(tonumber(cur[3]) / 86400000)) end
 end
 if ARGV[23] ~= '' then
@@ -174,10 +190,47 @@ if ARGV[23] ~= '' then
   if owner then
     local known = false
     for _, id in ipairs(ids) do if id == owner then known = true end end
-    if not known then return -1 end
+    if not known then return {-1} end
   end
 end
-local calls, members, wiped = {}, {}, {}
+-- Erase the calls named by the contacts' association sets, ARGV[24] at most in this step.
+local budget = tonumber(ARGV[24])
+local wiped_calls, wiped, more = {}, {}, false
+for i in ipairs(ids) do
+  local K = contact_keys(i)
+  local cands = {}
+  for _, s in ipairs({K.assoc, K.binassoc}) do
+    for _, other in ipairs(redis.call('SMEMBERS', s)) do
+      if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
+    end
+  end
+  for _, other in ipairs(cands) do
+    if not wiped[other] then
+      if budget <= 0 then more = true; break end
+      wiped[other], budget = true, budget - 1
+      local oid = string.sub(other, 7)
+      wipe('calls', oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
+        binassoc = P.binassoc .. other, memberof = P.memberof .. other})
+      wiped_calls[#wiped_calls + 1] = oid
+    end
+  end
+  if more then break end
+end
+if #wiped_calls > 0 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
+    'record_ids', table.concat(wiped_calls, ','), 'count', #wiped_calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
+end
+if more then
+  ix_flush(ix)
+  redis.call('HINCRBY', srcs[1], '_erase_wiped', #wiped_calls)
+  return {2, #wiped_calls}
+end
+local total_wiped = #wiped_calls
+for i in ipairs(ids) do
+  total_wiped = total_wiped + (tonumber(redis.call('HGET', srcs[i], '_erase_wiped')) or 0)
+end
+
+local members = {}
 for i, id in ipairs(ids) do
   local me = 'contacts:' .. id
   local rids = {}
@@ -186,30 +239,29 @@ for i, id in ipairs(ids) do
     rids[#rids+1] = id
   end
   if binday[i] then bin_emails_remove(ARGV[19] .. binday[i], found[i], rids) end
-  local K = contact_keys(i)
-  for _, s in ipairs({K.assoc, K.binassoc}) do
-    for _, other in ipairs(redis.call('SMEMBERS', s)) do
-      local otype, oid = string.match(other, '^([^:]+):(.+)$')
-      if otype == 'calls' and not wiped[oid] then
-        wiped[oid] = true
-        wipe(otype, oid, {rec = P.rec .. other, bin = P.bin .. other, assoc = P.assoc .. other,
-          binassoc = P.binassoc .. other, memberof = P.memberof .. other})
-        calls[#calls+1] = oid
-      end
-    end
-  end
-  wipe('contacts', id, K)
+  wipe('contacts', id, contact_keys(i))
   members[#members+1] = me
 end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 24, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
-if #calls > 0 then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete_cascade', 'object_type', 'calls',
-    'record_ids', table.concat(calls, ','), 'count', #calls, 'by', ARGV[3], 'via', 'api', 'ref', table.concat(ids, ','), 'at', now)
-end
+for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
-  'record_ids', table.concat(ids, ','), 'count', #ids, 'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
-redis.call('HSET', KEYS[6], ARGV[12], ARGV[13])
-return 1
+  'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped,
+  'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)
+-- fill returns s with every token replaced by v.
+local function fill(s, token, v)
+  local out, from = {}, 1
+  while true do
+    local at = string.find(s, token, from, true)
+    if not at then break end
+    out[#out + 1] = string.sub(s, from, at - 1)
+    out[#out + 1] = v
+    from = at + #token
+  end
+  out[#out + 1] = string.sub(s, from)
+  return table.concat(out)
+end
+local mail = fill(ARGV[13], '{calls_erased}', tostring(total_wiped))
+redis.call('HSET', KEYS[6], ARGV[12], mail)
+return {1, total_wiped}
