@@ -92,7 +92,7 @@ func TestPermanentDeleteErasesSharedCalls(t *testing.T) {
 		res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ann.ID, By: "dpo@x.example"})
 		require.NoError(t, err)
 		require.Equal(t, 4, res.CallsErased)
-		require.Contains(t, res.Mail.Body, "4 calls associated with it were erased with it, including calls also associated with other records")
+		require.Contains(t, res.Mail.Body, "Calls associated with it and erased with it, including calls also associated with other records: 4.\n")
 		audit, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Newest: true, Limit: 2})
 		require.NoError(t, err)
 		require.Equal(t, crm.AuditPermanentDelete, audit[0].Action)
@@ -226,7 +226,7 @@ func TestPermanentDeleteErasesManyCallsInSteps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1000, res.CallsErased, "the steps before the crash count too")
 	// The confirmation says so, as written with the erasure and as answered.
-	const said = "1000 calls associated with it were erased with it, including calls also associated with other records"
+	const said = "Calls associated with it and erased with it, including calls also associated with other records: 1000.\n"
 	require.Contains(t, res.Mail.Body, said)
 	mails, err := st.PendingMails(ctx, tn)
 	require.NoError(t, err)

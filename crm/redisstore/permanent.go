@@ -110,8 +110,8 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 	mail := crm.Mail{
 		ID: "pd-" + hex.EncodeToString(rb[:]), To: by, Kind: crm.MailKindPermanentDelete, CreatedAt: now,
 		Subject: "Permanent deletion completed",
-		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history, "+
-			"and %s calls associated with it were erased with it, including calls also associated with other records.\n"+
+		Body: fmt.Sprintf("The contact you asked to delete permanently (%s) was deleted at %s, with its list memberships and workflow history.\n"+
+			"Calls associated with it and erased with it, including calls also associated with other records: %s.\n"+
 			"It cannot be restored, and its email addresses can no longer be used for a new contact.\n",
 			typed, now.Format(time.RFC1123), mailCallsErased),
 	}
