@@ -327,5 +327,6 @@ func queryTime(v, name string) (time.Time, error) {
 	return time.Time{}, errInvalid(name, "INVALID_TIME", "%s %q is not a time: use an RFC 3339 time such as 2026-03-01T12:00:00Z, or a date such as 2026-03-01", name, v)
 }
 
-// operationIDPattern is the shape of an operation id (job-<id>, wf-<name>-<ms>, or a call's id).
+// operationIDPattern is the shape of an operation id (job-<id>, wf-<name>-<ms>, wf-<name>-<ms>_<n>,
+// or a call's id).
 var operationIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)

@@ -148,6 +148,11 @@ type PauseOpts struct {
 	// (Flow.ActivatedAt): a workflow activated again since is left as it is, and PauseFlow returns
 	// ErrFlowReactivated. Zero pauses it whatever its activation.
 	IfActivatedAt time.Time
+	// IfActivation is, with IfActivatedAt, that activation's number (Flow.Activation): a
+	// workflow paused and activated again within the same millisecond is then told apart too.
+	// 0 (a workflow last activated by a version that did not number its activations) compares
+	// IfActivatedAt alone.
+	IfActivation int64
 }
 
 // ErrFlowReactivated means a conditional PauseFlow found the workflow activated again since.

@@ -92,11 +92,16 @@ type ArchiveLimit struct {
 	// ActivatedAt names the activation the deletions act for (Flow.ActivatedAt), which Needs
 	// checks. It does not split the count.
 	ActivatedAt time.Time
+	// Activation is, with ActivatedAt, that activation's number (Flow.Activation), which Needs
+	// checks too: an activation made in the same millisecond after a pause is another one. 0 (a
+	// workflow last activated by a version that did not number its activations) checks
+	// ActivatedAt alone.
+	Activation int64
 	// Needs, when not empty, are the permissions the workflow acts with (SPEC S23), checked in the
-	// step that moves the records: unless the workflow is still active at ActivatedAt and its
-	// activator (the actor's User) exists, is enabled and holds every one of them, nothing moves
-	// and the live records are reported as ArchiveResult.Stopped. This holds for an unlimited
-	// DeletionLimit too. Empty checks neither.
+	// step that moves the records: unless the workflow is still active at ActivatedAt (and
+	// Activation) and its activator (the actor's User) exists, is enabled and holds every one of
+	// them, nothing moves and the live records are reported as ArchiveResult.Stopped. This holds
+	// for an unlimited DeletionLimit too. Empty checks neither.
 	Needs []Permission
 }
 

@@ -30,7 +30,9 @@ func JobOperationID(jobID string) string { return "job-" + jobID }
 // record it moved to the bin carries its ID (Deletion.Operation); undoing it restores those still
 // there. A permanent delete is not an operation: it cannot be undone.
 type Operation struct {
-	// ID names the operation: the call's id, "job-<job id>", or "wf-<workflow>-<activation, unix ms>".
+	// ID names the operation: the call's id, "job-<job id>", or "wf-<workflow>-<activation, unix ms>"
+	// (with "_<Flow.Activation>" after it for an activation made in the same millisecond as the
+	// one before, whose operation has the first id). Clients take it as it is: nothing parses it.
 	ID string
 	// Kind is one of the Op* kinds.
 	Kind       string

@@ -61,7 +61,7 @@ func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, e
 // activation then decides). Either way the caller runs nothing more of the workflow in this task.
 func (w *Worker) pauseForAuthority(ctx context.Context, log *slog.Logger, t crm.TenantID, flow crm.Flow, why *crm.PauseOpts) error {
 	opts := *why
-	opts.IfActivatedAt = flow.ActivatedAt
+	opts.IfActivatedAt, opts.IfActivation = flow.ActivatedAt, flow.Activation
 	_, err := w.store.PauseFlow(ctx, t, flow.Name, &opts)
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
@@ -86,7 +86,7 @@ func (w *Worker) pauseInvalid(ctx context.Context, log *slog.Logger, t crm.Tenan
 		"store it and activate it again", rev, msg)
 	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, Code: crm.PauseRevisionInvalid,
 		Params:        map[string]string{"revision": strconv.FormatInt(rev, 10), "problem": msg},
-		IfActivatedAt: flow.ActivatedAt})
+		IfActivatedAt: flow.ActivatedAt, IfActivation: flow.Activation})
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
 		return nil

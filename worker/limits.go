@@ -34,7 +34,7 @@ func (w *Worker) deletionLimit(ctx context.Context, t crm.TenantID, flow crm.Flo
 		}
 		lim = tn.DeletionLimit
 	}
-	return &crm.ArchiveLimit{DeletionLimit: lim, ActivatedAt: flow.ActivatedAt, Needs: wf.Permissions(many)}, nil
+	return &crm.ArchiveLimit{DeletionLimit: lim, ActivatedAt: flow.ActivatedAt, Activation: flow.Activation, Needs: wf.Permissions(many)}, nil
 }
 
 // LimitPauseReason is the reason a workflow shows (GET /automation/v4/flows/{name}) once it paused
@@ -63,7 +63,7 @@ func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.Tenan
 		task, err := NewMailSendTask(MailSendPayload{TenantID: t, To: flow.ActivatedBy, Kind: KindWorkflowLimitReached,
 			Subject:        fmt.Sprintf("crmflow: workflow %s paused at its blast-radius limit", flow.Name),
 			Body:           limitMailBody(t, flow, lim),
-			IdempotencyKey: "limit:" + flow.Name + ":" + strconv.FormatInt(flow.ActivatedAt.UnixMilli(), 10)})
+			IdempotencyKey: limitMailKey(flow)})
 		if err != nil {
 			log.Error("cannot email the activator of a workflow paused at its limit", "error", err)
 		} else if _, err := w.enq.Enqueue(ctx, task); err != nil && !errors.Is(err, ErrDuplicate) {
@@ -71,7 +71,7 @@ func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.Tenan
 		}
 	}
 	_, err := w.store.PauseFlow(ctx, t, flow.Name, &crm.PauseOpts{Reason: reason, Code: crm.PauseDeletionLimit,
-		Params: LimitPauseParams(lim), IfActivatedAt: flow.ActivatedAt})
+		Params: LimitPauseParams(lim), IfActivatedAt: flow.ActivatedAt, IfActivation: flow.Activation})
 	switch {
 	case errors.Is(err, crm.ErrFlowReactivated):
 		log.Info("workflow activated again while its limit was reached: leaving it to the new activation")
@@ -81,6 +81,18 @@ func (w *Worker) pauseAtLimit(ctx context.Context, log *slog.Logger, t crm.Tenan
 	}
 	log.Warn("workflow paused at its blast-radius limit", "limit", lim.String(), "refused", refused)
 	return nil
+}
+
+// limitMailKey is the idempotency key of the email about flow's activation paused at its limit:
+// "limit:<name>:<activated_at, unix ms>:<activation>", so that an activation made in the same
+// millisecond after a pause is emailed too; "limit:<name>:<activated_at>" for a workflow last
+// activated by a version that did not number its activations, as that version named it.
+func limitMailKey(flow crm.Flow) string {
+	key := "limit:" + flow.Name + ":" + strconv.FormatInt(flow.ActivatedAt.UnixMilli(), 10)
+	if flow.Activation != 0 {
+		key += ":" + strconv.FormatInt(flow.Activation, 10)
+	}
+	return key
 }
 
 // limitMailBody is the text of the email to the activator of a workflow paused at its limit. It

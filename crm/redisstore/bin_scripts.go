@@ -73,7 +73,10 @@ type archiveCall struct {
 	// activation's time (unix ms, "" for no guard) and the permissions, comma-separated. With a
 	// job, Needs is crm.JobNeeds, always checked against User, its creator.
 	Activation string
-	Needs      string
+	// ActivationNum is, with Activation, that activation's number (crm.ArchiveLimit.Activation),
+	// "" when the caller has none: Activation alone then names it.
+	ActivationNum string
+	Needs         string
 	// RulesVersion is the version of the protection rules the records were checked against ("" for
 	// none), read from RulesVersionKey.
 	RulesVersion string
@@ -107,7 +110,7 @@ func (c archiveCall) argv() []any {
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
 		c.Operation, c.OperationPrefix, c.LimitMax, c.LimitWindow, c.expect(), c.Activation, c.Needs, c.RulesVersion,
-		crm.MaxLimitWindow.Milliseconds()}
+		crm.MaxLimitWindow.Milliseconds(), c.ActivationNum}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so

@@ -174,6 +174,9 @@ func (s *Store) archive(ctx context.Context, t crm.TenantID, o crm.ObjectType, i
 	}
 	if lim != nil && len(lim.Needs) > 0 {
 		call.Activation = strconv.FormatInt(lim.ActivatedAt.UnixMilli(), 10)
+		if lim.Activation != 0 {
+			call.ActivationNum = strconv.FormatInt(lim.Activation, 10)
+		}
 		call.Needs = crm.Permissions(lim.Needs).String()
 	}
 	call.Expect = expect // not nil when the caller checked: the script then answers {moved, refused, changed}

@@ -25,7 +25,8 @@
 // # Operations (SPEC S26)
 //
 // archive.lua records, with each move to the bin, the operation the records join (the call's id,
-// "job-<id>" for a bulk job, "wf-<name>-<activated_at>" for a workflow): in the record
+// "job-<id>" for a bulk job, "wf-<name>-<activated_at>" for a workflow's activation, with
+// "_<activation>" after it when an earlier activation of the same millisecond has that id): in the record
 // (_deleted_operation), in the operation's hash (OperationKey), in its bin index (OperationBinKey)
 // and, at its first move, in the tenant's index (OperationsKey). restore.lua, purge.lua and
 // permanent_delete.lua take records out of their operation's bin index in the same step. An undo

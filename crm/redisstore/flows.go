@@ -156,9 +156,12 @@ func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts
 	if opts == nil {
 		opts = &crm.PauseOpts{}
 	}
-	at := ""
+	at, num := "", ""
 	if !opts.IfActivatedAt.IsZero() {
 		at = ms(opts.IfActivatedAt)
+		if opts.IfActivation != 0 {
+			num = strconv.FormatInt(opts.IfActivation, 10)
+		}
 	}
 	params := ""
 	if len(opts.Params) > 0 {
@@ -167,7 +170,7 @@ func (s *Store) PauseFlow(ctx context.Context, t crm.TenantID, name string, opts
 	}
 	n, err := pauseFlowScript.run(ctx, s, pauseFlowCall{
 		Flow: FlowKey(t, name), At: s.cfg.Clock.Now().UnixMilli(), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), Name: name,
-		Reason: opts.Reason, IfActivatedAt: at, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
+		Reason: opts.Reason, IfActivatedAt: at, IfActivation: num, FlowPrefix: flowKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
 		Code: opts.Code, Params: params,
 	}).Int()
 	if err != nil {

@@ -65,7 +65,9 @@ type pauseFlowCall struct {
 	Name              string
 	Reason            string
 	// IfActivatedAt is the activation (activated_at, unix ms) to pause, or "": any.
-	IfActivatedAt   string
+	IfActivatedAt string
+	// IfActivation is, with IfActivatedAt, that activation's number, or "": IfActivatedAt alone.
+	IfActivation    string
 	FlowPrefix      string
 	TrigReadsPrefix string
 	Code            crm.PauseCode
@@ -74,7 +76,7 @@ type pauseFlowCall struct {
 
 func (c pauseFlowCall) keys() []string { return []string{c.Flow} }
 func (c pauseFlowCall) argv() []any {
-	return []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.IfActivatedAt, c.FlowPrefix, c.TrigReadsPrefix, string(c.Code), c.Params}
+	return []any{c.At, c.ActiveFlowsPrefix, c.Name, c.Reason, c.IfActivatedAt, c.FlowPrefix, c.TrigReadsPrefix, string(c.Code), c.Params, c.IfActivation}
 }
 
 // setPlanScript changes a tenant's plan; when the new plan does not allow workflows, it pauses

@@ -436,8 +436,9 @@ func ProtectionVersionKey(t crm.TenantID) string { return prefix(t) + "protectio
 func OperationsKey(t crm.TenantID) string { return prefix(t) + "ops" }
 
 // OperationKey is the HASH of an operation: kind, object_type, by, via, ref, rev, first_at,
-// last_at (unix ms), moved (how many records it moved to the bin) and undo_job (the id of its
-// latest undo job, once undone).
+// last_at (unix ms), moved (how many records it moved to the bin), undo_job (the id of its
+// latest undo job, once undone) and, for a workflow's, activation (the number of the activation
+// whose deletions it holds; absent when moved by a version that did not number activations).
 func OperationKey(t crm.TenantID, id string) string { return operationKeyPrefix(t) + id }
 
 // OperationBinKey is the ZSET of the records of an operation still in the bin, scored by numeric

@@ -32,6 +32,7 @@ type createUndoJobCall struct {
 	FlowPrefix        string
 	ActiveFlowsPrefix string
 	TrigReadsPrefix   string
+	OperationPrefix   string
 }
 
 func (c createUndoJobCall) keys() []string {
@@ -47,11 +48,12 @@ var (
 
 func (c createUndoJobCall) argv() []any {
 	return []any{c.At, c.JobPrefix, c.By, c.OperationID, c.AuditMaxLen, c.FlowPrefix, c.ActiveFlowsPrefix, c.TrigReadsPrefix,
-		string(crm.PauseUndo), cancelNeeds, pauseNeeds}
+		string(crm.PauseUndo), cancelNeeds, pauseNeeds, c.OperationPrefix}
 }
 
 // operationIDRE matches the ids an operation can have: a call's id (hex), "job-<id>" or
-// "wf-<workflow>-<activation>" (workflow names are lowercase letters, digits, '-' and '_'), at
+// "wf-<workflow>-<activated_at>", with "_<activation number>" after it for an activation made in
+// the same millisecond as the one before (workflow names are lowercase letters, digits, '-' and '_'), at
 // most 300 characters. Nothing else, a ':' above all: "<id>:bin" would name the operation's bin
 // index, another key.
 var operationIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,300}$`)
@@ -272,7 +274,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 		Jobs: JobsKey(t), Audit: AuditKey(t), Selecting: JobsSelectingKey(t),
 		At: s.cfg.Clock.Now().UnixMilli(), JobPrefix: jobKeyPrefix(t), By: p.By, OperationID: p.Operation, AuditMaxLen: auditMaxLen,
 		FlowPrefix: flowKeyPrefix(t), ActiveFlowsPrefix: activeFlowsKeyPrefix(t), TrigReadsPrefix: trigReadsKeyPrefix(t),
-		User: UserKey(t, normalizeUserEmail(p.By)),
+		OperationPrefix: operationKeyPrefix(t), User: UserKey(t, normalizeUserEmail(p.By)),
 	}).StringSlice()
 	if err != nil {
 		return crm.Job{}, fmt.Errorf("undo operation %s: %w", p.Operation, err)

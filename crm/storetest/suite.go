@@ -112,6 +112,7 @@ var tests = []struct {
 	{"DeletionLimitHoldsUnderConcurrentCalls", testDeletionLimitHoldsUnderConcurrentCalls},
 	{"TenantDeletionLimit", testTenantDeletionLimit},
 	{"DeletionGuardChecksTheWorkflowAndItsActivator", testDeletionGuardChecksTheWorkflowAndItsActivator},
+	{"SameMillisecondActivationsAreToldApart", testSameMillisecondActivationsAreToldApart},
 }
 
 // Run runs the suite on the stores h makes, each test as a parallel subtest of t.

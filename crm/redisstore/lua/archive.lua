@@ -65,7 +65,9 @@
 -- ARGV[21] -> the type's search index spec (indexSpec): each moved record leaves its search indexes
 -- ARGV[22] -> the operation (SPEC S26) the moved records join, kept in each (_deleted_operation):
 --   "job-<id>" for a job; '' for the call's id (ARGV[7]), or via workflow for the workflow's
---   current activation ("wf-<name>-<activated_at>", read from its key, ARGV[18] .. name). The
+--   current activation (flow_operation, helpers.lua: "wf-<name>-<activated_at>", read from its
+--   key, ARGV[18] .. name, with "_<activation>" after it when a former activation of the same
+--   millisecond has that id; a new operation records the activation's number). The
 --   operation's key (OperationKey) gains the move (kind, actor, first and last time, moved count)
 --   and its bin index (OperationBinKey: that key followed by ':bin') the moved ids
 -- ARGV[23] -> operation key prefix ("crm:{<tenant>}:op:")
@@ -84,7 +86,7 @@
 --   none moves and the answer names those written
 -- ARGV[27] -> via workflow and without a job, the activation (activated_at, unix ms) the deletion
 --   acts for, '' for no guard (SPEC S23): unless the workflow (ARGV[18] .. ARGV[5]) is active at
---   that activation and its activator (KEYS[17]) exists, is not disabled and holds each permission
+--   that activation (and ARGV[31]) and its activator (KEYS[17]) exists, is not disabled and holds each permission
 --   of ARGV[28], nothing is done and the reply is {"stopped", the live ids of ARGV[9]...}. With a
 --   job, the job acts with its creator's (KEYS[17]) authority as it is now (SPEC S2): while records
 --   are pending, unless the user exists, is not disabled and holds each permission of ARGV[28],
@@ -99,6 +101,9 @@
 -- ARGV[30] -> how long KEYS[16] keeps a deletion (ms): the longest window a limit may have
 --   (crm.MaxLimitWindow), so that a limit whose window is made longer counts the deletions made
 --   within it under the shorter one
+-- ARGV[31] -> with ARGV[27], that activation's number (the workflow's "activation"), '' when the
+--   caller has none (a workflow activated by a version that did not number them): ARGV[27] alone
+--   then names the activation
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[26], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -124,8 +129,9 @@ local function rules_changed()
   return tonumber(redis.call('GET', KEYS[18]) or '0') + 1 ~= tonumber(ARGV[29])
 end
 if job_limit == 0 and own and (ARGV[27] or '') ~= '' then
-  local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at')
-  local ok = f[1] == 'active' and f[2] == ARGV[27] and not lacks(KEYS[17], ARGV[28])
+  local f = redis.call('HMGET', ARGV[18] .. own, 'state', 'activated_at', 'activation')
+  local ok = f[1] == 'active' and f[2] == ARGV[27] and ((ARGV[31] or '') == '' or f[3] == ARGV[31])
+    and not lacks(KEYS[17], ARGV[28])
   if not ok then
     local out = {'stopped'}
     local n = 0
@@ -138,10 +144,10 @@ if job_limit == 0 and own and (ARGV[27] or '') ~= '' then
 end
 -- Without a job, before anything is written (with a job, once the job is known to be running).
 if job_limit == 0 and rules_changed() then return {'rules'} end
-local operation = ARGV[22]
+local operation, activation = ARGV[22], nil
 if operation == '' then
   operation = op
-  if own then operation = 'wf-' .. own .. '-' .. (redis.call('HGET', ARGV[18] .. own, 'activated_at') or '0') end
+  if own then operation, activation = flow_operation(ARGV[18] .. own, own, ARGV[23]) end
 end
 -- The blast-radius limit: the workflow's deletions in the window ending now, of any of its
 -- activations, use it up.
@@ -330,6 +336,7 @@ if #moved > 0 then
       if #input == 1 then kind = 'delete' else kind = 'batch' end
     end
     redis.call('HSET', opkey, 'kind', kind, 'object_type', otype, 'by', ARGV[3], 'via', ARGV[4], 'ref', ARGV[5], 'rev', rev)
+    if activation then redis.call('HSET', opkey, 'activation', activation) end
     redis.call('ZADD', KEYS[15], now, operation)
   end
   redis.call('HSET', opkey, 'last_at', now)

@@ -15,8 +15,8 @@
 -- KEYS[3] -> crm:{<tenant>}:seq:jobs
 -- KEYS[4] -> crm:{<tenant>}:jobs
 -- KEYS[5] -> crm:{<tenant>}:audit
--- An operation of a workflow ("wf-<name>-<activated_at>") whose workflow is still active at that
--- activation pauses the workflow first, in this same step (pause_active, trigger_reads.lua), with a reason
+-- An operation of a workflow ("wf-<name>-<activated_at>", or with "_<activation>" after it: see
+-- flow_operation, helpers.lua) whose workflow is still active at that activation pauses the workflow first, in this same step (pause_active, trigger_reads.lua), with a reason
 -- naming the undo job: its deletions stop (the archive script checks the workflow as it moves), so
 -- the undo restores every record of the activation, and the records still waiting stay enrolled.
 -- KEYS[6] -> crm:{<tenant>}:jobs:selecting
@@ -39,6 +39,8 @@
 -- cancel or '', the workflow it would pause or ''}.
 -- ARGV[10] -> the permissions a cancel of a job needs (comma-separated: crm.JobNeeds)
 -- ARGV[11] -> the permissions a pause of a workflow needs (comma-separated: workflows)
+-- ARGV[12] -> operation key prefix ("crm:{<tenant>}:op:"), to tell the operation of a workflow's
+--   current activation (flow_operation)
 -- An operation none of whose records is left in the bin, with no job to stop and no workflow to
 -- pause, has nothing to undo: nothing is created or changed, and the reply is {"empty", the
 -- records it moved, the id of its latest undo job or ''}.
@@ -104,8 +106,8 @@ if op[2] then
 end
 local f = nil
 if exists and op[3] == 'workflow' and op[4] then
-  f = redis.call('HMGET', ARGV[6] .. op[4], 'state', 'activated_at', 'object_type')
-  if not (f[1] == 'active' and ARGV[4] == 'wf-' .. op[4] .. '-' .. (f[2] or '')) then f = nil end
+  f = redis.call('HMGET', ARGV[6] .. op[4], 'state', 'object_type')
+  if not (f[1] == 'active' and ARGV[4] == flow_operation(ARGV[6] .. op[4], op[4], ARGV[12])) then f = nil end
 end
 local total = redis.call('ZCARD', KEYS[2])
 if exists and total == 0 and not stop and not f then
@@ -117,7 +119,7 @@ local id = tostring(redis.call('INCR', KEYS[3]))
 if stop then cancel(id) end
 local paused = ''
 if f then
-  pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[3], ARGV[1],
+  pause_active(ARGV[6], ARGV[7], ARGV[8], op[4], f[2], ARGV[1],
     'paused: the deletions of this activation are being undone (undo job ' .. id .. ', asked by ' .. ARGV[3] ..
     '); the records still waiting stay enrolled: activate the workflow again to carry on',
     ARGV[9], cjson.encode({undoJob = id, by = ARGV[3]}))

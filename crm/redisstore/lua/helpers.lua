@@ -165,3 +165,24 @@ local function lacks(ukey, needs)
   end
   return nil
 end
+
+-- flow_operation returns the id of the operation (SPEC S26) of the current activation of the
+-- workflow name, whose hash is flow_key: "wf-<name>-<activated_at>", as ever, unless that id is
+-- already the operation of another activation, made in the same millisecond before a pause (the
+-- operation records another "activation" number): the activation's operation is then
+-- "wf-<name>-<activated_at>_<activation>". The '_' and the number after the last '-' keep it apart
+-- from every other workflow's ids. An operation that records no number (made by a version that
+-- did not number activations) is taken as the current activation's, and a workflow that carries
+-- no number (activated by such a version) keeps the first id. The second value is the
+-- activation's number, or nil, for the caller to record in a new operation.
+local function flow_operation(flow_key, name, op_prefix)
+  local f = redis.call('HMGET', flow_key, 'activated_at', 'activation')
+  local id = 'wf-' .. name .. '-' .. (f[1] or '0')
+  local n = f[2]
+  if not n then return id, nil end
+  local own = id .. '_' .. n
+  if redis.call('EXISTS', op_prefix .. own) == 1 then return own, n end
+  local had = redis.call('HGET', op_prefix .. id, 'activation')
+  if not had or had == n then return id, n end
+  return own, n
+end
