@@ -423,40 +423,23 @@ var errUnreachable = errors.New("no answer from the API")
 // do sends a request with a JSON body (nil: none) and decodes a 2xx JSON answer into out (nil:
 // discard it). An error answer is an *apiError; no answer at all wraps errUnreachable.
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var r io.Reader
+	var raw []byte
+	contentType := ""
 	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		r = bytes.NewReader(raw)
+		contentType = "application/json"
 	}
-	u := c.base.String() + path
-	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	status, answer, err := c.exchange(ctx, method, path, contentType, raw)
 	if err != nil {
-		return fmt.Errorf("build request %s %s: %w", method, u, err)
+		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
-	}
-	if resp.StatusCode >= 300 {
-		e := &apiError{status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e = c.foreignAnswer(method, path, resp.StatusCode, raw)
+	if status >= 300 {
+		e := &apiError{status: status}
+		if json.Unmarshal(answer, e) != nil || e.Message == "" {
+			e = c.foreignAnswer(method, path, status, answer)
 		}
 		if c.base.Path != "" && (e.routeNotFound() || e.foreign && e.status == http.StatusNotFound) {
 			root := url.URL{Scheme: c.base.Scheme, User: c.base.User, Host: c.base.Host}
@@ -465,6 +448,45 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		}
 		return e
 	}
+	return decodeAnswer(method, path, answer, out)
+}
+
+// exchange sends one request to the API, with body as contentType ("" and nil: no body), and reads
+// its answer (8 MiB at most): the status and the body, whatever the status. No answer at all
+// wraps errUnreachable.
+func (c *apiClient) exchange(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	u := c.base.String() + path
+	req, err := http.NewRequestWithContext(ctx, method, u, r)
+	if err != nil {
+		return 0, nil, fmt.Errorf("build request %s %s: %w", method, u, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, ctx.Err()
+		}
+		return 0, nil, fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
+	}
+	return resp.StatusCode, raw, nil
+}
+
+// decodeAnswer decodes the 2xx answer raw to method path into out; nil out, or an empty answer,
+// is nothing to decode.
+func decodeAnswer(method, path string, raw []byte, out any) error {
 	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}

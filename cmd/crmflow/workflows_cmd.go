@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -155,36 +154,20 @@ type apiErrorBody struct {
 // answer into out (nil: discard it); it returns the status. An error answer is an *apiError, or a
 // *flowProblemsError for a workflow file with problems; no answer at all wraps errUnreachable.
 func (c *apiClient) send(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
-	u := c.base.String() + path
-	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	status, raw, err := c.exchange(ctx, method, path, contentType, body)
 	if err != nil {
-		return 0, fmt.Errorf("build request %s %s: %w", method, u, err)
+		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", contentType)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return 0, fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return 0, fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
-	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var b apiErrorBody
 		if json.Unmarshal(raw, &b) != nil || b.Message == "" {
-			return resp.StatusCode, c.foreignAnswer(method, path, resp.StatusCode, raw)
+			return status, c.foreignAnswer(method, path, status, raw)
 		}
-		ae := &apiError{status: resp.StatusCode, Message: b.Message, Category: b.Category, CorrelationID: b.CorrelationID}
+		ae := &apiError{status: status, Message: b.Message, Category: b.Category, CorrelationID: b.CorrelationID}
 		var ps []apiProblem
 		for _, d := range b.Errors {
 			if d.Code != "INVALID_WORKFLOW" {
-				return resp.StatusCode, ae
+				return status, ae
 			}
 			p := apiProblem{message: d.Message}
 			if s := d.Context["snippet"]; len(s) > 0 {
@@ -193,17 +176,11 @@ func (c *apiClient) send(ctx context.Context, method, path, contentType string, 
 			ps = append(ps, p)
 		}
 		if len(ps) > 0 {
-			return resp.StatusCode, &flowProblemsError{problems: ps, apiErr: ae}
+			return status, &flowProblemsError{problems: ps, apiErr: ae}
 		}
-		return resp.StatusCode, ae
+		return status, ae
 	}
-	if out == nil || len(bytes.TrimSpace(raw)) == 0 {
-		return resp.StatusCode, nil
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return resp.StatusCode, fmt.Errorf("decode the answer to %s %s: %w", method, path, err)
-	}
-	return resp.StatusCode, nil
+	return status, decodeAnswer(method, path, raw, out)
 }
 
 // printAPIProblems prints the problems the API found in file, as validate prints its own.
