@@ -83,7 +83,7 @@ func TestPermanentDeleteErasesSharedCalls(t *testing.T) {
 		b.link(t, coRef, ref(deeBinned))
 		// Cid goes to the bin: his side in the bin still names the call.
 		archive(crm.Contacts, cid.ID)
-		// A call in the bin names its associations on its side only: Ann's side no longer names it.
+		// A call in the bin names its associations on its side only: Ann's side no longer names it, her bin links do.
 		archive(crm.Calls, binned)
 		// Dee goes to the bin before her call: her side in the bin still names it.
 		archive(crm.Contacts, dee.ID)
