@@ -137,7 +137,7 @@ func TestPermanentDeleteCleansBinnedPartners(t *testing.T) {
 	})
 }
 
-// Restores keep the bin links: a record restored leaves the bin links of the records it named, and
+// Restores and undos keep the bin links: a record restored leaves the bin links of the records it named, and
 // one restored while its partner is in the bin is named by the partner's bin set, so its bin
 // links name the partner. A purge of everything leaves no bin association or bin link key.
 func TestBinLinksFollowRestoreAndPurge(t *testing.T) {
@@ -170,8 +170,18 @@ func TestBinLinksFollowRestoreAndPurge(t *testing.T) {
 		b.archive(t, crm.Contacts, ann.ID)
 		b.restore(t, crm.Contacts, ann.ID)
 		require.Equal(t, []string{"calls:" + string(call)}, links(crm.Contacts, ann.ID))
-		// The call comes back: both live again, no bin link left.
-		b.restore(t, crm.Calls, call)
+		// The call comes back by an undo of its deletion: both live again, no bin link left.
+		_, err = b.store.CreateUser(b.ctx, b.tenant, "admin@x.example", crm.Permissions{crm.PermRestore}, "root@x.example")
+		require.NoError(t, err)
+		binned, err := b.store.Record(b.ctx, b.tenant, crm.Calls, call, &crm.ReadOpts{Archived: true})
+		require.NoError(t, err)
+		j, err := b.store.CreateUndoJob(b.ctx, b.tenant, crm.UndoParams{Operation: binned.Deletion.Operation, By: "admin@x.example"})
+		require.NoError(t, err)
+		for !j.State.Finished() {
+			j, err = b.store.RunUndoBatch(b.ctx, b.tenant, j.ID, 10)
+			require.NoError(t, err)
+		}
+		require.EqualValues(t, 1, j.Done)
 		require.Empty(t, b.binLinkKeys(t))
 		assoc, err := b.store.Associations(b.ctx, b.tenant, annRef, crm.Calls)
 		require.NoError(t, err)
