@@ -305,7 +305,8 @@ type BinStore interface {
 // ErasureStore deletes contacts permanently for privacy law, keeps the blocklist of erased emails and the confirmation mails still to send (SPEC S9–S11).
 type ErasureStore interface {
 	// PermanentDeleteContact deletes a contact for good, with every call associated with it (those
-	// other records share too), and blocklists its emails; the confirmation email to p.By, with the
+	// other records share too, and those in the bin that were associated with it when binned), and
+	// blocklists its emails; the confirmation email to p.By, with the
 	// count of calls erased, is written in the same step (see PendingMails).
 	PermanentDeleteContact(ctx context.Context, t TenantID, p PermanentDeleteParams) (PermanentDeleteResult, error)
 	// IsBlocklisted reports whether an email was blocklisted by a permanent delete.

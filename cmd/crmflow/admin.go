@@ -32,6 +32,7 @@ func newAdminCmd(a *app) *cobra.Command {
 		a.newRetentionCmd(),
 		a.newSchemaCmd(),
 		a.newReindexCmd(),
+		a.newBinLinksCmd(),
 	)
 	admin.Long = `Operator's commands: tenants, users, API tokens, the email outbox, the deployment's
 retention and the schema export.
@@ -59,7 +60,8 @@ change of the retention is written to every tenant's.`
   crmflow admin outbox pending acme   # confirmations not yet delivered, and why a failed one failed
   crmflow admin retention show
   crmflow admin retention set 30d --confirm-shorter
-  crmflow admin reindex acme      # search indexes of records older than search`
+  crmflow admin reindex acme      # search indexes of records older than search
+  crmflow admin bin-links acme    # bin links of records binned before them, for permanent deletes`
 	pf := admin.PersistentFlags()
 	a.redisFlag(pf)
 	a.saltFlag(pf)

@@ -54,6 +54,7 @@ type archiveCall struct {
 	BinRecordPrefix   string
 	AssocPrefix       string
 	BinAssocPrefix    string
+	BinLinksPrefix    string
 	MemberOfPrefix    string // of the type
 	ListPrefix        string
 	ListMembersSuffix string
@@ -110,7 +111,7 @@ func (c archiveCall) argv() []any {
 		c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix, c.BinAssocPrefix, c.MemberOfPrefix,
 		c.ListPrefix, c.ListMembersSuffix, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix, c.IndexSpec,
 		c.Operation, c.OperationPrefix, c.LimitMax, c.LimitWindow, c.expect(), c.Activation, c.Needs, c.RulesVersion,
-		crm.MaxLimitWindow.Milliseconds(), c.ActivationNum}
+		crm.MaxLimitWindow.Milliseconds(), c.ActivationNum, c.BinLinksPrefix}
 }
 
 // expect encodes Expect for the script: a JSON object id -> _updated ("{}" for an empty map, so
@@ -157,6 +158,7 @@ type restoreCall struct {
 	AssocPrefix       string
 	BinAssocPrefix    string
 	BinAssocIDsPrefix string
+	BinLinksPrefix    string
 	Op                string // the call's id
 	Horizon           int64  // unix ms: a record deleted at or before it stays in the bin
 	BinEmailDayPrefix string
@@ -191,7 +193,7 @@ func recordKeysOf(t crm.TenantID, o crm.ObjectType, id crm.RecordID) recordKeys 
 func (c restoreCall) argv() []any {
 	out := []any{c.At, string(c.Type), c.By, c.Via, c.Ref, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix,
 		c.AssocPrefix, c.BinAssocPrefix, c.BinAssocIDsPrefix, c.Op, c.Horizon, c.BinEmailDayPrefix, c.IndexSpec,
-		c.OperationPrefix, c.Cursor, c.NextCursor, c.Operation, c.hashes()}
+		c.OperationPrefix, c.Cursor, c.NextCursor, c.Operation, c.hashes(), c.BinLinksPrefix}
 	for _, id := range c.IDs {
 		out = append(out, string(id))
 	}
@@ -224,6 +226,7 @@ type purgeCall struct {
 	AuditMaxLen       string
 	BinEmailDayPrefix string
 	OperationPrefix   string
+	BinLinksPrefix    string // without a type
 }
 
 func (c purgeCall) keys() []string {
@@ -232,7 +235,7 @@ func (c purgeCall) keys() []string {
 
 func (c purgeCall) argv() []any {
 	return []any{c.Horizon, c.Limit, c.BinRecordPrefix, c.BinAssocPrefix, string(c.Type), c.At, c.AuditMaxLen,
-		c.BinEmailDayPrefix, c.OperationPrefix}
+		c.BinEmailDayPrefix, c.OperationPrefix, c.BinLinksPrefix}
 }
 
 // joinIDs joins record ids with commas, as the scripts that take a list in one ARGV read them.

@@ -30,7 +30,7 @@ func (s *Store) archiveCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		BinEmailDay: BinEmailDayKey(t, msDay(now)), BinEmailDays: BinEmailDaysKey(t), BinAssocIDs: BinAssocIDsKey(t, o),
 		ActiveFlows: ActiveFlowsKey(t, o), At: now, Type: o, By: who, Via: via, Ref: ref, Revision: revArg(by),
 		AuditMaxLen: auditMaxLen, RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t),
-		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t),
+		AssocPrefix: assocKeyPrefix(t), BinAssocPrefix: binAssocKeyPrefix(t), BinLinksPrefix: binLinksKeyPrefix(t),
 		MemberOfPrefix: memberOfKeyPrefix(t, o), ListPrefix: listKeyPrefix(t), ListMembersSuffix: listMembersKeySuffix,
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), Operations: OperationsKey(t),
@@ -296,7 +296,7 @@ func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 		ActiveFlows: ActiveFlowsKey(t, o), Blocklist: BlocklistKey(t), User: UserKey(t, ""), Records: records,
 		At: now.UnixMilli(), Type: o, By: who, Via: via, Ref: ref, AuditMaxLen: auditMaxLen,
 		RecordPrefix: recordKeyPrefix(t), BinRecordPrefix: binRecordKeyPrefix(t), AssocPrefix: assocKeyPrefix(t),
-		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), Op: opID(),
+		BinAssocPrefix: binAssocKeyPrefix(t), BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinLinksPrefix: binLinksKeyPrefix(t), Op: opID(),
 		Horizon: now.Add(-s.Retention()).UnixMilli(), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
 		IndexSpec: indexSpec(t, sch), OperationPrefix: operationKeyPrefix(t), IDs: ids,
 	}
@@ -378,6 +378,7 @@ func (s *Store) PurgeExpired(ctx context.Context, t crm.TenantID, o crm.ObjectTy
 		Horizon:      horizon.UnixMilli(), Limit: limit, BinRecordPrefix: binRecordKeyPrefix(t) + string(o) + ":",
 		BinAssocPrefix: binAssocKeyPrefix(t) + string(o) + ":", Type: o, At: s.cfg.Clock.Now().UnixMilli(),
 		AuditMaxLen: auditMaxLen, BinEmailDayPrefix: binEmailDayKeyPrefix(t), OperationPrefix: operationKeyPrefix(t),
+		BinLinksPrefix: binLinksKeyPrefix(t),
 	})
 	n, err := reply.Int()
 	if err != nil {

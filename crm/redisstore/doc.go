@@ -34,6 +34,16 @@
 // restore.lua call that restores, records failures and progress and moves the cursor only if no
 // other runner moved it.
 //
+// # Bin links
+//
+// A record moved to the bin keeps its associations on its own side (BinAssocKey), and the live
+// records it was associated with lose it. Each record's BinLinksKey holds the reverse: the binned
+// records whose BinAssocKey names it. archive.lua adds to it, restore.lua, purge.lua and
+// permanent_delete.lua take from it, each in the step that changes the bin association sets, so
+// that a permanent delete finds a call binned while its contact was live, and takes an erased id
+// out of the binned records that name it, without reading the rest of the bin.
+// Store.BackfillBinLinks builds it for records binned before it existed.
+//
 // # Guarantees
 //
 // Scripts get the time as an argument, so a retry replays the same change; the destructive ones

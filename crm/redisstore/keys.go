@@ -168,6 +168,17 @@ func BinAssocKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
 	return prefix(t) + "binassoc:" + string(o) + ":" + string(id)
 }
 
+// BinLinksKey is the SET of the records in the bin ("<type>:<id>") whose BinAssocKey names record id
+// of type o: the reverse of the bin association sets, so that a permanent delete finds the binned
+// records that name a contact or a call (a call binned while its contact was live) and takes the
+// erased ids out of their bin association sets, without reading the bin. archive.lua adds a moved
+// record to the BinLinksKey of each of its associations; restore.lua, purge.lua and
+// permanent_delete.lua take it out as its bin association set goes or changes. Records binned
+// before it existed are added by Store.BackfillBinLinks (crmflow admin bin-links).
+func BinLinksKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
+	return binLinksKeyPrefix(t) + string(o) + ":" + string(id)
+}
+
 // BinEmailDayKey is the HASH, for the contacts moved to the bin on one UTC day (day: days since the
 // Unix epoch), from each of their emails (primary or additional, lowercased) to their ids joined
 // by ',' (usually one), so that a permanent delete by email finds a binned contact without scanning
@@ -206,7 +217,7 @@ func BinIDsKey(t crm.TenantID, o crm.ObjectType) string { return prefix(t) + "bi
 
 // The prefixes below let a script build the key of a record it only learns about from a stored
 // "<type>:<id>" member (the other side of an association) or a stored list id. Appending the member
-// to the prefix gives exactly what RecordKey, AssocKey, BinRecordKey, BinAssocKey and
+// to the prefix gives exactly what RecordKey, AssocKey, BinRecordKey, BinAssocKey, BinLinksKey and
 // ListMembersKey build; keys_test.go pins that. Every such key carries the same tenant hash tag as
 // the script's KEYS, so the script stays within one cluster slot.
 
@@ -219,6 +230,8 @@ func binRecordKeyPrefix(t crm.TenantID) string { return prefix(t) + "bin:" }
 func binAssocKeyPrefix(t crm.TenantID) string { return prefix(t) + "binassoc:" }
 
 func binAssocIDsKeyPrefix(t crm.TenantID) string { return prefix(t) + "binassocs:" }
+
+func binLinksKeyPrefix(t crm.TenantID) string { return prefix(t) + "binlinks:" }
 
 func listKeyPrefix(t crm.TenantID) string { return prefix(t) + "list:" }
 

@@ -56,6 +56,7 @@ func TestKeys(t *testing.T) {
 		{BinRecordKey(tn, crm.Contacts, "7"), "crm:{acme}:bin:contacts:7"},
 		{BinAssocKey(tn, crm.Contacts, "7"), "crm:{acme}:binassoc:contacts:7"},
 		{BinAssocIDsKey(tn, crm.Contacts), "crm:{acme}:binassocs:contacts"},
+		{BinLinksKey(tn, crm.Calls, "7"), "crm:{acme}:binlinks:calls:7"},
 		{TrashKey(tn, crm.Contacts), "crm:{acme}:trash:contacts"},
 		{BinIDsKey(tn, crm.Contacts), "crm:{acme}:binids:contacts"},
 		{ProtectionKey(tn), "crm:{acme}:protection"},
@@ -77,6 +78,7 @@ func TestKeyPrefixesMatchBuilders(t *testing.T) {
 	require.Equal(t, BinRecordKey(tn, crm.Contacts, "42"), binRecordKeyPrefix(tn)+me)
 	require.Equal(t, BinAssocKey(tn, crm.Contacts, "42"), binAssocKeyPrefix(tn)+me)
 	require.Equal(t, BinAssocIDsKey(tn, crm.Contacts), binAssocIDsKeyPrefix(tn)+string(crm.Contacts))
+	require.Equal(t, BinLinksKey(tn, crm.Contacts, "42"), binLinksKeyPrefix(tn)+me)
 	require.Equal(t, MemberOfKey(tn, crm.Contacts, "42"), memberOfKeyPrefix(tn, crm.Contacts)+"42")
 	require.Equal(t, ListMembersKey(tn, "9"), listKeyPrefix(tn)+"9"+listMembersKeySuffix)
 	require.Equal(t, TokenKey(tn, "abc"), tokenKeyPrefix(tn)+"abc")

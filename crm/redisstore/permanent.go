@@ -130,7 +130,7 @@ func (s *Store) permanentDeleteOnce(ctx context.Context, t crm.TenantID, p crm.P
 		MailID: mail.ID, Mail: string(raw), Read: strings.Join(read, "|"),
 		FlowPrefix: flowKeyPrefix(t), EnrollmentsPrefix: enrollmentsKeyPrefix(t), HistoriesPrefix: historiesKeyPrefix(t),
 		BinAssocIDsPrefix: binAssocIDsKeyPrefix(t), BinEmailDayPrefix: binEmailDayKeyPrefix(t),
-		OperationPrefix: operationKeyPrefix(t), Named: p.Email,
+		OperationPrefix: operationKeyPrefix(t), Named: p.Email, BinLinksPrefix: binLinksKeyPrefix(t),
 	}
 	for _, id := range ids {
 		call.Records = append(call.Records, recordKeysOf(t, crm.Contacts, id))

@@ -3,8 +3,8 @@ package redisstore
 import "github.com/crmflow/crmflow/crm"
 
 // permanentDeleteScript removes contacts for good (privacy law). Each step first erases a batch of
-// the calls their association sets name, whether or not other records share them (never reading
-// the rest of the bin); the step that finds no call left removes each contact, live or in the bin,
+// the calls their association sets and their BinLinksKey name, whether or not other records share
+// them (never reading the rest of the bin); the step that finds no call left removes each contact, live or in the bin,
 // its associations and list memberships, its enrollments and workflow history, its entries in the
 // live and the bin email indexes, blocklists the salted hashes of their emails, writes the audit
 // entries (ids and counts only) and the confirmation email to send.
@@ -46,8 +46,10 @@ type permanentDeleteCall struct {
 	// Named is the email the delete named, "" for a delete by id.
 	Named string
 	// Batch is how many calls one step erases at most.
-	Batch  int
-	Hashes []string // the salted hashes to blocklist
+	Batch int
+	// BinLinksPrefix is the prefix of the BinLinksKey of the contacts and the calls.
+	BinLinksPrefix string
+	Hashes         []string // the salted hashes to blocklist
 }
 
 func (c permanentDeleteCall) keys() []string {
@@ -74,7 +76,7 @@ func typeSetsOf(t crm.TenantID, o crm.ObjectType) typeSets {
 func (c permanentDeleteCall) argv() []any {
 	out := []any{c.At, joinIDs(c.IDs), c.By, c.AuditMaxLen, c.RecordPrefix, c.BinRecordPrefix, c.AssocPrefix,
 		c.BinAssocPrefix, c.MemberOfPrefix, c.ListPrefix, c.ListMembersSuffix, c.MailID, c.Mail, c.Read, c.FlowPrefix, c.EnrollmentsPrefix, c.HistoriesPrefix,
-		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named, c.Batch}
+		c.BinAssocIDsPrefix, c.BinEmailDayPrefix, c.ContactsIndexSpec, c.CallsIndexSpec, c.OperationPrefix, c.Named, c.Batch, c.BinLinksPrefix}
 	for _, h := range c.Hashes {
 		out = append(out, h)
 	}

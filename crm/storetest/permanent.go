@@ -53,6 +53,73 @@ func testPermanentDeleteByEmail(t *testing.T, hn *Harness) {
 	require.Equal(t, before, b.dump(t))
 }
 
+// testPermanentDeleteFindsCallsInTheBin: a call moved to the bin while its contact was live, and
+// one moved there after a contact in the bin, are erased with the contact (SPEC S9), the call's
+// text with them; a company and a contact in the bin that were associated with the erased records
+// come back from the bin without them.
+func testPermanentDeleteFindsCallsInTheBin(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := b.ctx
+	by := crm.Actor{User: "ops@x.example"}
+	ann := b.contact(t, map[string]string{"email": "ann@example.com"})
+	bob := b.contact(t, map[string]string{"email": "bob@example.com"})
+	recs, err := b.store.CreateRecords(ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, by)
+	require.NoError(t, err)
+	co := recs[0].ID
+	recs, err = b.store.CreateRecords(ctx, b.tenant, crm.Calls, []crm.RecordInput{
+		{Properties: map[string]string{"hs_call_body": "Annabeth Quillfeather on her invoice"}},
+		{Properties: map[string]string{"hs_call_body": "Annabeth Quillfeather with Bob"}},
+	}, by)
+	require.NoError(t, err)
+	early, late := recs[0].ID, recs[1].ID
+	ref := func(o crm.ObjectType, id crm.RecordID) crm.AssociationRef { return crm.AssociationRef{Type: o, ID: id} }
+	for _, p := range [][2]crm.AssociationRef{
+		{ref(crm.Contacts, ann.ID), ref(crm.Calls, early)},
+		{ref(crm.Companies, co), ref(crm.Calls, early)},
+		{ref(crm.Contacts, ann.ID), ref(crm.Calls, late)},
+		{ref(crm.Contacts, bob.ID), ref(crm.Calls, late)},
+		{ref(crm.Contacts, ann.ID), ref(crm.Companies, co)},
+	} {
+		require.NoError(t, b.store.Associate(ctx, b.tenant, p[0], p[1]))
+	}
+	archive := func(o crm.ObjectType, ids ...crm.RecordID) {
+		t.Helper()
+		res, err := b.store.ArchiveRecords(ctx, b.tenant, o, ids, by)
+		require.NoError(t, err)
+		require.Len(t, res.Archived, len(ids))
+	}
+	archive(crm.Calls, early)
+	archive(crm.Contacts, bob.ID)
+	archive(crm.Calls, late)
+	archive(crm.Companies, co)
+
+	res, err := b.store.PermanentDeleteContact(ctx, b.tenant, crm.PermanentDeleteParams{ID: ann.ID, By: "dpo@x.example"})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.CallsErased)
+	for _, id := range []crm.RecordID{early, late} {
+		_, err = b.store.Record(ctx, b.tenant, crm.Calls, id, &crm.ReadOpts{Archived: true})
+		require.ErrorIs(t, err, crm.ErrNotFound, "call %s", id)
+	}
+	for k, v := range b.dump(t) {
+		require.NotContains(t, strings.ToLower(k+v), "quillfeather", "key %s", k)
+	}
+	rr, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{bob.ID}, by)
+	require.NoError(t, err)
+	require.Empty(t, rr.Failed)
+	rr, err = b.store.RestoreRecords(ctx, b.tenant, crm.Companies, []crm.RecordID{co}, by)
+	require.NoError(t, err)
+	require.Empty(t, rr.Failed)
+	got, err := b.store.Associations(ctx, b.tenant, ref(crm.Contacts, bob.ID), crm.Calls)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	for _, o := range []crm.ObjectType{crm.Contacts, crm.Calls} {
+		got, err = b.store.Associations(ctx, b.tenant, ref(crm.Companies, co), o)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	}
+}
+
 // testPendingMailFailure: only a pending email whose delivery failed may be retried or discarded;
 // any other call says why and changes nothing. An acknowledged email leaves nothing behind.
 func testPendingMailFailure(t *testing.T, hn *Harness) {

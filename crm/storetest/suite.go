@@ -81,6 +81,7 @@ var tests = []struct {
 	{"JobActsWithItsCreatorsAuthority", testJobActsWithItsCreatorsAuthority},
 	{"JobSelectionActsWithItsCreatorsAuthority", testJobSelectionActsWithItsCreatorsAuthority},
 	{"PermanentDeleteByEmail", testPermanentDeleteByEmail},
+	{"PermanentDeleteFindsCallsInTheBin", testPermanentDeleteFindsCallsInTheBin},
 	{"PendingMailFailure", testPendingMailFailure},
 	{"SearchOnEveryBackend", testSearchOnEveryBackend},
 	{"SearchDatesOnEveryBackend", testSearchDatesOnEveryBackend},

@@ -2,7 +2,8 @@
 -- Per record it costs a read, a RENAME and the deletion fields; the indexes, the change log, the
 -- audit entry and the job progress are updated once per batch. Associations and list memberships
 -- are looked at only for records flagged with _assoc or _lists (see associate.lua and
--- add_list_members.lua). A moved record leaves every enrollment of the type's workflows at once
+-- add_list_members.lua); a record's associations cost an SREM on the other side and an SADD to
+-- its BinLinksKey each. A moved record leaves every enrollment of the type's workflows at once
 -- (SPEC S8), except the one whose own step deletes it (via workflow, ref its name), which records
 -- its completion itself; any enrollment it had is marked blocked, so only a manual enrollment
 -- brings the record back into the workflow after a restore.
@@ -104,6 +105,9 @@
 -- ARGV[31] -> with ARGV[27], that activation's number (the workflow's "activation"), '' when the
 --   caller has none (a workflow activated by a version that did not number them): ARGV[27] alone
 --   then names the activation
+-- ARGV[32] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): a moved record with associations
+--   joins the BinLinksKey of each record its bin association set names (one SADD per association),
+--   so that a permanent delete of that record finds it in the bin
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[26], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -277,7 +281,10 @@ for n, id in ipairs(input) do
     if cur[2] then
       local assoc = record_key(n, 3, ARGV[13], me)
       local others = redis.call('SMEMBERS', assoc)
-      for _, other in ipairs(others) do redis.call('SREM', ARGV[13] .. other, me) end
+      for _, other in ipairs(others) do
+        redis.call('SREM', ARGV[13] .. other, me)
+        redis.call('SADD', ARGV[32] .. other, me)
+      end
       if #others > 0 then
         redis.call('RENAME', assoc, record_key(n, 4, ARGV[14], me))
         redis.call('SADD', KEYS[13], id)

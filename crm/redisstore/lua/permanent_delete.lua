@@ -60,15 +60,19 @@
 --   holds it and is not among ARGV[2] (created since the caller looked the email up) makes it
 --   return -1, so that the caller looks again and erases that one too
 -- ARGV[24] -> how many calls one step erases at most (the batch)
--- ARGV[25..] -> salted hashes to blocklist
+-- ARGV[25] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): the BinLinksKey of a contact names
+--   the calls in the bin whose bin association set names it; those of every wiped record name the
+--   binned records that lose its id from their bin association sets
+-- ARGV[26..] -> salted hashes to blocklist
 -- A step first erases the calls associated with the contacts, ARGV[24] at most: those the
--- contacts' own association sets name (live, or in the bin for a contact in the bin). Every such
--- call is erased, whether or not it is associated with other records too (SPEC S9): it leaves
--- their association sets as well. Only those keys are read, never the bin's other records, so a
--- step costs what the contacts and their calls hold, whatever the size of the bin (SPEC S27). The
--- consequence: a call in the bin whose own side names a contact, when the contact's side no
--- longer does (the call was binned while the contact was live), is not found: it stays in the bin,
--- naming the contact's id, until purged. Each step audits the calls it erased
+-- contacts' own association sets name (live, or in the bin for a contact in the bin), and the
+-- calls in the bin whose own side names a contact (binned while the contact was live), which the
+-- contact's BinLinksKey names. Every such call is erased, whether or not it is associated with
+-- other records too (SPEC S9): it leaves their association sets as well, and the bin association
+-- sets of the binned records that name it. Only those keys are read, never the bin's other
+-- records, so a step costs what the contacts and their calls hold, whatever the size of the bin
+-- (SPEC S27). A record binned before BinLinksKey existed is named by it only once
+-- Store.BackfillBinLinks ran (crmflow admin bin-links). Each step audits the calls it erased
 -- (permanent_delete_cascade) and counts them on the first contact's hash (_erase_wiped), so that a
 -- retry after a crash between steps reports every call. When calls are left for another step, it
 -- returns {2, erased} (the step's count) and the contacts stay; the step that finds none left
@@ -81,7 +85,7 @@ local now = ARGV[1]
 local specs = {contacts = ix_spec(ARGV[20]), calls = ix_spec(ARGV[21])}
 local ix = ix_new()
 local P = {rec = ARGV[5], bin = ARGV[6], assoc = ARGV[7], binassoc = ARGV[8], memberof = ARGV[9],
-  list = ARGV[10], listsfx = ARGV[11], binassocs = ARGV[18]}
+  list = ARGV[10], listsfx = ARGV[11], binassocs = ARGV[18], binlinks = ARGV[25]}
 -- The sets of the two types a permanent delete wipes records of.
 local T = {
   contacts = {live = KEYS[8], trash = KEYS[9], binids = KEYS[10], binassocs = KEYS[11]},
@@ -120,7 +124,9 @@ local function contact_keys(i)
 end
 
 -- wipe removes every trace of one record "<type>:<rid>", whose keys are K: its hash live or binned,
--- its indexes, its associations on both sides, its list memberships and its change mark.
+-- its indexes, its associations on both sides (and in the bin links: the records its bin set names
+-- lose it from their BinLinksKey, and the binned records that name it, its BinLinksKey's, lose it
+-- from their bin sets), its list memberships and its change mark.
 -- forget_in_log removes from a workflow's log (FlowLogKey) every entry of member me, reading it
 -- 1000 entries at a time (the log keeps about 10,000).
 local function forget_in_log(log, me)
@@ -142,9 +148,14 @@ end
 
 local function wipe(otype, rid, K)
   local me = otype .. ':' .. rid
-  for _, src in ipairs({K.assoc, K.binassoc}) do
-    for _, other in ipairs(redis.call('SMEMBERS', src)) do unlink(other, me) end
+  for _, other in ipairs(redis.call('SMEMBERS', K.assoc)) do unlink(other, me) end
+  for _, other in ipairs(redis.call('SMEMBERS', K.binassoc)) do
+    unlink(other, me)
+    redis.call('SREM', P.binlinks .. other, me)
   end
+  local links = P.binlinks .. me
+  for _, other in ipairs(redis.call('SMEMBERS', links)) do unlink(other, me) end
+  redis.call('DEL', links)
   for _, list in ipairs(redis.call('SMEMBERS', K.memberof)) do
     redis.call('ZREM', P.list .. list .. P.listsfx, rid)
   end
@@ -204,6 +215,17 @@ for i in ipairs(ids) do
       if string.sub(other, 1, 6) == 'calls:' then cands[#cands + 1] = other end
     end
   end
+  -- The calls in the bin whose own side names the contact.
+  local links = P.binlinks .. 'contacts:' .. ids[i]
+  for _, other in ipairs(redis.call('SMEMBERS', links)) do
+    if string.sub(other, 1, 6) == 'calls:' then
+      if redis.call('EXISTS', P.bin .. other) == 1 then
+        cands[#cands + 1] = other
+      else
+        redis.call('SREM', links, other)
+      end
+    end
+  end
   for _, other in ipairs(cands) do
     if not wiped[other] then
       if budget <= 0 then more = true; break end
@@ -245,7 +267,7 @@ end
 -- The engine learns from this mark that the contacts are gone and drops their enrollments.
 ix_flush(ix)
 if watched(KEYS[16]) then mark_changed(KEYS[2], KEYS[3], members, now, 'p') end
-for i = 25, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
+for i = 26, #ARGV do redis.call('SADD', KEYS[5], ARGV[i]) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'action', 'permanent_delete', 'object_type', 'contacts',
   'record_ids', table.concat(ids, ','), 'count', #ids, 'calls_erased', total_wiped,
   'by', ARGV[3], 'via', 'api', 'ref', '', 'at', now)

@@ -20,6 +20,9 @@
 --   drop are read from KEYS[5]
 -- ARGV[9] -> operation key prefix ("crm:{<tenant>}:op:"): each entry leaves the bin index of its
 --   operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
+-- ARGV[10] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): an entry with a bin association
+--   set leaves the BinLinksKey of each record it names (one SMEMBERS for the entry, one SREM per
+--   association); the others cost nothing more
 -- Returns the number of entries removed.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
@@ -65,11 +68,16 @@ while #rest > 0 do
   end
   rest = left
 end
--- Most binned records had no associations: only the association keys that exist are unlinked.
+-- Most binned records had no associations: only the association keys that exist are read and
+-- unlinked, and their records leave the bin links of the records they name.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
   for i, id in ipairs(ids) do
-    if has[i] == 1 then keys[#keys+1] = ARGV[4] .. id; with[#with+1] = id end
+    if has[i] == 1 then
+      local key, me = ARGV[4] .. id, ARGV[5] .. ':' .. id
+      for _, other in ipairs(redis.call('SMEMBERS', key)) do redis.call('SREM', ARGV[10] .. other, me) end
+      keys[#keys+1] = key; with[#with+1] = id
+    end
   end
   if #with > 0 then redis.call('SREM', KEYS[3], unpack(with)) end
 end

@@ -23,7 +23,7 @@
 --   permission, stop_user the user, stop_perm the permission lacked, as archive.lua writes them),
 --   and the reply is the job's hash. A batch without record ids (nothing of the operation left
 --   after the cursor) is not checked: the job ends done, whatever its creator
--- KEYS[14..] -> quadruples, one per record id of ARGV[21..] (KEYS[4*i-70..4*i-67] for ARGV[i]):
+-- KEYS[14..] -> quadruples, one per record id of ARGV[22..] (KEYS[4*i-74..4*i-71] for ARGV[i]):
 --   crm:{<tenant>}:obj:<type>:<id>, crm:{<tenant>}:bin:<type>:<id>, crm:{<tenant>}:assoc:<type>:<id>
 --   and crm:{<tenant>}:binassoc:<type>:<id>
 -- ARGV[1] -> now (unix ms)
@@ -62,7 +62,10 @@
 --   hash here (the caller could not know it, or the record changed since), nothing is done and the
 --   reply is {"hashes", {the emails missing...}}, for the caller to hash and call again (one
 --   nested list, however many: a batch of contacts may have more emails than unpack can return)
--- ARGV[21..] -> record ids
+-- ARGV[21] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): a restored record leaves the
+--   BinLinksKey of each record its bin association set named (an SREM per association), and one
+--   whose other side is still in the bin, which then names it, joins its own
+-- ARGV[22..] -> record ids
 -- Returns one entry per id: {"ok", id}, {"missing", id}, {"expired", id, deleted_at},
 -- {"erased", id, email, property} when the email (of property email or additional_emails) is
 -- blocklisted, {"conflict", id, email, owner id} or {"unique", id, property, value, owner id} when
@@ -78,6 +81,8 @@ local uclaimed = {}
 -- The records restored: their change marks and their audit entry are written once, at the end.
 local restored_ids, restored_members = {}, {}
 local undo = ARGV[17] ~= ''
+local first = 22
+local links = ARGV[21]
 -- For a job, the records restored are counted, and only the others are kept in out.
 local nok = 0
 local function ok(id)
@@ -90,14 +95,13 @@ if undo then
   -- that a user disabled or a permission taken away before a batch is never outrun. A batch with
   -- nothing to restore goes on to end the job done, whatever its creator (as archive.lua does).
   local why, perm = nil, nil
-  if #ARGV >= 21 then why, perm = lacks(KEYS[13], 'restore') end
+  if #ARGV >= first then why, perm = lacks(KEYS[13], 'restore') end
   if why then
     redis.call('HSET', KEYS[9], 'state', 'stopped', 'stop_code', why, 'stop_user', ARGV[3], 'stop_perm', perm or '',
       'finished_at', now, 'updated_at', now)
     return redis.call('HGETALL', KEYS[9])
   end
 end
-local first = 21
 local ids = {}
 for i = first, #ARGV do ids[#ids+1] = ARGV[i] end
 -- With an erasure in the tenant, every email of the contacts to restore must come with its hash
@@ -222,6 +226,7 @@ for i = first, #ARGV do
       if hasassoc[id] then
         local me = otype .. ':' .. id
         for _, other in ipairs(redis.call('SMEMBERS', binassoc)) do
+          redis.call('SREM', links .. other, me)
           if redis.call('EXISTS', ARGV[7] .. other) == 1 then
             redis.call('SADD', assoc, other)
             redis.call('SADD', ARGV[9] .. other, me)
@@ -230,6 +235,7 @@ for i = first, #ARGV do
           elseif redis.call('EXISTS', ARGV[8] .. other) == 1 then
             -- The other side is in the bin too: its own restore links the two again.
             redis.call('SADD', ARGV[10] .. other, me)
+            redis.call('SADD', links .. me, other)
             local ot, oid = string.match(other, '^([^:]+):(.+)$')
             redis.call('SADD', ARGV[11] .. ot, oid)
             -- Restored later in this call, it links the two again.
