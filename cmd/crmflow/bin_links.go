@@ -39,14 +39,9 @@ is missing. It prints each type's count of links added to stderr.`,
 				return err
 			}
 			defer b.Close()
-			tenants := make([]crm.TenantID, len(args))
-			for i, t := range args {
-				tenants[i] = crm.TenantID(t)
-			}
-			if len(tenants) == 0 {
-				if tenants, err = b.store.Tenants(ctx); err != nil {
-					return fmt.Errorf("list tenants: %w", err)
-				}
+			tenants, err := a.namedOrAllTenants(ctx, b.store, args, "index")
+			if err != nil {
+				return err
 			}
 			for _, t := range tenants {
 				if _, err := b.store.Tenant(ctx, t); err != nil {

@@ -54,3 +54,17 @@ func TestAdminBinLinks(t *testing.T) {
 	require.NotEqual(t, 0, code)
 	require.Contains(t, stderr, "does not exist")
 }
+
+// On a Redis with no tenant, the commands that walk every tenant say there is nothing to do
+// rather than nothing at all.
+func TestAdminWalksOfNoTenantSaySo(t *testing.T) {
+	t.Parallel()
+	srv, err := redistest.StartServer("")
+	require.NoError(t, err)
+	t.Cleanup(srv.Stop)
+	for cmd, what := range map[string]string{"bin-links": "nothing to index", "reindex": "nothing to reindex"} {
+		_, stderr, code := crmflow(t, nil, "admin", cmd, "--redis", srv.URL)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stderr, "no tenant on this Redis: "+what, cmd)
+	}
+}

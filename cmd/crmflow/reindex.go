@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/crm/redisstore"
 )
 
 // newReindexCmd is `crmflow admin reindex [TENANT...] [--type TYPE]`: it builds the search
@@ -42,14 +44,9 @@ each type's count to stderr.`,
 				return err
 			}
 			defer b.Close()
-			tenants := make([]crm.TenantID, len(args))
-			for i, t := range args {
-				tenants[i] = crm.TenantID(t)
-			}
-			if len(tenants) == 0 {
-				if tenants, err = b.store.Tenants(ctx); err != nil {
-					return fmt.Errorf("list tenants: %w", err)
-				}
+			tenants, err := a.namedOrAllTenants(ctx, b.store, args, "reindex")
+			if err != nil {
+				return err
 			}
 			for _, t := range tenants {
 				if _, err := b.store.Tenant(ctx, t); err != nil {
@@ -79,4 +76,24 @@ each type's count to stderr.`,
 	}
 	cmd.Flags().StringVar(&only, "type", "", "reindex only this object type (default every type)")
 	return cmd
+}
+
+// namedOrAllTenants returns the tenants named in args, or every tenant of the store when none is
+// named; when the store has none, it says on stderr that there is nothing to do (what: "reindex").
+func (a *app) namedOrAllTenants(ctx context.Context, st *redisstore.Store, args []string, what string) ([]crm.TenantID, error) {
+	if len(args) > 0 {
+		tenants := make([]crm.TenantID, len(args))
+		for i, t := range args {
+			tenants[i] = crm.TenantID(t)
+		}
+		return tenants, nil
+	}
+	tenants, err := st.Tenants(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	if len(tenants) == 0 {
+		fmt.Fprintf(a.stderr, "no tenant on this Redis: nothing to %s (crmflow admin tenant list lists them)\n", what)
+	}
+	return tenants, nil
 }
