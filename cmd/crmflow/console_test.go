@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
@@ -202,11 +204,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.Navigate(base+"/console/objects/contacts"),
 			chromedp.WaitVisible(chromedp.CSS("#next")),
 			shot("index"),
-			chromedp.Click(chromedp.CSS("#selectpage")),
+			click("#selectpage"),
 			chromedp.WaitVisible(chromedp.CSS("#selectall-n")),
 			shot("index-selected"),
-			chromedp.Click(chromedp.CSS("#selectall-n")),
-			chromedp.Click(chromedp.CSS("#delete-selected")),
+			click("#selectall-n"),
+			click("#delete-selected"),
 			chromedp.WaitVisible(chromedp.CSS("#count")),
 		)
 		require.Contains(t, text(t, ctx, "main"), "Type 34 to confirm", "every live contact: 33 here and the reader's")
@@ -224,10 +226,10 @@ func TestConsoleEndToEnd(t *testing.T) {
 		)
 		require.Contains(t, text(t, ctx, "main"), "Companies: "+string(company[0].ID))
 		run(t, ctx, "delete one",
-			chromedp.Click(chromedp.CSS("#record-delete")),
+			click("#record-delete"),
 			chromedp.WaitVisible(chromedp.CSS("#delete-bin")),
 			shot("record-delete"),
-			chromedp.Click(chromedp.CSS("#delete-bin")),
+			click("#delete-bin"),
 			chromedp.WaitVisible(chromedp.CSS(".flash")),
 		)
 		require.Contains(t, text(t, ctx, ".flash"), "1 record moved to the recycle bin")
@@ -248,11 +250,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 		)
 		require.Contains(t, text(t, ctx, "#total"), "12 records match")
 		run(t, ctx, "confirm wrong",
-			chromedp.Click(chromedp.CSS("#delete-all")),
+			click("#delete-all"),
 			chromedp.WaitVisible(chromedp.CSS("#count")),
 			shot("bulk-confirm"),
 			chromedp.SendKeys(chromedp.CSS("#count"), "11"),
-			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			click("#confirm-delete"),
 			chromedp.WaitVisible(chromedp.CSS("#confirm-error")),
 			shot("bulk-confirm-wrong"),
 		)
@@ -266,7 +268,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		run(t, ctx, "confirm right",
 			chromedp.Clear(chromedp.CSS("#count")),
 			chromedp.SendKeys(chromedp.CSS("#count"), "12"),
-			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			click("#confirm-delete"),
 			chromedp.WaitVisible(chromedp.CSS("#job-status")),
 			until(`document.getElementById("job-status").dataset.status === "COMPLETE"`),
 			shot("job"),
@@ -289,11 +291,11 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.Navigate(base+"/console/lists"),
 			chromedp.WaitVisible(chromedp.CSS("#delete-members-"+string(l.ID))),
 			shot("lists"),
-			chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))),
+			click("#delete-members-"+string(l.ID)),
 			chromedp.WaitVisible(chromedp.CSS("#count")),
 			shot("list-confirm"),
 			chromedp.SendKeys(chromedp.CSS("#count"), "3"),
-			chromedp.Click(chromedp.CSS("#confirm-delete")),
+			click("#confirm-delete"),
 			chromedp.WaitVisible(chromedp.CSS("#job-status")),
 			until(`document.getElementById("job-status") && document.getElementById("job-status").dataset.status === "COMPLETE"`),
 		)
@@ -314,7 +316,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.Navigate(base+"/console/bin/contacts?op="+op),
 			chromedp.WaitVisible(chromedp.CSS("#undo-operation")),
 			shot("bin-operation"),
-			chromedp.Click(chromedp.CSS("#undo-operation")),
+			click("#undo-operation"),
 			chromedp.WaitVisible(chromedp.CSS("#job-failures")),
 			shot("undo-job"),
 		)
@@ -336,9 +338,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.Navigate(base+"/console/bin/contacts"),
 			chromedp.WaitVisible(chromedp.CSS("#restore")),
 			shot("bin"),
-			chromedp.Click(chromedp.CSS(`input.pick[value="`+twin+`"]`)),
-			chromedp.Click(chromedp.CSS(`input.pick[value="`+one+`"]`)),
-			chromedp.Click(chromedp.CSS("#restore")),
+			click(`input.pick[value="`+twin+`"]`),
+			click(`input.pick[value="`+one+`"]`),
+			click("#restore"),
 			chromedp.WaitVisible(chromedp.CSS("#restore-failures")),
 			shot("bin-conflict"),
 		)
@@ -358,7 +360,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#delete-permanent")),
 			shot("record-delete-permanent"),
 			chromedp.SendKeys(chromedp.CSS("#confirm"), "forget.me@privacy.example"),
-			chromedp.Click(chromedp.CSS("#delete-permanent")),
+			click("#delete-permanent"),
 			chromedp.WaitVisible(chromedp.CSS(".flash")),
 		)
 		require.Contains(t, text(t, ctx, ".flash"), "deleted permanently")
@@ -401,33 +403,33 @@ func TestConsoleEndToEnd(t *testing.T) {
 		run(t, ctx, "new workflow",
 			chromedp.Navigate(base+"/console/workflows"),
 			chromedp.WaitVisible(chromedp.CSS("#new-workflow")),
-			chromedp.Click(chromedp.CSS("#new-workflow")),
+			click("#new-workflow"),
 			chromedp.WaitVisible(chromedp.CSS("#source")),
-			chromedp.SetValue(chromedp.CSS("#source"), "name: clean-wf-example\nobject_type: contacts\ntrigger: hasSuffix(emial, \"x\")\nactions: []\n"),
-			chromedp.Click(chromedp.CSS("#check")),
+			setValue("#source", "name: clean-wf-example\nobject_type: contacts\ntrigger: hasSuffix(emial, \"x\")\nactions: []\n"),
+			click("#check"),
 			chromedp.WaitVisible(chromedp.CSS("#problems")),
 			shot("workflow-problems"),
 		)
 		require.Contains(t, text(t, ctx, "#problems"), "line 3, column")
 		require.Contains(t, text(t, ctx, "#problems"), "email", "the problem suggests the property meant")
 		run(t, ctx, "preview",
-			chromedp.SetValue(chromedp.CSS("#source"), flowSrc),
-			chromedp.Click(chromedp.CSS("#check")),
+			setValue("#source", flowSrc),
+			click("#check"),
 			chromedp.WaitVisible(chromedp.CSS("#preview-sample")),
 			shot("workflow-preview"),
 		)
 		require.Contains(t, text(t, ctx, "#preview-counts"), "2 match and would enroll")
 		require.Contains(t, text(t, ctx, "#preview-sample"), "Gone Number 0")
 		run(t, ctx, "save",
-			chromedp.Click(chromedp.CSS("#save")),
+			click("#save"),
 			chromedp.WaitVisible(chromedp.CSS("#workflow-facts")),
 		)
 		require.Contains(t, text(t, ctx, ".flash"), "Saved as revision 1.")
 		_, err = b.store.SetPlan(b.ctx, tenant, crm.PlanStarter)
 		require.NoError(t, err)
 		run(t, ctx, "refused on starter",
-			chromedp.Click(chromedp.CSS("#enroll")),
-			chromedp.Click(chromedp.CSS("#activate")),
+			click("#enroll"),
+			click("#activate"),
 			chromedp.WaitVisible(chromedp.CSS("#refusal")),
 			shot("workflow-refused"),
 		)
@@ -436,7 +438,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 		_, err = b.store.SetPlan(b.ctx, tenant, crm.PlanProfessional)
 		require.NoError(t, err)
 		run(t, ctx, "activate",
-			chromedp.Click(chromedp.CSS("#activate")),
+			click("#activate"),
 			chromedp.WaitVisible(chromedp.CSS("#pause")),
 		)
 		require.Contains(t, text(t, ctx, ".flash"), "The workflow is active.")
@@ -453,7 +455,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 			require.Contains(t, text(t, ctx, "#history"), "moved contact "+id+" to the recycle bin")
 		}
 		run(t, ctx, "a deleted record from the history",
-			chromedp.Click(chromedp.CSS(`#history a[href="/console/objects/contacts/`+doomed[0]+`"]`)),
+			click(`#history a[href="/console/objects/contacts/`+doomed[0]+`"]`),
 			chromedp.WaitVisible(chromedp.CSS("#record-inbin")),
 		)
 		require.Contains(t, text(t, ctx, "#record-inbin"), "via workflow clean-wf-example")
@@ -479,7 +481,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#rule-form")),
 			chromedp.SendKeys(chromedp.CSS("#rule-name"), "customers"),
 			chromedp.SendKeys(chromedp.CSS("#rule-when"), `lifecyclestage == "customer"`),
-			chromedp.Click(chromedp.CSS("#save-rule")),
+			click("#save-rule"),
 			chromedp.WaitVisible(chromedp.CSS("#rules")),
 			shot("settings"),
 		)
@@ -496,7 +498,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 
 		// Sign out ends the session.
 		run(t, ctx, "sign out",
-			chromedp.Click(chromedp.CSS(`form[action="/console/signout"] button`)),
+			click(`form[action="/console/signout"] button`),
 			chromedp.WaitVisible(chromedp.CSS("#token")),
 			chromedp.Navigate(base+"/console/objects/contacts"),
 			chromedp.WaitVisible(chromedp.CSS("#token")),
@@ -512,16 +514,16 @@ func TestConsoleEndToEnd(t *testing.T) {
 		run(t, ctx, "svenska at the sign-in",
 			chromedp.Navigate(base+"/console/signin"),
 			chromedp.WaitVisible(chromedp.CSS("#token")),
-			chromedp.Click(chromedp.CSS(`nav.langs button[value="sv"]`)),
+			click(`nav.langs button[value="sv"]`),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
 		)
 		signInConsole(t, ctx, base, readerToken)
 		run(t, ctx, "english, then svenska",
 			chromedp.Navigate(base+"/console/lists"),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
-			chromedp.Click(chromedp.CSS(`nav.langs button[value="en"]`)),
+			click(`nav.langs button[value="en"]`),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="en"]`)),
-			chromedp.Click(chromedp.CSS(`nav.langs button[value="sv"]`)),
+			click(`nav.langs button[value="sv"]`),
 			chromedp.WaitVisible(chromedp.CSS(`html[lang="sv"]`)),
 		)
 		require.True(t, eval[bool](t, ctx, `location.pathname === "/console/lists"`), "the switch comes back to the page")
@@ -604,7 +606,7 @@ func TestConsolePagesWhenTheSessionEnds(t *testing.T) {
 	signInConsole(t, ctx, base, token)
 	run(t, ctx, "lists", chromedp.Navigate(base+"/console/lists"), chromedp.WaitVisible(chromedp.CSS("#delete-members-"+string(l.ID))))
 	require.NoError(t, b.store.RevokeToken(b.ctx, tenant, crm.TokenID(token), "test"))
-	run(t, ctx, "delete the members", chromedp.Click(chromedp.CSS("#delete-members-"+string(l.ID))), chromedp.WaitVisible(chromedp.CSS("#token")))
+	run(t, ctx, "delete the members", click("#delete-members-"+string(l.ID)), chromedp.WaitVisible(chromedp.CSS("#token")))
 	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
 	require.Zero(t, eval[int](t, ctx, `document.querySelectorAll("dialog[open]").length`))
 }
@@ -640,7 +642,7 @@ func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
 	require.NoError(t, b.rdb.Del(b.ctx, keys...).Err())
 
 	run(t, ctx, "save once the session has ended",
-		chromedp.Click(chromedp.CSS("#save")),
+		click("#save"),
 		chromedp.WaitVisible(chromedp.CSS("#draft-waiting")),
 	)
 	require.Equal(t, "/console/signin", eval[string](t, ctx, `location.pathname`))
@@ -654,7 +656,7 @@ func TestConsoleDraftAfterTheSessionEnds(t *testing.T) {
 	require.Equal(t, src, eval[string](t, ctx, `document.getElementById("source").value`), "the text as typed")
 	require.Equal(t, http.StatusNotFound, stored(), "not saved until saved")
 	run(t, ctx, "save",
-		chromedp.Click(chromedp.CSS("#save")),
+		click("#save"),
 		chromedp.WaitVisible(chromedp.CSS("#workflow-facts")),
 	)
 	require.Contains(t, text(t, ctx, ".flash"), "Saved as revision 1.")
@@ -695,7 +697,7 @@ func TestConsoleAsSeen(t *testing.T) {
 		"nothing is selected: no bar saying that the page is")
 	require.LessOrEqual(t, eval[float64](t, ctx, `document.querySelector("#records thead th:nth-child(4)").getBoundingClientRect().right`),
 		eval[float64](t, ctx, `window.innerWidth`), "the email column beside a long name is on the screen")
-	run(t, ctx, "select the page", chromedp.Click(chromedp.CSS("#selectpage")), chromedp.WaitVisible(chromedp.CSS("#selectall-n")))
+	run(t, ctx, "select the page", click("#selectpage"), chromedp.WaitVisible(chromedp.CSS("#selectall-n")))
 
 	run(t, ctx, "a record with a long name",
 		chromedp.Navigate(base+"/console/objects/contacts/"+long),
@@ -716,13 +718,13 @@ func TestConsoleAsSeen(t *testing.T) {
 	run(t, ctx, "delete one through the dialog",
 		chromedp.Navigate(base+"/console/objects/contacts"),
 		chromedp.WaitVisible(chromedp.CSS(`input.pick[value="`+ids[0]+`"]`)),
-		chromedp.Click(chromedp.CSS(`input.pick[value="`+ids[0]+`"]`)),
-		chromedp.Click(chromedp.CSS("#delete-selected")),
+		click(`input.pick[value="`+ids[0]+`"]`),
+		click("#delete-selected"),
 		chromedp.WaitVisible(chromedp.CSS("#count")),
 		chromedp.SendKeys(chromedp.CSS("#count"), "1"),
 	)
 	require.True(t, eval[bool](t, ctx, `window.beforeTheDelete = true`))
-	run(t, ctx, "confirm", chromedp.Click(chromedp.CSS("#confirm-delete")))
+	run(t, ctx, "confirm", click("#confirm-delete"))
 	settled(t, ctx, `!window.beforeTheDelete && document.readyState === "complete"`, "the delete leads to a page")
 	require.Equal(t, "/console/objects/contacts", eval[string](t, ctx, `location.pathname`))
 	require.Contains(t, eval[string](t, ctx, `(document.querySelector(".flash") || {}).textContent || "no message"`),
@@ -734,7 +736,7 @@ func TestConsoleAsSeen(t *testing.T) {
 	run(t, ctx, "undo",
 		chromedp.Navigate(base+"/console/bin/contacts?op="+op),
 		chromedp.WaitVisible(chromedp.CSS("#undo-operation")),
-		chromedp.Click(chromedp.CSS("#undo-operation")),
+		click("#undo-operation"),
 		chromedp.WaitVisible(chromedp.CSS("#job-status")),
 	)
 	// Whether a worker has run the undo yet or not, the record is live now.
@@ -857,4 +859,31 @@ func (b *testBundle) serveAPI(t *testing.T) string {
 	waitReady(t, api, base)
 	t.Cleanup(func() { require.Equal(t, 0, api.stop(t), "stderr:\n%s", api.stderr) })
 	return base
+}
+
+// click is chromedp.Click, tried again when the page replaced the element between its query and
+// the click: the browser then answers "No node with given id found" while it scrolls the element
+// into view, before any mouse event, so nothing was clicked. A page still settling on a loaded
+// machine does that now and then.
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return againIfReplaced(chromedp.Click(chromedp.CSS(sel)))
+}
+
+// setValue is chromedp.SetValue, tried again as click is.
+func setValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return againIfReplaced(chromedp.SetValue(chromedp.CSS(sel), value))
+}
+
+// againIfReplaced runs a, and runs it again (at most four times more) while it fails because the
+// node it found is no longer in the page.
+func againIfReplaced(a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for try := 0; ; try++ {
+			v, err := a(ctx, t)
+			var cdpErr *cdproto.Error
+			if err == nil || try == 4 || !errors.As(err, &cdpErr) || cdpErr.Message != "No node with given id found" {
+				return v, err
+			}
+		}
+	}
 }
