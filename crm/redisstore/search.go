@@ -21,6 +21,7 @@ type searchPlan struct {
 	Off    int           `json:"off"`
 	Lim    int           `json:"lim"`
 	Budget int           `json:"budget"`
+	Work   int           `json:"work"`
 }
 
 // indexKeys are the index keys p names, each once, in the order it names them first.
@@ -53,6 +54,58 @@ func (p searchPlan) indexKeys() []string {
 type searchGroup struct {
 	Drivers []searchDriver `json:"drivers"`
 	Checks  []searchCheck  `json:"checks"`
+	Cost    int            `json:"cost"` // the work of one record (searchCost)
+}
+
+// DefaultSearchCallWork is the default of Config.SearchCallWork: at most about 10 to 20 ms of one
+// search script call on a loaded two-core machine (docs/benchmarks.md), where a search of ten
+// filters over the budget's 50,000 records held Redis for one to four seconds in one call.
+const DefaultSearchCallWork = 16000
+
+// The work units of a search, per record (searchCost).
+const (
+	workIndexRead = 1 // an id read from an index, a score (ZMSCORE), a SET membership (SMISMEMBER)
+	workTest      = 1 // a filter tested on a value, and a CONTAINS_TOKEN pattern per part
+	workHashRead  = 4 // a read of the record's hash (HMGET, HGET)
+)
+
+// searchCost is the work the general path does for each record group g reads: the read, the
+// index checks (a SET probe each value), the record's hash and its filters (a CONTAINS_TOKEN
+// pattern a test per part), and its sort value. It counts every filter, even the one the driver
+// answers, so it bounds a group's work whichever driver the script picks.
+func searchCost(g searchGroup, sort searchSort) int {
+	n := workIndexRead + workTest // the read, and the record's place in the sort
+	hash := false
+	for _, c := range g.Checks {
+		switch {
+		case c.IX == "z":
+			n += workIndexRead
+		case c.IX == "s":
+			n += workIndexRead * len(c.Keys)
+		default:
+			hash = hash || c.K != "id"
+			n += workTest
+			switch c.Op {
+			case "QUERY":
+				n += workTest * len(c.Fs)
+			case crm.OpContainsToken:
+				if tok, ok := c.A.(string); ok {
+					n += workTest * strings.Count(tok, "*")
+				}
+			}
+		}
+	}
+	if hash {
+		n += workHashRead
+	}
+	switch {
+	case sort.K == "id":
+	case sort.C == "z":
+		n += workIndexRead
+	default:
+		n += workHashRead
+	}
+	return n
 }
 
 // searchDriver finds the records of one filter through its index: the union of its parts.
@@ -592,6 +645,9 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 	if len(errs) > 0 {
 		return searchPlan{}, errs
 	}
+	for i := range plan.Groups {
+		plan.Groups[i].Cost = searchCost(plan.Groups[i], plan.Sort)
+	}
 	return plan, nil
 }
 
@@ -645,13 +701,31 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 	if err != nil {
 		return crm.SearchResult{}, err
 	}
+	plan.Work = s.cfg.SearchCallWork
 	raw, err := json.Marshal(plan)
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("encode search: %w", err)
 	}
-	res, err := searchScript.run(ctx, s, searchCall{Live: LiveKey(t, o), Indexes: plan.indexKeys(), Plan: string(raw)}).Slice()
+	call := searchCall{Live: LiveKey(t, o), Indexes: plan.indexKeys(), Plan: string(raw)}
+	res, err := searchScript.run(ctx, s, call).Slice()
 	if err != nil {
 		return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
+	}
+	// A walk of a large value by id goes on in calls of at most plan.Work each (lua/search.lua).
+	var walked []any // the page's ids the walk found in its calls before
+	for len(res) >= 3 && res[0] == "walk" {
+		read, _ := res[1].(int64)
+		found, _ := res[2].(int64)
+		walked = append(walked, res[3:]...)
+		raw, err := json.Marshal(searchWalk{W: int(read), F: int(found)})
+		if err != nil {
+			return crm.SearchResult{}, fmt.Errorf("encode search walk: %w", err)
+		}
+		call.Step = string(raw)
+		if res, err = searchScript.run(ctx, s, call).Slice(); err != nil {
+			return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
+		}
+		call.Step = ""
 	}
 	if len(res) >= 2 && res[0] == "budget" {
 		hint := ""
@@ -661,6 +735,14 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 		return crm.SearchResult{}, &crm.ValidationError{Field: "filterGroups", Code: "SEARCH_TOO_BROAD",
 			Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)%s",
 				res[1], o, plan.Budget, searchables(crm.SearchIndexes(sch)), hint)}
+	}
+	if len(walked) > 0 && len(res) >= 1 {
+		res = append(append([]any{res[0]}, walked...), res[1:]...)
+	}
+	if len(res) >= 1 && res[0] == "slices" {
+		if res, err = s.searchSlices(ctx, call, plan, res[1:]); err != nil {
+			return crm.SearchResult{}, fmt.Errorf("search %s: %w", o, err)
+		}
 	}
 	if len(res) == 0 {
 		return crm.SearchResult{}, fmt.Errorf("search %s: empty reply", o)
@@ -683,4 +765,145 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 		out.After = strconv.Itoa(next)
 	}
 	return out, nil
+}
+
+// searchStep is one slice of a search (lua/search.lua, ARGV[2]): at most N records of group G's
+// driver D (0: the live set), from its part P at cursor C.
+type searchStep struct {
+	G int    `json:"g"`
+	D int    `json:"d"`
+	P int    `json:"p"`
+	C string `json:"c"`
+	N int    `json:"n"`
+}
+
+// searchBatch is the records the script's index checks probe in one call (ZMSCORE, SMISMEMBER).
+const searchBatch = 500
+
+// searchWalk is the rest of a walk of a large value by id (lua/search.lua, ARGV[2]): W the live
+// ids it read, F the records of the value it found.
+type searchWalk struct {
+	W int `json:"w"`
+	F int `json:"f"`
+}
+
+// searchHit is a record a slice found, with its sort value (num for a number, str for a text).
+type searchHit struct {
+	id    string
+	idNum float64
+	has   bool
+	num   float64
+	str   string
+}
+
+// searchSlices runs the general path of a search whose work passes one call's (plan.Work) in
+// slices: each group's driver (chosen, as the first call picked them) a call per plan.Work/cost
+// records, in turn. It unites the records they find, sorts them as the script does (searchOrder)
+// and returns the reply the script would have: {total, id, id, ...}. The slices are not one
+// moment's view: a record that changes meanwhile may be found or missed, as by a client that
+// pages; a store that does not change gives the one-call result exactly.
+func (s *Store) searchSlices(ctx context.Context, call searchCall, plan searchPlan, chosen []any) ([]any, error) {
+	if len(chosen) != len(plan.Groups) {
+		return nil, fmt.Errorf("the first call chose %d drivers for %d groups", len(chosen), len(plan.Groups))
+	}
+	byNum := plan.Sort.K == "n" || plan.Sort.K == "m" || plan.Sort.K == "id" || plan.Sort.K == "d" || plan.Sort.C == "z"
+	var hits []searchHit
+	found := map[string]bool{}
+	for gi, g := range plan.Groups {
+		d, _ := chosen[gi].(int64)
+		n := max(1, plan.Work/g.Cost)
+		if n > searchBatch {
+			n -= n % searchBatch // whole batches: the index checks probe 500 records a call
+		}
+		st := searchStep{G: gi + 1, D: int(d), P: 1, C: "0", N: n}
+		for st.P > 0 {
+			raw, err := json.Marshal(st)
+			if err != nil {
+				return nil, fmt.Errorf("encode search slice: %w", err)
+			}
+			call.Step = string(raw)
+			res, err := searchScript.run(ctx, s, call).Slice()
+			if err != nil {
+				return nil, err
+			}
+			if len(res) < 2 || len(res)%2 != 0 {
+				return nil, fmt.Errorf("search slice: a reply of %d values", len(res))
+			}
+			next, _ := res[0].(int64)
+			st.P = int(next)
+			st.C, _ = res[1].(string)
+			for i := 2; i < len(res); i += 2 {
+				id, _ := res[i].(string)
+				if found[id] {
+					continue
+				}
+				found[id] = true
+				h := searchHit{id: id}
+				h.idNum, _ = strconv.ParseFloat(id, 64)
+				if v, ok := res[i+1].(string); ok {
+					h.has = true
+					if byNum {
+						if h.num, err = strconv.ParseFloat(v, 64); err != nil {
+							h.num = math.NaN()
+						}
+					} else {
+						h.str = v
+					}
+				}
+				hits = append(hits, h)
+			}
+		}
+	}
+	slices.SortFunc(hits, func(a, b searchHit) int { return searchOrder(a, b, plan.Sort, byNum) })
+	out := make([]any, 0, 1+plan.Lim)
+	out = append(out, int64(len(hits)))
+	for i := plan.Off; i < min(plan.Off+plan.Lim, len(hits)); i++ {
+		out = append(out, hits[i].id)
+	}
+	return out, nil
+}
+
+// searchOrder orders two records as the search script's sort does: by id, or by the sort's value
+// with the records without one last; ties by id as text in the sort's direction (the order the
+// indexes hold them), the records without a value by id.
+func searchOrder(a, b searchHit, sort searchSort, byNum bool) int {
+	less := func(x, y searchHit) bool {
+		if sort.K == "id" {
+			if sort.Desc {
+				return x.idNum > y.idNum
+			}
+			return x.idNum < y.idNum
+		}
+		switch {
+		case !x.has && y.has:
+			return false
+		case x.has && !y.has:
+			return true
+		case !x.has:
+			return x.idNum < y.idNum
+		}
+		if byNum && x.num != y.num {
+			if sort.Desc {
+				return x.num > y.num
+			}
+			return x.num < y.num
+		}
+		if !byNum && x.str != y.str {
+			if sort.Desc {
+				return x.str > y.str
+			}
+			return x.str < y.str
+		}
+		if sort.Desc {
+			return x.id > y.id
+		}
+		return x.id < y.id
+	}
+	switch {
+	case less(a, b):
+		return -1
+	case less(b, a):
+		return 1
+	}
+	return 0
 }

@@ -48,6 +48,11 @@ type Config struct {
 	// association past it is refused with a *crm.ValidationError naming the record. Defaults to
 	// crm.DefaultMaxAssociations.
 	MaxAssociations int
+	// SearchCallWork is the most work one call of the search script does, in units of about a
+	// record's index read or a filter's test (a record's hash read counts 4): a search whose
+	// records times its filters pass it runs in several calls, each of at most this work, so that
+	// no search holds Redis for long (S27). Defaults to DefaultSearchCallWork.
+	SearchCallWork int
 	// SearchWorkBudget is the most records one search may read from its indexes before testing
 	// the rest of its filters (see Store.Search). Defaults to DefaultSearchWorkBudget.
 	SearchWorkBudget int
@@ -105,6 +110,9 @@ func New(rdb redis.UniversalClient, cfg *Config) (*Store, error) {
 		c.AssociationReadBudget = crm.DefaultAssociationReadBudget
 	}
 	c.AssociationReadBudget = max(c.AssociationReadBudget, c.MaxAssociations)
+	if c.SearchCallWork <= 0 {
+		c.SearchCallWork = DefaultSearchCallWork
+	}
 	if c.SearchWorkBudget <= 0 {
 		c.SearchWorkBudget = crm.DefaultSearchWorkBudget
 	}

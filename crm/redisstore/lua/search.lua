@@ -1,5 +1,6 @@
--- Runs a search plan over the search indexes of one object type, in one step, so that it sees the
--- records as one moment left them and returns only live ones. A search of one filter (or none,
+-- Runs a search plan over the search indexes of one object type and returns only live records: in
+-- one step, which sees the records as one moment left them, when its work fits in one call (else in
+-- slices and walks, below). A search of one filter (or none,
 -- sorted by id or by a property every record has) whose index holds the records in the sorted
 -- order reads only its page (ZRANGEBYSCORE / ZRANGEBYLEX with LIMIT). One value set by id is a
 -- SORT of the set when the set is within the budget (SORT reads all of it); a larger one is paged
@@ -11,12 +12,27 @@
 -- KEYS[1] -> crm:{<tenant>}:live:<type>
 -- KEYS[2..] -> the index keys the plan names (SearchIndexKey, SearchValueKey), each once: the plan
 --   refers to them by name
+-- A general search whose work (its records read, times each group's cost per record) passes the
+-- plan's work for one call is not run here: the first call returns the drivers it chose, and the
+-- caller runs each group in slices (ARGV[2]), each a call of at most that work, so that no call
+-- holds Redis for long. A slice reads at most step.n records of one group's driver, from a
+-- cursor, and returns those that pass the group's filters, with their sort values; the caller
+-- unites, sorts and pages them as the last part of this script does.
 -- ARGV[1] -> the plan (JSON, searchPlan): groups of drivers (index ranges that find the records of
---   one filter exactly) and checks (every filter, as a test of a record's value), the sort, the
---   offset, the page size and the work budget
+--   one filter exactly) and checks (every filter, as a test of a record's value), each group's cost
+--   per record, the sort, the offset, the page size, the work budget and the work of one call
+-- ARGV[2] -> (optional) a slice (JSON, searchStep): g the group, d its driver (0: the live set), p
+--   the driver's part and c the cursor in it (an offset, or SSCAN's cursor for a SET) to start at,
+--   n the most records to read; or the rest of a walk (JSON, searchWalk: see the walk below)
 -- Returns {"budget", records it would read} ({"budget", records, "deep"} when only a page less
--- deep would have fitted), or {total, id, id, ...}: the page's ids in order.
+-- deep would have fitted), {"walk", ...} (see the walk below), {"slices", driver of group 1, driver of group 2, ...} (0: the live
+-- set) when the search must run in slices, or {total, id, id, ...}: the page's ids in order.
+-- A slice returns {next part (0: the group is done), next cursor, id, sort value, id, sort value,
+-- ...}: the sort value is false when the record has none or the order is by id, a number as
+-- %.17g text, a text as it is.
 local plan = cjson.decode(ARGV[1])
+local step = nil
+if ARGV[2] then step = cjson.decode(ARGV[2]) end
 local off, lim = plan.off, plan.lim
 
 local function part_count(p)
@@ -127,7 +143,7 @@ local function page(total, ids)
 end
 
 -- The fast paths: one group, at most one filter, found in sorted order by its index.
-if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
+if (not step or step.w) and #plan.groups == 1 and #plan.groups[1].checks <= 1 then
   local g = plan.groups[1]
   local p = nil
   if #g.checks == 0 then
@@ -164,7 +180,7 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
     end
     if p.c == 's' and by_id then
       local n = redis.call('SCARD', p.key)
-      if n <= plan.budget then
+      if n <= plan.budget and not step then
         -- SORT reads the whole set, however small its LIMIT: only a set within the budget is sorted.
         local dir = 'ASC'
         if sort.desc then dir = 'DESC' end
@@ -177,13 +193,24 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
         -- live records are in it, so a first page fills early, and a deep page of a sparse value
         -- runs out of budget and is refused. The live index is scored by the numeric id, so the
         -- walk gives the ids as numbers (9 before 10), as SORT and the general path order them.
+        -- A call walks at most plan.work / 2 ids (a read and a probe each), then returns
+        -- {"walk", ids read, ids found, the page's ids found}, and the caller goes on with a call
+        -- of step {w = ids read, f = ids found}.
         local want = math.min(off + lim, n)
         local ids = {}
         if want <= off then return page(n, ids) end
         local found, read = 0, 0
+        if step then found, read = step.f, step.w end
+        local stop = read + math.max(1, math.floor(plan.work / 2))
         while found < want do
           local k = math.min(500, plan.budget - read)
           if k <= 0 then return {'budget', n, 'deep'} end
+          if read >= stop then
+            local out = {'walk', read, found}
+            for _, id in ipairs(ids) do out[#out+1] = id end
+            return out
+          end
+          k = math.min(k, stop - read)
           local chunk
           if sort.desc then
             chunk = redis.call('ZREVRANGE', plan.live, read, read + k - 1)
@@ -208,21 +235,6 @@ if #plan.groups == 1 and #plan.groups[1].checks <= 1 then
   end
 end
 
--- The general path: the smallest driver of each group, then the group's other filters.
-local reads, chosen = 0, {}
-for gi, g in ipairs(plan.groups) do
-  local best, best_n = nil, nil
-  for _, d in ipairs(g.drivers) do
-    local n = 0
-    for _, p in ipairs(d.parts) do n = n + part_count(p) end
-    if not best_n or n < best_n then best, best_n = d, n end
-  end
-  if not best then best_n = redis.call('ZCARD', plan.live) end
-  chosen[gi] = best
-  reads = reads + best_n
-end
-if reads > plan.budget then return {'budget', reads} end
-
 -- each_500 calls fn with slices of at most 500 of list, and the slice's offset in list.
 local function each_500(list, fn)
   local i = 1
@@ -234,22 +246,10 @@ local function each_500(list, fn)
   end
 end
 
-local accepted, list = {}, {}
-for gi, g in ipairs(plan.groups) do
-  local d = chosen[gi]
-  local ids = {}
-  local seen = {}
-  if d then
-    for _, p in ipairs(d.parts) do
-      for _, id in ipairs(part_ids(p)) do
-        if not seen[id] and not accepted[id] then seen[id] = true; ids[#ids+1] = id end
-      end
-    end
-  else
-    for _, id in ipairs(redis.call('ZRANGE', plan.live, 0, -1)) do
-      if not accepted[id] then ids[#ids+1] = id end
-    end
-  end
+-- filter_group returns those of ids (read from driver d of group g, nil for the live set) that
+-- pass the group's other filters, in their order.
+local function filter_group(g, d, ids)
+  local out = {}
   -- The checks that read an index go first, a call per 500 records; then those that read records.
   local ichecks, fchecks, fields = {}, {}, {}
   for _, c in ipairs(g.checks) do
@@ -314,26 +314,122 @@ for gi, g in ipairs(plan.groups) do
           if not ok then break end
         end
       end
-      if ok then accepted[id] = true; list[#list+1] = id end
+      if ok then out[#out+1] = id end
     end
   end)
+  return out
 end
 
--- Sort: by id, or by a property's value with the records without one last (ties: see below).
-local keyed = {}
-for i, id in ipairs(list) do keyed[i] = {tonumber(id), nil, id} end
-if sort.k ~= 'id' then
+-- sort_values returns the sort's value of each record of list, by position (nil for none; none
+-- at all when the order is by id).
+local function sort_values(list)
+  local vals = {}
+  if sort.k == 'id' then return vals end
   if sort.c == 'z' then
     each_500(list, function(chunk, at)
       local sc = redis.call('ZMSCORE', sort.key, unpack(chunk))
       for j = 1, #chunk do
-        if sc[j] then keyed[at + j][2] = tonumber(sc[j]) end
+        if sc[j] then vals[at + j] = tonumber(sc[j]) end
       end
     end)
   else
-    for i, id in ipairs(list) do keyed[i][2] = conv(sort.k, redis.call('HGET', plan.rec .. id, sort.f)) end
+    for i, id in ipairs(list) do vals[i] = conv(sort.k, redis.call('HGET', plan.rec .. id, sort.f)) end
   end
+  return vals
 end
+
+if step then
+  -- One slice: at most step.n records of the group's driver, from part step.p at cursor step.c.
+  local g = plan.groups[step.g]
+  local d = nil
+  if step.d > 0 then d = g.drivers[step.d] end
+  local ids, seen = {}, {}
+  local pi, cur = step.p, step.c
+  while pi > 0 and #ids < step.n do
+    local want = step.n - #ids
+    local got, done = {}, false
+    if not d then
+      local at = tonumber(cur)
+      got = redis.call('ZRANGE', plan.live, at, at + want - 1)
+      done, cur = #got < want, tostring(at + #got)
+    else
+      local p = d.parts[pi]
+      if p.c == 's' then
+        local r = redis.call('SSCAN', p.key, cur, 'COUNT', want)
+        got, cur = r[2], r[1]
+        done = cur == '0'
+      else
+        local at = tonumber(cur)
+        if p.c == 'z' then
+          got = redis.call('ZRANGEBYSCORE', p.key, p.min, p.max, 'LIMIT', at, want)
+        else
+          for i, m in ipairs(redis.call('ZRANGEBYLEX', p.key, p.min, p.max, 'LIMIT', at, want)) do got[i] = lex_id(m) end
+        end
+        done, cur = #got < want, tostring(at + #got)
+      end
+    end
+    for _, id in ipairs(got) do
+      if not seen[id] then seen[id] = true; ids[#ids+1] = id end
+    end
+    if done then
+      pi, cur = pi + 1, '0'
+      if not d or pi > #d.parts then pi = 0 end
+    end
+  end
+  local list = filter_group(g, d, ids)
+  local vals = sort_values(list)
+  local out = {pi, cur}
+  for i, id in ipairs(list) do
+    local v = vals[i]
+    if v == nil then v = false elseif type(v) == 'number' then v = string.format('%.17g', v) end
+    out[#out+1] = id
+    out[#out+1] = v
+  end
+  return out
+end
+
+-- The general path: the smallest driver of each group, then the group's other filters.
+local reads, work, chosen, slices = 0, 0, {}, {'slices'}
+for gi, g in ipairs(plan.groups) do
+  local best, best_i, best_n = nil, 0, nil
+  for di, d in ipairs(g.drivers) do
+    local n = 0
+    for _, p in ipairs(d.parts) do n = n + part_count(p) end
+    if not best_n or n < best_n then best, best_i, best_n = d, di, n end
+  end
+  if not best then best_n = redis.call('ZCARD', plan.live) end
+  chosen[gi] = best
+  slices[gi + 1] = best_i
+  reads = reads + best_n
+  work = work + best_n * g.cost
+end
+if reads > plan.budget then return {'budget', reads} end
+if work > plan.work then return slices end
+
+local accepted, list = {}, {}
+for gi, g in ipairs(plan.groups) do
+  local d = chosen[gi]
+  local ids = {}
+  local seen = {}
+  if d then
+    for _, p in ipairs(d.parts) do
+      for _, id in ipairs(part_ids(p)) do
+        if not seen[id] and not accepted[id] then seen[id] = true; ids[#ids+1] = id end
+      end
+    end
+  else
+    for _, id in ipairs(redis.call('ZRANGE', plan.live, 0, -1)) do
+      if not accepted[id] then ids[#ids+1] = id end
+    end
+  end
+  for _, id in ipairs(filter_group(g, d, ids)) do accepted[id] = true; list[#list+1] = id end
+end
+
+-- Sort: by id, or by a property's value with the records without one last (ties: see below).
+-- searchOrder sorts the slices' records alike.
+local vals = sort_values(list)
+local keyed = {}
+for i, id in ipairs(list) do keyed[i] = {tonumber(id), vals[i], id} end
 local desc = sort.desc
 table.sort(keyed, function(a, b)
   if sort.k ~= 'id' then
