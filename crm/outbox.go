@@ -44,9 +44,16 @@ var ErrMailDone = errors.New("crm: this email was already sent or kept")
 var ErrMailDropped = errors.New("crm: this email was about a record that no longer exists: dropped")
 
 // ErrMailWorkflowStopped means the email was a workflow's notification whose workflow is no longer
-// active, or is active under another activation than the one its step ran under (MailRef.ActivatedAt):
-// it was dropped, with an audit entry "mail_dropped", and is never sent or kept.
-var ErrMailWorkflowStopped = errors.New("crm: this notification's workflow is no longer active, or was activated again since it was queued: dropped")
+// active, or is active under another activation than the one its step ran under (MailRef.ActivatedAt),
+// or whose workflow's activator no longer holds the read permission its text needs (it shows the
+// record's data): it was dropped, with an audit entry "mail_dropped", and is never sent or kept.
+var ErrMailWorkflowStopped = errors.New("crm: this notification's workflow is no longer active, was activated again since it was queued, or its activator no longer holds read: dropped")
+
+// ErrMailRecipientGone means the email was a workflow's notification whose recipient is no longer a
+// user of the tenant, or is a disabled one: it was dropped, with an audit entry "mail_dropped"
+// naming the recipient, and is never sent or kept (its text, rendered from the record, would show
+// record data to someone without access).
+var ErrMailRecipientGone = errors.New("crm: this notification's recipient is no longer an enabled user of the tenant: dropped")
 
 // ErrMailInFlight means another worker holds the lease on the delivery of the same email; the
 // caller should try again after the lease expires.

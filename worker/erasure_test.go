@@ -802,3 +802,88 @@ func TestDroppedNotificationRunAgainIsCountedOnce(t *testing.T) {
 		})
 	}
 }
+
+// Without SMTP, a notification is checked against who may see it when the outbox keeps it, as at
+// an SMTP delivery: reading the outbox renders it from the record, so one to a recipient who is no
+// longer an enabled user, or showing the record's data on the authority of an activator who lost
+// read, is dropped, not kept, audited and counted once however often its task runs.
+func TestOutboxDropsNotificationNoLongerAllowed(t *testing.T) {
+	t.Parallel()
+	// run keeps notification key about a new secret contact through the outbox path, three times
+	// (asynq delivers a task at least once), after revoke, and returns the contact's id.
+	run := func(t *testing.T, b *testBundle, key string, revoke func()) crm.RecordID {
+		t.Helper()
+		b.notifier(t, "nurture")
+		w, err := worker.New(b.store, b.queue, b.config())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = w.Close() })
+		recs, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Contacts, []crm.RecordInput{{Properties: secretContact}}, crm.Actor{})
+		require.NoError(t, err)
+		revoke()
+		task, err := worker.NewMailSendTask(notification(b.tenant, recs[0].ID, key))
+		require.NoError(t, err)
+		for range 3 {
+			require.NoError(t, w.ProcessTask(b.ctx, task))
+		}
+		return recs[0].ID
+	}
+	// dropped checks that nothing was kept and that the email was dropped, audited and counted once,
+	// and returns the audit entry.
+	dropped := func(t *testing.T, b *testBundle) crm.AuditEntry {
+		t.Helper()
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		require.Empty(t, out, "nothing kept for someone who may not see it")
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+		require.InDelta(t, 0, metricValue(t, b.reg, "crmflow_mail_outbox_total", "workflow_notification"), 0)
+		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+		require.NoError(t, err)
+		n := 0
+		for _, e := range audit {
+			if e.Action == "mail_dropped" {
+				n++
+			}
+		}
+		require.Equal(t, 1, n)
+		return b.lastDrop(t)
+	}
+
+	t.Run("RecipientDisabled", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := run(t, b, "n-left", func() {
+			_, err := b.store.SetUserDisabled(b.ctx, b.tenant, "sales@example.com", true, "admin@example.com")
+			require.NoError(t, err)
+		})
+		drop := dropped(t, b)
+		require.Equal(t, "recipient_gone", drop.Reason)
+		require.Equal(t, "sales@example.com", drop.User)
+		require.Equal(t, "n-left", drop.MailID)
+		require.Equal(t, []crm.RecordID{id}, drop.RecordIDs)
+		require.Contains(t, b.logs.String(), "recipient is no longer an enabled user")
+	})
+
+	t.Run("ActivatorLostRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		run(t, b, "n-noread", func() {
+			_, err := b.store.SetUserPermissions(b.ctx, b.tenant, activatorEmail, crm.Permissions{crm.PermWorkflows}, "admin@example.com")
+			require.NoError(t, err)
+		})
+		drop := dropped(t, b)
+		require.Equal(t, "activator_lacks_read", drop.Reason)
+		require.Equal(t, "n-noread", drop.MailID)
+	})
+
+	t.Run("AllowedIsKept", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		run(t, b, "n-ok", func() {})
+		out, err := b.store.Outbox(b.ctx, b.tenant, 0)
+		require.NoError(t, err)
+		require.Len(t, out, 1)
+		require.Equal(t, "Call Erinwyn Erasmussen at +46-555-0142-999", out[0].Subject)
+		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_outbox_total", "workflow_notification"), 0)
+		require.InDelta(t, 0, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
+	})
+}

@@ -245,9 +245,10 @@ You receive this email because you made this request.
 type MailStore interface {
 	// AppendOutbox keeps an email in the tenant's outbox, once per message ID (again: an error
 	// wrapping crm.ErrMailDone), and returns how many workflow notifications it dropped to stay
-	// within opts.Max. It drops a notification whose record is gone (crm.ErrMailDropped), or whose
-	// workflow is no longer active under the activation it was queued under
-	// (crm.ErrMailWorkflowStopped).
+	// within opts.Max. It drops a notification as ClaimRecordMail does: when its record is gone
+	// (crm.ErrMailDropped), when its recipient is no longer an enabled user of the tenant
+	// (crm.ErrMailRecipientGone), or when its workflow is no longer active under the activation it
+	// was queued under or its activator lacks the read its text needs (crm.ErrMailWorkflowStopped).
 	AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error)
 	// ClaimMail takes a lease on the delivery of the email of an idempotency key.
 	ClaimMail(ctx context.Context, t crm.TenantID, id, token string, lease time.Duration) (crm.MailClaim, error)
@@ -270,10 +271,12 @@ type MailStore interface {
 // deleted or purged) the email is dropped in the same step as the claim (or as keeping it in the
 // outbox), with an audit entry "mail_dropped" naming the mail id, the workflow and the record id,
 // and is never sent: a task queued or retrying before an erasure sends nothing after it. A
-// notification whose workflow is no longer active under the activation that queued it
-// (MailSendPayload.ActivatedAt) is dropped likewise, over SMTP and in the outbox alike: an email
-// queued before a pause is never sent, nor kept, nor retried, even once the workflow is activated
-// again. A step that runs again under a new activation, its first run's result lost (a crash
+// notification whose recipient is no longer an enabled user of the tenant, whose workflow is no
+// longer active under the activation that queued it (MailSendPayload.ActivatedAt), or whose
+// workflow's activator no longer holds the read its text needs is dropped likewise (audit reasons
+// "recipient_gone", "workflow_inactive" or "workflow_reactivated", "activator_lacks_read"), over
+// SMTP and in the outbox alike: an email queued before a pause is never sent, nor kept, nor
+// retried, even once the workflow is activated again. A step that runs again under a new activation, its first run's result lost (a crash
 // between the email and the step's record), queues the same email under the new activation: that
 // copy is sent (or kept) unless the first copy was sent (or kept) already, so that the email goes
 // out once. A task run again after its email was dropped does nothing, and counts no second drop.
@@ -362,10 +365,14 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, p MailSendPayloa
 			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
 			log.Info("the email's record no longer exists: email dropped, not kept")
 			return nil
+		case errors.Is(err, crm.ErrMailRecipientGone):
+			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
+			log.Warn("the email's recipient is no longer an enabled user of the tenant: email dropped, not kept (audit entry mail_dropped)")
+			return nil
 		case errors.Is(err, crm.ErrMailWorkflowStopped):
 			w.metrics.mailDropped.WithLabelValues(mailKindLabel(p.Kind)).Inc()
-			log.Warn("the email's workflow is no longer active, or was activated again since the email was queued: "+
-				"email dropped, not kept (audit entry mail_dropped)", "workflow", p.Workflow)
+			log.Warn("the email's workflow is no longer active, was activated again since the email was queued, "+
+				"or its activator no longer holds read: email dropped, not kept (audit entry mail_dropped)", "workflow", p.Workflow)
 			return nil
 		case errors.Is(err, crm.ErrMailDone):
 			log.Info("email already kept, sent or dropped: not keeping it again")

@@ -16,19 +16,22 @@ import (
 const mailLeasePrefix = "lease:"
 
 // appendOutboxScript keeps an email in the outbox unless its idempotency key was already delivered,
-// or drops a workflow's notification whose record is gone or whose workflow activation is over,
-// and first removes the expired entries (at most 100 a call); past the outbox's cap it drops the
+// or drops a workflow's notification whose record, recipient or workflow activation is gone, or
+// whose activator lacks the read its text needs, as claimMailScript does, and first removes the expired entries (at most 100 a call); past the outbox's cap it drops the
 // oldest workflow notifications and counts them.
 // See lua/append_outbox.lua for its KEYS and ARGV.
-var appendOutboxScript = newScript[appendOutboxCall]("mail_drop", "append_outbox")
+var appendOutboxScript = newScript[appendOutboxCall]("helpers", "mail_drop", "append_outbox")
 
 // appendOutboxCall is a call of appendOutboxScript (lua/append_outbox.lua).
 type appendOutboxCall struct {
 	Outbox, Sent, Expiry, Audit, Dropped string
-	// Record and BinRecord are the keys of the record the email is about, both "" without a record,
-	// and Flow its workflow's key, "" without a record or a workflow; an empty one is left out of
-	// KEYS.
-	Record, BinRecord, Flow string
+	// Record and BinRecord are the keys of the record the email is about and Recipient the user key
+	// of its recipient, all "" without a record, and Flow its workflow's key, "" without a record or
+	// a workflow; an empty one is left out of KEYS.
+	Record, BinRecord, Recipient, Flow string
+	To                                 string // the recipient's address, with a record
+	ShowsRecordData                    bool   // with a record: its text shows the record's data
+	UserPrefix                         string // with a record: the user key prefix
 
 	Message     string // JSON
 	SentTTL     int64  // ms
@@ -43,7 +46,7 @@ type appendOutboxCall struct {
 func (c appendOutboxCall) keys() []string {
 	keys := []string{c.Outbox, c.Sent, c.Expiry, c.Audit, c.Dropped}
 	if c.Record != "" {
-		keys = append(keys, c.Record, c.BinRecord)
+		keys = append(keys, c.Record, c.BinRecord, c.Recipient)
 		if c.Flow != "" {
 			keys = append(keys, c.Flow)
 		}
@@ -53,7 +56,7 @@ func (c appendOutboxCall) keys() []string {
 
 func (c appendOutboxCall) argv() []any {
 	return []any{c.Message, c.SentTTL, c.At, c.ExpiresAt, string(c.Ref.ObjectType), string(c.Ref.RecordID), c.Ref.Workflow,
-		c.MailID, c.AuditMaxLen, c.Max, activation(c.Ref), activationNumber(c.Ref)}
+		c.MailID, c.AuditMaxLen, c.Max, activation(c.Ref), activationNumber(c.Ref), c.To, flag(c.ShowsRecordData), c.UserPrefix}
 }
 
 // activation is the ARGV of the workflow activation a notification was queued under: its
@@ -170,6 +173,16 @@ func checkMailID(id string) error {
 // "workflow_reactivated") and the error wraps ErrMailWorkflowStopped, as ClaimRecordMail drops it
 // before an SMTP delivery. Such a drop holds back that activation's copy of the email only: the
 // same ID queued under another activation (its step ran again under it) is kept as any other.
+//
+// A message with a Ref is checked against its reader as at an SMTP delivery too, since reading
+// the outbox renders its text from the record: when m.To is no longer a user of the tenant, or is
+// a disabled one, it is dropped (audit entry "mail_dropped", reason "recipient_gone", naming the
+// recipient) and the error wraps ErrMailRecipientGone; when its text shows the record's data
+// (crm.ShowsRecordData) and its workflow's activator no longer holds read, it is dropped (reason
+// "activator_lacks_read") and the error wraps ErrMailWorkflowStopped. Each drop is written once:
+// the same message appended again after its drop wraps ErrMailDone and writes nothing. A message
+// with a Ref needs m.To (a *ValidationError otherwise). An email without a Ref (a permanent
+// delete's confirmation, a limit's email) is kept unchecked.
 func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, opts *crm.AppendOutboxOpts) (int, error) {
 	if err := t.Validate(); err != nil {
 		return 0, err
@@ -184,6 +197,10 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 	if keep < 1 {
 		return 0, &crm.ValidationError{Field: "max", Code: "INVALID_OUTBOX_MAX",
 			Message: fmt.Sprintf("the outbox's cap must be 1 or more, got %d", keep)}
+	}
+	if !m.Ref.IsZero() && m.To == "" {
+		return 0, &crm.ValidationError{Field: "to", Code: "INVALID_MAIL_REF",
+			Message: fmt.Sprintf("keeping email %s about a record needs its recipient: set To, or leave Ref empty for another email", m.ID)}
 	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.cfg.Clock.Now()
@@ -201,6 +218,8 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 	}
 	if !m.Ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID)
+		call.Recipient, call.To = UserKey(t, m.To), m.To
+		call.ShowsRecordData, call.UserPrefix = crm.ShowsRecordData(m.Subject, m.Body), strings.TrimSuffix(UserKey(t, "x"), "x")
 		if m.Ref.Workflow != "" {
 			call.Flow = FlowKey(t, m.Ref.Workflow)
 		}
@@ -220,6 +239,8 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailDropped)
 	case n == 3:
 		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailWorkflowStopped)
+	case n == 4:
+		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailRecipientGone)
 	case n < 0:
 		return 0, fmt.Errorf("append outbox message %s: %w", m.ID, crm.ErrMailInFlight)
 	case n == 0:

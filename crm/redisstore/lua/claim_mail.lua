@@ -48,27 +48,10 @@ if v then
   end
 end
 if drop_if_gone(3, 2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]) then return 'dropped' end
--- drop writes the audit entry of a notification dropped for reason and marks it done (tag: this
--- activation's copy only).
-local function drop(reason, user, tag)
-  drop_mail(2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], reason, user, tag)
-end
-local tag = nil
-if at ~= '' then tag = drop_tag(at, seq) end
 if KEYS[5] then
-  if redis.call('EXISTS', KEYS[5]) == 0 or redis.call('HGET', KEYS[5], 'disabled') == '1' then
-    drop('recipient_gone', ARGV[10])
-    return 'recipient_gone'
-  end
-  local stopped, by = flow_stopped(KEYS[6], at, seq)
-  if stopped then
-    drop(stopped, '', tag)
-    return 'workflow_stopped'
-  end
-  if ARGV[11] == '1' and by and by ~= '' and lacks(ARGV[12] .. by, 'read') then
-    drop('activator_lacks_read', '', tag)
-    return 'workflow_stopped'
-  end
+  local refused = drop_if_refused(2, KEYS[1], ARGV[9], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
+    {recipient = KEYS[5], to = ARGV[10], flow = KEYS[6], at = at, seq = seq, shows = ARGV[11] == '1', users = ARGV[12]})
+  if refused then return refused end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 'claimed'

@@ -68,3 +68,37 @@ local function flow_stopped(flow, at, seq)
   end
   return nil, f[2]
 end
+
+-- drop_if_refused drops a workflow's notification that may no longer be shown to its recipient,
+-- and tells why, at the moment it would be delivered (claim_mail.lua) or kept in the outbox
+-- (append_outbox.lua): "recipient_gone" when its recipient, the user of key c.recipient (address
+-- c.to), is no longer a user of the tenant or is a disabled one (every copy is dropped, and the
+-- audit entry names the recipient as its user); "workflow_stopped" when its workflow, of key
+-- c.flow (nil or '' for a notification that names none), may send nothing for the activation
+-- (c.at, c.seq) (flow_stopped's reason), or when c.shows (its text shows the record's data) and
+-- the workflow's activator, of key c.users .. activated_by, no longer holds read (reason
+-- "activator_lacks_read"); a drop for the workflow marks that activation's copy only (drop_tag).
+-- It returns nil, and writes nothing, when the notification may go. The mail's first arguments
+-- are drop_mail's. It needs lacks (helpers.lua).
+local function drop_if_refused(a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen, c)
+  local function drop(reason, user, tag)
+    drop_mail(a, ledger, ttl, now, otype, rid, workflow, mailid, maxlen, reason, user, tag)
+  end
+  if redis.call('EXISTS', c.recipient) == 0 or redis.call('HGET', c.recipient, 'disabled') == '1' then
+    drop('recipient_gone', c.to)
+    return 'recipient_gone'
+  end
+  if not c.flow or c.flow == '' then return nil end
+  local tag = nil
+  if c.at ~= '' then tag = drop_tag(c.at, c.seq) end
+  local stopped, by = flow_stopped(c.flow, c.at, c.seq)
+  if stopped then
+    drop(stopped, '', tag)
+    return 'workflow_stopped'
+  end
+  if c.shows and by and by ~= '' and lacks(c.users .. by, 'read') then
+    drop('activator_lacks_read', '', tag)
+    return 'workflow_stopped'
+  end
+  return nil
+end
