@@ -34,6 +34,19 @@ type Operation struct {
 	InBin   int64  `json:"inBin"`
 	// UndoJob is the id of its latest undo job, if it was undone (GET /crm/v3/jobs/{id}).
 	UndoJob string `json:"undoJob,omitempty"`
+	// UndoStops and UndoNeeds are in GET /crm/v3/operations/{id} alone: what an undo asked now
+	// would stop besides restoring (empty when nothing), and the permissions that undo needs
+	// (restore, and what stopping takes), by the rule the undo itself applies.
+	UndoStops *UndoStops `json:"undoStops,omitempty"`
+	UndoNeeds []string   `json:"undoNeeds,omitempty"`
+}
+
+// UndoStops is what an undo of an operation would stop at this moment: Job, the id of its bulk or
+// list job still running, which the undo cancels (needs delete and bulk_delete); Workflow, the
+// workflow still active at its activation, which the undo pauses (needs workflows).
+type UndoStops struct {
+	Job      string `json:"job,omitempty"`
+	Workflow string `json:"workflow,omitempty"`
 }
 
 func toOperationJSON(op crm.Operation) Operation {
@@ -83,14 +96,25 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, p crm.Pr
 }
 
 // getOperation serves GET /crm/v3/operations/{operationId}: one operation, or a 404 (an operation
-// of another tenant is answered the same).
+// of another tenant is answered the same), with what an undo of it asked now would stop
+// (undoStops: the job it would cancel, the workflow it would pause) and the permissions that undo
+// needs (undoNeeds), so that a client can tell a user ahead whether an undo would be refused.
 func (s *Server) getOperation(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id := r.PathValue("operationId")
 	op, err := s.store.Operation(r.Context(), p.Tenant, id)
 	if err != nil {
 		return fmt.Errorf("read operation %s: %w", id, err)
 	}
-	writeJSON(w, http.StatusOK, toOperationJSON(op))
+	stops, err := s.store.UndoStops(r.Context(), p.Tenant, id)
+	if err != nil {
+		return fmt.Errorf("read what an undo of operation %s stops: %w", id, err)
+	}
+	out := toOperationJSON(op)
+	out.UndoStops = &UndoStops{Job: stops.Job, Workflow: stops.Workflow}
+	for _, perm := range crm.UndoNeeds(stops) {
+		out.UndoNeeds = append(out.UndoNeeds, string(perm))
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

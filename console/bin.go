@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,13 @@ type operationJSON struct {
 	Moved      int64  `json:"moved"`
 	InBin      int64  `json:"inBin"`
 	UndoJob    string `json:"undoJob"`
+	// UndoStops is what an undo asked now would stop besides restoring, and UndoNeeds the
+	// permissions that undo needs.
+	UndoStops struct {
+		Job      string `json:"job"`
+		Workflow string `json:"workflow"`
+	} `json:"undoStops"`
+	UndoNeeds []string `json:"undoNeeds"`
 }
 
 // binPage is the data of a recycle bin page.
@@ -57,6 +65,13 @@ type binPage struct {
 	// Op is the operation the page is filtered by, and Operation what the API says of it.
 	Op        string
 	Operation *operationJSON
+	// CanUndo is set when the user holds every permission an undo of Operation needs now; UndoNote
+	// then says what the undo stops besides restoring (or ""). UndoRefused, otherwise, says what
+	// the undo would stop, which permissions the user lacks, and what to do instead ("" when the
+	// undo stops nothing and the user lacks restore: no undo is offered, as for any restore).
+	CanUndo     bool
+	UndoNote    string
+	UndoRefused string
 	// status is the page's status: 200, or the API's when it refused the operation filtered by.
 	status int
 }
@@ -155,6 +170,44 @@ func (c *Console) bin(q *request) error {
 	return nil
 }
 
+// undoOffer says whether the user of q may undo op now (by the permissions the API says the undo
+// needs: restore, and what canceling its running job or pausing its active workflow takes), and
+// the sentence the page shows with the Undo button (what it stops) or in its place (what it would
+// stop, the permissions the user lacks, and what to do instead).
+func undoOffer(q *request, op operationJSON) (can bool, note, refused string) {
+	needs := make([]crm.Permission, 0, len(op.UndoNeeds)+1)
+	needs = append(needs, crm.PermRestore) // an older API says nothing: restore, as ever
+	for _, n := range op.UndoNeeds {
+		needs = append(needs, crm.Permission(n))
+	}
+	missing := q.p.User.Permissions.Missing(needs)
+	stops := op.UndoStops
+	if len(missing) == 0 {
+		switch {
+		case stops.Workflow != "":
+			note = q.tr.T("bin.operation.undo.pauses", stops.Workflow)
+		case stops.Job != "":
+			note = q.tr.T("bin.operation.undo.cancels", stops.Job)
+		}
+		return true, note, ""
+	}
+	if stops.Job == "" && stops.Workflow == "" {
+		return false, "", ""
+	}
+	quoted := make([]string, len(missing))
+	for i, m := range missing {
+		quoted[i] = strconv.Quote(string(m))
+	}
+	key, what := "bin.operation.undo.nojob", stops.Job
+	if stops.Workflow != "" {
+		key, what = "bin.operation.undo.noworkflow", stops.Workflow
+	}
+	if len(missing) == 1 {
+		key += ".one"
+	}
+	return false, "", q.tr.T(key, what, strings.Join(quoted, q.tr.T("pause.and")))
+}
+
 func (c *Console) binPage(q *request) (binPage, error) {
 	t := objectType(q)
 	qs := q.r.URL.Query()
@@ -181,6 +234,7 @@ func (c *Console) binPage(q *request) (binPage, error) {
 			return p, err
 		}
 		p.Operation = &op
+		p.CanUndo, p.UndoNote, p.UndoRefused = undoOffer(q, op)
 	}
 	if p.From != "" {
 		// From is a day, like To; the API would take a time too, and name its own parameter.

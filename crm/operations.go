@@ -115,6 +115,35 @@ type UndoParams struct {
 	By string
 }
 
+// UndoStops is what an undo of an operation would stop at this moment, besides restoring: Job is
+// the id of the operation's bulk or list job still selecting, pending or running, which the undo
+// cancels, and Workflow the name of the workflow still active at the operation's activation, which
+// it pauses ("" when none).
+type UndoStops struct {
+	Job, Workflow string
+}
+
+// Undo's permissions beyond restore: UndoCancelNeeds to cancel the operation's running job (the
+// permissions the job deletes with), UndoPauseNeeds to pause its active workflow (what a pause of
+// it needs). The store's undo checks them in the same step as the cancel or the pause.
+var (
+	UndoCancelNeeds = JobNeeds
+	UndoPauseNeeds  = []Permission{PermWorkflows}
+)
+
+// UndoNeeds are the permissions an undo that stops s needs: PermRestore, then UndoCancelNeeds
+// when it cancels a job and UndoPauseNeeds when it pauses a workflow.
+func UndoNeeds(s UndoStops) []Permission {
+	out := []Permission{PermRestore}
+	if s.Job != "" {
+		out = append(out, UndoCancelNeeds...)
+	}
+	if s.Workflow != "" {
+		out = append(out, UndoPauseNeeds...)
+	}
+	return out
+}
+
 // OperationStore keeps the operations that moved records to the bin and undoes them (SPEC S26).
 // The scripts that move records keep each operation and its records still in the bin in the same
 // step as the move; nothing here scans the bin.
@@ -141,6 +170,11 @@ type OperationStore interface {
 	// *UndoForbiddenError naming what it lacks, and nothing changes. An undo that stops or pauses
 	// nothing asks for nothing beyond restore here (the caller checks restore).
 	CreateUndoJob(ctx context.Context, t TenantID, p UndoParams) (Job, error)
+	// UndoStops says what an undo of operation id would stop if asked now, by the same rule as
+	// CreateUndoJob (UndoNeeds then says what the undo needs). It changes nothing, and the answer
+	// may be out of date the moment after (a job ends, a workflow is paused). A *NotFoundError for
+	// an unknown operation.
+	UndoStops(ctx context.Context, t TenantID, id string) (UndoStops, error)
 	// RunUndoBatch restores the next at most limit records of undo job id under the rules of
 	// RestoreRecords, in one script that also records the progress and each failure, and returns
 	// the job after it. The job acts with its creator's authority as it is at each batch: when the

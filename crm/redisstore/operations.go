@@ -18,7 +18,7 @@ import (
 
 // createUndoJobScript starts an undo of an operation as a job.
 // See lua/create_undo_job.lua for its KEYS and ARGV.
-var createUndoJobScript = newScript[createUndoJobCall]("helpers", "trigger_reads", "create_undo_job")
+var createUndoJobScript = newScript[createUndoJobCall]("helpers", "trigger_reads", "undo_stops", "create_undo_job")
 
 // createUndoJobCall is a call of createUndoJobScript (lua/create_undo_job.lua).
 type createUndoJobCall struct {
@@ -40,10 +40,11 @@ func (c createUndoJobCall) keys() []string {
 }
 
 // cancelNeeds and pauseNeeds are what an undo's user needs, beyond restore, to cancel the
-// operation's running job and to pause its active workflow (ARGV of create_undo_job.lua).
+// operation's running job and to pause its active workflow (ARGV of create_undo_job.lua), as
+// crm.UndoNeeds says.
 var (
-	cancelNeeds = crm.Permissions(crm.JobNeeds).String()
-	pauseNeeds  = crm.Permissions{crm.PermWorkflows}.String()
+	cancelNeeds = crm.Permissions(crm.UndoCancelNeeds).String()
+	pauseNeeds  = crm.Permissions(crm.UndoPauseNeeds).String()
 )
 
 func (c createUndoJobCall) argv() []any {
@@ -308,6 +309,40 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Detail: detail}
 	}
 	return s.Job(ctx, t, res[1])
+}
+
+// operationUndoStopsScript tells what an undo of an operation would stop now.
+// See lua/operation_undo_stops.lua for its KEYS and ARGV.
+var operationUndoStopsScript = newScript[operationUndoStopsCall]("helpers", "undo_stops", "operation_undo_stops").readOnly().quiet()
+
+// operationUndoStopsCall is a call of operationUndoStopsScript (lua/operation_undo_stops.lua).
+type operationUndoStopsCall struct {
+	Operation                                           string
+	JobPrefix, OperationID, FlowPrefix, OperationPrefix string
+}
+
+func (c operationUndoStopsCall) keys() []string { return []string{c.Operation} }
+func (c operationUndoStopsCall) argv() []any {
+	return []any{c.JobPrefix, c.OperationID, c.FlowPrefix, c.OperationPrefix}
+}
+
+// UndoStops implements Store, by the rule of CreateUndoJob (lua/undo_stops.lua).
+func (s *Store) UndoStops(ctx context.Context, t crm.TenantID, id string) (crm.UndoStops, error) {
+	if err := checkOperationID(id); err != nil {
+		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id}
+	}
+	res, err := operationUndoStopsScript.run(ctx, s, operationUndoStopsCall{Operation: OperationKey(t, id),
+		JobPrefix: jobKeyPrefix(t), OperationID: id, FlowPrefix: flowKeyPrefix(t), OperationPrefix: operationKeyPrefix(t)}).StringSlice()
+	if err != nil {
+		return crm.UndoStops{}, fmt.Errorf("what an undo of operation %s stops: %w", id, err)
+	}
+	if res[0] == "missing" {
+		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id}
+	}
+	if len(res) != 3 {
+		return crm.UndoStops{}, fmt.Errorf("what an undo of operation %s stops: unexpected reply %v", id, res)
+	}
+	return crm.UndoStops{Job: res[1], Workflow: res[2]}, nil
 }
 
 // jobStateWord names a finished job's state as the API's status does (COMPLETE, REFUSED, ...).

@@ -15,7 +15,7 @@ import (
 // sharedLua are the files of lua/ that hold functions other scripts start with, not scripts.
 var sharedLua = map[string]bool{
 	"helpers.lua": true, "index.lua": true, "history.lua": true, "trigger_reads.lua": true, "mail_drop.lua": true,
-	"schema_audit.lua": true,
+	"schema_audit.lua": true, "undo_stops.lua": true,
 }
 
 var (

@@ -37,8 +37,10 @@
 -- no pause, no audit entry), and the reply is {"forbidden", why ('permission', 'disabled' or
 -- 'missing'), the permissions it lacks (comma-separated, with 'permission'), the job it would
 -- cancel or '', the workflow it would pause or ''}.
--- ARGV[10] -> the permissions a cancel of a job needs (comma-separated: crm.JobNeeds)
--- ARGV[11] -> the permissions a pause of a workflow needs (comma-separated: workflows)
+-- ARGV[10] -> the permissions a cancel of a job needs (comma-separated: crm.UndoCancelNeeds)
+-- ARGV[11] -> the permissions a pause of a workflow needs (comma-separated: crm.UndoPauseNeeds)
+-- What it cancels and pauses is decided by the functions of undo_stops.lua, by which
+-- operation_undo_stops.lua tells it ahead (GET /crm/v3/operations/{id}: undoStops, undoNeeds).
 -- ARGV[12] -> operation key prefix ("crm:{<tenant>}:op:"), to tell the operation of a workflow's
 --   current activation (flow_operation)
 -- An operation none of whose records is left in the bin, with no job to stop and no workflow to
@@ -56,13 +58,11 @@ local own = string.match(ARGV[4], '^job%-(.+)$')
 local stop = nil
 if own then
   local j = redis.call('HMGET', ARGV[2] .. own, 'state', 'object_type', 'canceled_by', 'kind')
-  if j[4] ~= 'undo' then
-    if j[1] == 'selecting' or j[1] == 'pending' or j[1] == 'running' then
-      stop = own
-      if not exists then op[1] = j[2] end
-    elseif not exists and j[3] then
-      return {'running', j[3]}
-    end
+  if undo_cancels(j) then
+    stop = own
+    if not exists then op[1] = j[2] end
+  elseif j[4] ~= 'undo' and not exists and j[3] then
+    return {'running', j[3]}
   end
   if not exists and not stop and j[1] then return {'nomove', j[4] or '', j[1]} end
 end
@@ -93,22 +93,16 @@ local function cancel(undo)
   redis.call('HSET', key, 'state', 'canceled', 'canceled_by', undo, 'finished_at', ARGV[1], 'updated_at', ARGV[1])
 end
 
-if op[2] then
-  local st = redis.call('HGET', ARGV[2] .. op[2], 'state')
-  if st and st ~= 'done' and st ~= 'stopped' then
-    if stop then
-      local no = refusal(stop, '')
-      if no then return no end
-      cancel(op[2])
-    end
-    return {'running', op[2]}
+if undo_running(ARGV[2], op[2]) then
+  if stop then
+    local no = refusal(stop, '')
+    if no then return no end
+    cancel(op[2])
   end
+  return {'running', op[2]}
 end
 local f = nil
-if exists and op[3] == 'workflow' and op[4] then
-  f = redis.call('HMGET', ARGV[6] .. op[4], 'state', 'object_type')
-  if not (f[1] == 'active' and ARGV[4] == flow_operation(ARGV[6] .. op[4], op[4], ARGV[12])) then f = nil end
-end
+if exists then f = undo_pauses(op, ARGV[4], ARGV[6], ARGV[12]) end
 local total = redis.call('ZCARD', KEYS[2])
 if exists and total == 0 and not stop and not f then
   return {'empty', redis.call('HGET', KEYS[1], 'moved') or '0', op[2] or ''}
