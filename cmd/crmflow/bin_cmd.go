@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crmflow/crmflow/api"
 	"github.com/crmflow/crmflow/crm"
 )
 
@@ -498,7 +499,8 @@ CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 			if byEmail {
 				body["idProperty"] = "email"
 			}
-			if err := c.do(cmd.Context(), http.MethodPost, "/crm/v3/objects/contacts/gdpr-delete", body, nil); err != nil {
+			header, err := c.doHeader(cmd.Context(), http.MethodPost, "/crm/v3/objects/contacts/gdpr-delete", body, nil)
+			if err != nil {
 				var ae *apiError
 				if !byEmail && errors.As(err, &ae) && ae.status == http.StatusNotFound {
 					// The API's message says the same in the API's terms: this one names the flags.
@@ -508,12 +510,17 @@ CRMFLOW_TOKEN; the API is at --url (CRMFLOW_URL).`,
 				}
 				return err
 			}
+			calls := header.Get(api.HeaderCallsErased)
+			if calls == "" {
+				calls = "not said by the API"
+			}
 			if byEmail {
 				_, err = fmt.Fprintf(a.stdout, "erased for good every contact with the email %s, live or in the recycle bin (none if no contact had it); "+
-					"%s is blocklisted and a confirmation email goes to the user of the token\n", target, target)
+					"calls erased with them (shared ones included): %s; %s is blocklisted and a confirmation email goes to the user of the token\n",
+					target, calls, target)
 			} else {
-				_, err = fmt.Fprintf(a.stdout, "erased contact %s for good, live or from the recycle bin; its emails are blocklisted and a "+
-					"confirmation email goes to the user of the token\n", target)
+				_, err = fmt.Fprintf(a.stdout, "erased contact %s for good, live or from the recycle bin; calls erased with it (shared ones "+
+					"included): %s; its emails are blocklisted and a confirmation email goes to the user of the token\n", target, calls)
 			}
 			return err
 		},
@@ -561,7 +568,7 @@ func (e auditEntryView) what() string {
 		}
 		// An entry written before the counts existed has none: nothing is said rather than 0.
 		if e.CallsErased != nil && *e.CallsErased > 0 {
-			s += fmt.Sprintf(" (%d calls erased)", *e.CallsErased)
+			s += " (" + counted(*e.CallsErased, "call") + " erased)"
 		}
 		return s
 	}

@@ -192,17 +192,22 @@ func TestBinCommands(t *testing.T) {
 	require.Equal(t, http.StatusOK, status(dee, false))
 	require.Equal(t, http.StatusOK, status(eve, false))
 
-	// Confirmed: Dee is gone from the live records and the bin; Eve, deleted to the bin first, is
-	// erased by email from there.
+	// Confirmed: Dee is gone from the live records and the bin, with the call she had; Eve, deleted
+	// to the bin first, is erased by email from there.
+	code, body = call(t, http.MethodPost, base+"/crm/v3/objects/calls", token, map[string]any{"properties": map[string]string{"hs_call_body": "Dee called"}})
+	require.Equal(t, http.StatusCreated, code, "body: %v", body)
+	code, body = call(t, http.MethodPut, fmt.Sprintf("%s/crm/v4/objects/contacts/%s/associations/default/calls/%s", base, dee, body["id"]), token, nil)
+	require.Equal(t, http.StatusOK, code, "body: %v", body)
 	stdout, _ = run(0, "erase", "contacts", dee, "--confirm", dee)
-	require.Equal(t, "erased contact "+dee+" for good, live or from the recycle bin; its emails are blocklisted and a "+
-		"confirmation email goes to the user of the token\n", stdout)
+	require.Equal(t, "erased contact "+dee+" for good, live or from the recycle bin; calls erased with it (shared ones included): 1; "+
+		"its emails are blocklisted and a confirmation email goes to the user of the token\n", stdout)
 	require.Equal(t, http.StatusNotFound, status(dee, false))
 	require.Equal(t, http.StatusNotFound, status(dee, true))
 	code, _ = call(t, http.MethodDelete, contacts+"/"+eve, token, nil)
 	require.Equal(t, http.StatusNoContent, code)
 	stdout, _ = run(0, "erase", "contacts", "--email", "eve@example.com", "--confirm", "eve@example.com")
 	require.Contains(t, stdout, "erased for good every contact with the email eve@example.com")
+	require.Contains(t, stdout, "calls erased with them (shared ones included): 0;")
 	require.Equal(t, http.StatusNotFound, status(eve, true))
 	stdout, _ = run(0, "bin", "list", "--type", "contacts")
 	require.NotContains(t, stdout, "Eve")
@@ -229,7 +234,7 @@ func TestBinCommands(t *testing.T) {
 	}
 	require.Equal(t, []string{
 		"archive " + ann, "archive " + bob, "archive " + cy, "restore " + ann + "," + bob, "archive " + blocker,
-		"restore " + cy, "permanent_delete " + dee, "archive " + eve, "permanent_delete " + eve,
+		"restore " + cy, "permanent_delete " + dee + " (1 call erased)", "archive " + eve, "permanent_delete " + eve,
 	}, seen, "stdout:\n%s", stdout)
 	require.Contains(t, stderr, "audit entries on this page, oldest first")
 	require.NotContains(t, stderr, "next page")
@@ -237,7 +242,7 @@ func TestBinCommands(t *testing.T) {
 	stdout, stderr = run(0, "audit", "--action", "permanent_delete")
 	rows = tableRows(t, stdout, auditHeader)
 	require.Len(t, rows, 2, "stdout:\n%s", stdout)
-	require.Equal(t, []string{dee, eve}, []string{rows[0][3], rows[1][3]})
+	require.Equal(t, []string{dee + " (1 call erased)", eve}, []string{rows[0][3], rows[1][3]})
 	require.Contains(t, stderr, "2 audit entries that match the filters on this page, oldest first")
 	stdout, _ = run(0, "audit", "--by", "nobody@example.com")
 	require.Empty(t, tableRows(t, stdout, auditHeader))
@@ -253,7 +258,7 @@ func TestBinCommands(t *testing.T) {
 	require.Regexp(t, `^audit --limit 2 --newest --action archive,permanent_delete --after \S+$`, m[1])
 	stdout, _ = run(0, strings.Fields(m[1])...)
 	rows = tableRows(t, stdout, auditHeader)
-	require.Equal(t, []string{"permanent_delete " + dee, "archive " + blocker}, []string{rows[0][1] + " " + rows[0][3], rows[1][1] + " " + rows[1][3]})
+	require.Equal(t, []string{"permanent_delete " + dee + " (1 call erased)", "archive " + blocker}, []string{rows[0][1] + " " + rows[0][3], rows[1][1] + " " + rows[1][3]})
 
 	// Paging the trail oldest first, filtered: the pages hold only restores, the filter kept.
 	stdout, stderr = run(0, "audit", "--limit", "1", "--action", "restore")

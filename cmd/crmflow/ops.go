@@ -423,18 +423,24 @@ var errUnreachable = errors.New("no answer from the API")
 // do sends a request with a JSON body (nil: none) and decodes a 2xx JSON answer into out (nil:
 // discard it). An error answer is an *apiError; no answer at all wraps errUnreachable.
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doHeader(ctx, method, path, body, out)
+	return err
+}
+
+// doHeader is do, and returns the headers of a 2xx answer.
+func (c *apiClient) doHeader(ctx context.Context, method, path string, body, out any) (http.Header, error) {
 	var raw []byte
 	contentType := ""
 	if body != nil {
 		var err error
 		if raw, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("encode request: %w", err)
+			return nil, fmt.Errorf("encode request: %w", err)
 		}
 		contentType = "application/json"
 	}
-	status, answer, err := c.exchange(ctx, method, path, contentType, raw)
+	status, header, answer, err := c.exchange(ctx, method, path, contentType, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if status >= 300 {
 		e := &apiError{status: status}
@@ -446,15 +452,15 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 			e.Message += fmt.Sprintf("; --url/CRMFLOW_URL %s has the path %s, and crmflow serve answers the API at the root of its address: "+
 				"try %s (a proxy that serves it under a path must remove the path)", c.base, c.base.Path, root.String())
 		}
-		return e
+		return nil, e
 	}
-	return decodeAnswer(method, path, answer, out)
+	return header, decodeAnswer(method, path, answer, out)
 }
 
 // exchange sends one request to the API, with body as contentType ("" and nil: no body), and reads
-// its answer (8 MiB at most): the status and the body, whatever the status. No answer at all
-// wraps errUnreachable.
-func (c *apiClient) exchange(ctx context.Context, method, path, contentType string, body []byte) (int, []byte, error) {
+// its answer (8 MiB at most): the status, the headers and the body, whatever the status. No
+// answer at all wraps errUnreachable.
+func (c *apiClient) exchange(ctx context.Context, method, path, contentType string, body []byte) (int, http.Header, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -462,7 +468,7 @@ func (c *apiClient) exchange(ctx context.Context, method, path, contentType stri
 	u := c.base.String() + path
 	req, err := http.NewRequestWithContext(ctx, method, u, r)
 	if err != nil {
-		return 0, nil, fmt.Errorf("build request %s %s: %w", method, u, err)
+		return 0, nil, nil, fmt.Errorf("build request %s %s: %w", method, u, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
@@ -472,16 +478,16 @@ func (c *apiClient) exchange(ctx context.Context, method, path, contentType stri
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return 0, nil, nil, ctx.Err()
 		}
-		return 0, nil, fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
+		return 0, nil, nil, fmt.Errorf("%w at %s: %w; is crmflow serve running there? Set --url or CRMFLOW_URL", errUnreachable, c.base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
+		return 0, nil, nil, fmt.Errorf("%w at %s: reading the answer to %s %s: %w", errUnreachable, c.base, method, path, err)
 	}
-	return resp.StatusCode, raw, nil
+	return resp.StatusCode, resp.Header, raw, nil
 }
 
 // decodeAnswer decodes the 2xx answer raw to method path into out; nil out, or an empty answer,

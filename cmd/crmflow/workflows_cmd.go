@@ -154,7 +154,7 @@ type apiErrorBody struct {
 // answer into out (nil: discard it); it returns the status. An error answer is an *apiError, or a
 // *flowProblemsError for a workflow file with problems; no answer at all wraps errUnreachable.
 func (c *apiClient) send(ctx context.Context, method, path, contentType string, body []byte, out any) (int, error) {
-	status, raw, err := c.exchange(ctx, method, path, contentType, body)
+	status, _, raw, err := c.exchange(ctx, method, path, contentType, body)
 	if err != nil {
 		return 0, err
 	}
