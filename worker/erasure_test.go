@@ -88,6 +88,20 @@ func (b *testBundle) retryDropped(t *testing.T, srv *smtpServer, info *asynq.Tas
 	return b.lastDrop(t)
 }
 
+// mailDrops counts the tenant's mail_dropped audit entries.
+func (b *testBundle) mailDrops(t *testing.T) int {
+	t.Helper()
+	audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+	require.NoError(t, err)
+	n := 0
+	for _, e := range audit {
+		if e.Action == "mail_dropped" {
+			n++
+		}
+	}
+	return n
+}
+
 // lastDrop returns the tenant's last audit entry, which must be a dropped email's.
 func (b *testBundle) lastDrop(t *testing.T) crm.AuditEntry {
 	t.Helper()
@@ -684,18 +698,6 @@ func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
-	drops := func(t *testing.T, b *flowBundle) int {
-		t.Helper()
-		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-		require.NoError(t, err)
-		n := 0
-		for _, e := range audit {
-			if e.Action == "mail_dropped" {
-				n++
-			}
-		}
-		return n
-	}
 
 	t.Run("FirstCopyDroppedBefore", func(t *testing.T) {
 		t.Parallel()
@@ -719,7 +721,7 @@ func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
 		out := outbox(t, b)
 		require.Len(t, out, 1, "kept under the activation that ran the step")
 		require.Equal(t, "Call lead "+string(p.RecordID), out[0].Subject)
-		require.Equal(t, 1, drops(t, b))
+		require.Equal(t, 1, b.mailDrops(t))
 
 		// Each copy run again does nothing more.
 		for _, ti := range []*asynq.TaskInfo{copies[0]} {
@@ -729,7 +731,7 @@ func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b.w.ProcessTask(b.ctx, pt))
 		require.Len(t, outbox(t, b), 1)
-		require.Equal(t, 1, drops(t, b))
+		require.Equal(t, 1, b.mailDrops(t))
 	})
 
 	t.Run("FirstCopyStillQueued", func(t *testing.T) {
@@ -741,7 +743,7 @@ func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
 		require.Len(t, b.pendingTasks(t, worker.QueueCritical), 2, "each activation's copy is a task of its own")
 		b.runTasks(t)
 		require.Len(t, outbox(t, b), 1)
-		require.Equal(t, 1, drops(t, b))
+		require.Equal(t, 1, b.mailDrops(t))
 		require.Equal(t, "workflow_reactivated", b.lastDrop(t).Reason)
 	})
 
@@ -757,7 +759,7 @@ func TestStepRunAgainUnderNewActivationSendsItsEmailOnce(t *testing.T) {
 		b.runTask(t, step)
 		b.runTasks(t)
 		require.Len(t, outbox(t, b), 1, "the email went once")
-		require.Zero(t, drops(t, b))
+		require.Zero(t, b.mailDrops(t))
 	})
 }
 
@@ -790,15 +792,7 @@ func TestDroppedNotificationRunAgainIsCountedOnce(t *testing.T) {
 			}
 			require.Empty(t, srv.Messages())
 			require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
-			audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-			require.NoError(t, err)
-			n := 0
-			for _, e := range audit {
-				if e.Action == "mail_dropped" {
-					n++
-				}
-			}
-			require.Equal(t, 1, n)
+			require.Equal(t, 1, b.mailDrops(t))
 		})
 	}
 }
@@ -836,15 +830,7 @@ func TestOutboxDropsNotificationNoLongerAllowed(t *testing.T) {
 		require.Empty(t, out, "nothing kept for someone who may not see it")
 		require.InDelta(t, 1, metricValue(t, b.reg, "crmflow_mail_dropped_total", "workflow_notification"), 0)
 		require.InDelta(t, 0, metricValue(t, b.reg, "crmflow_mail_outbox_total", "workflow_notification"), 0)
-		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
-		require.NoError(t, err)
-		n := 0
-		for _, e := range audit {
-			if e.Action == "mail_dropped" {
-				n++
-			}
-		}
-		require.Equal(t, 1, n)
+		require.Equal(t, 1, b.mailDrops(t))
 		return b.lastDrop(t)
 	}
 
