@@ -50,7 +50,10 @@ func SignInKey(client string) string { return "crm:signin:" + client }
 func TenantKey(t crm.TenantID) string { return prefix(t) + "tenant" }
 
 // UserKey is the HASH of a user: perms, created_at, disabled ("1" for a disabled user, else absent).
-func UserKey(t crm.TenantID, email string) string { return prefix(t) + "user:" + email }
+func UserKey(t crm.TenantID, email string) string { return userKeyPrefix(t) + email }
+
+// userKeyPrefix followed by a user's email gives UserKey.
+func userKeyPrefix(t crm.TenantID) string { return prefix(t) + "user:" }
 
 // UsersKey is the SET of a tenant's user emails.
 func UsersKey(t crm.TenantID) string { return prefix(t) + "users" }

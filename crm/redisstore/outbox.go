@@ -219,7 +219,7 @@ func (s *Store) AppendOutbox(ctx context.Context, t crm.TenantID, m crm.Mail, op
 	if !m.Ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID)
 		call.Recipient, call.To = UserKey(t, m.To), m.To
-		call.ShowsRecordData, call.UserPrefix = crm.ShowsRecordData(m.Subject, m.Body), strings.TrimSuffix(UserKey(t, "x"), "x")
+		call.ShowsRecordData, call.UserPrefix = crm.ShowsRecordData(m.Subject, m.Body), userKeyPrefix(t)
 		if m.Ref.Workflow != "" {
 			call.Flow = FlowKey(t, m.Ref.Workflow)
 		}
@@ -431,7 +431,7 @@ func (s *Store) claimMail(ctx context.Context, t crm.TenantID, id, lease string,
 	if !ref.IsZero() {
 		call.Record, call.BinRecord = RecordKey(t, ref.ObjectType, ref.RecordID), BinRecordKey(t, ref.ObjectType, ref.RecordID)
 		call.Recipient, call.To, call.Flow = UserKey(t, d.To), d.To, FlowKey(t, ref.Workflow)
-		call.ShowsRecordData, call.UserPrefix = d.ShowsRecordData, strings.TrimSuffix(UserKey(t, "x"), "x")
+		call.ShowsRecordData, call.UserPrefix = d.ShowsRecordData, userKeyPrefix(t)
 	}
 	res, err := claimMailScript.run(ctx, s, call).Text()
 	if err != nil {
