@@ -94,6 +94,7 @@ type Server struct {
 	Port int
 	cmd  *exec.Cmd
 	args []string
+	env  []string      // added to the server's environment
 	pid  int           // the redis-server process, as the server reports it
 	done chan struct{} // closed when the wrapper of the current run has exited
 }
@@ -103,6 +104,12 @@ type Server struct {
 // (for example "--appendonly", "yes"). The server is stopped by Stop; it also stops by itself
 // when the current process exits, because it watches its parent.
 func StartServer(dir string, extra ...string) (*Server, error) {
+	return StartServerEnv(dir, nil, extra...)
+}
+
+// StartServerEnv starts redis-server like StartServer, with env (KEY=value entries) added to its
+// environment: for example a locale (see Locale), which Redis applies to its string collation.
+func StartServerEnv(dir string, env []string, extra ...string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not found on PATH and TEST_REDIS_URL is not set.\n" +
@@ -118,7 +125,7 @@ func StartServer(dir string, extra ...string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, Port: port, URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port)}
+	s := &Server{Dir: dir, Port: port, URL: fmt.Sprintf("redis://127.0.0.1:%d/0", port), env: env}
 	s.args = append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
@@ -142,6 +149,9 @@ func (s *Server) Start(bin string) error {
 	script := fmt.Sprintf(`%s "$@" & rp=$!; while kill -0 %d 2>/dev/null && kill -0 $rp 2>/dev/null; do sleep 0.5; done; kill -9 $rp 2>/dev/null; wait $rp`, shellQuote(bin), os.Getpid())
 	cmd := exec.Command("sh", append([]string{"-c", script, "redis-server"}, s.args...)...)
 	cmd.Stdout, cmd.Stderr = nil, nil
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}

@@ -103,6 +103,28 @@ local function has_token(x, c)
   return false
 end
 
+-- less orders two values of one kind: numbers as numbers, texts byte by byte, as the text indexes
+-- (ZRANGEBYLEX), the slices' sort in Go (searchOrder) and a server in the C locale do. Lua's < on
+-- texts follows the collation of the server's environment (Redis calls setlocale(LC_COLLATE, "")):
+-- under en_US.UTF-8 'a' < 'B' and "ab" < "a-c", so a search would order and filter text one way
+-- when run here and another way through an index or in slices. The probes find a collation that is
+-- not byte order; only such a server pays for comparing byte by byte.
+local less = function(a, b) return a < b end
+if not (('B' < 'a') and ('a-c' < 'ab') and ('Z' < 'a') and ('a b' < 'a-') and ('z' < '\195\169')) then
+  local sbyte = string.byte
+  less = function(a, b)
+    if type(a) ~= 'string' or type(b) ~= 'string' then return a < b end
+    if a == b then return false end
+    local n = #a
+    if #b < n then n = #b end
+    for i = 1, n do
+      local x, y = sbyte(a, i), sbyte(b, i)
+      if x ~= y then return x < y end
+    end
+    return #a < #b
+  end
+end
+
 local function test(c, x)
   local op = c.op
   if op == 'HAS_PROPERTY' then return x ~= nil end
@@ -111,11 +133,11 @@ local function test(c, x)
   if op == 'NOT_IN' then return x == nil or not c.set[x] end
   if x == nil then return false end
   if op == 'EQ' then return x == c.a end
-  if op == 'LT' then return x < c.a end
-  if op == 'LTE' then return x <= c.a end
-  if op == 'GT' then return x > c.a end
-  if op == 'GTE' then return x >= c.a end
-  if op == 'BETWEEN' then return x >= c.a and x <= c.b end
+  if op == 'LT' then return less(x, c.a) end
+  if op == 'LTE' then return x == c.a or less(x, c.a) end
+  if op == 'GT' then return less(c.a, x) end
+  if op == 'GTE' then return x == c.a or less(c.a, x) end
+  if op == 'BETWEEN' then return (x == c.a or less(c.a, x)) and (x == c.b or less(x, c.b)) end
   if op == 'IN' then return c.set[x] == true end
   if op == 'CONTAINS_TOKEN' then return has_token(x, c) end
   return false
@@ -436,14 +458,14 @@ table.sort(keyed, function(a, b)
     if a[2] == nil and b[2] ~= nil then return false end
     if a[2] ~= nil and b[2] == nil then return true end
     if a[2] ~= nil and a[2] ~= b[2] then
-      if desc then return a[2] > b[2] end
-      return a[2] < b[2]
+      if desc then return less(b[2], a[2]) end
+      return less(a[2], b[2])
     end
     -- Ties in the order the indexes hold them, which the fast paths page through: by id as
     -- text, in the sort's direction. The records without a value: by id.
     if a[2] ~= nil then
-      if desc then return a[3] > b[3] end
-      return a[3] < b[3]
+      if desc then return less(b[3], a[3]) end
+      return less(a[3], b[3])
     end
     return a[1] < b[1]
   end
