@@ -289,6 +289,8 @@ func (s *Store) restoreCall(t crm.TenantID, o crm.ObjectType, by crm.Actor, sch 
 	for i, id := range ids {
 		records[i] = recordKeysOf(t, o, id)
 	}
+	// Without a job the script reads no user: User is a key of the tenant's slot that it leaves
+	// untouched (restore.lua, KEYS[13]).
 	return restoreCall{
 		Live: LiveKey(t, o), Trash: TrashKey(t, o), BinIDs: BinIDsKey(t, o), EmailIndex: EmailIndexKey(t),
 		Changed: ChangedKey(t), ChangedEvents: ChangedEventsKey(t), Audit: AuditKey(t),
