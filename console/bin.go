@@ -72,8 +72,29 @@ type binPage struct {
 	CanUndo     bool
 	UndoNote    string
 	UndoRefused string
+	// RestoreAction is where the page's form posts a restore: it carries the page's filters and
+	// cursor, so that the restore comes back to this view (binView).
+	RestoreAction string
 	// status is the page's status: 200, or the API's when it refused the operation filtered by.
 	status int
+}
+
+// binViewParams are the query parameters of a bin page's view: its filters and its cursor.
+var binViewParams = []string{"by", "via", "op", "from", "to", "after"}
+
+// binView is the query of the bin page's view that qs names (its filters and cursor,
+// binViewParams; nothing else of qs), with its "?", or "" for the whole bin's first page.
+func binView(qs url.Values) string {
+	view := url.Values{}
+	for _, k := range binViewParams {
+		if v := strings.TrimSpace(qs.Get(k)); v != "" {
+			view.Set(k, v)
+		}
+	}
+	if len(view) == 0 {
+		return ""
+	}
+	return "?" + view.Encode()
 }
 
 // restoreFailure is one record a restore could not bring back, and the record that blocks it.
@@ -214,6 +235,7 @@ func (c *Console) binPage(q *request) (binPage, error) {
 	p := binPage{view: q.view("bin.title"), Type: t, By: strings.TrimSpace(qs.Get("by")), Via: qs.Get("via"), Vias: binVias,
 		CanRestore: q.can(crm.PermRestore), Op: strings.TrimSpace(qs.Get("op")),
 		From: strings.TrimSpace(qs.Get("from")), To: strings.TrimSpace(qs.Get("to"))}
+	p.RestoreAction = "/console/bin/" + url.PathEscape(t) + "/restore" + binView(qs)
 	p.Filtered = p.By != "" || p.Via != "" || p.From != "" || p.To != "" || p.Op != ""
 	p.Title = p.TypeLabel(t) + " · " + p.Title
 	note := c.takeRestoreNote(q, t)
@@ -287,19 +309,14 @@ func (c *Console) binPage(q *request) (binPage, error) {
 		p.Rows = append(p.Rows, row)
 	}
 	if after := page.after(); after != "" {
-		next := url.Values{"after": {after}}
-		for k, v := range map[string]string{"by": p.By, "via": p.Via, "op": p.Op, "from": p.From, "to": p.To} {
-			if v != "" {
-				next.Set(k, v)
-			}
-		}
-		p.Next = "/console/bin/" + url.PathEscape(t) + "?" + next.Encode()
+		next := url.Values{"by": {p.By}, "via": {p.Via}, "op": {p.Op}, "from": {p.From}, "to": {p.To}, "after": {after}}
+		p.Next = "/console/bin/" + url.PathEscape(t) + binView(next)
 	}
 	return p, nil
 }
 
 // restore serves POST /console/bin/{type}/restore: it restores the records checked, and sends the
-// browser to the bin, which says how many came back, so that reloading that page sends nothing
+// browser to the bin, in the view (filters, page) the restore was asked from, which says how many came back, so that reloading that page sends nothing
 // again. When some cannot come back (an email now taken, past the retention period), the bin says
 // why, with a link to the record that blocks each: after the redirect when others came back; on
 // the answer itself (409), with those records still checked, when none did, as nothing changed.
@@ -309,8 +326,10 @@ func (c *Console) restore(q *request) error {
 	for _, id := range q.r.PostForm["id"] {
 		inputs = append(inputs, map[string]string{"id": id})
 	}
+	// The bin comes back in the view the restore was asked from (the form's action carries it).
+	back := "/console/bin/" + url.PathEscape(t) + binView(q.r.URL.Query())
 	if len(inputs) == 0 {
-		redirect(q, "/console/bin/"+url.PathEscape(t), "noneselected", 0)
+		redirect(q, back, "noneselected", 0)
 		return nil
 	}
 	var res struct {
@@ -326,7 +345,6 @@ func (c *Console) restore(q *request) error {
 	if err != nil {
 		return err
 	}
-	back := "/console/bin/" + url.PathEscape(t)
 	if status != http.StatusMultiStatus {
 		redirect(q, back, "restored", len(res.Results))
 		return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -1054,4 +1055,56 @@ func TestSecureCookies(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		require.Equal(t, "/console/signin", resp.Header.Get("Location"))
 	})
+}
+
+// TestRestoreComesBackToTheBinItWasAskedFrom: a restore asked from a filtered page of the bin (by
+// whom, how, which operation, which days, which page) comes back to that page, not to the whole
+// bin, whether it restored, asked with nothing checked, or was refused; only the bin's own view
+// parameters travel, so the form's address cannot be made to send the browser elsewhere.
+func TestRestoreComesBackToTheBinItWasAskedFrom(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var ids []crm.RecordID
+	for i := range 3 {
+		ids = append(ids, crm.RecordID(b.createContact(t, map[string]string{"email": fmt.Sprintf("view%d@example.com", i)})))
+	}
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[:2], crm.Actor{User: "ann@example.com"})
+	require.NoError(t, err)
+	_, err = b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids[2:], crm.Actor{User: "bob@example.com"})
+	require.NoError(t, err)
+
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	csrf := br.csrf()
+	view := "/console/bin/contacts?by=ann&via=api"
+	resp, page := br.get(view + "&elsewhere=https%3A%2F%2Fevil.example")
+	require.Equal(t, http.StatusOK, resp.StatusCode, page)
+	m := regexp.MustCompile(`<form method="post" action="([^"]+)" id="bin">`).FindStringSubmatch(page)
+	require.NotNil(t, m, page)
+	action := html.UnescapeString(m[1])
+	require.Equal(t, "/console/bin/contacts/restore?by=ann&via=api", action, "the form carries the view, and only it")
+
+	resp, page = br.post(action, url.Values{"csrf": {csrf}, "id": {string(ids[0])}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, page)
+	require.Equal(t, view, resp.Header.Get("Location"))
+	require.True(t, b.live(t, string(ids[0])))
+	resp, page = br.get(resp.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "1 record restored.")
+	require.Contains(t, page, `value="`+string(ids[1])+`"`, "ann's other record, still in the bin")
+	require.NotContains(t, page, `value="`+string(ids[2])+`"`, "bob's is not in ann's view")
+
+	// Nothing checked: back to the same view, which says so.
+	resp, page = br.post(action, url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, page)
+	require.Equal(t, view, resp.Header.Get("Location"))
+
+	// Refused (the email taken meanwhile): the answer is the filtered view itself, record checked.
+	b.createContact(t, map[string]string{"email": "view1@example.com"})
+	resp, page = br.post(action, url.Values{"csrf": {csrf}, "id": {string(ids[1])}})
+	require.Equal(t, http.StatusConflict, resp.StatusCode, page)
+	require.Contains(t, page, `id="restore-failures"`)
+	require.Contains(t, page, `action="/console/bin/contacts/restore?by=ann&amp;via=api"`)
+	require.NotContains(t, page, `value="`+string(ids[2])+`"`, "still ann's view")
 }
