@@ -48,6 +48,10 @@ type Job struct {
 	Kind      string       `json:"kind"`
 	Operation string       `json:"operation,omitempty"`
 	Failures  []JobFailure `json:"failures,omitempty"`
+	// Gone, for an undo job once COMPLETE, counts the records of the operation that left the bin
+	// before the undo reached them (restored by someone, or purged): done, skipped and gone add up
+	// to total. Left out when none.
+	Gone int64 `json:"gone,omitempty"`
 }
 
 // JobFailure is a record an undo job could not restore: code is conflict (its email belongs to a
@@ -111,7 +115,7 @@ func jobPath(id string) string { return "/crm/v3/jobs/" + id }
 
 func toJobJSON(j crm.Job) Job {
 	out := Job{ID: j.ID, Status: jobStatus(j.State), ObjectType: string(j.ObjectType), ConfirmCount: j.ConfirmCount,
-		Scanned: j.Scanned, Matched: j.Matched, Total: j.Total, Done: j.Done, Skipped: j.Skipped,
+		Scanned: j.Scanned, Matched: j.Matched, Total: j.Total, Done: j.Done, Skipped: j.Skipped, Gone: j.Gone,
 		Selection: j.Selection, RequestedBy: j.By.User,
 		CreatedAt: crm.FormatDatetime(j.CreatedAt), UpdatedAt: crm.FormatDatetime(j.UpdatedAt)}
 	if j.State.Finished() && !j.FinishedAt.IsZero() {

@@ -80,15 +80,17 @@ func TestAuditAndOutboxScreens(t *testing.T) {
 
 // TestBinUndoOfAWholeOperation: the bin names each record's operation; filtered by one, it shows
 // what the operation moved and what is still in the bin, and "Undo" starts the undo job and opens
-// its page. A reader sees no Undo, and a forged one is refused.
+// its page. A reader sees no Undo, and a forged one is refused. A record restored by someone after
+// the undo started is counted as gone on the job's page.
 func TestBinUndoOfAWholeOperation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	one := b.createContact(t, map[string]string{"email": "one@example.com", "firstname": "One"})
 	two := b.createContact(t, map[string]string{"email": "two@example.com", "firstname": "Two"})
+	three := b.createContact(t, map[string]string{"email": "three@example.com", "firstname": "Three"})
 	other := b.createContact(t, map[string]string{"email": "other@example.com", "firstname": "Other"})
-	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(one), crm.RecordID(two)}, crm.Actor{User: "ops@example.com"})
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(one), crm.RecordID(two), crm.RecordID(three)}, crm.Actor{User: "ops@example.com"})
 	require.NoError(t, err)
 	binned, err := b.store.Record(ctx, b.tenant, crm.Contacts, crm.RecordID(one), &crm.ReadOpts{Archived: true})
 	require.NoError(t, err)
@@ -104,7 +106,7 @@ func TestBinUndoOfAWholeOperation(t *testing.T) {
 	require.Contains(t, page, `href="/console/bin/contacts?op=`+op+`"`)
 	_, page = br.get("/console/bin/contacts?op=" + op)
 	require.Contains(t, page, `id="operation"`)
-	require.Contains(t, page, "2 records moved to the bin, 2 of them still there")
+	require.Contains(t, page, "3 records moved to the bin, 3 of them still there")
 	require.Contains(t, page, "One")
 	require.NotContains(t, page, "Other", "the page shows the operation's records")
 	require.Contains(t, page, `action="/console/operations/`+op+`/undo"`)
@@ -123,8 +125,11 @@ func TestBinUndoOfAWholeOperation(t *testing.T) {
 	resp, page = br.get(resp.Header.Get("Location"))
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, page, `id="job"`)
-	// The job runs in the workers; here its batches run through the store.
+	// The job runs in the workers; here its batches run through the store, after someone restored
+	// one of the operation's records.
 	id := strings.TrimPrefix(resp.Request.URL.Path, "/console/jobs/")
+	_, err = b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, []crm.RecordID{crm.RecordID(three)}, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
 	for range 5 {
 		j, err := b.store.RunUndoBatch(ctx, b.tenant, id, 100)
 		require.NoError(t, err)
@@ -137,13 +142,15 @@ func TestBinUndoOfAWholeOperation(t *testing.T) {
 	require.False(t, b.live(t, other), "only the operation's records come back")
 	_, page = br.get("/console/jobs/" + id)
 	require.Contains(t, page, "Undo of operation "+op)
-	require.Contains(t, page, "1 of 2 restored")
+	require.Contains(t, page, "1 of 3 restored")
+	require.Contains(t, page, "1 record had left the recycle bin before the undo reached it (restored by someone, or purged).")
 	require.Contains(t, page, `id="job-failures"`)
 	require.Contains(t, page, `href="/console/objects/contacts/`+blocker+`"`)
 	require.Contains(t, page, "its email belongs to the live contact "+blocker)
 	br.lang = "sv"
 	_, page = br.get("/console/jobs/" + id)
 	require.Contains(t, page, "dess e-postadress tillhör kontakten "+blocker)
+	require.Contains(t, page, "1 post hade lämnat papperskorgen innan ångringen nådde den")
 	require.NotContains(t, page, "its email belongs")
 }
 

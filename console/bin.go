@@ -386,6 +386,7 @@ type jobJSON struct {
 	Total        int64  `json:"total"`
 	Done         int64  `json:"done"`
 	Skipped      int64  `json:"skipped"`
+	Gone         int64  `json:"gone"`
 	Protected    int64  `json:"protected"`
 	Selection    string `json:"selection"`
 	RequestedBy  string `json:"requestedBy"`
@@ -517,7 +518,8 @@ func (c *Console) jobStatus(q *request) error {
 		"skipped": j.Skipped, "protected": j.Protected, "final": finalJobStatus(j.Status),
 		"progress": q.tr.T(jobKey(j, "job.progress"), j.Done, j.Total),
 		// An undo that could not restore some records: the page, read again, lists them.
-		"reload": j.Kind == "undo" && j.Skipped > 0 && (j.Status == "COMPLETE" || j.Status == "STOPPED")}
+		// So does one some of whose records had left the bin before it reached them.
+		"reload": j.Kind == "undo" && (j.Skipped > 0 || j.Gone > 0) && (j.Status == "COMPLETE" || j.Status == "STOPPED")}
 	if why := j.Reason(); why != "" {
 		out["refusal"] = why
 	}

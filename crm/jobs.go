@@ -126,6 +126,9 @@ type Job struct {
 	// moved more since), Done those restored and Skipped those it could not restore (see
 	// JobFailures).
 	Total, Done, Skipped int64
+	// Gone, for an undo job once done, counts the records of the operation that left the bin before
+	// the undo reached them (restored by someone, or purged): Done, Skipped and Gone add up to Total.
+	Gone int64
 	// ConfirmCount is the count the user confirmed.
 	ConfirmCount int64
 	// Scanned is how many records (or list members) the selection has looked at, and Matched how many

@@ -506,8 +506,18 @@ func decodeAnswer(method, path string, raw []byte, out any) error {
 // Done were moved to the bin and Skipped were no longer live when their turn came.
 type jobView struct{ api.Job }
 
-// processed is how many records the job has handled so far.
-func (j jobView) processed() int64 { return j.Done + j.Skipped }
+// processed is how many records the job has handled so far (for a finished undo, with those that
+// had left the bin before it reached them).
+func (j jobView) processed() int64 { return j.Done + j.Skipped + j.Gone }
+
+// goneNote is ", N had left the bin meanwhile (...)" for a finished undo some of whose records
+// had left the bin before it reached them, or "".
+func (j jobView) goneNote() string {
+	if j.Gone == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d had left the bin meanwhile (restored by someone, or purged)", j.Gone)
+}
 
 // undo reports whether the job is an undo, whose done records were restored rather than deleted.
 func (j jobView) undo() bool { return j.Kind == crm.JobKindUndo }
@@ -588,8 +598,8 @@ func (a *app) watchJob(ctx context.Context, c *apiClient, id string, o opsConfig
 			case jobComplete:
 				show.finish(j)
 				if j.undo() {
-					_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s restored, %d not restored\n",
-						j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped)
+					_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s restored, %d not restored%s\n",
+						j.ID, j.Status, j.Done, j.Total, j.ObjectType, j.Skipped, j.goneNote())
 					return err
 				}
 				_, err := fmt.Fprintf(a.stdout, "job %s %s: %d of %d %s moved to the recycle bin, %d skipped (no longer live)\n",
@@ -710,7 +720,7 @@ type lineProgress struct {
 func (p *lineProgress) update(j jobView) {
 	line := fmt.Sprintf("%d/%d %s (job %s: %d deleted, %d skipped)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
 	if j.undo() {
-		line = fmt.Sprintf("%d/%d %s (job %s: %d restored, %d not restored)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped)
+		line = fmt.Sprintf("%d/%d %s (job %s: %d restored, %d not restored%s)", j.processed(), j.Total, j.Status, p.id, j.Done, j.Skipped, j.goneNote())
 	}
 	if j.Status == jobSelecting || j.Status == jobRefused {
 		line = selectingLine(p.id, j)

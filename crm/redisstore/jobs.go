@@ -156,7 +156,7 @@ func (s *Store) RecentJobs(ctx context.Context, t crm.TenantID, before string, l
 func jobFromHash(id string, h map[string]string) crm.Job {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	j := crm.Job{ID: id, Kind: h["kind"], ObjectType: crm.ObjectType(h["object_type"]), State: crm.JobState(h["state"]),
-		Total: num("total"), Done: num("done"), Skipped: num("skipped"), ConfirmCount: num("confirm_count"),
+		Total: num("total"), Done: num("done"), Skipped: num("skipped"), Gone: num("gone"), ConfirmCount: num("confirm_count"),
 		Scanned: num("scanned"), Matched: num("matched"), Filter: h["filter"], Cursor: h["select_after"],
 		By: crm.Actor{User: h["by"], Via: crm.Via(h["via"]), Ref: h["ref"]}, Selection: h["selection"],
 		CreatedAt: parseMS(h["created_at"]), UpdatedAt: parseMS(h["updated_at"]), Protected: jobProtected(h)}

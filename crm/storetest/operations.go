@@ -366,6 +366,48 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 // record the job had moved; the records it had not reached stay live. Undoing again answers the
 // same undo job. A list job stopped while it still selects has moved nothing and has no operation
 // yet: its undo restores nothing, and a second undo answers the same one.
+// testUndoCountsWhatLeftTheBinMeanwhile: records of the operation that leave the bin after the undo
+// started and before it reaches them (one restored by someone, two purged) are not in its done or
+// skipped; once done, the job counts them as gone, so that its counts add up to its total.
+func testUndoCountsWhatLeftTheBinMeanwhile(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	b.addUndoer(t)
+	ctx := b.ctx
+	ids := b.contacts(t, 5, "gone")
+	_, err := b.store.ArchiveRecords(ctx, b.tenant, crm.Contacts, ids, crm.Actor{User: "bob@x.example"})
+	require.NoError(t, err)
+	opID := b.binnedOperation(t, crm.Contacts, ids[0])
+	j, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: opID, By: "admin@x.example"})
+	require.NoError(t, err)
+	require.EqualValues(t, 5, j.Total)
+
+	res, err := b.store.RestoreRecords(ctx, b.tenant, crm.Contacts, ids[4:], crm.Actor{User: "carol@x.example"})
+	require.NoError(t, err)
+	require.Len(t, res.Restored, 1)
+	j, err = b.store.RunUndoBatch(ctx, b.tenant, j.ID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, j.State)
+	require.EqualValues(t, 2, j.Done)
+	require.Zero(t, j.Gone, "nothing is counted gone while the job runs")
+	purged, err := b.store.PurgeExpired(ctx, b.tenant, crm.Contacts, b.clock.Now().Add(time.Second), 100)
+	require.NoError(t, err)
+	require.Equal(t, 2, purged)
+	for n := 0; !j.State.Finished(); n++ {
+		require.Less(t, n, 3)
+		j, err = b.store.RunUndoBatch(ctx, b.tenant, j.ID, 2)
+		require.NoError(t, err)
+	}
+	require.Equal(t, crm.JobDone, j.State)
+	require.EqualValues(t, 5, j.Total)
+	require.EqualValues(t, 2, j.Done)
+	require.Zero(t, j.Skipped)
+	require.EqualValues(t, 3, j.Gone)
+	again, err := b.store.Job(ctx, b.tenant, j.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, again.Gone, "as read back")
+}
+
 func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)

@@ -103,6 +103,7 @@ var tests = []struct {
 	{"UsersAndPermissions", testUsersAndPermissions},
 	{"OperationsOfEveryDelete", testOperationsOfEveryDelete},
 	{"UndoOperation", testUndoOperation},
+	{"UndoCountsWhatLeftTheBinMeanwhile", testUndoCountsWhatLeftTheBinMeanwhile},
 	{"UndoStopsTheOperationsJob", testUndoStopsTheOperationsJob},
 	{"UndoPausesTheOperationsWorkflow", testUndoPausesTheOperationsWorkflow},
 	{"UndoNeedsTheAuthorityOfWhatItStops", testUndoNeedsTheAuthorityOfWhatItStops},

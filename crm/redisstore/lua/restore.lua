@@ -281,5 +281,11 @@ local j = redis.call('HMGET', KEYS[9], 'total', 'done', 'skipped')
 local seen = tonumber(j[2] or '0') + tonumber(j[3] or '0')
 if seen > tonumber(j[1] or '0') then redis.call('HSET', KEYS[9], 'total', seen) end
 local left = redis.call('ZRANGEBYSCORE', ARGV[16] .. ARGV[19] .. ':bin', '(' .. ARGV[18], '+inf', 'LIMIT', 0, 1)
-if #left == 0 then redis.call('HSET', KEYS[9], 'state', 'done', 'finished_at', now) end
+if #left == 0 then
+  -- Records of the operation that left the bin before the undo reached them (restored by
+  -- someone, or purged) were in its total: the job says how many, so that its counts add up.
+  local gone = tonumber(j[1] or '0') - seen
+  if gone > 0 then redis.call('HSET', KEYS[9], 'gone', gone) end
+  redis.call('HSET', KEYS[9], 'state', 'done', 'finished_at', now)
+end
 return redis.call('HGETALL', KEYS[9])
