@@ -30,6 +30,7 @@
 //	DELETE /crm/v4/objects/{t}/{id}/associations[/default]/{toType}/{toId} unlink them [write], 204
 //	GET    /crm/v4/objects/{t}/{id}/associations/{toType}  linked ids [read]
 //	POST   /crm/v3/lists, GET /crm/v3/lists[/{listId}], DELETE /crm/v3/lists/{listId}  static lists
+//	POST   /crm/v3/lists/search                            lists by name, offset and count [read]
 //	PUT    /crm/v3/lists/{listId}/memberships/add|remove   JSON array of ids [write]
 //	GET    /crm/v3/lists/{listId}/memberships?limit=&after=  member ids [read]
 //	DELETE /crm/v3/objects/{objectType}/{id}               move a record to the bin [delete], 204

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 )
@@ -119,6 +123,195 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, p crm.Princip
 		if only == nil || only[l.ID] {
 			out.Lists = append(out.Lists, toListJSON(l))
 		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// The bounds of a list search's page, HubSpot's: count lists from offset, 20 unless told, at most
+// 500.
+const (
+	listSearchCount    = 20
+	maxListSearchCount = 500
+)
+
+// processingTypes are HubSpot's processing types of a list. crmflow's lists are all MANUAL; a
+// search may name the others, which match no list.
+var processingTypes = []string{processingManual, "DYNAMIC", "SNAPSHOT"}
+
+// listSearchInput is the body of POST /crm/v3/lists/search, HubSpot's ListSearchRequest. A field
+// left out or null takes its default. Offset and Count are read by searchInt, which names a value
+// that is not a whole number. ObjectTypeID (a type's HubSpot id or name) is a filter of the newer
+// lists API that crmflow applies too. Sort is refused unless empty: HubSpot documents no value for
+// it, and crmflow answers in one order only.
+type listSearchInput struct {
+	AdditionalProperties []string        `json:"additionalProperties"`
+	Count                json.RawMessage `json:"count"`
+	ListIDs              []flexID        `json:"listIds"`
+	ObjectTypeID         *string         `json:"objectTypeId"`
+	Offset               json.RawMessage `json:"offset"`
+	ProcessingTypes      []string        `json:"processingTypes"`
+	Query                *string         `json:"query"`
+	Sort                 *string         `json:"sort"`
+}
+
+// searchedListJSON is one list of a search's answer: HubSpot's PublicObjectListSearchResult, whose
+// additionalProperties hold the list's size as hs_list_size (a string, as HubSpot's). The other
+// properties HubSpot fetches by default (the last add and removal times, the folder, the
+// reference count) and any other name asked for are left out: crmflow keeps no such value, and
+// HubSpot leaves out a property a list has no value of.
+type searchedListJSON struct {
+	listJSON
+	AdditionalProperties map[string]string `json:"additionalProperties"`
+}
+
+// listSearchJSON is the answer of a list search, HubSpot's ListSearchResponse: the lists of the
+// page, total (how many match), offset (where the next page starts: the request's offset plus the
+// lists answered) and hasMore (whether a list matches past this page).
+type listSearchJSON struct {
+	Offset  int                `json:"offset"`
+	HasMore bool               `json:"hasMore"`
+	Total   int                `json:"total"`
+	Lists   []searchedListJSON `json:"lists"`
+}
+
+// searchInt reads field, a whole number in a JSON body: def when raw is absent or null. Another
+// JSON kind, a fraction or an exponent is a 400 naming the field. A number past int32 (the type
+// HubSpot's clients give offset and count) is answered as the largest or smallest int32, which
+// every caller refuses as out of its range.
+func searchInt(field string, raw json.RawMessage, def int) (int, error) {
+	v := string(raw)
+	if v == "" || v == "null" {
+		return def, nil
+	}
+	kind := "number"
+	switch v[0] {
+	case '"':
+		kind = "string"
+	case 't', 'f':
+		kind = "boolean"
+	case '[':
+		kind = "array"
+	case '{':
+		kind = "object"
+	}
+	if kind != "number" {
+		return 0, errInvalid(field, "INVALID_TYPE", "field %q must be a JSON number, not the %s %s", field, kind, v)
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if errors.Is(err, strconv.ErrRange) {
+		return int(n), nil
+	}
+	if err != nil {
+		return 0, errInvalid(field, "INVALID_TYPE", "field %q must be a whole number, without a fraction or an exponent, not %s", field, v)
+	}
+	return int(n), nil
+}
+
+// listSearch is a list search's request as checked: its page and its filters.
+type listSearch struct {
+	offset, count int
+	query         string // in lower case; "" matches every name
+	ids           map[crm.ListID]bool
+	manual        bool   // whether processingTypes lets MANUAL lists through
+	objectType    string // a type's HubSpot id or name; "" for every type
+}
+
+// parseListSearch checks the body of a list search; each bad field is a 400 naming it and saying
+// what to send. The offset is checked against the lists found later.
+func parseListSearch(in listSearchInput) (listSearch, error) {
+	q := listSearch{manual: true}
+	var err error
+	if q.count, err = searchInt("count", in.Count, listSearchCount); err != nil {
+		return q, err
+	}
+	if q.count < 1 || q.count > maxListSearchCount {
+		return q, errInvalid("count", "INVALID_COUNT", "count %s is out of range: use 1 to %d lists a page (%d when left out)",
+			in.Count, maxListSearchCount, listSearchCount)
+	}
+	if q.offset, err = searchInt("offset", in.Offset, 0); err != nil {
+		return q, err
+	}
+	if q.offset < 0 {
+		return q, errInvalid("offset", "INVALID_OFFSET",
+			"offset %s is negative: use 0 for the first page, then the offset of the previous answer", in.Offset)
+	}
+	if in.Sort != nil && *in.Sort != "" {
+		return q, errInvalid("sort", "UNSUPPORTED_SORT",
+			"sort %q is not supported: crmflow answers lists by ascending listId (the order they were made in); leave sort out", *in.Sort)
+	}
+	for i, pt := range in.ProcessingTypes {
+		if !slices.Contains(processingTypes, pt) {
+			return q, errInvalid(fmt.Sprintf("processingTypes[%d]", i), "INVALID_PROCESSING_TYPE",
+				"processingTypes[%d] %q is not a processing type: use MANUAL, DYNAMIC or SNAPSHOT (crmflow's lists are all MANUAL)", i, pt)
+		}
+	}
+	if len(in.ProcessingTypes) > 0 {
+		q.manual = slices.Contains(in.ProcessingTypes, processingManual)
+	}
+	if len(in.ListIDs) > 0 {
+		q.ids = make(map[crm.ListID]bool, len(in.ListIDs))
+		for _, id := range in.ListIDs {
+			q.ids[crm.ListID(id)] = true
+		}
+	}
+	if in.Query != nil {
+		q.query = strings.ToLower(strings.TrimSpace(*in.Query))
+	}
+	if in.ObjectTypeID != nil {
+		q.objectType = *in.ObjectTypeID
+	}
+	return q, nil
+}
+
+// matches reports whether list l is among the lists q asks for.
+func (q listSearch) matches(l crm.ListDef) bool {
+	switch {
+	case !q.manual:
+		return false
+	case q.ids != nil && !q.ids[l.ID]:
+		return false
+	case q.objectType != "" && q.objectType != string(l.ObjectType) && q.objectType != hubSpotTypeID(l.ObjectType):
+		return false
+	}
+	return strings.Contains(strings.ToLower(l.Name), q.query)
+}
+
+// searchLists serves POST /crm/v3/lists/search, HubSpot's list search: the lists whose name
+// contains query (ignoring case; every list without one), among listIds, processingTypes and
+// objectTypeId when given, by ascending listId, count of them from offset. An offset past the
+// matches is a 400 that says how many there are; an offset just at their end answers no lists.
+//
+// It reads every list of the tenant (at most crm.MaxLists) with Store.Lists, two Redis round trips
+// whatever the page, and filters them here: the total needs every name anyway.
+func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	var in listSearchInput
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+		return err
+	}
+	q, err := parseListSearch(in)
+	if err != nil {
+		return err
+	}
+	ls, err := s.store.Lists(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read lists: %w", err)
+	}
+	found := slices.DeleteFunc(ls, func(l crm.ListDef) bool { return !q.matches(l) })
+	if q.offset > len(found) {
+		noun := "lists"
+		if len(found) == 1 {
+			noun = "list"
+		}
+		return errInvalid("offset", "OFFSET_PAST_END",
+			"offset %d is past the end: the search matches %d %s; start again from offset 0, or use the offset of the previous answer",
+			q.offset, len(found), noun)
+	}
+	end := min(q.offset+q.count, len(found))
+	out := listSearchJSON{Offset: end, HasMore: end < len(found), Total: len(found), Lists: make([]searchedListJSON, 0, end-q.offset)}
+	for _, l := range found[q.offset:end] {
+		out.Lists = append(out.Lists, searchedListJSON{listJSON: toListJSON(l),
+			AdditionalProperties: map[string]string{"hs_list_size": strconv.FormatInt(l.Size, 10)}})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -377,6 +377,10 @@ func matrixRows() []matrixRow {
 			}, ok: 200, other: 200},
 		{name: "ListLists", pattern: "GET /crm/v3/lists", needs: read, req: path("/crm/v3/lists"), ok: 200, other: 200, readOnly: true},
 		{name: "ListListsHubSpotPath", pattern: "GET /crm/v3/lists/{$}", needs: read, req: path("/crm/v3/lists/"), ok: 200, other: 200, readOnly: true},
+		{name: "SearchLists", pattern: "POST /crm/v3/lists/search", needs: read,
+			req: func(f matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/lists/search", map[string]any{"query": "vip", "count": 1}}
+			}, ok: 200, other: 200, readOnly: true},
 		{name: "GetList", pattern: "GET /crm/v3/lists/{listId}", needs: read,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/lists/" + f.list} }, ok: 200, other: 404, readOnly: true},
 		{name: "DeleteList", pattern: "DELETE /crm/v3/lists/{listId}", needs: write,

@@ -298,6 +298,7 @@ func (s *Server) routes() {
 	s.handle("POST /crm/v3/lists/{$}", crm.PermWrite, s.createList) // the path of HubSpot's clients
 	s.handle("GET /crm/v3/lists", crm.PermRead, s.listLists)
 	s.handle("GET /crm/v3/lists/{$}", crm.PermRead, s.listLists)
+	s.handle("POST /crm/v3/lists/search", crm.PermRead, s.searchLists)
 	s.handle("GET /crm/v3/lists/{listId}", crm.PermRead, s.getList)
 	s.handle("DELETE /crm/v3/lists/{listId}", crm.PermWrite, s.deleteList)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)

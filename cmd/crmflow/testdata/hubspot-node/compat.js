@@ -683,6 +683,26 @@ async function main() {
     const gone = await expectApiError(client.crm.lists.listsApi.getById(l.listId), 404, 'removed list');
     eq(gone.body.category, 'OBJECT_NOT_FOUND', 'category');
   });
+  await check('lists: doSearch pages by offset and count, its query ignores case; a count past 500 is a 400', async () => {
+    const lists = client.crm.lists.listsApi;
+    const made = [];
+    for (const i of [0, 1, 2]) {
+      made.push((await lists.create({ name: `Search ${run} ${i}`, objectTypeId: i === 2 ? '0-2' : '0-1', processingType: 'MANUAL' })).list.listId);
+    }
+    await lists.create({ name: `Other ${run}`, objectTypeId: '0-1', processingType: 'MANUAL' });
+    const query = `search ${run}`.toUpperCase();
+    const first = await lists.doSearch({ query, count: 2, offset: 0, processingTypes: ['MANUAL'], additionalProperties: [] });
+    eq([first.lists.map((l) => l.listId), first.offset, first.hasMore, first.total], [made.slice(0, 2), 2, true, 3], 'first page');
+    eq([first.lists[0].processingType, first.lists[0].objectTypeId, first.lists[0].additionalProperties], ['MANUAL', '0-1', { hs_list_size: '0' }], 'a list found');
+    const next = await lists.doSearch({ query, count: 2, offset: first.offset });
+    eq([next.lists.map((l) => l.listId), next.offset, next.hasMore, next.total], [made.slice(2), 3, false, 3], 'last page');
+    const byIds = await lists.doSearch({ listIds: [made[2], made[0]] });
+    eq(byIds.lists.map((l) => l.listId), [made[0], made[2]], 'listIds');
+    const dynamic = await lists.doSearch({ query, processingTypes: ['DYNAMIC'] });
+    eq([dynamic.lists, dynamic.total], [[], 0], 'no DYNAMIC list');
+    const err = await expectApiError(lists.doSearch({ query, count: 501 }), 400, 'count 501');
+    eq([err.body.category, err.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['count']], 'error');
+  });
   await check('lists: memberships add, getPage, getLists, remove', async () => {
     const lists = client.crm.lists;
     const l = (await lists.listsApi.create({ name: `Members ${run}`, objectTypeId: '0-1', processingType: 'MANUAL' })).list;
@@ -1038,6 +1058,7 @@ async function main() {
       ['crm/lists', 'MembershipsUpdateResponse', 'PUT', `/crm/v3/lists/${list}/memberships/add`, [bob]],
       ['crm/lists', 'ListFetchResponse', 'GET', `/crm/v3/lists/${list}`],
       ['crm/lists', 'ListsByIdResponse', 'GET', `/crm/v3/lists/?listIds=${list}`],
+      ['crm/lists', 'ListSearchResponse', 'POST', '/crm/v3/lists/search', { query: `Models ${run}`, count: 1 }],
       ['crm/lists', 'ApiCollectionResponseJoinTimeAndRecordId', 'GET', `/crm/v3/lists/${list}/memberships`],
       ['crm/lists', 'ApiCollectionResponseRecordListMembershipNoPaging', 'GET', `/crm/v3/lists/records/0-1/${bob}/memberships`],
     ];
