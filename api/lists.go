@@ -279,8 +279,8 @@ func (q listSearch) matches(l crm.ListDef) bool {
 
 // searchLists serves POST /crm/v3/lists/search, HubSpot's list search: the lists whose name
 // contains query (ignoring case; every list without one), among listIds, processingTypes and
-// objectTypeId when given, by ascending listId, count of them from offset. An offset past the
-// matches is a 400 that says how many there are; an offset just at their end answers no lists.
+// objectTypeId when given, by ascending listId, count of them from offset. An offset at or past
+// the matches' end answers no lists, with the total.
 //
 // It reads every list of the tenant (at most crm.MaxLists) with Store.Lists, two Redis round trips
 // whatever the page, and filters them here: the total needs every name anyway.
@@ -298,18 +298,12 @@ func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, p crm.Princ
 		return fmt.Errorf("read lists: %w", err)
 	}
 	found := slices.DeleteFunc(ls, func(l crm.ListDef) bool { return !q.matches(l) })
-	if q.offset > len(found) {
-		noun := "lists"
-		if len(found) == 1 {
-			noun = "list"
-		}
-		return errInvalid("offset", "OFFSET_PAST_END",
-			"offset %d is past the end: the search matches %d %s; start again from offset 0, or use the offset of the previous answer",
-			q.offset, len(found), noun)
-	}
-	end := min(q.offset+q.count, len(found))
-	out := listSearchJSON{Offset: end, HasMore: end < len(found), Total: len(found), Lists: make([]searchedListJSON, 0, end-q.offset)}
-	for _, l := range found[q.offset:end] {
+	// An offset past the matches (lists deleted while a client pages) answers no lists, total and
+	// hasMore false: a client paging until hasMore is false ends there.
+	start := min(q.offset, len(found))
+	end := min(start+q.count, len(found))
+	out := listSearchJSON{Offset: max(end, q.offset), HasMore: end < len(found), Total: len(found), Lists: make([]searchedListJSON, 0, end-start)}
+	for _, l := range found[start:end] {
 		out.Lists = append(out.Lists, searchedListJSON{listJSON: toListJSON(l),
 			AdditionalProperties: map[string]string{"hs_list_size": strconv.FormatInt(l.Size, 10)}})
 	}
