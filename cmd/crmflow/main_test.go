@@ -77,20 +77,37 @@ func binary(t *testing.T) string {
 
 // testEnv is the environment of a child process: ours without any crmflow, Redis or SMTP
 // setting, so that a developer's shell cannot change what a test sees, plus the email salt of the
-// test Redis (redistest.EmailSalt), which extra may override ("CRMFLOW_EMAIL_SALT=" unsets it).
+// test Redis (redistest.EmailSalt), which extra may override ("CRMFLOW_EMAIL_SALT=" unsets it),
+// and the race detector's options of childRaceOptions.
 func testEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "QUEUE_REDIS_URL=") ||
-			strings.HasPrefix(kv, "CRMFLOW_") || strings.HasPrefix(kv, "SMTP_") {
+			strings.HasPrefix(kv, "CRMFLOW_") || strings.HasPrefix(kv, "SMTP_") || strings.HasPrefix(kv, "GORACE=") {
 			continue
 		}
 		env = append(env, kv)
 	}
 	// Any free port for the admin endpoints of serve (whose default would be one port for every
 	// test): a test that reads them gives --admin-addr.
-	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt, "CRMFLOW_ADMIN_ADDR=127.0.0.1:0")
+	env = append(env, "CRMFLOW_EMAIL_SALT="+redistest.EmailSalt, "CRMFLOW_ADMIN_ADDR=127.0.0.1:0",
+		"GORACE="+childRaceOptions(os.Getenv("GORACE")))
 	return append(env, extra...)
+}
+
+// childRaceOptions returns the GORACE options of a child process, given ours: the same, plus
+// atexit_sleep_ms=0 unless they set it. A binary built with -race otherwise sleeps a second
+// whenever it exits with status 0 (the default atexit_sleep_ms is 1000): over the hundreds of
+// processes the tests start, minutes of the package's time under -race. Races are still
+// reported, and still make the process exit with 66, up to the moment it exits; only a goroutine
+// that would race in that extra second goes unseen. A binary built without -race ignores GORACE.
+func childRaceOptions(ours string) string {
+	for _, opt := range strings.Fields(ours) {
+		if strings.HasPrefix(opt, "atexit_sleep_ms=") {
+			return ours
+		}
+	}
+	return strings.TrimSpace(ours + " atexit_sleep_ms=0")
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer process and a reading test.
