@@ -287,7 +287,7 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 		moved, _ := strconv.ParseInt(res[1], 10, 64)
 		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
 	case "forbidden":
-		e := &crm.UndoForbiddenError{Operation: p.Operation, User: p.By, Job: res[3], Workflow: res[4]}
+		e := &crm.UndoForbiddenError{Tenant: t, Operation: p.Operation, User: p.By, Job: res[3], Workflow: res[4]}
 		switch res[1] {
 		case "disabled":
 			e.Code = crm.StoppedUserDisabled
@@ -426,7 +426,7 @@ func (s *Store) RunUndoBatch(ctx context.Context, t crm.TenantID, id string, lim
 	if len(res) == 1 && res[0] == "stale" {
 		return s.Job(ctx, t, id)
 	}
-	j := jobFromHash(id, pairs(res))
+	j := jobFromHash(t, id, pairs(res))
 	if acked != nil {
 		return j, fmt.Errorf("run undo job %s: %w", id, acked)
 	}
