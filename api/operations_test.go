@@ -343,6 +343,8 @@ func TestOperationsHostileInput(t *testing.T) {
 		{"kind=delete&workflw=bounced", "workflw", `"workflw" is not a parameter`},
 		{"kind=bulk&kind=delete", "kind", `kind is given 2 times: give it once`},
 		{"limit=5&limit=50", "limit", `limit is given 2 times`},
+		{"after=-99999999999:x", "after", `cursor "-99999999999:x" is not one this endpoint returned`},
+		{"after=1:a:bin", "after", `is not one this endpoint returned: pass paging.next.after`},
 	} {
 		e := expectError(t, b.call(t, "GET", "/crm/v3/operations?"+c.query, tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
 		require.Equal(t, c.in, e.Errors[0].In, c.query)

@@ -151,7 +151,7 @@ func (s *Store) Operations(ctx context.Context, t crm.TenantID, opts *crm.Operat
 	if o.After != "" {
 		sc, id, ok := strings.Cut(o.After, ":")
 		n, err := strconv.ParseInt(sc, 10, 64)
-		if !ok || err != nil || id == "" {
+		if !ok || err != nil || n < 0 || checkOperationID(id) != nil {
 			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR",
 				Message: fmt.Sprintf("cursor %q is not one this endpoint returned: pass paging.next.after of the previous page", o.After)}
 		}
