@@ -88,6 +88,7 @@ func TestAuthentication(t *testing.T) {
 		_, err = rb.store.SetUserDisabled(rb.ctx, rb.tenantA, "read@a.example", true, "admin")
 		require.NoError(t, err)
 		refused(reader, "disabled")
+		refused(reader, "crmflow admin user enable "+string(rb.tenantA)+" read@a.example")
 		_, err = rb.store.SetUserDisabled(rb.ctx, rb.tenantA, "read@a.example", false, "admin")
 		require.NoError(t, err)
 		ok(reader)

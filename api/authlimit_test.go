@@ -122,6 +122,8 @@ func (lb *limitBundle) refused(t *testing.T, client *http.Client, token, xff, re
 	require.Equal(t, retry, r.header.Get("Retry-After"))
 	require.Equal(t, "TOO_MANY_AUTH_FAILURES", e.Errors[0].Code)
 	require.Equal(t, "Authorization", e.Errors[0].In)
+	// The window and the wait are whole seconds, as Retry-After is: no Go duration ("1m0s").
+	require.Equal(t, map[string][]string{"maxFailures": {"3"}, "windowSeconds": {"60"}, "retryAfterSeconds": {retry}}, e.Context)
 	require.Contains(t, e.Message, "too many failed authentications from your network address (3 within 1 minute): "+
 		"the tokens already in use from it keep working, but any other token it sends is refused until")
 	require.Contains(t, e.Message, "neither revoked nor expired")

@@ -145,7 +145,8 @@
 // does not hold every connection and the store while the other tenants wait. A client address
 // with [Config.AuthFailureLimit] failed tokens (30 by default) within [Config.AuthFailureWindow] (a
 // minute) of its first is refused with 429 RATE_LIMITS, Retry-After and code
-// TOO_MANY_AUTH_FAILURES until the window ends, without a lookup, unless the Server accepted its
+// TOO_MANY_AUTH_FAILURES (context maxFailures, windowSeconds, retryAfterSeconds: whole numbers)
+// until the window ends, without a lookup, unless the Server accepted its
 // token within the last 10 minutes: the tokens already in use from that address go on, looked
 // up as usual, so that one careless client behind a NAT or a proxy does not lock out the others,
 // and a guessed token, never accepted, waits. A request with a bad

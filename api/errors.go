@@ -199,7 +199,8 @@ func errTooManyInFlight(limit int) *apiError {
 // errAuthLimited is the 429 of a request that sends a token from a client address that failed
 // limit times in window already (Config.AuthFailureLimit), a token not accepted recently: it is
 // refused until, without a look at the token, so that no token can be guessed or the store
-// flooded at speed. The tokens already in use from that address go on.
+// flooded at speed. The tokens already in use from that address go on. Its context gives
+// maxFailures, windowSeconds and retryAfterSeconds, whole numbers (the seconds of Retry-After).
 func errAuthLimited(limit int, window time.Duration, until, now time.Time) *apiError {
 	wait := int((until.Sub(now) + time.Second - 1) / time.Second)
 	wait = max(wait, 1)
@@ -207,7 +208,10 @@ func errAuthLimited(limit int, window time.Duration, until, now time.Time) *apiE
 		"from it keep working, but any other token it sends is refused until %s UTC, in %d seconds. Check that the client "+
 		"sends the whole token and that it is neither revoked nor expired (crmflow admin token list), then retry after that",
 		limit, spellDuration(window), until.UTC().Format(time.TimeOnly), wait)
-	ctx := map[string][]string{"maxFailures": {strconv.Itoa(limit)}, "window": {window.String()}}
+	// Whole seconds, as Retry-After: windowSeconds (rounded up) and retryAfterSeconds.
+	ctx := map[string][]string{"maxFailures": {strconv.Itoa(limit)},
+		"windowSeconds":     {strconv.FormatInt(int64((window+time.Second-1)/time.Second), 10)},
+		"retryAfterSeconds": {strconv.Itoa(wait)}}
 	return &apiError{status: http.StatusTooManyRequests, category: categoryRateLimits, message: msg,
 		details: []errorDetail{{Message: msg, Code: "TOO_MANY_AUTH_FAILURES", In: "Authorization", Context: ctx}},
 		context: ctx, retryAfter: wait}
@@ -419,11 +423,19 @@ func mapError(err error) (int, errorBody) {
 		// An undo that would cancel a job or pause a workflow, asked by a user who may not (or who
 		// was disabled meanwhile): nothing changed. The undo handler answers missing permissions
 		// with errUndoScope, which adds the grant command.
+		// A user disabled or removed after the request was signed in, and before the undo's
+		// script checked it, lacks no permission: its code says which (USER_DISABLED,
+		// USER_MISSING) and the message what to do.
 		ctx := map[string][]string{"operation": {uf.Operation}}
+		code, in := "MISSING_SCOPES", "permission"
+		if uf.Code != "" {
+			code, in = uf.Code, "user"
+			ctx["user"] = []string{uf.User}
+		}
 		if len(uf.Missing) > 0 {
 			ctx["requiredScopes"] = strings.Split(crm.Permissions(uf.Missing).String(), ",")
 		}
-		status, body := one(http.StatusForbidden, categoryMissingScopes, "MISSING_SCOPES", "permission", uf.Error())
+		status, body := one(http.StatusForbidden, categoryMissingScopes, code, in, uf.Error())
 		body.Context = ctx
 		return status, body
 	case errors.As(err, &pu):

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +65,9 @@ func toOperationJSON(op crm.Operation) Operation {
 // operations out (each page looks at a bounded number): follow paging.next while it is there.
 func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	q := r.URL.Query()
+	if err := checkParams(q, "GET /crm/v3/operations", operationsParams); err != nil {
+		return err
+	}
 	opts := crm.OperationsOpts{Kind: q.Get("kind"), Actor: strings.TrimSpace(q.Get("actor")), Workflow: q.Get("workflow"), After: q.Get("after")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -92,6 +97,31 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request, p crm.Pr
 		out.Results[i] = toOperationJSON(op)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// operationsParams are the query parameters of GET /crm/v3/operations, in the order its
+// refusals name them.
+var operationsParams = []string{"kind", "actor", "workflow", "from", "to", "limit", "after"}
+
+// checkParams refuses, with a 400 naming it, a query parameter of q that endpoint does not know
+// (a misspelt filter would otherwise be ignored, and the page show what it meant to leave out) or
+// one given more than once (only the first would count).
+func checkParams(q url.Values, endpoint string, known []string) error {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return errInvalid(name, "UNKNOWN_PARAMETER", "%q is not a parameter of %s: use %s or %s",
+				name, endpoint, strings.Join(known[:len(known)-1], ", "), known[len(known)-1])
+		}
+		if n := len(q[name]); n > 1 {
+			return errInvalid(name, "REPEATED_PARAMETER", "%s is given %d times: give it once", name, n)
+		}
+	}
 	return nil
 }
 

@@ -320,3 +320,44 @@ func TestUndoOfAnOperationPartlyUndoneMeanwhile(t *testing.T) {
 	// The record deleted again stays in the bin, by its own operation.
 	require.NotEqual(t, opID, b.operationOf(t, crm.RecordID(again)))
 }
+
+// TestOperationsHostileInput lists, reads and undoes operations as a careless client and an
+// attacker would: a filter the endpoint does not know (a typo) or one given twice is a 400 naming
+// it, not a page that silently ignores it and shows every operation; an unknown operation's 404
+// says where the ids are; another tenant's operation is not found, to read or to undo, and
+// nothing changes.
+func TestOperationsHostileInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.contact(t, nil)
+	res := b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(a), tokAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	other := b.create(t, b.tenantB, crm.Contacts, nil)
+	res = b.call(t, "DELETE", "/crm/v3/objects/contacts/"+string(other), tokBAll, nil)
+	require.Equal(t, http.StatusNoContent, res.status, string(res.body))
+	theirs := expect[page[api.Operation]](t, b.call(t, "GET", "/crm/v3/operations", tokBAll, nil), http.StatusOK).Results
+	require.Len(t, theirs, 1)
+
+	for _, c := range []struct{ query, in, says string }{
+		{"knd=bulk", "knd", `"knd" is not a parameter of GET /crm/v3/operations: use kind, actor, workflow, from, to, limit or after`},
+		{"kind=delete&workflw=bounced", "workflw", `"workflw" is not a parameter`},
+		{"kind=bulk&kind=delete", "kind", `kind is given 2 times: give it once`},
+		{"limit=5&limit=50", "limit", `limit is given 2 times`},
+		{"after=-99999999999:x", "after", `cursor "-99999999999:x" is not one this endpoint returned`},
+		{"after=1:a:bin", "after", `is not one this endpoint returned: pass paging.next.after`},
+	} {
+		e := expectError(t, b.call(t, "GET", "/crm/v3/operations?"+c.query, tokRead, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+		require.Equal(t, c.in, e.Errors[0].In, c.query)
+		require.Contains(t, e.Message, c.says, c.query)
+	}
+	// The parameters it knows, once each, are a page.
+	expect[page[api.Operation]](t, b.call(t, "GET", "/crm/v3/operations?kind=delete&actor=all@a.example&workflow=&from=2026-01-01&to=2027-01-01&limit=5", tokRead, nil), http.StatusOK)
+
+	before, beforeB := b.dump(t, b.tenantA), b.dump(t, b.tenantB)
+	e := expectError(t, b.call(t, "GET", "/crm/v3/operations/"+theirs[0].ID, tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	require.Contains(t, e.Message, "take one from GET /crm/v3/operations")
+	e = expectError(t, b.call(t, "POST", "/crm/v3/operations/"+theirs[0].ID+"/undo", tokAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	require.Contains(t, e.Message, "take one from GET /crm/v3/operations")
+	require.Equal(t, before, b.dump(t, b.tenantA))
+	require.Equal(t, beforeB, b.dump(t, b.tenantB))
+}

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -135,4 +137,62 @@ func TestUndoNeedsTheAuthorityOfWhatItStops(t *testing.T) {
 		expect[map[string]any](t, b.call(t, "POST", "/automation/v4/flows/wf/pause", "restore-workflows", nil), http.StatusOK)
 		expect[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/operations/"+opID+"/undo", "restore", nil), http.StatusAccepted)
 	})
+}
+
+// disablingStore is a store on which an admin disables user just after the API signed the
+// request in and just before its undo runs: the race the undo script's own check closes.
+type disablingStore struct {
+	crm.Store
+	user string
+}
+
+func (s *disablingStore) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoParams) (crm.Job, error) {
+	if _, err := s.Store.SetUserDisabled(ctx, t, s.user, true, "root@a.example"); err != nil {
+		return crm.Job{}, err
+	}
+	return s.Store.CreateUndoJob(ctx, t, p)
+}
+
+// TestUndoByAUserDisabledMeanwhile: a user disabled after its undo was signed in, and before the
+// undo's script checked it, is refused with a 403 that says the user is disabled (code
+// USER_DISABLED, not a missing permission), that nothing changed, and how an admin enables the
+// user again; nothing changes: the job still runs, no undo job, no audit entry, no task.
+func TestUndoByAUserDisabledMeanwhile(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tok := b.user(t, b.tenantA, "undoer@a.example", "read,restore,delete,bulk_delete")
+	var ids []string
+	for range 4 {
+		ids = append(ids, string(b.contact(t, nil)))
+	}
+	jobID := decode[api.JobAccepted](t, b.call(t, "POST", "/crm/v3/objects/contacts/bulk-delete", tokAll,
+		map[string]any{"ids": ids, "confirmCount": 4})).ID
+	j, err := b.store.RunDeleteJobBatch(b.ctx, b.tenantA, jobID, 2)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, j.State)
+
+	b.tokens["undoer"] = tok
+	srv, err := api.New(&disablingStore{Store: b.store, user: "undoer@a.example"}, &api.Config{Clock: b.clock, Tasks: b.tasks})
+	require.NoError(t, err)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	b.url, b.client = ts.URL, ts.Client()
+	tasks := len(b.tasks.jobsOf(b.tenantA))
+	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+crm.JobOperationID(jobID)+"/undo", "undoer", nil),
+		http.StatusForbidden, "MISSING_SCOPES")
+	require.Equal(t, "USER_DISABLED", e.Errors[0].Code)
+	require.Equal(t, []string{"undoer@a.example"}, e.Context["user"])
+	require.NotContains(t, e.Context, "requiredScopes", "a disabled user lacks no permission: it is disabled")
+	require.Contains(t, e.Message, "user undoer@a.example is disabled")
+	require.Contains(t, e.Message, "nothing was changed")
+	require.Contains(t, e.Message, fmt.Sprintf("crmflow admin user enable %s undoer@a.example", b.tenantA))
+	j, err = b.store.Job(b.ctx, b.tenantA, jobID)
+	require.NoError(t, err)
+	require.Equal(t, crm.JobRunning, j.State, "the job still runs")
+	require.Len(t, b.tasks.jobsOf(b.tenantA), tasks, "a refused undo enqueues nothing")
+	jobs, _, err := b.store.RecentJobs(b.ctx, b.tenantA, "", 100)
+	require.NoError(t, err)
+	for _, jj := range jobs {
+		require.NotEqual(t, crm.JobKindUndo, jj.Kind, "no undo job")
+	}
 }

@@ -194,6 +194,8 @@ func (e *NothingToUndoError) Error() string {
 // operation's activation (which needs PermWorkflows, as pausing it directly does). Nothing was
 // changed: no undo job, no cancel, no pause, no audit entry.
 type UndoForbiddenError struct {
+	// Tenant is the tenant of the operation and of User.
+	Tenant TenantID
 	// Operation is the operation's id and User the user who asked.
 	Operation string
 	User      string
@@ -212,9 +214,11 @@ func (e *UndoForbiddenError) Error() string {
 	lead := fmt.Sprintf("the undo of operation %s is refused and nothing was changed: ", e.Operation)
 	switch e.Code {
 	case StoppedUserDisabled:
-		return lead + fmt.Sprintf("user %s is disabled", e.User)
+		return lead + fmt.Sprintf("user %s is disabled (an admin disabled it after this request was signed in), and a disabled user may not act; "+
+			"an admin enables the user again with `%s`, after which the undo can be asked again", e.User, EnableUserCommand(e.Tenant, e.User))
 	case StoppedUserMissing:
-		return lead + fmt.Sprintf("%s is not a user of the tenant", e.User)
+		return lead + fmt.Sprintf("%s is no longer a user of the tenant (it was removed after this request was signed in); "+
+			"ask a user of the tenant who holds the permissions the undo needs to undo the operation", e.User)
 	}
 	quoted := make([]string, len(e.Missing))
 	for i, p := range e.Missing {

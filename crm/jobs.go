@@ -57,41 +57,44 @@ type JobStop struct {
 var JobNeeds = []Permission{PermDelete, PermBulkDelete}
 
 // NewJobStop returns the JobStop of code for user (and the permission lacked, with
-// StoppedPermission), with its message: j is the job as it stopped.
-func NewJobStop(j Job, code, user string, perm Permission) *JobStop {
-	var what string
+// StoppedPermission), with its message: j is the job of tenant t as it stopped. The message of a
+// disabled creator also names the admin command that enables the user again
+// (EnableUserCommand), as every refusal of a disabled user's request does.
+func NewJobStop(t TenantID, j Job, code, user string, perm Permission) *JobStop {
+	var what, enable string
 	switch code {
 	case StoppedUserMissing:
 		what = fmt.Sprintf("the job's creator %s is no longer a user of the tenant", user)
 	case StoppedUserDisabled:
 		what = fmt.Sprintf("the job's creator %s was disabled", user)
+		enable = fmt.Sprintf("; an admin enables %s again with `%s`", user, EnableUserCommand(t, user))
 	default:
 		what = fmt.Sprintf("the job's creator %s no longer holds the %s permission", user, perm)
 	}
 	if j.Kind == JobKindUndo {
 		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 			"%s, so the undo stopped: %d of %d records had been restored, the rest stay in the recycle bin; "+
-				"a user with the restore permission may undo the operation %s again to restore them",
-			what, j.Done, j.Total, j.By.Ref)}
+				"a user with the restore permission may undo the operation %s again to restore them%s",
+			what, j.Done, j.Total, j.By.Ref, enable)}
 	}
 	if j.Total == 0 && j.Done == 0 {
 		// Stopped while it selected its records: nothing was selected for good, nor moved.
 		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 			"%s, so the job stopped while it selected its records (%d looked at), before it deleted anything: nothing was deleted; "+
-				"a user with the delete and bulk_delete permissions may start the bulk delete again",
-			what, j.Scanned)}
+				"a user with the delete and bulk_delete permissions may start the bulk delete again%s",
+			what, j.Scanned, enable)}
 	}
 	if j.Done == 0 {
 		// Nothing moved: the job has no operation to undo.
 		return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 			"%s, so the job stopped before it moved anything to the recycle bin: its %s; "+
-				"a user with the delete and bulk_delete permissions may delete %s again",
-			what, strconv.FormatInt(j.Total, 10)+" "+plural(j.Total, "record stays live", "records stay live"), plural(j.Total, "it", "them"))}
+				"a user with the delete and bulk_delete permissions may delete %s again%s",
+			what, strconv.FormatInt(j.Total, 10)+" "+plural(j.Total, "record stays live", "records stay live"), plural(j.Total, "it", "them"), enable)}
 	}
 	return &JobStop{Code: code, User: user, Permission: perm, Message: fmt.Sprintf(
 		"%s, so the job stopped: %d of %d records had been moved to the recycle bin and stay there (undo the operation %s to restore them), "+
-			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again",
-		what, j.Done, j.Total, JobOperationID(j.ID))}
+			"the rest stay live; a user with the delete and bulk_delete permissions may delete them again%s",
+		what, j.Done, j.Total, JobOperationID(j.ID), enable)}
 }
 
 // The codes of a JobRefusal.

@@ -40,7 +40,19 @@ const TokenIDLen = 16
 // token under, so an admin can name the token just issued.
 func TokenID(token string) string { return HashToken(token)[:TokenIDLen] }
 
+// HashToken returns the hex SHA-256 of an API token: the only form in which a store keeps a
+// token, keys it (a token is looked up by its hash) and names it (TokenID is a prefix of it), so
+// that reading the store, its backups or its keys never gives a usable token. An unsalted, fast
+// hash is safe here because a token is not a password: it is 256 random bits drawn by
+// CreateToken, so no guess or precomputed table reaches one from its hash, and the lookup by hash
+// compares no secret byte by byte in Go. It is a pure function, safe for concurrent use.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// EnableUserCommand is the admin command that enables the disabled user email of tenant t again,
+// as the refusals of a disabled user's requests and jobs name it.
+func EnableUserCommand(t TenantID, email string) string {
+	return "crmflow admin user enable " + string(t) + " " + email
 }

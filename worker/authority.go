@@ -18,14 +18,14 @@ import (
 // enrolls every matching record).
 func (w *Worker) authorityLost(ctx context.Context, t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool) (*crm.PauseOpts, error) {
 	if flow.ActivatedBy == "" {
-		return authorityOf(flow, wf, many, crm.User{}, nil)
+		return authorityOf(t, flow, wf, many, crm.User{}, nil)
 	}
 	u, err := w.store.User(ctx, t, flow.ActivatedBy)
-	return authorityOf(flow, wf, many, u, err)
+	return authorityOf(t, flow, wf, many, u, err)
 }
 
-// authorityOf is authorityLost on u (and err), flow's activator as the store returned it.
-func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, err error) (*crm.PauseOpts, error) {
+// authorityOf is authorityLost on u (and err), flow's activator in tenant t as the store returned it.
+func authorityOf(t crm.TenantID, flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, err error) (*crm.PauseOpts, error) {
 	if flow.ActivatedBy == "" {
 		return &crm.PauseOpts{Code: crm.PauseActivatorUnknown,
 			Reason: "no activating user is recorded for this workflow: a user who holds the permissions its actions need must activate it again"}, nil
@@ -40,8 +40,8 @@ func authorityOf(flow crm.Flow, wf *workflows.Workflow, many bool, u crm.User, e
 		return nil, fmt.Errorf("read the activator of workflow %s: %w", flow.Name, err)
 	case u.Disabled:
 		return &crm.PauseOpts{Code: crm.PauseActivatorDisabled, Params: who,
-			Reason: fmt.Sprintf("its activator %s was disabled: a user who holds the permissions its actions need must activate it again",
-				flow.ActivatedBy)}, nil
+			Reason: fmt.Sprintf("its activator %s was disabled: a user who holds the permissions its actions need must activate it again "+
+				"(an admin enables %s again with `%s`)", flow.ActivatedBy, flow.ActivatedBy, crm.EnableUserCommand(t, flow.ActivatedBy))}, nil
 	}
 	if missing := u.Permissions.Missing(wf.Permissions(many)); len(missing) > 0 {
 		names := make([]string, len(missing))

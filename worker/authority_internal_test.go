@@ -31,14 +31,14 @@ func TestAuthorityOfGivesEachReasonItsCode(t *testing.T) {
 		{name: "Removed", flow: ann, err: &crm.NotFoundError{Kind: "user", ID: "ann@example.com"}, code: crm.PauseActivatorRemoved,
 			params: map[string]string{"activator": "ann@example.com"}, reason: "ann@example.com is no longer a user"},
 		{name: "Disabled", flow: ann, user: crm.User{Disabled: true, Permissions: crm.Permissions{crm.PermDelete}},
-			code: crm.PauseActivatorDisabled, params: map[string]string{"activator": "ann@example.com"}, reason: "ann@example.com was disabled"},
+			code: crm.PauseActivatorDisabled, params: map[string]string{"activator": "ann@example.com"}, reason: "crmflow admin user enable acme ann@example.com"},
 		{name: "LacksTwo", flow: ann, user: crm.User{Permissions: crm.Permissions{crm.PermRead}}, many: true,
 			code: crm.PauseActivatorLacksPermission, params: map[string]string{"activator": "ann@example.com", "permissions": "delete,bulk_delete"},
 			reason: "no longer holds the delete and bulk_delete permission"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			why, err := authorityOf(tc.flow, wf, tc.many, tc.user, tc.err)
+			why, err := authorityOf("acme", tc.flow, wf, tc.many, tc.user, tc.err)
 			require.NoError(t, err)
 			require.NotNil(t, why)
 			require.Equal(t, tc.code, why.Code)
@@ -46,9 +46,9 @@ func TestAuthorityOfGivesEachReasonItsCode(t *testing.T) {
 			require.Contains(t, why.Reason, tc.reason)
 		})
 	}
-	why, err := authorityOf(ann, wf, true, crm.User{Permissions: crm.Permissions{crm.PermDelete, crm.PermBulkDelete}}, nil)
+	why, err := authorityOf("acme", ann, wf, true, crm.User{Permissions: crm.Permissions{crm.PermDelete, crm.PermBulkDelete}}, nil)
 	require.NoError(t, err)
 	require.Nil(t, why, "the activator may run it")
-	_, err = authorityOf(ann, wf, false, crm.User{}, errors.New("redis down"))
+	_, err = authorityOf("acme", ann, wf, false, crm.User{}, errors.New("redis down"))
 	require.ErrorContains(t, err, "redis down")
 }

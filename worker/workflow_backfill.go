@@ -195,7 +195,7 @@ func (w *Worker) HandleWorkflowBackfill(ctx context.Context, t *asynq.Task) erro
 		// Enrolling every matching record needs bulk_delete too when the workflow deletes.
 		var why *crm.PauseOpts
 		if activator != nil && activator.email == flow.ActivatedBy {
-			why, err = authorityOf(flow, wf, true, activator.u, activator.err)
+			why, err = authorityOf(p.TenantID, flow, wf, true, activator.u, activator.err)
 		} else {
 			why, err = w.authorityLost(ctx, p.TenantID, flow, wf, true)
 		}

@@ -83,7 +83,7 @@ func (s *Store) Job(ctx context.Context, t crm.TenantID, id string) (crm.Job, er
 	if len(h) == 0 {
 		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
 	}
-	j := jobFromHash(id, h)
+	j := jobFromHash(t, id, h)
 	s.jobs.put(t, j)
 	return j, nil
 }
@@ -147,13 +147,13 @@ func (s *Store) RecentJobs(ctx context.Context, t crm.TenantID, before string, l
 	out := make([]crm.Job, 0, len(ids))
 	for i, id := range ids {
 		if h := cmds[i].Val(); len(h) > 0 {
-			out = append(out, jobFromHash(id, h))
+			out = append(out, jobFromHash(t, id, h))
 		}
 	}
 	return out, next, nil
 }
 
-func jobFromHash(id string, h map[string]string) crm.Job {
+func jobFromHash(t crm.TenantID, id string, h map[string]string) crm.Job {
 	num := func(k string) int64 { n, _ := strconv.ParseInt(h[k], 10, 64); return n }
 	j := crm.Job{ID: id, Kind: h["kind"], ObjectType: crm.ObjectType(h["object_type"]), State: crm.JobState(h["state"]),
 		Total: num("total"), Done: num("done"), Skipped: num("skipped"), Gone: num("gone"), ConfirmCount: num("confirm_count"),
@@ -174,7 +174,7 @@ func jobFromHash(id string, h map[string]string) crm.Job {
 		case "disabled":
 			code = crm.StoppedUserDisabled
 		}
-		j.Stop = crm.NewJobStop(j, code, h["stop_user"], crm.Permission(h["stop_perm"]))
+		j.Stop = crm.NewJobStop(t, j, code, h["stop_user"], crm.Permission(h["stop_perm"]))
 	}
 	if j.State == crm.JobRefused {
 		j.Refusal = &crm.JobRefusal{Code: h["refusal_code"], Message: h["refusal"]}
@@ -279,7 +279,7 @@ func (s *Store) runDeleteJobBatch(ctx context.Context, t crm.TenantID, id string
 		}
 		cached = false // the cache knew another job of that id: read this one
 	}
-	j := jobFromHash(id, pairs(res))
+	j := jobFromHash(t, id, pairs(res))
 	if acked != nil {
 		return j, fmt.Errorf("run job %s: %w", id, acked)
 	}

@@ -59,6 +59,9 @@ func (c createUndoJobCall) argv() []any {
 // index, another key.
 var operationIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,300}$`)
 
+// operationHint is the Hint of an unknown operation's *crm.NotFoundError: where its ids are.
+const operationHint = "take one from GET /crm/v3/operations (crmflow operations list) or a deleted record's archivedOperation"
+
 // checkOperationID returns a *crm.ValidationError for an id that can name no operation.
 func checkOperationID(id string) error {
 	if !operationIDRE.MatchString(id) {
@@ -71,14 +74,14 @@ func checkOperationID(id string) error {
 // Operation implements Store.
 func (s *Store) Operation(ctx context.Context, t crm.TenantID, id string) (crm.Operation, error) {
 	if err := checkOperationID(id); err != nil {
-		return crm.Operation{}, &crm.NotFoundError{Kind: "operation", ID: id}
+		return crm.Operation{}, &crm.NotFoundError{Kind: "operation", ID: id, Hint: operationHint}
 	}
 	ops, err := s.readOperations(ctx, t, []string{id})
 	if err != nil {
 		return crm.Operation{}, err
 	}
 	if len(ops) == 0 {
-		return crm.Operation{}, &crm.NotFoundError{Kind: "operation", ID: id}
+		return crm.Operation{}, &crm.NotFoundError{Kind: "operation", ID: id, Hint: operationHint}
 	}
 	return ops[0], nil
 }
@@ -148,7 +151,7 @@ func (s *Store) Operations(ctx context.Context, t crm.TenantID, opts *crm.Operat
 	if o.After != "" {
 		sc, id, ok := strings.Cut(o.After, ":")
 		n, err := strconv.ParseInt(sc, 10, 64)
-		if !ok || err != nil || id == "" {
+		if !ok || err != nil || n < 0 || checkOperationID(id) != nil {
 			return nil, "", &crm.ValidationError{Field: "after", Code: "INVALID_CURSOR",
 				Message: fmt.Sprintf("cursor %q is not one this endpoint returned: pass paging.next.after of the previous page", o.After)}
 		}
@@ -282,12 +285,12 @@ func (s *Store) CreateUndoJob(ctx context.Context, t crm.TenantID, p crm.UndoPar
 	}
 	switch res[0] {
 	case "missing":
-		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation}
+		return crm.Job{}, &crm.NotFoundError{Kind: "operation", ID: p.Operation, Hint: operationHint}
 	case "empty":
 		moved, _ := strconv.ParseInt(res[1], 10, 64)
 		return crm.Job{}, &crm.NothingToUndoError{Operation: p.Operation, Moved: moved, UndoJob: res[2]}
 	case "forbidden":
-		e := &crm.UndoForbiddenError{Operation: p.Operation, User: p.By, Job: res[3], Workflow: res[4]}
+		e := &crm.UndoForbiddenError{Tenant: t, Operation: p.Operation, User: p.By, Job: res[3], Workflow: res[4]}
 		switch res[1] {
 		case "disabled":
 			e.Code = crm.StoppedUserDisabled
@@ -329,7 +332,7 @@ func (c operationUndoStopsCall) argv() []any {
 // UndoStops implements Store, by the rule of CreateUndoJob (lua/undo_stops.lua).
 func (s *Store) UndoStops(ctx context.Context, t crm.TenantID, id string) (crm.UndoStops, error) {
 	if err := checkOperationID(id); err != nil {
-		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id}
+		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id, Hint: operationHint}
 	}
 	res, err := operationUndoStopsScript.run(ctx, s, operationUndoStopsCall{Operation: OperationKey(t, id),
 		JobPrefix: jobKeyPrefix(t), OperationID: id, FlowPrefix: flowKeyPrefix(t), OperationPrefix: operationKeyPrefix(t)}).StringSlice()
@@ -337,7 +340,7 @@ func (s *Store) UndoStops(ctx context.Context, t crm.TenantID, id string) (crm.U
 		return crm.UndoStops{}, fmt.Errorf("what an undo of operation %s stops: %w", id, err)
 	}
 	if res[0] == "missing" {
-		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id}
+		return crm.UndoStops{}, &crm.NotFoundError{Kind: "operation", ID: id, Hint: operationHint}
 	}
 	if len(res) != 3 {
 		return crm.UndoStops{}, fmt.Errorf("what an undo of operation %s stops: unexpected reply %v", id, res)
@@ -426,7 +429,7 @@ func (s *Store) RunUndoBatch(ctx context.Context, t crm.TenantID, id string, lim
 	if len(res) == 1 && res[0] == "stale" {
 		return s.Job(ctx, t, id)
 	}
-	j := jobFromHash(id, pairs(res))
+	j := jobFromHash(t, id, pairs(res))
 	if acked != nil {
 		return j, fmt.Errorf("run undo job %s: %w", id, acked)
 	}

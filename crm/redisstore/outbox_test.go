@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/redistest"
 )
 
 // notifyFlowSrc notifies sales@x.example of each bounced contact.
@@ -153,5 +154,130 @@ func TestOutboxChecksNotificationsAsDelivery(t *testing.T) {
 		require.Equal(t, "to", verr.Field)
 		require.Empty(t, outboxIDs(t, b))
 		require.Empty(t, drops(t, b))
+	})
+}
+
+// TestRecentOutboxShowsOnlyWhatDeliveryWouldSend checks that reading the outbox (RecentOutbox, as
+// GET /crm/v3/outbox, the console and crmflow admin outbox list read it) applies the checks of a
+// delivery to the workflow notifications kept there: one whose recipient was disabled or removed,
+// whose workflow was paused or activated again, or whose activator lost the read its text needs
+// since it was kept is dropped as a delivery would drop it (audit entry "mail_dropped" with the
+// reason, once; its ledger marks it dropped, so its task run again does not keep it again) and
+// is not listed; the others, and emails without a record, are listed as before. A page whose
+// newest entries were dropped is filled from the older ones.
+func TestRecentOutboxShowsOnlyWhatDeliveryWouldSend(t *testing.T) {
+	t.Parallel()
+	// kept makes sales@ and sup@ users who may read, activates the notify workflow on behalf of
+	// ops@, who holds every permission, and keeps, oldest first, a notification to sales@, a
+	// confirmation, and a notification to sup@.
+	kept := func(t *testing.T, b *testBundle) crm.Record {
+		t.Helper()
+		for _, u := range []string{"sales@x.example", "sup@x.example"} {
+			_, err := b.store.CreateUser(b.ctx, b.tenant, u, crm.Permissions{crm.PermRead}, "root@x.example")
+			require.NoError(t, err)
+		}
+		_, err := b.store.CreateUser(b.ctx, b.tenant, "ops@x.example", crm.Permissions(crm.AllPermissions), "root@x.example")
+		require.NoError(t, err)
+		_, _, err = b.store.PutFlow(b.ctx, b.tenant, "notify", crm.Contacts, notifyFlowSrc, "ops@x.example")
+		require.NoError(t, err)
+		f, err := b.store.ActivateFlow(b.ctx, b.tenant, "notify", crm.ActivateFlowParams{By: "ops@x.example"})
+		require.NoError(t, err)
+		rec := b.contact(t, map[string]string{"firstname": "Secretia"})
+		ref := crm.MailRef{ObjectType: crm.Contacts, RecordID: rec.ID, Workflow: "notify", ActivatedAt: f.ActivatedAt, Activation: f.Activation}
+		for _, m := range []crm.Mail{
+			{ID: "n-sales", To: "sales@x.example", Subject: "Call {{firstname}}", Body: "b", Kind: "workflow_notification", Ref: ref},
+			{ID: "confirm", To: "sup@x.example", Subject: "done", Body: "b", Kind: "permanent_delete_confirmation"},
+			{ID: "n-sup", To: "sup@x.example", Subject: "Call {{firstname}}", Body: "b", Kind: "workflow_notification", Ref: ref},
+		} {
+			_, err := b.store.AppendOutbox(b.ctx, b.tenant, m, nil)
+			require.NoError(t, err)
+		}
+		return rec
+	}
+	recent := func(t *testing.T, b *testBundle, limit int) []string {
+		t.Helper()
+		out, err := b.store.RecentOutbox(b.ctx, b.tenant, limit)
+		require.NoError(t, err)
+		ids := []string{}
+		for _, m := range out {
+			ids = append(ids, m.ID)
+		}
+		return ids
+	}
+	// drops returns the reason of each "mail_dropped" audit entry, by mail id.
+	drops := func(t *testing.T, b *testBundle) map[string]string {
+		t.Helper()
+		audit, _, err := b.store.Audit(b.ctx, b.tenant, nil)
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, e := range audit {
+			if e.Action == "mail_dropped" {
+				require.NotContains(t, out, e.MailID, "a drop is audited once")
+				out[e.MailID] = e.Reason
+			}
+		}
+		return out
+	}
+
+	t.Run("RecipientDisabled", func(t *testing.T) {
+		t.Parallel()
+		eachBackend(t, func(t *testing.T, b *testBundle) {
+			kept(t, b)
+			require.Equal(t, []string{"n-sup", "confirm", "n-sales"}, recent(t, b, 0))
+			_, err := b.store.SetUserDisabled(b.ctx, b.tenant, "sup@x.example", true, "root@x.example")
+			require.NoError(t, err)
+			// The newest entry is dropped: a page of one is filled with the next one.
+			require.Equal(t, []string{"confirm"}, recent(t, b, 1))
+			require.Equal(t, map[string]string{"n-sup": "recipient_gone"}, drops(t, b))
+			require.Equal(t, []string{"confirm", "n-sales"}, recent(t, b, 0), "the confirmation is kept, whoever it is for")
+			require.Len(t, drops(t, b), 1, "read again: not dropped twice")
+
+			// Enabled again, the user does not get it back, nor does its task keep it again.
+			_, err = b.store.SetUserDisabled(b.ctx, b.tenant, "sup@x.example", false, "root@x.example")
+			require.NoError(t, err)
+			require.Equal(t, []string{"confirm", "n-sales"}, recent(t, b, 0))
+			_, err = b.store.AppendOutbox(b.ctx, b.tenant, crm.Mail{ID: "n-sup", To: "sup@x.example", Subject: "s", Body: "b",
+				Kind: "workflow_notification", Ref: crm.MailRef{ObjectType: crm.Contacts, RecordID: "1", Workflow: "notify"}}, nil)
+			require.ErrorIs(t, err, crm.ErrMailDone)
+		})
+	})
+
+	t.Run("WorkflowPaused", func(t *testing.T) {
+		t.Parallel()
+		eachBackend(t, func(t *testing.T, b *testBundle) {
+			kept(t, b)
+			_, err := b.store.PauseFlow(b.ctx, b.tenant, "notify", nil)
+			require.NoError(t, err)
+			require.Equal(t, []string{"confirm"}, recent(t, b, 20))
+			require.Equal(t, map[string]string{"n-sup": "workflow_inactive", "n-sales": "workflow_inactive"}, drops(t, b))
+			// Activated again, the workflow sends only what it queues from then on.
+			_, err = b.store.ActivateFlow(b.ctx, b.tenant, "notify", crm.ActivateFlowParams{By: "ops@x.example"})
+			require.NoError(t, err)
+			require.Equal(t, []string{"confirm"}, recent(t, b, 20))
+		})
+	})
+
+	t.Run("ActivatorLostReadOrRemoved", func(t *testing.T) {
+		t.Parallel()
+		eachBackend(t, func(t *testing.T, b *testBundle) {
+			kept(t, b)
+			_, err := b.store.SetUserPermissions(b.ctx, b.tenant, "ops@x.example", crm.Permissions{crm.PermWorkflows}, "root@x.example")
+			require.NoError(t, err)
+			require.Equal(t, []string{"confirm"}, recent(t, b, 0))
+			require.Equal(t, map[string]string{"n-sup": "activator_lacks_read", "n-sales": "activator_lacks_read"}, drops(t, b))
+		})
+	})
+
+	t.Run("AllFineIsListedAndNothingWritten", func(t *testing.T) {
+		t.Parallel()
+		eachBackend(t, func(t *testing.T, b *testBundle) {
+			kept(t, b)
+			before := redistest.Dump(t, b.rdb, string(b.tenant))
+			out, err := b.store.RecentOutbox(b.ctx, b.tenant, 2)
+			require.NoError(t, err)
+			require.Len(t, out, 2)
+			require.Equal(t, "Call Secretia", out[0].Subject, "rendered from the record")
+			require.Equal(t, before, redistest.Dump(t, b.rdb, string(b.tenant)), "a read that drops nothing writes nothing")
+		})
 	})
 }

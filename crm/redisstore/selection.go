@@ -110,7 +110,7 @@ func (s *Store) runSelectionStep(ctx context.Context, t crm.TenantID, call selec
 	if len(res) == 0 {
 		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
 	}
-	return jobFromHash(id, pairs(res)), nil
+	return jobFromHash(t, id, pairs(res)), nil
 }
 
 // RefuseJob ends a job that is still selecting as refused, with code (one of the Refused* codes)
@@ -127,7 +127,7 @@ func (s *Store) RefuseJob(ctx context.Context, t crm.TenantID, id, code, message
 	if len(res) == 0 {
 		return crm.Job{}, &crm.NotFoundError{Kind: "job", ID: id}
 	}
-	return jobFromHash(id, pairs(res)), nil
+	return jobFromHash(t, id, pairs(res)), nil
 }
 
 // SelectingJobs implements Store: the set of selecting jobs (JobsSelectingKey), then their hashes
@@ -152,7 +152,7 @@ func (s *Store) SelectingJobs(ctx context.Context, t crm.TenantID) ([]crm.Job, e
 	var out []crm.Job
 	for i, id := range ids {
 		if h := cmds[i].Val(); len(h) > 0 {
-			if j := jobFromHash(id, h); j.State == crm.JobSelecting {
+			if j := jobFromHash(t, id, h); j.State == crm.JobSelecting {
 				out = append(out, j)
 			}
 		}

@@ -186,7 +186,7 @@ func (s *Store) CreateToken(ctx context.Context, t crm.TenantID, email string, o
 			}
 			return "", &crm.NotFoundError{Kind: "user", ID: e}
 		case -2:
-			return "", fmt.Errorf("create a token for user %s in %s: the user is disabled; enable the user first: %w", e, t, crm.ErrUserDisabled)
+			return "", fmt.Errorf("create a token for user %s in %s: the user is disabled; enable the user first (%s): %w", e, t, crm.EnableUserCommand(t, e), crm.ErrUserDisabled)
 		case 1:
 			return token, nil
 		}
@@ -322,7 +322,8 @@ func (s *Store) Authenticate(ctx context.Context, token string) (crm.Principal, 
 		return crm.Principal{}, err
 	}
 	if u.Disabled {
-		return crm.Principal{}, &crm.UnauthenticatedError{Reason: "the token's user is disabled; ask an admin to enable the user"}
+		return crm.Principal{}, &crm.UnauthenticatedError{Reason: fmt.Sprintf("the token's user is disabled; ask an admin to enable the user (%s)",
+			crm.EnableUserCommand(t, u.Email))}
 	}
 	return crm.Principal{Tenant: t, User: u}, nil
 }

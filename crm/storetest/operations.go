@@ -568,7 +568,7 @@ func testUndoNeedsTheAuthorityOfWhatItStops(t *testing.T, hn *Harness) {
 		_, err := b.store.CreateUndoJob(ctx, b.tenant, crm.UndoParams{Operation: op, By: by})
 		var uf *crm.UndoForbiddenError
 		require.ErrorAs(t, err, &uf)
-		want.Operation, want.User = op, by
+		want.Tenant, want.Operation, want.User = b.tenant, op, by
 		require.Equal(t, want, *uf)
 		require.Contains(t, uf.Error(), "nothing was changed")
 		require.Equal(t, before, b.dump(t), "a refused undo changes nothing")
