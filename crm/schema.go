@@ -7,6 +7,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 	"math"
 	"net/mail"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -322,10 +323,9 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	switch p.Type {
 	case TypeNumber:
-		// NaN and the infinities parse, but no search, sort or trigger can compare them.
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", bad("INVALID_NUMBER", "use a decimal number such as 42 or 3.5")
+		f, err := ParseNumber(v)
+		if err != nil {
+			return "", bad("INVALID_NUMBER", NumberForms)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	case TypeBool:
@@ -383,6 +383,31 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		}
 		return v, nil
 	}
+}
+
+// NumberForms says how to write a number value, for error messages.
+const NumberForms = "use a plain decimal number such as 42, -3.5 or 1e3 (no digit separators, no hexadecimal)"
+
+// plainNumber is a decimal number as a person writes it and JSON sends it: an optional sign,
+// digits with an optional fraction (either side of the point may be empty, not both), an optional
+// exponent.
+var plainNumber = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// ParseNumber parses v, the value of a number property or a filter on one, written as a plain
+// decimal number (42, -3.5, .5, 1e3), white space around it allowed. It refuses the other forms
+// strconv.ParseFloat takes (1_000, 0x1p4, Inf, NaN), which would be stored as another number
+// than was typed or which no search, sort or trigger can compare, and a number too large for a
+// float64. The error says what was wrong; NumberForms says how to write one.
+func ParseNumber(v string) (float64, error) {
+	s := strings.TrimSpace(v)
+	if !plainNumber.MatchString(s) {
+		return 0, fmt.Errorf("%s is not a number", Echo(v))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s is too large for a number", Echo(v))
+	}
+	return f, nil
 }
 
 // IsEmailProperty reports whether the values of property name are email addresses, stored as

@@ -71,3 +71,31 @@ func TestNormalizeEmail(t *testing.T) {
 		require.Error(t, err, "%q", in)
 	}
 }
+
+// TestNormalizeNumber: a number value is a plain decimal (a sign, digits with a fraction, an
+// exponent), as a person writes it and JSON sends it; Go's other literal forms (digit separators,
+// hexadecimal) are refused rather than stored as another number than was typed.
+func TestNormalizeNumber(t *testing.T) {
+	t.Parallel()
+	p := crm.Property{Name: "num_notes", Type: crm.TypeNumber}
+	for in, want := range map[string]string{
+		"42": "42", "-3.5": "-3.5", "+7": "7", " 1.50 ": "1.5", "1e3": "1000", "1E-2": "0.01", "2.5e+2": "250",
+		".5": "0.5", "5.": "5", "-0": "-0", "0007": "7", "123456789012345678": "123456789012345680",
+	} {
+		got, ve := crm.NormalizeValue(p, in)
+		require.Nil(t, ve, "%q", in)
+		require.Equal(t, want, got, "%q", in)
+	}
+	for _, in := range []string{"1_000", "0x1p4", "0x10", "1_0.5", "0b101", "0o17", "1e", "e3", ".", "-", "+-1", "1.2.3",
+		"NaN", "-Inf", "infinity", "1e400", "1,5", "١٢", "", " "} {
+		_, ve := crm.NormalizeValue(p, in)
+		require.NotNil(t, ve, "%q", in)
+		require.Equal(t, "INVALID_NUMBER", ve.Code, "%q", in)
+		require.Contains(t, ve.Message, "42", "%q", in)
+	}
+	n, err := crm.ParseNumber("-1.25e2")
+	require.NoError(t, err)
+	require.InDelta(t, -125.0, n, 0)
+	_, err = crm.ParseNumber("1_000")
+	require.Error(t, err)
+}
