@@ -33,6 +33,15 @@ const (
 	TypeDate PropertyType = "date"
 )
 
+// WithArticle is t after its indefinite article, as a message names it ("a number", "an
+// enumeration").
+func (t PropertyType) WithArticle() string {
+	if t != "" && strings.ContainsRune("aeiouAEIOU", rune(t[0])) {
+		return "an " + string(t)
+	}
+	return "a " + string(t)
+}
+
 // PropertyTypes lists the property types.
 var PropertyTypes = []PropertyType{TypeString, TypeNumber, TypeBool, TypeDate, TypeDatetime, TypeEnumeration}
 
