@@ -486,6 +486,9 @@ func TestSearchRefusals(t *testing.T) {
 		{"EmptyStringEQ", groups([]map[string]any{filter("firstname", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
 		{"EmptyStringNEQ", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
 		{"EmptyStringToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "")}), "filterGroups[0].filters[0].value", "empty"},
+		{"EmptyNumber", groups([]map[string]any{filter("num_notes", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
+		{"EmptyDatetime", groups([]map[string]any{filter("num_notes", "GT", 1), filter("last_activity_date", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
+		{"EmptyOption", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "IN", "values": []string{"lead", ""}}}), "filterGroups[0].filters[0].values", "NOT_HAS_PROPERTY"},
 		{"EmptyStringInValues", groups([]map[string]any{{"propertyName": "lastname", "operator": "IN", "values": []string{"name01", ""}}}), "filterGroups[0].filters[0].values", "empty"},
 		// A range whose ends are swapped matches nothing: refused rather than an empty page.
 		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},

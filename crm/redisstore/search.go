@@ -216,6 +216,11 @@ func asciiLower(s string) string {
 // letters, as the search scripts lower the values they index, or every letter for an email
 // property), the exact value for v.
 func searchValue(sp searchProp, v string) (any, error) {
+	if v == "" {
+		// No record holds "": a write of it clears the property. EQ "" would match nothing and
+		// NEQ "" every record, those without a value too, whatever the client meant.
+		return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
+	}
 	switch sp.kind {
 	case "n":
 		f, err := crm.ParseNumber(v)
@@ -250,11 +255,6 @@ func searchValue(sp searchProp, v string) (any, error) {
 		}
 		return float64(n), nil
 	case "s":
-		if v == "" {
-			// No record holds "": a write of it clears the property. EQ "" would match nothing and
-			// NEQ "" every record, those without a value too, whatever the client meant.
-			return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
-		}
 		if crm.IsEmailProperty(sp.name) {
 			// Stored as crm.NormalizeEmail lowered them, every letter: the address as typed
 			// (ÅSA@Exempel.se) finds the contact that a read or a create by it finds.
