@@ -906,6 +906,12 @@ func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	seedContacts(t, b, b.tenantA, 5)
+	var opts []map[string]any
+	for i := range 300 {
+		opts = append(opts, map[string]any{"label": fmt.Sprintf("Region %03d", i), "value": fmt.Sprintf("region_%03d", i)})
+	}
+	expect[fullProperty](t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+		"name": "sales_region", "label": "Sales region", "type": "enumeration", "fieldType": "select", "options": opts}), http.StatusCreated)
 	before := b.snapshot(t, b.tenantA)
 	long := "p" + strings.Repeat("x", 299)
 	longValue := strings.Repeat("v", 5000)
@@ -938,6 +944,10 @@ func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
 			[]string{"\"1.5\" is not a record id", "whole number"}, nil},
 		{"OptionNamesThePropertyOnce", groups([]map[string]any{filter("lifecyclestage", "EQ", "alien")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
 			[]string{"\"alien\"", "customer"}, []string{"lifecyclestage: \"alien\" is not an option of lifecyclestage"}},
+		{"OptionInAnotherCase", groups([]map[string]any{filter("lifecyclestage", "EQ", "Lead")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{`did you mean "lead" (label "Lead")?`}, nil},
+		{"OptionMisspelt", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "IN", "values": []string{"lead", "custmer"}}}), "filterGroups[0].filters[0].values", "INVALID_FILTER_VALUE",
+			[]string{`"custmer" is not one of its options: did you mean "customer"`}, nil},
 		{"LongUnknownProperty", groups([]map[string]any{filter(long, "EQ", 1)}), "filterGroups[0].filters[0].propertyName", "PROPERTY_DOESNT_EXIST",
 			[]string{long[:40], "…"}, []string{long}},
 		{"LongUnknownSort", map[string]any{"sorts": []string{long}}, "sorts[0].propertyName", "PROPERTY_DOESNT_EXIST",
@@ -969,6 +979,20 @@ func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
 			require.Less(t, len(e.Message), 1000, "message: %s", e.Message)
 		})
 	}
+	t.Run("OptionOfMany", func(t *testing.T) {
+		t.Parallel()
+		// An enumeration may have 5,000 options: the message names the one meant, or a few.
+		for value, says := range map[string]string{
+			"Region_007": `did you mean "region_007" (label "Region 007")?`,
+			"Region 042": `did you mean "region_042" (label "Region 042")?`,
+			"antarctica": "region_000, region_001, region_002, region_003, region_004, region_005, region_006, region_007, region_008, region_009, region_010, region_011 (and 288 more)",
+		} {
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+				groups([]map[string]any{filter("sales_region", "EQ", value)})), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.Message, says)
+			require.Less(t, len(e.Message), 500, e.Message)
+		}
+	})
 	t.Run("HasPropertyWithEmptyValue", func(t *testing.T) {
 		t.Parallel()
 		// Clients that send every field of a filter send an empty or null value: that is no value.

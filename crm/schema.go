@@ -179,6 +179,37 @@ func (p Property) OptionLabel(v string) string {
 	return v
 }
 
+// maxOptionsListed bounds the options OptionHint lists: a property may have MaxOptions.
+const maxOptionsListed = 12
+
+// OptionHint says what to write instead of v, which is not an option of enumeration p: the option
+// whose value or label v is but for case and surrounding spaces ("did you mean ...?"), or else its
+// first options (at most 12, saying how many more there are).
+func (p Property) OptionHint(v string) string {
+	want := strings.ToLower(strings.TrimSpace(v))
+	for _, o := range p.Options {
+		if strings.ToLower(o) == want || strings.ToLower(p.OptionLabel(o)) == want {
+			return p.didYouMean(o)
+		}
+	}
+	opts, more := p.Options, ""
+	if len(opts) > maxOptionsListed {
+		opts, more = opts[:maxOptionsListed], fmt.Sprintf(" (and %d more)", len(p.Options)-maxOptionsListed)
+	}
+	return "use one of " + strings.Join(opts, ", ") + more
+}
+
+// SuggestOption is OptionHint for option o, which a caller found close to the value given (by
+// edit distance, as the crm package does not).
+func (p Property) SuggestOption(o string) string { return p.didYouMean(o) }
+
+func (p Property) didYouMean(o string) string {
+	if l := p.OptionLabel(o); l != o {
+		return fmt.Sprintf("did you mean %q (label %q)?", o, l)
+	}
+	return fmt.Sprintf("did you mean %q?", o)
+}
+
 // suggestValue turns an option's label into a value a person would likely give it: lowercase,
 // with runs of other characters than letters and digits as one underscore ("Gold tier" -> "gold_tier").
 func suggestValue(label string) string {
@@ -322,7 +353,7 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	bad := func(code, want string) *ValidationError {
 		return &ValidationError{Field: p.Name, Code: code,
-			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}
+			Message: fmt.Sprintf("property %q: %s is not a valid %s: %s", p.Name, Echo(v), p.Type, want)}
 	}
 	// The search indexes end each string value with a NUL before the record's id: a value holding
 	// one would match filters on its first part (EQ "ann" finding "ann\x00x", and NEQ too).
@@ -363,7 +394,7 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		return FormatDate(t), nil
 	case TypeEnumeration:
 		if !slices.Contains(p.Options, v) {
-			return "", bad("INVALID_OPTION", "use one of "+strings.Join(p.Options, ", "))
+			return "", bad("INVALID_OPTION", p.OptionHint(v))
 		}
 		return v, nil
 	default:

@@ -1,6 +1,7 @@
 package crm_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,27 @@ func TestNormalizeNumber(t *testing.T) {
 	require.InDelta(t, -125.0, n, 0)
 	_, err = crm.ParseNumber("1_000")
 	require.Error(t, err)
+}
+
+// TestNormalizeOptionOfMany: an enumeration may have 5,000 options; refusing a value names the
+// option meant when only its case or its label was given, or else a few options, not all.
+func TestNormalizeOptionOfMany(t *testing.T) {
+	t.Parallel()
+	p := crm.Property{Name: "sales_region", Type: crm.TypeEnumeration, OptionLabels: map[string]string{}}
+	for i := range 300 {
+		v := fmt.Sprintf("region_%03d", i)
+		p.Options = append(p.Options, v)
+		p.OptionLabels[v] = fmt.Sprintf("Region %03d", i)
+	}
+	for in, says := range map[string]string{
+		"Region_007": `did you mean "region_007" (label "Region 007")?`,
+		"Region 042": `did you mean "region_042" (label "Region 042")?`,
+		"antarctica": "use one of region_000, region_001, region_002, region_003, region_004, region_005, region_006, region_007, region_008, region_009, region_010, region_011 (and 288 more)",
+	} {
+		_, ve := crm.NormalizeValue(p, in)
+		require.NotNil(t, ve, in)
+		require.Equal(t, "INVALID_OPTION", ve.Code)
+		require.Contains(t, ve.Message, says)
+		require.Less(t, len(ve.Message), 500, ve.Message)
+	}
 }

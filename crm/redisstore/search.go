@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/suggest"
 )
 
 // searchPlan is what searchScript runs (see its contract).
@@ -272,7 +273,7 @@ func searchValue(sp searchProp, v string) (any, error) {
 		return nil, fmt.Errorf("%s is not a bool: use true or false", crm.Echo(v))
 	}
 	if !slices.Contains(sp.prop.Options, v) {
-		return nil, fmt.Errorf("%s is not one of its options: use one of %s", crm.Echo(v), strings.Join(sp.prop.Options, ", "))
+		return nil, fmt.Errorf("%s is not one of its options: %s", crm.Echo(v), optionHint(sp.prop, v))
 	}
 	return v, nil
 }
@@ -281,6 +282,21 @@ func searchValue(sp searchProp, v string) (any, error) {
 // float64 (a score of the live index) holds exactly. Ids are drawn from a counter from 1, so no
 // type comes near it.
 const maxRecordID = 1<<53 - 1
+
+// maxOptionsSuggested bounds the options a likely typo is looked for among (by edit distance,
+// for each bad value): a search may give 2,500 values, and an enumeration have 5,000 options.
+const maxOptionsSuggested = 100
+
+// optionHint says which option of enumeration p was meant by v (crm.Property.OptionHint), and,
+// among at most maxOptionsSuggested options, finds a likely typo too.
+func optionHint(p crm.Property, v string) string {
+	if len(p.Options) <= maxOptionsSuggested {
+		if o := suggest.Option(v, p.Options, p.OptionLabel); o != "" {
+			return p.SuggestOption(o)
+		}
+	}
+	return p.OptionHint(v)
+}
 
 // searchAbove reports whether a is above b, two values of one property as searchValue gives them
 // (numbers, or lowercased strings compared byte by byte as the text indexes and scripts order them).
