@@ -48,7 +48,7 @@ func configureDelay(p Params, schema crm.Schema) (Step, error) {
 		return nil, FieldErrors{{Path: "until", Message: unknownPropertyMessage(until, schema), Unknown: until}}
 	}
 	if prop.Type != crm.TypeDatetime && prop.Type != crm.TypeDate {
-		return nil, FieldErrors{{Path: "until", Message: fmt.Sprintf("property %q is a %s: delay until needs a datetime or date property", until, prop.Type)}}
+		return nil, FieldErrors{{Path: "until", Message: fmt.Sprintf("property %q is %s: delay until needs a datetime or date property", until, prop.Type.WithArticle())}}
 	}
 	return Delay{Until: until}, nil
 }

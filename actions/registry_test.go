@@ -102,6 +102,7 @@ func TestConfigure(t *testing.T) {
 		{"DelayBadDuration", "delay", actions.Params{"duration": "soon"}, crm.Deals, nil, "duration", `duration "soon" is invalid`},
 		{"DelayUntilUnknown", "delay", actions.Params{"until": "close_date"}, crm.Deals, nil, "until", `did you mean "closedate"?`},
 		{"DelayUntilNotDatetime", "delay", actions.Params{"until": "amount"}, crm.Deals, nil, "until", "is a number: delay until needs a datetime or date property"},
+		{"DelayUntilEnumeration", "delay", actions.Params{"until": "dealstage"}, crm.Deals, nil, "until", "is an enumeration: delay until needs a datetime or date property"},
 		{"NotifyUser", "notify_user", actions.Params{"to": "Ops@Example.com", "subject": "s", "body": "b"}, crm.Tickets, nil, "", ""},
 		{"NotifyUserBadTo", "notify_user", actions.Params{"to": "Ops <ops@example.com>", "subject": "s", "body": "b"}, crm.Tickets, nil, "to", "is not an email address"},
 		{"NotifyUserEmptySubject", "notify_user", actions.Params{"to": "a@example.com", "subject": " ", "body": "b"}, crm.Tickets, nil, "subject", "the subject is empty"},

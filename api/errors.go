@@ -287,7 +287,7 @@ func bodyError(err error, maxBytes int64) error {
 		if field == "" {
 			field = "body"
 		}
-		return errInvalid(field, "INVALID_TYPE", "field %q must be a JSON %s, not %s", field, jsonKind(te.Type), te.Value)
+		return errInvalid(field, "INVALID_TYPE", "field %q %s", field, typeMismatch(te))
 	case errors.As(err, &ve):
 		return ve
 	}
@@ -317,6 +317,35 @@ func trailingError(err error, maxBytes int64) error {
 		return re
 	}
 	return errInvalid("body", "INVALID_JSON", "request body has data after its JSON value: send exactly one JSON value")
+}
+
+// typeMismatch says, in plain words, what kind of JSON value a field takes and what it was sent
+// instead ("must be a whole number, not 10.5"), with what to do when that is not plain.
+func typeMismatch(te *json.UnmarshalTypeError) string {
+	want := "a " + jsonKind(te.Type)
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number"
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
+		want = "an " + jsonKind(te.Type)
+	case reflect.Bool:
+		want = "true or false"
+	}
+	got, literal, _ := strings.Cut(te.Value, " ")
+	switch {
+	case literal != "" && want == "a whole number" && strings.Trim(strings.TrimPrefix(literal, "-"), "0123456789") == "":
+		return fmt.Sprintf("must be a whole number, and %s is too large for one: give a smaller number", literal)
+	case literal != "":
+		return fmt.Sprintf("must be %s, not %s", want, literal)
+	case got == "string" && (want == "a whole number" || want == "a number" || want == "true or false"):
+		return fmt.Sprintf("must be %s, not a string: write it without quotes", want)
+	case got == "bool":
+		return fmt.Sprintf("must be %s, not true or false", want)
+	case got == "array" || got == "object":
+		return fmt.Sprintf("must be %s, not an %s", want, got)
+	}
+	return fmt.Sprintf("must be %s, not a %s", want, got)
 }
 
 // jsonKind names the JSON kind a Go type is decoded from.

@@ -351,16 +351,27 @@ type membershipsJSON struct {
 	NumRemoved       *int     `json:"numRemoved,omitempty"`
 }
 
-// memberIDs decodes the body of a memberships change: a JSON array of record ids. An id given
-// twice counts once.
+// memberIDs decodes the body of a memberships change: a JSON array of record ids, each a string
+// or a number; any other entry is a 400 naming its place ([i]). An id given twice counts once.
 func (s *Server) memberIDs(w http.ResponseWriter, r *http.Request) ([]crm.RecordID, error) {
-	var in []flexID
-	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
+	var raw []json.RawMessage
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &raw); err != nil {
 		return nil, err
 	}
-	ids := make([]crm.RecordID, 0, len(in))
-	seen := make(map[crm.RecordID]bool, len(in))
-	for _, v := range in {
+	ids := make([]crm.RecordID, 0, len(raw))
+	seen := make(map[crm.RecordID]bool, len(raw))
+	for i, b := range raw {
+		var v flexID
+		kind := jsonValueKind(b)
+		if kind == "a string" || kind == "a number" {
+			if err := json.Unmarshal(b, &v); err != nil {
+				kind = "not a record id"
+			}
+		}
+		if kind != "a string" && kind != "a number" {
+			at := fmt.Sprintf("[%d]", i)
+			return nil, errInvalid(at, "INVALID_ID", "%s is %s: give each record id as a string or a number, such as \"123\" (the body is the list of ids)", at, kind)
+		}
 		id := crm.RecordID(v)
 		if !seen[id] {
 			seen[id] = true

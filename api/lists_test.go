@@ -120,6 +120,22 @@ func TestLists(t *testing.T) {
 			http.StatusBadRequest, "VALIDATION_ERROR")
 	})
 
+	t.Run("MemberNotAnID", func(t *testing.T) {
+		t.Parallel()
+		// Each entry is named by its place, with what it is and what to send instead.
+		for body, want := range map[string]string{
+			`["1", true]`:       `[1] is true`,
+			`[1, 2, null]`:      `[2] is null`,
+			`[{"id": "1"}]`:     `[0] is an object`,
+			`["1", ["2", "3"]]`: `[1] is an array`,
+		} {
+			e := expectError(t, b.call(t, "PUT", "/crm/v3/lists/1/memberships/remove", tokWrite, body),
+				http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.Message, want, body)
+			require.Contains(t, e.Message, `such as "123"`, body)
+		}
+	})
+
 	t.Run("MissingList", func(t *testing.T) {
 		t.Parallel()
 		for _, req := range []struct{ method, path string }{

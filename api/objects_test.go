@@ -92,6 +92,10 @@ func TestObjectsValidation(t *testing.T) {
 		{"NaNNumber", map[string]any{"num_notes": "NaN"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"InfiniteNumber", map[string]any{"num_notes": "-Inf"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"InfinityNumber", map[string]any{"num_notes": "infinity"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		// Go's literal forms are not numbers as a person types them: 1_000 is not stored as 1000.
+		{"NumberWithSeparators", map[string]any{"num_notes": "1_000"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"HexadecimalNumber", map[string]any{"num_notes": "0x1p4"}, []string{"num_notes"}, "INVALID_NUMBER"},
+		{"FractionWithSeparator", map[string]any{"num_notes": "1_0.5"}, []string{"num_notes"}, "INVALID_NUMBER"},
 		{"WrongBool", map[string]any{"email_opt_out": "maybe"}, []string{"email_opt_out"}, "INVALID_BOOL"},
 		// A NUL would end the value early in the search indexes: EQ "ann" would find "ann\x00x".
 		{"NulInValue", map[string]any{"firstname": "ann\x00x"}, []string{"firstname"}, "INVALID_CHARACTER"},

@@ -376,6 +376,25 @@ func (id *flexID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// jsonValueKind names the kind of the JSON value b as a message says it: "a string", "a number",
+// "an object", "an array", "null", "true" or "false".
+func jsonValueKind(b []byte) string {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return "empty"
+	case b[0] == '"':
+		return "a string"
+	case b[0] == '{':
+		return "an object"
+	case b[0] == '[':
+		return "an array"
+	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		return "a number"
+	}
+	return string(b)
+}
+
 var numericID = regexp.MustCompile(`^[0-9]{1,20}$`)
 
 // recordID matches a record id as the store allocates it: a whole number from 1, without leading

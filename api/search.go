@@ -70,7 +70,7 @@ func decodePart(raw json.RawMessage, in, takes string, dst any) error {
 		if te.Field != "" {
 			field = in + "." + te.Field
 		}
-		return errInvalid(field, "INVALID_TYPE", "%s must be a JSON %s, not %s", field, jsonKind(te.Type), te.Value)
+		return errInvalid(field, "INVALID_TYPE", "%s %s", field, typeMismatch(te))
 	}
 	if name, ok := unknownJSONField(err); ok {
 		return errInvalid(in+"."+name, "UNKNOWN_FIELD", "unknown field %q in %s: %s", name, in, takes)

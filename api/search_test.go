@@ -437,6 +437,10 @@ func TestSearchRefusals(t *testing.T) {
 		{"UnknownProperty", groups([]map[string]any{filter("shoe_size", "EQ", 3)}), "filterGroups[0].filters[0].propertyName", "shoe_size"},
 		{"BadOperator", groups([]map[string]any{filter("num_notes", "ABOUT", 3)}), "filterGroups[0].filters[0].operator", "EQ, NEQ"},
 		{"NotANumber", groups([]map[string]any{filter("num_notes", "GT", "many")}), "filterGroups[0].filters[0].value", "not a number"},
+		{"NumberWithSeparators", groups([]map[string]any{filter("num_notes", "EQ", "1_000")}), "filterGroups[0].filters[0].value", "plain decimal"},
+		{"HexadecimalNumber", groups([]map[string]any{filter("num_notes", "GT", "0x1p4")}), "filterGroups[0].filters[0].value", "plain decimal"},
+		{"HighValueWithSeparator", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 1, "highValue": "1_0.5"}}), "filterGroups[0].filters[0].highValue", "plain decimal"},
+		{"InValueWithSeparator", groups([]map[string]any{{"propertyName": "num_notes", "operator": "IN", "values": []any{1, "2_0"}}}), "filterGroups[0].filters[0].values", "plain decimal"},
 		{"NotADatetime", groups([]map[string]any{filter("createdate", "GT", "yesterday")}), "filterGroups[0].filters[0].value", "not a datetime"},
 		{"NotAnOption", groups([]map[string]any{filter("lifecyclestage", "EQ", "alien")}), "filterGroups[0].filters[0].value", "subscriber"},
 		{"NotABool", groups([]map[string]any{filter("email_opt_out", "EQ", "maybe")}), "filterGroups[0].filters[0].value", "true or false"},
@@ -459,7 +463,7 @@ func TestSearchRefusals(t *testing.T) {
 		{"MissingOperator", groups([]map[string]any{{"propertyName": "num_notes", "value": 3}}), "filterGroups[0].filters[0].operator", "has no operator"},
 		{"MissingPropertyName", groups([]map[string]any{{"operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "has no propertyName"},
 		{"NullFilter", map[string]any{"filterGroups": []any{map[string]any{"filters": []any{nil}}}}, "filterGroups[0].filters[0].propertyName", "has no propertyName"},
-		{"PropertyNameNotAString", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "must be a JSON string"},
+		{"PropertyNameNotAString", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "must be a string, not a number"},
 		{"UnknownFilterField", groups([]map[string]any{{"propertyName": "num_notes", "operator": "EQ", "valeu": 3}}), "filterGroups[0].filters[0].valeu", "a filter takes"},
 		{"UnknownGroupField", map[string]any{"filterGroups": []any{map[string]any{"filter": []any{}}}}, "filterGroups[0].filter", "filters"},
 		{"ValueAnObject", groups([]map[string]any{filter("num_notes", "EQ", 3), filter("num_notes", "EQ", map[string]any{"value": 3})}), "filterGroups[0].filters[1].value", "string, number or boolean"},
@@ -473,7 +477,7 @@ func TestSearchRefusals(t *testing.T) {
 		{"SortWithoutPropertyName", map[string]any{"sorts": []any{map[string]any{"direction": "DESCENDING"}}}, "sorts[0].propertyName", "has no propertyName"},
 		{"SortOfADash", map[string]any{"sorts": []string{"-"}}, "sorts[0].propertyName", "has no propertyName"},
 		{"SortUnknownField", map[string]any{"sorts": []any{map[string]any{"propertyName": "email", "order": "DESC"}}}, "sorts[0].order", "propertyName and direction"},
-		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be a JSON object"},
+		{"SortNotAnObject", map[string]any{"sorts": []any{5}}, "sorts[0]", "must be an object, not a number"},
 		{"AfterAnObject", map[string]any{"after": map[string]any{"offset": 10}}, "after", "paging.next.after"},
 		// A pattern's cost in the script grows with its wildcards: a few are plenty.
 		{"TooManyWildcards", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "*u*s*e*r*@*acme.example")}), "filterGroups[0].filters[0].value", "more than the 5"},
@@ -482,6 +486,9 @@ func TestSearchRefusals(t *testing.T) {
 		{"EmptyStringEQ", groups([]map[string]any{filter("firstname", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
 		{"EmptyStringNEQ", groups([]map[string]any{filter("num_notes", "GT", 1), filter("city", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
 		{"EmptyStringToken", groups([]map[string]any{filter("email", "CONTAINS_TOKEN", "")}), "filterGroups[0].filters[0].value", "empty"},
+		{"EmptyNumber", groups([]map[string]any{filter("num_notes", "EQ", "")}), "filterGroups[0].filters[0].value", "NOT_HAS_PROPERTY"},
+		{"EmptyDatetime", groups([]map[string]any{filter("num_notes", "GT", 1), filter("last_activity_date", "NEQ", "")}), "filterGroups[0].filters[1].value", "HAS_PROPERTY"},
+		{"EmptyOption", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "IN", "values": []string{"lead", ""}}}), "filterGroups[0].filters[0].values", "NOT_HAS_PROPERTY"},
 		{"EmptyStringInValues", groups([]map[string]any{{"propertyName": "lastname", "operator": "IN", "values": []string{"name01", ""}}}), "filterGroups[0].filters[0].values", "empty"},
 		// A range whose ends are swapped matches nothing: refused rather than an empty page.
 		{"BetweenSwappedNumbers", groups([]map[string]any{{"propertyName": "num_notes", "operator": "BETWEEN", "value": 10, "highValue": "9"}}), "filterGroups[0].filters[0]", "swap them"},
@@ -559,6 +566,62 @@ func TestSearchWorkBudget(t *testing.T) {
 	}}})
 	require.NoError(t, err)
 	require.Equal(t, 5, res.Total)
+}
+
+// TestSearchTooBroadNamesItsCause: a search refused for reading too much names what made it read
+// that much, the sort or the filters, and what to change.
+func TestSearchTooBroadNamesItsCause(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 30)
+	st, err := redisstore.New(b.rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchWorkBudget: 12})
+	require.NoError(t, err)
+	numNotesGT0 := [][]crm.SearchFilter{{{PropertyName: "num_notes", Operator: crm.OpGT, Value: "0", HasValue: true}}}
+	tests := []struct {
+		name    string
+		p       crm.SearchParams
+		field   string
+		says    []string
+		notSays []string
+	}{
+		// Without the sort, each of these reads only its page.
+		{"SortByUnindexedProperty", crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "city"}}},
+			"sorts[0]", []string{"sort", "city", "createdate", "leave sorts out"}, []string{"add a filter"}},
+		{"SortByPropertyNotEveryRecordHas", crm.SearchParams{Sorts: []crm.SearchSort{{PropertyName: "num_notes", Descending: true}}},
+			"sorts[0]", []string{"sort", "num_notes", "createdate"}, nil},
+		{"FilterSortedByAnotherProperty", crm.SearchParams{FilterGroups: numNotesGT0, Sorts: []crm.SearchSort{{PropertyName: "city"}}},
+			"sorts[0]", []string{"sort", "city", "sort by num_notes"}, nil},
+		// The filter reads every record whatever the order: the filters are the cause.
+		{"UnindexedFilter", crm.SearchParams{FilterGroups: [][]crm.SearchFilter{{{PropertyName: "city", Operator: crm.OpEQ, Value: "Oslo", HasValue: true}}},
+			Sorts: []crm.SearchSort{{PropertyName: "city"}}},
+			"filterGroups", []string{"add a filter on an indexed property"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := st.Search(b.ctx, b.tenantA, crm.Contacts, tt.p)
+			var ve *crm.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, "SEARCH_TOO_BROAD", ve.Code)
+			require.Equal(t, tt.field, ve.Field, ve.Message)
+			for _, s := range tt.says {
+				require.Contains(t, ve.Message, s)
+			}
+			for _, s := range tt.notSays {
+				require.NotContains(t, ve.Message, s)
+			}
+			// What the message says to do works: the same search by id, or sorted by the filtered property.
+			p := tt.p
+			p.Sorts = nil
+			if len(p.FilterGroups) > 0 && p.FilterGroups[0][0].PropertyName == "num_notes" {
+				p.Sorts = []crm.SearchSort{{PropertyName: "num_notes"}}
+			}
+			if tt.field == "sorts[0]" {
+				_, err = st.Search(b.ctx, b.tenantA, crm.Contacts, p)
+				require.NoError(t, err)
+			}
+		})
+	}
 }
 
 // Over HTTP, with a budget of 12 records: no search reads more, whichever way the script finds
@@ -835,4 +898,119 @@ func TestSearchProperties(t *testing.T) {
 			require.Equal(t, tt.want, names)
 		})
 	}
+}
+
+// TestSearchMessagesSayWhatAndWhatToDo: each refusal names what was sent, once and cut short when
+// long, in plain words, and what to send instead; nothing is changed.
+func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seedContacts(t, b, b.tenantA, 5)
+	var opts []map[string]any
+	for i := range 300 {
+		opts = append(opts, map[string]any{"label": fmt.Sprintf("Region %03d", i), "value": fmt.Sprintf("region_%03d", i)})
+	}
+	expect[fullProperty](t, b.call(t, "POST", "/crm/v3/properties/contacts", tokAll, map[string]any{
+		"name": "sales_region", "label": "Sales region", "type": "enumeration", "fieldType": "select", "options": opts}), http.StatusCreated)
+	before := b.snapshot(t, b.tenantA)
+	long := "p" + strings.Repeat("x", 299)
+	longValue := strings.Repeat("v", 5000)
+	tests := []struct {
+		name    string
+		body    any
+		in      string
+		code    string
+		says    []string
+		notSays []string
+	}{
+		{"RangeOnEnumeration", groups([]map[string]any{filter("lifecyclestage", "GT", "lead")}), "filterGroups[0].filters[0].operator", "INVALID_OPERATOR",
+			[]string{"lifecyclestage, an enumeration"}, []string{"a enumeration"}},
+		{"TokenOnEnumeration", groups([]map[string]any{filter("lifecyclestage", "CONTAINS_TOKEN", "lead")}), "filterGroups[0].filters[0].operator", "INVALID_OPERATOR",
+			[]string{"is an enumeration"}, []string{"a enumeration"}},
+		{"LimitWithFraction", map[string]any{"limit": 10.5}, "limit", "INVALID_TYPE",
+			[]string{"whole number", "not 10.5"}, []string{"JSON number", "not number"}},
+		{"LimitAsString", map[string]any{"limit": "10"}, "limit", "INVALID_TYPE",
+			[]string{"whole number", "not a string"}, []string{"JSON number"}},
+		{"LimitTooLargeForAnInteger", `{"limit": 99999999999999999999}`, "limit", "INVALID_TYPE",
+			[]string{"99999999999999999999", "too large"}, []string{"not number"}},
+		{"FilterPropertyNameAsNumber", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "INVALID_TYPE",
+			[]string{"must be a string, not a number"}, []string{"JSON string"}},
+		// Record ids are scores of the live index, exact up to 2^53 - 1: a larger one is named as such.
+		{"IDAboveTheLargest", groups([]map[string]any{filter("hs_object_id", "EQ", "9007199254740993")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{"9007199254740993", "9007199254740991"}, []string{"not a record id"}},
+		{"IDAboveTheLargestInList", groups([]map[string]any{{"propertyName": "hs_object_id", "operator": "IN", "values": []any{1, "99999999999999999999"}}}), "filterGroups[0].filters[0].values", "INVALID_FILTER_VALUE",
+			[]string{"99999999999999999999", "9007199254740991"}, []string{"not a record id"}},
+		{"IDNotAWholeNumber", groups([]map[string]any{filter("hs_object_id", "EQ", "1.5")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{"\"1.5\" is not a record id", "whole number"}, nil},
+		{"OptionNamesThePropertyOnce", groups([]map[string]any{filter("lifecyclestage", "EQ", "alien")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{"\"alien\"", "customer"}, []string{"lifecyclestage: \"alien\" is not an option of lifecyclestage"}},
+		{"OptionInAnotherCase", groups([]map[string]any{filter("lifecyclestage", "EQ", "Lead")}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{`did you mean "lead" (label "Lead")?`}, nil},
+		{"OptionMisspelt", groups([]map[string]any{{"propertyName": "lifecyclestage", "operator": "IN", "values": []string{"lead", "custmer"}}}), "filterGroups[0].filters[0].values", "INVALID_FILTER_VALUE",
+			[]string{`"custmer" is not one of its options: did you mean "customer"`}, nil},
+		{"LongUnknownProperty", groups([]map[string]any{filter(long, "EQ", 1)}), "filterGroups[0].filters[0].propertyName", "PROPERTY_DOESNT_EXIST",
+			[]string{long[:40], "…"}, []string{long}},
+		{"LongUnknownSort", map[string]any{"sorts": []string{long}}, "sorts[0].propertyName", "PROPERTY_DOESNT_EXIST",
+			[]string{long[:40], "…"}, []string{long}},
+		{"LongUnknownOperator", groups([]map[string]any{filter("num_notes", long, 1)}), "filterGroups[0].filters[0].operator", "INVALID_OPERATOR",
+			[]string{"EQ, NEQ", "…"}, []string{strings.ToUpper(long)}},
+		{"LongValue", groups([]map[string]any{filter("num_notes", "EQ", longValue)}), "filterGroups[0].filters[0].value", "INVALID_FILTER_VALUE",
+			[]string{"vvvvvvvvvv", "…", "42"}, []string{longValue[:200]}},
+		// HAS_PROPERTY tests whether a record has a value at all: a value given with it was meant for another operator.
+		{"HasPropertyWithValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "HAS_PROPERTY", "value": 5}}), "filterGroups[0].filters[0].value", "UNUSED_VALUE",
+			[]string{"HAS_PROPERTY takes no value", "remove"}, nil},
+		{"NotHasPropertyWithValues", groups([]map[string]any{{"propertyName": "city", "operator": "not_has_property", "values": []string{"Oslo"}}}), "filterGroups[0].filters[0].values", "UNUSED_VALUE",
+			[]string{"NOT_HAS_PROPERTY takes no values", "remove"}, nil},
+		{"HasPropertyWithHighValue", groups([]map[string]any{{"propertyName": "num_notes", "operator": "HAS_PROPERTY", "highValue": 5}}), "filterGroups[0].filters[0].highValue", "UNUSED_VALUE",
+			[]string{"HAS_PROPERTY takes no highValue"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead, tt.body), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Equal(t, []string{tt.in}, e.in(), "body: %+v", e)
+			require.Equal(t, tt.code, e.Errors[0].Code, "body: %+v", e)
+			for _, s := range tt.says {
+				require.Contains(t, e.Message, s)
+			}
+			for _, s := range tt.notSays {
+				require.NotContains(t, e.Message, s)
+			}
+			require.Less(t, len(e.Message), 1000, "message: %s", e.Message)
+		})
+	}
+	t.Run("OptionOfMany", func(t *testing.T) {
+		t.Parallel()
+		// An enumeration may have 5,000 options: the message names the one meant, or a few.
+		for value, says := range map[string]string{
+			"Region_007": `did you mean "region_007" (label "Region 007")?`,
+			"Region 042": `did you mean "region_042" (label "Region 042")?`,
+			"antarctica": "region_000, region_001, region_002, region_003, region_004, region_005, region_006, region_007, region_008, region_009, region_010, region_011 (and 288 more)",
+		} {
+			e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+				groups([]map[string]any{filter("sales_region", "EQ", value)})), http.StatusBadRequest, "VALIDATION_ERROR")
+			require.Contains(t, e.Message, says)
+			require.Less(t, len(e.Message), 500, e.Message)
+		}
+	})
+	t.Run("HasPropertyWithEmptyValue", func(t *testing.T) {
+		t.Parallel()
+		// Clients that send every field of a filter send an empty or null value: that is no value.
+		for _, f := range []map[string]any{
+			{"propertyName": "num_notes", "operator": "HAS_PROPERTY", "value": nil},
+			{"propertyName": "num_notes", "operator": "HAS_PROPERTY", "value": "", "highValue": "", "values": []string{}},
+			{"propertyName": "num_notes", "operator": "NOT_HAS_PROPERTY", "value": ""},
+		} {
+			res := b.search(t, tokRead, groups([]map[string]any{f}))
+			if f["operator"] == "HAS_PROPERTY" {
+				require.Equal(t, 5, res.Total)
+			} else {
+				require.Equal(t, 0, res.Total)
+			}
+		}
+	})
+	t.Run("ChangesNothing", func(t *testing.T) {
+		t.Parallel()
+		require.Equal(t, before, b.snapshot(t, b.tenantA))
+	})
 }

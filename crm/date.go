@@ -20,7 +20,7 @@ type DateError struct {
 }
 
 func (e *DateError) Error() string {
-	return fmt.Sprintf("%q is not a date: %s; %s", e.Value, e.Reason, DateForms)
+	return fmt.Sprintf("%s is not a date: %s; %s", Echo(e.Value), e.Reason, DateForms)
 }
 
 // ParseDate parses a value of a date property (TypeDate), a calendar day without a time, as

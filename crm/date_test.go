@@ -3,6 +3,7 @@ package crm
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,14 @@ func TestDateProperty(t *testing.T) {
 	var ves ValidationErrors
 	require.True(t, errors.As(err, &ves), "%v", err)
 	require.Equal(t, "INVALID_UNIQUE_TYPE", ves[0].Code)
+}
+
+// TestDateErrorEchoesLittle: a refused date names what was sent, cut short when long, so that a
+// value of 64 KiB does not make a message of 64 KiB.
+func TestDateErrorEchoesLittle(t *testing.T) {
+	t.Parallel()
+	_, err := ParseDate("2026-" + strings.Repeat("x", 5000))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), `"2026-xxxx`)
+	require.Less(t, len(err.Error()), 500, err.Error())
 }

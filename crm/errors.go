@@ -292,3 +292,17 @@ var (
 	// it is tried again, or it may be made twice.
 	ErrOutcomeUnknown = errors.New("crm: the store did not confirm the change: it may have been made")
 )
+
+// MaxEcho is the most characters of a client's text (a name, an operator, a value) an error
+// message repeats: a longer one is cut, so that a 64 KiB value makes a message of a line.
+const MaxEcho = 64
+
+// Echo is s quoted as %q quotes it, cut after MaxEcho characters and ended with "…" when longer,
+// for an error message that names what a client sent.
+func Echo(s string) string {
+	r := []rune(s)
+	if len(r) <= MaxEcho {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(string(r[:MaxEcho])) + "…"
+}

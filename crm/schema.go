@@ -7,6 +7,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 	"math"
 	"net/mail"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -31,6 +32,15 @@ const (
 	// ParseDate and FormatDate). Search and triggers see it as its midnight UTC, as a datetime.
 	TypeDate PropertyType = "date"
 )
+
+// WithArticle is t after its indefinite article, as a message names it ("a number", "an
+// enumeration").
+func (t PropertyType) WithArticle() string {
+	if t != "" && strings.ContainsRune("aeiouAEIOU", rune(t[0])) {
+		return "an " + string(t)
+	}
+	return "a " + string(t)
+}
 
 // PropertyTypes lists the property types.
 var PropertyTypes = []PropertyType{TypeString, TypeNumber, TypeBool, TypeDate, TypeDatetime, TypeEnumeration}
@@ -167,6 +177,37 @@ func (p Property) OptionLabel(v string) string {
 		return l
 	}
 	return v
+}
+
+// maxOptionsListed bounds the options OptionHint lists: a property may have MaxOptions.
+const maxOptionsListed = 12
+
+// OptionHint says what to write instead of v, which is not an option of enumeration p: the option
+// whose value or label v is but for case and surrounding spaces ("did you mean ...?"), or else its
+// first options (at most 12, saying how many more there are).
+func (p Property) OptionHint(v string) string {
+	want := strings.ToLower(strings.TrimSpace(v))
+	for _, o := range p.Options {
+		if strings.ToLower(o) == want || strings.ToLower(p.OptionLabel(o)) == want {
+			return p.didYouMean(o)
+		}
+	}
+	opts, more := p.Options, ""
+	if len(opts) > maxOptionsListed {
+		opts, more = opts[:maxOptionsListed], fmt.Sprintf(" (and %d more)", len(p.Options)-maxOptionsListed)
+	}
+	return "use one of " + strings.Join(opts, ", ") + more
+}
+
+// SuggestOption is OptionHint for option o, which a caller found close to the value given (by
+// edit distance, as the crm package does not).
+func (p Property) SuggestOption(o string) string { return p.didYouMean(o) }
+
+func (p Property) didYouMean(o string) string {
+	if l := p.OptionLabel(o); l != o {
+		return fmt.Sprintf("did you mean %q (label %q)?", o, l)
+	}
+	return fmt.Sprintf("did you mean %q?", o)
 }
 
 // suggestValue turns an option's label into a value a person would likely give it: lowercase,
@@ -312,7 +353,7 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	bad := func(code, want string) *ValidationError {
 		return &ValidationError{Field: p.Name, Code: code,
-			Message: fmt.Sprintf("property %q: %q is not a valid %s: %s", p.Name, v, p.Type, want)}
+			Message: fmt.Sprintf("property %q: %s is not a valid %s: %s", p.Name, Echo(v), p.Type, want)}
 	}
 	// The search indexes end each string value with a NUL before the record's id: a value holding
 	// one would match filters on its first part (EQ "ann" finding "ann\x00x", and NEQ too).
@@ -322,10 +363,9 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 	}
 	switch p.Type {
 	case TypeNumber:
-		// NaN and the infinities parse, but no search, sort or trigger can compare them.
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", bad("INVALID_NUMBER", "use a decimal number such as 42 or 3.5")
+		f, err := ParseNumber(v)
+		if err != nil {
+			return "", bad("INVALID_NUMBER", NumberForms)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	case TypeBool:
@@ -354,7 +394,7 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		return FormatDate(t), nil
 	case TypeEnumeration:
 		if !slices.Contains(p.Options, v) {
-			return "", bad("INVALID_OPTION", "use one of "+strings.Join(p.Options, ", "))
+			return "", bad("INVALID_OPTION", p.OptionHint(v))
 		}
 		return v, nil
 	default:
@@ -383,6 +423,31 @@ func NormalizeValue(p Property, v string) (string, *ValidationError) {
 		}
 		return v, nil
 	}
+}
+
+// NumberForms says how to write a number value, for error messages.
+const NumberForms = "use a plain decimal number such as 42, -3.5 or 1e3 (no digit separators, no hexadecimal)"
+
+// plainNumber is a decimal number as a person writes it and JSON sends it: an optional sign,
+// digits with an optional fraction (either side of the point may be empty, not both), an optional
+// exponent.
+var plainNumber = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// ParseNumber parses v, the value of a number property or a filter on one, written as a plain
+// decimal number (42, -3.5, .5, 1e3), white space around it allowed. It refuses the other forms
+// strconv.ParseFloat takes (1_000, 0x1p4, Inf, NaN), which would be stored as another number
+// than was typed or which no search, sort or trigger can compare, and a number too large for a
+// float64. The error says what was wrong; NumberForms says how to write one.
+func ParseNumber(v string) (float64, error) {
+	s := strings.TrimSpace(v)
+	if !plainNumber.MatchString(s) {
+		return 0, fmt.Errorf("%s is not a number", Echo(v))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s is too large for a number", Echo(v))
+	}
+	return f, nil
 }
 
 // IsEmailProperty reports whether the values of property name are email addresses, stored as

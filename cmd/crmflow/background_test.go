@@ -233,6 +233,11 @@ func TestBackgroundUsageErrors(t *testing.T) {
 			[]string{`--addr "localhost" is not a listen address`}},
 		{"BadRetentionDays", nil, []string{"purge", "--redis", url, "--retention", "ninety days"},
 			[]string{`"ninety days" is not a duration`, "days such as 90d"}},
+		// Days are a plain decimal: "9_0d" is not read as 90 days, nor "0x1p4d" as 16.
+		{"RetentionDaysWithSeparator", nil, []string{"purge", "--redis", url, "--retention", "9_0d"},
+			[]string{`"9_0d" is not a duration`, "days such as 90d"}},
+		{"RetentionDaysHexadecimal", nil, []string{"purge", "--redis", url, "--retention", "0x1p4d"},
+			[]string{`"0x1p4d" is not a duration`}},
 		{"ZeroOutboxRetention", nil, []string{"worker", "--redis", url, "--outbox-retention", "0s"},
 			[]string{"--outbox-retention must be positive, got 0s", "720h"}},
 		{"NegativeOutboxRetentionFromEnv", []string{"CRMFLOW_OUTBOX_RETENTION=-1h"}, []string{"worker", "--redis", url},

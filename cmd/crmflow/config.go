@@ -387,8 +387,8 @@ type daysDuration time.Duration
 func (d *daysDuration) Set(s string) error {
 	s = strings.TrimSpace(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(days, 64)
-		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > 100*365 {
+		n, err := crm.ParseNumber(days)
+		if err != nil || days != strings.TrimSpace(days) || math.Abs(n) > 100*365 {
 			return fmt.Errorf("%q is not a duration: use a duration such as 2160h or 30m, or days such as 90d", s)
 		}
 		*d = daysDuration(time.Duration(n * float64(24*time.Hour)))

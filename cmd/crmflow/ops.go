@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,11 +182,32 @@ token, of a user with the bulk_delete permission, comes from the environment var
 	fs.StringVar(&filter, "filter", "", "select the live records of --type this expression matches (e.g. 'lifecyclestage == \"lead\"')")
 	fs.StringSliceVar(&ids, "ids", nil, "select these records of --type, comma-separated ids")
 	fs.StringVar(&listID, "list", "", "select the members of this static list")
-	fs.Int64Var(&confirm, "confirm", 0, "the number of records you expect to delete (required)")
+	fs.Var((*countFlag)(&confirm), "confirm", "the number of records you expect to delete (required)")
 	fs.BoolVar(&wait, "wait", false, "follow the job until it is complete, showing its progress")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what the delete would do (the count to confirm, the protected records by rule, a sample) and delete nothing; --confirm is optional")
 	return cmd
 }
+
+// countFlag is a flag holding a count of records, written in decimal digits. pflag's Int64Var
+// reads Go's integer literals, so "--confirm 010" would confirm 8 records and "0x10" 16: a
+// confirmation must be the number the user means, so anything but digits is refused.
+type countFlag int64
+
+// String implements pflag.Value.
+func (c *countFlag) String() string { return strconv.FormatInt(int64(*c), 10) }
+
+// Set implements pflag.Value.
+func (c *countFlag) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number: give the number of records as digits, such as 1250", s)
+	}
+	*c = countFlag(n)
+	return nil
+}
+
+// Type implements pflag.Value.
+func (c *countFlag) Type() string { return "int" }
 
 // deleteIDs checks the ids of crmflow delete --ids and returns them without the spaces around them
 // ("101, 102" is two ids): an id that is empty, not a record id or given twice is a usage error

@@ -205,6 +205,9 @@ func TestOpsUsageErrors(t *testing.T) {
 		{"TwoSelections", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--list", "2", "--confirm", "1"}, "give exactly one of"},
 		{"NoConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1"}, "--confirm is required"},
 		{"NegativeConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "-1"}, "--confirm must be 0 or more"},
+		// pflag reads an integer as Go source does: 0x3 would be 3, 010 would be 8 and 1_000 1000.
+		{"HexadecimalConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1,2,3", "--confirm", "0x3"}, `"0x3" is not a whole number`},
+		{"ConfirmWithSeparators", tok, []string{"delete", "--type", "contacts", "--filter", "true", "--confirm", "1_000"}, "give the number of records as digits"},
 		{"MalformedID", tok, []string{"delete", "--type", "contacts", "--ids", "1,abc", "--confirm", "2"}, `--ids: "abc" is not a record id`},
 		{"EmptyID", tok, []string{"delete", "--type", "contacts", "--ids", "1,,2", "--confirm", "2"}, "an id in --ids is empty"},
 		{"RepeatedID", tok, []string{"delete", "--type", "contacts", "--ids", "1, 1", "--confirm", "2"}, "id 1 is given more than once"},

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crmflow/crmflow/crm"
+	"github.com/crmflow/crmflow/internal/suggest"
 )
 
 // searchPlan is what searchScript runs (see its contract).
@@ -216,11 +217,16 @@ func asciiLower(s string) string {
 // letters, as the search scripts lower the values they index, or every letter for an email
 // property), the exact value for v.
 func searchValue(sp searchProp, v string) (any, error) {
+	if v == "" {
+		// No record holds "": a write of it clears the property. EQ "" would match nothing and
+		// NEQ "" every record, those without a value too, whatever the client meant.
+		return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
+	}
 	switch sp.kind {
 	case "n":
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%q is not a number: use a decimal number such as 42 or 3.5", v)
+		f, err := crm.ParseNumber(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", err, crm.NumberForms)
 		}
 		return f, nil
 	case "d", "m":
@@ -234,21 +240,22 @@ func searchValue(sp searchProp, v string) (any, error) {
 		}
 		t, err := crm.ParseDatetime(v)
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a datetime: use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds", v)
+			return nil, fmt.Errorf("%s is not a datetime: use RFC 3339 (2026-01-31T09:00:00Z), a date (2026-01-31) or unix milliseconds", crm.Echo(v))
 		}
 		return float64(t.UnixMilli()), nil
 	case "id":
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 53)
+		// The live index scores each record by its id, a float64: exact up to maxRecordID, the
+		// most ids a type can be given.
+		s := strings.TrimSpace(v)
+		n, err := strconv.ParseUint(s, 10, 53)
+		if err != nil && s != "" && strings.Trim(s, "0123456789") == "" {
+			return nil, fmt.Errorf("%s is above %d, the largest record id, so no record has it: give an id from 0 to %d", crm.Echo(v), maxRecordID, maxRecordID)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%q is not a record id: use a whole number", v)
+			return nil, fmt.Errorf("%s is not a record id: record ids are whole numbers, such as 42", crm.Echo(v))
 		}
 		return float64(n), nil
 	case "s":
-		if v == "" {
-			// No record holds "": a write of it clears the property. EQ "" would match nothing and
-			// NEQ "" every record, those without a value too, whatever the client meant.
-			return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
-		}
 		if crm.IsEmailProperty(sp.name) {
 			// Stored as crm.NormalizeEmail lowered them, every letter: the address as typed
 			// (ÅSA@Exempel.se) finds the contact that a read or a create by it finds.
@@ -263,12 +270,32 @@ func searchValue(sp searchProp, v string) (any, error) {
 		case "false":
 			return "false", nil
 		}
-		return nil, fmt.Errorf("%q is not a bool: use true or false", v)
+		return nil, fmt.Errorf("%s is not a bool: use true or false", crm.Echo(v))
 	}
 	if !slices.Contains(sp.prop.Options, v) {
-		return nil, fmt.Errorf("%q is not an option of %s: use one of %s", v, sp.name, strings.Join(sp.prop.Options, ", "))
+		return nil, fmt.Errorf("%s is not one of its options: %s", crm.Echo(v), optionHint(sp.prop, v))
 	}
 	return v, nil
+}
+
+// maxRecordID is the largest record id a search can name: 2^53 - 1, the largest whole number a
+// float64 (a score of the live index) holds exactly. Ids are drawn from a counter from 1, so no
+// type comes near it.
+const maxRecordID = 1<<53 - 1
+
+// maxOptionsSuggested bounds the options a likely typo is looked for among (by edit distance,
+// for each bad value): a search may give 2,500 values, and an enumeration have 5,000 options.
+const maxOptionsSuggested = 100
+
+// optionHint says which option of enumeration p was meant by v (crm.Property.OptionHint), and,
+// among at most maxOptionsSuggested options, finds a likely typo too.
+func optionHint(p crm.Property, v string) string {
+	if len(p.Options) <= maxOptionsSuggested {
+		if o := suggest.Option(v, p.Options, p.OptionLabel); o != "" {
+			return p.SuggestOption(o)
+		}
+	}
+	return p.OptionHint(v)
 }
 
 // searchAbove reports whether a is above b, two values of one property as searchValue gives them
@@ -518,14 +545,14 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 				continue
 			}
 			if !ok {
-				bad(field+".propertyName", "PROPERTY_DOESNT_EXIST", "property %q does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", f.PropertyName, o, o)
+				bad(field+".propertyName", "PROPERTY_DOESNT_EXIST", "property %s does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", crm.Echo(f.PropertyName), o, o)
 				continue
 			}
 			if f.Operator == "" {
 				continue
 			}
 			if !slices.Contains(crm.SearchOperators, f.Operator) {
-				bad(field+".operator", "INVALID_OPERATOR", "operator %q is not supported: use one of %s", f.Operator, joinOps())
+				bad(field+".operator", "INVALID_OPERATOR", "operator %s is not supported: use one of %s", crm.Echo(string(f.Operator)), joinOps())
 				continue
 			}
 			if code, in, msg := unusedOperand(f); code != "" {
@@ -559,7 +586,7 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 				}
 			case crm.OpContainsToken:
 				if sp.kind != "s" {
-					bad(field+".operator", "INVALID_OPERATOR", "operator CONTAINS_TOKEN works on string properties, and %s is a %s: use EQ or IN", sp.name, sp.typ)
+					bad(field+".operator", "INVALID_OPERATOR", "operator CONTAINS_TOKEN works on string properties, and %s is %s: use EQ or IN", sp.name, sp.typ.WithArticle())
 					continue
 				}
 				c.A = one("value", f.Value, f.HasValue)
@@ -577,18 +604,18 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 				c.A = one("value", f.Value, f.HasValue)
 				c.B = one("highValue", f.HighValue, f.HasHighValue)
 				if c.A != nil && c.B != nil && searchAbove(c.A, c.B) {
-					bad(field, "INVALID_RANGE", "filter group %d, filter %d: BETWEEN's value %q is above its highValue %q, so no %s matches: swap them (value is the low end, highValue the high end; both are included)",
-						gi, fi, f.Value, f.HighValue, sp.name)
+					bad(field, "INVALID_RANGE", "filter group %d, filter %d: BETWEEN's value %s is above its highValue %s, so no %s matches: swap them (value is the low end, highValue the high end; both are included)",
+						gi, fi, crm.Echo(f.Value), crm.Echo(f.HighValue), sp.name)
 				}
 			default:
 				if sp.kind == "v" && f.Operator != crm.OpEQ && f.Operator != crm.OpNEQ {
-					bad(field+".operator", "INVALID_OPERATOR", "operator %s does not apply to %s, a %s: use EQ, NEQ, IN, NOT_IN, HAS_PROPERTY or NOT_HAS_PROPERTY", f.Operator, sp.name, sp.typ)
+					bad(field+".operator", "INVALID_OPERATOR", "operator %s does not apply to %s, %s: use EQ, NEQ, IN, NOT_IN, HAS_PROPERTY or NOT_HAS_PROPERTY", f.Operator, sp.name, sp.typ.WithArticle())
 					continue
 				}
 				c.A = one("value", f.Value, f.HasValue)
 			}
 			if f.Operator == crm.OpBetween && sp.kind == "v" {
-				bad(field+".operator", "INVALID_OPERATOR", "operator BETWEEN does not apply to %s, a %s: use IN", sp.name, sp.typ)
+				bad(field+".operator", "INVALID_OPERATOR", "operator BETWEEN does not apply to %s, %s: use IN", sp.name, sp.typ.WithArticle())
 			}
 			if len(errs) == 0 {
 				indexCheck(t, o, sp, &c)
@@ -629,7 +656,7 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 			break
 		}
 		if !ok {
-			bad("sorts[0].propertyName", "PROPERTY_DOESNT_EXIST", "sort property %q does not exist on %s: check the name", s.PropertyName, o)
+			bad("sorts[0].propertyName", "PROPERTY_DOESNT_EXIST", "sort property %s does not exist on %s: check the name (GET /crm/v3/properties/%s lists them)", crm.Echo(s.PropertyName), o, o)
 			break
 		}
 		plan.Sort = searchSort{F: sp.field, K: sp.kind, Desc: s.Descending}
@@ -660,7 +687,19 @@ func unusedOperand(f crm.SearchFilter) (code, in, msg string) {
 	hasValue, hasHigh, hasValues := f.HasValue && f.Value != "", f.HasHighValue && f.HighValue != "", len(f.Values) > 0
 	switch f.Operator {
 	case crm.OpHasProperty, crm.OpNotHasProperty:
-		return "", "", ""
+		what := "have a value"
+		if f.Operator == crm.OpNotHasProperty {
+			what = "have no value"
+		}
+		for _, x := range []struct {
+			name string
+			has  bool
+		}{{"value", hasValue}, {"highValue", hasHigh}, {"values", hasValues}} {
+			if x.has {
+				return "UNUSED_VALUE", x.name, fmt.Sprintf("operator %s takes no %s: it finds the records that %s for %s, whatever it is; remove %s, or use EQ or IN to match given values",
+					f.Operator, x.name, what, f.PropertyName, x.name)
+			}
+		}
 	case crm.OpIn, crm.OpNotIn:
 		switch {
 		case hasValue:
@@ -728,13 +767,7 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 		call.Step = ""
 	}
 	if len(res) >= 2 && res[0] == "budget" {
-		hint := ""
-		if len(res) == 3 { // its first pages fit: this one is too deep
-			hint = ", or ask for a page less deep (a smaller after)"
-		}
-		return crm.SearchResult{}, &crm.ValidationError{Field: "filterGroups", Code: "SEARCH_TOO_BROAD",
-			Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)%s",
-				res[1], o, plan.Budget, searchables(crm.SearchIndexes(sch)), hint)}
+		return crm.SearchResult{}, tooBroad(sch, p, plan, res[1], len(res) == 3)
 	}
 	if len(walked) > 0 && len(res) >= 1 {
 		res = append(append([]any{res[0]}, walked...), res[1:]...)
@@ -765,6 +798,45 @@ func (s *Store) Search(ctx context.Context, t crm.TenantID, o crm.ObjectType, p 
 		out.After = strconv.Itoa(next)
 	}
 	return out, nil
+}
+
+// tooBroad is the refusal of a search that would read more than plan.Budget records (reads), or,
+// when deep, whose first pages fit but this one does not. It names the cause: the sort when,
+// without it, the search would read only its page (one group of at most one filter, found through
+// one index range, which keeps its records in order), else the filters.
+func tooBroad(sch crm.Schema, p crm.SearchParams, plan searchPlan, reads any, deep bool) *crm.ValidationError {
+	o := sch.Type
+	hint := ""
+	if deep { // its first pages fit: this one is too deep
+		hint = ", or ask for a page less deep (a smaller after)"
+	}
+	if len(plan.Groups) == 1 && len(p.Sorts) == 1 && plan.Sort.K != "id" {
+		g := plan.Groups[0]
+		var todo string
+		switch {
+		case len(g.Checks) == 0:
+			todo = "leave sorts out (records come in id order), or sort by a property every record has (createdate, lastmodifieddate)"
+		case len(g.Checks) == 1 && g.Checks[0].Fi >= 0 && len(g.Drivers) == 1 && len(g.Drivers[0].Parts) == 1:
+			f := p.FilterGroups[0][g.Checks[0].Fi]
+			if g.Drivers[0].Parts[0].C == "s" {
+				todo = "leave sorts out (records come in id order)"
+			} else {
+				todo = fmt.Sprintf("sort by %s, the property filtered on, whose index keeps its records in order", f.PropertyName)
+			}
+		}
+		if todo != "" {
+			how := "which has no index"
+			if plan.Sort.C != "" {
+				how = "whose index does not hold every record the search finds in order"
+			}
+			return &crm.ValidationError{Field: "sorts[0]", Code: "SEARCH_TOO_BROAD",
+				Message: fmt.Sprintf("the sort makes the search read %v %s to order them by %s (%s) before its first page, more than the %d a search may read: %s; or narrow the filters to at most %d records%s",
+					reads, o, p.Sorts[0].PropertyName, how, plan.Budget, todo, plan.Budget, hint)}
+		}
+	}
+	return &crm.ValidationError{Field: "filterGroups", Code: "SEARCH_TOO_BROAD",
+		Message: fmt.Sprintf("the search would read %v %s before checking its filters, more than the %d a search may read: add a filter on an indexed property that narrows it (indexed: %s)%s",
+			reads, o, plan.Budget, searchables(crm.SearchIndexes(sch)), hint)}
 }
 
 // searchStep is one slice of a search (lua/search.lua, ARGV[2]): at most N records of group G's
