@@ -335,10 +335,7 @@ type AuditStore interface {
 	// its users and tokens, oldest first.
 	Audit(ctx context.Context, t TenantID, opts *AuditOpts) ([]AuditEntry, string, error)
 	// RecentOutbox returns the newest limit emails of the tenant's outbox (0: all), newest first,
-	// workflow notifications rendered from their records. A notification that a delivery would
-	// no longer send (its recipient disabled or removed, its workflow paused or activated again,
-	// its activator without the read its text needs) is dropped as the delivery drops it, with
-	// its audit entry, and not listed.
+	// workflow notifications rendered from their records.
 	RecentOutbox(ctx context.Context, t TenantID, limit int) ([]Mail, error)
 	// OutboxDropped says how many workflow notifications the tenant's outbox dropped to stay
 	// within its cap, and when it last did.

@@ -78,49 +78,6 @@ func activationNumber(ref crm.MailRef) string {
 	return strconv.FormatInt(ref.Activation, 10)
 }
 
-// readOutboxScript drops, as a delivery would, the workflow notifications of a page of the outbox
-// that would no longer be sent, as the page is read.
-// See lua/read_outbox.lua for its KEYS and ARGV.
-var readOutboxScript = newScript[readOutboxCall]("helpers", "mail_drop", "read_outbox")
-
-// readOutboxCall is a call of readOutboxScript (lua/read_outbox.lua).
-type readOutboxCall struct {
-	Outbox, Expiry, Audit string
-	At                    int64 // unix ms
-	AuditMaxLen           string
-	SentTTL               int64 // ms
-	UserPrefix            string
-	Window                int64 // the newest entries the page was read from
-	Notes                 []outboxNote
-}
-
-// outboxNote is a workflow notification of a page of the outbox, with its keys.
-type outboxNote struct {
-	Raw                                      string
-	Mail                                     crm.Mail
-	Record, BinRecord, Recipient, Flow, Sent string
-}
-
-func (c readOutboxCall) keys() []string {
-	keys := make([]string, 0, 3+5*len(c.Notes))
-	keys = append(keys, c.Outbox, c.Expiry, c.Audit)
-	for _, n := range c.Notes {
-		keys = append(keys, n.Record, n.BinRecord, n.Recipient, n.Flow, n.Sent)
-	}
-	return keys
-}
-
-func (c readOutboxCall) argv() []any {
-	args := make([]any, 0, 5+9*len(c.Notes))
-	args = append(args, c.At, c.AuditMaxLen, c.SentTTL, c.UserPrefix, c.Window)
-	for _, n := range c.Notes {
-		m := n.Mail
-		args = append(args, n.Raw, string(m.Ref.ObjectType), string(m.Ref.RecordID), m.Ref.Workflow, m.ID, m.To,
-			activation(m.Ref), activationNumber(m.Ref), flag(crm.ShowsRecordData(m.Subject, m.Body)))
-	}
-	return args
-}
-
 // expireOutboxScript removes the outbox entries expired at now, oldest first.
 // See lua/expire_outbox.lua for its KEYS and ARGV.
 var expireOutboxScript = newScript[expireOutboxCall]("expire_outbox").quiet()
@@ -336,109 +293,21 @@ func (s *Store) Outbox(ctx context.Context, t crm.TenantID, limit int) ([]crm.Ma
 	return s.decodeOutbox(ctx, t, raws)
 }
 
-// outboxReadPage is the most outbox entries RecentOutbox reads and checks in one step (one
-// LRANGE and one script call).
-const outboxReadPage = 200
-
 // RecentOutbox is Outbox newest first: the last limit messages kept (0: all), the newest first.
-// Unlike Outbox, it checks each workflow notification as an SMTP delivery would
-// (ClaimRecordMail), so that what it lists would be sent: one whose recipient is no longer an
-// enabled user of the tenant, whose workflow is no longer active under the activation it was
-// queued under, or whose workflow's activator no longer holds the read its text needs, is dropped
-// as a delivery drops it (audit entry "mail_dropped" with the reason "recipient_gone",
-// "workflow_inactive", "workflow_reactivated" or "activator_lacks_read", once; the email is
-// marked dropped, so that its task run again does not keep it again), removed from the outbox
-// and not listed. A notification whose record no longer exists is listed as erased (Mail.Erased).
-// It reads the outbox from its newest end in steps of at most outboxReadPage entries, each one
-// LRANGE and one script call, and takes another step only while the page is not full and the
-// step before read a whole step: the work is bounded by the page and what it drops, never a scan
-// of the outbox. A *ValidationError for a bad tenant. Safe for concurrent use (an entry kept or
-// removed meanwhile may be missed, never listed twice).
 func (s *Store) RecentOutbox(ctx context.Context, t crm.TenantID, limit int) ([]crm.Mail, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	step := outboxReadPage
-	if limit > 0 && limit < step {
-		step = limit
+	start := int64(0)
+	if limit > 0 {
+		start = -int64(limit)
 	}
-	var out []crm.Mail
-	seen := map[string]bool{}
-	for skip := 0; ; {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		raws, err := s.rdb.LRange(ctx, OutboxKey(t), -int64(skip+step), -int64(skip+1)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("read outbox: %w", err)
-		}
-		slices.Reverse(raws)
-		kept, err := s.checkOutboxPage(ctx, t, raws, int64(skip+step))
-		if err != nil {
-			return nil, err
-		}
-		mails, err := s.decodeOutbox(ctx, t, kept)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range mails {
-			if !seen[m.ID+"\x00"+m.CreatedAt.String()] {
-				seen[m.ID+"\x00"+m.CreatedAt.String()] = true
-				out = append(out, m)
-			}
-		}
-		if limit > 0 && len(out) >= limit {
-			return out[:limit], nil
-		}
-		if len(raws) < step {
-			return out, nil
-		}
-		// The entries dropped left the list: the next step starts past those kept.
-		skip += len(kept)
-	}
-}
-
-// checkOutboxPage drops, in one script call (lua/read_outbox.lua), the workflow notifications of
-// raws (outbox entries read from the newest window entries) that a delivery would drop, and
-// returns the others, in their order.
-func (s *Store) checkOutboxPage(ctx context.Context, t crm.TenantID, raws []string, window int64) ([]string, error) {
-	call := readOutboxCall{Outbox: OutboxKey(t), Expiry: OutboxExpiryKey(t), Audit: AuditKey(t), At: s.cfg.Clock.Now().UnixMilli(),
-		AuditMaxLen: auditMaxLen, SentTTL: crm.MailSentTTL.Milliseconds(), UserPrefix: userKeyPrefix(t), Window: window}
-	at := make([]int, 0, len(raws)) // the index in raws of each note
-	for i, raw := range raws {
-		var m crm.Mail
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			return nil, fmt.Errorf("decode outbox message: %w", err)
-		}
-		if m.Ref.IsZero() || m.To == "" {
-			continue
-		}
-		call.Notes = append(call.Notes, outboxNote{Raw: raw, Mail: m,
-			Record: RecordKey(t, m.Ref.ObjectType, m.Ref.RecordID), BinRecord: BinRecordKey(t, m.Ref.ObjectType, m.Ref.RecordID),
-			Recipient: UserKey(t, m.To), Flow: FlowKey(t, m.Ref.Workflow), Sent: MailSentKey(t, m.ID)})
-		at = append(at, i)
-	}
-	if len(call.Notes) == 0 {
-		return raws, nil
-	}
-	dropped, err := readOutboxScript.run(ctx, s, call).Int64Slice()
+	raws, err := s.rdb.LRange(ctx, OutboxKey(t), start, -1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("check the outbox's notifications: %w", err)
+		return nil, fmt.Errorf("read outbox: %w", err)
 	}
-	gone := make(map[int]bool, len(dropped))
-	for _, n := range dropped {
-		if n < 1 || int(n) > len(at) {
-			return nil, fmt.Errorf("check the outbox's notifications: unexpected reply %v", dropped)
-		}
-		gone[at[n-1]] = true
-	}
-	kept := make([]string, 0, len(raws)-len(gone))
-	for i, raw := range raws {
-		if !gone[i] {
-			kept = append(kept, raw)
-		}
-	}
-	return kept, nil
+	slices.Reverse(raws)
+	return s.decodeOutbox(ctx, t, raws)
 }
 
 // decodeOutbox decodes outbox entries, rendering the workflow notifications from their records.
