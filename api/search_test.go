@@ -993,6 +993,29 @@ func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
 			require.Less(t, len(e.Message), 500, e.Message)
 		}
 	})
+	t.Run("ManyBadOptions", func(t *testing.T) {
+		t.Parallel()
+		// A search may give 2,500 values: only the first few bad ones look for the option meant
+		// (an edit distance against every option each); the others say where the options are.
+		values := make([]string, 100)
+		for i := range values {
+			values[i] = fmt.Sprintf("Region_%03d", i)
+		}
+		e := expectError(t, b.call(t, "POST", "/crm/v3/objects/contacts/search", tokRead,
+			groups([]map[string]any{{"propertyName": "sales_region", "operator": "IN", "values": values}})), http.StatusBadRequest, "VALIDATION_ERROR")
+		hinted, listed := 0, 0
+		for _, er := range e.Errors {
+			switch {
+			case strings.Contains(er.Message, "did you mean"):
+				hinted++
+			case strings.Contains(er.Message, "GET /crm/v3/properties/contacts/sales_region lists them"):
+				listed++
+			}
+		}
+		require.Equal(t, 5, hinted, "%+v", e.Errors)
+		require.Positive(t, listed, "%+v", e.Errors)
+		require.Equal(t, len(e.Errors), hinted+listed, "%+v", e.Errors)
+	})
 	t.Run("HasPropertyWithEmptyValue", func(t *testing.T) {
 		t.Parallel()
 		// Clients that send every field of a filter send an empty or null value: that is no value.

@@ -158,6 +158,7 @@ type searchSort struct {
 
 // searchProp is a property as a search sees it.
 type searchProp struct {
+	obj   crm.ObjectType
 	name  string
 	typ   crm.PropertyType
 	field string
@@ -170,7 +171,7 @@ func resolveSearchProp(sch crm.Schema, idx map[string]crm.IndexedProperty, name 
 	if name == crm.PropHSLastModified {
 		name = crm.PropLastModifiedDate
 	}
-	sp := searchProp{name: name, field: name}
+	sp := searchProp{obj: sch.Type, name: name, field: name}
 	if ip, ok := idx[name]; ok {
 		sp.ix = &ip
 		sp.typ, sp.field = ip.Type, ip.Field
@@ -216,7 +217,7 @@ func asciiLower(s string) string {
 // date in the forms its writes take, crm.ParseDate), a lowercased string for s (its ASCII
 // letters, as the search scripts lower the values they index, or every letter for an email
 // property), the exact value for v.
-func searchValue(sp searchProp, v string) (any, error) {
+func searchValue(sp searchProp, v string, hint bool) (any, error) {
 	if v == "" {
 		// No record holds "": a write of it clears the property. EQ "" would match nothing and
 		// NEQ "" every record, those without a value too, whatever the client meant.
@@ -273,6 +274,9 @@ func searchValue(sp searchProp, v string) (any, error) {
 		return nil, fmt.Errorf("%s is not a bool: use true or false", crm.Echo(v))
 	}
 	if !slices.Contains(sp.prop.Options, v) {
+		if !hint {
+			return nil, fmt.Errorf("%s is not one of its options (GET /crm/v3/properties/%s/%s lists them)", crm.Echo(v), sp.obj, sp.name)
+		}
 		return nil, fmt.Errorf("%s is not one of its options: %s", crm.Echo(v), optionHint(sp.prop, v))
 	}
 	return v, nil
@@ -286,6 +290,11 @@ const maxRecordID = 1<<53 - 1
 // maxOptionsSuggested bounds the options a likely typo is looked for among (by edit distance,
 // for each bad value): a search may give 2,500 values, and an enumeration have 5,000 options.
 const maxOptionsSuggested = 100
+
+// maxValueHints bounds the bad values of one search whose message looks for the option meant
+// (optionHint: an edit distance against each option): a search may give 2,500 values, and each
+// search of the options costs up to 200 distances. The others say where the options are.
+const maxValueHints = 5
 
 // optionHint says which option of enumeration p was meant by v (crm.Property.OptionHint), and,
 // among at most maxOptionsSuggested options, finds a likely typo too.
@@ -470,6 +479,7 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 		idx[ip.Name] = ip
 	}
 	var errs crm.ValidationErrors
+	hinted := 0 // the bad values whose message looked for the option meant (see maxValueHints)
 	bad := func(field, code, format string, args ...any) {
 		errs = append(errs, &crm.ValidationError{Field: field, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
@@ -564,8 +574,9 @@ func planSearch(t crm.TenantID, sch crm.Schema, p crm.SearchParams, budget int) 
 					bad(field+"."+name, "MISSING_VALUE", "operator %s on %s needs a %s", f.Operator, sp.name, name)
 					return nil
 				}
-				x, err := searchValue(sp, v)
+				x, err := searchValue(sp, v, hinted < maxValueHints)
 				if err != nil {
+					hinted++
 					bad(field+"."+name, "INVALID_FILTER_VALUE", "property %s: %v", sp.name, err)
 					return nil
 				}
