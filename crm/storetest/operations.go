@@ -361,11 +361,6 @@ func testForgetOperationsThatAreOver(t *testing.T, hn *Harness) {
 	require.Error(t, err)
 }
 
-// An undo of a bulk job's operation while the job still moves records stops the job in the same
-// step: the job is canceled, naming the undo job, moves nothing after, and the undo restores every
-// record the job had moved; the records it had not reached stay live. Undoing again answers the
-// same undo job. A list job stopped while it still selects has moved nothing and has no operation
-// yet: its undo restores nothing, and a second undo answers the same one.
 // testUndoCountsWhatLeftTheBinMeanwhile: records of the operation that leave the bin after the undo
 // started and before it reaches them (one restored by someone, two purged) are not in its done or
 // skipped; once done, the job counts them as gone, so that its counts add up to its total.
@@ -408,6 +403,11 @@ func testUndoCountsWhatLeftTheBinMeanwhile(t *testing.T, hn *Harness) {
 	require.EqualValues(t, 3, again.Gone, "as read back")
 }
 
+// An undo of a bulk job's operation while the job still moves records stops the job in the same
+// step: the job is canceled, naming the undo job, moves nothing after, and the undo restores every
+// record the job had moved; the records it had not reached stay live. Undoing again answers the
+// same undo job. A list job stopped while it still selects has moved nothing and has no operation
+// yet: its undo restores nothing, and a second undo answers the same one.
 func testUndoStopsTheOperationsJob(t *testing.T, hn *Harness) {
 	t.Parallel()
 	b := setup(t, hn)
