@@ -333,9 +333,12 @@ func typeMismatch(te *json.UnmarshalTypeError) string {
 		want = "true or false"
 	}
 	got, literal, _ := strings.Cut(te.Value, " ")
+	if r := []rune(literal); len(r) > crm.MaxEcho { // a number of a megabyte makes a message of a line
+		literal = string(r[:crm.MaxEcho]) + "…"
+	}
 	switch {
-	case literal != "" && want == "a whole number" && strings.Trim(strings.TrimPrefix(literal, "-"), "0123456789") == "":
-		return fmt.Sprintf("must be a whole number, and %s is too large for one: give a smaller number", literal)
+	case literal != "" && want == "a whole number" && strings.Trim(strings.TrimPrefix(strings.TrimSuffix(literal, "…"), "-"), "0123456789") == "":
+		return fmt.Sprintf("must be a whole number, and %s is too far from zero for one: give a number nearer zero", literal)
 	case literal != "":
 		return fmt.Sprintf("must be %s, not %s", want, literal)
 	case got == "string" && (want == "a whole number" || want == "a number" || want == "true or false"):

@@ -140,19 +140,19 @@ const (
 var processingTypes = []string{processingManual, "DYNAMIC", "SNAPSHOT"}
 
 // listSearchInput is the body of POST /crm/v3/lists/search, HubSpot's ListSearchRequest. A field
-// left out or null takes its default. Offset and Count are read by searchInt, which names a value
-// that is not a whole number. ObjectTypeID (a type's HubSpot id or name) is a filter of the newer
+// left out or null takes its default; Offset and Count that are no whole number are refused as
+// every body's fields of the wrong kind are. ObjectTypeID (a type's HubSpot id or name) is a filter of the newer
 // lists API that crmflow applies too. Sort is refused unless empty: HubSpot documents no value for
 // it, and crmflow answers in one order only.
 type listSearchInput struct {
-	AdditionalProperties []string        `json:"additionalProperties"`
-	Count                json.RawMessage `json:"count"`
-	ListIDs              []flexID        `json:"listIds"`
-	ObjectTypeID         *string         `json:"objectTypeId"`
-	Offset               json.RawMessage `json:"offset"`
-	ProcessingTypes      []string        `json:"processingTypes"`
-	Query                *string         `json:"query"`
-	Sort                 *string         `json:"sort"`
+	AdditionalProperties []string `json:"additionalProperties"`
+	Count                *int64   `json:"count"`
+	ListIDs              []flexID `json:"listIds"`
+	ObjectTypeID         *string  `json:"objectTypeId"`
+	Offset               *int64   `json:"offset"`
+	ProcessingTypes      []string `json:"processingTypes"`
+	Query                *string  `json:"query"`
+	Sort                 *string  `json:"sort"`
 }
 
 // searchedListJSON is one list of a search's answer: HubSpot's PublicObjectListSearchResult, whose
@@ -175,39 +175,6 @@ type listSearchJSON struct {
 	Lists   []searchedListJSON `json:"lists"`
 }
 
-// searchInt reads field, a whole number in a JSON body: def when raw is absent or null. Another
-// JSON kind, a fraction or an exponent is a 400 naming the field. A number past int32 (the type
-// HubSpot's clients give offset and count) is answered as the largest or smallest int32, which
-// every caller refuses as out of its range.
-func searchInt(field string, raw json.RawMessage, def int) (int, error) {
-	v := string(raw)
-	if v == "" || v == "null" {
-		return def, nil
-	}
-	kind := "number"
-	switch v[0] {
-	case '"':
-		kind = "string"
-	case 't', 'f':
-		kind = "boolean"
-	case '[':
-		kind = "array"
-	case '{':
-		kind = "object"
-	}
-	if kind != "number" {
-		return 0, errInvalid(field, "INVALID_TYPE", "field %q must be a JSON number, not the %s %s", field, kind, v)
-	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if errors.Is(err, strconv.ErrRange) {
-		return int(n), nil
-	}
-	if err != nil {
-		return 0, errInvalid(field, "INVALID_TYPE", "field %q must be a whole number, without a fraction or an exponent, not %s", field, v)
-	}
-	return int(n), nil
-}
-
 // listSearch is a list search's request as checked: its page and its filters.
 type listSearch struct {
 	offset, count int
@@ -221,29 +188,31 @@ type listSearch struct {
 // what to send. The offset is checked against the lists found later.
 func parseListSearch(in listSearchInput) (listSearch, error) {
 	q := listSearch{manual: true}
-	var err error
-	if q.count, err = searchInt("count", in.Count, listSearchCount); err != nil {
-		return q, err
+	count, offset := int64(listSearchCount), int64(0)
+	if in.Count != nil {
+		count = *in.Count
 	}
-	if q.count < 1 || q.count > maxListSearchCount {
-		return q, errInvalid("count", "INVALID_COUNT", "count %s is out of range: use 1 to %d lists a page (%d when left out)",
-			in.Count, maxListSearchCount, listSearchCount)
+	if count < 1 || count > maxListSearchCount {
+		return q, errInvalid("count", "INVALID_COUNT", "count %d is out of range: use 1 to %d lists a page (%d when left out)",
+			count, maxListSearchCount, listSearchCount)
 	}
-	if q.offset, err = searchInt("offset", in.Offset, 0); err != nil {
-		return q, err
+	if in.Offset != nil {
+		offset = *in.Offset
 	}
-	if q.offset < 0 {
+	if offset < 0 {
 		return q, errInvalid("offset", "INVALID_OFFSET",
-			"offset %s is negative: use 0 for the first page, then the offset of the previous answer", in.Offset)
+			"offset %d is negative: use 0 for the first page, then the offset of the previous answer", offset)
 	}
+	// An offset past every list a tenant may hold answers an empty page as any past the matches.
+	q.count, q.offset = int(count), int(min(offset, crm.MaxLists+1))
 	if in.Sort != nil && *in.Sort != "" {
 		return q, errInvalid("sort", "UNSUPPORTED_SORT",
-			"sort %q is not supported: crmflow answers lists by ascending listId (the order they were made in); leave sort out", *in.Sort)
+			"sort %s is not supported: crmflow answers lists by ascending listId (the order they were made in); leave sort out", crm.Echo(*in.Sort))
 	}
 	for i, pt := range in.ProcessingTypes {
 		if !slices.Contains(processingTypes, pt) {
 			return q, errInvalid(fmt.Sprintf("processingTypes[%d]", i), "INVALID_PROCESSING_TYPE",
-				"processingTypes[%d] %q is not a processing type: use MANUAL, DYNAMIC or SNAPSHOT (crmflow's lists are all MANUAL)", i, pt)
+				"processingTypes[%d] %s is not a processing type: use MANUAL, DYNAMIC or SNAPSHOT (crmflow's lists are all MANUAL)", i, crm.Echo(pt))
 		}
 	}
 	if len(in.ProcessingTypes) > 0 {

@@ -115,8 +115,8 @@ func checkParams(q url.Values, endpoint string, known []string) error {
 	slices.Sort(names)
 	for _, name := range names {
 		if !slices.Contains(known, name) {
-			return errInvalid(name, "UNKNOWN_PARAMETER", "%q is not a parameter of %s: use %s or %s",
-				name, endpoint, strings.Join(known[:len(known)-1], ", "), known[len(known)-1])
+			return errInvalid(name, "UNKNOWN_PARAMETER", "%s is not a parameter of %s: use %s or %s",
+				crm.Echo(name), endpoint, strings.Join(known[:len(known)-1], ", "), known[len(known)-1])
 		}
 		if n := len(q[name]); n > 1 {
 			return errInvalid(name, "REPEATED_PARAMETER", "%s is given %d times: give it once", name, n)

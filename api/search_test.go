@@ -932,7 +932,7 @@ func TestSearchMessagesSayWhatAndWhatToDo(t *testing.T) {
 		{"LimitAsString", map[string]any{"limit": "10"}, "limit", "INVALID_TYPE",
 			[]string{"whole number", "not a string"}, []string{"JSON number"}},
 		{"LimitTooLargeForAnInteger", `{"limit": 99999999999999999999}`, "limit", "INVALID_TYPE",
-			[]string{"99999999999999999999", "too large"}, []string{"not number"}},
+			[]string{"99999999999999999999", "too far from zero"}, []string{"not number"}},
 		{"FilterPropertyNameAsNumber", groups([]map[string]any{{"propertyName": 5, "operator": "EQ", "value": 3}}), "filterGroups[0].filters[0].propertyName", "INVALID_TYPE",
 			[]string{"must be a string, not a number"}, []string{"JSON string"}},
 		// Record ids are scores of the live index, exact up to 2^53 - 1: a larger one is named as such.

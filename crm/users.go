@@ -3,6 +3,7 @@ package crm
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -54,5 +55,14 @@ func HashToken(token string) string {
 // EnableUserCommand is the admin command that enables the disabled user email of tenant t again,
 // as the refusals of a disabled user's requests and jobs name it.
 func EnableUserCommand(t TenantID, email string) string {
-	return "crmflow admin user enable " + string(t) + " " + email
+	return "crmflow admin user enable " + string(t) + " " + shellWord(email)
+}
+
+// shellWord is s as one word of a POSIX shell command line: as it is when it holds only letters,
+// digits and @%+=:,./_-, else in single quotes (a quote in it written '\”).
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -199,7 +199,8 @@ func (c *countFlag) String() string { return strconv.FormatInt(int64(*c), 10) }
 // Set implements pflag.Value.
 func (c *countFlag) Set(s string) error {
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
+	// A minus is left to the check that names the range; a plus sign is no digit.
+	if err != nil || strings.Trim(strings.TrimPrefix(s, "-"), "0123456789") != "" {
 		return fmt.Errorf("%q is not a whole number: give the number of records as digits, such as 1250", s)
 	}
 	*c = countFlag(n)

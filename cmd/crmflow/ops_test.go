@@ -207,6 +207,7 @@ func TestOpsUsageErrors(t *testing.T) {
 		{"NegativeConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "-1"}, "--confirm must be 0 or more"},
 		// pflag reads an integer as Go source does: 0x3 would be 3, 010 would be 8 and 1_000 1000.
 		{"HexadecimalConfirm", tok, []string{"delete", "--type", "contacts", "--ids", "1,2,3", "--confirm", "0x3"}, `"0x3" is not a whole number`},
+		{"ConfirmWithPlus", tok, []string{"delete", "--type", "contacts", "--ids", "1", "--confirm", "+1"}, `"+1" is not a whole number`},
 		{"ConfirmWithSeparators", tok, []string{"delete", "--type", "contacts", "--filter", "true", "--confirm", "1_000"}, "give the number of records as digits"},
 		{"MalformedID", tok, []string{"delete", "--type", "contacts", "--ids", "1,abc", "--confirm", "2"}, `--ids: "abc" is not a record id`},
 		{"EmptyID", tok, []string{"delete", "--type", "contacts", "--ids", "1,,2", "--confirm", "2"}, "an id in --ids is empty"},
