@@ -56,6 +56,9 @@ type bulkDeleteInput struct {
 	ConfirmCount confirmCount `json:"confirmCount"`
 	// DryRun asks what the bulk delete would do, with no side effect (see BulkDryRun).
 	DryRun bool `json:"dryRun"`
+	// SampleLimit and SampleAfter page through a dry run's sample (see sampleOf).
+	SampleLimit *int    `json:"sampleLimit"`
+	SampleAfter *string `json:"sampleAfter"`
 }
 
 // JobAccepted is the 202 of a request that started a bulk job. Clients of the API decode it.
@@ -99,6 +102,10 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		return err
 	}
 	if err := requireDeleteUnlessDryRun(p, in.DryRun); err != nil {
+		return err
+	}
+	sample, err := sampleOf(in.DryRun, in.SampleLimit, in.SampleAfter)
+	if err != nil {
 		return err
 	}
 	given := 0
@@ -151,7 +158,7 @@ func (s *Server) bulkDelete(w http.ResponseWriter, r *http.Request, p crm.Princi
 		}
 	}
 	if in.DryRun {
-		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount)
+		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount, sample)
 		if err != nil {
 			return err
 		}
@@ -221,6 +228,9 @@ type listRecordsDeleteInput struct {
 	ConfirmCount confirmCount `json:"confirmCount"`
 	// DryRun asks what the delete would do, with no side effect (see BulkDryRun).
 	DryRun bool `json:"dryRun"`
+	// SampleLimit and SampleAfter page through a dry run's sample (see sampleOf).
+	SampleLimit *int    `json:"sampleLimit"`
+	SampleAfter *string `json:"sampleAfter"`
 }
 
 // deleteListRecords serves POST /crm/v3/lists/{listId}/records/delete: it deletes the list's member
@@ -240,6 +250,10 @@ func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm
 	if err := requireDeleteUnlessDryRun(p, in.DryRun); err != nil {
 		return err
 	}
+	sample, err := sampleOf(in.DryRun, in.SampleLimit, in.SampleAfter)
+	if err != nil {
+		return err
+	}
 	var n int64
 	if !in.DryRun {
 		if n, err = in.ConfirmCount.require(); err != nil {
@@ -253,7 +267,7 @@ func (s *Server) deleteListRecords(w http.ResponseWriter, r *http.Request, p crm
 	params := crm.DeleteJobParams{ObjectType: l.ObjectType, ListID: id, ConfirmCount: n,
 		By: p.User.Email, Selection: "members of list " + string(id)}
 	if in.DryRun {
-		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount)
+		out, err := s.dryRun(r.Context(), p.Tenant, params, in.ConfirmCount, sample)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,8 +13,12 @@ import (
 	"github.com/crmflow/crmflow/triggers"
 )
 
-// dryRunSampleSize is how many of the records a dry run would delete it shows.
-const dryRunSampleSize = 10
+// dryRunSampleSize is how many of the records a dry run would delete it shows unless the request
+// sends sampleLimit; maxDryRunSample is the most sampleLimit may ask for.
+const (
+	dryRunSampleSize = 10
+	maxDryRunSample  = 100
+)
 
 // dryRunBatch is how many records a dry run reads per round trip.
 const dryRunBatch = 500
@@ -36,20 +41,93 @@ type BulkDryRun struct {
 	// ProtectedByRule counts them by rule.
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule,omitempty"`
-	// Sample is up to 10 of the records it would delete, by ascending id.
+	// Sample is up to sampleLimit (10 unless the request says) of the records it would delete,
+	// by ascending id, from the first or, with sampleAfter, from the first above that id.
 	Sample []DryRunRecord `json:"sample"`
+	// SampleNext is the sampleAfter of the next page of the sample: the id of its last record,
+	// when more records it would delete follow. It is absent on the last page.
+	SampleNext string `json:"sampleNext,omitempty"`
 	// ConfirmCount echoes the request's confirmCount, when it sent one; CountMatches says whether
 	// it equals WouldDelete.
 	ConfirmCount *int64 `json:"confirmCount,omitempty"`
 	CountMatches *bool  `json:"countMatches,omitempty"`
 }
 
-// DryRunRecord is one record of a dry run's sample: its id and a name for people (a contact's
+// DryRunRecord is one record of a dry run's sample: its id, a name for people (a contact's
 // first and last name, or its email; a company's name; a deal's name; a ticket's subject; a
-// call's title; a custom record's name property).
+// call's title; a custom record's name property), a contact's email, and when it last changed.
 type DryRunRecord struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Email is a contact's email; absent for other types and for a contact without one.
+	Email     string `json:"email,omitempty"`
+	UpdatedAt string `json:"updatedAt"`
+}
+
+// dryRunSample is the page of the sample a dry run shows: at most limit records, with ids
+// above after ("" from the first).
+type dryRunSample struct {
+	limit int
+	after crm.RecordID
+}
+
+// sampleOf checks the sampleLimit (1 to 100, 10 when nil) and sampleAfter (a record id, the
+// sampleNext of the page before; nil for the first page) of a bulk or list delete and returns the
+// page of the dry run's sample they ask for: a 400 naming the field of a limit out of range, of an
+// after that is not a record id, or of either in a request that is not a dry run (it has no sample).
+func sampleOf(dryRun bool, limit *int, after *string) (dryRunSample, error) {
+	out := dryRunSample{limit: dryRunSampleSize}
+	if !dryRun {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"sampleLimit", limit != nil}, {"sampleAfter", after != nil}} {
+			if f.set {
+				return out, errInvalid(f.name, "SAMPLE_WITHOUT_DRY_RUN",
+					"%s pages through a dry run's sample, and this request is not a dry run: send it with \"dryRun\": true, or leave it out", f.name)
+			}
+		}
+		return out, nil
+	}
+	if limit != nil {
+		if n := *limit; n < 1 || n > maxDryRunSample {
+			return out, errInvalid("sampleLimit", "INVALID_SAMPLE_LIMIT",
+				"sampleLimit %d is out of range: use a whole number from 1 to %d", n, maxDryRunSample)
+		}
+		out.limit = *limit
+	}
+	if after != nil {
+		if !recordID.MatchString(*after) {
+			return out, errInvalid("sampleAfter", "INVALID_SAMPLE_AFTER",
+				"sampleAfter %q is not a record id (a whole number without leading zeros or spaces): give the sampleNext of the dry run before, "+
+					"or leave it out for the first page", *after)
+		}
+		out.after = crm.RecordID(*after)
+	}
+	return out, nil
+}
+
+// add puts rec into the page of sample s, which holds at most s.limit+1 records by ascending id
+// (one more than the page, to know that a next page follows), when its id is above s.after.
+func (s dryRunSample) add(page []DryRunRecord, rec crm.Record) []DryRunRecord {
+	if s.after != "" && compareRecordIDs(rec.ID, s.after) <= 0 {
+		return page
+	}
+	at, _ := slices.BinarySearchFunc(page, rec.ID, func(r DryRunRecord, id crm.RecordID) int {
+		return compareRecordIDs(crm.RecordID(r.ID), id)
+	})
+	if at > s.limit {
+		return page
+	}
+	r := DryRunRecord{ID: string(rec.ID), Name: displayName(rec), UpdatedAt: crm.FormatDatetime(rec.UpdatedAt)}
+	if rec.Type == crm.Contacts {
+		r.Email = rec.Properties["email"]
+	}
+	page = slices.Insert(page, at, r)
+	if len(page) > s.limit+1 {
+		page = page[:s.limit+1]
+	}
+	return page
 }
 
 // displayProps are the properties a record's display name is made of, for type o.
@@ -83,7 +161,10 @@ func displayName(rec crm.Record) string {
 // filter or a list's members), less those protection rules protect. It only reads, in batches of
 // dryRunBatch, and its evaluation time is bounded by Config.PreviewBudget (a 400
 // DRY_RUN_TOO_EXPENSIVE beyond it) and the request by its deadline.
-func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJobParams, confirm confirmCount) (BulkDryRun, error) {
+//
+// The sample is the page sample asks for; the counts are always those of the whole selection, so
+// each page costs what the whole dry run does.
+func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJobParams, confirm confirmCount, sample dryRunSample) (BulkDryRun, error) {
 	o := params.ObjectType
 	now := s.clock.Now()
 	protect, err := triggers.LoadProtection(ctx, s.store, t, o)
@@ -141,9 +222,7 @@ func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJo
 				continue
 			}
 			out.WouldDelete++
-			if len(out.Sample) < dryRunSampleSize {
-				out.Sample = append(out.Sample, DryRunRecord{ID: string(rec.ID), Name: displayName(rec)})
-			}
+			out.Sample = sample.add(out.Sample, rec)
 		}
 		return nil
 	}
@@ -187,6 +266,10 @@ func (s *Server) dryRun(ctx context.Context, t crm.TenantID, params crm.DeleteJo
 				break
 			}
 		}
+	}
+	if len(out.Sample) > sample.limit {
+		out.Sample = out.Sample[:sample.limit]
+		out.SampleNext = out.Sample[sample.limit-1].ID
 	}
 	s.logFailedRules(ctx, t, o, failed)
 	if confirm.set {

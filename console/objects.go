@@ -59,9 +59,13 @@ type dryRunJSON struct {
 	Protected       int64            `json:"protected"`
 	ProtectedByRule map[string]int64 `json:"protectedByRule"`
 	Sample          []struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		Email     string `json:"email"`
+		UpdatedAt string `json:"updatedAt"`
 	} `json:"sample"`
+	// SampleNext is the sampleAfter of the sample's next page, "" on the last.
+	SampleNext string `json:"sampleNext"`
 }
 
 // jobAccepted is the API's 202 to a bulk delete.
@@ -100,9 +104,9 @@ type indexPage struct {
 	// FilterSnippet is the filter's line with a caret under the column of its problem, when known.
 	FilterSnippet string
 	Rows          []row
-	Next          string
-	// Paged is set on every page but the first, which the page links back to.
-	Paged bool
+	// Next is the link to the next page, "" on the last; First the link to the first page, set on
+	// every page but the first. Both keep the filter.
+	Next, First string
 	// Total is the number of live records of the type (or matching the filter); -1 when unknown.
 	Total int64
 	// Filtered is set when the page shows a filter's sample.
@@ -112,23 +116,48 @@ type indexPage struct {
 	CanBulk   bool
 }
 
+// indexLink is the link to a page of type t's index: the first, or the one after the record id
+// after; with the filter, when there is one.
+func indexLink(t, filter, after string) string {
+	v := url.Values{}
+	if filter != "" {
+		v.Set("filter", filter)
+	}
+	if after != "" {
+		v.Set("after", after)
+	}
+	link := "/console/objects/" + url.PathEscape(t)
+	if len(v) > 0 {
+		link += "?" + v.Encode()
+	}
+	return link
+}
+
 // index serves GET /console/objects/{type}?filter=&after=: a page of the type's records, or
-// with a filter (the trigger language) the records it matches.
+// with a filter (the trigger language) a page of the records it matches.
 func (c *Console) index(q *request) error {
 	t := objectType(q)
 	p := indexPage{view: q.view("index.title"), Type: t, Filter: strings.TrimSpace(q.r.URL.Query().Get("filter")), Total: -1,
 		CanDelete: q.can(crm.PermDelete), CanBulk: q.can(crm.PermDelete, crm.PermBulkDelete)}
 	p.Title = p.TypeLabel(t) + " · " + p.Title
+	after := q.r.URL.Query().Get("after")
+	if after != "" {
+		p.First = indexLink(t, p.Filter, "")
+	}
 	if p.Filter != "" {
-		// The trigger language is evaluated by the bulk delete's dry run: a count and a sample, no
-		// change, and read is the only right it needs.
+		// The trigger language is evaluated by the bulk delete's dry run: the counts of every
+		// match, a page of its sample, no change, and read is the only right it needs. Each page
+		// is one dry run, within the API's preview budget.
 		p.Filtered = true
+		body := map[string]any{"filter": p.Filter, "dryRun": true, "sampleLimit": pageSize}
+		if after != "" {
+			body["sampleAfter"] = after
+		}
 		var dr dryRunJSON
-		_, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/objects/"+url.PathEscape(t)+"/bulk-delete",
-			map[string]any{"filter": p.Filter, "dryRun": true}, &dr)
+		_, err := c.call(q.r, q.sess, http.MethodPost, "/crm/v3/objects/"+url.PathEscape(t)+"/bulk-delete", body, &dr)
 		var apiErr *APIError
 		switch {
-		case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest:
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest && !badSampleAfter(apiErr):
 			p.FilterError = q.tr.apiError(apiErr)
 			if len(apiErr.Errors) > 0 {
 				if s := apiErr.Errors[0].Context["snippet"]; len(s) == 1 {
@@ -140,16 +169,18 @@ func (c *Console) index(q *request) error {
 		default:
 			p.Total, p.Protected = dr.WouldDelete, dr.Protected
 			for _, s := range dr.Sample {
-				p.Rows = append(p.Rows, row{ID: s.ID, Name: s.Name})
+				p.Rows = append(p.Rows, row{ID: s.ID, Name: s.Name, Email: s.Email, Updated: shortTime(s.UpdatedAt)})
+			}
+			if dr.SampleNext != "" {
+				p.Next = indexLink(t, p.Filter, dr.SampleNext)
 			}
 		}
 		c.render(q.w, q.r, http.StatusOK, "index", p)
 		return nil
 	}
 	path := "/crm/v3/objects/" + url.PathEscape(t) + "?limit=" + strconv.Itoa(pageSize)
-	if after := q.r.URL.Query().Get("after"); after != "" {
+	if after != "" {
 		path += "&after=" + url.QueryEscape(after)
-		p.Paged = true
 	}
 	var page recordPage
 	if _, err := c.call(q.r, q.sess, http.MethodGet, path, nil, &page); err != nil {
@@ -158,7 +189,9 @@ func (c *Console) index(q *request) error {
 	for _, r := range page.Results {
 		p.Rows = append(p.Rows, row{ID: r.ID, Name: displayName(r.Properties), Email: r.Properties["email"], Updated: shortTime(r.UpdatedAt)})
 	}
-	p.Next = page.after()
+	if next := page.after(); next != "" {
+		p.Next = indexLink(t, "", next)
+	}
 	var total struct {
 		Total int64 `json:"total"`
 	}
@@ -167,6 +200,12 @@ func (c *Console) index(q *request) error {
 	}
 	c.render(q.w, q.r, http.StatusOK, "index", p)
 	return nil
+}
+
+// badSampleAfter reports whether the API refused a filtered index's page for its after, which is
+// then the page's error, as it is without a filter, and not the filter's.
+func badSampleAfter(e *APIError) bool {
+	return len(e.Errors) > 0 && e.Errors[0].Code == "INVALID_SAMPLE_AFTER"
 }
 
 // confirmPage is the data of the typed-count confirmation of a bulk delete.

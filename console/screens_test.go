@@ -3,9 +3,11 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -335,4 +337,111 @@ func TestErrorPageTitles(t *testing.T) {
 			require.Contains(t, page, "<h1>"+want+"</h1>", "%s %s", path, lang)
 		}
 	}
+}
+
+// TestFilteredIndexPaging: a filtered index pages through every record the filter matches, a page
+// at a time as the unfiltered index does, with each record's name, email and update time; its
+// Next and First links keep the filter; and "Delete all N" on any page still deletes every match.
+func TestFilteredIndexPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	in := make([]crm.RecordInput, 60)
+	for i := range in {
+		stage := "lead"
+		if i%12 == 5 {
+			stage = "customer" // 5 that the filter does not match
+		}
+		in[i].Properties = map[string]string{"firstname": fmt.Sprintf("Row%02d", i), "lifecyclestage": stage,
+			"email": fmt.Sprintf("row%02d@example.com", i)}
+	}
+	recs, err := b.store.CreateRecords(ctx, b.tenant, crm.Contacts, in, crm.Actor{User: "ops@example.com"})
+	require.NoError(t, err)
+	var match []int // the indexes of the records the filter matches, by ascending id
+	for i := range in {
+		if i%12 != 5 {
+			match = append(match, i)
+		}
+	}
+	filter := `lifecyclestage == "lead"`
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	link := func(page, id string) string {
+		t.Helper()
+		m := regexp.MustCompile(`<a href="([^"]*)" id="` + id + `">`).FindStringSubmatch(page)
+		require.NotNil(t, m, "the page links %s", id)
+		return html.UnescapeString(m[1]) // as a browser reads the attribute
+	}
+	requireRows := func(page string, from, to int) {
+		t.Helper()
+		for k, i := range match {
+			row := `<a href="/console/objects/contacts/` + string(recs[i].ID) + `">`
+			if k >= from && k < to {
+				require.Contains(t, page, row, "match %d", k)
+				require.Contains(t, page, fmt.Sprintf(`<td class="text">Row%02d</td>`, i))
+				require.Contains(t, page, fmt.Sprintf(`<td>row%02d@example.com</td>`, i))
+			} else {
+				require.NotContains(t, page, row, "match %d", k)
+			}
+		}
+		for i := range in {
+			if i%12 == 5 {
+				require.NotContains(t, page, `<a href="/console/objects/contacts/`+string(recs[i].ID)+`">`, "no record the filter does not match")
+			}
+		}
+	}
+
+	_, page := br.get("/console/objects/contacts?filter=" + url.QueryEscape(filter))
+	require.Contains(t, page, `<p id="total">55 records match the filter.</p>`)
+	require.Contains(t, page, `<td class="when">2026-03-01 12:00</td>`, "the update time, as the unfiltered index shows it")
+	requireRows(page, 0, 25)
+	require.NotContains(t, page, `id="first"`, "the first page does not link to itself")
+	next := link(page, "next")
+	u, err := url.Parse(next)
+	require.NoError(t, err)
+	require.Equal(t, "/console/objects/contacts", u.Path)
+	require.Equal(t, filter, u.Query().Get("filter"), "the next page keeps the filter")
+	require.Equal(t, string(recs[match[24]].ID), u.Query().Get("after"))
+
+	_, page = br.get(next)
+	require.Contains(t, page, `<p id="total">55 records match the filter.</p>`, "every page counts every match")
+	requireRows(page, 25, 50)
+	first := link(page, "first")
+	require.Equal(t, "/console/objects/contacts?filter="+url.QueryEscape(filter), first)
+	require.Contains(t, page, `id="delete-all"`)
+	require.Contains(t, page, `<input type="hidden" name="filter" value="lifecyclestage == &#34;lead&#34;">`)
+
+	_, last := br.get(link(page, "next"))
+	requireRows(last, 50, 55)
+	require.NotContains(t, last, `id="next"`, "the last page")
+	require.Equal(t, first, link(last, "first"))
+	_, page = br.get(first)
+	requireRows(page, 0, 25)
+
+	// "Delete all 55", from the second page: the confirmation counts every match, and the job
+	// selects by the filter, not the page.
+	csrf := br.csrf()
+	resp, page := br.post("/console/objects/contacts/delete", url.Values{"csrf": {csrf}, "scope": {"all"}, "filter": {filter}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, page, "Type 55 to confirm")
+	resp, _ = br.post("/console/objects/contacts/delete/run", url.Values{"csrf": {csrf}, "scope": {"all"}, "filter": {filter}, "count": {"55"}})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	job, err := b.store.Job(ctx, b.tenant, strings.TrimPrefix(resp.Header.Get("Location"), "/console/jobs/"))
+	require.NoError(t, err)
+	require.Equal(t, filter, job.Filter)
+	require.EqualValues(t, 55, job.ConfirmCount)
+}
+
+// TestFilteredIndexBadAfter: a filtered index's page after something that is no record id is
+// refused as the page's error, not shown as a problem of the filter.
+func TestFilteredIndexBadAfter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createContact(t, map[string]string{"firstname": "A", "lifecyclestage": "lead"})
+	br := b.browser(t)
+	require.Equal(t, http.StatusSeeOther, br.signIn(b.token).StatusCode)
+	resp, page := br.get("/console/objects/contacts?filter=" + url.QueryEscape(`lifecyclestage == "lead"`) + "&after=abc")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.NotContains(t, page, `id="filter-error"`)
+	require.Contains(t, page, "sampleAfter &#34;abc&#34; is not a record id")
 }
