@@ -99,8 +99,8 @@ func sampleOf(dryRun bool, limit *int, after *string) (dryRunSample, error) {
 	if after != nil {
 		if !recordID.MatchString(*after) {
 			return out, errInvalid("sampleAfter", "INVALID_SAMPLE_AFTER",
-				"sampleAfter %q is not a record id (a whole number without leading zeros or spaces): give the sampleNext of the dry run before, "+
-					"or leave it out for the first page", *after)
+				"sampleAfter %s is not a record id (a whole number without leading zeros or spaces): give the sampleNext of the dry run before, "+
+					"or leave it out for the first page", crm.Echo(*after))
 		}
 		out.after = crm.RecordID(*after)
 	}
