@@ -456,18 +456,19 @@ func mapError(err error) (int, errorBody) {
 		// was disabled meanwhile): nothing changed. The undo handler answers missing permissions
 		// with errUndoScope, which adds the grant command.
 		// A user disabled or removed after the request was signed in, and before the undo's
-		// script checked it, lacks no permission: its code says which (USER_DISABLED,
+		// script checked it, lacks no permission: its token is refused, as the next request's
+		// would be (401 INVALID_AUTHENTICATION), and its code says why (USER_DISABLED,
 		// USER_MISSING) and the message what to do.
 		ctx := map[string][]string{"operation": {uf.Operation}}
-		code, in := "MISSING_SCOPES", "permission"
+		status, category, code, in := http.StatusForbidden, categoryMissingScopes, "MISSING_SCOPES", "permission"
 		if uf.Code != "" {
-			code, in = uf.Code, "user"
+			status, category, code, in = http.StatusUnauthorized, categoryAuthentication, uf.Code, "user"
 			ctx["user"] = []string{uf.User}
 		}
 		if len(uf.Missing) > 0 {
 			ctx["requiredScopes"] = strings.Split(crm.Permissions(uf.Missing).String(), ",")
 		}
-		status, body := one(http.StatusForbidden, categoryMissingScopes, code, in, uf.Error())
+		status, body := one(status, category, code, in, uf.Error())
 		body.Context = ctx
 		return status, body
 	case errors.As(err, &pu):

@@ -179,7 +179,7 @@ func TestUndoByAUserDisabledMeanwhile(t *testing.T) {
 	b.url, b.client = ts.URL, ts.Client()
 	tasks := len(b.tasks.jobsOf(b.tenantA))
 	e := expectError(t, b.call(t, "POST", "/crm/v3/operations/"+crm.JobOperationID(jobID)+"/undo", "undoer", nil),
-		http.StatusForbidden, "MISSING_SCOPES")
+		http.StatusUnauthorized, "INVALID_AUTHENTICATION")
 	require.Equal(t, "USER_DISABLED", e.Errors[0].Code)
 	require.Equal(t, []string{"undoer@a.example"}, e.Context["user"])
 	require.NotContains(t, e.Context, "requiredScopes", "a disabled user lacks no permission: it is disabled")

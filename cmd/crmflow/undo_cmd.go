@@ -93,10 +93,9 @@ func operationHint(err error, id string) error {
 		return err
 	}
 	h := *ae
-	// The API's own hint names its endpoints: the command's, below, names the commands.
-	if head, _, ok := strings.Cut(h.Message, " not found: "); ok {
-		h.Message = head + " not found"
-	}
+	// The API's own message ends with a hint that names its endpoints: the command says it anew,
+	// with a hint that names the commands.
+	h.Message = "operation " + id + " not found"
 	if id != "" && strings.Trim(id, "0123456789") == "" {
 		h.Message += fmt.Sprintf(": if %s is a bulk or list delete job, its operation is %s: crmflow undo %s", id, crm.JobOperationID(id), crm.JobOperationID(id))
 	} else {
