@@ -221,6 +221,10 @@ func searchValue(sp searchProp, v string, hint bool) (any, error) {
 	if v == "" {
 		// No record holds "": a write of it clears the property. EQ "" would match nothing and
 		// NEQ "" every record, those without a value too, whatever the client meant.
+		if sp.kind == "id" || sp.kind == "m" {
+			// The id and the record's times: every record has one, and none can be cleared.
+			return nil, fmt.Errorf("the value is empty, and every record has a %s: give a value, or leave the filter out", sp.name)
+		}
 		return nil, fmt.Errorf("the value is empty, and no record holds an empty value (writing \"\" clears a property): use NOT_HAS_PROPERTY for the records without a value, HAS_PROPERTY for those with one")
 	}
 	switch sp.kind {
