@@ -264,19 +264,13 @@ func (s *Server) archiveProperty(w http.ResponseWriter, r *http.Request, p crm.P
 		return err
 	}
 	name := r.PathValue("name")
-	if _, ok := schema.Archived[name]; ok {
+	prop, archived, err := s.checkArchive(r.Context(), p.Tenant, schema, name)
+	if err != nil {
+		return err
+	}
+	if archived {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	}
-	prop, ok := schema.Properties[name]
-	if !ok {
-		return unknownProperty(schema, name)
-	}
-	if err := crm.ValidatePropertyArchive(o, prop); err != nil {
-		return err
-	}
-	if err := s.checkPropertyUses(r.Context(), p.Tenant, schema, name, nil, "archive"); err != nil {
-		return err
 	}
 	if _, err := s.store.ArchiveProperty(r.Context(), p.Tenant, o, prop, p.User.Email); err != nil {
 		return fmt.Errorf("archive property %s.%s: %w", o, name, err)
@@ -319,9 +313,9 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	prop := in.property()
-	if err := prop.Validate(); err != nil {
-		return fmt.Errorf("create property of %s: %w", o, err)
+	prop, err := newProperty(o, in)
+	if err != nil {
+		return err
 	}
 	created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop, p.User.Email)
 	if err != nil {
