@@ -23,8 +23,8 @@
 //	DELETE /crm/v3/properties/{objectType}/{name}          archive a property; its records keep their values [schema], 204
 //	POST   /crm/v3/properties/{objectType}/{name}/restore  bring an archived property back, values and all [schema]
 //	POST   /crm/v3/properties/{objectType}/batch/read      up to 100 names (archived: the archived ones) [read]
-//	POST   /crm/v3/properties/{objectType}/batch/create    up to 25 properties, checked whole first [schema], 201 (207 names a late refusal)
-//	POST   /crm/v3/properties/{objectType}/batch/archive   up to 25 names, checked whole first [schema], 204
+//	POST   /crm/v3/properties/{objectType}/batch/create    up to 100 properties, all or none [schema], 201
+//	POST   /crm/v3/properties/{objectType}/batch/archive   up to 100 names, all or none [schema], 204
 //	GET    /crm/v3/schemas[/{objectType}]                  custom object types [read]
 //	POST   /crm/v3/schemas                                 define a custom object type [schema], 201
 //	GET    /crm-object-schemas/v3/schemas[/{objectType}]   the same reads at HubSpot's paths [read]

@@ -1,23 +1,18 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/crmflow/crmflow/crm"
 )
 
-// The bounds of the property batches. HubSpot's reference states no limit for them. A read costs
-// one schema read whatever its size; a create or an archive costs, per input, the one script call
-// (with its audit entry) of the single endpoint, since the store's property scripts each take one
-// property: those batches are kept small.
-const (
-	maxPropertyBatchRead  = 100
-	maxPropertyBatchWrite = 25
-)
+// The most inputs of a property batch. HubSpot's reference states no limit for these batches;
+// crmflow takes as many as in its record batches. A batch costs a few Redis round trips whatever
+// its size: a read reads the schema once, a create or an archive writes every property in one
+// script call.
+const maxPropertyBatch = 100
 
 // propertyNameInput is one input of the property batch read and archive: HubSpot's PropertyName.
 type propertyNameInput struct {
@@ -97,7 +92,7 @@ func (s *Server) batchReadProperties(w http.ResponseWriter, r *http.Request, p c
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	names, err := batchNames(in.Inputs, maxPropertyBatchRead)
+	names, err := batchNames(in.Inputs, maxPropertyBatch)
 	if err != nil {
 		return err
 	}
@@ -161,14 +156,11 @@ func inputError(i int, err error) error {
 // batchCreateProperties serves POST /crm/v3/properties/{objectType}/batch/create (HubSpot's
 // batchApi.create, which its reference says follows the rules of a single create): 201 with
 // HubSpot's BatchResponseProperty, status COMPLETE and the properties made, in the inputs' order.
-// Each input is checked as POST /crm/v3/properties/{objectType} checks its body, and the batch is
-// checked whole before anything is created: a bad input (inputs[i].<field>), a name given twice,
-// or a name the type has (live, or archived: 409 PROPERTY_ARCHIVED) refuses the batch, and
-// nothing is created. Each property is then created by the single create's store call, with its
-// own audit entry. A refusal that only the store sees when an input's turn comes (a property of
-// that name made meanwhile by another request, or the type's definitions past
-// crm.MaxSchemaBytes) leaves that input out: 207 with the properties made and an error per input
-// that was not, naming it in context.name. When none was made, the first refusal is the answer.
+// All are created or none: each input is checked as POST /crm/v3/properties/{objectType} checks
+// its body, and a bad input (inputs[i].<field>), a name given twice, or a name the type has (live,
+// or archived: 409 PROPERTY_ARCHIVED) refuses the batch; the store then adds them all in one step
+// (crm.SchemaStore.CreateProperties), with an audit entry each, unless a name was taken meanwhile
+// or the type's definitions would pass crm.MaxSchemaBytes, which refuses the batch too.
 func (s *Server) batchCreateProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	started := s.clock.Now()
 	o, schema, err := s.pathSchema(r, p)
@@ -179,7 +171,7 @@ func (s *Server) batchCreateProperties(w http.ResponseWriter, r *http.Request, p
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	if err := checkBatchLimit(len(in.Inputs), maxPropertyBatchWrite); err != nil {
+	if err := checkBatchLimit(len(in.Inputs), maxPropertyBatch); err != nil {
 		return err
 	}
 	props := make([]crm.Property, len(in.Inputs))
@@ -199,39 +191,17 @@ func (s *Server) batchCreateProperties(w http.ResponseWriter, r *http.Request, p
 		}
 		props[i] = prop
 	}
-	out := batchJSON[propertyJSON]{Status: "COMPLETE", Results: make([]propertyJSON, 0, len(props))}
-	var firstErr error
-	for i, prop := range props {
-		created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop, p.User.Email)
-		if err != nil {
-			err = inputError(i, fmt.Errorf("create property %s.%s: %w", o, prop.Name, err))
-			if firstErr == nil {
-				firstErr = err
-			}
-			out.Errors = append(out.Errors, batchInputFailure(err, prop.Name))
-			continue
-		}
-		out.Results = append(out.Results, toPropertyJSON(created))
+	created, err := s.store.CreateProperties(r.Context(), p.Tenant, o, props, p.User.Email)
+	if err != nil {
+		return fmt.Errorf("create properties of %s: %w", o, err)
 	}
-	if len(out.Results) == 0 {
-		return firstErr
+	out := batchJSON[propertyJSON]{Status: "COMPLETE", Results: make([]propertyJSON, len(created)),
+		StartedAt: crm.FormatDatetime(started), CompletedAt: crm.FormatDatetime(s.clock.Now())}
+	for i, c := range created {
+		out.Results[i] = toPropertyJSON(c)
 	}
-	out.NumErrors = len(out.Errors)
-	out.StartedAt, out.CompletedAt = crm.FormatDatetime(started), crm.FormatDatetime(s.clock.Now())
-	status := http.StatusCreated
-	if out.NumErrors > 0 {
-		status = http.StatusMultiStatus
-	}
-	writeJSON(w, status, out)
+	writeJSON(w, http.StatusCreated, out)
 	return nil
-}
-
-// batchInputFailure is the StandardError of a batch's input that failed with err, naming the
-// property in its context.
-func batchInputFailure(err error, name string) batchErrorJSON {
-	status, body := mapError(err)
-	return batchErrorJSON{Status: "error", Category: body.Category, Message: fmt.Sprintf("%s (HTTP %d)", body.Message, status),
-		Context: map[string][]string{"name": {name}}}
 }
 
 // newProperty is the property the body in defines for type o, checked as a create checks it:
@@ -259,15 +229,14 @@ func nameFree(o crm.ObjectType, schema crm.Schema, name string) error {
 }
 
 // batchArchiveProperties serves POST /crm/v3/properties/{objectType}/batch/archive (HubSpot's
-// batchApi.archive): 204 once every input is archived. Each is checked as DELETE
-// /crm/v3/properties/{objectType}/{name} checks it (checkArchive), and the batch whole before
-// anything is archived: an empty name, a name given twice or a name the type does not have is a
-// 400 naming each such input; a property that comes with crmflow or is unique, or that active
-// workflows, protection rules or bulk deletes still selecting use, is the single archive's 409;
-// nothing is archived then. An input archived already is left as it is, as the single archive
-// does. Each property is then archived by the single archive's store call, with its own audit
-// entry; one that another request changed meanwhile stops the batch with that refusal, whose
-// message names the inputs archived before it.
+// batchApi.archive): 204 once every input is archived. All are archived or none: each is checked
+// as DELETE /crm/v3/properties/{objectType}/{name} checks it (checkArchive), and an empty name, a
+// name given twice or a name the type does not have is a 400 naming each such input; a property
+// that comes with crmflow or is unique, or that active workflows, protection rules or bulk deletes
+// still selecting use, is the single archive's 409; nothing is archived then. An input archived
+// already is left as it is, as the single archive does. The store then archives the others in one
+// step (crm.SchemaStore.ArchiveProperties), with an audit entry each, unless one was changed
+// meanwhile, which refuses the batch. What may use the properties is read once for the batch.
 func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	o, schema, err := s.pathSchema(r, p)
 	if err != nil {
@@ -277,7 +246,7 @@ func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, 
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	names, err := batchNames(in.Inputs, maxPropertyBatchWrite)
+	names, err := batchNames(in.Inputs, maxPropertyBatch)
 	if err != nil {
 		return err
 	}
@@ -293,9 +262,20 @@ func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, 
 	if err := batchInputsError(details); err != nil {
 		return err
 	}
+	var users *propertyUsers
+	uses := func(name string) error {
+		if users == nil {
+			u, err := s.propertyUsers(r.Context(), p.Tenant, o)
+			if err != nil {
+				return err
+			}
+			users = &u
+		}
+		return users.check(r.Context(), schema, name, nil, "archive")
+	}
 	todo := make([]crm.Property, 0, len(names))
 	for _, name := range names {
-		prop, archived, err := s.checkArchive(r.Context(), p.Tenant, schema, name)
+		prop, archived, err := checkArchive(schema, name, uses)
 		if err != nil {
 			return err
 		}
@@ -303,19 +283,10 @@ func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, 
 			todo = append(todo, prop)
 		}
 	}
-	var done []string
-	for _, prop := range todo {
-		if _, err := s.store.ArchiveProperty(r.Context(), p.Tenant, o, prop, p.User.Email); err != nil {
-			err = fmt.Errorf("archive property %s.%s: %w", o, prop.Name, err)
-			if len(done) == 0 {
-				return err
-			}
-			status, body := mapError(err)
-			return &apiError{status: status, category: body.Category, context: body.Context,
-				message: fmt.Sprintf("%s; archived before it: %s (they stay archived; send the others again)", body.Message, strings.Join(done, ", ")),
-				details: body.Errors}
+	if len(todo) > 0 {
+		if _, err := s.store.ArchiveProperties(r.Context(), p.Tenant, o, todo, p.User.Email); err != nil {
+			return fmt.Errorf("archive properties of %s: %w", o, err)
 		}
-		done = append(done, prop.Name)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -324,9 +295,9 @@ func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, 
 // checkArchive checks an archive of property name of schema's type, as DELETE
 // /crm/v3/properties/{objectType}/{name} does it: archived reports a property archived already
 // (nothing to do); else the live property, unless it comes with crmflow or is unique
-// (crm.ValidatePropertyArchive) or is used by active workflows, protection rules or bulk deletes
-// still selecting (checkPropertyUses). An unknown name is a 404.
-func (s *Server) checkArchive(ctx context.Context, t crm.TenantID, schema crm.Schema, name string) (_ crm.Property, archived bool, _ error) {
+// (crm.ValidatePropertyArchive) or uses refuses it (what active workflows, protection rules or
+// bulk deletes still selecting need: checkPropertyUses). An unknown name is a 404.
+func checkArchive(schema crm.Schema, name string, uses func(name string) error) (_ crm.Property, archived bool, _ error) {
 	if a, ok := schema.Archived[name]; ok {
 		return a, true, nil
 	}
@@ -337,7 +308,7 @@ func (s *Server) checkArchive(ctx context.Context, t crm.TenantID, schema crm.Sc
 	if err := crm.ValidatePropertyArchive(schema.Type, prop); err != nil {
 		return crm.Property{}, false, err
 	}
-	if err := s.checkPropertyUses(ctx, t, schema, name, nil, "archive"); err != nil {
+	if err := uses(name); err != nil {
 		return crm.Property{}, false, err
 	}
 	return prop, false, nil
