@@ -330,7 +330,7 @@ func (s *Server) getList(w http.ResponseWriter, r *http.Request, p crm.Principal
 // arrives URL-escaped (a space as %20, a slash as %2F) and matches a list's whole name ignoring
 // case, as HubSpot's; objectTypeId is HubSpot's id of the type ("0-1") or crmflow's name of it.
 // includeFilters is accepted: a static list has no filters to show. No such list is a 404 saying
-// how to find the lists there are. crmflow, unlike HubSpot, lets two lists of a type share a name:
+// how to find the lists there are. crmflow lets two lists of a type share a name, and HubSpot's answer holds one list:
 // a name several lists have is a 409 CONFLICT (code DUPLICATE_LIST_NAME) whose context names their
 // listIds, rather than an answer that picks one of them.
 //
