@@ -22,6 +22,9 @@
 //	POST   /crm/v3/properties/{objectType}                 add a property [schema], 201
 //	DELETE /crm/v3/properties/{objectType}/{name}          archive a property; its records keep their values [schema], 204
 //	POST   /crm/v3/properties/{objectType}/{name}/restore  bring an archived property back, values and all [schema]
+//	POST   /crm/v3/properties/{objectType}/batch/read      up to 100 names (archived: the archived ones) [read]
+//	POST   /crm/v3/properties/{objectType}/batch/create    up to 100 properties, all or none [schema], 201
+//	POST   /crm/v3/properties/{objectType}/batch/archive   up to 100 names, all or none [schema], 204
 //	GET    /crm/v3/schemas[/{objectType}]                  custom object types [read]
 //	POST   /crm/v3/schemas                                 define a custom object type [schema], 201
 //	GET    /crm-object-schemas/v3/schemas[/{objectType}]   the same reads at HubSpot's paths [read]
@@ -31,6 +34,7 @@
 //	GET    /crm/v4/objects/{t}/{id}/associations/{toType}  linked ids [read]
 //	POST   /crm/v3/lists, GET /crm/v3/lists[/{listId}], DELETE /crm/v3/lists/{listId}  static lists
 //	POST   /crm/v3/lists/search                            lists by name, offset and count [read]
+//	GET    /crm/v3/lists/object-type-id/{t}/name/{name}    the list of type t with that whole name, any case [read]
 //	PUT    /crm/v3/lists/{listId}/memberships/add|remove   JSON array of ids [write]
 //	GET    /crm/v3/lists/{listId}/memberships?limit=&after=  member ids [read]
 //	DELETE /crm/v3/objects/{objectType}/{id}               move a record to the bin [delete], 204

@@ -294,6 +294,51 @@ func (s *Server) getList(w http.ResponseWriter, r *http.Request, p crm.Principal
 	return nil
 }
 
+// getListByName serves GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}, HubSpot's
+// fetch by name (its clients' listsApi.getByName): {"list": ...} as getList answers. The name
+// arrives URL-escaped (a space as %20, a slash as %2F) and matches a list's whole name ignoring
+// case, as HubSpot's; objectTypeId is HubSpot's id of the type ("0-1") or crmflow's name of it.
+// includeFilters is accepted: a static list has no filters to show. No such list is a 404 saying
+// how to find the lists there are. crmflow lets two lists of a type share a name, and HubSpot's answer holds one list:
+// a name several lists have is a 409 CONFLICT (code DUPLICATE_LIST_NAME) whose context names their
+// listIds, rather than an answer that picks one of them.
+//
+// It reads every list of the tenant (at most crm.MaxLists) with Store.Lists, as a list search does.
+func (s *Server) getListByName(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
+	typeID, name := r.PathValue("objectTypeId"), r.PathValue("listName")
+	o := crm.ObjectType(typeID)
+	if t, ok := hubSpotTypeIDs[typeID]; ok {
+		o = t
+	}
+	ls, err := s.store.Lists(r.Context(), p.Tenant)
+	if err != nil {
+		return fmt.Errorf("read lists: %w", err)
+	}
+	var found []crm.ListDef
+	for _, l := range ls {
+		if l.ObjectType == o && strings.EqualFold(l.Name, name) {
+			found = append(found, l)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return &crm.NotFoundError{Kind: "list", ID: strconv.Quote(name),
+			Hint: fmt.Sprintf("no list of %s has that name (names match whole, ignoring case); POST /crm/v3/lists/search with a query finds lists by a part of their name", o)}
+	case 1:
+		writeJSON(w, http.StatusOK, oneListJSON{List: toListJSON(found[0])})
+		return nil
+	}
+	ids := make([]string, len(found))
+	for i, l := range found {
+		ids[i] = string(l.ID)
+	}
+	msg := fmt.Sprintf("%d lists of %s are named %q (listIds %s): read the one you mean with GET /crm/v3/lists/{listId}, or delete the others to make the name unique",
+		len(found), o, name, strings.Join(ids, ", "))
+	ctx := map[string][]string{"listIds": ids}
+	return &apiError{status: http.StatusConflict, category: categoryConflict, message: msg, context: ctx,
+		details: []errorDetail{{Message: msg, Code: "DUPLICATE_LIST_NAME", In: "listName", Context: ctx}}}
+}
+
 // deleteList serves DELETE /crm/v3/lists/{listId}: 204. The members are never deleted (SPEC S15).
 func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, p crm.Principal) error {
 	id, err := pathListID(r)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -375,4 +377,64 @@ func TestMembershipsAnswerWhatTheStoreChanged(t *testing.T) {
 	require.Equal(t, []crm.RecordID{crm.RecordID(a), crm.RecordID(d)}, st.removed)
 	require.Equal(t, []string{a, d}, removed.RecordIDsRemoved)
 	require.Equal(t, 2, *removed.NumRemoved)
+}
+
+func TestListByName(t *testing.T) {
+	t.Parallel()
+
+	t.Run("FoundByEscapedNameIgnoringCase", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		name := "Spring leads / 2026 & 50% off?"
+		made := expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists/", tokWrite,
+			map[string]any{"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}), http.StatusOK).List
+		expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists/", tokWrite,
+			map[string]any{"name": name, "objectTypeId": "0-2", "processingType": "MANUAL"}), http.StatusOK)
+		byID := b.call(t, "GET", "/crm/v3/lists/"+made.ListID, tokRead, nil)
+		require.Equal(t, http.StatusOK, byID.status)
+		for _, path := range []string{
+			"/crm/v3/lists/object-type-id/0-1/name/" + url.PathEscape(name),
+			"/crm/v3/lists/object-type-id/contacts/name/" + url.PathEscape(strings.ToUpper(name)) + "?includeFilters=true",
+		} {
+			r := b.call(t, "GET", path, tokRead, nil)
+			require.Equal(t, http.StatusOK, r.status, "%s: %s", path, r.body)
+			require.JSONEq(t, string(byID.body), string(r.body), path)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists/", tokWrite,
+			map[string]any{"name": "VIP customers", "objectTypeId": "0-1", "processingType": "MANUAL"}), http.StatusOK)
+		for _, path := range []string{
+			"/crm/v3/lists/object-type-id/0-2/name/VIP%20customers",    // another type
+			"/crm/v3/lists/object-type-id/0-1/name/VIP",                // a part of the name
+			"/crm/v3/lists/object-type-id/0-1/name/VIP%20customers%20", // a space more
+			"/crm/v3/lists/object-type-id/boats/name/VIP%20customers",
+		} {
+			e := expectError(t, b.call(t, "GET", path, tokRead, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+			require.Contains(t, e.Message, "POST /crm/v3/lists/search", path)
+		}
+		// Another tenant's list is answered as a missing one.
+		expectError(t, b.call(t, "GET", "/crm/v3/lists/object-type-id/0-1/name/VIP%20customers", tokBAll, nil), http.StatusNotFound, "OBJECT_NOT_FOUND")
+	})
+
+	t.Run("SharedNameIsAConflict", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var ids []string
+		for _, name := range []string{"Newsletter", "newsletter"} {
+			ids = append(ids, expect[listResponse](t, b.call(t, "POST", "/crm/v3/lists/", tokWrite,
+				map[string]any{"name": name, "objectTypeId": "0-1", "processingType": "MANUAL"}), http.StatusOK).List.ListID)
+		}
+		e := expectError(t, b.call(t, "GET", "/crm/v3/lists/object-type-id/0-1/name/NEWSLETTER", tokRead, nil), http.StatusConflict, "CONFLICT")
+		require.Equal(t, "DUPLICATE_LIST_NAME", e.Errors[0].Code)
+		require.Equal(t, map[string][]string{"listIds": ids}, e.Context)
+		require.Contains(t, e.Message, "GET /crm/v3/lists/{listId}")
+		r := b.call(t, "DELETE", "/crm/v3/lists/"+ids[0], tokWrite, nil)
+		require.Equal(t, http.StatusNoContent, r.status, "body: %s", r.body)
+		got := expect[listResponse](t, b.call(t, "GET", "/crm/v3/lists/object-type-id/0-1/name/NEWSLETTER", tokRead, nil), http.StatusOK)
+		require.Equal(t, ids[1], got.List.ListID)
+	})
 }

@@ -283,6 +283,19 @@ func matrixRows() []matrixRow {
 			req: path("/crm/v3/properties/contacts/shoe_size"), ok: 204, other: 404},
 		{name: "RestoreProperty", pattern: "POST /crm/v3/properties/{objectType}/{name}/restore", needs: []crm.Permission{crm.PermSchema},
 			req: path("/crm/v3/properties/contacts/eye_color/restore"), ok: 200, other: 404},
+		{name: "BatchReadProperties", pattern: "POST /crm/v3/properties/{objectType}/batch/read", needs: read,
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/properties/contacts/batch/read", map[string]any{"inputs": []any{map[string]any{"name": "shoe_size"}}}}
+			}, ok: 200, other: 400, readOnly: true},
+		{name: "BatchCreateProperties", pattern: "POST /crm/v3/properties/{objectType}/batch/create", needs: []crm.Permission{crm.PermSchema},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/properties/contacts/batch/create",
+					map[string]any{"inputs": []any{map[string]any{"name": "hat_size", "label": "Hat size", "type": "number"}}}}
+			}, ok: 201, other: 201},
+		{name: "BatchArchiveProperties", pattern: "POST /crm/v3/properties/{objectType}/batch/archive", needs: []crm.Permission{crm.PermSchema},
+			req: func(matrixFixture) matrixRequest {
+				return matrixRequest{"/crm/v3/properties/contacts/batch/archive", map[string]any{"inputs": []any{map[string]any{"name": "shoe_size"}}}}
+			}, ok: 204, other: 400},
 		{name: "ListPropertyGroups", pattern: "GET /crm/v3/properties/{objectType}/groups", needs: read,
 			req: path("/crm/v3/properties/contacts/groups"), ok: 200, other: 200, readOnly: true},
 		{name: "GetPropertyGroup", pattern: "GET /crm/v3/properties/{objectType}/groups/{groupName}", needs: read,
@@ -383,6 +396,8 @@ func matrixRows() []matrixRow {
 			}, ok: 200, other: 200, readOnly: true},
 		{name: "GetList", pattern: "GET /crm/v3/lists/{listId}", needs: read,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/lists/" + f.list} }, ok: 200, other: 404, readOnly: true},
+		{name: "GetListByName", pattern: "GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", needs: read,
+			req: path("/crm/v3/lists/object-type-id/0-1/name/vips"), ok: 200, other: 404, readOnly: true},
 		{name: "DeleteList", pattern: "DELETE /crm/v3/lists/{listId}", needs: write,
 			req: func(f matrixFixture) matrixRequest { return matrixRequest{path: "/crm/v3/lists/" + f.list} }, ok: 204, other: 404},
 		{name: "AddMembers", pattern: "PUT /crm/v3/lists/{listId}/memberships/add", needs: write,

@@ -264,19 +264,15 @@ func (s *Server) archiveProperty(w http.ResponseWriter, r *http.Request, p crm.P
 		return err
 	}
 	name := r.PathValue("name")
-	if _, ok := schema.Archived[name]; ok {
+	prop, archived, err := checkArchive(schema, name, func(name string) error {
+		return s.checkPropertyUses(r.Context(), p.Tenant, schema, name, nil, "archive")
+	})
+	if err != nil {
+		return err
+	}
+	if archived {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
-	}
-	prop, ok := schema.Properties[name]
-	if !ok {
-		return unknownProperty(schema, name)
-	}
-	if err := crm.ValidatePropertyArchive(o, prop); err != nil {
-		return err
-	}
-	if err := s.checkPropertyUses(r.Context(), p.Tenant, schema, name, nil, "archive"); err != nil {
-		return err
 	}
 	if _, err := s.store.ArchiveProperty(r.Context(), p.Tenant, o, prop, p.User.Email); err != nil {
 		return fmt.Errorf("archive property %s.%s: %w", o, name, err)
@@ -319,9 +315,9 @@ func (s *Server) createProperty(w http.ResponseWriter, r *http.Request, p crm.Pr
 	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &in); err != nil {
 		return err
 	}
-	prop := in.property()
-	if err := prop.Validate(); err != nil {
-		return fmt.Errorf("create property of %s: %w", o, err)
+	prop, err := newProperty(o, in)
+	if err != nil {
+		return err
 	}
 	created, err := s.store.CreateProperty(r.Context(), p.Tenant, o, prop, p.User.Email)
 	if err != nil {
@@ -537,6 +533,43 @@ func (l proposedSchemas) Schema(o crm.ObjectType) (crm.Schema, error) {
 // midway (its values left out of reads, once archived) would select other records than the ones
 // the user confirmed the count of. change says what is refused ("remove option \"m\" of").
 func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema crm.Schema, name string, next *crm.Property, change string) error {
+	users, err := s.propertyUsers(ctx, t, schema.Type)
+	if err != nil {
+		return err
+	}
+	return users.check(ctx, schema, name, next, change)
+}
+
+// propertyUsers is what may use the properties of a type: its active workflows' revisions, the
+// tenant's protection rules and the bulk deletes still selecting, read once for the checks of one
+// request (checkPropertyUses, or every input of a batch archive).
+type propertyUsers struct {
+	srv   *Server
+	t     crm.TenantID
+	revs  []crm.FlowRevision
+	rules []crm.ProtectionRule
+	jobs  []crm.Job
+}
+
+// propertyUsers reads what may use the properties of type o: three reads whatever it holds.
+func (s *Server) propertyUsers(ctx context.Context, t crm.TenantID, o crm.ObjectType) (propertyUsers, error) {
+	u := propertyUsers{srv: s, t: t}
+	var err error
+	if _, u.revs, err = s.store.ActiveFlows(ctx, t, o); err != nil {
+		return u, fmt.Errorf("read active workflows of %s: %w", o, err)
+	}
+	if u.rules, err = s.store.ProtectionRules(ctx, t); err != nil {
+		return u, fmt.Errorf("read protection rules: %w", err)
+	}
+	if u.jobs, err = s.store.SelectingJobs(ctx, t); err != nil {
+		return u, fmt.Errorf("read the bulk deletes still selecting: %w", err)
+	}
+	return u, nil
+}
+
+// check is checkPropertyUses over the users u read.
+func (u propertyUsers) check(ctx context.Context, schema crm.Schema, name string, next *crm.Property, change string) error {
+	s, t := u.srv, u.t
 	proposed := crm.Schema{Type: schema.Type, Properties: maps.Clone(schema.Properties)}
 	if next == nil {
 		delete(proposed.Properties, name)
@@ -550,13 +583,9 @@ func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema c
 	}
 	uses := &crm.PropertyInUseError{ObjectType: schema.Type, Property: name, Change: change}
 
-	_, revs, err := s.store.ActiveFlows(ctx, t, schema.Type)
-	if err != nil {
-		return fmt.Errorf("read active workflows of %s: %w", schema.Type, err)
-	}
 	live := liveSchemas{ctx: ctx, store: s.store, tenant: t}
 	current := proposedSchemas{liveSchemas: live, schema: schema}
-	for _, rev := range revs {
+	for _, rev := range u.revs {
 		wf, err := workflows.Parse(flowFile, []byte(rev.Source), current, s.cfg.Actions)
 		if err != nil {
 			continue // it does not validate as things are: not this change's doing
@@ -578,11 +607,7 @@ func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema c
 		}
 	}
 
-	rules, err := s.store.ProtectionRules(ctx, t)
-	if err != nil {
-		return fmt.Errorf("read protection rules: %w", err)
-	}
-	for _, rule := range rules {
+	for _, rule := range u.rules {
 		if rule.ObjectType != schema.Type {
 			continue
 		}
@@ -598,11 +623,7 @@ func (s *Server) checkPropertyUses(ctx context.Context, t crm.TenantID, schema c
 		}
 	}
 
-	jobs, err := s.store.SelectingJobs(ctx, t)
-	if err != nil {
-		return fmt.Errorf("read the bulk deletes still selecting: %w", err)
-	}
-	for _, j := range jobs {
+	for _, j := range u.jobs {
 		if j.ObjectType != schema.Type || j.Filter == "" {
 			continue
 		}

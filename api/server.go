@@ -265,6 +265,10 @@ func (s *Server) routes() {
 	s.handle("PATCH /crm/v3/properties/{objectType}/{name}", crm.PermSchema, s.updateProperty)
 	s.handle("DELETE /crm/v3/properties/{objectType}/{name}", crm.PermSchema, s.archiveProperty)
 	s.handle("POST /crm/v3/properties/{objectType}/{name}/restore", crm.PermSchema, s.restoreProperty)
+	// HubSpot's property batches (properties_batch.go): each input as the single endpoint.
+	s.handle("POST /crm/v3/properties/{objectType}/batch/read", crm.PermRead, s.batchReadProperties)
+	s.handle("POST /crm/v3/properties/{objectType}/batch/create", crm.PermSchema, s.batchCreateProperties)
+	s.handle("POST /crm/v3/properties/{objectType}/batch/archive", crm.PermSchema, s.batchArchiveProperties)
 	s.handle("GET /crm/v3/properties/{objectType}/groups", crm.PermRead, s.listPropertyGroups)
 	s.handle("GET /crm/v3/properties/{objectType}/groups/{groupName}", crm.PermRead, s.getPropertyGroup)
 	s.handle("GET /crm/v3/schemas", crm.PermRead, s.listSchemas)
@@ -300,6 +304,7 @@ func (s *Server) routes() {
 	s.handle("GET /crm/v3/lists/{$}", crm.PermRead, s.listLists)
 	s.handle("POST /crm/v3/lists/search", crm.PermRead, s.searchLists)
 	s.handle("GET /crm/v3/lists/{listId}", crm.PermRead, s.getList)
+	s.handle("GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", crm.PermRead, s.getListByName)
 	s.handle("DELETE /crm/v3/lists/{listId}", crm.PermWrite, s.deleteList)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/add", crm.PermWrite, s.addListMembers)
 	s.handle("PUT /crm/v3/lists/{listId}/memberships/remove", crm.PermWrite, s.removeListMembers)

@@ -113,6 +113,13 @@ type SchemaStore interface {
 	// by a live property or an archived one (code PROPERTY_ARCHIVED: restore that one instead). A
 	// refusal changes nothing and writes no entry.
 	CreateProperty(ctx context.Context, t TenantID, o ObjectType, p Property, by string) (Property, error)
+	// CreateProperties adds properties to an object type, all or none, in one step, as
+	// CreateProperty adds one, and writes the audit entry of each, in their order: it returns them
+	// as created. Refused, creating nothing and writing no entry: no property, a property that does
+	// not validate, a name given twice (a *ValidationError, code DUPLICATE_NAME), a name the type
+	// has (a *ConflictError, as CreateProperty's), and definitions that would take more than
+	// MaxSchemaBytes with the type's (a *ValidationError, code SCHEMA_TOO_LARGE).
+	CreateProperties(ctx context.Context, t TenantID, o ObjectType, ps []Property, by string) ([]Property, error)
 	// ArchiveProperty archives property p of an object type (as the caller read it with Schema),
 	// as done by by (a user's email), and returns it as archived (ArchivedAt, ArchivedBy). It
 	// moves the definition alone, and writes its audit entry (AuditPropertyArchive), in one step:
@@ -124,6 +131,12 @@ type SchemaStore interface {
 	// property archived already is returned as it is, with no new entry. A *NotFoundError for an
 	// unknown type or property. What uses the property is the caller's to check.
 	ArchiveProperty(ctx context.Context, t TenantID, o ObjectType, p Property, by string) (Property, error)
+	// ArchiveProperties archives properties ps of an object type (as the caller read them with
+	// Schema), all or none, in one step, as ArchiveProperty archives one, writing the audit entry of
+	// each, and returns them as archived, in their order. One archived already is returned as it
+	// is, with no new entry. Refused, changing nothing and writing no entry: what ArchiveProperty
+	// refuses for any of them, and a name given twice (a *ValidationError, code DUPLICATE_NAME).
+	ArchiveProperties(ctx context.Context, t TenantID, o ObjectType, ps []Property, by string) ([]Property, error)
 	// RestoreProperty brings archived property name of an object type back, as done by by (a
 	// user's email), and writes its audit entry (AuditPropertyRestore), in one step, and returns
 	// it: the values its records kept are read, written and searched again as they were, its

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crmflow/crmflow/crm"
@@ -180,41 +182,69 @@ func (s *Store) Schema(ctx context.Context, t crm.TenantID, o crm.ObjectType) (c
 
 // CreateProperty implements Store: one script adds the property and writes its audit entry.
 func (s *Store) CreateProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property, by string) (crm.Property, error) {
-	p.Standard = false
-	if p.Label == "" {
-		p.Label = p.Name
-	}
-	if err := p.Validate(); err != nil {
+	made, err := s.CreateProperties(ctx, t, o, []crm.Property{p}, by)
+	if err != nil {
 		return crm.Property{}, err
+	}
+	return made[0], nil
+}
+
+// CreateProperties implements Store: one script adds them all, or none, and writes their audit
+// entries (lua/create_property.lua).
+func (s *Store) CreateProperties(ctx context.Context, t crm.TenantID, o crm.ObjectType, ps []crm.Property, by string) ([]crm.Property, error) {
+	if len(ps) == 0 {
+		return nil, &crm.ValidationError{Field: "properties", Code: "NO_PROPERTIES", Message: "no property to create: give at least one"}
 	}
 	sch, err := s.Schema(ctx, t, o)
 	if err != nil {
-		return crm.Property{}, err
+		return nil, err
 	}
-	if _, ok := sch.Properties[p.Name]; ok {
-		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
+	out := make([]crm.Property, len(ps))
+	call := createPropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
+		Type: o, Max: crm.MaxSchemaBytes, schemaAudit: s.schemaAudit(by)}
+	for i, p := range ps {
+		p.Standard = false
+		if p.Label == "" {
+			p.Label = p.Name
+		}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		if slices.Contains(call.Names, p.Name) {
+			return nil, &crm.ValidationError{Field: "name", Code: "DUPLICATE_NAME",
+				Message: fmt.Sprintf("property %q is given twice: create each property once (nothing was created)", p.Name)}
+		}
+		if _, ok := sch.Properties[p.Name]; ok {
+			return nil, propertyExists(o, p.Name)
+		}
+		if a, ok := sch.Archived[p.Name]; ok {
+			return nil, archivedNameTaken(o, a)
+		}
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("encode property: %w", err)
+		}
+		call.Names, call.Definitions = append(call.Names, p.Name), append(call.Definitions, string(raw))
+		out[i] = p
 	}
-	if a, ok := sch.Archived[p.Name]; ok {
-		return crm.Property{}, archivedNameTaken(o, a)
-	}
-	raw, err := json.Marshal(p)
+	reply, err := createPropertyScript.run(ctx, s, call).Int64Slice()
 	if err != nil {
-		return crm.Property{}, fmt.Errorf("encode property: %w", err)
+		return nil, fmt.Errorf("create properties %s.%s: %w", o, strings.Join(call.Names, ","), err)
 	}
-	n, err := createPropertyScript.run(ctx, s, createPropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
-		Type: o, Name: p.Name, Definition: string(raw), Max: crm.MaxSchemaBytes, schemaAudit: s.schemaAudit(by)}).Int()
-	if err != nil {
-		return crm.Property{}, fmt.Errorf("create property %s.%s: %w", o, p.Name, err)
+	switch code, i := reply[0], reply[1]; {
+	case code == 0:
+		return nil, propertyExists(o, call.Names[i-1])
+	case code == 2:
+		return nil, archivedNameTaken(o, crm.Property{Name: call.Names[i-1]})
+	case code < 0:
+		return nil, schemaTooLarge(o, int(-code), "created")
 	}
-	switch {
-	case n == 0:
-		return crm.Property{}, &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", p.Name, o)}
-	case n == 2:
-		return crm.Property{}, archivedNameTaken(o, crm.Property{Name: p.Name})
-	case n < 0:
-		return crm.Property{}, schemaTooLarge(o, -n, "created")
-	}
-	return p, nil
+	return out, nil
+}
+
+// propertyExists is the refusal of a new property named as live property name of type o.
+func propertyExists(o crm.ObjectType, name string) *crm.ConflictError {
+	return &crm.ConflictError{Message: fmt.Sprintf("property %q already exists on %s: choose another name", name, o)}
 }
 
 // schemaAudit is the audit entry of a change of the data model by by, now.
@@ -407,60 +437,105 @@ func (s *Store) recordsHolding(ctx context.Context, t crm.TenantID, o crm.Object
 	return n, nil
 }
 
-// ArchiveProperty implements Store. Only the definition moves, and the audit entry is written, in
-// one script (lua/archive_property.lua): no record is read or written, whatever the number of
-// records, and no value is deleted.
+// ArchiveProperty implements Store, as ArchiveProperties does for one property.
 func (s *Store) ArchiveProperty(ctx context.Context, t crm.TenantID, o crm.ObjectType, p crm.Property, by string) (crm.Property, error) {
+	got, err := s.ArchiveProperties(ctx, t, o, []crm.Property{p}, by)
+	if err != nil {
+		return crm.Property{}, err
+	}
+	return got[0], nil
+}
+
+// ArchiveProperties implements Store. Only the definitions move, and the audit entries are
+// written, in one script (lua/archive_property.lua): no record is read or written, whatever the
+// number of records, and no value is deleted. The properties archived already are left out of it.
+func (s *Store) ArchiveProperties(ctx context.Context, t crm.TenantID, o crm.ObjectType, ps []crm.Property, by string) ([]crm.Property, error) {
 	sch, err := s.Schema(ctx, t, o)
 	if err != nil {
-		return crm.Property{}, err
+		return nil, err
 	}
-	if a, ok := sch.Archived[p.Name]; ok {
-		return a, nil
-	}
-	live, ok := sch.Properties[p.Name]
-	if !ok {
-		return crm.Property{}, &crm.NotFoundError{Kind: "property", ID: p.Name}
-	}
-	if err := crm.ValidatePropertyArchive(o, live); err != nil {
-		return crm.Property{}, err
-	}
-	raw, err := s.rdb.HGet(ctx, SchemaKey(t, o), p.Name).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
-	case err != nil:
-		return crm.Property{}, fmt.Errorf("read property %s.%s: %w", o, p.Name, err)
-	}
-	var current crm.Property
-	if err := json.Unmarshal([]byte(raw), &current); err != nil {
-		return crm.Property{}, fmt.Errorf("decode property %s.%s: %w", o, p.Name, err)
-	}
-	if !reflect.DeepEqual(current, p) {
-		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
-	}
-	archived := current
-	audit := s.schemaAudit(by)
-	archived.ArchivedAt, archived.ArchivedBy = time.UnixMilli(audit.Now).UTC(), by
-	newRaw, err := json.Marshal(archived)
-	if err != nil {
-		return crm.Property{}, fmt.Errorf("encode property: %w", err)
-	}
-	n, err := archivePropertyScript.run(ctx, s, movePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t),
-		Type: o, Name: p.Name, From: raw, To: string(newRaw), schemaAudit: audit}).Int()
-	switch {
-	case err != nil:
-		return crm.Property{}, fmt.Errorf("archive property %s.%s: %w", o, p.Name, err)
-	case n != 0:
-		// Archived by another request since it was read, or changed: the first is the answer.
-		if sch, err := s.Schema(ctx, t, o); err == nil {
-			if a, ok := sch.Archived[p.Name]; ok {
-				return a, nil
-			}
+	out := make([]crm.Property, len(ps))
+	var names []string
+	for i, p := range ps {
+		if slices.Contains(names, p.Name) {
+			return nil, &crm.ValidationError{Field: "name", Code: "DUPLICATE_NAME",
+				Message: fmt.Sprintf("property %q is given twice: archive each property once (nothing was archived)", p.Name)}
 		}
-		return crm.Property{}, propertyChangedMeanwhile(o, p.Name)
+		names = append(names, p.Name)
+		if a, ok := sch.Archived[p.Name]; ok {
+			out[i] = a
+			continue
+		}
+		live, ok := sch.Properties[p.Name]
+		if !ok {
+			return nil, &crm.NotFoundError{Kind: "property", ID: p.Name}
+		}
+		if err := crm.ValidatePropertyArchive(o, live); err != nil {
+			return nil, err
+		}
 	}
-	return archived, nil
+	var todo []int // the places in ps of the properties to archive
+	for i := range ps {
+		if out[i].Name == "" {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	fields := make([]string, len(todo))
+	for j, i := range todo {
+		fields[j] = ps[i].Name
+	}
+	raws, err := s.rdb.HMGet(ctx, SchemaKey(t, o), fields...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read properties %s.%s: %w", o, strings.Join(fields, ","), err)
+	}
+	audit := s.schemaAudit(by)
+	call := archivePropertyCall{Schema: SchemaKey(t, o), Archived: ArchivedPropertiesKey(t, o), Audit: AuditKey(t), Type: o, schemaAudit: audit}
+	for j, i := range todo {
+		p := ps[i]
+		raw, ok := raws[j].(string)
+		if !ok {
+			return nil, propertyChangedMeanwhile(o, p.Name)
+		}
+		var current crm.Property
+		if err := json.Unmarshal([]byte(raw), &current); err != nil {
+			return nil, fmt.Errorf("decode property %s.%s: %w", o, p.Name, err)
+		}
+		if !reflect.DeepEqual(current, p) {
+			return nil, propertyChangedMeanwhile(o, p.Name)
+		}
+		archived := current
+		archived.ArchivedAt, archived.ArchivedBy = time.UnixMilli(audit.Now).UTC(), by
+		newRaw, err := json.Marshal(archived)
+		if err != nil {
+			return nil, fmt.Errorf("encode property: %w", err)
+		}
+		call.Moves = append(call.Moves, propertyMove{Name: p.Name, From: raw, To: string(newRaw)})
+		out[i] = archived
+	}
+	n, err := archivePropertyScript.run(ctx, s, call).Int()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("archive properties %s.%s: %w", o, strings.Join(fields, ","), err)
+	case n != 0:
+		// Changed since it was read, or archived by another request: when every one is archived
+		// now, that is the answer.
+		name := call.Moves[n-1].Name
+		if sch, err := s.Schema(ctx, t, o); err == nil {
+			for i, p := range ps {
+				a, ok := sch.Archived[p.Name]
+				if !ok {
+					return nil, propertyChangedMeanwhile(o, name)
+				}
+				out[i] = a
+			}
+			return out, nil
+		}
+		return nil, propertyChangedMeanwhile(o, name)
+	}
+	return out, nil
 }
 
 // RestoreProperty implements Store. Only the definition moves back, and the audit entry is

@@ -163,24 +163,29 @@ type schemaAudit struct {
 	AuditMaxLen string
 }
 
-// createPropertyScript adds a property to an object type's schema, within crm.MaxSchemaBytes, and
-// writes its audit entry. See lua/create_property.lua for its KEYS and ARGV.
+// createPropertyScript adds properties to an object type's schema, all or none, within
+// crm.MaxSchemaBytes, and writes their audit entries. See lua/create_property.lua for its KEYS and
+// ARGV.
 var createPropertyScript = newScript[createPropertyCall]("schema_audit", "create_property")
 
 // createPropertyCall is a call of createPropertyScript (lua/create_property.lua).
 type createPropertyCall struct {
 	Schema, Archived, Audit string
 
-	Type       crm.ObjectType
-	Name       string
-	Definition string // JSON
-	Max        int    // crm.MaxSchemaBytes
+	Type crm.ObjectType
+	// Names and Definitions (JSON) are the properties', in their order.
+	Names, Definitions []string
+	Max                int // crm.MaxSchemaBytes
 	schemaAudit
 }
 
 func (c createPropertyCall) keys() []string { return []string{c.Schema, c.Archived, c.Audit} }
 func (c createPropertyCall) argv() []any {
-	return []any{c.Name, c.Definition, c.Max, string(c.Type), c.By, c.Now, c.AuditMaxLen}
+	argv := []any{c.Max, string(c.Type), c.By, c.Now, c.AuditMaxLen}
+	for i, name := range c.Names {
+		argv = append(argv, name, c.Definitions[i])
+	}
+	return argv
 }
 
 // updatePropertyScript replaces a property's definition (crm.SchemaStore.UpdateProperty) and
@@ -212,17 +217,42 @@ func (c updatePropertyCall) argv() []any {
 		strings.Join(c.Change.Fields, ","), c.Change.OptionsAdded, c.Change.OptionsRemoved}
 }
 
-// archivePropertyScript moves a property's definition to the type's archived properties
-// (crm.SchemaStore.ArchiveProperty) and writes its audit entry. See lua/archive_property.lua for
-// its KEYS and ARGV.
-var archivePropertyScript = newScript[movePropertyCall]("schema_audit", "archive_property")
+// archivePropertyScript moves properties' definitions to the type's archived properties, all or
+// none (crm.SchemaStore.ArchiveProperties), and writes their audit entries. See
+// lua/archive_property.lua for its KEYS and ARGV.
+var archivePropertyScript = newScript[archivePropertyCall]("schema_audit", "archive_property")
+
+// archivePropertyCall is a call of archivePropertyScript: Moves are the properties', in their
+// order.
+type archivePropertyCall struct {
+	Schema, Archived, Audit string
+
+	Type  crm.ObjectType
+	Moves []propertyMove
+	schemaAudit
+}
+
+// propertyMove is one property an archive moves: From is the definition as the caller read it,
+// To the one it becomes.
+type propertyMove struct {
+	Name, From, To string // From and To are JSON
+}
+
+func (c archivePropertyCall) keys() []string { return []string{c.Schema, c.Archived, c.Audit} }
+func (c archivePropertyCall) argv() []any {
+	argv := []any{string(c.Type), c.By, c.Now, c.AuditMaxLen}
+	for _, m := range c.Moves {
+		argv = append(argv, m.Name, m.From, m.To)
+	}
+	return argv
+}
 
 // restorePropertyScript moves an archived property's definition back to the type's schema
 // (crm.SchemaStore.RestoreProperty) and writes its audit entry. See lua/restore_property.lua for
 // its KEYS and ARGV.
 var restorePropertyScript = newScript[movePropertyCall]("schema_audit", "restore_property")
 
-// movePropertyCall is a call of archivePropertyScript or restorePropertyScript: From is the
+// movePropertyCall is a call of restorePropertyScript: From is the
 // definition as the caller read it, To the one it becomes.
 type movePropertyCall struct {
 	Schema, Archived, Audit string

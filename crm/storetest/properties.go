@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -293,4 +294,94 @@ func testSchemaChangesAudited(t *testing.T, hn *Harness) {
 		entry(crm.AuditPropertyArchive, crm.Contacts, "size", "d@x.example", 3),
 		entry(crm.AuditPropertyRestore, crm.Contacts, "size", "e@x.example", 4),
 	}, audit())
+}
+
+// testPropertyBatches checks CreateProperties and ArchiveProperties: each makes all its changes in
+// one step, with an audit entry per property in their order, or none of them.
+func testPropertyBatches(t *testing.T, hn *Harness) {
+	t.Parallel()
+	b := setup(t, hn)
+	ctx := context.Background()
+	entries := func(action string) []string {
+		t.Helper()
+		es, _, err := b.store.Audit(ctx, b.tenant, &crm.AuditOpts{Actions: []string{action}, Limit: 1000})
+		require.NoError(t, err)
+		var out []string
+		for _, e := range es {
+			require.Equal(t, "ops@x.example", e.By)
+			out = append(out, e.Property)
+		}
+		return out
+	}
+	hat := crm.Property{Name: "hat", Label: "Hat", Type: crm.TypeNumber}
+	shoe := crm.Property{Name: "shoe", Type: crm.TypeEnumeration, Options: []string{"s", "l"}}
+	made, err := b.store.CreateProperties(ctx, b.tenant, crm.Contacts, []crm.Property{hat, shoe}, "ops@x.example")
+	require.NoError(t, err)
+	shoe.Label = "shoe" // a property without a label is labelled by its name
+	require.Equal(t, []crm.Property{hat, shoe}, made)
+	sch, err := b.store.Schema(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	require.Equal(t, hat, sch.Properties["hat"])
+	require.Equal(t, shoe, sch.Properties["shoe"])
+	require.Equal(t, []string{"hat", "shoe"}, entries(crm.AuditPropertyCreate))
+
+	// Refused whole: nothing is created, no entry written.
+	dump := hn.Dump(t, b.tenant)
+	coat := crm.Property{Name: "coat", Label: "Coat", Type: crm.TypeString}
+	big := crm.Property{Name: "big", Label: "Big", Type: crm.TypeEnumeration}
+	for i := range 4000 {
+		big.Options = append(big.Options, fmt.Sprintf("option_%04d_%s", i, strings.Repeat("x", 60)))
+	}
+	big2 := big
+	big2.Name = "big2"
+	var ce *crm.ConflictError
+	var ve *crm.ValidationError
+	for _, tc := range []struct {
+		name  string
+		ps    []crm.Property
+		check func(err error)
+	}{
+		{"Taken", []crm.Property{coat, hat}, func(err error) { require.ErrorAs(t, err, &ce) }},
+		{"Twice", []crm.Property{coat, coat}, func(err error) { require.ErrorAs(t, err, &ve); require.Equal(t, "DUPLICATE_NAME", ve.Code) }},
+		{"Invalid", []crm.Property{coat, {Name: "Bad Name", Type: crm.TypeString}}, func(err error) { require.ErrorAs(t, err, &ve) }},
+		{"TooLarge", []crm.Property{coat, big, big2}, func(err error) { require.ErrorAs(t, err, &ve); require.Equal(t, "SCHEMA_TOO_LARGE", ve.Code) }},
+		{"None", nil, func(err error) { require.ErrorAs(t, err, &ve) }},
+	} {
+		_, err := b.store.CreateProperties(ctx, b.tenant, crm.Contacts, tc.ps, "ops@x.example")
+		require.Error(t, err, tc.name)
+		tc.check(err)
+		require.Equal(t, dump, hn.Dump(t, b.tenant), tc.name)
+	}
+
+	// An archive of several: one step, an entry each; one archived already is answered as it is.
+	_, err = b.store.ArchiveProperty(ctx, b.tenant, crm.Contacts, hat, "ops@x.example")
+	require.NoError(t, err)
+	coat2, err := b.store.CreateProperty(ctx, b.tenant, crm.Contacts, coat, "ops@x.example")
+	require.NoError(t, err)
+	// Refused whole: a definition changed since it was read, a product's property, a name twice.
+	dump = hn.Dump(t, b.tenant)
+	stale := coat2
+	stale.Label = "Stale"
+	for name, ps := range map[string][]crm.Property{
+		"Stale":    {shoe, stale},
+		"Standard": {shoe, crm.StandardProperties(crm.Contacts)[0]},
+		"Twice":    {shoe, shoe},
+	} {
+		_, err := b.store.ArchiveProperties(ctx, b.tenant, crm.Contacts, ps, "ops@x.example")
+		require.Error(t, err, name)
+		require.Equal(t, dump, hn.Dump(t, b.tenant), name)
+	}
+	got, err := b.store.ArchiveProperties(ctx, b.tenant, crm.Contacts, []crm.Property{shoe, hat, coat2}, "ops@x.example")
+	require.NoError(t, err)
+	require.Equal(t, []string{"shoe", "hat", "coat"}, []string{got[0].Name, got[1].Name, got[2].Name})
+	for _, p := range got {
+		require.Equal(t, "ops@x.example", p.ArchivedBy)
+	}
+	sch, err = b.store.Schema(ctx, b.tenant, crm.Contacts)
+	require.NoError(t, err)
+	for _, p := range got {
+		require.Equal(t, p, sch.Archived[p.Name])
+		require.NotContains(t, sch.Properties, p.Name)
+	}
+	require.Equal(t, []string{"hat", "shoe", "coat"}, entries(crm.AuditPropertyArchive))
 }

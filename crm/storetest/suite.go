@@ -95,6 +95,7 @@ var tests = []struct {
 	{"CustomObjectsAndProperties", testCustomObjectsAndProperties},
 	{"UpdateProperty", testUpdateProperty},
 	{"ArchiveProperty", testArchiveProperty},
+	{"PropertyBatches", testPropertyBatches},
 	{"SchemaChangesAudited", testSchemaChangesAudited},
 	{"TenantIsolation", testTenantIsolation},
 	{"AllListMembersAndIsListMember", testAllListMembersAndIsListMember},

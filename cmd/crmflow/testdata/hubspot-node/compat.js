@@ -426,6 +426,31 @@ async function main() {
     eq([made.name, made.options.map((o) => [o.label, o.value])], [name, [['Small', 's'], ['Large', 'l']]], 'created enumeration');
   });
 
+  await check('properties: batchApi create, read and archive; a bad input is a 400 that creates nothing', async () => {
+    const batch = client.crm.properties.batchApi;
+    const [a, b, c] = ['batch_a', 'batch_b', 'batch_c'].map(propName);
+    const made = await batch.create('contacts', { inputs: [
+      { name: a, label: 'Batch A', type: 'string', fieldType: 'text', groupName: 'contactinformation' },
+      { name: b, label: 'Batch B', type: 'enumeration', fieldType: 'select', groupName: 'contactinformation', options: [{ label: 'One', value: '1', hidden: false, displayOrder: 0 }] },
+    ] });
+    eq([made.status, made.results.map((p) => p.name)], ['COMPLETE', [a, b]], 'created');
+    const read = await batch.read('contacts', { archived: false, inputs: [{ name: b }, { name: 'email' }] });
+    eq(read.results.map((p) => [p.name, p.type, p.options.map((o) => o.label)]), [[b, 'enumeration', ['One']], ['email', 'string', []]], 'read');
+    const dup = await expectApiError(batch.create('contacts', { inputs: [
+      { name: c, label: 'C', type: 'string', fieldType: 'text', groupName: 'contactinformation' },
+      { name: c, label: 'C again', type: 'string', fieldType: 'text', groupName: 'contactinformation' },
+    ] }), 400, 'a name twice');
+    eq([dup.body.category, dup.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['inputs[1].name']], 'duplicate error');
+    await expectApiError(client.crm.properties.coreApi.getByName('contacts', c), 404, 'nothing created');
+    const unknown = await expectApiError(batch.read('contacts', { archived: false, inputs: [{ name: 'email' }, { name: 'no_such_property' }] }), 400, 'an unknown name');
+    eq(unknown.body.errors.map((e) => e.in), ['inputs[1].name'], 'unknown error');
+    const standard = await expectApiError(batch.archive('contacts', { inputs: [{ name: a }, { name: 'email' }] }), 409, 'a standard property');
+    eq(standard.body.category, 'CONFLICT', 'category');
+    eq((await client.crm.properties.coreApi.getByName('contacts', a)).archived, false, 'a refused batch archives nothing');
+    await batch.archive('contacts', { inputs: [{ name: a }, { name: b }] });
+    const archived = await batch.read('contacts', { archived: true, inputs: [{ name: a }, { name: b }] });
+    eq(archived.results.map((p) => [p.name, p.archived]), [[a, true], [b, true]], 'archived');
+  });
   await check('a unique property (hasUniqueValue): idProperty reads, batch read, batch upsert, a taken value is a 409', async () => {
     const companies = client.crm.companies;
     const prop = `ref_${run}`.replace(/[^a-z0-9_]/g, '_');
@@ -702,6 +727,16 @@ async function main() {
     eq([dynamic.lists, dynamic.total], [[], 0], 'no DYNAMIC list');
     const err = await expectApiError(lists.doSearch({ query, count: 501 }), 400, 'count 501');
     eq([err.body.category, err.body.errors.map((e) => e.in)], ['VALIDATION_ERROR', ['count']], 'error');
+  });
+  await check('lists: getByName with an escaped name, ignoring case; an unknown name is a 404', async () => {
+    const lists = client.crm.lists.listsApi;
+    const name = `Spring / leads & 50% ${run}`;
+    const made = (await lists.create({ name, objectTypeId: '0-1', processingType: 'MANUAL' })).list;
+    const got = await lists.getByName(name.toUpperCase(), '0-1');
+    eq([got.list.listId, got.list.name, got.list.objectTypeId, got.list.processingType], [made.listId, name, '0-1', 'MANUAL'], 'by name');
+    eq((await lists.getByName(name, 'contacts', true)).list.listId, made.listId, 'by the type name, includeFilters');
+    const err = await expectApiError(lists.getByName(name, '0-2'), 404, 'a name of another type');
+    eq(err.body.category, 'OBJECT_NOT_FOUND', 'category');
   });
   await check('lists: memberships add, getPage, getLists, remove', async () => {
     const lists = client.crm.lists;
@@ -1057,6 +1092,10 @@ async function main() {
         { inputs: [{ id: deal }, { id: '999999999' }] }],
       ['crm/lists', 'MembershipsUpdateResponse', 'PUT', `/crm/v3/lists/${list}/memberships/add`, [bob]],
       ['crm/lists', 'ListFetchResponse', 'GET', `/crm/v3/lists/${list}`],
+      ['crm/lists', 'ListFetchResponse', 'GET', `/crm/v3/lists/object-type-id/0-1/name/${encodeURIComponent(`Models ${run}`)}`],
+      ['crm/properties', 'BatchResponseProperty', 'POST', '/crm/v3/properties/deals/batch/read', { archived: false, inputs: [{ name: 'dealname' }, { name: 'dealstage' }] }],
+      ['crm/properties', 'BatchResponseProperty', 'POST', '/crm/v3/properties/companies/batch/create',
+        { inputs: [{ name: propName('batch_tier'), label: 'Tier', type: 'enumeration', fieldType: 'select', groupName: 'information', options: [{ label: 'Gold', value: 'gold', hidden: false }] }] }],
       ['crm/lists', 'ListsByIdResponse', 'GET', `/crm/v3/lists/?listIds=${list}`],
       ['crm/lists', 'ListSearchResponse', 'POST', '/crm/v3/lists/search', { query: `Models ${run}`, count: 1 }],
       ['crm/lists', 'ApiCollectionResponseJoinTimeAndRecordId', 'GET', `/crm/v3/lists/${list}/memberships`],
@@ -1097,9 +1136,9 @@ async function main() {
       ['merge', () => contacts.basicApi.merge({ primaryObjectId: ada.id, objectIdToMerge: batch.results[0].id }), 405, 'METHOD_NOT_ALLOWED'],
       ['a pipeline create', () => client.crm.pipelines.pipelinesApi.create('deals', { label: 'New', displayOrder: 1, stages: [] }), 405, 'METHOD_NOT_ALLOWED'],
       ['a property group create', () => client.crm.properties.groupsApi.create('contacts', { name: propName('group'), label: 'Group' }), 405, 'METHOD_NOT_ALLOWED'],
-      ['properties batch read', () => client.crm.properties.batchApi.read('contacts', { archived: false, inputs: [{ name: 'email' }] }), 404, 'OBJECT_NOT_FOUND'],
+      ['owners', () => client.crm.owners.ownersApi.getPage(), 404, 'OBJECT_NOT_FOUND'],
       ['association labels', () => client.crm.associations.v4.schema.definitionsApi.getAll('contacts', 'companies'), 404, 'OBJECT_NOT_FOUND'],
-      ['a list by name', () => client.crm.lists.listsApi.getByName('x', '0-1'), 404, 'OBJECT_NOT_FOUND'],
+      ['a list rename', () => client.crm.lists.listsApi.updateName('1', 'x'), 404, 'OBJECT_NOT_FOUND'],
     ];
     for (const [what, call, code, category] of cases) {
       const err = await expectApiError(call(), code, what);
