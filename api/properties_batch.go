@@ -55,7 +55,7 @@ func batchNames(in []propertyNameInput, limit int) ([]string, error) {
 				Message: fmt.Sprintf("%s is missing or empty: give each input the name of a property", at)})
 		case dup:
 			details = append(details, errorDetail{Code: "DUPLICATE_NAME", In: at,
-				Message: fmt.Sprintf("%s %q repeats inputs[%d].name: name each property once", at, x.Name, j)})
+				Message: fmt.Sprintf("%s %s repeats inputs[%d].name: name each property once", at, crm.Echo(x.Name), j)})
 		default:
 			first[x.Name] = i
 		}
@@ -124,11 +124,11 @@ func (s *Server) batchReadProperties(w http.ResponseWriter, r *http.Request, p c
 func unknownBatchProperty(o crm.ObjectType, schema crm.Schema, at, name string, archived bool) string {
 	switch _, isArchived := schema.Archived[name]; {
 	case archived:
-		return fmt.Sprintf("%s %q is not an archived property of %s: GET /crm/v3/properties/%s?archived=true lists the archived ones", at, name, o, o)
+		return fmt.Sprintf("%s %s is not an archived property of %s: GET /crm/v3/properties/%s?archived=true lists the archived ones", at, crm.Echo(name), o, o)
 	case isArchived:
 		return fmt.Sprintf("%s %q is an archived property of %s: read it with \"archived\": true, or restore it (POST /crm/v3/properties/%s/%s/restore)", at, name, o, o, name)
 	}
-	return fmt.Sprintf("%s %q is not a property of %s: GET /crm/v3/properties/%s lists the ones it has", at, name, o, o)
+	return fmt.Sprintf("%s %s is not a property of %s: GET /crm/v3/properties/%s lists the ones it has", at, crm.Echo(name), o, o)
 }
 
 // inputError names input i of a batch in err: the field of each validation error becomes
@@ -183,7 +183,7 @@ func (s *Server) batchCreateProperties(w http.ResponseWriter, r *http.Request, p
 		}
 		if j, dup := first[prop.Name]; dup {
 			return errInvalid(fmt.Sprintf("inputs[%d].name", i), "DUPLICATE_NAME",
-				"inputs[%d].name %q repeats inputs[%d].name: create each property once (nothing was created)", i, prop.Name, j)
+				"inputs[%d].name %s repeats inputs[%d].name: create each property once (nothing was created)", i, crm.Echo(prop.Name), j)
 		}
 		first[prop.Name] = i
 		if err := nameFree(o, schema, prop.Name); err != nil {
@@ -256,7 +256,7 @@ func (s *Server) batchArchiveProperties(w http.ResponseWriter, r *http.Request, 
 		if _, live := schema.Properties[name]; !live && !archived {
 			at := fmt.Sprintf("inputs[%d].name", i)
 			details = append(details, errorDetail{Code: "UNKNOWN_PROPERTY", In: at,
-				Message: fmt.Sprintf("%s %q is not a property of %s: GET /crm/v3/properties/%s lists the ones it has (nothing was archived)", at, name, o, o)})
+				Message: fmt.Sprintf("%s %s is not a property of %s: GET /crm/v3/properties/%s lists the ones it has (nothing was archived)", at, crm.Echo(name), o, o)})
 		}
 	}
 	if err := batchInputsError(details); err != nil {
