@@ -6,14 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmflow/crmflow/crm"
 	"github.com/crmflow/crmflow/crm/redisstore"
-	"github.com/crmflow/crmflow/internal/clock"
 	"github.com/crmflow/crmflow/internal/redistest"
 )
 
@@ -36,13 +34,11 @@ func TestSearchComparesTextByBytesUnderAnyCollation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "true", collates, "the server collates as en_US.UTF-8 does (else this test proves nothing)")
 
-	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	one, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk, SearchCallWork: 1 << 30})
+	b := setupOn(t, rdb)
+	tn := b.tenant
+	one, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchCallWork: 1 << 30})
 	require.NoError(t, err)
-	sliced, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk, SearchCallWork: 8})
-	require.NoError(t, err)
-	tn := crm.TenantID(redistest.Tenant(t))
-	_, err = one.CreateTenant(ctx, tn, crm.PlanProfessional)
+	sliced, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: b.clock, SearchCallWork: 8})
 	require.NoError(t, err)
 
 	names := []string{"ab", "a-c", "a b", "Zed", "zebra", "\u00e9clair", "e", "o'neil", "oa", "Ab", "B", "a"}

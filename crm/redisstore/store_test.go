@@ -31,7 +31,12 @@ type testBundle struct {
 
 func setup(t *testing.T, backend string) *testBundle {
 	t.Helper()
-	rdb := client(t, backend)
+	return setupOn(t, client(t, backend))
+}
+
+// setupOn is setup on the server of rdb: a store at a simulated clock and a new tenant.
+func setupOn(t *testing.T, rdb redis.UniversalClient) *testBundle {
+	t.Helper()
 	clk := clock.NewSim(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	st, err := redisstore.New(rdb, &redisstore.Config{EmailSalt: redistest.EmailSalt, Clock: clk})
 	require.NoError(t, err)
