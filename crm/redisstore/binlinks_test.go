@@ -256,3 +256,164 @@ func TestBackfillBinLinks(t *testing.T) {
 		require.Empty(t, b.linksNaming(t, crm.Contacts, ann.ID))
 	})
 }
+
+// A company binned while its contact was live names the contact in its bin set, so the contact's
+// bin links name the company. When the contact follows it into the bin and is purged first, its
+// bin links go with it (nothing can read them again: it can be neither restored nor erased); the
+// company is restored without it, and an erasure afterwards still finds what it must.
+func TestPurgeDropsThePurgedRecordsBinLinks(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		xena := b.contact(t, map[string]string{"email": "xena@example.com"})
+		zed := b.contact(t, map[string]string{"email": "zed@example.com"})
+		co, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coRef := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		zedRef := crm.AssociationRef{Type: crm.Contacts, ID: zed.ID}
+		b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: xena.ID}, coRef)
+		b.archive(t, crm.Companies, co[0].ID)
+		b.clock.Advance(time.Hour)
+		b.archive(t, crm.Contacts, xena.ID)
+		xenaLinks := redisstore.BinLinksKey(b.tenant, crm.Contacts, xena.ID)
+		require.EqualValues(t, 1, b.rdb.Exists(b.ctx, xenaLinks).Val(), "the company's bin set names Xena")
+
+		// Xena's deletion is past the horizon, the company's bin is not purged.
+		n, err := b.store.PurgeExpired(b.ctx, b.tenant, crm.Contacts, b.clock.Now(), 500)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Zero(t, b.rdb.Exists(b.ctx, xenaLinks).Val(), "the purged contact's bin links are gone")
+
+		b.restore(t, crm.Companies, co[0].ID)
+		assoc, err := b.store.Associations(b.ctx, b.tenant, coRef, crm.Contacts)
+		require.NoError(t, err)
+		require.Empty(t, assoc, "the purged contact is skipped")
+		require.Empty(t, b.binLinkKeys(t))
+		require.Empty(t, b.linksNaming(t, crm.Contacts, xena.ID))
+
+		// The company goes to the bin again while Zed is live: Zed's erasure takes Zed out of the
+		// company's bin set, and the company comes back without Zed.
+		b.link(t, zedRef, coRef)
+		b.archive(t, crm.Companies, co[0].ID)
+		require.EqualValues(t, 1, b.rdb.Exists(b.ctx, redisstore.BinLinksKey(b.tenant, crm.Contacts, zed.ID)).Val())
+		_, err = b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: zed.ID, By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Empty(t, b.linksNaming(t, crm.Contacts, zed.ID))
+		b.restore(t, crm.Companies, co[0].ID)
+		assoc, err = b.store.Associations(b.ctx, b.tenant, coRef, crm.Contacts)
+		require.NoError(t, err)
+		require.Empty(t, assoc)
+		require.Empty(t, b.binLinkKeys(t))
+	})
+}
+
+// An erasure that leaves a contact without associations, live or in the bin, keeps what the purge
+// needs to find the contact's own bin links: purged, the contact leaves none behind.
+func TestPurgeDropsBinLinksAfterErasureUnlinks(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		binned := b.contact(t, map[string]string{"email": "binned@example.com"})
+		live := b.contact(t, map[string]string{"email": "live@example.com"})
+		zed := b.contact(t, map[string]string{"email": "zed@example.com"})
+		co, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coRef := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		callRef := crm.AssociationRef{Type: crm.Calls, ID: b.call(t, "shared call")}
+		for _, c := range []crm.Record{binned, live, zed} {
+			ref := crm.AssociationRef{Type: crm.Contacts, ID: c.ID}
+			b.link(t, ref, callRef)
+			if c.ID != zed.ID {
+				b.link(t, ref, coRef)
+			}
+		}
+		b.archive(t, crm.Companies, co[0].ID)
+		b.archive(t, crm.Contacts, binned.ID)
+		// Zed's erasure erases the call: the binned contact's bin set and the live contact's set
+		// lose their last member.
+		res, err := b.store.PermanentDeleteContact(b.ctx, b.tenant, crm.PermanentDeleteParams{ID: zed.ID, By: "dpo@x.example"})
+		require.NoError(t, err)
+		require.Equal(t, 1, res.CallsErased)
+		b.archive(t, crm.Contacts, live.ID)
+		for _, id := range []crm.RecordID{binned.ID, live.ID} {
+			require.EqualValues(t, 1, b.rdb.Exists(b.ctx, redisstore.BinLinksKey(b.tenant, crm.Contacts, id)).Val())
+		}
+
+		n, err := b.store.PurgeExpired(b.ctx, b.tenant, crm.Contacts, b.clock.Now(), 500)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		for _, id := range []crm.RecordID{binned.ID, live.ID} {
+			require.Zero(t, b.rdb.Exists(b.ctx, redisstore.BinLinksKey(b.tenant, crm.Contacts, id)).Val(), "contact %s", id)
+		}
+		b.restore(t, crm.Companies, co[0].ID)
+		require.Empty(t, b.binLinkKeys(t))
+	})
+}
+
+// A bin kept before the purge dropped bin links: BackfillBinLinks links a binned record named by
+// another's bin set so that its purge drops its bin links, and builds none for a record gone for
+// good.
+func TestBackfillBinLinksOfBinnedAndPurgedRecords(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		kept := b.contact(t, map[string]string{"email": "kept@example.com"})
+		gone := b.contact(t, map[string]string{"email": "gone@example.com"})
+		live := b.contact(t, map[string]string{"email": "live@example.com"})
+		co, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		coRef := crm.AssociationRef{Type: crm.Companies, ID: co[0].ID}
+		b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: kept.ID}, coRef)
+		b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: gone.ID}, coRef)
+		b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: live.ID}, coRef)
+		b.archive(t, crm.Companies, co[0].ID)
+		b.archive(t, crm.Contacts, gone.ID)
+		_, err = b.store.PurgeExpired(b.ctx, b.tenant, crm.Contacts, b.clock.Now(), 500)
+		require.NoError(t, err)
+		b.clock.Advance(time.Hour)
+		b.archive(t, crm.Contacts, kept.ID)
+		// As the store kept them before: no bin links, and the binned contact not among the ids
+		// the purge reads.
+		for k := range b.binLinkKeys(t) {
+			if strings.Contains(k, ":binlinks:") {
+				require.NoError(t, b.rdb.Del(b.ctx, k).Err())
+			}
+		}
+		require.NoError(t, b.rdb.SRem(b.ctx, redisstore.BinAssocIDsKey(b.tenant, crm.Contacts), string(kept.ID)).Err())
+		// An erasure could leave a live contact named by a binned record without its _assoc flag.
+		require.NoError(t, b.rdb.HDel(b.ctx, redisstore.RecordKey(b.tenant, crm.Contacts, live.ID), "_assoc").Err())
+
+		n, err := b.store.BackfillBinLinks(b.ctx, b.tenant, crm.Companies)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n, "the purged contact gets no bin links")
+		keptLinks := redisstore.BinLinksKey(b.tenant, crm.Contacts, kept.ID)
+		require.Equal(t, []string{"companies:" + string(co[0].ID)}, b.rdb.SMembers(b.ctx, keptLinks).Val())
+		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.BinLinksKey(b.tenant, crm.Contacts, gone.ID)).Val())
+
+		b.archive(t, crm.Contacts, live.ID)
+		_, err = b.store.PurgeExpired(b.ctx, b.tenant, crm.Contacts, b.clock.Now(), 500)
+		require.NoError(t, err)
+		require.Zero(t, b.rdb.Exists(b.ctx, keptLinks).Val())
+		require.Zero(t, b.rdb.Exists(b.ctx, redisstore.BinLinksKey(b.tenant, crm.Contacts, live.ID)).Val())
+	})
+}
+
+// A record restored while its partner is in the bin is named by the partner's bin set; binned
+// again and purged, it leaves no bin links.
+func TestPurgeDropsBinLinksGainedByRestore(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b *testBundle) {
+		ann := b.contact(t, map[string]string{"email": "ann@example.com"})
+		co, err := b.store.CreateRecords(b.ctx, b.tenant, crm.Companies, []crm.RecordInput{{Properties: map[string]string{"name": "Acme"}}}, crm.Actor{})
+		require.NoError(t, err)
+		b.link(t, crm.AssociationRef{Type: crm.Contacts, ID: ann.ID}, crm.AssociationRef{Type: crm.Companies, ID: co[0].ID})
+		b.archive(t, crm.Contacts, ann.ID)
+		b.archive(t, crm.Companies, co[0].ID)
+		b.restore(t, crm.Contacts, ann.ID)
+		annLinks := redisstore.BinLinksKey(b.tenant, crm.Contacts, ann.ID)
+		require.Equal(t, []string{"companies:" + string(co[0].ID)}, b.rdb.SMembers(b.ctx, annLinks).Val())
+		b.archive(t, crm.Contacts, ann.ID)
+		_, err = b.store.PurgeExpired(b.ctx, b.tenant, crm.Contacts, b.clock.Now(), 500)
+		require.NoError(t, err)
+		require.Zero(t, b.rdb.Exists(b.ctx, annLinks).Val())
+		b.restore(t, crm.Companies, co[0].ID)
+		require.Empty(t, b.binLinkKeys(t))
+	})
+}

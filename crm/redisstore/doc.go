@@ -41,8 +41,9 @@
 // records whose BinAssocKey names it. archive.lua adds to it, restore.lua, purge.lua and
 // permanent_delete.lua take from it, each in the step that changes the bin association sets, so
 // that a permanent delete finds a call binned while its contact was live, and takes an erased id
-// out of the binned records that name it, without reading the rest of the bin.
-// Store.BackfillBinLinks builds it for records binned before it existed.
+// out of the binned records that name it, without reading the rest of the bin. A record's own
+// BinLinksKey goes with it when it is purged or erased: the binned records it listed keep its id,
+// and skip it when restored. Store.BackfillBinLinks builds it for records binned before it existed.
 //
 // # Guarantees
 //

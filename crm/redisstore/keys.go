@@ -176,8 +176,11 @@ func BinAssocKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
 // records that name a contact or a call (a call binned while its contact was live) and takes the
 // erased ids out of their bin association sets, without reading the bin. archive.lua adds a moved
 // record to the BinLinksKey of each of its associations; restore.lua, purge.lua and
-// permanent_delete.lua take it out as its bin association set goes or changes. Records binned
-// before it existed are added by Store.BackfillBinLinks (crmflow admin bin-links).
+// permanent_delete.lua take it out as its bin association set goes or changes. A record's own
+// BinLinksKey goes when the record goes for good: erased (permanent_delete.lua) or purged
+// (purge.lua, which finds it by BinAssocIDsKey); nothing can read it after that, and the binned
+// records it listed skip the record when restored. Records binned before it existed are added by
+// Store.BackfillBinLinks (crmflow admin bin-links).
 func BinLinksKey(t crm.TenantID, o crm.ObjectType, id crm.RecordID) string {
 	return binLinksKeyPrefix(t) + string(o) + ":" + string(id)
 }
@@ -206,8 +209,12 @@ func OutboxExpiryKey(t crm.TenantID) string { return prefix(t) + "outbox:expiry"
 // within its cap: "count", and "last_at" (unix ms) the time of the last drop.
 func OutboxDroppedKey(t crm.TenantID) string { return prefix(t) + "outbox:dropped" }
 
-// BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey, so that a
-// purge unlinks only the association keys that exist.
+// BinAssocIDsKey is the SET of the ids of a type's binned records that have a BinAssocKey or a
+// BinLinksKey, so that a purge unlinks only the association and bin links keys that exist (it may
+// name a record whose sets have gone since; the record leaves it when it leaves the bin). A record
+// joins it when it is binned with associations, or binned while its BinLinksKey exists (archive.lua
+// looks for that only in a record flagged _assoc: a live record named by binned records keeps the
+// flag), or when a restore or BackfillBinLinks gives it a bin association set or bin links.
 func BinAssocIDsKey(t crm.TenantID, o crm.ObjectType) string {
 	return prefix(t) + "binassocs:" + string(o)
 }

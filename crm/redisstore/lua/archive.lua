@@ -21,7 +21,8 @@
 --   binned contact's emails point at it there, so that a permanent delete by email finds the
 --   contact in the bin
 -- KEYS[12] -> crm:{<tenant>}:binemails:contacts:days (BinEmailDaysKey), which gains that day
--- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin joins it
+-- KEYS[13] -> crm:{<tenant>}:binassocs:<type>: a record whose associations go to the bin, or
+--   that the bin sets of binned records name (its BinLinksKey exists), joins it
 -- KEYS[14] -> crm:{<tenant>}:flows:active:<type>: without an active workflow of the type, the
 --   moved records leave no change mark (see watched)
 -- KEYS[15] -> crm:{<tenant>}:ops (OperationsKey), which gains a new operation at its first move
@@ -107,7 +108,9 @@
 --   then names the activation
 -- ARGV[32] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): a moved record with associations
 --   joins the BinLinksKey of each record its bin association set names (one SADD per association),
---   so that a permanent delete of that record finds it in the bin
+--   so that a permanent delete of that record finds it in the bin. A moved record flagged _assoc
+--   without associations left joins KEYS[13] when its own BinLinksKey exists (one EXISTS), so
+--   that its purge drops that key
 -- Returns the ids it moved (ids that were not live are left out); with a limit, {moved ids,
 -- refused ids}; with ARGV[26], {moved ids, refused ids, changed ids}; with a job, the job's hash as HGETALL gives it, empty when there is no such job,
 -- {"stale"} when the job's type or actor is not ARGV[2..5] (nothing is done).
@@ -287,6 +290,10 @@ for n, id in ipairs(input) do
       end
       if #others > 0 then
         redis.call('RENAME', assoc, record_key(n, 4, ARGV[14], me))
+        redis.call('SADD', KEYS[13], id)
+      elseif redis.call('EXISTS', ARGV[32] .. me) == 1 then
+        -- Named only by the bin sets of records binned before it: its purge finds its bin links
+        -- by KEYS[13] as well.
         redis.call('SADD', KEYS[13], id)
       end
     end

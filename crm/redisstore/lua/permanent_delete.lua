@@ -104,13 +104,16 @@ end
 
 -- unlink removes "me" from the association sets of "other" (live and bin), and clears the other
 -- record's _assoc flag once its set is empty, so the bin scripts do not look for associations
--- that are gone.
-local function unlink(other, me)
+-- that are gone; unless binned records still name the other record (its BinLinksKey exists): it
+-- then keeps the flag and, in the bin, its place in the bin association ids, by which archive.lua
+-- and the purge find its bin links. unlinked says that "me" has just left the other's BinLinksKey:
+-- the flag and the place go as well when nothing is left.
+local function unlink(other, me, unlinked)
   local live, bin = P.assoc .. other, P.binassoc .. other
-  if redis.call('SREM', live, me) == 1 and redis.call('EXISTS', live) == 0 then
+  if (redis.call('SREM', live, me) == 1 or unlinked) and redis.call('EXISTS', live, P.binlinks .. other) == 0 then
     redis.call('HDEL', P.rec .. other, '_assoc')
   end
-  if redis.call('SREM', bin, me) == 1 and redis.call('EXISTS', bin) == 0 then
+  if (redis.call('SREM', bin, me) == 1 or unlinked) and redis.call('EXISTS', bin, P.binlinks .. other) == 0 then
     redis.call('HDEL', P.bin .. other, '_assoc')
     local otype, oid = string.match(other, '^([^:]+):(.+)$')
     redis.call('SREM', P.binassocs .. otype, oid)
@@ -150,8 +153,7 @@ local function wipe(otype, rid, K)
   local me = otype .. ':' .. rid
   for _, other in ipairs(redis.call('SMEMBERS', K.assoc)) do unlink(other, me) end
   for _, other in ipairs(redis.call('SMEMBERS', K.binassoc)) do
-    unlink(other, me)
-    redis.call('SREM', P.binlinks .. other, me)
+    unlink(other, me, redis.call('SREM', P.binlinks .. other, me) == 1)
   end
   local links = P.binlinks .. me
   for _, other in ipairs(redis.call('SMEMBERS', links)) do unlink(other, me) end

@@ -6,7 +6,8 @@
 -- bin: the purge costs nothing per email.
 -- KEYS[1] -> crm:{<tenant>}:trash:<type>
 -- KEYS[2] -> crm:{<tenant>}:binids:<type>
--- KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+-- KEYS[3] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key or bin links key
+--   exists)
 -- KEYS[4] -> crm:{<tenant>}:audit
 -- KEYS[5] -> crm:{<tenant>}:binemails:contacts:days
 -- ARGV[1] -> horizon (unix ms)
@@ -22,7 +23,8 @@
 --   operation (OperationBinKey: the prefix, its _deleted_operation and ':bin')
 -- ARGV[10] -> bin links key prefix ("crm:{<tenant>}:binlinks:"): an entry with a bin association
 --   set leaves the BinLinksKey of each record it names (one SMEMBERS for the entry, one SREM per
---   association); the others cost nothing more
+--   association), and an entry of KEYS[3] loses its own BinLinksKey (in the batch's UNLINK); the
+--   others cost nothing more
 -- Returns the number of entries removed.
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 if #ids == 0 then return 0 end
@@ -69,14 +71,16 @@ while #rest > 0 do
   rest = left
 end
 -- Most binned records had no associations: only the association keys that exist are read and
--- unlinked, and their records leave the bin links of the records they name.
+-- unlinked, and their records leave the bin links of the records they name. Their own bin links
+-- (the binned records that name them) go too: a purged record can be neither restored nor
+-- erased, so nothing reads them again, and the records they list skip it when restored.
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local has, with = redis.call('SMISMEMBER', KEYS[3], unpack(ids)), {}
   for i, id in ipairs(ids) do
     if has[i] == 1 then
       local key, me = ARGV[4] .. id, ARGV[5] .. ':' .. id
       for _, other in ipairs(redis.call('SMEMBERS', key)) do redis.call('SREM', ARGV[10] .. other, me) end
-      keys[#keys+1] = key; with[#with+1] = id
+      keys[#keys+1] = key; keys[#keys+1] = ARGV[10] .. me; with[#with+1] = id
     end
   end
   if #with > 0 then redis.call('SREM', KEYS[3], unpack(with)) end

@@ -9,7 +9,7 @@
 -- KEYS[5] -> crm:{<tenant>}:changed
 -- KEYS[6] -> crm:{<tenant>}:changed:events
 -- KEYS[7] -> crm:{<tenant>}:audit
--- KEYS[8] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association key exists)
+-- KEYS[8] -> crm:{<tenant>}:binassocs:<type> (the ids whose bin association or bin links key exists)
 -- KEYS[9] -> crm:{<tenant>}:job:<id>: the undo job whose batch this is (untouched when ARGV[17] is '')
 -- KEYS[10] -> crm:{<tenant>}:job:<id>:failures: each record of the batch it could not restore
 --   (untouched when ARGV[17] is '')
