@@ -28,9 +28,8 @@ const WakeKey = "crmflow:wake"
 // entry at most (see wake), so these are the wakeMax tenants that wrote last.
 const wakeMax = 10000
 
-// wakeWait is how long one BLPOP of wakeLoop blocks (Worker.wakeWait, which tests may lengthen):
-// the idle cost of a worker's wake-ups is one command per wakeWait. A stopping worker does not wait
-// it out: the BLPOP runs on a connection of its own (wakeConn), closed when the worker stops.
+// wakeWait is how long one BLPOP of wakeLoop blocks: the idle cost of a worker's wake-ups is one
+// command per wakeWait, and a stopping worker leaves the loop within it.
 const wakeWait = time.Second
 
 // wakeBatch is how many wake-ups one turn of wakeLoop takes at most: the one BLPOP returned and
@@ -77,8 +76,6 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 		wg      sync.WaitGroup
 	)
 	defer wg.Wait()
-	conn := newWakeConn(w.rc)
-	defer conn.close()
 	failing := false
 	for ctx.Err() == nil {
 		if free() <= 0 {
@@ -89,14 +86,12 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 			}
 			continue
 		}
-		got, err := conn.blpop(ctx, w.wakeWait)
+		got, err := w.rc.BLPop(ctx, wakeWait, WakeKey).Result()
 		switch {
 		case errors.Is(err, redis.Nil):
 			continue
 		case err != nil:
 			if ctx.Err() != nil {
-				// The connection was closed under the BLPOP: a wake-up that Redis popped and sent
-				// on it is lost with it, and left to its changes:drain task and the changes:sweep.
 				return
 			}
 			if !failing {
@@ -105,7 +100,7 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 			failing = true
 			select {
 			case <-ctx.Done():
-			case <-time.After(w.wakeWait):
+			case <-time.After(wakeWait):
 			}
 			continue
 		}
@@ -114,14 +109,8 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 		if more, err := w.rc.LPopCount(ctx, WakeKey, wakeBatch-1).Result(); err == nil {
 			popped = append(popped, more...)
 		}
-		if ctx.Err() != nil {
-			// Stopping: a drain started now would end at once. Put the wake-ups back for the
-			// other workers; a failure leaves them to the queue's drains and the sweep.
-			w.putBack(context.WithoutCancel(ctx), log, popped)
-			return
-		}
 		seen := map[crm.TenantID]bool{}
-		var back []string
+		var back []any
 		for _, raw := range popped {
 			t := crm.TenantID(raw)
 			if seen[t] || t.Validate() != nil {
@@ -159,94 +148,14 @@ func (w *Worker) wakeLoop(ctx context.Context, slots int) {
 			})
 		}
 		if len(back) > 0 {
-			w.putBack(ctx, log, back)
+			// Back at the head, in the order they were popped; a failure leaves them to the queue.
+			slices.Reverse(back)
+			if err := w.rc.LPush(ctx, WakeKey, back...).Err(); err != nil && ctx.Err() == nil {
+				log.Warn("putting back wake-ups failed: the queue's drains take them", "error", err.Error(), "wakeups", len(back))
+			}
 			w.metrics.wakeups.WithLabelValues("busy").Add(float64(len(back)))
 		}
 	}
-}
-
-// putBack pushes popped wake-ups back at the head of WakeKey, in the order they were popped, in
-// one command; a failure is logged and leaves them to the queue's drains.
-func (w *Worker) putBack(ctx context.Context, log *slog.Logger, popped []string) {
-	back := make([]any, 0, len(popped))
-	for _, raw := range slices.Backward(popped) {
-		back = append(back, raw)
-	}
-	ctx, cancel := context.WithTimeout(ctx, wakeWait)
-	defer cancel()
-	if err := w.rc.LPush(ctx, WakeKey, back...).Err(); err != nil && ctx.Err() == nil {
-		log.Warn("putting back wake-ups failed: the queue's drains take them", "error", err.Error(), "wakeups", len(back))
-	}
-}
-
-// wakeConn is the connection wakeLoop waits on: a client of its own, with one connection, to the
-// queue's Redis (to the master that holds WakeKey on a cluster), closed when the loop's context
-// ends. go-redis does not interrupt a command blocked in a read when its context ends; closing the
-// connection does, so a stopping worker leaves the loop at once instead of after its BLPOP's
-// wakeWait. A BLPOP that fails drops the client (a dropped connection, a failover, a slot moved)
-// and the next one makes a new client. Used by one goroutine.
-type wakeConn struct {
-	rc   redis.UniversalClient
-	c    *redis.Client
-	stop func() bool // cancels the close of c on the context's end
-}
-
-func newWakeConn(rc redis.UniversalClient) *wakeConn { return &wakeConn{rc: rc} }
-
-// blpop runs BLPOP WakeKey timeout on the connection, making it first if there is none. Where it
-// cannot make one (a client of another type), it runs the BLPOP on the shared client, as a
-// stopping worker then waits for it to return.
-func (wc *wakeConn) blpop(ctx context.Context, timeout time.Duration) ([]string, error) {
-	if wc.c == nil {
-		c, err := wc.dial(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if c == nil {
-			return wc.rc.BLPop(ctx, timeout, WakeKey).Result()
-		}
-		wc.c = c
-		wc.stop = context.AfterFunc(ctx, func() { _ = c.Close() })
-	}
-	got, err := wc.c.BLPop(ctx, timeout, WakeKey).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		wc.close()
-	}
-	return got, err
-}
-
-// dial returns a new client of one connection to the Redis that holds WakeKey, with the options of
-// the shared client (address, credentials, TLS, a Sentinel's master lookup), or nil for a shared
-// client of a type it does not know. It does not dial yet: the BLPOP does.
-func (wc *wakeConn) dial(ctx context.Context) (*redis.Client, error) {
-	var base *redis.Client
-	switch rc := wc.rc.(type) {
-	case *redis.Client:
-		base = rc
-	case *redis.ClusterClient:
-		node, err := rc.MasterForKey(ctx, WakeKey)
-		if err != nil {
-			return nil, fmt.Errorf("find the master of %s: %w", WakeKey, err)
-		}
-		base = node
-	default:
-		return nil, nil
-	}
-	opt := *base.Options()
-	opt.PoolSize, opt.MinIdleConns, opt.MaxIdleConns, opt.MaxActiveConns = 1, 0, 1, 1
-	// Its own push processor (the shared client's has its handlers already) and no shared cache.
-	opt.PushNotificationProcessor, opt.ClientSideCache, opt.ClientSideCacheConfig = nil, nil, nil
-	return redis.NewClient(&opt), nil
-}
-
-// close closes the connection, if there is one.
-func (wc *wakeConn) close() {
-	if wc.c == nil {
-		return
-	}
-	wc.stop()
-	_ = wc.c.Close()
-	wc.c, wc.stop = nil, nil
 }
 
 // drainOnWake drains tenant t for a wake-up, counting the outcome; a panic is logged, not fatal.

@@ -280,8 +280,6 @@ type Worker struct {
 	// busy counts the tasks running now (observe): wake-up drains take only the slots they leave.
 	busy    atomic.Int64
 	baseCtx context.Context // parent of every task's context; set by Run before the server starts
-	// wakeWait is how long one wait of wakeLoop for a wake-up blocks: wakeWait, or longer in tests.
-	wakeWait time.Duration
 }
 
 // New returns a Worker that serves the queue at queue (for example asynq.RedisClientOpt{Addr: ...}
@@ -316,7 +314,6 @@ func New(store crm.Store, queue asynq.RedisConnOpt, cfg *Config) (*Worker, error
 		log:      c.Logger,
 		clock:    c.Clock,
 		metrics:  m,
-		wakeWait: wakeWait,
 	}
 	mux := asynq.NewServeMux()
 	mux.Use(w.observe)
@@ -398,7 +395,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopping.Go(srv.Shutdown)
 	}
 	stopping.Wait()
-	waking.Wait() // its drains stopped with ctx; its wait for a wake-up ended with ctx (wakeConn)
+	waking.Wait() // its drains stopped with ctx; its wait for a wake-up ends within wakeWait
 	cancel()      // the tasks handed back: tell their handlers to stop
 	done := make(chan struct{})
 	go func() { w.inflight.Wait(); close(done) }()
