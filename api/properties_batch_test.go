@@ -120,14 +120,7 @@ func TestPropertyBatchCreate(t *testing.T) {
 		good := map[string]any{"name": "hat", "label": "Hat", "type": "number"}
 		before, dump := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 		t.Run("Cases", func(t *testing.T) {
-			for _, tc := range []struct {
-				name     string
-				body     any
-				status   int
-				category string
-				in       []string
-				code     string
-			}{
+			refuseBatch(t, b, "/crm/v3/properties/contacts/batch/create", []batchRefusal{
 				{"BadType", map[string]any{"inputs": []any{good, map[string]any{"name": "bad", "label": "Bad", "type": "colour"}}},
 					400, "VALIDATION_ERROR", []string{"inputs[1].type"}, "INVALID_PROPERTY_TYPE"},
 				{"BadName", map[string]any{"inputs": []any{good, map[string]any{"name": "Bad Name", "type": "string"}}},
@@ -143,16 +136,7 @@ func TestPropertyBatchCreate(t *testing.T) {
 				{"NoInputs", map[string]any{"inputs": []any{}}, 400, "VALIDATION_ERROR", []string{"inputs"}, "EMPTY_BATCH"},
 				{"TooMany", map[string]any{"inputs": make([]any, 101)}, 400, "VALIDATION_ERROR", []string{"inputs"}, "TOO_MANY_INPUTS"},
 				{"InputNotObject", `{"inputs":["hat"]}`, 400, "VALIDATION_ERROR", []string{"inputs"}, ""},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts/batch/create", tokAll, tc.body), tc.status, tc.category)
-					require.Equal(t, tc.in, e.in(), "body: %+v", e)
-					if tc.code != "" {
-						require.Equal(t, tc.code, e.Errors[0].Code)
-					}
-				})
-			}
+			})
 		})
 		e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts/batch/create", tokWrite, map[string]any{"inputs": []any{good}}), 403, "MISSING_SCOPES")
 		require.Contains(t, e.Message, "schema")
@@ -231,14 +215,7 @@ func TestPropertyBatchArchive(t *testing.T) {
 		b.protect(t, "larges", "contacts", `size == "l"`)
 		before, dump := b.snapshot(t, b.tenantA), b.dump(t, b.tenantA)
 		t.Run("Cases", func(t *testing.T) {
-			for _, tc := range []struct {
-				name     string
-				body     any
-				status   int
-				category string
-				in       []string
-				code     string
-			}{
+			refuseBatch(t, b, "/crm/v3/properties/contacts/batch/archive", []batchRefusal{
 				{"InUse", nameInputs("hat", "size"), 409, "CONFLICT", nil, "PROPERTY_IN_USE"},
 				{"Standard", nameInputs("hat", "email"), 409, "CONFLICT", nil, "PROPERTY_NOT_ARCHIVABLE"},
 				{"Unique", nameInputs("hat", "ref"), 409, "CONFLICT", nil, "PROPERTY_NOT_ARCHIVABLE"},
@@ -248,19 +225,39 @@ func TestPropertyBatchArchive(t *testing.T) {
 				{"NoInputs", map[string]any{"inputs": []any{}}, 400, "VALIDATION_ERROR", []string{"inputs"}, "EMPTY_BATCH"},
 				{"TooMany", nameInputs(strings.Split(strings.Repeat("x,", 100)+"x", ",")...), 400, "VALIDATION_ERROR", []string{"inputs"}, "TOO_MANY_INPUTS"},
 				{"NameNotString", `{"inputs":[{"name":true}]}`, 400, "VALIDATION_ERROR", []string{"inputs.name"}, "INVALID_TYPE"},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					e := expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts/batch/archive", tokAll, tc.body), tc.status, tc.category)
-					if tc.in != nil {
-						require.Equal(t, tc.in, e.in(), "body: %+v", e)
-					}
-					require.Equal(t, tc.code, e.Errors[0].Code, "body: %+v", e)
-				})
-			}
+			})
 		})
 		expectError(t, b.call(t, "POST", "/crm/v3/properties/contacts/batch/archive", tokWrite, nameInputs("hat")), 403, "MISSING_SCOPES")
 		require.Equal(t, before, b.snapshot(t, b.tenantA))
 		require.Equal(t, dump, b.dump(t, b.tenantA))
 	})
+}
+
+// batchRefusal is a batch request the API refuses: its answer's status, category, the fields it
+// names (in; nil: not checked) and the first error's code ("": not checked).
+type batchRefusal struct {
+	name     string
+	body     any
+	status   int
+	category string
+	in       []string
+	code     string
+}
+
+// refuseBatch posts each refusal's body to path as a user with every permission, as a parallel
+// subtest, and checks the answer.
+func refuseBatch(t *testing.T, b *testBundle, path string, cases []batchRefusal) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := expectError(t, b.call(t, "POST", path, tokAll, tc.body), tc.status, tc.category)
+			if tc.in != nil {
+				require.Equal(t, tc.in, e.in(), "body: %+v", e)
+			}
+			if tc.code != "" {
+				require.Equal(t, tc.code, e.Errors[0].Code, "body: %+v", e)
+			}
+		})
+	}
 }
